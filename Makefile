@@ -1,0 +1,52 @@
+# Top-level entry points. Everything goes through CMake; this file only picks
+# build directories and makes sure the Debian packages are there first.
+JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD       ?= build
+CMAKE_FLAGS ?=
+WATTLENS     = $(BUILD)/wattlens
+
+.PHONY: all deps build run check check-asan check-tsan fuzz bench format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The main job: profile a generation on the built-in default model.
+run: build
+	@scripts/main-job.sh $(WATTLENS)
+
+check: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+check-asan: deps
+	cmake -S . -B build-asan -DWL_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug -DWL_BUILD_BENCH=OFF
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure -j $(JOBS) -LE no-asan
+
+check-tsan: deps
+	cmake -S . -B build-tsan -DWL_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug -DWL_BUILD_BENCH=OFF
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+		ctest --output-on-failure -j $(JOBS) -LE no-tsan
+
+# libFuzzer targets (clang): build-fuzz/fuzz_<name>; see docs/fuzzing.md.
+fuzz: deps
+	CC=clang cmake -S . -B build-fuzz -DWL_FUZZ=ON -DWL_BUILD_TESTS=OFF -DWL_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build-fuzz -j $(JOBS)
+
+bench: build
+	@scripts/bench.sh $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz

@@ -1,0 +1,53 @@
+/* Shared declarations for the wattlens CLI.
+ *
+ * Each subcommand lives in cli/cmd_<name>.c and defines
+ *     const struct wl_cli_command wl_cli_cmd_<name> = {...};
+ * The build generates the list of commands from the file names, so adding a
+ * command is adding its file. Commands parse their options with getopt_long,
+ * print data to stdout and diagnostics to stderr, and return the process exit
+ * status. Only cli/ decides to exit; the library never does.
+ */
+#ifndef WL_CLI_H
+#define WL_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct wl_cli_command {
+    const char *name;
+    const char *summary;            /* one line, shown by `wattlens --help` */
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+};
+
+/* Exit statuses used by every command. */
+enum {
+    WL_EXIT_OK = 0,
+    WL_EXIT_FAIL = 1,  /* the operation failed */
+    WL_EXIT_USAGE = 2, /* bad command line */
+};
+
+/* Prints "wattlens CMD: message" to stderr; returns WL_EXIT_USAGE. Use it for
+ * command-line mistakes, after which the command should exit with the result. */
+int wl_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints "wattlens CMD: message" to stderr; returns WL_EXIT_FAIL. */
+int wl_cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Strict number parsing for option values: the whole string must be a number
+ * within [min, max]. On failure prints a usage error naming the option and
+ * returns false. */
+bool wl_cli_parse_long(const char *cmd, const char *opt, const char *s, long min, long max,
+                       long *out);
+bool wl_cli_parse_double(const char *cmd, const char *opt, const char *s, double min, double max,
+                         double *out);
+
+/* Prints a JSON value to stdout, indented, followed by a newline; takes a
+ * reference (decrefs j). Returns WL_EXIT_OK or WL_EXIT_FAIL. */
+int wl_cli_print_json(json_t *j);
+
+/* True when stdout / stderr is a terminal (for progress displays and colour). */
+bool wl_cli_stdout_is_tty(void);
+bool wl_cli_stderr_is_tty(void);
+
+#endif

@@ -1,0 +1,89 @@
+/* Helpers shared by the subcommands: error printing, strict number parsing,
+ * JSON output. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static void wl__cli_vmsg(const char *cmd, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "wattlens%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+int wl_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wl__cli_vmsg(cmd, fmt, ap);
+    va_end(ap);
+    if (cmd)
+        fprintf(stderr, "Try 'wattlens %s --help'.\n", cmd);
+    return WL_EXIT_USAGE;
+}
+
+int wl_cli_fail(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wl__cli_vmsg(cmd, fmt, ap);
+    va_end(ap);
+    return WL_EXIT_FAIL;
+}
+
+bool wl_cli_parse_long(const char *cmd, const char *opt, const char *s, long min, long max,
+                       long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+        wl_cli_usage_error(cmd, "invalid value '%s' for %s (expected an integer in %ld..%ld)", s,
+                           opt, min, max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool wl_cli_parse_double(const char *cmd, const char *opt, const char *s, double min, double max,
+                         double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < min || v > max) {
+        wl_cli_usage_error(cmd, "invalid value '%s' for %s (expected a number in %g..%g)", s, opt,
+                           min, max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+int wl_cli_print_json(json_t *j)
+{
+    if (!j)
+        return wl_cli_fail(NULL, "internal error: could not build JSON output");
+    int rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+    json_decref(j);
+    fputc('\n', stdout);
+    if (rc != 0 || fflush(stdout) != 0)
+        return WL_EXIT_FAIL;
+    return WL_EXIT_OK;
+}
+
+bool wl_cli_stdout_is_tty(void)
+{
+    return isatty(STDOUT_FILENO) == 1;
+}
+
+bool wl_cli_stderr_is_tty(void)
+{
+    return isatty(STDERR_FILENO) == 1;
+}

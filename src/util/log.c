@@ -1,0 +1,61 @@
+/* Leveled logging to stderr; see log.h. The level is read lazily from
+ * WATTLENS_LOG the first time it is needed unless set explicitly. */
+#include "util/log.h"
+
+#include "wattlens/error.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* -1: not yet initialised from the environment. */
+static atomic_int wl_log_level_value = -1;
+
+static const char *const wl_log_names[] = {"error", "warn", "info", "debug", "trace"};
+
+int wl_log_parse_level(const char *s, enum wl_log_level *out)
+{
+    if (!s)
+        return WL_EINVAL;
+    for (int i = 0; i < 5; i++) {
+        if (strcmp(s, wl_log_names[i]) == 0) {
+            *out = (enum wl_log_level)i;
+            return 0;
+        }
+    }
+    return WL_EINVAL;
+}
+
+void wl_log_set_level(enum wl_log_level level)
+{
+    atomic_store(&wl_log_level_value, (int)level);
+}
+
+enum wl_log_level wl_log_get_level(void)
+{
+    int v = atomic_load(&wl_log_level_value);
+    if (v < 0) {
+        enum wl_log_level l = WL_LOG_WARN;
+        const char *env = getenv("WATTLENS_LOG");
+        if (env && wl_log_parse_level(env, &l) != 0)
+            l = WL_LOG_WARN;
+        int expected = -1;
+        atomic_compare_exchange_strong(&wl_log_level_value, &expected, (int)l);
+        v = atomic_load(&wl_log_level_value);
+    }
+    return (enum wl_log_level)v;
+}
+
+void wl_log(enum wl_log_level level, const char *module, const char *fmt, ...)
+{
+    if ((int)level > (int)wl_log_get_level())
+        return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "wattlens: %s: [%s] %s\n", wl_log_names[level], module ? module : "-", buf);
+}

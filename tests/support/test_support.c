@@ -1,0 +1,110 @@
+/* Test helpers; see test_support.h. */
+#include "test_support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *wl_test_data_path(const char *rel)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof buf, "%s/%s", WL_TESTDATA_DIR, rel);
+    return buf;
+}
+
+int wl_test_have_data(void)
+{
+    struct stat st;
+    if (stat(WL_TESTDATA_DIR, &st) == 0 && S_ISDIR(st.st_mode))
+        return 1;
+    fprintf(stderr, "skipping: shared test data not found at %s\n", WL_TESTDATA_DIR);
+    return 0;
+}
+
+char *wl_test_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/wattlens-test-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmpl))
+        return NULL;
+    return strdup(tmpl);
+}
+
+void wl_test_rmtree(const char *path)
+{
+    if (!path || !*path || strcmp(path, "/") == 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("rm", "rm", "-rf", "--", path, (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0) {
+        int st;
+        waitpid(pid, &st, 0);
+    }
+}
+
+int wl_test_write_file(const char *path, const void *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t n = fwrite(data, 1, size, f);
+    int rc = fclose(f);
+    return (n == size && rc == 0) ? 0 : -1;
+}
+
+char *wl_test_read_file(const char *path, size_t *size_out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (len < cap)
+            break;
+        cap *= 2;
+        char *nb = realloc(buf, cap + 1);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+        }
+        buf = nb;
+    }
+    fclose(f);
+    if (!buf)
+        return NULL;
+    buf[len] = '\0';
+    if (size_out)
+        *size_out = len;
+    return buf;
+}
+
+int wl_test_run_cli(const char *args, char **out, char **err)
+{
+    char *dir = wl_test_tmpdir();
+    if (!dir)
+        return -1;
+    char outp[4200], errp[4200], cmd[16384];
+    snprintf(outp, sizeof outp, "%s/stdout", dir);
+    snprintf(errp, sizeof errp, "%s/stderr", dir);
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s' </dev/null", WL_CLI_PATH, args, outp, errp);
+    int st = system(cmd);
+    if (out)
+        *out = wl_test_read_file(outp, NULL);
+    if (err)
+        *err = wl_test_read_file(errp, NULL);
+    wl_test_rmtree(dir);
+    free(dir);
+    if (st == -1 || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}

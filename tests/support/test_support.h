@@ -1,0 +1,40 @@
+/* Helpers shared by the unit tests: paths to shared test data and the CLI,
+ * temporary directories, running the CLI and capturing its output.
+ * Test-only code; not part of libwattlens.
+ */
+#ifndef WL_TEST_SUPPORT_H
+#define WL_TEST_SUPPORT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* Path of a file under ../shared/testdata (static buffer; valid until the next call). */
+const char *wl_test_data_path(const char *rel);
+
+/* True when the shared test data folder exists; otherwise prints why the
+ * calling test is skipped. Use: if (!wl_test_have_data()) { skip(); } */
+int wl_test_have_data(void);
+
+/* Creates a fresh temporary directory (mkdtemp) and returns its path (heap,
+ * caller frees with wl_test_rmtree + free). */
+char *wl_test_tmpdir(void);
+
+/* Removes a directory tree (rm -rf). */
+void wl_test_rmtree(const char *path);
+
+/* Writes size bytes to path; returns 0 or -1. */
+int wl_test_write_file(const char *path, const void *data, size_t size);
+
+/* Reads a whole file into a NUL-terminated heap buffer; returns NULL on error. */
+char *wl_test_read_file(const char *path, size_t *size_out);
+
+/* Runs the wattlens CLI through /bin/sh with the given argument string
+ * (shell-quoted by the caller), capturing stdout into *out (heap, NUL-terminated,
+ * may be NULL) and returning the exit status (or -1). stderr is captured into
+ * *err when err is not NULL. */
+int wl_test_run_cli(const char *args, char **out, char **err);
+
+#endif

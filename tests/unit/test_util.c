@@ -1,0 +1,90 @@
+/* util/: the error table, log level parsing, clocks, error messages. */
+#include "test_support.h"
+
+#include "util/clock.h"
+#include "util/errmsg.h"
+#include "util/log.h"
+#include "wattlens/wattlens.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void test_every_code_has_a_distinct_name_and_message(void **state)
+{
+    (void)state;
+    for (int c = WL_OK; c >= WL_ECHILD; c--) {
+        assert_string_not_equal(wl_strerror(c), "unknown error");
+        assert_string_not_equal(wl_strerror_name(c), "WL_E?");
+        for (int d = c - 1; d >= WL_ECHILD; d--)
+            assert_string_not_equal(wl_strerror_name(c), wl_strerror_name(d));
+    }
+    assert_string_equal(wl_strerror(12345), "unknown error");
+    assert_string_equal(wl_strerror_name(WL_EFORMAT), "WL_EFORMAT");
+}
+
+static void test_errno_mapping(void **state)
+{
+    (void)state;
+    assert_int_equal(wl_error_from_errno(0), WL_OK);
+    assert_int_equal(wl_error_from_errno(ENOENT), WL_ENOENT);
+    assert_int_equal(wl_error_from_errno(EACCES), WL_EACCES);
+    assert_int_equal(wl_error_from_errno(EPERM), WL_EACCES);
+    assert_int_equal(wl_error_from_errno(ENOMEM), WL_ENOMEM);
+    assert_int_equal(wl_error_from_errno(EIO), WL_EIO);
+}
+
+static void test_log_level_parsing(void **state)
+{
+    (void)state;
+    enum wl_log_level l;
+    assert_int_equal(wl_log_parse_level("debug", &l), 0);
+    assert_int_equal(l, WL_LOG_DEBUG);
+    assert_int_equal(wl_log_parse_level("loud", &l), WL_EINVAL);
+    assert_int_equal(wl_log_parse_level(NULL, &l), WL_EINVAL);
+    wl_log_set_level(WL_LOG_ERROR);
+    assert_int_equal(wl_log_get_level(), WL_LOG_ERROR);
+}
+
+static void test_monotonic_clock_advances_with_sleep(void **state)
+{
+    (void)state;
+    uint64_t a = wl_clock_now_ns();
+    wl_clock_sleep_ns(2000000);
+    uint64_t b = wl_clock_now_ns();
+    assert_true(b - a >= 2000000);
+    wl_clock_sleep_until_ns(b + 1000000);
+    assert_true(wl_clock_now_ns() >= b + 1000000);
+}
+
+static void test_iso8601(void **state)
+{
+    (void)state;
+    char buf[32];
+    assert_string_equal(wl_clock_format_iso8601(0, buf, sizeof buf), "1970-01-01T00:00:00Z");
+    assert_string_equal(wl_clock_format_iso8601(1795000000ll * 1000000000ll, buf, sizeof buf),
+                        "2026-11-18T11:06:40Z");
+}
+
+static void test_errmsg_returns_code_and_formats(void **state)
+{
+    (void)state;
+    struct wl_errmsg e;
+    assert_int_equal(wl_errmsg_set(&e, WL_EFORMAT, "bad count %d at byte %d", 7, 24), WL_EFORMAT);
+    assert_string_equal(e.text, "bad count 7 at byte 24");
+    assert_int_equal(wl_errmsg_set(NULL, WL_EIO, "ignored"), WL_EIO);
+    wl_errmsg_clear(&e);
+    assert_string_equal(e.text, "");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_code_has_a_distinct_name_and_message),
+        cmocka_unit_test(test_errno_mapping),
+        cmocka_unit_test(test_log_level_parsing),
+        cmocka_unit_test(test_monotonic_clock_advances_with_sleep),
+        cmocka_unit_test(test_iso8601),
+        cmocka_unit_test(test_errmsg_returns_code_and_formats),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
