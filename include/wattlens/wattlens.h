@@ -6,6 +6,7 @@
 #ifndef WATTLENS_H
 #define WATTLENS_H
 
+#include "wattlens/energy.h"
 #include "wattlens/error.h"
 
 #ifdef __cplusplus

@@ -1,0 +1,55 @@
+/* Energy provenance vocabulary shared by sensors, sampler, store and outputs.
+ *
+ * Every energy or power figure wattlens reports carries a domain (what was
+ * measured) and a method (how). Names are static strings, stable: they are
+ * written to the store and to JSON, so never rename one.
+ */
+#ifndef WATTLENS_ENERGY_H
+#define WATTLENS_ENERGY_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum wl_domain {
+    WL_DOMAIN_PACKAGE = 0, /* CPU package (RAPL package-N, AMD package) */
+    WL_DOMAIN_CORE,        /* CPU cores (RAPL pp0 / core) */
+    WL_DOMAIN_UNCORE,      /* RAPL pp1 / uncore (integrated GPU on client parts) */
+    WL_DOMAIN_DRAM,        /* memory */
+    WL_DOMAIN_PSYS,        /* platform (contains package; never summed with it) */
+    WL_DOMAIN_GPU,         /* discrete or integrated GPU */
+    WL_DOMAIN_SOC,         /* whole SoC (Apple combined) */
+    WL_DOMAIN_ANE,         /* Apple Neural Engine */
+    WL_DOMAIN_TOTAL,       /* a backend's own total */
+    WL_DOMAIN_COUNT
+};
+
+enum wl_method {
+    WL_METHOD_COUNTER = 0,     /* cumulative hardware energy counter, read at boundaries */
+    WL_METHOD_SAMPLED,         /* sampled power integrated over time (trapezoid) */
+    WL_METHOD_VENDOR_ESTIMATE, /* vendor's own estimate (e.g. powermetrics, NVML average) */
+    WL_METHOD_MODEL_ESTIMATE,  /* wattlens's CPU-time model: not a measurement */
+    WL_METHOD_ATTRIBUTED,      /* share of a measured figure attributed by time */
+    WL_METHOD_COUNT
+};
+
+/* "package", "core", ... ; "?" for out-of-range values. */
+const char *wl_domain_name(enum wl_domain d);
+/* Parses a domain name; returns 0 or WL_EINVAL. */
+int wl_domain_parse(const char *s, enum wl_domain *out);
+
+/* Machine key written to the store and JSON: "counter", "sampled",
+ * "vendor_estimate", "model_estimate", "attributed". */
+const char *wl_method_key(enum wl_method m);
+/* Label for people: "measured (energy counter)", "measured (sampled power)",
+ * "vendor estimate", "estimated (model)", "attributed (time share)". */
+const char *wl_method_label(enum wl_method m);
+/* Parses a method key; returns 0 or WL_EINVAL. */
+int wl_method_parse(const char *s, enum wl_method *out);
+/* True for methods that are measurements (counter, sampled). */
+int wl_method_is_measured(enum wl_method m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

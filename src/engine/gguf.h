@@ -1,0 +1,114 @@
+/* GGUF reader (versions 2 and 3): the engine's view of a model file.
+ *
+ * wl_gguf_open() maps the file read-only and validates everything up front:
+ * header, every metadata key/value (all types, nested arrays), tensor infos,
+ * alignment and data offsets are checked against the file size, overflow-safe,
+ * before any of it is used. After a successful open every accessor below is a
+ * bounds-checked lookup that cannot read outside the mapping.
+ *
+ * Lifetimes: a wl_gguf owns its mapping; every pointer it hands out (strings,
+ * array data, tensor data) stays valid until wl_gguf_close(). Strings from the
+ * file are NOT NUL-terminated (struct wl_gguf_str), except keys and tensor
+ * names, which the reader copies. Thread-safety: read-only after open, so
+ * concurrent readers are fine.
+ */
+#ifndef WL_ENGINE_GGUF_H
+#define WL_ENGINE_GGUF_H
+
+#include "engine/tensor_type.h"
+#include "util/errmsg.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Metadata value types, numbered as in the GGUF format. */
+enum wl_gguf_vtype {
+    WL_GGUF_UINT8 = 0,
+    WL_GGUF_INT8 = 1,
+    WL_GGUF_UINT16 = 2,
+    WL_GGUF_INT16 = 3,
+    WL_GGUF_UINT32 = 4,
+    WL_GGUF_INT32 = 5,
+    WL_GGUF_FLOAT32 = 6,
+    WL_GGUF_BOOL = 7,
+    WL_GGUF_STRING = 8,
+    WL_GGUF_ARRAY = 9,
+    WL_GGUF_UINT64 = 10,
+    WL_GGUF_INT64 = 11,
+    WL_GGUF_FLOAT64 = 12,
+    WL_GGUF_VTYPE_COUNT
+};
+
+#define WL_GGUF_MAX_DIMS 4
+#define WL_GGUF_DEFAULT_ALIGNMENT 32
+
+/* A string inside the file: data points into the mapping, len bytes, no NUL. */
+struct wl_gguf_str {
+    const char *data;
+    uint64_t len;
+};
+
+struct wl_gguf_tensor {
+    const char *name;        /* NUL-terminated copy */
+    enum wl_ttype type;
+    uint32_t n_dims;
+    uint64_t ne[WL_GGUF_MAX_DIMS]; /* ne[0] is the innermost (row length); unused dims are 1 */
+    uint64_t n_elements;
+    uint64_t offset;         /* from the start of the data section */
+    uint64_t n_bytes;
+    const void *data;        /* into the mapping, aligned to the file's alignment */
+};
+
+typedef struct wl_gguf wl_gguf;
+
+/* Opens and validates path. On failure returns a WL_E* code and, when err is
+ * not NULL, says what was wrong and at which byte offset. */
+int wl_gguf_open(const char *path, wl_gguf **out, struct wl_errmsg *err);
+
+/* Same over a caller-owned buffer (not copied; must outlive the handle).
+ * Used by the fuzzer and by tests. */
+int wl_gguf_open_memory(const void *data, size_t size, wl_gguf **out, struct wl_errmsg *err);
+
+/* Unmaps and frees; accepts NULL. */
+void wl_gguf_close(wl_gguf *g);
+
+uint32_t wl_gguf_version(const wl_gguf *g);
+uint64_t wl_gguf_file_size(const wl_gguf *g);
+uint64_t wl_gguf_alignment(const wl_gguf *g);
+uint64_t wl_gguf_data_offset(const wl_gguf *g); /* byte offset of the data section */
+
+/* ---- metadata ---------------------------------------------------------------
+ * Keys are indexed 0..n_kv-1 in file order. Typed getters convert between
+ * numeric types when the value fits (e.g. a UINT32 read as int64), and return
+ * WL_ENOENT for a missing key, WL_EINVAL for a type that does not convert,
+ * WL_ERANGE when the value does not fit. */
+uint64_t wl_gguf_n_kv(const wl_gguf *g);
+int64_t wl_gguf_find_kv(const wl_gguf *g, const char *key); /* index or -1 */
+const char *wl_gguf_kv_key(const wl_gguf *g, uint64_t i);  /* NUL-terminated */
+enum wl_gguf_vtype wl_gguf_kv_type(const wl_gguf *g, uint64_t i);
+
+int wl_gguf_get_i64(const wl_gguf *g, const char *key, int64_t *out);
+int wl_gguf_get_u64(const wl_gguf *g, const char *key, uint64_t *out);
+int wl_gguf_get_f64(const wl_gguf *g, const char *key, double *out);
+int wl_gguf_get_bool(const wl_gguf *g, const char *key, bool *out);
+int wl_gguf_get_str(const wl_gguf *g, const char *key, struct wl_gguf_str *out);
+
+/* Arrays: element type and length of the array under key. */
+int wl_gguf_get_arr(const wl_gguf *g, const char *key, enum wl_gguf_vtype *elem_type,
+                    uint64_t *n);
+/* Element j of an array of strings (O(1): the reader indexes string arrays). */
+int wl_gguf_get_arr_str(const wl_gguf *g, const char *key, uint64_t j, struct wl_gguf_str *out);
+/* Element j of a numeric or bool array, converted as by the scalar getters. */
+int wl_gguf_get_arr_i64(const wl_gguf *g, const char *key, uint64_t j, int64_t *out);
+int wl_gguf_get_arr_f64(const wl_gguf *g, const char *key, uint64_t j, double *out);
+/* Raw little-endian element bytes of a fixed-size numeric array (may be
+ * unaligned: read with memcpy). NULL for string/array element types. */
+const void *wl_gguf_get_arr_data(const wl_gguf *g, const char *key);
+
+/* ---- tensors ------------------------------------------------------------- */
+uint64_t wl_gguf_n_tensors(const wl_gguf *g);
+const struct wl_gguf_tensor *wl_gguf_tensor(const wl_gguf *g, uint64_t i);
+const struct wl_gguf_tensor *wl_gguf_find_tensor(const wl_gguf *g, const char *name);
+
+#endif

@@ -1,0 +1,60 @@
+/* Names of energy domains and methods; see include/wattlens/energy.h. */
+#include "wattlens/energy.h"
+#include "wattlens/error.h"
+
+#include <string.h>
+
+static const char *const wl_domain_names[WL_DOMAIN_COUNT] = {
+    "package", "core", "uncore", "dram", "psys", "gpu", "soc", "ane", "total",
+};
+
+static const char *const wl_method_keys[WL_METHOD_COUNT] = {
+    "counter", "sampled", "vendor_estimate", "model_estimate", "attributed",
+};
+
+static const char *const wl_method_labels[WL_METHOD_COUNT] = {
+    "measured (energy counter)", "measured (sampled power)", "vendor estimate",
+    "estimated (model)",         "attributed (time share)",
+};
+
+const char *wl_domain_name(enum wl_domain d)
+{
+    return ((unsigned)d < WL_DOMAIN_COUNT) ? wl_domain_names[d] : "?";
+}
+
+int wl_domain_parse(const char *s, enum wl_domain *out)
+{
+    for (int i = 0; s && i < WL_DOMAIN_COUNT; i++) {
+        if (strcmp(s, wl_domain_names[i]) == 0) {
+            *out = (enum wl_domain)i;
+            return 0;
+        }
+    }
+    return WL_EINVAL;
+}
+
+const char *wl_method_key(enum wl_method m)
+{
+    return ((unsigned)m < WL_METHOD_COUNT) ? wl_method_keys[m] : "?";
+}
+
+const char *wl_method_label(enum wl_method m)
+{
+    return ((unsigned)m < WL_METHOD_COUNT) ? wl_method_labels[m] : "?";
+}
+
+int wl_method_parse(const char *s, enum wl_method *out)
+{
+    for (int i = 0; s && i < WL_METHOD_COUNT; i++) {
+        if (strcmp(s, wl_method_keys[i]) == 0) {
+            *out = (enum wl_method)i;
+            return 0;
+        }
+    }
+    return WL_EINVAL;
+}
+
+int wl_method_is_measured(enum wl_method m)
+{
+    return m == WL_METHOD_COUNTER || m == WL_METHOD_SAMPLED;
+}
