@@ -106,6 +106,16 @@ static void precision_str(const struct wl_model_features *f, char *buf, size_t c
         snprintf(buf, cap, "mixed, mostly %s", wl_ttype_name(best));
 }
 
+/* A name from the file, safe for a terminal: control bytes become '?'. */
+static const char *printable(const char *s, char *buf, size_t cap)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < cap; i++)
+        buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+    buf[i] = '\0';
+    return buf;
+}
+
 static void shape_str(const struct wl_gguf_tensor *t, char *buf, size_t cap)
 {
     size_t n = 0;
@@ -325,10 +335,10 @@ static int cmd_info(int argc, char **argv)
                    "bytes", "offset");
             for (uint64_t i = 0; i < wl_gguf_n_tensors(g); i++) {
                 const struct wl_gguf_tensor *t = wl_gguf_tensor(g, i);
-                char shape[96];
+                char shape[96], name[1040];
                 shape_str(t, shape, sizeof shape);
-                printf("%-36s %-6s %-22s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", t->name,
-                       wl_ttype_name(t->type), shape, t->n_elements, t->n_bytes,
+                printf("%-36s %-6s %-22s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n",
+                       printable(t->name, name, sizeof name), wl_ttype_name(t->type), shape, t->n_elements, t->n_bytes,
                        wl_gguf_data_offset(g) + t->offset);
             }
         }
