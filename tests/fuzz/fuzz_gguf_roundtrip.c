@@ -52,8 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(wl_gguf_n_kv(h) == wl_gguf_n_kv(g), "n_kv");
         check(wl_gguf_alignment(h) == wl_gguf_alignment(g), "alignment");
         for (uint64_t k = 0; k < wl_gguf_n_kv(g); k++) {
-            const void *a, *b;
-            uint64_t na, nb;
+            const void *a = NULL, *b = NULL;
+            uint64_t na = 0, nb = 0;
             check(strcmp(wl_gguf_kv_key(g, k), wl_gguf_kv_key(h, k)) == 0, "key");
             check(wl_gguf_kv_type(g, k) == wl_gguf_kv_type(h, k), "type");
             check(wl_gguf_kv_raw(g, k, &a, &na) == 0 && wl_gguf_kv_raw(h, k, &b, &nb) == 0, "raw");
