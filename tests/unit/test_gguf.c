@@ -223,12 +223,20 @@ static void test_every_vocab_file_opens_with_tokenizer_metadata(void **state)
     (void)state;
     if (!wl_test_have_data())
         skip();
-    static const char *const files[] = {
-        "vocab/ggml-vocab-llama-spm.gguf", "vocab/ggml-vocab-phi-3.gguf",
-        "vocab/ggml-vocab-gpt-2.gguf",     "vocab/ggml-vocab-starcoder.gguf",
-        "vocab/ggml-vocab-deepseek-llm.gguf",
-    };
-    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+    /* every *.gguf in the folder, so a vocabulary added later is covered too */
+    char files[32][256];
+    size_t n_files = 0;
+    DIR *d = opendir(wl_test_data_path("vocab"));
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n_files < 32) {
+        size_t len = strlen(e->d_name);
+        if (len > 5 && strcmp(e->d_name + len - 5, ".gguf") == 0)
+            snprintf(files[n_files++], sizeof files[0], "vocab/%s", e->d_name);
+    }
+    closedir(d);
+    assert_true(n_files >= 5);
+    for (size_t f = 0; f < n_files; f++) {
         struct wl_errmsg err;
         wl_gguf *g = NULL;
         int rc = wl_gguf_open(wl_test_data_path(files[f]), &g, &err);
@@ -242,7 +250,7 @@ static void test_every_vocab_file_opens_with_tokenizer_metadata(void **state)
         uint64_t n;
         assert_int_equal(wl_gguf_get_arr(g, "tokenizer.ggml.tokens", &et, &n), 0);
         assert_int_equal(et, WL_GGUF_STRING);
-        assert_true(n >= 32000);
+        assert_true(n >= 256);
         /* Every token is reachable and lies inside the file. */
         const char *lo = NULL, *hi = NULL;
         for (uint64_t j = 0; j < n; j++) {
