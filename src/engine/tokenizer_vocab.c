@@ -623,19 +623,22 @@ void wl_tok_free(wl_tokenizer *t)
 
 /* ---- GGUF front end --------------------------------------------------------------- */
 
+/* A token id key; missing or out of the int32 range (converters write
+ * 0xFFFFFFFF for "none") means "the model type's default", as in llama.cpp. */
 static int gguf_id(const wl_gguf *g, const char *key, int32_t *out)
 {
     int64_t v;
     int rc = wl_gguf_get_i64(g, key, &v);
-    if (rc == WL_ENOENT) {
-        *out = -2;
+    *out = -2;
+    if (rc == WL_ENOENT || rc == WL_ERANGE)
         return 0;
-    }
-    if (rc == 0 && (v < 0 || v > INT32_MAX))
-        rc = WL_ERANGE;
     if (rc)
         return rc;
-    *out = (int32_t)v;
+    if (v >= 0 && v <= INT32_MAX)
+        *out = (int32_t)v;
+    else
+        wl_log_debug("tokenizer", "%s = %lld is not a token id; using the default", key,
+                     (long long)v);
     return 0;
 }
 
