@@ -211,7 +211,7 @@ static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64
     if (c->counter) {
         c->e_uj = v->energy_uj >= c->e_origin_uj ? v->energy_uj - c->e_origin_uj : 0;
         if (t - c->ref_t_ns >= c->period_ns) {
-            c->p_w = (double)(c->e_uj - c->ref_e_uj) / ((double)(t - c->ref_t_ns) / 1e3) / 1e3;
+            c->p_w = (double)(c->e_uj - c->ref_e_uj) / ((double)(t - c->ref_t_ns) / 1e3); /* uJ/us = W */
             c->ref_t_ns = t;
             c->ref_e_uj = c->e_uj;
         }
@@ -372,7 +372,8 @@ static void finish_rate(wl_sampler *s)
     else
         st->achieved_hz = 0;
     double ratio = st->requested_hz > 0 ? st->achieved_hz / st->requested_hz : 0;
-    st->rate_ok = st->n_samples >= 2 && ratio >= 0.8 && ratio <= 1.2;
+    st->rate_judged = st->n_samples >= 5;
+    st->rate_ok = !st->rate_judged || (ratio >= 0.8 && ratio <= 1.2);
 }
 
 int wl_sampler_stop(wl_sampler *s)
@@ -389,7 +390,7 @@ int wl_sampler_stop(wl_sampler *s)
     finish_rate(s);
     struct wl_sampler_stats st = s->st;
     pthread_mutex_unlock(&s->mu);
-    if (st.n_samples >= 5 && !st.rate_ok)
+    if (!st.rate_ok)
         wl_log_warn("sampler", "achieved %.1f samples/s, requested %.1f (more than 20 %% off; "
                     "the machine is busy or the sensors are slow)",
                     st.achieved_hz, st.requested_hz);

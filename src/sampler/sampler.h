@@ -96,7 +96,8 @@ struct wl_sampler_stats {
     uint64_t n_gaps;         /* sensor failure periods (also those not kept in the gap list) */
     uint64_t t_first_ns, t_last_ns;
     double requested_hz, achieved_hz;
-    bool rate_ok;            /* achieved rate within 20 % of the request */
+    bool rate_judged;        /* enough samples (>= 5) to judge the rate */
+    bool rate_ok;            /* achieved rate within 20 % of the request (true when not judged) */
     uint64_t thread_cpu_ns;  /* CPU time used by the sampling thread (final after stop) */
     struct wl_peak peak[WL_DOMAIN_COUNT];
 };
