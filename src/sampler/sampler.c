@@ -150,7 +150,9 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
             k->d = ch->domain;
             k->counter = (ch->flags & WL_CH_ENERGY) != 0;
             k->has_power = (ch->flags & WL_CH_POWER) != 0;
-            k->period_ns = in->update_period_ns;
+            /* counter power is averaged over >= 10 update periods so that the
+             * +-1 update quantisation of the counter stays within 10 % */
+            k->period_ns = in->update_period_ns * 10;
             mine |= (uint16_t)(1u << ch->domain);
             struct wl_domain_info *di = &s->dom[ch->domain];
             if (!di->present) {
