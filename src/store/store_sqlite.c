@@ -30,6 +30,7 @@ struct wl__db {
     sqlite3 *db;
     char path[WL_STORE_PATH_MAX];
     int busy_timeout_ms;
+    int n_writers; /* open run writers; automatic checkpoints are off while > 0 */
 };
 
 enum {
@@ -37,11 +38,31 @@ enum {
     ST_SECTION,
     ST_TOKEN,
     ST_LAYER,
-    ST_COMPONENT,
-    ST_OP,
     ST_DOMAIN,
     ST_HEARTBEAT,
     ST_COUNT
+};
+
+/* Rows of the two high-volume tables are buffered and inserted
+ * WL__BATCH_ROWS at a time with one multi-row INSERT: that halves the cost
+ * per row (one statement dispatch, the B-tree cursor stays at the end). */
+#define WL__BATCH_ROWS 64
+
+struct wl__val {
+    int type; /* SQLITE_NULL, SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB */
+    int64_t i;
+    double r;
+    size_t off, len; /* text/blob bytes in the buffer's arena */
+};
+
+struct wl__rowbuf {
+    const char *what; /* "component metric", "op metric" */
+    int ncol;
+    int n; /* rows buffered */
+    struct wl__val vals[WL__BATCH_ROWS * 16];
+    char *arena;
+    size_t arena_len, arena_cap;
+    sqlite3_stmt *multi, *single;
 };
 
 struct wl__run {
@@ -52,6 +73,8 @@ struct wl__run {
     uint64_t txn_start_ns;
     int64_t sample_seq, section_seq;
     sqlite3_stmt *st[ST_COUNT];
+    struct wl__rowbuf comp, op; /* comp is drained before op (foreign keys) */
+    bool counted;                /* included in d->n_writers */
 };
 
 /* ---- errors and small helpers ------------------------------------------- */
@@ -427,6 +450,13 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
                            path);
         goto fail;
     }
+    if (n_objects == 0) {
+        /* A new file: larger pages make the deep tables' B-trees shallower
+         * (a page size cannot change once the file is in WAL mode). */
+        rc = wl__exec(d, "PRAGMA page_size = 16384", err, "creating the database");
+        if (rc != 0)
+            goto fail;
+    }
     sqlite3_stmt *st = NULL;
     rc = wl__prepare(d, "PRAGMA journal_mode = WAL", &st, err);
     if (rc != 0)
@@ -468,6 +498,169 @@ fail:
 
 /* ---- writing ------------------------------------------------------------- */
 
+/* ---- row buffers --------------------------------------------------------- */
+
+static void wl__val_null(struct wl__rowbuf *b, int c)
+{
+    b->vals[b->n * b->ncol + c].type = SQLITE_NULL;
+}
+
+static void wl__val_int(struct wl__rowbuf *b, int c, int64_t v)
+{
+    struct wl__val *x = &b->vals[b->n * b->ncol + c];
+    x->type = SQLITE_INTEGER;
+    x->i = v;
+}
+
+static void wl__val_double(struct wl__rowbuf *b, int c, double v)
+{
+    struct wl__val *x = &b->vals[b->n * b->ncol + c];
+    x->type = v != v ? SQLITE_NULL : SQLITE_FLOAT;
+    x->r = v;
+}
+
+/* Copies bytes into the arena (text: len without the NUL, stored with it). */
+static int wl__val_bytes(struct wl__rowbuf *b, int c, int type, const void *p, size_t len)
+{
+    struct wl__val *x = &b->vals[b->n * b->ncol + c];
+    if (!p) {
+        x->type = SQLITE_NULL;
+        return 0;
+    }
+    if (b->arena_len + len + 1 > b->arena_cap) {
+        size_t nc = b->arena_cap ? b->arena_cap : 4096;
+        while (nc < b->arena_len + len + 1)
+            nc *= 2;
+        char *na = realloc(b->arena, nc);
+        if (!na)
+            return WL_ENOMEM;
+        b->arena = na;
+        b->arena_cap = nc;
+    }
+    memcpy(b->arena + b->arena_len, p, len);
+    b->arena[b->arena_len + len] = '\0';
+    x->type = type;
+    x->off = b->arena_len;
+    x->len = len;
+    b->arena_len += len + 1;
+    return 0;
+}
+
+static void wl__bind_vals(struct wl__rowbuf *b, sqlite3_stmt *st, int row, int first_param)
+{
+    for (int c = 0; c < b->ncol; c++) {
+        const struct wl__val *x = &b->vals[row * b->ncol + c];
+        int i = first_param + c;
+        switch (x->type) {
+        case SQLITE_INTEGER:
+            sqlite3_bind_int64(st, i, x->i);
+            break;
+        case SQLITE_FLOAT:
+            sqlite3_bind_double(st, i, x->r);
+            break;
+        case SQLITE_TEXT:
+            sqlite3_bind_text(st, i, b->arena + x->off, (int)x->len, SQLITE_STATIC);
+            break;
+        case SQLITE_BLOB:
+            sqlite3_bind_blob(st, i, b->arena + x->off, (int)x->len, SQLITE_STATIC);
+            break;
+        default:
+            sqlite3_bind_null(st, i);
+        }
+    }
+}
+
+/* Inserts the buffered rows: one multi-row statement for a full buffer;
+ * otherwise, or when that fails, row by row so that a bad row is named and
+ * the good ones are kept. Columns 1..4 (or 1..5) are the row's key. */
+static int wl__rowbuf_drain(struct wl__db *d, struct wl__rowbuf *b, struct wl_errmsg *err)
+{
+    int rc = 0;
+    if (b->n == 0)
+        return 0;
+    if (b->n == WL__BATCH_ROWS) {
+        for (int row = 0; row < b->n; row++)
+            wl__bind_vals(b, b->multi, row, 1 + row * b->ncol);
+        int s = sqlite3_step(b->multi);
+        sqlite3_reset(b->multi);
+        if (s == SQLITE_DONE)
+            goto done;
+        if ((s & 0xff) != SQLITE_CONSTRAINT) {
+            rc = wl__fail(d, s, err, "storing metrics");
+            goto done;
+        }
+    }
+    for (int row = 0; row < b->n; row++) {
+        wl__bind_vals(b, b->single, row, 1);
+        int s = sqlite3_step(b->single);
+        sqlite3_reset(b->single);
+        if (s == SQLITE_DONE || rc != 0)
+            continue;
+        const struct wl__val *k = &b->vals[row * b->ncol];
+        if ((s & 0xff) == SQLITE_CONSTRAINT && b->ncol > 5 && k[5].type == SQLITE_TEXT &&
+            k[4].type == SQLITE_INTEGER && strcmp(b->what, "op metric") == 0)
+            rc = wl_errmsg_set(err, WL_EINVAL,
+                               "op %lld (%s) of component %lld, layer %lld, token %lld: "
+                               "duplicate, or its component is not stored yet",
+                               (long long)k[4].i, b->arena + k[5].off, (long long)k[3].i,
+                               (long long)k[2].i, (long long)k[1].i);
+        else if ((s & 0xff) == SQLITE_CONSTRAINT)
+            rc = wl_errmsg_set(err, WL_EINVAL,
+                               "component %lld of layer %lld, token %lld: duplicate, or its "
+                               "layer is not stored yet",
+                               (long long)k[3].i, (long long)k[2].i, (long long)k[1].i);
+        else
+            rc = wl__fail(d, s, err, "storing metrics");
+    }
+done:
+    b->n = 0;
+    b->arena_len = 0;
+    return rc;
+}
+
+static int wl__rowbuf_prepare(struct wl__db *d, struct wl__rowbuf *b, const char *what,
+                              const char *insert_head, int ncol, struct wl_errmsg *err)
+{
+    b->what = what;
+    b->ncol = ncol;
+    size_t cap = strlen(insert_head) + (size_t)WL__BATCH_ROWS * ((size_t)ncol * 2 + 4) + 16;
+    char *sql = malloc(cap);
+    if (!sql)
+        return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
+    size_t n = (size_t)snprintf(sql, cap, "%s VALUES ", insert_head);
+    for (int row = 0; row < WL__BATCH_ROWS; row++) {
+        n += (size_t)snprintf(sql + n, cap - n, "%s(", row ? "," : "");
+        for (int c = 0; c < ncol; c++)
+            n += (size_t)snprintf(sql + n, cap - n, "%s?", c ? "," : "");
+        n += (size_t)snprintf(sql + n, cap - n, ")");
+        if (row == 0) {
+            int rc = wl__prepare(d, sql, &b->single, err);
+            if (rc != 0) {
+                free(sql);
+                return rc;
+            }
+        }
+    }
+    int rc = wl__prepare(d, sql, &b->multi, err);
+    free(sql);
+    return rc;
+}
+
+static void wl__rowbuf_free(struct wl__rowbuf *b)
+{
+    sqlite3_finalize(b->multi);
+    sqlite3_finalize(b->single);
+    free(b->arena);
+}
+
+/* Drains the buffers parents first. */
+static int wl__run_drain(struct wl__run *r, struct wl_errmsg *err)
+{
+    int rc = wl__rowbuf_drain(r->d, &r->comp, err);
+    int rc2 = wl__rowbuf_drain(r->d, &r->op, err);
+    return rc != 0 ? rc : rc2;
+}
+
 static int wl__run_txn(struct wl__run *r, struct wl_errmsg *err)
 {
     if (r->in_txn)
@@ -484,10 +677,13 @@ static int wl__run_commit(struct wl__run *r, struct wl_errmsg *err)
 {
     if (!r->in_txn)
         return 0;
+    int rc = wl__run_drain(r, err);
+    if (rc != 0)
+        return rc;
     sqlite3_stmt *hb = r->st[ST_HEARTBEAT];
     sqlite3_bind_int64(hb, 1, wl__now_ms());
     sqlite3_bind_int64(hb, 2, r->run_id);
-    int rc = wl__step_done(r->d, hb, err, "updating the run");
+    rc = wl__step_done(r->d, hb, err, "updating the run");
     if (rc != 0)
         return rc;
     rc = wl__exec(r->d, "COMMIT", err, "committing a batch");
@@ -506,6 +702,10 @@ static void wl__sqlite_release(void *run)
         sqlite3_exec(r->d->db, "ROLLBACK", NULL, NULL, NULL);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(r->st[i]);
+    if (r->counted && --r->d->n_writers == 0)
+        sqlite3_exec(r->d->db, "PRAGMA wal_autocheckpoint = 1000", NULL, NULL, NULL);
+    wl__rowbuf_free(&r->comp);
+    wl__rowbuf_free(&r->op);
     free(r);
 }
 
@@ -548,13 +748,6 @@ static int wl__run_prepare(struct wl__run *r, struct wl_errmsg *err)
                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         [ST_LAYER] = "INSERT INTO layer_metrics (run_id, token_idx, layer, dur_ms, energy_j) "
                      "VALUES (?,?,?,?,?)",
-        [ST_COMPONENT] = "INSERT INTO component_metrics (run_id, token_idx, layer, component, "
-                         "name, dur_ms, energy_j, act_mean_abs, act_std, act_max_abs, "
-                         "act_sparsity) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        [ST_OP] = "INSERT INTO op_metrics (run_id, token_idx, layer, component, op, name, "
-                  "dur_ms, energy_j, entropy, max_weight, sparsity, kill_ratio, var_ratio, "
-                  "head_entropy, head_max_weight, head_sparsity) "
-                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         [ST_DOMAIN] = "INSERT INTO run_domains (run_id, domain, method, source, energy_j, "
                       "avg_power_w, baseline_power_w, peak_power_w, peak_t_ms) "
                       "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (run_id, domain) DO UPDATE SET "
@@ -568,11 +761,25 @@ static int wl__run_prepare(struct wl__run *r, struct wl_errmsg *err)
         [ST_HEARTBEAT] = "UPDATE runs SET updated_at_ms = ? WHERE id = ?",
     };
     for (int i = ST_TOKEN; i < ST_COUNT; i++) {
+        if (!fixed[i])
+            continue;
         rc = wl__prepare(r->d, fixed[i], &r->st[i], err);
         if (rc != 0)
             return rc;
     }
-    return 0;
+    rc = wl__rowbuf_prepare(r->d, &r->comp, "component metric",
+                            "INSERT INTO component_metrics (run_id, token_idx, layer, component, "
+                            "name, dur_ms, energy_j, act_mean_abs, act_std, act_max_abs, "
+                            "act_sparsity)",
+                            11, err);
+    if (rc != 0)
+        return rc;
+    return wl__rowbuf_prepare(r->d, &r->op, "op metric",
+                              "INSERT INTO op_metrics (run_id, token_idx, layer, component, op, "
+                              "name, dur_ms, energy_j, entropy, max_weight, sparsity, "
+                              "kill_ratio, var_ratio, head_entropy, head_max_weight, "
+                              "head_sparsity)",
+                              16, err);
 }
 
 static int wl__sqlite_run_begin(void *db, const struct wl_run_info *in, const char *uuid,
@@ -657,6 +864,11 @@ static int wl__sqlite_run_begin(void *db, const struct wl_run_info *in, const ch
     rc = wl__exec(d, "COMMIT", err, "creating the run");
     if (rc != 0)
         goto rollback;
+    /* No checkpoint (and so no fsync) stalls the writer inside a run; the
+     * WAL is checkpointed after it (next commit or close). */
+    if (d->n_writers++ == 0)
+        sqlite3_exec(d->db, "PRAGMA wal_autocheckpoint = 0", NULL, NULL, NULL);
+    r->counted = true;
     *out = r;
     return 0;
 rollback:
@@ -788,34 +1000,33 @@ static int wl__sqlite_add_component(void *run, const struct wl_store_component_m
     int rc = wl__run_txn(r, err);
     if (rc != 0)
         return rc;
-    sqlite3_stmt *st = r->st[ST_COMPONENT];
-    int i = 1;
-    sqlite3_bind_int64(st, i++, r->run_id);
-    sqlite3_bind_int64(st, i++, v->token_index);
-    sqlite3_bind_int(st, i++, v->layer);
-    sqlite3_bind_int(st, i++, v->component);
-    wl__bind_text(st, i++, v->name);
-    wl__bind_double(st, i++, v->dur_ms);
-    wl__bind_double(st, i++, v->energy_j);
-    wl__bind_double(st, i++, v->act_mean_abs);
-    wl__bind_double(st, i++, v->act_std);
-    wl__bind_double(st, i++, v->act_max_abs);
-    wl__bind_double(st, i++, v->act_sparsity);
-    rc = wl__step_done(r->d, st, err, "storing a component metric");
-    if (rc == WL_EINVAL)
-        wl_errmsg_set(err, rc,
-                      "component %d (%s) of layer %d, token %lld: duplicate, or its layer is not "
-                      "stored yet",
-                      v->component, v->name, v->layer, (long long)v->token_index);
-    return rc;
+    struct wl__rowbuf *b = &r->comp;
+    int c = 0;
+    wl__val_int(b, c++, r->run_id);
+    wl__val_int(b, c++, v->token_index);
+    wl__val_int(b, c++, v->layer);
+    wl__val_int(b, c++, v->component);
+    rc = wl__val_bytes(b, c++, SQLITE_TEXT, v->name, strlen(v->name));
+    if (rc != 0)
+        return wl_errmsg_set(err, rc, "out of memory");
+    wl__val_double(b, c++, v->dur_ms);
+    wl__val_double(b, c++, v->energy_j);
+    wl__val_double(b, c++, v->act_mean_abs);
+    wl__val_double(b, c++, v->act_std);
+    wl__val_double(b, c++, v->act_max_abs);
+    wl__val_double(b, c++, v->act_sparsity);
+    if (++b->n == WL__BATCH_ROWS)
+        return wl__rowbuf_drain(r->d, b, err);
+    return 0;
 }
 
-static void wl__bind_floats(sqlite3_stmt *st, int i, const float *v, size_t n)
+static int wl__val_floats(struct wl__rowbuf *b, int c, const float *v, size_t n)
 {
-    if (v && n > 0)
-        sqlite3_bind_blob(st, i, v, (int)(n * sizeof *v), SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, i);
+    if (!v || n == 0) {
+        wl__val_null(b, c);
+        return 0;
+    }
+    return wl__val_bytes(b, c, SQLITE_BLOB, v, n * sizeof *v);
 }
 
 static int wl__sqlite_add_op(void *run, const struct wl_store_op_metric *v, struct wl_errmsg *err)
@@ -828,31 +1039,32 @@ static int wl__sqlite_add_op(void *run, const struct wl_store_op_metric *v, stru
     int rc = wl__run_txn(r, err);
     if (rc != 0)
         return rc;
-    sqlite3_stmt *st = r->st[ST_OP];
-    int i = 1;
-    sqlite3_bind_int64(st, i++, r->run_id);
-    sqlite3_bind_int64(st, i++, v->token_index);
-    sqlite3_bind_int(st, i++, v->layer);
-    sqlite3_bind_int(st, i++, v->component);
-    sqlite3_bind_int(st, i++, v->op);
-    wl__bind_text(st, i++, v->name);
-    wl__bind_double(st, i++, v->dur_ms);
-    wl__bind_double(st, i++, v->energy_j);
-    wl__bind_double(st, i++, v->entropy);
-    wl__bind_double(st, i++, v->max_weight);
-    wl__bind_double(st, i++, v->sparsity);
-    wl__bind_double(st, i++, v->kill_ratio);
-    wl__bind_double(st, i++, v->var_ratio);
-    wl__bind_floats(st, i++, v->head_entropy, v->n_heads);
-    wl__bind_floats(st, i++, v->head_max_weight, v->n_heads);
-    wl__bind_floats(st, i++, v->head_sparsity, v->n_heads);
-    rc = wl__step_done(r->d, st, err, "storing an op metric");
-    if (rc == WL_EINVAL)
-        wl_errmsg_set(err, rc,
-                      "op %d (%s) of component %d, layer %d, token %lld: duplicate, or its "
-                      "component is not stored yet",
-                      v->op, v->name, v->component, v->layer, (long long)v->token_index);
-    return rc;
+    struct wl__rowbuf *b = &r->op;
+    int c = 0;
+    wl__val_int(b, c++, r->run_id);
+    wl__val_int(b, c++, v->token_index);
+    wl__val_int(b, c++, v->layer);
+    wl__val_int(b, c++, v->component);
+    wl__val_int(b, c++, v->op);
+    rc = wl__val_bytes(b, c++, SQLITE_TEXT, v->name, strlen(v->name));
+    wl__val_double(b, c++, v->dur_ms);
+    wl__val_double(b, c++, v->energy_j);
+    wl__val_double(b, c++, v->entropy);
+    wl__val_double(b, c++, v->max_weight);
+    wl__val_double(b, c++, v->sparsity);
+    wl__val_double(b, c++, v->kill_ratio);
+    wl__val_double(b, c++, v->var_ratio);
+    if (rc == 0)
+        rc = wl__val_floats(b, c++, v->head_entropy, v->n_heads);
+    if (rc == 0)
+        rc = wl__val_floats(b, c++, v->head_max_weight, v->n_heads);
+    if (rc == 0)
+        rc = wl__val_floats(b, c++, v->head_sparsity, v->n_heads);
+    if (rc != 0)
+        return wl_errmsg_set(err, rc, "out of memory");
+    if (++b->n == WL__BATCH_ROWS)
+        return wl__run_drain(r, err); /* their components first */
+    return 0;
 }
 
 static int wl__sqlite_set_domain(void *run, const struct wl_store_domain *v,
@@ -925,6 +1137,9 @@ static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl
     int rc = wl__run_txn(r, err);
     if (rc != 0)
         return rc;
+    rc = wl__run_drain(r, err);
+    if (rc != 0)
+        goto fail;
     for (size_t k = 0; k < t->n_domains && t->domains; k++) {
         rc = wl__sqlite_set_domain(r, &t->domains[k], err);
         if (rc != 0)
