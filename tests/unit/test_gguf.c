@@ -7,6 +7,7 @@
 #include "engine/gguf.h"
 #include "wattlens/error.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -648,6 +649,117 @@ static void test_bad_tensor_infos(void **state)
     free(b.p);
 }
 
+/* ---- the hostile seed corpus of the fuzz target ---------------------------------
+ * tests/fuzz/corpus/fuzz_gguf/hostile-*.gguf (written by tests/data/gen_gguf_corpus.py):
+ * each must fail with this code and a message containing this text. */
+static const struct {
+    const char *file;
+    int code;
+    const char *msg;
+} hostile[] = {
+    {"hostile-alignment-not-power-of-two.gguf", WL_EFORMAT, "general.alignment = 48 at byte"},
+    {"hostile-alignment-wrong-type.gguf", WL_EFORMAT, "has type UINT64 (must be UINT32)"},
+    {"hostile-alignment-zero.gguf", WL_EFORMAT, "general.alignment = 0 at byte 53"},
+    {"hostile-bad-magic.gguf", WL_EFORMAT, "magic"},
+    {"hostile-big-endian.gguf", WL_ENOTSUP, "big-endian"},
+    {"hostile-bool-array-value.gguf", WL_EFORMAT, "bool array element 1 at byte 50 is 7"},
+    {"hostile-bool-value-2.gguf", WL_EFORMAT, "bool value at byte 37 is 2"},
+    {"hostile-deep-nesting.gguf", WL_EFORMAT, "nested deeper than"},
+    {"hostile-duplicate-key.gguf", WL_EFORMAT, "duplicate metadata key 'same' at byte 44"},
+    {"hostile-huge-array-count.gguf", WL_EFORMAT, "array at byte 37 claims 2305843009213693952"},
+    {"hostile-huge-key-length.gguf", WL_EFORMAT, "metadata key at byte 24 has length 1099511627776"},
+    {"hostile-huge-kv-count.gguf", WL_EFORMAT, "metadata count 18446744073709551615 at byte 16"},
+    {"hostile-huge-string-array.gguf", WL_EFORMAT, "claims 1152921504606846976 elements of type STRING"},
+    {"hostile-huge-string-length.gguf", WL_EFORMAT, "string value at byte 37 has length"},
+    {"hostile-huge-tensor-count.gguf", WL_EFORMAT, "tensor count 4611686018427387904 at byte 8"},
+    {"hostile-key-empty.gguf", WL_EFORMAT, "metadata key at byte 24 is empty"},
+    {"hostile-key-with-nul.gguf", WL_EFORMAT, "metadata key at byte 24 contains a NUL"},
+    {"hostile-string-array-element-past-end.gguf", WL_EFORMAT, "array string at byte 59 has length 1000"},
+    {"hostile-tensor-block-mismatch.gguf", WL_EFORMAT, "row length 33 is not a multiple"},
+    {"hostile-tensor-dim-negative.gguf", WL_EFORMAT, "at byte 37 is out of range"},
+    {"hostile-tensor-duplicate-name.gguf", WL_EFORMAT, "duplicate tensor name 't' at byte 57"},
+    {"hostile-tensor-element-overflow.gguf", WL_EFORMAT, "element count overflows at dimension 1 (byte 45)"},
+    {"hostile-tensor-empty-name.gguf", WL_EFORMAT, "tensor name at byte 24 is empty"},
+    {"hostile-tensor-misaligned.gguf", WL_EFORMAT, "data offset 4 (file byte 68) is not a multiple"},
+    {"hostile-tensor-offset-overflow.gguf", WL_EFORMAT, "extends past the end of the file"},
+    {"hostile-tensor-overlap.gguf", WL_EFORMAT, "overlap"},
+    {"hostile-tensor-past-end.gguf", WL_EFORMAT, "data [0, +4096) of the data section at byte 64"},
+    {"hostile-tensor-too-many-dims.gguf", WL_EFORMAT, "5 dimensions at byte 33"},
+    {"hostile-tensor-type-huge.gguf", WL_EFORMAT, "unknown tensor type 4294967295 at byte 45"},
+    {"hostile-tensor-unknown-type.gguf", WL_EFORMAT, "unknown tensor type 4 at byte 45"},
+    {"hostile-truncated-header.gguf", WL_EFORMAT, "shorter than a GGUF header"},
+    {"hostile-truncated-in-metadata.gguf", WL_EFORMAT, "at byte 140 has length 26 but only 2"},
+    {"hostile-truncated-in-tensor-infos.gguf", WL_EFORMAT, "truncated file: tensor n_dims at byte 417"},
+    {"hostile-truncated-tensor-data.gguf", WL_EFORMAT, "'output_norm.weight': data [1600, +128)"},
+    {"hostile-unknown-array-type.gguf", WL_EFORMAT, "has unknown element type 200"},
+    {"hostile-unknown-value-type.gguf", WL_EFORMAT, "unknown value type 13 at byte 33"},
+    {"hostile-version-1.gguf", WL_EVERSION, "GGUF version 1 at byte 4"},
+    {"hostile-version-99.gguf", WL_EVERSION, "GGUF version 99 at byte 4"},
+};
+
+static void test_hostile_corpus_fails_with_clear_errors(void **state)
+{
+    (void)state;
+    char path[1024];
+    size_t n = sizeof hostile / sizeof hostile[0];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/tests/fuzz/corpus/fuzz_gguf/%s", WL_SOURCE_DIR,
+                 hostile[i].file);
+        struct wl_errmsg err;
+        wl_gguf *g = NULL;
+        int rc = wl_gguf_open(path, &g, &err);
+        if (rc != hostile[i].code || !strstr(err.text, hostile[i].msg))
+            fail_msg("%s: expected %s with '%s', got %s: %s", hostile[i].file,
+                     wl_strerror_name(hostile[i].code), hostile[i].msg, wl_strerror_name(rc),
+                     err.text);
+        assert_null(g);
+        /* The same bytes from memory fail the same way. */
+        size_t size = 0;
+        char *data = wl_test_read_file(path, &size);
+        assert_non_null(data);
+        int rc2 = wl_gguf_open_memory(data, size, &g, &err);
+        assert_int_equal(rc2, size < 24 ? WL_EFORMAT : rc);
+        free(data);
+    }
+    /* Every hostile file in the corpus has an expectation above. */
+    snprintf(path, sizeof path, "%s/tests/fuzz/corpus/fuzz_gguf", WL_SOURCE_DIR);
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    struct dirent *e;
+    size_t seen = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "hostile-", 8) != 0)
+            continue;
+        bool listed = false;
+        for (size_t i = 0; i < n; i++)
+            listed = listed || strcmp(hostile[i].file, e->d_name) == 0;
+        if (!listed)
+            fail_msg("%s has no expected error in test_gguf.c", e->d_name);
+        seen++;
+    }
+    closedir(d);
+    assert_int_equal(seen, n);
+}
+
+static void test_valid_corpus_opens(void **state)
+{
+    (void)state;
+    static const char *const valid[] = {
+        "valid-all-types-v2.gguf", "valid-all-types-v3.gguf",  "valid-empty-v3.gguf",
+        "valid-model-align64.gguf", "valid-model-v2.gguf",     "valid-model-v3.gguf",
+        "valid-quant-types.gguf",
+    };
+    for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/tests/fuzz/corpus/fuzz_gguf/%s", WL_SOURCE_DIR, valid[i]);
+        struct wl_errmsg err;
+        wl_gguf *g = NULL;
+        if (wl_gguf_open(path, &g, &err) != 0)
+            fail_msg("%s: %s", valid[i], err.text);
+        wl_gguf_close(g);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -662,6 +774,8 @@ int main(void)
         cmocka_unit_test(test_bad_keys_types_and_strings),
         cmocka_unit_test(test_bad_alignment),
         cmocka_unit_test(test_bad_tensor_infos),
+        cmocka_unit_test(test_hostile_corpus_fails_with_clear_errors),
+        cmocka_unit_test(test_valid_corpus_opens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
