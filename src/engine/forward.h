@@ -18,6 +18,7 @@
 #define WL_ENGINE_FORWARD_H
 
 #include "engine/hooks.h"
+#include "engine/kernels/kernels.h"
 #include "engine/kv_cache.h"
 #include "engine/model.h"
 
@@ -80,6 +81,7 @@ struct wl_context {
     int32_t hook_depth;       /* hooks.depth when a hook is attached, else 0 */
     enum wl_phase phase;      /* current phase, stamped on every event */
     struct wl_threadpool *pool; /* NULL when single-threaded */
+    struct wl_kernels kern;     /* the kernel path (best for this CPU) */
     uint64_t state_bytes;
     void *block;              /* one allocation holding every run-state buffer */
 };
@@ -96,7 +98,7 @@ void wl__pool_free(struct wl_context *ctx);
 
 /* Runs fn(arg, ith, nth) on every thread of the context's pool (ith in
  * [0, nth)), the caller included, and returns when all are done. */
-typedef void (*wl_parallel_fn)(void *arg, int32_t ith, int32_t nth);
+typedef void (*wl_parallel_fn)(void *arg, int ith, int nth);
 void wl__parallel(struct wl_context *ctx, wl_parallel_fn fn, void *arg);
 
 /* y (n_tok, w->n_out) = x (n_tok, w->n_in) times W^T, threaded. */
@@ -107,8 +109,9 @@ void wl__matmul(struct wl_context *ctx, const struct wl_weight *w, const float *
  * logits of the last token in rs.logits. Checks capacity and token ids first. */
 int wl__forward(struct wl_context *ctx, const int32_t *tokens, int32_t n, struct wl_errmsg *err);
 
-/* Scratch bytes wl__matmul needs for n_tok rows of at most max_in inputs. */
-size_t wl__matmul_work_bytes(int32_t n_threads, int32_t n_tok, int64_t max_in);
+/* Scratch bytes wl__matmul needs for n_tok activation rows against every
+ * weight matrix of the model. */
+size_t wl__matmul_work_bytes(const wl_model *m, int32_t n_tok);
 
 /* Row `row` of a weight matrix as F32 (embedding lookup). */
 void wl__weight_row_f32(const struct wl_weight *w, int64_t row, float *out);

@@ -1,60 +1,71 @@
 /* The engine's only call sites into the kernels and the thread pool:
- * wl__matmul, wl__parallel and the embedding row lookup. Keeping them here
- * means the forward pass does not care which kernel or pool runs it.
- *
- * Interim implementation until engine/kernels and engine/threadpool land:
- * serial, weights dequantized a row at a time into the context's scratch
- * and multiplied in F32 (correct for every supported type, not fast).
+ * wl__matmul, wl__parallel and the embedding row lookup, plus the pool's
+ * lifetime. Keeping them here means the forward pass does not care which
+ * kernel path or pool runs it.
  */
 #include "engine/forward.h"
 
 #include "engine/quant.h"
+#include "engine/threadpool.h"
+#include "wattlens/error.h"
 
 #include <string.h>
 
 int wl__pool_create(struct wl_context *ctx, struct wl_errmsg *err)
 {
-    (void)err;
+    int rc = wl_kernels_init(&ctx->kern, WL_KPATH_AUTO);
+    if (rc != 0)
+        return wl_errmsg_set(err, rc, "no kernel path for this CPU");
     ctx->pool = NULL;
+    if (ctx->n_threads <= 1)
+        return 0;
+    rc = wl_threadpool_create(ctx->n_threads, &ctx->pool);
+    if (rc != 0)
+        return wl_errmsg_set(err, rc, "cannot start %d threads", ctx->n_threads);
     return 0;
 }
 
 void wl__pool_free(struct wl_context *ctx)
 {
+    wl_threadpool_destroy(ctx->pool);
     ctx->pool = NULL;
 }
 
 void wl__parallel(struct wl_context *ctx, wl_parallel_fn fn, void *arg)
 {
-    (void)ctx;
-    fn(arg, 0, 1);
+    wl_threadpool_run(ctx->pool, fn, arg);
 }
 
-size_t wl__matmul_work_bytes(int32_t n_threads, int32_t n_tok, int64_t max_in)
+static size_t scratch_for(const struct wl_weight *w, int32_t n_tok)
 {
-    (void)n_tok;
-    return (size_t)(n_threads > 0 ? n_threads : 1) * (size_t)max_in * sizeof(float);
+    return w->data ? wl_kernel_scratch_bytes(w->type, w->n_in, n_tok) : 0;
+}
+
+size_t wl__matmul_work_bytes(const wl_model *m, int32_t n_tok)
+{
+    size_t mx = scratch_for(&m->weights.output, 1);
+    for (int32_t il = 0; il < m->config.n_layer; il++) {
+        const struct wl_layer_weights *l = &m->weights.layers[il];
+        const struct wl_weight *ws[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up,
+                                        &l->w_down};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+            size_t b = scratch_for(ws[i], n_tok);
+            mx = b > mx ? b : mx;
+        }
+    }
+    return mx;
 }
 
 void wl__matmul(struct wl_context *ctx, const struct wl_weight *w, const float *x, int32_t n_tok,
                 float *y)
 {
-    float *row = ctx->rs.work;
-    for (int64_t r = 0; r < w->n_out; r++) {
-        const void *src = (const char *)w->data + (size_t)r * w->row_bytes;
-        const float *wr = src;
-        if (w->type != WL_TTYPE_F32) {
-            wl_dequantize_row(w->type, src, row, w->n_in);
-            wr = row;
-        }
-        for (int32_t t = 0; t < n_tok; t++) {
-            const float *xt = x + (size_t)t * (size_t)w->n_in;
-            float s = 0.0f;
-            for (int64_t i = 0; i < w->n_in; i++)
-                s += wr[i] * xt[i];
-            y[(size_t)t * (size_t)w->n_out + (size_t)r] = s;
-        }
-    }
+    const struct wl_kernel_weight kw = {.type = w->type, .data = w->data, .rows = w->n_out,
+                                        .cols = w->n_in, .row_bytes = w->row_bytes};
+    /* Shapes and types were checked at load and the scratch sized for the
+     * largest matrix at context creation, so this cannot fail; a failure
+     * would be an engine bug, and the output would be left unwritten. */
+    (void)wl_kernel_matmul(&ctx->kern, &kw, x, n_tok, y, ctx->rs.work, ctx->rs.work_bytes, 0,
+                           ctx->pool);
 }
 
 void wl__weight_row_f32(const struct wl_weight *w, int64_t row, float *out)

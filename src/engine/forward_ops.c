@@ -58,7 +58,7 @@ static bool want_act(const struct wl_context *ctx)
 }
 
 /* Splits n items into nth near-equal contiguous ranges. */
-static void split_range(int64_t n, int32_t ith, int32_t nth, int64_t *begin, int64_t *end)
+static void split_range(int64_t n, int ith, int nth, int64_t *begin, int64_t *end)
 {
     int64_t per = n / nth, rem = n % nth;
     *begin = ith * per + (ith < rem ? ith : rem);
@@ -80,7 +80,7 @@ struct norm_task {
     unsigned stages;
 };
 
-static void norm_rows(void *arg, int32_t ith, int32_t nth)
+static void norm_rows(void *arg, int ith, int nth)
 {
     const struct norm_task *t = arg;
     int64_t r0, r1;
@@ -179,7 +179,7 @@ static void rope_vec(float *v, const float *cs, const float *sn, int32_t rope_di
     }
 }
 
-static void rope_rows(void *arg, int32_t ith, int32_t nth)
+static void rope_rows(void *arg, int ith, int nth)
 {
     struct wl_context *ctx = ((struct rope_task *)arg)->ctx;
     const struct wl_model_config *c = &ctx->model->config;
@@ -219,7 +219,7 @@ struct att_task {
     unsigned stages;
 };
 
-static void att_rows(void *arg, int32_t ith, int32_t nth)
+static void att_rows(void *arg, int ith, int nth)
 {
     const struct att_task *a = arg;
     struct wl_context *ctx = a->ctx;
@@ -301,7 +301,7 @@ struct act_task {
     int64_t n;
 };
 
-static void swiglu_rows(void *arg, int32_t ith, int32_t nth)
+static void swiglu_rows(void *arg, int ith, int nth)
 {
     const struct act_task *a = arg;
     int64_t i0, i1;
