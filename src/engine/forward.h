@@ -97,9 +97,13 @@ int wl__pool_create(struct wl_context *ctx, struct wl_errmsg *err);
 void wl__pool_free(struct wl_context *ctx);
 
 /* Runs fn(arg, ith, nth) on every thread of the context's pool (ith in
- * [0, nth)), the caller included, and returns when all are done. */
+ * [0, nth)), the caller included, and returns when all are done. work is
+ * the job's size in multiply-adds (or elements): below a threshold the job
+ * runs on the caller alone (fn(arg, 0, 1)), because waking the workers costs
+ * more than a small job (norms and RoPE of one decode token), and each wake
+ * is a chance to wait for a descheduled worker. */
 typedef void (*wl_parallel_fn)(void *arg, int ith, int nth);
-void wl__parallel(struct wl_context *ctx, wl_parallel_fn fn, void *arg);
+void wl__parallel(struct wl_context *ctx, wl_parallel_fn fn, void *arg, int64_t work);
 
 /* y (n_tok, w->n_out) = x (n_tok, w->n_in) times W^T, threaded. */
 void wl__matmul(struct wl_context *ctx, const struct wl_weight *w, const float *x, int32_t n_tok,

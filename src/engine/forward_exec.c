@@ -31,9 +31,16 @@ void wl__pool_free(struct wl_context *ctx)
     ctx->pool = NULL;
 }
 
-void wl__parallel(struct wl_context *ctx, wl_parallel_fn fn, void *arg)
+/* About 20 us of scalar work: more than a pool round trip costs when the
+ * workers are spinning, less than an unlucky wake-up. */
+#define PARALLEL_MIN_WORK ((int64_t)1 << 16)
+
+void wl__parallel(struct wl_context *ctx, wl_parallel_fn fn, void *arg, int64_t work)
 {
-    wl_threadpool_run(ctx->pool, fn, arg);
+    if (work < PARALLEL_MIN_WORK || !ctx->pool)
+        fn(arg, 0, 1);
+    else
+        wl_threadpool_run(ctx->pool, fn, arg);
 }
 
 static size_t scratch_for(const struct wl_weight *w, int32_t n_tok)

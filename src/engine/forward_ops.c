@@ -121,13 +121,13 @@ void wl__fwd_rmsnorm(struct wl_context *ctx, int32_t il, enum wl_component comp,
         for (int s = 0; s < 3; s++) {
             op_event(ctx, il, comp, ops[s], true, NULL, NULL, NULL);
             t.stages = 1u << s;
-            wl__parallel(ctx, norm_rows, &t);
+            wl__parallel(ctx, norm_rows, &t, (int64_t)n * c->dim);
             op_event(ctx, il, comp, ops[s], false, want_act(ctx) && s > 0 ? &tin : NULL,
                      want_act(ctx) && s > 0 ? &tout : NULL, NULL);
         }
     } else {
         t.stages = NORM_VARIANCE | NORM_NORMALISE | NORM_SCALE;
-        wl__parallel(ctx, norm_rows, &t);
+        wl__parallel(ctx, norm_rows, &t, (int64_t)n * c->dim);
     }
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT))
         comp_event(ctx, il, comp, false, want_act(ctx) ? &tin : NULL, want_act(ctx) ? &tout : NULL);
@@ -198,12 +198,13 @@ static void rope_rows(void *arg, int ith, int nth)
 
 void wl__fwd_rope(struct wl_context *ctx, int32_t il)
 {
+    const struct wl_model_config *c = &ctx->model->config;
     struct rope_task t = {.ctx = ctx};
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT))
         comp_event(ctx, il, WL_COMP_ROPE, true, NULL, NULL);
-    wl__parallel(ctx, rope_rows, &t);
+    wl__parallel(ctx, rope_rows, &t,
+                 (int64_t)ctx->batch.n_tok * (c->n_head + c->n_head_kv) * c->rope_dim);
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT)) {
-        const struct wl_model_config *c = &ctx->model->config;
         struct wl_hook_tensor tq = view(ctx->rs.q, ctx->batch.n_tok, c->n_head * c->head_dim);
         comp_event(ctx, il, WL_COMP_ROPE, false, NULL, want_act(ctx) ? &tq : NULL);
     }
@@ -265,6 +266,8 @@ void wl__fwd_attention(struct wl_context *ctx, int32_t il)
     const struct wl_model_config *c = &ctx->model->config;
     const int32_t n = ctx->batch.n_tok;
     struct att_task a = {.ctx = ctx, .il = il};
+    /* q.k and p.v over the visible positions of every (token, head) */
+    const int64_t att_work = (int64_t)n * c->n_head * (ctx->batch.pos0 + n) * c->head_dim * 2;
     struct wl_hook_attention hatt = {.probs = ctx->rs.scores, .n_tok = n, .n_head = c->n_head,
                                      .pos0 = ctx->batch.pos0, .row_stride = (size_t)ctx->n_ctx};
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT))
@@ -275,13 +278,13 @@ void wl__fwd_attention(struct wl_context *ctx, int32_t il)
         for (int s = 0; s < 4; s++) {
             op_event(ctx, il, WL_COMP_ATTENTION, ops[s], true, NULL, NULL, NULL);
             a.stages = 1u << s;
-            wl__parallel(ctx, att_rows, &a);
+            wl__parallel(ctx, att_rows, &a, att_work);
             op_event(ctx, il, WL_COMP_ATTENTION, ops[s], false, NULL, NULL,
                      want_act(ctx) && ops[s] == WL_OP_SOFTMAX ? &hatt : NULL);
         }
     } else {
         a.stages = ATT_QK | ATT_SCALE_MASK | ATT_SOFTMAX | ATT_AV;
-        wl__parallel(ctx, att_rows, &a);
+        wl__parallel(ctx, att_rows, &a, att_work);
     }
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT)) {
         struct wl_hook_tensor tout = view(ctx->rs.att, n, c->n_head * c->head_dim);
@@ -321,7 +324,7 @@ void wl__fwd_swiglu(struct wl_context *ctx, int32_t il)
         comp_event(ctx, il, WL_COMP_ACTIVATION, true, NULL, NULL);
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_OP))
         op_event(ctx, il, WL_COMP_ACTIVATION, WL_OP_GATE_X_UP, true, NULL, NULL, NULL);
-    wl__parallel(ctx, swiglu_rows, &a);
+    wl__parallel(ctx, swiglu_rows, &a, a.n * 8);
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT)) {
         struct wl_hook_tensor tout = view(ctx->rs.hb, n, c->ffn_dim);
         const struct wl_hook_tensor *po = want_act(ctx) ? &tout : NULL;
