@@ -631,6 +631,12 @@ static int gguf_id(const wl_gguf *g, const char *key, int32_t *out)
         *out = -2;
         return 0;
     }
+    /* converters write "no such token" as -1 stored in a UINT32 (0xFFFFFFFF),
+     * e.g. stories260K's separator and padding ids: absent, as in llama.cpp */
+    if (rc == 0 && (v == -1 || v == (int64_t)UINT32_MAX)) {
+        *out = WL_TOK_NULL;
+        return 0;
+    }
     if (rc == 0 && (v < 0 || v > INT32_MAX))
         rc = WL_ERANGE;
     if (rc)
