@@ -35,6 +35,10 @@ void wl__pool_free(struct wl_context *ctx)
  * workers are spinning, less than an unlucky wake-up. */
 #define PARALLEL_MIN_WORK ((int64_t)1 << 16)
 
+/* Matrix products below this many multiply-adds (a 512 x 512 matrix) run on
+ * the caller: the split would cost more than the product (tiny models). */
+#define PARALLEL_MIN_MATMUL ((int64_t)1 << 18)
+
 void wl__parallel(struct wl_context *ctx, wl_parallel_fn fn, void *arg, int64_t work)
 {
     if (work < PARALLEL_MIN_WORK || !ctx->pool)
@@ -71,8 +75,9 @@ void wl__matmul(struct wl_context *ctx, const struct wl_weight *w, const float *
     /* Shapes and types were checked at load and the scratch sized for the
      * largest matrix at context creation, so this cannot fail; a failure
      * would be an engine bug, and the output would be left unwritten. */
+    const int64_t work = w->n_out * w->n_in * (int64_t)n_tok;
     (void)wl_kernel_matmul(&ctx->kern, &kw, x, n_tok, y, ctx->rs.work, ctx->rs.work_bytes, 0,
-                           ctx->pool);
+                           work < PARALLEL_MIN_MATMUL ? NULL : ctx->pool);
 }
 
 void wl__weight_row_f32(const struct wl_weight *w, int64_t row, float *out)
