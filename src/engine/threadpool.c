@@ -18,10 +18,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-/* Spin iterations before a waiting worker sleeps (~tens of microseconds):
- * long enough to bridge the gap between two kernels of one token, short
- * enough not to burn a core between tokens. */
-enum { WL_POOL_SPIN = 1 << 14, WL_POOL_YIELD_AFTER = 1 << 10, WL_POOL_MAX_THREADS = 256 };
+/* Polls before a waiting worker sleeps: the first WL_POOL_YIELD_AFTER with
+ * a pause instruction (~tens of microseconds, enough to bridge the gap
+ * between two kernels of one token), the rest with sched_yield (cheap when
+ * the core is otherwise idle, fair when it is not); then the condvar. */
+enum { WL_POOL_SPIN = 1 << 12, WL_POOL_YIELD_AFTER = 1 << 10, WL_POOL_MAX_THREADS = 256 };
 
 struct wl_pool_worker {
     struct wl_threadpool *pool;
@@ -63,7 +64,13 @@ static unsigned wait_for_new_gen(struct wl_threadpool *p, unsigned seen)
         g = atomic_load_explicit(&p->gen, memory_order_acquire);
         if (g != seen)
             return g;
-        cpu_relax();
+        /* past the first stretch, give the core away between polls: with
+         * more runnable threads than cores, pure spinning would delay the
+         * very threads the caller is waiting for */
+        if (i < WL_POOL_YIELD_AFTER)
+            cpu_relax();
+        else
+            sched_yield();
     }
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add(&p->n_sleeping, 1);

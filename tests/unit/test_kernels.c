@@ -15,6 +15,7 @@
 #include "test_support.h"
 
 #include "engine/kernels/kernels.h"
+#include "engine/kernels/kernels_impl.h" /* scratch row layout */
 #include "engine/threadpool.h"
 #include "wattlens/error.h"
 
@@ -89,7 +90,8 @@ static void problem_init(struct problem *p, uint32_t type, int64_t rows, int64_t
     if (is_quant(type)) {
         assert_true(p->scratch_bytes > 0);
         assert_int_equal(posix_memalign(&p->scratch, 64, p->scratch_bytes), 0);
-        struct wl_block_q8a *q = malloc(p->scratch_bytes);
+        memset(p->scratch, 0, p->scratch_bytes);
+        struct wl_block_q8a *q = malloc(sizeof *q * (size_t)(n_x * cols / 32));
         assert_non_null(q);
         wl_quantize_row_q8a(p->x, q, n_x * cols);
         wl_dequantize_row_q8a(q, p->xdeq, n_x * cols);
@@ -175,6 +177,20 @@ static void check_problem(uint32_t type, int64_t rows, int64_t cols, int64_t n_x
             continue;
         assert_int_equal(rc, 0);
         run_matmul(&k, &p, NULL, y);
+        if (path == WL_KPATH_SCALAR && p.scratch_bytes) {
+            /* the scratch rows hold exactly the Q8A blocks of the reference quantizer */
+            struct wl_block_q8a blk;
+            size_t stride = wl__xq_row_bytes(cols);
+            for (int64_t t = 0; t < n_x; t++) {
+                const char *row = (const char *)p.scratch + (size_t)t * stride;
+                for (int64_t b = 0; b < cols / 32; b++) {
+                    wl_quantize_row_q8a(p.x + t * cols + 32 * b, &blk, 32);
+                    assert_memory_equal(blk.qs, row + 32 * b, 32);
+                    assert_true(blk.d == wl__xq_d(row, cols)[b]);
+                    assert_true(blk.s == wl__xq_s(row, cols)[b]);
+                }
+            }
+        }
         if (path == WL_KPATH_SCALAR) {
             memcpy(y_scalar, y, sizeof(float) * ny);
             if (p.scratch_bytes)
@@ -338,7 +354,7 @@ static void test_zero_activations_and_weights(void **state)
             wf[c] = 0.1f * (float)(c % 7) - 0.3f;
         for (int r = 0; r < 2; r++)
             assert_int_equal(wl_quantize_row(t, wf, (char *)w + r * rb, cols), 0);
-        _Alignas(64) uint8_t scratch[8 * 40];
+        _Alignas(64) uint8_t scratch[512];
         struct wl_kernel_weight wd = {t, w, 4, cols, rb};
         assert_int_equal(wl_kernel_matvec(&k, &wd, x, y, scratch, sizeof scratch, NULL), 0);
         for (int r = 0; r < 4; r++)
@@ -354,7 +370,7 @@ static void test_bad_arguments(void **state)
     assert_int_equal(wl_kernels_init(&k, WL_KPATH_AUTO), 0);
     uint8_t wbuf[34 * 8] = {0};
     float x[256] = {0}, y[8];
-    _Alignas(64) uint8_t scratch[8 * 40];
+    _Alignas(64) uint8_t scratch[256 + 64]; /* 256 int8 + 8 scales + 8 sums */
     struct wl_kernel_weight w = {WL_TTYPE_Q8_0, wbuf, 1, 256, 34 * 8};
     assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch, NULL), 0);
     assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch - 1, NULL),
@@ -375,7 +391,7 @@ static void test_bad_arguments(void **state)
     assert_int_equal(wl_kernel_matmul(&k, &w, x, 0, y, scratch, sizeof scratch, 0, NULL),
                      WL_EINVAL);
     assert_int_equal(wl_kernel_scratch_bytes(WL_TTYPE_F16, 256, 4), 0);
-    assert_int_equal(wl_kernel_scratch_bytes(WL_TTYPE_Q4_K, 256, 4), 4 * 8 * 40);
+    assert_int_equal(wl_kernel_scratch_bytes(WL_TTYPE_Q4_K, 256, 4), 4 * (256 + 64));
     assert_int_equal(wl_kernel_prepare_x(&k, WL_TTYPE_Q8_0, x, 256, 1, scratch, 10), WL_EINVAL);
 }
 

@@ -173,12 +173,21 @@ int wl_kernel_weight_check(const struct wl_kernel_weight *w)
 
 size_t wl_kernel_scratch_bytes(uint32_t type, int64_t cols, int64_t n_x)
 {
-    if (!type_uses_q8a(type) || cols < 1 || n_x < 1 || cols % WL_QK8A != 0)
+    if (!type_uses_q8a(type) || cols < 1 || n_x < 1 || cols % WL_QK8A != 0 ||
+        cols > (int64_t)(SIZE_MAX / 4))
         return 0;
-    uint64_t blocks = (uint64_t)(cols / WL_QK8A);
-    if (blocks > SIZE_MAX / sizeof(struct wl_block_q8a) / (uint64_t)n_x)
+    size_t row = wl__xq_row_bytes(cols);
+    if ((uint64_t)n_x > SIZE_MAX / row)
         return 0;
-    return (size_t)(blocks * sizeof(struct wl_block_q8a) * (uint64_t)n_x);
+    return row * (size_t)n_x;
+}
+
+static void quantize_rows(const struct wl_kernels *k, const float *x, int64_t cols, int64_t n_x,
+                          void *scratch)
+{
+    size_t stride = wl__xq_row_bytes(cols);
+    for (int64_t t = 0; t < n_x; t++)
+        k->ops->quant_q8a(x + t * cols, (char *)scratch + (size_t)t * stride, cols);
 }
 
 int wl_kernel_prepare_x(const struct wl_kernels *k, uint32_t type, const float *x, int64_t cols,
@@ -191,7 +200,7 @@ int wl_kernel_prepare_x(const struct wl_kernels *k, uint32_t type, const float *
     size_t need = wl_kernel_scratch_bytes(type, cols, n_x);
     if (need == 0 || !scratch || scratch_bytes < need)
         return WL_EINVAL;
-    k->ops->quant_q8a(x, scratch, cols * n_x);
+    quantize_rows(k, x, cols, n_x, scratch);
     return 0;
 }
 
@@ -254,9 +263,9 @@ int wl_kernel_matmul(const struct wl_kernels *k, const struct wl_kernel_weight *
         if (need == 0 || !scratch || scratch_bytes < need)
             return WL_EINVAL;
         if (!(flags & WL_KERNEL_X_PREPARED))
-            k->ops->quant_q8a(x, scratch, w->cols * n_x);
+            quantize_rows(k, x, w->cols, n_x, scratch);
         job.x = scratch;
-        job.x_stride = (size_t)(w->cols / WL_QK8A) * sizeof(struct wl_block_q8a);
+        job.x_stride = wl__xq_row_bytes(w->cols);
     } else {
         job.x = (const char *)x;
         job.x_stride = (size_t)w->cols * sizeof(float);

@@ -10,6 +10,7 @@
 
 #if defined(WL__HAVE_X86_KERNELS)
 #include <immintrin.h>
+#include <string.h>
 
 #define WL_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define WL_INLINE static inline __attribute__((always_inline))
@@ -131,48 +132,50 @@ WL_INLINE WL_AVX2 __m256i dot_us(__m256i u, __m256i s)
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 
+/* ---- quantized activation rows -------------------------------------------- */
+
+struct xrow {
+    const int8_t *qs;
+    const float *d, *s;
+};
+
+WL_INLINE struct xrow xrow_at(const void *x, size_t xs, int j, int64_t n)
+{
+    const void *row = row_at(x, xs, j);
+    struct xrow r = {row, wl__xq_d(row, n), wl__xq_s(row, n)};
+    return r;
+}
+
 /* ---- Q8_0 ---------------------------------------------------------------- */
 
 WL_INLINE WL_AVX2 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, const void *x, size_t xs,
                                float *out, const int nx)
 {
     enum { NA = 2 };
-    const struct wl_block_q8a *xb[WL__KMAX_NX];
+    struct xrow xr[WL__KMAX_NX];
     __m256 acc[WL__KMAX_NX][NA];
     WL_UNROLL for (int j = 0; j < nx; j++)
     {
-        xb[j] = row_at(x, xs, j);
+        xr[j] = xrow_at(x, xs, j, n);
         acc[j][0] = _mm256_setzero_ps();
         acc[j][1] = _mm256_setzero_ps();
     }
-    int64_t nb = n / WL_QK8_0, b = 0;
-    for (; b + NA <= nb; b += NA) {
+    int64_t nb = n / WL_QK8_0;
+    for (int64_t b = 0; b < nb; b += NA) {
         WL_UNROLL for (int u = 0; u < NA; u++)
         {
+            if (u > 0 && b + u >= nb)
+                break;
             __m256i wv = _mm256_loadu_si256((const __m256i *)wb[b + u].qs);
             __m256i aw = _mm256_sign_epi8(wv, wv);
             float dw = _cvtsh_ss(wb[b + u].d);
             WL_UNROLL for (int j = 0; j < nx; j++)
             {
-                const struct wl_block_q8a *xq = &xb[j][b + u];
-                __m256i xv = _mm256_loadu_si256((const __m256i *)xq->qs);
+                __m256i xv = _mm256_load_si256((const __m256i *)(xr[j].qs + 32 * (b + u)));
                 __m256i p = dot_us(aw, _mm256_sign_epi8(xv, wv));
-                acc[j][u] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xq->d), _mm256_cvtepi32_ps(p),
-                                            acc[j][u]);
+                acc[j][u] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xr[j].d[b + u]),
+                                            _mm256_cvtepi32_ps(p), acc[j][u]);
             }
-        }
-    }
-    for (; b < nb; b++) {
-        __m256i wv = _mm256_loadu_si256((const __m256i *)wb[b].qs);
-        __m256i aw = _mm256_sign_epi8(wv, wv);
-        float dw = _cvtsh_ss(wb[b].d);
-        WL_UNROLL for (int j = 0; j < nx; j++)
-        {
-            const struct wl_block_q8a *xq = &xb[j][b];
-            __m256i xv = _mm256_loadu_si256((const __m256i *)xq->qs);
-            __m256i p = dot_us(aw, _mm256_sign_epi8(xv, wv));
-            acc[j][0] =
-                _mm256_fmadd_ps(_mm256_set1_ps(dw * xq->d), _mm256_cvtepi32_ps(p), acc[j][0]);
         }
     }
     WL_UNROLL for (int j = 0; j < nx; j++)
@@ -199,12 +202,12 @@ WL_INLINE WL_AVX2 __m256i unpack_q4_0(const uint8_t *qs)
 WL_INLINE WL_AVX2 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, const void *x, size_t xs,
                                float *out, const int nx)
 {
-    const struct wl_block_q8a *xb[WL__KMAX_NX];
+    struct xrow xr[WL__KMAX_NX];
     __m256 acc[WL__KMAX_NX][2];
     float off[WL__KMAX_NX];
     WL_UNROLL for (int j = 0; j < nx; j++)
     {
-        xb[j] = row_at(x, xs, j);
+        xr[j] = xrow_at(x, xs, j, n);
         acc[j][0] = _mm256_setzero_ps();
         acc[j][1] = _mm256_setzero_ps();
         off[j] = 0.0f;
@@ -219,11 +222,11 @@ WL_INLINE WL_AVX2 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, const 
             float dw = _cvtsh_ss(wb[b + u].d);
             WL_UNROLL for (int j = 0; j < nx; j++)
             {
-                const struct wl_block_q8a *xq = &xb[j][b + u];
-                __m256i p = dot_us(wv, _mm256_loadu_si256((const __m256i *)xq->qs));
-                acc[j][u] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xq->d), _mm256_cvtepi32_ps(p),
-                                            acc[j][u]);
-                off[j] += dw * xq->s;
+                __m256i xv = _mm256_load_si256((const __m256i *)(xr[j].qs + 32 * (b + u)));
+                __m256i p = dot_us(wv, xv);
+                acc[j][u] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xr[j].d[b + u]),
+                                            _mm256_cvtepi32_ps(p), acc[j][u]);
+                off[j] += dw * xr[j].s[b + u];
             }
         }
     }
@@ -241,66 +244,74 @@ WL_AVX2 static void dot_q4_0(int64_t n, const void *w, const void *x, size_t xs,
 
 /* ---- Q4_K ---------------------------------------------------------------- */
 
-/* Unpacks the 8 six-bit scales and mins of a Q4_K block. */
-WL_INLINE void q4_k_scales(const uint8_t *s, uint8_t sc[8], uint8_t m[8])
+/* The 8 six-bit scales and mins of a Q4_K block, one per byte, with 32-bit
+ * word operations (little-endian, as every x86). */
+WL_INLINE void q4_k_scales8(const uint8_t *s, uint64_t *sc8, uint64_t *m8)
 {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = s[j] & 63;
-        m[j] = s[j + 4] & 63;
-        sc[j + 4] = (uint8_t)((s[j + 8] & 0x0f) | ((s[j] >> 6) << 4));
-        m[j + 4] = (uint8_t)((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
-    }
+    uint32_t u0, u1, u2;
+    memcpy(&u0, s, 4);
+    memcpy(&u1, s + 4, 4);
+    memcpy(&u2, s + 8, 4);
+    uint32_t sc_lo = u0 & 0x3f3f3f3fu, m_lo = u1 & 0x3f3f3f3fu;
+    uint32_t sc_hi = (u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4);
+    uint32_t m_hi = ((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4);
+    *sc8 = sc_lo | ((uint64_t)sc_hi << 32);
+    *m8 = m_lo | ((uint64_t)m_hi << 32);
+}
+
+WL_INLINE WL_AVX2 __m256 u8x8_to_ps(uint64_t v)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)v)));
 }
 
 WL_INLINE WL_AVX2 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, const void *x, size_t xs,
                                float *out, const int nx)
 {
-    /* accumulators per row: 4 in decode (one per 64-element chunk, so the
-     * FMA chains are independent), fewer when several rows give parallelism */
-    enum { NA = 4 };
-    const int na = nx == 1 ? 4 : (nx == 2 ? 2 : 1);
-    const struct wl_block_q8a *xb[WL__KMAX_NX];
-    __m256 acc[WL__KMAX_NX][NA];
-    float off[WL__KMAX_NX];
+    /* two accumulators per row in decode hide the FMA latency */
+    const int na = nx == 1 ? 2 : 1;
+    struct xrow xr[WL__KMAX_NX];
+    __m256 acc[WL__KMAX_NX][2];
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     WL_UNROLL for (int j = 0; j < nx; j++)
     {
-        xb[j] = row_at(x, xs, j);
-        WL_UNROLL for (int a = 0; a < NA; a++)
-            acc[j][a] = _mm256_setzero_ps();
-        off[j] = 0.0f;
+        xr[j] = xrow_at(x, xs, j, n);
+        acc[j][0] = _mm256_setzero_ps();
+        acc[j][1] = _mm256_setzero_ps();
     }
     int64_t nb = n / WL_QK_K;
     for (int64_t b = 0; b < nb; b++) {
-        uint8_t sc[8], m[8];
-        q4_k_scales(wb[b].scales, sc, m);
-        float d = _cvtsh_ss(wb[b].d), dmin = _cvtsh_ss(wb[b].dmin);
+        uint64_t sc8, m8;
+        q4_k_scales8(wb[b].scales, &sc8, &m8);
+        __m256 dsc = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wb[b].d)), u8x8_to_ps(sc8));
+        __m256 dm = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wb[b].dmin)), u8x8_to_ps(m8));
+        /* per row: lane k = scale of sub-block k times its activation scale;
+         * the mins times the activation block sums go straight into acc */
+        __m256 sv[WL__KMAX_NX];
+        WL_UNROLL for (int j = 0; j < nx; j++)
+        {
+            sv[j] = _mm256_mul_ps(dsc, _mm256_loadu_ps(xr[j].d + 8 * b));
+            acc[j][0] = _mm256_fnmadd_ps(dm, _mm256_loadu_ps(xr[j].s + 8 * b), acc[j][0]);
+        }
         WL_UNROLL for (int c = 0; c < 4; c++)
         {
             __m256i q = _mm256_loadu_si256((const __m256i *)(wb[b].qs + 32 * c));
             __m256i lo = _mm256_and_si256(q, m4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-            float d0 = d * (float)sc[2 * c], d1 = d * (float)sc[2 * c + 1];
-            float m0 = dmin * (float)m[2 * c], m1 = dmin * (float)m[2 * c + 1];
+            const __m256i i0 = _mm256_set1_epi32(2 * c), i1 = _mm256_set1_epi32(2 * c + 1);
             WL_UNROLL for (int j = 0; j < nx; j++)
             {
-                const struct wl_block_q8a *x0 = &xb[j][8 * b + 2 * c], *x1 = x0 + 1;
-                __m256i p0 = dot_us(lo, _mm256_loadu_si256((const __m256i *)x0->qs));
-                __m256i p1 = dot_us(hi, _mm256_loadu_si256((const __m256i *)x1->qs));
-                __m256 t = _mm256_mul_ps(_mm256_set1_ps(d0 * x0->d), _mm256_cvtepi32_ps(p0));
-                t = _mm256_fmadd_ps(_mm256_set1_ps(d1 * x1->d), _mm256_cvtepi32_ps(p1), t);
-                acc[j][c % na] = _mm256_add_ps(acc[j][c % na], t);
-                off[j] += m0 * x0->s + m1 * x1->s;
+                const int8_t *xq = xr[j].qs + 256 * b + 64 * c;
+                __m256i p0 = dot_us(lo, _mm256_load_si256((const __m256i *)xq));
+                __m256i p1 = dot_us(hi, _mm256_load_si256((const __m256i *)(xq + 32)));
+                acc[j][0] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(sv[j], i0),
+                                            _mm256_cvtepi32_ps(p0), acc[j][0]);
+                acc[j][na - 1] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(sv[j], i1),
+                                                 _mm256_cvtepi32_ps(p1), acc[j][na - 1]);
             }
         }
     }
     WL_UNROLL for (int j = 0; j < nx; j++)
-    {
-        __m256 s = acc[j][0];
-        for (int a = 1; a < na; a++)
-            s = _mm256_add_ps(s, acc[j][a]);
-        out[j] = hsum8(s) - off[j];
-    }
+        out[j] = hsum8(na == 2 ? _mm256_add_ps(acc[j][0], acc[j][1]) : acc[j][0]);
 }
 
 WL_AVX2 static void dot_q4_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
@@ -316,19 +327,19 @@ WL_AVX2 static void dot_q4_k(int64_t n, const void *w, const void *x, size_t xs,
 WL_INLINE WL_AVX2 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, const void *x, size_t xs,
                                float *out, const int nx)
 {
-    const struct wl_block_q8a *xb[WL__KMAX_NX];
+    struct xrow xr[WL__KMAX_NX];
     __m256 acc[WL__KMAX_NX][2];
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
     const __m256i k32 = _mm256_set1_epi8(32);
     WL_UNROLL for (int j = 0; j < nx; j++)
     {
-        xb[j] = row_at(x, xs, j);
+        xr[j] = xrow_at(x, xs, j, n);
         acc[j][0] = _mm256_setzero_ps();
         acc[j][1] = _mm256_setzero_ps();
     }
     int64_t nb = n / WL_QK_K;
     for (int64_t b = 0; b < nb; b++) {
-        float d = _cvtsh_ss(wb[b].d);
+        __m256 dd = _mm256_set1_ps(_cvtsh_ss(wb[b].d));
         const int8_t *sc = wb[b].scales;
         WL_UNROLL for (int h = 0; h < 2; h++)
         {
@@ -351,13 +362,12 @@ WL_INLINE WL_AVX2 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, const 
                                                _mm_set1_epi16(sc[2 * gi]));
                 WL_UNROLL for (int j = 0; j < nx; j++)
                 {
-                    const struct wl_block_q8a *xq = &xb[j][8 * b + gi];
-                    __m256i xv = _mm256_loadu_si256((const __m256i *)xq->qs);
+                    __m256i xv = _mm256_load_si256((const __m256i *)(xr[j].qs + 256 * b + 32 * gi));
                     __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[g], xv),
                                                    _mm256_maddubs_epi16(k32, xv));
                     __m256i p = _mm256_madd_epi16(p16, scv);
-                    acc[j][g & 1] = _mm256_fmadd_ps(_mm256_set1_ps(d * xq->d),
-                                                    _mm256_cvtepi32_ps(p), acc[j][g & 1]);
+                    __m256 scale = _mm256_mul_ps(dd, _mm256_broadcast_ss(xr[j].d + 8 * b + gi));
+                    acc[j][g & 1] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), acc[j][g & 1]);
                 }
             }
         }
@@ -376,11 +386,13 @@ WL_AVX2 static void dot_q6_k(int64_t n, const void *w, const void *x, size_t xs,
 
 /* ---- activation quantization ------------------------------------------------ */
 
-WL_AVX2 static void quant_q8a(const float *x, struct wl_block_q8a *y, int64_t k)
+WL_AVX2 static void quant_q8a(const float *x, void *row, int64_t n)
 {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-    int64_t nb = k / WL_QK8A;
+    int8_t *qs = row;
+    float *dd = (float *)(void *)(qs + n), *ss = dd + n / 32;
+    int64_t nb = n / WL_QK8A;
     for (int64_t b = 0; b < nb; b++, x += WL_QK8A) {
         __m256 v[4];
         __m256 mx = _mm256_setzero_ps();
@@ -404,9 +416,9 @@ WL_AVX2 static void quant_q8a(const float *x, struct wl_block_q8a *y, int64_t k)
         s4 = _mm_hadd_epi32(s4, s4);
         __m256i p01 = _mm256_packs_epi32(q[0], q[1]), p23 = _mm256_packs_epi32(q[2], q[3]);
         __m256i p = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23), perm);
-        _mm256_storeu_si256((__m256i *)y[b].qs, p);
-        y[b].d = d;
-        y[b].s = d * (float)_mm_cvtsi128_si32(s4);
+        _mm256_storeu_si256((__m256i *)(qs + 32 * b), p);
+        dd[b] = d;
+        ss[b] = d * (float)_mm_cvtsi128_si32(s4);
     }
 }
 

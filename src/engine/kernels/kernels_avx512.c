@@ -9,6 +9,7 @@
 
 #if defined(WL__HAVE_X86_KERNELS)
 #include <immintrin.h>
+#include <string.h>
 
 #define WL_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
 #define WL_INLINE static inline __attribute__((always_inline))
@@ -118,6 +119,27 @@ WL_AVX512 static void dot_bf16(int64_t n, const void *w, const void *x, size_t x
 #undef CALL
 }
 
+/* ---- quantized activation rows -------------------------------------------- */
+
+struct xrow {
+    const int8_t *qs;
+    const float *d, *s;
+};
+
+WL_INLINE struct xrow xrow_at(const void *x, size_t xs, int j, int64_t n)
+{
+    const void *row = row_at(x, xs, j);
+    struct xrow r = {row, wl__xq_d(row, n), wl__xq_s(row, n)};
+    return r;
+}
+
+/* Lane indices [a x8, b x8] for _mm512_permutexvar_ps. */
+WL_INLINE WL_AVX512 __m512i idx2(int a, int b)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(a)), _mm256_set1_epi32(b),
+                              1);
+}
+
 /* ---- Q8_0 ---------------------------------------------------------------- */
 
 /* Signed x signed bytes with VPDPBUSD (unsigned x signed): |w| times x with
@@ -131,11 +153,11 @@ WL_INLINE WL_AVX512 __m512i dot_ss(__m512i aw, __mmask64 wneg, __m512i xv)
 WL_INLINE WL_AVX512 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, const void *x,
                                  size_t xs, float *out, const int nx)
 {
-    const struct wl_block_q8a *xb[WL__KMAX_NX];
+    struct xrow xr[WL__KMAX_NX];
     __m512 acc[WL__KMAX_NX][2];
     WL_UNROLL for (int j = 0; j < nx; j++)
     {
-        xb[j] = row_at(x, xs, j);
+        xr[j] = xrow_at(x, xs, j, n);
         acc[j][0] = _mm512_setzero_ps();
         acc[j][1] = _mm512_setzero_ps();
     }
@@ -143,34 +165,34 @@ WL_INLINE WL_AVX512 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, cons
     for (; b + 4 <= nb; b += 4) {
         WL_UNROLL for (int u = 0; u < 2; u++)
         {
-            const struct wl_block_q8_0 *w0 = &wb[b + 2 * u], *w1 = w0 + 1;
+            int64_t bb = b + 2 * u;
+            const struct wl_block_q8_0 *w0 = &wb[bb], *w1 = w0 + 1;
             __m512i wv = load2x32(w0->qs, w1->qs);
             __m512i aw = _mm512_abs_epi8(wv);
             __mmask64 neg = _mm512_movepi8_mask(wv);
             float d0 = _cvtsh_ss(w0->d), d1 = _cvtsh_ss(w1->d);
             WL_UNROLL for (int j = 0; j < nx; j++)
             {
-                const struct wl_block_q8a *x0 = &xb[j][b + 2 * u], *x1 = x0 + 1;
-                __m512i p = dot_ss(aw, neg, load2x32(x0->qs, x1->qs));
-                acc[j][u] = _mm512_fmadd_ps(set2(d0 * x0->d, d1 * x1->d), _mm512_cvtepi32_ps(p),
-                                            acc[j][u]);
+                __m512i p = dot_ss(aw, neg, _mm512_loadu_si512(xr[j].qs + 32 * bb));
+                acc[j][u] = _mm512_fmadd_ps(set2(d0 * xr[j].d[bb], d1 * xr[j].d[bb + 1]),
+                                            _mm512_cvtepi32_ps(p), acc[j][u]);
             }
         }
     }
-    for (; b < nb; b++) { /* tail: one block in the low half */
-        __m512i wv = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)wb[b].qs));
-        wv = _mm512_inserti64x4(wv, _mm256_setzero_si256(), 1);
+    for (; b < nb; b++) { /* tail: one block in the low half, zeros above */
+        __m512i wv = _mm512_inserti64x4(_mm512_setzero_si512(),
+                                        _mm256_loadu_si256((const __m256i *)wb[b].qs), 0);
         __m512i aw = _mm512_abs_epi8(wv);
         __mmask64 neg = _mm512_movepi8_mask(wv);
         float d0 = _cvtsh_ss(wb[b].d);
         WL_UNROLL for (int j = 0; j < nx; j++)
         {
-            const struct wl_block_q8a *x0 = &xb[j][b];
             __m512i xv = _mm512_inserti64x4(
-                _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x0->qs)),
-                _mm256_setzero_si256(), 1);
+                _mm512_setzero_si512(), _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * b)),
+                0);
             __m512i p = dot_ss(aw, neg, xv);
-            acc[j][0] = _mm512_fmadd_ps(set2(d0 * x0->d, 0.0f), _mm512_cvtepi32_ps(p), acc[j][0]);
+            acc[j][0] =
+                _mm512_fmadd_ps(set2(d0 * xr[j].d[b], 0.0f), _mm512_cvtepi32_ps(p), acc[j][0]);
         }
     }
     WL_UNROLL for (int j = 0; j < nx; j++)
@@ -201,12 +223,12 @@ WL_INLINE WL_AVX512 __m512i unpack2_q4_0(const uint8_t *qs0, const uint8_t *qs1)
 WL_INLINE WL_AVX512 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, const void *x,
                                  size_t xs, float *out, const int nx)
 {
-    const struct wl_block_q8a *xb[WL__KMAX_NX];
+    struct xrow xr[WL__KMAX_NX];
     __m512 acc[WL__KMAX_NX][2];
     float off[WL__KMAX_NX];
     WL_UNROLL for (int j = 0; j < nx; j++)
     {
-        xb[j] = row_at(x, xs, j);
+        xr[j] = xrow_at(x, xs, j, n);
         acc[j][0] = _mm512_setzero_ps();
         acc[j][1] = _mm512_setzero_ps();
         off[j] = 0.0f;
@@ -222,12 +244,11 @@ WL_INLINE WL_AVX512 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, cons
             float d0 = _cvtsh_ss(wb[bb].d), d1 = _cvtsh_ss(wb[bb + 1].d);
             WL_UNROLL for (int j = 0; j < nx; j++)
             {
-                const struct wl_block_q8a *x0 = &xb[j][bb], *x1 = x0 + 1;
-                __m512i p =
-                    _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, load2x32(x0->qs, x1->qs));
-                acc[j][u] = _mm512_fmadd_ps(set2(d0 * x0->d, d1 * x1->d), _mm512_cvtepi32_ps(p),
-                                            acc[j][u]);
-                off[j] += d0 * x0->s + d1 * x1->s;
+                __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv,
+                                                _mm512_loadu_si512(xr[j].qs + 32 * bb));
+                acc[j][u] = _mm512_fmadd_ps(set2(d0 * xr[j].d[bb], d1 * xr[j].d[bb + 1]),
+                                            _mm512_cvtepi32_ps(p), acc[j][u]);
+                off[j] += d0 * xr[j].s[bb] + d1 * xr[j].s[bb + 1];
             }
         }
     }
@@ -237,10 +258,11 @@ WL_INLINE WL_AVX512 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, cons
         float d0 = _cvtsh_ss(wb[b].d);
         WL_UNROLL for (int j = 0; j < nx; j++)
         {
-            const struct wl_block_q8a *x0 = &xb[j][b];
-            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, load2x32(x0->qs, x0->qs));
-            acc[j][0] = _mm512_fmadd_ps(set2(d0 * x0->d, 0.0f), _mm512_cvtepi32_ps(p), acc[j][0]);
-            off[j] += d0 * x0->s;
+            const int8_t *xq = xr[j].qs + 32 * b;
+            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, load2x32(xq, xq));
+            acc[j][0] =
+                _mm512_fmadd_ps(set2(d0 * xr[j].d[b], 0.0f), _mm512_cvtepi32_ps(p), acc[j][0]);
+            off[j] += d0 * xr[j].s[b];
         }
     }
     WL_UNROLL for (int j = 0; j < nx; j++)
@@ -257,61 +279,78 @@ WL_AVX512 static void dot_q4_0(int64_t n, const void *w, const void *x, size_t x
 
 /* ---- Q4_K ---------------------------------------------------------------- */
 
-WL_INLINE void q4_k_scales(const uint8_t *s, uint8_t sc[8], uint8_t m[8])
+/* The 8 six-bit scales and mins of a Q4_K block, one per byte, with 32-bit
+ * word operations (little-endian, as every x86). */
+WL_INLINE void q4_k_scales8(const uint8_t *s, uint64_t *sc8, uint64_t *m8)
 {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = s[j] & 63;
-        m[j] = s[j + 4] & 63;
-        sc[j + 4] = (uint8_t)((s[j + 8] & 0x0f) | ((s[j] >> 6) << 4));
-        m[j + 4] = (uint8_t)((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
-    }
+    uint32_t u0, u1, u2;
+    memcpy(&u0, s, 4);
+    memcpy(&u1, s + 4, 4);
+    memcpy(&u2, s + 8, 4);
+    uint32_t sc_lo = u0 & 0x3f3f3f3fu, m_lo = u1 & 0x3f3f3f3fu;
+    uint32_t sc_hi = (u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4);
+    uint32_t m_hi = ((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4);
+    *sc8 = sc_lo | ((uint64_t)sc_hi << 32);
+    *m8 = m_lo | ((uint64_t)m_hi << 32);
+}
+
+WL_INLINE WL_AVX512 __m256 u8x8_to_ps(uint64_t v)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)v)));
 }
 
 WL_INLINE WL_AVX512 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, const void *x,
                                  size_t xs, float *out, const int nx)
 {
-    enum { NA = 4 };
-    const int na = nx == 1 ? 4 : (nx == 2 ? 2 : 1);
-    const struct wl_block_q8a *xb[WL__KMAX_NX];
+    enum { NA = 2 };
+    const int na = nx == 1 ? 2 : 1;
+    struct xrow xr[WL__KMAX_NX];
     __m512 acc[WL__KMAX_NX][NA];
-    float off[WL__KMAX_NX];
+    __m256 accm[WL__KMAX_NX];
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     WL_UNROLL for (int j = 0; j < nx; j++)
     {
-        xb[j] = row_at(x, xs, j);
-        WL_UNROLL for (int a = 0; a < NA; a++)
-            acc[j][a] = _mm512_setzero_ps();
-        off[j] = 0.0f;
+        xr[j] = xrow_at(x, xs, j, n);
+        acc[j][0] = _mm512_setzero_ps();
+        acc[j][1] = _mm512_setzero_ps();
+        accm[j] = _mm256_setzero_ps();
     }
     int64_t nb = n / WL_QK_K;
     for (int64_t b = 0; b < nb; b++) {
-        uint8_t sc[8], m[8];
-        q4_k_scales(wb[b].scales, sc, m);
-        float d = _cvtsh_ss(wb[b].d), dmin = _cvtsh_ss(wb[b].dmin);
+        uint64_t sc8, m8;
+        q4_k_scales8(wb[b].scales, &sc8, &m8);
+        __m256 dsc = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wb[b].d)), u8x8_to_ps(sc8));
+        __m256 dm = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wb[b].dmin)), u8x8_to_ps(m8));
+        /* per row: lane k = scale of sub-block k times its activation scale */
+        __m512 sv[WL__KMAX_NX];
+        WL_UNROLL for (int j = 0; j < nx; j++)
+        {
+            sv[j] = _mm512_castps256_ps512(_mm256_mul_ps(dsc, _mm256_loadu_ps(xr[j].d + 8 * b)));
+            accm[j] = _mm256_fmadd_ps(dm, _mm256_loadu_ps(xr[j].s + 8 * b), accm[j]);
+        }
         WL_UNROLL for (int c = 0; c < 4; c++)
         {
             __m256i q = _mm256_loadu_si256((const __m256i *)(wb[b].qs + 32 * c));
             __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(q, m4)),
                                             _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), 1);
-            float d0 = d * (float)sc[2 * c], d1 = d * (float)sc[2 * c + 1];
-            float m0 = dmin * (float)m[2 * c], m1 = dmin * (float)m[2 * c + 1];
+            const __m512i ic = idx2(2 * c, 2 * c + 1);
             WL_UNROLL for (int j = 0; j < nx; j++)
             {
-                const struct wl_block_q8a *x0 = &xb[j][8 * b + 2 * c], *x1 = x0 + 1;
-                __m512i p =
-                    _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, load2x32(x0->qs, x1->qs));
-                acc[j][c % na] = _mm512_fmadd_ps(set2(d0 * x0->d, d1 * x1->d),
+                __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv,
+                                                _mm512_loadu_si512(xr[j].qs + 256 * b + 64 * c));
+                acc[j][c % na] = _mm512_fmadd_ps(_mm512_permutexvar_ps(ic, sv[j]),
                                                  _mm512_cvtepi32_ps(p), acc[j][c % na]);
-                off[j] += m0 * x0->s + m1 * x1->s;
             }
         }
     }
     WL_UNROLL for (int j = 0; j < nx; j++)
     {
-        __m512 s = acc[j][0];
-        for (int a = 1; a < na; a++)
-            s = _mm512_add_ps(s, acc[j][a]);
-        out[j] = _mm512_reduce_add_ps(s) - off[j];
+        __m512 s = na == 2 ? _mm512_add_ps(acc[j][0], acc[j][1]) : acc[j][0];
+        __m256 m = accm[j];
+        __m128 m128 = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m128 = _mm_add_ps(m128, _mm_movehl_ps(m128, m128));
+        m128 = _mm_add_ss(m128, _mm_movehdup_ps(m128));
+        out[j] = _mm512_reduce_add_ps(s) - _mm_cvtss_f32(m128);
     }
 }
 
@@ -328,7 +367,7 @@ WL_AVX512 static void dot_q4_k(int64_t n, const void *w, const void *x, size_t x
 WL_INLINE WL_AVX512 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, const void *x,
                                  size_t xs, float *out, const int nx)
 {
-    const struct wl_block_q8a *xb[WL__KMAX_NX];
+    struct xrow xr[WL__KMAX_NX];
     __m512 acc[WL__KMAX_NX][2];
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
     const __m512i k32 = _mm512_set1_epi8(32);
@@ -336,14 +375,17 @@ WL_INLINE WL_AVX512 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, cons
     const __m128i rep4 = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     WL_UNROLL for (int j = 0; j < nx; j++)
     {
-        xb[j] = row_at(x, xs, j);
+        xr[j] = xrow_at(x, xs, j, n);
         acc[j][0] = _mm512_setzero_ps();
         acc[j][1] = _mm512_setzero_ps();
     }
     int64_t nb = n / WL_QK_K;
     for (int64_t b = 0; b < nb; b++) {
-        float d = _cvtsh_ss(wb[b].d);
+        __m256 dd = _mm256_set1_ps(_cvtsh_ss(wb[b].d));
         __m128i scb = _mm_loadu_si128((const __m128i *)wb[b].scales);
+        __m512 dv[WL__KMAX_NX]; /* lane g: d times the activation scale of group g */
+        WL_UNROLL for (int j = 0; j < nx; j++)
+            dv[j] = _mm512_castps256_ps512(_mm256_mul_ps(dd, _mm256_loadu_ps(xr[j].d + 8 * b)));
         WL_UNROLL for (int h = 0; h < 2; h++)
         {
             __m256i qh = _mm256_loadu_si256((const __m256i *)(wb[b].qh + 32 * h));
@@ -365,16 +407,16 @@ WL_INLINE WL_AVX512 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, cons
                 int g0 = 4 * h + 2 * p2; /* groups g0, g0+1: scales 2*g0 .. 2*g0+3 */
                 __m128i idx = _mm_add_epi8(rep4, _mm_set1_epi8((char)(2 * g0)));
                 __m512i scv = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(scb, idx));
+                const __m512i ig = idx2(g0, g0 + 1);
                 WL_UNROLL for (int j = 0; j < nx; j++)
                 {
-                    const struct wl_block_q8a *x0 = &xb[j][8 * b + g0], *x1 = x0 + 1;
-                    __m512i xv = load2x32(x0->qs, x1->qs);
+                    __m512i xv = _mm512_loadu_si512(xr[j].qs + 256 * b + 32 * g0);
                     __m512i s = _mm512_sub_epi32(
                         _mm512_dpbusd_epi32(_mm512_setzero_si512(), qq[p2], xv),
                         _mm512_dpbusd_epi32(_mm512_setzero_si512(), k32, xv));
                     s = _mm512_mullo_epi32(s, scv);
-                    acc[j][p2] = _mm512_fmadd_ps(set2(d * x0->d, d * x1->d), _mm512_cvtepi32_ps(s),
-                                                 acc[j][p2]);
+                    acc[j][p2] = _mm512_fmadd_ps(_mm512_permutexvar_ps(ig, dv[j]),
+                                                 _mm512_cvtepi32_ps(s), acc[j][p2]);
                 }
             }
         }
@@ -393,9 +435,11 @@ WL_AVX512 static void dot_q6_k(int64_t n, const void *w, const void *x, size_t x
 
 /* ---- activation quantization ------------------------------------------------ */
 
-WL_AVX512 static void quant_q8a(const float *x, struct wl_block_q8a *y, int64_t k)
+WL_AVX512 static void quant_q8a(const float *x, void *row, int64_t n)
 {
-    int64_t nb = k / WL_QK8A;
+    int8_t *qs = row;
+    float *dd = (float *)(void *)(qs + n), *ss = dd + n / 32;
+    int64_t nb = n / WL_QK8A;
     for (int64_t b = 0; b < nb; b++, x += WL_QK8A) {
         __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
         float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
@@ -404,10 +448,10 @@ WL_AVX512 static void quant_q8a(const float *x, struct wl_block_q8a *y, int64_t 
         __m512 idv = _mm512_set1_ps(id);
         __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, idv));
         __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, idv));
-        _mm_storeu_si128((__m128i *)y[b].qs, _mm512_cvtsepi32_epi8(q0));
-        _mm_storeu_si128((__m128i *)(y[b].qs + 16), _mm512_cvtsepi32_epi8(q1));
-        y[b].d = d;
-        y[b].s = d * (float)_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+        _mm_storeu_si128((__m128i *)(qs + 32 * b), _mm512_cvtsepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(qs + 32 * b + 16), _mm512_cvtsepi32_epi8(q1));
+        dd[b] = d;
+        ss[b] = d * (float)_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
     }
 }
 
