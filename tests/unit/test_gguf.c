@@ -760,6 +760,35 @@ static void test_valid_corpus_opens(void **state)
     }
 }
 
+/* Limits that bound the index memory a hostile file can cause, and names
+ * from the file shown safely in messages. */
+static void test_limits_and_printable_messages(void **state)
+{
+    (void)state;
+    struct buf b = {0};
+    /* 2^20 + 1 keys: enough bytes for each, over the key limit */
+    put_header(&b, 3, 0, (1u << 20) + 1);
+    size_t need = ((size_t)(1u << 20) + 1) * 14;
+    uint8_t *zeros = calloc(1, need);
+    put(&b, zeros, need);
+    expect_fail(&b, WL_EFORMAT, "exceeds the limit of 1048576 keys");
+    /* an array of 2^20 + 1 empty arrays */
+    b.n = 0;
+    put_header(&b, 3, 0, 1);
+    put_str(&b, "k"), put_u32(&b, WL_GGUF_ARRAY), put_u32(&b, WL_GGUF_ARRAY),
+        put_u64(&b, (1u << 20) + 1);
+    for (uint32_t i = 0; i < (1u << 20) + 1; i++)
+        put_u32(&b, WL_GGUF_UINT8), put_u64(&b, 0);
+    expect_fail(&b, WL_EFORMAT, "exceeds the limit of 1048576 nested arrays");
+    free(zeros);
+    /* a key with terminal escape bytes is shown with '?' */
+    b.n = 0;
+    put_header(&b, 3, 0, 1);
+    put_str(&b, "evil\x1b[2J"), put_u32(&b, 99), put_u32(&b, 0);
+    expect_fail(&b, WL_EFORMAT, "key 'evil?[2J'");
+    free(b.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -776,6 +805,7 @@ int main(void)
         cmocka_unit_test(test_bad_tensor_infos),
         cmocka_unit_test(test_hostile_corpus_fails_with_clear_errors),
         cmocka_unit_test(test_valid_corpus_opens),
+        cmocka_unit_test(test_limits_and_printable_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
