@@ -58,8 +58,7 @@ struct wl_sampler {
     pthread_t thread;
     bool running;         /* controlling thread only */
     pthread_mutex_t mu;
-    pthread_cond_t cv;    /* stop signal */
-    bool stop;            /* under mu */
+    _Atomic bool stop;
 
     /* under mu */
     struct sensor_state sst[MAX_SENSORS];
@@ -118,13 +117,6 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
         return WL_ENOMEM;
     }
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-#ifndef __APPLE__
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-#endif
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
 
     bool slow = false;
     uint16_t taken = 0; /* domains claimed by an earlier sensor */
@@ -317,13 +309,14 @@ static void take_sample(wl_sampler *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* The loop sleeps with clock_nanosleep(TIMER_ABSTIME) on absolute deadlines
+ * (no drift, and cheaper than a timed condition wait); stop is an atomic flag
+ * checked after every sleep, so stopping takes at most one interval. */
 static void *sampler_main(void *arg)
 {
     wl_sampler *s = arg;
     uint64_t next = wl_clock_now_ns();
-    pthread_mutex_lock(&s->mu);
-    while (!s->stop) {
-        pthread_mutex_unlock(&s->mu);
+    while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
         take_sample(s);
         next += s->interval_ns;
         uint64_t now = wl_clock_now_ns();
@@ -334,21 +327,11 @@ static void *sampler_main(void *arg)
             s->st.n_missed_ticks += missed;
             pthread_mutex_unlock(&s->mu);
         }
-        pthread_mutex_lock(&s->mu);
-        while (!s->stop) {
-#ifdef __APPLE__
-            uint64_t left = next > wl_clock_now_ns() ? next - wl_clock_now_ns() : 0;
-            struct timespec rel = {(time_t)(left / 1000000000ull), (long)(left % 1000000000ull)};
-            int rc = pthread_cond_timedwait_relative_np(&s->cv, &s->mu, &rel);
-#else
-            struct timespec ts = {(time_t)(next / 1000000000ull), (long)(next % 1000000000ull)};
-            int rc = pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-#endif
-            if (rc != 0 && wl_clock_now_ns() >= next)
-                break;
-        }
+        wl_clock_sleep_until_ns(next);
     }
-    s->st.thread_cpu_ns = wl_clock_thread_cpu_ns();
+    uint64_t cpu = wl_clock_thread_cpu_ns();
+    pthread_mutex_lock(&s->mu);
+    s->st.thread_cpu_ns = cpu;
     pthread_mutex_unlock(&s->mu);
     return NULL;
 }
@@ -357,9 +340,7 @@ int wl_sampler_start(wl_sampler *s)
 {
     if (s->running)
         return WL_ESTATE;
-    pthread_mutex_lock(&s->mu);
-    s->stop = false;
-    pthread_mutex_unlock(&s->mu);
+    atomic_store_explicit(&s->stop, false, memory_order_release);
     if (pthread_create(&s->thread, NULL, sampler_main, s) != 0)
         return WL_ENOMEM;
     s->running = true;
@@ -382,10 +363,7 @@ int wl_sampler_stop(wl_sampler *s)
 {
     if (!s->running)
         return WL_ESTATE;
-    pthread_mutex_lock(&s->mu);
-    s->stop = true;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    atomic_store_explicit(&s->stop, true, memory_order_release);
     pthread_join(s->thread, NULL);
     s->running = false;
     pthread_mutex_lock(&s->mu);
@@ -405,7 +383,6 @@ void wl_sampler_close(wl_sampler *s)
         return;
     if (s->running)
         wl_sampler_stop(s);
-    pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s->ring);
     free(s);
