@@ -3,8 +3,9 @@
  * perf can be read. One CPU per package (from sysfs topology). Intel: unit
  * 0x606, package 0x611, pp0 0x639, pp1 0x641, dram 0x619, psys 0x64D; AMD Zen:
  * unit 0xC0010299, package 0xC001029B (the per-core 0xC001029A is not summed
- * here). Energy status registers are 32-bit and wrap (about a minute at
- * 100 W); they are unwrapped into 64-bit totals at every read. Note: some Intel
+ * here). Energy status registers are 32-bit and wrap (after ~44 min at
+ * 100 W with 61 uJ units, ~11 min with 15.3 uJ); they are unwrapped into
+ * 64-bit totals at every read. Note: some Intel
  * server parts use a fixed DRAM unit (15.3 uJ) that differs from 0x606; this
  * reader uses 0x606 for every domain (docs/internals/sensors.md).
  */
