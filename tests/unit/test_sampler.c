@@ -180,16 +180,18 @@ static void test_achieved_rate_is_checked(void **state)
 {
     (void)state;
     struct rig r;
-    rig_open(&r, 10.0, 5000000, 1024);
+    rig_open(&r, 10.0, 10000000, 1024); /* 100 Hz: reachable even under sanitizers */
     assert_int_equal(wl_sampler_start(r.s), 0);
     wl_clock_sleep_ns(500000000);
     wl_sampler_stop(r.s);
     struct wl_sampler_stats st;
     wl_sampler_stats(r.s, &st);
-    assert_near(st.requested_hz, 200.0, 1e-9, "requested rate");
+    assert_near(st.requested_hz, 100.0, 1e-9, "requested rate");
     assert_true(st.rate_judged);
     assert_true(st.rate_ok);
-    assert_near(st.achieved_hz, 200.0, 40.0, "achieved rate");
+    assert_near(st.achieved_hz, 100.0, 20.0, "achieved rate");
+    /* missed ticks are skipped, not bunched: never faster than requested */
+    assert_true(st.achieved_hz <= 100.0 * 1.05);
     assert_true(st.thread_cpu_ns > 0);
     assert_int_equal(wl_sampler_start(r.s), 0); /* restartable */
     assert_int_equal(wl_sampler_start(r.s), WL_ESTATE);
