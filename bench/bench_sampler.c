@@ -41,7 +41,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot open the fake powercap tree\n");
         return 1;
     }
-    static const uint64_t intervals_ns[] = {1000000, 10000000}; /* 1 kHz (target), 100 Hz (default) */
+    static const uint64_t intervals_ns[] = {1000000,
+                                            10000000}; /* 1 kHz (target), 100 Hz (default) */
     double mark_cpu_us = 0;
     for (size_t k = 0; k < 2; k++) {
         wl_sampler *s = NULL;
@@ -84,8 +85,9 @@ int main(int argc, char **argv)
                k == 0 ? "   (target >= 95 %)" : "");
         printf("  sampler CPU      %.3f %% of one core%s\n", cpu_pct,
                k == 0 ? "             (target <= 0.5 %)" : "");
-        printf("  CPU per sample   %.2f us = reads+bookkeeping ~%.2f us + sleep/wake-up ~%.2f us\n\n",
-               per, mark_cpu_us, per > mark_cpu_us ? per - mark_cpu_us : 0);
+        printf(
+            "  CPU per sample   %.2f us = reads+bookkeeping ~%.2f us + sleep/wake-up ~%.2f us\n\n",
+            per, mark_cpu_us, per > mark_cpu_us ? per - mark_cpu_us : 0);
         wl_sampler_close(s);
     }
     wl_sensor_set_close(set);

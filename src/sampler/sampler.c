@@ -28,8 +28,8 @@ struct chan {
     uint64_t period_ns;   /* span over which counter power is derived */
     uint64_t e_origin_uj; /* counter value at open */
     /* thread state (under mu) */
-    uint64_t e_uj;        /* cumulative since open (counter delta or integral) */
-    double integ_uj;      /* power-only: trapezoid integral */
+    uint64_t e_uj;   /* cumulative since open (counter delta or integral) */
+    double integ_uj; /* power-only: trapezoid integral */
     double last_p_w;
     uint64_t last_t_ns;
     bool have_last;
@@ -56,7 +56,7 @@ struct wl_sampler {
     _Atomic uint32_t phase;
 
     pthread_t thread;
-    bool running;         /* controlling thread only */
+    bool running; /* controlling thread only */
     pthread_mutex_t mu;
     _Atomic bool stop;
 
@@ -131,7 +131,8 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
         for (unsigned c = 0; c < in->n_channels; c++) {
             const struct wl_sensor_channel *ch = &in->ch[c];
             if (taken & (1u << ch->domain)) {
-                wl_log_info("sampler", "%s %s: domain %s already measured by another sensor; "
+                wl_log_info("sampler",
+                            "%s %s: domain %s already measured by another sensor; "
                             "not summed",
                             in->backend, ch->name, wl_domain_name(ch->domain));
                 continue;
@@ -205,7 +206,8 @@ static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64
     if (c->counter) {
         c->e_uj = v->energy_uj >= c->e_origin_uj ? v->energy_uj - c->e_origin_uj : 0;
         if (t - c->ref_t_ns >= c->period_ns) {
-            c->p_w = (double)(c->e_uj - c->ref_e_uj) / ((double)(t - c->ref_t_ns) / 1e3); /* uJ/us = W */
+            c->p_w =
+                (double)(c->e_uj - c->ref_e_uj) / ((double)(t - c->ref_t_ns) / 1e3); /* uJ/us = W */
             c->ref_t_ns = t;
             c->ref_e_uj = c->e_uj;
         }
@@ -351,7 +353,8 @@ static void finish_rate(wl_sampler *s)
 {
     struct wl_sampler_stats *st = &s->st;
     if (st->n_samples >= 2 && st->t_last_ns > st->t_first_ns)
-        st->achieved_hz = (double)(st->n_samples - 1) / ((double)(st->t_last_ns - st->t_first_ns) / 1e9);
+        st->achieved_hz =
+            (double)(st->n_samples - 1) / ((double)(st->t_last_ns - st->t_first_ns) / 1e9);
     else
         st->achieved_hz = 0;
     double ratio = st->requested_hz > 0 ? st->achieved_hz / st->requested_hz : 0;
@@ -371,7 +374,8 @@ int wl_sampler_stop(wl_sampler *s)
     struct wl_sampler_stats st = s->st;
     pthread_mutex_unlock(&s->mu);
     if (!st.rate_ok)
-        wl_log_warn("sampler", "achieved %.1f samples/s, requested %.1f (more than 20 %% off; "
+        wl_log_warn("sampler",
+                    "achieved %.1f samples/s, requested %.1f (more than 20 %% off; "
                     "the machine is busy or the sensors are slow)",
                     st.achieved_hz, st.requested_hz);
     return 0;
@@ -471,7 +475,8 @@ uint64_t wl_energy_window_dur_ns(const struct wl_energy_window *w)
 bool wl_energy_window_has(const struct wl_energy_window *w, enum wl_domain d)
 {
     unsigned bit = 1u << d;
-    return (unsigned)d < WL_DOMAIN_COUNT && (w->begin.valid_mask & bit) && (w->end.valid_mask & bit);
+    return (unsigned)d < WL_DOMAIN_COUNT && (w->begin.valid_mask & bit) &&
+           (w->end.valid_mask & bit);
 }
 
 double wl_energy_window_j(const struct wl_energy_window *w, enum wl_domain d)

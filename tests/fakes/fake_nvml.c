@@ -100,12 +100,18 @@ nvmlReturn_t nvmlShutdown(void)
 const char *nvmlErrorString(nvmlReturn_t r)
 {
     switch (r) {
-    case 0: return "Success";
-    case 3: return "Not Supported";
-    case 4: return "Insufficient Permissions";
-    case 9: return "Driver Not Loaded";
-    case 15: return "GPU is lost";
-    default: return "Unknown Error";
+    case 0:
+        return "Success";
+    case 3:
+        return "Not Supported";
+    case 4:
+        return "Insufficient Permissions";
+    case 9:
+        return "Driver Not Loaded";
+    case 15:
+        return "GPU is lost";
+    default:
+        return "Unknown Error";
     }
 }
 

@@ -129,8 +129,8 @@ static void tree_case(int use_children)
     if (rc)
         fprintf(stderr, "%s\n", st.why);
     assert_int_equal(rc, 0);
-    assert_non_null(strstr(wl_sensor_get_info(s)->source, use_children ? "children links"
-                                                                       : "full /proc scan"));
+    assert_non_null(
+        strstr(wl_sensor_get_info(s)->source, use_children ? "children links" : "full /proc scan"));
     assert_float_equal(energy_j(s, NULL), 0, 1e-9);
     /* the grandchild uses 1 s of CPU; the unrelated process 10 s */
     put_stat(root, 102, 101, (int)tck, 0, 0, 0);
@@ -197,8 +197,8 @@ static void test_own_tree_on_real_proc(void **state)
     double tick = 1.0 / (double)sysconf(_SC_CLK_TCK);
     double want = 10.0 * wall + 7.5 * cpu;
     if (e1 - e0 < want - 7.5 * 2 * tick || e1 - e0 > want + 7.5 * 2 * tick) {
-        fprintf(stderr, "model energy %.4f J, expected %.4f J (wall %.3f s, cpu %.3f s)\n",
-                e1 - e0, want, wall, cpu);
+        fprintf(stderr, "model energy %.4f J, expected %.4f J (wall %.3f s, cpu %.3f s)\n", e1 - e0,
+                want, wall, cpu);
         fail();
     }
     wl_sensor_close(s);

@@ -71,7 +71,8 @@ static void test_energy_from_counter_per_gpu(void **state)
     wl_clock_sleep_ns(200000000);
     assert_int_equal(wl_sensor_read(s, &b), 0);
     /* the truth lies between the read brackets: tolerance = their widths */
-    double dt = ((double)(b.t_after_ns + b.t_before_ns) - (double)(a.t_after_ns + a.t_before_ns)) / 2e9;
+    double dt =
+        ((double)(b.t_after_ns + b.t_before_ns) - (double)(a.t_after_ns + a.t_before_ns)) / 2e9;
     double slack = (double)(a.t_after_ns - a.t_before_ns + b.t_after_ns - b.t_before_ns) / 1e9;
     for (unsigned i = 0; i < 3; i++) {
         double w = 50.0 * (i + 1);

@@ -99,8 +99,8 @@ static void test_intel_registers_units_and_wrap(void **state)
         fprintf(stderr, "%s\n", st.why);
     assert_int_equal(rc, 0);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
-    static const char *names[] = {"package-0",      "package-0/core", "package-0/dram", "psys",
-                                  "package-1",      "package-1/core", "package-1/dram"};
+    static const char *names[] = {"package-0", "package-0/core", "package-0/dram", "psys",
+                                  "package-1", "package-1/core", "package-1/dram"};
     assert_int_equal(in->n_channels, 7);
     for (unsigned i = 0; i < 7; i++) {
         assert_string_equal(in->ch[i].name, names[i]);

@@ -32,8 +32,10 @@ static char *make_pmu(char *root, char *pmu, size_t size)
     snprintf(pmu, size, "%s/bus/event_source/devices/power", root);
     put(pmu, "type", "23\n");
     put(pmu, "cpumask", "0,18\n");
-    static const char *ev[][2] = {{"energy-pkg", "event=0x02"}, {"energy-cores", "event=0x01"},
-                                  {"energy-ram", "event=0x03"}, {"energy-psys", "event=0x05"}};
+    static const char *ev[][2] = {{"energy-pkg", "event=0x02"},
+                                  {"energy-cores", "event=0x01"},
+                                  {"energy-ram", "event=0x03"},
+                                  {"energy-psys", "event=0x05"}};
     char name[256];
     for (size_t i = 0; i < 4; i++) {
         snprintf(name, sizeof name, "events/%s", ev[i][0]);

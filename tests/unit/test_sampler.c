@@ -77,7 +77,7 @@ static void test_ring_is_bounded_and_overflow_counted(void **state)
     assert_true(st.n_samples > 128);
     struct wl_sample buf[200];
     size_t n = wl_sampler_drain(r.s, buf, 200);
-    assert_int_equal(n, 64);                       /* never more than the ring holds */
+    assert_int_equal(n, 64);                           /* never more than the ring holds */
     assert_int_equal(st.n_overflow + n, st.n_samples); /* nothing lost silently */
     for (size_t i = 1; i < n; i++)
         assert_true(buf[i].t_ns > buf[i - 1].t_ns); /* oldest first, the newest kept */
@@ -306,8 +306,8 @@ static void test_power_only_domain_is_integrated(void **state)
         double dt = (double)(buf[i].t_ns - buf[i - 1].t_ns) / 1e9;
         max_dt = dt > max_dt ? dt : max_dt;
     }
-    assert_near(wl_energy_window_j(&w, WL_DOMAIN_TOTAL), 7.0 * a + 14.0 * b,
-                7.0 * max_dt + 0.01, "integrated energy");
+    assert_near(wl_energy_window_j(&w, WL_DOMAIN_TOTAL), 7.0 * a + 14.0 * b, 7.0 * max_dt + 0.01,
+                "integrated energy");
     wl_sampler_stop(s);
     wl_sampler_close(s);
     wl_sensor_set_close(set);
