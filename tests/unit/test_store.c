@@ -543,6 +543,44 @@ static void test_writer_rejects_orphans_and_bad_json(void **state)
     wl_store_aggregates_free(&a);
 }
 
+/* Component and op rows are inserted in batches; a bad row in a batch is
+ * still named, and the good rows of that batch are kept. */
+static void test_batched_metrics_name_a_bad_row_and_keep_the_rest(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct wl_store_token t = {.index = 0, .energy_j = 1, .start_ms = 0, .end_ms = 1,
+                               .power_w = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_token(r, &t), 0);
+    struct wl_store_layer_metric lm = {0, 0, 1, 1};
+    assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+    struct wl_store_component_metric cm = {.token_index = 0, .layer = 0, .name = "attn",
+                                           .dur_ms = 1, .energy_j = 1,
+                                           .act_mean_abs = WL_STORE_UNSET,
+                                           .act_std = WL_STORE_UNSET,
+                                           .act_max_abs = WL_STORE_UNSET,
+                                           .act_sparsity = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+    int rc = 0;
+    for (int o = 0; o < 200 && rc == 0; o++) {
+        struct wl_store_op_metric om = {.token_index = 0, .layer = 0,
+                                        .component = o == 70 ? 5 : 0, /* 5 does not exist */
+                                        .op = o, .name = "qk", .dur_ms = 0.1, .energy_j = 0.1,
+                                        .entropy = WL_STORE_UNSET, .max_weight = WL_STORE_UNSET,
+                                        .sparsity = WL_STORE_UNSET, .kill_ratio = WL_STORE_UNSET,
+                                        .var_ratio = WL_STORE_UNSET};
+        rc = wl_store_add_op_metric(r, &om);
+    }
+    assert_int_equal(rc, WL_EINVAL); /* reported when its batch (ops 64..127) is inserted */
+    assert_non_null(strstr(wl_store_last_error(f->s), "op 70 (qk) of component 5"));
+    assert_int_equal(wl_store_flush(r), 0);
+    assert_int_equal(raw_count(f->path, "op_metrics"), 127); /* 0..127 but 70 */
+    wl_store_run_abandon(r);
+}
+
 /* Rows become visible to other connections only when a batch commits. */
 static void test_batches_commit_on_flush_and_interval(void **state)
 {
@@ -933,6 +971,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete_run_removes_only_that_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreach_reads_each_level, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_rejects_orphans_and_bad_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batched_metrics_name_a_bad_row_and_keep_the_rest,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_batches_commit_on_flush_and_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_threads_share_a_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_dry_run_then_real, setup, teardown),
