@@ -79,8 +79,9 @@ int wl_store_default_path(char *buf, size_t size);
  * the busy timeout), WL_ENOENT, WL_EDB. */
 int wl_store_open(const struct wl_store_params *p, wl_store **out, struct wl_errmsg *err);
 
-/* Closes; finishes nothing (an open writer's run stays `running` until the
- * next open marks it `incomplete`). Accepts NULL. */
+/* Closes; finishes nothing. Finish or abandon its run writers first (a run
+ * abandoned stays `running` until an open finds its process gone and marks
+ * it `incomplete`). Accepts NULL. */
 void wl_store_close(wl_store *s);
 
 /* The path the store was opened with (valid until close). */
@@ -225,7 +226,10 @@ int wl_store_run_begin(wl_store *s, const struct wl_run_info *info, wl_store_run
 /* Appends rows. They go into the writer's open transaction, which is
  * committed when it is older than flush_interval_ms (default 1000), by
  * wl_store_flush and by wl_store_run_finish. A layer needs its token, a
- * component its layer, an op its component (WL_EINVAL otherwise, at commit). */
+ * component its layer, an op its component, and keys must not repeat:
+ * otherwise WL_EINVAL naming the row. Component and op rows are inserted in
+ * batches of 64, so their error may come from a later add, a flush or the
+ * finish; the other rows are kept either way. */
 int wl_store_add_samples(wl_store_run *r, const struct wl_store_sample *v, size_t n);
 int wl_store_add_section(wl_store_run *r, const struct wl_store_section *v);
 int wl_store_add_token(wl_store_run *r, const struct wl_store_token *v);

@@ -677,20 +677,22 @@ static int wl__run_commit(struct wl__run *r, struct wl_errmsg *err)
 {
     if (!r->in_txn)
         return 0;
-    int rc = wl__run_drain(r, err);
-    if (rc != 0)
-        return rc;
+    /* A bad row (WL_EINVAL, already named in err) does not hold back the
+     * good ones: commit them, then report it. */
+    int rows_rc = wl__run_drain(r, err);
+    if (rows_rc != 0 && rows_rc != WL_EINVAL)
+        return rows_rc;
     sqlite3_stmt *hb = r->st[ST_HEARTBEAT];
     sqlite3_bind_int64(hb, 1, wl__now_ms());
     sqlite3_bind_int64(hb, 2, r->run_id);
-    rc = wl__step_done(r->d, hb, err, "updating the run");
+    int rc = wl__step_done(r->d, hb, err, "updating the run");
     if (rc != 0)
         return rc;
     rc = wl__exec(r->d, "COMMIT", err, "committing a batch");
     if (rc != 0)
         return rc;
     r->in_txn = false;
-    return 0;
+    return rows_rc;
 }
 
 static void wl__sqlite_release(void *run)
@@ -1137,9 +1139,11 @@ static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl
     int rc = wl__run_txn(r, err);
     if (rc != 0)
         return rc;
-    rc = wl__run_drain(r, err);
-    if (rc != 0)
+    int rows_rc = wl__run_drain(r, err); /* bad rows are named and skipped */
+    if (rows_rc != 0 && rows_rc != WL_EINVAL) {
+        rc = rows_rc;
         goto fail;
+    }
     for (size_t k = 0; k < t->n_domains && t->domains; k++) {
         rc = wl__sqlite_set_domain(r, &t->domains[k], err);
         if (rc != 0)
@@ -1192,7 +1196,8 @@ static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl
     rc = wl__exec(d, sql, err, "aggregating the run");
     if (rc != 0)
         goto fail;
-    return wl__run_commit(r, err);
+    rc = wl__run_commit(r, err);
+    return rc != 0 ? rc : rows_rc;
 fail:
     /* Keep what was flushed; the batch in flight is dropped with the error. */
     sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);

@@ -578,7 +578,20 @@ static void test_batched_metrics_name_a_bad_row_and_keep_the_rest(void **state)
     assert_non_null(strstr(wl_store_last_error(f->s), "op 70 (qk) of component 5"));
     assert_int_equal(wl_store_flush(r), 0);
     assert_int_equal(raw_count(f->path, "op_metrics"), 127); /* 0..127 but 70 */
-    wl_store_run_abandon(r);
+    /* A bad row in the last, partial batch: the run still finishes. */
+    struct wl_store_component_metric orphan = cm;
+    orphan.layer = 9;
+    assert_int_equal(wl_store_add_component_metric(r, &orphan), 0); /* buffered */
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE, .duration_ms = 1, .energy_j = 1,
+                                .input_tokens = -1, .output_tokens = -1, .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), WL_EINVAL);
+    assert_non_null(strstr(wl_store_last_error(f->s), "component 0 of layer 9"));
+    assert_int_equal(raw_count(f->path, "op_metrics"), 127);
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
+    assert_int_equal(l.rows[0].status, WL_RUN_COMPLETE);
+    wl_run_list_free(&l);
 }
 
 /* Rows become visible to other connections only when a batch commits. */
