@@ -209,8 +209,8 @@ static int wl__json_tokens(wl_store *s, const char *id, FILE *out, struct wl_err
     struct wl__level toks = {0}, layers = {0}, comps = {0};
     bool first = true;
     for (size_t i = 0; i < idx.n && rc == 0; i += WL__TOKENS_PER_CHUNK) {
-        size_t last = i + WL__TOKENS_PER_CHUNK - 1 < idx.n ? i + WL__TOKENS_PER_CHUNK - 1
-                                                           : idx.n - 1;
+        size_t last =
+            i + WL__TOKENS_PER_CHUNK - 1 < idx.n ? i + WL__TOKENS_PER_CHUNK - 1 : idx.n - 1;
         int64_t lo = idx.v[i], hi = idx.v[last];
         toks.n = layers.n = comps.n = 0;
         json_t *arr = json_array();

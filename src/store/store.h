@@ -137,7 +137,7 @@ struct wl_store_domain {
  * method behind the values. */
 struct wl_store_sample {
     double t_ms;
-    const char *phase; /* sampler's phase tag, e.g. "prefill"; NULL = none */
+    const char *phase;    /* sampler's phase tag, e.g. "prefill"; NULL = none */
     uint32_t domain_mask; /* bit (1 << wl_domain) */
     uint32_t method_flags;
     double power_w[WL_DOMAIN_COUNT];
@@ -189,7 +189,7 @@ struct wl_store_op_metric {
     int64_t token_index;
     int32_t layer;
     int32_t component;
-    int32_t op; /* position within the component */
+    int32_t op;       /* position within the component */
     const char *name; /* "qk", "softmax", ... */
     double dur_ms;
     double energy_j;
@@ -207,13 +207,13 @@ struct wl_run_totals {
     double duration_ms;
     double energy_j; /* headline total */
     enum wl_method energy_method;
-    const char *energy_scope; /* what energy_j covers, e.g. "package+dram" */
+    const char *energy_scope;            /* what energy_j covers, e.g. "package+dram" */
     int64_t input_tokens, output_tokens; /* -1 = not applicable */
     int64_t kv_cache_bytes;
     const char *response;
     int64_t sample_count;
-    double sample_rate_hz; /* achieved */
-    const char *error; /* failed runs: why */
+    double sample_rate_hz;                 /* achieved */
+    const char *error;                     /* failed runs: why */
     const struct wl_store_domain *domains; /* upserted like wl_store_run_set_domain */
     size_t n_domains;
 };
@@ -266,10 +266,10 @@ struct wl_store_filter {
 };
 
 enum wl_store_sort {
-    WL_SORT_DATE = 0,   /* newest first */
-    WL_SORT_DURATION,   /* longest first */
-    WL_SORT_ENERGY,     /* most energy first */
-    WL_SORT_JPT,        /* J/token, lowest first; runs without tokens last */
+    WL_SORT_DATE = 0, /* newest first */
+    WL_SORT_DURATION, /* longest first */
+    WL_SORT_ENERGY,   /* most energy first */
+    WL_SORT_JPT,      /* J/token, lowest first; runs without tokens last */
 };
 int wl_store_sort_parse(const char *s, enum wl_store_sort *out); /* date|duration|energy|jpt */
 
@@ -280,7 +280,7 @@ struct wl_run_row {
     enum wl_run_status status;
     enum wl_run_kind kind;
     char *command, *model_name, *prompt, *experiment;
-    char *tags; /* comma separated, sorted */
+    char *tags;                   /* comma separated, sorted */
     double duration_ms, energy_j; /* UNSET when unknown */
     enum wl_method energy_method;
     bool has_energy_method;
@@ -356,7 +356,7 @@ struct wl_agg_phase {
 
 struct wl_agg_layer {
     int32_t layer;
-    int64_t n; /* tokens */
+    int64_t n;               /* tokens */
     double dur_ms, energy_j; /* sums */
 };
 
@@ -371,7 +371,7 @@ struct wl_agg_tokens {
     int64_t n_input, n_output; /* rows in tokens */
     double input_energy_j, output_energy_j;
     double first_output_end_ms, last_output_end_ms; /* UNSET without output tokens */
-    double output_edp_js;                         /* sum of energy * duration */
+    double output_edp_js;                           /* sum of energy * duration */
 };
 
 struct wl_store_run_detail {
