@@ -399,17 +399,13 @@ int wl_export_run_csv(wl_store *s, const char *id, FILE *out, struct wl_errmsg *
         enum wl_store_table t;
         const char *title;
     } tables[] = {
-        {WL_TABLE_RUN, "metadata"},
-        {WL_TABLE_DOMAINS, "domains"},
-        {WL_TABLE_SAMPLES, "power_samples"},
-        {WL_TABLE_SECTIONS, "sections"},
-        {WL_TABLE_TOKENS, "tokens"},
-        {WL_TABLE_LAYERS, "layer_metrics"},
-        {WL_TABLE_COMPONENTS, "component_metrics"},
-        {WL_TABLE_OPS, "op_metrics"},
+        {WL_TABLE_RUN, "metadata"},  {WL_TABLE_DOMAINS, "domains"}, {WL_TABLE_SAMPLES, NULL},
+        {WL_TABLE_SECTIONS, NULL},   {WL_TABLE_TOKENS, NULL},       {WL_TABLE_LAYERS, NULL},
+        {WL_TABLE_COMPONENTS, NULL}, {WL_TABLE_OPS, NULL},
     };
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
-        fprintf(out, "%s# %s\n", i ? "\n" : "", tables[i].title);
+        fprintf(out, "%s# %s\n", i ? "\n" : "",
+                tables[i].title ? tables[i].title : wl_store_table_name(tables[i].t));
         struct wl__csv c = {out, false, tables[i].t == WL_TABLE_RUN, 0};
         int rc = wl_store_foreach(s, id, tables[i].t, -1, -1, wl__csv_row, &c);
         if (rc == WL_EIO && c.io_error)

@@ -130,6 +130,39 @@ static void test_open_creates_directories_and_reopens(void **state)
     assert_string_equal(full, id);
 }
 
+static void test_read_only_and_no_create_modes(void **state)
+{
+    struct fixture *f = *state;
+    char id[37];
+    struct run_spec sp = {.created_at_ms = T0_MS, .model = "m", .duration_ms = 5, .energy_j = 2};
+    make_run(f->s, &sp, id);
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->path;
+    p.read_only = true;
+    wl_store *ro = NULL;
+    struct wl_errmsg e = {{0}};
+    assert_int_equal(wl_store_open(&p, &ro, &e), 0);
+    assert_string_equal(wl_store_path(ro), f->path);
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(ro, NULL, WL_SORT_DATE, 0, 0, &l), 0);
+    assert_int_equal(l.n, 1);
+    wl_run_list_free(&l);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(ro, &info, &r, id), WL_EACCES);
+    wl_store_close(ro);
+
+    char missing[4200];
+    snprintf(missing, sizeof missing, "%s/missing.db", f->dir);
+    p.path = missing;
+    p.read_only = false;
+    p.no_create = true;
+    assert_int_equal(wl_store_open(&p, &ro, &e), WL_ENOENT);
+    assert_non_null(strstr(e.text, missing));
+    assert_int_equal(access(missing, F_OK), -1); /* not created */
+}
+
 static void test_migrates_an_empty_file(void **state)
 {
     struct fixture *f = *state;
@@ -1068,6 +1101,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_creates_directories_and_reopens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrates_an_empty_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_and_no_create_modes, setup, teardown),
         cmocka_unit_test(test_default_path_order),
         cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pagination_edges, setup, teardown),
