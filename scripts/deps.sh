@@ -12,6 +12,7 @@ PKGS=(
   libsqlite3-dev                    # run store
   libjansson-dev                    # JSON
   libplist-dev                      # macOS powermetrics parsing
+  libutf8proc-dev                   # Unicode categories for the tokenizers
 )
 
 missing=()
