@@ -55,6 +55,28 @@ struct wl__rowbuf {
     char *arena;
     size_t arena_len, arena_cap;
     sqlite3_stmt *multi, *single;
+    /* Called for each row that was stored (optional). */
+    void (*on_stored)(void *user, const struct wl__val *row, const char *arena);
+    void *user;
+};
+
+/* Per (layer, component) sums of the stored component rows, kept while the
+ * run is written so that finishing does not have to aggregate 10^5 rows.
+ * Slot layer * WL__AGG_COMPONENTS + component; anything outside the grid
+ * sets `overflow` and finishing falls back to SQL. */
+#define WL__AGG_COMPONENTS 64
+#define WL__AGG_LAYERS 4096
+
+struct wl__agg_slot {
+    char name[32];
+    int64_t n, n_dur, n_energy;
+    double dur_ms, energy_j;
+};
+
+struct wl__agg {
+    struct wl__agg_slot *slots;
+    size_t n_layers; /* rows of slots allocated */
+    bool overflow;
 };
 
 struct wl__run {
@@ -66,7 +88,8 @@ struct wl__run {
     int64_t sample_seq, section_seq;
     sqlite3_stmt *st[ST_COUNT];
     struct wl__rowbuf comp, op; /* comp is drained before op (foreign keys) */
-    bool counted;               /* included in d->n_writers */
+    struct wl__agg agg;
+    bool counted; /* included in d->n_writers */
 };
 
 /* ---- errors and small helpers ------------------------------------------- */
@@ -572,8 +595,11 @@ static int wl__rowbuf_drain(struct wl__db *d, struct wl__rowbuf *b, struct wl_er
             wl__bind_vals(b, b->multi, row, 1 + row * b->ncol);
         int s = sqlite3_step(b->multi);
         sqlite3_reset(b->multi);
-        if (s == SQLITE_DONE)
+        if (s == SQLITE_DONE) {
+            for (int row = 0; row < b->n && b->on_stored; row++)
+                b->on_stored(b->user, &b->vals[row * b->ncol], b->arena);
             goto done;
+        }
         if ((s & 0xff) != SQLITE_CONSTRAINT) {
             rc = wl__fail(d, s, err, "storing metrics");
             goto done;
@@ -583,6 +609,8 @@ static int wl__rowbuf_drain(struct wl__db *d, struct wl__rowbuf *b, struct wl_er
         wl__bind_vals(b, b->single, row, 1);
         int s = sqlite3_step(b->single);
         sqlite3_reset(b->single);
+        if (s == SQLITE_DONE && b->on_stored)
+            b->on_stored(b->user, &b->vals[row * b->ncol], b->arena);
         if (s == SQLITE_DONE || rc != 0)
             continue;
         const struct wl__val *k = &b->vals[row * b->ncol];
@@ -642,6 +670,86 @@ static void wl__rowbuf_free(struct wl__rowbuf *b)
     free(b->arena);
 }
 
+/* on_stored of the component buffer: columns 2 layer, 3 component, 4 name,
+ * 5 dur_ms, 6 energy_j. */
+static void wl__agg_add(void *user, const struct wl__val *v, const char *arena)
+{
+    struct wl__agg *a = user;
+    int64_t layer = v[2].i, comp = v[3].i;
+    if (a->overflow)
+        return;
+    if (layer < 0 || layer >= WL__AGG_LAYERS || comp < 0 || comp >= WL__AGG_COMPONENTS) {
+        a->overflow = true;
+        return;
+    }
+    if ((size_t)layer >= a->n_layers) {
+        size_t nl = a->n_layers ? a->n_layers : 32;
+        while (nl <= (size_t)layer)
+            nl *= 2;
+        struct wl__agg_slot *ns = realloc(a->slots, nl * WL__AGG_COMPONENTS * sizeof *ns);
+        if (!ns) {
+            a->overflow = true;
+            return;
+        }
+        memset(ns + a->n_layers * WL__AGG_COMPONENTS, 0,
+               (nl - a->n_layers) * WL__AGG_COMPONENTS * sizeof *ns);
+        a->slots = ns;
+        a->n_layers = nl;
+    }
+    struct wl__agg_slot *x = &a->slots[layer * WL__AGG_COMPONENTS + comp];
+    if (x->n++ == 0)
+        snprintf(x->name, sizeof x->name, "%s", arena + v[4].off);
+    if (v[5].type == SQLITE_FLOAT) {
+        x->dur_ms += v[5].r;
+        x->n_dur++;
+    }
+    if (v[6].type == SQLITE_FLOAT) {
+        x->energy_j += v[6].r;
+        x->n_energy++;
+    }
+}
+
+/* Writes the run's component_agg rows from the sums (or, if they
+ * overflowed, from the stored rows). */
+static int wl__agg_write(struct wl__run *r, struct wl_errmsg *err)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "DELETE FROM component_agg WHERE run_id = %lld",
+             (long long)r->run_id);
+    int rc = wl__exec(r->d, sql, err, "aggregating the run");
+    if (rc != 0)
+        return rc;
+    if (r->agg.overflow) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO component_agg (run_id, layer, component, name, n, dur_ms, "
+                 "energy_j) SELECT run_id, layer, component, min(name), count(*), sum(dur_ms), "
+                 "sum(energy_j) FROM component_metrics WHERE run_id = %lld "
+                 "GROUP BY layer, component",
+                 (long long)r->run_id);
+        return wl__exec(r->d, sql, err, "aggregating the run");
+    }
+    sqlite3_stmt *st = NULL;
+    rc = wl__prepare(r->d,
+                     "INSERT INTO component_agg (run_id, layer, component, name, n, dur_ms, "
+                     "energy_j) VALUES (?,?,?,?,?,?,?)",
+                     &st, err);
+    for (size_t i = 0; rc == 0 && i < r->agg.n_layers * WL__AGG_COMPONENTS; i++) {
+        const struct wl__agg_slot *x = &r->agg.slots[i];
+        if (x->n == 0)
+            continue;
+        sqlite3_bind_int64(st, 1, r->run_id);
+        sqlite3_bind_int64(st, 2, (int64_t)(i / WL__AGG_COMPONENTS));
+        sqlite3_bind_int64(st, 3, (int64_t)(i % WL__AGG_COMPONENTS));
+        sqlite3_bind_text(st, 4, x->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, x->n);
+        wl__bind_double(st, 6, x->n_dur ? x->dur_ms : WL_STORE_UNSET);
+        wl__bind_double(st, 7, x->n_energy ? x->energy_j : WL_STORE_UNSET);
+        rc = wl__step_done(r->d, st, err, "aggregating the run");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Drains the buffers parents first. */
 static int wl__run_drain(struct wl__run *r, struct wl_errmsg *err)
 {
@@ -697,6 +805,7 @@ static void wl__sqlite_release(void *run)
         sqlite3_exec(r->d->db, "PRAGMA wal_autocheckpoint = 1000", NULL, NULL, NULL);
     wl__rowbuf_free(&r->comp);
     wl__rowbuf_free(&r->op);
+    free(r->agg.slots);
     free(r);
 }
 
@@ -765,6 +874,8 @@ static int wl__run_prepare(struct wl__run *r, struct wl_errmsg *err)
                             11, err);
     if (rc != 0)
         return rc;
+    r->comp.on_stored = wl__agg_add;
+    r->comp.user = &r->agg;
     return wl__rowbuf_prepare(r->d, &r->op, "op metric",
                               "INSERT INTO op_metrics (run_id, token_idx, layer, component, op, "
                               "name, dur_ms, energy_j, entropy, max_weight, sparsity, "
@@ -1170,16 +1281,14 @@ static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl
     sqlite3_finalize(st);
     if (rc != 0)
         goto fail;
-    char sql[512];
+    char sql[256];
     snprintf(sql, sizeof sql,
              "UPDATE runs SET j_per_token = CASE WHEN output_tokens > 0 THEN "
-             "energy_j / output_tokens END WHERE id = %lld;"
-             "DELETE FROM component_agg WHERE run_id = %lld;"
-             "INSERT INTO component_agg (run_id, layer, component, name, n, dur_ms, energy_j) "
-             "SELECT run_id, layer, component, min(name), count(*), sum(dur_ms), sum(energy_j) "
-             "FROM component_metrics WHERE run_id = %lld GROUP BY layer, component",
-             (long long)r->run_id, (long long)r->run_id, (long long)r->run_id);
-    rc = wl__exec(d, sql, err, "aggregating the run");
+             "energy_j / output_tokens END WHERE id = %lld",
+             (long long)r->run_id);
+    rc = wl__exec(d, sql, err, "finishing the run");
+    if (rc == 0)
+        rc = wl__agg_write(r, err);
     if (rc != 0)
         goto fail;
     rc = wl__run_commit(r, err);

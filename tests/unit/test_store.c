@@ -710,6 +710,59 @@ static void test_batched_metrics_name_a_bad_row_and_keep_the_rest(void **state)
     wl_run_list_free(&l);
 }
 
+/* Per-component sums kept while writing, and the SQL fallback used when a
+ * component id is outside the in-memory grid, give the same aggregates. */
+static void test_component_aggregates_in_and_out_of_the_grid(void **state)
+{
+    struct fixture *f = *state;
+    for (int big = 0; big < 2; big++) {
+        struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE};
+        wl_store_run *r = NULL;
+        char id[37];
+        assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+        for (int t = 0; t < 3; t++) {
+            struct wl_store_token tok = {.index = t,
+                                         .energy_j = 1,
+                                         .start_ms = t,
+                                         .end_ms = t + 1,
+                                         .power_w = WL_STORE_UNSET};
+            assert_int_equal(wl_store_add_token(r, &tok), 0);
+            struct wl_store_layer_metric lm = {t, 2, 1, 1};
+            assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+            struct wl_store_component_metric cm = {.token_index = t,
+                                                   .layer = 2,
+                                                   .component = big ? 100 : 7,
+                                                   .name = "mlp",
+                                                   .dur_ms = 0.5 * (t + 1),
+                                                   .energy_j = t == 1 ? WL_STORE_UNSET : 0.25,
+                                                   .act_mean_abs = WL_STORE_UNSET,
+                                                   .act_std = WL_STORE_UNSET,
+                                                   .act_max_abs = WL_STORE_UNSET,
+                                                   .act_sparsity = WL_STORE_UNSET};
+            assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+        }
+        struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                    .duration_ms = 3,
+                                    .energy_j = 3,
+                                    .input_tokens = -1,
+                                    .output_tokens = -1,
+                                    .sample_count = -1,
+                                    .sample_rate_hz = WL_STORE_UNSET};
+        assert_int_equal(wl_store_run_finish(r, &tot), 0);
+        struct wl_store_aggregates a;
+        assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+        assert_int_equal(a.n_components, 1);
+        assert_int_equal(a.components[0].layer, 2);
+        assert_int_equal(a.components[0].component, big ? 100 : 7);
+        assert_string_equal(a.components[0].name, "mlp");
+        assert_int_equal(a.components[0].n, 3);
+        assert_float_equal(a.components[0].dur_ms, 3.0, 1e-12);
+        assert_float_equal(a.components[0].energy_j, 0.5, 1e-12); /* the unknown one skipped */
+        wl_store_aggregates_free(&a);
+    }
+    assert_int_equal(raw_count(f->path, "component_agg"), 2);
+}
+
 /* Rows become visible to other connections only when a batch commits. */
 static void test_batches_commit_on_flush_and_interval(void **state)
 {
@@ -1113,6 +1166,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_writer_rejects_orphans_and_bad_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batched_metrics_name_a_bad_row_and_keep_the_rest,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_component_aggregates_in_and_out_of_the_grid, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_batches_commit_on_flush_and_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_threads_share_a_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_dry_run_then_real, setup, teardown),
