@@ -3,10 +3,12 @@
  * -> ops), written while a run happens and queried afterwards.
  *
  * One API over backends selected by an ops table (store_backend.h); SQLite
- * now (store_sqlite.c), PostgreSQL later. A wl_store is one connection: use it
- * from one thread at a time, except a wl_store_run writer, whose add/flush
- * calls are internally serialised (the sampler thread and the engine thread
- * may both write to the same run). Strings passed in are copied; results
+ * now (store_sqlite.c), PostgreSQL later. A wl_store is one connection, not
+ * thread-safe: use it from one thread at a time. The exception is a
+ * wl_store_run writer: its add/flush/finish calls are serialised by its own
+ * mutex, so the sampler thread and the engine thread may both write to the
+ * same run, but then nothing else may use that wl_store concurrently (open a
+ * second wl_store for queries during a run). Strings passed in are copied; results
  * returned are owned by the caller and freed with the matching *_free().
  * Energies are joules (energy_j), powers watts (power_w), times milliseconds
  * from the run's start (t_ms, start_ms) unless the name says otherwise.
