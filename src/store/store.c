@@ -341,7 +341,10 @@ int wl_store_list_runs(wl_store *s, const struct wl_store_filter *f, enum wl_sto
     memset(out, 0, sizeof *out);
     if (limit < 0 || offset < 0 || (unsigned)sort > WL_SORT_JPT)
         return wl_errmsg_set(&s->err, WL_EINVAL, "invalid limit, offset or sort");
-    return s->ops->list_runs(s->db, f ? f : &none, sort, limit, offset, out, &s->err);
+    int rc = s->ops->list_runs(s->db, f ? f : &none, sort, limit, offset, out, &s->err);
+    if (rc != 0)
+        wl_run_list_free(out); /* rows read before the failure */
+    return rc;
 }
 
 void wl__run_row_clear(struct wl_run_row *r)
