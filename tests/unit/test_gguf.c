@@ -224,7 +224,7 @@ static void test_every_vocab_file_opens_with_tokenizer_metadata(void **state)
     if (!wl_test_have_data())
         skip();
     /* every *.gguf in the folder, so a vocabulary added later is covered too */
-    char files[32][256];
+    char files[32][300]; /* "vocab/" + a d_name of up to 255 bytes */
     size_t n_files = 0;
     DIR *d = opendir(wl_test_data_path("vocab"));
     assert_non_null(d);
