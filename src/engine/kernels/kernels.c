@@ -168,6 +168,10 @@ int wl_kernel_weight_check(const struct wl_kernel_weight *w)
     size_t rb = wl_quant_row_bytes(w->type, w->cols);
     if (rb == 0 || w->row_bytes < rb)
         return WL_EINVAL;
+    /* element alignment: floats 4, everything else (fp16 fields) 2 */
+    size_t align = w->type == WL_TTYPE_F32 ? 4 : 2;
+    if (w->row_bytes % align != 0 || (uintptr_t)w->data % align != 0)
+        return WL_EINVAL;
     return 0;
 }
 

@@ -73,7 +73,9 @@ int wl_kernels_init(struct wl_kernels *k, enum wl_kpath path);
 bool wl_kernel_type_supported(uint32_t type);
 
 /* Checks a weight descriptor: supported type, rows >= 1, cols >= 1 and a
- * multiple of the block size, row_bytes large enough, data not NULL.
+ * multiple of the block size, row_bytes large enough, data not NULL, data
+ * and row_bytes aligned to 4 bytes (F32) or 2 bytes (all other types, whose
+ * blocks hold fp16 fields), as GGUF data always is.
  * 0 or WL_EINVAL/WL_ENOTSUP. */
 int wl_kernel_weight_check(const struct wl_kernel_weight *w);
 
