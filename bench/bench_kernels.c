@@ -9,7 +9,7 @@
  * the cores to itself; spinning while waiting for a descheduled worker
  * counts as CPU time, so it is a lower bound of that).
  * Prints figures only; never asserts on time.
- * Usage: bench_kernels [-t TYPE[,..]] [-p PATH[,..]] [-j THREADS[,..]] [-s attn,ffn,out] [-m MIB]
+ * Usage: bench_kernels [-t TYPE[,..]] [-p PATH[,..]] [-j THREADS[,..]] [-s attn,ffn,out,l2] [-m MIB]
  *   -m MIB: minimum footprint of the weight copies (default 256; 0 = one
  *   copy, i.e. cache-resident for small shapes: compute speed)
  *   e.g. bench_kernels -t q8_0,q4_k -p avx512 -j 2
@@ -29,7 +29,9 @@ static const struct {
     const char *name;
     int64_t rows, cols;
 } shapes[] = {{"attn 2048x2048", 2048, 2048}, {"ffn 5632x2048", 5632, 2048},
-              {"out 32000x2048", 32000, 2048}};
+              {"out 32000x2048", 32000, 2048},
+              /* only with -s l2 -m 0: fits in a 1 MiB L2, i.e. compute speed */
+              {"l2 256x2048", 256, 2048}};
 
 /* true when list (comma-separated, NULL = all) names item (case-insensitive) */
 static int selected(const char *list, const char *item)
@@ -115,7 +117,7 @@ int main(int argc, char **argv)
             size_t wl = strcspn(shapes[si].name, " ");
             memcpy(sname, shapes[si].name, wl);
             sname[wl] = '\0';
-            if (!selected(ssel, sname))
+            if (!selected(ssel, sname) || (!ssel && !strcmp(sname, "l2")))
                 continue;
             int64_t rows = shapes[si].rows, cols = shapes[si].cols;
             size_t rb = wl_quant_row_bytes(t, cols), mat = rb * (size_t)rows;
