@@ -60,6 +60,13 @@ static float frand(void)
     return (float)((rng >> 40) & 0xffff) / 32768.0f - 1.0f;
 }
 
+static void empty_job(void *arg, int ith, int nth)
+{
+    (void)arg;
+    (void)ith;
+    (void)nth;
+}
+
 int main(int argc, char **argv)
 {
     const char *tsel = NULL, *psel = NULL, *jsel = NULL, *ssel = NULL;
@@ -101,6 +108,22 @@ int main(int argc, char **argv)
             return 1;
         }
         bw[ti] = r.best_gbps;
+        if (thread_counts[ti] > 1) {
+            /* cost of one parallel-for with empty shares, as paid per matmul (the caller
+             * may run every share itself when the workers are not yet polling) */
+            double best = 0;
+            for (int rep = 0; rep < 5; rep++) {
+                uint64_t t0 = wl_clock_now_ns();
+                for (int i = 0; i < 10000; i++)
+                    wl_threadpool_run(pools[ti], empty_job, NULL);
+                double per = (double)(wl_clock_now_ns() - t0) / 10000.0;
+                if (rep == 0 || per < best)
+                    best = per;
+            }
+            printf("# thread pool, %d threads: empty parallel-for %.0f ns per call (best of 5 x "
+                   "10000 back-to-back)\n",
+                   thread_counts[ti], best);
+        }
         printf("# memory read bandwidth, %d thread(s): best %.2f GB/s, mean %.2f GB/s "
                "(%zu MiB x %d reps)\n",
                r.n_threads, r.best_gbps, r.mean_gbps, r.bytes >> 20, r.reps);
