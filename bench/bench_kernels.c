@@ -12,6 +12,8 @@
  * Usage: bench_kernels [-t TYPE[,..]] [-p PATH[,..]] [-j THREADS[,..]] [-s attn,ffn,out,l2] [-m MIB]
  *   -m MIB: minimum footprint of the weight copies (default 256; 0 = one
  *   copy, i.e. cache-resident for small shapes: compute speed)
+ *   -n ROWS: activation rows per call (default 1 = decode matvec; e.g. 64 for
+ *   prefill-style matmul, where GMAC/s is the figure that matters)
  *   e.g. bench_kernels -t q8_0,q4_k -p avx512 -j 2
  */
 #include "engine/kernels/kernels.h"
@@ -71,6 +73,7 @@ int main(int argc, char **argv)
 {
     const char *tsel = NULL, *psel = NULL, *jsel = NULL, *ssel = NULL;
     size_t footprint_min = (size_t)256 << 20;
+    int64_t n_x = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-t"))
             tsel = argv[i + 1];
@@ -80,11 +83,14 @@ int main(int argc, char **argv)
             jsel = argv[i + 1];
         else if (!strcmp(argv[i], "-s"))
             ssel = argv[i + 1];
+        else if (!strcmp(argv[i], "-n"))
+            n_x = strtol(argv[i + 1], NULL, 10) < 1 ? 1 : strtol(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "-m"))
             footprint_min = (size_t)strtoul(argv[i + 1], NULL, 10) << 20;
         else {
             fprintf(stderr,
-                    "usage: %s [-t types] [-p paths] [-j threads] [-s attn,ffn,out] [-m MiB]\n",
+                    "usage: %s [-t types] [-p paths] [-j threads] [-s attn,ffn,out,l2] [-m MiB] "
+                    "[-n rows]\n",
                     argv[0]);
             return 2;
         }
@@ -128,8 +134,9 @@ int main(int argc, char **argv)
                "(%zu MiB x %d reps)\n",
                r.n_threads, r.best_gbps, r.mean_gbps, r.bytes >> 20, r.reps);
     }
-    printf("%-6s %-7s %-16s %3s %9s %8s %9s %8s %8s\n", "type", "path", "shape", "thr", "us/call",
-           "GB/s", "cpu GB/s", "bw GB/s", "ratio");
+    printf("# activation rows per call: %ld\n", (long)n_x);
+    printf("%-6s %-7s %-16s %3s %9s %8s %9s %8s %8s %8s\n", "type", "path", "shape", "thr",
+           "us/call", "GB/s", "cpu GB/s", "bw GB/s", "ratio", "GMAC/s");
 
     for (size_t ty = 0; ty < sizeof types / sizeof types[0]; ty++) {
         uint32_t t = types[ty];
@@ -154,9 +161,9 @@ int main(int argc, char **argv)
             }
             /* 64 distinct quantized rows, tiled: the content does not change speed */
             float *src = malloc(sizeof(float) * (size_t)cols);
-            float *x = malloc(sizeof(float) * (size_t)cols);
-            float *y = malloc(sizeof(float) * (size_t)rows);
-            size_t sb = wl_kernel_scratch_bytes(t, cols, 1);
+            float *x = malloc(sizeof(float) * (size_t)(cols * n_x));
+            float *y = malloc(sizeof(float) * (size_t)(rows * n_x));
+            size_t sb = wl_kernel_scratch_bytes(t, cols, n_x);
             void *scratch = NULL;
             if (!src || !x || !y || (sb && posix_memalign(&scratch, 64, sb) != 0)) {
                 fprintf(stderr, "bench_kernels: out of memory\n");
@@ -171,7 +178,7 @@ int main(int argc, char **argv)
                 size_t n = mat * copies - off < 64 * rb ? mat * copies - off : 64 * rb;
                 memcpy(w + off, w, n);
             }
-            for (int64_t c = 0; c < cols; c++)
+            for (int64_t c = 0; c < cols * n_x; c++)
                 x[c] = frand();
 
             for (int path = WL_KPATH_SCALAR; path <= WL_KPATH_AVX512; path++) {
@@ -192,7 +199,7 @@ int main(int argc, char **argv)
                         for (size_t cl = 0; cl < calls; cl++) {
                             struct wl_kernel_weight wd = {t, w + (cl % copies) * mat, rows, cols,
                                                           rb};
-                            wl_kernel_matvec(&k, &wd, x, y, scratch, sb, pools[ti]);
+                            wl_kernel_matmul(&k, &wd, x, n_x, y, scratch, sb, 0, pools[ti]);
                         }
                         double per = (double)(wl_clock_now_ns() - t0) / (double)calls;
                         double cpu = (double)(wl_clock_process_cpu_ns() - c0) / (double)calls /
@@ -205,10 +212,11 @@ int main(int argc, char **argv)
                             break;
                     }
                     double gbps = (double)mat / best_ns;
-                    printf("%-6s %-7s %-16s %3d %9.1f %8.2f %9.2f %8.2f %7.1f%%\n",
+                    printf("%-6s %-7s %-16s %3d %9.1f %8.2f %9.2f %8.2f %7.1f%% %8.1f\n",
                            wl_ttype_name(t), wl_kpath_name(k.path), shapes[si].name,
                            thread_counts[ti], best_ns / 1e3, gbps, (double)mat / best_cpu_ns,
-                           bw[ti], 100.0 * gbps / bw[ti]);
+                           bw[ti], 100.0 * gbps / bw[ti],
+                           (double)rows * (double)cols * (double)n_x / best_ns);
                     fflush(stdout);
                 }
             }
