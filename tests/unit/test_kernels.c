@@ -400,6 +400,38 @@ static void test_bad_arguments(void **state)
     assert_int_equal(wl_kernel_prepare_x(&k, WL_TTYPE_Q8_0, x, 256, 1, scratch, 10), WL_EINVAL);
 }
 
+/* Scratch only needs float alignment: every path gives the same result with
+ * scratch at a 4-byte (not 64-byte) boundary. */
+static void test_scratch_alignment(void **state)
+{
+    (void)state;
+    struct problem p;
+    problem_init(&p, WL_TTYPE_Q4_K, 9, 512, 3, 0);
+    size_t ny = (size_t)(p.rows * p.n_x);
+    float *y0 = malloc(sizeof(float) * ny), *y1 = malloc(sizeof(float) * ny);
+    uint8_t *big = NULL;
+    assert_int_equal(posix_memalign((void **)&big, 64, p.scratch_bytes + 64), 0);
+    assert_true(y0 && y1);
+    struct wl_kernel_weight w = problem_weight(&p);
+    for (int path = WL_KPATH_SCALAR; path <= WL_KPATH_AVX512; path++) {
+        struct wl_kernels k;
+        if (wl_kernels_init(&k, (enum wl_kpath)path) != 0)
+            continue;
+        assert_int_equal(
+            wl_kernel_matmul(&k, &w, p.x, p.n_x, y0, p.scratch, p.scratch_bytes, 0, NULL), 0);
+        assert_int_equal(
+            wl_kernel_matmul(&k, &w, p.x, p.n_x, y1, big + 4, p.scratch_bytes, 0, NULL), 0);
+        assert_memory_equal(y0, y1, sizeof(float) * ny);
+        assert_int_equal(
+            wl_kernel_matmul(&k, &w, p.x, p.n_x, y1, big + 2, p.scratch_bytes, 0, NULL),
+            WL_EINVAL);
+    }
+    free(big);
+    free(y0);
+    free(y1);
+    problem_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_odd_shapes),
         cmocka_unit_test(test_zero_activations_and_weights),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_scratch_alignment),
     };
     return cmocka_run_group_tests(tests, setup_pools, teardown_pools);
 }

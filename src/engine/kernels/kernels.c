@@ -202,7 +202,7 @@ int wl_kernel_prepare_x(const struct wl_kernels *k, uint32_t type, const float *
     if (!type_uses_q8a(type))
         return 0;
     size_t need = wl_kernel_scratch_bytes(type, cols, n_x);
-    if (need == 0 || !scratch || scratch_bytes < need)
+    if (need == 0 || !scratch || scratch_bytes < need || (uintptr_t)scratch % 4 != 0)
         return WL_EINVAL;
     quantize_rows(k, x, cols, n_x, scratch);
     return 0;
@@ -286,7 +286,7 @@ int wl_kernel_matmul(const struct wl_kernels *k, const struct wl_kernel_weight *
     };
     if (type_uses_q8a(w->type)) {
         size_t need = wl_kernel_scratch_bytes(w->type, w->cols, n_x);
-        if (need == 0 || !scratch || scratch_bytes < need)
+        if (need == 0 || !scratch || scratch_bytes < need || (uintptr_t)scratch % 4 != 0)
             return WL_EINVAL;
         if (!(flags & WL_KERNEL_X_PREPARED))
             quantize_rows(k, x, w->cols, n_x, scratch);

@@ -81,7 +81,8 @@ int wl_kernel_weight_check(const struct wl_kernel_weight *w);
 
 /* Scratch bytes wl_kernel_matmul needs for weights of `type` with `cols`
  * columns and n_x activation rows (0 for F32/F16/BF16, which use x directly).
- * Scratch must be 64-byte aligned. */
+ * Scratch must be 4-byte aligned (it holds floats); 64-byte alignment is
+ * recommended (whole cache lines per activation row). */
 size_t wl_kernel_scratch_bytes(uint32_t type, int64_t cols, int64_t n_x);
 
 /* Quantizes n_x rows of cols floats (cols a multiple of 32) into scratch as

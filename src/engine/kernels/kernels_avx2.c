@@ -171,7 +171,7 @@ WL_INLINE WL_AVX2 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, const 
             float dw = _cvtsh_ss(wb[b + u].d);
             WL_UNROLL for (int j = 0; j < nx; j++)
             {
-                __m256i xv = _mm256_load_si256((const __m256i *)(xr[j].qs + 32 * (b + u)));
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * (b + u)));
                 __m256i p = dot_us(aw, _mm256_sign_epi8(xv, wv));
                 acc[j][u] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xr[j].d[b + u]),
                                             _mm256_cvtepi32_ps(p), acc[j][u]);
@@ -222,7 +222,7 @@ WL_INLINE WL_AVX2 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, const 
             float dw = _cvtsh_ss(wb[b + u].d);
             WL_UNROLL for (int j = 0; j < nx; j++)
             {
-                __m256i xv = _mm256_load_si256((const __m256i *)(xr[j].qs + 32 * (b + u)));
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * (b + u)));
                 __m256i p = dot_us(wv, xv);
                 acc[j][u] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xr[j].d[b + u]),
                                             _mm256_cvtepi32_ps(p), acc[j][u]);
@@ -301,8 +301,8 @@ WL_INLINE WL_AVX2 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, const 
             WL_UNROLL for (int j = 0; j < nx; j++)
             {
                 const int8_t *xq = xr[j].qs + 256 * b + 64 * c;
-                __m256i p0 = dot_us(lo, _mm256_load_si256((const __m256i *)xq));
-                __m256i p1 = dot_us(hi, _mm256_load_si256((const __m256i *)(xq + 32)));
+                __m256i p0 = dot_us(lo, _mm256_loadu_si256((const __m256i *)xq));
+                __m256i p1 = dot_us(hi, _mm256_loadu_si256((const __m256i *)(xq + 32)));
                 acc[j][0] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(sv[j], i0),
                                             _mm256_cvtepi32_ps(p0), acc[j][0]);
                 acc[j][na - 1] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(sv[j], i1),
@@ -362,7 +362,7 @@ WL_INLINE WL_AVX2 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, const 
                                                _mm_set1_epi16(sc[2 * gi]));
                 WL_UNROLL for (int j = 0; j < nx; j++)
                 {
-                    __m256i xv = _mm256_load_si256((const __m256i *)(xr[j].qs + 256 * b + 32 * gi));
+                    __m256i xv = _mm256_loadu_si256((const __m256i *)(xr[j].qs + 256 * b + 32 * gi));
                     __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[g], xv),
                                                    _mm256_maddubs_epi16(k32, xv));
                     __m256i p = _mm256_madd_epi16(p16, scv);
