@@ -146,6 +146,16 @@ WL_INLINE struct xrow xrow_at(const void *x, size_t xs, int j, int64_t n)
     return r;
 }
 
+/* The fp16 fields at p, p + stride, ..., p + 7*stride as 8 floats. */
+WL_INLINE WL_AVX2 __m256 gather8_fp16(const uint16_t *p, size_t stride)
+{
+    const char *c = (const char *)p;
+    uint16_t h[8];
+    WL_UNROLL for (int i = 0; i < 8; i++)
+        memcpy(&h[i], c + (size_t)i * stride, 2);
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
+}
+
 /* ---- Q8_0 ---------------------------------------------------------------- */
 
 WL_INLINE WL_AVX2 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, const void *x, size_t xs,
@@ -160,8 +170,28 @@ WL_INLINE WL_AVX2 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, const 
         acc[j][0] = _mm256_setzero_ps();
         acc[j][1] = _mm256_setzero_ps();
     }
-    int64_t nb = n / WL_QK8_0;
-    for (int64_t b = 0; b < nb; b += NA) {
+    int64_t nb = n / WL_QK8_0, b0 = 0;
+    /* main loop: 8 blocks, their scales converted and multiplied at once */
+    for (; b0 + 8 <= nb; b0 += 8) {
+        __m256 dw = gather8_fp16(&wb[b0].d, sizeof *wb);
+        __m256 sv[WL__KMAX_NX];
+        WL_UNROLL for (int j = 0; j < nx; j++)
+            sv[j] = _mm256_mul_ps(dw, _mm256_loadu_ps(xr[j].d + b0));
+        WL_UNROLL for (int u = 0; u < 8; u++)
+        {
+            __m256i wv = _mm256_loadu_si256((const __m256i *)wb[b0 + u].qs);
+            __m256i aw = _mm256_sign_epi8(wv, wv);
+            const __m256i iu = _mm256_set1_epi32(u);
+            WL_UNROLL for (int j = 0; j < nx; j++)
+            {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * (b0 + u)));
+                __m256i p = dot_us(aw, _mm256_sign_epi8(xv, wv));
+                acc[j][u & 1] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(sv[j], iu),
+                                                _mm256_cvtepi32_ps(p), acc[j][u & 1]);
+            }
+        }
+    }
+    for (int64_t b = b0; b < nb; b += NA) {
         WL_UNROLL for (int u = 0; u < NA; u++)
         {
             if (u > 0 && b + u >= nb)
@@ -212,8 +242,35 @@ WL_INLINE WL_AVX2 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, const 
         acc[j][1] = _mm256_setzero_ps();
         off[j] = 0.0f;
     }
-    int64_t nb = n / WL_QK4_0;
-    for (int64_t b = 0; b < nb; b += 2) {
+    int64_t nb = n / WL_QK4_0, b0 = 0;
+    /* main loop: 8 blocks, scales and offsets vectorized as in Q8_0 */
+    __m256 accm[WL__KMAX_NX];
+    WL_UNROLL for (int j = 0; j < nx; j++)
+        accm[j] = _mm256_setzero_ps();
+    for (; b0 + 8 <= nb; b0 += 8) {
+        __m256 dw = gather8_fp16(&wb[b0].d, sizeof *wb);
+        __m256 sv[WL__KMAX_NX];
+        WL_UNROLL for (int j = 0; j < nx; j++)
+        {
+            sv[j] = _mm256_mul_ps(dw, _mm256_loadu_ps(xr[j].d + b0));
+            accm[j] = _mm256_fmadd_ps(dw, _mm256_loadu_ps(xr[j].s + b0), accm[j]);
+        }
+        WL_UNROLL for (int u = 0; u < 8; u++)
+        {
+            __m256i wv = unpack_q4_0(wb[b0 + u].qs);
+            const __m256i iu = _mm256_set1_epi32(u);
+            WL_UNROLL for (int j = 0; j < nx; j++)
+            {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * (b0 + u)));
+                __m256i p = dot_us(wv, xv);
+                acc[j][u & 1] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(sv[j], iu),
+                                                _mm256_cvtepi32_ps(p), acc[j][u & 1]);
+            }
+        }
+    }
+    WL_UNROLL for (int j = 0; j < nx; j++)
+        off[j] = hsum8(accm[j]);
+    for (int64_t b = b0; b < nb; b += 2) {
         WL_UNROLL for (int u = 0; u < 2; u++)
         {
             if (u == 1 && b + 1 == nb)
