@@ -173,6 +173,7 @@ void wl__tok_scratch_free(struct wl__tok_scratch *s)
     free(s->ends.v);
     free(s->wc);
     free(s->wc_ids.v);
+    free(s->wc_keys);
     memset(s, 0, sizeof(*s));
 }
 
@@ -209,7 +210,6 @@ static int tokenize_vec(const wl_tokenizer *t, const char *text, size_t len, uns
             goto done;
     }
     st.t_special_ns = wl_clock_now_ns() - t0;
-    s.wc_text = text;
     bool prev_special = true; /* SPM: the first fragment gets the space prefix */
     for (size_t i = 0; i < nf && rc == 0; i++) {
         if (fr[i].token != WL_TOK_NULL) {

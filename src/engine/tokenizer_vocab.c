@@ -329,6 +329,44 @@ static int build_pieces(wl_tokenizer *t, struct pool *pl)
     return rc;
 }
 
+/* SPM: the set of adjacent character pairs inside any token (see impl.h). */
+static int build_spm_pairs(wl_tokenizer *t, const struct pool *pl)
+{
+    size_t n_pairs = 0;
+    for (uint32_t i = 0; i < t->n_vocab; i++)
+        n_pairs += t->tok[i].text_len;
+    size_t cap = 1024;
+    while (cap < n_pairs * 2)
+        cap *= 2;
+    t->spm_pairs = calloc(cap, sizeof(*t->spm_pairs));
+    if (!t->spm_pairs)
+        return WL_ENOMEM;
+    t->spm_pairs_mask = cap - 1;
+    for (uint32_t i = 0; i < t->n_vocab; i++) {
+        const unsigned char *s = (const unsigned char *)pl->p + t->tok[i].text_off;
+        size_t n = t->tok[i].text_len;
+        uint32_t prev = 0;
+        for (size_t j = 0; j < n;) {
+            uint32_t cp;
+            size_t l = wl__utf8_decode(s + j, n - j, &cp);
+            if (l == 0) {
+                cp = 0x110000u + s[j];
+                l = 1;
+            }
+            if (j > 0) {
+                uint64_t key = (((uint64_t)prev << 21) | cp) + 1;
+                size_t h = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & t->spm_pairs_mask;
+                while (t->spm_pairs[h] && t->spm_pairs[h] != key)
+                    h = (h + 1) & t->spm_pairs_mask;
+                t->spm_pairs[h] = key;
+            }
+            prev = cp;
+            j += l;
+        }
+    }
+    return 0;
+}
+
 static int build_bpe_tables(wl_tokenizer *t, struct pool *pl, const struct wl_tok_vocab_desc *d,
                             struct wl_errmsg *err)
 {
@@ -590,6 +628,8 @@ int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct w
     t->pool = pl.p;
     if (d->model == WL_TOK_MODEL_BPE && (rc = build_bpe_tables(t, &pl, d, err)) != 0)
         goto fail;
+    if (d->model == WL_TOK_MODEL_SPM && (rc = build_spm_pairs(t, &pl)) != 0)
+        goto fail;
     t->pool = pl.p;
     t->pool_len = pl.n;
     t->load_ns = wl_clock_now_ns() - t0;
@@ -618,6 +658,7 @@ void wl_tok_free(wl_tokenizer *t)
     free(t->pool);
     free(t->trie);
     free(t->eog);
+    free(t->spm_pairs);
     free(t);
 }
 

@@ -655,6 +655,42 @@ static void test_special_tokens_real_vocabs(void **state)
     wl_tok_free(t);
 }
 
+/* SPM cuts text where no token contains the two neighbouring characters; the
+ * result must equal merging the whole fragment at once (the reference way). */
+static void test_spm_segmentation_is_exact(void **state)
+{
+    (void)state;
+    if (!wl_test_have_data()) {
+        skip();
+        return;
+    }
+    const char *names[] = {"llama-spm", "phi-3"};
+    char *text = mixed_text(1u << 16);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < (1u << 16); i += 7) { /* sprinkle pseudo-random bytes */
+        x = x * 1103515245u + 12345u;
+        text[i] = (char)(x >> 24);
+    }
+    for (size_t k = 0; k < 2; k++) {
+        wl_tokenizer *t = load_vocab(names[k]);
+        int32_t *a = NULL, *b = NULL;
+        size_t na = 0, nb = 0;
+        struct wl_tok_stats st = {0};
+        assert_int_equal(wl_tok_tokenize_alloc(t, text, 1u << 16, 0, &a, &na, &st), 0);
+        assert_true(st.n_words > 1000); /* it did cut */
+        uint64_t *pairs = t->spm_pairs;
+        t->spm_pairs = NULL; /* one segment per fragment */
+        assert_int_equal(wl_tok_tokenize_alloc(t, text, 1u << 16, 0, &b, &nb, NULL), 0);
+        t->spm_pairs = pairs;
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, na * sizeof(*a));
+        free(a);
+        free(b);
+        wl_tok_free(t);
+    }
+    free(text);
+}
+
 /* ---- concurrency: one tokenizer, two threads ------------------------------------------ */
 
 struct job {
@@ -741,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_build_errors_say_what),
         cmocka_unit_test(test_edge_cases_real_vocabs),
         cmocka_unit_test(test_special_tokens_real_vocabs),
+        cmocka_unit_test(test_spm_segmentation_is_exact),
         cmocka_unit_test(test_concurrent_tokenize),
         cmocka_unit_test(test_buffer_too_small),
     };
