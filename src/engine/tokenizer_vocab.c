@@ -814,9 +814,15 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
             rc = WL_ENOMEM;
             goto done;
         }
+        const unsigned char *raw =
+            et == WL_GGUF_INT32 ? wl_gguf_get_arr_data(g, "tokenizer.ggml.token_type") : NULL;
         for (size_t i = 0; i < d.n_tokens; i++) {
             int64_t v;
-            if (wl_gguf_get_arr_i64(g, "tokenizer.ggml.token_type", i, &v) != 0) {
+            if (raw) {
+                int32_t x;
+                memcpy(&x, raw + 4 * i, 4);
+                v = x;
+            } else if (wl_gguf_get_arr_i64(g, "tokenizer.ggml.token_type", i, &v) != 0) {
                 rc = wl_errmsg_set(err, WL_EFORMAT, "tokenizer.ggml.token_type must be integers");
                 goto done;
             }
