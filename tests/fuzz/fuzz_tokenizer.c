@@ -89,7 +89,7 @@ static wl_tokenizer *build_tiny_spm(void)
         type[3 + b] = 6;
         score[3 + b] = 0;
     }
-    const char *extra[] = {"\xe2\x96\x81", "a", "b", "\xe2\x96\x81" "a", "ab", "bc", "xyz"};
+    const char *extra[] = {"\xe2\x96\x81", "a", "b", ("\xe2\x96\x81" "a"), "ab", "bc", "xyz"};
     for (int i = 0; i < 7; i++) {
         tok[259 + i] = (struct wl_tok_text){extra[i], strlen(extra[i])};
         type[259 + i] = i == 6 ? 4 : 1;
