@@ -54,7 +54,7 @@ bool wl__tok_cache_get(struct wl__tok_scratch *s, const char *w, size_t n, uint6
     if (!e->hash)
         return false;
     *rc = wl__tok_ivec_reserve(out, e->n_ids);
-    if (*rc == 0) {
+    if (*rc == 0 && e->n_ids) {
         memcpy(out->v + out->n, s->wc_ids.v + e->ids_off, e->n_ids * sizeof(int32_t));
         out->n += e->n_ids;
     }
@@ -90,8 +90,10 @@ int wl__tok_cache_put(struct wl__tok_scratch *s, const char *w, size_t n, uint64
     int rc = wl__tok_ivec_reserve(&s->wc_ids, n_ids);
     if (rc)
         return rc;
-    memcpy(s->wc_keys + s->wc_keys_n, w, n);
-    memcpy(s->wc_ids.v + s->wc_ids.n, ids, n_ids * sizeof(int32_t));
+    if (n)
+        memcpy(s->wc_keys + s->wc_keys_n, w, n);
+    if (n_ids)
+        memcpy(s->wc_ids.v + s->wc_ids.n, ids, n_ids * sizeof(int32_t));
     *e = (struct wl__tok_wc_slot){h, (uint32_t)s->wc_keys_n, (uint32_t)n, (uint32_t)s->wc_ids.n,
                                   (uint32_t)n_ids};
     s->wc_keys_n += n;

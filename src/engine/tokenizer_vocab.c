@@ -204,18 +204,23 @@ static int trie_insert(wl_tokenizer *t, const char *s, size_t n, int32_t id, uin
 {
     if (n == 0)
         return 0;
+    /* room for every node this text could add, so no pointer below moves */
+    if ((size_t)t->n_trie + n > UINT32_MAX / 2)
+        return WL_ERANGE;
+    if (t->n_trie + n > *cap) {
+        uint32_t nc = *cap;
+        while (nc < t->n_trie + n)
+            nc *= 2;
+        struct wl__tok_trie_node *q = realloc(t->trie, nc * sizeof(*q));
+        if (!q)
+            return WL_ENOMEM;
+        t->trie = q;
+        *cap = nc;
+    }
     uint32_t *slot = &t->trie_root[(unsigned char)s[0]];
     for (size_t i = 0;; i++) {
         uint32_t node = *slot;
         if (!node) {
-            if (t->n_trie == *cap) {
-                uint32_t nc = *cap * 2;
-                struct wl__tok_trie_node *q = realloc(t->trie, nc * sizeof(*q));
-                if (!q)
-                    return WL_ENOMEM;
-                t->trie = q;
-                *cap = nc;
-            }
             node = t->n_trie++;
             t->trie[node] = (struct wl__tok_trie_node){WL_TOK_NULL, 0, 0, (uint8_t)s[i]};
             *slot = node;
