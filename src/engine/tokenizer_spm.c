@@ -92,8 +92,7 @@ bool wl__tok_spm_pair_possible(const wl_tokenizer *t, uint32_t a, uint32_t b)
 
 /* Merges one independent segment buf[0..len) and appends its tokens. */
 static int spm_segment(const wl_tokenizer *t, const char *buf, size_t len,
-                       struct wl__tok_scratch *s, struct wl__tok_ivec *out,
-                       struct wl_tok_stats *st)
+                       struct wl__tok_scratch *s, struct wl__tok_ivec *out, struct wl_tok_stats *st)
 {
     if (len > s->sym_cap) {
         struct wl__tok_sym *ns = realloc(s->sym, len * sizeof(*ns));
