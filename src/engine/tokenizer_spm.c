@@ -191,9 +191,10 @@ int wl__tok_spm_fragment(const wl_tokenizer *t, const char *text, size_t len, bo
                 st->n_cache_hits++;
             } else if (rc == 0) {
                 size_t first = out->n;
+                uint64_t dropped = st->n_bytes_dropped;
                 st->n_cache_misses += n <= WL__TOK_CACHE_MAX_WORD;
                 rc = spm_segment(t, w, n, s, out, st);
-                if (rc == 0)
+                if (rc == 0 && st->n_bytes_dropped == dropped)
                     rc = wl__tok_cache_put(s, w, n, h, out->v + first, out->n - first);
             }
             seg = i;
