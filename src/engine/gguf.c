@@ -26,6 +26,12 @@
 #define WL_GGUF_MAX_KEY_BYTES 65535u   /* spec: keys are at most 65535 bytes */
 #define WL_GGUF_MAX_NAME_BYTES 1024u   /* spec says 64; llama.cpp 63; we allow more */
 #define WL_GGUF_MAX_ARRAY_DEPTH 8u     /* arrays of arrays nest at most this deep */
+/* Caps that bound the memory of the index a hostile file can make us build
+ * (real models have tens of keys, a few thousand tensors, and rarely any
+ * nested array): */
+#define WL_GGUF_MAX_KV (1u << 20)
+#define WL_GGUF_MAX_TENSORS (1u << 20)
+#define WL_GGUF_MAX_SUBARRAYS (1u << 20) /* array elements that are arrays, whole file */
 /* Smallest possible serialized kv: key len 8 + 1 key byte + type 4 + 1 value byte. */
 #define WL_GGUF_MIN_KV_BYTES 14u
 /* Smallest tensor info: name len 8 + 1 byte + n_dims 4 + type 4 + offset 8. */
@@ -169,7 +175,26 @@ struct wl__cur {
     uint64_t size;
     uint64_t off;
     struct wl_errmsg *err;
+    uint64_t n_subarrays; /* nested arrays indexed so far */
 };
+
+/* A printable, bounded copy of a name from the file for error messages:
+ * control bytes become '?', long names are cut with "...". */
+struct wl__shown {
+    char s[84];
+};
+
+static struct wl__shown wl__show(const char *name)
+{
+    struct wl__shown r;
+    size_t i = 0;
+    for (; name[i] && i < 80; i++)
+        r.s[i] = ((unsigned char)name[i] < 0x20 || name[i] == 0x7f) ? '?' : name[i];
+    if (name[i])
+        memcpy(r.s + 77, "...", 3), i = 80;
+    r.s[i] = '\0';
+    return r;
+}
 
 static uint64_t wl__left(const struct wl__cur *c)
 {
@@ -310,6 +335,12 @@ static int wl__parse_arr(struct wl__cur *c, struct wl__gguf_arr *a, unsigned dep
                 return rc;
         }
     } else if (et == WL_GGUF_ARRAY) {
+        if (n > WL_GGUF_MAX_SUBARRAYS - c->n_subarrays)
+            return wl_errmsg_set(c->err, WL_EFORMAT,
+                                 "key '%s': array of %" PRIu64 " arrays at byte %" PRIu64
+                                 " exceeds the limit of %u nested arrays per file",
+                                 key, n, at, WL_GGUF_MAX_SUBARRAYS);
+        c->n_subarrays += n;
         a->sub = calloc(n ? n : 1, sizeof *a->sub);
         if (!a->sub)
             return wl_errmsg_set(c->err, WL_ENOMEM, "out of memory indexing array '%s'", key);
@@ -352,20 +383,20 @@ static int wl__parse_kv(struct wl__cur *c, struct wl__gguf_kv *kv)
         return wl_errmsg_set(c->err, WL_EFORMAT,
                              "key '%s' (at byte %" PRIu64 "): unknown value type %" PRIu32
                              " at byte %" PRIu64,
-                             kv->key, at, t, tat);
+                             wl__show(kv->key).s, at, t, tat);
     kv->type = (enum wl_gguf_vtype)t;
     kv->val_off = c->off;
     if (t == WL_GGUF_STRING) {
         uint64_t doff, len;
         rc = wl__get_str(c, "string value", &doff, &len);
     } else if (t == WL_GGUF_ARRAY) {
-        rc = wl__parse_arr(c, &kv->arr, 0, kv->key);
+        rc = wl__parse_arr(c, &kv->arr, 0, wl__show(kv->key).s);
     } else {
         rc = wl__need(c, wl__vtype_sizes[t], "metadata value");
         if (rc == 0 && t == WL_GGUF_BOOL && c->p[c->off] > 1)
             rc = wl_errmsg_set(c->err, WL_EFORMAT,
                                "key '%s': bool value at byte %" PRIu64 " is %u (must be 0 or 1)",
-                               kv->key, c->off, c->p[c->off]);
+                               wl__show(kv->key).s, c->off, c->p[c->off]);
         if (rc == 0)
             c->off += wl__vtype_sizes[t];
     }
@@ -383,6 +414,7 @@ static int wl__parse_tensor(struct wl__cur *c, struct wl_gguf_tensor *t, uint64_
     if (rc)
         return rc;
     t->name = name;
+    const struct wl__shown shown = wl__show(name);
     uint32_t n_dims;
     uint64_t dat = c->off;
     rc = wl__get_u32(c, "tensor n_dims", &n_dims);
@@ -392,7 +424,7 @@ static int wl__parse_tensor(struct wl__cur *c, struct wl_gguf_tensor *t, uint64_
         return wl_errmsg_set(c->err, WL_EFORMAT,
                              "tensor %" PRIu64 " '%s': %" PRIu32
                              " dimensions at byte %" PRIu64 " (at most %d)",
-                             idx, name, n_dims, dat, WL_GGUF_MAX_DIMS);
+                             idx, shown.s, n_dims, dat, WL_GGUF_MAX_DIMS);
     t->n_dims = n_dims;
     uint64_t n_el = 1;
     for (int d = 0; d < WL_GGUF_MAX_DIMS; d++)
@@ -406,12 +438,12 @@ static int wl__parse_tensor(struct wl__cur *c, struct wl_gguf_tensor *t, uint64_
             return wl_errmsg_set(c->err, WL_EFORMAT,
                                  "tensor '%s': dimension %" PRIu32 " = %" PRIu64
                                  " at byte %" PRIu64 " is out of range",
-                                 name, d, t->ne[d], eat);
+                                 shown.s, d, t->ne[d], eat);
         if (__builtin_mul_overflow(n_el, t->ne[d], &n_el) || n_el > (uint64_t)INT64_MAX)
             return wl_errmsg_set(c->err, WL_EFORMAT,
                                  "tensor '%s': element count overflows at dimension %" PRIu32
                                  " (byte %" PRIu64 ")",
-                                 name, d, eat);
+                                 shown.s, d, eat);
     }
     t->n_elements = n_el;
     uint64_t tat = c->off;
@@ -421,7 +453,7 @@ static int wl__parse_tensor(struct wl__cur *c, struct wl_gguf_tensor *t, uint64_
         return rc;
     if (!wl_ttype_is_known(type))
         return wl_errmsg_set(c->err, WL_EFORMAT,
-                             "tensor '%s': unknown tensor type %" PRIu32 " at byte %" PRIu64, name,
+                             "tensor '%s': unknown tensor type %" PRIu32 " at byte %" PRIu64, shown.s,
                              type, tat);
     t->type = (enum wl_ttype)type;
     uint32_t be = wl_ttype_block_elems(type);
@@ -429,13 +461,13 @@ static int wl__parse_tensor(struct wl__cur *c, struct wl_gguf_tensor *t, uint64_
         return wl_errmsg_set(c->err, WL_EFORMAT,
                              "tensor '%s' (at byte %" PRIu64 "): row length %" PRIu64
                              " is not a multiple of the %s block size %" PRIu32,
-                             name, at, t->ne[0], wl_ttype_name(type), be);
+                             shown.s, at, t->ne[0], wl_ttype_name(type), be);
     rc = wl_ttype_bytes(type, n_el, &t->n_bytes);
     if (rc)
         return wl_errmsg_set(c->err, WL_EFORMAT,
                              "tensor '%s' (at byte %" PRIu64 "): byte size of %" PRIu64
                              " %s elements overflows",
-                             name, at, n_el, wl_ttype_name(type));
+                             shown.s, at, n_el, wl_ttype_name(type));
     return wl__get_u64(c, "tensor data offset", &t->offset);
 }
 
@@ -456,14 +488,15 @@ static int wl__check_tensor_data(wl_gguf *g, struct wl_errmsg *err)
             return wl_errmsg_set(err, WL_EFORMAT,
                                  "tensor '%s': data offset %" PRIu64 " (file byte %" PRIu64
                                  ") is not a multiple of the alignment %" PRIu64,
-                                 t->name, t->offset, g->data_offset + t->offset, g->alignment);
+                                 wl__show(t->name).s, t->offset, g->data_offset + t->offset,
+                                 g->alignment);
         if (t->offset > ds || t->n_bytes > ds - t->offset)
             return wl_errmsg_set(err, WL_EFORMAT,
                                  "tensor '%s': data [%" PRIu64 ", +%" PRIu64
                                  ") of the data section at byte %" PRIu64
                                  " extends past the end of the file (data section is %" PRIu64
                                  " bytes)",
-                                 t->name, t->offset, t->n_bytes, g->data_offset, ds);
+                                 wl__show(t->name).s, t->offset, t->n_bytes, g->data_offset, ds);
         t->data = t->n_bytes ? g->base + g->data_offset + t->offset : NULL;
     }
     if (g->n_tensors < 2)
@@ -481,7 +514,8 @@ static int wl__check_tensor_data(wl_gguf *g, struct wl_errmsg *err)
             rc = wl_errmsg_set(err, WL_EFORMAT,
                                "tensors '%s' (data offset %" PRIu64 ", %" PRIu64
                                " bytes) and '%s' (data offset %" PRIu64 ") overlap",
-                               a->name, a->offset, a->n_bytes, b->name, b->offset);
+                               wl__show(a->name).s, a->offset, a->n_bytes, wl__show(b->name).s,
+                               b->offset);
             break;
         }
     }
@@ -529,6 +563,14 @@ static int wl__parse(wl_gguf *g, struct wl_errmsg *err)
                              "tensor count %" PRIu64 " at byte 8 is impossible: %" PRIu64
                              " bytes remain and each tensor info needs at least %u",
                              g->n_tensors, wl__left(&c), WL_GGUF_MIN_TENSOR_BYTES);
+    if (n_kv > WL_GGUF_MAX_KV)
+        return wl_errmsg_set(err, WL_EFORMAT,
+                             "metadata count %" PRIu64 " at byte 16 exceeds the limit of %u keys",
+                             n_kv, WL_GGUF_MAX_KV);
+    if (g->n_tensors > WL_GGUF_MAX_TENSORS)
+        return wl_errmsg_set(err, WL_EFORMAT,
+                             "tensor count %" PRIu64 " at byte 8 exceeds the limit of %u tensors",
+                             g->n_tensors, WL_GGUF_MAX_TENSORS);
     g->kv = calloc(n_kv ? n_kv : 1, sizeof *g->kv);
     g->tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof *g->tensors);
     if (!g->kv || !g->tensors)
@@ -551,7 +593,7 @@ static int wl__parse(wl_gguf *g, struct wl_errmsg *err)
             return wl_errmsg_set(err, WL_EFORMAT,
                                  "duplicate metadata key '%s' at byte %" PRIu64
                                  " (first seen as entry %" PRId64 ")",
-                                 g->kv[i].key, at, dup);
+                                 wl__show(g->kv[i].key).s, at, dup);
         wl__index_put(&g->kv_index, g->kv[i].key, i);
     }
 
@@ -585,7 +627,7 @@ static int wl__parse(wl_gguf *g, struct wl_errmsg *err)
             return wl_errmsg_set(err, WL_EFORMAT,
                                  "duplicate tensor name '%s' at byte %" PRIu64
                                  " (first seen as tensor %" PRId64 ")",
-                                 g->tensors[i].name, at, dup);
+                                 wl__show(g->tensors[i].name).s, at, dup);
         wl__index_put(&g->tensor_index, g->tensors[i].name, i);
     }
     /* alignment <= 2^31 and c.off <= size, so this cannot overflow. */

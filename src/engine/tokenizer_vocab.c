@@ -730,8 +730,9 @@ void wl_tok_free(wl_tokenizer *t)
 
 /* ---- GGUF front end --------------------------------------------------------------- */
 
-/* A token id key; missing or out of the int32 range (converters write
- * 0xFFFFFFFF for "none") means "the model type's default", as in llama.cpp. */
+/* A token id key. Missing, or out of the int32 range, means "the model type's
+ * default", as in llama.cpp; converters write "no such token" as -1 stored in a
+ * UINT32 (0xFFFFFFFF), e.g. stories260K's separator and padding ids: absent. */
 static int gguf_id(const wl_gguf *g, const char *key, int32_t *out)
 {
     int64_t v;
@@ -741,7 +742,9 @@ static int gguf_id(const wl_gguf *g, const char *key, int32_t *out)
         return 0;
     if (rc)
         return rc;
-    if (v >= 0 && v <= INT32_MAX)
+    if (v == -1 || v == (int64_t)UINT32_MAX)
+        *out = WL_TOK_NULL;
+    else if (v >= 0 && v <= INT32_MAX)
         *out = (int32_t)v;
     else
         wl_log_debug("tokenizer", "%s = %lld is not a token id; using the default", key,
