@@ -162,7 +162,7 @@ static json_t *stats_json(const struct wl_tok_stats *s)
 {
     return json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-        " s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
+        " s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
         "calls", (json_int_t)s->n_calls, "bytes", (json_int_t)s->n_bytes, "tokens",
         (json_int_t)s->n_tokens, "special_tokens", (json_int_t)s->n_special, "fragments",
         (json_int_t)s->n_fragments, "words", (json_int_t)s->n_words, "symbols",
@@ -171,10 +171,10 @@ static json_t *stats_json(const struct wl_tok_stats *s)
         (json_int_t)s->n_merges, "stale_candidates", (json_int_t)s->n_stale, "byte_fallback",
         (json_int_t)s->n_byte_fallback, "bytes_dropped", (json_int_t)s->n_bytes_dropped,
         "cache_hits", (json_int_t)s->n_cache_hits, "cache_misses", (json_int_t)s->n_cache_misses,
-        "cache_hit_rate", wl_tok_stats_cache_hit_rate(s), "total_ms", s->t_total_ns / 1e6,
+        "cache_hit_rate", wl_tok_stats_cache_hit_rate(s), "total_ms", s->t_total_ns / 1e6, "cpu_ms", s->t_cpu_ns / 1e6,
         "special_ms", s->t_special_ns / 1e6, "pretokenize_ms", s->t_pretok_ns / 1e6, "merge_ms",
         s->t_merge_ns / 1e6, "tokens_per_s", wl_tok_stats_tokens_per_s(s), "mb_per_s",
-        wl_tok_stats_mb_per_s(s));
+        wl_tok_stats_mb_per_s(s), "mb_per_cpu_s", wl_tok_stats_mb_per_cpu_s(s));
 }
 
 static void stats_print(FILE *out, const struct wl_tok_info *inf, const struct wl_tok_stats *s)
@@ -185,11 +185,11 @@ static void stats_print(FILE *out, const struct wl_tok_info *inf, const struct w
             (unsigned long long)s->n_bytes, (unsigned long long)s->n_tokens,
             s->n_tokens ? (double)s->n_bytes / (double)s->n_tokens : 0.0,
             (unsigned long long)s->n_special, (unsigned long long)s->n_words);
-    fprintf(out, "time: %.3f ms (special %.3f, pre-tokenize %.3f, merge %.3f)\n",
-            s->t_total_ns / 1e6, s->t_special_ns / 1e6, s->t_pretok_ns / 1e6,
+    fprintf(out, "time: %.3f ms wall, %.3f ms CPU (special %.3f, pre-tokenize %.3f, merge %.3f)\n",
+            s->t_total_ns / 1e6, s->t_cpu_ns / 1e6, s->t_special_ns / 1e6, s->t_pretok_ns / 1e6,
             s->t_merge_ns / 1e6);
-    fprintf(out, "throughput: %.0f tokens/s, %.2f MB/s\n", wl_tok_stats_tokens_per_s(s),
-            wl_tok_stats_mb_per_s(s));
+    fprintf(out, "throughput: %.0f tokens/s, %.2f MB/s wall; %.2f MB/s per CPU second\n",
+            wl_tok_stats_tokens_per_s(s), wl_tok_stats_mb_per_s(s), wl_tok_stats_mb_per_cpu_s(s));
     fprintf(out,
             "lookups: %llu vocabulary, %llu merge-rank; merge candidates %llu, merges %llu, "
             "stale %llu\n",

@@ -148,7 +148,8 @@ struct wl_tok_stats {
     uint64_t n_bytes_dropped;  /* BPE bytes with no token (as llama.cpp: dropped) */
     uint64_t n_cache_hits;     /* BPE word cache (per call) */
     uint64_t n_cache_misses;
-    uint64_t t_total_ns;
+    uint64_t t_total_ns;       /* wall time (monotonic clock) */
+    uint64_t t_cpu_ns;         /* CPU time of the calling thread (robust on busy machines) */
     uint64_t t_special_ns;     /* splitting out special tokens */
     uint64_t t_pretok_ns;      /* pre-tokenizer (word splitting) */
     uint64_t t_merge_ns;       /* merging + lookups */
@@ -164,9 +165,10 @@ int wl_tok_tokenize(const wl_tokenizer *t, const char *text, size_t len, unsigne
 int wl_tok_tokenize_alloc(const wl_tokenizer *t, const char *text, size_t len, unsigned flags,
                           int32_t **ids_out, size_t *n_out, struct wl_tok_stats *stats);
 
-/* Derived figures; 0 when the denominator is 0. */
+/* Derived figures (wall time; *_cpu: per CPU second); 0 when the denominator is 0. */
 double wl_tok_stats_tokens_per_s(const struct wl_tok_stats *s);
 double wl_tok_stats_mb_per_s(const struct wl_tok_stats *s);
+double wl_tok_stats_mb_per_cpu_s(const struct wl_tok_stats *s);
 double wl_tok_stats_cache_hit_rate(const struct wl_tok_stats *s);
 
 /* ---- detokenize ------------------------------------------------------------- */

@@ -285,11 +285,15 @@ static bool in_cls(enum cls c, const struct unit *u)
         return cp == '$' || cp == '+' || cp == '<' || cp == '=' || cp == '>' || cp == '^' ||
                cp == '~' || cp == '|' || (c == CLS_PUNCT_SYM_BT && cp == '`');
     case CLS_DS_LETTER:
+        if (cp < 0x80)
+            return (cp | 0x20) >= 'a' && (cp | 0x20) <= 'z';
         return !ws_hidden && in_ranges(ds_letter, N_OF(ds_letter), cp);
     case CLS_DS_PUNCT:
+        if (cp < 0x80)
+            return (cp >= 0x21 && cp <= 0x2F) || (cp >= 0x3A && cp <= 0x7E);
         return !ws_hidden && in_ranges(ds_punct, N_OF(ds_punct), cp);
     case CLS_CJK:
-        return !ws_hidden && in_ranges(cjk, N_OF(cjk), cp);
+        return cp >= 0x800 && !ws_hidden && in_ranges(cjk, N_OF(cjk), cp);
     }
     return false;
 }

@@ -159,7 +159,7 @@ int32_t wl__tok_map_get(const struct wl__tok_map *m, const char *pool, const cha
     while (m->slots[j].hash) {
         const struct wl__tok_map_slot *s = &m->slots[j];
         if (s->hash == h && s->len_a == la && s->len_b == lb &&
-            memcmp(pool + s->off, a, la) == 0 && memcmp(pool + s->off + la, b, lb) == 0)
+            memcmp(pool + s->off, a, la) == 0 && (lb == 0 || memcmp(pool + s->off + la, b, lb) == 0))
             return s->value;
         j = (j + 1) & m->mask;
     }

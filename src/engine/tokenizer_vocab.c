@@ -204,18 +204,23 @@ static int trie_insert(wl_tokenizer *t, const char *s, size_t n, int32_t id, uin
 {
     if (n == 0)
         return 0;
+    /* room for every node this text could add, so no pointer below moves */
+    if ((size_t)t->n_trie + n > UINT32_MAX / 2)
+        return WL_ERANGE;
+    if (t->n_trie + n > *cap) {
+        uint32_t nc = *cap;
+        while (nc < t->n_trie + n)
+            nc *= 2;
+        struct wl__tok_trie_node *q = realloc(t->trie, nc * sizeof(*q));
+        if (!q)
+            return WL_ENOMEM;
+        t->trie = q;
+        *cap = nc;
+    }
     uint32_t *slot = &t->trie_root[(unsigned char)s[0]];
     for (size_t i = 0;; i++) {
         uint32_t node = *slot;
         if (!node) {
-            if (t->n_trie == *cap) {
-                uint32_t nc = *cap * 2;
-                struct wl__tok_trie_node *q = realloc(t->trie, nc * sizeof(*q));
-                if (!q)
-                    return WL_ENOMEM;
-                t->trie = q;
-                *cap = nc;
-            }
             node = t->n_trie++;
             t->trie[node] = (struct wl__tok_trie_node){WL_TOK_NULL, 0, 0, (uint8_t)s[i]};
             *slot = node;
@@ -327,6 +332,44 @@ static int build_pieces(wl_tokenizer *t, struct pool *pl)
     }
     free(tmp);
     return rc;
+}
+
+/* SPM: the set of adjacent character pairs inside any token (see impl.h). */
+static int build_spm_pairs(wl_tokenizer *t, const struct pool *pl)
+{
+    size_t n_pairs = 0;
+    for (uint32_t i = 0; i < t->n_vocab; i++)
+        n_pairs += t->tok[i].text_len;
+    size_t cap = 1024;
+    while (cap < n_pairs * 2)
+        cap *= 2;
+    t->spm_pairs = calloc(cap, sizeof(*t->spm_pairs));
+    if (!t->spm_pairs)
+        return WL_ENOMEM;
+    t->spm_pairs_mask = cap - 1;
+    for (uint32_t i = 0; i < t->n_vocab; i++) {
+        const unsigned char *s = (const unsigned char *)pl->p + t->tok[i].text_off;
+        size_t n = t->tok[i].text_len;
+        uint32_t prev = 0;
+        for (size_t j = 0; j < n;) {
+            uint32_t cp;
+            size_t l = wl__utf8_decode(s + j, n - j, &cp);
+            if (l == 0) {
+                cp = 0x110000u + s[j];
+                l = 1;
+            }
+            if (j > 0) {
+                uint64_t key = (((uint64_t)prev << 21) | cp) + 1;
+                size_t h = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & t->spm_pairs_mask;
+                while (t->spm_pairs[h] && t->spm_pairs[h] != key)
+                    h = (h + 1) & t->spm_pairs_mask;
+                t->spm_pairs[h] = key;
+            }
+            prev = cp;
+            j += l;
+        }
+    }
+    return 0;
 }
 
 static int build_bpe_tables(wl_tokenizer *t, struct pool *pl, const struct wl_tok_vocab_desc *d,
@@ -590,6 +633,8 @@ int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct w
     t->pool = pl.p;
     if (d->model == WL_TOK_MODEL_BPE && (rc = build_bpe_tables(t, &pl, d, err)) != 0)
         goto fail;
+    if (d->model == WL_TOK_MODEL_SPM && (rc = build_spm_pairs(t, &pl)) != 0)
+        goto fail;
     t->pool = pl.p;
     t->pool_len = pl.n;
     t->load_ns = wl_clock_now_ns() - t0;
@@ -618,30 +663,28 @@ void wl_tok_free(wl_tokenizer *t)
     free(t->pool);
     free(t->trie);
     free(t->eog);
+    free(t->spm_pairs);
     free(t);
 }
 
 /* ---- GGUF front end --------------------------------------------------------------- */
 
+/* A token id key; missing or out of the int32 range (converters write
+ * 0xFFFFFFFF for "none") means "the model type's default", as in llama.cpp. */
 static int gguf_id(const wl_gguf *g, const char *key, int32_t *out)
 {
     int64_t v;
     int rc = wl_gguf_get_i64(g, key, &v);
-    if (rc == WL_ENOENT) {
-        *out = -2;
+    *out = -2;
+    if (rc == WL_ENOENT || rc == WL_ERANGE)
         return 0;
-    }
-    /* converters write "no such token" as -1 stored in a UINT32 (0xFFFFFFFF),
-     * e.g. stories260K's separator and padding ids: absent, as in llama.cpp */
-    if (rc == 0 && (v == -1 || v == (int64_t)UINT32_MAX)) {
-        *out = WL_TOK_NULL;
-        return 0;
-    }
-    if (rc == 0 && (v < 0 || v > INT32_MAX))
-        rc = WL_ERANGE;
     if (rc)
         return rc;
-    *out = (int32_t)v;
+    if (v >= 0 && v <= INT32_MAX)
+        *out = (int32_t)v;
+    else
+        wl_log_debug("tokenizer", "%s = %lld is not a token id; using the default", key,
+                     (long long)v);
     return 0;
 }
 
@@ -776,9 +819,15 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
             rc = WL_ENOMEM;
             goto done;
         }
+        const unsigned char *raw =
+            et == WL_GGUF_INT32 ? wl_gguf_get_arr_data(g, "tokenizer.ggml.token_type") : NULL;
         for (size_t i = 0; i < d.n_tokens; i++) {
             int64_t v;
-            if (wl_gguf_get_arr_i64(g, "tokenizer.ggml.token_type", i, &v) != 0) {
+            if (raw) {
+                int32_t x;
+                memcpy(&x, raw + 4 * i, 4);
+                v = x;
+            } else if (wl_gguf_get_arr_i64(g, "tokenizer.ggml.token_type", i, &v) != 0) {
                 rc = wl_errmsg_set(err, WL_EFORMAT, "tokenizer.ggml.token_type must be integers");
                 goto done;
             }
