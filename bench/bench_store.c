@@ -67,8 +67,10 @@ int main(void)
     float heads[32];
     for (int h = 0; h < 32; h++)
         heads[h] = 0.01f * (float)h;
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "synthetic-1.1b",
-                               .prompt = "benchmark", .depth = "deep"};
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .model_name = "synthetic-1.1b",
+                               .prompt = "benchmark",
+                               .depth = "deep"};
     wl_store_run *r = NULL;
     char id[37];
     int64_t rows = 0;
@@ -79,17 +81,25 @@ int main(void)
         return die(s, "begin", rc);
     for (int t = 0; t < N_TOKENS && rc == 0; t++) {
         double t_ms = 100.0 + 20.0 * t;
-        struct wl_store_token tok = {.index = t, .text = "tok", .is_input = t < N_INPUT,
-                                     .start_ms = t_ms, .end_ms = t_ms + 20, .energy_j = 0.3,
-                                     .method = WL_METHOD_COUNTER, .power_w = WL_STORE_UNSET};
+        struct wl_store_token tok = {.index = t,
+                                     .text = "tok",
+                                     .is_input = t < N_INPUT,
+                                     .start_ms = t_ms,
+                                     .end_ms = t_ms + 20,
+                                     .energy_j = 0.3,
+                                     .method = WL_METHOD_COUNTER,
+                                     .power_w = WL_STORE_UNSET};
         rc = wl_store_add_token(r, &tok);
         struct wl_store_section sec = {.phase = t < N_INPUT ? "prefill" : "decode",
-                                       .name = "token", .token_index = t, .start_ms = t_ms,
-                                       .end_ms = t_ms + 20, .energy_j = 0.3};
+                                       .name = "token",
+                                       .token_index = t,
+                                       .start_ms = t_ms,
+                                       .end_ms = t_ms + 20,
+                                       .energy_j = 0.3};
         if (rc == 0)
             rc = wl_store_add_section(r, &sec);
-        struct wl_store_sample smp = {.t_ms = t_ms, .phase = sec.phase,
-                                      .domain_mask = 1u << WL_DOMAIN_PACKAGE};
+        struct wl_store_sample smp = {
+            .t_ms = t_ms, .phase = sec.phase, .domain_mask = 1u << WL_DOMAIN_PACKAGE};
         smp.power_w[WL_DOMAIN_PACKAGE] = 15;
         smp.energy_j[WL_DOMAIN_PACKAGE] = 0.3 * t;
         if (rc == 0)
@@ -100,25 +110,38 @@ int main(void)
             rc = wl_store_add_layer_metric(r, &lm);
             rows++;
             for (int c = 0; c < N_COMPONENTS && rc == 0; c++) {
-                struct wl_store_component_metric cm = {
-                    .token_index = t, .layer = l, .component = c, .name = comp_names[c],
-                    .dur_ms = 0.08 + 0.001 * c, .energy_j = 0.0012 + 0.0001 * c,
-                    .act_mean_abs = 0.5, .act_std = 0.2, .act_max_abs = 3, .act_sparsity = 0.1};
+                struct wl_store_component_metric cm = {.token_index = t,
+                                                       .layer = l,
+                                                       .component = c,
+                                                       .name = comp_names[c],
+                                                       .dur_ms = 0.08 + 0.001 * c,
+                                                       .energy_j = 0.0012 + 0.0001 * c,
+                                                       .act_mean_abs = 0.5,
+                                                       .act_std = 0.2,
+                                                       .act_max_abs = 3,
+                                                       .act_sparsity = 0.1};
                 rc = wl_store_add_component_metric(r, &cm);
                 rows++;
                 for (int o = 0; o < N_OPS && rc == 0; o++) {
                     bool attn = c == 4;
                     const char *oname = (o < 4 && comp_ops[c][o]) ? comp_ops[c][o] : "step";
-                    struct wl_store_op_metric om = {
-                        .token_index = t, .layer = l, .component = c, .op = o,
-                        .name = oname, .dur_ms = 0.02, .energy_j = 0.0003,
-                        .n_heads = attn && o == 2 ? 32 : 0, .head_entropy = heads,
-                        .head_max_weight = heads, .head_sparsity = heads,
-                        .entropy = attn ? 1.5 : WL_STORE_UNSET,
-                        .max_weight = attn ? 0.4 : WL_STORE_UNSET,
-                        .sparsity = attn ? 0.7 : WL_STORE_UNSET,
-                        .kill_ratio = c == 7 ? 0.3 : WL_STORE_UNSET,
-                        .var_ratio = c == 0 || c == 6 ? 1.1 : WL_STORE_UNSET};
+                    struct wl_store_op_metric om = {.token_index = t,
+                                                    .layer = l,
+                                                    .component = c,
+                                                    .op = o,
+                                                    .name = oname,
+                                                    .dur_ms = 0.02,
+                                                    .energy_j = 0.0003,
+                                                    .n_heads = attn && o == 2 ? 32 : 0,
+                                                    .head_entropy = heads,
+                                                    .head_max_weight = heads,
+                                                    .head_sparsity = heads,
+                                                    .entropy = attn ? 1.5 : WL_STORE_UNSET,
+                                                    .max_weight = attn ? 0.4 : WL_STORE_UNSET,
+                                                    .sparsity = attn ? 0.7 : WL_STORE_UNSET,
+                                                    .kill_ratio = c == 7 ? 0.3 : WL_STORE_UNSET,
+                                                    .var_ratio =
+                                                        c == 0 || c == 6 ? 1.1 : WL_STORE_UNSET};
                     rc = wl_store_add_op_metric(r, &om);
                     rows++;
                 }
@@ -127,9 +150,13 @@ int main(void)
     }
     if (rc != 0)
         return die(s, "writing", rc);
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE, .duration_ms = 100 + 20.0 * N_TOKENS,
-                                .energy_j = 0.3 * N_TOKENS, .energy_method = WL_METHOD_COUNTER,
-                                .input_tokens = -1, .output_tokens = -1, .sample_count = -1,
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 100 + 20.0 * N_TOKENS,
+                                .energy_j = 0.3 * N_TOKENS,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
                                 .sample_rate_hz = 50};
     rc = wl_store_run_finish(r, &tot);
     if (rc != 0)

@@ -64,7 +64,7 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
     if (r->energy_scope)
         printf(", scope %s", r->energy_scope);
     printf("\n");
-    printf("  duration   %s   avg power %s   samples %lld", 
+    printf("  duration   %s   avg power %s   samples %lld",
            wl_cli_fmt_duration(s->duration_ms, b1, sizeof b1),
            wl_cli_fmt(s->avg_power_w, 2, "W", b2, sizeof b2), (long long)a->n_samples);
     if (!isnan(r->sample_rate_hz))
@@ -147,8 +147,8 @@ static void print_domains(const struct wl_store_aggregates *a, const struct wl_s
     char b[8][48];
     printf("\nEnergy by hardware domain (domains nest: core is inside package, package inside "
            "psys)\n");
-    printf("  %-8s %-16s %12s %8s %10s %18s %10s %12s\n", "DOMAIN", "METHOD", "ENERGY",
-           "% TOTAL", "AVG POWER", "PEAK (AT)", "BASELINE", "DYNAMIC");
+    printf("  %-8s %-16s %12s %8s %10s %18s %10s %12s\n", "DOMAIN", "METHOD", "ENERGY", "% TOTAL",
+           "AVG POWER", "PEAK (AT)", "BASELINE", "DYNAMIC");
     for (size_t i = 0; i < s->n_domains; i++) {
         const struct wl_summary_domain *d = &s->domains[i];
         char peak[64];
@@ -213,8 +213,8 @@ static void print_layers(const struct wl_summary *s, long max_layers)
         printf("\nLayers (average per token; energy attributed by time share)\n");
         printf("  %5s %8s %12s %12s %8s\n", "LAYER", "TOKENS", "AVG TIME", "AVG ENERGY",
                "ENERGY %");
-        size_t n = max_layers > 0 && (size_t)max_layers < s->n_layers ? (size_t)max_layers
-                                                                       : s->n_layers;
+        size_t n =
+            max_layers > 0 && (size_t)max_layers < s->n_layers ? (size_t)max_layers : s->n_layers;
         for (size_t i = 0; i < n; i++) {
             const struct wl_summary_layer *l = &s->layers[i];
             printf("  %5d %8lld %12s %12s %8s\n", l->layer, (long long)l->n,

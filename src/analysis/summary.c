@@ -138,8 +138,8 @@ static void wl__components(const struct wl_store_aggregates *a, struct wl_summar
 
     /* The hottest (layer, component) pairs: a partial selection would do,
      * but a few hundred rows sort in microseconds. */
-    struct wl_summary_component *all = a->n_components ? calloc(a->n_components, sizeof *all)
-                                                       : NULL;
+    struct wl_summary_component *all =
+        a->n_components ? calloc(a->n_components, sizeof *all) : NULL;
     if (!all)
         return;
     for (size_t i = 0; i < a->n_components; i++) {
@@ -238,8 +238,9 @@ static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *
     s->n_domains = a->run.n_domains;
     /* The run's idle power: the widest domain that has one, never a sum of
      * nested domains. */
-    s->baseline_power_w = !isnan(base_total) ? base_total : !isnan(base_psys) ? base_psys
-                                                                             : base_parts;
+    s->baseline_power_w = !isnan(base_total)  ? base_total
+                          : !isnan(base_psys) ? base_psys
+                                              : base_parts;
     s->dynamic_energy_j = s->energy_j - s->baseline_power_w * t_s;
 }
 
@@ -428,8 +429,8 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         json_t *o = json_object();
         json_object_set_new(o, "domain", json_string(wl_domain_name(d->domain)));
         json_object_set_new(o, "method", json_string(wl_method_key(d->method)));
-        json_object_set_new(o, "source", wl__str(r->domain_source[i][0] ? r->domain_source[i]
-                                                                         : NULL));
+        json_object_set_new(o, "source",
+                            wl__str(r->domain_source[i][0] ? r->domain_source[i] : NULL));
         json_object_set_new(o, "energy_j", wl__num(d->energy_j));
         json_object_set_new(o, "pct_of_total", wl__num(d->pct));
         json_object_set_new(o, "avg_power_w", wl__num(d->avg_power_w));

@@ -51,17 +51,17 @@ struct wl_summary_domain {
 /* Every figure is WL_STORE_UNSET (NaN) when its inputs are missing. */
 struct wl_summary_efficiency {
     int64_t input_tokens, output_tokens;
-    double j_per_token;             /* total energy / output tokens */
-    double prefill_j_per_in_token;  /* prefill energy / input tokens */
-    double decode_j_per_out_token;  /* decode energy / output tokens */
-    double out_in_energy_ratio;     /* decode J per output token / prefill J per input token */
-    double tokens_per_j;            /* output tokens / total energy */
-    double tokens_per_s;            /* output tokens / decode time */
-    double prefill_tokens_per_s;    /* input tokens / prefill time */
-    double ttft_ms;                 /* first output token's end - first section's start */
-    double mean_itl_ms;             /* mean gap between consecutive output tokens */
-    double edp_js;                  /* total energy x total time */
-    double edp_per_token_js;        /* mean over output tokens of energy x duration */
+    double j_per_token;            /* total energy / output tokens */
+    double prefill_j_per_in_token; /* prefill energy / input tokens */
+    double decode_j_per_out_token; /* decode energy / output tokens */
+    double out_in_energy_ratio;    /* decode J per output token / prefill J per input token */
+    double tokens_per_j;           /* output tokens / total energy */
+    double tokens_per_s;           /* output tokens / decode time */
+    double prefill_tokens_per_s;   /* input tokens / prefill time */
+    double ttft_ms;                /* first output token's end - first section's start */
+    double mean_itl_ms;            /* mean gap between consecutive output tokens */
+    double edp_js;                 /* total energy x total time */
+    double edp_per_token_js;       /* mean over output tokens of energy x duration */
     double prefill_edp_js, decode_edp_js;
     double prefill_energy_j, decode_energy_j;
     double prefill_dur_ms, decode_dur_ms;

@@ -33,15 +33,7 @@ struct wl__db {
     int n_writers; /* open run writers; automatic checkpoints are off while > 0 */
 };
 
-enum {
-    ST_SAMPLE,
-    ST_SECTION,
-    ST_TOKEN,
-    ST_LAYER,
-    ST_DOMAIN,
-    ST_HEARTBEAT,
-    ST_COUNT
-};
+enum { ST_SAMPLE, ST_SECTION, ST_TOKEN, ST_LAYER, ST_DOMAIN, ST_HEARTBEAT, ST_COUNT };
 
 /* Rows of the two high-volume tables are buffered and inserted
  * WL__BATCH_ROWS at a time with one multi-row INSERT: that halves the cost
@@ -74,7 +66,7 @@ struct wl__run {
     int64_t sample_seq, section_seq;
     sqlite3_stmt *st[ST_COUNT];
     struct wl__rowbuf comp, op; /* comp is drained before op (foreign keys) */
-    bool counted;                /* included in d->n_writers */
+    bool counted;               /* included in d->n_writers */
 };
 
 /* ---- errors and small helpers ------------------------------------------- */
@@ -136,8 +128,7 @@ static int wl__exec(struct wl__db *d, const char *sql, struct wl_errmsg *err, co
     return rc == SQLITE_OK ? 0 : wl__fail(d, rc, err, what);
 }
 
-static int wl__prepare(struct wl__db *d, const char *sql, sqlite3_stmt **st,
-                       struct wl_errmsg *err)
+static int wl__prepare(struct wl__db *d, const char *sql, sqlite3_stmt **st, struct wl_errmsg *err)
 {
     int rc = sqlite3_prepare_v2(d->db, sql, -1, st, NULL);
     return rc == SQLITE_OK ? 0 : wl__fail(d, rc, err, "preparing a query");
@@ -245,8 +236,7 @@ fail:
 }
 
 /* Refuses files that are not SQLite databases before SQLite touches them. */
-static int wl__check_header(const char *path, bool must_exist, bool *exists,
-                            struct wl_errmsg *err)
+static int wl__check_header(const char *path, bool must_exist, bool *exists, struct wl_errmsg *err)
 {
     struct stat st;
     *exists = false;
@@ -411,8 +401,7 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
         rc = wl__pragma_int(d, "SELECT count(*) FROM sqlite_master", &n_objects, err);
     if (rc != 0) {
         if (rc == WL_EFORMAT)
-            wl_errmsg_set(err, rc, "%s: not a wattlens database (%s)", path,
-                          sqlite3_errmsg(d->db));
+            wl_errmsg_set(err, rc, "%s: not a wattlens database (%s)", path, sqlite3_errmsg(d->db));
         goto fail;
     }
     if (app_id != WL__SQLITE_APP_ID && (app_id != 0 || n_objects > 0)) {
@@ -677,20 +666,22 @@ static int wl__run_commit(struct wl__run *r, struct wl_errmsg *err)
 {
     if (!r->in_txn)
         return 0;
-    int rc = wl__run_drain(r, err);
-    if (rc != 0)
-        return rc;
+    /* A bad row (WL_EINVAL, already named in err) does not hold back the
+     * good ones: commit them, then report it. */
+    int rows_rc = wl__run_drain(r, err);
+    if (rows_rc != 0 && rows_rc != WL_EINVAL)
+        return rows_rc;
     sqlite3_stmt *hb = r->st[ST_HEARTBEAT];
     sqlite3_bind_int64(hb, 1, wl__now_ms());
     sqlite3_bind_int64(hb, 2, r->run_id);
-    rc = wl__step_done(r->d, hb, err, "updating the run");
+    int rc = wl__step_done(r->d, hb, err, "updating the run");
     if (rc != 0)
         return rc;
     rc = wl__exec(r->d, "COMMIT", err, "committing a batch");
     if (rc != 0)
         return rc;
     r->in_txn = false;
-    return 0;
+    return rows_rc;
 }
 
 static void wl__sqlite_release(void *run)
@@ -845,8 +836,7 @@ static int wl__sqlite_run_begin(void *db, const struct wl_run_info *in, const ch
         goto rollback;
     r->run_id = sqlite3_last_insert_rowid(d->db);
     if (in->n_tags > 0) {
-        rc = wl__prepare(d, "INSERT OR IGNORE INTO run_tags (run_id, tag) VALUES (?, ?)", &st,
-                         err);
+        rc = wl__prepare(d, "INSERT OR IGNORE INTO run_tags (run_id, tag) VALUES (?, ?)", &st, err);
         if (rc != 0)
             goto rollback;
         for (size_t t = 0; t < in->n_tags; t++) {
@@ -1067,8 +1057,7 @@ static int wl__sqlite_add_op(void *run, const struct wl_store_op_metric *v, stru
     return 0;
 }
 
-static int wl__sqlite_set_domain(void *run, const struct wl_store_domain *v,
-                                 struct wl_errmsg *err)
+static int wl__sqlite_set_domain(void *run, const struct wl_store_domain *v, struct wl_errmsg *err)
 {
     struct wl__run *r = run;
     if ((unsigned)v->domain >= WL_DOMAIN_COUNT || (unsigned)v->method >= WL_METHOD_COUNT)
@@ -1090,8 +1079,7 @@ static int wl__sqlite_set_domain(void *run, const struct wl_store_domain *v,
     return wl__step_done(r->d, st, err, "storing a domain's figures");
 }
 
-static int wl__sqlite_set_extra(void *run, const char *key, const char *json,
-                                struct wl_errmsg *err)
+static int wl__sqlite_set_extra(void *run, const char *key, const char *json, struct wl_errmsg *err)
 {
     struct wl__run *r = run;
     if (!key || !*key || !json)
@@ -1137,9 +1125,11 @@ static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl
     int rc = wl__run_txn(r, err);
     if (rc != 0)
         return rc;
-    rc = wl__run_drain(r, err);
-    if (rc != 0)
+    int rows_rc = wl__run_drain(r, err); /* bad rows are named and skipped */
+    if (rows_rc != 0 && rows_rc != WL_EINVAL) {
+        rc = rows_rc;
         goto fail;
+    }
     for (size_t k = 0; k < t->n_domains && t->domains; k++) {
         rc = wl__sqlite_set_domain(r, &t->domains[k], err);
         if (rc != 0)
@@ -1192,7 +1182,8 @@ static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl
     rc = wl__exec(d, sql, err, "aggregating the run");
     if (rc != 0)
         goto fail;
-    return wl__run_commit(r, err);
+    rc = wl__run_commit(r, err);
+    return rc != 0 ? rc : rows_rc;
 fail:
     /* Keep what was flushed; the batch in flight is dropped with the error. */
     sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1294,8 +1285,9 @@ static int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum 
     out->total = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     st = NULL;
-    snprintf(sql, sizeof sql, "SELECT " WL__ROW_COLS " FROM runs r%s ORDER BY %s LIMIT ?7 OFFSET ?8",
-             wl__filter_sql, order[sort]);
+    snprintf(sql, sizeof sql,
+             "SELECT " WL__ROW_COLS " FROM runs r%s ORDER BY %s LIMIT ?7 OFFSET ?8", wl__filter_sql,
+             order[sort]);
     rc = wl__prepare(d, sql, &st, err);
     if (rc != 0)
         return rc;
@@ -1340,8 +1332,8 @@ static int wl__sqlite_resolve_id(void *db, const char *prefix, char *id_out, str
         rc = wl_errmsg_set(err, WL_ENOENT, "no run with id '%s' in %s (see 'wattlens runs')",
                            prefix, d->path);
     else if (n > 1)
-        rc = wl_errmsg_set(err, WL_EINVAL, "run id '%s' is ambiguous; give more characters",
-                           prefix);
+        rc =
+            wl_errmsg_set(err, WL_EINVAL, "run id '%s' is ambiguous; give more characters", prefix);
     sqlite3_finalize(st);
     return rc;
 }
@@ -1396,9 +1388,9 @@ static int wl__sqlite_foreach(void *db, const char *id, enum wl_store_table t, i
     case WL_TABLE_SAMPLES:
         n = snprintf(sql, sizeof sql, "SELECT seq, t_ms, phase, method_flags");
         for (int i = 0; i < WL_DOMAIN_COUNT; i++)
-            n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s_w AS %s_power_w, %s_j AS %s_energy_j",
-                          wl__domain_cols[i], wl__domain_cols[i], wl__domain_cols[i],
-                          wl__domain_cols[i]);
+            n += snprintf(sql + n, sizeof sql - (size_t)n,
+                          ", %s_w AS %s_power_w, %s_j AS %s_energy_j", wl__domain_cols[i],
+                          wl__domain_cols[i], wl__domain_cols[i], wl__domain_cols[i]);
         snprintf(sql + n, sizeof sql - (size_t)n,
                  " FROM power_samples WHERE run_id = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL "
                  "ORDER BY seq");
