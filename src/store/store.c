@@ -409,6 +409,9 @@ void wl_store_run_detail_free(struct wl_store_run_detail *d)
     free(d->depth);
     free(d->host_cpu);
     free(d->error);
+    free(d->extra_json);
+    free(d->sensor_provenance_json);
+    d->extra_json = d->sensor_provenance_json = NULL;
     d->energy_scope = d->model_path = d->model_arch = d->depth = d->host_cpu = d->error = NULL;
 }
 
@@ -420,6 +423,9 @@ void wl_store_aggregates_free(struct wl_store_aggregates *a)
     free(a->phases);
     free(a->layers);
     free(a->components);
+    free(a->tokens.output_end_ms);
+    a->tokens.output_end_ms = NULL;
+    a->tokens.n_output_end = 0;
     a->phases = NULL;
     a->layers = NULL;
     a->components = NULL;

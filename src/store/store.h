@@ -374,6 +374,8 @@ struct wl_agg_tokens {
     double input_energy_j, output_energy_j;
     double first_output_end_ms, last_output_end_ms; /* UNSET without output tokens */
     double output_edp_js;                           /* sum of energy * duration */
+    double *output_end_ms; /* end of each output token in index order (heap; ITL percentiles) */
+    size_t n_output_end;
 };
 
 struct wl_store_run_detail {
@@ -381,6 +383,8 @@ struct wl_store_run_detail {
     char *energy_scope, *model_path, *model_arch, *depth, *host_cpu, *error;
     int64_t kv_cache_bytes, context_length, sample_count, threads, batch_size;
     double sample_rate_hz;
+    char *extra_json;             /* runs.extra (JSON object text) or NULL */
+    char *sensor_provenance_json; /* as written by the run's writer, or NULL */
     struct wl_store_domain domains[WL_DOMAIN_COUNT]; /* source pointers are NULL */
     char domain_source[WL_DOMAIN_COUNT][32];
     size_t n_domains;

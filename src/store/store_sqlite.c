@@ -1613,7 +1613,8 @@ static int wl__read_detail(struct wl__db *d, int64_t pk, struct wl_store_run_det
                          "SELECT " WL__ROW_COLS
                          ", r.energy_scope, r.model_path, r.model_arch, r.depth, r.host_cpu, "
                          "r.error, r.kv_cache_bytes, r.context_length, r.sample_count, r.threads, "
-                         "r.batch_size, r.sample_rate_hz FROM runs r WHERE r.id = ?",
+                         "r.batch_size, r.sample_rate_hz, r.extra, r.sensor_provenance FROM runs r "
+                         "WHERE r.id = ?",
                          &st, err);
     if (rc != 0)
         return rc;
@@ -1638,6 +1639,8 @@ static int wl__read_detail(struct wl__db *d, int64_t pk, struct wl_store_run_det
     o->threads = wl__col_int(st, c++, -1);
     o->batch_size = wl__col_int(st, c++, -1);
     o->sample_rate_hz = wl__col_double(st, c++);
+    o->extra_json = wl__col_strdup(st, c++);
+    o->sensor_provenance_json = wl__col_strdup(st, c++);
     sqlite3_finalize(st);
     st = NULL;
     rc = wl__prepare(d,
@@ -1773,6 +1776,15 @@ static int wl__token_row(sqlite3_stmt *st, void *u)
     return 0;
 }
 
+static int wl__output_end_row(sqlite3_stmt *st, void *u)
+{
+    struct wl_agg_tokens *t = u;
+    if (wl__grow((void **)&t->output_end_ms, t->n_output_end, sizeof *t->output_end_ms) != 0)
+        return WL_ENOMEM;
+    t->output_end_ms[t->n_output_end++] = wl__col_double(st, 0);
+    return 0;
+}
+
 static int wl__count_row(sqlite3_stmt *st, void *u)
 {
     *(int64_t *)u = sqlite3_column_int64(st, 0);
@@ -1826,6 +1838,12 @@ static int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregat
                    "SELECT is_input, count(*), sum(energy_j), min(end_ms), max(end_ms), "
                    "sum(edp_js) FROM tokens WHERE run_id = ? GROUP BY is_input",
                    pk, wl__token_row, &out->tokens, err);
+    if (rc != 0)
+        return rc;
+    rc = wl__query(d,
+                   "SELECT end_ms FROM tokens WHERE run_id = ? AND is_input = 0 "
+                   "AND end_ms IS NOT NULL ORDER BY idx",
+                   pk, wl__output_end_row, &out->tokens, err);
     if (rc != 0)
         return rc;
     return wl__query(d, "SELECT count(*) FROM power_samples WHERE run_id = ?", pk, wl__count_row,
