@@ -95,6 +95,7 @@ int wl_context_create(const wl_model *m, const struct wl_context_params *params,
     size_t total = 0;
     for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++)
         total += align64(floats[i] * sizeof(float));
+    total += 2 * align64((size_t)p.n_ubatch * sizeof(int32_t)); /* tok_pos, tok_seq */
     total += align64(pl.work_bytes);
     ctx->block = aligned_alloc(64, total);
     if (!ctx->block) {
@@ -109,6 +110,10 @@ int wl_context_create(const wl_model *m, const struct wl_context_params *params,
         *slots[i] = (float *)cur;
         cur += align64(floats[i] * sizeof(float));
     }
+    ctx->rs.tok_pos = (int32_t *)cur;
+    cur += align64((size_t)p.n_ubatch * sizeof(int32_t));
+    ctx->rs.tok_seq = (int32_t *)cur;
+    cur += align64((size_t)p.n_ubatch * sizeof(int32_t));
     ctx->rs.work = cur;
     ctx->rs.work_bytes = pl.work_bytes;
     ctx->state_bytes = total;

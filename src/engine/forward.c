@@ -59,7 +59,7 @@ static void rope_angles(struct wl_context *ctx)
     const float *factors = ctx->model->weights.rope_freq_factors;
     const int32_t half = c->rope_dim / 2;
     for (int32_t t = 0; t < ctx->batch.n_tok; t++) {
-        const double pos = (double)(ctx->batch.pos0 + t) * (double)c->rope_freq_scale;
+        const double pos = (double)ctx->rs.tok_pos[t] * (double)c->rope_freq_scale;
         for (int32_t i = 0; i < half; i++) {
             double freq = pow((double)c->rope_freq_base, -2.0 * i / (double)c->rope_dim);
             if (factors)
@@ -85,8 +85,11 @@ static void forward_batch(struct wl_context *ctx, const int32_t *tokens, int32_t
 
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_TOKEN))
         emit_section(ctx, WL_SECTION_EMBEDDING, true);
-    for (int32_t t = 0; t < n; t++)
+    for (int32_t t = 0; t < n; t++) {
+        rs->tok_pos[t] = ctx->n_past + t;
+        rs->tok_seq[t] = 0;
         wl__weight_row_f32(&m->weights.tok_embd, tokens[t], rs->x + (size_t)t * c->dim);
+    }
     rope_angles(ctx);
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_TOKEN)) {
         emit_section(ctx, WL_SECTION_EMBEDDING, false);

@@ -56,14 +56,18 @@ struct wl_run_state {
     float *rope_cos; /* (B, rope_dim / 2) for the batch's positions */
     float *rope_sin; /* (B, rope_dim / 2) */
     float *norm_tmp; /* (B) per-row statistics for split norm ops */
+    int32_t *tok_pos; /* (B) position of each batch token in its sequence */
+    int32_t *tok_seq; /* (B) sequence of each batch token (0 while one sequence) */
     void *work;     /* kernel scratch (quantized activations) */
     size_t work_bytes;
 };
 
-/* The batch being processed (set by forward.c before the layers run). */
+/* The batch being processed (set by forward.c before the layers run).
+ * Blocks use rs.tok_pos / rs.tok_seq per token, so a batch may mix
+ * sequences (issue 8) without changing them. */
 struct wl_batch_state {
     int32_t n_tok; /* tokens in this batch (<= n_ubatch) */
-    int32_t pos0;  /* position of the first one */
+    int32_t pos0;  /* position of the first one (single-sequence batches) */
 };
 
 /* A context (engine/context.h): defined here because the forward pass is its

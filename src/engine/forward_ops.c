@@ -233,10 +233,11 @@ static void att_rows(void *arg, int ith, int nth)
         const int32_t t = (int32_t)(r / nh), h = (int32_t)(r % nh);
         /* causal: token t sees positions 0..pos0+t; later ones are never
          * computed, which is the mask */
-        const int32_t n_kv = ctx->batch.pos0 + t + 1;
+        const int32_t n_kv = ctx->rs.tok_pos[t] + 1;
+        const int32_t cell0 = ctx->rs.tok_seq[t] * ctx->n_ctx;
         float *s = ctx->rs.scores + (size_t)r * (size_t)ctx->n_ctx;
         if (a->stages & ATT_QK)
-            wl_kv_cache_dot(&ctx->kv, a->il, h / group, n_kv,
+            wl_kv_cache_dot(&ctx->kv, a->il, h / group, cell0, n_kv,
                             ctx->rs.q + ((size_t)t * nh + h) * hd, s);
         if (a->stages & ATT_SCALE_MASK) {
             for (int32_t j = 0; j < n_kv; j++)
@@ -256,7 +257,7 @@ static void att_rows(void *arg, int ith, int nth)
                 s[j] *= inv;
         }
         if (a->stages & ATT_AV)
-            wl_kv_cache_accum(&ctx->kv, a->il, h / group, n_kv, s,
+            wl_kv_cache_accum(&ctx->kv, a->il, h / group, cell0, n_kv, s,
                               ctx->rs.att + ((size_t)t * nh + h) * hd);
     }
 }
@@ -267,12 +268,16 @@ void wl__fwd_attention(struct wl_context *ctx, int32_t il)
     const int32_t n = ctx->batch.n_tok;
     struct att_task a = {.ctx = ctx, .il = il};
     /* q.k and p.v over the visible positions of every (token, head) */
-    const int64_t att_work = (int64_t)n * c->n_head * (ctx->batch.pos0 + n) * c->head_dim * 2;
+    const int64_t att_work = (int64_t)n * c->n_head * (ctx->rs.tok_pos[n - 1] + 1) * c->head_dim * 2;
     struct wl_hook_attention hatt = {.probs = ctx->rs.scores, .n_tok = n, .n_head = c->n_head,
-                                     .pos0 = ctx->batch.pos0, .row_stride = (size_t)ctx->n_ctx};
+                                     .pos0 = ctx->batch.pos0, .pos = ctx->rs.tok_pos,
+                                     .row_stride = (size_t)ctx->n_ctx};
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT))
         comp_event(ctx, il, WL_COMP_ATTENTION, true, NULL, NULL);
-    wl_kv_cache_store(&ctx->kv, il, ctx->batch.pos0, n, ctx->rs.k, ctx->rs.v);
+    const size_t kv_dim = (size_t)c->n_head_kv * (size_t)c->head_dim;
+    for (int32_t t = 0; t < n; t++)
+        wl_kv_cache_store(&ctx->kv, il, ctx->rs.tok_seq[t] * ctx->n_ctx + ctx->rs.tok_pos[t], 1,
+                          ctx->rs.k + t * kv_dim, ctx->rs.v + t * kv_dim);
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_OP)) {
         static const enum wl_op ops[4] = {WL_OP_QK, WL_OP_SCALE_MASK, WL_OP_SOFTMAX, WL_OP_AV};
         for (int s = 0; s < 4; s++) {
