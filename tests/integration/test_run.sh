@@ -120,7 +120,25 @@ for _ in $(seq 1 300); do
   grep -q "prefill and decode" "$tmp/int.err" 2>/dev/null && break
   sleep 0.1
 done
-sleep 1.0
+# then until the store holds output tokens of the running run (the recorder flushes
+# while it runs), so the interrupt lands mid-decode however slow this build is
+running_output_tokens() {
+  python3 - "$1" <<'PY' 2>/dev/null || echo 0
+import sqlite3, sys
+try:
+    c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True, timeout=1)
+    q = ("select count(*) from tokens t join runs r on r.id = t.run_id "
+         "where r.status = 'running' and t.is_input = 0")
+    print(c.execute(q).fetchone()[0])
+except Exception:
+    print(0)
+PY
+}
+for _ in $(seq 1 600); do
+  n=$(running_output_tokens "$db")
+  [ "${n:-0}" -ge 2 ] && break
+  sleep 0.1
+done
 kill -INT $pid
 wait $pid; rc=$?
 if [ $rc = 130 ]; then ok "SIGINT: exit status 130"; else bad "SIGINT exit status $rc"; cat "$tmp/int.err"; fi
