@@ -39,6 +39,7 @@ static void usage(FILE *out)
             "  -r, --repetitions N   repetitions of each test (default 5)\n"
             "  -t, --threads N       threads (default: online CPUs)\n"
             "  -o, --output FMT      md (default), csv or json\n"
+            "      --json            same as -o json\n"
             "  -ub, --ubatch-size N  prompt tokens per forward batch (default 64)\n"
             "  -ctk, --cache-type T  KV cache type: f16 (default) or f32\n"
             "      --no-warmup       skip the warm-up runs\n"
@@ -197,6 +198,7 @@ static int run(int argc, char **argv)
         {"ubatch-size", required_argument, NULL, 'U'},
         {"cache-type", required_argument, NULL, 'K'},
         {"no-warmup", no_argument, NULL, 'W'},
+        {"json", no_argument, NULL, 'J'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -252,6 +254,9 @@ static int run(int argc, char **argv)
             break;
         case 'W':
             p.warmup = false;
+            break;
+        case 'J':
+            fmt = "json";
             break;
         case 'v':
             verbose = true;

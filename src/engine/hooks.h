@@ -116,14 +116,15 @@ struct wl_hook_tensor {
 
 /* Attention probabilities after softmax (end of op SOFTMAX and of component
  * ATTENTION when activations are requested): for batch token t and head h,
- * row (t * n_head + h) holds n_kv_at(t) = pos0 + t + 1 valid weights (causal);
- * entries past that are undefined. */
+ * row (t * n_head + h) holds pos[t] + 1 valid weights (causal; pos[t] =
+ * pos0 + t for a single sequence); entries past that are undefined. */
 struct wl_hook_attention {
     const float *probs;
     int32_t n_tok;
     int32_t n_head;
     int32_t pos0;
-    size_t row_stride; /* in floats */
+    const int32_t *pos; /* (n_tok) position of each token */
+    size_t row_stride;  /* in floats */
 };
 
 struct wl_hook_event {

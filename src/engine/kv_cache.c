@@ -79,14 +79,14 @@ static size_t kv_offset(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, i
     return row * (size_t)kv->head_dim * kv->elem_bytes;
 }
 
-void wl_kv_cache_store(struct wl_kv_cache *kv, int32_t il, int32_t pos, int32_t n, const float *k,
+void wl_kv_cache_store(struct wl_kv_cache *kv, int32_t il, int32_t cell, int32_t n, const float *k,
                        const float *v)
 {
     const int32_t hd = kv->head_dim;
     const size_t kv_dim = (size_t)kv->n_head_kv * (size_t)hd;
     for (int32_t t = 0; t < n; t++) {
         for (int32_t h = 0; h < kv->n_head_kv; h++) {
-            size_t off = kv_offset(kv, il, h, pos + t);
+            size_t off = kv_offset(kv, il, h, cell + t);
             const float *ks = k + (size_t)t * kv_dim + (size_t)h * (size_t)hd;
             const float *vs = v + (size_t)t * kv_dim + (size_t)h * (size_t)hd;
             if (kv->type == WL_TTYPE_F32) {
@@ -198,10 +198,10 @@ static bool have_f16c(void)
 }
 #endif
 
-void wl_kv_cache_dot(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t n_pos,
-                     const float *q, float *scores)
+void wl_kv_cache_dot(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t cell0,
+                     int32_t n_pos, const float *q, float *scores)
 {
-    const void *K = (const char *)kv->k + kv_offset(kv, il, kvh, 0);
+    const void *K = (const char *)kv->k + kv_offset(kv, il, kvh, cell0);
     if (kv->type == WL_TTYPE_F32) {
         dot_f32(K, n_pos, kv->head_dim, q, scores);
         return;
@@ -215,10 +215,10 @@ void wl_kv_cache_dot(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int3
     dot_f16_scalar(K, n_pos, kv->head_dim, q, scores);
 }
 
-void wl_kv_cache_accum(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t n_pos,
-                       const float *p, float *out)
+void wl_kv_cache_accum(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t cell0,
+                       int32_t n_pos, const float *p, float *out)
 {
-    const void *V = (const char *)kv->v + kv_offset(kv, il, kvh, 0);
+    const void *V = (const char *)kv->v + kv_offset(kv, il, kvh, cell0);
     if (kv->type == WL_TTYPE_F32) {
         accum_f32(V, n_pos, kv->head_dim, p, out);
         return;

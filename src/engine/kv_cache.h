@@ -1,8 +1,11 @@
 /* The KV cache: keys and values of every layer for positions 0..n_ctx-1.
  *
- * Layout: k and v are [layer][kv_head][pos][head_dim] in the cache type
+ * Layout: k and v are [layer][kv_head][cell][head_dim] in the cache type
  * (F16 by default, F32 on request), so the keys of one head are one
- * contiguous matrix and attention streams them row by row. The type-specific
+ * contiguous matrix and attention streams them row by row. A cell is one
+ * position of one sequence: the context gives sequence s the cells
+ * [s * n_ctx_seq, (s + 1) * n_ctx_seq) (one sequence today; batching of
+ * several sequences, issue 8, only changes which cells a token uses). The type-specific
  * inner loops of attention (q.k over positions, sum of p * v) live here so
  * the attention code does not care how the cache is stored.
  *
@@ -41,17 +44,17 @@ void wl_kv_cache_free(struct wl_kv_cache *kv);
 uint64_t wl_kv_cache_bytes_for(enum wl_ttype type, int32_t n_layer, int32_t n_ctx,
                                int32_t n_head_kv, int32_t head_dim);
 
-/* Writes n positions starting at pos of layer il: k and v are (n, n_head_kv *
- * head_dim) floats. The caller has checked pos + n <= n_ctx. */
-void wl_kv_cache_store(struct wl_kv_cache *kv, int32_t il, int32_t pos, int32_t n, const float *k,
+/* Writes n cells starting at cell of layer il: k and v are (n, n_head_kv *
+ * head_dim) floats. The caller has checked cell + n <= n_ctx. */
+void wl_kv_cache_store(struct wl_kv_cache *kv, int32_t il, int32_t cell, int32_t n, const float *k,
                        const float *v);
 
-/* scores[j] = dot(q, K[il][kvh][j]) for j in [0, n_pos). q has head_dim floats. */
-void wl_kv_cache_dot(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t n_pos,
-                     const float *q, float *scores);
+/* scores[j] = dot(q, K[il][kvh][cell0 + j]) for j in [0, n_pos). q has head_dim floats. */
+void wl_kv_cache_dot(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t cell0,
+                     int32_t n_pos, const float *q, float *scores);
 
-/* out[d] = sum_j p[j] * V[il][kvh][j][d] for j in [0, n_pos). */
-void wl_kv_cache_accum(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t n_pos,
-                       const float *p, float *out);
+/* out[d] = sum_j p[j] * V[il][kvh][cell0 + j][d] for j in [0, n_pos). */
+void wl_kv_cache_accum(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t cell0,
+                       int32_t n_pos, const float *p, float *out);
 
 #endif

@@ -6,8 +6,10 @@
  * matmul) and norm weights are 1, so forward passes stay finite at any depth.
  * The same parameters and seed always give the same bytes. Tokenizer
  * metadata is copied from a vocabulary GGUF or generated as a byte-level
- * SentencePiece-style vocabulary. Families are rows of a table in synth.c;
- * only llama is implemented so far (others return WL_ENOTSUP).
+ * SentencePiece-style vocabulary. Families are rows of a table in synth.c:
+ * llama, qwen2, phi3 (with LongRoPE factors), gemma, gemma2, stablelm;
+ * outside llama, norm weights are 1 + uniform(+-0.2) and biases
+ * uniform(+-0.1) so every family-specific part matters.
  * Stateless; thread-safe. Tensors are heap buffers owned by the writer.
  */
 #ifndef WL_ENGINE_SYNTH_H
@@ -24,13 +26,13 @@
 struct wl_synth_params {
     enum wl_arch arch;
     uint32_t n_layers;
-    uint32_t dim;            /* hidden size */
-    uint32_t ffn;            /* feed-forward size */
+    uint32_t dim; /* hidden size */
+    uint32_t ffn; /* feed-forward size */
     uint32_t n_heads;
     uint32_t n_kv_heads;
-    uint32_t vocab_size;     /* byte-level vocabulary size (>= 259) when vocab_from is NULL */
+    uint32_t vocab_size;       /* byte-level vocabulary size (>= 259) when vocab_from is NULL */
     const wl_gguf *vocab_from; /* copy tokenizer.* keys from here (borrowed) */
-    enum wl_ttype type;      /* matrices; 1-D tensors stay F32; odd rows fall back (requant.h) */
+    enum wl_ttype type;        /* matrices; 1-D tensors stay F32; odd rows fall back (requant.h) */
     uint64_t seed;
     uint32_t context_length;
     double rope_freq_base;

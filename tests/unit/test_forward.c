@@ -351,7 +351,9 @@ static void on_event(void *ud, const struct wl_hook_event *ev)
             /* probabilities of each row sum to 1 over the causal range */
             const struct wl_hook_attention *a = ev->attention;
             for (int row = 0; row < a->n_tok * a->n_head; row++) {
-                int nk = a->pos0 + row / a->n_head + 1;
+                int nk = a->pos[row / a->n_head] + 1;
+                if (a->pos[row / a->n_head] != a->pos0 + row / a->n_head)
+                    r->bad = true;
                 double s = 0;
                 for (int j = 0; j < nk; j++)
                     s += a->probs[row * a->row_stride + j];
