@@ -126,6 +126,8 @@ static void print_efficiency(const struct wl_summary *s)
         {"prefill tokens/s", e->prefill_tokens_per_s, 2, "tok/s"},
         {"time to first token", e->ttft_ms, 2, "ms"},
         {"mean inter-token latency", e->mean_itl_ms, 2, "ms"},
+        {"inter-token latency p50", e->p50_itl_ms, 2, "ms"},
+        {"inter-token latency p90", e->p90_itl_ms, 2, "ms"},
         {"EDP total", e->edp_js, 4, "J*s"},
         {"EDP per output token", e->edp_per_token_js, 6, "J*s"},
         {"EDP prefill", e->prefill_edp_js, 4, "J*s"},
@@ -138,6 +140,50 @@ static void print_efficiency(const struct wl_summary *s)
         printf("  %-27s %s\n", rows[i].label,
                wl_cli_fmt(rows[i].v, rows[i].dec, rows[i].unit, b, sizeof b));
     }
+}
+
+/* Energy per output token as one line of block characters (tokens averaged
+ * into at most 64 columns), with its range. */
+static void print_token_energy(const struct wl_store_aggregates *a)
+{
+    static const char *const blocks[8] = {"\u2581", "\u2582", "\u2583", "\u2584",
+                                          "\u2585", "\u2586", "\u2587", "\u2588"};
+    size_t n = a->n_output_tokens;
+    if (n < 2)
+        return;
+    size_t width = n < 64 ? n : 64;
+    double v[64], lo = NAN, hi = NAN;
+    for (size_t b = 0; b < width; b++) {
+        size_t from = b * n / width, to = (b + 1) * n / width;
+        double sum = 0;
+        size_t k = 0;
+        for (size_t i = from; i < to; i++) {
+            if (!isnan(a->output_tokens[i].energy_j)) {
+                sum += a->output_tokens[i].energy_j;
+                k++;
+            }
+        }
+        v[b] = k ? sum / (double)k : NAN;
+        if (!isnan(v[b])) {
+            lo = isnan(lo) || v[b] < lo ? v[b] : lo;
+            hi = isnan(hi) || v[b] > hi ? v[b] : hi;
+        }
+    }
+    if (isnan(lo))
+        return;
+    char b1[48], b2[48];
+    printf("\nEnergy per output token (%zu tokens%s; %s .. %s)\n  ", n,
+           n > width ? ", averaged into 64 columns" : "", wl_cli_fmt_energy(lo, b1, sizeof b1),
+           wl_cli_fmt_energy(hi, b2, sizeof b2));
+    for (size_t b = 0; b < width; b++) {
+        if (isnan(v[b])) {
+            fputs(" ", stdout);
+            continue;
+        }
+        int level = hi > lo ? (int)((v[b] - lo) / (hi - lo) * 7.0 + 0.5) : 3;
+        fputs(blocks[level], stdout);
+    }
+    printf("\n");
 }
 
 static void print_domains(const struct wl_store_aggregates *a, const struct wl_summary *s)
@@ -236,6 +282,11 @@ static void print_layers(const struct wl_summary *s, long max_layers)
                "AVG TIME", "AVG ENERGY", "TOTAL", "TIME %", "ENERGY %");
         for (size_t i = 0; i < s->n_hottest; i++)
             print_component_row(&s->hottest[i], true);
+        printf("\nSlowest components (layer, component) by time\n");
+        printf("  %5s  %-14s %8s %12s %12s %12s %8s %8s\n", "LAYER", "COMPONENT", "COUNT",
+               "AVG TIME", "AVG ENERGY", "TOTAL", "TIME %", "ENERGY %");
+        for (size_t i = 0; i < s->n_slowest; i++)
+            print_component_row(&s->slowest[i], true);
     }
 }
 
@@ -304,6 +355,7 @@ static int run(int argc, char **argv)
         print_header(&a, &sum);
         print_phases(&sum);
         print_efficiency(&sum);
+        print_token_energy(&a);
         print_domains(&a, &sum);
         print_layers(&sum, max_layers);
         printf("\nExport everything: wattlens export %.8s --format json|csv\n", id);

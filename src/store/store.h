@@ -376,6 +376,12 @@ struct wl_agg_tokens {
     double output_edp_js;                           /* sum of energy * duration */
 };
 
+/* One output token, for latency percentiles and per-token energy plots. */
+struct wl_agg_token {
+    int64_t index;
+    double end_ms, dur_ms, energy_j; /* UNSET when unknown */
+};
+
 struct wl_store_run_detail {
     struct wl_run_row row; /* list fields */
     char *energy_scope, *model_path, *model_arch, *depth, *host_cpu, *error;
@@ -395,6 +401,8 @@ struct wl_store_aggregates {
     struct wl_agg_component *components; /* by layer, component */
     size_t n_components;
     struct wl_agg_tokens tokens;
+    struct wl_agg_token *output_tokens; /* output tokens by index */
+    size_t n_output_tokens;
     int64_t n_samples;
 };
 
