@@ -152,7 +152,7 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
     double dur = (double)wl_energy_window_dur_ns(&r->window) / 1e9;
     fprintf(f, "\nwattlens measure:");
     for (int i = 0; argv[i]; i++)
-        fprintf(f, " %s", argv[i]);
+        fprintf(f, strpbrk(argv[i], " \t'\"$|&;<>*?") ? " '%s'" : " %s", argv[i]);
     fprintf(f, "\n");
     if (r->exec_errno)
         fprintf(f, "  could not run the command: %s\n", strerror(r->exec_errno));
