@@ -1,0 +1,233 @@
+/* Kernel throughput: matvec GB/s of weights streamed, per weight type, code
+ * path, matrix shape of a 1.1B llama layer (2048x2048 attention, 5632x2048
+ * FFN, 32000x2048 output) and thread count (1, 2), next to this machine's
+ * measured memory read bandwidth with the same thread count, as a ratio.
+ * Each matrix is replicated into enough copies (>= 256 MiB in total) that
+ * consecutive calls stream from DRAM as decode does, not from the caches.
+ * The machine may be shared: "GB/s" is wall-clock (best pass), "cpu GB/s"
+ * divides by the CPU time the threads actually got (kernel speed if it had
+ * the cores to itself; spinning while waiting for a descheduled worker
+ * counts as CPU time, so it is a lower bound of that).
+ * Prints figures only; never asserts on time.
+ * Usage: bench_kernels [-t TYPE[,..]] [-p PATH[,..]] [-j THREADS[,..]] [-s attn,ffn,out,l2] [-m MIB]
+ *   -m MIB: minimum footprint of the weight copies (default 256; 0 = one
+ *   copy, i.e. cache-resident for small shapes: compute speed)
+ *   -n ROWS: activation rows per call (default 1 = decode matvec; e.g. 64 for
+ *   prefill-style matmul, where GMAC/s is the figure that matters)
+ *   e.g. bench_kernels -t q8_0,q4_k -p avx512 -j 2
+ */
+#include "engine/kernels/kernels.h"
+#include "engine/kernels/membw.h"
+#include "engine/threadpool.h"
+#include "util/clock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const uint32_t types[] = {WL_TTYPE_F32,  WL_TTYPE_F16,  WL_TTYPE_BF16, WL_TTYPE_Q8_0,
+                                 WL_TTYPE_Q4_0, WL_TTYPE_Q4_K, WL_TTYPE_Q6_K};
+static const struct {
+    const char *name;
+    int64_t rows, cols;
+} shapes[] = {{"attn 2048x2048", 2048, 2048}, {"ffn 5632x2048", 5632, 2048},
+              {"out 32000x2048", 32000, 2048},
+              /* only with -s l2 -m 0: fits in a 1 MiB L2, i.e. compute speed */
+              {"l2 256x2048", 256, 2048}};
+
+/* true when list (comma-separated, NULL = all) names item (case-insensitive) */
+static int selected(const char *list, const char *item)
+{
+    if (!list)
+        return 1;
+    size_t n = strlen(item);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncasecmp(p, item, n) == 0)
+            return 1;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((rng >> 40) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static void empty_job(void *arg, int ith, int nth)
+{
+    (void)arg;
+    (void)ith;
+    (void)nth;
+}
+
+int main(int argc, char **argv)
+{
+    const char *tsel = NULL, *psel = NULL, *jsel = NULL, *ssel = NULL;
+    size_t footprint_min = (size_t)256 << 20;
+    int64_t n_x = 1;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "-t"))
+            tsel = argv[i + 1];
+        else if (!strcmp(argv[i], "-p"))
+            psel = argv[i + 1];
+        else if (!strcmp(argv[i], "-j"))
+            jsel = argv[i + 1];
+        else if (!strcmp(argv[i], "-s"))
+            ssel = argv[i + 1];
+        else if (!strcmp(argv[i], "-n"))
+            n_x = strtol(argv[i + 1], NULL, 10) < 1 ? 1 : strtol(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "-m"))
+            footprint_min = (size_t)strtoul(argv[i + 1], NULL, 10) << 20;
+        else {
+            fprintf(stderr,
+                    "usage: %s [-t types] [-p paths] [-j threads] [-s attn,ffn,out,l2] [-m MiB] "
+                    "[-n rows]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    const int thread_counts[] = {1, 2};
+    struct wl_threadpool *pools[2] = {NULL, NULL};
+    double bw[2] = {0, 0};
+    printf("# bench_kernels: best kernel path on this CPU: %s\n", wl_kpath_name(wl_kpath_best()));
+    for (int ti = 0; ti < 2; ti++) {
+        char name[8];
+        snprintf(name, sizeof name, "%d", thread_counts[ti]);
+        if (!selected(jsel, name))
+            continue;
+        if (wl_threadpool_create(thread_counts[ti], &pools[ti]) != 0) {
+            fprintf(stderr, "bench_kernels: cannot start %d threads\n", thread_counts[ti]);
+            return 1;
+        }
+        struct wl_membw_result r;
+        if (wl_membw_measure_read(pools[ti], 0, 5, &r) != 0) {
+            fprintf(stderr, "bench_kernels: bandwidth measurement failed\n");
+            return 1;
+        }
+        bw[ti] = r.best_gbps;
+        if (thread_counts[ti] > 1) {
+            /* cost of one parallel-for with empty shares, as paid per matmul (the caller
+             * may run every share itself when the workers are not yet polling) */
+            double best = 0;
+            for (int rep = 0; rep < 5; rep++) {
+                uint64_t t0 = wl_clock_now_ns();
+                for (int i = 0; i < 10000; i++)
+                    wl_threadpool_run(pools[ti], empty_job, NULL);
+                double per = (double)(wl_clock_now_ns() - t0) / 10000.0;
+                if (rep == 0 || per < best)
+                    best = per;
+            }
+            printf("# thread pool, %d threads: empty parallel-for %.0f ns per call (best of 5 x "
+                   "10000 back-to-back)\n",
+                   thread_counts[ti], best);
+        }
+        printf("# memory read bandwidth, %d thread(s): best %.2f GB/s, mean %.2f GB/s "
+               "(%zu MiB x %d reps)\n",
+               r.n_threads, r.best_gbps, r.mean_gbps, r.bytes >> 20, r.reps);
+    }
+    printf("# activation rows per call: %ld\n", (long)n_x);
+    printf("%-6s %-7s %-16s %3s %9s %8s %9s %8s %8s %8s\n", "type", "path", "shape", "thr",
+           "us/call", "GB/s", "cpu GB/s", "bw GB/s", "ratio", "GMAC/s");
+
+    for (size_t ty = 0; ty < sizeof types / sizeof types[0]; ty++) {
+        uint32_t t = types[ty];
+        if (!selected(tsel, wl_ttype_name(t)))
+            continue;
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+            char sname[8]; /* first word: attn, ffn, out */
+            size_t wl = strcspn(shapes[si].name, " ");
+            memcpy(sname, shapes[si].name, wl);
+            sname[wl] = '\0';
+            if (!selected(ssel, sname) || (!ssel && !strcmp(sname, "l2")))
+                continue;
+            int64_t rows = shapes[si].rows, cols = shapes[si].cols;
+            size_t rb = wl_quant_row_bytes(t, cols), mat = rb * (size_t)rows;
+            size_t copies = (footprint_min + mat - 1) / mat;
+            if (copies < 1)
+                copies = 1;
+            uint8_t *w = NULL;
+            if (posix_memalign((void **)&w, 64, mat * copies) != 0) {
+                fprintf(stderr, "bench_kernels: out of memory\n");
+                return 1;
+            }
+            /* 64 distinct quantized rows, tiled: the content does not change speed */
+            float *src = malloc(sizeof(float) * (size_t)cols);
+            float *x = malloc(sizeof(float) * (size_t)(cols * n_x));
+            float *y = malloc(sizeof(float) * (size_t)(rows * n_x));
+            size_t sb = wl_kernel_scratch_bytes(t, cols, n_x);
+            void *scratch = NULL;
+            if (!src || !x || !y || (sb && posix_memalign(&scratch, 64, sb) != 0)) {
+                fprintf(stderr, "bench_kernels: out of memory\n");
+                return 1;
+            }
+            for (int64_t r = 0; r < 64 && r < rows; r++) {
+                for (int64_t c = 0; c < cols; c++)
+                    src[c] = 0.05f * frand();
+                wl_quantize_row(t, src, w + (size_t)r * rb, cols);
+            }
+            for (size_t off = 64 * rb; off < mat * copies; off += 64 * rb) {
+                size_t n = mat * copies - off < 64 * rb ? mat * copies - off : 64 * rb;
+                memcpy(w + off, w, n);
+            }
+            for (int64_t c = 0; c < cols * n_x; c++)
+                x[c] = frand();
+
+            for (int path = WL_KPATH_SCALAR; path <= WL_KPATH_AVX512; path++) {
+                struct wl_kernels k;
+                if (!selected(psel, wl_kpath_name((enum wl_kpath)path)) ||
+                    wl_kernels_init(&k, (enum wl_kpath)path) != 0)
+                    continue;
+                for (int ti = 0; ti < 2; ti++) {
+                    if (!pools[ti])
+                        continue;
+                    /* run for >= 0.3 s and >= 2 passes over all copies; report the best pass */
+                    double best_ns = 0, best_cpu_ns = 0;
+                    uint64_t start = wl_clock_now_ns();
+                    size_t calls = copies < 16 ? 16 : copies; /* per pass */
+                    for (int pass = 0; pass < 2 || wl_clock_now_ns() - start < 300000000ull;
+                         pass++) {
+                        uint64_t t0 = wl_clock_now_ns(), c0 = wl_clock_process_cpu_ns();
+                        for (size_t cl = 0; cl < calls; cl++) {
+                            struct wl_kernel_weight wd = {t, w + (cl % copies) * mat, rows, cols,
+                                                          rb};
+                            wl_kernel_matmul(&k, &wd, x, n_x, y, scratch, sb, 0, pools[ti]);
+                        }
+                        double per = (double)(wl_clock_now_ns() - t0) / (double)calls;
+                        double cpu = (double)(wl_clock_process_cpu_ns() - c0) / (double)calls /
+                                     thread_counts[ti];
+                        if (pass == 0 || per < best_ns)
+                            best_ns = per;
+                        if (pass == 0 || cpu < best_cpu_ns)
+                            best_cpu_ns = cpu;
+                        if (pass >= 50)
+                            break;
+                    }
+                    double gbps = (double)mat / best_ns;
+                    printf("%-6s %-7s %-16s %3d %9.1f %8.2f %9.2f %8.2f %7.1f%% %8.1f\n",
+                           wl_ttype_name(t), wl_kpath_name(k.path), shapes[si].name,
+                           thread_counts[ti], best_ns / 1e3, gbps, (double)mat / best_cpu_ns,
+                           bw[ti], 100.0 * gbps / bw[ti],
+                           (double)rows * (double)cols * (double)n_x / best_ns);
+                    fflush(stdout);
+                }
+            }
+            free(w);
+            free(src);
+            free(x);
+            free(y);
+            free(scratch);
+        }
+    }
+    for (int ti = 0; ti < 2; ti++)
+        wl_threadpool_destroy(pools[ti]);
+    return 0;
+}

@@ -1,0 +1,107 @@
+/* Matrix products of the engine: y = W x for one or several activation rows,
+ * with W in F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K (GGUF layouts, used in
+ * place from the mapped file) and x in F32. For the quantized types the
+ * activations are first quantized to Q8A blocks (engine/quant.h) and the dot
+ * products run on 8-bit integers. Code paths: portable scalar, AVX2
+ * (+FMA, F16C) and AVX-512 (F/BW/VL/DQ + VNNI), chosen at run time from
+ * cpuid; a path can be forced for tests and comparisons.
+ * Lifetimes: struct wl_kernels is a plain value (function table); weights,
+ * activations, outputs and scratch are caller memory. Nothing here allocates.
+ * Thread-safety: all functions are reentrant; one matmul call uses the given
+ * thread pool exclusively while it runs.
+ */
+#ifndef WL_ENGINE_KERNELS_KERNELS_H
+#define WL_ENGINE_KERNELS_KERNELS_H
+
+#include "engine/quant.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct wl_threadpool;
+struct wl__kernel_ops;
+
+enum wl_kpath {
+    WL_KPATH_AUTO = 0,   /* best available on this CPU */
+    WL_KPATH_SCALAR = 1, /* portable C, every platform */
+    WL_KPATH_AVX2 = 2,   /* x86-64 AVX2 + FMA + F16C */
+    WL_KPATH_AVX512 = 3, /* x86-64 AVX-512 F/BW/VL/DQ/VNNI (+ the AVX2 set) */
+};
+
+/* A kernel set: which path and its functions. Fill with wl_kernels_init. */
+struct wl_kernels {
+    enum wl_kpath path;
+    const struct wl__kernel_ops *ops;
+};
+
+/* A weight matrix of rows x cols, row-major: row r starts at
+ * (const char *)data + r * row_bytes. */
+struct wl_kernel_weight {
+    uint32_t type;      /* enum wl_ttype */
+    const void *data;
+    int64_t rows;
+    int64_t cols;       /* multiple of the type's block size */
+    size_t row_bytes;   /* >= wl_quant_row_bytes(type, cols) */
+};
+
+/* Flags of wl_kernel_matmul. */
+enum {
+    /* scratch already holds x quantized by wl_kernel_prepare_x for the same
+     * cols and n_x (lets q, k, v projections share one quantization) */
+    WL_KERNEL_X_PREPARED = 1u << 0,
+};
+
+/* True when path can run on this CPU (AUTO and SCALAR always can). */
+bool wl_kpath_available(enum wl_kpath path);
+
+/* The best available path (never AUTO). */
+enum wl_kpath wl_kpath_best(void);
+
+/* "auto", "scalar", "avx2", "avx512"; "unknown" otherwise. */
+const char *wl_kpath_name(enum wl_kpath path);
+
+/* Parses a path name as above; 0 or WL_EINVAL. */
+int wl_kpath_parse(const char *s, enum wl_kpath *out);
+
+/* Selects a path (AUTO = best). WL_ENOTSUP when this CPU cannot run it,
+ * WL_EINVAL for an unknown value. */
+int wl_kernels_init(struct wl_kernels *k, enum wl_kpath path);
+
+/* True for weight types the kernels multiply: F32, F16, BF16, Q8_0, Q4_0,
+ * Q4_K, Q6_K. */
+bool wl_kernel_type_supported(uint32_t type);
+
+/* Checks a weight descriptor: supported type, rows >= 1, cols >= 1 and a
+ * multiple of the block size, row_bytes large enough, data not NULL, data
+ * and row_bytes aligned to 4 bytes (F32) or 2 bytes (all other types, whose
+ * blocks hold fp16 fields), as GGUF data always is.
+ * 0 or WL_EINVAL/WL_ENOTSUP. */
+int wl_kernel_weight_check(const struct wl_kernel_weight *w);
+
+/* Scratch bytes wl_kernel_matmul needs for weights of `type` with `cols`
+ * columns and n_x activation rows (0 for F32/F16/BF16, which use x directly).
+ * Scratch must be 4-byte aligned (it holds floats); 64-byte alignment is
+ * recommended (whole cache lines per activation row). */
+size_t wl_kernel_scratch_bytes(uint32_t type, int64_t cols, int64_t n_x);
+
+/* Quantizes n_x rows of cols floats (cols a multiple of 32) into scratch as
+ * Q8A blocks, for WL_KERNEL_X_PREPARED. Does nothing for F32/F16/BF16.
+ * 0 or WL_EINVAL (bad sizes, scratch too small). */
+int wl_kernel_prepare_x(const struct wl_kernels *k, uint32_t type, const float *x, int64_t cols,
+                        int64_t n_x, void *scratch, size_t scratch_bytes);
+
+/* y[t * w->rows + r] = sum_c W[r][c] * x[t * w->cols + c] for t < n_x,
+ * r < w->rows. The rows are split over pool's threads (NULL = caller only).
+ * scratch: wl_kernel_scratch_bytes(w->type, w->cols, n_x) bytes (may be NULL
+ * when that is 0). x and y must not overlap. Returns 0, WL_EINVAL or
+ * WL_ENOTSUP (unsupported weight type). */
+int wl_kernel_matmul(const struct wl_kernels *k, const struct wl_kernel_weight *w, const float *x,
+                     int64_t n_x, float *y, void *scratch, size_t scratch_bytes, unsigned flags,
+                     struct wl_threadpool *pool);
+
+/* wl_kernel_matmul with one activation row. */
+int wl_kernel_matvec(const struct wl_kernels *k, const struct wl_kernel_weight *w, const float *x,
+                     float *y, void *scratch, size_t scratch_bytes, struct wl_threadpool *pool);
+
+#endif

@@ -1,0 +1,537 @@
+/* AVX-512 (F/BW/VL/DQ + VNNI) dot products and activation quantization.
+ * A 512-bit register holds two 32-element blocks, so one VPDPBUSD does the
+ * integer products of two blocks and one FMA applies both block scales
+ * (lanes 0-7 and 8-15). Float weights use masked loads for the tail.
+ * Compiled with function-level target attributes; only called after
+ * wl_kernels_init checked the CPU. Stateless.
+ */
+#include "engine/kernels/kernels_impl.h"
+
+#if defined(WL__HAVE_X86_KERNELS)
+#include <immintrin.h>
+#include <string.h>
+
+#define WL_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+#define WL_INLINE static inline __attribute__((always_inline))
+#define WL_UNROLL _Pragma("GCC unroll 8")
+
+WL_INLINE const void *row_at(const void *x, size_t stride, int j)
+{
+    return (const char *)x + (size_t)j * stride;
+}
+
+#define WL_NX_SWITCH(call)                                                                         \
+    switch (nx) {                                                                                  \
+    case 1:                                                                                        \
+        call(1);                                                                                   \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        call(2);                                                                                   \
+        break;                                                                                     \
+    case 3:                                                                                        \
+        call(3);                                                                                   \
+        break;                                                                                     \
+    default:                                                                                       \
+        call(4);                                                                                   \
+        break;                                                                                     \
+    }
+
+WL_INLINE WL_AVX512 float hsum8_256(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* Two 32-byte rows side by side in one register. */
+WL_INLINE WL_AVX512 __m512i load2x32(const void *a, const void *b)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a)),
+                              _mm256_loadu_si256((const __m256i *)b), 1);
+}
+
+/* s0 in lanes 0-7, s1 in lanes 8-15. */
+WL_INLINE WL_AVX512 __m512 set2(float s0, float s1)
+{
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(s0)), _mm256_set1_ps(s1), 1);
+}
+
+/* ---- float weights -------------------------------------------------------- */
+
+enum { K_F32, K_F16, K_BF16 };
+
+WL_INLINE WL_AVX512 __m512 load_w16(const void *w, int64_t i, __mmask16 m, const int kind)
+{
+    if (kind == K_F32)
+        return _mm512_maskz_loadu_ps(m, (const float *)w + i);
+    __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)w + i);
+    if (kind == K_F16)
+        return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+WL_INLINE WL_AVX512 void dot_float_nx(int64_t n, const void *w, const void *x, size_t xs,
+                                      float *out, const int kind, const int nx)
+{
+    const float *xr[WL__KMAX_NX];
+    __m512 acc[WL__KMAX_NX][2];
+    WL_UNROLL for (int j = 0; j < nx; j++)
+    {
+        xr[j] = row_at(x, xs, j);
+        acc[j][0] = _mm512_setzero_ps();
+        acc[j][1] = _mm512_setzero_ps();
+    }
+    const __mmask16 all = 0xffff;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 w0 = load_w16(w, i, all, kind), w1 = load_w16(w, i + 16, all, kind);
+        WL_UNROLL for (int j = 0; j < nx; j++)
+        {
+            acc[j][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xr[j] + i), acc[j][0]);
+            acc[j][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xr[j] + i + 16), acc[j][1]);
+        }
+    }
+    for (; i < n; i += 16) {
+        int64_t left = n - i;
+        __mmask16 m = left >= 16 ? all : (__mmask16)((1u << left) - 1);
+        __m512 w0 = load_w16(w, i, m, kind);
+        WL_UNROLL for (int j = 0; j < nx; j++)
+            acc[j][0] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, xr[j] + i), acc[j][0]);
+    }
+    WL_UNROLL for (int j = 0; j < nx; j++)
+        out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]));
+}
+
+WL_AVX512 static void dot_f32(int64_t n, const void *w, const void *x, size_t xs, int nx,
+                              float *out)
+{
+#define CALL(N) dot_float_nx(n, w, x, xs, out, K_F32, N)
+    WL_NX_SWITCH(CALL)
+#undef CALL
+}
+
+WL_AVX512 static void dot_f16(int64_t n, const void *w, const void *x, size_t xs, int nx,
+                              float *out)
+{
+#define CALL(N) dot_float_nx(n, w, x, xs, out, K_F16, N)
+    WL_NX_SWITCH(CALL)
+#undef CALL
+}
+
+WL_AVX512 static void dot_bf16(int64_t n, const void *w, const void *x, size_t xs, int nx,
+                               float *out)
+{
+#define CALL(N) dot_float_nx(n, w, x, xs, out, K_BF16, N)
+    WL_NX_SWITCH(CALL)
+#undef CALL
+}
+
+/* ---- quantized activation rows -------------------------------------------- */
+
+struct xrow {
+    const int8_t *qs;
+    const float *d, *s;
+};
+
+WL_INLINE struct xrow xrow_at(const void *x, size_t xs, int j, int64_t n)
+{
+    const void *row = row_at(x, xs, j);
+    struct xrow r = {row, wl__xq_d(row, n), wl__xq_s(row, n)};
+    return r;
+}
+
+/* Lane indices [a x8, b x8] for _mm512_permutexvar_ps. */
+WL_INLINE WL_AVX512 __m512i idx2(int a, int b)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(a)), _mm256_set1_epi32(b),
+                              1);
+}
+
+/* The fp16 fields at p, p + stride, ..., p + 7*stride as 8 floats. */
+WL_INLINE WL_AVX512 __m256 gather8_fp16(const uint16_t *p, size_t stride)
+{
+    const char *c = (const char *)p;
+    uint16_t h[8];
+    WL_UNROLL for (int i = 0; i < 8; i++)
+        memcpy(&h[i], c + (size_t)i * stride, 2);
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
+}
+
+/* ---- Q8_0 ---------------------------------------------------------------- */
+
+/* Signed x signed bytes with VPDPBUSD (unsigned x signed): |w| times x with
+ * the sign of w moved onto x. */
+WL_INLINE WL_AVX512 __m512i dot_ss(__m512i aw, __mmask64 wneg, __m512i xv)
+{
+    __m512i sx = _mm512_mask_sub_epi8(xv, wneg, _mm512_setzero_si512(), xv);
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, sx);
+}
+
+WL_INLINE WL_AVX512 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, const void *x,
+                                 size_t xs, float *out, const int nx)
+{
+    struct xrow xr[WL__KMAX_NX];
+    __m512 acc[WL__KMAX_NX][2];
+    WL_UNROLL for (int j = 0; j < nx; j++)
+    {
+        xr[j] = xrow_at(x, xs, j, n);
+        acc[j][0] = _mm512_setzero_ps();
+        acc[j][1] = _mm512_setzero_ps();
+    }
+    int64_t nb = n / WL_QK8_0, b = 0;
+    /* main loop: 8 blocks; their 8 fp16 scales are converted at once and
+     * multiplied by 8 activation scales in one instruction */
+    for (; b + 8 <= nb; b += 8) {
+        __m256 dw = gather8_fp16(&wb[b].d, sizeof *wb);
+        __m512 sv[WL__KMAX_NX];
+        WL_UNROLL for (int j = 0; j < nx; j++)
+            sv[j] = _mm512_castps256_ps512(_mm256_mul_ps(dw, _mm256_loadu_ps(xr[j].d + b)));
+        WL_UNROLL for (int u = 0; u < 4; u++)
+        {
+            __m512i wv = load2x32(wb[b + 2 * u].qs, wb[b + 2 * u + 1].qs);
+            __m512i aw = _mm512_abs_epi8(wv);
+            __mmask64 neg = _mm512_movepi8_mask(wv);
+            const __m512i iu = idx2(2 * u, 2 * u + 1);
+            WL_UNROLL for (int j = 0; j < nx; j++)
+            {
+                __m512i p = dot_ss(aw, neg, _mm512_loadu_si512(xr[j].qs + 32 * (b + 2 * u)));
+                acc[j][u & 1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(iu, sv[j]),
+                                                _mm512_cvtepi32_ps(p), acc[j][u & 1]);
+            }
+        }
+    }
+    for (; b + 4 <= nb; b += 4) {
+        WL_UNROLL for (int u = 0; u < 2; u++)
+        {
+            int64_t bb = b + 2 * u;
+            const struct wl_block_q8_0 *w0 = &wb[bb], *w1 = w0 + 1;
+            __m512i wv = load2x32(w0->qs, w1->qs);
+            __m512i aw = _mm512_abs_epi8(wv);
+            __mmask64 neg = _mm512_movepi8_mask(wv);
+            float d0 = _cvtsh_ss(w0->d), d1 = _cvtsh_ss(w1->d);
+            WL_UNROLL for (int j = 0; j < nx; j++)
+            {
+                __m512i p = dot_ss(aw, neg, _mm512_loadu_si512(xr[j].qs + 32 * bb));
+                acc[j][u] = _mm512_fmadd_ps(set2(d0 * xr[j].d[bb], d1 * xr[j].d[bb + 1]),
+                                            _mm512_cvtepi32_ps(p), acc[j][u]);
+            }
+        }
+    }
+    for (; b < nb; b++) { /* tail: one block in the low half, zeros above */
+        __m512i wv = _mm512_inserti64x4(_mm512_setzero_si512(),
+                                        _mm256_loadu_si256((const __m256i *)wb[b].qs), 0);
+        __m512i aw = _mm512_abs_epi8(wv);
+        __mmask64 neg = _mm512_movepi8_mask(wv);
+        float d0 = _cvtsh_ss(wb[b].d);
+        WL_UNROLL for (int j = 0; j < nx; j++)
+        {
+            __m512i xv = _mm512_inserti64x4(
+                _mm512_setzero_si512(), _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * b)),
+                0);
+            __m512i p = dot_ss(aw, neg, xv);
+            acc[j][0] =
+                _mm512_fmadd_ps(set2(d0 * xr[j].d[b], 0.0f), _mm512_cvtepi32_ps(p), acc[j][0]);
+        }
+    }
+    WL_UNROLL for (int j = 0; j < nx; j++)
+        out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]));
+}
+
+WL_AVX512 static void dot_q8_0(int64_t n, const void *w, const void *x, size_t xs, int nx,
+                               float *out)
+{
+#define CALL(N) q8_0_nx(n, w, x, xs, out, N)
+    WL_NX_SWITCH(CALL)
+#undef CALL
+}
+
+/* ---- Q4_0 ---------------------------------------------------------------- */
+
+/* Two Q4_0 blocks as 64 unsigned nibbles: [b0 low, b0 high, b1 low, b1 high]. */
+WL_INLINE WL_AVX512 __m512i unpack2_q4_0(const uint8_t *qs0, const uint8_t *qs1)
+{
+    __m256i v = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)qs1),
+                                 _mm_loadu_si128((const __m128i *)qs0));
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+    __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+WL_INLINE WL_AVX512 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, const void *x,
+                                 size_t xs, float *out, const int nx)
+{
+    struct xrow xr[WL__KMAX_NX];
+    __m512 acc[WL__KMAX_NX][2];
+    float off[WL__KMAX_NX];
+    WL_UNROLL for (int j = 0; j < nx; j++)
+    {
+        xr[j] = xrow_at(x, xs, j, n);
+        acc[j][0] = _mm512_setzero_ps();
+        acc[j][1] = _mm512_setzero_ps();
+        off[j] = 0.0f;
+    }
+    int64_t nb = n / WL_QK4_0, b = 0;
+    /* main loop: 8 blocks, scales and offsets vectorized as in Q8_0 */
+    __m256 accm[WL__KMAX_NX];
+    WL_UNROLL for (int j = 0; j < nx; j++)
+        accm[j] = _mm256_setzero_ps();
+    for (; b + 8 <= nb; b += 8) {
+        __m256 dw = gather8_fp16(&wb[b].d, sizeof *wb);
+        __m512 sv[WL__KMAX_NX];
+        WL_UNROLL for (int j = 0; j < nx; j++)
+        {
+            sv[j] = _mm512_castps256_ps512(_mm256_mul_ps(dw, _mm256_loadu_ps(xr[j].d + b)));
+            accm[j] = _mm256_fmadd_ps(dw, _mm256_loadu_ps(xr[j].s + b), accm[j]);
+        }
+        WL_UNROLL for (int u = 0; u < 4; u++)
+        {
+            __m512i wv = unpack2_q4_0(wb[b + 2 * u].qs, wb[b + 2 * u + 1].qs);
+            const __m512i iu = idx2(2 * u, 2 * u + 1);
+            WL_UNROLL for (int j = 0; j < nx; j++)
+            {
+                __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv,
+                                                _mm512_loadu_si512(xr[j].qs + 32 * (b + 2 * u)));
+                acc[j][u & 1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(iu, sv[j]),
+                                                _mm512_cvtepi32_ps(p), acc[j][u & 1]);
+            }
+        }
+    }
+    WL_UNROLL for (int j = 0; j < nx; j++)
+        off[j] = hsum8_256(accm[j]);
+    for (; b + 2 <= nb; b += 4) {
+        WL_UNROLL for (int u = 0; u < 2; u++)
+        {
+            int64_t bb = b + 2 * u;
+            if (u == 1 && bb + 2 > nb)
+                break;
+            __m512i wv = unpack2_q4_0(wb[bb].qs, wb[bb + 1].qs);
+            float d0 = _cvtsh_ss(wb[bb].d), d1 = _cvtsh_ss(wb[bb + 1].d);
+            WL_UNROLL for (int j = 0; j < nx; j++)
+            {
+                __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv,
+                                                _mm512_loadu_si512(xr[j].qs + 32 * bb));
+                acc[j][u] = _mm512_fmadd_ps(set2(d0 * xr[j].d[bb], d1 * xr[j].d[bb + 1]),
+                                            _mm512_cvtepi32_ps(p), acc[j][u]);
+                off[j] += d0 * xr[j].s[bb] + d1 * xr[j].s[bb + 1];
+            }
+        }
+    }
+    b = nb - (nb & 1);
+    if (b < nb && (nb & 1)) { /* odd block count: the last block alone, low half */
+        __m512i wv = unpack2_q4_0(wb[b].qs, wb[b].qs);
+        float d0 = _cvtsh_ss(wb[b].d);
+        WL_UNROLL for (int j = 0; j < nx; j++)
+        {
+            const int8_t *xq = xr[j].qs + 32 * b;
+            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, load2x32(xq, xq));
+            acc[j][0] =
+                _mm512_fmadd_ps(set2(d0 * xr[j].d[b], 0.0f), _mm512_cvtepi32_ps(p), acc[j][0]);
+            off[j] += d0 * xr[j].s[b];
+        }
+    }
+    WL_UNROLL for (int j = 0; j < nx; j++)
+        out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][0], acc[j][1])) - 8.0f * off[j];
+}
+
+WL_AVX512 static void dot_q4_0(int64_t n, const void *w, const void *x, size_t xs, int nx,
+                               float *out)
+{
+#define CALL(N) q4_0_nx(n, w, x, xs, out, N)
+    WL_NX_SWITCH(CALL)
+#undef CALL
+}
+
+/* ---- Q4_K ---------------------------------------------------------------- */
+
+/* The 8 six-bit scales and mins of a Q4_K block, one per byte, with 32-bit
+ * word operations (little-endian, as every x86). */
+WL_INLINE void q4_k_scales8(const uint8_t *s, uint64_t *sc8, uint64_t *m8)
+{
+    uint32_t u0, u1, u2;
+    memcpy(&u0, s, 4);
+    memcpy(&u1, s + 4, 4);
+    memcpy(&u2, s + 8, 4);
+    uint32_t sc_lo = u0 & 0x3f3f3f3fu, m_lo = u1 & 0x3f3f3f3fu;
+    uint32_t sc_hi = (u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4);
+    uint32_t m_hi = ((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4);
+    *sc8 = sc_lo | ((uint64_t)sc_hi << 32);
+    *m8 = m_lo | ((uint64_t)m_hi << 32);
+}
+
+WL_INLINE WL_AVX512 __m256 u8x8_to_ps(uint64_t v)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)v)));
+}
+
+WL_INLINE WL_AVX512 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, const void *x,
+                                 size_t xs, float *out, const int nx)
+{
+    enum { NA = 2 };
+    const int na = nx == 1 ? 2 : 1;
+    struct xrow xr[WL__KMAX_NX];
+    __m512 acc[WL__KMAX_NX][NA];
+    __m256 accm[WL__KMAX_NX];
+    const __m512i m4z = _mm512_set1_epi8(0x0f);
+    const __m512i sh04 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+    WL_UNROLL for (int j = 0; j < nx; j++)
+    {
+        xr[j] = xrow_at(x, xs, j, n);
+        acc[j][0] = _mm512_setzero_ps();
+        acc[j][1] = _mm512_setzero_ps();
+        accm[j] = _mm256_setzero_ps();
+    }
+    int64_t nb = n / WL_QK_K;
+    for (int64_t b = 0; b < nb; b++) {
+        uint64_t sc8, m8;
+        q4_k_scales8(wb[b].scales, &sc8, &m8);
+        __m256 dsc = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wb[b].d)), u8x8_to_ps(sc8));
+        __m256 dm = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wb[b].dmin)), u8x8_to_ps(m8));
+        /* per row: lane k = scale of sub-block k times its activation scale */
+        __m512 sv[WL__KMAX_NX];
+        WL_UNROLL for (int j = 0; j < nx; j++)
+        {
+            sv[j] = _mm512_castps256_ps512(_mm256_mul_ps(dsc, _mm256_loadu_ps(xr[j].d + 8 * b)));
+            accm[j] = _mm256_fmadd_ps(dm, _mm256_loadu_ps(xr[j].s + 8 * b), accm[j]);
+        }
+        WL_UNROLL for (int c = 0; c < 4; c++)
+        {
+            /* 32 bytes in both halves; low nibbles below, high nibbles above */
+            __m512i q2 = _mm512_broadcast_i64x4(
+                _mm256_loadu_si256((const __m256i *)(wb[b].qs + 32 * c)));
+            __m512i wv = _mm512_and_si512(_mm512_srlv_epi16(q2, sh04), m4z);
+            const __m512i ic = idx2(2 * c, 2 * c + 1);
+            WL_UNROLL for (int j = 0; j < nx; j++)
+            {
+                __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv,
+                                                _mm512_loadu_si512(xr[j].qs + 256 * b + 64 * c));
+                acc[j][c % na] = _mm512_fmadd_ps(_mm512_permutexvar_ps(ic, sv[j]),
+                                                 _mm512_cvtepi32_ps(p), acc[j][c % na]);
+            }
+        }
+    }
+    WL_UNROLL for (int j = 0; j < nx; j++)
+    {
+        __m512 s = na == 2 ? _mm512_add_ps(acc[j][0], acc[j][1]) : acc[j][0];
+        __m256 m = accm[j];
+        __m128 m128 = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m128 = _mm_add_ps(m128, _mm_movehl_ps(m128, m128));
+        m128 = _mm_add_ss(m128, _mm_movehdup_ps(m128));
+        out[j] = _mm512_reduce_add_ps(s) - _mm_cvtss_f32(m128);
+    }
+}
+
+WL_AVX512 static void dot_q4_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
+                               float *out)
+{
+#define CALL(N) q4_k_nx(n, w, x, xs, out, N)
+    WL_NX_SWITCH(CALL)
+#undef CALL
+}
+
+/* ---- Q6_K ---------------------------------------------------------------- */
+
+WL_INLINE WL_AVX512 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, const void *x,
+                                 size_t xs, float *out, const int nx)
+{
+    struct xrow xr[WL__KMAX_NX];
+    __m512 acc[WL__KMAX_NX][2];
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    const __m512i k32 = _mm512_set1_epi8(32);
+    /* byte indices replicating each of 4 scales over 4 int32 lanes */
+    const __m128i rep4 = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    WL_UNROLL for (int j = 0; j < nx; j++)
+    {
+        xr[j] = xrow_at(x, xs, j, n);
+        acc[j][0] = _mm512_setzero_ps();
+        acc[j][1] = _mm512_setzero_ps();
+    }
+    int64_t nb = n / WL_QK_K;
+    for (int64_t b = 0; b < nb; b++) {
+        __m256 dd = _mm256_set1_ps(_cvtsh_ss(wb[b].d));
+        __m128i scb = _mm_loadu_si128((const __m128i *)wb[b].scales);
+        __m512 dv[WL__KMAX_NX]; /* lane g: d times the activation scale of group g */
+        WL_UNROLL for (int j = 0; j < nx; j++)
+            dv[j] = _mm512_castps256_ps512(_mm256_mul_ps(dd, _mm256_loadu_ps(xr[j].d + 8 * b)));
+        WL_UNROLL for (int h = 0; h < 2; h++)
+        {
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(wb[b].qh + 32 * h));
+            __m256i ql0 = _mm256_loadu_si256((const __m256i *)(wb[b].ql + 64 * h));
+            __m256i ql1 = _mm256_loadu_si256((const __m256i *)(wb[b].ql + 64 * h + 32));
+            __m256i q0 = _mm256_or_si256(_mm256_and_si256(ql0, m4),
+                                         _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                                         _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+            __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                                         _mm256_and_si256(qh, m30));
+            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                                         _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+            __m512i qq[2];
+            qq[0] = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
+            qq[1] = _mm512_inserti64x4(_mm512_castsi256_si512(q2), q3, 1);
+            WL_UNROLL for (int p2 = 0; p2 < 2; p2++)
+            {
+                int g0 = 4 * h + 2 * p2; /* groups g0, g0+1: scales 2*g0 .. 2*g0+3 */
+                __m128i idx = _mm_add_epi8(rep4, _mm_set1_epi8((char)(2 * g0)));
+                __m512i scv = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(scb, idx));
+                const __m512i ig = idx2(g0, g0 + 1);
+                WL_UNROLL for (int j = 0; j < nx; j++)
+                {
+                    __m512i xv = _mm512_loadu_si512(xr[j].qs + 256 * b + 32 * g0);
+                    __m512i s = _mm512_sub_epi32(
+                        _mm512_dpbusd_epi32(_mm512_setzero_si512(), qq[p2], xv),
+                        _mm512_dpbusd_epi32(_mm512_setzero_si512(), k32, xv));
+                    s = _mm512_mullo_epi32(s, scv);
+                    acc[j][p2] = _mm512_fmadd_ps(_mm512_permutexvar_ps(ig, dv[j]),
+                                                 _mm512_cvtepi32_ps(s), acc[j][p2]);
+                }
+            }
+        }
+    }
+    WL_UNROLL for (int j = 0; j < nx; j++)
+        out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]));
+}
+
+WL_AVX512 static void dot_q6_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
+                               float *out)
+{
+#define CALL(N) q6_k_nx(n, w, x, xs, out, N)
+    WL_NX_SWITCH(CALL)
+#undef CALL
+}
+
+/* ---- activation quantization ------------------------------------------------ */
+
+WL_AVX512 static void quant_q8a(const float *x, void *row, int64_t n)
+{
+    int8_t *qs = row;
+    float *dd = (float *)(void *)(qs + n), *ss = dd + n / 32;
+    int64_t nb = n / WL_QK8A;
+    for (int64_t b = 0; b < nb; b++, x += WL_QK8A) {
+        __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 127.0f / amax : 0.0f;
+        __m512 idv = _mm512_set1_ps(id);
+        __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, idv));
+        __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, idv));
+        _mm_storeu_si128((__m128i *)(qs + 32 * b), _mm512_cvtsepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(qs + 32 * b + 16), _mm512_cvtsepi32_epi8(q1));
+        dd[b] = d;
+        ss[b] = d * (float)_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    }
+}
+
+const struct wl__kernel_ops wl__kernel_ops_avx512 = {
+    .dot_f32 = dot_f32,
+    .dot_f16 = dot_f16,
+    .dot_bf16 = dot_bf16,
+    .dot_q8_0 = dot_q8_0,
+    .dot_q4_0 = dot_q4_0,
+    .dot_q4_k = dot_q4_k,
+    .dot_q6_k = dot_q6_k,
+    .quant_q8a = quant_q8a,
+};
+
+#endif

@@ -1,0 +1,447 @@
+/* engine/kernels: every weight type on every code path this CPU has, against
+ * an F32 reference (double accumulation) computed from the dequantized
+ * weights; SIMD paths against the scalar path; thread counts; odd shapes.
+ *
+ * Tolerances (also in docs/internals/kernels.md), with S = sum_c |w_c x_c|:
+ *  - F32/F16/BF16 weights (float activations): |y - ref| <= 2 n u S, u = 2^-24
+ *    (worst-case bound of float summation in any order, with FMA or not).
+ *  - Q8_0/Q4_0/Q4_K/Q6_K (activations quantized to Q8A): each activation is
+ *    off by at most amax_block/254, so
+ *    |y - ref| <= 1.01 * sum_c |w_c| amax_block(c)/254 + 8 n u S'
+ *    where S' uses the quantized activations (float scale products and sums).
+ *  - SIMD vs scalar: the quantized activations are byte-identical on every
+ *    path (checked), so the paths differ only in float order: 8 n u S'.
+ */
+#include "test_support.h"
+
+#include "engine/kernels/kernels.h"
+#include "engine/kernels/kernels_impl.h" /* scratch row layout */
+#include "engine/threadpool.h"
+#include "wattlens/error.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+
+static float rng_gauss(void)
+{
+    float u[2];
+    for (int i = 0; i < 2; i++) {
+        rng_state ^= rng_state << 13;
+        rng_state ^= rng_state >> 7;
+        rng_state ^= rng_state << 17;
+        u[i] = (float)((rng_state >> 40) + 1) * 0x1p-24f;
+    }
+    return sqrtf(-2.0f * logf(u[0])) * cosf(6.2831853f * u[1]);
+}
+
+static const uint32_t all_types[] = {WL_TTYPE_F32,  WL_TTYPE_F16,  WL_TTYPE_BF16, WL_TTYPE_Q8_0,
+                                     WL_TTYPE_Q4_0, WL_TTYPE_Q4_K, WL_TTYPE_Q6_K};
+#define N_TYPES (sizeof all_types / sizeof all_types[0])
+
+static bool is_quant(uint32_t t)
+{
+    return t != WL_TTYPE_F32 && t != WL_TTYPE_F16 && t != WL_TTYPE_BF16;
+}
+
+/* A test problem: weights of one type, their dequantized copy, activations. */
+struct problem {
+    uint32_t type;
+    int64_t rows, cols, n_x;
+    size_t row_bytes;
+    void *wq;      /* rows * row_bytes (row_bytes may exceed the packed size) */
+    float *wdeq;   /* rows * cols */
+    float *x;      /* n_x * cols */
+    float *xdeq;   /* n_x * cols: x after Q8A round trip (quantized types) */
+    void *scratch;
+    size_t scratch_bytes;
+};
+
+static void problem_init(struct problem *p, uint32_t type, int64_t rows, int64_t cols,
+                         int64_t n_x, size_t pad)
+{
+    memset(p, 0, sizeof *p);
+    p->type = type;
+    p->rows = rows;
+    p->cols = cols;
+    p->n_x = n_x;
+    p->row_bytes = wl_quant_row_bytes(type, cols) + pad;
+    assert_true(p->row_bytes > pad);
+    p->wq = calloc((size_t)rows, p->row_bytes);
+    p->wdeq = malloc(sizeof(float) * (size_t)(rows * cols));
+    p->x = malloc(sizeof(float) * (size_t)(n_x * cols));
+    p->xdeq = malloc(sizeof(float) * (size_t)(n_x * cols));
+    float *tmp = malloc(sizeof(float) * (size_t)cols);
+    assert_true(p->wq && p->wdeq && p->x && p->xdeq && tmp);
+    for (int64_t r = 0; r < rows; r++) {
+        float scale = 0.02f * (float)(1 + r % 5);
+        for (int64_t c = 0; c < cols; c++)
+            tmp[c] = rng_gauss() * scale;
+        char *dst = (char *)p->wq + (size_t)r * p->row_bytes;
+        assert_int_equal(wl_quantize_row(type, tmp, dst, cols), 0);
+        assert_int_equal(wl_dequantize_row(type, dst, p->wdeq + r * cols, cols), 0);
+    }
+    for (int64_t i = 0; i < n_x * cols; i++)
+        p->x[i] = rng_gauss() * ((i / 97) % 3 == 0 ? 3.0f : 0.5f);
+    p->scratch_bytes = wl_kernel_scratch_bytes(type, cols, n_x);
+    if (is_quant(type)) {
+        assert_true(p->scratch_bytes > 0);
+        assert_int_equal(posix_memalign(&p->scratch, 64, p->scratch_bytes), 0);
+        memset(p->scratch, 0, p->scratch_bytes);
+        struct wl_block_q8a *q = malloc(sizeof *q * (size_t)(n_x * cols / 32));
+        assert_non_null(q);
+        wl_quantize_row_q8a(p->x, q, n_x * cols);
+        wl_dequantize_row_q8a(q, p->xdeq, n_x * cols);
+        free(q);
+    } else {
+        assert_int_equal(p->scratch_bytes, 0);
+        memcpy(p->xdeq, p->x, sizeof(float) * (size_t)(n_x * cols));
+    }
+    free(tmp);
+}
+
+static void problem_free(struct problem *p)
+{
+    free(p->wq);
+    free(p->wdeq);
+    free(p->x);
+    free(p->xdeq);
+    free(p->scratch);
+}
+
+static struct wl_kernel_weight problem_weight(const struct problem *p)
+{
+    struct wl_kernel_weight w = {p->type, p->wq, p->rows, p->cols, p->row_bytes};
+    return w;
+}
+
+/* Allowed |y - ref| for output (t, r), and the float-order-only part. */
+static void tolerance(const struct problem *p, int64_t t, int64_t r, double *tol_ref,
+                      double *tol_paths)
+{
+    const double u = 0x1p-24;
+    const float *w = p->wdeq + r * p->cols, *x = p->x + t * p->cols, *xq = p->xdeq + t * p->cols;
+    double s = 0, sq = 0, act = 0;
+    for (int64_t c = 0; c < p->cols; c++) {
+        s += fabs((double)w[c] * x[c]);
+        sq += fabs((double)w[c] * xq[c]);
+    }
+    if (is_quant(p->type)) {
+        for (int64_t b = 0; b < p->cols / 32; b++) {
+            double amax = 0, wsum = 0;
+            for (int i = 0; i < 32; i++) {
+                amax = fmax(amax, fabs(x[32 * b + i]));
+                wsum += fabs(w[32 * b + i]);
+            }
+            act += wsum * amax / 254.0;
+        }
+        *tol_ref = 1.01 * act + 8 * p->cols * u * sq + 1e-30;
+        *tol_paths = 8 * p->cols * u * sq + 1e-30;
+    } else {
+        *tol_ref = 2 * p->cols * u * s + 1e-30;
+        *tol_paths = *tol_ref;
+    }
+}
+
+static void run_matmul(const struct wl_kernels *k, struct problem *p, struct wl_threadpool *pool,
+                       float *y)
+{
+    struct wl_kernel_weight w = problem_weight(p);
+    int rc = wl_kernel_matmul(k, &w, p->x, p->n_x, y, p->scratch, p->scratch_bytes, 0, pool);
+    assert_int_equal(rc, 0);
+}
+
+/* Checks one problem on every available path and several thread counts. */
+static void check_problem(uint32_t type, int64_t rows, int64_t cols, int64_t n_x, size_t pad,
+                          struct wl_threadpool **pools, int n_pools)
+{
+    struct problem p;
+    problem_init(&p, type, rows, cols, n_x, pad);
+    size_t ny = (size_t)(rows * n_x);
+    float *y_scalar = malloc(sizeof(float) * ny), *y = malloc(sizeof(float) * ny);
+    float *y_thr = malloc(sizeof(float) * ny);
+    assert_true(y_scalar && y && y_thr);
+    void *q_scalar = NULL;
+    if (p.scratch_bytes) {
+        q_scalar = malloc(p.scratch_bytes);
+        assert_non_null(q_scalar);
+    }
+
+    for (int path = WL_KPATH_SCALAR; path <= WL_KPATH_AVX512; path++) {
+        struct wl_kernels k;
+        int rc = wl_kernels_init(&k, (enum wl_kpath)path);
+        if (rc == WL_ENOTSUP)
+            continue;
+        assert_int_equal(rc, 0);
+        run_matmul(&k, &p, NULL, y);
+        if (path == WL_KPATH_SCALAR && p.scratch_bytes) {
+            /* the scratch rows hold exactly the Q8A blocks of the reference quantizer */
+            struct wl_block_q8a blk;
+            size_t stride = wl__xq_row_bytes(cols);
+            for (int64_t t = 0; t < n_x; t++) {
+                const char *row = (const char *)p.scratch + (size_t)t * stride;
+                for (int64_t b = 0; b < cols / 32; b++) {
+                    wl_quantize_row_q8a(p.x + t * cols + 32 * b, &blk, 32);
+                    assert_memory_equal(blk.qs, row + 32 * b, 32);
+                    assert_true(blk.d == wl__xq_d(row, cols)[b]);
+                    assert_true(blk.s == wl__xq_s(row, cols)[b]);
+                }
+            }
+        }
+        if (path == WL_KPATH_SCALAR) {
+            memcpy(y_scalar, y, sizeof(float) * ny);
+            if (p.scratch_bytes)
+                memcpy(q_scalar, p.scratch, p.scratch_bytes);
+        } else if (p.scratch_bytes) {
+            /* activation quantization is byte-identical across paths */
+            assert_memory_equal(q_scalar, p.scratch, p.scratch_bytes);
+        }
+        for (int64_t t = 0; t < n_x; t++)
+            for (int64_t r = 0; r < rows; r++) {
+                double ref = 0;
+                for (int64_t c = 0; c < cols; c++)
+                    ref += (double)p.wdeq[r * cols + c] * p.x[t * cols + c];
+                double tol_ref, tol_paths;
+                tolerance(&p, t, r, &tol_ref, &tol_paths);
+                double got = y[t * rows + r];
+                if (!(fabs(got - ref) <= tol_ref))
+                    fail_msg("%s %s %ldx%ld n_x=%ld: y[%ld][%ld] = %.9g, ref %.9g, tol %.3g",
+                             wl_kpath_name(k.path), wl_ttype_name(type), (long)rows, (long)cols,
+                             (long)n_x, (long)t, (long)r, got, ref, tol_ref);
+                double ys = y_scalar[t * rows + r];
+                if (!(fabs(got - ys) <= tol_paths))
+                    fail_msg("%s vs scalar %s: y[%ld][%ld] = %.9g vs %.9g, tol %.3g",
+                             wl_kpath_name(k.path), wl_ttype_name(type), (long)t, (long)r, got,
+                             ys, tol_paths);
+            }
+        /* threads only split rows: results are bit-identical */
+        for (int i = 0; i < n_pools; i++) {
+            memset(y_thr, 0xff, sizeof(float) * ny);
+            run_matmul(&k, &p, pools[i], y_thr);
+            assert_memory_equal(y, y_thr, sizeof(float) * ny);
+        }
+        /* prepared activations give the same result */
+        if (p.scratch_bytes) {
+            assert_int_equal(wl_kernel_prepare_x(&k, type, p.x, cols, n_x, p.scratch,
+                                                 p.scratch_bytes),
+                             0);
+            struct wl_kernel_weight w = problem_weight(&p);
+            memset(y_thr, 0, sizeof(float) * ny);
+            assert_int_equal(wl_kernel_matmul(&k, &w, p.x, n_x, y_thr, p.scratch, p.scratch_bytes,
+                                              WL_KERNEL_X_PREPARED, pools[0]),
+                             0);
+            assert_memory_equal(y, y_thr, sizeof(float) * ny);
+        }
+        /* matmul over n_x rows equals n_x separate matvecs */
+        if (n_x > 1) {
+            struct wl_kernel_weight w = problem_weight(&p);
+            for (int64_t t = 0; t < n_x; t++) {
+                assert_int_equal(wl_kernel_matvec(&k, &w, p.x + t * cols, y_thr, p.scratch,
+                                                  p.scratch_bytes, NULL),
+                                 0);
+                for (int64_t r = 0; r < rows; r++) {
+                    double tol_ref, tol_paths;
+                    tolerance(&p, t, r, &tol_ref, &tol_paths);
+                    assert_true(fabs((double)y_thr[r] - y[t * rows + r]) <= tol_paths);
+                }
+            }
+        }
+    }
+    free(q_scalar);
+    free(y_scalar);
+    free(y);
+    free(y_thr);
+    problem_free(&p);
+}
+
+struct pools {
+    struct wl_threadpool *p[3];
+};
+
+static int setup_pools(void **state)
+{
+    struct pools *ps = calloc(1, sizeof *ps);
+    if (!ps)
+        return -1;
+    const int n[3] = {2, 3, 5};
+    for (int i = 0; i < 3; i++)
+        if (wl_threadpool_create(n[i], &ps->p[i]) != 0)
+            return -1;
+    *state = ps;
+    return 0;
+}
+
+static int teardown_pools(void **state)
+{
+    struct pools *ps = *state;
+    for (int i = 0; i < 3; i++)
+        wl_threadpool_destroy(ps->p[i]);
+    free(ps);
+    return 0;
+}
+
+static void test_paths_report(void **state)
+{
+    (void)state;
+    for (int path = WL_KPATH_SCALAR; path <= WL_KPATH_AVX512; path++)
+        print_message("kernel path %-6s %s\n", wl_kpath_name((enum wl_kpath)path),
+                      wl_kpath_available((enum wl_kpath)path) ? "available (tested)"
+                                                              : "NOT available on this CPU");
+    struct wl_kernels k;
+    assert_int_equal(wl_kernels_init(&k, WL_KPATH_AUTO), 0);
+    assert_int_equal(k.path, wl_kpath_best());
+    assert_int_equal(wl_kernels_init(&k, WL_KPATH_SCALAR), 0);
+    assert_int_equal(wl_kernels_init(&k, (enum wl_kpath)42), WL_EINVAL);
+    enum wl_kpath pth;
+    assert_int_equal(wl_kpath_parse("AVX2", &pth), 0);
+    assert_int_equal(pth, WL_KPATH_AVX2);
+    assert_int_equal(wl_kpath_parse("sse", &pth), WL_EINVAL);
+}
+
+static void test_every_type_matvec(void **state)
+{
+    struct pools *ps = *state;
+    for (size_t i = 0; i < N_TYPES; i++) {
+        int64_t cols = wl_ttype_block_elems(all_types[i]) == 256 ? 512 : 384;
+        check_problem(all_types[i], 67, cols, 1, 0, ps->p, 3);
+    }
+}
+
+static void test_every_type_matmul_several_rows(void **state)
+{
+    struct pools *ps = *state;
+    const int64_t n_xs[] = {2, 3, 4, 5, 9};
+    for (size_t i = 0; i < N_TYPES; i++)
+        for (size_t k = 0; k < sizeof n_xs / sizeof n_xs[0]; k++)
+            check_problem(all_types[i], 29, 256, n_xs[k], 0, ps->p, 3);
+}
+
+static void test_odd_shapes(void **state)
+{
+    struct pools *ps = *state;
+    for (size_t i = 0; i < N_TYPES; i++) {
+        uint32_t t = all_types[i];
+        bool k = wl_ttype_block_elems(t) == 256;
+        /* one row; one block; rows over two tiles; padded row stride; odd block count */
+        check_problem(t, 1, k ? 256 : 32, 1, 0, ps->p, 3);
+        check_problem(t, 131, k ? 256 : 96, 2, 0, ps->p, 3);
+        check_problem(t, 3, k ? 768 : 160, 3, 8, ps->p, 3);
+        check_problem(t, 2, k ? 2048 : 2080, 1, 0, ps->p, 3);
+    }
+    /* float types take any column count, including tails shorter than a vector */
+    const int64_t odd_cols[] = {1, 7, 15, 17, 33, 100};
+    for (size_t i = 0; i < 3; i++)
+        for (size_t c = 0; c < sizeof odd_cols / sizeof odd_cols[0]; c++)
+            check_problem(all_types[i], 5, odd_cols[c], 2, 0, ps->p, 3);
+}
+
+static void test_zero_activations_and_weights(void **state)
+{
+    (void)state;
+    struct wl_kernels k;
+    assert_int_equal(wl_kernels_init(&k, WL_KPATH_AUTO), 0);
+    for (size_t i = 0; i < N_TYPES; i++) {
+        uint32_t t = all_types[i];
+        int64_t cols = 256;
+        size_t rb = wl_quant_row_bytes(t, cols);
+        void *w = calloc(4, rb);
+        float x[256] = {0}, wf[256], y[4];
+        assert_non_null(w);
+        for (int c = 0; c < 256; c++)
+            wf[c] = 0.1f * (float)(c % 7) - 0.3f;
+        for (int r = 0; r < 2; r++)
+            assert_int_equal(wl_quantize_row(t, wf, (char *)w + r * rb, cols), 0);
+        _Alignas(64) uint8_t scratch[512];
+        struct wl_kernel_weight wd = {t, w, 4, cols, rb};
+        assert_int_equal(wl_kernel_matvec(&k, &wd, x, y, scratch, sizeof scratch, NULL), 0);
+        for (int r = 0; r < 4; r++)
+            assert_true(y[r] == 0.0f);
+        free(w);
+    }
+}
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    struct wl_kernels k;
+    assert_int_equal(wl_kernels_init(&k, WL_KPATH_AUTO), 0);
+    _Alignas(4) uint8_t wbuf[34 * 8 + 1] = {0};
+    float x[256] = {0}, y[8];
+    _Alignas(64) uint8_t scratch[256 + 64]; /* 256 int8 + 8 scales + 8 sums */
+    struct wl_kernel_weight w = {WL_TTYPE_Q8_0, wbuf, 1, 256, 34 * 8};
+    assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch, NULL), 0);
+    assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch - 1, NULL),
+                     WL_EINVAL);
+    assert_int_equal(wl_kernel_matvec(&k, &w, x, y, NULL, 0, NULL), WL_EINVAL);
+    w.cols = 100;
+    assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch, NULL), WL_EINVAL);
+    w.cols = 256;
+    w.row_bytes = 33 * 8;
+    assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch, NULL), WL_EINVAL);
+    w.row_bytes = 34 * 8 + 1; /* fp16 fields would be misaligned */
+    assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch, NULL), WL_EINVAL);
+    w.row_bytes = 34 * 8;
+    w.data = wbuf + 1;
+    assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch, NULL), WL_EINVAL);
+    w.data = wbuf;
+    w.type = WL_TTYPE_Q5_K;
+    assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch, NULL), WL_ENOTSUP);
+    w.type = WL_TTYPE_Q8_0;
+    w.data = NULL;
+    assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch, NULL), WL_EINVAL);
+    w.data = wbuf;
+    assert_int_equal(wl_kernel_matmul(&k, &w, x, 0, y, scratch, sizeof scratch, 0, NULL),
+                     WL_EINVAL);
+    assert_int_equal(wl_kernel_scratch_bytes(WL_TTYPE_F16, 256, 4), 0);
+    assert_int_equal(wl_kernel_scratch_bytes(WL_TTYPE_Q4_K, 256, 4), 4 * (256 + 64));
+    assert_int_equal(wl_kernel_prepare_x(&k, WL_TTYPE_Q8_0, x, 256, 1, scratch, 10), WL_EINVAL);
+}
+
+/* Scratch only needs float alignment: every path gives the same result with
+ * scratch at a 4-byte (not 64-byte) boundary. */
+static void test_scratch_alignment(void **state)
+{
+    (void)state;
+    struct problem p;
+    problem_init(&p, WL_TTYPE_Q4_K, 9, 512, 3, 0);
+    size_t ny = (size_t)(p.rows * p.n_x);
+    float *y0 = malloc(sizeof(float) * ny), *y1 = malloc(sizeof(float) * ny);
+    uint8_t *big = NULL;
+    assert_int_equal(posix_memalign((void **)&big, 64, p.scratch_bytes + 64), 0);
+    assert_true(y0 && y1);
+    struct wl_kernel_weight w = problem_weight(&p);
+    for (int path = WL_KPATH_SCALAR; path <= WL_KPATH_AVX512; path++) {
+        struct wl_kernels k;
+        if (wl_kernels_init(&k, (enum wl_kpath)path) != 0)
+            continue;
+        assert_int_equal(
+            wl_kernel_matmul(&k, &w, p.x, p.n_x, y0, p.scratch, p.scratch_bytes, 0, NULL), 0);
+        assert_int_equal(
+            wl_kernel_matmul(&k, &w, p.x, p.n_x, y1, big + 4, p.scratch_bytes, 0, NULL), 0);
+        assert_memory_equal(y0, y1, sizeof(float) * ny);
+        assert_int_equal(
+            wl_kernel_matmul(&k, &w, p.x, p.n_x, y1, big + 2, p.scratch_bytes, 0, NULL),
+            WL_EINVAL);
+    }
+    free(big);
+    free(y0);
+    free(y1);
+    problem_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_paths_report),
+        cmocka_unit_test(test_every_type_matvec),
+        cmocka_unit_test(test_every_type_matmul_several_rows),
+        cmocka_unit_test(test_odd_shapes),
+        cmocka_unit_test(test_zero_activations_and_weights),
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_scratch_alignment),
+    };
+    return cmocka_run_group_tests(tests, setup_pools, teardown_pools);
+}
