@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: timing (interrupts a run mid-decode and checks sampled rates; see Makefile)
 # CLI tests of `wattlens measure` and `wattlens sensors` on a machine without
 # power sensors (overrides point every hardware backend at empty places, so the
 # result is the same on a machine that has RAPL or a GPU).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: timing (interrupts a run mid-decode and checks sampled rates; see Makefile)
 # `wattlens run` end to end:
 # - a deep run (with activation statistics) of stories260K stores every level
 #   of the hierarchy (sections, input and output tokens, layers, components,

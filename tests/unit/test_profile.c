@@ -1,3 +1,4 @@
+/* ctest-labels: timing (asserts on scheduler-dependent rates and durations; see Makefile) */
 /* profile/recorder: a generation on a synthetic llama with the recorder
  * attached, against a fake powercap tree whose package counter this test
  * drives from the hook itself: on every engine event, before the recorder

@@ -1,3 +1,4 @@
+/* ctest-labels: timing (asserts on scheduler-dependent rates and durations; see Makefile) */
 /* rapl_powercap: a fake powercap tree whose counters a writer thread advances at
  * known powers. Energy windows must match the truth within 0.5 % across
  * counter wraps; intel-rapl-mmio duplicates are skipped and psys kept apart

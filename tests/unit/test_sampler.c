@@ -1,3 +1,4 @@
+/* ctest-labels: timing (asserts on scheduler-dependent rates and durations; see Makefile) */
 /* sampler: bounded ring (overflow counted), phase tags, peaks with time and
  * phase, idle baseline and dynamic energy, achieved rate, trapezoid
  * integration of power-only domains, first-sensor-wins per domain, and a
@@ -208,12 +209,14 @@ static void test_sensor_failing_mid_run_leaves_a_gap(void **state)
     struct wl_energy_window w;
     wl_sampler_window_begin(r.s, &w);
     wl_clock_sleep_ns(150000000);
+    uint64_t t_broken = wl_clock_now_ns();
     wl_fake_powercap_set_broken(r.fp, 1);
     wl_clock_sleep_ns(200000000);
     struct wl_energy_mark m;
     assert_int_equal(wl_sampler_mark(r.s, &m), 0);
     assert_false(m.valid_mask & (1u << WL_DOMAIN_PACKAGE)); /* no value, no made-up value */
     wl_fake_powercap_set_broken(r.fp, 0);
+    uint64_t t_fixed = wl_clock_now_ns();
     wl_clock_sleep_ns(150000000);
     wl_sampler_window_end(r.s, &w);
     wl_sampler_stop(r.s);
@@ -226,7 +229,12 @@ static void test_sensor_failing_mid_run_leaves_a_gap(void **state)
     assert_int_equal(g[0].sensor, 0);
     assert_int_equal(g[0].error, WL_ESENSOR);
     assert_true(g[0].t_end_ns > g[0].t_start_ns);
-    assert_near((double)(g[0].t_end_ns - g[0].t_start_ns) / 1e9, 0.2, 0.08, "gap length");
+    /* the gap starts while the sensor was broken (the mark above saw it at the
+     * latest) and ends once it works again; how soon after depends on the
+     * scheduler, so only a generous upper bound */
+    assert_true(g[0].t_start_ns >= t_broken && g[0].t_start_ns <= t_fixed);
+    assert_true(g[0].t_end_ns >= t_fixed);
+    assert_true(g[0].t_end_ns - t_fixed < 2000000000ull);
 
     struct wl_sample buf[4096];
     size_t n = wl_sampler_drain(r.s, buf, 4096);
