@@ -52,16 +52,16 @@ struct problem {
     uint32_t type;
     int64_t rows, cols, n_x;
     size_t row_bytes;
-    void *wq;      /* rows * row_bytes (row_bytes may exceed the packed size) */
-    float *wdeq;   /* rows * cols */
-    float *x;      /* n_x * cols */
-    float *xdeq;   /* n_x * cols: x after Q8A round trip (quantized types) */
+    void *wq;    /* rows * row_bytes (row_bytes may exceed the packed size) */
+    float *wdeq; /* rows * cols */
+    float *x;    /* n_x * cols */
+    float *xdeq; /* n_x * cols: x after Q8A round trip (quantized types) */
     void *scratch;
     size_t scratch_bytes;
 };
 
-static void problem_init(struct problem *p, uint32_t type, int64_t rows, int64_t cols,
-                         int64_t n_x, size_t pad)
+static void problem_init(struct problem *p, uint32_t type, int64_t rows, int64_t cols, int64_t n_x,
+                         size_t pad)
 {
     memset(p, 0, sizeof *p);
     p->type = type;
@@ -214,8 +214,8 @@ static void check_problem(uint32_t type, int64_t rows, int64_t cols, int64_t n_x
                 double ys = y_scalar[t * rows + r];
                 if (!(fabs(got - ys) <= tol_paths))
                     fail_msg("%s vs scalar %s: y[%ld][%ld] = %.9g vs %.9g, tol %.3g",
-                             wl_kpath_name(k.path), wl_ttype_name(type), (long)t, (long)r, got,
-                             ys, tol_paths);
+                             wl_kpath_name(k.path), wl_ttype_name(type), (long)t, (long)r, got, ys,
+                             tol_paths);
             }
         /* threads only split rows: results are bit-identical */
         for (int i = 0; i < n_pools; i++) {
@@ -225,9 +225,8 @@ static void check_problem(uint32_t type, int64_t rows, int64_t cols, int64_t n_x
         }
         /* prepared activations give the same result */
         if (p.scratch_bytes) {
-            assert_int_equal(wl_kernel_prepare_x(&k, type, p.x, cols, n_x, p.scratch,
-                                                 p.scratch_bytes),
-                             0);
+            assert_int_equal(
+                wl_kernel_prepare_x(&k, type, p.x, cols, n_x, p.scratch, p.scratch_bytes), 0);
             struct wl_kernel_weight w = problem_weight(&p);
             memset(y_thr, 0, sizeof(float) * ny);
             assert_int_equal(wl_kernel_matmul(&k, &w, p.x, n_x, y_thr, p.scratch, p.scratch_bytes,
@@ -373,8 +372,7 @@ static void test_bad_arguments(void **state)
     _Alignas(64) uint8_t scratch[256 + 64]; /* 256 int8 + 8 scales + 8 sums */
     struct wl_kernel_weight w = {WL_TTYPE_Q8_0, wbuf, 1, 256, 34 * 8};
     assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch, NULL), 0);
-    assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch - 1, NULL),
-                     WL_EINVAL);
+    assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch - 1, NULL), WL_EINVAL);
     assert_int_equal(wl_kernel_matvec(&k, &w, x, y, NULL, 0, NULL), WL_EINVAL);
     w.cols = 100;
     assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch, NULL), WL_EINVAL);
@@ -423,8 +421,7 @@ static void test_scratch_alignment(void **state)
             wl_kernel_matmul(&k, &w, p.x, p.n_x, y1, big + 4, p.scratch_bytes, 0, NULL), 0);
         assert_memory_equal(y0, y1, sizeof(float) * ny);
         assert_int_equal(
-            wl_kernel_matmul(&k, &w, p.x, p.n_x, y1, big + 2, p.scratch_bytes, 0, NULL),
-            WL_EINVAL);
+            wl_kernel_matmul(&k, &w, p.x, p.n_x, y1, big + 2, p.scratch_bytes, 0, NULL), WL_EINVAL);
     }
     free(big);
     free(y0);
