@@ -16,6 +16,7 @@
 
 #include "engine/kernels/kernels.h"
 #include "engine/kernels/kernels_impl.h" /* scratch row layout */
+#include "engine/kernels/membw.h"
 #include "engine/threadpool.h"
 #include "wattlens/error.h"
 
@@ -429,6 +430,24 @@ static void test_scratch_alignment(void **state)
     problem_free(&p);
 }
 
+static void test_membw_measure(void **state)
+{
+    struct pools *ps = *state;
+    struct wl_membw_result r;
+    /* small buffer (cache-resident; figures only checked for sanity) */
+    assert_int_equal(wl_membw_measure_read(NULL, (size_t)4 << 20, 2, &r), 0);
+    assert_true(r.best_gbps > 0 && r.mean_gbps > 0 && r.best_gbps >= r.mean_gbps);
+    assert_int_equal(r.bytes, (size_t)4 << 20);
+    assert_int_equal(r.reps, 2);
+    assert_int_equal(r.n_threads, 1);
+    assert_int_equal(wl_membw_measure_read(ps->p[0], ((size_t)3 << 20) + 100, 1, &r), 0);
+    assert_int_equal(r.n_threads, 2);
+    assert_int_equal(r.bytes, (size_t)3 << 20); /* rounded down to whole pages */
+    assert_int_equal(wl_membw_measure_read(NULL, 1000, 1, &r), WL_EINVAL);
+    assert_int_equal(wl_membw_measure_read(NULL, (size_t)4 << 20, 0, &r), WL_EINVAL);
+    assert_int_equal(wl_membw_measure_read(NULL, (size_t)4 << 20, 1, NULL), WL_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_zero_activations_and_weights),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_scratch_alignment),
+        cmocka_unit_test(test_membw_measure),
     };
     return cmocka_run_group_tests(tests, setup_pools, teardown_pools);
 }
