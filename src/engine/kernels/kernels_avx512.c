@@ -353,24 +353,26 @@ static WL_AVX512 void dot_q4_0(int64_t n, const void *w, const void *x, size_t x
 
 /* ---- Q4_K ---------------------------------------------------------------- */
 
-/* The 8 six-bit scales and mins of a Q4_K block, one per byte, with 32-bit
- * word operations (little-endian, as every x86). */
-WL_INLINE void q4_k_scales8(const uint8_t *s, uint64_t *sc8, uint64_t *m8)
+/* The first 16 bytes of a Q4_K block (d, dmin, scales[12]) as two float
+ * vectors: dsc[k] = d * sc[k] and dm[k] = dmin * m[k] for the 8 sub-blocks.
+ * The 6-bit fields are unpacked in 32-bit lanes (little-endian):
+ * with u0, u1, u2 the three scale words, sc[0..3] = u0 & 0x3f.., sc[4..7] =
+ * (u2 & 0x0f..) | ((u0 >> 2) & 0x30..), m[0..3] = u1 & 0x3f.., m[4..7] =
+ * ((u2 >> 4) & 0x0f..) | ((u1 >> 2) & 0x30..). */
+WL_INLINE WL_AVX512 void q4_k_head(const struct wl_block_q4_k *blk, __m256 *dsc, __m256 *dm)
 {
-    uint32_t u0, u1, u2;
-    memcpy(&u0, s, 4);
-    memcpy(&u1, s + 4, 4);
-    memcpy(&u2, s + 8, 4);
-    uint32_t sc_lo = u0 & 0x3f3f3f3fu, m_lo = u1 & 0x3f3f3f3fu;
-    uint32_t sc_hi = (u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4);
-    uint32_t m_hi = ((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4);
-    *sc8 = sc_lo | ((uint64_t)sc_hi << 32);
-    *m8 = m_lo | ((uint64_t)m_hi << 32);
-}
-
-WL_INLINE WL_AVX512 __m256 u8x8_to_ps(uint64_t v)
-{
-    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)v)));
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)blk); /* [d|dmin, u0, u1, u2] */
+    __m128i l1 = _mm_shuffle_epi32(x, _MM_SHUFFLE(3, 2, 3, 1));      /* u0, u2, u1, u2 */
+    __m128i lo = _mm_and_si128(_mm_srlv_epi32(l1, _mm_setr_epi32(0, 0, 0, 4)),
+                               _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    __m128i l2 = _mm_shuffle_epi32(x, _MM_SHUFFLE(2, 2, 1, 1)); /* -, u0, -, u1 */
+    __m128i hi = _mm_and_si128(_mm_srli_epi32(l2, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    __m128i scm = _mm_or_si128(lo, hi); /* bytes: sc[0..7], m[0..7] */
+    __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(scm));
+    __m256 mf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(scm, scm)));
+    __m128 dd = _mm_cvtph_ps(x); /* d, dmin */
+    *dsc = _mm256_mul_ps(_mm256_broadcastss_ps(dd), scf);
+    *dm = _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dd)), mf);
 }
 
 WL_INLINE WL_AVX512 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, const void *x,
@@ -392,10 +394,8 @@ WL_INLINE WL_AVX512 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, cons
     }
     int64_t nb = n / WL_QK_K;
     for (int64_t b = 0; b < nb; b++) {
-        uint64_t sc8, m8;
-        q4_k_scales8(wb[b].scales, &sc8, &m8);
-        __m256 dsc = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wb[b].d)), u8x8_to_ps(sc8));
-        __m256 dm = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wb[b].dmin)), u8x8_to_ps(m8));
+        __m256 dsc, dm;
+        q4_k_head(&wb[b], &dsc, &dm);
         /* per row: lane k = scale of sub-block k times its activation scale */
         __m512 sv[WL__KMAX_NX];
 #pragma GCC unroll 8

@@ -17,7 +17,11 @@ struct wl_threadpool;
 struct wl_membw_result {
     double best_gbps; /* best repetition, 1e9 bytes per second */
     double mean_gbps; /* mean over repetitions */
-    size_t bytes;     /* buffer size read per repetition */
+    /* bytes / (process CPU time / n_threads), best repetition: the rate while
+     * actually running, steadier on a busy machine (spinning while waiting
+     * for a descheduled thread counts as CPU time: a lower bound of it) */
+    double best_cpu_gbps;
+    size_t bytes; /* buffer size read per repetition */
     int reps;
     int n_threads;
 };
