@@ -1,9 +1,11 @@
 /* Kernel dispatch and the matmul driver; see kernels.h. CPU features come
  * from cpuid and XGETBV (the OS must save the wide registers) and are read on
  * every wl_kernels_init call rather than cached, so there is no global state.
- * The driver quantizes activations (caller scratch), then splits weight rows
- * over the pool in tiles: a tile of rows stays in L2 while every group of up
- * to four activation rows passes over it, so prefill reads weights once.
+ * The driver quantizes activations (caller scratch), then hands chunks of
+ * weight rows to the pool (claimed dynamically, ~8 per thread) and walks each
+ * chunk in tiles: a tile of rows stays in L2 while every group of up to four
+ * activation rows passes over it, so prefill reads weights once; weight rows
+ * are prefetched ~8 KiB ahead.
  */
 #include "engine/kernels/kernels_impl.h"
 
