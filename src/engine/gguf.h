@@ -84,6 +84,7 @@ uint64_t wl_gguf_data_offset(const wl_gguf *g); /* byte offset of the data secti
  * WL_ENOENT for a missing key, WL_EINVAL for a type that does not convert,
  * WL_ERANGE when the value does not fit. */
 uint64_t wl_gguf_n_kv(const wl_gguf *g);
+/* Out-of-range i: wl_gguf_kv_key returns NULL, wl_gguf_kv_type WL_GGUF_VTYPE_COUNT. */
 int64_t wl_gguf_find_kv(const wl_gguf *g, const char *key); /* index or -1 */
 const char *wl_gguf_kv_key(const wl_gguf *g, uint64_t i);  /* NUL-terminated */
 enum wl_gguf_vtype wl_gguf_kv_type(const wl_gguf *g, uint64_t i);
@@ -105,6 +106,38 @@ int wl_gguf_get_arr_f64(const wl_gguf *g, const char *key, uint64_t j, double *o
 /* Raw little-endian element bytes of a fixed-size numeric array (may be
  * unaligned: read with memcpy). NULL for string/array element types. */
 const void *wl_gguf_get_arr_data(const wl_gguf *g, const char *key);
+
+/* ---- nested arrays and raw values (additions) -------------------------------
+ * An array view walks arrays of any depth, including arrays of arrays. A view
+ * is a small value the caller keeps; it stays valid until wl_gguf_close(). */
+struct wl_gguf_arr {
+    const wl_gguf *g;
+    const void *node;             /* reader-internal */
+    enum wl_gguf_vtype elem_type;
+    uint64_t n;
+};
+
+/* View of the array under key (WL_ENOENT missing, WL_EINVAL not an array). */
+int wl_gguf_get_arr_view(const wl_gguf *g, const char *key, struct wl_gguf_arr *out);
+/* Element j of an array of arrays (WL_EINVAL wrong element type, WL_ERANGE j >= n). */
+int wl_gguf_arr_sub(const struct wl_gguf_arr *a, uint64_t j, struct wl_gguf_arr *out);
+/* Element j of an array of strings, O(1). */
+int wl_gguf_arr_str(const struct wl_gguf_arr *a, uint64_t j, struct wl_gguf_str *out);
+/* Element j of a numeric or bool array, converted as by the scalar getters. */
+int wl_gguf_arr_i64(const struct wl_gguf_arr *a, uint64_t j, int64_t *out);
+int wl_gguf_arr_f64(const struct wl_gguf_arr *a, uint64_t j, double *out);
+/* Raw little-endian bytes of a fixed-size element array; NULL otherwise. */
+const void *wl_gguf_arr_data(const struct wl_gguf_arr *a);
+
+/* The serialized value of key i exactly as stored in the file (the bytes after
+ * the value type field; for an array: element type, count, elements). Used by
+ * the writer to copy metadata verbatim. WL_ERANGE when i >= n_kv. */
+int wl_gguf_kv_raw(const wl_gguf *g, uint64_t i, const void **data, uint64_t *n_bytes);
+
+/* "UINT8", "STRING", "ARRAY", ...; "unknown" otherwise. */
+const char *wl_gguf_vtype_name(uint32_t t);
+/* Bytes of one value of a fixed-size type; 0 for STRING, ARRAY and unknown. */
+uint32_t wl_gguf_vtype_size(uint32_t t);
 
 /* ---- tensors ------------------------------------------------------------- */
 uint64_t wl_gguf_n_tensors(const wl_gguf *g);

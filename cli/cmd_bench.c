@@ -1,0 +1,314 @@
+/* `wattlens bench`: prompt-processing and generation throughput of the
+ * engine, printed with llama-bench's test names (pp512, tg128), columns and
+ * formats (md, csv, json) so the numbers can be compared side by side.
+ * The measurement itself is engine/bench.c.
+ */
+#include "cli.h"
+
+#include "engine/bench.h"
+#include "engine/model.h"
+#include "util/clock.h"
+#include "wattlens/error.h"
+#include "wattlens/wattlens.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *CMD = "bench";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: wattlens bench -m FILE [-p N] [-n N] [-r N] [-t THREADS] [-o md|csv|json]\n"
+            "\n"
+            "Measures the engine's prompt processing (ppN: an N-token prompt in batches)\n"
+            "and text generation (tgN: N tokens, one decode step each) in tokens/s, as\n"
+            "mean +- standard deviation over repetitions. Test names, columns and output\n"
+            "formats follow llama-bench, so results can be compared with it directly.\n"
+            "Token ids are pseudo-random from a fixed seed; each test has one untimed\n"
+            "warm-up run.\n"
+            "\n"
+            "Options:\n"
+            "  -m, --model FILE      GGUF model (required)\n"
+            "  -p, --n-prompt N      prompt tokens for the pp test (default 512; 0 = skip)\n"
+            "  -n, --n-gen N         generated tokens for the tg test (default 128; 0 = skip)\n"
+            "  -r, --repetitions N   repetitions of each test (default 5)\n"
+            "  -t, --threads N       threads (default: online CPUs)\n"
+            "  -o, --output FMT      md (default), csv or json\n"
+            "      --json            same as -o json\n"
+            "  -ub, --ubatch-size N  prompt tokens per forward batch (default 64)\n"
+            "  -ctk, --cache-type T  KV cache type: f16 (default) or f32\n"
+            "      --no-warmup       skip the warm-up runs\n"
+            "  -h, --help            show this help\n"
+            "\n"
+            "Examples:\n"
+            "  wattlens bench -m model.gguf\n"
+            "  wattlens bench -m model.gguf -p 512 -n 128 -r 3 -t 2 -o json\n"
+            "  wattlens bench -m model.gguf -p 0 -n 64 -o csv > tg.csv\n");
+}
+
+struct info {
+    char model_type[96];
+    char cpu[128];
+    const char *filename;
+    uint64_t size;
+    uint64_t n_params;
+    int threads;
+    int n_batch;
+    const char *type_k;
+};
+
+static void cpu_info(char *buf, size_t size)
+{
+    snprintf(buf, size, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) == 0) {
+            char *c = strchr(line, ':');
+            if (c) {
+                c++;
+                while (*c == ' ' || *c == '\t')
+                    c++;
+                c[strcspn(c, "\n")] = '\0';
+                snprintf(buf, size, "%s", c);
+            }
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static void time_iso(int64_t s, char *buf, size_t size)
+{
+    wl_clock_format_iso8601(s * 1000000000LL, buf, (unsigned long)size);
+}
+
+static void print_md(const struct info *in, const struct wl_bench_result *r, int n)
+{
+    printf("| %-30s | %10s | %10s | %-10s | %7s | %13s | %20s |\n", "model", "size", "params",
+           "backend", "threads", "test", "t/s");
+    printf("| ------------------------------ | ---------: | ---------: | ---------- | ------: | "
+           "------------: | -------------------: |\n");
+    for (int i = 0; i < n; i++) {
+        char size[32], params[32], ts[48];
+        snprintf(size, sizeof size, "%.2f MiB", (double)in->size / (1024.0 * 1024.0));
+        if ((double)in->size >= 1024.0 * 1024.0 * 1024.0)
+            snprintf(size, sizeof size, "%.2f GiB", (double)in->size / (1024.0 * 1024.0 * 1024.0));
+        if (in->n_params >= 1000000000ull)
+            snprintf(params, sizeof params, "%.2f B", (double)in->n_params / 1e9);
+        else
+            snprintf(params, sizeof params, "%.2f M", (double)in->n_params / 1e6);
+        snprintf(ts, sizeof ts, "%.2f ± %.2f", r[i].avg_ts, r[i].stddev_ts);
+        printf("| %-30s | %10s | %10s | %-10s | %7d | %13s | %20s |\n", in->model_type, size,
+               params, "CPU", in->threads, r[i].test, ts);
+    }
+}
+
+static void print_csv(const struct info *in, const struct wl_bench_result *r, int n)
+{
+    printf("build_commit,build_number,cpu_info,gpu_info,backends,model_filename,model_type,"
+           "model_size,model_n_params,n_batch,n_ubatch,n_threads,type_k,type_v,n_gpu_layers,"
+           "n_prompt,n_gen,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts\n");
+    for (int i = 0; i < n; i++) {
+        char t[32];
+        time_iso(r[i].test_time_s, t, sizeof t);
+        printf("\"wattlens-%s\",\"0\",\"%s\",\"\",\"CPU\",\"%s\",\"%s\",\"%llu\",\"%llu\","
+               "\"%d\",\"%d\",\"%d\",\"%s\",\"%s\",\"0\",\"%d\",\"%d\",\"%s\",\"%.0f\",\"%.0f\","
+               "\"%.6f\",\"%.6f\"\n",
+               wl_version(), in->cpu, in->filename, in->model_type, (unsigned long long)in->size,
+               (unsigned long long)in->n_params, in->n_batch, in->n_batch, in->threads,
+               in->type_k, in->type_k, r[i].n_prompt, r[i].n_gen, t, r[i].avg_ns,
+               r[i].stddev_ns, r[i].avg_ts, r[i].stddev_ts);
+    }
+}
+
+static int print_json(const struct info *in, const struct wl_bench_result *r, int n)
+{
+    json_t *arr = json_array();
+    char ver[64];
+    snprintf(ver, sizeof ver, "wattlens-%s", wl_version());
+    for (int i = 0; i < n; i++) {
+        char t[32];
+        time_iso(r[i].test_time_s, t, sizeof t);
+        json_t *o = json_object();
+        json_t *sns = json_array(), *sts = json_array();
+        for (int k = 0; k < r[i].reps; k++) {
+            json_array_append_new(sns, json_integer((json_int_t)r[i].samples_ns[k]));
+            json_array_append_new(sts, json_real(r[i].samples_ts[k]));
+        }
+        json_object_set_new(o, "build_commit", json_string(ver));
+        json_object_set_new(o, "build_number", json_integer(0));
+        json_object_set_new(o, "cpu_info", json_string(in->cpu));
+        json_object_set_new(o, "gpu_info", json_string(""));
+        json_object_set_new(o, "backends", json_string("CPU"));
+        json_object_set_new(o, "model_filename", json_string(in->filename));
+        json_object_set_new(o, "model_type", json_string(in->model_type));
+        json_object_set_new(o, "model_size", json_integer((json_int_t)in->size));
+        json_object_set_new(o, "model_n_params", json_integer((json_int_t)in->n_params));
+        json_object_set_new(o, "n_batch", json_integer(in->n_batch));
+        json_object_set_new(o, "n_ubatch", json_integer(in->n_batch));
+        json_object_set_new(o, "n_threads", json_integer(in->threads));
+        json_object_set_new(o, "type_k", json_string(in->type_k));
+        json_object_set_new(o, "type_v", json_string(in->type_k));
+        json_object_set_new(o, "n_gpu_layers", json_integer(0));
+        json_object_set_new(o, "n_prompt", json_integer(r[i].n_prompt));
+        json_object_set_new(o, "n_gen", json_integer(r[i].n_gen));
+        json_object_set_new(o, "test_time", json_string(t));
+        json_object_set_new(o, "avg_ns", json_integer((json_int_t)r[i].avg_ns));
+        json_object_set_new(o, "stddev_ns", json_integer((json_int_t)r[i].stddev_ns));
+        json_object_set_new(o, "avg_ts", json_real(r[i].avg_ts));
+        json_object_set_new(o, "stddev_ts", json_real(r[i].stddev_ts));
+        json_object_set_new(o, "samples_ns", sns);
+        json_object_set_new(o, "samples_ts", sts);
+        json_array_append_new(arr, o);
+    }
+    return wl_cli_print_json(arr);
+}
+
+static void on_progress(void *ud, const char *test, int rep)
+{
+    if (*(bool *)ud)
+        fprintf(stderr, "wattlens bench: %s repetition %d\n", test, rep + 1);
+}
+
+static int run(int argc, char **argv)
+{
+    /* llama-bench spells two options with a single dash and two letters;
+     * rewrite them to long options before getopt sees them */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-ub") == 0)
+            argv[i] = "--ubatch-size";
+        else if (strcmp(argv[i], "-ctk") == 0)
+            argv[i] = "--cache-type";
+    }
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"n-prompt", required_argument, NULL, 'p'},
+        {"n-gen", required_argument, NULL, 'n'},
+        {"repetitions", required_argument, NULL, 'r'},
+        {"threads", required_argument, NULL, 't'},
+        {"output", required_argument, NULL, 'o'},
+        {"ubatch-size", required_argument, NULL, 'U'},
+        {"cache-type", required_argument, NULL, 'K'},
+        {"no-warmup", no_argument, NULL, 'W'},
+        {"json", no_argument, NULL, 'J'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct wl_bench_params p = wl_bench_default_params();
+    const char *model = NULL, *fmt = "md";
+    bool verbose = false;
+    long v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:p:n:r:t:o:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            model = optarg;
+            break;
+        case 'p':
+            if (!wl_cli_parse_long(CMD, "-p", optarg, 0, 1 << 20, &v))
+                return WL_EXIT_USAGE;
+            p.n_prompt = (int32_t)v;
+            break;
+        case 'n':
+            if (!wl_cli_parse_long(CMD, "-n", optarg, 0, 1 << 20, &v))
+                return WL_EXIT_USAGE;
+            p.n_gen = (int32_t)v;
+            break;
+        case 'r':
+            if (!wl_cli_parse_long(CMD, "-r", optarg, 1, WL_BENCH_MAX_REPS, &v))
+                return WL_EXIT_USAGE;
+            p.reps = (int32_t)v;
+            break;
+        case 't':
+            if (!wl_cli_parse_long(CMD, "-t", optarg, 1, 256, &v))
+                return WL_EXIT_USAGE;
+            p.n_threads = (int32_t)v;
+            break;
+        case 'U':
+            if (!wl_cli_parse_long(CMD, "-ub", optarg, 1, 1 << 16, &v))
+                return WL_EXIT_USAGE;
+            p.n_ubatch = (int32_t)v;
+            break;
+        case 'K':
+            if (strcmp(optarg, "f16") == 0)
+                p.kv_type = WL_TTYPE_F16;
+            else if (strcmp(optarg, "f32") == 0)
+                p.kv_type = WL_TTYPE_F32;
+            else
+                return wl_cli_usage_error(CMD, "cache type must be f16 or f32, not '%s'", optarg);
+            break;
+        case 'o':
+            fmt = optarg;
+            if (strcmp(fmt, "md") != 0 && strcmp(fmt, "csv") != 0 && strcmp(fmt, "json") != 0)
+                return wl_cli_usage_error(CMD, "output format must be md, csv or json, not '%s'", fmt);
+            break;
+        case 'W':
+            p.warmup = false;
+            break;
+        case 'J':
+            fmt = "json";
+            break;
+        case 'v':
+            verbose = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return WL_EXIT_OK;
+        default:
+            return wl_cli_usage_error(CMD, "unknown option");
+        }
+    }
+    if (optind < argc)
+        return wl_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!model)
+        return wl_cli_usage_error(CMD, "a model is required (-m FILE)");
+    if (p.n_prompt == 0 && p.n_gen == 0)
+        return wl_cli_usage_error(CMD, "nothing to run: -p and -n are both 0");
+
+    struct wl_errmsg err = {{0}};
+    wl_model *m = NULL;
+    int rc = wl_model_load(model, &m, &err);
+    if (rc != 0)
+        return wl_cli_fail(CMD, "%s: %s", model, err.text);
+    struct info in = {.filename = model, .n_params = m->n_params,
+                      .type_k = p.kv_type == WL_TTYPE_F32 ? "f32" : "f16"};
+    struct stat st;
+    in.size = stat(model, &st) == 0 ? (uint64_t)st.st_size : 0;
+    wl_model_describe(m, in.model_type, sizeof in.model_type);
+    cpu_info(in.cpu, sizeof in.cpu);
+
+    struct wl_bench_result res[2];
+    int n = 0;
+    rc = wl_bench_run(m, &p, res, &n, on_progress, &verbose, &err);
+    if (rc != 0) {
+        wl_model_free(m);
+        return wl_cli_fail(CMD, "%s", err.text);
+    }
+    /* threads actually used (0 meant "online CPUs") and batch size */
+    in.threads = p.n_threads;
+    if (in.threads == 0) {
+        long nc = sysconf(_SC_NPROCESSORS_ONLN);
+        in.threads = nc > 0 ? (int)nc : 1;
+    }
+    in.n_batch = p.n_ubatch > 0 ? p.n_ubatch : 64;
+    wl_model_free(m);
+    if (strcmp(fmt, "json") == 0)
+        return print_json(&in, res, n);
+    if (strcmp(fmt, "csv") == 0)
+        print_csv(&in, res, n);
+    else
+        print_md(&in, res, n);
+    return fflush(stdout) == 0 ? WL_EXIT_OK : WL_EXIT_FAIL;
+}
+
+const struct wl_cli_command wl_cli_cmd_bench = {"bench", "engine throughput (pp/tg tokens/s, llama-bench formats)", run};

@@ -1,0 +1,252 @@
+/* `wattlens detokenize`: token ids -> text with a model's tokenizer. Ids come
+ * from the arguments (space- or comma-separated) or, when none are given,
+ * from stdin, so `wattlens tokenize --ids ... | wattlens detokenize -m M` works.
+ * Thin: the work is engine/tokenizer.
+ */
+#include "cli.h"
+
+#include "engine/tokenizer.h"
+#include "wattlens/error.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *CMD = "detokenize";
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "Usage: wattlens detokenize -m FILE.gguf [--special] [--keep-space] [--json] [ID...]\n"
+        "\n"
+        "Turns token ids back into text with the tokenizer stored in the model's GGUF\n"
+        "file. Ids may be separated by spaces or commas; with no ID arguments they are\n"
+        "read from stdin. The text is written byte for byte (a trailing newline is added\n"
+        "only when stdout is a terminal).\n"
+        "\n"
+        "Options:\n"
+        "  -m, --model FILE   GGUF file with tokenizer.ggml.* metadata (required)\n"
+        "      --special      render control tokens (<s>, <|endoftext|>, ...) as text;\n"
+        "                     by default they produce nothing\n"
+        "      --keep-space   keep the leading space SentencePiece models put before the\n"
+        "                     first word (by default it is dropped at the start and after\n"
+        "                     BOS or any special token)\n"
+        "      --json         {\"text\", \"n_tokens\", \"n_bytes\", \"valid_utf8\"} on stdout\n"
+        "  -h, --help         show this help\n"
+        "\n"
+        "Examples:\n"
+        "  wattlens detokenize -m model.gguf 15043 3186\n"
+        "  wattlens detokenize -m model.gguf 1,15043,3186 --special\n"
+        "  wattlens tokenize -m model.gguf -p 'Hello' --ids | wattlens detokenize -m model.gguf\n");
+}
+
+struct idlist {
+    int32_t *v;
+    size_t n, cap;
+};
+
+/* Parses every integer in s (separators: whitespace and commas). */
+static int parse_ids(const char *s, struct idlist *l, const char **bad)
+{
+    while (*s) {
+        if (isspace((unsigned char)*s) || *s == ',') {
+            s++;
+            continue;
+        }
+        char *e;
+        errno = 0;
+        long v = strtol(s, &e, 10);
+        if (e == s || errno != 0 || v < 0 || v > INT32_MAX ||
+            (*e && !isspace((unsigned char)*e) && *e != ',')) {
+            *bad = s;
+            return WL_EINVAL;
+        }
+        if (l->n == l->cap) {
+            size_t nc = l->cap ? l->cap * 2 : 64;
+            int32_t *nv = realloc(l->v, nc * sizeof(*nv));
+            if (!nv)
+                return WL_ENOMEM;
+            l->v = nv;
+            l->cap = nc;
+        }
+        l->v[l->n++] = (int32_t)v;
+        s = e;
+    }
+    return 0;
+}
+
+static char *read_stdin(void)
+{
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap);
+    while (b) {
+        size_t got = fread(b + n, 1, cap - n - 1, stdin);
+        n += got;
+        if (got == 0)
+            break;
+        if (n + 1 == cap) {
+            char *nb = realloc(b, cap * 2);
+            if (!nb) {
+                free(b);
+                return NULL;
+            }
+            b = nb;
+            cap *= 2;
+        }
+    }
+    if (b)
+        b[n] = '\0';
+    return b;
+}
+
+static bool valid_utf8(const unsigned char *s, size_t n, char *repl, size_t *repl_len)
+{
+    bool ok = true;
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t need = c < 0x80 ? 1 : c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
+        bool good = need > 0 && need <= n - i;
+        for (size_t j = 1; good && j < need; j++)
+            good = (s[i + j] & 0xC0) == 0x80;
+        if (good && need > 1 &&
+            ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F) ||
+             (c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] > 0x8F)))
+            good = false;
+        if (!good) {
+            ok = false;
+            memcpy(repl + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            i++;
+            continue;
+        }
+        memcpy(repl + k, s + i, need);
+        k += need;
+        i += need;
+    }
+    *repl_len = k;
+    return ok;
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'}, {"special", no_argument, NULL, 's'},
+        {"keep-space", no_argument, NULL, 'k'},  {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    const char *model = NULL;
+    bool special = false, keep = false, json = false;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            model = optarg;
+            break;
+        case 's':
+            special = true;
+            break;
+        case 'k':
+            keep = true;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return WL_EXIT_OK;
+        case ':':
+            return wl_cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return wl_cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (!model)
+        return wl_cli_usage_error(CMD, "-m FILE.gguf is required");
+
+    struct idlist ids = {0};
+    const char *bad = NULL;
+    int rc = 0;
+    if (optind < argc) {
+        for (int i = optind; i < argc && rc == 0; i++)
+            rc = parse_ids(argv[i], &ids, &bad);
+    } else {
+        char *in = read_stdin();
+        if (!in)
+            return wl_cli_fail(CMD, "cannot read ids from stdin");
+        rc = parse_ids(in, &ids, &bad);
+        if (rc == WL_EINVAL) {
+            fprintf(stderr, "wattlens %s: invalid token id '%.20s' on stdin\n", CMD, bad);
+            free(in);
+            free(ids.v);
+            return WL_EXIT_USAGE;
+        }
+        free(in);
+    }
+    if (rc == WL_EINVAL) {
+        int r = wl_cli_usage_error(CMD, "invalid token id '%.20s' (expected integers >= 0)", bad);
+        free(ids.v);
+        return r;
+    }
+    if (rc) {
+        free(ids.v);
+        return wl_cli_fail(CMD, "%s", wl_strerror(rc));
+    }
+
+    wl_tokenizer *tok = NULL;
+    struct wl_errmsg err = {{0}};
+    rc = wl_tok_load_file(model, &tok, &err);
+    if (rc) {
+        free(ids.v);
+        return wl_cli_fail(CMD, "%s: %s", model, err.text[0] ? err.text : wl_strerror(rc));
+    }
+    struct wl_tok_info inf;
+    wl_tok_get_info(tok, &inf);
+    for (size_t i = 0; i < ids.n; i++) {
+        if ((uint32_t)ids.v[i] >= inf.n_vocab) {
+            int r = wl_cli_fail(CMD, "token id %d is outside the vocabulary (%u tokens)",
+                                (int)ids.v[i], inf.n_vocab);
+            wl_tok_free(tok);
+            free(ids.v);
+            return r;
+        }
+    }
+    unsigned flags = (special ? WL_DETOK_SPECIAL : 0) | (keep ? WL_DETOK_KEEP_SPACE : 0);
+    char *text = NULL;
+    size_t len = 0;
+    rc = wl_tok_detokenize_alloc(tok, ids.v, ids.n, flags, &text, &len);
+    int status = WL_EXIT_OK;
+    if (rc) {
+        status = wl_cli_fail(CMD, "detokenizing failed: %s", wl_strerror(rc));
+    } else if (json) {
+        char *repl = malloc(3 * len + 1);
+        size_t rl = 0;
+        bool ok = repl && valid_utf8((const unsigned char *)text, len, repl, &rl);
+        json_t *doc =
+            repl ? json_pack("{s:s%, s:I, s:I, s:b}", "text", repl, rl, "n_tokens",
+                             (json_int_t)ids.n, "n_bytes", (json_int_t)len, "valid_utf8", ok)
+                 : NULL;
+        free(repl);
+        status = wl_cli_print_json(doc);
+    } else {
+        if (len && fwrite(text, 1, len, stdout) != len)
+            status = WL_EXIT_FAIL;
+        if (wl_cli_stdout_is_tty())
+            putchar('\n');
+        if (fflush(stdout) != 0)
+            status = WL_EXIT_FAIL;
+    }
+    free(text);
+    free(ids.v);
+    wl_tok_free(tok);
+    return status;
+}
+
+const struct wl_cli_command wl_cli_cmd_detokenize = {
+    "detokenize", "turn token ids back into text with a model's tokenizer", run};

@@ -1,0 +1,235 @@
+/* `wattlens generate`: run a prompt through a GGUF model on the built-in
+ * engine and stream only the generated text to stdout; diagnostics and speed
+ * go to stderr. SIGINT stops generation cleanly (the text so far is kept).
+ * The work is engine/generate.c; this file parses options and prints.
+ */
+#include "cli.h"
+
+#include "engine/context.h"
+#include "engine/generate.h"
+#include "engine/model.h"
+#include "engine/tokenizer.h"
+#include "wattlens/error.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *CMD = "generate";
+
+static volatile sig_atomic_t g_cancel;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_cancel = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: wattlens generate -m FILE [-p TEXT] [-n N] [-t THREADS] [--temp T]\n"
+            "                         [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]\n"
+            "                         [--seed S] [-c N] [--cache-type f16|f32]\n"
+            "\n"
+            "Generates text with the built-in CPU engine. Only the generated text goes to\n"
+            "stdout (not the prompt), streamed as it is produced; load time, token counts\n"
+            "and speed go to stderr. A BOS token is added when the vocabulary asks for it;\n"
+            "as in SentencePiece decoding, the leading space of the first piece after BOS\n"
+            "is dropped. Generation stops at an end-of-generation token, after N tokens,\n"
+            "when the context is full, or on Ctrl-C.\n"
+            "\n"
+            "Options:\n"
+            "  -m, --model FILE        GGUF model (required)\n"
+            "  -p, --prompt TEXT       prompt (default: empty, start from BOS)\n"
+            "  -n, --n-predict N       tokens to generate (default 128)\n"
+            "  -t, --threads N         threads (default: online CPUs)\n"
+            "  -c, --ctx-size N        context positions (default: prompt + N, at most the\n"
+            "                          model's training context)\n"
+            "      --temp T            temperature; 0 = greedy (default 0.8)\n"
+            "      --top-k K           keep the K most likely tokens; 0 = all (default 40)\n"
+            "      --top-p P           nucleus sampling threshold; 1 = off (default 0.95)\n"
+            "      --min-p P           drop tokens below P x the top probability; 0 = off\n"
+            "                          (default 0.05)\n"
+            "      --repeat-penalty R  penalty for the last 64 tokens; 1 = off (default 1)\n"
+            "      --seed S            random seed (default 0); same seed, same text\n"
+            "      --cache-type T      KV cache type f16 (default) or f32\n"
+            "  -h, --help              show this help\n"
+            "\n"
+            "Examples:\n"
+            "  wattlens generate -m stories260K.gguf --temp 0 -n 200\n"
+            "  wattlens generate -m model.gguf -p \"The capital of France is\" -n 32 -t 2\n"
+            "  wattlens generate -m model.gguf -p \"Once upon a time\" --temp 0.7 --seed 42\n");
+}
+
+static void on_text(void *ud, const char *text, size_t len)
+{
+    (void)ud;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+}
+
+static int run(int argc, char **argv)
+{
+    enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REP, O_SEED, O_CACHE };
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"prompt", required_argument, NULL, 'p'},
+        {"n-predict", required_argument, NULL, 'n'},
+        {"threads", required_argument, NULL, 't'},
+        {"ctx-size", required_argument, NULL, 'c'},
+        {"temp", required_argument, NULL, O_TEMP},
+        {"top-k", required_argument, NULL, O_TOPK},
+        {"top-p", required_argument, NULL, O_TOPP},
+        {"min-p", required_argument, NULL, O_MINP},
+        {"repeat-penalty", required_argument, NULL, O_REP},
+        {"seed", required_argument, NULL, O_SEED},
+        {"cache-type", required_argument, NULL, O_CACHE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct wl_generate_params gp = wl_generate_default_params();
+    struct wl_context_params cp = wl_context_default_params();
+    const char *model = NULL;
+    long n_ctx = 0, v;
+    double d;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:p:n:t:c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            model = optarg;
+            break;
+        case 'p':
+            gp.prompt = optarg;
+            break;
+        case 'n':
+            if (!wl_cli_parse_long(CMD, "-n", optarg, 1, 1 << 24, &v))
+                return WL_EXIT_USAGE;
+            gp.n_predict = (int32_t)v;
+            break;
+        case 't':
+            if (!wl_cli_parse_long(CMD, "-t", optarg, 1, 256, &v))
+                return WL_EXIT_USAGE;
+            cp.n_threads = (int32_t)v;
+            break;
+        case 'c':
+            if (!wl_cli_parse_long(CMD, "-c", optarg, 1, 1 << 24, &n_ctx))
+                return WL_EXIT_USAGE;
+            break;
+        case O_TEMP:
+            if (!wl_cli_parse_double(CMD, "--temp", optarg, 0.0, 100.0, &d))
+                return WL_EXIT_USAGE;
+            gp.sampling.temperature = (float)d;
+            break;
+        case O_TOPK:
+            if (!wl_cli_parse_long(CMD, "--top-k", optarg, 0, 1 << 24, &v))
+                return WL_EXIT_USAGE;
+            gp.sampling.top_k = (int32_t)v;
+            break;
+        case O_TOPP:
+            if (!wl_cli_parse_double(CMD, "--top-p", optarg, 0.0, 1.0, &d))
+                return WL_EXIT_USAGE;
+            gp.sampling.top_p = (float)d;
+            break;
+        case O_MINP:
+            if (!wl_cli_parse_double(CMD, "--min-p", optarg, 0.0, 1.0, &d))
+                return WL_EXIT_USAGE;
+            gp.sampling.min_p = (float)d;
+            break;
+        case O_REP:
+            if (!wl_cli_parse_double(CMD, "--repeat-penalty", optarg, 0.01, 100.0, &d))
+                return WL_EXIT_USAGE;
+            gp.sampling.repeat_penalty = (float)d;
+            break;
+        case O_SEED:
+            if (!wl_cli_parse_long(CMD, "--seed", optarg, 0, 0x7fffffffL, &v))
+                return WL_EXIT_USAGE;
+            gp.sampling.seed = (uint64_t)v;
+            break;
+        case O_CACHE:
+            if (strcmp(optarg, "f16") == 0)
+                cp.kv_type = WL_TTYPE_F16;
+            else if (strcmp(optarg, "f32") == 0)
+                cp.kv_type = WL_TTYPE_F32;
+            else
+                return wl_cli_usage_error(CMD, "cache type must be f16 or f32, not '%s'", optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            return WL_EXIT_OK;
+        default:
+            return wl_cli_usage_error(CMD, "unknown option");
+        }
+    }
+    if (optind < argc)
+        return wl_cli_usage_error(CMD, "unexpected argument '%s' (quote the prompt: -p \"...\")",
+                                  argv[optind]);
+    if (!model)
+        return wl_cli_usage_error(CMD, "a model is required (-m FILE)");
+
+    struct wl_errmsg err = {{0}};
+    wl_model *m = NULL;
+    wl_tokenizer *tok = NULL;
+    wl_context *ctx = NULL;
+    struct wl_generate_result res = {0};
+    int status = WL_EXIT_FAIL;
+    int rc = wl_model_load(model, &m, &err);
+    if (rc != 0) {
+        wl_cli_fail(CMD, "%s: %s", model, err.text);
+        goto done;
+    }
+    if ((rc = wl_tok_load_gguf(m->gguf, &tok, &err)) != 0) {
+        wl_cli_fail(CMD, "%s: tokenizer: %s", model, err.text);
+        goto done;
+    }
+    /* context: what this generation can use, within the training length */
+    if (n_ctx == 0) {
+        size_t plen = gp.prompt ? strlen(gp.prompt) : 0;
+        long want = (long)plen + 2 + gp.n_predict; /* a token is at least one byte */
+        n_ctx = want < m->config.n_ctx_train ? want : m->config.n_ctx_train;
+    }
+    cp.n_ctx = (int32_t)n_ctx;
+    if ((rc = wl_context_create(m, &cp, &ctx, &err)) != 0) {
+        wl_cli_fail(CMD, "%s", err.text);
+        goto done;
+    }
+    g_cancel = 0;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old);
+    gp.cancel = &g_cancel;
+    gp.on_text = on_text;
+    rc = wl_generate(ctx, tok, &gp, &res, &err);
+    sigaction(SIGINT, &old, NULL);
+    if (rc != 0) {
+        fflush(stdout);
+        wl_cli_fail(CMD, "%s", err.text);
+        goto done;
+    }
+    fflush(stdout);
+    const double pf_s = (double)res.t_prefill_ns / 1e9, dec_s = (double)res.t_decode_ns / 1e9;
+    const int32_t n_dec = res.n_generated > 1 ? res.n_generated - 1 : 0;
+    fprintf(stderr,
+            "\nwattlens generate: %d prompt tokens, %d generated (stop: %s)\n"
+            "  prefill %.1f ms (%.2f tokens/s), decode %.1f ms (%.2f tokens/s), "
+            "first token after %.1f ms, %d threads\n",
+            res.n_prompt, res.n_generated, wl_stop_reason_name(res.stop), pf_s * 1e3,
+            pf_s > 0 ? res.n_prompt / pf_s : 0.0, dec_s * 1e3, dec_s > 0 ? n_dec / dec_s : 0.0,
+            (double)res.t_first_token_ns / 1e6, wl_context_n_threads(ctx));
+    if (res.stop == WL_STOP_CONTEXT_FULL)
+        fprintf(stderr, "  the context (%d positions) is full; use -c to make it larger\n",
+                wl_context_n_ctx(ctx));
+    status = res.stop == WL_STOP_CANCELLED ? 130 : WL_EXIT_OK;
+done:
+    wl_generate_result_free(&res);
+    wl_context_free(ctx);
+    wl_tok_free(tok);
+    wl_model_free(m);
+    return status;
+}
+
+const struct wl_cli_command wl_cli_cmd_generate = {"generate", "generate text with the built-in engine", run};

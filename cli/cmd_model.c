@@ -1,0 +1,685 @@
+/* `wattlens model`: inspect, synthesize and quantize GGUF models.
+ *   model info FILE [--metadata] [--tensors] [--json] [--kv-type T]
+ *   model synth --arch A --layers N --dim D --ffn F --heads H --kv-heads K
+ *               (--vocab-from VOCAB.gguf | --vocab N) --type T --seed S -o OUT.gguf
+ *   model quantize IN OUT --type T
+ * Thin: the work is in engine/gguf, arch, synth and requant. Data to stdout,
+ * diagnostics (including the architecture warning) to stderr.
+ */
+#include "cli.h"
+
+#include "engine/arch.h"
+#include "engine/gguf.h"
+#include "engine/gguf_write.h"
+#include "engine/requant.h"
+#include "engine/synth.h"
+#include "wattlens/error.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CMD "model"
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "Usage: wattlens model info FILE [--metadata] [--tensors] [--json] [--kv-type TYPE]\n"
+            "       wattlens model synth [options] -o OUT.gguf\n"
+            "       wattlens model quantize IN.gguf OUT.gguf --type TYPE\n"
+            "\n"
+            "Inspect, synthesize and quantize GGUF models (versions 2 and 3).\n"
+            "\n"
+            "info: architecture and features of a model file: layers, hidden and FFN\n"
+            "sizes, heads and KV heads, attention (MHA/GQA/MQA), MoE experts, vocabulary,\n"
+            "context, RoPE, parameter counts from the tensor shapes, tensor-type\n"
+            "histogram, bits per weight, KV-cache bytes per token.\n"
+            "  --metadata         also list every metadata key with its type and value\n"
+            "                     (arrays: element type and length; JSON: first 16 items)\n"
+            "  --tensors          also list every tensor (name, type, shape, size, offset)\n"
+            "  --json             print JSON instead of text\n"
+            "  --kv-type TYPE     cache type for the KV bytes per token (default f16)\n"
+            "\n"
+            "synth: write a model with deterministic pseudo-random weights (finite forward\n"
+            "passes) in the layout real files of the family use.\n"
+            "  --arch A           llama (default), qwen2, phi3, gemma, gemma2 or stablelm\n"
+            "  --layers N         transformer blocks (default 2)\n"
+            "  --dim D            hidden size (default 64)\n"
+            "  --ffn F            feed-forward size (default 172)\n"
+            "  --heads H          attention heads (default 8; must divide D)\n"
+            "  --kv-heads K       KV heads (default: H; must divide H)\n"
+            "  --vocab-from FILE  copy the tokenizer from a GGUF (e.g. a vocab file)\n"
+            "  --vocab N          or generate a byte-level vocabulary of N >= 259 tokens (default "
+            "512)\n"
+            "  --type T           matrix type: f32 f16 bf16 q8_0 q4_0 q4_k q6_k (default f32);\n"
+            "                     rows that do not fit the block fall back to q8_0 or f16\n"
+            "  --seed S           random seed (default 1)\n"
+            "  --context N        context length (default 2048)\n"
+            "  -o, --output FILE  output path (required)\n"
+            "\n"
+            "quantize: convert every weight matrix of IN to TYPE (f32 f16 bf16 q8_0 q4_0\n"
+            "q4_k q6_k); norms and biases stay as they are; metadata is copied.\n"
+            "\n"
+            "Examples:\n"
+            "  wattlens model info ../shared/testdata/models/stories260K.gguf\n"
+            "  wattlens model info model.gguf --tensors --json\n"
+            "  wattlens model synth --layers 4 --dim 256 --ffn 688 --heads 8 --kv-heads 2 \\\n"
+            "      --vocab 1024 --type q4_k --seed 7 -o /tmp/synth.gguf\n"
+            "  wattlens model synth --arch gemma2 --context 256 -o /tmp/gemma2.gguf\n"
+            "  wattlens model quantize model-f32.gguf model-q8.gguf --type q8_0\n");
+}
+
+static int open_model(const char *path, wl_gguf **g)
+{
+    struct wl_errmsg err;
+    int rc = wl_gguf_open(path, g, &err);
+    if (rc)
+        return wl_cli_fail(CMD, "%s", err.text);
+    return WL_EXIT_OK;
+}
+
+static bool parse_type(const char *opt, const char *s, enum wl_ttype *t)
+{
+    if (wl_ttype_parse(s, t) != 0) {
+        wl_cli_usage_error(CMD, "unknown tensor type '%s' for %s", s, opt);
+        return false;
+    }
+    return true;
+}
+
+/* ---- info ----------------------------------------------------------------------- */
+
+/* "all F32" when one type holds every tensor, else "mixed, mostly Q4_K" (by parameters). */
+static void precision_str(const struct wl_model_features *f, char *buf, size_t cap)
+{
+    uint32_t best = 0, kinds = 0;
+    for (uint32_t t = 0; t < WL_TTYPE_COUNT; t++) {
+        if (!f->type_tensors[t])
+            continue;
+        kinds++;
+        if (f->type_params[t] >= f->type_params[best])
+            best = t;
+    }
+    if (kinds == 0)
+        snprintf(buf, cap, "none (0 tensors)");
+    else if (kinds == 1)
+        snprintf(buf, cap, "all %s", wl_ttype_name(best));
+    else
+        snprintf(buf, cap, "mixed, mostly %s", wl_ttype_name(best));
+}
+
+/* A name from the file, safe for a terminal: control bytes become '?'. */
+static const char *printable(const char *s, char *buf, size_t cap)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < cap; i++)
+        buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+    buf[i] = '\0';
+    return buf;
+}
+
+static void shape_str(const struct wl_gguf_tensor *t, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (uint32_t d = 0; d < t->n_dims && n < cap; d++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%" PRIu64, d ? " x " : "", t->ne[d]);
+    if (t->n_dims == 0)
+        snprintf(buf, cap, "scalar");
+}
+
+/* ---- metadata listing (--metadata) ------------------------------------------------ */
+
+/* Appends a string value, printable and cut at 60 bytes. */
+static void str_value(const struct wl_gguf_str *v, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (uint64_t i = 0; i < v->len && i < 60 && n + 2 < cap; i++) {
+        unsigned char ch = (unsigned char)v->data[i];
+        buf[n++] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+    }
+    buf[n] = '\0';
+    if (v->len > 60 && n + 4 < cap)
+        strcat(buf, "...");
+}
+
+static json_t *scalar_json(const wl_gguf *g, const char *key, enum wl_gguf_vtype t)
+{
+    struct wl_gguf_str sv;
+    int64_t i;
+    uint64_t u;
+    double f;
+    bool b;
+    if (t == WL_GGUF_STRING && wl_gguf_get_str(g, key, &sv) == 0)
+        return json_stringn(sv.data, (size_t)sv.len); /* NULL if not UTF-8 */
+    if (t == WL_GGUF_BOOL && wl_gguf_get_bool(g, key, &b) == 0)
+        return json_boolean(b);
+    if ((t == WL_GGUF_FLOAT32 || t == WL_GGUF_FLOAT64) && wl_gguf_get_f64(g, key, &f) == 0)
+        return json_real(f);
+    if (wl_gguf_get_i64(g, key, &i) == 0)
+        return json_integer(i);
+    if (wl_gguf_get_u64(g, key, &u) == 0)
+        return json_real((double)u); /* above INT64_MAX: JSON integers stop there */
+    return json_null();
+}
+
+/* Arrays: element type, length and the first elements (all when <= 16). */
+static json_t *array_json(const wl_gguf *g, const char *key)
+{
+    struct wl_gguf_arr a;
+    if (wl_gguf_get_arr_view(g, key, &a) != 0)
+        return json_null();
+    json_t *j = json_object();
+    json_object_set_new(j, "type", json_string("ARRAY"));
+    json_object_set_new(j, "elem_type", json_string(wl_gguf_vtype_name(a.elem_type)));
+    json_object_set_new(j, "n", json_integer((json_int_t)a.n));
+    json_t *items = json_array();
+    for (uint64_t k = 0; k < a.n && k < 16; k++) {
+        struct wl_gguf_str sv;
+        int64_t i;
+        double f;
+        struct wl_gguf_arr sub;
+        if (wl_gguf_arr_str(&a, k, &sv) == 0) {
+            json_t *js = json_stringn(sv.data, (size_t)sv.len);
+            json_array_append_new(items, js ? js : json_string("(not UTF-8)"));
+        } else if (wl_gguf_arr_sub(&a, k, &sub) == 0) {
+            json_array_append_new(items, json_integer((json_int_t)sub.n));
+        } else if ((a.elem_type == WL_GGUF_FLOAT32 || a.elem_type == WL_GGUF_FLOAT64) &&
+                   wl_gguf_arr_f64(&a, k, &f) == 0) {
+            json_array_append_new(items, json_real(f));
+        } else if (wl_gguf_arr_i64(&a, k, &i) == 0) {
+            json_array_append_new(items, json_integer(i));
+        } else {
+            json_array_append_new(items, json_null());
+        }
+    }
+    json_object_set_new(j, a.n <= 16 ? "items" : "first_items", items);
+    return j;
+}
+
+static json_t *metadata_json(const wl_gguf *g)
+{
+    json_t *j = json_object();
+    for (uint64_t k = 0; k < wl_gguf_n_kv(g); k++) {
+        const char *key = wl_gguf_kv_key(g, k);
+        enum wl_gguf_vtype t = wl_gguf_kv_type(g, k);
+        json_t *v = t == WL_GGUF_ARRAY ? array_json(g, key) : scalar_json(g, key, t);
+        if (t == WL_GGUF_STRING && !v) /* not valid UTF-8: JSON cannot carry it as is */
+            v = json_string("(not UTF-8)");
+        json_object_set_new(j, key, v ? v : json_null());
+    }
+    return j;
+}
+
+static void print_metadata(const wl_gguf *g)
+{
+    printf("\n%-44s %-8s %s\n", "metadata key", "type", "value");
+    for (uint64_t k = 0; k < wl_gguf_n_kv(g); k++) {
+        const char *key = wl_gguf_kv_key(g, k);
+        enum wl_gguf_vtype t = wl_gguf_kv_type(g, k);
+        char kb[256], val[128];
+        struct wl_gguf_str sv;
+        int64_t i;
+        uint64_t u;
+        double f;
+        val[0] = '\0';
+        if (t == WL_GGUF_STRING && wl_gguf_get_str(g, key, &sv) == 0) {
+            char tmp[80];
+            str_value(&sv, tmp, sizeof tmp);
+            snprintf(val, sizeof val, "'%s'", tmp);
+        } else if (t == WL_GGUF_ARRAY) {
+            struct wl_gguf_arr a;
+            if (wl_gguf_get_arr_view(g, key, &a) == 0)
+                snprintf(val, sizeof val, "[%s x %" PRIu64 "]", wl_gguf_vtype_name(a.elem_type),
+                         a.n);
+        } else if ((t == WL_GGUF_FLOAT32 || t == WL_GGUF_FLOAT64) &&
+                   wl_gguf_get_f64(g, key, &f) == 0) {
+            snprintf(val, sizeof val, "%g", f);
+        } else if (wl_gguf_get_i64(g, key, &i) == 0) {
+            snprintf(val, sizeof val, "%" PRId64, i);
+        } else if (wl_gguf_get_u64(g, key, &u) == 0) {
+            snprintf(val, sizeof val, "%" PRIu64, u);
+        }
+        printf("%-44s %-8s %s\n", printable(key, kb, sizeof kb), wl_gguf_vtype_name(t), val);
+    }
+}
+
+static json_t *features_json(const wl_gguf *g, const char *path, const struct wl_model_features *f,
+                             enum wl_ttype kv_type, bool tensors, bool metadata)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "file", json_string(path));
+    json_object_set_new(j, "file_size", json_integer((json_int_t)f->file_size));
+    json_object_set_new(j, "gguf_version", json_integer(wl_gguf_version(g)));
+    json_object_set_new(j, "alignment", json_integer((json_int_t)wl_gguf_alignment(g)));
+    json_object_set_new(j, "architecture", json_string(wl_arch_name(f->arch)));
+    json_object_set_new(j, "architecture_metadata", json_string(f->arch_string));
+    json_object_set_new(j, "architecture_inferred", json_boolean(f->arch_inferred));
+    json_object_set_new(j, "name", json_string(f->name));
+    json_object_set_new(j, "n_layers", json_integer(f->n_layers));
+    json_object_set_new(j, "hidden_size", json_integer(f->hidden_size));
+    json_object_set_new(j, "intermediate_size", json_integer(f->intermediate_size));
+    json_object_set_new(j, "n_heads", json_integer(f->n_heads));
+    json_object_set_new(j, "n_kv_heads", json_integer(f->n_kv_heads));
+    json_object_set_new(j, "head_dim", json_integer(f->head_dim));
+    json_object_set_new(j, "attention", json_string(wl_attention_name(f->attention)));
+    json_t *moe = json_object();
+    json_object_set_new(moe, "is_moe", json_boolean(f->n_experts > 0));
+    json_object_set_new(moe, "n_experts", json_integer(f->n_experts));
+    json_object_set_new(moe, "n_experts_used", json_integer(f->n_experts_used));
+    json_object_set_new(j, "moe", moe);
+    json_object_set_new(j, "vocab_size", json_integer(f->vocab_size));
+    json_object_set_new(j, "context_length", json_integer(f->context_length));
+    json_t *rope = json_object();
+    json_object_set_new(rope, "dimension_count", json_integer(f->rope_dim));
+    json_object_set_new(rope, "freq_base", json_real(f->rope_freq_base));
+    json_object_set_new(rope, "scale", json_real(f->rope_scale));
+    json_object_set_new(j, "rope", rope);
+    json_object_set_new(j, "norm_eps", json_real(f->norm_eps));
+    json_object_set_new(j, "tied_embeddings", json_boolean(f->tied_embeddings));
+    json_object_set_new(j, "n_params", json_integer((json_int_t)f->n_params));
+    json_t *p = json_object();
+    json_object_set_new(p, "total", json_integer((json_int_t)f->n_params));
+    json_object_set_new(p, "embedding", json_integer((json_int_t)f->n_params_embedding));
+    json_object_set_new(p, "output", json_integer((json_int_t)f->n_params_output));
+    json_object_set_new(p, "attention", json_integer((json_int_t)f->n_params_attention));
+    json_object_set_new(p, "attention_per_layer",
+                        json_integer((json_int_t)f->n_params_attention_per_layer));
+    json_object_set_new(p, "ffn", json_integer((json_int_t)f->n_params_ffn));
+    json_object_set_new(p, "ffn_per_layer", json_integer((json_int_t)f->n_params_ffn_per_layer));
+    json_object_set_new(p, "norm", json_integer((json_int_t)f->n_params_norm));
+    json_object_set_new(p, "other", json_integer((json_int_t)f->n_params_other));
+    json_object_set_new(p, "active_per_token", json_integer((json_int_t)f->n_params_active));
+    json_object_set_new(j, "params", p);
+    json_t *types = json_object();
+    for (uint32_t t = 0; t < WL_TTYPE_COUNT; t++) {
+        if (!f->type_tensors[t])
+            continue;
+        json_t *e = json_object();
+        json_object_set_new(e, "tensors", json_integer((json_int_t)f->type_tensors[t]));
+        json_object_set_new(e, "params", json_integer((json_int_t)f->type_params[t]));
+        json_object_set_new(e, "bytes", json_integer((json_int_t)f->type_bytes[t]));
+        json_object_set_new(types, wl_ttype_name(t), e);
+    }
+    json_object_set_new(j, "tensor_types", types);
+    char prec[64];
+    precision_str(f, prec, sizeof prec);
+    json_object_set_new(j, "precision", json_string(prec));
+    json_object_set_new(j, "n_tensors", json_integer((json_int_t)f->n_tensors));
+    json_object_set_new(j, "tensor_bytes", json_integer((json_int_t)f->tensor_bytes));
+    json_object_set_new(j, "bits_per_weight", json_real(f->bits_per_weight));
+    uint64_t kv;
+    json_object_set_new(j, "kv_cache_type", json_string(wl_ttype_name(kv_type)));
+    json_object_set_new(j, "kv_bytes_per_token",
+                        wl_model_kv_bytes_per_token(f, kv_type, &kv) == 0
+                            ? json_integer((json_int_t)kv)
+                            : json_null());
+    json_t *warn = json_array();
+    if (f->warning[0])
+        json_array_append_new(warn, json_string(f->warning));
+    json_object_set_new(j, "warnings", warn);
+    if (metadata)
+        json_object_set_new(j, "metadata", metadata_json(g));
+    if (tensors) {
+        json_t *arr = json_array();
+        for (uint64_t i = 0; i < wl_gguf_n_tensors(g); i++) {
+            const struct wl_gguf_tensor *t = wl_gguf_tensor(g, i);
+            json_t *e = json_object();
+            json_t *shape = json_array();
+            for (uint32_t d = 0; d < t->n_dims; d++)
+                json_array_append_new(shape, json_integer((json_int_t)t->ne[d]));
+            json_object_set_new(e, "name", json_string(t->name));
+            json_object_set_new(e, "type", json_string(wl_ttype_name(t->type)));
+            json_object_set_new(e, "shape", shape);
+            json_object_set_new(e, "n_params", json_integer((json_int_t)t->n_elements));
+            json_object_set_new(e, "n_bytes", json_integer((json_int_t)t->n_bytes));
+            json_object_set_new(e, "offset",
+                                json_integer((json_int_t)(wl_gguf_data_offset(g) + t->offset)));
+            json_array_append_new(arr, e);
+        }
+        json_object_set_new(j, "tensors", arr);
+    }
+    return j;
+}
+
+static void print_features(const wl_gguf *g, const char *path, const struct wl_model_features *f,
+                           enum wl_ttype kv_type)
+{
+    printf("file              %s (%" PRIu64 " bytes, GGUF v%" PRIu32 ", alignment %" PRIu64 ")\n",
+           path, f->file_size, wl_gguf_version(g), wl_gguf_alignment(g));
+    if (f->name[0])
+        printf("name              %s\n", f->name);
+    printf("architecture      %s", wl_arch_name(f->arch));
+    if (f->arch_inferred || (f->arch_string[0] && strcmp(f->arch_string, wl_arch_name(f->arch))))
+        printf(" (metadata says '%s'%s)", f->arch_string, f->arch_inferred ? "; inferred" : "");
+    printf("\n");
+    printf("layers            %" PRIu32 "\n", f->n_layers);
+    printf("hidden size       %" PRIu32 "\n", f->hidden_size);
+    printf("FFN size          %" PRIu32 "\n", f->intermediate_size);
+    printf("attention         %s (%" PRIu32 " heads, %" PRIu32 " KV heads, head dim %" PRIu32 ")\n",
+           wl_attention_name(f->attention), f->n_heads, f->n_kv_heads, f->head_dim);
+    if (f->n_experts)
+        printf("MoE               %" PRIu32 " experts, %" PRIu32 " used per token\n", f->n_experts,
+               f->n_experts_used);
+    else
+        printf("MoE               no (dense)\n");
+    printf("vocab size        %" PRIu32 "\n", f->vocab_size);
+    printf("context length    %" PRIu32 "\n", f->context_length);
+    printf("RoPE              dim %" PRIu32 ", base %g, scale %g\n", f->rope_dim, f->rope_freq_base,
+           f->rope_scale);
+    printf("parameters        %" PRIu64 "%s\n", f->n_params,
+           f->n_params_active != f->n_params ? "" : " (from tensor shapes)");
+    if (f->n_params_active != f->n_params)
+        printf("  active/token    %" PRIu64 "\n", f->n_params_active);
+    printf("  embedding       %" PRIu64 "%s\n", f->n_params_embedding,
+           f->tied_embeddings ? " (tied with output)" : "");
+    printf("  output          %" PRIu64 "\n", f->n_params_output);
+    printf("  attention       %" PRIu64 " per layer (%" PRIu64 " total)\n",
+           f->n_params_attention_per_layer, f->n_params_attention);
+    printf("  FFN             %" PRIu64 " per layer (%" PRIu64 " total)\n",
+           f->n_params_ffn_per_layer, f->n_params_ffn);
+    printf("  norms           %" PRIu64 "\n", f->n_params_norm);
+    if (f->n_params_other)
+        printf("  other           %" PRIu64 "\n", f->n_params_other);
+    printf("tensor types     ");
+    for (uint32_t t = 0; t < WL_TTYPE_COUNT; t++) {
+        if (f->type_tensors[t])
+            printf(" %s: %" PRIu64 " tensors, %" PRIu64 " params;", wl_ttype_name(t),
+                   f->type_tensors[t], f->type_params[t]);
+    }
+    printf("%s\n", f->n_tensors ? "" : " none (0 tensors)");
+    char prec[64];
+    precision_str(f, prec, sizeof prec);
+    printf("precision         %s\n", prec);
+    printf("tensor data       %" PRIu64 " bytes in %" PRIu64 " tensors, %.2f bits per weight\n",
+           f->tensor_bytes, f->n_tensors, f->bits_per_weight);
+    uint64_t kv;
+    if (wl_model_kv_bytes_per_token(f, kv_type, &kv) == 0)
+        printf("KV cache          %" PRIu64 " bytes per token (%s)\n", kv, wl_ttype_name(kv_type));
+    else
+        printf("KV cache          unknown for %s\n", wl_ttype_name(kv_type));
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"tensors", no_argument, NULL, 't'},  {"json", no_argument, NULL, 'j'},
+        {"metadata", no_argument, NULL, 'm'}, {"kv-type", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
+    };
+    bool tensors = false, json = false, metadata = false;
+    enum wl_ttype kv_type = WL_TTYPE_F16;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            tensors = true;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'm':
+            metadata = true;
+            break;
+        case 'k':
+            if (!parse_type("--kv-type", optarg, &kv_type))
+                return WL_EXIT_USAGE;
+            break;
+        case 'h':
+            print_help(stdout);
+            return WL_EXIT_OK;
+        default:
+            return wl_cli_usage_error(CMD, "bad option for 'model info'");
+        }
+    }
+    if (optind != argc - 1)
+        return wl_cli_usage_error(CMD, "'model info' takes exactly one FILE");
+    const char *path = argv[optind];
+    wl_gguf *g = NULL;
+    int ec = open_model(path, &g);
+    if (ec)
+        return ec;
+    struct wl_model_features f;
+    struct wl_errmsg err;
+    int rc = wl_model_features_from_gguf(g, &f, &err);
+    if (rc) {
+        wl_gguf_close(g);
+        return wl_cli_fail(CMD, "%s: %s", path, err.text);
+    }
+    if (f.warning[0])
+        fprintf(stderr, "wattlens model: warning: %s: %s\n", path, f.warning);
+    if (json) {
+        ec = wl_cli_print_json(features_json(g, path, &f, kv_type, tensors, metadata));
+    } else {
+        print_features(g, path, &f, kv_type);
+        if (metadata)
+            print_metadata(g);
+        if (tensors) {
+            printf("\n%-36s %-6s %-22s %12s %12s %12s\n", "tensor", "type", "shape", "params",
+                   "bytes", "offset");
+            for (uint64_t i = 0; i < wl_gguf_n_tensors(g); i++) {
+                const struct wl_gguf_tensor *t = wl_gguf_tensor(g, i);
+                char shape[96], name[1040];
+                shape_str(t, shape, sizeof shape);
+                printf("%-36s %-6s %-22s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n",
+                       printable(t->name, name, sizeof name), wl_ttype_name(t->type), shape,
+                       t->n_elements, t->n_bytes, wl_gguf_data_offset(g) + t->offset);
+            }
+        }
+        ec = fflush(stdout) == 0 ? WL_EXIT_OK : WL_EXIT_FAIL;
+    }
+    wl_gguf_close(g);
+    return ec;
+}
+
+/* ---- synth ---------------------------------------------------------------------- */
+
+static bool parse_u32(const char *opt, const char *s, long min, long max, uint32_t *out)
+{
+    long v;
+    if (!wl_cli_parse_long(CMD, opt, s, min, max, &v))
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+static int cmd_synth(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"arch", required_argument, NULL, 'a'},
+        {"layers", required_argument, NULL, 'l'},
+        {"dim", required_argument, NULL, 'd'},
+        {"ffn", required_argument, NULL, 'f'},
+        {"heads", required_argument, NULL, 'H'},
+        {"kv-heads", required_argument, NULL, 'K'},
+        {"vocab-from", required_argument, NULL, 'V'},
+        {"vocab", required_argument, NULL, 'v'},
+        {"type", required_argument, NULL, 't'},
+        {"seed", required_argument, NULL, 's'},
+        {"context", required_argument, NULL, 'c'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct wl_synth_params p;
+    wl_synth_default_params(&p);
+    const char *out = NULL, *vocab_from = NULL;
+    bool kv_set = false, vocab_set = false;
+    int c;
+    long v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a': {
+            enum wl_arch a = wl_arch_from_string(optarg, strlen(optarg));
+            if (a == WL_ARCH_UNKNOWN)
+                return wl_cli_usage_error(CMD, "unknown architecture '%s' for --arch", optarg);
+            p.arch = a;
+            break;
+        }
+        case 'l':
+            if (!parse_u32("--layers", optarg, 1, 4096, &p.n_layers))
+                return WL_EXIT_USAGE;
+            break;
+        case 'd':
+            if (!parse_u32("--dim", optarg, 2, 1L << 20, &p.dim))
+                return WL_EXIT_USAGE;
+            break;
+        case 'f':
+            if (!parse_u32("--ffn", optarg, 1, 1L << 22, &p.ffn))
+                return WL_EXIT_USAGE;
+            break;
+        case 'H':
+            if (!parse_u32("--heads", optarg, 1, 4096, &p.n_heads))
+                return WL_EXIT_USAGE;
+            break;
+        case 'K':
+            if (!parse_u32("--kv-heads", optarg, 1, 4096, &p.n_kv_heads))
+                return WL_EXIT_USAGE;
+            kv_set = true;
+            break;
+        case 'V':
+            vocab_from = optarg;
+            break;
+        case 'v':
+            if (!parse_u32("--vocab", optarg, 259, 1L << 20, &p.vocab_size))
+                return WL_EXIT_USAGE;
+            vocab_set = true;
+            break;
+        case 't':
+            if (!parse_type("--type", optarg, &p.type))
+                return WL_EXIT_USAGE;
+            break;
+        case 's':
+            if (!wl_cli_parse_long(CMD, "--seed", optarg, 0, INT64_MAX, &v))
+                return WL_EXIT_USAGE;
+            p.seed = (uint64_t)v;
+            break;
+        case 'c':
+            if (!parse_u32("--context", optarg, 1, 1L << 24, &p.context_length))
+                return WL_EXIT_USAGE;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'h':
+            print_help(stdout);
+            return WL_EXIT_OK;
+        default:
+            return wl_cli_usage_error(CMD, "bad option for 'model synth'");
+        }
+    }
+    if (optind != argc)
+        return wl_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!out)
+        return wl_cli_usage_error(CMD, "'model synth' needs -o OUT.gguf");
+    if (vocab_from && vocab_set)
+        return wl_cli_usage_error(CMD, "give either --vocab-from or --vocab, not both");
+    if (!kv_set)
+        p.n_kv_heads = p.n_heads;
+    wl_gguf *vg = NULL;
+    if (vocab_from) {
+        int ec = open_model(vocab_from, &vg);
+        if (ec)
+            return ec;
+        p.vocab_from = vg;
+    }
+    wl_gguf_writer *w = NULL;
+    struct wl_errmsg err;
+    int rc = wl_gguf_writer_new(&w);
+    if (rc == 0)
+        rc = wl_synth_model(&p, w, &err);
+    else
+        wl_errmsg_set(&err, rc, "out of memory");
+    if (rc == 0)
+        rc = wl_gguf_writer_write(w, out, &err);
+    int ec = WL_EXIT_OK;
+    if (rc)
+        ec = wl_cli_fail(CMD, "synth: %s", err.text);
+    else
+        printf("wrote %s: %s, %" PRIu32 " layers, dim %" PRIu32 ", ffn %" PRIu32 ", %" PRIu32
+               " heads, %" PRIu32 " KV heads, %s weights, seed %" PRIu64 "\n",
+               out, wl_arch_name(p.arch), p.n_layers, p.dim, p.ffn, p.n_heads, p.n_kv_heads,
+               wl_ttype_name(p.type), p.seed);
+    wl_gguf_writer_free(w);
+    wl_gguf_close(vg);
+    return ec;
+}
+
+/* ---- quantize ----------------------------------------------------------------------- */
+
+static int cmd_quantize(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"type", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    enum wl_ttype type = WL_TTYPE_COUNT;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            if (!parse_type("--type", optarg, &type))
+                return WL_EXIT_USAGE;
+            break;
+        case 'h':
+            print_help(stdout);
+            return WL_EXIT_OK;
+        default:
+            return wl_cli_usage_error(CMD, "bad option for 'model quantize'");
+        }
+    }
+    if (optind != argc - 2)
+        return wl_cli_usage_error(CMD, "'model quantize' takes IN and OUT");
+    if (type == WL_TTYPE_COUNT)
+        return wl_cli_usage_error(CMD, "'model quantize' needs --type");
+    const char *in = argv[optind], *out = argv[optind + 1];
+    wl_gguf *g = NULL;
+    int ec = open_model(in, &g);
+    if (ec)
+        return ec;
+    wl_gguf_writer *w = NULL;
+    struct wl_errmsg err;
+    struct wl_requant_stats st;
+    int rc = wl_gguf_writer_new(&w);
+    if (rc == 0)
+        rc = wl_requant_model(g, type, w, &st, &err);
+    else
+        wl_errmsg_set(&err, rc, "out of memory");
+    if (rc == 0)
+        rc = wl_gguf_writer_write(w, out, &err);
+    if (rc)
+        ec = wl_cli_fail(CMD, "quantize %s: %s", in, err.text);
+    else
+        printf("wrote %s: %" PRIu64 " tensors converted to %s (%" PRIu64
+               " to a fallback type for their row length), %" PRIu64 " copied; tensor data %" PRIu64
+               " -> %" PRIu64 " bytes\n",
+               out, st.n_converted, wl_ttype_name(type), st.n_fallback, st.n_copied, st.bytes_in,
+               st.bytes_out);
+    wl_gguf_writer_free(w);
+    wl_gguf_close(g);
+    return ec;
+}
+
+static int run(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        print_help(argc < 2 ? stderr : stdout);
+        return argc < 2 ? WL_EXIT_USAGE : WL_EXIT_OK;
+    }
+    if (strcmp(argv[1], "info") == 0)
+        return cmd_info(argc - 1, argv + 1);
+    if (strcmp(argv[1], "synth") == 0)
+        return cmd_synth(argc - 1, argv + 1);
+    if (strcmp(argv[1], "quantize") == 0)
+        return cmd_quantize(argc - 1, argv + 1);
+    return wl_cli_usage_error(CMD, "unknown subcommand '%s' (info, synth, quantize)", argv[1]);
+}
+
+const struct wl_cli_command wl_cli_cmd_model = {
+    "model", "inspect, synthesize and quantize GGUF models", run};

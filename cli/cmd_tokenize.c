@@ -1,0 +1,359 @@
+/* `wattlens tokenize`: text -> token ids with a model's tokenizer, with the
+ * tokenizer profile (lookups, merges, cache hit rate, tokens/s, MB/s) on
+ * request. Thin: parsing options and printing; the work is engine/tokenizer.
+ */
+#include "cli.h"
+
+#include "engine/tokenizer.h"
+#include "util/clock.h"
+#include "wattlens/error.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *CMD = "tokenize";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: wattlens tokenize -m FILE.gguf (-p TEXT | -f FILE) [--ids | --pieces]\n"
+            "                         [--no-bos] [--special] [--stats] [--json]\n"
+            "\n"
+            "Turns text into the token ids a model was trained on, using the tokenizer stored\n"
+            "in the model's GGUF file (SentencePiece 'llama' or byte-level BPE 'gpt2' with its\n"
+            "pre-tokenizer). Results match llama.cpp's tokenizer.\n"
+            "\n"
+            "Options:\n"
+            "  -m, --model FILE   GGUF file with tokenizer.ggml.* metadata (required)\n"
+            "  -p, --prompt TEXT  text to tokenize\n"
+            "  -f, --file FILE    read the text from FILE ('-' = stdin), byte for byte\n"
+            "      --ids          print only the ids, separated by single spaces\n"
+            "      --pieces       print only the pieces, one quoted string per line\n"
+            "      --no-bos       do not prepend BOS even if the model asks for it\n"
+            "      --special      recognise control tokens written in the text (e.g. <s>,\n"
+            "                     <|endoftext|>); user-defined tokens are always recognised\n"
+            "      --stats        tokenizer profile on stderr: vocabulary and merge-rank\n"
+            "                     lookups, merges, word-cache hit rate, tokens/s, MB/s\n"
+            "      --json         one JSON document on stdout (tokens, tokenizer, stats)\n"
+            "  -h, --help         show this help\n"
+            "\n"
+            "Default output: one line per token, 'ID<TAB>\"piece\"', pieces escaped like C\n"
+            "strings (\\n, \\t, \\xNN for bytes that are not valid UTF-8 on their own).\n"
+            "\n"
+            "Examples:\n"
+            "  wattlens tokenize -m model.gguf -p 'Hello world'\n"
+            "  wattlens tokenize -m model.gguf -p 'Hello world' --ids --no-bos\n"
+            "  wattlens tokenize -m model.gguf -f prompt.txt --stats\n"
+            "  wattlens tokenize -m model.gguf -p '<s>Hi</s>' --special --json\n");
+}
+
+static int read_all(const char *path, char **data, size_t *n)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f)
+        return wl_error_from_errno(errno);
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    int rc = 0;
+    while (buf) {
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+        if (len == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    if (!buf)
+        rc = WL_ENOMEM;
+    else if (ferror(f))
+        rc = WL_EIO;
+    if (f != stdin)
+        fclose(f);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *data = buf;
+    *n = len;
+    return 0;
+}
+
+/* Length of the valid UTF-8 character at s (1..4), 0 if invalid. */
+static size_t utf8_char(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t need = c < 0x80 ? 1 : c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
+    if (need == 0 || need > n)
+        return 0;
+    for (size_t i = 1; i < need; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
+        (c == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return need;
+}
+
+static void print_escaped(FILE *out, const char *p, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    fputc('"', out);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t l = utf8_char(s + i, n - i);
+        if (c == '"' || c == '\\') {
+            fprintf(out, "\\%c", c);
+        } else if (c == '\n') {
+            fputs("\\n", out);
+        } else if (c == '\t') {
+            fputs("\\t", out);
+        } else if (c == '\r') {
+            fputs("\\r", out);
+        } else if (l == 0 || c < 0x20 || c == 0x7F) {
+            fprintf(out, "\\x%02X", c);
+            l = 1;
+        } else {
+            fwrite(s + i, 1, l, out);
+        }
+        i += l ? l : 1;
+    }
+    fputc('"', out);
+}
+
+/* JSON string of bytes that may be invalid UTF-8: invalid bytes become U+FFFD. */
+static json_t *json_text(const char *p, size_t n, bool *lossy)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    char *b = malloc(3 * n + 1);
+    if (!b)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_char(s + i, n - i);
+        if (l == 0) {
+            memcpy(b + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            i++;
+            if (lossy)
+                *lossy = true;
+        } else {
+            memcpy(b + k, s + i, l);
+            k += l;
+            i += l;
+        }
+    }
+    json_t *j = json_stringn(b, k);
+    free(b);
+    return j;
+}
+
+static json_t *stats_json(const struct wl_tok_stats *s)
+{
+    return json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+        " s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
+        "calls", (json_int_t)s->n_calls, "bytes", (json_int_t)s->n_bytes, "tokens",
+        (json_int_t)s->n_tokens, "special_tokens", (json_int_t)s->n_special, "fragments",
+        (json_int_t)s->n_fragments, "words", (json_int_t)s->n_words, "symbols",
+        (json_int_t)s->n_symbols, "vocab_lookups", (json_int_t)s->n_lookups, "rank_lookups",
+        (json_int_t)s->n_rank_lookups, "merge_candidates", (json_int_t)s->n_candidates, "merges",
+        (json_int_t)s->n_merges, "stale_candidates", (json_int_t)s->n_stale, "byte_fallback",
+        (json_int_t)s->n_byte_fallback, "bytes_dropped", (json_int_t)s->n_bytes_dropped,
+        "cache_hits", (json_int_t)s->n_cache_hits, "cache_misses", (json_int_t)s->n_cache_misses,
+        "cache_hit_rate", wl_tok_stats_cache_hit_rate(s), "total_ms", s->t_total_ns / 1e6, "cpu_ms",
+        s->t_cpu_ns / 1e6, "special_ms", s->t_special_ns / 1e6, "pretokenize_ms",
+        s->t_pretok_ns / 1e6, "merge_ms", s->t_merge_ns / 1e6, "tokens_per_s",
+        wl_tok_stats_tokens_per_s(s), "mb_per_s", wl_tok_stats_mb_per_s(s), "mb_per_cpu_s",
+        wl_tok_stats_mb_per_cpu_s(s));
+}
+
+static void stats_print(FILE *out, const struct wl_tok_info *inf, const struct wl_tok_stats *s)
+{
+    fprintf(out, "tokenizer: %s (pre-tokenizer %s), %u tokens, %u merges, loaded in %.2f ms\n",
+            inf->model_name, inf->pre_name, inf->n_vocab, inf->n_merges, inf->load_ns / 1e6);
+    fprintf(out, "input: %llu bytes -> %llu tokens (%.2f bytes/token), %llu special, %llu words\n",
+            (unsigned long long)s->n_bytes, (unsigned long long)s->n_tokens,
+            s->n_tokens ? (double)s->n_bytes / (double)s->n_tokens : 0.0,
+            (unsigned long long)s->n_special, (unsigned long long)s->n_words);
+    fprintf(out, "time: %.3f ms wall, %.3f ms CPU (special %.3f, pre-tokenize %.3f, merge %.3f)\n",
+            s->t_total_ns / 1e6, s->t_cpu_ns / 1e6, s->t_special_ns / 1e6, s->t_pretok_ns / 1e6,
+            s->t_merge_ns / 1e6);
+    fprintf(out, "throughput: %.0f tokens/s, %.2f MB/s wall; %.2f MB/s per CPU second\n",
+            wl_tok_stats_tokens_per_s(s), wl_tok_stats_mb_per_s(s), wl_tok_stats_mb_per_cpu_s(s));
+    fprintf(out,
+            "lookups: %llu vocabulary, %llu merge-rank; merge candidates %llu, merges %llu, "
+            "stale %llu\n",
+            (unsigned long long)s->n_lookups, (unsigned long long)s->n_rank_lookups,
+            (unsigned long long)s->n_candidates, (unsigned long long)s->n_merges,
+            (unsigned long long)s->n_stale);
+    fprintf(out, "byte fallback: %llu tokens, %llu bytes dropped\n",
+            (unsigned long long)s->n_byte_fallback, (unsigned long long)s->n_bytes_dropped);
+    if (s->n_cache_hits + s->n_cache_misses)
+        fprintf(out, "word cache: %llu hits, %llu misses (%.1f%% hit rate)\n",
+                (unsigned long long)s->n_cache_hits, (unsigned long long)s->n_cache_misses,
+                100.0 * wl_tok_stats_cache_hit_rate(s));
+    else
+        fprintf(out, "word cache: not used (SentencePiece merges whole fragments)\n");
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"prompt", required_argument, NULL, 'p'},
+        {"file", required_argument, NULL, 'f'},
+        {"ids", no_argument, NULL, 'i'},
+        {"pieces", no_argument, NULL, 'P'},
+        {"no-bos", no_argument, NULL, 'b'},
+        {"special", no_argument, NULL, 's'},
+        {"stats", no_argument, NULL, 'S'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *model = NULL, *prompt = NULL, *file = NULL;
+    bool ids_only = false, pieces_only = false, no_bos = false, special = false, stats = false,
+         json = false;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":m:p:f:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            model = optarg;
+            break;
+        case 'p':
+            prompt = optarg;
+            break;
+        case 'f':
+            file = optarg;
+            break;
+        case 'i':
+            ids_only = true;
+            break;
+        case 'P':
+            pieces_only = true;
+            break;
+        case 'b':
+            no_bos = true;
+            break;
+        case 's':
+            special = true;
+            break;
+        case 'S':
+            stats = true;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return WL_EXIT_OK;
+        case ':':
+            return wl_cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return wl_cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return wl_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!model)
+        return wl_cli_usage_error(CMD, "-m FILE.gguf is required");
+    if (!prompt == !file)
+        return wl_cli_usage_error(CMD, "give exactly one of -p TEXT or -f FILE");
+    if (ids_only && pieces_only)
+        return wl_cli_usage_error(CMD, "--ids and --pieces exclude each other");
+    if (json && (ids_only || pieces_only))
+        return wl_cli_usage_error(CMD, "--json cannot be combined with --ids or --pieces");
+
+    char *text = NULL;
+    size_t len = 0;
+    if (file) {
+        int rc = read_all(file, &text, &len);
+        if (rc)
+            return wl_cli_fail(CMD, "cannot read '%s': %s", file, wl_strerror(rc));
+    } else {
+        len = strlen(prompt);
+    }
+
+    wl_tokenizer *tok = NULL;
+    struct wl_errmsg err = {{0}};
+    int rc = wl_tok_load_file(model, &tok, &err);
+    if (rc) {
+        free(text);
+        return wl_cli_fail(CMD, "%s: %s", model, err.text[0] ? err.text : wl_strerror(rc));
+    }
+    struct wl_tok_info inf;
+    wl_tok_get_info(tok, &inf);
+
+    unsigned flags =
+        WL_TOK_ADD_EOS | (no_bos ? 0 : WL_TOK_ADD_BOS) | (special ? WL_TOK_PARSE_SPECIAL : 0);
+    struct wl_tok_stats st = {0};
+    int32_t *ids = NULL;
+    size_t n = 0;
+    rc = wl_tok_tokenize_alloc(tok, file ? text : prompt, len, flags, &ids, &n, &st);
+    if (rc) {
+        wl_tok_free(tok);
+        free(text);
+        return wl_cli_fail(CMD, "tokenizing failed: %s", wl_strerror(rc));
+    }
+
+    int status = WL_EXIT_OK;
+    if (json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < n; i++) {
+            const char *p;
+            size_t pl;
+            bool lossy = false;
+            wl_tok_token_piece(tok, ids[i], WL_DETOK_SPECIAL, &p, &pl);
+            json_t *o =
+                json_pack("{s:i, s:o}", "id", (int)ids[i], "piece", json_text(p, pl, &lossy));
+            if (o && lossy)
+                json_object_set_new(o, "piece_is_partial_utf8", json_true());
+            json_array_append_new(arr, o);
+        }
+        json_t *doc = json_pack(
+            "{s:s, s:{s:s, s:s, s:i, s:i, s:b, s:b, s:b, s:f}, s:I, s:o, s:o}", "model", model,
+            "tokenizer", "type", inf.model_name, "pre", inf.pre_name, "n_vocab", (int)inf.n_vocab,
+            "n_merges", (int)inf.n_merges, "add_bos", inf.add_bos && !no_bos, "add_space_prefix",
+            inf.add_space_prefix, "parse_special", special, "load_ms", inf.load_ns / 1e6,
+            "n_tokens", (json_int_t)n, "tokens", arr, "stats", stats_json(&st));
+        status = wl_cli_print_json(doc);
+    } else if (ids_only) {
+        for (size_t i = 0; i < n; i++)
+            printf(i ? " %d" : "%d", (int)ids[i]);
+        putchar('\n');
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            const char *p;
+            size_t pl;
+            wl_tok_token_piece(tok, ids[i], WL_DETOK_SPECIAL, &p, &pl);
+            if (!pieces_only)
+                printf("%d\t", (int)ids[i]);
+            print_escaped(stdout, p, pl);
+            putchar('\n');
+        }
+    }
+    if (stats && !json)
+        stats_print(stderr, &inf, &st);
+    if (fflush(stdout) != 0)
+        status = WL_EXIT_FAIL;
+    free(ids);
+    free(text);
+    wl_tok_free(tok);
+    return status;
+}
+
+const struct wl_cli_command wl_cli_cmd_tokenize = {
+    "tokenize", "turn text into token ids with a model's tokenizer (with --stats profile)", run};

@@ -1,0 +1,382 @@
+/* Architecture detection and model features; see arch.h.
+ * Hyperparameters come from "<arch>.*" metadata keys (the prefix is the
+ * general.architecture string as written, so unknown architectures still
+ * read their own keys); what is missing is derived from tensor shapes and
+ * said so in the warning. Parameter counts always come from tensor shapes. */
+#include "engine/arch.h"
+
+#include "wattlens/error.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const wl_arch_names[WL_ARCH_COUNT] = {
+    [WL_ARCH_UNKNOWN] = "unknown",   [WL_ARCH_LLAMA] = "llama", [WL_ARCH_QWEN2] = "qwen2",
+    [WL_ARCH_PHI3] = "phi3",         [WL_ARCH_GEMMA] = "gemma", [WL_ARCH_GEMMA2] = "gemma2",
+    [WL_ARCH_STABLELM] = "stablelm",
+};
+
+const char *wl_arch_name(enum wl_arch a)
+{
+    return (unsigned)a < WL_ARCH_COUNT ? wl_arch_names[a] : "unknown";
+}
+
+enum wl_arch wl_arch_from_string(const char *s, uint64_t len)
+{
+    /* Architectures that are llama-shaped (same tensors and keys) map to llama. */
+    static const struct {
+        const char *name;
+        enum wl_arch arch;
+    } map[] = {
+        {"llama", WL_ARCH_LLAMA},       {"mistral", WL_ARCH_LLAMA}, {"qwen2", WL_ARCH_QWEN2},
+        {"phi3", WL_ARCH_PHI3},         {"gemma", WL_ARCH_GEMMA},   {"gemma2", WL_ARCH_GEMMA2},
+        {"stablelm", WL_ARCH_STABLELM},
+    };
+    if (!s)
+        return WL_ARCH_UNKNOWN;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        if (strlen(map[i].name) == len && memcmp(map[i].name, s, len) == 0)
+            return map[i].arch;
+    }
+    return WL_ARCH_UNKNOWN;
+}
+
+const char *wl_attention_name(enum wl_attention a)
+{
+    switch (a) {
+    case WL_ATTN_MHA:
+        return "MHA";
+    case WL_ATTN_GQA:
+        return "GQA";
+    case WL_ATTN_MQA:
+        return "MQA";
+    default:
+        return "unknown";
+    }
+}
+
+/* ---- tensor names -------------------------------------------------------------- */
+
+enum wl__tclass { WL__T_EMB, WL__T_OUTPUT, WL__T_ATTN, WL__T_FFN, WL__T_NORM, WL__T_OTHER };
+
+/* Parses "blk.N.rest": returns rest and sets *layer, or NULL. */
+static const char *wl__blk(const char *name, uint32_t *layer)
+{
+    if (strncmp(name, "blk.", 4) != 0)
+        return NULL;
+    const char *p = name + 4;
+    uint64_t n = 0;
+    if (*p < '0' || *p > '9')
+        return NULL;
+    while (*p >= '0' && *p <= '9') {
+        n = n * 10 + (uint64_t)(*p - '0');
+        if (n > UINT32_MAX - 1)
+            return NULL;
+        p++;
+    }
+    if (*p != '.')
+        return NULL;
+    *layer = (uint32_t)n;
+    return p + 1;
+}
+
+static enum wl__tclass wl__classify(const char *name)
+{
+    uint32_t layer;
+    const char *rest = wl__blk(name, &layer);
+    if (strstr(name, "norm"))
+        return WL__T_NORM;
+    if (rest) {
+        if (strncmp(rest, "attn_", 5) == 0)
+            return WL__T_ATTN;
+        if (strncmp(rest, "ffn_", 4) == 0)
+            return WL__T_FFN;
+        return WL__T_OTHER;
+    }
+    if (strncmp(name, "token_embd.", 11) == 0)
+        return WL__T_EMB;
+    if (strncmp(name, "output.", 7) == 0)
+        return WL__T_OUTPUT;
+    return WL__T_OTHER;
+}
+
+static bool wl__has(const wl_gguf *g, const char *name)
+{
+    return wl_gguf_find_tensor(g, name) != NULL;
+}
+
+/* Infers the architecture from layer-0 tensor names; *why says which. */
+static enum wl_arch wl__infer_arch(const wl_gguf *g, const char **why)
+{
+    if (wl__has(g, "blk.0.post_ffw_norm.weight")) {
+        *why = "post_ffw_norm tensors (gemma2)";
+        return WL_ARCH_GEMMA2;
+    }
+    if (wl__has(g, "blk.0.attn_qkv.weight") && !wl__has(g, "blk.0.ffn_gate.weight")) {
+        *why = "fused attn_qkv and gate+up in ffn_up (phi3)";
+        return WL_ARCH_PHI3;
+    }
+    if (wl__has(g, "blk.0.attn_q.bias") && wl__has(g, "blk.0.ffn_gate.weight")) {
+        *why = "q/k/v biases with a gated FFN (qwen2)";
+        return WL_ARCH_QWEN2;
+    }
+    if (wl__has(g, "blk.0.attn_norm.bias") && wl__has(g, "blk.0.attn_q.weight")) {
+        *why = "LayerNorm with bias (stablelm)";
+        return WL_ARCH_STABLELM;
+    }
+    if (wl__has(g, "blk.0.attn_q.weight") &&
+        (wl__has(g, "blk.0.ffn_gate.weight") || wl__has(g, "blk.0.ffn_gate_exps.weight"))) {
+        *why = "separate q/k/v, RMSNorm, gated FFN (llama-shaped)";
+        return WL_ARCH_LLAMA;
+    }
+    *why = "no known tensor layout";
+    return WL_ARCH_UNKNOWN;
+}
+
+/* ---- metadata helpers ---------------------------------------------------------- */
+
+/* Reads "<prefix>.<suffix>" as a uint32; a per-layer array gives element 0.
+ * Returns 0 when found. */
+static int wl__get_u32(const wl_gguf *g, const char *prefix, const char *suffix, uint32_t *out)
+{
+    char key[256];
+    snprintf(key, sizeof key, "%s.%s", prefix, suffix);
+    uint64_t v;
+    int rc = wl_gguf_get_u64(g, key, &v);
+    if (rc == WL_EINVAL) {
+        int64_t e;
+        rc = wl_gguf_get_arr_i64(g, key, 0, &e);
+        if (rc == 0 && e < 0)
+            rc = WL_ERANGE;
+        v = (uint64_t)e;
+    }
+    if (rc)
+        return rc;
+    if (v > UINT32_MAX)
+        return WL_ERANGE;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int wl__get_f64(const wl_gguf *g, const char *prefix, const char *suffix, double *out)
+{
+    char key[256];
+    snprintf(key, sizeof key, "%s.%s", prefix, suffix);
+    return wl_gguf_get_f64(g, key, out);
+}
+
+static void wl__warn(struct wl_model_features *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Appends one "; "-separated note to f->warning (truncated when full). */
+static void wl__warn(struct wl_model_features *f, const char *fmt, ...)
+{
+    size_t n = strlen(f->warning);
+    if (n + 3 >= sizeof f->warning)
+        return;
+    if (n)
+        n += (size_t)snprintf(f->warning + n, sizeof f->warning - n, "; ");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->warning + n, sizeof f->warning - n, fmt, ap);
+    va_end(ap);
+}
+
+static void wl__copy_str(const wl_gguf *g, const char *key, char *dst, size_t cap)
+{
+    struct wl_gguf_str s;
+    dst[0] = '\0';
+    if (wl_gguf_get_str(g, key, &s) != 0)
+        return;
+    size_t n = s.len < cap - 1 ? (size_t)s.len : cap - 1;
+    memcpy(dst, s.data, n);
+    dst[n] = '\0';
+    for (size_t i = 0; i < n; i++) { /* keep it printable: no control bytes or NULs */
+        if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f)
+            dst[i] = '?';
+    }
+}
+
+/* ---- features -------------------------------------------------------------------- */
+
+static void wl__count_params(const wl_gguf *g, struct wl_model_features *f, uint32_t *max_layer,
+                             uint64_t *expert_params)
+{
+    *max_layer = 0;
+    *expert_params = 0;
+    bool any_layer = false;
+    for (uint64_t i = 0; i < wl_gguf_n_tensors(g); i++) {
+        const struct wl_gguf_tensor *t = wl_gguf_tensor(g, i);
+        uint64_t n = t->n_elements;
+        f->n_params += n;
+        f->tensor_bytes += t->n_bytes;
+        f->type_tensors[t->type]++;
+        f->type_params[t->type] += n;
+        f->type_bytes[t->type] += t->n_bytes;
+        uint32_t layer;
+        if (wl__blk(t->name, &layer)) {
+            any_layer = true;
+            if (layer > *max_layer)
+                *max_layer = layer;
+        }
+        if (strstr(t->name, "_exps."))
+            *expert_params += n;
+        switch (wl__classify(t->name)) {
+        case WL__T_EMB:
+            f->n_params_embedding += n;
+            break;
+        case WL__T_OUTPUT:
+            f->n_params_output += n;
+            break;
+        case WL__T_ATTN:
+            f->n_params_attention += n;
+            break;
+        case WL__T_FFN:
+            f->n_params_ffn += n;
+            break;
+        case WL__T_NORM:
+            f->n_params_norm += n;
+            break;
+        default:
+            f->n_params_other += n;
+            break;
+        }
+    }
+    if (any_layer)
+        *max_layer += 1; /* now a count */
+}
+
+int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
+                                struct wl_errmsg *err)
+{
+    memset(f, 0, sizeof *f);
+    wl_errmsg_clear(err);
+    f->file_size = wl_gguf_file_size(g);
+    f->n_tensors = wl_gguf_n_tensors(g);
+    wl__copy_str(g, "general.architecture", f->arch_string, sizeof f->arch_string);
+    wl__copy_str(g, "general.name", f->name, sizeof f->name);
+
+    struct wl_gguf_str as;
+    bool have_arch = wl_gguf_get_str(g, "general.architecture", &as) == 0;
+    f->arch = have_arch ? wl_arch_from_string(as.data, as.len) : WL_ARCH_UNKNOWN;
+    if (f->arch == WL_ARCH_UNKNOWN) {
+        const char *why = "";
+        enum wl_arch inf = wl__infer_arch(g, &why);
+        if (inf != WL_ARCH_UNKNOWN) {
+            f->arch = inf;
+            f->arch_inferred = true;
+            if (have_arch)
+                wl__warn(f, "architecture '%s' is not known; treated as %s from tensor names (%s)",
+                         f->arch_string, wl_arch_name(inf), why);
+            else
+                wl__warn(f, "no general.architecture; inferred %s from tensor names (%s)",
+                         wl_arch_name(inf), why);
+        } else if (have_arch) {
+            wl__warn(f,
+                     "architecture '%s' is not known and could not be inferred from tensor names",
+                     f->arch_string);
+        } else if (f->n_tensors > 0) {
+            return wl_errmsg_set(err, WL_EFORMAT,
+                                 "no general.architecture and no recognisable tensor names: "
+                                 "not a transformer model this tool knows");
+        }
+    }
+    /* Keys are prefixed with the architecture string as written in the file. */
+    const char *prefix = f->arch_string[0] ? f->arch_string : wl_arch_name(f->arch);
+
+    uint32_t tensor_layers;
+    uint64_t expert_params;
+    wl__count_params(g, f, &tensor_layers, &expert_params);
+
+    if (wl__get_u32(g, prefix, "block_count", &f->n_layers) != 0) {
+        f->n_layers = tensor_layers;
+        if (f->n_tensors)
+            wl__warn(f, "%s.block_count missing; counted blk.N tensors", prefix);
+    } else if (f->n_tensors && tensor_layers != f->n_layers) {
+        wl__warn(f, "%s.block_count = %" PRIu32 " but the tensors have %" PRIu32 " layers", prefix,
+                 f->n_layers, tensor_layers);
+    }
+    const struct wl_gguf_tensor *emb = wl_gguf_find_tensor(g, "token_embd.weight");
+    if (wl__get_u32(g, prefix, "embedding_length", &f->hidden_size) != 0 && emb &&
+        emb->ne[0] <= UINT32_MAX)
+        f->hidden_size = (uint32_t)emb->ne[0];
+    if (wl__get_u32(g, prefix, "feed_forward_length", &f->intermediate_size) != 0) {
+        const struct wl_gguf_tensor *up = wl_gguf_find_tensor(g, "blk.0.ffn_up.weight");
+        if (!up)
+            up = wl_gguf_find_tensor(g, "blk.0.ffn_up_exps.weight");
+        if (up && up->ne[1] <= UINT32_MAX)
+            f->intermediate_size = (uint32_t)up->ne[1];
+    }
+    if (wl__get_u32(g, prefix, "attention.head_count", &f->n_heads) != 0 && f->n_tensors)
+        wl__warn(f, "%s.attention.head_count missing; head count unknown", prefix);
+    if (wl__get_u32(g, prefix, "attention.key_length", &f->head_dim) != 0 && f->n_heads)
+        f->head_dim = f->hidden_size / f->n_heads;
+    if (wl__get_u32(g, prefix, "attention.head_count_kv", &f->n_kv_heads) != 0) {
+        const struct wl_gguf_tensor *k = wl_gguf_find_tensor(g, "blk.0.attn_k.weight");
+        if (k && f->head_dim && k->ne[1] % f->head_dim == 0 && k->ne[1] / f->head_dim <= UINT32_MAX)
+            f->n_kv_heads = (uint32_t)(k->ne[1] / f->head_dim);
+        else
+            f->n_kv_heads = f->n_heads; /* the GGUF default: no grouping */
+    }
+    const struct wl_gguf_tensor *k0 = wl_gguf_find_tensor(g, "blk.0.attn_k.weight");
+    if (k0 && f->head_dim && f->n_kv_heads && k0->ne[1] != (uint64_t)f->head_dim * f->n_kv_heads)
+        wl__warn(f,
+                 "blk.0.attn_k.weight has %" PRIu64 " rows, not n_kv_heads * head_dim = %" PRIu64,
+                 k0->ne[1], (uint64_t)f->head_dim * f->n_kv_heads);
+    if (f->n_heads && f->n_kv_heads) {
+        if (f->n_kv_heads == f->n_heads)
+            f->attention = WL_ATTN_MHA;
+        else if (f->n_kv_heads == 1)
+            f->attention = WL_ATTN_MQA;
+        else
+            f->attention = WL_ATTN_GQA;
+    }
+    wl__get_u32(g, prefix, "expert_count", &f->n_experts);
+    wl__get_u32(g, prefix, "expert_used_count", &f->n_experts_used);
+
+    if (wl__get_u32(g, prefix, "vocab_size", &f->vocab_size) != 0) {
+        enum wl_gguf_vtype et;
+        uint64_t n;
+        if (wl_gguf_get_arr(g, "tokenizer.ggml.tokens", &et, &n) == 0 && n <= UINT32_MAX)
+            f->vocab_size = (uint32_t)n;
+        else if (emb && emb->ne[1] <= UINT32_MAX)
+            f->vocab_size = (uint32_t)emb->ne[1];
+    }
+    wl__get_u32(g, prefix, "context_length", &f->context_length);
+    wl__get_u32(g, prefix, "rope.dimension_count", &f->rope_dim);
+    if (wl__get_f64(g, prefix, "rope.freq_base", &f->rope_freq_base) != 0)
+        f->rope_freq_base = 10000.0;
+    if (wl__get_f64(g, prefix, "rope.scaling.factor", &f->rope_scale) != 0 || f->rope_scale == 0)
+        f->rope_scale = 1.0;
+    if (wl__get_f64(g, prefix, "attention.layer_norm_rms_epsilon", &f->norm_eps) != 0)
+        wl__get_f64(g, prefix, "attention.layer_norm_epsilon", &f->norm_eps);
+    f->tied_embeddings = f->n_tensors > 0 && emb && !wl__has(g, "output.weight");
+
+    if (f->n_layers) {
+        f->n_params_attention_per_layer = f->n_params_attention / f->n_layers;
+        f->n_params_ffn_per_layer = f->n_params_ffn / f->n_layers;
+    }
+    f->n_params_active = f->n_params;
+    if (f->n_experts && f->n_experts_used && f->n_experts_used < f->n_experts)
+        f->n_params_active =
+            f->n_params - expert_params + expert_params / f->n_experts * f->n_experts_used;
+    if (f->n_params)
+        f->bits_per_weight = 8.0 * (double)f->tensor_bytes / (double)f->n_params;
+    return 0;
+}
+
+int wl_model_kv_bytes_per_token(const struct wl_model_features *f, enum wl_ttype cache_type,
+                                uint64_t *bytes)
+{
+    if (!f->n_layers || !f->n_kv_heads || !f->head_dim)
+        return WL_EINVAL;
+    uint64_t row = (uint64_t)f->n_kv_heads * f->head_dim, row_bytes;
+    int rc = wl_ttype_bytes(cache_type, row, &row_bytes);
+    if (rc)
+        return rc;
+    *bytes = 2ull * f->n_layers * row_bytes;
+    return 0;
+}

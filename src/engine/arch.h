@@ -1,0 +1,107 @@
+/* Model architectures and model features.
+ *
+ * Detects the architecture of a GGUF model from general.architecture and the
+ * tensor names (llama-shaped models such as mistral map to llama; an unknown
+ * or missing architecture is inferred from tensor names where possible, with
+ * a warning), and extracts the features the analyses need: hyperparameters,
+ * attention mechanism, MoE, parameter counts computed from tensor shapes, the
+ * tensor-type histogram, bits per weight and KV-cache bytes per token.
+ * Pure functions over an open wl_gguf; results are plain structs the caller
+ * owns (no pointers into the file). Thread-safe.
+ */
+#ifndef WL_ENGINE_ARCH_H
+#define WL_ENGINE_ARCH_H
+
+#include "engine/gguf.h"
+#include "engine/tensor_type.h"
+#include "util/errmsg.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum wl_arch {
+    WL_ARCH_UNKNOWN = 0,
+    WL_ARCH_LLAMA, /* llama, mistral and other llama-shaped models */
+    WL_ARCH_QWEN2,
+    WL_ARCH_PHI3,
+    WL_ARCH_GEMMA,
+    WL_ARCH_GEMMA2,
+    WL_ARCH_STABLELM,
+    WL_ARCH_COUNT
+};
+
+/* "llama", "qwen2", ...; "unknown" for WL_ARCH_UNKNOWN or out of range. */
+const char *wl_arch_name(enum wl_arch a);
+/* Maps a general.architecture value ("llama", "mistral", "qwen2", ...) to an
+ * architecture; WL_ARCH_UNKNOWN when it is not one we know. */
+enum wl_arch wl_arch_from_string(const char *s, uint64_t len);
+
+enum wl_attention {
+    WL_ATTN_UNKNOWN = 0,
+    WL_ATTN_MHA, /* n_kv_heads == n_heads */
+    WL_ATTN_GQA, /* 1 < n_kv_heads < n_heads */
+    WL_ATTN_MQA, /* n_kv_heads == 1 < n_heads */
+};
+const char *wl_attention_name(enum wl_attention a); /* "MHA", "GQA", "MQA", "unknown" */
+
+struct wl_model_features {
+    enum wl_arch arch;
+    char arch_string[64]; /* general.architecture as written ("" if absent) */
+    bool arch_inferred;   /* arch came from tensor names, not from metadata */
+    char name[128];       /* general.name, truncated ("" if absent) */
+    char warning[256];    /* non-empty when something was inferred or inconsistent */
+
+    uint32_t n_layers;
+    uint32_t hidden_size;       /* embedding length */
+    uint32_t intermediate_size; /* feed-forward length */
+    uint32_t n_heads;
+    uint32_t n_kv_heads;
+    uint32_t head_dim;
+    enum wl_attention attention;
+    uint32_t n_experts; /* 0 for dense models */
+    uint32_t n_experts_used;
+    uint32_t vocab_size;
+    uint32_t context_length;
+    uint32_t rope_dim;     /* rope.dimension_count (0 if absent) */
+    double rope_freq_base; /* 10000 when absent (the llama default) */
+    double rope_scale;     /* rope.scaling.factor, 1 when absent */
+    double norm_eps;       /* rms or layer norm epsilon (0 if absent) */
+    bool tied_embeddings;  /* no output.weight: the output reuses token_embd */
+
+    /* Parameter counts from tensor shapes. "Per layer" values are the layer
+     * totals divided by n_layers (exact for uniform models). */
+    uint64_t n_params;
+    uint64_t n_params_embedding;
+    uint64_t n_params_output;    /* output.weight (+bias); 0 when tied */
+    uint64_t n_params_attention; /* all layers: q, k, v, qkv, output, their biases */
+    uint64_t n_params_ffn;       /* all layers: gate, up, down, router, experts */
+    uint64_t n_params_norm;      /* every norm weight and bias */
+    uint64_t n_params_other;     /* anything not classified above */
+    uint64_t n_params_attention_per_layer;
+    uint64_t n_params_ffn_per_layer;
+    uint64_t n_params_active; /* per token: MoE counts only the used experts */
+
+    uint64_t n_tensors;
+    uint64_t tensor_bytes; /* sum of tensor data sizes */
+    uint64_t file_size;
+    double bits_per_weight;                /* 8 * tensor_bytes / n_params */
+    uint64_t type_tensors[WL_TTYPE_COUNT]; /* histogram: tensors per type */
+    uint64_t type_params[WL_TTYPE_COUNT];  /* parameters per type */
+    uint64_t type_bytes[WL_TTYPE_COUNT];   /* bytes per type */
+};
+
+/* Detects the architecture and fills f. Fails (WL_EFORMAT, message in err)
+ * only when the file does not look like a transformer at all (no metadata
+ * and no recognisable tensor names); missing details are left 0 and
+ * explained in f->warning. */
+int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
+                                struct wl_errmsg *err);
+
+/* Bytes of K and V cache per token of context for cache_type (F32, F16, BF16,
+ * Q8_0, Q4_0, ...): 2 * n_layers * n_kv_heads * head_dim elements. WL_EINVAL
+ * when the features lack the dimensions or the row does not fit the block
+ * size of cache_type. */
+int wl_model_kv_bytes_per_token(const struct wl_model_features *f, enum wl_ttype cache_type,
+                                uint64_t *bytes);
+
+#endif

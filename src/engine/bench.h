@@ -1,0 +1,58 @@
+/* Throughput measurement of the engine, as llama-bench measures it:
+ * "pp<N>" runs an N-token prompt through a fresh context (batched prefill),
+ * "tg<N>" generates N tokens one decode step at a time from an empty
+ * context; each test is repeated and reported as mean and sample standard
+ * deviation of tokens/s. Tokens are pseudo-random ids from a fixed seed, so
+ * runs are comparable. One untimed warm-up run precedes each test.
+ *
+ * Allocates one context for all runs (sized n_prompt + n_gen) and frees it.
+ * Thread-safety: uses the model read-only; one bench per thread.
+ */
+#ifndef WL_ENGINE_BENCH_H
+#define WL_ENGINE_BENCH_H
+
+#include "engine/model.h"
+#include "engine/tensor_type.h"
+#include "util/errmsg.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define WL_BENCH_MAX_REPS 100
+
+struct wl_bench_params {
+    int32_t n_prompt;  /* 0 = no pp test */
+    int32_t n_gen;     /* 0 = no tg test */
+    int32_t reps;      /* 1..WL_BENCH_MAX_REPS */
+    int32_t n_threads; /* 0 = online CPUs */
+    int32_t n_ubatch;  /* 0 = context default */
+    enum wl_ttype kv_type;
+    bool warmup;
+};
+
+struct wl_bench_result {
+    char test[24];     /* "pp512", "tg128" */
+    int32_t n_prompt;  /* as llama-bench: n_prompt for pp tests, 0 for tg */
+    int32_t n_gen;
+    int32_t reps;
+    uint64_t samples_ns[WL_BENCH_MAX_REPS];
+    double samples_ts[WL_BENCH_MAX_REPS];
+    double avg_ns, stddev_ns;
+    double avg_ts, stddev_ts;
+    int64_t test_time_s; /* wall clock (Unix seconds) at the start of the test */
+};
+
+struct wl_bench_params wl_bench_default_params(void);
+
+/* Runs the pp and/or tg tests; results in out[0..*n_out). progress, when not
+ * NULL, is called before each timed repetition. */
+int wl_bench_run(const wl_model *m, const struct wl_bench_params *p, struct wl_bench_result out[2],
+                 int *n_out, void (*progress)(void *ud, const char *test, int rep), void *ud,
+                 struct wl_errmsg *err);
+
+/* The weight type holding most of the model's matrix bytes ("Q8_0"), and a
+ * llama-bench style model description ("llama 1.1B Q8_0") into buf. */
+enum wl_ttype wl_model_main_type(const wl_model *m);
+void wl_model_describe(const wl_model *m, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,102 @@
+/* An inference context: the run state of one sequence over a loaded model
+ * (KV cache, activation buffers, logits, thread pool, hooks).
+ *
+ * Everything is allocated by wl_context_create(); prefill and decode allocate
+ * nothing. Prefill runs the prompt in batches of n_ubatch tokens (matrix x
+ * matrix products), decode runs one token (matrix x vector).
+ *
+ * Lifetime: a context borrows its model, which must outlive it. Thread-safety:
+ * one thread drives a context at a time; several contexts may share a model.
+ */
+#ifndef WL_ENGINE_CONTEXT_H
+#define WL_ENGINE_CONTEXT_H
+
+#include "engine/hooks.h"
+#include "engine/model.h"
+#include "engine/tensor_type.h"
+#include "util/errmsg.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct wl_context wl_context;
+
+struct wl_context_params {
+    int32_t n_ctx;      /* positions the KV cache holds; 0 = the model's training length capped at 4096 */
+    int32_t n_ubatch;   /* prompt tokens per forward batch (default 64) */
+    int32_t n_threads;  /* worker threads including the caller; 0 = online CPUs */
+    enum wl_ttype kv_type; /* WL_TTYPE_F16 (default) or WL_TTYPE_F32 */
+    int32_t n_seq;      /* sequences run together (batching); 1 (default) .. WL_CONTEXT_MAX_SEQ.
+                         * Each has its own n_ctx positions; n_ubatch is raised to n_seq */
+};
+
+#define WL_CONTEXT_MAX_SEQ 256
+
+struct wl_context_params wl_context_default_params(void);
+
+int wl_context_create(const wl_model *m, const struct wl_context_params *p, wl_context **out,
+                      struct wl_errmsg *err);
+void wl_context_free(wl_context *ctx);
+
+/* Attaches hooks (copied) or detaches them (NULL or depth NONE). */
+void wl_context_set_hooks(wl_context *ctx, const struct wl_hooks *hooks);
+const struct wl_hooks *wl_context_hooks(const wl_context *ctx); /* NULL when none */
+
+/* Reports a phase / section / token boundary through the attached hooks
+ * (used by the generation loop; a no-op without hooks at depth TOKEN). */
+void wl_context_emit_phase(wl_context *ctx, enum wl_phase phase, bool begin);
+void wl_context_emit_section(wl_context *ctx, enum wl_section section, bool begin);
+void wl_context_emit_token(wl_context *ctx, int32_t index, bool begin, int32_t id,
+                           const char *text, size_t text_len);
+
+/* Single-sequence API (sequence 0). Runs n tokens at the current position (prefill; n may exceed n_ubatch) and
+ * leaves the logits of the last one in wl_context_logits(). Fails with
+ * WL_EFULL (and a message) when the tokens do not fit in the context, with
+ * WL_EINVAL for a token id outside the vocabulary; nothing is run then. */
+int wl_context_prefill(wl_context *ctx, const int32_t *tokens, int32_t n, struct wl_errmsg *err);
+
+/* One token (decode step); same contract with n = 1. */
+int wl_context_decode(wl_context *ctx, int32_t token, struct wl_errmsg *err);
+
+/* Batching (several sequences in one context): runs n tokens, token i in
+ * sequence seq[i] (0..n_seq-1) at that sequence's next position, all in
+ * the same forward batches (each weight matrix is read once per batch for
+ * every sequence). Logits are computed for the tokens with want_logits[i]
+ * (NULL: none; at most n_seq of them) and read with wl_context_logits_row
+ * in token order. Fails before running anything with WL_EINVAL (bad id or
+ * sequence, too many logits rows) or WL_EFULL (a sequence would overflow
+ * its n_ctx positions). Prefill of several prompts is one call with every
+ * prompt's tokens; a decode step is one call with one token per sequence. */
+int wl_context_eval_seqs(wl_context *ctx, const int32_t *tokens, const int32_t *seq,
+                         const bool *want_logits, int32_t n, struct wl_errmsg *err);
+
+/* Row i of the logits of the last evaluation (NULL when out of range);
+ * prefill/decode leave one row. Writable, overwritten by the next run. */
+float *wl_context_logits_row(wl_context *ctx, int32_t i);
+
+int32_t wl_context_n_seq(const wl_context *ctx);
+/* Positions used by one sequence; wl_context_n_past is sequence 0's. */
+int32_t wl_context_seq_n_past(const wl_context *ctx, int32_t seq);
+/* Forgets one sequence (wl_context_reset forgets all). */
+void wl_context_seq_reset(wl_context *ctx, int32_t seq);
+
+/* Logits (vocab_size floats) of the last token run. The caller may modify
+ * them (the sampler does); they are overwritten by the next prefill/decode. */
+float *wl_context_logits(wl_context *ctx);
+
+/* Positions used so far, and the capacity. */
+int32_t wl_context_n_past(const wl_context *ctx);
+int32_t wl_context_n_ctx(const wl_context *ctx);
+
+/* Forgets the sequence (KV cache positions) so the context can start anew. */
+void wl_context_reset(wl_context *ctx);
+
+/* Bytes of the KV cache and of all run-state buffers. */
+uint64_t wl_context_kv_bytes(const wl_context *ctx);
+uint64_t wl_context_state_bytes(const wl_context *ctx);
+
+int32_t wl_context_n_threads(const wl_context *ctx);
+const wl_model *wl_context_model(const wl_context *ctx);
+
+#endif

@@ -1,0 +1,91 @@
+/* The engine's only call sites into the kernels and the thread pool:
+ * wl__matmul, wl__parallel and the embedding row lookup, plus the pool's
+ * lifetime. Keeping them here means the forward pass does not care which
+ * kernel path or pool runs it.
+ */
+#include "engine/forward.h"
+
+#include "engine/quant.h"
+#include "engine/threadpool.h"
+#include "wattlens/error.h"
+
+#include <string.h>
+
+int wl__pool_create(struct wl_context *ctx, struct wl_errmsg *err)
+{
+    int rc = wl_kernels_init(&ctx->kern, WL_KPATH_AUTO);
+    if (rc != 0)
+        return wl_errmsg_set(err, rc, "no kernel path for this CPU");
+    ctx->pool = NULL;
+    if (ctx->n_threads <= 1)
+        return 0;
+    rc = wl_threadpool_create(ctx->n_threads, &ctx->pool);
+    if (rc != 0)
+        return wl_errmsg_set(err, rc, "cannot start %d threads", ctx->n_threads);
+    return 0;
+}
+
+void wl__pool_free(struct wl_context *ctx)
+{
+    wl_threadpool_destroy(ctx->pool);
+    ctx->pool = NULL;
+}
+
+/* About 20 us of scalar work: more than a pool round trip costs when the
+ * workers are spinning, less than an unlucky wake-up. */
+#define PARALLEL_MIN_WORK ((int64_t)1 << 16)
+
+/* Matrix products below this many multiply-adds (a 512 x 512 matrix) run on
+ * the caller: the split would cost more than the product (tiny models). */
+#define PARALLEL_MIN_MATMUL ((int64_t)1 << 18)
+
+void wl__parallel(struct wl_context *ctx, wl_parallel_fn fn, void *arg, int64_t work)
+{
+    if (work < PARALLEL_MIN_WORK || !ctx->pool)
+        fn(arg, 0, 1);
+    else
+        wl_threadpool_run(ctx->pool, fn, arg);
+}
+
+static size_t scratch_for(const struct wl_weight *w, int32_t n_tok)
+{
+    return w->data ? wl_kernel_scratch_bytes(w->type, w->n_in, n_tok) : 0;
+}
+
+size_t wl__matmul_work_bytes(const wl_model *m, int32_t n_tok)
+{
+    /* the output projection runs over at most one row per sequence, fewer than n_tok */
+    size_t mx = scratch_for(&m->weights.output, n_tok);
+    for (int32_t il = 0; il < m->config.n_layer; il++) {
+        const struct wl_layer_weights *l = &m->weights.layers[il];
+        const struct wl_weight *ws[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up,
+                                        &l->w_down, &l->wqkv, &l->w_gate_up};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+            size_t b = scratch_for(ws[i], n_tok);
+            mx = b > mx ? b : mx;
+        }
+    }
+    return mx;
+}
+
+void wl__matmul(struct wl_context *ctx, const struct wl_weight *w, const float *x, int32_t n_tok,
+                float *y)
+{
+    const struct wl_kernel_weight kw = {.type = w->type, .data = w->data, .rows = w->n_out,
+                                        .cols = w->n_in, .row_bytes = w->row_bytes};
+    /* Shapes and types were checked at load and the scratch sized for the
+     * largest matrix at context creation, so this cannot fail; a failure
+     * would be an engine bug, and the output would be left unwritten. */
+    const int64_t work = w->n_out * w->n_in * (int64_t)n_tok;
+    (void)wl_kernel_matmul(&ctx->kern, &kw, x, n_tok, y, ctx->rs.work, ctx->rs.work_bytes, 0,
+                           work < PARALLEL_MIN_MATMUL ? NULL : ctx->pool);
+}
+
+void wl__weight_row_f32(const struct wl_weight *w, int64_t row, float *out)
+{
+    const void *src = (const char *)w->data + (size_t)row * w->row_bytes;
+    if (w->type == WL_TTYPE_F32)
+        memcpy(out, src, (size_t)w->n_in * sizeof(float));
+    else
+        wl_dequantize_row(w->type, src, out, w->n_in);
+}

@@ -1,0 +1,251 @@
+/* The generation loop; see generate.h for the phases it reports and the
+ * stop conditions. Everything a step needs (token array, text buffer,
+ * sampler) is allocated before prefill starts.
+ */
+#include "engine/generate.h"
+
+#include "engine/forward.h"
+#include "util/clock.h"
+#include "wattlens/error.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *wl_stop_reason_name(enum wl_stop_reason r)
+{
+    switch (r) {
+    case WL_STOP_EOG:
+        return "end of generation token";
+    case WL_STOP_MAX_TOKENS:
+        return "token limit";
+    case WL_STOP_CONTEXT_FULL:
+        return "context full";
+    case WL_STOP_CANCELLED:
+        return "cancelled";
+    }
+    return "unknown";
+}
+
+struct wl_generate_params wl_generate_default_params(void)
+{
+    struct wl_generate_params p = {
+        .prompt = NULL,
+        .n_predict = 128,
+        .sampling = wl_sampler_default_params(),
+        .parse_special = true,
+    };
+    return p;
+}
+
+void wl_generate_result_free(struct wl_generate_result *res)
+{
+    if (!res)
+        return;
+    free(res->text);
+    res->text = NULL;
+    res->text_len = 0;
+}
+
+static bool cancelled(const struct wl_generate_params *p)
+{
+    return p->cancel && *p->cancel;
+}
+
+/* A non-finite logit means the model (or a kernel) produced garbage; say so
+ * instead of sampling from it. */
+static int check_logits(const float *l, int32_t n, int32_t step, struct wl_errmsg *err)
+{
+    for (int32_t i = 0; i < n; i++)
+        if (!isfinite(l[i]))
+            return wl_errmsg_set(err, WL_ERANGE,
+                                 "non-finite logit (%g) for token %d at generation step %d", (double)l[i],
+                                 i, step);
+    return 0;
+}
+
+/* Output text buffer that grows only before the loop (sized for the worst
+ * case: n_predict tokens of the longest piece). */
+struct textbuf {
+    char *data;
+    size_t len, cap;
+};
+
+int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_generate_params *p,
+                struct wl_generate_result *res, struct wl_errmsg *err)
+{
+    memset(res, 0, sizeof *res);
+    const wl_model *m = wl_context_model(ctx);
+    const int32_t vocab = m->config.vocab_size;
+    if (p->n_predict <= 0)
+        return wl_errmsg_set(err, WL_EINVAL, "n_predict must be positive");
+    struct wl_tok_info ti;
+    wl_tok_get_info(tok, &ti);
+    if ((int64_t)ti.n_vocab > vocab)
+        return wl_errmsg_set(err, WL_EFORMAT,
+                             "the tokenizer has %u tokens but the model only %d embeddings",
+                             ti.n_vocab, vocab);
+
+    const uint64_t t_start = wl_clock_now_ns();
+    int32_t *prompt = NULL;
+    wl_sampler *smp = NULL;
+    struct textbuf tb = {0};
+    char *piece = NULL;
+    const size_t piece_cap = wl_tok_decoder_out_max(tok);
+    struct wl_tok_decoder dec;
+    wl_tok_decoder_init(&dec, tok, 0);
+    int rc = 0;
+
+    /* ---- pre_inference: tokenize, input setup, KV init ---------------------- */
+    wl_context_emit_phase(ctx, WL_PHASE_PRE_INFERENCE, true);
+    wl_context_emit_section(ctx, WL_SECTION_TOKENIZE, true);
+    const char *text = p->prompt ? p->prompt : "";
+    size_t n_prompt = 0;
+    unsigned flags = WL_TOK_ADD_BOS | (p->parse_special ? WL_TOK_PARSE_SPECIAL : 0);
+    rc = wl_tok_tokenize_alloc(tok, text, strlen(text), flags, &prompt, &n_prompt, &res->tok_stats);
+    wl_context_emit_section(ctx, WL_SECTION_TOKENIZE, false);
+    res->t_tokenize_ns = wl_clock_now_ns() - t_start;
+    if (rc != 0) {
+        wl_errmsg_set(err, rc, "cannot tokenize the prompt: %s", wl_strerror(rc));
+        goto end_pre;
+    }
+    if (n_prompt == 0) {
+        /* no BOS in this vocabulary and an empty prompt: nothing to start from */
+        rc = wl_errmsg_set(err, WL_EINVAL, "the prompt is empty and the vocabulary has no BOS token");
+        goto end_pre;
+    }
+    res->n_prompt = (int32_t)n_prompt;
+    if ((int64_t)n_prompt >= wl_context_n_ctx(ctx)) {
+        rc = wl_errmsg_set(err, WL_EFULL,
+                           "the prompt (%zu tokens) does not fit in the context (%d positions) "
+                           "with room for one more",
+                           n_prompt, wl_context_n_ctx(ctx));
+        goto end_pre;
+    }
+    wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, true);
+    rc = wl_sampler_create(&p->sampling, vocab, &smp);
+    if (rc == 0) {
+        tb.cap = (size_t)p->n_predict * (piece_cap + 4) + 1;
+        tb.data = malloc(tb.cap);
+        piece = malloc(piece_cap + 4);
+        if (!tb.data || !piece)
+            rc = WL_ENOMEM;
+    }
+    wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, false);
+    if (rc != 0) {
+        wl_errmsg_set(err, rc, rc == WL_EINVAL ? "bad sampling parameters" : "out of memory");
+        goto end_pre;
+    }
+    for (size_t i = 0; i < n_prompt; i++)
+        wl_sampler_accept(smp, prompt[i]);
+    /* the streaming decoder sees the prompt first, so the leading-space rule
+     * applies only right after BOS (an empty prompt), as in SentencePiece */
+    for (size_t i = 0; i < n_prompt; i++) {
+        size_t nb = 0;
+        wl_tok_decoder_push(&dec, prompt[i], piece, piece_cap, &nb);
+    }
+    wl_context_emit_section(ctx, WL_SECTION_KV_INIT, true);
+    wl_context_reset(ctx);
+    wl_context_emit_section(ctx, WL_SECTION_KV_INIT, false);
+end_pre:
+    wl_context_emit_phase(ctx, WL_PHASE_PRE_INFERENCE, false);
+    if (rc != 0)
+        goto done;
+
+    /* ---- prefill ---------------------------------------------------------------- */
+    wl_context_emit_phase(ctx, WL_PHASE_PREFILL, true);
+    uint64_t t0 = wl_clock_now_ns();
+    rc = wl_context_prefill(ctx, prompt, (int32_t)n_prompt, err);
+    res->t_prefill_ns = wl_clock_now_ns() - t0;
+    wl_context_emit_phase(ctx, WL_PHASE_PREFILL, false);
+    if (rc != 0)
+        goto done;
+
+    /* ---- decode --------------------------------------------------------------------- */
+    wl_context_emit_phase(ctx, WL_PHASE_DECODE, true);
+    res->stop = WL_STOP_MAX_TOKENS;
+    int32_t prev = -1;
+    const uint64_t t_dec0 = wl_clock_now_ns();
+    for (int32_t i = 0; i < p->n_predict; i++) {
+        if (cancelled(p)) {
+            res->stop = WL_STOP_CANCELLED;
+            break;
+        }
+        if (i > 0 && wl_context_n_past(ctx) >= wl_context_n_ctx(ctx)) {
+            res->stop = WL_STOP_CONTEXT_FULL;
+            break;
+        }
+        wl_context_emit_token(ctx, i, true, -1, NULL, 0);
+        if (i > 0 && (rc = wl_context_decode(ctx, prev, err)) != 0) {
+            wl_context_emit_token(ctx, i, false, -1, NULL, 0);
+            break;
+        }
+        wl_context_emit_section(ctx, WL_SECTION_SAMPLING, true);
+        float *logits = wl_context_logits(ctx);
+        rc = check_logits(logits, vocab, i, err);
+        int32_t id = rc == 0 ? wl_sampler_sample(smp, logits) : -1;
+        wl_context_emit_section(ctx, WL_SECTION_SAMPLING, false);
+        if (rc != 0) {
+            wl_context_emit_token(ctx, i, false, -1, NULL, 0);
+            break;
+        }
+        wl_sampler_accept(smp, id);
+        res->n_generated = i + 1;
+        if (i == 0)
+            res->t_first_token_ns = wl_clock_now_ns() - t_start;
+
+        bool eog = wl_tok_is_eog(tok, id) || wl_model_is_eog(m, id);
+        size_t nb = 0;
+        wl_context_emit_section(ctx, WL_SECTION_DETOKENIZE, true);
+        if (!eog && id < (int32_t)ti.n_vocab)
+            wl_tok_decoder_push(&dec, id, piece, piece_cap, &nb);
+        wl_context_emit_section(ctx, WL_SECTION_DETOKENIZE, false);
+        wl_context_emit_token(ctx, i, false, id, piece, nb);
+        if (nb > 0 && tb.len + nb < tb.cap) {
+            memcpy(tb.data + tb.len, piece, nb);
+            tb.len += nb;
+        }
+        if (nb > 0 && p->on_text)
+            p->on_text(p->user_data, piece, nb);
+        if (eog) {
+            res->stop = WL_STOP_EOG;
+            break;
+        }
+        prev = id;
+    }
+    res->t_decode_ns = wl_clock_now_ns() - t_dec0;
+    wl_context_emit_phase(ctx, WL_PHASE_DECODE, false);
+    if (rc != 0)
+        goto done;
+
+    /* ---- post_inference: the whole text, cleanup -------------------------------- */
+    wl_context_emit_phase(ctx, WL_PHASE_POST_INFERENCE, true);
+    wl_context_emit_section(ctx, WL_SECTION_DETOKENIZE, true);
+    size_t nb = 0;
+    wl_tok_decoder_flush(&dec, piece, piece_cap, &nb);
+    if (nb > 0 && tb.len + nb < tb.cap) {
+        memcpy(tb.data + tb.len, piece, nb);
+        tb.len += nb;
+        if (p->on_text)
+            p->on_text(p->user_data, piece, nb);
+    }
+    tb.data[tb.len] = '\0';
+    res->text = tb.data;
+    res->text_len = tb.len;
+    tb.data = NULL;
+    wl_context_emit_section(ctx, WL_SECTION_DETOKENIZE, false);
+    wl_context_emit_section(ctx, WL_SECTION_CLEANUP, true);
+    free(prompt);
+    prompt = NULL;
+    wl_sampler_free(smp);
+    smp = NULL;
+    wl_context_emit_section(ctx, WL_SECTION_CLEANUP, false);
+    wl_context_emit_phase(ctx, WL_PHASE_POST_INFERENCE, false);
+done:
+    res->t_total_ns = wl_clock_now_ns() - t_start;
+    free(prompt);
+    free(piece);
+    free(tb.data);
+    wl_sampler_free(smp);
+    return rc;
+}

@@ -1,0 +1,80 @@
+/* Text generation: prompt -> tokens -> prefill -> (sample, decode)* -> text,
+ * with the phase, section and token boundaries the profiler attaches to
+ * (engine/hooks.h) and the stop conditions: an end-of-generation token of
+ * the vocabulary, the token limit, a full context, or a cancellation flag.
+ *
+ * Phases and what they contain:
+ *   pre_inference  tokenize, input_setup (sampler reset), kv_init (context reset)
+ *   prefill        the prompt's forward pass (embedding, layers, final_norm, output)
+ *   decode         one TOKEN span per generated token i: for i > 0 the forward
+ *                  pass of token i-1, then sampling and detokenize (the piece);
+ *                  token 0 is sampled from the prefill's logits, so its span
+ *                  holds sampling only
+ *   post_inference detokenize (the whole output text), cleanup
+ *
+ * Lifetime: wl_generate borrows everything it is given; the result's text
+ * is owned by the caller (free()). Thread-safety: one generation per context;
+ * the cancel flag may be set from any thread (or a signal handler).
+ */
+#ifndef WL_ENGINE_GENERATE_H
+#define WL_ENGINE_GENERATE_H
+
+#include "engine/context.h"
+#include "engine/sampling.h"
+#include "engine/tokenizer.h"
+#include "util/errmsg.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum wl_stop_reason {
+    WL_STOP_EOG,          /* the model produced an end-of-generation token */
+    WL_STOP_MAX_TOKENS,   /* n_predict tokens were generated */
+    WL_STOP_CONTEXT_FULL, /* no room left in the context */
+    WL_STOP_CANCELLED,    /* *cancel was set */
+};
+
+const char *wl_stop_reason_name(enum wl_stop_reason r);
+
+/* Called with each generated token's text as soon as it is complete UTF-8
+ * (bytes of a character split over tokens are held back until whole). */
+typedef void (*wl_generate_text_fn)(void *user_data, const char *text, size_t len);
+
+struct wl_generate_params {
+    const char *prompt;     /* UTF-8; may be empty (then the model starts from BOS) */
+    int32_t n_predict;      /* max tokens to generate (> 0) */
+    struct wl_sampler_params sampling;
+    bool parse_special;     /* recognise special-token text in the prompt */
+    volatile sig_atomic_t *cancel; /* optional: generation stops when it becomes non-zero */
+    wl_generate_text_fn on_text;
+    void *user_data;
+};
+
+struct wl_generate_result {
+    int32_t n_prompt;        /* prompt tokens, BOS included */
+    int32_t n_generated;     /* tokens sampled (an EOG token that stopped generation is counted) */
+    enum wl_stop_reason stop;
+    uint64_t t_tokenize_ns;
+    uint64_t t_prefill_ns;
+    uint64_t t_first_token_ns; /* from start (before tokenization) to the first token */
+    uint64_t t_decode_ns;      /* all decode steps (after the first token) */
+    uint64_t t_total_ns;
+    struct wl_tok_stats tok_stats; /* the prompt's tokenization profile */
+    char *text;                /* the generated text (caller frees), NUL-terminated */
+    size_t text_len;
+};
+
+struct wl_generate_params wl_generate_default_params(void);
+
+/* Runs one generation on ctx (reset first) with the model's tokenizer.
+ * Errors: WL_EINVAL (bad parameters), WL_EFULL (the prompt does not fit),
+ * WL_ENOMEM; the message says what. A full context after at least one
+ * token is not an error: it stops with WL_STOP_CONTEXT_FULL. */
+int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_generate_params *p,
+                struct wl_generate_result *res, struct wl_errmsg *err);
+
+void wl_generate_result_free(struct wl_generate_result *res);
+
+#endif

@@ -1,0 +1,60 @@
+/* The KV cache: keys and values of every layer for positions 0..n_ctx-1.
+ *
+ * Layout: k and v are [layer][kv_head][cell][head_dim] in the cache type
+ * (F16 by default, F32 on request), so the keys of one head are one
+ * contiguous matrix and attention streams them row by row. A cell is one
+ * position of one sequence: the context gives sequence s the cells
+ * [s * n_ctx_seq, (s + 1) * n_ctx_seq) (one sequence today; batching of
+ * several sequences, issue 8, only changes which cells a token uses). The type-specific
+ * inner loops of attention (q.k over positions, sum of p * v) live here so
+ * the attention code does not care how the cache is stored.
+ *
+ * Lifetime: owned by its context; allocated once at creation. Thread-safety:
+ * store from one thread; dot/accum read disjoint outputs and may run on many
+ * threads at once.
+ */
+#ifndef WL_ENGINE_KV_CACHE_H
+#define WL_ENGINE_KV_CACHE_H
+
+#include "engine/tensor_type.h"
+#include "util/errmsg.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct wl_kv_cache {
+    enum wl_ttype type; /* WL_TTYPE_F16 or WL_TTYPE_F32 */
+    int32_t n_layer;
+    int32_t n_ctx;
+    int32_t n_head_kv;
+    int32_t head_dim;
+    size_t elem_bytes;
+    void *k; /* (n_layer, n_head_kv, n_ctx, head_dim) */
+    void *v; /* (n_layer, n_head_kv, n_ctx, head_dim) */
+    uint64_t bytes; /* k + v */
+};
+
+/* Allocates the cache. WL_ENOTSUP for a type other than F16/F32, WL_ENOMEM
+ * (with the size in the message) when it does not fit in memory. */
+int wl_kv_cache_init(struct wl_kv_cache *kv, enum wl_ttype type, int32_t n_layer, int32_t n_ctx,
+                     int32_t n_head_kv, int32_t head_dim, struct wl_errmsg *err);
+void wl_kv_cache_free(struct wl_kv_cache *kv);
+
+/* Bytes a cache of this shape needs (0 on overflow or bad type). */
+uint64_t wl_kv_cache_bytes_for(enum wl_ttype type, int32_t n_layer, int32_t n_ctx,
+                               int32_t n_head_kv, int32_t head_dim);
+
+/* Writes n cells starting at cell of layer il: k and v are (n, n_head_kv *
+ * head_dim) floats. The caller has checked cell + n <= n_ctx. */
+void wl_kv_cache_store(struct wl_kv_cache *kv, int32_t il, int32_t cell, int32_t n, const float *k,
+                       const float *v);
+
+/* scores[j] = dot(q, K[il][kvh][cell0 + j]) for j in [0, n_pos). q has head_dim floats. */
+void wl_kv_cache_dot(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t cell0,
+                     int32_t n_pos, const float *q, float *scores);
+
+/* out[d] = sum_j p[j] * V[il][kvh][cell0 + j][d] for j in [0, n_pos). */
+void wl_kv_cache_accum(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t cell0,
+                       int32_t n_pos, const float *p, float *out);
+
+#endif

@@ -1,0 +1,411 @@
+/* Model loading: config from GGUF metadata, weights bound in place from the
+ * mapping; see model.h. The family table (engine/forward.c) supplies the
+ * architecture-specific part of loading.
+ */
+#include "engine/model.h"
+
+#include "engine/forward.h"
+#include "engine/quant.h"
+#include "wattlens/error.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t wl_weight_bytes(const struct wl_weight *w)
+{
+    return w->data ? (uint64_t)w->row_bytes * (uint64_t)w->n_out : 0;
+}
+
+bool wl_model_is_eog(const wl_model *m, int32_t id)
+{
+    for (int32_t i = 0; i < m->n_eog; i++)
+        if (m->eog_ids[i] == id)
+            return true;
+    return false;
+}
+
+/* Types the matrix kernels accept. */
+static bool matrix_type_supported(enum wl_ttype t)
+{
+    switch (t) {
+    case WL_TTYPE_F32:
+    case WL_TTYPE_F16:
+    case WL_TTYPE_BF16:
+    case WL_TTYPE_Q8_0:
+    case WL_TTYPE_Q4_0:
+    case WL_TTYPE_Q4_K:
+    case WL_TTYPE_Q6_K:
+        return true;
+    default:
+        return false;
+    }
+}
+
+int wl__model_bind_matrix(wl_model *m, const char *name, int64_t n_in, int64_t n_out,
+                          bool optional, struct wl_weight *w, struct wl_errmsg *err)
+{
+    memset(w, 0, sizeof *w);
+    const struct wl_gguf_tensor *t = wl_gguf_find_tensor(m->gguf, name);
+    if (!t) {
+        if (optional)
+            return 0;
+        return wl_errmsg_set(err, WL_EFORMAT, "tensor '%s' is missing", name);
+    }
+    if ((int64_t)t->ne[0] != n_in || (int64_t)t->ne[1] != n_out || t->ne[2] != 1 || t->ne[3] != 1)
+        return wl_errmsg_set(err, WL_EFORMAT,
+                             "tensor '%s' has shape [%llu, %llu, %llu, %llu], expected [%lld, %lld]",
+                             name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1],
+                             (unsigned long long)t->ne[2], (unsigned long long)t->ne[3],
+                             (long long)n_in, (long long)n_out);
+    if (!matrix_type_supported(t->type))
+        return wl_errmsg_set(err, WL_ENOTSUP,
+                             "tensor '%s' has type %s; supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K",
+                             name, wl_ttype_name(t->type));
+    uint64_t row_bytes = 0;
+    int rc = wl_ttype_bytes(t->type, (uint64_t)n_in, &row_bytes);
+    if (rc != 0)
+        return wl_errmsg_set(err, rc, "tensor '%s': row of %lld %s elements is not whole blocks",
+                             name, (long long)n_in, wl_ttype_name(t->type));
+    w->type = t->type;
+    w->data = t->data;
+    w->n_in = n_in;
+    w->n_out = n_out;
+    w->row_bytes = (size_t)row_bytes;
+    w->name = t->name;
+    m->weight_bytes += t->n_bytes;
+    m->n_params += t->n_elements;
+    return 0;
+}
+
+int wl__model_bind_vector(wl_model *m, const char *name, int64_t n, bool optional,
+                          const float **out, struct wl_errmsg *err)
+{
+    *out = NULL;
+    const struct wl_gguf_tensor *t = wl_gguf_find_tensor(m->gguf, name);
+    if (!t) {
+        if (optional)
+            return 0;
+        return wl_errmsg_set(err, WL_EFORMAT, "tensor '%s' is missing", name);
+    }
+    if ((int64_t)t->n_elements != n || (int64_t)t->ne[0] != n)
+        return wl_errmsg_set(err, WL_EFORMAT, "tensor '%s' has %llu elements, expected %lld", name,
+                             (unsigned long long)t->n_elements, (long long)n);
+    m->weight_bytes += t->n_bytes;
+    m->n_params += t->n_elements;
+    if (t->type == WL_TTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
+        *out = t->data;
+        return 0;
+    }
+    if (t->type != WL_TTYPE_F32 && t->type != WL_TTYPE_F16 && t->type != WL_TTYPE_BF16)
+        return wl_errmsg_set(err, WL_ENOTSUP, "tensor '%s' has type %s; expected F32, F16 or BF16",
+                             name, wl_ttype_name(t->type));
+    float **grown = realloc(m->owned, (m->n_owned + 1) * sizeof *grown);
+    if (!grown)
+        return wl_errmsg_set(err, WL_ENOMEM, "out of memory converting '%s'", name);
+    m->owned = grown;
+    float *buf = malloc((size_t)n * sizeof(float));
+    if (!buf)
+        return wl_errmsg_set(err, WL_ENOMEM, "out of memory converting '%s'", name);
+    m->owned[m->n_owned++] = buf;
+    if (t->type == WL_TTYPE_F32)
+        memcpy(buf, t->data, (size_t)n * sizeof(float));
+    else if (t->type == WL_TTYPE_F16)
+        wl_dequantize_row_f16(t->data, buf, n);
+    else
+        wl_dequantize_row_bf16(t->data, buf, n);
+    *out = buf;
+    return 0;
+}
+
+int wl__model_bind_layer_matrix(wl_model *m, int32_t il, const char *suffix, int64_t n_in,
+                                int64_t n_out, bool optional, struct wl_weight *w,
+                                struct wl_errmsg *err)
+{
+    char name[96];
+    snprintf(name, sizeof name, "blk.%d.%s", (int)il, suffix);
+    return wl__model_bind_matrix(m, name, n_in, n_out, optional, w, err);
+}
+
+int wl__model_bind_layer_vector(wl_model *m, int32_t il, const char *suffix, int64_t n,
+                                bool optional, const float **out, struct wl_errmsg *err)
+{
+    char name[96];
+    snprintf(name, sizeof name, "blk.%d.%s", (int)il, suffix);
+    return wl__model_bind_vector(m, name, n, optional, out, err);
+}
+
+/* ---- metadata helpers ------------------------------------------------------ */
+
+static int get_i32(const wl_gguf *g, const char *arch, const char *suffix, bool optional,
+                   int32_t def, int32_t *out, struct wl_errmsg *err)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    int64_t v = 0;
+    int rc = wl_gguf_get_i64(g, key, &v);
+    if (rc == WL_ENOENT && optional) {
+        *out = def;
+        return 0;
+    }
+    if (rc != 0)
+        return wl_errmsg_set(err, rc == WL_ENOENT ? WL_EFORMAT : rc, "metadata '%s': %s", key,
+                             rc == WL_ENOENT ? "missing" : wl_strerror(rc));
+    if (v <= 0 || v > (1 << 30))
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' = %lld is out of range", key,
+                             (long long)v);
+    *out = (int32_t)v;
+    return 0;
+}
+
+static int get_f32(const wl_gguf *g, const char *arch, const char *suffix, float def, float *out,
+                   struct wl_errmsg *err)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    double v = 0;
+    int rc = wl_gguf_get_f64(g, key, &v);
+    if (rc == WL_ENOENT) {
+        *out = def;
+        return 0;
+    }
+    if (rc != 0 || !isfinite(v))
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is not a finite number", key);
+    *out = (float)v;
+    return 0;
+}
+
+static void add_eog(wl_model *m, const wl_gguf *g, const char *key)
+{
+    int64_t v = 0;
+    if (wl_gguf_get_i64(g, key, &v) != 0 || v < 0 || v >= m->config.vocab_size)
+        return;
+    for (int32_t i = 0; i < m->n_eog; i++)
+        if (m->eog_ids[i] == (int32_t)v)
+            return;
+    if (m->n_eog < (int32_t)(sizeof m->eog_ids / sizeof m->eog_ids[0]))
+        m->eog_ids[m->n_eog++] = (int32_t)v;
+}
+
+/* Control tokens that end a turn in common chat vocabularies; like the
+ * reference implementation, these stop generation even when the metadata
+ * names only eos. */
+static void add_eog_by_text(wl_model *m, const wl_gguf *g)
+{
+    static const char *const texts[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
+                                        "<|endoftext|>", "<|eom_id|>", "<EOT>"};
+    enum wl_gguf_vtype et;
+    uint64_t n = 0;
+    if (wl_gguf_get_arr(g, "tokenizer.ggml.tokens", &et, &n) != 0 || et != WL_GGUF_STRING)
+        return;
+    bool have_types = false;
+    uint64_t n_types = 0;
+    enum wl_gguf_vtype tt;
+    if (wl_gguf_get_arr(g, "tokenizer.ggml.token_type", &tt, &n_types) == 0 && n_types == n)
+        have_types = true;
+    for (uint64_t i = 0; i < n && i < (uint64_t)m->config.vocab_size; i++) {
+        struct wl_gguf_str s;
+        if (wl_gguf_get_arr_str(g, "tokenizer.ggml.tokens", i, &s) != 0 || s.len < 5 || s.len > 16 ||
+            s.data[0] != '<')
+            continue;
+        for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
+            if (strlen(texts[k]) != s.len || memcmp(texts[k], s.data, s.len) != 0)
+                continue;
+            int64_t type = 3; /* control */
+            if (have_types)
+                wl_gguf_get_arr_i64(g, "tokenizer.ggml.token_type", i, &type);
+            if (type != 3 && type != 4) /* control or user-defined */
+                continue;
+            bool dup = false;
+            for (int32_t e = 0; e < m->n_eog; e++)
+                dup |= m->eog_ids[e] == (int32_t)i;
+            if (!dup && m->n_eog < (int32_t)(sizeof m->eog_ids / sizeof m->eog_ids[0]))
+                m->eog_ids[m->n_eog++] = (int32_t)i;
+        }
+    }
+}
+
+int wl__model_get_i32(const wl_model *m, const char *suffix, bool optional, int32_t def,
+                      int32_t *out, struct wl_errmsg *err)
+{
+    return get_i32(m->gguf, m->config.arch, suffix, optional, def, out, err);
+}
+
+int wl__model_get_f32(const wl_model *m, const char *suffix, float def, float *out,
+                      struct wl_errmsg *err)
+{
+    return get_f32(m->gguf, m->config.arch, suffix, def, out, err);
+}
+
+static int read_config(wl_model *m, struct wl_errmsg *err)
+{
+    const wl_gguf *g = m->gguf;
+    struct wl_model_config *c = &m->config;
+    const char *a = c->arch;
+    int rc;
+    if ((rc = get_i32(g, a, "block_count", false, 0, &c->n_layer, err)) != 0 ||
+        (rc = get_i32(g, a, "embedding_length", false, 0, &c->dim, err)) != 0 ||
+        (rc = get_i32(g, a, "feed_forward_length", false, 0, &c->ffn_dim, err)) != 0 ||
+        (rc = get_i32(g, a, "attention.head_count", false, 0, &c->n_head, err)) != 0 ||
+        (rc = get_i32(g, a, "attention.head_count_kv", true, c->n_head, &c->n_head_kv, err)) != 0 ||
+        (rc = get_i32(g, a, "context_length", true, 2048, &c->n_ctx_train, err)) != 0)
+        return rc;
+    if (c->dim % c->n_head != 0)
+        return wl_errmsg_set(err, WL_EFORMAT, "embedding length %d is not a multiple of %d heads",
+                             c->dim, c->n_head);
+    if ((rc = get_i32(g, a, "attention.key_length", true, c->dim / c->n_head, &c->head_dim, err)) != 0)
+        return rc;
+    if (c->n_head_kv > c->n_head || c->n_head % c->n_head_kv != 0)
+        return wl_errmsg_set(err, WL_EFORMAT, "%d heads cannot be grouped over %d KV heads",
+                             c->n_head, c->n_head_kv);
+    if ((rc = get_i32(g, a, "rope.dimension_count", true, c->head_dim, &c->rope_dim, err)) != 0)
+        return rc;
+    if (c->rope_dim > c->head_dim || c->rope_dim % 2 != 0)
+        return wl_errmsg_set(err, WL_EFORMAT, "rope dimension %d does not fit head dimension %d",
+                             c->rope_dim, c->head_dim);
+    if ((rc = get_f32(g, a, "attention.layer_norm_rms_epsilon", 1e-5f, &c->norm_eps, err)) != 0 ||
+        (rc = get_f32(g, a, "rope.freq_base", 10000.0f, &c->rope_freq_base, err)) != 0)
+        return rc;
+    float factor = 1.0f;
+    if ((rc = get_f32(g, a, "rope.scaling.factor", 1.0f, &factor, err)) != 0)
+        return rc;
+    struct wl_gguf_str stype = {0};
+    char key[128];
+    snprintf(key, sizeof key, "%s.rope.scaling.type", a);
+    bool linear = true;
+    if (wl_gguf_get_str(g, key, &stype) == 0) {
+        if (stype.len == 4 && memcmp(stype.data, "none", 4) == 0)
+            linear = false;
+        else if (!(stype.len == 6 && memcmp(stype.data, "linear", 6) == 0))
+            return wl_errmsg_set(err, WL_ENOTSUP, "RoPE scaling type '%.*s' is not supported",
+                                 (int)stype.len, stype.data);
+    }
+    c->rope_freq_scale = (linear && factor > 0.0f) ? 1.0f / factor : 1.0f;
+
+    /* vocabulary size from the embedding matrix (the metadata key is optional) */
+    const struct wl_gguf_tensor *te = wl_gguf_find_tensor(g, "token_embd.weight");
+    if (!te)
+        return wl_errmsg_set(err, WL_EFORMAT, "tensor 'token_embd.weight' is missing");
+    if (te->ne[1] == 0 || te->ne[1] > (1u << 30))
+        return wl_errmsg_set(err, WL_EFORMAT, "tensor 'token_embd.weight' has a bad vocabulary size");
+    c->vocab_size = (int32_t)te->ne[1];
+    return 0;
+}
+
+static int read_vocab_meta(wl_model *m)
+{
+    const wl_gguf *g = m->gguf;
+    int64_t v = -1;
+    m->bos_id = -1;
+    if (wl_gguf_get_i64(g, "tokenizer.ggml.bos_token_id", &v) == 0 && v >= 0 &&
+        v < m->config.vocab_size)
+        m->bos_id = (int32_t)v;
+    bool add_bos = m->bos_id >= 0;
+    bool b;
+    if (wl_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b) == 0)
+        add_bos = b && m->bos_id >= 0;
+    m->add_bos = add_bos;
+    add_eog(m, g, "tokenizer.ggml.eos_token_id");
+    add_eog(m, g, "tokenizer.ggml.eot_token_id");
+    add_eog(m, g, "tokenizer.ggml.eom_token_id");
+    add_eog_by_text(m, g);
+    return 0;
+}
+
+/* Tensors every family shares: embedding, final norm, output projection
+ * (absent = tied to the embedding), optional RoPE frequency factors. */
+static int bind_common(wl_model *m, struct wl_errmsg *err)
+{
+    struct wl_model_config *c = &m->config;
+    struct wl_model_weights *w = &m->weights;
+    int rc;
+    if ((rc = wl__model_bind_matrix(m, "token_embd.weight", c->dim, c->vocab_size, false,
+                                    &w->tok_embd, err)) != 0 ||
+        (rc = wl__model_bind_vector(m, "output_norm.weight", c->dim, false, &w->output_norm,
+                                    err)) != 0 ||
+        (rc = wl__model_bind_matrix(m, "output.weight", c->dim, c->vocab_size, true, &w->output,
+                                    err)) != 0 ||
+        (rc = wl__model_bind_vector(m, "rope_freqs.weight", c->rope_dim / 2, true,
+                                    &w->rope_freq_factors, err)) != 0)
+        return rc;
+    if (!w->output.data) {
+        w->output = w->tok_embd;
+        c->tied_output = true;
+    }
+    return 0;
+}
+
+int wl_model_load_gguf(wl_gguf *g, wl_model **out, struct wl_errmsg *err)
+{
+    *out = NULL;
+    wl_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
+    m->gguf = g;
+    int rc;
+    struct wl_gguf_str arch;
+    if (wl_gguf_get_str(g, "general.architecture", &arch) != 0) {
+        rc = wl_errmsg_set(err, WL_EFORMAT, "metadata 'general.architecture' is missing");
+        goto fail;
+    }
+    if (arch.len == 0 || arch.len >= sizeof m->config.arch) {
+        rc = wl_errmsg_set(err, WL_EFORMAT, "bad 'general.architecture'");
+        goto fail;
+    }
+    memcpy(m->config.arch, arch.data, arch.len);
+    m->config.arch[arch.len] = '\0';
+    m->family = wl__family_find(m->config.arch);
+    if (!m->family) {
+        rc = wl_errmsg_set(err, WL_ENOTSUP, "architecture '%s' is not supported by the engine",
+                           m->config.arch);
+        goto fail;
+    }
+    if ((rc = read_config(m, err)) != 0)
+        goto fail;
+    if ((rc = read_vocab_meta(m)) != 0)
+        goto fail;
+    m->weights.layers = calloc((size_t)m->config.n_layer, sizeof *m->weights.layers);
+    if (!m->weights.layers) {
+        rc = wl_errmsg_set(err, WL_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = bind_common(m, err)) != 0)
+        goto fail;
+    if ((rc = m->family->load(m, err)) != 0)
+        goto fail;
+    *out = m;
+    return 0;
+fail:
+    m->gguf = NULL; /* not owned on failure */
+    wl_model_free(m);
+    return rc;
+}
+
+int wl_model_load(const char *path, wl_model **out, struct wl_errmsg *err)
+{
+    wl_gguf *g = NULL;
+    int rc = wl_gguf_open(path, &g, err);
+    if (rc != 0)
+        return rc;
+    rc = wl_model_load_gguf(g, out, err);
+    if (rc != 0) {
+        wl_gguf_close(g);
+        return rc;
+    }
+    (*out)->owns_gguf = true;
+    return 0;
+}
+
+void wl_model_free(wl_model *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_owned; i++)
+        free(m->owned[i]);
+    free(m->owned);
+    free(m->weights.layers);
+    if (m->owns_gguf)
+        wl_gguf_close(m->gguf);
+    free(m);
+}

@@ -1,0 +1,43 @@
+/* Whole-model (re)quantization: turns an open GGUF model into a writer whose
+ * weight matrices are stored in another tensor type, and the type-choice rule
+ * shared with model synthesis. Per-row conversion uses engine/quant (the
+ * reference quantizers); this module only decides what to convert and keeps
+ * the metadata consistent (general.file_type, general.quantization_version).
+ * Stateless; thread-safe. Output tensors are heap buffers owned by the writer.
+ */
+#ifndef WL_ENGINE_REQUANT_H
+#define WL_ENGINE_REQUANT_H
+
+#include "engine/gguf.h"
+#include "engine/gguf_write.h"
+#include "engine/tensor_type.h"
+#include "util/errmsg.h"
+
+#include <stdint.h>
+
+/* The type a tensor is stored in when `want` is requested: 1-D tensors
+ * (norms, biases) stay F32; a matrix whose row length ne0 is not a multiple
+ * of want's block size falls back to Q8_0 (rows multiple of 32), else F16.
+ * That is llama.cpp's habit for small or odd dimensions. */
+enum wl_ttype wl_requant_pick_type(enum wl_ttype want, uint32_t n_dims, uint64_t ne0);
+
+/* llama.cpp's general.file_type value for a model mostly of type t
+ * (F32 0, F16 1, Q4_0 2, Q8_0 7, Q4_K 14 (Q4_K_S), Q6_K 18, BF16 32); -1 if none. */
+int32_t wl_requant_file_type(enum wl_ttype t);
+
+struct wl_requant_stats {
+    uint64_t n_converted; /* tensors stored in a new type */
+    uint64_t n_fallback;  /* of those, stored in a fallback type (odd row length) */
+    uint64_t n_copied;    /* tensors copied unchanged (1-D, or already the type) */
+    uint64_t bytes_in, bytes_out;
+};
+
+/* Fills w (empty) with every key of in (general.file_type and
+ * general.quantization_version updated) and every tensor, matrices converted
+ * to `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K). Fails with WL_EINVAL
+ * for an unsupported target and WL_ENOTSUP when a source tensor's type cannot
+ * be dequantized; err names the tensor. stats may be NULL. */
+int wl_requant_model(const wl_gguf *in, enum wl_ttype type, wl_gguf_writer *w,
+                     struct wl_requant_stats *stats, struct wl_errmsg *err);
+
+#endif

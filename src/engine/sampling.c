@@ -1,0 +1,221 @@
+/* Sampling; see sampling.h. The order of the filters is llama.cpp's default
+ * chain (penalty, top-k, top-p, min-p, temperature, draw), so the same
+ * parameters mean the same thing to users of both.
+ */
+#include "engine/sampling.h"
+
+#include "wattlens/error.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cand {
+    int32_t id;
+    float logit;
+    float p;
+};
+
+struct wl_sampler {
+    struct wl_sampler_params p;
+    int32_t vocab_size;
+    struct cand *cands; /* (vocab_size) */
+    int32_t *recent;    /* ring of the last repeat_last_n tokens */
+    int32_t n_recent;
+    int32_t recent_head;
+    uint64_t rng;
+};
+
+struct wl_sampler_params wl_sampler_default_params(void)
+{
+    struct wl_sampler_params p = {
+        .temperature = 0.8f,
+        .top_k = 40,
+        .top_p = 0.95f,
+        .min_p = 0.05f,
+        .repeat_penalty = 1.0f,
+        .repeat_last_n = 64,
+        .seed = 0,
+    };
+    return p;
+}
+
+int wl_sampler_create(const struct wl_sampler_params *p, int32_t vocab_size, wl_sampler **out)
+{
+    *out = NULL;
+    if (vocab_size <= 0 || !isfinite(p->temperature) || !isfinite(p->top_p) ||
+        !isfinite(p->min_p) || !isfinite(p->repeat_penalty) || p->repeat_penalty <= 0.0f ||
+        p->repeat_last_n < 0)
+        return WL_EINVAL;
+    wl_sampler *s = calloc(1, sizeof *s);
+    if (!s)
+        return WL_ENOMEM;
+    s->p = *p;
+    s->vocab_size = vocab_size;
+    s->cands = malloc((size_t)vocab_size * sizeof *s->cands);
+    s->recent = malloc((size_t)(p->repeat_last_n > 0 ? p->repeat_last_n : 1) * sizeof *s->recent);
+    if (!s->cands || !s->recent) {
+        wl_sampler_free(s);
+        return WL_ENOMEM;
+    }
+    wl_sampler_reset(s);
+    *out = s;
+    return 0;
+}
+
+void wl_sampler_free(wl_sampler *s)
+{
+    if (!s)
+        return;
+    free(s->cands);
+    free(s->recent);
+    free(s);
+}
+
+void wl_sampler_reset(wl_sampler *s)
+{
+    s->n_recent = 0;
+    s->recent_head = 0;
+    /* splitmix64 of the seed, so seed 0 is not a degenerate state */
+    s->rng = s->p.seed + 0x9E3779B97F4A7C15ull;
+}
+
+void wl_sampler_accept(wl_sampler *s, int32_t token)
+{
+    if (s->p.repeat_last_n <= 0)
+        return;
+    s->recent[s->recent_head] = token;
+    s->recent_head = (s->recent_head + 1) % s->p.repeat_last_n;
+    if (s->n_recent < s->p.repeat_last_n)
+        s->n_recent++;
+}
+
+static uint64_t next_u64(wl_sampler *s)
+{
+    uint64_t z = (s->rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1). */
+static double next_unit(wl_sampler *s)
+{
+    return (double)(next_u64(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static int cmp_cand_desc(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    if (x->logit != y->logit)
+        return x->logit > y->logit ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id; /* stable by id: reproducible */
+}
+
+static void apply_penalty(wl_sampler *s, float *logits)
+{
+    if (s->p.repeat_penalty == 1.0f || s->n_recent == 0)
+        return;
+    /* each distinct recent token is penalised once */
+    for (int32_t i = 0; i < s->n_recent; i++) {
+        int32_t t = s->recent[i];
+        if (t < 0 || t >= s->vocab_size)
+            continue;
+        bool seen = false;
+        for (int32_t j = 0; j < i && !seen; j++)
+            seen = s->recent[j] == t;
+        if (seen)
+            continue;
+        float l = logits[t];
+        logits[t] = l > 0.0f ? l / s->p.repeat_penalty : l * s->p.repeat_penalty;
+    }
+}
+
+static int32_t argmax(const float *logits, int32_t n)
+{
+    int32_t best = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (logits[i] > logits[best])
+            best = i;
+    return best;
+}
+
+/* Keeps the k largest candidates in cands[0..k), sorted descending. */
+static int32_t select_top(wl_sampler *s, const float *logits, int32_t k)
+{
+    const int32_t n = s->vocab_size;
+    for (int32_t i = 0; i < n; i++) {
+        s->cands[i].id = i;
+        s->cands[i].logit = logits[i];
+    }
+    if (k <= 0 || k >= n) {
+        qsort(s->cands, (size_t)n, sizeof *s->cands, cmp_cand_desc);
+        return n;
+    }
+    /* partial selection: keep a sorted prefix of k (k is small in practice) */
+    for (int32_t i = k; i < n; i++) {
+        if (i == k)
+            qsort(s->cands, (size_t)k, sizeof *s->cands, cmp_cand_desc);
+        if (cmp_cand_desc(&s->cands[i], &s->cands[k - 1]) >= 0)
+            continue;
+        struct cand c = s->cands[i];
+        int32_t j = k - 1;
+        while (j > 0 && cmp_cand_desc(&c, &s->cands[j - 1]) < 0) {
+            s->cands[j] = s->cands[j - 1];
+            j--;
+        }
+        s->cands[j] = c;
+    }
+    return k;
+}
+
+/* Softmax over cands[0..n) at temperature t (1 for the filters). */
+static void softmax(struct cand *c, int32_t n, float t)
+{
+    const float mx = c[0].logit;
+    double sum = 0.0;
+    for (int32_t i = 0; i < n; i++) {
+        c[i].p = expf((c[i].logit - mx) / t);
+        sum += c[i].p;
+    }
+    for (int32_t i = 0; i < n; i++)
+        c[i].p = (float)(c[i].p / sum);
+}
+
+int32_t wl_sampler_sample(wl_sampler *s, float *logits)
+{
+    apply_penalty(s, logits);
+    if (s->p.temperature <= 0.0f)
+        return argmax(logits, s->vocab_size);
+
+    int32_t n = select_top(s, logits, s->p.top_k);
+    softmax(s->cands, n, 1.0f);
+    if (s->p.top_p < 1.0f) {
+        double cum = 0.0;
+        int32_t keep = n;
+        for (int32_t i = 0; i < n; i++) {
+            cum += s->cands[i].p;
+            if (cum >= s->p.top_p) {
+                keep = i + 1;
+                break;
+            }
+        }
+        n = keep;
+    }
+    if (s->p.min_p > 0.0f) {
+        const float floor_p = s->p.min_p * s->cands[0].p;
+        int32_t keep = 1;
+        while (keep < n && s->cands[keep].p >= floor_p)
+            keep++;
+        n = keep;
+    }
+    softmax(s->cands, n, s->p.temperature);
+    double r = next_unit(s), cum = 0.0;
+    for (int32_t i = 0; i < n; i++) {
+        cum += s->cands[i].p;
+        if (r < cum)
+            return s->cands[i].id;
+    }
+    return s->cands[n - 1].id;
+}

@@ -1,0 +1,50 @@
+/* Synthetic models: deterministic pseudo-random weights in the exact tensor
+ * layout and metadata keys real GGUF files of a family use, so the engine,
+ * the profiler and the benchmarks can run on any shape without downloads.
+ *
+ * Weights are uniform in +-sqrt(3 / fan_in) (unit variance through every
+ * matmul) and norm weights are 1, so forward passes stay finite at any depth.
+ * The same parameters and seed always give the same bytes. Tokenizer
+ * metadata is copied from a vocabulary GGUF or generated as a byte-level
+ * SentencePiece-style vocabulary. Families are rows of a table in synth.c:
+ * llama, qwen2, phi3 (with LongRoPE factors), gemma, gemma2, stablelm;
+ * outside llama, norm weights are 1 + uniform(+-0.2) and biases
+ * uniform(+-0.1) so every family-specific part matters.
+ * Stateless; thread-safe. Tensors are heap buffers owned by the writer.
+ */
+#ifndef WL_ENGINE_SYNTH_H
+#define WL_ENGINE_SYNTH_H
+
+#include "engine/arch.h"
+#include "engine/gguf.h"
+#include "engine/gguf_write.h"
+#include "engine/tensor_type.h"
+#include "util/errmsg.h"
+
+#include <stdint.h>
+
+struct wl_synth_params {
+    enum wl_arch arch;
+    uint32_t n_layers;
+    uint32_t dim; /* hidden size */
+    uint32_t ffn; /* feed-forward size */
+    uint32_t n_heads;
+    uint32_t n_kv_heads;
+    uint32_t vocab_size;       /* byte-level vocabulary size (>= 259) when vocab_from is NULL */
+    const wl_gguf *vocab_from; /* copy tokenizer.* keys from here (borrowed) */
+    enum wl_ttype type;        /* matrices; 1-D tensors stay F32; odd rows fall back (requant.h) */
+    uint64_t seed;
+    uint32_t context_length;
+    double rope_freq_base;
+    double norm_eps;
+};
+
+/* llama, 2 layers, dim 64, ffn 172, 8 heads, 4 KV heads, vocab 512, F32,
+ * seed 1, context 2048, rope base 10000, eps 1e-5. */
+void wl_synth_default_params(struct wl_synth_params *p);
+
+/* Fills the empty writer w with metadata and tensors for p. WL_EINVAL with a
+ * message for inconsistent shapes, WL_ENOTSUP for a family not implemented. */
+int wl_synth_model(const struct wl_synth_params *p, wl_gguf_writer *w, struct wl_errmsg *err);
+
+#endif

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# `wattlens model info|synth|quantize` end to end: the must-show facts of
+# stories260K, JSON keys, the tensor table, synth -> info -> quantize -> info,
+# and clear failures (missing file, hostile file, bad options).
+set -u
+W="${WATTLENS:?}"
+D="${WL_TESTDATA:?}"
+S="${WL_SOURCE_DIR:?}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+# expect_grep NAME FILE PATTERN: fixed-string match
+expect_grep() { if grep -qF -- "$3" "$2"; then ok; else bad "$1: '$3' not in output:"; head -50 "$2"; fi; }
+
+M="$D/models/stories260K.gguf"
+if [ -f "$M" ]; then
+  "$W" model info "$M" > "$tmp/info.txt" 2> "$tmp/info.err"; rc=$?
+  [ $rc = 0 ] && ok || bad "info exit $rc"
+  expect_grep info "$tmp/info.txt" "architecture      llama"
+  expect_grep info "$tmp/info.txt" "layers            5"
+  expect_grep info "$tmp/info.txt" "hidden size       64"
+  expect_grep info "$tmp/info.txt" "FFN size          172"
+  expect_grep info "$tmp/info.txt" "GQA (8 heads, 4 KV heads, head dim 8)"
+  expect_grep info "$tmp/info.txt" "vocab size        512"
+  expect_grep info "$tmp/info.txt" "precision         all F32"
+  expect_grep info "$tmp/info.txt" "parameters        292800"
+  [ -s "$tmp/info.err" ] && bad "info wrote to stderr: $(cat "$tmp/info.err")" || ok
+
+  "$W" model info "$M" --json > "$tmp/info.json"; rc=$?
+  [ $rc = 0 ] && ok || bad "info --json exit $rc"
+  for kv in '"architecture": "llama"' '"n_layers": 5' '"n_heads": 8' '"n_kv_heads": 4' \
+            '"vocab_size": 512' '"attention": "GQA"' '"n_params": 292800' \
+            '"hidden_size": 64' '"intermediate_size": 172' '"precision": "all F32"' \
+            '"kv_bytes_per_token": 640'; do
+    expect_grep json "$tmp/info.json" "$kv"
+  done
+  "$W" model info "$M" --tensors > "$tmp/t.txt"
+  n=$(grep -c '^blk\.\|^token_embd\|^output' "$tmp/t.txt")
+  [ "$n" = 48 ] && ok || bad "--tensors listed $n tensors, expected 48"
+  expect_grep tensors "$tmp/t.txt" "blk.0.attn_k.weight                  F32    64 x 32"
+  "$W" model info "$M" --tensors --json > "$tmp/t.json"
+  expect_grep tensors-json "$tmp/t.json" '"name": "blk.4.ffn_down.weight"'
+
+  "$W" model info "$M" --metadata > "$tmp/m.txt"
+  expect_grep metadata "$tmp/m.txt" "tokenizer.ggml.tokens                        ARRAY    [STRING x 512]"
+  expect_grep metadata "$tmp/m.txt" "llama.attention.head_count_kv                UINT32   4"
+  "$W" model info "$M" --metadata --json > "$tmp/m.json"
+  expect_grep metadata-json "$tmp/m.json" '"llama.block_count": 5'
+  expect_grep metadata-json "$tmp/m.json" '"general.architecture": "llama"'
+
+  # quantize the real model, then read it back
+  "$W" model quantize "$M" "$tmp/q8.gguf" --type q8_0 > "$tmp/q.txt"; rc=$?
+  [ $rc = 0 ] && ok || bad "quantize exit $rc"
+  expect_grep quantize "$tmp/q.txt" "converted to Q8_0"
+  "$W" model info "$tmp/q8.gguf" --json > "$tmp/q.json"
+  expect_grep q-json "$tmp/q.json" '"n_params": 292800'
+  expect_grep q-json "$tmp/q.json" '"Q8_0": {'
+else
+  echo "skip: $M not found"
+fi
+
+# synth with a byte-level vocabulary, deterministic
+"$W" model synth --layers 2 --dim 256 --ffn 512 --heads 8 --kv-heads 1 --vocab 400 \
+  --type q4_k --seed 3 -o "$tmp/s1.gguf" > "$tmp/s.txt"; rc=$?
+[ $rc = 0 ] && ok || bad "synth exit $rc"
+"$W" model synth --layers 2 --dim 256 --ffn 512 --heads 8 --kv-heads 1 --vocab 400 \
+  --type q4_k --seed 3 -o "$tmp/s2.gguf" > /dev/null
+cmp -s "$tmp/s1.gguf" "$tmp/s2.gguf" && ok || bad "synth is not deterministic"
+"$W" model info "$tmp/s1.gguf" --json > "$tmp/s.json"
+for kv in '"n_layers": 2' '"attention": "MQA"' '"vocab_size": 400' '"Q4_K": {' '"n_kv_heads": 1'; do
+  expect_grep synth-json "$tmp/s.json" "$kv"
+done
+if [ -f "$D/vocab/ggml-vocab-llama-spm.gguf" ]; then
+  "$W" model synth --vocab-from "$D/vocab/ggml-vocab-llama-spm.gguf" --layers 1 --dim 32 \
+    --ffn 64 --heads 4 -o "$tmp/v.gguf" > /dev/null && ok || bad "synth --vocab-from"
+  "$W" model info "$tmp/v.gguf" --json > "$tmp/v.json"
+  expect_grep vocab-from "$tmp/v.json" '"vocab_size": 32000'
+  expect_grep vocab-from "$tmp/v.json" '"attention": "MHA"'
+fi
+
+# failures say what and where
+"$W" model info "$tmp/missing.gguf" > /dev/null 2> "$tmp/e1"; rc=$?
+[ $rc = 1 ] && ok || bad "missing file exit $rc"
+expect_grep missing "$tmp/e1" "missing.gguf"
+"$W" model info "$S/tests/fuzz/corpus/fuzz_gguf/hostile-huge-array-count.gguf" > /dev/null 2> "$tmp/e2"; rc=$?
+[ $rc = 1 ] && ok || bad "hostile file exit $rc"
+expect_grep hostile "$tmp/e2" "at byte 37 claims"
+"$W" model info --bogus x > /dev/null 2>&1; rc=$?
+[ $rc = 2 ] && ok || bad "bad option exit $rc"
+"$W" model synth --heads 7 -o "$tmp/x.gguf" > /dev/null 2> "$tmp/e3"; rc=$?
+[ $rc = 1 ] && ok || bad "synth bad shape exit $rc"
+expect_grep synth-shape "$tmp/e3" "not a multiple of 7 heads"
+[ ! -e "$tmp/x.gguf" ] && ok || bad "failed synth left a file"
+"$W" model quantize "$tmp/s1.gguf" "$tmp/y.gguf" --type q5_k > /dev/null 2> "$tmp/e4"; rc=$?
+[ $rc = 1 ] && ok || bad "quantize to q5_k exit $rc"
+expect_grep quant-type "$tmp/e4" "cannot quantize to Q5_K"
+"$W" model --help > "$tmp/h.txt"; rc=$?
+[ $rc = 0 ] && ok || bad "help exit $rc"
+expect_grep help "$tmp/h.txt" "Examples:"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

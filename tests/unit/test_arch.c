@@ -1,0 +1,266 @@
+/* engine/arch: architecture detection and model features on the real model,
+ * the vocabulary files (no tensors), and small files built with the writer
+ * that exercise inference from tensor names, GQA/MQA/MHA and MoE counts. */
+#include "test_support.h"
+
+#include "engine/arch.h"
+#include "engine/gguf.h"
+#include "engine/gguf_write.h"
+#include "wattlens/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_stories260k_features(void **state)
+{
+    (void)state;
+    if (!wl_test_have_data())
+        skip();
+    struct wl_errmsg err;
+    wl_gguf *g = NULL;
+    assert_int_equal(wl_gguf_open(wl_test_data_path("models/stories260K.gguf"), &g, &err), 0);
+    struct wl_model_features f;
+    assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
+    assert_int_equal(f.arch, WL_ARCH_LLAMA);
+    assert_false(f.arch_inferred);
+    assert_string_equal(f.arch_string, "llama");
+    assert_string_equal(f.warning, "");
+    assert_int_equal(f.n_layers, 5);
+    assert_int_equal(f.hidden_size, 64);
+    assert_int_equal(f.intermediate_size, 172);
+    assert_int_equal(f.n_heads, 8);
+    assert_int_equal(f.n_kv_heads, 4);
+    assert_int_equal(f.head_dim, 8);
+    assert_int_equal(f.attention, WL_ATTN_GQA);
+    assert_string_equal(wl_attention_name(f.attention), "GQA");
+    assert_int_equal(f.vocab_size, 512);
+    assert_int_equal(f.context_length, 2048);
+    assert_int_equal(f.rope_dim, 8);
+    assert_true(f.rope_freq_base == 10000.0);
+    assert_int_equal(f.n_experts, 0);
+    assert_false(f.tied_embeddings);
+    /* From the shapes: embeddings 64*512, output 64*512, per layer attention
+     * q 64*64 + k 64*32 + v 64*32 + o 64*64, FFN 3*64*172, norms 2*64 per layer + 64. */
+    assert_int_equal(f.n_params_embedding, 32768);
+    assert_int_equal(f.n_params_output, 32768);
+    assert_int_equal(f.n_params_attention_per_layer, 12288);
+    assert_int_equal(f.n_params_ffn_per_layer, 33024);
+    assert_int_equal(f.n_params_norm, 5 * 128 + 64);
+    assert_int_equal(f.n_params_other, 0);
+    assert_int_equal(f.n_params, 32768 * 2 + 5 * (12288 + 33024 + 128) + 64);
+    assert_int_equal(f.n_params, 292800);
+    assert_int_equal(f.n_params_active, f.n_params);
+    assert_int_equal(f.type_tensors[WL_TTYPE_F32], 48);
+    assert_int_equal(f.type_params[WL_TTYPE_F32], f.n_params);
+    assert_true(f.bits_per_weight == 32.0);
+    assert_int_equal(f.file_size, 1185376);
+    uint64_t kv;
+    /* 2 (K,V) * 5 layers * 4 heads * 8 dims * 2 bytes */
+    assert_int_equal(wl_model_kv_bytes_per_token(&f, WL_TTYPE_F16, &kv), 0);
+    assert_int_equal(kv, 640);
+    assert_int_equal(wl_model_kv_bytes_per_token(&f, WL_TTYPE_F32, &kv), 0);
+    assert_int_equal(kv, 1280);
+    assert_int_equal(wl_model_kv_bytes_per_token(&f, WL_TTYPE_Q8_0, &kv), 0);
+    assert_int_equal(kv, 2 * 5 * 34);
+    assert_int_equal(wl_model_kv_bytes_per_token(&f, WL_TTYPE_Q4_K, &kv), WL_EINVAL);
+    wl_gguf_close(g);
+}
+
+static void test_vocab_files_have_features_without_tensors(void **state)
+{
+    (void)state;
+    if (!wl_test_have_data())
+        skip();
+    struct wl_errmsg err;
+    wl_gguf *g = NULL;
+    assert_int_equal(wl_gguf_open(wl_test_data_path("vocab/ggml-vocab-phi-3.gguf"), &g, &err), 0);
+    struct wl_model_features f;
+    assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
+    assert_int_equal(f.arch, WL_ARCH_PHI3);
+    assert_int_equal(f.n_layers, 32);
+    assert_int_equal(f.n_heads, 32);
+    assert_int_equal(f.attention, WL_ATTN_MHA);
+    assert_int_equal(f.vocab_size, 32064);
+    assert_int_equal(f.n_params, 0);
+    wl_gguf_close(g);
+    assert_int_equal(wl_gguf_open(wl_test_data_path("vocab/ggml-vocab-starcoder.gguf"), &g, &err),
+                     0);
+    assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
+    assert_int_equal(f.arch, WL_ARCH_UNKNOWN);
+    assert_string_equal(f.arch_string, "starcoder2");
+    assert_non_null(strstr(f.warning, "'starcoder2' is not known"));
+    assert_int_equal(f.n_heads, 24);
+    assert_int_equal(f.n_kv_heads, 2);
+    assert_int_equal(f.attention, WL_ATTN_GQA);
+    wl_gguf_close(g);
+}
+
+/* A model of F32 tensors with the given names and shapes (data zero). */
+struct spec {
+    const char *name;
+    uint64_t ne0, ne1;
+};
+
+static wl_gguf *build(const struct spec *s, size_t n, const char *arch, uint32_t heads,
+                      uint32_t kv_heads, void **buf)
+{
+    wl_gguf_writer *w = NULL;
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    char key[128];
+    if (arch) {
+        assert_int_equal(wl_gguf_writer_set_str(w, "general.architecture", arch), 0);
+        snprintf(key, sizeof key, "%s.attention.head_count", arch);
+        assert_int_equal(wl_gguf_writer_set_u32(w, key, heads), 0);
+        snprintf(key, sizeof key, "%s.attention.head_count_kv", arch);
+        if (kv_heads)
+            assert_int_equal(wl_gguf_writer_set_u32(w, key, kv_heads), 0);
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t ne[2] = {s[i].ne0, s[i].ne1};
+        uint64_t bytes = s[i].ne0 * s[i].ne1 * 4;
+        void *d = calloc(1, bytes);
+        assert_int_equal(wl_gguf_writer_add_tensor_owned(w, s[i].name, WL_TTYPE_F32,
+                                                         s[i].ne1 > 1 ? 2 : 1, ne, d, bytes),
+                         0);
+    }
+    size_t size;
+    assert_int_equal(wl_gguf_writer_to_memory(w, buf, &size), 0);
+    wl_gguf_writer_free(w);
+    wl_gguf *g = NULL;
+    assert_int_equal(wl_gguf_open_memory(*buf, size, &g, NULL), 0);
+    return g;
+}
+
+static void test_inference_from_tensor_names(void **state)
+{
+    (void)state;
+    static const struct spec qwen[] = {
+        {"token_embd.weight", 32, 10},     {"blk.0.attn_q.weight", 32, 32},
+        {"blk.0.attn_q.bias", 32, 1},      {"blk.0.attn_k.weight", 32, 8},
+        {"blk.0.ffn_gate.weight", 32, 64}, {"blk.0.ffn_up.weight", 32, 64},
+        {"blk.1.attn_norm.weight", 32, 1},
+    };
+    void *buf = NULL;
+    struct wl_model_features f;
+    struct wl_errmsg err;
+    /* no general.architecture at all */
+    wl_gguf *g = build(qwen, sizeof qwen / sizeof qwen[0], NULL, 0, 0, &buf);
+    assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
+    assert_int_equal(f.arch, WL_ARCH_QWEN2);
+    assert_true(f.arch_inferred);
+    assert_non_null(strstr(f.warning, "inferred qwen2"));
+    assert_int_equal(f.n_layers, 2);
+    assert_int_equal(f.hidden_size, 32);
+    assert_int_equal(f.intermediate_size, 64);
+    assert_int_equal(f.vocab_size, 10);
+    assert_true(f.tied_embeddings);
+    wl_gguf_close(g);
+    free(buf);
+    /* an unknown architecture name with llama-shaped tensors; MQA from k rows */
+    static const struct spec llama[] = {
+        {"token_embd.weight", 64, 10},   {"blk.0.attn_q.weight", 64, 64},
+        {"blk.0.attn_k.weight", 64, 16}, {"blk.0.ffn_gate.weight", 64, 96},
+        {"output.weight", 64, 10},
+    };
+    g = build(llama, sizeof llama / sizeof llama[0], "mybrandnewllm", 4, 0, &buf);
+    assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
+    assert_int_equal(f.arch, WL_ARCH_LLAMA);
+    assert_non_null(strstr(f.warning, "'mybrandnewllm' is not known; treated as llama"));
+    assert_int_equal(f.n_heads, 4);
+    assert_int_equal(f.head_dim, 16);
+    assert_int_equal(f.n_kv_heads, 1);
+    assert_int_equal(f.attention, WL_ATTN_MQA);
+    assert_false(f.tied_embeddings);
+    wl_gguf_close(g);
+    free(buf);
+    /* gemma2 and phi3 layouts */
+    static const struct spec gemma2[] = {{"blk.0.post_ffw_norm.weight", 8, 1}};
+    g = build(gemma2, 1, NULL, 0, 0, &buf);
+    assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
+    assert_int_equal(f.arch, WL_ARCH_GEMMA2);
+    wl_gguf_close(g);
+    free(buf);
+    static const struct spec phi3[] = {{"blk.0.attn_qkv.weight", 8, 24},
+                                       {"blk.0.ffn_up.weight", 8, 32}};
+    g = build(phi3, 2, NULL, 0, 0, &buf);
+    assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
+    assert_int_equal(f.arch, WL_ARCH_PHI3);
+    wl_gguf_close(g);
+    free(buf);
+    /* nothing recognisable */
+    static const struct spec junk[] = {{"weights", 8, 1}};
+    g = build(junk, 1, NULL, 0, 0, &buf);
+    assert_int_equal(wl_model_features_from_gguf(g, &f, &err), WL_EFORMAT);
+    assert_non_null(strstr(err.text, "no general.architecture"));
+    wl_gguf_close(g);
+    free(buf);
+}
+
+static void test_moe_active_parameters(void **state)
+{
+    (void)state;
+    static const struct spec moe[] = {
+        {"token_embd.weight", 16, 4},
+        {"blk.0.attn_q.weight", 16, 16},
+        {"blk.0.ffn_gate_inp.weight", 16, 8},
+        {"blk.0.ffn_gate_exps.weight", 16, 8 * 32},
+        {"blk.0.ffn_up_exps.weight", 16, 8 * 32},
+        {"blk.0.ffn_down_exps.weight", 32, 8 * 16},
+    };
+    void *buf = NULL;
+    wl_gguf *g = build(moe, sizeof moe / sizeof moe[0], "llama", 2, 2, &buf);
+    /* expert counts are not in build(): patch them in through a second writer pass */
+    wl_gguf_writer *w2 = NULL;
+    assert_int_equal(wl_gguf_writer_new(&w2), 0);
+    for (uint64_t k = 0; k < wl_gguf_n_kv(g); k++)
+        assert_int_equal(wl_gguf_writer_copy_kv(w2, g, k), 0);
+    assert_int_equal(wl_gguf_writer_set_u32(w2, "llama.expert_count", 8), 0);
+    assert_int_equal(wl_gguf_writer_set_u32(w2, "llama.expert_used_count", 2), 0);
+    for (uint64_t t = 0; t < wl_gguf_n_tensors(g); t++) {
+        const struct wl_gguf_tensor *ti = wl_gguf_tensor(g, t);
+        assert_int_equal(wl_gguf_writer_add_tensor(w2, ti->name, ti->type, ti->n_dims, ti->ne,
+                                                   ti->data, ti->n_bytes),
+                         0);
+    }
+    void *buf2 = NULL;
+    size_t size2;
+    assert_int_equal(wl_gguf_writer_to_memory(w2, &buf2, &size2), 0);
+    wl_gguf_writer_free(w2);
+    wl_gguf_close(g);
+    free(buf);
+    assert_int_equal(wl_gguf_open_memory(buf2, size2, &g, NULL), 0);
+    struct wl_model_features f;
+    struct wl_errmsg err;
+    assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
+    assert_int_equal(f.n_experts, 8);
+    assert_int_equal(f.n_experts_used, 2);
+    uint64_t exps = 16 * 256 * 2 + 32 * 128;
+    assert_int_equal(f.n_params_ffn, exps + 16 * 8);
+    assert_int_equal(f.n_params_active, f.n_params - exps + exps / 8 * 2);
+    wl_gguf_close(g);
+    free(buf2);
+}
+
+static void test_arch_names(void **state)
+{
+    (void)state;
+    assert_int_equal(wl_arch_from_string("mistral", 7), WL_ARCH_LLAMA);
+    assert_int_equal(wl_arch_from_string("gemma2", 6), WL_ARCH_GEMMA2);
+    assert_int_equal(wl_arch_from_string("gemma2", 5), WL_ARCH_GEMMA);
+    assert_int_equal(wl_arch_from_string("gpt2", 4), WL_ARCH_UNKNOWN);
+    assert_string_equal(wl_arch_name(WL_ARCH_STABLELM), "stablelm");
+    assert_string_equal(wl_arch_name(WL_ARCH_COUNT), "unknown");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stories260k_features),
+        cmocka_unit_test(test_vocab_files_have_features_without_tensors),
+        cmocka_unit_test(test_inference_from_tensor_names),
+        cmocka_unit_test(test_moe_active_parameters),
+        cmocka_unit_test(test_arch_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

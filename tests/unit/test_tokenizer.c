@@ -1,0 +1,853 @@
+/* engine/tokenizer on small hand-built vocabularies (each rule in isolation:
+ * score-driven SPM merges and their tie-break, byte fallback, the space
+ * prefix and its removal on decode, special/user-defined tokens, RSTRIP,
+ * BPE merge ranks, ignore_merges, the word cache, every pre-tokenizer's
+ * splitting), the streaming decoder's UTF-8 handling, loader errors, and edge
+ * cases on the real vocabularies: empty input, invalid UTF-8, 1 MB of text,
+ * long whitespace and digit runs, concurrent use. */
+#include "test_support.h"
+
+#include "engine/tokenizer.h"
+#include "engine/tokenizer_impl.h"
+#include "wattlens/error.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SP "\xe2\x96\x81" /* ▁ */
+
+/* ---- building vocabularies ---------------------------------------------------- */
+
+struct vb {
+    struct wl_tok_text tok[600];
+    float score[600];
+    int32_t type[600];
+    char store[600][16];
+    size_t n;
+    struct wl_tok_text merges[64];
+    size_t n_merges;
+};
+
+static int32_t vb_add(struct vb *v, const char *text, size_t len, float score, int32_t type)
+{
+    assert_true(v->n < 600 && len < 16);
+    memcpy(v->store[v->n], text, len);
+    v->tok[v->n] = (struct wl_tok_text){v->store[v->n], len};
+    v->score[v->n] = score;
+    v->type[v->n] = type;
+    return (int32_t)v->n++;
+}
+
+static int32_t vb_s(struct vb *v, const char *text, float score, int32_t type)
+{
+    return vb_add(v, text, strlen(text), score, type);
+}
+
+/* SPM: <unk> <s> </s>, 256 byte tokens, then the given normal tokens. */
+static void spm_base(struct vb *v)
+{
+    memset(v, 0, sizeof(*v));
+    vb_s(v, "<unk>", 0, 2);
+    vb_s(v, "<s>", 0, 3);
+    vb_s(v, "</s>", 0, 3);
+    for (int b = 0; b < 256; b++) {
+        char h[8];
+        snprintf(h, sizeof(h), "<0x%02X>", b);
+        vb_s(v, h, 0, 6);
+    }
+}
+
+static wl_tokenizer *spm_build(struct vb *v, const char *name)
+{
+    struct wl_tok_vocab_desc d;
+    wl_tok_vocab_desc_init(&d);
+    d.model = WL_TOK_MODEL_SPM;
+    d.name = name;
+    d.n_tokens = v->n;
+    d.tokens = v->tok;
+    d.scores = v->score;
+    d.types = v->type;
+    wl_tokenizer *t = NULL;
+    struct wl_errmsg err;
+    int rc = wl_tok_build(&d, &t, &err);
+    if (rc)
+        fprintf(stderr, "build: %s\n", err.text);
+    assert_int_equal(rc, 0);
+    return t;
+}
+
+static size_t tok(const wl_tokenizer *t, const char *s, unsigned flags, int32_t *ids)
+{
+    size_t n = 0;
+    assert_int_equal(wl_tok_tokenize(t, s, strlen(s), flags, ids, 4096, &n, NULL), 0);
+    return n;
+}
+
+static void expect_ids(const int32_t *got, size_t n, const int32_t *want, size_t nw)
+{
+    if (n != nw || memcmp(got, want, n * sizeof(*got)) != 0) {
+        fprintf(stderr, "got:");
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, " %d", (int)got[i]);
+        fprintf(stderr, "\nwant:");
+        for (size_t i = 0; i < nw; i++)
+            fprintf(stderr, " %d", (int)want[i]);
+        fprintf(stderr, "\n");
+        fail();
+    }
+}
+
+#define EXPECT(got, n, ...)                                                                        \
+    do {                                                                                           \
+        const int32_t want_[] = {__VA_ARGS__};                                                     \
+        expect_ids(got, n, want_, sizeof(want_) / sizeof(want_[0]));                               \
+    } while (0)
+
+static void detok_eq(const wl_tokenizer *t, const int32_t *ids, size_t n, unsigned flags,
+                     const char *want)
+{
+    char buf[8192];
+    size_t len = 0;
+    assert_int_equal(wl_tok_detokenize(t, ids, n, flags, buf, sizeof(buf), &len), 0);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(buf, want, len);
+}
+
+/* ---- SentencePiece ---------------------------------------------------------------- */
+
+static void test_spm_highest_score_merges_first(void **state)
+{
+    (void)state;
+    struct vb v;
+    spm_base(&v);
+    int32_t sp = vb_s(&v, SP, -5, 1), a = vb_s(&v, "a", -5, 1), b = vb_s(&v, "b", -5, 1),
+            c = vb_s(&v, "c", -5, 1);
+    int32_t spa = vb_s(&v, SP "a", -1, 1), bc = vb_s(&v, "bc", -1.5f, 1),
+            ab = vb_s(&v, "ab", -2, 1);
+    wl_tokenizer *t = spm_build(&v, NULL);
+    int32_t ids[4096];
+    /* ▁a (-1) beats bc (-1.5) beats ab (-2): "▁abc" -> ▁a bc */
+    size_t n = tok(t, "abc", 0, ids);
+    EXPECT(ids, n, spa, bc);
+    /* with BOS; detokenize drops the prefix space after BOS */
+    n = tok(t, "abc", WL_TOK_ADD_BOS, ids);
+    EXPECT(ids, n, 1, spa, bc);
+    detok_eq(t, ids, n, 0, "abc");
+    detok_eq(t, ids, n, WL_DETOK_KEEP_SPACE, " abc");
+    detok_eq(t, ids, n, WL_DETOK_SPECIAL, "<s>abc");
+    wl_tok_free(t);
+
+    /* now "ab" scores highest: ▁ ab c */
+    v.score[ab] = -0.5f;
+    t = spm_build(&v, NULL);
+    n = tok(t, "abc", 0, ids);
+    EXPECT(ids, n, sp, ab, c);
+    wl_tok_free(t);
+
+    /* equal scores: the leftmost pair wins */
+    v.score[ab] = -1.0f;
+    t = spm_build(&v, NULL);
+    n = tok(t, "abc", 0, ids);
+    EXPECT(ids, n, spa, bc);
+    (void)a;
+    (void)b;
+    wl_tok_free(t);
+}
+
+static void test_spm_byte_fallback_and_spaces(void **state)
+{
+    (void)state;
+    struct vb v;
+    spm_base(&v);
+    int32_t sp = vb_s(&v, SP, -5, 1), a = vb_s(&v, "a", -5, 1);
+    int32_t spsp = vb_s(&v, SP SP, -3, 1);
+    wl_tokenizer *t = spm_build(&v, NULL);
+    int32_t ids[4096];
+    /* "é" is not in the vocabulary: its two bytes as <0xC3> <0xA9> */
+    size_t n = tok(t, "\xc3\xa9", 0, ids);
+    EXPECT(ids, n, sp, 3 + 0xC3, 3 + 0xA9);
+    detok_eq(t, ids, n, 0, "\xc3\xa9");
+    /* spaces become ▁ and merge like any text; leading spaces survive a round trip */
+    n = tok(t, "  a", 0, ids);
+    EXPECT(ids, n, spsp, sp, a);
+    detok_eq(t, ids, n, 0, "  a");
+    /* empty text: nothing, or just BOS */
+    n = tok(t, "", 0, ids);
+    assert_int_equal(n, 0);
+    n = tok(t, "", WL_TOK_ADD_BOS | WL_TOK_ADD_EOS, ids);
+    EXPECT(ids, n, 1);
+    struct wl_tok_info inf;
+    wl_tok_get_info(t, &inf);
+    assert_true(inf.add_bos && !inf.add_eos && inf.add_space_prefix);
+    assert_int_equal(inf.bos, 1);
+    assert_int_equal(inf.eos, 2);
+    assert_int_equal(inf.unk, 0);
+    assert_true(wl_tok_is_eog(t, 2));
+    assert_false(wl_tok_is_eog(t, a));
+    wl_tok_free(t);
+}
+
+static void test_spm_special_tokens(void **state)
+{
+    (void)state;
+    struct vb v;
+    spm_base(&v);
+    int32_t sp = vb_s(&v, SP, -5, 1), a = vb_s(&v, "a", -5, 1), b = vb_s(&v, "b", -5, 1);
+    int32_t spa = vb_s(&v, SP "a", -1, 1);
+    int32_t end = vb_s(&v, "<|end|>", 0, 3);
+    int32_t user = vb_s(&v, "xyz", 0, 4);
+    wl_tokenizer *t = spm_build(&v, NULL);
+    int32_t ids[4096];
+    /* control tokens only with PARSE_SPECIAL; the text after one gets a prefix space */
+    size_t n = tok(t, "<s>ab", WL_TOK_PARSE_SPECIAL, ids);
+    EXPECT(ids, n, 1, spa, b);
+    detok_eq(t, ids, n, 0, "ab");
+    n = tok(t, "a<|end|>a", WL_TOK_PARSE_SPECIAL, ids);
+    EXPECT(ids, n, spa, end, spa);
+    detok_eq(t, ids, n, WL_DETOK_SPECIAL, "a<|end|>a"); /* lossless with specials */
+    detok_eq(t, ids, n, 0, "aa");
+    /* without it the text is just text (bytes here) */
+    n = tok(t, "<s>", 0, ids);
+    EXPECT(ids, n, sp, 3 + '<', 3 + 's', 3 + '>');
+    /* user-defined tokens are always split out, never merged across */
+    n = tok(t, "axyzb", 0, ids);
+    EXPECT(ids, n, spa, user, sp, b);
+    assert_true(wl_tok_is_eog(t, end)); /* "<|end|>" ends generation */
+    assert_true(wl_tok_token_attr(t, end) & WL_TOK_ATTR_CONTROL);
+    wl_tok_free(t);
+
+    /* Phi-3: special tokens swallow the whitespace to their right */
+    t = spm_build(&v, "Phi3");
+    n = tok(t, "<|end|>  \n a", WL_TOK_PARSE_SPECIAL, ids);
+    EXPECT(ids, n, end, spa);
+    assert_true(wl_tok_token_attr(t, end) & WL_TOK_ATTR_RSTRIP);
+    assert_false(wl_tok_token_attr(t, 1) & WL_TOK_ATTR_RSTRIP); /* except <s> */
+    (void)a;
+    wl_tok_free(t);
+}
+
+/* ---- streaming decoder -------------------------------------------------------------- */
+
+static void push_expect(struct wl_tok_decoder *d, int32_t id, const char *want)
+{
+    char out[256];
+    size_t n = 99;
+    assert_int_equal(wl_tok_decoder_push(d, id, out, sizeof(out), &n), 0);
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(out, want, n);
+}
+
+static void test_decoder_holds_back_partial_utf8(void **state)
+{
+    (void)state;
+    struct vb v;
+    spm_base(&v);
+    int32_t sp = vb_s(&v, SP, -5, 1), a = vb_s(&v, "a", -5, 1);
+    int32_t spa = vb_s(&v, SP "a", -1, 1);
+    wl_tokenizer *t = spm_build(&v, NULL);
+    struct wl_tok_decoder d;
+    wl_tok_decoder_init(&d, t, 0);
+    /* "€" = E2 82 AC across three byte tokens */
+    push_expect(&d, 1, "");
+    push_expect(&d, spa, "a"); /* prefix space dropped after BOS */
+    push_expect(&d, 3 + 0xE2, "");
+    push_expect(&d, 3 + 0x82, "");
+    push_expect(&d, 3 + 0xAC, "\xe2\x82\xac");
+    push_expect(&d, spa, " a"); /* not the first piece any more */
+    /* an impossible byte and a broken sequence become U+FFFD, never half a char */
+    push_expect(&d, 3 + 0xFF, "\xef\xbf\xbd");
+    push_expect(&d, 3 + 0xE2, "");
+    push_expect(&d, a,
+                "\xef\xbf\xbd"
+                "a");
+    /* a surrogate lead (ED A0) is invalid */
+    push_expect(&d, 3 + 0xED, "");
+    push_expect(&d, 3 + 0xA0, "\xef\xbf\xbd\xef\xbf\xbd");
+    /* end of stream with a pending lead byte */
+    push_expect(&d, 3 + 0xF0, "");
+    char out[8];
+    size_t n = 0;
+    assert_int_equal(wl_tok_decoder_flush(&d, out, sizeof(out), &n), 0);
+    assert_int_equal(n, 3);
+    assert_memory_equal(out, "\xef\xbf\xbd", 3);
+    /* capacity errors leave the state unchanged */
+    wl_tok_decoder_init(&d, t, WL_DETOK_KEEP_SPACE);
+    assert_int_equal(wl_tok_decoder_push(&d, spa, out, 1, &n), WL_EFULL);
+    push_expect(&d, spa, " a");
+    assert_int_equal(wl_tok_decoder_push(&d, 99999, out, sizeof(out), &n), WL_EINVAL);
+    assert_true(wl_tok_decoder_out_max(t) >= 3 * 4);
+    (void)sp;
+    wl_tok_free(t);
+}
+
+/* ---- byte-level BPE ---------------------------------------------------------------- */
+
+static void bpe_spell(uint8_t b, char *out, size_t *len)
+{
+    *len = wl__utf8_encode(wl__tok_byte_to_cp(b), out);
+}
+
+/* 256 byte tokens (ids 0..255 = bytes), then extra tokens and merges. */
+static void bpe_base(struct vb *v)
+{
+    memset(v, 0, sizeof(*v));
+    for (int b = 0; b < 256; b++) {
+        char s[4];
+        size_t l;
+        bpe_spell((uint8_t)b, s, &l);
+        vb_add(v, s, l, 0, 1);
+    }
+}
+
+static void vb_merge(struct vb *v, const char *m)
+{
+    v->merges[v->n_merges++] = (struct wl_tok_text){m, strlen(m)};
+}
+
+static wl_tokenizer *bpe_build(struct vb *v, const char *pre)
+{
+    struct wl_tok_vocab_desc d;
+    wl_tok_vocab_desc_init(&d);
+    d.model = WL_TOK_MODEL_BPE;
+    d.pre = pre;
+    d.n_tokens = v->n;
+    d.tokens = v->tok;
+    d.types = v->type;
+    d.n_merges = v->n_merges;
+    d.merges = v->merges;
+    wl_tokenizer *t = NULL;
+    struct wl_errmsg err;
+    int rc = wl_tok_build(&d, &t, &err);
+    if (rc)
+        fprintf(stderr, "build: %s\n", err.text);
+    assert_int_equal(rc, 0);
+    return t;
+}
+
+static void test_bpe_merge_ranks_cache_and_fallback(void **state)
+{
+    (void)state;
+    struct vb v;
+    bpe_base(&v);
+    int32_t he = vb_s(&v, "he", 0, 1), ll = vb_s(&v, "ll", 0, 1), hell = vb_s(&v, "hell", 0, 1),
+            hello = vb_s(&v, "hello", 0, 1);
+    vb_s(&v, "\xc4\xa0h", 0, 1); /* Ġh */
+    vb_merge(&v, "h e");
+    vb_merge(&v, "l l");
+    vb_merge(&v, "he ll");
+    vb_merge(&v, "hell o");
+    vb_merge(&v, "\xc4\xa0 h"); /* rank 4: loses to "h e" */
+    vb_merge(&v, "x y");        /* "xy" is not a token */
+    wl_tokenizer *t = bpe_build(&v, "gpt-2");
+    int32_t ids[4096];
+    struct wl_tok_stats st = {0};
+    size_t n = 0;
+    const char *txt = "hello hello hello";
+    assert_int_equal(wl_tok_tokenize(t, txt, strlen(txt), 0, ids, 4096, &n, &st), 0);
+    EXPECT(ids, n, hello, ' ', hello, ' ', hello);
+    assert_int_equal(st.n_words, 3);
+    assert_int_equal(st.n_cache_hits, 1); /* the third word */
+    assert_int_equal(st.n_cache_misses, 2);
+    assert_int_equal(st.n_merges, 8); /* 4 per distinct word */
+    assert_true(st.n_rank_lookups > 0 && st.n_candidates >= st.n_merges);
+    detok_eq(t, ids, n, 0, txt);
+    /* a merge whose result is not a token falls back to the bytes' tokens */
+    n = tok(t, "xy", 0, ids);
+    EXPECT(ids, n, 'x', 'y');
+    (void)he;
+    (void)ll;
+    (void)hell;
+    struct wl_tok_info inf;
+    wl_tok_get_info(t, &inf);
+    assert_int_equal(inf.n_merges, 6);
+    assert_false(inf.add_bos);
+    assert_false(inf.add_space_prefix);
+    wl_tok_free(t);
+
+    /* llama3 ignores merges when a whole word is a token */
+    struct vb w;
+    bpe_base(&w);
+    int32_t abc = vb_s(&w, "abc", 0, 1);
+    vb_merge(&w, "b c");
+    t = bpe_build(&w, "gpt-2");
+    n = tok(t, "abc", 0, ids);
+    EXPECT(ids, n, 'a', 'b', 'c'); /* "bc" is a merge but not a token */
+    wl_tok_free(t);
+    t = bpe_build(&w, "llama-bpe");
+    n = tok(t, "abc", 0, ids);
+    EXPECT(ids, n, abc);
+    wl_tok_free(t);
+}
+
+static void test_bpe_every_byte_round_trips(void **state)
+{
+    (void)state;
+    struct vb v;
+    bpe_base(&v);
+    vb_merge(&v, "a b");
+    wl_tokenizer *t = bpe_build(&v, "gpt-2");
+    char all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (char)i;
+    int32_t ids[4096];
+    size_t n = 0;
+    assert_int_equal(wl_tok_tokenize(t, all, 256, 0, ids, 4096, &n, NULL), 0);
+    assert_int_equal(n, 256);
+    for (int i = 0; i < 256; i++)
+        assert_int_equal(ids[i], i);
+    char back[300];
+    size_t bl = 0;
+    assert_int_equal(wl_tok_detokenize(t, ids, n, 0, back, sizeof(back), &bl), 0);
+    assert_int_equal(bl, 256);
+    assert_memory_equal(back, all, 256);
+    wl_tok_free(t);
+}
+
+/* ---- pre-tokenizers ------------------------------------------------------------------- */
+
+static void expect_split(const char *pre, const char *text, const char *const *want)
+{
+    struct vb v;
+    bpe_base(&v);
+    vb_merge(&v, "a b");
+    wl_tokenizer *t = bpe_build(&v, pre);
+    struct wl__tok_uvec ends = {0};
+    assert_int_equal(wl__tok_pretokenize(t, text, strlen(text), &ends), 0);
+    size_t nw = 0;
+    while (want[nw])
+        nw++;
+    bool ok = ends.n == nw;
+    size_t prev = 0;
+    for (size_t i = 0; ok && i < nw; i++) {
+        size_t l = ends.v[i] - prev;
+        ok = l == strlen(want[i]) && memcmp(text + prev, want[i], l) == 0;
+        prev = ends.v[i];
+    }
+    if (!ok) {
+        fprintf(stderr, "%s split of '%s':", pre, text);
+        prev = 0;
+        for (size_t i = 0; i < ends.n; i++) {
+            fprintf(stderr, " [%.*s]", (int)(ends.v[i] - prev), text + prev);
+            prev = ends.v[i];
+        }
+        fprintf(stderr, "\n");
+    }
+    free(ends.v);
+    wl_tok_free(t);
+    assert_true(ok);
+}
+
+static void test_pretokenizers(void **state)
+{
+    (void)state;
+    const char *gpt2[] = {"Hello", " world", "'s", " ", " end", "\n\n", " 123", "abc", NULL};
+    expect_split("gpt-2", "Hello world's  end\n\n 123abc", gpt2);
+    const char *llama3[] = {"Hello", " world", "'S", " ",   " end", "\n\n", " ",
+                            "123",   "456",    "7",  "abc", "  ",   NULL};
+    expect_split("llama-bpe", "Hello world'S  end\n\n 1234567abc  ", llama3);
+    const char *qwen2[] = {"x", "1", "2", "3", " +", " y", "\n", NULL};
+    expect_split("qwen2", "x123 + y\n", qwen2);
+    const char *star[] = {"a", " ", "1", "2", "3", " b", NULL};
+    expect_split("starcoder", "a 123 b", star);
+    const char *dflt[] = {"Hi", ",", " ", "123", "45", "!", NULL};
+    expect_split("default", "Hi, 12345!", dflt);
+    const char *falcon[] = {"a", "`", "b", " ", "123", "45", NULL};
+    expect_split("falcon", "a`b 12345", falcon);
+    const char *dsllm[] = {"Hi", " there", ",",  "\n", "\xe4\xb8\x96\xe7\x95\x8c",
+                           " ",  "42",     "  ", NULL};
+    expect_split("deepseek-llm", "Hi there,\n\xe4\xb8\x96\xe7\x95\x8c 42  ", dsllm);
+    const char *dscoder[] = {"x", " =", " foo", "(", "1", "2", ");", "\n", NULL};
+    expect_split("deepseek-coder", "x = foo(12);\n", dscoder);
+    /* invalid bytes are single units classified like U+FFFD (a symbol) */
+    const char *inv[] = {"a", "\xff\xfe", " b", NULL};
+    expect_split("gpt-2", "a\xff\xfe b", inv);
+}
+
+/* ---- loader errors -------------------------------------------------------------------- */
+
+static void test_build_errors_say_what(void **state)
+{
+    (void)state;
+    struct vb v;
+    bpe_base(&v);
+    vb_merge(&v, "a b");
+    struct wl_tok_vocab_desc d;
+    wl_tok_vocab_desc_init(&d);
+    d.model = WL_TOK_MODEL_BPE;
+    d.pre = "no-such-pre";
+    d.n_tokens = v.n;
+    d.tokens = v.tok;
+    d.n_merges = v.n_merges;
+    d.merges = v.merges;
+    wl_tokenizer *t = NULL;
+    struct wl_errmsg err;
+    assert_int_equal(wl_tok_build(&d, &t, &err), WL_ENOTSUP);
+    assert_non_null(strstr(err.text, "no-such-pre"));
+    assert_null(t);
+    d.pre = "gpt-2";
+    vb_s(&v, "a", 0, 1); /* duplicate of byte token 'a' */
+    d.n_tokens = v.n;
+    assert_int_equal(wl_tok_build(&d, &t, &err), WL_EFORMAT);
+    assert_non_null(strstr(err.text, "duplicate"));
+    d.n_tokens = 0;
+    assert_int_equal(wl_tok_build(&d, &t, &err), WL_EFORMAT);
+    /* a model file carries its tokenizer; a missing file says so */
+    if (wl_test_have_data()) {
+        assert_int_equal(wl_tok_load_file(wl_test_data_path("models/stories260K.gguf"), &t, &err),
+                         0);
+        struct wl_tok_info inf;
+        wl_tok_get_info(t, &inf);
+        assert_int_equal(inf.model, WL_TOK_MODEL_SPM);
+        assert_int_equal(inf.n_vocab, 512);
+        wl_tok_free(t);
+        assert_int_not_equal(wl_tok_load_file("/nonexistent.gguf", &t, &err), 0);
+        assert_true(strlen(err.text) > 0);
+    }
+}
+
+/* A GGUF (version 3, no tensors) with the given string key/value pairs. */
+static size_t gguf_bytes(uint8_t *b, const char *const *kv, size_t n_kv)
+{
+    size_t k = 0;
+#define PUT(p, n)                                                                                  \
+    do {                                                                                           \
+        memcpy(b + k, p, n);                                                                       \
+        k += n;                                                                                    \
+    } while (0)
+    uint32_t u32;
+    uint64_t u64;
+    PUT("GGUF", 4);
+    u32 = 3;
+    PUT(&u32, 4);
+    u64 = 0;
+    PUT(&u64, 8);
+    u64 = n_kv;
+    PUT(&u64, 8);
+    for (size_t i = 0; i < n_kv; i++) {
+        u64 = strlen(kv[2 * i]);
+        PUT(&u64, 8);
+        PUT(kv[2 * i], u64);
+        u32 = 8; /* STRING */
+        PUT(&u32, 4);
+        u64 = strlen(kv[2 * i + 1]);
+        PUT(&u64, 8);
+        PUT(kv[2 * i + 1], u64);
+    }
+#undef PUT
+    return k;
+}
+
+static void test_gguf_without_usable_tokenizer(void **state)
+{
+    (void)state;
+    uint8_t buf[512];
+    const char *none[] = {"general.architecture", "llama"};
+    const char *bert[] = {"general.architecture", "bert", "tokenizer.ggml.model", "bert"};
+    const char *notok[] = {"tokenizer.ggml.model", "gpt2"};
+    struct {
+        const char *const *kv;
+        size_t n;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        {none, 1, WL_ENOENT, "tokenizer.ggml.model"},
+        {bert, 2, WL_ENOTSUP, "'bert'"},
+        {notok, 1, WL_ENOENT, "tokenizer.ggml.tokens"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = gguf_bytes(buf, cases[i].kv, cases[i].n);
+        wl_gguf *g = NULL;
+        struct wl_errmsg err;
+        assert_int_equal(wl_gguf_open_memory(buf, n, &g, &err), 0);
+        wl_tokenizer *t = (wl_tokenizer *)1;
+        assert_int_equal(wl_tok_load_gguf(g, &t, &err), cases[i].rc);
+        assert_null(t);
+        if (!strstr(err.text, cases[i].msg))
+            fprintf(stderr, "message: %s\n", err.text);
+        assert_non_null(strstr(err.text, cases[i].msg));
+        wl_gguf_close(g);
+    }
+}
+
+/* ---- edge cases on the real vocabularies --------------------------------------------- */
+
+static wl_tokenizer *load_vocab(const char *name)
+{
+    char rel[128];
+    snprintf(rel, sizeof(rel), "vocab/ggml-vocab-%s.gguf", name);
+    wl_tokenizer *t = NULL;
+    struct wl_errmsg err;
+    assert_int_equal(wl_tok_load_file(wl_test_data_path(rel), &t, &err), 0);
+    return t;
+}
+
+static void round_trip(const wl_tokenizer *t, const char *s, size_t n, struct wl_tok_stats *st)
+{
+    int32_t *ids = NULL;
+    size_t ni = 0;
+    assert_int_equal(wl_tok_tokenize_alloc(t, s, n, 0, &ids, &ni, st), 0);
+    assert_true(n == 0 || ni > 0);
+    char *back = NULL;
+    size_t bl = 0;
+    assert_int_equal(wl_tok_detokenize_alloc(t, ids, ni, 0, &back, &bl), 0);
+    assert_int_equal(bl, n);
+    assert_memory_equal(back, s, n);
+    free(back);
+    free(ids);
+}
+
+static char *mixed_text(size_t size)
+{
+    static const char *parts[] = {
+        "The quick brown fox jumps over the lazy dog. ",
+        "Ce n'est pas la m\xc3\xaame chose, \xc3\xa0 vrai dire! ",
+        "\xe6\x88\x91\xe6\x83\xb3\xe5\x9c\xa8"
+        "apple 1314151 \xe5\xa4\xa9 ",
+        "int main(void) { return 0x2A; }\n\t",
+        "\xf0\x9f\x9a\x80 emojis \xe2\x9c\x85 ",
+        "   spaced   out   \n\n",
+        "3.14159 2718281828 42\r\n",
+        "I've been 'told he's there, 'RE you sure? ",
+        "\xd0\xbd\xd0\xb5\xd1\x89\xd0\xbe \xd0\xbd\xd0\xb0 ",
+    };
+    char *s = malloc(size + 1);
+    size_t k = 0;
+    for (size_t i = 0; k < size; i++) {
+        const char *p = parts[i % (sizeof(parts) / sizeof(parts[0]))];
+        size_t l = strlen(p);
+        if (k + l > size)
+            break;
+        memcpy(s + k, p, l);
+        k += l;
+    }
+    while (k < size)
+        s[k++] = ' ';
+    s[k] = 0;
+    return s;
+}
+
+static void test_edge_cases_real_vocabs(void **state)
+{
+    (void)state;
+    if (!wl_test_have_data()) {
+        skip();
+        return;
+    }
+    const char *names[] = {"llama-spm", "gpt-2", "deepseek-llm", "starcoder"};
+    char *big = mixed_text(1u << 20);
+    char *spaces = malloc(100001), *digits = malloc(100001);
+    memset(spaces, ' ', 100000);
+    spaces[100000] = 0;
+    for (int i = 0; i < 100000; i++)
+        digits[i] = (char)('0' + i % 10);
+    digits[100000] = 0;
+    const char invalid[] = "ok \xff\xfe\xc3 \xe2\x82 mid\xed\xa0\x80 \xf4\x90\x80\x80 end\xc0\xaf";
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        wl_tokenizer *t = load_vocab(names[i]);
+        struct wl_tok_stats st = {0};
+        round_trip(t, "", 0, &st);
+        struct wl_tok_info inf;
+        wl_tok_get_info(t, &inf);
+        if (strcmp(names[i], "llama-spm") == 0 || strcmp(names[i], "gpt-2") == 0) {
+            round_trip(t, invalid, sizeof(invalid) - 1, &st);
+        } else {
+            /* starcoder and deepseek-llm have no token for bytes that never occur in
+             * UTF-8 (C0, C1, F5-FF; deepseek has "\xc3\xbf"-like user-defined tokens
+             * instead): not lossless there, but it must not fail */
+            int32_t *ids = NULL;
+            size_t ni = 0;
+            assert_int_equal(
+                wl_tok_tokenize_alloc(t, invalid, sizeof(invalid) - 1, 0, &ids, &ni, &st), 0);
+            assert_true(ni > 0);
+            free(ids);
+        }
+        round_trip(t, spaces, 100000, &st);
+        round_trip(t, digits, 100000, &st);
+        round_trip(t, "\n\n\n\t\t  \r\n", 9, &st);
+        struct wl_tok_stats big_st = {0};
+        round_trip(t, big, 1u << 20, &big_st);
+        assert_int_equal(big_st.n_bytes, 1u << 20);
+        assert_true(big_st.n_tokens > 100000 && big_st.n_tokens < (1u << 20));
+        fprintf(stderr, "%s: 1 MiB -> %llu tokens in %.1f ms (%.2f MB/s, cache hit rate %.2f)\n",
+                names[i], (unsigned long long)big_st.n_tokens, big_st.t_total_ns / 1e6,
+                wl_tok_stats_mb_per_s(&big_st), wl_tok_stats_cache_hit_rate(&big_st));
+        if (inf.model == WL_TOK_MODEL_BPE)
+            assert_true(wl_tok_stats_cache_hit_rate(&big_st) > 0.5);
+        wl_tok_free(t);
+    }
+    free(big);
+    free(spaces);
+    free(digits);
+}
+
+static void test_special_tokens_real_vocabs(void **state)
+{
+    (void)state;
+    if (!wl_test_have_data()) {
+        skip();
+        return;
+    }
+    int32_t ids[4096];
+    size_t n;
+    wl_tokenizer *t = load_vocab("llama-spm");
+    n = tok(t, "<s>Hello</s>", WL_TOK_PARSE_SPECIAL, ids);
+    EXPECT(ids, n, 1, 15043, 2);
+    n = tok(t, "Hello world", WL_TOK_ADD_BOS | WL_TOK_ADD_EOS, ids);
+    EXPECT(ids, n, 1, 15043, 3186); /* llama adds BOS, not EOS */
+    assert_true(wl_tok_is_eog(t, 2));
+    wl_tok_free(t);
+
+    t = load_vocab("gpt-2");
+    n = tok(t, "a<|endoftext|>b", WL_TOK_PARSE_SPECIAL, ids);
+    assert_int_equal(n, 3);
+    assert_int_equal(ids[1], 50256);
+    n = tok(t, "a<|endoftext|>b", 0, ids);
+    assert_true(n > 3); /* plain text without PARSE_SPECIAL */
+    detok_eq(t, ids, n, 0, "a<|endoftext|>b");
+    n = tok(t, "Hello", WL_TOK_ADD_BOS, ids);
+    assert_int_equal(n, 1); /* gpt-2 does not add BOS */
+    wl_tok_free(t);
+
+    /* deepseek-llm's user-defined tokens are split out even without PARSE_SPECIAL */
+    t = load_vocab("deepseek-llm");
+    int32_t oe = wl_tok_find_token(t, "\xc3\xb8", 2);
+    assert_true(oe >= 100000);
+    n = tok(t, "x\xc3\xb8y", 0, ids);
+    assert_int_equal(n, 3);
+    assert_int_equal(ids[1], oe);
+    n = tok(t, "Hi", WL_TOK_ADD_BOS, ids);
+    assert_int_equal(ids[0], 100000);
+    wl_tok_free(t);
+}
+
+/* SPM cuts text where no token contains the two neighbouring characters; the
+ * result must equal merging the whole fragment at once (the reference way). */
+static void test_spm_segmentation_is_exact(void **state)
+{
+    (void)state;
+    if (!wl_test_have_data()) {
+        skip();
+        return;
+    }
+    const char *names[] = {"llama-spm", "phi-3"};
+    char *text = mixed_text(1u << 16);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < (1u << 16); i += 7) { /* sprinkle pseudo-random bytes */
+        x = x * 1103515245u + 12345u;
+        text[i] = (char)(x >> 24);
+    }
+    for (size_t k = 0; k < 2; k++) {
+        wl_tokenizer *t = load_vocab(names[k]);
+        int32_t *a = NULL, *b = NULL;
+        size_t na = 0, nb = 0;
+        struct wl_tok_stats st = {0};
+        assert_int_equal(wl_tok_tokenize_alloc(t, text, 1u << 16, 0, &a, &na, &st), 0);
+        assert_true(st.n_words > 1000); /* it did cut */
+        uint64_t *pairs = t->spm_pairs;
+        t->spm_pairs = NULL; /* one segment per fragment */
+        assert_int_equal(wl_tok_tokenize_alloc(t, text, 1u << 16, 0, &b, &nb, NULL), 0);
+        t->spm_pairs = pairs;
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, na * sizeof(*a));
+        free(a);
+        free(b);
+        wl_tok_free(t);
+    }
+    free(text);
+}
+
+/* ---- concurrency: one tokenizer, two threads ------------------------------------------ */
+
+struct job {
+    const wl_tokenizer *t;
+    const char *text;
+    size_t n_tokens;
+    int rc;
+};
+
+static void *worker(void *arg)
+{
+    struct job *j = arg;
+    for (int r = 0; r < 4; r++) {
+        int32_t *ids = NULL;
+        size_t n = 0;
+        j->rc |=
+            wl_tok_tokenize_alloc(j->t, j->text, strlen(j->text), WL_TOK_ADD_BOS, &ids, &n, NULL);
+        if (r > 0 && n != j->n_tokens)
+            j->rc = -1;
+        j->n_tokens = n;
+        free(ids);
+    }
+    return NULL;
+}
+
+static void test_concurrent_tokenize(void **state)
+{
+    (void)state;
+    if (!wl_test_have_data()) {
+        skip();
+        return;
+    }
+    wl_tokenizer *t = load_vocab("gpt-2");
+    char *text = mixed_text(1u << 16);
+    struct job a = {t, text, 0, 0}, b = {t, text, 0, 0};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, worker, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, worker, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(b.rc, 0);
+    assert_int_equal(a.n_tokens, b.n_tokens);
+    free(text);
+    wl_tok_free(t);
+}
+
+static void test_buffer_too_small(void **state)
+{
+    (void)state;
+    struct vb v;
+    spm_base(&v);
+    vb_s(&v, SP, -5, 1);
+    vb_s(&v, "a", -5, 1);
+    wl_tokenizer *t = spm_build(&v, NULL);
+    int32_t ids[2];
+    size_t n = 0;
+    assert_int_equal(wl_tok_tokenize(t, "aaaa", 4, 0, ids, 2, &n, NULL), WL_EFULL);
+    assert_int_equal(n, 5);
+    int32_t all[5] = {0};
+    assert_int_equal(wl_tok_tokenize(t, "aaaa", 4, 0, all, 5, &n, NULL), 0);
+    char buf[3];
+    size_t len = 0;
+    assert_int_equal(wl_tok_detokenize(t, all, 5, WL_DETOK_KEEP_SPACE, buf, sizeof(buf), &len),
+                     WL_EFULL);
+    assert_int_equal(len, 5);
+    int32_t badid = 123456;
+    assert_int_equal(wl_tok_detokenize(t, &badid, 1, 0, buf, sizeof(buf), &len), WL_EINVAL);
+    const char *p;
+    assert_int_equal(wl_tok_token_piece(t, -1, 0, &p, &len), WL_EINVAL);
+    wl_tok_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spm_highest_score_merges_first),
+        cmocka_unit_test(test_spm_byte_fallback_and_spaces),
+        cmocka_unit_test(test_spm_special_tokens),
+        cmocka_unit_test(test_decoder_holds_back_partial_utf8),
+        cmocka_unit_test(test_bpe_merge_ranks_cache_and_fallback),
+        cmocka_unit_test(test_bpe_every_byte_round_trips),
+        cmocka_unit_test(test_pretokenizers),
+        cmocka_unit_test(test_build_errors_say_what),
+        cmocka_unit_test(test_gguf_without_usable_tokenizer),
+        cmocka_unit_test(test_edge_cases_real_vocabs),
+        cmocka_unit_test(test_special_tokens_real_vocabs),
+        cmocka_unit_test(test_spm_segmentation_is_exact),
+        cmocka_unit_test(test_concurrent_tokenize),
+        cmocka_unit_test(test_buffer_too_small),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
