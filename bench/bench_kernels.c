@@ -9,12 +9,11 @@
  * the cores to itself; spinning while waiting for a descheduled worker
  * counts as CPU time, so it is a lower bound of that).
  * Prints figures only; never asserts on time.
- * Usage: bench_kernels [-t TYPE[,..]] [-p PATH[,..]] [-j THREADS[,..]] [-s attn,ffn,out,l2] [-m MIB]
- *   -m MIB: minimum footprint of the weight copies (default 256; 0 = one
- *   copy, i.e. cache-resident for small shapes: compute speed)
- *   -n ROWS: activation rows per call (default 1 = decode matvec; e.g. 64 for
- *   prefill-style matmul, where GMAC/s is the figure that matters)
- *   e.g. bench_kernels -t q8_0,q4_k -p avx512 -j 2
+ * Usage: bench_kernels [-t TYPE[,..]] [-p PATH[,..]] [-j THREADS[,..]] [-s attn,ffn,out,l2] [-m
+ * MIB] -m MIB: minimum footprint of the weight copies (default 256; 0 = one copy, i.e.
+ * cache-resident for small shapes: compute speed) -n ROWS: activation rows per call (default 1 =
+ * decode matvec; e.g. 64 for prefill-style matmul, where GMAC/s is the figure that matters) e.g.
+ * bench_kernels -t q8_0,q4_k -p avx512 -j 2
  */
 #include "engine/kernels/kernels.h"
 #include "engine/kernels/membw.h"
@@ -30,7 +29,8 @@ static const uint32_t types[] = {WL_TTYPE_F32,  WL_TTYPE_F16,  WL_TTYPE_BF16, WL
 static const struct {
     const char *name;
     int64_t rows, cols;
-} shapes[] = {{"attn 2048x2048", 2048, 2048}, {"ffn 5632x2048", 5632, 2048},
+} shapes[] = {{"attn 2048x2048", 2048, 2048},
+              {"ffn 5632x2048", 5632, 2048},
               {"out 32000x2048", 32000, 2048},
               /* only with -s l2 -m 0: fits in a 1 MiB L2, i.e. compute speed */
               {"l2 256x2048", 256, 2048}};
@@ -97,7 +97,7 @@ int main(int argc, char **argv)
     }
     const int thread_counts[] = {1, 2};
     struct wl_threadpool *pools[2] = {NULL, NULL};
-    double bw[2] = {0, 0};
+    double bw[2] = {0, 0}, bw_cpu[2] = {0, 0};
     printf("# bench_kernels: best kernel path on this CPU: %s\n", wl_kpath_name(wl_kpath_best()));
     for (int ti = 0; ti < 2; ti++) {
         char name[8];
@@ -114,6 +114,7 @@ int main(int argc, char **argv)
             return 1;
         }
         bw[ti] = r.best_gbps;
+        bw_cpu[ti] = r.best_cpu_gbps;
         if (thread_counts[ti] > 1) {
             /* cost of one parallel-for with empty shares, as paid per matmul (the caller
              * may run every share itself when the workers are not yet polling) */
@@ -130,13 +131,14 @@ int main(int argc, char **argv)
                    "10000 back-to-back)\n",
                    thread_counts[ti], best);
         }
-        printf("# memory read bandwidth, %d thread(s): best %.2f GB/s, mean %.2f GB/s "
-               "(%zu MiB x %d reps)\n",
-               r.n_threads, r.best_gbps, r.mean_gbps, r.bytes >> 20, r.reps);
+        printf("# memory read bandwidth, %d thread(s): best %.2f GB/s, mean %.2f GB/s, "
+               "cpu-time %.2f GB/s (%zu MiB x %d reps)\n",
+               r.n_threads, r.best_gbps, r.mean_gbps, r.best_cpu_gbps, r.bytes >> 20, r.reps);
     }
     printf("# activation rows per call: %ld\n", (long)n_x);
-    printf("%-6s %-7s %-16s %3s %9s %8s %9s %8s %8s %8s\n", "type", "path", "shape", "thr",
-           "us/call", "GB/s", "cpu GB/s", "bw GB/s", "ratio", "GMAC/s");
+    printf("# ratio = GB/s / bw GB/s (wall clock); cpu ratio = cpu GB/s / cpu-time bandwidth\n");
+    printf("%-6s %-7s %-16s %3s %9s %8s %9s %8s %7s %9s %8s\n", "type", "path", "shape", "thr",
+           "us/call", "GB/s", "cpu GB/s", "bw GB/s", "ratio", "cpu ratio", "GMAC/s");
 
     for (size_t ty = 0; ty < sizeof types / sizeof types[0]; ty++) {
         uint32_t t = types[ty];
@@ -212,10 +214,11 @@ int main(int argc, char **argv)
                             break;
                     }
                     double gbps = (double)mat / best_ns;
-                    printf("%-6s %-7s %-16s %3d %9.1f %8.2f %9.2f %8.2f %7.1f%% %8.1f\n",
+                    double cpu_gbps = (double)mat / best_cpu_ns;
+                    printf("%-6s %-7s %-16s %3d %9.1f %8.2f %9.2f %8.2f %6.1f%% %8.1f%% %8.1f\n",
                            wl_ttype_name(t), wl_kpath_name(k.path), shapes[si].name,
-                           thread_counts[ti], best_ns / 1e3, gbps, (double)mat / best_cpu_ns,
-                           bw[ti], 100.0 * gbps / bw[ti],
+                           thread_counts[ti], best_ns / 1e3, gbps, cpu_gbps, bw[ti],
+                           100.0 * gbps / bw[ti], 100.0 * cpu_gbps / bw_cpu[ti],
                            (double)rows * (double)cols * (double)n_x / best_ns);
                     fflush(stdout);
                 }

@@ -34,17 +34,17 @@ static float bits_f32(uint32_t u)
 
 float wl_fp16_to_fp32(uint16_t h)
 {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t e = (h >> 10) & 0x1fu;
-    uint32_t m = h & 0x3ffu;
-    if (e == 0) {
-        /* zero or subnormal: m * 2^-24, exact in fp32 */
-        float v = (float)m * 0x1p-24f;
-        return sign ? -v : v;
-    }
-    if (e == 31)
-        return bits_f32(sign | 0x7f800000u | (m << 13));
-    return bits_f32(sign | ((e + 112u) << 23) | (m << 13));
+    /* Branch-free, exact: with the sign dropped, a normal (or inf/NaN) half
+     * shifted into fp32 position has exponent e-15+127-112; one exact multiply
+     * by 2^-112 rebiases it (inf and NaN stay what they are). A subnormal
+     * m * 2^-24 is built exactly as (0.5 + m * 2^-24) - 0.5. */
+    uint32_t w = (uint32_t)h << 16;
+    uint32_t sign = w & 0x80000000u;
+    uint32_t two_w = w + w;
+    float normal = bits_f32((two_w >> 4) + (0xe0u << 23)) * 0x1p-112f;
+    float subnormal = bits_f32((two_w >> 17) | (126u << 23)) - 0.5f;
+    uint32_t mag = two_w < (1u << 27) ? f32_bits(subnormal) : f32_bits(normal);
+    return bits_f32(sign | mag);
 }
 
 uint16_t wl_fp32_to_fp16(float f)
@@ -109,15 +109,25 @@ void wl_quantize_row_bf16(const float *x, uint16_t *y, int64_t k)
         y[i] = wl_fp32_to_bf16(x[i]);
 }
 
+/* Groups of 8 with a fixed inner trip count: compilers turn them into SIMD
+ * code (the engine's scalar kernels convert weight rows through these). */
 void wl_dequantize_row_f16(const uint16_t *x, float *y, int64_t k)
 {
-    for (int64_t i = 0; i < k; i++)
+    int64_t i = 0;
+    for (; i + 8 <= k; i += 8)
+        for (int l = 0; l < 8; l++)
+            y[i + l] = wl_fp16_to_fp32(x[i + l]);
+    for (; i < k; i++)
         y[i] = wl_fp16_to_fp32(x[i]);
 }
 
 void wl_dequantize_row_bf16(const uint16_t *x, float *y, int64_t k)
 {
-    for (int64_t i = 0; i < k; i++)
+    int64_t i = 0;
+    for (; i + 8 <= k; i += 8)
+        for (int l = 0; l < 8; l++)
+            y[i + l] = wl_bf16_to_fp32(x[i + l]);
+    for (; i < k; i++)
         y[i] = wl_bf16_to_fp32(x[i]);
 }
 

@@ -1,6 +1,8 @@
 /* Portable scalar dot products: the path for non-x86 builds and the
  * reference the SIMD paths are tested against. Integer sums per 32-element
- * block are exact; floats accumulate in block order. Stateless.
+ * block are exact; float sums use a few independent partial sums. Loops
+ * are written so that compilers can vectorize them (constant shifts, fixed
+ * trip counts, independent lanes). Stateless.
  */
 #include "engine/kernels/kernels_impl.h"
 
@@ -9,40 +11,58 @@ static const void *row_at(const void *x, size_t stride, int j)
     return (const char *)x + (size_t)j * stride;
 }
 
+enum { LANES = 8, CHUNK = 256 };
+
+/* sum w[i] * x[i] with LANES interleaved partial sums: independent lanes let
+ * compilers use SIMD registers (NEON, SSE) without reassociating a sum. */
+static float dot_lanes(const float *w, const float *x, int64_t n)
+{
+    float acc[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++)
+            acc[l] += w[i + l] * x[i + l];
+    float s = 0.0f;
+    for (; i < n; i++)
+        s += w[i] * x[i];
+    for (int l = 0; l < LANES; l++)
+        s += acc[l];
+    return s;
+}
+
 static void dot_f32(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
 {
-    const float *wf = w;
-    for (int j = 0; j < nx; j++) {
-        const float *xf = row_at(x, xs, j);
-        float s = 0.0f;
-        for (int64_t i = 0; i < n; i++)
-            s += wf[i] * xf[i];
-        out[j] = s;
+    for (int j = 0; j < nx; j++)
+        out[j] = dot_lanes(w, row_at(x, xs, j), n);
+}
+
+/* F16/BF16: convert CHUNK weights at a time (once for all nx rows), then a
+ * float dot product. */
+static void dot_half(int64_t n, const uint16_t *wh, const void *x, size_t xs, int nx, float *out,
+                     bool bf16)
+{
+    float buf[CHUNK];
+    for (int j = 0; j < nx; j++)
+        out[j] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0 += CHUNK) {
+        int64_t m = n - i0 < CHUNK ? n - i0 : CHUNK;
+        if (bf16)
+            wl_dequantize_row_bf16(wh + i0, buf, m);
+        else
+            wl_dequantize_row_f16(wh + i0, buf, m);
+        for (int j = 0; j < nx; j++)
+            out[j] += dot_lanes(buf, (const float *)row_at(x, xs, j) + i0, m);
     }
 }
 
 static void dot_f16(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
 {
-    const uint16_t *wh = w;
-    for (int j = 0; j < nx; j++) {
-        const float *xf = row_at(x, xs, j);
-        float s = 0.0f;
-        for (int64_t i = 0; i < n; i++)
-            s += wl_fp16_to_fp32(wh[i]) * xf[i];
-        out[j] = s;
-    }
+    dot_half(n, w, x, xs, nx, out, false);
 }
 
 static void dot_bf16(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
 {
-    const uint16_t *wh = w;
-    for (int j = 0; j < nx; j++) {
-        const float *xf = row_at(x, xs, j);
-        float s = 0.0f;
-        for (int64_t i = 0; i < n; i++)
-            s += wl_bf16_to_fp32(wh[i]) * xf[i];
-        out[j] = s;
-    }
+    dot_half(n, w, x, xs, nx, out, true);
 }
 
 /* The quantized activation row j: int8 values, block scales, block sums. */
@@ -104,18 +124,22 @@ static void dot_q4_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
         float s = 0.0f, off = 0.0f;
         for (int64_t b = 0; b < nb; b++) {
             float d = wl_fp16_to_fp32(wb[b].d), dmin = wl_fp16_to_fp32(wb[b].dmin);
-            for (int sub = 0; sub < 8; sub++) {
-                uint8_t sc, m;
-                wl_q4_k_get_scale_min(wb[b].scales, sub, &sc, &m);
-                const uint8_t *q = wb[b].qs + 32 * (sub / 2);
-                int64_t xb = 8 * b + sub;
-                const int8_t *xq = xr.qs + 32 * xb;
-                int shift = (sub & 1) ? 4 : 0;
-                int32_t isum = 0;
-                for (int i = 0; i < 32; i++)
-                    isum += ((q[i] >> shift) & 15) * xq[i];
-                s += d * (float)sc * xr.d[xb] * (float)isum;
-                off += dmin * (float)m * xr.s[xb];
+            uint8_t sc[8], m[8];
+            for (int k = 0; k < 8; k++)
+                wl_q4_k_get_scale_min(wb[b].scales, k, &sc[k], &m[k]);
+            for (int c = 0; c < 4; c++) { /* 64 elements: sub-blocks 2c (low), 2c+1 (high) */
+                const uint8_t *q = wb[b].qs + 32 * c;
+                const int8_t *x0 = xr.qs + 256 * b + 64 * c, *x1 = x0 + 32;
+                int32_t i0 = 0, i1 = 0;
+                for (int l = 0; l < 32; l++) {
+                    i0 += (q[l] & 15) * x0[l];
+                    i1 += (q[l] >> 4) * x1[l];
+                }
+                int64_t k0 = 8 * b + 2 * c;
+                s += d * (float)sc[2 * c] * xr.d[k0] * (float)i0 +
+                     d * (float)sc[2 * c + 1] * xr.d[k0 + 1] * (float)i1;
+                off +=
+                    dmin * (float)m[2 * c] * xr.s[k0] + dmin * (float)m[2 * c + 1] * xr.s[k0 + 1];
             }
         }
         out[j] = s - off;
@@ -131,20 +155,28 @@ static void dot_q6_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
         float s = 0.0f;
         for (int64_t b = 0; b < nb; b++) {
             float d = wl_fp16_to_fp32(wb[b].d);
-            for (int g = 0; g < 8; g++) { /* 32 elements: one Q8A block, two scales */
-                int h = g / 4, gg = g % 4;
-                const uint8_t *ql = wb[b].ql + 64 * h + 32 * (gg & 1);
-                const uint8_t *qh = wb[b].qh + 32 * h;
-                int lshift = (gg >= 2) ? 4 : 0, hshift = 2 * gg;
-                int64_t xb = 8 * b + g;
-                const int8_t *xq = xr.qs + 32 * xb;
-                int32_t part[2] = {0, 0};
-                for (int l = 0; l < 32; l++) {
-                    int q = (((ql[l] >> lshift) & 15) | (((qh[l] >> hshift) & 3) << 4)) - 32;
-                    part[l / 16] += q * xq[l];
+            for (int h = 0; h < 2; h++) { /* 128 elements: groups g = 0..3 of 32 */
+                const uint8_t *ql = wb[b].ql + 64 * h, *qh = wb[b].qh + 32 * h;
+                const int8_t *xq = xr.qs + 256 * b + 128 * h;
+                int32_t part[4][2]; /* group g, 16-element half: sum (q-32) * x */
+                for (int half = 0; half < 2; half++) {
+                    int32_t p0 = 0, p1 = 0, p2 = 0, p3 = 0;
+                    for (int l = 16 * half; l < 16 * half + 16; l++) {
+                        p0 += (((ql[l] & 15) | ((qh[l] & 3) << 4)) - 32) * xq[l];
+                        p1 += (((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4)) - 32) * xq[l + 32];
+                        p2 += (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * xq[l + 64];
+                        p3 += (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * xq[l + 96];
+                    }
+                    part[0][half] = p0;
+                    part[1][half] = p1;
+                    part[2][half] = p2;
+                    part[3][half] = p3;
                 }
-                int32_t isum = wb[b].scales[2 * g] * part[0] + wb[b].scales[2 * g + 1] * part[1];
-                s += d * xr.d[xb] * (float)isum;
+                const int8_t *sc = wb[b].scales + 8 * h;
+                for (int g = 0; g < 4; g++) {
+                    int32_t isum = sc[2 * g] * part[g][0] + sc[2 * g + 1] * part[g][1];
+                    s += d * xr.d[8 * b + 4 * h + g] * (float)isum;
+                }
             }
         }
         out[j] = s;

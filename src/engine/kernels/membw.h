@@ -15,9 +15,13 @@ struct wl_threadpool;
 #define WL_MEMBW_DEFAULT_BYTES ((size_t)512 << 20)
 
 struct wl_membw_result {
-    double best_gbps;   /* best repetition, 1e9 bytes per second */
-    double mean_gbps;   /* mean over repetitions */
-    size_t bytes;       /* buffer size read per repetition */
+    double best_gbps; /* best repetition, 1e9 bytes per second */
+    double mean_gbps; /* mean over repetitions */
+    /* bytes / (process CPU time / n_threads), best repetition: the rate while
+     * actually running, steadier on a busy machine (spinning while waiting
+     * for a descheduled thread counts as CPU time: a lower bound of it) */
+    double best_cpu_gbps;
+    size_t bytes; /* buffer size read per repetition */
     int reps;
     int n_threads;
 };
