@@ -1,5 +1,5 @@
 /* `wattlens model`: inspect, synthesize and quantize GGUF models.
- *   model info FILE [--tensors] [--json] [--kv-type T]
+ *   model info FILE [--metadata] [--tensors] [--json] [--kv-type T]
  *   model synth --arch A --layers N --dim D --ffn F --heads H --kv-heads K
  *               (--vocab-from VOCAB.gguf | --vocab N) --type T --seed S -o OUT.gguf
  *   model quantize IN OUT --type T
@@ -26,7 +26,7 @@
 static void print_help(FILE *out)
 {
     fprintf(out,
-            "Usage: wattlens model info FILE [--tensors] [--json] [--kv-type TYPE]\n"
+            "Usage: wattlens model info FILE [--metadata] [--tensors] [--json] [--kv-type TYPE]\n"
             "       wattlens model synth [options] -o OUT.gguf\n"
             "       wattlens model quantize IN.gguf OUT.gguf --type TYPE\n"
             "\n"
@@ -36,6 +36,8 @@ static void print_help(FILE *out)
             "sizes, heads and KV heads, attention (MHA/GQA/MQA), MoE experts, vocabulary,\n"
             "context, RoPE, parameter counts from the tensor shapes, tensor-type\n"
             "histogram, bits per weight, KV-cache bytes per token.\n"
+            "  --metadata         also list every metadata key with its type and value\n"
+            "                     (arrays: element type and length; JSON: first 16 items)\n"
             "  --tensors          also list every tensor (name, type, shape, size, offset)\n"
             "  --json             print JSON instead of text\n"
             "  --kv-type TYPE     cache type for the KV bytes per token (default f16)\n"
@@ -49,7 +51,8 @@ static void print_help(FILE *out)
             "  --heads H          attention heads (default 8; must divide D)\n"
             "  --kv-heads K       KV heads (default: H; must divide H)\n"
             "  --vocab-from FILE  copy the tokenizer from a GGUF (e.g. a vocab file)\n"
-            "  --vocab N          or generate a byte-level vocabulary of N >= 259 tokens (default 512)\n"
+            "  --vocab N          or generate a byte-level vocabulary of N >= 259 tokens (default "
+            "512)\n"
             "  --type T           matrix type: f32 f16 bf16 q8_0 q4_0 q4_k q6_k (default f32);\n"
             "                     rows that do not fit the block fall back to q8_0 or f16\n"
             "  --seed S           random seed (default 1)\n"
@@ -126,8 +129,124 @@ static void shape_str(const struct wl_gguf_tensor *t, char *buf, size_t cap)
         snprintf(buf, cap, "scalar");
 }
 
+/* ---- metadata listing (--metadata) ------------------------------------------------ */
+
+/* Appends a string value, printable and cut at 60 bytes. */
+static void str_value(const struct wl_gguf_str *v, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (uint64_t i = 0; i < v->len && i < 60 && n + 2 < cap; i++) {
+        unsigned char ch = (unsigned char)v->data[i];
+        buf[n++] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+    }
+    buf[n] = '\0';
+    if (v->len > 60 && n + 4 < cap)
+        strcat(buf, "...");
+}
+
+static json_t *scalar_json(const wl_gguf *g, const char *key, enum wl_gguf_vtype t)
+{
+    struct wl_gguf_str sv;
+    int64_t i;
+    uint64_t u;
+    double f;
+    bool b;
+    if (t == WL_GGUF_STRING && wl_gguf_get_str(g, key, &sv) == 0)
+        return json_stringn(sv.data, (size_t)sv.len); /* NULL if not UTF-8 */
+    if (t == WL_GGUF_BOOL && wl_gguf_get_bool(g, key, &b) == 0)
+        return json_boolean(b);
+    if ((t == WL_GGUF_FLOAT32 || t == WL_GGUF_FLOAT64) && wl_gguf_get_f64(g, key, &f) == 0)
+        return json_real(f);
+    if (wl_gguf_get_i64(g, key, &i) == 0)
+        return json_integer(i);
+    if (wl_gguf_get_u64(g, key, &u) == 0)
+        return json_real((double)u); /* above INT64_MAX: JSON integers stop there */
+    return json_null();
+}
+
+/* Arrays: element type, length and the first elements (all when <= 16). */
+static json_t *array_json(const wl_gguf *g, const char *key)
+{
+    struct wl_gguf_arr a;
+    if (wl_gguf_get_arr_view(g, key, &a) != 0)
+        return json_null();
+    json_t *j = json_object();
+    json_object_set_new(j, "type", json_string("ARRAY"));
+    json_object_set_new(j, "elem_type", json_string(wl_gguf_vtype_name(a.elem_type)));
+    json_object_set_new(j, "n", json_integer((json_int_t)a.n));
+    json_t *items = json_array();
+    for (uint64_t k = 0; k < a.n && k < 16; k++) {
+        struct wl_gguf_str sv;
+        int64_t i;
+        double f;
+        struct wl_gguf_arr sub;
+        if (wl_gguf_arr_str(&a, k, &sv) == 0) {
+            json_t *js = json_stringn(sv.data, (size_t)sv.len);
+            json_array_append_new(items, js ? js : json_string("(not UTF-8)"));
+        } else if (wl_gguf_arr_sub(&a, k, &sub) == 0) {
+            json_array_append_new(items, json_integer((json_int_t)sub.n));
+        } else if ((a.elem_type == WL_GGUF_FLOAT32 || a.elem_type == WL_GGUF_FLOAT64) &&
+                   wl_gguf_arr_f64(&a, k, &f) == 0) {
+            json_array_append_new(items, json_real(f));
+        } else if (wl_gguf_arr_i64(&a, k, &i) == 0) {
+            json_array_append_new(items, json_integer(i));
+        } else {
+            json_array_append_new(items, json_null());
+        }
+    }
+    json_object_set_new(j, a.n <= 16 ? "items" : "first_items", items);
+    return j;
+}
+
+static json_t *metadata_json(const wl_gguf *g)
+{
+    json_t *j = json_object();
+    for (uint64_t k = 0; k < wl_gguf_n_kv(g); k++) {
+        const char *key = wl_gguf_kv_key(g, k);
+        enum wl_gguf_vtype t = wl_gguf_kv_type(g, k);
+        json_t *v = t == WL_GGUF_ARRAY ? array_json(g, key) : scalar_json(g, key, t);
+        if (t == WL_GGUF_STRING && !v) /* not valid UTF-8: JSON cannot carry it as is */
+            v = json_string("(not UTF-8)");
+        json_object_set_new(j, key, v ? v : json_null());
+    }
+    return j;
+}
+
+static void print_metadata(const wl_gguf *g)
+{
+    printf("\n%-44s %-8s %s\n", "metadata key", "type", "value");
+    for (uint64_t k = 0; k < wl_gguf_n_kv(g); k++) {
+        const char *key = wl_gguf_kv_key(g, k);
+        enum wl_gguf_vtype t = wl_gguf_kv_type(g, k);
+        char kb[256], val[128];
+        struct wl_gguf_str sv;
+        int64_t i;
+        uint64_t u;
+        double f;
+        val[0] = '\0';
+        if (t == WL_GGUF_STRING && wl_gguf_get_str(g, key, &sv) == 0) {
+            char tmp[80];
+            str_value(&sv, tmp, sizeof tmp);
+            snprintf(val, sizeof val, "'%s'", tmp);
+        } else if (t == WL_GGUF_ARRAY) {
+            struct wl_gguf_arr a;
+            if (wl_gguf_get_arr_view(g, key, &a) == 0)
+                snprintf(val, sizeof val, "[%s x %" PRIu64 "]", wl_gguf_vtype_name(a.elem_type),
+                         a.n);
+        } else if ((t == WL_GGUF_FLOAT32 || t == WL_GGUF_FLOAT64) &&
+                   wl_gguf_get_f64(g, key, &f) == 0) {
+            snprintf(val, sizeof val, "%g", f);
+        } else if (wl_gguf_get_i64(g, key, &i) == 0) {
+            snprintf(val, sizeof val, "%" PRId64, i);
+        } else if (wl_gguf_get_u64(g, key, &u) == 0) {
+            snprintf(val, sizeof val, "%" PRIu64, u);
+        }
+        printf("%-44s %-8s %s\n", printable(key, kb, sizeof kb), wl_gguf_vtype_name(t), val);
+    }
+}
+
 static json_t *features_json(const wl_gguf *g, const char *path, const struct wl_model_features *f,
-                             enum wl_ttype kv_type, bool tensors)
+                             enum wl_ttype kv_type, bool tensors, bool metadata)
 {
     json_t *j = json_object();
     json_object_set_new(j, "file", json_string(path));
@@ -200,6 +319,8 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
     if (f->warning[0])
         json_array_append_new(warn, json_string(f->warning));
     json_object_set_new(j, "warnings", warn);
+    if (metadata)
+        json_object_set_new(j, "metadata", metadata_json(g));
     if (tensors) {
         json_t *arr = json_array();
         for (uint64_t i = 0; i < wl_gguf_n_tensors(g); i++) {
@@ -283,11 +404,11 @@ static void print_features(const wl_gguf *g, const char *path, const struct wl_m
 static int cmd_info(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"tensors", no_argument, NULL, 't'}, {"json", no_argument, NULL, 'j'},
-        {"kv-type", required_argument, NULL, 'k'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"tensors", no_argument, NULL, 't'},  {"json", no_argument, NULL, 'j'},
+        {"metadata", no_argument, NULL, 'm'}, {"kv-type", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
     };
-    bool tensors = false, json = false;
+    bool tensors = false, json = false, metadata = false;
     enum wl_ttype kv_type = WL_TTYPE_F16;
     int c;
     optind = 1;
@@ -298,6 +419,9 @@ static int cmd_info(int argc, char **argv)
             break;
         case 'j':
             json = true;
+            break;
+        case 'm':
+            metadata = true;
             break;
         case 'k':
             if (!parse_type("--kv-type", optarg, &kv_type))
@@ -327,9 +451,11 @@ static int cmd_info(int argc, char **argv)
     if (f.warning[0])
         fprintf(stderr, "wattlens model: warning: %s: %s\n", path, f.warning);
     if (json) {
-        ec = wl_cli_print_json(features_json(g, path, &f, kv_type, tensors));
+        ec = wl_cli_print_json(features_json(g, path, &f, kv_type, tensors, metadata));
     } else {
         print_features(g, path, &f, kv_type);
+        if (metadata)
+            print_metadata(g);
         if (tensors) {
             printf("\n%-36s %-6s %-22s %12s %12s %12s\n", "tensor", "type", "shape", "params",
                    "bytes", "offset");
@@ -338,8 +464,8 @@ static int cmd_info(int argc, char **argv)
                 char shape[96], name[1040];
                 shape_str(t, shape, sizeof shape);
                 printf("%-36s %-6s %-22s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n",
-                       printable(t->name, name, sizeof name), wl_ttype_name(t->type), shape, t->n_elements, t->n_bytes,
-                       wl_gguf_data_offset(g) + t->offset);
+                       printable(t->name, name, sizeof name), wl_ttype_name(t->type), shape,
+                       t->n_elements, t->n_bytes, wl_gguf_data_offset(g) + t->offset);
             }
         }
         ec = fflush(stdout) == 0 ? WL_EXIT_OK : WL_EXIT_FAIL;
@@ -362,13 +488,20 @@ static bool parse_u32(const char *opt, const char *s, long min, long max, uint32
 static int cmd_synth(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"arch", required_argument, NULL, 'a'},     {"layers", required_argument, NULL, 'l'},
-        {"dim", required_argument, NULL, 'd'},      {"ffn", required_argument, NULL, 'f'},
-        {"heads", required_argument, NULL, 'H'},    {"kv-heads", required_argument, NULL, 'K'},
-        {"vocab-from", required_argument, NULL, 'V'}, {"vocab", required_argument, NULL, 'v'},
-        {"type", required_argument, NULL, 't'},     {"seed", required_argument, NULL, 's'},
-        {"context", required_argument, NULL, 'c'},  {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"arch", required_argument, NULL, 'a'},
+        {"layers", required_argument, NULL, 'l'},
+        {"dim", required_argument, NULL, 'd'},
+        {"ffn", required_argument, NULL, 'f'},
+        {"heads", required_argument, NULL, 'H'},
+        {"kv-heads", required_argument, NULL, 'K'},
+        {"vocab-from", required_argument, NULL, 'V'},
+        {"vocab", required_argument, NULL, 'v'},
+        {"type", required_argument, NULL, 't'},
+        {"seed", required_argument, NULL, 's'},
+        {"context", required_argument, NULL, 'c'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct wl_synth_params p;
     wl_synth_default_params(&p);
@@ -480,7 +613,8 @@ static int cmd_synth(int argc, char **argv)
 static int cmd_quantize(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"type", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {"type", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     enum wl_ttype type = WL_TTYPE_COUNT;
@@ -546,5 +680,5 @@ static int run(int argc, char **argv)
     return wl_cli_usage_error(CMD, "unknown subcommand '%s' (info, synth, quantize)", argv[1]);
 }
 
-const struct wl_cli_command wl_cli_cmd_model = {"model", "inspect, synthesize and quantize GGUF models",
-                                                run};
+const struct wl_cli_command wl_cli_cmd_model = {
+    "model", "inspect, synthesize and quantize GGUF models", run};

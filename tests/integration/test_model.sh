@@ -43,6 +43,13 @@ if [ -f "$M" ]; then
   "$W" model info "$M" --tensors --json > "$tmp/t.json"
   expect_grep tensors-json "$tmp/t.json" '"name": "blk.4.ffn_down.weight"'
 
+  "$W" model info "$M" --metadata > "$tmp/m.txt"
+  expect_grep metadata "$tmp/m.txt" "tokenizer.ggml.tokens                        ARRAY    [STRING x 512]"
+  expect_grep metadata "$tmp/m.txt" "llama.attention.head_count_kv                UINT32   4"
+  "$W" model info "$M" --metadata --json > "$tmp/m.json"
+  expect_grep metadata-json "$tmp/m.json" '"llama.block_count": 5'
+  expect_grep metadata-json "$tmp/m.json" '"general.architecture": "llama"'
+
   # quantize the real model, then read it back
   "$W" model quantize "$M" "$tmp/q8.gguf" --type q8_0 > "$tmp/q.txt"; rc=$?
   [ $rc = 0 ] && ok || bad "quantize exit $rc"

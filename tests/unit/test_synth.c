@@ -57,13 +57,13 @@ static void test_synth_metadata_layout_and_values(void **state)
     assert_int_equal(f.context_length, 2048);
     assert_true(fabs(f.norm_eps - 1e-5) < 1e-9);
     assert_int_equal(f.n_tensors, 2 + 3 * 9 + 1);
-    assert_int_equal(f.n_params, 2 * 64 * 300 + 64 + 3 * (2 * 64 + 2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 96));
-    static const char *const names[] = {"token_embd.weight", "blk.2.attn_norm.weight",
-                                        "blk.2.attn_q.weight", "blk.2.attn_k.weight",
-                                        "blk.2.attn_v.weight", "blk.2.attn_output.weight",
-                                        "blk.2.ffn_norm.weight", "blk.2.ffn_gate.weight",
-                                        "blk.2.ffn_up.weight", "blk.2.ffn_down.weight",
-                                        "output_norm.weight", "output.weight"};
+    assert_int_equal(f.n_params,
+                     2 * 64 * 300 + 64 + 3 * (2 * 64 + 2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 96));
+    static const char *const names[] = {
+        "token_embd.weight",     "blk.2.attn_norm.weight", "blk.2.attn_q.weight",
+        "blk.2.attn_k.weight",   "blk.2.attn_v.weight",    "blk.2.attn_output.weight",
+        "blk.2.ffn_norm.weight", "blk.2.ffn_gate.weight",  "blk.2.ffn_up.weight",
+        "blk.2.ffn_down.weight", "output_norm.weight",     "output.weight"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         assert_non_null(wl_gguf_find_tensor(g, names[i]));
     /* byte-level vocabulary */
@@ -71,9 +71,15 @@ static void test_synth_metadata_layout_and_values(void **state)
     assert_int_equal(wl_gguf_get_arr_str(g, "tokenizer.ggml.tokens", 3, &s), 0);
     assert_int_equal(s.len, 6), assert_memory_equal(s.data, "<0x00>", 6);
     assert_int_equal(wl_gguf_get_arr_str(g, "tokenizer.ggml.tokens", 259, &s), 0);
-    assert_memory_equal(s.data, "\xe2\x96\x81" "a", 4);
+    assert_memory_equal(s.data,
+                        "\xe2\x96\x81"
+                        "a",
+                        4);
     assert_int_equal(wl_gguf_get_arr_str(g, "tokenizer.ggml.tokens", 299, &s), 0);
-    assert_memory_equal(s.data, "\xe2\x96\x81" "ao", 5); /* 41st piece: a..z, aa..ao */
+    assert_memory_equal(s.data,
+                        "\xe2\x96\x81"
+                        "ao",
+                        5); /* 41st piece: a..z, aa..ao */
     /* values: norms are 1, matrices uniform within +-sqrt(3/fan_in), not constant */
     const struct wl_gguf_tensor *n = wl_gguf_find_tensor(g, "blk.1.ffn_norm.weight");
     const float *nv = n->data;
@@ -370,6 +376,102 @@ static void test_pick_type_fallbacks(void **state)
     assert_int_equal(wl_requant_file_type(WL_TTYPE_Q5_K), -1);
 }
 
+/* ---- a synthetic model's forward pass stays finite ------------------------------------
+ * A plain reference llama forward for one token at position 0 (RoPE is the
+ * identity there and softmax over one position is 1, so attention returns V),
+ * over dequantized weights. */
+static float *deq(const wl_gguf *g, const char *name)
+{
+    const struct wl_gguf_tensor *t = wl_gguf_find_tensor(g, name);
+    if (!t)
+        fail_msg("missing tensor %s", name);
+    float *y = malloc(t->n_elements * sizeof *y);
+    assert_int_equal(wl_dequantize_row(t->type, t->data, y, (int64_t)t->n_elements), 0);
+    return y;
+}
+
+/* y[r] = W[r] . x for W stored as n_out rows of n_in */
+static void matvec(const float *w, const float *x, float *y, uint32_t n_in, uint32_t n_out)
+{
+    for (uint32_t r = 0; r < n_out; r++) {
+        double acc = 0;
+        for (uint32_t i = 0; i < n_in; i++)
+            acc += (double)w[(size_t)r * n_in + i] * x[i];
+        y[r] = (float)acc;
+    }
+}
+
+static void rmsnorm(const float *x, const float *w, float *y, uint32_t n)
+{
+    double ss = 0;
+    for (uint32_t i = 0; i < n; i++)
+        ss += (double)x[i] * x[i];
+    float inv = (float)(1.0 / sqrt(ss / n + 1e-5));
+    for (uint32_t i = 0; i < n; i++)
+        y[i] = x[i] * inv * w[i];
+}
+
+static void test_synth_forward_pass_is_finite(void **state)
+{
+    (void)state;
+    struct wl_synth_params p;
+    wl_synth_default_params(&p);
+    p.n_layers = 8, p.dim = 256, p.ffn = 512, p.n_heads = 8, p.n_kv_heads = 2;
+    p.vocab_size = 300, p.type = WL_TTYPE_Q4_K;
+    size_t size;
+    void *buf = synth_bytes(&p, &size);
+    wl_gguf *g = NULL;
+    assert_int_equal(wl_gguf_open_memory(buf, size, &g, NULL), 0);
+    uint32_t dim = p.dim, ffn = p.ffn, hd = dim / p.n_heads, kv_dim = hd * p.n_kv_heads;
+    float *x = calloc(dim, sizeof *x), *xn = calloc(dim, sizeof *xn), *v = calloc(kv_dim, 4);
+    float *att = calloc(dim, sizeof *att), *o = calloc(dim, sizeof *o);
+    float *gt = calloc(ffn, 4), *up = calloc(ffn, 4), *logits = calloc(p.vocab_size, 4);
+    float *emb = deq(g, "token_embd.weight");
+    memcpy(x, emb + (size_t)65 * dim, dim * sizeof *x); /* token 65 */
+    free(emb);
+    char name[64];
+    for (uint32_t l = 0; l < p.n_layers; l++) {
+#define W(suffix) (snprintf(name, sizeof name, "blk.%u." suffix, l), deq(g, name))
+        float *an = W("attn_norm.weight"), *wv = W("attn_v.weight"), *wo = W("attn_output.weight");
+        float *fn = W("ffn_norm.weight"), *wg = W("ffn_gate.weight"), *wu = W("ffn_up.weight");
+        float *wd = W("ffn_down.weight");
+#undef W
+        rmsnorm(x, an, xn, dim);
+        matvec(wv, xn, v, dim, kv_dim);
+        for (uint32_t h = 0; h < p.n_heads; h++) /* each query head reads its KV group's V */
+            memcpy(att + h * hd, v + (h / (p.n_heads / p.n_kv_heads)) * hd, hd * sizeof *att);
+        matvec(wo, att, o, dim, dim);
+        for (uint32_t i = 0; i < dim; i++)
+            x[i] += o[i];
+        rmsnorm(x, fn, xn, dim);
+        matvec(wg, xn, gt, dim, ffn);
+        matvec(wu, xn, up, dim, ffn);
+        for (uint32_t i = 0; i < ffn; i++)
+            gt[i] = gt[i] / (1.0f + expf(-gt[i])) * up[i];
+        matvec(wd, gt, o, ffn, dim);
+        for (uint32_t i = 0; i < dim; i++)
+            x[i] += o[i];
+        free(an), free(wv), free(wo), free(fn), free(wg), free(wu), free(wd);
+    }
+    float *on = deq(g, "output_norm.weight"), *wout = deq(g, "output.weight");
+    rmsnorm(x, on, xn, dim);
+    matvec(wout, xn, logits, dim, p.vocab_size);
+    double amax = 0, rms = 0;
+    for (uint32_t i = 0; i < p.vocab_size; i++) {
+        assert_true(isfinite(logits[i]));
+        amax = fmax(amax, fabs(logits[i]));
+        rms += (double)logits[i] * logits[i];
+    }
+    rms = sqrt(rms / p.vocab_size);
+    /* unit-variance weights: logits of order 1, not exploding, not all zero */
+    print_message("logits rms %.3f max %.3f\n", rms, amax);
+    assert_true(rms > 0.1 && rms < 10 && amax < 50);
+    free(on), free(wout), free(x), free(xn), free(v), free(att), free(o), free(gt), free(up);
+    free(logits);
+    wl_gguf_close(g);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_synth_rejects_bad_shapes),
         cmocka_unit_test(test_quantize_then_dequantize_within_bounds),
         cmocka_unit_test(test_pick_type_fallbacks),
+        cmocka_unit_test(test_synth_forward_pass_is_finite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
