@@ -27,15 +27,18 @@ static uint32_t next(void)
     return rng;
 }
 
-static const char *const syll_latin[] = {"ka", "to", "re", "min", "sol", "ver", "an", "de",
+static const char *const syll_latin[] = {"ka", "to",  "re",  "min", "sol", "ver", "an",  "de",
                                          "qu", "ion", "ght", "str", "ple", "ent", "ous", "ch",
-                                         "th", "er", "ing", "al", "ü", "é", "ß", "ñ"};
+                                         "th", "er",  "ing", "al",  "ü",   "é",   "ß",   "ñ"};
 static const char *const syll_other[] = {"при", "вет", "мир", "ско", "世", "界", "我", "想",
-                                         "안", "녕", "하", "세", "こ", "ん", "に", "ち"};
-static const char *const punct[] = {". ", ", ", "! ", "? ", "; ", ": ", " - ", "... ", "\n",
-                                    "\n\n", "    ", "\t", " (", ") ", "\"", "'s "};
-static const char *const code[] = {"int main(void) { return 0; }\n", "x->y[i] += 0x2A;\n",
-                                   "for (i = 0; i < n; i++) {\n\t", "}\n", "// TODO: fix\n",
+                                         "안",  "녕",  "하",  "세",  "こ", "ん", "に", "ち"};
+static const char *const punct[] = {". ", ", ",   "! ",   "? ", "; ", ": ", " - ", "... ",
+                                    "\n", "\n\n", "    ", "\t", " (", ") ", "\"",  "'s "};
+static const char *const code[] = {"int main(void) { return 0; }\n",
+                                   "x->y[i] += 0x2A;\n",
+                                   "for (i = 0; i < n; i++) {\n\t",
+                                   "}\n",
+                                   "// TODO: fix\n",
                                    "def f(x):\n    return x ** 2\n"};
 static const char *const emoji[] = {"🚀", "✅", "😶‍🌫️", "🦙", "👍🏽"};
 
@@ -147,7 +150,8 @@ int main(void)
     size_t nv = 0, nr = 0;
     char *varied = varied_text(&nv);
     char *rep = repetitive_text(&nr);
-    printf("tokenizer throughput, best of 3 runs by CPU time (varied: %zu bytes, repetitive: %zu bytes)\n",
+    printf("tokenizer throughput, best of 3 runs by CPU time (varied: %zu bytes, repetitive: %zu "
+           "bytes)\n",
            nv, nr);
     const char *vocabs[] = {"llama-spm", "gpt-2", "phi-3", "starcoder", "deepseek-llm"};
     for (size_t i = 0; i < sizeof(vocabs) / sizeof(*vocabs); i++) {

@@ -44,7 +44,7 @@ static void print_help(FILE *out)
             "\n"
             "synth: write a model with deterministic pseudo-random weights (finite forward\n"
             "passes) in the layout real files of the family use.\n"
-            "  --arch A           architecture (default llama; only llama so far)\n"
+            "  --arch A           llama (default), qwen2, phi3, gemma, gemma2 or stablelm\n"
             "  --layers N         transformer blocks (default 2)\n"
             "  --dim D            hidden size (default 64)\n"
             "  --ffn F            feed-forward size (default 172)\n"
@@ -67,6 +67,7 @@ static void print_help(FILE *out)
             "  wattlens model info model.gguf --tensors --json\n"
             "  wattlens model synth --layers 4 --dim 256 --ffn 688 --heads 8 --kv-heads 2 \\\n"
             "      --vocab 1024 --type q4_k --seed 7 -o /tmp/synth.gguf\n"
+            "  wattlens model synth --arch gemma2 --context 256 -o /tmp/gemma2.gguf\n"
             "  wattlens model quantize model-f32.gguf model-q8.gguf --type q8_0\n");
 }
 

@@ -36,7 +36,7 @@ enum wl_ttype wl_model_main_type(const wl_model *m)
     for (int32_t il = 0; il < m->config.n_layer; il++) {
         const struct wl_layer_weights *l = &m->weights.layers[il];
         const struct wl_weight *ws[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up,
-                                        &l->w_down};
+                                        &l->w_down, &l->wqkv, &l->w_gate_up};
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
             add_type_bytes(by_type, ws[i]);
     }

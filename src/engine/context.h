@@ -27,7 +27,11 @@ struct wl_context_params {
     int32_t n_ubatch;   /* prompt tokens per forward batch (default 64) */
     int32_t n_threads;  /* worker threads including the caller; 0 = online CPUs */
     enum wl_ttype kv_type; /* WL_TTYPE_F16 (default) or WL_TTYPE_F32 */
+    int32_t n_seq;      /* sequences run together (batching); 1 (default) .. WL_CONTEXT_MAX_SEQ.
+                         * Each has its own n_ctx positions; n_ubatch is raised to n_seq */
 };
+
+#define WL_CONTEXT_MAX_SEQ 256
 
 struct wl_context_params wl_context_default_params(void);
 
@@ -46,7 +50,7 @@ void wl_context_emit_section(wl_context *ctx, enum wl_section section, bool begi
 void wl_context_emit_token(wl_context *ctx, int32_t index, bool begin, int32_t id,
                            const char *text, size_t text_len);
 
-/* Runs n tokens at the current position (prefill; n may exceed n_ubatch) and
+/* Single-sequence API (sequence 0). Runs n tokens at the current position (prefill; n may exceed n_ubatch) and
  * leaves the logits of the last one in wl_context_logits(). Fails with
  * WL_EFULL (and a message) when the tokens do not fit in the context, with
  * WL_EINVAL for a token id outside the vocabulary; nothing is run then. */
@@ -54,6 +58,28 @@ int wl_context_prefill(wl_context *ctx, const int32_t *tokens, int32_t n, struct
 
 /* One token (decode step); same contract with n = 1. */
 int wl_context_decode(wl_context *ctx, int32_t token, struct wl_errmsg *err);
+
+/* Batching (several sequences in one context): runs n tokens, token i in
+ * sequence seq[i] (0..n_seq-1) at that sequence's next position, all in
+ * the same forward batches (each weight matrix is read once per batch for
+ * every sequence). Logits are computed for the tokens with want_logits[i]
+ * (NULL: none; at most n_seq of them) and read with wl_context_logits_row
+ * in token order. Fails before running anything with WL_EINVAL (bad id or
+ * sequence, too many logits rows) or WL_EFULL (a sequence would overflow
+ * its n_ctx positions). Prefill of several prompts is one call with every
+ * prompt's tokens; a decode step is one call with one token per sequence. */
+int wl_context_eval_seqs(wl_context *ctx, const int32_t *tokens, const int32_t *seq,
+                         const bool *want_logits, int32_t n, struct wl_errmsg *err);
+
+/* Row i of the logits of the last evaluation (NULL when out of range);
+ * prefill/decode leave one row. Writable, overwritten by the next run. */
+float *wl_context_logits_row(wl_context *ctx, int32_t i);
+
+int32_t wl_context_n_seq(const wl_context *ctx);
+/* Positions used by one sequence; wl_context_n_past is sequence 0's. */
+int32_t wl_context_seq_n_past(const wl_context *ctx, int32_t seq);
+/* Forgets one sequence (wl_context_reset forgets all). */
+void wl_context_seq_reset(wl_context *ctx, int32_t seq);
 
 /* Logits (vocab_size floats) of the last token run. The caller may modify
  * them (the sampler does); they are overwritten by the next prefill/decode. */

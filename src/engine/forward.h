@@ -37,6 +37,11 @@ struct wl_family {
     void (*layer)(struct wl_context *ctx, int32_t il);
 };
 
+/* The llama family's load and layer (qwen2 reuses them around its own
+ * switches: llama's layer already applies optional Q/K/V biases). */
+int wl__load_llama(wl_model *m, struct wl_errmsg *err);
+void wl__layer_llama(struct wl_context *ctx, int32_t il);
+
 /* The family for an architecture name, or NULL. */
 const struct wl_family *wl__family_find(const char *arch);
 
@@ -52,7 +57,10 @@ struct wl_run_state {
     float *scores;  /* (B, n_head, T) attention scores / probabilities */
     float *hb;      /* (B, ffn_dim) gate, then act(gate) * up */
     float *hb2;     /* (B, ffn_dim) up */
-    float *logits;  /* (vocab) logits of the batch's last token */
+    float *logits;  /* (n_seq, vocab) logits of the rows asked for (the last token
+                     * of a single-sequence batch; one row per sequence at most) */
+    float *fused;   /* (B, max(q_dim + 2 kv_dim, 2 ffn_dim)) fused projections (phi3); NULL otherwise */
+    int32_t *out_rows; /* (n_seq) batch rows whose logits are computed */
     float *rope_cos; /* (B, rope_dim / 2) for the batch's positions */
     float *rope_sin; /* (B, rope_dim / 2) */
     float *norm_tmp; /* (B) per-row statistics for split norm ops */
@@ -80,7 +88,11 @@ struct wl_context {
     struct wl_kv_cache kv;
     struct wl_run_state rs;
     struct wl_batch_state batch;
-    int32_t n_past;           /* positions filled in the KV cache */
+    int32_t n_past;           /* positions filled in the KV cache by sequence 0 */
+    int32_t n_seq;            /* sequences the context holds (KV cells n_seq * n_ctx) */
+    int32_t *seq_past;        /* (n_seq) positions filled per sequence; [0] mirrors n_past */
+    int32_t n_logits;         /* rows of rs.logits written by the last evaluation */
+    const float *rope_factors; /* per-dimension RoPE divisors for this context, or NULL */
     struct wl_hooks hooks;
     int32_t hook_depth;       /* hooks.depth when a hook is attached, else 0 */
     enum wl_phase phase;      /* current phase, stamped on every event */
@@ -117,6 +129,14 @@ void wl__matmul(struct wl_context *ctx, const struct wl_weight *w, const float *
  * logits of the last token in rs.logits. Checks capacity and token ids first. */
 int wl__forward(struct wl_context *ctx, const int32_t *tokens, int32_t n, struct wl_errmsg *err);
 
+/* Runs n tokens of several sequences (token i belongs to sequence seq[i] and
+ * goes at that sequence's next position); logits of the tokens with
+ * want[i] true land in rs.logits rows in token order. Batches of n_ubatch.
+ * Checks ids, sequence numbers, capacity per sequence, and that at most
+ * n_seq logits rows are asked for. */
+int wl__forward_multi(struct wl_context *ctx, const int32_t *tokens, const int32_t *seq,
+                      const bool *want, int32_t n, struct wl_errmsg *err);
+
 /* Scratch bytes wl__matmul needs for n_tok activation rows against every
  * weight matrix of the model. */
 size_t wl__matmul_work_bytes(const wl_model *m, int32_t n_tok);
@@ -146,6 +166,22 @@ void wl__fwd_attention(struct wl_context *ctx, int32_t il);
 
 /* rs->hb = silu(rs->hb) * rs->hb2 (component activation, op gate_x_up). */
 void wl__fwd_swiglu(struct wl_context *ctx, int32_t il);
+
+/* ---- family blocks (engine/forward_family_ops.c) ---------------------------- */
+
+/* The config's norm: RMSNorm (w; b ignored) or LayerNorm with weight w and
+ * bias b (b may be NULL), over rows of width dim. in == out is allowed. */
+void wl__fwd_norm(struct wl_context *ctx, int32_t il, enum wl_component comp, const float *in,
+                  const float *w, const float *b, float *out);
+
+/* Fused projections (phi3): rs->q, rs->k, rs->v from W_qkv in (component
+ * qkv, biases bq/bk/bv added when present); rs->hb (gate) and rs->hb2 (up)
+ * from W_gate_up in (component gate_up). Both go through rs->fused. */
+void wl__fwd_qkv(struct wl_context *ctx, int32_t il, const float *in);
+void wl__fwd_gate_up(struct wl_context *ctx, int32_t il, const float *in);
+
+/* rs->hb = gelu_tanh(rs->hb) * rs->hb2 (GeGLU; component activation, op gate_x_up). */
+void wl__fwd_geglu(struct wl_context *ctx, int32_t il);
 
 /* x += y over (n_tok, dim). */
 void wl__fwd_residual(struct wl_context *ctx, float *x, const float *y);

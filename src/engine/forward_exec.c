@@ -54,11 +54,12 @@ static size_t scratch_for(const struct wl_weight *w, int32_t n_tok)
 
 size_t wl__matmul_work_bytes(const wl_model *m, int32_t n_tok)
 {
-    size_t mx = scratch_for(&m->weights.output, 1);
+    /* the output projection runs over at most one row per sequence, fewer than n_tok */
+    size_t mx = scratch_for(&m->weights.output, n_tok);
     for (int32_t il = 0; il < m->config.n_layer; il++) {
         const struct wl_layer_weights *l = &m->weights.layers[il];
         const struct wl_weight *ws[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up,
-                                        &l->w_down};
+                                        &l->w_down, &l->wqkv, &l->w_gate_up};
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
             size_t b = scratch_for(ws[i], n_tok);
             mx = b > mx ? b : mx;

@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-static int llama_load(wl_model *m, struct wl_errmsg *err)
+int wl__load_llama(wl_model *m, struct wl_errmsg *err)
 {
     const struct wl_model_config *c = &m->config;
     const int64_t q_dim = (int64_t)c->n_head * c->head_dim;
@@ -43,7 +43,7 @@ static int llama_load(wl_model *m, struct wl_errmsg *err)
     return 0;
 }
 
-static void llama_layer(struct wl_context *ctx, int32_t il)
+void wl__layer_llama(struct wl_context *ctx, int32_t il)
 {
     const struct wl_layer_weights *l = &ctx->model->weights.layers[il];
     struct wl_run_state *rs = &ctx->rs;
@@ -69,13 +69,13 @@ static void llama_layer(struct wl_context *ctx, int32_t il)
 
 const struct wl_family wl__family_llama = {
     .arch = "llama",
-    .load = llama_load,
-    .layer = llama_layer,
+    .load = wl__load_llama,
+    .layer = wl__layer_llama,
 };
 
 /* Mistral files use the llama layout under their own architecture name. */
 const struct wl_family wl__family_mistral = {
     .arch = "mistral",
-    .load = llama_load,
-    .layer = llama_layer,
+    .load = wl__load_llama,
+    .layer = wl__layer_llama,
 };

@@ -212,11 +212,12 @@ void wl__fwd_rope(struct wl_context *ctx, int32_t il)
 
 /* ---- attention ------------------------------------------------------------ */
 
-enum att_stage { ATT_QK = 1, ATT_SCALE_MASK = 2, ATT_SOFTMAX = 4, ATT_AV = 8 };
+enum att_stage { ATT_QK = 1, ATT_SCALE_MASK = 2, ATT_SOFTCAP = 4, ATT_SOFTMAX = 8, ATT_AV = 16 };
 
 struct att_task {
     struct wl_context *ctx;
     int32_t il;
+    int32_t window; /* positions a token sees (itself included); 0 = all */
     unsigned stages;
 };
 
@@ -226,22 +227,31 @@ static void att_rows(void *arg, int ith, int nth)
     struct wl_context *ctx = a->ctx;
     const struct wl_model_config *c = &ctx->model->config;
     const int32_t hd = c->head_dim, nh = c->n_head, group = c->n_head / c->n_head_kv;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const float scale = c->attn_scale > 0.0f ? c->attn_scale : 1.0f / sqrtf((float)hd);
+    const float cap = c->attn_softcap;
     int64_t r0, r1;
     split_range((int64_t)ctx->batch.n_tok * nh, ith, nth, &r0, &r1);
     for (int64_t r = r0; r < r1; r++) {
         const int32_t t = (int32_t)(r / nh), h = (int32_t)(r % nh);
-        /* causal: token t sees positions 0..pos0+t; later ones are never
-         * computed, which is the mask */
-        const int32_t n_kv = ctx->rs.tok_pos[t] + 1;
-        const int32_t cell0 = ctx->rs.tok_seq[t] * ctx->n_ctx;
-        float *s = ctx->rs.scores + (size_t)r * (size_t)ctx->n_ctx;
+        /* causal: token t sees positions j0..pos of its sequence; later ones
+         * are never computed, which is the mask. A sliding-window layer
+         * starts at pos - window + 1; the probabilities before j0 are 0. */
+        const int32_t n_all = ctx->rs.tok_pos[t] + 1;
+        const int32_t j0 = a->window > 0 && n_all > a->window ? n_all - a->window : 0;
+        const int32_t n_kv = n_all - j0;
+        const int32_t cell0 = ctx->rs.tok_seq[t] * ctx->n_ctx + j0;
+        float *row = ctx->rs.scores + (size_t)r * (size_t)ctx->n_ctx;
+        float *s = row + j0;
         if (a->stages & ATT_QK)
             wl_kv_cache_dot(&ctx->kv, a->il, h / group, cell0, n_kv,
                             ctx->rs.q + ((size_t)t * nh + h) * hd, s);
         if (a->stages & ATT_SCALE_MASK) {
             for (int32_t j = 0; j < n_kv; j++)
                 s[j] *= scale;
+        }
+        if ((a->stages & ATT_SOFTCAP) && cap > 0.0f) {
+            for (int32_t j = 0; j < n_kv; j++)
+                s[j] = cap * tanhf(s[j] / cap);
         }
         if (a->stages & ATT_SOFTMAX) {
             float mx = s[0];
@@ -255,6 +265,8 @@ static void att_rows(void *arg, int ith, int nth)
             const float inv = 1.0f / sum;
             for (int32_t j = 0; j < n_kv; j++)
                 s[j] *= inv;
+            for (int32_t j = 0; j < j0; j++)
+                row[j] = 0.0f;
         }
         if (a->stages & ATT_AV)
             wl_kv_cache_accum(&ctx->kv, a->il, h / group, cell0, n_kv, s,
@@ -266,7 +278,8 @@ void wl__fwd_attention(struct wl_context *ctx, int32_t il)
 {
     const struct wl_model_config *c = &ctx->model->config;
     const int32_t n = ctx->batch.n_tok;
-    struct att_task a = {.ctx = ctx, .il = il};
+    const bool sliding = c->sliding_window > 0 && (c->swa_period <= 0 || il % c->swa_period == 0);
+    struct att_task a = {.ctx = ctx, .il = il, .window = sliding ? c->sliding_window : 0};
     /* q.k and p.v over the visible positions of every (token, head) */
     const int64_t att_work = (int64_t)n * c->n_head * (ctx->rs.tok_pos[n - 1] + 1) * c->head_dim * 2;
     struct wl_hook_attention hatt = {.probs = ctx->rs.scores, .n_tok = n, .n_head = c->n_head,
@@ -279,8 +292,11 @@ void wl__fwd_attention(struct wl_context *ctx, int32_t il)
         wl_kv_cache_store(&ctx->kv, il, ctx->rs.tok_seq[t] * ctx->n_ctx + ctx->rs.tok_pos[t], 1,
                           ctx->rs.k + t * kv_dim, ctx->rs.v + t * kv_dim);
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_OP)) {
-        static const enum wl_op ops[4] = {WL_OP_QK, WL_OP_SCALE_MASK, WL_OP_SOFTMAX, WL_OP_AV};
-        for (int s = 0; s < 4; s++) {
+        static const enum wl_op ops[5] = {WL_OP_QK, WL_OP_SCALE_MASK, WL_OP_SOFTCAP, WL_OP_SOFTMAX,
+                                          WL_OP_AV};
+        for (int s = 0; s < 5; s++) {
+            if (ops[s] == WL_OP_SOFTCAP && c->attn_softcap <= 0.0f)
+                continue; /* only families that soft-cap have the op */
             op_event(ctx, il, WL_COMP_ATTENTION, ops[s], true, NULL, NULL, NULL);
             a.stages = 1u << s;
             wl__parallel(ctx, att_rows, &a, att_work);
@@ -288,7 +304,7 @@ void wl__fwd_attention(struct wl_context *ctx, int32_t il)
                      want_act(ctx) && ops[s] == WL_OP_SOFTMAX ? &hatt : NULL);
         }
     } else {
-        a.stages = ATT_QK | ATT_SCALE_MASK | ATT_SOFTMAX | ATT_AV;
+        a.stages = ATT_QK | ATT_SCALE_MASK | ATT_SOFTCAP | ATT_SOFTMAX | ATT_AV;
         wl__parallel(ctx, att_rows, &a, att_work);
     }
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT)) {

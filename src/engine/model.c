@@ -119,6 +119,23 @@ int wl__model_bind_vector(wl_model *m, const char *name, int64_t n, bool optiona
     return 0;
 }
 
+int wl__model_bind_layer_matrix(wl_model *m, int32_t il, const char *suffix, int64_t n_in,
+                                int64_t n_out, bool optional, struct wl_weight *w,
+                                struct wl_errmsg *err)
+{
+    char name[96];
+    snprintf(name, sizeof name, "blk.%d.%s", (int)il, suffix);
+    return wl__model_bind_matrix(m, name, n_in, n_out, optional, w, err);
+}
+
+int wl__model_bind_layer_vector(wl_model *m, int32_t il, const char *suffix, int64_t n,
+                                bool optional, const float **out, struct wl_errmsg *err)
+{
+    char name[96];
+    snprintf(name, sizeof name, "blk.%d.%s", (int)il, suffix);
+    return wl__model_bind_vector(m, name, n, optional, out, err);
+}
+
 /* ---- metadata helpers ------------------------------------------------------ */
 
 static int get_i32(const wl_gguf *g, const char *arch, const char *suffix, bool optional,
@@ -207,6 +224,18 @@ static void add_eog_by_text(wl_model *m, const wl_gguf *g)
                 m->eog_ids[m->n_eog++] = (int32_t)i;
         }
     }
+}
+
+int wl__model_get_i32(const wl_model *m, const char *suffix, bool optional, int32_t def,
+                      int32_t *out, struct wl_errmsg *err)
+{
+    return get_i32(m->gguf, m->config.arch, suffix, optional, def, out, err);
+}
+
+int wl__model_get_f32(const wl_model *m, const char *suffix, float def, float *out,
+                      struct wl_errmsg *err)
+{
+    return get_f32(m->gguf, m->config.arch, suffix, def, out, err);
 }
 
 static int read_config(wl_model *m, struct wl_errmsg *err)

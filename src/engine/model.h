@@ -54,6 +54,17 @@ struct wl_model_config {
     float rope_freq_scale;  /* 1 / (linear scaling factor) */
     bool rope_neox;         /* rotate halves (NeoX) instead of adjacent pairs */
     bool tied_output;       /* output projection is the token embedding */
+    /* Family switches (issue 8). Zero always means "as llama", so a config
+     * built in memory without them runs the llama arithmetic. */
+    float rope_attn_factor; /* multiplies cos and sin (phi3 LongRoPE); 0 = 1 */
+    int32_t rope_n_ctx_orig; /* phi3: contexts longer than this use the long factors; 0 = n/a */
+    float attn_scale;       /* q.k scale; 0 = 1/sqrt(head_dim) */
+    float attn_softcap;     /* scores = cap * tanh(scores / cap) before softmax; 0 = off (gemma2) */
+    float final_softcap;    /* same on the output logits; 0 = off (gemma2) */
+    int32_t sliding_window; /* positions a sliding-window layer sees (itself included); 0 = none */
+    int32_t swa_period;     /* layer il slides when il % swa_period == 0 (gemma2: 2); 0 = all */
+    float embd_scale;       /* embeddings are multiplied by this (gemma: sqrt(dim)); 0 = 1 */
+    bool layer_norm;        /* LayerNorm with bias instead of RMSNorm (stablelm) */
 };
 
 /* Per-layer weights. Shapes as (rows, row length) = (n_out, n_in).
@@ -70,6 +81,12 @@ struct wl_layer_weights {
     struct wl_weight w_down;  /* (dim, ffn_dim) */
     /* optional parts used by other families (issue 8) */
     const float *bq, *bk, *bv; /* (n_head * head_dim), (kv_dim), (kv_dim) */
+    struct wl_weight wqkv;     /* phi3: (q_dim + 2 * kv_dim, dim), rows q then k then v */
+    struct wl_weight w_gate_up; /* phi3: (2 * ffn_dim, dim), rows gate then up */
+    const float *attn_norm_b, *ffn_norm_b; /* stablelm LayerNorm biases (dim) */
+    const float *attn_post_norm;  /* gemma2: norm of the attention output (dim) */
+    const float *ffn_post_norm;   /* gemma2: norm of the FFN output (dim) */
+    bool parallel_ffn;         /* stablelm without ffn_norm: FFN reads the attention's input norm */
 };
 
 struct wl_model_weights {
@@ -78,6 +95,9 @@ struct wl_model_weights {
     const float *output_norm;       /* (dim) */
     struct wl_weight output;        /* (vocab_size, dim); == tok_embd when tied */
     const float *rope_freq_factors; /* (rope_dim / 2) or NULL */
+    const float *output_norm_b;     /* (dim) stablelm LayerNorm bias, else NULL */
+    const float *rope_factors_long; /* phi3 LongRoPE (rope_dim / 2) or NULL */
+    const float *rope_factors_short;
 };
 
 typedef struct wl_model wl_model;
@@ -128,5 +148,21 @@ int wl__model_bind_matrix(wl_model *m, const char *name, int64_t n_in, int64_t n
  * stored in another float type). optional as above. */
 int wl__model_bind_vector(wl_model *m, const char *name, int64_t n, bool optional,
                           const float **out, struct wl_errmsg *err);
+
+/* The same for layer il's tensor "blk.<il>.<suffix>" (suffix such as
+ * "attn_q.weight"). */
+int wl__model_bind_layer_matrix(wl_model *m, int32_t il, const char *suffix, int64_t n_in,
+                                int64_t n_out, bool optional, struct wl_weight *w,
+                                struct wl_errmsg *err);
+int wl__model_bind_layer_vector(wl_model *m, int32_t il, const char *suffix, int64_t n,
+                                bool optional, const float **out, struct wl_errmsg *err);
+
+/* "<arch>.<suffix>" metadata for families: an integer in 1..2^30 (missing:
+ * def when optional, else an error naming the key), or a finite float
+ * (missing: def). */
+int wl__model_get_i32(const wl_model *m, const char *suffix, bool optional, int32_t def,
+                      int32_t *out, struct wl_errmsg *err);
+int wl__model_get_f32(const wl_model *m, const char *suffix, float def, float *out,
+                      struct wl_errmsg *err);
 
 #endif

@@ -49,8 +49,8 @@ static uint64_t wl__splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* Adds a tensor of ne0 x ne1 (ne1 = 0: 1-D) filled with uniform(-scale, scale),
- * or with `constant` when scale is 0, stored as requant's pick for p->type. */
+/* Adds a tensor of ne0 x ne1 (ne1 = 0: 1-D) filled with
+ * constant + uniform(-scale, scale) (just `constant` when scale is 0), stored as requant's pick for p->type. */
 static int wl__tensor(struct wl__synth *s, const char *name, uint64_t ne0, uint64_t ne1,
                       double scale, float constant)
 {
@@ -77,7 +77,7 @@ static int wl__tensor(struct wl__synth *s, const char *name, uint64_t ne0, uint6
                 row[i] = constant;
             } else {
                 double u = (double)(wl__splitmix(&state) >> 11) * 0x1p-53; /* [0, 1) */
-                row[i] = (float)((2.0 * u - 1.0) * scale);
+                row[i] = (float)((double)constant + (2.0 * u - 1.0) * scale);
             }
         }
         rc = wl_quantize_row(type, row, data + r * row_bytes, (int64_t)ne0);
@@ -238,12 +238,184 @@ static int wl__llama(struct wl__synth *s)
     return wl__matrix(s, "output.weight", p->dim, s->vocab);
 }
 
+/* The other families: one builder driven by what each family's real GGUF
+ * files contain (tensor names and metadata keys as llama.cpp's converter
+ * writes them). Norm weights are 1 + uniform(+-0.2) and biases
+ * uniform(+-0.1), so the family-specific parts change the result. */
+struct wl__fam {
+    enum wl_arch arch;
+    const char *eps_key;  /* "attention.layer_norm_rms_epsilon" or "...layer_norm_epsilon" */
+    bool qkv_bias;        /* attn_{q,k,v}.bias */
+    bool fused;           /* attn_qkv and a 2 * ffn ffn_up (no ffn_gate) */
+    bool post_norms;      /* post_attention_norm, post_ffw_norm */
+    bool norm_bias;       /* LayerNorm: every *norm has a .bias */
+    bool tied;            /* no output.weight */
+    bool key_length;      /* writes attention.key_length / value_length */
+    uint32_t rope_div;    /* rope dimensions = head_dim / rope_div (partial rotary) */
+};
+
+static const struct wl__fam wl__fams[] = {
+    {WL_ARCH_QWEN2, "attention.layer_norm_rms_epsilon", true, false, false, false, false, false, 1},
+    {WL_ARCH_PHI3, "attention.layer_norm_rms_epsilon", false, true, false, false, false, false, 1},
+    {WL_ARCH_GEMMA, "attention.layer_norm_rms_epsilon", false, false, false, false, true, true, 1},
+    {WL_ARCH_GEMMA2, "attention.layer_norm_rms_epsilon", false, false, true, false, true, true, 1},
+    {WL_ARCH_STABLELM, "attention.layer_norm_epsilon", true, false, false, true, false, false, 4},
+};
+
+static int wl__key_u32(struct wl__synth *s, const char *suffix, uint32_t v)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", wl_arch_name(s->p->arch), suffix);
+    return wl_gguf_writer_set_u32(s->w, key, v);
+}
+
+static int wl__key_f32(struct wl__synth *s, const char *suffix, float v)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", wl_arch_name(s->p->arch), suffix);
+    return wl_gguf_writer_set_f32(s->w, key, v);
+}
+
+static int wl__nrm(struct wl__synth *s, const struct wl__fam *f, const char *base, uint64_t n)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s.weight", base);
+    int rc = wl__tensor(s, name, n, 0, 0.2, 1.0f);
+    if (rc == 0 && f->norm_bias) {
+        snprintf(name, sizeof name, "%s.bias", base);
+        rc = wl__tensor(s, name, n, 0, 0.1, 0.0f);
+    }
+    return rc;
+}
+
+/* phi3 LongRoPE (as in the 128k-context models): short factors near 1,
+ * long factors growing with the dimension, the original context 1/32 of
+ * the trained one and the attention factor the converter computes. */
+static int wl__phi3_rope(struct wl__synth *s, uint32_t rope_dim)
+{
+    const struct wl_synth_params *p = s->p;
+    uint32_t orig = p->context_length / 32 ? p->context_length / 32 : 1;
+    double scale = (double)p->context_length / orig;
+    double attn = scale > 1.0 && orig > 1 ? sqrt(1.0 + log(scale) / log((double)orig)) : 1.0;
+    uint32_t half = rope_dim / 2;
+    float *fl = malloc(half * sizeof *fl), *fs = malloc(half * sizeof *fs);
+    if (!fl || !fs) {
+        free(fl);
+        free(fs);
+        return wl_errmsg_set(s->err, WL_ENOMEM, "out of memory");
+    }
+    for (uint32_t i = 0; i < half; i++) {
+        fs[i] = 1.0f + 0.05f * (float)i / (float)half;
+        fl[i] = 1.0f + 4.0f * (float)i / (float)half;
+    }
+    uint64_t ne[2] = {half, 0};
+    /* the writer owns both buffers from here, even on failure */
+    int rc = wl_gguf_writer_add_tensor_owned(s->w, "rope_factors_long.weight", WL_TTYPE_F32, 1, ne,
+                                             fl, half * sizeof(float));
+    if (rc == 0)
+        rc = wl_gguf_writer_add_tensor_owned(s->w, "rope_factors_short.weight", WL_TTYPE_F32, 1,
+                                             ne, fs, half * sizeof(float));
+    else
+        free(fs);
+    rc = rc ? rc : wl__key_u32(s, "rope.scaling.original_context_length", orig);
+    rc = rc ? rc : wl__key_f32(s, "rope.scaling.attn_factor", (float)attn);
+    return rc ? wl_errmsg_set(s->err, rc, "cannot write phi3 rope factors") : 0;
+}
+
+static int wl__family(struct wl__synth *s, const struct wl__fam *f)
+{
+    const struct wl_synth_params *p = s->p;
+    const uint32_t head_dim = p->dim / p->n_heads, kv_dim = head_dim * p->n_kv_heads;
+    uint32_t rope_dim = head_dim / f->rope_div;
+    rope_dim -= rope_dim % 2;
+    if (rope_dim < 2)
+        return wl_errmsg_set(s->err, WL_EINVAL, "head dim %" PRIu32 " leaves no rotary dimensions",
+                             head_dim);
+    int rc = 0;
+    rc = rc ? rc : wl__key_u32(s, "context_length", p->context_length);
+    rc = rc ? rc : wl__key_u32(s, "embedding_length", p->dim);
+    rc = rc ? rc : wl__key_u32(s, "block_count", p->n_layers);
+    rc = rc ? rc : wl__key_u32(s, "feed_forward_length", p->ffn);
+    rc = rc ? rc : wl__key_u32(s, "rope.dimension_count", rope_dim);
+    rc = rc ? rc : wl__key_u32(s, "attention.head_count", p->n_heads);
+    rc = rc ? rc : wl__key_u32(s, "attention.head_count_kv", p->n_kv_heads);
+    rc = rc ? rc : wl__key_f32(s, "rope.freq_base", (float)p->rope_freq_base);
+    rc = rc ? rc : wl__key_f32(s, f->eps_key, (float)p->norm_eps);
+    if (f->key_length) {
+        rc = rc ? rc : wl__key_u32(s, "attention.key_length", head_dim);
+        rc = rc ? rc : wl__key_u32(s, "attention.value_length", head_dim);
+    }
+    if (f->arch == WL_ARCH_GEMMA2) {
+        /* the released models' values; the window is half the context, as
+         * gemma2's 4096 of 8192 */
+        rc = rc ? rc : wl__key_f32(s, "attn_logit_softcapping", 50.0f);
+        rc = rc ? rc : wl__key_f32(s, "final_logit_softcapping", 30.0f);
+        rc = rc ? rc
+                : wl__key_u32(s, "attention.sliding_window",
+                              p->context_length / 2 ? p->context_length / 2 : 1);
+    }
+    if (rc)
+        return wl_errmsg_set(s->err, rc, "cannot write %s metadata", wl_arch_name(p->arch));
+    if (f->arch == WL_ARCH_PHI3 && (rc = wl__phi3_rope(s, rope_dim)) != 0)
+        return rc;
+
+    if ((rc = wl__matrix(s, "token_embd.weight", p->dim, s->vocab)) != 0)
+        return rc;
+    for (uint32_t l = 0; l < p->n_layers; l++) {
+        char name[64], base[64];
+#define WL__NAME(suffix) (snprintf(name, sizeof name, "blk.%" PRIu32 "." suffix, l), name)
+#define WL__BASE(suffix) (snprintf(base, sizeof base, "blk.%" PRIu32 "." suffix, l), base)
+        if ((rc = wl__nrm(s, f, WL__BASE("attn_norm"), p->dim)) != 0)
+            return rc;
+        if (f->fused) {
+            rc = wl__matrix(s, WL__NAME("attn_qkv.weight"), p->dim, p->dim + 2 * kv_dim);
+        } else if ((rc = wl__matrix(s, WL__NAME("attn_q.weight"), p->dim, p->dim)) == 0 &&
+                   (rc = wl__matrix(s, WL__NAME("attn_k.weight"), p->dim, kv_dim)) == 0) {
+            rc = wl__matrix(s, WL__NAME("attn_v.weight"), p->dim, kv_dim);
+        }
+        if (rc == 0 && f->qkv_bias &&
+            ((rc = wl__tensor(s, WL__NAME("attn_q.bias"), p->dim, 0, 0.1, 0.0f)) == 0) &&
+            ((rc = wl__tensor(s, WL__NAME("attn_k.bias"), kv_dim, 0, 0.1, 0.0f)) == 0))
+            rc = wl__tensor(s, WL__NAME("attn_v.bias"), kv_dim, 0, 0.1, 0.0f);
+        if (rc == 0)
+            rc = wl__matrix(s, WL__NAME("attn_output.weight"), p->dim, p->dim);
+        if (rc == 0 && f->post_norms)
+            rc = wl__nrm(s, f, WL__BASE("post_attention_norm"), p->dim);
+        if (rc == 0)
+            rc = wl__nrm(s, f, WL__BASE("ffn_norm"), p->dim);
+        if (rc == 0 && f->fused) {
+            rc = wl__matrix(s, WL__NAME("ffn_up.weight"), p->dim, 2 * p->ffn);
+        } else if (rc == 0 && (rc = wl__matrix(s, WL__NAME("ffn_gate.weight"), p->dim, p->ffn)) == 0) {
+            rc = wl__matrix(s, WL__NAME("ffn_up.weight"), p->dim, p->ffn);
+        }
+        if (rc == 0)
+            rc = wl__matrix(s, WL__NAME("ffn_down.weight"), p->ffn, p->dim);
+        if (rc == 0 && f->post_norms)
+            rc = wl__nrm(s, f, WL__BASE("post_ffw_norm"), p->dim);
+        if (rc)
+            return rc;
+#undef WL__NAME
+#undef WL__BASE
+    }
+    if ((rc = wl__nrm(s, f, "output_norm", p->dim)) != 0)
+        return rc;
+    return f->tied ? 0 : wl__matrix(s, "output.weight", p->dim, s->vocab);
+}
+
+static int wl__other(struct wl__synth *s)
+{
+    for (size_t i = 0; i < sizeof wl__fams / sizeof wl__fams[0]; i++)
+        if (wl__fams[i].arch == s->p->arch)
+            return wl__family(s, &wl__fams[i]);
+    return wl_errmsg_set(s->err, WL_ENOTSUP, "no synth family for %s", wl_arch_name(s->p->arch));
+}
+
 static const struct {
     enum wl_arch arch;
     int (*build)(struct wl__synth *s);
 } wl__synth_families[] = {
-    {WL_ARCH_LLAMA, wl__llama},
-    /* qwen2, phi3, gemma, gemma2, stablelm: a later issue adds a row each. */
+    {WL_ARCH_LLAMA, wl__llama},     {WL_ARCH_QWEN2, wl__other},  {WL_ARCH_PHI3, wl__other},
+    {WL_ARCH_GEMMA, wl__other},     {WL_ARCH_GEMMA2, wl__other}, {WL_ARCH_STABLELM, wl__other},
 };
 
 int wl_synth_model(const struct wl_synth_params *p, wl_gguf_writer *w, struct wl_errmsg *err)

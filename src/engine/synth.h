@@ -6,8 +6,10 @@
  * matmul) and norm weights are 1, so forward passes stay finite at any depth.
  * The same parameters and seed always give the same bytes. Tokenizer
  * metadata is copied from a vocabulary GGUF or generated as a byte-level
- * SentencePiece-style vocabulary. Families are rows of a table in synth.c;
- * only llama is implemented so far (others return WL_ENOTSUP).
+ * SentencePiece-style vocabulary. Families are rows of a table in synth.c:
+ * llama, qwen2, phi3 (with LongRoPE factors), gemma, gemma2, stablelm;
+ * outside llama, norm weights are 1 + uniform(+-0.2) and biases
+ * uniform(+-0.1) so every family-specific part matters.
  * Stateless; thread-safe. Tensors are heap buffers owned by the writer.
  */
 #ifndef WL_ENGINE_SYNTH_H

@@ -50,8 +50,7 @@ static bool c_isspace(unsigned char c)
 
 static bool special_enabled(const wl_tokenizer *t, int32_t id, bool parse_special)
 {
-    return parse_special ||
-           !(t->tok[id].attr & (WL_TOK_ATTR_CONTROL | WL_TOK_ATTR_UNKNOWN));
+    return parse_special || !(t->tok[id].attr & (WL_TOK_ATTR_CONTROL | WL_TOK_ATTR_UNKNOWN));
 }
 
 /* Fills *frags (malloc'ed) with the fragments of text in order. */
@@ -68,7 +67,7 @@ static int partition(const wl_tokenizer *t, const char *text, size_t len, bool p
 
     for (size_t i = 0; t->n_trie && i < len; i++) {
         uint32_t node = t->trie_root[p[i]];
-        for (size_t j = i; node; ) {
+        for (size_t j = i; node;) {
             const struct wl__tok_trie_node *nd = &t->trie[node];
             if (nd->token != WL_TOK_NULL && special_enabled(t, nd->token, parse_special)) {
                 if (n_occ == cap_occ) {
@@ -205,8 +204,7 @@ static int tokenize_vec(const wl_tokenizer *t, const char *text, size_t len, uns
             goto done;
     }
     if (len > 0) {
-        rc = partition(t, text, len, (flags & WL_TOK_PARSE_SPECIAL) != 0, &fr, &nf,
-                       &st.n_special);
+        rc = partition(t, text, len, (flags & WL_TOK_PARSE_SPECIAL) != 0, &fr, &nf, &st.n_special);
         if (rc)
             goto done;
     }

@@ -132,8 +132,9 @@ int wl__tok_bpe_fragment(const wl_tokenizer *t, const char *text, size_t len,
         }
         st->n_cache_misses++;
         size_t first = out->n;
+        uint64_t dropped = st->n_bytes_dropped;
         rc = merge_word(t, w, n, s, out, st);
-        if (rc == 0)
+        if (rc == 0 && st->n_bytes_dropped == dropped) /* keep drops counted per word */
             rc = wl__tok_cache_put(s, w, n, h, out->v + first, out->n - first);
     }
     st->t_merge_ns += wl_clock_now_ns() - t1;

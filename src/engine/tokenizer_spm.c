@@ -92,8 +92,7 @@ bool wl__tok_spm_pair_possible(const wl_tokenizer *t, uint32_t a, uint32_t b)
 
 /* Merges one independent segment buf[0..len) and appends its tokens. */
 static int spm_segment(const wl_tokenizer *t, const char *buf, size_t len,
-                       struct wl__tok_scratch *s, struct wl__tok_ivec *out,
-                       struct wl_tok_stats *st)
+                       struct wl__tok_scratch *s, struct wl__tok_ivec *out, struct wl_tok_stats *st)
 {
     if (len > s->sym_cap) {
         struct wl__tok_sym *ns = realloc(s->sym, len * sizeof(*ns));
@@ -192,9 +191,10 @@ int wl__tok_spm_fragment(const wl_tokenizer *t, const char *text, size_t len, bo
                 st->n_cache_hits++;
             } else if (rc == 0) {
                 size_t first = out->n;
+                uint64_t dropped = st->n_bytes_dropped;
                 st->n_cache_misses += n <= WL__TOK_CACHE_MAX_WORD;
                 rc = spm_segment(t, w, n, s, out, st);
-                if (rc == 0)
+                if (rc == 0 && st->n_bytes_dropped == dropped)
                     rc = wl__tok_cache_put(s, w, n, h, out->v + first, out->n - first);
             }
             seg = i;

@@ -95,29 +95,83 @@ static const struct pre_name pre_names[] = {
 /* ---- token texts that llama.cpp treats specially -------------------------------- */
 
 static const char *const eot_names[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
-    "<EOT>", "_<EOT>", "[EOT]", "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
-    "<end_of_utterance>", NULL,
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "<\xef\xbd\x9c"
+    "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+    "<end_of_utterance>",
+    NULL,
 };
 static const char *const eom_names[] = {"<|eom_id|>", NULL};
 /* FIM tokens: promoted to control; pad/repo/sep also end generation. */
 static const char *const fim_names[] = {
-    "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<PRE>", "\xe2\x96\x81<PRE>",
-    "<|code_prefix|>", "<|prefix|>", "<\xef\xbd\x9c" "fim\xe2\x96\x81" "begin\xef\xbd\x9c>",
-    "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<SUF>", "\xe2\x96\x81<SUF>",
-    "<|code_suffix|>", "<|suffix|>", "<\xef\xbd\x9c" "fim\xe2\x96\x81hole\xef\xbd\x9c>",
-    "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<MID>", "\xe2\x96\x81<MID>",
-    "<|code_middle|>", "<|middle|>", "<\xef\xbd\x9c" "fim\xe2\x96\x81" "end\xef\xbd\x9c>", NULL,
+    "<|fim_prefix|>",
+    "<fim-prefix>",
+    "<fim_prefix>",
+    "<PRE>",
+    "\xe2\x96\x81<PRE>",
+    "<|code_prefix|>",
+    "<|prefix|>",
+    "<\xef\xbd\x9c"
+    "fim\xe2\x96\x81"
+    "begin\xef\xbd\x9c>",
+    "<|fim_suffix|>",
+    "<fim-suffix>",
+    "<fim_suffix>",
+    "<SUF>",
+    "\xe2\x96\x81<SUF>",
+    "<|code_suffix|>",
+    "<|suffix|>",
+    "<\xef\xbd\x9c"
+    "fim\xe2\x96\x81hole\xef\xbd\x9c>",
+    "<|fim_middle|>",
+    "<fim-middle>",
+    "<fim_middle>",
+    "<MID>",
+    "\xe2\x96\x81<MID>",
+    "<|code_middle|>",
+    "<|middle|>",
+    "<\xef\xbd\x9c"
+    "fim\xe2\x96\x81"
+    "end\xef\xbd\x9c>",
+    NULL,
 };
 static const char *const fim_eog_names[] = {
-    "<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]", "<|fim_repo|>", "<|repo_name|>",
-    "<fim-repo>", "<REPO>", "<reponame>", "<|file_sep|>", NULL,
+    "<|fim_pad|>",   "<fim-pad>",  "<fim_pad>", "<PAD>",      "[PAD]",        "<|fim_repo|>",
+    "<|repo_name|>", "<fim-repo>", "<REPO>",    "<reponame>", "<|file_sep|>", NULL,
 };
 static const char *const eog_names[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
-    "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
-    "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
-    "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", "[e~[", NULL,
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "</s>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
+    "<\xef\xbd\x9c"
+    "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+    "[e~[",
+    NULL,
 };
 
 static int32_t find_text(const wl_tokenizer *t, const char *s)
@@ -135,13 +189,20 @@ void wl_tok_vocab_desc_init(struct wl_tok_vocab_desc *d)
 static unsigned attr_from_type(int32_t type)
 {
     switch (type) {
-    case 1: return WL_TOK_ATTR_NORMAL;
-    case 2: return WL_TOK_ATTR_UNKNOWN;
-    case 3: return WL_TOK_ATTR_CONTROL;
-    case 4: return WL_TOK_ATTR_USER_DEFINED;
-    case 5: return WL_TOK_ATTR_UNUSED;
-    case 6: return WL_TOK_ATTR_BYTE;
-    default: return WL_TOK_ATTR_UNDEFINED;
+    case 1:
+        return WL_TOK_ATTR_NORMAL;
+    case 2:
+        return WL_TOK_ATTR_UNKNOWN;
+    case 3:
+        return WL_TOK_ATTR_CONTROL;
+    case 4:
+        return WL_TOK_ATTR_USER_DEFINED;
+    case 5:
+        return WL_TOK_ATTR_UNUSED;
+    case 6:
+        return WL_TOK_ATTR_BYTE;
+    default:
+        return WL_TOK_ATTR_UNDEFINED;
     }
 }
 
@@ -415,8 +476,8 @@ static int build_bpe_tables(wl_tokenizer *t, struct pool *pl, const struct wl_to
         uint32_t off;
         rc = pool_add(pl, tmp, (size_t)(ka + kb), &off);
         if (rc == 0)
-            rc = wl__tok_map_put(&t->merge_map, pl->p, off, (uint32_t)ka, (uint32_t)kb,
-                                 (int32_t)i, true, NULL);
+            rc = wl__tok_map_put(&t->merge_map, pl->p, off, (uint32_t)ka, (uint32_t)kb, (int32_t)i,
+                                 true, NULL);
     }
     t->n_merges = (uint32_t)t->merge_map.n;
     free(tmp);
@@ -448,8 +509,7 @@ int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct w
     if (d->n_tokens == 0 || !d->tokens)
         return wl_errmsg_set(err, WL_EFORMAT, "the vocabulary has no tokens");
     if (d->n_tokens > INT32_MAX / 2)
-        return wl_errmsg_set(err, WL_ERANGE, "vocabulary of %zu tokens is too large",
-                             d->n_tokens);
+        return wl_errmsg_set(err, WL_ERANGE, "vocabulary of %zu tokens is too large", d->n_tokens);
     if (d->n_merges && !d->merges)
         return wl_errmsg_set(err, WL_EINVAL, "merges count without merges");
 
@@ -521,7 +581,8 @@ int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct w
         if (rc)
             goto fail;
         if (prev != WL_TOK_NULL) {
-            rc = wl_errmsg_set(err, WL_EFORMAT, "duplicate token in vocabulary: '%.*s' has ids %d and %u",
+            rc = wl_errmsg_set(err, WL_EFORMAT,
+                               "duplicate token in vocabulary: '%.*s' has ids %d and %u",
                                (int)(t->tok[i].text_len > 64 ? 64 : t->tok[i].text_len),
                                pl.p + t->tok[i].text_off, (int)prev, i);
             goto fail;
@@ -669,8 +730,9 @@ void wl_tok_free(wl_tokenizer *t)
 
 /* ---- GGUF front end --------------------------------------------------------------- */
 
-/* A token id key; missing or out of the int32 range (converters write
- * 0xFFFFFFFF for "none") means "the model type's default", as in llama.cpp. */
+/* A token id key. Missing, or out of the int32 range, means "the model type's
+ * default", as in llama.cpp; converters write "no such token" as -1 stored in a
+ * UINT32 (0xFFFFFFFF), e.g. stories260K's separator and padding ids: absent. */
 static int gguf_id(const wl_gguf *g, const char *key, int32_t *out)
 {
     int64_t v;
@@ -680,7 +742,9 @@ static int gguf_id(const wl_gguf *g, const char *key, int32_t *out)
         return 0;
     if (rc)
         return rc;
-    if (v >= 0 && v <= INT32_MAX)
+    if (v == -1 || v == (int64_t)UINT32_MAX)
+        *out = WL_TOK_NULL;
+    else if (v >= 0 && v <= INT32_MAX)
         *out = (int32_t)v;
     else
         wl_log_debug("tokenizer", "%s = %lld is not a token id; using the default", key,
@@ -757,14 +821,16 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
     wl_tok_vocab_desc_init(&d);
     model = gguf_strdup(g, "tokenizer.ggml.model");
     if (!model)
-        return wl_errmsg_set(err, WL_ENOENT, "no tokenizer in this file (tokenizer.ggml.model missing)");
+        return wl_errmsg_set(err, WL_ENOENT,
+                             "no tokenizer in this file (tokenizer.ggml.model missing)");
     if (strcmp(model, "llama") == 0) {
         d.model = WL_TOK_MODEL_SPM;
     } else if (strcmp(model, "gpt2") == 0) {
         d.model = WL_TOK_MODEL_BPE;
     } else {
-        rc = wl_errmsg_set(err, WL_ENOTSUP,
-                           "tokenizer model '%s' is not supported (only 'llama' and 'gpt2')", model);
+        rc =
+            wl_errmsg_set(err, WL_ENOTSUP,
+                          "tokenizer model '%s' is not supported (only 'llama' and 'gpt2')", model);
         goto done;
     }
     pre = gguf_strdup(g, "tokenizer.ggml.pre");
@@ -787,7 +853,8 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
             goto done;
         }
         if (n < d.n_tokens) {
-            rc = wl_errmsg_set(err, WL_EFORMAT, "tokenizer.ggml.scores has %llu entries for %zu tokens",
+            rc = wl_errmsg_set(err, WL_EFORMAT,
+                               "tokenizer.ggml.scores has %llu entries for %zu tokens",
                                (unsigned long long)n, d.n_tokens);
             goto done;
         }
@@ -810,7 +877,8 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
     }
     if (wl_gguf_get_arr(g, "tokenizer.ggml.token_type", &et, &n) == 0) {
         if (n < d.n_tokens) {
-            rc = wl_errmsg_set(err, WL_EFORMAT, "tokenizer.ggml.token_type has %llu entries for %zu tokens",
+            rc = wl_errmsg_set(err, WL_EFORMAT,
+                               "tokenizer.ggml.token_type has %llu entries for %zu tokens",
                                (unsigned long long)n, d.n_tokens);
             goto done;
         }

@@ -22,9 +22,8 @@
 #define N_REAL 3
 static const char *const real_names[N_REAL] = {"llama-spm", "gpt-2", "deepseek-llm"};
 static const bool real_lossless[N_REAL] = {true, true, false};
-static const char *const pre_names[] = {"default",   "gpt-2",        "llama-bpe",
-                                        "qwen2",     "starcoder",    "deepseek-llm",
-                                        "deepseek-coder", "falcon"};
+static const char *const pre_names[] = {"default",   "gpt-2",        "llama-bpe",      "qwen2",
+                                        "starcoder", "deepseek-llm", "deepseek-coder", "falcon"};
 #define N_PRE (sizeof(pre_names) / sizeof(pre_names[0]))
 
 static wl_tokenizer *real[N_REAL];
@@ -89,7 +88,14 @@ static wl_tokenizer *build_tiny_spm(void)
         type[3 + b] = 6;
         score[3 + b] = 0;
     }
-    const char *extra[] = {"\xe2\x96\x81", "a", "b", ("\xe2\x96\x81" "a"), "ab", "bc", "xyz"};
+    const char *extra[] = {"\xe2\x96\x81",
+                           "a",
+                           "b",
+                           ("\xe2\x96\x81"
+                            "a"),
+                           "ab",
+                           "bc",
+                           "xyz"};
     for (int i = 0; i < 7; i++) {
         tok[259 + i] = (struct wl_tok_text){extra[i], strlen(extra[i])};
         type[259 + i] = i == 6 ? 4 : 1;
@@ -115,8 +121,7 @@ static void setup(void)
 {
     for (size_t i = 0; i < N_REAL; i++) {
         char path[1024];
-        snprintf(path, sizeof(path), "%s/vocab/ggml-vocab-%s.gguf", WL_TESTDATA_DIR,
-                 real_names[i]);
+        snprintf(path, sizeof(path), "%s/vocab/ggml-vocab-%s.gguf", WL_TESTDATA_DIR, real_names[i]);
         struct wl_errmsg err;
         if (wl_tok_load_file(path, &real[i], &err) != 0)
             real[i] = NULL; /* no test data: the built-in vocabularies still run */
@@ -159,11 +164,17 @@ static void check(const wl_tokenizer *t, bool lossless, unsigned flags, const ch
     size_t bl = 0;
     if (wl_tok_detokenize_alloc(t, ids, n, WL_DETOK_SPECIAL, &back, &bl) != 0)
         __builtin_trap();
-    /* lossless: plain text round trip (specials parsed would re-render the same text,
-     * but a BOS/EOS added by flags would not be in the input) */
-    if (lossless && !(flags & (WL_TOK_ADD_BOS | WL_TOK_ADD_EOS)) &&
-        (bl != len || memcmp(back, text, len) != 0))
-        __builtin_trap();
+    /* lossless: plain text round trip (specials parsed re-render the same text, but a
+     * BOS/EOS added by flags is not in the input). Bytes the reference drops (a merge
+     * whose result is no token, spelled with characters that have no one-byte token;
+     * the tiny BPE vocabulary has such merges on purpose) are counted, and only then
+     * may the round trip lose them. */
+    if (lossless && !(flags & (WL_TOK_ADD_BOS | WL_TOK_ADD_EOS))) {
+        if (st.n_bytes_dropped == 0 && (bl != len || memcmp(back, text, len) != 0))
+            __builtin_trap();
+        if (st.n_bytes_dropped > 0 && bl + st.n_bytes_dropped != len)
+            __builtin_trap();
+    }
 
     struct wl_tok_decoder d;
     wl_tok_decoder_init(&d, t, WL_DETOK_SPECIAL);
@@ -173,7 +184,8 @@ static void check(const wl_tokenizer *t, bool lossless, unsigned flags, const ch
     size_t sl = 0;
     for (size_t i = 0; i < n; i++) {
         size_t k = 0;
-        if (wl_tok_decoder_push(&d, ids[i], piece, cap, &k) != 0 || !utf8_valid((unsigned char *)piece, k))
+        if (wl_tok_decoder_push(&d, ids[i], piece, cap, &k) != 0 ||
+            !utf8_valid((unsigned char *)piece, k))
             __builtin_trap();
         if (sl + k > 3 * bl + 8)
             __builtin_trap();

@@ -1,0 +1,127 @@
+/* `wattlens export ID --format json|csv [-o FILE]`: one stored run with its
+ * whole hierarchy. Writing to a file goes through FILE.tmp and a rename, so
+ * a failed export never leaves a half-written FILE. */
+#include "cli.h"
+#include "cli_store.h"
+
+#include "export/run_export.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const cmd = "export";
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "Usage: wattlens export [OPTIONS] ID --format json|csv\n"
+        "\n"
+        "Write one stored run with everything recorded under it.\n"
+        "  json  one object: {\"format\": \"wattlens-run\", \"version\": 1, \"run\": {...}}; the\n"
+        "        run holds its metadata, domains, samples, sections, summary and tokens,\n"
+        "        each token its layers, each layer its components, each component its ops\n"
+        "  csv   one table after another, each introduced by a '# name' line: metadata\n"
+        "        (field,value), domains, power_samples, sections, tokens, layer_metrics,\n"
+        "        component_metrics, op_metrics\n"
+        "ID is a run id or a unique prefix of at least 4 characters.\n"
+        "\n"
+        "Options:\n"
+        "  -f, --format FMT     json or csv (required)\n"
+        "  -o, --output FILE    write to FILE instead of stdout\n" WL_CLI_DB_HELP
+        "  -h, --help           show this help\n"
+        "\n"
+        "Examples:\n"
+        "  wattlens export 3f2a --format json > run.json\n"
+        "  wattlens export 3f2a --format csv -o run.csv\n");
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        WL_CLI_DB_OPTION,
+        {NULL, 0, NULL, 0},
+    };
+    const char *format = NULL, *output = NULL, *db = NULL;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "hf:o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            format = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case WL_CLI_OPT_DB:
+            db = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return WL_EXIT_OK;
+        default:
+            return wl_cli_usage_error(cmd, "unknown option or missing value: '%s'",
+                                      argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return wl_cli_usage_error(cmd, optind >= argc ? "missing run ID"
+                                                      : "expected exactly one run ID");
+    if (!format)
+        return wl_cli_usage_error(cmd, "missing --format json|csv");
+    bool csv = strcmp(format, "csv") == 0;
+    if (!csv && strcmp(format, "json") != 0)
+        return wl_cli_usage_error(cmd, "invalid value '%s' for --format (expected json or csv)",
+                                  format);
+    wl_store *s = NULL;
+    int rc = wl_cli_store_open(cmd, db, &s);
+    if (rc != WL_EXIT_OK)
+        return rc;
+    char id[37], tmp[4200];
+    if (!wl_cli_resolve_run(cmd, s, argv[optind], id)) {
+        wl_store_close(s);
+        return WL_EXIT_FAIL;
+    }
+    FILE *out = stdout;
+    if (output) {
+        if (snprintf(tmp, sizeof tmp, "%s.tmp", output) >= (int)sizeof tmp) {
+            wl_store_close(s);
+            return wl_cli_usage_error(cmd, "output path too long");
+        }
+        out = fopen(tmp, "w");
+        if (!out) {
+            rc = wl_cli_fail(cmd, "cannot write %s: %s", tmp, strerror(errno));
+            wl_store_close(s);
+            return rc;
+        }
+    }
+    struct wl_errmsg e = {{0}};
+    int erc = csv ? wl_export_run_csv(s, id, out, &e) : wl_export_run_json(s, id, out, &e);
+    if (erc == 0 && fflush(out) != 0)
+        erc = -1;
+    if (output) {
+        if (fclose(out) != 0 && erc == 0)
+            erc = -1;
+        if (erc == 0 && rename(tmp, output) != 0) {
+            rc = wl_cli_fail(cmd, "cannot create %s: %s", output, strerror(errno));
+            remove(tmp);
+            wl_store_close(s);
+            return rc;
+        }
+        if (erc != 0)
+            remove(tmp);
+    }
+    if (erc != 0)
+        rc = wl_cli_fail(cmd, "export of run %s failed: %s", id,
+                         e.text[0] ? e.text : "could not write the output");
+    wl_store_close(s);
+    return rc;
+}
+
+const struct wl_cli_command wl_cli_cmd_export = {
+    "export", "export one run with its hierarchy (JSON, CSV)", run};

@@ -1,0 +1,130 @@
+/* `wattlens gc`: retention for the run database (keep the N newest runs
+ * and/or drop runs older than D days), with a dry run, then VACUUM. */
+#include "cli.h"
+#include "cli_store.h"
+
+#include <stdio.h>
+
+static const char *const cmd = "gc";
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: wattlens gc [OPTIONS]\n"
+                 "\n"
+                 "Remove old runs from the run database, then compact the file (VACUUM).\n"
+                 "A run goes when it is beyond the --keep newest OR older than --max-age;\n"
+                 "runs still being recorded are never removed. Give at least one limit.\n"
+                 "\n"
+                 "Options:\n"
+                 "  --keep N             keep the N newest runs\n"
+                 "  --max-age DAYS       remove runs created more than DAYS days ago (fractions\n"
+                 "                       allowed: 0.5 = 12 hours)\n"
+                 "  --dry-run            list what would be removed; change nothing\n"
+                 "  --json               the result as JSON: {\"removed\": [ids], \"dry_run\": "
+                 "...}\n" WL_CLI_DB_HELP "  -h, --help           show this help\n"
+                 "\n"
+                 "Examples:\n"
+                 "  wattlens gc --keep 100 --dry-run\n"
+                 "  wattlens gc --max-age 30\n"
+                 "  wattlens gc --keep 500 --max-age 90\n");
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"keep", required_argument, NULL, 'k'},
+        {"max-age", required_argument, NULL, 'a'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        WL_CLI_DB_OPTION,
+        {NULL, 0, NULL, 0},
+    };
+    struct wl_gc_params p = {.keep = -1, .max_age_days = -1};
+    bool json = false;
+    const char *db = NULL;
+    long keep;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            if (!wl_cli_parse_long(cmd, "--keep", optarg, 0, 1000000000L, &keep))
+                return WL_EXIT_USAGE;
+            p.keep = keep;
+            break;
+        case 'a':
+            if (!wl_cli_parse_double(cmd, "--max-age", optarg, 0, 1e6, &p.max_age_days))
+                return WL_EXIT_USAGE;
+            break;
+        case 'n':
+            p.dry_run = true;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case WL_CLI_OPT_DB:
+            db = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return WL_EXIT_OK;
+        default:
+            return wl_cli_usage_error(cmd, "unknown option or missing value: '%s'",
+                                      argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return wl_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (p.keep < 0 && p.max_age_days < 0)
+        return wl_cli_usage_error(cmd, "give --keep N and/or --max-age DAYS");
+    wl_store *s = NULL;
+    int rc = wl_cli_store_open(cmd, db, &s);
+    if (rc != WL_EXIT_OK)
+        return rc;
+    struct wl_gc_result res;
+    if (wl_store_gc(s, &p, &res) != 0) {
+        rc = wl_cli_fail(cmd, "%s", wl_store_last_error(s));
+        wl_store_close(s);
+        return rc;
+    }
+    struct wl_store_stats st;
+    bool have_stats = wl_store_stats(s, &st) == 0;
+    if (json) {
+        json_t *o = json_object();
+        json_t *ids = json_array();
+        for (size_t i = 0; i < res.removed.n; i++)
+            json_array_append_new(ids, json_string(res.removed.rows[i].id));
+        json_object_set_new(o, "removed", ids);
+        json_object_set_new(o, "dry_run", json_boolean(p.dry_run));
+        json_object_set_new(o, "bytes_before", json_integer(res.bytes_before));
+        json_object_set_new(o, "bytes_after", json_integer(res.bytes_after));
+        if (have_stats)
+            json_object_set_new(o, "runs_left", json_integer(st.runs));
+        rc = wl_cli_print_json(o);
+    } else {
+        for (size_t i = 0; i < res.removed.n; i++) {
+            const struct wl_run_row *r = &res.removed.rows[i];
+            char date[32];
+            printf("%s %s  %s  %s\n", p.dry_run ? "would remove" : "removed", r->id,
+                   wl_cli_format_date(r->created_at_ms, date, sizeof date),
+                   r->model_name ? r->model_name
+                   : r->command  ? r->command
+                                 : "");
+        }
+        printf("%s%zu run%s%s", p.dry_run ? "dry run: " : "", res.removed.n,
+               res.removed.n == 1 ? "" : "s", p.dry_run ? " would be removed" : " removed");
+        if (!p.dry_run)
+            printf("; file %.1f MB -> %.1f MB", (double)res.bytes_before / 1e6,
+                   (double)res.bytes_after / 1e6);
+        if (have_stats)
+            printf("; %lld run%s kept", (long long)st.runs, st.runs == 1 ? "" : "s");
+        printf("\n");
+    }
+    wl_gc_result_free(&res);
+    wl_store_close(s);
+    return rc;
+}
+
+const struct wl_cli_command wl_cli_cmd_gc = {"gc", "remove old runs (retention) and compact", run};

@@ -1,0 +1,301 @@
+/* `wattlens measure -- CMD`: runs a command and reports its duration, energy
+ * per domain, average/peak power, dynamic energy above an idle baseline and
+ * sampling statistics, each figure with its method. Exits with CMD's status.
+ * Thin: the measuring is wl_measure_run (src/sampler/measure.c); the result
+ * struct is what a store would save. */
+#include "cli.h"
+
+#include "sampler/measure.h"
+#include "wattlens/wattlens.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: wattlens measure [OPTIONS] -- CMD [ARGS...]\n"
+            "\n"
+            "Runs CMD, samples every available power sensor while it runs, and reports\n"
+            "its duration, energy per domain (J), average and peak power (W), energy above\n"
+            "an idle baseline (when one was taken), the number of samples and the achieved\n"
+            "sampling rate. Every figure says how it was obtained: measured (energy counter),\n"
+            "measured (sampled power), vendor estimate, or estimated (model). Without a\n"
+            "readable hardware sensor the CPU-time model estimates CPU power from the CPU\n"
+            "time of CMD's process tree; that is labelled as an estimate, never as measured.\n"
+            "wattlens exits with CMD's exit status (128+N if a signal N killed it, 127 if it\n"
+            "could not be found, 126 if it could not be executed).\n"
+            "\n"
+            "Options:\n"
+            "  -i, --interval MS      sampling interval in milliseconds (default 10; 100 with\n"
+            "                         powermetrics)\n"
+            "  -b, --baseline SEC     measure idle power for SEC seconds before CMD (default 0)\n"
+            "      --json             print the report as one JSON object\n"
+            "  -o, --output FILE      write the report to FILE instead of stdout\n"
+            "      --model-idle-w W   CPU model: idle watts (default %.1f)\n"
+            "      --model-core-w W   CPU model: watts per busy core (default %.1f)\n"
+            "      --model-system     CPU model follows all CPUs, not only CMD's process tree\n"
+            "  -h, --help             show this help\n"
+            "\n"
+            "Examples:\n"
+            "  wattlens measure -- make -j4\n"
+            "  wattlens measure --baseline 2 -i 20 -- ./bench --iterations 100\n"
+            "  wattlens measure --json -o report.json -- python3 train.py\n",
+            WL_MODEL_DEFAULT_IDLE_W, WL_MODEL_DEFAULT_BUSY_CORE_W);
+}
+
+static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
+{
+    const struct wl_domain_info *di = &r->domains[d];
+    json_t *j = json_object();
+    json_object_set_new(j, "domain", json_string(wl_domain_name(d)));
+    json_object_set_new(j, "method", json_string(wl_method_key(di->method)));
+    json_object_set_new(j, "method_label", json_string(wl_method_label(di->method)));
+    json_object_set_new(j, "measured", json_boolean(wl_method_is_measured(di->method)));
+    json_object_set_new(j, "exact_counter_window", json_boolean(di->counter));
+    json_object_set_new(j, "sources", json_string(di->sources));
+    bool has = wl_energy_window_has(&r->window, d);
+    json_object_set_new(j, "energy_j",
+                        has ? json_real(wl_energy_window_j(&r->window, d)) : json_null());
+    json_object_set_new(j, "avg_power_w",
+                        has ? json_real(wl_energy_window_avg_w(&r->window, d)) : json_null());
+    const struct wl_peak *pk = &r->run_peak[d];
+    if (r->stats.n_samples > 0 && pk->t_ns) {
+        json_object_set_new(j, "peak_power_w", json_real(pk->power_w));
+        json_object_set_new(j, "peak_at_s",
+                            json_real((double)(pk->t_ns - r->window.begin.t_ns) / 1e9));
+        json_object_set_new(j, "peak_phase", json_string(wl_measure_phase_name(pk->phase)));
+    } else {
+        json_object_set_new(j, "peak_power_w", json_null());
+    }
+    if (r->baseline.valid && (r->baseline.valid_mask & (1u << d)) && has) {
+        json_object_set_new(j, "baseline_power_w", json_real(r->baseline.power_w[d]));
+        json_object_set_new(j, "dynamic_energy_j",
+                            json_real(wl_energy_window_dynamic_j(&r->window, &r->baseline, d)));
+    }
+    return j;
+}
+
+static json_t *report_json(char **argv, const struct wl_measure_result *r)
+{
+    json_t *j = json_object();
+    json_t *cmd = json_array();
+    for (int i = 0; argv[i]; i++)
+        json_array_append_new(cmd, json_string(argv[i]));
+    json_object_set_new(j, "command", cmd);
+    json_object_set_new(j, "exit_status", json_integer(r->exit_code));
+    json_object_set_new(j, "signal", r->term_signal ? json_integer(r->term_signal) : json_null());
+    if (r->exec_errno)
+        json_object_set_new(j, "exec_error", json_string(strerror(r->exec_errno)));
+    double dur = (double)wl_energy_window_dur_ns(&r->window) / 1e9;
+    json_object_set_new(j, "duration_s", json_real(dur));
+    json_object_set_new(j, "cpu_time_s", json_real((double)r->cpu_ns / 1e9));
+    json_object_set_new(j, "measured", json_boolean(!r->model_only));
+    json_object_set_new(
+        j, "energy_source",
+        json_string(r->model_only ? wl_method_label(WL_METHOD_MODEL_ESTIMATE) : "measured"));
+    json_object_set_new(j, "sensors", json_string(r->sensors_desc));
+    json_t *doms = json_array();
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if (r->domains[d].present)
+            json_array_append_new(doms, domain_json(r, (enum wl_domain)d));
+    }
+    json_object_set_new(j, "domains", doms);
+    if (r->baseline.valid) {
+        json_t *b = json_object();
+        json_object_set_new(b, "duration_s", json_real((double)r->baseline.dur_ns / 1e9));
+        json_object_set_new(j, "baseline", b);
+    } else {
+        json_object_set_new(j, "baseline", json_null());
+    }
+    json_t *s = json_object();
+    json_object_set_new(s, "samples", json_integer((json_int_t)r->stats.n_samples));
+    json_object_set_new(s, "interval_ms", json_real((double)r->stats.interval_ns / 1e6));
+    json_object_set_new(s, "requested_hz", json_real(r->stats.requested_hz));
+    json_object_set_new(s, "achieved_hz", json_real(r->stats.achieved_hz));
+    json_object_set_new(s, "rate_judged", json_boolean(r->stats.rate_judged));
+    json_object_set_new(s, "rate_ok", json_boolean(r->stats.rate_ok));
+    json_object_set_new(s, "ring_overflow", json_integer((json_int_t)r->stats.n_overflow));
+    json_object_set_new(s, "missed_ticks", json_integer((json_int_t)r->stats.n_missed_ticks));
+    json_t *gaps = json_array();
+    for (size_t i = 0; i < r->n_gaps; i++) {
+        json_t *g = json_object();
+        json_object_set_new(g, "start_s",
+                            json_real((double)(r->gaps[i].t_start_ns - r->t0_ns) / 1e9));
+        json_object_set_new(g, "end_s",
+                            r->gaps[i].t_end_ns
+                                ? json_real((double)(r->gaps[i].t_end_ns - r->t0_ns) / 1e9)
+                                : json_null());
+        json_object_set_new(g, "error", json_string(wl_strerror_name(r->gaps[i].error)));
+        json_array_append_new(gaps, g);
+    }
+    json_object_set_new(s, "gaps", gaps);
+    json_object_set_new(j, "sampling", s);
+    return j;
+}
+
+static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
+{
+    double dur = (double)wl_energy_window_dur_ns(&r->window) / 1e9;
+    fprintf(f, "\nwattlens measure:");
+    for (int i = 0; argv[i]; i++)
+        fprintf(f, " %s", argv[i]);
+    fprintf(f, "\n");
+    if (r->exec_errno)
+        fprintf(f, "  could not run the command: %s\n", strerror(r->exec_errno));
+    if (r->term_signal)
+        fprintf(f, "  exit status     %d (killed by signal %d)\n", r->exit_code, r->term_signal);
+    else
+        fprintf(f, "  exit status     %d\n", r->exit_code);
+    fprintf(f, "  duration        %.3f s (CPU time %.3f s)\n", dur, (double)r->cpu_ns / 1e9);
+    fprintf(f, "  samples         %llu at %.1f/s (requested %.1f/s)%s\n",
+            (unsigned long long)r->stats.n_samples, r->stats.achieved_hz, r->stats.requested_hz,
+            !r->stats.rate_judged ? "  (too few samples to judge the rate)"
+            : r->stats.rate_ok    ? ""
+                                  : "  WARNING: more than 20 % off the requested rate");
+    if (r->stats.n_overflow)
+        fprintf(f, "  ring overflow   %llu samples overwritten before being read\n",
+                (unsigned long long)r->stats.n_overflow);
+    for (size_t i = 0; i < r->n_gaps; i++)
+        fprintf(f, "  sensor gap      %.3f s .. %s (%s)\n",
+                (double)(r->gaps[i].t_start_ns - r->t0_ns) / 1e9,
+                r->gaps[i].t_end_ns ? "recovered" : "end", wl_strerror(r->gaps[i].error));
+    if (r->model_only)
+        fprintf(f, "  energy source   ESTIMATED by the CPU-time model, NOT measured (no hardware\n"
+                   "                  power sensor is readable here; see `wattlens sensors`)\n");
+    fprintf(f, "\n  %-8s %12s %10s %18s %13s %12s  %s\n", "domain", "energy (J)", "avg (W)",
+            "peak (W) @ s", "baseline (W)", "dynamic (J)", "method");
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        const struct wl_domain_info *di = &r->domains[d];
+        if (!di->present)
+            continue;
+        enum wl_domain dom = (enum wl_domain)d;
+        char e[32] = "n/a", a[32] = "n/a", pk[48] = "-", b[32] = "-", dy[32] = "-";
+        if (wl_energy_window_has(&r->window, dom)) {
+            snprintf(e, sizeof e, "%.3f", wl_energy_window_j(&r->window, dom));
+            snprintf(a, sizeof a, "%.3f", wl_energy_window_avg_w(&r->window, dom));
+            if (r->baseline.valid && (r->baseline.valid_mask & (1u << d))) {
+                snprintf(b, sizeof b, "%.3f", r->baseline.power_w[d]);
+                snprintf(dy, sizeof dy, "%.3f",
+                         wl_energy_window_dynamic_j(&r->window, &r->baseline, dom));
+            }
+        }
+        const struct wl_peak *p = &r->run_peak[d];
+        if (p->t_ns)
+            snprintf(pk, sizeof pk, "%.3f @ %.2f", p->power_w,
+                     (double)((int64_t)p->t_ns - (int64_t)r->window.begin.t_ns) / 1e9);
+        fprintf(f, "  %-8s %12s %10s %18s %13s %12s  %s\n", wl_domain_name(dom), e, a, pk, b, dy,
+                wl_method_label(di->method));
+    }
+    fprintf(f, "\n  sources: %s\n", r->sensors_desc);
+}
+
+static int run_measure(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"interval", required_argument, NULL, 'i'},
+        {"baseline", required_argument, NULL, 'b'},
+        {"json", no_argument, NULL, 'j'},
+        {"output", required_argument, NULL, 'o'},
+        {"model-idle-w", required_argument, NULL, 'I'},
+        {"model-core-w", required_argument, NULL, 'C'},
+        {"model-system", no_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    long interval_ms = 0;
+    double baseline_s = 0;
+    bool json = false, model_system = false;
+    const char *output = NULL;
+    struct wl_measure_params mp;
+    memset(&mp, 0, sizeof mp);
+    wl_sensor_params_default(&mp.sensors);
+    int c;
+    optind = 1;
+    /* "+": stop at the first non-option so CMD's own options are left alone */
+    while ((c = getopt_long(argc, argv, "+i:b:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i':
+            if (!wl_cli_parse_long("measure", "--interval", optarg, 1, 60000, &interval_ms))
+                return WL_EXIT_USAGE;
+            break;
+        case 'b':
+            if (!wl_cli_parse_double("measure", "--baseline", optarg, 0, 3600, &baseline_s))
+                return WL_EXIT_USAGE;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'I':
+            if (!wl_cli_parse_double("measure", "--model-idle-w", optarg, 0, 10000,
+                                     &mp.sensors.model.idle_w))
+                return WL_EXIT_USAGE;
+            break;
+        case 'C':
+            if (!wl_cli_parse_double("measure", "--model-core-w", optarg, 0, 10000,
+                                     &mp.sensors.model.busy_core_w))
+                return WL_EXIT_USAGE;
+            break;
+        case 'S':
+            model_system = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return WL_EXIT_OK;
+        default:
+            return wl_cli_usage_error("measure", "unknown option");
+        }
+    }
+    if (optind >= argc)
+        return wl_cli_usage_error("measure", "no command given (usage: wattlens measure [OPTIONS] "
+                                             "-- CMD [ARGS...])");
+    char **cmd = argv + optind;
+    mp.argv = cmd;
+    mp.interval_ns = (uint64_t)interval_ms * 1000000ull;
+    mp.baseline_ns = (uint64_t)(baseline_s * 1e9);
+    mp.model_whole_system = model_system;
+
+    FILE *out = stdout;
+    if (output) {
+        out = fopen(output, "w");
+        if (!out)
+            return wl_cli_fail("measure", "cannot write %s: %s", output, strerror(errno));
+    }
+    struct wl_measure_result r;
+    struct wl_errmsg em;
+    wl_errmsg_clear(&em);
+    int rc = wl_measure_run(&mp, &r, &em);
+    if (rc != 0) {
+        if (out != stdout)
+            fclose(out);
+        return wl_cli_fail("measure", "%s", em.text);
+    }
+    if (r.exec_errno)
+        fprintf(stderr, "wattlens measure: cannot run '%s': %s\n", cmd[0], strerror(r.exec_errno));
+    /* (the coordinator adds saving to the store here: the result struct is complete) */
+    if (json) {
+        json_t *j = report_json(cmd, &r);
+        if (json_dumpf(j, out, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0)
+            fprintf(stderr, "wattlens measure: cannot write the report\n");
+        fputc('\n', out);
+        json_decref(j);
+    } else {
+        report_text(out, cmd, &r);
+    }
+    if (out != stdout)
+        fclose(out);
+    else
+        fflush(stdout);
+    int code = r.exit_code;
+    wl_measure_result_free(&r);
+    return code;
+}
+
+const struct wl_cli_command wl_cli_cmd_measure = {
+    "measure", "run a command and report its energy, power and duration", run_measure};

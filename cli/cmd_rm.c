@@ -1,0 +1,72 @@
+/* `wattlens rm ID...`: delete stored runs and everything under them. */
+#include "cli.h"
+#include "cli_store.h"
+
+#include <stdio.h>
+
+static const char *const cmd = "rm";
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: wattlens rm [OPTIONS] ID...\n"
+                 "\n"
+                 "Delete runs from the run database with everything recorded under them\n"
+                 "(power samples, sections, tokens, layer/component/op metrics). Each ID is a run\n"
+                 "id or a unique prefix of at least 4 characters. Runs that cannot be found are\n"
+                 "reported and the others are still deleted (exit status 1 if any failed).\n"
+                 "The file does not shrink until 'wattlens gc' compacts it.\n"
+                 "\n"
+                 "Options:\n" WL_CLI_DB_HELP "  -h, --help           show this help\n"
+                 "\n"
+                 "Examples:\n"
+                 "  wattlens rm 3f2a\n"
+                 "  wattlens rm 3f2a 91bc 0d4e\n");
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},
+        WL_CLI_DB_OPTION,
+        {NULL, 0, NULL, 0},
+    };
+    const char *db = NULL;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case WL_CLI_OPT_DB:
+            db = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return WL_EXIT_OK;
+        default:
+            return wl_cli_usage_error(cmd, "unknown option or missing value: '%s'",
+                                      argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return wl_cli_usage_error(cmd, "missing run ID");
+    wl_store *s = NULL;
+    int rc = wl_cli_store_open(cmd, db, &s);
+    if (rc != WL_EXIT_OK)
+        return rc;
+    for (int i = optind; i < argc; i++) {
+        char id[37];
+        if (!wl_cli_resolve_run(cmd, s, argv[i], id)) {
+            rc = WL_EXIT_FAIL;
+            continue;
+        }
+        if (wl_store_delete_run(s, id) != 0) {
+            rc = wl_cli_fail(cmd, "%s", wl_store_last_error(s));
+            continue;
+        }
+        printf("removed %s\n", id);
+    }
+    wl_store_close(s);
+    return rc;
+}
+
+const struct wl_cli_command wl_cli_cmd_rm = {"rm", "delete stored runs", run};

@@ -1,0 +1,255 @@
+/* `wattlens runs`: list stored runs with filters, sorting and pagination,
+ * as a table or as JSON ({"runs": [...], "total": N}).
+ */
+#include "cli.h"
+#include "cli_store.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const cmd = "runs";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: wattlens runs [OPTIONS]\n"
+            "\n"
+            "List the runs kept in the run database, newest first.\n"
+            "\n"
+            "Filters (combine freely; all must match):\n"
+            "  --model M            model name or path contains M (measure runs: the command)\n"
+            "  --tag T              runs tagged T\n"
+            "  --experiment E       runs of experiment E\n"
+            "  --since TIME         created at or after TIME\n"
+            "  --until TIME         created before TIME\n"
+            "                       TIME: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (UTC), or an age\n"
+            "                       such as 30m, 12h, 7d, 2w\n"
+            "  --search TEXT        prompt contains TEXT (case-insensitive)\n"
+            "\n"
+            "Order and pages:\n"
+            "  --sort KEY           date (newest first, default), duration (longest first),\n"
+            "                       energy (most first) or jpt (J per output token, lowest\n"
+            "                       first; runs without tokens last)\n"
+            "  --limit N            at most N runs (default 20; 0 = all)\n"
+            "  --offset N           skip the first N matching runs (default 0)\n"
+            "\n"
+            "Output:\n"
+            "  --json               JSON object: {\"runs\": [{\"id\": ..., ...}], \"total\": "
+            "N}\n" WL_CLI_DB_HELP "  -h, --help           show this help\n"
+            "\n"
+            "Examples:\n"
+            "  wattlens runs\n"
+            "  wattlens runs --model llama --since 7d --sort jpt\n"
+            "  wattlens runs --tag baseline --limit 50 --offset 50 --json\n");
+}
+
+static json_t *num_or_null(double v)
+{
+    return isnan(v) ? json_null() : json_real(v);
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *row_json(const struct wl_run_row *r)
+{
+    char date[32];
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(r->id));
+    json_object_set_new(o, "created_at_ms", json_integer(r->created_at_ms));
+    json_object_set_new(o, "created_at",
+                        json_string(wl_cli_format_date(r->created_at_ms, date, sizeof date)));
+    json_object_set_new(o, "status", json_string(wl_run_status_name(r->status)));
+    json_object_set_new(o, "kind", json_string(wl_run_kind_name(r->kind)));
+    json_object_set_new(o, "model", str_or_null(r->model_name));
+    json_object_set_new(o, "command", str_or_null(r->command));
+    json_object_set_new(o, "prompt", str_or_null(r->prompt));
+    json_object_set_new(o, "experiment", str_or_null(r->experiment));
+    json_t *tags = json_array();
+    if (r->tags) {
+        char *dup = strdup(r->tags), *save = NULL;
+        for (char *t = dup ? strtok_r(dup, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
+            json_array_append_new(tags, json_string(t));
+        free(dup);
+    }
+    json_object_set_new(o, "tags", tags);
+    json_object_set_new(o, "duration_ms", num_or_null(r->duration_ms));
+    json_object_set_new(o, "energy_j", num_or_null(r->energy_j));
+    json_object_set_new(o, "energy_method",
+                        r->has_energy_method ? json_string(wl_method_key(r->energy_method))
+                                             : json_null());
+    json_object_set_new(o, "input_tokens",
+                        r->input_tokens >= 0 ? json_integer(r->input_tokens) : json_null());
+    json_object_set_new(o, "output_tokens",
+                        r->output_tokens >= 0 ? json_integer(r->output_tokens) : json_null());
+    json_object_set_new(o, "j_per_token", num_or_null(r->j_per_token));
+    return o;
+}
+
+/* Copies s into buf, cut to width characters with "..." when longer. */
+static const char *clip(const char *s, size_t width, char *buf, size_t size)
+{
+    if (!s)
+        s = "-";
+    size_t n = strlen(s);
+    if (n <= width || width < 4) {
+        snprintf(buf, size, "%s", s);
+    } else {
+        snprintf(buf, size, "%.*s...", (int)(width - 3), s);
+    }
+    for (char *c = buf; *c; c++) {
+        if (*c == '\n' || *c == '\t')
+            *c = ' ';
+    }
+    return buf;
+}
+
+static void print_table(const struct wl_run_list *l, int64_t offset)
+{
+    if (l->n == 0) {
+        if (l->total == 0)
+            printf("No runs match. Record one with 'wattlens measure -- CMD' or 'wattlens run'.\n");
+        else
+            printf("No runs on this page (%lld match; lower --offset).\n", (long long)l->total);
+        return;
+    }
+    printf("%-8s  %-16s  %-10s  %-9s  %-24s  %10s  %11s  %11s  %9s  %s\n", "ID", "CREATED (UTC)",
+           "STATUS", "KIND", "MODEL / COMMAND", "DURATION", "ENERGY", "J/TOKEN", "TOKENS", "TAGS");
+    for (size_t i = 0; i < l->n; i++) {
+        const struct wl_run_row *r = &l->rows[i];
+        char date[32], what[64], dur[32], en[32], jpt[32], tok[48], tags[64];
+        const char *name = r->model_name ? r->model_name : r->command;
+        if (r->input_tokens >= 0 || r->output_tokens >= 0)
+            snprintf(tok, sizeof tok, "%lld/%lld",
+                     (long long)(r->input_tokens > 0 ? r->input_tokens : 0),
+                     (long long)(r->output_tokens > 0 ? r->output_tokens : 0));
+        else
+            snprintf(tok, sizeof tok, "-");
+        printf("%-8.8s  %-16s  %-10s  %-9s  %-24s  %10s  %11s  %11s  %9s  %s\n", r->id,
+               wl_cli_format_date(r->created_at_ms, date, sizeof date),
+               wl_run_status_name(r->status), wl_run_kind_name(r->kind),
+               clip(name, 24, what, sizeof what),
+               wl_cli_fmt_duration(r->duration_ms, dur, sizeof dur),
+               wl_cli_fmt_energy(r->energy_j, en, sizeof en),
+               wl_cli_fmt(r->j_per_token, 4, "J", jpt, sizeof jpt), tok,
+               clip(r->tags ? r->tags : "", 30, tags, sizeof tags));
+    }
+    printf("\n%lld-%lld of %lld runs. 'wattlens show ID' for one run (an ID prefix is enough).\n",
+           (long long)offset + 1, (long long)(offset + (int64_t)l->n), (long long)l->total);
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"tag", required_argument, NULL, 't'},
+        {"experiment", required_argument, NULL, 'e'},
+        {"since", required_argument, NULL, 'S'},
+        {"until", required_argument, NULL, 'U'},
+        {"search", required_argument, NULL, 's'},
+        {"sort", required_argument, NULL, 'o'},
+        {"limit", required_argument, NULL, 'l'},
+        {"offset", required_argument, NULL, 'f'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        WL_CLI_DB_OPTION,
+        {NULL, 0, NULL, 0},
+    };
+    struct wl_store_filter flt = {0};
+    enum wl_store_sort sort = WL_SORT_DATE;
+    long limit = 20, offset = 0;
+    bool json = false;
+    const char *db = NULL;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            flt.model = optarg;
+            break;
+        case 't':
+            flt.tag = optarg;
+            break;
+        case 'e':
+            flt.experiment = optarg;
+            break;
+        case 'S':
+            if (!wl_cli_parse_time(cmd, "--since", optarg, &flt.since_ms))
+                return WL_EXIT_USAGE;
+            break;
+        case 'U':
+            if (!wl_cli_parse_time(cmd, "--until", optarg, &flt.until_ms))
+                return WL_EXIT_USAGE;
+            break;
+        case 's':
+            flt.search = optarg;
+            break;
+        case 'o':
+            if (wl_store_sort_parse(optarg, &sort) != 0)
+                return wl_cli_usage_error(cmd,
+                                          "invalid value '%s' for --sort (expected date, "
+                                          "duration, energy or jpt)",
+                                          optarg);
+            break;
+        case 'l':
+            if (!wl_cli_parse_long(cmd, "--limit", optarg, 0, 1000000000L, &limit))
+                return WL_EXIT_USAGE;
+            break;
+        case 'f':
+            if (!wl_cli_parse_long(cmd, "--offset", optarg, 0, 1000000000L, &offset))
+                return WL_EXIT_USAGE;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case WL_CLI_OPT_DB:
+            db = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return WL_EXIT_OK;
+        default:
+            return wl_cli_usage_error(cmd, "unknown option or missing value: '%s'",
+                                      argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return wl_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (flt.since_ms && flt.until_ms && flt.since_ms >= flt.until_ms)
+        return wl_cli_usage_error(cmd, "--since must be earlier than --until");
+
+    wl_store *s = NULL;
+    int rc = wl_cli_store_open(cmd, db, &s);
+    if (rc != WL_EXIT_OK)
+        return rc;
+    struct wl_run_list l;
+    if (wl_store_list_runs(s, &flt, sort, limit, offset, &l) != 0) {
+        rc = wl_cli_fail(cmd, "%s", wl_store_last_error(s));
+        wl_store_close(s);
+        return rc;
+    }
+    if (json) {
+        json_t *o = json_object();
+        json_t *arr = json_array();
+        for (size_t i = 0; i < l.n; i++)
+            json_array_append_new(arr, row_json(&l.rows[i]));
+        json_object_set_new(o, "runs", arr);
+        json_object_set_new(o, "total", json_integer(l.total));
+        json_object_set_new(o, "limit", json_integer(limit));
+        json_object_set_new(o, "offset", json_integer(offset));
+        rc = wl_cli_print_json(o);
+    } else {
+        print_table(&l, offset);
+    }
+    wl_run_list_free(&l);
+    wl_store_close(s);
+    return rc;
+}
+
+const struct wl_cli_command wl_cli_cmd_runs = {"runs", "list stored runs (filter, sort, page)",
+                                               run};

@@ -1,0 +1,225 @@
+/* `wattlens sensors`: tries every power backend and shows what was found
+ * (domains, method, resolution, update period) and, for every backend that
+ * is not available, why and how to fix it. Thin: the work is in src/sensors. */
+#include "cli.h"
+
+#include "sensors/sensor.h"
+#include "wattlens/wattlens.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: wattlens sensors [--json]\n"
+            "\n"
+            "Tries every power/energy backend and reports, for each one, what it measures\n"
+            "(domains, method, resolution, measured update period) or why it is not\n"
+            "available and how to fix that.\n"
+            "\n"
+            "Backends, in the order tried: rapl-powercap, rapl-perf, rapl-msr (alternatives\n"
+            "for the same RAPL counters), nvml (NVIDIA), powermetrics (macOS), hwmon, and the\n"
+            "cpu-model estimate, used only when no CPU energy source is readable.\n"
+            "\n"
+            "Options:\n"
+            "  --json         print the result as one JSON object\n"
+            "  -h, --help     show this help\n"
+            "\n"
+            "Environment (overrides, mostly for testing):\n"
+            "  WATTLENS_SYSFS_ROOT         use this directory instead of /sys\n"
+            "  WATTLENS_DEV_ROOT           instead of /dev (MSR device files)\n"
+            "  WATTLENS_PROC_ROOT          instead of /proc\n"
+            "  WATTLENS_NVML_LIB           NVML library to load (default libnvidia-ml.so.1)\n"
+            "  WATTLENS_POWERMETRICS       powermetrics executable to run\n"
+            "  WATTLENS_MODEL_IDLE_W       CPU model: idle watts (default %.1f)\n"
+            "  WATTLENS_MODEL_BUSY_CORE_W  CPU model: watts per busy core (default %.1f)\n"
+            "\n"
+            "Examples:\n"
+            "  wattlens sensors\n"
+            "  sudo wattlens sensors --json\n",
+            WL_MODEL_DEFAULT_IDLE_W, WL_MODEL_DEFAULT_BUSY_CORE_W);
+}
+
+static const char *flag_desc(unsigned f)
+{
+    if (f & WL_CH_CONTAINS)
+        return "contains other domains (never summed with them)";
+    if (f & WL_CH_PART)
+        return "part of the package";
+    return "";
+}
+
+static json_t *channel_json(const struct wl_sensor_channel *c)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "name", json_string(c->name));
+    json_object_set_new(j, "label", json_string(c->label));
+    json_object_set_new(j, "domain", json_string(wl_domain_name(c->domain)));
+    json_object_set_new(j, "method", json_string(wl_method_key(c->method)));
+    json_object_set_new(j, "method_label", json_string(wl_method_label(c->method)));
+    json_object_set_new(j, "measured", json_boolean(wl_method_is_measured(c->method)));
+    json_object_set_new(j, "energy_counter", json_boolean(c->flags & WL_CH_ENERGY));
+    json_object_set_new(j, "power", json_boolean(c->flags & WL_CH_POWER));
+    json_object_set_new(j, "contains_other_domains", json_boolean(c->flags & WL_CH_CONTAINS));
+    json_object_set_new(j, "part_of_package", json_boolean(c->flags & WL_CH_PART));
+    if (c->resolution_uj > 0)
+        json_object_set_new(j, "resolution_uj", json_real(c->resolution_uj));
+    if (c->power_resolution_w > 0)
+        json_object_set_new(j, "power_resolution_w", json_real(c->power_resolution_w));
+    return j;
+}
+
+static const struct wl_sensor_info *find_info(const wl_sensor_set *set, const char *backend)
+{
+    for (unsigned i = 0; i < wl_sensor_set_count(set); i++) {
+        const struct wl_sensor_info *in = wl_sensor_get_info(wl_sensor_set_get(set, i));
+        if (strcmp(in->backend, backend) == 0)
+            return in;
+    }
+    return NULL;
+}
+
+static int print_json(const wl_sensor_set *set)
+{
+    json_t *root = json_object();
+    json_t *arr = json_array();
+    for (unsigned i = 0; i < wl_sensor_set_status_count(set); i++) {
+        const struct wl_sensor_status *st = wl_sensor_set_status(set, i);
+        json_t *b = json_object();
+        json_object_set_new(b, "backend", json_string(st->backend));
+        json_object_set_new(b, "description", json_string(st->what));
+        json_object_set_new(b, "available", json_boolean(st->available));
+        json_object_set_new(b, "skipped", json_boolean(st->skipped));
+        if (!st->available) {
+            json_object_set_new(b, "error",
+                                json_string(st->code ? wl_strerror_name(st->code) : ""));
+            json_object_set_new(b, "why", json_string(st->why));
+            json_object_set_new(b, "fix", json_string(st->fix));
+        }
+        const struct wl_sensor_info *in = st->available ? find_info(set, st->backend) : NULL;
+        if (in) {
+            json_object_set_new(b, "source", json_string(in->source));
+            json_object_set_new(b, "update_period_ms",
+                                in->update_period_ns ? json_real((double)in->update_period_ns / 1e6)
+                                                     : json_null());
+            json_object_set_new(b, "update_period_measured", json_boolean(in->period_measured));
+            json_t *chs = json_array();
+            for (unsigned c = 0; c < in->n_channels; c++)
+                json_array_append_new(chs, channel_json(&in->ch[c]));
+            json_object_set_new(b, "channels", chs);
+        }
+        json_array_append_new(arr, b);
+    }
+    json_object_set_new(root, "backends", arr);
+    bool model_only = wl_sensor_set_model_only(set);
+    json_object_set_new(root, "sensors_in_use", json_integer(wl_sensor_set_count(set)));
+    json_object_set_new(root, "model_only", json_boolean(model_only));
+    json_object_set_new(root, "energy_source",
+                        json_string(wl_sensor_set_count(set) == 0 ? "none"
+                                    : model_only ? wl_method_label(WL_METHOD_MODEL_ESTIMATE)
+                                                 : "measured"));
+    return wl_cli_print_json(root);
+}
+
+static void print_text(const wl_sensor_set *set)
+{
+    printf("Power sensors on this machine\n\n");
+    for (unsigned i = 0; i < wl_sensor_set_status_count(set); i++) {
+        const struct wl_sensor_status *st = wl_sensor_set_status(set, i);
+        const struct wl_sensor_info *in = st->available ? find_info(set, st->backend) : NULL;
+        if (in) {
+            bool model = in->n_channels && in->ch[0].method == WL_METHOD_MODEL_ESTIMATE;
+            printf("  %-14s IN USE%s\n", st->backend,
+                   model ? " - an ESTIMATE, not a measurement" : "");
+            printf("      %s\n", st->what);
+            printf("      source: %s\n", in->source);
+            if (in->update_period_ns)
+                printf("      update period: %.3f ms (%s)\n", (double)in->update_period_ns / 1e6,
+                       in->period_measured ? "measured at open" : "nominal, not measured");
+            else
+                printf("      update period: not measured (no change seen while probing)\n");
+            printf("      %-22s %-8s %-27s %s\n", "channel", "domain", "method", "resolution");
+            for (unsigned c = 0; c < in->n_channels; c++) {
+                const struct wl_sensor_channel *ch = &in->ch[c];
+                char res[48] = "-";
+                if (ch->resolution_uj >= 1000)
+                    snprintf(res, sizeof res, "%.3g mJ", ch->resolution_uj / 1000);
+                else if (ch->resolution_uj > 0)
+                    snprintf(res, sizeof res, "%.3g uJ", ch->resolution_uj);
+                else if (ch->power_resolution_w > 0)
+                    snprintf(res, sizeof res, "%.3g mW", ch->power_resolution_w * 1000);
+                printf("      %-22s %-8s %-27s %s", ch->name, wl_domain_name(ch->domain),
+                       wl_method_label(ch->method), res);
+                if (ch->label[0])
+                    printf("  [%s]", ch->label);
+                const char *fd = flag_desc(ch->flags);
+                if (*fd)
+                    printf("  (%s)", fd);
+                printf("\n");
+            }
+        } else if (st->skipped) {
+            printf("  %-14s not used: %s\n", st->backend, st->why);
+        } else {
+            printf("  %-14s NOT AVAILABLE\n", st->backend);
+            printf("      %s\n", st->what);
+            printf("      why: %s\n", st->why);
+            if (st->fix[0])
+                printf("      fix: %s\n", st->fix);
+        }
+        printf("\n");
+    }
+    if (wl_sensor_set_count(set) == 0)
+        printf("No power source at all could be opened: energy cannot be reported.\n");
+    else if (wl_sensor_set_model_only(set))
+        printf("No hardware power sensor is readable here. Energy figures will be ESTIMATES from\n"
+               "the CPU-time model (labelled \"%s\"), not measurements.\n",
+               wl_method_label(WL_METHOD_MODEL_ESTIMATE));
+    else
+        printf("Energy figures will be measured by the sensors marked IN USE.\n");
+}
+
+static int run_sensors(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return WL_EXIT_OK;
+        default:
+            return wl_cli_usage_error("sensors", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return wl_cli_usage_error("sensors", "unexpected argument '%s'", argv[optind]);
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    wl_sensor_set *set = NULL;
+    int rc = wl_sensor_set_open(&p, &set);
+    if (rc != 0)
+        return wl_cli_fail("sensors", "cannot probe sensors: %s", wl_strerror(rc));
+    int ret = WL_EXIT_OK;
+    if (json)
+        ret = print_json(set);
+    else
+        print_text(set);
+    wl_sensor_set_close(set);
+    return ret;
+}
+
+const struct wl_cli_command wl_cli_cmd_sensors = {"sensors",
+                                                  "show which power sensors work here and how to "
+                                                  "fix the others",
+                                                  run_sensors};

@@ -1,0 +1,537 @@
+/* Run summaries from store aggregates; see summary.h. Every ratio whose
+ * denominator is missing or zero is left NaN (shown as n/a, null in JSON)
+ * rather than guessed. Pure functions; thread-safe.
+ */
+#include "analysis/summary.h"
+
+#include "wattlens/error.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NA WL_STORE_UNSET
+
+static double wl__div(double a, double b)
+{
+    if (isnan(a) || isnan(b) || b == 0)
+        return NA;
+    return a / b;
+}
+
+static double wl__pct(double part, double whole)
+{
+    return wl__div(part * 100.0, whole);
+}
+
+static const struct wl_agg_phase *wl__phase(const struct wl_store_aggregates *a, const char *n)
+{
+    for (size_t i = 0; i < a->n_phases; i++) {
+        if (strcmp(a->phases[i].name, n) == 0)
+            return &a->phases[i];
+    }
+    return NULL;
+}
+
+static int wl__cmp_hot(const void *x, const void *y)
+{
+    const struct wl_summary_component *a = x, *b = y;
+    double ea = isnan(a->total_energy_j) ? -1 : a->total_energy_j;
+    double eb = isnan(b->total_energy_j) ? -1 : b->total_energy_j;
+    if (ea != eb)
+        return ea < eb ? 1 : -1;
+    if (a->total_dur_ms != b->total_dur_ms)
+        return a->total_dur_ms < b->total_dur_ms ? 1 : -1;
+    if (a->layer != b->layer)
+        return a->layer < b->layer ? -1 : 1;
+    return strcmp(a->name, b->name);
+}
+
+/* Adds b to a where b is known (NaN + x = x, all-NaN stays NaN). */
+static double wl__add(double a, double b)
+{
+    if (isnan(b))
+        return a;
+    return isnan(a) ? b : a + b;
+}
+
+static void wl__phases(const struct wl_store_aggregates *a, struct wl_summary *s)
+{
+    double sum_e = NA, sum_d = NA;
+    for (size_t i = 0; i < a->n_phases; i++) {
+        sum_e = wl__add(sum_e, a->phases[i].energy_j);
+        sum_d = wl__add(sum_d, a->phases[i].dur_ms);
+    }
+    for (size_t i = 0; i < a->n_phases; i++) {
+        const struct wl_agg_phase *p = &a->phases[i];
+        struct wl_summary_phase *q = &s->phases[i];
+        memset(q, 0, sizeof *q);
+        memcpy(q->name, p->name, sizeof q->name);
+        q->n_sections = p->n_sections;
+        q->dur_ms = p->dur_ms;
+        q->energy_j = p->energy_j;
+        q->avg_power_w = wl__div(p->energy_j, p->dur_ms / 1000.0);
+        q->dur_pct = wl__pct(p->dur_ms, sum_d);
+        q->energy_pct = wl__pct(p->energy_j, sum_e);
+        q->domain_mask = p->domain_mask;
+        for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+            q->domain_energy_j[d] = (p->domain_mask >> d) & 1u ? p->domain_energy_j[d] : NA;
+            q->domain_pct[d] = wl__pct(q->domain_energy_j[d], p->energy_j);
+        }
+    }
+    s->n_phases = a->n_phases;
+    if (isnan(s->energy_j) && !isnan(sum_e)) {
+        s->energy_j = sum_e;
+        s->energy_from_phases = true;
+    }
+    s->covered_energy_pct = wl__pct(sum_e, s->energy_j);
+}
+
+static void wl__layers(const struct wl_store_aggregates *a, struct wl_summary *s)
+{
+    double sum_e = NA;
+    for (size_t i = 0; i < a->n_layers; i++)
+        sum_e = wl__add(sum_e, a->layers[i].energy_j);
+    for (size_t i = 0; i < a->n_layers; i++) {
+        const struct wl_agg_layer *l = &a->layers[i];
+        struct wl_summary_layer *q = &s->layers[i];
+        q->layer = l->layer;
+        q->n = l->n;
+        q->avg_dur_ms = wl__div(l->dur_ms, (double)l->n);
+        q->avg_energy_j = wl__div(l->energy_j, (double)l->n);
+        q->energy_pct = wl__pct(l->energy_j, sum_e);
+    }
+    s->n_layers = a->n_layers;
+}
+
+static void wl__components(const struct wl_store_aggregates *a, struct wl_summary *s)
+{
+    double sum_e = NA, sum_d = NA;
+    size_t n = 0;
+    for (size_t i = 0; i < a->n_components; i++) {
+        const struct wl_agg_component *c = &a->components[i];
+        sum_e = wl__add(sum_e, c->energy_j);
+        sum_d = wl__add(sum_d, c->dur_ms);
+        size_t k = 0;
+        while (k < n && strcmp(s->components[k].name, c->name) != 0)
+            k++;
+        struct wl_summary_component *q = &s->components[k];
+        if (k == n) {
+            memset(q, 0, sizeof *q);
+            q->layer = -1;
+            memcpy(q->name, c->name, sizeof q->name);
+            q->total_dur_ms = q->total_energy_j = NA;
+            n++;
+        }
+        q->n += c->n;
+        q->total_dur_ms = wl__add(q->total_dur_ms, c->dur_ms);
+        q->total_energy_j = wl__add(q->total_energy_j, c->energy_j);
+    }
+    for (size_t k = 0; k < n; k++) {
+        struct wl_summary_component *q = &s->components[k];
+        q->avg_dur_ms = wl__div(q->total_dur_ms, (double)q->n);
+        q->avg_energy_j = wl__div(q->total_energy_j, (double)q->n);
+        q->energy_pct = wl__pct(q->total_energy_j, sum_e);
+        q->dur_pct = wl__pct(q->total_dur_ms, sum_d);
+    }
+    s->n_components = n;
+
+    /* The hottest (layer, component) pairs: a partial selection would do,
+     * but a few hundred rows sort in microseconds. */
+    struct wl_summary_component *all =
+        a->n_components ? calloc(a->n_components, sizeof *all) : NULL;
+    if (!all)
+        return;
+    for (size_t i = 0; i < a->n_components; i++) {
+        const struct wl_agg_component *c = &a->components[i];
+        all[i].layer = c->layer;
+        memcpy(all[i].name, c->name, sizeof all[i].name);
+        all[i].n = c->n;
+        all[i].total_dur_ms = c->dur_ms;
+        all[i].total_energy_j = c->energy_j;
+        all[i].avg_dur_ms = wl__div(c->dur_ms, (double)c->n);
+        all[i].avg_energy_j = wl__div(c->energy_j, (double)c->n);
+        all[i].energy_pct = wl__pct(c->energy_j, sum_e);
+        all[i].dur_pct = wl__pct(c->dur_ms, sum_d);
+    }
+    qsort(all, a->n_components, sizeof *all, wl__cmp_hot);
+    s->n_hottest = a->n_components < WL_SUMMARY_HOTTEST ? a->n_components : WL_SUMMARY_HOTTEST;
+    memcpy(s->hottest, all, s->n_hottest * sizeof *all);
+    free(all);
+}
+
+static int wl__cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Nearest-rank percentile index into n sorted values. */
+static size_t wl__rank(size_t n, int pct)
+{
+    size_t r = (size_t)ceil((double)pct / 100.0 * (double)n);
+    return r == 0 ? 0 : r - 1;
+}
+
+static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summary *s)
+{
+    struct wl_summary_efficiency *e = &s->eff;
+    const struct wl_agg_tokens *t = &a->tokens;
+    e->input_tokens = a->run.row.input_tokens >= 0 ? a->run.row.input_tokens : t->n_input;
+    e->output_tokens = a->run.row.output_tokens >= 0 ? a->run.row.output_tokens : t->n_output;
+    double n_in = e->input_tokens > 0 ? (double)e->input_tokens : NA;
+    double n_out = e->output_tokens > 0 ? (double)e->output_tokens : NA;
+
+    /* Phase energy from the sections; without sections, from the tokens. */
+    const struct wl_agg_phase *pre = wl__phase(a, "prefill");
+    const struct wl_agg_phase *dec = wl__phase(a, "decode");
+    e->prefill_energy_j = pre ? pre->energy_j : (t->n_input > 0 ? t->input_energy_j : NA);
+    e->decode_energy_j = dec ? dec->energy_j : (t->n_output > 0 ? t->output_energy_j : NA);
+    e->prefill_dur_ms = pre ? pre->dur_ms : NA;
+    e->decode_dur_ms = dec ? dec->dur_ms : NA;
+
+    e->j_per_token = wl__div(s->energy_j, n_out);
+    e->tokens_per_j = wl__div(n_out, s->energy_j);
+    e->prefill_j_per_in_token = wl__div(e->prefill_energy_j, n_in);
+    e->decode_j_per_out_token = wl__div(e->decode_energy_j, n_out);
+    e->out_in_energy_ratio = wl__div(e->decode_j_per_out_token, e->prefill_j_per_in_token);
+    e->tokens_per_s = wl__div(n_out, e->decode_dur_ms / 1000.0);
+    e->prefill_tokens_per_s = wl__div(n_in, e->prefill_dur_ms / 1000.0);
+
+    double start = NA;
+    for (size_t i = 0; i < a->n_phases; i++) {
+        if (strcmp(a->phases[i].name, "baseline") == 0 || isnan(a->phases[i].start_ms))
+            continue;
+        if (isnan(start) || a->phases[i].start_ms < start)
+            start = a->phases[i].start_ms;
+    }
+    if (isnan(start))
+        start = 0; /* times are relative to the run's start */
+    e->ttft_ms = isnan(t->first_output_end_ms) ? NA : t->first_output_end_ms - start;
+    e->mean_itl_ms = t->n_output >= 2 ? wl__div(t->last_output_end_ms - t->first_output_end_ms,
+                                                (double)(t->n_output - 1))
+                                      : NA;
+    e->p50_itl_ms = e->p90_itl_ms = NA;
+    if (t->n_output_end >= 2) {
+        size_t n = t->n_output_end - 1;
+        double *gap = malloc(n * sizeof *gap);
+        if (gap) {
+            for (size_t i = 0; i < n; i++)
+                gap[i] = t->output_end_ms[i + 1] - t->output_end_ms[i];
+            qsort(gap, n, sizeof *gap, wl__cmp_double);
+            e->p50_itl_ms = gap[wl__rank(n, 50)];
+            e->p90_itl_ms = gap[wl__rank(n, 90)];
+            free(gap);
+        }
+    }
+    e->edp_js = s->energy_j * (s->duration_ms / 1000.0);
+    e->edp_per_token_js = t->n_output > 0 ? wl__div(t->output_edp_js, (double)t->n_output) : NA;
+    e->prefill_edp_js = e->prefill_energy_j * (e->prefill_dur_ms / 1000.0);
+    e->decode_edp_js = e->decode_energy_j * (e->decode_dur_ms / 1000.0);
+}
+
+static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *s)
+{
+    double t_s = s->duration_ms / 1000.0;
+    double base_total = NA, base_psys = NA, base_parts = NA;
+    for (size_t i = 0; i < a->run.n_domains; i++) {
+        const struct wl_store_domain *d = &a->run.domains[i];
+        struct wl_summary_domain *q = &s->domains[i];
+        q->domain = d->domain;
+        q->method = d->method;
+        q->energy_j = d->energy_j;
+        q->pct = wl__pct(d->energy_j, s->energy_j);
+        q->avg_power_w = isnan(d->avg_power_w) ? wl__div(d->energy_j, t_s) : d->avg_power_w;
+        q->peak_power_w = d->peak_power_w;
+        q->peak_t_ms = d->peak_t_ms;
+        q->baseline_power_w = d->baseline_power_w;
+        q->baseline_energy_j = d->baseline_power_w * t_s;
+        q->dynamic_energy_j = d->energy_j - q->baseline_energy_j;
+        switch (d->domain) {
+        case WL_DOMAIN_TOTAL:
+            base_total = d->baseline_power_w;
+            break;
+        case WL_DOMAIN_PSYS:
+            base_psys = d->baseline_power_w;
+            break;
+        case WL_DOMAIN_CORE:
+        case WL_DOMAIN_UNCORE:
+            break; /* inside package */
+        default:
+            base_parts = wl__add(base_parts, d->baseline_power_w);
+        }
+    }
+    s->n_domains = a->run.n_domains;
+    /* The run's idle power: the widest domain that has one, never a sum of
+     * nested domains. */
+    s->baseline_power_w = !isnan(base_total)  ? base_total
+                          : !isnan(base_psys) ? base_psys
+                                              : base_parts;
+    s->dynamic_energy_j = s->energy_j - s->baseline_power_w * t_s;
+    static const enum wl_domain widest[] = {WL_DOMAIN_TOTAL, WL_DOMAIN_SOC, WL_DOMAIN_PSYS,
+                                            WL_DOMAIN_PACKAGE};
+    s->peak_power_w = s->peak_t_ms = NA;
+    for (size_t w = 0; w < sizeof widest / sizeof widest[0] && isnan(s->peak_power_w); w++) {
+        for (size_t i = 0; i < a->run.n_domains; i++) {
+            if (a->run.domains[i].domain == widest[w]) {
+                s->peak_power_w = a->run.domains[i].peak_power_w;
+                s->peak_t_ms = a->run.domains[i].peak_t_ms;
+            }
+        }
+    }
+}
+
+static void wl__cost(const struct wl_store_aggregates *a, struct wl_summary *s)
+{
+    struct wl_summary_cost *c = &s->cost;
+    c->price_per_kwh = WL_DEFAULT_PRICE_PER_KWH;
+    c->co2_g_per_kwh = WL_DEFAULT_CO2_G_PER_KWH;
+    snprintf(c->currency, sizeof c->currency, "%s", WL_DEFAULT_CURRENCY);
+    json_t *x = a->run.extra_json ? json_loads(a->run.extra_json, 0, NULL) : NULL;
+    if (json_is_object(x)) {
+        json_t *v = json_object_get(x, "price_per_kwh");
+        if (json_is_number(v)) {
+            c->price_per_kwh = json_number_value(v);
+            c->from_run = true;
+        }
+        v = json_object_get(x, "co2_g_per_kwh");
+        if (json_is_number(v)) {
+            c->co2_g_per_kwh = json_number_value(v);
+            c->from_run = true;
+        }
+        v = json_object_get(x, "currency");
+        if (json_is_string(v))
+            snprintf(c->currency, sizeof c->currency, "%s", json_string_value(v));
+    }
+    json_decref(x);
+    c->energy_kwh = s->energy_j / 3.6e6;
+    c->cost = c->energy_kwh * c->price_per_kwh;
+    c->co2_g = c->energy_kwh * c->co2_g_per_kwh;
+    double n_out = s->eff.output_tokens > 0 ? (double)s->eff.output_tokens : NA;
+    c->cost_per_1k_tokens = wl__div(c->cost * 1000.0, n_out);
+    c->co2_g_per_1k_tokens = wl__div(c->co2_g * 1000.0, n_out);
+}
+
+int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s)
+{
+    memset(s, 0, sizeof *s);
+    s->energy_j = a->run.row.energy_j;
+    s->duration_ms = a->run.row.duration_ms;
+    if (isnan(s->duration_ms) && a->n_phases > 0) {
+        double lo = NA, hi = NA;
+        for (size_t i = 0; i < a->n_phases; i++) {
+            if (isnan(lo) || a->phases[i].start_ms < lo)
+                lo = a->phases[i].start_ms;
+            if (isnan(hi) || a->phases[i].end_ms > hi)
+                hi = a->phases[i].end_ms;
+        }
+        s->duration_ms = hi - lo;
+    }
+    s->phases = a->n_phases ? calloc(a->n_phases, sizeof *s->phases) : NULL;
+    s->layers = a->n_layers ? calloc(a->n_layers, sizeof *s->layers) : NULL;
+    s->components = a->n_components ? calloc(a->n_components, sizeof *s->components) : NULL;
+    if ((a->n_phases && !s->phases) || (a->n_layers && !s->layers) ||
+        (a->n_components && !s->components)) {
+        wl_summary_free(s);
+        return WL_ENOMEM;
+    }
+    wl__phases(a, s);
+    s->avg_power_w = wl__div(s->energy_j, s->duration_ms / 1000.0);
+    wl__layers(a, s);
+    wl__components(a, s);
+    wl__efficiency(a, s);
+    wl__domains(a, s);
+    wl__cost(a, s);
+    return 0;
+}
+
+void wl_summary_free(struct wl_summary *s)
+{
+    if (!s)
+        return;
+    free(s->phases);
+    free(s->layers);
+    free(s->components);
+    s->phases = NULL;
+    s->layers = NULL;
+    s->components = NULL;
+}
+
+/* ---- JSON ----------------------------------------------------------------- */
+
+static json_t *wl__num(double v)
+{
+    return isnan(v) || isinf(v) ? json_null() : json_real(v);
+}
+
+static json_t *wl__str(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *wl__component_json(const struct wl_summary_component *c)
+{
+    json_t *o = json_object();
+    if (c->layer >= 0)
+        json_object_set_new(o, "layer", json_integer(c->layer));
+    json_object_set_new(o, "name", json_string(c->name));
+    json_object_set_new(o, "count", json_integer(c->n));
+    json_object_set_new(o, "total_dur_ms", wl__num(c->total_dur_ms));
+    json_object_set_new(o, "total_energy_j", wl__num(c->total_energy_j));
+    json_object_set_new(o, "avg_dur_ms", wl__num(c->avg_dur_ms));
+    json_object_set_new(o, "avg_energy_j", wl__num(c->avg_energy_j));
+    json_object_set_new(o, "dur_pct", wl__num(c->dur_pct));
+    json_object_set_new(o, "energy_pct", wl__num(c->energy_pct));
+    json_object_set_new(o, "energy_method", json_string("attributed"));
+    return o;
+}
+
+json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_summary *s)
+{
+    const struct wl_store_run_detail *r = &a->run;
+    json_t *j = json_object();
+    json_t *run = json_object();
+    json_object_set_new(run, "id", json_string(r->row.id));
+    json_object_set_new(run, "created_at_ms", json_integer(r->row.created_at_ms));
+    json_object_set_new(run, "status", json_string(wl_run_status_name(r->row.status)));
+    json_object_set_new(run, "kind", json_string(wl_run_kind_name(r->row.kind)));
+    json_object_set_new(run, "command", wl__str(r->row.command));
+    json_object_set_new(run, "model", wl__str(r->row.model_name));
+    json_object_set_new(run, "model_path", wl__str(r->model_path));
+    json_object_set_new(run, "prompt", wl__str(r->row.prompt));
+    json_object_set_new(run, "experiment", wl__str(r->row.experiment));
+    json_object_set_new(run, "tags", wl__str(r->row.tags));
+    json_object_set_new(run, "depth", wl__str(r->depth));
+    json_object_set_new(run, "error", wl__str(r->error));
+    json_object_set_new(run, "sample_count", json_integer(a->n_samples));
+    json_object_set_new(run, "sample_rate_hz", wl__num(r->sample_rate_hz));
+    json_object_set_new(j, "run", run);
+
+    json_t *tot = json_object();
+    json_object_set_new(tot, "energy_j", wl__num(s->energy_j));
+    json_object_set_new(tot, "energy_method",
+                        r->row.has_energy_method ? json_string(wl_method_key(r->row.energy_method))
+                                                 : json_null());
+    json_object_set_new(tot, "energy_method_label",
+                        r->row.has_energy_method
+                            ? json_string(wl_method_label(r->row.energy_method))
+                            : json_null());
+    json_object_set_new(tot, "energy_scope", wl__str(r->energy_scope));
+    json_object_set_new(tot, "energy_from_phases", json_boolean(s->energy_from_phases));
+    json_object_set_new(tot, "duration_ms", wl__num(s->duration_ms));
+    json_object_set_new(tot, "avg_power_w", wl__num(s->avg_power_w));
+    json_object_set_new(tot, "covered_energy_pct", wl__num(s->covered_energy_pct));
+    json_object_set_new(tot, "baseline_power_w", wl__num(s->baseline_power_w));
+    json_object_set_new(tot, "dynamic_energy_j", wl__num(s->dynamic_energy_j));
+    json_object_set_new(tot, "kv_cache_bytes",
+                        r->kv_cache_bytes >= 0 ? json_integer(r->kv_cache_bytes) : json_null());
+    json_object_set_new(tot, "peak_power_w", wl__num(s->peak_power_w));
+    json_object_set_new(tot, "peak_t_ms", wl__num(s->peak_t_ms));
+    json_object_set_new(j, "totals", tot);
+
+    const struct wl_summary_cost *c = &s->cost;
+    json_t *co2 = json_object();
+    json_object_set_new(co2, "energy_kwh", wl__num(c->energy_kwh));
+    json_object_set_new(co2, "price_per_kwh", wl__num(c->price_per_kwh));
+    json_object_set_new(co2, "currency", json_string(c->currency));
+    json_object_set_new(co2, "cost", wl__num(c->cost));
+    json_object_set_new(co2, "cost_per_1k_tokens", wl__num(c->cost_per_1k_tokens));
+    json_object_set_new(co2, "co2_g_per_kwh", wl__num(c->co2_g_per_kwh));
+    json_object_set_new(co2, "co2_g", wl__num(c->co2_g));
+    json_object_set_new(co2, "co2_g_per_1k_tokens", wl__num(c->co2_g_per_1k_tokens));
+    json_object_set_new(co2, "defaults_used", json_boolean(!c->from_run));
+    json_object_set_new(j, "cost", co2);
+
+    json_t *prov = r->sensor_provenance_json ? json_loads(r->sensor_provenance_json, 0, NULL)
+                                             : NULL;
+    json_object_set_new(j, "provenance", prov ? prov : json_null());
+
+    json_t *ph = json_array();
+    for (size_t i = 0; i < s->n_phases; i++) {
+        const struct wl_summary_phase *p = &s->phases[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "phase", json_string(p->name));
+        json_object_set_new(o, "sections", json_integer(p->n_sections));
+        json_object_set_new(o, "dur_ms", wl__num(p->dur_ms));
+        json_object_set_new(o, "energy_j", wl__num(p->energy_j));
+        json_object_set_new(o, "avg_power_w", wl__num(p->avg_power_w));
+        json_object_set_new(o, "dur_pct", wl__num(p->dur_pct));
+        json_object_set_new(o, "energy_pct", wl__num(p->energy_pct));
+        json_t *dm = json_object();
+        for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+            if (!((p->domain_mask >> d) & 1u))
+                continue;
+            json_t *x = json_object();
+            json_object_set_new(x, "energy_j", wl__num(p->domain_energy_j[d]));
+            json_object_set_new(x, "pct", wl__num(p->domain_pct[d]));
+            json_object_set_new(dm, wl_domain_name((enum wl_domain)d), x);
+        }
+        json_object_set_new(o, "domains", dm);
+        json_array_append_new(ph, o);
+    }
+    json_object_set_new(j, "phases", ph);
+
+    json_t *ly = json_array();
+    for (size_t i = 0; i < s->n_layers; i++) {
+        const struct wl_summary_layer *l = &s->layers[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "layer", json_integer(l->layer));
+        json_object_set_new(o, "tokens", json_integer(l->n));
+        json_object_set_new(o, "avg_dur_ms", wl__num(l->avg_dur_ms));
+        json_object_set_new(o, "avg_energy_j", wl__num(l->avg_energy_j));
+        json_object_set_new(o, "energy_pct", wl__num(l->energy_pct));
+        json_array_append_new(ly, o);
+    }
+    json_object_set_new(j, "layers", ly);
+    json_t *co = json_array();
+    for (size_t i = 0; i < s->n_components; i++)
+        json_array_append_new(co, wl__component_json(&s->components[i]));
+    json_object_set_new(j, "components", co);
+    json_t *hot = json_array();
+    for (size_t i = 0; i < s->n_hottest; i++)
+        json_array_append_new(hot, wl__component_json(&s->hottest[i]));
+    json_object_set_new(j, "hottest_components", hot);
+
+    const struct wl_summary_efficiency *e = &s->eff;
+    json_t *ef = json_object();
+    json_object_set_new(ef, "input_tokens", json_integer(e->input_tokens));
+    json_object_set_new(ef, "output_tokens", json_integer(e->output_tokens));
+    json_object_set_new(ef, "j_per_token", wl__num(e->j_per_token));
+    json_object_set_new(ef, "prefill_j_per_input_token", wl__num(e->prefill_j_per_in_token));
+    json_object_set_new(ef, "decode_j_per_output_token", wl__num(e->decode_j_per_out_token));
+    json_object_set_new(ef, "output_input_energy_ratio", wl__num(e->out_in_energy_ratio));
+    json_object_set_new(ef, "tokens_per_j", wl__num(e->tokens_per_j));
+    json_object_set_new(ef, "tokens_per_s", wl__num(e->tokens_per_s));
+    json_object_set_new(ef, "prefill_tokens_per_s", wl__num(e->prefill_tokens_per_s));
+    json_object_set_new(ef, "ttft_ms", wl__num(e->ttft_ms));
+    json_object_set_new(ef, "mean_itl_ms", wl__num(e->mean_itl_ms));
+    json_object_set_new(ef, "p50_itl_ms", wl__num(e->p50_itl_ms));
+    json_object_set_new(ef, "p90_itl_ms", wl__num(e->p90_itl_ms));
+    json_object_set_new(ef, "edp_js", wl__num(e->edp_js));
+    json_object_set_new(ef, "edp_per_token_js", wl__num(e->edp_per_token_js));
+    json_object_set_new(ef, "prefill_edp_js", wl__num(e->prefill_edp_js));
+    json_object_set_new(ef, "decode_edp_js", wl__num(e->decode_edp_js));
+    json_object_set_new(j, "efficiency", ef);
+
+    json_t *dms = json_array();
+    for (size_t i = 0; i < s->n_domains; i++) {
+        const struct wl_summary_domain *d = &s->domains[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "domain", json_string(wl_domain_name(d->domain)));
+        json_object_set_new(o, "method", json_string(wl_method_key(d->method)));
+        json_object_set_new(o, "source",
+                            wl__str(r->domain_source[i][0] ? r->domain_source[i] : NULL));
+        json_object_set_new(o, "energy_j", wl__num(d->energy_j));
+        json_object_set_new(o, "pct_of_total", wl__num(d->pct));
+        json_object_set_new(o, "avg_power_w", wl__num(d->avg_power_w));
+        json_object_set_new(o, "peak_power_w", wl__num(d->peak_power_w));
+        json_object_set_new(o, "peak_t_ms", wl__num(d->peak_t_ms));
+        json_object_set_new(o, "baseline_power_w", wl__num(d->baseline_power_w));
+        json_object_set_new(o, "baseline_energy_j", wl__num(d->baseline_energy_j));
+        json_object_set_new(o, "dynamic_energy_j", wl__num(d->dynamic_energy_j));
+        json_array_append_new(dms, o);
+    }
+    json_object_set_new(j, "domains", dms);
+    return j;
+}

@@ -1,0 +1,117 @@
+/* Run summaries and efficiency metrics, computed from the store's aggregates
+ * (wl_store_summary): phase breakdown, per-layer and per-component averages,
+ * the hottest components, J/token, EDP, TTFT, ITL, energy per hardware
+ * domain, peaks, baseline and dynamic energy. Definitions are in
+ * docs/internals/store.md ("Summary metrics"). Pure computation: no I/O, no
+ * global state; a wl_summary is owned by its caller (wl_summary_free).
+ */
+#ifndef WL_ANALYSIS_SUMMARY_H
+#define WL_ANALYSIS_SUMMARY_H
+
+#include "store/store.h"
+
+#include <jansson.h>
+
+#define WL_SUMMARY_HOTTEST 10
+
+struct wl_summary_phase {
+    char name[32];
+    int64_t n_sections;
+    double dur_ms, energy_j, avg_power_w;
+    double dur_pct, energy_pct; /* of the sum over phases: they add up to 100 */
+    uint32_t domain_mask;
+    double domain_energy_j[WL_DOMAIN_COUNT];
+    double domain_pct[WL_DOMAIN_COUNT]; /* of the phase's energy */
+};
+
+struct wl_summary_layer {
+    int32_t layer;
+    int64_t n;                       /* tokens */
+    double avg_dur_ms, avg_energy_j; /* per token */
+    double energy_pct;               /* of all layers */
+};
+
+struct wl_summary_component {
+    int32_t layer; /* -1 in per-name averages */
+    char name[32];
+    int64_t n;
+    double total_dur_ms, total_energy_j;
+    double avg_dur_ms, avg_energy_j; /* per occurrence (token x layer) */
+    double energy_pct, dur_pct;      /* of all components */
+};
+
+struct wl_summary_domain {
+    enum wl_domain domain;
+    enum wl_method method;
+    double energy_j, pct; /* pct of the run's headline energy (domains nest) */
+    double avg_power_w, peak_power_w, peak_t_ms;
+    double baseline_power_w, baseline_energy_j, dynamic_energy_j;
+};
+
+/* Every figure is WL_STORE_UNSET (NaN) when its inputs are missing. */
+struct wl_summary_efficiency {
+    int64_t input_tokens, output_tokens;
+    double j_per_token;            /* total energy / output tokens */
+    double prefill_j_per_in_token; /* prefill energy / input tokens */
+    double decode_j_per_out_token; /* decode energy / output tokens */
+    double out_in_energy_ratio;    /* decode J per output token / prefill J per input token */
+    double tokens_per_j;           /* output tokens / total energy */
+    double tokens_per_s;           /* output tokens / decode time */
+    double prefill_tokens_per_s;   /* input tokens / prefill time */
+    double ttft_ms;                /* first output token's end - first section's start */
+    double mean_itl_ms;            /* mean gap between consecutive output tokens */
+    double p50_itl_ms, p90_itl_ms; /* percentiles of those gaps (nearest rank) */
+    double edp_js;                 /* total energy x total time */
+    double edp_per_token_js;       /* mean over output tokens of energy x duration */
+    double prefill_edp_js, decode_edp_js;
+    double prefill_energy_j, decode_energy_j;
+    double prefill_dur_ms, decode_dur_ms;
+};
+
+/* Defaults of the cost and carbon figures when a run does not carry its own
+ * (runs.extra keys "price_per_kwh", "currency", "co2_g_per_kwh"): a typical
+ * household electricity price and the world-average grid carbon intensity
+ * (IEA, 2023). Documented in docs/internals/profile.md. */
+#define WL_DEFAULT_PRICE_PER_KWH 0.15
+#define WL_DEFAULT_CURRENCY "USD"
+#define WL_DEFAULT_CO2_G_PER_KWH 475.0
+
+struct wl_summary_cost {
+    double price_per_kwh, co2_g_per_kwh;
+    char currency[16];
+    bool from_run;      /* the run stored its own price / intensity */
+    double energy_kwh;  /* headline energy */
+    double cost;        /* energy_kwh x price */
+    double co2_g;       /* energy_kwh x intensity */
+    double cost_per_1k_tokens, co2_g_per_1k_tokens; /* per 1000 output tokens */
+};
+
+struct wl_summary {
+    double energy_j, duration_ms, avg_power_w; /* headline */
+    double peak_power_w, peak_t_ms;            /* of the widest domain (total, soc, psys, package) */
+    struct wl_summary_cost cost;
+    bool energy_from_phases;                   /* run total missing: sum of phases */
+    double covered_energy_pct;                 /* phase sum / run total */
+    double baseline_power_w, dynamic_energy_j; /* run level, see docs */
+    struct wl_summary_phase *phases;
+    size_t n_phases;
+    struct wl_summary_layer *layers;
+    size_t n_layers;
+    struct wl_summary_component *components; /* averages per component name */
+    size_t n_components;
+    struct wl_summary_component hottest[WL_SUMMARY_HOTTEST]; /* (layer, component) by energy */
+    size_t n_hottest;
+    struct wl_summary_domain domains[WL_DOMAIN_COUNT];
+    size_t n_domains;
+    struct wl_summary_efficiency eff;
+};
+
+/* Computes the summary of a run from its aggregates. Returns 0 or WL_ENOMEM. */
+int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *out);
+void wl_summary_free(struct wl_summary *s);
+
+/* The summary as JSON (new reference; NULL on allocation failure). Unknown
+ * figures are null. Includes the run's identity from a. */
+json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_summary *s);
+
+#endif

@@ -1,0 +1,419 @@
+/* JSON and CSV exports of a stored run; see run_export.h. The JSON document
+ * is written piecewise: the run object without its tokens, then the tokens
+ * chunk by chunk (each chunk's layers, components and ops are read with
+ * token-range queries and nested in memory), so memory stays bounded by the
+ * chunk size. Per-head statistics (float32 blobs) become number arrays.
+ */
+#include "export/run_export.h"
+
+#include "analysis/summary.h"
+#include "wattlens/error.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WL__TOKENS_PER_CHUNK 32
+#define WL__JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+/* ---- rows as JSON ---------------------------------------------------------- */
+
+static json_t *wl__value_json(const struct wl_store_value *v)
+{
+    switch (v->type) {
+    case WL_VALUE_INT:
+        return json_integer(v->i);
+    case WL_VALUE_REAL:
+        return isfinite(v->r) ? json_real(v->r) : json_null();
+    case WL_VALUE_TEXT:
+        return json_stringn(v->s, v->n);
+    case WL_VALUE_BLOB: {
+        json_t *a = json_array();
+        for (size_t k = 0; k + sizeof(float) <= v->n; k += sizeof(float)) {
+            float f;
+            memcpy(&f, v->s + k, sizeof f);
+            json_array_append_new(a, isfinite(f) ? json_real(f) : json_null());
+        }
+        return a;
+    }
+    default:
+        return json_null();
+    }
+}
+
+/* The row as an object, leaving out the first `skip` columns (the parent's
+ * key, implied by the nesting). */
+static json_t *wl__row_json(size_t n, const char *const *names, const struct wl_store_value *v,
+                            size_t skip)
+{
+    json_t *o = json_object();
+    for (size_t i = skip; i < n && o; i++)
+        json_object_set_new(o, names[i], wl__value_json(&v[i]));
+    return o;
+}
+
+static int wl__append_row(void *user, size_t n, const char *const *names,
+                          const struct wl_store_value *v)
+{
+    json_t *o = wl__row_json(n, names, v, 0);
+    return o && json_array_append_new(user, o) == 0 ? 0 : WL_ENOMEM;
+}
+
+static int wl__set_row(void *user, size_t n, const char *const *names,
+                       const struct wl_store_value *v)
+{
+    json_t *o = wl__row_json(n, names, v, 0);
+    if (!o)
+        return WL_ENOMEM;
+    json_object_update(user, o);
+    json_decref(o);
+    return 0;
+}
+
+/* A node of the chunk's hierarchy with its key (token, layer, component). */
+struct wl__node {
+    int64_t key[3];
+    json_t *obj; /* borrowed: owned by its parent array */
+};
+
+struct wl__level {
+    struct wl__node *v;
+    size_t n, cap;
+};
+
+struct wl__nest {
+    struct wl__level *parent; /* nodes the rows attach to, in key order */
+    struct wl__level *self;   /* where this level's nodes are recorded (NULL for ops) */
+    size_t depth;             /* key columns of the parent */
+    const char *child_key;    /* "layers", "components", "ops" */
+    size_t cursor;
+};
+
+static int wl__level_push(struct wl__level *l, const int64_t *key, size_t nkey, json_t *obj)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        struct wl__node *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return WL_ENOMEM;
+        l->v = nv;
+        l->cap = nc;
+    }
+    struct wl__node *x = &l->v[l->n++];
+    memset(x->key, 0, sizeof x->key);
+    memcpy(x->key, key, nkey * sizeof *key);
+    x->obj = obj;
+    return 0;
+}
+
+/* Rows arrive in key order, so the parent is found by moving a cursor. */
+static int wl__nest_row(void *user, size_t n, const char *const *names,
+                        const struct wl_store_value *v)
+{
+    struct wl__nest *ns = user;
+    if (n < ns->depth + 1)
+        return WL_EFORMAT;
+    int64_t key[3] = {0};
+    for (size_t i = 0; i < ns->depth + 1 && i < 3; i++)
+        key[i] = v[i].i;
+    struct wl__level *p = ns->parent;
+    while (ns->cursor < p->n && memcmp(p->v[ns->cursor].key, key, ns->depth * sizeof *key) != 0)
+        ns->cursor++;
+    if (ns->cursor == p->n)
+        return 0; /* orphan row (cannot happen with foreign keys on): skip */
+    json_t *obj = wl__row_json(n, names, v, ns->depth);
+    if (!obj)
+        return WL_ENOMEM;
+    json_t *parent = p->v[ns->cursor].obj;
+    json_t *arr = json_object_get(parent, ns->child_key);
+    if (!arr) {
+        arr = json_array();
+        json_object_set_new(parent, ns->child_key, arr);
+    }
+    json_array_append_new(arr, obj);
+    if (ns->self)
+        return wl__level_push(ns->self, key, ns->depth + 1, obj);
+    return 0;
+}
+
+struct wl__tokens {
+    json_t *arr;
+    struct wl__level *level;
+};
+
+static int wl__token_row(void *user, size_t n, const char *const *names,
+                         const struct wl_store_value *v)
+{
+    struct wl__tokens *t = user;
+    json_t *o = wl__row_json(n, names, v, 0);
+    if (!o || json_array_append_new(t->arr, o) != 0)
+        return WL_ENOMEM;
+    int64_t key = v[0].i;
+    return wl__level_push(t->level, &key, 1, o);
+}
+
+struct wl__indices {
+    int64_t *v;
+    size_t n, cap;
+};
+
+static int wl__token_index(void *user, size_t n, const char *const *names,
+                           const struct wl_store_value *v)
+{
+    struct wl__indices *x = user;
+    if (x->n == x->cap) {
+        size_t nc = x->cap ? x->cap * 2 : 256;
+        int64_t *nv = realloc(x->v, nc * sizeof *nv);
+        if (!nv)
+            return WL_ENOMEM;
+        x->v = nv;
+        x->cap = nc;
+    }
+    x->v[x->n++] = v[0].i;
+    return 0;
+}
+
+static int wl__write(FILE *out, const char *s, struct wl_errmsg *err)
+{
+    if (fputs(s, out) < 0)
+        return wl_errmsg_set(err, WL_EIO, "writing the export: %s", strerror(errno));
+    return 0;
+}
+
+static int wl__dump(FILE *out, json_t *j, struct wl_errmsg *err)
+{
+    if (json_dumpf(j, out, WL__JSON_FLAGS) != 0)
+        return wl_errmsg_set(err, WL_EIO, "writing the export: %s", strerror(errno));
+    return 0;
+}
+
+static int wl__store_err(wl_store *s, int rc, struct wl_errmsg *err)
+{
+    if (rc == WL_ENOMEM)
+        return wl_errmsg_set(err, rc, "out of memory");
+    return wl_errmsg_set(err, rc, "%s", wl_store_last_error(s));
+}
+
+/* Writes the tokens in chunks of WL__TOKENS_PER_CHUNK stored tokens, each
+ * with its layers, components and ops. */
+static int wl__json_tokens(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err)
+{
+    struct wl__indices idx = {0};
+    int rc = wl_store_foreach(s, id, WL_TABLE_TOKENS, -1, -1, wl__token_index, &idx);
+    if (rc != 0) {
+        free(idx.v);
+        return wl__store_err(s, rc, err);
+    }
+    struct wl__level toks = {0}, layers = {0}, comps = {0};
+    bool first = true;
+    for (size_t i = 0; i < idx.n && rc == 0; i += WL__TOKENS_PER_CHUNK) {
+        size_t last =
+            i + WL__TOKENS_PER_CHUNK - 1 < idx.n ? i + WL__TOKENS_PER_CHUNK - 1 : idx.n - 1;
+        int64_t lo = idx.v[i], hi = idx.v[last];
+        toks.n = layers.n = comps.n = 0;
+        json_t *arr = json_array();
+        struct wl__tokens tk = {arr, &toks};
+        struct wl__nest nl = {&toks, &layers, 1, "layers", 0};
+        struct wl__nest nc = {&layers, &comps, 2, "components", 0};
+        struct wl__nest no = {&comps, NULL, 3, "ops", 0};
+        rc = wl_store_foreach(s, id, WL_TABLE_TOKENS, lo, hi, wl__token_row, &tk);
+        if (rc == 0)
+            rc = wl_store_foreach(s, id, WL_TABLE_LAYERS, lo, hi, wl__nest_row, &nl);
+        if (rc == 0)
+            rc = wl_store_foreach(s, id, WL_TABLE_COMPONENTS, lo, hi, wl__nest_row, &nc);
+        if (rc == 0)
+            rc = wl_store_foreach(s, id, WL_TABLE_OPS, lo, hi, wl__nest_row, &no);
+        if (rc != 0)
+            rc = wl__store_err(s, rc, err);
+        for (size_t k = 0; rc == 0 && k < json_array_size(arr); k++) {
+            rc = first ? 0 : wl__write(out, ",", err);
+            first = false;
+            if (rc == 0)
+                rc = wl__dump(out, json_array_get(arr, k), err);
+        }
+        json_decref(arr);
+    }
+    free(idx.v);
+    free(toks.v);
+    free(layers.v);
+    free(comps.v);
+    return rc;
+}
+
+int wl_export_run_json(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err)
+{
+    json_t *run = json_object();
+    json_t *doms = json_array(), *samples = json_array(), *secs = json_array();
+    json_t *summary = NULL;
+    struct wl_store_aggregates a;
+    struct wl_summary sum;
+    memset(&sum, 0, sizeof sum);
+    int rc = wl_store_foreach(s, id, WL_TABLE_RUN, -1, -1, wl__set_row, run);
+    if (rc == 0)
+        rc = wl_store_foreach(s, id, WL_TABLE_DOMAINS, -1, -1, wl__append_row, doms);
+    if (rc == 0)
+        rc = wl_store_foreach(s, id, WL_TABLE_SAMPLES, -1, -1, wl__append_row, samples);
+    if (rc == 0)
+        rc = wl_store_foreach(s, id, WL_TABLE_SECTIONS, -1, -1, wl__append_row, secs);
+    if (rc == 0) {
+        rc = wl_store_summary(s, id, &a);
+        if (rc == 0) {
+            rc = wl_summary_compute(&a, &sum);
+            if (rc == 0)
+                summary = wl_summary_to_json(&a, &sum);
+            wl_summary_free(&sum);
+            wl_store_aggregates_free(&a);
+        }
+    }
+    if (rc != 0) {
+        rc = wl__store_err(s, rc, err);
+        goto done;
+    }
+    /* The summary repeats the run's identity; keep only its figures. */
+    json_object_del(summary, "run");
+    json_object_set_new(run, "domains", doms);
+    json_object_set_new(run, "samples", samples);
+    json_object_set_new(run, "sections", secs);
+    json_object_set_new(run, "summary", summary);
+    doms = samples = secs = summary = NULL;
+    /* {"format":...,"version":1,"run":{<run fields>,"tokens":[...]}} */
+    char *head = json_dumps(run, WL__JSON_FLAGS);
+    if (!head) {
+        rc = wl_errmsg_set(err, WL_ENOMEM, "out of memory");
+        goto done;
+    }
+    head[strlen(head) - 1] = '\0'; /* drop the closing brace */
+    rc = wl__write(out, "{\"format\":\"wattlens-run\",\"version\":1,\"run\":", err);
+    if (rc == 0)
+        rc = wl__write(out, head, err);
+    free(head);
+    if (rc == 0)
+        rc = wl__write(out, ",\"tokens\":[", err);
+    if (rc == 0)
+        rc = wl__json_tokens(s, id, out, err);
+    if (rc == 0)
+        rc = wl__write(out, "]}}\n", err);
+done:
+    json_decref(run);
+    json_decref(doms);
+    json_decref(samples);
+    json_decref(secs);
+    json_decref(summary);
+    return rc;
+}
+
+/* ---- CSV ------------------------------------------------------------------- */
+
+struct wl__csv {
+    FILE *out;
+    bool header_done;
+    bool transpose; /* metadata: one "field,value" line per column */
+    int io_error;
+};
+
+static void wl__csv_text(FILE *out, const char *s, size_t n)
+{
+    bool quote = false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r')
+            quote = true;
+    }
+    if (!quote) {
+        fwrite(s, 1, n, out);
+        return;
+    }
+    fputc('"', out);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            fputc('"', out);
+        fputc(s[i], out);
+    }
+    fputc('"', out);
+}
+
+static void wl__csv_value(FILE *out, const struct wl_store_value *v)
+{
+    switch (v->type) {
+    case WL_VALUE_INT:
+        fprintf(out, "%lld", (long long)v->i);
+        break;
+    case WL_VALUE_REAL:
+        fprintf(out, "%.15g", v->r);
+        break;
+    case WL_VALUE_TEXT:
+        wl__csv_text(out, v->s, v->n);
+        break;
+    case WL_VALUE_BLOB: /* float32 values separated by spaces */
+        for (size_t k = 0; k + sizeof(float) <= v->n; k += sizeof(float)) {
+            float f;
+            memcpy(&f, v->s + k, sizeof f);
+            fprintf(out, "%s%.9g", k ? " " : "", (double)f);
+        }
+        break;
+    default:
+        break; /* NULL: empty field */
+    }
+}
+
+static int wl__csv_row(void *user, size_t n, const char *const *names,
+                       const struct wl_store_value *v)
+{
+    struct wl__csv *c = user;
+    if (c->transpose) {
+        fputs("field,value\n", c->out);
+        for (size_t i = 0; i < n; i++) {
+            wl__csv_text(c->out, names[i], strlen(names[i]));
+            fputc(',', c->out);
+            wl__csv_value(c->out, &v[i]);
+            fputc('\n', c->out);
+        }
+    } else {
+        if (!c->header_done) {
+            for (size_t i = 0; i < n; i++) {
+                if (i)
+                    fputc(',', c->out);
+                wl__csv_text(c->out, names[i], strlen(names[i]));
+            }
+            fputc('\n', c->out);
+            c->header_done = true;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                fputc(',', c->out);
+            wl__csv_value(c->out, &v[i]);
+        }
+        fputc('\n', c->out);
+    }
+    if (ferror(c->out)) {
+        c->io_error = errno ? errno : EIO;
+        return WL_EIO;
+    }
+    return 0;
+}
+
+int wl_export_run_csv(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err)
+{
+    static const struct {
+        enum wl_store_table t;
+        const char *title;
+    } tables[] = {
+        {WL_TABLE_RUN, "metadata"},  {WL_TABLE_DOMAINS, "domains"}, {WL_TABLE_SAMPLES, NULL},
+        {WL_TABLE_SECTIONS, NULL},   {WL_TABLE_TOKENS, NULL},       {WL_TABLE_LAYERS, NULL},
+        {WL_TABLE_COMPONENTS, NULL}, {WL_TABLE_OPS, NULL},
+    };
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        fprintf(out, "%s# %s\n", i ? "\n" : "",
+                tables[i].title ? tables[i].title : wl_store_table_name(tables[i].t));
+        struct wl__csv c = {out, false, tables[i].t == WL_TABLE_RUN, 0};
+        int rc = wl_store_foreach(s, id, tables[i].t, -1, -1, wl__csv_row, &c);
+        if (rc == WL_EIO && c.io_error)
+            return wl_errmsg_set(err, WL_EIO, "writing the export: %s", strerror(c.io_error));
+        if (rc != 0)
+            return wl__store_err(s, rc, err);
+    }
+    if (fflush(out) != 0 || ferror(out))
+        return wl_errmsg_set(err, WL_EIO, "writing the export: %s", strerror(errno));
+    return 0;
+}

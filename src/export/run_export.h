@@ -1,0 +1,21 @@
+/* Exports of one stored run: JSON (the nested run: run -> domains, samples,
+ * sections, tokens -> layers -> components -> ops, plus its summary) and CSV
+ * (one table after another: metadata, domains, power samples, sections,
+ * tokens, layer, component and op metrics). Both stream from the store in
+ * token chunks, so a deep run of a million rows needs little memory.
+ * Field names are the store's column names (stable). Stateless.
+ */
+#ifndef WL_EXPORT_RUN_EXPORT_H
+#define WL_EXPORT_RUN_EXPORT_H
+
+#include "store/store.h"
+#include "util/errmsg.h"
+
+#include <stdio.h>
+
+/* id is a full run id (see wl_store_resolve_id). Returns 0, a store error,
+ * or WL_EIO when writing to out fails; err says what. */
+int wl_export_run_json(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err);
+int wl_export_run_csv(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err);
+
+#endif

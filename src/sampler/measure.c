@@ -1,0 +1,279 @@
+/* wl_measure_run: fork, hold, sample, run, wait, window; see measure.h. */
+#include "sampler/measure.h"
+
+#include "util/clock.h"
+#include "util/log.h"
+#include "wattlens/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *wl_measure_phase_name(uint32_t phase)
+{
+    switch (phase) {
+    case WL_MEASURE_PHASE_RUN:
+        return "run";
+    case WL_MEASURE_PHASE_BASELINE:
+        return "baseline";
+    default:
+        return "?";
+    }
+}
+
+static void keep_samples(const struct wl_measure_params *p, struct wl_measure_result *r,
+                         const struct wl_sample *buf, size_t n)
+{
+    size_t max = p->max_samples ? p->max_samples : 1000000;
+    if (p->on_samples && n)
+        p->on_samples(p->user_data, buf, n);
+    size_t room = r->n_samples < max ? max - r->n_samples : 0;
+    size_t take = n < room ? n : room;
+    r->n_samples_dropped += n - take;
+    if (take == 0)
+        return;
+    static const size_t chunk = 4096;
+    size_t cap = (r->n_samples + chunk - 1) / chunk * chunk;
+    if (r->n_samples + take > cap) {
+        size_t ncap = (r->n_samples + take + chunk - 1) / chunk * chunk;
+        struct wl_sample *ns = realloc(r->samples, ncap * sizeof *ns);
+        if (!ns) {
+            r->n_samples_dropped += take;
+            return;
+        }
+        r->samples = ns;
+    }
+    memcpy(r->samples + r->n_samples, buf, take * sizeof *buf);
+    r->n_samples += take;
+}
+
+static void drain_into(wl_sampler *s, const struct wl_measure_params *p,
+                       struct wl_measure_result *r)
+{
+    struct wl_sample buf[256];
+    size_t n;
+    while ((n = wl_sampler_drain(s, buf, 256)) > 0)
+        keep_samples(p, r, buf, n);
+}
+
+/* Blocks until the child has exited, without reaping it (it stays a zombie so
+ * its /proc entry still holds its final CPU times). Drains samples every
+ * 100 ms meanwhile. */
+static void wait_exit_nowait(pid_t pid, wl_sampler *s, const struct wl_measure_params *p,
+                             struct wl_measure_result *r)
+{
+    int pidfd = -1;
+#if defined(__linux__) && defined(SYS_pidfd_open)
+    pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+    uint64_t last_drain = wl_clock_now_ns();
+    for (;;) {
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        int rc = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT | WNOHANG);
+        if (rc == 0 && si.si_pid == pid)
+            break;
+        if (rc != 0 && errno != EINTR)
+            break; /* not our child any more: nothing to wait for */
+        if (wl_clock_now_ns() - last_drain >= 100000000ull) {
+            drain_into(s, p, r);
+            last_drain = wl_clock_now_ns();
+        }
+        if (pidfd >= 0) {
+            struct pollfd pf = {pidfd, POLLIN, 0};
+            poll(&pf, 1, 100);
+        } else {
+            wl_clock_sleep_ns(1000000); /* 1 ms end-time resolution without pidfd */
+        }
+    }
+    if (pidfd >= 0)
+        close(pidfd);
+}
+
+int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *out,
+                   struct wl_errmsg *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!p || !p->argv || !p->argv[0])
+        return wl_errmsg_set(err, WL_EINVAL, "no command to run");
+    int go[2] = {-1, -1}, ex[2] = {-1, -1};
+    if (pipe(go) != 0 || pipe(ex) != 0) {
+        int e = errno;
+        for (int i = 0; i < 2; i++) {
+            if (go[i] >= 0)
+                close(go[i]);
+            if (ex[i] >= 0)
+                close(ex[i]);
+        }
+        return wl_errmsg_set(err, wl_error_from_errno(e), "pipe: %s", strerror(e));
+    }
+    fcntl(go[1], F_SETFD, FD_CLOEXEC);
+    fcntl(ex[0], F_SETFD, FD_CLOEXEC);
+    fcntl(ex[1], F_SETFD, FD_CLOEXEC);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(go[0]);
+        close(go[1]);
+        close(ex[0]);
+        close(ex[1]);
+        return wl_errmsg_set(err, WL_ECHILD, "fork: %s", strerror(e));
+    }
+    if (pid == 0) {
+        /* child: wait for "go", then exec; report exec failure through ex */
+        close(go[1]);
+        close(ex[0]);
+        char c = 0;
+        ssize_t n;
+        do {
+            n = read(go[0], &c, 1);
+        } while (n < 0 && errno == EINTR);
+        close(go[0]);
+        if (n != 1 || c != 'g')
+            _exit(127);
+        execvp(p->argv[0], p->argv);
+        int e = errno;
+        ssize_t w = write(ex[1], &e, sizeof e);
+        (void)w;
+        _exit(e == ENOENT ? 127 : 126);
+    }
+    close(go[0]);
+    close(ex[1]);
+
+    int rc = 0;
+    wl_sensor_set *set = NULL;
+    wl_sampler *s = NULL;
+    struct wl_sensor_params sp = p->sensors;
+    if (sp.backends == 0)
+        wl_sensor_params_default(&sp);
+    sp.model.scope = p->model_whole_system ? WL_MODEL_SCOPE_SYSTEM : WL_MODEL_SCOPE_TREE;
+    sp.model.pid = pid;
+    rc = wl_sensor_set_open(&sp, &set);
+    if (rc == 0 && wl_sensor_set_count(set) == 0)
+        rc = WL_ENOTSUP;
+    if (rc != 0) {
+        wl_errmsg_set(err, rc, "no power source could be opened (see `wattlens sensors`)");
+        goto fail_child;
+    }
+    struct wl_sampler_params smp;
+    wl_sampler_params_default(&smp);
+    smp.interval_ns = p->interval_ns;
+    rc = wl_sampler_open(set, &smp, &s);
+    if (rc == 0)
+        rc = wl_sampler_start(s);
+    if (rc != 0) {
+        wl_errmsg_set(err, rc, "cannot start the sampler: %s", wl_strerror(rc));
+        goto fail_child;
+    }
+    {
+        size_t len = 0;
+        for (unsigned i = 0; i < wl_sensor_set_count(set) && len < sizeof out->sensors_desc; i++) {
+            const struct wl_sensor_info *in = wl_sensor_get_info(wl_sensor_set_get(set, i));
+            len += (size_t)snprintf(out->sensors_desc + len, sizeof out->sensors_desc - len,
+                                    "%s%s (%s)", i ? "; " : "", in->backend, in->source);
+        }
+    }
+    out->t0_ns = wl_sampler_t0_ns(s);
+    if (p->baseline_ns) {
+        wl_sampler_set_phase(s, WL_MEASURE_PHASE_BASELINE);
+        if (wl_sampler_baseline(s, p->baseline_ns, &out->baseline) != 0)
+            wl_log_warn("measure", "the idle baseline could not be measured");
+    }
+    wl_sampler_set_phase(s, WL_MEASURE_PHASE_RUN);
+
+    struct sigaction ign, old_int, old_quit;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGINT, &ign, &old_int);
+    sigaction(SIGQUIT, &ign, &old_quit);
+
+    out->started_at_ns = wl_clock_realtime_ns();
+    wl_sampler_window_begin(s, &out->window);
+    ssize_t wn = write(go[1], "g", 1);
+    (void)wn;
+    close(go[1]);
+    go[1] = -1;
+    int exec_errno = 0;
+    ssize_t n;
+    do {
+        n = read(ex[0], &exec_errno, sizeof exec_errno);
+    } while (n < 0 && errno == EINTR);
+    close(ex[0]);
+    ex[0] = -1;
+    if (n == (ssize_t)sizeof exec_errno)
+        out->exec_errno = exec_errno;
+
+    wait_exit_nowait(pid, s, p, out);
+    wl_sampler_window_end(s, &out->window);
+    wl_sampler_stop(s);
+
+    struct rusage ru;
+    int status = 0;
+    memset(&ru, 0, sizeof ru);
+    while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGQUIT, &old_quit, NULL);
+    out->wait_status = status;
+    if (WIFEXITED(status))
+        out->exit_code = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status)) {
+        out->term_signal = WTERMSIG(status);
+        out->exit_code = 128 + out->term_signal;
+    }
+    out->cpu_ns =
+        (uint64_t)ru.ru_utime.tv_sec * 1000000000ull + (uint64_t)ru.ru_utime.tv_usec * 1000ull +
+        (uint64_t)ru.ru_stime.tv_sec * 1000000000ull + (uint64_t)ru.ru_stime.tv_usec * 1000ull;
+
+    drain_into(s, p, out);
+    wl_sampler_stats(s, &out->stats);
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        out->domains[d] = *wl_sampler_domain(s, (enum wl_domain)d);
+    for (size_t i = 0; i < out->n_samples; i++) {
+        const struct wl_sample *x = &out->samples[i];
+        if (x->phase != WL_MEASURE_PHASE_RUN)
+            continue;
+        for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+            if ((x->valid_mask & (1u << d)) && x->power_w[d] > out->run_peak[d].power_w) {
+                out->run_peak[d].power_w = x->power_w[d];
+                out->run_peak[d].t_ns = x->t_ns;
+                out->run_peak[d].phase = x->phase;
+            }
+        }
+    }
+    out->n_gaps = wl_sampler_gaps(s, out->gaps, WL_SAMPLER_MAX_GAPS);
+    out->model_only = wl_sampler_model_only(s);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    return 0;
+
+fail_child:
+    if (go[1] >= 0)
+        close(go[1]); /* the held child reads EOF and exits 127 without running CMD */
+    if (ex[0] >= 0)
+        close(ex[0]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    return rc;
+}
+
+void wl_measure_result_free(struct wl_measure_result *r)
+{
+    if (!r)
+        return;
+    free(r->samples);
+    r->samples = NULL;
+    r->n_samples = 0;
+}

@@ -1,0 +1,77 @@
+/* Measuring the energy of one external command (`wattlens measure -- CMD`).
+ *
+ * wl_measure_run() forks the command (held before exec until the sensors and
+ * the sampler are ready, so the CPU-time model can follow the command's process
+ * tree from its first instruction), optionally takes an idle baseline, runs
+ * the command, and fills a wl_measure_result: an exact energy window from
+ * start to exit (taken while the exited child is still a zombie, so its CPU
+ * time is still readable), peaks, sampling statistics, gaps and every sample.
+ * The result is self-contained so that saving it (to the store) is one call.
+ *
+ * Signals: SIGINT and SIGQUIT are ignored in the calling process while the
+ * command runs (as time(1) does) so that ^C reaches the command and the report
+ * is still printed; they are restored before returning. Single-threaded caller.
+ */
+#ifndef WL_SAMPLER_MEASURE_H
+#define WL_SAMPLER_MEASURE_H
+
+#include "sampler/sampler.h"
+#include "sensors/sensor.h"
+#include "util/errmsg.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Phase tags stamped on the samples of a measured command. */
+enum wl_measure_phase {
+    WL_MEASURE_PHASE_RUN = 0,
+    WL_MEASURE_PHASE_BASELINE = 1,
+};
+const char *wl_measure_phase_name(uint32_t phase); /* "run", "baseline", "?" */
+
+/* Called on the controlling thread with samples drained during the run. */
+typedef void (*wl_measure_samples_fn)(void *user_data, const struct wl_sample *samples, size_t n);
+
+struct wl_measure_params {
+    char *const *argv;                /* command and arguments, NULL-terminated */
+    uint64_t interval_ns;             /* sampler interval; 0 = default */
+    uint64_t baseline_ns;             /* idle baseline before the command; 0 = none */
+    bool model_whole_system;          /* model follows all CPUs instead of the command's tree */
+    struct wl_sensor_params sensors;  /* the model's scope/pid are set by wl_measure_run */
+    size_t max_samples;               /* samples kept in the result; 0 = 1,000,000 */
+    wl_measure_samples_fn on_samples; /* optional */
+    void *user_data;
+};
+
+struct wl_measure_result {
+    int wait_status;       /* raw status from wait */
+    int exit_code;         /* exit status, or 128 + signal, or 126/127 when exec failed */
+    int term_signal;       /* signal that killed the command, or 0 */
+    int exec_errno;        /* errno of a failed exec, or 0 */
+    int64_t started_at_ns; /* wall clock at start (epoch ns) */
+    uint64_t t0_ns;        /* sampler origin (monotonic); samples' t_ns are relative to it */
+    struct wl_energy_window window;           /* command start .. exit */
+    struct wl_baseline baseline;              /* valid when a baseline was taken */
+    struct wl_sampler_stats stats;            /* stats.peak covers baseline and run */
+    struct wl_peak run_peak[WL_DOMAIN_COUNT]; /* peaks of the samples of the run phase */
+    struct wl_domain_info domains[WL_DOMAIN_COUNT];
+    size_t n_gaps;
+    struct wl_sampler_gap gaps[WL_SAMPLER_MAX_GAPS];
+    bool model_only;           /* every figure is a model estimate */
+    uint64_t cpu_ns;           /* CPU time of the command and its reaped descendants (rusage) */
+    char sensors_desc[512];    /* "cpu-model (model: 10.00 W idle + ...)" */
+    struct wl_sample *samples; /* heap, all samples in order (up to max_samples) */
+    size_t n_samples;
+    uint64_t n_samples_dropped; /* beyond max_samples */
+};
+
+/* Runs the command. Returns 0 when the command ran (whatever its status; see
+ * out->exit_code) or when exec failed (out->exec_errno set); a negative WL_E*
+ * with a message in err when measuring could not start (the command is then
+ * not run). Free the result with wl_measure_result_free(). */
+int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *out,
+                   struct wl_errmsg *err);
+void wl_measure_result_free(struct wl_measure_result *r);
+
+#endif

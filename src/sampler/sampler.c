@@ -1,0 +1,591 @@
+/* Sampler thread, ring buffer, energy marks, peaks, baseline and gaps; see
+ * sampler.h for the contract. Locking: s->mu protects everything the thread
+ * updates (channel integration state, ring, latest sample, peaks, gaps,
+ * counters); sensor reads happen outside s->mu (each sensor has its own lock),
+ * so a mark never waits for the whole sampling pass, only for one sensor read.
+ */
+#include "sampler/sampler.h"
+
+#include "util/clock.h"
+#include "util/log.h"
+#include "wattlens/error.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_SENSORS 8
+#define MAX_CHANS (MAX_SENSORS * WL_SENSOR_MAX_CHANNELS)
+
+struct chan {
+    unsigned sensor, ch;
+    enum wl_domain d;
+    bool counter;         /* energy from the sensor's cumulative counter */
+    bool has_power;       /* the sensor reads power for this channel */
+    uint64_t period_ns;   /* span over which counter power is derived */
+    uint64_t e_origin_uj; /* counter value at open */
+    /* thread state (under mu) */
+    uint64_t e_uj;   /* cumulative since open (counter delta or integral) */
+    double integ_uj; /* power-only: trapezoid integral */
+    double last_p_w;
+    uint64_t last_t_ns;
+    bool have_last;
+    uint64_t ref_t_ns, ref_e_uj; /* counter power derivation reference */
+    double p_w;
+};
+
+struct sensor_state {
+    bool failing;
+    int gap_index; /* index into gaps[] of the open gap, -1 if not kept */
+};
+
+struct wl_sampler {
+    wl_sensor_set *set;
+    unsigned n_sensors;
+    wl_sensor *sensors[MAX_SENSORS];
+    unsigned n_chans;
+    struct chan chans[MAX_CHANS];
+    uint16_t domain_mask; /* domains present */
+    struct wl_domain_info dom[WL_DOMAIN_COUNT];
+    uint64_t t0_ns;
+    uint64_t interval_ns;
+
+    _Atomic uint32_t phase;
+
+    pthread_t thread;
+    bool running; /* controlling thread only */
+    pthread_mutex_t mu;
+    _Atomic bool stop;
+
+    /* under mu */
+    struct sensor_state sst[MAX_SENSORS];
+    struct wl_sample *ring;
+    size_t ring_cap, ring_head, ring_count;
+    struct wl_sample latest;
+    bool have_latest;
+    struct wl_sampler_stats st;
+    struct wl_sampler_gap gaps[WL_SAMPLER_MAX_GAPS];
+    size_t n_gaps_kept;
+    struct wl_baseline baseline;
+
+    /* thread only */
+    struct wl_sensor_reading rd[MAX_SENSORS];
+    int rd_rc[MAX_SENSORS];
+};
+
+void wl_sampler_params_default(struct wl_sampler_params *p)
+{
+    memset(p, 0, sizeof *p);
+}
+
+static void append_source(struct wl_domain_info *di, const char *backend, const char *ch)
+{
+    size_t len = strlen(di->sources);
+    if (len == 0)
+        snprintf(di->sources, sizeof di->sources, "%s: %s", backend, ch);
+    else if (len + 3 < sizeof di->sources)
+        snprintf(di->sources + len, sizeof di->sources - len, ", %s", ch);
+}
+
+int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl_sampler **out)
+{
+    struct wl_sampler_params p;
+    if (!out)
+        return WL_EINVAL;
+    *out = NULL;
+    if (p_in)
+        p = *p_in;
+    else
+        wl_sampler_params_default(&p);
+    unsigned n = wl_sensor_set_count(set);
+    if (n == 0)
+        return WL_EINVAL;
+    if (n > MAX_SENSORS)
+        n = MAX_SENSORS;
+    wl_sampler *s = calloc(1, sizeof *s);
+    if (!s)
+        return WL_ENOMEM;
+    s->set = set;
+    s->n_sensors = n;
+    s->ring_cap = p.ring_capacity ? p.ring_capacity : 8192;
+    s->ring = calloc(s->ring_cap, sizeof *s->ring);
+    if (!s->ring) {
+        free(s);
+        return WL_ENOMEM;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+
+    bool slow = false;
+    uint16_t taken = 0; /* domains claimed by an earlier sensor */
+    for (unsigned i = 0; i < n; i++) {
+        wl_sensor *sen = wl_sensor_set_get(set, i);
+        const struct wl_sensor_info *in = wl_sensor_get_info(sen);
+        s->sensors[i] = sen;
+        s->sst[i].gap_index = -1;
+        if (strcmp(in->backend, "powermetrics") == 0)
+            slow = true;
+        uint16_t mine = 0;
+        for (unsigned c = 0; c < in->n_channels; c++) {
+            const struct wl_sensor_channel *ch = &in->ch[c];
+            if (taken & (1u << ch->domain)) {
+                wl_log_info("sampler",
+                            "%s %s: domain %s already measured by another sensor; "
+                            "not summed",
+                            in->backend, ch->name, wl_domain_name(ch->domain));
+                continue;
+            }
+            struct chan *k = &s->chans[s->n_chans++];
+            k->sensor = i;
+            k->ch = c;
+            k->d = ch->domain;
+            k->counter = (ch->flags & WL_CH_ENERGY) != 0;
+            k->has_power = (ch->flags & WL_CH_POWER) != 0;
+            /* counter power is averaged over >= 10 update periods so that the
+             * +-1 update quantisation of the counter stays within 10 % */
+            k->period_ns = in->update_period_ns * 10;
+            mine |= (uint16_t)(1u << ch->domain);
+            struct wl_domain_info *di = &s->dom[ch->domain];
+            if (!di->present) {
+                di->present = true;
+                di->counter = true;
+                di->method = ch->method;
+            }
+            if (!k->counter)
+                di->counter = false;
+            if (ch->method > di->method)
+                di->method = ch->method;
+            di->n_channels++;
+            append_source(di, in->backend, ch->name);
+        }
+        taken |= mine;
+    }
+    s->domain_mask = taken;
+    s->interval_ns = p.interval_ns ? p.interval_ns : (slow ? 100000000ull : 10000000ull);
+    s->st.interval_ns = s->interval_ns;
+    s->st.requested_hz = 1e9 / (double)s->interval_ns;
+    for (unsigned k = 0; k < s->n_chans; k++) {
+        if (s->chans[k].period_ns < s->interval_ns)
+            s->chans[k].period_ns = s->interval_ns;
+    }
+
+    /* origin reads */
+    s->t0_ns = wl_clock_now_ns();
+    for (unsigned i = 0; i < n; i++) {
+        struct wl_sensor_reading *r = &s->rd[i];
+        int rc = wl_sensor_read(s->sensors[i], r);
+        if (rc != 0) {
+            wl_log_error("sampler", "%s: first read failed: %s",
+                         wl_sensor_get_info(s->sensors[i])->backend, wl_strerror(rc));
+            wl_sampler_close(s);
+            return rc;
+        }
+    }
+    for (unsigned k = 0; k < s->n_chans; k++) {
+        struct chan *c = &s->chans[k];
+        const struct wl_sensor_reading *r = &s->rd[c->sensor];
+        uint64_t t = r->t_before_ns / 2 + r->t_after_ns / 2;
+        c->e_origin_uj = r->v[c->ch].energy_uj;
+        c->ref_t_ns = t;
+        c->ref_e_uj = 0;
+        if (!c->counter && (r->v[c->ch].valid & WL_CH_POWER)) {
+            c->last_p_w = r->v[c->ch].power_w;
+            c->last_t_ns = t;
+            c->have_last = true;
+        }
+    }
+    *out = s;
+    return 0;
+}
+
+/* Updates a channel from a successful read (under mu). */
+static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64_t t)
+{
+    if (c->counter) {
+        c->e_uj = v->energy_uj >= c->e_origin_uj ? v->energy_uj - c->e_origin_uj : 0;
+        if (t - c->ref_t_ns >= c->period_ns) {
+            c->p_w =
+                (double)(c->e_uj - c->ref_e_uj) / ((double)(t - c->ref_t_ns) / 1e3); /* uJ/us = W */
+            c->ref_t_ns = t;
+            c->ref_e_uj = c->e_uj;
+        }
+        if (v->valid & WL_CH_POWER)
+            c->p_w = v->power_w;
+    } else {
+        double p = (v->valid & WL_CH_POWER) ? v->power_w : 0;
+        if (c->have_last && t > c->last_t_ns)
+            c->integ_uj += (c->last_p_w + p) / 2.0 * (double)(t - c->last_t_ns) / 1e3;
+        c->last_p_w = p;
+        c->last_t_ns = t;
+        c->have_last = true;
+        c->e_uj = (uint64_t)(c->integ_uj + 0.5);
+        c->p_w = p;
+    }
+}
+
+static void take_sample(wl_sampler *s)
+{
+    for (unsigned i = 0; i < s->n_sensors; i++)
+        s->rd_rc[i] = wl_sensor_read(s->sensors[i], &s->rd[i]);
+    uint64_t t_before = s->rd[0].t_before_ns, t_after = s->rd[s->n_sensors - 1].t_after_ns;
+    if (s->rd_rc[0] != 0 || s->rd_rc[s->n_sensors - 1] != 0)
+        t_before = t_after = wl_clock_now_ns();
+    uint64_t t = t_before / 2 + t_after / 2;
+
+    struct wl_sample smp;
+    memset(&smp, 0, sizeof smp);
+    smp.t_ns = t;
+    smp.phase = atomic_load_explicit(&s->phase, memory_order_relaxed);
+    double pw[WL_DOMAIN_COUNT] = {0};
+
+    pthread_mutex_lock(&s->mu);
+    for (unsigned i = 0; i < s->n_sensors; i++) {
+        struct sensor_state *ss = &s->sst[i];
+        if (s->rd_rc[i] != 0 && !ss->failing) {
+            ss->failing = true;
+            s->st.n_gaps++;
+            ss->gap_index = -1;
+            if (s->n_gaps_kept < WL_SAMPLER_MAX_GAPS) {
+                ss->gap_index = (int)s->n_gaps_kept;
+                struct wl_sampler_gap *g = &s->gaps[s->n_gaps_kept++];
+                g->sensor = i;
+                g->error = s->rd_rc[i];
+                g->t_start_ns = t;
+                g->t_end_ns = 0;
+            }
+            wl_log_warn("sampler", "%s: read failed (%s); recording a gap and continuing",
+                        wl_sensor_get_info(s->sensors[i])->backend, wl_strerror(s->rd_rc[i]));
+        } else if (s->rd_rc[i] == 0 && ss->failing) {
+            ss->failing = false;
+            if (ss->gap_index >= 0)
+                s->gaps[ss->gap_index].t_end_ns = t;
+            wl_log_warn("sampler", "%s: reads work again; gap closed",
+                        wl_sensor_get_info(s->sensors[i])->backend);
+        }
+    }
+    uint16_t bad = 0;
+    for (unsigned k = 0; k < s->n_chans; k++) {
+        struct chan *c = &s->chans[k];
+        if (s->rd_rc[c->sensor] != 0) {
+            bad |= (uint16_t)(1u << c->d);
+            c->have_last = false; /* no integration across a gap */
+            c->ref_t_ns = t;      /* counter power restarts after the gap */
+            c->ref_e_uj = c->e_uj;
+            continue;
+        }
+        const struct wl_sensor_reading *r = &s->rd[c->sensor];
+        chan_update(c, &r->v[c->ch], r->t_before_ns / 2 + r->t_after_ns / 2);
+    }
+    for (unsigned k = 0; k < s->n_chans; k++) {
+        const struct chan *c = &s->chans[k];
+        smp.energy_uj[c->d] += c->e_uj;
+        pw[c->d] += c->p_w;
+    }
+    smp.gap_mask = bad;
+    smp.valid_mask = (uint16_t)(s->domain_mask & ~bad);
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        smp.power_w[d] = (float)pw[d];
+        struct wl_peak *pk = &s->st.peak[d];
+        if ((smp.valid_mask & (1u << d)) && pw[d] > pk->power_w) {
+            pk->power_w = pw[d];
+            pk->t_ns = t;
+            pk->phase = smp.phase;
+        }
+    }
+    size_t slot = (s->ring_head + s->ring_count) % s->ring_cap;
+    if (s->ring_count == s->ring_cap) {
+        s->ring_head = (s->ring_head + 1) % s->ring_cap;
+        s->st.n_overflow++;
+    } else {
+        s->ring_count++;
+    }
+    s->ring[slot] = smp;
+    s->latest = smp;
+    s->have_latest = true;
+    if (s->st.n_samples == 0)
+        s->st.t_first_ns = t;
+    s->st.t_last_ns = t;
+    s->st.n_samples++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* The loop sleeps with clock_nanosleep(TIMER_ABSTIME) on absolute deadlines
+ * (no drift, and cheaper than a timed condition wait); stop is an atomic flag
+ * checked after every sleep, so stopping takes at most one interval. */
+static void *sampler_main(void *arg)
+{
+    wl_sampler *s = arg;
+    uint64_t next = wl_clock_now_ns();
+    while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
+        take_sample(s);
+        next += s->interval_ns;
+        uint64_t now = wl_clock_now_ns();
+        if (now > next) {
+            uint64_t missed = (now - next) / s->interval_ns + 1;
+            next += missed * s->interval_ns;
+            pthread_mutex_lock(&s->mu);
+            s->st.n_missed_ticks += missed;
+            pthread_mutex_unlock(&s->mu);
+        }
+        wl_clock_sleep_until_ns(next);
+    }
+    uint64_t cpu = wl_clock_thread_cpu_ns();
+    pthread_mutex_lock(&s->mu);
+    s->st.thread_cpu_ns = cpu;
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+int wl_sampler_start(wl_sampler *s)
+{
+    if (s->running)
+        return WL_ESTATE;
+    atomic_store_explicit(&s->stop, false, memory_order_release);
+    if (pthread_create(&s->thread, NULL, sampler_main, s) != 0)
+        return WL_ENOMEM;
+    s->running = true;
+    return 0;
+}
+
+static void finish_rate(wl_sampler *s)
+{
+    struct wl_sampler_stats *st = &s->st;
+    if (st->n_samples >= 2 && st->t_last_ns > st->t_first_ns)
+        st->achieved_hz =
+            (double)(st->n_samples - 1) / ((double)(st->t_last_ns - st->t_first_ns) / 1e9);
+    else
+        st->achieved_hz = 0;
+    double ratio = st->requested_hz > 0 ? st->achieved_hz / st->requested_hz : 0;
+    st->rate_judged = st->n_samples >= 5;
+    st->rate_ok = !st->rate_judged || (ratio >= 0.8 && ratio <= 1.2);
+}
+
+int wl_sampler_stop(wl_sampler *s)
+{
+    if (!s->running)
+        return WL_ESTATE;
+    atomic_store_explicit(&s->stop, true, memory_order_release);
+    pthread_join(s->thread, NULL);
+    s->running = false;
+    pthread_mutex_lock(&s->mu);
+    finish_rate(s);
+    struct wl_sampler_stats st = s->st;
+    pthread_mutex_unlock(&s->mu);
+    if (!st.rate_ok)
+        wl_log_warn("sampler",
+                    "achieved %.1f samples/s, requested %.1f (more than 20 %% off; "
+                    "the machine is busy or the sensors are slow)",
+                    st.achieved_hz, st.requested_hz);
+    return 0;
+}
+
+void wl_sampler_close(wl_sampler *s)
+{
+    if (!s)
+        return;
+    if (s->running)
+        wl_sampler_stop(s);
+    pthread_mutex_destroy(&s->mu);
+    free(s->ring);
+    free(s);
+}
+
+void wl_sampler_set_phase(wl_sampler *s, uint32_t phase)
+{
+    atomic_store_explicit(&s->phase, phase, memory_order_relaxed);
+}
+
+uint32_t wl_sampler_get_phase(const wl_sampler *s)
+{
+    return atomic_load_explicit(&((wl_sampler *)s)->phase, memory_order_relaxed);
+}
+
+int wl_sampler_mark(wl_sampler *s, struct wl_energy_mark *out)
+{
+    struct wl_sensor_reading r;
+    uint64_t e[WL_DOMAIN_COUNT] = {0};
+    uint16_t bad = 0;
+    uint64_t t_mid = 0;
+    unsigned n_ok = 0;
+    /* counters first, read now, one sensor at a time */
+    for (unsigned i = 0; i < s->n_sensors; i++) {
+        bool any_counter = false;
+        for (unsigned k = 0; k < s->n_chans; k++)
+            any_counter = any_counter || (s->chans[k].sensor == i && s->chans[k].counter);
+        if (!any_counter)
+            continue;
+        int rc = wl_sensor_read(s->sensors[i], &r);
+        for (unsigned k = 0; k < s->n_chans; k++) {
+            const struct chan *c = &s->chans[k];
+            if (c->sensor != i || !c->counter)
+                continue;
+            if (rc != 0 || !(r.v[c->ch].valid & WL_CH_ENERGY)) {
+                bad |= (uint16_t)(1u << c->d);
+                continue;
+            }
+            uint64_t v = r.v[c->ch].energy_uj;
+            e[c->d] += v >= c->e_origin_uj ? v - c->e_origin_uj : 0;
+        }
+        if (rc == 0) {
+            t_mid += r.t_before_ns / 2 + r.t_after_ns / 2;
+            n_ok++;
+        }
+    }
+    uint64_t now = n_ok ? t_mid / n_ok : wl_clock_now_ns();
+    /* power-only channels: the thread's integral, held at the last power */
+    pthread_mutex_lock(&s->mu);
+    for (unsigned k = 0; k < s->n_chans; k++) {
+        const struct chan *c = &s->chans[k];
+        if (c->counter)
+            continue;
+        if (s->sst[c->sensor].failing) {
+            bad |= (uint16_t)(1u << c->d);
+            continue;
+        }
+        double extra = (c->have_last && now > c->last_t_ns)
+                           ? c->last_p_w * (double)(now - c->last_t_ns) / 1e3
+                           : 0;
+        e[c->d] += (uint64_t)(c->integ_uj + extra + 0.5);
+    }
+    pthread_mutex_unlock(&s->mu);
+    out->t_ns = now;
+    out->valid_mask = (uint16_t)(s->domain_mask & ~bad);
+    memcpy(out->energy_uj, e, sizeof e);
+    return 0;
+}
+
+int wl_sampler_window_begin(wl_sampler *s, struct wl_energy_window *w)
+{
+    memset(&w->end, 0, sizeof w->end);
+    return wl_sampler_mark(s, &w->begin);
+}
+
+int wl_sampler_window_end(wl_sampler *s, struct wl_energy_window *w)
+{
+    return wl_sampler_mark(s, &w->end);
+}
+
+uint64_t wl_energy_window_dur_ns(const struct wl_energy_window *w)
+{
+    return w->end.t_ns > w->begin.t_ns ? w->end.t_ns - w->begin.t_ns : 0;
+}
+
+bool wl_energy_window_has(const struct wl_energy_window *w, enum wl_domain d)
+{
+    unsigned bit = 1u << d;
+    return (unsigned)d < WL_DOMAIN_COUNT && (w->begin.valid_mask & bit) &&
+           (w->end.valid_mask & bit);
+}
+
+double wl_energy_window_j(const struct wl_energy_window *w, enum wl_domain d)
+{
+    if (!wl_energy_window_has(w, d))
+        return 0;
+    uint64_t a = w->begin.energy_uj[d], b = w->end.energy_uj[d];
+    return b >= a ? (double)(b - a) / 1e6 : 0;
+}
+
+double wl_energy_window_avg_w(const struct wl_energy_window *w, enum wl_domain d)
+{
+    uint64_t dur = wl_energy_window_dur_ns(w);
+    return dur ? wl_energy_window_j(w, d) / ((double)dur / 1e9) : 0;
+}
+
+double wl_energy_window_dynamic_j(const struct wl_energy_window *w, const struct wl_baseline *b,
+                                  enum wl_domain d)
+{
+    double base = (b && b->valid && (b->valid_mask & (1u << d))) ? b->power_w[d] : 0;
+    return wl_energy_window_j(w, d) - base * (double)wl_energy_window_dur_ns(w) / 1e9;
+}
+
+int wl_sampler_snapshot(wl_sampler *s, struct wl_sample *out)
+{
+    pthread_mutex_lock(&s->mu);
+    bool have = s->have_latest;
+    if (have)
+        *out = s->latest;
+    pthread_mutex_unlock(&s->mu);
+    return have ? 0 : WL_ENOENT;
+}
+
+size_t wl_sampler_drain(wl_sampler *s, struct wl_sample *out, size_t max)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->ring_count < max ? s->ring_count : max;
+    for (size_t i = 0; i < n; i++)
+        out[i] = s->ring[(s->ring_head + i) % s->ring_cap];
+    s->ring_head = (s->ring_head + n) % s->ring_cap;
+    s->ring_count -= n;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+int wl_sampler_baseline(wl_sampler *s, uint64_t dur_ns, struct wl_baseline *out)
+{
+    struct wl_energy_window w;
+    struct wl_baseline b;
+    memset(&b, 0, sizeof b);
+    wl_sampler_window_begin(s, &w);
+    wl_clock_sleep_ns(dur_ns);
+    wl_sampler_window_end(s, &w);
+    b.dur_ns = wl_energy_window_dur_ns(&w);
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if (wl_energy_window_has(&w, (enum wl_domain)d)) {
+            b.valid_mask |= (uint16_t)(1u << d);
+            b.power_w[d] = wl_energy_window_avg_w(&w, (enum wl_domain)d);
+        }
+    }
+    b.valid = b.dur_ns > 0 && b.valid_mask != 0;
+    pthread_mutex_lock(&s->mu);
+    s->baseline = b;
+    pthread_mutex_unlock(&s->mu);
+    if (out)
+        *out = b;
+    return b.valid ? 0 : WL_ESENSOR;
+}
+
+void wl_sampler_get_baseline(wl_sampler *s, struct wl_baseline *out)
+{
+    pthread_mutex_lock(&s->mu);
+    *out = s->baseline;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void wl_sampler_stats(wl_sampler *s, struct wl_sampler_stats *out)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->running)
+        finish_rate(s);
+    *out = s->st;
+    pthread_mutex_unlock(&s->mu);
+}
+
+size_t wl_sampler_gaps(wl_sampler *s, struct wl_sampler_gap *out, size_t max)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->n_gaps_kept < max ? s->n_gaps_kept : max;
+    memcpy(out, s->gaps, n * sizeof *out);
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+const struct wl_domain_info *wl_sampler_domain(const wl_sampler *s, enum wl_domain d)
+{
+    return (unsigned)d < WL_DOMAIN_COUNT ? &s->dom[d] : NULL;
+}
+
+uint64_t wl_sampler_t0_ns(const wl_sampler *s)
+{
+    return s->t0_ns;
+}
+
+bool wl_sampler_model_only(const wl_sampler *s)
+{
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if (s->dom[d].present && s->dom[d].method != WL_METHOD_MODEL_ESTIMATE)
+            return false;
+    }
+    return true;
+}

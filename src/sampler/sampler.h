@@ -1,0 +1,160 @@
+/* The sampler: a background thread that reads every sensor of a sensor set at a
+ * fixed interval, plus synchronous energy marks for exact counter windows.
+ *
+ * Use it like this (the recorder does it at every section and token boundary):
+ *     wl_sampler_open(set, &params, &s);  wl_sampler_start(s);
+ *     wl_sampler_set_phase(s, PHASE_DECODE);          // stamped on every sample
+ *     wl_sampler_window_begin(s, &w); ...work...; wl_sampler_window_end(s, &w);
+ *     double j = wl_energy_window_j(&w, WL_DOMAIN_PACKAGE);
+ *     n = wl_sampler_drain(s, buf, cap);              // samples for the store
+ *     wl_sampler_stop(s); wl_sampler_stats(s, &st); wl_sampler_close(s);
+ *
+ * Energy: every domain has a cumulative energy since wl_sampler_open(). For a
+ * domain whose channels all have counters, a mark reads the counters right
+ * now (the window energy is an exact counter delta). For a domain with power
+ * readings only, the thread integrates power with the trapezoid rule and a
+ * mark adds last power x time since the last sample. When two sensors give the
+ * same domain, the first sensor of the set wins (no double counting).
+ *
+ * Memory: everything is allocated in wl_sampler_open(); the ring holds
+ * ring_capacity samples; when nobody drains, the oldest are overwritten and
+ * counted (wl_sampler_stats().n_overflow), never silently lost.
+ *
+ * Threads: set_phase, mark/window, snapshot, drain, stats, baseline and gaps
+ * may be called from any thread while the sampler runs. open/start/stop/close
+ * from one controlling thread. Marks and windows take no allocation: a few
+ * sensor reads (each under its sensor's lock) and one short mutex section.
+ */
+#ifndef WL_SAMPLER_SAMPLER_H
+#define WL_SAMPLER_SAMPLER_H
+
+#include "sensors/sensor.h"
+#include "wattlens/energy.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct wl_sampler wl_sampler;
+
+/* One sample of all domains; fixed size, what the store persists. */
+struct wl_sample {
+    uint64_t t_ns;                       /* CLOCK_MONOTONIC, middle of the sensor reads */
+    uint32_t phase;                      /* caller's phase tag at that time */
+    uint16_t valid_mask;                 /* bit d: domain d has a value in this sample */
+    uint16_t gap_mask;                   /* bit d: a sensor of domain d failed at this sample */
+    float power_w[WL_DOMAIN_COUNT];      /* power (W): counter delta / time, or read power */
+    uint64_t energy_uj[WL_DOMAIN_COUNT]; /* cumulative energy since wl_sampler_open (uJ) */
+};
+
+/* What the sampler knows about one domain; fixed after open. */
+struct wl_domain_info {
+    bool present;
+    bool counter; /* all channels are counters: window energies are exact deltas */
+    enum wl_method
+        method; /* weakest method among its channels (counter < sampled < vendor < model) */
+    unsigned n_channels;
+    char sources[160]; /* "rapl-powercap: package-0, package-1" */
+};
+
+/* Cumulative energy of every domain at one instant. */
+struct wl_energy_mark {
+    uint64_t t_ns;
+    uint16_t valid_mask;
+    uint64_t energy_uj[WL_DOMAIN_COUNT];
+};
+
+/* An energy window: two marks. Caller-owned (stack or preallocated). */
+struct wl_energy_window {
+    struct wl_energy_mark begin, end;
+};
+
+struct wl_peak {
+    double power_w;
+    uint64_t t_ns; /* monotonic time of the sample */
+    uint32_t phase;
+};
+
+struct wl_baseline {
+    bool valid;
+    uint64_t dur_ns;
+    uint16_t valid_mask;
+    double power_w[WL_DOMAIN_COUNT]; /* average power over the baseline window */
+};
+
+struct wl_sampler_gap {
+    unsigned sensor; /* index in the sensor set */
+    int error;       /* WL_E* of the first failed read */
+    uint64_t t_start_ns;
+    uint64_t t_end_ns; /* 0 while the sensor is still failing */
+};
+
+struct wl_sampler_stats {
+    uint64_t interval_ns;
+    uint64_t n_samples;      /* samples taken by the thread */
+    uint64_t n_overflow;     /* samples overwritten in the ring before being drained */
+    uint64_t n_missed_ticks; /* ticks skipped because reading overran the interval */
+    uint64_t n_gaps;         /* sensor failure periods (also those not kept in the gap list) */
+    uint64_t t_first_ns, t_last_ns;
+    double requested_hz, achieved_hz;
+    bool rate_judged;       /* enough samples (>= 5) to judge the rate */
+    bool rate_ok;           /* achieved rate within 20 % of the request (true when not judged) */
+    uint64_t thread_cpu_ns; /* CPU time used by the sampling thread (final after stop) */
+    struct wl_peak peak[WL_DOMAIN_COUNT];
+};
+
+struct wl_sampler_params {
+    uint64_t interval_ns; /* 0: 10 ms, or 100 ms when powermetrics is among the sensors */
+    size_t ring_capacity; /* samples kept until drained; 0: 8192 */
+};
+
+#define WL_SAMPLER_MAX_GAPS 64
+
+void wl_sampler_params_default(struct wl_sampler_params *p);
+
+/* Reads every sensor once (energy origin) and allocates everything. The set
+ * must outlive the sampler. Returns 0, WL_EINVAL (no sensor), WL_ENOMEM or
+ * the first sensor's read error. */
+int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p, wl_sampler **out);
+int wl_sampler_start(wl_sampler *s);  /* WL_ESTATE when already running */
+int wl_sampler_stop(wl_sampler *s);   /* joins the thread; warns when the rate was off */
+void wl_sampler_close(wl_sampler *s); /* stops if needed; accepts NULL */
+
+void wl_sampler_set_phase(wl_sampler *s, uint32_t phase);
+uint32_t wl_sampler_get_phase(const wl_sampler *s);
+
+/* Synchronous energy mark: reads the counters now. Domains whose sensor read
+ * fails are left out of valid_mask. Returns 0 (even when some domains are
+ * invalid). */
+int wl_sampler_mark(wl_sampler *s, struct wl_energy_mark *out);
+int wl_sampler_window_begin(wl_sampler *s, struct wl_energy_window *w);
+int wl_sampler_window_end(wl_sampler *s, struct wl_energy_window *w);
+
+uint64_t wl_energy_window_dur_ns(const struct wl_energy_window *w);
+bool wl_energy_window_has(const struct wl_energy_window *w, enum wl_domain d);
+double wl_energy_window_j(const struct wl_energy_window *w, enum wl_domain d);
+double wl_energy_window_avg_w(const struct wl_energy_window *w, enum wl_domain d);
+/* Energy above the baseline power over the window (J); may be negative. */
+double wl_energy_window_dynamic_j(const struct wl_energy_window *w, const struct wl_baseline *b,
+                                  enum wl_domain d);
+
+/* Copies the latest sample (power snapshot); WL_ENOENT before the first one. */
+int wl_sampler_snapshot(wl_sampler *s, struct wl_sample *out);
+/* Moves up to max samples, oldest first, out of the ring; returns the count. */
+size_t wl_sampler_drain(wl_sampler *s, struct wl_sample *out, size_t max);
+
+/* Idle baseline: blocks for dur_ns measuring every domain's average power
+ * (a window; needs the thread running for power-only domains) and keeps it.
+ * Set the phase tag first if the samples should show it. */
+int wl_sampler_baseline(wl_sampler *s, uint64_t dur_ns, struct wl_baseline *out);
+void wl_sampler_get_baseline(wl_sampler *s, struct wl_baseline *out);
+
+void wl_sampler_stats(wl_sampler *s, struct wl_sampler_stats *out);
+/* Copies up to max recorded gaps; returns the count copied. */
+size_t wl_sampler_gaps(wl_sampler *s, struct wl_sampler_gap *out, size_t max);
+const struct wl_domain_info *wl_sampler_domain(const wl_sampler *s, enum wl_domain d);
+uint64_t wl_sampler_t0_ns(const wl_sampler *s); /* time of the origin reads */
+/* True when every present domain's method is the model estimate. */
+bool wl_sampler_model_only(const wl_sampler *s);
+
+#endif

@@ -1,0 +1,333 @@
+/* The CPU-time power model: an estimate, never a measurement.
+ *
+ *   P = idle_w + busy_core_w * busy_cores,   busy_cores = d(CPU time) / d(wall time)
+ *
+ * CPU time comes from /proc: either the whole system (busy jiffies of
+ * /proc/stat) or a process tree (utime+stime+cutime+cstime of the root and all
+ * live descendants, found through /proc/PID/task/TID/children, or a full /proc
+ * scan when that file does not exist). The tree total is kept monotonic: a
+ * descendant re-parented away from the tree takes its time with it, so the
+ * largest total seen is used. The single channel is labelled model_estimate.
+ * Energy since open = idle_w * wall + busy_core_w * cpu, in microjoules.
+ */
+#include "sensors/sensor_impl.h"
+
+#include "util/clock.h"
+#include "wattlens/error.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MODEL_MAX_TREE 4096
+
+struct cpu_model {
+    struct wl_cpu_model_params mp;
+    char proc[512];
+    long clk_tck;
+    bool use_children; /* /proc/PID/task/TID/children exists */
+    uint64_t t0_ns;
+    uint64_t cpu0_ticks;
+    uint64_t cpu_max_ticks;
+    pid_t stack[MODEL_MAX_TREE]; /* tree walk work list */
+    /* full-scan fallback: (pid, ppid, ticks), grown on demand */
+    struct proc_ent {
+        pid_t pid, ppid;
+        uint64_t ticks;
+    } * ents;
+    size_t n_ents, cap_ents;
+};
+
+/* Parses /proc/PID/stat: ppid and utime+stime+cutime+cstime (clock ticks). */
+static int read_pid_stat(const char *proc, pid_t pid, pid_t *ppid, uint64_t *ticks)
+{
+    char path[600], buf[1024];
+    snprintf(path, sizeof path, "%s/%d/stat", proc, (int)pid);
+    int n = wl__read_text(path, buf, sizeof buf);
+    if (n <= 0)
+        return n < 0 ? n : WL_EFORMAT;
+    const char *p = strrchr(buf, ')');
+    if (!p)
+        return WL_EFORMAT;
+    p++;
+    /* fields after the command: 3 state, 4 ppid, ... 14 utime, 15 stime, 16 cutime, 17 cstime */
+    unsigned long long f[15] = {0};
+    int field = 0;
+    while (*p && field < 15) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        if (field == 0) {
+            while (*p && *p != ' ')
+                p++;
+        } else {
+            char *end = NULL;
+            long long v = strtoll(p, &end, 10);
+            if (end == p)
+                return WL_EFORMAT;
+            f[field] = v < 0 ? 0 : (unsigned long long)v;
+            p = end;
+        }
+        field++;
+    }
+    if (field < 15)
+        return WL_EFORMAT;
+    *ppid = (pid_t)f[1];
+    *ticks = f[11] + f[12] + f[13] + f[14];
+    return 0;
+}
+
+static int read_system_ticks(const char *proc, uint64_t *ticks)
+{
+    char path[600], buf[512];
+    snprintf(path, sizeof path, "%s/stat", proc);
+    if (wl__read_text(path, buf, sizeof buf) <= 0)
+        return WL_EIO;
+    unsigned long long v[8] = {0};
+    /* cpu  user nice system idle iowait irq softirq steal */
+    if (sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+               &v[4], &v[5], &v[6], &v[7]) < 7)
+        return WL_EFORMAT;
+    *ticks = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    return 0;
+}
+
+/* Adds the children of pid (all its threads) to the work list. */
+static void push_children(struct cpu_model *m, pid_t pid, unsigned *top)
+{
+    char path[1024], buf[4096];
+    snprintf(path, sizeof path, "%s/%d/task", m->proc, (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "%s/%d/task/%s/children", m->proc, (int)pid, e->d_name);
+        if (wl__read_text(path, buf, sizeof buf) <= 0)
+            continue;
+        char *p = buf;
+        while (*p) {
+            char *end = NULL;
+            long c = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            if (*top < MODEL_MAX_TREE)
+                m->stack[(*top)++] = (pid_t)c;
+            p = end;
+        }
+    }
+    closedir(d);
+}
+
+static int tree_ticks_children(struct cpu_model *m, uint64_t *out)
+{
+    unsigned top = 0;
+    uint64_t sum = 0;
+    int found_root = 0;
+    m->stack[top++] = m->mp.pid;
+    while (top > 0) {
+        pid_t pid = m->stack[--top];
+        pid_t ppid;
+        uint64_t t;
+        if (read_pid_stat(m->proc, pid, &ppid, &t) != 0)
+            continue; /* exited between listing and reading */
+        if (pid == m->mp.pid)
+            found_root = 1;
+        sum += t;
+        push_children(m, pid, &top);
+    }
+    if (!found_root)
+        return WL_ENOENT;
+    *out = sum;
+    return 0;
+}
+
+static int tree_ticks_scan(struct cpu_model *m, uint64_t *out)
+{
+    DIR *d = opendir(m->proc);
+    if (!d)
+        return WL_EIO;
+    m->n_ents = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        if (m->n_ents == m->cap_ents) {
+            size_t cap = m->cap_ents ? m->cap_ents * 2 : 1024;
+            struct proc_ent *ne = realloc(m->ents, cap * sizeof *ne);
+            if (!ne) {
+                closedir(d);
+                return WL_ENOMEM;
+            }
+            m->ents = ne;
+            m->cap_ents = cap;
+        }
+        struct proc_ent *pe = &m->ents[m->n_ents];
+        pe->pid = (pid_t)atoi(e->d_name);
+        if (read_pid_stat(m->proc, pe->pid, &pe->ppid, &pe->ticks) == 0)
+            m->n_ents++;
+    }
+    closedir(d);
+    /* descendants: repeat marking until no change (trees are shallow) */
+    uint64_t sum = 0;
+    int found_root = 0;
+    unsigned top = 0;
+    m->stack[top++] = m->mp.pid;
+    for (unsigned i = 0; i < top; i++) {
+        for (size_t k = 0; k < m->n_ents; k++) {
+            if (m->ents[k].pid == m->stack[i]) {
+                sum += m->ents[k].ticks;
+                if (i == 0)
+                    found_root = 1;
+            }
+            if (m->ents[k].ppid == m->stack[i] && top < MODEL_MAX_TREE)
+                m->stack[top++] = m->ents[k].pid;
+        }
+    }
+    if (!found_root)
+        return WL_ENOENT;
+    *out = sum;
+    return 0;
+}
+
+static int model_ticks(struct cpu_model *m, uint64_t *out)
+{
+    if (m->mp.scope == WL_MODEL_SCOPE_SYSTEM)
+        return read_system_ticks(m->proc, out);
+    return m->use_children ? tree_ticks_children(m, out) : tree_ticks_scan(m, out);
+}
+
+static void model_close(struct wl_sensor *s)
+{
+    struct cpu_model *m = s->impl;
+    if (m) {
+        free(m->ents);
+        free(m);
+    }
+    s->impl = NULL;
+}
+
+static int model_open(struct wl_sensor *s, const struct wl_sensor_params *p,
+                      struct wl_sensor_status *st)
+{
+    if (!(p->model.idle_w >= 0) || !(p->model.busy_core_w >= 0))
+        return wl__sensor_fail(st, WL_EINVAL, "pass idle and per-core watts >= 0",
+                               "invalid model parameters (idle %g W, %g W per busy core)",
+                               p->model.idle_w, p->model.busy_core_w);
+    struct cpu_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return WL_ENOMEM;
+    s->impl = m;
+    m->mp = p->model;
+    if (m->mp.scope == WL_MODEL_SCOPE_TREE && m->mp.pid <= 0)
+        m->mp.pid = getpid();
+    snprintf(m->proc, sizeof m->proc, "%s", wl__sensor_proc_root(p));
+    m->clk_tck = sysconf(_SC_CLK_TCK);
+    if (m->clk_tck <= 0)
+        m->clk_tck = 100;
+    char path[700];
+    snprintf(path, sizeof path, "%s/%d/task/%d/children", m->proc, (int)getpid(), (int)getpid());
+    m->use_children = access(path, R_OK) == 0;
+    uint64_t ticks;
+    int rc = model_ticks(m, &ticks);
+    if (rc != 0) {
+        model_close(s);
+        if (p->model.scope == WL_MODEL_SCOPE_TREE)
+            return wl__sensor_fail(st, rc, "check that the process exists and /proc is mounted",
+                                   "cannot read the CPU time of process %d under %s (%s)",
+                                   (int)p->model.pid, wl__sensor_proc_root(p), wl_strerror(rc));
+        return wl__sensor_fail(st, rc, "mount procfs on /proc (Linux)", "cannot read %s/stat (%s)",
+                               wl__sensor_proc_root(p), wl_strerror(rc));
+    }
+    m->t0_ns = wl_clock_now_ns();
+    m->cpu0_ticks = m->cpu_max_ticks = ticks;
+    int ci = wl__sensor_add_channel(s, "cpu", WL_DOMAIN_PACKAGE, WL_METHOD_MODEL_ESTIMATE,
+                                    WL_CH_ENERGY, -1);
+    snprintf(s->info.ch[ci].label, sizeof s->info.ch[ci].label, "CPU-time model");
+    s->info.ch[ci].resolution_uj = m->mp.busy_core_w * 1e6 / (double)m->clk_tck;
+    if (m->mp.scope == WL_MODEL_SCOPE_TREE)
+        snprintf(s->info.source, sizeof s->info.source,
+                 "model: %.2f W idle + %.2f W per busy core; CPU time of process %d and its "
+                 "descendants (%s)",
+                 m->mp.idle_w, m->mp.busy_core_w, (int)m->mp.pid,
+                 m->use_children ? "children links" : "full /proc scan");
+    else
+        snprintf(s->info.source, sizeof s->info.source,
+                 "model: %.2f W idle + %.2f W per busy core; whole-system CPU time (%.150s/stat)",
+                 m->mp.idle_w, m->mp.busy_core_w, m->proc);
+    return 0;
+}
+
+static int model_read(struct wl_sensor *s, struct wl_sensor_reading *r)
+{
+    struct cpu_model *m = s->impl;
+    r->t_before_ns = wl_clock_now_ns();
+    uint64_t ticks;
+    int rc = model_ticks(m, &ticks);
+    r->t_after_ns = wl_clock_now_ns();
+    if (rc != 0)
+        return WL_ESENSOR;
+    if (ticks > m->cpu_max_ticks)
+        m->cpu_max_ticks = ticks;
+    double wall_s = (double)(r->t_after_ns - m->t0_ns) / 1e9;
+    double cpu_s = (double)(m->cpu_max_ticks - m->cpu0_ticks) / (double)m->clk_tck;
+    double energy_j = m->mp.idle_w * wall_s + m->mp.busy_core_w * cpu_s;
+    r->n_channels = 1;
+    r->v[0].energy_uj = (uint64_t)(energy_j * 1e6 + 0.5);
+    r->v[0].power_w = 0;
+    r->v[0].valid = WL_CH_ENERGY;
+    return 0;
+}
+
+/* The model's update period is the granularity of CPU-time accounting: read
+ * this process's own CPU time from /proc while spinning on it and average the
+ * intervals between changes (the read loop itself consumes the CPU time). */
+static void model_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p)
+{
+    struct cpu_model *m = s->impl;
+    uint64_t budget = p->period_probe_ns;
+    if (budget == 0)
+        return;
+    if (budget < 35000000ull)
+        budget = 35000000ull; /* at least three 10 ms ticks */
+    uint64_t t_end = wl_clock_now_ns() + budget, t_first = 0, t_last = 0, last = 0;
+    int changes = 0, have = 0;
+    while (wl_clock_now_ns() < t_end && changes < 5) {
+        pid_t ppid;
+        uint64_t t;
+        if (read_pid_stat(m->proc, getpid(), &ppid, &t) != 0)
+            return;
+        if (have && t != last) {
+            uint64_t now = wl_clock_now_ns();
+            if (changes == 0)
+                t_first = now;
+            t_last = now;
+            changes++;
+        }
+        last = t;
+        have = 1;
+    }
+    if (changes >= 2) {
+        s->info.update_period_ns = (t_last - t_first) / (uint64_t)(changes - 1);
+        s->info.period_measured = true;
+    } else {
+        s->info.update_period_ns = 1000000000ull / (uint64_t)m->clk_tck;
+        s->info.period_measured = false;
+    }
+}
+
+const struct wl_sensor_ops wl__cpu_model_ops = {
+    .name = "cpu-model",
+    .what = "CPU-time power model (an estimate, not a measurement)",
+    .bit = WL_BACKEND_CPU_MODEL,
+    .open = model_open,
+    .read = model_read,
+    .close = model_close,
+    .measure_period = model_measure_period,
+};

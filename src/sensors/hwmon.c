@@ -1,0 +1,188 @@
+/* Power and energy from Linux hwmon devices
+ * (<sysfs>/class/hwmon/hwmonN/{name, power*_input (uW), energy*_input (uJ), *_label}).
+ *
+ * The device name decides the domain: amdgpu/nouveau/i915/xe -> gpu;
+ * amd_energy / zenpower "Esocket*" -> package (energy counters), "Ecore*" is
+ * per core and skipped (would need a sum); power_meter (ACPI) -> total (contains
+ * everything, WL_CH_CONTAINS); anything else -> total, flagged as containing
+ * others because its scope is unknown. energy*_input is a cumulative counter;
+ * power*_input is sampled power (integrated by the sampler). Files stay open.
+ */
+#include "sensors/sensor_impl.h"
+
+#include "util/clock.h"
+#include "wattlens/error.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct hwmon_ch {
+    int fd;
+    bool is_energy;
+    uint64_t first_uj;
+};
+
+struct hwmon {
+    unsigned n;
+    struct hwmon_ch c[WL_SENSOR_MAX_CHANNELS];
+};
+
+static void hwmon_close(struct wl_sensor *s)
+{
+    struct hwmon *h = s->impl;
+    if (!h)
+        return;
+    for (unsigned i = 0; i < h->n; i++)
+        close(h->c[i].fd);
+    free(h);
+    s->impl = NULL;
+}
+
+static enum wl_domain device_domain(const char *dev, unsigned *flags)
+{
+    *flags = 0;
+    if (strcmp(dev, "amdgpu") == 0 || strcmp(dev, "nouveau") == 0 || strcmp(dev, "i915") == 0 ||
+        strcmp(dev, "xe") == 0)
+        return WL_DOMAIN_GPU;
+    if (strcmp(dev, "amd_energy") == 0 || strcmp(dev, "zenpower") == 0)
+        return WL_DOMAIN_PACKAGE;
+    *flags = WL_CH_CONTAINS;
+    return WL_DOMAIN_TOTAL;
+}
+
+static void add_file(struct wl_sensor *s, struct hwmon *h, const char *dir, const char *hw,
+                     const char *dev, const char *file, bool is_energy)
+{
+    char path[1400], label[WL_SENSOR_NAME_MAX] = "";
+    unsigned flags;
+    enum wl_domain d = device_domain(dev, &flags);
+    /* label file: "power1_input" -> "power1_label" */
+    char base[64];
+    snprintf(base, sizeof base, "%.*s", (int)(strlen(file) - strlen("_input")), file);
+    snprintf(path, sizeof path, "%s/%s_label", dir, base);
+    wl__read_text(path, label, sizeof label);
+    if (strncmp(label, "Ecore", 5) == 0)
+        return; /* per-core energy (amd_energy): not summed here */
+    if (h->n >= WL_SENSOR_MAX_CHANNELS)
+        return;
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    uint64_t v;
+    if (wl__pread_u64(fd, &v) != 0) {
+        close(fd);
+        return;
+    }
+    char name[WL_SENSOR_NAME_MAX];
+    snprintf(name, sizeof name, "%.16s/%.24s/%.20s", hw, dev, base);
+    int ci = wl__sensor_add_channel(s, name, d, is_energy ? WL_METHOD_COUNTER : WL_METHOD_SAMPLED,
+                                    flags | (is_energy ? WL_CH_ENERGY : WL_CH_POWER), -1);
+    snprintf(s->info.ch[ci].label, sizeof s->info.ch[ci].label, "%s", label);
+    if (is_energy)
+        s->info.ch[ci].resolution_uj = 1.0;
+    else
+        s->info.ch[ci].power_resolution_w = 1e-6;
+    struct hwmon_ch *c = &h->c[h->n++];
+    c->fd = fd;
+    c->is_energy = is_energy;
+    c->first_uj = is_energy ? v : 0;
+}
+
+static int is_input(const char *n, const char *prefix)
+{
+    size_t lp = strlen(prefix), ln = strlen(n);
+    return strncmp(n, prefix, lp) == 0 && ln > lp + 6 && strcmp(n + ln - 6, "_input") == 0;
+}
+
+static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
+                      struct wl_sensor_status *st)
+{
+    char root[1024];
+    snprintf(root, sizeof root, "%s/class/hwmon", wl__sensor_sysfs_root(p));
+    static const char *fix =
+        "hwmon power/energy comes from drivers such as amdgpu (AMD GPUs), amd_energy or zenpower "
+        "(AMD CPUs: sudo modprobe amd_energy) and acpi_power_meter (servers: sudo modprobe "
+        "acpi_power_meter).";
+    DIR *d = opendir(root);
+    if (!d)
+        return wl__sensor_fail(st, WL_ENOTSUP, fix, "%s does not exist (%s)", root,
+                               strerror(errno));
+    struct hwmon *h = calloc(1, sizeof *h);
+    if (!h) {
+        closedir(d);
+        return WL_ENOMEM;
+    }
+    s->impl = h;
+    unsigned n_dev = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "hwmon", 5) != 0)
+            continue;
+        n_dev++;
+        char dir[1400], dev[64] = "?";
+        snprintf(dir, sizeof dir, "%s/%s", root, e->d_name);
+        char path[1500];
+        snprintf(path, sizeof path, "%s/name", dir);
+        wl__read_text(path, dev, sizeof dev);
+        DIR *dd = opendir(dir);
+        if (!dd)
+            continue;
+        struct dirent *f;
+        while ((f = readdir(dd)) != NULL) {
+            if (is_input(f->d_name, "energy"))
+                add_file(s, h, dir, e->d_name, dev, f->d_name, true);
+            else if (is_input(f->d_name, "power"))
+                add_file(s, h, dir, e->d_name, dev, f->d_name, false);
+        }
+        closedir(dd);
+    }
+    closedir(d);
+    if (h->n == 0) {
+        hwmon_close(s);
+        s->info.n_channels = 0;
+        return wl__sensor_fail(st, WL_ENOTSUP, fix,
+                               "none of the %u hwmon device(s) under %s exposes a readable "
+                               "power*_input or energy*_input",
+                               n_dev, root);
+    }
+    snprintf(s->info.source, sizeof s->info.source, "%.200s (%u channel(s))", root, h->n);
+    return 0;
+}
+
+static int hwmon_read(struct wl_sensor *s, struct wl_sensor_reading *r)
+{
+    struct hwmon *h = s->impl;
+    r->t_before_ns = wl_clock_now_ns();
+    r->n_channels = h->n;
+    for (unsigned i = 0; i < h->n; i++) {
+        uint64_t v;
+        if (wl__pread_u64(h->c[i].fd, &v) != 0)
+            return WL_ESENSOR;
+        if (h->c[i].is_energy) {
+            r->v[i].energy_uj = v >= h->c[i].first_uj ? v - h->c[i].first_uj : 0;
+            r->v[i].power_w = 0;
+            r->v[i].valid = WL_CH_ENERGY;
+        } else {
+            r->v[i].energy_uj = 0;
+            r->v[i].power_w = (double)v / 1e6;
+            r->v[i].valid = WL_CH_POWER;
+        }
+    }
+    r->t_after_ns = wl_clock_now_ns();
+    return 0;
+}
+
+const struct wl_sensor_ops wl__hwmon_ops = {
+    .name = "hwmon",
+    .what = "Linux hwmon power*_input / energy*_input (AMD GPUs, amd_energy, ACPI power meter)",
+    .bit = WL_BACKEND_HWMON,
+    .open = hwmon_open,
+    .read = hwmon_read,
+    .close = hwmon_close,
+};

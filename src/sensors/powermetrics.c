@@ -1,0 +1,362 @@
+/* Apple silicon power through macOS powermetrics.
+ *
+ * Spawns `powermetrics --samplers cpu_power,gpu_power,ane_power -i MS -f plist`
+ * (the executable path can be overridden, which is how tests drive this code on
+ * Linux with a fake), and a reader thread splits its NUL-separated stdout into
+ * plist documents and adds each sample's cpu/gpu/ane energy (mJ over the
+ * interval) to running totals. read() returns those totals, so a window's
+ * energy is exact at powermetrics' own interval granularity. Figures are
+ * Apple's own estimates: method vendor_estimate. combined = cpu+gpu+ane and is
+ * flagged WL_CH_CONTAINS. The child is ours: close() terminates and reaps it.
+ */
+#include "sensors/powermetrics_parse.h"
+#include "sensors/sensor_impl.h"
+
+#include "util/clock.h"
+#include "util/log.h"
+#include "wattlens/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+enum { PM_CPU, PM_GPU, PM_ANE, PM_COMBINED, PM_N };
+
+struct pm {
+    pid_t pid;
+    int out_fd, err_fd;
+    pthread_t thread;
+    bool thread_started;
+    int stop_pipe[2];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* protected by mu */
+    bool eof;
+    uint64_t n_samples, n_errors, elapsed_sum_ns;
+    unsigned present_union;
+    double energy_mj[PM_N];
+    double power_mw[PM_N];
+    char last_error[256];
+    char stderr_tail[256];
+    char hw_model[32];
+    /* channel map, fixed after open */
+    int ch_of[PM_N];
+};
+
+static void on_doc(void *ud, const char *doc, size_t len)
+{
+    struct pm *pm = ud;
+    struct wl_pm_sample smp;
+    struct wl_errmsg em;
+    int rc = wl_pm_parse(doc, len, &smp, &em);
+    pthread_mutex_lock(&pm->mu);
+    if (rc != 0) {
+        pm->n_errors++;
+        snprintf(pm->last_error, sizeof pm->last_error, "%.250s", em.text);
+    } else {
+        double el_s = (double)smp.elapsed_ns / 1e9;
+        pm->energy_mj[PM_CPU] += smp.cpu_energy_mj;
+        pm->energy_mj[PM_GPU] += smp.gpu_energy_mj;
+        pm->energy_mj[PM_ANE] += smp.ane_energy_mj;
+        if (smp.present & (WL_PM_CPU_ENERGY | WL_PM_GPU_ENERGY | WL_PM_ANE_ENERGY))
+            pm->energy_mj[PM_COMBINED] += smp.cpu_energy_mj + smp.gpu_energy_mj + smp.ane_energy_mj;
+        else
+            pm->energy_mj[PM_COMBINED] += smp.combined_power_mw * el_s;
+        /* energy from power when a release gives power only */
+        if (!(smp.present & WL_PM_CPU_ENERGY))
+            pm->energy_mj[PM_CPU] += smp.cpu_power_mw * el_s;
+        if (!(smp.present & WL_PM_GPU_ENERGY))
+            pm->energy_mj[PM_GPU] += smp.gpu_power_mw * el_s;
+        if (!(smp.present & WL_PM_ANE_ENERGY))
+            pm->energy_mj[PM_ANE] += smp.ane_power_mw * el_s;
+        pm->power_mw[PM_CPU] = smp.cpu_power_mw;
+        pm->power_mw[PM_GPU] = smp.gpu_power_mw;
+        pm->power_mw[PM_ANE] = smp.ane_power_mw;
+        pm->power_mw[PM_COMBINED] = (smp.present & WL_PM_COMBINED_POWER)
+                                        ? smp.combined_power_mw
+                                        : smp.cpu_power_mw + smp.gpu_power_mw + smp.ane_power_mw;
+        pm->elapsed_sum_ns += smp.elapsed_ns;
+        pm->present_union |= smp.present;
+        if (smp.hw_model[0])
+            memcpy(pm->hw_model, smp.hw_model, sizeof pm->hw_model);
+        pm->n_samples++;
+    }
+    pthread_cond_broadcast(&pm->cv);
+    pthread_mutex_unlock(&pm->mu);
+}
+
+static void *reader_main(void *arg)
+{
+    struct pm *pm = arg;
+    struct wl_pm_splitter sp;
+    wl_pm_splitter_init(&sp, 16u << 20);
+    char buf[16384];
+    bool out_open = true, err_open = true;
+    while (out_open) {
+        struct pollfd fds[3] = {{pm->out_fd, POLLIN, 0},
+                                {err_open ? pm->err_fd : -1, POLLIN, 0},
+                                {pm->stop_pipe[0], POLLIN, 0}};
+        int n = poll(fds, 3, -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (fds[2].revents)
+            break;
+        if (fds[1].revents) {
+            ssize_t k = read(pm->err_fd, buf, sizeof buf - 1);
+            if (k <= 0) {
+                err_open = false;
+            } else {
+                buf[k] = '\0';
+                pthread_mutex_lock(&pm->mu);
+                snprintf(pm->stderr_tail, sizeof pm->stderr_tail, "%.250s", buf);
+                pthread_mutex_unlock(&pm->mu);
+            }
+        }
+        if (fds[0].revents) {
+            ssize_t k = read(pm->out_fd, buf, sizeof buf);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0) {
+                wl_pm_splitter_finish(&sp, on_doc, pm);
+                out_open = false;
+            } else if (wl_pm_splitter_feed(&sp, buf, (size_t)k, on_doc, pm) != 0) {
+                out_open = false;
+            }
+        }
+    }
+    /* drain what is left of stderr so the exit message is complete */
+    if (err_open) {
+        ssize_t k = read(pm->err_fd, buf, sizeof buf - 1);
+        if (k > 0) {
+            buf[k] = '\0';
+            pthread_mutex_lock(&pm->mu);
+            snprintf(pm->stderr_tail, sizeof pm->stderr_tail, "%.250s", buf);
+            pthread_mutex_unlock(&pm->mu);
+        }
+    }
+    wl_pm_splitter_free(&sp);
+    pthread_mutex_lock(&pm->mu);
+    pm->eof = true;
+    pthread_cond_broadcast(&pm->cv);
+    pthread_mutex_unlock(&pm->mu);
+    return NULL;
+}
+
+static void pm_close(struct wl_sensor *s)
+{
+    struct pm *pm = s->impl;
+    if (!pm)
+        return;
+    if (pm->pid > 0)
+        kill(pm->pid, SIGTERM);
+    if (pm->thread_started) {
+        ssize_t w = write(pm->stop_pipe[1], "x", 1);
+        (void)w;
+        pthread_join(pm->thread, NULL);
+    }
+    if (pm->pid > 0) {
+        int stt;
+        while (waitpid(pm->pid, &stt, 0) < 0 && errno == EINTR) {
+        }
+    }
+    if (pm->out_fd >= 0)
+        close(pm->out_fd);
+    if (pm->err_fd >= 0)
+        close(pm->err_fd);
+    if (pm->stop_pipe[0] >= 0) {
+        close(pm->stop_pipe[0]);
+        close(pm->stop_pipe[1]);
+    }
+    pthread_cond_destroy(&pm->cv);
+    pthread_mutex_destroy(&pm->mu);
+    free(pm);
+    s->impl = NULL;
+}
+
+static const char *default_path(void)
+{
+#ifdef __APPLE__
+    return "/usr/bin/powermetrics";
+#else
+    return NULL;
+#endif
+}
+
+static int pm_open(struct wl_sensor *s, const struct wl_sensor_params *p,
+                   struct wl_sensor_status *st)
+{
+    const char *path = p->powermetrics;
+    if (!path || !*path)
+        path = getenv("WATTLENS_POWERMETRICS");
+    if (!path || !*path)
+        path = default_path();
+    if (!path)
+        return wl__sensor_fail(st, WL_ENOTSUP,
+                               "Nothing to do on Linux: powermetrics exists only on macOS (set "
+                               "WATTLENS_POWERMETRICS to use another executable that speaks its "
+                               "format).",
+                               "powermetrics is a macOS tool; this is not macOS");
+    if (access(path, X_OK) != 0)
+        return wl__sensor_fail(st, WL_ENOTSUP,
+                               "On macOS powermetrics is /usr/bin/powermetrics; check "
+                               "WATTLENS_POWERMETRICS.",
+                               "%s is not an executable (%s)", path, strerror(errno));
+    uint32_t ms = p->powermetrics_interval_ms ? p->powermetrics_interval_ms : 100;
+    struct pm *pm = calloc(1, sizeof *pm);
+    if (!pm)
+        return WL_ENOMEM;
+    pm->out_fd = pm->err_fd = pm->stop_pipe[0] = pm->stop_pipe[1] = -1;
+    pthread_mutex_init(&pm->mu, NULL);
+    pthread_cond_init(&pm->cv, NULL);
+    s->impl = pm;
+    int rc = 0;
+    int out_p[2] = {-1, -1}, err_p[2] = {-1, -1};
+    if (pipe(out_p) != 0 || pipe(err_p) != 0 || pipe(pm->stop_pipe) != 0) {
+        rc = wl__sensor_fail(st, WL_EIO, NULL, "pipe: %s", strerror(errno));
+        goto fail_pipes;
+    }
+    fcntl(out_p[0], F_SETFD, FD_CLOEXEC);
+    fcntl(err_p[0], F_SETFD, FD_CLOEXEC);
+    fcntl(pm->stop_pipe[0], F_SETFD, FD_CLOEXEC);
+    fcntl(pm->stop_pipe[1], F_SETFD, FD_CLOEXEC);
+    char interval[16];
+    snprintf(interval, sizeof interval, "%u", ms);
+    char *argv[] = {(char *)path, "--samplers", "cpu_power,gpu_power,ane_power",
+                    "-i",         interval,     "-f",
+                    "plist",      NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out_p[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, err_p[1], STDERR_FILENO);
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addclose(&fa, out_p[1]);
+    posix_spawn_file_actions_addclose(&fa, err_p[1]);
+    int se = posix_spawn(&pm->pid, path, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(out_p[1]);
+    close(err_p[1]);
+    pm->out_fd = out_p[0];
+    pm->err_fd = err_p[0];
+    if (se != 0) {
+        pm->pid = 0;
+        rc = wl__sensor_fail(st, WL_ECHILD, NULL, "cannot start %s: %s", path, strerror(se));
+        goto fail;
+    }
+    if (pthread_create(&pm->thread, NULL, reader_main, pm) != 0) {
+        rc = wl__sensor_fail(st, WL_ENOMEM, NULL, "cannot start the reader thread");
+        goto fail;
+    }
+    pm->thread_started = true;
+
+    /* wait for the first sample (or the end of the stream) */
+    uint64_t deadline = wl_clock_now_ns() + (uint64_t)ms * 5000000ull + 2000000000ull;
+    pthread_mutex_lock(&pm->mu);
+    while (pm->n_samples == 0 && !pm->eof && wl_clock_now_ns() < deadline) {
+        pthread_mutex_unlock(&pm->mu);
+        wl_clock_sleep_ns(2000000);
+        pthread_mutex_lock(&pm->mu);
+    }
+    uint64_t n = pm->n_samples;
+    unsigned present = pm->present_union;
+    char err_tail[256], last_err[256];
+    snprintf(err_tail, sizeof err_tail, "%s", pm->stderr_tail);
+    snprintf(last_err, sizeof last_err, "%s", pm->last_error);
+    pthread_mutex_unlock(&pm->mu);
+    if (n == 0) {
+        for (char *c = err_tail; *c; c++)
+            if (*c == '\n')
+                *c = ' ';
+        if (strstr(err_tail, "superuser") || strstr(err_tail, "root"))
+            rc = wl__sensor_fail(st, WL_EACCES, "powermetrics needs root: run wattlens with sudo.",
+                                 "%s refused to run: %s", path, err_tail);
+        else
+            rc = wl__sensor_fail(st, WL_ESENSOR, NULL, "%s gave no sample%s%s%s%s", path,
+                                 err_tail[0] ? ": " : "", err_tail, last_err[0] ? "; " : "",
+                                 last_err);
+        goto fail;
+    }
+    static const char *names[PM_N] = {"cpu", "gpu", "ane", "combined"};
+    static const enum wl_domain doms[PM_N] = {WL_DOMAIN_PACKAGE, WL_DOMAIN_GPU, WL_DOMAIN_ANE,
+                                              WL_DOMAIN_SOC};
+    static const unsigned need[PM_N] = {WL_PM_CPU_ENERGY | WL_PM_CPU_POWER,
+                                        WL_PM_GPU_ENERGY | WL_PM_GPU_POWER,
+                                        WL_PM_ANE_ENERGY | WL_PM_ANE_POWER, ~0u};
+    for (int i = 0; i < PM_N; i++) {
+        pm->ch_of[i] = -1;
+        if (!(present & need[i]))
+            continue;
+        int ci = wl__sensor_add_channel(
+            s, names[i], doms[i], WL_METHOD_VENDOR_ESTIMATE,
+            WL_CH_ENERGY | WL_CH_POWER | (i == PM_COMBINED ? WL_CH_CONTAINS : 0), -1);
+        s->info.ch[ci].resolution_uj = 1000.0;
+        s->info.ch[ci].power_resolution_w = 0.001;
+        pm->ch_of[i] = ci;
+    }
+    snprintf(s->info.source, sizeof s->info.source, "%s -i %u -f plist%s%s", path, ms,
+             pm->hw_model[0] ? " on " : "", pm->hw_model);
+    /* reported period: the interval powermetrics itself measured */
+    pthread_mutex_lock(&pm->mu);
+    s->info.update_period_ns = pm->elapsed_sum_ns / pm->n_samples;
+    pthread_mutex_unlock(&pm->mu);
+    s->info.period_measured = s->info.update_period_ns > 0;
+    if (!s->info.period_measured)
+        s->info.update_period_ns = (uint64_t)ms * 1000000ull;
+    return 0;
+fail_pipes:
+    for (int i = 0; i < 2; i++) {
+        if (out_p[i] >= 0)
+            close(out_p[i]);
+        if (err_p[i] >= 0)
+            close(err_p[i]);
+    }
+    pm->stop_pipe[0] = pm->stop_pipe[1] = -1;
+fail:
+    pm_close(s);
+    s->info.n_channels = 0;
+    return rc;
+}
+
+static int pm_read(struct wl_sensor *s, struct wl_sensor_reading *r)
+{
+    struct pm *pm = s->impl;
+    r->t_before_ns = wl_clock_now_ns();
+    pthread_mutex_lock(&pm->mu);
+    bool dead = pm->eof;
+    for (int i = 0; i < PM_N; i++) {
+        int ci = pm->ch_of[i];
+        if (ci < 0)
+            continue;
+        r->v[ci].energy_uj = (uint64_t)(pm->energy_mj[i] * 1000.0 + 0.5);
+        r->v[ci].power_w = pm->power_mw[i] / 1000.0;
+        r->v[ci].valid = WL_CH_ENERGY | WL_CH_POWER;
+    }
+    pthread_mutex_unlock(&pm->mu);
+    r->n_channels = s->info.n_channels;
+    r->t_after_ns = wl_clock_now_ns();
+    return dead ? WL_ESENSOR : 0;
+}
+
+/* The period is set in open() from the samples' elapsed_ns. */
+static void pm_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p) {}
+
+const struct wl_sensor_ops wl__powermetrics_ops = {
+    .name = "powermetrics",
+    .what = "Apple silicon CPU/GPU/ANE power via macOS powermetrics (vendor estimate)",
+    .bit = WL_BACKEND_POWERMETRICS,
+    .open = pm_open,
+    .read = pm_read,
+    .close = pm_close,
+    .measure_period = pm_measure_period,
+};

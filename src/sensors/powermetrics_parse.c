@@ -1,0 +1,194 @@
+/* powermetrics stream splitting and plist sample parsing; see powermetrics_parse.h. */
+#include "sensors/powermetrics_parse.h"
+
+#include "wattlens/error.h"
+
+#include <plist/plist.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != ' ' && s[i] != '\n' && s[i] != '\r' && s[i] != '\t')
+            return 0;
+    }
+    return 1;
+}
+
+/* Number from a PLIST_UINT or PLIST_REAL node; false for other types or
+ * negative integers (libplist stores those as huge unsigned values). */
+static int node_number(plist_t n, double *out)
+{
+    if (!n)
+        return 0;
+    plist_type t = plist_get_node_type(n);
+    if (t == PLIST_UINT) {
+        uint64_t v = 0;
+        plist_get_uint_val(n, &v);
+        if (v > (uint64_t)INT64_MAX)
+            return 0;
+        *out = (double)v;
+        return 1;
+    }
+    if (t == PLIST_REAL) {
+        double v = 0;
+        plist_get_real_val(n, &v);
+        if (!(v >= 0) || v > 1e15)
+            return 0;
+        *out = v;
+        return 1;
+    }
+    return 0;
+}
+
+static void take(plist_t dict, const char *key, unsigned bit, double *dst, unsigned *present)
+{
+    if (*present & bit)
+        return;
+    if (node_number(plist_dict_get_item(dict, key), dst))
+        *present |= bit;
+}
+
+int wl_pm_parse(const char *doc, size_t len, struct wl_pm_sample *out, struct wl_errmsg *err)
+{
+    memset(out, 0, sizeof *out);
+    while (len > 0 && (*doc == ' ' || *doc == '\n' || *doc == '\r' || *doc == '\t')) {
+        doc++;
+        len--;
+    }
+    if (len == 0)
+        return wl_errmsg_set(err, WL_EFORMAT, "empty powermetrics document");
+    if (len > UINT32_MAX)
+        return wl_errmsg_set(err, WL_EFORMAT, "powermetrics document too large (%zu bytes)", len);
+    if (len < 6 || (memcmp(doc, "<?xml", 5) != 0 && memcmp(doc, "<plist", 6) != 0))
+        return wl_errmsg_set(err, WL_EFORMAT,
+                             "not an XML plist (document starts with '%.16s'); was powermetrics "
+                             "run with -f plist?",
+                             doc);
+    plist_t root = NULL;
+    plist_from_xml(doc, (uint32_t)len, &root);
+    if (!root)
+        return wl_errmsg_set(err, WL_EFORMAT,
+                             "malformed plist XML in a %zu-byte powermetrics document", len);
+    int rc = 0;
+    if (plist_get_node_type(root) != PLIST_DICT) {
+        rc = wl_errmsg_set(err, WL_EFORMAT, "plist root is not a dictionary");
+        goto done;
+    }
+    plist_t proc = plist_dict_get_item(root, "processor");
+    if (!proc || plist_get_node_type(proc) != PLIST_DICT) {
+        rc = wl_errmsg_set(err, WL_EFORMAT,
+                           "no 'processor' dictionary (was the cpu_power sampler enabled?)");
+        goto done;
+    }
+    unsigned pr = 0;
+    take(proc, "cpu_energy", WL_PM_CPU_ENERGY, &out->cpu_energy_mj, &pr);
+    take(proc, "gpu_energy", WL_PM_GPU_ENERGY, &out->gpu_energy_mj, &pr);
+    take(proc, "ane_energy", WL_PM_ANE_ENERGY, &out->ane_energy_mj, &pr);
+    take(proc, "cpu_power", WL_PM_CPU_POWER, &out->cpu_power_mw, &pr);
+    take(proc, "gpu_power", WL_PM_GPU_POWER, &out->gpu_power_mw, &pr);
+    take(proc, "ane_power", WL_PM_ANE_POWER, &out->ane_power_mw, &pr);
+    take(proc, "combined_power", WL_PM_COMBINED_POWER, &out->combined_power_mw, &pr);
+    /* older releases: package_watts (W) for the whole package */
+    double w;
+    if (!(pr & WL_PM_COMBINED_POWER) &&
+        node_number(plist_dict_get_item(proc, "package_watts"), &w)) {
+        out->combined_power_mw = w * 1000.0;
+        pr |= WL_PM_COMBINED_POWER;
+    }
+    /* some releases report the GPU only in the top-level "gpu" dictionary */
+    plist_t gpu = plist_dict_get_item(root, "gpu");
+    if (gpu && plist_get_node_type(gpu) == PLIST_DICT)
+        take(gpu, "gpu_energy", WL_PM_GPU_ENERGY, &out->gpu_energy_mj, &pr);
+    if ((pr & ~(unsigned)WL_PM_ELAPSED) == 0) {
+        rc = wl_errmsg_set(err, WL_EFORMAT,
+                           "'processor' has no *_energy or *_power key (samplers cpu_power, "
+                           "gpu_power, ane_power expected)");
+        goto done;
+    }
+    double el;
+    if (node_number(plist_dict_get_item(root, "elapsed_ns"), &el)) {
+        out->elapsed_ns = (uint64_t)el;
+        pr |= WL_PM_ELAPSED;
+    }
+    plist_t hw = plist_dict_get_item(root, "hw_model");
+    if (hw && plist_get_node_type(hw) == PLIST_STRING) {
+        char *s = NULL;
+        plist_get_string_val(hw, &s);
+        if (s) {
+            strncpy(out->hw_model, s, sizeof out->hw_model - 1);
+            free(s);
+        }
+    }
+    out->present = pr;
+done:
+    plist_free(root);
+    return rc;
+}
+
+void wl_pm_splitter_init(struct wl_pm_splitter *sp, size_t max_doc)
+{
+    memset(sp, 0, sizeof *sp);
+    sp->max_doc = max_doc ? max_doc : (8u << 20);
+}
+
+void wl_pm_splitter_free(struct wl_pm_splitter *sp)
+{
+    free(sp->buf);
+    memset(sp, 0, sizeof *sp);
+}
+
+static int append(struct wl_pm_splitter *sp, const char *data, size_t n)
+{
+    if (sp->skipping)
+        return 0;
+    if (sp->len + n > sp->max_doc) {
+        sp->skipping = 1;
+        sp->n_oversized++;
+        sp->len = 0;
+        return 0;
+    }
+    if (sp->len + n > sp->cap) {
+        size_t cap = sp->cap ? sp->cap : 65536;
+        while (cap < sp->len + n)
+            cap *= 2;
+        char *nb = realloc(sp->buf, cap);
+        if (!nb)
+            return WL_ENOMEM;
+        sp->buf = nb;
+        sp->cap = cap;
+    }
+    memcpy(sp->buf + sp->len, data, n);
+    sp->len += n;
+    return 0;
+}
+
+int wl_pm_splitter_feed(struct wl_pm_splitter *sp, const char *data, size_t n, wl_pm_doc_fn on_doc,
+                        void *user_data)
+{
+    while (n > 0) {
+        const char *nul = memchr(data, '\0', n);
+        size_t part = nul ? (size_t)(nul - data) : n;
+        int rc = append(sp, data, part);
+        if (rc != 0)
+            return rc;
+        if (!nul)
+            break;
+        if (!sp->skipping && sp->len > 0 && !is_blank(sp->buf, sp->len))
+            on_doc(user_data, sp->buf, sp->len);
+        sp->len = 0;
+        sp->skipping = 0;
+        data += part + 1;
+        n -= part + 1;
+    }
+    return 0;
+}
+
+void wl_pm_splitter_finish(struct wl_pm_splitter *sp, wl_pm_doc_fn on_doc, void *user_data)
+{
+    if (!sp->skipping && sp->len > 0 && !is_blank(sp->buf, sp->len))
+        on_doc(user_data, sp->buf, sp->len);
+    sp->len = 0;
+    sp->skipping = 0;
+}

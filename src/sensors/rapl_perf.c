@@ -1,0 +1,300 @@
+/* RAPL energy counters through the perf_event `power` PMU (Linux).
+ *
+ * Used when powercap cannot be read. One system-wide counting event per
+ * (package CPU from cpumask, energy event); counts are 64-bit and scaled to
+ * joules with the event's .scale file, so they do not wrap in practice. Needs
+ * kernel.perf_event_paranoid <= 0 or CAP_PERFMON (system-wide events). The fds
+ * stay open for the sensor's lifetime.
+ */
+#include "sensors/rapl_perf.h"
+#include "sensors/sensor_impl.h"
+
+#include "util/clock.h"
+#include "wattlens/error.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#endif
+
+int wl__perf_parse_cpulist(const char *s, int *cpus, unsigned max)
+{
+    unsigned n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end = NULL;
+        long a = strtol(p, &end, 10);
+        if (end == p || a < 0 || a > 65535)
+            return WL_EFORMAT;
+        long b = a;
+        p = end;
+        if (*p == '-') {
+            p++;
+            b = strtol(p, &end, 10);
+            if (end == p || b < a || b > 65535)
+                return WL_EFORMAT;
+            p = end;
+        }
+        for (long c = a; c <= b; c++) {
+            if (n >= max)
+                return WL_EFORMAT;
+            cpus[n++] = (int)c;
+        }
+        if (*p == ',')
+            p++;
+        else if (*p != '\0' && *p != '\n')
+            return WL_EFORMAT;
+        else
+            break;
+    }
+    return n == 0 ? WL_EFORMAT : (int)n;
+}
+
+static int event_domain(const char *name, enum wl_domain *d)
+{
+    static const struct {
+        const char *n;
+        enum wl_domain d;
+    } map[] = {
+        {"energy-pkg", WL_DOMAIN_PACKAGE}, {"energy-cores", WL_DOMAIN_CORE},
+        {"energy-gpu", WL_DOMAIN_UNCORE},  {"energy-ram", WL_DOMAIN_DRAM},
+        {"energy-psys", WL_DOMAIN_PSYS},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        if (strcmp(name, map[i].n) == 0) {
+            *d = map[i].d;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int wl__perf_pmu_scan(const char *pmu_dir, struct wl_perf_pmu *out, struct wl_errmsg *err)
+{
+    char path[1200], buf[256];
+    uint64_t type;
+    memset(out, 0, sizeof *out);
+    snprintf(path, sizeof path, "%s/type", pmu_dir);
+    int rc = wl__read_u64(path, &type);
+    if (rc == WL_ENOENT)
+        return wl_errmsg_set(err, WL_ENOENT, "%s does not exist: no RAPL perf PMU", path);
+    if (rc != 0 || type > UINT32_MAX)
+        return wl_errmsg_set(err, WL_EFORMAT, "%s: not a PMU type number", path);
+    out->type = (uint32_t)type;
+    snprintf(path, sizeof path, "%s/cpumask", pmu_dir);
+    if (wl__read_text(path, buf, sizeof buf) <= 0)
+        return wl_errmsg_set(err, WL_EFORMAT, "%s: missing or empty", path);
+    int nc = wl__perf_parse_cpulist(buf, out->cpus, WL_PERF_MAX_CPUS);
+    if (nc < 0)
+        return wl_errmsg_set(err, WL_EFORMAT, "%s: bad CPU list '%s'", path, buf);
+    out->n_cpus = (unsigned)nc;
+
+    snprintf(path, sizeof path, "%s/events", pmu_dir);
+    DIR *d = opendir(path);
+    if (!d)
+        return wl_errmsg_set(err, WL_EFORMAT, "%s: missing", path);
+    struct dirent *e;
+    char *names[32];
+    unsigned n_names = 0;
+    while ((e = readdir(d)) != NULL && n_names < 32) {
+        if (strncmp(e->d_name, "energy-", 7) != 0 || strchr(e->d_name, '.'))
+            continue;
+        names[n_names] = strdup(e->d_name);
+        if (names[n_names])
+            n_names++;
+    }
+    closedir(d);
+    rc = 0;
+    for (unsigned i = 0; i < n_names && rc == 0; i++) {
+        enum wl_domain dom;
+        if (event_domain(names[i], &dom) != 0 || out->n_events >= WL_PERF_MAX_EVENTS)
+            continue;
+        struct wl_perf_event_desc *ev = &out->ev[out->n_events];
+        snprintf(ev->name, sizeof ev->name, "%s", names[i]);
+        ev->domain = dom;
+        snprintf(path, sizeof path, "%s/events/%s", pmu_dir, names[i]);
+        unsigned long long cfg;
+        if (wl__read_text(path, buf, sizeof buf) <= 0 || sscanf(buf, "event=%llx", &cfg) != 1) {
+            rc = wl_errmsg_set(err, WL_EFORMAT, "%s: expected 'event=0xNN', got '%s'", path, buf);
+            break;
+        }
+        ev->config = cfg;
+        snprintf(path, sizeof path, "%s/events/%s.scale", pmu_dir, names[i]);
+        char *end = NULL;
+        if (wl__read_text(path, buf, sizeof buf) <= 0 || !((ev->scale_j = strtod(buf, &end)) > 0) ||
+            *end != '\0') {
+            rc = wl_errmsg_set(err, WL_EFORMAT, "%s: expected a positive number, got '%s'", path,
+                               buf);
+            break;
+        }
+        snprintf(path, sizeof path, "%s/events/%s.unit", pmu_dir, names[i]);
+        if (wl__read_text(path, buf, sizeof buf) <= 0 || strcmp(buf, "Joules") != 0) {
+            rc = wl_errmsg_set(err, WL_EFORMAT, "%s: expected 'Joules', got '%s'", path, buf);
+            break;
+        }
+        out->n_events++;
+    }
+    for (unsigned i = 0; i < n_names; i++)
+        free(names[i]);
+    if (rc == 0 && out->n_events == 0)
+        rc = wl_errmsg_set(err, WL_ENOENT, "%s/events: no energy-* event", pmu_dir);
+    return rc;
+}
+
+#ifdef __linux__
+
+struct perf_ch {
+    int fd;
+    double scale_j;
+    uint64_t count0;
+};
+
+struct rapl_perf {
+    unsigned n;
+    struct perf_ch c[WL_SENSOR_MAX_CHANNELS];
+};
+
+static void perf_close(struct wl_sensor *s)
+{
+    struct rapl_perf *rp = s->impl;
+    if (!rp)
+        return;
+    for (unsigned i = 0; i < rp->n; i++)
+        close(rp->c[i].fd);
+    free(rp);
+    s->impl = NULL;
+}
+
+static int read_count(int fd, uint64_t *out)
+{
+    ssize_t n = read(fd, out, sizeof *out);
+    return n == (ssize_t)sizeof *out ? 0 : WL_ESENSOR;
+}
+
+static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
+                     struct wl_sensor_status *st)
+{
+    char dir[1024];
+    struct wl_errmsg em;
+    struct wl_perf_pmu pmu;
+    snprintf(dir, sizeof dir, "%s/bus/event_source/devices/power", wl__sensor_sysfs_root(p));
+    int rc = wl__perf_pmu_scan(dir, &pmu, &em);
+    if (rc != 0)
+        return wl__sensor_fail(
+            st, rc == WL_ENOENT ? WL_ENOTSUP : rc,
+            "Needs an Intel CPU or AMD Zen and a kernel with the RAPL perf "
+            "PMU (CONFIG_PERF_EVENTS_INTEL_RAPL / CONFIG_PERF_EVENTS_AMD_POWER); "
+            "virtual machines usually have none.",
+            "%s", em.text);
+    struct rapl_perf *rp = calloc(1, sizeof *rp);
+    if (!rp)
+        return WL_ENOMEM;
+    s->impl = rp;
+    for (unsigned c = 0; c < pmu.n_cpus; c++) {
+        for (unsigned e = 0; e < pmu.n_events; e++) {
+            const struct wl_perf_event_desc *ev = &pmu.ev[e];
+            if (ev->domain == WL_DOMAIN_PSYS && c > 0)
+                continue; /* platform-wide: once */
+            if (rp->n >= WL_SENSOR_MAX_CHANNELS)
+                break;
+            struct perf_event_attr attr;
+            memset(&attr, 0, sizeof attr);
+            attr.type = pmu.type;
+            attr.size = sizeof attr;
+            attr.config = ev->config;
+            long fd = syscall(SYS_perf_event_open, &attr, -1, pmu.cpus[c], -1, 0);
+            if (fd < 0) {
+                int err = errno;
+                perf_close(s);
+                s->info.n_channels = 0;
+                if (err == EACCES || err == EPERM)
+                    return wl__sensor_fail(
+                        st, WL_EACCES,
+                        "System-wide perf events need privileges: run as root, or sudo sysctl "
+                        "kernel.perf_event_paranoid=0, or sudo setcap cap_perfmon+ep $(command -v "
+                        "wattlens) (Linux >= 5.8).",
+                        "perf_event_open(%s on CPU %d): %s", ev->name, pmu.cpus[c], strerror(err));
+                return wl__sensor_fail(st, WL_ENOTSUP,
+                                       "The PMU is described but cannot count here (virtual "
+                                       "machine or unsupported CPU).",
+                                       "perf_event_open(%s on CPU %d): %s", ev->name, pmu.cpus[c],
+                                       strerror(err));
+            }
+            char name[WL_SENSOR_NAME_MAX];
+            const char *dn = wl_domain_name(ev->domain);
+            if (ev->domain == WL_DOMAIN_PSYS)
+                snprintf(name, sizeof name, "psys");
+            else if (ev->domain == WL_DOMAIN_PACKAGE)
+                snprintf(name, sizeof name, "package-%u", c);
+            else
+                snprintf(name, sizeof name, "package-%u/%s", c, dn);
+            unsigned flags = WL_CH_ENERGY;
+            if (ev->domain == WL_DOMAIN_CORE || ev->domain == WL_DOMAIN_UNCORE)
+                flags |= WL_CH_PART;
+            if (ev->domain == WL_DOMAIN_PSYS)
+                flags |= WL_CH_CONTAINS;
+            int ci = wl__sensor_add_channel(s, name, ev->domain, WL_METHOD_COUNTER, flags,
+                                            ev->domain == WL_DOMAIN_PSYS ? -1 : (int)c);
+            s->info.ch[ci].resolution_uj = ev->scale_j * 1e6;
+            struct perf_ch *pc = &rp->c[rp->n++];
+            pc->fd = (int)fd;
+            pc->scale_j = ev->scale_j;
+            if (read_count(pc->fd, &pc->count0) != 0) {
+                perf_close(s);
+                s->info.n_channels = 0;
+                return wl__sensor_fail(st, WL_ESENSOR, NULL, "reading %s failed", ev->name);
+            }
+        }
+    }
+    snprintf(s->info.source, sizeof s->info.source, "perf_event power PMU (type %u, %u package(s))",
+             pmu.type, pmu.n_cpus);
+    return 0;
+}
+
+static int perf_read(struct wl_sensor *s, struct wl_sensor_reading *r)
+{
+    struct rapl_perf *rp = s->impl;
+    r->t_before_ns = wl_clock_now_ns();
+    r->n_channels = rp->n;
+    for (unsigned i = 0; i < rp->n; i++) {
+        uint64_t c;
+        if (read_count(rp->c[i].fd, &c) != 0)
+            return WL_ESENSOR;
+        r->v[i].energy_uj = (uint64_t)((double)(c - rp->c[i].count0) * rp->c[i].scale_j * 1e6);
+        r->v[i].power_w = 0;
+        r->v[i].valid = WL_CH_ENERGY;
+    }
+    r->t_after_ns = wl_clock_now_ns();
+    return 0;
+}
+
+#else /* !__linux__ */
+
+static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
+                     struct wl_sensor_status *st)
+{
+    return wl__sensor_fail(st, WL_ENOTSUP, NULL, "perf_event is Linux-only");
+}
+static int perf_read(struct wl_sensor *s, struct wl_sensor_reading *r)
+{
+    return WL_ENOTSUP;
+}
+static void perf_close(struct wl_sensor *s) {}
+
+#endif
+
+const struct wl_sensor_ops wl__rapl_perf_ops = {
+    .name = "rapl-perf",
+    .what = "RAPL energy counters via the perf_event power PMU",
+    .bit = WL_BACKEND_RAPL_PERF,
+    .open = perf_open,
+    .read = perf_read,
+    .close = perf_close,
+};

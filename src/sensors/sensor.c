@@ -1,0 +1,398 @@
+/* Sensor registry and shared backend helpers.
+ *
+ * wl_sensor_set_open() tries the backends in a fixed order: the three RAPL
+ * readers are alternatives (powercap, else perf, else MSR: they read the same
+ * hardware counters, so at most one is used), NVML, powermetrics and hwmon are
+ * added when present, and the CPU-time model is added when no CPU energy source
+ * works (or when asked). Every backend not used gets a status with why and fix.
+ * After a backend opens, its update period is measured (bounded time).
+ */
+#include "sensors/sensor_impl.h"
+
+#include "util/clock.h"
+#include "util/log.h"
+#include "wattlens/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct wl_sensor_set {
+    unsigned n_sensors;
+    wl_sensor *sensors[8];
+    unsigned n_status;
+    struct wl_sensor_status status[8];
+};
+
+static const struct wl_sensor_ops *const wl__backends[] = {
+    &wl__rapl_powercap_ops, &wl__rapl_perf_ops, &wl__rapl_msr_ops,  &wl__nvml_ops,
+    &wl__powermetrics_ops,  &wl__hwmon_ops,     &wl__cpu_model_ops,
+};
+#define WL_N_BACKENDS (sizeof wl__backends / sizeof wl__backends[0])
+
+static double env_double(const char *name, double def)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return def;
+    char *end = NULL;
+    double d = strtod(v, &end);
+    if (end == v || *end != '\0' || d < 0 || d > 100000) {
+        wl_log_warn("sensors", "ignoring %s='%s' (expected watts, a number >= 0)", name, v);
+        return def;
+    }
+    return d;
+}
+
+void wl_sensor_params_default(struct wl_sensor_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->powermetrics_interval_ms = 100;
+    p->backends = WL_BACKEND_ALL;
+    p->model_use = WL_MODEL_AUTO;
+    p->model.idle_w = env_double("WATTLENS_MODEL_IDLE_W", WL_MODEL_DEFAULT_IDLE_W);
+    p->model.busy_core_w = env_double("WATTLENS_MODEL_BUSY_CORE_W", WL_MODEL_DEFAULT_BUSY_CORE_W);
+    p->model.scope = WL_MODEL_SCOPE_SYSTEM;
+    p->period_probe_ns = 25000000ull;
+}
+
+static const char *pick(const char *param, const char *env, const char *def)
+{
+    if (param && *param)
+        return param;
+    const char *v = getenv(env);
+    if (v && *v)
+        return v;
+    return def;
+}
+
+const char *wl__sensor_sysfs_root(const struct wl_sensor_params *p)
+{
+    return pick(p->sysfs_root, "WATTLENS_SYSFS_ROOT", "/sys");
+}
+
+const char *wl__sensor_dev_root(const struct wl_sensor_params *p)
+{
+    return pick(p->dev_root, "WATTLENS_DEV_ROOT", "/dev");
+}
+
+const char *wl__sensor_proc_root(const struct wl_sensor_params *p)
+{
+    return pick(p->proc_root, "WATTLENS_PROC_ROOT", "/proc");
+}
+
+int wl__sensor_fail(struct wl_sensor_status *st, int code, const char *fix, const char *fmt, ...)
+{
+    if (st) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(st->why, sizeof st->why, fmt, ap);
+        va_end(ap);
+        snprintf(st->fix, sizeof st->fix, "%s", fix ? fix : "");
+        st->code = code;
+        st->available = false;
+    }
+    return code;
+}
+
+int wl__read_text(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return wl_error_from_errno(errno);
+    ssize_t n = read(fd, buf, size - 1);
+    int err = errno;
+    close(fd);
+    if (n < 0)
+        return wl_error_from_errno(err);
+    buf[n] = '\0';
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    return (int)n;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s < '0' || *s > '9')
+        return WL_EFORMAT;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return WL_ERANGE;
+    while (*end == '\n' || *end == ' ')
+        end++;
+    if (*end != '\0')
+        return WL_EFORMAT;
+    *out = v;
+    return 0;
+}
+
+int wl__read_u64(const char *path, uint64_t *out)
+{
+    char buf[64];
+    int n = wl__read_text(path, buf, sizeof buf);
+    if (n < 0)
+        return n;
+    return parse_u64(buf, out);
+}
+
+int wl__pread_u64(int fd, uint64_t *out)
+{
+    char buf[64];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n < 0)
+        return wl_error_from_errno(errno);
+    if (n == 0)
+        return WL_EFORMAT;
+    buf[n] = '\0';
+    return parse_u64(buf, out);
+}
+
+int wl__sensor_add_channel(struct wl_sensor *s, const char *name, enum wl_domain d,
+                           enum wl_method m, unsigned flags, int index)
+{
+    if (s->info.n_channels >= WL_SENSOR_MAX_CHANNELS)
+        return WL_EFULL;
+    struct wl_sensor_channel *c = &s->info.ch[s->info.n_channels];
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->domain = d;
+    c->method = m;
+    c->flags = flags;
+    c->index = index;
+    return (int)s->info.n_channels++;
+}
+
+/* Generic update-period measurement: read until the first channel's value has
+ * changed several times (or the budget runs out) and average the intervals
+ * between changes. Sleeps 100 us between reads, so it costs little CPU. */
+static void measure_period_generic(struct wl_sensor *s, const struct wl_sensor_params *p)
+{
+    struct wl_sensor_reading r;
+    uint64_t budget = p->period_probe_ns;
+    if (budget == 0 || s->info.n_channels == 0)
+        return;
+    uint64_t t_end = wl_clock_now_ns() + budget;
+    uint64_t last_e = 0, t_first = 0, t_last = 0;
+    double last_p = 0;
+    int have = 0, changes = 0;
+    while (wl_clock_now_ns() < t_end && changes < 12) {
+        if (s->ops->read(s, &r) != 0)
+            return;
+        const struct wl_channel_value *v = &r.v[0];
+        if (have && (v->energy_uj != last_e || v->power_w != last_p)) {
+            if (changes == 0)
+                t_first = r.t_after_ns;
+            t_last = r.t_after_ns;
+            changes++;
+        }
+        last_e = v->energy_uj;
+        last_p = v->power_w;
+        have = 1;
+        wl_clock_sleep_ns(100000);
+    }
+    if (changes >= 2) {
+        s->info.update_period_ns = (t_last - t_first) / (uint64_t)(changes - 1);
+        s->info.period_measured = true;
+    }
+}
+
+static int open_one(const struct wl_sensor_ops *ops, const struct wl_sensor_params *p,
+                    wl_sensor **out, struct wl_sensor_status *st)
+{
+    memset(st, 0, sizeof *st);
+    st->backend = ops->name;
+    st->what = ops->what;
+    wl_sensor *s = calloc(1, sizeof *s);
+    if (!s)
+        return wl__sensor_fail(st, WL_ENOMEM, NULL, "out of memory");
+    s->ops = ops;
+    s->info.backend = ops->name;
+    int rc = ops->open(s, p, st);
+    if (rc != 0) {
+        if (st->why[0] == '\0')
+            wl__sensor_fail(st, rc, NULL, "%s", wl_strerror(rc));
+        st->code = rc;
+        free(s);
+        return rc;
+    }
+    if (s->info.n_channels == 0) {
+        ops->close(s);
+        free(s);
+        return wl__sensor_fail(st, WL_ENOTSUP, NULL, "no channel found");
+    }
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        ops->close(s);
+        free(s);
+        return wl__sensor_fail(st, WL_ENOMEM, NULL, "cannot create a mutex");
+    }
+    if (ops->measure_period)
+        ops->measure_period(s, p);
+    else
+        measure_period_generic(s, p);
+    st->code = 0;
+    st->available = true;
+    st->why[0] = st->fix[0] = '\0';
+    *out = s;
+    return 0;
+}
+
+int wl_sensor_open_backend(unsigned backend_bit, const struct wl_sensor_params *p, wl_sensor **out,
+                           struct wl_sensor_status *st)
+{
+    struct wl_sensor_status tmp;
+    *out = NULL;
+    for (size_t i = 0; i < WL_N_BACKENDS; i++) {
+        if (wl__backends[i]->bit == backend_bit)
+            return open_one(wl__backends[i], p, out, st ? st : &tmp);
+    }
+    return WL_EINVAL;
+}
+
+void wl_sensor_close(wl_sensor *s)
+{
+    if (!s)
+        return;
+    s->ops->close(s);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+static bool set_has_cpu_source(const wl_sensor_set *set)
+{
+    for (unsigned i = 0; i < set->n_sensors; i++) {
+        const struct wl_sensor_info *in = &set->sensors[i]->info;
+        for (unsigned c = 0; c < in->n_channels; c++) {
+            enum wl_domain d = in->ch[c].domain;
+            if (d == WL_DOMAIN_PACKAGE || d == WL_DOMAIN_CORE || d == WL_DOMAIN_SOC ||
+                d == WL_DOMAIN_PSYS)
+                return true;
+        }
+    }
+    return false;
+}
+
+int wl_sensor_set_open(const struct wl_sensor_params *p_in, wl_sensor_set **out)
+{
+    struct wl_sensor_params defaults;
+    if (!out)
+        return WL_EINVAL;
+    *out = NULL;
+    if (!p_in) {
+        wl_sensor_params_default(&defaults);
+        p_in = &defaults;
+    }
+    wl_sensor_set *set = calloc(1, sizeof *set);
+    if (!set)
+        return WL_ENOMEM;
+    const char *rapl_used = NULL;
+    for (size_t i = 0; i < WL_N_BACKENDS; i++) {
+        const struct wl_sensor_ops *ops = wl__backends[i];
+        struct wl_sensor_status *st = &set->status[set->n_status++];
+        memset(st, 0, sizeof *st);
+        st->backend = ops->name;
+        st->what = ops->what;
+        bool is_rapl =
+            ops->bit & (WL_BACKEND_RAPL_POWERCAP | WL_BACKEND_RAPL_PERF | WL_BACKEND_RAPL_MSR);
+        if (!(p_in->backends & ops->bit)) {
+            st->skipped = true;
+            wl__sensor_fail(st, WL_ENOTSUP, NULL, "not tried (disabled by the caller)");
+            continue;
+        }
+        if (is_rapl && rapl_used) {
+            st->skipped = true;
+            wl__sensor_fail(st, 0, NULL, "not needed: %s already reads the RAPL counters",
+                            rapl_used);
+            continue;
+        }
+        if (ops->bit == WL_BACKEND_CPU_MODEL) {
+            if (p_in->model_use == WL_MODEL_NEVER) {
+                st->skipped = true;
+                wl__sensor_fail(st, 0, NULL, "not used (disabled by the caller)");
+                continue;
+            }
+            if (p_in->model_use == WL_MODEL_AUTO && set_has_cpu_source(set)) {
+                st->skipped = true;
+                wl__sensor_fail(st, 0, NULL,
+                                "not needed: a CPU energy source is readable (the model is only a "
+                                "fallback)");
+                continue;
+            }
+        }
+        wl_sensor *s = NULL;
+        if (open_one(ops, p_in, &s, st) == 0) {
+            set->sensors[set->n_sensors++] = s;
+            if (is_rapl)
+                rapl_used = ops->name;
+            wl_log_debug("sensors", "%s: %u channel(s), update period %.3f ms", ops->name,
+                         s->info.n_channels, (double)s->info.update_period_ns / 1e6);
+        } else {
+            wl_log_debug("sensors", "%s: not available: %s", ops->name, st->why);
+        }
+    }
+    *out = set;
+    return 0;
+}
+
+void wl_sensor_set_close(wl_sensor_set *set)
+{
+    if (!set)
+        return;
+    for (unsigned i = 0; i < set->n_sensors; i++)
+        wl_sensor_close(set->sensors[i]);
+    free(set);
+}
+
+unsigned wl_sensor_set_count(const wl_sensor_set *set)
+{
+    return set ? set->n_sensors : 0;
+}
+
+wl_sensor *wl_sensor_set_get(const wl_sensor_set *set, unsigned i)
+{
+    return (set && i < set->n_sensors) ? set->sensors[i] : NULL;
+}
+
+unsigned wl_sensor_set_status_count(const wl_sensor_set *set)
+{
+    return set ? set->n_status : 0;
+}
+
+const struct wl_sensor_status *wl_sensor_set_status(const wl_sensor_set *set, unsigned i)
+{
+    return (set && i < set->n_status) ? &set->status[i] : NULL;
+}
+
+bool wl_sensor_set_model_only(const wl_sensor_set *set)
+{
+    for (unsigned i = 0; set && i < set->n_sensors; i++) {
+        const struct wl_sensor_info *in = &set->sensors[i]->info;
+        for (unsigned c = 0; c < in->n_channels; c++) {
+            if (in->ch[c].method != WL_METHOD_MODEL_ESTIMATE)
+                return false;
+        }
+    }
+    return true;
+}
+
+const struct wl_sensor_info *wl_sensor_get_info(const wl_sensor *s)
+{
+    return &s->info;
+}
+
+int wl_sensor_read(wl_sensor *s, struct wl_sensor_reading *r)
+{
+    pthread_mutex_lock(&s->lock);
+    int rc = s->ops->read(s, r);
+    pthread_mutex_unlock(&s->lock);
+    if (rc != 0)
+        r->n_channels = 0;
+    return rc;
+}

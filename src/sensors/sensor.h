@@ -1,0 +1,171 @@
+/* Power and energy sensors: the API that the sampler, the CLI and the recorder use.
+ *
+ * A sensor set (wl_sensor_set) tries every backend (RAPL powercap, RAPL perf,
+ * RAPL MSR, NVML, powermetrics, hwmon, CPU-time model) and keeps the ones that
+ * work plus, for every other one, why it is not available and how to fix it.
+ * Each open sensor has channels (one measured quantity each: a domain, a method,
+ * a resolution) and is read as a whole into a wl_sensor_reading.
+ *
+ * Lifetimes: the set owns its sensors; pointers from wl_sensor_set_get() and the
+ * info/status structs stay valid until wl_sensor_set_close().
+ * Thread-safety: wl_sensor_read() may be called from any thread (each sensor has
+ * its own lock, so the sampler thread and a caller reading counters at a window
+ * boundary are serialised per sensor). Opening and closing are single-threaded.
+ */
+#ifndef WL_SENSORS_SENSOR_H
+#define WL_SENSORS_SENSOR_H
+
+#include "wattlens/energy.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define WL_SENSOR_MAX_CHANNELS 16
+#define WL_SENSOR_NAME_MAX 64
+
+/* Channel capability bits (wl_sensor_channel.flags) and per-read validity bits
+ * (wl_channel_value.valid). */
+enum wl_channel_flag {
+    WL_CH_ENERGY = 1u << 0, /* reads give a cumulative energy (energy_uj) */
+    WL_CH_POWER = 1u << 1,  /* reads give a power (power_w) */
+    WL_CH_CONTAINS =
+        1u << 2,          /* includes other channels (psys, Apple combined): never sum with them */
+    WL_CH_PART = 1u << 3, /* is a part of another channel (core/uncore inside package) */
+    WL_CH_GPU_INFO = 1u << 4, /* reads fill util_pct, temp_c, mem_used_b */
+};
+
+/* One measured quantity of a sensor. Static after open. */
+struct wl_sensor_channel {
+    char name[WL_SENSOR_NAME_MAX];  /* "package-0", "core", "gpu0", "cpu", ... */
+    char label[WL_SENSOR_NAME_MAX]; /* free text for people (GPU model name, hwmon label) or "" */
+    enum wl_domain domain;
+    enum wl_method method;     /* how the energy of this channel is obtained */
+    unsigned flags;            /* WL_CH_* */
+    int index;                 /* package / GPU number, -1 when not applicable */
+    double resolution_uj;      /* smallest energy step, 0 when unknown */
+    double power_resolution_w; /* smallest power step, 0 when unknown */
+};
+
+struct wl_channel_value {
+    uint64_t energy_uj; /* cumulative since the sensor was opened; the backend unwraps counters */
+    double power_w;     /* instantaneous or short-average power */
+    float util_pct;     /* GPU utilisation (WL_CH_GPU_INFO) */
+    float temp_c;       /* GPU temperature (WL_CH_GPU_INFO) */
+    uint64_t mem_used_b;
+    unsigned valid; /* WL_CH_ENERGY / WL_CH_POWER / WL_CH_GPU_INFO present in this read */
+};
+
+/* One read of all channels of a sensor, bracketed by monotonic times. */
+struct wl_sensor_reading {
+    uint64_t t_before_ns; /* CLOCK_MONOTONIC just before the first channel was read */
+    uint64_t t_after_ns;  /* ... and just after the last */
+    unsigned n_channels;
+    struct wl_channel_value v[WL_SENSOR_MAX_CHANNELS];
+};
+
+/* Read-only description of an open sensor. */
+struct wl_sensor_info {
+    const char *backend;       /* "rapl-powercap", "nvml", "cpu-model", ... */
+    char source[256];          /* where it reads from: a path, a library, a model description */
+    uint64_t update_period_ns; /* measured at open (0 when it could not be measured) */
+    bool period_measured;      /* false: update_period_ns is the requested/nominal period */
+    unsigned n_channels;
+    struct wl_sensor_channel ch[WL_SENSOR_MAX_CHANNELS];
+};
+
+/* Outcome of trying one backend. */
+struct wl_sensor_status {
+    const char *backend; /* static name */
+    const char *what;    /* static one-line description of the backend */
+    int code;            /* 0 = open and used; WL_E* otherwise */
+    bool available;      /* true when open (used) */
+    bool skipped;        /* not tried because another backend reads the same hardware */
+    char why[384];       /* when not used: why (empty when used) */
+    char fix[1024];      /* when not used: how to make it work ("" when nothing can be done) */
+};
+
+/* Which process the CPU-time model follows. */
+enum wl_model_scope {
+    WL_MODEL_SCOPE_SYSTEM = 0, /* all CPUs (busy time from /proc/stat) */
+    WL_MODEL_SCOPE_TREE,       /* a process and all its descendants */
+};
+
+/* The documented linear CPU power model (docs/internals/sensors.md):
+ *   P = idle_w + busy_core_w * busy_cores
+ * where busy_cores is CPU time per wall time of the followed processes. */
+struct wl_cpu_model_params {
+    double idle_w;      /* default WL_MODEL_DEFAULT_IDLE_W */
+    double busy_core_w; /* default WL_MODEL_DEFAULT_BUSY_CORE_W */
+    enum wl_model_scope scope;
+    pid_t pid; /* root of the tree for WL_MODEL_SCOPE_TREE; 0 = this process */
+};
+
+#define WL_MODEL_DEFAULT_IDLE_W 10.0
+#define WL_MODEL_DEFAULT_BUSY_CORE_W 7.5
+
+/* Backend selection bits for wl_sensor_params.backends. */
+enum wl_backend_bit {
+    WL_BACKEND_RAPL_POWERCAP = 1u << 0,
+    WL_BACKEND_RAPL_PERF = 1u << 1,
+    WL_BACKEND_RAPL_MSR = 1u << 2,
+    WL_BACKEND_NVML = 1u << 3,
+    WL_BACKEND_POWERMETRICS = 1u << 4,
+    WL_BACKEND_HWMON = 1u << 5,
+    WL_BACKEND_CPU_MODEL = 1u << 6,
+    WL_BACKEND_ALL = 0x7f,
+};
+
+enum wl_model_use {
+    WL_MODEL_AUTO = 0, /* open the model only when no CPU energy source works */
+    WL_MODEL_ALWAYS,   /* open it even next to hardware sensors */
+    WL_MODEL_NEVER,
+};
+
+struct wl_sensor_params {
+    const char *sysfs_root; /* NULL: $WATTLENS_SYSFS_ROOT, else "/sys" */
+    const char *dev_root;   /* NULL: $WATTLENS_DEV_ROOT, else "/dev" (MSR device files) */
+    const char *proc_root;  /* NULL: $WATTLENS_PROC_ROOT, else "/proc" */
+    const char *nvml_lib;   /* NULL: $WATTLENS_NVML_LIB, else "libnvidia-ml.so.1" */
+    const char
+        *powermetrics; /* NULL: $WATTLENS_POWERMETRICS, else /usr/bin/powermetrics on macOS */
+    uint32_t powermetrics_interval_ms; /* default 100 */
+    unsigned backends;                 /* WL_BACKEND_* bits to try; default WL_BACKEND_ALL */
+    enum wl_model_use model_use;
+    struct wl_cpu_model_params model;
+    uint64_t
+        period_probe_ns; /* time budget per sensor to measure its update period (default 25 ms) */
+};
+
+typedef struct wl_sensor wl_sensor;
+typedef struct wl_sensor_set wl_sensor_set;
+
+/* Fills p with the defaults above (including the model defaults and the
+ * WATTLENS_MODEL_IDLE_W / WATTLENS_MODEL_BUSY_CORE_W environment overrides). */
+void wl_sensor_params_default(struct wl_sensor_params *p);
+
+/* Tries every selected backend. Succeeds (returns 0) even when no sensor could
+ * be opened: then wl_sensor_set_count() is 0 and every status says why.
+ * Returns WL_ENOMEM / WL_EINVAL only. */
+int wl_sensor_set_open(const struct wl_sensor_params *p, wl_sensor_set **out);
+void wl_sensor_set_close(wl_sensor_set *set); /* accepts NULL */
+
+unsigned wl_sensor_set_count(const wl_sensor_set *set);
+wl_sensor *wl_sensor_set_get(const wl_sensor_set *set, unsigned i);
+/* One status per backend tried, in the order tried. */
+unsigned wl_sensor_set_status_count(const wl_sensor_set *set);
+const struct wl_sensor_status *wl_sensor_set_status(const wl_sensor_set *set, unsigned i);
+/* True when no open sensor measures (every channel is a model estimate). */
+bool wl_sensor_set_model_only(const wl_sensor_set *set);
+
+const struct wl_sensor_info *wl_sensor_get_info(const wl_sensor *s);
+/* Reads every channel. Thread-safe (per-sensor lock). Returns 0 or a WL_E*
+ * code (WL_ESENSOR, WL_EIO, ...); on error r holds no valid values. */
+int wl_sensor_read(wl_sensor *s, struct wl_sensor_reading *r);
+
+/* Opens exactly one backend (tests, tools). On failure fills st (may be NULL). */
+int wl_sensor_open_backend(unsigned backend_bit, const struct wl_sensor_params *p, wl_sensor **out,
+                           struct wl_sensor_status *st);
+void wl_sensor_close(wl_sensor *s); /* accepts NULL; only for wl_sensor_open_backend sensors */
+
+#endif

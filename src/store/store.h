@@ -1,0 +1,441 @@
+/* The run store: wattlens's system of record for runs and their whole
+ * hierarchy (run -> power samples, sections, tokens -> layers -> components
+ * -> ops), written while a run happens and queried afterwards.
+ *
+ * One API over backends selected by an ops table (store_backend.h); SQLite
+ * now (store_sqlite.c), PostgreSQL later. A wl_store is one connection, not
+ * thread-safe: use it from one thread at a time. The exception is a
+ * wl_store_run writer: its add/flush/finish calls are serialised by its own
+ * mutex, so the sampler thread and the engine thread may both write to the
+ * same run, but then nothing else may use that wl_store concurrently (open a
+ * second wl_store for queries during a run). Strings passed in are copied; results
+ * returned are owned by the caller and freed with the matching *_free().
+ * Energies are joules (energy_j), powers watts (power_w), times milliseconds
+ * from the run's start (t_ms, start_ms) unless the name says otherwise.
+ */
+#ifndef WL_STORE_STORE_H
+#define WL_STORE_STORE_H
+
+#include "util/errmsg.h"
+#include "wattlens/energy.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct wl_store wl_store;
+typedef struct wl_store_run wl_store_run;
+
+/* ---- run vocabulary ------------------------------------------------------ */
+
+enum wl_run_status {
+    WL_RUN_RUNNING = 0, /* being written */
+    WL_RUN_COMPLETE,
+    WL_RUN_FAILED,
+    WL_RUN_INCOMPLETE, /* its writer died; data up to the last flush is kept */
+    WL_RUN_CANCELLED,
+    WL_RUN_STATUS_COUNT
+};
+
+enum wl_run_kind {
+    WL_RUN_KIND_MEASURE = 0, /* `wattlens measure -- cmd` */
+    WL_RUN_KIND_INFERENCE,   /* `wattlens run`: profiled generation */
+    WL_RUN_KIND_COUNT
+};
+
+/* Stable keys stored as text: "running", "complete", "failed", "incomplete",
+ * "cancelled"; "measure", "inference". "?" when out of range. */
+const char *wl_run_status_name(enum wl_run_status s);
+int wl_run_status_parse(const char *s, enum wl_run_status *out);
+const char *wl_run_kind_name(enum wl_run_kind k);
+int wl_run_kind_parse(const char *s, enum wl_run_kind *out);
+
+/* A double field left unknown: stored as NULL, reported as "n/a". */
+#define WL_STORE_UNSET NAN
+
+/* ---- opening ------------------------------------------------------------- */
+
+#define WL_STORE_PATH_MAX 4096
+#define WL_STORE_SCHEMA_VERSION 1
+
+struct wl_store_params {
+    const char *path;    /* database file; NULL = wl_store_default_path() */
+    int busy_timeout_ms; /* wait this long for a lock before WL_EBUSY (default 2000) */
+    bool read_only;      /* open without writing (no migration, no incomplete marking) */
+    bool no_create;      /* fail with WL_ENOENT instead of creating a missing file */
+};
+
+void wl_store_default_params(struct wl_store_params *p);
+
+/* Default database path into buf: $WATTLENS_DB if set, else
+ * $XDG_DATA_HOME/wattlens/wattlens.db, else ~/.local/share/wattlens/wattlens.db.
+ * Returns 0, WL_ERANGE (buffer too small) or WL_ENOENT (no HOME). */
+int wl_store_default_path(char *buf, size_t size);
+
+/* Opens (creating the file and its directory when allowed) and migrates the
+ * schema to WL_STORE_SCHEMA_VERSION. Runs left `running` by a process that no
+ * longer exists become `incomplete`. Errors, with a message in err naming the
+ * file: WL_EFORMAT (not a wattlens/SQLite database), WL_EVERSION (written by a
+ * newer wattlens; the file is not touched), WL_EACCES, WL_EBUSY (locked past
+ * the busy timeout), WL_ENOENT, WL_EDB. */
+int wl_store_open(const struct wl_store_params *p, wl_store **out, struct wl_errmsg *err);
+
+/* Closes; finishes nothing. Finish or abandon its run writers first (a run
+ * abandoned stays `running` until an open finds its process gone and marks
+ * it `incomplete`). Accepts NULL. */
+void wl_store_close(wl_store *s);
+
+/* The path the store was opened with (valid until close). */
+const char *wl_store_path(const wl_store *s);
+
+/* Message for the last failed call on s (or on one of its runs). */
+const char *wl_store_last_error(const wl_store *s);
+
+/* ---- writing a run ------------------------------------------------------- */
+
+/* Run metadata known at start. Every pointer may be NULL and every number
+ * may be left 0 / WL_STORE_UNSET when not applicable (a measure run has no
+ * model). JSON fields must hold valid JSON text. */
+struct wl_run_info {
+    enum wl_run_kind kind;
+    int64_t created_at_ms; /* Unix ms; 0 = now */
+    const char *command;   /* measure: the command line */
+    const char *model_name;
+    const char *model_path;
+    const char *model_sha256;
+    const char *model_arch;          /* e.g. "llama" */
+    const char *model_features_json; /* architecture features, JSON object */
+    const char *prompt;
+    const char *const *tags; /* n_tags strings */
+    size_t n_tags;
+    const char *experiment;
+    const char *depth;         /* "off", "module", "deep" */
+    const char *sampling_json; /* sampling parameters, JSON object */
+    int64_t batch_size;
+    int64_t threads;
+    int64_t context_length;
+    const char *host_cpu;
+    int64_t host_cores;
+    int64_t host_memory_bytes;
+    const char *host_gpus;              /* comma separated */
+    const char *sensor_provenance_json; /* sources, scopes, methods, resolution */
+};
+
+/* Per hardware domain figures for a run; upserted by (run, domain). */
+struct wl_store_domain {
+    enum wl_domain domain;
+    enum wl_method method;
+    const char *source; /* backend, e.g. "rapl_powercap"; may be NULL */
+    double energy_j;
+    double avg_power_w;
+    double baseline_power_w; /* idle power measured before the run */
+    double peak_power_w;
+    double peak_t_ms;
+};
+
+/* Power samples: one row per sampler tick. Domains whose bit is not set in
+ * domain_mask are stored as NULL. method_flags: bit (1 << wl_method) for each
+ * method behind the values. */
+struct wl_store_sample {
+    double t_ms;
+    const char *phase;    /* sampler's phase tag, e.g. "prefill"; NULL = none */
+    uint32_t domain_mask; /* bit (1 << wl_domain) */
+    uint32_t method_flags;
+    double power_w[WL_DOMAIN_COUNT];
+    double energy_j[WL_DOMAIN_COUNT]; /* cumulative since run start */
+};
+
+/* A timed section of a phase. Sections of one phase must not overlap: phase
+ * totals are their sums. */
+struct wl_store_section {
+    const char *phase; /* "pre_inference", "prefill", "decode", "post_inference", "measure", ... */
+    const char *name;  /* "tokenize", "layers", ... */
+    int64_t token_index; /* decode sections: the token; -1 otherwise */
+    double start_ms, end_ms;
+    double energy_j; /* headline energy (same domain set as the run total) */
+    enum wl_method method;
+    uint32_t domain_mask;
+    double domain_energy_j[WL_DOMAIN_COUNT];
+};
+
+struct wl_store_token {
+    int64_t index; /* position in the sequence; input tokens first */
+    const char *text;
+    bool is_input;
+    double start_ms, end_ms; /* WL_STORE_UNSET for input tokens processed in a batch */
+    double energy_j;
+    enum wl_method method;
+    double power_w; /* power snapshot at the token; UNSET = energy / duration */
+};
+
+struct wl_store_layer_metric {
+    int64_t token_index;
+    int32_t layer;
+    double dur_ms;
+    double energy_j; /* attributed by time share */
+};
+
+struct wl_store_component_metric {
+    int64_t token_index;
+    int32_t layer;
+    int32_t component; /* position within the layer (the recorder's component id) */
+    const char *name;  /* "attn_norm", "q", ... */
+    double dur_ms;
+    double energy_j;
+    /* activation statistics; WL_STORE_UNSET when not collected */
+    double act_mean_abs, act_std, act_max_abs, act_sparsity;
+};
+
+struct wl_store_op_metric {
+    int64_t token_index;
+    int32_t layer;
+    int32_t component;
+    int32_t op;       /* position within the component */
+    const char *name; /* "qk", "softmax", ... */
+    double dur_ms;
+    double energy_j;
+    /* attention: per head (n_heads values each, may be NULL) and averaged */
+    size_t n_heads;
+    const float *head_entropy, *head_max_weight, *head_sparsity;
+    double entropy, max_weight, sparsity;
+    double kill_ratio; /* MLP activation */
+    double var_ratio;  /* norm */
+};
+
+/* Totals written at the end. */
+struct wl_run_totals {
+    enum wl_run_status status; /* complete, failed or cancelled */
+    double duration_ms;
+    double energy_j; /* headline total */
+    enum wl_method energy_method;
+    const char *energy_scope;            /* what energy_j covers, e.g. "package+dram" */
+    int64_t input_tokens, output_tokens; /* -1 = not applicable */
+    int64_t kv_cache_bytes;
+    const char *response;
+    int64_t sample_count;
+    double sample_rate_hz;                 /* achieved */
+    const char *error;                     /* failed runs: why */
+    const struct wl_store_domain *domains; /* upserted like wl_store_run_set_domain */
+    size_t n_domains;
+};
+
+/* Creates the run row (status running) and returns a writer. id_out (>= 37
+ * bytes) receives the run's UUID. */
+int wl_store_run_begin(wl_store *s, const struct wl_run_info *info, wl_store_run **out,
+                       char *id_out);
+
+/* Appends rows. They go into the writer's open transaction, which is
+ * committed when it is older than flush_interval_ms (default 1000), by
+ * wl_store_flush and by wl_store_run_finish. A layer needs its token, a
+ * component its layer, an op its component, and keys must not repeat:
+ * otherwise WL_EINVAL naming the row. Component and op rows are inserted in
+ * batches of 64, so their error may come from a later add, a flush or the
+ * finish; the other rows are kept either way. */
+int wl_store_add_samples(wl_store_run *r, const struct wl_store_sample *v, size_t n);
+int wl_store_add_section(wl_store_run *r, const struct wl_store_section *v);
+int wl_store_add_token(wl_store_run *r, const struct wl_store_token *v);
+int wl_store_add_layer_metric(wl_store_run *r, const struct wl_store_layer_metric *v);
+int wl_store_add_component_metric(wl_store_run *r, const struct wl_store_component_metric *v);
+int wl_store_add_op_metric(wl_store_run *r, const struct wl_store_op_metric *v);
+int wl_store_run_set_domain(wl_store_run *r, const struct wl_store_domain *d);
+/* Sets runs.extra.$key to json_value (valid JSON text): room for figures
+ * that have no column yet (cost, CO2, ...). */
+int wl_store_run_set_extra(wl_store_run *r, const char *key, const char *json_value);
+
+/* Commits the open batch now. */
+int wl_store_flush(wl_store_run *r);
+/* Changes the automatic flush interval (ms, > 0). */
+void wl_store_run_set_flush_interval(wl_store_run *r, int interval_ms);
+
+/* Writes the totals and the final status, builds the run's aggregate rows,
+ * commits, and frees r (also on error). */
+int wl_store_run_finish(wl_store_run *r, const struct wl_run_totals *totals);
+
+/* Frees the writer without finishing: the run stays `running` (a crash
+ * looks like this). For tests and for writers that give up. */
+void wl_store_run_abandon(wl_store_run *r);
+
+/* ---- queries ------------------------------------------------------------- */
+
+struct wl_store_filter {
+    const char *model;      /* substring of model name or path, or of the command */
+    const char *tag;        /* runs carrying this tag */
+    const char *experiment; /* exact */
+    int64_t since_ms;       /* created_at >= since (Unix ms); 0 = no bound */
+    int64_t until_ms;       /* created_at < until; 0 = no bound */
+    const char *search;     /* substring of the prompt (case-insensitive) */
+};
+
+enum wl_store_sort {
+    WL_SORT_DATE = 0, /* newest first */
+    WL_SORT_DURATION, /* longest first */
+    WL_SORT_ENERGY,   /* most energy first */
+    WL_SORT_JPT,      /* J/token, lowest first; runs without tokens last */
+};
+int wl_store_sort_parse(const char *s, enum wl_store_sort *out); /* date|duration|energy|jpt */
+
+/* One line of a run listing. Strings may be NULL. */
+struct wl_run_row {
+    char id[37];
+    int64_t created_at_ms;
+    enum wl_run_status status;
+    enum wl_run_kind kind;
+    char *command, *model_name, *prompt, *experiment;
+    char *tags;                   /* comma separated, sorted */
+    double duration_ms, energy_j; /* UNSET when unknown */
+    enum wl_method energy_method;
+    bool has_energy_method;
+    int64_t input_tokens, output_tokens; /* -1 when unknown */
+    double j_per_token;                  /* energy / output tokens; UNSET without tokens */
+};
+
+struct wl_run_list {
+    struct wl_run_row *rows;
+    size_t n;
+    int64_t total; /* matching runs ignoring limit/offset */
+};
+
+/* limit 0 = no limit. */
+int wl_store_list_runs(wl_store *s, const struct wl_store_filter *f, enum wl_store_sort sort,
+                       int64_t limit, int64_t offset, struct wl_run_list *out);
+void wl_run_list_free(struct wl_run_list *l);
+
+/* Resolves a full id or a unique prefix (>= 4 characters) into id_out (37
+ * bytes). WL_ENOENT: no such run; WL_EINVAL: ambiguous or too short. */
+int wl_store_resolve_id(wl_store *s, const char *id_or_prefix, char *id_out);
+
+/* ---- reading rows (export, show) ---------------------------------------- */
+
+enum wl_store_table {
+    WL_TABLE_RUN = 0, /* the run row itself (one row) */
+    WL_TABLE_DOMAINS,
+    WL_TABLE_SAMPLES,
+    WL_TABLE_SECTIONS,
+    WL_TABLE_TOKENS,
+    WL_TABLE_LAYERS,
+    WL_TABLE_COMPONENTS,
+    WL_TABLE_OPS,
+    WL_TABLE_COUNT
+};
+/* "run", "run_domains", "power_samples", "sections", "tokens",
+ * "layer_metrics", "component_metrics", "op_metrics". */
+const char *wl_store_table_name(enum wl_store_table t);
+
+enum wl_value_type { WL_VALUE_NULL = 0, WL_VALUE_INT, WL_VALUE_REAL, WL_VALUE_TEXT, WL_VALUE_BLOB };
+
+/* A column value; text and blob point into backend memory valid only during
+ * the callback. Blobs of per-head statistics are little-endian float32. */
+struct wl_store_value {
+    enum wl_value_type type;
+    int64_t i;
+    double r;
+    const char *s; /* TEXT (NUL-terminated) or BLOB */
+    size_t n;      /* bytes */
+};
+
+/* Return non-zero to stop (that value is returned by wl_store_foreach). */
+typedef int (*wl_store_row_fn)(void *user_data, size_t n_cols, const char *const *names,
+                               const struct wl_store_value *values);
+
+/* Calls fn for each row of table t belonging to run id, in hierarchy order
+ * (time for samples and sections; token, layer, component, op for the
+ * rest). token_lo/token_hi (inclusive) restrict token-keyed tables; pass -1,
+ * -1 for all. Column names are stable (they are the export's field names). */
+int wl_store_foreach(wl_store *s, const char *id, enum wl_store_table t, int64_t token_lo,
+                     int64_t token_hi, wl_store_row_fn fn, void *user_data);
+
+/* ---- aggregates for summaries ------------------------------------------- */
+
+struct wl_agg_phase {
+    char name[32];
+    int64_t n_sections;
+    double start_ms, end_ms; /* first start, last end */
+    double dur_ms, energy_j; /* sums over the phase's sections */
+    uint32_t domain_mask;
+    double domain_energy_j[WL_DOMAIN_COUNT];
+};
+
+struct wl_agg_layer {
+    int32_t layer;
+    int64_t n;               /* tokens */
+    double dur_ms, energy_j; /* sums */
+};
+
+struct wl_agg_component {
+    int32_t layer, component;
+    char name[32];
+    int64_t n;
+    double dur_ms, energy_j; /* sums */
+};
+
+struct wl_agg_tokens {
+    int64_t n_input, n_output; /* rows in tokens */
+    double input_energy_j, output_energy_j;
+    double first_output_end_ms, last_output_end_ms; /* UNSET without output tokens */
+    double output_edp_js;                           /* sum of energy * duration */
+    double *output_end_ms; /* end of each output token in index order (heap; ITL percentiles) */
+    size_t n_output_end;
+};
+
+struct wl_store_run_detail {
+    struct wl_run_row row; /* list fields */
+    char *energy_scope, *model_path, *model_arch, *depth, *host_cpu, *error;
+    int64_t kv_cache_bytes, context_length, sample_count, threads, batch_size;
+    double sample_rate_hz;
+    char *extra_json;             /* runs.extra (JSON object text) or NULL */
+    char *sensor_provenance_json; /* as written by the run's writer, or NULL */
+    struct wl_store_domain domains[WL_DOMAIN_COUNT]; /* source pointers are NULL */
+    char domain_source[WL_DOMAIN_COUNT][32];
+    size_t n_domains;
+};
+
+struct wl_store_aggregates {
+    struct wl_store_run_detail run;
+    struct wl_agg_phase *phases; /* ordered by first start */
+    size_t n_phases;
+    struct wl_agg_layer *layers; /* by layer */
+    size_t n_layers;
+    struct wl_agg_component *components; /* by layer, component */
+    size_t n_components;
+    struct wl_agg_tokens tokens;
+    int64_t n_samples;
+};
+
+/* Everything a summary needs, aggregated by the backend (fast for deep runs:
+ * complete runs read precomputed per-component rows). */
+int wl_store_summary(wl_store *s, const char *id, struct wl_store_aggregates *out);
+void wl_store_aggregates_free(struct wl_store_aggregates *a);
+void wl_store_run_detail_free(struct wl_store_run_detail *d);
+
+/* ---- maintenance --------------------------------------------------------- */
+
+/* Deletes a run and everything under it. WL_ENOENT if absent. */
+int wl_store_delete_run(wl_store *s, const char *id);
+
+struct wl_gc_params {
+    int64_t keep;        /* keep the N newest runs; < 0 = no count limit */
+    double max_age_days; /* drop runs older than this; < 0 = no age limit */
+    bool dry_run;        /* list what would go; change nothing */
+    int64_t now_ms;      /* reference time; 0 = now */
+};
+
+struct wl_gc_result {
+    struct wl_run_list removed; /* the runs removed (or that would be) */
+    int64_t bytes_before, bytes_after;
+};
+
+/* Retention: removes runs beyond `keep` newest and/or older than the age
+ * limit (running runs are never removed), then VACUUMs unless dry_run. */
+int wl_store_gc(wl_store *s, const struct wl_gc_params *p, struct wl_gc_result *out);
+void wl_gc_result_free(struct wl_gc_result *r);
+
+struct wl_store_stats {
+    int64_t runs;
+    int64_t rows[WL_TABLE_COUNT]; /* WL_TABLE_RUN = runs */
+    int64_t file_bytes;           /* database + WAL */
+    int schema_version;
+};
+int wl_store_stats(wl_store *s, struct wl_store_stats *out);
+
+#endif

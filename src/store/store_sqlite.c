@@ -1,0 +1,2014 @@
+/* SQLite backend of the run store (ops table in store_backend.h).
+ *
+ * One sqlite3 connection per wl_store, WAL journal, synchronous=NORMAL (a
+ * commit survives a process crash; no fsync per commit), foreign keys on.
+ * A run writer keeps one write transaction open and commits it when it is
+ * older than the flush interval, so a crash loses at most one interval.
+ * Prepared statements live in the writer; rows are bound with SQLITE_STATIC
+ * and stepped at once. Not thread-safe by itself: store.c serialises.
+ */
+#include "store/sqlite_schema.h"
+#include "store/store_backend.h"
+#include "util/clock.h"
+#include "wattlens/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A run left `running` whose writer shows no sign of life for this long is
+ * taken as dead even when its process cannot be checked (other host). */
+#define WL__STALE_MS (24LL * 3600 * 1000)
+
+struct wl__db {
+    sqlite3 *db;
+    char path[WL_STORE_PATH_MAX];
+    int busy_timeout_ms;
+    int n_writers; /* open run writers; automatic checkpoints are off while > 0 */
+};
+
+enum { ST_SAMPLE, ST_SECTION, ST_TOKEN, ST_LAYER, ST_DOMAIN, ST_HEARTBEAT, ST_COUNT };
+
+/* Rows of the two high-volume tables are buffered and inserted
+ * WL__BATCH_ROWS at a time with one multi-row INSERT: that halves the cost
+ * per row (one statement dispatch, the B-tree cursor stays at the end). */
+#define WL__BATCH_ROWS 64
+
+struct wl__val {
+    int type; /* SQLITE_NULL, SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB */
+    int64_t i;
+    double r;
+    size_t off, len; /* text/blob bytes in the buffer's arena */
+};
+
+struct wl__rowbuf {
+    const char *what; /* "component metric", "op metric" */
+    int ncol;
+    int n; /* rows buffered */
+    struct wl__val vals[WL__BATCH_ROWS * 16];
+    char *arena;
+    size_t arena_len, arena_cap;
+    sqlite3_stmt *multi, *single;
+    /* Called for each row that was stored (optional). */
+    void (*on_stored)(void *user, const struct wl__val *row, const char *arena);
+    void *user;
+};
+
+/* Per (layer, component) sums of the stored component rows, kept while the
+ * run is written so that finishing does not have to aggregate 10^5 rows.
+ * Slot layer * WL__AGG_COMPONENTS + component; anything outside the grid
+ * sets `overflow` and finishing falls back to SQL. */
+#define WL__AGG_COMPONENTS 64
+#define WL__AGG_LAYERS 4096
+
+struct wl__agg_slot {
+    char name[32];
+    int64_t n, n_dur, n_energy;
+    double dur_ms, energy_j;
+};
+
+struct wl__agg {
+    struct wl__agg_slot *slots;
+    size_t n_layers; /* rows of slots allocated */
+    bool overflow;
+};
+
+struct wl__run {
+    struct wl__db *d;
+    int64_t run_id;
+    char uuid[37];
+    bool in_txn;
+    uint64_t txn_start_ns;
+    int64_t sample_seq, section_seq;
+    sqlite3_stmt *st[ST_COUNT];
+    struct wl__rowbuf comp, op; /* comp is drained before op (foreign keys) */
+    struct wl__agg agg;
+    bool counted; /* included in d->n_writers */
+};
+
+/* ---- errors and small helpers ------------------------------------------- */
+
+static int wl__code(int src)
+{
+    switch (src & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return 0;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return WL_EBUSY;
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+        return WL_EFORMAT;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+    case SQLITE_AUTH:
+        return WL_EACCES;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+        return WL_EINVAL;
+    case SQLITE_FULL:
+        return WL_EFULL;
+    case SQLITE_IOERR:
+        return WL_EIO;
+    case SQLITE_NOMEM:
+        return WL_ENOMEM;
+    default:
+        return WL_EDB;
+    }
+}
+
+/* Maps a failed SQLite call to a WL_E* code with a message naming the file. */
+static int wl__fail(struct wl__db *d, int src, struct wl_errmsg *err, const char *what)
+{
+    int code = wl__code(src);
+    const char *msg = d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(src);
+    if (code == WL_EBUSY)
+        return wl_errmsg_set(err, code,
+                             "%s: %s: the database is locked by another process "
+                             "(waited %d ms); try again when it is done",
+                             d->path, what, d->busy_timeout_ms);
+    if (code == WL_EACCES)
+        return wl_errmsg_set(err, code,
+                             "%s: %s: cannot write the database (%s); check the permissions of "
+                             "the file and of its directory",
+                             d->path, what, msg);
+    return wl_errmsg_set(err, code, "%s: %s: %s", d->path, what, msg);
+}
+
+static int wl__exec(struct wl__db *d, const char *sql, struct wl_errmsg *err, const char *what)
+{
+    int rc = sqlite3_exec(d->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : wl__fail(d, rc, err, what);
+}
+
+static int wl__prepare(struct wl__db *d, const char *sql, sqlite3_stmt **st, struct wl_errmsg *err)
+{
+    int rc = sqlite3_prepare_v2(d->db, sql, -1, st, NULL);
+    return rc == SQLITE_OK ? 0 : wl__fail(d, rc, err, "preparing a query");
+}
+
+static void wl__bind_double(sqlite3_stmt *st, int i, double v)
+{
+    if (v != v)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_double(st, i, v);
+}
+
+static void wl__bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void wl__bind_int_or_null(sqlite3_stmt *st, int i, int64_t v, int64_t null_below)
+{
+    if (v < null_below)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_int64(st, i, v);
+}
+
+static double wl__col_double(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? WL_STORE_UNSET
+                                                     : sqlite3_column_double(st, i);
+}
+
+static int64_t wl__col_int(sqlite3_stmt *st, int i, int64_t if_null)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? if_null : sqlite3_column_int64(st, i);
+}
+
+static char *wl__col_strdup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? strdup((const char *)s) : NULL;
+}
+
+static void wl__col_copy(sqlite3_stmt *st, int i, char *buf, size_t size)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    snprintf(buf, size, "%s", s ? (const char *)s : "");
+}
+
+/* Steps a statement that returns no rows, then resets it. */
+static int wl__step_done(struct wl__db *d, sqlite3_stmt *st, struct wl_errmsg *err,
+                         const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : wl__fail(d, rc, err, what);
+}
+
+static int64_t wl__file_bytes(const char *path)
+{
+    struct stat st;
+    char wal[WL_STORE_PATH_MAX + 8];
+    int64_t n = 0;
+    if (stat(path, &st) == 0)
+        n += (int64_t)st.st_size;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    if (stat(wal, &st) == 0)
+        n += (int64_t)st.st_size;
+    return n;
+}
+
+static int64_t wl__now_ms(void)
+{
+    return wl_clock_realtime_ns() / 1000000;
+}
+
+/* ---- opening ------------------------------------------------------------- */
+
+/* mkdir -p of path's directory. */
+static int wl__make_parent_dirs(const char *path, struct wl_errmsg *err)
+{
+    char buf[WL_STORE_PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *slash = strrchr(buf, '/');
+    if (!slash || slash == buf)
+        return 0;
+    *slash = '\0';
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            goto fail;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        goto fail;
+    return 0;
+fail:
+    return wl_errmsg_set(err, wl_error_from_errno(errno), "%s: cannot create directory %s: %s",
+                         path, buf, strerror(errno));
+}
+
+/* Refuses files that are not SQLite databases before SQLite touches them. */
+static int wl__check_header(const char *path, bool must_exist, bool *exists, struct wl_errmsg *err)
+{
+    struct stat st;
+    *exists = false;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT && !must_exist)
+            return 0;
+        return wl_errmsg_set(err, wl_error_from_errno(errno), "%s: %s", path, strerror(errno));
+    }
+    *exists = true;
+    if (S_ISDIR(st.st_mode))
+        return wl_errmsg_set(err, WL_EINVAL, "%s: is a directory, not a database file", path);
+    if (st.st_size == 0)
+        return 0; /* an empty file becomes a new database */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return wl_errmsg_set(err, wl_error_from_errno(errno), "%s: cannot read: %s", path,
+                             strerror(errno));
+    char hdr[16] = {0};
+    ssize_t n = read(fd, hdr, sizeof hdr);
+    close(fd);
+    if (n != (ssize_t)sizeof hdr || memcmp(hdr, "SQLite format 3", 16) != 0)
+        return wl_errmsg_set(err, WL_EFORMAT,
+                             "%s: not a wattlens database (not an SQLite file); refusing to "
+                             "touch it - pass another path with --db or WATTLENS_DB",
+                             path);
+    return 0;
+}
+
+static int wl__pragma_int(struct wl__db *d, const char *sql, int64_t *out, struct wl_errmsg *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = wl__prepare(d, sql, &st, err);
+    if (rc != 0)
+        return rc;
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        rc = wl__fail(d, s, err, "reading the database header");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int wl__migrate(struct wl__db *d, struct wl_errmsg *err)
+{
+    for (;;) {
+        int rc = wl__exec(d, "BEGIN IMMEDIATE", err, "starting the schema migration");
+        if (rc != 0)
+            return rc;
+        int64_t v = 0;
+        rc = wl__pragma_int(d, "PRAGMA user_version", &v, err);
+        if (rc != 0)
+            goto fail;
+        if (v >= wl__sqlite_n_migrations) {
+            sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL);
+            return 0;
+        }
+        rc = wl__exec(d, wl__sqlite_migrations[v], err, "migrating the schema");
+        if (rc != 0)
+            goto fail;
+        char sql[128];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d; PRAGMA application_id = %d",
+                 (int)v + 1, WL__SQLITE_APP_ID);
+        rc = wl__exec(d, sql, err, "migrating the schema");
+        if (rc != 0)
+            goto fail;
+        rc = wl__exec(d, "COMMIT", err, "committing the schema migration");
+        if (rc != 0)
+            goto fail;
+        continue;
+    fail:
+        sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+}
+
+/* Runs left `running` by a writer that is gone become `incomplete`. */
+static int wl__mark_incomplete(struct wl__db *d, struct wl_errmsg *err)
+{
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    int rc = wl__prepare(d,
+                         "SELECT id, writer_pid, writer_host, updated_at_ms FROM runs "
+                         "WHERE status = 'running'",
+                         &sel, err);
+    if (rc != 0)
+        return rc;
+    rc = wl__prepare(d, "UPDATE runs SET status = 'incomplete' WHERE id = ? AND status = 'running'",
+                     &upd, err);
+    if (rc != 0)
+        goto done;
+    int64_t now = wl__now_ms();
+    int s;
+    while ((s = sqlite3_step(sel)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(sel, 0);
+        int64_t pid = wl__col_int(sel, 1, 0);
+        const unsigned char *h = sqlite3_column_text(sel, 2);
+        int64_t seen = wl__col_int(sel, 3, 0);
+        bool dead = false;
+        if (h && strcmp((const char *)h, host) == 0 && pid > 0)
+            dead = kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+        if (now - seen > WL__STALE_MS)
+            dead = true;
+        if (!dead)
+            continue;
+        sqlite3_bind_int64(upd, 1, id);
+        rc = wl__step_done(d, upd, err, "marking a dead run incomplete");
+        if (rc != 0)
+            goto done;
+    }
+    if (s != SQLITE_DONE)
+        rc = wl__fail(d, s, err, "looking for dead runs");
+done:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    return rc;
+}
+
+static void wl__sqlite_close(void *db)
+{
+    struct wl__db *d = db;
+    if (!d)
+        return;
+    sqlite3_close_v2(d->db);
+    free(d);
+}
+
+static int wl__sqlite_open(const struct wl_store_params *p, const char *path, void **out,
+                           struct wl_errmsg *err)
+{
+    *out = NULL;
+    struct wl__db *d = calloc(1, sizeof *d);
+    if (!d)
+        return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
+    snprintf(d->path, sizeof d->path, "%s", path);
+    d->busy_timeout_ms = p->busy_timeout_ms > 0 ? p->busy_timeout_ms : 0;
+    bool exists = false;
+    int rc = wl__check_header(path, p->read_only || p->no_create, &exists, err);
+    if (rc != 0)
+        goto fail;
+    if (!exists) {
+        rc = wl__make_parent_dirs(path, err);
+        if (rc != 0)
+            goto fail;
+    }
+    int flags = p->read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    int s = sqlite3_open_v2(path, &d->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (s != SQLITE_OK) {
+        rc = wl__fail(d, s, err, exists ? "opening the database" : "creating the database");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(d->db, 1);
+    sqlite3_busy_timeout(d->db, d->busy_timeout_ms);
+
+    /* Read-only checks first: nothing is written to a file we refuse. */
+    int64_t app_id = 0, version = 0, n_objects = 0;
+    rc = wl__pragma_int(d, "PRAGMA application_id", &app_id, err);
+    if (rc == 0)
+        rc = wl__pragma_int(d, "PRAGMA user_version", &version, err);
+    if (rc == 0)
+        rc = wl__pragma_int(d, "SELECT count(*) FROM sqlite_master", &n_objects, err);
+    if (rc != 0) {
+        if (rc == WL_EFORMAT)
+            wl_errmsg_set(err, rc, "%s: not a wattlens database (%s)", path, sqlite3_errmsg(d->db));
+        goto fail;
+    }
+    if (app_id != WL__SQLITE_APP_ID && (app_id != 0 || n_objects > 0)) {
+        rc = wl_errmsg_set(err, WL_EFORMAT,
+                           "%s: an SQLite database, but not a wattlens store; refusing to touch "
+                           "it - pass another path with --db or WATTLENS_DB",
+                           path);
+        goto fail;
+    }
+    if (version > wl__sqlite_n_migrations) {
+        rc = wl_errmsg_set(err, WL_EVERSION,
+                           "%s: written by a newer wattlens (schema version %lld; this one "
+                           "understands up to %d); upgrade wattlens - the file was not changed",
+                           path, (long long)version, wl__sqlite_n_migrations);
+        goto fail;
+    }
+    if (p->read_only) {
+        if (version != wl__sqlite_n_migrations) {
+            rc = wl_errmsg_set(err, WL_EVERSION,
+                               "%s: schema version %lld needs a migration to %d; open it "
+                               "read-write once",
+                               path, (long long)version, wl__sqlite_n_migrations);
+            goto fail;
+        }
+        rc = wl__exec(d, "PRAGMA foreign_keys = ON", err, "configuring the connection");
+        if (rc != 0)
+            goto fail;
+        *out = d;
+        return 0;
+    }
+    if (sqlite3_db_readonly(d->db, "main") == 1) {
+        rc = wl_errmsg_set(err, WL_EACCES,
+                           "%s: the database file is read-only; check its permissions (or "
+                           "pass another path with --db)",
+                           path);
+        goto fail;
+    }
+    if (n_objects == 0) {
+        /* A new file: larger pages make the deep tables' B-trees shallower
+         * (a page size cannot change once the file is in WAL mode). */
+        rc = wl__exec(d, "PRAGMA page_size = 16384", err, "creating the database");
+        if (rc != 0)
+            goto fail;
+    }
+    sqlite3_stmt *st = NULL;
+    rc = wl__prepare(d, "PRAGMA journal_mode = WAL", &st, err);
+    if (rc != 0)
+        goto fail;
+    s = sqlite3_step(st);
+    const unsigned char *mode = s == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+    bool wal = mode && strcmp((const char *)mode, "wal") == 0;
+    if (s != SQLITE_ROW)
+        rc = wl__fail(d, s, err, "switching to WAL journal");
+    sqlite3_finalize(st);
+    if (rc != 0)
+        goto fail;
+    if (!wal) {
+        rc = wl_errmsg_set(err, WL_EACCES,
+                           "%s: cannot use a write-ahead log here (is the directory writable?)",
+                           path);
+        goto fail;
+    }
+    rc = wl__exec(d,
+                  "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                  "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384",
+                  err, "configuring the connection");
+    if (rc != 0)
+        goto fail;
+    if (version < wl__sqlite_n_migrations) {
+        rc = wl__migrate(d, err);
+        if (rc != 0)
+            goto fail;
+    }
+    rc = wl__mark_incomplete(d, err);
+    if (rc != 0)
+        goto fail;
+    *out = d;
+    return 0;
+fail:
+    wl__sqlite_close(d);
+    return rc;
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+/* ---- row buffers --------------------------------------------------------- */
+
+static void wl__val_null(struct wl__rowbuf *b, int c)
+{
+    b->vals[b->n * b->ncol + c].type = SQLITE_NULL;
+}
+
+static void wl__val_int(struct wl__rowbuf *b, int c, int64_t v)
+{
+    struct wl__val *x = &b->vals[b->n * b->ncol + c];
+    x->type = SQLITE_INTEGER;
+    x->i = v;
+}
+
+static void wl__val_double(struct wl__rowbuf *b, int c, double v)
+{
+    struct wl__val *x = &b->vals[b->n * b->ncol + c];
+    x->type = v != v ? SQLITE_NULL : SQLITE_FLOAT;
+    x->r = v;
+}
+
+/* Copies bytes into the arena (text: len without the NUL, stored with it). */
+static int wl__val_bytes(struct wl__rowbuf *b, int c, int type, const void *p, size_t len)
+{
+    struct wl__val *x = &b->vals[b->n * b->ncol + c];
+    if (!p) {
+        x->type = SQLITE_NULL;
+        return 0;
+    }
+    if (b->arena_len + len + 1 > b->arena_cap) {
+        size_t nc = b->arena_cap ? b->arena_cap : 4096;
+        while (nc < b->arena_len + len + 1)
+            nc *= 2;
+        char *na = realloc(b->arena, nc);
+        if (!na)
+            return WL_ENOMEM;
+        b->arena = na;
+        b->arena_cap = nc;
+    }
+    memcpy(b->arena + b->arena_len, p, len);
+    b->arena[b->arena_len + len] = '\0';
+    x->type = type;
+    x->off = b->arena_len;
+    x->len = len;
+    b->arena_len += len + 1;
+    return 0;
+}
+
+static void wl__bind_vals(struct wl__rowbuf *b, sqlite3_stmt *st, int row, int first_param)
+{
+    for (int c = 0; c < b->ncol; c++) {
+        const struct wl__val *x = &b->vals[row * b->ncol + c];
+        int i = first_param + c;
+        switch (x->type) {
+        case SQLITE_INTEGER:
+            sqlite3_bind_int64(st, i, x->i);
+            break;
+        case SQLITE_FLOAT:
+            sqlite3_bind_double(st, i, x->r);
+            break;
+        case SQLITE_TEXT:
+            sqlite3_bind_text(st, i, b->arena + x->off, (int)x->len, SQLITE_STATIC);
+            break;
+        case SQLITE_BLOB:
+            sqlite3_bind_blob(st, i, b->arena + x->off, (int)x->len, SQLITE_STATIC);
+            break;
+        default:
+            sqlite3_bind_null(st, i);
+        }
+    }
+}
+
+/* Inserts the buffered rows: one multi-row statement for a full buffer;
+ * otherwise, or when that fails, row by row so that a bad row is named and
+ * the good ones are kept. Columns 1..4 (or 1..5) are the row's key. */
+static int wl__rowbuf_drain(struct wl__db *d, struct wl__rowbuf *b, struct wl_errmsg *err)
+{
+    int rc = 0;
+    if (b->n == 0)
+        return 0;
+    if (b->n == WL__BATCH_ROWS) {
+        for (int row = 0; row < b->n; row++)
+            wl__bind_vals(b, b->multi, row, 1 + row * b->ncol);
+        int s = sqlite3_step(b->multi);
+        sqlite3_reset(b->multi);
+        if (s == SQLITE_DONE) {
+            for (int row = 0; row < b->n && b->on_stored; row++)
+                b->on_stored(b->user, &b->vals[row * b->ncol], b->arena);
+            goto done;
+        }
+        if ((s & 0xff) != SQLITE_CONSTRAINT) {
+            rc = wl__fail(d, s, err, "storing metrics");
+            goto done;
+        }
+    }
+    for (int row = 0; row < b->n; row++) {
+        wl__bind_vals(b, b->single, row, 1);
+        int s = sqlite3_step(b->single);
+        sqlite3_reset(b->single);
+        if (s == SQLITE_DONE && b->on_stored)
+            b->on_stored(b->user, &b->vals[row * b->ncol], b->arena);
+        if (s == SQLITE_DONE || rc != 0)
+            continue;
+        const struct wl__val *k = &b->vals[row * b->ncol];
+        if ((s & 0xff) == SQLITE_CONSTRAINT && b->ncol > 5 && k[5].type == SQLITE_TEXT &&
+            k[4].type == SQLITE_INTEGER && strcmp(b->what, "op metric") == 0)
+            rc = wl_errmsg_set(err, WL_EINVAL,
+                               "op %lld (%s) of component %lld, layer %lld, token %lld: "
+                               "duplicate, or its component is not stored yet",
+                               (long long)k[4].i, b->arena + k[5].off, (long long)k[3].i,
+                               (long long)k[2].i, (long long)k[1].i);
+        else if ((s & 0xff) == SQLITE_CONSTRAINT)
+            rc = wl_errmsg_set(err, WL_EINVAL,
+                               "component %lld of layer %lld, token %lld: duplicate, or its "
+                               "layer is not stored yet",
+                               (long long)k[3].i, (long long)k[2].i, (long long)k[1].i);
+        else
+            rc = wl__fail(d, s, err, "storing metrics");
+    }
+done:
+    b->n = 0;
+    b->arena_len = 0;
+    return rc;
+}
+
+static int wl__rowbuf_prepare(struct wl__db *d, struct wl__rowbuf *b, const char *what,
+                              const char *insert_head, int ncol, struct wl_errmsg *err)
+{
+    b->what = what;
+    b->ncol = ncol;
+    size_t cap = strlen(insert_head) + (size_t)WL__BATCH_ROWS * ((size_t)ncol * 2 + 4) + 16;
+    char *sql = malloc(cap);
+    if (!sql)
+        return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
+    size_t n = (size_t)snprintf(sql, cap, "%s VALUES ", insert_head);
+    for (int row = 0; row < WL__BATCH_ROWS; row++) {
+        n += (size_t)snprintf(sql + n, cap - n, "%s(", row ? "," : "");
+        for (int c = 0; c < ncol; c++)
+            n += (size_t)snprintf(sql + n, cap - n, "%s?", c ? "," : "");
+        n += (size_t)snprintf(sql + n, cap - n, ")");
+        if (row == 0) {
+            int rc = wl__prepare(d, sql, &b->single, err);
+            if (rc != 0) {
+                free(sql);
+                return rc;
+            }
+        }
+    }
+    int rc = wl__prepare(d, sql, &b->multi, err);
+    free(sql);
+    return rc;
+}
+
+static void wl__rowbuf_free(struct wl__rowbuf *b)
+{
+    sqlite3_finalize(b->multi);
+    sqlite3_finalize(b->single);
+    free(b->arena);
+}
+
+/* on_stored of the component buffer: columns 2 layer, 3 component, 4 name,
+ * 5 dur_ms, 6 energy_j. */
+static void wl__agg_add(void *user, const struct wl__val *v, const char *arena)
+{
+    struct wl__agg *a = user;
+    int64_t layer = v[2].i, comp = v[3].i;
+    if (a->overflow)
+        return;
+    if (layer < 0 || layer >= WL__AGG_LAYERS || comp < 0 || comp >= WL__AGG_COMPONENTS) {
+        a->overflow = true;
+        return;
+    }
+    if ((size_t)layer >= a->n_layers) {
+        size_t nl = a->n_layers ? a->n_layers : 32;
+        while (nl <= (size_t)layer)
+            nl *= 2;
+        struct wl__agg_slot *ns = realloc(a->slots, nl * WL__AGG_COMPONENTS * sizeof *ns);
+        if (!ns) {
+            a->overflow = true;
+            return;
+        }
+        memset(ns + a->n_layers * WL__AGG_COMPONENTS, 0,
+               (nl - a->n_layers) * WL__AGG_COMPONENTS * sizeof *ns);
+        a->slots = ns;
+        a->n_layers = nl;
+    }
+    struct wl__agg_slot *x = &a->slots[layer * WL__AGG_COMPONENTS + comp];
+    if (x->n++ == 0)
+        snprintf(x->name, sizeof x->name, "%s", arena + v[4].off);
+    if (v[5].type == SQLITE_FLOAT) {
+        x->dur_ms += v[5].r;
+        x->n_dur++;
+    }
+    if (v[6].type == SQLITE_FLOAT) {
+        x->energy_j += v[6].r;
+        x->n_energy++;
+    }
+}
+
+/* Writes the run's component_agg rows from the sums (or, if they
+ * overflowed, from the stored rows). */
+static int wl__agg_write(struct wl__run *r, struct wl_errmsg *err)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "DELETE FROM component_agg WHERE run_id = %lld",
+             (long long)r->run_id);
+    int rc = wl__exec(r->d, sql, err, "aggregating the run");
+    if (rc != 0)
+        return rc;
+    if (r->agg.overflow) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO component_agg (run_id, layer, component, name, n, dur_ms, "
+                 "energy_j) SELECT run_id, layer, component, min(name), count(*), sum(dur_ms), "
+                 "sum(energy_j) FROM component_metrics WHERE run_id = %lld "
+                 "GROUP BY layer, component",
+                 (long long)r->run_id);
+        return wl__exec(r->d, sql, err, "aggregating the run");
+    }
+    sqlite3_stmt *st = NULL;
+    rc = wl__prepare(r->d,
+                     "INSERT INTO component_agg (run_id, layer, component, name, n, dur_ms, "
+                     "energy_j) VALUES (?,?,?,?,?,?,?)",
+                     &st, err);
+    for (size_t i = 0; rc == 0 && i < r->agg.n_layers * WL__AGG_COMPONENTS; i++) {
+        const struct wl__agg_slot *x = &r->agg.slots[i];
+        if (x->n == 0)
+            continue;
+        sqlite3_bind_int64(st, 1, r->run_id);
+        sqlite3_bind_int64(st, 2, (int64_t)(i / WL__AGG_COMPONENTS));
+        sqlite3_bind_int64(st, 3, (int64_t)(i % WL__AGG_COMPONENTS));
+        sqlite3_bind_text(st, 4, x->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, x->n);
+        wl__bind_double(st, 6, x->n_dur ? x->dur_ms : WL_STORE_UNSET);
+        wl__bind_double(st, 7, x->n_energy ? x->energy_j : WL_STORE_UNSET);
+        rc = wl__step_done(r->d, st, err, "aggregating the run");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Drains the buffers parents first. */
+static int wl__run_drain(struct wl__run *r, struct wl_errmsg *err)
+{
+    int rc = wl__rowbuf_drain(r->d, &r->comp, err);
+    int rc2 = wl__rowbuf_drain(r->d, &r->op, err);
+    return rc != 0 ? rc : rc2;
+}
+
+static int wl__run_txn(struct wl__run *r, struct wl_errmsg *err)
+{
+    if (r->in_txn)
+        return 0;
+    int rc = wl__exec(r->d, "BEGIN IMMEDIATE", err, "starting a batch");
+    if (rc != 0)
+        return rc;
+    r->in_txn = true;
+    r->txn_start_ns = wl_clock_now_ns();
+    return 0;
+}
+
+static int wl__run_commit(struct wl__run *r, struct wl_errmsg *err)
+{
+    if (!r->in_txn)
+        return 0;
+    /* A bad row (WL_EINVAL, already named in err) does not hold back the
+     * good ones: commit them, then report it. */
+    int rows_rc = wl__run_drain(r, err);
+    if (rows_rc != 0 && rows_rc != WL_EINVAL)
+        return rows_rc;
+    sqlite3_stmt *hb = r->st[ST_HEARTBEAT];
+    sqlite3_bind_int64(hb, 1, wl__now_ms());
+    sqlite3_bind_int64(hb, 2, r->run_id);
+    int rc = wl__step_done(r->d, hb, err, "updating the run");
+    if (rc != 0)
+        return rc;
+    rc = wl__exec(r->d, "COMMIT", err, "committing a batch");
+    if (rc != 0)
+        return rc;
+    r->in_txn = false;
+    return rows_rc;
+}
+
+static void wl__sqlite_release(void *run)
+{
+    struct wl__run *r = run;
+    if (!r)
+        return;
+    if (r->in_txn)
+        sqlite3_exec(r->d->db, "ROLLBACK", NULL, NULL, NULL);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(r->st[i]);
+    if (r->counted && --r->d->n_writers == 0)
+        sqlite3_exec(r->d->db, "PRAGMA wal_autocheckpoint = 1000", NULL, NULL, NULL);
+    wl__rowbuf_free(&r->comp);
+    wl__rowbuf_free(&r->op);
+    free(r->agg.slots);
+    free(r);
+}
+
+static const char *const wl__domain_cols[WL_DOMAIN_COUNT] = {
+    "package", "core", "uncore", "dram", "psys", "gpu", "soc", "ane", "total",
+};
+
+static int wl__run_prepare(struct wl__run *r, struct wl_errmsg *err)
+{
+    char sql[2048];
+    int n = snprintf(sql, sizeof sql,
+                     "INSERT INTO power_samples (run_id, seq, t_ms, phase, method_flags");
+    for (int i = 0; i < WL_DOMAIN_COUNT; i++)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s_w, %s_j", wl__domain_cols[i],
+                      wl__domain_cols[i]);
+    n += snprintf(sql + n, sizeof sql - (size_t)n, ") VALUES (?,?,?,?,?");
+    for (int i = 0; i < WL_DOMAIN_COUNT; i++)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, ",?,?");
+    snprintf(sql + n, sizeof sql - (size_t)n, ")");
+    int rc = wl__prepare(r->d, sql, &r->st[ST_SAMPLE], err);
+    if (rc != 0)
+        return rc;
+
+    n = snprintf(sql, sizeof sql,
+                 "INSERT INTO sections (run_id, seq, phase, name, token_index, start_ms, end_ms, "
+                 "dur_ms, energy_j, avg_power_w, method");
+    for (int i = 0; i < WL_DOMAIN_COUNT; i++)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s_j", wl__domain_cols[i]);
+    n += snprintf(sql + n, sizeof sql - (size_t)n, ") VALUES (?,?,?,?,?,?,?,?,?,?,?");
+    for (int i = 0; i < WL_DOMAIN_COUNT; i++)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, ",?");
+    snprintf(sql + n, sizeof sql - (size_t)n, ")");
+    rc = wl__prepare(r->d, sql, &r->st[ST_SECTION], err);
+    if (rc != 0)
+        return rc;
+
+    static const char *const fixed[] = {
+        [ST_TOKEN] = "INSERT INTO tokens (run_id, idx, text, is_input, start_ms, end_ms, dur_ms, "
+                     "energy_j, method, avg_power_w, power_w, edp_js) "
+                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        [ST_LAYER] = "INSERT INTO layer_metrics (run_id, token_idx, layer, dur_ms, energy_j) "
+                     "VALUES (?,?,?,?,?)",
+        [ST_DOMAIN] = "INSERT INTO run_domains (run_id, domain, method, source, energy_j, "
+                      "avg_power_w, baseline_power_w, peak_power_w, peak_t_ms) "
+                      "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (run_id, domain) DO UPDATE SET "
+                      "method = coalesce(excluded.method, method), "
+                      "source = coalesce(excluded.source, source), "
+                      "energy_j = coalesce(excluded.energy_j, energy_j), "
+                      "avg_power_w = coalesce(excluded.avg_power_w, avg_power_w), "
+                      "baseline_power_w = coalesce(excluded.baseline_power_w, baseline_power_w), "
+                      "peak_power_w = coalesce(excluded.peak_power_w, peak_power_w), "
+                      "peak_t_ms = coalesce(excluded.peak_t_ms, peak_t_ms)",
+        [ST_HEARTBEAT] = "UPDATE runs SET updated_at_ms = ? WHERE id = ?",
+    };
+    for (int i = ST_TOKEN; i < ST_COUNT; i++) {
+        if (!fixed[i])
+            continue;
+        rc = wl__prepare(r->d, fixed[i], &r->st[i], err);
+        if (rc != 0)
+            return rc;
+    }
+    rc = wl__rowbuf_prepare(r->d, &r->comp, "component metric",
+                            "INSERT INTO component_metrics (run_id, token_idx, layer, component, "
+                            "name, dur_ms, energy_j, act_mean_abs, act_std, act_max_abs, "
+                            "act_sparsity)",
+                            11, err);
+    if (rc != 0)
+        return rc;
+    r->comp.on_stored = wl__agg_add;
+    r->comp.user = &r->agg;
+    return wl__rowbuf_prepare(r->d, &r->op, "op metric",
+                              "INSERT INTO op_metrics (run_id, token_idx, layer, component, op, "
+                              "name, dur_ms, energy_j, entropy, max_weight, sparsity, "
+                              "kill_ratio, var_ratio, head_entropy, head_max_weight, "
+                              "head_sparsity)",
+                              16, err);
+}
+
+static int wl__sqlite_run_begin(void *db, const struct wl_run_info *in, const char *uuid,
+                                void **out, struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    *out = NULL;
+    struct wl__run *r = calloc(1, sizeof *r);
+    if (!r)
+        return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
+    r->d = d;
+    snprintf(r->uuid, sizeof r->uuid, "%s", uuid);
+    sqlite3_stmt *st = NULL;
+    int rc = wl__run_prepare(r, err);
+    if (rc != 0)
+        goto fail;
+    rc = wl__exec(d, "BEGIN IMMEDIATE", err, "creating the run");
+    if (rc != 0)
+        goto fail;
+    rc = wl__prepare(d,
+                     "INSERT INTO runs (uuid, created_at_ms, updated_at_ms, status, kind, command, "
+                     "model_name, model_path, model_sha256, model_arch, model_features, prompt, "
+                     "experiment, depth, sampling, batch_size, threads, context_length, "
+                     "host_name, host_cpu, host_cores, host_memory_bytes, host_gpus, "
+                     "sensor_provenance, writer_pid, writer_host) "
+                     "VALUES (?,?,?,'running',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                     &st, err);
+    if (rc != 0)
+        goto rollback;
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    int64_t now = wl__now_ms();
+    int i = 1;
+    sqlite3_bind_text(st, i++, uuid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, i++, in->created_at_ms > 0 ? in->created_at_ms : now);
+    sqlite3_bind_int64(st, i++, now);
+    sqlite3_bind_text(st, i++, wl_run_kind_name(in->kind), -1, SQLITE_STATIC);
+    wl__bind_text(st, i++, in->command);
+    wl__bind_text(st, i++, in->model_name);
+    wl__bind_text(st, i++, in->model_path);
+    wl__bind_text(st, i++, in->model_sha256);
+    wl__bind_text(st, i++, in->model_arch);
+    wl__bind_text(st, i++, in->model_features_json);
+    wl__bind_text(st, i++, in->prompt);
+    wl__bind_text(st, i++, in->experiment);
+    wl__bind_text(st, i++, in->depth);
+    wl__bind_text(st, i++, in->sampling_json);
+    wl__bind_int_or_null(st, i++, in->batch_size, 1);
+    wl__bind_int_or_null(st, i++, in->threads, 1);
+    wl__bind_int_or_null(st, i++, in->context_length, 1);
+    wl__bind_text(st, i++, host);
+    wl__bind_text(st, i++, in->host_cpu);
+    wl__bind_int_or_null(st, i++, in->host_cores, 1);
+    wl__bind_int_or_null(st, i++, in->host_memory_bytes, 1);
+    wl__bind_text(st, i++, in->host_gpus);
+    wl__bind_text(st, i++, in->sensor_provenance_json);
+    sqlite3_bind_int64(st, i++, (int64_t)getpid());
+    wl__bind_text(st, i++, host);
+    rc = wl__step_done(d, st, err, "creating the run");
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != 0)
+        goto rollback;
+    r->run_id = sqlite3_last_insert_rowid(d->db);
+    if (in->n_tags > 0) {
+        rc = wl__prepare(d, "INSERT OR IGNORE INTO run_tags (run_id, tag) VALUES (?, ?)", &st, err);
+        if (rc != 0)
+            goto rollback;
+        for (size_t t = 0; t < in->n_tags; t++) {
+            if (!in->tags[t] || !*in->tags[t])
+                continue;
+            sqlite3_bind_int64(st, 1, r->run_id);
+            sqlite3_bind_text(st, 2, in->tags[t], -1, SQLITE_STATIC);
+            rc = wl__step_done(d, st, err, "tagging the run");
+            if (rc != 0)
+                goto rollback;
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    rc = wl__exec(d, "COMMIT", err, "creating the run");
+    if (rc != 0)
+        goto rollback;
+    /* No checkpoint (and so no fsync) stalls the writer inside a run; the
+     * WAL is checkpointed after it (next commit or close). */
+    if (d->n_writers++ == 0)
+        sqlite3_exec(d->db, "PRAGMA wal_autocheckpoint = 0", NULL, NULL, NULL);
+    r->counted = true;
+    *out = r;
+    return 0;
+rollback:
+    sqlite3_finalize(st);
+    sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+fail:
+    wl__sqlite_release(r);
+    return rc;
+}
+
+static int wl__sqlite_add_samples(void *run, const struct wl_store_sample *v, size_t n,
+                                  struct wl_errmsg *err)
+{
+    struct wl__run *r = run;
+    int rc = wl__run_txn(r, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = r->st[ST_SAMPLE];
+    for (size_t k = 0; k < n; k++) {
+        int i = 1;
+        sqlite3_bind_int64(st, i++, r->run_id);
+        sqlite3_bind_int64(st, i++, r->sample_seq);
+        sqlite3_bind_double(st, i++, v[k].t_ms == v[k].t_ms ? v[k].t_ms : 0.0);
+        wl__bind_text(st, i++, v[k].phase);
+        sqlite3_bind_int64(st, i++, v[k].method_flags);
+        for (int dm = 0; dm < WL_DOMAIN_COUNT; dm++) {
+            bool on = (v[k].domain_mask >> dm) & 1u;
+            wl__bind_double(st, i++, on ? v[k].power_w[dm] : WL_STORE_UNSET);
+            wl__bind_double(st, i++, on ? v[k].energy_j[dm] : WL_STORE_UNSET);
+        }
+        rc = wl__step_done(r->d, st, err, "storing a power sample");
+        if (rc != 0)
+            return rc;
+        r->sample_seq++;
+    }
+    return 0;
+}
+
+static double wl__power_w(double energy_j, double dur_ms)
+{
+    return (dur_ms > 0) ? energy_j / (dur_ms / 1000.0) : WL_STORE_UNSET;
+}
+
+static int wl__sqlite_add_section(void *run, const struct wl_store_section *v,
+                                  struct wl_errmsg *err)
+{
+    struct wl__run *r = run;
+    if (!v->phase || !v->name)
+        return wl_errmsg_set(err, WL_EINVAL, "a section needs a phase and a name");
+    int rc = wl__run_txn(r, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = r->st[ST_SECTION];
+    double dur = v->end_ms - v->start_ms;
+    int i = 1;
+    sqlite3_bind_int64(st, i++, r->run_id);
+    sqlite3_bind_int64(st, i++, r->section_seq);
+    wl__bind_text(st, i++, v->phase);
+    wl__bind_text(st, i++, v->name);
+    wl__bind_int_or_null(st, i++, v->token_index, 0);
+    wl__bind_double(st, i++, v->start_ms);
+    wl__bind_double(st, i++, v->end_ms);
+    wl__bind_double(st, i++, dur);
+    wl__bind_double(st, i++, v->energy_j);
+    wl__bind_double(st, i++, wl__power_w(v->energy_j, dur));
+    wl__bind_text(st, i++, wl_method_key(v->method));
+    for (int dm = 0; dm < WL_DOMAIN_COUNT; dm++)
+        wl__bind_double(st, i++,
+                        ((v->domain_mask >> dm) & 1u) ? v->domain_energy_j[dm] : WL_STORE_UNSET);
+    rc = wl__step_done(r->d, st, err, "storing a section");
+    if (rc == 0)
+        r->section_seq++;
+    return rc;
+}
+
+static int wl__sqlite_add_token(void *run, const struct wl_store_token *v, struct wl_errmsg *err)
+{
+    struct wl__run *r = run;
+    int rc = wl__run_txn(r, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = r->st[ST_TOKEN];
+    double dur = v->end_ms - v->start_ms; /* NaN when either is unset */
+    int i = 1;
+    sqlite3_bind_int64(st, i++, r->run_id);
+    sqlite3_bind_int64(st, i++, v->index);
+    wl__bind_text(st, i++, v->text);
+    sqlite3_bind_int(st, i++, v->is_input ? 1 : 0);
+    wl__bind_double(st, i++, v->start_ms);
+    wl__bind_double(st, i++, v->end_ms);
+    wl__bind_double(st, i++, dur);
+    wl__bind_double(st, i++, v->energy_j);
+    wl__bind_text(st, i++, wl_method_key(v->method));
+    wl__bind_double(st, i++, wl__power_w(v->energy_j, dur));
+    wl__bind_double(st, i++, v->power_w);
+    wl__bind_double(st, i++, v->energy_j * (dur / 1000.0));
+    rc = wl__step_done(r->d, st, err, "storing a token");
+    if (rc == WL_EINVAL)
+        wl_errmsg_set(err, rc, "token %lld: already stored in this run", (long long)v->index);
+    return rc;
+}
+
+static int wl__sqlite_add_layer(void *run, const struct wl_store_layer_metric *v,
+                                struct wl_errmsg *err)
+{
+    struct wl__run *r = run;
+    int rc = wl__run_txn(r, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = r->st[ST_LAYER];
+    sqlite3_bind_int64(st, 1, r->run_id);
+    sqlite3_bind_int64(st, 2, v->token_index);
+    sqlite3_bind_int(st, 3, v->layer);
+    wl__bind_double(st, 4, v->dur_ms);
+    wl__bind_double(st, 5, v->energy_j);
+    rc = wl__step_done(r->d, st, err, "storing a layer metric");
+    if (rc == WL_EINVAL)
+        wl_errmsg_set(err, rc, "layer %d of token %lld: duplicate, or its token is not stored yet",
+                      v->layer, (long long)v->token_index);
+    return rc;
+}
+
+static int wl__sqlite_add_component(void *run, const struct wl_store_component_metric *v,
+                                    struct wl_errmsg *err)
+{
+    struct wl__run *r = run;
+    if (!v->name)
+        return wl_errmsg_set(err, WL_EINVAL, "a component metric needs a name");
+    int rc = wl__run_txn(r, err);
+    if (rc != 0)
+        return rc;
+    struct wl__rowbuf *b = &r->comp;
+    int c = 0;
+    wl__val_int(b, c++, r->run_id);
+    wl__val_int(b, c++, v->token_index);
+    wl__val_int(b, c++, v->layer);
+    wl__val_int(b, c++, v->component);
+    rc = wl__val_bytes(b, c++, SQLITE_TEXT, v->name, strlen(v->name));
+    if (rc != 0)
+        return wl_errmsg_set(err, rc, "out of memory");
+    wl__val_double(b, c++, v->dur_ms);
+    wl__val_double(b, c++, v->energy_j);
+    wl__val_double(b, c++, v->act_mean_abs);
+    wl__val_double(b, c++, v->act_std);
+    wl__val_double(b, c++, v->act_max_abs);
+    wl__val_double(b, c++, v->act_sparsity);
+    if (++b->n == WL__BATCH_ROWS)
+        return wl__rowbuf_drain(r->d, b, err);
+    return 0;
+}
+
+static int wl__val_floats(struct wl__rowbuf *b, int c, const float *v, size_t n)
+{
+    if (!v || n == 0) {
+        wl__val_null(b, c);
+        return 0;
+    }
+    return wl__val_bytes(b, c, SQLITE_BLOB, v, n * sizeof *v);
+}
+
+static int wl__sqlite_add_op(void *run, const struct wl_store_op_metric *v, struct wl_errmsg *err)
+{
+    struct wl__run *r = run;
+    if (!v->name)
+        return wl_errmsg_set(err, WL_EINVAL, "an op metric needs a name");
+    if (v->n_heads > 65536)
+        return wl_errmsg_set(err, WL_ERANGE, "op %s: %zu heads is too many", v->name, v->n_heads);
+    int rc = wl__run_txn(r, err);
+    if (rc != 0)
+        return rc;
+    struct wl__rowbuf *b = &r->op;
+    int c = 0;
+    wl__val_int(b, c++, r->run_id);
+    wl__val_int(b, c++, v->token_index);
+    wl__val_int(b, c++, v->layer);
+    wl__val_int(b, c++, v->component);
+    wl__val_int(b, c++, v->op);
+    rc = wl__val_bytes(b, c++, SQLITE_TEXT, v->name, strlen(v->name));
+    wl__val_double(b, c++, v->dur_ms);
+    wl__val_double(b, c++, v->energy_j);
+    wl__val_double(b, c++, v->entropy);
+    wl__val_double(b, c++, v->max_weight);
+    wl__val_double(b, c++, v->sparsity);
+    wl__val_double(b, c++, v->kill_ratio);
+    wl__val_double(b, c++, v->var_ratio);
+    if (rc == 0)
+        rc = wl__val_floats(b, c++, v->head_entropy, v->n_heads);
+    if (rc == 0)
+        rc = wl__val_floats(b, c++, v->head_max_weight, v->n_heads);
+    if (rc == 0)
+        rc = wl__val_floats(b, c++, v->head_sparsity, v->n_heads);
+    if (rc != 0)
+        return wl_errmsg_set(err, rc, "out of memory");
+    if (++b->n == WL__BATCH_ROWS)
+        return wl__run_drain(r, err); /* their components first */
+    return 0;
+}
+
+static int wl__sqlite_set_domain(void *run, const struct wl_store_domain *v, struct wl_errmsg *err)
+{
+    struct wl__run *r = run;
+    if ((unsigned)v->domain >= WL_DOMAIN_COUNT || (unsigned)v->method >= WL_METHOD_COUNT)
+        return wl_errmsg_set(err, WL_EINVAL, "invalid energy domain or method");
+    int rc = wl__run_txn(r, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = r->st[ST_DOMAIN];
+    int i = 1;
+    sqlite3_bind_int64(st, i++, r->run_id);
+    sqlite3_bind_text(st, i++, wl_domain_name(v->domain), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, i++, wl_method_key(v->method), -1, SQLITE_STATIC);
+    wl__bind_text(st, i++, v->source);
+    wl__bind_double(st, i++, v->energy_j);
+    wl__bind_double(st, i++, v->avg_power_w);
+    wl__bind_double(st, i++, v->baseline_power_w);
+    wl__bind_double(st, i++, v->peak_power_w);
+    wl__bind_double(st, i++, v->peak_t_ms);
+    return wl__step_done(r->d, st, err, "storing a domain's figures");
+}
+
+static int wl__sqlite_set_extra(void *run, const char *key, const char *json, struct wl_errmsg *err)
+{
+    struct wl__run *r = run;
+    if (!key || !*key || !json)
+        return wl_errmsg_set(err, WL_EINVAL, "extra field needs a key and a JSON value");
+    for (const char *c = key; *c; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+            return wl_errmsg_set(err, WL_EINVAL, "extra field key '%s': use [a-z0-9_]", key);
+    }
+    int rc = wl__run_txn(r, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    rc = wl__prepare(r->d,
+                     "UPDATE runs SET extra = json_set(coalesce(extra, '{}'), '$.' || ?, json(?)) "
+                     "WHERE id = ?",
+                     &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, json, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, r->run_id);
+    rc = wl__step_done(r->d, st, err, "storing an extra field");
+    sqlite3_finalize(st);
+    if (rc != 0 && rc != WL_EBUSY)
+        rc = wl_errmsg_set(err, WL_EINVAL, "extra field '%s': value is not valid JSON", key);
+    return rc;
+}
+
+static int wl__sqlite_flush(void *run, bool force, int interval_ms, struct wl_errmsg *err)
+{
+    struct wl__run *r = run;
+    if (!r->in_txn)
+        return 0;
+    if (!force && wl_clock_now_ns() - r->txn_start_ns < (uint64_t)interval_ms * 1000000u)
+        return 0;
+    return wl__run_commit(r, err);
+}
+
+static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl_errmsg *err)
+{
+    struct wl__run *r = run;
+    struct wl__db *d = r->d;
+    int rc = wl__run_txn(r, err);
+    if (rc != 0)
+        return rc;
+    int rows_rc = wl__run_drain(r, err); /* bad rows are named and skipped */
+    if (rows_rc != 0 && rows_rc != WL_EINVAL) {
+        rc = rows_rc;
+        goto fail;
+    }
+    for (size_t k = 0; k < t->n_domains && t->domains; k++) {
+        rc = wl__sqlite_set_domain(r, &t->domains[k], err);
+        if (rc != 0)
+            goto fail;
+    }
+    sqlite3_stmt *st = NULL;
+    /* Token counts not given (-1) are counted from the stored tokens. */
+    rc = wl__prepare(
+        d,
+        "UPDATE runs SET status = ?1, duration_ms = ?2, energy_j = ?3, energy_method = ?4, "
+        "energy_scope = ?5, "
+        "input_tokens = coalesce(?6, (SELECT nullif(count(*), 0) FROM tokens "
+        "  WHERE run_id = ?12 AND is_input = 1)), "
+        "output_tokens = coalesce(?7, (SELECT nullif(count(*), 0) FROM tokens "
+        "  WHERE run_id = ?12 AND is_input = 0)), "
+        "kv_cache_bytes = ?8, response = ?9, "
+        "sample_count = coalesce(?10, (SELECT count(*) FROM power_samples WHERE run_id = ?12)), "
+        "sample_rate_hz = ?11, error = ?13, updated_at_ms = ?14 WHERE id = ?12",
+        &st, err);
+    if (rc != 0)
+        goto fail;
+    sqlite3_bind_text(st, 1, wl_run_status_name(t->status), -1, SQLITE_STATIC);
+    wl__bind_double(st, 2, t->duration_ms);
+    wl__bind_double(st, 3, t->energy_j);
+    if ((unsigned)t->energy_method < WL_METHOD_COUNT && t->energy_j == t->energy_j)
+        sqlite3_bind_text(st, 4, wl_method_key(t->energy_method), -1, SQLITE_STATIC);
+    wl__bind_text(st, 5, t->energy_scope);
+    wl__bind_int_or_null(st, 6, t->input_tokens, 0);
+    wl__bind_int_or_null(st, 7, t->output_tokens, 0);
+    wl__bind_int_or_null(st, 8, t->kv_cache_bytes, 0);
+    wl__bind_text(st, 9, t->response);
+    wl__bind_int_or_null(st, 10, t->sample_count, 0);
+    wl__bind_double(st, 11, t->sample_rate_hz);
+    sqlite3_bind_int64(st, 12, r->run_id);
+    wl__bind_text(st, 13, t->error);
+    sqlite3_bind_int64(st, 14, wl__now_ms());
+    rc = wl__step_done(d, st, err, "finishing the run");
+    sqlite3_finalize(st);
+    if (rc != 0)
+        goto fail;
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "UPDATE runs SET j_per_token = CASE WHEN output_tokens > 0 THEN "
+             "energy_j / output_tokens END WHERE id = %lld",
+             (long long)r->run_id);
+    rc = wl__exec(d, sql, err, "finishing the run");
+    if (rc == 0)
+        rc = wl__agg_write(r, err);
+    if (rc != 0)
+        goto fail;
+    rc = wl__run_commit(r, err);
+    return rc != 0 ? rc : rows_rc;
+fail:
+    /* Keep what was flushed; the batch in flight is dropped with the error. */
+    sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+    r->in_txn = false;
+    return rc;
+}
+
+/* ---- queries ------------------------------------------------------------- */
+
+/* Columns of a run row, in wl__read_row order. */
+#define WL__ROW_COLS                                                                               \
+    "r.uuid, r.created_at_ms, r.status, r.kind, r.command, r.model_name, r.prompt, "               \
+    "r.experiment, (SELECT group_concat(tag, ',') FROM (SELECT tag FROM run_tags t "               \
+    "WHERE t.run_id = r.id ORDER BY tag)), r.duration_ms, r.energy_j, r.energy_method, "           \
+    "r.input_tokens, r.output_tokens, r.j_per_token"
+#define WL__ROW_NCOLS 15
+
+static int wl__read_row(sqlite3_stmt *st, int c, struct wl_run_row *row)
+{
+    memset(row, 0, sizeof *row);
+    wl__col_copy(st, c + 0, row->id, sizeof row->id);
+    row->created_at_ms = sqlite3_column_int64(st, c + 1);
+    wl_run_status_parse((const char *)sqlite3_column_text(st, c + 2), &row->status);
+    wl_run_kind_parse((const char *)sqlite3_column_text(st, c + 3), &row->kind);
+    row->command = wl__col_strdup(st, c + 4);
+    row->model_name = wl__col_strdup(st, c + 5);
+    row->prompt = wl__col_strdup(st, c + 6);
+    row->experiment = wl__col_strdup(st, c + 7);
+    row->tags = wl__col_strdup(st, c + 8);
+    row->duration_ms = wl__col_double(st, c + 9);
+    row->energy_j = wl__col_double(st, c + 10);
+    row->has_energy_method =
+        wl_method_parse((const char *)sqlite3_column_text(st, c + 11), &row->energy_method) == 0;
+    row->input_tokens = wl__col_int(st, c + 12, -1);
+    row->output_tokens = wl__col_int(st, c + 13, -1);
+    row->j_per_token = wl__col_double(st, c + 14);
+    return 0;
+}
+
+static int wl__list_push(struct wl_run_list *l, size_t *cap, sqlite3_stmt *st)
+{
+    if (l->n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        struct wl_run_row *nr = realloc(l->rows, nc * sizeof *nr);
+        if (!nr)
+            return WL_ENOMEM;
+        l->rows = nr;
+        *cap = nc;
+    }
+    wl__read_row(st, 0, &l->rows[l->n++]);
+    return 0;
+}
+
+/* WHERE clause of a run filter; parameters ?1..?7 bound by wl__bind_filter. */
+static const char wl__filter_sql[] =
+    " WHERE (?1 IS NULL OR instr(lower(coalesce(r.model_name, '') || char(10) || "
+    "coalesce(r.model_path, '') || char(10) || coalesce(r.command, '')), lower(?1)) > 0)"
+    " AND (?2 IS NULL OR EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.id AND t.tag = ?2))"
+    " AND (?3 IS NULL OR r.experiment = ?3)"
+    " AND (?4 IS NULL OR r.created_at_ms >= ?4)"
+    " AND (?5 IS NULL OR r.created_at_ms < ?5)"
+    " AND (?6 IS NULL OR instr(lower(coalesce(r.prompt, '')), lower(?6)) > 0)";
+
+static void wl__bind_filter(sqlite3_stmt *st, const struct wl_store_filter *f)
+{
+    wl__bind_text(st, 1, f->model && *f->model ? f->model : NULL);
+    wl__bind_text(st, 2, f->tag && *f->tag ? f->tag : NULL);
+    wl__bind_text(st, 3, f->experiment && *f->experiment ? f->experiment : NULL);
+    wl__bind_int_or_null(st, 4, f->since_ms, 1);
+    wl__bind_int_or_null(st, 5, f->until_ms, 1);
+    wl__bind_text(st, 6, f->search && *f->search ? f->search : NULL);
+}
+
+static int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_store_sort sort,
+                                int64_t limit, int64_t offset, struct wl_run_list *out,
+                                struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    static const char *const order[] = {
+        [WL_SORT_DATE] = "r.created_at_ms DESC, r.id DESC",
+        [WL_SORT_DURATION] = "r.duration_ms IS NULL, r.duration_ms DESC, r.created_at_ms DESC, "
+                             "r.id DESC",
+        [WL_SORT_ENERGY] = "r.energy_j IS NULL, r.energy_j DESC, r.created_at_ms DESC, r.id DESC",
+        [WL_SORT_JPT] = "r.j_per_token IS NULL, r.j_per_token ASC, r.created_at_ms DESC, "
+                        "r.id DESC",
+    };
+    char sql[2048];
+    sqlite3_stmt *st = NULL;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM runs r%s", wl__filter_sql);
+    int rc = wl__prepare(d, sql, &st, err);
+    if (rc != 0)
+        return rc;
+    wl__bind_filter(st, f);
+    int s = sqlite3_step(st);
+    if (s != SQLITE_ROW) {
+        rc = wl__fail(d, s, err, "counting runs");
+        goto done;
+    }
+    out->total = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    snprintf(sql, sizeof sql,
+             "SELECT " WL__ROW_COLS " FROM runs r%s ORDER BY %s LIMIT ?7 OFFSET ?8", wl__filter_sql,
+             order[sort]);
+    rc = wl__prepare(d, sql, &st, err);
+    if (rc != 0)
+        return rc;
+    wl__bind_filter(st, f);
+    sqlite3_bind_int64(st, 7, limit > 0 ? limit : -1);
+    sqlite3_bind_int64(st, 8, offset);
+    size_t cap = 0;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = wl__list_push(out, &cap, st);
+        if (rc != 0) {
+            wl_errmsg_set(err, rc, "out of memory");
+            goto done;
+        }
+    }
+    if (s != SQLITE_DONE)
+        rc = wl__fail(d, s, err, "listing runs");
+done:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int wl__sqlite_resolve_id(void *db, const char *prefix, char *id_out, struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    sqlite3_stmt *st = NULL;
+    int rc = wl__prepare(d,
+                         "SELECT uuid FROM runs WHERE uuid >= ?1 AND uuid < ?1 || '~' "
+                         "ORDER BY uuid LIMIT 2",
+                         &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    int n = 0, s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == 0)
+            wl__col_copy(st, 0, id_out, 37);
+        n++;
+    }
+    if (s != SQLITE_DONE)
+        rc = wl__fail(d, s, err, "looking up a run");
+    else if (n == 0)
+        rc = wl_errmsg_set(err, WL_ENOENT, "no run with id '%s' in %s (see 'wattlens runs')",
+                           prefix, d->path);
+    else if (n > 1)
+        rc =
+            wl_errmsg_set(err, WL_EINVAL, "run id '%s' is ambiguous; give more characters", prefix);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Internal id of a run by its full UUID. */
+static int wl__run_pk(struct wl__db *d, const char *uuid, int64_t *pk, struct wl_errmsg *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = wl__prepare(d, "SELECT id FROM runs WHERE uuid = ?", &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        *pk = sqlite3_column_int64(st, 0);
+    else if (s == SQLITE_DONE)
+        rc = wl_errmsg_set(err, WL_ENOENT, "no run with id '%s' in %s", uuid, d->path);
+    else
+        rc = wl__fail(d, s, err, "looking up a run");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int wl__sqlite_foreach(void *db, const char *id, enum wl_store_table t, int64_t token_lo,
+                              int64_t token_hi, wl_store_row_fn fn, void *user,
+                              struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    char sql[2048];
+    int n;
+    switch (t) {
+    case WL_TABLE_RUN:
+        snprintf(sql, sizeof sql,
+                 "SELECT uuid AS id, created_at_ms, "
+                 "strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', created_at_ms / 1000.0, 'unixepoch') AS "
+                 "created_at, status, kind, command, model_name, model_path, model_sha256, "
+                 "model_arch, model_features, prompt, response, "
+                 "(SELECT group_concat(tag, ',') FROM (SELECT tag FROM run_tags t "
+                 "WHERE t.run_id = r.id ORDER BY tag)) AS tags, experiment, depth, sampling, "
+                 "batch_size, threads, context_length, host_name, host_cpu, host_cores, "
+                 "host_memory_bytes, host_gpus, sensor_provenance, duration_ms, energy_j, "
+                 "energy_method, energy_scope, input_tokens, output_tokens, kv_cache_bytes, "
+                 "sample_count, sample_rate_hz, j_per_token, error, extra "
+                 "FROM runs r WHERE id = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL");
+        break;
+    case WL_TABLE_DOMAINS:
+        snprintf(sql, sizeof sql,
+                 "SELECT domain, method, source, energy_j, avg_power_w, baseline_power_w, "
+                 "peak_power_w, peak_t_ms FROM run_domains WHERE run_id = ?1 AND ?2 IS NOT NULL "
+                 "AND ?3 IS NOT NULL ORDER BY domain");
+        break;
+    case WL_TABLE_SAMPLES:
+        n = snprintf(sql, sizeof sql, "SELECT seq, t_ms, phase, method_flags");
+        for (int i = 0; i < WL_DOMAIN_COUNT; i++)
+            n += snprintf(sql + n, sizeof sql - (size_t)n,
+                          ", %s_w AS %s_power_w, %s_j AS %s_energy_j", wl__domain_cols[i],
+                          wl__domain_cols[i], wl__domain_cols[i], wl__domain_cols[i]);
+        snprintf(sql + n, sizeof sql - (size_t)n,
+                 " FROM power_samples WHERE run_id = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL "
+                 "ORDER BY seq");
+        break;
+    case WL_TABLE_SECTIONS:
+        n = snprintf(sql, sizeof sql,
+                     "SELECT seq, phase, name, token_index, start_ms, end_ms, dur_ms, energy_j, "
+                     "avg_power_w, method AS energy_method");
+        for (int i = 0; i < WL_DOMAIN_COUNT; i++)
+            n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s_j AS %s_energy_j",
+                          wl__domain_cols[i], wl__domain_cols[i]);
+        snprintf(sql + n, sizeof sql - (size_t)n,
+                 " FROM sections WHERE run_id = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL "
+                 "ORDER BY seq");
+        break;
+    case WL_TABLE_TOKENS:
+        snprintf(sql, sizeof sql,
+                 "SELECT idx AS token_index, text, is_input, start_ms, end_ms, dur_ms, energy_j, "
+                 "method AS energy_method, avg_power_w, power_w, edp_js FROM tokens "
+                 "WHERE run_id = ?1 AND idx BETWEEN ?2 AND ?3 ORDER BY idx");
+        break;
+    case WL_TABLE_LAYERS:
+        snprintf(sql, sizeof sql,
+                 "SELECT token_idx AS token_index, layer, dur_ms, energy_j, "
+                 "'attributed' AS energy_method FROM layer_metrics "
+                 "WHERE run_id = ?1 AND token_idx BETWEEN ?2 AND ?3 ORDER BY token_idx, layer");
+        break;
+    case WL_TABLE_COMPONENTS:
+        snprintf(sql, sizeof sql,
+                 "SELECT token_idx AS token_index, layer, component, name, dur_ms, energy_j, "
+                 "'attributed' AS energy_method, act_mean_abs, act_std, act_max_abs, "
+                 "act_sparsity FROM component_metrics "
+                 "WHERE run_id = ?1 AND token_idx BETWEEN ?2 AND ?3 "
+                 "ORDER BY token_idx, layer, component");
+        break;
+    case WL_TABLE_OPS:
+        snprintf(sql, sizeof sql,
+                 "SELECT token_idx AS token_index, layer, component, op, name, dur_ms, energy_j, "
+                 "'attributed' AS energy_method, entropy, max_weight, sparsity, kill_ratio, "
+                 "var_ratio, head_entropy, head_max_weight, head_sparsity FROM op_metrics "
+                 "WHERE run_id = ?1 AND token_idx BETWEEN ?2 AND ?3 "
+                 "ORDER BY token_idx, layer, component, op");
+        break;
+    default:
+        return wl_errmsg_set(err, WL_EINVAL, "unknown table");
+    }
+    int64_t pk = 0;
+    int rc = wl__run_pk(d, id, &pk, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    rc = wl__prepare(d, sql, &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, pk);
+    sqlite3_bind_int64(st, 2, token_lo >= 0 ? token_lo : INT64_MIN);
+    sqlite3_bind_int64(st, 3, token_hi >= 0 ? token_hi : INT64_MAX);
+    size_t ncol = (size_t)sqlite3_column_count(st);
+    const char *names[64];
+    struct wl_store_value vals[64];
+    if (ncol > 64)
+        ncol = 64;
+    for (size_t c = 0; c < ncol; c++)
+        names[c] = sqlite3_column_name(st, (int)c);
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        for (size_t c = 0; c < ncol; c++) {
+            struct wl_store_value *v = &vals[c];
+            memset(v, 0, sizeof *v);
+            switch (sqlite3_column_type(st, (int)c)) {
+            case SQLITE_INTEGER:
+                v->type = WL_VALUE_INT;
+                v->i = sqlite3_column_int64(st, (int)c);
+                break;
+            case SQLITE_FLOAT:
+                v->type = WL_VALUE_REAL;
+                v->r = sqlite3_column_double(st, (int)c);
+                break;
+            case SQLITE_TEXT:
+                v->type = WL_VALUE_TEXT;
+                v->s = (const char *)sqlite3_column_text(st, (int)c);
+                v->n = (size_t)sqlite3_column_bytes(st, (int)c);
+                break;
+            case SQLITE_BLOB:
+                v->type = WL_VALUE_BLOB;
+                v->s = sqlite3_column_blob(st, (int)c);
+                v->n = (size_t)sqlite3_column_bytes(st, (int)c);
+                break;
+            default:
+                v->type = WL_VALUE_NULL;
+            }
+        }
+        int stop = fn(user, ncol, names, vals);
+        if (stop != 0) {
+            rc = stop;
+            goto done;
+        }
+    }
+    if (s != SQLITE_DONE)
+        rc = wl__fail(d, s, err, "reading a run");
+done:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int wl__read_detail(struct wl__db *d, int64_t pk, struct wl_store_run_detail *o,
+                           struct wl_errmsg *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = wl__prepare(d,
+                         "SELECT " WL__ROW_COLS
+                         ", r.energy_scope, r.model_path, r.model_arch, r.depth, r.host_cpu, "
+                         "r.error, r.kv_cache_bytes, r.context_length, r.sample_count, r.threads, "
+                         "r.batch_size, r.sample_rate_hz, r.extra, r.sensor_provenance FROM runs r "
+                         "WHERE r.id = ?",
+                         &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, pk);
+    int s = sqlite3_step(st);
+    if (s != SQLITE_ROW) {
+        rc = s == SQLITE_DONE ? wl_errmsg_set(err, WL_ENOENT, "run vanished")
+                              : wl__fail(d, s, err, "reading a run");
+        goto done;
+    }
+    int c = WL__ROW_NCOLS;
+    wl__read_row(st, 0, &o->row);
+    o->energy_scope = wl__col_strdup(st, c++);
+    o->model_path = wl__col_strdup(st, c++);
+    o->model_arch = wl__col_strdup(st, c++);
+    o->depth = wl__col_strdup(st, c++);
+    o->host_cpu = wl__col_strdup(st, c++);
+    o->error = wl__col_strdup(st, c++);
+    o->kv_cache_bytes = wl__col_int(st, c++, -1);
+    o->context_length = wl__col_int(st, c++, -1);
+    o->sample_count = wl__col_int(st, c++, -1);
+    o->threads = wl__col_int(st, c++, -1);
+    o->batch_size = wl__col_int(st, c++, -1);
+    o->sample_rate_hz = wl__col_double(st, c++);
+    o->extra_json = wl__col_strdup(st, c++);
+    o->sensor_provenance_json = wl__col_strdup(st, c++);
+    sqlite3_finalize(st);
+    st = NULL;
+    rc = wl__prepare(d,
+                     "SELECT domain, method, source, energy_j, avg_power_w, baseline_power_w, "
+                     "peak_power_w, peak_t_ms FROM run_domains WHERE run_id = ?",
+                     &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, pk);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW && o->n_domains < WL_DOMAIN_COUNT) {
+        struct wl_store_domain *dm = &o->domains[o->n_domains];
+        if (wl_domain_parse((const char *)sqlite3_column_text(st, 0), &dm->domain) != 0)
+            continue;
+        if (wl_method_parse((const char *)sqlite3_column_text(st, 1), &dm->method) != 0)
+            dm->method = WL_METHOD_COUNT;
+        wl__col_copy(st, 2, o->domain_source[o->n_domains], sizeof o->domain_source[0]);
+        dm->energy_j = wl__col_double(st, 3);
+        dm->avg_power_w = wl__col_double(st, 4);
+        dm->baseline_power_w = wl__col_double(st, 5);
+        dm->peak_power_w = wl__col_double(st, 6);
+        dm->peak_t_ms = wl__col_double(st, 7);
+        o->n_domains++;
+    }
+    if (s != SQLITE_DONE && s != SQLITE_ROW)
+        rc = wl__fail(d, s, err, "reading a run's domains");
+done:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Runs a query and hands each row to fn; for the summary's small result sets. */
+static int wl__query(struct wl__db *d, const char *sql, int64_t pk,
+                     int (*fn)(sqlite3_stmt *st, void *u), void *u, struct wl_errmsg *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = wl__prepare(d, sql, &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, pk);
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = fn(st, u);
+        if (rc != 0) {
+            wl_errmsg_set(err, rc, "out of memory");
+            goto done;
+        }
+    }
+    if (s != SQLITE_DONE)
+        rc = wl__fail(d, s, err, "summarising a run");
+done:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int wl__grow(void **arr, size_t n, size_t elem)
+{
+    /* Grows to the next power of two; n is the count before appending. */
+    if (n & (n - 1))
+        return 0;
+    void *p = realloc(*arr, (n ? n * 2 : 1) * elem);
+    if (!p)
+        return WL_ENOMEM;
+    *arr = p;
+    return 0;
+}
+
+static int wl__phase_row(sqlite3_stmt *st, void *u)
+{
+    struct wl_store_aggregates *a = u;
+    if (wl__grow((void **)&a->phases, a->n_phases, sizeof *a->phases) != 0)
+        return WL_ENOMEM;
+    struct wl_agg_phase *p = &a->phases[a->n_phases++];
+    memset(p, 0, sizeof *p);
+    wl__col_copy(st, 0, p->name, sizeof p->name);
+    p->n_sections = sqlite3_column_int64(st, 1);
+    p->start_ms = wl__col_double(st, 2);
+    p->end_ms = wl__col_double(st, 3);
+    p->dur_ms = wl__col_double(st, 4);
+    p->energy_j = wl__col_double(st, 5);
+    for (int dm = 0; dm < WL_DOMAIN_COUNT; dm++) {
+        p->domain_energy_j[dm] = wl__col_double(st, 6 + dm);
+        if (p->domain_energy_j[dm] == p->domain_energy_j[dm])
+            p->domain_mask |= 1u << dm;
+    }
+    return 0;
+}
+
+static int wl__layer_row(sqlite3_stmt *st, void *u)
+{
+    struct wl_store_aggregates *a = u;
+    if (wl__grow((void **)&a->layers, a->n_layers, sizeof *a->layers) != 0)
+        return WL_ENOMEM;
+    struct wl_agg_layer *l = &a->layers[a->n_layers++];
+    l->layer = sqlite3_column_int(st, 0);
+    l->n = sqlite3_column_int64(st, 1);
+    l->dur_ms = wl__col_double(st, 2);
+    l->energy_j = wl__col_double(st, 3);
+    return 0;
+}
+
+static int wl__component_row(sqlite3_stmt *st, void *u)
+{
+    struct wl_store_aggregates *a = u;
+    if (wl__grow((void **)&a->components, a->n_components, sizeof *a->components) != 0)
+        return WL_ENOMEM;
+    struct wl_agg_component *c = &a->components[a->n_components++];
+    memset(c, 0, sizeof *c);
+    c->layer = sqlite3_column_int(st, 0);
+    c->component = sqlite3_column_int(st, 1);
+    wl__col_copy(st, 2, c->name, sizeof c->name);
+    c->n = sqlite3_column_int64(st, 3);
+    c->dur_ms = wl__col_double(st, 4);
+    c->energy_j = wl__col_double(st, 5);
+    return 0;
+}
+
+static int wl__token_row(sqlite3_stmt *st, void *u)
+{
+    struct wl_agg_tokens *t = u;
+    bool input = sqlite3_column_int(st, 0) != 0;
+    int64_t n = sqlite3_column_int64(st, 1);
+    double e = wl__col_double(st, 2);
+    if (input) {
+        t->n_input = n;
+        t->input_energy_j = e;
+    } else {
+        t->n_output = n;
+        t->output_energy_j = e;
+        t->first_output_end_ms = wl__col_double(st, 3);
+        t->last_output_end_ms = wl__col_double(st, 4);
+        t->output_edp_js = wl__col_double(st, 5);
+    }
+    return 0;
+}
+
+static int wl__output_end_row(sqlite3_stmt *st, void *u)
+{
+    struct wl_agg_tokens *t = u;
+    if (wl__grow((void **)&t->output_end_ms, t->n_output_end, sizeof *t->output_end_ms) != 0)
+        return WL_ENOMEM;
+    t->output_end_ms[t->n_output_end++] = wl__col_double(st, 0);
+    return 0;
+}
+
+static int wl__count_row(sqlite3_stmt *st, void *u)
+{
+    *(int64_t *)u = sqlite3_column_int64(st, 0);
+    return 0;
+}
+
+static int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregates *out,
+                              struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    int64_t pk = 0;
+    int rc = wl__run_pk(d, id, &pk, err);
+    if (rc != 0)
+        return rc;
+    rc = wl__read_detail(d, pk, &out->run, err);
+    if (rc != 0)
+        return rc;
+    char sql[1024];
+    int n = snprintf(sql, sizeof sql,
+                     "SELECT phase, count(*), min(start_ms), max(end_ms), sum(dur_ms), "
+                     "sum(energy_j)");
+    for (int i = 0; i < WL_DOMAIN_COUNT; i++)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, ", sum(%s_j)", wl__domain_cols[i]);
+    snprintf(sql + n, sizeof sql - (size_t)n,
+             " FROM sections WHERE run_id = ? GROUP BY phase ORDER BY min(start_ms), phase");
+    rc = wl__query(d, sql, pk, wl__phase_row, out, err);
+    if (rc != 0)
+        return rc;
+    rc = wl__query(d,
+                   "SELECT layer, count(*), sum(dur_ms), sum(energy_j) FROM layer_metrics "
+                   "WHERE run_id = ? GROUP BY layer ORDER BY layer",
+                   pk, wl__layer_row, out, err);
+    if (rc != 0)
+        return rc;
+    /* Finished runs have precomputed rows; others are aggregated now. */
+    rc = wl__query(d,
+                   "SELECT layer, component, name, n, dur_ms, energy_j FROM component_agg "
+                   "WHERE run_id = ? ORDER BY layer, component",
+                   pk, wl__component_row, out, err);
+    if (rc == 0 && out->n_components == 0)
+        rc = wl__query(d,
+                       "SELECT layer, component, min(name), count(*), sum(dur_ms), sum(energy_j) "
+                       "FROM component_metrics WHERE run_id = ? GROUP BY layer, component "
+                       "ORDER BY layer, component",
+                       pk, wl__component_row, out, err);
+    if (rc != 0)
+        return rc;
+    out->tokens.first_output_end_ms = WL_STORE_UNSET;
+    out->tokens.last_output_end_ms = WL_STORE_UNSET;
+    rc = wl__query(d,
+                   "SELECT is_input, count(*), sum(energy_j), min(end_ms), max(end_ms), "
+                   "sum(edp_js) FROM tokens WHERE run_id = ? GROUP BY is_input",
+                   pk, wl__token_row, &out->tokens, err);
+    if (rc != 0)
+        return rc;
+    rc = wl__query(d,
+                   "SELECT end_ms FROM tokens WHERE run_id = ? AND is_input = 0 "
+                   "AND end_ms IS NOT NULL ORDER BY idx",
+                   pk, wl__output_end_row, &out->tokens, err);
+    if (rc != 0)
+        return rc;
+    return wl__query(d, "SELECT count(*) FROM power_samples WHERE run_id = ?", pk, wl__count_row,
+                     &out->n_samples, err);
+}
+
+/* Deletes a run bottom-up (leaf tables first, each a contiguous key range),
+ * which is much faster than letting the cascades walk row by row; the
+ * schema's ON DELETE CASCADE stays the rule for any other deleter. */
+static int wl__delete_pk(struct wl__db *d, int64_t pk, struct wl_errmsg *err)
+{
+    static const char *const tables[] = {
+        "op_metrics", "component_metrics", "layer_metrics", "tokens",   "component_agg",
+        "sections",   "power_samples",     "run_domains",   "run_tags",
+    };
+    char sql[128];
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE run_id = %lld", tables[i], (long long)pk);
+        int rc = wl__exec(d, sql, err, "deleting a run");
+        if (rc != 0)
+            return rc;
+    }
+    snprintf(sql, sizeof sql, "DELETE FROM runs WHERE id = %lld", (long long)pk);
+    return wl__exec(d, sql, err, "deleting a run");
+}
+
+static int wl__sqlite_delete_run(void *db, const char *id, struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    int rc = wl__exec(d, "BEGIN IMMEDIATE", err, "deleting a run");
+    if (rc != 0)
+        return rc;
+    int64_t pk = 0;
+    rc = wl__run_pk(d, id, &pk, err);
+    if (rc == 0)
+        rc = wl__delete_pk(d, pk, err);
+    if (rc == 0)
+        rc = wl__exec(d, "COMMIT", err, "deleting a run");
+    if (rc != 0)
+        sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static int wl__sqlite_gc(void *db, const struct wl_gc_params *p, struct wl_gc_result *out,
+                         struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    out->bytes_before = wl__file_bytes(d->path);
+    int64_t now = p->now_ms > 0 ? p->now_ms : wl__now_ms();
+    int64_t cutoff = p->max_age_days >= 0 ? now - (int64_t)(p->max_age_days * 86400000.0) : 0;
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int64_t *pks = NULL;
+    int rc = wl__exec(d, "BEGIN IMMEDIATE", err, "collecting old runs");
+    if (rc != 0)
+        return rc;
+    rc = wl__prepare(d,
+                     "SELECT " WL__ROW_COLS ", r.id FROM runs r "
+                     "ORDER BY r.created_at_ms DESC, r.id DESC",
+                     &st, err);
+    if (rc != 0)
+        goto fail;
+    int64_t rank = 0;
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t created = sqlite3_column_int64(st, 1);
+        const unsigned char *status = sqlite3_column_text(st, 2);
+        bool too_many = p->keep >= 0 && rank >= p->keep;
+        bool too_old = p->max_age_days >= 0 && created < cutoff;
+        rank++;
+        if (!(too_many || too_old) || (status && strcmp((const char *)status, "running") == 0))
+            continue;
+        size_t before = cap;
+        rc = wl__list_push(&out->removed, &cap, st);
+        if (rc == 0 && cap != before) {
+            int64_t *np = realloc(pks, cap * sizeof *np);
+            if (!np)
+                rc = WL_ENOMEM;
+            else
+                pks = np;
+        }
+        if (rc != 0) {
+            wl_errmsg_set(err, rc, "out of memory");
+            goto fail;
+        }
+        pks[out->removed.n - 1] = sqlite3_column_int64(st, WL__ROW_NCOLS);
+    }
+    if (s != SQLITE_DONE) {
+        rc = wl__fail(d, s, err, "collecting old runs");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    out->removed.total = (int64_t)out->removed.n;
+    if (p->dry_run) {
+        sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+        out->bytes_after = out->bytes_before;
+        free(pks);
+        return 0;
+    }
+    for (size_t i = 0; i < out->removed.n; i++) {
+        rc = wl__delete_pk(d, pks[i], err);
+        if (rc != 0)
+            goto fail;
+    }
+    free(pks);
+    pks = NULL;
+    rc = wl__exec(d, "COMMIT", err, "removing old runs");
+    if (rc != 0)
+        goto fail;
+    rc = wl__exec(d, "VACUUM", err, "compacting the database");
+    if (rc == 0)
+        rc = wl__exec(d, "PRAGMA wal_checkpoint(TRUNCATE)", err, "compacting the database");
+    out->bytes_after = wl__file_bytes(d->path);
+    return rc;
+fail:
+    sqlite3_finalize(st);
+    free(pks);
+    sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static int wl__sqlite_stats(void *db, struct wl_store_stats *out, struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    static const char *const tables[WL_TABLE_COUNT] = {
+        "runs",   "run_domains",   "power_samples",     "sections",
+        "tokens", "layer_metrics", "component_metrics", "op_metrics",
+    };
+    for (int t = 0; t < WL_TABLE_COUNT; t++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", tables[t]);
+        int rc = wl__pragma_int(d, sql, &out->rows[t], err);
+        if (rc != 0)
+            return rc;
+    }
+    out->runs = out->rows[WL_TABLE_RUN];
+    int64_t v = 0;
+    int rc = wl__pragma_int(d, "PRAGMA user_version", &v, err);
+    out->schema_version = (int)v;
+    out->file_bytes = wl__file_bytes(d->path);
+    return rc;
+}
+
+const struct wl_store_ops wl__store_sqlite_ops = {
+    .name = "sqlite",
+    .open = wl__sqlite_open,
+    .close = wl__sqlite_close,
+    .run_begin = wl__sqlite_run_begin,
+    .add_samples = wl__sqlite_add_samples,
+    .add_section = wl__sqlite_add_section,
+    .add_token = wl__sqlite_add_token,
+    .add_layer_metric = wl__sqlite_add_layer,
+    .add_component_metric = wl__sqlite_add_component,
+    .add_op_metric = wl__sqlite_add_op,
+    .set_domain = wl__sqlite_set_domain,
+    .set_extra = wl__sqlite_set_extra,
+    .flush = wl__sqlite_flush,
+    .finish = wl__sqlite_finish,
+    .release = wl__sqlite_release,
+    .list_runs = wl__sqlite_list_runs,
+    .resolve_id = wl__sqlite_resolve_id,
+    .foreach = wl__sqlite_foreach,
+    .summary = wl__sqlite_summary,
+    .delete_run = wl__sqlite_delete_run,
+    .gc = wl__sqlite_gc,
+    .stats = wl__sqlite_stats,
+};

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# CLI tests of `wattlens measure` and `wattlens sensors` on a machine without
+# power sensors (overrides point every hardware backend at empty places, so the
+# result is the same on a machine that has RAPL or a GPU).
+set -u
+: "${WATTLENS:?}"
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/sys" "$tmp/dev"
+export WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
+       WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
+
+# exit status is the command's
+"$WATTLENS" measure -- sh -c 'exit 7' >/dev/null 2>&1
+[ $? = 7 ] && ok || bad "measure -- sh -c 'exit 7' did not exit 7"
+"$WATTLENS" measure -- true >/dev/null 2>&1
+[ $? = 0 ] && ok || bad "measure -- true did not exit 0"
+"$WATTLENS" measure -- sh -c 'kill -TERM $$' >/dev/null 2>&1
+[ $? = 143 ] && ok || bad "a command killed by SIGTERM should give 128+15"
+"$WATTLENS" measure -- /nonexistent/command >/dev/null 2>"$tmp/err"
+[ $? = 127 ] && ok || bad "a missing command should give 127"
+grep -q "cannot run" "$tmp/err" && ok || bad "a missing command should be explained on stderr"
+
+# JSON: energy is a model estimate here, never "measured"
+"$WATTLENS" measure --json -- sleep 1 >"$tmp/m.json" 2>"$tmp/m.err"
+[ $? = 0 ] && ok || bad "measure --json -- sleep 1 failed: $(cat "$tmp/m.err")"
+python3 - "$tmp/m.json" <<'PY' && ok || bad "measure --json content (see above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["exit_status"] == 0, j
+assert j["measured"] is False, "energy must not be labelled measured"
+assert j["energy_source"] == "estimated (model)", j["energy_source"]
+assert 0.95 <= j["duration_s"] <= 3.0, j["duration_s"]
+doms = j["domains"]
+assert doms, "no domain"
+for d in doms:
+    assert d["method"] == "model_estimate", d
+    assert d["measured"] is False, d
+    assert d["method_label"] == "estimated (model)", d
+    assert d["energy_j"] > 0, d
+# sleep uses ~no CPU: the model gives about its idle power
+pkg = [d for d in doms if d["domain"] == "package"][0]
+assert 0.9 * 10.0 <= pkg["avg_power_w"] <= 10.0 + 7.5 * 0.2, pkg
+s = j["sampling"]
+assert s["samples"] >= 50, s
+assert s["requested_hz"] == 100.0, s
+PY
+grep -v -q '"method": "counter"' "$tmp/m.json" && ok || bad "JSON claims a counter"
+
+# model parameters and baseline flow through
+"$WATTLENS" measure --json --baseline 0.3 --model-idle-w 20 --model-core-w 5 -- sleep 0.5 >"$tmp/b.json" 2>/dev/null
+python3 - "$tmp/b.json" <<'PY' && ok || bad "baseline / model parameters"
+import json, sys
+j = json.load(open(sys.argv[1]))
+pkg = [d for d in j["domains"] if d["domain"] == "package"][0]
+assert abs(pkg["baseline_power_w"] - 20.0) < 1.0, pkg
+assert abs(pkg["avg_power_w"] - 20.0) < 3.0, pkg
+assert "dynamic_energy_j" in pkg, pkg
+assert abs(j["baseline"]["duration_s"] - 0.3) < 0.1, j["baseline"]
+PY
+
+# text report says "estimated" loudly and includes the figures
+"$WATTLENS" measure -- sleep 0.2 >"$tmp/t.out" 2>&1
+grep -q "ESTIMATED by the CPU-time model, NOT measured" "$tmp/t.out" && ok || bad "text report must say estimated"
+grep -q "estimated (model)" "$tmp/t.out" && ok || bad "text report must label the method"
+
+# usage errors
+"$WATTLENS" measure >/dev/null 2>&1
+[ $? = 2 ] && ok || bad "measure without a command is a usage error"
+"$WATTLENS" measure -i 0 -- true >/dev/null 2>&1
+[ $? = 2 ] && ok || bad "-i 0 must be rejected"
+"$WATTLENS" measure --help | grep -q "Examples" && ok || bad "measure --help"
+# options after -- belong to the command
+"$WATTLENS" measure -- sh -c 'exit 3' --json >/dev/null 2>&1
+[ $? = 3 ] && ok || bad "options after -- must go to the command"
+
+# sensors explains every missing backend
+"$WATTLENS" sensors >"$tmp/s.out" 2>&1
+[ $? = 0 ] && ok || bad "sensors failed"
+for b in rapl-powercap rapl-perf rapl-msr nvml powermetrics hwmon; do
+  grep -A3 "^  $b" "$tmp/s.out" | grep -q "why:" && ok || bad "sensors: no why for $b"
+  grep -A4 "^  $b" "$tmp/s.out" | grep -q "fix:" && ok || bad "sensors: no fix for $b"
+done
+grep -q "ESTIMATES from" "$tmp/s.out" && ok || bad "sensors must say figures are estimates"
+"$WATTLENS" sensors --json >"$tmp/s.json" 2>/dev/null
+python3 - "$tmp/s.json" <<'PY' && ok || bad "sensors --json content"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["model_only"] is True
+names = [b["backend"] for b in j["backends"]]
+assert names == ["rapl-powercap", "rapl-perf", "rapl-msr", "nvml", "powermetrics", "hwmon", "cpu-model"], names
+for b in j["backends"]:
+    if b["backend"] == "cpu-model":
+        assert b["available"] and b["channels"][0]["method"] == "model_estimate", b
+        assert b["update_period_ms"] is None or b["update_period_ms"] > 0, b
+    else:
+        assert not b["available"] and b["why"] and b["fix"], b
+PY
+
+# with a (static) powercap tree the figures are measured counters, and the
+# model and the other RAPL readers are not used
+for z in intel-rapl:0 intel-rapl:0:0; do mkdir -p "$tmp/sys/class/powercap/$z"; done
+echo package-0 >"$tmp/sys/class/powercap/intel-rapl:0/name"
+echo core >"$tmp/sys/class/powercap/intel-rapl:0:0/name"
+for z in intel-rapl:0 intel-rapl:0:0; do
+  echo 262143328850 >"$tmp/sys/class/powercap/$z/max_energy_range_uj"
+  echo 123456 >"$tmp/sys/class/powercap/$z/energy_uj"
+done
+"$WATTLENS" sensors --json >"$tmp/s2.json" 2>/dev/null
+python3 - "$tmp/s2.json" <<'PY' && ok || bad "sensors --json with a powercap tree"
+import json, sys
+j = json.load(open(sys.argv[1]))
+b = {x["backend"]: x for x in j["backends"]}
+assert j["model_only"] is False and j["energy_source"] == "measured", j
+assert b["rapl-powercap"]["available"], b["rapl-powercap"]
+assert [c["domain"] for c in b["rapl-powercap"]["channels"]] == ["package", "core"]
+assert all(c["method"] == "counter" and c["measured"] for c in b["rapl-powercap"]["channels"])
+assert b["rapl-perf"]["skipped"] and b["rapl-msr"]["skipped"] and b["cpu-model"]["skipped"], b
+PY
+"$WATTLENS" measure --json -- sleep 0.2 >"$tmp/m2.json" 2>/dev/null
+python3 - "$tmp/m2.json" <<'PY' && ok || bad "measure --json with a powercap tree"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["measured"] is True and j["energy_source"] == "measured", j
+d = {x["domain"]: x for x in j["domains"]}
+assert d["package"]["method"] == "counter" and d["package"]["exact_counter_window"], d
+assert d["package"]["energy_j"] == 0.0, d   # the counter did not move
+PY
+
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]

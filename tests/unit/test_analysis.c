@@ -1,0 +1,365 @@
+/* analysis/summary: every figure of a summary checked against values
+ * computed by hand on a small fixture run written through the store (see
+ * the comments for the arithmetic), for a finished run (precomputed
+ * component rows) and an unfinished one (aggregated on the fly).
+ */
+#include "test_support.h"
+
+#include "analysis/summary.h"
+#include "store/store.h"
+#include "wattlens/error.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EPS 1e-9
+
+struct fixture {
+    char *dir;
+    wl_store *s;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    f->dir = wl_test_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/a.db", f->dir);
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = path;
+    assert_int_equal(wl_store_open(&p, &f->s, NULL), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    wl_store_close(f->s);
+    wl_test_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* The fixture (times in ms from the run's start):
+ *   pre_inference  tokenize   0..100   0.5 J
+ *   prefill        layers   100..300   3.0 J  (input tokens 0-2, 1 J each)
+ *   decode         token 3  300..500   2.0 J
+ *   decode         token 4  500..700   2.5 J
+ *   decode         token 5  700..900   1.5 J
+ *   post_inference detok    900..1000  0.5 J      run total 10 J in 1000 ms
+ * Each output token: layer 0 = attn 0.2 J/20 ms + ffn 0.4 J/30 ms,
+ *                    layer 1 = attn 0.1 J/20 ms + ffn 0.3 J/30 ms.
+ * Domains: package 8 J (baseline 2 W, peak 15 W at 400 ms), dram 2 J (0.5 W). */
+static void write_fixture(wl_store *s, bool finish, char *id)
+{
+    struct wl_run_info info = {
+        .kind = WL_RUN_KIND_INFERENCE, .model_name = "fixture", .prompt = "abc", .depth = "module"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct {
+        const char *phase, *name;
+        int64_t tok;
+        double a, b, e;
+    } secs[] = {
+        {"pre_inference", "tokenize", -1, 0, 100, 0.5},
+        {"prefill", "layers", -1, 100, 300, 3.0},
+        {"decode", "token", 3, 300, 500, 2.0},
+        {"decode", "token", 4, 500, 700, 2.5},
+        {"decode", "token", 5, 700, 900, 1.5},
+        {"post_inference", "detok", -1, 900, 1000, 0.5},
+    };
+    for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
+        struct wl_store_section sec = {.phase = secs[i].phase,
+                                       .name = secs[i].name,
+                                       .token_index = secs[i].tok,
+                                       .start_ms = secs[i].a,
+                                       .end_ms = secs[i].b,
+                                       .energy_j = secs[i].e,
+                                       .method = WL_METHOD_COUNTER,
+                                       .domain_mask =
+                                           (1u << WL_DOMAIN_PACKAGE) | (1u << WL_DOMAIN_DRAM)};
+        sec.domain_energy_j[WL_DOMAIN_PACKAGE] = 0.8 * secs[i].e;
+        sec.domain_energy_j[WL_DOMAIN_DRAM] = 0.2 * secs[i].e;
+        assert_int_equal(wl_store_add_section(r, &sec), 0);
+    }
+    for (int t = 0; t < 3; t++) {
+        struct wl_store_token tok = {.index = t,
+                                     .text = "in",
+                                     .is_input = true,
+                                     .start_ms = WL_STORE_UNSET,
+                                     .end_ms = WL_STORE_UNSET,
+                                     .energy_j = 1.0,
+                                     .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &tok), 0);
+    }
+    const double out_e[3] = {2.0, 2.5, 1.5};
+    for (int t = 3; t < 6; t++) {
+        struct wl_store_token tok = {.index = t,
+                                     .text = "out",
+                                     .start_ms = 300 + 200.0 * (t - 3),
+                                     .end_ms = 500 + 200.0 * (t - 3),
+                                     .energy_j = out_e[t - 3],
+                                     .method = WL_METHOD_COUNTER,
+                                     .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &tok), 0);
+        for (int l = 0; l < 2; l++) {
+            double ea = l ? 0.1 : 0.2, ef = l ? 0.3 : 0.4;
+            struct wl_store_layer_metric lm = {t, l, 50, ea + ef};
+            assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+            struct wl_store_component_metric attn = {.token_index = t,
+                                                     .layer = l,
+                                                     .component = 0,
+                                                     .name = "attn",
+                                                     .dur_ms = 20,
+                                                     .energy_j = ea,
+                                                     .act_mean_abs = WL_STORE_UNSET,
+                                                     .act_std = WL_STORE_UNSET,
+                                                     .act_max_abs = WL_STORE_UNSET,
+                                                     .act_sparsity = WL_STORE_UNSET};
+            struct wl_store_component_metric ffn = attn;
+            ffn.component = 1;
+            ffn.name = "ffn";
+            ffn.dur_ms = 30;
+            ffn.energy_j = ef;
+            assert_int_equal(wl_store_add_component_metric(r, &attn), 0);
+            assert_int_equal(wl_store_add_component_metric(r, &ffn), 0);
+        }
+    }
+    struct wl_store_domain doms[2] = {
+        {.domain = WL_DOMAIN_PACKAGE,
+         .method = WL_METHOD_COUNTER,
+         .source = "fake",
+         .energy_j = 8,
+         .avg_power_w = WL_STORE_UNSET,
+         .baseline_power_w = 2,
+         .peak_power_w = 15,
+         .peak_t_ms = 400},
+        {.domain = WL_DOMAIN_DRAM,
+         .method = WL_METHOD_COUNTER,
+         .source = "fake",
+         .energy_j = 2,
+         .avg_power_w = WL_STORE_UNSET,
+         .baseline_power_w = 0.5,
+         .peak_power_w = WL_STORE_UNSET,
+         .peak_t_ms = WL_STORE_UNSET},
+    };
+    if (!finish) {
+        /* An unfinished run: its writer died after this flush. */
+        assert_int_equal(wl_store_run_set_domain(r, &doms[0]), 0);
+        assert_int_equal(wl_store_run_set_domain(r, &doms[1]), 0);
+        assert_int_equal(wl_store_flush(r), 0);
+        wl_store_run_abandon(r);
+        return;
+    }
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 1000,
+                                .energy_j = 10,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .energy_scope = "package+dram",
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET,
+                                .domains = doms,
+                                .n_domains = 2};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+}
+
+static void check_breakdowns(const struct wl_summary *s)
+{
+    /* Phases: energy 0.5 + 3 + 6 + 0.5 = 10 J -> 5 %, 30 %, 60 %, 5 %. */
+    assert_int_equal(s->n_phases, 4);
+    const char *names[4] = {"pre_inference", "prefill", "decode", "post_inference"};
+    const double e[4] = {0.5, 3.0, 6.0, 0.5}, d[4] = {100, 200, 600, 100};
+    const double pct[4] = {5, 30, 60, 5};
+    double sum_pct = 0, sum_dpct = 0;
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(s->phases[i].name, names[i]);
+        assert_float_equal(s->phases[i].energy_j, e[i], EPS);
+        assert_float_equal(s->phases[i].dur_ms, d[i], EPS);
+        assert_float_equal(s->phases[i].energy_pct, pct[i], EPS);
+        assert_float_equal(s->phases[i].avg_power_w, e[i] / (d[i] / 1000), EPS);
+        assert_float_equal(s->phases[i].domain_pct[WL_DOMAIN_PACKAGE], 80, EPS);
+        assert_float_equal(s->phases[i].domain_pct[WL_DOMAIN_DRAM], 20, EPS);
+        assert_true(isnan(s->phases[i].domain_pct[WL_DOMAIN_GPU]));
+        sum_pct += s->phases[i].energy_pct;
+        sum_dpct += s->phases[i].dur_pct;
+    }
+    assert_float_equal(sum_pct, 100, EPS);
+    assert_float_equal(sum_dpct, 100, EPS);
+    assert_int_equal(s->phases[2].n_sections, 3);
+
+    /* Layers per token: 0.6 J and 0.4 J, 50 ms each; 60 % / 40 %. */
+    assert_int_equal(s->n_layers, 2);
+    assert_int_equal(s->layers[0].n, 3);
+    assert_float_equal(s->layers[0].avg_energy_j, 0.6, EPS);
+    assert_float_equal(s->layers[1].avg_energy_j, 0.4, EPS);
+    assert_float_equal(s->layers[0].avg_dur_ms, 50, EPS);
+    assert_float_equal(s->layers[0].energy_pct + s->layers[1].energy_pct, 100, EPS);
+
+    /* Per name: attn 6 x (0.2 | 0.1) = 0.9 J (avg 0.15), ffn 2.1 J (avg 0.35). */
+    assert_int_equal(s->n_components, 2);
+    assert_string_equal(s->components[0].name, "attn");
+    assert_int_equal(s->components[0].n, 6);
+    assert_float_equal(s->components[0].total_energy_j, 0.9, EPS);
+    assert_float_equal(s->components[0].avg_energy_j, 0.15, EPS);
+    assert_float_equal(s->components[0].energy_pct, 30, EPS);
+    assert_float_equal(s->components[1].avg_energy_j, 0.35, EPS);
+    assert_float_equal(s->components[1].avg_dur_ms, 30, EPS);
+    assert_float_equal(s->components[0].dur_pct, 40, EPS); /* 120 of 300 ms */
+
+    /* Hottest (layer, component): ffn L0 1.2, ffn L1 0.9, attn L0 0.6, attn L1 0.3. */
+    assert_int_equal(s->n_hottest, 4);
+    assert_string_equal(s->hottest[0].name, "ffn");
+    assert_int_equal(s->hottest[0].layer, 0);
+    assert_float_equal(s->hottest[0].total_energy_j, 1.2, EPS);
+    assert_int_equal(s->hottest[1].layer, 1);
+    assert_string_equal(s->hottest[2].name, "attn");
+    assert_int_equal(s->hottest[2].layer, 0);
+    assert_float_equal(s->hottest[3].total_energy_j, 0.3, EPS);
+}
+
+static void check_efficiency(const struct wl_summary *s)
+{
+    const struct wl_summary_efficiency *e = &s->eff;
+    assert_int_equal(e->input_tokens, 3);
+    assert_int_equal(e->output_tokens, 3);
+    assert_float_equal(e->j_per_token, 10.0 / 3.0, EPS);     /* 10 J / 3 output tokens */
+    assert_float_equal(e->tokens_per_j, 0.3, EPS);           /* 3 / 10 J */
+    assert_float_equal(e->prefill_j_per_in_token, 1.0, EPS); /* 3 J / 3 */
+    assert_float_equal(e->decode_j_per_out_token, 2.0, EPS); /* 6 J / 3 */
+    assert_float_equal(e->out_in_energy_ratio, 2.0, EPS);    /* 2 / 1 */
+    assert_float_equal(e->tokens_per_s, 5.0, EPS);           /* 3 / 0.6 s */
+    assert_float_equal(e->prefill_tokens_per_s, 15.0, EPS);  /* 3 / 0.2 s */
+    assert_float_equal(e->ttft_ms, 500, EPS);                /* token 3 ends at 500 */
+    assert_float_equal(e->mean_itl_ms, 200, EPS);            /* (900 - 500) / 2 */
+    assert_float_equal(e->edp_js, 10.0, EPS);                /* 10 J x 1 s */
+    assert_float_equal(e->edp_per_token_js, 0.4, EPS);       /* (0.4 + 0.5 + 0.3) / 3 */
+    assert_float_equal(e->prefill_edp_js, 0.6, EPS);         /* 3 J x 0.2 s */
+    assert_float_equal(e->decode_edp_js, 3.6, EPS);          /* 6 J x 0.6 s */
+}
+
+static void check_domains(const struct wl_summary *s)
+{
+    assert_int_equal(s->n_domains, 2);
+    const struct wl_summary_domain *pkg = &s->domains[0], *dram = &s->domains[1];
+    if (pkg->domain != WL_DOMAIN_PACKAGE) {
+        const struct wl_summary_domain *t = pkg;
+        pkg = dram;
+        dram = t;
+    }
+    assert_float_equal(pkg->pct, 80, EPS);
+    assert_float_equal(dram->pct, 20, EPS);
+    assert_float_equal(pkg->pct + dram->pct, 100, EPS);
+    assert_float_equal(pkg->avg_power_w, 8, EPS); /* 8 J over 1 s */
+    assert_float_equal(pkg->peak_power_w, 15, EPS);
+    assert_float_equal(pkg->peak_t_ms, 400, EPS);
+    assert_float_equal(pkg->baseline_energy_j, 2, EPS);
+    assert_float_equal(pkg->dynamic_energy_j, 6, EPS);
+    assert_float_equal(dram->dynamic_energy_j, 1.5, EPS);
+    assert_float_equal(s->baseline_power_w, 2.5, EPS);
+    assert_float_equal(s->dynamic_energy_j, 7.5, EPS);
+}
+
+static void test_summary_of_a_finished_run(void **state)
+{
+    struct fixture *f = *state;
+    char id[37];
+    write_fixture(f->s, true, id);
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    struct wl_summary s;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_float_equal(s.energy_j, 10, EPS);
+    assert_false(s.energy_from_phases);
+    assert_float_equal(s.covered_energy_pct, 100, EPS);
+    assert_float_equal(s.avg_power_w, 10, EPS);
+    check_breakdowns(&s);
+    check_efficiency(&s);
+    check_domains(&s);
+
+    json_t *j = wl_summary_to_json(&a, &s);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "run"), "id")), id);
+    json_t *ef = json_object_get(j, "efficiency");
+    assert_float_equal(json_real_value(json_object_get(ef, "j_per_token")), 10.0 / 3.0, EPS);
+    assert_int_equal(json_array_size(json_object_get(j, "phases")), 4);
+    assert_int_equal(json_array_size(json_object_get(j, "hottest_components")), 4);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "totals"), "energy_method")),
+        "counter");
+    json_decref(j);
+    wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
+}
+
+/* A crashed run has no totals and no precomputed component rows: the
+ * breakdowns come from the rows, the total from the phases. */
+static void test_summary_of_an_unfinished_run(void **state)
+{
+    struct fixture *f = *state;
+    char id[37];
+    write_fixture(f->s, false, id);
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    struct wl_summary s;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_true(s.energy_from_phases);
+    assert_float_equal(s.energy_j, 10, EPS);
+    assert_float_equal(s.duration_ms, 1000, EPS); /* first start to last end */
+    check_breakdowns(&s);
+    check_efficiency(&s);
+    check_domains(&s);
+    wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
+}
+
+/* A measure run: no tokens, no sections. Token figures are unknown, not 0. */
+static void test_summary_without_tokens_leaves_token_figures_unknown(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "sleep 1"};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 2000,
+                                .energy_j = 6,
+                                .energy_method = WL_METHOD_MODEL_ESTIMATE,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    struct wl_summary s;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_float_equal(s.avg_power_w, 3, EPS);
+    assert_float_equal(s.eff.edp_js, 12, EPS);
+    assert_true(isnan(s.eff.j_per_token));
+    assert_true(isnan(s.eff.ttft_ms));
+    assert_true(isnan(s.eff.tokens_per_s));
+    assert_true(isnan(s.dynamic_energy_j)); /* no baseline measured */
+    assert_int_equal(s.n_phases, 0);
+    json_t *j = wl_summary_to_json(&a, &s);
+    assert_true(json_is_null(json_object_get(json_object_get(j, "efficiency"), "j_per_token")));
+    json_decref(j);
+    wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_summary_of_a_finished_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_summary_of_an_unfinished_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_summary_without_tokens_leaves_token_figures_unknown,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,455 @@
+/* The store's CLI commands end to end: runs (filters, sort, pages, JSON),
+ * show, export (JSON nesting, CSV tables, -o), rm, gc, --db and
+ * WATTLENS_DB, and the messages for bad input. Fixture runs are written
+ * through the store API, then the real `wattlens` binary reads them.
+ */
+#include "test_support.h"
+
+#include "store/store.h"
+#include "wattlens/error.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define T0_MS 1700000000000LL /* 2023-11-14T22:13:20Z */
+#define DAY_MS (86400LL * 1000)
+
+struct fixture {
+    char *dir;
+    char db[4200];
+    char ids[3][37];
+};
+
+/* A run with 2 input and 2 output tokens, 2 layers, 2 components and 2 ops
+ * each; energy 10 J over 1 s (J/token 5 when jpt_scale is 1). */
+static void write_run(wl_store *s, int64_t created, const char *model, const char *tag,
+                      double energy_j, char *id)
+{
+    const char *tags[] = {tag};
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .created_at_ms = created,
+                               .model_name = model,
+                               .prompt = "Why is the sky blue?",
+                               .tags = tags,
+                               .n_tags = tag ? 1 : 0,
+                               .experiment = "cli",
+                               .depth = "deep"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_section secs[2] = {
+        {.phase = "prefill",
+         .name = "layers",
+         .token_index = -1,
+         .start_ms = 0,
+         .end_ms = 400,
+         .energy_j = 0.4 * energy_j,
+         .method = WL_METHOD_MODEL_ESTIMATE},
+        {.phase = "decode",
+         .name = "tokens",
+         .token_index = -1,
+         .start_ms = 400,
+         .end_ms = 1000,
+         .energy_j = 0.6 * energy_j,
+         .method = WL_METHOD_MODEL_ESTIMATE},
+    };
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(wl_store_add_section(r, &secs[i]), 0);
+    struct wl_store_sample smp = {.t_ms = 500,
+                                  .phase = "decode",
+                                  .domain_mask = 1u << WL_DOMAIN_PACKAGE,
+                                  .method_flags = 1u << WL_METHOD_MODEL_ESTIMATE};
+    smp.power_w[WL_DOMAIN_PACKAGE] = 10;
+    smp.energy_j[WL_DOMAIN_PACKAGE] = 5;
+    assert_int_equal(wl_store_add_samples(r, &smp, 1), 0);
+    float heads[2] = {1.5f, 0.5f};
+    for (int t = 0; t < 4; t++) {
+        struct wl_store_token tok = {.index = t,
+                                     .text = t < 2 ? "in,put" : "out \"q\"",
+                                     .is_input = t < 2,
+                                     .start_ms = 250.0 * t,
+                                     .end_ms = 250.0 * t + 250,
+                                     .energy_j = energy_j / 4,
+                                     .method = WL_METHOD_MODEL_ESTIMATE,
+                                     .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &tok), 0);
+        for (int l = 0; l < 2; l++) {
+            struct wl_store_layer_metric lm = {t, l, 100, energy_j / 16};
+            assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+            for (int c = 0; c < 2; c++) {
+                struct wl_store_component_metric cm = {.token_index = t,
+                                                       .layer = l,
+                                                       .component = c,
+                                                       .name = c ? "ffn" : "attn",
+                                                       .dur_ms = 50,
+                                                       .energy_j = energy_j / 32,
+                                                       .act_mean_abs = 0.5,
+                                                       .act_std = WL_STORE_UNSET,
+                                                       .act_max_abs = WL_STORE_UNSET,
+                                                       .act_sparsity = WL_STORE_UNSET};
+                assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+                for (int o = 0; o < 2; o++) {
+                    struct wl_store_op_metric om = {.token_index = t,
+                                                    .layer = l,
+                                                    .component = c,
+                                                    .op = o,
+                                                    .name = o ? "softmax" : "qk",
+                                                    .dur_ms = 25,
+                                                    .energy_j = energy_j / 64,
+                                                    .n_heads = 2,
+                                                    .head_entropy = heads,
+                                                    .entropy = 1.0,
+                                                    .max_weight = WL_STORE_UNSET,
+                                                    .sparsity = WL_STORE_UNSET,
+                                                    .kill_ratio = WL_STORE_UNSET,
+                                                    .var_ratio = WL_STORE_UNSET};
+                    assert_int_equal(wl_store_add_op_metric(r, &om), 0);
+                }
+            }
+        }
+    }
+    struct wl_store_domain dom = {.domain = WL_DOMAIN_PACKAGE,
+                                  .method = WL_METHOD_MODEL_ESTIMATE,
+                                  .source = "cpu_model",
+                                  .energy_j = energy_j,
+                                  .avg_power_w = WL_STORE_UNSET,
+                                  .baseline_power_w = 1,
+                                  .peak_power_w = 20,
+                                  .peak_t_ms = 600};
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 1000,
+                                .energy_j = energy_j,
+                                .energy_method = WL_METHOD_MODEL_ESTIMATE,
+                                .energy_scope = "package",
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = 10,
+                                .domains = &dom,
+                                .n_domains = 1};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    f->dir = wl_test_tmpdir();
+    snprintf(f->db, sizeof f->db, "%s/cli.db", f->dir);
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    write_run(s, T0_MS, "llama-tiny", "a", 10, f->ids[0]);       /* J/token 5 */
+    write_run(s, T0_MS + DAY_MS, "phi-tiny", "b", 4, f->ids[1]); /* J/token 2 */
+    write_run(s, T0_MS + 2 * DAY_MS, "llama-big", "a", 40, f->ids[2]);
+    wl_store_close(s);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    wl_test_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Runs the CLI with args after "--db <db>"; returns the exit status. */
+static int cli(const struct fixture *f, const char *cmd, const char *args, char **out, char **err)
+{
+    char line[16384];
+    snprintf(line, sizeof line, "%s --db '%s' %s", cmd, f->db, args);
+    return wl_test_run_cli(line, out, err);
+}
+
+static json_t *cli_json(const struct fixture *f, const char *cmd, const char *args)
+{
+    char *out = NULL, *err = NULL;
+    int rc = cli(f, cmd, args, &out, &err);
+    if (rc != 0)
+        fail_msg("wattlens %s %s: exit %d: %s", cmd, args, rc, err ? err : "");
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    if (!j)
+        fail_msg("wattlens %s %s: bad JSON (%s): %.200s", cmd, args, je.text, out);
+    free(out);
+    free(err);
+    return j;
+}
+
+static const char *run_id_at(json_t *runs, size_t i)
+{
+    return json_string_value(json_object_get(json_array_get(runs, i), "id"));
+}
+
+static void test_runs_json_filters_sorts_and_pages(void **state)
+{
+    struct fixture *f = *state;
+    json_t *j = cli_json(f, "runs", "--json");
+    json_t *runs = json_object_get(j, "runs");
+    assert_int_equal(json_integer_value(json_object_get(j, "total")), 3);
+    assert_int_equal(json_array_size(runs), 3);
+    assert_string_equal(run_id_at(runs, 0), f->ids[2]); /* newest first */
+    json_t *r0 = json_array_get(runs, 0);
+    assert_string_equal(json_string_value(json_object_get(r0, "status")), "complete");
+    assert_string_equal(json_string_value(json_object_get(r0, "energy_method")), "model_estimate");
+    assert_int_equal(json_integer_value(json_object_get(r0, "output_tokens")), 2);
+    assert_float_equal(json_real_value(json_object_get(r0, "j_per_token")), 20, 1e-9);
+    json_decref(j);
+
+    j = cli_json(f, "runs", "--json --model llama --tag a --sort jpt");
+    runs = json_object_get(j, "runs");
+    assert_int_equal(json_array_size(runs), 2);
+    assert_string_equal(run_id_at(runs, 0), f->ids[0]); /* 5 J/token before 20 */
+    json_decref(j);
+
+    j = cli_json(f, "runs", "--json --since 2023-11-15 --until 2023-11-16T12:00");
+    runs = json_object_get(j, "runs");
+    assert_int_equal(json_array_size(runs), 1);
+    assert_string_equal(run_id_at(runs, 0), f->ids[1]);
+    json_decref(j);
+
+    j = cli_json(f, "runs", "--json --sort energy --limit 1 --offset 1");
+    runs = json_object_get(j, "runs");
+    assert_int_equal(json_array_size(runs), 1);
+    assert_int_equal(json_integer_value(json_object_get(j, "total")), 3);
+    assert_string_equal(run_id_at(runs, 0), f->ids[0]); /* 40, [10], 4 */
+    json_decref(j);
+
+    j = cli_json(f, "runs", "--json --search 'SKY BLUE' --experiment nope");
+    assert_int_equal(json_array_size(json_object_get(j, "runs")), 0);
+    assert_int_equal(json_integer_value(json_object_get(j, "total")), 0);
+    json_decref(j);
+}
+
+static void test_runs_table_and_usage_errors(void **state)
+{
+    struct fixture *f = *state;
+    char *out = NULL, *err = NULL;
+    assert_int_equal(cli(f, "runs", "", &out, &err), 0);
+    char prefix[9];
+    memcpy(prefix, f->ids[1], 8);
+    prefix[8] = '\0';
+    assert_non_null(strstr(out, prefix));
+    assert_non_null(strstr(out, "phi-tiny"));
+    assert_non_null(strstr(out, "1-3 of 3 runs"));
+    free(out);
+    free(err);
+    assert_int_equal(cli(f, "runs", "--sort size", &out, &err), 2);
+    assert_non_null(strstr(err, "--sort"));
+    free(out);
+    free(err);
+    assert_int_equal(cli(f, "runs", "--since yesterday", &out, &err), 2);
+    assert_non_null(strstr(err, "invalid time 'yesterday' for --since"));
+    free(out);
+    free(err);
+    assert_int_equal(cli(f, "runs", "--limit -3", &out, &err), 2);
+    free(out);
+    free(err);
+}
+
+static void test_show_text_and_json(void **state)
+{
+    struct fixture *f = *state;
+    char *out = NULL, *err = NULL;
+    char args[64];
+    snprintf(args, sizeof args, "%.6s", f->ids[0]);
+    assert_int_equal(cli(f, "show", args, &out, &err), 0);
+    assert_non_null(strstr(out, f->ids[0]));
+    assert_non_null(strstr(out, "Phases"));
+    assert_non_null(strstr(out, "decode"));
+    assert_non_null(strstr(out, "J/token (output)"));
+    assert_non_null(strstr(out, "5.0000 J"));
+    assert_non_null(strstr(out, "ESTIMATED"));
+    assert_non_null(strstr(out, "Hottest components"));
+    free(out);
+    free(err);
+
+    snprintf(args, sizeof args, "--json %s", f->ids[0]);
+    json_t *j = cli_json(f, "show", args);
+    json_t *ef = json_object_get(j, "efficiency");
+    assert_float_equal(json_real_value(json_object_get(ef, "j_per_token")), 5, 1e-9);
+    assert_float_equal(json_real_value(json_object_get(ef, "decode_j_per_output_token")), 3, 1e-9);
+    json_t *ph = json_object_get(j, "phases");
+    assert_int_equal(json_array_size(ph), 2);
+    double pct = 0;
+    for (size_t i = 0; i < 2; i++)
+        pct += json_real_value(json_object_get(json_array_get(ph, i), "energy_pct"));
+    assert_float_equal(pct, 100, 1e-9);
+    json_decref(j);
+
+    assert_int_equal(cli(f, "show", "ffffffff", &out, &err), 1);
+    assert_non_null(strstr(err, "no run with id 'ffffffff'"));
+    free(out);
+    free(err);
+    assert_int_equal(cli(f, "show", "", &out, &err), 2);
+    assert_non_null(strstr(err, "missing run ID"));
+    free(out);
+    free(err);
+}
+
+static void test_export_json_nests_the_hierarchy(void **state)
+{
+    struct fixture *f = *state;
+    char args[128];
+    snprintf(args, sizeof args, "%s --format json", f->ids[0]);
+    json_t *j = cli_json(f, "export", args);
+    assert_string_equal(json_string_value(json_object_get(j, "format")), "wattlens-run");
+    json_t *run = json_object_get(j, "run");
+    assert_string_equal(json_string_value(json_object_get(run, "id")), f->ids[0]);
+    assert_string_equal(json_string_value(json_object_get(run, "tags")), "a");
+    assert_int_equal(json_array_size(json_object_get(run, "samples")), 1);
+    assert_int_equal(json_array_size(json_object_get(run, "sections")), 2);
+    assert_int_equal(json_array_size(json_object_get(run, "domains")), 1);
+    assert_non_null(json_object_get(json_object_get(run, "summary"), "efficiency"));
+    json_t *toks = json_object_get(run, "tokens");
+    assert_int_equal(json_array_size(toks), 4);
+    json_t *t3 = json_array_get(toks, 3);
+    assert_string_equal(json_string_value(json_object_get(t3, "text")), "out \"q\"");
+    json_t *layers = json_object_get(t3, "layers");
+    assert_int_equal(json_array_size(layers), 2);
+    json_t *comps = json_object_get(json_array_get(layers, 1), "components");
+    assert_int_equal(json_array_size(comps), 2);
+    json_t *c1 = json_array_get(comps, 1);
+    assert_string_equal(json_string_value(json_object_get(c1, "name")), "ffn");
+    assert_null(json_object_get(c1, "token_index")); /* implied by the nesting */
+    json_t *ops = json_object_get(c1, "ops");
+    assert_int_equal(json_array_size(ops), 2);
+    json_t *op1 = json_array_get(ops, 1);
+    assert_string_equal(json_string_value(json_object_get(op1, "name")), "softmax");
+    json_t *he = json_object_get(op1, "head_entropy");
+    assert_int_equal(json_array_size(he), 2);
+    assert_float_equal(json_real_value(json_array_get(he, 0)), 1.5, 1e-6);
+    assert_true(json_is_null(json_object_get(op1, "kill_ratio")));
+    json_decref(j);
+}
+
+static int count_lines_of_section(const char *text, const char *section)
+{
+    const char *p = strstr(text, section);
+    if (!p)
+        return -1;
+    p = strchr(p, '\n');
+    int n = 0;
+    while (p && p[1] && p[1] != '\n' && p[1] != '#') {
+        n++;
+        p = strchr(p + 1, '\n');
+    }
+    return n;
+}
+
+static void test_export_csv_to_a_file(void **state)
+{
+    struct fixture *f = *state;
+    char args[8400], path[4300];
+    snprintf(path, sizeof path, "%s/out.csv", f->dir);
+    snprintf(args, sizeof args, "%.8s --format csv -o '%s'", f->ids[1], path);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(cli(f, "export", args, &out, &err), 0);
+    assert_string_equal(out, "");
+    free(out);
+    free(err);
+    char *csv = wl_test_read_file(path, NULL);
+    assert_non_null(csv);
+    assert_true(strncmp(csv, "# metadata\nfield,value\nid,", 26) == 0);
+    assert_non_null(strstr(csv, "\n# tokens\ntoken_index,text,is_input,"));
+    assert_non_null(strstr(csv, "\n0,\"in,put\",1,")); /* quoted comma */
+    assert_non_null(strstr(csv, "\"out \"\"q\"\"\"")); /* doubled quotes */
+    assert_int_equal(count_lines_of_section(csv, "# tokens\n"), 1 + 4);
+    assert_int_equal(count_lines_of_section(csv, "# power_samples\n"), 1 + 1);
+    assert_int_equal(count_lines_of_section(csv, "# layer_metrics\n"), 1 + 8);
+    assert_int_equal(count_lines_of_section(csv, "# component_metrics\n"), 1 + 16);
+    assert_int_equal(count_lines_of_section(csv, "# op_metrics\n"), 1 + 32);
+    assert_non_null(strstr(csv, ",1.5 0.5,")); /* per-head values */
+    free(csv);
+
+    assert_int_equal(cli(f, "export", "0000 --format xml", &out, &err), 2);
+    assert_non_null(strstr(err, "--format"));
+    free(out);
+    free(err);
+}
+
+static void test_rm_and_gc(void **state)
+{
+    struct fixture *f = *state;
+    char args[256], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "%s ffff0000", f->ids[0]);
+    assert_int_equal(cli(f, "rm", args, &out, &err), 1); /* one missing: still removes the other */
+    assert_non_null(strstr(out, f->ids[0]));
+    assert_non_null(strstr(err, "ffff0000"));
+    free(out);
+    free(err);
+    json_t *j = cli_json(f, "runs", "--json");
+    assert_int_equal(json_integer_value(json_object_get(j, "total")), 2);
+    json_decref(j);
+
+    assert_int_equal(cli(f, "gc", "--keep 1 --dry-run", &out, &err), 0);
+    assert_non_null(strstr(out, "would remove"));
+    assert_non_null(strstr(out, f->ids[1]));
+    free(out);
+    free(err);
+    j = cli_json(f, "gc", "--keep 1 --json");
+    assert_int_equal(json_array_size(json_object_get(j, "removed")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(j, "removed"), 0)),
+                        f->ids[1]);
+    assert_int_equal(json_integer_value(json_object_get(j, "runs_left")), 1);
+    json_decref(j);
+    assert_int_equal(cli(f, "gc", "", &out, &err), 2);
+    assert_non_null(strstr(err, "--keep"));
+    free(out);
+    free(err);
+}
+
+static void test_db_from_environment_and_bad_files(void **state)
+{
+    struct fixture *f = *state;
+    char line[8400], *out = NULL, *err = NULL;
+    snprintf(line, sizeof line, "runs --json");
+    setenv("WATTLENS_DB", f->db, 1);
+    assert_int_equal(wl_test_run_cli(line, &out, &err), 0);
+    unsetenv("WATTLENS_DB");
+    assert_non_null(strstr(out, "\"total\": 3"));
+    free(out);
+    free(err);
+
+    char notes[4300];
+    snprintf(notes, sizeof notes, "%s/notes.txt", f->dir);
+    assert_int_equal(wl_test_write_file(notes, "hello\n", 6), 0);
+    snprintf(line, sizeof line, "runs --db '%s'", notes);
+    assert_int_equal(wl_test_run_cli(line, &out, &err), 1);
+    assert_non_null(strstr(err, "not a wattlens database"));
+    assert_non_null(strstr(err, notes));
+    free(out);
+    free(err);
+    char *after = wl_test_read_file(notes, NULL);
+    assert_string_equal(after, "hello\n");
+    free(after);
+
+    const char *cmds[] = {"runs", "show", "rm", "gc", "export"};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(line, sizeof line, "%s --help", cmds[i]);
+        assert_int_equal(wl_test_run_cli(line, &out, &err), 0);
+        assert_non_null(strstr(out, "--db FILE"));
+        assert_non_null(strstr(out, "Examples:"));
+        free(out);
+        free(err);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_runs_json_filters_sorts_and_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_runs_table_and_usage_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_show_text_and_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_export_json_nests_the_hierarchy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_export_csv_to_a_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rm_and_gc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_from_environment_and_bad_files, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,526 @@
+/* engine families qwen2, phi3, gemma, gemma2, stablelm: the forward pass on a
+ * tiny synthetic model (engine/synth, F32, the family's real tensor names
+ * and metadata keys) against a plain scalar reference written here: double
+ * precision, the whole sequence recomputed at every step, no cache, no
+ * threads, no SIMD, no quantization, each family part spelled out:
+ *   qwen2    Q/K/V biases
+ *   phi3     fused QKV and gate/up rows, LongRoPE short/long factors and
+ *            attention factor (short below the original context, long above)
+ *   gemma    GeGLU (tanh GELU), embeddings x sqrt(dim), tied output, norm
+ *            weights as stored (the (1 + w) of the original is in the file)
+ *   gemma2   + post-attention / post-FFN norms, attention and final logit
+ *            soft-capping, sliding window on even layers (window 8 of 16)
+ *   stablelm LayerNorm with bias (final norm too), rotary on a quarter of
+ *            each head (NeoX pairs), Q/K/V biases
+ * Also: hook events at depth OP name each family's own parts, and logits do
+ * not depend on the depth (bit for bit).
+ *
+ * Tolerance: max |engine - reference| <= 2e-5 * max(1, max |reference|) over
+ * the vocabulary (F32 KV cache). The engine works in float32 where the
+ * reference uses double; the largest observed difference is 1.3e-6
+ * (stablelm), and leaving out any one family part (soft-cap, a RoPE factor,
+ * a norm bias) moves the logits by 1.4e-3 or more.
+ */
+#include "test_support.h"
+
+#include "engine/context.h"
+#include "engine/forward.h"
+#include "engine/gguf.h"
+#include "engine/gguf_write.h"
+#include "engine/model.h"
+#include "engine/synth.h"
+#include "wattlens/error.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { NL = 2, DIM = 32, NH = 4, NKV = 2, HD = 8, FFN = 48, VOCAB = 300, MAXT = 16 };
+
+static const int32_t seq_tokens[] = {1, 70, 260, 3, 299, 41, 150, 5, 18, 227, 33, 2, 90, 91};
+#define SEQ_N ((int)(sizeof seq_tokens / sizeof seq_tokens[0]))
+
+struct fixture {
+    void *buf;
+    wl_model *m;
+    const wl_gguf *g;
+};
+
+static void load_synth(struct fixture *f, enum wl_arch arch, uint32_t context_length)
+{
+    struct wl_synth_params p;
+    wl_synth_default_params(&p);
+    p.arch = arch;
+    p.n_layers = NL;
+    p.dim = DIM;
+    p.ffn = FFN;
+    p.n_heads = NH;
+    p.n_kv_heads = NKV;
+    p.vocab_size = VOCAB;
+    p.context_length = context_length;
+    p.seed = 11;
+    wl_gguf_writer *w = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    if (wl_synth_model(&p, w, &err) != 0)
+        fail_msg("synth: %s", err.text);
+    size_t size = 0;
+    assert_int_equal(wl_gguf_writer_to_memory(w, &f->buf, &size), 0);
+    wl_gguf_writer_free(w);
+    wl_gguf *g = NULL;
+    if (wl_gguf_open_memory(f->buf, size, &g, &err) != 0)
+        fail_msg("open: %s", err.text);
+    if (wl_model_load_gguf(g, &f->m, &err) != 0)
+        fail_msg("load: %s", err.text);
+    f->m->owns_gguf = true;
+    f->g = g;
+}
+
+static void fixture_free(struct fixture *f)
+{
+    wl_model_free(f->m);
+    free(f->buf);
+}
+
+/* ---- the reference ----------------------------------------------------------- */
+
+struct ref {
+    const wl_gguf *g;
+    const char *arch;
+    int rope_dim;
+    double eps;
+    bool layer_norm, qkv_bias, fused, post_norms, geglu;
+    double embd_scale, attn_softcap, final_softcap;
+    int window; /* 0: none; else on even layers */
+    const float *factors; /* per rope dimension pair, or NULL */
+    double mscale;
+};
+
+/* An F32 tensor of the file by name; NULL when absent (optional parts). */
+static const float *T(const struct ref *r, const char *fmt, int il)
+{
+    char name[96];
+    snprintf(name, sizeof name, fmt, il);
+    const struct wl_gguf_tensor *t = wl_gguf_find_tensor(r->g, name);
+    if (!t)
+        return NULL;
+    assert_int_equal(t->type, WL_TTYPE_F32);
+    return t->data;
+}
+
+static double meta_f(const struct ref *r, const char *suffix)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", r->arch, suffix);
+    double v = 0;
+    if (wl_gguf_get_f64(r->g, key, &v) != 0)
+        fail_msg("metadata %s missing", key);
+    return v;
+}
+
+static int64_t meta_i(const struct ref *r, const char *suffix)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", r->arch, suffix);
+    int64_t v = 0;
+    if (wl_gguf_get_i64(r->g, key, &v) != 0)
+        fail_msg("metadata %s missing", key);
+    return v;
+}
+
+/* y (n_out) = W (n_out rows of n_in) x [+ b] */
+static void matvec(const float *w, const float *b, const double *x, int n_in, int n_out, double *y)
+{
+    for (int o = 0; o < n_out; o++) {
+        double s = b ? b[o] : 0.0;
+        for (int i = 0; i < n_in; i++)
+            s += (double)w[(size_t)o * n_in + i] * x[i];
+        y[o] = s;
+    }
+}
+
+/* RMSNorm: x / sqrt(mean(x^2) + eps) * w; LayerNorm: (x - mean) / sqrt(var + eps) * w + b */
+static void norm(const struct ref *r, const double *x, const float *w, const float *b, double *o)
+{
+    double mean = 0, var = 0;
+    if (r->layer_norm) {
+        for (int i = 0; i < DIM; i++)
+            mean += x[i];
+        mean /= DIM;
+    }
+    for (int i = 0; i < DIM; i++)
+        var += (x[i] - mean) * (x[i] - mean);
+    var /= DIM;
+    for (int i = 0; i < DIM; i++)
+        o[i] = (x[i] - mean) / sqrt(var + r->eps) * w[i] + (b ? b[i] : 0.0);
+}
+
+/* NeoX rotation of the first rope_dim dimensions: pairs (i, i + rope_dim/2). */
+static void rope(const struct ref *r, double *v, int pos)
+{
+    const int half = r->rope_dim / 2;
+    for (int i = 0; i < half; i++) {
+        double th = pos * pow(10000.0, -2.0 * i / r->rope_dim);
+        if (r->factors)
+            th /= r->factors[i];
+        double a = v[i], b = v[i + half];
+        v[i] = (a * cos(th) - b * sin(th)) * r->mscale;
+        v[i + half] = (a * sin(th) + b * cos(th)) * r->mscale;
+    }
+}
+
+static double gelu_tanh(double x)
+{
+    return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+
+static double silu(double x)
+{
+    return x / (1.0 + exp(-x));
+}
+
+static void ref_forward(const struct ref *r, const int32_t *tok, int n, double *logits)
+{
+    static double x[MAXT][DIM], xb[DIM], q[MAXT][NH * HD], k[MAXT][NKV * HD], v[MAXT][NKV * HD];
+    static double att[NH * HD], o[DIM], g[FFN], u[FFN], qkv[NH * HD + 2 * NKV * HD], gu[2 * FFN];
+    static double xn[MAXT][DIM];
+    const float *emb = T(r, "token_embd.weight", 0);
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < DIM; i++)
+            x[t][i] = emb[(size_t)tok[t] * DIM + i] * r->embd_scale;
+    for (int il = 0; il < NL; il++) {
+        for (int t = 0; t < n; t++) {
+            norm(r, x[t], T(r, "blk.%d.attn_norm.weight", il), T(r, "blk.%d.attn_norm.bias", il),
+                 xn[t]);
+            if (r->fused) {
+                /* rows: q (NH*HD), then k (NKV*HD), then v (NKV*HD) */
+                matvec(T(r, "blk.%d.attn_qkv.weight", il), NULL, xn[t], DIM,
+                       NH * HD + 2 * NKV * HD, qkv);
+                memcpy(q[t], qkv, sizeof q[t]);
+                memcpy(k[t], qkv + NH * HD, sizeof k[t]);
+                memcpy(v[t], qkv + NH * HD + NKV * HD, sizeof v[t]);
+            } else {
+                matvec(T(r, "blk.%d.attn_q.weight", il), T(r, "blk.%d.attn_q.bias", il), xn[t],
+                       DIM, NH * HD, q[t]);
+                matvec(T(r, "blk.%d.attn_k.weight", il), T(r, "blk.%d.attn_k.bias", il), xn[t],
+                       DIM, NKV * HD, k[t]);
+                matvec(T(r, "blk.%d.attn_v.weight", il), T(r, "blk.%d.attn_v.bias", il), xn[t],
+                       DIM, NKV * HD, v[t]);
+            }
+            for (int h = 0; h < NH; h++)
+                rope(r, q[t] + h * HD, t);
+            for (int h = 0; h < NKV; h++)
+                rope(r, k[t] + h * HD, t);
+        }
+        const bool sliding = r->window > 0 && il % 2 == 0;
+        for (int t = 0; t < n; t++) {
+            const int j0 = sliding && t + 1 > r->window ? t + 1 - r->window : 0;
+            for (int h = 0; h < NH; h++) {
+                const int kh = h / (NH / NKV);
+                double sc[MAXT], mx = -1e300, sum = 0;
+                for (int j = j0; j <= t; j++) {
+                    double s = 0;
+                    for (int d = 0; d < HD; d++)
+                        s += q[t][h * HD + d] * k[j][kh * HD + d];
+                    s /= sqrt((double)HD);
+                    if (r->attn_softcap > 0)
+                        s = r->attn_softcap * tanh(s / r->attn_softcap);
+                    sc[j] = s;
+                    mx = s > mx ? s : mx;
+                }
+                for (int j = j0; j <= t; j++) {
+                    sc[j] = exp(sc[j] - mx);
+                    sum += sc[j];
+                }
+                for (int d = 0; d < HD; d++) {
+                    double a = 0;
+                    for (int j = j0; j <= t; j++)
+                        a += sc[j] / sum * v[j][kh * HD + d];
+                    att[h * HD + d] = a;
+                }
+            }
+            matvec(T(r, "blk.%d.attn_output.weight", il), NULL, att, NH * HD, DIM, o);
+            if (r->post_norms)
+                norm(r, o, T(r, "blk.%d.post_attention_norm.weight", il), NULL, o);
+            for (int i = 0; i < DIM; i++)
+                x[t][i] += o[i];
+
+            norm(r, x[t], T(r, "blk.%d.ffn_norm.weight", il), T(r, "blk.%d.ffn_norm.bias", il), xb);
+            if (r->fused) {
+                /* rows: gate (FFN), then up (FFN) */
+                matvec(T(r, "blk.%d.ffn_up.weight", il), NULL, xb, DIM, 2 * FFN, gu);
+                memcpy(g, gu, sizeof g);
+                memcpy(u, gu + FFN, sizeof u);
+            } else {
+                matvec(T(r, "blk.%d.ffn_gate.weight", il), NULL, xb, DIM, FFN, g);
+                matvec(T(r, "blk.%d.ffn_up.weight", il), NULL, xb, DIM, FFN, u);
+            }
+            for (int i = 0; i < FFN; i++)
+                g[i] = (r->geglu ? gelu_tanh(g[i]) : silu(g[i])) * u[i];
+            matvec(T(r, "blk.%d.ffn_down.weight", il), NULL, g, FFN, DIM, o);
+            if (r->post_norms)
+                norm(r, o, T(r, "blk.%d.post_ffw_norm.weight", il), NULL, o);
+            for (int i = 0; i < DIM; i++)
+                x[t][i] += o[i];
+        }
+    }
+    norm(r, x[n - 1], T(r, "output_norm.weight", 0), T(r, "output_norm.bias", 0), xb);
+    const float *out = T(r, "output.weight", 0);
+    matvec(out ? out : emb, NULL, xb, DIM, VOCAB, logits);
+    if (r->final_softcap > 0)
+        for (int i = 0; i < VOCAB; i++)
+            logits[i] = r->final_softcap * tanh(logits[i] / r->final_softcap);
+}
+
+/* The reference's switches for a family, read from the file by the real
+ * key names (which also checks that synth wrote them). */
+static struct ref ref_for(const struct fixture *f, enum wl_arch arch, int n_ctx)
+{
+    struct ref r = {.g = f->g, .arch = wl_arch_name(arch), .rope_dim = HD, .eps = 1e-5,
+                    .embd_scale = 1.0, .mscale = 1.0};
+    switch (arch) {
+    case WL_ARCH_QWEN2:
+        r.qkv_bias = true;
+        break;
+    case WL_ARCH_PHI3: {
+        r.fused = true;
+        const int64_t orig = meta_i(&r, "rope.scaling.original_context_length");
+        r.factors = T(&r, n_ctx > orig ? "rope_factors_long.weight" : "rope_factors_short.weight", 0);
+        r.mscale = meta_f(&r, "rope.scaling.attn_factor");
+        assert_true(r.mscale > 1.0);
+        break;
+    }
+    case WL_ARCH_GEMMA2:
+        r.post_norms = true;
+        r.attn_softcap = meta_f(&r, "attn_logit_softcapping");
+        r.final_softcap = meta_f(&r, "final_logit_softcapping");
+        r.window = (int)meta_i(&r, "attention.sliding_window");
+        r.geglu = true;
+        r.embd_scale = sqrt((double)DIM);
+        assert_null(T(&r, "output.weight", 0)); /* tied */
+        break;
+    case WL_ARCH_GEMMA:
+        r.geglu = true;
+        r.embd_scale = sqrt((double)DIM);
+        assert_null(T(&r, "output.weight", 0)); /* tied */
+        break;
+    case WL_ARCH_STABLELM:
+        r.layer_norm = true;
+        r.qkv_bias = true;
+        r.rope_dim = (int)meta_i(&r, "rope.dimension_count");
+        assert_int_equal(r.rope_dim, HD / 4);
+        r.eps = meta_f(&r, "attention.layer_norm_epsilon");
+        break;
+    default:
+        fail_msg("no reference for this family");
+    }
+    return r;
+}
+
+static double max_rel_diff(const float *a, const double *b)
+{
+    double md = 0, mx = 1.0;
+    for (int i = 0; i < VOCAB; i++) {
+        assert_true(isfinite(a[i]));
+        double d = fabs((double)a[i] - b[i]);
+        md = d > md ? d : md;
+        mx = fabs(b[i]) > mx ? fabs(b[i]) : mx;
+    }
+    return md / mx;
+}
+
+static wl_context *make_ctx(const wl_model *m, int n_ctx, int ubatch, int threads)
+{
+    struct wl_context_params p = wl_context_default_params();
+    p.kv_type = WL_TTYPE_F32;
+    p.n_ctx = n_ctx;
+    p.n_ubatch = ubatch;
+    p.n_threads = threads;
+    wl_context *ctx = NULL;
+    struct wl_errmsg err = {{0}};
+    if (wl_context_create(m, &p, &ctx, &err) != 0)
+        fail_msg("context: %s", err.text);
+    return ctx;
+}
+
+/* Prefill 5 tokens (batches of 3), decode the rest one by one; the logits
+ * of every step match the reference. */
+static void check_family(enum wl_arch arch, uint32_t context_length, int n_ctx, int threads)
+{
+    struct fixture f = {0};
+    load_synth(&f, arch, context_length);
+    assert_string_equal(f.m->config.arch, wl_arch_name(arch));
+    struct ref r = ref_for(&f, arch, n_ctx);
+    wl_context *ctx = make_ctx(f.m, n_ctx, 3, threads);
+    struct wl_errmsg err = {{0}};
+    double ref[VOCAB];
+    assert_int_equal(wl_context_prefill(ctx, seq_tokens, 5, &err), 0);
+    ref_forward(&r, seq_tokens, 5, ref);
+    double d = max_rel_diff(wl_context_logits(ctx), ref);
+    if (d > 2e-5)
+        fail_msg("%s prefill: relative difference %g", r.arch, d);
+    for (int i = 5; i < SEQ_N && i < n_ctx; i++) {
+        assert_int_equal(wl_context_decode(ctx, seq_tokens[i], &err), 0);
+        ref_forward(&r, seq_tokens, i + 1, ref);
+        d = max_rel_diff(wl_context_logits(ctx), ref);
+        if (d > 2e-5)
+            fail_msg("%s step %d: relative difference %g", r.arch, i, d);
+    }
+    wl_context_free(ctx);
+    fixture_free(&f);
+}
+
+static void test_qwen2_matches_reference(void **state)
+{
+    (void)state;
+    check_family(WL_ARCH_QWEN2, 2048, 16, 1);
+}
+
+static void test_phi3_short_factors_match_reference(void **state)
+{
+    (void)state;
+    /* original context 1024 / 32 = 32: a 16-position context uses the short factors */
+    check_family(WL_ARCH_PHI3, 1024, 16, 1);
+}
+
+static void test_phi3_long_factors_match_reference(void **state)
+{
+    (void)state;
+    check_family(WL_ARCH_PHI3, 1024, 40, 2);
+}
+
+static void test_gemma_matches_reference(void **state)
+{
+    (void)state;
+    check_family(WL_ARCH_GEMMA, 2048, 16, 1);
+}
+
+static void test_gemma2_matches_reference(void **state)
+{
+    (void)state;
+    /* context 16: window 8, so the last 6 of 14 tokens slide on layer 0 */
+    check_family(WL_ARCH_GEMMA2, 16, 16, 2);
+}
+
+static void test_stablelm_matches_reference(void **state)
+{
+    (void)state;
+    check_family(WL_ARCH_STABLELM, 2048, 16, 1);
+}
+
+/* ---- hook names and depth independence -------------------------------------- */
+
+struct seen {
+    bool comp[WL_COMP_COUNT];
+    bool op[WL_OP_COUNT];
+};
+
+static void on_event(void *ud, const struct wl_hook_event *ev)
+{
+    struct seen *s = ud;
+    if (ev->kind == WL_HOOK_COMPONENT && (unsigned)ev->component < WL_COMP_COUNT)
+        s->comp[ev->component] = true;
+    if (ev->kind == WL_HOOK_OP && (unsigned)ev->op < WL_OP_COUNT)
+        s->op[ev->op] = true;
+}
+
+static void run_logits(const wl_model *m, const struct wl_hooks *h, float *out)
+{
+    wl_context *ctx = make_ctx(m, 16, 4, 1);
+    wl_context_set_hooks(ctx, h);
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_context_prefill(ctx, seq_tokens, 10, &err), 0);
+    assert_int_equal(wl_context_decode(ctx, seq_tokens[10], &err), 0);
+    memcpy(out, wl_context_logits(ctx), VOCAB * sizeof(float));
+    wl_context_free(ctx);
+}
+
+static struct seen deep_names(enum wl_arch arch)
+{
+    struct fixture f = {0};
+    load_synth(&f, arch, 16);
+    struct seen s = {0};
+    struct wl_hooks h = {.fn = on_event, .user_data = &s, .depth = WL_HOOK_DEPTH_OP,
+                         .activations = true};
+    float plain[VOCAB], deep[VOCAB];
+    run_logits(f.m, NULL, plain);
+    run_logits(f.m, &h, deep);
+    assert_memory_equal(plain, deep, sizeof plain);
+    fixture_free(&f);
+    /* the names every family shares */
+    assert_true(s.comp[WL_COMP_ATTN_NORM] && s.comp[WL_COMP_ROPE] && s.comp[WL_COMP_ATTENTION]);
+    assert_true(s.comp[WL_COMP_O] && s.comp[WL_COMP_FFN_NORM] && s.comp[WL_COMP_ACTIVATION]);
+    assert_true(s.comp[WL_COMP_DOWN]);
+    assert_true(s.op[WL_OP_QK] && s.op[WL_OP_SOFTMAX] && s.op[WL_OP_AV] && s.op[WL_OP_DOWN]);
+    assert_true(s.op[WL_OP_NORM_VARIANCE] && s.op[WL_OP_GATE_X_UP]);
+    return s;
+}
+
+static void test_each_family_names_its_parts(void **state)
+{
+    (void)state;
+    struct seen s = deep_names(WL_ARCH_QWEN2);
+    assert_true(s.comp[WL_COMP_Q] && s.comp[WL_COMP_K] && s.comp[WL_COMP_V]);
+    assert_false(s.comp[WL_COMP_QKV] || s.op[WL_OP_SOFTCAP] || s.op[WL_OP_NORM_MEAN]);
+
+    s = deep_names(WL_ARCH_PHI3);
+    assert_true(s.comp[WL_COMP_QKV] && s.comp[WL_COMP_GATE_UP]);
+    assert_false(s.comp[WL_COMP_Q] || s.comp[WL_COMP_GATE] || s.comp[WL_COMP_UP]);
+
+    s = deep_names(WL_ARCH_GEMMA);
+    assert_true(s.comp[WL_COMP_GATE] && s.comp[WL_COMP_UP]);
+    assert_false(s.comp[WL_COMP_ATTN_POST_NORM] || s.op[WL_OP_SOFTCAP]);
+
+    s = deep_names(WL_ARCH_GEMMA2);
+    assert_true(s.comp[WL_COMP_ATTN_POST_NORM] && s.comp[WL_COMP_FFN_POST_NORM]);
+    assert_true(s.op[WL_OP_SOFTCAP]);
+
+    s = deep_names(WL_ARCH_STABLELM);
+    assert_true(s.op[WL_OP_NORM_MEAN] && s.op[WL_OP_NORM_SCALE]);
+    assert_false(s.op[WL_OP_SOFTCAP]);
+}
+
+/* ---- loading errors ------------------------------------------------------------ */
+
+static void test_stablelm_without_output_norm_bias_is_refused(void **state)
+{
+    (void)state;
+    /* a stablelm file whose norms have no bias is not a stablelm file: the
+     * llama synth layout under the stablelm name */
+    struct wl_synth_params p;
+    wl_synth_default_params(&p);
+    wl_gguf_writer *w = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    assert_int_equal(wl_synth_model(&p, w, &err), 0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "general.architecture", "stablelm"), 0);
+    void *buf = NULL;
+    size_t size = 0;
+    assert_int_equal(wl_gguf_writer_to_memory(w, &buf, &size), 0);
+    wl_gguf_writer_free(w);
+    wl_gguf *g = NULL;
+    assert_int_equal(wl_gguf_open_memory(buf, size, &g, &err), 0);
+    wl_model *m = NULL;
+    /* the llama keys are under "llama.": the first missing key is named */
+    int rc = wl_model_load_gguf(g, &m, &err);
+    assert_int_equal(rc, WL_EFORMAT);
+    assert_non_null(strstr(err.text, "stablelm."));
+    wl_gguf_close(g);
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_qwen2_matches_reference),
+        cmocka_unit_test(test_phi3_short_factors_match_reference),
+        cmocka_unit_test(test_phi3_long_factors_match_reference),
+        cmocka_unit_test(test_gemma_matches_reference),
+        cmocka_unit_test(test_gemma2_matches_reference),
+        cmocka_unit_test(test_stablelm_matches_reference),
+        cmocka_unit_test(test_each_family_names_its_parts),
+        cmocka_unit_test(test_stablelm_without_output_norm_bias_is_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

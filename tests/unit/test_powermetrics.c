@@ -1,0 +1,349 @@
+/* powermetrics: every real capture parses to the numbers written in it; a
+ * NUL-joined stream gives one sample per document whatever the chunking;
+ * truncated or garbled input is an error, never a crash; missing keys are
+ * tolerated; the backend runs a fake `powermetrics` executable and sums the
+ * energies of its stream. */
+#include "test_support.h"
+
+#include "sensors/powermetrics_parse.h"
+#include "sensors/sensor.h"
+#include "util/clock.h"
+#include "wattlens/wattlens.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct capture {
+    const char *file;
+    uint64_t elapsed_ns;
+    double cpu_mj, gpu_mj, ane_mj;
+    double cpu_mw, gpu_mw, ane_mw, combined_mw;
+    const char *hw_model;
+};
+
+/* Values read from the files in ../shared/testdata/powermetrics (processor dict). */
+static const struct capture captures[] = {
+    {"powermetrics/powermetrics-output-m1.xml", 2019178750ull, 89, 31, 0, 44.0773, 15.3528, 0,
+     59.4301, "MacBookPro17,1"},
+    {"powermetrics/powermetrics-output-m1-2.xml", 525992374ull, 54, 10, 0, 102.663, 19.0117, 0,
+     121.675, "MacBookPro17,1"},
+    {"powermetrics/powermetrics-output-m2ultra.xml", 1023721416ull, 855, 72607, 0, 835.188, 70924.6,
+     0, 71759.8, "Mac14,14"},
+};
+#define N_CAPTURES (sizeof captures / sizeof captures[0])
+
+static char *load(const char *rel, size_t *len)
+{
+    char *buf = wl_test_read_file(wl_test_data_path(rel), len);
+    assert_non_null(buf);
+    return buf;
+}
+
+static void check_sample(const struct wl_pm_sample *s, const struct capture *c)
+{
+    unsigned all = WL_PM_CPU_ENERGY | WL_PM_GPU_ENERGY | WL_PM_ANE_ENERGY | WL_PM_CPU_POWER |
+                   WL_PM_GPU_POWER | WL_PM_ANE_POWER | WL_PM_COMBINED_POWER | WL_PM_ELAPSED;
+    assert_int_equal(s->present, all);
+    assert_int_equal(s->elapsed_ns, c->elapsed_ns);
+    assert_float_equal(s->cpu_energy_mj, c->cpu_mj, 1e-9);
+    assert_float_equal(s->gpu_energy_mj, c->gpu_mj, 1e-9);
+    assert_float_equal(s->ane_energy_mj, c->ane_mj, 1e-9);
+    assert_float_equal(s->cpu_power_mw, c->cpu_mw, 1e-9);
+    assert_float_equal(s->gpu_power_mw, c->gpu_mw, 1e-9);
+    assert_float_equal(s->ane_power_mw, c->ane_mw, 1e-9);
+    assert_float_equal(s->combined_power_mw, c->combined_mw, 1e-9);
+    assert_string_equal(s->hw_model, c->hw_model);
+}
+
+static void test_every_capture_parses_to_its_numbers(void **state)
+{
+    (void)state;
+    if (!wl_test_have_data())
+        skip();
+    for (size_t i = 0; i < N_CAPTURES; i++) {
+        size_t len;
+        char *doc = load(captures[i].file, &len);
+        struct wl_pm_sample s;
+        struct wl_errmsg em;
+        int rc = wl_pm_parse(doc, len, &s, &em);
+        if (rc != 0)
+            fprintf(stderr, "%s: %s\n", captures[i].file, em.text);
+        assert_int_equal(rc, 0);
+        check_sample(&s, &captures[i]);
+        free(doc);
+    }
+}
+
+struct collected {
+    int n;
+    int errors;
+    struct wl_pm_sample s[16];
+};
+
+static void collect(void *ud, const char *doc, size_t len)
+{
+    struct collected *c = ud;
+    struct wl_errmsg em;
+    if (c->n < 16 && wl_pm_parse(doc, len, &c->s[c->n], &em) == 0)
+        c->n++;
+    else
+        c->errors++;
+}
+
+/* all captures joined by NUL bytes (with a leading newline on later documents,
+ * as a real stream has), and a trailing NUL */
+static char *make_stream(size_t *len_out)
+{
+    size_t cap = 0, len = 0;
+    char *docs[N_CAPTURES];
+    size_t lens[N_CAPTURES];
+    for (size_t i = 0; i < N_CAPTURES; i++) {
+        docs[i] = load(captures[i].file, &lens[i]);
+        cap += lens[i] + 2;
+    }
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    for (size_t i = 0; i < N_CAPTURES; i++) {
+        if (i > 0)
+            buf[len++] = '\n';
+        memcpy(buf + len, docs[i], lens[i]);
+        len += lens[i];
+        buf[len++] = '\0';
+        free(docs[i]);
+    }
+    *len_out = len;
+    return buf;
+}
+
+static void test_nul_joined_stream_gives_one_sample_each(void **state)
+{
+    (void)state;
+    if (!wl_test_have_data())
+        skip();
+    size_t len;
+    char *stream = make_stream(&len);
+    static const size_t chunks[] = {1, 7, 4096, 1 << 20};
+    for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
+        struct wl_pm_splitter sp;
+        struct collected c;
+        memset(&c, 0, sizeof c);
+        wl_pm_splitter_init(&sp, 1 << 20);
+        for (size_t off = 0; off < len; off += chunks[k]) {
+            size_t n = len - off < chunks[k] ? len - off : chunks[k];
+            assert_int_equal(wl_pm_splitter_feed(&sp, stream + off, n, collect, &c), 0);
+        }
+        wl_pm_splitter_finish(&sp, collect, &c);
+        wl_pm_splitter_free(&sp);
+        assert_int_equal(c.errors, 0);
+        assert_int_equal(c.n, (int)N_CAPTURES);
+        for (size_t i = 0; i < N_CAPTURES; i++)
+            check_sample(&c.s[i], &captures[i]);
+    }
+    /* without the trailing NUL, finish() delivers the last document */
+    struct wl_pm_splitter sp;
+    struct collected c;
+    memset(&c, 0, sizeof c);
+    wl_pm_splitter_init(&sp, 1 << 20);
+    wl_pm_splitter_feed(&sp, stream, len - 1, collect, &c);
+    assert_int_equal(c.n, (int)N_CAPTURES - 1);
+    wl_pm_splitter_finish(&sp, collect, &c);
+    assert_int_equal(c.n, (int)N_CAPTURES);
+    wl_pm_splitter_free(&sp);
+    free(stream);
+}
+
+static void test_oversized_document_is_dropped_and_counted(void **state)
+{
+    (void)state;
+    if (!wl_test_have_data())
+        skip();
+    size_t len;
+    char *stream = make_stream(&len);
+    struct wl_pm_splitter sp;
+    struct collected c;
+    memset(&c, 0, sizeof c);
+    wl_pm_splitter_init(&sp, 40000); /* the m2ultra capture is 65 kB */
+    assert_int_equal(wl_pm_splitter_feed(&sp, stream, len, collect, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(sp.n_oversized, 1);
+    wl_pm_splitter_free(&sp);
+    free(stream);
+}
+
+static void test_truncated_and_garbled_input_is_an_error(void **state)
+{
+    (void)state;
+    if (!wl_test_have_data())
+        skip();
+    for (size_t i = 0; i < N_CAPTURES; i++) {
+        size_t len;
+        char *doc = load(captures[i].file, &len);
+        struct wl_pm_sample s;
+        struct wl_errmsg em;
+        /* cut before the closing tags: never a valid document */
+        for (size_t cut = 0; cut + 16 < len; cut += 331) {
+            wl_errmsg_clear(&em);
+            assert_int_equal(wl_pm_parse(doc, cut, &s, &em), WL_EFORMAT);
+            assert_true(em.text[0] != '\0');
+        }
+        /* garble bytes in place: an error or a sample, never a crash */
+        for (size_t pos = 0; pos < len; pos += 97) {
+            char saved = doc[pos];
+            doc[pos] = (char)(saved ^ 0x5a);
+            int rc = wl_pm_parse(doc, len, &s, &em);
+            assert_true(rc == 0 || rc == WL_EFORMAT);
+            doc[pos] = saved;
+        }
+        free(doc);
+    }
+    struct wl_pm_sample s;
+    struct wl_errmsg em;
+    assert_int_equal(wl_pm_parse("", 0, &s, &em), WL_EFORMAT);
+    assert_int_equal(wl_pm_parse("hello world", 11, &s, &em), WL_EFORMAT);
+    assert_non_null(strstr(em.text, "not an XML plist"));
+    const char *no_proc = "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>x</key>"
+                          "<integer>1</integer></dict></plist>";
+    assert_int_equal(wl_pm_parse(no_proc, strlen(no_proc), &s, &em), WL_EFORMAT);
+    assert_non_null(strstr(em.text, "processor"));
+    const char *empty_proc = "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>processor"
+                             "</key><dict><key>freq_hz</key><real>1.0</real></dict></dict></plist>";
+    assert_int_equal(wl_pm_parse(empty_proc, strlen(empty_proc), &s, &em), WL_EFORMAT);
+    const char *neg = "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>processor</key>"
+                      "<dict><key>cpu_energy</key><integer>-5</integer></dict></dict></plist>";
+    assert_int_equal(wl_pm_parse(neg, strlen(neg), &s, &em), WL_EFORMAT);
+}
+
+static void test_missing_keys_are_tolerated(void **state)
+{
+    (void)state;
+    /* an older release: power only, no energies, no combined, no elapsed_ns */
+    const char *doc = "<?xml version=\"1.0\"?>\n<plist version=\"1.0\"><dict>"
+                      "<key>processor</key><dict><key>cpu_power</key><real>1234.5</real>"
+                      "<key>gpu_power</key><integer>20</integer></dict></dict></plist>\n";
+    struct wl_pm_sample s;
+    struct wl_errmsg em;
+    assert_int_equal(wl_pm_parse(doc, strlen(doc), &s, &em), 0);
+    assert_int_equal(s.present, WL_PM_CPU_POWER | WL_PM_GPU_POWER);
+    assert_float_equal(s.cpu_power_mw, 1234.5, 1e-9);
+    assert_float_equal(s.gpu_power_mw, 20, 1e-9);
+    /* GPU energy only in the top-level gpu dictionary */
+    const char *doc2 = "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict>"
+                       "<key>processor</key><dict><key>cpu_energy</key><integer>7</integer></dict>"
+                       "<key>gpu</key><dict><key>gpu_energy</key><integer>3</integer></dict>"
+                       "</dict></plist>";
+    assert_int_equal(wl_pm_parse(doc2, strlen(doc2), &s, &em), 0);
+    assert_int_equal(s.present, WL_PM_CPU_ENERGY | WL_PM_GPU_ENERGY);
+    assert_float_equal(s.gpu_energy_mj, 3, 1e-9);
+}
+
+/* Writes an executable shell script and returns its path (heap). */
+static char *write_script(const char *dir, const char *name, const char *body)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(wl_test_write_file(path, body, strlen(body)), 0);
+    assert_int_equal(chmod(path, 0755), 0);
+    return strdup(path);
+}
+
+static void test_backend_runs_fake_powermetrics(void **state)
+{
+    (void)state;
+    if (!wl_test_have_data())
+        skip();
+    char *dir = wl_test_tmpdir();
+    char body[8192];
+    snprintf(body, sizeof body,
+             "#!/bin/sh\n"
+             "# fake powermetrics: checks its arguments, streams the real captures\n"
+             "if [ \"$1 $2 $3 $5 $6 $#\" != \"--samplers cpu_power,gpu_power,ane_power -i -f "
+             "plist 6\" ] || ! [ \"$4\" -gt 0 ]; then echo \"bad arguments: $*\" >&2; exit 2; fi\n"
+             "d='%s/powermetrics'\n"
+             "for f in m1 m1-2 m2ultra; do cat \"$d/powermetrics-output-$f.xml\"; printf '\\0'; "
+             "sleep 0.02; done\n"
+             "sleep 0.3\n",
+             WL_TESTDATA_DIR);
+    char *fake = write_script(dir, "powermetrics", body);
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.powermetrics = fake;
+    p.powermetrics_interval_ms = 50;
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    int rc = wl_sensor_open_backend(WL_BACKEND_POWERMETRICS, &p, &s, &st);
+    if (rc != 0)
+        fprintf(stderr, "open: %s\n", st.why);
+    assert_int_equal(rc, 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 4);
+    static const char *names[] = {"cpu", "gpu", "ane", "combined"};
+    static const enum wl_domain doms[] = {WL_DOMAIN_PACKAGE, WL_DOMAIN_GPU, WL_DOMAIN_ANE,
+                                          WL_DOMAIN_SOC};
+    for (unsigned i = 0; i < 4; i++) {
+        assert_string_equal(in->ch[i].name, names[i]);
+        assert_int_equal(in->ch[i].domain, doms[i]);
+        assert_int_equal(in->ch[i].method, WL_METHOD_VENDOR_ESTIMATE);
+    }
+    assert_true(in->ch[3].flags & WL_CH_CONTAINS);
+    assert_true(in->period_measured && in->update_period_ns > 0);
+    assert_non_null(strstr(in->source, "MacBookPro17,1"));
+    /* wait for the whole stream */
+    struct wl_sensor_reading r;
+    double want_cpu_uj = (89 + 54 + 855) * 1000.0, want_gpu_uj = (31 + 10 + 72607) * 1000.0;
+    uint64_t deadline = wl_clock_now_ns() + 3000000000ull;
+    do {
+        wl_clock_sleep_ns(10000000);
+        rc = wl_sensor_read(s, &r);
+    } while (rc == 0 && (double)r.v[0].energy_uj < want_cpu_uj && wl_clock_now_ns() < deadline);
+    assert_int_equal(rc, 0);
+    assert_float_equal((double)r.v[0].energy_uj, want_cpu_uj, 0.5);
+    assert_float_equal((double)r.v[1].energy_uj, want_gpu_uj, 0.5);
+    assert_float_equal((double)r.v[2].energy_uj, 0, 0.5);
+    assert_float_equal((double)r.v[3].energy_uj, want_cpu_uj + want_gpu_uj, 0.5);
+    assert_float_equal(r.v[3].power_w, 71.7598, 1e-9); /* last sample's combined_power */
+    /* the stream ends: reads fail from then on (the sampler records a gap) */
+    deadline = wl_clock_now_ns() + 3000000000ull;
+    while ((rc = wl_sensor_read(s, &r)) == 0 && wl_clock_now_ns() < deadline)
+        wl_clock_sleep_ns(20000000);
+    assert_int_equal(rc, WL_ESENSOR);
+    wl_sensor_close(s);
+    free(fake);
+
+    /* a powermetrics that refuses to run without root */
+    fake = write_script(dir, "pm-noroot",
+                        "#!/bin/sh\necho 'powermetrics must be invoked as the superuser' >&2\n"
+                        "exit 1\n");
+    p.powermetrics = fake;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_POWERMETRICS, &p, &s, &st), WL_EACCES);
+    assert_non_null(strstr(st.why, "superuser"));
+    assert_non_null(strstr(st.fix, "sudo"));
+    free(fake);
+
+    /* garbage output */
+    fake = write_script(dir, "pm-garbage", "#!/bin/sh\nprintf 'not a plist\\0'\n");
+    p.powermetrics = fake;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_POWERMETRICS, &p, &s, &st), WL_ESENSOR);
+    assert_non_null(strstr(st.why, "not an XML plist"));
+    free(fake);
+
+    p.powermetrics = "/nonexistent/powermetrics";
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_POWERMETRICS, &p, &s, &st), WL_ENOTSUP);
+    assert_non_null(strstr(st.why, "not an executable"));
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_capture_parses_to_its_numbers),
+        cmocka_unit_test(test_nul_joined_stream_gives_one_sample_each),
+        cmocka_unit_test(test_oversized_document_is_dropped_and_counted),
+        cmocka_unit_test(test_truncated_and_garbled_input_is_an_error),
+        cmocka_unit_test(test_missing_keys_are_tolerated),
+        cmocka_unit_test(test_backend_runs_fake_powermetrics),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

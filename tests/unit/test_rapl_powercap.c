@@ -1,0 +1,302 @@
+/* rapl_powercap: a fake powercap tree whose counters a writer thread advances at
+ * known powers. Energy windows must match the truth within 0.5 % across
+ * counter wraps; intel-rapl-mmio duplicates are skipped and psys kept apart
+ * (never double-counted); zones are matched by name; an unreadable energy_uj
+ * gives the exact fix; a missing tree says why and how to fix it. */
+#include "test_support.h"
+
+#include "fake_powercap.h"
+#include "sampler/sampler.h"
+#include "sensors/sensor.h"
+#include "util/clock.h"
+#include "wattlens/wattlens.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_UJ_SMALL 5000000ull /* 5 J: wraps every 250 ms at 20 W */
+
+static const struct wl_fake_zone zones[] = {
+    {"intel-rapl:0", "package-0", 20.0, MAX_UJ_SMALL},
+    {"intel-rapl:0:0", "core", 12.0, MAX_UJ_SMALL},
+    {"intel-rapl:0:1", "dram", 3.0, 262143328850ull},
+    {"intel-rapl:1", "psys", 35.0, 262143328850ull},
+    {"intel-rapl-mmio:0", "package-0", 20.0, MAX_UJ_SMALL},
+};
+#define N_ZONES (sizeof zones / sizeof zones[0])
+
+static void params_for(struct wl_sensor_params *p, const char *root)
+{
+    wl_sensor_params_default(p);
+    p->sysfs_root = root;
+    p->backends = WL_BACKEND_RAPL_POWERCAP;
+    p->model_use = WL_MODEL_NEVER;
+}
+
+static void assert_close_pct(double got, double want, double pct, const char *what)
+{
+    double err = (got - want) / want * 100.0;
+    if (err < -pct || err > pct) {
+        fprintf(stderr, "%s: got %.6f, want %.6f (%.3f %% off, limit %.2f %%)\n", what, got, want,
+                err, pct);
+        fail();
+    }
+}
+
+static void test_energy_matches_truth_across_wraps(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    assert_non_null(root);
+    struct wl_fake_powercap *fp = wl_fake_powercap_start(root, zones, N_ZONES, 1000000);
+    assert_non_null(fp);
+    struct wl_sensor_params p;
+    params_for(&p, root);
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    assert_int_equal(wl_sensor_set_count(set), 1);
+    struct wl_sampler_params sp;
+    wl_sampler_params_default(&sp);
+    sp.interval_ns = 5000000;
+    wl_sampler *s = NULL;
+    assert_int_equal(wl_sampler_open(set, &sp, &s), 0);
+    assert_int_equal(wl_sampler_start(s), 0);
+
+    struct wl_energy_window w;
+    assert_int_equal(wl_sampler_window_begin(s, &w), 0);
+    wl_clock_sleep_ns(1500000000ull);
+    assert_int_equal(wl_sampler_window_end(s, &w), 0);
+    double dur_s = (double)wl_energy_window_dur_ns(&w) / 1e9;
+    double pkg_j = wl_energy_window_j(&w, WL_DOMAIN_PACKAGE);
+    /* more than one wrap happened inside the window */
+    assert_true(pkg_j * 1e6 > 2.0 * (double)MAX_UJ_SMALL);
+    assert_close_pct(pkg_j, 20.0 * dur_s, 0.5, "package (mmio must not be added)");
+    assert_close_pct(wl_energy_window_j(&w, WL_DOMAIN_CORE), 12.0 * dur_s, 0.5, "core");
+    assert_close_pct(wl_energy_window_j(&w, WL_DOMAIN_DRAM), 3.0 * dur_s, 0.5, "dram");
+    assert_close_pct(wl_energy_window_j(&w, WL_DOMAIN_PSYS), 35.0 * dur_s, 0.5,
+                     "psys (never summed with package)");
+    assert_close_pct(wl_energy_window_avg_w(&w, WL_DOMAIN_PACKAGE), 20.0, 0.5, "package avg W");
+    const struct wl_domain_info *di = wl_sampler_domain(s, WL_DOMAIN_PACKAGE);
+    assert_true(di->present && di->counter);
+    assert_int_equal(di->method, WL_METHOD_COUNTER);
+    assert_int_equal(di->n_channels, 1); /* package-0 only, no mmio duplicate */
+
+    /* the sampled power follows the counters too: each sample's power is a
+     * delta over ~5 ms (noisy by the writer's 1 ms steps), their mean is not */
+    struct wl_sample smp, buf[512];
+    assert_int_equal(wl_sampler_snapshot(s, &smp), 0);
+    size_t n = wl_sampler_drain(s, buf, 512);
+    assert_true(n > 100);
+    double sum = 0;
+    for (size_t i = 10; i < n; i++)
+        sum += buf[i].power_w[WL_DOMAIN_PACKAGE];
+    assert_close_pct(sum / (double)(n - 10), 20.0, 3.0, "mean sampled package power");
+    assert_int_equal(wl_sampler_stop(s), 0);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_fake_powercap_stop(fp);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+static void test_channels_psys_contains_mmio_skipped(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    struct wl_fake_powercap *fp = wl_fake_powercap_start(root, zones, N_ZONES, 1000000);
+    assert_non_null(fp);
+    struct wl_sensor_params p;
+    params_for(&p, root);
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, &st), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 4);
+    int n_pkg = 0, n_psys = 0;
+    for (unsigned i = 0; i < in->n_channels; i++) {
+        const struct wl_sensor_channel *c = &in->ch[i];
+        assert_int_equal(c->method, WL_METHOD_COUNTER);
+        assert_true(c->flags & WL_CH_ENERGY);
+        if (c->domain == WL_DOMAIN_PACKAGE) {
+            n_pkg++;
+            assert_string_equal(c->name, "package-0");
+            assert_false(c->flags & (WL_CH_CONTAINS | WL_CH_PART));
+        } else if (c->domain == WL_DOMAIN_PSYS) {
+            n_psys++;
+            assert_true(c->flags & WL_CH_CONTAINS);
+        } else if (c->domain == WL_DOMAIN_CORE) {
+            assert_string_equal(c->name, "package-0/core");
+            assert_true(c->flags & WL_CH_PART);
+        }
+    }
+    assert_int_equal(n_pkg, 1);
+    assert_int_equal(n_psys, 1);
+    assert_non_null(strstr(in->source, "intel-rapl-mmio duplicates skipped"));
+    /* the writer updates every 1 ms; the measured period says so (generous bound: loaded CI) */
+    assert_true(in->period_measured);
+    assert_true(in->update_period_ns >= 300000 && in->update_period_ns <= 30000000);
+    wl_sensor_close(s);
+    wl_fake_powercap_stop(fp);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+static void test_zones_matched_by_name_not_number(void **state)
+{
+    (void)state;
+    static const struct wl_fake_zone z[] = {
+        {"intel-rapl:0", "package-0", 10.0, MAX_UJ_SMALL},
+        {"intel-rapl:0:0", "dram", 2.0, MAX_UJ_SMALL},
+        {"intel-rapl:0:1", "core", 6.0, MAX_UJ_SMALL},
+        {"intel-rapl:0:2", "mystery", 6.0, MAX_UJ_SMALL},
+    };
+    char *root = wl_test_tmpdir();
+    struct wl_fake_powercap *fp = wl_fake_powercap_start(root, z, 4, 1000000);
+    struct wl_sensor_params p;
+    params_for(&p, root);
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 3); /* "mystery" is not guessed at */
+    assert_string_equal(in->ch[1].name, "package-0/dram");
+    assert_int_equal(in->ch[1].domain, WL_DOMAIN_DRAM);
+    assert_string_equal(in->ch[2].name, "package-0/core");
+    assert_int_equal(in->ch[2].domain, WL_DOMAIN_CORE);
+    wl_sensor_close(s);
+    wl_fake_powercap_stop(fp);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* Opens the backend as an unprivileged user (root bypasses file modes) and
+ * returns the status through a pipe. */
+static void test_unreadable_energy_uj_gives_fix(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    struct wl_fake_powercap *fp = wl_fake_powercap_start(root, zones, 2, 1000000);
+    assert_non_null(fp);
+    wl_fake_powercap_stop(fp); /* files stay; no writer needed */
+    char path[2048];
+    snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0/energy_uj", root);
+    assert_int_equal(chmod(path, 0400), 0); /* root-only, as on Linux >= 5.10 */
+    assert_int_equal(chmod(root, 0755), 0);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        if (geteuid() == 0) {
+            if (setgid(65534) != 0 || setuid(65534) != 0)
+                _exit(3);
+        } else if (chmod(path, 0) != 0) { /* not root: take the owner's right too */
+            _exit(4);
+        }
+        struct wl_sensor_params p;
+        params_for(&p, root);
+        wl_sensor *s = NULL;
+        struct wl_sensor_status st;
+        int rc = wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, &st);
+        ssize_t w = write(fds[1], &rc, sizeof rc);
+        w += write(fds[1], &st.why, sizeof st.why);
+        w += write(fds[1], &st.fix, sizeof st.fix);
+        (void)w;
+        _exit(0);
+    }
+    close(fds[1]);
+    int rc = 0;
+    struct wl_sensor_status st;
+    memset(&st, 0, sizeof st);
+    ssize_t n = read(fds[0], &rc, sizeof rc);
+    n += read(fds[0], st.why, sizeof st.why);
+    n += read(fds[0], st.fix, sizeof st.fix);
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fprintf(stderr, "child status 0x%x\n", status);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(n, (ssize_t)(sizeof rc + sizeof st.why + sizeof st.fix));
+    assert_int_equal(rc, WL_EACCES);
+    assert_non_null(strstr(st.why, "intel-rapl:0/energy_uj: permission denied"));
+    assert_non_null(strstr(st.fix, "sudo chmod a+r"));
+    assert_non_null(strstr(st.fix, "udev rule"));
+    assert_non_null(strstr(st.fix, "cap_dac_read_search"));
+    assert_non_null(strstr(st.fix, "Linux >= 5.10"));
+    wl_test_rmtree(root);
+    free(root);
+}
+
+static void test_missing_tree_says_why_and_fix(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    struct wl_sensor_params p;
+    params_for(&p, root);
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, &st), WL_ENOTSUP);
+    assert_null(s);
+    assert_non_null(strstr(st.why, "class/powercap does not exist"));
+    assert_non_null(strstr(st.fix, "modprobe intel_rapl_msr"));
+    /* a tree with only mmio zones is "no zone", not a package */
+    char d[2048];
+    snprintf(d, sizeof d, "%s/class", root);
+    mkdir(d, 0755);
+    snprintf(d, sizeof d, "%s/class/powercap", root);
+    mkdir(d, 0755);
+    snprintf(d, sizeof d, "%s/class/powercap/intel-rapl-mmio:0", root);
+    mkdir(d, 0755);
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, &st), WL_ENOTSUP);
+    assert_non_null(strstr(st.why, "no intel-rapl zone"));
+    wl_test_rmtree(root);
+    free(root);
+}
+
+static void test_registry_prefers_powercap_and_skips_other_rapl(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    struct wl_fake_powercap *fp = wl_fake_powercap_start(root, zones, 2, 1000000);
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.nvml_lib = "/nonexistent/libnvidia-ml.so.1";
+    p.powermetrics = "/nonexistent/powermetrics";
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    assert_int_equal(wl_sensor_set_count(set), 1);
+    assert_false(wl_sensor_set_model_only(set));
+    for (unsigned i = 0; i < wl_sensor_set_status_count(set); i++) {
+        const struct wl_sensor_status *st = wl_sensor_set_status(set, i);
+        if (strcmp(st->backend, "rapl-powercap") == 0)
+            assert_true(st->available);
+        else if (strcmp(st->backend, "rapl-perf") == 0 || strcmp(st->backend, "rapl-msr") == 0 ||
+                 strcmp(st->backend, "cpu-model") == 0)
+            assert_true(st->skipped && !st->available && st->why[0]);
+        else
+            assert_true(!st->available && st->why[0]);
+    }
+    wl_sensor_set_close(set);
+    wl_fake_powercap_stop(fp);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_energy_matches_truth_across_wraps),
+        cmocka_unit_test(test_channels_psys_contains_mmio_skipped),
+        cmocka_unit_test(test_zones_matched_by_name_not_number),
+        cmocka_unit_test(test_unreadable_energy_uj_gives_fix),
+        cmocka_unit_test(test_missing_tree_says_why_and_fix),
+        cmocka_unit_test(test_registry_prefers_powercap_and_skips_other_rapl),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

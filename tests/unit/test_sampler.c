@@ -1,0 +1,363 @@
+/* sampler: bounded ring (overflow counted), phase tags, peaks with time and
+ * phase, idle baseline and dynamic energy, achieved rate, trapezoid
+ * integration of power-only domains, first-sensor-wins per domain, and a
+ * sensor that fails mid-run leaving a recorded gap while the run goes on.
+ * Sensors are fake sysfs trees (powercap counters driven by a writer thread,
+ * hwmon power files). */
+#include "test_support.h"
+
+#include "fake_powercap.h"
+#include "sampler/sampler.h"
+#include "sensors/sensor.h"
+#include "util/clock.h"
+#include "wattlens/wattlens.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct rig {
+    char *root;
+    struct wl_fake_powercap *fp;
+    wl_sensor_set *set;
+    wl_sampler *s;
+};
+
+static void rig_open(struct rig *r, double power_w, uint64_t interval_ns, size_t ring)
+{
+    static struct wl_fake_zone z[] = {{"intel-rapl:0", "package-0", 0, 1ull << 40}};
+    z[0].power_w = power_w;
+    memset(r, 0, sizeof *r);
+    r->root = wl_test_tmpdir();
+    assert_non_null(r->root);
+    r->fp = wl_fake_powercap_start(r->root, z, 1, 1000000);
+    assert_non_null(r->fp);
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = r->root;
+    p.backends = WL_BACKEND_RAPL_POWERCAP;
+    p.model_use = WL_MODEL_NEVER;
+    assert_int_equal(wl_sensor_set_open(&p, &r->set), 0);
+    assert_int_equal(wl_sensor_set_count(r->set), 1);
+    struct wl_sampler_params sp;
+    wl_sampler_params_default(&sp);
+    sp.interval_ns = interval_ns;
+    sp.ring_capacity = ring;
+    assert_int_equal(wl_sampler_open(r->set, &sp, &r->s), 0);
+}
+
+static void rig_close(struct rig *r)
+{
+    wl_sampler_close(r->s);
+    wl_sensor_set_close(r->set);
+    wl_fake_powercap_stop(r->fp);
+    wl_test_rmtree(r->root);
+    free(r->root);
+}
+
+static void assert_near(double got, double want, double tol, const char *what)
+{
+    if (got < want - tol || got > want + tol) {
+        fprintf(stderr, "%s: got %.6f, want %.6f +- %.6f\n", what, got, want, tol);
+        fail();
+    }
+}
+
+static void test_ring_is_bounded_and_overflow_counted(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_open(&r, 10.0, 1000000, 64); /* 1 kHz into 64 slots */
+    assert_int_equal(wl_sampler_start(r.s), 0);
+    wl_clock_sleep_ns(400000000);
+    assert_int_equal(wl_sampler_stop(r.s), 0);
+    struct wl_sampler_stats st;
+    wl_sampler_stats(r.s, &st);
+    assert_true(st.n_samples > 128);
+    struct wl_sample buf[200];
+    size_t n = wl_sampler_drain(r.s, buf, 200);
+    assert_int_equal(n, 64);                           /* never more than the ring holds */
+    assert_int_equal(st.n_overflow + n, st.n_samples); /* nothing lost silently */
+    for (size_t i = 1; i < n; i++)
+        assert_true(buf[i].t_ns > buf[i - 1].t_ns); /* oldest first, the newest kept */
+    struct wl_sample last;
+    assert_int_equal(wl_sampler_snapshot(r.s, &last), 0);
+    assert_int_equal(last.t_ns, buf[n - 1].t_ns);
+    assert_int_equal(wl_sampler_drain(r.s, buf, 200), 0);
+    /* cumulative energy never goes backwards */
+    for (size_t i = 1; i < n; i++)
+        assert_true(buf[i].energy_uj[WL_DOMAIN_PACKAGE] >= buf[i - 1].energy_uj[WL_DOMAIN_PACKAGE]);
+    rig_close(&r);
+}
+
+static void test_phase_tag_is_stamped_on_samples(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_open(&r, 10.0, 2000000, 1024);
+    wl_sampler_set_phase(r.s, 7);
+    assert_int_equal(wl_sampler_start(r.s), 0);
+    wl_clock_sleep_ns(80000000);
+    wl_sampler_set_phase(r.s, 9);
+    assert_int_equal(wl_sampler_get_phase(r.s), 9);
+    wl_clock_sleep_ns(80000000);
+    wl_sampler_stop(r.s);
+    struct wl_sample buf[1024];
+    size_t n = wl_sampler_drain(r.s, buf, 1024);
+    size_t n7 = 0, n9 = 0;
+    for (size_t i = 0; i < n; i++) {
+        assert_true(buf[i].phase == 7 || buf[i].phase == 9);
+        if (buf[i].phase == 7) {
+            assert_int_equal(n9, 0); /* every 7 comes before every 9 */
+            n7++;
+        } else {
+            n9++;
+        }
+    }
+    assert_true(n7 >= 10 && n9 >= 10);
+    rig_close(&r);
+}
+
+static void test_peak_has_power_time_and_phase(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_open(&r, 10.0, 5000000, 1024);
+    wl_sampler_set_phase(r.s, 1);
+    assert_int_equal(wl_sampler_start(r.s), 0);
+    wl_clock_sleep_ns(150000000);
+    wl_sampler_set_phase(r.s, 2);
+    uint64_t t_hi = wl_clock_now_ns();
+    wl_fake_powercap_set_power(r.fp, 0, 40.0);
+    wl_clock_sleep_ns(250000000);
+    wl_fake_powercap_set_power(r.fp, 0, 10.0);
+    uint64_t t_lo = wl_clock_now_ns();
+    wl_sampler_set_phase(r.s, 3);
+    wl_clock_sleep_ns(150000000);
+    wl_sampler_stop(r.s);
+    struct wl_sampler_stats st;
+    wl_sampler_stats(r.s, &st);
+    const struct wl_peak *pk = &st.peak[WL_DOMAIN_PACKAGE];
+    assert_near(pk->power_w, 40.0, 6.0, "peak power");
+    assert_int_equal(pk->phase, 2);
+    assert_true(pk->t_ns > t_hi && pk->t_ns < t_lo + 60000000);
+    assert_near(st.peak[WL_DOMAIN_DRAM].power_w, 0, 0, "absent domain has no peak");
+    rig_close(&r);
+}
+
+static void test_baseline_and_dynamic_energy(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_open(&r, 15.0, 5000000, 1024);
+    assert_int_equal(wl_sampler_start(r.s), 0);
+    struct wl_baseline b;
+    assert_int_equal(wl_sampler_baseline(r.s, 400000000, &b), 0);
+    assert_true(b.valid && (b.valid_mask & (1u << WL_DOMAIN_PACKAGE)));
+    assert_near(b.power_w[WL_DOMAIN_PACKAGE], 15.0, 0.15, "baseline power");
+    assert_near((double)b.dur_ns / 1e9, 0.4, 0.05, "baseline duration");
+    struct wl_baseline kept;
+    wl_sampler_get_baseline(r.s, &kept);
+    assert_true(kept.valid && kept.power_w[WL_DOMAIN_PACKAGE] == b.power_w[WL_DOMAIN_PACKAGE]);
+
+    wl_fake_powercap_set_power(r.fp, 0, 25.0);
+    wl_clock_sleep_ns(20000000);
+    struct wl_energy_window w;
+    wl_sampler_window_begin(r.s, &w);
+    wl_clock_sleep_ns(600000000);
+    wl_sampler_window_end(r.s, &w);
+    double dur = (double)wl_energy_window_dur_ns(&w) / 1e9;
+    assert_near(wl_energy_window_j(&w, WL_DOMAIN_PACKAGE), 25.0 * dur, 25.0 * dur * 0.005,
+                "window energy");
+    assert_near(wl_energy_window_dynamic_j(&w, &b, WL_DOMAIN_PACKAGE), 10.0 * dur,
+                10.0 * dur * 0.03, "dynamic energy");
+    wl_sampler_stop(r.s);
+    rig_close(&r);
+}
+
+static void test_achieved_rate_is_checked(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_open(&r, 10.0, 10000000, 1024); /* 100 Hz: reachable even under sanitizers */
+    assert_int_equal(wl_sampler_start(r.s), 0);
+    wl_clock_sleep_ns(500000000);
+    wl_sampler_stop(r.s);
+    struct wl_sampler_stats st;
+    wl_sampler_stats(r.s, &st);
+    assert_near(st.requested_hz, 100.0, 1e-9, "requested rate");
+    assert_true(st.rate_judged);
+    assert_true(st.rate_ok);
+    assert_near(st.achieved_hz, 100.0, 20.0, "achieved rate");
+    /* missed ticks are skipped, not bunched: never faster than requested */
+    assert_true(st.achieved_hz <= 100.0 * 1.05);
+    assert_true(st.thread_cpu_ns > 0);
+    assert_int_equal(wl_sampler_start(r.s), 0); /* restartable */
+    assert_int_equal(wl_sampler_start(r.s), WL_ESTATE);
+    wl_sampler_stop(r.s);
+    rig_close(&r);
+}
+
+static void test_sensor_failing_mid_run_leaves_a_gap(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_open(&r, 20.0, 5000000, 4096);
+    assert_int_equal(wl_sampler_start(r.s), 0);
+    struct wl_energy_window w;
+    wl_sampler_window_begin(r.s, &w);
+    wl_clock_sleep_ns(150000000);
+    wl_fake_powercap_set_broken(r.fp, 1);
+    wl_clock_sleep_ns(200000000);
+    struct wl_energy_mark m;
+    assert_int_equal(wl_sampler_mark(r.s, &m), 0);
+    assert_false(m.valid_mask & (1u << WL_DOMAIN_PACKAGE)); /* no value, no made-up value */
+    wl_fake_powercap_set_broken(r.fp, 0);
+    wl_clock_sleep_ns(150000000);
+    wl_sampler_window_end(r.s, &w);
+    wl_sampler_stop(r.s);
+
+    struct wl_sampler_stats st;
+    wl_sampler_stats(r.s, &st);
+    assert_int_equal(st.n_gaps, 1);
+    struct wl_sampler_gap g[4];
+    assert_int_equal(wl_sampler_gaps(r.s, g, 4), 1);
+    assert_int_equal(g[0].sensor, 0);
+    assert_int_equal(g[0].error, WL_ESENSOR);
+    assert_true(g[0].t_end_ns > g[0].t_start_ns);
+    assert_near((double)(g[0].t_end_ns - g[0].t_start_ns) / 1e9, 0.2, 0.08, "gap length");
+
+    struct wl_sample buf[4096];
+    size_t n = wl_sampler_drain(r.s, buf, 4096);
+    size_t in_gap = 0, after = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool gap = buf[i].gap_mask & (1u << WL_DOMAIN_PACKAGE);
+        if (gap) {
+            in_gap++;
+            assert_false(buf[i].valid_mask & (1u << WL_DOMAIN_PACKAGE));
+        } else if (buf[i].t_ns > g[0].t_end_ns) {
+            after++;
+            assert_true(buf[i].valid_mask & (1u << WL_DOMAIN_PACKAGE));
+        }
+    }
+    assert_true(in_gap >= 10); /* the run went on through the gap */
+    assert_true(after >= 10);  /* and after it */
+    /* the counter kept counting in hardware: a window across the gap is exact */
+    double dur = (double)wl_energy_window_dur_ns(&w) / 1e9;
+    assert_true(wl_energy_window_has(&w, WL_DOMAIN_PACKAGE));
+    assert_near(wl_energy_window_j(&w, WL_DOMAIN_PACKAGE), 20.0 * dur, 20.0 * dur * 0.005,
+                "energy across the gap");
+    rig_close(&r);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
+}
+
+static void test_power_only_domain_is_integrated(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char p1[2048];
+    snprintf(p1, sizeof p1, "%s/class", root);
+    mkdir(p1, 0755);
+    snprintf(p1, sizeof p1, "%s/class/hwmon", root);
+    mkdir(p1, 0755);
+    snprintf(p1, sizeof p1, "%s/class/hwmon/hwmon0", root);
+    mkdir(p1, 0755);
+    snprintf(p1, sizeof p1, "%s/class/hwmon/hwmon0/name", root);
+    write_text(p1, "power_meter\n");
+    snprintf(p1, sizeof p1, "%s/class/hwmon/hwmon0/power1_input", root);
+    write_text(p1, "07000000\n"); /* 7 W in microwatts, fixed width */
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.backends = WL_BACKEND_HWMON;
+    p.model_use = WL_MODEL_NEVER;
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    assert_int_equal(wl_sensor_set_count(set), 1);
+    struct wl_sampler_params sp;
+    wl_sampler_params_default(&sp);
+    sp.interval_ns = 5000000;
+    wl_sampler *s = NULL;
+    assert_int_equal(wl_sampler_open(set, &sp, &s), 0);
+    const struct wl_domain_info *di = wl_sampler_domain(s, WL_DOMAIN_TOTAL);
+    assert_true(di->present);
+    assert_false(di->counter);
+    assert_int_equal(di->method, WL_METHOD_SAMPLED);
+    assert_int_equal(wl_sampler_start(s), 0);
+    struct wl_energy_window w;
+    wl_sampler_window_begin(s, &w);
+    wl_clock_sleep_ns(300000000);
+    uint64_t t_step = wl_clock_now_ns();
+    write_text(p1, "14000000\n");
+    wl_clock_sleep_ns(300000000);
+    wl_sampler_window_end(s, &w);
+    double a = (double)(t_step - w.begin.t_ns) / 1e9, b = (double)(w.end.t_ns - t_step) / 1e9;
+    /* the trapezoid spreads the 7 W step over the sample spacing around it:
+     * the error is at most 7 W x the largest spacing (the machine may be busy) */
+    static struct wl_sample buf[1024];
+    size_t n = wl_sampler_drain(s, buf, 1024);
+    double max_dt = 0.005;
+    for (size_t i = 1; i < n; i++) {
+        double dt = (double)(buf[i].t_ns - buf[i - 1].t_ns) / 1e9;
+        max_dt = dt > max_dt ? dt : max_dt;
+    }
+    assert_near(wl_energy_window_j(&w, WL_DOMAIN_TOTAL), 7.0 * a + 14.0 * b, 7.0 * max_dt + 0.01,
+                "integrated energy");
+    wl_sampler_stop(s);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+static void test_same_domain_from_two_sensors_is_not_summed(void **state)
+{
+    (void)state;
+    static const struct wl_fake_zone z[] = {{"intel-rapl:0", "package-0", 30.0, 1ull << 40}};
+    char *root = wl_test_tmpdir();
+    struct wl_fake_powercap *fp = wl_fake_powercap_start(root, z, 1, 1000000);
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.backends = WL_BACKEND_RAPL_POWERCAP | WL_BACKEND_CPU_MODEL;
+    p.model_use = WL_MODEL_ALWAYS; /* the model also claims "package" */
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    assert_int_equal(wl_sensor_set_count(set), 2);
+    wl_sampler *s = NULL;
+    assert_int_equal(wl_sampler_open(set, NULL, &s), 0);
+    const struct wl_domain_info *di = wl_sampler_domain(s, WL_DOMAIN_PACKAGE);
+    assert_int_equal(di->n_channels, 1);
+    assert_int_equal(di->method, WL_METHOD_COUNTER);
+    assert_false(wl_sampler_model_only(s));
+    struct wl_energy_window w;
+    wl_sampler_window_begin(s, &w);
+    wl_clock_sleep_ns(300000000);
+    wl_sampler_window_end(s, &w);
+    assert_near(wl_energy_window_avg_w(&w, WL_DOMAIN_PACKAGE), 30.0, 0.3, "package power");
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_fake_powercap_stop(fp);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ring_is_bounded_and_overflow_counted),
+        cmocka_unit_test(test_phase_tag_is_stamped_on_samples),
+        cmocka_unit_test(test_peak_has_power_time_and_phase),
+        cmocka_unit_test(test_baseline_and_dynamic_energy),
+        cmocka_unit_test(test_achieved_rate_is_checked),
+        cmocka_unit_test(test_sensor_failing_mid_run_leaves_a_gap),
+        cmocka_unit_test(test_power_only_domain_is_integrated),
+        cmocka_unit_test(test_same_domain_from_two_sensors_is_not_summed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1185 @@
+/* store/: opening, migrations, writing a run, every query (filters,
+ * pagination, sorts, id prefixes, rows), cascade delete, retention, a
+ * SIGKILLed writer, and bad input (not a database, read-only directory,
+ * locked database, newer schema).
+ */
+#include "test_support.h"
+
+#include "store/store.h"
+#include "wattlens/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define DAY_MS (86400LL * 1000)
+#define T0_MS 1700000000000LL /* 2023-11-14T22:13:20Z */
+
+struct fixture {
+    char *dir;
+    char path[4096];
+    wl_store *s;
+};
+
+static wl_store *open_at(const char *path)
+{
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = path;
+    wl_store *s = NULL;
+    struct wl_errmsg e = {{0}};
+    int rc = wl_store_open(&p, &s, &e);
+    if (rc != 0)
+        fail_msg("open %s: %s (%s)", path, wl_strerror(rc), e.text);
+    return s;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    f->dir = wl_test_tmpdir();
+    snprintf(f->path, sizeof f->path, "%s/sub/dir/w.db", f->dir);
+    f->s = open_at(f->path);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    wl_store_close(f->s);
+    wl_test_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+struct run_spec {
+    int64_t created_at_ms;
+    const char *model, *experiment, *prompt, *command;
+    const char *tags[3];
+    double duration_ms, energy_j;
+    int n_in, n_out; /* tokens written as rows; 0/0 = a measure run */
+    enum wl_run_status status;
+};
+
+/* Writes a small run (tokens with one layer each) and finishes it. */
+static void make_run(wl_store *s, const struct run_spec *sp, char *id)
+{
+    struct wl_run_info info = {0};
+    info.kind = sp->n_in + sp->n_out > 0 ? WL_RUN_KIND_INFERENCE : WL_RUN_KIND_MEASURE;
+    info.created_at_ms = sp->created_at_ms;
+    info.model_name = sp->model;
+    info.experiment = sp->experiment;
+    info.prompt = sp->prompt;
+    info.command = sp->command;
+    size_t nt = 0;
+    while (nt < 3 && sp->tags[nt])
+        nt++;
+    info.tags = sp->tags;
+    info.n_tags = nt;
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    for (int i = 0; i < sp->n_in + sp->n_out; i++) {
+        struct wl_store_token t = {.index = i,
+                                   .text = "tok",
+                                   .is_input = i < sp->n_in,
+                                   .start_ms = 10.0 * i,
+                                   .end_ms = 10.0 * i + 10,
+                                   .energy_j = 1.0,
+                                   .method = WL_METHOD_COUNTER,
+                                   .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &t), 0);
+    }
+    struct wl_run_totals tot = {.status = sp->status ? sp->status : WL_RUN_COMPLETE,
+                                .duration_ms = sp->duration_ms,
+                                .energy_j = sp->energy_j,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+}
+
+static void test_open_creates_directories_and_reopens(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_store_stats st;
+    assert_int_equal(wl_store_stats(f->s, &st), 0);
+    assert_int_equal(st.schema_version, WL_STORE_SCHEMA_VERSION);
+    assert_int_equal(st.runs, 0);
+    char id[37];
+    struct run_spec sp = {.created_at_ms = T0_MS, .model = "m", .duration_ms = 5, .energy_j = 2};
+    make_run(f->s, &sp, id);
+    wl_store_close(f->s);
+    f->s = open_at(f->path);
+    assert_int_equal(wl_store_stats(f->s, &st), 0);
+    assert_int_equal(st.runs, 1);
+    assert_true(st.file_bytes > 0);
+    char full[37];
+    assert_int_equal(wl_store_resolve_id(f->s, id, full), 0);
+    assert_string_equal(full, id);
+}
+
+static void test_read_only_and_no_create_modes(void **state)
+{
+    struct fixture *f = *state;
+    char id[37];
+    struct run_spec sp = {.created_at_ms = T0_MS, .model = "m", .duration_ms = 5, .energy_j = 2};
+    make_run(f->s, &sp, id);
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->path;
+    p.read_only = true;
+    wl_store *ro = NULL;
+    struct wl_errmsg e = {{0}};
+    assert_int_equal(wl_store_open(&p, &ro, &e), 0);
+    assert_string_equal(wl_store_path(ro), f->path);
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(ro, NULL, WL_SORT_DATE, 0, 0, &l), 0);
+    assert_int_equal(l.n, 1);
+    wl_run_list_free(&l);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(ro, &info, &r, id), WL_EACCES);
+    wl_store_close(ro);
+
+    char missing[4200];
+    snprintf(missing, sizeof missing, "%s/missing.db", f->dir);
+    p.path = missing;
+    p.read_only = false;
+    p.no_create = true;
+    assert_int_equal(wl_store_open(&p, &ro, &e), WL_ENOENT);
+    assert_non_null(strstr(e.text, missing));
+    assert_int_equal(access(missing, F_OK), -1); /* not created */
+}
+
+static void test_migrates_an_empty_file(void **state)
+{
+    struct fixture *f = *state;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/empty.db", f->dir);
+    assert_int_equal(wl_test_write_file(path, "", 0), 0);
+    wl_store *s = open_at(path);
+    struct wl_store_stats st;
+    assert_int_equal(wl_store_stats(s, &st), 0);
+    assert_int_equal(st.schema_version, WL_STORE_SCHEMA_VERSION);
+    wl_store_close(s);
+}
+
+static void test_default_path_order(void **state)
+{
+    (void)state;
+    char buf[4096];
+    char *old_db = getenv("WATTLENS_DB") ? strdup(getenv("WATTLENS_DB")) : NULL;
+    char *old_xdg = getenv("XDG_DATA_HOME") ? strdup(getenv("XDG_DATA_HOME")) : NULL;
+    setenv("WATTLENS_DB", "/x/y.db", 1);
+    setenv("XDG_DATA_HOME", "/data", 1);
+    assert_int_equal(wl_store_default_path(buf, sizeof buf), 0);
+    assert_string_equal(buf, "/x/y.db");
+    unsetenv("WATTLENS_DB");
+    assert_int_equal(wl_store_default_path(buf, sizeof buf), 0);
+    assert_string_equal(buf, "/data/wattlens/wattlens.db");
+    unsetenv("XDG_DATA_HOME");
+    assert_int_equal(wl_store_default_path(buf, sizeof buf), 0);
+    char want[4096];
+    snprintf(want, sizeof want, "%s/.local/share/wattlens/wattlens.db", getenv("HOME"));
+    assert_string_equal(buf, want);
+    assert_int_equal(wl_store_default_path(buf, 5), WL_ERANGE);
+    if (old_db)
+        setenv("WATTLENS_DB", old_db, 1);
+    if (old_xdg)
+        setenv("XDG_DATA_HOME", old_xdg, 1);
+    free(old_db);
+    free(old_xdg);
+}
+
+/* Five runs with distinct attributes, created a day apart (ids[0] oldest). */
+static void make_five(wl_store *s, char ids[5][37])
+{
+    const struct run_spec specs[5] = {
+        {T0_MS + 0 * DAY_MS,
+         "llama-7b",
+         "exp-a",
+         "Tell me about Paris",
+         NULL,
+         {"cpu", "q4"},
+         100,
+         50,
+         4,
+         10,
+         0},
+        {T0_MS + 1 * DAY_MS,
+         "llama-7b",
+         "exp-b",
+         "What is energy?",
+         NULL,
+         {"gpu"},
+         300,
+         20,
+         4,
+         2,
+         0},
+        {T0_MS + 2 * DAY_MS,
+         "phi3-mini",
+         "exp-a",
+         "PARIS in spring",
+         NULL,
+         {"cpu"},
+         200,
+         40,
+         2,
+         40,
+         0},
+        {T0_MS + 3 * DAY_MS, NULL, NULL, NULL, "sleep 1", {NULL}, 50, 10, 0, 0, 0},
+        {T0_MS + 4 * DAY_MS, "qwen2", "exp-b", "hello", NULL, {"q4"}, 400, 30, 3, 0, WL_RUN_FAILED},
+    };
+    for (int i = 0; i < 5; i++)
+        make_run(s, &specs[i], ids[i]);
+}
+
+static void expect_ids(const struct wl_run_list *l, char ids[5][37], const int *want, size_t n)
+{
+    assert_int_equal(l->n, n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(l->rows[i].id, ids[want[i]]);
+}
+
+static void test_list_filters(void **state)
+{
+    struct fixture *f = *state;
+    char ids[5][37];
+    make_five(f->s, ids);
+    struct wl_run_list l;
+    struct wl_store_filter flt = {0};
+
+    flt.model = "LLAMA";
+    assert_int_equal(wl_store_list_runs(f->s, &flt, WL_SORT_DATE, 0, 0, &l), 0);
+    expect_ids(&l, ids, (int[]){1, 0}, 2);
+    assert_int_equal(l.total, 2);
+    wl_run_list_free(&l);
+
+    memset(&flt, 0, sizeof flt);
+    flt.model = "sleep"; /* a measure run is found by its command */
+    assert_int_equal(wl_store_list_runs(f->s, &flt, WL_SORT_DATE, 0, 0, &l), 0);
+    expect_ids(&l, ids, (int[]){3}, 1);
+    assert_null(l.rows[0].model_name);
+    assert_string_equal(l.rows[0].command, "sleep 1");
+    assert_int_equal(l.rows[0].kind, WL_RUN_KIND_MEASURE);
+    wl_run_list_free(&l);
+
+    memset(&flt, 0, sizeof flt);
+    flt.tag = "q4";
+    assert_int_equal(wl_store_list_runs(f->s, &flt, WL_SORT_DATE, 0, 0, &l), 0);
+    expect_ids(&l, ids, (int[]){4, 0}, 2);
+    assert_string_equal(l.rows[1].tags, "cpu,q4");
+    assert_int_equal(l.rows[0].status, WL_RUN_FAILED);
+    wl_run_list_free(&l);
+
+    memset(&flt, 0, sizeof flt);
+    flt.experiment = "exp-a";
+    assert_int_equal(wl_store_list_runs(f->s, &flt, WL_SORT_DATE, 0, 0, &l), 0);
+    expect_ids(&l, ids, (int[]){2, 0}, 2);
+    wl_run_list_free(&l);
+
+    memset(&flt, 0, sizeof flt);
+    flt.since_ms = T0_MS + 1 * DAY_MS; /* inclusive */
+    flt.until_ms = T0_MS + 3 * DAY_MS; /* exclusive */
+    assert_int_equal(wl_store_list_runs(f->s, &flt, WL_SORT_DATE, 0, 0, &l), 0);
+    expect_ids(&l, ids, (int[]){2, 1}, 2);
+    wl_run_list_free(&l);
+
+    memset(&flt, 0, sizeof flt);
+    flt.search = "paris"; /* case-insensitive substring of the prompt */
+    assert_int_equal(wl_store_list_runs(f->s, &flt, WL_SORT_DATE, 0, 0, &l), 0);
+    expect_ids(&l, ids, (int[]){2, 0}, 2);
+    wl_run_list_free(&l);
+
+    flt.experiment = "exp-a";
+    flt.tag = "q4";
+    assert_int_equal(wl_store_list_runs(f->s, &flt, WL_SORT_DATE, 0, 0, &l), 0);
+    expect_ids(&l, ids, (int[]){0}, 1);
+    wl_run_list_free(&l);
+
+    memset(&flt, 0, sizeof flt);
+    flt.search = "%"; /* no LIKE wildcards leak through */
+    assert_int_equal(wl_store_list_runs(f->s, &flt, WL_SORT_DATE, 0, 0, &l), 0);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(l.total, 0);
+    wl_run_list_free(&l);
+}
+
+static void test_pagination_edges(void **state)
+{
+    struct fixture *f = *state;
+    char ids[5][37];
+    make_five(f->s, ids);
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 2, 0, &l), 0);
+    expect_ids(&l, ids, (int[]){4, 3}, 2);
+    assert_int_equal(l.total, 5);
+    wl_run_list_free(&l);
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 2, 4, &l), 0);
+    expect_ids(&l, ids, (int[]){0}, 1); /* last page is short */
+    assert_int_equal(l.total, 5);
+    wl_run_list_free(&l);
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 2, 5, &l), 0);
+    assert_int_equal(l.n, 0); /* past the end: empty page, total still known */
+    assert_int_equal(l.total, 5);
+    wl_run_list_free(&l);
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 0, 3, &l), 0);
+    expect_ids(&l, ids, (int[]){1, 0}, 2); /* no limit */
+    wl_run_list_free(&l);
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, -1, 0, &l), WL_EINVAL);
+}
+
+static void test_sorts(void **state)
+{
+    struct fixture *f = *state;
+    char ids[5][37];
+    make_five(f->s, ids);
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DURATION, 0, 0, &l), 0);
+    expect_ids(&l, ids, (int[]){4, 1, 2, 0, 3}, 5);
+    wl_run_list_free(&l);
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_ENERGY, 0, 0, &l), 0);
+    expect_ids(&l, ids, (int[]){0, 2, 4, 1, 3}, 5);
+    wl_run_list_free(&l);
+    /* J/token = energy / output tokens: 5, 10, 1; runs 3 (measure) and 4 (no
+     * output tokens) have none and come last, newest first. */
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_JPT, 0, 0, &l), 0);
+    expect_ids(&l, ids, (int[]){2, 0, 1, 4, 3}, 5);
+    assert_float_equal(l.rows[0].j_per_token, 1.0, 1e-12);
+    assert_float_equal(l.rows[1].j_per_token, 5.0, 1e-12);
+    assert_true(isnan(l.rows[3].j_per_token));
+    assert_int_equal(l.rows[1].input_tokens, 4);
+    assert_int_equal(l.rows[1].output_tokens, 10);
+    assert_int_equal(l.rows[4].output_tokens, -1);
+    wl_run_list_free(&l);
+    enum wl_store_sort so;
+    assert_int_equal(wl_store_sort_parse("jpt", &so), 0);
+    assert_int_equal(so, WL_SORT_JPT);
+    assert_int_equal(wl_store_sort_parse("size", &so), WL_EINVAL);
+}
+
+static void test_resolve_id_prefixes(void **state)
+{
+    struct fixture *f = *state;
+    char id[37], got[37];
+    struct run_spec sp = {.created_at_ms = T0_MS, .duration_ms = 1, .energy_j = 1};
+    make_run(f->s, &sp, id);
+    char prefix[9];
+    memcpy(prefix, id, 8);
+    prefix[8] = '\0';
+    assert_int_equal(wl_store_resolve_id(f->s, prefix, got), 0);
+    assert_string_equal(got, id);
+    assert_int_equal(wl_store_resolve_id(f->s, "abc", got), WL_EINVAL); /* too short */
+    assert_int_equal(wl_store_resolve_id(f->s, "XYZW", got), WL_EINVAL);
+    assert_non_null(strstr(wl_store_last_error(f->s), "not a run id"));
+    const char *other = id[0] == '0' ? "1111" : "0000";
+    assert_int_equal(wl_store_resolve_id(f->s, other, got), WL_ENOENT);
+    assert_non_null(strstr(wl_store_last_error(f->s), "no run"));
+}
+
+/* A run with every level of the hierarchy: 2 tokens x 2 layers x 2
+ * components x 2 ops, samples, sections, domains and tags. */
+static void make_deep(wl_store *s, char *id)
+{
+    const char *tags[] = {"deep"};
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .model_name = "tiny",
+                               .prompt = "hi",
+                               .tags = tags,
+                               .n_tags = 1,
+                               .depth = "deep"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_sample smp = {.t_ms = 1,
+                                  .phase = "prefill",
+                                  .domain_mask = 1u << WL_DOMAIN_PACKAGE,
+                                  .method_flags = 1u << WL_METHOD_COUNTER};
+    smp.power_w[WL_DOMAIN_PACKAGE] = 10;
+    smp.energy_j[WL_DOMAIN_PACKAGE] = 0.01;
+    assert_int_equal(wl_store_add_samples(r, &smp, 1), 0);
+    struct wl_store_section sec = {.phase = "prefill",
+                                   .name = "layers",
+                                   .token_index = -1,
+                                   .start_ms = 0,
+                                   .end_ms = 4,
+                                   .energy_j = 0.04};
+    assert_int_equal(wl_store_add_section(r, &sec), 0);
+    float heads[2] = {0.5f, 0.25f};
+    for (int t = 0; t < 2; t++) {
+        struct wl_store_token tok = {.index = t,
+                                     .text = "x",
+                                     .is_input = t == 0,
+                                     .start_ms = t,
+                                     .end_ms = t + 1,
+                                     .energy_j = 0.5,
+                                     .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &tok), 0);
+        for (int l = 0; l < 2; l++) {
+            struct wl_store_layer_metric lm = {t, l, 0.4, 0.2};
+            assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+            for (int c = 0; c < 2; c++) {
+                struct wl_store_component_metric cm = {.token_index = t,
+                                                       .layer = l,
+                                                       .component = c,
+                                                       .name = c ? "ffn" : "attn",
+                                                       .dur_ms = 0.2,
+                                                       .energy_j = 0.1,
+                                                       .act_mean_abs = WL_STORE_UNSET,
+                                                       .act_std = WL_STORE_UNSET,
+                                                       .act_max_abs = WL_STORE_UNSET,
+                                                       .act_sparsity = WL_STORE_UNSET};
+                assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+                for (int o = 0; o < 2; o++) {
+                    struct wl_store_op_metric om = {.token_index = t,
+                                                    .layer = l,
+                                                    .component = c,
+                                                    .op = o,
+                                                    .name = "softmax",
+                                                    .dur_ms = 0.1,
+                                                    .energy_j = 0.05,
+                                                    .n_heads = 2,
+                                                    .head_entropy = heads,
+                                                    .entropy = 0.375,
+                                                    .max_weight = WL_STORE_UNSET,
+                                                    .sparsity = WL_STORE_UNSET,
+                                                    .kill_ratio = WL_STORE_UNSET,
+                                                    .var_ratio = WL_STORE_UNSET};
+                    assert_int_equal(wl_store_add_op_metric(r, &om), 0);
+                }
+            }
+        }
+    }
+    struct wl_store_domain dom = {.domain = WL_DOMAIN_PACKAGE,
+                                  .method = WL_METHOD_COUNTER,
+                                  .source = "fake",
+                                  .energy_j = 1.0,
+                                  .avg_power_w = 10,
+                                  .baseline_power_w = 2,
+                                  .peak_power_w = 12,
+                                  .peak_t_ms = 3};
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 100,
+                                .energy_j = 1.0,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = 10,
+                                .domains = &dom,
+                                .n_domains = 1};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+}
+
+static int64_t raw_count(const char *path, const char *table)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static const char *const all_tables[] = {
+    "runs",   "run_tags",      "run_domains",       "power_samples", "sections",
+    "tokens", "layer_metrics", "component_metrics", "op_metrics",    "component_agg",
+};
+static const int64_t deep_rows[] = {1, 1, 1, 1, 1, 2, 4, 8, 16, 4};
+
+static void test_schema_cascades_a_run_delete(void **state)
+{
+    struct fixture *f = *state;
+    char id[37];
+    make_deep(f->s, id);
+    for (size_t i = 0; i < sizeof all_tables / sizeof *all_tables; i++)
+        assert_int_equal(raw_count(f->path, all_tables[i]), deep_rows[i]);
+    /* Any client deleting the run row takes everything under it along. */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "PRAGMA foreign_keys = ON; DELETE FROM runs", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    for (size_t i = 0; i < sizeof all_tables / sizeof *all_tables; i++)
+        assert_int_equal(raw_count(f->path, all_tables[i]), 0);
+}
+
+static void test_delete_run_removes_only_that_run(void **state)
+{
+    struct fixture *f = *state;
+    char a[37], b[37];
+    make_deep(f->s, a);
+    make_deep(f->s, b);
+    assert_int_equal(wl_store_delete_run(f->s, a), 0);
+    for (size_t i = 0; i < sizeof all_tables / sizeof *all_tables; i++)
+        assert_int_equal(raw_count(f->path, all_tables[i]), deep_rows[i]);
+    assert_int_equal(wl_store_delete_run(f->s, a), WL_ENOENT);
+    char got[37];
+    assert_int_equal(wl_store_resolve_id(f->s, b, got), 0);
+}
+
+struct collect {
+    int rows;
+    char first[256];
+    double sum_energy;
+    size_t blob_bytes;
+};
+
+static int collect_row(void *u, size_t n, const char *const *names, const struct wl_store_value *v)
+{
+    struct collect *c = u;
+    if (c->rows++ == 0) {
+        size_t o = 0;
+        for (size_t i = 0; i < n && o < sizeof c->first - 32; i++)
+            o +=
+                (size_t)snprintf(c->first + o, sizeof c->first - o, "%s%s", i ? "," : "", names[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], "energy_j") == 0 && v[i].type == WL_VALUE_REAL)
+            c->sum_energy += v[i].r;
+        if (v[i].type == WL_VALUE_BLOB)
+            c->blob_bytes += v[i].n;
+    }
+    return 0;
+}
+
+static void test_foreach_reads_each_level(void **state)
+{
+    struct fixture *f = *state;
+    char id[37];
+    make_deep(f->s, id);
+    struct collect c = {0};
+    assert_int_equal(wl_store_foreach(f->s, id, WL_TABLE_OPS, -1, -1, collect_row, &c), 0);
+    assert_int_equal(c.rows, 16);
+    assert_float_equal(c.sum_energy, 0.8, 1e-9);
+    assert_int_equal(c.blob_bytes, 16 * 2 * sizeof(float));
+    memset(&c, 0, sizeof c);
+    assert_int_equal(wl_store_foreach(f->s, id, WL_TABLE_COMPONENTS, 1, 1, collect_row, &c), 0);
+    assert_int_equal(c.rows, 4); /* one token only */
+    memset(&c, 0, sizeof c);
+    assert_int_equal(wl_store_foreach(f->s, id, WL_TABLE_TOKENS, -1, -1, collect_row, &c), 0);
+    assert_int_equal(c.rows, 2);
+    assert_non_null(strstr(c.first, "token_index,text,is_input"));
+    memset(&c, 0, sizeof c);
+    assert_int_equal(wl_store_foreach(f->s, id, WL_TABLE_RUN, -1, -1, collect_row, &c), 0);
+    assert_int_equal(c.rows, 1);
+    assert_true(strncmp(c.first, "id,created_at_ms,created_at,status", 34) == 0);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(wl_store_foreach(f->s, id, WL_TABLE_DOMAINS, -1, -1, collect_row, &c), 0);
+    assert_int_equal(c.rows, 1);
+    assert_int_equal(wl_store_foreach(f->s, "no-such", WL_TABLE_RUN, -1, -1, collect_row, &c),
+                     WL_ENOENT);
+}
+
+static void test_writer_rejects_orphans_and_bad_json(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct wl_store_layer_metric lm = {.token_index = 7, .layer = 0, .dur_ms = 1, .energy_j = 1};
+    assert_int_equal(wl_store_add_layer_metric(r, &lm), WL_EINVAL);
+    assert_non_null(strstr(wl_store_last_error(f->s), "token 7"));
+    struct wl_store_token t = {
+        .index = 0, .energy_j = 1, .start_ms = 0, .end_ms = 2, .power_w = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_token(r, &t), 0);
+    assert_int_equal(wl_store_add_token(r, &t), WL_EINVAL); /* duplicate index */
+    assert_int_equal(wl_store_run_set_extra(r, "cost", "{\"usd\": 0.5}"), 0);
+    assert_int_equal(wl_store_run_set_extra(r, "co2", "{not json"), WL_EINVAL);
+    assert_int_equal(wl_store_run_set_extra(r, "Bad Key", "1"), WL_EINVAL);
+    /* Partial domain figures merge: baseline first, energy at the end. */
+    struct wl_store_domain base = {.domain = WL_DOMAIN_DRAM,
+                                   .method = WL_METHOD_SAMPLED,
+                                   .energy_j = WL_STORE_UNSET,
+                                   .avg_power_w = WL_STORE_UNSET,
+                                   .baseline_power_w = 1.5,
+                                   .peak_power_w = WL_STORE_UNSET,
+                                   .peak_t_ms = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_set_domain(r, &base), 0);
+    struct wl_store_domain end = base;
+    end.baseline_power_w = WL_STORE_UNSET;
+    end.energy_j = 3;
+    struct wl_run_totals tot = {.status = WL_RUN_RUNNING};
+    assert_int_equal(wl_store_run_finish(r, &tot), WL_EINVAL); /* r is freed anyway */
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    assert_int_equal(a.run.row.status, WL_RUN_RUNNING);
+    wl_store_aggregates_free(&a);
+
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    assert_int_equal(wl_store_run_set_domain(r, &base), 0);
+    tot = (struct wl_run_totals){.status = WL_RUN_CANCELLED,
+                                 .duration_ms = 2,
+                                 .energy_j = 3,
+                                 .input_tokens = -1,
+                                 .output_tokens = -1,
+                                 .sample_count = 0,
+                                 .sample_rate_hz = WL_STORE_UNSET,
+                                 .domains = &end,
+                                 .n_domains = 1};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    assert_int_equal(a.run.row.status, WL_RUN_CANCELLED);
+    assert_int_equal(a.run.n_domains, 1);
+    assert_int_equal(a.run.domains[0].domain, WL_DOMAIN_DRAM);
+    assert_float_equal(a.run.domains[0].baseline_power_w, 1.5, 1e-12);
+    assert_float_equal(a.run.domains[0].energy_j, 3, 1e-12);
+    assert_int_equal(a.run.domains[0].method, WL_METHOD_SAMPLED);
+    wl_store_aggregates_free(&a);
+}
+
+/* Component and op rows are inserted in batches; a bad row in a batch is
+ * still named, and the good rows of that batch are kept. */
+static void test_batched_metrics_name_a_bad_row_and_keep_the_rest(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct wl_store_token t = {
+        .index = 0, .energy_j = 1, .start_ms = 0, .end_ms = 1, .power_w = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_token(r, &t), 0);
+    struct wl_store_layer_metric lm = {0, 0, 1, 1};
+    assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+    struct wl_store_component_metric cm = {.token_index = 0,
+                                           .layer = 0,
+                                           .name = "attn",
+                                           .dur_ms = 1,
+                                           .energy_j = 1,
+                                           .act_mean_abs = WL_STORE_UNSET,
+                                           .act_std = WL_STORE_UNSET,
+                                           .act_max_abs = WL_STORE_UNSET,
+                                           .act_sparsity = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+    int rc = 0;
+    for (int o = 0; o < 200 && rc == 0; o++) {
+        struct wl_store_op_metric om = {.token_index = 0,
+                                        .layer = 0,
+                                        .component = o == 70 ? 5 : 0, /* 5 does not exist */
+                                        .op = o,
+                                        .name = "qk",
+                                        .dur_ms = 0.1,
+                                        .energy_j = 0.1,
+                                        .entropy = WL_STORE_UNSET,
+                                        .max_weight = WL_STORE_UNSET,
+                                        .sparsity = WL_STORE_UNSET,
+                                        .kill_ratio = WL_STORE_UNSET,
+                                        .var_ratio = WL_STORE_UNSET};
+        rc = wl_store_add_op_metric(r, &om);
+    }
+    assert_int_equal(rc, WL_EINVAL); /* reported when its batch (ops 64..127) is inserted */
+    assert_non_null(strstr(wl_store_last_error(f->s), "op 70 (qk) of component 5"));
+    assert_int_equal(wl_store_flush(r), 0);
+    assert_int_equal(raw_count(f->path, "op_metrics"), 127); /* 0..127 but 70 */
+    /* A bad row in the last, partial batch: the run still finishes. */
+    struct wl_store_component_metric orphan = cm;
+    orphan.layer = 9;
+    assert_int_equal(wl_store_add_component_metric(r, &orphan), 0); /* buffered */
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 1,
+                                .energy_j = 1,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), WL_EINVAL);
+    assert_non_null(strstr(wl_store_last_error(f->s), "component 0 of layer 9"));
+    assert_int_equal(raw_count(f->path, "op_metrics"), 127);
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
+    assert_int_equal(l.rows[0].status, WL_RUN_COMPLETE);
+    wl_run_list_free(&l);
+}
+
+/* Per-component sums kept while writing, and the SQL fallback used when a
+ * component id is outside the in-memory grid, give the same aggregates. */
+static void test_component_aggregates_in_and_out_of_the_grid(void **state)
+{
+    struct fixture *f = *state;
+    for (int big = 0; big < 2; big++) {
+        struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE};
+        wl_store_run *r = NULL;
+        char id[37];
+        assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+        for (int t = 0; t < 3; t++) {
+            struct wl_store_token tok = {.index = t,
+                                         .energy_j = 1,
+                                         .start_ms = t,
+                                         .end_ms = t + 1,
+                                         .power_w = WL_STORE_UNSET};
+            assert_int_equal(wl_store_add_token(r, &tok), 0);
+            struct wl_store_layer_metric lm = {t, 2, 1, 1};
+            assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+            struct wl_store_component_metric cm = {.token_index = t,
+                                                   .layer = 2,
+                                                   .component = big ? 100 : 7,
+                                                   .name = "mlp",
+                                                   .dur_ms = 0.5 * (t + 1),
+                                                   .energy_j = t == 1 ? WL_STORE_UNSET : 0.25,
+                                                   .act_mean_abs = WL_STORE_UNSET,
+                                                   .act_std = WL_STORE_UNSET,
+                                                   .act_max_abs = WL_STORE_UNSET,
+                                                   .act_sparsity = WL_STORE_UNSET};
+            assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+        }
+        struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                    .duration_ms = 3,
+                                    .energy_j = 3,
+                                    .input_tokens = -1,
+                                    .output_tokens = -1,
+                                    .sample_count = -1,
+                                    .sample_rate_hz = WL_STORE_UNSET};
+        assert_int_equal(wl_store_run_finish(r, &tot), 0);
+        struct wl_store_aggregates a;
+        assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+        assert_int_equal(a.n_components, 1);
+        assert_int_equal(a.components[0].layer, 2);
+        assert_int_equal(a.components[0].component, big ? 100 : 7);
+        assert_string_equal(a.components[0].name, "mlp");
+        assert_int_equal(a.components[0].n, 3);
+        assert_float_equal(a.components[0].dur_ms, 3.0, 1e-12);
+        assert_float_equal(a.components[0].energy_j, 0.5, 1e-12); /* the unknown one skipped */
+        wl_store_aggregates_free(&a);
+    }
+    assert_int_equal(raw_count(f->path, "component_agg"), 2);
+}
+
+/* Rows become visible to other connections only when a batch commits. */
+static void test_batches_commit_on_flush_and_interval(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "x"};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    assert_int_equal(raw_count(f->path, "runs"), 1); /* the run row is there at once */
+    wl_store_run_set_flush_interval(r, 60000);
+    struct wl_store_sample smp[3] = {{.t_ms = 0}, {.t_ms = 10}, {.t_ms = 20}};
+    assert_int_equal(wl_store_add_samples(r, smp, 3), 0);
+    assert_int_equal(raw_count(f->path, "power_samples"), 0);
+    assert_int_equal(wl_store_flush(r), 0);
+    assert_int_equal(raw_count(f->path, "power_samples"), 3);
+    wl_store_run_set_flush_interval(r, 1);
+    assert_int_equal(wl_store_add_samples(r, smp, 1), 0);
+    usleep(3000);
+    assert_int_equal(wl_store_add_samples(r, smp, 1), 0); /* batch is older than 1 ms */
+    assert_int_equal(raw_count(f->path, "power_samples"), 5);
+    wl_store_run_abandon(r);
+}
+
+struct thread_arg {
+    wl_store_run *r;
+    int kind;
+};
+
+static void *writer_thread(void *p)
+{
+    struct thread_arg *a = p;
+    for (int i = 0; i < 200; i++) {
+        if (a->kind == 0) {
+            struct wl_store_sample smp = {.t_ms = i};
+            if (wl_store_add_samples(a->r, &smp, 1) != 0)
+                return (void *)1;
+        } else {
+            struct wl_store_token t = {.index = i,
+                                       .energy_j = 1,
+                                       .start_ms = i,
+                                       .end_ms = i + 1,
+                                       .power_w = WL_STORE_UNSET};
+            if (wl_store_add_token(a->r, &t) != 0)
+                return (void *)1;
+        }
+    }
+    return NULL;
+}
+
+static void test_two_threads_share_a_writer(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    wl_store_run_set_flush_interval(r, 1);
+    struct thread_arg a = {r, 0}, b = {r, 1};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, writer_thread, &a);
+    pthread_create(&tb, NULL, writer_thread, &b);
+    void *ra, *rb;
+    pthread_join(ta, &ra);
+    pthread_join(tb, &rb);
+    assert_null(ra);
+    assert_null(rb);
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 1,
+                                .energy_j = 200,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    assert_int_equal(raw_count(f->path, "power_samples"), 200);
+    assert_int_equal(raw_count(f->path, "tokens"), 200);
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
+    assert_int_equal(l.rows[0].output_tokens, 200);
+    assert_float_equal(l.rows[0].j_per_token, 1.0, 1e-12);
+    wl_run_list_free(&l);
+}
+
+static void test_gc_dry_run_then_real(void **state)
+{
+    struct fixture *f = *state;
+    char ids[5][37];
+    make_five(f->s, ids);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .created_at_ms = T0_MS - DAY_MS};
+    wl_store_run *live = NULL;
+    char live_id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &live, live_id), 0);
+    wl_store_run_abandon(live); /* still `running`: our own process holds it */
+
+    struct wl_gc_params p = {.keep = 2, .max_age_days = -1, .dry_run = true};
+    struct wl_gc_result res;
+    assert_int_equal(wl_store_gc(f->s, &p, &res), 0);
+    expect_ids(&res.removed, ids, (int[]){2, 1, 0}, 3); /* the running one is kept */
+    wl_gc_result_free(&res);
+    struct wl_store_stats st;
+    assert_int_equal(wl_store_stats(f->s, &st), 0);
+    assert_int_equal(st.runs, 6); /* dry run changed nothing */
+
+    p = (struct wl_gc_params){.keep = -1, .max_age_days = 2.5, .now_ms = T0_MS + 4 * DAY_MS};
+    p.dry_run = true;
+    assert_int_equal(wl_store_gc(f->s, &p, &res), 0);
+    expect_ids(&res.removed, ids, (int[]){1, 0}, 2);
+    wl_gc_result_free(&res);
+
+    p.dry_run = false;
+    p.keep = 4; /* either limit removes */
+    assert_int_equal(wl_store_gc(f->s, &p, &res), 0);
+    expect_ids(&res.removed, ids, (int[]){1, 0}, 2);
+    assert_true(res.bytes_after > 0);
+    wl_gc_result_free(&res);
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
+    assert_int_equal(l.n, 4);
+    assert_string_equal(l.rows[3].id, live_id);
+    wl_run_list_free(&l);
+    p = (struct wl_gc_params){.keep = -1, .max_age_days = -1};
+    assert_int_equal(wl_store_gc(f->s, &p, &res), WL_EINVAL);
+}
+
+/* A writer is SIGKILLed between flushes: the file opens cleanly, the run is
+ * incomplete, flushed rows are there and the unflushed batch is not. */
+static void test_sigkill_mid_run_leaves_an_incomplete_run(void **state)
+{
+    struct fixture *f = *state;
+    wl_store_close(f->s);
+    f->s = NULL;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        struct wl_store_params p;
+        wl_store_default_params(&p);
+        p.path = f->path;
+        wl_store *s = NULL;
+        struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "crash"};
+        wl_store_run *r = NULL;
+        char id[37];
+        if (wl_store_open(&p, &s, NULL) != 0 || wl_store_run_begin(s, &info, &r, id) != 0)
+            _exit(2);
+        wl_store_run_set_flush_interval(r, 3600 * 1000);
+        for (int i = 0; i < 50; i++) {
+            struct wl_store_token t = {.index = i,
+                                       .energy_j = 0.5,
+                                       .start_ms = i,
+                                       .end_ms = i + 1,
+                                       .power_w = WL_STORE_UNSET};
+            struct wl_store_sample smp = {.t_ms = i};
+            if (wl_store_add_token(r, &t) != 0 || wl_store_add_samples(r, &smp, 1) != 0)
+                _exit(3);
+            if (i == 29 && wl_store_flush(r) != 0)
+                _exit(4);
+        }
+        /* 20 more tokens sit in the open batch. Tell the parent, then wait. */
+        if (write(fds[1], id, 37) != 37)
+            _exit(5);
+        for (;;)
+            pause();
+    }
+    close(fds[1]);
+    char id[37] = "";
+    ssize_t got = read(fds[0], id, 37);
+    close(fds[0]);
+    assert_int_equal(got, 37);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    f->s = open_at(f->path);
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    assert_int_equal(a.run.row.status, WL_RUN_INCOMPLETE);
+    assert_int_equal(a.tokens.n_output, 30);
+    assert_int_equal(a.n_samples, 30);
+    assert_float_equal(a.tokens.output_energy_j, 15.0, 1e-9);
+    wl_store_aggregates_free(&a);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static char *snapshot(const char *path, size_t *n)
+{
+    char *b = wl_test_read_file(path, n);
+    assert_non_null(b);
+    return b;
+}
+
+static int try_open(const char *path, int busy_ms, struct wl_errmsg *e)
+{
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = path;
+    p.busy_timeout_ms = busy_ms;
+    wl_store *s = NULL;
+    int rc = wl_store_open(&p, &s, e);
+    wl_store_close(s);
+    return rc;
+}
+
+static void test_refuses_a_file_that_is_not_a_database(void **state)
+{
+    struct fixture *f = *state;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/notes.txt", f->dir);
+    const char text[] = "these are my notes, not a database\n";
+    assert_int_equal(wl_test_write_file(path, text, sizeof text - 1), 0);
+    struct wl_errmsg e = {{0}};
+    assert_int_equal(try_open(path, 100, &e), WL_EFORMAT);
+    assert_non_null(strstr(e.text, path));
+    assert_non_null(strstr(e.text, "not a wattlens database"));
+    size_t n;
+    char *after = snapshot(path, &n);
+    assert_int_equal(n, sizeof text - 1);
+    assert_memory_equal(after, text, n);
+    free(after);
+
+    /* An SQLite file of another program is not touched either. */
+    snprintf(path, sizeof path, "%s/other.db", f->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (42)", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    size_t n0;
+    char *before = snapshot(path, &n0);
+    assert_int_equal(try_open(path, 100, &e), WL_EFORMAT);
+    assert_non_null(strstr(e.text, "not a wattlens store"));
+    after = snapshot(path, &n);
+    assert_int_equal(n, n0);
+    assert_memory_equal(after, before, n);
+    free(before);
+    free(after);
+}
+
+static void test_refuses_a_newer_schema_without_touching_it(void **state)
+{
+    struct fixture *f = *state;
+    char id[37];
+    struct run_spec sp = {.created_at_ms = T0_MS, .duration_ms = 1, .energy_j = 1};
+    make_run(f->s, &sp, id);
+    wl_store_close(f->s);
+    f->s = NULL;
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99; PRAGMA wal_checkpoint(TRUNCATE)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    size_t n0, n;
+    char *before = snapshot(f->path, &n0);
+    struct wl_errmsg e = {{0}};
+    assert_int_equal(try_open(f->path, 100, &e), WL_EVERSION);
+    assert_non_null(strstr(e.text, "newer wattlens"));
+    assert_non_null(strstr(e.text, "99"));
+    char *after = snapshot(f->path, &n);
+    assert_int_equal(n, n0);
+    assert_memory_equal(after, before, n);
+    free(before);
+    free(after);
+    assert_int_equal(raw_count(f->path, "runs"), 1);
+}
+
+static void test_locked_database_is_a_clear_busy_error(void **state)
+{
+    struct fixture *f = *state;
+    char id[37];
+    struct run_spec sp = {.created_at_ms = T0_MS, .duration_ms = 1, .energy_j = 1};
+    make_run(f->s, &sp, id);
+    wl_store_close(f->s);
+    f->s = NULL;
+
+    /* Another program holds the write lock: opening works (WAL readers are
+     * not blocked), writing waits for the busy timeout and then says why. */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE; DELETE FROM run_tags", NULL, NULL, NULL),
+                     SQLITE_OK);
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->path;
+    p.busy_timeout_ms = 100;
+    struct wl_errmsg e = {{0}};
+    assert_int_equal(wl_store_open(&p, &f->s, &e), 0);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE};
+    wl_store_run *r = NULL;
+    char id2[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id2), WL_EBUSY);
+    assert_non_null(strstr(wl_store_last_error(f->s), "locked by another process"));
+    assert_int_equal(wl_store_delete_run(f->s, id), WL_EBUSY);
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
+    assert_int_equal(l.n, 1); /* still readable */
+    wl_run_list_free(&l);
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id2), 0);
+    wl_store_run_abandon(r);
+    wl_store_close(f->s);
+    f->s = NULL;
+
+    /* An exclusive lock even blocks reading: opening fails after the wait. */
+    assert_int_equal(sqlite3_exec(db,
+                                  "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; "
+                                  "DELETE FROM run_tags",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(try_open(f->path, 100, &e), WL_EBUSY);
+    assert_non_null(strstr(e.text, "locked"));
+    assert_non_null(strstr(e.text, f->path));
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    assert_int_equal(raw_count(f->path, "runs"), 2); /* nothing lost */
+}
+
+/* Runs check() in a child without root's permission override. Returns the
+ * child's exit status. */
+static int as_unprivileged(int (*check)(const char *dir), const char *dir)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(90);
+        _exit(check(dir));
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 99;
+}
+
+static int check_read_only_dir(const char *dir)
+{
+    char path[4200];
+    struct wl_errmsg e = {{0}};
+    snprintf(path, sizeof path, "%s/ro/w.db", dir);
+    int rc = try_open(path, 100, &e); /* existing file, writable, in a read-only directory */
+    if (rc != WL_EACCES || !strstr(e.text, path) || !strstr(e.text, "permissions"))
+        return fprintf(stderr, "existing: %d %s\n", rc, e.text), 10;
+    snprintf(path, sizeof path, "%s/ro/new.db", dir);
+    rc = try_open(path, 100, &e);
+    if (rc != WL_EACCES || !strstr(e.text, path))
+        return fprintf(stderr, "new: %d %s\n", rc, e.text), 11;
+    snprintf(path, sizeof path, "%s/ro/sub/new.db", dir);
+    rc = try_open(path, 100, &e);
+    if (rc != WL_EACCES || !strstr(e.text, "cannot create directory"))
+        return fprintf(stderr, "subdir: %d %s\n", rc, e.text), 12;
+    return 0;
+}
+
+static void test_read_only_directory_is_a_clear_error(void **state)
+{
+    struct fixture *f = *state;
+    char ro[4200], path[4300];
+    snprintf(ro, sizeof ro, "%s/ro", f->dir);
+    snprintf(path, sizeof path, "%s/w.db", ro);
+    wl_store *s = open_at(path);
+    char id[37];
+    struct run_spec sp = {.created_at_ms = T0_MS, .duration_ms = 1, .energy_j = 1};
+    make_run(s, &sp, id);
+    wl_store_close(s); /* last close checkpoints and removes -wal and -shm */
+    size_t n0, n;
+    char *before = snapshot(path, &n0);
+    assert_int_equal(chmod(f->dir, 0755), 0);
+    assert_int_equal(chmod(path, 0666), 0);
+    assert_int_equal(chmod(ro, 0555), 0);
+    assert_int_equal(as_unprivileged(check_read_only_dir, f->dir), 0);
+    assert_int_equal(chmod(ro, 0755), 0);
+    char *after = snapshot(path, &n);
+    assert_int_equal(n, n0);
+    assert_memory_equal(after, before, n);
+    free(before);
+    free(after);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_creates_directories_and_reopens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_an_empty_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_and_no_create_modes, setup, teardown),
+        cmocka_unit_test(test_default_path_order),
+        cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pagination_edges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sorts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resolve_id_prefixes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_cascades_a_run_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_run_removes_only_that_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreach_reads_each_level, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_rejects_orphans_and_bad_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batched_metrics_name_a_bad_row_and_keep_the_rest,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_component_aggregates_in_and_out_of_the_grid, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_batches_commit_on_flush_and_interval, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_threads_share_a_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gc_dry_run_then_real, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigkill_mid_run_leaves_an_incomplete_run, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_a_file_that_is_not_a_database, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_a_newer_schema_without_touching_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_locked_database_is_a_clear_busy_error, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_directory_is_a_clear_error, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
