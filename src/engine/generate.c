@@ -125,7 +125,11 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
     wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, true);
     rc = wl_sampler_create(&p->sampling, vocab, &smp);
     if (rc == 0) {
-        tb.cap = (size_t)p->n_predict * (piece_cap + 4) + 1;
+        /* at most one token per free position (+1 from the last logits) */
+        int64_t max_tok = (int64_t)wl_context_n_ctx(ctx) - (int64_t)n_prompt + 1;
+        if (max_tok > p->n_predict)
+            max_tok = p->n_predict;
+        tb.cap = (size_t)max_tok * (piece_cap + 4) + 1;
         tb.data = malloc(tb.cap);
         piece = malloc(piece_cap + 4);
         if (!tb.data || !piece)
