@@ -4,8 +4,16 @@
  * measured memory read bandwidth with the same thread count, as a ratio.
  * Each matrix is replicated into enough copies (>= 256 MiB in total) that
  * consecutive calls stream from DRAM as decode does, not from the caches.
+ * The machine may be shared: "GB/s" is wall-clock (best pass), "cpu GB/s"
+ * divides by the CPU time the threads actually got (kernel speed if it had
+ * the cores to itself; spinning while waiting for a descheduled worker
+ * counts as CPU time, so it is a lower bound of that).
  * Prints figures only; never asserts on time.
- * Usage: bench_kernels [-t TYPE[,TYPE..]] [-p PATH[,PATH..]] [-j THREADS[,..]] [-s SHAPE[,..]]
+ * Usage: bench_kernels [-t TYPE[,..]] [-p PATH[,..]] [-j THREADS[,..]] [-s attn,ffn,out,l2] [-m MIB]
+ *   -m MIB: minimum footprint of the weight copies (default 256; 0 = one
+ *   copy, i.e. cache-resident for small shapes: compute speed)
+ *   -n ROWS: activation rows per call (default 1 = decode matvec; e.g. 64 for
+ *   prefill-style matmul, where GMAC/s is the figure that matters)
  *   e.g. bench_kernels -t q8_0,q4_k -p avx512 -j 2
  */
 #include "engine/kernels/kernels.h"
@@ -23,7 +31,9 @@ static const struct {
     const char *name;
     int64_t rows, cols;
 } shapes[] = {{"attn 2048x2048", 2048, 2048}, {"ffn 5632x2048", 5632, 2048},
-              {"out 32000x2048", 32000, 2048}};
+              {"out 32000x2048", 32000, 2048},
+              /* only with -s l2 -m 0: fits in a 1 MiB L2, i.e. compute speed */
+              {"l2 256x2048", 256, 2048}};
 
 /* true when list (comma-separated, NULL = all) names item (case-insensitive) */
 static int selected(const char *list, const char *item)
@@ -52,9 +62,18 @@ static float frand(void)
     return (float)((rng >> 40) & 0xffff) / 32768.0f - 1.0f;
 }
 
+static void empty_job(void *arg, int ith, int nth)
+{
+    (void)arg;
+    (void)ith;
+    (void)nth;
+}
+
 int main(int argc, char **argv)
 {
     const char *tsel = NULL, *psel = NULL, *jsel = NULL, *ssel = NULL;
+    size_t footprint_min = (size_t)256 << 20;
+    int64_t n_x = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-t"))
             tsel = argv[i + 1];
@@ -64,8 +83,14 @@ int main(int argc, char **argv)
             jsel = argv[i + 1];
         else if (!strcmp(argv[i], "-s"))
             ssel = argv[i + 1];
+        else if (!strcmp(argv[i], "-n"))
+            n_x = strtol(argv[i + 1], NULL, 10) < 1 ? 1 : strtol(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "-m"))
+            footprint_min = (size_t)strtoul(argv[i + 1], NULL, 10) << 20;
         else {
-            fprintf(stderr, "usage: %s [-t types] [-p paths] [-j threads] [-s attn,ffn,out]\n",
+            fprintf(stderr,
+                    "usage: %s [-t types] [-p paths] [-j threads] [-s attn,ffn,out,l2] [-m MiB] "
+                    "[-n rows]\n",
                     argv[0]);
             return 2;
         }
@@ -89,29 +114,46 @@ int main(int argc, char **argv)
             return 1;
         }
         bw[ti] = r.best_gbps;
+        if (thread_counts[ti] > 1) {
+            /* cost of one parallel-for with empty shares, as paid per matmul (the caller
+             * may run every share itself when the workers are not yet polling) */
+            double best = 0;
+            for (int rep = 0; rep < 5; rep++) {
+                uint64_t t0 = wl_clock_now_ns();
+                for (int i = 0; i < 10000; i++)
+                    wl_threadpool_run(pools[ti], empty_job, NULL);
+                double per = (double)(wl_clock_now_ns() - t0) / 10000.0;
+                if (rep == 0 || per < best)
+                    best = per;
+            }
+            printf("# thread pool, %d threads: empty parallel-for %.0f ns per call (best of 5 x "
+                   "10000 back-to-back)\n",
+                   thread_counts[ti], best);
+        }
         printf("# memory read bandwidth, %d thread(s): best %.2f GB/s, mean %.2f GB/s "
                "(%zu MiB x %d reps)\n",
                r.n_threads, r.best_gbps, r.mean_gbps, r.bytes >> 20, r.reps);
     }
-    printf("%-6s %-7s %-16s %3s %9s %10s %9s %8s\n", "type", "path", "shape", "thr", "us/call",
-           "GB/s", "bw GB/s", "ratio");
+    printf("# activation rows per call: %ld\n", (long)n_x);
+    printf("%-6s %-7s %-16s %3s %9s %8s %9s %8s %8s %8s\n", "type", "path", "shape", "thr",
+           "us/call", "GB/s", "cpu GB/s", "bw GB/s", "ratio", "GMAC/s");
 
-    const size_t footprint_min = (size_t)256 << 20;
     for (size_t ty = 0; ty < sizeof types / sizeof types[0]; ty++) {
         uint32_t t = types[ty];
         if (!selected(tsel, wl_ttype_name(t)))
             continue;
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
-            char sname[8];
-            memcpy(sname, shapes[si].name, 3);
-            sname[3] = '\0';
-            if (!selected(ssel, sname))
+            char sname[8]; /* first word: attn, ffn, out */
+            size_t wl = strcspn(shapes[si].name, " ");
+            memcpy(sname, shapes[si].name, wl);
+            sname[wl] = '\0';
+            if (!selected(ssel, sname) || (!ssel && !strcmp(sname, "l2")))
                 continue;
             int64_t rows = shapes[si].rows, cols = shapes[si].cols;
             size_t rb = wl_quant_row_bytes(t, cols), mat = rb * (size_t)rows;
             size_t copies = (footprint_min + mat - 1) / mat;
-            if (copies < 2)
-                copies = 2;
+            if (copies < 1)
+                copies = 1;
             uint8_t *w = NULL;
             if (posix_memalign((void **)&w, 64, mat * copies) != 0) {
                 fprintf(stderr, "bench_kernels: out of memory\n");
@@ -119,9 +161,9 @@ int main(int argc, char **argv)
             }
             /* 64 distinct quantized rows, tiled: the content does not change speed */
             float *src = malloc(sizeof(float) * (size_t)cols);
-            float *x = malloc(sizeof(float) * (size_t)cols);
-            float *y = malloc(sizeof(float) * (size_t)rows);
-            size_t sb = wl_kernel_scratch_bytes(t, cols, 1);
+            float *x = malloc(sizeof(float) * (size_t)(cols * n_x));
+            float *y = malloc(sizeof(float) * (size_t)(rows * n_x));
+            size_t sb = wl_kernel_scratch_bytes(t, cols, n_x);
             void *scratch = NULL;
             if (!src || !x || !y || (sb && posix_memalign(&scratch, 64, sb) != 0)) {
                 fprintf(stderr, "bench_kernels: out of memory\n");
@@ -136,7 +178,7 @@ int main(int argc, char **argv)
                 size_t n = mat * copies - off < 64 * rb ? mat * copies - off : 64 * rb;
                 memcpy(w + off, w, n);
             }
-            for (int64_t c = 0; c < cols; c++)
+            for (int64_t c = 0; c < cols * n_x; c++)
                 x[c] = frand();
 
             for (int path = WL_KPATH_SCALAR; path <= WL_KPATH_AVX512; path++) {
@@ -148,25 +190,33 @@ int main(int argc, char **argv)
                     if (!pools[ti])
                         continue;
                     /* run for >= 0.3 s and >= 2 passes over all copies; report the best pass */
-                    double best_ns = 0;
+                    double best_ns = 0, best_cpu_ns = 0;
                     uint64_t start = wl_clock_now_ns();
+                    size_t calls = copies < 16 ? 16 : copies; /* per pass */
                     for (int pass = 0; pass < 2 || wl_clock_now_ns() - start < 300000000ull;
                          pass++) {
-                        uint64_t t0 = wl_clock_now_ns();
-                        for (size_t cp = 0; cp < copies; cp++) {
-                            struct wl_kernel_weight wd = {t, w + cp * mat, rows, cols, rb};
-                            wl_kernel_matvec(&k, &wd, x, y, scratch, sb, pools[ti]);
+                        uint64_t t0 = wl_clock_now_ns(), c0 = wl_clock_process_cpu_ns();
+                        for (size_t cl = 0; cl < calls; cl++) {
+                            struct wl_kernel_weight wd = {t, w + (cl % copies) * mat, rows, cols,
+                                                          rb};
+                            wl_kernel_matmul(&k, &wd, x, n_x, y, scratch, sb, 0, pools[ti]);
                         }
-                        double per = (double)(wl_clock_now_ns() - t0) / (double)copies;
+                        double per = (double)(wl_clock_now_ns() - t0) / (double)calls;
+                        double cpu = (double)(wl_clock_process_cpu_ns() - c0) / (double)calls /
+                                     thread_counts[ti];
                         if (pass == 0 || per < best_ns)
                             best_ns = per;
+                        if (pass == 0 || cpu < best_cpu_ns)
+                            best_cpu_ns = cpu;
                         if (pass >= 50)
                             break;
                     }
                     double gbps = (double)mat / best_ns;
-                    printf("%-6s %-7s %-16s %3d %9.1f %10.2f %9.2f %7.1f%%\n", wl_ttype_name(t),
-                           wl_kpath_name(k.path), shapes[si].name, thread_counts[ti],
-                           best_ns / 1e3, gbps, bw[ti], 100.0 * gbps / bw[ti]);
+                    printf("%-6s %-7s %-16s %3d %9.1f %8.2f %9.2f %8.2f %7.1f%% %8.1f\n",
+                           wl_ttype_name(t), wl_kpath_name(k.path), shapes[si].name,
+                           thread_counts[ti], best_ns / 1e3, gbps, (double)mat / best_cpu_ns,
+                           bw[ti], 100.0 * gbps / bw[ti],
+                           (double)rows * (double)cols * (double)n_x / best_ns);
                     fflush(stdout);
                 }
             }

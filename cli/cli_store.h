@@ -15,7 +15,10 @@
 
 /* getopt_long value of --db; put WL_CLI_DB_OPTION in a command's options. */
 #define WL_CLI_OPT_DB 0x1db
-#define WL_CLI_DB_OPTION {"db", required_argument, NULL, WL_CLI_OPT_DB}
+#define WL_CLI_DB_OPTION                                                                           \
+    {                                                                                              \
+        "db", required_argument, NULL, WL_CLI_OPT_DB                                               \
+    }
 #define WL_CLI_DB_HELP                                                                             \
     "  --db FILE            run database (default: $WATTLENS_DB, else\n"                           \
     "                       $XDG_DATA_HOME/wattlens/wattlens.db, else\n"                           \

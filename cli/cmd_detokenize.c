@@ -19,28 +19,29 @@ static const char *CMD = "detokenize";
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: wattlens detokenize -m FILE.gguf [--special] [--keep-space] [--json] [ID...]\n"
-            "\n"
-            "Turns token ids back into text with the tokenizer stored in the model's GGUF\n"
-            "file. Ids may be separated by spaces or commas; with no ID arguments they are\n"
-            "read from stdin. The text is written byte for byte (a trailing newline is added\n"
-            "only when stdout is a terminal).\n"
-            "\n"
-            "Options:\n"
-            "  -m, --model FILE   GGUF file with tokenizer.ggml.* metadata (required)\n"
-            "      --special      render control tokens (<s>, <|endoftext|>, ...) as text;\n"
-            "                     by default they produce nothing\n"
-            "      --keep-space   keep the leading space SentencePiece models put before the\n"
-            "                     first word (by default it is dropped at the start and after\n"
-            "                     BOS or any special token)\n"
-            "      --json         {\"text\", \"n_tokens\", \"n_bytes\", \"valid_utf8\"} on stdout\n"
-            "  -h, --help         show this help\n"
-            "\n"
-            "Examples:\n"
-            "  wattlens detokenize -m model.gguf 15043 3186\n"
-            "  wattlens detokenize -m model.gguf 1,15043,3186 --special\n"
-            "  wattlens tokenize -m model.gguf -p 'Hello' --ids | wattlens detokenize -m model.gguf\n");
+    fprintf(
+        out,
+        "Usage: wattlens detokenize -m FILE.gguf [--special] [--keep-space] [--json] [ID...]\n"
+        "\n"
+        "Turns token ids back into text with the tokenizer stored in the model's GGUF\n"
+        "file. Ids may be separated by spaces or commas; with no ID arguments they are\n"
+        "read from stdin. The text is written byte for byte (a trailing newline is added\n"
+        "only when stdout is a terminal).\n"
+        "\n"
+        "Options:\n"
+        "  -m, --model FILE   GGUF file with tokenizer.ggml.* metadata (required)\n"
+        "      --special      render control tokens (<s>, <|endoftext|>, ...) as text;\n"
+        "                     by default they produce nothing\n"
+        "      --keep-space   keep the leading space SentencePiece models put before the\n"
+        "                     first word (by default it is dropped at the start and after\n"
+        "                     BOS or any special token)\n"
+        "      --json         {\"text\", \"n_tokens\", \"n_bytes\", \"valid_utf8\"} on stdout\n"
+        "  -h, --help         show this help\n"
+        "\n"
+        "Examples:\n"
+        "  wattlens detokenize -m model.gguf 15043 3186\n"
+        "  wattlens detokenize -m model.gguf 1,15043,3186 --special\n"
+        "  wattlens tokenize -m model.gguf -p 'Hello' --ids | wattlens detokenize -m model.gguf\n");
 }
 
 struct idlist {
@@ -145,10 +146,18 @@ static int run(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
-        case 's': special = true; break;
-        case 'k': keep = true; break;
-        case 'j': json = true; break;
+        case 'm':
+            model = optarg;
+            break;
+        case 's':
+            special = true;
+            break;
+        case 'k':
+            keep = true;
+            break;
+        case 'j':
+            json = true;
+            break;
         case 'h':
             usage(stdout);
             return WL_EXIT_OK;
@@ -219,10 +228,10 @@ static int run(int argc, char **argv)
         char *repl = malloc(3 * len + 1);
         size_t rl = 0;
         bool ok = repl && valid_utf8((const unsigned char *)text, len, repl, &rl);
-        json_t *doc = repl ? json_pack("{s:s%, s:I, s:I, s:b}", "text", repl, rl, "n_tokens",
-                                       (json_int_t)ids.n, "n_bytes", (json_int_t)len,
-                                       "valid_utf8", ok)
-                           : NULL;
+        json_t *doc =
+            repl ? json_pack("{s:s%, s:I, s:I, s:b}", "text", repl, rl, "n_tokens",
+                             (json_int_t)ids.n, "n_bytes", (json_int_t)len, "valid_utf8", ok)
+                 : NULL;
         free(repl);
         status = wl_cli_print_json(doc);
     } else {

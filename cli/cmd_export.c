@@ -14,26 +14,27 @@ static const char *const cmd = "export";
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: wattlens export [OPTIONS] ID --format json|csv\n"
-            "\n"
-            "Write one stored run with everything recorded under it.\n"
-            "  json  one object: {\"format\": \"wattlens-run\", \"version\": 1, \"run\": {...}}; the\n"
-            "        run holds its metadata, domains, samples, sections, summary and tokens,\n"
-            "        each token its layers, each layer its components, each component its ops\n"
-            "  csv   one table after another, each introduced by a '# name' line: metadata\n"
-            "        (field,value), domains, power_samples, sections, tokens, layer_metrics,\n"
-            "        component_metrics, op_metrics\n"
-            "ID is a run id or a unique prefix of at least 4 characters.\n"
-            "\n"
-            "Options:\n"
-            "  -f, --format FMT     json or csv (required)\n"
-            "  -o, --output FILE    write to FILE instead of stdout\n" WL_CLI_DB_HELP
-            "  -h, --help           show this help\n"
-            "\n"
-            "Examples:\n"
-            "  wattlens export 3f2a --format json > run.json\n"
-            "  wattlens export 3f2a --format csv -o run.csv\n");
+    fprintf(
+        out,
+        "Usage: wattlens export [OPTIONS] ID --format json|csv\n"
+        "\n"
+        "Write one stored run with everything recorded under it.\n"
+        "  json  one object: {\"format\": \"wattlens-run\", \"version\": 1, \"run\": {...}}; the\n"
+        "        run holds its metadata, domains, samples, sections, summary and tokens,\n"
+        "        each token its layers, each layer its components, each component its ops\n"
+        "  csv   one table after another, each introduced by a '# name' line: metadata\n"
+        "        (field,value), domains, power_samples, sections, tokens, layer_metrics,\n"
+        "        component_metrics, op_metrics\n"
+        "ID is a run id or a unique prefix of at least 4 characters.\n"
+        "\n"
+        "Options:\n"
+        "  -f, --format FMT     json or csv (required)\n"
+        "  -o, --output FILE    write to FILE instead of stdout\n" WL_CLI_DB_HELP
+        "  -h, --help           show this help\n"
+        "\n"
+        "Examples:\n"
+        "  wattlens export 3f2a --format json > run.json\n"
+        "  wattlens export 3f2a --format csv -o run.csv\n");
 }
 
 static int run(int argc, char **argv)
@@ -122,6 +123,5 @@ static int run(int argc, char **argv)
     return rc;
 }
 
-const struct wl_cli_command wl_cli_cmd_export = {"export",
-                                                 "export one run with its hierarchy (JSON, CSV)",
-                                                 run};
+const struct wl_cli_command wl_cli_cmd_export = {
+    "export", "export one run with its hierarchy (JSON, CSV)", run};

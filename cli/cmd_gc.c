@@ -9,25 +9,24 @@ static const char *const cmd = "gc";
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: wattlens gc [OPTIONS]\n"
-            "\n"
-            "Remove old runs from the run database, then compact the file (VACUUM).\n"
-            "A run goes when it is beyond the --keep newest OR older than --max-age;\n"
-            "runs still being recorded are never removed. Give at least one limit.\n"
-            "\n"
-            "Options:\n"
-            "  --keep N             keep the N newest runs\n"
-            "  --max-age DAYS       remove runs created more than DAYS days ago (fractions\n"
-            "                       allowed: 0.5 = 12 hours)\n"
-            "  --dry-run            list what would be removed; change nothing\n"
-            "  --json               the result as JSON: {\"removed\": [ids], \"dry_run\": ...}\n" WL_CLI_DB_HELP
-            "  -h, --help           show this help\n"
-            "\n"
-            "Examples:\n"
-            "  wattlens gc --keep 100 --dry-run\n"
-            "  wattlens gc --max-age 30\n"
-            "  wattlens gc --keep 500 --max-age 90\n");
+    fprintf(out, "Usage: wattlens gc [OPTIONS]\n"
+                 "\n"
+                 "Remove old runs from the run database, then compact the file (VACUUM).\n"
+                 "A run goes when it is beyond the --keep newest OR older than --max-age;\n"
+                 "runs still being recorded are never removed. Give at least one limit.\n"
+                 "\n"
+                 "Options:\n"
+                 "  --keep N             keep the N newest runs\n"
+                 "  --max-age DAYS       remove runs created more than DAYS days ago (fractions\n"
+                 "                       allowed: 0.5 = 12 hours)\n"
+                 "  --dry-run            list what would be removed; change nothing\n"
+                 "  --json               the result as JSON: {\"removed\": [ids], \"dry_run\": "
+                 "...}\n" WL_CLI_DB_HELP "  -h, --help           show this help\n"
+                 "\n"
+                 "Examples:\n"
+                 "  wattlens gc --keep 100 --dry-run\n"
+                 "  wattlens gc --max-age 30\n"
+                 "  wattlens gc --keep 500 --max-age 90\n");
 }
 
 static int run(int argc, char **argv)
@@ -110,7 +109,9 @@ static int run(int argc, char **argv)
             char date[32];
             printf("%s %s  %s  %s\n", p.dry_run ? "would remove" : "removed", r->id,
                    wl_cli_format_date(r->created_at_ms, date, sizeof date),
-                   r->model_name ? r->model_name : r->command ? r->command : "");
+                   r->model_name ? r->model_name
+                   : r->command  ? r->command
+                                 : "");
         }
         printf("%s%zu run%s%s", p.dry_run ? "dry run: " : "", res.removed.n,
                res.removed.n == 1 ? "" : "s", p.dry_run ? " would be removed" : " removed");
@@ -126,5 +127,4 @@ static int run(int argc, char **argv)
     return rc;
 }
 
-const struct wl_cli_command wl_cli_cmd_gc = {"gc", "remove old runs (retention) and compact",
-                                             run};
+const struct wl_cli_command wl_cli_cmd_gc = {"gc", "remove old runs (retention) and compact", run};

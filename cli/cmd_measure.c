@@ -58,10 +58,10 @@ static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
     json_object_set_new(j, "exact_counter_window", json_boolean(di->counter));
     json_object_set_new(j, "sources", json_string(di->sources));
     bool has = wl_energy_window_has(&r->window, d);
-    json_object_set_new(j, "energy_j", has ? json_real(wl_energy_window_j(&r->window, d))
-                                           : json_null());
-    json_object_set_new(j, "avg_power_w", has ? json_real(wl_energy_window_avg_w(&r->window, d))
-                                              : json_null());
+    json_object_set_new(j, "energy_j",
+                        has ? json_real(wl_energy_window_j(&r->window, d)) : json_null());
+    json_object_set_new(j, "avg_power_w",
+                        has ? json_real(wl_energy_window_avg_w(&r->window, d)) : json_null());
     const struct wl_peak *pk = &r->run_peak[d];
     if (r->stats.n_samples > 0 && pk->t_ns) {
         json_object_set_new(j, "peak_power_w", json_real(pk->power_w));
@@ -94,9 +94,9 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r)
     json_object_set_new(j, "duration_s", json_real(dur));
     json_object_set_new(j, "cpu_time_s", json_real((double)r->cpu_ns / 1e9));
     json_object_set_new(j, "measured", json_boolean(!r->model_only));
-    json_object_set_new(j, "energy_source",
-                        json_string(r->model_only ? wl_method_label(WL_METHOD_MODEL_ESTIMATE)
-                                                  : "measured"));
+    json_object_set_new(
+        j, "energy_source",
+        json_string(r->model_only ? wl_method_label(WL_METHOD_MODEL_ESTIMATE) : "measured"));
     json_object_set_new(j, "sensors", json_string(r->sensors_desc));
     json_t *doms = json_array();
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
@@ -123,10 +123,12 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r)
     json_t *gaps = json_array();
     for (size_t i = 0; i < r->n_gaps; i++) {
         json_t *g = json_object();
-        json_object_set_new(g, "start_s", json_real((double)(r->gaps[i].t_start_ns - r->t0_ns) / 1e9));
-        json_object_set_new(g, "end_s", r->gaps[i].t_end_ns
-                                            ? json_real((double)(r->gaps[i].t_end_ns - r->t0_ns) / 1e9)
-                                            : json_null());
+        json_object_set_new(g, "start_s",
+                            json_real((double)(r->gaps[i].t_start_ns - r->t0_ns) / 1e9));
+        json_object_set_new(g, "end_s",
+                            r->gaps[i].t_end_ns
+                                ? json_real((double)(r->gaps[i].t_end_ns - r->t0_ns) / 1e9)
+                                : json_null());
         json_object_set_new(g, "error", json_string(wl_strerror_name(r->gaps[i].error)));
         json_array_append_new(gaps, g);
     }
@@ -224,8 +226,12 @@ static int run_measure(int argc, char **argv)
             if (!wl_cli_parse_double("measure", "--baseline", optarg, 0, 3600, &baseline_s))
                 return WL_EXIT_USAGE;
             break;
-        case 'j': json = true; break;
-        case 'o': output = optarg; break;
+        case 'j':
+            json = true;
+            break;
+        case 'o':
+            output = optarg;
+            break;
         case 'I':
             if (!wl_cli_parse_double("measure", "--model-idle-w", optarg, 0, 10000,
                                      &mp.sensors.model.idle_w))
@@ -236,9 +242,14 @@ static int run_measure(int argc, char **argv)
                                      &mp.sensors.model.busy_core_w))
                 return WL_EXIT_USAGE;
             break;
-        case 'S': model_system = true; break;
-        case 'h': usage(stdout); return WL_EXIT_OK;
-        default: return wl_cli_usage_error("measure", "unknown option");
+        case 'S':
+            model_system = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return WL_EXIT_OK;
+        default:
+            return wl_cli_usage_error("measure", "unknown option");
         }
     }
     if (optind >= argc)

@@ -51,7 +51,8 @@ static void print_help(FILE *out)
             "  --heads H          attention heads (default 8; must divide D)\n"
             "  --kv-heads K       KV heads (default: H; must divide H)\n"
             "  --vocab-from FILE  copy the tokenizer from a GGUF (e.g. a vocab file)\n"
-            "  --vocab N          or generate a byte-level vocabulary of N >= 259 tokens (default 512)\n"
+            "  --vocab N          or generate a byte-level vocabulary of N >= 259 tokens (default "
+            "512)\n"
             "  --type T           matrix type: f32 f16 bf16 q8_0 q4_0 q4_k q6_k (default f32);\n"
             "                     rows that do not fit the block fall back to q8_0 or f16\n"
             "  --seed S           random seed (default 1)\n"
@@ -404,10 +405,9 @@ static void print_features(const wl_gguf *g, const char *path, const struct wl_m
 static int cmd_info(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"tensors", no_argument, NULL, 't'}, {"json", no_argument, NULL, 'j'},
-        {"metadata", no_argument, NULL, 'm'},
-        {"kv-type", required_argument, NULL, 'k'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"tensors", no_argument, NULL, 't'},  {"json", no_argument, NULL, 'j'},
+        {"metadata", no_argument, NULL, 'm'}, {"kv-type", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
     };
     bool tensors = false, json = false, metadata = false;
     enum wl_ttype kv_type = WL_TTYPE_F16;
@@ -465,8 +465,8 @@ static int cmd_info(int argc, char **argv)
                 char shape[96], name[1040];
                 shape_str(t, shape, sizeof shape);
                 printf("%-36s %-6s %-22s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n",
-                       printable(t->name, name, sizeof name), wl_ttype_name(t->type), shape, t->n_elements, t->n_bytes,
-                       wl_gguf_data_offset(g) + t->offset);
+                       printable(t->name, name, sizeof name), wl_ttype_name(t->type), shape,
+                       t->n_elements, t->n_bytes, wl_gguf_data_offset(g) + t->offset);
             }
         }
         ec = fflush(stdout) == 0 ? WL_EXIT_OK : WL_EXIT_FAIL;
@@ -489,13 +489,20 @@ static bool parse_u32(const char *opt, const char *s, long min, long max, uint32
 static int cmd_synth(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"arch", required_argument, NULL, 'a'},     {"layers", required_argument, NULL, 'l'},
-        {"dim", required_argument, NULL, 'd'},      {"ffn", required_argument, NULL, 'f'},
-        {"heads", required_argument, NULL, 'H'},    {"kv-heads", required_argument, NULL, 'K'},
-        {"vocab-from", required_argument, NULL, 'V'}, {"vocab", required_argument, NULL, 'v'},
-        {"type", required_argument, NULL, 't'},     {"seed", required_argument, NULL, 's'},
-        {"context", required_argument, NULL, 'c'},  {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"arch", required_argument, NULL, 'a'},
+        {"layers", required_argument, NULL, 'l'},
+        {"dim", required_argument, NULL, 'd'},
+        {"ffn", required_argument, NULL, 'f'},
+        {"heads", required_argument, NULL, 'H'},
+        {"kv-heads", required_argument, NULL, 'K'},
+        {"vocab-from", required_argument, NULL, 'V'},
+        {"vocab", required_argument, NULL, 'v'},
+        {"type", required_argument, NULL, 't'},
+        {"seed", required_argument, NULL, 's'},
+        {"context", required_argument, NULL, 'c'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct wl_synth_params p;
     wl_synth_default_params(&p);
@@ -607,7 +614,8 @@ static int cmd_synth(int argc, char **argv)
 static int cmd_quantize(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"type", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {"type", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     enum wl_ttype type = WL_TTYPE_COUNT;
@@ -673,5 +681,5 @@ static int run(int argc, char **argv)
     return wl_cli_usage_error(CMD, "unknown subcommand '%s' (info, synth, quantize)", argv[1]);
 }
 
-const struct wl_cli_command wl_cli_cmd_model = {"model", "inspect, synthesize and quantize GGUF models",
-                                                run};
+const struct wl_cli_command wl_cli_cmd_model = {
+    "model", "inspect, synthesize and quantize GGUF models", run};

@@ -8,21 +8,19 @@ static const char *const cmd = "rm";
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: wattlens rm [OPTIONS] ID...\n"
-            "\n"
-            "Delete runs from the run database with everything recorded under them\n"
-            "(power samples, sections, tokens, layer/component/op metrics). Each ID is a run\n"
-            "id or a unique prefix of at least 4 characters. Runs that cannot be found are\n"
-            "reported and the others are still deleted (exit status 1 if any failed).\n"
-            "The file does not shrink until 'wattlens gc' compacts it.\n"
-            "\n"
-            "Options:\n" WL_CLI_DB_HELP
-            "  -h, --help           show this help\n"
-            "\n"
-            "Examples:\n"
-            "  wattlens rm 3f2a\n"
-            "  wattlens rm 3f2a 91bc 0d4e\n");
+    fprintf(out, "Usage: wattlens rm [OPTIONS] ID...\n"
+                 "\n"
+                 "Delete runs from the run database with everything recorded under them\n"
+                 "(power samples, sections, tokens, layer/component/op metrics). Each ID is a run\n"
+                 "id or a unique prefix of at least 4 characters. Runs that cannot be found are\n"
+                 "reported and the others are still deleted (exit status 1 if any failed).\n"
+                 "The file does not shrink until 'wattlens gc' compacts it.\n"
+                 "\n"
+                 "Options:\n" WL_CLI_DB_HELP "  -h, --help           show this help\n"
+                 "\n"
+                 "Examples:\n"
+                 "  wattlens rm 3f2a\n"
+                 "  wattlens rm 3f2a 91bc 0d4e\n");
 }
 
 static int run(int argc, char **argv)

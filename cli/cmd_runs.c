@@ -36,8 +36,8 @@ static void usage(FILE *out)
             "  --offset N           skip the first N matching runs (default 0)\n"
             "\n"
             "Output:\n"
-            "  --json               JSON object: {\"runs\": [{\"id\": ..., ...}], \"total\": N}\n" WL_CLI_DB_HELP
-            "  -h, --help           show this help\n"
+            "  --json               JSON object: {\"runs\": [{\"id\": ..., ...}], \"total\": "
+            "N}\n" WL_CLI_DB_HELP "  -h, --help           show this help\n"
             "\n"
             "Examples:\n"
             "  wattlens runs\n"
@@ -61,8 +61,8 @@ static json_t *row_json(const struct wl_run_row *r)
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(r->id));
     json_object_set_new(o, "created_at_ms", json_integer(r->created_at_ms));
-    json_object_set_new(o, "created_at", json_string(wl_cli_format_date(r->created_at_ms, date,
-                                                                        sizeof date)));
+    json_object_set_new(o, "created_at",
+                        json_string(wl_cli_format_date(r->created_at_ms, date, sizeof date)));
     json_object_set_new(o, "status", json_string(wl_run_status_name(r->status)));
     json_object_set_new(o, "kind", json_string(wl_run_kind_name(r->kind)));
     json_object_set_new(o, "model", str_or_null(r->model_name));
@@ -118,21 +118,22 @@ static void print_table(const struct wl_run_list *l, int64_t offset)
         return;
     }
     printf("%-8s  %-16s  %-10s  %-9s  %-24s  %10s  %11s  %11s  %9s  %s\n", "ID", "CREATED (UTC)",
-           "STATUS", "KIND", "MODEL / COMMAND", "DURATION", "ENERGY", "J/TOKEN", "TOKENS",
-           "TAGS");
+           "STATUS", "KIND", "MODEL / COMMAND", "DURATION", "ENERGY", "J/TOKEN", "TOKENS", "TAGS");
     for (size_t i = 0; i < l->n; i++) {
         const struct wl_run_row *r = &l->rows[i];
         char date[32], what[64], dur[32], en[32], jpt[32], tok[48], tags[64];
         const char *name = r->model_name ? r->model_name : r->command;
         if (r->input_tokens >= 0 || r->output_tokens >= 0)
-            snprintf(tok, sizeof tok, "%lld/%lld", (long long)(r->input_tokens > 0 ? r->input_tokens : 0),
+            snprintf(tok, sizeof tok, "%lld/%lld",
+                     (long long)(r->input_tokens > 0 ? r->input_tokens : 0),
                      (long long)(r->output_tokens > 0 ? r->output_tokens : 0));
         else
             snprintf(tok, sizeof tok, "-");
         printf("%-8.8s  %-16s  %-10s  %-9s  %-24s  %10s  %11s  %11s  %9s  %s\n", r->id,
                wl_cli_format_date(r->created_at_ms, date, sizeof date),
                wl_run_status_name(r->status), wl_run_kind_name(r->kind),
-               clip(name, 24, what, sizeof what), wl_cli_fmt_duration(r->duration_ms, dur, sizeof dur),
+               clip(name, 24, what, sizeof what),
+               wl_cli_fmt_duration(r->duration_ms, dur, sizeof dur),
                wl_cli_fmt_energy(r->energy_j, en, sizeof en),
                wl_cli_fmt(r->j_per_token, 4, "J", jpt, sizeof jpt), tok,
                clip(r->tags ? r->tags : "", 30, tags, sizeof tags));
@@ -190,8 +191,9 @@ static int run(int argc, char **argv)
             break;
         case 'o':
             if (wl_store_sort_parse(optarg, &sort) != 0)
-                return wl_cli_usage_error(cmd, "invalid value '%s' for --sort (expected date, "
-                                               "duration, energy or jpt)",
+                return wl_cli_usage_error(cmd,
+                                          "invalid value '%s' for --sort (expected date, "
+                                          "duration, energy or jpt)",
                                           optarg);
             break;
         case 'l':

@@ -93,16 +93,17 @@ static int print_json(const wl_sensor_set *set)
         json_object_set_new(b, "available", json_boolean(st->available));
         json_object_set_new(b, "skipped", json_boolean(st->skipped));
         if (!st->available) {
-            json_object_set_new(b, "error", json_string(st->code ? wl_strerror_name(st->code) : ""));
+            json_object_set_new(b, "error",
+                                json_string(st->code ? wl_strerror_name(st->code) : ""));
             json_object_set_new(b, "why", json_string(st->why));
             json_object_set_new(b, "fix", json_string(st->fix));
         }
         const struct wl_sensor_info *in = st->available ? find_info(set, st->backend) : NULL;
         if (in) {
             json_object_set_new(b, "source", json_string(in->source));
-            json_object_set_new(b, "update_period_ms", in->update_period_ns
-                                                           ? json_real((double)in->update_period_ns / 1e6)
-                                                           : json_null());
+            json_object_set_new(b, "update_period_ms",
+                                in->update_period_ns ? json_real((double)in->update_period_ns / 1e6)
+                                                     : json_null());
             json_object_set_new(b, "update_period_measured", json_boolean(in->period_measured));
             json_t *chs = json_array();
             for (unsigned c = 0; c < in->n_channels; c++)
@@ -191,9 +192,14 @@ static int run_sensors(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'j': json = true; break;
-        case 'h': usage(stdout); return WL_EXIT_OK;
-        default: return wl_cli_usage_error("sensors", "unknown option");
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return WL_EXIT_OK;
+        default:
+            return wl_cli_usage_error("sensors", "unknown option");
         }
     }
     if (optind < argc)

@@ -162,7 +162,7 @@ static json_t *stats_json(const struct wl_tok_stats *s)
 {
     return json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-        " s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
+        " s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
         "calls", (json_int_t)s->n_calls, "bytes", (json_int_t)s->n_bytes, "tokens",
         (json_int_t)s->n_tokens, "special_tokens", (json_int_t)s->n_special, "fragments",
         (json_int_t)s->n_fragments, "words", (json_int_t)s->n_words, "symbols",
@@ -171,10 +171,11 @@ static json_t *stats_json(const struct wl_tok_stats *s)
         (json_int_t)s->n_merges, "stale_candidates", (json_int_t)s->n_stale, "byte_fallback",
         (json_int_t)s->n_byte_fallback, "bytes_dropped", (json_int_t)s->n_bytes_dropped,
         "cache_hits", (json_int_t)s->n_cache_hits, "cache_misses", (json_int_t)s->n_cache_misses,
-        "cache_hit_rate", wl_tok_stats_cache_hit_rate(s), "total_ms", s->t_total_ns / 1e6,
-        "special_ms", s->t_special_ns / 1e6, "pretokenize_ms", s->t_pretok_ns / 1e6, "merge_ms",
-        s->t_merge_ns / 1e6, "tokens_per_s", wl_tok_stats_tokens_per_s(s), "mb_per_s",
-        wl_tok_stats_mb_per_s(s));
+        "cache_hit_rate", wl_tok_stats_cache_hit_rate(s), "total_ms", s->t_total_ns / 1e6, "cpu_ms",
+        s->t_cpu_ns / 1e6, "special_ms", s->t_special_ns / 1e6, "pretokenize_ms",
+        s->t_pretok_ns / 1e6, "merge_ms", s->t_merge_ns / 1e6, "tokens_per_s",
+        wl_tok_stats_tokens_per_s(s), "mb_per_s", wl_tok_stats_mb_per_s(s), "mb_per_cpu_s",
+        wl_tok_stats_mb_per_cpu_s(s));
 }
 
 static void stats_print(FILE *out, const struct wl_tok_info *inf, const struct wl_tok_stats *s)
@@ -185,11 +186,11 @@ static void stats_print(FILE *out, const struct wl_tok_info *inf, const struct w
             (unsigned long long)s->n_bytes, (unsigned long long)s->n_tokens,
             s->n_tokens ? (double)s->n_bytes / (double)s->n_tokens : 0.0,
             (unsigned long long)s->n_special, (unsigned long long)s->n_words);
-    fprintf(out, "time: %.3f ms (special %.3f, pre-tokenize %.3f, merge %.3f)\n",
-            s->t_total_ns / 1e6, s->t_special_ns / 1e6, s->t_pretok_ns / 1e6,
+    fprintf(out, "time: %.3f ms wall, %.3f ms CPU (special %.3f, pre-tokenize %.3f, merge %.3f)\n",
+            s->t_total_ns / 1e6, s->t_cpu_ns / 1e6, s->t_special_ns / 1e6, s->t_pretok_ns / 1e6,
             s->t_merge_ns / 1e6);
-    fprintf(out, "throughput: %.0f tokens/s, %.2f MB/s\n", wl_tok_stats_tokens_per_s(s),
-            wl_tok_stats_mb_per_s(s));
+    fprintf(out, "throughput: %.0f tokens/s, %.2f MB/s wall; %.2f MB/s per CPU second\n",
+            wl_tok_stats_tokens_per_s(s), wl_tok_stats_mb_per_s(s), wl_tok_stats_mb_per_cpu_s(s));
     fprintf(out,
             "lookups: %llu vocabulary, %llu merge-rank; merge candidates %llu, merges %llu, "
             "stale %llu\n",
@@ -209,11 +210,16 @@ static void stats_print(FILE *out, const struct wl_tok_info *inf, const struct w
 static int run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'}, {"prompt", required_argument, NULL, 'p'},
-        {"file", required_argument, NULL, 'f'},  {"ids", no_argument, NULL, 'i'},
-        {"pieces", no_argument, NULL, 'P'},      {"no-bos", no_argument, NULL, 'b'},
-        {"special", no_argument, NULL, 's'},     {"stats", no_argument, NULL, 'S'},
-        {"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
+        {"model", required_argument, NULL, 'm'},
+        {"prompt", required_argument, NULL, 'p'},
+        {"file", required_argument, NULL, 'f'},
+        {"ids", no_argument, NULL, 'i'},
+        {"pieces", no_argument, NULL, 'P'},
+        {"no-bos", no_argument, NULL, 'b'},
+        {"special", no_argument, NULL, 's'},
+        {"stats", no_argument, NULL, 'S'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *model = NULL, *prompt = NULL, *file = NULL;
@@ -224,15 +230,33 @@ static int run(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":m:p:f:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
-        case 'p': prompt = optarg; break;
-        case 'f': file = optarg; break;
-        case 'i': ids_only = true; break;
-        case 'P': pieces_only = true; break;
-        case 'b': no_bos = true; break;
-        case 's': special = true; break;
-        case 'S': stats = true; break;
-        case 'j': json = true; break;
+        case 'm':
+            model = optarg;
+            break;
+        case 'p':
+            prompt = optarg;
+            break;
+        case 'f':
+            file = optarg;
+            break;
+        case 'i':
+            ids_only = true;
+            break;
+        case 'P':
+            pieces_only = true;
+            break;
+        case 'b':
+            no_bos = true;
+            break;
+        case 's':
+            special = true;
+            break;
+        case 'S':
+            stats = true;
+            break;
+        case 'j':
+            json = true;
+            break;
         case 'h':
             usage(stdout);
             return WL_EXIT_OK;
@@ -273,8 +297,8 @@ static int run(int argc, char **argv)
     struct wl_tok_info inf;
     wl_tok_get_info(tok, &inf);
 
-    unsigned flags = WL_TOK_ADD_EOS | (no_bos ? 0 : WL_TOK_ADD_BOS) |
-                     (special ? WL_TOK_PARSE_SPECIAL : 0);
+    unsigned flags =
+        WL_TOK_ADD_EOS | (no_bos ? 0 : WL_TOK_ADD_BOS) | (special ? WL_TOK_PARSE_SPECIAL : 0);
     struct wl_tok_stats st = {0};
     int32_t *ids = NULL;
     size_t n = 0;
@@ -293,7 +317,8 @@ static int run(int argc, char **argv)
             size_t pl;
             bool lossy = false;
             wl_tok_token_piece(tok, ids[i], WL_DETOK_SPECIAL, &p, &pl);
-            json_t *o = json_pack("{s:i, s:o}", "id", (int)ids[i], "piece", json_text(p, pl, &lossy));
+            json_t *o =
+                json_pack("{s:i, s:o}", "id", (int)ids[i], "piece", json_text(p, pl, &lossy));
             if (o && lossy)
                 json_object_set_new(o, "piece_is_partial_utf8", json_true());
             json_array_append_new(arr, o);

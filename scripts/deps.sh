@@ -7,6 +7,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake pkg-config git
+  python3                           # integration tests check JSON and the database with it
   clang libclang-rt-14-dev          # fuzzers (libFuzzer) and sanitizer runtimes
   libcmocka-dev                     # unit tests
   libsqlite3-dev                    # run store

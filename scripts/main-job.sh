@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# `make run`: the main job (until the engine exists). Shows what this machine
-# can measure, then measures a short built-in CPU workload: after a 1 s idle
-# baseline, hashing 1 GiB of zeros with sha256sum (a few seconds of one busy
-# core; coreutils only, no network, no files).
+# `make run`: the main job. Shows what this machine can measure, then profiles
+# a generation on the built-in default model (a small synthetic llama made once
+# into $XDG_CACHE_HOME/wattlens or ~/.cache/wattlens; its text is meaningless)
+# and prints the complete profile, labelled with its energy source. The run is
+# stored in the default database; `wattlens show ID` prints it again.
 set -euo pipefail
 wl=${1:-build/wattlens}
 "$wl" sensors
 echo
-echo "== measuring a built-in CPU workload: sha256 of 1 GiB of zeros, after a 1 s idle baseline"
-"$wl" measure --baseline 1 -- sh -c 'head -c 1G /dev/zero | sha256sum >/dev/null'
+echo "== profiling a generation on the built-in model (1 s settle, 2 s idle baseline)"
+"$wl" run -p "Once upon a time" -n 64 --depth module

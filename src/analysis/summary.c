@@ -7,6 +7,7 @@
 #include "wattlens/error.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,8 +139,8 @@ static void wl__components(const struct wl_store_aggregates *a, struct wl_summar
 
     /* The hottest (layer, component) pairs: a partial selection would do,
      * but a few hundred rows sort in microseconds. */
-    struct wl_summary_component *all = a->n_components ? calloc(a->n_components, sizeof *all)
-                                                       : NULL;
+    struct wl_summary_component *all =
+        a->n_components ? calloc(a->n_components, sizeof *all) : NULL;
     if (!all)
         return;
     for (size_t i = 0; i < a->n_components; i++) {
@@ -158,6 +159,19 @@ static void wl__components(const struct wl_store_aggregates *a, struct wl_summar
     s->n_hottest = a->n_components < WL_SUMMARY_HOTTEST ? a->n_components : WL_SUMMARY_HOTTEST;
     memcpy(s->hottest, all, s->n_hottest * sizeof *all);
     free(all);
+}
+
+static int wl__cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Nearest-rank percentile index into n sorted values. */
+static size_t wl__rank(size_t n, int pct)
+{
+    size_t r = (size_t)ceil((double)pct / 100.0 * (double)n);
+    return r == 0 ? 0 : r - 1;
 }
 
 static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summary *s)
@@ -198,6 +212,19 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
     e->mean_itl_ms = t->n_output >= 2 ? wl__div(t->last_output_end_ms - t->first_output_end_ms,
                                                 (double)(t->n_output - 1))
                                       : NA;
+    e->p50_itl_ms = e->p90_itl_ms = NA;
+    if (t->n_output_end >= 2) {
+        size_t n = t->n_output_end - 1;
+        double *gap = malloc(n * sizeof *gap);
+        if (gap) {
+            for (size_t i = 0; i < n; i++)
+                gap[i] = t->output_end_ms[i + 1] - t->output_end_ms[i];
+            qsort(gap, n, sizeof *gap, wl__cmp_double);
+            e->p50_itl_ms = gap[wl__rank(n, 50)];
+            e->p90_itl_ms = gap[wl__rank(n, 90)];
+            free(gap);
+        }
+    }
     e->edp_js = s->energy_j * (s->duration_ms / 1000.0);
     e->edp_per_token_js = t->n_output > 0 ? wl__div(t->output_edp_js, (double)t->n_output) : NA;
     e->prefill_edp_js = e->prefill_energy_j * (e->prefill_dur_ms / 1000.0);
@@ -238,9 +265,52 @@ static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *
     s->n_domains = a->run.n_domains;
     /* The run's idle power: the widest domain that has one, never a sum of
      * nested domains. */
-    s->baseline_power_w = !isnan(base_total) ? base_total : !isnan(base_psys) ? base_psys
-                                                                             : base_parts;
+    s->baseline_power_w = !isnan(base_total)  ? base_total
+                          : !isnan(base_psys) ? base_psys
+                                              : base_parts;
     s->dynamic_energy_j = s->energy_j - s->baseline_power_w * t_s;
+    static const enum wl_domain widest[] = {WL_DOMAIN_TOTAL, WL_DOMAIN_SOC, WL_DOMAIN_PSYS,
+                                            WL_DOMAIN_PACKAGE};
+    s->peak_power_w = s->peak_t_ms = NA;
+    for (size_t w = 0; w < sizeof widest / sizeof widest[0] && isnan(s->peak_power_w); w++) {
+        for (size_t i = 0; i < a->run.n_domains; i++) {
+            if (a->run.domains[i].domain == widest[w]) {
+                s->peak_power_w = a->run.domains[i].peak_power_w;
+                s->peak_t_ms = a->run.domains[i].peak_t_ms;
+            }
+        }
+    }
+}
+
+static void wl__cost(const struct wl_store_aggregates *a, struct wl_summary *s)
+{
+    struct wl_summary_cost *c = &s->cost;
+    c->price_per_kwh = WL_DEFAULT_PRICE_PER_KWH;
+    c->co2_g_per_kwh = WL_DEFAULT_CO2_G_PER_KWH;
+    snprintf(c->currency, sizeof c->currency, "%s", WL_DEFAULT_CURRENCY);
+    json_t *x = a->run.extra_json ? json_loads(a->run.extra_json, 0, NULL) : NULL;
+    if (json_is_object(x)) {
+        json_t *v = json_object_get(x, "price_per_kwh");
+        if (json_is_number(v)) {
+            c->price_per_kwh = json_number_value(v);
+            c->from_run = true;
+        }
+        v = json_object_get(x, "co2_g_per_kwh");
+        if (json_is_number(v)) {
+            c->co2_g_per_kwh = json_number_value(v);
+            c->from_run = true;
+        }
+        v = json_object_get(x, "currency");
+        if (json_is_string(v))
+            snprintf(c->currency, sizeof c->currency, "%s", json_string_value(v));
+    }
+    json_decref(x);
+    c->energy_kwh = s->energy_j / 3.6e6;
+    c->cost = c->energy_kwh * c->price_per_kwh;
+    c->co2_g = c->energy_kwh * c->co2_g_per_kwh;
+    double n_out = s->eff.output_tokens > 0 ? (double)s->eff.output_tokens : NA;
+    c->cost_per_1k_tokens = wl__div(c->cost * 1000.0, n_out);
+    c->co2_g_per_1k_tokens = wl__div(c->co2_g * 1000.0, n_out);
 }
 
 int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s)
@@ -272,6 +342,7 @@ int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s
     wl__components(a, s);
     wl__efficiency(a, s);
     wl__domains(a, s);
+    wl__cost(a, s);
     return 0;
 }
 
@@ -355,7 +426,26 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(tot, "dynamic_energy_j", wl__num(s->dynamic_energy_j));
     json_object_set_new(tot, "kv_cache_bytes",
                         r->kv_cache_bytes >= 0 ? json_integer(r->kv_cache_bytes) : json_null());
+    json_object_set_new(tot, "peak_power_w", wl__num(s->peak_power_w));
+    json_object_set_new(tot, "peak_t_ms", wl__num(s->peak_t_ms));
     json_object_set_new(j, "totals", tot);
+
+    const struct wl_summary_cost *c = &s->cost;
+    json_t *co2 = json_object();
+    json_object_set_new(co2, "energy_kwh", wl__num(c->energy_kwh));
+    json_object_set_new(co2, "price_per_kwh", wl__num(c->price_per_kwh));
+    json_object_set_new(co2, "currency", json_string(c->currency));
+    json_object_set_new(co2, "cost", wl__num(c->cost));
+    json_object_set_new(co2, "cost_per_1k_tokens", wl__num(c->cost_per_1k_tokens));
+    json_object_set_new(co2, "co2_g_per_kwh", wl__num(c->co2_g_per_kwh));
+    json_object_set_new(co2, "co2_g", wl__num(c->co2_g));
+    json_object_set_new(co2, "co2_g_per_1k_tokens", wl__num(c->co2_g_per_1k_tokens));
+    json_object_set_new(co2, "defaults_used", json_boolean(!c->from_run));
+    json_object_set_new(j, "cost", co2);
+
+    json_t *prov = r->sensor_provenance_json ? json_loads(r->sensor_provenance_json, 0, NULL)
+                                             : NULL;
+    json_object_set_new(j, "provenance", prov ? prov : json_null());
 
     json_t *ph = json_array();
     for (size_t i = 0; i < s->n_phases; i++) {
@@ -416,6 +506,8 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(ef, "prefill_tokens_per_s", wl__num(e->prefill_tokens_per_s));
     json_object_set_new(ef, "ttft_ms", wl__num(e->ttft_ms));
     json_object_set_new(ef, "mean_itl_ms", wl__num(e->mean_itl_ms));
+    json_object_set_new(ef, "p50_itl_ms", wl__num(e->p50_itl_ms));
+    json_object_set_new(ef, "p90_itl_ms", wl__num(e->p90_itl_ms));
     json_object_set_new(ef, "edp_js", wl__num(e->edp_js));
     json_object_set_new(ef, "edp_per_token_js", wl__num(e->edp_per_token_js));
     json_object_set_new(ef, "prefill_edp_js", wl__num(e->prefill_edp_js));
@@ -428,8 +520,8 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         json_t *o = json_object();
         json_object_set_new(o, "domain", json_string(wl_domain_name(d->domain)));
         json_object_set_new(o, "method", json_string(wl_method_key(d->method)));
-        json_object_set_new(o, "source", wl__str(r->domain_source[i][0] ? r->domain_source[i]
-                                                                         : NULL));
+        json_object_set_new(o, "source",
+                            wl__str(r->domain_source[i][0] ? r->domain_source[i] : NULL));
         json_object_set_new(o, "energy_j", wl__num(d->energy_j));
         json_object_set_new(o, "pct_of_total", wl__num(d->pct));
         json_object_set_new(o, "avg_power_w", wl__num(d->avg_power_w));

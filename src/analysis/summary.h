@@ -51,24 +51,45 @@ struct wl_summary_domain {
 /* Every figure is WL_STORE_UNSET (NaN) when its inputs are missing. */
 struct wl_summary_efficiency {
     int64_t input_tokens, output_tokens;
-    double j_per_token;             /* total energy / output tokens */
-    double prefill_j_per_in_token;  /* prefill energy / input tokens */
-    double decode_j_per_out_token;  /* decode energy / output tokens */
-    double out_in_energy_ratio;     /* decode J per output token / prefill J per input token */
-    double tokens_per_j;            /* output tokens / total energy */
-    double tokens_per_s;            /* output tokens / decode time */
-    double prefill_tokens_per_s;    /* input tokens / prefill time */
-    double ttft_ms;                 /* first output token's end - first section's start */
-    double mean_itl_ms;             /* mean gap between consecutive output tokens */
-    double edp_js;                  /* total energy x total time */
-    double edp_per_token_js;        /* mean over output tokens of energy x duration */
+    double j_per_token;            /* total energy / output tokens */
+    double prefill_j_per_in_token; /* prefill energy / input tokens */
+    double decode_j_per_out_token; /* decode energy / output tokens */
+    double out_in_energy_ratio;    /* decode J per output token / prefill J per input token */
+    double tokens_per_j;           /* output tokens / total energy */
+    double tokens_per_s;           /* output tokens / decode time */
+    double prefill_tokens_per_s;   /* input tokens / prefill time */
+    double ttft_ms;                /* first output token's end - first section's start */
+    double mean_itl_ms;            /* mean gap between consecutive output tokens */
+    double p50_itl_ms, p90_itl_ms; /* percentiles of those gaps (nearest rank) */
+    double edp_js;                 /* total energy x total time */
+    double edp_per_token_js;       /* mean over output tokens of energy x duration */
     double prefill_edp_js, decode_edp_js;
     double prefill_energy_j, decode_energy_j;
     double prefill_dur_ms, decode_dur_ms;
 };
 
+/* Defaults of the cost and carbon figures when a run does not carry its own
+ * (runs.extra keys "price_per_kwh", "currency", "co2_g_per_kwh"): a typical
+ * household electricity price and the world-average grid carbon intensity
+ * (IEA, 2023). Documented in docs/internals/profile.md. */
+#define WL_DEFAULT_PRICE_PER_KWH 0.15
+#define WL_DEFAULT_CURRENCY "USD"
+#define WL_DEFAULT_CO2_G_PER_KWH 475.0
+
+struct wl_summary_cost {
+    double price_per_kwh, co2_g_per_kwh;
+    char currency[16];
+    bool from_run;      /* the run stored its own price / intensity */
+    double energy_kwh;  /* headline energy */
+    double cost;        /* energy_kwh x price */
+    double co2_g;       /* energy_kwh x intensity */
+    double cost_per_1k_tokens, co2_g_per_1k_tokens; /* per 1000 output tokens */
+};
+
 struct wl_summary {
     double energy_j, duration_ms, avg_power_w; /* headline */
+    double peak_power_w, peak_t_ms;            /* of the widest domain (total, soc, psys, package) */
+    struct wl_summary_cost cost;
     bool energy_from_phases;                   /* run total missing: sum of phases */
     double covered_energy_pct;                 /* phase sum / run total */
     double baseline_power_w, dynamic_energy_j; /* run level, see docs */

@@ -14,8 +14,8 @@
 #include <string.h>
 
 static const char *const wl_arch_names[WL_ARCH_COUNT] = {
-    [WL_ARCH_UNKNOWN] = "unknown", [WL_ARCH_LLAMA] = "llama",   [WL_ARCH_QWEN2] = "qwen2",
-    [WL_ARCH_PHI3] = "phi3",       [WL_ARCH_GEMMA] = "gemma",   [WL_ARCH_GEMMA2] = "gemma2",
+    [WL_ARCH_UNKNOWN] = "unknown",   [WL_ARCH_LLAMA] = "llama", [WL_ARCH_QWEN2] = "qwen2",
+    [WL_ARCH_PHI3] = "phi3",         [WL_ARCH_GEMMA] = "gemma", [WL_ARCH_GEMMA2] = "gemma2",
     [WL_ARCH_STABLELM] = "stablelm",
 };
 
@@ -31,8 +31,8 @@ enum wl_arch wl_arch_from_string(const char *s, uint64_t len)
         const char *name;
         enum wl_arch arch;
     } map[] = {
-        {"llama", WL_ARCH_LLAMA},   {"mistral", WL_ARCH_LLAMA}, {"qwen2", WL_ARCH_QWEN2},
-        {"phi3", WL_ARCH_PHI3},     {"gemma", WL_ARCH_GEMMA},   {"gemma2", WL_ARCH_GEMMA2},
+        {"llama", WL_ARCH_LLAMA},       {"mistral", WL_ARCH_LLAMA}, {"qwen2", WL_ARCH_QWEN2},
+        {"phi3", WL_ARCH_PHI3},         {"gemma", WL_ARCH_GEMMA},   {"gemma2", WL_ARCH_GEMMA2},
         {"stablelm", WL_ARCH_STABLELM},
     };
     if (!s)
@@ -275,7 +275,8 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
                 wl__warn(f, "no general.architecture; inferred %s from tensor names (%s)",
                          wl_arch_name(inf), why);
         } else if (have_arch) {
-            wl__warn(f, "architecture '%s' is not known and could not be inferred from tensor names",
+            wl__warn(f,
+                     "architecture '%s' is not known and could not be inferred from tensor names",
                      f->arch_string);
         } else if (f->n_tensors > 0) {
             return wl_errmsg_set(err, WL_EFORMAT,
@@ -322,7 +323,8 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
     }
     const struct wl_gguf_tensor *k0 = wl_gguf_find_tensor(g, "blk.0.attn_k.weight");
     if (k0 && f->head_dim && f->n_kv_heads && k0->ne[1] != (uint64_t)f->head_dim * f->n_kv_heads)
-        wl__warn(f, "blk.0.attn_k.weight has %" PRIu64 " rows, not n_kv_heads * head_dim = %" PRIu64,
+        wl__warn(f,
+                 "blk.0.attn_k.weight has %" PRIu64 " rows, not n_kv_heads * head_dim = %" PRIu64,
                  k0->ne[1], (uint64_t)f->head_dim * f->n_kv_heads);
     if (f->n_heads && f->n_kv_heads) {
         if (f->n_kv_heads == f->n_heads)

@@ -21,7 +21,7 @@
 
 enum wl_arch {
     WL_ARCH_UNKNOWN = 0,
-    WL_ARCH_LLAMA,    /* llama, mistral and other llama-shaped models */
+    WL_ARCH_LLAMA, /* llama, mistral and other llama-shaped models */
     WL_ARCH_QWEN2,
     WL_ARCH_PHI3,
     WL_ARCH_GEMMA,
@@ -46,27 +46,27 @@ const char *wl_attention_name(enum wl_attention a); /* "MHA", "GQA", "MQA", "unk
 
 struct wl_model_features {
     enum wl_arch arch;
-    char arch_string[64];        /* general.architecture as written ("" if absent) */
-    bool arch_inferred;          /* arch came from tensor names, not from metadata */
-    char name[128];              /* general.name, truncated ("" if absent) */
-    char warning[256];           /* non-empty when something was inferred or inconsistent */
+    char arch_string[64]; /* general.architecture as written ("" if absent) */
+    bool arch_inferred;   /* arch came from tensor names, not from metadata */
+    char name[128];       /* general.name, truncated ("" if absent) */
+    char warning[256];    /* non-empty when something was inferred or inconsistent */
 
     uint32_t n_layers;
-    uint32_t hidden_size;        /* embedding length */
-    uint32_t intermediate_size;  /* feed-forward length */
+    uint32_t hidden_size;       /* embedding length */
+    uint32_t intermediate_size; /* feed-forward length */
     uint32_t n_heads;
     uint32_t n_kv_heads;
     uint32_t head_dim;
     enum wl_attention attention;
-    uint32_t n_experts;          /* 0 for dense models */
+    uint32_t n_experts; /* 0 for dense models */
     uint32_t n_experts_used;
     uint32_t vocab_size;
     uint32_t context_length;
-    uint32_t rope_dim;           /* rope.dimension_count (0 if absent) */
-    double rope_freq_base;       /* 10000 when absent (the llama default) */
-    double rope_scale;           /* rope.scaling.factor, 1 when absent */
-    double norm_eps;             /* rms or layer norm epsilon (0 if absent) */
-    bool tied_embeddings;        /* no output.weight: the output reuses token_embd */
+    uint32_t rope_dim;     /* rope.dimension_count (0 if absent) */
+    double rope_freq_base; /* 10000 when absent (the llama default) */
+    double rope_scale;     /* rope.scaling.factor, 1 when absent */
+    double norm_eps;       /* rms or layer norm epsilon (0 if absent) */
+    bool tied_embeddings;  /* no output.weight: the output reuses token_embd */
 
     /* Parameter counts from tensor shapes. "Per layer" values are the layer
      * totals divided by n_layers (exact for uniform models). */
@@ -79,12 +79,12 @@ struct wl_model_features {
     uint64_t n_params_other;     /* anything not classified above */
     uint64_t n_params_attention_per_layer;
     uint64_t n_params_ffn_per_layer;
-    uint64_t n_params_active;    /* per token: MoE counts only the used experts */
+    uint64_t n_params_active; /* per token: MoE counts only the used experts */
 
     uint64_t n_tensors;
-    uint64_t tensor_bytes;       /* sum of tensor data sizes */
+    uint64_t tensor_bytes; /* sum of tensor data sizes */
     uint64_t file_size;
-    double bits_per_weight;      /* 8 * tensor_bytes / n_params */
+    double bits_per_weight;                /* 8 * tensor_bytes / n_params */
     uint64_t type_tensors[WL_TTYPE_COUNT]; /* histogram: tensors per type */
     uint64_t type_params[WL_TTYPE_COUNT];  /* parameters per type */
     uint64_t type_bytes[WL_TTYPE_COUNT];   /* bytes per type */

@@ -102,7 +102,7 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
     const char *text = p->prompt ? p->prompt : "";
     size_t n_prompt = 0;
     unsigned flags = WL_TOK_ADD_BOS | (p->parse_special ? WL_TOK_PARSE_SPECIAL : 0);
-    rc = wl_tok_tokenize_alloc(tok, text, strlen(text), flags, &prompt, &n_prompt, NULL);
+    rc = wl_tok_tokenize_alloc(tok, text, strlen(text), flags, &prompt, &n_prompt, &res->tok_stats);
     wl_context_emit_section(ctx, WL_SECTION_TOKENIZE, false);
     res->t_tokenize_ns = wl_clock_now_ns() - t_start;
     if (rc != 0) {

@@ -61,6 +61,7 @@ struct wl_generate_result {
     uint64_t t_first_token_ns; /* from start (before tokenization) to the first token */
     uint64_t t_decode_ns;      /* all decode steps (after the first token) */
     uint64_t t_total_ns;
+    struct wl_tok_stats tok_stats; /* the prompt's tokenization profile */
     char *text;                /* the generated text (caller frees), NUL-terminated */
     size_t text_len;
 };

@@ -23,9 +23,9 @@
 #include <unistd.h>
 
 #define WL_GGUF_HEADER_BYTES 24u
-#define WL_GGUF_MAX_KEY_BYTES 65535u   /* spec: keys are at most 65535 bytes */
-#define WL_GGUF_MAX_NAME_BYTES 1024u   /* spec says 64; llama.cpp 63; we allow more */
-#define WL_GGUF_MAX_ARRAY_DEPTH 8u     /* arrays of arrays nest at most this deep */
+#define WL_GGUF_MAX_KEY_BYTES 65535u /* spec: keys are at most 65535 bytes */
+#define WL_GGUF_MAX_NAME_BYTES 1024u /* spec says 64; llama.cpp 63; we allow more */
+#define WL_GGUF_MAX_ARRAY_DEPTH 8u   /* arrays of arrays nest at most this deep */
 /* Caps that bound the memory of the index a hostile file can make us build
  * (real models have tens of keys, a few thousand tensors, and rarely any
  * nested array): */
@@ -42,17 +42,17 @@
 struct wl__gguf_arr {
     enum wl_gguf_vtype elem_type;
     uint64_t n;
-    uint64_t data_off;         /* file offset of element 0 */
-    uint64_t *str_off;         /* STRING elements: offset of element j's length field */
-    struct wl__gguf_arr *sub;  /* ARRAY elements: n child nodes */
+    uint64_t data_off;        /* file offset of element 0 */
+    uint64_t *str_off;        /* STRING elements: offset of element j's length field */
+    struct wl__gguf_arr *sub; /* ARRAY elements: n child nodes */
 };
 
 struct wl__gguf_kv {
-    char *key;                 /* NUL-terminated copy */
+    char *key; /* NUL-terminated copy */
     enum wl_gguf_vtype type;
-    uint64_t val_off;          /* file offset of the value (after the type field) */
-    uint64_t val_len;          /* serialized bytes of the value */
-    struct wl__gguf_arr arr;   /* type == ARRAY */
+    uint64_t val_off;        /* file offset of the value (after the type field) */
+    uint64_t val_len;        /* serialized bytes of the value */
+    struct wl__gguf_arr arr; /* type == ARRAY */
 };
 
 /* Open-addressing hash set of indexes (slot holds index + 1; 0 = empty). */
@@ -64,7 +64,7 @@ struct wl__gguf_index {
 struct wl_gguf {
     const uint8_t *base;
     uint64_t size;
-    void *map;                 /* non-NULL when we own an mmap of map_len bytes */
+    void *map; /* non-NULL when we own an mmap of map_len bytes */
     size_t map_len;
     uint32_t version;
     uint64_t alignment;
@@ -97,8 +97,8 @@ static uint64_t wl__rd64(const uint8_t *p)
 /* ---- value types ------------------------------------------------------------ */
 
 static const char *const wl__vtype_names[WL_GGUF_VTYPE_COUNT] = {
-    "UINT8", "INT8",   "UINT16", "INT16", "UINT32", "INT32",  "FLOAT32",
-    "BOOL",  "STRING", "ARRAY",  "UINT64", "INT64", "FLOAT64",
+    "UINT8", "INT8",   "UINT16", "INT16",  "UINT32", "INT32",   "FLOAT32",
+    "BOOL",  "STRING", "ARRAY",  "UINT64", "INT64",  "FLOAT64",
 };
 static const uint8_t wl__vtype_sizes[WL_GGUF_VTYPE_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
 
@@ -241,8 +241,8 @@ static int wl__get_str(struct wl__cur *c, const char *what, uint64_t *data_off, 
         return rc;
     if (*len > wl__left(c))
         return wl_errmsg_set(c->err, WL_EFORMAT,
-                             "%s at byte %" PRIu64 " has length %" PRIu64
-                             " but only %" PRIu64 " bytes remain in the file",
+                             "%s at byte %" PRIu64 " has length %" PRIu64 " but only %" PRIu64
+                             " bytes remain in the file",
                              what, at, *len, wl__left(c));
     *data_off = c->off;
     c->off += *len;
@@ -263,8 +263,8 @@ static int wl__get_name(struct wl__cur *c, const char *what, uint64_t max, char 
                              "%s at byte %" PRIu64 " is %" PRIu64 " bytes long (limit %" PRIu64 ")",
                              what, at, len, max);
     if (memchr(c->p + doff, 0, (size_t)len))
-        return wl_errmsg_set(c->err, WL_EFORMAT, "%s at byte %" PRIu64 " contains a NUL byte",
-                             what, at);
+        return wl_errmsg_set(c->err, WL_EFORMAT, "%s at byte %" PRIu64 " contains a NUL byte", what,
+                             at);
     char *s = malloc((size_t)len + 1);
     if (!s)
         return wl_errmsg_set(c->err, WL_ENOMEM, "out of memory reading %s at byte %" PRIu64, what,
@@ -288,8 +288,7 @@ static void wl__arr_free(struct wl__gguf_arr *a)
 }
 
 /* Parses an array value at the cursor (element type, count, elements). */
-static int wl__parse_arr(struct wl__cur *c, struct wl__gguf_arr *a, unsigned depth,
-                         const char *key)
+static int wl__parse_arr(struct wl__cur *c, struct wl__gguf_arr *a, unsigned depth, const char *key)
 {
     uint64_t at = c->off;
     uint32_t et;
@@ -301,10 +300,9 @@ static int wl__parse_arr(struct wl__cur *c, struct wl__gguf_arr *a, unsigned dep
     if (rc)
         return rc;
     if (et >= WL_GGUF_VTYPE_COUNT)
-        return wl_errmsg_set(c->err, WL_EFORMAT,
-                             "key '%s': array at byte %" PRIu64
-                             " has unknown element type %" PRIu32,
-                             key, at, et);
+        return wl_errmsg_set(
+            c->err, WL_EFORMAT,
+            "key '%s': array at byte %" PRIu64 " has unknown element type %" PRIu32, key, at, et);
     if (et == WL_GGUF_ARRAY && depth + 1 >= WL_GGUF_MAX_ARRAY_DEPTH)
         return wl_errmsg_set(c->err, WL_EFORMAT,
                              "key '%s': arrays nested deeper than %u levels at byte %" PRIu64, key,
@@ -422,8 +420,8 @@ static int wl__parse_tensor(struct wl__cur *c, struct wl_gguf_tensor *t, uint64_
         return rc;
     if (n_dims > WL_GGUF_MAX_DIMS)
         return wl_errmsg_set(c->err, WL_EFORMAT,
-                             "tensor %" PRIu64 " '%s': %" PRIu32
-                             " dimensions at byte %" PRIu64 " (at most %d)",
+                             "tensor %" PRIu64 " '%s': %" PRIu32 " dimensions at byte %" PRIu64
+                             " (at most %d)",
                              idx, shown.s, n_dims, dat, WL_GGUF_MAX_DIMS);
     t->n_dims = n_dims;
     uint64_t n_el = 1;
@@ -436,8 +434,8 @@ static int wl__parse_tensor(struct wl__cur *c, struct wl_gguf_tensor *t, uint64_
             return rc;
         if (t->ne[d] > (uint64_t)INT64_MAX)
             return wl_errmsg_set(c->err, WL_EFORMAT,
-                                 "tensor '%s': dimension %" PRIu32 " = %" PRIu64
-                                 " at byte %" PRIu64 " is out of range",
+                                 "tensor '%s': dimension %" PRIu32 " = %" PRIu64 " at byte %" PRIu64
+                                 " is out of range",
                                  shown.s, d, t->ne[d], eat);
         if (__builtin_mul_overflow(n_el, t->ne[d], &n_el) || n_el > (uint64_t)INT64_MAX)
             return wl_errmsg_set(c->err, WL_EFORMAT,
@@ -453,8 +451,8 @@ static int wl__parse_tensor(struct wl__cur *c, struct wl_gguf_tensor *t, uint64_
         return rc;
     if (!wl_ttype_is_known(type))
         return wl_errmsg_set(c->err, WL_EFORMAT,
-                             "tensor '%s': unknown tensor type %" PRIu32 " at byte %" PRIu64, shown.s,
-                             type, tat);
+                             "tensor '%s': unknown tensor type %" PRIu32 " at byte %" PRIu64,
+                             shown.s, type, tat);
     t->type = (enum wl_ttype)type;
     uint32_t be = wl_ttype_block_elems(type);
     if (t->ne[0] % be != 0)
@@ -491,12 +489,11 @@ static int wl__check_tensor_data(wl_gguf *g, struct wl_errmsg *err)
                                  wl__show(t->name).s, t->offset, g->data_offset + t->offset,
                                  g->alignment);
         if (t->offset > ds || t->n_bytes > ds - t->offset)
-            return wl_errmsg_set(err, WL_EFORMAT,
-                                 "tensor '%s': data [%" PRIu64 ", +%" PRIu64
-                                 ") of the data section at byte %" PRIu64
-                                 " extends past the end of the file (data section is %" PRIu64
-                                 " bytes)",
-                                 wl__show(t->name).s, t->offset, t->n_bytes, g->data_offset, ds);
+            return wl_errmsg_set(
+                err, WL_EFORMAT,
+                "tensor '%s': data [%" PRIu64 ", +%" PRIu64 ") of the data section at byte %" PRIu64
+                " extends past the end of the file (data section is %" PRIu64 " bytes)",
+                wl__show(t->name).s, t->offset, t->n_bytes, g->data_offset, ds);
         t->data = t->n_bytes ? g->base + g->data_offset + t->offset : NULL;
     }
     if (g->n_tensors < 2)
@@ -574,8 +571,9 @@ static int wl__parse(wl_gguf *g, struct wl_errmsg *err)
     g->kv = calloc(n_kv ? n_kv : 1, sizeof *g->kv);
     g->tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof *g->tensors);
     if (!g->kv || !g->tensors)
-        return wl_errmsg_set(err, WL_ENOMEM, "out of memory for %" PRIu64 " keys and %" PRIu64
-                             " tensors", n_kv, g->n_tensors);
+        return wl_errmsg_set(err, WL_ENOMEM,
+                             "out of memory for %" PRIu64 " keys and %" PRIu64 " tensors", n_kv,
+                             g->n_tensors);
     rc = wl__index_init(&g->kv_index, n_kv);
     if (rc == 0)
         rc = wl__index_init(&g->tensor_index, g->n_tensors);
@@ -603,7 +601,8 @@ static int wl__parse(wl_gguf *g, struct wl_errmsg *err)
         const struct wl__gguf_kv *kv = &g->kv[ai];
         if (kv->type != WL_GGUF_UINT32)
             return wl_errmsg_set(err, WL_EFORMAT,
-                                 "general.alignment at byte %" PRIu64 " has type %s (must be UINT32)",
+                                 "general.alignment at byte %" PRIu64
+                                 " has type %s (must be UINT32)",
                                  kv->val_off, wl__vtype_names[kv->type]);
         uint32_t a = wl__rd32(g->base + kv->val_off);
         if (a == 0 || (a & (a - 1)) != 0)
@@ -671,8 +670,7 @@ int wl_gguf_open(const char *path, wl_gguf **out, struct wl_errmsg *err)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        return wl_errmsg_set(err, wl_error_from_errno(e), "cannot open %s: %s", path,
-                             strerror(e));
+        return wl_errmsg_set(err, wl_error_from_errno(e), "cannot open %s: %s", path, strerror(e));
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {

@@ -252,8 +252,8 @@ int wl_gguf_writer_set_arr(wl_gguf_writer *w, const char *key, enum wl_gguf_vtyp
     return wl__set(w, key, WL_GGUF_ARRAY, v, 12 + n * es);
 }
 
-int wl_gguf_writer_set_arr_str(wl_gguf_writer *w, const char *key,
-                               const struct wl_gguf_str *items, uint64_t n)
+int wl_gguf_writer_set_arr_str(wl_gguf_writer *w, const char *key, const struct wl_gguf_str *items,
+                               uint64_t n)
 {
     if (!items && n)
         return WL_EINVAL;
@@ -354,13 +354,12 @@ uint64_t wl_gguf_writer_n_kv(const wl_gguf_writer *w)
     return w->n_kv;
 }
 
-static int wl__add_tensor(wl_gguf_writer *w, const char *name, enum wl_ttype type,
-                          uint32_t n_dims, const uint64_t *ne, const void *data, void *owned,
-                          uint64_t n_bytes)
+static int wl__add_tensor(wl_gguf_writer *w, const char *name, enum wl_ttype type, uint32_t n_dims,
+                          const uint64_t *ne, const void *data, void *owned, uint64_t n_bytes)
 {
     int rc = WL_EINVAL;
-    if (!wl__name_ok(name, WL_GGUF_WRITER_MAX_NAME) || n_dims == 0 ||
-        n_dims > WL_GGUF_MAX_DIMS || !ne || !wl_ttype_is_known(type) || (!data && n_bytes))
+    if (!wl__name_ok(name, WL_GGUF_WRITER_MAX_NAME) || n_dims == 0 || n_dims > WL_GGUF_MAX_DIMS ||
+        !ne || !wl_ttype_is_known(type) || (!data && n_bytes))
         goto fail;
     uint64_t n_el = 1;
     for (uint32_t d = 0; d < n_dims; d++) {
@@ -395,8 +394,12 @@ static int wl__add_tensor(wl_gguf_writer *w, const char *name, enum wl_ttype typ
         goto fail;
     }
     struct wl__wtensor *t = &w->t[w->n_t++];
-    *t = (struct wl__wtensor){.name = nm, .type = type, .n_dims = n_dims, .data = data,
-                              .owned = owned, .n_bytes = n_bytes};
+    *t = (struct wl__wtensor){.name = nm,
+                              .type = type,
+                              .n_dims = n_dims,
+                              .data = data,
+                              .owned = owned,
+                              .n_bytes = n_bytes};
     for (int d = 0; d < WL_GGUF_MAX_DIMS; d++)
         t->ne[d] = (uint32_t)d < n_dims ? ne[d] : 1;
     return 0;
@@ -472,8 +475,7 @@ static int wl__serialize(const wl_gguf_writer *w, FILE *f)
     pos = 24;
     for (uint64_t i = 0; i < w->n_kv; i++) {
         const struct wl__wkv *kv = &w->kv[i];
-        if (wl__emit_str(f, kv->key) || wl__emit_u32(f, kv->type) ||
-            wl__emit(f, kv->val, kv->len))
+        if (wl__emit_str(f, kv->key) || wl__emit_u32(f, kv->type) || wl__emit(f, kv->val, kv->len))
             return WL_EIO;
         pos += 8 + strlen(kv->key) + 4 + kv->len;
     }
@@ -516,8 +518,8 @@ int wl_gguf_writer_write(const wl_gguf_writer *w, const char *path, struct wl_er
     int fd = mkstemp(tmp);
     if (fd < 0) {
         int e = errno;
-        int rc = wl_errmsg_set(err, wl_error_from_errno(e), "cannot create %s: %s", tmp,
-                               strerror(e));
+        int rc =
+            wl_errmsg_set(err, wl_error_from_errno(e), "cannot create %s: %s", tmp, strerror(e));
         free(tmp);
         return rc;
     }

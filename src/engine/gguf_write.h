@@ -45,8 +45,8 @@ int wl_gguf_writer_set_strn(wl_gguf_writer *w, const char *key, const char *s, u
 int wl_gguf_writer_set_arr(wl_gguf_writer *w, const char *key, enum wl_gguf_vtype elem_type,
                            const void *data, uint64_t n);
 /* Array of n strings. */
-int wl_gguf_writer_set_arr_str(wl_gguf_writer *w, const char *key,
-                               const struct wl_gguf_str *items, uint64_t n);
+int wl_gguf_writer_set_arr_str(wl_gguf_writer *w, const char *key, const struct wl_gguf_str *items,
+                               uint64_t n);
 /* Any value, already serialized as in a GGUF file (the bytes after the type
  * field). Checked with the reader's rules; WL_EFORMAT if malformed. */
 int wl_gguf_writer_set_raw(wl_gguf_writer *w, const char *key, enum wl_gguf_vtype type,

@@ -200,17 +200,127 @@ void wl_dequantize_row_q4_0(const struct wl_block_q4_0 *x, float *y, int64_t k)
 
 /* ---- Q4_K ---------------------------------------------------------------- */
 
+/* Nearest integer of v >= -0.5 as a float, halves rounding up; written with
+ * a truncating conversion so that the candidate loops below vectorize. */
+static inline float round_nonneg(float v)
+{
+    return (float)(int)(v + 0.5f);
+}
+
+/* Nearest integer of v as a float, halves away from zero. */
+static inline float round_away(float v)
+{
+    return (float)(int)(v + (v < 0.0f ? -0.5f : 0.5f));
+}
+
+/* Sums over one candidate assignment q_i = min(round((x_i - lo) * is), qmax)
+ * (fit_scale_min) or q_i = clamp(round(x_i * is), -32, 31) (fit_scale_sym):
+ * sum q, sum q^2, sum q*x. Four interleaved partial sums, combined in a fixed
+ * order, so that the SSE2 code and the portable code give the same bits. */
+struct qsums {
+    float q, q2, qx;
+};
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+static struct qsums lane_total(__m128 aq, __m128 aq2, __m128 aqx)
+{
+    float a[4], b[4], c[4];
+    _mm_storeu_ps(a, aq);
+    _mm_storeu_ps(b, aq2);
+    _mm_storeu_ps(c, aqx);
+    struct qsums r = {(a[0] + a[1]) + (a[2] + a[3]), (b[0] + b[1]) + (b[2] + b[3]),
+                      (c[0] + c[1]) + (c[2] + c[3])};
+    return r;
+}
+
+static struct qsums cand_sums_min(const float *x, int n, float lo, float is, float qmax)
+{
+    const __m128 vlo = _mm_set1_ps(lo), vis = _mm_set1_ps(is), half = _mm_set1_ps(0.5f);
+    const __m128 vmax = _mm_set1_ps(qmax);
+    __m128 aq = _mm_setzero_ps(), aq2 = aq, aqx = aq;
+    for (int i = 0; i < n; i += 4) {
+        __m128 xv = _mm_loadu_ps(x + i);
+        __m128 v = _mm_add_ps(_mm_mul_ps(_mm_sub_ps(xv, vlo), vis), half);
+        __m128 q = _mm_min_ps(_mm_cvtepi32_ps(_mm_cvttps_epi32(v)), vmax);
+        aq = _mm_add_ps(aq, q);
+        aq2 = _mm_add_ps(aq2, _mm_mul_ps(q, q));
+        aqx = _mm_add_ps(aqx, _mm_mul_ps(q, xv));
+    }
+    return lane_total(aq, aq2, aqx);
+}
+
+static struct qsums cand_sums_sym(const float *x, int n, float is)
+{
+    const __m128 vis = _mm_set1_ps(is), half = _mm_set1_ps(0.5f);
+    const __m128 sign = _mm_set1_ps(-0.0f), lo = _mm_set1_ps(-32.0f), hi = _mm_set1_ps(31.0f);
+    __m128 aq = _mm_setzero_ps(), aq2 = aq, aqx = aq;
+    for (int i = 0; i < n; i += 4) {
+        __m128 xv = _mm_loadu_ps(x + i);
+        __m128 v = _mm_mul_ps(xv, vis);
+        v = _mm_add_ps(v, _mm_or_ps(half, _mm_and_ps(v, sign))); /* +-0.5, away from 0 */
+        __m128 q = _mm_cvtepi32_ps(_mm_cvttps_epi32(v));
+        q = _mm_min_ps(_mm_max_ps(q, lo), hi);
+        aq = _mm_add_ps(aq, q);
+        aq2 = _mm_add_ps(aq2, _mm_mul_ps(q, q));
+        aqx = _mm_add_ps(aqx, _mm_mul_ps(q, xv));
+    }
+    return lane_total(aq, aq2, aqx);
+}
+#else
+static struct qsums lane_total4(const float a[4], const float b[4], const float c[4])
+{
+    struct qsums r = {(a[0] + a[1]) + (a[2] + a[3]), (b[0] + b[1]) + (b[2] + b[3]),
+                      (c[0] + c[1]) + (c[2] + c[3])};
+    return r;
+}
+
+static struct qsums cand_sums_min(const float *x, int n, float lo, float is, float qmax)
+{
+    float a[4] = {0}, b[4] = {0}, c[4] = {0};
+    for (int i = 0; i < n; i += 4)
+        for (int l = 0; l < 4; l++) {
+            float q = (float)(int)((x[i + l] - lo) * is + 0.5f);
+            q = q < qmax ? q : qmax;
+            a[l] += q;
+            b[l] += q * q;
+            c[l] += q * x[i + l];
+        }
+    return lane_total4(a, b, c);
+}
+
+static struct qsums cand_sums_sym(const float *x, int n, float is)
+{
+    float a[4] = {0}, b[4] = {0}, c[4] = {0};
+    for (int i = 0; i < n; i += 4)
+        for (int l = 0; l < 4; l++) {
+            float v = x[i + l] * is;
+            float q = (float)(int)(v + (signbit(v) ? -0.5f : 0.5f));
+            q = q > -32.0f ? q : -32.0f;
+            q = q < 31.0f ? q : 31.0f;
+            a[l] += q;
+            b[l] += q * q;
+            c[l] += q * x[i + l];
+        }
+    return lane_total4(a, b, c);
+}
+#endif
+
 /* Fits x[0..n) ~= s*q - m with q in 0..nmax, s >= 0, m >= 0 (the minimum of a
  * sub-block is clipped to <= 0 so that m is a non-negative offset). Tries
- * 2*NSTEP+1 inverse scales around nmax/range, refits s and m by least squares
- * for each assignment, and keeps the one with the smallest squared error. */
+ * 2*NSTEP+1 inverse scales around nmax/range; for each assignment of q it
+ * refits s and m by least squares and scores the squared error (computed
+ * from the sums, for that assignment); keeps the best. */
 static void fit_scale_min(int n, const float *x, int nmax, float *s_out, float *m_out)
 {
     enum { NSTEP = 8 };
-    float lo = x[0], hi = x[0];
-    for (int i = 1; i < n; i++) {
+    float lo = x[0], hi = x[0], sx = 0.0f, sx2 = 0.0f;
+    for (int i = 0; i < n; i++) {
         lo = fminf(lo, x[i]);
         hi = fmaxf(hi, x[i]);
+        sx += x[i];
+        sx2 += x[i] * x[i];
     }
     if (lo > 0.0f)
         lo = 0.0f;
@@ -219,44 +329,37 @@ static void fit_scale_min(int n, const float *x, int nmax, float *s_out, float *
         *m_out = -lo;
         return;
     }
+    /* the plain min/max fit is the first candidate */
     float best_s = (hi - lo) / (float)nmax, best_m = -lo;
-    float best_err = 0.0f;
-    for (int i = 0; i < n; i++) {
-        int q = clamp_int(round_int((x[i] - lo) / best_s), 0, nmax);
-        float e = best_s * (float)q - best_m - x[i];
-        best_err += e * e;
-    }
-    for (int step = -NSTEP; step <= NSTEP; step++) {
-        float is = ((float)nmax + 0.125f * (float)step) / (hi - lo);
-        double sq = 0, sq2 = 0, sx = 0, sqx = 0;
-        for (int i = 0; i < n; i++) {
-            int q = clamp_int(round_int((x[i] - lo) * is), 0, nmax);
-            sq += q;
-            sq2 += (double)q * q;
-            sx += x[i];
-            sqx += (double)q * x[i];
+    double best_err = -1.0;
+    const float fmax_q = (float)nmax;
+    for (int step = -NSTEP; step <= NSTEP + 1; step++) {
+        float is = step <= NSTEP ? ((float)nmax + 0.125f * (float)step) / (hi - lo)
+                                 : 1.0f / best_s; /* last: the plain fit, unrefined */
+        struct qsums t = cand_sums_min(x, n, lo, is, fmax_q);
+        float sq = t.q, sq2 = t.q2, sqx = t.qx;
+        double s, b; /* x ~= s*q + b */
+        if (step > NSTEP) {
+            s = (hi - lo) / (float)nmax;
+            b = lo;
+        } else {
+            double den = (double)n * sq2 - (double)sq * sq;
+            if (den <= 0)
+                continue;
+            s = ((double)n * sqx - (double)sq * sx) / den;
+            b = ((double)sq2 * sx - (double)sq * sqx) / den;
+            if (b > 0) {
+                b = 0;
+                s = sqx / sq2;
+            }
+            if (s <= 0)
+                continue;
         }
-        double den = n * sq2 - sq * sq;
-        if (den <= 0)
-            continue;
-        double s = (n * sqx - sq * sx) / den;
-        double b = (sq2 * sx - sq * sqx) / den; /* x ~= s*q + b */
-        if (b > 0) {
-            b = 0;
-            s = sqx / sq2;
-        }
-        if (s <= 0)
-            continue;
-        float fs = (float)s, fm = (float)-b, err = 0.0f;
-        for (int i = 0; i < n; i++) {
-            int q = clamp_int(round_int((x[i] + fm) / fs), 0, nmax);
-            float e = fs * (float)q - fm - x[i];
-            err += e * e;
-        }
-        if (err < best_err) {
+        double err = s * s * sq2 + 2 * s * b * sq + n * b * b - 2 * s * sqx - 2 * b * sx + sx2;
+        if (best_err < 0 || err < best_err) {
             best_err = err;
-            best_s = fs;
-            best_m = fm;
+            best_s = (float)s;
+            best_m = (float)-b;
         }
     }
     *s_out = best_s;
@@ -308,9 +411,10 @@ void wl_quantize_row_q4_k(const float *x, struct wl_block_q4_k *y, int64_t k)
         uint8_t L[WL_QK_K];
         for (int j = 0; j < 8; j++) {
             float sj = dq * (float)sc[j], mj = dminq * (float)mq[j];
+            float isj = sj > 0.0f ? 1.0f / sj : 0.0f;
             for (int i = 0; i < 32; i++) {
-                int q = sj > 0.0f ? round_int((x[32 * j + i] + mj) / sj) : 0;
-                L[32 * j + i] = (uint8_t)clamp_int(q, 0, 15);
+                float q = round_nonneg(fmaxf((x[32 * j + i] + mj) * isj, 0.0f));
+                L[32 * j + i] = (uint8_t)(q > 15.0f ? 15.0f : q);
             }
         }
         for (int c = 0; c < 4; c++)
@@ -342,13 +446,15 @@ void wl_dequantize_row_q4_k(const struct wl_block_q4_k *x, float *y, int64_t k)
 /* ---- Q6_K ---------------------------------------------------------------- */
 
 /* Fits x[0..n) ~= s*q with q in -32..31; the value of largest magnitude goes
- * towards -32 (the longer side). Tries 2*NSTEP+1 inverse scales and refits s
- * by least squares for each assignment. */
+ * towards -32 (the longer side). Tries 2*NSTEP+1 inverse scales; for each
+ * assignment the least-squares s = sum(qx)/sum(q^2) leaves the squared error
+ * sum(x^2) - sum(qx)^2/sum(q^2); keeps the best. */
 static float fit_scale_sym(int n, const float *x)
 {
     enum { NSTEP = 6 };
-    float amax = 0.0f, vmax = 0.0f;
+    float amax = 0.0f, vmax = 0.0f, sx2 = 0.0f;
     for (int i = 0; i < n; i++) {
+        sx2 += x[i] * x[i];
         if (fabsf(x[i]) > amax) {
             amax = fabsf(x[i]);
             vmax = x[i];
@@ -360,19 +466,14 @@ static float fit_scale_sym(int n, const float *x)
     double best_err = DBL_MAX;
     for (int step = -NSTEP; step <= NSTEP; step++) {
         float is = -(32.0f + 0.125f * (float)step) / vmax;
-        double sqx = 0, sq2 = 0, sx2 = 0;
-        for (int i = 0; i < n; i++) {
-            int q = clamp_int(round_int(x[i] * is), -32, 31);
-            sqx += (double)q * x[i];
-            sq2 += (double)q * q;
-            sx2 += (double)x[i] * x[i];
-        }
+        struct qsums t = cand_sums_sym(x, n, is);
+        float sqx = t.qx, sq2 = t.q2;
         if (sq2 <= 0)
             continue;
-        double err = sx2 - sqx * sqx / sq2;
+        double err = sx2 - (double)sqx * sqx / sq2;
         if (err < best_err) {
             best_err = err;
-            best_s = (float)(sqx / sq2);
+            best_s = sqx / sq2;
         }
     }
     return best_s;
@@ -399,9 +500,11 @@ void wl_quantize_row_q6_k(const float *x, struct wl_block_q6_k *y, int64_t k)
         uint8_t L[WL_QK_K];
         for (int j = 0; j < 16; j++) {
             float sj = dq * (float)sc[j];
+            float isj = sj != 0.0f ? 1.0f / sj : 0.0f;
             for (int i = 0; i < 16; i++) {
-                int q = sj != 0.0f ? round_int(x[16 * j + i] / sj) : 0;
-                L[16 * j + i] = (uint8_t)(clamp_int(q, -32, 31) + 32);
+                float q = round_away(x[16 * j + i] * isj);
+                q = q < -32.0f ? -32.0f : (q > 31.0f ? 31.0f : q);
+                L[16 * j + i] = (uint8_t)((int)q + 32);
             }
         }
         memcpy(y[b].scales, sc, sizeof sc);

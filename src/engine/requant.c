@@ -100,7 +100,8 @@ int wl_requant_model(const wl_gguf *in, enum wl_ttype type, wl_gguf_writer *w,
         return wl_errmsg_set(err, rc, "cannot set general.file_type");
     for (uint64_t i = 0; i < wl_gguf_n_tensors(in); i++) {
         const struct wl_gguf_tensor *t = wl_gguf_tensor(in, i);
-        enum wl_ttype dst = t->n_dims < 2 ? t->type : wl_requant_pick_type(type, t->n_dims, t->ne[0]);
+        enum wl_ttype dst =
+            t->n_dims < 2 ? t->type : wl_requant_pick_type(type, t->n_dims, t->ne[0]);
         st.bytes_in += t->n_bytes;
         if (dst == t->type) {
             rc = wl_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data,

@@ -26,9 +26,9 @@ enum wl_ttype wl_requant_pick_type(enum wl_ttype want, uint32_t n_dims, uint64_t
 int32_t wl_requant_file_type(enum wl_ttype t);
 
 struct wl_requant_stats {
-    uint64_t n_converted;  /* tensors stored in a new type */
-    uint64_t n_fallback;   /* of those, stored in a fallback type (odd row length) */
-    uint64_t n_copied;     /* tensors copied unchanged (1-D, or already the type) */
+    uint64_t n_converted; /* tensors stored in a new type */
+    uint64_t n_fallback;  /* of those, stored in a fallback type (odd row length) */
+    uint64_t n_copied;    /* tensors copied unchanged (1-D, or already the type) */
     uint64_t bytes_in, bytes_out;
 };
 

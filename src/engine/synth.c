@@ -17,9 +17,19 @@
 void wl_synth_default_params(struct wl_synth_params *p)
 {
     *p = (struct wl_synth_params){
-        .arch = WL_ARCH_LLAMA, .n_layers = 2, .dim = 64, .ffn = 172, .n_heads = 8,
-        .n_kv_heads = 4, .vocab_size = 512, .vocab_from = NULL, .type = WL_TTYPE_F32,
-        .seed = 1, .context_length = 2048, .rope_freq_base = 10000.0, .norm_eps = 1e-5,
+        .arch = WL_ARCH_LLAMA,
+        .n_layers = 2,
+        .dim = 64,
+        .ffn = 172,
+        .n_heads = 8,
+        .n_kv_heads = 4,
+        .vocab_size = 512,
+        .vocab_from = NULL,
+        .type = WL_TTYPE_F32,
+        .seed = 1,
+        .context_length = 2048,
+        .rope_freq_base = 10000.0,
+        .norm_eps = 1e-5,
     };
 }
 
@@ -419,27 +429,31 @@ int wl_synth_model(const struct wl_synth_params *p, wl_gguf_writer *w, struct wl
     if (!build)
         return wl_errmsg_set(err, WL_ENOTSUP, "synth does not support architecture %s yet",
                              wl_arch_name(p->arch));
-    if (p->n_layers < 1 || p->n_layers > 4096 || p->dim < 2 || p->dim > (1u << 20) ||
-        p->ffn < 1 || p->ffn > (1u << 22))
+    if (p->n_layers < 1 || p->n_layers > 4096 || p->dim < 2 || p->dim > (1u << 20) || p->ffn < 1 ||
+        p->ffn > (1u << 22))
         return wl_errmsg_set(err, WL_EINVAL,
                              "layers must be 1..4096, dim 2..1048576 and ffn 1..4194304");
     if (p->n_heads < 1 || p->dim % p->n_heads != 0)
-        return wl_errmsg_set(err, WL_EINVAL, "dim %" PRIu32 " is not a multiple of %" PRIu32
-                             " heads", p->dim, p->n_heads);
+        return wl_errmsg_set(err, WL_EINVAL,
+                             "dim %" PRIu32 " is not a multiple of %" PRIu32 " heads", p->dim,
+                             p->n_heads);
     if ((p->dim / p->n_heads) % 2 != 0)
         return wl_errmsg_set(err, WL_EINVAL, "head dim %" PRIu32 " must be even for RoPE",
                              p->dim / p->n_heads);
     if (p->n_kv_heads < 1 || p->n_heads % p->n_kv_heads != 0)
-        return wl_errmsg_set(err, WL_EINVAL, "%" PRIu32 " heads are not a multiple of %" PRIu32
-                             " KV heads", p->n_heads, p->n_kv_heads);
+        return wl_errmsg_set(err, WL_EINVAL,
+                             "%" PRIu32 " heads are not a multiple of %" PRIu32 " KV heads",
+                             p->n_heads, p->n_kv_heads);
     if (!p->vocab_from && (p->vocab_size < 259 || p->vocab_size > (1u << 20)))
         return wl_errmsg_set(err, WL_EINVAL,
                              "a byte-level vocabulary needs 259..1048576 tokens (3 specials + 256 "
-                             "bytes), got %" PRIu32, p->vocab_size);
+                             "bytes), got %" PRIu32,
+                             p->vocab_size);
     if (wl_requant_file_type(p->type) < 0 || !wl_quant_is_supported(p->type))
         return wl_errmsg_set(err, WL_EINVAL,
                              "cannot synthesize %s weights (supported: F32, F16, BF16, Q8_0, "
-                             "Q4_0, Q4_K, Q6_K)", wl_ttype_name(p->type));
+                             "Q4_0, Q4_K, Q6_K)",
+                             wl_ttype_name(p->type));
     if (!(p->rope_freq_base > 0.0) || !(p->norm_eps > 0.0) || p->context_length < 1)
         return wl_errmsg_set(err, WL_EINVAL, "rope base, norm epsilon and context must be > 0");
 
@@ -449,8 +463,9 @@ int wl_synth_model(const struct wl_synth_params *p, wl_gguf_writer *w, struct wl
              wl_arch_name(p->arch), p->n_layers, p->dim, p->seed);
     int rc = wl_gguf_writer_set_str(w, "general.architecture", wl_arch_name(p->arch));
     rc = rc ? rc : wl_gguf_writer_set_str(w, "general.name", name);
-    rc = rc ? rc : wl_gguf_writer_set_u32(w, "general.file_type",
-                                          (uint32_t)wl_requant_file_type(p->type));
+    rc = rc ? rc
+            : wl_gguf_writer_set_u32(w, "general.file_type",
+                                     (uint32_t)wl_requant_file_type(p->type));
     if (rc == 0 && wl_ttype_block_elems(p->type) > 1)
         rc = wl_gguf_writer_set_u32(w, "general.quantization_version", 2);
     rc = rc ? rc : wl_gguf_writer_set_u64(w, "wattlens.synth.seed", p->seed);

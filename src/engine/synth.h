@@ -26,13 +26,13 @@
 struct wl_synth_params {
     enum wl_arch arch;
     uint32_t n_layers;
-    uint32_t dim;            /* hidden size */
-    uint32_t ffn;            /* feed-forward size */
+    uint32_t dim; /* hidden size */
+    uint32_t ffn; /* feed-forward size */
     uint32_t n_heads;
     uint32_t n_kv_heads;
-    uint32_t vocab_size;     /* byte-level vocabulary size (>= 259) when vocab_from is NULL */
+    uint32_t vocab_size;       /* byte-level vocabulary size (>= 259) when vocab_from is NULL */
     const wl_gguf *vocab_from; /* copy tokenizer.* keys from here (borrowed) */
-    enum wl_ttype type;      /* matrices; 1-D tensors stay F32; odd rows fall back (requant.h) */
+    enum wl_ttype type;        /* matrices; 1-D tensors stay F32; odd rows fall back (requant.h) */
     uint64_t seed;
     uint32_t context_length;
     double rope_freq_base;

@@ -1,12 +1,20 @@
-/* Thread pool; see threadpool.h. Synchronisation: the caller publishes
- * (fn, arg) and bumps `gen` (seq_cst); workers spin on `gen` for a bounded
- * time, then sleep on `cv`. A worker registers in `n_sleeping` before its last
- * check of `gen` and the caller reads `n_sleeping` after bumping `gen`; with
- * sequentially consistent atomics at least one of them sees the other, so a
- * wake-up is never lost and the mutex is only touched when someone sleeps.
- * Completion: each worker decrements `n_pending` (release) after fn; the
- * caller spins on it (acquire), yielding the CPU after a while because the
- * machine may be oversubscribed.
+/* Thread pool; see threadpool.h.
+ *
+ * A job is n chunks claimed dynamically: one 64-bit atomic word `claim`
+ * holds (job tag : 24 | n_chunks : 20 | next : 20). Every thread, the caller
+ * included, takes chunks with compare-and-swap until none is left and counts
+ * finished ones in `done`; the caller returns when done == n_chunks. So the
+ * caller never waits for a worker that has not started (descheduled on an
+ * oversubscribed machine, or still waking up): it runs the remaining chunks
+ * itself. A late worker sees a different tag or next == n and claims
+ * nothing; the tag check also means a worker can only touch the job record
+ * of a job that is still running (its own claimed chunk keeps it alive).
+ *
+ * Wake-up: the caller bumps `gen` (seq_cst); workers poll it (pause, then
+ * sched_yield), then sleep on `cv`. A worker registers in `n_sleeping` before
+ * its last check of `gen` and the caller reads `n_sleeping` after bumping
+ * `gen`; with sequentially consistent atomics one of them sees the other, so
+ * a wake-up is never lost and the mutex is only touched when someone sleeps.
  */
 #include "engine/threadpool.h"
 
@@ -18,15 +26,26 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-/* Polls before a waiting worker sleeps: the first WL_POOL_YIELD_AFTER with
- * a pause instruction (~tens of microseconds, enough to bridge the gap
- * between two kernels of one token), the rest with sched_yield (cheap when
- * the core is otherwise idle, fair when it is not); then the condvar. */
+/* Polls before a waiting worker sleeps: the first WL_POOL_YIELD_AFTER with a
+ * pause instruction (~tens of microseconds, enough to bridge the gap between
+ * two kernels of one token), the rest with sched_yield (cheap when the core
+ * is otherwise idle, fair when it is not); then the condition variable. */
 enum { WL_POOL_SPIN = 1 << 12, WL_POOL_YIELD_AFTER = 1 << 10, WL_POOL_MAX_THREADS = 256 };
+
+#define CLAIM_NEXT_BITS 20
+#define CLAIM_N_BITS 20
+#define CLAIM_MASK20 ((uint64_t)(1u << 20) - 1)
+#define CLAIM_TAG_MASK ((uint64_t)(1u << 24) - 1)
+
+struct wl_pool_job {
+    wl_threadpool_fn fn;             /* share-style job (wl_threadpool_run) */
+    wl_threadpool_chunk_fn chunk_fn; /* chunk-style job (wl_threadpool_run_chunks) */
+    void *arg;
+    int nth;
+};
 
 struct wl_pool_worker {
     struct wl_threadpool *pool;
-    int ith;
 };
 
 struct wl_threadpool {
@@ -35,13 +54,11 @@ struct wl_threadpool {
     struct wl_pool_worker *workers;
     int n_started;
 
-    /* job: written by the caller before gen is bumped, read by workers after */
-    wl_threadpool_fn fn;
-    void *arg;
-    bool stop;
-
+    _Alignas(64) _Atomic(struct wl_pool_job *) job;
+    atomic_bool stop;
+    _Alignas(64) atomic_uint_least64_t claim;
+    _Alignas(64) atomic_llong done;
     _Alignas(64) atomic_uint gen;
-    _Alignas(64) atomic_int n_pending;
     _Alignas(64) atomic_int n_sleeping;
 
     pthread_mutex_t mu;
@@ -64,9 +81,6 @@ static unsigned wait_for_new_gen(struct wl_threadpool *p, unsigned seen)
         g = atomic_load_explicit(&p->gen, memory_order_acquire);
         if (g != seen)
             return g;
-        /* past the first stretch, give the core away between polls: with
-         * more runnable threads than cores, pure spinning would delay the
-         * very threads the caller is waiting for */
         if (i < WL_POOL_YIELD_AFTER)
             cpu_relax();
         else
@@ -81,6 +95,28 @@ static unsigned wait_for_new_gen(struct wl_threadpool *p, unsigned seen)
     return g;
 }
 
+/* Claims and runs chunks of the current job while any is left; tag is the
+ * job this thread was woken for (any tag for the caller's own job). */
+static void work_on_chunks(struct wl_threadpool *p, uint64_t tag)
+{
+    for (;;) {
+        uint64_t c = atomic_load_explicit(&p->claim, memory_order_acquire);
+        uint64_t n = (c >> CLAIM_NEXT_BITS) & CLAIM_MASK20, next = c & CLAIM_MASK20;
+        if ((c >> (CLAIM_NEXT_BITS + CLAIM_N_BITS)) != tag || next >= n)
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&p->claim, &c, c + 1, memory_order_acquire,
+                                                   memory_order_relaxed))
+            continue;
+        /* our unfinished chunk keeps this job (and its record) alive */
+        const struct wl_pool_job *j = atomic_load_explicit(&p->job, memory_order_relaxed);
+        if (j->fn)
+            j->fn(j->arg, (int)next, j->nth);
+        else
+            j->chunk_fn(j->arg, (int64_t)next);
+        atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+    }
+}
+
 static void *worker_main(void *varg)
 {
     struct wl_pool_worker *w = varg;
@@ -88,15 +124,15 @@ static void *worker_main(void *varg)
     unsigned seen = 0;
     for (;;) {
         seen = wait_for_new_gen(p, seen);
-        if (p->stop)
+        if (atomic_load_explicit(&p->stop, memory_order_acquire))
             break;
-        p->fn(p->arg, w->ith, p->n_threads);
-        atomic_fetch_sub_explicit(&p->n_pending, 1, memory_order_release);
+        /* the job tag is the low 24 bits of gen (set together by the caller) */
+        work_on_chunks(p, (uint64_t)seen & CLAIM_TAG_MASK);
     }
     return NULL;
 }
 
-/* Publishes the current job (or stop) to the workers. */
+/* Wakes the workers for a new gen (job or stop). */
 static void publish(struct wl_threadpool *p)
 {
     atomic_fetch_add(&p->gen, 1);
@@ -107,11 +143,33 @@ static void publish(struct wl_threadpool *p)
     }
 }
 
+/* Runs job j as n chunks on the pool; returns when all are done. */
+static void run_job(struct wl_threadpool *p, struct wl_pool_job *j, int64_t n)
+{
+    /* gen and the claim tag advance together; tag = low 24 bits of new gen */
+    unsigned g = atomic_load_explicit(&p->gen, memory_order_relaxed) + 1;
+    uint64_t tag = (uint64_t)g & CLAIM_TAG_MASK;
+    atomic_store_explicit(&p->job, j, memory_order_relaxed);
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->claim,
+                          (tag << (CLAIM_NEXT_BITS + CLAIM_N_BITS)) |
+                              ((uint64_t)n << CLAIM_NEXT_BITS),
+                          memory_order_release);
+    publish(p);
+    work_on_chunks(p, tag);
+    for (int i = 0; atomic_load_explicit(&p->done, memory_order_acquire) < n; i++) {
+        if (i < WL_POOL_YIELD_AFTER)
+            cpu_relax();
+        else
+            sched_yield();
+    }
+}
+
 static void stop_workers(struct wl_threadpool *p)
 {
     if (p->n_started == 0)
         return;
-    p->stop = true;
+    atomic_store_explicit(&p->stop, true, memory_order_release);
     publish(p);
     for (int i = 0; i < p->n_started; i++)
         pthread_join(p->threads[i], NULL);
@@ -128,8 +186,11 @@ int wl_threadpool_create(int n_threads, struct wl_threadpool **out)
     if (!p)
         return WL_ENOMEM;
     p->n_threads = n_threads;
+    atomic_init(&p->job, NULL);
+    atomic_init(&p->stop, false);
+    atomic_init(&p->claim, 0);
+    atomic_init(&p->done, 0);
     atomic_init(&p->gen, 0);
-    atomic_init(&p->n_pending, 0);
     atomic_init(&p->n_sleeping, 0);
     if (pthread_mutex_init(&p->mu, NULL) != 0) {
         free(p);
@@ -147,7 +208,6 @@ int wl_threadpool_create(int n_threads, struct wl_threadpool **out)
             goto fail;
         for (int i = 0; i < n_threads - 1; i++) {
             p->workers[i].pool = p;
-            p->workers[i].ith = i + 1;
             int e = pthread_create(&p->threads[i], NULL, worker_main, &p->workers[i]);
             if (e != 0) {
                 rc = wl_error_from_errno(e);
@@ -186,17 +246,23 @@ void wl_threadpool_run(struct wl_threadpool *p, wl_threadpool_fn fn, void *arg)
         fn(arg, 0, 1);
         return;
     }
-    p->fn = fn;
-    p->arg = arg;
-    atomic_store_explicit(&p->n_pending, p->n_threads - 1, memory_order_relaxed);
-    publish(p);
-    fn(arg, 0, p->n_threads);
-    for (int i = 0; atomic_load_explicit(&p->n_pending, memory_order_acquire) > 0; i++) {
-        if (i < WL_POOL_YIELD_AFTER)
-            cpu_relax();
-        else
-            sched_yield();
+    struct wl_pool_job j = {.fn = fn, .arg = arg, .nth = p->n_threads};
+    run_job(p, &j, p->n_threads);
+}
+
+int wl_threadpool_run_chunks(struct wl_threadpool *p, int64_t n_chunks, wl_threadpool_chunk_fn fn,
+                             void *arg)
+{
+    if (!fn || n_chunks < 0 || n_chunks > WL_THREADPOOL_MAX_CHUNKS)
+        return WL_EINVAL;
+    if (!p || p->n_threads == 1 || n_chunks <= 1) {
+        for (int64_t i = 0; i < n_chunks; i++)
+            fn(arg, i);
+        return 0;
     }
+    struct wl_pool_job j = {.chunk_fn = fn, .arg = arg, .nth = p->n_threads};
+    run_job(p, &j, n_chunks);
+    return 0;
 }
 
 void wl_threadpool_split(int64_t n, int64_t align, int ith, int nth, int64_t *begin,

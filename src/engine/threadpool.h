@@ -1,11 +1,12 @@
 /* A small pool of persistent worker threads for "parallel for" inside the
- * engine's kernels, called hundreds of times per token. The caller's thread
- * is worker 0 and runs its share inline; the others wait on a generation
- * counter, spinning briefly before sleeping on a condition variable, so that
- * back-to-back calls cost a few hundred nanoseconds, not a futex round trip.
- * Lifetimes: create/destroy pair; a NULL pool or a pool of 1 thread runs the
- * function inline. Thread-safety: one caller at a time per pool (the engine's
- * forward pass); the function runs concurrently on every worker.
+ * engine's kernels, called hundreds of times per token. A job is split into
+ * chunks that the caller's thread and the workers claim dynamically, so the
+ * caller never waits for a worker that has not started yet (on a busy or
+ * oversubscribed machine it simply runs more chunks itself). Idle workers
+ * poll briefly, then sleep on a condition variable.
+ * Lifetimes: create/destroy pair; a NULL pool or a pool of 1 thread runs
+ * everything inline. Thread-safety: one caller at a time per pool (the
+ * engine's forward pass); chunks run concurrently on the workers.
  */
 #ifndef WL_ENGINE_THREADPOOL_H
 #define WL_ENGINE_THREADPOOL_H
@@ -14,8 +15,18 @@
 
 struct wl_threadpool;
 
-/* Work function: ith in 0..nth-1 is this worker's index, nth the pool size. */
+/* Share-style work function: called once for every ith in 0..nth-1 (nth =
+ * pool size). ith names a share of the work, not an OS thread: shares run
+ * concurrently when workers are available, and one thread may run several
+ * shares one after the other, so a share must never wait for another. */
 typedef void (*wl_threadpool_fn)(void *arg, int ith, int nth);
+
+/* Chunk-style work function: called once for every chunk in 0..n_chunks-1,
+ * by whichever thread claims it. */
+typedef void (*wl_threadpool_chunk_fn)(void *arg, int64_t chunk);
+
+/* Largest n_chunks of one wl_threadpool_run_chunks call. */
+#define WL_THREADPOOL_MAX_CHUNKS ((int64_t)(1 << 20) - 1)
 
 /* Starts n_threads - 1 workers (n_threads in 1..256). 0, WL_EINVAL, WL_ENOMEM,
  * or the error of a failed pthread_create (already-started workers are
@@ -28,11 +39,19 @@ void wl_threadpool_destroy(struct wl_threadpool *pool);
 /* Pool size (1 for NULL). */
 int wl_threadpool_n_threads(const struct wl_threadpool *pool);
 
-/* Runs fn(arg, ith, nth) on every worker and returns when all have finished.
- * Everything the caller wrote before the call is visible to fn, and
- * everything fn wrote is visible to the caller afterwards. Not reentrant:
- * fn must not call wl_threadpool_run on the same pool. */
+/* Runs fn(arg, ith, nth) for every share ith and returns when all have
+ * finished. Everything the caller wrote before the call is visible to fn,
+ * and everything fn wrote is visible to the caller afterwards. Not
+ * reentrant: fn must not run a job on the same pool. */
 void wl_threadpool_run(struct wl_threadpool *pool, wl_threadpool_fn fn, void *arg);
+
+/* Runs fn(arg, chunk) for every chunk in 0..n_chunks-1 (claimed in
+ * increasing order), with the same visibility guarantees; returns 0, or
+ * WL_EINVAL when n_chunks is negative or above WL_THREADPOOL_MAX_CHUNKS or
+ * fn is NULL. Finer chunks balance better; each claim costs one atomic
+ * operation on a shared cache line (tens of nanoseconds). */
+int wl_threadpool_run_chunks(struct wl_threadpool *pool, int64_t n_chunks, wl_threadpool_chunk_fn fn,
+                             void *arg);
 
 /* Splits [0, n) into nth contiguous ranges whose boundaries are multiples of
  * align (align >= 1), as evenly as possible, and returns range ith. */

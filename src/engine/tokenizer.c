@@ -50,8 +50,7 @@ static bool c_isspace(unsigned char c)
 
 static bool special_enabled(const wl_tokenizer *t, int32_t id, bool parse_special)
 {
-    return parse_special ||
-           !(t->tok[id].attr & (WL_TOK_ATTR_CONTROL | WL_TOK_ATTR_UNKNOWN));
+    return parse_special || !(t->tok[id].attr & (WL_TOK_ATTR_CONTROL | WL_TOK_ATTR_UNKNOWN));
 }
 
 /* Fills *frags (malloc'ed) with the fragments of text in order. */
@@ -68,7 +67,7 @@ static int partition(const wl_tokenizer *t, const char *text, size_t len, bool p
 
     for (size_t i = 0; t->n_trie && i < len; i++) {
         uint32_t node = t->trie_root[p[i]];
-        for (size_t j = i; node; ) {
+        for (size_t j = i; node;) {
             const struct wl__tok_trie_node *nd = &t->trie[node];
             if (nd->token != WL_TOK_NULL && special_enabled(t, nd->token, parse_special)) {
                 if (n_occ == cap_occ) {
@@ -173,6 +172,7 @@ void wl__tok_scratch_free(struct wl__tok_scratch *s)
     free(s->ends.v);
     free(s->wc);
     free(s->wc_ids.v);
+    free(s->wc_keys);
     memset(s, 0, sizeof(*s));
 }
 
@@ -193,6 +193,7 @@ static int tokenize_vec(const wl_tokenizer *t, const char *text, size_t len, uns
     size_t nf = 0;
     int rc = 0;
     uint64_t t0 = wl_clock_now_ns();
+    uint64_t c0 = wl_clock_thread_cpu_ns();
 
     if (!t || (!text && len))
         return WL_EINVAL;
@@ -203,13 +204,11 @@ static int tokenize_vec(const wl_tokenizer *t, const char *text, size_t len, uns
             goto done;
     }
     if (len > 0) {
-        rc = partition(t, text, len, (flags & WL_TOK_PARSE_SPECIAL) != 0, &fr, &nf,
-                       &st.n_special);
+        rc = partition(t, text, len, (flags & WL_TOK_PARSE_SPECIAL) != 0, &fr, &nf, &st.n_special);
         if (rc)
             goto done;
     }
     st.t_special_ns = wl_clock_now_ns() - t0;
-    s.wc_text = text;
     bool prev_special = true; /* SPM: the first fragment gets the space prefix */
     for (size_t i = 0; i < nf && rc == 0; i++) {
         if (fr[i].token != WL_TOK_NULL) {
@@ -238,6 +237,7 @@ done:
         st.n_bytes = len;
         st.n_tokens = out->n;
         st.t_total_ns = wl_clock_now_ns() - t0;
+        st.t_cpu_ns = wl_clock_thread_cpu_ns() - c0;
         stats_add(stats, &st);
     }
     return rc;
@@ -287,6 +287,11 @@ double wl_tok_stats_tokens_per_s(const struct wl_tok_stats *s)
 double wl_tok_stats_mb_per_s(const struct wl_tok_stats *s)
 {
     return s->t_total_ns ? (double)s->n_bytes / 1e6 * 1e9 / (double)s->t_total_ns : 0.0;
+}
+
+double wl_tok_stats_mb_per_cpu_s(const struct wl_tok_stats *s)
+{
+    return s->t_cpu_ns ? (double)s->n_bytes / 1e6 * 1e9 / (double)s->t_cpu_ns : 0.0;
 }
 
 double wl_tok_stats_cache_hit_rate(const struct wl_tok_stats *s)

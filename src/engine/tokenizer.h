@@ -33,12 +33,12 @@ enum wl_tok_model {
 /* Pre-tokenizers of byte-level BPE (tokenizer.ggml.pre); SPM uses NONE. */
 enum wl_tok_pre {
     WL_TOK_PRE_NONE = 0,
-    WL_TOK_PRE_DEFAULT,        /* "default" or missing */
-    WL_TOK_PRE_GPT2,           /* "gpt-2", "mpt", "olmo", "phi-2", "jais", ... */
-    WL_TOK_PRE_LLAMA3,         /* "llama3", "llama-bpe", "llama-v3", "falcon3", "dbrx", "smaug-bpe" */
-    WL_TOK_PRE_QWEN2,          /* "qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "hunyuan" */
-    WL_TOK_PRE_STARCODER,      /* "starcoder", "refact", "command-r", "smollm", "codeshell", ... */
-    WL_TOK_PRE_DEEPSEEK_LLM,   /* "deepseek-llm" */
+    WL_TOK_PRE_DEFAULT,      /* "default" or missing */
+    WL_TOK_PRE_GPT2,         /* "gpt-2", "mpt", "olmo", "phi-2", "jais", ... */
+    WL_TOK_PRE_LLAMA3,       /* "llama3", "llama-bpe", "llama-v3", "falcon3", "dbrx", "smaug-bpe" */
+    WL_TOK_PRE_QWEN2,        /* "qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "hunyuan" */
+    WL_TOK_PRE_STARCODER,    /* "starcoder", "refact", "command-r", "smollm", "codeshell", ... */
+    WL_TOK_PRE_DEEPSEEK_LLM, /* "deepseek-llm" */
     WL_TOK_PRE_DEEPSEEK_CODER, /* "deepseek-coder" */
     WL_TOK_PRE_FALCON,         /* "falcon" */
 };
@@ -67,13 +67,13 @@ struct wl_tok_text {
  * small ones by hand). Nothing is retained: wl_tok_build copies it all. */
 struct wl_tok_vocab_desc {
     enum wl_tok_model model;
-    const char *pre;       /* BPE pre-tokenizer name; NULL = "default" */
-    const char *name;      /* general.name (some per-model rules key on it); may be NULL */
+    const char *pre;  /* BPE pre-tokenizer name; NULL = "default" */
+    const char *name; /* general.name (some per-model rules key on it); may be NULL */
     size_t n_tokens;
     const struct wl_tok_text *tokens;
-    const float *scores;   /* n_tokens or NULL (all 0) */
-    const int32_t *types;  /* GGUF token types (1 normal, 2 unknown, 3 control,
-                              4 user-defined, 5 unused, 6 byte) or NULL (all normal) */
+    const float *scores;  /* n_tokens or NULL (all 0) */
+    const int32_t *types; /* GGUF token types (1 normal, 2 unknown, 3 control,
+                             4 user-defined, 5 unused, 6 byte) or NULL (all normal) */
     size_t n_merges;
     const struct wl_tok_text *merges; /* BPE: "left right", rank = index */
     /* Special ids: WL_TOK_NULL = absent, -2 = the model type's default. */
@@ -104,12 +104,12 @@ struct wl_tok_info {
     const char *model_name; /* "llama" or "gpt2" */
     const char *pre_name;   /* as given in the file ("default" when missing) */
     uint32_t n_vocab;
-    uint32_t n_merges;      /* merges actually usable (BPE) */
-    uint32_t n_special;     /* control/user-defined/unknown tokens matched in text */
+    uint32_t n_merges;  /* merges actually usable (BPE) */
+    uint32_t n_special; /* control/user-defined/unknown tokens matched in text */
     int32_t bos, eos, eot, eom, unk, sep, pad; /* WL_TOK_NULL when absent */
     bool add_bos, add_eos, add_space_prefix, ignore_merges;
-    size_t max_piece_len;   /* longest detokenized piece, bytes */
-    uint64_t load_ns;       /* time spent building the tables */
+    size_t max_piece_len; /* longest detokenized piece, bytes */
+    uint64_t load_ns;     /* time spent building the tables */
 };
 
 void wl_tok_get_info(const wl_tokenizer *t, struct wl_tok_info *out);
@@ -133,25 +133,26 @@ bool wl_tok_is_eog(const wl_tokenizer *t, int32_t id);
  * so a caller can sum over many calls. */
 struct wl_tok_stats {
     uint64_t n_calls;
-    uint64_t n_bytes;          /* input bytes */
-    uint64_t n_tokens;         /* output tokens */
-    uint64_t n_special;        /* special tokens recognised in the text */
-    uint64_t n_fragments;      /* text pieces between special tokens */
-    uint64_t n_words;          /* pre-tokenizer words (BPE) */
-    uint64_t n_symbols;        /* initial symbols fed to merging */
-    uint64_t n_lookups;        /* vocabulary hash lookups */
-    uint64_t n_rank_lookups;   /* BPE merge-rank hash lookups */
-    uint64_t n_candidates;     /* merge candidates queued */
-    uint64_t n_merges;         /* merges applied */
-    uint64_t n_stale;          /* queued candidates discarded as outdated */
-    uint64_t n_byte_fallback;  /* tokens emitted by byte fallback */
-    uint64_t n_bytes_dropped;  /* BPE bytes with no token (as llama.cpp: dropped) */
-    uint64_t n_cache_hits;     /* BPE word cache (per call) */
+    uint64_t n_bytes;         /* input bytes */
+    uint64_t n_tokens;        /* output tokens */
+    uint64_t n_special;       /* special tokens recognised in the text */
+    uint64_t n_fragments;     /* text pieces between special tokens */
+    uint64_t n_words;         /* pre-tokenizer words (BPE) */
+    uint64_t n_symbols;       /* initial symbols fed to merging */
+    uint64_t n_lookups;       /* vocabulary hash lookups */
+    uint64_t n_rank_lookups;  /* BPE merge-rank hash lookups */
+    uint64_t n_candidates;    /* merge candidates queued */
+    uint64_t n_merges;        /* merges applied */
+    uint64_t n_stale;         /* queued candidates discarded as outdated */
+    uint64_t n_byte_fallback; /* tokens emitted by byte fallback */
+    uint64_t n_bytes_dropped; /* BPE bytes with no token (as llama.cpp: dropped) */
+    uint64_t n_cache_hits;    /* BPE word cache (per call) */
     uint64_t n_cache_misses;
-    uint64_t t_total_ns;
-    uint64_t t_special_ns;     /* splitting out special tokens */
-    uint64_t t_pretok_ns;      /* pre-tokenizer (word splitting) */
-    uint64_t t_merge_ns;       /* merging + lookups */
+    uint64_t t_total_ns;   /* wall time (monotonic clock) */
+    uint64_t t_cpu_ns;     /* CPU time of the calling thread (robust on busy machines) */
+    uint64_t t_special_ns; /* splitting out special tokens */
+    uint64_t t_pretok_ns;  /* pre-tokenizer (word splitting) */
+    uint64_t t_merge_ns;   /* merging + lookups */
 };
 
 /* Tokenizes len bytes of text (any bytes; invalid UTF-8 is handled, see the
@@ -164,9 +165,10 @@ int wl_tok_tokenize(const wl_tokenizer *t, const char *text, size_t len, unsigne
 int wl_tok_tokenize_alloc(const wl_tokenizer *t, const char *text, size_t len, unsigned flags,
                           int32_t **ids_out, size_t *n_out, struct wl_tok_stats *stats);
 
-/* Derived figures; 0 when the denominator is 0. */
+/* Derived figures (wall time; *_cpu: per CPU second); 0 when the denominator is 0. */
 double wl_tok_stats_tokens_per_s(const struct wl_tok_stats *s);
 double wl_tok_stats_mb_per_s(const struct wl_tok_stats *s);
+double wl_tok_stats_mb_per_cpu_s(const struct wl_tok_stats *s);
 double wl_tok_stats_cache_hit_rate(const struct wl_tok_stats *s);
 
 /* ---- detokenize ------------------------------------------------------------- */
@@ -202,9 +204,9 @@ int wl_tok_detokenize_alloc(const wl_tokenizer *t, const int32_t *ids, size_t n,
 struct wl_tok_decoder {
     const wl_tokenizer *tok;
     unsigned flags;
-    bool strip_next;  /* drop one leading space from the next text piece */
-    uint8_t n_pend;   /* held-back bytes of an incomplete character */
-    uint8_t need;     /* total length of that character */
+    bool strip_next; /* drop one leading space from the next text piece */
+    uint8_t n_pend;  /* held-back bytes of an incomplete character */
+    uint8_t need;    /* total length of that character */
     uint8_t pend[4];
 };
 
@@ -213,8 +215,7 @@ void wl_tok_decoder_init(struct wl_tok_decoder *d, const wl_tokenizer *t, unsign
 size_t wl_tok_decoder_out_max(const wl_tokenizer *t);
 /* Decodes id, writing up to cap bytes to out (not NUL-terminated); *n_out is
  * the byte count. WL_EINVAL bad id, WL_EFULL cap too small (state unchanged). */
-int wl_tok_decoder_push(struct wl_tok_decoder *d, int32_t id, char *out, size_t cap,
-                        size_t *n_out);
+int wl_tok_decoder_push(struct wl_tok_decoder *d, int32_t id, char *out, size_t cap, size_t *n_out);
 /* Emits U+FFFD for a held-back incomplete character (end of stream). */
 int wl_tok_decoder_flush(struct wl_tok_decoder *d, char *out, size_t cap, size_t *n_out);
 

@@ -16,9 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WC_MAX_WORD 256     /* longer words are not cached */
-#define WC_MAX_SLOTS 65536u /* the cache stops growing here (no eviction) */
-
 static int add_pair(const wl_tokenizer *t, struct wl__tok_scratch *s, const char *w, int32_t l,
                     int32_t r, struct wl_tok_stats *st)
 {
@@ -109,41 +106,6 @@ static int merge_word(const wl_tokenizer *t, const char *w, size_t n, struct wl_
     return rc;
 }
 
-/* ---- per-call word cache ------------------------------------------------------ */
-
-static struct wl__tok_wc_slot *wc_find(struct wl__tok_scratch *s, const char *w, size_t n,
-                                       uint64_t h)
-{
-    size_t j = h & s->wc_mask;
-    while (s->wc[j].hash) {
-        struct wl__tok_wc_slot *e = &s->wc[j];
-        if (e->hash == h && e->len == n && memcmp(s->wc_text + e->off, w, n) == 0)
-            return e;
-        j = (j + 1) & s->wc_mask;
-    }
-    return &s->wc[j]; /* empty slot */
-}
-
-static int wc_grow(struct wl__tok_scratch *s)
-{
-    size_t cap = s->wc ? (s->wc_mask + 1) * 2 : 4096;
-    struct wl__tok_wc_slot *nw = calloc(cap, sizeof(*nw));
-    if (!nw)
-        return WL_ENOMEM;
-    for (size_t i = 0; s->wc && i <= s->wc_mask; i++) {
-        if (!s->wc[i].hash)
-            continue;
-        size_t j = s->wc[i].hash & (cap - 1);
-        while (nw[j].hash)
-            j = (j + 1) & (cap - 1);
-        nw[j] = s->wc[i];
-    }
-    free(s->wc);
-    s->wc = nw;
-    s->wc_mask = cap - 1;
-    return 0;
-}
-
 int wl__tok_bpe_fragment(const wl_tokenizer *t, const char *text, size_t len,
                          struct wl__tok_scratch *s, struct wl__tok_ivec *out,
                          struct wl_tok_stats *st)
@@ -159,44 +121,21 @@ int wl__tok_bpe_fragment(const wl_tokenizer *t, const char *text, size_t len,
         size_t n = s->ends.v[i] - prev;
         prev = s->ends.v[i];
         st->n_words++;
-        if (n > WC_MAX_WORD || (size_t)(w - s->wc_text) > UINT32_MAX) {
+        if (n > WL__TOK_CACHE_MAX_WORD) {
             rc = merge_word(t, w, n, s, out, st);
             continue;
         }
-        if (!s->wc && (rc = wc_grow(s)) != 0)
-            break;
         uint64_t h = wl__tok_hash(w, n, NULL, 0);
-        struct wl__tok_wc_slot *e = wc_find(s, w, n, h);
-        if (e->hash) {
+        if (wl__tok_cache_get(s, w, n, h, out, &rc)) {
             st->n_cache_hits++;
-            rc = wl__tok_ivec_reserve(out, e->n_ids);
-            if (rc == 0) {
-                memcpy(out->v + out->n, s->wc_ids.v + e->ids_off, e->n_ids * sizeof(int32_t));
-                out->n += e->n_ids;
-            }
             continue;
         }
         st->n_cache_misses++;
         size_t first = out->n;
+        uint64_t dropped = st->n_bytes_dropped;
         rc = merge_word(t, w, n, s, out, st);
-        if (rc != 0 || s->wc_ids.n > UINT32_MAX / 2)
-            continue;
-        if ((s->wc_n + 1) * 2 > s->wc_mask + 1) {
-            if (s->wc_mask + 1 >= WC_MAX_SLOTS)
-                continue; /* full: stop caching new words */
-            if ((rc = wc_grow(s)) != 0)
-                break;
-            e = wc_find(s, w, n, h);
-        }
-        size_t n_ids = out->n - first;
-        rc = wl__tok_ivec_reserve(&s->wc_ids, n_ids);
-        if (rc)
-            break;
-        *e = (struct wl__tok_wc_slot){h, (uint32_t)(w - s->wc_text), (uint32_t)n,
-                                      (uint32_t)s->wc_ids.n, (uint32_t)n_ids};
-        memcpy(s->wc_ids.v + s->wc_ids.n, out->v + first, n_ids * sizeof(int32_t));
-        s->wc_ids.n += n_ids;
-        s->wc_n++;
+        if (rc == 0 && st->n_bytes_dropped == dropped) /* keep drops counted per word */
+            rc = wl__tok_cache_put(s, w, n, h, out->v + first, out->n - first);
     }
     st->t_merge_ns += wl_clock_now_ns() - t1;
     return rc;

@@ -136,11 +136,16 @@ static void put_fffd(struct sink *s)
 static bool second_ok(uint8_t lead, uint8_t c)
 {
     switch (lead) {
-    case 0xE0: return c >= 0xA0 && c <= 0xBF;
-    case 0xED: return c >= 0x80 && c <= 0x9F;
-    case 0xF0: return c >= 0x90 && c <= 0xBF;
-    case 0xF4: return c >= 0x80 && c <= 0x8F;
-    default: return c >= 0x80 && c <= 0xBF;
+    case 0xE0:
+        return c >= 0xA0 && c <= 0xBF;
+    case 0xED:
+        return c >= 0x80 && c <= 0x9F;
+    case 0xF0:
+        return c >= 0x90 && c <= 0xBF;
+    case 0xF4:
+        return c >= 0x80 && c <= 0x8F;
+    default:
+        return c >= 0x80 && c <= 0xBF;
     }
 }
 
@@ -173,8 +178,7 @@ static void feed(struct wl_tok_decoder *d, struct sink *s, const unsigned char *
     }
 }
 
-int wl_tok_decoder_push(struct wl_tok_decoder *d, int32_t id, char *out, size_t cap,
-                        size_t *n_out)
+int wl_tok_decoder_push(struct wl_tok_decoder *d, int32_t id, char *out, size_t cap, size_t *n_out)
 {
     struct wl_tok_decoder save = *d;
     const char *p;

@@ -35,8 +35,8 @@ int wl__tok_uvec_push(struct wl__tok_uvec *a, uint32_t x);
  * tokenizer (b may be empty: plain string keys). Open addressing, linear
  * probing, power-of-two capacity, load <= 1/2. Values are int32. */
 struct wl__tok_map_slot {
-    uint64_t hash;  /* 0 = empty slot (real hashes are forced non-zero) */
-    uint32_t off;   /* key bytes in the pool: a then b */
+    uint64_t hash; /* 0 = empty slot (real hashes are forced non-zero) */
+    uint32_t off;  /* key bytes in the pool: a then b */
     uint32_t len_a;
     uint32_t len_b;
     int32_t value;
@@ -54,8 +54,8 @@ void wl__tok_map_free(struct wl__tok_map *m);
 /* Inserts the key at pool+off. If the key exists, keeps the old value when
  * keep_first, else overwrites; *existing receives the previous value or
  * WL_TOK_NULL. */
-int wl__tok_map_put(struct wl__tok_map *m, const char *pool, uint32_t off, uint32_t la,
-                    uint32_t lb, int32_t value, bool keep_first, int32_t *existing);
+int wl__tok_map_put(struct wl__tok_map *m, const char *pool, uint32_t off, uint32_t la, uint32_t lb,
+                    int32_t value, bool keep_first, int32_t *existing);
 /* Value for (a, b) or WL_TOK_NULL. */
 int32_t wl__tok_map_get(const struct wl__tok_map *m, const char *pool, const char *a, size_t la,
                         const char *b, size_t lb);
@@ -66,7 +66,7 @@ struct wl__tok_token {
     uint32_t text_off, text_len;   /* vocabulary text, in pool */
     uint32_t piece_off, piece_len; /* detokenized bytes, in pool */
     float score;
-    uint16_t attr;                 /* enum wl_tok_attr bits */
+    uint16_t attr; /* enum wl_tok_attr bits */
 };
 
 /* Trie of the special (control / user-defined / unknown) token texts. */
@@ -99,9 +99,14 @@ struct wl_tokenizer {
     int32_t bos, eos, eot, eom, unk, sep, pad;
     bool add_bos, add_eos, add_space_prefix, ignore_merges;
 
-    int32_t spm_byte[256];   /* SPM byte fallback token per byte (WL_TOK_NULL: none) */
-    int32_t bpe_fb[256][2];  /* BPE last-resort single-byte lookups per raw byte */
-    int32_t *eog;            /* sorted end-of-generation ids */
+    /* SPM: every pair of adjacent characters occurring inside some token. A
+     * merge can only cross a character boundary whose pair is in this set, so
+     * the text is cut into independent segments everywhere else. */
+    uint64_t *spm_pairs; /* open addressing, 0 = empty */
+    size_t spm_pairs_mask;
+    int32_t spm_byte[256];  /* SPM byte fallback token per byte (WL_TOK_NULL: none) */
+    int32_t bpe_fb[256][2]; /* BPE last-resort single-byte lookups per raw byte */
+    int32_t *eog;           /* sorted end-of-generation ids */
     size_t n_eog;
     size_t max_piece_len;
     uint64_t load_ns;
@@ -144,7 +149,7 @@ int wl__tok_pretokenize(const wl_tokenizer *t, const char *text, size_t len,
 /* ---- candidate heap (tokenizer_heap.c) -------------------------------------------- */
 
 struct wl__tok_cand {
-    uint64_t key;  /* priority (smaller first); low 32 bits = left symbol */
+    uint64_t key; /* priority (smaller first); low 32 bits = left symbol */
     int32_t right;
     uint32_t size; /* bytes of left + right when queued */
 };
@@ -163,7 +168,14 @@ struct wl__tok_sym {
 };
 
 /* ---- merging (tokenizer_spm.c, tokenizer_bpe.c) --------------------------------
- * Scratch reused across fragments of one call. */
+ * Scratch reused across fragments of one call, including a word cache
+ * (tokenizer_cache.c): word bytes -> ids, valid for one call only. */
+struct wl__tok_wc_slot {
+    uint64_t hash;           /* 0 = empty */
+    uint32_t key_off, len;   /* copy of the word in wc_keys */
+    uint32_t ids_off, n_ids; /* in wc_ids */
+};
+
 struct wl__tok_scratch {
     struct wl__tok_sym *sym;
     size_t sym_cap;
@@ -171,21 +183,26 @@ struct wl__tok_scratch {
     char *buf; /* SPM: escaped text */
     size_t buf_cap;
     struct wl__tok_uvec ends;
-    /* BPE per-call word cache: open addressing over (word bytes) -> ids */
     struct wl__tok_wc_slot *wc;
     size_t wc_mask, wc_n;
     struct wl__tok_ivec wc_ids;
-    const char *wc_text; /* text the cached words point into */
+    char *wc_keys;
+    size_t wc_keys_n, wc_keys_cap;
 };
 
-struct wl__tok_wc_slot {
-    uint64_t hash; /* 0 = empty */
-    uint32_t off, len;       /* word in wc_text */
-    uint32_t ids_off, n_ids; /* in wc_ids */
-};
+/* Looks word up; on a hit appends its ids to out and returns true. */
+bool wl__tok_cache_get(struct wl__tok_scratch *s, const char *w, size_t n, uint64_t h,
+                       struct wl__tok_ivec *out, int *rc);
+/* Remembers ids for word (silently skipped when the cache is full or the word long). */
+int wl__tok_cache_put(struct wl__tok_scratch *s, const char *w, size_t n, uint64_t h,
+                      const int32_t *ids, size_t n_ids);
+#define WL__TOK_CACHE_MAX_WORD 256
 
 void wl__tok_scratch_free(struct wl__tok_scratch *s);
 
+/* False when no token contains unit a directly followed by unit b (units:
+ * code points, or 0x110000 + byte for invalid UTF-8). */
+bool wl__tok_spm_pair_possible(const wl_tokenizer *t, uint32_t a, uint32_t b);
 int wl__tok_spm_fragment(const wl_tokenizer *t, const char *text, size_t len, bool space_prefix,
                          struct wl__tok_scratch *s, struct wl__tok_ivec *out,
                          struct wl_tok_stats *st);

@@ -63,6 +63,82 @@ static int emit_symbol(const wl_tokenizer *t, const char *p, size_t n, struct wl
     return 0;
 }
 
+/* Unit code of the character at p (0 when invalid UTF-8: byte + 0x110000). */
+static uint32_t unit_at(const char *p, size_t n, size_t *len)
+{
+    uint32_t cp;
+    size_t l = wl__utf8_decode((const unsigned char *)p, n, &cp);
+    if (l == 0) {
+        *len = 1;
+        return 0x110000u + (unsigned char)p[0];
+    }
+    *len = l;
+    return cp;
+}
+
+bool wl__tok_spm_pair_possible(const wl_tokenizer *t, uint32_t a, uint32_t b)
+{
+    if (!t->spm_pairs)
+        return true;
+    uint64_t key = (((uint64_t)a << 21) | b) + 1;
+    size_t j = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & t->spm_pairs_mask;
+    while (t->spm_pairs[j]) {
+        if (t->spm_pairs[j] == key)
+            return true;
+        j = (j + 1) & t->spm_pairs_mask;
+    }
+    return false;
+}
+
+/* Merges one independent segment buf[0..len) and appends its tokens. */
+static int spm_segment(const wl_tokenizer *t, const char *buf, size_t len,
+                       struct wl__tok_scratch *s, struct wl__tok_ivec *out, struct wl_tok_stats *st)
+{
+    if (len > s->sym_cap) {
+        struct wl__tok_sym *ns = realloc(s->sym, len * sizeof(*ns));
+        if (!ns)
+            return WL_ENOMEM;
+        s->sym = ns;
+        s->sym_cap = len;
+    }
+    int32_t n_sym = 0;
+    for (size_t i = 0; i < len;) {
+        size_t l;
+        (void)unit_at(buf + i, len - i, &l);
+        s->sym[n_sym] = (struct wl__tok_sym){n_sym - 1, n_sym + 1, (uint32_t)i, (uint32_t)l};
+        n_sym++;
+        i += l;
+    }
+    s->sym[n_sym - 1].next = -1;
+    st->n_symbols += (uint64_t)n_sym;
+
+    int rc = 0;
+    s->heap.n = 0;
+    for (int32_t i = 1; rc == 0 && i < n_sym; i++)
+        rc = try_add(t, s, buf, i - 1, i, st);
+    while (rc == 0 && s->heap.n > 0) {
+        struct wl__tok_cand c = wl__tok_heap_pop(&s->heap);
+        int32_t l = (int32_t)(uint32_t)c.key;
+        struct wl__tok_sym *a = &s->sym[l], *b = &s->sym[c.right];
+        if (a->n == 0 || b->n == 0 || a->n + b->n != c.size) {
+            st->n_stale++;
+            continue;
+        }
+        a->n += b->n;
+        b->n = 0;
+        a->next = b->next;
+        if (a->next >= 0)
+            s->sym[a->next].prev = l;
+        st->n_merges++;
+        rc = try_add(t, s, buf, a->prev, l, st);
+        if (rc == 0)
+            rc = try_add(t, s, buf, l, a->next, st);
+    }
+    for (int32_t i = 0; rc == 0 && i != -1; i = s->sym[i].next)
+        rc = emit_symbol(t, buf + s->sym[i].off, s->sym[i].n, out, st);
+    return rc;
+}
+
 int wl__tok_spm_fragment(const wl_tokenizer *t, const char *text, size_t len, bool space_prefix,
                          struct wl__tok_scratch *s, struct wl__tok_ivec *out,
                          struct wl_tok_stats *st)
@@ -97,50 +173,36 @@ int wl__tok_spm_fragment(const wl_tokenizer *t, const char *text, size_t len, bo
         }
     }
 
-    /* One symbol per character (a byte that is not valid UTF-8 is its own). */
-    if (need > s->sym_cap) {
-        struct wl__tok_sym *ns = realloc(s->sym, need * sizeof(*ns));
-        if (!ns)
-            return WL_ENOMEM;
-        s->sym = ns;
-        s->sym_cap = need;
-    }
-    int32_t n_sym = 0;
-    for (size_t i = 0; i < need;) {
-        uint32_t cp;
-        size_t l = wl__utf8_decode((const unsigned char *)buf + i, need - i, &cp);
-        if (l == 0)
-            l = 1;
-        s->sym[n_sym] = (struct wl__tok_sym){n_sym - 1, n_sym + 1, (uint32_t)i, (uint32_t)l};
-        n_sym++;
+    /* Cut where no token contains the two characters side by side: merging
+     * never crosses such a boundary, so the segments are independent (same
+     * result as merging the whole fragment, but small heaps and cacheable). */
+    int rc = 0;
+    size_t seg = 0, l0;
+    uint32_t prev = unit_at(buf, need, &l0);
+    for (size_t i = l0; rc == 0 && i <= need;) {
+        size_t l = 0;
+        uint32_t cur = i < need ? unit_at(buf + i, need - i, &l) : 0;
+        if (i == need || !wl__tok_spm_pair_possible(t, prev, cur)) {
+            const char *w = buf + seg;
+            size_t n = i - seg;
+            st->n_words++;
+            uint64_t h = wl__tok_hash(w, n, NULL, 0);
+            if (n <= WL__TOK_CACHE_MAX_WORD && wl__tok_cache_get(s, w, n, h, out, &rc)) {
+                st->n_cache_hits++;
+            } else if (rc == 0) {
+                size_t first = out->n;
+                uint64_t dropped = st->n_bytes_dropped;
+                st->n_cache_misses += n <= WL__TOK_CACHE_MAX_WORD;
+                rc = spm_segment(t, w, n, s, out, st);
+                if (rc == 0 && st->n_bytes_dropped == dropped)
+                    rc = wl__tok_cache_put(s, w, n, h, out->v + first, out->n - first);
+            }
+            seg = i;
+        }
+        if (i == need)
+            break;
+        prev = cur;
         i += l;
     }
-    s->sym[n_sym - 1].next = -1;
-    st->n_symbols += (uint64_t)n_sym;
-
-    int rc = 0;
-    s->heap.n = 0;
-    for (int32_t i = 1; rc == 0 && i < n_sym; i++)
-        rc = try_add(t, s, buf, i - 1, i, st);
-    while (rc == 0 && s->heap.n > 0) {
-        struct wl__tok_cand c = wl__tok_heap_pop(&s->heap);
-        int32_t l = (int32_t)(uint32_t)c.key;
-        struct wl__tok_sym *a = &s->sym[l], *b = &s->sym[c.right];
-        if (a->n == 0 || b->n == 0 || a->n + b->n != c.size) {
-            st->n_stale++;
-            continue;
-        }
-        a->n += b->n;
-        b->n = 0;
-        a->next = b->next;
-        if (a->next >= 0)
-            s->sym[a->next].prev = l;
-        st->n_merges++;
-        rc = try_add(t, s, buf, a->prev, l, st);
-        if (rc == 0)
-            rc = try_add(t, s, buf, l, a->next, st);
-    }
-    for (int32_t i = 0; rc == 0 && i != -1; i = s->sym[i].next)
-        rc = emit_symbol(t, buf + s->sym[i].off, s->sym[i].n, out, st);
     return rc;
 }

@@ -118,8 +118,8 @@ static int rehash(struct wl__tok_map *m)
     return 0;
 }
 
-int wl__tok_map_put(struct wl__tok_map *m, const char *pool, uint32_t off, uint32_t la,
-                    uint32_t lb, int32_t value, bool keep_first, int32_t *existing)
+int wl__tok_map_put(struct wl__tok_map *m, const char *pool, uint32_t off, uint32_t la, uint32_t lb,
+                    int32_t value, bool keep_first, int32_t *existing)
 {
     const char *a = pool + off;
     const char *b = a + la;
@@ -158,8 +158,8 @@ int32_t wl__tok_map_get(const struct wl__tok_map *m, const char *pool, const cha
     size_t j = h & m->mask;
     while (m->slots[j].hash) {
         const struct wl__tok_map_slot *s = &m->slots[j];
-        if (s->hash == h && s->len_a == la && s->len_b == lb &&
-            memcmp(pool + s->off, a, la) == 0 && memcmp(pool + s->off + la, b, lb) == 0)
+        if (s->hash == h && s->len_a == la && s->len_b == lb && memcmp(pool + s->off, a, la) == 0 &&
+            (lb == 0 || memcmp(pool + s->off + la, b, lb) == 0))
             return s->value;
         j = (j + 1) & m->mask;
     }

@@ -78,9 +78,9 @@ size_t wl__utf8_encode(uint32_t cp, char *out)
 static bool is_white_space(uint32_t cp)
 {
     /* Unicode White_Space, the list llama.cpp's unicode data uses. */
-    return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 ||
-           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
-           cp == 0x202F || cp == 0x205F || cp == 0x3000;
+    return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+           cp == 0x205F || cp == 0x3000;
 }
 
 static unsigned ascii_flags(uint32_t c)
@@ -92,7 +92,15 @@ static unsigned ascii_flags(uint32_t c)
     if ((c >= 0x09 && c <= 0x0D) || c == ' ')
         return WL__CF_ANY | WL__CF_WS;
     switch (c) {
-    case '$': case '+': case '<': case '=': case '>': case '^': case '`': case '|': case '~':
+    case '$':
+    case '+':
+    case '<':
+    case '=':
+    case '>':
+    case '^':
+    case '`':
+    case '|':
+    case '~':
         return WL__CF_ANY | WL__CF_S;
     default:
         break;
@@ -112,18 +120,31 @@ unsigned wl__tok_cp_flags(uint32_t cp)
     if (cp > 0x10FFFF)
         return f;
     switch (utf8proc_category((utf8proc_int32_t)cp)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
         return f | WL__CF_L;
-    case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
         return f | WL__CF_M;
-    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
         return f | WL__CF_N;
-    case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS:
-    case UTF8PROC_CATEGORY_PE: case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PC:
+    case UTF8PROC_CATEGORY_PD:
+    case UTF8PROC_CATEGORY_PS:
+    case UTF8PROC_CATEGORY_PE:
+    case UTF8PROC_CATEGORY_PI:
+    case UTF8PROC_CATEGORY_PF:
     case UTF8PROC_CATEGORY_PO:
         return f | WL__CF_P;
-    case UTF8PROC_CATEGORY_SM: case UTF8PROC_CATEGORY_SC: case UTF8PROC_CATEGORY_SK:
+    case UTF8PROC_CATEGORY_SM:
+    case UTF8PROC_CATEGORY_SC:
+    case UTF8PROC_CATEGORY_SK:
     case UTF8PROC_CATEGORY_SO:
         return f | WL__CF_S;
     default:
@@ -152,10 +173,10 @@ uint32_t wl__tok_byte_to_cp(uint8_t b)
     if (byte_is_printable(b))
         return b;
     if (b <= 0x20)
-        return 256u + b;               /* 0x00..0x20 -> 0..32 */
+        return 256u + b; /* 0x00..0x20 -> 0..32 */
     if (b <= 0xA0)
         return 256u + 33u + (b - 0x7Fu); /* 0x7F..0xA0 -> 33..66 */
-    return 256u + 67u;                 /* 0xAD */
+    return 256u + 67u;                   /* 0xAD */
 }
 
 int wl__tok_cp_to_byte(uint32_t cp)

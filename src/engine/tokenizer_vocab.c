@@ -95,29 +95,83 @@ static const struct pre_name pre_names[] = {
 /* ---- token texts that llama.cpp treats specially -------------------------------- */
 
 static const char *const eot_names[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
-    "<EOT>", "_<EOT>", "[EOT]", "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
-    "<end_of_utterance>", NULL,
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "<\xef\xbd\x9c"
+    "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+    "<end_of_utterance>",
+    NULL,
 };
 static const char *const eom_names[] = {"<|eom_id|>", NULL};
 /* FIM tokens: promoted to control; pad/repo/sep also end generation. */
 static const char *const fim_names[] = {
-    "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<PRE>", "\xe2\x96\x81<PRE>",
-    "<|code_prefix|>", "<|prefix|>", "<\xef\xbd\x9c" "fim\xe2\x96\x81" "begin\xef\xbd\x9c>",
-    "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<SUF>", "\xe2\x96\x81<SUF>",
-    "<|code_suffix|>", "<|suffix|>", "<\xef\xbd\x9c" "fim\xe2\x96\x81hole\xef\xbd\x9c>",
-    "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<MID>", "\xe2\x96\x81<MID>",
-    "<|code_middle|>", "<|middle|>", "<\xef\xbd\x9c" "fim\xe2\x96\x81" "end\xef\xbd\x9c>", NULL,
+    "<|fim_prefix|>",
+    "<fim-prefix>",
+    "<fim_prefix>",
+    "<PRE>",
+    "\xe2\x96\x81<PRE>",
+    "<|code_prefix|>",
+    "<|prefix|>",
+    "<\xef\xbd\x9c"
+    "fim\xe2\x96\x81"
+    "begin\xef\xbd\x9c>",
+    "<|fim_suffix|>",
+    "<fim-suffix>",
+    "<fim_suffix>",
+    "<SUF>",
+    "\xe2\x96\x81<SUF>",
+    "<|code_suffix|>",
+    "<|suffix|>",
+    "<\xef\xbd\x9c"
+    "fim\xe2\x96\x81hole\xef\xbd\x9c>",
+    "<|fim_middle|>",
+    "<fim-middle>",
+    "<fim_middle>",
+    "<MID>",
+    "\xe2\x96\x81<MID>",
+    "<|code_middle|>",
+    "<|middle|>",
+    "<\xef\xbd\x9c"
+    "fim\xe2\x96\x81"
+    "end\xef\xbd\x9c>",
+    NULL,
 };
 static const char *const fim_eog_names[] = {
-    "<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]", "<|fim_repo|>", "<|repo_name|>",
-    "<fim-repo>", "<REPO>", "<reponame>", "<|file_sep|>", NULL,
+    "<|fim_pad|>",   "<fim-pad>",  "<fim_pad>", "<PAD>",      "[PAD]",        "<|fim_repo|>",
+    "<|repo_name|>", "<fim-repo>", "<REPO>",    "<reponame>", "<|file_sep|>", NULL,
 };
 static const char *const eog_names[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
-    "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
-    "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
-    "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", "[e~[", NULL,
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "</s>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
+    "<\xef\xbd\x9c"
+    "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+    "[e~[",
+    NULL,
 };
 
 static int32_t find_text(const wl_tokenizer *t, const char *s)
@@ -135,13 +189,20 @@ void wl_tok_vocab_desc_init(struct wl_tok_vocab_desc *d)
 static unsigned attr_from_type(int32_t type)
 {
     switch (type) {
-    case 1: return WL_TOK_ATTR_NORMAL;
-    case 2: return WL_TOK_ATTR_UNKNOWN;
-    case 3: return WL_TOK_ATTR_CONTROL;
-    case 4: return WL_TOK_ATTR_USER_DEFINED;
-    case 5: return WL_TOK_ATTR_UNUSED;
-    case 6: return WL_TOK_ATTR_BYTE;
-    default: return WL_TOK_ATTR_UNDEFINED;
+    case 1:
+        return WL_TOK_ATTR_NORMAL;
+    case 2:
+        return WL_TOK_ATTR_UNKNOWN;
+    case 3:
+        return WL_TOK_ATTR_CONTROL;
+    case 4:
+        return WL_TOK_ATTR_USER_DEFINED;
+    case 5:
+        return WL_TOK_ATTR_UNUSED;
+    case 6:
+        return WL_TOK_ATTR_BYTE;
+    default:
+        return WL_TOK_ATTR_UNDEFINED;
     }
 }
 
@@ -204,18 +265,23 @@ static int trie_insert(wl_tokenizer *t, const char *s, size_t n, int32_t id, uin
 {
     if (n == 0)
         return 0;
+    /* room for every node this text could add, so no pointer below moves */
+    if ((size_t)t->n_trie + n > UINT32_MAX / 2)
+        return WL_ERANGE;
+    if (t->n_trie + n > *cap) {
+        uint32_t nc = *cap;
+        while (nc < t->n_trie + n)
+            nc *= 2;
+        struct wl__tok_trie_node *q = realloc(t->trie, nc * sizeof(*q));
+        if (!q)
+            return WL_ENOMEM;
+        t->trie = q;
+        *cap = nc;
+    }
     uint32_t *slot = &t->trie_root[(unsigned char)s[0]];
     for (size_t i = 0;; i++) {
         uint32_t node = *slot;
         if (!node) {
-            if (t->n_trie == *cap) {
-                uint32_t nc = *cap * 2;
-                struct wl__tok_trie_node *q = realloc(t->trie, nc * sizeof(*q));
-                if (!q)
-                    return WL_ENOMEM;
-                t->trie = q;
-                *cap = nc;
-            }
             node = t->n_trie++;
             t->trie[node] = (struct wl__tok_trie_node){WL_TOK_NULL, 0, 0, (uint8_t)s[i]};
             *slot = node;
@@ -329,6 +395,44 @@ static int build_pieces(wl_tokenizer *t, struct pool *pl)
     return rc;
 }
 
+/* SPM: the set of adjacent character pairs inside any token (see impl.h). */
+static int build_spm_pairs(wl_tokenizer *t, const struct pool *pl)
+{
+    size_t n_pairs = 0;
+    for (uint32_t i = 0; i < t->n_vocab; i++)
+        n_pairs += t->tok[i].text_len;
+    size_t cap = 1024;
+    while (cap < n_pairs * 2)
+        cap *= 2;
+    t->spm_pairs = calloc(cap, sizeof(*t->spm_pairs));
+    if (!t->spm_pairs)
+        return WL_ENOMEM;
+    t->spm_pairs_mask = cap - 1;
+    for (uint32_t i = 0; i < t->n_vocab; i++) {
+        const unsigned char *s = (const unsigned char *)pl->p + t->tok[i].text_off;
+        size_t n = t->tok[i].text_len;
+        uint32_t prev = 0;
+        for (size_t j = 0; j < n;) {
+            uint32_t cp;
+            size_t l = wl__utf8_decode(s + j, n - j, &cp);
+            if (l == 0) {
+                cp = 0x110000u + s[j];
+                l = 1;
+            }
+            if (j > 0) {
+                uint64_t key = (((uint64_t)prev << 21) | cp) + 1;
+                size_t h = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & t->spm_pairs_mask;
+                while (t->spm_pairs[h] && t->spm_pairs[h] != key)
+                    h = (h + 1) & t->spm_pairs_mask;
+                t->spm_pairs[h] = key;
+            }
+            prev = cp;
+            j += l;
+        }
+    }
+    return 0;
+}
+
 static int build_bpe_tables(wl_tokenizer *t, struct pool *pl, const struct wl_tok_vocab_desc *d,
                             struct wl_errmsg *err)
 {
@@ -372,8 +476,8 @@ static int build_bpe_tables(wl_tokenizer *t, struct pool *pl, const struct wl_to
         uint32_t off;
         rc = pool_add(pl, tmp, (size_t)(ka + kb), &off);
         if (rc == 0)
-            rc = wl__tok_map_put(&t->merge_map, pl->p, off, (uint32_t)ka, (uint32_t)kb,
-                                 (int32_t)i, true, NULL);
+            rc = wl__tok_map_put(&t->merge_map, pl->p, off, (uint32_t)ka, (uint32_t)kb, (int32_t)i,
+                                 true, NULL);
     }
     t->n_merges = (uint32_t)t->merge_map.n;
     free(tmp);
@@ -405,8 +509,7 @@ int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct w
     if (d->n_tokens == 0 || !d->tokens)
         return wl_errmsg_set(err, WL_EFORMAT, "the vocabulary has no tokens");
     if (d->n_tokens > INT32_MAX / 2)
-        return wl_errmsg_set(err, WL_ERANGE, "vocabulary of %zu tokens is too large",
-                             d->n_tokens);
+        return wl_errmsg_set(err, WL_ERANGE, "vocabulary of %zu tokens is too large", d->n_tokens);
     if (d->n_merges && !d->merges)
         return wl_errmsg_set(err, WL_EINVAL, "merges count without merges");
 
@@ -478,7 +581,8 @@ int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct w
         if (rc)
             goto fail;
         if (prev != WL_TOK_NULL) {
-            rc = wl_errmsg_set(err, WL_EFORMAT, "duplicate token in vocabulary: '%.*s' has ids %d and %u",
+            rc = wl_errmsg_set(err, WL_EFORMAT,
+                               "duplicate token in vocabulary: '%.*s' has ids %d and %u",
                                (int)(t->tok[i].text_len > 64 ? 64 : t->tok[i].text_len),
                                pl.p + t->tok[i].text_off, (int)prev, i);
             goto fail;
@@ -590,6 +694,8 @@ int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct w
     t->pool = pl.p;
     if (d->model == WL_TOK_MODEL_BPE && (rc = build_bpe_tables(t, &pl, d, err)) != 0)
         goto fail;
+    if (d->model == WL_TOK_MODEL_SPM && (rc = build_spm_pairs(t, &pl)) != 0)
+        goto fail;
     t->pool = pl.p;
     t->pool_len = pl.n;
     t->load_ns = wl_clock_now_ns() - t0;
@@ -618,6 +724,7 @@ void wl_tok_free(wl_tokenizer *t)
     free(t->pool);
     free(t->trie);
     free(t->eog);
+    free(t->spm_pairs);
     free(t);
 }
 
@@ -714,14 +821,16 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
     wl_tok_vocab_desc_init(&d);
     model = gguf_strdup(g, "tokenizer.ggml.model");
     if (!model)
-        return wl_errmsg_set(err, WL_ENOENT, "no tokenizer in this file (tokenizer.ggml.model missing)");
+        return wl_errmsg_set(err, WL_ENOENT,
+                             "no tokenizer in this file (tokenizer.ggml.model missing)");
     if (strcmp(model, "llama") == 0) {
         d.model = WL_TOK_MODEL_SPM;
     } else if (strcmp(model, "gpt2") == 0) {
         d.model = WL_TOK_MODEL_BPE;
     } else {
-        rc = wl_errmsg_set(err, WL_ENOTSUP,
-                           "tokenizer model '%s' is not supported (only 'llama' and 'gpt2')", model);
+        rc =
+            wl_errmsg_set(err, WL_ENOTSUP,
+                          "tokenizer model '%s' is not supported (only 'llama' and 'gpt2')", model);
         goto done;
     }
     pre = gguf_strdup(g, "tokenizer.ggml.pre");
@@ -744,7 +853,8 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
             goto done;
         }
         if (n < d.n_tokens) {
-            rc = wl_errmsg_set(err, WL_EFORMAT, "tokenizer.ggml.scores has %llu entries for %zu tokens",
+            rc = wl_errmsg_set(err, WL_EFORMAT,
+                               "tokenizer.ggml.scores has %llu entries for %zu tokens",
                                (unsigned long long)n, d.n_tokens);
             goto done;
         }
@@ -767,7 +877,8 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
     }
     if (wl_gguf_get_arr(g, "tokenizer.ggml.token_type", &et, &n) == 0) {
         if (n < d.n_tokens) {
-            rc = wl_errmsg_set(err, WL_EFORMAT, "tokenizer.ggml.token_type has %llu entries for %zu tokens",
+            rc = wl_errmsg_set(err, WL_EFORMAT,
+                               "tokenizer.ggml.token_type has %llu entries for %zu tokens",
                                (unsigned long long)n, d.n_tokens);
             goto done;
         }
@@ -776,9 +887,15 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
             rc = WL_ENOMEM;
             goto done;
         }
+        const unsigned char *raw =
+            et == WL_GGUF_INT32 ? wl_gguf_get_arr_data(g, "tokenizer.ggml.token_type") : NULL;
         for (size_t i = 0; i < d.n_tokens; i++) {
             int64_t v;
-            if (wl_gguf_get_arr_i64(g, "tokenizer.ggml.token_type", i, &v) != 0) {
+            if (raw) {
+                int32_t x;
+                memcpy(&x, raw + 4 * i, 4);
+                v = x;
+            } else if (wl_gguf_get_arr_i64(g, "tokenizer.ggml.token_type", i, &v) != 0) {
                 rc = wl_errmsg_set(err, WL_EFORMAT, "tokenizer.ggml.token_type must be integers");
                 goto done;
             }

@@ -154,17 +154,24 @@ static int wl__token_row(void *user, size_t n, const char *const *names,
     return wl__level_push(t->level, &key, 1, o);
 }
 
-struct wl__bounds {
-    int64_t lo, hi, n;
+struct wl__indices {
+    int64_t *v;
+    size_t n, cap;
 };
 
-static int wl__token_bounds(void *user, size_t n, const char *const *names,
-                            const struct wl_store_value *v)
+static int wl__token_index(void *user, size_t n, const char *const *names,
+                           const struct wl_store_value *v)
 {
-    struct wl__bounds *b = user;
-    if (b->n++ == 0)
-        b->lo = v[0].i;
-    b->hi = v[0].i;
+    struct wl__indices *x = user;
+    if (x->n == x->cap) {
+        size_t nc = x->cap ? x->cap * 2 : 256;
+        int64_t *nv = realloc(x->v, nc * sizeof *nv);
+        if (!nv)
+            return WL_ENOMEM;
+        x->v = nv;
+        x->cap = nc;
+    }
+    x->v[x->n++] = v[0].i;
     return 0;
 }
 
@@ -189,19 +196,22 @@ static int wl__store_err(wl_store *s, int rc, struct wl_errmsg *err)
     return wl_errmsg_set(err, rc, "%s", wl_store_last_error(s));
 }
 
-/* Writes the tokens in chunks, each with its layers, components and ops. */
+/* Writes the tokens in chunks of WL__TOKENS_PER_CHUNK stored tokens, each
+ * with its layers, components and ops. */
 static int wl__json_tokens(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err)
 {
-    struct wl__bounds b = {0};
-    int rc = wl_store_foreach(s, id, WL_TABLE_TOKENS, -1, -1, wl__token_bounds, &b);
-    if (rc != 0)
+    struct wl__indices idx = {0};
+    int rc = wl_store_foreach(s, id, WL_TABLE_TOKENS, -1, -1, wl__token_index, &idx);
+    if (rc != 0) {
+        free(idx.v);
         return wl__store_err(s, rc, err);
-    if (b.n == 0)
-        return 0;
+    }
     struct wl__level toks = {0}, layers = {0}, comps = {0};
     bool first = true;
-    for (int64_t lo = b.lo; lo <= b.hi && rc == 0; lo += WL__TOKENS_PER_CHUNK) {
-        int64_t hi = lo + WL__TOKENS_PER_CHUNK - 1;
+    for (size_t i = 0; i < idx.n && rc == 0; i += WL__TOKENS_PER_CHUNK) {
+        size_t last =
+            i + WL__TOKENS_PER_CHUNK - 1 < idx.n ? i + WL__TOKENS_PER_CHUNK - 1 : idx.n - 1;
+        int64_t lo = idx.v[i], hi = idx.v[last];
         toks.n = layers.n = comps.n = 0;
         json_t *arr = json_array();
         struct wl__tokens tk = {arr, &toks};
@@ -217,14 +227,15 @@ static int wl__json_tokens(wl_store *s, const char *id, FILE *out, struct wl_err
             rc = wl_store_foreach(s, id, WL_TABLE_OPS, lo, hi, wl__nest_row, &no);
         if (rc != 0)
             rc = wl__store_err(s, rc, err);
-        for (size_t i = 0; rc == 0 && i < json_array_size(arr); i++) {
+        for (size_t k = 0; rc == 0 && k < json_array_size(arr); k++) {
             rc = first ? 0 : wl__write(out, ",", err);
             first = false;
             if (rc == 0)
-                rc = wl__dump(out, json_array_get(arr, i), err);
+                rc = wl__dump(out, json_array_get(arr, k), err);
         }
         json_decref(arr);
     }
+    free(idx.v);
     free(toks.v);
     free(layers.v);
     free(comps.v);
@@ -388,17 +399,13 @@ int wl_export_run_csv(wl_store *s, const char *id, FILE *out, struct wl_errmsg *
         enum wl_store_table t;
         const char *title;
     } tables[] = {
-        {WL_TABLE_RUN, "metadata"},
-        {WL_TABLE_DOMAINS, "domains"},
-        {WL_TABLE_SAMPLES, "power_samples"},
-        {WL_TABLE_SECTIONS, "sections"},
-        {WL_TABLE_TOKENS, "tokens"},
-        {WL_TABLE_LAYERS, "layer_metrics"},
-        {WL_TABLE_COMPONENTS, "component_metrics"},
-        {WL_TABLE_OPS, "op_metrics"},
+        {WL_TABLE_RUN, "metadata"},  {WL_TABLE_DOMAINS, "domains"}, {WL_TABLE_SAMPLES, NULL},
+        {WL_TABLE_SECTIONS, NULL},   {WL_TABLE_TOKENS, NULL},       {WL_TABLE_LAYERS, NULL},
+        {WL_TABLE_COMPONENTS, NULL}, {WL_TABLE_OPS, NULL},
     };
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
-        fprintf(out, "%s# %s\n", i ? "\n" : "", tables[i].title);
+        fprintf(out, "%s# %s\n", i ? "\n" : "",
+                tables[i].title ? tables[i].title : wl_store_table_name(tables[i].t));
         struct wl__csv c = {out, false, tables[i].t == WL_TABLE_RUN, 0};
         int rc = wl_store_foreach(s, id, tables[i].t, -1, -1, wl__csv_row, &c);
         if (rc == WL_EIO && c.io_error)

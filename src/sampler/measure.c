@@ -21,9 +21,12 @@
 const char *wl_measure_phase_name(uint32_t phase)
 {
     switch (phase) {
-    case WL_MEASURE_PHASE_RUN: return "run";
-    case WL_MEASURE_PHASE_BASELINE: return "baseline";
-    default: return "?";
+    case WL_MEASURE_PHASE_RUN:
+        return "run";
+    case WL_MEASURE_PHASE_BASELINE:
+        return "baseline";
+    default:
+        return "?";
     }
 }
 
@@ -228,10 +231,9 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
         out->term_signal = WTERMSIG(status);
         out->exit_code = 128 + out->term_signal;
     }
-    out->cpu_ns = (uint64_t)ru.ru_utime.tv_sec * 1000000000ull +
-                  (uint64_t)ru.ru_utime.tv_usec * 1000ull +
-                  (uint64_t)ru.ru_stime.tv_sec * 1000000000ull +
-                  (uint64_t)ru.ru_stime.tv_usec * 1000ull;
+    out->cpu_ns =
+        (uint64_t)ru.ru_utime.tv_sec * 1000000000ull + (uint64_t)ru.ru_utime.tv_usec * 1000ull +
+        (uint64_t)ru.ru_stime.tv_sec * 1000000000ull + (uint64_t)ru.ru_stime.tv_usec * 1000ull;
 
     drain_into(s, p, out);
     wl_sampler_stats(s, &out->stats);

@@ -51,16 +51,16 @@ struct wl_measure_result {
     int exec_errno;        /* errno of a failed exec, or 0 */
     int64_t started_at_ns; /* wall clock at start (epoch ns) */
     uint64_t t0_ns;        /* sampler origin (monotonic); samples' t_ns are relative to it */
-    struct wl_energy_window window; /* command start .. exit */
-    struct wl_baseline baseline;    /* valid when a baseline was taken */
-    struct wl_sampler_stats stats;  /* stats.peak covers baseline and run */
+    struct wl_energy_window window;           /* command start .. exit */
+    struct wl_baseline baseline;              /* valid when a baseline was taken */
+    struct wl_sampler_stats stats;            /* stats.peak covers baseline and run */
     struct wl_peak run_peak[WL_DOMAIN_COUNT]; /* peaks of the samples of the run phase */
     struct wl_domain_info domains[WL_DOMAIN_COUNT];
     size_t n_gaps;
     struct wl_sampler_gap gaps[WL_SAMPLER_MAX_GAPS];
-    bool model_only;       /* every figure is a model estimate */
-    uint64_t cpu_ns;       /* CPU time of the command and its reaped descendants (rusage) */
-    char sensors_desc[512];/* "cpu-model (model: 10.00 W idle + ...)" */
+    bool model_only;           /* every figure is a model estimate */
+    uint64_t cpu_ns;           /* CPU time of the command and its reaped descendants (rusage) */
+    char sensors_desc[512];    /* "cpu-model (model: 10.00 W idle + ...)" */
     struct wl_sample *samples; /* heap, all samples in order (up to max_samples) */
     size_t n_samples;
     uint64_t n_samples_dropped; /* beyond max_samples */

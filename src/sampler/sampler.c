@@ -28,8 +28,8 @@ struct chan {
     uint64_t period_ns;   /* span over which counter power is derived */
     uint64_t e_origin_uj; /* counter value at open */
     /* thread state (under mu) */
-    uint64_t e_uj;        /* cumulative since open (counter delta or integral) */
-    double integ_uj;      /* power-only: trapezoid integral */
+    uint64_t e_uj;   /* cumulative since open (counter delta or integral) */
+    double integ_uj; /* power-only: trapezoid integral */
     double last_p_w;
     uint64_t last_t_ns;
     bool have_last;
@@ -56,10 +56,9 @@ struct wl_sampler {
     _Atomic uint32_t phase;
 
     pthread_t thread;
-    bool running;         /* controlling thread only */
+    bool running; /* controlling thread only */
     pthread_mutex_t mu;
-    pthread_cond_t cv;    /* stop signal */
-    bool stop;            /* under mu */
+    _Atomic bool stop;
 
     /* under mu */
     struct sensor_state sst[MAX_SENSORS];
@@ -118,13 +117,6 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
         return WL_ENOMEM;
     }
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-#ifndef __APPLE__
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-#endif
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
 
     bool slow = false;
     uint16_t taken = 0; /* domains claimed by an earlier sensor */
@@ -139,7 +131,8 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
         for (unsigned c = 0; c < in->n_channels; c++) {
             const struct wl_sensor_channel *ch = &in->ch[c];
             if (taken & (1u << ch->domain)) {
-                wl_log_info("sampler", "%s %s: domain %s already measured by another sensor; "
+                wl_log_info("sampler",
+                            "%s %s: domain %s already measured by another sensor; "
                             "not summed",
                             in->backend, ch->name, wl_domain_name(ch->domain));
                 continue;
@@ -213,7 +206,8 @@ static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64
     if (c->counter) {
         c->e_uj = v->energy_uj >= c->e_origin_uj ? v->energy_uj - c->e_origin_uj : 0;
         if (t - c->ref_t_ns >= c->period_ns) {
-            c->p_w = (double)(c->e_uj - c->ref_e_uj) / ((double)(t - c->ref_t_ns) / 1e3); /* uJ/us = W */
+            c->p_w =
+                (double)(c->e_uj - c->ref_e_uj) / ((double)(t - c->ref_t_ns) / 1e3); /* uJ/us = W */
             c->ref_t_ns = t;
             c->ref_e_uj = c->e_uj;
         }
@@ -317,13 +311,14 @@ static void take_sample(wl_sampler *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* The loop sleeps with clock_nanosleep(TIMER_ABSTIME) on absolute deadlines
+ * (no drift, and cheaper than a timed condition wait); stop is an atomic flag
+ * checked after every sleep, so stopping takes at most one interval. */
 static void *sampler_main(void *arg)
 {
     wl_sampler *s = arg;
     uint64_t next = wl_clock_now_ns();
-    pthread_mutex_lock(&s->mu);
-    while (!s->stop) {
-        pthread_mutex_unlock(&s->mu);
+    while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
         take_sample(s);
         next += s->interval_ns;
         uint64_t now = wl_clock_now_ns();
@@ -334,21 +329,11 @@ static void *sampler_main(void *arg)
             s->st.n_missed_ticks += missed;
             pthread_mutex_unlock(&s->mu);
         }
-        pthread_mutex_lock(&s->mu);
-        while (!s->stop) {
-#ifdef __APPLE__
-            uint64_t left = next > wl_clock_now_ns() ? next - wl_clock_now_ns() : 0;
-            struct timespec rel = {(time_t)(left / 1000000000ull), (long)(left % 1000000000ull)};
-            int rc = pthread_cond_timedwait_relative_np(&s->cv, &s->mu, &rel);
-#else
-            struct timespec ts = {(time_t)(next / 1000000000ull), (long)(next % 1000000000ull)};
-            int rc = pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-#endif
-            if (rc != 0 && wl_clock_now_ns() >= next)
-                break;
-        }
+        wl_clock_sleep_until_ns(next);
     }
-    s->st.thread_cpu_ns = wl_clock_thread_cpu_ns();
+    uint64_t cpu = wl_clock_thread_cpu_ns();
+    pthread_mutex_lock(&s->mu);
+    s->st.thread_cpu_ns = cpu;
     pthread_mutex_unlock(&s->mu);
     return NULL;
 }
@@ -357,9 +342,7 @@ int wl_sampler_start(wl_sampler *s)
 {
     if (s->running)
         return WL_ESTATE;
-    pthread_mutex_lock(&s->mu);
-    s->stop = false;
-    pthread_mutex_unlock(&s->mu);
+    atomic_store_explicit(&s->stop, false, memory_order_release);
     if (pthread_create(&s->thread, NULL, sampler_main, s) != 0)
         return WL_ENOMEM;
     s->running = true;
@@ -370,7 +353,8 @@ static void finish_rate(wl_sampler *s)
 {
     struct wl_sampler_stats *st = &s->st;
     if (st->n_samples >= 2 && st->t_last_ns > st->t_first_ns)
-        st->achieved_hz = (double)(st->n_samples - 1) / ((double)(st->t_last_ns - st->t_first_ns) / 1e9);
+        st->achieved_hz =
+            (double)(st->n_samples - 1) / ((double)(st->t_last_ns - st->t_first_ns) / 1e9);
     else
         st->achieved_hz = 0;
     double ratio = st->requested_hz > 0 ? st->achieved_hz / st->requested_hz : 0;
@@ -382,10 +366,7 @@ int wl_sampler_stop(wl_sampler *s)
 {
     if (!s->running)
         return WL_ESTATE;
-    pthread_mutex_lock(&s->mu);
-    s->stop = true;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    atomic_store_explicit(&s->stop, true, memory_order_release);
     pthread_join(s->thread, NULL);
     s->running = false;
     pthread_mutex_lock(&s->mu);
@@ -393,7 +374,8 @@ int wl_sampler_stop(wl_sampler *s)
     struct wl_sampler_stats st = s->st;
     pthread_mutex_unlock(&s->mu);
     if (!st.rate_ok)
-        wl_log_warn("sampler", "achieved %.1f samples/s, requested %.1f (more than 20 %% off; "
+        wl_log_warn("sampler",
+                    "achieved %.1f samples/s, requested %.1f (more than 20 %% off; "
                     "the machine is busy or the sensors are slow)",
                     st.achieved_hz, st.requested_hz);
     return 0;
@@ -405,7 +387,6 @@ void wl_sampler_close(wl_sampler *s)
         return;
     if (s->running)
         wl_sampler_stop(s);
-    pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s->ring);
     free(s);
@@ -494,7 +475,8 @@ uint64_t wl_energy_window_dur_ns(const struct wl_energy_window *w)
 bool wl_energy_window_has(const struct wl_energy_window *w, enum wl_domain d)
 {
     unsigned bit = 1u << d;
-    return (unsigned)d < WL_DOMAIN_COUNT && (w->begin.valid_mask & bit) && (w->end.valid_mask & bit);
+    return (unsigned)d < WL_DOMAIN_COUNT && (w->begin.valid_mask & bit) &&
+           (w->end.valid_mask & bit);
 }
 
 double wl_energy_window_j(const struct wl_energy_window *w, enum wl_domain d)

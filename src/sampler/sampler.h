@@ -39,21 +39,22 @@ typedef struct wl_sampler wl_sampler;
 
 /* One sample of all domains; fixed size, what the store persists. */
 struct wl_sample {
-    uint64_t t_ns;                        /* CLOCK_MONOTONIC, middle of the sensor reads */
-    uint32_t phase;                       /* caller's phase tag at that time */
-    uint16_t valid_mask;                  /* bit d: domain d has a value in this sample */
-    uint16_t gap_mask;                    /* bit d: a sensor of domain d failed at this sample */
-    float power_w[WL_DOMAIN_COUNT];       /* power (W): counter delta / time, or read power */
-    uint64_t energy_uj[WL_DOMAIN_COUNT];  /* cumulative energy since wl_sampler_open (uJ) */
+    uint64_t t_ns;                       /* CLOCK_MONOTONIC, middle of the sensor reads */
+    uint32_t phase;                      /* caller's phase tag at that time */
+    uint16_t valid_mask;                 /* bit d: domain d has a value in this sample */
+    uint16_t gap_mask;                   /* bit d: a sensor of domain d failed at this sample */
+    float power_w[WL_DOMAIN_COUNT];      /* power (W): counter delta / time, or read power */
+    uint64_t energy_uj[WL_DOMAIN_COUNT]; /* cumulative energy since wl_sampler_open (uJ) */
 };
 
 /* What the sampler knows about one domain; fixed after open. */
 struct wl_domain_info {
     bool present;
-    bool counter;          /* all channels are counters: window energies are exact deltas */
-    enum wl_method method; /* weakest method among its channels (counter < sampled < vendor < model) */
+    bool counter; /* all channels are counters: window energies are exact deltas */
+    enum wl_method
+        method; /* weakest method among its channels (counter < sampled < vendor < model) */
     unsigned n_channels;
-    char sources[160];     /* "rapl-powercap: package-0, package-1" */
+    char sources[160]; /* "rapl-powercap: package-0, package-1" */
 };
 
 /* Cumulative energy of every domain at one instant. */
@@ -82,8 +83,8 @@ struct wl_baseline {
 };
 
 struct wl_sampler_gap {
-    unsigned sensor;   /* index in the sensor set */
-    int error;         /* WL_E* of the first failed read */
+    unsigned sensor; /* index in the sensor set */
+    int error;       /* WL_E* of the first failed read */
     uint64_t t_start_ns;
     uint64_t t_end_ns; /* 0 while the sensor is still failing */
 };
@@ -96,9 +97,9 @@ struct wl_sampler_stats {
     uint64_t n_gaps;         /* sensor failure periods (also those not kept in the gap list) */
     uint64_t t_first_ns, t_last_ns;
     double requested_hz, achieved_hz;
-    bool rate_judged;        /* enough samples (>= 5) to judge the rate */
-    bool rate_ok;            /* achieved rate within 20 % of the request (true when not judged) */
-    uint64_t thread_cpu_ns;  /* CPU time used by the sampling thread (final after stop) */
+    bool rate_judged;       /* enough samples (>= 5) to judge the rate */
+    bool rate_ok;           /* achieved rate within 20 % of the request (true when not judged) */
+    uint64_t thread_cpu_ns; /* CPU time used by the sampling thread (final after stop) */
     struct wl_peak peak[WL_DOMAIN_COUNT];
 };
 
@@ -115,8 +116,8 @@ void wl_sampler_params_default(struct wl_sampler_params *p);
  * must outlive the sampler. Returns 0, WL_EINVAL (no sensor), WL_ENOMEM or
  * the first sensor's read error. */
 int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p, wl_sampler **out);
-int wl_sampler_start(wl_sampler *s); /* WL_ESTATE when already running */
-int wl_sampler_stop(wl_sampler *s);  /* joins the thread; warns when the rate was off */
+int wl_sampler_start(wl_sampler *s);  /* WL_ESTATE when already running */
+int wl_sampler_stop(wl_sampler *s);   /* joins the thread; warns when the rate was off */
 void wl_sampler_close(wl_sampler *s); /* stops if needed; accepts NULL */
 
 void wl_sampler_set_phase(wl_sampler *s, uint32_t phase);

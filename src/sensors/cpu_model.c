@@ -34,7 +34,10 @@ struct cpu_model {
     uint64_t cpu_max_ticks;
     pid_t stack[MODEL_MAX_TREE]; /* tree walk work list */
     /* full-scan fallback: (pid, ppid, ticks), grown on demand */
-    struct proc_ent { pid_t pid, ppid; uint64_t ticks; } *ents;
+    struct proc_ent {
+        pid_t pid, ppid;
+        uint64_t ticks;
+    } * ents;
     size_t n_ents, cap_ents;
 };
 
@@ -239,9 +242,8 @@ static int model_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             return wl__sensor_fail(st, rc, "check that the process exists and /proc is mounted",
                                    "cannot read the CPU time of process %d under %s (%s)",
                                    (int)p->model.pid, wl__sensor_proc_root(p), wl_strerror(rc));
-        return wl__sensor_fail(st, rc, "mount procfs on /proc (Linux)",
-                               "cannot read %s/stat (%s)", wl__sensor_proc_root(p),
-                               wl_strerror(rc));
+        return wl__sensor_fail(st, rc, "mount procfs on /proc (Linux)", "cannot read %s/stat (%s)",
+                               wl__sensor_proc_root(p), wl_strerror(rc));
     }
     m->t0_ns = wl_clock_now_ns();
     m->cpu0_ticks = m->cpu_max_ticks = ticks;

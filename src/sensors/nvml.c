@@ -122,11 +122,20 @@ static bool read_instant(struct nvml *nv, nvmlDevice_t dev, double *w)
     if (nv->api.get_fields(dev, 1, &fv) != NVML_SUCCESS || fv.nvmlReturn != NVML_SUCCESS)
         return false;
     switch (fv.valueType) {
-    case NVML_VALUE_TYPE_DOUBLE: *w = fv.value.dVal / 1000.0; return true;
-    case NVML_VALUE_TYPE_UNSIGNED_INT: *w = fv.value.uiVal / 1000.0; return true;
-    case NVML_VALUE_TYPE_UNSIGNED_LONG: *w = (double)fv.value.ulVal / 1000.0; return true;
-    case NVML_VALUE_TYPE_UNSIGNED_LONG_LONG: *w = (double)fv.value.ullVal / 1000.0; return true;
-    default: return false;
+    case NVML_VALUE_TYPE_DOUBLE:
+        *w = fv.value.dVal / 1000.0;
+        return true;
+    case NVML_VALUE_TYPE_UNSIGNED_INT:
+        *w = fv.value.uiVal / 1000.0;
+        return true;
+    case NVML_VALUE_TYPE_UNSIGNED_LONG:
+        *w = (double)fv.value.ulVal / 1000.0;
+        return true;
+    case NVML_VALUE_TYPE_UNSIGNED_LONG_LONG:
+        *w = (double)fv.value.ullVal / 1000.0;
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -158,7 +167,7 @@ static int nvml_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     a->shutdown = (nvmlReturn_t(*)(void))sym(nv->lib, "nvmlShutdown", NULL);
     a->error_string = (const char *(*)(nvmlReturn_t))sym(nv->lib, "nvmlErrorString", NULL);
     a->get_count = (nvmlReturn_t(*)(unsigned int *))sym(nv->lib, "nvmlDeviceGetCount_v2",
-                                                         "nvmlDeviceGetCount");
+                                                        "nvmlDeviceGetCount");
     a->get_handle = (nvmlReturn_t(*)(unsigned int, nvmlDevice_t *))sym(
         nv->lib, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex");
     a->get_name = (nvmlReturn_t(*)(nvmlDevice_t, char *, unsigned int))sym(
@@ -171,9 +180,8 @@ static int nvml_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         nv->lib, "nvmlDeviceGetPowerUsage", NULL);
     a->get_util = (nvmlReturn_t(*)(nvmlDevice_t, nvmlUtilization_t *))sym(
         nv->lib, "nvmlDeviceGetUtilizationRates", NULL);
-    a->get_mem = (nvmlReturn_t(*)(nvmlDevice_t, nvmlMemory_t *))sym(nv->lib,
-                                                                      "nvmlDeviceGetMemoryInfo",
-                                                                      NULL);
+    a->get_mem = (nvmlReturn_t(*)(nvmlDevice_t, nvmlMemory_t *))sym(
+        nv->lib, "nvmlDeviceGetMemoryInfo", NULL);
     a->get_temp = (nvmlReturn_t(*)(nvmlDevice_t, int, unsigned int *))sym(
         nv->lib, "nvmlDeviceGetTemperature", NULL);
     const char *missing = !a->init         ? "nvmlInit_v2"

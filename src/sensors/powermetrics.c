@@ -68,8 +68,7 @@ static void on_doc(void *ud, const char *doc, size_t len)
         pm->energy_mj[PM_GPU] += smp.gpu_energy_mj;
         pm->energy_mj[PM_ANE] += smp.ane_energy_mj;
         if (smp.present & (WL_PM_CPU_ENERGY | WL_PM_GPU_ENERGY | WL_PM_ANE_ENERGY))
-            pm->energy_mj[PM_COMBINED] +=
-                smp.cpu_energy_mj + smp.gpu_energy_mj + smp.ane_energy_mj;
+            pm->energy_mj[PM_COMBINED] += smp.cpu_energy_mj + smp.gpu_energy_mj + smp.ane_energy_mj;
         else
             pm->energy_mj[PM_COMBINED] += smp.combined_power_mw * el_s;
         /* energy from power when a release gives power only */
@@ -234,8 +233,9 @@ static int pm_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     fcntl(pm->stop_pipe[1], F_SETFD, FD_CLOEXEC);
     char interval[16];
     snprintf(interval, sizeof interval, "%u", ms);
-    char *argv[] = {(char *)path, "--samplers", "cpu_power,gpu_power,ane_power", "-i", interval,
-                    "-f", "plist", NULL};
+    char *argv[] = {(char *)path, "--samplers", "cpu_power,gpu_power,ane_power",
+                    "-i",         interval,     "-f",
+                    "plist",      NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, out_p[1], STDOUT_FILENO);
@@ -279,8 +279,7 @@ static int pm_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             if (*c == '\n')
                 *c = ' ';
         if (strstr(err_tail, "superuser") || strstr(err_tail, "root"))
-            rc = wl__sensor_fail(st, WL_EACCES,
-                                 "powermetrics needs root: run wattlens with sudo.",
+            rc = wl__sensor_fail(st, WL_EACCES, "powermetrics needs root: run wattlens with sudo.",
                                  "%s refused to run: %s", path, err_tail);
         else
             rc = wl__sensor_fail(st, WL_ESENSOR, NULL, "%s gave no sample%s%s%s%s", path,
@@ -291,17 +290,16 @@ static int pm_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     static const char *names[PM_N] = {"cpu", "gpu", "ane", "combined"};
     static const enum wl_domain doms[PM_N] = {WL_DOMAIN_PACKAGE, WL_DOMAIN_GPU, WL_DOMAIN_ANE,
                                               WL_DOMAIN_SOC};
-    static const unsigned need[PM_N] = {
-        WL_PM_CPU_ENERGY | WL_PM_CPU_POWER, WL_PM_GPU_ENERGY | WL_PM_GPU_POWER,
-        WL_PM_ANE_ENERGY | WL_PM_ANE_POWER, ~0u};
+    static const unsigned need[PM_N] = {WL_PM_CPU_ENERGY | WL_PM_CPU_POWER,
+                                        WL_PM_GPU_ENERGY | WL_PM_GPU_POWER,
+                                        WL_PM_ANE_ENERGY | WL_PM_ANE_POWER, ~0u};
     for (int i = 0; i < PM_N; i++) {
         pm->ch_of[i] = -1;
         if (!(present & need[i]))
             continue;
-        int ci = wl__sensor_add_channel(s, names[i], doms[i], WL_METHOD_VENDOR_ESTIMATE,
-                                        WL_CH_ENERGY | WL_CH_POWER |
-                                            (i == PM_COMBINED ? WL_CH_CONTAINS : 0),
-                                        -1);
+        int ci = wl__sensor_add_channel(
+            s, names[i], doms[i], WL_METHOD_VENDOR_ESTIMATE,
+            WL_CH_ENERGY | WL_CH_POWER | (i == PM_COMBINED ? WL_CH_CONTAINS : 0), -1);
         s->info.ch[ci].resolution_uj = 1000.0;
         s->info.ch[ci].power_resolution_w = 0.001;
         pm->ch_of[i] = ci;
@@ -351,9 +349,7 @@ static int pm_read(struct wl_sensor *s, struct wl_sensor_reading *r)
 }
 
 /* The period is set in open() from the samples' elapsed_ns. */
-static void pm_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p)
-{
-}
+static void pm_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p) {}
 
 const struct wl_sensor_ops wl__powermetrics_ops = {
     .name = "powermetrics",

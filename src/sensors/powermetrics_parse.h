@@ -28,11 +28,11 @@ enum wl_pm_field {
 };
 
 struct wl_pm_sample {
-    unsigned present;      /* WL_PM_* bits of the fields found */
-    uint64_t elapsed_ns;   /* sample interval */
+    unsigned present;    /* WL_PM_* bits of the fields found */
+    uint64_t elapsed_ns; /* sample interval */
     double cpu_energy_mj, gpu_energy_mj, ane_energy_mj;
     double cpu_power_mw, gpu_power_mw, ane_power_mw, combined_power_mw;
-    char hw_model[32];     /* "MacBookPro17,1" or "" */
+    char hw_model[32]; /* "MacBookPro17,1" or "" */
 };
 
 /* Parses one plist document (len bytes, need not be NUL-terminated; leading

@@ -3,8 +3,9 @@
  * perf can be read. One CPU per package (from sysfs topology). Intel: unit
  * 0x606, package 0x611, pp0 0x639, pp1 0x641, dram 0x619, psys 0x64D; AMD Zen:
  * unit 0xC0010299, package 0xC001029B (the per-core 0xC001029A is not summed
- * here). Energy status registers are 32-bit and wrap (about a minute at
- * 100 W); they are unwrapped into 64-bit totals at every read. Note: some Intel
+ * here). Energy status registers are 32-bit and wrap (after ~44 min at
+ * 100 W with 61 uJ units, ~11 min with 15.3 uJ); they are unwrapped into
+ * 64-bit totals at every read. Note: some Intel
  * server parts use a fixed DRAM unit (15.3 uJ) that differs from 0x606; this
  * reader uses 0x606 for every domain (docs/internals/sensors.md).
  */
@@ -23,7 +24,7 @@
 #define MSR_MAX_PKG 8
 
 struct msr_ch {
-    int fd;       /* shared per package; owned by pkg_fd[] */
+    int fd; /* shared per package; owned by pkg_fd[] */
     uint32_t reg;
     double unit_uj;
     uint32_t last_raw;
@@ -111,20 +112,29 @@ static unsigned package_cpus(const char *sysfs, int *cpus, unsigned max)
 static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                     struct wl_sensor_status *st)
 {
-    static const struct { uint32_t reg; enum wl_domain d; unsigned flags; } intel[] = {
-        {0x611, WL_DOMAIN_PACKAGE, 0},       {0x639, WL_DOMAIN_CORE, WL_CH_PART},
-        {0x641, WL_DOMAIN_UNCORE, WL_CH_PART}, {0x619, WL_DOMAIN_DRAM, 0},
+    static const struct {
+        uint32_t reg;
+        enum wl_domain d;
+        unsigned flags;
+    } intel[] = {
+        {0x611, WL_DOMAIN_PACKAGE, 0},           {0x639, WL_DOMAIN_CORE, WL_CH_PART},
+        {0x641, WL_DOMAIN_UNCORE, WL_CH_PART},   {0x619, WL_DOMAIN_DRAM, 0},
         {0x64D, WL_DOMAIN_PSYS, WL_CH_CONTAINS},
     };
-    static const struct { uint32_t reg; enum wl_domain d; unsigned flags; } amd[] = {
+    static const struct {
+        uint32_t reg;
+        enum wl_domain d;
+        unsigned flags;
+    } amd[] = {
         {0xC001029B, WL_DOMAIN_PACKAGE, 0},
     };
     const char *dev = wl__sensor_dev_root(p);
     int vendor = cpu_vendor(wl__sensor_proc_root(p));
     if (vendor < 0)
-        return wl__sensor_fail(st, WL_ENOTSUP, NULL,
-                               "CPU vendor is neither Intel nor AMD (from %s/cpuinfo): no RAPL MSRs",
-                               wl__sensor_proc_root(p));
+        return wl__sensor_fail(
+            st, WL_ENOTSUP, NULL,
+            "CPU vendor is neither Intel nor AMD (from %s/cpuinfo): no RAPL MSRs",
+            wl__sensor_proc_root(p));
     int cpus[MSR_MAX_PKG];
     unsigned n_pkg = package_cpus(wl__sensor_sysfs_root(p), cpus, MSR_MAX_PKG);
     struct rapl_msr *m = calloc(1, sizeof *m);
@@ -139,10 +149,11 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         if (fd < 0) {
             int err = errno;
             if (err == ENOENT)
-                rc = wl__sensor_fail(st, WL_ENOTSUP,
-                                     "Load the msr driver: sudo modprobe msr (and make it "
-                                     "permanent: echo msr | sudo tee /etc/modules-load.d/msr.conf).",
-                                     "%s does not exist: the msr driver is not loaded", path);
+                rc =
+                    wl__sensor_fail(st, WL_ENOTSUP,
+                                    "Load the msr driver: sudo modprobe msr (and make it "
+                                    "permanent: echo msr | sudo tee /etc/modules-load.d/msr.conf).",
+                                    "%s does not exist: the msr driver is not loaded", path);
             else if (err == EACCES || err == EPERM)
                 rc = wl__sensor_fail(st, WL_EACCES,
                                      "MSR access needs root with CAP_SYS_RAWIO: run as root, or "

@@ -59,7 +59,10 @@ int wl__perf_parse_cpulist(const char *s, int *cpus, unsigned max)
 
 static int event_domain(const char *name, enum wl_domain *d)
 {
-    static const struct { const char *n; enum wl_domain d; } map[] = {
+    static const struct {
+        const char *n;
+        enum wl_domain d;
+    } map[] = {
         {"energy-pkg", WL_DOMAIN_PACKAGE}, {"energy-cores", WL_DOMAIN_CORE},
         {"energy-gpu", WL_DOMAIN_UNCORE},  {"energy-ram", WL_DOMAIN_DRAM},
         {"energy-psys", WL_DOMAIN_PSYS},
@@ -125,8 +128,8 @@ int wl__perf_pmu_scan(const char *pmu_dir, struct wl_perf_pmu *out, struct wl_er
         ev->config = cfg;
         snprintf(path, sizeof path, "%s/events/%s.scale", pmu_dir, names[i]);
         char *end = NULL;
-        if (wl__read_text(path, buf, sizeof buf) <= 0 ||
-            !((ev->scale_j = strtod(buf, &end)) > 0) || *end != '\0') {
+        if (wl__read_text(path, buf, sizeof buf) <= 0 || !((ev->scale_j = strtod(buf, &end)) > 0) ||
+            *end != '\0') {
             rc = wl_errmsg_set(err, WL_EFORMAT, "%s: expected a positive number, got '%s'", path,
                                buf);
             break;
@@ -184,11 +187,12 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     snprintf(dir, sizeof dir, "%s/bus/event_source/devices/power", wl__sensor_sysfs_root(p));
     int rc = wl__perf_pmu_scan(dir, &pmu, &em);
     if (rc != 0)
-        return wl__sensor_fail(st, rc == WL_ENOENT ? WL_ENOTSUP : rc,
-                               "Needs an Intel CPU or AMD Zen and a kernel with the RAPL perf "
-                               "PMU (CONFIG_PERF_EVENTS_INTEL_RAPL / CONFIG_PERF_EVENTS_AMD_POWER); "
-                               "virtual machines usually have none.",
-                               "%s", em.text);
+        return wl__sensor_fail(
+            st, rc == WL_ENOENT ? WL_ENOTSUP : rc,
+            "Needs an Intel CPU or AMD Zen and a kernel with the RAPL perf "
+            "PMU (CONFIG_PERF_EVENTS_INTEL_RAPL / CONFIG_PERF_EVENTS_AMD_POWER); "
+            "virtual machines usually have none.",
+            "%s", em.text);
     struct rapl_perf *rp = calloc(1, sizeof *rp);
     if (!rp)
         return WL_ENOMEM;
@@ -282,9 +286,7 @@ static int perf_read(struct wl_sensor *s, struct wl_sensor_reading *r)
 {
     return WL_ENOTSUP;
 }
-static void perf_close(struct wl_sensor *s)
-{
-}
+static void perf_close(struct wl_sensor *s) {}
 
 #endif
 

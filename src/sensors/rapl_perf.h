@@ -15,16 +15,16 @@
 #define WL_PERF_MAX_CPUS 64
 
 struct wl_perf_event_desc {
-    char name[32];       /* "energy-pkg" */
-    uint64_t config;     /* from "event=0x02" */
-    double scale_j;      /* joules per count, from <name>.scale */
+    char name[32];   /* "energy-pkg" */
+    uint64_t config; /* from "event=0x02" */
+    double scale_j;  /* joules per count, from <name>.scale */
     enum wl_domain domain;
 };
 
 struct wl_perf_pmu {
-    uint32_t type;                /* PMU type id for perf_event_attr.type */
+    uint32_t type; /* PMU type id for perf_event_attr.type */
     unsigned n_cpus;
-    int cpus[WL_PERF_MAX_CPUS];   /* one CPU per package, from cpumask */
+    int cpus[WL_PERF_MAX_CPUS]; /* one CPU per package, from cpumask */
     unsigned n_events;
     struct wl_perf_event_desc ev[WL_PERF_MAX_EVENTS];
 };

@@ -151,8 +151,10 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     }
     qsort(names, n_names, sizeof names[0], cmp_str);
     if (n_mmio)
-        wl_log_debug("rapl", "skipping %u intel-rapl-mmio zone(s): they duplicate the package "
-                     "counter", n_mmio);
+        wl_log_debug("rapl",
+                     "skipping %u intel-rapl-mmio zone(s): they duplicate the package "
+                     "counter",
+                     n_mmio);
 
     struct powercap *pc = calloc(1, sizeof *pc);
     if (!pc) {

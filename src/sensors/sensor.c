@@ -29,7 +29,7 @@ struct wl_sensor_set {
 };
 
 static const struct wl_sensor_ops *const wl__backends[] = {
-    &wl__rapl_powercap_ops, &wl__rapl_perf_ops, &wl__rapl_msr_ops, &wl__nvml_ops,
+    &wl__rapl_powercap_ops, &wl__rapl_perf_ops, &wl__rapl_msr_ops,  &wl__nvml_ops,
     &wl__powermetrics_ops,  &wl__hwmon_ops,     &wl__cpu_model_ops,
 };
 #define WL_N_BACKENDS (sizeof wl__backends / sizeof wl__backends[0])
@@ -299,8 +299,8 @@ int wl_sensor_set_open(const struct wl_sensor_params *p_in, wl_sensor_set **out)
         memset(st, 0, sizeof *st);
         st->backend = ops->name;
         st->what = ops->what;
-        bool is_rapl = ops->bit & (WL_BACKEND_RAPL_POWERCAP | WL_BACKEND_RAPL_PERF |
-                                   WL_BACKEND_RAPL_MSR);
+        bool is_rapl =
+            ops->bit & (WL_BACKEND_RAPL_POWERCAP | WL_BACKEND_RAPL_PERF | WL_BACKEND_RAPL_MSR);
         if (!(p_in->backends & ops->bit)) {
             st->skipped = true;
             wl__sensor_fail(st, WL_ENOTSUP, NULL, "not tried (disabled by the caller)");

@@ -27,23 +27,24 @@
 /* Channel capability bits (wl_sensor_channel.flags) and per-read validity bits
  * (wl_channel_value.valid). */
 enum wl_channel_flag {
-    WL_CH_ENERGY = 1u << 0,   /* reads give a cumulative energy (energy_uj) */
-    WL_CH_POWER = 1u << 1,    /* reads give a power (power_w) */
-    WL_CH_CONTAINS = 1u << 2, /* includes other channels (psys, Apple combined): never sum with them */
-    WL_CH_PART = 1u << 3,     /* is a part of another channel (core/uncore inside package) */
+    WL_CH_ENERGY = 1u << 0, /* reads give a cumulative energy (energy_uj) */
+    WL_CH_POWER = 1u << 1,  /* reads give a power (power_w) */
+    WL_CH_CONTAINS =
+        1u << 2,          /* includes other channels (psys, Apple combined): never sum with them */
+    WL_CH_PART = 1u << 3, /* is a part of another channel (core/uncore inside package) */
     WL_CH_GPU_INFO = 1u << 4, /* reads fill util_pct, temp_c, mem_used_b */
 };
 
 /* One measured quantity of a sensor. Static after open. */
 struct wl_sensor_channel {
-    char name[WL_SENSOR_NAME_MAX]; /* "package-0", "core", "gpu0", "cpu", ... */
+    char name[WL_SENSOR_NAME_MAX];  /* "package-0", "core", "gpu0", "cpu", ... */
     char label[WL_SENSOR_NAME_MAX]; /* free text for people (GPU model name, hwmon label) or "" */
     enum wl_domain domain;
-    enum wl_method method;          /* how the energy of this channel is obtained */
-    unsigned flags;                 /* WL_CH_* */
-    int index;                      /* package / GPU number, -1 when not applicable */
-    double resolution_uj;           /* smallest energy step, 0 when unknown */
-    double power_resolution_w;      /* smallest power step, 0 when unknown */
+    enum wl_method method;     /* how the energy of this channel is obtained */
+    unsigned flags;            /* WL_CH_* */
+    int index;                 /* package / GPU number, -1 when not applicable */
+    double resolution_uj;      /* smallest energy step, 0 when unknown */
+    double power_resolution_w; /* smallest power step, 0 when unknown */
 };
 
 struct wl_channel_value {
@@ -65,10 +66,10 @@ struct wl_sensor_reading {
 
 /* Read-only description of an open sensor. */
 struct wl_sensor_info {
-    const char *backend;        /* "rapl-powercap", "nvml", "cpu-model", ... */
-    char source[256];           /* where it reads from: a path, a library, a model description */
-    uint64_t update_period_ns;  /* measured at open (0 when it could not be measured) */
-    bool period_measured;       /* false: update_period_ns is the requested/nominal period */
+    const char *backend;       /* "rapl-powercap", "nvml", "cpu-model", ... */
+    char source[256];          /* where it reads from: a path, a library, a model description */
+    uint64_t update_period_ns; /* measured at open (0 when it could not be measured) */
+    bool period_measured;      /* false: update_period_ns is the requested/nominal period */
     unsigned n_channels;
     struct wl_sensor_channel ch[WL_SENSOR_MAX_CHANNELS];
 };
@@ -81,7 +82,7 @@ struct wl_sensor_status {
     bool available;      /* true when open (used) */
     bool skipped;        /* not tried because another backend reads the same hardware */
     char why[384];       /* when not used: why (empty when used) */
-    char fix[1024];       /* when not used: how to make it work ("" when nothing can be done) */
+    char fix[1024];      /* when not used: how to make it work ("" when nothing can be done) */
 };
 
 /* Which process the CPU-time model follows. */
@@ -94,10 +95,10 @@ enum wl_model_scope {
  *   P = idle_w + busy_core_w * busy_cores
  * where busy_cores is CPU time per wall time of the followed processes. */
 struct wl_cpu_model_params {
-    double idle_w;        /* default WL_MODEL_DEFAULT_IDLE_W */
-    double busy_core_w;   /* default WL_MODEL_DEFAULT_BUSY_CORE_W */
+    double idle_w;      /* default WL_MODEL_DEFAULT_IDLE_W */
+    double busy_core_w; /* default WL_MODEL_DEFAULT_BUSY_CORE_W */
     enum wl_model_scope scope;
-    pid_t pid;            /* root of the tree for WL_MODEL_SCOPE_TREE; 0 = this process */
+    pid_t pid; /* root of the tree for WL_MODEL_SCOPE_TREE; 0 = this process */
 };
 
 #define WL_MODEL_DEFAULT_IDLE_W 10.0
@@ -122,16 +123,18 @@ enum wl_model_use {
 };
 
 struct wl_sensor_params {
-    const char *sysfs_root;   /* NULL: $WATTLENS_SYSFS_ROOT, else "/sys" */
-    const char *dev_root;     /* NULL: $WATTLENS_DEV_ROOT, else "/dev" (MSR device files) */
-    const char *proc_root;    /* NULL: $WATTLENS_PROC_ROOT, else "/proc" */
-    const char *nvml_lib;     /* NULL: $WATTLENS_NVML_LIB, else "libnvidia-ml.so.1" */
-    const char *powermetrics; /* NULL: $WATTLENS_POWERMETRICS, else /usr/bin/powermetrics on macOS */
+    const char *sysfs_root; /* NULL: $WATTLENS_SYSFS_ROOT, else "/sys" */
+    const char *dev_root;   /* NULL: $WATTLENS_DEV_ROOT, else "/dev" (MSR device files) */
+    const char *proc_root;  /* NULL: $WATTLENS_PROC_ROOT, else "/proc" */
+    const char *nvml_lib;   /* NULL: $WATTLENS_NVML_LIB, else "libnvidia-ml.so.1" */
+    const char
+        *powermetrics; /* NULL: $WATTLENS_POWERMETRICS, else /usr/bin/powermetrics on macOS */
     uint32_t powermetrics_interval_ms; /* default 100 */
     unsigned backends;                 /* WL_BACKEND_* bits to try; default WL_BACKEND_ALL */
     enum wl_model_use model_use;
     struct wl_cpu_model_params model;
-    uint64_t period_probe_ns; /* time budget per sensor to measure its update period (default 25 ms) */
+    uint64_t
+        period_probe_ns; /* time budget per sensor to measure its update period (default 25 ms) */
 };
 
 typedef struct wl_sensor wl_sensor;

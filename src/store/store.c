@@ -138,8 +138,9 @@ int wl_store_open(const struct wl_store_params *p, wl_store **out, struct wl_err
     } else {
         rc = wl_store_default_path(s->path, sizeof s->path);
         if (rc != 0) {
-            wl_errmsg_set(err, rc, "cannot find a default database path (set WATTLENS_DB, "
-                                   "XDG_DATA_HOME or HOME, or pass --db)");
+            wl_errmsg_set(err, rc,
+                          "cannot find a default database path (set WATTLENS_DB, "
+                          "XDG_DATA_HOME or HOME, or pass --db)");
             goto fail;
         }
     }
@@ -189,8 +190,8 @@ static void wl__uuid4(char out[37])
         close(fd);
     }
     if (!ok) {
-        uint64_t x = wl_clock_now_ns() ^ ((uint64_t)getpid() << 32) ^
-                     (uint64_t)wl_clock_realtime_ns();
+        uint64_t x =
+            wl_clock_now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)wl_clock_realtime_ns();
         for (int i = 0; i < 16; i++) {
             x ^= x << 13;
             x ^= x >> 7;
@@ -200,10 +201,9 @@ static void wl__uuid4(char out[37])
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 int wl_store_run_begin(wl_store *s, const struct wl_run_info *info, wl_store_run **out,
@@ -341,7 +341,10 @@ int wl_store_list_runs(wl_store *s, const struct wl_store_filter *f, enum wl_sto
     memset(out, 0, sizeof *out);
     if (limit < 0 || offset < 0 || (unsigned)sort > WL_SORT_JPT)
         return wl_errmsg_set(&s->err, WL_EINVAL, "invalid limit, offset or sort");
-    return s->ops->list_runs(s->db, f ? f : &none, sort, limit, offset, out, &s->err);
+    int rc = s->ops->list_runs(s->db, f ? f : &none, sort, limit, offset, out, &s->err);
+    if (rc != 0)
+        wl_run_list_free(out); /* rows read before the failure */
+    return rc;
 }
 
 void wl__run_row_clear(struct wl_run_row *r)
@@ -373,8 +376,7 @@ int wl_store_resolve_id(wl_store *s, const char *id_or_prefix, char *id_out)
     for (const char *c = id_or_prefix; *c; c++) {
         if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f') || *c == '-'))
             return wl_errmsg_set(&s->err, WL_EINVAL,
-                                 "run id '%s': not a run id (lowercase hex and '-')",
-                                 id_or_prefix);
+                                 "run id '%s': not a run id (lowercase hex and '-')", id_or_prefix);
     }
     return s->ops->resolve_id(s->db, id_or_prefix, id_out, &s->err);
 }
@@ -384,7 +386,7 @@ int wl_store_foreach(wl_store *s, const char *id, enum wl_store_table t, int64_t
 {
     if (!id || (unsigned)t >= WL_TABLE_COUNT || !fn)
         return wl_errmsg_set(&s->err, WL_EINVAL, "invalid arguments");
-    return s->ops->foreach(s->db, id, t, token_lo, token_hi, fn, user_data, &s->err);
+    return s->ops->foreach (s->db, id, t, token_lo, token_hi, fn, user_data, &s->err);
 }
 
 int wl_store_summary(wl_store *s, const char *id, struct wl_store_aggregates *out)
@@ -407,6 +409,9 @@ void wl_store_run_detail_free(struct wl_store_run_detail *d)
     free(d->depth);
     free(d->host_cpu);
     free(d->error);
+    free(d->extra_json);
+    free(d->sensor_provenance_json);
+    d->extra_json = d->sensor_provenance_json = NULL;
     d->energy_scope = d->model_path = d->model_arch = d->depth = d->host_cpu = d->error = NULL;
 }
 
@@ -418,6 +423,9 @@ void wl_store_aggregates_free(struct wl_store_aggregates *a)
     free(a->phases);
     free(a->layers);
     free(a->components);
+    free(a->tokens.output_end_ms);
+    a->tokens.output_end_ms = NULL;
+    a->tokens.n_output_end = 0;
     a->phases = NULL;
     a->layers = NULL;
     a->components = NULL;

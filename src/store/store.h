@@ -3,10 +3,12 @@
  * -> ops), written while a run happens and queried afterwards.
  *
  * One API over backends selected by an ops table (store_backend.h); SQLite
- * now (store_sqlite.c), PostgreSQL later. A wl_store is one connection: use it
- * from one thread at a time, except a wl_store_run writer, whose add/flush
- * calls are internally serialised (the sampler thread and the engine thread
- * may both write to the same run). Strings passed in are copied; results
+ * now (store_sqlite.c), PostgreSQL later. A wl_store is one connection, not
+ * thread-safe: use it from one thread at a time. The exception is a
+ * wl_store_run writer: its add/flush/finish calls are serialised by its own
+ * mutex, so the sampler thread and the engine thread may both write to the
+ * same run, but then nothing else may use that wl_store concurrently (open a
+ * second wl_store for queries during a run). Strings passed in are copied; results
  * returned are owned by the caller and freed with the matching *_free().
  * Energies are joules (energy_j), powers watts (power_w), times milliseconds
  * from the run's start (t_ms, start_ms) unless the name says otherwise.
@@ -79,8 +81,9 @@ int wl_store_default_path(char *buf, size_t size);
  * the busy timeout), WL_ENOENT, WL_EDB. */
 int wl_store_open(const struct wl_store_params *p, wl_store **out, struct wl_errmsg *err);
 
-/* Closes; finishes nothing (an open writer's run stays `running` until the
- * next open marks it `incomplete`). Accepts NULL. */
+/* Closes; finishes nothing. Finish or abandon its run writers first (a run
+ * abandoned stays `running` until an open finds its process gone and marks
+ * it `incomplete`). Accepts NULL. */
 void wl_store_close(wl_store *s);
 
 /* The path the store was opened with (valid until close). */
@@ -136,7 +139,7 @@ struct wl_store_domain {
  * method behind the values. */
 struct wl_store_sample {
     double t_ms;
-    const char *phase; /* sampler's phase tag, e.g. "prefill"; NULL = none */
+    const char *phase;    /* sampler's phase tag, e.g. "prefill"; NULL = none */
     uint32_t domain_mask; /* bit (1 << wl_domain) */
     uint32_t method_flags;
     double power_w[WL_DOMAIN_COUNT];
@@ -188,7 +191,7 @@ struct wl_store_op_metric {
     int64_t token_index;
     int32_t layer;
     int32_t component;
-    int32_t op; /* position within the component */
+    int32_t op;       /* position within the component */
     const char *name; /* "qk", "softmax", ... */
     double dur_ms;
     double energy_j;
@@ -206,13 +209,13 @@ struct wl_run_totals {
     double duration_ms;
     double energy_j; /* headline total */
     enum wl_method energy_method;
-    const char *energy_scope; /* what energy_j covers, e.g. "package+dram" */
+    const char *energy_scope;            /* what energy_j covers, e.g. "package+dram" */
     int64_t input_tokens, output_tokens; /* -1 = not applicable */
     int64_t kv_cache_bytes;
     const char *response;
     int64_t sample_count;
-    double sample_rate_hz; /* achieved */
-    const char *error; /* failed runs: why */
+    double sample_rate_hz;                 /* achieved */
+    const char *error;                     /* failed runs: why */
     const struct wl_store_domain *domains; /* upserted like wl_store_run_set_domain */
     size_t n_domains;
 };
@@ -225,7 +228,10 @@ int wl_store_run_begin(wl_store *s, const struct wl_run_info *info, wl_store_run
 /* Appends rows. They go into the writer's open transaction, which is
  * committed when it is older than flush_interval_ms (default 1000), by
  * wl_store_flush and by wl_store_run_finish. A layer needs its token, a
- * component its layer, an op its component (WL_EINVAL otherwise, at commit). */
+ * component its layer, an op its component, and keys must not repeat:
+ * otherwise WL_EINVAL naming the row. Component and op rows are inserted in
+ * batches of 64, so their error may come from a later add, a flush or the
+ * finish; the other rows are kept either way. */
 int wl_store_add_samples(wl_store_run *r, const struct wl_store_sample *v, size_t n);
 int wl_store_add_section(wl_store_run *r, const struct wl_store_section *v);
 int wl_store_add_token(wl_store_run *r, const struct wl_store_token *v);
@@ -262,10 +268,10 @@ struct wl_store_filter {
 };
 
 enum wl_store_sort {
-    WL_SORT_DATE = 0,   /* newest first */
-    WL_SORT_DURATION,   /* longest first */
-    WL_SORT_ENERGY,     /* most energy first */
-    WL_SORT_JPT,        /* J/token, lowest first; runs without tokens last */
+    WL_SORT_DATE = 0, /* newest first */
+    WL_SORT_DURATION, /* longest first */
+    WL_SORT_ENERGY,   /* most energy first */
+    WL_SORT_JPT,      /* J/token, lowest first; runs without tokens last */
 };
 int wl_store_sort_parse(const char *s, enum wl_store_sort *out); /* date|duration|energy|jpt */
 
@@ -276,7 +282,7 @@ struct wl_run_row {
     enum wl_run_status status;
     enum wl_run_kind kind;
     char *command, *model_name, *prompt, *experiment;
-    char *tags; /* comma separated, sorted */
+    char *tags;                   /* comma separated, sorted */
     double duration_ms, energy_j; /* UNSET when unknown */
     enum wl_method energy_method;
     bool has_energy_method;
@@ -352,7 +358,7 @@ struct wl_agg_phase {
 
 struct wl_agg_layer {
     int32_t layer;
-    int64_t n; /* tokens */
+    int64_t n;               /* tokens */
     double dur_ms, energy_j; /* sums */
 };
 
@@ -367,7 +373,9 @@ struct wl_agg_tokens {
     int64_t n_input, n_output; /* rows in tokens */
     double input_energy_j, output_energy_j;
     double first_output_end_ms, last_output_end_ms; /* UNSET without output tokens */
-    double output_edp_js;                         /* sum of energy * duration */
+    double output_edp_js;                           /* sum of energy * duration */
+    double *output_end_ms; /* end of each output token in index order (heap; ITL percentiles) */
+    size_t n_output_end;
 };
 
 struct wl_store_run_detail {
@@ -375,6 +383,8 @@ struct wl_store_run_detail {
     char *energy_scope, *model_path, *model_arch, *depth, *host_cpu, *error;
     int64_t kv_cache_bytes, context_length, sample_count, threads, batch_size;
     double sample_rate_hz;
+    char *extra_json;             /* runs.extra (JSON object text) or NULL */
+    char *sensor_provenance_json; /* as written by the run's writer, or NULL */
     struct wl_store_domain domains[WL_DOMAIN_COUNT]; /* source pointers are NULL */
     char domain_source[WL_DOMAIN_COUNT][32];
     size_t n_domains;

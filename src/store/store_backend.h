@@ -36,8 +36,7 @@ struct wl_store_ops {
     void (*release)(void *run);
 
     int (*list_runs)(void *db, const struct wl_store_filter *f, enum wl_store_sort sort,
-                     int64_t limit, int64_t offset, struct wl_run_list *out,
-                     struct wl_errmsg *err);
+                     int64_t limit, int64_t offset, struct wl_run_list *out, struct wl_errmsg *err);
     int (*resolve_id)(void *db, const char *prefix, char *id_out, struct wl_errmsg *err);
     int (*foreach)(void *db, const char *id, enum wl_store_table t, int64_t token_lo,
                    int64_t token_hi, wl_store_row_fn fn, void *user_data, struct wl_errmsg *err);

@@ -33,15 +33,7 @@ struct wl__db {
     int n_writers; /* open run writers; automatic checkpoints are off while > 0 */
 };
 
-enum {
-    ST_SAMPLE,
-    ST_SECTION,
-    ST_TOKEN,
-    ST_LAYER,
-    ST_DOMAIN,
-    ST_HEARTBEAT,
-    ST_COUNT
-};
+enum { ST_SAMPLE, ST_SECTION, ST_TOKEN, ST_LAYER, ST_DOMAIN, ST_HEARTBEAT, ST_COUNT };
 
 /* Rows of the two high-volume tables are buffered and inserted
  * WL__BATCH_ROWS at a time with one multi-row INSERT: that halves the cost
@@ -63,6 +55,28 @@ struct wl__rowbuf {
     char *arena;
     size_t arena_len, arena_cap;
     sqlite3_stmt *multi, *single;
+    /* Called for each row that was stored (optional). */
+    void (*on_stored)(void *user, const struct wl__val *row, const char *arena);
+    void *user;
+};
+
+/* Per (layer, component) sums of the stored component rows, kept while the
+ * run is written so that finishing does not have to aggregate 10^5 rows.
+ * Slot layer * WL__AGG_COMPONENTS + component; anything outside the grid
+ * sets `overflow` and finishing falls back to SQL. */
+#define WL__AGG_COMPONENTS 64
+#define WL__AGG_LAYERS 4096
+
+struct wl__agg_slot {
+    char name[32];
+    int64_t n, n_dur, n_energy;
+    double dur_ms, energy_j;
+};
+
+struct wl__agg {
+    struct wl__agg_slot *slots;
+    size_t n_layers; /* rows of slots allocated */
+    bool overflow;
 };
 
 struct wl__run {
@@ -74,7 +88,8 @@ struct wl__run {
     int64_t sample_seq, section_seq;
     sqlite3_stmt *st[ST_COUNT];
     struct wl__rowbuf comp, op; /* comp is drained before op (foreign keys) */
-    bool counted;                /* included in d->n_writers */
+    struct wl__agg agg;
+    bool counted; /* included in d->n_writers */
 };
 
 /* ---- errors and small helpers ------------------------------------------- */
@@ -136,8 +151,7 @@ static int wl__exec(struct wl__db *d, const char *sql, struct wl_errmsg *err, co
     return rc == SQLITE_OK ? 0 : wl__fail(d, rc, err, what);
 }
 
-static int wl__prepare(struct wl__db *d, const char *sql, sqlite3_stmt **st,
-                       struct wl_errmsg *err)
+static int wl__prepare(struct wl__db *d, const char *sql, sqlite3_stmt **st, struct wl_errmsg *err)
 {
     int rc = sqlite3_prepare_v2(d->db, sql, -1, st, NULL);
     return rc == SQLITE_OK ? 0 : wl__fail(d, rc, err, "preparing a query");
@@ -245,8 +259,7 @@ fail:
 }
 
 /* Refuses files that are not SQLite databases before SQLite touches them. */
-static int wl__check_header(const char *path, bool must_exist, bool *exists,
-                            struct wl_errmsg *err)
+static int wl__check_header(const char *path, bool must_exist, bool *exists, struct wl_errmsg *err)
 {
     struct stat st;
     *exists = false;
@@ -411,8 +424,7 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
         rc = wl__pragma_int(d, "SELECT count(*) FROM sqlite_master", &n_objects, err);
     if (rc != 0) {
         if (rc == WL_EFORMAT)
-            wl_errmsg_set(err, rc, "%s: not a wattlens database (%s)", path,
-                          sqlite3_errmsg(d->db));
+            wl_errmsg_set(err, rc, "%s: not a wattlens database (%s)", path, sqlite3_errmsg(d->db));
         goto fail;
     }
     if (app_id != WL__SQLITE_APP_ID && (app_id != 0 || n_objects > 0)) {
@@ -583,8 +595,11 @@ static int wl__rowbuf_drain(struct wl__db *d, struct wl__rowbuf *b, struct wl_er
             wl__bind_vals(b, b->multi, row, 1 + row * b->ncol);
         int s = sqlite3_step(b->multi);
         sqlite3_reset(b->multi);
-        if (s == SQLITE_DONE)
+        if (s == SQLITE_DONE) {
+            for (int row = 0; row < b->n && b->on_stored; row++)
+                b->on_stored(b->user, &b->vals[row * b->ncol], b->arena);
             goto done;
+        }
         if ((s & 0xff) != SQLITE_CONSTRAINT) {
             rc = wl__fail(d, s, err, "storing metrics");
             goto done;
@@ -594,6 +609,8 @@ static int wl__rowbuf_drain(struct wl__db *d, struct wl__rowbuf *b, struct wl_er
         wl__bind_vals(b, b->single, row, 1);
         int s = sqlite3_step(b->single);
         sqlite3_reset(b->single);
+        if (s == SQLITE_DONE && b->on_stored)
+            b->on_stored(b->user, &b->vals[row * b->ncol], b->arena);
         if (s == SQLITE_DONE || rc != 0)
             continue;
         const struct wl__val *k = &b->vals[row * b->ncol];
@@ -653,6 +670,86 @@ static void wl__rowbuf_free(struct wl__rowbuf *b)
     free(b->arena);
 }
 
+/* on_stored of the component buffer: columns 2 layer, 3 component, 4 name,
+ * 5 dur_ms, 6 energy_j. */
+static void wl__agg_add(void *user, const struct wl__val *v, const char *arena)
+{
+    struct wl__agg *a = user;
+    int64_t layer = v[2].i, comp = v[3].i;
+    if (a->overflow)
+        return;
+    if (layer < 0 || layer >= WL__AGG_LAYERS || comp < 0 || comp >= WL__AGG_COMPONENTS) {
+        a->overflow = true;
+        return;
+    }
+    if ((size_t)layer >= a->n_layers) {
+        size_t nl = a->n_layers ? a->n_layers : 32;
+        while (nl <= (size_t)layer)
+            nl *= 2;
+        struct wl__agg_slot *ns = realloc(a->slots, nl * WL__AGG_COMPONENTS * sizeof *ns);
+        if (!ns) {
+            a->overflow = true;
+            return;
+        }
+        memset(ns + a->n_layers * WL__AGG_COMPONENTS, 0,
+               (nl - a->n_layers) * WL__AGG_COMPONENTS * sizeof *ns);
+        a->slots = ns;
+        a->n_layers = nl;
+    }
+    struct wl__agg_slot *x = &a->slots[layer * WL__AGG_COMPONENTS + comp];
+    if (x->n++ == 0)
+        snprintf(x->name, sizeof x->name, "%s", arena + v[4].off);
+    if (v[5].type == SQLITE_FLOAT) {
+        x->dur_ms += v[5].r;
+        x->n_dur++;
+    }
+    if (v[6].type == SQLITE_FLOAT) {
+        x->energy_j += v[6].r;
+        x->n_energy++;
+    }
+}
+
+/* Writes the run's component_agg rows from the sums (or, if they
+ * overflowed, from the stored rows). */
+static int wl__agg_write(struct wl__run *r, struct wl_errmsg *err)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "DELETE FROM component_agg WHERE run_id = %lld",
+             (long long)r->run_id);
+    int rc = wl__exec(r->d, sql, err, "aggregating the run");
+    if (rc != 0)
+        return rc;
+    if (r->agg.overflow) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO component_agg (run_id, layer, component, name, n, dur_ms, "
+                 "energy_j) SELECT run_id, layer, component, min(name), count(*), sum(dur_ms), "
+                 "sum(energy_j) FROM component_metrics WHERE run_id = %lld "
+                 "GROUP BY layer, component",
+                 (long long)r->run_id);
+        return wl__exec(r->d, sql, err, "aggregating the run");
+    }
+    sqlite3_stmt *st = NULL;
+    rc = wl__prepare(r->d,
+                     "INSERT INTO component_agg (run_id, layer, component, name, n, dur_ms, "
+                     "energy_j) VALUES (?,?,?,?,?,?,?)",
+                     &st, err);
+    for (size_t i = 0; rc == 0 && i < r->agg.n_layers * WL__AGG_COMPONENTS; i++) {
+        const struct wl__agg_slot *x = &r->agg.slots[i];
+        if (x->n == 0)
+            continue;
+        sqlite3_bind_int64(st, 1, r->run_id);
+        sqlite3_bind_int64(st, 2, (int64_t)(i / WL__AGG_COMPONENTS));
+        sqlite3_bind_int64(st, 3, (int64_t)(i % WL__AGG_COMPONENTS));
+        sqlite3_bind_text(st, 4, x->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, x->n);
+        wl__bind_double(st, 6, x->n_dur ? x->dur_ms : WL_STORE_UNSET);
+        wl__bind_double(st, 7, x->n_energy ? x->energy_j : WL_STORE_UNSET);
+        rc = wl__step_done(r->d, st, err, "aggregating the run");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Drains the buffers parents first. */
 static int wl__run_drain(struct wl__run *r, struct wl_errmsg *err)
 {
@@ -677,20 +774,22 @@ static int wl__run_commit(struct wl__run *r, struct wl_errmsg *err)
 {
     if (!r->in_txn)
         return 0;
-    int rc = wl__run_drain(r, err);
-    if (rc != 0)
-        return rc;
+    /* A bad row (WL_EINVAL, already named in err) does not hold back the
+     * good ones: commit them, then report it. */
+    int rows_rc = wl__run_drain(r, err);
+    if (rows_rc != 0 && rows_rc != WL_EINVAL)
+        return rows_rc;
     sqlite3_stmt *hb = r->st[ST_HEARTBEAT];
     sqlite3_bind_int64(hb, 1, wl__now_ms());
     sqlite3_bind_int64(hb, 2, r->run_id);
-    rc = wl__step_done(r->d, hb, err, "updating the run");
+    int rc = wl__step_done(r->d, hb, err, "updating the run");
     if (rc != 0)
         return rc;
     rc = wl__exec(r->d, "COMMIT", err, "committing a batch");
     if (rc != 0)
         return rc;
     r->in_txn = false;
-    return 0;
+    return rows_rc;
 }
 
 static void wl__sqlite_release(void *run)
@@ -706,6 +805,7 @@ static void wl__sqlite_release(void *run)
         sqlite3_exec(r->d->db, "PRAGMA wal_autocheckpoint = 1000", NULL, NULL, NULL);
     wl__rowbuf_free(&r->comp);
     wl__rowbuf_free(&r->op);
+    free(r->agg.slots);
     free(r);
 }
 
@@ -774,6 +874,8 @@ static int wl__run_prepare(struct wl__run *r, struct wl_errmsg *err)
                             11, err);
     if (rc != 0)
         return rc;
+    r->comp.on_stored = wl__agg_add;
+    r->comp.user = &r->agg;
     return wl__rowbuf_prepare(r->d, &r->op, "op metric",
                               "INSERT INTO op_metrics (run_id, token_idx, layer, component, op, "
                               "name, dur_ms, energy_j, entropy, max_weight, sparsity, "
@@ -845,8 +947,7 @@ static int wl__sqlite_run_begin(void *db, const struct wl_run_info *in, const ch
         goto rollback;
     r->run_id = sqlite3_last_insert_rowid(d->db);
     if (in->n_tags > 0) {
-        rc = wl__prepare(d, "INSERT OR IGNORE INTO run_tags (run_id, tag) VALUES (?, ?)", &st,
-                         err);
+        rc = wl__prepare(d, "INSERT OR IGNORE INTO run_tags (run_id, tag) VALUES (?, ?)", &st, err);
         if (rc != 0)
             goto rollback;
         for (size_t t = 0; t < in->n_tags; t++) {
@@ -1067,8 +1168,7 @@ static int wl__sqlite_add_op(void *run, const struct wl_store_op_metric *v, stru
     return 0;
 }
 
-static int wl__sqlite_set_domain(void *run, const struct wl_store_domain *v,
-                                 struct wl_errmsg *err)
+static int wl__sqlite_set_domain(void *run, const struct wl_store_domain *v, struct wl_errmsg *err)
 {
     struct wl__run *r = run;
     if ((unsigned)v->domain >= WL_DOMAIN_COUNT || (unsigned)v->method >= WL_METHOD_COUNT)
@@ -1090,8 +1190,7 @@ static int wl__sqlite_set_domain(void *run, const struct wl_store_domain *v,
     return wl__step_done(r->d, st, err, "storing a domain's figures");
 }
 
-static int wl__sqlite_set_extra(void *run, const char *key, const char *json,
-                                struct wl_errmsg *err)
+static int wl__sqlite_set_extra(void *run, const char *key, const char *json, struct wl_errmsg *err)
 {
     struct wl__run *r = run;
     if (!key || !*key || !json)
@@ -1137,9 +1236,11 @@ static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl
     int rc = wl__run_txn(r, err);
     if (rc != 0)
         return rc;
-    rc = wl__run_drain(r, err);
-    if (rc != 0)
+    int rows_rc = wl__run_drain(r, err); /* bad rows are named and skipped */
+    if (rows_rc != 0 && rows_rc != WL_EINVAL) {
+        rc = rows_rc;
         goto fail;
+    }
     for (size_t k = 0; k < t->n_domains && t->domains; k++) {
         rc = wl__sqlite_set_domain(r, &t->domains[k], err);
         if (rc != 0)
@@ -1180,19 +1281,18 @@ static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl
     sqlite3_finalize(st);
     if (rc != 0)
         goto fail;
-    char sql[512];
+    char sql[256];
     snprintf(sql, sizeof sql,
              "UPDATE runs SET j_per_token = CASE WHEN output_tokens > 0 THEN "
-             "energy_j / output_tokens END WHERE id = %lld;"
-             "DELETE FROM component_agg WHERE run_id = %lld;"
-             "INSERT INTO component_agg (run_id, layer, component, name, n, dur_ms, energy_j) "
-             "SELECT run_id, layer, component, min(name), count(*), sum(dur_ms), sum(energy_j) "
-             "FROM component_metrics WHERE run_id = %lld GROUP BY layer, component",
-             (long long)r->run_id, (long long)r->run_id, (long long)r->run_id);
-    rc = wl__exec(d, sql, err, "aggregating the run");
+             "energy_j / output_tokens END WHERE id = %lld",
+             (long long)r->run_id);
+    rc = wl__exec(d, sql, err, "finishing the run");
+    if (rc == 0)
+        rc = wl__agg_write(r, err);
     if (rc != 0)
         goto fail;
-    return wl__run_commit(r, err);
+    rc = wl__run_commit(r, err);
+    return rc != 0 ? rc : rows_rc;
 fail:
     /* Keep what was flushed; the batch in flight is dropped with the error. */
     sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1294,8 +1394,9 @@ static int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum 
     out->total = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     st = NULL;
-    snprintf(sql, sizeof sql, "SELECT " WL__ROW_COLS " FROM runs r%s ORDER BY %s LIMIT ?7 OFFSET ?8",
-             wl__filter_sql, order[sort]);
+    snprintf(sql, sizeof sql,
+             "SELECT " WL__ROW_COLS " FROM runs r%s ORDER BY %s LIMIT ?7 OFFSET ?8", wl__filter_sql,
+             order[sort]);
     rc = wl__prepare(d, sql, &st, err);
     if (rc != 0)
         return rc;
@@ -1340,8 +1441,8 @@ static int wl__sqlite_resolve_id(void *db, const char *prefix, char *id_out, str
         rc = wl_errmsg_set(err, WL_ENOENT, "no run with id '%s' in %s (see 'wattlens runs')",
                            prefix, d->path);
     else if (n > 1)
-        rc = wl_errmsg_set(err, WL_EINVAL, "run id '%s' is ambiguous; give more characters",
-                           prefix);
+        rc =
+            wl_errmsg_set(err, WL_EINVAL, "run id '%s' is ambiguous; give more characters", prefix);
     sqlite3_finalize(st);
     return rc;
 }
@@ -1396,9 +1497,9 @@ static int wl__sqlite_foreach(void *db, const char *id, enum wl_store_table t, i
     case WL_TABLE_SAMPLES:
         n = snprintf(sql, sizeof sql, "SELECT seq, t_ms, phase, method_flags");
         for (int i = 0; i < WL_DOMAIN_COUNT; i++)
-            n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s_w AS %s_power_w, %s_j AS %s_energy_j",
-                          wl__domain_cols[i], wl__domain_cols[i], wl__domain_cols[i],
-                          wl__domain_cols[i]);
+            n += snprintf(sql + n, sizeof sql - (size_t)n,
+                          ", %s_w AS %s_power_w, %s_j AS %s_energy_j", wl__domain_cols[i],
+                          wl__domain_cols[i], wl__domain_cols[i], wl__domain_cols[i]);
         snprintf(sql + n, sizeof sql - (size_t)n,
                  " FROM power_samples WHERE run_id = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL "
                  "ORDER BY seq");
@@ -1512,7 +1613,8 @@ static int wl__read_detail(struct wl__db *d, int64_t pk, struct wl_store_run_det
                          "SELECT " WL__ROW_COLS
                          ", r.energy_scope, r.model_path, r.model_arch, r.depth, r.host_cpu, "
                          "r.error, r.kv_cache_bytes, r.context_length, r.sample_count, r.threads, "
-                         "r.batch_size, r.sample_rate_hz FROM runs r WHERE r.id = ?",
+                         "r.batch_size, r.sample_rate_hz, r.extra, r.sensor_provenance FROM runs r "
+                         "WHERE r.id = ?",
                          &st, err);
     if (rc != 0)
         return rc;
@@ -1537,6 +1639,8 @@ static int wl__read_detail(struct wl__db *d, int64_t pk, struct wl_store_run_det
     o->threads = wl__col_int(st, c++, -1);
     o->batch_size = wl__col_int(st, c++, -1);
     o->sample_rate_hz = wl__col_double(st, c++);
+    o->extra_json = wl__col_strdup(st, c++);
+    o->sensor_provenance_json = wl__col_strdup(st, c++);
     sqlite3_finalize(st);
     st = NULL;
     rc = wl__prepare(d,
@@ -1672,6 +1776,15 @@ static int wl__token_row(sqlite3_stmt *st, void *u)
     return 0;
 }
 
+static int wl__output_end_row(sqlite3_stmt *st, void *u)
+{
+    struct wl_agg_tokens *t = u;
+    if (wl__grow((void **)&t->output_end_ms, t->n_output_end, sizeof *t->output_end_ms) != 0)
+        return WL_ENOMEM;
+    t->output_end_ms[t->n_output_end++] = wl__col_double(st, 0);
+    return 0;
+}
+
 static int wl__count_row(sqlite3_stmt *st, void *u)
 {
     *(int64_t *)u = sqlite3_column_int64(st, 0);
@@ -1725,6 +1838,12 @@ static int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregat
                    "SELECT is_input, count(*), sum(energy_j), min(end_ms), max(end_ms), "
                    "sum(edp_js) FROM tokens WHERE run_id = ? GROUP BY is_input",
                    pk, wl__token_row, &out->tokens, err);
+    if (rc != 0)
+        return rc;
+    rc = wl__query(d,
+                   "SELECT end_ms FROM tokens WHERE run_id = ? AND is_input = 0 "
+                   "AND end_ms IS NOT NULL ORDER BY idx",
+                   pk, wl__output_end_row, &out->tokens, err);
     if (rc != 0)
         return rc;
     return wl__query(d, "SELECT count(*) FROM power_samples WHERE run_id = ?", pk, wl__count_row,

@@ -71,7 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const struct wl_gguf_tensor *ti = wl_gguf_tensor(g, t);
         wl_fuzz_sink += (uintptr_t)wl_gguf_find_tensor(g, ti->name);
         if (ti->n_bytes)
-            wl_fuzz_sink += ((const uint8_t *)ti->data)[0] + ((const uint8_t *)ti->data)[ti->n_bytes - 1];
+            wl_fuzz_sink +=
+                ((const uint8_t *)ti->data)[0] + ((const uint8_t *)ti->data)[ti->n_bytes - 1];
     }
     wl_gguf_close(g);
     return 0;

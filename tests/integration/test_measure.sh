@@ -100,5 +100,35 @@ for b in j["backends"]:
         assert not b["available"] and b["why"] and b["fix"], b
 PY
 
+# with a (static) powercap tree the figures are measured counters, and the
+# model and the other RAPL readers are not used
+for z in intel-rapl:0 intel-rapl:0:0; do mkdir -p "$tmp/sys/class/powercap/$z"; done
+echo package-0 >"$tmp/sys/class/powercap/intel-rapl:0/name"
+echo core >"$tmp/sys/class/powercap/intel-rapl:0:0/name"
+for z in intel-rapl:0 intel-rapl:0:0; do
+  echo 262143328850 >"$tmp/sys/class/powercap/$z/max_energy_range_uj"
+  echo 123456 >"$tmp/sys/class/powercap/$z/energy_uj"
+done
+"$WATTLENS" sensors --json >"$tmp/s2.json" 2>/dev/null
+python3 - "$tmp/s2.json" <<'PY' && ok || bad "sensors --json with a powercap tree"
+import json, sys
+j = json.load(open(sys.argv[1]))
+b = {x["backend"]: x for x in j["backends"]}
+assert j["model_only"] is False and j["energy_source"] == "measured", j
+assert b["rapl-powercap"]["available"], b["rapl-powercap"]
+assert [c["domain"] for c in b["rapl-powercap"]["channels"]] == ["package", "core"]
+assert all(c["method"] == "counter" and c["measured"] for c in b["rapl-powercap"]["channels"])
+assert b["rapl-perf"]["skipped"] and b["rapl-msr"]["skipped"] and b["cpu-model"]["skipped"], b
+PY
+"$WATTLENS" measure --json -- sleep 0.2 >"$tmp/m2.json" 2>/dev/null
+python3 - "$tmp/m2.json" <<'PY' && ok || bad "measure --json with a powercap tree"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["measured"] is True and j["energy_source"] == "measured", j
+d = {x["domain"]: x for x in j["domains"]}
+assert d["package"]["method"] == "counter" and d["package"]["exact_counter_window"], d
+assert d["package"]["energy_j"] == 0.0, d   # the counter did not move
+PY
+
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

@@ -56,8 +56,8 @@ static int teardown(void **state)
  * Domains: package 8 J (baseline 2 W, peak 15 W at 400 ms), dram 2 J (0.5 W). */
 static void write_fixture(wl_store *s, bool finish, char *id)
 {
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "fixture",
-                               .prompt = "abc", .depth = "module"};
+    struct wl_run_info info = {
+        .kind = WL_RUN_KIND_INFERENCE, .model_name = "fixture", .prompt = "abc", .depth = "module"};
     wl_store_run *r = NULL;
     assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
     struct {
@@ -65,41 +65,61 @@ static void write_fixture(wl_store *s, bool finish, char *id)
         int64_t tok;
         double a, b, e;
     } secs[] = {
-        {"pre_inference", "tokenize", -1, 0, 100, 0.5}, {"prefill", "layers", -1, 100, 300, 3.0},
-        {"decode", "token", 3, 300, 500, 2.0},          {"decode", "token", 4, 500, 700, 2.5},
-        {"decode", "token", 5, 700, 900, 1.5},          {"post_inference", "detok", -1, 900, 1000, 0.5},
+        {"pre_inference", "tokenize", -1, 0, 100, 0.5},
+        {"prefill", "layers", -1, 100, 300, 3.0},
+        {"decode", "token", 3, 300, 500, 2.0},
+        {"decode", "token", 4, 500, 700, 2.5},
+        {"decode", "token", 5, 700, 900, 1.5},
+        {"post_inference", "detok", -1, 900, 1000, 0.5},
     };
     for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
-        struct wl_store_section sec = {.phase = secs[i].phase, .name = secs[i].name,
-                                       .token_index = secs[i].tok, .start_ms = secs[i].a,
-                                       .end_ms = secs[i].b, .energy_j = secs[i].e,
+        struct wl_store_section sec = {.phase = secs[i].phase,
+                                       .name = secs[i].name,
+                                       .token_index = secs[i].tok,
+                                       .start_ms = secs[i].a,
+                                       .end_ms = secs[i].b,
+                                       .energy_j = secs[i].e,
                                        .method = WL_METHOD_COUNTER,
-                                       .domain_mask = (1u << WL_DOMAIN_PACKAGE) |
-                                                      (1u << WL_DOMAIN_DRAM)};
+                                       .domain_mask =
+                                           (1u << WL_DOMAIN_PACKAGE) | (1u << WL_DOMAIN_DRAM)};
         sec.domain_energy_j[WL_DOMAIN_PACKAGE] = 0.8 * secs[i].e;
         sec.domain_energy_j[WL_DOMAIN_DRAM] = 0.2 * secs[i].e;
         assert_int_equal(wl_store_add_section(r, &sec), 0);
     }
     for (int t = 0; t < 3; t++) {
-        struct wl_store_token tok = {.index = t, .text = "in", .is_input = true,
-                                     .start_ms = WL_STORE_UNSET, .end_ms = WL_STORE_UNSET,
-                                     .energy_j = 1.0, .power_w = WL_STORE_UNSET};
+        struct wl_store_token tok = {.index = t,
+                                     .text = "in",
+                                     .is_input = true,
+                                     .start_ms = WL_STORE_UNSET,
+                                     .end_ms = WL_STORE_UNSET,
+                                     .energy_j = 1.0,
+                                     .power_w = WL_STORE_UNSET};
         assert_int_equal(wl_store_add_token(r, &tok), 0);
     }
     const double out_e[3] = {2.0, 2.5, 1.5};
     for (int t = 3; t < 6; t++) {
-        struct wl_store_token tok = {.index = t, .text = "out", .start_ms = 300 + 200.0 * (t - 3),
-                                     .end_ms = 500 + 200.0 * (t - 3), .energy_j = out_e[t - 3],
-                                     .method = WL_METHOD_COUNTER, .power_w = WL_STORE_UNSET};
+        struct wl_store_token tok = {.index = t,
+                                     .text = "out",
+                                     .start_ms = 300 + 200.0 * (t - 3),
+                                     .end_ms = 500 + 200.0 * (t - 3),
+                                     .energy_j = out_e[t - 3],
+                                     .method = WL_METHOD_COUNTER,
+                                     .power_w = WL_STORE_UNSET};
         assert_int_equal(wl_store_add_token(r, &tok), 0);
         for (int l = 0; l < 2; l++) {
             double ea = l ? 0.1 : 0.2, ef = l ? 0.3 : 0.4;
             struct wl_store_layer_metric lm = {t, l, 50, ea + ef};
             assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
-            struct wl_store_component_metric attn = {
-                .token_index = t, .layer = l, .component = 0, .name = "attn", .dur_ms = 20,
-                .energy_j = ea, .act_mean_abs = WL_STORE_UNSET, .act_std = WL_STORE_UNSET,
-                .act_max_abs = WL_STORE_UNSET, .act_sparsity = WL_STORE_UNSET};
+            struct wl_store_component_metric attn = {.token_index = t,
+                                                     .layer = l,
+                                                     .component = 0,
+                                                     .name = "attn",
+                                                     .dur_ms = 20,
+                                                     .energy_j = ea,
+                                                     .act_mean_abs = WL_STORE_UNSET,
+                                                     .act_std = WL_STORE_UNSET,
+                                                     .act_max_abs = WL_STORE_UNSET,
+                                                     .act_sparsity = WL_STORE_UNSET};
             struct wl_store_component_metric ffn = attn;
             ffn.component = 1;
             ffn.name = "ffn";
@@ -110,11 +130,21 @@ static void write_fixture(wl_store *s, bool finish, char *id)
         }
     }
     struct wl_store_domain doms[2] = {
-        {.domain = WL_DOMAIN_PACKAGE, .method = WL_METHOD_COUNTER, .source = "fake",
-         .energy_j = 8, .avg_power_w = WL_STORE_UNSET, .baseline_power_w = 2,
-         .peak_power_w = 15, .peak_t_ms = 400},
-        {.domain = WL_DOMAIN_DRAM, .method = WL_METHOD_COUNTER, .source = "fake", .energy_j = 2,
-         .avg_power_w = WL_STORE_UNSET, .baseline_power_w = 0.5, .peak_power_w = WL_STORE_UNSET,
+        {.domain = WL_DOMAIN_PACKAGE,
+         .method = WL_METHOD_COUNTER,
+         .source = "fake",
+         .energy_j = 8,
+         .avg_power_w = WL_STORE_UNSET,
+         .baseline_power_w = 2,
+         .peak_power_w = 15,
+         .peak_t_ms = 400},
+        {.domain = WL_DOMAIN_DRAM,
+         .method = WL_METHOD_COUNTER,
+         .source = "fake",
+         .energy_j = 2,
+         .avg_power_w = WL_STORE_UNSET,
+         .baseline_power_w = 0.5,
+         .peak_power_w = WL_STORE_UNSET,
          .peak_t_ms = WL_STORE_UNSET},
     };
     if (!finish) {
@@ -125,11 +155,16 @@ static void write_fixture(wl_store *s, bool finish, char *id)
         wl_store_run_abandon(r);
         return;
     }
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE, .duration_ms = 1000, .energy_j = 10,
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 1000,
+                                .energy_j = 10,
                                 .energy_method = WL_METHOD_COUNTER,
-                                .energy_scope = "package+dram", .input_tokens = -1,
-                                .output_tokens = -1, .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET, .domains = doms,
+                                .energy_scope = "package+dram",
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET,
+                                .domains = doms,
                                 .n_domains = 2};
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
 }
@@ -193,19 +228,19 @@ static void check_efficiency(const struct wl_summary *s)
     const struct wl_summary_efficiency *e = &s->eff;
     assert_int_equal(e->input_tokens, 3);
     assert_int_equal(e->output_tokens, 3);
-    assert_float_equal(e->j_per_token, 10.0 / 3.0, EPS);      /* 10 J / 3 output tokens */
-    assert_float_equal(e->tokens_per_j, 0.3, EPS);            /* 3 / 10 J */
-    assert_float_equal(e->prefill_j_per_in_token, 1.0, EPS);  /* 3 J / 3 */
-    assert_float_equal(e->decode_j_per_out_token, 2.0, EPS);  /* 6 J / 3 */
-    assert_float_equal(e->out_in_energy_ratio, 2.0, EPS);     /* 2 / 1 */
-    assert_float_equal(e->tokens_per_s, 5.0, EPS);            /* 3 / 0.6 s */
-    assert_float_equal(e->prefill_tokens_per_s, 15.0, EPS);   /* 3 / 0.2 s */
-    assert_float_equal(e->ttft_ms, 500, EPS);                 /* token 3 ends at 500 */
-    assert_float_equal(e->mean_itl_ms, 200, EPS);             /* (900 - 500) / 2 */
-    assert_float_equal(e->edp_js, 10.0, EPS);                 /* 10 J x 1 s */
-    assert_float_equal(e->edp_per_token_js, 0.4, EPS);        /* (0.4 + 0.5 + 0.3) / 3 */
-    assert_float_equal(e->prefill_edp_js, 0.6, EPS);          /* 3 J x 0.2 s */
-    assert_float_equal(e->decode_edp_js, 3.6, EPS);           /* 6 J x 0.6 s */
+    assert_float_equal(e->j_per_token, 10.0 / 3.0, EPS);     /* 10 J / 3 output tokens */
+    assert_float_equal(e->tokens_per_j, 0.3, EPS);           /* 3 / 10 J */
+    assert_float_equal(e->prefill_j_per_in_token, 1.0, EPS); /* 3 J / 3 */
+    assert_float_equal(e->decode_j_per_out_token, 2.0, EPS); /* 6 J / 3 */
+    assert_float_equal(e->out_in_energy_ratio, 2.0, EPS);    /* 2 / 1 */
+    assert_float_equal(e->tokens_per_s, 5.0, EPS);           /* 3 / 0.6 s */
+    assert_float_equal(e->prefill_tokens_per_s, 15.0, EPS);  /* 3 / 0.2 s */
+    assert_float_equal(e->ttft_ms, 500, EPS);                /* token 3 ends at 500 */
+    assert_float_equal(e->mean_itl_ms, 200, EPS);            /* (900 - 500) / 2 */
+    assert_float_equal(e->edp_js, 10.0, EPS);                /* 10 J x 1 s */
+    assert_float_equal(e->edp_per_token_js, 0.4, EPS);       /* (0.4 + 0.5 + 0.3) / 3 */
+    assert_float_equal(e->prefill_edp_js, 0.6, EPS);         /* 3 J x 0.2 s */
+    assert_float_equal(e->decode_edp_js, 3.6, EPS);          /* 6 J x 0.6 s */
 }
 
 static void check_domains(const struct wl_summary *s)
@@ -291,9 +326,13 @@ static void test_summary_without_tokens_leaves_token_figures_unknown(void **stat
     wl_store_run *r = NULL;
     char id[37];
     assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE, .duration_ms = 2000, .energy_j = 6,
-                                .energy_method = WL_METHOD_MODEL_ESTIMATE, .input_tokens = -1,
-                                .output_tokens = -1, .sample_count = -1,
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 2000,
+                                .energy_j = 6,
+                                .energy_method = WL_METHOD_MODEL_ESTIMATE,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
                                 .sample_rate_hz = WL_STORE_UNSET};
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
     struct wl_store_aggregates a;

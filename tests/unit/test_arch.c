@@ -136,8 +136,8 @@ static void test_inference_from_tensor_names(void **state)
 {
     (void)state;
     static const struct spec qwen[] = {
-        {"token_embd.weight", 32, 10}, {"blk.0.attn_q.weight", 32, 32},
-        {"blk.0.attn_q.bias", 32, 1},  {"blk.0.attn_k.weight", 32, 8},
+        {"token_embd.weight", 32, 10},     {"blk.0.attn_q.weight", 32, 32},
+        {"blk.0.attn_q.bias", 32, 1},      {"blk.0.attn_k.weight", 32, 8},
         {"blk.0.ffn_gate.weight", 32, 64}, {"blk.0.ffn_up.weight", 32, 64},
         {"blk.1.attn_norm.weight", 32, 1},
     };
@@ -159,7 +159,7 @@ static void test_inference_from_tensor_names(void **state)
     free(buf);
     /* an unknown architecture name with llama-shaped tensors; MQA from k rows */
     static const struct spec llama[] = {
-        {"token_embd.weight", 64, 10}, {"blk.0.attn_q.weight", 64, 64},
+        {"token_embd.weight", 64, 10},   {"blk.0.attn_q.weight", 64, 64},
         {"blk.0.attn_k.weight", 64, 16}, {"blk.0.ffn_gate.weight", 64, 96},
         {"output.weight", 64, 10},
     };
@@ -181,7 +181,8 @@ static void test_inference_from_tensor_names(void **state)
     assert_int_equal(f.arch, WL_ARCH_GEMMA2);
     wl_gguf_close(g);
     free(buf);
-    static const struct spec phi3[] = {{"blk.0.attn_qkv.weight", 8, 24}, {"blk.0.ffn_up.weight", 8, 32}};
+    static const struct spec phi3[] = {{"blk.0.attn_qkv.weight", 8, 24},
+                                       {"blk.0.ffn_up.weight", 8, 32}};
     g = build(phi3, 2, NULL, 0, 0, &buf);
     assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
     assert_int_equal(f.arch, WL_ARCH_PHI3);
@@ -200,9 +201,12 @@ static void test_moe_active_parameters(void **state)
 {
     (void)state;
     static const struct spec moe[] = {
-        {"token_embd.weight", 16, 4},           {"blk.0.attn_q.weight", 16, 16},
-        {"blk.0.ffn_gate_inp.weight", 16, 8},    {"blk.0.ffn_gate_exps.weight", 16, 8 * 32},
-        {"blk.0.ffn_up_exps.weight", 16, 8 * 32}, {"blk.0.ffn_down_exps.weight", 32, 8 * 16},
+        {"token_embd.weight", 16, 4},
+        {"blk.0.attn_q.weight", 16, 16},
+        {"blk.0.ffn_gate_inp.weight", 16, 8},
+        {"blk.0.ffn_gate_exps.weight", 16, 8 * 32},
+        {"blk.0.ffn_up_exps.weight", 16, 8 * 32},
+        {"blk.0.ffn_down_exps.weight", 32, 8 * 16},
     };
     void *buf = NULL;
     wl_gguf *g = build(moe, sizeof moe / sizeof moe[0], "llama", 2, 2, &buf);

@@ -28,21 +28,36 @@ static void write_run(wl_store *s, int64_t created, const char *model, const cha
                       double energy_j, char *id)
 {
     const char *tags[] = {tag};
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .created_at_ms = created,
-                               .model_name = model, .prompt = "Why is the sky blue?",
-                               .tags = tags, .n_tags = tag ? 1 : 0, .experiment = "cli",
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .created_at_ms = created,
+                               .model_name = model,
+                               .prompt = "Why is the sky blue?",
+                               .tags = tags,
+                               .n_tags = tag ? 1 : 0,
+                               .experiment = "cli",
                                .depth = "deep"};
     wl_store_run *r = NULL;
     assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
     struct wl_store_section secs[2] = {
-        {.phase = "prefill", .name = "layers", .token_index = -1, .start_ms = 0, .end_ms = 400,
-         .energy_j = 0.4 * energy_j, .method = WL_METHOD_MODEL_ESTIMATE},
-        {.phase = "decode", .name = "tokens", .token_index = -1, .start_ms = 400,
-         .end_ms = 1000, .energy_j = 0.6 * energy_j, .method = WL_METHOD_MODEL_ESTIMATE},
+        {.phase = "prefill",
+         .name = "layers",
+         .token_index = -1,
+         .start_ms = 0,
+         .end_ms = 400,
+         .energy_j = 0.4 * energy_j,
+         .method = WL_METHOD_MODEL_ESTIMATE},
+        {.phase = "decode",
+         .name = "tokens",
+         .token_index = -1,
+         .start_ms = 400,
+         .end_ms = 1000,
+         .energy_j = 0.6 * energy_j,
+         .method = WL_METHOD_MODEL_ESTIMATE},
     };
     for (int i = 0; i < 2; i++)
         assert_int_equal(wl_store_add_section(r, &secs[i]), 0);
-    struct wl_store_sample smp = {.t_ms = 500, .phase = "decode",
+    struct wl_store_sample smp = {.t_ms = 500,
+                                  .phase = "decode",
                                   .domain_mask = 1u << WL_DOMAIN_PACKAGE,
                                   .method_flags = 1u << WL_METHOD_MODEL_ESTIMATE};
     smp.power_w[WL_DOMAIN_PACKAGE] = 10;
@@ -50,9 +65,12 @@ static void write_run(wl_store *s, int64_t created, const char *model, const cha
     assert_int_equal(wl_store_add_samples(r, &smp, 1), 0);
     float heads[2] = {1.5f, 0.5f};
     for (int t = 0; t < 4; t++) {
-        struct wl_store_token tok = {.index = t, .text = t < 2 ? "in,put" : "out \"q\"",
-                                     .is_input = t < 2, .start_ms = 250.0 * t,
-                                     .end_ms = 250.0 * t + 250, .energy_j = energy_j / 4,
+        struct wl_store_token tok = {.index = t,
+                                     .text = t < 2 ? "in,put" : "out \"q\"",
+                                     .is_input = t < 2,
+                                     .start_ms = 250.0 * t,
+                                     .end_ms = 250.0 * t + 250,
+                                     .energy_j = energy_j / 4,
                                      .method = WL_METHOD_MODEL_ESTIMATE,
                                      .power_w = WL_STORE_UNSET};
         assert_int_equal(wl_store_add_token(r, &tok), 0);
@@ -60,33 +78,56 @@ static void write_run(wl_store *s, int64_t created, const char *model, const cha
             struct wl_store_layer_metric lm = {t, l, 100, energy_j / 16};
             assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
             for (int c = 0; c < 2; c++) {
-                struct wl_store_component_metric cm = {
-                    .token_index = t, .layer = l, .component = c, .name = c ? "ffn" : "attn",
-                    .dur_ms = 50, .energy_j = energy_j / 32, .act_mean_abs = 0.5,
-                    .act_std = WL_STORE_UNSET, .act_max_abs = WL_STORE_UNSET,
-                    .act_sparsity = WL_STORE_UNSET};
+                struct wl_store_component_metric cm = {.token_index = t,
+                                                       .layer = l,
+                                                       .component = c,
+                                                       .name = c ? "ffn" : "attn",
+                                                       .dur_ms = 50,
+                                                       .energy_j = energy_j / 32,
+                                                       .act_mean_abs = 0.5,
+                                                       .act_std = WL_STORE_UNSET,
+                                                       .act_max_abs = WL_STORE_UNSET,
+                                                       .act_sparsity = WL_STORE_UNSET};
                 assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
                 for (int o = 0; o < 2; o++) {
-                    struct wl_store_op_metric om = {
-                        .token_index = t, .layer = l, .component = c, .op = o,
-                        .name = o ? "softmax" : "qk", .dur_ms = 25, .energy_j = energy_j / 64,
-                        .n_heads = 2, .head_entropy = heads, .entropy = 1.0,
-                        .max_weight = WL_STORE_UNSET, .sparsity = WL_STORE_UNSET,
-                        .kill_ratio = WL_STORE_UNSET, .var_ratio = WL_STORE_UNSET};
+                    struct wl_store_op_metric om = {.token_index = t,
+                                                    .layer = l,
+                                                    .component = c,
+                                                    .op = o,
+                                                    .name = o ? "softmax" : "qk",
+                                                    .dur_ms = 25,
+                                                    .energy_j = energy_j / 64,
+                                                    .n_heads = 2,
+                                                    .head_entropy = heads,
+                                                    .entropy = 1.0,
+                                                    .max_weight = WL_STORE_UNSET,
+                                                    .sparsity = WL_STORE_UNSET,
+                                                    .kill_ratio = WL_STORE_UNSET,
+                                                    .var_ratio = WL_STORE_UNSET};
                     assert_int_equal(wl_store_add_op_metric(r, &om), 0);
                 }
             }
         }
     }
     struct wl_store_domain dom = {.domain = WL_DOMAIN_PACKAGE,
-                                  .method = WL_METHOD_MODEL_ESTIMATE, .source = "cpu_model",
-                                  .energy_j = energy_j, .avg_power_w = WL_STORE_UNSET,
-                                  .baseline_power_w = 1, .peak_power_w = 20, .peak_t_ms = 600};
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE, .duration_ms = 1000,
-                                .energy_j = energy_j, .energy_method = WL_METHOD_MODEL_ESTIMATE,
-                                .energy_scope = "package", .input_tokens = -1,
-                                .output_tokens = -1, .sample_count = -1, .sample_rate_hz = 10,
-                                .domains = &dom, .n_domains = 1};
+                                  .method = WL_METHOD_MODEL_ESTIMATE,
+                                  .source = "cpu_model",
+                                  .energy_j = energy_j,
+                                  .avg_power_w = WL_STORE_UNSET,
+                                  .baseline_power_w = 1,
+                                  .peak_power_w = 20,
+                                  .peak_t_ms = 600};
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 1000,
+                                .energy_j = energy_j,
+                                .energy_method = WL_METHOD_MODEL_ESTIMATE,
+                                .energy_scope = "package",
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = 10,
+                                .domains = &dom,
+                                .n_domains = 1};
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
 }
 
@@ -100,7 +141,7 @@ static int setup(void **state)
     p.path = f->db;
     wl_store *s = NULL;
     assert_int_equal(wl_store_open(&p, &s, NULL), 0);
-    write_run(s, T0_MS, "llama-tiny", "a", 10, f->ids[0]);     /* J/token 5 */
+    write_run(s, T0_MS, "llama-tiny", "a", 10, f->ids[0]);       /* J/token 5 */
     write_run(s, T0_MS + DAY_MS, "phi-tiny", "b", 4, f->ids[1]); /* J/token 2 */
     write_run(s, T0_MS + 2 * DAY_MS, "llama-big", "a", 40, f->ids[2]);
     wl_store_close(s);
@@ -232,8 +273,7 @@ static void test_show_text_and_json(void **state)
     json_t *j = cli_json(f, "show", args);
     json_t *ef = json_object_get(j, "efficiency");
     assert_float_equal(json_real_value(json_object_get(ef, "j_per_token")), 5, 1e-9);
-    assert_float_equal(json_real_value(json_object_get(ef, "decode_j_per_output_token")), 3,
-                       1e-9);
+    assert_float_equal(json_real_value(json_object_get(ef, "decode_j_per_output_token")), 3, 1e-9);
     json_t *ph = json_object_get(j, "phases");
     assert_int_equal(json_array_size(ph), 2);
     double pct = 0;
@@ -318,7 +358,7 @@ static void test_export_csv_to_a_file(void **state)
     assert_true(strncmp(csv, "# metadata\nfield,value\nid,", 26) == 0);
     assert_non_null(strstr(csv, "\n# tokens\ntoken_index,text,is_input,"));
     assert_non_null(strstr(csv, "\n0,\"in,put\",1,")); /* quoted comma */
-    assert_non_null(strstr(csv, "\"out \"\"q\"\"\""));  /* doubled quotes */
+    assert_non_null(strstr(csv, "\"out \"\"q\"\"\"")); /* doubled quotes */
     assert_int_equal(count_lines_of_section(csv, "# tokens\n"), 1 + 4);
     assert_int_equal(count_lines_of_section(csv, "# power_samples\n"), 1 + 1);
     assert_int_equal(count_lines_of_section(csv, "# layer_metrics\n"), 1 + 8);

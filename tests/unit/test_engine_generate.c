@@ -173,6 +173,8 @@ static void test_phases_tokens_and_texts(void **state)
     assert_int_equal(lg.text_len, r.text_len);
     assert_memory_equal(lg.text, r.text, r.text_len);
     assert_true(r.n_prompt > 1);
+    assert_int_equal(r.tok_stats.n_calls, 1);
+    assert_int_equal(r.tok_stats.n_tokens, (uint64_t)r.n_prompt);
     assert_true(r.text[0] == ','); /* continues the prompt, "Once upon a time," */
     wl_generate_result_free(&r);
 }

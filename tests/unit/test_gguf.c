@@ -139,8 +139,7 @@ static void test_stories260k_header_and_metadata(void **state)
     assert_int_equal(wl_gguf_get_f64(g, "llama.attention.layer_norm_rms_epsilon", &f64), 0);
     assert_true(f64 > 0.99e-5 && f64 < 1.01e-5);
     /* 1e-5 is not an integer: it does not convert. */
-    assert_int_equal(wl_gguf_get_i64(g, "llama.attention.layer_norm_rms_epsilon", &i64),
-                     WL_ERANGE);
+    assert_int_equal(wl_gguf_get_i64(g, "llama.attention.layer_norm_rms_epsilon", &i64), WL_ERANGE);
     assert_int_equal(wl_gguf_get_str(g, "llama.block_count", &s), WL_EINVAL);
     assert_int_equal(wl_gguf_get_i64(g, "general.architecture", &i64), WL_EINVAL);
     assert_int_equal(wl_gguf_get_i64(g, "no.such.key", &i64), WL_ENOENT);
@@ -206,7 +205,8 @@ static void test_stories260k_tensors(void **state)
         assert_ptr_equal(wl_gguf_find_tensor(g, ti->name), ti);
     }
     /* 2*64*512 embeddings+output, 64 norm, 5 layers of (64*64*2 + 64*32*2 + 3*64*172 + 2*64). */
-    assert_int_equal(params, 2 * 64 * 512 + 64 + 5 * (64 * 64 * 2 + 64 * 32 * 2 + 3 * 64 * 172 + 128));
+    assert_int_equal(params,
+                     2 * 64 * 512 + 64 + 5 * (64 * 64 * 2 + 64 * 32 * 2 + 3 * 64 * 172 + 128));
 
     /* The data pointer shows the same bytes as a plain read of the file. */
     size_t fsize = 0;
@@ -224,7 +224,7 @@ static void test_every_vocab_file_opens_with_tokenizer_metadata(void **state)
     if (!wl_test_have_data())
         skip();
     /* every *.gguf in the folder, so a vocabulary added later is covered too */
-    char files[32][256];
+    char files[32][300]; /* "vocab/" + a d_name of up to 255 bytes */
     size_t n_files = 0;
     DIR *d = opendir(wl_test_data_path("vocab"));
     assert_non_null(d);
@@ -675,20 +675,25 @@ static const struct {
     {"hostile-deep-nesting.gguf", WL_EFORMAT, "nested deeper than"},
     {"hostile-duplicate-key.gguf", WL_EFORMAT, "duplicate metadata key 'same' at byte 44"},
     {"hostile-huge-array-count.gguf", WL_EFORMAT, "array at byte 37 claims 2305843009213693952"},
-    {"hostile-huge-key-length.gguf", WL_EFORMAT, "metadata key at byte 24 has length 1099511627776"},
+    {"hostile-huge-key-length.gguf", WL_EFORMAT,
+     "metadata key at byte 24 has length 1099511627776"},
     {"hostile-huge-kv-count.gguf", WL_EFORMAT, "metadata count 18446744073709551615 at byte 16"},
-    {"hostile-huge-string-array.gguf", WL_EFORMAT, "claims 1152921504606846976 elements of type STRING"},
+    {"hostile-huge-string-array.gguf", WL_EFORMAT,
+     "claims 1152921504606846976 elements of type STRING"},
     {"hostile-huge-string-length.gguf", WL_EFORMAT, "string value at byte 37 has length"},
     {"hostile-huge-tensor-count.gguf", WL_EFORMAT, "tensor count 4611686018427387904 at byte 8"},
     {"hostile-key-empty.gguf", WL_EFORMAT, "metadata key at byte 24 is empty"},
     {"hostile-key-with-nul.gguf", WL_EFORMAT, "metadata key at byte 24 contains a NUL"},
-    {"hostile-string-array-element-past-end.gguf", WL_EFORMAT, "array string at byte 59 has length 1000"},
+    {"hostile-string-array-element-past-end.gguf", WL_EFORMAT,
+     "array string at byte 59 has length 1000"},
     {"hostile-tensor-block-mismatch.gguf", WL_EFORMAT, "row length 33 is not a multiple"},
     {"hostile-tensor-dim-negative.gguf", WL_EFORMAT, "at byte 37 is out of range"},
     {"hostile-tensor-duplicate-name.gguf", WL_EFORMAT, "duplicate tensor name 't' at byte 57"},
-    {"hostile-tensor-element-overflow.gguf", WL_EFORMAT, "element count overflows at dimension 1 (byte 45)"},
+    {"hostile-tensor-element-overflow.gguf", WL_EFORMAT,
+     "element count overflows at dimension 1 (byte 45)"},
     {"hostile-tensor-empty-name.gguf", WL_EFORMAT, "tensor name at byte 24 is empty"},
-    {"hostile-tensor-misaligned.gguf", WL_EFORMAT, "data offset 4 (file byte 68) is not a multiple"},
+    {"hostile-tensor-misaligned.gguf", WL_EFORMAT,
+     "data offset 4 (file byte 68) is not a multiple"},
     {"hostile-tensor-offset-overflow.gguf", WL_EFORMAT, "extends past the end of the file"},
     {"hostile-tensor-overlap.gguf", WL_EFORMAT, "overlap"},
     {"hostile-tensor-past-end.gguf", WL_EFORMAT, "data [0, +4096) of the data section at byte 64"},
@@ -697,7 +702,8 @@ static const struct {
     {"hostile-tensor-unknown-type.gguf", WL_EFORMAT, "unknown tensor type 4 at byte 45"},
     {"hostile-truncated-header.gguf", WL_EFORMAT, "shorter than a GGUF header"},
     {"hostile-truncated-in-metadata.gguf", WL_EFORMAT, "at byte 140 has length 26 but only 2"},
-    {"hostile-truncated-in-tensor-infos.gguf", WL_EFORMAT, "truncated file: tensor n_dims at byte 417"},
+    {"hostile-truncated-in-tensor-infos.gguf", WL_EFORMAT,
+     "truncated file: tensor n_dims at byte 417"},
     {"hostile-truncated-tensor-data.gguf", WL_EFORMAT, "'output_norm.weight': data [1600, +128)"},
     {"hostile-unknown-array-type.gguf", WL_EFORMAT, "has unknown element type 200"},
     {"hostile-unknown-value-type.gguf", WL_EFORMAT, "unknown value type 13 at byte 33"},
@@ -753,7 +759,7 @@ static void test_valid_corpus_opens(void **state)
 {
     (void)state;
     static const char *const valid[] = {
-        "valid-all-types-v2.gguf", "valid-all-types-v3.gguf",  "valid-empty-v3.gguf",
+        "valid-all-types-v2.gguf",  "valid-all-types-v3.gguf", "valid-empty-v3.gguf",
         "valid-model-align64.gguf", "valid-model-v2.gguf",     "valid-model-v3.gguf",
         "valid-quant-types.gguf",
     };

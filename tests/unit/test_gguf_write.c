@@ -49,11 +49,10 @@ static void test_every_value_type_round_trips(void **state)
     struct wl_gguf_str sa[3] = {{"x", 1}, {"", 0}, {"yz", 2}};
     assert_int_equal(wl_gguf_writer_set_arr_str(w, "sarr", sa, 3), 0);
     /* [[1, 2], [3]] as UINT8 arrays, serialized by hand. */
-    const uint8_t nested[] = {9, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0,             /* ARRAY x 2 */
-                              0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 2,       /* [1, 2] */
-                              0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3};         /* [3] */
-    assert_int_equal(wl_gguf_writer_set_raw(w, "nested", WL_GGUF_ARRAY, nested, sizeof nested),
-                     0);
+    const uint8_t nested[] = {9, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0,       /* ARRAY x 2 */
+                              0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 2, /* [1, 2] */
+                              0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3};   /* [3] */
+    assert_int_equal(wl_gguf_writer_set_raw(w, "nested", WL_GGUF_ARRAY, nested, sizeof nested), 0);
     assert_int_equal(wl_gguf_writer_set_raw(w, "bad", WL_GGUF_ARRAY, nested, sizeof nested - 1),
                      WL_EFORMAT);
     assert_int_equal(wl_gguf_writer_set_raw(w, "trailing", WL_GGUF_UINT8, nested, 2), WL_EFORMAT);

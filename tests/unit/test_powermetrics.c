@@ -29,8 +29,8 @@ static const struct capture captures[] = {
      59.4301, "MacBookPro17,1"},
     {"powermetrics/powermetrics-output-m1-2.xml", 525992374ull, 54, 10, 0, 102.663, 19.0117, 0,
      121.675, "MacBookPro17,1"},
-    {"powermetrics/powermetrics-output-m2ultra.xml", 1023721416ull, 855, 72607, 0, 835.188,
-     70924.6, 0, 71759.8, "Mac14,14"},
+    {"powermetrics/powermetrics-output-m2ultra.xml", 1023721416ull, 855, 72607, 0, 835.188, 70924.6,
+     0, 71759.8, "Mac14,14"},
 };
 #define N_CAPTURES (sizeof captures / sizeof captures[0])
 

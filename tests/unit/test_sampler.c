@@ -77,7 +77,7 @@ static void test_ring_is_bounded_and_overflow_counted(void **state)
     assert_true(st.n_samples > 128);
     struct wl_sample buf[200];
     size_t n = wl_sampler_drain(r.s, buf, 200);
-    assert_int_equal(n, 64);                       /* never more than the ring holds */
+    assert_int_equal(n, 64);                           /* never more than the ring holds */
     assert_int_equal(st.n_overflow + n, st.n_samples); /* nothing lost silently */
     for (size_t i = 1; i < n; i++)
         assert_true(buf[i].t_ns > buf[i - 1].t_ns); /* oldest first, the newest kept */
@@ -180,16 +180,18 @@ static void test_achieved_rate_is_checked(void **state)
 {
     (void)state;
     struct rig r;
-    rig_open(&r, 10.0, 5000000, 1024);
+    rig_open(&r, 10.0, 10000000, 1024); /* 100 Hz: reachable even under sanitizers */
     assert_int_equal(wl_sampler_start(r.s), 0);
     wl_clock_sleep_ns(500000000);
     wl_sampler_stop(r.s);
     struct wl_sampler_stats st;
     wl_sampler_stats(r.s, &st);
-    assert_near(st.requested_hz, 200.0, 1e-9, "requested rate");
+    assert_near(st.requested_hz, 100.0, 1e-9, "requested rate");
     assert_true(st.rate_judged);
     assert_true(st.rate_ok);
-    assert_near(st.achieved_hz, 200.0, 40.0, "achieved rate");
+    assert_near(st.achieved_hz, 100.0, 20.0, "achieved rate");
+    /* missed ticks are skipped, not bunched: never faster than requested */
+    assert_true(st.achieved_hz <= 100.0 * 1.05);
     assert_true(st.thread_cpu_ns > 0);
     assert_int_equal(wl_sampler_start(r.s), 0); /* restartable */
     assert_int_equal(wl_sampler_start(r.s), WL_ESTATE);
@@ -304,8 +306,8 @@ static void test_power_only_domain_is_integrated(void **state)
         double dt = (double)(buf[i].t_ns - buf[i - 1].t_ns) / 1e9;
         max_dt = dt > max_dt ? dt : max_dt;
     }
-    assert_near(wl_energy_window_j(&w, WL_DOMAIN_TOTAL), 7.0 * a + 14.0 * b,
-                7.0 * max_dt + 0.01, "integrated energy");
+    assert_near(wl_energy_window_j(&w, WL_DOMAIN_TOTAL), 7.0 * a + 14.0 * b, 7.0 * max_dt + 0.01,
+                "integrated energy");
     wl_sampler_stop(s);
     wl_sampler_close(s);
     wl_sensor_set_close(set);

@@ -130,6 +130,39 @@ static void test_open_creates_directories_and_reopens(void **state)
     assert_string_equal(full, id);
 }
 
+static void test_read_only_and_no_create_modes(void **state)
+{
+    struct fixture *f = *state;
+    char id[37];
+    struct run_spec sp = {.created_at_ms = T0_MS, .model = "m", .duration_ms = 5, .energy_j = 2};
+    make_run(f->s, &sp, id);
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->path;
+    p.read_only = true;
+    wl_store *ro = NULL;
+    struct wl_errmsg e = {{0}};
+    assert_int_equal(wl_store_open(&p, &ro, &e), 0);
+    assert_string_equal(wl_store_path(ro), f->path);
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(ro, NULL, WL_SORT_DATE, 0, 0, &l), 0);
+    assert_int_equal(l.n, 1);
+    wl_run_list_free(&l);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(ro, &info, &r, id), WL_EACCES);
+    wl_store_close(ro);
+
+    char missing[4200];
+    snprintf(missing, sizeof missing, "%s/missing.db", f->dir);
+    p.path = missing;
+    p.read_only = false;
+    p.no_create = true;
+    assert_int_equal(wl_store_open(&p, &ro, &e), WL_ENOENT);
+    assert_non_null(strstr(e.text, missing));
+    assert_int_equal(access(missing, F_OK), -1); /* not created */
+}
+
 static void test_migrates_an_empty_file(void **state)
 {
     struct fixture *f = *state;
@@ -174,15 +207,41 @@ static void test_default_path_order(void **state)
 static void make_five(wl_store *s, char ids[5][37])
 {
     const struct run_spec specs[5] = {
-        {T0_MS + 0 * DAY_MS, "llama-7b", "exp-a", "Tell me about Paris", NULL, {"cpu", "q4"},
-         100, 50, 4, 10, 0},
-        {T0_MS + 1 * DAY_MS, "llama-7b", "exp-b", "What is energy?", NULL, {"gpu"},
-         300, 20, 4, 2, 0},
-        {T0_MS + 2 * DAY_MS, "phi3-mini", "exp-a", "PARIS in spring", NULL, {"cpu"},
-         200, 40, 2, 40, 0},
+        {T0_MS + 0 * DAY_MS,
+         "llama-7b",
+         "exp-a",
+         "Tell me about Paris",
+         NULL,
+         {"cpu", "q4"},
+         100,
+         50,
+         4,
+         10,
+         0},
+        {T0_MS + 1 * DAY_MS,
+         "llama-7b",
+         "exp-b",
+         "What is energy?",
+         NULL,
+         {"gpu"},
+         300,
+         20,
+         4,
+         2,
+         0},
+        {T0_MS + 2 * DAY_MS,
+         "phi3-mini",
+         "exp-a",
+         "PARIS in spring",
+         NULL,
+         {"cpu"},
+         200,
+         40,
+         2,
+         40,
+         0},
         {T0_MS + 3 * DAY_MS, NULL, NULL, NULL, "sleep 1", {NULL}, 50, 10, 0, 0, 0},
-        {T0_MS + 4 * DAY_MS, "qwen2", "exp-b", "hello", NULL, {"q4"}, 400, 30, 3, 0,
-         WL_RUN_FAILED},
+        {T0_MS + 4 * DAY_MS, "qwen2", "exp-b", "hello", NULL, {"q4"}, 400, 30, 3, 0, WL_RUN_FAILED},
     };
     for (int i = 0; i < 5; i++)
         make_run(s, &specs[i], ids[i]);
@@ -336,53 +395,90 @@ static void test_resolve_id_prefixes(void **state)
 static void make_deep(wl_store *s, char *id)
 {
     const char *tags[] = {"deep"};
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "tiny",
-                               .prompt = "hi", .tags = tags, .n_tags = 1, .depth = "deep"};
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .model_name = "tiny",
+                               .prompt = "hi",
+                               .tags = tags,
+                               .n_tags = 1,
+                               .depth = "deep"};
     wl_store_run *r = NULL;
     assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
-    struct wl_store_sample smp = {.t_ms = 1, .phase = "prefill",
+    struct wl_store_sample smp = {.t_ms = 1,
+                                  .phase = "prefill",
                                   .domain_mask = 1u << WL_DOMAIN_PACKAGE,
                                   .method_flags = 1u << WL_METHOD_COUNTER};
     smp.power_w[WL_DOMAIN_PACKAGE] = 10;
     smp.energy_j[WL_DOMAIN_PACKAGE] = 0.01;
     assert_int_equal(wl_store_add_samples(r, &smp, 1), 0);
-    struct wl_store_section sec = {.phase = "prefill", .name = "layers", .token_index = -1,
-                                   .start_ms = 0, .end_ms = 4, .energy_j = 0.04};
+    struct wl_store_section sec = {.phase = "prefill",
+                                   .name = "layers",
+                                   .token_index = -1,
+                                   .start_ms = 0,
+                                   .end_ms = 4,
+                                   .energy_j = 0.04};
     assert_int_equal(wl_store_add_section(r, &sec), 0);
     float heads[2] = {0.5f, 0.25f};
     for (int t = 0; t < 2; t++) {
-        struct wl_store_token tok = {.index = t, .text = "x", .is_input = t == 0,
-                                     .start_ms = t, .end_ms = t + 1, .energy_j = 0.5,
+        struct wl_store_token tok = {.index = t,
+                                     .text = "x",
+                                     .is_input = t == 0,
+                                     .start_ms = t,
+                                     .end_ms = t + 1,
+                                     .energy_j = 0.5,
                                      .power_w = WL_STORE_UNSET};
         assert_int_equal(wl_store_add_token(r, &tok), 0);
         for (int l = 0; l < 2; l++) {
             struct wl_store_layer_metric lm = {t, l, 0.4, 0.2};
             assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
             for (int c = 0; c < 2; c++) {
-                struct wl_store_component_metric cm = {
-                    .token_index = t, .layer = l, .component = c, .name = c ? "ffn" : "attn",
-                    .dur_ms = 0.2, .energy_j = 0.1, .act_mean_abs = WL_STORE_UNSET,
-                    .act_std = WL_STORE_UNSET, .act_max_abs = WL_STORE_UNSET,
-                    .act_sparsity = WL_STORE_UNSET};
+                struct wl_store_component_metric cm = {.token_index = t,
+                                                       .layer = l,
+                                                       .component = c,
+                                                       .name = c ? "ffn" : "attn",
+                                                       .dur_ms = 0.2,
+                                                       .energy_j = 0.1,
+                                                       .act_mean_abs = WL_STORE_UNSET,
+                                                       .act_std = WL_STORE_UNSET,
+                                                       .act_max_abs = WL_STORE_UNSET,
+                                                       .act_sparsity = WL_STORE_UNSET};
                 assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
                 for (int o = 0; o < 2; o++) {
-                    struct wl_store_op_metric om = {
-                        .token_index = t, .layer = l, .component = c, .op = o, .name = "softmax",
-                        .dur_ms = 0.1, .energy_j = 0.05, .n_heads = 2, .head_entropy = heads,
-                        .entropy = 0.375, .max_weight = WL_STORE_UNSET,
-                        .sparsity = WL_STORE_UNSET, .kill_ratio = WL_STORE_UNSET,
-                        .var_ratio = WL_STORE_UNSET};
+                    struct wl_store_op_metric om = {.token_index = t,
+                                                    .layer = l,
+                                                    .component = c,
+                                                    .op = o,
+                                                    .name = "softmax",
+                                                    .dur_ms = 0.1,
+                                                    .energy_j = 0.05,
+                                                    .n_heads = 2,
+                                                    .head_entropy = heads,
+                                                    .entropy = 0.375,
+                                                    .max_weight = WL_STORE_UNSET,
+                                                    .sparsity = WL_STORE_UNSET,
+                                                    .kill_ratio = WL_STORE_UNSET,
+                                                    .var_ratio = WL_STORE_UNSET};
                     assert_int_equal(wl_store_add_op_metric(r, &om), 0);
                 }
             }
         }
     }
-    struct wl_store_domain dom = {.domain = WL_DOMAIN_PACKAGE, .method = WL_METHOD_COUNTER,
-                                  .source = "fake", .energy_j = 1.0, .avg_power_w = 10,
-                                  .baseline_power_w = 2, .peak_power_w = 12, .peak_t_ms = 3};
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE, .duration_ms = 100, .energy_j = 1.0,
-                                .input_tokens = -1, .output_tokens = -1, .sample_count = -1,
-                                .sample_rate_hz = 10, .domains = &dom, .n_domains = 1};
+    struct wl_store_domain dom = {.domain = WL_DOMAIN_PACKAGE,
+                                  .method = WL_METHOD_COUNTER,
+                                  .source = "fake",
+                                  .energy_j = 1.0,
+                                  .avg_power_w = 10,
+                                  .baseline_power_w = 2,
+                                  .peak_power_w = 12,
+                                  .peak_t_ms = 3};
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 100,
+                                .energy_j = 1.0,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = 10,
+                                .domains = &dom,
+                                .n_domains = 1};
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
 }
 
@@ -402,8 +498,8 @@ static int64_t raw_count(const char *path, const char *table)
 }
 
 static const char *const all_tables[] = {
-    "runs",   "run_tags",          "run_domains", "power_samples", "sections",
-    "tokens", "layer_metrics", "component_metrics", "op_metrics", "component_agg",
+    "runs",   "run_tags",      "run_domains",       "power_samples", "sections",
+    "tokens", "layer_metrics", "component_metrics", "op_metrics",    "component_agg",
 };
 static const int64_t deep_rows[] = {1, 1, 1, 1, 1, 2, 4, 8, 16, 4};
 
@@ -417,9 +513,9 @@ static void test_schema_cascades_a_run_delete(void **state)
     /* Any client deleting the run row takes everything under it along. */
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON; DELETE FROM runs", NULL, NULL,
-                                  NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "PRAGMA foreign_keys = ON; DELETE FROM runs", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     for (size_t i = 0; i < sizeof all_tables / sizeof *all_tables; i++)
         assert_int_equal(raw_count(f->path, all_tables[i]), 0);
@@ -446,15 +542,14 @@ struct collect {
     size_t blob_bytes;
 };
 
-static int collect_row(void *u, size_t n, const char *const *names,
-                       const struct wl_store_value *v)
+static int collect_row(void *u, size_t n, const char *const *names, const struct wl_store_value *v)
 {
     struct collect *c = u;
     if (c->rows++ == 0) {
         size_t o = 0;
         for (size_t i = 0; i < n && o < sizeof c->first - 32; i++)
-            o += (size_t)snprintf(c->first + o, sizeof c->first - o, "%s%s", i ? "," : "",
-                                  names[i]);
+            o +=
+                (size_t)snprintf(c->first + o, sizeof c->first - o, "%s%s", i ? "," : "", names[i]);
     }
     for (size_t i = 0; i < n; i++) {
         if (strcmp(names[i], "energy_j") == 0 && v[i].type == WL_VALUE_REAL)
@@ -503,17 +598,20 @@ static void test_writer_rejects_orphans_and_bad_json(void **state)
     struct wl_store_layer_metric lm = {.token_index = 7, .layer = 0, .dur_ms = 1, .energy_j = 1};
     assert_int_equal(wl_store_add_layer_metric(r, &lm), WL_EINVAL);
     assert_non_null(strstr(wl_store_last_error(f->s), "token 7"));
-    struct wl_store_token t = {.index = 0, .energy_j = 1, .start_ms = 0, .end_ms = 2,
-                               .power_w = WL_STORE_UNSET};
+    struct wl_store_token t = {
+        .index = 0, .energy_j = 1, .start_ms = 0, .end_ms = 2, .power_w = WL_STORE_UNSET};
     assert_int_equal(wl_store_add_token(r, &t), 0);
     assert_int_equal(wl_store_add_token(r, &t), WL_EINVAL); /* duplicate index */
     assert_int_equal(wl_store_run_set_extra(r, "cost", "{\"usd\": 0.5}"), 0);
     assert_int_equal(wl_store_run_set_extra(r, "co2", "{not json"), WL_EINVAL);
     assert_int_equal(wl_store_run_set_extra(r, "Bad Key", "1"), WL_EINVAL);
     /* Partial domain figures merge: baseline first, energy at the end. */
-    struct wl_store_domain base = {.domain = WL_DOMAIN_DRAM, .method = WL_METHOD_SAMPLED,
-                                   .energy_j = WL_STORE_UNSET, .avg_power_w = WL_STORE_UNSET,
-                                   .baseline_power_w = 1.5, .peak_power_w = WL_STORE_UNSET,
+    struct wl_store_domain base = {.domain = WL_DOMAIN_DRAM,
+                                   .method = WL_METHOD_SAMPLED,
+                                   .energy_j = WL_STORE_UNSET,
+                                   .avg_power_w = WL_STORE_UNSET,
+                                   .baseline_power_w = 1.5,
+                                   .peak_power_w = WL_STORE_UNSET,
                                    .peak_t_ms = WL_STORE_UNSET};
     assert_int_equal(wl_store_run_set_domain(r, &base), 0);
     struct wl_store_domain end = base;
@@ -528,9 +626,14 @@ static void test_writer_rejects_orphans_and_bad_json(void **state)
 
     assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
     assert_int_equal(wl_store_run_set_domain(r, &base), 0);
-    tot = (struct wl_run_totals){.status = WL_RUN_CANCELLED, .duration_ms = 2, .energy_j = 3,
-                                 .input_tokens = -1, .output_tokens = -1, .sample_count = 0,
-                                 .sample_rate_hz = WL_STORE_UNSET, .domains = &end,
+    tot = (struct wl_run_totals){.status = WL_RUN_CANCELLED,
+                                 .duration_ms = 2,
+                                 .energy_j = 3,
+                                 .input_tokens = -1,
+                                 .output_tokens = -1,
+                                 .sample_count = 0,
+                                 .sample_rate_hz = WL_STORE_UNSET,
+                                 .domains = &end,
                                  .n_domains = 1};
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
     assert_int_equal(wl_store_summary(f->s, id, &a), 0);
@@ -541,6 +644,123 @@ static void test_writer_rejects_orphans_and_bad_json(void **state)
     assert_float_equal(a.run.domains[0].energy_j, 3, 1e-12);
     assert_int_equal(a.run.domains[0].method, WL_METHOD_SAMPLED);
     wl_store_aggregates_free(&a);
+}
+
+/* Component and op rows are inserted in batches; a bad row in a batch is
+ * still named, and the good rows of that batch are kept. */
+static void test_batched_metrics_name_a_bad_row_and_keep_the_rest(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct wl_store_token t = {
+        .index = 0, .energy_j = 1, .start_ms = 0, .end_ms = 1, .power_w = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_token(r, &t), 0);
+    struct wl_store_layer_metric lm = {0, 0, 1, 1};
+    assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+    struct wl_store_component_metric cm = {.token_index = 0,
+                                           .layer = 0,
+                                           .name = "attn",
+                                           .dur_ms = 1,
+                                           .energy_j = 1,
+                                           .act_mean_abs = WL_STORE_UNSET,
+                                           .act_std = WL_STORE_UNSET,
+                                           .act_max_abs = WL_STORE_UNSET,
+                                           .act_sparsity = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+    int rc = 0;
+    for (int o = 0; o < 200 && rc == 0; o++) {
+        struct wl_store_op_metric om = {.token_index = 0,
+                                        .layer = 0,
+                                        .component = o == 70 ? 5 : 0, /* 5 does not exist */
+                                        .op = o,
+                                        .name = "qk",
+                                        .dur_ms = 0.1,
+                                        .energy_j = 0.1,
+                                        .entropy = WL_STORE_UNSET,
+                                        .max_weight = WL_STORE_UNSET,
+                                        .sparsity = WL_STORE_UNSET,
+                                        .kill_ratio = WL_STORE_UNSET,
+                                        .var_ratio = WL_STORE_UNSET};
+        rc = wl_store_add_op_metric(r, &om);
+    }
+    assert_int_equal(rc, WL_EINVAL); /* reported when its batch (ops 64..127) is inserted */
+    assert_non_null(strstr(wl_store_last_error(f->s), "op 70 (qk) of component 5"));
+    assert_int_equal(wl_store_flush(r), 0);
+    assert_int_equal(raw_count(f->path, "op_metrics"), 127); /* 0..127 but 70 */
+    /* A bad row in the last, partial batch: the run still finishes. */
+    struct wl_store_component_metric orphan = cm;
+    orphan.layer = 9;
+    assert_int_equal(wl_store_add_component_metric(r, &orphan), 0); /* buffered */
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 1,
+                                .energy_j = 1,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), WL_EINVAL);
+    assert_non_null(strstr(wl_store_last_error(f->s), "component 0 of layer 9"));
+    assert_int_equal(raw_count(f->path, "op_metrics"), 127);
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
+    assert_int_equal(l.rows[0].status, WL_RUN_COMPLETE);
+    wl_run_list_free(&l);
+}
+
+/* Per-component sums kept while writing, and the SQL fallback used when a
+ * component id is outside the in-memory grid, give the same aggregates. */
+static void test_component_aggregates_in_and_out_of_the_grid(void **state)
+{
+    struct fixture *f = *state;
+    for (int big = 0; big < 2; big++) {
+        struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE};
+        wl_store_run *r = NULL;
+        char id[37];
+        assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+        for (int t = 0; t < 3; t++) {
+            struct wl_store_token tok = {.index = t,
+                                         .energy_j = 1,
+                                         .start_ms = t,
+                                         .end_ms = t + 1,
+                                         .power_w = WL_STORE_UNSET};
+            assert_int_equal(wl_store_add_token(r, &tok), 0);
+            struct wl_store_layer_metric lm = {t, 2, 1, 1};
+            assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+            struct wl_store_component_metric cm = {.token_index = t,
+                                                   .layer = 2,
+                                                   .component = big ? 100 : 7,
+                                                   .name = "mlp",
+                                                   .dur_ms = 0.5 * (t + 1),
+                                                   .energy_j = t == 1 ? WL_STORE_UNSET : 0.25,
+                                                   .act_mean_abs = WL_STORE_UNSET,
+                                                   .act_std = WL_STORE_UNSET,
+                                                   .act_max_abs = WL_STORE_UNSET,
+                                                   .act_sparsity = WL_STORE_UNSET};
+            assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+        }
+        struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                    .duration_ms = 3,
+                                    .energy_j = 3,
+                                    .input_tokens = -1,
+                                    .output_tokens = -1,
+                                    .sample_count = -1,
+                                    .sample_rate_hz = WL_STORE_UNSET};
+        assert_int_equal(wl_store_run_finish(r, &tot), 0);
+        struct wl_store_aggregates a;
+        assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+        assert_int_equal(a.n_components, 1);
+        assert_int_equal(a.components[0].layer, 2);
+        assert_int_equal(a.components[0].component, big ? 100 : 7);
+        assert_string_equal(a.components[0].name, "mlp");
+        assert_int_equal(a.components[0].n, 3);
+        assert_float_equal(a.components[0].dur_ms, 3.0, 1e-12);
+        assert_float_equal(a.components[0].energy_j, 0.5, 1e-12); /* the unknown one skipped */
+        wl_store_aggregates_free(&a);
+    }
+    assert_int_equal(raw_count(f->path, "component_agg"), 2);
 }
 
 /* Rows become visible to other connections only when a batch commits. */
@@ -580,8 +800,11 @@ static void *writer_thread(void *p)
             if (wl_store_add_samples(a->r, &smp, 1) != 0)
                 return (void *)1;
         } else {
-            struct wl_store_token t = {.index = i, .energy_j = 1, .start_ms = i,
-                                       .end_ms = i + 1, .power_w = WL_STORE_UNSET};
+            struct wl_store_token t = {.index = i,
+                                       .energy_j = 1,
+                                       .start_ms = i,
+                                       .end_ms = i + 1,
+                                       .power_w = WL_STORE_UNSET};
             if (wl_store_add_token(a->r, &t) != 0)
                 return (void *)1;
         }
@@ -606,8 +829,12 @@ static void test_two_threads_share_a_writer(void **state)
     pthread_join(tb, &rb);
     assert_null(ra);
     assert_null(rb);
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE, .duration_ms = 1, .energy_j = 200,
-                                .input_tokens = -1, .output_tokens = -1, .sample_count = -1,
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 1,
+                                .energy_j = 200,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
                                 .sample_rate_hz = WL_STORE_UNSET};
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
     assert_int_equal(raw_count(f->path, "power_samples"), 200);
@@ -684,8 +911,11 @@ static void test_sigkill_mid_run_leaves_an_incomplete_run(void **state)
             _exit(2);
         wl_store_run_set_flush_interval(r, 3600 * 1000);
         for (int i = 0; i < 50; i++) {
-            struct wl_store_token t = {.index = i, .energy_j = 0.5, .start_ms = i,
-                                       .end_ms = i + 1, .power_w = WL_STORE_UNSET};
+            struct wl_store_token t = {.index = i,
+                                       .energy_j = 0.5,
+                                       .start_ms = i,
+                                       .end_ms = i + 1,
+                                       .power_w = WL_STORE_UNSET};
             struct wl_store_sample smp = {.t_ms = i};
             if (wl_store_add_token(r, &t) != 0 || wl_store_add_samples(r, &smp, 1) != 0)
                 _exit(3);
@@ -766,9 +996,9 @@ static void test_refuses_a_file_that_is_not_a_database(void **state)
     snprintf(path, sizeof path, "%s/other.db", f->dir);
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (42)", NULL, NULL,
-                                  NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (42)", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     size_t n0;
     char *before = snapshot(path, &n0);
@@ -924,6 +1154,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_creates_directories_and_reopens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrates_an_empty_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_and_no_create_modes, setup, teardown),
         cmocka_unit_test(test_default_path_order),
         cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pagination_edges, setup, teardown),
@@ -933,6 +1164,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete_run_removes_only_that_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreach_reads_each_level, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_rejects_orphans_and_bad_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batched_metrics_name_a_bad_row_and_keep_the_rest,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_component_aggregates_in_and_out_of_the_grid, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_batches_commit_on_flush_and_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_threads_share_a_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_dry_run_then_real, setup, teardown),
@@ -944,8 +1179,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_locked_database_is_a_clear_busy_error, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_read_only_directory_is_a_clear_error, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_directory_is_a_clear_error, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,13 +57,13 @@ static void test_synth_metadata_layout_and_values(void **state)
     assert_int_equal(f.context_length, 2048);
     assert_true(fabs(f.norm_eps - 1e-5) < 1e-9);
     assert_int_equal(f.n_tensors, 2 + 3 * 9 + 1);
-    assert_int_equal(f.n_params, 2 * 64 * 300 + 64 + 3 * (2 * 64 + 2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 96));
-    static const char *const names[] = {"token_embd.weight", "blk.2.attn_norm.weight",
-                                        "blk.2.attn_q.weight", "blk.2.attn_k.weight",
-                                        "blk.2.attn_v.weight", "blk.2.attn_output.weight",
-                                        "blk.2.ffn_norm.weight", "blk.2.ffn_gate.weight",
-                                        "blk.2.ffn_up.weight", "blk.2.ffn_down.weight",
-                                        "output_norm.weight", "output.weight"};
+    assert_int_equal(f.n_params,
+                     2 * 64 * 300 + 64 + 3 * (2 * 64 + 2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 96));
+    static const char *const names[] = {
+        "token_embd.weight",     "blk.2.attn_norm.weight", "blk.2.attn_q.weight",
+        "blk.2.attn_k.weight",   "blk.2.attn_v.weight",    "blk.2.attn_output.weight",
+        "blk.2.ffn_norm.weight", "blk.2.ffn_gate.weight",  "blk.2.ffn_up.weight",
+        "blk.2.ffn_down.weight", "output_norm.weight",     "output.weight"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         assert_non_null(wl_gguf_find_tensor(g, names[i]));
     /* byte-level vocabulary */
@@ -71,9 +71,15 @@ static void test_synth_metadata_layout_and_values(void **state)
     assert_int_equal(wl_gguf_get_arr_str(g, "tokenizer.ggml.tokens", 3, &s), 0);
     assert_int_equal(s.len, 6), assert_memory_equal(s.data, "<0x00>", 6);
     assert_int_equal(wl_gguf_get_arr_str(g, "tokenizer.ggml.tokens", 259, &s), 0);
-    assert_memory_equal(s.data, "\xe2\x96\x81" "a", 4);
+    assert_memory_equal(s.data,
+                        "\xe2\x96\x81"
+                        "a",
+                        4);
     assert_int_equal(wl_gguf_get_arr_str(g, "tokenizer.ggml.tokens", 299, &s), 0);
-    assert_memory_equal(s.data, "\xe2\x96\x81" "ao", 5); /* 41st piece: a..z, aa..ao */
+    assert_memory_equal(s.data,
+                        "\xe2\x96\x81"
+                        "ao",
+                        5); /* 41st piece: a..z, aa..ao */
     /* values: norms are 1, matrices uniform within +-sqrt(3/fan_in), not constant */
     const struct wl_gguf_tensor *n = wl_gguf_find_tensor(g, "blk.1.ffn_norm.weight");
     const float *nv = n->data;

@@ -1,7 +1,8 @@
-/* engine/threadpool: every worker runs every job exactly once with the right
- * index, memory written before/inside a run is visible after it, many
- * back-to-back runs (the per-token pattern) and runs after the workers went
- * to sleep, inline pools, row splitting, bad arguments. Run under TSan too.
+/* engine/threadpool: every share / chunk of a job runs exactly once with
+ * the right index, memory written before/inside a run is visible after it,
+ * many back-to-back runs (the per-token pattern), runs after the workers
+ * went to sleep, slow shares, inline pools, row splitting, bad arguments.
+ * Run under TSan too.
  */
 #include "test_support.h"
 
@@ -152,6 +153,84 @@ static void test_split_covers_range_with_aligned_boundaries(void **state)
             }
 }
 
+struct chunk_job {
+    atomic_int *hits;
+    int64_t n;
+    atomic_int bad;
+};
+
+static void chunk_fn(void *arg, int64_t c)
+{
+    struct chunk_job *j = arg;
+    if (c < 0 || c >= j->n)
+        atomic_fetch_add(&j->bad, 1);
+    else
+        atomic_fetch_add(&j->hits[c], 1);
+}
+
+static void test_run_chunks_runs_every_chunk_exactly_once(void **state)
+{
+    (void)state;
+    const int64_t ns[] = {0, 1, 2, 3, 17, 1000, 4096};
+    for (int nth = 1; nth <= 4; nth++) {
+        struct wl_threadpool *p;
+        assert_int_equal(wl_threadpool_create(nth, &p), 0);
+        for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++)
+            for (int rep = 0; rep < 20; rep++) {
+                struct chunk_job j;
+                j.n = ns[k];
+                j.hits = calloc((size_t)ns[k] + 1, sizeof *j.hits);
+                assert_non_null(j.hits);
+                atomic_init(&j.bad, 0);
+                assert_int_equal(wl_threadpool_run_chunks(p, ns[k], chunk_fn, &j), 0);
+                for (int64_t c = 0; c < ns[k]; c++)
+                    assert_int_equal(atomic_load(&j.hits[c]), 1);
+                assert_int_equal(atomic_load(&j.bad), 0);
+                free(j.hits);
+            }
+        /* share-style and chunk-style jobs interleave on one pool */
+        struct count_job *cj = calloc(1, sizeof *cj);
+        assert_non_null(cj);
+        wl_threadpool_run(p, count_fn, cj);
+        for (int i = 0; i < nth; i++)
+            assert_int_equal(cj->calls[i], 1);
+        free(cj);
+        assert_int_equal(wl_threadpool_run_chunks(p, -1, chunk_fn, NULL), WL_EINVAL);
+        assert_int_equal(wl_threadpool_run_chunks(p, WL_THREADPOOL_MAX_CHUNKS + 1, chunk_fn, NULL),
+                         WL_EINVAL);
+        assert_int_equal(wl_threadpool_run_chunks(p, 4, NULL, NULL), WL_EINVAL);
+        wl_threadpool_destroy(p);
+    }
+}
+
+/* A share that sleeps: the other shares still run exactly once and the
+ * caller returns only after the sleeper finished. */
+static void slow_share_fn(void *arg, int ith, int nth)
+{
+    struct count_job *j = arg;
+    if (ith == nth - 1)
+        wl_clock_sleep_ns(5 * 1000 * 1000);
+    j->calls[ith]++;
+    atomic_fetch_add(&j->total, 1);
+}
+
+static void test_slow_share_is_waited_for(void **state)
+{
+    (void)state;
+    struct wl_threadpool *p;
+    assert_int_equal(wl_threadpool_create(3, &p), 0);
+    struct count_job *j = calloc(1, sizeof *j);
+    assert_non_null(j);
+    for (int rep = 0; rep < 5; rep++) {
+        wl_threadpool_run(p, slow_share_fn, j);
+        assert_int_equal(atomic_load(&j->total), 3 * (rep + 1));
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(j->calls[i], rep + 1);
+    }
+    free(j);
+    wl_threadpool_destroy(p);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -169,6 +248,8 @@ int main(void)
         cmocka_unit_test(test_null_pool_runs_inline),
         cmocka_unit_test(test_parallel_sum_matches_serial),
         cmocka_unit_test(test_split_covers_range_with_aligned_boundaries),
+        cmocka_unit_test(test_run_chunks_runs_every_chunk_exactly_once),
+        cmocka_unit_test(test_slow_share_is_waited_for),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

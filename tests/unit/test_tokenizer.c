@@ -99,10 +99,10 @@ static void expect_ids(const int32_t *got, size_t n, const int32_t *want, size_t
     }
 }
 
-#define EXPECT(got, n, ...)                                                                     \
-    do {                                                                                        \
-        const int32_t want_[] = {__VA_ARGS__};                                                  \
-        expect_ids(got, n, want_, sizeof(want_) / sizeof(want_[0]));                            \
+#define EXPECT(got, n, ...)                                                                        \
+    do {                                                                                           \
+        const int32_t want_[] = {__VA_ARGS__};                                                     \
+        expect_ids(got, n, want_, sizeof(want_) / sizeof(want_[0]));                               \
     } while (0)
 
 static void detok_eq(const wl_tokenizer *t, const int32_t *ids, size_t n, unsigned flags,
@@ -259,7 +259,9 @@ static void test_decoder_holds_back_partial_utf8(void **state)
     /* an impossible byte and a broken sequence become U+FFFD, never half a char */
     push_expect(&d, 3 + 0xFF, "\xef\xbf\xbd");
     push_expect(&d, 3 + 0xE2, "");
-    push_expect(&d, a, "\xef\xbf\xbd" "a");
+    push_expect(&d, a,
+                "\xef\xbf\xbd"
+                "a");
     /* a surrogate lead (ED A0) is invalid */
     push_expect(&d, 3 + 0xED, "");
     push_expect(&d, 3 + 0xA0, "\xef\xbf\xbd\xef\xbf\xbd");
@@ -453,8 +455,8 @@ static void test_pretokenizers(void **state)
     expect_split("default", "Hi, 12345!", dflt);
     const char *falcon[] = {"a", "`", "b", " ", "123", "45", NULL};
     expect_split("falcon", "a`b 12345", falcon);
-    const char *dsllm[] = {"Hi", " there", ",", "\n", "\xe4\xb8\x96\xe7\x95\x8c", " ", "42", "  ",
-                           NULL};
+    const char *dsllm[] = {"Hi", " there", ",",  "\n", "\xe4\xb8\x96\xe7\x95\x8c",
+                           " ",  "42",     "  ", NULL};
     expect_split("deepseek-llm", "Hi there,\n\xe4\xb8\x96\xe7\x95\x8c 42  ", dsllm);
     const char *dscoder[] = {"x", " =", " foo", "(", "1", "2", ");", "\n", NULL};
     expect_split("deepseek-coder", "x = foo(12);\n", dscoder);
@@ -537,7 +539,8 @@ static char *mixed_text(size_t size)
     static const char *parts[] = {
         "The quick brown fox jumps over the lazy dog. ",
         "Ce n'est pas la m\xc3\xaame chose, \xc3\xa0 vrai dire! ",
-        "\xe6\x88\x91\xe6\x83\xb3\xe5\x9c\xa8" "apple 1314151 \xe5\xa4\xa9 ",
+        "\xe6\x88\x91\xe6\x83\xb3\xe5\x9c\xa8"
+        "apple 1314151 \xe5\xa4\xa9 ",
         "int main(void) { return 0x2A; }\n\t",
         "\xf0\x9f\x9a\x80 emojis \xe2\x9c\x85 ",
         "   spaced   out   \n\n",
@@ -591,8 +594,8 @@ static void test_edge_cases_real_vocabs(void **state)
              * instead): not lossless there, but it must not fail */
             int32_t *ids = NULL;
             size_t ni = 0;
-            assert_int_equal(wl_tok_tokenize_alloc(t, invalid, sizeof(invalid) - 1, 0, &ids, &ni,
-                                                   &st), 0);
+            assert_int_equal(
+                wl_tok_tokenize_alloc(t, invalid, sizeof(invalid) - 1, 0, &ids, &ni, &st), 0);
             assert_true(ni > 0);
             free(ids);
         }
@@ -655,6 +658,42 @@ static void test_special_tokens_real_vocabs(void **state)
     wl_tok_free(t);
 }
 
+/* SPM cuts text where no token contains the two neighbouring characters; the
+ * result must equal merging the whole fragment at once (the reference way). */
+static void test_spm_segmentation_is_exact(void **state)
+{
+    (void)state;
+    if (!wl_test_have_data()) {
+        skip();
+        return;
+    }
+    const char *names[] = {"llama-spm", "phi-3"};
+    char *text = mixed_text(1u << 16);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < (1u << 16); i += 7) { /* sprinkle pseudo-random bytes */
+        x = x * 1103515245u + 12345u;
+        text[i] = (char)(x >> 24);
+    }
+    for (size_t k = 0; k < 2; k++) {
+        wl_tokenizer *t = load_vocab(names[k]);
+        int32_t *a = NULL, *b = NULL;
+        size_t na = 0, nb = 0;
+        struct wl_tok_stats st = {0};
+        assert_int_equal(wl_tok_tokenize_alloc(t, text, 1u << 16, 0, &a, &na, &st), 0);
+        assert_true(st.n_words > 1000); /* it did cut */
+        uint64_t *pairs = t->spm_pairs;
+        t->spm_pairs = NULL; /* one segment per fragment */
+        assert_int_equal(wl_tok_tokenize_alloc(t, text, 1u << 16, 0, &b, &nb, NULL), 0);
+        t->spm_pairs = pairs;
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, na * sizeof(*a));
+        free(a);
+        free(b);
+        wl_tok_free(t);
+    }
+    free(text);
+}
+
 /* ---- concurrency: one tokenizer, two threads ------------------------------------------ */
 
 struct job {
@@ -670,8 +709,8 @@ static void *worker(void *arg)
     for (int r = 0; r < 4; r++) {
         int32_t *ids = NULL;
         size_t n = 0;
-        j->rc |= wl_tok_tokenize_alloc(j->t, j->text, strlen(j->text), WL_TOK_ADD_BOS, &ids, &n,
-                                       NULL);
+        j->rc |=
+            wl_tok_tokenize_alloc(j->t, j->text, strlen(j->text), WL_TOK_ADD_BOS, &ids, &n, NULL);
         if (r > 0 && n != j->n_tokens)
             j->rc = -1;
         j->n_tokens = n;
@@ -741,6 +780,7 @@ int main(void)
         cmocka_unit_test(test_build_errors_say_what),
         cmocka_unit_test(test_edge_cases_real_vocabs),
         cmocka_unit_test(test_special_tokens_real_vocabs),
+        cmocka_unit_test(test_spm_segmentation_is_exact),
         cmocka_unit_test(test_concurrent_tokenize),
         cmocka_unit_test(test_buffer_too_small),
     };

@@ -112,8 +112,7 @@ static void check_vocab(const char *vocab, bool lossless)
         assert_int_equal(rc, 0);
         if (ng != nw || memcmp(want, got, ng * sizeof(int32_t)) != 0) {
             bad++;
-            fprintf(stderr, "  %s case %zu mismatch: '%.*s'\n", vocab, i, (int)c.len[i],
-                    c.text[i]);
+            fprintf(stderr, "  %s case %zu mismatch: '%.*s'\n", vocab, i, (int)c.len[i], c.text[i]);
             print_ids("expected", want, nw);
             print_ids("got     ", got, ng);
         }
@@ -124,8 +123,8 @@ static void check_vocab(const char *vocab, bool lossless)
         assert_int_equal(rc, 0);
         if (lossless && (tl != c.len[i] || memcmp(text, c.text[i], tl) != 0)) {
             roundtrip_bad++;
-            fprintf(stderr, "  %s case %zu round trip: '%.*s' -> '%.*s'\n", vocab, i,
-                    (int)c.len[i], c.text[i], (int)tl, text);
+            fprintf(stderr, "  %s case %zu round trip: '%.*s' -> '%.*s'\n", vocab, i, (int)c.len[i],
+                    c.text[i], (int)tl, text);
         }
         /* the streaming decoder emits the same bytes (inputs are valid UTF-8) */
         struct wl_tok_decoder d;
@@ -147,8 +146,9 @@ static void check_vocab(const char *vocab, bool lossless)
         assert_int_equal(sl, tl);
         assert_memory_equal(sbuf, text, sl);
     }
-    fprintf(stderr, "%s: %zu cases, %zu mismatches, %zu round-trip failures; %llu tokens, "
-                    "%llu lookups, %llu merges\n",
+    fprintf(stderr,
+            "%s: %zu cases, %zu mismatches, %zu round-trip failures; %llu tokens, "
+            "%llu lookups, %llu merges\n",
             vocab, c.n, bad, roundtrip_bad, (unsigned long long)st.n_tokens,
             (unsigned long long)st.n_lookups, (unsigned long long)st.n_merges);
     assert_int_equal(c.n, 46);
@@ -193,8 +193,8 @@ static void test_deepseek_llm(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_llama_spm),   cmocka_unit_test(test_phi_3),
-        cmocka_unit_test(test_gpt_2),       cmocka_unit_test(test_starcoder),
+        cmocka_unit_test(test_llama_spm),    cmocka_unit_test(test_phi_3),
+        cmocka_unit_test(test_gpt_2),        cmocka_unit_test(test_starcoder),
         cmocka_unit_test(test_deepseek_llm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

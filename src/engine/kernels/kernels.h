@@ -73,13 +73,16 @@ int wl_kernels_init(struct wl_kernels *k, enum wl_kpath path);
 bool wl_kernel_type_supported(uint32_t type);
 
 /* Checks a weight descriptor: supported type, rows >= 1, cols >= 1 and a
- * multiple of the block size, row_bytes large enough, data not NULL.
+ * multiple of the block size, row_bytes large enough, data not NULL, data
+ * and row_bytes aligned to 4 bytes (F32) or 2 bytes (all other types, whose
+ * blocks hold fp16 fields), as GGUF data always is.
  * 0 or WL_EINVAL/WL_ENOTSUP. */
 int wl_kernel_weight_check(const struct wl_kernel_weight *w);
 
 /* Scratch bytes wl_kernel_matmul needs for weights of `type` with `cols`
  * columns and n_x activation rows (0 for F32/F16/BF16, which use x directly).
- * Scratch must be 64-byte aligned. */
+ * Scratch must be 4-byte aligned (it holds floats); 64-byte alignment is
+ * recommended (whole cache lines per activation row). */
 size_t wl_kernel_scratch_bytes(uint32_t type, int64_t cols, int64_t n_x);
 
 /* Quantizes n_x rows of cols floats (cols a multiple of 32) into scratch as

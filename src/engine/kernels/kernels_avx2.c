@@ -146,6 +146,16 @@ WL_INLINE struct xrow xrow_at(const void *x, size_t xs, int j, int64_t n)
     return r;
 }
 
+/* The fp16 fields at p, p + stride, ..., p + 7*stride as 8 floats. */
+WL_INLINE WL_AVX2 __m256 gather8_fp16(const uint16_t *p, size_t stride)
+{
+    const char *c = (const char *)p;
+    uint16_t h[8];
+    WL_UNROLL for (int i = 0; i < 8; i++)
+        memcpy(&h[i], c + (size_t)i * stride, 2);
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
+}
+
 /* ---- Q8_0 ---------------------------------------------------------------- */
 
 WL_INLINE WL_AVX2 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, const void *x, size_t xs,
@@ -160,8 +170,28 @@ WL_INLINE WL_AVX2 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, const 
         acc[j][0] = _mm256_setzero_ps();
         acc[j][1] = _mm256_setzero_ps();
     }
-    int64_t nb = n / WL_QK8_0;
-    for (int64_t b = 0; b < nb; b += NA) {
+    int64_t nb = n / WL_QK8_0, b0 = 0;
+    /* main loop: 8 blocks, their scales converted and multiplied at once */
+    for (; b0 + 8 <= nb; b0 += 8) {
+        __m256 dw = gather8_fp16(&wb[b0].d, sizeof *wb);
+        __m256 sv[WL__KMAX_NX];
+        WL_UNROLL for (int j = 0; j < nx; j++)
+            sv[j] = _mm256_mul_ps(dw, _mm256_loadu_ps(xr[j].d + b0));
+        WL_UNROLL for (int u = 0; u < 8; u++)
+        {
+            __m256i wv = _mm256_loadu_si256((const __m256i *)wb[b0 + u].qs);
+            __m256i aw = _mm256_sign_epi8(wv, wv);
+            const __m256i iu = _mm256_set1_epi32(u);
+            WL_UNROLL for (int j = 0; j < nx; j++)
+            {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * (b0 + u)));
+                __m256i p = dot_us(aw, _mm256_sign_epi8(xv, wv));
+                acc[j][u & 1] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(sv[j], iu),
+                                                _mm256_cvtepi32_ps(p), acc[j][u & 1]);
+            }
+        }
+    }
+    for (int64_t b = b0; b < nb; b += NA) {
         WL_UNROLL for (int u = 0; u < NA; u++)
         {
             if (u > 0 && b + u >= nb)
@@ -171,7 +201,7 @@ WL_INLINE WL_AVX2 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, const 
             float dw = _cvtsh_ss(wb[b + u].d);
             WL_UNROLL for (int j = 0; j < nx; j++)
             {
-                __m256i xv = _mm256_load_si256((const __m256i *)(xr[j].qs + 32 * (b + u)));
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * (b + u)));
                 __m256i p = dot_us(aw, _mm256_sign_epi8(xv, wv));
                 acc[j][u] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xr[j].d[b + u]),
                                             _mm256_cvtepi32_ps(p), acc[j][u]);
@@ -212,8 +242,35 @@ WL_INLINE WL_AVX2 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, const 
         acc[j][1] = _mm256_setzero_ps();
         off[j] = 0.0f;
     }
-    int64_t nb = n / WL_QK4_0;
-    for (int64_t b = 0; b < nb; b += 2) {
+    int64_t nb = n / WL_QK4_0, b0 = 0;
+    /* main loop: 8 blocks, scales and offsets vectorized as in Q8_0 */
+    __m256 accm[WL__KMAX_NX];
+    WL_UNROLL for (int j = 0; j < nx; j++)
+        accm[j] = _mm256_setzero_ps();
+    for (; b0 + 8 <= nb; b0 += 8) {
+        __m256 dw = gather8_fp16(&wb[b0].d, sizeof *wb);
+        __m256 sv[WL__KMAX_NX];
+        WL_UNROLL for (int j = 0; j < nx; j++)
+        {
+            sv[j] = _mm256_mul_ps(dw, _mm256_loadu_ps(xr[j].d + b0));
+            accm[j] = _mm256_fmadd_ps(dw, _mm256_loadu_ps(xr[j].s + b0), accm[j]);
+        }
+        WL_UNROLL for (int u = 0; u < 8; u++)
+        {
+            __m256i wv = unpack_q4_0(wb[b0 + u].qs);
+            const __m256i iu = _mm256_set1_epi32(u);
+            WL_UNROLL for (int j = 0; j < nx; j++)
+            {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * (b0 + u)));
+                __m256i p = dot_us(wv, xv);
+                acc[j][u & 1] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(sv[j], iu),
+                                                _mm256_cvtepi32_ps(p), acc[j][u & 1]);
+            }
+        }
+    }
+    WL_UNROLL for (int j = 0; j < nx; j++)
+        off[j] = hsum8(accm[j]);
+    for (int64_t b = b0; b < nb; b += 2) {
         WL_UNROLL for (int u = 0; u < 2; u++)
         {
             if (u == 1 && b + 1 == nb)
@@ -222,7 +279,7 @@ WL_INLINE WL_AVX2 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, const 
             float dw = _cvtsh_ss(wb[b + u].d);
             WL_UNROLL for (int j = 0; j < nx; j++)
             {
-                __m256i xv = _mm256_load_si256((const __m256i *)(xr[j].qs + 32 * (b + u)));
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * (b + u)));
                 __m256i p = dot_us(wv, xv);
                 acc[j][u] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xr[j].d[b + u]),
                                             _mm256_cvtepi32_ps(p), acc[j][u]);
@@ -301,8 +358,8 @@ WL_INLINE WL_AVX2 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, const 
             WL_UNROLL for (int j = 0; j < nx; j++)
             {
                 const int8_t *xq = xr[j].qs + 256 * b + 64 * c;
-                __m256i p0 = dot_us(lo, _mm256_load_si256((const __m256i *)xq));
-                __m256i p1 = dot_us(hi, _mm256_load_si256((const __m256i *)(xq + 32)));
+                __m256i p0 = dot_us(lo, _mm256_loadu_si256((const __m256i *)xq));
+                __m256i p1 = dot_us(hi, _mm256_loadu_si256((const __m256i *)(xq + 32)));
                 acc[j][0] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(sv[j], i0),
                                             _mm256_cvtepi32_ps(p0), acc[j][0]);
                 acc[j][na - 1] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(sv[j], i1),
@@ -362,7 +419,7 @@ WL_INLINE WL_AVX2 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, const 
                                                _mm_set1_epi16(sc[2 * gi]));
                 WL_UNROLL for (int j = 0; j < nx; j++)
                 {
-                    __m256i xv = _mm256_load_si256((const __m256i *)(xr[j].qs + 256 * b + 32 * gi));
+                    __m256i xv = _mm256_loadu_si256((const __m256i *)(xr[j].qs + 256 * b + 32 * gi));
                     __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[g], xv),
                                                    _mm256_maddubs_epi16(k32, xv));
                     __m256i p = _mm256_madd_epi16(p16, scv);

@@ -36,6 +36,14 @@ WL_INLINE const void *row_at(const void *x, size_t stride, int j)
         break;                                                                                     \
     }
 
+WL_INLINE WL_AVX512 float hsum8_256(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
 /* Two 32-byte rows side by side in one register. */
 WL_INLINE WL_AVX512 __m512i load2x32(const void *a, const void *b)
 {
@@ -140,6 +148,16 @@ WL_INLINE WL_AVX512 __m512i idx2(int a, int b)
                               1);
 }
 
+/* The fp16 fields at p, p + stride, ..., p + 7*stride as 8 floats. */
+WL_INLINE WL_AVX512 __m256 gather8_fp16(const uint16_t *p, size_t stride)
+{
+    const char *c = (const char *)p;
+    uint16_t h[8];
+    WL_UNROLL for (int i = 0; i < 8; i++)
+        memcpy(&h[i], c + (size_t)i * stride, 2);
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
+}
+
 /* ---- Q8_0 ---------------------------------------------------------------- */
 
 /* Signed x signed bytes with VPDPBUSD (unsigned x signed): |w| times x with
@@ -162,6 +180,27 @@ WL_INLINE WL_AVX512 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, cons
         acc[j][1] = _mm512_setzero_ps();
     }
     int64_t nb = n / WL_QK8_0, b = 0;
+    /* main loop: 8 blocks; their 8 fp16 scales are converted at once and
+     * multiplied by 8 activation scales in one instruction */
+    for (; b + 8 <= nb; b += 8) {
+        __m256 dw = gather8_fp16(&wb[b].d, sizeof *wb);
+        __m512 sv[WL__KMAX_NX];
+        WL_UNROLL for (int j = 0; j < nx; j++)
+            sv[j] = _mm512_castps256_ps512(_mm256_mul_ps(dw, _mm256_loadu_ps(xr[j].d + b)));
+        WL_UNROLL for (int u = 0; u < 4; u++)
+        {
+            __m512i wv = load2x32(wb[b + 2 * u].qs, wb[b + 2 * u + 1].qs);
+            __m512i aw = _mm512_abs_epi8(wv);
+            __mmask64 neg = _mm512_movepi8_mask(wv);
+            const __m512i iu = idx2(2 * u, 2 * u + 1);
+            WL_UNROLL for (int j = 0; j < nx; j++)
+            {
+                __m512i p = dot_ss(aw, neg, _mm512_loadu_si512(xr[j].qs + 32 * (b + 2 * u)));
+                acc[j][u & 1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(iu, sv[j]),
+                                                _mm512_cvtepi32_ps(p), acc[j][u & 1]);
+            }
+        }
+    }
     for (; b + 4 <= nb; b += 4) {
         WL_UNROLL for (int u = 0; u < 2; u++)
         {
@@ -234,6 +273,33 @@ WL_INLINE WL_AVX512 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, cons
         off[j] = 0.0f;
     }
     int64_t nb = n / WL_QK4_0, b = 0;
+    /* main loop: 8 blocks, scales and offsets vectorized as in Q8_0 */
+    __m256 accm[WL__KMAX_NX];
+    WL_UNROLL for (int j = 0; j < nx; j++)
+        accm[j] = _mm256_setzero_ps();
+    for (; b + 8 <= nb; b += 8) {
+        __m256 dw = gather8_fp16(&wb[b].d, sizeof *wb);
+        __m512 sv[WL__KMAX_NX];
+        WL_UNROLL for (int j = 0; j < nx; j++)
+        {
+            sv[j] = _mm512_castps256_ps512(_mm256_mul_ps(dw, _mm256_loadu_ps(xr[j].d + b)));
+            accm[j] = _mm256_fmadd_ps(dw, _mm256_loadu_ps(xr[j].s + b), accm[j]);
+        }
+        WL_UNROLL for (int u = 0; u < 4; u++)
+        {
+            __m512i wv = unpack2_q4_0(wb[b + 2 * u].qs, wb[b + 2 * u + 1].qs);
+            const __m512i iu = idx2(2 * u, 2 * u + 1);
+            WL_UNROLL for (int j = 0; j < nx; j++)
+            {
+                __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv,
+                                                _mm512_loadu_si512(xr[j].qs + 32 * (b + 2 * u)));
+                acc[j][u & 1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(iu, sv[j]),
+                                                _mm512_cvtepi32_ps(p), acc[j][u & 1]);
+            }
+        }
+    }
+    WL_UNROLL for (int j = 0; j < nx; j++)
+        off[j] = hsum8_256(accm[j]);
     for (; b + 2 <= nb; b += 4) {
         WL_UNROLL for (int u = 0; u < 2; u++)
         {
@@ -253,7 +319,7 @@ WL_INLINE WL_AVX512 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, cons
         }
     }
     b = nb - (nb & 1);
-    if (b < nb) { /* odd block count: the last block alone, low half */
+    if (b < nb && (nb & 1)) { /* odd block count: the last block alone, low half */
         __m512i wv = unpack2_q4_0(wb[b].qs, wb[b].qs);
         float d0 = _cvtsh_ss(wb[b].d);
         WL_UNROLL for (int j = 0; j < nx; j++)
@@ -307,7 +373,8 @@ WL_INLINE WL_AVX512 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, cons
     struct xrow xr[WL__KMAX_NX];
     __m512 acc[WL__KMAX_NX][NA];
     __m256 accm[WL__KMAX_NX];
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m512i m4z = _mm512_set1_epi8(0x0f);
+    const __m512i sh04 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
     WL_UNROLL for (int j = 0; j < nx; j++)
     {
         xr[j] = xrow_at(x, xs, j, n);
@@ -330,9 +397,10 @@ WL_INLINE WL_AVX512 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, cons
         }
         WL_UNROLL for (int c = 0; c < 4; c++)
         {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(wb[b].qs + 32 * c));
-            __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(q, m4)),
-                                            _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), 1);
+            /* 32 bytes in both halves; low nibbles below, high nibbles above */
+            __m512i q2 = _mm512_broadcast_i64x4(
+                _mm256_loadu_si256((const __m256i *)(wb[b].qs + 32 * c)));
+            __m512i wv = _mm512_and_si512(_mm512_srlv_epi16(q2, sh04), m4z);
             const __m512i ic = idx2(2 * c, 2 * c + 1);
             WL_UNROLL for (int j = 0; j < nx; j++)
             {

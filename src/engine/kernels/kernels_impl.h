@@ -46,7 +46,9 @@ struct wl__kernel_ops {
 };
 
 extern const struct wl__kernel_ops wl__kernel_ops_scalar;
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* x86 SIMD paths (define WL_NO_X86_KERNELS to build the portable path only,
+ * e.g. to check that a non-x86 build compiles and passes) */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(WL_NO_X86_KERNELS)
 #define WL__HAVE_X86_KERNELS 1
 extern const struct wl__kernel_ops wl__kernel_ops_avx2;
 extern const struct wl__kernel_ops wl__kernel_ops_avx512;

@@ -1,0 +1,335 @@
+/* Tables of a run summary; see cli_summary.h. */
+#include "cli_summary.h"
+
+#include "cli_store.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void print_header(const struct wl_store_aggregates *a, const struct wl_summary *s)
+{
+    const struct wl_store_run_detail *r = &a->run;
+    char b1[48], b2[48], b3[48];
+    printf("Run %s  (%s, %s)\n", r->row.id, wl_run_status_name(r->row.status),
+           wl_run_kind_name(r->row.kind));
+    if (r->row.model_name || r->model_path)
+        printf("  model      %s%s%s%s\n", r->row.model_name ? r->row.model_name : "",
+               r->model_path ? "  (" : "", r->model_path ? r->model_path : "",
+               r->model_path ? ")" : "");
+    if (r->row.command)
+        printf("  command    %s\n", r->row.command);
+    if (r->row.prompt)
+        printf("  prompt     %.200s%s\n", r->row.prompt, strlen(r->row.prompt) > 200 ? "..." : "");
+    printf("  created    %s UTC", wl_cli_format_date(r->row.created_at_ms, b1, sizeof b1));
+    if (r->row.tags)
+        printf("   tags: %s", r->row.tags);
+    if (r->row.experiment)
+        printf("   experiment: %s", r->row.experiment);
+    if (r->depth)
+        printf("   depth: %s", r->depth);
+    printf("\n");
+    printf("  energy     %s", wl_cli_fmt_energy(s->energy_j, b1, sizeof b1));
+    if (r->row.has_energy_method)
+        printf("  %s", wl_method_label(r->row.energy_method));
+    else if (s->energy_from_phases)
+        printf("  (run total missing: sum of its phases)");
+    if (r->energy_scope)
+        printf(", scope %s", r->energy_scope);
+    printf("\n");
+    printf("  duration   %s   avg power %s   samples %lld",
+           wl_cli_fmt_duration(s->duration_ms, b1, sizeof b1),
+           wl_cli_fmt(s->avg_power_w, 2, "W", b2, sizeof b2), (long long)a->n_samples);
+    if (!isnan(r->sample_rate_hz))
+        printf(" (at %s)", wl_cli_fmt(r->sample_rate_hz, 1, "Hz", b3, sizeof b3));
+    printf("\n");
+    if (r->error)
+        printf("  error      %s\n", r->error);
+    if (r->row.status == WL_RUN_INCOMPLETE)
+        printf("  NOTE: this run's writer stopped before it finished; figures cover what was "
+               "saved up to its last flush.\n");
+    if (r->row.has_energy_method && r->row.energy_method == WL_METHOD_MODEL_ESTIMATE)
+        printf("  NOTE: energy figures are ESTIMATED by wattlens's CPU-time model, not "
+               "measured (no energy sensor was readable).\n");
+}
+
+static void print_phases(const struct wl_summary *s)
+{
+    if (s->n_phases == 0)
+        return;
+    char b[6][48];
+    printf("\nPhases\n");
+    printf("  %-16s %8s %12s %7s %12s %8s %11s\n", "PHASE", "SECTIONS", "DURATION", "DUR %",
+           "ENERGY", "ENERGY %", "AVG POWER");
+    for (size_t i = 0; i < s->n_phases; i++) {
+        const struct wl_summary_phase *p = &s->phases[i];
+        printf("  %-16s %8lld %12s %7s %12s %8s %11s\n", p->name, (long long)p->n_sections,
+               wl_cli_fmt_duration(p->dur_ms, b[0], sizeof b[0]),
+               wl_cli_fmt(p->dur_pct, 1, "", b[1], sizeof b[1]),
+               wl_cli_fmt_energy(p->energy_j, b[2], sizeof b[2]),
+               wl_cli_fmt(p->energy_pct, 1, "", b[3], sizeof b[3]),
+               wl_cli_fmt(p->avg_power_w, 2, "W", b[4], sizeof b[4]));
+    }
+    if (!isnan(s->covered_energy_pct))
+        printf("  (the phases' sections account for %s %% of the run's energy)\n",
+               wl_cli_fmt(s->covered_energy_pct, 1, "", b[5], sizeof b[5]));
+}
+
+static void print_efficiency(const struct wl_summary *s)
+{
+    const struct wl_summary_efficiency *e = &s->eff;
+    if (e->input_tokens <= 0 && e->output_tokens <= 0) {
+        char b[48];
+        printf("\nEfficiency\n  EDP (energy x delay)       %s\n",
+               wl_cli_fmt(e->edp_js, 4, "J*s", b, sizeof b));
+        return;
+    }
+    struct {
+        const char *label;
+        double v;
+        int dec;
+        const char *unit;
+    } rows[] = {
+        {"J/token (output)", e->j_per_token, 4, "J"},
+        {"prefill J/input token", e->prefill_j_per_in_token, 4, "J"},
+        {"decode J/output token", e->decode_j_per_out_token, 4, "J"},
+        {"output/input energy ratio", e->out_in_energy_ratio, 2, "x"},
+        {"tokens per joule", e->tokens_per_j, 3, "tok/J"},
+        {"decode tokens/s", e->tokens_per_s, 2, "tok/s"},
+        {"prefill tokens/s", e->prefill_tokens_per_s, 2, "tok/s"},
+        {"time to first token", e->ttft_ms, 2, "ms"},
+        {"mean inter-token latency", e->mean_itl_ms, 2, "ms"},
+        {"p50 inter-token latency", e->p50_itl_ms, 2, "ms"},
+        {"p90 inter-token latency", e->p90_itl_ms, 2, "ms"},
+        {"EDP total", e->edp_js, 4, "J*s"},
+        {"EDP per output token", e->edp_per_token_js, 6, "J*s"},
+        {"EDP prefill", e->prefill_edp_js, 4, "J*s"},
+        {"EDP decode", e->decode_edp_js, 4, "J*s"},
+    };
+    printf("\nEfficiency (%lld input, %lld output tokens)\n", (long long)e->input_tokens,
+           (long long)e->output_tokens);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char b[48];
+        printf("  %-27s %s\n", rows[i].label,
+               wl_cli_fmt(rows[i].v, rows[i].dec, rows[i].unit, b, sizeof b));
+    }
+}
+
+static void print_domains(const struct wl_store_aggregates *a, const struct wl_summary *s)
+{
+    if (s->n_domains == 0)
+        return;
+    char b[8][48];
+    printf("\nEnergy by hardware domain (domains nest: core is inside package, package inside "
+           "psys)\n");
+    printf("  %-8s %-16s %12s %8s %10s %18s %10s %12s\n", "DOMAIN", "METHOD", "ENERGY", "% TOTAL",
+           "AVG POWER", "PEAK (AT)", "BASELINE", "DYNAMIC");
+    for (size_t i = 0; i < s->n_domains; i++) {
+        const struct wl_summary_domain *d = &s->domains[i];
+        char peak[64];
+        if (isnan(d->peak_power_w))
+            snprintf(peak, sizeof peak, "n/a");
+        else
+            snprintf(peak, sizeof peak, "%s (%s)",
+                     wl_cli_fmt(d->peak_power_w, 1, "W", b[0], sizeof b[0]),
+                     wl_cli_fmt_duration(d->peak_t_ms, b[1], sizeof b[1]));
+        printf("  %-8s %-16s %12s %8s %10s %18s %10s %12s\n", wl_domain_name(d->domain),
+               (unsigned)d->method < WL_METHOD_COUNT ? wl_method_key(d->method) : "?",
+               wl_cli_fmt_energy(d->energy_j, b[2], sizeof b[2]),
+               wl_cli_fmt(d->pct, 1, "", b[3], sizeof b[3]),
+               wl_cli_fmt(d->avg_power_w, 2, "W", b[4], sizeof b[4]), peak,
+               wl_cli_fmt(d->baseline_power_w, 2, "W", b[5], sizeof b[5]),
+               wl_cli_fmt_energy(d->dynamic_energy_j, b[6], sizeof b[6]));
+    }
+    if (!isnan(s->dynamic_energy_j))
+        printf("  run: baseline %s, dynamic energy above baseline %s\n",
+               wl_cli_fmt(s->baseline_power_w, 2, "W", b[0], sizeof b[0]),
+               wl_cli_fmt_energy(s->dynamic_energy_j, b[1], sizeof b[1]));
+    /* Per phase: each domain's share of the phase's energy. */
+    uint32_t mask = 0;
+    for (size_t i = 0; i < s->n_phases; i++)
+        mask |= s->phases[i].domain_mask;
+    if (!mask)
+        return;
+    printf("  per phase (%% of the phase's energy):\n  %-16s", "PHASE");
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if ((mask >> d) & 1u)
+            printf(" %9s", wl_domain_name((enum wl_domain)d));
+    }
+    printf("\n");
+    for (size_t i = 0; i < s->n_phases; i++) {
+        printf("  %-16s", s->phases[i].name);
+        for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+            if ((mask >> d) & 1u)
+                printf(" %9s", wl_cli_fmt(s->phases[i].domain_pct[d], 1, "", b[0], sizeof b[0]));
+        }
+        printf("\n");
+    }
+    (void)a;
+}
+
+static void print_component_row(const struct wl_summary_component *c, bool with_layer)
+{
+    char b[6][48];
+    if (with_layer)
+        printf("  %5d", c->layer);
+    printf("  %-14s %8lld %12s %12s %12s %8s %8s\n", c->name, (long long)c->n,
+           wl_cli_fmt(c->avg_dur_ms, 4, "ms", b[0], sizeof b[0]),
+           wl_cli_fmt_energy(c->avg_energy_j, b[1], sizeof b[1]),
+           wl_cli_fmt_energy(c->total_energy_j, b[2], sizeof b[2]),
+           wl_cli_fmt(c->dur_pct, 1, "", b[3], sizeof b[3]),
+           wl_cli_fmt(c->energy_pct, 1, "", b[4], sizeof b[4]));
+}
+
+static void print_layers(const struct wl_summary *s, long max_layers)
+{
+    char b[4][48];
+    if (s->n_layers > 0) {
+        printf("\nLayers (average per token; energy attributed by time share)\n");
+        printf("  %5s %8s %12s %12s %8s\n", "LAYER", "TOKENS", "AVG TIME", "AVG ENERGY",
+               "ENERGY %");
+        size_t n =
+            max_layers > 0 && (size_t)max_layers < s->n_layers ? (size_t)max_layers : s->n_layers;
+        for (size_t i = 0; i < n; i++) {
+            const struct wl_summary_layer *l = &s->layers[i];
+            printf("  %5d %8lld %12s %12s %8s\n", l->layer, (long long)l->n,
+                   wl_cli_fmt(l->avg_dur_ms, 4, "ms", b[0], sizeof b[0]),
+                   wl_cli_fmt_energy(l->avg_energy_j, b[1], sizeof b[1]),
+                   wl_cli_fmt(l->energy_pct, 1, "", b[2], sizeof b[2]));
+        }
+        if (n < s->n_layers)
+            printf("  ... %zu more (--layers 0 shows all)\n", s->n_layers - n);
+    }
+    if (s->n_components > 0) {
+        printf("\nComponents (average per token and layer; energy attributed)\n");
+        printf("  %-14s %8s %12s %12s %12s %8s %8s\n", "COMPONENT", "COUNT", "AVG TIME",
+               "AVG ENERGY", "TOTAL", "TIME %", "ENERGY %");
+        for (size_t i = 0; i < s->n_components; i++)
+            print_component_row(&s->components[i], false);
+        printf("\nHottest components (layer, component) by energy\n");
+        printf("  %5s  %-14s %8s %12s %12s %12s %8s %8s\n", "LAYER", "COMPONENT", "COUNT",
+               "AVG TIME", "AVG ENERGY", "TOTAL", "TIME %", "ENERGY %");
+        for (size_t i = 0; i < s->n_hottest; i++)
+            print_component_row(&s->hottest[i], true);
+    }
+}
+
+
+static void print_extras(const struct wl_store_aggregates *a, const struct wl_summary *s)
+{
+    const struct wl_summary_cost *c = &s->cost;
+    char b[6][48];
+    printf("\nPower, memory, cost and CO2\n");
+    printf("  %-27s %s", "peak power", wl_cli_fmt(s->peak_power_w, 2, "W", b[0], sizeof b[0]));
+    if (!isnan(s->peak_t_ms))
+        printf(" (at %s)", wl_cli_fmt_duration(s->peak_t_ms, b[1], sizeof b[1]));
+    printf("\n");
+    if (!isnan(s->dynamic_energy_j))
+        printf("  %-27s %s (baseline %s)\n", "dynamic energy",
+               wl_cli_fmt_energy(s->dynamic_energy_j, b[0], sizeof b[0]),
+               wl_cli_fmt(s->baseline_power_w, 2, "W", b[1], sizeof b[1]));
+    else
+        printf("  %-27s n/a (no idle baseline was taken)\n", "dynamic energy");
+    if (a->run.kv_cache_bytes >= 0)
+        printf("  %-27s %.2f MiB\n", "KV cache", (double)a->run.kv_cache_bytes / 1048576.0);
+    printf("  %-27s %.6g %s (%.6g %s per 1000 output tokens) at %.3g %s/kWh%s\n", "cost",
+           c->cost, c->currency, isnan(c->cost_per_1k_tokens) ? 0.0 : c->cost_per_1k_tokens,
+           c->currency, c->price_per_kwh, c->currency, c->from_run ? "" : " (default price)");
+    printf("  %-27s %.6g g (%.6g g per 1000 output tokens) at %.4g g/kWh%s\n", "CO2", c->co2_g,
+           isnan(c->co2_g_per_1k_tokens) ? 0.0 : c->co2_g_per_1k_tokens, c->co2_g_per_kwh,
+           c->from_run ? "" : " (default intensity)");
+}
+
+/* Output tokens' energies, read back from the store. */
+struct tok_energies {
+    double *e;
+    size_t n, cap;
+};
+
+static int tok_row(void *ud, size_t n_cols, const char *const *names,
+                   const struct wl_store_value *v)
+{
+    struct tok_energies *t = ud;
+    double e = NAN;
+    bool input = false;
+    for (size_t i = 0; i < n_cols; i++) {
+        if (strcmp(names[i], "is_input") == 0)
+            input = v[i].type == WL_VALUE_INT && v[i].i != 0;
+        else if (strcmp(names[i], "energy_j") == 0 && v[i].type == WL_VALUE_REAL)
+            e = v[i].r;
+    }
+    if (input)
+        return 0;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 256;
+        double *p = realloc(t->e, cap * sizeof *p);
+        if (!p)
+            return 1;
+        t->e = p;
+        t->cap = cap;
+    }
+    t->e[t->n++] = e;
+    return 0;
+}
+
+static void print_tokens(wl_store *st, const char *id)
+{
+    struct tok_energies t = {0};
+    if (wl_store_foreach(st, id, WL_TABLE_TOKENS, -1, -1, tok_row, &t) != 0 || t.n == 0) {
+        free(t.e);
+        return;
+    }
+    double lo = INFINITY, hi = -INFINITY, sum = 0;
+    size_t n_ok = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        if (isnan(t.e[i]))
+            continue;
+        lo = t.e[i] < lo ? t.e[i] : lo;
+        hi = t.e[i] > hi ? t.e[i] : hi;
+        sum += t.e[i];
+        n_ok++;
+    }
+    char b[3][48];
+    printf("\nPer-token energy (%zu output tokens; min %s, mean %s, max %s)\n  ", t.n,
+           wl_cli_fmt_energy(n_ok ? lo : NAN, b[0], sizeof b[0]),
+           wl_cli_fmt_energy(n_ok ? sum / (double)n_ok : NAN, b[1], sizeof b[1]),
+           wl_cli_fmt_energy(n_ok ? hi : NAN, b[2], sizeof b[2]));
+    static const char *const bars[] = {"\u2581", "\u2582", "\u2583", "\u2584",
+                                       "\u2585", "\u2586", "\u2587", "\u2588"};
+    /* at most 72 columns: each shows the mean of its tokens */
+    const size_t cols = t.n < 72 ? t.n : 72;
+    for (size_t c = 0; c < cols; c++) {
+        size_t i0 = c * t.n / cols, i1 = (c + 1) * t.n / cols;
+        double m = 0;
+        size_t k = 0;
+        for (size_t i = i0; i < i1; i++) {
+            if (!isnan(t.e[i])) {
+                m += t.e[i];
+                k++;
+            }
+        }
+        if (!k) {
+            printf(" ");
+            continue;
+        }
+        m /= (double)k;
+        int lvl = hi > lo ? (int)((m - lo) / (hi - lo) * 7.0 + 0.5) : 3;
+        printf("%s", bars[lvl < 0 ? 0 : lvl > 7 ? 7 : lvl]);
+    }
+    printf("\n  (first token left; token 0 is sampled from the prefill's logits, so it holds "
+           "sampling only)\n");
+    free(t.e);
+}
+
+void wl_cli_print_summary(wl_store *st, const char *id, const struct wl_store_aggregates *a,
+                          const struct wl_summary *s, long max_layers)
+{
+    print_header(a, s);
+    print_phases(s);
+    print_tokens(st, id);
+    print_efficiency(s);
+    print_extras(a, s);
+    print_domains(a, s);
+    print_layers(s, max_layers);
+}

@@ -1,0 +1,545 @@
+/* `wattlens run`: the main job. Runs a prompt through a GGUF model (or the
+ * built-in synthetic default) with the recorder attached (src/profile),
+ * stores the whole run while it happens, then prints its summary computed
+ * from the store (the same tables as `wattlens show ID`) or, with --json, one
+ * object with run_id, the summary and the energy provenance. SIGINT stops
+ * generation cleanly and the run is stored as `cancelled`.
+ */
+#include "cli.h"
+#include "cli_store.h"
+#include "cli_summary.h"
+
+#include "analysis/summary.h"
+#include "engine/context.h"
+#include "engine/generate.h"
+#include "engine/model.h"
+#include "engine/tokenizer.h"
+#include "profile/default_model.h"
+#include "profile/recorder.h"
+#include "util/clock.h"
+#include "wattlens/error.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *CMD = "run";
+
+static volatile sig_atomic_t g_cancel;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_cancel = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: wattlens run [-m FILE] -p TEXT [-n N] [-t THREADS] [--depth off|module|deep]\n"
+            "                    [--activations] [--baseline SEC] [--settle SEC] [--tags a,b]\n"
+            "                    [--experiment NAME] [sampling options] [--db FILE] [--json]\n"
+            "\n"
+            "Profiles one generation on the built-in engine: energy and time per phase\n"
+            "(pre_inference, prefill, decode, post_inference), per section, per token, and\n"
+            "with --depth module/deep per layer, component and op. Token and section energies\n"
+            "are energy-counter deltas read exactly at their boundaries (or the CPU-time model's\n"
+            "estimate when no sensor is readable: labelled so); layer, component and op\n"
+            "energies are attributed by time share and labelled 'attributed'. The run is\n"
+            "stored while it happens; the summary printed at the end is read back from the\n"
+            "store, so 'wattlens show ID' prints the same. Ctrl-C stops generation and stores\n"
+            "the run as cancelled with everything so far.\n"
+            "\n"
+            "Without -m, a small synthetic llama model is generated once into\n"
+            "$XDG_CACHE_HOME/wattlens (else ~/.cache/wattlens) and used: its weights are\n"
+            "random, so its text is meaningless; it only shows the profile.\n"
+            "\n"
+            "Options:\n"
+            "  -m, --model FILE        GGUF model (default: the built-in synthetic model)\n"
+            "  -p, --prompt TEXT       prompt (default: \"Once upon a time\")\n"
+            "  -n, --n-predict N       tokens to generate (default 64)\n"
+            "  -t, --threads N         threads (default: online CPUs)\n"
+            "  -c, --ctx-size N        context positions (default: prompt + N)\n"
+            "      --depth D           off (phases, sections, tokens), module (+ layers and\n"
+            "                          components; default) or deep (+ ops)\n"
+            "      --activations       activation statistics per component; with deep also\n"
+            "                          attention statistics per head, MLP kill ratio and norm\n"
+            "                          variance ratio (slower)\n"
+            "      --baseline SEC      idle baseline before the run (default 2; 0 = none)\n"
+            "      --settle SEC        wait after model load before the baseline (default 1)\n"
+            "      --tags a,b          tags stored with the run\n"
+            "      --experiment NAME   experiment name stored with the run\n"
+            "      --price-kwh P       electricity price per kWh (default %.2f)\n"
+            "      --currency C        currency of the price (default %s)\n"
+            "      --co2-g-kwh G       grid carbon intensity, g CO2 per kWh (default %.0f)\n"
+            "      --temp T            temperature; 0 = greedy (default 0.8)\n"
+            "      --top-k K           keep the K most likely tokens; 0 = all (default 40)\n"
+            "      --top-p P           nucleus sampling threshold; 1 = off (default 0.95)\n"
+            "      --min-p P           drop tokens below P x the top probability (default 0.05)\n"
+            "      --repeat-penalty R  penalty for the last 64 tokens; 1 = off (default 1)\n"
+            "      --seed S            random seed (default 0)\n"
+            "      --layers N          rows of the layer table (default 48; 0 = all)\n"
+            "      --json              print one JSON object (run_id, summary, provenance)\n" WL_CLI_DB_HELP
+            "  -h, --help              show this help\n"
+            "\n"
+            "Examples:\n"
+            "  wattlens run                                   # built-in model, a few seconds\n"
+            "  wattlens run -m stories260K.gguf -p \"Once upon a time\" -n 128 --depth deep\n"
+            "  wattlens run -m model.gguf -p \"Hello\" --baseline 0 --tags q8,laptop --json\n"
+            "  wattlens show RUN_ID                           # the summary again, from the store\n",
+            WL_DEFAULT_PRICE_PER_KWH, WL_DEFAULT_CURRENCY, WL_DEFAULT_CO2_G_PER_KWH);
+}
+
+struct progress {
+    bool tty;
+    uint64_t t_decode0;
+    int64_t n;
+};
+
+static void on_text(void *ud, const char *text, size_t len)
+{
+    struct progress *p = ud;
+    (void)text;
+    (void)len;
+    p->n++;
+    if (!p->tty)
+        return;
+    uint64_t now = wl_clock_now_ns();
+    if (!p->t_decode0)
+        p->t_decode0 = now;
+    double s = (double)(now - p->t_decode0) / 1e9;
+    fprintf(stderr, "\r  decode: %lld pieces, %.1f tokens/s   ", (long long)p->n,
+            s > 0 ? (double)(p->n - 1) / s : 0.0);
+}
+
+static void host_cpu(char *buf, size_t size)
+{
+    buf[0] = '\0';
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) == 0) {
+            const char *c = strchr(line, ':');
+            if (c) {
+                c++;
+                while (*c == ' ')
+                    c++;
+                snprintf(buf, size, "%s", c);
+                buf[strcspn(buf, "\n")] = '\0';
+            }
+            break;
+        }
+    }
+    fclose(f);
+}
+
+struct opts {
+    const char *model, *prompt, *tags, *experiment, *db, *currency;
+    long n_predict, n_ctx, max_layers;
+    double baseline_s, settle_s, price, co2;
+    enum wl_profile_depth depth;
+    bool activations, json;
+    struct wl_generate_params gp;
+    struct wl_context_params cp;
+};
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+    enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REP, O_SEED, O_DEPTH, O_ACT, O_BASE,
+           O_SETTLE, O_TAGS, O_EXP, O_PRICE, O_CUR, O_CO2, O_JSON, O_LAYERS };
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"prompt", required_argument, NULL, 'p'},
+        {"n-predict", required_argument, NULL, 'n'},
+        {"threads", required_argument, NULL, 't'},
+        {"ctx-size", required_argument, NULL, 'c'},
+        {"temp", required_argument, NULL, O_TEMP},
+        {"top-k", required_argument, NULL, O_TOPK},
+        {"top-p", required_argument, NULL, O_TOPP},
+        {"min-p", required_argument, NULL, O_MINP},
+        {"repeat-penalty", required_argument, NULL, O_REP},
+        {"seed", required_argument, NULL, O_SEED},
+        {"depth", required_argument, NULL, O_DEPTH},
+        {"activations", no_argument, NULL, O_ACT},
+        {"baseline", required_argument, NULL, O_BASE},
+        {"settle", required_argument, NULL, O_SETTLE},
+        {"tags", required_argument, NULL, O_TAGS},
+        {"experiment", required_argument, NULL, O_EXP},
+        {"price-kwh", required_argument, NULL, O_PRICE},
+        {"currency", required_argument, NULL, O_CUR},
+        {"co2-g-kwh", required_argument, NULL, O_CO2},
+        {"json", no_argument, NULL, O_JSON},
+        {"layers", required_argument, NULL, O_LAYERS},
+        {"help", no_argument, NULL, 'h'},
+        WL_CLI_DB_OPTION,
+        {NULL, 0, NULL, 0},
+    };
+    long v;
+    double d;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:p:n:t:c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            o->model = optarg;
+            break;
+        case 'p':
+            o->prompt = optarg;
+            break;
+        case 'n':
+            if (!wl_cli_parse_long(CMD, "-n", optarg, 1, 1 << 20, &o->n_predict))
+                return WL_EXIT_USAGE;
+            break;
+        case 't':
+            if (!wl_cli_parse_long(CMD, "-t", optarg, 1, 256, &v))
+                return WL_EXIT_USAGE;
+            o->cp.n_threads = (int32_t)v;
+            break;
+        case 'c':
+            if (!wl_cli_parse_long(CMD, "-c", optarg, 1, 1 << 20, &o->n_ctx))
+                return WL_EXIT_USAGE;
+            break;
+        case O_TEMP:
+            if (!wl_cli_parse_double(CMD, "--temp", optarg, 0.0, 100.0, &d))
+                return WL_EXIT_USAGE;
+            o->gp.sampling.temperature = (float)d;
+            break;
+        case O_TOPK:
+            if (!wl_cli_parse_long(CMD, "--top-k", optarg, 0, 1 << 24, &v))
+                return WL_EXIT_USAGE;
+            o->gp.sampling.top_k = (int32_t)v;
+            break;
+        case O_TOPP:
+            if (!wl_cli_parse_double(CMD, "--top-p", optarg, 0.0, 1.0, &d))
+                return WL_EXIT_USAGE;
+            o->gp.sampling.top_p = (float)d;
+            break;
+        case O_MINP:
+            if (!wl_cli_parse_double(CMD, "--min-p", optarg, 0.0, 1.0, &d))
+                return WL_EXIT_USAGE;
+            o->gp.sampling.min_p = (float)d;
+            break;
+        case O_REP:
+            if (!wl_cli_parse_double(CMD, "--repeat-penalty", optarg, 0.01, 100.0, &d))
+                return WL_EXIT_USAGE;
+            o->gp.sampling.repeat_penalty = (float)d;
+            break;
+        case O_SEED:
+            if (!wl_cli_parse_long(CMD, "--seed", optarg, 0, 0x7fffffffL, &v))
+                return WL_EXIT_USAGE;
+            o->gp.sampling.seed = (uint64_t)v;
+            break;
+        case O_DEPTH:
+            if (wl_profile_depth_parse(optarg, &o->depth) != 0)
+                return wl_cli_usage_error(CMD, "--depth must be off, module or deep, not '%s'",
+                                          optarg);
+            break;
+        case O_ACT:
+            o->activations = true;
+            break;
+        case O_BASE:
+            if (!wl_cli_parse_double(CMD, "--baseline", optarg, 0.0, 3600.0, &o->baseline_s))
+                return WL_EXIT_USAGE;
+            break;
+        case O_SETTLE:
+            if (!wl_cli_parse_double(CMD, "--settle", optarg, 0.0, 3600.0, &o->settle_s))
+                return WL_EXIT_USAGE;
+            break;
+        case O_TAGS:
+            o->tags = optarg;
+            break;
+        case O_EXP:
+            o->experiment = optarg;
+            break;
+        case O_PRICE:
+            if (!wl_cli_parse_double(CMD, "--price-kwh", optarg, 0.0, 1e6, &o->price))
+                return WL_EXIT_USAGE;
+            break;
+        case O_CUR:
+            if (strlen(optarg) == 0 || strlen(optarg) > 8 || strpbrk(optarg, "\"\\"))
+                return wl_cli_usage_error(CMD, "--currency: 1 to 8 characters, no quotes");
+            o->currency = optarg;
+            break;
+        case O_CO2:
+            if (!wl_cli_parse_double(CMD, "--co2-g-kwh", optarg, 0.0, 1e5, &o->co2))
+                return WL_EXIT_USAGE;
+            break;
+        case O_JSON:
+            o->json = true;
+            break;
+        case O_LAYERS:
+            if (!wl_cli_parse_long(CMD, "--layers", optarg, 0, 1000000, &o->max_layers))
+                return WL_EXIT_USAGE;
+            break;
+        case WL_CLI_OPT_DB:
+            o->db = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return -1;
+        default:
+            return wl_cli_usage_error(CMD, "unknown option or missing value (see --help)");
+        }
+    }
+    if (optind < argc)
+        return wl_cli_usage_error(CMD, "unexpected argument '%s' (quote the prompt: -p \"...\")",
+                                  argv[optind]);
+    return WL_EXIT_OK;
+}
+
+/* Splits "a,b" into the run info's tag list (pointers into buf). */
+static size_t split_tags(char *buf, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (char *t = strtok(buf, ","); t && n < max; t = strtok(NULL, ","))
+        if (*t)
+            out[n++] = t;
+    return n;
+}
+
+static int run(int argc, char **argv)
+{
+    struct opts o = {.prompt = "Once upon a time", .n_predict = 64, .max_layers = 48,
+                     .baseline_s = 2.0, .settle_s = 1.0, .price = WL_DEFAULT_PRICE_PER_KWH,
+                     .co2 = WL_DEFAULT_CO2_G_PER_KWH, .currency = WL_DEFAULT_CURRENCY,
+                     .depth = WL_PROFILE_MODULE};
+    o.gp = wl_generate_default_params();
+    o.cp = wl_context_default_params();
+    int prc = parse(argc, argv, &o);
+    if (prc < 0)
+        return WL_EXIT_OK;
+    if (prc != WL_EXIT_OK)
+        return prc;
+    const bool tty = wl_cli_stderr_is_tty();
+
+    struct wl_errmsg err = {{0}};
+    char model_path[4096];
+    bool default_model = o.model == NULL, created = false;
+    wl_model *m = NULL;
+    wl_tokenizer *tok = NULL;
+    wl_context *ctx = NULL;
+    wl_store *st = NULL;
+    wl_store_run *srun = NULL;
+    wl_recorder *rec = NULL;
+    char *prov = NULL, *tagbuf = NULL;
+    struct wl_generate_result res = {0};
+    int status = WL_EXIT_FAIL, rc;
+    char id[40] = "";
+    struct sigaction sa, old;
+    bool sig_set = false;
+
+    if (default_model) {
+        if (wl_default_model_ensure(model_path, sizeof model_path, &created, &err) != 0) {
+            wl_cli_fail(CMD, "built-in model: %s", err.text);
+            goto done;
+        }
+        o.model = model_path;
+        if (created)
+            fprintf(stderr, "wattlens run: generated the built-in model %s\n", model_path);
+    }
+    fprintf(stderr, "wattlens run: loading %s\n", o.model);
+    if ((rc = wl_model_load(o.model, &m, &err)) != 0) {
+        wl_cli_fail(CMD, "%s: %s", o.model, err.text);
+        goto done;
+    }
+    if ((rc = wl_tok_load_gguf(m->gguf, &tok, &err)) != 0) {
+        wl_cli_fail(CMD, "%s: tokenizer: %s", o.model, err.text);
+        goto done;
+    }
+    if (o.n_ctx == 0) {
+        long want = (long)strlen(o.prompt) + 2 + o.n_predict;
+        o.n_ctx = want < m->config.n_ctx_train ? want : m->config.n_ctx_train;
+    }
+    o.cp.n_ctx = (int32_t)o.n_ctx;
+    if ((rc = wl_context_create(m, &o.cp, &ctx, &err)) != 0) {
+        wl_cli_fail(CMD, "%s", err.text);
+        goto done;
+    }
+
+    if (wl_cli_store_open(CMD, o.db, &st) != WL_EXIT_OK)
+        goto done;
+    const char *tags[64];
+    size_t n_tags = 0;
+    if (o.tags) {
+        tagbuf = strdup(o.tags);
+        if (tagbuf)
+            n_tags = split_tags(tagbuf, tags, 64);
+    }
+    char sampling[512], cpu[256];
+    snprintf(sampling, sizeof sampling,
+             "{\"temperature\":%g,\"top_k\":%d,\"top_p\":%g,\"min_p\":%g,\"repeat_penalty\":%g,"
+             "\"seed\":%llu,\"n_predict\":%ld}",
+             (double)o.gp.sampling.temperature, o.gp.sampling.top_k, (double)o.gp.sampling.top_p,
+             (double)o.gp.sampling.min_p, (double)o.gp.sampling.repeat_penalty,
+             (unsigned long long)o.gp.sampling.seed, o.n_predict);
+    host_cpu(cpu, sizeof cpu);
+    const char *base = strrchr(o.model, '/');
+    struct wl_run_info info = {
+        .kind = WL_RUN_KIND_INFERENCE,
+        .model_name = default_model ? "built-in synthetic llama (meaningless text)"
+                                    : (base ? base + 1 : o.model),
+        .model_path = o.model,
+        .model_arch = m->config.arch,
+        .prompt = o.prompt,
+        .tags = tags,
+        .n_tags = n_tags,
+        .experiment = o.experiment,
+        .depth = wl_profile_depth_name(o.depth),
+        .sampling_json = sampling,
+        .batch_size = o.cp.n_ubatch,
+        .threads = wl_context_n_threads(ctx),
+        .context_length = wl_context_n_ctx(ctx),
+        .host_cpu = cpu[0] ? cpu : NULL,
+        .host_cores = sysconf(_SC_NPROCESSORS_ONLN),
+        .host_memory_bytes = (int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE),
+    };
+
+    struct wl_recorder_params rp;
+    wl_recorder_default_params(&rp);
+    rp.depth = o.depth;
+    rp.activations = o.activations;
+    rp.n_layer = m->config.n_layer;
+    rp.n_head = m->config.n_head;
+    rp.max_input_tokens = wl_context_n_ctx(ctx);
+    rp.max_output_tokens = (int32_t)(o.n_predict < wl_context_n_ctx(ctx) ? o.n_predict
+                                                                          : wl_context_n_ctx(ctx));
+    rp.n_ubatch = o.cp.n_ubatch;
+    if ((rc = wl_recorder_create(&rp, &rec, &err)) != 0) {
+        wl_cli_fail(CMD, "%s", err.text);
+        goto done;
+    }
+    prov = wl_recorder_provenance_json(rec);
+    info.sensor_provenance_json = prov;
+    if ((rc = wl_store_run_begin(st, &info, &srun, id)) != 0) {
+        wl_cli_fail(CMD, "cannot store the run: %s", wl_store_last_error(st));
+        goto done;
+    }
+    wl_recorder_set_run(rec, srun);
+    char extra[96];
+    snprintf(extra, sizeof extra, "%.17g", o.price);
+    wl_store_run_set_extra(srun, "price_per_kwh", extra);
+    snprintf(extra, sizeof extra, "%.17g", o.co2);
+    wl_store_run_set_extra(srun, "co2_g_per_kwh", extra);
+    snprintf(extra, sizeof extra, "\"%s\"", o.currency);
+    wl_store_run_set_extra(srun, "currency", extra);
+    wl_store_run_set_extra(srun, "default_model", default_model ? "true" : "false");
+
+    g_cancel = 0;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old);
+    sig_set = true;
+    if (o.settle_s > 0 || o.baseline_s > 0)
+        fprintf(stderr, "wattlens run: settling %.1f s, then measuring idle power for %.1f s\n",
+                o.settle_s, o.baseline_s);
+    wl_recorder_baseline(rec, (uint64_t)(o.settle_s * 1e9), (uint64_t)(o.baseline_s * 1e9));
+
+    struct wl_hooks hooks = wl_recorder_hooks(rec);
+    wl_context_set_hooks(ctx, &hooks);
+    struct progress pr = {.tty = tty};
+    o.gp.prompt = o.prompt;
+    o.gp.n_predict = (int32_t)o.n_predict;
+    o.gp.cancel = &g_cancel;
+    o.gp.on_text = on_text;
+    o.gp.user_data = &pr;
+    fprintf(stderr, "wattlens run: prefill and decode (depth %s%s)\n",
+            wl_profile_depth_name(o.depth), o.activations ? ", activation statistics" : "");
+    if (g_cancel) {
+        rc = 0;
+        res.stop = WL_STOP_CANCELLED;
+        wl_recorder_start(rec);
+    } else {
+        wl_recorder_start(rec);
+        rc = wl_generate(ctx, tok, &o.gp, &res, &err);
+    }
+    wl_context_set_hooks(ctx, NULL);
+    if (tty)
+        fprintf(stderr, "\n");
+    struct wl_recorder_finish fin = {
+        .status = rc != 0 ? WL_RUN_FAILED
+                          : res.stop == WL_STOP_CANCELLED ? WL_RUN_CANCELLED : WL_RUN_COMPLETE,
+        .response = res.text,
+        .error = rc != 0 ? err.text : NULL,
+        .kv_cache_bytes = (int64_t)wl_context_kv_bytes(ctx),
+    };
+    int frc = wl_recorder_finish(rec, &fin);
+    srun = NULL;
+    sigaction(SIGINT, &old, NULL);
+    sig_set = false;
+    if (rc != 0)
+        wl_cli_fail(CMD, "generation failed: %s (the run is stored as failed: %s)", err.text, id);
+    if (frc != 0)
+        wl_cli_fail(CMD, "storing the run: %s", wl_store_last_error(st));
+    if (fin.status == WL_RUN_CANCELLED)
+        fprintf(stderr, "wattlens run: cancelled; the run is stored as cancelled with %d "
+                        "generated tokens\n",
+                res.n_generated);
+
+    /* the summary, from the store alone */
+    struct wl_store_aggregates a;
+    struct wl_summary sum;
+    if (wl_store_summary(st, id, &a) != 0) {
+        wl_cli_fail(CMD, "%s", wl_store_last_error(st));
+        goto done;
+    }
+    if (wl_summary_compute(&a, &sum) != 0) {
+        wl_store_aggregates_free(&a);
+        wl_cli_fail(CMD, "out of memory");
+        goto done;
+    }
+    const char *note = "the built-in model has random weights: its text is meaningless; it only "
+                       "shows the profile. Point -m at a real GGUF model (for example "
+                       "stories260K.gguf or any llama-family GGUF) for real text.";
+    if (o.json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "run_id", json_string(id));
+        json_object_set_new(j, "status", json_string(wl_run_status_name(fin.status)));
+        json_object_set_new(j, "stop_reason", json_string(wl_stop_reason_name(res.stop)));
+        json_object_set_new(j, "text", json_string(res.text ? res.text : ""));
+        json_object_set_new(j, "default_model", json_boolean(default_model));
+        if (default_model)
+            json_object_set_new(j, "note", json_string(note));
+        json_object_set_new(j, "summary", wl_summary_to_json(&a, &sum));
+        json_t *pj = prov ? json_loads(prov, 0, NULL) : NULL;
+        json_object_set_new(j, "provenance", pj ? pj : json_null());
+        wl_cli_print_json(j);
+    } else {
+        if (default_model)
+            printf("NOTE: %s\n\n", note);
+        printf("Generated text (%d tokens, stop: %s):\n%s\n\n", res.n_generated,
+               wl_stop_reason_name(res.stop), res.text ? res.text : "");
+        wl_cli_print_summary(st, id, &a, &sum, o.max_layers);
+        printf("\nRun %s stored in %s.\nSee it again: wattlens show %.8s   "
+               "everything: wattlens export %.8s --format json\n",
+               id, wl_store_path(st), id, id);
+        fflush(stdout);
+    }
+    wl_summary_free(&sum);
+    wl_store_aggregates_free(&a);
+    status = rc != 0 || frc != 0 ? WL_EXIT_FAIL
+                                 : fin.status == WL_RUN_CANCELLED ? 130 : WL_EXIT_OK;
+done:
+    if (sig_set)
+        sigaction(SIGINT, &old, NULL);
+    if (srun)
+        wl_store_run_abandon(srun);
+    wl_recorder_free(rec);
+    wl_generate_result_free(&res);
+    wl_store_close(st);
+    wl_context_free(ctx);
+    wl_tok_free(tok);
+    wl_model_free(m);
+    free(prov);
+    free(tagbuf);
+    return status;
+}
+
+const struct wl_cli_command wl_cli_cmd_run = {"run", "profile a generation (energy and time per "
+                                                     "phase, token, layer, component, op)",
+                                              run};

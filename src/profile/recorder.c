@@ -1,0 +1,1057 @@
+/* The inference recorder; see recorder.h and docs/internals/profile.md.
+ *
+ * Engine side (hook callback): sections are the leaves of the phase tree and
+ * tile the generation: a section starts at the previous section's end mark
+ * (or the start mark) and ends with a fresh energy mark, so phase, token and
+ * section energies add up to the run's total exactly. Layers, components and
+ * ops only read the monotonic clock into fixed slots. A slot is one forward
+ * pass (a prompt batch) or one output token; when it is complete its index is
+ * published with a release store. Writer side: a thread acquires the published
+ * counts and turns records into store rows (energies attributed there), so
+ * SQLite never runs on the engine thread.
+ */
+#include "profile/recorder.h"
+
+#include "sampler/sampler.h"
+#include "util/clock.h"
+#include "wattlens/error.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TEXT_MAX 48         /* bytes of a token's text kept per record */
+#define OPS_PER_LAYER 32    /* distinct (component, op) pairs per layer */
+#define SAMPLE_BATCH 1024
+
+struct sec_rec {
+    uint8_t phase, section;
+    int64_t token_index; /* decode: the output token's index; -1 otherwise */
+    struct wl_energy_mark begin, end;
+};
+
+struct comp_rec {
+    uint64_t dur_ns, t_begin_ns;
+    uint32_t n_calls;
+    /* activation statistics accumulated over calls */
+    uint64_t n_vals, n_zero;
+    double sum_abs, sum, sum_sq;
+    float max_abs;
+};
+
+struct op_rec {
+    uint8_t comp, op;
+    uint64_t dur_ns, t_begin_ns;
+    uint32_t n_att, n_kill, n_var;
+    double entropy, max_weight, sparsity; /* sums over heads x calls */
+    double kill, var_ratio;               /* sums over calls */
+};
+
+enum slot_kind { SLOT_PREFILL, SLOT_OUTPUT };
+
+struct slot {
+    uint8_t kind;
+    bool has_forward;
+    bool has_layers_window;
+    int32_t pos, n_tok;  /* prefill: the batch; output: the token's position */
+    int64_t token_index; /* store key: prefill: last input token; output: n_prompt + i */
+    int32_t out_index;   /* output: i */
+    struct wl_energy_mark begin, end;   /* token (or batch) window */
+    struct wl_energy_window layers;     /* the LAYERS section: the attribution window */
+    char text[TEXT_MAX];
+    uint32_t text_len;
+    bool has_power;
+    double power_w; /* headline power snapshot at the token's end */
+};
+
+struct wl_recorder {
+    struct wl_recorder_params p;
+    wl_sensor_set *set;
+    wl_sampler *smp;
+    wl_store_run *run;
+    uint16_t headline_mask;
+    enum wl_method headline_method;
+    char scope[64];
+    struct wl_energy_mark origin, start, last;
+    bool started;
+
+    /* preallocated records */
+    struct sec_rec *secs;
+    size_t cap_secs, n_secs;
+    struct slot *slots;
+    size_t cap_slots, n_slots;
+    uint64_t *layer_dur;      /* (slots, n_layer) */
+    uint64_t *layer_t0;       /* (n_layer) begin times of the open slot */
+    struct comp_rec *comps;   /* (slots, n_layer, WL_COMP_COUNT) */
+    struct op_rec *ops;       /* (slots, n_layer, OPS_PER_LAYER) */
+    uint8_t *nops;            /* (slots, n_layer) */
+    float *heads;             /* (slots, n_layer, 3, n_head): entropy, max, sparsity sums */
+    uint32_t *heads_n;        /* (slots, n_layer) calls summed into heads */
+    uint64_t dropped;
+
+    /* engine-thread state */
+    struct slot *cur;          /* open slot or NULL */
+    int32_t cur_out;           /* open output token index or -1 */
+    struct wl_energy_mark tok_begin;
+    int32_t n_input;
+    int32_t cur_phase;
+
+    /* publication (engine -> writer) */
+    atomic_size_t pub_secs, pub_slots;
+
+    /* writer thread */
+    pthread_t thread;
+    bool thread_running;
+    atomic_int stop;
+    size_t w_secs, w_slots;
+    struct wl_sample *sbuf;
+    struct wl_store_sample *ssbuf;
+    uint64_t n_samples;
+    struct wl_peak peak[WL_DOMAIN_COUNT];
+    int store_err;
+    char store_err_text[256];
+    /* sums for the totals (writer thread, read after join) */
+    double sum_sections_j, sum_in_j, sum_out_j, prefill_j, decode_j;
+    int64_t n_in_rows, n_out_rows;
+};
+
+/* ---- names --------------------------------------------------------------------- */
+
+const char *wl_profile_depth_name(enum wl_profile_depth d)
+{
+    switch (d) {
+    case WL_PROFILE_OFF:
+        return "off";
+    case WL_PROFILE_MODULE:
+        return "module";
+    case WL_PROFILE_DEEP:
+        return "deep";
+    }
+    return "?";
+}
+
+int wl_profile_depth_parse(const char *s, enum wl_profile_depth *out)
+{
+    static const enum wl_profile_depth all[] = {WL_PROFILE_OFF, WL_PROFILE_MODULE, WL_PROFILE_DEEP};
+    for (size_t i = 0; i < 3; i++) {
+        if (s && strcmp(s, wl_profile_depth_name(all[i])) == 0) {
+            *out = all[i];
+            return 0;
+        }
+    }
+    return WL_EINVAL;
+}
+
+const char *wl_profile_tag_name(uint32_t tag)
+{
+    if (tag < WL_PHASE_COUNT)
+        return wl_phase_name((enum wl_phase)tag);
+    switch (tag) {
+    case WL_PROFILE_TAG_SETTLE:
+        return "settle";
+    case WL_PROFILE_TAG_BASELINE:
+        return "baseline";
+    case WL_PROFILE_TAG_DONE:
+        return "done";
+    }
+    return "?";
+}
+
+void wl_recorder_default_params(struct wl_recorder_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->depth = WL_PROFILE_MODULE;
+    p->zero_threshold = 1e-3f;
+    p->attn_zero_threshold = 1e-3f;
+    p->n_ubatch = 64;
+    p->interval_ms = 50;
+}
+
+/* ---- headline energy ------------------------------------------------------------- */
+
+/* The widest non-nested set of domains: a backend's total, else the SoC
+ * (Apple combined), else psys (contains package, dram on most parts), else
+ * package + dram; a GPU is added unless the total or the SoC covers it. Core
+ * and uncore are parts of package and never added. */
+static void choose_headline(struct wl_recorder *r)
+{
+    uint16_t present = 0;
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        const struct wl_domain_info *di = wl_sampler_domain(r->smp, (enum wl_domain)d);
+        if (di && di->present)
+            present |= (uint16_t)(1u << d);
+    }
+#define HAS(d) (present & (1u << (d)))
+    uint16_t m = 0;
+    if (HAS(WL_DOMAIN_TOTAL))
+        m = 1u << WL_DOMAIN_TOTAL;
+    else if (HAS(WL_DOMAIN_SOC))
+        m = 1u << WL_DOMAIN_SOC;
+    else {
+        if (HAS(WL_DOMAIN_PSYS))
+            m |= 1u << WL_DOMAIN_PSYS;
+        else {
+            m |= HAS(WL_DOMAIN_PACKAGE) ? 1u << WL_DOMAIN_PACKAGE : 0;
+            m |= HAS(WL_DOMAIN_DRAM) ? 1u << WL_DOMAIN_DRAM : 0;
+            if (!m)
+                m |= present & ((1u << WL_DOMAIN_CORE) | (1u << WL_DOMAIN_UNCORE));
+        }
+        m |= HAS(WL_DOMAIN_GPU) ? 1u << WL_DOMAIN_GPU : 0;
+        m |= HAS(WL_DOMAIN_ANE) ? 1u << WL_DOMAIN_ANE : 0;
+    }
+#undef HAS
+    r->headline_mask = m;
+    r->headline_method = WL_METHOD_COUNTER;
+    size_t n = 0;
+    r->scope[0] = '\0';
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if (!(m & (1u << d)))
+            continue;
+        const struct wl_domain_info *di = wl_sampler_domain(r->smp, (enum wl_domain)d);
+        if (di->method > r->headline_method)
+            r->headline_method = di->method;
+        n += (size_t)snprintf(r->scope + n, n < sizeof r->scope ? sizeof r->scope - n : 0, "%s%s",
+                              n ? "+" : "", wl_domain_name((enum wl_domain)d));
+        if (n >= sizeof r->scope)
+            n = sizeof r->scope - 1;
+    }
+}
+
+static double mark_delta_j(const struct wl_energy_mark *a, const struct wl_energy_mark *b,
+                           enum wl_domain d)
+{
+    struct wl_energy_window w = {*a, *b};
+    return wl_energy_window_j(&w, d);
+}
+
+static double headline_j(const struct wl_recorder *r, const struct wl_energy_mark *a,
+                         const struct wl_energy_mark *b)
+{
+    double e = 0;
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if (r->headline_mask & (1u << d))
+            e += mark_delta_j(a, b, (enum wl_domain)d);
+    }
+    return e;
+}
+
+static double rel_ms(const struct wl_recorder *r, uint64_t t_ns)
+{
+    return ((double)t_ns - (double)r->origin.t_ns) / 1e6;
+}
+
+/* ---- create / free ------------------------------------------------------------------ */
+
+int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
+                       struct wl_errmsg *err)
+{
+    *out = NULL;
+    if (p->n_layer <= 0 || p->n_head <= 0 || p->max_input_tokens <= 0 ||
+        p->max_output_tokens <= 0 || p->n_ubatch <= 0)
+        return wl_errmsg_set(err, WL_EINVAL,
+                             "bad recorder shape: %d layers, %d heads, %d input and %d output "
+                             "tokens, batch %d",
+                             p->n_layer, p->n_head, p->max_input_tokens, p->max_output_tokens,
+                             p->n_ubatch);
+    struct wl_recorder *r = calloc(1, sizeof *r);
+    if (!r)
+        return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
+    r->p = *p;
+    if (r->p.interval_ms <= 0)
+        r->p.interval_ms = 50;
+    r->run = p->run;
+    struct wl_sensor_params sp;
+    if (p->sensors) {
+        sp = *p->sensors;
+    } else {
+        wl_sensor_params_default(&sp);
+        sp.model.scope = WL_MODEL_SCOPE_TREE;
+        sp.model.pid = 0;
+    }
+    int rc = wl_sensor_set_open(&sp, &r->set);
+    if (rc != 0) {
+        wl_recorder_free(r);
+        return wl_errmsg_set(err, rc, "cannot open the sensors: %s", wl_strerror(rc));
+    }
+    if (wl_sensor_set_count(r->set) == 0) {
+        wl_recorder_free(r);
+        return wl_errmsg_set(err, WL_ENOTSUP,
+                             "no energy sensor and no CPU-time model could be opened (see "
+                             "'wattlens sensors')");
+    }
+    struct wl_sampler_params smpp;
+    wl_sampler_params_default(&smpp);
+    if (p->sample_interval_ns)
+        smpp.interval_ns = p->sample_interval_ns;
+    rc = wl_sampler_open(r->set, &smpp, &r->smp);
+    if (rc == 0)
+        rc = wl_sampler_start(r->smp);
+    if (rc != 0) {
+        wl_recorder_free(r);
+        return wl_errmsg_set(err, rc, "cannot start the power sampler: %s", wl_strerror(rc));
+    }
+    r->cur_out = -1;
+    r->cur_phase = -1;
+    const size_t n_batches = ((size_t)p->max_input_tokens + (size_t)p->n_ubatch - 1) /
+                             (size_t)p->n_ubatch;
+    r->cap_slots = n_batches + (size_t)p->max_output_tokens + 1;
+    /* pre 3 + post 3 + prefill batches x 4 + tokens x 6, and a margin */
+    r->cap_secs = 16 + n_batches * 4 + (size_t)p->max_output_tokens * 6;
+    const size_t nl = (size_t)p->n_layer, ns = r->cap_slots;
+    r->secs = calloc(r->cap_secs, sizeof *r->secs);
+    r->slots = calloc(ns, sizeof *r->slots);
+    r->sbuf = calloc(SAMPLE_BATCH, sizeof *r->sbuf);
+    r->ssbuf = calloc(SAMPLE_BATCH, sizeof *r->ssbuf);
+    bool ok = r->secs && r->slots && r->sbuf && r->ssbuf;
+    if (ok && p->depth >= WL_PROFILE_MODULE) {
+        r->layer_dur = calloc(ns * nl, sizeof *r->layer_dur);
+        r->layer_t0 = calloc(nl, sizeof *r->layer_t0);
+        r->comps = calloc(ns * nl * WL_COMP_COUNT, sizeof *r->comps);
+        ok = r->layer_dur && r->layer_t0 && r->comps;
+    }
+    if (ok && p->depth >= WL_PROFILE_DEEP) {
+        r->ops = calloc(ns * nl * OPS_PER_LAYER, sizeof *r->ops);
+        r->nops = calloc(ns * nl, 1);
+        ok = r->ops && r->nops;
+        if (ok && p->activations) {
+            r->heads = calloc(ns * nl * 3 * (size_t)p->n_head, sizeof *r->heads);
+            r->heads_n = calloc(ns * nl, sizeof *r->heads_n);
+            ok = r->heads && r->heads_n;
+        }
+    }
+    if (!ok) {
+        wl_recorder_free(r);
+        return wl_errmsg_set(err, WL_ENOMEM, "out of memory for the recorder's buffers");
+    }
+    choose_headline(r);
+    wl_sampler_mark(r->smp, &r->origin);
+    r->start = r->last = r->origin;
+    *out = r;
+    return 0;
+}
+
+void wl_recorder_free(wl_recorder *r)
+{
+    if (!r)
+        return;
+    wl_recorder_stop(r);
+    free(r->secs);
+    free(r->slots);
+    free(r->sbuf);
+    free(r->ssbuf);
+    free(r->layer_dur);
+    free(r->layer_t0);
+    free(r->comps);
+    free(r->ops);
+    free(r->nops);
+    free(r->heads);
+    free(r->heads_n);
+    wl_sampler_close(r->smp);
+    wl_sensor_set_close(r->set);
+    free(r);
+}
+
+void wl_recorder_set_run(wl_recorder *r, wl_store_run *run)
+{
+    r->run = run;
+}
+
+bool wl_recorder_model_only(const wl_recorder *r)
+{
+    return wl_sampler_model_only(r->smp);
+}
+
+/* ---- engine side ------------------------------------------------------------------- */
+
+static size_t slot_no(const struct wl_recorder *r, const struct slot *s)
+{
+    return (size_t)(s - r->slots);
+}
+
+static struct slot *slot_open(struct wl_recorder *r, enum slot_kind kind)
+{
+    if (r->n_slots >= r->cap_slots) {
+        r->dropped++;
+        return NULL;
+    }
+    struct slot *s = &r->slots[r->n_slots++];
+    s->kind = (uint8_t)kind;
+    s->begin = r->last;
+    return s;
+}
+
+static void slot_publish(struct wl_recorder *r)
+{
+    if (!r->cur)
+        return;
+    r->cur->end = r->last;
+    r->cur = NULL;
+    atomic_store_explicit(&r->pub_slots, r->n_slots, memory_order_release);
+}
+
+static void on_section(struct wl_recorder *r, const struct wl_hook_event *ev)
+{
+    if (ev->begin) {
+        if (ev->section == WL_SECTION_EMBEDDING) {
+            /* a forward pass starts: a new prompt batch, or the output token's pass */
+            if (ev->phase == WL_PHASE_PREFILL) {
+                slot_publish(r);
+                r->cur = slot_open(r, SLOT_PREFILL);
+                if (r->cur) {
+                    r->cur->pos = ev->pos;
+                    r->cur->n_tok = ev->n_tok;
+                    r->cur->token_index = ev->pos + ev->n_tok - 1;
+                    r->cur->has_forward = true;
+                }
+                if (ev->pos + ev->n_tok > r->n_input)
+                    r->n_input = ev->pos + ev->n_tok;
+            } else if (r->cur) {
+                r->cur->has_forward = true;
+            }
+        }
+        return;
+    }
+    struct wl_energy_mark m;
+    wl_sampler_mark(r->smp, &m);
+    if (r->n_secs < r->cap_secs) {
+        struct sec_rec *s = &r->secs[r->n_secs++];
+        s->phase = (uint8_t)ev->phase;
+        s->section = (uint8_t)ev->section;
+        s->token_index = ev->phase == WL_PHASE_DECODE && r->cur_out >= 0
+                             ? (int64_t)r->n_input + r->cur_out
+                             : -1;
+        s->begin = r->last;
+        s->end = m;
+        atomic_store_explicit(&r->pub_secs, r->n_secs, memory_order_release);
+    } else {
+        r->dropped++;
+    }
+    if (ev->section == WL_SECTION_LAYERS && r->cur) {
+        r->cur->layers.begin = r->last;
+        r->cur->layers.end = m;
+        r->cur->has_layers_window = true;
+    }
+    r->last = m;
+}
+
+static void on_token(struct wl_recorder *r, const struct wl_hook_event *ev)
+{
+    if (ev->begin) {
+        slot_publish(r); /* the last prompt batch */
+        r->cur_out = ev->token_index;
+        r->cur = slot_open(r, SLOT_OUTPUT);
+        if (r->cur) {
+            r->cur->out_index = ev->token_index;
+            r->cur->token_index = (int64_t)r->n_input + ev->token_index;
+            r->cur->pos = r->n_input + ev->token_index;
+            r->cur->n_tok = 1;
+        }
+        return;
+    }
+    if (r->cur) {
+        size_t n = ev->text_len < TEXT_MAX - 1 ? ev->text_len : TEXT_MAX - 1;
+        if (n)
+            memcpy(r->cur->text, ev->text, n);
+        r->cur->text[n] = '\0';
+        r->cur->text_len = (uint32_t)n;
+        struct wl_sample smp;
+        if (wl_sampler_snapshot(r->smp, &smp) == 0) {
+            double pw = 0;
+            bool all = true;
+            for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+                if (!(r->headline_mask & (1u << d)))
+                    continue;
+                all = all && (smp.valid_mask & (1u << d));
+                pw += smp.power_w[d];
+            }
+            r->cur->has_power = all;
+            r->cur->power_w = pw;
+        }
+    }
+    slot_publish(r);
+    r->cur_out = -1;
+}
+
+static struct comp_rec *comp_at(struct wl_recorder *r, int32_t layer, enum wl_component c)
+{
+    if (!r->cur || layer < 0 || layer >= r->p.n_layer || (unsigned)c >= WL_COMP_COUNT)
+        return NULL;
+    return &r->comps[(slot_no(r, r->cur) * (size_t)r->p.n_layer + (size_t)layer) * WL_COMP_COUNT +
+                     c];
+}
+
+/* Activation statistics of a tensor, added to a component's sums. */
+static void act_stats(struct comp_rec *c, const struct wl_hook_tensor *t, float thr)
+{
+    double sa = 0, s = 0, sq = 0;
+    float mx = c->max_abs;
+    uint64_t nz = 0;
+    for (int32_t i = 0; i < t->n_rows; i++) {
+        const float *x = t->data + (size_t)i * t->row_stride;
+        for (int32_t j = 0; j < t->n_cols; j++) {
+            const float v = x[j], a = fabsf(v);
+            sa += a;
+            s += v;
+            sq += (double)v * v;
+            mx = a > mx ? a : mx;
+            nz += a < thr;
+        }
+    }
+    c->sum_abs += sa;
+    c->sum += s;
+    c->sum_sq += sq;
+    c->max_abs = mx;
+    c->n_zero += nz;
+    c->n_vals += (uint64_t)t->n_rows * (uint64_t)t->n_cols;
+}
+
+static void on_component(struct wl_recorder *r, const struct wl_hook_event *ev)
+{
+    struct comp_rec *c = comp_at(r, ev->layer, ev->component);
+    if (!c)
+        return;
+    const uint64_t now = wl_clock_now_ns();
+    if (ev->begin) {
+        c->t_begin_ns = now;
+        return;
+    }
+    c->dur_ns += now - c->t_begin_ns;
+    c->n_calls++;
+    if (r->p.activations) {
+        const struct wl_hook_tensor *t = ev->out ? ev->out : ev->in;
+        if (t && t->data)
+            act_stats(c, t, r->p.zero_threshold);
+    }
+}
+
+static struct op_rec *op_at(struct wl_recorder *r, int32_t layer, enum wl_component c,
+                            enum wl_op op, size_t *lidx)
+{
+    if (!r->cur || !r->ops || layer < 0 || layer >= r->p.n_layer)
+        return NULL;
+    *lidx = slot_no(r, r->cur) * (size_t)r->p.n_layer + (size_t)layer;
+    struct op_rec *list = &r->ops[*lidx * OPS_PER_LAYER];
+    uint8_t n = r->nops[*lidx];
+    for (uint8_t i = 0; i < n; i++) {
+        if (list[i].comp == c && list[i].op == op)
+            return &list[i];
+    }
+    if (n >= OPS_PER_LAYER) {
+        r->dropped++;
+        return NULL;
+    }
+    r->nops[*lidx] = (uint8_t)(n + 1);
+    list[n].comp = (uint8_t)c;
+    list[n].op = (uint8_t)op;
+    return &list[n];
+}
+
+static double variance(const struct wl_hook_tensor *t)
+{
+    double s = 0, sq = 0;
+    for (int32_t i = 0; i < t->n_rows; i++) {
+        const float *x = t->data + (size_t)i * t->row_stride;
+        for (int32_t j = 0; j < t->n_cols; j++) {
+            s += x[j];
+            sq += (double)x[j] * x[j];
+        }
+    }
+    const double n = (double)t->n_rows * t->n_cols;
+    return n > 0 ? sq / n - (s / n) * (s / n) : 0;
+}
+
+/* Per head, averaged over the batch's tokens: entropy of the weights (nats),
+ * the largest weight, and the share of weights under the threshold. */
+static void attention_stats(struct wl_recorder *r, size_t lidx, struct op_rec *o,
+                            const struct wl_hook_attention *a)
+{
+    const int32_t nh = a->n_head < r->p.n_head ? a->n_head : r->p.n_head;
+    float *h = r->heads ? &r->heads[lidx * 3 * (size_t)r->p.n_head] : NULL;
+    for (int32_t t = 0; t < a->n_tok; t++) {
+        const int32_t n_kv = a->pos0 + t + 1; /* single sequence */
+        for (int32_t k = 0; k < nh; k++) {
+            const float *p = a->probs + ((size_t)t * a->n_head + k) * a->row_stride;
+            double ent = 0, mx = 0;
+            int32_t sparse = 0;
+            for (int32_t j = 0; j < n_kv; j++) {
+                const double v = p[j];
+                if (v > 0)
+                    ent -= v * log(v);
+                mx = v > mx ? v : mx;
+                sparse += v < r->p.attn_zero_threshold;
+            }
+            const double sp = (double)sparse / n_kv;
+            o->entropy += ent;
+            o->max_weight += mx;
+            o->sparsity += sp;
+            o->n_att++;
+            if (h) {
+                h[k] += (float)ent;
+                h[r->p.n_head + k] += (float)mx;
+                h[2 * r->p.n_head + k] += (float)sp;
+            }
+        }
+    }
+    if (r->heads_n)
+        r->heads_n[lidx] += (uint32_t)a->n_tok;
+}
+
+static void on_op(struct wl_recorder *r, const struct wl_hook_event *ev)
+{
+    size_t lidx = 0;
+    struct op_rec *o = op_at(r, ev->layer, ev->component, ev->op, &lidx);
+    if (!o)
+        return;
+    const uint64_t now = wl_clock_now_ns();
+    if (ev->begin) {
+        o->t_begin_ns = now;
+        return;
+    }
+    o->dur_ns += now - o->t_begin_ns;
+    if (!r->p.activations)
+        return;
+    if (ev->attention && ev->attention->probs)
+        attention_stats(r, lidx, o, ev->attention);
+    if (ev->op == WL_OP_GATE_X_UP && ev->out && ev->out->data) {
+        uint64_t nz = 0, n = (uint64_t)ev->out->n_rows * (uint64_t)ev->out->n_cols;
+        for (int32_t i = 0; i < ev->out->n_rows; i++) {
+            const float *x = ev->out->data + (size_t)i * ev->out->row_stride;
+            for (int32_t j = 0; j < ev->out->n_cols; j++)
+                nz += fabsf(x[j]) < r->p.zero_threshold;
+        }
+        if (n) {
+            o->kill += (double)nz / (double)n;
+            o->n_kill++;
+        }
+    }
+    if (ev->in && ev->out && ev->in->data && ev->out->data &&
+        (ev->op == WL_OP_NORM_NORMALISE || ev->op == WL_OP_NORM_SCALE)) {
+        const double vi = variance(ev->in);
+        if (vi > 0) {
+            o->var_ratio += variance(ev->out) / vi;
+            o->n_var++;
+        }
+    }
+}
+
+static void on_event(void *ud, const struct wl_hook_event *ev)
+{
+    struct wl_recorder *r = ud;
+    if (!r->started)
+        return;
+    switch (ev->kind) {
+    case WL_HOOK_PHASE:
+        if (ev->begin) {
+            r->cur_phase = (int32_t)ev->phase;
+            wl_sampler_set_phase(r->smp, (uint32_t)ev->phase);
+        } else if (ev->phase == WL_PHASE_PREFILL) {
+            slot_publish(r);
+        }
+        break;
+    case WL_HOOK_SECTION:
+        on_section(r, ev);
+        break;
+    case WL_HOOK_TOKEN:
+        on_token(r, ev);
+        break;
+    case WL_HOOK_LAYER:
+        if (r->cur && r->layer_dur && ev->layer >= 0 && ev->layer < r->p.n_layer) {
+            const uint64_t now = wl_clock_now_ns();
+            if (ev->begin)
+                r->layer_t0[ev->layer] = now;
+            else
+                r->layer_dur[slot_no(r, r->cur) * (size_t)r->p.n_layer + (size_t)ev->layer] +=
+                    now - r->layer_t0[ev->layer];
+        }
+        break;
+    case WL_HOOK_COMPONENT:
+        on_component(r, ev);
+        break;
+    case WL_HOOK_OP:
+        on_op(r, ev);
+        break;
+    }
+}
+
+struct wl_hooks wl_recorder_hooks(wl_recorder *r)
+{
+    static const enum wl_hook_depth depth[] = {WL_HOOK_DEPTH_TOKEN, WL_HOOK_DEPTH_COMPONENT,
+                                               WL_HOOK_DEPTH_OP};
+    struct wl_hooks h = {.fn = on_event, .user_data = r, .depth = depth[r->p.depth],
+                         .activations = r->p.activations};
+    return h;
+}
+
+/* ---- writer thread ---------------------------------------------------------------------- */
+
+static void store_fail(struct wl_recorder *r, int rc, const char *what)
+{
+    if (rc == 0 || r->store_err)
+        return;
+    r->store_err = rc;
+    snprintf(r->store_err_text, sizeof r->store_err_text, "%s: %s", what,
+             r->run ? wl_strerror(rc) : "");
+}
+
+static void write_samples(struct wl_recorder *r)
+{
+    size_t n;
+    while ((n = wl_sampler_drain(r->smp, r->sbuf, SAMPLE_BATCH)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            const struct wl_sample *s = &r->sbuf[i];
+            struct wl_store_sample *o = &r->ssbuf[i];
+            memset(o, 0, sizeof *o);
+            o->t_ms = rel_ms(r, s->t_ns);
+            o->phase = wl_profile_tag_name(s->phase);
+            o->domain_mask = s->valid_mask;
+            for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+                if (!(s->valid_mask & (1u << d)))
+                    continue;
+                const struct wl_domain_info *di = wl_sampler_domain(r->smp, (enum wl_domain)d);
+                o->method_flags |= 1u << di->method;
+                o->power_w[d] = s->power_w[d];
+                o->energy_j[d] = ((double)s->energy_uj[d] - (double)r->origin.energy_uj[d]) / 1e6;
+                /* peaks of the generation itself (not settle or baseline) */
+                if (s->phase < WL_PHASE_COUNT && s->power_w[d] > r->peak[d].power_w) {
+                    r->peak[d].power_w = s->power_w[d];
+                    r->peak[d].t_ns = s->t_ns;
+                    r->peak[d].phase = s->phase;
+                }
+            }
+        }
+        r->n_samples += n;
+        if (r->run)
+            store_fail(r, wl_store_add_samples(r->run, r->ssbuf, n), "power samples");
+    }
+}
+
+static void write_section(struct wl_recorder *r, const struct sec_rec *s)
+{
+    const double e = headline_j(r, &s->begin, &s->end);
+    r->sum_sections_j += e;
+    if (s->phase == WL_PHASE_PREFILL)
+        r->prefill_j += e;
+    else if (s->phase == WL_PHASE_DECODE)
+        r->decode_j += e;
+    if (!r->run)
+        return;
+    struct wl_store_section o = {
+        .phase = wl_phase_name((enum wl_phase)s->phase),
+        .name = wl_section_name((enum wl_section)s->section),
+        .token_index = s->token_index,
+        .start_ms = rel_ms(r, s->begin.t_ns),
+        .end_ms = rel_ms(r, s->end.t_ns),
+        .energy_j = e,
+        .method = r->headline_method,
+    };
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        const uint16_t bit = (uint16_t)(1u << d);
+        if ((s->begin.valid_mask & bit) && (s->end.valid_mask & bit)) {
+            o.domain_mask |= bit;
+            o.domain_energy_j[d] = mark_delta_j(&s->begin, &s->end, (enum wl_domain)d);
+        }
+    }
+    store_fail(r, wl_store_add_section(r->run, &o), "a section");
+}
+
+static void write_metrics(struct wl_recorder *r, const struct slot *s, size_t si)
+{
+    if (!r->layer_dur || !s->has_forward || !s->has_layers_window)
+        return;
+    /* attribution: the LAYERS section's average power x each part's duration */
+    const uint64_t dur = s->layers.end.t_ns > s->layers.begin.t_ns
+                             ? s->layers.end.t_ns - s->layers.begin.t_ns
+                             : 0;
+    const double p_w = dur ? headline_j(r, &s->layers.begin, &s->layers.end) / ((double)dur / 1e9)
+                           : 0;
+    const size_t nl = (size_t)r->p.n_layer;
+    for (size_t l = 0; l < nl; l++) {
+        const uint64_t ld = r->layer_dur[si * nl + l];
+        struct wl_store_layer_metric lm = {.token_index = s->token_index, .layer = (int32_t)l,
+                                           .dur_ms = (double)ld / 1e6,
+                                           .energy_j = p_w * (double)ld / 1e9};
+        store_fail(r, wl_store_add_layer_metric(r->run, &lm), "a layer row");
+        for (int c = 0; c < WL_COMP_COUNT; c++) {
+            const struct comp_rec *cr = &r->comps[(si * nl + l) * WL_COMP_COUNT + (size_t)c];
+            if (!cr->n_calls)
+                continue;
+            struct wl_store_component_metric cm = {
+                .token_index = s->token_index, .layer = (int32_t)l, .component = c,
+                .name = wl_component_name((enum wl_component)c),
+                .dur_ms = (double)cr->dur_ns / 1e6, .energy_j = p_w * (double)cr->dur_ns / 1e9,
+                .act_mean_abs = WL_STORE_UNSET, .act_std = WL_STORE_UNSET,
+                .act_max_abs = WL_STORE_UNSET, .act_sparsity = WL_STORE_UNSET};
+            if (cr->n_vals) {
+                const double n = (double)cr->n_vals, mean = cr->sum / n;
+                const double var = cr->sum_sq / n - mean * mean;
+                cm.act_mean_abs = cr->sum_abs / n;
+                cm.act_std = sqrt(var > 0 ? var : 0);
+                cm.act_max_abs = cr->max_abs;
+                cm.act_sparsity = (double)cr->n_zero / n;
+            }
+            store_fail(r, wl_store_add_component_metric(r->run, &cm), "a component row");
+        }
+        if (!r->ops)
+            continue;
+        const struct op_rec *list = &r->ops[(si * nl + l) * OPS_PER_LAYER];
+        float head_buf[3][256];
+        for (uint8_t k = 0; k < r->nops[si * nl + l]; k++) {
+            const struct op_rec *o = &list[k];
+            /* an op row needs its component's row */
+            if (!r->comps[(si * nl + l) * WL_COMP_COUNT + o->comp].n_calls)
+                continue;
+            struct wl_store_op_metric om = {
+                .token_index = s->token_index, .layer = (int32_t)l, .component = o->comp,
+                .op = o->op, .name = wl_op_name((enum wl_op)o->op),
+                .dur_ms = (double)o->dur_ns / 1e6, .energy_j = p_w * (double)o->dur_ns / 1e9,
+                .entropy = WL_STORE_UNSET, .max_weight = WL_STORE_UNSET,
+                .sparsity = WL_STORE_UNSET, .kill_ratio = WL_STORE_UNSET,
+                .var_ratio = WL_STORE_UNSET};
+            if (o->n_att) {
+                om.entropy = o->entropy / o->n_att;
+                om.max_weight = o->max_weight / o->n_att;
+                om.sparsity = o->sparsity / o->n_att;
+                const uint32_t hn = r->heads_n ? r->heads_n[si * nl + l] : 0;
+                if (hn && r->p.n_head <= 256) {
+                    const float *h = &r->heads[(si * nl + l) * 3 * (size_t)r->p.n_head];
+                    for (int32_t q = 0; q < r->p.n_head; q++) {
+                        head_buf[0][q] = h[q] / (float)hn;
+                        head_buf[1][q] = h[r->p.n_head + q] / (float)hn;
+                        head_buf[2][q] = h[2 * r->p.n_head + q] / (float)hn;
+                    }
+                    om.n_heads = (size_t)r->p.n_head;
+                    om.head_entropy = head_buf[0];
+                    om.head_max_weight = head_buf[1];
+                    om.head_sparsity = head_buf[2];
+                }
+            }
+            if (o->n_kill)
+                om.kill_ratio = o->kill / o->n_kill;
+            if (o->n_var)
+                om.var_ratio = o->var_ratio / o->n_var;
+            store_fail(r, wl_store_add_op_metric(r->run, &om), "an op row");
+        }
+    }
+}
+
+static void write_slot(struct wl_recorder *r, const struct slot *s, size_t si)
+{
+    const double e = headline_j(r, &s->begin, &s->end);
+    if (s->kind == SLOT_PREFILL) {
+        /* a batch's tokens share its energy equally: attributed, not measured */
+        for (int32_t t = 0; t < s->n_tok; t++) {
+            r->sum_in_j += e / s->n_tok;
+            r->n_in_rows++;
+            if (!r->run)
+                continue;
+            struct wl_store_token tk = {.index = s->pos + t, .is_input = true,
+                                        .start_ms = WL_STORE_UNSET, .end_ms = WL_STORE_UNSET,
+                                        .energy_j = e / s->n_tok,
+                                        .method = WL_METHOD_ATTRIBUTED,
+                                        .power_w = WL_STORE_UNSET};
+            store_fail(r, wl_store_add_token(r->run, &tk), "an input token");
+        }
+    } else {
+        r->sum_out_j += e;
+        r->n_out_rows++;
+        if (r->run) {
+            struct wl_store_token tk = {.index = s->token_index, .text = s->text,
+                                        .is_input = false, .start_ms = rel_ms(r, s->begin.t_ns),
+                                        .end_ms = rel_ms(r, s->end.t_ns), .energy_j = e,
+                                        .method = r->headline_method,
+                                        .power_w = s->has_power ? s->power_w : WL_STORE_UNSET};
+            store_fail(r, wl_store_add_token(r->run, &tk), "an output token");
+        }
+    }
+    if (r->run)
+        write_metrics(r, s, si);
+}
+
+/* Writes everything published so far. Writer thread (or the controller
+ * after the join). */
+static void write_published(struct wl_recorder *r)
+{
+    const size_t ns = atomic_load_explicit(&r->pub_secs, memory_order_acquire);
+    for (; r->w_secs < ns; r->w_secs++)
+        write_section(r, &r->secs[r->w_secs]);
+    const size_t nsl = atomic_load_explicit(&r->pub_slots, memory_order_acquire);
+    for (; r->w_slots < nsl; r->w_slots++)
+        write_slot(r, &r->slots[r->w_slots], r->w_slots);
+    write_samples(r);
+}
+
+static void *writer_main(void *arg)
+{
+    struct wl_recorder *r = arg;
+    const uint64_t period = (uint64_t)r->p.interval_ms * 1000000ull;
+    uint64_t next = wl_clock_now_ns() + period;
+    while (!atomic_load(&r->stop)) {
+        wl_clock_sleep_until_ns(next);
+        next += period;
+        write_published(r);
+    }
+    return NULL;
+}
+
+int wl_recorder_baseline(wl_recorder *r, uint64_t settle_ns, uint64_t baseline_ns)
+{
+    if (settle_ns) {
+        wl_sampler_set_phase(r->smp, WL_PROFILE_TAG_SETTLE);
+        wl_clock_sleep_ns(settle_ns);
+    }
+    int rc = 0;
+    if (baseline_ns) {
+        struct wl_baseline b;
+        wl_sampler_set_phase(r->smp, WL_PROFILE_TAG_BASELINE);
+        rc = wl_sampler_baseline(r->smp, baseline_ns, &b);
+    }
+    return rc;
+}
+
+int wl_recorder_start(wl_recorder *r)
+{
+    if (r->started)
+        return WL_ESTATE;
+    wl_sampler_mark(r->smp, &r->start);
+    r->last = r->start;
+    r->started = true;
+    atomic_store(&r->stop, 0);
+    if (pthread_create(&r->thread, NULL, writer_main, r) != 0)
+        return WL_ENOMEM;
+    r->thread_running = true;
+    return 0;
+}
+
+void wl_recorder_stop(wl_recorder *r)
+{
+    if (!r->thread_running)
+        return;
+    atomic_store(&r->stop, 1);
+    pthread_join(r->thread, NULL);
+    r->thread_running = false;
+    r->started = false;
+    wl_sampler_set_phase(r->smp, WL_PROFILE_TAG_DONE);
+    write_published(r);
+}
+
+void wl_recorder_get_totals(wl_recorder *r, struct wl_recorder_totals *out)
+{
+    memset(out, 0, sizeof *out);
+    out->duration_ms = ((double)r->last.t_ns - (double)r->start.t_ns) / 1e6;
+    out->energy_j = headline_j(r, &r->start, &r->last);
+    out->method = r->headline_method;
+    snprintf(out->energy_scope, sizeof out->energy_scope, "%s", r->scope);
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        const uint16_t bit = (uint16_t)(1u << d);
+        if ((r->start.valid_mask & bit) && (r->last.valid_mask & bit)) {
+            out->domain_mask |= bit;
+            out->domain_energy_j[d] = mark_delta_j(&r->start, &r->last, (enum wl_domain)d);
+        }
+    }
+    out->sections_energy_j = r->sum_sections_j;
+    out->input_tokens_energy_j = r->sum_in_j;
+    out->output_tokens_energy_j = r->sum_out_j;
+    out->prefill_energy_j = r->prefill_j;
+    out->decode_energy_j = r->decode_j;
+    out->n_input_tokens = r->n_in_rows;
+    out->n_output_tokens = r->n_out_rows;
+    out->n_sections = (int64_t)r->w_secs;
+    out->n_dropped = r->dropped;
+    out->store_error = r->store_err;
+    snprintf(out->store_error_text, sizeof out->store_error_text, "%s", r->store_err_text);
+}
+
+char *wl_recorder_provenance_json(wl_recorder *r)
+{
+    size_t cap = 4096, n = 0;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    struct wl_sampler_stats st;
+    wl_sampler_stats(r->smp, &st);
+    n += (size_t)snprintf(s + n, cap - n,
+                          "{\"energy_scope\":\"%s\",\"energy_method\":\"%s\",\"model_only\":%s,"
+                          "\"token_energy\":\"counter delta at token boundaries\","
+                          "\"layer_component_op_energy\":\"attributed by time share\","
+                          "\"sample_interval_ms\":%.3f,\"domains\":[",
+                          r->scope, wl_method_key(r->headline_method),
+                          wl_sampler_model_only(r->smp) ? "true" : "false",
+                          (double)st.interval_ns / 1e6);
+    bool first = true;
+    for (int d = 0; d < WL_DOMAIN_COUNT && n < cap - 512; d++) {
+        const struct wl_domain_info *di = wl_sampler_domain(r->smp, (enum wl_domain)d);
+        if (!di || !di->present)
+            continue;
+        char src[2 * sizeof di->sources];
+        size_t k = 0;
+        for (const char *c = di->sources; *c && k < sizeof src - 2; c++) {
+            if (*c == '"' || *c == '\\')
+                src[k++] = '\\';
+            src[k++] = (*c >= 0 && *c < 0x20) ? ' ' : *c;
+        }
+        src[k] = '\0';
+        n += (size_t)snprintf(s + n, cap - n,
+                              "%s{\"domain\":\"%s\",\"method\":\"%s\",\"counter\":%s,"
+                              "\"in_headline\":%s,\"sources\":\"%s\"}",
+                              first ? "" : ",", wl_domain_name((enum wl_domain)d),
+                              wl_method_key(di->method), di->counter ? "true" : "false",
+                              (r->headline_mask & (1u << d)) ? "true" : "false", src);
+        first = false;
+    }
+    snprintf(s + n, cap - n, "]}");
+    return s;
+}
+
+int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f)
+{
+    wl_recorder_stop(r);
+    if (!r->run)
+        return 0;
+    struct wl_recorder_totals t;
+    wl_recorder_get_totals(r, &t);
+    struct wl_baseline b;
+    wl_sampler_get_baseline(r->smp, &b);
+    struct wl_store_domain doms[WL_DOMAIN_COUNT];
+    size_t nd = 0;
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if (!(t.domain_mask & (1u << d)))
+            continue;
+        const struct wl_domain_info *di = wl_sampler_domain(r->smp, (enum wl_domain)d);
+        struct wl_store_domain *o = &doms[nd++];
+        o->domain = (enum wl_domain)d;
+        o->method = di->method;
+        o->source = di->sources;
+        o->energy_j = t.domain_energy_j[d];
+        o->avg_power_w = t.duration_ms > 0 ? o->energy_j / (t.duration_ms / 1000.0)
+                                           : WL_STORE_UNSET;
+        o->baseline_power_w = b.valid && (b.valid_mask & (1u << d)) ? b.power_w[d]
+                                                                     : WL_STORE_UNSET;
+        o->peak_power_w = r->peak[d].t_ns ? r->peak[d].power_w : WL_STORE_UNSET;
+        o->peak_t_ms = r->peak[d].t_ns ? rel_ms(r, r->peak[d].t_ns) : WL_STORE_UNSET;
+    }
+    struct wl_sampler_stats st;
+    wl_sampler_stats(r->smp, &st);
+    struct wl_run_totals tot = {
+        .status = f->status,
+        .duration_ms = t.duration_ms,
+        .energy_j = t.energy_j,
+        .energy_method = t.method,
+        .energy_scope = t.energy_scope,
+        .input_tokens = t.n_input_tokens,
+        .output_tokens = t.n_output_tokens,
+        .kv_cache_bytes = f->kv_cache_bytes,
+        .response = f->response,
+        .sample_count = (int64_t)r->n_samples,
+        .sample_rate_hz = st.achieved_hz > 0 ? st.achieved_hz : WL_STORE_UNSET,
+        .error = f->error ? f->error : (r->store_err ? r->store_err_text : NULL),
+        .domains = doms,
+        .n_domains = nd,
+    };
+    wl_store_run *run = r->run;
+    r->run = NULL;
+    int rc = wl_store_run_finish(run, &tot);
+    return rc ? rc : r->store_err;
+}

@@ -1,0 +1,134 @@
+/* The inference recorder: attaches to the engine's hooks (engine/hooks.h)
+ * and to a running sampler, and turns one generation into the store's
+ * hierarchy: sections (leaves of the phases) with exact counter windows,
+ * input and output tokens, and per slot (one forward pass) layer, component
+ * and op durations with energy attributed by time share, activation and
+ * attention statistics. See docs/internals/profile.md for what is measured
+ * and what is attributed.
+ *
+ * Memory: every buffer is allocated by wl_recorder_create() for the run's
+ * maximum size; the hook callback never allocates, never locks (other than
+ * the sampler's energy mark at section ends) and never writes to the store.
+ * A writer thread (started by wl_recorder_start) streams published records,
+ * power samples and their aggregates into the store every interval_ms.
+ *
+ * Sensors: the recorder opens the sensor set and the power sampler itself
+ * (sampler/sampler.h is kept out of this header: its wl_sampler would clash
+ * with the engine's token sampler, engine/sampling.h, in the CLI).
+ *
+ * Threads: the hook runs on the engine thread; create/start/stop/finish on
+ * one controlling thread (the same one, before and after the generation).
+ */
+#ifndef WL_PROFILE_RECORDER_H
+#define WL_PROFILE_RECORDER_H
+
+#include "engine/hooks.h"
+#include "sensors/sensor.h"
+#include "store/store.h"
+#include "util/errmsg.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct wl_recorder wl_recorder;
+
+enum wl_profile_depth {
+    WL_PROFILE_OFF = 0, /* phases, sections, tokens */
+    WL_PROFILE_MODULE,  /* + layers and components */
+    WL_PROFILE_DEEP,    /* + ops inside components */
+};
+const char *wl_profile_depth_name(enum wl_profile_depth d); /* "off", "module", "deep" */
+int wl_profile_depth_parse(const char *s, enum wl_profile_depth *out); /* 0 or WL_EINVAL */
+
+/* Sampler phase tags: the engine's enum wl_phase values, plus these. */
+enum {
+    WL_PROFILE_TAG_SETTLE = 16,   /* waiting after model load */
+    WL_PROFILE_TAG_BASELINE = 17, /* idle baseline */
+    WL_PROFILE_TAG_DONE = 18,     /* after the generation */
+};
+const char *wl_profile_tag_name(uint32_t tag); /* "prefill", "baseline", ...; "?" */
+
+struct wl_recorder_params {
+    enum wl_profile_depth depth;
+    bool activations;          /* activation statistics (and, in deep mode, attention stats) */
+    float zero_threshold;      /* |x| below it counts as zero: sparsity, kill ratio (1e-3) */
+    float attn_zero_threshold; /* attention weight below it counts as sparse (1e-3) */
+    int32_t n_layer, n_head;   /* the model's shape */
+    int32_t max_input_tokens;  /* upper bound of prompt tokens (the context size) */
+    int32_t max_output_tokens; /* upper bound of generated tokens */
+    int32_t n_ubatch;          /* the context's prompt batch size */
+    const struct wl_sensor_params *sensors; /* NULL: defaults, with the CPU-time model
+                                               following this process */
+    uint64_t sample_interval_ns;            /* power sampling; 0 = the sampler's default */
+    wl_store_run *run;         /* optional; borrowed until wl_recorder_finish */
+    int interval_ms;           /* writer thread period (default 50) */
+};
+
+void wl_recorder_default_params(struct wl_recorder_params *p);
+
+/* Opens the sensors, starts the power sampler, allocates everything and
+ * takes the origin mark (time 0 of the run's times). WL_EINVAL / WL_ENOMEM /
+ * WL_ENOTSUP (no sensor at all) / a sampler error, with a message. */
+int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
+                       struct wl_errmsg *err);
+void wl_recorder_free(wl_recorder *r); /* stops the writer if needed; accepts NULL */
+
+/* Attaches the store run the recorder writes into (before wl_recorder_start). */
+void wl_recorder_set_run(wl_recorder *r, wl_store_run *run);
+
+/* True when every energy figure is the CPU-time model's estimate. */
+bool wl_recorder_model_only(const wl_recorder *r);
+
+/* The hooks to attach to the context (wl_context_set_hooks). */
+struct wl_hooks wl_recorder_hooks(wl_recorder *r);
+
+/* Settle (sampler tag "settle") for settle_ns, then measure the idle baseline
+ * for baseline_ns (tag "baseline"); either may be 0. Blocks. */
+int wl_recorder_baseline(wl_recorder *r, uint64_t settle_ns, uint64_t baseline_ns);
+
+/* Starts the writer thread and takes the generation's start mark: the first
+ * section begins here. Call right before wl_generate. */
+int wl_recorder_start(wl_recorder *r);
+
+/* Stops the writer thread after it has written every published record and
+ * drained the sampler. Idempotent. */
+void wl_recorder_stop(wl_recorder *r);
+
+/* Figures of the generation window (start mark .. last section end). */
+struct wl_recorder_totals {
+    double duration_ms;
+    double energy_j;           /* headline: the domains in energy_scope */
+    enum wl_method method;     /* weakest method among them */
+    char energy_scope[64];     /* "package+dram", "psys", "total", ... */
+    uint16_t domain_mask;
+    double domain_energy_j[WL_DOMAIN_COUNT];
+    double sections_energy_j;      /* sum over stored sections (equals energy_j: sections tile) */
+    double input_tokens_energy_j;  /* sum over input tokens (= prefill) */
+    double output_tokens_energy_j; /* sum over output tokens (= decode) */
+    double prefill_energy_j, decode_energy_j;
+    int64_t n_input_tokens, n_output_tokens, n_sections;
+    uint64_t n_dropped;        /* records beyond the preallocated capacity (0 normally) */
+    int store_error;           /* first store error of the writer (0 = none) */
+    char store_error_text[256];
+};
+void wl_recorder_get_totals(wl_recorder *r, struct wl_recorder_totals *out);
+
+/* Provenance of the energy figures as a JSON object text (heap; caller
+ * frees): sources, scope, method per domain, resolution, sampler rate. */
+char *wl_recorder_provenance_json(wl_recorder *r);
+
+struct wl_recorder_finish {
+    enum wl_run_status status; /* complete, cancelled or failed */
+    const char *response;      /* generated text */
+    const char *error;         /* failed runs */
+    int64_t kv_cache_bytes;
+};
+
+/* Stops the writer, writes the totals, the per-domain figures (energy,
+ * average, baseline and peak power) and the final status, and finishes the
+ * store run (which the recorder then no longer holds). Returns 0 or the
+ * store's error. */
+int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f);
+
+#endif

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# `wattlens run` end to end:
+# - a deep run (with activation statistics) of stories260K stores every level
+#   of the hierarchy (sections, input and output tokens, layers, components,
+#   ops with attention statistics), and `wattlens show ID` prints exactly the
+#   summary that `run` printed, from the store alone;
+# - `export --format json` nests tokens -> layers -> components -> ops;
+# - --json is one object with run_id, summary and provenance (CPU-time model
+#   here, labelled model_estimate);
+# - the built-in default model is generated into $XDG_CACHE_HOME/wattlens and
+#   says its text is meaningless;
+# - SIGINT during decode stops generation; the run is stored as cancelled
+#   with the tokens so far; exit status 130;
+# - bad options are usage errors.
+set -u
+W=${WATTLENS:?}
+D=${WL_TESTDATA:?}
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok: $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+db=$tmp/runs.db
+# the built-in model is cached in the build tree across test runs
+export XDG_CACHE_HOME=${WL_BINARY_DIR:-$tmp}/model-cache
+model=$D/models/stories260K.gguf
+
+# --- usage ----------------------------------------------------------------------
+if "$W" run --help | grep -q -- "--depth"; then ok "run --help"; else bad "run --help"; fi
+"$W" run --depth full --db "$db" >/dev/null 2>"$tmp/err"; rc=$?
+if [ $rc = 2 ] && grep -q "off, module or deep" "$tmp/err"; then ok "bad --depth"; else bad "bad --depth (rc $rc)"; fi
+"$W" run -m "$tmp/missing.gguf" --db "$db" --baseline 0 --settle 0 >/dev/null 2>"$tmp/err"; rc=$?
+if [ $rc = 1 ] && grep -q "missing.gguf" "$tmp/err"; then ok "missing model"; else bad "missing model (rc $rc)"; fi
+
+if [ ! -f "$model" ]; then
+  echo "SKIP: stories260K absent under $D (deep run skipped)"
+else
+  # --- deep run, show reproduces it ------------------------------------------------
+  "$W" run -m "$model" -p "Once upon a time" -n 24 --temp 0 --depth deep --activations \
+    --baseline 0.3 --settle 0 --tags ci,deep --experiment itest --db "$db" >"$tmp/run.txt" 2>"$tmp/err"; rc=$?
+  id=$(sed -n 's/^Run \([0-9a-f-]\{36\}\)  (.*/\1/p' "$tmp/run.txt" | head -1)
+  if [ $rc = 0 ] && [ -n "$id" ]; then ok "deep run stored as $id"; else bad "deep run (rc $rc)"; cat "$tmp/err"; fi
+  if grep -q "ESTIMATED by wattlens's CPU-time model\|measured (energy counter)" "$tmp/run.txt"; then
+    ok "energy source labelled"; else bad "energy source label"; fi
+  # the run's summary: from its 'Run ID' header up to the line before 'Run ID stored in'
+  sed -n "/^Run $id  (/,/^Run $id stored in/p" "$tmp/run.txt" | sed '$d' | sed '${/^$/d}' >"$tmp/sum_run.txt"
+  "$W" show "${id:0:8}" --db "$db" >"$tmp/show.txt" 2>"$tmp/err"; rc=$?
+  sed '/^Export everything:/d' "$tmp/show.txt" | sed '${/^$/d}' >"$tmp/sum_show.txt"
+  if [ $rc = 0 ] && [ -s "$tmp/sum_run.txt" ] && diff "$tmp/sum_run.txt" "$tmp/sum_show.txt" >"$tmp/diff"; then
+    ok "show reproduces the printed summary ($(wc -l <"$tmp/sum_run.txt") lines)"
+  else
+    bad "show differs from run's summary"; head -20 "$tmp/diff"
+  fi
+  for s in "Phases" "Per-token energy" "Efficiency" "p90 inter-token latency" "CO2" "KV cache" \
+           "Layers (average per token; energy attributed" "Hottest components"; do
+    if grep -q "$s" "$tmp/run.txt"; then ok "summary has '$s'"; else bad "summary lacks '$s'"; fi
+  done
+
+  # --- export: the full hierarchy ------------------------------------------------------
+  "$W" export "$id" --format json --db "$db" >"$tmp/export.json" 2>"$tmp/err"; rc=$?
+  python3 - "$tmp/export.json" <<'PY' && ok "export nests tokens -> layers -> components -> ops with statistics" || bad "export hierarchy (see above)"
+import json, sys
+run = json.load(open(sys.argv[1]))["run"]
+toks = run["tokens"]
+assert any(t["is_input"] for t in toks) and any(not t["is_input"] for t in toks), "input and output tokens"
+out = [t for t in toks if not t["is_input"]]
+assert len(out) == 24, len(out)
+assert all(t["energy_j"] is not None and t["energy_j"] >= 0 for t in out)
+with_layers = [t for t in toks if t.get("layers")]
+assert with_layers, "no token has layers"
+L = with_layers[-1]["layers"]
+assert len(L) == 5, len(L)                       # stories260K: 5 layers
+comps = {c["name"]: c for c in L[0]["components"]}
+for n in ("attn_norm", "q", "k", "v", "rope", "attention", "o", "ffn_norm", "gate", "up", "activation", "down"):
+    assert n in comps, n
+    assert comps[n]["energy_method"] == "attributed"
+assert comps["q"]["act_std"] is not None, "activation statistics"
+ops = {o["name"]: o for o in comps["attention"]["ops"]}
+for n in ("qk", "scale_mask", "softmax", "av"):
+    assert n in ops, n
+sm = ops["softmax"]
+assert sm["entropy"] is not None and sm["max_weight"] is not None, "attention statistics"
+heads = [k for k in sm if "head" in k]
+assert heads, "per-head statistics"
+act_ops = {o["name"]: o for o in comps["activation"]["ops"]}
+assert act_ops["gate_x_up"]["kill_ratio"] is not None, "kill ratio"
+norm_ops = {o["name"]: o for o in comps["attn_norm"]["ops"]}
+assert any(o["var_ratio"] is not None for o in norm_ops.values()), "variance ratio"
+assert len(run["sections"]) > 0 and len(run["samples"]) >= 0
+PY
+
+  # --- --json ---------------------------------------------------------------------------
+  "$W" run -m "$model" -p "Hi" -n 8 --temp 0 --depth off --baseline 0 --settle 0 --json --db "$db" \
+    --price-kwh 0.5 --co2-g-kwh 100 --currency EUR >"$tmp/run.json" 2>"$tmp/err"; rc=$?
+  python3 - "$tmp/run.json" <<'PY' && ok "--json: run_id, summary, provenance, cost" || bad "--json content (see above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert len(j["run_id"]) == 36
+s = j["summary"]
+assert s["run"]["status"] == "complete" and s["run"]["depth"] == "off"
+e = s["efficiency"]
+for k in ("j_per_token", "tokens_per_j", "tokens_per_s", "prefill_tokens_per_s", "ttft_ms", "mean_itl_ms", "p50_itl_ms", "p90_itl_ms", "edp_js"):
+    assert e[k] is not None, k
+assert s["cost"]["currency"] == "EUR" and abs(s["cost"]["price_per_kwh"] - 0.5) < 1e-9
+assert abs(s["cost"]["co2_g"] - s["totals"]["energy_j"] / 3.6e6 * 100) < 1e-9
+assert s["totals"]["kv_cache_bytes"] > 0
+p = j["provenance"]
+assert p["energy_method"] in ("counter", "sampled", "vendor_estimate", "model_estimate")
+assert p["domains"], "provenance domains"
+assert s["layers"] == [], "depth off stores no layers"
+PY
+fi
+
+# --- built-in model + SIGINT ------------------------------------------------------------
+"$W" run -n 2000 -c 2100 --temp 0 --baseline 0 --settle 0 --db "$db" >"$tmp/int.txt" 2>"$tmp/int.err" &
+pid=$!
+# wait until decode has started (the progress line), then interrupt
+for _ in $(seq 1 300); do
+  grep -q "prefill and decode" "$tmp/int.err" 2>/dev/null && break
+  sleep 0.1
+done
+# then until the store holds output tokens of the running run (the recorder flushes
+# while it runs), so the interrupt lands mid-decode however slow this build is
+running_output_tokens() {
+  python3 - "$1" <<'PY' 2>/dev/null || echo 0
+import sqlite3, sys
+try:
+    c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True, timeout=1)
+    q = ("select count(*) from tokens t join runs r on r.id = t.run_id "
+         "where r.status = 'running' and t.is_input = 0")
+    print(c.execute(q).fetchone()[0])
+except Exception:
+    print(0)
+PY
+}
+for _ in $(seq 1 600); do
+  n=$(running_output_tokens "$db")
+  [ "${n:-0}" -ge 2 ] && break
+  sleep 0.1
+done
+kill -INT $pid
+wait $pid; rc=$?
+if [ $rc = 130 ]; then ok "SIGINT: exit status 130"; else bad "SIGINT exit status $rc"; cat "$tmp/int.err"; fi
+if grep -q "its text is meaningless" "$tmp/int.txt"; then ok "built-in model says its text is meaningless"; else bad "built-in model note"; fi
+if ls "$XDG_CACHE_HOME"/wattlens/default-llama-*.gguf >/dev/null 2>&1; then ok "built-in model cached"; else bad "built-in model not in cache"; fi
+cid=$(sed -n 's/^Run \([0-9a-f-]\{36\}\)  (cancelled.*/\1/p' "$tmp/int.txt" | head -1)
+if [ -n "$cid" ]; then ok "run stored as cancelled"; else bad "no cancelled run in output"; fi
+"$W" show "$cid" --json --db "$db" >"$tmp/c.json" 2>/dev/null
+python3 - "$tmp/c.json" <<'PY' && ok "cancelled run keeps its tokens and phases" || bad "cancelled run content"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["run"]["status"] == "cancelled"
+n = s["efficiency"]["output_tokens"]
+assert 0 < n < 2000, n
+assert {p["phase"] for p in s["phases"]} >= {"pre_inference", "prefill", "decode"}
+assert s["totals"]["energy_j"] > 0
+PY
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# `wattlens tokenize` / `wattlens detokenize` end to end: --ids output format
+# and values against llama.cpp's reference ids, pieces, --json, --stats on
+# stderr, a tokenize | detokenize round trip of a file byte for byte,
+# special tokens, and clear errors with the right exit status.
+set -u
+W=${WATTLENS:?}
+V=${WL_TESTDATA:?}/vocab
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+check() { # name expected actual
+  if [ "$2" == "$3" ]; then ok; else bad "$1: expected [$2] got [$3]"; fi
+}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+if [ ! -f "$V/ggml-vocab-gpt-2.gguf" ]; then
+  echo "shared test data missing ($V): skipped"
+  echo "0 passed, 0 failed"
+  exit 0
+fi
+SPM=$V/ggml-vocab-llama-spm.gguf
+GPT2=$V/ggml-vocab-gpt-2.gguf
+
+# --ids: ids separated by single spaces, one trailing newline, nothing else
+out=$("$W" tokenize -m "$SPM" -p 'Hello world' --ids --no-bos)
+check "spm ids" "15043 3186" "$out"
+out=$("$W" tokenize -m "$SPM" -p 'Hello world' --ids)
+check "spm ids with BOS" "1 15043 3186" "$out"
+"$W" tokenize -m "$GPT2" -p " Hello, world!" --ids > "$tmp/ids" 2> "$tmp/err"
+check "gpt2 ids bytes" "$(printf ' 18435 11 995 0\n' | cut -c2-)" "$(cat "$tmp/ids")"
+if printf '18435 11 995 0\n' | cmp -s - "$tmp/ids"; then ok; else bad "--ids output is not exactly the ids line"; fi
+check "--ids keeps stderr quiet" "" "$(cat "$tmp/err")"
+
+# reference cases straight from the .inp/.out files
+for voc in llama-spm gpt-2 starcoder deepseek-llm phi-3; do
+  inp=$V/ggml-vocab-$voc.gguf.inp
+  outf=$V/ggml-vocab-$voc.gguf.out
+  for k in 0 1 17 18 20 22; do # cases without leading/trailing newlines
+    text=$(awk -v RS='\n__ggml_vocab_test__\n' -v k="$k" 'NR == k + 1 { printf "%s", $0 }' "$inp")
+    want=$(sed -n "$((k + 1))p" "$outf" | sed 's/^ //')
+    got=$("$W" tokenize -m "$V/ggml-vocab-$voc.gguf" -p "$text" --ids --no-bos)
+    check "$voc case $k" "$want" "$got"
+  done
+done
+
+# default output: ID<TAB>"piece"
+out=$("$W" tokenize -m "$SPM" -p 'Hi' --no-bos)
+check "table" "$(printf '6324\t" Hi"')" "$out"
+out=$("$W" tokenize -m "$GPT2" -p 'a<|endoftext|>b' --special --pieces)
+check "pieces with special" "$(printf '"a"\n"<|endoftext|>"\n"b"')" "$out"
+
+# round trip of a file through the pipe, byte for byte (no trailing newline added)
+printf 'Line one\n\tTabbed  "quoted" \xc3\xa9\xe2\x82\xac \xf0\x9f\x9a\x80 3.14159\n\n  trailing  ' > "$tmp/in.txt"
+for m in "$SPM" "$GPT2"; do
+  "$W" tokenize -m "$m" -f "$tmp/in.txt" --ids --no-bos | "$W" detokenize -m "$m" > "$tmp/back.txt"
+  if cmp -s "$tmp/in.txt" "$tmp/back.txt"; then ok; else bad "round trip via $(basename "$m")"; fi
+  # stdin input, with BOS: detokenize drops BOS and the SentencePiece prefix space
+  "$W" tokenize -m "$m" -f - --ids < "$tmp/in.txt" | "$W" detokenize -m "$m" > "$tmp/back2.txt"
+  if cmp -s "$tmp/in.txt" "$tmp/back2.txt"; then ok; else bad "stdin round trip via $(basename "$m")"; fi
+done
+out=$("$W" detokenize -m "$SPM" 1 15043 3186)
+check "detokenize args" "Hello world" "$out"
+out=$("$W" detokenize -m "$SPM" --special "1,15043,3186")
+check "detokenize --special" "<s>Hello world" "$out"
+out=$("$W" detokenize -m "$SPM" --keep-space 15043)
+check "detokenize --keep-space" " Hello" "$out"
+
+# --stats goes to stderr, stdout stays data
+"$W" tokenize -m "$GPT2" -f "$tmp/in.txt" --ids --stats > "$tmp/o" 2> "$tmp/e"
+if grep -q 'MB/s' "$tmp/e" && grep -q 'lookups' "$tmp/e" && grep -q 'hit rate' "$tmp/e"; then ok; else bad "--stats content: $(cat "$tmp/e")"; fi
+if grep -qv '^[0-9 ]*$' "$tmp/o"; then bad "--stats polluted stdout"; else ok; fi
+
+# --json is valid JSON with tokens and stats
+"$W" tokenize -m "$SPM" -p 'Hello world' --json > "$tmp/j"
+if command -v python3 > /dev/null; then
+  r=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["n_tokens"], [t["id"] for t in d["tokens"]], d["stats"]["vocab_lookups"] > 0, d["tokenizer"]["type"])' "$tmp/j")
+  check "json" "3 [1, 15043, 3186] True llama" "$r"
+  r=$("$W" detokenize -m "$SPM" --json 15043 3186 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["text"], d["n_tokens"], d["valid_utf8"])')
+  check "detokenize json" "Hello world 2 True" "$r"
+else
+  if grep -q '"n_tokens": 3' "$tmp/j"; then ok; else bad "json (no python3)"; fi
+fi
+
+# errors: what is wrong, right exit status
+"$W" tokenize -p hi > /dev/null 2> "$tmp/e"; st=$?
+check "missing -m status" 2 "$st"
+grep -q -- '-m FILE.gguf is required' "$tmp/e" && ok || bad "missing -m message"
+"$W" tokenize -m /nonexistent.gguf -p hi > /dev/null 2> "$tmp/e"; st=$?
+check "bad model status" 1 "$st"
+grep -q 'nonexistent.gguf' "$tmp/e" && ok || bad "bad model message: $(cat "$tmp/e")"
+"$W" tokenize -m "$SPM" -p hi --ids --pieces > /dev/null 2>&1; check "--ids --pieces" 2 "$?"
+"$W" tokenize -m "$SPM" -p hi -f x > /dev/null 2>&1; check "-p and -f" 2 "$?"
+"$W" detokenize -m "$SPM" 99999 > /dev/null 2> "$tmp/e"; st=$?
+check "id out of range status" 1 "$st"
+grep -q 'outside the vocabulary' "$tmp/e" && ok || bad "range message"
+"$W" detokenize -m "$SPM" 12abc > /dev/null 2>&1; check "bad id status" 2 "$?"
+"$W" tokenize -m "$WL_TESTDATA/powermetrics/$(ls "$WL_TESTDATA/powermetrics" | head -1)" -p hi > /dev/null 2> "$tmp/e"
+check "not a GGUF status" 1 "$?"
+"$W" tokenize --help | grep -q 'Examples' && ok || bad "tokenize --help"
+"$W" detokenize --help | grep -q 'Examples' && ok || bad "detokenize --help"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,216 @@
+/* cpu_model: the documented linear model (idle W + W per busy core) over CPU
+ * time from a fake /proc: whole system from /proc/stat, or a process tree
+ * (found through children links or a full scan), monotonic when a descendant
+ * leaves the tree; always labelled model_estimate. Plus a real run on this
+ * process's own tree. */
+#include "test_support.h"
+
+#include "sensors/sensor.h"
+#include "util/clock.h"
+#include "wattlens/wattlens.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void put(const char *root, const char *rel, const char *text)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
+}
+
+/* /proc/PID/stat with the given ppid and utime/stime/cutime/cstime ticks. */
+static void put_stat(const char *root, int pid, int ppid, int ut, int st, int cut, int cst)
+{
+    char rel[64], text[512];
+    snprintf(rel, sizeof rel, "%d", pid);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    mkdir(path, 0755);
+    snprintf(rel, sizeof rel, "%d/stat", pid);
+    snprintf(text, sizeof text,
+             "%d (a (b) c) S %d %d %d 0 -1 4194560 100 0 0 0 %d %d %d %d 20 0 1 0 12345 1000 "
+             "200\n",
+             pid, ppid, pid, pid, ut, st, cut, cst);
+    put(root, rel, text);
+}
+
+static void put_children(const char *root, int pid, const char *kids)
+{
+    char rel[128], path[2048];
+    snprintf(path, sizeof path, "%s/%d/task", root, pid);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/%d/task/%d", root, pid, pid);
+    mkdir(path, 0755);
+    snprintf(rel, sizeof rel, "%d/task/%d/children", pid, pid);
+    put(root, rel, kids);
+}
+
+static double energy_j(wl_sensor *s, uint64_t *t_after)
+{
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.n_channels, 1);
+    assert_true(r.v[0].valid & WL_CH_ENERGY);
+    if (t_after)
+        *t_after = r.t_after_ns;
+    return (double)r.v[0].energy_uj / 1e6;
+}
+
+static void params_for(struct wl_sensor_params *p, const char *proc)
+{
+    wl_sensor_params_default(p);
+    p->proc_root = proc;
+    p->model.idle_w = 10.0;
+    p->model.busy_core_w = 7.5;
+    p->period_probe_ns = 0;
+}
+
+static void test_system_scope_follows_proc_stat(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    long tck = sysconf(_SC_CLK_TCK);
+    put(root, "stat", "cpu  100 5 50 100000 7 1 2 3 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n");
+    struct wl_sensor_params p;
+    params_for(&p, root);
+    p.model.scope = WL_MODEL_SCOPE_SYSTEM;
+    uint64_t t_before = wl_clock_now_ns();
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_int_equal(in->ch[0].method, WL_METHOD_MODEL_ESTIMATE);
+    assert_int_equal(in->ch[0].domain, WL_DOMAIN_PACKAGE);
+    assert_non_null(strstr(in->source, "10.00 W idle + 7.50 W per busy core"));
+    /* busy = user+nice+system+irq+softirq+steal; idle and iowait do not count */
+    char text[128];
+    snprintf(text, sizeof text, "cpu  %ld 5 50 200000 900 1 2 3 0 0\n", 100 + 2 * tck);
+    put(root, "stat", text);
+    uint64_t t_after;
+    double e = energy_j(s, &t_after);
+    double wall_max = (double)(t_after - t_before) / 1e9;
+    /* 2 s of CPU at 7.5 W plus idle power for the (short) wall time */
+    assert_true(e >= 15.0 && e <= 15.0 + 10.0 * wall_max + 1e-6);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+static void tree_case(int use_children)
+{
+    char *root = wl_test_tmpdir();
+    long tck = sysconf(_SC_CLK_TCK);
+    put(root, "stat", "cpu  1 1 1 1 1 1 1 1 0 0\n");
+    put_stat(root, 100, 1, 10, 5, 0, 0);
+    put_stat(root, 101, 100, 20, 0, 3, 0);
+    put_stat(root, 102, 101, 0, 0, 0, 0);
+    put_stat(root, 200, 1, 500, 500, 0, 0); /* not in the tree */
+    if (use_children) {
+        /* the model checks for this process's own children file to pick the mode */
+        put_stat(root, (int)getpid(), 1, 0, 0, 0, 0);
+        put_children(root, (int)getpid(), "");
+        put_children(root, 100, "101 ");
+        put_children(root, 101, "102");
+        put_children(root, 102, "");
+        put_children(root, 200, "");
+    }
+    struct wl_sensor_params p;
+    params_for(&p, root);
+    p.model.scope = WL_MODEL_SCOPE_TREE;
+    p.model.pid = 100;
+    p.model.idle_w = 0; /* isolate the CPU part */
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    int rc = wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, &st);
+    if (rc)
+        fprintf(stderr, "%s\n", st.why);
+    assert_int_equal(rc, 0);
+    assert_non_null(
+        strstr(wl_sensor_get_info(s)->source, use_children ? "children links" : "full /proc scan"));
+    assert_float_equal(energy_j(s, NULL), 0, 1e-9);
+    /* the grandchild uses 1 s of CPU; the unrelated process 10 s */
+    put_stat(root, 102, 101, (int)tck, 0, 0, 0);
+    put_stat(root, 200, 1, 500 + 10 * (int)tck, 500, 0, 0);
+    assert_float_equal(energy_j(s, NULL), 7.5, 1e-6);
+    /* the grandchild is reaped by its parent: its time moves to cutime */
+    put_stat(root, 101, 100, 20, 0, 3 + (int)tck, 0);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/102", root);
+    wl_test_rmtree(path);
+    if (use_children)
+        put_children(root, 101, "");
+    assert_float_equal(energy_j(s, NULL), 7.5, 1e-6);
+    /* a descendant re-parented away takes its time along: never counted backwards */
+    put_stat(root, 101, 1, 20, 0, 3 + (int)tck, 0);
+    if (use_children)
+        put_children(root, 100, "");
+    assert_float_equal(energy_j(s, NULL), 7.5, 1e-6);
+    wl_sensor_close(s);
+    /* a process that does not exist */
+    p.model.pid = 4242;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, &st), WL_ENOENT);
+    assert_non_null(strstr(st.why, "cannot read the CPU time of process 4242"));
+    wl_test_rmtree(root);
+    free(root);
+}
+
+static void test_tree_scope_by_scan(void **state)
+{
+    (void)state;
+    tree_case(0);
+}
+
+static void test_tree_scope_by_children_links(void **state)
+{
+    (void)state;
+    tree_case(1);
+}
+
+static void test_own_tree_on_real_proc(void **state)
+{
+    (void)state;
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.model.scope = WL_MODEL_SCOPE_TREE;
+    p.model.pid = 0; /* this process */
+    p.model.idle_w = 10.0;
+    p.model.busy_core_w = 7.5;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_true(in->update_period_ns > 0); /* CPU-time accounting granularity */
+    uint64_t t0;
+    double e0 = energy_j(s, &t0);
+    uint64_t c0 = wl_clock_process_cpu_ns();
+    volatile uint64_t x = 0;
+    while (wl_clock_process_cpu_ns() - c0 < 300000000ull)
+        x += 1;
+    uint64_t t1;
+    double e1 = energy_j(s, &t1);
+    double wall = (double)(t1 - t0) / 1e9;
+    double cpu = (double)(wl_clock_process_cpu_ns() - c0) / 1e9;
+    /* /proc CPU time is in clock ticks: allow two ticks of slack */
+    double tick = 1.0 / (double)sysconf(_SC_CLK_TCK);
+    double want = 10.0 * wall + 7.5 * cpu;
+    if (e1 - e0 < want - 7.5 * 2 * tick || e1 - e0 > want + 7.5 * 2 * tick) {
+        fprintf(stderr, "model energy %.4f J, expected %.4f J (wall %.3f s, cpu %.3f s)\n", e1 - e0,
+                want, wall, cpu);
+        fail();
+    }
+    wl_sensor_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_system_scope_follows_proc_stat),
+        cmocka_unit_test(test_tree_scope_by_scan),
+        cmocka_unit_test(test_tree_scope_by_children_links),
+        cmocka_unit_test(test_own_tree_on_real_proc),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,198 @@
+/* engine/model: loading from GGUF. A small valid llama file (written with the
+ * GGUF writer) loads with the right config, in-place weights and tied output;
+ * each kind of bad file gives a clear error naming the key or tensor:
+ * missing tensor, wrong shape, unsupported weight type, unknown
+ * architecture, missing metadata, bad head grouping. */
+#include "test_support.h"
+
+#include "engine/context.h"
+#include "engine/gguf_write.h"
+#include "engine/model.h"
+#include "wattlens/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { DIM = 64, FFN = 96, NH = 4, NKV = 2, VOCAB = 32, NL = 2 };
+
+struct opts {
+    const char *arch;
+    const char *skip_tensor;   /* leave this tensor out */
+    const char *bad_shape;     /* give this tensor a wrong row count */
+    const char *q5_tensor;     /* store this tensor as Q5_0 */
+    bool no_output;            /* tied output */
+    bool no_block_count;
+    uint32_t n_head_kv;
+};
+
+static void add(wl_gguf_writer *w, const struct opts *o, const char *name, uint64_t n0, uint64_t n1)
+{
+    if (o->skip_tensor && strcmp(name, o->skip_tensor) == 0)
+        return;
+    if (o->bad_shape && strcmp(name, o->bad_shape) == 0)
+        n1 += 1;
+    uint64_t ne[2] = {n0, n1};
+    enum wl_ttype t = WL_TTYPE_F32;
+    uint64_t bytes = n0 * n1 * 4;
+    if (o->q5_tensor && strcmp(name, o->q5_tensor) == 0) {
+        t = WL_TTYPE_Q5_0;
+        assert_int_equal(wl_ttype_bytes(t, n0 * n1, &bytes), 0);
+    }
+    void *data = calloc(1, bytes);
+    float *f = data;
+    if (t == WL_TTYPE_F32)
+        for (uint64_t i = 0; i < n0 * n1; i++)
+            f[i] = (float)((i * 2654435761u) % 1000) / 10000.0f - 0.05f + (n1 == 1 ? 1.0f : 0.0f);
+    assert_int_equal(wl_gguf_writer_add_tensor_owned(w, name, t, n1 == 1 ? 1 : 2, ne, data, bytes), 0);
+}
+
+static int load(const struct opts *o, wl_model **m, struct wl_errmsg *err, void **buf)
+{
+    wl_gguf_writer *w = NULL;
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    const char *a = o->arch ? o->arch : "llama";
+    char key[96];
+    wl_gguf_writer_set_str(w, "general.architecture", a);
+#define U32(k, v)                                                                              \
+    snprintf(key, sizeof key, "%s.%s", a, k);                                                  \
+    wl_gguf_writer_set_u32(w, key, v)
+    if (!o->no_block_count) {
+        U32("block_count", NL);
+    }
+    U32("embedding_length", DIM);
+    U32("feed_forward_length", FFN);
+    U32("attention.head_count", NH);
+    U32("attention.head_count_kv", o->n_head_kv ? o->n_head_kv : NKV);
+    U32("context_length", 128);
+#undef U32
+    wl_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
+    wl_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
+    add(w, o, "token_embd.weight", DIM, VOCAB);
+    add(w, o, "output_norm.weight", DIM, 1);
+    if (!o->no_output)
+        add(w, o, "output.weight", DIM, VOCAB);
+    char n[64];
+    for (int l = 0; l < NL; l++) {
+        const struct {
+            const char *s;
+            uint64_t n0, n1;
+        } t[] = {{"attn_norm", DIM, 1},       {"attn_q", DIM, NH * 16},   {"attn_k", DIM, NKV * 16},
+                 {"attn_v", DIM, NKV * 16},   {"attn_output", NH * 16, DIM}, {"ffn_norm", DIM, 1},
+                 {"ffn_gate", DIM, FFN},      {"ffn_up", DIM, FFN},       {"ffn_down", FFN, DIM}};
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+            snprintf(n, sizeof n, "blk.%d.%s.weight", l, t[i].s);
+            add(w, o, n, t[i].n0, t[i].n1);
+        }
+    }
+    size_t size = 0;
+    assert_int_equal(wl_gguf_writer_to_memory(w, buf, &size), 0);
+    wl_gguf_writer_free(w);
+    wl_gguf *g = NULL;
+    assert_int_equal(wl_gguf_open_memory(*buf, size, &g, err), 0);
+    int rc = wl_model_load_gguf(g, m, err);
+    if (rc != 0)
+        wl_gguf_close(g);
+    else
+        (*m)->owns_gguf = true;
+    return rc;
+}
+
+static void test_valid_model_loads_in_place(void **state)
+{
+    (void)state;
+    struct opts o = {0};
+    wl_model *m = NULL;
+    void *buf = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(load(&o, &m, &err, &buf), 0);
+    assert_string_equal(m->config.arch, "llama");
+    assert_int_equal(m->config.n_layer, NL);
+    assert_int_equal(m->config.dim, DIM);
+    assert_int_equal(m->config.head_dim, DIM / NH);
+    assert_int_equal(m->config.n_head_kv, NKV);
+    assert_int_equal(m->config.vocab_size, VOCAB);
+    assert_int_equal(m->bos_id, 1);
+    assert_true(wl_model_is_eog(m, 2));
+    assert_false(wl_model_is_eog(m, 3));
+    assert_false(m->config.tied_output);
+    /* weights point into the (in-memory) file: no copy */
+    const char *lo = buf, *hi = lo + wl_gguf_file_size(m->gguf);
+    const char *q = m->weights.layers[1].wq.data;
+    assert_true(q >= lo && q < hi);
+    assert_true((const char *)m->weights.layers[0].attn_norm >= lo);
+    /* and it runs */
+    wl_context *ctx = NULL;
+    assert_int_equal(wl_context_create(m, NULL, &ctx, &err), 0);
+    int32_t toks[3] = {1, 5, 9};
+    assert_int_equal(wl_context_prefill(ctx, toks, 3, &err), 0);
+    wl_context_free(ctx);
+    wl_model_free(m);
+    free(buf);
+}
+
+static void test_tied_output(void **state)
+{
+    (void)state;
+    struct opts o = {.no_output = true};
+    wl_model *m = NULL;
+    void *buf = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(load(&o, &m, &err, &buf), 0);
+    assert_true(m->config.tied_output);
+    assert_ptr_equal(m->weights.output.data, m->weights.tok_embd.data);
+    wl_model_free(m);
+    free(buf);
+}
+
+static void expect_error(const struct opts *o, int code, const char *needle)
+{
+    wl_model *m = NULL;
+    void *buf = NULL;
+    struct wl_errmsg err = {{0}};
+    int rc = load(o, &m, &err, &buf);
+    if (rc != code || !strstr(err.text, needle))
+        fail_msg("expected %d with '%s', got %d: %s", code, needle, rc, err.text);
+    assert_null(m);
+    free(buf);
+}
+
+static void test_bad_files_give_clear_errors(void **state)
+{
+    (void)state;
+    struct opts o = {.skip_tensor = "blk.1.ffn_up.weight"};
+    expect_error(&o, WL_EFORMAT, "blk.1.ffn_up.weight' is missing");
+    struct opts s = {.bad_shape = "blk.0.attn_k.weight"};
+    expect_error(&s, WL_EFORMAT, "blk.0.attn_k.weight' has shape");
+    struct opts q = {.q5_tensor = "blk.0.ffn_down.weight"};
+    expect_error(&q, WL_ENOTSUP, "Q5_0");
+    struct opts a = {.arch = "mamba"};
+    expect_error(&a, WL_ENOTSUP, "architecture 'mamba'");
+    struct opts b = {.no_block_count = true};
+    expect_error(&b, WL_EFORMAT, "llama.block_count");
+    struct opts h = {.n_head_kv = 3};
+    expect_error(&h, WL_EFORMAT, "grouped");
+    struct opts e = {.skip_tensor = "token_embd.weight"};
+    expect_error(&e, WL_EFORMAT, "token_embd.weight");
+}
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    wl_model *m = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_not_equal(wl_model_load("/nonexistent/model.gguf", &m, &err), 0);
+    assert_null(m);
+    wl_model_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_model_loads_in_place),
+        cmocka_unit_test(test_tied_output),
+        cmocka_unit_test(test_bad_files_give_clear_errors),
+        cmocka_unit_test(test_missing_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,120 @@
+/* hwmon: a fake /sys/class/hwmon tree. Device names decide domains (amdgpu ->
+ * gpu, amd_energy -> package with per-core Ecore* skipped, anything else ->
+ * total, flagged as containing others); energy*_input is a counter (uJ),
+ * power*_input sampled power (uW); no usable file says why and how to fix. */
+#include "test_support.h"
+
+#include "sensors/sensor.h"
+#include "wattlens/wattlens.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void put(const char *root, const char *rel, const char *text)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
+}
+
+static void dev(const char *root, int n, const char *name)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/class", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/class/hwmon", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon%d", root, n);
+    mkdir(path, 0755);
+    char rel[128];
+    snprintf(rel, sizeof rel, "class/hwmon/hwmon%d/name", n);
+    put(root, rel, name);
+}
+
+static const struct wl_sensor_channel *find(const struct wl_sensor_info *in, const char *name)
+{
+    for (unsigned i = 0; i < in->n_channels; i++) {
+        if (strcmp(in->ch[i].name, name) == 0)
+            return &in->ch[i];
+    }
+    return NULL;
+}
+
+static void test_domains_methods_and_values(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    dev(root, 0, "amdgpu\n");
+    put(root, "class/hwmon/hwmon0/power1_input", "45000000\n");
+    put(root, "class/hwmon/hwmon0/power1_label", "PPT\n");
+    dev(root, 1, "amd_energy\n");
+    put(root, "class/hwmon/hwmon1/energy1_input", "1000000\n");
+    put(root, "class/hwmon/hwmon1/energy1_label", "Ecore000\n");
+    put(root, "class/hwmon/hwmon1/energy17_input", "5000000\n");
+    put(root, "class/hwmon/hwmon1/energy17_label", "Esocket0\n");
+    dev(root, 2, "coretemp\n");
+    put(root, "class/hwmon/hwmon2/temp1_input", "40000\n"); /* no power: ignored */
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 2); /* Ecore000 skipped */
+    const struct wl_sensor_channel *gpu = find(in, "hwmon0/amdgpu/power1");
+    const struct wl_sensor_channel *pkg = find(in, "hwmon1/amd_energy/energy17");
+    assert_non_null(gpu);
+    assert_non_null(pkg);
+    assert_int_equal(gpu->domain, WL_DOMAIN_GPU);
+    assert_int_equal(gpu->method, WL_METHOD_SAMPLED);
+    assert_string_equal(gpu->label, "PPT");
+    assert_int_equal(pkg->domain, WL_DOMAIN_PACKAGE);
+    assert_int_equal(pkg->method, WL_METHOD_COUNTER);
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    unsigned gi = (unsigned)(gpu - in->ch), pi = (unsigned)(pkg - in->ch);
+    assert_float_equal(r.v[gi].power_w, 45.0, 1e-9);
+    assert_int_equal(r.v[gi].valid, WL_CH_POWER);
+    assert_int_equal(r.v[pi].energy_uj, 0); /* since open */
+    put(root, "class/hwmon/hwmon1/energy17_input", "7500000\n");
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[pi].energy_uj, 2500000);
+    wl_sensor_close(s);
+
+    /* an unknown device with power is a "total" that contains others */
+    char *root2 = wl_test_tmpdir();
+    dev(root2, 0, "power_meter\n");
+    put(root2, "class/hwmon/hwmon0/power1_input", "250000000\n");
+    p.sysfs_root = root2;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    in = wl_sensor_get_info(s);
+    assert_int_equal(in->ch[0].domain, WL_DOMAIN_TOTAL);
+    assert_true(in->ch[0].flags & WL_CH_CONTAINS);
+    wl_sensor_close(s);
+    wl_test_rmtree(root2);
+    free(root2);
+
+    /* devices without power or energy files: why and fix */
+    char *root3 = wl_test_tmpdir();
+    dev(root3, 0, "coretemp\n");
+    p.sysfs_root = root3;
+    struct wl_sensor_status st;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, &st), WL_ENOTSUP);
+    assert_non_null(strstr(st.why, "none of the 1 hwmon device(s)"));
+    assert_non_null(strstr(st.fix, "amdgpu"));
+    wl_test_rmtree(root3);
+    free(root3);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_domains_methods_and_values),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

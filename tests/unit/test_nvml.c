@@ -1,0 +1,247 @@
+/* nvml: a fake libnvidia-ml built by the test suite (tests/fakes/fake_nvml.c)
+ * is loaded through the library-path override. Energy comes from the counter
+ * per GPU; without the counter, instant power (sampled) and then average power
+ * (vendor estimate) are used and labelled so; a missing symbol, an NVML error
+ * code or a GPU lost mid-run degrade with clear messages. */
+#include "test_support.h"
+
+#include "sampler/sampler.h"
+#include "sensors/sensor.h"
+#include "util/clock.h"
+#include "wattlens/wattlens.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void reset_env(void)
+{
+    unsetenv("FAKE_NVML_GPUS");
+    unsetenv("FAKE_NVML_INIT_ERROR");
+    unsetenv("FAKE_NVML_ENERGY_ERROR");
+    unsetenv("FAKE_NVML_FIELDS_ERROR");
+    unsetenv("FAKE_NVML_FAIL_AFTER_MS");
+}
+
+static void params_for(struct wl_sensor_params *p, const char *lib)
+{
+    wl_sensor_params_default(p);
+    p->nvml_lib = lib;
+    p->backends = WL_BACKEND_NVML;
+    p->model_use = WL_MODEL_NEVER;
+    p->period_probe_ns = 5000000;
+}
+
+static void assert_near(double got, double want, double tol, const char *what)
+{
+    if (got < want - tol || got > want + tol) {
+        fprintf(stderr, "%s: got %.6f, want %.6f +- %.6f\n", what, got, want, tol);
+        fail();
+    }
+}
+
+static void test_energy_from_counter_per_gpu(void **state)
+{
+    (void)state;
+    reset_env();
+    setenv("FAKE_NVML_GPUS", "3", 1);
+    struct wl_sensor_params p;
+    params_for(&p, FAKE_NVML_LIB);
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    int rc = wl_sensor_open_backend(WL_BACKEND_NVML, &p, &s, &st);
+    if (rc)
+        fprintf(stderr, "%s\n", st.why);
+    assert_int_equal(rc, 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 3);
+    for (unsigned i = 0; i < 3; i++) {
+        char name[16], label[16];
+        snprintf(name, sizeof name, "gpu%u", i);
+        snprintf(label, sizeof label, "Fake GPU %u", i);
+        assert_string_equal(in->ch[i].name, name);
+        assert_string_equal(in->ch[i].label, label);
+        assert_int_equal(in->ch[i].domain, WL_DOMAIN_GPU);
+        assert_int_equal(in->ch[i].method, WL_METHOD_COUNTER);
+        assert_true(in->ch[i].flags & WL_CH_ENERGY);
+        assert_int_equal(in->ch[i].index, (int)i);
+    }
+    struct wl_sensor_reading a, b;
+    assert_int_equal(wl_sensor_read(s, &a), 0);
+    wl_clock_sleep_ns(200000000);
+    assert_int_equal(wl_sensor_read(s, &b), 0);
+    /* the truth lies between the read brackets: tolerance = their widths */
+    double dt =
+        ((double)(b.t_after_ns + b.t_before_ns) - (double)(a.t_after_ns + a.t_before_ns)) / 2e9;
+    double slack = (double)(a.t_after_ns - a.t_before_ns + b.t_after_ns - b.t_before_ns) / 1e9;
+    for (unsigned i = 0; i < 3; i++) {
+        double w = 50.0 * (i + 1);
+        /* counter since open (offset removed), per GPU */
+        double e = (double)(b.v[i].energy_uj - a.v[i].energy_uj) / 1e6;
+        assert_near(e, w * dt, w * slack + 0.002, "per-GPU counter energy");
+        assert_near(b.v[i].power_w, w, 1e-9, "instant power");
+        assert_true(b.v[i].valid & WL_CH_GPU_INFO);
+        assert_near(b.v[i].util_pct, 37, 0, "utilisation");
+        assert_near(b.v[i].temp_c, 55, 0, "temperature");
+        assert_true(b.v[i].mem_used_b == (1ull << 30));
+    }
+    wl_sensor_close(s);
+}
+
+static void test_sampler_window_sums_gpus(void **state)
+{
+    (void)state;
+    reset_env();
+    struct wl_sensor_params p;
+    params_for(&p, FAKE_NVML_LIB);
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    assert_int_equal(wl_sensor_set_count(set), 1);
+    wl_sampler *s = NULL;
+    assert_int_equal(wl_sampler_open(set, NULL, &s), 0);
+    struct wl_energy_window w;
+    wl_sampler_window_begin(s, &w);
+    wl_clock_sleep_ns(300000000);
+    wl_sampler_window_end(s, &w);
+    double dur = (double)wl_energy_window_dur_ns(&w) / 1e9;
+    assert_near(wl_energy_window_j(&w, WL_DOMAIN_GPU), 150.0 * dur, 150.0 * dur * 0.005,
+                "GPU domain energy");
+    assert_true(wl_sampler_domain(s, WL_DOMAIN_GPU)->counter);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+}
+
+static void test_fallbacks_are_labelled(void **state)
+{
+    (void)state;
+    reset_env();
+    setenv("FAKE_NVML_ENERGY_ERROR", "3", 1); /* Not Supported (pre-Volta) */
+    struct wl_sensor_params p;
+    params_for(&p, FAKE_NVML_LIB);
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_NVML, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->ch[0].method, WL_METHOD_SAMPLED);
+    assert_false(in->ch[0].flags & WL_CH_ENERGY);
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_near(r.v[1].power_w, 100.0, 1e-9, "instant power");
+    wl_sensor_close(s);
+
+    setenv("FAKE_NVML_FIELDS_ERROR", "3", 1);
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_NVML, &p, &s, NULL), 0);
+    in = wl_sensor_get_info(s);
+    assert_int_equal(in->ch[0].method, WL_METHOD_VENDOR_ESTIMATE);
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_near(r.v[0].power_w, 50.0, 1e-9, "average power");
+    wl_sensor_close(s);
+
+    /* power-only GPUs are integrated by the sampler */
+    unsetenv("FAKE_NVML_FIELDS_ERROR");
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    struct wl_sampler_params sp;
+    wl_sampler_params_default(&sp);
+    sp.interval_ns = 5000000;
+    wl_sampler *smp = NULL;
+    assert_int_equal(wl_sampler_open(set, &sp, &smp), 0);
+    assert_false(wl_sampler_domain(smp, WL_DOMAIN_GPU)->counter);
+    assert_int_equal(wl_sampler_domain(smp, WL_DOMAIN_GPU)->method, WL_METHOD_SAMPLED);
+    assert_int_equal(wl_sampler_start(smp), 0);
+    struct wl_energy_window w;
+    wl_sampler_window_begin(smp, &w);
+    wl_clock_sleep_ns(300000000);
+    wl_sampler_window_end(smp, &w);
+    double dur = (double)wl_energy_window_dur_ns(&w) / 1e9;
+    assert_near(wl_energy_window_j(&w, WL_DOMAIN_GPU), 150.0 * dur, 150.0 * dur * 0.01,
+                "integrated GPU energy");
+    wl_sampler_close(smp);
+    wl_sensor_set_close(set);
+}
+
+static void test_missing_symbol_and_error_codes_degrade_clearly(void **state)
+{
+    (void)state;
+    reset_env();
+    struct wl_sensor_params p;
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    params_for(&p, FAKE_NVML_NOCOUNT_LIB);
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_NVML, &p, &s, &st), WL_ENOTSUP);
+    assert_null(s);
+    assert_non_null(strstr(st.why, "lacks the required symbol nvmlDeviceGetCount_v2"));
+    assert_non_null(strstr(st.fix, "update the NVIDIA driver"));
+
+    params_for(&p, FAKE_NVML_LIB);
+    setenv("FAKE_NVML_INIT_ERROR", "9", 1);
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_NVML, &p, &s, &st), WL_ENOTSUP);
+    assert_non_null(strstr(st.why, "nvmlInit failed: Driver Not Loaded (NVML error 9)"));
+    assert_non_null(strstr(st.fix, "NVIDIA driver"));
+    setenv("FAKE_NVML_INIT_ERROR", "4", 1);
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_NVML, &p, &s, &st), WL_EACCES);
+    assert_non_null(strstr(st.why, "Insufficient Permissions"));
+    unsetenv("FAKE_NVML_INIT_ERROR");
+
+    setenv("FAKE_NVML_GPUS", "0", 1);
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_NVML, &p, &s, &st), WL_ENOTSUP);
+    assert_non_null(strstr(st.why, "no GPU"));
+    unsetenv("FAKE_NVML_GPUS");
+
+    params_for(&p, "/nonexistent/libnvidia-ml.so.1");
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_NVML, &p, &s, &st), WL_ENOTSUP);
+    assert_non_null(strstr(st.why, "cannot load /nonexistent/libnvidia-ml.so.1"));
+    assert_non_null(strstr(st.fix, "WATTLENS_NVML_LIB"));
+
+    /* the environment override is honoured too */
+    setenv("WATTLENS_NVML_LIB", FAKE_NVML_LIB, 1);
+    params_for(&p, NULL);
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_NVML, &p, &s, &st), 0);
+    wl_sensor_close(s);
+    unsetenv("WATTLENS_NVML_LIB");
+}
+
+static void test_gpu_lost_mid_run_is_a_gap(void **state)
+{
+    (void)state;
+    reset_env();
+    setenv("FAKE_NVML_FAIL_AFTER_MS", "250", 1);
+    struct wl_sensor_params p;
+    params_for(&p, FAKE_NVML_LIB);
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    assert_int_equal(wl_sensor_set_count(set), 1);
+    struct wl_sampler_params sp;
+    wl_sampler_params_default(&sp);
+    sp.interval_ns = 5000000;
+    wl_sampler *s = NULL;
+    assert_int_equal(wl_sampler_open(set, &sp, &s), 0);
+    assert_int_equal(wl_sampler_start(s), 0);
+    wl_clock_sleep_ns(400000000);
+    struct wl_energy_mark m;
+    wl_sampler_mark(s, &m);
+    assert_false(m.valid_mask & (1u << WL_DOMAIN_GPU));
+    wl_sampler_stop(s);
+    struct wl_sampler_stats st;
+    wl_sampler_stats(s, &st);
+    assert_int_equal(st.n_gaps, 1);
+    struct wl_sampler_gap g;
+    assert_int_equal(wl_sampler_gaps(s, &g, 1), 1);
+    assert_int_equal(g.t_end_ns, 0); /* still failing at the end */
+    /* the sampler went on sampling after the GPU was lost */
+    assert_true(st.t_last_ns > g.t_start_ns + 50000000ull);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    reset_env();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_energy_from_counter_per_gpu),
+        cmocka_unit_test(test_sampler_window_sums_gpus),
+        cmocka_unit_test(test_fallbacks_are_labelled),
+        cmocka_unit_test(test_missing_symbol_and_error_codes_degrade_clearly),
+        cmocka_unit_test(test_gpu_lost_mid_run_is_a_gap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,180 @@
+/* rapl_msr: fake /dev/cpu/N/msr files (sparse files holding register values at
+ * their MSR offsets), fake topology and cpuinfo. Intel and AMD register sets,
+ * the energy unit from 0x606 / 0xC0010299, 32-bit wraparound, one reader per
+ * package, and the fix when the msr driver is missing. */
+#include "test_support.h"
+
+#include "sensors/sensor.h"
+#include "wattlens/wattlens.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void mkdirs(const char *root, const char *rel)
+{
+    char path[2048], *p;
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    for (p = path + strlen(root) + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(path, 0755);
+            *p = '/';
+        }
+    }
+    mkdir(path, 0755);
+}
+
+static void put(const char *root, const char *rel, const char *text)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
+}
+
+static void set_msr(const char *root, int cpu, uint32_t reg, uint64_t v)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/dev/cpu/%d/msr", root, cpu);
+    int fd = open(path, O_WRONLY | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, &v, sizeof v, (off_t)reg), (ssize_t)sizeof v);
+    close(fd);
+}
+
+/* cpu0, cpu1 on package 0; cpu2 on package 1 */
+static char *make_machine(const char *vendor)
+{
+    char *root = wl_test_tmpdir();
+    mkdirs(root, "proc");
+    char text[128];
+    snprintf(text, sizeof text, "processor\t: 0\nvendor_id\t: %s\ncpu family\t: 6\n", vendor);
+    put(root, "proc/cpuinfo", text);
+    for (int c = 0; c < 3; c++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology", c);
+        mkdirs(root, rel);
+        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
+        put(root, rel, c < 2 ? "0\n" : "1\n");
+        snprintf(rel, sizeof rel, "dev/cpu/%d", c);
+        mkdirs(root, rel);
+    }
+    return root;
+}
+
+static void params_for(struct wl_sensor_params *p, const char *root, char *bufs, size_t n)
+{
+    wl_sensor_params_default(p);
+    snprintf(bufs, n, "%s/sys", root);
+    snprintf(bufs + n, n, "%s/dev", root);
+    snprintf(bufs + 2 * n, n, "%s/proc", root);
+    p->sysfs_root = bufs;
+    p->dev_root = bufs + n;
+    p->proc_root = bufs + 2 * n;
+    p->period_probe_ns = 0;
+}
+
+static void test_intel_registers_units_and_wrap(void **state)
+{
+    (void)state;
+    char *root = make_machine("GenuineIntel");
+    for (int cpu = 0; cpu <= 2; cpu += 2) {
+        set_msr(root, cpu, 0x606, 0xA0E03); /* ESU = 14: 61.035 uJ */
+        set_msr(root, cpu, 0x611, 0xFFFFFF00ull);
+        set_msr(root, cpu, 0x639, 1000);
+        set_msr(root, cpu, 0x641, 0); /* exists, never counts: no uncore channel */
+        set_msr(root, cpu, 0x619, 5000);
+        set_msr(root, cpu, 0x64D, 7000);
+    }
+    char bufs[3 * 1024];
+    struct wl_sensor_params p;
+    params_for(&p, root, bufs, 1024);
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    int rc = wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st);
+    if (rc)
+        fprintf(stderr, "%s\n", st.why);
+    assert_int_equal(rc, 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    static const char *names[] = {"package-0", "package-0/core", "package-0/dram", "psys",
+                                  "package-1", "package-1/core", "package-1/dram"};
+    assert_int_equal(in->n_channels, 7);
+    for (unsigned i = 0; i < 7; i++) {
+        assert_string_equal(in->ch[i].name, names[i]);
+        assert_float_equal(in->ch[i].resolution_uj, 1e6 / 16384.0, 1e-9);
+    }
+    assert_true(in->ch[3].flags & WL_CH_CONTAINS);
+    assert_true(in->ch[1].flags & WL_CH_PART);
+    assert_non_null(strstr(in->source, "Intel, 2 package(s)"));
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].energy_uj, 0);
+    /* package 0 wraps: 0xFFFFFF00 -> 0x100 is 0x200 units */
+    set_msr(root, 0, 0x611, 0x100);
+    set_msr(root, 0, 0x639, 1000 + 16384); /* exactly 1 J */
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].energy_uj, (uint64_t)(0x200 * 1e6 / 16384.0));
+    assert_int_equal(r.v[1].energy_uj, 1000000);
+    assert_int_equal(r.v[4].energy_uj, 0); /* package 1 untouched */
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+static void test_amd_package_registers(void **state)
+{
+    (void)state;
+    char *root = make_machine("AuthenticAMD");
+    for (int cpu = 0; cpu <= 2; cpu += 2) {
+        set_msr(root, cpu, 0xC0010299, 0x100 * 16); /* ESU = 16: 15.26 uJ */
+        set_msr(root, cpu, 0xC001029B, 123);
+    }
+    char bufs[3 * 1024];
+    struct wl_sensor_params p;
+    params_for(&p, root, bufs, 1024);
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 2);
+    assert_int_equal(in->ch[0].domain, WL_DOMAIN_PACKAGE);
+    assert_float_equal(in->ch[0].resolution_uj, 1e6 / 65536.0, 1e-9);
+    set_msr(root, 2, 0xC001029B, 123 + 65536);
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[1].energy_uj, 1000000);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+static void test_missing_driver_and_unknown_vendor(void **state)
+{
+    (void)state;
+    char *root = make_machine("GenuineIntel"); /* no msr files created */
+    char bufs[3 * 1024];
+    struct wl_sensor_params p;
+    params_for(&p, root, bufs, 1024);
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st), WL_ENOTSUP);
+    assert_non_null(strstr(st.why, "the msr driver is not loaded"));
+    assert_non_null(strstr(st.fix, "sudo modprobe msr"));
+    put(root, "proc/cpuinfo", "processor\t: 0\nvendor_id\t: CentaurHauls\n");
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st), WL_ENOTSUP);
+    assert_non_null(strstr(st.why, "neither Intel nor AMD"));
+    wl_test_rmtree(root);
+    free(root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_intel_registers_units_and_wrap),
+        cmocka_unit_test(test_amd_package_registers),
+        cmocka_unit_test(test_missing_driver_and_unknown_vendor),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

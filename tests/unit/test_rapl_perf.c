@@ -1,0 +1,147 @@
+/* rapl_perf: parsing of the perf_event power PMU description from fake sysfs
+ * files (type, cpumask, events with .scale/.unit), and a clear failure when the
+ * PMU cannot count (this machine has no RAPL PMU). */
+#include "test_support.h"
+
+#include "sensors/rapl_perf.h"
+#include "sensors/sensor.h"
+#include "wattlens/wattlens.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void put(const char *dir, const char *name, const char *text)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
+}
+
+/* Builds ROOT/bus/event_source/devices/power like a two-socket Intel server. */
+static char *make_pmu(char *root, char *pmu, size_t size)
+{
+    const char *parts[] = {"bus", "bus/event_source", "bus/event_source/devices",
+                           "bus/event_source/devices/power",
+                           "bus/event_source/devices/power/events"};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(pmu, size, "%s/%s", root, parts[i]);
+        mkdir(pmu, 0755);
+    }
+    snprintf(pmu, size, "%s/bus/event_source/devices/power", root);
+    put(pmu, "type", "23\n");
+    put(pmu, "cpumask", "0,18\n");
+    static const char *ev[][2] = {{"energy-pkg", "event=0x02"},
+                                  {"energy-cores", "event=0x01"},
+                                  {"energy-ram", "event=0x03"},
+                                  {"energy-psys", "event=0x05"}};
+    char name[256];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "events/%s", ev[i][0]);
+        put(pmu, name, ev[i][1]);
+        snprintf(name, sizeof name, "events/%s.scale", ev[i][0]);
+        put(pmu, name, "2.3283064365386962890625e-10\n");
+        snprintf(name, sizeof name, "events/%s.unit", ev[i][0]);
+        put(pmu, name, "Joules\n");
+    }
+    put(pmu, "events/cycles", "event=0x3c"); /* not an energy event: ignored */
+    return pmu;
+}
+
+static void test_cpulist_parsing(void **state)
+{
+    (void)state;
+    int cpus[16];
+    assert_int_equal(wl__perf_parse_cpulist("0", cpus, 16), 1);
+    assert_int_equal(wl__perf_parse_cpulist("0,36\n", cpus, 16), 2);
+    assert_int_equal(cpus[1], 36);
+    assert_int_equal(wl__perf_parse_cpulist("0-3,8", cpus, 16), 5);
+    assert_int_equal(cpus[4], 8);
+    assert_int_equal(wl__perf_parse_cpulist("", cpus, 16), WL_EFORMAT);
+    assert_int_equal(wl__perf_parse_cpulist("a", cpus, 16), WL_EFORMAT);
+    assert_int_equal(wl__perf_parse_cpulist("3-1", cpus, 16), WL_EFORMAT);
+    assert_int_equal(wl__perf_parse_cpulist("0-100", cpus, 16), WL_EFORMAT); /* too many */
+}
+
+static void test_pmu_description_parses(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char pmu[2048];
+    make_pmu(root, pmu, sizeof pmu);
+    struct wl_perf_pmu d;
+    struct wl_errmsg em;
+    assert_int_equal(wl__perf_pmu_scan(pmu, &d, &em), 0);
+    assert_int_equal(d.type, 23);
+    assert_int_equal(d.n_cpus, 2);
+    assert_int_equal(d.cpus[1], 18);
+    assert_int_equal(d.n_events, 4);
+    int seen = 0;
+    for (unsigned i = 0; i < d.n_events; i++) {
+        assert_float_equal(d.ev[i].scale_j, 2.3283064365386962890625e-10, 1e-25);
+        if (strcmp(d.ev[i].name, "energy-pkg") == 0) {
+            assert_int_equal(d.ev[i].config, 2);
+            assert_int_equal(d.ev[i].domain, WL_DOMAIN_PACKAGE);
+            seen |= 1;
+        } else if (strcmp(d.ev[i].name, "energy-ram") == 0) {
+            assert_int_equal(d.ev[i].domain, WL_DOMAIN_DRAM);
+            seen |= 2;
+        } else if (strcmp(d.ev[i].name, "energy-psys") == 0) {
+            assert_int_equal(d.ev[i].domain, WL_DOMAIN_PSYS);
+            seen |= 4;
+        }
+    }
+    assert_int_equal(seen, 7);
+
+    /* a wrong unit is rejected, naming the file */
+    put(pmu, "events/energy-ram.unit", "Watts\n");
+    assert_int_equal(wl__perf_pmu_scan(pmu, &d, &em), WL_EFORMAT);
+    assert_non_null(strstr(em.text, "energy-ram.unit"));
+    put(pmu, "events/energy-ram.unit", "Joules\n");
+    put(pmu, "events/energy-ram.scale", "-1\n");
+    assert_int_equal(wl__perf_pmu_scan(pmu, &d, &em), WL_EFORMAT);
+    assert_non_null(strstr(em.text, "energy-ram.scale"));
+    put(pmu, "events/energy-ram.scale", "2.3283064365386962890625e-10\n");
+    put(pmu, "events/energy-pkg", "umask=0x02\n");
+    assert_int_equal(wl__perf_pmu_scan(pmu, &d, &em), WL_EFORMAT);
+    assert_non_null(strstr(em.text, "event=0xNN"));
+    assert_int_equal(wl__perf_pmu_scan("/nonexistent/power", &d, &em), WL_ENOENT);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+static void test_backend_fails_clearly_without_a_counting_pmu(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char pmu[2048];
+    make_pmu(root, pmu, sizeof pmu);
+    put(pmu, "type", "4000\n"); /* no such PMU in this kernel */
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    int rc = wl_sensor_open_backend(WL_BACKEND_RAPL_PERF, &p, &s, &st);
+    assert_true(rc == WL_ENOTSUP || rc == WL_EACCES);
+    assert_null(s);
+    assert_non_null(strstr(st.why, "perf_event_open(energy-"));
+    assert_true(st.fix[0] != '\0');
+    /* no PMU directory at all */
+    p.sysfs_root = "/nonexistent";
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_PERF, &p, &s, &st), WL_ENOTSUP);
+    assert_non_null(strstr(st.why, "no RAPL perf PMU"));
+    wl_test_rmtree(root);
+    free(root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cpulist_parsing),
+        cmocka_unit_test(test_pmu_description_parses),
+        cmocka_unit_test(test_backend_fails_clearly_without_a_counting_pmu),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
