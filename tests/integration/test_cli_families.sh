@@ -7,6 +7,9 @@
 #   loudly on a non-finite logit, so exit status 0 is the check;
 # - `generate --batch N`: greedy, each sequence's text equals the text the
 #   same prompt gives alone; usage errors for bad --batch;
+# - `run --depth deep` on each family stores its components (shared names
+#   and its own: qkv/gate_up, post-norms) and ops (softcap, norm_mean), with
+#   every stored number finite;
 # - `bench --batch N` reports whole-batch figures.
 set -u
 W=${WATTLENS:?}
@@ -52,6 +55,50 @@ for a in qwen2 phi3 gemma gemma2 stablelm; do
   done
   if [ $same = 1 ]; then ok "$a: --batch 3 texts equal the prompts alone"; else bad "$a: batch texts differ from alone"; fi
   if grep -q "tokens/s for the batch" "$tmp/err"; then ok "$a: whole-batch throughput on stderr"; else bad "$a: no batch throughput"; fi
+done
+
+# --- run --depth deep: stored components and ops per family -------------------------
+db=$tmp/runs.db
+for a in qwen2 phi3 gemma gemma2 stablelm; do
+  f=$tmp/$a-q8_0.gguf
+  if ! "$W" run -m "$f" -p "hello" -n 6 --temp 0 --depth deep --activations --baseline 0 --settle 0 \
+       --db "$db" --json >"$tmp/run.json" 2>"$tmp/err"; then
+    bad "$a run --depth deep: $(tail -1 "$tmp/err")"; continue
+  fi
+  id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$tmp/run.json")
+  "$W" export "$id" --format json --db "$db" >"$tmp/export.json" 2>"$tmp/err" || { bad "$a export"; continue; }
+  if python3 - "$tmp/export.json" "$a" <<'PY'; then ok "$a: run --depth deep stores its components and ops, all finite"; else bad "$a: stored run (see above)"; fi
+import json, math, sys
+run = json.load(open(sys.argv[1]))["run"]
+fam = sys.argv[2]
+def finite(x):
+    if isinstance(x, float):
+        assert math.isfinite(x), "non-finite value"
+    elif isinstance(x, dict):
+        for v in x.values():
+            finite(v)
+    elif isinstance(x, list):
+        for v in x:
+            finite(v)
+finite(run)
+toks = [t for t in run["tokens"] if t.get("layers")]
+assert toks, "no token has layers"
+comps = {c["name"]: c for c in toks[-1]["layers"][0]["components"]}
+ops = {(c["name"], o["name"]) for c in comps.values() for o in c.get("ops", [])}
+shared = ["attn_norm", "rope", "attention", "o", "ffn_norm", "activation", "down"]
+own = {"qwen2": ["q", "k", "v", "gate", "up"], "phi3": ["qkv", "gate_up"],
+       "gemma": ["q", "k", "v", "gate", "up"],
+       "gemma2": ["q", "k", "v", "gate", "up", "attn_post_norm", "ffn_post_norm"],
+       "stablelm": ["q", "k", "v", "gate", "up"]}[fam]
+for n in shared + own:
+    assert n in comps, (fam, n, sorted(comps))
+for o in [("attention", "qk"), ("attention", "softmax"), ("attention", "av"), ("activation", "gate_x_up")]:
+    assert o in ops, (fam, o)
+if fam == "gemma2":
+    assert ("attention", "softcap") in ops, "softcap op"
+if fam == "stablelm":
+    assert ("attn_norm", "norm_mean") in ops, "norm_mean op"
+PY
 done
 
 # --- usage errors ----------------------------------------------------------------
