@@ -9,12 +9,11 @@
  * the cores to itself; spinning while waiting for a descheduled worker
  * counts as CPU time, so it is a lower bound of that).
  * Prints figures only; never asserts on time.
- * Usage: bench_kernels [-t TYPE[,..]] [-p PATH[,..]] [-j THREADS[,..]] [-s attn,ffn,out,l2] [-m MIB]
- *   -m MIB: minimum footprint of the weight copies (default 256; 0 = one
- *   copy, i.e. cache-resident for small shapes: compute speed)
- *   -n ROWS: activation rows per call (default 1 = decode matvec; e.g. 64 for
- *   prefill-style matmul, where GMAC/s is the figure that matters)
- *   e.g. bench_kernels -t q8_0,q4_k -p avx512 -j 2
+ * Usage: bench_kernels [-t TYPE[,..]] [-p PATH[,..]] [-j THREADS[,..]] [-s attn,ffn,out,l2] [-m
+ * MIB] -m MIB: minimum footprint of the weight copies (default 256; 0 = one copy, i.e.
+ * cache-resident for small shapes: compute speed) -n ROWS: activation rows per call (default 1 =
+ * decode matvec; e.g. 64 for prefill-style matmul, where GMAC/s is the figure that matters) e.g.
+ * bench_kernels -t q8_0,q4_k -p avx512 -j 2
  */
 #include "engine/kernels/kernels.h"
 #include "engine/kernels/membw.h"
@@ -30,7 +29,8 @@ static const uint32_t types[] = {WL_TTYPE_F32,  WL_TTYPE_F16,  WL_TTYPE_BF16, WL
 static const struct {
     const char *name;
     int64_t rows, cols;
-} shapes[] = {{"attn 2048x2048", 2048, 2048}, {"ffn 5632x2048", 5632, 2048},
+} shapes[] = {{"attn 2048x2048", 2048, 2048},
+              {"ffn 5632x2048", 5632, 2048},
               {"out 32000x2048", 32000, 2048},
               /* only with -s l2 -m 0: fits in a 1 MiB L2, i.e. compute speed */
               {"l2 256x2048", 256, 2048}};

@@ -21,14 +21,14 @@
 
 /* Q8_0: 32 weights, x = d * qs[i]. 34 bytes. */
 struct wl_block_q8_0 {
-    uint16_t d;             /* fp16 scale */
+    uint16_t d; /* fp16 scale */
     int8_t qs[WL_QK8_0];
 };
 
 /* Q4_0: 32 weights, x[i] = d * ((qs[i] & 15) - 8), x[i+16] = d * ((qs[i] >> 4) - 8).
  * 18 bytes. */
 struct wl_block_q4_0 {
-    uint16_t d;             /* fp16 scale */
+    uint16_t d; /* fp16 scale */
     uint8_t qs[WL_QK4_0 / 2];
 };
 
@@ -37,8 +37,8 @@ struct wl_block_q4_0 {
  * Element 64c+l (l < 32) is the low nibble of qs[32c+l] (sub-block 2c),
  * element 64c+32+l its high nibble (sub-block 2c+1). 144 bytes. */
 struct wl_block_q4_k {
-    uint16_t d;             /* fp16 super-block scale of the scales */
-    uint16_t dmin;          /* fp16 super-block scale of the mins */
+    uint16_t d;    /* fp16 super-block scale of the scales */
+    uint16_t dmin; /* fp16 super-block scale of the mins */
     uint8_t scales[12];
     uint8_t qs[WL_QK_K / 2];
 };
@@ -49,7 +49,7 @@ struct wl_block_q6_k {
     uint8_t ql[WL_QK_K / 2];
     uint8_t qh[WL_QK_K / 4];
     int8_t scales[WL_QK_K / 16];
-    uint16_t d;             /* fp16 super-block scale */
+    uint16_t d; /* fp16 super-block scale */
 };
 
 /* Q8A: the engine's activation block (not a GGUF type). 32 values,

@@ -151,10 +151,9 @@ static void run_job(struct wl_threadpool *p, struct wl_pool_job *j, int64_t n)
     uint64_t tag = (uint64_t)g & CLAIM_TAG_MASK;
     atomic_store_explicit(&p->job, j, memory_order_relaxed);
     atomic_store_explicit(&p->done, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->claim,
-                          (tag << (CLAIM_NEXT_BITS + CLAIM_N_BITS)) |
-                              ((uint64_t)n << CLAIM_NEXT_BITS),
-                          memory_order_release);
+    atomic_store_explicit(
+        &p->claim, (tag << (CLAIM_NEXT_BITS + CLAIM_N_BITS)) | ((uint64_t)n << CLAIM_NEXT_BITS),
+        memory_order_release);
     publish(p);
     work_on_chunks(p, tag);
     for (int i = 0; atomic_load_explicit(&p->done, memory_order_acquire) < n; i++) {
@@ -265,8 +264,7 @@ int wl_threadpool_run_chunks(struct wl_threadpool *p, int64_t n_chunks, wl_threa
     return 0;
 }
 
-void wl_threadpool_split(int64_t n, int64_t align, int ith, int nth, int64_t *begin,
-                         int64_t *end)
+void wl_threadpool_split(int64_t n, int64_t align, int ith, int nth, int64_t *begin, int64_t *end)
 {
     if (align < 1)
         align = 1;

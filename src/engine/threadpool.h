@@ -50,12 +50,11 @@ void wl_threadpool_run(struct wl_threadpool *pool, wl_threadpool_fn fn, void *ar
  * WL_EINVAL when n_chunks is negative or above WL_THREADPOOL_MAX_CHUNKS or
  * fn is NULL. Finer chunks balance better; each claim costs one atomic
  * operation on a shared cache line (tens of nanoseconds). */
-int wl_threadpool_run_chunks(struct wl_threadpool *pool, int64_t n_chunks, wl_threadpool_chunk_fn fn,
-                             void *arg);
+int wl_threadpool_run_chunks(struct wl_threadpool *pool, int64_t n_chunks,
+                             wl_threadpool_chunk_fn fn, void *arg);
 
 /* Splits [0, n) into nth contiguous ranges whose boundaries are multiples of
  * align (align >= 1), as evenly as possible, and returns range ith. */
-void wl_threadpool_split(int64_t n, int64_t align, int ith, int nth, int64_t *begin,
-                         int64_t *end);
+void wl_threadpool_split(int64_t n, int64_t align, int ith, int nth, int64_t *begin, int64_t *end);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "engine/kernels/kernels.h"
 #include "engine/kernels/kernels_impl.h" /* scratch row layout */
+#include "engine/kernels/membw.h"
 #include "engine/threadpool.h"
 #include "wattlens/error.h"
 
@@ -52,16 +53,16 @@ struct problem {
     uint32_t type;
     int64_t rows, cols, n_x;
     size_t row_bytes;
-    void *wq;      /* rows * row_bytes (row_bytes may exceed the packed size) */
-    float *wdeq;   /* rows * cols */
-    float *x;      /* n_x * cols */
-    float *xdeq;   /* n_x * cols: x after Q8A round trip (quantized types) */
+    void *wq;    /* rows * row_bytes (row_bytes may exceed the packed size) */
+    float *wdeq; /* rows * cols */
+    float *x;    /* n_x * cols */
+    float *xdeq; /* n_x * cols: x after Q8A round trip (quantized types) */
     void *scratch;
     size_t scratch_bytes;
 };
 
-static void problem_init(struct problem *p, uint32_t type, int64_t rows, int64_t cols,
-                         int64_t n_x, size_t pad)
+static void problem_init(struct problem *p, uint32_t type, int64_t rows, int64_t cols, int64_t n_x,
+                         size_t pad)
 {
     memset(p, 0, sizeof *p);
     p->type = type;
@@ -214,8 +215,8 @@ static void check_problem(uint32_t type, int64_t rows, int64_t cols, int64_t n_x
                 double ys = y_scalar[t * rows + r];
                 if (!(fabs(got - ys) <= tol_paths))
                     fail_msg("%s vs scalar %s: y[%ld][%ld] = %.9g vs %.9g, tol %.3g",
-                             wl_kpath_name(k.path), wl_ttype_name(type), (long)t, (long)r, got,
-                             ys, tol_paths);
+                             wl_kpath_name(k.path), wl_ttype_name(type), (long)t, (long)r, got, ys,
+                             tol_paths);
             }
         /* threads only split rows: results are bit-identical */
         for (int i = 0; i < n_pools; i++) {
@@ -225,9 +226,8 @@ static void check_problem(uint32_t type, int64_t rows, int64_t cols, int64_t n_x
         }
         /* prepared activations give the same result */
         if (p.scratch_bytes) {
-            assert_int_equal(wl_kernel_prepare_x(&k, type, p.x, cols, n_x, p.scratch,
-                                                 p.scratch_bytes),
-                             0);
+            assert_int_equal(
+                wl_kernel_prepare_x(&k, type, p.x, cols, n_x, p.scratch, p.scratch_bytes), 0);
             struct wl_kernel_weight w = problem_weight(&p);
             memset(y_thr, 0, sizeof(float) * ny);
             assert_int_equal(wl_kernel_matmul(&k, &w, p.x, n_x, y_thr, p.scratch, p.scratch_bytes,
@@ -373,8 +373,7 @@ static void test_bad_arguments(void **state)
     _Alignas(64) uint8_t scratch[256 + 64]; /* 256 int8 + 8 scales + 8 sums */
     struct wl_kernel_weight w = {WL_TTYPE_Q8_0, wbuf, 1, 256, 34 * 8};
     assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch, NULL), 0);
-    assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch - 1, NULL),
-                     WL_EINVAL);
+    assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch - 1, NULL), WL_EINVAL);
     assert_int_equal(wl_kernel_matvec(&k, &w, x, y, NULL, 0, NULL), WL_EINVAL);
     w.cols = 100;
     assert_int_equal(wl_kernel_matvec(&k, &w, x, y, scratch, sizeof scratch, NULL), WL_EINVAL);
@@ -423,13 +422,30 @@ static void test_scratch_alignment(void **state)
             wl_kernel_matmul(&k, &w, p.x, p.n_x, y1, big + 4, p.scratch_bytes, 0, NULL), 0);
         assert_memory_equal(y0, y1, sizeof(float) * ny);
         assert_int_equal(
-            wl_kernel_matmul(&k, &w, p.x, p.n_x, y1, big + 2, p.scratch_bytes, 0, NULL),
-            WL_EINVAL);
+            wl_kernel_matmul(&k, &w, p.x, p.n_x, y1, big + 2, p.scratch_bytes, 0, NULL), WL_EINVAL);
     }
     free(big);
     free(y0);
     free(y1);
     problem_free(&p);
+}
+
+static void test_membw_measure(void **state)
+{
+    struct pools *ps = *state;
+    struct wl_membw_result r;
+    /* small buffer (cache-resident; figures only checked for sanity) */
+    assert_int_equal(wl_membw_measure_read(NULL, (size_t)4 << 20, 2, &r), 0);
+    assert_true(r.best_gbps > 0 && r.mean_gbps > 0 && r.best_gbps >= r.mean_gbps);
+    assert_int_equal(r.bytes, (size_t)4 << 20);
+    assert_int_equal(r.reps, 2);
+    assert_int_equal(r.n_threads, 1);
+    assert_int_equal(wl_membw_measure_read(ps->p[0], ((size_t)3 << 20) + 100, 1, &r), 0);
+    assert_int_equal(r.n_threads, 2);
+    assert_int_equal(r.bytes, (size_t)3 << 20); /* rounded down to whole pages */
+    assert_int_equal(wl_membw_measure_read(NULL, 1000, 1, &r), WL_EINVAL);
+    assert_int_equal(wl_membw_measure_read(NULL, (size_t)4 << 20, 0, &r), WL_EINVAL);
+    assert_int_equal(wl_membw_measure_read(NULL, (size_t)4 << 20, 1, NULL), WL_EINVAL);
 }
 
 int main(void)
@@ -442,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_zero_activations_and_weights),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_scratch_alignment),
+        cmocka_unit_test(test_membw_measure),
     };
     return cmocka_run_group_tests(tests, setup_pools, teardown_pools);
 }

@@ -244,8 +244,8 @@ static void check_dequant_layout(const struct layout_case *c)
             float want = c->ref(raw + (size_t)b * c->block_bytes, i);
             float got = out[b * c->block_elems + i];
             if (memcmp(&want, &got, 4) != 0)
-                fail_msg("%s block %d element %d: got %.9g want %.9g", wl_ttype_name(c->type), b,
-                         i, (double)got, (double)want);
+                fail_msg("%s block %d element %d: got %.9g want %.9g", wl_ttype_name(c->type), b, i,
+                         (double)got, (double)want);
         }
     free(raw);
     free(out);
@@ -307,8 +307,8 @@ static void test_known_blocks(void **state)
      * sc5 = low nibble of scales[9] | (scales[1] >> 6) << 4, m5 = high nibble of
      * scales[9] | (scales[5] >> 6) << 4 */
     uint8_t q4k[144] = {0};
-    q4k[1] = 0x3c;  /* d = 1.0 */
-    q4k[3] = 0x38;  /* dmin = 0.5 */
+    q4k[1] = 0x3c;     /* d = 1.0 */
+    q4k[3] = 0x38;     /* dmin = 0.5 */
     q4k[4 + 1] = 0x80; /* scales[1]: sc1 = 0, top bits of sc5 = 2 */
     q4k[4 + 5] = 0x40; /* scales[5]: m1 = 0, top bits of m5 = 1 */
     q4k[4 + 9] = 0x3a; /* scales[9]: sc5 low = 0xa, m5 low = 0x3 */
@@ -325,8 +325,8 @@ static void test_known_blocks(void **state)
     for (int j = 0; j < 16; j++)
         q6k[192 + j] = (uint8_t)(j + 1);
     q6k[209] = 0x3c;
-    q6k[64 + 8] = 0x50;        /* high nibble 5 */
-    q6k[128 + 32 + 8] = 0x20;  /* bits 4..5 = 2 */
+    q6k[64 + 8] = 0x50;       /* high nibble 5 */
+    q6k[128 + 32 + 8] = 0x20; /* bits 4..5 = 2 */
     assert_int_equal(wl_dequantize_row(WL_TTYPE_Q6_K, q6k, out, 256), 0);
     assert_true(out[200] == 13.0f * (float)(5 + 32 - 32));
     assert_true(out[0] == -32.0f); /* q = 0 -> -32, scale 1 */
@@ -335,9 +335,9 @@ static void test_known_blocks(void **state)
 /* ---- quantize -> dequantize error bounds ------------------------------------- */
 
 struct err_stats {
-    double sq_err, sq_ref;  /* over blocks with amax >= 1 (fp16 scales normal) */
-    double max_excess;      /* max over elements of |err| - bound(amax) */
-    double max_rel_block;   /* max |err| / amax, for the message */
+    double sq_err, sq_ref; /* over blocks with amax >= 1 (fp16 scales normal) */
+    double max_excess;     /* max over elements of |err| - bound(amax) */
+    double max_rel_block;  /* max |err| / amax, for the message */
 };
 
 /* Quantizes n values of a test distribution and returns the error statistics

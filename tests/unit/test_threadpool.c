@@ -18,9 +18,9 @@ enum { MAX_T = 8 };
 
 struct count_job {
     int seen_nth[MAX_T];
-    int calls[MAX_T];       /* plain ints: each worker writes only its slot */
+    int calls[MAX_T]; /* plain ints: each worker writes only its slot */
     atomic_int total;
-    int input;              /* written by the caller before the run */
+    int input; /* written by the caller before the run */
     int echoed[MAX_T];
 };
 

@@ -35,8 +35,8 @@ void wl__cpu_features_get(struct wl__cpu_features *f)
     if (!osxsave)
         return;
     uint64_t xcr0 = xgetbv0();
-    bool ymm_ok = (xcr0 & 0x6) == 0x6;     /* SSE + AVX state */
-    bool zmm_ok = (xcr0 & 0xe6) == 0xe6;   /* + opmask, ZMM_Hi256, Hi16_ZMM */
+    bool ymm_ok = (xcr0 & 0x6) == 0x6;   /* SSE + AVX state */
+    bool zmm_ok = (xcr0 & 0xe6) == 0xe6; /* + opmask, ZMM_Hi256, Hi16_ZMM */
     bool avx = (c >> 28) & 1;
     f->fma = ymm_ok && avx && ((c >> 12) & 1);
     f->f16c = ymm_ok && avx && ((c >> 29) & 1);
@@ -64,8 +64,8 @@ bool wl_kpath_available(enum wl_kpath path)
         return f.avx2 && f.fma && f.f16c;
     case WL_KPATH_AVX512:
         wl__cpu_features_get(&f);
-        return f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl &&
-               f.avx512dq && f.avx512vnni;
+        return f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq &&
+               f.avx512vnni;
     default:
         return false;
     }

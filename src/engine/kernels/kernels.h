@@ -38,11 +38,11 @@ struct wl_kernels {
 /* A weight matrix of rows x cols, row-major: row r starts at
  * (const char *)data + r * row_bytes. */
 struct wl_kernel_weight {
-    uint32_t type;      /* enum wl_ttype */
+    uint32_t type; /* enum wl_ttype */
     const void *data;
     int64_t rows;
-    int64_t cols;       /* multiple of the type's block size */
-    size_t row_bytes;   /* >= wl_quant_row_bytes(type, cols) */
+    int64_t cols;     /* multiple of the type's block size */
+    size_t row_bytes; /* >= wl_quant_row_bytes(type, cols) */
 };
 
 /* Flags of wl_kernel_matmul. */

@@ -14,7 +14,6 @@
 
 #define WL_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define WL_INLINE static inline __attribute__((always_inline))
-#define WL_UNROLL _Pragma("GCC unroll 8")
 
 WL_INLINE WL_AVX2 float hsum8(__m256 v)
 {
@@ -56,8 +55,8 @@ WL_INLINE WL_AVX2 void dot_float_nx(int64_t n, const void *w, const void *x, siz
 {
     const float *xr[WL__KMAX_NX];
     __m256 acc[WL__KMAX_NX][2];
-    WL_UNROLL for (int j = 0; j < nx; j++)
-    {
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++) {
         xr[j] = row_at(x, xs, j);
         acc[j][0] = _mm256_setzero_ps();
         acc[j][1] = _mm256_setzero_ps();
@@ -65,19 +64,20 @@ WL_INLINE WL_AVX2 void dot_float_nx(int64_t n, const void *w, const void *x, siz
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m256 w0 = load_w8(w, i, kind), w1 = load_w8(w, i + 8, kind);
-        WL_UNROLL for (int j = 0; j < nx; j++)
-        {
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++) {
             acc[j][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xr[j] + i), acc[j][0]);
             acc[j][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xr[j] + i + 8), acc[j][1]);
         }
     }
     for (; i + 8 <= n; i += 8) {
         __m256 w0 = load_w8(w, i, kind);
-        WL_UNROLL for (int j = 0; j < nx; j++)
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++)
             acc[j][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xr[j] + i), acc[j][0]);
     }
-    WL_UNROLL for (int j = 0; j < nx; j++)
-    {
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++) {
         float s = hsum8(_mm256_add_ps(acc[j][0], acc[j][1]));
         for (int64_t k = i; k < n; k++)
             s += load_w1(w, k, kind) * xr[j][k];
@@ -101,25 +101,24 @@ WL_INLINE WL_AVX2 void dot_float_nx(int64_t n, const void *w, const void *x, siz
         break;                                                                                     \
     }
 
-WL_AVX2 static void dot_f32(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
+static WL_AVX2 void dot_f32(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
 {
 #define CALL(N) dot_float_nx(n, w, x, xs, out, K_F32, N)
-    WL_NX_SWITCH(CALL)
+    WL_NX_SWITCH(CALL);
 #undef CALL
 }
 
-WL_AVX2 static void dot_f16(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
+static WL_AVX2 void dot_f16(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
 {
 #define CALL(N) dot_float_nx(n, w, x, xs, out, K_F16, N)
-    WL_NX_SWITCH(CALL)
+    WL_NX_SWITCH(CALL);
 #undef CALL
 }
 
-WL_AVX2 static void dot_bf16(int64_t n, const void *w, const void *x, size_t xs, int nx,
-                             float *out)
+static WL_AVX2 void dot_bf16(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
 {
 #define CALL(N) dot_float_nx(n, w, x, xs, out, K_BF16, N)
-    WL_NX_SWITCH(CALL)
+    WL_NX_SWITCH(CALL);
 #undef CALL
 }
 
@@ -151,7 +150,8 @@ WL_INLINE WL_AVX2 __m256 gather8_fp16(const uint16_t *p, size_t stride)
 {
     const char *c = (const char *)p;
     uint16_t h[8];
-    WL_UNROLL for (int i = 0; i < 8; i++)
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
         memcpy(&h[i], c + (size_t)i * stride, 2);
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
 }
@@ -164,8 +164,8 @@ WL_INLINE WL_AVX2 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, const 
     enum { NA = 2 };
     struct xrow xr[WL__KMAX_NX];
     __m256 acc[WL__KMAX_NX][NA];
-    WL_UNROLL for (int j = 0; j < nx; j++)
-    {
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++) {
         xr[j] = xrow_at(x, xs, j, n);
         acc[j][0] = _mm256_setzero_ps();
         acc[j][1] = _mm256_setzero_ps();
@@ -175,15 +175,16 @@ WL_INLINE WL_AVX2 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, const 
     for (; b0 + 8 <= nb; b0 += 8) {
         __m256 dw = gather8_fp16(&wb[b0].d, sizeof *wb);
         __m256 sv[WL__KMAX_NX];
-        WL_UNROLL for (int j = 0; j < nx; j++)
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++)
             sv[j] = _mm256_mul_ps(dw, _mm256_loadu_ps(xr[j].d + b0));
-        WL_UNROLL for (int u = 0; u < 8; u++)
-        {
+#pragma GCC unroll 8
+        for (int u = 0; u < 8; u++) {
             __m256i wv = _mm256_loadu_si256((const __m256i *)wb[b0 + u].qs);
             __m256i aw = _mm256_sign_epi8(wv, wv);
             const __m256i iu = _mm256_set1_epi32(u);
-            WL_UNROLL for (int j = 0; j < nx; j++)
-            {
+#pragma GCC unroll 8
+            for (int j = 0; j < nx; j++) {
                 __m256i xv = _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * (b0 + u)));
                 __m256i p = dot_us(aw, _mm256_sign_epi8(xv, wv));
                 acc[j][u & 1] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(sv[j], iu),
@@ -192,15 +193,15 @@ WL_INLINE WL_AVX2 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, const 
         }
     }
     for (int64_t b = b0; b < nb; b += NA) {
-        WL_UNROLL for (int u = 0; u < NA; u++)
-        {
+#pragma GCC unroll 8
+        for (int u = 0; u < NA; u++) {
             if (u > 0 && b + u >= nb)
                 break;
             __m256i wv = _mm256_loadu_si256((const __m256i *)wb[b + u].qs);
             __m256i aw = _mm256_sign_epi8(wv, wv);
             float dw = _cvtsh_ss(wb[b + u].d);
-            WL_UNROLL for (int j = 0; j < nx; j++)
-            {
+#pragma GCC unroll 8
+            for (int j = 0; j < nx; j++) {
                 __m256i xv = _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * (b + u)));
                 __m256i p = dot_us(aw, _mm256_sign_epi8(xv, wv));
                 acc[j][u] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xr[j].d[b + u]),
@@ -208,15 +209,15 @@ WL_INLINE WL_AVX2 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, const 
             }
         }
     }
-    WL_UNROLL for (int j = 0; j < nx; j++)
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++)
         out[j] = hsum8(_mm256_add_ps(acc[j][0], acc[j][1]));
 }
 
-WL_AVX2 static void dot_q8_0(int64_t n, const void *w, const void *x, size_t xs, int nx,
-                             float *out)
+static WL_AVX2 void dot_q8_0(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
 {
 #define CALL(N) q8_0_nx(n, w, x, xs, out, N)
-    WL_NX_SWITCH(CALL)
+    WL_NX_SWITCH(CALL);
 #undef CALL
 }
 
@@ -235,8 +236,8 @@ WL_INLINE WL_AVX2 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, const 
     struct xrow xr[WL__KMAX_NX];
     __m256 acc[WL__KMAX_NX][2];
     float off[WL__KMAX_NX];
-    WL_UNROLL for (int j = 0; j < nx; j++)
-    {
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++) {
         xr[j] = xrow_at(x, xs, j, n);
         acc[j][0] = _mm256_setzero_ps();
         acc[j][1] = _mm256_setzero_ps();
@@ -245,22 +246,23 @@ WL_INLINE WL_AVX2 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, const 
     int64_t nb = n / WL_QK4_0, b0 = 0;
     /* main loop: 8 blocks, scales and offsets vectorized as in Q8_0 */
     __m256 accm[WL__KMAX_NX];
-    WL_UNROLL for (int j = 0; j < nx; j++)
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++)
         accm[j] = _mm256_setzero_ps();
     for (; b0 + 8 <= nb; b0 += 8) {
         __m256 dw = gather8_fp16(&wb[b0].d, sizeof *wb);
         __m256 sv[WL__KMAX_NX];
-        WL_UNROLL for (int j = 0; j < nx; j++)
-        {
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++) {
             sv[j] = _mm256_mul_ps(dw, _mm256_loadu_ps(xr[j].d + b0));
             accm[j] = _mm256_fmadd_ps(dw, _mm256_loadu_ps(xr[j].s + b0), accm[j]);
         }
-        WL_UNROLL for (int u = 0; u < 8; u++)
-        {
+#pragma GCC unroll 8
+        for (int u = 0; u < 8; u++) {
             __m256i wv = unpack_q4_0(wb[b0 + u].qs);
             const __m256i iu = _mm256_set1_epi32(u);
-            WL_UNROLL for (int j = 0; j < nx; j++)
-            {
+#pragma GCC unroll 8
+            for (int j = 0; j < nx; j++) {
                 __m256i xv = _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * (b0 + u)));
                 __m256i p = dot_us(wv, xv);
                 acc[j][u & 1] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(sv[j], iu),
@@ -268,17 +270,18 @@ WL_INLINE WL_AVX2 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, const 
             }
         }
     }
-    WL_UNROLL for (int j = 0; j < nx; j++)
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++)
         off[j] = hsum8(accm[j]);
     for (int64_t b = b0; b < nb; b += 2) {
-        WL_UNROLL for (int u = 0; u < 2; u++)
-        {
+#pragma GCC unroll 8
+        for (int u = 0; u < 2; u++) {
             if (u == 1 && b + 1 == nb)
                 break;
             __m256i wv = unpack_q4_0(wb[b + u].qs);
             float dw = _cvtsh_ss(wb[b + u].d);
-            WL_UNROLL for (int j = 0; j < nx; j++)
-            {
+#pragma GCC unroll 8
+            for (int j = 0; j < nx; j++) {
                 __m256i xv = _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * (b + u)));
                 __m256i p = dot_us(wv, xv);
                 acc[j][u] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xr[j].d[b + u]),
@@ -287,15 +290,15 @@ WL_INLINE WL_AVX2 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, const 
             }
         }
     }
-    WL_UNROLL for (int j = 0; j < nx; j++)
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++)
         out[j] = hsum8(_mm256_add_ps(acc[j][0], acc[j][1])) - 8.0f * off[j];
 }
 
-WL_AVX2 static void dot_q4_0(int64_t n, const void *w, const void *x, size_t xs, int nx,
-                             float *out)
+static WL_AVX2 void dot_q4_0(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
 {
 #define CALL(N) q4_0_nx(n, w, x, xs, out, N)
-    WL_NX_SWITCH(CALL)
+    WL_NX_SWITCH(CALL);
 #undef CALL
 }
 
@@ -329,8 +332,8 @@ WL_INLINE WL_AVX2 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, const 
     struct xrow xr[WL__KMAX_NX];
     __m256 acc[WL__KMAX_NX][2];
     const __m256i m4 = _mm256_set1_epi8(0x0f);
-    WL_UNROLL for (int j = 0; j < nx; j++)
-    {
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++) {
         xr[j] = xrow_at(x, xs, j, n);
         acc[j][0] = _mm256_setzero_ps();
         acc[j][1] = _mm256_setzero_ps();
@@ -344,19 +347,19 @@ WL_INLINE WL_AVX2 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, const 
         /* per row: lane k = scale of sub-block k times its activation scale;
          * the mins times the activation block sums go straight into acc */
         __m256 sv[WL__KMAX_NX];
-        WL_UNROLL for (int j = 0; j < nx; j++)
-        {
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++) {
             sv[j] = _mm256_mul_ps(dsc, _mm256_loadu_ps(xr[j].d + 8 * b));
             acc[j][0] = _mm256_fnmadd_ps(dm, _mm256_loadu_ps(xr[j].s + 8 * b), acc[j][0]);
         }
-        WL_UNROLL for (int c = 0; c < 4; c++)
-        {
+#pragma GCC unroll 8
+        for (int c = 0; c < 4; c++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(wb[b].qs + 32 * c));
             __m256i lo = _mm256_and_si256(q, m4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
             const __m256i i0 = _mm256_set1_epi32(2 * c), i1 = _mm256_set1_epi32(2 * c + 1);
-            WL_UNROLL for (int j = 0; j < nx; j++)
-            {
+#pragma GCC unroll 8
+            for (int j = 0; j < nx; j++) {
                 const int8_t *xq = xr[j].qs + 256 * b + 64 * c;
                 __m256i p0 = dot_us(lo, _mm256_loadu_si256((const __m256i *)xq));
                 __m256i p1 = dot_us(hi, _mm256_loadu_si256((const __m256i *)(xq + 32)));
@@ -367,15 +370,15 @@ WL_INLINE WL_AVX2 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, const 
             }
         }
     }
-    WL_UNROLL for (int j = 0; j < nx; j++)
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++)
         out[j] = hsum8(na == 2 ? _mm256_add_ps(acc[j][0], acc[j][1]) : acc[j][0]);
 }
 
-WL_AVX2 static void dot_q4_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
-                             float *out)
+static WL_AVX2 void dot_q4_k(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
 {
 #define CALL(N) q4_k_nx(n, w, x, xs, out, N)
-    WL_NX_SWITCH(CALL)
+    WL_NX_SWITCH(CALL);
 #undef CALL
 }
 
@@ -388,8 +391,8 @@ WL_INLINE WL_AVX2 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, const 
     __m256 acc[WL__KMAX_NX][2];
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
     const __m256i k32 = _mm256_set1_epi8(32);
-    WL_UNROLL for (int j = 0; j < nx; j++)
-    {
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++) {
         xr[j] = xrow_at(x, xs, j, n);
         acc[j][0] = _mm256_setzero_ps();
         acc[j][1] = _mm256_setzero_ps();
@@ -398,8 +401,8 @@ WL_INLINE WL_AVX2 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, const 
     for (int64_t b = 0; b < nb; b++) {
         __m256 dd = _mm256_set1_ps(_cvtsh_ss(wb[b].d));
         const int8_t *sc = wb[b].scales;
-        WL_UNROLL for (int h = 0; h < 2; h++)
-        {
+#pragma GCC unroll 8
+        for (int h = 0; h < 2; h++) {
             __m256i qh = _mm256_loadu_si256((const __m256i *)(wb[b].qh + 32 * h));
             __m256i ql0 = _mm256_loadu_si256((const __m256i *)(wb[b].ql + 64 * h));
             __m256i ql1 = _mm256_loadu_si256((const __m256i *)(wb[b].ql + 64 * h + 32));
@@ -412,14 +415,15 @@ WL_INLINE WL_AVX2 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, const 
                                    _mm256_and_si256(qh, m30));
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
                                    _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
-            WL_UNROLL for (int g = 0; g < 4; g++)
-            {
+#pragma GCC unroll 8
+            for (int g = 0; g < 4; g++) {
                 int gi = 4 * h + g;
-                __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[2 * gi + 1]),
-                                               _mm_set1_epi16(sc[2 * gi]));
-                WL_UNROLL for (int j = 0; j < nx; j++)
-                {
-                    __m256i xv = _mm256_loadu_si256((const __m256i *)(xr[j].qs + 256 * b + 32 * gi));
+                __m256i scv =
+                    _mm256_set_m128i(_mm_set1_epi16(sc[2 * gi + 1]), _mm_set1_epi16(sc[2 * gi]));
+#pragma GCC unroll 8
+                for (int j = 0; j < nx; j++) {
+                    __m256i xv =
+                        _mm256_loadu_si256((const __m256i *)(xr[j].qs + 256 * b + 32 * gi));
                     __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[g], xv),
                                                    _mm256_maddubs_epi16(k32, xv));
                     __m256i p = _mm256_madd_epi16(p16, scv);
@@ -429,21 +433,21 @@ WL_INLINE WL_AVX2 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, const 
             }
         }
     }
-    WL_UNROLL for (int j = 0; j < nx; j++)
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++)
         out[j] = hsum8(_mm256_add_ps(acc[j][0], acc[j][1]));
 }
 
-WL_AVX2 static void dot_q6_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
-                             float *out)
+static WL_AVX2 void dot_q6_k(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
 {
 #define CALL(N) q6_k_nx(n, w, x, xs, out, N)
-    WL_NX_SWITCH(CALL)
+    WL_NX_SWITCH(CALL);
 #undef CALL
 }
 
 /* ---- activation quantization ------------------------------------------------ */
 
-WL_AVX2 static void quant_q8a(const float *x, void *row, int64_t n)
+static WL_AVX2 void quant_q8a(const float *x, void *row, int64_t n)
 {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);

@@ -11,9 +11,9 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define WL_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+#define WL_AVX512                                                                                  \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
 #define WL_INLINE static inline __attribute__((always_inline))
-#define WL_UNROLL _Pragma("GCC unroll 8")
 
 WL_INLINE const void *row_at(const void *x, size_t stride, int j)
 {
@@ -76,8 +76,8 @@ WL_INLINE WL_AVX512 void dot_float_nx(int64_t n, const void *w, const void *x, s
 {
     const float *xr[WL__KMAX_NX];
     __m512 acc[WL__KMAX_NX][2];
-    WL_UNROLL for (int j = 0; j < nx; j++)
-    {
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++) {
         xr[j] = row_at(x, xs, j);
         acc[j][0] = _mm512_setzero_ps();
         acc[j][1] = _mm512_setzero_ps();
@@ -86,8 +86,8 @@ WL_INLINE WL_AVX512 void dot_float_nx(int64_t n, const void *w, const void *x, s
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
         __m512 w0 = load_w16(w, i, all, kind), w1 = load_w16(w, i + 16, all, kind);
-        WL_UNROLL for (int j = 0; j < nx; j++)
-        {
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++) {
             acc[j][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xr[j] + i), acc[j][0]);
             acc[j][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xr[j] + i + 16), acc[j][1]);
         }
@@ -96,34 +96,36 @@ WL_INLINE WL_AVX512 void dot_float_nx(int64_t n, const void *w, const void *x, s
         int64_t left = n - i;
         __mmask16 m = left >= 16 ? all : (__mmask16)((1u << left) - 1);
         __m512 w0 = load_w16(w, i, m, kind);
-        WL_UNROLL for (int j = 0; j < nx; j++)
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++)
             acc[j][0] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, xr[j] + i), acc[j][0]);
     }
-    WL_UNROLL for (int j = 0; j < nx; j++)
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++)
         out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]));
 }
 
-WL_AVX512 static void dot_f32(int64_t n, const void *w, const void *x, size_t xs, int nx,
+static WL_AVX512 void dot_f32(int64_t n, const void *w, const void *x, size_t xs, int nx,
                               float *out)
 {
 #define CALL(N) dot_float_nx(n, w, x, xs, out, K_F32, N)
-    WL_NX_SWITCH(CALL)
+    WL_NX_SWITCH(CALL);
 #undef CALL
 }
 
-WL_AVX512 static void dot_f16(int64_t n, const void *w, const void *x, size_t xs, int nx,
+static WL_AVX512 void dot_f16(int64_t n, const void *w, const void *x, size_t xs, int nx,
                               float *out)
 {
 #define CALL(N) dot_float_nx(n, w, x, xs, out, K_F16, N)
-    WL_NX_SWITCH(CALL)
+    WL_NX_SWITCH(CALL);
 #undef CALL
 }
 
-WL_AVX512 static void dot_bf16(int64_t n, const void *w, const void *x, size_t xs, int nx,
+static WL_AVX512 void dot_bf16(int64_t n, const void *w, const void *x, size_t xs, int nx,
                                float *out)
 {
 #define CALL(N) dot_float_nx(n, w, x, xs, out, K_BF16, N)
-    WL_NX_SWITCH(CALL)
+    WL_NX_SWITCH(CALL);
 #undef CALL
 }
 
@@ -153,7 +155,8 @@ WL_INLINE WL_AVX512 __m256 gather8_fp16(const uint16_t *p, size_t stride)
 {
     const char *c = (const char *)p;
     uint16_t h[8];
-    WL_UNROLL for (int i = 0; i < 8; i++)
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
         memcpy(&h[i], c + (size_t)i * stride, 2);
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
 }
@@ -173,8 +176,8 @@ WL_INLINE WL_AVX512 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, cons
 {
     struct xrow xr[WL__KMAX_NX];
     __m512 acc[WL__KMAX_NX][2];
-    WL_UNROLL for (int j = 0; j < nx; j++)
-    {
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++) {
         xr[j] = xrow_at(x, xs, j, n);
         acc[j][0] = _mm512_setzero_ps();
         acc[j][1] = _mm512_setzero_ps();
@@ -185,16 +188,17 @@ WL_INLINE WL_AVX512 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, cons
     for (; b + 8 <= nb; b += 8) {
         __m256 dw = gather8_fp16(&wb[b].d, sizeof *wb);
         __m512 sv[WL__KMAX_NX];
-        WL_UNROLL for (int j = 0; j < nx; j++)
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++)
             sv[j] = _mm512_castps256_ps512(_mm256_mul_ps(dw, _mm256_loadu_ps(xr[j].d + b)));
-        WL_UNROLL for (int u = 0; u < 4; u++)
-        {
+#pragma GCC unroll 8
+        for (int u = 0; u < 4; u++) {
             __m512i wv = load2x32(wb[b + 2 * u].qs, wb[b + 2 * u + 1].qs);
             __m512i aw = _mm512_abs_epi8(wv);
             __mmask64 neg = _mm512_movepi8_mask(wv);
             const __m512i iu = idx2(2 * u, 2 * u + 1);
-            WL_UNROLL for (int j = 0; j < nx; j++)
-            {
+#pragma GCC unroll 8
+            for (int j = 0; j < nx; j++) {
                 __m512i p = dot_ss(aw, neg, _mm512_loadu_si512(xr[j].qs + 32 * (b + 2 * u)));
                 acc[j][u & 1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(iu, sv[j]),
                                                 _mm512_cvtepi32_ps(p), acc[j][u & 1]);
@@ -202,16 +206,16 @@ WL_INLINE WL_AVX512 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, cons
         }
     }
     for (; b + 4 <= nb; b += 4) {
-        WL_UNROLL for (int u = 0; u < 2; u++)
-        {
+#pragma GCC unroll 8
+        for (int u = 0; u < 2; u++) {
             int64_t bb = b + 2 * u;
             const struct wl_block_q8_0 *w0 = &wb[bb], *w1 = w0 + 1;
             __m512i wv = load2x32(w0->qs, w1->qs);
             __m512i aw = _mm512_abs_epi8(wv);
             __mmask64 neg = _mm512_movepi8_mask(wv);
             float d0 = _cvtsh_ss(w0->d), d1 = _cvtsh_ss(w1->d);
-            WL_UNROLL for (int j = 0; j < nx; j++)
-            {
+#pragma GCC unroll 8
+            for (int j = 0; j < nx; j++) {
                 __m512i p = dot_ss(aw, neg, _mm512_loadu_si512(xr[j].qs + 32 * bb));
                 acc[j][u] = _mm512_fmadd_ps(set2(d0 * xr[j].d[bb], d1 * xr[j].d[bb + 1]),
                                             _mm512_cvtepi32_ps(p), acc[j][u]);
@@ -224,25 +228,26 @@ WL_INLINE WL_AVX512 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, cons
         __m512i aw = _mm512_abs_epi8(wv);
         __mmask64 neg = _mm512_movepi8_mask(wv);
         float d0 = _cvtsh_ss(wb[b].d);
-        WL_UNROLL for (int j = 0; j < nx; j++)
-        {
-            __m512i xv = _mm512_inserti64x4(
-                _mm512_setzero_si512(), _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * b)),
-                0);
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++) {
+            __m512i xv =
+                _mm512_inserti64x4(_mm512_setzero_si512(),
+                                   _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * b)), 0);
             __m512i p = dot_ss(aw, neg, xv);
             acc[j][0] =
                 _mm512_fmadd_ps(set2(d0 * xr[j].d[b], 0.0f), _mm512_cvtepi32_ps(p), acc[j][0]);
         }
     }
-    WL_UNROLL for (int j = 0; j < nx; j++)
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++)
         out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]));
 }
 
-WL_AVX512 static void dot_q8_0(int64_t n, const void *w, const void *x, size_t xs, int nx,
+static WL_AVX512 void dot_q8_0(int64_t n, const void *w, const void *x, size_t xs, int nx,
                                float *out)
 {
 #define CALL(N) q8_0_nx(n, w, x, xs, out, N)
-    WL_NX_SWITCH(CALL)
+    WL_NX_SWITCH(CALL);
 #undef CALL
 }
 
@@ -265,8 +270,8 @@ WL_INLINE WL_AVX512 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, cons
     struct xrow xr[WL__KMAX_NX];
     __m512 acc[WL__KMAX_NX][2];
     float off[WL__KMAX_NX];
-    WL_UNROLL for (int j = 0; j < nx; j++)
-    {
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++) {
         xr[j] = xrow_at(x, xs, j, n);
         acc[j][0] = _mm512_setzero_ps();
         acc[j][1] = _mm512_setzero_ps();
@@ -275,22 +280,23 @@ WL_INLINE WL_AVX512 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, cons
     int64_t nb = n / WL_QK4_0, b = 0;
     /* main loop: 8 blocks, scales and offsets vectorized as in Q8_0 */
     __m256 accm[WL__KMAX_NX];
-    WL_UNROLL for (int j = 0; j < nx; j++)
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++)
         accm[j] = _mm256_setzero_ps();
     for (; b + 8 <= nb; b += 8) {
         __m256 dw = gather8_fp16(&wb[b].d, sizeof *wb);
         __m512 sv[WL__KMAX_NX];
-        WL_UNROLL for (int j = 0; j < nx; j++)
-        {
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++) {
             sv[j] = _mm512_castps256_ps512(_mm256_mul_ps(dw, _mm256_loadu_ps(xr[j].d + b)));
             accm[j] = _mm256_fmadd_ps(dw, _mm256_loadu_ps(xr[j].s + b), accm[j]);
         }
-        WL_UNROLL for (int u = 0; u < 4; u++)
-        {
+#pragma GCC unroll 8
+        for (int u = 0; u < 4; u++) {
             __m512i wv = unpack2_q4_0(wb[b + 2 * u].qs, wb[b + 2 * u + 1].qs);
             const __m512i iu = idx2(2 * u, 2 * u + 1);
-            WL_UNROLL for (int j = 0; j < nx; j++)
-            {
+#pragma GCC unroll 8
+            for (int j = 0; j < nx; j++) {
                 __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv,
                                                 _mm512_loadu_si512(xr[j].qs + 32 * (b + 2 * u)));
                 acc[j][u & 1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(iu, sv[j]),
@@ -298,18 +304,19 @@ WL_INLINE WL_AVX512 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, cons
             }
         }
     }
-    WL_UNROLL for (int j = 0; j < nx; j++)
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++)
         off[j] = hsum8_256(accm[j]);
     for (; b + 2 <= nb; b += 4) {
-        WL_UNROLL for (int u = 0; u < 2; u++)
-        {
+#pragma GCC unroll 8
+        for (int u = 0; u < 2; u++) {
             int64_t bb = b + 2 * u;
             if (u == 1 && bb + 2 > nb)
                 break;
             __m512i wv = unpack2_q4_0(wb[bb].qs, wb[bb + 1].qs);
             float d0 = _cvtsh_ss(wb[bb].d), d1 = _cvtsh_ss(wb[bb + 1].d);
-            WL_UNROLL for (int j = 0; j < nx; j++)
-            {
+#pragma GCC unroll 8
+            for (int j = 0; j < nx; j++) {
                 __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv,
                                                 _mm512_loadu_si512(xr[j].qs + 32 * bb));
                 acc[j][u] = _mm512_fmadd_ps(set2(d0 * xr[j].d[bb], d1 * xr[j].d[bb + 1]),
@@ -322,8 +329,8 @@ WL_INLINE WL_AVX512 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, cons
     if (b < nb && (nb & 1)) { /* odd block count: the last block alone, low half */
         __m512i wv = unpack2_q4_0(wb[b].qs, wb[b].qs);
         float d0 = _cvtsh_ss(wb[b].d);
-        WL_UNROLL for (int j = 0; j < nx; j++)
-        {
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++) {
             const int8_t *xq = xr[j].qs + 32 * b;
             __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, load2x32(xq, xq));
             acc[j][0] =
@@ -331,15 +338,16 @@ WL_INLINE WL_AVX512 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, cons
             off[j] += d0 * xr[j].s[b];
         }
     }
-    WL_UNROLL for (int j = 0; j < nx; j++)
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++)
         out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][0], acc[j][1])) - 8.0f * off[j];
 }
 
-WL_AVX512 static void dot_q4_0(int64_t n, const void *w, const void *x, size_t xs, int nx,
+static WL_AVX512 void dot_q4_0(int64_t n, const void *w, const void *x, size_t xs, int nx,
                                float *out)
 {
 #define CALL(N) q4_0_nx(n, w, x, xs, out, N)
-    WL_NX_SWITCH(CALL)
+    WL_NX_SWITCH(CALL);
 #undef CALL
 }
 
@@ -375,8 +383,8 @@ WL_INLINE WL_AVX512 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, cons
     __m256 accm[WL__KMAX_NX];
     const __m512i m4z = _mm512_set1_epi8(0x0f);
     const __m512i sh04 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
-    WL_UNROLL for (int j = 0; j < nx; j++)
-    {
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++) {
         xr[j] = xrow_at(x, xs, j, n);
         acc[j][0] = _mm512_setzero_ps();
         acc[j][1] = _mm512_setzero_ps();
@@ -390,20 +398,20 @@ WL_INLINE WL_AVX512 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, cons
         __m256 dm = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wb[b].dmin)), u8x8_to_ps(m8));
         /* per row: lane k = scale of sub-block k times its activation scale */
         __m512 sv[WL__KMAX_NX];
-        WL_UNROLL for (int j = 0; j < nx; j++)
-        {
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++) {
             sv[j] = _mm512_castps256_ps512(_mm256_mul_ps(dsc, _mm256_loadu_ps(xr[j].d + 8 * b)));
             accm[j] = _mm256_fmadd_ps(dm, _mm256_loadu_ps(xr[j].s + 8 * b), accm[j]);
         }
-        WL_UNROLL for (int c = 0; c < 4; c++)
-        {
+#pragma GCC unroll 8
+        for (int c = 0; c < 4; c++) {
             /* 32 bytes in both halves; low nibbles below, high nibbles above */
-            __m512i q2 = _mm512_broadcast_i64x4(
-                _mm256_loadu_si256((const __m256i *)(wb[b].qs + 32 * c)));
+            __m512i q2 =
+                _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(wb[b].qs + 32 * c)));
             __m512i wv = _mm512_and_si512(_mm512_srlv_epi16(q2, sh04), m4z);
             const __m512i ic = idx2(2 * c, 2 * c + 1);
-            WL_UNROLL for (int j = 0; j < nx; j++)
-            {
+#pragma GCC unroll 8
+            for (int j = 0; j < nx; j++) {
                 __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv,
                                                 _mm512_loadu_si512(xr[j].qs + 256 * b + 64 * c));
                 acc[j][c % na] = _mm512_fmadd_ps(_mm512_permutexvar_ps(ic, sv[j]),
@@ -411,8 +419,8 @@ WL_INLINE WL_AVX512 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, cons
             }
         }
     }
-    WL_UNROLL for (int j = 0; j < nx; j++)
-    {
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++) {
         __m512 s = na == 2 ? _mm512_add_ps(acc[j][0], acc[j][1]) : acc[j][0];
         __m256 m = accm[j];
         __m128 m128 = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
@@ -422,11 +430,11 @@ WL_INLINE WL_AVX512 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, cons
     }
 }
 
-WL_AVX512 static void dot_q4_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
+static WL_AVX512 void dot_q4_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
                                float *out)
 {
 #define CALL(N) q4_k_nx(n, w, x, xs, out, N)
-    WL_NX_SWITCH(CALL)
+    WL_NX_SWITCH(CALL);
 #undef CALL
 }
 
@@ -441,8 +449,8 @@ WL_INLINE WL_AVX512 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, cons
     const __m512i k32 = _mm512_set1_epi8(32);
     /* byte indices replicating each of 4 scales over 4 int32 lanes */
     const __m128i rep4 = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    WL_UNROLL for (int j = 0; j < nx; j++)
-    {
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++) {
         xr[j] = xrow_at(x, xs, j, n);
         acc[j][0] = _mm512_setzero_ps();
         acc[j][1] = _mm512_setzero_ps();
@@ -452,10 +460,11 @@ WL_INLINE WL_AVX512 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, cons
         __m256 dd = _mm256_set1_ps(_cvtsh_ss(wb[b].d));
         __m128i scb = _mm_loadu_si128((const __m128i *)wb[b].scales);
         __m512 dv[WL__KMAX_NX]; /* lane g: d times the activation scale of group g */
-        WL_UNROLL for (int j = 0; j < nx; j++)
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++)
             dv[j] = _mm512_castps256_ps512(_mm256_mul_ps(dd, _mm256_loadu_ps(xr[j].d + 8 * b)));
-        WL_UNROLL for (int h = 0; h < 2; h++)
-        {
+#pragma GCC unroll 8
+        for (int h = 0; h < 2; h++) {
             __m256i qh = _mm256_loadu_si256((const __m256i *)(wb[b].qh + 32 * h));
             __m256i ql0 = _mm256_loadu_si256((const __m256i *)(wb[b].ql + 64 * h));
             __m256i ql1 = _mm256_loadu_si256((const __m256i *)(wb[b].ql + 64 * h + 32));
@@ -470,18 +479,18 @@ WL_INLINE WL_AVX512 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, cons
             __m512i qq[2];
             qq[0] = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
             qq[1] = _mm512_inserti64x4(_mm512_castsi256_si512(q2), q3, 1);
-            WL_UNROLL for (int p2 = 0; p2 < 2; p2++)
-            {
+#pragma GCC unroll 8
+            for (int p2 = 0; p2 < 2; p2++) {
                 int g0 = 4 * h + 2 * p2; /* groups g0, g0+1: scales 2*g0 .. 2*g0+3 */
                 __m128i idx = _mm_add_epi8(rep4, _mm_set1_epi8((char)(2 * g0)));
                 __m512i scv = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(scb, idx));
                 const __m512i ig = idx2(g0, g0 + 1);
-                WL_UNROLL for (int j = 0; j < nx; j++)
-                {
+#pragma GCC unroll 8
+                for (int j = 0; j < nx; j++) {
                     __m512i xv = _mm512_loadu_si512(xr[j].qs + 256 * b + 32 * g0);
-                    __m512i s = _mm512_sub_epi32(
-                        _mm512_dpbusd_epi32(_mm512_setzero_si512(), qq[p2], xv),
-                        _mm512_dpbusd_epi32(_mm512_setzero_si512(), k32, xv));
+                    __m512i s =
+                        _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), qq[p2], xv),
+                                         _mm512_dpbusd_epi32(_mm512_setzero_si512(), k32, xv));
                     s = _mm512_mullo_epi32(s, scv);
                     acc[j][p2] = _mm512_fmadd_ps(_mm512_permutexvar_ps(ig, dv[j]),
                                                  _mm512_cvtepi32_ps(s), acc[j][p2]);
@@ -489,21 +498,22 @@ WL_INLINE WL_AVX512 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, cons
             }
         }
     }
-    WL_UNROLL for (int j = 0; j < nx; j++)
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++)
         out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]));
 }
 
-WL_AVX512 static void dot_q6_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
+static WL_AVX512 void dot_q6_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
                                float *out)
 {
 #define CALL(N) q6_k_nx(n, w, x, xs, out, N)
-    WL_NX_SWITCH(CALL)
+    WL_NX_SWITCH(CALL);
 #undef CALL
 }
 
 /* ---- activation quantization ------------------------------------------------ */
 
-WL_AVX512 static void quant_q8a(const float *x, void *row, int64_t n)
+static WL_AVX512 void quant_q8a(const float *x, void *row, int64_t n)
 {
     int8_t *qs = row;
     float *dd = (float *)(void *)(qs + n), *ss = dd + n / 32;

@@ -15,9 +15,9 @@ struct wl_threadpool;
 #define WL_MEMBW_DEFAULT_BYTES ((size_t)512 << 20)
 
 struct wl_membw_result {
-    double best_gbps;   /* best repetition, 1e9 bytes per second */
-    double mean_gbps;   /* mean over repetitions */
-    size_t bytes;       /* buffer size read per repetition */
+    double best_gbps; /* best repetition, 1e9 bytes per second */
+    double mean_gbps; /* mean over repetitions */
+    size_t bytes;     /* buffer size read per repetition */
     int reps;
     int n_threads;
 };
