@@ -107,8 +107,8 @@ int main(void)
         if (batches[i] == 1)
             ts1 = r[0].avg_ts;
         const double ms_step = r[0].avg_ns / 1e6 / n_gen;
-        printf("%6d %16.2f %14.2f %14.1f %9.2fx\n", batches[i], r[0].avg_ts, r[0].stddev_ts, ms_step,
-               ts1 > 0 ? r[0].avg_ts / ts1 : 0.0);
+        printf("%6d %16.2f %14.2f %14.1f %9.2fx\n", batches[i], r[0].avg_ts, r[0].stddev_ts,
+               ms_step, ts1 > 0 ? r[0].avg_ts / ts1 : 0.0);
         fflush(stdout);
     }
     wl_model_free(m);

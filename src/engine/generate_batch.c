@@ -21,8 +21,8 @@ struct seq_state {
     struct wl_tok_decoder dec;
     char *text;
     size_t len, cap;
-    int32_t prev;  /* last sampled token, decoded in the next round */
-    int32_t row;   /* logits row in the current evaluation, -1 when not run */
+    int32_t prev; /* last sampled token, decoded in the next round */
+    int32_t row;  /* logits row in the current evaluation, -1 when not run */
     bool done;
 };
 
@@ -59,8 +59,8 @@ static void append(struct seq_state *s, const char *t, size_t n)
 
 /* Tokenizes every prompt and allocates everything the loop needs. */
 static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_generate_params *p,
-                 const struct wl_generate_batch_params *bp, struct batch *b, int32_t *n_prompt_total,
-                 struct wl_errmsg *err)
+                 const struct wl_generate_batch_params *bp, struct batch *b,
+                 int32_t *n_prompt_total, struct wl_errmsg *err)
 {
     const int32_t vocab = wl_context_model(ctx)->config.vocab_size;
     b->piece_cap = wl_tok_decoder_out_max(tok);
@@ -132,7 +132,8 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
 
 /* Samples the next token of every sequence that ran (row >= 0); returns 0
  * or an error for a non-finite logit. */
-static int sample_round(wl_context *ctx, const wl_tokenizer *tok, const struct wl_generate_params *p,
+static int sample_round(wl_context *ctx, const wl_tokenizer *tok,
+                        const struct wl_generate_params *p,
                         const struct wl_generate_batch_params *bp, struct batch *b, int32_t step,
                         struct wl_generate_result *res, int32_t *first_id, size_t *first_len,
                         struct wl_errmsg *err)
@@ -279,7 +280,8 @@ int wl_generate_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_
                 break;
         }
         wl_context_emit_token(ctx, step, true, -1, NULL, 0);
-        if (step > 0 && (rc = wl_context_eval_seqs(ctx, b.tokens, b.seqs, b.want, n_run, err)) != 0) {
+        if (step > 0 &&
+            (rc = wl_context_eval_seqs(ctx, b.tokens, b.seqs, b.want, n_run, err)) != 0) {
             wl_context_emit_token(ctx, step, false, -1, NULL, 0);
             break;
         }
@@ -295,7 +297,8 @@ int wl_generate_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_
          * not kept separately, so the text is given only when one sequence
          * runs (then b.piece holds exactly that piece) */
         const bool one = step == 0 ? b.n == 1 : n_run == 1;
-        wl_context_emit_token(ctx, step, false, first_id, one ? b.piece : NULL, one ? first_len : 0);
+        wl_context_emit_token(ctx, step, false, first_id, one ? b.piece : NULL,
+                              one ? first_len : 0);
         if (rc != 0)
             break;
         bool all_done = true;

@@ -222,11 +222,13 @@ static void test_eval_seqs_logits_equal_single(void **state)
     const bool all[] = {true, true};
     assert_int_equal(wl_context_eval_seqs(two, step, sseq, all, 2, &err), 0);
     assert_int_equal(wl_context_decode(one, 7, &err), 0); /* one holds b */
-    assert_memory_equal(wl_context_logits_row(two, 0), wl_context_logits(one), sizeof(float) * vocab);
+    assert_memory_equal(wl_context_logits_row(two, 0), wl_context_logits(one),
+                        sizeof(float) * vocab);
     wl_context_reset(one);
     assert_int_equal(wl_context_prefill(one, a, 6, &err), 0);
     assert_int_equal(wl_context_decode(one, 8, &err), 0);
-    assert_memory_equal(wl_context_logits_row(two, 1), wl_context_logits(one), sizeof(float) * vocab);
+    assert_memory_equal(wl_context_logits_row(two, 1), wl_context_logits(one),
+                        sizeof(float) * vocab);
 
     /* forgetting one sequence leaves the other */
     wl_context_seq_reset(two, 1);

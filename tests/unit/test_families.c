@@ -72,9 +72,9 @@ static void drop_tensors(void **buf, size_t *size, const char *drop)
             dropped++;
             continue;
         }
-        assert_int_equal(wl_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data,
-                                                   t->n_bytes),
-                         0);
+        assert_int_equal(
+            wl_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, t->n_bytes),
+            0);
     }
     assert_true(dropped > 0);
     void *out = NULL;
@@ -135,7 +135,6 @@ static void fixture_free(struct fixture *f)
     free(f->buf);
 }
 
-
 /* ---- the reference ----------------------------------------------------------- */
 
 struct ref {
@@ -145,7 +144,7 @@ struct ref {
     double eps;
     bool layer_norm, qkv_bias, fused, post_norms, geglu;
     double embd_scale, attn_softcap, final_softcap;
-    int window; /* 0: none; else on even layers */
+    int window;           /* 0: none; else on even layers */
     const float *factors; /* per rope dimension pair, or NULL */
     double mscale;
 };
@@ -248,18 +247,18 @@ static void ref_forward(const struct ref *r, const int32_t *tok, int n, double *
                  xn[t]);
             if (r->fused) {
                 /* rows: q (NH*HD), then k (NKV*HD), then v (NKV*HD) */
-                matvec(T(r, "blk.%d.attn_qkv.weight", il), NULL, xn[t], DIM,
-                       NH * HD + 2 * NKV * HD, qkv);
+                matvec(T(r, "blk.%d.attn_qkv.weight", il), NULL, xn[t], DIM, NH * HD + 2 * NKV * HD,
+                       qkv);
                 memcpy(q[t], qkv, sizeof q[t]);
                 memcpy(k[t], qkv + NH * HD, sizeof k[t]);
                 memcpy(v[t], qkv + NH * HD + NKV * HD, sizeof v[t]);
             } else {
-                matvec(T(r, "blk.%d.attn_q.weight", il), T(r, "blk.%d.attn_q.bias", il), xn[t],
-                       DIM, NH * HD, q[t]);
-                matvec(T(r, "blk.%d.attn_k.weight", il), T(r, "blk.%d.attn_k.bias", il), xn[t],
-                       DIM, NKV * HD, k[t]);
-                matvec(T(r, "blk.%d.attn_v.weight", il), T(r, "blk.%d.attn_v.bias", il), xn[t],
-                       DIM, NKV * HD, v[t]);
+                matvec(T(r, "blk.%d.attn_q.weight", il), T(r, "blk.%d.attn_q.bias", il), xn[t], DIM,
+                       NH * HD, q[t]);
+                matvec(T(r, "blk.%d.attn_k.weight", il), T(r, "blk.%d.attn_k.bias", il), xn[t], DIM,
+                       NKV * HD, k[t]);
+                matvec(T(r, "blk.%d.attn_v.weight", il), T(r, "blk.%d.attn_v.bias", il), xn[t], DIM,
+                       NKV * HD, v[t]);
             }
             for (int h = 0; h < NH; h++)
                 rope(r, q[t] + h * HD, t);
@@ -336,8 +335,12 @@ static void ref_forward(const struct ref *r, const int32_t *tok, int n, double *
  * key names (which also checks that synth wrote them). */
 static struct ref ref_for(const struct fixture *f, enum wl_arch arch, int n_ctx)
 {
-    struct ref r = {.g = f->g, .arch = wl_arch_name(arch), .rope_dim = HD, .eps = 1e-5,
-                    .embd_scale = 1.0, .mscale = 1.0};
+    struct ref r = {.g = f->g,
+                    .arch = wl_arch_name(arch),
+                    .rope_dim = HD,
+                    .eps = 1e-5,
+                    .embd_scale = 1.0,
+                    .mscale = 1.0};
     switch (arch) {
     case WL_ARCH_QWEN2:
         r.qkv_bias = true;
@@ -345,7 +348,8 @@ static struct ref ref_for(const struct fixture *f, enum wl_arch arch, int n_ctx)
     case WL_ARCH_PHI3: {
         r.fused = true;
         const int64_t orig = meta_i(&r, "rope.scaling.original_context_length");
-        r.factors = T(&r, n_ctx > orig ? "rope_factors_long.weight" : "rope_factors_short.weight", 0);
+        r.factors =
+            T(&r, n_ctx > orig ? "rope_factors_long.weight" : "rope_factors_short.weight", 0);
         /* the attention factor applies with or without the factors, as in the reference */
         r.mscale = meta_f(&r, "rope.scaling.attn_factor");
         assert_true(r.mscale > 1.0);
@@ -543,8 +547,8 @@ static struct seen deep_names(enum wl_arch arch)
     struct fixture f = {0};
     load_synth(&f, arch, 16, NULL);
     struct seen s = {0};
-    struct wl_hooks h = {.fn = on_event, .user_data = &s, .depth = WL_HOOK_DEPTH_OP,
-                         .activations = true};
+    struct wl_hooks h = {
+        .fn = on_event, .user_data = &s, .depth = WL_HOOK_DEPTH_OP, .activations = true};
     float plain[VOCAB], deep[VOCAB];
     run_logits(f.m, NULL, plain);
     run_logits(f.m, &h, deep);
