@@ -5,7 +5,8 @@
  * projections) and on the real stories260K model when the shared data is
  * there. Below that: wl_context_eval_seqs gives bit-identical logits to
  * running each sequence alone, per-sequence stop conditions, and the
- * argument checks of the batch API.
+ * argument checks of the batch API, and hook events that nest with one
+ * forward pass per decode round.
  */
 #include "test_support.h"
 
@@ -308,6 +309,62 @@ static void test_per_sequence_stop(void **state)
     fixture_free(&f);
 }
 
+/* Hook events of a batched generation nest properly at every depth; a TOKEN
+ * span is one round whose forward pass has one token per running sequence. */
+struct nest {
+    enum wl_hook_kind stack[16];
+    int depth;
+    bool bad;
+    int rounds_with_batch; /* decode forward passes over more than one token */
+    bool in_decode;
+};
+
+static void on_nest(void *ud, const struct wl_hook_event *ev)
+{
+    struct nest *n = ud;
+    if (ev->begin) {
+        if (n->depth == 16) {
+            n->bad = true;
+            return;
+        }
+        n->stack[n->depth++] = ev->kind;
+        if (ev->kind == WL_HOOK_PHASE)
+            n->in_decode = ev->phase == WL_PHASE_DECODE;
+        if (ev->kind == WL_HOOK_LAYER && ev->layer == 0 && n->in_decode && ev->n_tok > 1)
+            n->rounds_with_batch++;
+    } else if (n->depth == 0 || n->stack[--n->depth] != ev->kind) {
+        n->bad = true;
+    }
+}
+
+static void test_batch_hook_events_nest(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    load_synth(&f, WL_ARCH_GEMMA2, WL_TTYPE_F32);
+    wl_context *ctx = make_ctx(f.m, 32, 3, 2);
+    struct nest n = {0};
+    struct wl_hooks h = {.fn = on_nest, .user_data = &n, .depth = WL_HOOK_DEPTH_OP};
+    wl_context_set_hooks(ctx, &h);
+    struct wl_generate_params gp = wl_generate_default_params();
+    gp.n_predict = 5;
+    gp.sampling.temperature = 0.0f;
+    struct wl_generate_batch_params bp = {.prompts = prompts, .n_seq = 3};
+    struct wl_generate_result res[3];
+    struct wl_generate_batch_stats st;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_generate_batch(ctx, f.tok, &gp, &bp, res, &st, &err), 0);
+    assert_false(n.bad);
+    assert_int_equal(n.depth, 0);
+    /* 4 decode rounds after the first token, each one forward pass of 3 tokens */
+    assert_int_equal(st.n_rounds, 4);
+    assert_int_equal(n.rounds_with_batch, 4);
+    for (int i = 0; i < 3; i++)
+        wl_generate_result_free(&res[i]);
+    wl_context_free(ctx);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_eval_seqs_logits_equal_single),
         cmocka_unit_test(test_eval_seqs_errors),
         cmocka_unit_test(test_per_sequence_stop),
+        cmocka_unit_test(test_batch_hook_events_nest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
