@@ -47,6 +47,16 @@ static void usage(FILE *out)
             WL_MODEL_DEFAULT_IDLE_W, WL_MODEL_DEFAULT_BUSY_CORE_W);
 }
 
+static unsigned method_mask(const struct wl_measure_result *r)
+{
+    unsigned mask = 0;
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if (r->domains[d].present)
+            mask |= 1u << r->domains[d].method;
+    }
+    return mask;
+}
+
 static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
 {
     const struct wl_domain_info *di = &r->domains[d];
@@ -93,10 +103,10 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r)
     double dur = (double)wl_energy_window_dur_ns(&r->window) / 1e9;
     json_object_set_new(j, "duration_s", json_real(dur));
     json_object_set_new(j, "cpu_time_s", json_real((double)r->cpu_ns / 1e9));
-    json_object_set_new(j, "measured", json_boolean(!r->model_only));
-    json_object_set_new(
-        j, "energy_source",
-        json_string(r->model_only ? wl_method_label(WL_METHOD_MODEL_ESTIMATE) : "measured"));
+    unsigned mask = method_mask(r);
+    json_object_set_new(j, "measured",
+                        json_boolean(strcmp(wl_provenance_summary(mask), "measured") == 0));
+    json_object_set_new(j, "energy_source", json_string(wl_provenance_summary(mask)));
     json_object_set_new(j, "sensors", json_string(r->sensors_desc));
     json_t *doms = json_array();
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
@@ -142,7 +152,7 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
     double dur = (double)wl_energy_window_dur_ns(&r->window) / 1e9;
     fprintf(f, "\nwattlens measure:");
     for (int i = 0; argv[i]; i++)
-        fprintf(f, " %s", argv[i]);
+        fprintf(f, strpbrk(argv[i], " \t'\"$|&;<>*?") ? " '%s'" : " %s", argv[i]);
     fprintf(f, "\n");
     if (r->exec_errno)
         fprintf(f, "  could not run the command: %s\n", strerror(r->exec_errno));
@@ -166,6 +176,11 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
     if (r->model_only)
         fprintf(f, "  energy source   ESTIMATED by the CPU-time model, NOT measured (no hardware\n"
                    "                  power sensor is readable here; see `wattlens sensors`)\n");
+    else if (method_mask(r) & (1u << WL_METHOD_MODEL_ESTIMATE))
+        fprintf(f, "  energy source   %s; CPU figures are ESTIMATED by the CPU-time model\n",
+                wl_provenance_summary(method_mask(r)));
+    else
+        fprintf(f, "  energy source   %s\n", wl_provenance_summary(method_mask(r)));
     fprintf(f, "\n  %-8s %12s %10s %18s %13s %12s  %s\n", "domain", "energy (J)", "avg (W)",
             "peak (W) @ s", "baseline (W)", "dynamic (J)", "method");
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {

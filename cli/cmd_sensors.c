@@ -71,14 +71,30 @@ static json_t *channel_json(const struct wl_sensor_channel *c)
     return j;
 }
 
-static const struct wl_sensor_info *find_info(const wl_sensor_set *set, const char *backend)
+static wl_sensor *find_sensor(const wl_sensor_set *set, const char *backend)
 {
     for (unsigned i = 0; i < wl_sensor_set_count(set); i++) {
-        const struct wl_sensor_info *in = wl_sensor_get_info(wl_sensor_set_get(set, i));
-        if (strcmp(in->backend, backend) == 0)
-            return in;
+        wl_sensor *s = wl_sensor_set_get(set, i);
+        if (strcmp(wl_sensor_get_info(s)->backend, backend) == 0)
+            return s;
     }
     return NULL;
+}
+
+/* One read of the sensor for the GPU figures (utilisation, memory, temperature);
+ * returns false when the read fails. */
+static bool read_once(wl_sensor *s, struct wl_sensor_reading *r)
+{
+    return s && wl_sensor_read(s, r) == 0;
+}
+
+static json_t *gpu_info_json(const struct wl_channel_value *v)
+{
+    json_t *g = json_object();
+    json_object_set_new(g, "utilization_pct", json_real(v->util_pct));
+    json_object_set_new(g, "memory_used_bytes", json_integer((json_int_t)v->mem_used_b));
+    json_object_set_new(g, "temperature_c", json_real(v->temp_c));
+    return g;
 }
 
 static int print_json(const wl_sensor_set *set)
@@ -98,7 +114,10 @@ static int print_json(const wl_sensor_set *set)
             json_object_set_new(b, "why", json_string(st->why));
             json_object_set_new(b, "fix", json_string(st->fix));
         }
-        const struct wl_sensor_info *in = st->available ? find_info(set, st->backend) : NULL;
+        wl_sensor *sen = st->available ? find_sensor(set, st->backend) : NULL;
+        const struct wl_sensor_info *in = sen ? wl_sensor_get_info(sen) : NULL;
+        struct wl_sensor_reading rd;
+        bool have_rd = read_once(sen, &rd);
         if (in) {
             json_object_set_new(b, "source", json_string(in->source));
             json_object_set_new(b, "update_period_ms",
@@ -106,8 +125,12 @@ static int print_json(const wl_sensor_set *set)
                                                      : json_null());
             json_object_set_new(b, "update_period_measured", json_boolean(in->period_measured));
             json_t *chs = json_array();
-            for (unsigned c = 0; c < in->n_channels; c++)
-                json_array_append_new(chs, channel_json(&in->ch[c]));
+            for (unsigned c = 0; c < in->n_channels; c++) {
+                json_t *cj = channel_json(&in->ch[c]);
+                if (have_rd && c < rd.n_channels && (rd.v[c].valid & WL_CH_GPU_INFO))
+                    json_object_set_new(cj, "gpu", gpu_info_json(&rd.v[c]));
+                json_array_append_new(chs, cj);
+            }
             json_object_set_new(b, "channels", chs);
         }
         json_array_append_new(arr, b);
@@ -117,9 +140,7 @@ static int print_json(const wl_sensor_set *set)
     json_object_set_new(root, "sensors_in_use", json_integer(wl_sensor_set_count(set)));
     json_object_set_new(root, "model_only", json_boolean(model_only));
     json_object_set_new(root, "energy_source",
-                        json_string(wl_sensor_set_count(set) == 0 ? "none"
-                                    : model_only ? wl_method_label(WL_METHOD_MODEL_ESTIMATE)
-                                                 : "measured"));
+                        json_string(wl_provenance_summary(wl_sensor_set_method_mask(set))));
     return wl_cli_print_json(root);
 }
 
@@ -128,7 +149,10 @@ static void print_text(const wl_sensor_set *set)
     printf("Power sensors on this machine\n\n");
     for (unsigned i = 0; i < wl_sensor_set_status_count(set); i++) {
         const struct wl_sensor_status *st = wl_sensor_set_status(set, i);
-        const struct wl_sensor_info *in = st->available ? find_info(set, st->backend) : NULL;
+        wl_sensor *sen = st->available ? find_sensor(set, st->backend) : NULL;
+        const struct wl_sensor_info *in = sen ? wl_sensor_get_info(sen) : NULL;
+        struct wl_sensor_reading rd;
+        bool have_rd = read_once(sen, &rd);
         if (in) {
             bool model = in->n_channels && in->ch[0].method == WL_METHOD_MODEL_ESTIMATE;
             printf("  %-14s IN USE%s\n", st->backend,
@@ -158,6 +182,10 @@ static void print_text(const wl_sensor_set *set)
                 if (*fd)
                     printf("  (%s)", fd);
                 printf("\n");
+                if (have_rd && c < rd.n_channels && (rd.v[c].valid & WL_CH_GPU_INFO))
+                    printf("      %-22s utilisation %.0f %%, memory used %.2f GiB, %.0f C\n", "",
+                           rd.v[c].util_pct, (double)rd.v[c].mem_used_b / (1024.0 * 1024 * 1024),
+                           rd.v[c].temp_c);
             }
         } else if (st->skipped) {
             printf("  %-14s not used: %s\n", st->backend, st->why);
@@ -176,8 +204,13 @@ static void print_text(const wl_sensor_set *set)
         printf("No hardware power sensor is readable here. Energy figures will be ESTIMATES from\n"
                "the CPU-time model (labelled \"%s\"), not measurements.\n",
                wl_method_label(WL_METHOD_MODEL_ESTIMATE));
+    else if (wl_sensor_set_method_mask(set) & (1u << WL_METHOD_MODEL_ESTIMATE))
+        printf("Energy figures: %s. The CPU figures are ESTIMATES from the CPU-time model\n"
+               "(no CPU energy source is readable); the others are labelled with their method.\n",
+               wl_provenance_summary(wl_sensor_set_method_mask(set)));
     else
-        printf("Energy figures will be measured by the sensors marked IN USE.\n");
+        printf("Energy figures: %s, by the sensors marked IN USE.\n",
+               wl_provenance_summary(wl_sensor_set_method_mask(set)));
 }
 
 static int run_sensors(int argc, char **argv)

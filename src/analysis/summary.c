@@ -34,6 +34,36 @@ static const struct wl_agg_phase *wl__phase(const struct wl_store_aggregates *a,
     return NULL;
 }
 
+static int wl__cmp_slow(const void *x, const void *y)
+{
+    const struct wl_summary_component *a = x, *b = y;
+    double da = isnan(a->total_dur_ms) ? -1 : a->total_dur_ms;
+    double db = isnan(b->total_dur_ms) ? -1 : b->total_dur_ms;
+    if (da != db)
+        return da < db ? 1 : -1;
+    if (a->layer != b->layer)
+        return a->layer < b->layer ? -1 : 1;
+    return strcmp(a->name, b->name);
+}
+
+static int wl__cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Percentile q (0..1) of sorted v by linear interpolation between ranks. */
+static double wl__percentile(const double *v, size_t n, double q)
+{
+    if (n == 0)
+        return NA;
+    double pos = q * (double)(n - 1);
+    size_t lo = (size_t)pos;
+    if (lo + 1 >= n)
+        return v[n - 1];
+    return v[lo] + (v[lo + 1] - v[lo]) * (pos - (double)lo);
+}
+
 static int wl__cmp_hot(const void *x, const void *y)
 {
     const struct wl_summary_component *a = x, *b = y;
@@ -158,20 +188,10 @@ static void wl__components(const struct wl_store_aggregates *a, struct wl_summar
     qsort(all, a->n_components, sizeof *all, wl__cmp_hot);
     s->n_hottest = a->n_components < WL_SUMMARY_HOTTEST ? a->n_components : WL_SUMMARY_HOTTEST;
     memcpy(s->hottest, all, s->n_hottest * sizeof *all);
+    qsort(all, a->n_components, sizeof *all, wl__cmp_slow);
+    s->n_slowest = s->n_hottest;
+    memcpy(s->slowest, all, s->n_slowest * sizeof *all);
     free(all);
-}
-
-static int wl__cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
-
-/* Nearest-rank percentile index into n sorted values. */
-static size_t wl__rank(size_t n, int pct)
-{
-    size_t r = (size_t)ceil((double)pct / 100.0 * (double)n);
-    return r == 0 ? 0 : r - 1;
 }
 
 static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summary *s)
@@ -213,18 +233,19 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
                                                 (double)(t->n_output - 1))
                                       : NA;
     e->p50_itl_ms = e->p90_itl_ms = NA;
-    if (t->n_output_end >= 2) {
-        size_t n = t->n_output_end - 1;
-        double *gap = malloc(n * sizeof *gap);
-        if (gap) {
-            for (size_t i = 0; i < n; i++)
-                gap[i] = t->output_end_ms[i + 1] - t->output_end_ms[i];
-            qsort(gap, n, sizeof *gap, wl__cmp_double);
-            e->p50_itl_ms = gap[wl__rank(n, 50)];
-            e->p90_itl_ms = gap[wl__rank(n, 90)];
-            free(gap);
-        }
+    double *gaps = a->n_output_tokens > 1 ? malloc((a->n_output_tokens - 1) * sizeof *gaps) : NULL;
+    size_t n_gaps = 0;
+    for (size_t i = 1; gaps && i < a->n_output_tokens; i++) {
+        double g = a->output_tokens[i].end_ms - a->output_tokens[i - 1].end_ms;
+        if (!isnan(g))
+            gaps[n_gaps++] = g;
     }
+    if (n_gaps > 0) {
+        qsort(gaps, n_gaps, sizeof *gaps, wl__cmp_double);
+        e->p50_itl_ms = wl__percentile(gaps, n_gaps, 0.5);
+        e->p90_itl_ms = wl__percentile(gaps, n_gaps, 0.9);
+    }
+    free(gaps);
     e->edp_js = s->energy_j * (s->duration_ms / 1000.0);
     e->edp_per_token_js = t->n_output > 0 ? wl__div(t->output_edp_js, (double)t->n_output) : NA;
     e->prefill_edp_js = e->prefill_energy_j * (e->prefill_dur_ms / 1000.0);
@@ -492,6 +513,21 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     for (size_t i = 0; i < s->n_hottest; i++)
         json_array_append_new(hot, wl__component_json(&s->hottest[i]));
     json_object_set_new(j, "hottest_components", hot);
+    json_t *slow = json_array();
+    for (size_t i = 0; i < s->n_slowest; i++)
+        json_array_append_new(slow, wl__component_json(&s->slowest[i]));
+    json_object_set_new(j, "slowest_components", slow);
+    json_t *toks = json_array();
+    for (size_t i = 0; i < a->n_output_tokens; i++) {
+        const struct wl_agg_token *t = &a->output_tokens[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "index", json_integer(t->index));
+        json_object_set_new(o, "end_ms", wl__num(t->end_ms));
+        json_object_set_new(o, "dur_ms", wl__num(t->dur_ms));
+        json_object_set_new(o, "energy_j", wl__num(t->energy_j));
+        json_array_append_new(toks, o);
+    }
+    json_object_set_new(j, "output_tokens", toks);
 
     const struct wl_summary_efficiency *e = &s->eff;
     json_t *ef = json_object();

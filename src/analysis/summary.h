@@ -60,7 +60,7 @@ struct wl_summary_efficiency {
     double prefill_tokens_per_s;   /* input tokens / prefill time */
     double ttft_ms;                /* first output token's end - first section's start */
     double mean_itl_ms;            /* mean gap between consecutive output tokens */
-    double p50_itl_ms, p90_itl_ms; /* percentiles of those gaps (nearest rank) */
+    double p50_itl_ms, p90_itl_ms; /* percentiles of those gaps (linear interpolation) */
     double edp_js;                 /* total energy x total time */
     double edp_per_token_js;       /* mean over output tokens of energy x duration */
     double prefill_edp_js, decode_edp_js;
@@ -101,6 +101,8 @@ struct wl_summary {
     size_t n_components;
     struct wl_summary_component hottest[WL_SUMMARY_HOTTEST]; /* (layer, component) by energy */
     size_t n_hottest;
+    struct wl_summary_component slowest[WL_SUMMARY_HOTTEST]; /* (layer, component) by time */
+    size_t n_slowest;
     struct wl_summary_domain domains[WL_DOMAIN_COUNT];
     size_t n_domains;
     struct wl_summary_efficiency eff;

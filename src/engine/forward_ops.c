@@ -345,7 +345,8 @@ void wl__fwd_swiglu(struct wl_context *ctx, int32_t il)
         comp_event(ctx, il, WL_COMP_ACTIVATION, true, NULL, NULL);
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_OP))
         op_event(ctx, il, WL_COMP_ACTIVATION, WL_OP_GATE_X_UP, true, NULL, NULL, NULL);
-    wl__parallel(ctx, swiglu_rows, &a, a.n * 8);
+    /* weight 16: expf costs ~20 multiply-adds */
+    wl__parallel(ctx, swiglu_rows, &a, a.n * 16);
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT)) {
         struct wl_hook_tensor tout = view(ctx->rs.hb, n, c->ffn_dim);
         const struct wl_hook_tensor *po = want_act(ctx) ? &tout : NULL;

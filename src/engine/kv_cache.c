@@ -6,6 +6,7 @@
  */
 #include "engine/kv_cache.h"
 
+#include "engine/kernels/kernels.h"
 #include "engine/quant.h"
 #include "wattlens/error.h"
 
@@ -59,6 +60,10 @@ int wl_kv_cache_init(struct wl_kv_cache *kv, enum wl_ttype type, int32_t n_layer
                              (double)bytes / (1024.0 * 1024.0), n_ctx);
     }
     kv->bytes = bytes;
+#ifdef WL_KV_X86
+    /* the AVX2 kernel path needs exactly AVX2 + FMA + F16C (cpuid and OS state) */
+    kv->simd_f16 = wl_kpath_available(WL_KPATH_AVX2);
+#endif
     return 0;
 }
 
@@ -190,12 +195,6 @@ accum_f16_avx2(const uint16_t *V, int32_t n_pos, int32_t hd, const float *p, flo
     }
 }
 
-static bool have_f16c(void)
-{
-    /* __builtin_cpu_supports reads data initialised by a constructor; cheap. */
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") &&
-           __builtin_cpu_supports("fma");
-}
 #endif
 
 void wl_kv_cache_dot(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t cell0,
@@ -207,7 +206,7 @@ void wl_kv_cache_dot(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int3
         return;
     }
 #ifdef WL_KV_X86
-    if (have_f16c()) {
+    if (kv->simd_f16) {
         dot_f16_avx2(K, n_pos, kv->head_dim, q, scores);
         return;
     }
@@ -224,7 +223,7 @@ void wl_kv_cache_accum(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, in
         return;
     }
 #ifdef WL_KV_X86
-    if (have_f16c()) {
+    if (kv->simd_f16) {
         accum_f16_avx2(V, n_pos, kv->head_dim, p, out);
         return;
     }

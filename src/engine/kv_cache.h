@@ -20,6 +20,7 @@
 #include "util/errmsg.h"
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct wl_kv_cache {
@@ -32,6 +33,7 @@ struct wl_kv_cache {
     void *k; /* (n_layer, n_head_kv, n_ctx, head_dim) */
     void *v; /* (n_layer, n_head_kv, n_ctx, head_dim) */
     uint64_t bytes; /* k + v */
+    bool simd_f16;  /* F16C+AVX2+FMA conversion path usable (decided once at init) */
 };
 
 /* Allocates the cache. WL_ENOTSUP for a type other than F16/F32, WL_ENOMEM

@@ -64,7 +64,7 @@ int wl_tok_detokenize(const wl_tokenizer *t, const int32_t *ids, size_t n, unsig
         int rc = piece_stripped(t, ids[i], flags, &strip, &p, &k);
         if (rc)
             return rc;
-        if (total + k <= cap && k)
+        if (buf && k && total + k <= cap)
             memcpy(buf + total, p, k);
         total += k;
     }

@@ -556,8 +556,7 @@ void wl_sampler_get_baseline(wl_sampler *s, struct wl_baseline *out)
 void wl_sampler_stats(wl_sampler *s, struct wl_sampler_stats *out)
 {
     pthread_mutex_lock(&s->mu);
-    if (s->running)
-        finish_rate(s);
+    finish_rate(s); /* from the samples so far (final after stop) */
     *out = s->st;
     pthread_mutex_unlock(&s->mu);
 }

@@ -7,8 +7,10 @@
  * live descendants, found through /proc/PID/task/TID/children, or a full /proc
  * scan when that file does not exist). The tree total is kept monotonic: a
  * descendant re-parented away from the tree takes its time with it, so the
- * largest total seen is used. The single channel is labelled model_estimate.
- * Energy since open = idle_w * wall + busy_core_w * cpu, in microjoules.
+ * largest total seen is used. WL_MODEL_SCOPE_SELF (an in-process engine
+ * measuring itself) uses CLOCK_PROCESS_CPUTIME_ID instead: nanoseconds, not
+ * clock ticks, so short windows (one token) are not quantised to 10 ms. The single channel is
+ * labelled model_estimate. Energy since open = idle_w * wall + busy_core_w * cpu, in microjoules.
  */
 #include "sensors/sensor_impl.h"
 
@@ -28,7 +30,8 @@ struct cpu_model {
     struct wl_cpu_model_params mp;
     char proc[512];
     long clk_tck;
-    bool use_children; /* /proc/PID/task/TID/children exists */
+    double units_per_s; /* CPU-time units per second: clk_tck, or 1e9 for WL_MODEL_SCOPE_SELF */
+    bool use_children;  /* /proc/PID/task/TID/children exists */
     uint64_t t0_ns;
     uint64_t cpu0_ticks;
     uint64_t cpu_max_ticks;
@@ -198,6 +201,10 @@ static int tree_ticks_scan(struct cpu_model *m, uint64_t *out)
 
 static int model_ticks(struct cpu_model *m, uint64_t *out)
 {
+    if (m->mp.scope == WL_MODEL_SCOPE_SELF) {
+        *out = wl_clock_process_cpu_ns();
+        return 0;
+    }
     if (m->mp.scope == WL_MODEL_SCOPE_SYSTEM)
         return read_system_ticks(m->proc, out);
     return m->use_children ? tree_ticks_children(m, out) : tree_ticks_scan(m, out);
@@ -231,6 +238,7 @@ static int model_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     m->clk_tck = sysconf(_SC_CLK_TCK);
     if (m->clk_tck <= 0)
         m->clk_tck = 100;
+    m->units_per_s = m->mp.scope == WL_MODEL_SCOPE_SELF ? 1e9 : (double)m->clk_tck;
     char path[700];
     snprintf(path, sizeof path, "%s/%d/task/%d/children", m->proc, (int)getpid(), (int)getpid());
     m->use_children = access(path, R_OK) == 0;
@@ -250,8 +258,13 @@ static int model_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     int ci = wl__sensor_add_channel(s, "cpu", WL_DOMAIN_PACKAGE, WL_METHOD_MODEL_ESTIMATE,
                                     WL_CH_ENERGY, -1);
     snprintf(s->info.ch[ci].label, sizeof s->info.ch[ci].label, "CPU-time model");
-    s->info.ch[ci].resolution_uj = m->mp.busy_core_w * 1e6 / (double)m->clk_tck;
-    if (m->mp.scope == WL_MODEL_SCOPE_TREE)
+    s->info.ch[ci].resolution_uj = m->mp.busy_core_w * 1e6 / m->units_per_s;
+    if (m->mp.scope == WL_MODEL_SCOPE_SELF)
+        snprintf(s->info.source, sizeof s->info.source,
+                 "model: %.2f W idle + %.2f W per busy core; CPU time of this process "
+                 "(CLOCK_PROCESS_CPUTIME_ID)",
+                 m->mp.idle_w, m->mp.busy_core_w);
+    else if (m->mp.scope == WL_MODEL_SCOPE_TREE)
         snprintf(s->info.source, sizeof s->info.source,
                  "model: %.2f W idle + %.2f W per busy core; CPU time of process %d and its "
                  "descendants (%s)",
@@ -276,7 +289,7 @@ static int model_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     if (ticks > m->cpu_max_ticks)
         m->cpu_max_ticks = ticks;
     double wall_s = (double)(r->t_after_ns - m->t0_ns) / 1e9;
-    double cpu_s = (double)(m->cpu_max_ticks - m->cpu0_ticks) / (double)m->clk_tck;
+    double cpu_s = (double)(m->cpu_max_ticks - m->cpu0_ticks) / m->units_per_s;
     double energy_j = m->mp.idle_w * wall_s + m->mp.busy_core_w * cpu_s;
     r->n_channels = 1;
     r->v[0].energy_uj = (uint64_t)(energy_j * 1e6 + 0.5);
@@ -294,6 +307,24 @@ static void model_measure_period(struct wl_sensor *s, const struct wl_sensor_par
     uint64_t budget = p->period_probe_ns;
     if (budget == 0)
         return;
+    if (m->mp.scope == WL_MODEL_SCOPE_SELF) {
+        /* the process CPU clock advances continuously: its period is the
+         * interval between distinct readings while this thread runs */
+        uint64_t first = wl_clock_process_cpu_ns(), last = first, t0 = wl_clock_now_ns();
+        int changes = 0;
+        while (changes < 100 && wl_clock_now_ns() - t0 < budget) {
+            uint64_t c = wl_clock_process_cpu_ns();
+            if (c != last) {
+                changes++;
+                last = c;
+            }
+        }
+        if (changes > 0) {
+            s->info.update_period_ns = (wl_clock_now_ns() - t0) / (uint64_t)changes;
+            s->info.period_measured = true;
+        }
+        return;
+    }
     if (budget < 35000000ull)
         budget = 35000000ull; /* at least three 10 ms ticks */
     uint64_t t_end = wl_clock_now_ns() + budget, t_first = 0, t_last = 0, last = 0;

@@ -237,7 +237,7 @@ static int nvml_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         } else if (read_instant(nv, g->dev, &w)) {
             g->src = SRC_INSTANT;
             method = WL_METHOD_SAMPLED;
-        } else if (a->get_power && (r = a->get_power(g->dev, &mw)) == NVML_SUCCESS) {
+        } else if (a->get_power && a->get_power(g->dev, &mw) == NVML_SUCCESS) {
             g->src = SRC_AVERAGE;
             method = WL_METHOD_VENDOR_ESTIMATE;
         } else {

@@ -227,7 +227,6 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         z->last_raw_uj = raw;
         z->total_uj = 0;
     }
-    rc = 0;
     if (pc->n == 0) {
         rc = wl__sensor_fail(st, WL_ENOTSUP, NULL,
                              "no usable RAPL zone under %s (zone names not recognised)", dir);

@@ -382,6 +382,31 @@ bool wl_sensor_set_model_only(const wl_sensor_set *set)
     return true;
 }
 
+unsigned wl_sensor_set_method_mask(const wl_sensor_set *set)
+{
+    unsigned mask = 0;
+    for (unsigned i = 0; set && i < set->n_sensors; i++) {
+        const struct wl_sensor_info *in = &set->sensors[i]->info;
+        for (unsigned c = 0; c < in->n_channels; c++)
+            mask |= 1u << in->ch[c].method;
+    }
+    return mask;
+}
+
+const char *wl_provenance_summary(unsigned method_mask)
+{
+    const unsigned measured = (1u << WL_METHOD_COUNTER) | (1u << WL_METHOD_SAMPLED);
+    if (method_mask == 0)
+        return "none";
+    if ((method_mask & ~measured) == 0)
+        return "measured";
+    if (method_mask == (1u << WL_METHOD_MODEL_ESTIMATE))
+        return wl_method_label(WL_METHOD_MODEL_ESTIMATE);
+    if (method_mask == (1u << WL_METHOD_VENDOR_ESTIMATE))
+        return wl_method_label(WL_METHOD_VENDOR_ESTIMATE);
+    return "mixed (see each domain's method)";
+}
+
 const struct wl_sensor_info *wl_sensor_get_info(const wl_sensor *s)
 {
     return &s->info;

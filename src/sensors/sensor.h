@@ -88,7 +88,8 @@ struct wl_sensor_status {
 /* Which process the CPU-time model follows. */
 enum wl_model_scope {
     WL_MODEL_SCOPE_SYSTEM = 0, /* all CPUs (busy time from /proc/stat) */
-    WL_MODEL_SCOPE_TREE,       /* a process and all its descendants */
+    WL_MODEL_SCOPE_TREE,       /* a process and all its descendants (/proc, clock ticks) */
+    WL_MODEL_SCOPE_SELF,       /* this process (CLOCK_PROCESS_CPUTIME_ID, ns): in-process engine */
 };
 
 /* The documented linear CPU power model (docs/internals/sensors.md):
@@ -157,6 +158,13 @@ unsigned wl_sensor_set_status_count(const wl_sensor_set *set);
 const struct wl_sensor_status *wl_sensor_set_status(const wl_sensor_set *set, unsigned i);
 /* True when no open sensor measures (every channel is a model estimate). */
 bool wl_sensor_set_model_only(const wl_sensor_set *set);
+/* Bit (1u << method) for every method among the open sensors' channels. */
+unsigned wl_sensor_set_method_mask(const wl_sensor_set *set);
+
+/* One phrase for a set of methods (bit 1u << wl_method each), for the top of a
+ * report: "measured" (only counter/sampled), "estimated (model)",
+ * "vendor estimate", "mixed (see each domain's method)" or "none". Static. */
+const char *wl_provenance_summary(unsigned method_mask);
 
 const struct wl_sensor_info *wl_sensor_get_info(const wl_sensor *s);
 /* Reads every channel. Thread-safe (per-sensor lock). Returns 0 or a WL_E*

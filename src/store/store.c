@@ -423,9 +423,9 @@ void wl_store_aggregates_free(struct wl_store_aggregates *a)
     free(a->phases);
     free(a->layers);
     free(a->components);
-    free(a->tokens.output_end_ms);
-    a->tokens.output_end_ms = NULL;
-    a->tokens.n_output_end = 0;
+    free(a->output_tokens);
+    a->output_tokens = NULL;
+    a->n_output_tokens = 0;
     a->phases = NULL;
     a->layers = NULL;
     a->components = NULL;

@@ -374,8 +374,12 @@ struct wl_agg_tokens {
     double input_energy_j, output_energy_j;
     double first_output_end_ms, last_output_end_ms; /* UNSET without output tokens */
     double output_edp_js;                           /* sum of energy * duration */
-    double *output_end_ms; /* end of each output token in index order (heap; ITL percentiles) */
-    size_t n_output_end;
+};
+
+/* One output token, for latency percentiles and per-token energy plots. */
+struct wl_agg_token {
+    int64_t index;
+    double end_ms, dur_ms, energy_j; /* UNSET when unknown */
 };
 
 struct wl_store_run_detail {
@@ -399,6 +403,8 @@ struct wl_store_aggregates {
     struct wl_agg_component *components; /* by layer, component */
     size_t n_components;
     struct wl_agg_tokens tokens;
+    struct wl_agg_token *output_tokens; /* output tokens by index */
+    size_t n_output_tokens;
     int64_t n_samples;
 };
 

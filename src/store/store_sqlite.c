@@ -1776,12 +1776,16 @@ static int wl__token_row(sqlite3_stmt *st, void *u)
     return 0;
 }
 
-static int wl__output_end_row(sqlite3_stmt *st, void *u)
+static int wl__output_token_row(sqlite3_stmt *st, void *u)
 {
-    struct wl_agg_tokens *t = u;
-    if (wl__grow((void **)&t->output_end_ms, t->n_output_end, sizeof *t->output_end_ms) != 0)
+    struct wl_store_aggregates *a = u;
+    if (wl__grow((void **)&a->output_tokens, a->n_output_tokens, sizeof *a->output_tokens) != 0)
         return WL_ENOMEM;
-    t->output_end_ms[t->n_output_end++] = wl__col_double(st, 0);
+    struct wl_agg_token *t = &a->output_tokens[a->n_output_tokens++];
+    t->index = sqlite3_column_int64(st, 0);
+    t->end_ms = wl__col_double(st, 1);
+    t->dur_ms = wl__col_double(st, 2);
+    t->energy_j = wl__col_double(st, 3);
     return 0;
 }
 
@@ -1841,9 +1845,9 @@ static int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregat
     if (rc != 0)
         return rc;
     rc = wl__query(d,
-                   "SELECT end_ms FROM tokens WHERE run_id = ? AND is_input = 0 "
-                   "AND end_ms IS NOT NULL ORDER BY idx",
-                   pk, wl__output_end_row, &out->tokens, err);
+                   "SELECT idx, end_ms, dur_ms, energy_j FROM tokens "
+                   "WHERE run_id = ? AND is_input = 0 ORDER BY idx",
+                   pk, wl__output_token_row, out, err);
     if (rc != 0)
         return rc;
     return wl__query(d, "SELECT count(*) FROM power_samples WHERE run_id = ?", pk, wl__count_row,

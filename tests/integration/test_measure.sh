@@ -100,6 +100,37 @@ for b in j["backends"]:
         assert not b["available"] and b["why"] and b["fix"], b
 PY
 
+# a fake NVIDIA library (built by the test suite): GPUs are measured by their
+# counters, the CPU is still a model estimate, and the report says "mixed"
+fake_nvml="${WL_BINARY_DIR:-}/libfake_nvml.so"
+if [ -f "$fake_nvml" ]; then
+  WATTLENS_NVML_LIB="$fake_nvml" "$WATTLENS" sensors --json >"$tmp/s3.json" 2>/dev/null
+  python3 - "$tmp/s3.json" <<'PY' && ok || bad "sensors --json with a fake NVML"
+import json, sys
+j = json.load(open(sys.argv[1]))
+b = {x["backend"]: x for x in j["backends"]}
+assert b["nvml"]["available"], b["nvml"]
+chs = b["nvml"]["channels"]
+assert [c["label"] for c in chs] == ["Fake GPU 0", "Fake GPU 1"], chs
+assert all(c["method"] == "counter" and c["gpu"]["utilization_pct"] == 37 for c in chs), chs
+assert b["cpu-model"]["available"], "the CPU still needs the model"
+assert j["energy_source"] == "mixed (see each domain's method)", j["energy_source"]
+PY
+  WATTLENS_NVML_LIB="$fake_nvml" "$WATTLENS" measure --json -- sleep 0.3 >"$tmp/m3.json" 2>/dev/null
+  python3 - "$tmp/m3.json" <<'PY' && ok || bad "measure --json with a fake NVML"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["measured"] is False, "a model-estimated CPU must not make the run 'measured'"
+d = {x["domain"]: x for x in j["domains"]}
+assert d["package"]["method"] == "model_estimate" and not d["package"]["measured"], d
+assert d["gpu"]["method"] == "counter" and d["gpu"]["measured"], d
+# two fake GPUs draw 50 W + 100 W
+assert abs(d["gpu"]["avg_power_w"] - 150.0) < 1.5, d["gpu"]
+PY
+else
+  bad "fake NVML library not built at $fake_nvml"
+fi
+
 # with a (static) powercap tree the figures are measured counters, and the
 # model and the other RAPL readers are not used
 for z in intel-rapl:0 intel-rapl:0:0; do mkdir -p "$tmp/sys/class/powercap/$z"; done

@@ -221,6 +221,13 @@ static void check_breakdowns(const struct wl_summary *s)
     assert_string_equal(s->hottest[2].name, "attn");
     assert_int_equal(s->hottest[2].layer, 0);
     assert_float_equal(s->hottest[3].total_energy_j, 0.3, EPS);
+
+    /* Slowest: ffn 90 ms in each layer (ties by layer), then attn 60 ms. */
+    assert_int_equal(s->n_slowest, 4);
+    assert_string_equal(s->slowest[0].name, "ffn");
+    assert_int_equal(s->slowest[0].layer, 0);
+    assert_int_equal(s->slowest[1].layer, 1);
+    assert_float_equal(s->slowest[2].total_dur_ms, 60, EPS);
 }
 
 static void check_efficiency(const struct wl_summary *s)
@@ -237,10 +244,12 @@ static void check_efficiency(const struct wl_summary *s)
     assert_float_equal(e->prefill_tokens_per_s, 15.0, EPS);  /* 3 / 0.2 s */
     assert_float_equal(e->ttft_ms, 500, EPS);                /* token 3 ends at 500 */
     assert_float_equal(e->mean_itl_ms, 200, EPS);            /* (900 - 500) / 2 */
-    assert_float_equal(e->edp_js, 10.0, EPS);                /* 10 J x 1 s */
-    assert_float_equal(e->edp_per_token_js, 0.4, EPS);       /* (0.4 + 0.5 + 0.3) / 3 */
-    assert_float_equal(e->prefill_edp_js, 0.6, EPS);         /* 3 J x 0.2 s */
-    assert_float_equal(e->decode_edp_js, 3.6, EPS);          /* 6 J x 0.6 s */
+    assert_float_equal(e->p50_itl_ms, 200, EPS);
+    assert_float_equal(e->p90_itl_ms, 200, EPS);
+    assert_float_equal(e->edp_js, 10.0, EPS);          /* 10 J x 1 s */
+    assert_float_equal(e->edp_per_token_js, 0.4, EPS); /* (0.4 + 0.5 + 0.3) / 3 */
+    assert_float_equal(e->prefill_edp_js, 0.6, EPS);   /* 3 J x 0.2 s */
+    assert_float_equal(e->decode_edp_js, 3.6, EPS);    /* 6 J x 0.6 s */
 }
 
 static void check_domains(const struct wl_summary *s)
@@ -353,6 +362,41 @@ static void test_summary_without_tokens_leaves_token_figures_unknown(void **stat
     wl_store_aggregates_free(&a);
 }
 
+/* Latency percentiles, computed from aggregates built by hand (the summary
+ * is a pure function of them). Output tokens end at 10, 20, 40, 80, 160 ms:
+ * gaps 10, 20, 40, 80; p50 = 20 + 0.5 x 20 = 30; p90 = 40 + 0.7 x 40 = 68. */
+static void test_latency_percentiles(void **state)
+{
+    (void)state;
+    struct wl_agg_token toks[5];
+    const double ends[5] = {10, 20, 40, 80, 160};
+    for (int i = 0; i < 5; i++)
+        toks[i] =
+            (struct wl_agg_token){.index = i + 2, .end_ms = ends[i], .dur_ms = 5, .energy_j = 1};
+    struct wl_store_aggregates a;
+    memset(&a, 0, sizeof a);
+    a.run.row.energy_j = WL_STORE_UNSET;
+    a.run.row.duration_ms = 200;
+    a.run.row.input_tokens = a.run.row.output_tokens = -1;
+    a.tokens.n_output = 5;
+    a.tokens.first_output_end_ms = 10;
+    a.tokens.last_output_end_ms = 160;
+    a.output_tokens = toks;
+    a.n_output_tokens = 5;
+    struct wl_summary s;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_float_equal(s.eff.mean_itl_ms, 37.5, EPS);
+    assert_float_equal(s.eff.p50_itl_ms, 30, EPS);
+    assert_float_equal(s.eff.p90_itl_ms, 68, EPS);
+    assert_float_equal(s.eff.ttft_ms, 10, EPS); /* no sections: from the run's start */
+    assert_true(isnan(s.energy_j));
+    assert_true(isnan(s.eff.j_per_token));
+    json_t *j = wl_summary_to_json(&a, &s);
+    assert_int_equal(json_array_size(json_object_get(j, "output_tokens")), 5);
+    json_decref(j);
+    wl_summary_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +404,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_summary_of_an_unfinished_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_summary_without_tokens_leaves_token_figures_unknown,
                                         setup, teardown),
+        cmocka_unit_test(test_latency_percentiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -213,6 +213,13 @@ static void test_runs_json_filters_sorts_and_pages(void **state)
     assert_string_equal(run_id_at(runs, 0), f->ids[1]);
     json_decref(j);
 
+    j = cli_json(f, "runs", "--json --since 100000d --until 1d"); /* ages */
+    assert_int_equal(json_integer_value(json_object_get(j, "total")), 3);
+    json_decref(j);
+    j = cli_json(f, "runs", "--json --since 2h");
+    assert_int_equal(json_integer_value(json_object_get(j, "total")), 0);
+    json_decref(j);
+
     j = cli_json(f, "runs", "--json --sort energy --limit 1 --offset 1");
     runs = json_object_get(j, "runs");
     assert_int_equal(json_array_size(runs), 1);

@@ -204,6 +204,31 @@ static void test_own_tree_on_real_proc(void **state)
     wl_sensor_close(s);
 }
 
+static void test_self_scope_has_nanosecond_cpu_time(void **state)
+{
+    (void)state;
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.model.scope = WL_MODEL_SCOPE_SELF;
+    p.model.idle_w = 0;
+    p.model.busy_core_w = 10.0;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_non_null(strstr(in->source, "CLOCK_PROCESS_CPUTIME_ID"));
+    assert_true(in->ch[0].resolution_uj < 1.0); /* 10 W x 1 ns */
+    double e0 = energy_j(s, NULL);
+    uint64_t c0 = wl_clock_process_cpu_ns();
+    volatile uint64_t x = 0;
+    while (wl_clock_process_cpu_ns() - c0 < 3000000ull) /* 3 ms: below one clock tick */
+        x += 1;
+    double e1 = energy_j(s, NULL);
+    double cpu = (double)(wl_clock_process_cpu_ns() - c0) / 1e9;
+    /* 10 W x CPU time, to within a few microseconds of CPU */
+    assert_true(e1 - e0 > 10.0 * 0.003 * 0.99 && e1 - e0 <= 10.0 * cpu + 1e-4);
+    wl_sensor_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_tree_scope_by_scan),
         cmocka_unit_test(test_tree_scope_by_children_links),
         cmocka_unit_test(test_own_tree_on_real_proc),
+        cmocka_unit_test(test_self_scope_has_nanosecond_cpu_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -507,6 +507,70 @@ static void test_build_errors_say_what(void **state)
     }
 }
 
+/* A GGUF (version 3, no tensors) with the given string key/value pairs. */
+static size_t gguf_bytes(uint8_t *b, const char *const *kv, size_t n_kv)
+{
+    size_t k = 0;
+#define PUT(p, n)                                                                                  \
+    do {                                                                                           \
+        memcpy(b + k, p, n);                                                                       \
+        k += n;                                                                                    \
+    } while (0)
+    uint32_t u32;
+    uint64_t u64;
+    PUT("GGUF", 4);
+    u32 = 3;
+    PUT(&u32, 4);
+    u64 = 0;
+    PUT(&u64, 8);
+    u64 = n_kv;
+    PUT(&u64, 8);
+    for (size_t i = 0; i < n_kv; i++) {
+        u64 = strlen(kv[2 * i]);
+        PUT(&u64, 8);
+        PUT(kv[2 * i], u64);
+        u32 = 8; /* STRING */
+        PUT(&u32, 4);
+        u64 = strlen(kv[2 * i + 1]);
+        PUT(&u64, 8);
+        PUT(kv[2 * i + 1], u64);
+    }
+#undef PUT
+    return k;
+}
+
+static void test_gguf_without_usable_tokenizer(void **state)
+{
+    (void)state;
+    uint8_t buf[512];
+    const char *none[] = {"general.architecture", "llama"};
+    const char *bert[] = {"general.architecture", "bert", "tokenizer.ggml.model", "bert"};
+    const char *notok[] = {"tokenizer.ggml.model", "gpt2"};
+    struct {
+        const char *const *kv;
+        size_t n;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        {none, 1, WL_ENOENT, "tokenizer.ggml.model"},
+        {bert, 2, WL_ENOTSUP, "'bert'"},
+        {notok, 1, WL_ENOENT, "tokenizer.ggml.tokens"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = gguf_bytes(buf, cases[i].kv, cases[i].n);
+        wl_gguf *g = NULL;
+        struct wl_errmsg err;
+        assert_int_equal(wl_gguf_open_memory(buf, n, &g, &err), 0);
+        wl_tokenizer *t = (wl_tokenizer *)1;
+        assert_int_equal(wl_tok_load_gguf(g, &t, &err), cases[i].rc);
+        assert_null(t);
+        if (!strstr(err.text, cases[i].msg))
+            fprintf(stderr, "message: %s\n", err.text);
+        assert_non_null(strstr(err.text, cases[i].msg));
+        wl_gguf_close(g);
+    }
+}
+
 /* ---- edge cases on the real vocabularies --------------------------------------------- */
 
 static wl_tokenizer *load_vocab(const char *name)
@@ -778,6 +842,7 @@ int main(void)
         cmocka_unit_test(test_bpe_every_byte_round_trips),
         cmocka_unit_test(test_pretokenizers),
         cmocka_unit_test(test_build_errors_say_what),
+        cmocka_unit_test(test_gguf_without_usable_tokenizer),
         cmocka_unit_test(test_edge_cases_real_vocabs),
         cmocka_unit_test(test_special_tokens_real_vocabs),
         cmocka_unit_test(test_spm_segmentation_is_exact),

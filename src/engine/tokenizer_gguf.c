@@ -1,0 +1,239 @@
+/* GGUF front end of the tokenizers: reads the tokenizer.ggml.* keys (model,
+ * pre-tokenizer, tokens, scores, token types, merges, special ids, add_*
+ * flags) into a wl_tok_vocab_desc that points into the file's mapping, and
+ * builds the tokenizer from it (which copies everything, so the file may be
+ * closed afterwards). Errors name the key that is missing or malformed.
+ */
+#include "engine/tokenizer_impl.h"
+
+#include "util/log.h"
+#include "wattlens/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A token id key. Missing, or out of the int32 range, means "the model type's
+ * default", as in llama.cpp; converters write "no such token" as -1 stored in a
+ * UINT32 (0xFFFFFFFF), e.g. stories260K's separator and padding ids: absent. */
+static int gguf_id(const wl_gguf *g, const char *key, int32_t *out)
+{
+    int64_t v;
+    int rc = wl_gguf_get_i64(g, key, &v);
+    *out = -2;
+    if (rc == WL_ENOENT || rc == WL_ERANGE)
+        return 0;
+    if (rc)
+        return rc;
+    if (v == -1 || v == (int64_t)UINT32_MAX)
+        *out = WL_TOK_NULL;
+    else if (v >= 0 && v <= INT32_MAX)
+        *out = (int32_t)v;
+    else
+        wl_log_debug("tokenizer", "%s = %lld is not a token id; using the default", key,
+                     (long long)v);
+    return 0;
+}
+
+static int gguf_flag(const wl_gguf *g, const char *key, int *out)
+{
+    bool b;
+    int rc = wl_gguf_get_bool(g, key, &b);
+    if (rc == WL_ENOENT) {
+        *out = -1;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    *out = b;
+    return 0;
+}
+
+static char *gguf_strdup(const wl_gguf *g, const char *key)
+{
+    struct wl_gguf_str s;
+    if (wl_gguf_get_str(g, key, &s) != 0 || s.len > 4096)
+        return NULL;
+    char *p = malloc(s.len + 1);
+    if (p) {
+        memcpy(p, s.data, s.len);
+        p[s.len] = 0;
+    }
+    return p;
+}
+
+static int gguf_texts(const wl_gguf *g, const char *key, struct wl_tok_text **out, size_t *n,
+                      struct wl_errmsg *err)
+{
+    struct wl_gguf_arr a;
+    int rc = wl_gguf_get_arr_view(g, key, &a);
+    if (rc)
+        return rc;
+    if (a.elem_type != WL_GGUF_STRING)
+        return wl_errmsg_set(err, WL_EFORMAT, "%s is not an array of strings", key);
+    if (a.n > INT32_MAX / 2)
+        return wl_errmsg_set(err, WL_ERANGE, "%s has too many entries (%llu)", key,
+                             (unsigned long long)a.n);
+    struct wl_tok_text *v = malloc((a.n ? a.n : 1) * sizeof(*v));
+    if (!v)
+        return WL_ENOMEM;
+    for (uint64_t j = 0; j < a.n; j++) {
+        struct wl_gguf_str s;
+        if ((rc = wl_gguf_arr_str(&a, j, &s)) != 0) {
+            free(v);
+            return wl_errmsg_set(err, rc, "%s[%llu] cannot be read", key, (unsigned long long)j);
+        }
+        v[j].data = s.data;
+        v[j].len = (size_t)s.len;
+    }
+    *out = v;
+    *n = (size_t)a.n;
+    return 0;
+}
+
+int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err)
+{
+    struct wl_tok_vocab_desc d;
+    struct wl_tok_text *tokens = NULL, *merges = NULL;
+    float *scores = NULL;
+    int32_t *types = NULL;
+    char *model = NULL, *pre = NULL, *name = NULL;
+    int rc = 0;
+
+    *out = NULL;
+    wl_tok_vocab_desc_init(&d);
+    model = gguf_strdup(g, "tokenizer.ggml.model");
+    if (!model)
+        return wl_errmsg_set(err, WL_ENOENT,
+                             "no tokenizer in this file (tokenizer.ggml.model missing)");
+    if (strcmp(model, "llama") == 0) {
+        d.model = WL_TOK_MODEL_SPM;
+    } else if (strcmp(model, "gpt2") == 0) {
+        d.model = WL_TOK_MODEL_BPE;
+    } else {
+        rc =
+            wl_errmsg_set(err, WL_ENOTSUP,
+                          "tokenizer model '%s' is not supported (only 'llama' and 'gpt2')", model);
+        goto done;
+    }
+    pre = gguf_strdup(g, "tokenizer.ggml.pre");
+    name = gguf_strdup(g, "general.name");
+    d.pre = pre;
+    d.name = name;
+
+    rc = gguf_texts(g, "tokenizer.ggml.tokens", &tokens, &d.n_tokens, err);
+    if (rc == WL_ENOENT)
+        rc = wl_errmsg_set(err, rc, "tokenizer.ggml.tokens is missing");
+    if (rc)
+        goto done;
+    d.tokens = tokens;
+
+    enum wl_gguf_vtype et;
+    uint64_t n;
+    if (wl_gguf_get_arr(g, "tokenizer.ggml.scores", &et, &n) == 0) {
+        if (et != WL_GGUF_FLOAT32 && et != WL_GGUF_INT32) {
+            rc = wl_errmsg_set(err, WL_EFORMAT, "tokenizer.ggml.scores must be float32 or int32");
+            goto done;
+        }
+        if (n < d.n_tokens) {
+            rc = wl_errmsg_set(err, WL_EFORMAT,
+                               "tokenizer.ggml.scores has %llu entries for %zu tokens",
+                               (unsigned long long)n, d.n_tokens);
+            goto done;
+        }
+        const unsigned char *raw = wl_gguf_get_arr_data(g, "tokenizer.ggml.scores");
+        scores = malloc(d.n_tokens * sizeof(*scores));
+        if (!scores || !raw) {
+            rc = scores ? WL_EFORMAT : WL_ENOMEM;
+            goto done;
+        }
+        for (size_t i = 0; i < d.n_tokens; i++) {
+            if (et == WL_GGUF_FLOAT32) {
+                memcpy(&scores[i], raw + 4 * i, 4);
+            } else {
+                int32_t v;
+                memcpy(&v, raw + 4 * i, 4);
+                scores[i] = (float)v;
+            }
+        }
+        d.scores = scores;
+    }
+    if (wl_gguf_get_arr(g, "tokenizer.ggml.token_type", &et, &n) == 0) {
+        if (n < d.n_tokens) {
+            rc = wl_errmsg_set(err, WL_EFORMAT,
+                               "tokenizer.ggml.token_type has %llu entries for %zu tokens",
+                               (unsigned long long)n, d.n_tokens);
+            goto done;
+        }
+        types = malloc(d.n_tokens * sizeof(*types));
+        if (!types) {
+            rc = WL_ENOMEM;
+            goto done;
+        }
+        const unsigned char *raw =
+            et == WL_GGUF_INT32 ? wl_gguf_get_arr_data(g, "tokenizer.ggml.token_type") : NULL;
+        for (size_t i = 0; i < d.n_tokens; i++) {
+            int64_t v;
+            if (raw) {
+                int32_t x;
+                memcpy(&x, raw + 4 * i, 4);
+                v = x;
+            } else if (wl_gguf_get_arr_i64(g, "tokenizer.ggml.token_type", i, &v) != 0) {
+                rc = wl_errmsg_set(err, WL_EFORMAT, "tokenizer.ggml.token_type must be integers");
+                goto done;
+            }
+            types[i] = (v < 0 || v > 255) ? 0 : (int32_t)v;
+        }
+        d.types = types;
+    }
+    if (d.model == WL_TOK_MODEL_BPE) {
+        rc = gguf_texts(g, "tokenizer.ggml.merges", &merges, &d.n_merges, err);
+        if (rc == WL_ENOENT)
+            rc = wl_errmsg_set(err, rc, "tokenizer.ggml.merges is missing (needed by BPE)");
+        if (rc)
+            goto done;
+        d.merges = merges;
+    }
+    struct {
+        const char *key;
+        int32_t *dst;
+    } ids[] = {
+        {"tokenizer.ggml.bos_token_id", &d.bos},     {"tokenizer.ggml.eos_token_id", &d.eos},
+        {"tokenizer.ggml.eot_token_id", &d.eot},     {"tokenizer.ggml.eom_token_id", &d.eom},
+        {"tokenizer.ggml.unknown_token_id", &d.unk}, {"tokenizer.ggml.seperator_token_id", &d.sep},
+        {"tokenizer.ggml.padding_token_id", &d.pad},
+    };
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        if ((rc = gguf_id(g, ids[i].key, ids[i].dst)) != 0) {
+            rc = wl_errmsg_set(err, rc, "%s is not a valid token id", ids[i].key);
+            goto done;
+        }
+    }
+    if ((rc = gguf_flag(g, "tokenizer.ggml.add_bos_token", &d.add_bos)) != 0 ||
+        (rc = gguf_flag(g, "tokenizer.ggml.add_eos_token", &d.add_eos)) != 0 ||
+        (rc = gguf_flag(g, "tokenizer.ggml.add_space_prefix", &d.add_space_prefix)) != 0) {
+        rc = wl_errmsg_set(err, rc, "a tokenizer.ggml.add_* flag is not a boolean");
+        goto done;
+    }
+    rc = wl_tok_build(&d, out, err);
+done:
+    free(tokens);
+    free(merges);
+    free(scores);
+    free(types);
+    free(model);
+    free(pre);
+    free(name);
+    return rc;
+}
+
+int wl_tok_load_file(const char *path, wl_tokenizer **out, struct wl_errmsg *err)
+{
+    wl_gguf *g = NULL;
+    *out = NULL;
+    int rc = wl_gguf_open(path, &g, err);
+    if (rc)
+        return rc;
+    rc = wl_tok_load_gguf(g, out, err);
+    wl_gguf_close(g);
+    return rc;
+}
