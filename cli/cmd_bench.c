@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include "engine/bench.h"
+#include "engine/context.h"
 #include "engine/model.h"
 #include "util/clock.h"
 #include "wattlens/error.h"
@@ -43,12 +44,17 @@ static void usage(FILE *out)
             "  -ub, --ubatch-size N  prompt tokens per forward batch (default 64)\n"
             "  -ctk, --cache-type T  KV cache type: f16 (default) or f32\n"
             "      --no-warmup       skip the warm-up runs\n"
+            "      --batch N         run N sequences together (default 1): ppP runs N prompts\n"
+            "                        of P tokens in one prefill, tgG runs G decode steps of N\n"
+            "                        tokens (weights read once per step for all); the test\n"
+            "                        is named 'tgG xN' and t/s counts the whole batch\n"
             "  -h, --help            show this help\n"
             "\n"
             "Examples:\n"
             "  wattlens bench -m model.gguf\n"
             "  wattlens bench -m model.gguf -p 512 -n 128 -r 3 -t 2 -o json\n"
-            "  wattlens bench -m model.gguf -p 0 -n 64 -o csv > tg.csv\n");
+            "  wattlens bench -m model.gguf -p 0 -n 64 -o csv > tg.csv\n"
+            "  for b in 1 4 16; do wattlens bench -m model.gguf -p 0 -n 32 --batch $b; done\n");
 }
 
 struct info {
@@ -160,6 +166,7 @@ static int print_json(const struct info *in, const struct wl_bench_result *r, in
         json_object_set_new(o, "n_gpu_layers", json_integer(0));
         json_object_set_new(o, "n_prompt", json_integer(r[i].n_prompt));
         json_object_set_new(o, "n_gen", json_integer(r[i].n_gen));
+        json_object_set_new(o, "n_seq", json_integer(r[i].n_batch));
         json_object_set_new(o, "test_time", json_string(t));
         json_object_set_new(o, "avg_ns", json_integer((json_int_t)r[i].avg_ns));
         json_object_set_new(o, "stddev_ns", json_integer((json_int_t)r[i].stddev_ns));
@@ -199,6 +206,7 @@ static int run(int argc, char **argv)
         {"cache-type", required_argument, NULL, 'K'},
         {"no-warmup", no_argument, NULL, 'W'},
         {"json", no_argument, NULL, 'J'},
+        {"batch", required_argument, NULL, 'B'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -257,6 +265,11 @@ static int run(int argc, char **argv)
             break;
         case 'J':
             fmt = "json";
+            break;
+        case 'B':
+            if (!wl_cli_parse_long(CMD, "--batch", optarg, 1, WL_CONTEXT_MAX_SEQ, &v))
+                return WL_EXIT_USAGE;
+            p.n_batch = (int32_t)v;
             break;
         case 'v':
             verbose = true;

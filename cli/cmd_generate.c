@@ -31,7 +31,7 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: wattlens generate -m FILE [-p TEXT] [-n N] [-t THREADS] [--temp T]\n"
             "                         [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]\n"
-            "                         [--seed S] [-c N] [--cache-type f16|f32]\n"
+            "                         [--seed S] [-c N] [--cache-type f16|f32] [--batch N]\n"
             "\n"
             "Generates text with the built-in CPU engine. Only the generated text goes to\n"
             "stdout (not the prompt), streamed as it is produced; load time, token counts\n"
@@ -55,12 +55,21 @@ static void usage(FILE *out)
             "      --repeat-penalty R  penalty for the last 64 tokens; 1 = off (default 1)\n"
             "      --seed S            random seed (default 0); same seed, same text\n"
             "      --cache-type T      KV cache type f16 (default) or f32\n"
+            "      --batch N           generate N sequences together (default 1): one prefill\n"
+            "                          for all prompts, then one decode step per round for\n"
+            "                          every running sequence (weights read once per step);\n"
+            "                          each stops on its own. Give -p up to N times (sequence\n"
+            "                          i uses prompt i mod the number given); sequence i\n"
+            "                          samples with seed S + i. Texts are printed when all\n"
+            "                          are done, each under a '--- sequence i' line;\n"
+            "                          throughput is for the whole batch. -c is per sequence\n"
             "  -h, --help              show this help\n"
             "\n"
             "Examples:\n"
             "  wattlens generate -m stories260K.gguf --temp 0 -n 200\n"
             "  wattlens generate -m model.gguf -p \"The capital of France is\" -n 32 -t 2\n"
-            "  wattlens generate -m model.gguf -p \"Once upon a time\" --temp 0.7 --seed 42\n");
+            "  wattlens generate -m model.gguf -p \"Once upon a time\" --temp 0.7 --seed 42\n"
+            "  wattlens generate -m model.gguf --batch 4 -p \"Once\" -p \"The sky\" --temp 0\n");
 }
 
 static void on_text(void *ud, const char *text, size_t len)
@@ -70,9 +79,46 @@ static void on_text(void *ud, const char *text, size_t len)
     fflush(stdout);
 }
 
+/* --batch N: every sequence's text after the run, then whole-batch figures. */
+static int run_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_generate_params *gp,
+                     const char *const *prompts, int n_prompts, int32_t n)
+{
+    const char *all[WL_CONTEXT_MAX_SEQ];
+    for (int32_t i = 0; i < n; i++)
+        all[i] = n_prompts > 0 ? prompts[i % n_prompts] : "";
+    struct wl_generate_result res[WL_CONTEXT_MAX_SEQ];
+    struct wl_generate_batch_params bp = {.prompts = all, .n_seq = n};
+    struct wl_generate_batch_stats st;
+    struct wl_errmsg err = {{0}};
+    int rc = wl_generate_batch(ctx, tok, gp, &bp, res, &st, &err);
+    if (rc != 0)
+        return wl_cli_fail(CMD, "%s", err.text);
+    bool cancelled = false;
+    for (int32_t i = 0; i < n; i++) {
+        printf("--- sequence %d (%d prompt tokens, %d generated, stop: %s)\n", (int)i,
+               res[i].n_prompt, res[i].n_generated, wl_stop_reason_name(res[i].stop));
+        fwrite(res[i].text, 1, res[i].text_len, stdout);
+        printf("\n");
+        cancelled |= res[i].stop == WL_STOP_CANCELLED;
+        wl_generate_result_free(&res[i]);
+    }
+    fflush(stdout);
+    const double pf_s = (double)st.t_prefill_ns / 1e9, dec_s = (double)st.t_decode_ns / 1e9;
+    /* decode rounds produce the tokens after each sequence's first one */
+    const int32_t n_dec = st.n_generated > n ? st.n_generated - n : 0;
+    fprintf(stderr,
+            "\nwattlens generate: batch of %d: %d prompt tokens, %d generated in %d decode rounds\n"
+            "  prefill %.1f ms (%.2f tokens/s), decode %.1f ms (%.2f tokens/s for the batch), "
+            "%d threads\n",
+            (int)n, st.n_prompt, st.n_generated, st.n_rounds, pf_s * 1e3,
+            pf_s > 0 ? st.n_prompt / pf_s : 0.0, dec_s * 1e3, dec_s > 0 ? n_dec / dec_s : 0.0,
+            wl_context_n_threads(ctx));
+    return cancelled ? 130 : WL_EXIT_OK;
+}
+
 static int run(int argc, char **argv)
 {
-    enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REP, O_SEED, O_CACHE };
+    enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REP, O_SEED, O_CACHE, O_BATCH };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"prompt", required_argument, NULL, 'p'},
@@ -86,12 +132,16 @@ static int run(int argc, char **argv)
         {"repeat-penalty", required_argument, NULL, O_REP},
         {"seed", required_argument, NULL, O_SEED},
         {"cache-type", required_argument, NULL, O_CACHE},
+        {"batch", required_argument, NULL, O_BATCH},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct wl_generate_params gp = wl_generate_default_params();
     struct wl_context_params cp = wl_context_default_params();
     const char *model = NULL;
+    const char *prompts[WL_CONTEXT_MAX_SEQ];
+    int n_prompts = 0;
+    long n_batch = 1;
     long n_ctx = 0, v;
     double d;
     int c;
@@ -102,7 +152,14 @@ static int run(int argc, char **argv)
             model = optarg;
             break;
         case 'p':
+            if (n_prompts == WL_CONTEXT_MAX_SEQ)
+                return wl_cli_usage_error(CMD, "at most %d prompts", WL_CONTEXT_MAX_SEQ);
+            prompts[n_prompts++] = optarg;
             gp.prompt = optarg;
+            break;
+        case O_BATCH:
+            if (!wl_cli_parse_long(CMD, "--batch", optarg, 1, WL_CONTEXT_MAX_SEQ, &n_batch))
+                return WL_EXIT_USAGE;
             break;
         case 'n':
             if (!wl_cli_parse_long(CMD, "-n", optarg, 1, 1 << 24, &v))
@@ -168,6 +225,11 @@ static int run(int argc, char **argv)
                                   argv[optind]);
     if (!model)
         return wl_cli_usage_error(CMD, "a model is required (-m FILE)");
+    if (n_prompts > n_batch)
+        return wl_cli_usage_error(CMD, "%d prompts for a batch of %ld (use --batch %d)", n_prompts,
+                                  n_batch, n_prompts);
+    if (n_prompts > 1 && n_batch == 1)
+        return wl_cli_usage_error(CMD, "several -p need --batch");
 
     struct wl_errmsg err = {{0}};
     wl_model *m = NULL;
@@ -186,11 +248,14 @@ static int run(int argc, char **argv)
     }
     /* context: what this generation can use, within the training length */
     if (n_ctx == 0) {
-        size_t plen = gp.prompt ? strlen(gp.prompt) : 0;
+        size_t plen = 0;
+        for (int i = 0; i < n_prompts; i++)
+            plen = strlen(prompts[i]) > plen ? strlen(prompts[i]) : plen;
         long want = (long)plen + 2 + gp.n_predict; /* a token is at least one byte */
         n_ctx = want < m->config.n_ctx_train ? want : m->config.n_ctx_train;
     }
     cp.n_ctx = (int32_t)n_ctx;
+    cp.n_seq = (int32_t)n_batch;
     if ((rc = wl_context_create(m, &cp, &ctx, &err)) != 0) {
         wl_cli_fail(CMD, "%s", err.text);
         goto done;
@@ -203,6 +268,11 @@ static int run(int argc, char **argv)
     sigaction(SIGINT, &sa, &old);
     gp.cancel = &g_cancel;
     gp.on_text = on_text;
+    if (n_batch > 1) {
+        status = run_batch(ctx, tok, &gp, prompts, n_prompts, (int32_t)n_batch);
+        sigaction(SIGINT, &old, NULL);
+        goto done;
+    }
     rc = wl_generate(ctx, tok, &gp, &res, &err);
     sigaction(SIGINT, &old, NULL);
     if (rc != 0) {

@@ -20,6 +20,7 @@ struct wl_bench_params wl_bench_default_params(void)
         .n_ubatch = 0,
         .kv_type = WL_TTYPE_F16,
         .warmup = true,
+        .n_batch = 1,
     };
     return p;
 }
@@ -88,6 +89,46 @@ static int run_tg(wl_context *ctx, const int32_t *tokens, int32_t n, struct wl_e
     return 0;
 }
 
+/* Batched variants: every sequence gets the same token ids (the speed does
+ * not depend on them); pp is one evaluation of all prompts, tg one
+ * evaluation per step with one token (and its logits) per sequence. */
+struct batch_buf {
+    int32_t n_batch;
+    int32_t *tokens, *seq;
+    bool *want;
+};
+
+static int run_pp_batch(wl_context *ctx, const struct batch_buf *b, const int32_t *tokens, int32_t n,
+                        struct wl_errmsg *err)
+{
+    wl_context_reset(ctx);
+    for (int32_t s = 0; s < b->n_batch; s++)
+        for (int32_t i = 0; i < n; i++) {
+            b->tokens[s * n + i] = tokens[i];
+            b->seq[s * n + i] = s;
+            b->want[s * n + i] = i + 1 == n;
+        }
+    return wl_context_eval_seqs(ctx, b->tokens, b->seq, b->want, n * b->n_batch, err);
+}
+
+static int run_tg_batch(wl_context *ctx, const struct batch_buf *b, const int32_t *tokens, int32_t n,
+                        struct wl_errmsg *err)
+{
+    wl_context_reset(ctx);
+    for (int32_t s = 0; s < b->n_batch; s++) {
+        b->seq[s] = s;
+        b->want[s] = true;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        for (int32_t s = 0; s < b->n_batch; s++)
+            b->tokens[s] = tokens[i];
+        int rc = wl_context_eval_seqs(ctx, b->tokens, b->seq, b->want, b->n_batch, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 static void finish_stats(struct wl_bench_result *r, int32_t n_tokens)
 {
     double sum_ns = 0, sum_ts = 0;
@@ -123,14 +164,21 @@ int wl_bench_run(const wl_model *m, const struct wl_bench_params *p, struct wl_b
     if (p->n_ubatch > 0)
         cp.n_ubatch = p->n_ubatch;
     cp.kv_type = p->kv_type;
+    const int32_t nb = p->n_batch > 0 ? p->n_batch : 1;
+    if (nb > WL_CONTEXT_MAX_SEQ)
+        return wl_errmsg_set(err, WL_EINVAL, "batch must be in 1..%d", WL_CONTEXT_MAX_SEQ);
+    cp.n_seq = nb;
     wl_context *ctx = NULL;
     int rc = wl_context_create(m, &cp, &ctx, err);
     if (rc != 0)
         return rc;
+    const size_t n_in = (size_t)cp.n_ctx * (size_t)nb;
     int32_t *tokens = malloc((size_t)cp.n_ctx * sizeof *tokens);
-    if (!tokens) {
-        wl_context_free(ctx);
-        return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
+    struct batch_buf bb = {.n_batch = nb, .tokens = malloc(n_in * sizeof(int32_t)),
+                           .seq = malloc(n_in * sizeof(int32_t)), .want = malloc(n_in)};
+    if (!tokens || !bb.tokens || !bb.seq || !bb.want) {
+        rc = wl_errmsg_set(err, WL_ENOMEM, "out of memory");
+        goto done;
     }
     fill_tokens(tokens, cp.n_ctx, m->config.vocab_size);
 
@@ -140,32 +188,42 @@ int wl_bench_run(const wl_model *m, const struct wl_bench_params *p, struct wl_b
             continue;
         struct wl_bench_result *r = &out[*n_out];
         memset(r, 0, sizeof *r);
-        snprintf(r->test, sizeof r->test, "%s%d", kind == 0 ? "pp" : "tg", (int)n);
+        if (nb > 1)
+            snprintf(r->test, sizeof r->test, "%s%d x%d", kind == 0 ? "pp" : "tg", (int)n, (int)nb);
+        else
+            snprintf(r->test, sizeof r->test, "%s%d", kind == 0 ? "pp" : "tg", (int)n);
+        r->n_batch = nb;
         r->n_prompt = kind == 0 ? n : 0;
         r->n_gen = kind == 0 ? 0 : n;
         r->reps = p->reps;
         r->test_time_s = wl_clock_realtime_ns() / 1000000000;
         int (*run)(wl_context *, const int32_t *, int32_t, struct wl_errmsg *) =
             kind == 0 ? run_pp : run_tg;
+        int (*run_b)(wl_context *, const struct batch_buf *, const int32_t *, int32_t,
+                     struct wl_errmsg *) = kind == 0 ? run_pp_batch : run_tg_batch;
         if (p->warmup) {
             /* warm-up: fault in the weights and wake the pool, untimed
              * (a short run is enough: every weight is read by one token) */
-            if ((rc = run(ctx, tokens, n < 16 ? n : 16, err)) != 0)
+            const int32_t nw = n < 16 ? n : 16;
+            if ((rc = nb > 1 ? run_b(ctx, &bb, tokens, nw, err) : run(ctx, tokens, nw, err)) != 0)
                 goto done;
         }
         for (int i = 0; i < p->reps; i++) {
             if (progress)
                 progress(ud, r->test, i);
             uint64_t t0 = wl_clock_now_ns();
-            if ((rc = run(ctx, tokens, n, err)) != 0)
+            if ((rc = nb > 1 ? run_b(ctx, &bb, tokens, n, err) : run(ctx, tokens, n, err)) != 0)
                 goto done;
             r->samples_ns[i] = wl_clock_now_ns() - t0;
         }
-        finish_stats(r, n);
+        finish_stats(r, n * nb);
         (*n_out)++;
     }
 done:
     free(tokens);
+    free(bb.tokens);
+    free(bb.seq);
+    free(bb.want);
     wl_context_free(ctx);
     return rc;
 }

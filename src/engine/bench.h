@@ -3,7 +3,9 @@
  * "tg<N>" generates N tokens one decode step at a time from an empty
  * context; each test is repeated and reported as mean and sample standard
  * deviation of tokens/s. Tokens are pseudo-random ids from a fixed seed, so
- * runs are comparable. One untimed warm-up run precedes each test.
+ * runs are comparable. One untimed warm-up run precedes each test. With
+ * n_batch > 1 the tests run that many sequences together (batching) and
+ * tokens/s is for the whole batch.
  *
  * Allocates one context for all runs (sized n_prompt + n_gen) and frees it.
  * Thread-safety: uses the model read-only; one bench per thread.
@@ -28,10 +30,14 @@ struct wl_bench_params {
     int32_t n_ubatch;  /* 0 = context default */
     enum wl_ttype kv_type;
     bool warmup;
+    int32_t n_batch;   /* sequences run together (1..WL_CONTEXT_MAX_SEQ; 0 = 1): pp runs
+                        * n_batch prompts of n_prompt tokens in one prefill, tg runs
+                        * n_gen decode steps of n_batch tokens each; t/s counts all */
 };
 
 struct wl_bench_result {
-    char test[24];     /* "pp512", "tg128" */
+    char test[24];     /* "pp512", "tg128"; " x4" appended for a batch of 4 sequences */
+    int32_t n_batch;   /* sequences run together */
     int32_t n_prompt;  /* as llama-bench: n_prompt for pp tests, 0 for tg */
     int32_t n_gen;
     int32_t reps;

@@ -11,19 +11,24 @@
 #include <math.h>
 #include <string.h>
 
-static void emit(struct wl_context *ctx, enum wl_hook_kind kind, int32_t il,
-                 enum wl_component comp, enum wl_op op, bool begin,
-                 const struct wl_hook_tensor *in, const struct wl_hook_tensor *out)
+static void emit(struct wl_context *ctx, enum wl_hook_kind kind, int32_t il, enum wl_component comp,
+                 enum wl_op op, bool begin, const struct wl_hook_tensor *in,
+                 const struct wl_hook_tensor *out)
 {
-    struct wl_hook_event ev = {.kind = kind, .begin = begin, .layer = il, .component = comp,
-                               .op = op, .in = in, .out = out};
+    struct wl_hook_event ev = {.kind = kind,
+                               .begin = begin,
+                               .layer = il,
+                               .component = comp,
+                               .op = op,
+                               .in = in,
+                               .out = out};
     wl__hook_emit(ctx, &ev);
 }
 
 static struct wl_hook_tensor view(const float *data, int32_t rows, int32_t cols)
 {
-    struct wl_hook_tensor t = {.data = data, .n_rows = rows, .n_cols = cols,
-                               .row_stride = (size_t)cols};
+    struct wl_hook_tensor t = {
+        .data = data, .n_rows = rows, .n_cols = cols, .row_stride = (size_t)cols};
     return t;
 }
 
@@ -94,8 +99,14 @@ void wl__fwd_norm(struct wl_context *ctx, int32_t il, enum wl_component comp, co
     /* the mean and the inverse deviation of each row: 2 floats per row; the
      * attention output buffer is free while a norm runs (it is written by
      * attention and read by the O projection, both after this block) */
-    struct ln_task t = {.in = in, .w = w, .b = b, .out = out, .stat = ctx->rs.att, .n_tok = n,
-                        .dim = c->dim, .eps = c->norm_eps};
+    struct ln_task t = {.in = in,
+                        .w = w,
+                        .b = b,
+                        .out = out,
+                        .stat = ctx->rs.att,
+                        .n_tok = n,
+                        .dim = c->dim,
+                        .eps = c->norm_eps};
     struct wl_hook_tensor tin = view(in, n, c->dim), tout = view(out, n, c->dim);
     const bool act = ctx->hooks.activations;
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT))

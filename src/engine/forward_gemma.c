@@ -37,8 +37,8 @@ static int bind_layers(wl_model *m, bool post_norms, struct wl_errmsg *err)
                                               err)) ||
             (rc = wl__model_bind_layer_matrix(m, il, "attn_output.weight", q_dim, c->dim, false,
                                               &l->wo, err)) ||
-            (rc = wl__model_bind_layer_vector(m, il, "ffn_norm.weight", c->dim, false,
-                                              &l->ffn_norm, err)) ||
+            (rc = wl__model_bind_layer_vector(m, il, "ffn_norm.weight", c->dim, false, &l->ffn_norm,
+                                              err)) ||
             (rc = wl__model_bind_layer_matrix(m, il, "ffn_gate.weight", c->dim, c->ffn_dim, false,
                                               &l->w_gate, err)) ||
             (rc = wl__model_bind_layer_matrix(m, il, "ffn_up.weight", c->dim, c->ffn_dim, false,
@@ -71,8 +71,8 @@ static int gemma2_load(wl_model *m, struct wl_errmsg *err)
     c->embd_scale = sqrtf((float)c->dim);
     if ((rc = wl__model_get_f32(m, "attn_logit_softcapping", 50.0f, &c->attn_softcap, err)) ||
         (rc = wl__model_get_f32(m, "final_logit_softcapping", 30.0f, &c->final_softcap, err)) ||
-        (rc = wl__model_get_i32(m, "attention.sliding_window", true, 4096, &c->sliding_window,
-                                err)))
+        (rc =
+             wl__model_get_i32(m, "attention.sliding_window", true, 4096, &c->sliding_window, err)))
         return rc;
     if (c->attn_softcap < 0.0f || c->final_softcap < 0.0f)
         return wl_errmsg_set(err, WL_EFORMAT, "gemma2 soft-capping values must be >= 0");

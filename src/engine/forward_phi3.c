@@ -38,23 +38,23 @@ static int phi3_load(wl_model *m, struct wl_errmsg *err)
         struct wl_layer_weights *l = &m->weights.layers[il];
         if ((rc = wl__model_bind_layer_vector(m, il, "attn_norm.weight", c->dim, false,
                                               &l->attn_norm, err)) ||
-            (rc = wl__model_bind_layer_matrix(m, il, "attn_qkv.weight", c->dim,
-                                              q_dim + 2 * kv_dim, true, &l->wqkv, err)))
+            (rc = wl__model_bind_layer_matrix(m, il, "attn_qkv.weight", c->dim, q_dim + 2 * kv_dim,
+                                              true, &l->wqkv, err)))
             return rc;
-        if (!l->wqkv.data &&
-            ((rc = wl__model_bind_layer_matrix(m, il, "attn_q.weight", c->dim, q_dim, false,
-                                               &l->wq, err)) ||
-             (rc = wl__model_bind_layer_matrix(m, il, "attn_k.weight", c->dim, kv_dim, false,
-                                               &l->wk, err)) ||
-             (rc = wl__model_bind_layer_matrix(m, il, "attn_v.weight", c->dim, kv_dim, false,
-                                               &l->wv, err))))
+        if (!l->wqkv.data && ((rc = wl__model_bind_layer_matrix(m, il, "attn_q.weight", c->dim,
+                                                                q_dim, false, &l->wq, err)) ||
+                              (rc = wl__model_bind_layer_matrix(m, il, "attn_k.weight", c->dim,
+                                                                kv_dim, false, &l->wk, err)) ||
+                              (rc = wl__model_bind_layer_matrix(m, il, "attn_v.weight", c->dim,
+                                                                kv_dim, false, &l->wv, err))))
             return rc;
         if ((rc = wl__model_bind_layer_matrix(m, il, "attn_output.weight", q_dim, c->dim, false,
                                               &l->wo, err)) ||
-            (rc = wl__model_bind_layer_vector(m, il, "ffn_norm.weight", c->dim, false,
-                                              &l->ffn_norm, err)) ||
-            (rc = wl__model_bind_layer_matrix(m, il, "ffn_up.weight", c->dim, 2 * (int64_t)c->ffn_dim,
-                                              false, &l->w_gate_up, err)) ||
+            (rc = wl__model_bind_layer_vector(m, il, "ffn_norm.weight", c->dim, false, &l->ffn_norm,
+                                              err)) ||
+            (rc =
+                 wl__model_bind_layer_matrix(m, il, "ffn_up.weight", c->dim,
+                                             2 * (int64_t)c->ffn_dim, false, &l->w_gate_up, err)) ||
             (rc = wl__model_bind_layer_matrix(m, il, "ffn_down.weight", c->ffn_dim, c->dim, false,
                                               &l->w_down, err)))
             return rc;

@@ -77,4 +77,46 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
 
 void wl_generate_result_free(struct wl_generate_result *res);
 
+/* ---- batched generation (engine/generate_batch.c) ---------------------------
+ * n_seq prompts generated together in one context created with n_seq >= n
+ * (wl_context_params.n_seq): all prompts in one prefill, then one decode
+ * step per round for every sequence still running, so each weight matrix is
+ * read once per step for all of them. Each sequence stops on its own (end of
+ * generation, n_predict, its context full); cancellation stops all.
+ * Sequence i samples with seed sampling.seed + i, so it produces exactly
+ * what wl_generate produces alone for its prompt with that seed (greedy:
+ * whatever the seed).
+ *
+ * Hooks: the phases as in wl_generate; a TOKEN span is one decode round
+ * (event n_tok = sequences in the round's forward pass); its end carries the
+ * id and piece of the lowest-numbered sequence still running. */
+
+/* Called with sequence seq's text as it completes (as wl_generate_text_fn). */
+typedef void (*wl_generate_seq_text_fn)(void *user_data, int32_t seq, const char *text,
+                                        size_t len);
+
+struct wl_generate_batch_params {
+    const char *const *prompts; /* n_seq prompts (NULL entries: empty) */
+    int32_t n_seq;
+    wl_generate_seq_text_fn on_text; /* optional */
+    void *user_data;
+};
+
+/* The whole batch: wall-clock phases shared by every sequence. */
+struct wl_generate_batch_stats {
+    int32_t n_prompt;      /* prompt tokens of all sequences */
+    int32_t n_generated;   /* tokens sampled by all sequences */
+    int32_t n_rounds;      /* decode rounds after the first token */
+    uint64_t t_tokenize_ns, t_prefill_ns, t_decode_ns, t_total_ns;
+};
+
+/* Runs the batch; res is an array of b->n_seq results (each with its own
+ * text, counts and stop reason; timing fields hold the shared phases).
+ * p->prompt and p->on_text are not used. Errors as wl_generate, plus
+ * WL_EINVAL when the context holds fewer than n_seq sequences. On error
+ * every res[i] is empty. */
+int wl_generate_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_generate_params *p,
+                      const struct wl_generate_batch_params *b, struct wl_generate_result *res,
+                      struct wl_generate_batch_stats *stats, struct wl_errmsg *err);
+
 #endif

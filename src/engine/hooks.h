@@ -102,7 +102,7 @@ enum wl_op {
     WL_OP_NORM_VARIANCE,  /* norm: variance (RMSNorm: mean of squares) */
     WL_OP_NORM_NORMALISE, /* norm: x * 1/sqrt(var + eps) */
     WL_OP_NORM_SCALE,     /* norm: * weight (+ bias) */
-    WL_OP_SOFTCAP,        /* gemma2: attention-logit soft-capping */
+    WL_OP_SOFTCAP,        /* gemma2: attention-logit soft-capping (between scale_mask and softmax) */
     WL_OP_COUNT
 };
 
@@ -117,7 +117,8 @@ struct wl_hook_tensor {
 /* Attention probabilities after softmax (end of op SOFTMAX and of component
  * ATTENTION when activations are requested): for batch token t and head h,
  * row (t * n_head + h) holds pos[t] + 1 valid weights (causal; pos[t] =
- * pos0 + t for a single sequence); entries past that are undefined. */
+ * pos0 + t for a single sequence; in a sliding-window layer the weights
+ * before the window are 0); entries past that are undefined. */
 struct wl_hook_attention {
     const float *probs;
     int32_t n_tok;

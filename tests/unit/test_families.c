@@ -12,8 +12,11 @@
  *            soft-capping, sliding window on even layers (window 8 of 16)
  *   stablelm LayerNorm with bias (final norm too), rotary on a quarter of
  *            each head (NeoX pairs), Q/K/V biases
- * Also: hook events at depth OP name each family's own parts, and logits do
- * not depend on the depth (bit for bit).
+ * Optional parts, in files without them: qwen2 with a tied output, phi3
+ * without LongRoPE, stablelm without ffn_norm (parallel residual) and
+ * without Q/K/V biases. Files missing a required part are refused with the
+ * tensor's name. Also: hook events at depth OP name each family's own
+ * parts, and logits do not depend on the depth (bit for bit).
  *
  * Tolerance: max |engine - reference| <= 2e-5 * max(1, max |reference|) over
  * the vocabulary (F32 KV cache). The engine works in float32 where the
@@ -47,7 +50,43 @@ struct fixture {
     const wl_gguf *g;
 };
 
-static void load_synth(struct fixture *f, enum wl_arch arch, uint32_t context_length)
+/* A copy of the GGUF at buf without the tensors whose name starts with
+ * `drop` or contains "." + drop (every key kept): files of a family that
+ * lack an optional part. */
+static void drop_tensors(void **buf, size_t *size, const char *drop)
+{
+    struct wl_errmsg err = {{0}};
+    wl_gguf *src = NULL;
+    assert_int_equal(wl_gguf_open_memory(*buf, *size, &src, &err), 0);
+    wl_gguf_writer *w = NULL;
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    for (uint64_t i = 0; i < wl_gguf_n_kv(src); i++)
+        if (strcmp(wl_gguf_kv_key(src, i), "general.alignment") != 0)
+            assert_int_equal(wl_gguf_writer_copy_kv(w, src, i), 0);
+    int dropped = 0;
+    for (uint64_t i = 0; i < wl_gguf_n_tensors(src); i++) {
+        const struct wl_gguf_tensor *t = wl_gguf_tensor(src, i);
+        char dotted[96];
+        snprintf(dotted, sizeof dotted, ".%s", drop);
+        if (strncmp(t->name, drop, strlen(drop)) == 0 || strstr(t->name, dotted)) {
+            dropped++;
+            continue;
+        }
+        assert_int_equal(
+            wl_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, t->n_bytes),
+            0);
+    }
+    assert_true(dropped > 0);
+    void *out = NULL;
+    assert_int_equal(wl_gguf_writer_to_memory(w, &out, size), 0);
+    wl_gguf_writer_free(w);
+    wl_gguf_close(src);
+    free(*buf);
+    *buf = out;
+}
+
+static int load_synth_drop(struct fixture *f, enum wl_arch arch, uint32_t context_length,
+                           const char *drop, struct wl_errmsg *err)
 {
     struct wl_synth_params p;
     wl_synth_default_params(&p);
@@ -61,20 +100,33 @@ static void load_synth(struct fixture *f, enum wl_arch arch, uint32_t context_le
     p.context_length = context_length;
     p.seed = 11;
     wl_gguf_writer *w = NULL;
-    struct wl_errmsg err = {{0}};
     assert_int_equal(wl_gguf_writer_new(&w), 0);
-    if (wl_synth_model(&p, w, &err) != 0)
-        fail_msg("synth: %s", err.text);
+    if (wl_synth_model(&p, w, err) != 0)
+        fail_msg("synth: %s", err->text);
     size_t size = 0;
     assert_int_equal(wl_gguf_writer_to_memory(w, &f->buf, &size), 0);
     wl_gguf_writer_free(w);
+    if (drop)
+        drop_tensors(&f->buf, &size, drop);
     wl_gguf *g = NULL;
-    if (wl_gguf_open_memory(f->buf, size, &g, &err) != 0)
-        fail_msg("open: %s", err.text);
-    if (wl_model_load_gguf(g, &f->m, &err) != 0)
-        fail_msg("load: %s", err.text);
+    if (wl_gguf_open_memory(f->buf, size, &g, err) != 0)
+        fail_msg("open: %s", err->text);
+    int rc = wl_model_load_gguf(g, &f->m, err);
+    if (rc != 0) {
+        wl_gguf_close(g);
+        return rc;
+    }
     f->m->owns_gguf = true;
     f->g = g;
+    return 0;
+}
+
+static void load_synth(struct fixture *f, enum wl_arch arch, uint32_t context_length,
+                       const char *drop)
+{
+    struct wl_errmsg err = {{0}};
+    if (load_synth_drop(f, arch, context_length, drop, &err) != 0)
+        fail_msg("load: %s", err.text);
 }
 
 static void fixture_free(struct fixture *f)
@@ -92,7 +144,7 @@ struct ref {
     double eps;
     bool layer_norm, qkv_bias, fused, post_norms, geglu;
     double embd_scale, attn_softcap, final_softcap;
-    int window; /* 0: none; else on even layers */
+    int window;           /* 0: none; else on even layers */
     const float *factors; /* per rope dimension pair, or NULL */
     double mscale;
 };
@@ -195,18 +247,18 @@ static void ref_forward(const struct ref *r, const int32_t *tok, int n, double *
                  xn[t]);
             if (r->fused) {
                 /* rows: q (NH*HD), then k (NKV*HD), then v (NKV*HD) */
-                matvec(T(r, "blk.%d.attn_qkv.weight", il), NULL, xn[t], DIM,
-                       NH * HD + 2 * NKV * HD, qkv);
+                matvec(T(r, "blk.%d.attn_qkv.weight", il), NULL, xn[t], DIM, NH * HD + 2 * NKV * HD,
+                       qkv);
                 memcpy(q[t], qkv, sizeof q[t]);
                 memcpy(k[t], qkv + NH * HD, sizeof k[t]);
                 memcpy(v[t], qkv + NH * HD + NKV * HD, sizeof v[t]);
             } else {
-                matvec(T(r, "blk.%d.attn_q.weight", il), T(r, "blk.%d.attn_q.bias", il), xn[t],
-                       DIM, NH * HD, q[t]);
-                matvec(T(r, "blk.%d.attn_k.weight", il), T(r, "blk.%d.attn_k.bias", il), xn[t],
-                       DIM, NKV * HD, k[t]);
-                matvec(T(r, "blk.%d.attn_v.weight", il), T(r, "blk.%d.attn_v.bias", il), xn[t],
-                       DIM, NKV * HD, v[t]);
+                matvec(T(r, "blk.%d.attn_q.weight", il), T(r, "blk.%d.attn_q.bias", il), xn[t], DIM,
+                       NH * HD, q[t]);
+                matvec(T(r, "blk.%d.attn_k.weight", il), T(r, "blk.%d.attn_k.bias", il), xn[t], DIM,
+                       NKV * HD, k[t]);
+                matvec(T(r, "blk.%d.attn_v.weight", il), T(r, "blk.%d.attn_v.bias", il), xn[t], DIM,
+                       NKV * HD, v[t]);
             }
             for (int h = 0; h < NH; h++)
                 rope(r, q[t] + h * HD, t);
@@ -246,7 +298,13 @@ static void ref_forward(const struct ref *r, const int32_t *tok, int n, double *
             for (int i = 0; i < DIM; i++)
                 x[t][i] += o[i];
 
-            norm(r, x[t], T(r, "blk.%d.ffn_norm.weight", il), T(r, "blk.%d.ffn_norm.bias", il), xb);
+            /* no ffn_norm (stablelm): parallel residual, the FFN reads the
+             * attention's input norm */
+            if (T(r, "blk.%d.ffn_norm.weight", il))
+                norm(r, x[t], T(r, "blk.%d.ffn_norm.weight", il), T(r, "blk.%d.ffn_norm.bias", il),
+                     xb);
+            else
+                memcpy(xb, xn[t], sizeof xb);
             if (r->fused) {
                 /* rows: gate (FFN), then up (FFN) */
                 matvec(T(r, "blk.%d.ffn_up.weight", il), NULL, xb, DIM, 2 * FFN, gu);
@@ -277,8 +335,12 @@ static void ref_forward(const struct ref *r, const int32_t *tok, int n, double *
  * key names (which also checks that synth wrote them). */
 static struct ref ref_for(const struct fixture *f, enum wl_arch arch, int n_ctx)
 {
-    struct ref r = {.g = f->g, .arch = wl_arch_name(arch), .rope_dim = HD, .eps = 1e-5,
-                    .embd_scale = 1.0, .mscale = 1.0};
+    struct ref r = {.g = f->g,
+                    .arch = wl_arch_name(arch),
+                    .rope_dim = HD,
+                    .eps = 1e-5,
+                    .embd_scale = 1.0,
+                    .mscale = 1.0};
     switch (arch) {
     case WL_ARCH_QWEN2:
         r.qkv_bias = true;
@@ -286,7 +348,9 @@ static struct ref ref_for(const struct fixture *f, enum wl_arch arch, int n_ctx)
     case WL_ARCH_PHI3: {
         r.fused = true;
         const int64_t orig = meta_i(&r, "rope.scaling.original_context_length");
-        r.factors = T(&r, n_ctx > orig ? "rope_factors_long.weight" : "rope_factors_short.weight", 0);
+        r.factors =
+            T(&r, n_ctx > orig ? "rope_factors_long.weight" : "rope_factors_short.weight", 0);
+        /* the attention factor applies with or without the factors, as in the reference */
         r.mscale = meta_f(&r, "rope.scaling.attn_factor");
         assert_true(r.mscale > 1.0);
         break;
@@ -346,10 +410,11 @@ static wl_context *make_ctx(const wl_model *m, int n_ctx, int ubatch, int thread
 
 /* Prefill 5 tokens (batches of 3), decode the rest one by one; the logits
  * of every step match the reference. */
-static void check_family(enum wl_arch arch, uint32_t context_length, int n_ctx, int threads)
+static void check_family(enum wl_arch arch, uint32_t context_length, int n_ctx, int threads,
+                         const char *drop)
 {
     struct fixture f = {0};
-    load_synth(&f, arch, context_length);
+    load_synth(&f, arch, context_length, drop);
     assert_string_equal(f.m->config.arch, wl_arch_name(arch));
     struct ref r = ref_for(&f, arch, n_ctx);
     wl_context *ctx = make_ctx(f.m, n_ctx, 3, threads);
@@ -374,39 +439,80 @@ static void check_family(enum wl_arch arch, uint32_t context_length, int n_ctx, 
 static void test_qwen2_matches_reference(void **state)
 {
     (void)state;
-    check_family(WL_ARCH_QWEN2, 2048, 16, 1);
+    check_family(WL_ARCH_QWEN2, 2048, 16, 1, NULL);
 }
 
 static void test_phi3_short_factors_match_reference(void **state)
 {
     (void)state;
     /* original context 1024 / 32 = 32: a 16-position context uses the short factors */
-    check_family(WL_ARCH_PHI3, 1024, 16, 1);
+    check_family(WL_ARCH_PHI3, 1024, 16, 1, NULL);
 }
 
 static void test_phi3_long_factors_match_reference(void **state)
 {
     (void)state;
-    check_family(WL_ARCH_PHI3, 1024, 40, 2);
+    check_family(WL_ARCH_PHI3, 1024, 40, 2, NULL);
 }
 
 static void test_gemma_matches_reference(void **state)
 {
     (void)state;
-    check_family(WL_ARCH_GEMMA, 2048, 16, 1);
+    check_family(WL_ARCH_GEMMA, 2048, 16, 1, NULL);
 }
 
 static void test_gemma2_matches_reference(void **state)
 {
     (void)state;
     /* context 16: window 8, so the last 6 of 14 tokens slide on layer 0 */
-    check_family(WL_ARCH_GEMMA2, 16, 16, 2);
+    check_family(WL_ARCH_GEMMA2, 16, 16, 2, NULL);
 }
 
 static void test_stablelm_matches_reference(void **state)
 {
     (void)state;
-    check_family(WL_ARCH_STABLELM, 2048, 16, 1);
+    check_family(WL_ARCH_STABLELM, 2048, 16, 1, NULL);
+}
+
+static void test_optional_parts_match_reference(void **state)
+{
+    (void)state;
+    /* qwen2 with its output tied to the embedding (the small models) */
+    check_family(WL_ARCH_QWEN2, 2048, 16, 1, "output.weight");
+    /* phi3 without LongRoPE factors (the 4k-context models) */
+    check_family(WL_ARCH_PHI3, 1024, 40, 1, "rope_factors");
+    /* stablelm without ffn_norm: the parallel residual */
+    check_family(WL_ARCH_STABLELM, 2048, 16, 2, "ffn_norm");
+    /* stablelm without Q/K/V biases */
+    check_family(WL_ARCH_STABLELM, 2048, 16, 1, "attn_k.bias");
+}
+
+static void test_broken_family_files_are_refused(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    struct wl_errmsg err = {{0}};
+    /* one of phi3's LongRoPE factor pair */
+    assert_int_equal(load_synth_drop(&f, WL_ARCH_PHI3, 1024, "rope_factors_short", &err),
+                     WL_EFORMAT);
+    assert_non_null(strstr(err.text, "pairs"));
+    free(f.buf);
+    memset(&f, 0, sizeof f);
+    /* gemma2 without its post-FFN norm */
+    assert_int_equal(load_synth_drop(&f, WL_ARCH_GEMMA2, 64, "post_ffw_norm", &err), WL_EFORMAT);
+    assert_non_null(strstr(err.text, "blk.0.post_ffw_norm.weight"));
+    free(f.buf);
+    memset(&f, 0, sizeof f);
+    /* qwen2 without its Q bias */
+    assert_int_equal(load_synth_drop(&f, WL_ARCH_QWEN2, 64, "attn_q.bias", &err), WL_EFORMAT);
+    assert_non_null(strstr(err.text, "attn_q.bias"));
+    free(f.buf);
+    memset(&f, 0, sizeof f);
+    /* stablelm's final LayerNorm bias */
+    assert_int_equal(load_synth_drop(&f, WL_ARCH_STABLELM, 64, "output_norm.bias", &err),
+                     WL_EFORMAT);
+    assert_non_null(strstr(err.text, "output_norm.bias"));
+    free(f.buf);
 }
 
 /* ---- hook names and depth independence -------------------------------------- */
@@ -439,10 +545,10 @@ static void run_logits(const wl_model *m, const struct wl_hooks *h, float *out)
 static struct seen deep_names(enum wl_arch arch)
 {
     struct fixture f = {0};
-    load_synth(&f, arch, 16);
+    load_synth(&f, arch, 16, NULL);
     struct seen s = {0};
-    struct wl_hooks h = {.fn = on_event, .user_data = &s, .depth = WL_HOOK_DEPTH_OP,
-                         .activations = true};
+    struct wl_hooks h = {
+        .fn = on_event, .user_data = &s, .depth = WL_HOOK_DEPTH_OP, .activations = true};
     float plain[VOCAB], deep[VOCAB];
     run_logits(f.m, NULL, plain);
     run_logits(f.m, &h, deep);
@@ -481,35 +587,6 @@ static void test_each_family_names_its_parts(void **state)
     assert_false(s.op[WL_OP_SOFTCAP]);
 }
 
-/* ---- loading errors ------------------------------------------------------------ */
-
-static void test_stablelm_without_output_norm_bias_is_refused(void **state)
-{
-    (void)state;
-    /* a stablelm file whose norms have no bias is not a stablelm file: the
-     * llama synth layout under the stablelm name */
-    struct wl_synth_params p;
-    wl_synth_default_params(&p);
-    wl_gguf_writer *w = NULL;
-    struct wl_errmsg err = {{0}};
-    assert_int_equal(wl_gguf_writer_new(&w), 0);
-    assert_int_equal(wl_synth_model(&p, w, &err), 0);
-    assert_int_equal(wl_gguf_writer_set_str(w, "general.architecture", "stablelm"), 0);
-    void *buf = NULL;
-    size_t size = 0;
-    assert_int_equal(wl_gguf_writer_to_memory(w, &buf, &size), 0);
-    wl_gguf_writer_free(w);
-    wl_gguf *g = NULL;
-    assert_int_equal(wl_gguf_open_memory(buf, size, &g, &err), 0);
-    wl_model *m = NULL;
-    /* the llama keys are under "llama.": the first missing key is named */
-    int rc = wl_model_load_gguf(g, &m, &err);
-    assert_int_equal(rc, WL_EFORMAT);
-    assert_non_null(strstr(err.text, "stablelm."));
-    wl_gguf_close(g);
-    free(buf);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,8 +596,9 @@ int main(void)
         cmocka_unit_test(test_gemma_matches_reference),
         cmocka_unit_test(test_gemma2_matches_reference),
         cmocka_unit_test(test_stablelm_matches_reference),
+        cmocka_unit_test(test_optional_parts_match_reference),
+        cmocka_unit_test(test_broken_family_files_are_refused),
         cmocka_unit_test(test_each_family_names_its_parts),
-        cmocka_unit_test(test_stablelm_without_output_norm_bias_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,116 @@
+/* Decode throughput against batch size (issue 8).
+ *
+ * Generates (once, into <build>/model-cache/, the file bench_engine uses) a
+ * synthetic llama shaped like a 1.1B-parameter model (22 layers, dim 2048,
+ * FFN 5632, 32 heads, 4 KV heads, 32000 vocab) with `wattlens model synth`,
+ * then runs the engine's tg test with 1, 2, 4, 8 and 16 sequences decoded
+ * together (each step one forward pass over N tokens: every weight matrix is
+ * read once per step for all sequences) and prints whole-batch decode
+ * tokens/s, the gain over batch 1, and the time per step.
+ * Prints figures; asserts nothing about time. Environment: WL_BENCH_TYPE
+ * (q4_k default, or q8_0), WL_BENCH_GEN (decode steps, default 8),
+ * WL_BENCH_REPS (default 2), WL_BENCH_THREADS (default 2).
+ */
+#include "engine/bench.h"
+#include "engine/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+static int sh(const char *cmd)
+{
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static int ensure_model(const char *cli, const char *dir, const char *type, char *path, size_t size)
+{
+    snprintf(path, size, "%s/llama-1.1b-shape-%s.gguf", dir, type);
+    struct stat st;
+    if (stat(path, &st) == 0 && st.st_size > 0)
+        return 0;
+    const char *vocab = WL_TESTDATA_DIR "/vocab/ggml-vocab-llama-spm.gguf";
+    char vocab_arg[512];
+    if (stat(vocab, &st) == 0)
+        snprintf(vocab_arg, sizeof vocab_arg, "--vocab-from %s", vocab);
+    else
+        snprintf(vocab_arg, sizeof vocab_arg, "--vocab 32000");
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "%s model synth --arch llama --layers 22 --dim 2048 --ffn 5632 --heads 32 "
+             "--kv-heads 4 %s --type %s --seed 1 -o %s.tmp && mv %s.tmp %s",
+             cli, vocab_arg, type, path, path, path);
+    fprintf(stderr, "bench_batch: generating %s (once; cached)\n", path);
+    return sh(cmd) == 0 ? 0 : -1;
+}
+
+static int env_int(const char *name, int def, int lo)
+{
+    const char *v = getenv(name);
+    int n = v ? atoi(v) : def;
+    return n < lo ? def : n;
+}
+
+int main(void)
+{
+    const char *type = getenv("WL_BENCH_TYPE") ? getenv("WL_BENCH_TYPE") : "q4_k";
+    if (strcmp(type, "q4_k") != 0 && strcmp(type, "q8_0") != 0) {
+        fprintf(stderr, "bench_batch: WL_BENCH_TYPE must be q4_k or q8_0\n");
+        return 1;
+    }
+    const int n_gen = env_int("WL_BENCH_GEN", 8, 1);
+    const int reps = env_int("WL_BENCH_REPS", 2, 1);
+    const int threads = env_int("WL_BENCH_THREADS", 2, 1);
+
+    char dir[1024], path[1200];
+    snprintf(dir, sizeof dir, "%s/model-cache", WL_BINARY_DIR);
+    mkdir(dir, 0755);
+    if (ensure_model(WL_CLI_PATH, dir, type, path, sizeof path) != 0) {
+        fprintf(stderr, "bench_batch: could not generate the model\n");
+        return 1;
+    }
+    wl_model *m = NULL;
+    struct wl_errmsg err = {{0}};
+    if (wl_model_load(path, &m, &err) != 0) {
+        fprintf(stderr, "bench_batch: %s: %s\n", path, err.text);
+        return 1;
+    }
+    char desc[128];
+    wl_model_describe(m, desc, sizeof desc);
+    printf("decode throughput by batch size: %s, %.0f MiB of weights, %d decode steps, "
+           "%d repetitions, %d threads\n",
+           desc, (double)m->weight_bytes / (1024.0 * 1024.0), n_gen, reps, threads);
+    printf("%6s %16s %14s %14s %10s\n", "batch", "tokens/s", "stddev", "ms/step", "x batch 1");
+
+    static const int batches[] = {1, 2, 4, 8, 16};
+    double ts1 = 0.0;
+    int status = 0;
+    for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++) {
+        struct wl_bench_params p = wl_bench_default_params();
+        p.n_prompt = 0;
+        p.n_gen = n_gen;
+        p.reps = reps;
+        p.n_threads = threads;
+        p.n_batch = batches[i];
+        /* one warm-up (page in the weights) before the first size is enough */
+        p.warmup = i == 0;
+        struct wl_bench_result r[2];
+        int n_out = 0;
+        if (wl_bench_run(m, &p, r, &n_out, NULL, NULL, &err) != 0 || n_out != 1) {
+            fprintf(stderr, "bench_batch: batch %d: %s\n", batches[i], err.text);
+            status = 1;
+            break;
+        }
+        if (batches[i] == 1)
+            ts1 = r[0].avg_ts;
+        const double ms_step = r[0].avg_ns / 1e6 / n_gen;
+        printf("%6d %16.2f %14.2f %14.1f %9.2fx\n", batches[i], r[0].avg_ts, r[0].stddev_ts,
+               ms_step, ts1 > 0 ? r[0].avg_ts / ts1 : 0.0);
+        fflush(stdout);
+    }
+    wl_model_free(m);
+    return status;
+}

@@ -1,0 +1,350 @@
+/* Batched generation: several prompts through one context together (see
+ * generate.h). Per sequence: prompt tokens, sampler, streaming decoder,
+ * text buffer and stop state, all allocated before prefill; each decode
+ * round is one wl_context_eval_seqs over the running sequences.
+ * Thread-safety: one generation per context; cancel as wl_generate.
+ */
+#include "engine/generate.h"
+
+#include "engine/forward.h"
+#include "util/clock.h"
+#include "wattlens/error.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct seq_state {
+    int32_t *prompt;
+    size_t n_prompt;
+    wl_sampler *smp;
+    struct wl_tok_decoder dec;
+    char *text;
+    size_t len, cap;
+    int32_t prev; /* last sampled token, decoded in the next round */
+    int32_t row;  /* logits row in the current evaluation, -1 when not run */
+    bool done;
+};
+
+struct batch {
+    struct seq_state *s;
+    int32_t n;
+    int32_t *tokens, *seqs; /* (max(n_prompt total, n)) evaluation inputs */
+    bool *want;
+    char *piece;
+    size_t piece_cap;
+};
+
+static void batch_free(struct batch *b)
+{
+    for (int32_t i = 0; b->s && i < b->n; i++) {
+        free(b->s[i].prompt);
+        wl_sampler_free(b->s[i].smp);
+        free(b->s[i].text);
+    }
+    free(b->s);
+    free(b->tokens);
+    free(b->seqs);
+    free(b->want);
+    free(b->piece);
+}
+
+static void append(struct seq_state *s, const char *t, size_t n)
+{
+    if (n > 0 && s->len + n < s->cap) {
+        memcpy(s->text + s->len, t, n);
+        s->len += n;
+    }
+}
+
+/* Tokenizes every prompt and allocates everything the loop needs. */
+static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_generate_params *p,
+                 const struct wl_generate_batch_params *bp, struct batch *b,
+                 int32_t *n_prompt_total, struct wl_errmsg *err)
+{
+    const int32_t vocab = wl_context_model(ctx)->config.vocab_size;
+    b->piece_cap = wl_tok_decoder_out_max(tok);
+    b->piece = malloc(b->piece_cap + 4);
+    b->s = calloc((size_t)b->n, sizeof *b->s);
+    if (!b->piece || !b->s)
+        return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
+    size_t total = 0;
+    unsigned flags = WL_TOK_ADD_BOS | (p->parse_special ? WL_TOK_PARSE_SPECIAL : 0);
+    wl_context_emit_section(ctx, WL_SECTION_TOKENIZE, true);
+    int rc = 0;
+    for (int32_t i = 0; i < b->n && rc == 0; i++) {
+        struct seq_state *s = &b->s[i];
+        const char *text = bp->prompts[i] ? bp->prompts[i] : "";
+        rc = wl_tok_tokenize_alloc(tok, text, strlen(text), flags, &s->prompt, &s->n_prompt, NULL);
+        if (rc != 0)
+            wl_errmsg_set(err, rc, "cannot tokenize prompt %d: %s", i, wl_strerror(rc));
+        else if (s->n_prompt == 0)
+            rc = wl_errmsg_set(err, WL_EINVAL,
+                               "prompt %d is empty and the vocabulary has no BOS token", i);
+        else if ((int64_t)s->n_prompt >= wl_context_n_ctx(ctx))
+            rc = wl_errmsg_set(err, WL_EFULL,
+                               "prompt %d (%zu tokens) does not fit in the context (%d positions) "
+                               "with room for one more",
+                               i, s->n_prompt, wl_context_n_ctx(ctx));
+        total += s->n_prompt;
+    }
+    wl_context_emit_section(ctx, WL_SECTION_TOKENIZE, false);
+    if (rc != 0)
+        return rc;
+    if (total > INT32_MAX / 2)
+        return wl_errmsg_set(err, WL_EINVAL, "the prompts are too long together");
+    *n_prompt_total = (int32_t)total;
+
+    wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, true);
+    size_t n_in = total > (size_t)b->n ? total : (size_t)b->n;
+    b->tokens = malloc(n_in * sizeof *b->tokens);
+    b->seqs = malloc(n_in * sizeof *b->seqs);
+    b->want = calloc(n_in, sizeof *b->want);
+    if (!b->tokens || !b->seqs || !b->want)
+        rc = wl_errmsg_set(err, WL_ENOMEM, "out of memory");
+    for (int32_t i = 0; i < b->n && rc == 0; i++) {
+        struct seq_state *s = &b->s[i];
+        struct wl_sampler_params sp = p->sampling;
+        sp.seed += (uint64_t)i;
+        if ((rc = wl_sampler_create(&sp, vocab, &s->smp)) != 0) {
+            wl_errmsg_set(err, rc, rc == WL_EINVAL ? "bad sampling parameters" : "out of memory");
+            break;
+        }
+        s->cap = (size_t)p->n_predict * (b->piece_cap + 4) + 1;
+        s->text = malloc(s->cap);
+        if (!s->text) {
+            rc = wl_errmsg_set(err, WL_ENOMEM, "out of memory");
+            break;
+        }
+        for (size_t k = 0; k < s->n_prompt; k++)
+            wl_sampler_accept(s->smp, s->prompt[k]);
+        /* the decoder sees the prompt first (leading-space rule, as wl_generate) */
+        wl_tok_decoder_init(&s->dec, tok, 0);
+        for (size_t k = 0; k < s->n_prompt; k++) {
+            size_t nb = 0;
+            wl_tok_decoder_push(&s->dec, s->prompt[k], b->piece, b->piece_cap, &nb);
+        }
+        s->row = -1;
+    }
+    wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, false);
+    return rc;
+}
+
+/* Samples the next token of every sequence that ran (row >= 0); returns 0
+ * or an error for a non-finite logit. */
+static int sample_round(wl_context *ctx, const wl_tokenizer *tok,
+                        const struct wl_generate_params *p,
+                        const struct wl_generate_batch_params *bp, struct batch *b, int32_t step,
+                        struct wl_generate_result *res, int32_t *first_id, size_t *first_len,
+                        struct wl_errmsg *err)
+{
+    const wl_model *m = wl_context_model(ctx);
+    const int32_t vocab = m->config.vocab_size;
+    struct wl_tok_info ti;
+    wl_tok_get_info(tok, &ti);
+    *first_id = -1;
+    *first_len = 0;
+    for (int32_t i = 0; i < b->n; i++) {
+        struct seq_state *s = &b->s[i];
+        if (s->done || s->row < 0)
+            continue;
+        wl_context_emit_section(ctx, WL_SECTION_SAMPLING, true);
+        float *logits = wl_context_logits_row(ctx, s->row);
+        for (int32_t k = 0; k < vocab; k++)
+            if (!isfinite(logits[k])) {
+                wl_context_emit_section(ctx, WL_SECTION_SAMPLING, false);
+                return wl_errmsg_set(err, WL_ERANGE,
+                                     "non-finite logit (%g) for token %d of sequence %d at step %d",
+                                     (double)logits[k], k, i, step);
+            }
+        const int32_t id = wl_sampler_sample(s->smp, logits);
+        wl_context_emit_section(ctx, WL_SECTION_SAMPLING, false);
+        wl_sampler_accept(s->smp, id);
+        res[i].n_generated++;
+        const bool eog = wl_tok_is_eog(tok, id) || wl_model_is_eog(m, id);
+        size_t nb = 0;
+        wl_context_emit_section(ctx, WL_SECTION_DETOKENIZE, true);
+        if (!eog && id < (int32_t)ti.n_vocab)
+            wl_tok_decoder_push(&s->dec, id, b->piece, b->piece_cap, &nb);
+        wl_context_emit_section(ctx, WL_SECTION_DETOKENIZE, false);
+        append(s, b->piece, nb);
+        if (nb > 0 && bp->on_text)
+            bp->on_text(bp->user_data, i, b->piece, nb);
+        if (*first_id < 0) {
+            *first_id = id;
+            *first_len = nb;
+        }
+        s->prev = id;
+        if (eog) {
+            s->done = true;
+            res[i].stop = WL_STOP_EOG;
+        } else if (res[i].n_generated >= p->n_predict) {
+            s->done = true;
+            res[i].stop = WL_STOP_MAX_TOKENS;
+        }
+    }
+    return 0;
+}
+
+int wl_generate_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_generate_params *p,
+                      const struct wl_generate_batch_params *bp, struct wl_generate_result *res,
+                      struct wl_generate_batch_stats *stats, struct wl_errmsg *err)
+{
+    memset(stats, 0, sizeof *stats);
+    if (bp->n_seq < 1 || !bp->prompts)
+        return wl_errmsg_set(err, WL_EINVAL, "a batch needs at least one prompt");
+    memset(res, 0, (size_t)bp->n_seq * sizeof *res);
+    if (p->n_predict <= 0)
+        return wl_errmsg_set(err, WL_EINVAL, "n_predict must be positive");
+    if (bp->n_seq > wl_context_n_seq(ctx))
+        return wl_errmsg_set(err, WL_EINVAL,
+                             "%d sequences asked for, the context was created for %d (n_seq)",
+                             bp->n_seq, wl_context_n_seq(ctx));
+    const wl_model *m = wl_context_model(ctx);
+    struct wl_tok_info ti;
+    wl_tok_get_info(tok, &ti);
+    if ((int64_t)ti.n_vocab > m->config.vocab_size)
+        return wl_errmsg_set(err, WL_EFORMAT,
+                             "the tokenizer has %u tokens but the model only %d embeddings",
+                             ti.n_vocab, m->config.vocab_size);
+
+    const uint64_t t_start = wl_clock_now_ns();
+    struct batch b = {.n = bp->n_seq};
+    int32_t n_prompt = 0;
+
+    /* ---- pre_inference ----------------------------------------------------------- */
+    wl_context_emit_phase(ctx, WL_PHASE_PRE_INFERENCE, true);
+    int rc = setup(ctx, tok, p, bp, &b, &n_prompt, err);
+    stats->t_tokenize_ns = wl_clock_now_ns() - t_start;
+    if (rc == 0) {
+        wl_context_emit_section(ctx, WL_SECTION_KV_INIT, true);
+        wl_context_reset(ctx);
+        wl_context_emit_section(ctx, WL_SECTION_KV_INIT, false);
+    }
+    wl_context_emit_phase(ctx, WL_PHASE_PRE_INFERENCE, false);
+    if (rc != 0)
+        goto done;
+    stats->n_prompt = n_prompt;
+
+    /* ---- prefill: every prompt in one evaluation ------------------------------ */
+    wl_context_emit_phase(ctx, WL_PHASE_PREFILL, true);
+    uint64_t t0 = wl_clock_now_ns();
+    int32_t k = 0;
+    for (int32_t i = 0; i < b.n; i++) {
+        for (size_t j = 0; j < b.s[i].n_prompt; j++, k++) {
+            b.tokens[k] = b.s[i].prompt[j];
+            b.seqs[k] = i;
+            b.want[k] = j + 1 == b.s[i].n_prompt;
+        }
+        b.s[i].row = i;
+        res[i].n_prompt = (int32_t)b.s[i].n_prompt;
+    }
+    rc = wl_context_eval_seqs(ctx, b.tokens, b.seqs, b.want, k, err);
+    stats->t_prefill_ns = wl_clock_now_ns() - t0;
+    wl_context_emit_phase(ctx, WL_PHASE_PREFILL, false);
+    if (rc != 0)
+        goto done;
+
+    /* ---- decode: one round per step for the running sequences -------------------- */
+    wl_context_emit_phase(ctx, WL_PHASE_DECODE, true);
+    for (int32_t i = 0; i < b.n; i++)
+        res[i].stop = WL_STOP_MAX_TOKENS;
+    const uint64_t t_dec0 = wl_clock_now_ns();
+    for (int32_t step = 0; step < p->n_predict; step++) {
+        if (p->cancel && *p->cancel) {
+            for (int32_t i = 0; i < b.n; i++)
+                if (!b.s[i].done) {
+                    b.s[i].done = true;
+                    res[i].stop = WL_STOP_CANCELLED;
+                }
+            break;
+        }
+        int32_t n_run = 0;
+        if (step > 0) {
+            for (int32_t i = 0; i < b.n; i++) {
+                struct seq_state *s = &b.s[i];
+                s->row = -1;
+                if (s->done)
+                    continue;
+                if (wl_context_seq_n_past(ctx, i) >= wl_context_n_ctx(ctx)) {
+                    s->done = true;
+                    res[i].stop = WL_STOP_CONTEXT_FULL;
+                    continue;
+                }
+                b.tokens[n_run] = s->prev;
+                b.seqs[n_run] = i;
+                b.want[n_run] = true;
+                s->row = n_run++;
+            }
+            if (n_run == 0)
+                break;
+        }
+        wl_context_emit_token(ctx, step, true, -1, NULL, 0);
+        if (step > 0 &&
+            (rc = wl_context_eval_seqs(ctx, b.tokens, b.seqs, b.want, n_run, err)) != 0) {
+            wl_context_emit_token(ctx, step, false, -1, NULL, 0);
+            break;
+        }
+        int32_t first_id = -1;
+        size_t first_len = 0;
+        rc = sample_round(ctx, tok, p, bp, &b, step, res, &first_id, &first_len, err);
+        if (step == 0)
+            for (int32_t i = 0; i < b.n; i++)
+                res[i].t_first_token_ns = wl_clock_now_ns() - t_start;
+        else
+            stats->n_rounds++;
+        /* the event carries the first running sequence's id; its piece is
+         * not kept separately, so the text is given only when one sequence
+         * runs (then b.piece holds exactly that piece) */
+        const bool one = step == 0 ? b.n == 1 : n_run == 1;
+        wl_context_emit_token(ctx, step, false, first_id, one ? b.piece : NULL,
+                              one ? first_len : 0);
+        if (rc != 0)
+            break;
+        bool all_done = true;
+        for (int32_t i = 0; i < b.n; i++)
+            all_done &= b.s[i].done;
+        if (all_done)
+            break;
+    }
+    stats->t_decode_ns = wl_clock_now_ns() - t_dec0;
+    wl_context_emit_phase(ctx, WL_PHASE_DECODE, false);
+    if (rc != 0)
+        goto done;
+
+    /* ---- post_inference: every text, cleanup ------------------------------------ */
+    wl_context_emit_phase(ctx, WL_PHASE_POST_INFERENCE, true);
+    wl_context_emit_section(ctx, WL_SECTION_DETOKENIZE, true);
+    for (int32_t i = 0; i < b.n; i++) {
+        struct seq_state *s = &b.s[i];
+        size_t nb = 0;
+        wl_tok_decoder_flush(&s->dec, b.piece, b.piece_cap, &nb);
+        append(s, b.piece, nb);
+        if (nb > 0 && bp->on_text)
+            bp->on_text(bp->user_data, i, b.piece, nb);
+        s->text[s->len] = '\0';
+        res[i].text = s->text;
+        res[i].text_len = s->len;
+        s->text = NULL;
+        stats->n_generated += res[i].n_generated;
+    }
+    wl_context_emit_section(ctx, WL_SECTION_DETOKENIZE, false);
+    wl_context_emit_section(ctx, WL_SECTION_CLEANUP, true);
+    batch_free(&b);
+    memset(&b, 0, sizeof b);
+    wl_context_emit_section(ctx, WL_SECTION_CLEANUP, false);
+    wl_context_emit_phase(ctx, WL_PHASE_POST_INFERENCE, false);
+done:
+    stats->t_total_ns = wl_clock_now_ns() - t_start;
+    for (int32_t i = 0; i < bp->n_seq; i++) {
+        res[i].t_tokenize_ns = stats->t_tokenize_ns;
+        res[i].t_prefill_ns = stats->t_prefill_ns;
+        res[i].t_decode_ns = stats->t_decode_ns;
+        res[i].t_total_ns = stats->t_total_ns;
+    }
+    batch_free(&b);
+    if (rc != 0)
+        for (int32_t i = 0; i < bp->n_seq; i++)
+            wl_generate_result_free(&res[i]);
+    return rc;
+}
