@@ -268,7 +268,9 @@ int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
         sp = *p->sensors;
     } else {
         wl_sensor_params_default(&sp);
-        sp.model.scope = WL_MODEL_SCOPE_TREE;
+        /* the engine runs in this process and starts no children: the
+         * process clock is the same CPU time as a /proc walk, ~100x cheaper */
+        sp.model.scope = WL_MODEL_SCOPE_SELF;
         sp.model.pid = 0;
     }
     int rc = wl_sensor_set_open(&sp, &r->set);
