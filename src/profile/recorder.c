@@ -12,6 +12,7 @@
  */
 #include "profile/recorder.h"
 
+#include "profile/headline.h"
 #include "sampler/sampler.h"
 #include "util/clock.h"
 #include "wattlens/error.h"
@@ -172,52 +173,17 @@ void wl_recorder_default_params(struct wl_recorder_params *p)
 
 /* ---- headline energy ------------------------------------------------------------- */
 
-/* The widest non-nested set of domains: a backend's total, else the SoC
- * (Apple combined), else psys (contains package, dram on most parts), else
- * package + dram; a GPU is added unless the total or the SoC covers it. Core
- * and uncore are parts of package and never added. */
 static void choose_headline(struct wl_recorder *r)
 {
-    uint16_t present = 0;
+    struct wl_domain_info dom[WL_DOMAIN_COUNT];
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
         const struct wl_domain_info *di = wl_sampler_domain(r->smp, (enum wl_domain)d);
-        if (di && di->present)
-            present |= (uint16_t)(1u << d);
+        if (di)
+            dom[d] = *di;
+        else
+            memset(&dom[d], 0, sizeof dom[d]);
     }
-#define HAS(d) (present & (1u << (d)))
-    uint16_t m = 0;
-    if (HAS(WL_DOMAIN_TOTAL))
-        m = 1u << WL_DOMAIN_TOTAL;
-    else if (HAS(WL_DOMAIN_SOC))
-        m = 1u << WL_DOMAIN_SOC;
-    else {
-        if (HAS(WL_DOMAIN_PSYS))
-            m |= 1u << WL_DOMAIN_PSYS;
-        else {
-            m |= HAS(WL_DOMAIN_PACKAGE) ? 1u << WL_DOMAIN_PACKAGE : 0;
-            m |= HAS(WL_DOMAIN_DRAM) ? 1u << WL_DOMAIN_DRAM : 0;
-            if (!m)
-                m |= present & ((1u << WL_DOMAIN_CORE) | (1u << WL_DOMAIN_UNCORE));
-        }
-        m |= HAS(WL_DOMAIN_GPU) ? 1u << WL_DOMAIN_GPU : 0;
-        m |= HAS(WL_DOMAIN_ANE) ? 1u << WL_DOMAIN_ANE : 0;
-    }
-#undef HAS
-    r->headline_mask = m;
-    r->headline_method = WL_METHOD_COUNTER;
-    size_t n = 0;
-    r->scope[0] = '\0';
-    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
-        if (!(m & (1u << d)))
-            continue;
-        const struct wl_domain_info *di = wl_sampler_domain(r->smp, (enum wl_domain)d);
-        if (di->method > r->headline_method)
-            r->headline_method = di->method;
-        n += (size_t)snprintf(r->scope + n, n < sizeof r->scope ? sizeof r->scope - n : 0, "%s%s",
-                              n ? "+" : "", wl_domain_name((enum wl_domain)d));
-        if (n >= sizeof r->scope)
-            n = sizeof r->scope - 1;
-    }
+    wl_headline_choose(dom, &r->headline_mask, &r->headline_method, r->scope, sizeof r->scope);
 }
 
 static double mark_delta_j(const struct wl_energy_mark *a, const struct wl_energy_mark *b,
