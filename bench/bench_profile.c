@@ -10,10 +10,11 @@
  * Two figures per depth, each the best of WL_BENCH_REPS (default 3):
  * - decode tokens/s (wall clock; noisy on a shared machine), and its overhead
  *   relative to depth off (targets: module <= 1 %, deep <= 5 %);
- * - process CPU time per generated token (CLOCK_PROCESS_CPUTIME_ID over the
- *   generation and the recorder's final flush: engine, sampler and writer
- *   threads), with one engine thread so no worker polls: what the profiler
- *   adds in work, robust to other load on the machine.
+ * - CPU time per generated token with one engine thread (no worker polls):
+ *   of the generating thread (CLOCK_THREAD_CPUTIME_ID over wl_generate: the
+ *   hooks' and marks' cost), and of the whole process (CLOCK_PROCESS_CPUTIME_ID
+ *   over the generation and the recorder's final flush: + sampler and store
+ *   writer threads). What the profiler adds in work, robust to other load.
  * Environment: WL_BENCH_REPS, WL_BENCH_THREADS (default 2), WL_BENCH_BIG=0
  * skips the 1.1B-shaped model. Never asserts.
  */
@@ -36,21 +37,26 @@ struct config {
     bool recorder;
     enum wl_profile_depth depth;
     bool activations;
+    bool null_hook; /* no recorder: a hook that does nothing, at depth OP */
 };
 
+/* "deep, empty hook" separates the engine's own cost of depth OP (events
+ * built, stages run as separate passes) from the recorder's. */
 static const struct config configs[] = {
-    {"no recorder", false, WL_PROFILE_OFF, false},
-    {"off", true, WL_PROFILE_OFF, false},
-    {"module", true, WL_PROFILE_MODULE, false},
-    {"deep", true, WL_PROFILE_DEEP, false},
-    {"deep+activations", true, WL_PROFILE_DEEP, true},
+    {"no recorder", false, WL_PROFILE_OFF, false, false},
+    {"off", true, WL_PROFILE_OFF, false, false},
+    {"module", true, WL_PROFILE_MODULE, false, false},
+    {"deep", true, WL_PROFILE_DEEP, false, false},
+    {"deep+activations", true, WL_PROFILE_DEEP, true, false},
+    {"deep, empty hook", false, WL_PROFILE_DEEP, false, true},
 };
 #define N_CONFIGS (sizeof configs / sizeof configs[0])
 #define REF 1 /* overheads are relative to depth off */
 
 struct figures {
     double decode_tps, prefill_tps;
-    double cpu_us_per_tok; /* process CPU time per generated token */
+    double cpu_us_per_tok;    /* process CPU time per generated token */
+    double engine_us_per_tok; /* CPU time of the generating thread per generated token */
 };
 
 static int ensure_1b(char *path, size_t size)
@@ -69,6 +75,12 @@ static int ensure_1b(char *path, size_t size)
              WL_CLI_PATH, path, path, path);
     fprintf(stderr, "bench_profile: generating %s (once; cached; ~1 min)\n", path);
     return system(cmd) == 0 ? 0 : -1;
+}
+
+static void empty_hook(void *user_data, const struct wl_hook_event *ev)
+{
+    (void)user_data;
+    (void)ev;
 }
 
 /* One generation; fills *f (decode/prefill tokens/s, CPU per token). */
@@ -108,14 +120,18 @@ static int one(wl_model *m, wl_tokenizer *tok, wl_context *ctx, const struct con
         struct wl_hooks h = wl_recorder_hooks(rec);
         wl_context_set_hooks(ctx, &h);
         wl_recorder_start(rec);
+    } else if (c->null_hook) {
+        struct wl_hooks h = {.fn = empty_hook, .depth = WL_HOOK_DEPTH_OP};
+        wl_context_set_hooks(ctx, &h);
     }
     struct wl_generate_params gp = wl_generate_default_params();
     gp.prompt = "Once upon a time, there was a little girl who liked to walk in the park";
     gp.n_predict = n_gen;
     gp.sampling.temperature = 0;
     struct wl_generate_result res;
-    const uint64_t cpu0 = wl_clock_process_cpu_ns();
+    const uint64_t cpu0 = wl_clock_process_cpu_ns(), th0 = wl_clock_thread_cpu_ns();
     int rc = wl_generate(ctx, tok, &gp, &res, &err);
+    const uint64_t th1 = wl_clock_thread_cpu_ns();
     wl_context_set_hooks(ctx, NULL);
     if (rec) {
         struct wl_recorder_finish fin = {.status = WL_RUN_COMPLETE,
@@ -132,6 +148,7 @@ static int one(wl_model *m, wl_tokenizer *tok, wl_context *ctx, const struct con
                         ? (res.n_generated - 1) / ((double)res.t_decode_ns / 1e9)
                         : 0;
     f->cpu_us_per_tok = res.n_generated > 0 ? (double)(cpu1 - cpu0) / 1e3 / res.n_generated : 0;
+    f->engine_us_per_tok = res.n_generated > 0 ? (double)(th1 - th0) / 1e3 / res.n_generated : 0;
     wl_generate_result_free(&res);
     return 0;
 }
@@ -144,6 +161,9 @@ static void keep_best(struct figures *best, const struct figures *f)
         best->prefill_tps = f->prefill_tps;
     if (f->cpu_us_per_tok > 0 && (best->cpu_us_per_tok == 0 || f->cpu_us_per_tok < best->cpu_us_per_tok))
         best->cpu_us_per_tok = f->cpu_us_per_tok;
+    if (f->engine_us_per_tok > 0 &&
+        (best->engine_us_per_tok == 0 || f->engine_us_per_tok < best->engine_us_per_tok))
+        best->engine_us_per_tok = f->engine_us_per_tok;
 }
 
 /* Runs every configuration reps times, interleaved so drift on a shared
@@ -212,16 +232,21 @@ static void bench_model(const char *label, const char *path, int n_gen, int n_ge
                wall[i].prefill_tps, i == REF ? "(reference)" : ov,
                i == 2 ? "   target <= 1 %" : i == 3 ? "   target <= 5 %" : "");
     }
-    printf("  CPU time: 1 engine thread, %d generated tokens, process CPU per generated token\n"
-           "  (engine + sampler + store writer threads; robust to other load)\n",
+    printf("  CPU time per generated token, 1 engine thread, %d generated tokens (robust to\n"
+           "  other load): the engine thread alone (hooks, marks), and the whole process\n"
+           "  (+ sampler and store writer threads: SQLite rows)\n",
            n_gen_cpu);
-    printf("  %-18s %12s %12s %12s\n", "depth", "CPU us/tok", "vs off", "vs none");
+    printf("  %-18s %12s %10s %10s %13s %10s %10s\n", "depth", "engine us/tok", "vs off",
+           "vs none", "process us/tok", "vs off", "vs none");
     for (size_t i = 0; i < N_CONFIGS; i++) {
-        char ov[32], on[32];
-        print_overhead(ov, sizeof ov, cpu[REF].cpu_us_per_tok, cpu[i].cpu_us_per_tok, false);
-        print_overhead(on, sizeof on, cpu[0].cpu_us_per_tok, cpu[i].cpu_us_per_tok, false);
-        printf("  %-18s %12.1f %12s %12s\n", configs[i].name, cpu[i].cpu_us_per_tok,
-               i == REF ? "(reference)" : ov, i == 0 ? "" : on);
+        char eo[32], en[32], po[32], pn[32];
+        print_overhead(eo, sizeof eo, cpu[REF].engine_us_per_tok, cpu[i].engine_us_per_tok, false);
+        print_overhead(en, sizeof en, cpu[0].engine_us_per_tok, cpu[i].engine_us_per_tok, false);
+        print_overhead(po, sizeof po, cpu[REF].cpu_us_per_tok, cpu[i].cpu_us_per_tok, false);
+        print_overhead(pn, sizeof pn, cpu[0].cpu_us_per_tok, cpu[i].cpu_us_per_tok, false);
+        printf("  %-18s %12.1f %10s %10s %13.1f %10s %10s\n", configs[i].name,
+               cpu[i].engine_us_per_tok, i == REF ? "(ref)" : eo, i == 0 ? "" : en,
+               cpu[i].cpu_us_per_tok, i == REF ? "(ref)" : po, i == 0 ? "" : pn);
     }
 out:
     if (have_dir) {
