@@ -16,7 +16,8 @@
  *   over the generation and the recorder's final flush: + sampler and store
  *   writer threads). What the profiler adds in work, robust to other load.
  * Environment: WL_BENCH_REPS, WL_BENCH_THREADS (default 2), WL_BENCH_BIG=0
- * skips the 1.1B-shaped model. Never asserts.
+ * skips the 1.1B-shaped model, WL_BENCH_SMALL=0 stories260K, WL_BENCH_WALL=0
+ * the wall-clock pass. Never asserts.
  */
 #include "engine/context.h"
 #include "engine/generate.h"
@@ -202,26 +203,8 @@ static void print_overhead(char *buf, size_t size, double ref, double v, bool hi
         snprintf(buf, size, "%+.2f %%", (higher_is_better ? ref / v - 1.0 : v / ref - 1.0) * 100.0);
 }
 
-static void bench_model(const char *label, const char *path, int n_gen, int n_gen_cpu, int reps,
-                        int threads)
+static void print_wall(const struct figures wall[N_CONFIGS], int threads, int n_gen)
 {
-    struct wl_errmsg err;
-    wl_model *m = NULL;
-    wl_tokenizer *tok = NULL;
-    char dbdir[] = "/tmp/wl-bench-profile-XXXXXX";
-    bool have_dir = false;
-    if (wl_model_load(path, &m, &err) != 0 || wl_tok_load_gguf(m->gguf, &tok, &err) != 0) {
-        printf("%s: cannot load %s: %s\n", label, path, err.text);
-        goto out;
-    }
-    if (!mkdtemp(dbdir))
-        goto out;
-    have_dir = true;
-    struct figures wall[N_CONFIGS], cpu[N_CONFIGS];
-    if (run_all(m, tok, threads, n_gen, reps, dbdir, wall, label) != 0 ||
-        run_all(m, tok, 1, n_gen_cpu, reps, dbdir, cpu, label) != 0)
-        goto out;
-    printf("\n%s (%d layers, best of %d)\n", label, m->config.n_layer, reps);
     printf("  wall clock: %d engine threads, %d generated tokens (noisy on a shared machine)\n",
            threads, n_gen);
     printf("  %-18s %12s %13s %12s\n", "depth", "decode tok/s", "prefill tok/s", "vs off");
@@ -232,6 +215,10 @@ static void bench_model(const char *label, const char *path, int n_gen, int n_ge
                wall[i].prefill_tps, i == REF ? "(reference)" : ov,
                i == 2 ? "   target <= 1 %" : i == 3 ? "   target <= 5 %" : "");
     }
+}
+
+static void print_cpu(const struct figures cpu[N_CONFIGS], int n_gen_cpu)
+{
     printf("  CPU time per generated token, 1 engine thread, %d generated tokens (robust to\n"
            "  other load): the engine thread alone (hooks, marks), and the whole process\n"
            "  (+ sampler and store writer threads: SQLite rows)\n",
@@ -248,6 +235,33 @@ static void bench_model(const char *label, const char *path, int n_gen, int n_ge
                cpu[i].engine_us_per_tok, i == REF ? "(ref)" : eo, i == 0 ? "" : en,
                cpu[i].cpu_us_per_tok, i == REF ? "(ref)" : po, i == 0 ? "" : pn);
     }
+}
+
+static void bench_model(const char *label, const char *path, int n_gen, int n_gen_cpu, int reps,
+                        int threads)
+{
+    struct wl_errmsg err;
+    wl_model *m = NULL;
+    wl_tokenizer *tok = NULL;
+    char dbdir[] = "/tmp/wl-bench-profile-XXXXXX";
+    bool have_dir = false;
+    if (wl_model_load(path, &m, &err) != 0 || wl_tok_load_gguf(m->gguf, &tok, &err) != 0) {
+        printf("%s: cannot load %s: %s\n", label, path, err.text);
+        goto out;
+    }
+    if (!mkdtemp(dbdir))
+        goto out;
+    have_dir = true;
+    struct figures wall[N_CONFIGS], cpu[N_CONFIGS];
+    const char *wall_env = getenv("WL_BENCH_WALL");
+    const bool do_wall = !(wall_env && strcmp(wall_env, "0") == 0);
+    if ((do_wall && run_all(m, tok, threads, n_gen, reps, dbdir, wall, label) != 0) ||
+        run_all(m, tok, 1, n_gen_cpu, reps, dbdir, cpu, label) != 0)
+        goto out;
+    printf("\n%s (%d layers, best of %d)\n", label, m->config.n_layer, reps);
+    if (do_wall)
+        print_wall(wall, threads, n_gen);
+    print_cpu(cpu, n_gen_cpu);
 out:
     if (have_dir) {
         char cmd[1200];
@@ -272,7 +286,10 @@ int main(void)
            "machine has; the overhead is what matters here)\n");
     const char *s260 = WL_TESTDATA_DIR "/models/stories260K.gguf";
     struct stat st;
-    if (stat(s260, &st) == 0)
+    const char *small_env = getenv("WL_BENCH_SMALL");
+    if (small_env && strcmp(small_env, "0") == 0)
+        printf("stories260K: skipped (WL_BENCH_SMALL=0)\n");
+    else if (stat(s260, &st) == 0)
         bench_model("stories260K", s260, 128, 128, reps, threads);
     else
         printf("stories260K: absent under %s (skipped)\n", WL_TESTDATA_DIR);
