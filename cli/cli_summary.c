@@ -233,11 +233,17 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
         printf("  %-27s n/a (no idle baseline was taken)\n", "dynamic energy");
     if (a->run.kv_cache_bytes >= 0)
         printf("  %-27s %.2f MiB\n", "KV cache", (double)a->run.kv_cache_bytes / 1048576.0);
-    printf("  %-27s %.6g %s (%.6g %s per 1000 output tokens) at %.3g %s/kWh%s\n", "cost",
-           c->cost, c->currency, isnan(c->cost_per_1k_tokens) ? 0.0 : c->cost_per_1k_tokens,
-           c->currency, c->price_per_kwh, c->currency, c->from_run ? "" : " (default price)");
-    printf("  %-27s %.6g g (%.6g g per 1000 output tokens) at %.4g g/kWh%s\n", "CO2", c->co2_g,
-           isnan(c->co2_g_per_1k_tokens) ? 0.0 : c->co2_g_per_1k_tokens, c->co2_g_per_kwh,
+    char per[2][96] = {"", ""};
+    /* per 1000 output tokens only where there are output tokens (not measure runs) */
+    if (!isnan(c->cost_per_1k_tokens))
+        snprintf(per[0], sizeof per[0], " (%.6g %s per 1000 output tokens)", c->cost_per_1k_tokens,
+                 c->currency);
+    if (!isnan(c->co2_g_per_1k_tokens))
+        snprintf(per[1], sizeof per[1], " (%.6g g per 1000 output tokens)",
+                 c->co2_g_per_1k_tokens);
+    printf("  %-27s %.6g %s%s at %.3g %s/kWh%s\n", "cost", c->cost, c->currency, per[0],
+           c->price_per_kwh, c->currency, c->from_run ? "" : " (default price)");
+    printf("  %-27s %.6g g%s at %.4g g/kWh%s\n", "CO2", c->co2_g, per[1], c->co2_g_per_kwh,
            c->from_run ? "" : " (default intensity)");
 }
 

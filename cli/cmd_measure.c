@@ -1,11 +1,15 @@
 /* `wattlens measure -- CMD`: runs a command and reports its duration, energy
  * per domain, average/peak power, dynamic energy above an idle baseline and
- * sampling statistics, each figure with its method. Exits with CMD's status.
- * Thin: the measuring is wl_measure_run (src/sampler/measure.c); the result
- * struct is what a store would save. */
+ * sampling statistics, each figure with its method, and saves the run in the
+ * store (unless --no-store). Exits with CMD's status. Thin: the measuring is
+ * wl_measure_run (src/sampler/measure.c), the saving wl_measure_save_run
+ * (src/profile/measure_store.c). */
 #include "cli.h"
+#include "cli_store.h"
 
+#include "profile/measure_store.h"
 #include "sampler/measure.h"
+#include "util/clock.h"
 #include "wattlens/wattlens.h"
 
 #include <errno.h>
@@ -29,6 +33,11 @@ static void usage(FILE *out)
             "wattlens exits with CMD's exit status (128+N if a signal N killed it, 127 if it\n"
             "could not be found, 126 if it could not be executed).\n"
             "\n"
+            "The run is saved in the run database (kind measure: command, energy per domain,\n"
+            "baseline, peaks, power samples, exit status; status failed when CMD could not\n"
+            "be started) and its id printed on stderr (`run_id` with --json); see it again\n"
+            "with `wattlens show ID`, list runs with `wattlens runs`.\n"
+            "\n"
             "Options:\n"
             "  -i, --interval MS      sampling interval in milliseconds (default 10; 100 with\n"
             "                         powermetrics)\n"
@@ -38,12 +47,15 @@ static void usage(FILE *out)
             "      --model-idle-w W   CPU model: idle watts (default %.1f)\n"
             "      --model-core-w W   CPU model: watts per busy core (default %.1f)\n"
             "      --model-system     CPU model follows all CPUs, not only CMD's process tree\n"
+            "      --no-store         do not save the run in the run database\n"
+            WL_CLI_DB_HELP
             "  -h, --help             show this help\n"
             "\n"
             "Examples:\n"
             "  wattlens measure -- make -j4\n"
             "  wattlens measure --baseline 2 -i 20 -- ./bench --iterations 100\n"
-            "  wattlens measure --json -o report.json -- python3 train.py\n",
+            "  wattlens measure --json -o report.json -- python3 train.py\n"
+            "  wattlens measure --no-store -- sleep 1\n",
             WL_MODEL_DEFAULT_IDLE_W, WL_MODEL_DEFAULT_BUSY_CORE_W);
 }
 
@@ -89,9 +101,10 @@ static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
     return j;
 }
 
-static json_t *report_json(char **argv, const struct wl_measure_result *r)
+static json_t *report_json(char **argv, const struct wl_measure_result *r, const char *run_id)
 {
     json_t *j = json_object();
+    json_object_set_new(j, "run_id", run_id ? json_string(run_id) : json_null());
     json_t *cmd = json_array();
     for (int i = 0; argv[i]; i++)
         json_array_append_new(cmd, json_string(argv[i]));
@@ -218,13 +231,15 @@ static int run_measure(int argc, char **argv)
         {"model-idle-w", required_argument, NULL, 'I'},
         {"model-core-w", required_argument, NULL, 'C'},
         {"model-system", no_argument, NULL, 'S'},
+        {"no-store", no_argument, NULL, 'N'},
+        WL_CLI_DB_OPTION,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     long interval_ms = 0;
     double baseline_s = 0;
-    bool json = false, model_system = false;
-    const char *output = NULL;
+    bool json = false, model_system = false, store = true;
+    const char *output = NULL, *db_path = NULL;
     struct wl_measure_params mp;
     memset(&mp, 0, sizeof mp);
     wl_sensor_params_default(&mp.sensors);
@@ -260,6 +275,12 @@ static int run_measure(int argc, char **argv)
         case 'S':
             model_system = true;
             break;
+        case 'N':
+            store = false;
+            break;
+        case WL_CLI_OPT_DB:
+            db_path = optarg;
+            break;
         case 'h':
             usage(stdout);
             return WL_EXIT_OK;
@@ -276,26 +297,57 @@ static int run_measure(int argc, char **argv)
     mp.baseline_ns = (uint64_t)(baseline_s * 1e9);
     mp.model_whole_system = model_system;
 
+    /* the store is opened first: a database that cannot be written is
+     * reported before the command runs, not after */
+    wl_store *st = NULL;
+    if (store && wl_cli_store_open("measure", db_path, &st) != WL_EXIT_OK)
+        return WL_EXIT_FAIL;
     FILE *out = stdout;
     if (output) {
         out = fopen(output, "w");
-        if (!out)
+        if (!out) {
+            wl_store_close(st);
             return wl_cli_fail("measure", "cannot write %s: %s", output, strerror(errno));
+        }
     }
+    char cpu[256] = "";
+    wl_cli_host_cpu(cpu, sizeof cpu);
+    struct wl_measure_save save = {.argv = cmd, .host_cpu = cpu[0] ? cpu : NULL};
+    char run_id[40] = "";
+    bool saved = false;
     struct wl_measure_result r;
-    struct wl_errmsg em;
+    struct wl_errmsg em, se;
     wl_errmsg_clear(&em);
+    wl_errmsg_clear(&se);
+    save.created_at_ms = wl_clock_realtime_ns() / 1000000;
     int rc = wl_measure_run(&mp, &r, &em);
     if (rc != 0) {
         if (out != stdout)
             fclose(out);
+        if (st) {
+            /* the command did not run: a failed run says so */
+            save.error = em.text;
+            if (wl_measure_save_run(st, &save, run_id, &se) == 0)
+                fprintf(stderr, "wattlens measure: stored as failed run %s\n", run_id);
+            else
+                fprintf(stderr, "wattlens measure: %s\n", se.text);
+            wl_store_close(st);
+        }
         return wl_cli_fail("measure", "%s", em.text);
     }
     if (r.exec_errno)
         fprintf(stderr, "wattlens measure: cannot run '%s': %s\n", cmd[0], strerror(r.exec_errno));
-    /* (the coordinator adds saving to the store here: the result struct is complete) */
+    int code = r.exit_code;
+    if (st) {
+        save.result = &r;
+        if (wl_measure_save_run(st, &save, run_id, &se) == 0)
+            saved = true;
+        else
+            fprintf(stderr, "wattlens measure: the run was not saved: %s\n", se.text);
+        wl_store_close(st);
+    }
     if (json) {
-        json_t *j = report_json(cmd, &r);
+        json_t *j = report_json(cmd, &r, saved ? run_id : NULL);
         if (json_dumpf(j, out, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0)
             fprintf(stderr, "wattlens measure: cannot write the report\n");
         fputc('\n', out);
@@ -307,8 +359,11 @@ static int run_measure(int argc, char **argv)
         fclose(out);
     else
         fflush(stdout);
-    int code = r.exit_code;
+    if (saved && !json)
+        fprintf(stderr, "\nwattlens measure: saved as run %s (see it with: wattlens show %.8s)\n",
+                run_id, run_id);
     wl_measure_result_free(&r);
+    /* the command's status, also when saving failed (the report is out) */
     return code;
 }
 

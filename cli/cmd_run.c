@@ -115,29 +115,6 @@ static void on_text(void *ud, const char *text, size_t len)
             s > 0 ? (double)(p->n - 1) / s : 0.0);
 }
 
-static void host_cpu(char *buf, size_t size)
-{
-    buf[0] = '\0';
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            const char *c = strchr(line, ':');
-            if (c) {
-                c++;
-                while (*c == ' ')
-                    c++;
-                snprintf(buf, size, "%s", c);
-                buf[strcspn(buf, "\n")] = '\0';
-            }
-            break;
-        }
-    }
-    fclose(f);
-}
-
 struct opts {
     const char *model, *prompt, *tags, *experiment, *db, *currency;
     long n_predict, n_ctx, max_layers;
@@ -377,7 +354,7 @@ static int run(int argc, char **argv)
              (double)o.gp.sampling.temperature, o.gp.sampling.top_k, (double)o.gp.sampling.top_p,
              (double)o.gp.sampling.min_p, (double)o.gp.sampling.repeat_penalty,
              (unsigned long long)o.gp.sampling.seed, o.n_predict);
-    host_cpu(cpu, sizeof cpu);
+    wl_cli_host_cpu(cpu, sizeof cpu);
     const char *base = strrchr(o.model, '/');
     struct wl_run_info info = {
         .kind = WL_RUN_KIND_INFERENCE,

@@ -32,7 +32,7 @@ struct wl_generate_params wl_generate_default_params(void)
     struct wl_generate_params p = {
         .prompt = NULL,
         .n_predict = 128,
-        .sampling = wl_sampler_default_params(),
+        .sampling = wl_token_sampler_default_params(),
         .parse_special = true,
     };
     return p;
@@ -88,7 +88,7 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
 
     const uint64_t t_start = wl_clock_now_ns();
     int32_t *prompt = NULL;
-    wl_sampler *smp = NULL;
+    wl_token_sampler *smp = NULL;
     struct textbuf tb = {0};
     char *piece = NULL;
     const size_t piece_cap = wl_tok_decoder_out_max(tok);
@@ -123,7 +123,7 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
         goto end_pre;
     }
     wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, true);
-    rc = wl_sampler_create(&p->sampling, vocab, &smp);
+    rc = wl_token_sampler_create(&p->sampling, vocab, &smp);
     if (rc == 0) {
         /* at most one token per free position (+1 from the last logits) */
         int64_t max_tok = (int64_t)wl_context_n_ctx(ctx) - (int64_t)n_prompt + 1;
@@ -141,7 +141,7 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
         goto end_pre;
     }
     for (size_t i = 0; i < n_prompt; i++)
-        wl_sampler_accept(smp, prompt[i]);
+        wl_token_sampler_accept(smp, prompt[i]);
     /* the streaming decoder sees the prompt first, so the leading-space rule
      * applies only right after BOS (an empty prompt), as in SentencePiece */
     for (size_t i = 0; i < n_prompt; i++) {
@@ -187,13 +187,13 @@ end_pre:
         wl_context_emit_section(ctx, WL_SECTION_SAMPLING, true);
         float *logits = wl_context_logits(ctx);
         rc = check_logits(logits, vocab, i, err);
-        int32_t id = rc == 0 ? wl_sampler_sample(smp, logits) : -1;
+        int32_t id = rc == 0 ? wl_token_sampler_sample(smp, logits) : -1;
         wl_context_emit_section(ctx, WL_SECTION_SAMPLING, false);
         if (rc != 0) {
             wl_context_emit_token(ctx, i, false, -1, NULL, 0);
             break;
         }
-        wl_sampler_accept(smp, id);
+        wl_token_sampler_accept(smp, id);
         res->n_generated = i + 1;
         if (i == 0)
             res->t_first_token_ns = wl_clock_now_ns() - t_start;
@@ -241,7 +241,7 @@ end_pre:
     wl_context_emit_section(ctx, WL_SECTION_CLEANUP, true);
     free(prompt);
     prompt = NULL;
-    wl_sampler_free(smp);
+    wl_token_sampler_free(smp);
     smp = NULL;
     wl_context_emit_section(ctx, WL_SECTION_CLEANUP, false);
     wl_context_emit_phase(ctx, WL_PHASE_POST_INFERENCE, false);
@@ -250,6 +250,6 @@ done:
     free(prompt);
     free(piece);
     free(tb.data);
-    wl_sampler_free(smp);
+    wl_token_sampler_free(smp);
     return rc;
 }

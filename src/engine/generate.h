@@ -45,7 +45,7 @@ typedef void (*wl_generate_text_fn)(void *user_data, const char *text, size_t le
 struct wl_generate_params {
     const char *prompt;     /* UTF-8; may be empty (then the model starts from BOS) */
     int32_t n_predict;      /* max tokens to generate (> 0) */
-    struct wl_sampler_params sampling;
+    struct wl_token_sampler_params sampling;
     bool parse_special;     /* recognise special-token text in the prompt */
     volatile sig_atomic_t *cancel; /* optional: generation stops when it becomes non-zero */
     wl_generate_text_fn on_text;

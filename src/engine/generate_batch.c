@@ -17,7 +17,7 @@
 struct seq_state {
     int32_t *prompt;
     size_t n_prompt;
-    wl_sampler *smp;
+    wl_token_sampler *smp;
     struct wl_tok_decoder dec;
     char *text;
     size_t len, cap;
@@ -39,7 +39,7 @@ static void batch_free(struct batch *b)
 {
     for (int32_t i = 0; b->s && i < b->n; i++) {
         free(b->s[i].prompt);
-        wl_sampler_free(b->s[i].smp);
+        wl_token_sampler_free(b->s[i].smp);
         free(b->s[i].text);
     }
     free(b->s);
@@ -104,9 +104,9 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
         rc = wl_errmsg_set(err, WL_ENOMEM, "out of memory");
     for (int32_t i = 0; i < b->n && rc == 0; i++) {
         struct seq_state *s = &b->s[i];
-        struct wl_sampler_params sp = p->sampling;
+        struct wl_token_sampler_params sp = p->sampling;
         sp.seed += (uint64_t)i;
-        if ((rc = wl_sampler_create(&sp, vocab, &s->smp)) != 0) {
+        if ((rc = wl_token_sampler_create(&sp, vocab, &s->smp)) != 0) {
             wl_errmsg_set(err, rc, rc == WL_EINVAL ? "bad sampling parameters" : "out of memory");
             break;
         }
@@ -117,7 +117,7 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
             break;
         }
         for (size_t k = 0; k < s->n_prompt; k++)
-            wl_sampler_accept(s->smp, s->prompt[k]);
+            wl_token_sampler_accept(s->smp, s->prompt[k]);
         /* the decoder sees the prompt first (leading-space rule, as wl_generate) */
         wl_tok_decoder_init(&s->dec, tok, 0);
         for (size_t k = 0; k < s->n_prompt; k++) {
@@ -157,9 +157,9 @@ static int sample_round(wl_context *ctx, const wl_tokenizer *tok,
                                      "non-finite logit (%g) for token %d of sequence %d at step %d",
                                      (double)logits[k], k, i, step);
             }
-        const int32_t id = wl_sampler_sample(s->smp, logits);
+        const int32_t id = wl_token_sampler_sample(s->smp, logits);
         wl_context_emit_section(ctx, WL_SECTION_SAMPLING, false);
-        wl_sampler_accept(s->smp, id);
+        wl_token_sampler_accept(s->smp, id);
         res[i].n_generated++;
         const bool eog = wl_tok_is_eog(tok, id) || wl_model_is_eog(m, id);
         size_t nb = 0;

@@ -17,8 +17,8 @@ struct cand {
     float p;
 };
 
-struct wl_sampler {
-    struct wl_sampler_params p;
+struct wl_token_sampler {
+    struct wl_token_sampler_params p;
     int32_t vocab_size;
     struct cand *cands; /* (vocab_size) */
     int32_t *recent;    /* ring of the last repeat_last_n tokens */
@@ -27,9 +27,9 @@ struct wl_sampler {
     uint64_t rng;
 };
 
-struct wl_sampler_params wl_sampler_default_params(void)
+struct wl_token_sampler_params wl_token_sampler_default_params(void)
 {
-    struct wl_sampler_params p = {
+    struct wl_token_sampler_params p = {
         .temperature = 0.8f,
         .top_k = 40,
         .top_p = 0.95f,
@@ -41,14 +41,14 @@ struct wl_sampler_params wl_sampler_default_params(void)
     return p;
 }
 
-int wl_sampler_create(const struct wl_sampler_params *p, int32_t vocab_size, wl_sampler **out)
+int wl_token_sampler_create(const struct wl_token_sampler_params *p, int32_t vocab_size, wl_token_sampler **out)
 {
     *out = NULL;
     if (vocab_size <= 0 || !isfinite(p->temperature) || !isfinite(p->top_p) ||
         !isfinite(p->min_p) || !isfinite(p->repeat_penalty) || p->repeat_penalty <= 0.0f ||
         p->repeat_last_n < 0)
         return WL_EINVAL;
-    wl_sampler *s = calloc(1, sizeof *s);
+    wl_token_sampler *s = calloc(1, sizeof *s);
     if (!s)
         return WL_ENOMEM;
     s->p = *p;
@@ -56,15 +56,15 @@ int wl_sampler_create(const struct wl_sampler_params *p, int32_t vocab_size, wl_
     s->cands = malloc((size_t)vocab_size * sizeof *s->cands);
     s->recent = malloc((size_t)(p->repeat_last_n > 0 ? p->repeat_last_n : 1) * sizeof *s->recent);
     if (!s->cands || !s->recent) {
-        wl_sampler_free(s);
+        wl_token_sampler_free(s);
         return WL_ENOMEM;
     }
-    wl_sampler_reset(s);
+    wl_token_sampler_reset(s);
     *out = s;
     return 0;
 }
 
-void wl_sampler_free(wl_sampler *s)
+void wl_token_sampler_free(wl_token_sampler *s)
 {
     if (!s)
         return;
@@ -73,7 +73,7 @@ void wl_sampler_free(wl_sampler *s)
     free(s);
 }
 
-void wl_sampler_reset(wl_sampler *s)
+void wl_token_sampler_reset(wl_token_sampler *s)
 {
     s->n_recent = 0;
     s->recent_head = 0;
@@ -81,7 +81,7 @@ void wl_sampler_reset(wl_sampler *s)
     s->rng = s->p.seed + 0x9E3779B97F4A7C15ull;
 }
 
-void wl_sampler_accept(wl_sampler *s, int32_t token)
+void wl_token_sampler_accept(wl_token_sampler *s, int32_t token)
 {
     if (s->p.repeat_last_n <= 0)
         return;
@@ -91,7 +91,7 @@ void wl_sampler_accept(wl_sampler *s, int32_t token)
         s->n_recent++;
 }
 
-static uint64_t next_u64(wl_sampler *s)
+static uint64_t next_u64(wl_token_sampler *s)
 {
     uint64_t z = (s->rng += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -100,7 +100,7 @@ static uint64_t next_u64(wl_sampler *s)
 }
 
 /* Uniform in [0, 1). */
-static double next_unit(wl_sampler *s)
+static double next_unit(wl_token_sampler *s)
 {
     return (double)(next_u64(s) >> 11) * (1.0 / 9007199254740992.0);
 }
@@ -113,7 +113,7 @@ static int cmp_cand_desc(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id; /* stable by id: reproducible */
 }
 
-static void apply_penalty(wl_sampler *s, float *logits)
+static void apply_penalty(wl_token_sampler *s, float *logits)
 {
     if (s->p.repeat_penalty == 1.0f || s->n_recent == 0)
         return;
@@ -142,7 +142,7 @@ static int32_t argmax(const float *logits, int32_t n)
 }
 
 /* Keeps the k largest candidates in cands[0..k), sorted descending. */
-static int32_t select_top(wl_sampler *s, const float *logits, int32_t k)
+static int32_t select_top(wl_token_sampler *s, const float *logits, int32_t k)
 {
     const int32_t n = s->vocab_size;
     for (int32_t i = 0; i < n; i++) {
@@ -183,7 +183,7 @@ static void softmax(struct cand *c, int32_t n, float t)
         c[i].p = (float)(c[i].p / sum);
 }
 
-int32_t wl_sampler_sample(wl_sampler *s, float *logits)
+int32_t wl_token_sampler_sample(wl_token_sampler *s, float *logits)
 {
     apply_penalty(s, logits);
     if (s->p.temperature <= 0.0f)

@@ -2,7 +2,7 @@
  * 0) or temperature + top-k + top-p + min-p and a draw from a seeded
  * generator. Same seed, same logits, same choices: runs are reproducible.
  *
- * Lifetime: wl_sampler_create allocates every buffer (vocab-sized candidate
+ * Lifetime: wl_token_sampler_create allocates every buffer (vocab-sized candidate
  * array, recent-token ring); sampling allocates nothing. Thread-safety: one
  * sampler per sequence, used by one thread.
  */
@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-struct wl_sampler_params {
+struct wl_token_sampler_params {
     float temperature;    /* <= 0: greedy (argmax) */
     int32_t top_k;        /* keep the k most likely; <= 0: all */
     float top_p;          /* keep the smallest set with cumulative p >= top_p; >= 1: off */
@@ -21,24 +21,24 @@ struct wl_sampler_params {
     uint64_t seed;
 };
 
-typedef struct wl_sampler wl_sampler;
+typedef struct wl_token_sampler wl_token_sampler;
 
 /* Defaults: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, repeat
  * penalty 1.0 (off) over the last 64 tokens, seed 0 (as llama.cpp's CLI). */
-struct wl_sampler_params wl_sampler_default_params(void);
+struct wl_token_sampler_params wl_token_sampler_default_params(void);
 
 /* Returns WL_EINVAL for nonsensical parameters (NaN, negative penalty). */
-int wl_sampler_create(const struct wl_sampler_params *p, int32_t vocab_size, wl_sampler **out);
-void wl_sampler_free(wl_sampler *s);
+int wl_token_sampler_create(const struct wl_token_sampler_params *p, int32_t vocab_size, wl_token_sampler **out);
+void wl_token_sampler_free(wl_token_sampler *s);
 
 /* Picks a token from logits (vocab_size floats; modified in place by the
- * penalty). Does not record it: call wl_sampler_accept with what was used. */
-int32_t wl_sampler_sample(wl_sampler *s, float *logits);
+ * penalty). Does not record it: call wl_token_sampler_accept with what was used. */
+int32_t wl_token_sampler_sample(wl_token_sampler *s, float *logits);
 
 /* Records a token for the repetition penalty (prompt tokens too). */
-void wl_sampler_accept(wl_sampler *s, int32_t token);
+void wl_token_sampler_accept(wl_token_sampler *s, int32_t token);
 
 /* Forgets recent tokens and reseeds. */
-void wl_sampler_reset(wl_sampler *s);
+void wl_token_sampler_reset(wl_token_sampler *s);
 
 #endif

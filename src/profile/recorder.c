@@ -12,6 +12,7 @@
  */
 #include "profile/recorder.h"
 
+#include "profile/headline.h"
 #include "sampler/sampler.h"
 #include "util/clock.h"
 #include "wattlens/error.h"
@@ -22,6 +23,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #define TEXT_MAX 48         /* bytes of a token's text kept per record */
 #define OPS_PER_LAYER 32    /* distinct (component, op) pairs per layer */
@@ -44,6 +51,7 @@ struct comp_rec {
 
 struct op_rec {
     uint8_t comp, op;
+    uint32_t n_calls; /* 0: this (component, op) did not run in this layer and slot */
     uint64_t dur_ns, t_begin_ns;
     uint32_t n_att, n_kill, n_var;
     double entropy, max_weight, sparsity; /* sums over heads x calls */
@@ -87,13 +95,17 @@ struct wl_recorder {
     uint64_t *layer_t0;       /* (n_layer) begin times of the open slot */
     struct comp_rec *comps;   /* (slots, n_layer, WL_COMP_COUNT) */
     struct op_rec *ops;       /* (slots, n_layer, OPS_PER_LAYER) */
-    uint8_t *nops;            /* (slots, n_layer) */
+    /* (component, op) -> position + 1 in a layer's op records, assigned on
+     * first sight (engine thread only): a direct index, no search per hook */
+    uint8_t op_pos[WL_COMP_COUNT][WL_OP_COUNT];
+    uint8_t n_op_kinds;
     float *heads;             /* (slots, n_layer, 3, n_head): entropy, max, sparsity sums */
     uint32_t *heads_n;        /* (slots, n_layer) calls summed into heads */
     uint64_t dropped;
 
     /* engine-thread state */
     struct slot *cur;          /* open slot or NULL */
+    size_t cur_lbase;          /* index of the open slot x n_layer (row of its layer arrays) */
     int32_t cur_out;           /* open output token index or -1 */
     struct wl_energy_mark tok_begin;
     int32_t n_input;
@@ -172,52 +184,17 @@ void wl_recorder_default_params(struct wl_recorder_params *p)
 
 /* ---- headline energy ------------------------------------------------------------- */
 
-/* The widest non-nested set of domains: a backend's total, else the SoC
- * (Apple combined), else psys (contains package, dram on most parts), else
- * package + dram; a GPU is added unless the total or the SoC covers it. Core
- * and uncore are parts of package and never added. */
 static void choose_headline(struct wl_recorder *r)
 {
-    uint16_t present = 0;
+    struct wl_domain_info dom[WL_DOMAIN_COUNT];
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
         const struct wl_domain_info *di = wl_sampler_domain(r->smp, (enum wl_domain)d);
-        if (di && di->present)
-            present |= (uint16_t)(1u << d);
+        if (di)
+            dom[d] = *di;
+        else
+            memset(&dom[d], 0, sizeof dom[d]);
     }
-#define HAS(d) (present & (1u << (d)))
-    uint16_t m = 0;
-    if (HAS(WL_DOMAIN_TOTAL))
-        m = 1u << WL_DOMAIN_TOTAL;
-    else if (HAS(WL_DOMAIN_SOC))
-        m = 1u << WL_DOMAIN_SOC;
-    else {
-        if (HAS(WL_DOMAIN_PSYS))
-            m |= 1u << WL_DOMAIN_PSYS;
-        else {
-            m |= HAS(WL_DOMAIN_PACKAGE) ? 1u << WL_DOMAIN_PACKAGE : 0;
-            m |= HAS(WL_DOMAIN_DRAM) ? 1u << WL_DOMAIN_DRAM : 0;
-            if (!m)
-                m |= present & ((1u << WL_DOMAIN_CORE) | (1u << WL_DOMAIN_UNCORE));
-        }
-        m |= HAS(WL_DOMAIN_GPU) ? 1u << WL_DOMAIN_GPU : 0;
-        m |= HAS(WL_DOMAIN_ANE) ? 1u << WL_DOMAIN_ANE : 0;
-    }
-#undef HAS
-    r->headline_mask = m;
-    r->headline_method = WL_METHOD_COUNTER;
-    size_t n = 0;
-    r->scope[0] = '\0';
-    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
-        if (!(m & (1u << d)))
-            continue;
-        const struct wl_domain_info *di = wl_sampler_domain(r->smp, (enum wl_domain)d);
-        if (di->method > r->headline_method)
-            r->headline_method = di->method;
-        n += (size_t)snprintf(r->scope + n, n < sizeof r->scope ? sizeof r->scope - n : 0, "%s%s",
-                              n ? "+" : "", wl_domain_name((enum wl_domain)d));
-        if (n >= sizeof r->scope)
-            n = sizeof r->scope - 1;
-    }
+    wl_headline_choose(dom, &r->headline_mask, &r->headline_method, r->scope, sizeof r->scope);
 }
 
 static double mark_delta_j(const struct wl_energy_mark *a, const struct wl_energy_mark *b,
@@ -268,7 +245,9 @@ int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
         sp = *p->sensors;
     } else {
         wl_sensor_params_default(&sp);
-        sp.model.scope = WL_MODEL_SCOPE_TREE;
+        /* the engine runs in this process and starts no children: the
+         * process clock is the same CPU time as a /proc walk, ~100x cheaper */
+        sp.model.scope = WL_MODEL_SCOPE_SELF;
         sp.model.pid = 0;
     }
     int rc = wl_sensor_set_open(&sp, &r->set);
@@ -314,8 +293,7 @@ int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
     }
     if (ok && p->depth >= WL_PROFILE_DEEP) {
         r->ops = calloc(ns * nl * OPS_PER_LAYER, sizeof *r->ops);
-        r->nops = calloc(ns * nl, 1);
-        ok = r->ops && r->nops;
+        ok = r->ops != NULL;
         if (ok && p->activations) {
             r->heads = calloc(ns * nl * 3 * (size_t)p->n_head, sizeof *r->heads);
             r->heads_n = calloc(ns * nl, sizeof *r->heads_n);
@@ -346,7 +324,6 @@ void wl_recorder_free(wl_recorder *r)
     free(r->layer_t0);
     free(r->comps);
     free(r->ops);
-    free(r->nops);
     free(r->heads);
     free(r->heads_n);
     wl_sampler_close(r->smp);
@@ -366,9 +343,13 @@ bool wl_recorder_model_only(const wl_recorder *r)
 
 /* ---- engine side ------------------------------------------------------------------- */
 
-static size_t slot_no(const struct wl_recorder *r, const struct slot *s)
+/* The hooks' clock: CLOCK_MONOTONIC like wl_clock_now_ns (so times compare
+ * with marks), read inline -- one vDSO call per boundary, no wrappers. */
+static inline uint64_t hook_now_ns(void)
 {
-    return (size_t)(s - r->slots);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static struct slot *slot_open(struct wl_recorder *r, enum slot_kind kind)
@@ -377,6 +358,7 @@ static struct slot *slot_open(struct wl_recorder *r, enum slot_kind kind)
         r->dropped++;
         return NULL;
     }
+    r->cur_lbase = r->n_slots * (size_t)r->p.n_layer;
     struct slot *s = &r->slots[r->n_slots++];
     s->kind = (uint8_t)kind;
     s->begin = r->last;
@@ -479,8 +461,7 @@ static struct comp_rec *comp_at(struct wl_recorder *r, int32_t layer, enum wl_co
 {
     if (!r->cur || layer < 0 || layer >= r->p.n_layer || (unsigned)c >= WL_COMP_COUNT)
         return NULL;
-    return &r->comps[(slot_no(r, r->cur) * (size_t)r->p.n_layer + (size_t)layer) * WL_COMP_COUNT +
-                     c];
+    return &r->comps[(r->cur_lbase + (size_t)layer) * WL_COMP_COUNT + c];
 }
 
 /* Activation statistics of a tensor, added to a component's sums. */
@@ -513,7 +494,7 @@ static void on_component(struct wl_recorder *r, const struct wl_hook_event *ev)
     struct comp_rec *c = comp_at(r, ev->layer, ev->component);
     if (!c)
         return;
-    const uint64_t now = wl_clock_now_ns();
+    const uint64_t now = hook_now_ns();
     if (ev->begin) {
         c->t_begin_ns = now;
         return;
@@ -530,23 +511,19 @@ static void on_component(struct wl_recorder *r, const struct wl_hook_event *ev)
 static struct op_rec *op_at(struct wl_recorder *r, int32_t layer, enum wl_component c,
                             enum wl_op op, size_t *lidx)
 {
-    if (!r->cur || !r->ops || layer < 0 || layer >= r->p.n_layer)
+    if (!r->cur || !r->ops || layer < 0 || layer >= r->p.n_layer || (unsigned)c >= WL_COMP_COUNT ||
+        (unsigned)op >= WL_OP_COUNT)
         return NULL;
-    *lidx = slot_no(r, r->cur) * (size_t)r->p.n_layer + (size_t)layer;
-    struct op_rec *list = &r->ops[*lidx * OPS_PER_LAYER];
-    uint8_t n = r->nops[*lidx];
-    for (uint8_t i = 0; i < n; i++) {
-        if (list[i].comp == c && list[i].op == op)
-            return &list[i];
+    uint8_t k = r->op_pos[c][op];
+    if (!k) {
+        if (r->n_op_kinds >= OPS_PER_LAYER) {
+            r->dropped++;
+            return NULL;
+        }
+        k = r->op_pos[c][op] = ++r->n_op_kinds;
     }
-    if (n >= OPS_PER_LAYER) {
-        r->dropped++;
-        return NULL;
-    }
-    r->nops[*lidx] = (uint8_t)(n + 1);
-    list[n].comp = (uint8_t)c;
-    list[n].op = (uint8_t)op;
-    return &list[n];
+    *lidx = r->cur_lbase + (size_t)layer;
+    return &r->ops[*lidx * OPS_PER_LAYER + (size_t)(k - 1)];
 }
 
 static double variance(const struct wl_hook_tensor *t)
@@ -605,12 +582,15 @@ static void on_op(struct wl_recorder *r, const struct wl_hook_event *ev)
     struct op_rec *o = op_at(r, ev->layer, ev->component, ev->op, &lidx);
     if (!o)
         return;
-    const uint64_t now = wl_clock_now_ns();
+    const uint64_t now = hook_now_ns();
     if (ev->begin) {
+        o->comp = (uint8_t)ev->component;
+        o->op = (uint8_t)ev->op;
         o->t_begin_ns = now;
         return;
     }
     o->dur_ns += now - o->t_begin_ns;
+    o->n_calls++;
     if (!r->p.activations)
         return;
     if (ev->attention && ev->attention->probs)
@@ -659,11 +639,11 @@ static void on_event(void *ud, const struct wl_hook_event *ev)
         break;
     case WL_HOOK_LAYER:
         if (r->cur && r->layer_dur && ev->layer >= 0 && ev->layer < r->p.n_layer) {
-            const uint64_t now = wl_clock_now_ns();
+            const uint64_t now = hook_now_ns();
             if (ev->begin)
                 r->layer_t0[ev->layer] = now;
             else
-                r->layer_dur[slot_no(r, r->cur) * (size_t)r->p.n_layer + (size_t)ev->layer] +=
+                r->layer_dur[r->cur_lbase + (size_t)ev->layer] +=
                     now - r->layer_t0[ev->layer];
         }
         break;
@@ -798,10 +778,10 @@ static void write_metrics(struct wl_recorder *r, const struct slot *s, size_t si
             continue;
         const struct op_rec *list = &r->ops[(si * nl + l) * OPS_PER_LAYER];
         float head_buf[3][256];
-        for (uint8_t k = 0; k < r->nops[si * nl + l]; k++) {
+        for (size_t k = 0; k < OPS_PER_LAYER; k++) {
             const struct op_rec *o = &list[k];
             /* an op row needs its component's row */
-            if (!r->comps[(si * nl + l) * WL_COMP_COUNT + o->comp].n_calls)
+            if (!o->n_calls || !r->comps[(si * nl + l) * WL_COMP_COUNT + o->comp].n_calls)
                 continue;
             struct wl_store_op_metric om = {
                 .token_index = s->token_index, .layer = (int32_t)l, .component = o->comp,
@@ -883,9 +863,24 @@ static void write_published(struct wl_recorder *r)
     write_samples(r);
 }
 
+/* Niceness of the writer thread. Its SQLite work (thousands of instructions
+ * per row; a module run of a tiny model writes ~65 rows per token) competes
+ * with the engine for cores on a busy machine; at nice 10 it yields to the
+ * engine's threads (CFS weight ~10 %) and catches up in their gaps and at
+ * finish, which loses nothing (records are preallocated for the whole run;
+ * the sampler's ring holds 80 s of samples). It is never starved outright,
+ * so rows still reach the database during long runs. */
+#define WRITER_NICE 10
+
 static void *writer_main(void *arg)
 {
     struct wl_recorder *r = arg;
+#ifdef __linux__
+    /* per thread on Linux; lowering one's own priority needs no privilege,
+     * and failing to do so only costs overhead, so the result is ignored */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WRITER_NICE) != 0)
+        (void)0;
+#endif
     const uint64_t period = (uint64_t)r->p.interval_ms * 1000000ull;
     uint64_t next = wl_clock_now_ns() + period;
     while (!atomic_load(&r->stop)) {

@@ -12,9 +12,8 @@
  * A writer thread (started by wl_recorder_start) streams published records,
  * power samples and their aggregates into the store every interval_ms.
  *
- * Sensors: the recorder opens the sensor set and the power sampler itself
- * (sampler/sampler.h is kept out of this header: its wl_sampler would clash
- * with the engine's token sampler, engine/sampling.h, in the CLI).
+ * Sensors: the recorder opens the sensor set and the power sampler itself,
+ * so its callers need no sampler/sampler.h.
  *
  * Threads: the hook runs on the engine thread; create/start/stop/finish on
  * one controlling thread (the same one, before and after the generation).

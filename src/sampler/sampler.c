@@ -47,6 +47,7 @@ struct wl_sampler {
     unsigned n_sensors;
     wl_sensor *sensors[MAX_SENSORS];
     unsigned n_chans;
+    bool any_power_only; /* a channel without a counter: marks need the thread's integral */
     struct chan chans[MAX_CHANS];
     uint16_t domain_mask; /* domains present */
     struct wl_domain_info dom[WL_DOMAIN_COUNT];
@@ -153,8 +154,10 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
                 di->counter = true;
                 di->method = ch->method;
             }
-            if (!k->counter)
+            if (!k->counter) {
                 di->counter = false;
+                s->any_power_only = true;
+            }
             if (ch->method > di->method)
                 di->method = ch->method;
             di->n_channels++;
@@ -434,7 +437,10 @@ int wl_sampler_mark(wl_sampler *s, struct wl_energy_mark *out)
         }
     }
     uint64_t now = n_ok ? t_mid / n_ok : wl_clock_now_ns();
-    /* power-only channels: the thread's integral, held at the last power */
+    /* power-only channels: the thread's integral, held at the last power
+     * (no lock when there are none: the profiler marks at every section) */
+    if (!s->any_power_only)
+        goto out;
     pthread_mutex_lock(&s->mu);
     for (unsigned k = 0; k < s->n_chans; k++) {
         const struct chan *c = &s->chans[k];
@@ -450,6 +456,7 @@ int wl_sampler_mark(wl_sampler *s, struct wl_energy_mark *out)
         e[c->d] += (uint64_t)(c->integ_uj + extra + 0.5);
     }
     pthread_mutex_unlock(&s->mu);
+out:
     out->t_ns = now;
     out->valid_mask = (uint16_t)(s->domain_mask & ~bad);
     memcpy(out->energy_uj, e, sizeof e);

@@ -88,8 +88,10 @@ struct wl_sensor_status {
 /* Which process the CPU-time model follows. */
 enum wl_model_scope {
     WL_MODEL_SCOPE_SYSTEM = 0, /* all CPUs (busy time from /proc/stat) */
-    WL_MODEL_SCOPE_TREE,       /* a process and all its descendants (/proc, clock ticks) */
-    WL_MODEL_SCOPE_SELF,       /* this process (CLOCK_PROCESS_CPUTIME_ID, ns): in-process engine */
+    WL_MODEL_SCOPE_TREE,       /* a process and all its descendants (/proc walk) */
+    WL_MODEL_SCOPE_SELF,       /* this process (all its threads), no descendants:
+                                * CLOCK_PROCESS_CPUTIME_ID, one vDSO/syscall read
+                                * instead of a /proc walk (the in-process engine) */
 };
 
 /* The documented linear CPU power model (docs/internals/sensors.md):

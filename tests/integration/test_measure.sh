@@ -11,6 +11,8 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/sys" "$tmp/dev"
+# runs are saved in a database of this test, never the user's
+export WATTLENS_DB="$tmp/runs.db"
 export WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
        WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
 
@@ -24,6 +26,64 @@ export WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
 "$WATTLENS" measure -- /nonexistent/command >/dev/null 2>"$tmp/err"
 [ $? = 127 ] && ok || bad "a missing command should give 127"
 grep -q "cannot run" "$tmp/err" && ok || bad "a missing command should be explained on stderr"
+
+# every measurement is saved in the store (kind measure), listed by `runs`
+# and shown by `show`; the command's own non-zero exit is a complete run
+export WATTLENS_DB="$tmp/store.db"   # a fresh database for these counts
+"$WATTLENS" measure --json -- sh -c 'exit 7' >"$tmp/s7.json" 2>"$tmp/s7.err"
+[ $? = 7 ] && ok || bad "measure --json -- sh -c 'exit 7' (storing) did not exit 7"
+id7=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$tmp/s7.json")
+[ -n "$id7" ] && [ "$id7" != None ] && ok || bad "measure --json has no run_id: $(cat "$tmp/s7.json" "$tmp/s7.err")"
+"$WATTLENS" measure --baseline 0.2 -- sleep 0.3 >/dev/null 2>"$tmp/sl.err"
+[ $? = 0 ] && ok || bad "measure -- sleep 0.3 failed: $(cat "$tmp/sl.err")"
+idsl=$(sed -n 's/.*saved as run \([0-9a-f-]*\).*/\1/p' "$tmp/sl.err")
+[ ${#idsl} = 36 ] && ok || bad "text mode should print the run id on stderr: $(cat "$tmp/sl.err")"
+"$WATTLENS" measure -- /nonexistent/command >/dev/null 2>/dev/null
+"$WATTLENS" runs --json >"$tmp/runs.json" 2>"$tmp/runs.err"
+[ $? = 0 ] && ok || bad "runs --json failed: $(cat "$tmp/runs.err")"
+python3 - "$tmp/runs.json" "$id7" "$idsl" <<'PY' && ok || bad "runs --json after measure (see above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+runs = {r["id"]: r for r in j["runs"]}
+assert j["total"] == 3, j["total"]
+r7, rs = runs[sys.argv[2]], runs[sys.argv[3]]
+assert r7["kind"] == "measure" and r7["status"] == "complete", r7
+assert r7["command"] == "sh -c 'exit 7'", r7["command"]
+assert rs["command"] == "sleep 0.3" and rs["status"] == "complete", rs
+assert 0.29 <= rs["duration_ms"] / 1000 <= 2.0, rs
+assert rs["energy_j"] > 0 and rs["energy_method"] == "model_estimate", rs
+failed = [r for r in j["runs"] if r["command"] == "/nonexistent/command"]
+assert len(failed) == 1 and failed[0]["status"] == "failed", failed
+PY
+"$WATTLENS" show "$idsl" >"$tmp/show.txt" 2>&1
+[ $? = 0 ] && ok || bad "show of a measure run failed: $(cat "$tmp/show.txt")"
+grep -q "sleep 0.3" "$tmp/show.txt" && grep -q "(complete, measure)" "$tmp/show.txt" && \
+  grep -q "ESTIMATED" "$tmp/show.txt" && ok || bad "show of a measure run: $(cat "$tmp/show.txt")"
+"$WATTLENS" export "$idsl" --format json >"$tmp/exp.json" 2>/dev/null
+python3 - "$tmp/exp.json" "$tmp/s7.json" <<'PY' && ok || bad "export of a measure run (see above)"
+import json, sys
+run = json.load(open(sys.argv[1]))["run"]
+flat = json.dumps(run)
+# samples, baseline and peak reached the store
+samples = run.get("power_samples") or run.get("samples")
+assert samples and len(samples) >= 20, list(run.keys())
+assert any(s.get("phase") == "baseline" for s in samples), samples[:2]
+doms = run.get("domains") or run.get("run_domains")
+pkg = [d for d in doms if d["domain"] == "package"][0]
+assert abs(pkg["baseline_power_w"] - 10.0) < 1.0, pkg
+assert pkg["method"] == "model_estimate", pkg
+extra = run["extra"] if isinstance(run["extra"], dict) else json.loads(run["extra"])
+assert extra["exit_status"] == 0, extra
+PY
+# --no-store: nothing is added; the JSON says so
+"$WATTLENS" measure --no-store --json -- true >"$tmp/ns.json" 2>/dev/null
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["run_id"] is None' "$tmp/ns.json" && ok || bad "--no-store should give run_id null"
+[ "$("$WATTLENS" runs --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')" = 3 ] && ok || bad "--no-store added a run"
+# a database that cannot be opened is reported before the command runs
+echo "not a database, not at all, just some text" >"$tmp/bad.db"
+"$WATTLENS" measure --db "$tmp/bad.db" -- touch "$tmp/ran" >/dev/null 2>"$tmp/bad.err"
+[ $? != 0 ] && [ ! -e "$tmp/ran" ] && grep -q "run database" "$tmp/bad.err" && ok || \
+  bad "an unusable --db should fail before running: $(cat "$tmp/bad.err")"
 
 # JSON: energy is a model estimate here, never "measured"
 "$WATTLENS" measure --json -- sleep 1 >"$tmp/m.json" 2>"$tmp/m.err"

@@ -2,17 +2,22 @@
  * time from a fake /proc: whole system from /proc/stat, or a process tree
  * (found through children links or a full scan), monotonic when a descendant
  * leaves the tree; always labelled model_estimate. Plus a real run on this
- * process's own tree. */
+ * process's own tree, and the SELF scope (the process clock) on this process. */
 #include "test_support.h"
 
 #include "sensors/sensor.h"
 #include "util/clock.h"
 #include "wattlens/wattlens.h"
 
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void put(const char *root, const char *rel, const char *text)
@@ -204,28 +209,82 @@ static void test_own_tree_on_real_proc(void **state)
     wl_sensor_close(s);
 }
 
-static void test_self_scope_has_nanosecond_cpu_time(void **state)
+static void *spin_thread(void *arg)
+{
+    const uint64_t want_ns = *(const uint64_t *)arg;
+    struct timespec a, b;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+    volatile uint64_t x = 0;
+    do {
+        x += 1;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+    } while ((uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ull + (uint64_t)b.tv_nsec -
+                 (uint64_t)a.tv_nsec <
+             want_ns);
+    return NULL;
+}
+
+static double rusage_cpu_s(int who)
+{
+    struct rusage ru;
+    assert_int_equal(getrusage(who, &ru), 0);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Scope SELF: the CPU time of every thread of this process (checked against
+ * getrusage, an independent reading of the same accounting), at sub-tick
+ * resolution, and not the time of a waited-for child (unlike TREE). */
+static void test_self_scope_counts_threads_not_children(void **state)
 {
     (void)state;
     struct wl_sensor_params p;
     wl_sensor_params_default(&p);
     p.model.scope = WL_MODEL_SCOPE_SELF;
-    p.model.idle_w = 0;
-    p.model.busy_core_w = 10.0;
+    p.model.idle_w = 10.0;
+    p.model.busy_core_w = 7.5;
+    p.proc_root = "/nonexistent"; /* never read for this scope */
     wl_sensor *s = NULL;
-    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, NULL), 0);
+    struct wl_sensor_status st;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, &st), 0);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->ch[0].method, WL_METHOD_MODEL_ESTIMATE);
     assert_non_null(strstr(in->source, "CLOCK_PROCESS_CPUTIME_ID"));
-    assert_true(in->ch[0].resolution_uj < 1.0); /* 10 W x 1 ns */
-    double e0 = energy_j(s, NULL);
-    uint64_t c0 = wl_clock_process_cpu_ns();
-    volatile uint64_t x = 0;
-    while (wl_clock_process_cpu_ns() - c0 < 3000000ull) /* 3 ms: below one clock tick */
-        x += 1;
-    double e1 = energy_j(s, NULL);
-    double cpu = (double)(wl_clock_process_cpu_ns() - c0) / 1e9;
-    /* 10 W x CPU time, to within a few microseconds of CPU */
-    assert_true(e1 - e0 > 10.0 * 0.003 * 0.99 && e1 - e0 <= 10.0 * cpu + 1e-4);
+    /* far finer than one clock tick (7.5 W x 10 ms = 75 mJ) */
+    assert_true(in->ch[0].resolution_uj > 0 && in->ch[0].resolution_uj < 1000);
+    uint64_t t0;
+    double e0 = energy_j(s, &t0);
+    double c0 = rusage_cpu_s(RUSAGE_SELF);
+    /* 60 ms on a second thread, 40 ms on this one */
+    uint64_t thread_ns = 60000000ull, self_ns = 40000000ull;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, spin_thread, &thread_ns), 0);
+    spin_thread(&self_ns);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    /* a child that burns 50 ms and is waited for: not this process's time */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        uint64_t child_ns = 50000000ull;
+        spin_thread(&child_ns);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(rusage_cpu_s(RUSAGE_CHILDREN) >= 0.05);
+    double c1 = rusage_cpu_s(RUSAGE_SELF);
+    uint64_t t1;
+    double e1 = energy_j(s, &t1);
+    double wall = (double)(t1 - t0) / 1e9, cpu = c1 - c0;
+    assert_true(cpu >= 0.1);
+    /* getrusage has microsecond resolution and is read just inside the sensor
+     * reads: allow 1 ms of CPU time either way (7.5 mJ), far below a tick */
+    double want = 10.0 * wall + 7.5 * cpu;
+    if (fabs((e1 - e0) - want) > 7.5 * 0.001 + 10.0 * 0.001) {
+        fprintf(stderr, "model energy %.5f J, expected %.5f J (wall %.4f s, cpu %.4f s)\n",
+                e1 - e0, want, wall, cpu);
+        fail();
+    }
     wl_sensor_close(s);
 }
 
@@ -236,7 +295,7 @@ int main(void)
         cmocka_unit_test(test_tree_scope_by_scan),
         cmocka_unit_test(test_tree_scope_by_children_links),
         cmocka_unit_test(test_own_tree_on_real_proc),
-        cmocka_unit_test(test_self_scope_has_nanosecond_cpu_time),
+        cmocka_unit_test(test_self_scope_counts_threads_not_children),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,17 +11,17 @@
 
 enum { V = 8 };
 
-static wl_sampler *mk(float temp, int top_k, float top_p, float min_p, float rep, uint64_t seed)
+static wl_token_sampler *mk(float temp, int top_k, float top_p, float min_p, float rep, uint64_t seed)
 {
-    struct wl_sampler_params p = wl_sampler_default_params();
+    struct wl_token_sampler_params p = wl_token_sampler_default_params();
     p.temperature = temp;
     p.top_k = top_k;
     p.top_p = top_p;
     p.min_p = min_p;
     p.repeat_penalty = rep;
     p.seed = seed;
-    wl_sampler *s = NULL;
-    assert_int_equal(wl_sampler_create(&p, V, &s), 0);
+    wl_token_sampler *s = NULL;
+    assert_int_equal(wl_token_sampler_create(&p, V, &s), 0);
     return s;
 }
 
@@ -32,13 +32,13 @@ static void ladder(float *l)
         l[i] = -(float)i * logf(2.0f);
 }
 
-static void counts(wl_sampler *s, int n, int *c)
+static void counts(wl_token_sampler *s, int n, int *c)
 {
     memset(c, 0, V * sizeof(int));
     float l[V];
     for (int i = 0; i < n; i++) {
         ladder(l);
-        int32_t t = wl_sampler_sample(s, l);
+        int32_t t = wl_token_sampler_sample(s, l);
         assert_true(t >= 0 && t < V);
         c[t]++;
     }
@@ -47,107 +47,107 @@ static void counts(wl_sampler *s, int n, int *c)
 static void test_greedy_is_argmax(void **state)
 {
     (void)state;
-    wl_sampler *s = mk(0.0f, 40, 0.95f, 0.05f, 1.0f, 1);
+    wl_token_sampler *s = mk(0.0f, 40, 0.95f, 0.05f, 1.0f, 1);
     float l[V] = {0.1f, 2.0f, -1.0f, 3.5f, 3.4f, 0, 0, 0};
     for (int i = 0; i < 5; i++)
-        assert_int_equal(wl_sampler_sample(s, l), 3);
-    wl_sampler_free(s);
+        assert_int_equal(wl_token_sampler_sample(s, l), 3);
+    wl_token_sampler_free(s);
 }
 
 static void test_same_seed_same_tokens_other_seed_differs(void **state)
 {
     (void)state;
-    wl_sampler *a = mk(1.0f, 0, 1.0f, 0.0f, 1.0f, 123), *b = mk(1.0f, 0, 1.0f, 0.0f, 1.0f, 123);
-    wl_sampler *c = mk(1.0f, 0, 1.0f, 0.0f, 1.0f, 124);
+    wl_token_sampler *a = mk(1.0f, 0, 1.0f, 0.0f, 1.0f, 123), *b = mk(1.0f, 0, 1.0f, 0.0f, 1.0f, 123);
+    wl_token_sampler *c = mk(1.0f, 0, 1.0f, 0.0f, 1.0f, 124);
     int same = 0;
     for (int i = 0; i < 200; i++) {
         float l1[V], l2[V], l3[V];
         ladder(l1);
         ladder(l2);
         ladder(l3);
-        int32_t x = wl_sampler_sample(a, l1), y = wl_sampler_sample(b, l2), z = wl_sampler_sample(c, l3);
+        int32_t x = wl_token_sampler_sample(a, l1), y = wl_token_sampler_sample(b, l2), z = wl_token_sampler_sample(c, l3);
         assert_int_equal(x, y);
         same += x == z;
     }
     assert_true(same < 200);
-    wl_sampler_free(a);
-    wl_sampler_free(b);
-    wl_sampler_free(c);
+    wl_token_sampler_free(a);
+    wl_token_sampler_free(b);
+    wl_token_sampler_free(c);
 }
 
 static void test_temperature_one_follows_softmax(void **state)
 {
     (void)state;
-    wl_sampler *s = mk(1.0f, 0, 1.0f, 0.0f, 1.0f, 9);
+    wl_token_sampler *s = mk(1.0f, 0, 1.0f, 0.0f, 1.0f, 9);
     int c[V];
     counts(s, 20000, c);
     /* expected 0.5, 0.25, 0.125 of 20000 (+-4 sigma) */
     assert_true(abs(c[0] - 10000) < 300);
     assert_true(abs(c[1] - 5000) < 250);
     assert_true(abs(c[2] - 2500) < 200);
-    wl_sampler_free(s);
+    wl_token_sampler_free(s);
 }
 
 static void test_filters(void **state)
 {
     (void)state;
     int c[V];
-    wl_sampler *k2 = mk(1.0f, 2, 1.0f, 0.0f, 1.0f, 5); /* top-k 2: only 0 and 1 */
+    wl_token_sampler *k2 = mk(1.0f, 2, 1.0f, 0.0f, 1.0f, 5); /* top-k 2: only 0 and 1 */
     counts(k2, 3000, c);
     assert_int_equal(c[0] + c[1], 3000);
     assert_true(c[1] > 700); /* renormalised 2/3 : 1/3 */
-    wl_sampler_free(k2);
+    wl_token_sampler_free(k2);
 
-    wl_sampler *p7 = mk(1.0f, 0, 0.7f, 0.0f, 1.0f, 5); /* 0.5 + 0.25 >= 0.7 */
+    wl_token_sampler *p7 = mk(1.0f, 0, 0.7f, 0.0f, 1.0f, 5); /* 0.5 + 0.25 >= 0.7 */
     counts(p7, 3000, c);
     assert_int_equal(c[0] + c[1], 3000);
-    wl_sampler_free(p7);
+    wl_token_sampler_free(p7);
 
-    wl_sampler *m3 = mk(1.0f, 0, 1.0f, 0.2f, 1.0f, 5); /* p >= 0.2 * 0.5 keeps 0, 1, 2 */
+    wl_token_sampler *m3 = mk(1.0f, 0, 1.0f, 0.2f, 1.0f, 5); /* p >= 0.2 * 0.5 keeps 0, 1, 2 */
     counts(m3, 3000, c);
     assert_int_equal(c[0] + c[1] + c[2], 3000);
     assert_true(c[2] > 0);
-    wl_sampler_free(m3);
+    wl_token_sampler_free(m3);
 
-    wl_sampler *cold = mk(0.1f, 0, 1.0f, 0.0f, 1.0f, 5); /* low temperature: nearly greedy */
+    wl_token_sampler *cold = mk(0.1f, 0, 1.0f, 0.0f, 1.0f, 5); /* low temperature: nearly greedy */
     counts(cold, 2000, c);
     assert_true(c[0] > 1990);
-    wl_sampler_free(cold);
+    wl_token_sampler_free(cold);
 }
 
 static void test_repetition_penalty(void **state)
 {
     (void)state;
-    wl_sampler *s = mk(0.0f, 0, 1.0f, 0.0f, 2.0f, 1);
+    wl_token_sampler *s = mk(0.0f, 0, 1.0f, 0.0f, 2.0f, 1);
     float l[V] = {3.0f, 2.0f, -1.0f, 0, 0, 0, 0, 0};
-    assert_int_equal(wl_sampler_sample(s, l), 0);
-    wl_sampler_accept(s, 0);
-    wl_sampler_accept(s, 0); /* counted once */
+    assert_int_equal(wl_token_sampler_sample(s, l), 0);
+    wl_token_sampler_accept(s, 0);
+    wl_token_sampler_accept(s, 0); /* counted once */
     float l2[V] = {3.0f, 2.0f, -1.0f, 0, 0, 0, 0, 0};
-    assert_int_equal(wl_sampler_sample(s, l2), 1); /* 3 / 2 = 1.5 < 2 */
+    assert_int_equal(wl_token_sampler_sample(s, l2), 1); /* 3 / 2 = 1.5 < 2 */
     assert_true(fabsf(l2[0] - 1.5f) < 1e-6f);
-    wl_sampler_accept(s, 2);
+    wl_token_sampler_accept(s, 2);
     float l3[V] = {3.0f, 2.0f, -1.0f, 0, 0, 0, 0, 0};
-    wl_sampler_sample(s, l3);
+    wl_token_sampler_sample(s, l3);
     assert_true(fabsf(l3[2] + 2.0f) < 1e-6f); /* negative logits are multiplied */
-    wl_sampler_reset(s);
+    wl_token_sampler_reset(s);
     float l4[V] = {3.0f, 2.0f, -1.0f, 0, 0, 0, 0, 0};
-    assert_int_equal(wl_sampler_sample(s, l4), 0);
-    wl_sampler_free(s);
+    assert_int_equal(wl_token_sampler_sample(s, l4), 0);
+    wl_token_sampler_free(s);
 }
 
 static void test_bad_parameters(void **state)
 {
     (void)state;
-    struct wl_sampler_params p = wl_sampler_default_params();
-    wl_sampler *s = NULL;
+    struct wl_token_sampler_params p = wl_token_sampler_default_params();
+    wl_token_sampler *s = NULL;
     p.temperature = NAN;
-    assert_int_equal(wl_sampler_create(&p, V, &s), WL_EINVAL);
-    p = wl_sampler_default_params();
+    assert_int_equal(wl_token_sampler_create(&p, V, &s), WL_EINVAL);
+    p = wl_token_sampler_default_params();
     p.repeat_penalty = 0.0f;
-    assert_int_equal(wl_sampler_create(&p, V, &s), WL_EINVAL);
-    p = wl_sampler_default_params();
-    assert_int_equal(wl_sampler_create(&p, 0, &s), WL_EINVAL);
+    assert_int_equal(wl_token_sampler_create(&p, V, &s), WL_EINVAL);
+    p = wl_token_sampler_default_params();
+    assert_int_equal(wl_token_sampler_create(&p, 0, &s), WL_EINVAL);
     assert_null(s);
 }
 

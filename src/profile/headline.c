@@ -1,0 +1,48 @@
+/* Choosing the headline energy's domains; see headline.h. */
+#include "profile/headline.h"
+
+#include <stdio.h>
+
+void wl_headline_choose(const struct wl_domain_info dom[WL_DOMAIN_COUNT], uint16_t *mask,
+                        enum wl_method *method, char *scope, size_t scope_size)
+{
+    uint16_t present = 0;
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if (dom[d].present)
+            present |= (uint16_t)(1u << d);
+    }
+#define HAS(d) (present & (1u << (d)))
+    uint16_t m = 0;
+    if (HAS(WL_DOMAIN_TOTAL))
+        m = 1u << WL_DOMAIN_TOTAL;
+    else if (HAS(WL_DOMAIN_SOC))
+        m = 1u << WL_DOMAIN_SOC;
+    else {
+        if (HAS(WL_DOMAIN_PSYS))
+            m |= 1u << WL_DOMAIN_PSYS;
+        else {
+            m |= HAS(WL_DOMAIN_PACKAGE) ? 1u << WL_DOMAIN_PACKAGE : 0;
+            m |= HAS(WL_DOMAIN_DRAM) ? 1u << WL_DOMAIN_DRAM : 0;
+            if (!m)
+                m |= present & ((1u << WL_DOMAIN_CORE) | (1u << WL_DOMAIN_UNCORE));
+        }
+        m |= HAS(WL_DOMAIN_GPU) ? 1u << WL_DOMAIN_GPU : 0;
+        m |= HAS(WL_DOMAIN_ANE) ? 1u << WL_DOMAIN_ANE : 0;
+    }
+#undef HAS
+    *mask = m;
+    *method = WL_METHOD_COUNTER;
+    size_t n = 0;
+    if (scope_size)
+        scope[0] = '\0';
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if (!(m & (1u << d)))
+            continue;
+        if (dom[d].method > *method)
+            *method = dom[d].method;
+        n += (size_t)snprintf(scope + n, n < scope_size ? scope_size - n : 0, "%s%s",
+                              n ? "+" : "", wl_domain_name((enum wl_domain)d));
+        if (n >= scope_size)
+            n = scope_size ? scope_size - 1 : 0;
+    }
+}

@@ -1,0 +1,22 @@
+/* The headline energy: which hardware domains one total covers, so that no
+ * energy is counted twice (see docs/internals/profile.md). Shared by the
+ * inference recorder and by saving `wattlens measure` runs. Pure functions
+ * over the sampler's domain table; thread-safe.
+ */
+#ifndef WL_PROFILE_HEADLINE_H
+#define WL_PROFILE_HEADLINE_H
+
+#include "sampler/sampler.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The widest non-nested set of present domains: a backend's total, else the
+ * SoC, else psys (+ GPU, ANE), else package + dram (+ GPU, ANE); core and
+ * uncore only when nothing else is there. dom[d] describes domain d. Fills
+ * *mask (bit d), *method (the weakest method among them; counter when the
+ * mask is empty) and scope ("package+dram"; "" when empty). */
+void wl_headline_choose(const struct wl_domain_info dom[WL_DOMAIN_COUNT], uint16_t *mask,
+                        enum wl_method *method, char *scope, size_t scope_size);
+
+#endif

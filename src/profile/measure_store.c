@@ -1,0 +1,256 @@
+/* Saving a measure result into the store; see measure_store.h.
+ *
+ * Times are milliseconds from the sampler's origin (its open), as for
+ * inference runs: baseline samples come first, the command's window after.
+ * Sample energies are cumulative since that origin. The run's energy is the
+ * headline set of domains (profile/headline.h) over the command's window.
+ */
+#include "profile/measure_store.h"
+
+#include "profile/headline.h"
+#include "util/clock.h"
+#include "wattlens/error.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SAMPLE_BATCH 1024
+
+static double rel_ms(const struct wl_measure_result *r, uint64_t t_ns)
+{
+    return ((double)t_ns - (double)r->t0_ns) / 1e6;
+}
+
+/* The command line as one string, arguments with blanks or quotes quoted. */
+static char *join_argv(char *const *argv)
+{
+    size_t cap = 1;
+    for (int i = 0; argv && argv[i]; i++)
+        cap += 2 * strlen(argv[i]) + 3;
+    char *s = malloc(cap), *o = s;
+    if (!s)
+        return NULL;
+    for (int i = 0; argv && argv[i]; i++) {
+        const char *a = argv[i];
+        const bool quote = !*a || strpbrk(a, " \t\n'\"\\$`;&|<>()*?") != NULL;
+        if (i)
+            *o++ = ' ';
+        if (quote)
+            *o++ = '\'';
+        for (; *a; a++) {
+            if (quote && *a == '\'') {
+                memcpy(o, "'\\''", 4); /* close, escaped quote, reopen */
+                o += 4;
+            } else {
+                *o++ = *a;
+            }
+        }
+        if (quote)
+            *o++ = '\'';
+    }
+    *o = '\0';
+    return s;
+}
+
+static char *provenance_json(const struct wl_measure_result *r, const char *scope,
+                             enum wl_method method, uint16_t mask)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "energy_scope", json_string(scope));
+    json_object_set_new(j, "energy_method", json_string(wl_method_key(method)));
+    json_object_set_new(j, "model_only", json_boolean(r->model_only));
+    json_object_set_new(j, "command_energy", json_string("energy window from the command's "
+                                                         "start to its exit"));
+    json_object_set_new(j, "sample_interval_ms", json_real((double)r->stats.interval_ns / 1e6));
+    json_object_set_new(j, "sensors", json_string(r->sensors_desc));
+    json_t *doms = json_array();
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        const struct wl_domain_info *di = &r->domains[d];
+        if (!di->present)
+            continue;
+        json_t *o = json_object();
+        json_object_set_new(o, "domain", json_string(wl_domain_name((enum wl_domain)d)));
+        json_object_set_new(o, "method", json_string(wl_method_key(di->method)));
+        json_object_set_new(o, "counter", json_boolean(di->counter));
+        json_object_set_new(o, "in_headline", json_boolean(mask & (1u << d)));
+        json_object_set_new(o, "sources", json_string(di->sources));
+        json_array_append_new(doms, o);
+    }
+    json_object_set_new(j, "domains", doms);
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return s;
+}
+
+static int write_samples(wl_store_run *run, const struct wl_measure_result *r)
+{
+    struct wl_store_sample *buf = calloc(SAMPLE_BATCH, sizeof *buf);
+    if (!buf)
+        return WL_ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < r->n_samples && rc == 0; i += SAMPLE_BATCH) {
+        const size_t n = r->n_samples - i < SAMPLE_BATCH ? r->n_samples - i : SAMPLE_BATCH;
+        for (size_t k = 0; k < n; k++) {
+            const struct wl_sample *s = &r->samples[i + k];
+            struct wl_store_sample *o = &buf[k];
+            memset(o, 0, sizeof *o);
+            o->t_ms = rel_ms(r, s->t_ns);
+            o->phase = wl_measure_phase_name(s->phase);
+            o->domain_mask = s->valid_mask;
+            for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+                if (!(s->valid_mask & (1u << d)))
+                    continue;
+                o->method_flags |= 1u << r->domains[d].method;
+                o->power_w[d] = s->power_w[d];
+                o->energy_j[d] = (double)s->energy_uj[d] / 1e6;
+            }
+        }
+        rc = wl_store_add_samples(run, buf, n);
+    }
+    free(buf);
+    return rc;
+}
+
+int wl_measure_save_run(wl_store *st, const struct wl_measure_save *p, char *id_out,
+                        struct wl_errmsg *err)
+{
+    const struct wl_measure_result *r = p->result;
+    char *cmd = join_argv(p->argv), *prov = NULL, extra[64];
+    char scope[64] = "";
+    uint16_t mask = 0;
+    enum wl_method method = WL_METHOD_COUNTER;
+    wl_store_run *run = NULL;
+    int rc;
+    if (!cmd)
+        return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
+    if (r) {
+        wl_headline_choose(r->domains, &mask, &method, scope, sizeof scope);
+        prov = provenance_json(r, scope, method, mask);
+    }
+    struct wl_run_info info = {
+        .kind = WL_RUN_KIND_MEASURE,
+        .created_at_ms = r ? r->started_at_ns / 1000000 : p->created_at_ms,
+        .command = cmd,
+        .host_cpu = p->host_cpu,
+        .host_cores = sysconf(_SC_NPROCESSORS_ONLN),
+        .host_memory_bytes = (int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE),
+        .sensor_provenance_json = prov,
+    };
+    rc = wl_store_run_begin(st, &info, &run, id_out);
+    if (rc != 0) {
+        wl_errmsg_set(err, rc, "cannot store the run: %s", wl_store_last_error(st));
+        goto done;
+    }
+    if (!r) {
+        struct wl_run_totals tot = {.status = WL_RUN_FAILED, .duration_ms = WL_STORE_UNSET,
+                                    .energy_j = WL_STORE_UNSET, .input_tokens = -1,
+                                    .output_tokens = -1, .kv_cache_bytes = -1, .sample_rate_hz = WL_STORE_UNSET,
+                                    .error = p->error ? p->error : "measuring could not start"};
+        rc = wl_store_run_finish(run, &tot);
+        run = NULL;
+        if (rc != 0)
+            wl_errmsg_set(err, rc, "cannot store the run: %s", wl_store_last_error(st));
+        goto done;
+    }
+
+    const struct wl_energy_window *w = &r->window;
+    const double dur_ms = (double)wl_energy_window_dur_ns(w) / 1e6;
+    double total_j = 0;
+    bool total_ok = mask != 0;
+    struct wl_store_section sec = {
+        .phase = "measure",
+        .name = "command",
+        .token_index = -1,
+        .start_ms = rel_ms(r, w->begin.t_ns),
+        .end_ms = rel_ms(r, w->end.t_ns),
+        .method = method,
+    };
+    struct wl_store_domain doms[WL_DOMAIN_COUNT];
+    size_t nd = 0;
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        const struct wl_domain_info *di = &r->domains[d];
+        const enum wl_domain dom = (enum wl_domain)d;
+        const bool has = di->present && wl_energy_window_has(w, dom);
+        if (mask & (1u << d)) {
+            if (has)
+                total_j += wl_energy_window_j(w, dom);
+            else
+                total_ok = false; /* never a partial total */
+        }
+        if (!di->present)
+            continue;
+        struct wl_store_domain *o = &doms[nd++];
+        memset(o, 0, sizeof *o);
+        o->domain = dom;
+        o->method = di->method;
+        o->source = di->sources;
+        o->energy_j = has ? wl_energy_window_j(w, dom) : WL_STORE_UNSET;
+        o->avg_power_w = has ? wl_energy_window_avg_w(w, dom) : WL_STORE_UNSET;
+        o->baseline_power_w = r->baseline.valid && (r->baseline.valid_mask & (1u << d))
+                                  ? r->baseline.power_w[d]
+                                  : WL_STORE_UNSET;
+        o->peak_power_w = r->run_peak[d].t_ns ? r->run_peak[d].power_w : WL_STORE_UNSET;
+        o->peak_t_ms = r->run_peak[d].t_ns ? rel_ms(r, r->run_peak[d].t_ns) : WL_STORE_UNSET;
+        if (has) {
+            sec.domain_mask |= 1u << d;
+            sec.domain_energy_j[d] = o->energy_j;
+        }
+    }
+    sec.energy_j = total_ok ? total_j : WL_STORE_UNSET;
+    if ((rc = wl_store_add_section(run, &sec)) != 0 || (rc = write_samples(run, r)) != 0) {
+        wl_errmsg_set(err, rc, "cannot store the run: %s", wl_store_last_error(st));
+        goto fail_run;
+    }
+    snprintf(extra, sizeof extra, "%d", r->exit_code);
+    if ((rc = wl_store_run_set_extra(run, "exit_status", extra)) == 0) {
+        snprintf(extra, sizeof extra, "%d", r->term_signal);
+        rc = wl_store_run_set_extra(run, "signal", r->term_signal ? extra : "null");
+    }
+    if (rc == 0) {
+        snprintf(extra, sizeof extra, "%.6f", (double)r->cpu_ns / 1e9);
+        rc = wl_store_run_set_extra(run, "cpu_time_s", extra);
+    }
+    if (rc != 0) {
+        wl_errmsg_set(err, rc, "cannot store the run: %s", wl_store_last_error(st));
+        goto fail_run;
+    }
+    char why[300] = "";
+    if (r->exec_errno)
+        snprintf(why, sizeof why, "cannot run '%s': %s", p->argv[0], strerror(r->exec_errno));
+    struct wl_run_totals tot = {
+        .status = r->exec_errno ? WL_RUN_FAILED : WL_RUN_COMPLETE,
+        .duration_ms = dur_ms,
+        .energy_j = sec.energy_j,
+        .energy_method = method,
+        .energy_scope = scope,
+        .input_tokens = -1,
+        .output_tokens = -1,
+        .kv_cache_bytes = -1,
+        .sample_count = (int64_t)r->n_samples,
+        .sample_rate_hz = r->stats.achieved_hz > 0 ? r->stats.achieved_hz : WL_STORE_UNSET,
+        .error = r->exec_errno ? why : NULL,
+        .domains = doms,
+        .n_domains = nd,
+    };
+    rc = wl_store_run_finish(run, &tot);
+    run = NULL;
+    if (rc != 0)
+        wl_errmsg_set(err, rc, "cannot store the run: %s", wl_store_last_error(st));
+    goto done;
+
+fail_run: {
+    /* keep what was written, and say the run failed to be stored whole */
+    struct wl_run_totals ftot = {.status = WL_RUN_FAILED, .duration_ms = dur_ms,
+                                 .energy_j = WL_STORE_UNSET, .input_tokens = -1,
+                                 .output_tokens = -1, .kv_cache_bytes = -1, .sample_rate_hz = WL_STORE_UNSET,
+                                 .error = err->text};
+    wl_store_run_finish(run, &ftot);
+}
+done:
+    free(prov);
+    free(cmd);
+    return rc;
+}
