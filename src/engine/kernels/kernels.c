@@ -312,8 +312,11 @@ int wl_kernel_matmul(const struct wl_kernels *k, const struct wl_kernel_weight *
         matmul_rows(&job, 0, job.rows);
         return 0;
     }
-    int64_t cr = (job.rows + (int64_t)nth * WL_CHUNKS_PER_THREAD - 1) /
-                 ((int64_t)nth * WL_CHUNKS_PER_THREAD);
+    /* decode (one activation row): one contiguous range per thread, so each
+     * thread's prefetch runs ahead without a cold start at every chunk
+     * boundary; prefill: ~WL_CHUNKS_PER_THREAD chunks per thread */
+    const int64_t per_thread = n_x == 1 ? 1 : WL_CHUNKS_PER_THREAD;
+    int64_t cr = (job.rows + (int64_t)nth * per_thread - 1) / ((int64_t)nth * per_thread);
     cr = (cr + WL_CHUNK_ALIGN - 1) / WL_CHUNK_ALIGN * WL_CHUNK_ALIGN;
     if (cr > WL_TILE_ROWS && n_x > 1) /* prefill: whole tiles */
         cr = (cr + WL_TILE_ROWS - 1) / WL_TILE_ROWS * WL_TILE_ROWS;
