@@ -212,7 +212,6 @@ int wl_kernel_prepare_x(const struct wl_kernels *k, uint32_t type, const float *
 
 struct matmul_job {
     wl__dot_fn dot;
-    wl__dot2_fn dot2; /* optional, decode only */
     const char *w;
     size_t row_bytes;
     int64_t rows, cols;
@@ -259,18 +258,6 @@ static void matmul_rows(const struct matmul_job *j, int64_t r0, int64_t r1)
                     for (size_t o = 0; o < j->row_bytes; o += 64)
                         __builtin_prefetch(pw + o, 0, 0);
                 }
-                /* decode: rows in pairs by even index (never depends on the
-                 * chunking, which is 16-row aligned) */
-                if (nx == 1 && j->dot2 && (r & 1) == 0 && r + 1 < te) {
-                    if (t == 0 && r + 1 + j->pf_rows < pf_end) {
-                        const char *pw = j->w + (size_t)(r + 1 + j->pf_rows) * j->row_bytes;
-                        for (size_t o = 0; o < j->row_bytes; o += 64)
-                            __builtin_prefetch(pw + o, 0, 0);
-                    }
-                    j->dot2(j->cols, j->w + (size_t)r * j->row_bytes, j->row_bytes, xt, yt + r);
-                    r++;
-                    continue;
-                }
                 j->dot(j->cols, j->w + (size_t)r * j->row_bytes, xt, j->x_stride, nx, out);
                 for (int q = 0; q < nx; q++)
                     yt[q * j->rows + r] = out[q];
@@ -298,9 +285,6 @@ int wl_kernel_matmul(const struct wl_kernels *k, const struct wl_kernel_weight *
         return rc;
     struct matmul_job job = {
         .dot = dot_for(k->ops, w->type),
-        .dot2 = w->type == WL_TTYPE_Q8_0   ? k->ops->dot2_q8_0
-                : w->type == WL_TTYPE_Q4_K ? k->ops->dot2_q4_k
-                                           : NULL,
         .w = w->data,
         .row_bytes = w->row_bytes,
         .rows = w->rows,

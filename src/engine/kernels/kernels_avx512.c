@@ -171,133 +171,97 @@ WL_INLINE WL_AVX512 __m512i dot_ss(__m512i aw, __mmask64 wneg, __m512i xv)
     return _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, sx);
 }
 
-/* nw (1 or 2) consecutive weight rows (row_bytes apart) against nx
- * activation rows: out[i * nx + j]. Every (weight row, activation row) pair
- * goes through the same sequence of operations whatever nw is, so the
- * two-row decode helper gives exactly the bits of the one-row kernel. */
-WL_INLINE WL_AVX512 void q8_0_core(int64_t n, const void *w, size_t row_bytes, const int nw,
-                                   const void *x, size_t xs, float *out, const int nx)
+WL_INLINE WL_AVX512 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, const void *x,
+                                 size_t xs, float *out, const int nx)
 {
-    const struct wl_block_q8_0 *wbs[2];
     struct xrow xr[WL__KMAX_NX];
-    __m512 acc[2][WL__KMAX_NX][2];
-    __m256 accm[2][WL__KMAX_NX];
+    __m512 acc[WL__KMAX_NX][2];
 #pragma GCC unroll 8
-    for (int i = 0; i < nw; i++) {
-        wbs[i] = (const void *)((const char *)w + (size_t)i * row_bytes);
-#pragma GCC unroll 8
-        for (int j = 0; j < nx; j++) {
-            acc[i][j][0] = _mm512_setzero_ps();
-            acc[i][j][1] = _mm512_setzero_ps();
-            accm[i][j] = _mm256_setzero_ps();
-        }
-    }
-#pragma GCC unroll 8
-    for (int j = 0; j < nx; j++)
+    for (int j = 0; j < nx; j++) {
         xr[j] = xrow_at(x, xs, j, n);
+        acc[j][0] = _mm512_setzero_ps();
+        acc[j][1] = _mm512_setzero_ps();
+    }
     int64_t nb = n / WL_QK8_0, b = 0;
     /* main loop: 8 blocks; their 8 fp16 scales are converted at once and
      * multiplied by 8 activation scales in one instruction. The weights go
      * into VPDPBUSD as unsigned w + 128 (one XOR); the excess
      * 128 * d_w * d_x * sum(q_x) = 128 * d_w * s_x is subtracted at the end,
      * accumulated with one FMA per 8 blocks (as Q4_0's offset). */
+    __m256 accm[WL__KMAX_NX];
     const __m512i k80 = _mm512_set1_epi8((char)0x80);
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++)
+        accm[j] = _mm256_setzero_ps();
     for (; b + 8 <= nb; b += 8) {
-        __m512 sv[2][WL__KMAX_NX];
+        __m256 dw = gather8_fp16(&wb[b].d, sizeof *wb);
+        __m512 sv[WL__KMAX_NX];
 #pragma GCC unroll 8
-        for (int i = 0; i < nw; i++) {
-            __m256 dw = gather8_fp16(&wbs[i][b].d, sizeof *wbs[i]);
-#pragma GCC unroll 8
-            for (int j = 0; j < nx; j++) {
-                sv[i][j] =
-                    _mm512_castps256_ps512(_mm256_mul_ps(dw, _mm256_loadu_ps(xr[j].d + b)));
-                accm[i][j] = _mm256_fmadd_ps(dw, _mm256_loadu_ps(xr[j].s + b), accm[i][j]);
-            }
+        for (int j = 0; j < nx; j++) {
+            sv[j] = _mm512_castps256_ps512(_mm256_mul_ps(dw, _mm256_loadu_ps(xr[j].d + b)));
+            accm[j] = _mm256_fmadd_ps(dw, _mm256_loadu_ps(xr[j].s + b), accm[j]);
         }
 #pragma GCC unroll 8
         for (int u = 0; u < 4; u++) {
+            __m512i wu = _mm512_xor_si512(load2x32(wb[b + 2 * u].qs, wb[b + 2 * u + 1].qs), k80);
             const __m512i iu = idx2(2 * u, 2 * u + 1);
 #pragma GCC unroll 8
-            for (int i = 0; i < nw; i++) {
-                const struct wl_block_q8_0 *wb = wbs[i];
-                __m512i wu =
-                    _mm512_xor_si512(load2x32(wb[b + 2 * u].qs, wb[b + 2 * u + 1].qs), k80);
-#pragma GCC unroll 8
-                for (int j = 0; j < nx; j++) {
-                    __m512i p = _mm512_dpbusd_epi32(
-                        _mm512_setzero_si512(), wu, _mm512_loadu_si512(xr[j].qs + 32 * (b + 2 * u)));
-                    acc[i][j][u & 1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(iu, sv[i][j]),
-                                                       _mm512_cvtepi32_ps(p), acc[i][j][u & 1]);
-                }
+            for (int j = 0; j < nx; j++) {
+                __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wu,
+                                                _mm512_loadu_si512(xr[j].qs + 32 * (b + 2 * u)));
+                acc[j][u & 1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(iu, sv[j]),
+                                                _mm512_cvtepi32_ps(p), acc[j][u & 1]);
             }
         }
     }
 #pragma GCC unroll 8
-    for (int i = 0; i < nw; i++)
+    for (int j = 0; j < nx; j++)
+        acc[j][0] = _mm512_sub_ps(
+            acc[j][0], _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_set1_ps(128.0f), accm[j])));
+    for (; b + 4 <= nb; b += 4) {
 #pragma GCC unroll 8
-        for (int j = 0; j < nx; j++)
-            acc[i][j][0] = _mm512_sub_ps(
-                acc[i][j][0],
-                _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_set1_ps(128.0f), accm[i][j])));
-#pragma GCC unroll 8
-    for (int i = 0; i < nw; i++) {
-        const struct wl_block_q8_0 *wb = wbs[i];
-        __m512 (*ac)[2] = acc[i];
-        int64_t bt = b;
-        for (; bt + 4 <= nb; bt += 4) {
-#pragma GCC unroll 8
-            for (int u = 0; u < 2; u++) {
-                int64_t bb = bt + 2 * u;
-                const struct wl_block_q8_0 *w0 = &wb[bb], *w1 = w0 + 1;
-                __m512i wv = load2x32(w0->qs, w1->qs);
-                __m512i aw = _mm512_abs_epi8(wv);
-                __mmask64 neg = _mm512_movepi8_mask(wv);
-                float d0 = _cvtsh_ss(w0->d), d1 = _cvtsh_ss(w1->d);
-#pragma GCC unroll 8
-                for (int j = 0; j < nx; j++) {
-                    __m512i p = dot_ss(aw, neg, _mm512_loadu_si512(xr[j].qs + 32 * bb));
-                    ac[j][u] = _mm512_fmadd_ps(set2(d0 * xr[j].d[bb], d1 * xr[j].d[bb + 1]),
-                                               _mm512_cvtepi32_ps(p), ac[j][u]);
-                }
-            }
-        }
-        for (; bt < nb; bt++) { /* tail: one block in the low half, zeros above */
-            __m512i wv = _mm512_inserti64x4(_mm512_setzero_si512(),
-                                            _mm256_loadu_si256((const __m256i *)wb[bt].qs), 0);
+        for (int u = 0; u < 2; u++) {
+            int64_t bb = b + 2 * u;
+            const struct wl_block_q8_0 *w0 = &wb[bb], *w1 = w0 + 1;
+            __m512i wv = load2x32(w0->qs, w1->qs);
             __m512i aw = _mm512_abs_epi8(wv);
             __mmask64 neg = _mm512_movepi8_mask(wv);
-            float d0 = _cvtsh_ss(wb[bt].d);
+            float d0 = _cvtsh_ss(w0->d), d1 = _cvtsh_ss(w1->d);
 #pragma GCC unroll 8
             for (int j = 0; j < nx; j++) {
-                __m512i xv = _mm512_inserti64x4(
-                    _mm512_setzero_si512(),
-                    _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * bt)), 0);
-                __m512i p = dot_ss(aw, neg, xv);
-                ac[j][0] = _mm512_fmadd_ps(set2(d0 * xr[j].d[bt], 0.0f), _mm512_cvtepi32_ps(p),
-                                           ac[j][0]);
+                __m512i p = dot_ss(aw, neg, _mm512_loadu_si512(xr[j].qs + 32 * bb));
+                acc[j][u] = _mm512_fmadd_ps(set2(d0 * xr[j].d[bb], d1 * xr[j].d[bb + 1]),
+                                            _mm512_cvtepi32_ps(p), acc[j][u]);
             }
         }
     }
+    for (; b < nb; b++) { /* tail: one block in the low half, zeros above */
+        __m512i wv = _mm512_inserti64x4(_mm512_setzero_si512(),
+                                        _mm256_loadu_si256((const __m256i *)wb[b].qs), 0);
+        __m512i aw = _mm512_abs_epi8(wv);
+        __mmask64 neg = _mm512_movepi8_mask(wv);
+        float d0 = _cvtsh_ss(wb[b].d);
 #pragma GCC unroll 8
-    for (int i = 0; i < nw; i++)
+        for (int j = 0; j < nx; j++) {
+            __m512i xv =
+                _mm512_inserti64x4(_mm512_setzero_si512(),
+                                   _mm256_loadu_si256((const __m256i *)(xr[j].qs + 32 * b)), 0);
+            __m512i p = dot_ss(aw, neg, xv);
+            acc[j][0] =
+                _mm512_fmadd_ps(set2(d0 * xr[j].d[b], 0.0f), _mm512_cvtepi32_ps(p), acc[j][0]);
+        }
+    }
 #pragma GCC unroll 8
-        for (int j = 0; j < nx; j++)
-            out[i * nx + j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[i][j][0], acc[i][j][1]));
+    for (int j = 0; j < nx; j++)
+        out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]));
 }
 
 static WL_AVX512 void dot_q8_0(int64_t n, const void *w, const void *x, size_t xs, int nx,
                                float *out)
 {
-#define CALL(N) q8_0_core(n, w, 0, 1, x, xs, out, N)
+#define CALL(N) q8_0_nx(n, w, x, xs, out, N)
     WL_NX_SWITCH(CALL);
 #undef CALL
-}
-
-/* Two weight rows, one activation row (decode). */
-static WL_AVX512 void dot2_q8_0(int64_t n, const void *w, size_t row_bytes, const void *x,
-                                float *out)
-{
-    q8_0_core(n, w, row_bytes, 2, x, 0, out, 1);
 }
 
 /* ---- Q4_0 ---------------------------------------------------------------- */
@@ -473,17 +437,6 @@ WL_INLINE WL_AVX512 void q4_k_block(const struct wl_block_q4_k *blk, __m512 h, c
     }
 }
 
-/* A row's result: sum of the products minus the min terms (lanes 8-15). */
-WL_INLINE WL_AVX512 float q4_k_final(const __m512 *acc, __m512 accm)
-{
-    __m512 s = _mm512_add_ps(acc[0], acc[1]);
-    __m256 m = _mm512_extractf32x8_ps(accm, 1);
-    __m128 m128 = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    m128 = _mm_add_ps(m128, _mm_movehl_ps(m128, m128));
-    m128 = _mm_add_ss(m128, _mm_movehdup_ps(m128));
-    return _mm512_reduce_add_ps(s) - _mm_cvtss_f32(m128);
-}
-
 WL_INLINE WL_AVX512 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, const void *x,
                                  size_t xs, float *out, const int nx)
 {
@@ -510,40 +463,14 @@ WL_INLINE WL_AVX512 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, cons
         q4_k_block(&wb[b], h0, xr, b, acc, accm, nx);
     }
 #pragma GCC unroll 8
-    for (int j = 0; j < nx; j++)
-        out[j] = q4_k_final(acc[j], accm[j]);
-}
-
-/* Two weight rows, one activation row (decode): the per-row arithmetic of
- * q4_k_nx with nx = 1, interleaved. */
-static WL_AVX512 void dot2_q4_k(int64_t n, const void *w, size_t row_bytes, const void *x,
-                                float *out)
-{
-    const struct wl_block_q4_k *w0 = w;
-    const struct wl_block_q4_k *w1 = (const void *)((const char *)w + row_bytes);
-    struct xrow xr[1] = {xrow_at(x, 0, 0, n)};
-    __m512 acc0[1][2] = {{_mm512_setzero_ps(), _mm512_setzero_ps()}};
-    __m512 acc1[1][2] = {{_mm512_setzero_ps(), _mm512_setzero_ps()}};
-    __m512 accm0[1] = {_mm512_setzero_ps()}, accm1[1] = {_mm512_setzero_ps()};
-    int64_t nb = n / WL_QK_K, b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        __m512 h0, h1, g0, g1;
-        q4_k_head2(&w0[b], &w0[b + 1], &h0, &h1);
-        q4_k_head2(&w1[b], &w1[b + 1], &g0, &g1);
-        q4_k_block(&w0[b], h0, xr, b, acc0, accm0, 1);
-        q4_k_block(&w1[b], g0, xr, b, acc1, accm1, 1);
-        q4_k_block(&w0[b + 1], h1, xr, b + 1, acc0, accm0, 1);
-        q4_k_block(&w1[b + 1], g1, xr, b + 1, acc1, accm1, 1);
+    for (int j = 0; j < nx; j++) {
+        __m512 s = _mm512_add_ps(acc[j][0], acc[j][1]);
+        __m256 m = _mm512_extractf32x8_ps(accm[j], 1);
+        __m128 m128 = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m128 = _mm_add_ps(m128, _mm_movehl_ps(m128, m128));
+        m128 = _mm_add_ss(m128, _mm_movehdup_ps(m128));
+        out[j] = _mm512_reduce_add_ps(s) - _mm_cvtss_f32(m128);
     }
-    if (b < nb) {
-        __m512 h0, h1, g0, g1;
-        q4_k_head2(&w0[b], &w0[b], &h0, &h1);
-        q4_k_head2(&w1[b], &w1[b], &g0, &g1);
-        q4_k_block(&w0[b], h0, xr, b, acc0, accm0, 1);
-        q4_k_block(&w1[b], g0, xr, b, acc1, accm1, 1);
-    }
-    out[0] = q4_k_final(acc0[0], accm0[0]);
-    out[1] = q4_k_final(acc1[0], accm1[0]);
 }
 
 static WL_AVX512 void dot_q4_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
@@ -658,8 +585,6 @@ const struct wl__kernel_ops wl__kernel_ops_avx512 = {
     .dot_q4_k = dot_q4_k,
     .dot_q6_k = dot_q6_k,
     .quant_q8a = quant_q8a,
-    .dot2_q8_0 = dot2_q8_0,
-    .dot2_q4_k = dot2_q4_k,
 };
 
 #endif
