@@ -415,6 +415,9 @@ WL_INLINE WL_AVX512 void q4_k_block(const struct wl_block_q4_k *blk, __m512 h, c
 {
     const __m512i m4z = _mm512_set1_epi8(0x0f);
     const __m512i sh04 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+    /* two accumulators for one activation row (latency), one per row when
+     * several rows already give independent chains (registers) */
+    const int na = nx == 1 ? 1 : 0;
     __m512 sv[WL__KMAX_NX];
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
@@ -431,8 +434,8 @@ WL_INLINE WL_AVX512 void q4_k_block(const struct wl_block_q4_k *blk, __m512 h, c
         for (int j = 0; j < nx; j++) {
             __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv,
                                             _mm512_loadu_si512(xr[j].qs + 256 * b + 64 * c));
-            acc[j][c & 1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(ic, sv[j]),
-                                            _mm512_cvtepi32_ps(p), acc[j][c & 1]);
+            acc[j][c & na] = _mm512_fmadd_ps(_mm512_permutexvar_ps(ic, sv[j]),
+                                            _mm512_cvtepi32_ps(p), acc[j][c & na]);
         }
     }
 }
