@@ -430,6 +430,40 @@ static void test_scratch_alignment(void **state)
     problem_free(&p);
 }
 
+/* The optional two-row decode helpers must give exactly the bits of the
+ * one-row dot function (rows are paired by even index; an odd last row goes
+ * alone), on every path that has them. */
+static void test_dot2_same_bits(void **state)
+{
+    (void)state;
+    const uint32_t types[] = {WL_TTYPE_Q8_0, WL_TTYPE_Q4_K};
+    for (int path = WL_KPATH_SCALAR; path <= WL_KPATH_AVX512; path++) {
+        struct wl_kernels k;
+        if (wl_kernels_init(&k, (enum wl_kpath)path) != 0)
+            continue;
+        for (size_t ti = 0; ti < 2; ti++) {
+            for (int64_t cols = 256; cols <= 768; cols += 512) {
+                struct problem p;
+                problem_init(&p, types[ti], 37, cols, 1, 0);
+                float *y0 = malloc(sizeof(float) * 37), *y1 = malloc(sizeof(float) * 37);
+                assert_true(y0 && y1);
+                struct wl_kernel_weight w = problem_weight(&p);
+                assert_int_equal(
+                    wl_kernel_matmul(&k, &w, p.x, 1, y0, p.scratch, p.scratch_bytes, 0, NULL), 0);
+                /* the scratch now holds the quantized activation row */
+                wl__dot_fn dot = types[ti] == WL_TTYPE_Q8_0 ? k.ops->dot_q8_0 : k.ops->dot_q4_k;
+                for (int64_t r = 0; r < p.rows; r++)
+                    dot(p.cols, (const char *)p.wq + (size_t)r * p.row_bytes, p.scratch,
+                        wl__xq_row_bytes(p.cols), 1, &y1[r]);
+                assert_memory_equal(y0, y1, sizeof(float) * 37);
+                free(y0);
+                free(y1);
+                problem_free(&p);
+            }
+        }
+    }
+}
+
 static void test_membw_measure(void **state)
 {
     struct pools *ps = *state;
@@ -458,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_zero_activations_and_weights),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_scratch_alignment),
+        cmocka_unit_test(test_dot2_same_bits),
         cmocka_unit_test(test_membw_measure),
     };
     return cmocka_run_group_tests(tests, setup_pools, teardown_pools);

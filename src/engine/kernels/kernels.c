@@ -212,6 +212,7 @@ int wl_kernel_prepare_x(const struct wl_kernels *k, uint32_t type, const float *
 
 struct matmul_job {
     wl__dot_fn dot;
+    wl__dot2_fn dot2; /* optional, decode only */
     const char *w;
     size_t row_bytes;
     int64_t rows, cols;
@@ -220,6 +221,7 @@ struct matmul_job {
     int64_t n_x;
     float *y;
     int64_t chunk_rows;
+    int64_t n_big, big_rows; /* decode: the first n_big chunks are big_rows long */
     int64_t pf_rows; /* prefetch distance in rows */
 };
 
@@ -256,6 +258,18 @@ static void matmul_rows(const struct matmul_job *j, int64_t r0, int64_t r1)
                     for (size_t o = 0; o < j->row_bytes; o += 64)
                         __builtin_prefetch(pw + o, 0, 0);
                 }
+                /* decode: rows in pairs by even index (never depends on the
+                 * chunking, which is 16-row aligned) */
+                if (nx == 1 && j->dot2 && (r & 1) == 0 && r + 1 < te) {
+                    if (t == 0 && r + 1 + j->pf_rows < r1) {
+                        const char *pw = j->w + (size_t)(r + 1 + j->pf_rows) * j->row_bytes;
+                        for (size_t o = 0; o < j->row_bytes; o += 64)
+                            __builtin_prefetch(pw + o, 0, 0);
+                    }
+                    j->dot2(j->cols, j->w + (size_t)r * j->row_bytes, j->row_bytes, xt, yt + r);
+                    r++;
+                    continue;
+                }
                 j->dot(j->cols, j->w + (size_t)r * j->row_bytes, xt, j->x_stride, nx, out);
                 for (int q = 0; q < nx; q++)
                     yt[q * j->rows + r] = out[q];
@@ -267,8 +281,15 @@ static void matmul_rows(const struct matmul_job *j, int64_t r0, int64_t r1)
 static void matmul_chunk(void *arg, int64_t chunk)
 {
     const struct matmul_job *j = arg;
-    int64_t r0 = chunk * j->chunk_rows;
-    int64_t r1 = r0 + j->chunk_rows < j->rows ? r0 + j->chunk_rows : j->rows;
+    int64_t r0, len;
+    if (chunk < j->n_big) {
+        r0 = chunk * j->big_rows;
+        len = j->big_rows;
+    } else {
+        r0 = j->n_big * j->big_rows + (chunk - j->n_big) * j->chunk_rows;
+        len = j->chunk_rows;
+    }
+    int64_t r1 = r0 + len < j->rows ? r0 + len : j->rows;
     matmul_rows(j, r0, r1);
 }
 
@@ -283,6 +304,9 @@ int wl_kernel_matmul(const struct wl_kernels *k, const struct wl_kernel_weight *
         return rc;
     struct matmul_job job = {
         .dot = dot_for(k->ops, w->type),
+        .dot2 = w->type == WL_TTYPE_Q8_0   ? k->ops->dot2_q8_0
+                : w->type == WL_TTYPE_Q4_K ? k->ops->dot2_q4_k
+                                           : NULL,
         .w = w->data,
         .row_bytes = w->row_bytes,
         .rows = w->rows,
@@ -312,13 +336,29 @@ int wl_kernel_matmul(const struct wl_kernels *k, const struct wl_kernel_weight *
         matmul_rows(&job, 0, job.rows);
         return 0;
     }
+    /* decode (one activation row): each thread first takes one big
+     * contiguous range (7/8 of its share), so its prefetch runs ahead without
+     * a cold start at every chunk boundary; the last eighth of the rows goes
+     * in small chunks claimed dynamically, which absorbs a thread that starts
+     * late or runs slower. Prefill: ~WL_CHUNKS_PER_THREAD chunks per thread,
+     * whole tiles. */
     int64_t cr = (job.rows + (int64_t)nth * WL_CHUNKS_PER_THREAD - 1) /
                  ((int64_t)nth * WL_CHUNKS_PER_THREAD);
+    if (n_x == 1) {
+        job.big_rows = job.rows * 7 / (8 * nth) / WL_CHUNK_ALIGN * WL_CHUNK_ALIGN;
+        cr = (job.rows + 16 * (int64_t)nth - 1) / (16 * (int64_t)nth);
+        if (job.big_rows >= 2 * WL_CHUNK_ALIGN)
+            job.n_big = nth;
+        else
+            job.big_rows = 0;
+    }
     cr = (cr + WL_CHUNK_ALIGN - 1) / WL_CHUNK_ALIGN * WL_CHUNK_ALIGN;
     if (cr > WL_TILE_ROWS && n_x > 1) /* prefill: whole tiles */
         cr = (cr + WL_TILE_ROWS - 1) / WL_TILE_ROWS * WL_TILE_ROWS;
     job.chunk_rows = cr;
-    return wl_threadpool_run_chunks(pool, (job.rows + cr - 1) / cr, matmul_chunk, &job);
+    const int64_t rest = job.rows - job.n_big * job.big_rows;
+    const int64_t n_chunks = job.n_big + (rest + cr - 1) / cr;
+    return wl_threadpool_run_chunks(pool, n_chunks, matmul_chunk, &job);
 }
 
 int wl_kernel_matvec(const struct wl_kernels *k, const struct wl_kernel_weight *w, const float *x,

@@ -16,6 +16,15 @@
 typedef void (*wl__dot_fn)(int64_t n, const void *w, const void *x, size_t x_stride, int nx,
                            float *out);
 
+/* Decode helper (optional, NULL = call the dot function per row): two
+ * consecutive weight rows, w and w + row_bytes, against ONE activation row;
+ * out[0], out[1]. Two independent accumulation chains hide the latency of
+ * each row's final horizontal sum. Must give exactly the bits of the dot
+ * function with nx = 1 on each row, so that results never depend on how
+ * rows are paired (the driver pairs rows by even index, independent of the
+ * thread count anyway). */
+typedef void (*wl__dot2_fn)(int64_t n, const void *w, size_t row_bytes, const void *x, float *out);
+
 /* A quantized activation row in scratch holds the Q8A blocks of
  * wl_quantize_row_q8a as a struct of arrays, so that SIMD code loads 64
  * contiguous int8 and 8 consecutive block scales at once:
@@ -43,6 +52,7 @@ struct wl__kernel_ops {
     wl__dot_fn dot_f32, dot_f16, dot_bf16;
     wl__dot_fn dot_q8_0, dot_q4_0, dot_q4_k, dot_q6_k;
     wl__quant_q8a_fn quant_q8a;
+    wl__dot2_fn dot2_q8_0, dot2_q4_k; /* optional */
 };
 
 extern const struct wl__kernel_ops wl__kernel_ops_scalar;
