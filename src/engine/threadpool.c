@@ -10,6 +10,11 @@
  * nothing; the tag check also means a worker can only touch the job record
  * of a job that is still running (its own claimed chunk keeps it alive).
  *
+ * wl_threadpool_run_ranges uses one such word per thread instead (tag |
+ * front | back of that thread's contiguous range): the owner takes chunks
+ * from the front, the others steal from the back; the shared claim word of
+ * such a job holds no chunks, so workers go straight to the ranges.
+ *
  * Wake-up: the caller bumps `gen` (seq_cst); workers poll it (pause, then
  * sched_yield), then sleep on `cv`. A worker registers in `n_sleeping` before
  * its last check of `gen` and the caller reads `n_sleeping` after bumping
@@ -46,6 +51,14 @@ struct wl_pool_job {
 
 struct wl_pool_worker {
     struct wl_threadpool *pool;
+    int share; /* range owned in wl_threadpool_run_ranges (the caller owns 0) */
+};
+
+/* One range of a wl_threadpool_run_ranges job: (tag : 24 | front : 20 |
+ * back : 20), chunks [front, back) left; the owner takes the front, thieves
+ * the back. One cache line each. */
+struct wl_pool_range {
+    _Alignas(64) atomic_uint_least64_t w;
 };
 
 struct wl_threadpool {
@@ -60,6 +73,7 @@ struct wl_threadpool {
     _Alignas(64) atomic_llong done;
     _Alignas(64) atomic_uint gen;
     _Alignas(64) atomic_int n_sleeping;
+    struct wl_pool_range *ranges; /* n_threads entries */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -117,6 +131,44 @@ static void work_on_chunks(struct wl_threadpool *p, uint64_t tag)
     }
 }
 
+/* Runs chunk `chunk` of the current job (claimed: the job is alive). */
+static void run_claimed(struct wl_threadpool *p, int64_t chunk)
+{
+    const struct wl_pool_job *j = atomic_load_explicit(&p->job, memory_order_relaxed);
+    j->chunk_fn(j->arg, chunk);
+    atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+}
+
+/* Takes one chunk from range r of job `tag`: the front when own, else the
+ * back. Returns the chunk, or -1 when the range is empty or of another job. */
+static int64_t range_take(struct wl_pool_range *r, uint64_t tag, bool own)
+{
+    uint64_t c = atomic_load_explicit(&r->w, memory_order_acquire);
+    for (;;) {
+        uint64_t front = (c >> CLAIM_NEXT_BITS) & CLAIM_MASK20, back = c & CLAIM_MASK20;
+        if ((c >> (CLAIM_NEXT_BITS + CLAIM_N_BITS)) != tag || front >= back)
+            return -1;
+        uint64_t nc = own ? c + ((uint64_t)1 << CLAIM_NEXT_BITS) : c - 1;
+        if (atomic_compare_exchange_weak_explicit(&r->w, &c, nc, memory_order_acquire,
+                                                  memory_order_acquire))
+            return (int64_t)(own ? front : back - 1);
+    }
+}
+
+/* Runs chunks of a ranges job: own range first, then steals. */
+static void work_on_ranges(struct wl_threadpool *p, uint64_t tag, int me)
+{
+    const int n = p->n_threads;
+    for (;;) {
+        int64_t c = range_take(&p->ranges[me], tag, true);
+        for (int k = 1; c < 0 && k < n; k++)
+            c = range_take(&p->ranges[(me + k) % n], tag, false);
+        if (c < 0)
+            return;
+        run_claimed(p, c);
+    }
+}
+
 static void *worker_main(void *varg)
 {
     struct wl_pool_worker *w = varg;
@@ -128,6 +180,7 @@ static void *worker_main(void *varg)
             break;
         /* the job tag is the low 24 bits of gen (set together by the caller) */
         work_on_chunks(p, (uint64_t)seen & CLAIM_TAG_MASK);
+        work_on_ranges(p, (uint64_t)seen & CLAIM_TAG_MASK, w->share);
     }
     return NULL;
 }
@@ -144,18 +197,33 @@ static void publish(struct wl_threadpool *p)
 }
 
 /* Runs job j as n chunks on the pool; returns when all are done. */
-static void run_job(struct wl_threadpool *p, struct wl_pool_job *j, int64_t n)
+static void run_job(struct wl_threadpool *p, struct wl_pool_job *j, int64_t n, bool ranges)
 {
     /* gen and the claim tag advance together; tag = low 24 bits of new gen */
     unsigned g = atomic_load_explicit(&p->gen, memory_order_relaxed) + 1;
     uint64_t tag = (uint64_t)g & CLAIM_TAG_MASK;
     atomic_store_explicit(&p->job, j, memory_order_relaxed);
     atomic_store_explicit(&p->done, 0, memory_order_relaxed);
-    atomic_store_explicit(
-        &p->claim, (tag << (CLAIM_NEXT_BITS + CLAIM_N_BITS)) | ((uint64_t)n << CLAIM_NEXT_BITS),
-        memory_order_release);
+    const uint64_t tag_bits = tag << (CLAIM_NEXT_BITS + CLAIM_N_BITS);
+    if (ranges) {
+        /* range s: chunks [s*n/nth, (s+1)*n/nth); the shared claim word gets
+         * no chunks (n = 0) so that workers go straight to the ranges */
+        const int nth = p->n_threads;
+        for (int s = 0; s < nth; s++) {
+            uint64_t f = (uint64_t)(n * s / nth), b = (uint64_t)(n * (s + 1) / nth);
+            atomic_store_explicit(&p->ranges[s].w, tag_bits | (f << CLAIM_NEXT_BITS) | b,
+                                  memory_order_relaxed);
+        }
+        atomic_store_explicit(&p->claim, tag_bits, memory_order_release);
+    } else {
+        atomic_store_explicit(&p->claim, tag_bits | ((uint64_t)n << CLAIM_NEXT_BITS),
+                              memory_order_release);
+    }
     publish(p);
-    work_on_chunks(p, tag);
+    if (ranges)
+        work_on_ranges(p, tag, 0);
+    else
+        work_on_chunks(p, tag);
     for (int i = 0; atomic_load_explicit(&p->done, memory_order_acquire) < n; i++) {
         if (i < WL_POOL_YIELD_AFTER)
             cpu_relax();
@@ -200,6 +268,11 @@ int wl_threadpool_create(int n_threads, struct wl_threadpool **out)
         free(p);
         return WL_ENOMEM;
     }
+    p->ranges = aligned_alloc(64, sizeof *p->ranges * (size_t)n_threads);
+    if (!p->ranges)
+        goto fail;
+    for (int i = 0; i < n_threads; i++)
+        atomic_init(&p->ranges[i].w, 0);
     if (n_threads > 1) {
         p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads);
         p->workers = calloc((size_t)n_threads - 1, sizeof *p->workers);
@@ -207,6 +280,7 @@ int wl_threadpool_create(int n_threads, struct wl_threadpool **out)
             goto fail;
         for (int i = 0; i < n_threads - 1; i++) {
             p->workers[i].pool = p;
+            p->workers[i].share = i + 1;
             int e = pthread_create(&p->threads[i], NULL, worker_main, &p->workers[i]);
             if (e != 0) {
                 rc = wl_error_from_errno(e);
@@ -231,6 +305,7 @@ void wl_threadpool_destroy(struct wl_threadpool *p)
     pthread_mutex_destroy(&p->mu);
     free(p->threads);
     free(p->workers);
+    free(p->ranges);
     free(p);
 }
 
@@ -246,7 +321,7 @@ void wl_threadpool_run(struct wl_threadpool *p, wl_threadpool_fn fn, void *arg)
         return;
     }
     struct wl_pool_job j = {.fn = fn, .arg = arg, .nth = p->n_threads};
-    run_job(p, &j, p->n_threads);
+    run_job(p, &j, p->n_threads, false);
 }
 
 int wl_threadpool_run_chunks(struct wl_threadpool *p, int64_t n_chunks, wl_threadpool_chunk_fn fn,
@@ -260,7 +335,22 @@ int wl_threadpool_run_chunks(struct wl_threadpool *p, int64_t n_chunks, wl_threa
         return 0;
     }
     struct wl_pool_job j = {.chunk_fn = fn, .arg = arg, .nth = p->n_threads};
-    run_job(p, &j, n_chunks);
+    run_job(p, &j, n_chunks, false);
+    return 0;
+}
+
+int wl_threadpool_run_ranges(struct wl_threadpool *p, int64_t n_chunks, wl_threadpool_chunk_fn fn,
+                             void *arg)
+{
+    if (!fn || n_chunks < 0 || n_chunks > WL_THREADPOOL_MAX_CHUNKS)
+        return WL_EINVAL;
+    if (!p || p->n_threads == 1 || n_chunks <= 1) {
+        for (int64_t i = 0; i < n_chunks; i++)
+            fn(arg, i);
+        return 0;
+    }
+    struct wl_pool_job j = {.chunk_fn = fn, .arg = arg, .nth = p->n_threads};
+    run_job(p, &j, n_chunks, true);
     return 0;
 }
 

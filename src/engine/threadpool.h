@@ -53,6 +53,18 @@ void wl_threadpool_run(struct wl_threadpool *pool, wl_threadpool_fn fn, void *ar
 int wl_threadpool_run_chunks(struct wl_threadpool *pool, int64_t n_chunks,
                              wl_threadpool_chunk_fn fn, void *arg);
 
+/* Like wl_threadpool_run_chunks, but chunk order favours contiguity: the
+ * chunks are split into one contiguous range per thread (the caller owns
+ * the first); each thread walks its own range from the front and, when it
+ * is empty, steals chunks from the back of the other ranges. So each thread
+ * mostly streams one contiguous region (what a decode matrix-vector product
+ * wants for prefetching), and a thread that starts late or runs slower
+ * (another process on its core) is still absorbed: the caller never waits
+ * for a worker that has not claimed anything. Same limits and errors as
+ * wl_threadpool_run_chunks. */
+int wl_threadpool_run_ranges(struct wl_threadpool *pool, int64_t n_chunks,
+                             wl_threadpool_chunk_fn fn, void *arg);
+
 /* Splits [0, n) into nth contiguous ranges whose boundaries are multiples of
  * align (align >= 1), as evenly as possible, and returns range ith. */
 void wl_threadpool_split(int64_t n, int64_t align, int ith, int nth, int64_t *begin, int64_t *end);

@@ -203,6 +203,41 @@ static void test_run_chunks_runs_every_chunk_exactly_once(void **state)
     }
 }
 
+/* run_ranges: every chunk exactly once (owners from the front, thieves from
+ * the back), interleaved with the other job kinds on the same pool. */
+static void test_run_ranges_runs_every_chunk_exactly_once(void **state)
+{
+    (void)state;
+    const int64_t ns[] = {0, 1, 2, 3, 17, 1000, 4096};
+    for (int nth = 1; nth <= 5; nth++) {
+        struct wl_threadpool *p;
+        assert_int_equal(wl_threadpool_create(nth, &p), 0);
+        for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++)
+            for (int rep = 0; rep < 20; rep++) {
+                struct chunk_job j;
+                j.n = ns[k];
+                j.hits = calloc((size_t)ns[k] + 1, sizeof *j.hits);
+                assert_non_null(j.hits);
+                atomic_init(&j.bad, 0);
+                assert_int_equal(wl_threadpool_run_ranges(p, ns[k], chunk_fn, &j), 0);
+                for (int64_t c = 0; c < ns[k]; c++)
+                    assert_int_equal(atomic_load(&j.hits[c]), 1);
+                assert_int_equal(atomic_load(&j.bad), 0);
+                /* a chunk job right after must not see leftovers */
+                memset(j.hits, 0, sizeof *j.hits * ((size_t)ns[k] + 1));
+                assert_int_equal(wl_threadpool_run_chunks(p, ns[k], chunk_fn, &j), 0);
+                for (int64_t c = 0; c < ns[k]; c++)
+                    assert_int_equal(atomic_load(&j.hits[c]), 1);
+                free(j.hits);
+            }
+        assert_int_equal(wl_threadpool_run_ranges(p, -1, chunk_fn, NULL), WL_EINVAL);
+        assert_int_equal(wl_threadpool_run_ranges(p, WL_THREADPOOL_MAX_CHUNKS + 1, chunk_fn, NULL),
+                         WL_EINVAL);
+        assert_int_equal(wl_threadpool_run_ranges(p, 4, NULL, NULL), WL_EINVAL);
+        wl_threadpool_destroy(p);
+    }
+}
+
 /* A share that sleeps: the other shares still run exactly once and the
  * caller returns only after the sleeper finished. */
 static void slow_share_fn(void *arg, int ith, int nth)
@@ -249,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_parallel_sum_matches_serial),
         cmocka_unit_test(test_split_covers_range_with_aligned_boundaries),
         cmocka_unit_test(test_run_chunks_runs_every_chunk_exactly_once),
+        cmocka_unit_test(test_run_ranges_runs_every_chunk_exactly_once),
         cmocka_unit_test(test_slow_share_is_waited_for),
         cmocka_unit_test(test_bad_arguments),
     };

@@ -221,7 +221,7 @@ struct matmul_job {
     int64_t n_x;
     float *y;
     int64_t chunk_rows;
-    int64_t n_big, big_rows; /* decode: the first n_big chunks are big_rows long */
+    bool pf_past_chunk; /* decode: prefetch runs on into the next chunk */
     int64_t pf_rows; /* prefetch distance in rows */
 };
 
@@ -246,6 +246,7 @@ enum { WL_CHUNKS_PER_THREAD = 8 };
 static void matmul_rows(const struct matmul_job *j, int64_t r0, int64_t r1)
 {
     float out[WL__KMAX_NX];
+    const int64_t pf_end = j->pf_past_chunk ? j->rows : r1;
     for (int64_t tb = r0; tb < r1; tb += WL_TILE_ROWS) {
         int64_t te = tb + WL_TILE_ROWS < r1 ? tb + WL_TILE_ROWS : r1;
         for (int64_t t = 0; t < j->n_x; t += WL__KMAX_NX) {
@@ -253,7 +254,7 @@ static void matmul_rows(const struct matmul_job *j, int64_t r0, int64_t r1)
             const char *xt = j->x + (size_t)t * j->x_stride;
             float *yt = j->y + t * j->rows;
             for (int64_t r = tb; r < te; r++) {
-                if (t == 0 && r + j->pf_rows < r1) {
+                if (t == 0 && r + j->pf_rows < pf_end) {
                     const char *pw = j->w + (size_t)(r + j->pf_rows) * j->row_bytes;
                     for (size_t o = 0; o < j->row_bytes; o += 64)
                         __builtin_prefetch(pw + o, 0, 0);
@@ -261,7 +262,7 @@ static void matmul_rows(const struct matmul_job *j, int64_t r0, int64_t r1)
                 /* decode: rows in pairs by even index (never depends on the
                  * chunking, which is 16-row aligned) */
                 if (nx == 1 && j->dot2 && (r & 1) == 0 && r + 1 < te) {
-                    if (t == 0 && r + 1 + j->pf_rows < r1) {
+                    if (t == 0 && r + 1 + j->pf_rows < pf_end) {
                         const char *pw = j->w + (size_t)(r + 1 + j->pf_rows) * j->row_bytes;
                         for (size_t o = 0; o < j->row_bytes; o += 64)
                             __builtin_prefetch(pw + o, 0, 0);
@@ -281,15 +282,8 @@ static void matmul_rows(const struct matmul_job *j, int64_t r0, int64_t r1)
 static void matmul_chunk(void *arg, int64_t chunk)
 {
     const struct matmul_job *j = arg;
-    int64_t r0, len;
-    if (chunk < j->n_big) {
-        r0 = chunk * j->big_rows;
-        len = j->big_rows;
-    } else {
-        r0 = j->n_big * j->big_rows + (chunk - j->n_big) * j->chunk_rows;
-        len = j->chunk_rows;
-    }
-    int64_t r1 = r0 + len < j->rows ? r0 + len : j->rows;
+    int64_t r0 = chunk * j->chunk_rows;
+    int64_t r1 = r0 + j->chunk_rows < j->rows ? r0 + j->chunk_rows : j->rows;
     matmul_rows(j, r0, r1);
 }
 
@@ -336,28 +330,23 @@ int wl_kernel_matmul(const struct wl_kernels *k, const struct wl_kernel_weight *
         matmul_rows(&job, 0, job.rows);
         return 0;
     }
-    /* decode (one activation row): each thread first takes one big
-     * contiguous range (7/8 of its share), so its prefetch runs ahead without
-     * a cold start at every chunk boundary; the last eighth of the rows goes
-     * in small chunks claimed dynamically, which absorbs a thread that starts
-     * late or runs slower. Prefill: ~WL_CHUNKS_PER_THREAD chunks per thread,
-     * whole tiles. */
-    int64_t cr = (job.rows + (int64_t)nth * WL_CHUNKS_PER_THREAD - 1) /
-                 ((int64_t)nth * WL_CHUNKS_PER_THREAD);
-    if (n_x == 1) {
-        job.big_rows = job.rows * 7 / (8 * nth) / WL_CHUNK_ALIGN * WL_CHUNK_ALIGN;
-        cr = (job.rows + 16 * (int64_t)nth - 1) / (16 * (int64_t)nth);
-        if (job.big_rows >= 2 * WL_CHUNK_ALIGN)
-            job.n_big = nth;
-        else
-            job.big_rows = 0;
-    }
+    /* decode (one activation row): ~16 chunks per thread run as contiguous
+     * ranges (wl_threadpool_run_ranges): each thread streams its own range
+     * front to back with the prefetch running on into its next chunk, and
+     * steals from the back of the other's range when done, which absorbs a
+     * thread that starts late or runs slower. Prefill: ~WL_CHUNKS_PER_THREAD
+     * chunks per thread, claimed in order, whole tiles. */
+    const int64_t per_thread = n_x == 1 ? 16 : WL_CHUNKS_PER_THREAD;
+    int64_t cr = (job.rows + (int64_t)nth * per_thread - 1) / ((int64_t)nth * per_thread);
     cr = (cr + WL_CHUNK_ALIGN - 1) / WL_CHUNK_ALIGN * WL_CHUNK_ALIGN;
     if (cr > WL_TILE_ROWS && n_x > 1) /* prefill: whole tiles */
         cr = (cr + WL_TILE_ROWS - 1) / WL_TILE_ROWS * WL_TILE_ROWS;
     job.chunk_rows = cr;
-    const int64_t rest = job.rows - job.n_big * job.big_rows;
-    const int64_t n_chunks = job.n_big + (rest + cr - 1) / cr;
+    const int64_t n_chunks = (job.rows + cr - 1) / cr;
+    if (n_x == 1) {
+        job.pf_past_chunk = true;
+        return wl_threadpool_run_ranges(pool, n_chunks, matmul_chunk, &job);
+    }
     return wl_threadpool_run_chunks(pool, n_chunks, matmul_chunk, &job);
 }
 
