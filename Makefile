@@ -1,5 +1,6 @@
 # Top-level entry points. Everything goes through CMake; this file only picks
 # build directories and makes sure the Debian packages are there first.
+MAKEFLAGS   += --no-print-directory
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD       ?= build
 CMAKE_FLAGS ?=

@@ -160,7 +160,8 @@ static void keep_best(struct figures *best, const struct figures *f)
         best->decode_tps = f->decode_tps;
     if (f->prefill_tps > best->prefill_tps)
         best->prefill_tps = f->prefill_tps;
-    if (f->cpu_us_per_tok > 0 && (best->cpu_us_per_tok == 0 || f->cpu_us_per_tok < best->cpu_us_per_tok))
+    if (f->cpu_us_per_tok > 0 &&
+        (best->cpu_us_per_tok == 0 || f->cpu_us_per_tok < best->cpu_us_per_tok))
         best->cpu_us_per_tok = f->cpu_us_per_tok;
     if (f->engine_us_per_tok > 0 &&
         (best->engine_us_per_tok == 0 || f->engine_us_per_tok < best->engine_us_per_tok))
@@ -213,7 +214,9 @@ static void print_wall(const struct figures wall[N_CONFIGS], int threads, int n_
         print_overhead(ov, sizeof ov, wall[REF].decode_tps, wall[i].decode_tps, true);
         printf("  %-18s %12.2f %13.2f %12s%s\n", configs[i].name, wall[i].decode_tps,
                wall[i].prefill_tps, i == REF ? "(reference)" : ov,
-               i == 2 ? "   target <= 1 %" : i == 3 ? "   target <= 5 %" : "");
+               i == 2   ? "   target <= 1 %"
+               : i == 3 ? "   target <= 5 %"
+                        : "");
     }
 }
 
@@ -223,8 +226,8 @@ static void print_cpu(const struct figures cpu[N_CONFIGS], int n_gen_cpu)
            "  other load): the engine thread alone (hooks, marks), and the whole process\n"
            "  (+ sampler and store writer threads: SQLite rows)\n",
            n_gen_cpu);
-    printf("  %-18s %12s %10s %10s %13s %10s %10s\n", "depth", "engine us/tok", "vs off",
-           "vs none", "process us/tok", "vs off", "vs none");
+    printf("  %-18s %12s %10s %10s %13s %10s %10s\n", "depth", "engine us/tok", "vs off", "vs none",
+           "process us/tok", "vs off", "vs none");
     for (size_t i = 0; i < N_CONFIGS; i++) {
         char eo[32], en[32], po[32], pn[32];
         print_overhead(eo, sizeof eo, cpu[REF].engine_us_per_tok, cpu[i].engine_us_per_tok, false);

@@ -239,8 +239,7 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
         snprintf(per[0], sizeof per[0], " (%.6g %s per 1000 output tokens)", c->cost_per_1k_tokens,
                  c->currency);
     if (!isnan(c->co2_g_per_1k_tokens))
-        snprintf(per[1], sizeof per[1], " (%.6g g per 1000 output tokens)",
-                 c->co2_g_per_1k_tokens);
+        snprintf(per[1], sizeof per[1], " (%.6g g per 1000 output tokens)", c->co2_g_per_1k_tokens);
     printf("  %-27s %.6g %s%s at %.3g %s/kWh%s\n", "cost", c->cost, c->currency, per[0],
            c->price_per_kwh, c->currency, c->from_run ? "" : " (default price)");
     printf("  %-27s %.6g g%s at %.4g g/kWh%s\n", "CO2", c->co2_g, per[1], c->co2_g_per_kwh,

@@ -47,8 +47,7 @@ static void usage(FILE *out)
             "      --model-idle-w W   CPU model: idle watts (default %.1f)\n"
             "      --model-core-w W   CPU model: watts per busy core (default %.1f)\n"
             "      --model-system     CPU model follows all CPUs, not only CMD's process tree\n"
-            "      --no-store         do not save the run in the run database\n"
-            WL_CLI_DB_HELP
+            "      --no-store         do not save the run in the run database\n" WL_CLI_DB_HELP
             "  -h, --help             show this help\n"
             "\n"
             "Examples:\n"

@@ -79,28 +79,7 @@ static int merge_word(const wl_tokenizer *t, const char *w, size_t n, struct wl_
         s->sym[i] = (struct wl__tok_sym){i - 1, i + 1 < ns ? i + 1 : -1, (uint32_t)i, 1};
     st->n_symbols += n;
 
-    int rc = 0;
-    s->heap.n = 0;
-    for (int32_t i = 1; rc == 0 && i < ns; i++)
-        rc = add_pair(t, s, w, i - 1, i, st);
-    while (rc == 0 && s->heap.n > 0) {
-        struct wl__tok_cand c = wl__tok_heap_pop(&s->heap);
-        int32_t l = (int32_t)(uint32_t)c.key;
-        struct wl__tok_sym *a = &s->sym[l], *b = &s->sym[c.right];
-        if (a->n == 0 || b->n == 0 || a->n + b->n != c.size) {
-            st->n_stale++;
-            continue;
-        }
-        a->n += b->n;
-        b->n = 0;
-        a->next = b->next;
-        if (a->next >= 0)
-            s->sym[a->next].prev = l;
-        st->n_merges++;
-        rc = add_pair(t, s, w, a->prev, l, st);
-        if (rc == 0)
-            rc = add_pair(t, s, w, l, a->next, st);
-    }
+    int rc = wl__tok_merge_symbols(t, s, w, ns, add_pair, st);
     for (int32_t i = 0; rc == 0 && i != -1; i = s->sym[i].next)
         rc = emit_symbol(t, w + s->sym[i].off, s->sym[i].n, out, st);
     return rc;

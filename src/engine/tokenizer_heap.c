@@ -1,4 +1,5 @@
-/* Binary min-heap of merge candidates for the SPM and BPE merge loops, so a
+/* Binary min-heap of merge candidates and the merge loop shared by SPM and BPE
+ * (they differ only in how a pair is scored), so a
  * word of n symbols merges in O(n log n) instead of rescanning all pairs.
  * Owned by one call's scratch; not thread-shared.
  */
@@ -56,4 +57,32 @@ struct wl__tok_cand wl__tok_heap_pop(struct wl__tok_heap *h)
     if (h->n > 0)
         h->v[i] = last;
     return top;
+}
+
+int wl__tok_merge_symbols(const wl_tokenizer *t, struct wl__tok_scratch *s, const char *text,
+                          int32_t n_sym, wl__tok_pair_fn add, struct wl_tok_stats *st)
+{
+    int rc = 0;
+    s->heap.n = 0;
+    for (int32_t i = 1; rc == 0 && i < n_sym; i++)
+        rc = add(t, s, text, i - 1, i, st);
+    while (rc == 0 && s->heap.n > 0) {
+        struct wl__tok_cand c = wl__tok_heap_pop(&s->heap);
+        int32_t l = (int32_t)(uint32_t)c.key;
+        struct wl__tok_sym *a = &s->sym[l], *b = &s->sym[c.right];
+        if (a->n == 0 || b->n == 0 || a->n + b->n != c.size) {
+            st->n_stale++;
+            continue;
+        }
+        a->n += b->n;
+        b->n = 0;
+        a->next = b->next;
+        if (a->next >= 0)
+            s->sym[a->next].prev = l;
+        st->n_merges++;
+        rc = add(t, s, text, a->prev, l, st);
+        if (rc == 0)
+            rc = add(t, s, text, l, a->next, st);
+    }
+    return rc;
 }

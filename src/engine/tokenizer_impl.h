@@ -200,6 +200,20 @@ int wl__tok_cache_put(struct wl__tok_scratch *s, const char *w, size_t n, uint64
 
 void wl__tok_scratch_free(struct wl__tok_scratch *s);
 
+/* Scores the pair (symbol l, symbol r) of text and queues it on s->heap when
+ * it may merge; a negative l or r is no pair. SPM scores by token score, BPE
+ * by merge rank. */
+typedef int (*wl__tok_pair_fn)(const wl_tokenizer *t, struct wl__tok_scratch *s, const char *text,
+                               int32_t l, int32_t r, struct wl_tok_stats *st);
+
+/* The merge loop shared by SPM and BPE (tokenizer_heap.c): queues every
+ * adjacent pair of the n_sym linked symbols in s->sym through add, then
+ * repeatedly merges the best pair that is still valid (a stale candidate,
+ * whose symbols changed since it was queued, is skipped and counted) and
+ * queues the merged symbol's new pairs. The result is the list from s->sym[0]. */
+int wl__tok_merge_symbols(const wl_tokenizer *t, struct wl__tok_scratch *s, const char *text,
+                          int32_t n_sym, wl__tok_pair_fn add, struct wl_tok_stats *st);
+
 /* False when no token contains unit a directly followed by unit b (units:
  * code points, or 0x110000 + byte for invalid UTF-8). */
 bool wl__tok_spm_pair_possible(const wl_tokenizer *t, uint32_t a, uint32_t b);

@@ -112,28 +112,7 @@ static int spm_segment(const wl_tokenizer *t, const char *buf, size_t len,
     s->sym[n_sym - 1].next = -1;
     st->n_symbols += (uint64_t)n_sym;
 
-    int rc = 0;
-    s->heap.n = 0;
-    for (int32_t i = 1; rc == 0 && i < n_sym; i++)
-        rc = try_add(t, s, buf, i - 1, i, st);
-    while (rc == 0 && s->heap.n > 0) {
-        struct wl__tok_cand c = wl__tok_heap_pop(&s->heap);
-        int32_t l = (int32_t)(uint32_t)c.key;
-        struct wl__tok_sym *a = &s->sym[l], *b = &s->sym[c.right];
-        if (a->n == 0 || b->n == 0 || a->n + b->n != c.size) {
-            st->n_stale++;
-            continue;
-        }
-        a->n += b->n;
-        b->n = 0;
-        a->next = b->next;
-        if (a->next >= 0)
-            s->sym[a->next].prev = l;
-        st->n_merges++;
-        rc = try_add(t, s, buf, a->prev, l, st);
-        if (rc == 0)
-            rc = try_add(t, s, buf, l, a->next, st);
-    }
+    int rc = wl__tok_merge_symbols(t, s, buf, n_sym, try_add, st);
     for (int32_t i = 0; rc == 0 && i != -1; i = s->sym[i].next)
         rc = emit_symbol(t, buf + s->sym[i].off, s->sym[i].n, out, st);
     return rc;

@@ -40,8 +40,8 @@ void wl_headline_choose(const struct wl_domain_info dom[WL_DOMAIN_COUNT], uint16
             continue;
         if (dom[d].method > *method)
             *method = dom[d].method;
-        n += (size_t)snprintf(scope + n, n < scope_size ? scope_size - n : 0, "%s%s",
-                              n ? "+" : "", wl_domain_name((enum wl_domain)d));
+        n += (size_t)snprintf(scope + n, n < scope_size ? scope_size - n : 0, "%s%s", n ? "+" : "",
+                              wl_domain_name((enum wl_domain)d));
         if (n >= scope_size)
             n = scope_size ? scope_size - 1 : 0;
     }

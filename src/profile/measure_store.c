@@ -62,8 +62,9 @@ static char *provenance_json(const struct wl_measure_result *r, const char *scop
     json_object_set_new(j, "energy_scope", json_string(scope));
     json_object_set_new(j, "energy_method", json_string(wl_method_key(method)));
     json_object_set_new(j, "model_only", json_boolean(r->model_only));
-    json_object_set_new(j, "command_energy", json_string("energy window from the command's "
-                                                         "start to its exit"));
+    json_object_set_new(j, "command_energy",
+                        json_string("energy window from the command's "
+                                    "start to its exit"));
     json_object_set_new(j, "sample_interval_ms", json_real((double)r->stats.interval_ns / 1e6));
     json_object_set_new(j, "sensors", json_string(r->sensors_desc));
     json_t *doms = json_array();
@@ -145,9 +146,13 @@ int wl_measure_save_run(wl_store *st, const struct wl_measure_save *p, char *id_
         goto done;
     }
     if (!r) {
-        struct wl_run_totals tot = {.status = WL_RUN_FAILED, .duration_ms = WL_STORE_UNSET,
-                                    .energy_j = WL_STORE_UNSET, .input_tokens = -1,
-                                    .output_tokens = -1, .kv_cache_bytes = -1, .sample_rate_hz = WL_STORE_UNSET,
+        struct wl_run_totals tot = {.status = WL_RUN_FAILED,
+                                    .duration_ms = WL_STORE_UNSET,
+                                    .energy_j = WL_STORE_UNSET,
+                                    .input_tokens = -1,
+                                    .output_tokens = -1,
+                                    .kv_cache_bytes = -1,
+                                    .sample_rate_hz = WL_STORE_UNSET,
                                     .error = p->error ? p->error : "measuring could not start"};
         rc = wl_store_run_finish(run, &tot);
         run = NULL;
@@ -241,11 +246,15 @@ int wl_measure_save_run(wl_store *st, const struct wl_measure_save *p, char *id_
         wl_errmsg_set(err, rc, "cannot store the run: %s", wl_store_last_error(st));
     goto done;
 
-fail_run: {
+fail_run : {
     /* keep what was written, and say the run failed to be stored whole */
-    struct wl_run_totals ftot = {.status = WL_RUN_FAILED, .duration_ms = dur_ms,
-                                 .energy_j = WL_STORE_UNSET, .input_tokens = -1,
-                                 .output_tokens = -1, .kv_cache_bytes = -1, .sample_rate_hz = WL_STORE_UNSET,
+    struct wl_run_totals ftot = {.status = WL_RUN_FAILED,
+                                 .duration_ms = dur_ms,
+                                 .energy_j = WL_STORE_UNSET,
+                                 .input_tokens = -1,
+                                 .output_tokens = -1,
+                                 .kv_cache_bytes = -1,
+                                 .sample_rate_hz = WL_STORE_UNSET,
                                  .error = err->text};
     wl_store_run_finish(run, &ftot);
 }

@@ -18,11 +18,11 @@
 #include <stdint.h>
 
 struct wl_measure_save {
-    char *const *argv;             /* the command (NULL-terminated) */
+    char *const *argv;                      /* the command (NULL-terminated) */
     const struct wl_measure_result *result; /* NULL when measuring could not start */
-    const char *error;             /* why it failed (NULL when the command ran) */
-    int64_t created_at_ms;         /* used when result is NULL; 0 = now */
-    const char *host_cpu;          /* optional */
+    const char *error;                      /* why it failed (NULL when the command ran) */
+    int64_t created_at_ms;                  /* used when result is NULL; 0 = now */
+    const char *host_cpu;                   /* optional */
 };
 
 /* Writes the run and finishes it: status failed when the command could not be

@@ -246,7 +246,7 @@ int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
     } else {
         wl_sensor_params_default(&sp);
         /* the engine runs in this process and starts no children: the
-         * process clock is the same CPU time as a /proc walk, ~100x cheaper */
+         * process clock is the same CPU time as a /proc walk, far cheaper */
         sp.model.scope = WL_MODEL_SCOPE_SELF;
         sp.model.pid = 0;
     }

@@ -8,9 +8,9 @@
  * scan when that file does not exist); or, for this process alone (scope
  * SELF), from clock_gettime(CLOCK_PROCESS_CPUTIME_ID): the same quantity as
  * the process's utime+stime (the kernel derives those from the same runtime)
- * at nanosecond instead of clock-tick resolution, for ~100 ns instead of a
- * /proc walk (tens of microseconds) -- what makes per-section marks in the
- * profiler affordable. The tree total is kept monotonic: a descendant
+ * at nanosecond instead of clock-tick resolution, for one syscall (~0.6 us)
+ * instead of a /proc walk (tens of microseconds) -- what makes per-section
+ * marks in the profiler affordable. The tree total is kept monotonic: a descendant
  * re-parented away from the tree takes its time with it, so the largest total
  * seen is used. The single channel is labelled model_estimate.
  * Energy since open = idle_w * wall + busy_core_w * cpu, in microjoules.
@@ -36,8 +36,8 @@ struct cpu_model {
     long clk_tck;
     bool use_children;  /* /proc/PID/task/TID/children exists */
     uint64_t t0_ns;
-    uint64_t cpu0_ns;    /* CPU time at open */
-    uint64_t cpu_max_ns; /* largest CPU time seen (the tree total stays monotonic) */
+    uint64_t cpu0_ns;            /* CPU time at open */
+    uint64_t cpu_max_ns;         /* largest CPU time seen (the tree total stays monotonic) */
     pid_t stack[MODEL_MAX_TREE]; /* tree walk work list */
     /* full-scan fallback: (pid, ppid, ticks), grown on demand */
     struct proc_ent {

@@ -281,8 +281,8 @@ static void test_self_scope_counts_threads_not_children(void **state)
      * reads: allow 1 ms of CPU time either way (7.5 mJ), far below a tick */
     double want = 10.0 * wall + 7.5 * cpu;
     if (fabs((e1 - e0) - want) > 7.5 * 0.001 + 10.0 * 0.001) {
-        fprintf(stderr, "model energy %.5f J, expected %.5f J (wall %.4f s, cpu %.4f s)\n",
-                e1 - e0, want, wall, cpu);
+        fprintf(stderr, "model energy %.5f J, expected %.5f J (wall %.4f s, cpu %.4f s)\n", e1 - e0,
+                want, wall, cpu);
         fail();
     }
     wl_sensor_close(s);

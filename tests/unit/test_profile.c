@@ -39,6 +39,7 @@ struct driver {
     double cum_uj;
     uint64_t t_last_ns;
     double power_w;      /* current */
+    int32_t cur_tok;     /* output token being generated, -1 between tokens */
     struct wl_hooks inner;
 };
 
@@ -60,15 +61,25 @@ static void drive(struct driver *d)
 static void driver_hook(void *ud, const struct wl_hook_event *ev)
 {
     struct driver *d = ud;
-    /* make each token last a few ms so microsecond effects stay far below 1 % */
+    /* make each token last ~10 ms so that the time between this drive and
+     * the recorder's read of the counter (microseconds; tens of them under
+     * TSan on a loaded machine, where 3 ms tokens failed the 1 % now and
+     * then) stays far below 1 % of a token */
     if (ev->kind == WL_HOOK_SECTION && ev->begin && ev->section == WL_SECTION_SAMPLING)
-        wl_clock_sleep_ns(3000000);
+        wl_clock_sleep_ns(10000000);
     drive(d);
     d->inner.fn(d->inner.user_data, ev);
-    /* a token's window starts where the previous one ended: switch the power
-     * right after the recorder has closed the previous token */
-    if (ev->kind == WL_HOOK_TOKEN && !ev->begin)
-        d->power_w = token_power_w(ev->token_index + 1);
+    /* a token's window ends with the mark of its last section (detokenize)
+     * and the next one starts there: switch the power right after the
+     * recorder has taken that mark, so the boundary of the power schedule is
+     * the boundary of the windows (switching at the token's end event would
+     * leave the gap between the two events, long when the machine preempts
+     * the thread there, at the old power inside the next token's window) */
+    if (ev->kind == WL_HOOK_TOKEN)
+        d->cur_tok = ev->begin ? ev->token_index : -1;
+    if (ev->kind == WL_HOOK_SECTION && !ev->begin && ev->section == WL_SECTION_DETOKENIZE &&
+        d->cur_tok >= 0)
+        d->power_w = token_power_w(d->cur_tok + 1);
     if (ev->kind == WL_HOOK_PHASE && !ev->begin && ev->phase == WL_PHASE_PREFILL)
         d->power_w = token_power_w(0);
 }
@@ -179,6 +190,7 @@ static void test_token_energy_matches_driven_counter(void **state)
     struct driver d = {.fd = open(p, O_WRONLY), .power_w = 5.0};
     assert_true(d.fd >= 0);
     d.t_last_ns = wl_clock_now_ns();
+    d.cur_tok = -1;
 
     wl_model *m = synth_model(root);
     wl_tokenizer *tok = NULL;
