@@ -1,0 +1,163 @@
+/* Error mapping and small statement helpers of the SQLite backend; see
+ * sqlite_impl.h. Stateless apart from the connection passed in. */
+#include "store/sqlite_impl.h"
+
+#include "util/clock.h"
+#include "wattlens/error.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int wl__code(int src)
+{
+    switch (src & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return 0;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return WL_EBUSY;
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+        return WL_EFORMAT;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+    case SQLITE_AUTH:
+        return WL_EACCES;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+        return WL_EINVAL;
+    case SQLITE_FULL:
+        return WL_EFULL;
+    case SQLITE_IOERR:
+        return WL_EIO;
+    case SQLITE_NOMEM:
+        return WL_ENOMEM;
+    default:
+        return WL_EDB;
+    }
+}
+
+/* Maps a failed SQLite call to a WL_E* code with a message naming the file. */
+int wl__fail(struct wl__db *d, int src, struct wl_errmsg *err, const char *what)
+{
+    int code = wl__code(src);
+    const char *msg = d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(src);
+    if (code == WL_EBUSY)
+        return wl_errmsg_set(err, code,
+                             "%s: %s: the database is locked by another process "
+                             "(waited %d ms); try again when it is done",
+                             d->path, what, d->busy_timeout_ms);
+    if (code == WL_EACCES)
+        return wl_errmsg_set(err, code,
+                             "%s: %s: cannot write the database (%s); check the permissions of "
+                             "the file and of its directory",
+                             d->path, what, msg);
+    return wl_errmsg_set(err, code, "%s: %s: %s", d->path, what, msg);
+}
+
+int wl__exec(struct wl__db *d, const char *sql, struct wl_errmsg *err, const char *what)
+{
+    int rc = sqlite3_exec(d->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : wl__fail(d, rc, err, what);
+}
+
+int wl__prepare(struct wl__db *d, const char *sql, sqlite3_stmt **st, struct wl_errmsg *err)
+{
+    int rc = sqlite3_prepare_v2(d->db, sql, -1, st, NULL);
+    return rc == SQLITE_OK ? 0 : wl__fail(d, rc, err, "preparing a query");
+}
+
+void wl__bind_double(sqlite3_stmt *st, int i, double v)
+{
+    if (v != v)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_double(st, i, v);
+}
+
+void wl__bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+void wl__bind_int_or_null(sqlite3_stmt *st, int i, int64_t v, int64_t null_below)
+{
+    if (v < null_below)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_int64(st, i, v);
+}
+
+double wl__col_double(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? WL_STORE_UNSET
+                                                     : sqlite3_column_double(st, i);
+}
+
+int64_t wl__col_int(sqlite3_stmt *st, int i, int64_t if_null)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? if_null : sqlite3_column_int64(st, i);
+}
+
+char *wl__col_strdup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? strdup((const char *)s) : NULL;
+}
+
+void wl__col_copy(sqlite3_stmt *st, int i, char *buf, size_t size)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    snprintf(buf, size, "%s", s ? (const char *)s : "");
+}
+
+/* Steps a statement that returns no rows, then resets it. */
+int wl__step_done(struct wl__db *d, sqlite3_stmt *st, struct wl_errmsg *err, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : wl__fail(d, rc, err, what);
+}
+
+int64_t wl__file_bytes(const char *path)
+{
+    struct stat st;
+    char wal[WL_STORE_PATH_MAX + 8];
+    int64_t n = 0;
+    if (stat(path, &st) == 0)
+        n += (int64_t)st.st_size;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    if (stat(wal, &st) == 0)
+        n += (int64_t)st.st_size;
+    return n;
+}
+
+int64_t wl__now_ms(void)
+{
+    return wl_clock_realtime_ns() / 1000000;
+}
+
+int wl__pragma_int(struct wl__db *d, const char *sql, int64_t *out, struct wl_errmsg *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = wl__prepare(d, sql, &st, err);
+    if (rc != 0)
+        return rc;
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        rc = wl__fail(d, s, err, "reading the database header");
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -1,0 +1,704 @@
+/* Queries of the SQLite backend: listing with filters and sorts, id
+ * resolution, row iteration for exports, the summary aggregates, delete,
+ * retention and stats. Read-only except delete and gc. See sqlite_impl.h. */
+#include "store/sqlite_impl.h"
+
+#include "util/clock.h"
+#include "wattlens/energy.h"
+#include "wattlens/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- queries ------------------------------------------------------------- */
+
+/* Columns of a run row, in wl__read_row order. */
+#define WL__ROW_COLS                                                                               \
+    "r.uuid, r.created_at_ms, r.status, r.kind, r.command, r.model_name, r.prompt, "               \
+    "r.experiment, (SELECT group_concat(tag, ',') FROM (SELECT tag FROM run_tags t "               \
+    "WHERE t.run_id = r.id ORDER BY tag)), r.duration_ms, r.energy_j, r.energy_method, "           \
+    "r.input_tokens, r.output_tokens, r.j_per_token"
+#define WL__ROW_NCOLS 15
+
+static int wl__read_row(sqlite3_stmt *st, int c, struct wl_run_row *row)
+{
+    memset(row, 0, sizeof *row);
+    wl__col_copy(st, c + 0, row->id, sizeof row->id);
+    row->created_at_ms = sqlite3_column_int64(st, c + 1);
+    wl_run_status_parse((const char *)sqlite3_column_text(st, c + 2), &row->status);
+    wl_run_kind_parse((const char *)sqlite3_column_text(st, c + 3), &row->kind);
+    row->command = wl__col_strdup(st, c + 4);
+    row->model_name = wl__col_strdup(st, c + 5);
+    row->prompt = wl__col_strdup(st, c + 6);
+    row->experiment = wl__col_strdup(st, c + 7);
+    row->tags = wl__col_strdup(st, c + 8);
+    row->duration_ms = wl__col_double(st, c + 9);
+    row->energy_j = wl__col_double(st, c + 10);
+    row->has_energy_method =
+        wl_method_parse((const char *)sqlite3_column_text(st, c + 11), &row->energy_method) == 0;
+    row->input_tokens = wl__col_int(st, c + 12, -1);
+    row->output_tokens = wl__col_int(st, c + 13, -1);
+    row->j_per_token = wl__col_double(st, c + 14);
+    return 0;
+}
+
+static int wl__list_push(struct wl_run_list *l, size_t *cap, sqlite3_stmt *st)
+{
+    if (l->n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        struct wl_run_row *nr = realloc(l->rows, nc * sizeof *nr);
+        if (!nr)
+            return WL_ENOMEM;
+        l->rows = nr;
+        *cap = nc;
+    }
+    wl__read_row(st, 0, &l->rows[l->n++]);
+    return 0;
+}
+
+/* WHERE clause of a run filter; parameters ?1..?7 bound by wl__bind_filter. */
+static const char wl__filter_sql[] =
+    " WHERE (?1 IS NULL OR instr(lower(coalesce(r.model_name, '') || char(10) || "
+    "coalesce(r.model_path, '') || char(10) || coalesce(r.command, '')), lower(?1)) > 0)"
+    " AND (?2 IS NULL OR EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.id AND t.tag = ?2))"
+    " AND (?3 IS NULL OR r.experiment = ?3)"
+    " AND (?4 IS NULL OR r.created_at_ms >= ?4)"
+    " AND (?5 IS NULL OR r.created_at_ms < ?5)"
+    " AND (?6 IS NULL OR instr(lower(coalesce(r.prompt, '')), lower(?6)) > 0)";
+
+static void wl__bind_filter(sqlite3_stmt *st, const struct wl_store_filter *f)
+{
+    wl__bind_text(st, 1, f->model && *f->model ? f->model : NULL);
+    wl__bind_text(st, 2, f->tag && *f->tag ? f->tag : NULL);
+    wl__bind_text(st, 3, f->experiment && *f->experiment ? f->experiment : NULL);
+    wl__bind_int_or_null(st, 4, f->since_ms, 1);
+    wl__bind_int_or_null(st, 5, f->until_ms, 1);
+    wl__bind_text(st, 6, f->search && *f->search ? f->search : NULL);
+}
+
+int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_store_sort sort,
+                         int64_t limit, int64_t offset, struct wl_run_list *out,
+                         struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    static const char *const order[] = {
+        [WL_SORT_DATE] = "r.created_at_ms DESC, r.id DESC",
+        [WL_SORT_DURATION] = "r.duration_ms IS NULL, r.duration_ms DESC, r.created_at_ms DESC, "
+                             "r.id DESC",
+        [WL_SORT_ENERGY] = "r.energy_j IS NULL, r.energy_j DESC, r.created_at_ms DESC, r.id DESC",
+        [WL_SORT_JPT] = "r.j_per_token IS NULL, r.j_per_token ASC, r.created_at_ms DESC, "
+                        "r.id DESC",
+    };
+    char sql[2048];
+    sqlite3_stmt *st = NULL;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM runs r%s", wl__filter_sql);
+    int rc = wl__prepare(d, sql, &st, err);
+    if (rc != 0)
+        return rc;
+    wl__bind_filter(st, f);
+    int s = sqlite3_step(st);
+    if (s != SQLITE_ROW) {
+        rc = wl__fail(d, s, err, "counting runs");
+        goto done;
+    }
+    out->total = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    snprintf(sql, sizeof sql,
+             "SELECT " WL__ROW_COLS " FROM runs r%s ORDER BY %s LIMIT ?7 OFFSET ?8", wl__filter_sql,
+             order[sort]);
+    rc = wl__prepare(d, sql, &st, err);
+    if (rc != 0)
+        return rc;
+    wl__bind_filter(st, f);
+    sqlite3_bind_int64(st, 7, limit > 0 ? limit : -1);
+    sqlite3_bind_int64(st, 8, offset);
+    size_t cap = 0;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = wl__list_push(out, &cap, st);
+        if (rc != 0) {
+            wl_errmsg_set(err, rc, "out of memory");
+            goto done;
+        }
+    }
+    if (s != SQLITE_DONE)
+        rc = wl__fail(d, s, err, "listing runs");
+done:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int wl__sqlite_resolve_id(void *db, const char *prefix, char *id_out, struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    sqlite3_stmt *st = NULL;
+    int rc = wl__prepare(d,
+                         "SELECT uuid FROM runs WHERE uuid >= ?1 AND uuid < ?1 || '~' "
+                         "ORDER BY uuid LIMIT 2",
+                         &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    int n = 0, s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == 0)
+            wl__col_copy(st, 0, id_out, 37);
+        n++;
+    }
+    if (s != SQLITE_DONE)
+        rc = wl__fail(d, s, err, "looking up a run");
+    else if (n == 0)
+        rc = wl_errmsg_set(err, WL_ENOENT, "no run with id '%s' in %s (see 'wattlens runs')",
+                           prefix, d->path);
+    else if (n > 1)
+        rc =
+            wl_errmsg_set(err, WL_EINVAL, "run id '%s' is ambiguous; give more characters", prefix);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Internal id of a run by its full UUID. */
+static int wl__run_pk(struct wl__db *d, const char *uuid, int64_t *pk, struct wl_errmsg *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = wl__prepare(d, "SELECT id FROM runs WHERE uuid = ?", &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        *pk = sqlite3_column_int64(st, 0);
+    else if (s == SQLITE_DONE)
+        rc = wl_errmsg_set(err, WL_ENOENT, "no run with id '%s' in %s", uuid, d->path);
+    else
+        rc = wl__fail(d, s, err, "looking up a run");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int wl__sqlite_foreach(void *db, const char *id, enum wl_store_table t, int64_t token_lo,
+                       int64_t token_hi, wl_store_row_fn fn, void *user, struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    char sql[2048];
+    int n;
+    switch (t) {
+    case WL_TABLE_RUN:
+        snprintf(sql, sizeof sql,
+                 "SELECT uuid AS id, created_at_ms, "
+                 "strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', created_at_ms / 1000.0, 'unixepoch') AS "
+                 "created_at, status, kind, command, model_name, model_path, model_sha256, "
+                 "model_arch, model_features, prompt, response, "
+                 "(SELECT group_concat(tag, ',') FROM (SELECT tag FROM run_tags t "
+                 "WHERE t.run_id = r.id ORDER BY tag)) AS tags, experiment, depth, sampling, "
+                 "batch_size, threads, context_length, host_name, host_cpu, host_cores, "
+                 "host_memory_bytes, host_gpus, sensor_provenance, duration_ms, energy_j, "
+                 "energy_method, energy_scope, input_tokens, output_tokens, kv_cache_bytes, "
+                 "sample_count, sample_rate_hz, j_per_token, error, extra "
+                 "FROM runs r WHERE id = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL");
+        break;
+    case WL_TABLE_DOMAINS:
+        snprintf(sql, sizeof sql,
+                 "SELECT domain, method, source, energy_j, avg_power_w, baseline_power_w, "
+                 "peak_power_w, peak_t_ms FROM run_domains WHERE run_id = ?1 AND ?2 IS NOT NULL "
+                 "AND ?3 IS NOT NULL ORDER BY domain");
+        break;
+    case WL_TABLE_SAMPLES:
+        n = snprintf(sql, sizeof sql, "SELECT seq, t_ms, phase, method_flags");
+        for (int i = 0; i < WL_DOMAIN_COUNT; i++)
+            n += snprintf(sql + n, sizeof sql - (size_t)n,
+                          ", %s_w AS %s_power_w, %s_j AS %s_energy_j", wl_domain_name(i),
+                          wl_domain_name(i), wl_domain_name(i), wl_domain_name(i));
+        snprintf(sql + n, sizeof sql - (size_t)n,
+                 " FROM power_samples WHERE run_id = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL "
+                 "ORDER BY seq");
+        break;
+    case WL_TABLE_SECTIONS:
+        n = snprintf(sql, sizeof sql,
+                     "SELECT seq, phase, name, token_index, start_ms, end_ms, dur_ms, energy_j, "
+                     "avg_power_w, method AS energy_method");
+        for (int i = 0; i < WL_DOMAIN_COUNT; i++)
+            n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s_j AS %s_energy_j",
+                          wl_domain_name(i), wl_domain_name(i));
+        snprintf(sql + n, sizeof sql - (size_t)n,
+                 " FROM sections WHERE run_id = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL "
+                 "ORDER BY seq");
+        break;
+    case WL_TABLE_TOKENS:
+        snprintf(sql, sizeof sql,
+                 "SELECT idx AS token_index, text, is_input, start_ms, end_ms, dur_ms, energy_j, "
+                 "method AS energy_method, avg_power_w, power_w, edp_js FROM tokens "
+                 "WHERE run_id = ?1 AND idx BETWEEN ?2 AND ?3 ORDER BY idx");
+        break;
+    case WL_TABLE_LAYERS:
+        snprintf(sql, sizeof sql,
+                 "SELECT token_idx AS token_index, layer, dur_ms, energy_j, "
+                 "'attributed' AS energy_method FROM layer_metrics "
+                 "WHERE run_id = ?1 AND token_idx BETWEEN ?2 AND ?3 ORDER BY token_idx, layer");
+        break;
+    case WL_TABLE_COMPONENTS:
+        snprintf(sql, sizeof sql,
+                 "SELECT token_idx AS token_index, layer, component, name, dur_ms, energy_j, "
+                 "'attributed' AS energy_method, act_mean_abs, act_std, act_max_abs, "
+                 "act_sparsity FROM component_metrics "
+                 "WHERE run_id = ?1 AND token_idx BETWEEN ?2 AND ?3 "
+                 "ORDER BY token_idx, layer, component");
+        break;
+    case WL_TABLE_OPS:
+        snprintf(sql, sizeof sql,
+                 "SELECT token_idx AS token_index, layer, component, op, name, dur_ms, energy_j, "
+                 "'attributed' AS energy_method, entropy, max_weight, sparsity, kill_ratio, "
+                 "var_ratio, head_entropy, head_max_weight, head_sparsity FROM op_metrics "
+                 "WHERE run_id = ?1 AND token_idx BETWEEN ?2 AND ?3 "
+                 "ORDER BY token_idx, layer, component, op");
+        break;
+    default:
+        return wl_errmsg_set(err, WL_EINVAL, "unknown table");
+    }
+    int64_t pk = 0;
+    int rc = wl__run_pk(d, id, &pk, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    rc = wl__prepare(d, sql, &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, pk);
+    sqlite3_bind_int64(st, 2, token_lo >= 0 ? token_lo : INT64_MIN);
+    sqlite3_bind_int64(st, 3, token_hi >= 0 ? token_hi : INT64_MAX);
+    size_t ncol = (size_t)sqlite3_column_count(st);
+    const char *names[64];
+    struct wl_store_value vals[64];
+    if (ncol > 64)
+        ncol = 64;
+    for (size_t c = 0; c < ncol; c++)
+        names[c] = sqlite3_column_name(st, (int)c);
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        for (size_t c = 0; c < ncol; c++) {
+            struct wl_store_value *v = &vals[c];
+            memset(v, 0, sizeof *v);
+            switch (sqlite3_column_type(st, (int)c)) {
+            case SQLITE_INTEGER:
+                v->type = WL_VALUE_INT;
+                v->i = sqlite3_column_int64(st, (int)c);
+                break;
+            case SQLITE_FLOAT:
+                v->type = WL_VALUE_REAL;
+                v->r = sqlite3_column_double(st, (int)c);
+                break;
+            case SQLITE_TEXT:
+                v->type = WL_VALUE_TEXT;
+                v->s = (const char *)sqlite3_column_text(st, (int)c);
+                v->n = (size_t)sqlite3_column_bytes(st, (int)c);
+                break;
+            case SQLITE_BLOB:
+                v->type = WL_VALUE_BLOB;
+                v->s = sqlite3_column_blob(st, (int)c);
+                v->n = (size_t)sqlite3_column_bytes(st, (int)c);
+                break;
+            default:
+                v->type = WL_VALUE_NULL;
+            }
+        }
+        int stop = fn(user, ncol, names, vals);
+        if (stop != 0) {
+            rc = stop;
+            goto done;
+        }
+    }
+    if (s != SQLITE_DONE)
+        rc = wl__fail(d, s, err, "reading a run");
+done:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int wl__read_detail(struct wl__db *d, int64_t pk, struct wl_store_run_detail *o,
+                           struct wl_errmsg *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = wl__prepare(d,
+                         "SELECT " WL__ROW_COLS
+                         ", r.energy_scope, r.model_path, r.model_arch, r.depth, r.host_cpu, "
+                         "r.error, r.kv_cache_bytes, r.context_length, r.sample_count, r.threads, "
+                         "r.batch_size, r.sample_rate_hz, r.extra, r.sensor_provenance FROM runs r "
+                         "WHERE r.id = ?",
+                         &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, pk);
+    int s = sqlite3_step(st);
+    if (s != SQLITE_ROW) {
+        rc = s == SQLITE_DONE ? wl_errmsg_set(err, WL_ENOENT, "run vanished")
+                              : wl__fail(d, s, err, "reading a run");
+        goto done;
+    }
+    int c = WL__ROW_NCOLS;
+    wl__read_row(st, 0, &o->row);
+    o->energy_scope = wl__col_strdup(st, c++);
+    o->model_path = wl__col_strdup(st, c++);
+    o->model_arch = wl__col_strdup(st, c++);
+    o->depth = wl__col_strdup(st, c++);
+    o->host_cpu = wl__col_strdup(st, c++);
+    o->error = wl__col_strdup(st, c++);
+    o->kv_cache_bytes = wl__col_int(st, c++, -1);
+    o->context_length = wl__col_int(st, c++, -1);
+    o->sample_count = wl__col_int(st, c++, -1);
+    o->threads = wl__col_int(st, c++, -1);
+    o->batch_size = wl__col_int(st, c++, -1);
+    o->sample_rate_hz = wl__col_double(st, c++);
+    o->extra_json = wl__col_strdup(st, c++);
+    o->sensor_provenance_json = wl__col_strdup(st, c++);
+    sqlite3_finalize(st);
+    st = NULL;
+    rc = wl__prepare(d,
+                     "SELECT domain, method, source, energy_j, avg_power_w, baseline_power_w, "
+                     "peak_power_w, peak_t_ms FROM run_domains WHERE run_id = ?",
+                     &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, pk);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW && o->n_domains < WL_DOMAIN_COUNT) {
+        struct wl_store_domain *dm = &o->domains[o->n_domains];
+        if (wl_domain_parse((const char *)sqlite3_column_text(st, 0), &dm->domain) != 0)
+            continue;
+        if (wl_method_parse((const char *)sqlite3_column_text(st, 1), &dm->method) != 0)
+            dm->method = WL_METHOD_COUNT;
+        wl__col_copy(st, 2, o->domain_source[o->n_domains], sizeof o->domain_source[0]);
+        dm->energy_j = wl__col_double(st, 3);
+        dm->avg_power_w = wl__col_double(st, 4);
+        dm->baseline_power_w = wl__col_double(st, 5);
+        dm->peak_power_w = wl__col_double(st, 6);
+        dm->peak_t_ms = wl__col_double(st, 7);
+        o->n_domains++;
+    }
+    if (s != SQLITE_DONE && s != SQLITE_ROW)
+        rc = wl__fail(d, s, err, "reading a run's domains");
+done:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Runs a query and hands each row to fn; for the summary's small result sets. */
+static int wl__query(struct wl__db *d, const char *sql, int64_t pk,
+                     int (*fn)(sqlite3_stmt *st, void *u), void *u, struct wl_errmsg *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = wl__prepare(d, sql, &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, pk);
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = fn(st, u);
+        if (rc != 0) {
+            wl_errmsg_set(err, rc, "out of memory");
+            goto done;
+        }
+    }
+    if (s != SQLITE_DONE)
+        rc = wl__fail(d, s, err, "summarising a run");
+done:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int wl__grow(void **arr, size_t n, size_t elem)
+{
+    /* Grows to the next power of two; n is the count before appending. */
+    if (n & (n - 1))
+        return 0;
+    void *p = realloc(*arr, (n ? n * 2 : 1) * elem);
+    if (!p)
+        return WL_ENOMEM;
+    *arr = p;
+    return 0;
+}
+
+static int wl__phase_row(sqlite3_stmt *st, void *u)
+{
+    struct wl_store_aggregates *a = u;
+    if (wl__grow((void **)&a->phases, a->n_phases, sizeof *a->phases) != 0)
+        return WL_ENOMEM;
+    struct wl_agg_phase *p = &a->phases[a->n_phases++];
+    memset(p, 0, sizeof *p);
+    wl__col_copy(st, 0, p->name, sizeof p->name);
+    p->n_sections = sqlite3_column_int64(st, 1);
+    p->start_ms = wl__col_double(st, 2);
+    p->end_ms = wl__col_double(st, 3);
+    p->dur_ms = wl__col_double(st, 4);
+    p->energy_j = wl__col_double(st, 5);
+    for (int dm = 0; dm < WL_DOMAIN_COUNT; dm++) {
+        p->domain_energy_j[dm] = wl__col_double(st, 6 + dm);
+        if (p->domain_energy_j[dm] == p->domain_energy_j[dm])
+            p->domain_mask |= 1u << dm;
+    }
+    return 0;
+}
+
+static int wl__layer_row(sqlite3_stmt *st, void *u)
+{
+    struct wl_store_aggregates *a = u;
+    if (wl__grow((void **)&a->layers, a->n_layers, sizeof *a->layers) != 0)
+        return WL_ENOMEM;
+    struct wl_agg_layer *l = &a->layers[a->n_layers++];
+    l->layer = sqlite3_column_int(st, 0);
+    l->n = sqlite3_column_int64(st, 1);
+    l->dur_ms = wl__col_double(st, 2);
+    l->energy_j = wl__col_double(st, 3);
+    return 0;
+}
+
+static int wl__component_row(sqlite3_stmt *st, void *u)
+{
+    struct wl_store_aggregates *a = u;
+    if (wl__grow((void **)&a->components, a->n_components, sizeof *a->components) != 0)
+        return WL_ENOMEM;
+    struct wl_agg_component *c = &a->components[a->n_components++];
+    memset(c, 0, sizeof *c);
+    c->layer = sqlite3_column_int(st, 0);
+    c->component = sqlite3_column_int(st, 1);
+    wl__col_copy(st, 2, c->name, sizeof c->name);
+    c->n = sqlite3_column_int64(st, 3);
+    c->dur_ms = wl__col_double(st, 4);
+    c->energy_j = wl__col_double(st, 5);
+    return 0;
+}
+
+static int wl__token_row(sqlite3_stmt *st, void *u)
+{
+    struct wl_agg_tokens *t = u;
+    bool input = sqlite3_column_int(st, 0) != 0;
+    int64_t n = sqlite3_column_int64(st, 1);
+    double e = wl__col_double(st, 2);
+    if (input) {
+        t->n_input = n;
+        t->input_energy_j = e;
+    } else {
+        t->n_output = n;
+        t->output_energy_j = e;
+        t->first_output_end_ms = wl__col_double(st, 3);
+        t->last_output_end_ms = wl__col_double(st, 4);
+        t->output_edp_js = wl__col_double(st, 5);
+    }
+    return 0;
+}
+
+static int wl__output_token_row(sqlite3_stmt *st, void *u)
+{
+    struct wl_store_aggregates *a = u;
+    if (wl__grow((void **)&a->output_tokens, a->n_output_tokens, sizeof *a->output_tokens) != 0)
+        return WL_ENOMEM;
+    struct wl_agg_token *t = &a->output_tokens[a->n_output_tokens++];
+    t->index = sqlite3_column_int64(st, 0);
+    t->end_ms = wl__col_double(st, 1);
+    t->dur_ms = wl__col_double(st, 2);
+    t->energy_j = wl__col_double(st, 3);
+    return 0;
+}
+
+static int wl__count_row(sqlite3_stmt *st, void *u)
+{
+    *(int64_t *)u = sqlite3_column_int64(st, 0);
+    return 0;
+}
+
+int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregates *out,
+                       struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    int64_t pk = 0;
+    int rc = wl__run_pk(d, id, &pk, err);
+    if (rc != 0)
+        return rc;
+    rc = wl__read_detail(d, pk, &out->run, err);
+    if (rc != 0)
+        return rc;
+    char sql[1024];
+    int n = snprintf(sql, sizeof sql,
+                     "SELECT phase, count(*), min(start_ms), max(end_ms), sum(dur_ms), "
+                     "sum(energy_j)");
+    for (int i = 0; i < WL_DOMAIN_COUNT; i++)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, ", sum(%s_j)", wl_domain_name(i));
+    snprintf(sql + n, sizeof sql - (size_t)n,
+             " FROM sections WHERE run_id = ? GROUP BY phase ORDER BY min(start_ms), phase");
+    rc = wl__query(d, sql, pk, wl__phase_row, out, err);
+    if (rc != 0)
+        return rc;
+    rc = wl__query(d,
+                   "SELECT layer, count(*), sum(dur_ms), sum(energy_j) FROM layer_metrics "
+                   "WHERE run_id = ? GROUP BY layer ORDER BY layer",
+                   pk, wl__layer_row, out, err);
+    if (rc != 0)
+        return rc;
+    /* Finished runs have precomputed rows; others are aggregated now. */
+    rc = wl__query(d,
+                   "SELECT layer, component, name, n, dur_ms, energy_j FROM component_agg "
+                   "WHERE run_id = ? ORDER BY layer, component",
+                   pk, wl__component_row, out, err);
+    if (rc == 0 && out->n_components == 0)
+        rc = wl__query(d,
+                       "SELECT layer, component, min(name), count(*), sum(dur_ms), sum(energy_j) "
+                       "FROM component_metrics WHERE run_id = ? GROUP BY layer, component "
+                       "ORDER BY layer, component",
+                       pk, wl__component_row, out, err);
+    if (rc != 0)
+        return rc;
+    out->tokens.first_output_end_ms = WL_STORE_UNSET;
+    out->tokens.last_output_end_ms = WL_STORE_UNSET;
+    rc = wl__query(d,
+                   "SELECT is_input, count(*), sum(energy_j), min(end_ms), max(end_ms), "
+                   "sum(edp_js) FROM tokens WHERE run_id = ? GROUP BY is_input",
+                   pk, wl__token_row, &out->tokens, err);
+    if (rc != 0)
+        return rc;
+    rc = wl__query(d,
+                   "SELECT idx, end_ms, dur_ms, energy_j FROM tokens "
+                   "WHERE run_id = ? AND is_input = 0 ORDER BY idx",
+                   pk, wl__output_token_row, out, err);
+    if (rc != 0)
+        return rc;
+    return wl__query(d, "SELECT count(*) FROM power_samples WHERE run_id = ?", pk, wl__count_row,
+                     &out->n_samples, err);
+}
+
+/* Deletes a run bottom-up (leaf tables first, each a contiguous key range),
+ * which is much faster than letting the cascades walk row by row; the
+ * schema's ON DELETE CASCADE stays the rule for any other deleter. */
+static int wl__delete_pk(struct wl__db *d, int64_t pk, struct wl_errmsg *err)
+{
+    static const char *const tables[] = {
+        "op_metrics", "component_metrics", "layer_metrics", "tokens",   "component_agg",
+        "sections",   "power_samples",     "run_domains",   "run_tags",
+    };
+    char sql[128];
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE run_id = %lld", tables[i], (long long)pk);
+        int rc = wl__exec(d, sql, err, "deleting a run");
+        if (rc != 0)
+            return rc;
+    }
+    snprintf(sql, sizeof sql, "DELETE FROM runs WHERE id = %lld", (long long)pk);
+    return wl__exec(d, sql, err, "deleting a run");
+}
+
+int wl__sqlite_delete_run(void *db, const char *id, struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    int rc = wl__exec(d, "BEGIN IMMEDIATE", err, "deleting a run");
+    if (rc != 0)
+        return rc;
+    int64_t pk = 0;
+    rc = wl__run_pk(d, id, &pk, err);
+    if (rc == 0)
+        rc = wl__delete_pk(d, pk, err);
+    if (rc == 0)
+        rc = wl__exec(d, "COMMIT", err, "deleting a run");
+    if (rc != 0)
+        sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int wl__sqlite_gc(void *db, const struct wl_gc_params *p, struct wl_gc_result *out,
+                  struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    out->bytes_before = wl__file_bytes(d->path);
+    int64_t now = p->now_ms > 0 ? p->now_ms : wl__now_ms();
+    int64_t cutoff = p->max_age_days >= 0 ? now - (int64_t)(p->max_age_days * 86400000.0) : 0;
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int64_t *pks = NULL;
+    int rc = wl__exec(d, "BEGIN IMMEDIATE", err, "collecting old runs");
+    if (rc != 0)
+        return rc;
+    rc = wl__prepare(d,
+                     "SELECT " WL__ROW_COLS ", r.id FROM runs r "
+                     "ORDER BY r.created_at_ms DESC, r.id DESC",
+                     &st, err);
+    if (rc != 0)
+        goto fail;
+    int64_t rank = 0;
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t created = sqlite3_column_int64(st, 1);
+        const unsigned char *status = sqlite3_column_text(st, 2);
+        bool too_many = p->keep >= 0 && rank >= p->keep;
+        bool too_old = p->max_age_days >= 0 && created < cutoff;
+        rank++;
+        if (!(too_many || too_old) || (status && strcmp((const char *)status, "running") == 0))
+            continue;
+        size_t before = cap;
+        rc = wl__list_push(&out->removed, &cap, st);
+        if (rc == 0 && cap != before) {
+            int64_t *np = realloc(pks, cap * sizeof *np);
+            if (!np)
+                rc = WL_ENOMEM;
+            else
+                pks = np;
+        }
+        if (rc != 0) {
+            wl_errmsg_set(err, rc, "out of memory");
+            goto fail;
+        }
+        pks[out->removed.n - 1] = sqlite3_column_int64(st, WL__ROW_NCOLS);
+    }
+    if (s != SQLITE_DONE) {
+        rc = wl__fail(d, s, err, "collecting old runs");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    out->removed.total = (int64_t)out->removed.n;
+    if (p->dry_run) {
+        sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+        out->bytes_after = out->bytes_before;
+        free(pks);
+        return 0;
+    }
+    for (size_t i = 0; i < out->removed.n; i++) {
+        rc = wl__delete_pk(d, pks[i], err);
+        if (rc != 0)
+            goto fail;
+    }
+    free(pks);
+    pks = NULL;
+    rc = wl__exec(d, "COMMIT", err, "removing old runs");
+    if (rc != 0)
+        goto fail;
+    rc = wl__exec(d, "VACUUM", err, "compacting the database");
+    if (rc == 0)
+        rc = wl__exec(d, "PRAGMA wal_checkpoint(TRUNCATE)", err, "compacting the database");
+    out->bytes_after = wl__file_bytes(d->path);
+    return rc;
+fail:
+    sqlite3_finalize(st);
+    free(pks);
+    sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int wl__sqlite_stats(void *db, struct wl_store_stats *out, struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    static const char *const tables[WL_TABLE_COUNT] = {
+        "runs",   "run_domains",   "power_samples",     "sections",
+        "tokens", "layer_metrics", "component_metrics", "op_metrics",
+    };
+    for (int t = 0; t < WL_TABLE_COUNT; t++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", tables[t]);
+        int rc = wl__pragma_int(d, sql, &out->rows[t], err);
+        if (rc != 0)
+            return rc;
+    }
+    out->runs = out->rows[WL_TABLE_RUN];
+    int64_t v = 0;
+    int rc = wl__pragma_int(d, "PRAGMA user_version", &v, err);
+    out->schema_version = (int)v;
+    out->file_bytes = wl__file_bytes(d->path);
+    return rc;
+}
