@@ -4,6 +4,7 @@
  * The work is engine/generate.c; this file parses options and prints.
  */
 #include "cli.h"
+#include "cli_sampling.h"
 
 #include "engine/context.h"
 #include "engine/generate.h"
@@ -46,14 +47,7 @@ static void usage(FILE *out)
             "  -n, --n-predict N       tokens to generate (default 128)\n"
             "  -t, --threads N         threads (default: online CPUs)\n"
             "  -c, --ctx-size N        context positions (default: prompt + N, at most the\n"
-            "                          model's training context)\n"
-            "      --temp T            temperature; 0 = greedy (default 0.8)\n"
-            "      --top-k K           keep the K most likely tokens; 0 = all (default 40)\n"
-            "      --top-p P           nucleus sampling threshold; 1 = off (default 0.95)\n"
-            "      --min-p P           drop tokens below P x the top probability; 0 = off\n"
-            "                          (default 0.05)\n"
-            "      --repeat-penalty R  penalty for the last 64 tokens; 1 = off (default 1)\n"
-            "      --seed S            random seed (default 0); same seed, same text\n"
+            "                          model's training context)\n" WL_CLI_SAMPLING_HELP
             "      --cache-type T      KV cache type f16 (default) or f32\n"
             "      --batch N           generate N sequences together (default 1): one prefill\n"
             "                          for all prompts, then one decode step per round for\n"
@@ -118,19 +112,14 @@ static int run_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_g
 
 static int run(int argc, char **argv)
 {
-    enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REP, O_SEED, O_CACHE, O_BATCH };
+    enum { O_CACHE = 256, O_BATCH };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"prompt", required_argument, NULL, 'p'},
         {"n-predict", required_argument, NULL, 'n'},
         {"threads", required_argument, NULL, 't'},
         {"ctx-size", required_argument, NULL, 'c'},
-        {"temp", required_argument, NULL, O_TEMP},
-        {"top-k", required_argument, NULL, O_TOPK},
-        {"top-p", required_argument, NULL, O_TOPP},
-        {"min-p", required_argument, NULL, O_MINP},
-        {"repeat-penalty", required_argument, NULL, O_REP},
-        {"seed", required_argument, NULL, O_SEED},
+        WL_CLI_SAMPLING_OPTIONS,
         {"cache-type", required_argument, NULL, O_CACHE},
         {"batch", required_argument, NULL, O_BATCH},
         {"help", no_argument, NULL, 'h'},
@@ -143,10 +132,14 @@ static int run(int argc, char **argv)
     int n_prompts = 0;
     long n_batch = 1;
     long n_ctx = 0, v;
-    double d;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:p:n:t:c:h", opts, NULL)) != -1) {
+        int sr = wl_cli_sampling_option(CMD, c, optarg, &gp.sampling);
+        if (sr < 0)
+            return WL_EXIT_USAGE;
+        if (sr > 0)
+            continue;
         switch (c) {
         case 'm':
             model = optarg;
@@ -174,36 +167,6 @@ static int run(int argc, char **argv)
         case 'c':
             if (!wl_cli_parse_long(CMD, "-c", optarg, 1, 1 << 24, &n_ctx))
                 return WL_EXIT_USAGE;
-            break;
-        case O_TEMP:
-            if (!wl_cli_parse_double(CMD, "--temp", optarg, 0.0, 100.0, &d))
-                return WL_EXIT_USAGE;
-            gp.sampling.temperature = (float)d;
-            break;
-        case O_TOPK:
-            if (!wl_cli_parse_long(CMD, "--top-k", optarg, 0, 1 << 24, &v))
-                return WL_EXIT_USAGE;
-            gp.sampling.top_k = (int32_t)v;
-            break;
-        case O_TOPP:
-            if (!wl_cli_parse_double(CMD, "--top-p", optarg, 0.0, 1.0, &d))
-                return WL_EXIT_USAGE;
-            gp.sampling.top_p = (float)d;
-            break;
-        case O_MINP:
-            if (!wl_cli_parse_double(CMD, "--min-p", optarg, 0.0, 1.0, &d))
-                return WL_EXIT_USAGE;
-            gp.sampling.min_p = (float)d;
-            break;
-        case O_REP:
-            if (!wl_cli_parse_double(CMD, "--repeat-penalty", optarg, 0.01, 100.0, &d))
-                return WL_EXIT_USAGE;
-            gp.sampling.repeat_penalty = (float)d;
-            break;
-        case O_SEED:
-            if (!wl_cli_parse_long(CMD, "--seed", optarg, 0, 0x7fffffffL, &v))
-                return WL_EXIT_USAGE;
-            gp.sampling.seed = (uint64_t)v;
             break;
         case O_CACHE:
             if (strcmp(optarg, "f16") == 0)
@@ -302,4 +265,5 @@ done:
     return status;
 }
 
-const struct wl_cli_command wl_cli_cmd_generate = {"generate", "generate text with the built-in engine", run};
+const struct wl_cli_command wl_cli_cmd_generate = {"generate",
+                                                   "generate text with the built-in engine", run};

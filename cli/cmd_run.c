@@ -6,6 +6,7 @@
  * generation cleanly and the run is stored as `cancelled`.
  */
 #include "cli.h"
+#include "cli_sampling.h"
 #include "cli_store.h"
 #include "cli_summary.h"
 
@@ -38,59 +39,55 @@ static void on_sigint(int sig)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: wattlens run [-m FILE] -p TEXT [-n N] [-t THREADS] [--depth off|module|deep]\n"
-            "                    [--activations] [--baseline SEC] [--settle SEC] [--tags a,b]\n"
-            "                    [--experiment NAME] [sampling options] [--db FILE] [--json]\n"
-            "\n"
-            "Profiles one generation on the built-in engine: energy and time per phase\n"
-            "(pre_inference, prefill, decode, post_inference), per section, per token, and\n"
-            "with --depth module/deep per layer, component and op. Token and section energies\n"
-            "are energy-counter deltas read exactly at their boundaries (or the CPU-time model's\n"
-            "estimate when no sensor is readable: labelled so); layer, component and op\n"
-            "energies are attributed by time share and labelled 'attributed'. The run is\n"
-            "stored while it happens; the summary printed at the end is read back from the\n"
-            "store, so 'wattlens show ID' prints the same. Ctrl-C stops generation and stores\n"
-            "the run as cancelled with everything so far.\n"
-            "\n"
-            "Without -m, a small synthetic llama model is generated once into\n"
-            "$XDG_CACHE_HOME/wattlens (else ~/.cache/wattlens) and used: its weights are\n"
-            "random, so its text is meaningless; it only shows the profile.\n"
-            "\n"
-            "Options:\n"
-            "  -m, --model FILE        GGUF model (default: the built-in synthetic model)\n"
-            "  -p, --prompt TEXT       prompt (default: \"Once upon a time\")\n"
-            "  -n, --n-predict N       tokens to generate (default 64)\n"
-            "  -t, --threads N         threads (default: online CPUs)\n"
-            "  -c, --ctx-size N        context positions (default: prompt + N)\n"
-            "      --depth D           off (phases, sections, tokens), module (+ layers and\n"
-            "                          components; default) or deep (+ ops)\n"
-            "      --activations       activation statistics per component; with deep also\n"
-            "                          attention statistics per head, MLP kill ratio and norm\n"
-            "                          variance ratio (slower)\n"
-            "      --baseline SEC      idle baseline before the run (default 2; 0 = none)\n"
-            "      --settle SEC        wait after model load before the baseline (default 1)\n"
-            "      --tags a,b          tags stored with the run\n"
-            "      --experiment NAME   experiment name stored with the run\n"
-            "      --price-kwh P       electricity price per kWh (default %.2f)\n"
-            "      --currency C        currency of the price (default %s)\n"
-            "      --co2-g-kwh G       grid carbon intensity, g CO2 per kWh (default %.0f)\n"
-            "      --temp T            temperature; 0 = greedy (default 0.8)\n"
-            "      --top-k K           keep the K most likely tokens; 0 = all (default 40)\n"
-            "      --top-p P           nucleus sampling threshold; 1 = off (default 0.95)\n"
-            "      --min-p P           drop tokens below P x the top probability (default 0.05)\n"
-            "      --repeat-penalty R  penalty for the last 64 tokens; 1 = off (default 1)\n"
-            "      --seed S            random seed (default 0)\n"
-            "      --layers N          rows of the layer table (default 48; 0 = all)\n"
-            "      --json              print one JSON object (run_id, summary, provenance)\n" WL_CLI_DB_HELP
-            "  -h, --help              show this help\n"
-            "\n"
-            "Examples:\n"
-            "  wattlens run                                   # built-in model, a few seconds\n"
-            "  wattlens run -m stories260K.gguf -p \"Once upon a time\" -n 128 --depth deep\n"
-            "  wattlens run -m model.gguf -p \"Hello\" --baseline 0 --tags q8,laptop --json\n"
-            "  wattlens show RUN_ID                           # the summary again, from the store\n",
-            WL_DEFAULT_PRICE_PER_KWH, WL_DEFAULT_CURRENCY, WL_DEFAULT_CO2_G_PER_KWH);
+    fprintf(
+        out,
+        "Usage: wattlens run [-m FILE] -p TEXT [-n N] [-t THREADS] [--depth off|module|deep]\n"
+        "                    [--activations] [--baseline SEC] [--settle SEC] [--tags a,b]\n"
+        "                    [--experiment NAME] [sampling options] [--db FILE] [--json]\n"
+        "\n"
+        "Profiles one generation on the built-in engine: energy and time per phase\n"
+        "(pre_inference, prefill, decode, post_inference), per section, per token, and\n"
+        "with --depth module/deep per layer, component and op. Token and section energies\n"
+        "are energy-counter deltas read exactly at their boundaries (or the CPU-time model's\n"
+        "estimate when no sensor is readable: labelled so); layer, component and op\n"
+        "energies are attributed by time share and labelled 'attributed'. The run is\n"
+        "stored while it happens; the summary printed at the end is read back from the\n"
+        "store, so 'wattlens show ID' prints the same. Ctrl-C stops generation and stores\n"
+        "the run as cancelled with everything so far.\n"
+        "\n"
+        "Without -m, a small synthetic llama model is generated once into\n"
+        "$XDG_CACHE_HOME/wattlens (else ~/.cache/wattlens) and used: its weights are\n"
+        "random, so its text is meaningless; it only shows the profile.\n"
+        "\n"
+        "Options:\n"
+        "  -m, --model FILE        GGUF model (default: the built-in synthetic model)\n"
+        "  -p, --prompt TEXT       prompt (default: \"Once upon a time\")\n"
+        "  -n, --n-predict N       tokens to generate (default 64)\n"
+        "  -t, --threads N         threads (default: online CPUs)\n"
+        "  -c, --ctx-size N        context positions (default: prompt + N)\n"
+        "      --depth D           off (phases, sections, tokens), module (+ layers and\n"
+        "                          components; default) or deep (+ ops)\n"
+        "      --activations       activation statistics per component; with deep also\n"
+        "                          attention statistics per head, MLP kill ratio and norm\n"
+        "                          variance ratio (slower)\n"
+        "      --baseline SEC      idle baseline before the run (default 2; 0 = none)\n"
+        "      --settle SEC        wait after model load before the baseline (default 1)\n"
+        "      --tags a,b          tags stored with the run\n"
+        "      --experiment NAME   experiment name stored with the run\n"
+        "      --price-kwh P       electricity price per kWh (default %.2f)\n"
+        "      --currency C        currency of the price (default %s)\n"
+        "      --co2-g-kwh G       grid carbon intensity, g CO2 per kWh (default "
+        "%.0f)\n" WL_CLI_SAMPLING_HELP
+        "      --layers N          rows of the layer table (default 48; 0 = all)\n"
+        "      --json              print one JSON object (run_id, summary, "
+        "provenance)\n" WL_CLI_DB_HELP "  -h, --help              show this help\n"
+        "\n"
+        "Examples:\n"
+        "  wattlens run                                   # built-in model, a few seconds\n"
+        "  wattlens run -m stories260K.gguf -p \"Once upon a time\" -n 128 --depth deep\n"
+        "  wattlens run -m model.gguf -p \"Hello\" --baseline 0 --tags q8,laptop --json\n"
+        "  wattlens show RUN_ID                           # the summary again, from the store\n",
+        WL_DEFAULT_PRICE_PER_KWH, WL_DEFAULT_CURRENCY, WL_DEFAULT_CO2_G_PER_KWH);
 }
 
 struct progress {
@@ -127,20 +124,26 @@ struct opts {
 
 static int parse(int argc, char **argv, struct opts *o)
 {
-    enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REP, O_SEED, O_DEPTH, O_ACT, O_BASE,
-           O_SETTLE, O_TAGS, O_EXP, O_PRICE, O_CUR, O_CO2, O_JSON, O_LAYERS };
+    enum {
+        O_DEPTH = 256,
+        O_ACT,
+        O_BASE,
+        O_SETTLE,
+        O_TAGS,
+        O_EXP,
+        O_PRICE,
+        O_CUR,
+        O_CO2,
+        O_JSON,
+        O_LAYERS
+    };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"prompt", required_argument, NULL, 'p'},
         {"n-predict", required_argument, NULL, 'n'},
         {"threads", required_argument, NULL, 't'},
         {"ctx-size", required_argument, NULL, 'c'},
-        {"temp", required_argument, NULL, O_TEMP},
-        {"top-k", required_argument, NULL, O_TOPK},
-        {"top-p", required_argument, NULL, O_TOPP},
-        {"min-p", required_argument, NULL, O_MINP},
-        {"repeat-penalty", required_argument, NULL, O_REP},
-        {"seed", required_argument, NULL, O_SEED},
+        WL_CLI_SAMPLING_OPTIONS,
         {"depth", required_argument, NULL, O_DEPTH},
         {"activations", no_argument, NULL, O_ACT},
         {"baseline", required_argument, NULL, O_BASE},
@@ -157,10 +160,14 @@ static int parse(int argc, char **argv, struct opts *o)
         {NULL, 0, NULL, 0},
     };
     long v;
-    double d;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:p:n:t:c:h", opts, NULL)) != -1) {
+        int sr = wl_cli_sampling_option(CMD, c, optarg, &o->gp.sampling);
+        if (sr < 0)
+            return WL_EXIT_USAGE;
+        if (sr > 0)
+            continue;
         switch (c) {
         case 'm':
             o->model = optarg;
@@ -180,36 +187,6 @@ static int parse(int argc, char **argv, struct opts *o)
         case 'c':
             if (!wl_cli_parse_long(CMD, "-c", optarg, 1, 1 << 20, &o->n_ctx))
                 return WL_EXIT_USAGE;
-            break;
-        case O_TEMP:
-            if (!wl_cli_parse_double(CMD, "--temp", optarg, 0.0, 100.0, &d))
-                return WL_EXIT_USAGE;
-            o->gp.sampling.temperature = (float)d;
-            break;
-        case O_TOPK:
-            if (!wl_cli_parse_long(CMD, "--top-k", optarg, 0, 1 << 24, &v))
-                return WL_EXIT_USAGE;
-            o->gp.sampling.top_k = (int32_t)v;
-            break;
-        case O_TOPP:
-            if (!wl_cli_parse_double(CMD, "--top-p", optarg, 0.0, 1.0, &d))
-                return WL_EXIT_USAGE;
-            o->gp.sampling.top_p = (float)d;
-            break;
-        case O_MINP:
-            if (!wl_cli_parse_double(CMD, "--min-p", optarg, 0.0, 1.0, &d))
-                return WL_EXIT_USAGE;
-            o->gp.sampling.min_p = (float)d;
-            break;
-        case O_REP:
-            if (!wl_cli_parse_double(CMD, "--repeat-penalty", optarg, 0.01, 100.0, &d))
-                return WL_EXIT_USAGE;
-            o->gp.sampling.repeat_penalty = (float)d;
-            break;
-        case O_SEED:
-            if (!wl_cli_parse_long(CMD, "--seed", optarg, 0, 0x7fffffffL, &v))
-                return WL_EXIT_USAGE;
-            o->gp.sampling.seed = (uint64_t)v;
             break;
         case O_DEPTH:
             if (wl_profile_depth_parse(optarg, &o->depth) != 0)
@@ -281,9 +258,14 @@ static size_t split_tags(char *buf, const char **out, size_t max)
 
 static int run(int argc, char **argv)
 {
-    struct opts o = {.prompt = "Once upon a time", .n_predict = 64, .max_layers = 48,
-                     .baseline_s = 2.0, .settle_s = 1.0, .price = WL_DEFAULT_PRICE_PER_KWH,
-                     .co2 = WL_DEFAULT_CO2_G_PER_KWH, .currency = WL_DEFAULT_CURRENCY,
+    struct opts o = {.prompt = "Once upon a time",
+                     .n_predict = 64,
+                     .max_layers = 48,
+                     .baseline_s = 2.0,
+                     .settle_s = 1.0,
+                     .price = WL_DEFAULT_PRICE_PER_KWH,
+                     .co2 = WL_DEFAULT_CO2_G_PER_KWH,
+                     .currency = WL_DEFAULT_CURRENCY,
                      .depth = WL_PROFILE_MODULE};
     o.gp = wl_generate_default_params();
     o.cp = wl_context_default_params();
@@ -383,8 +365,8 @@ static int run(int argc, char **argv)
     rp.n_layer = m->config.n_layer;
     rp.n_head = m->config.n_head;
     rp.max_input_tokens = wl_context_n_ctx(ctx);
-    rp.max_output_tokens = (int32_t)(o.n_predict < wl_context_n_ctx(ctx) ? o.n_predict
-                                                                          : wl_context_n_ctx(ctx));
+    rp.max_output_tokens =
+        (int32_t)(o.n_predict < wl_context_n_ctx(ctx) ? o.n_predict : wl_context_n_ctx(ctx));
     rp.n_ubatch = o.cp.n_ubatch;
     if ((rc = wl_recorder_create(&rp, &rec, &err)) != 0) {
         wl_cli_fail(CMD, "%s", err.text);
@@ -439,8 +421,9 @@ static int run(int argc, char **argv)
     if (tty)
         fprintf(stderr, "\n");
     struct wl_recorder_finish fin = {
-        .status = rc != 0 ? WL_RUN_FAILED
-                          : res.stop == WL_STOP_CANCELLED ? WL_RUN_CANCELLED : WL_RUN_COMPLETE,
+        .status = rc != 0                         ? WL_RUN_FAILED
+                  : res.stop == WL_STOP_CANCELLED ? WL_RUN_CANCELLED
+                                                  : WL_RUN_COMPLETE,
         .response = res.text,
         .error = rc != 0 ? err.text : NULL,
         .kv_cache_bytes = (int64_t)wl_context_kv_bytes(ctx),
@@ -454,8 +437,9 @@ static int run(int argc, char **argv)
     if (frc != 0)
         wl_cli_fail(CMD, "storing the run: %s", wl_store_last_error(st));
     if (fin.status == WL_RUN_CANCELLED)
-        fprintf(stderr, "wattlens run: cancelled; the run is stored as cancelled with %d "
-                        "generated tokens\n",
+        fprintf(stderr,
+                "wattlens run: cancelled; the run is stored as cancelled with %d "
+                "generated tokens\n",
                 res.n_generated);
 
     /* the summary, from the store alone */
@@ -499,8 +483,7 @@ static int run(int argc, char **argv)
     }
     wl_summary_free(&sum);
     wl_store_aggregates_free(&a);
-    status = rc != 0 || frc != 0 ? WL_EXIT_FAIL
-                                 : fin.status == WL_RUN_CANCELLED ? 130 : WL_EXIT_OK;
+    status = rc != 0 || frc != 0 ? WL_EXIT_FAIL : fin.status == WL_RUN_CANCELLED ? 130 : WL_EXIT_OK;
 done:
     if (sig_set)
         sigaction(SIGINT, &old, NULL);
@@ -517,6 +500,7 @@ done:
     return status;
 }
 
-const struct wl_cli_command wl_cli_cmd_run = {"run", "profile a generation (energy and time per "
-                                                     "phase, token, layer, component, op)",
+const struct wl_cli_command wl_cli_cmd_run = {"run",
+                                              "profile a generation (energy and time per "
+                                              "phase, token, layer, component, op)",
                                               run};
