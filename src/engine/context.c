@@ -213,12 +213,13 @@ void wl_context_emit_section(wl_context *ctx, enum wl_section section, bool begi
     }
 }
 
-void wl_context_emit_token(wl_context *ctx, int32_t index, bool begin, int32_t id,
+void wl_context_emit_token(wl_context *ctx, int32_t index, bool begin, int32_t n_seq, int32_t id,
                            const char *text, size_t text_len)
 {
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_TOKEN)) {
-        struct wl_hook_event ev = {.kind = WL_HOOK_TOKEN, .begin = begin, .token_index = index,
-                                   .token_id = id, .text = text, .text_len = text_len};
+        struct wl_hook_event ev = {.kind = WL_HOOK_TOKEN, .begin = begin, .n_tok = n_seq,
+                                   .token_index = index, .token_id = id, .text = text,
+                                   .text_len = text_len};
         wl__hook_emit(ctx, &ev);
     }
 }

@@ -42,7 +42,8 @@ const struct wl_family *wl__family_find(const char *arch)
 void wl__hook_emit(struct wl_context *ctx, struct wl_hook_event *ev)
 {
     ev->phase = ctx->phase;
-    ev->n_tok = ctx->batch.n_tok;
+    if (ev->kind != WL_HOOK_TOKEN) /* a token event carries its round's sequence count */
+        ev->n_tok = ctx->batch.n_tok;
     ev->pos = ctx->batch.pos0;
     if (ev->kind != WL_HOOK_LAYER && ev->kind != WL_HOOK_COMPONENT && ev->kind != WL_HOOK_OP)
         ev->layer = -1;

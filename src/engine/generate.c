@@ -179,9 +179,9 @@ end_pre:
             res->stop = WL_STOP_CONTEXT_FULL;
             break;
         }
-        wl_context_emit_token(ctx, i, true, -1, NULL, 0);
+        wl_context_emit_token(ctx, i, true, 1, -1, NULL, 0);
         if (i > 0 && (rc = wl_context_decode(ctx, prev, err)) != 0) {
-            wl_context_emit_token(ctx, i, false, -1, NULL, 0);
+            wl_context_emit_token(ctx, i, false, 1, -1, NULL, 0);
             break;
         }
         wl_context_emit_section(ctx, WL_SECTION_SAMPLING, true);
@@ -190,7 +190,7 @@ end_pre:
         int32_t id = rc == 0 ? wl_token_sampler_sample(smp, logits) : -1;
         wl_context_emit_section(ctx, WL_SECTION_SAMPLING, false);
         if (rc != 0) {
-            wl_context_emit_token(ctx, i, false, -1, NULL, 0);
+            wl_context_emit_token(ctx, i, false, 1, -1, NULL, 0);
             break;
         }
         wl_token_sampler_accept(smp, id);
@@ -204,7 +204,7 @@ end_pre:
         if (!eog && id < (int32_t)ti.n_vocab)
             wl_tok_decoder_push(&dec, id, piece, piece_cap, &nb);
         wl_context_emit_section(ctx, WL_SECTION_DETOKENIZE, false);
-        wl_context_emit_token(ctx, i, false, id, piece, nb);
+        wl_context_emit_token(ctx, i, false, 1, id, piece, nb);
         if (nb > 0 && tb.len + nb < tb.cap) {
             memcpy(tb.data + tb.len, piece, nb);
             tb.len += nb;

@@ -88,8 +88,11 @@ void wl_generate_result_free(struct wl_generate_result *res);
  * whatever the seed).
  *
  * Hooks: the phases as in wl_generate; a TOKEN span is one decode round
- * (event n_tok = sequences in the round's forward pass); its end carries the
- * id and piece of the lowest-numbered sequence still running. */
+ * (event n_tok = sequences running in the round, each sampling one token:
+ * all n_seq in round 0, which samples from the prefill's logits, then those
+ * in the round's forward pass); its end carries the id of the lowest-numbered
+ * sequence that ran, and its piece only when one sequence ran. Sequence i
+ * runs in rounds 0 .. n_generated - 1 (it never resumes once stopped). */
 
 /* Called with sequence seq's text as it completes (as wl_generate_text_fn). */
 typedef void (*wl_generate_seq_text_fn)(void *user_data, int32_t seq, const char *text,

@@ -279,10 +279,13 @@ int wl_generate_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_
             if (n_run == 0)
                 break;
         }
-        wl_context_emit_token(ctx, step, true, -1, NULL, 0);
+        /* the round's sequences: all of them at step 0 (sampled from the
+         * prefill's logits; none is done yet), else the ones evaluated */
+        const int32_t n_round = step == 0 ? b.n : n_run;
+        wl_context_emit_token(ctx, step, true, n_round, -1, NULL, 0);
         if (step > 0 &&
             (rc = wl_context_eval_seqs(ctx, b.tokens, b.seqs, b.want, n_run, err)) != 0) {
-            wl_context_emit_token(ctx, step, false, -1, NULL, 0);
+            wl_context_emit_token(ctx, step, false, n_round, -1, NULL, 0);
             break;
         }
         int32_t first_id = -1;
@@ -296,8 +299,8 @@ int wl_generate_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_
         /* the event carries the first running sequence's id; its piece is
          * not kept separately, so the text is given only when one sequence
          * runs (then b.piece holds exactly that piece) */
-        const bool one = step == 0 ? b.n == 1 : n_run == 1;
-        wl_context_emit_token(ctx, step, false, first_id, one ? b.piece : NULL,
+        const bool one = n_round == 1;
+        wl_context_emit_token(ctx, step, false, n_round, first_id, one ? b.piece : NULL,
                               one ? first_len : 0);
         if (rc != 0)
             break;

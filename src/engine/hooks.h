@@ -136,7 +136,9 @@ struct wl_hook_event {
     int32_t layer;               /* LAYER, COMPONENT, OP; -1 otherwise */
     enum wl_component component; /* COMPONENT, and the enclosing one for OP */
     enum wl_op op;               /* OP */
-    int32_t n_tok;               /* tokens in this forward pass (batch) */
+    int32_t n_tok;               /* tokens in this forward pass (batch); TOKEN events:
+                                    sequences running in the decode round (1 unless
+                                    wl_generate_batch) */
     int32_t pos;                 /* position of the batch's first token */
     /* TOKEN events: index of the generated token (0-based) and, at end, its
      * id and its text piece (not NUL-terminated, text_len bytes; may be empty). */
