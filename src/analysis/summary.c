@@ -199,7 +199,9 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
     struct wl_summary_efficiency *e = &s->eff;
     const struct wl_agg_tokens *t = &a->tokens;
     e->input_tokens = a->run.row.input_tokens >= 0 ? a->run.row.input_tokens : t->n_input;
-    e->output_tokens = a->run.row.output_tokens >= 0 ? a->run.row.output_tokens : t->n_output;
+    /* output tokens are counted per sequence: a decode round of a batched
+     * run is one row holding n_seq tokens */
+    e->output_tokens = a->run.row.output_tokens >= 0 ? a->run.row.output_tokens : t->n_generated;
     double n_in = e->input_tokens > 0 ? (double)e->input_tokens : NA;
     double n_out = e->output_tokens > 0 ? (double)e->output_tokens : NA;
 
@@ -247,7 +249,10 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
     }
     free(gaps);
     e->edp_js = s->energy_j * (s->duration_ms / 1000.0);
-    e->edp_per_token_js = t->n_output > 0 ? wl__div(t->output_edp_js, (double)t->n_output) : NA;
+    /* a round's EDP shared by its n_seq tokens (energy split equally, the
+     * round's duration each): sum over rounds / tokens */
+    e->edp_per_token_js =
+        t->n_generated > 0 ? wl__div(t->output_edp_js, (double)t->n_generated) : NA;
     e->prefill_edp_js = e->prefill_energy_j * (e->prefill_dur_ms / 1000.0);
     e->decode_edp_js = e->decode_energy_j * (e->decode_dur_ms / 1000.0);
 }

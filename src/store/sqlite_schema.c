@@ -10,6 +10,8 @@
 
 #include "wattlens/energy.h"
 
+#include "store/store.h"
+
 _Static_assert(WL_DOMAIN_COUNT == 9, "a new energy domain needs a migration adding its columns");
 
 static const char wl__migration_1[] =
@@ -95,9 +97,22 @@ static const char wl__migration_1[] =
     " n INTEGER NOT NULL, dur_ms REAL, energy_j REAL,"
     " PRIMARY KEY (run_id, layer, component)) WITHOUT ROWID;";
 
+/* Batched generation (issue 8): runs.n_seq is the number of sequences
+ * generated together (NULL: one, as every run before it); tokens.n_seq on an
+ * output row is the number of sequences that produced a token in that decode
+ * round (the row is the round; NULL: one). Older rows read as single runs. */
+static const char wl__migration_2[] =
+    "ALTER TABLE runs ADD COLUMN n_seq INTEGER;"
+    "ALTER TABLE tokens ADD COLUMN n_seq INTEGER;";
+
 const char *const wl__sqlite_migrations[] = {
     wl__migration_1,
+    wl__migration_2,
 };
 
 const int wl__sqlite_n_migrations =
     (int)(sizeof wl__sqlite_migrations / sizeof wl__sqlite_migrations[0]);
+
+_Static_assert(sizeof wl__sqlite_migrations / sizeof wl__sqlite_migrations[0] ==
+                   WL_STORE_SCHEMA_VERSION,
+               "WL_STORE_SCHEMA_VERSION is the number of migrations");

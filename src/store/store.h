@@ -57,7 +57,7 @@ int wl_run_kind_parse(const char *s, enum wl_run_kind *out);
 /* ---- opening ------------------------------------------------------------- */
 
 #define WL_STORE_PATH_MAX 4096
-#define WL_STORE_SCHEMA_VERSION 1
+#define WL_STORE_SCHEMA_VERSION 2
 
 struct wl_store_params {
     const char *path;    /* database file; NULL = wl_store_default_path() */
@@ -112,7 +112,9 @@ struct wl_run_info {
     const char *experiment;
     const char *depth;         /* "off", "module", "deep" */
     const char *sampling_json; /* sampling parameters, JSON object */
-    int64_t batch_size;
+    int64_t batch_size;        /* prompt tokens per forward pass (the context's n_ubatch) */
+    int64_t n_seq;             /* sequences generated together (--batch); 0 = not given
+                                  (NULL, read as 1) */
     int64_t threads;
     int64_t context_length;
     const char *host_cpu;
@@ -167,6 +169,10 @@ struct wl_store_token {
     double energy_j;
     enum wl_method method;
     double power_w; /* power snapshot at the token; UNSET = energy / duration */
+    /* Output rows of a batched generation are decode rounds: the number of
+     * sequences that produced a token in the round (energy_j is the whole
+     * round's). 0 = not given (NULL, read as 1). */
+    int32_t n_seq;
 };
 
 struct wl_store_layer_metric {
@@ -370,22 +376,26 @@ struct wl_agg_component {
 };
 
 struct wl_agg_tokens {
-    int64_t n_input, n_output; /* rows in tokens */
+    int64_t n_input, n_output; /* rows in tokens (output rows are decode rounds) */
+    int64_t n_generated;       /* output tokens: sum of the output rows' n_seq */
     double input_energy_j, output_energy_j;
     double first_output_end_ms, last_output_end_ms; /* UNSET without output tokens */
     double output_edp_js;                           /* sum of energy * duration */
 };
 
-/* One output token, for latency percentiles and per-token energy plots. */
+/* One output row (a token; in a batched run a decode round), for latency
+ * percentiles and per-token energy plots. */
 struct wl_agg_token {
     int64_t index;
     double end_ms, dur_ms, energy_j; /* UNSET when unknown */
+    int32_t n_seq;                   /* sequences that produced a token in the round (>= 1) */
 };
 
 struct wl_store_run_detail {
     struct wl_run_row row; /* list fields */
     char *energy_scope, *model_path, *model_arch, *depth, *host_cpu, *error;
     int64_t kv_cache_bytes, context_length, sample_count, threads, batch_size;
+    int64_t n_seq; /* sequences generated together; 1 when not stored (older runs) */
     double sample_rate_hz;
     char *extra_json;             /* runs.extra (JSON object text) or NULL */
     char *sensor_provenance_json; /* as written by the run's writer, or NULL */

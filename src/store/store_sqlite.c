@@ -683,8 +683,8 @@ static int wl__run_prepare(struct wl__run *r, struct wl_errmsg *err)
 
     static const char *const fixed[] = {
         [ST_TOKEN] = "INSERT INTO tokens (run_id, idx, text, is_input, start_ms, end_ms, dur_ms, "
-                     "energy_j, method, avg_power_w, power_w, edp_js) "
-                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                     "energy_j, method, avg_power_w, power_w, edp_js, n_seq) "
+                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         [ST_LAYER] = "INSERT INTO layer_metrics (run_id, token_idx, layer, dur_ms, energy_j) "
                      "VALUES (?,?,?,?,?)",
         [ST_DOMAIN] = "INSERT INTO run_domains (run_id, domain, method, source, energy_j, "
@@ -743,10 +743,10 @@ static int wl__sqlite_run_begin(void *db, const struct wl_run_info *in, const ch
     rc = wl__prepare(d,
                      "INSERT INTO runs (uuid, created_at_ms, updated_at_ms, status, kind, command, "
                      "model_name, model_path, model_sha256, model_arch, model_features, prompt, "
-                     "experiment, depth, sampling, batch_size, threads, context_length, "
+                     "experiment, depth, sampling, batch_size, n_seq, threads, context_length, "
                      "host_name, host_cpu, host_cores, host_memory_bytes, host_gpus, "
                      "sensor_provenance, writer_pid, writer_host) "
-                     "VALUES (?,?,?,'running',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                     "VALUES (?,?,?,'running',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                      &st, err);
     if (rc != 0)
         goto rollback;
@@ -769,6 +769,7 @@ static int wl__sqlite_run_begin(void *db, const struct wl_run_info *in, const ch
     wl__bind_text(st, i++, in->depth);
     wl__bind_text(st, i++, in->sampling_json);
     wl__bind_int_or_null(st, i++, in->batch_size, 1);
+    wl__bind_int_or_null(st, i++, in->n_seq, 1);
     wl__bind_int_or_null(st, i++, in->threads, 1);
     wl__bind_int_or_null(st, i++, in->context_length, 1);
     wl__bind_text(st, i++, host);
@@ -905,6 +906,7 @@ static int wl__sqlite_add_token(void *run, const struct wl_store_token *v, struc
     wl__bind_double(st, i++, wl__power_w(v->energy_j, dur));
     wl__bind_double(st, i++, v->power_w);
     wl__bind_double(st, i++, v->energy_j * (dur / 1000.0));
+    wl__bind_int_or_null(st, i++, v->n_seq, 1);
     rc = wl__step_done(r->d, st, err, "storing a token");
     if (rc == WL_EINVAL)
         wl_errmsg_set(err, rc, "token %lld: already stored in this run", (long long)v->index);
@@ -1086,14 +1088,15 @@ static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl
             goto fail;
     }
     sqlite3_stmt *st = NULL;
-    /* Token counts not given (-1) are counted from the stored tokens. */
+    /* Token counts not given (-1) are counted from the stored tokens (an
+     * output row of a batched run counts its round's n_seq tokens). */
     rc = wl__prepare(
         d,
         "UPDATE runs SET status = ?1, duration_ms = ?2, energy_j = ?3, energy_method = ?4, "
         "energy_scope = ?5, "
         "input_tokens = coalesce(?6, (SELECT nullif(count(*), 0) FROM tokens "
         "  WHERE run_id = ?12 AND is_input = 1)), "
-        "output_tokens = coalesce(?7, (SELECT nullif(count(*), 0) FROM tokens "
+        "output_tokens = coalesce(?7, (SELECT nullif(sum(coalesce(n_seq, 1)), 0) FROM tokens "
         "  WHERE run_id = ?12 AND is_input = 0)), "
         "kv_cache_bytes = ?8, response = ?9, "
         "sample_count = coalesce(?10, (SELECT count(*) FROM power_samples WHERE run_id = ?12)), "

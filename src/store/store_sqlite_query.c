@@ -193,7 +193,8 @@ int wl__sqlite_foreach(void *db, const char *id, enum wl_store_table t, int64_t 
                  "model_arch, model_features, prompt, response, "
                  "(SELECT group_concat(tag, ',') FROM (SELECT tag FROM run_tags t "
                  "WHERE t.run_id = r.id ORDER BY tag)) AS tags, experiment, depth, sampling, "
-                 "batch_size, threads, context_length, host_name, host_cpu, host_cores, "
+                 "batch_size, n_seq, threads, context_length, "
+                 "host_name, host_cpu, host_cores, "
                  "host_memory_bytes, host_gpus, sensor_provenance, duration_ms, energy_j, "
                  "energy_method, energy_scope, input_tokens, output_tokens, kv_cache_bytes, "
                  "sample_count, sample_rate_hz, j_per_token, error, extra "
@@ -229,7 +230,8 @@ int wl__sqlite_foreach(void *db, const char *id, enum wl_store_table t, int64_t 
     case WL_TABLE_TOKENS:
         snprintf(sql, sizeof sql,
                  "SELECT idx AS token_index, text, is_input, start_ms, end_ms, dur_ms, energy_j, "
-                 "method AS energy_method, avg_power_w, power_w, edp_js FROM tokens "
+                 "method AS energy_method, avg_power_w, power_w, edp_js, "
+                 "n_seq FROM tokens "
                  "WHERE run_id = ?1 AND idx BETWEEN ?2 AND ?3 ORDER BY idx");
         break;
     case WL_TABLE_LAYERS:
@@ -324,7 +326,8 @@ static int wl__read_detail(struct wl__db *d, int64_t pk, struct wl_store_run_det
                          "SELECT " WL__ROW_COLS
                          ", r.energy_scope, r.model_path, r.model_arch, r.depth, r.host_cpu, "
                          "r.error, r.kv_cache_bytes, r.context_length, r.sample_count, r.threads, "
-                         "r.batch_size, r.sample_rate_hz, r.extra, r.sensor_provenance FROM runs r "
+                         "r.batch_size, r.sample_rate_hz, r.extra, r.sensor_provenance, "
+                         "coalesce(r.n_seq, 1) FROM runs r "
                          "WHERE r.id = ?",
                          &st, err);
     if (rc != 0)
@@ -352,6 +355,7 @@ static int wl__read_detail(struct wl__db *d, int64_t pk, struct wl_store_run_det
     o->sample_rate_hz = wl__col_double(st, c++);
     o->extra_json = wl__col_strdup(st, c++);
     o->sensor_provenance_json = wl__col_strdup(st, c++);
+    o->n_seq = wl__col_int(st, c++, 1);
     sqlite3_finalize(st);
     st = NULL;
     rc = wl__prepare(d,
@@ -483,6 +487,7 @@ static int wl__token_row(sqlite3_stmt *st, void *u)
         t->first_output_end_ms = wl__col_double(st, 3);
         t->last_output_end_ms = wl__col_double(st, 4);
         t->output_edp_js = wl__col_double(st, 5);
+        t->n_generated = sqlite3_column_int64(st, 6);
     }
     return 0;
 }
@@ -497,6 +502,7 @@ static int wl__output_token_row(sqlite3_stmt *st, void *u)
     t->end_ms = wl__col_double(st, 1);
     t->dur_ms = wl__col_double(st, 2);
     t->energy_j = wl__col_double(st, 3);
+    t->n_seq = sqlite3_column_int(st, 4);
     return 0;
 }
 
@@ -551,12 +557,13 @@ int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregates *out
     out->tokens.last_output_end_ms = WL_STORE_UNSET;
     rc = wl__query(d,
                    "SELECT is_input, count(*), sum(energy_j), min(end_ms), max(end_ms), "
-                   "sum(edp_js) FROM tokens WHERE run_id = ? GROUP BY is_input",
+                   "sum(edp_js), sum(coalesce(n_seq, 1)) FROM tokens WHERE run_id = ? "
+                   "GROUP BY is_input",
                    pk, wl__token_row, &out->tokens, err);
     if (rc != 0)
         return rc;
     rc = wl__query(d,
-                   "SELECT idx, end_ms, dur_ms, energy_j FROM tokens "
+                   "SELECT idx, end_ms, dur_ms, energy_j, coalesce(n_seq, 1) FROM tokens "
                    "WHERE run_id = ? AND is_input = 0 ORDER BY idx",
                    pk, wl__output_token_row, out, err);
     if (rc != 0)

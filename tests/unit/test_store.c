@@ -5,6 +5,7 @@
  */
 #include "test_support.h"
 
+#include "store/sqlite_schema.h"
 #include "store/store.h"
 #include "wattlens/error.h"
 
@@ -173,6 +174,71 @@ static void test_migrates_an_empty_file(void **state)
     struct wl_store_stats st;
     assert_int_equal(wl_store_stats(s, &st), 0);
     assert_int_equal(st.schema_version, WL_STORE_SCHEMA_VERSION);
+    wl_store_close(s);
+}
+
+/* A version-1 file (the schema before batched runs), built with migration 1
+ * alone and one finished single-sequence run written with its columns,
+ * opens: it is migrated to the current version and its run reads as a
+ * single-sequence run (n_seq 1, every output row one token). */
+static void test_migrates_a_version_1_database(void **state)
+{
+    struct fixture *f = *state;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/v1.db", f->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, wl__sqlite_migrations[0], NULL, NULL, NULL), SQLITE_OK);
+    char pragmas[128];
+    snprintf(pragmas, sizeof pragmas, "PRAGMA user_version = 1; PRAGMA application_id = %d",
+             WL__SQLITE_APP_ID);
+    assert_int_equal(sqlite3_exec(db, pragmas, NULL, NULL, NULL), SQLITE_OK);
+    const char *rows =
+        "INSERT INTO runs (id, uuid, created_at_ms, status, kind, batch_size, duration_ms, "
+        " energy_j, energy_method, input_tokens, output_tokens) VALUES (1, "
+        " '00000000-0000-4000-8000-000000000001', 1700000000000, 'complete', 'inference', 64, "
+        " 40, 4, 'counter', 2, 2);"
+        "INSERT INTO tokens (run_id, idx, is_input, start_ms, end_ms, dur_ms, energy_j, edp_js)"
+        " VALUES (1, 0, 1, NULL, NULL, NULL, 1, NULL), (1, 1, 1, NULL, NULL, NULL, 1, NULL),"
+        " (1, 2, 0, 10, 20, 10, 1, 0.01), (1, 3, 0, 20, 30, 10, 1, 0.01);";
+    assert_int_equal(sqlite3_exec(db, rows, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    wl_store *s = open_at(path);
+    struct wl_store_stats st;
+    assert_int_equal(wl_store_stats(s, &st), 0);
+    assert_int_equal(st.schema_version, WL_STORE_SCHEMA_VERSION);
+    assert_int_equal(st.runs, 1);
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(s, "00000000-0000-4000-8000-000000000001", &a), 0);
+    assert_int_equal(a.run.n_seq, 1);
+    assert_int_equal(a.run.batch_size, 64);
+    assert_int_equal(a.tokens.n_output, 2);
+    assert_int_equal(a.tokens.n_generated, 2);
+    assert_int_equal(a.n_output_tokens, 2);
+    assert_int_equal(a.output_tokens[0].n_seq, 1);
+    wl_store_aggregates_free(&a);
+    /* and it takes new (batched) runs */
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .n_seq = 3};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_token t = {.index = 0, .start_ms = 0, .end_ms = 5, .energy_j = 3,
+                               .method = WL_METHOD_COUNTER, .power_w = WL_STORE_UNSET,
+                               .n_seq = 3};
+    assert_int_equal(wl_store_add_token(r, &t), 0);
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE, .duration_ms = 5, .energy_j = 3,
+                                .input_tokens = -1, .output_tokens = -1,
+                                .kv_cache_bytes = -1, .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    assert_int_equal(wl_store_summary(s, id, &a), 0);
+    assert_int_equal(a.run.n_seq, 3);
+    assert_int_equal(a.run.row.output_tokens, 3); /* counted per sequence */
+    assert_int_equal(a.tokens.n_output, 1);
+    assert_int_equal(a.tokens.n_generated, 3);
+    assert_int_equal(a.output_tokens[0].n_seq, 3);
+    wl_store_aggregates_free(&a);
     wl_store_close(s);
 }
 
@@ -1154,6 +1220,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_creates_directories_and_reopens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrates_an_empty_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_a_version_1_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_and_no_create_modes, setup, teardown),
         cmocka_unit_test(test_default_path_order),
         cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
