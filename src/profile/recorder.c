@@ -5,7 +5,9 @@
  * (or the start mark) and ends with a fresh energy mark, so phase, token and
  * section energies add up to the run's total exactly. Layers, components and
  * ops only read the monotonic clock into fixed slots. A slot is one forward
- * pass (a prompt batch) or one output token; when it is complete its index is
+ * pass (a prompt batch) or one output token -- with several sequences
+ * (wl_generate_batch) one decode round, a token of each sequence that ran
+ * in it; when it is complete its index is
  * published with a release store. Writer side: a thread acquires the published
  * counts and turns records into store rows (energies attributed there), so
  * SQLite never runs on the engine thread.
@@ -64,9 +66,9 @@ struct slot {
     uint8_t kind;
     bool has_forward;
     bool has_layers_window;
-    int32_t pos, n_tok;  /* prefill: the batch; output: the token's position */
+    int32_t pos, n_tok;  /* prefill: first input token, count; output: position, sequences */
     int64_t token_index; /* store key: prefill: last input token; output: n_prompt + i */
-    int32_t out_index;   /* output: i */
+    int32_t out_index;   /* output: i (the decode round) */
     struct wl_energy_mark begin, end;   /* token (or batch) window */
     struct wl_energy_window layers;     /* the LAYERS section: the attribution window */
     char text[TEXT_MAX];
@@ -108,7 +110,7 @@ struct wl_recorder {
     size_t cur_lbase;          /* index of the open slot x n_layer (row of its layer arrays) */
     int32_t cur_out;           /* open output token index or -1 */
     struct wl_energy_mark tok_begin;
-    int32_t n_input;
+    int32_t n_input; /* input tokens so far: prompt batches in evaluation order */
     int32_t cur_phase;
 
     /* publication (engine -> writer) */
@@ -127,7 +129,7 @@ struct wl_recorder {
     char store_err_text[256];
     /* sums for the totals (writer thread, read after join) */
     double sum_sections_j, sum_in_j, sum_out_j, prefill_j, decode_j;
-    int64_t n_in_rows, n_out_rows;
+    int64_t n_in_rows, n_out_rows, n_out_tokens;
 };
 
 /* ---- names --------------------------------------------------------------------- */
@@ -179,6 +181,7 @@ void wl_recorder_default_params(struct wl_recorder_params *p)
     p->zero_threshold = 1e-3f;
     p->attn_zero_threshold = 1e-3f;
     p->n_ubatch = 64;
+    p->n_seq = 1;
     p->interval_ms = 50;
 }
 
@@ -227,18 +230,20 @@ int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
 {
     *out = NULL;
     if (p->n_layer <= 0 || p->n_head <= 0 || p->max_input_tokens <= 0 ||
-        p->max_output_tokens <= 0 || p->n_ubatch <= 0)
+        p->max_output_tokens <= 0 || p->n_ubatch <= 0 || p->n_seq < 0 || p->n_seq > 4096)
         return wl_errmsg_set(err, WL_EINVAL,
                              "bad recorder shape: %d layers, %d heads, %d input and %d output "
-                             "tokens, batch %d",
+                             "tokens, batch %d, %d sequences",
                              p->n_layer, p->n_head, p->max_input_tokens, p->max_output_tokens,
-                             p->n_ubatch);
+                             p->n_ubatch, p->n_seq);
     struct wl_recorder *r = calloc(1, sizeof *r);
     if (!r)
         return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
     r->p = *p;
     if (r->p.interval_ms <= 0)
         r->p.interval_ms = 50;
+    if (r->p.n_seq < 1)
+        r->p.n_seq = 1;
     r->run = p->run;
     struct wl_sensor_params sp;
     if (p->sensors) {
@@ -277,8 +282,10 @@ int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
     const size_t n_batches = ((size_t)p->max_input_tokens + (size_t)p->n_ubatch - 1) /
                              (size_t)p->n_ubatch;
     r->cap_slots = n_batches + (size_t)p->max_output_tokens + 1;
-    /* pre 3 + post 3 + prefill batches x 4 + tokens x 6, and a margin */
-    r->cap_secs = 16 + n_batches * 4 + (size_t)p->max_output_tokens * 6;
+    /* pre 3 + post 3 + prefill batches x 4 + rounds x (forward 4 + sampling
+     * and detokenize per sequence), and a margin */
+    r->cap_secs = 16 + n_batches * 4 +
+                  (size_t)p->max_output_tokens * (4 + 2 * (size_t)r->p.n_seq);
     const size_t nl = (size_t)p->n_layer, ns = r->cap_slots;
     r->secs = calloc(r->cap_secs, sizeof *r->secs);
     r->slots = calloc(ns, sizeof *r->slots);
@@ -382,14 +389,16 @@ static void on_section(struct wl_recorder *r, const struct wl_hook_event *ev)
             if (ev->phase == WL_PHASE_PREFILL) {
                 slot_publish(r);
                 r->cur = slot_open(r, SLOT_PREFILL);
+                /* input tokens are numbered in evaluation order, not by
+                 * position: a batch of several sequences' prompts has its
+                 * own positions per sequence (one sequence: the same) */
                 if (r->cur) {
-                    r->cur->pos = ev->pos;
+                    r->cur->pos = r->n_input;
                     r->cur->n_tok = ev->n_tok;
-                    r->cur->token_index = ev->pos + ev->n_tok - 1;
+                    r->cur->token_index = (int64_t)r->n_input + ev->n_tok - 1;
                     r->cur->has_forward = true;
                 }
-                if (ev->pos + ev->n_tok > r->n_input)
-                    r->n_input = ev->pos + ev->n_tok;
+                r->n_input += ev->n_tok;
             } else if (r->cur) {
                 r->cur->has_forward = true;
             }
@@ -429,11 +438,13 @@ static void on_token(struct wl_recorder *r, const struct wl_hook_event *ev)
             r->cur->out_index = ev->token_index;
             r->cur->token_index = (int64_t)r->n_input + ev->token_index;
             r->cur->pos = r->n_input + ev->token_index;
-            r->cur->n_tok = 1;
+            r->cur->n_tok = ev->n_tok > 0 ? ev->n_tok : 1;
         }
         return;
     }
     if (r->cur) {
+        if (ev->n_tok > 0)
+            r->cur->n_tok = ev->n_tok; /* the sequences that ran in the round */
         size_t n = ev->text_len < TEXT_MAX - 1 ? ev->text_len : TEXT_MAX - 1;
         if (n)
             memcpy(r->cur->text, ev->text, n);
@@ -548,7 +559,9 @@ static void attention_stats(struct wl_recorder *r, size_t lidx, struct op_rec *o
     const int32_t nh = a->n_head < r->p.n_head ? a->n_head : r->p.n_head;
     float *h = r->heads ? &r->heads[lidx * 3 * (size_t)r->p.n_head] : NULL;
     for (int32_t t = 0; t < a->n_tok; t++) {
-        const int32_t n_kv = a->pos0 + t + 1; /* single sequence */
+        /* the token's own sequence's positions 0..pos (several sequences
+         * of a batch each start at 0) */
+        const int32_t n_kv = (a->pos ? a->pos[t] : a->pos0 + t) + 1;
         for (int32_t k = 0; k < nh; k++) {
             const float *p = a->probs + ((size_t)t * a->n_head + k) * a->row_stride;
             double ent = 0, mx = 0;
@@ -835,14 +848,18 @@ static void write_slot(struct wl_recorder *r, const struct slot *s, size_t si)
             store_fail(r, wl_store_add_token(r->run, &tk), "an input token");
         }
     } else {
+        /* one row per decode round: its measured energy and time, and how
+         * many sequences produced a token in it */
         r->sum_out_j += e;
         r->n_out_rows++;
+        r->n_out_tokens += s->n_tok;
         if (r->run) {
             struct wl_store_token tk = {.index = s->token_index, .text = s->text,
                                         .is_input = false, .start_ms = rel_ms(r, s->begin.t_ns),
                                         .end_ms = rel_ms(r, s->end.t_ns), .energy_j = e,
                                         .method = r->headline_method,
-                                        .power_w = s->has_power ? s->power_w : WL_STORE_UNSET};
+                                        .power_w = s->has_power ? s->power_w : WL_STORE_UNSET,
+                                        .n_seq = s->n_tok};
             store_fail(r, wl_store_add_token(r->run, &tk), "an output token");
         }
     }
@@ -952,11 +969,54 @@ void wl_recorder_get_totals(wl_recorder *r, struct wl_recorder_totals *out)
     out->prefill_energy_j = r->prefill_j;
     out->decode_energy_j = r->decode_j;
     out->n_input_tokens = r->n_in_rows;
-    out->n_output_tokens = r->n_out_rows;
+    out->n_output_tokens = r->n_out_tokens;
+    out->n_rounds = r->n_out_rows;
     out->n_sections = (int64_t)r->w_secs;
     out->n_dropped = r->dropped;
     out->store_error = r->store_err;
     snprintf(out->store_error_text, sizeof out->store_error_text, "%s", r->store_err_text);
+}
+
+int wl_recorder_sequence_energy(wl_recorder *r, int32_t n_seq, const int32_t *n_prompt,
+                                const int32_t *n_generated, double *prefill_j, double *decode_j)
+{
+    if (n_seq < 1 || r->dropped || r->thread_running)
+        return WL_EINVAL;
+    int64_t n_in = 0;
+    for (int32_t i = 0; i < n_seq; i++) {
+        if (n_prompt[i] < 0 || n_generated[i] < 0)
+            return WL_EINVAL;
+        n_in += n_prompt[i];
+        prefill_j[i] = decode_j[i] = 0;
+    }
+    if (n_in != r->n_input)
+        return WL_EINVAL;
+    int32_t seq = 0, max_gen = 0, n_rounds = 0;
+    int64_t seq_end = n_prompt[0]; /* first input token after sequence seq's prompt */
+    for (int32_t i = 0; i < n_seq; i++)
+        max_gen = n_generated[i] > max_gen ? n_generated[i] : max_gen;
+    for (size_t k = 0; k < r->n_slots; k++) {
+        const struct slot *s = &r->slots[k];
+        const double e = headline_j(r, &s->begin, &s->end);
+        if (s->kind == SLOT_PREFILL) {
+            for (int64_t t = s->pos; t < (int64_t)s->pos + s->n_tok; t++) {
+                while (t >= seq_end && seq + 1 < n_seq)
+                    seq_end += n_prompt[++seq];
+                prefill_j[seq] += e / s->n_tok;
+            }
+            continue;
+        }
+        int32_t members = 0;
+        n_rounds++;
+        for (int32_t i = 0; i < n_seq; i++)
+            members += n_generated[i] > s->out_index;
+        if (members != s->n_tok)
+            return WL_EINVAL;
+        for (int32_t i = 0; i < n_seq; i++)
+            if (n_generated[i] > s->out_index)
+                decode_j[i] += e / members;
+    }
+    return n_rounds == max_gen ? 0 : WL_EINVAL;
 }
 
 char *wl_recorder_provenance_json(wl_recorder *r)
@@ -969,11 +1029,18 @@ char *wl_recorder_provenance_json(wl_recorder *r)
     wl_sampler_stats(r->smp, &st);
     n += (size_t)snprintf(s + n, cap - n,
                           "{\"energy_scope\":\"%s\",\"energy_method\":\"%s\",\"model_only\":%s,"
-                          "\"token_energy\":\"counter delta at token boundaries\","
+                          "\"token_energy\":\"%s\","
                           "\"layer_component_op_energy\":\"attributed by time share\","
-                          "\"sample_interval_ms\":%.3f,\"domains\":[",
+                          "%s\"sample_interval_ms\":%.3f,\"domains\":[",
                           r->scope, wl_method_key(r->headline_method),
                           wl_sampler_model_only(r->smp) ? "true" : "false",
+                          r->p.n_seq > 1 ? "counter delta at decode round boundaries (a round is "
+                                           "one token of each running sequence)"
+                                         : "counter delta at token boundaries",
+                          r->p.n_seq > 1 ? "\"sequence_energy\":\"attributed: a round's energy "
+                                           "split equally among its sequences, a prompt batch's "
+                                           "equally among its tokens\","
+                                         : "",
                           (double)st.interval_ns / 1e6);
     bool first = true;
     for (int d = 0; d < WL_DOMAIN_COUNT && n < cap - 512; d++) {

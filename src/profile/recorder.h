@@ -54,9 +54,11 @@ struct wl_recorder_params {
     float zero_threshold;      /* |x| below it counts as zero: sparsity, kill ratio (1e-3) */
     float attn_zero_threshold; /* attention weight below it counts as sparse (1e-3) */
     int32_t n_layer, n_head;   /* the model's shape */
-    int32_t max_input_tokens;  /* upper bound of prompt tokens (the context size) */
-    int32_t max_output_tokens; /* upper bound of generated tokens */
+    int32_t max_input_tokens;  /* upper bound of prompt tokens, all sequences together
+                                  (n_seq x the context size) */
+    int32_t max_output_tokens; /* upper bound of decode rounds (tokens per sequence) */
     int32_t n_ubatch;          /* the context's prompt batch size */
+    int32_t n_seq;             /* sequences generated together (wl_generate_batch); 1 */
     const struct wl_sensor_params *sensors; /* NULL: defaults, with the CPU-time model
                                                following this process */
     uint64_t sample_interval_ns;            /* power sampling; 0 = the sampler's default */
@@ -106,12 +108,30 @@ struct wl_recorder_totals {
     double input_tokens_energy_j;  /* sum over input tokens (= prefill) */
     double output_tokens_energy_j; /* sum over output tokens (= decode) */
     double prefill_energy_j, decode_energy_j;
-    int64_t n_input_tokens, n_output_tokens, n_sections;
+    int64_t n_input_tokens;  /* prompt tokens of all sequences */
+    int64_t n_output_tokens; /* generated tokens of all sequences (sum over rounds) */
+    int64_t n_rounds;        /* output rows: decode rounds (= n_output_tokens for one sequence) */
+    int64_t n_sections;
     uint64_t n_dropped;        /* records beyond the preallocated capacity (0 normally) */
     int store_error;           /* first store error of the writer (0 = none) */
     char store_error_text[256];
 };
 void wl_recorder_get_totals(wl_recorder *r, struct wl_recorder_totals *out);
+
+/* Per-sequence energy of a batched generation (wl_generate_batch), after
+ * wl_recorder_stop; attributed, not measured. Sequence i's prompt is input
+ * tokens [n_prompt[0] + .. + n_prompt[i-1], + n_prompt[i]) (the batch's
+ * prefill evaluates the prompts in sequence order) and each input token
+ * holds an equal share of its prompt batch, as stored; sequence i ran in
+ * decode rounds 0 .. n_generated[i] - 1, and a round's measured energy is
+ * split equally among the sequences that ran in it. Writes prefill_j[i] and
+ * decode_j[i] (n_seq each); they sum to the stored input and output tokens'
+ * energies. WL_EINVAL: the counts do not match what was recorded (input
+ * tokens, or a round's sequence count against the sequences with
+ * n_generated above it; also when records were dropped). */
+int wl_recorder_sequence_energy(wl_recorder *r, int32_t n_seq, const int32_t *n_prompt,
+                                const int32_t *n_generated, double *prefill_j,
+                                double *decode_j);
 
 /* Provenance of the energy figures as a JSON object text (heap; caller
  * frees): sources, scope, method per domain, resolution, sampler rate. */
