@@ -44,6 +44,10 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
     if (!isnan(r->sample_rate_hz))
         printf(" (at %s)", wl_cli_fmt(r->sample_rate_hz, 1, "Hz", b3, sizeof b3));
     printf("\n");
+    if (s->batch.n_seq > 1)
+        printf("  batch      %lld sequences generated together (%lld decode rounds); tokens/s, "
+               "J/token and cost are for the whole batch\n",
+               (long long)s->batch.n_seq, (long long)s->batch.n_rounds);
     if (r->error)
         printf("  error      %s\n", r->error);
     if (r->row.status == WL_RUN_INCOMPLETE)
@@ -107,8 +111,11 @@ static void print_efficiency(const struct wl_summary *s)
         {"EDP prefill", e->prefill_edp_js, 4, "J*s"},
         {"EDP decode", e->decode_edp_js, 4, "J*s"},
     };
-    printf("\nEfficiency (%lld input, %lld output tokens)\n", (long long)e->input_tokens,
+    printf("\nEfficiency (%lld input, %lld output tokens", (long long)e->input_tokens,
            (long long)e->output_tokens);
+    if (s->batch.n_seq > 1)
+        printf(" of %lld sequences; whole batch", (long long)s->batch.n_seq);
+    printf(")\n");
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         char b[48];
         printf("  %-27s %s\n", rows[i].label,
@@ -246,10 +253,35 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
            c->from_run ? "" : " (default intensity)");
 }
 
-/* Output tokens' energies, read back from the store. */
+/* Batched runs: each sequence's tokens, stop reason and attributed energy. */
+static void print_sequences(const struct wl_summary *s)
+{
+    const struct wl_summary_batch *b = &s->batch;
+    if (b->n_seqs == 0)
+        return;
+    char x[4][48];
+    printf("\nSequences (batch of %lld; energy attributed: a prompt batch's energy shared "
+           "equally by its tokens,\n  a decode round's equally by the sequences that ran in "
+           "it)\n",
+           (long long)b->n_seq);
+    printf("  %4s %7s %7s %-23s %12s %12s %14s\n", "SEQ", "PROMPT", "OUTPUT", "STOP", "PREFILL",
+           "DECODE", "DECODE J/TOKEN");
+    for (size_t i = 0; i < b->n_seqs; i++) {
+        const struct wl_summary_sequence *q = &b->seqs[i];
+        printf("  %4d %7lld %7lld %-23s %12s %12s %14s\n", q->seq, (long long)q->prompt_tokens,
+               (long long)q->output_tokens, q->stop,
+               wl_cli_fmt_energy(q->prefill_energy_j, x[0], sizeof x[0]),
+               wl_cli_fmt_energy(q->decode_energy_j, x[1], sizeof x[1]),
+               wl_cli_fmt(q->decode_j_per_token, 4, "J", x[2], sizeof x[2]));
+    }
+}
+
+/* Output rows' energies (tokens; decode rounds of a batch), from the store. */
 struct tok_energies {
     double *e;
     size_t n, cap;
+    int64_t n_tokens; /* sum of the rows' n_seq */
+    bool rounds;      /* some row holds several sequences' tokens */
 };
 
 static int tok_row(void *ud, size_t n_cols, const char *const *names,
@@ -258,14 +290,19 @@ static int tok_row(void *ud, size_t n_cols, const char *const *names,
     struct tok_energies *t = ud;
     double e = NAN;
     bool input = false;
+    int64_t n_seq = 1;
     for (size_t i = 0; i < n_cols; i++) {
         if (strcmp(names[i], "is_input") == 0)
             input = v[i].type == WL_VALUE_INT && v[i].i != 0;
         else if (strcmp(names[i], "energy_j") == 0 && v[i].type == WL_VALUE_REAL)
             e = v[i].r;
+        else if (strcmp(names[i], "n_seq") == 0 && v[i].type == WL_VALUE_INT)
+            n_seq = v[i].i;
     }
     if (input)
         return 0;
+    t->n_tokens += n_seq;
+    t->rounds |= n_seq > 1;
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 256;
         double *p = realloc(t->e, cap * sizeof *p);
@@ -296,10 +333,17 @@ static void print_tokens(wl_store *st, const char *id)
         n_ok++;
     }
     char b[3][48];
-    printf("\nPer-token energy (%zu output tokens; min %s, mean %s, max %s)\n  ", t.n,
-           wl_cli_fmt_energy(n_ok ? lo : NAN, b[0], sizeof b[0]),
-           wl_cli_fmt_energy(n_ok ? sum / (double)n_ok : NAN, b[1], sizeof b[1]),
-           wl_cli_fmt_energy(n_ok ? hi : NAN, b[2], sizeof b[2]));
+    if (t.rounds)
+        printf("\nPer-round energy (%zu decode rounds, %lld output tokens; min %s, mean %s, max "
+               "%s per round)\n  ",
+               t.n, (long long)t.n_tokens, wl_cli_fmt_energy(n_ok ? lo : NAN, b[0], sizeof b[0]),
+               wl_cli_fmt_energy(n_ok ? sum / (double)n_ok : NAN, b[1], sizeof b[1]),
+               wl_cli_fmt_energy(n_ok ? hi : NAN, b[2], sizeof b[2]));
+    else
+        printf("\nPer-token energy (%zu output tokens; min %s, mean %s, max %s)\n  ", t.n,
+               wl_cli_fmt_energy(n_ok ? lo : NAN, b[0], sizeof b[0]),
+               wl_cli_fmt_energy(n_ok ? sum / (double)n_ok : NAN, b[1], sizeof b[1]),
+               wl_cli_fmt_energy(n_ok ? hi : NAN, b[2], sizeof b[2]));
     static const char *const bars[] = {"\u2581", "\u2582", "\u2583", "\u2584",
                                        "\u2585", "\u2586", "\u2587", "\u2588"};
     /* at most 72 columns: each shows the mean of its tokens */
@@ -322,8 +366,12 @@ static void print_tokens(wl_store *st, const char *id)
         int lvl = hi > lo ? (int)((m - lo) / (hi - lo) * 7.0 + 0.5) : 3;
         printf("%s", bars[lvl < 0 ? 0 : lvl > 7 ? 7 : lvl]);
     }
-    printf("\n  (first token left; token 0 is sampled from the prefill's logits, so it holds "
-           "sampling only)\n");
+    if (t.rounds)
+        printf("\n  (first round left; a round is one token of each running sequence; round 0 is "
+               "sampled from the prefill's logits, so it holds sampling only)\n");
+    else
+        printf("\n  (first token left; token 0 is sampled from the prefill's logits, so it holds "
+               "sampling only)\n");
     free(t.e);
 }
 
@@ -334,6 +382,7 @@ void wl_cli_print_summary(wl_store *st, const char *id, const struct wl_store_ag
     print_phases(s);
     print_tokens(st, id);
     print_efficiency(s);
+    print_sequences(s);
     print_extras(a, s);
     print_domains(a, s);
     print_layers(s, max_layers);

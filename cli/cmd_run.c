@@ -3,7 +3,10 @@
  * stores the whole run while it happens, then prints its summary computed
  * from the store (the same tables as `wattlens show ID`) or, with --json, one
  * object with run_id, the summary and the energy provenance. SIGINT stops
- * generation cleanly and the run is stored as `cancelled`.
+ * generation cleanly and the run is stored as `cancelled`. With --batch N,
+ * N sequences are generated together (wl_generate_batch) and the run stores
+ * the batch size, one row per decode round and each sequence's attributed
+ * energy (runs.extra "sequences").
  */
 #include "cli.h"
 #include "cli_sampling.h"
@@ -42,8 +45,9 @@ static void usage(FILE *out)
     fprintf(
         out,
         "Usage: wattlens run [-m FILE] -p TEXT [-n N] [-t THREADS] [--depth off|module|deep]\n"
-        "                    [--activations] [--baseline SEC] [--settle SEC] [--tags a,b]\n"
-        "                    [--experiment NAME] [sampling options] [--db FILE] [--json]\n"
+        "                    [--batch N] [--activations] [--baseline SEC] [--settle SEC]\n"
+        "                    [--tags a,b] [--experiment NAME] [sampling options] [--db FILE]\n"
+        "                    [--json]\n"
         "\n"
         "Profiles one generation on the built-in engine: energy and time per phase\n"
         "(pre_inference, prefill, decode, post_inference), per section, per token, and\n"
@@ -61,10 +65,19 @@ static void usage(FILE *out)
         "\n"
         "Options:\n"
         "  -m, --model FILE        GGUF model (default: the built-in synthetic model)\n"
-        "  -p, --prompt TEXT       prompt (default: \"Once upon a time\")\n"
-        "  -n, --n-predict N       tokens to generate (default 64)\n"
+        "  -p, --prompt TEXT       prompt (default: \"Once upon a time\"); with --batch up to\n"
+        "                          N times\n"
+        "  -n, --n-predict N       tokens to generate (per sequence; default 64)\n"
         "  -t, --threads N         threads (default: online CPUs)\n"
-        "  -c, --ctx-size N        context positions (default: prompt + N)\n"
+        "  -c, --ctx-size N        context positions (per sequence; default: prompt + N)\n"
+        "      --batch N           generate N sequences together (1..%d, default 1): one\n"
+        "                          prefill for all prompts, then decode rounds of one token\n"
+        "                          per running sequence (weights read once per round); each\n"
+        "                          stops on its own. Sequence i uses prompt i mod the number\n"
+        "                          of -p given and seed S + i. A stored output token row is\n"
+        "                          one round (its energy measured); tokens/s, J/token and\n"
+        "                          cost count every sequence's tokens (whole batch); energy\n"
+        "                          per sequence is attributed (a round's split equally)\n"
         "      --depth D           off (phases, sections, tokens), module (+ layers and\n"
         "                          components; default) or deep (+ ops)\n"
         "      --activations       activation statistics per component; with deep also\n"
@@ -86,8 +99,10 @@ static void usage(FILE *out)
         "  wattlens run                                   # built-in model, a few seconds\n"
         "  wattlens run -m stories260K.gguf -p \"Once upon a time\" -n 128 --depth deep\n"
         "  wattlens run -m model.gguf -p \"Hello\" --baseline 0 --tags q8,laptop --json\n"
+        "  wattlens run -m model.gguf --batch 4 -p \"Once\" -p \"The sky\" --depth deep\n"
         "  wattlens show RUN_ID                           # the summary again, from the store\n",
-        WL_DEFAULT_PRICE_PER_KWH, WL_DEFAULT_CURRENCY, WL_DEFAULT_CO2_G_PER_KWH);
+        WL_CONTEXT_MAX_SEQ, WL_DEFAULT_PRICE_PER_KWH, WL_DEFAULT_CURRENCY,
+        WL_DEFAULT_CO2_G_PER_KWH);
 }
 
 struct progress {
@@ -112,9 +127,17 @@ static void on_text(void *ud, const char *text, size_t len)
             s > 0 ? (double)(p->n - 1) / s : 0.0);
 }
 
+static void on_seq_text(void *ud, int32_t seq, const char *text, size_t len)
+{
+    (void)seq;
+    on_text(ud, text, len);
+}
+
 struct opts {
     const char *model, *prompt, *tags, *experiment, *db, *currency;
-    long n_predict, n_ctx, max_layers;
+    const char *prompts[WL_CONTEXT_MAX_SEQ]; /* -p values, in order */
+    int n_prompts;
+    long n_predict, n_ctx, max_layers, n_batch;
     double baseline_s, settle_s, price, co2;
     enum wl_profile_depth depth;
     bool activations, json;
@@ -135,7 +158,8 @@ static int parse(int argc, char **argv, struct opts *o)
         O_CUR,
         O_CO2,
         O_JSON,
-        O_LAYERS
+        O_LAYERS,
+        O_BATCH
     };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
@@ -155,6 +179,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"co2-g-kwh", required_argument, NULL, O_CO2},
         {"json", no_argument, NULL, O_JSON},
         {"layers", required_argument, NULL, O_LAYERS},
+        {"batch", required_argument, NULL, O_BATCH},
         {"help", no_argument, NULL, 'h'},
         WL_CLI_DB_OPTION,
         {NULL, 0, NULL, 0},
@@ -173,7 +198,14 @@ static int parse(int argc, char **argv, struct opts *o)
             o->model = optarg;
             break;
         case 'p':
+            if (o->n_prompts == WL_CONTEXT_MAX_SEQ)
+                return wl_cli_usage_error(CMD, "at most %d prompts (-p)", WL_CONTEXT_MAX_SEQ);
+            o->prompts[o->n_prompts++] = optarg;
             o->prompt = optarg;
+            break;
+        case O_BATCH:
+            if (!wl_cli_parse_long(CMD, "--batch", optarg, 1, WL_CONTEXT_MAX_SEQ, &o->n_batch))
+                return WL_EXIT_USAGE;
             break;
         case 'n':
             if (!wl_cli_parse_long(CMD, "-n", optarg, 1, 1 << 20, &o->n_predict))
@@ -243,6 +275,9 @@ static int parse(int argc, char **argv, struct opts *o)
     if (optind < argc)
         return wl_cli_usage_error(CMD, "unexpected argument '%s' (quote the prompt: -p \"...\")",
                                   argv[optind]);
+    if (o->n_prompts > o->n_batch)
+        return wl_cli_usage_error(CMD, "%d prompts (-p) for a batch of %ld (use --batch %d)",
+                                  o->n_prompts, o->n_batch, o->n_prompts);
     return WL_EXIT_OK;
 }
 
@@ -256,11 +291,94 @@ static size_t split_tags(char *buf, const char **out, size_t max)
     return n;
 }
 
+/* The stored prompt of a batch: the distinct -p values joined with " | "
+ * (each sequence's own prompt is prompt i mod n). Heap; NULL on OOM. */
+static char *joined_prompts(const struct opts *o)
+{
+    if (o->n_prompts <= 1)
+        return strdup(o->prompt);
+    size_t n = 1;
+    for (int i = 0; i < o->n_prompts; i++)
+        n += strlen(o->prompts[i]) + 3;
+    char *s = malloc(n);
+    if (!s)
+        return NULL;
+    s[0] = '\0';
+    for (int i = 0; i < o->n_prompts; i++) {
+        if (i > 0)
+            strcat(s, " | ");
+        strcat(s, o->prompts[i]);
+    }
+    return s;
+}
+
+/* The texts of a batch as printed: a '--- sequence i (...)' line, then the
+ * text. Heap; NULL on OOM. */
+static char *batch_texts(const struct wl_generate_result *res, int32_t n)
+{
+    size_t cap = 1;
+    for (int32_t i = 0; i < n; i++)
+        cap += 128 + res[i].text_len;
+    char *s = malloc(cap), *p = s;
+    if (!s)
+        return NULL;
+    *p = '\0';
+    for (int32_t i = 0; i < n; i++) {
+        p += snprintf(p, cap - (size_t)(p - s),
+                      "--- sequence %d (%d prompt tokens, %d generated, stop: %s)\n", (int)i,
+                      res[i].n_prompt, res[i].n_generated, wl_stop_reason_name(res[i].stop));
+        if (res[i].text_len)
+            memcpy(p, res[i].text, res[i].text_len);
+        p += res[i].text_len;
+        *p++ = '\n';
+        *p = '\0';
+    }
+    return s;
+}
+
+/* Each sequence's counts, stop reason and attributed energy into
+ * runs.extra "sequences" (read back by the summary). After the generation,
+ * before wl_recorder_finish. Returns false (with a warning) when the
+ * recorder cannot attribute (its records do not match the counts). */
+static bool store_sequences(wl_recorder *rec, wl_store_run *srun,
+                            const struct wl_generate_result *res, int32_t n)
+{
+    int32_t n_prompt[WL_CONTEXT_MAX_SEQ], n_gen[WL_CONTEXT_MAX_SEQ];
+    double pre[WL_CONTEXT_MAX_SEQ], dec[WL_CONTEXT_MAX_SEQ];
+    for (int32_t i = 0; i < n; i++) {
+        n_prompt[i] = res[i].n_prompt;
+        n_gen[i] = res[i].n_generated;
+    }
+    wl_recorder_stop(rec);
+    if (wl_recorder_sequence_energy(rec, n, n_prompt, n_gen, pre, dec) != 0) {
+        fprintf(stderr, "wattlens run: warning: the recorded rounds do not match the sequences' "
+                        "token counts; no per-sequence energy is stored\n");
+        return false;
+    }
+    json_t *arr = json_array();
+    for (int32_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "seq", json_integer(i));
+        json_object_set_new(o, "prompt_tokens", json_integer(n_prompt[i]));
+        json_object_set_new(o, "output_tokens", json_integer(n_gen[i]));
+        json_object_set_new(o, "stop", json_string(wl_stop_reason_name(res[i].stop)));
+        json_object_set_new(o, "prefill_energy_j", json_real(pre[i]));
+        json_object_set_new(o, "decode_energy_j", json_real(dec[i]));
+        json_array_append_new(arr, o);
+    }
+    char *text = json_dumps(arr, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(arr);
+    bool ok = text && wl_store_run_set_extra(srun, "sequences", text) == 0;
+    free(text);
+    return ok;
+}
+
 static int run(int argc, char **argv)
 {
     struct opts o = {.prompt = "Once upon a time",
                      .n_predict = 64,
                      .max_layers = 48,
+                     .n_batch = 1,
                      .baseline_s = 2.0,
                      .settle_s = 1.0,
                      .price = WL_DEFAULT_PRICE_PER_KWH,
@@ -275,6 +393,8 @@ static int run(int argc, char **argv)
     if (prc != WL_EXIT_OK)
         return prc;
     const bool tty = wl_cli_stderr_is_tty();
+    const int32_t n_seq = (int32_t)o.n_batch;
+    const bool batch = n_seq > 1;
 
     struct wl_errmsg err = {{0}};
     char model_path[4096];
@@ -285,12 +405,20 @@ static int run(int argc, char **argv)
     wl_store *st = NULL;
     wl_store_run *srun = NULL;
     wl_recorder *rec = NULL;
-    char *prov = NULL, *tagbuf = NULL;
-    struct wl_generate_result res = {0};
+    char *prov = NULL, *tagbuf = NULL, *prompt_all = NULL, *texts = NULL;
+    /* res[i]: sequence i (res[0] alone without --batch) */
+    struct wl_generate_result *res = calloc((size_t)n_seq, sizeof *res);
+    const char **seq_prompts = calloc((size_t)n_seq, sizeof *seq_prompts);
     int status = WL_EXIT_FAIL, rc;
     char id[40] = "";
     struct sigaction sa, old;
     bool sig_set = false;
+    if (!res || !seq_prompts) {
+        wl_cli_fail(CMD, "out of memory");
+        goto done;
+    }
+    for (int32_t i = 0; i < n_seq; i++)
+        seq_prompts[i] = o.n_prompts > 0 ? o.prompts[i % o.n_prompts] : o.prompt;
 
     if (default_model) {
         if (wl_default_model_ensure(model_path, sizeof model_path, &created, &err) != 0) {
@@ -311,10 +439,14 @@ static int run(int argc, char **argv)
         goto done;
     }
     if (o.n_ctx == 0) {
-        long want = (long)strlen(o.prompt) + 2 + o.n_predict;
+        size_t plen = 0;
+        for (int32_t i = 0; i < n_seq; i++)
+            plen = strlen(seq_prompts[i]) > plen ? strlen(seq_prompts[i]) : plen;
+        long want = (long)plen + 2 + o.n_predict; /* a token is at least one byte */
         o.n_ctx = want < m->config.n_ctx_train ? want : m->config.n_ctx_train;
     }
     o.cp.n_ctx = (int32_t)o.n_ctx;
+    o.cp.n_seq = n_seq;
     if ((rc = wl_context_create(m, &o.cp, &ctx, &err)) != 0) {
         wl_cli_fail(CMD, "%s", err.text);
         goto done;
@@ -329,6 +461,7 @@ static int run(int argc, char **argv)
         if (tagbuf)
             n_tags = split_tags(tagbuf, tags, 64);
     }
+    prompt_all = joined_prompts(&o);
     char sampling[512], cpu[256];
     snprintf(sampling, sizeof sampling,
              "{\"temperature\":%g,\"top_k\":%d,\"top_p\":%g,\"min_p\":%g,\"repeat_penalty\":%g,"
@@ -344,13 +477,14 @@ static int run(int argc, char **argv)
                                     : (base ? base + 1 : o.model),
         .model_path = o.model,
         .model_arch = m->config.arch,
-        .prompt = o.prompt,
+        .prompt = prompt_all ? prompt_all : o.prompt,
         .tags = tags,
         .n_tags = n_tags,
         .experiment = o.experiment,
         .depth = wl_profile_depth_name(o.depth),
         .sampling_json = sampling,
         .batch_size = o.cp.n_ubatch,
+        .n_seq = n_seq,
         .threads = wl_context_n_threads(ctx),
         .context_length = wl_context_n_ctx(ctx),
         .host_cpu = cpu[0] ? cpu : NULL,
@@ -364,10 +498,11 @@ static int run(int argc, char **argv)
     rp.activations = o.activations;
     rp.n_layer = m->config.n_layer;
     rp.n_head = m->config.n_head;
-    rp.max_input_tokens = wl_context_n_ctx(ctx);
+    rp.max_input_tokens = wl_context_n_ctx(ctx) * n_seq; /* each sequence has n_ctx positions */
     rp.max_output_tokens =
         (int32_t)(o.n_predict < wl_context_n_ctx(ctx) ? o.n_predict : wl_context_n_ctx(ctx));
     rp.n_ubatch = o.cp.n_ubatch;
+    rp.n_seq = n_seq;
     if ((rc = wl_recorder_create(&rp, &rec, &err)) != 0) {
         wl_cli_fail(CMD, "%s", err.text);
         goto done;
@@ -407,24 +542,42 @@ static int run(int argc, char **argv)
     o.gp.cancel = &g_cancel;
     o.gp.on_text = on_text;
     o.gp.user_data = &pr;
-    fprintf(stderr, "wattlens run: prefill and decode (depth %s%s)\n",
-            wl_profile_depth_name(o.depth), o.activations ? ", activation statistics" : "");
+    struct wl_generate_batch_params bp = {.prompts = seq_prompts, .n_seq = n_seq,
+                                          .on_text = on_seq_text, .user_data = &pr};
+    struct wl_generate_batch_stats bstats;
+    fprintf(stderr, "wattlens run: prefill and decode (depth %s%s", wl_profile_depth_name(o.depth),
+            o.activations ? ", activation statistics" : "");
+    if (batch)
+        fprintf(stderr, ", batch of %d sequences", (int)n_seq);
+    fprintf(stderr, ")\n");
     if (g_cancel) {
         rc = 0;
-        res.stop = WL_STOP_CANCELLED;
+        for (int32_t i = 0; i < n_seq; i++)
+            res[i].stop = WL_STOP_CANCELLED;
         wl_recorder_start(rec);
     } else {
         wl_recorder_start(rec);
-        rc = wl_generate(ctx, tok, &o.gp, &res, &err);
+        rc = batch ? wl_generate_batch(ctx, tok, &o.gp, &bp, res, &bstats, &err)
+                   : wl_generate(ctx, tok, &o.gp, &res[0], &err);
     }
     wl_context_set_hooks(ctx, NULL);
     if (tty)
         fprintf(stderr, "\n");
+    bool cancelled = false;
+    int64_t n_generated = 0;
+    for (int32_t i = 0; i < n_seq; i++) {
+        cancelled |= res[i].stop == WL_STOP_CANCELLED;
+        n_generated += res[i].n_generated;
+    }
+    if (batch && rc == 0) {
+        texts = batch_texts(res, n_seq);
+        store_sequences(rec, srun, res, n_seq);
+    }
     struct wl_recorder_finish fin = {
-        .status = rc != 0                         ? WL_RUN_FAILED
-                  : res.stop == WL_STOP_CANCELLED ? WL_RUN_CANCELLED
-                                                  : WL_RUN_COMPLETE,
-        .response = res.text,
+        .status = rc != 0    ? WL_RUN_FAILED
+                  : cancelled ? WL_RUN_CANCELLED
+                              : WL_RUN_COMPLETE,
+        .response = batch ? texts : res[0].text,
         .error = rc != 0 ? err.text : NULL,
         .kv_cache_bytes = (int64_t)wl_context_kv_bytes(ctx),
     };
@@ -438,9 +591,9 @@ static int run(int argc, char **argv)
         wl_cli_fail(CMD, "storing the run: %s", wl_store_last_error(st));
     if (fin.status == WL_RUN_CANCELLED)
         fprintf(stderr,
-                "wattlens run: cancelled; the run is stored as cancelled with %d "
+                "wattlens run: cancelled; the run is stored as cancelled with %lld "
                 "generated tokens\n",
-                res.n_generated);
+                (long long)n_generated);
 
     /* the summary, from the store alone */
     struct wl_store_aggregates a;
@@ -461,8 +614,22 @@ static int run(int argc, char **argv)
         json_t *j = json_object();
         json_object_set_new(j, "run_id", json_string(id));
         json_object_set_new(j, "status", json_string(wl_run_status_name(fin.status)));
-        json_object_set_new(j, "stop_reason", json_string(wl_stop_reason_name(res.stop)));
-        json_object_set_new(j, "text", json_string(res.text ? res.text : ""));
+        /* sequence 0's (the only one without --batch); every one under "sequences" */
+        json_object_set_new(j, "stop_reason", json_string(wl_stop_reason_name(res[0].stop)));
+        json_object_set_new(j, "text", json_string(res[0].text ? res[0].text : ""));
+        json_object_set_new(j, "n_seq", json_integer(n_seq));
+        json_t *seqs = json_array();
+        for (int32_t i = 0; i < n_seq; i++) {
+            json_t *q = json_object();
+            json_object_set_new(q, "seq", json_integer(i));
+            json_object_set_new(q, "prompt", json_string(seq_prompts[i]));
+            json_object_set_new(q, "prompt_tokens", json_integer(res[i].n_prompt));
+            json_object_set_new(q, "output_tokens", json_integer(res[i].n_generated));
+            json_object_set_new(q, "stop_reason", json_string(wl_stop_reason_name(res[i].stop)));
+            json_object_set_new(q, "text", json_string(res[i].text ? res[i].text : ""));
+            json_array_append_new(seqs, q);
+        }
+        json_object_set_new(j, "sequences", seqs);
         json_object_set_new(j, "default_model", json_boolean(default_model));
         if (default_model)
             json_object_set_new(j, "note", json_string(note));
@@ -473,8 +640,12 @@ static int run(int argc, char **argv)
     } else {
         if (default_model)
             printf("NOTE: %s\n\n", note);
-        printf("Generated text (%d tokens, stop: %s):\n%s\n\n", res.n_generated,
-               wl_stop_reason_name(res.stop), res.text ? res.text : "");
+        if (batch)
+            printf("Generated texts (batch of %d, %lld tokens):\n%s\n", (int)n_seq,
+                   (long long)n_generated, texts ? texts : "");
+        else
+            printf("Generated text (%d tokens, stop: %s):\n%s\n\n", res[0].n_generated,
+                   wl_stop_reason_name(res[0].stop), res[0].text ? res[0].text : "");
         wl_cli_print_summary(st, id, &a, &sum, o.max_layers);
         printf("\nRun %s stored in %s.\nSee it again: wattlens show %.8s   "
                "everything: wattlens export %.8s --format json\n",
@@ -490,13 +661,18 @@ done:
     if (srun)
         wl_store_run_abandon(srun);
     wl_recorder_free(rec);
-    wl_generate_result_free(&res);
+    for (int32_t i = 0; res && i < n_seq; i++)
+        wl_generate_result_free(&res[i]);
+    free(res);
+    free(seq_prompts);
     wl_store_close(st);
     wl_context_free(ctx);
     wl_tok_free(tok);
     wl_model_free(m);
     free(prov);
     free(tagbuf);
+    free(prompt_all);
+    free(texts);
     return status;
 }
 

@@ -339,6 +339,48 @@ static void wl__cost(const struct wl_store_aggregates *a, struct wl_summary *s)
     c->co2_g_per_1k_tokens = wl__div(c->co2_g * 1000.0, n_out);
 }
 
+/* runs.extra "sequences": [{"seq", "prompt_tokens", "output_tokens", "stop",
+ * "prefill_energy_j", "decode_energy_j"}, ...]; entries that are not objects
+ * are skipped, missing numbers are NaN. */
+static int wl__batch(const struct wl_store_aggregates *a, struct wl_summary *s)
+{
+    struct wl_summary_batch *b = &s->batch;
+    b->n_seq = a->run.n_seq > 0 ? a->run.n_seq : 1;
+    b->n_rounds = a->tokens.n_output;
+    json_t *x = a->run.extra_json ? json_loads(a->run.extra_json, 0, NULL) : NULL;
+    json_t *arr = json_is_object(x) ? json_object_get(x, "sequences") : NULL;
+    const size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+    if (n > 0) {
+        b->seqs = calloc(n, sizeof *b->seqs);
+        if (!b->seqs) {
+            json_decref(x);
+            return WL_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_array_get(arr, i);
+        if (!json_is_object(o))
+            continue;
+        struct wl_summary_sequence *q = &b->seqs[b->n_seqs++];
+        json_t *v = json_object_get(o, "seq");
+        q->seq = json_is_integer(v) ? (int32_t)json_integer_value(v) : (int32_t)i;
+        v = json_object_get(o, "prompt_tokens");
+        q->prompt_tokens = json_is_integer(v) ? json_integer_value(v) : -1;
+        v = json_object_get(o, "output_tokens");
+        q->output_tokens = json_is_integer(v) ? json_integer_value(v) : -1;
+        v = json_object_get(o, "stop");
+        snprintf(q->stop, sizeof q->stop, "%s", json_is_string(v) ? json_string_value(v) : "?");
+        v = json_object_get(o, "prefill_energy_j");
+        q->prefill_energy_j = json_is_number(v) ? json_number_value(v) : NA;
+        v = json_object_get(o, "decode_energy_j");
+        q->decode_energy_j = json_is_number(v) ? json_number_value(v) : NA;
+        q->decode_j_per_token =
+            q->output_tokens > 0 ? wl__div(q->decode_energy_j, (double)q->output_tokens) : NA;
+    }
+    json_decref(x);
+    return 0;
+}
+
 int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s)
 {
     memset(s, 0, sizeof *s);
@@ -369,6 +411,10 @@ int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s
     wl__efficiency(a, s);
     wl__domains(a, s);
     wl__cost(a, s);
+    if (wl__batch(a, s) != 0) {
+        wl_summary_free(s);
+        return WL_ENOMEM;
+    }
     return 0;
 }
 
@@ -379,6 +425,9 @@ void wl_summary_free(struct wl_summary *s)
     free(s->phases);
     free(s->layers);
     free(s->components);
+    free(s->batch.seqs);
+    s->batch.seqs = NULL;
+    s->batch.n_seqs = 0;
     s->phases = NULL;
     s->layers = NULL;
     s->components = NULL;
@@ -429,6 +478,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(run, "experiment", wl__str(r->row.experiment));
     json_object_set_new(run, "tags", wl__str(r->row.tags));
     json_object_set_new(run, "depth", wl__str(r->depth));
+    json_object_set_new(run, "n_seq", json_integer(s->batch.n_seq));
     json_object_set_new(run, "error", wl__str(r->error));
     json_object_set_new(run, "sample_count", json_integer(a->n_samples));
     json_object_set_new(run, "sample_rate_hz", wl__num(r->sample_rate_hz));
@@ -554,6 +604,32 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(ef, "prefill_edp_js", wl__num(e->prefill_edp_js));
     json_object_set_new(ef, "decode_edp_js", wl__num(e->decode_edp_js));
     json_object_set_new(j, "efficiency", ef);
+
+    const struct wl_summary_batch *b = &s->batch;
+    json_t *bj = json_object();
+    json_object_set_new(bj, "n_seq", json_integer(b->n_seq));
+    json_object_set_new(bj, "rounds", json_integer(b->n_rounds));
+    json_object_set_new(bj, "output_tokens", json_integer(e->output_tokens));
+    json_object_set_new(bj, "tokens_per_s", wl__num(e->tokens_per_s));
+    json_object_set_new(bj, "j_per_token", wl__num(e->j_per_token));
+    json_t *sq = json_array();
+    for (size_t i = 0; i < b->n_seqs; i++) {
+        const struct wl_summary_sequence *q = &b->seqs[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "seq", json_integer(q->seq));
+        json_object_set_new(o, "prompt_tokens",
+                            q->prompt_tokens >= 0 ? json_integer(q->prompt_tokens) : json_null());
+        json_object_set_new(o, "output_tokens",
+                            q->output_tokens >= 0 ? json_integer(q->output_tokens) : json_null());
+        json_object_set_new(o, "stop", json_string(q->stop));
+        json_object_set_new(o, "prefill_energy_j", wl__num(q->prefill_energy_j));
+        json_object_set_new(o, "decode_energy_j", wl__num(q->decode_energy_j));
+        json_object_set_new(o, "decode_j_per_token", wl__num(q->decode_j_per_token));
+        json_object_set_new(o, "energy_method", json_string("attributed"));
+        json_array_append_new(sq, o);
+    }
+    json_object_set_new(bj, "sequences", sq);
+    json_object_set_new(j, "batch", bj);
 
     json_t *dms = json_array();
     for (size_t i = 0; i < s->n_domains; i++) {

@@ -86,6 +86,29 @@ struct wl_summary_cost {
     double cost_per_1k_tokens, co2_g_per_1k_tokens; /* per 1000 output tokens */
 };
 
+/* One sequence of a batched run (runs.extra "sequences", written by `run
+ * --batch`). Energies are attributed, not measured: each prompt token holds
+ * an equal share of its prompt batch, each decode round's energy is split
+ * equally among the sequences that ran in it. */
+struct wl_summary_sequence {
+    int32_t seq;
+    int64_t prompt_tokens, output_tokens;
+    char stop[24];            /* stop reason ("eog", "max_tokens", ...) */
+    double prefill_energy_j;  /* attributed */
+    double decode_energy_j;   /* attributed */
+    double decode_j_per_token; /* decode_energy_j / output_tokens */
+};
+
+/* Batched runs: n_seq sequences generated together. Throughput, J/token and
+ * cost in the efficiency figures are for the whole batch; a decode round
+ * (one stored output row) holds one token of each running sequence. */
+struct wl_summary_batch {
+    int64_t n_seq;    /* 1 for a single sequence (and runs stored before batching) */
+    int64_t n_rounds; /* decode rounds (output rows) */
+    struct wl_summary_sequence *seqs; /* heap; n_seqs (0 when the run stored none) */
+    size_t n_seqs;
+};
+
 struct wl_summary {
     double energy_j, duration_ms, avg_power_w; /* headline */
     double peak_power_w, peak_t_ms;            /* of the widest domain (total, soc, psys, package) */
@@ -106,6 +129,7 @@ struct wl_summary {
     struct wl_summary_domain domains[WL_DOMAIN_COUNT];
     size_t n_domains;
     struct wl_summary_efficiency eff;
+    struct wl_summary_batch batch;
 };
 
 /* Computes the summary of a run from its aggregates. Returns 0 or WL_ENOMEM. */
