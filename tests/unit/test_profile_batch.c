@@ -200,8 +200,7 @@ static void run_batch(struct fixture *f, int32_t n_seq)
     struct wl_generate_params gp = wl_generate_default_params();
     gp.n_predict = N_PREDICT;
     gp.sampling.temperature = 0;
-    struct wl_generate_batch_params bp = {.prompts = (const char *const *)prompts,
-                                          .n_seq = n_seq};
+    struct wl_generate_batch_params bp = {.prompts = (const char *const *)prompts, .n_seq = n_seq};
     struct wl_generate_result res[4];
     struct wl_generate_batch_stats bs;
     assert_int_equal(wl_recorder_start(rec), 0);
@@ -244,12 +243,10 @@ static void run_batch(struct fixture *f, int32_t n_seq)
     assert_true(close_to(sum_dec, t.output_tokens_energy_j));
     /* counts that do not match the recording are refused */
     n_gen[0]++;
-    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec),
-                     WL_EINVAL);
+    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec), WL_EINVAL);
     n_gen[0]--;
     n_prompt[0]++;
-    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec),
-                     WL_EINVAL);
+    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec), WL_EINVAL);
     n_prompt[0]--;
 
     struct wl_recorder_finish fin = {.status = WL_RUN_COMPLETE, .response = res[0].text};
@@ -275,8 +272,7 @@ static void run_batch(struct fixture *f, int32_t n_seq)
     const int64_t passes = (bs.n_prompt + ub - 1) / ub + max_gen - 1;
     int64_t n_lay = 0, n_comp = 0;
     assert_int_equal(wl_store_foreach(st, id, WL_TABLE_LAYERS, -1, -1, count_row, &n_lay), 0);
-    assert_int_equal(wl_store_foreach(st, id, WL_TABLE_COMPONENTS, -1, -1, count_row, &n_comp),
-                     0);
+    assert_int_equal(wl_store_foreach(st, id, WL_TABLE_COMPONENTS, -1, -1, count_row, &n_comp), 0);
     assert_int_equal(n_lay, passes * f->m->config.n_layer);
     assert_int_equal(n_comp, n_lay * 12);
     struct op_rows ops = {0};
