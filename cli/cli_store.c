@@ -11,6 +11,33 @@
 #include <string.h>
 #include <time.h>
 
+void wl_cli_store_opts_init(struct wl_cli_store_opts *o, const char *cmd, void (*usage)(FILE *out))
+{
+    *o = (struct wl_cli_store_opts){.cmd = cmd, .usage = usage, .exit_status = WL_EXIT_OK};
+    optind = 1;
+    opterr = 0;
+}
+
+bool wl_cli_store_option(struct wl_cli_store_opts *o, int c, char *const argv[])
+{
+    switch (c) {
+    case WL_CLI_OPT_DB:
+        o->db = optarg;
+        return true;
+    case WL_CLI_OPT_JSON:
+        o->json = true;
+        return true;
+    case 'h':
+        o->usage(stdout);
+        o->exit_status = WL_EXIT_OK;
+        return false;
+    default:
+        o->exit_status =
+            wl_cli_usage_error(o->cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
+        return false;
+    }
+}
+
 int wl_cli_store_open(const char *cmd, const char *db_path, wl_store **out)
 {
     struct wl_store_params p;
