@@ -168,26 +168,3 @@ const char *wl_cli_fmt_duration(double ms, char *buf, size_t size)
         return wl_cli_fmt(ms / 1e3, 2, "s", buf, size);
     return wl_cli_fmt(ms / 60e3, 1, "min", buf, size);
 }
-
-void wl_cli_host_cpu(char *buf, size_t size)
-{
-    buf[0] = '\0';
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            const char *c = strchr(line, ':');
-            if (c) {
-                c++;
-                while (*c == ' ')
-                    c++;
-                snprintf(buf, size, "%s", c);
-                buf[strcspn(buf, "\n")] = '\0';
-            }
-            break;
-        }
-    }
-    fclose(f);
-}

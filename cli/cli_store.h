@@ -96,9 +96,6 @@ const char *wl_cli_fmt(double v, int decimals, const char *unit, char *buf, size
 /* Energy with an automatic unit (J, mJ, kJ), or "n/a". */
 const char *wl_cli_fmt_energy(double j, char *buf, size_t size);
 
-/* The CPU's model name from /proc/cpuinfo into buf ("" when unknown). */
-void wl_cli_host_cpu(char *buf, size_t size);
-
 /* Duration with an automatic unit (ms, s, min), or "n/a". */
 const char *wl_cli_fmt_duration(double ms, char *buf, size_t size);
 
