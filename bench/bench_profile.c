@@ -250,12 +250,8 @@ static void bench_model(const char *label, const char *path, int n_gen, int n_ge
         print_wall(wall, threads, n_gen);
     print_cpu(cpu, n_gen_cpu);
 out:
-    if (have_dir) {
-        char cmd[1200];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dbdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "bench_profile: could not remove %s\n", dbdir);
-    }
+    if (have_dir)
+        wl_bench_rmtree("bench_profile", dbdir);
     wl_tok_free(tok);
     wl_model_free(m);
 }

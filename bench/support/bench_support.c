@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 /* Runs cmd through /bin/sh; returns its exit status, -1 when it did not exit. */
 static int sh(const char *cmd)
@@ -35,4 +36,16 @@ int wl_bench_synth_1b(const char *who, const char *type, char *path, size_t size
              WL_CLI_PATH, vocab_arg, type, path, path, path);
     fprintf(stderr, "%s: generating %s (once; cached)\n", who, path);
     return sh(cmd) == 0 ? 0 : -1;
+}
+
+void wl_bench_rmtree(const char *who, const char *dir)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("rm", "rm", "-rf", "--", dir, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fprintf(stderr, "%s: could not remove %s\n", who, dir);
 }

@@ -1,8 +1,9 @@
 /* Helpers shared by the benchmarks (bench/bench_*.c): the 1.1B-shaped
  * synthetic llama they measure, generated once per build directory into
  * <build>/model-cache/ by the `wattlens` CLI and reused by every bench.
- * Bench-only code, linked into each bench; not part of libwattlens.
- * Not thread-safe (runs a shell command); call from main.
+ * Also removing a bench's temporary directory. Bench-only code, linked into
+ * each bench; not part of libwattlens. Not thread-safe (runs child
+ * processes); call from main.
  */
 #ifndef WL_BENCH_SUPPORT_H
 #define WL_BENCH_SUPPORT_H
@@ -19,5 +20,9 @@
  * no half-written model; it says so on stderr, prefixed "who: ". Returns 0
  * when the file is there, -1 when it could not be generated. */
 int wl_bench_synth_1b(const char *who, const char *type, char *path, size_t size);
+
+/* Removes the directory tree dir (rm -rf, no shell); says on stderr,
+ * prefixed "who: ", when it could not. */
+void wl_bench_rmtree(const char *who, const char *dir);
 
 #endif
