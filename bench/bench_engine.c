@@ -24,6 +24,7 @@
  * (default 3), WL_BENCH_ROUNDS (paired rounds, default 5),
  * WL_BENCH_THREADS (default 2), WL_BENCH_TYPES (default "q8_0,q4_k").
  */
+#include "bench_support.h"
 #include "engine/bench.h"
 #include "engine/context.h"
 #include "engine/kernels/membw.h"
@@ -43,12 +44,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int sh(const char *cmd)
-{
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 /* Runs argv (no shell), captures stdout, and returns the child's own peak
  * RSS in KiB (wait4, so earlier children such as synth do not count). */
@@ -92,27 +87,6 @@ static char *run_capture(char *const argv[], long *maxrss_kib)
     }
     buf[len] = '\0';
     return buf;
-}
-
-static int ensure_model(const char *cli, const char *dir, const char *type, char *path, size_t size)
-{
-    snprintf(path, size, "%s/llama-1.1b-shape-%s.gguf", dir, type);
-    struct stat st;
-    if (stat(path, &st) == 0 && st.st_size > 0)
-        return 0;
-    const char *vocab = WL_TESTDATA_DIR "/vocab/ggml-vocab-llama-spm.gguf";
-    char vocab_arg[512];
-    if (stat(vocab, &st) == 0)
-        snprintf(vocab_arg, sizeof vocab_arg, "--vocab-from %s", vocab);
-    else
-        snprintf(vocab_arg, sizeof vocab_arg, "--vocab 32000");
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd,
-             "%s model synth --arch llama --layers 22 --dim 2048 --ffn 5632 --heads 32 "
-             "--kv-heads 4 %s --type %s --seed 1 -o %s.tmp && mv %s.tmp %s",
-             cli, vocab_arg, type, path, path, path);
-    fprintf(stderr, "bench_engine: generating %s (once; cached)\n", path);
-    return sh(cmd) == 0 ? 0 : -1;
 }
 
 /* Puts the model file in the page cache as 2 MiB pages, as a file read in
@@ -241,10 +215,6 @@ int main(void)
         threads = 2;
     const int n_prompt = 512, n_gen = 128;
 
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/model-cache", WL_BINARY_DIR);
-    mkdir(dir, 0755);
-
     /* bandwidth with the same number of threads the engine uses */
     struct wl_membw_result bw;
     if (measure_bw(threads, 0, 5, &bw) != 0) {
@@ -261,7 +231,7 @@ int main(void)
         if (types_env && !strstr(types_env, all_types[ti]))
             continue;
         char path[1200];
-        if (ensure_model(cli, dir, all_types[ti], path, sizeof path) != 0) {
+        if (wl_bench_synth_1b("bench_engine", all_types[ti], path, sizeof path) != 0) {
             printf("%s: could not generate the model (is `wattlens model synth` built?)\n",
                    all_types[ti]);
             continue;
