@@ -11,41 +11,13 @@
  * (q4_k default, or q8_0), WL_BENCH_GEN (decode steps, default 8),
  * WL_BENCH_REPS (default 2), WL_BENCH_THREADS (default 2).
  */
+#include "bench_support.h"
 #include "engine/bench.h"
 #include "engine/model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-
-static int sh(const char *cmd)
-{
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static int ensure_model(const char *cli, const char *dir, const char *type, char *path, size_t size)
-{
-    snprintf(path, size, "%s/llama-1.1b-shape-%s.gguf", dir, type);
-    struct stat st;
-    if (stat(path, &st) == 0 && st.st_size > 0)
-        return 0;
-    const char *vocab = WL_TESTDATA_DIR "/vocab/ggml-vocab-llama-spm.gguf";
-    char vocab_arg[512];
-    if (stat(vocab, &st) == 0)
-        snprintf(vocab_arg, sizeof vocab_arg, "--vocab-from %s", vocab);
-    else
-        snprintf(vocab_arg, sizeof vocab_arg, "--vocab 32000");
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd,
-             "%s model synth --arch llama --layers 22 --dim 2048 --ffn 5632 --heads 32 "
-             "--kv-heads 4 %s --type %s --seed 1 -o %s.tmp && mv %s.tmp %s",
-             cli, vocab_arg, type, path, path, path);
-    fprintf(stderr, "bench_batch: generating %s (once; cached)\n", path);
-    return sh(cmd) == 0 ? 0 : -1;
-}
 
 static int env_int(const char *name, int def, int lo)
 {
@@ -65,10 +37,8 @@ int main(void)
     const int reps = env_int("WL_BENCH_REPS", 2, 1);
     const int threads = env_int("WL_BENCH_THREADS", 2, 1);
 
-    char dir[1024], path[1200];
-    snprintf(dir, sizeof dir, "%s/model-cache", WL_BINARY_DIR);
-    mkdir(dir, 0755);
-    if (ensure_model(WL_CLI_PATH, dir, type, path, sizeof path) != 0) {
+    char path[1200];
+    if (wl_bench_synth_1b("bench_batch", type, path, sizeof path) != 0) {
         fprintf(stderr, "bench_batch: could not generate the model\n");
         return 1;
     }

@@ -3,9 +3,10 @@
  * activation statistics (each writing into a store in a temporary directory,
  * so the writer thread's cost is included), on stories260K and on a
  * 1.1B-shaped synthetic llama (22 layers, dim 2048, FFN 5632, 32/4 heads,
- * vocab 32000; Q8_0, generated once into <build>/model-cache/ with `wattlens
- * model synth` -- Q8_0 because the Q4_K quantizer makes synthesis ~2.5x
- * slower, and the recorder's cost depends on the shape, not the format).
+ * vocab 32000; Q8_0, the file bench_batch and bench_engine use, generated
+ * once into <build>/model-cache/ with `wattlens model synth` -- Q8_0 because
+ * the Q4_K quantizer makes synthesis ~2.5x slower, and the recorder's cost
+ * depends on the shape, not the format).
  *
  * Two figures per depth, each the best of WL_BENCH_REPS (default 3):
  * - decode tokens/s (wall clock; noisy on a shared machine), and its overhead
@@ -19,6 +20,7 @@
  * skips the 1.1B-shaped model, WL_BENCH_SMALL=0 stories260K, WL_BENCH_WALL=0
  * the wall-clock pass. Never asserts.
  */
+#include "bench_support.h"
 #include "engine/context.h"
 #include "engine/generate.h"
 #include "engine/model.h"
@@ -59,24 +61,6 @@ struct figures {
     double cpu_us_per_tok;    /* process CPU time per generated token */
     double engine_us_per_tok; /* CPU time of the generating thread per generated token */
 };
-
-static int ensure_1b(char *path, size_t size)
-{
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/model-cache", WL_BINARY_DIR);
-    mkdir(dir, 0755);
-    snprintf(path, size, "%s/llama-1.1b-shape-q8_0.gguf", dir);
-    struct stat st;
-    if (stat(path, &st) == 0 && st.st_size > 0)
-        return 0;
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "%s model synth --arch llama --layers 22 --dim 2048 --ffn 5632 --heads 32 "
-             "--kv-heads 4 --vocab 32000 --type q8_0 --seed 1 -o %s.tmp >/dev/null && mv %s.tmp %s",
-             WL_CLI_PATH, path, path, path);
-    fprintf(stderr, "bench_profile: generating %s (once; cached; ~1 min)\n", path);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static void empty_hook(void *user_data, const struct wl_hook_event *ev)
 {
@@ -266,12 +250,8 @@ static void bench_model(const char *label, const char *path, int n_gen, int n_ge
         print_wall(wall, threads, n_gen);
     print_cpu(cpu, n_gen_cpu);
 out:
-    if (have_dir) {
-        char cmd[1200];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dbdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "bench_profile: could not remove %s\n", dbdir);
-    }
+    if (have_dir)
+        wl_bench_rmtree("bench_profile", dbdir);
     wl_tok_free(tok);
     wl_model_free(m);
 }
@@ -299,7 +279,7 @@ int main(void)
     if (big_env && strcmp(big_env, "0") == 0)
         return 0;
     char big[1200];
-    if (ensure_1b(big, sizeof big) == 0)
+    if (wl_bench_synth_1b("bench_profile", "q8_0", big, sizeof big) == 0)
         bench_model("1.1B-shaped synthetic llama, Q8_0", big, 16, 8, reps, threads);
     else
         printf("1.1B-shaped model: could not be generated (skipped)\n");

@@ -2,6 +2,7 @@
  * a fake powercap tree (package, core, dram, psys written every 1 ms), and the
  * cost of one energy mark (what a window begin/end costs the caller).
  * Prints figures and the targets; never asserts on time. */
+#include "bench_support.h"
 #include "fake_powercap.h"
 #include "sampler/sampler.h"
 #include "sensors/sensor.h"
@@ -92,9 +93,6 @@ int main(int argc, char **argv)
     }
     wl_sensor_set_close(set);
     wl_fake_powercap_stop(fp);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", root);
+    wl_bench_rmtree("bench_sampler", root);
     return 0;
 }

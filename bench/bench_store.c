@@ -4,6 +4,7 @@
  * figures against the targets (write <= 1 s, summary <= 50 ms); never
  * asserts on time. Uses a temporary database under $TMPDIR.
  */
+#include "bench_support.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "wattlens/error.h"
@@ -238,9 +239,6 @@ int main(void)
     printf("  list (jpt, 20)       %8.2f ms\n", list_ms);
     printf("  delete run (best of 2) %6.1f ms\n", delete_ms);
     wl_store_close(s);
-    char cmd[4300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench_store: could not remove %s\n", dir);
+    wl_bench_rmtree("bench_store", dir);
     return 0;
 }

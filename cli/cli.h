@@ -10,8 +10,11 @@
 #ifndef WL_CLI_H
 #define WL_CLI_H
 
+#include "engine/tensor_type.h"
+
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct wl_cli_command {
@@ -41,6 +44,13 @@ bool wl_cli_parse_long(const char *cmd, const char *opt, const char *s, long min
                        long *out);
 bool wl_cli_parse_double(const char *cmd, const char *opt, const char *s, double min, double max,
                          double *out);
+
+/* Parses a KV cache type for --cache-type: "f16" or "f32". On failure prints
+ * a usage error ("cache type must be f16 or f32, not 'S'") and returns false. */
+bool wl_cli_parse_cache_type(const char *cmd, const char *s, enum wl_ttype *out);
+
+/* The CPU's model name from /proc/cpuinfo into buf ("" when unknown). */
+void wl_cli_host_cpu(char *buf, size_t size);
 
 /* Prints a JSON value to stdout, indented, followed by a newline; takes a
  * reference (decrefs j). Returns WL_EXIT_OK or WL_EXIT_FAIL. */

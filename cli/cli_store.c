@@ -11,6 +11,33 @@
 #include <string.h>
 #include <time.h>
 
+void wl_cli_store_opts_init(struct wl_cli_store_opts *o, const char *cmd, void (*usage)(FILE *out))
+{
+    *o = (struct wl_cli_store_opts){.cmd = cmd, .usage = usage, .exit_status = WL_EXIT_OK};
+    optind = 1;
+    opterr = 0;
+}
+
+bool wl_cli_store_option(struct wl_cli_store_opts *o, int c, char *const argv[])
+{
+    switch (c) {
+    case WL_CLI_OPT_DB:
+        o->db = optarg;
+        return true;
+    case WL_CLI_OPT_JSON:
+        o->json = true;
+        return true;
+    case 'h':
+        o->usage(stdout);
+        o->exit_status = WL_EXIT_OK;
+        return false;
+    default:
+        o->exit_status =
+            wl_cli_usage_error(o->cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
+        return false;
+    }
+}
+
 int wl_cli_store_open(const char *cmd, const char *db_path, wl_store **out)
 {
     struct wl_store_params p;
@@ -140,27 +167,4 @@ const char *wl_cli_fmt_duration(double ms, char *buf, size_t size)
     if (fabs(ms) < 120e3)
         return wl_cli_fmt(ms / 1e3, 2, "s", buf, size);
     return wl_cli_fmt(ms / 60e3, 1, "min", buf, size);
-}
-
-void wl_cli_host_cpu(char *buf, size_t size)
-{
-    buf[0] = '\0';
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            const char *c = strchr(line, ':');
-            if (c) {
-                c++;
-                while (*c == ' ')
-                    c++;
-                snprintf(buf, size, "%s", c);
-                buf[strcspn(buf, "\n")] = '\0';
-            }
-            break;
-        }
-    }
-    fclose(f);
 }

@@ -1,7 +1,9 @@
 /* CLI helpers shared by the commands that use the run store: the --db
- * option (same spelling, help text and default everywhere), opening the
- * store with a clear message, resolving run ids, parsing dates, and
- * formatting figures that may be unknown (NaN -> "n/a").
+ * option (same spelling, help text and default everywhere), the options the
+ * store commands share (--db, --json, -h/--help: one table, one parser, one
+ * message for a bad option), opening the store with a clear message,
+ * resolving run ids, parsing dates, and formatting figures that may be
+ * unknown (NaN -> "n/a"). Single-threaded, like the rest of cli/ (getopt).
  */
 #ifndef WL_CLI_STORE_H
 #define WL_CLI_STORE_H
@@ -12,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* getopt_long value of --db; put WL_CLI_DB_OPTION in a command's options. */
 #define WL_CLI_OPT_DB 0x1db
@@ -23,6 +26,53 @@
     "  --db FILE            run database (default: $WATTLENS_DB, else\n"                           \
     "                       $XDG_DATA_HOME/wattlens/wattlens.db, else\n"                           \
     "                       ~/.local/share/wattlens/wattlens.db)\n"
+
+/* getopt_long value of --json in the store commands. */
+#define WL_CLI_OPT_JSON 0x15d
+
+/* The options shared by runs, show, export, rm and gc. Their option tables
+ * end with WL_CLI_STORE_OPTIONS (plus WL_CLI_JSON_OPTION where the output is
+ * data), their --help ends its option list with WL_CLI_STORE_HELP, and the
+ * getopt loop hands every code it does not handle itself to
+ * wl_cli_store_option:
+ *
+ *     struct wl_cli_store_opts so;
+ *     wl_cli_store_opts_init(&so, cmd, usage);
+ *     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+ *         switch (c) {
+ *         case 'L': ... (the command's own options)
+ *         default:
+ *             if (!wl_cli_store_option(&so, c, argv))
+ *                 return so.exit_status;
+ *         }
+ *     }
+ */
+struct wl_cli_store_opts {
+    const char *cmd;          /* command name, for messages */
+    void (*usage)(FILE *out); /* prints the command's --help */
+    const char *db;           /* --db FILE; NULL = the default database */
+    bool json;                /* --json */
+    int exit_status;          /* valid after wl_cli_store_option returned false */
+};
+
+#define WL_CLI_STORE_OPTIONS {"help", no_argument, NULL, 'h'}, WL_CLI_DB_OPTION
+#define WL_CLI_JSON_OPTION                                                                         \
+    {                                                                                              \
+        "json", no_argument, NULL, WL_CLI_OPT_JSON                                                 \
+    }
+#define WL_CLI_STORE_HELP WL_CLI_DB_HELP "  -h, --help           show this help\n"
+
+/* Sets o for a new command line (db NULL, json false) and resets getopt:
+ * optind = 1, and opterr = 0 because the messages are ours. */
+void wl_cli_store_opts_init(struct wl_cli_store_opts *o, const char *cmd, void (*usage)(FILE *out));
+
+/* Handles getopt_long code c, one the command does not handle itself:
+ * --db and --json are stored in o; -h/--help prints the usage to stdout;
+ * any other code (an unknown option, a missing value) prints "unknown option
+ * or missing value: 'ARG'". Returns true to go on parsing, false when the
+ * command must return o->exit_status now (WL_EXIT_OK after --help,
+ * WL_EXIT_USAGE after a bad option). */
+bool wl_cli_store_option(struct wl_cli_store_opts *o, int c, char *const argv[]);
 
 /* Opens the store at db_path (NULL = default). On failure prints
  * "wattlens CMD: <why>" and returns WL_EXIT_FAIL; else WL_EXIT_OK. */
@@ -45,9 +95,6 @@ const char *wl_cli_fmt(double v, int decimals, const char *unit, char *buf, size
 
 /* Energy with an automatic unit (J, mJ, kJ), or "n/a". */
 const char *wl_cli_fmt_energy(double j, char *buf, size_t size);
-
-/* The CPU's model name from /proc/cpuinfo into buf ("" when unknown). */
-void wl_cli_host_cpu(char *buf, size_t size);
 
 /* Duration with an automatic unit (ms, s, min), or "n/a". */
 const char *wl_cli_fmt_duration(double ms, char *buf, size_t size);

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static void wl__cli_vmsg(const char *cmd, const char *fmt, va_list ap)
@@ -86,4 +87,41 @@ bool wl_cli_stdout_is_tty(void)
 bool wl_cli_stderr_is_tty(void)
 {
     return isatty(STDERR_FILENO) == 1;
+}
+
+bool wl_cli_parse_cache_type(const char *cmd, const char *s, enum wl_ttype *out)
+{
+    if (strcmp(s, "f16") == 0) {
+        *out = WL_TTYPE_F16;
+        return true;
+    }
+    if (strcmp(s, "f32") == 0) {
+        *out = WL_TTYPE_F32;
+        return true;
+    }
+    wl_cli_usage_error(cmd, "cache type must be f16 or f32, not '%s'", s);
+    return false;
+}
+
+void wl_cli_host_cpu(char *buf, size_t size)
+{
+    buf[0] = '\0';
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) == 0) {
+            const char *c = strchr(line, ':');
+            if (c) {
+                c++;
+                while (*c == ' ' || *c == '\t')
+                    c++;
+                snprintf(buf, size, "%s", c);
+                buf[strcspn(buf, "\n")] = '\0';
+            }
+            break;
+        }
+    }
+    fclose(f);
 }

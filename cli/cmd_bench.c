@@ -68,29 +68,6 @@ struct info {
     const char *type_k;
 };
 
-static void cpu_info(char *buf, size_t size)
-{
-    snprintf(buf, size, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *c = strchr(line, ':');
-            if (c) {
-                c++;
-                while (*c == ' ' || *c == '\t')
-                    c++;
-                c[strcspn(c, "\n")] = '\0';
-                snprintf(buf, size, "%s", c);
-            }
-            break;
-        }
-    }
-    fclose(f);
-}
-
 static void time_iso(int64_t s, char *buf, size_t size)
 {
     wl_clock_format_iso8601(s * 1000000000LL, buf, (unsigned long)size);
@@ -248,12 +225,8 @@ static int run(int argc, char **argv)
             p.n_ubatch = (int32_t)v;
             break;
         case 'K':
-            if (strcmp(optarg, "f16") == 0)
-                p.kv_type = WL_TTYPE_F16;
-            else if (strcmp(optarg, "f32") == 0)
-                p.kv_type = WL_TTYPE_F32;
-            else
-                return wl_cli_usage_error(CMD, "cache type must be f16 or f32, not '%s'", optarg);
+            if (!wl_cli_parse_cache_type(CMD, optarg, &p.kv_type))
+                return WL_EXIT_USAGE;
             break;
         case 'o':
             fmt = optarg;
@@ -298,7 +271,9 @@ static int run(int argc, char **argv)
     struct stat st;
     in.size = stat(model, &st) == 0 ? (uint64_t)st.st_size : 0;
     wl_model_describe(m, in.model_type, sizeof in.model_type);
-    cpu_info(in.cpu, sizeof in.cpu);
+    wl_cli_host_cpu(in.cpu, sizeof in.cpu);
+    if (!in.cpu[0])
+        snprintf(in.cpu, sizeof in.cpu, "unknown");
 
     struct wl_bench_result res[2];
     int n = 0;

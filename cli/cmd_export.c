@@ -29,9 +29,7 @@ static void usage(FILE *out)
         "\n"
         "Options:\n"
         "  -f, --format FMT     json or csv (required)\n"
-        "  -o, --output FILE    write to FILE instead of stdout\n" WL_CLI_DB_HELP
-        "  -h, --help           show this help\n"
-        "\n"
+        "  -o, --output FILE    write to FILE instead of stdout\n" WL_CLI_STORE_HELP "\n"
         "Examples:\n"
         "  wattlens export 3f2a --format json > run.json\n"
         "  wattlens export 3f2a --format csv -o run.csv\n");
@@ -42,13 +40,12 @@ static int run(int argc, char **argv)
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        WL_CLI_DB_OPTION,
+        WL_CLI_STORE_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    const char *format = NULL, *output = NULL, *db = NULL;
-    optind = 1;
-    opterr = 0;
+    const char *format = NULL, *output = NULL;
+    struct wl_cli_store_opts so;
+    wl_cli_store_opts_init(&so, cmd, usage);
     int c;
     while ((c = getopt_long(argc, argv, "hf:o:", opts, NULL)) != -1) {
         switch (c) {
@@ -58,15 +55,9 @@ static int run(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
-        case WL_CLI_OPT_DB:
-            db = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return WL_EXIT_OK;
         default:
-            return wl_cli_usage_error(cmd, "unknown option or missing value: '%s'",
-                                      argv[optind - 1]);
+            if (!wl_cli_store_option(&so, c, argv))
+                return so.exit_status;
         }
     }
     if (optind != argc - 1)
@@ -79,7 +70,7 @@ static int run(int argc, char **argv)
         return wl_cli_usage_error(cmd, "invalid value '%s' for --format (expected json or csv)",
                                   format);
     wl_store *s = NULL;
-    int rc = wl_cli_store_open(cmd, db, &s);
+    int rc = wl_cli_store_open(cmd, so.db, &s);
     if (rc != WL_EXIT_OK)
         return rc;
     char id[37], tmp[4200];

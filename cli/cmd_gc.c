@@ -21,8 +21,7 @@ static void usage(FILE *out)
                  "                       allowed: 0.5 = 12 hours)\n"
                  "  --dry-run            list what would be removed; change nothing\n"
                  "  --json               the result as JSON: {\"removed\": [ids], \"dry_run\": "
-                 "...}\n" WL_CLI_DB_HELP "  -h, --help           show this help\n"
-                 "\n"
+                 "...}\n" WL_CLI_STORE_HELP "\n"
                  "Examples:\n"
                  "  wattlens gc --keep 100 --dry-run\n"
                  "  wattlens gc --max-age 30\n"
@@ -35,17 +34,14 @@ static int run(int argc, char **argv)
         {"keep", required_argument, NULL, 'k'},
         {"max-age", required_argument, NULL, 'a'},
         {"dry-run", no_argument, NULL, 'n'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        WL_CLI_DB_OPTION,
+        WL_CLI_JSON_OPTION,
+        WL_CLI_STORE_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     struct wl_gc_params p = {.keep = -1, .max_age_days = -1};
-    bool json = false;
-    const char *db = NULL;
     long keep;
-    optind = 1;
-    opterr = 0;
+    struct wl_cli_store_opts so;
+    wl_cli_store_opts_init(&so, cmd, usage);
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -61,18 +57,9 @@ static int run(int argc, char **argv)
         case 'n':
             p.dry_run = true;
             break;
-        case 'j':
-            json = true;
-            break;
-        case WL_CLI_OPT_DB:
-            db = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return WL_EXIT_OK;
         default:
-            return wl_cli_usage_error(cmd, "unknown option or missing value: '%s'",
-                                      argv[optind - 1]);
+            if (!wl_cli_store_option(&so, c, argv))
+                return so.exit_status;
         }
     }
     if (optind < argc)
@@ -80,7 +67,7 @@ static int run(int argc, char **argv)
     if (p.keep < 0 && p.max_age_days < 0)
         return wl_cli_usage_error(cmd, "give --keep N and/or --max-age DAYS");
     wl_store *s = NULL;
-    int rc = wl_cli_store_open(cmd, db, &s);
+    int rc = wl_cli_store_open(cmd, so.db, &s);
     if (rc != WL_EXIT_OK)
         return rc;
     struct wl_gc_result res;
@@ -91,7 +78,7 @@ static int run(int argc, char **argv)
     }
     struct wl_store_stats st;
     bool have_stats = wl_store_stats(s, &st) == 0;
-    if (json) {
+    if (so.json) {
         json_t *o = json_object();
         json_t *ids = json_array();
         for (size_t i = 0; i < res.removed.n; i++)

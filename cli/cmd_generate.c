@@ -169,12 +169,8 @@ static int run(int argc, char **argv)
                 return WL_EXIT_USAGE;
             break;
         case O_CACHE:
-            if (strcmp(optarg, "f16") == 0)
-                cp.kv_type = WL_TTYPE_F16;
-            else if (strcmp(optarg, "f32") == 0)
-                cp.kv_type = WL_TTYPE_F32;
-            else
-                return wl_cli_usage_error(CMD, "cache type must be f16 or f32, not '%s'", optarg);
+            if (!wl_cli_parse_cache_type(CMD, optarg, &cp.kv_type))
+                return WL_EXIT_USAGE;
             break;
         case 'h':
             usage(stdout);

@@ -16,8 +16,7 @@ static void usage(FILE *out)
                  "reported and the others are still deleted (exit status 1 if any failed).\n"
                  "The file does not shrink until 'wattlens gc' compacts it.\n"
                  "\n"
-                 "Options:\n" WL_CLI_DB_HELP "  -h, --help           show this help\n"
-                 "\n"
+                 "Options:\n" WL_CLI_STORE_HELP "\n"
                  "Examples:\n"
                  "  wattlens rm 3f2a\n"
                  "  wattlens rm 3f2a 91bc 0d4e\n");
@@ -26,31 +25,20 @@ static void usage(FILE *out)
 static int run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},
-        WL_CLI_DB_OPTION,
+        WL_CLI_STORE_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    const char *db = NULL;
-    optind = 1;
-    opterr = 0;
+    struct wl_cli_store_opts so;
+    wl_cli_store_opts_init(&so, cmd, usage);
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case WL_CLI_OPT_DB:
-            db = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return WL_EXIT_OK;
-        default:
-            return wl_cli_usage_error(cmd, "unknown option or missing value: '%s'",
-                                      argv[optind - 1]);
-        }
+        if (!wl_cli_store_option(&so, c, argv))
+            return so.exit_status;
     }
     if (optind >= argc)
         return wl_cli_usage_error(cmd, "missing run ID");
     wl_store *s = NULL;
-    int rc = wl_cli_store_open(cmd, db, &s);
+    int rc = wl_cli_store_open(cmd, so.db, &s);
     if (rc != WL_EXIT_OK)
         return rc;
     for (int i = optind; i < argc; i++) {

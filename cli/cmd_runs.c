@@ -37,8 +37,7 @@ static void usage(FILE *out)
             "\n"
             "Output:\n"
             "  --json               JSON object: {\"runs\": [{\"id\": ..., ...}], \"total\": "
-            "N}\n" WL_CLI_DB_HELP "  -h, --help           show this help\n"
-            "\n"
+            "N}\n" WL_CLI_STORE_HELP "\n"
             "Examples:\n"
             "  wattlens runs\n"
             "  wattlens runs --model llama --since 7d --sort jpt\n"
@@ -154,18 +153,15 @@ static int run(int argc, char **argv)
         {"sort", required_argument, NULL, 'o'},
         {"limit", required_argument, NULL, 'l'},
         {"offset", required_argument, NULL, 'f'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        WL_CLI_DB_OPTION,
+        WL_CLI_JSON_OPTION,
+        WL_CLI_STORE_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     struct wl_store_filter flt = {0};
     enum wl_store_sort sort = WL_SORT_DATE;
     long limit = 20, offset = 0;
-    bool json = false;
-    const char *db = NULL;
-    optind = 1;
-    opterr = 0;
+    struct wl_cli_store_opts so;
+    wl_cli_store_opts_init(&so, cmd, usage);
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -204,18 +200,9 @@ static int run(int argc, char **argv)
             if (!wl_cli_parse_long(cmd, "--offset", optarg, 0, 1000000000L, &offset))
                 return WL_EXIT_USAGE;
             break;
-        case 'j':
-            json = true;
-            break;
-        case WL_CLI_OPT_DB:
-            db = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return WL_EXIT_OK;
         default:
-            return wl_cli_usage_error(cmd, "unknown option or missing value: '%s'",
-                                      argv[optind - 1]);
+            if (!wl_cli_store_option(&so, c, argv))
+                return so.exit_status;
         }
     }
     if (optind < argc)
@@ -224,7 +211,7 @@ static int run(int argc, char **argv)
         return wl_cli_usage_error(cmd, "--since must be earlier than --until");
 
     wl_store *s = NULL;
-    int rc = wl_cli_store_open(cmd, db, &s);
+    int rc = wl_cli_store_open(cmd, so.db, &s);
     if (rc != WL_EXIT_OK)
         return rc;
     struct wl_run_list l;
@@ -233,7 +220,7 @@ static int run(int argc, char **argv)
         wl_store_close(s);
         return rc;
     }
-    if (json) {
+    if (so.json) {
         json_t *o = json_object();
         json_t *arr = json_array();
         for (size_t i = 0; i < l.n; i++)

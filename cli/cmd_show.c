@@ -27,9 +27,7 @@ static void usage(FILE *out)
             "Options:\n"
             "  --json               the summary as one JSON object\n"
             "  --layers N           show at most N layers in the layer table (default 48;\n"
-            "                       0 = all)\n" WL_CLI_DB_HELP
-            "  -h, --help           show this help\n"
-            "\n"
+            "                       0 = all)\n" WL_CLI_STORE_HELP "\n"
             "Examples:\n"
             "  wattlens show 3f2a\n"
             "  wattlens show --json 3f2a9c1e-0b6d-4c1f-9a57-2d1e8b7c6a50\n");
@@ -38,43 +36,31 @@ static void usage(FILE *out)
 static int run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'},
         {"layers", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        WL_CLI_DB_OPTION,
+        WL_CLI_JSON_OPTION,
+        WL_CLI_STORE_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    bool json = false;
     long max_layers = 48;
-    const char *db = NULL;
-    optind = 1;
-    opterr = 0;
+    struct wl_cli_store_opts so;
+    wl_cli_store_opts_init(&so, cmd, usage);
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'j':
-            json = true;
-            break;
         case 'L':
             if (!wl_cli_parse_long(cmd, "--layers", optarg, 0, 1000000, &max_layers))
                 return WL_EXIT_USAGE;
             break;
-        case WL_CLI_OPT_DB:
-            db = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return WL_EXIT_OK;
         default:
-            return wl_cli_usage_error(cmd, "unknown option or missing value: '%s'",
-                                      argv[optind - 1]);
+            if (!wl_cli_store_option(&so, c, argv))
+                return so.exit_status;
         }
     }
     if (optind != argc - 1)
         return wl_cli_usage_error(cmd, optind >= argc ? "missing run ID"
                                                       : "expected exactly one run ID");
     wl_store *s = NULL;
-    int rc = wl_cli_store_open(cmd, db, &s);
+    int rc = wl_cli_store_open(cmd, so.db, &s);
     if (rc != WL_EXIT_OK)
         return rc;
     char id[37];
@@ -94,7 +80,7 @@ static int run(int argc, char **argv)
         wl_store_close(s);
         return wl_cli_fail(cmd, "out of memory");
     }
-    if (json) {
+    if (so.json) {
         rc = wl_cli_print_json(wl_summary_to_json(&a, &sum));
     } else {
         wl_cli_print_summary(s, id, &a, &sum, max_layers);

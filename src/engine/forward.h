@@ -125,6 +125,12 @@ void wl__parallel(struct wl_context *ctx, wl_parallel_fn fn, void *arg, int64_t 
 void wl__matmul(struct wl_context *ctx, const struct wl_weight *w, const float *x, int32_t n_tok,
                 float *y);
 
+/* wl__matmul for n_w (<= WL_KERNEL_MAX_MULTI) matrices applied to the same x
+ * in one pool job (one fork/join, x quantized once) when they share type and
+ * row length; otherwise one wl__matmul each. Same results either way. */
+void wl__matmul_multi(struct wl_context *ctx, const struct wl_weight *const *ws, int n_w,
+                      const float *x, int32_t n_tok, float *const *ys);
+
 /* Runs n tokens at position n_past through the model (batches of n_ubatch);
  * logits of the last token in rs.logits. Checks capacity and token ids first. */
 int wl__forward(struct wl_context *ctx, const int32_t *tokens, int32_t n, struct wl_errmsg *err);
@@ -157,6 +163,25 @@ void wl__fwd_rmsnorm(struct wl_context *ctx, int32_t il, enum wl_component comp,
 void wl__fwd_linear(struct wl_context *ctx, int32_t il, enum wl_component comp, enum wl_op op,
                     const struct wl_weight *w, const float *bias, const float *in, float *out);
 
+/* Several projections of the same input, each its own component (its own
+ * wl__fwd_linear) when the hook wants components; otherwise one pool job
+ * for all of them (wl__matmul_multi) and then the biases. n <= 4. */
+struct wl__fwd_proj {
+    enum wl_component comp;
+    enum wl_op op;
+    const struct wl_weight *w;
+    const float *bias;
+    float *out;
+};
+void wl__fwd_linear_multi(struct wl_context *ctx, int32_t il, const struct wl__fwd_proj *p, int n,
+                          const float *in);
+
+/* The Q, K and V projections of xn into rs->q, rs->k, rs->v (with the layer's
+ * biases when it has them), and the gate / up projections into rs->hb / rs->hb2;
+ * a layer with fused W_qkv / W_gate_up (phi3) goes to the _fused variants. */
+void wl__fwd_qkv(struct wl_context *ctx, int32_t il, const float *xn);
+void wl__fwd_gate_up(struct wl_context *ctx, int32_t il, const float *xn);
+
 /* Rotary embedding of rs->q and rs->k at the batch's positions. */
 void wl__fwd_rope(struct wl_context *ctx, int32_t il);
 
@@ -177,8 +202,8 @@ void wl__fwd_norm(struct wl_context *ctx, int32_t il, enum wl_component comp, co
 /* Fused projections (phi3): rs->q, rs->k, rs->v from W_qkv in (component
  * qkv, biases bq/bk/bv added when present); rs->hb (gate) and rs->hb2 (up)
  * from W_gate_up in (component gate_up). Both go through rs->fused. */
-void wl__fwd_qkv(struct wl_context *ctx, int32_t il, const float *in);
-void wl__fwd_gate_up(struct wl_context *ctx, int32_t il, const float *in);
+void wl__fwd_qkv_fused(struct wl_context *ctx, int32_t il, const float *in);
+void wl__fwd_gate_up_fused(struct wl_context *ctx, int32_t il, const float *in);
 
 /* rs->hb = gelu_tanh(rs->hb) * rs->hb2 (GeGLU; component activation, op gate_x_up). */
 void wl__fwd_geglu(struct wl_context *ctx, int32_t il);

@@ -81,6 +81,31 @@ void wl__matmul(struct wl_context *ctx, const struct wl_weight *w, const float *
                            work < PARALLEL_MIN_MATMUL ? NULL : ctx->pool);
 }
 
+void wl__matmul_multi(struct wl_context *ctx, const struct wl_weight *const *ws, int n_w,
+                      const float *x, int32_t n_tok, float *const *ys)
+{
+    struct wl_kernel_weight kw[WL_KERNEL_MAX_MULTI];
+    bool same = n_w >= 1 && n_w <= WL_KERNEL_MAX_MULTI;
+    int64_t work = 0;
+    for (int i = 0; same && i < n_w; i++) {
+        same = ws[i]->type == ws[0]->type && ws[i]->n_in == ws[0]->n_in;
+        kw[i] = (struct wl_kernel_weight){.type = ws[i]->type, .data = ws[i]->data,
+                                          .rows = ws[i]->n_out, .cols = ws[i]->n_in,
+                                          .row_bytes = ws[i]->row_bytes};
+        work += ws[i]->n_out * ws[i]->n_in * (int64_t)n_tok;
+    }
+    if (!same) {
+        for (int i = 0; i < n_w; i++)
+            wl__matmul(ctx, ws[i], x, n_tok, ys[i]);
+        return;
+    }
+    /* cannot fail: see wl__matmul (the scratch fits the largest matrix, and
+     * the x quantization depends only on the type and row length) */
+    (void)wl_kernel_matmul_multi(&ctx->kern, kw, n_w, x, n_tok, ys, ctx->rs.work,
+                                 ctx->rs.work_bytes, 0,
+                                 work < PARALLEL_MIN_MATMUL ? NULL : ctx->pool);
+}
+
 void wl__weight_row_f32(const struct wl_weight *w, int64_t row, float *out)
 {
     const void *src = (const char *)w->data + (size_t)row * w->row_bytes;

@@ -147,7 +147,7 @@ static void split_cols(const float *src, int64_t fused_w, int64_t c0, int64_t wi
     }
 }
 
-void wl__fwd_qkv(struct wl_context *ctx, int32_t il, const float *in)
+void wl__fwd_qkv_fused(struct wl_context *ctx, int32_t il, const float *in)
 {
     const struct wl_model_config *c = &ctx->model->config;
     const struct wl_layer_weights *l = &ctx->model->weights.layers[il];
@@ -169,7 +169,7 @@ void wl__fwd_qkv(struct wl_context *ctx, int32_t il, const float *in)
     }
 }
 
-void wl__fwd_gate_up(struct wl_context *ctx, int32_t il, const float *in)
+void wl__fwd_gate_up_fused(struct wl_context *ctx, int32_t il, const float *in)
 {
     const struct wl_model_config *c = &ctx->model->config;
     const struct wl_layer_weights *l = &ctx->model->weights.layers[il];

@@ -90,9 +90,7 @@ static void layer(struct wl_context *ctx, int32_t il, bool post)
 
     /* attention block: x += [norm] Wo . attention(rope(Wq xn), rope(Wk xn), Wv xn) */
     wl__fwd_rmsnorm(ctx, il, WL_COMP_ATTN_NORM, rs->x, l->attn_norm, rs->xb);
-    wl__fwd_linear(ctx, il, WL_COMP_Q, WL_OP_COUNT, &l->wq, NULL, rs->xb, rs->q);
-    wl__fwd_linear(ctx, il, WL_COMP_K, WL_OP_COUNT, &l->wk, NULL, rs->xb, rs->k);
-    wl__fwd_linear(ctx, il, WL_COMP_V, WL_OP_COUNT, &l->wv, NULL, rs->xb, rs->v);
+    wl__fwd_qkv(ctx, il, rs->xb);
     wl__fwd_rope(ctx, il);
     wl__fwd_attention(ctx, il);
     wl__fwd_linear(ctx, il, WL_COMP_O, WL_OP_COUNT, &l->wo, NULL, rs->att, rs->xb2);
@@ -102,8 +100,7 @@ static void layer(struct wl_context *ctx, int32_t il, bool post)
 
     /* feed-forward block: x += [norm] Wdown . (gelu(Wgate xn) * Wup xn) */
     wl__fwd_rmsnorm(ctx, il, WL_COMP_FFN_NORM, rs->x, l->ffn_norm, rs->xb);
-    wl__fwd_linear(ctx, il, WL_COMP_GATE, WL_OP_GATE, &l->w_gate, NULL, rs->xb, rs->hb);
-    wl__fwd_linear(ctx, il, WL_COMP_UP, WL_OP_UP, &l->w_up, NULL, rs->xb, rs->hb2);
+    wl__fwd_gate_up(ctx, il, rs->xb);
     wl__fwd_geglu(ctx, il);
     wl__fwd_linear(ctx, il, WL_COMP_DOWN, WL_OP_DOWN, &l->w_down, NULL, rs->hb, rs->xb2);
     if (post)

@@ -161,6 +161,63 @@ void wl__fwd_linear(struct wl_context *ctx, int32_t il, enum wl_component comp, 
     }
 }
 
+void wl__fwd_linear_multi(struct wl_context *ctx, int32_t il, const struct wl__fwd_proj *p, int n,
+                          const float *in)
+{
+    if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT) || n > WL_KERNEL_MAX_MULTI) {
+        for (int i = 0; i < n; i++)
+            wl__fwd_linear(ctx, il, p[i].comp, p[i].op, p[i].w, p[i].bias, in, p[i].out);
+        return;
+    }
+    const int32_t nt = ctx->batch.n_tok;
+    const struct wl_weight *ws[WL_KERNEL_MAX_MULTI] = {0};
+    float *ys[WL_KERNEL_MAX_MULTI] = {0};
+    for (int i = 0; i < n; i++) {
+        ws[i] = p[i].w;
+        ys[i] = p[i].out;
+    }
+    wl__matmul_multi(ctx, ws, n, in, nt, ys);
+    for (int i = 0; i < n; i++) {
+        if (!p[i].bias)
+            continue;
+        const int64_t no = p[i].w->n_out;
+        for (int32_t t = 0; t < nt; t++)
+            for (int64_t j = 0; j < no; j++)
+                p[i].out[t * no + j] += p[i].bias[j];
+    }
+}
+
+void wl__fwd_qkv(struct wl_context *ctx, int32_t il, const float *xn)
+{
+    const struct wl_layer_weights *l = &ctx->model->weights.layers[il];
+    struct wl_run_state *rs = &ctx->rs;
+    if (l->wqkv.data) {
+        wl__fwd_qkv_fused(ctx, il, xn);
+        return;
+    }
+    const struct wl__fwd_proj p[3] = {
+        {WL_COMP_Q, WL_OP_COUNT, &l->wq, l->bq, rs->q},
+        {WL_COMP_K, WL_OP_COUNT, &l->wk, l->bk, rs->k},
+        {WL_COMP_V, WL_OP_COUNT, &l->wv, l->bv, rs->v},
+    };
+    wl__fwd_linear_multi(ctx, il, p, 3, xn);
+}
+
+void wl__fwd_gate_up(struct wl_context *ctx, int32_t il, const float *xn)
+{
+    const struct wl_layer_weights *l = &ctx->model->weights.layers[il];
+    struct wl_run_state *rs = &ctx->rs;
+    if (l->w_gate_up.data) {
+        wl__fwd_gate_up_fused(ctx, il, xn);
+        return;
+    }
+    const struct wl__fwd_proj p[2] = {
+        {WL_COMP_GATE, WL_OP_GATE, &l->w_gate, NULL, rs->hb},
+        {WL_COMP_UP, WL_OP_UP, &l->w_up, NULL, rs->hb2},
+    };
+    wl__fwd_linear_multi(ctx, il, p, 2, xn);
+}
+
 /* ---- RoPE ------------------------------------------------------------------- */
 
 struct rope_task {

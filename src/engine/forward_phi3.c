@@ -69,13 +69,7 @@ static void phi3_layer(struct wl_context *ctx, int32_t il)
 
     /* attention block: x += Wo . attention(rope(q), rope(k), v), [q k v] = Wqkv xn */
     wl__fwd_rmsnorm(ctx, il, WL_COMP_ATTN_NORM, rs->x, l->attn_norm, rs->xb);
-    if (l->wqkv.data) {
-        wl__fwd_qkv(ctx, il, rs->xb);
-    } else {
-        wl__fwd_linear(ctx, il, WL_COMP_Q, WL_OP_COUNT, &l->wq, NULL, rs->xb, rs->q);
-        wl__fwd_linear(ctx, il, WL_COMP_K, WL_OP_COUNT, &l->wk, NULL, rs->xb, rs->k);
-        wl__fwd_linear(ctx, il, WL_COMP_V, WL_OP_COUNT, &l->wv, NULL, rs->xb, rs->v);
-    }
+    wl__fwd_qkv(ctx, il, rs->xb); /* fused W_qkv, or separate q, k, v */
     wl__fwd_rope(ctx, il);
     wl__fwd_attention(ctx, il);
     wl__fwd_linear(ctx, il, WL_COMP_O, WL_OP_COUNT, &l->wo, NULL, rs->att, rs->xb2);

@@ -69,9 +69,7 @@ static void stablelm_layer(struct wl_context *ctx, int32_t il)
 
     /* attention block: x += Wo . attention(rope(Wq xn + bq), rope(Wk xn + bk), Wv xn + bv) */
     wl__fwd_norm(ctx, il, WL_COMP_ATTN_NORM, rs->x, l->attn_norm, l->attn_norm_b, rs->xb);
-    wl__fwd_linear(ctx, il, WL_COMP_Q, WL_OP_COUNT, &l->wq, l->bq, rs->xb, rs->q);
-    wl__fwd_linear(ctx, il, WL_COMP_K, WL_OP_COUNT, &l->wk, l->bk, rs->xb, rs->k);
-    wl__fwd_linear(ctx, il, WL_COMP_V, WL_OP_COUNT, &l->wv, l->bv, rs->xb, rs->v);
+    wl__fwd_qkv(ctx, il, rs->xb);
     wl__fwd_rope(ctx, il);
     wl__fwd_attention(ctx, il);
     wl__fwd_linear(ctx, il, WL_COMP_O, WL_OP_COUNT, &l->wo, NULL, rs->att, rs->xb2);
@@ -81,8 +79,7 @@ static void stablelm_layer(struct wl_context *ctx, int32_t il)
      * parallel residual xn is still the attention's input norm (rs->xb) */
     if (!l->parallel_ffn)
         wl__fwd_norm(ctx, il, WL_COMP_FFN_NORM, rs->x, l->ffn_norm, l->ffn_norm_b, rs->xb);
-    wl__fwd_linear(ctx, il, WL_COMP_GATE, WL_OP_GATE, &l->w_gate, NULL, rs->xb, rs->hb);
-    wl__fwd_linear(ctx, il, WL_COMP_UP, WL_OP_UP, &l->w_up, NULL, rs->xb, rs->hb2);
+    wl__fwd_gate_up(ctx, il, rs->xb);
     wl__fwd_swiglu(ctx, il);
     wl__fwd_linear(ctx, il, WL_COMP_DOWN, WL_OP_DOWN, &l->w_down, NULL, rs->hb, rs->xb2);
     wl__fwd_residual(ctx, rs->x, rs->xb2);

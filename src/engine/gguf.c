@@ -11,6 +11,8 @@
  */
 #include "engine/gguf.h"
 
+#include "util/hugepage.h"
+
 #include "wattlens/error.h"
 
 #include <errno.h>
@@ -694,6 +696,9 @@ int wl_gguf_open(const char *path, wl_gguf **out, struct wl_errmsg *err)
     close(fd);
     if (map == MAP_FAILED)
         return wl_errmsg_set(err, wl_error_from_errno(e), "cannot map %s: %s", path, strerror(e));
+    /* tensor data is streamed once per token: 2 MiB pages where the kernel
+     * can (see util/hugepage.h) */
+    wl_hugepage_advise(map, len);
     wl_gguf *g = calloc(1, sizeof *g);
     if (!g) {
         munmap(map, len);

@@ -447,6 +447,45 @@ static void test_db_from_environment_and_bad_files(void **state)
     }
 }
 
+/* runs, show, export, rm and gc parse --help, --db, --json and bad options
+ * with one shared helper (cli_store.h): same exits, same messages. */
+static void test_common_options_behave_alike(void **state)
+{
+    struct fixture *f = *state;
+    (void)f;
+    char line[256], *out = NULL, *err = NULL;
+    const char *cmds[] = {"runs", "show", "rm", "gc", "export"};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(line, sizeof line, "%s -h", cmds[i]);
+        assert_int_equal(wl_test_run_cli(line, &out, &err), 0);
+        assert_non_null(strstr(out, "  -h, --help           show this help\n"));
+        assert_string_equal(err, "");
+        free(out);
+        free(err);
+
+        snprintf(line, sizeof line, "%s --bogus", cmds[i]);
+        assert_int_equal(wl_test_run_cli(line, &out, &err), 2);
+        assert_string_equal(out, "");
+        assert_non_null(strstr(err, "unknown option or missing value: '--bogus'"));
+        free(out);
+        free(err);
+
+        snprintf(line, sizeof line, "%s --db", cmds[i]);
+        assert_int_equal(wl_test_run_cli(line, &out, &err), 2);
+        assert_non_null(strstr(err, "unknown option or missing value: '--db'"));
+        free(out);
+        free(err);
+
+        /* --json only where the output is data */
+        bool has_json = strcmp(cmds[i], "rm") != 0 && strcmp(cmds[i], "export") != 0;
+        snprintf(line, sizeof line, "%s --json --help", cmds[i]);
+        assert_int_equal(wl_test_run_cli(line, &out, &err), has_json ? 0 : 2);
+        assert_true((strstr(out, "--json") != NULL) == has_json);
+        free(out);
+        free(err);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,6 +496,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_export_csv_to_a_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rm_and_gc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_from_environment_and_bad_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_common_options_behave_alike, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,11 +3,13 @@
 
 #include "util/clock.h"
 #include "util/errmsg.h"
+#include "util/hugepage.h"
 #include "util/log.h"
 #include "wattlens/wattlens.h"
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static void test_every_code_has_a_distinct_name_and_message(void **state)
 {
@@ -76,11 +78,39 @@ static void test_errmsg_returns_code_and_formats(void **state)
     assert_string_equal(e.text, "");
 }
 
+/* The accounting finds the mapping that holds an address and reports its
+ * resident bytes; huge-page bytes never exceed them. Whether the kernel gives
+ * huge pages at all is the machine's setting, so it is not asserted. */
+static void test_hugepage_accounting(void **state)
+{
+    (void)state;
+    const size_t len = (size_t)8 << 20;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(p != MAP_FAILED);
+    wl_hugepage_advise(p, len);
+    memset(p, 1, len);
+    uint64_t rss = 0, huge = 0;
+    int rc = wl_hugepage_mapped_bytes(p + len / 2, &rss, &huge);
+    if (rc == WL_ENOTSUP) { /* no /proc/self/smaps here */
+        munmap(p, len);
+        skip();
+    }
+    assert_int_equal(rc, 0);
+    assert_true(rss >= len / 2); /* at least the touched half we asked about is resident */
+    assert_true(huge <= rss);
+    munmap(p, len);
+    /* an address nothing maps */
+    assert_int_equal(wl_hugepage_mapped_bytes((const void *)16, &rss, &huge), WL_ENOENT);
+    assert_int_equal(wl_hugepage_mapped_bytes(NULL, &rss, &huge), WL_EINVAL);
+    wl_hugepage_advise(NULL, 0); /* harmless */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_code_has_a_distinct_name_and_message),
         cmocka_unit_test(test_errno_mapping),
+        cmocka_unit_test(test_hugepage_accounting),
         cmocka_unit_test(test_log_level_parsing),
         cmocka_unit_test(test_monotonic_clock_advances_with_sleep),
         cmocka_unit_test(test_iso8601),

@@ -219,9 +219,17 @@ struct matmul_job {
     size_t x_stride;
     int64_t n_x;
     float *y;
-    int64_t chunk_rows;
     bool pf_past_chunk; /* decode: prefetch runs on into the next chunk */
     int64_t pf_rows; /* prefetch distance in rows */
+};
+
+/* One pool job over the rows of up to WL_KERNEL_MAX_MULTI matrices: chunk c
+ * belongs to the matrix i with first[i] <= c < first[i + 1]. */
+struct multi_job {
+    struct matmul_job m[WL_KERNEL_MAX_MULTI];
+    int64_t first[WL_KERNEL_MAX_MULTI + 1];
+    int n;
+    int64_t chunk_rows;
 };
 
 /* Rows per tile: a tile stays in L2 while every group of up to four
@@ -268,50 +276,72 @@ static void matmul_rows(const struct matmul_job *j, int64_t r0, int64_t r1)
 
 static void matmul_chunk(void *arg, int64_t chunk)
 {
-    const struct matmul_job *j = arg;
-    int64_t r0 = chunk * j->chunk_rows;
-    int64_t r1 = r0 + j->chunk_rows < j->rows ? r0 + j->chunk_rows : j->rows;
+    const struct multi_job *mj = arg;
+    int i = 0;
+    while (i + 1 < mj->n && chunk >= mj->first[i + 1])
+        i++;
+    const struct matmul_job *j = &mj->m[i];
+    int64_t r0 = (chunk - mj->first[i]) * mj->chunk_rows;
+    int64_t r1 = r0 + mj->chunk_rows < j->rows ? r0 + mj->chunk_rows : j->rows;
     matmul_rows(j, r0, r1);
 }
 
-int wl_kernel_matmul(const struct wl_kernels *k, const struct wl_kernel_weight *w, const float *x,
-                     int64_t n_x, float *y, void *scratch, size_t scratch_bytes, unsigned flags,
-                     struct wl_threadpool *pool)
+int wl_kernel_matmul_multi(const struct wl_kernels *k, const struct wl_kernel_weight *ws, int n_w,
+                           const float *x, int64_t n_x, float *const *ys, void *scratch,
+                           size_t scratch_bytes, unsigned flags, struct wl_threadpool *pool)
 {
-    if (!k || !k->ops || !x || !y || n_x < 1)
+    if (!k || !k->ops || !ws || !x || !ys || n_x < 1 || n_w < 1 || n_w > WL_KERNEL_MAX_MULTI)
         return WL_EINVAL;
-    int rc = wl_kernel_weight_check(w);
-    if (rc != 0)
-        return rc;
-    struct matmul_job job = {
-        .dot = dot_for(k->ops, w->type),
-        .w = w->data,
-        .row_bytes = w->row_bytes,
-        .rows = w->rows,
-        .cols = w->cols,
-        .n_x = n_x,
-        .y = y,
-    };
-    job.pf_rows = (int64_t)(WL_PREFETCH_BYTES / w->row_bytes);
-    if (job.pf_rows < WL_PREFETCH_MIN_ROWS)
-        job.pf_rows = WL_PREFETCH_MIN_ROWS;
-    if (job.pf_rows > WL_PREFETCH_MAX_ROWS)
-        job.pf_rows = WL_PREFETCH_MAX_ROWS;
-    if (type_uses_q8a(w->type)) {
-        size_t need = wl_kernel_scratch_bytes(w->type, w->cols, n_x);
+    struct multi_job mj = {.n = n_w};
+    int64_t total_rows = 0;
+    for (int i = 0; i < n_w; i++) {
+        const struct wl_kernel_weight *w = &ws[i];
+        int rc = wl_kernel_weight_check(w);
+        if (rc != 0)
+            return rc;
+        if (!ys[i] || w->type != ws[0].type || w->cols != ws[0].cols)
+            return WL_EINVAL;
+        struct matmul_job *j = &mj.m[i];
+        *j = (struct matmul_job){
+            .dot = dot_for(k->ops, w->type),
+            .w = w->data,
+            .row_bytes = w->row_bytes,
+            .rows = w->rows,
+            .cols = w->cols,
+            .n_x = n_x,
+            .y = ys[i],
+        };
+        j->pf_rows = (int64_t)(WL_PREFETCH_BYTES / w->row_bytes);
+        if (j->pf_rows < WL_PREFETCH_MIN_ROWS)
+            j->pf_rows = WL_PREFETCH_MIN_ROWS;
+        if (j->pf_rows > WL_PREFETCH_MAX_ROWS)
+            j->pf_rows = WL_PREFETCH_MAX_ROWS;
+        total_rows += w->rows;
+    }
+    const uint32_t type = ws[0].type;
+    const int64_t cols = ws[0].cols;
+    const char *xp;
+    size_t x_stride;
+    if (type_uses_q8a(type)) {
+        size_t need = wl_kernel_scratch_bytes(type, cols, n_x);
         if (need == 0 || !scratch || scratch_bytes < need || (uintptr_t)scratch % 4 != 0)
             return WL_EINVAL;
         if (!(flags & WL_KERNEL_X_PREPARED))
-            quantize_rows(k, x, w->cols, n_x, scratch);
-        job.x = scratch;
-        job.x_stride = wl__xq_row_bytes(w->cols);
+            quantize_rows(k, x, cols, n_x, scratch);
+        xp = scratch;
+        x_stride = wl__xq_row_bytes(cols);
     } else {
-        job.x = (const char *)x;
-        job.x_stride = (size_t)w->cols * sizeof(float);
+        xp = (const char *)x;
+        x_stride = (size_t)cols * sizeof(float);
+    }
+    for (int i = 0; i < n_w; i++) {
+        mj.m[i].x = xp;
+        mj.m[i].x_stride = x_stride;
     }
     int nth = wl_threadpool_n_threads(pool);
     if (nth == 1) {
-        matmul_rows(&job, 0, job.rows);
+        for (int i = 0; i < n_w; i++)
+            matmul_rows(&mj.m[i], 0, mj.m[i].rows);
         return 0;
     }
     /* decode (one activation row): ~16 chunks per thread run as contiguous
@@ -319,19 +349,30 @@ int wl_kernel_matmul(const struct wl_kernels *k, const struct wl_kernel_weight *
      * front to back with the prefetch running on into its next chunk, and
      * steals from the back of the other's range when done, which absorbs a
      * thread that starts late or runs slower. Prefill: ~WL_CHUNKS_PER_THREAD
-     * chunks per thread, claimed in order, whole tiles. */
+     * chunks per thread, claimed in order, whole tiles. Several matrices
+     * share the chunk size; a chunk never spans two matrices. */
     const int64_t per_thread = n_x == 1 ? 16 : WL_CHUNKS_PER_THREAD;
-    int64_t cr = (job.rows + (int64_t)nth * per_thread - 1) / ((int64_t)nth * per_thread);
+    int64_t cr = (total_rows + (int64_t)nth * per_thread - 1) / ((int64_t)nth * per_thread);
     cr = (cr + WL_CHUNK_ALIGN - 1) / WL_CHUNK_ALIGN * WL_CHUNK_ALIGN;
     if (cr > WL_TILE_ROWS && n_x > 1) /* prefill: whole tiles */
         cr = (cr + WL_TILE_ROWS - 1) / WL_TILE_ROWS * WL_TILE_ROWS;
-    job.chunk_rows = cr;
-    const int64_t n_chunks = (job.rows + cr - 1) / cr;
-    if (n_x == 1) {
-        job.pf_past_chunk = true;
-        return wl_threadpool_run_ranges(pool, n_chunks, matmul_chunk, &job);
+    mj.chunk_rows = cr;
+    for (int i = 0; i < n_w; i++) {
+        mj.first[i + 1] = mj.first[i] + (mj.m[i].rows + cr - 1) / cr;
+        mj.m[i].pf_past_chunk = n_x == 1;
     }
-    return wl_threadpool_run_chunks(pool, n_chunks, matmul_chunk, &job);
+    if (n_x == 1)
+        return wl_threadpool_run_ranges(pool, mj.first[n_w], matmul_chunk, &mj);
+    return wl_threadpool_run_chunks(pool, mj.first[n_w], matmul_chunk, &mj);
+}
+
+int wl_kernel_matmul(const struct wl_kernels *k, const struct wl_kernel_weight *w, const float *x,
+                     int64_t n_x, float *y, void *scratch, size_t scratch_bytes, unsigned flags,
+                     struct wl_threadpool *pool)
+{
+    if (!w || !y)
+        return WL_EINVAL;
+    return wl_kernel_matmul_multi(k, w, 1, x, n_x, &y, scratch, scratch_bytes, flags, pool);
 }
 
 int wl_kernel_matvec(const struct wl_kernels *k, const struct wl_kernel_weight *w, const float *x,

@@ -100,6 +100,18 @@ int wl_kernel_matmul(const struct wl_kernels *k, const struct wl_kernel_weight *
                      int64_t n_x, float *y, void *scratch, size_t scratch_bytes, unsigned flags,
                      struct wl_threadpool *pool);
 
+/* Most matrices wl_kernel_matmul_multi takes at once. */
+#define WL_KERNEL_MAX_MULTI 4
+
+/* n_w (1..WL_KERNEL_MAX_MULTI) matrices of the same type and column count
+ * applied to the same x in one pool job (one fork/join instead of n_w; x is
+ * quantized once): ys[i][t * ws[i].rows + r] = sum_c W_i[r][c] x[t][c].
+ * Results are bit-identical to n_w wl_kernel_matmul calls. scratch as for
+ * wl_kernel_matmul with ws[0]. WL_EINVAL when types or column counts differ. */
+int wl_kernel_matmul_multi(const struct wl_kernels *k, const struct wl_kernel_weight *ws, int n_w,
+                           const float *x, int64_t n_x, float *const *ys, void *scratch,
+                           size_t scratch_bytes, unsigned flags, struct wl_threadpool *pool);
+
 /* wl_kernel_matmul with one activation row. */
 int wl_kernel_matvec(const struct wl_kernels *k, const struct wl_kernel_weight *w, const float *x,
                      float *y, void *scratch, size_t scratch_bytes, struct wl_threadpool *pool);

@@ -9,6 +9,7 @@
 #include "engine/kernels/kernels_impl.h"
 #include "engine/threadpool.h"
 #include "util/clock.h"
+#include "util/hugepage.h"
 #include "wattlens/error.h"
 
 #include <stdint.h>
@@ -108,9 +109,13 @@ int wl_membw_measure_read(struct wl_threadpool *pool, size_t bytes, int reps,
     if (nth > WL_MEMBW_MAX_THREADS)
         return WL_EINVAL;
     bytes &= ~(size_t)4095;
+    /* 2 MiB-aligned and advised for huge pages, as the engine's weights are
+     * (util/hugepage.h): both sides of "decode vs bandwidth" read the same
+     * kind of pages */
     void *buf = NULL;
-    if (posix_memalign(&buf, 4096, bytes) != 0)
+    if (posix_memalign(&buf, (size_t)2 << 20, bytes) != 0)
         return WL_ENOMEM;
+    wl_hugepage_advise(buf, bytes);
     /* distinct non-zero content so every page is really backed */
     for (size_t i = 0; i < bytes; i += 64)
         memset((uint8_t *)buf + i, (int)((i >> 6) & 0xff) | 1, 64);
@@ -125,6 +130,10 @@ int wl_membw_measure_read(struct wl_threadpool *pool, size_t bytes, int reps,
     job->path = wl_kpath_best();
     /* one untimed pass warms the TLB and the pool */
     wl_threadpool_run(pool, membw_worker, job);
+    uint64_t rss = 0, huge = 0;
+    out->huge_fraction = wl_hugepage_mapped_bytes(buf, &rss, &huge) == 0 && rss > 0
+                             ? (double)huge / (double)rss
+                             : -1.0;
     double best = 0, sum = 0, best_cpu = 0;
     for (int r = 0; r < reps; r++) {
         uint64_t t0 = wl_clock_now_ns(), c0 = wl_clock_process_cpu_ns();

@@ -22,6 +22,9 @@ struct wl_membw_result {
      * for a descheduled thread counts as CPU time: a lower bound of it) */
     double best_cpu_gbps;
     size_t bytes; /* buffer size read per repetition */
+    /* share of the buffer the kernel backed with huge pages (the buffer is
+     * advised for them, as model weights are); -1 when it cannot be read */
+    double huge_fraction;
     int reps;
     int n_threads;
 };

@@ -1,0 +1,51 @@
+/* Helpers shared by the benchmarks; see bench_support.h. */
+#include "bench_support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Runs cmd through /bin/sh; returns its exit status, -1 when it did not exit. */
+static int sh(const char *cmd)
+{
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+int wl_bench_synth_1b(const char *who, const char *type, char *path, size_t size)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/model-cache", WL_BINARY_DIR);
+    mkdir(dir, 0755);
+    snprintf(path, size, "%s/llama-1.1b-shape-%s.gguf", dir, type);
+    struct stat st;
+    if (stat(path, &st) == 0 && st.st_size > 0)
+        return 0;
+    const char *vocab = WL_TESTDATA_DIR "/vocab/ggml-vocab-llama-spm.gguf";
+    char vocab_arg[512];
+    if (stat(vocab, &st) == 0)
+        snprintf(vocab_arg, sizeof vocab_arg, "--vocab-from %s", vocab);
+    else
+        snprintf(vocab_arg, sizeof vocab_arg, "--vocab 32000");
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "%s model synth --arch llama --layers 22 --dim 2048 --ffn 5632 --heads 32 "
+             "--kv-heads 4 %s --type %s --seed 1 -o %s.tmp && mv %s.tmp %s",
+             WL_CLI_PATH, vocab_arg, type, path, path, path);
+    fprintf(stderr, "%s: generating %s (once; cached)\n", who, path);
+    return sh(cmd) == 0 ? 0 : -1;
+}
+
+void wl_bench_rmtree(const char *who, const char *dir)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("rm", "rm", "-rf", "--", dir, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fprintf(stderr, "%s: could not remove %s\n", who, dir);
+}

@@ -1,0 +1,28 @@
+/* Helpers shared by the benchmarks (bench/bench_*.c): the 1.1B-shaped
+ * synthetic llama they measure, generated once per build directory into
+ * <build>/model-cache/ by the `wattlens` CLI and reused by every bench.
+ * Also removing a bench's temporary directory. Bench-only code, linked into
+ * each bench; not part of libwattlens. Not thread-safe (runs child
+ * processes); call from main.
+ */
+#ifndef WL_BENCH_SUPPORT_H
+#define WL_BENCH_SUPPORT_H
+
+#include <stddef.h>
+
+/* Writes into path (caller buffer of size bytes) the file of a synthetic
+ * llama shaped like a 1.1B-parameter model (22 layers, dim 2048, FFN 5632,
+ * 32 heads, 4 KV heads, 32000 vocab; seed 1) with weights of the given
+ * type ("q8_0" or "q4_k"): <build>/model-cache/llama-1.1b-shape-TYPE.gguf.
+ * The first call for a type generates it with `wattlens model synth` (the
+ * vocabulary from the shared test data's llama SPM vocab when present, else
+ * a synthetic one), into PATH.tmp then renamed, so an interrupted run leaves
+ * no half-written model; it says so on stderr, prefixed "who: ". Returns 0
+ * when the file is there, -1 when it could not be generated. */
+int wl_bench_synth_1b(const char *who, const char *type, char *path, size_t size);
+
+/* Removes the directory tree dir (rm -rf, no shell); says on stderr,
+ * prefixed "who: ", when it could not. */
+void wl_bench_rmtree(const char *who, const char *dir);
+
+#endif
