@@ -14,12 +14,7 @@
 set -u
 W=${WATTLENS:?}
 D=${WL_TESTDATA:?}
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok: $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/common.sh"
 
 for a in qwen2 phi3 gemma gemma2 stablelm; do
   for t in f32 q8_0; do

@@ -13,12 +13,7 @@
 set -u
 W=${WATTLENS:?}
 D=${WL_TESTDATA:?}
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok: $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/common.sh"
 
 model=$D/models/stories260K.gguf
 expected=$D/expected/stories260K-greedy-200.txt

@@ -16,12 +16,7 @@
 set -u
 W=${WATTLENS:?}
 D=${WL_TESTDATA:?}
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok: $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/common.sh"
 db=$tmp/runs.db
 # the built-in model is cached in the build tree across test runs
 export XDG_CACHE_HOME=${WL_BINARY_DIR:-$tmp}/model-cache
@@ -116,30 +111,8 @@ fi
 # --- built-in model + SIGINT ------------------------------------------------------------
 "$W" run -n 2000 -c 2100 --temp 0 --baseline 0 --settle 0 --db "$db" >"$tmp/int.txt" 2>"$tmp/int.err" &
 pid=$!
-# wait until decode has started (the progress line), then interrupt
-for _ in $(seq 1 300); do
-  grep -q "prefill and decode" "$tmp/int.err" 2>/dev/null && break
-  sleep 0.1
-done
-# then until the store holds output tokens of the running run (the recorder flushes
-# while it runs), so the interrupt lands mid-decode however slow this build is
-running_output_tokens() {
-  python3 - "$1" <<'PY' 2>/dev/null || echo 0
-import sqlite3, sys
-try:
-    c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True, timeout=1)
-    q = ("select count(*) from tokens t join runs r on r.id = t.run_id "
-         "where r.status = 'running' and t.is_input = 0")
-    print(c.execute(q).fetchone()[0])
-except Exception:
-    print(0)
-PY
-}
-for _ in $(seq 1 600); do
-  n=$(running_output_tokens "$db")
-  [ "${n:-0}" -ge 2 ] && break
-  sleep 0.1
-done
+# interrupt once decode is under way (progress line, output tokens stored)
+wait_mid_decode "$tmp/int.err" "$db" 2
 kill -INT $pid
 wait $pid; rc=$?
 if [ $rc = 130 ]; then ok "SIGINT: exit status 130"; else bad "SIGINT exit status $rc"; cat "$tmp/int.err"; fi

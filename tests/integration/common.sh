@@ -1,0 +1,39 @@
+# Sourced by the integration tests (not a test itself): pass/fail counting,
+# a temporary directory removed on exit, and waiting for a run to be mid-decode.
+# Sets: pass, fail, tmp. Each test ends with: echo "$pass passed, $fail failed".
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok: $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Output-token rows of runs still marked running in the store DB (0 when the
+# store cannot be read yet). The recorder flushes while it runs.
+running_output_tokens() {
+  python3 - "$1" <<'PY' 2>/dev/null || echo 0
+import sqlite3, sys
+try:
+    c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True, timeout=1)
+    q = ("select count(*) from tokens t join runs r on r.id = t.run_id "
+         "where r.status = 'running' and t.is_input = 0")
+    print(c.execute(q).fetchone()[0])
+except Exception:
+    print(0)
+PY
+}
+
+# wait_mid_decode ERRFILE DB N: waits (up to ~30 s, then ~60 s) until the run
+# writing ERRFILE printed its progress line and DB holds N output tokens of a
+# running run, so that a signal sent next lands mid-decode however slow the build.
+wait_mid_decode() {
+  for _ in $(seq 1 300); do
+    grep -q "prefill and decode" "$1" 2>/dev/null && break
+    sleep 0.1
+  done
+  for _ in $(seq 1 600); do
+    n=$(running_output_tokens "$2")
+    [ "${n:-0}" -ge "$3" ] && break
+    sleep 0.1
+  done
+}
