@@ -435,13 +435,12 @@ WL_INLINE WL_AVX2 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, const 
                                float *out, const int nx)
 {
     struct krow xr[WL__KMAX_NX];
-    __m256 acc[WL__KMAX_NX][2];
+    __m256 acc[WL__KMAX_NX]; /* one per row: the FMA chain is one per 256 weights */
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
         xr[j] = krow_at(x, xs, j, n);
-        acc[j][0] = _mm256_setzero_ps();
-        acc[j][1] = _mm256_setzero_ps();
+        acc[j] = _mm256_setzero_ps();
     }
     int64_t nb = n / WL_QK_K;
     for (int64_t b = 0; b < nb; b++) {
@@ -486,12 +485,12 @@ WL_INLINE WL_AVX2 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, const 
         const float d = _cvtsh_ss(wb[b].d);
 #pragma GCC unroll 8
         for (int j = 0; j < nx; j++)
-            acc[j][b & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[j]),
-                                            _mm256_set1_ps(d * xr[j].d[b]), acc[j][b & 1]);
+            acc[j] =
+                _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[j]), _mm256_set1_ps(d * xr[j].d[b]), acc[j]);
     }
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++)
-        out[j] = hsum8(_mm256_add_ps(acc[j][0], acc[j][1]));
+        out[j] = hsum8(acc[j]);
 }
 
 static WL_AVX2 void dot_q6_k(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)

@@ -529,14 +529,13 @@ WL_INLINE WL_AVX512 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, cons
     static const uint16_t quad_tab[32] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
                                           2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
     struct krow xr[WL__KMAX_NX];
-    __m512 acc[WL__KMAX_NX][2];
+    __m512 acc[WL__KMAX_NX]; /* one per row: the FMA chain is one per 256 weights */
     const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
     const __m512i quad = _mm512_loadu_si512(quad_tab); /* 128-bit lane i -> word i */
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
         xr[j] = krow_at(x, xs, j, n);
-        acc[j][0] = _mm512_setzero_ps();
-        acc[j][1] = _mm512_setzero_ps();
+        acc[j] = _mm512_setzero_ps();
     }
     int64_t nb = n / WL_QK_K;
     for (int64_t b = 0; b < nb; b++) {
@@ -578,13 +577,12 @@ WL_INLINE WL_AVX512 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, cons
         __m512 dw = _mm512_set1_ps(_cvtsh_ss(wb[b].d));
 #pragma GCC unroll 8
         for (int j = 0; j < nx; j++)
-            acc[j][b & 1] =
-                _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[j]),
-                                _mm512_mul_ps(dw, _mm512_set1_ps(xr[j].d[b])), acc[j][b & 1]);
+            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[j]),
+                                     _mm512_mul_ps(dw, _mm512_set1_ps(xr[j].d[b])), acc[j]);
     }
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++)
-        out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]));
+        out[j] = _mm512_reduce_add_ps(acc[j]);
 }
 
 static WL_AVX512 void dot_q6_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
