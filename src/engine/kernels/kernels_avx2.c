@@ -2,7 +2,9 @@
  * function-level target attributes (no global -m flags); only called after
  * wl_kernels_init checked the CPU. Integer dots use the sign trick
  * (|w| as unsigned times sign(x, w)) or unsigned nibbles directly with
- * maddubs, then madd to 32 bits, one float FMA per 32-element block.
+ * maddubs, then madd to 32 bits, one float FMA per 32-element block
+ * (Q8_0, Q4_0) or per 256-element super-block (Q4_K, Q6_K with Q8K
+ * activations: scales applied in integer by madd).
  * Several accumulators per activation row hide FMA latency in decode (nx=1).
  * Stateless.
  */

@@ -1,7 +1,10 @@
 /* AVX-512 (F/BW/VL/DQ + VNNI) dot products and activation quantization.
  * A 512-bit register holds two 32-element blocks, so one VPDPBUSD does the
  * integer products of two blocks and one FMA applies both block scales
- * (lanes 0-7 and 8-15). Float weights use masked loads for the tail.
+ * (lanes 0-7 and 8-15). K-quants (Q8K activations) accumulate a whole
+ * 256-weight super-block in int32 (VPMADDUBSW + VPDPWSSD with int16 scales)
+ * and convert once per super-block. Float weights use masked loads for the
+ * tail.
  * Compiled with function-level target attributes; only called after
  * wl_kernels_init checked the CPU. Stateless.
  */
