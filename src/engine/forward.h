@@ -126,8 +126,9 @@ void wl__matmul(struct wl_context *ctx, const struct wl_weight *w, const float *
                 float *y);
 
 /* wl__matmul for n_w (<= WL_KERNEL_MAX_MULTI) matrices applied to the same x
- * in one pool job (one fork/join, x quantized once) when they share type and
- * row length; otherwise one wl__matmul each. Same results either way. */
+ * in one pool job (one fork/join, x quantized once) when they share row
+ * length and activation format (wl_kernel_x_compatible); otherwise one
+ * wl__matmul each. Same results either way. */
 void wl__matmul_multi(struct wl_context *ctx, const struct wl_weight *const *ws, int n_w,
                       const float *x, int32_t n_tok, float *const *ys);
 

@@ -88,7 +88,7 @@ void wl__matmul_multi(struct wl_context *ctx, const struct wl_weight *const *ws,
     bool same = n_w >= 1 && n_w <= WL_KERNEL_MAX_MULTI;
     int64_t work = 0;
     for (int i = 0; same && i < n_w; i++) {
-        same = ws[i]->type == ws[0]->type && ws[i]->n_in == ws[0]->n_in;
+        same = wl_kernel_x_compatible(ws[i]->type, ws[0]->type) && ws[i]->n_in == ws[0]->n_in;
         kw[i] = (struct wl_kernel_weight){.type = ws[i]->type, .data = ws[i]->data,
                                           .rows = ws[i]->n_out, .cols = ws[i]->n_in,
                                           .row_bytes = ws[i]->row_bytes};

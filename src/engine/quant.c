@@ -17,6 +17,7 @@ _Static_assert(sizeof(struct wl_block_q4_0) == 18, "Q4_0 block is 18 bytes");
 _Static_assert(sizeof(struct wl_block_q4_k) == 144, "Q4_K block is 144 bytes");
 _Static_assert(sizeof(struct wl_block_q6_k) == 210, "Q6_K block is 210 bytes");
 _Static_assert(sizeof(struct wl_block_q8a) == 40, "Q8A block is 40 bytes");
+_Static_assert(sizeof(struct wl_block_q8k) == 292, "Q8K block is 292 bytes");
 
 static uint32_t f32_bits(float f)
 {
@@ -584,6 +585,40 @@ void wl_dequantize_row_q8a(const struct wl_block_q8a *x, float *y, int64_t k)
     for (int64_t b = 0; b < nb; b++)
         for (int i = 0; i < WL_QK8A; i++)
             y[b * WL_QK8A + i] = x[b].d * (float)x[b].qs[i];
+}
+
+/* q = rint(x / d) with d = amax/127 (a division, not a multiply by
+ * 127/amax: that reciprocal overflows to inf for amax below ~3.7e-37), clamped
+ * to +-127 (only reachable when d is subnormal and inexact); d = 0 gives
+ * q = 0. SIMD paths reproduce it exactly with a division, cvtps2dq and a
+ * clamp per vector. */
+void wl_quantize_row_q8k(const float *x, struct wl_block_q8k *y, int64_t k)
+{
+    int64_t nb = k / WL_QK8K;
+    for (int64_t b = 0; b < nb; b++, x += WL_QK8K) {
+        float amax = 0.0f;
+        for (int i = 0; i < WL_QK8K; i++)
+            amax = fmaxf(amax, fabsf(x[i]));
+        float d = amax / 127.0f;
+        for (int g = 0; g < WL_QK8K / 16; g++) {
+            int sum = 0;
+            for (int i = 16 * g; i < 16 * g + 16; i++) {
+                int q = d != 0.0f ? clamp_int((int)lrintf(x[i] / d), -127, 127) : 0;
+                y[b].qs[i] = (int8_t)q;
+                sum += q;
+            }
+            y[b].bsums[g] = (int16_t)sum;
+        }
+        y[b].d = d;
+    }
+}
+
+void wl_dequantize_row_q8k(const struct wl_block_q8k *x, float *y, int64_t k)
+{
+    int64_t nb = k / WL_QK8K;
+    for (int64_t b = 0; b < nb; b++)
+        for (int i = 0; i < WL_QK8K; i++)
+            y[b * WL_QK8K + i] = x[b].d * (float)x[b].qs[i];
 }
 
 /* ---- dispatch by type ----------------------------------------------------- */

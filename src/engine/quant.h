@@ -1,8 +1,9 @@
 /* Quantized tensor formats: the GGUF/ggml block layouts of Q8_0, Q4_0, Q4_K and
  * Q6_K (bit-exact with files written by llama.cpp), exact fp16/bf16 <-> fp32
  * conversion (round-to-nearest-even), scalar reference quantization and
- * dequantization, and the engine's 8-bit activation block (Q8A) used by the
- * integer dot products in engine/kernels/.
+ * dequantization, and the engine's 8-bit activation blocks used by the
+ * integer dot products in engine/kernels/: Q8A (per 32 values, for Q8_0 and
+ * Q4_0 weights) and Q8K (per 256 values, for Q4_K and Q6_K weights).
  * Pure functions over caller buffers: no allocation, no state, thread-safe.
  * Layout details and error bounds: docs/internals/kernels.md.
  */
@@ -18,6 +19,7 @@
 #define WL_QK8_0 32
 #define WL_QK4_0 32
 #define WL_QK8A 32
+#define WL_QK8K 256
 
 /* Q8_0: 32 weights, x = d * qs[i]. 34 bytes. */
 struct wl_block_q8_0 {
@@ -61,6 +63,21 @@ struct wl_block_q8a {
     int8_t qs[WL_QK8A];
 };
 
+/* Q8K: the engine's activation block for K-quant weights (not a GGUF type).
+ * 256 values, x ~= d * qs[i] with d = amax/127 and
+ * qs[i] = rint(x[i] / d) (round half to even, clamped to +-127; 0 when
+ * d = 0); bsums[k] is the sum
+ * of qs[16k .. 16k+15] (|bsums| <= 2032), which lets kernels apply Q4_K's
+ * mins and Q6_K's -32 offset in integer arithmetic. One scale per 256 values
+ * (instead of Q8A's per 32) lets a kernel accumulate a whole super-block in
+ * integers; the price is a coarser activation step: the error per element is
+ * at most amax/254 with amax over the 256 values. 292 bytes. */
+struct wl_block_q8k {
+    float d;
+    int8_t qs[WL_QK8K];
+    int16_t bsums[WL_QK8K / 16];
+};
+
 /* ---- scalar conversions (exact; round-to-nearest-even; NaN stays NaN) ---- */
 float wl_fp16_to_fp32(uint16_t h);
 uint16_t wl_fp32_to_fp16(float f);
@@ -96,6 +113,7 @@ void wl_quantize_row_q4_0(const float *x, struct wl_block_q4_0 *y, int64_t k);
 void wl_quantize_row_q4_k(const float *x, struct wl_block_q4_k *y, int64_t k);
 void wl_quantize_row_q6_k(const float *x, struct wl_block_q6_k *y, int64_t k);
 void wl_quantize_row_q8a(const float *x, struct wl_block_q8a *y, int64_t k);
+void wl_quantize_row_q8k(const float *x, struct wl_block_q8k *y, int64_t k);
 
 void wl_dequantize_row_f16(const uint16_t *x, float *y, int64_t k);
 void wl_dequantize_row_bf16(const uint16_t *x, float *y, int64_t k);
@@ -104,6 +122,7 @@ void wl_dequantize_row_q4_0(const struct wl_block_q4_0 *x, float *y, int64_t k);
 void wl_dequantize_row_q4_k(const struct wl_block_q4_k *x, float *y, int64_t k);
 void wl_dequantize_row_q6_k(const struct wl_block_q6_k *x, float *y, int64_t k);
 void wl_dequantize_row_q8a(const struct wl_block_q8a *x, float *y, int64_t k);
+void wl_dequantize_row_q8k(const struct wl_block_q8k *x, float *y, int64_t k);
 
 /* Unpacks sub-block j (0..7) of a Q4_K scales[12] array into its 6-bit scale
  * and min. */

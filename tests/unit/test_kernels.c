@@ -5,8 +5,9 @@
  * Tolerances (also in docs/internals/kernels.md), with S = sum_c |w_c x_c|:
  *  - F32/F16/BF16 weights (float activations): |y - ref| <= 2 n u S, u = 2^-24
  *    (worst-case bound of float summation in any order, with FMA or not).
- *  - Q8_0/Q4_0/Q4_K/Q6_K (activations quantized to Q8A): each activation is
- *    off by at most amax_block/254, so
+ *  - Q8_0/Q4_0 (activations quantized to Q8A, one scale per 32 values) and
+ *    Q4_K/Q6_K (Q8K, one scale per 256 values): each activation is off by at
+ *    most amax_block/254, amax over its 32- or 256-value block, so
  *    |y - ref| <= 1.01 * sum_c |w_c| amax_block(c)/254 + 8 n u S'
  *    where S' uses the quantized activations (float scale products and sums).
  *  - SIMD vs scalar: the quantized activations are byte-identical on every
@@ -48,6 +49,22 @@ static bool is_quant(uint32_t t)
     return t != WL_TTYPE_F32 && t != WL_TTYPE_F16 && t != WL_TTYPE_BF16;
 }
 
+/* K-quant weights take Q8K activations (one scale per 256), the others Q8A. */
+static bool is_kquant(uint32_t t)
+{
+    return t == WL_TTYPE_Q4_K || t == WL_TTYPE_Q6_K;
+}
+
+static int64_t act_block(uint32_t t)
+{
+    return is_kquant(t) ? WL_QK8K : WL_QK8A;
+}
+
+/* Activation mixes: gaussian; scaled by 1e30 or 1e-30 (float range ends);
+ * every other activation block all zero; one large outlier per 256 values
+ * (most values far below the block's amax). */
+enum xmode { X_NORMAL, X_HUGE, X_TINY, X_ZERO_BLOCKS, X_OUTLIERS };
+
 /* A test problem: weights of one type, their dequantized copy, activations. */
 struct problem {
     uint32_t type;
@@ -61,8 +78,8 @@ struct problem {
     size_t scratch_bytes;
 };
 
-static void problem_init(struct problem *p, uint32_t type, int64_t rows, int64_t cols, int64_t n_x,
-                         size_t pad)
+static void problem_init_x(struct problem *p, uint32_t type, int64_t rows, int64_t cols,
+                           int64_t n_x, size_t pad, enum xmode xm)
 {
     memset(p, 0, sizeof *p);
     p->type = type;
@@ -85,10 +102,29 @@ static void problem_init(struct problem *p, uint32_t type, int64_t rows, int64_t
         assert_int_equal(wl_quantize_row(type, tmp, dst, cols), 0);
         assert_int_equal(wl_dequantize_row(type, dst, p->wdeq + r * cols, cols), 0);
     }
-    for (int64_t i = 0; i < n_x * cols; i++)
-        p->x[i] = rng_gauss() * ((i / 97) % 3 == 0 ? 3.0f : 0.5f);
+    for (int64_t i = 0; i < n_x * cols; i++) {
+        float v = rng_gauss() * ((i / 97) % 3 == 0 ? 3.0f : 0.5f);
+        if (xm == X_HUGE)
+            v *= 1e30f;
+        else if (xm == X_TINY)
+            v *= 1e-30f;
+        else if (xm == X_ZERO_BLOCKS && (i % cols) / act_block(type) % 2 == 1)
+            v = 0.0f;
+        else if (xm == X_OUTLIERS)
+            v = i % 256 == 77 ? 500.0f * v : 0.01f * v;
+        p->x[i] = v;
+    }
     p->scratch_bytes = wl_kernel_scratch_bytes(type, cols, n_x);
-    if (is_quant(type)) {
+    if (is_kquant(type)) {
+        assert_true(p->scratch_bytes > 0);
+        assert_int_equal(posix_memalign(&p->scratch, 64, p->scratch_bytes), 0);
+        memset(p->scratch, 0, p->scratch_bytes);
+        struct wl_block_q8k *q = malloc(sizeof *q * (size_t)(n_x * cols / WL_QK8K));
+        assert_non_null(q);
+        wl_quantize_row_q8k(p->x, q, n_x * cols);
+        wl_dequantize_row_q8k(q, p->xdeq, n_x * cols);
+        free(q);
+    } else if (is_quant(type)) {
         assert_true(p->scratch_bytes > 0);
         assert_int_equal(posix_memalign(&p->scratch, 64, p->scratch_bytes), 0);
         memset(p->scratch, 0, p->scratch_bytes);
@@ -102,6 +138,12 @@ static void problem_init(struct problem *p, uint32_t type, int64_t rows, int64_t
         memcpy(p->xdeq, p->x, sizeof(float) * (size_t)(n_x * cols));
     }
     free(tmp);
+}
+
+static void problem_init(struct problem *p, uint32_t type, int64_t rows, int64_t cols, int64_t n_x,
+                         size_t pad)
+{
+    problem_init_x(p, type, rows, cols, n_x, pad, X_NORMAL);
 }
 
 static void problem_free(struct problem *p)
@@ -131,18 +173,19 @@ static void tolerance(const struct problem *p, int64_t t, int64_t r, double *tol
         sq += fabs((double)w[c] * xq[c]);
     }
     if (is_quant(p->type)) {
-        for (int64_t b = 0; b < p->cols / 32; b++) {
+        const int64_t bl = act_block(p->type);
+        for (int64_t b = 0; b < p->cols / bl; b++) {
             double amax = 0, wsum = 0;
-            for (int i = 0; i < 32; i++) {
-                amax = fmax(amax, fabs(x[32 * b + i]));
-                wsum += fabs(w[32 * b + i]);
+            for (int64_t i = 0; i < bl; i++) {
+                amax = fmax(amax, fabs(x[bl * b + i]));
+                wsum += fabs(w[bl * b + i]);
             }
             act += wsum * amax / 254.0;
         }
-        *tol_ref = 1.01 * act + 8 * p->cols * u * sq + 1e-30;
-        *tol_paths = 8 * p->cols * u * sq + 1e-30;
+        *tol_ref = 1.01 * act + 8 * p->cols * u * sq + 1e-38;
+        *tol_paths = 8 * p->cols * u * sq + 1e-38;
     } else {
-        *tol_ref = 2 * p->cols * u * s + 1e-30;
+        *tol_ref = 2 * p->cols * u * s + 1e-38;
         *tol_paths = *tol_ref;
     }
 }
@@ -156,11 +199,11 @@ static void run_matmul(const struct wl_kernels *k, struct problem *p, struct wl_
 }
 
 /* Checks one problem on every available path and several thread counts. */
-static void check_problem(uint32_t type, int64_t rows, int64_t cols, int64_t n_x, size_t pad,
-                          struct wl_threadpool **pools, int n_pools)
+static void check_problem_x(uint32_t type, int64_t rows, int64_t cols, int64_t n_x, size_t pad,
+                            struct wl_threadpool **pools, int n_pools, enum xmode xm)
 {
     struct problem p;
-    problem_init(&p, type, rows, cols, n_x, pad);
+    problem_init_x(&p, type, rows, cols, n_x, pad, xm);
     size_t ny = (size_t)(rows * n_x);
     float *y_scalar = malloc(sizeof(float) * ny), *y = malloc(sizeof(float) * ny);
     float *y_thr = malloc(sizeof(float) * ny);
@@ -178,7 +221,22 @@ static void check_problem(uint32_t type, int64_t rows, int64_t cols, int64_t n_x
             continue;
         assert_int_equal(rc, 0);
         run_matmul(&k, &p, NULL, y);
-        if (path == WL_KPATH_SCALAR && p.scratch_bytes) {
+        if (path == WL_KPATH_SCALAR && is_kquant(type)) {
+            /* the scratch rows hold exactly the Q8K blocks of the reference quantizer */
+            struct wl_block_q8k blk;
+            size_t stride = wl__xk_row_bytes(cols);
+            assert_int_equal(p.scratch_bytes, stride * (size_t)n_x);
+            for (int64_t t = 0; t < n_x; t++) {
+                const char *row = (const char *)p.scratch + (size_t)t * stride;
+                for (int64_t b = 0; b < cols / WL_QK8K; b++) {
+                    wl_quantize_row_q8k(p.x + t * cols + WL_QK8K * b, &blk, WL_QK8K);
+                    assert_memory_equal(blk.qs, row + WL_QK8K * b, WL_QK8K);
+                    assert_memory_equal(blk.bsums, wl__xk_bsums(row, cols) + 16 * b,
+                                        sizeof blk.bsums);
+                    assert_true(blk.d == wl__xk_d(row, cols)[b]);
+                }
+            }
+        } else if (path == WL_KPATH_SCALAR && p.scratch_bytes) {
             /* the scratch rows hold exactly the Q8A blocks of the reference quantizer */
             struct wl_block_q8a blk;
             size_t stride = wl__xq_row_bytes(cols);
@@ -255,6 +313,12 @@ static void check_problem(uint32_t type, int64_t rows, int64_t cols, int64_t n_x
     free(y);
     free(y_thr);
     problem_free(&p);
+}
+
+static void check_problem(uint32_t type, int64_t rows, int64_t cols, int64_t n_x, size_t pad,
+                          struct wl_threadpool **pools, int n_pools)
+{
+    check_problem_x(type, rows, cols, n_x, pad, pools, n_pools, X_NORMAL);
 }
 
 struct pools {
@@ -338,6 +402,111 @@ static void test_odd_shapes(void **state)
             check_problem(all_types[i], 5, odd_cols[c], 2, 0, ps->p, 3);
 }
 
+/* K-quant weights with Q8K activations: one super-block exactly, many
+ * super-blocks (odd and even counts), 1..9 activation rows, padded strides,
+ * all-zero activation blocks, values near both ends of the float range and
+ * blocks whose amax is an outlier far above the other values. */
+static void test_kquant_q8k_edges(void **state)
+{
+    struct pools *ps = *state;
+    const uint32_t kt[] = {WL_TTYPE_Q4_K, WL_TTYPE_Q6_K};
+    for (size_t i = 0; i < 2; i++) {
+        check_problem(kt[i], 7, 256, 1, 0, ps->p, 3);
+        check_problem(kt[i], 5, 256 * 23, 1, 0, ps->p, 3);
+        check_problem(kt[i], 5, 256 * 22, 2, 2, ps->p, 3);
+        for (int64_t n_x = 1; n_x <= 9; n_x++)
+            check_problem(kt[i], 17, 768, n_x, n_x % 2 ? 6 : 0, ps->p, 1);
+        check_problem_x(kt[i], 9, 1024, 3, 0, ps->p, 1, X_ZERO_BLOCKS);
+        check_problem_x(kt[i], 9, 1280, 2, 0, ps->p, 1, X_HUGE);
+        check_problem_x(kt[i], 9, 1280, 2, 0, ps->p, 1, X_TINY);
+        check_problem_x(kt[i], 9, 1536, 5, 0, ps->p, 1, X_OUTLIERS);
+    }
+    /* the Q8A types see the same mixes */
+    for (size_t i = 3; i < 5; i++) {
+        check_problem_x(all_types[i], 9, 1024, 3, 0, ps->p, 1, X_ZERO_BLOCKS);
+        check_problem_x(all_types[i], 9, 1280, 2, 0, ps->p, 1, X_HUGE);
+        check_problem_x(all_types[i], 9, 1536, 5, 0, ps->p, 1, X_OUTLIERS);
+    }
+}
+
+/* Every path's Q8K activation quantizer writes exactly the bytes of the
+ * reference (round half to even, clamping, zero blocks, per-16 sums), also
+ * for rounding midpoints, subnormal blocks and the float range ends. */
+static void test_q8k_quantizer_paths(void **state)
+{
+    (void)state;
+    enum { N = 256 * 12 };
+    float *x = malloc(sizeof(float) * N);
+    assert_non_null(x);
+    for (int i = 0; i < N; i++) {
+        int b = i / 256, k = i % 256;
+        float v = rng_gauss();
+        switch (b) {
+        case 0: /* amax 127 -> d = 1: exact halves k/2 - 32 hit every rounding midpoint */
+            v = k == 0 ? 127.0f : (float)(k % 128) * 0.5f - 32.0f;
+            break;
+        case 1:
+            v = 0.0f;
+            break;
+        case 2:
+            v *= 3e37f;
+            break;
+        case 3:
+            v *= 1e-30f;
+            break;
+        case 4: /* subnormal amax: d is inexact, q clamps at +-127 */
+            v *= 1e-40f;
+            break;
+        case 5: /* amax so small that d = amax/127 underflows to 0 */
+            v = k == 3 ? 3e-45f : 0.0f;
+            break;
+        case 6: /* one value carries the block */
+            v = k == 200 ? -1000.0f : 0.001f * v;
+            break;
+        default:
+            break;
+        }
+        x[i] = v;
+    }
+    struct wl_block_q8k *ref = malloc(sizeof *ref * (N / 256));
+    assert_non_null(ref);
+    wl_quantize_row_q8k(x, ref, N);
+    for (int b = 0; b < N / 256; b++)
+        for (int g = 0; g < 16; g++) {
+            int sum = 0;
+            for (int i = 0; i < 16; i++) {
+                assert_true(ref[b].qs[16 * g + i] >= -127);
+                sum += ref[b].qs[16 * g + i];
+            }
+            assert_int_equal(ref[b].bsums[g], sum);
+        }
+    /* midpoints round to even */
+    assert_true(ref[0].d == 1.0f);
+    assert_int_equal(ref[0].qs[69], 2);  /* 2.5 */
+    assert_int_equal(ref[0].qs[71], 4);  /* 3.5 */
+    assert_int_equal(ref[0].qs[59], -2); /* -2.5 */
+    assert_true(ref[1].d == 0.0f && ref[5].d == 0.0f && ref[5].qs[3] == 0);
+    size_t sb = wl_kernel_scratch_bytes(WL_TTYPE_Q6_K, N, 1);
+    assert_int_equal(sb, wl__xk_row_bytes(N));
+    uint8_t *scratch = NULL;
+    assert_int_equal(posix_memalign((void **)&scratch, 64, sb), 0);
+    for (int path = WL_KPATH_SCALAR; path <= WL_KPATH_AVX512; path++) {
+        struct wl_kernels k;
+        if (wl_kernels_init(&k, (enum wl_kpath)path) != 0)
+            continue;
+        memset(scratch, 0x5a, sb);
+        assert_int_equal(wl_kernel_prepare_x(&k, WL_TTYPE_Q4_K, x, N, 1, scratch, sb), 0);
+        for (int b = 0; b < N / 256; b++) {
+            assert_memory_equal(ref[b].qs, scratch + 256 * b, 256);
+            assert_memory_equal(ref[b].bsums, wl__xk_bsums(scratch, N) + 16 * b, 32);
+            assert_true(ref[b].d == wl__xk_d(scratch, N)[b]);
+        }
+    }
+    free(scratch);
+    free(ref);
+    free(x);
+}
+
 static void test_zero_activations_and_weights(void **state)
 {
     (void)state;
@@ -395,7 +564,21 @@ static void test_bad_arguments(void **state)
     assert_int_equal(wl_kernel_matmul(&k, &w, x, 0, y, scratch, sizeof scratch, 0, NULL),
                      WL_EINVAL);
     assert_int_equal(wl_kernel_scratch_bytes(WL_TTYPE_F16, 256, 4), 0);
-    assert_int_equal(wl_kernel_scratch_bytes(WL_TTYPE_Q4_K, 256, 4), 4 * (256 + 64));
+    /* Q8A rows: 256 int8 + 8 scales + 8 sums; Q8K rows: 256 int8 + 16 int16
+     * sums + 1 scale = 292, padded to 320 */
+    assert_int_equal(wl_kernel_scratch_bytes(WL_TTYPE_Q8_0, 256, 4), 4 * (256 + 64));
+    assert_int_equal(wl_kernel_scratch_bytes(WL_TTYPE_Q4_K, 256, 4), 4 * 320);
+    assert_int_equal(wl_kernel_scratch_bytes(WL_TTYPE_Q6_K, 2048, 1),
+                     2048 + 256 + 64);                                  /* 2336 -> 2368 */
+    assert_int_equal(wl_kernel_scratch_bytes(WL_TTYPE_Q4_K, 96, 1), 0); /* not a multiple of 256 */
+    assert_int_equal(wl_kernel_prepare_x(&k, WL_TTYPE_Q4_K, x, 96, 1, scratch, sizeof scratch),
+                     WL_EINVAL);
+    assert_true(wl_kernel_x_compatible(WL_TTYPE_Q4_K, WL_TTYPE_Q6_K));
+    assert_true(wl_kernel_x_compatible(WL_TTYPE_Q8_0, WL_TTYPE_Q4_0));
+    assert_true(wl_kernel_x_compatible(WL_TTYPE_F16, WL_TTYPE_F32));
+    assert_false(wl_kernel_x_compatible(WL_TTYPE_Q8_0, WL_TTYPE_Q4_K));
+    assert_false(wl_kernel_x_compatible(WL_TTYPE_Q6_K, WL_TTYPE_F32));
+    assert_false(wl_kernel_x_compatible(WL_TTYPE_Q5_K, WL_TTYPE_Q5_K));
     assert_int_equal(wl_kernel_prepare_x(&k, WL_TTYPE_Q8_0, x, 256, 1, scratch, 10), WL_EINVAL);
 }
 
@@ -455,6 +638,8 @@ int main(void)
         cmocka_unit_test(test_every_type_matvec),
         cmocka_unit_test(test_every_type_matmul_several_rows),
         cmocka_unit_test(test_odd_shapes),
+        cmocka_unit_test(test_kquant_q8k_edges),
+        cmocka_unit_test(test_q8k_quantizer_paths),
         cmocka_unit_test(test_zero_activations_and_weights),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_scratch_alignment),

@@ -1,9 +1,9 @@
 /* wl_kernel_matmul_multi: several matrices applied to the same activations
  * in one pool job must give bit for bit what one wl_kernel_matmul per matrix
- * gives, for every weight type, decode (one row) and prefill (several rows),
- * with and without a pool, for matrices of different row counts (chunks of
- * one matrix must never run into the next); and mismatched inputs are
- * refused.
+ * gives, for every weight type and for mixes of one activation format, for
+ * decode (one row) and prefill (several rows), with and without a pool, for
+ * matrices of different row counts (chunks of one matrix must never run
+ * into the next); and mismatched inputs are refused.
  */
 #include "test_support.h"
 
@@ -45,7 +45,7 @@ static void mat_make(struct mat *m, uint32_t type, int64_t rows, int64_t cols)
                                      .row_bytes = rb};
 }
 
-static void check_type(uint32_t type, struct wl_threadpool *pool)
+static void check_types(const uint32_t type[3], struct wl_threadpool *pool)
 {
     struct wl_kernels k;
     assert_int_equal(wl_kernels_init(&k, WL_KPATH_AUTO), 0);
@@ -55,7 +55,7 @@ static void check_type(uint32_t type, struct wl_threadpool *pool)
     struct mat m[3];
     struct wl_kernel_weight ws[3];
     for (int i = 0; i < 3; i++) {
-        mat_make(&m[i], type, rows[i], cols);
+        mat_make(&m[i], type[i], rows[i], cols);
         ws[i] = m[i].w;
     }
     const int64_t nxs[] = {1, 5};
@@ -65,7 +65,7 @@ static void check_type(uint32_t type, struct wl_threadpool *pool)
         assert_non_null(x);
         for (int64_t i = 0; i < cols * n_x; i++)
             x[i] = frand();
-        size_t sb = wl_kernel_scratch_bytes(type, cols, n_x);
+        size_t sb = wl_kernel_scratch_bytes(type[0], cols, n_x);
         void *scratch = sb ? aligned_alloc(64, (sb + 63) & ~(size_t)63) : NULL;
         float *y1[3], *y2[3];
         for (int i = 0; i < 3; i++) {
@@ -98,8 +98,17 @@ static void test_multi_equals_single(void **state)
         struct wl_threadpool *pool = NULL;
         if (threads[t] > 1)
             assert_int_equal(wl_threadpool_create(threads[t], &pool), 0);
-        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-            check_type(types[i], pool);
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+            const uint32_t same[3] = {types[i], types[i], types[i]};
+            check_types(same, pool);
+        }
+        /* mixed types of one activation format, as in Q4_K_M files (v in
+         * Q6_K) and Q8_0/Q4_0 or F16/F32 mixes */
+        static const uint32_t mixed[][3] = {{WL_TTYPE_Q4_K, WL_TTYPE_Q4_K, WL_TTYPE_Q6_K},
+                                             {WL_TTYPE_Q8_0, WL_TTYPE_Q4_0, WL_TTYPE_Q8_0},
+                                             {WL_TTYPE_F16, WL_TTYPE_F32, WL_TTYPE_BF16}};
+        for (size_t i = 0; i < sizeof mixed / sizeof mixed[0]; i++)
+            check_types(mixed[i], pool);
         wl_threadpool_destroy(pool);
     }
 }
@@ -111,7 +120,7 @@ static void test_multi_rejects_mismatch(void **state)
     assert_int_equal(wl_kernels_init(&k, WL_KPATH_AUTO), 0);
     struct mat a, b, c;
     mat_make(&a, WL_TTYPE_Q8_0, 32, 256);
-    mat_make(&b, WL_TTYPE_Q4_0, 32, 256); /* other type */
+    mat_make(&b, WL_TTYPE_Q4_K, 32, 256); /* other activation format (Q8K) */
     mat_make(&c, WL_TTYPE_Q8_0, 32, 512); /* other row length */
     float x[512] = {0}, y0[32], y1[32];
     float *ys[2] = {y0, y1};

@@ -490,6 +490,55 @@ static void test_q8a_activation_blocks(void **state)
     assert_true(q[2].d == 0.0f && q[2].s == 0.0f);
 }
 
+/* Q8K: one scale per 256 values, error <= amax/254 per element, per-16 sums,
+ * round half to even, zero blocks, both ends of the float range. */
+static void test_q8k_activation_blocks(void **state)
+{
+    (void)state;
+    enum { NB = 5 };
+    float x[256 * NB], y[256 * NB];
+    for (int i = 0; i < 256 * NB; i++)
+        x[i] = rng_gauss();
+    for (int i = 256; i < 512; i++)
+        x[i] = 0.0f;
+    for (int i = 512; i < 768; i++)
+        x[i] *= 1e37f;
+    for (int i = 768; i < 1024; i++)
+        x[i] *= 1e-35f;
+    x[1024] = 127.0f; /* d = 1: halves are rounding midpoints */
+    x[1025] = 2.5f;
+    x[1026] = 3.5f;
+    x[1027] = -0.5f;
+    x[1028] = -126.5f;
+    struct wl_block_q8k q[NB];
+    wl_quantize_row_q8k(x, q, 256 * NB);
+    wl_dequantize_row_q8k(q, y, 256 * NB);
+    for (int b = 0; b < NB; b++) {
+        float amax = 0;
+        for (int i = 0; i < 256; i++)
+            amax = fmaxf(amax, fabsf(x[256 * b + i]));
+        assert_true(q[b].d == amax / 127.0f);
+        for (int g = 0; g < 16; g++) {
+            int sum = 0;
+            for (int i = 0; i < 16; i++)
+                sum += q[b].qs[16 * g + i];
+            assert_int_equal(q[b].bsums[g], sum);
+        }
+        for (int i = 0; i < 256; i++) {
+            assert_true(q[b].qs[i] >= -127);
+            assert_true(fabsf(x[256 * b + i] - y[256 * b + i]) <= amax / 254.0f * 1.0001f);
+        }
+    }
+    assert_true(q[1].d == 0.0f);
+    for (int i = 0; i < 256; i++)
+        assert_int_equal(q[1].qs[i], 0);
+    assert_int_equal(q[4].qs[0], 127);
+    assert_int_equal(q[4].qs[1], 2);
+    assert_int_equal(q[4].qs[2], 4);
+    assert_int_equal(q[4].qs[3], 0);
+    assert_int_equal(q[4].qs[4], -126);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -520,6 +569,7 @@ int main(void)
         cmocka_unit_test(test_known_blocks),
         cmocka_unit_test(test_quantization_error_bounds),
         cmocka_unit_test(test_q8a_activation_blocks),
+        cmocka_unit_test(test_q8k_activation_blocks),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /* Kernel dispatch and the matmul driver; see kernels.h. CPU features come
  * from cpuid and XGETBV (the OS must save the wide registers) and are read on
  * every wl_kernels_init call rather than cached, so there is no global state.
- * The driver quantizes activations (caller scratch), then hands chunks of
+ * The driver quantizes activations (caller scratch; Q8A rows for Q8_0/Q4_0
+ * weights, Q8K rows for Q4_K/Q6_K), then hands chunks of
  * weight rows to the pool (claimed dynamically, ~8 per thread) and walks each
  * chunk in tiles: a tile of rows stays in L2 while every group of up to four
  * activation rows passes over it, so prefill reads weights once; weight rows
@@ -133,10 +134,33 @@ bool wl_kernel_type_supported(uint32_t type)
     return wl_quant_is_supported(type);
 }
 
-static bool type_uses_q8a(uint32_t type)
+/* Activation format of a weight type: floats, Q8A rows (Q8_0, Q4_0) or
+ * Q8K rows (Q4_K, Q6_K). */
+enum act_format { ACT_F32, ACT_Q8A, ACT_Q8K };
+
+static enum act_format act_format_of(uint32_t type)
 {
-    return type == WL_TTYPE_Q8_0 || type == WL_TTYPE_Q4_0 || type == WL_TTYPE_Q4_K ||
-           type == WL_TTYPE_Q6_K;
+    switch (type) {
+    case WL_TTYPE_Q8_0:
+    case WL_TTYPE_Q4_0:
+        return ACT_Q8A;
+    case WL_TTYPE_Q4_K:
+    case WL_TTYPE_Q6_K:
+        return ACT_Q8K;
+    default:
+        return ACT_F32;
+    }
+}
+
+bool wl_kernel_x_compatible(uint32_t type_a, uint32_t type_b)
+{
+    return wl_kernel_type_supported(type_a) && wl_kernel_type_supported(type_b) &&
+           act_format_of(type_a) == act_format_of(type_b);
+}
+
+static size_t act_row_bytes(enum act_format f, int64_t cols)
+{
+    return f == ACT_Q8K ? wl__xk_row_bytes(cols) : wl__xq_row_bytes(cols);
 }
 
 static wl__dot_fn dot_for(const struct wl__kernel_ops *ops, uint32_t type)
@@ -179,21 +203,23 @@ int wl_kernel_weight_check(const struct wl_kernel_weight *w)
 
 size_t wl_kernel_scratch_bytes(uint32_t type, int64_t cols, int64_t n_x)
 {
-    if (!type_uses_q8a(type) || cols < 1 || n_x < 1 || cols % WL_QK8A != 0 ||
-        cols > (int64_t)(SIZE_MAX / 4))
+    enum act_format f = act_format_of(type);
+    int64_t blk = f == ACT_Q8K ? WL_QK8K : WL_QK8A;
+    if (f == ACT_F32 || cols < 1 || n_x < 1 || cols % blk != 0 || cols > (int64_t)(SIZE_MAX / 4))
         return 0;
-    size_t row = wl__xq_row_bytes(cols);
+    size_t row = act_row_bytes(f, cols);
     if ((uint64_t)n_x > SIZE_MAX / row)
         return 0;
     return row * (size_t)n_x;
 }
 
-static void quantize_rows(const struct wl_kernels *k, const float *x, int64_t cols, int64_t n_x,
-                          void *scratch)
+static void quantize_rows(const struct wl_kernels *k, enum act_format f, const float *x,
+                          int64_t cols, int64_t n_x, void *scratch)
 {
-    size_t stride = wl__xq_row_bytes(cols);
+    size_t stride = act_row_bytes(f, cols);
+    wl__quant_row_fn quant = f == ACT_Q8K ? k->ops->quant_q8k : k->ops->quant_q8a;
     for (int64_t t = 0; t < n_x; t++)
-        k->ops->quant_q8a(x + t * cols, (char *)scratch + (size_t)t * stride, cols);
+        quant(x + t * cols, (char *)scratch + (size_t)t * stride, cols);
 }
 
 int wl_kernel_prepare_x(const struct wl_kernels *k, uint32_t type, const float *x, int64_t cols,
@@ -201,12 +227,13 @@ int wl_kernel_prepare_x(const struct wl_kernels *k, uint32_t type, const float *
 {
     if (!k || !k->ops || !x || cols < 1 || n_x < 1)
         return WL_EINVAL;
-    if (!type_uses_q8a(type))
+    enum act_format f = act_format_of(type);
+    if (f == ACT_F32)
         return 0;
     size_t need = wl_kernel_scratch_bytes(type, cols, n_x);
     if (need == 0 || !scratch || scratch_bytes < need || (uintptr_t)scratch % 4 != 0)
         return WL_EINVAL;
-    quantize_rows(k, x, cols, n_x, scratch);
+    quantize_rows(k, f, x, cols, n_x, scratch);
     return 0;
 }
 
@@ -299,7 +326,7 @@ int wl_kernel_matmul_multi(const struct wl_kernels *k, const struct wl_kernel_we
         int rc = wl_kernel_weight_check(w);
         if (rc != 0)
             return rc;
-        if (!ys[i] || w->type != ws[0].type || w->cols != ws[0].cols)
+        if (!ys[i] || !wl_kernel_x_compatible(w->type, ws[0].type) || w->cols != ws[0].cols)
             return WL_EINVAL;
         struct matmul_job *j = &mj.m[i];
         *j = (struct matmul_job){
@@ -322,14 +349,15 @@ int wl_kernel_matmul_multi(const struct wl_kernels *k, const struct wl_kernel_we
     const int64_t cols = ws[0].cols;
     const char *xp;
     size_t x_stride;
-    if (type_uses_q8a(type)) {
+    const enum act_format f = act_format_of(type);
+    if (f != ACT_F32) {
         size_t need = wl_kernel_scratch_bytes(type, cols, n_x);
         if (need == 0 || !scratch || scratch_bytes < need || (uintptr_t)scratch % 4 != 0)
             return WL_EINVAL;
         if (!(flags & WL_KERNEL_X_PREPARED))
-            quantize_rows(k, x, cols, n_x, scratch);
+            quantize_rows(k, f, x, cols, n_x, scratch);
         xp = scratch;
-        x_stride = wl__xq_row_bytes(cols);
+        x_stride = act_row_bytes(f, cols);
     } else {
         xp = (const char *)x;
         x_stride = (size_t)cols * sizeof(float);

@@ -1,8 +1,10 @@
 /* Matrix products of the engine: y = W x for one or several activation rows,
  * with W in F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K (GGUF layouts, used in
  * place from the mapped file) and x in F32. For the quantized types the
- * activations are first quantized to Q8A blocks (engine/quant.h) and the dot
- * products run on 8-bit integers. Code paths: portable scalar, AVX2
+ * activations are first quantized to 8-bit blocks (engine/quant.h: Q8A, one
+ * scale per 32 values, for Q8_0/Q4_0 weights; Q8K, one scale per 256 values,
+ * for Q4_K/Q6_K weights) and the dot products run on 8-bit integers. Code paths: portable scalar,
+ * AVX2
  * (+FMA, F16C) and AVX-512 (F/BW/VL/DQ + VNNI), chosen at run time from
  * cpuid; a path can be forced for tests and comparisons.
  * Lifetimes: struct wl_kernels is a plain value (function table); weights,
@@ -48,7 +50,10 @@ struct wl_kernel_weight {
 /* Flags of wl_kernel_matmul. */
 enum {
     /* scratch already holds x quantized by wl_kernel_prepare_x for the same
-     * cols and n_x (lets q, k, v projections share one quantization) */
+     * cols and n_x and a weight type of the same activation format
+     * (wl_kernel_x_compatible: Q8_0 with Q4_0, Q4_K with Q6_K): lets q, k, v
+     * projections share one quantization. Nothing checks this: scratch
+     * prepared for another format gives wrong results, never a crash. */
     WL_KERNEL_X_PREPARED = 1u << 0,
 };
 
@@ -72,6 +77,12 @@ int wl_kernels_init(struct wl_kernels *k, enum wl_kpath path);
  * Q4_K, Q6_K. */
 bool wl_kernel_type_supported(uint32_t type);
 
+/* True when x prepared for weights of type_a (wl_kernel_prepare_x) may be
+ * used with WL_KERNEL_X_PREPARED for weights of type_b: both supported and
+ * of the same activation format (floats: F32/F16/BF16; Q8A: Q8_0/Q4_0;
+ * Q8K: Q4_K/Q6_K). Same cols and n_x are the caller's part. */
+bool wl_kernel_x_compatible(uint32_t type_a, uint32_t type_b);
+
 /* Checks a weight descriptor: supported type, rows >= 1, cols >= 1 and a
  * multiple of the block size, row_bytes large enough, data not NULL, data
  * and row_bytes aligned to 4 bytes (F32) or 2 bytes (all other types, whose
@@ -85,8 +96,10 @@ int wl_kernel_weight_check(const struct wl_kernel_weight *w);
  * recommended (whole cache lines per activation row). */
 size_t wl_kernel_scratch_bytes(uint32_t type, int64_t cols, int64_t n_x);
 
-/* Quantizes n_x rows of cols floats (cols a multiple of 32) into scratch as
- * Q8A blocks, for WL_KERNEL_X_PREPARED. Does nothing for F32/F16/BF16.
+/* Quantizes n_x rows of cols floats into scratch in the activation format of
+ * weight type `type` (Q8A for Q8_0/Q4_0, cols a multiple of 32; Q8K for
+ * Q4_K/Q6_K, cols a multiple of 256), for WL_KERNEL_X_PREPARED with weights
+ * of a compatible type (wl_kernel_x_compatible). Does nothing for F32/F16/BF16.
  * 0 or WL_EINVAL (bad sizes, scratch too small). */
 int wl_kernel_prepare_x(const struct wl_kernels *k, uint32_t type, const float *x, int64_t cols,
                         int64_t n_x, void *scratch, size_t scratch_bytes);
@@ -103,11 +116,12 @@ int wl_kernel_matmul(const struct wl_kernels *k, const struct wl_kernel_weight *
 /* Most matrices wl_kernel_matmul_multi takes at once. */
 #define WL_KERNEL_MAX_MULTI 4
 
-/* n_w (1..WL_KERNEL_MAX_MULTI) matrices of the same type and column count
- * applied to the same x in one pool job (one fork/join instead of n_w; x is
- * quantized once): ys[i][t * ws[i].rows + r] = sum_c W_i[r][c] x[t][c].
+/* n_w (1..WL_KERNEL_MAX_MULTI) matrices with the same column count and
+ * activation format (wl_kernel_x_compatible, e.g. Q4_K with Q6_K as in
+ * Q4_K_M files) applied to the same x in one pool job (one fork/join instead
+ * of n_w; x is quantized once): ys[i][t * ws[i].rows + r] = sum_c W_i[r][c] x[t][c].
  * Results are bit-identical to n_w wl_kernel_matmul calls. scratch as for
- * wl_kernel_matmul with ws[0]. WL_EINVAL when types or column counts differ. */
+ * wl_kernel_matmul with ws[0]. WL_EINVAL when formats or column counts differ. */
 int wl_kernel_matmul_multi(const struct wl_kernels *k, const struct wl_kernel_weight *ws, int n_w,
                            const float *x, int64_t n_x, float *const *ys, void *scratch,
                            size_t scratch_bytes, unsigned flags, struct wl_threadpool *pool);

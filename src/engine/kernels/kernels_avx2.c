@@ -2,7 +2,9 @@
  * function-level target attributes (no global -m flags); only called after
  * wl_kernels_init checked the CPU. Integer dots use the sign trick
  * (|w| as unsigned times sign(x, w)) or unsigned nibbles directly with
- * maddubs, then madd to 32 bits, one float FMA per 32-element block.
+ * maddubs, then madd to 32 bits, one float FMA per 32-element block
+ * (Q8_0, Q4_0) or per 256-element super-block (Q4_K, Q6_K with Q8K
+ * activations: scales applied in integer by madd).
  * Several accumulators per activation row hide FMA latency in decode (nx=1).
  * Stateless.
  */
@@ -302,15 +304,36 @@ static WL_AVX2 void dot_q4_0(int64_t n, const void *w, const void *x, size_t xs,
 #undef CALL
 }
 
+/* ---- K-quants: Q8K activation rows ------------------------------------------ */
+
+struct krow {
+    const int8_t *qs;
+    const int16_t *bsums;
+    const float *d;
+};
+
+WL_INLINE struct krow krow_at(const void *x, size_t xs, int j, int64_t n)
+{
+    const void *row = row_at(x, xs, j);
+    struct krow r = {row, wl__xk_bsums(row, n), wl__xk_d(row, n)};
+    return r;
+}
+
+WL_INLINE WL_AVX2 int32_t hsum8_epi32(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 1, 1, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
 /* ---- Q4_K ---------------------------------------------------------------- */
 
-/* The first 16 bytes of a Q4_K block (d, dmin, scales[12]) as two float
- * vectors: dsc[k] = d * sc[k] and dm[k] = dmin * m[k] for the 8 sub-blocks.
- * The 6-bit fields are unpacked in 32-bit lanes (little-endian):
- * with u0, u1, u2 the three scale words, sc[0..3] = u0 & 0x3f.., sc[4..7] =
- * (u2 & 0x0f..) | ((u0 >> 2) & 0x30..), m[0..3] = u1 & 0x3f.., m[4..7] =
- * ((u2 >> 4) & 0x0f..) | ((u1 >> 2) & 0x30..). */
-WL_INLINE WL_AVX2 void q4_k_head(const struct wl_block_q4_k *blk, __m256 *dsc, __m256 *dm)
+/* The 6-bit scales and mins of a Q4_K block as bytes sc[0..7], m[0..7],
+ * unpacked in 32-bit lanes (little-endian): with u0, u1, u2 the three scale
+ * words, sc[0..3] = u0 & 0x3f.., sc[4..7] = (u2 & 0x0f..) | ((u0 >> 2) & 0x30..),
+ * m[0..3] = u1 & 0x3f.., m[4..7] = ((u2 >> 4) & 0x0f..) | ((u1 >> 2) & 0x30..). */
+WL_INLINE WL_AVX2 __m128i q4_k_scm(const struct wl_block_q4_k *blk)
 {
     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)blk); /* [d|dmin, u0, u1, u2] */
     __m128i l1 = _mm_shuffle_epi32(x, _MM_SHUFFLE(3, 2, 3, 1));      /* u0, u2, u1, u2 */
@@ -318,61 +341,75 @@ WL_INLINE WL_AVX2 void q4_k_head(const struct wl_block_q4_k *blk, __m256 *dsc, _
                                _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
     __m128i l2 = _mm_shuffle_epi32(x, _MM_SHUFFLE(2, 2, 1, 1)); /* -, u0, -, u1 */
     __m128i hi = _mm_and_si128(_mm_srli_epi32(l2, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
-    __m128i scm = _mm_or_si128(lo, hi); /* bytes: sc[0..7], m[0..7] */
-    __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(scm));
-    __m256 mf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(scm, scm)));
-    __m128 dd = _mm_cvtph_ps(x); /* d, dmin */
-    *dsc = _mm256_mul_ps(_mm256_broadcastss_ps(dd), scf);
-    *dm = _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dd)), mf);
+    return _mm_or_si128(lo, hi);
 }
 
+/* VPSHUFB control zero-extending byte k of each 128-bit lane into every
+ * 16-bit lane. */
+WL_INLINE WL_AVX2 __m256i sel_u8_u16(int k)
+{
+    return _mm256_set1_epi16((short)(0x8000 | k));
+}
+
+/* Per super-block and row, in int32 lanes: per 32 weights VPMADDUBSW (nibble
+ * x int8 pairs, at most 2*15*127) and VPMADDWD with the sub-block scale as
+ * int16; the mins as int16 pairs [m0 m0 m1 m1 ..] against the 16 per-16
+ * activation sums (one VPMADDWD). One conversion and FMA each with
+ * d_w * d_x and dmin_w * d_x per 256 weights. */
 WL_INLINE WL_AVX2 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, const void *x, size_t xs,
                                float *out, const int nx)
 {
-    /* two accumulators per row in decode hide the FMA latency */
-    const int na = nx == 1 ? 2 : 1;
-    struct xrow xr[WL__KMAX_NX];
+    struct krow xr[WL__KMAX_NX];
     __m256 acc[WL__KMAX_NX][2];
     const __m256i m4 = _mm256_set1_epi8(0x0f);
+    /* lane 0: int16 m0 m0 m1 m1 m2 m2 m3 m3; lane 1: m4 .. m7 (bytes 8..15) */
+    const __m256i msel = _mm256_setr_epi8(8, -128, 8, -128, 9, -128, 9, -128, 10, -128, 10, -128,
+                                          11, -128, 11, -128, 12, -128, 12, -128, 13, -128, 13,
+                                          -128, 14, -128, 14, -128, 15, -128, 15, -128);
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
-        xr[j] = xrow_at(x, xs, j, n);
+        xr[j] = krow_at(x, xs, j, n);
         acc[j][0] = _mm256_setzero_ps();
         acc[j][1] = _mm256_setzero_ps();
     }
     int64_t nb = n / WL_QK_K;
     for (int64_t b = 0; b < nb; b++) {
-        __m256 dsc, dm;
-        q4_k_head(&wb[b], &dsc, &dm);
-        /* per row: lane k = scale of sub-block k times its activation scale;
-         * the mins times the activation block sums go straight into acc */
-        __m256 sv[WL__KMAX_NX];
-#pragma GCC unroll 8
-        for (int j = 0; j < nx; j++) {
-            sv[j] = _mm256_mul_ps(dsc, _mm256_loadu_ps(xr[j].d + 8 * b));
-            acc[j][0] = _mm256_fnmadd_ps(dm, _mm256_loadu_ps(xr[j].s + 8 * b), acc[j][0]);
-        }
+        __m256i scm = _mm256_broadcastsi128_si256(q4_k_scm(&wb[b]));
+        __m256i is[WL__KMAX_NX];
 #pragma GCC unroll 8
         for (int c = 0; c < 4; c++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(wb[b].qs + 32 * c));
             __m256i lo = _mm256_and_si256(q, m4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-            const __m256i i0 = _mm256_set1_epi32(2 * c), i1 = _mm256_set1_epi32(2 * c + 1);
+            __m256i s0 = _mm256_shuffle_epi8(scm, sel_u8_u16(2 * c));
+            __m256i s1 = _mm256_shuffle_epi8(scm, sel_u8_u16(2 * c + 1));
 #pragma GCC unroll 8
             for (int j = 0; j < nx; j++) {
                 const int8_t *xq = xr[j].qs + 256 * b + 64 * c;
-                __m256i p0 = dot_us(lo, _mm256_loadu_si256((const __m256i *)xq));
-                __m256i p1 = dot_us(hi, _mm256_loadu_si256((const __m256i *)(xq + 32)));
-                acc[j][0] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(sv[j], i0),
-                                            _mm256_cvtepi32_ps(p0), acc[j][0]);
-                acc[j][na - 1] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(sv[j], i1),
-                                                 _mm256_cvtepi32_ps(p1), acc[j][na - 1]);
+                __m256i p0 = _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)xq)), s0);
+                __m256i p1 = _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xq + 32))), s1);
+                __m256i p = _mm256_add_epi32(p0, p1);
+                is[j] = c == 0 ? p : _mm256_add_epi32(is[j], p);
             }
+        }
+        __m256i mdup = _mm256_shuffle_epi8(scm, msel);
+        const float d = _cvtsh_ss(wb[b].d), dmin = _cvtsh_ss(wb[b].dmin);
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++) {
+            __m256i imin = _mm256_madd_epi16(
+                _mm256_loadu_si256((const __m256i *)(xr[j].bsums + 16 * b)), mdup);
+            const float dx = xr[j].d[b];
+            acc[j][0] =
+                _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[j]), _mm256_set1_ps(d * dx), acc[j][0]);
+            acc[j][1] =
+                _mm256_fnmadd_ps(_mm256_cvtepi32_ps(imin), _mm256_set1_ps(dmin * dx), acc[j][1]);
         }
     }
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++)
-        out[j] = hsum8(na == 2 ? _mm256_add_ps(acc[j][0], acc[j][1]) : acc[j][0]);
+        out[j] = hsum8(_mm256_add_ps(acc[j][0], acc[j][1]));
 }
 
 static WL_AVX2 void dot_q4_k(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
@@ -384,23 +421,41 @@ static WL_AVX2 void dot_q4_k(int64_t n, const void *w, const void *x, size_t xs,
 
 /* ---- Q6_K ---------------------------------------------------------------- */
 
+/* VPSHUFB control copying 16-bit word w0 of a 128-bit lane into every word of
+ * lane 0 and word w1 into every word of lane 1. */
+WL_INLINE WL_AVX2 __m256i sel_words(int w0, int w1)
+{
+    return _mm256_set_m128i(_mm_set1_epi16((short)(((2 * w1 + 1) << 8) | (2 * w1))),
+                            _mm_set1_epi16((short)(((2 * w0 + 1) << 8) | (2 * w0))));
+}
+
+/* Per super-block and row, in int32 lanes: -32 * sum_k sc[k] * bsum_k (one
+ * VPMADDWD), then per 32 weights VPMADDUBSW (6-bit q x int8 pairs, at most
+ * 2*63*127) and VPMADDWD with the two sub-block scales as int16; one
+ * conversion and FMA with d_w * d_x per 256 weights. */
 WL_INLINE WL_AVX2 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, const void *x, size_t xs,
                                float *out, const int nx)
 {
-    struct xrow xr[WL__KMAX_NX];
-    __m256 acc[WL__KMAX_NX][2];
+    struct krow xr[WL__KMAX_NX];
+    __m256 acc[WL__KMAX_NX]; /* one per row: the FMA chain is one per 256 weights */
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
-    const __m256i k32 = _mm256_set1_epi8(32);
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
-        xr[j] = xrow_at(x, xs, j, n);
-        acc[j][0] = _mm256_setzero_ps();
-        acc[j][1] = _mm256_setzero_ps();
+        xr[j] = krow_at(x, xs, j, n);
+        acc[j] = _mm256_setzero_ps();
     }
     int64_t nb = n / WL_QK_K;
     for (int64_t b = 0; b < nb; b++) {
-        __m256 dd = _mm256_set1_ps(_cvtsh_ss(wb[b].d));
-        const int8_t *sc = wb[b].scales;
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb[b].scales));
+        /* scales 0..7 (lo) and 8..15 (hi) as int16 in both 128-bit lanes */
+        __m256i sclo = _mm256_permute2x128_si256(sc16, sc16, 0x00);
+        __m256i schi = _mm256_permute2x128_si256(sc16, sc16, 0x11);
+        __m256i scm32 = _mm256_mullo_epi16(sc16, _mm256_set1_epi16(-32));
+        __m256i is[WL__KMAX_NX];
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++)
+            is[j] = _mm256_madd_epi16(scm32,
+                                      _mm256_loadu_si256((const __m256i *)(xr[j].bsums + 16 * b)));
 #pragma GCC unroll 8
         for (int h = 0; h < 2; h++) {
             __m256i qh = _mm256_loadu_si256((const __m256i *)(wb[b].qh + 32 * h));
@@ -417,25 +472,27 @@ WL_INLINE WL_AVX2 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, const 
                                    _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
 #pragma GCC unroll 8
             for (int g = 0; g < 4; g++) {
-                int gi = 4 * h + g;
-                __m256i scv =
-                    _mm256_set_m128i(_mm_set1_epi16(sc[2 * gi + 1]), _mm_set1_epi16(sc[2 * gi]));
+                int gi = 4 * h + g; /* elements 32 gi ..: sub-blocks 2 gi (lane 0), 2 gi + 1 */
+                __m256i scv = _mm256_shuffle_epi8(gi < 4 ? sclo : schi,
+                                                  sel_words((2 * gi) & 7, (2 * gi + 1) & 7));
 #pragma GCC unroll 8
                 for (int j = 0; j < nx; j++) {
                     __m256i xv =
                         _mm256_loadu_si256((const __m256i *)(xr[j].qs + 256 * b + 32 * gi));
-                    __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[g], xv),
-                                                   _mm256_maddubs_epi16(k32, xv));
-                    __m256i p = _mm256_madd_epi16(p16, scv);
-                    __m256 scale = _mm256_mul_ps(dd, _mm256_broadcast_ss(xr[j].d + 8 * b + gi));
-                    acc[j][g & 1] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), acc[j][g & 1]);
+                    is[j] = _mm256_add_epi32(
+                        is[j], _mm256_madd_epi16(_mm256_maddubs_epi16(q[g], xv), scv));
                 }
             }
         }
+        const float d = _cvtsh_ss(wb[b].d);
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++)
+            acc[j] =
+                _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[j]), _mm256_set1_ps(d * xr[j].d[b]), acc[j]);
     }
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++)
-        out[j] = hsum8(_mm256_add_ps(acc[j][0], acc[j][1]));
+        out[j] = hsum8(acc[j]);
 }
 
 static WL_AVX2 void dot_q6_k(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
@@ -483,6 +540,46 @@ static WL_AVX2 void quant_q8a(const float *x, void *row, int64_t n)
     }
 }
 
+/* One Q8K super-block per iteration; each per-16 group is two vectors. */
+static WL_AVX2 void quant_q8k(const float *x, void *row, int64_t n)
+{
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+    int8_t *qs = row;
+    int16_t *bsums = (int16_t *)(void *)(qs + n);
+    float *dd = (float *)(void *)(bsums + n / 16);
+    int64_t nb = n / WL_QK8K;
+    for (int64_t b = 0; b < nb; b++, x += WL_QK8K) {
+        __m256 mx = _mm256_setzero_ps();
+        for (int i = 0; i < WL_QK8K; i += 8)
+            mx = _mm256_max_ps(mx, _mm256_and_ps(_mm256_loadu_ps(x + i), absmask));
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        float d = _mm_cvtss_f32(m) / 127.0f;
+        dd[b] = d;
+        if (d == 0.0f) {
+            memset(qs + WL_QK8K * b, 0, WL_QK8K);
+            memset(bsums + 16 * b, 0, 16 * sizeof *bsums);
+            continue;
+        }
+        __m256 dv = _mm256_set1_ps(d);
+        for (int g = 0; g < 16; g++) {
+            __m256i q0 = _mm256_cvtps_epi32(_mm256_div_ps(_mm256_loadu_ps(x + 16 * g), dv));
+            __m256i q1 = _mm256_cvtps_epi32(_mm256_div_ps(_mm256_loadu_ps(x + 16 * g + 8), dv));
+            q0 = _mm256_min_epi32(_mm256_max_epi32(q0, lo), hi);
+            q1 = _mm256_min_epi32(_mm256_max_epi32(q1, lo), hi);
+            bsums[16 * b + g] = (int16_t)hsum8_epi32(_mm256_add_epi32(q0, q1));
+            /* int16 [q0 0-3, q1 0-3 | q0 4-7, q1 4-7] -> [q0 | q1] -> 16 bytes */
+            __m256i p =
+                _mm256_permute4x64_epi64(_mm256_packs_epi32(q0, q1), _MM_SHUFFLE(3, 1, 2, 0));
+            _mm_storeu_si128(
+                (__m128i *)(qs + WL_QK8K * b + 16 * g),
+                _mm_packs_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1)));
+        }
+    }
+}
+
 const struct wl__kernel_ops wl__kernel_ops_avx2 = {
     .dot_f32 = dot_f32,
     .dot_f16 = dot_f16,
@@ -492,6 +589,7 @@ const struct wl__kernel_ops wl__kernel_ops_avx2 = {
     .dot_q4_k = dot_q4_k,
     .dot_q6_k = dot_q6_k,
     .quant_q8a = quant_q8a,
+    .quant_q8k = quant_q8k,
 };
 
 #endif

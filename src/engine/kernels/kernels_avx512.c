@@ -1,7 +1,10 @@
 /* AVX-512 (F/BW/VL/DQ + VNNI) dot products and activation quantization.
  * A 512-bit register holds two 32-element blocks, so one VPDPBUSD does the
  * integer products of two blocks and one FMA applies both block scales
- * (lanes 0-7 and 8-15). Float weights use masked loads for the tail.
+ * (lanes 0-7 and 8-15). K-quants (Q8K activations) accumulate a whole
+ * 256-weight super-block in int32 (VPMADDUBSW + VPDPWSSD with int16 scales)
+ * and convert once per super-block. Float weights use masked loads for the
+ * tail.
  * Compiled with function-level target attributes; only called after
  * wl_kernels_init checked the CPU. Stateless.
  */
@@ -364,116 +367,147 @@ static WL_AVX512 void dot_q4_0(int64_t n, const void *w, const void *x, size_t x
 #undef CALL
 }
 
+/* ---- K-quants: Q8K activation rows ------------------------------------------ */
+
+struct krow {
+    const int8_t *qs;
+    const int16_t *bsums;
+    const float *d;
+};
+
+WL_INLINE struct krow krow_at(const void *x, size_t xs, int j, int64_t n)
+{
+    const void *row = row_at(x, xs, j);
+    struct krow r = {row, wl__xk_bsums(row, n), wl__xk_d(row, n)};
+    return r;
+}
+
+/* VPSHUFB controls that zero-extend one byte of each 128-bit lane into all
+ * 16-bit lanes: byte `lo` in 128-bit lanes 0-1, byte `hi` in lanes 2-3. */
+WL_INLINE WL_AVX512 __m512i sel_u8_u16(int lo, int hi)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)(0x8000 | lo))),
+                              _mm256_set1_epi16((short)(0x8000 | hi)), 1);
+}
+
 /* ---- Q4_K ---------------------------------------------------------------- */
 
-/* The first 16 bytes of two Q4_K blocks (d, dmin, scales[12]) as float
- * vectors h0, h1 = [d*sc[0..7] | dmin*m[0..7]]. The 6-bit fields of both
- * blocks are unpacked at once, one block per 128-bit lane, in 32-bit
- * lanes (little-endian): with u0, u1, u2 the three scale words,
- * sc[0..3] = u0 & 0x3f.., sc[4..7] = (u2 & 0x0f..) | ((u0 >> 2) & 0x30..),
- * m[0..3] = u1 & 0x3f.., m[4..7] = ((u2 >> 4) & 0x0f..) | ((u1 >> 2) & 0x30..).
- * b1 may equal b0 (odd block count). */
+/* The first 16 bytes of two Q4_K blocks (d, dmin, scales[12]), unpacked at
+ * once, one block per 128-bit lane, in 32-bit lanes (little-endian): with
+ * u0, u1, u2 the three scale words, sc[0..3] = u0 & 0x3f..,
+ * sc[4..7] = (u2 & 0x0f..) | ((u0 >> 2) & 0x30..), m[0..3] = u1 & 0x3f..,
+ * m[4..7] = ((u2 >> 4) & 0x0f..) | ((u1 >> 2) & 0x30..).
+ * scm: bytes sc[0..7], m[0..7] of b0 (lane 0) and b1 (lane 1);
+ * dd: floats [d0, dmin0, -, -, d1, dmin1, -, -]. b1 may equal b0. */
 WL_INLINE WL_AVX512 void q4_k_head2(const struct wl_block_q4_k *b0, const struct wl_block_q4_k *b1,
-                                    __m512 *h0, __m512 *h1)
+                                    __m256i *scm, __m256 *dd)
 {
     __m256i x = _mm256_inserti128_si256(
         _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)b0)),
-        _mm_loadu_si128((const __m128i *)(const void *)b1), 1); /* [d|dmin, u0, u1, u2] x2 */
+        _mm_loadu_si128((const __m128i *)(const void *)b1), 1);    /* [d|dmin, u0, u1, u2] x2 */
     __m256i l1 = _mm256_shuffle_epi32(x, _MM_SHUFFLE(3, 2, 3, 1)); /* u0, u2, u1, u2 */
-    __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(l1, _mm256_setr_epi32(0, 0, 0, 4, 0, 0, 0, 4)),
-                                  _mm256_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f,
-                                                    0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    __m256i lo =
+        _mm256_and_si256(_mm256_srlv_epi32(l1, _mm256_setr_epi32(0, 0, 0, 4, 0, 0, 0, 4)),
+                         _mm256_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f,
+                                           0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
     __m256i l2 = _mm256_shuffle_epi32(x, _MM_SHUFFLE(2, 2, 1, 1)); /* -, u0, -, u1 */
-    __m256i hi = _mm256_and_si256(_mm256_srli_epi32(l2, 2),
-                                  _mm256_setr_epi32(0, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0,
-                                                    0x30303030));
-    __m256i scm = _mm256_or_si256(lo, hi); /* per lane, bytes: sc[0..7], m[0..7] */
-    /* halves [0]x8 [1]x8 of the converted (d, dmin) pair, per block */
-    const __m512i i01 = idx2(0, 1), i45 = idx2(4, 5);
-    __m512 dd = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm256_castsi256_si128(
-        _mm256_permute4x64_epi64(x, _MM_SHUFFLE(3, 1, 2, 0))))); /* d0, dmin0, -, -, d1, dmin1 */
-    __m512 f0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(scm)));
-    __m512 f1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(scm, 1)));
-    *h0 = _mm512_mul_ps(_mm512_permutexvar_ps(i01, dd), f0);
-    *h1 = _mm512_mul_ps(_mm512_permutexvar_ps(i45, dd), f1);
+    __m256i hi =
+        _mm256_and_si256(_mm256_srli_epi32(l2, 2), _mm256_setr_epi32(0, 0x30303030, 0, 0x30303030,
+                                                                     0, 0x30303030, 0, 0x30303030));
+    *scm = _mm256_or_si256(lo, hi);
+    *dd = _mm256_cvtph_ps(
+        _mm256_castsi256_si128(_mm256_permute4x64_epi64(x, _MM_SHUFFLE(3, 1, 2, 0))));
 }
 
-/* [d[8b..8b+7] | s[8b..8b+7]] of an activation row */
-WL_INLINE WL_AVX512 __m512 q4_k_xds(const struct xrow *xr, int64_t b)
-{
-    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(xr->d + 8 * b)),
-                              _mm256_loadu_ps(xr->s + 8 * b), 1);
-}
-
-/* One super-block: p[j] = h * [x scales | x sums] (lanes 0-7: scale of
- * sub-block k times its activation scale; lanes 8-15: the min terms, summed
- * into accm), then per 64 weights one VPDPBUSD (nibbles unpacked by a
- * broadcast and a per-half shift) and one FMA with the scales permuted into
- * place. */
-WL_INLINE WL_AVX512 void q4_k_block(const struct wl_block_q4_k *blk, __m512 h, const struct xrow *xr,
-                                    int64_t b, __m512 (*acc)[2], __m512 *accm, const int nx)
+/* The integer part of one super-block for each row: lanes of is[j] sum to
+ * sum_k sc[k] * dot(q_k, x_k). Per 64 weights: the 32 bytes broadcast to
+ * both halves, low nibbles kept below and high nibbles above (one variable
+ * shift, one AND), VPMADDUBSW (nibble x int8 pairs, at most 2*15*127, no
+ * saturation), and VPDPWSSD with the two sub-block scales as int16 (bc: the
+ * block's scm lane in every 128-bit lane; the scales are picked by VPSHUFB). */
+WL_INLINE WL_AVX512 void q4_k_isum(const struct wl_block_q4_k *blk, __m512i bc,
+                                   const struct krow *xr, int64_t b, __m512i *is, const int nx)
 {
     const __m512i m4z = _mm512_set1_epi8(0x0f);
     const __m512i sh04 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
-    /* two accumulators for one activation row (latency), one per row when
-     * several rows already give independent chains (registers) */
-    const int na = nx == 1 ? 1 : 0;
-    __m512 sv[WL__KMAX_NX];
-#pragma GCC unroll 8
-    for (int j = 0; j < nx; j++) {
-        sv[j] = _mm512_mul_ps(h, q4_k_xds(&xr[j], b));
-        accm[j] = _mm512_add_ps(accm[j], sv[j]);
-    }
 #pragma GCC unroll 8
     for (int c = 0; c < 4; c++) {
-        /* 32 bytes in both halves; low nibbles below, high nibbles above */
-        __m512i q2 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk->qs + 32 * c)));
+        __m512i q2 =
+            _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk->qs + 32 * c)));
         __m512i wv = _mm512_and_si512(_mm512_srlv_epi16(q2, sh04), m4z);
-        const __m512i ic = idx2(2 * c, 2 * c + 1);
+        __m512i scv = _mm512_shuffle_epi8(bc, sel_u8_u16(2 * c, 2 * c + 1));
 #pragma GCC unroll 8
         for (int j = 0; j < nx; j++) {
-            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv,
-                                            _mm512_loadu_si512(xr[j].qs + 256 * b + 64 * c));
-            acc[j][c & na] = _mm512_fmadd_ps(_mm512_permutexvar_ps(ic, sv[j]),
-                                            _mm512_cvtepi32_ps(p), acc[j][c & na]);
+            __m512i p = _mm512_maddubs_epi16(wv, _mm512_loadu_si512(xr[j].qs + 256 * b + 64 * c));
+            is[j] = c == 0 ? _mm512_madd_epi16(p, scv) : _mm512_dpwssd_epi32(is[j], p, scv);
         }
+    }
+}
+
+/* Blocks b and b + 1 (two = true) or block b alone. Per block and row: one
+ * int32 -> float conversion and one FMA with d_w * d_x for the scale part;
+ * per pair: the mins of both blocks as int16 pairs [m0 m0 m1 m1 ..] against
+ * the 32 per-16 activation sums (one VPMADDWD), one conversion and one FMA
+ * with dmin_w * d_x. */
+WL_INLINE WL_AVX512 void q4_k_pair(const struct wl_block_q4_k *wb, int64_t b, const bool two,
+                                   const struct krow *xr, __m512 (*acc)[2], const int nx)
+{
+    static const uint16_t msel_tab[32] = {
+        0x8008, 0x8008, 0x8009, 0x8009, 0x800a, 0x800a, 0x800b, 0x800b, 0x800c, 0x800c, 0x800d,
+        0x800d, 0x800e, 0x800e, 0x800f, 0x800f, 0x8008, 0x8008, 0x8009, 0x8009, 0x800a, 0x800a,
+        0x800b, 0x800b, 0x800c, 0x800c, 0x800d, 0x800d, 0x800e, 0x800e, 0x800f, 0x800f};
+    const int64_t b1 = two ? b + 1 : b;
+    __m256i scm;
+    __m256 dd;
+    q4_k_head2(&wb[b], &wb[b1], &scm, &dd);
+    __m512i z = _mm512_castsi256_si512(scm);
+    __m512i is0[WL__KMAX_NX], is1[WL__KMAX_NX];
+    q4_k_isum(&wb[b], _mm512_shuffle_i64x2(z, z, 0x00), xr, b, is0, nx);
+    if (two)
+        q4_k_isum(&wb[b1], _mm512_shuffle_i64x2(z, z, 0x55), xr, b1, is1, nx);
+    /* 128-bit lanes [b, b, b1, b1] -> int16 [m0 m0 .. m3 m3 | m4 m4 .. m7 m7] per block */
+    __m512i mdup = _mm512_shuffle_epi8(_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(1, 1, 0, 0)),
+                                       _mm512_loadu_si512(msel_tab));
+    const __m512i i1 = _mm512_set1_epi32(4), im = idx2(1, 5);
+#pragma GCC unroll 8
+    for (int j = 0; j < nx; j++) {
+        /* f = [d0 dx0, dmin0 dx0, -, -, d1 dx1, dmin1 dx1, -, -] */
+        __m256 dx = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_set1_ps(xr[j].d[b])),
+                                         _mm_set1_ps(xr[j].d[b1]), 1);
+        __m512 f = _mm512_castps256_ps512(_mm256_mul_ps(dd, dx));
+        acc[j][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is0[j]),
+                                    _mm512_broadcastss_ps(_mm512_castps512_ps128(f)), acc[j][0]);
+        if (two)
+            acc[j][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is1[j]), _mm512_permutexvar_ps(i1, f),
+                                        acc[j][1]);
+        const int16_t *bs = xr[j].bsums + 16 * b;
+        __m512i bsv = two ? _mm512_loadu_si512(bs)
+                          : _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)bs));
+        __m512i imin = _mm512_madd_epi16(bsv, mdup);
+        acc[j][1] =
+            _mm512_fnmadd_ps(_mm512_cvtepi32_ps(imin), _mm512_permutexvar_ps(im, f), acc[j][1]);
     }
 }
 
 WL_INLINE WL_AVX512 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, const void *x,
                                  size_t xs, float *out, const int nx)
 {
-    struct xrow xr[WL__KMAX_NX];
+    struct krow xr[WL__KMAX_NX];
     __m512 acc[WL__KMAX_NX][2];
-    __m512 accm[WL__KMAX_NX]; /* lanes 8-15: the min terms */
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
-        xr[j] = xrow_at(x, xs, j, n);
+        xr[j] = krow_at(x, xs, j, n);
         acc[j][0] = _mm512_setzero_ps();
         acc[j][1] = _mm512_setzero_ps();
-        accm[j] = _mm512_setzero_ps();
     }
     int64_t nb = n / WL_QK_K, b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        __m512 h0, h1;
-        q4_k_head2(&wb[b], &wb[b + 1], &h0, &h1);
-        q4_k_block(&wb[b], h0, xr, b, acc, accm, nx);
-        q4_k_block(&wb[b + 1], h1, xr, b + 1, acc, accm, nx);
-    }
-    if (b < nb) {
-        __m512 h0, h1;
-        q4_k_head2(&wb[b], &wb[b], &h0, &h1);
-        q4_k_block(&wb[b], h0, xr, b, acc, accm, nx);
-    }
+    for (; b + 2 <= nb; b += 2)
+        q4_k_pair(wb, b, true, xr, acc, nx);
+    if (b < nb)
+        q4_k_pair(wb, b, false, xr, acc, nx);
 #pragma GCC unroll 8
-    for (int j = 0; j < nx; j++) {
-        __m512 s = _mm512_add_ps(acc[j][0], acc[j][1]);
-        __m256 m = _mm512_extractf32x8_ps(accm[j], 1);
-        __m128 m128 = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        m128 = _mm_add_ps(m128, _mm_movehl_ps(m128, m128));
-        m128 = _mm_add_ss(m128, _mm_movehdup_ps(m128));
-        out[j] = _mm512_reduce_add_ps(s) - _mm_cvtss_f32(m128);
-    }
+    for (int j = 0; j < nx; j++)
+        out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]));
 }
 
 static WL_AVX512 void dot_q4_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
@@ -486,67 +520,72 @@ static WL_AVX512 void dot_q4_k(int64_t n, const void *w, const void *x, size_t x
 
 /* ---- Q6_K ---------------------------------------------------------------- */
 
+/* Per super-block and row, in int32 lanes: the -32 offset first,
+ * -32 * sum_k sc[k] * bsum_k (one VPMADDWD of the scales times -32, which fit
+ * int16, against the 16 per-16 sums), then per 64 weights VPMADDUBSW (6-bit
+ * q x int8 pairs, at most 2*63*127, no saturation) and VPDPWSSD with the four
+ * sub-block scales as int16 (VPERMW); one conversion and one FMA with
+ * d_w * d_x per 256 weights. */
 WL_INLINE WL_AVX512 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, const void *x,
                                  size_t xs, float *out, const int nx)
 {
-    struct xrow xr[WL__KMAX_NX];
-    __m512 acc[WL__KMAX_NX][2];
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
-    const __m512i k32 = _mm512_set1_epi8(32);
-    /* byte indices replicating each of 4 scales over 4 int32 lanes */
-    const __m128i rep4 = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    static const uint16_t quad_tab[32] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
+    struct krow xr[WL__KMAX_NX];
+    __m512 acc[WL__KMAX_NX]; /* one per row: the FMA chain is one per 256 weights */
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+    const __m512i quad = _mm512_loadu_si512(quad_tab); /* 128-bit lane i -> word i */
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
-        xr[j] = xrow_at(x, xs, j, n);
-        acc[j][0] = _mm512_setzero_ps();
-        acc[j][1] = _mm512_setzero_ps();
+        xr[j] = krow_at(x, xs, j, n);
+        acc[j] = _mm512_setzero_ps();
     }
     int64_t nb = n / WL_QK_K;
     for (int64_t b = 0; b < nb; b++) {
-        __m256 dd = _mm256_set1_ps(_cvtsh_ss(wb[b].d));
-        __m128i scb = _mm_loadu_si128((const __m128i *)wb[b].scales);
-        __m512 dv[WL__KMAX_NX]; /* lane g: d times the activation scale of group g */
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb[b].scales));
+        __m512i scz = _mm512_castsi256_si512(sc16);
+        __m256i scm32 = _mm256_mullo_epi16(sc16, _mm256_set1_epi16(-32));
+        __m512i is[WL__KMAX_NX];
 #pragma GCC unroll 8
         for (int j = 0; j < nx; j++)
-            dv[j] = _mm512_castps256_ps512(_mm256_mul_ps(dd, _mm256_loadu_ps(xr[j].d + 8 * b)));
+            is[j] = _mm512_zextsi256_si512(_mm256_madd_epi16(
+                scm32, _mm256_loadu_si256((const __m256i *)(xr[j].bsums + 16 * b))));
 #pragma GCC unroll 8
         for (int h = 0; h < 2; h++) {
+            __m512i ql = _mm512_loadu_si512(wb[b].ql + 64 * h);
             __m256i qh = _mm256_loadu_si256((const __m256i *)(wb[b].qh + 32 * h));
-            __m256i ql0 = _mm256_loadu_si256((const __m256i *)(wb[b].ql + 64 * h));
-            __m256i ql1 = _mm256_loadu_si256((const __m256i *)(wb[b].ql + 64 * h + 32));
-            __m256i q0 = _mm256_or_si256(_mm256_and_si256(ql0, m4),
-                                         _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
-            __m256i q1 = _mm256_or_si256(_mm256_and_si256(ql1, m4),
-                                         _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
-            __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-                                         _mm256_and_si256(qh, m30));
-            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
-                                         _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+            /* [qh | qh >> 2]: bits 4-5 (after << 4 for the low nibbles' group) are
+             * the high bits of groups 0, 1 (low) and 2, 3 (high) */
+            __m512i hq =
+                _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
             __m512i qq[2];
-            qq[0] = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
-            qq[1] = _mm512_inserti64x4(_mm512_castsi256_si512(q2), q3, 1);
+            /* (A & C) | B with A = ql bits, B = high bits already masked, C = 0x0f */
+            qq[0] = _mm512_ternarylogic_epi32(ql, _mm512_and_si512(_mm512_slli_epi16(hq, 4), m30),
+                                              m4, 0xec);
+            qq[1] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), _mm512_and_si512(hq, m30),
+                                              m4, 0xec);
 #pragma GCC unroll 8
-            for (int p2 = 0; p2 < 2; p2++) {
-                int g0 = 4 * h + 2 * p2; /* groups g0, g0+1: scales 2*g0 .. 2*g0+3 */
-                __m128i idx = _mm_add_epi8(rep4, _mm_set1_epi8((char)(2 * g0)));
-                __m512i scv = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(scb, idx));
-                const __m512i ig = idx2(g0, g0 + 1);
+            for (int u = 0; u < 2; u++) {
+                int c4 = 2 * h + u; /* elements 64 c4 .. 64 c4 + 63: sub-blocks 4 c4 .. 4 c4 + 3 */
+                __m512i scv = _mm512_permutexvar_epi16(
+                    _mm512_add_epi16(quad, _mm512_set1_epi16((short)(4 * c4))), scz);
 #pragma GCC unroll 8
                 for (int j = 0; j < nx; j++) {
-                    __m512i xv = _mm512_loadu_si512(xr[j].qs + 256 * b + 32 * g0);
-                    __m512i s =
-                        _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), qq[p2], xv),
-                                         _mm512_dpbusd_epi32(_mm512_setzero_si512(), k32, xv));
-                    s = _mm512_mullo_epi32(s, scv);
-                    acc[j][p2] = _mm512_fmadd_ps(_mm512_permutexvar_ps(ig, dv[j]),
-                                                 _mm512_cvtepi32_ps(s), acc[j][p2]);
+                    __m512i p = _mm512_maddubs_epi16(
+                        qq[u], _mm512_loadu_si512(xr[j].qs + 256 * b + 64 * c4));
+                    is[j] = _mm512_dpwssd_epi32(is[j], p, scv);
                 }
             }
         }
+        __m512 dw = _mm512_set1_ps(_cvtsh_ss(wb[b].d));
+#pragma GCC unroll 8
+        for (int j = 0; j < nx; j++)
+            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[j]),
+                                     _mm512_mul_ps(dw, _mm512_set1_ps(xr[j].d[b])), acc[j]);
     }
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++)
-        out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]));
+        out[j] = _mm512_reduce_add_ps(acc[j]);
 }
 
 static WL_AVX512 void dot_q6_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
@@ -579,6 +618,37 @@ static WL_AVX512 void quant_q8a(const float *x, void *row, int64_t n)
     }
 }
 
+/* One Q8K super-block per iteration: 16 vectors of 16 floats, each one
+ * per-16 group (its sum is bsums[g]). */
+static WL_AVX512 void quant_q8k(const float *x, void *row, int64_t n)
+{
+    int8_t *qs = row;
+    int16_t *bsums = (int16_t *)(void *)(qs + n);
+    float *dd = (float *)(void *)(bsums + n / 16);
+    int64_t nb = n / WL_QK8K;
+    for (int64_t b = 0; b < nb; b++, x += WL_QK8K) {
+        __m512 mx = _mm512_setzero_ps();
+        for (int g = 0; g < 16; g++)
+            mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(x + 16 * g)));
+        float amax = _mm512_reduce_max_ps(mx);
+        float d = amax / 127.0f;
+        dd[b] = d;
+        if (d == 0.0f) {
+            memset(qs + WL_QK8K * b, 0, WL_QK8K);
+            memset(bsums + 16 * b, 0, 16 * sizeof *bsums);
+            continue;
+        }
+        __m512 dv = _mm512_set1_ps(d);
+        const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+        for (int g = 0; g < 16; g++) {
+            __m512i q = _mm512_cvtps_epi32(_mm512_div_ps(_mm512_loadu_ps(x + 16 * g), dv));
+            q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
+            _mm_storeu_si128((__m128i *)(qs + WL_QK8K * b + 16 * g), _mm512_cvtepi32_epi8(q));
+            bsums[16 * b + g] = (int16_t)_mm512_reduce_add_epi32(q);
+        }
+    }
+}
+
 const struct wl__kernel_ops wl__kernel_ops_avx512 = {
     .dot_f32 = dot_f32,
     .dot_f16 = dot_f16,
@@ -588,6 +658,7 @@ const struct wl__kernel_ops wl__kernel_ops_avx512 = {
     .dot_q4_k = dot_q4_k,
     .dot_q6_k = dot_q6_k,
     .quant_q8a = quant_q8a,
+    .quant_q8k = quant_q8k,
 };
 
 #endif

@@ -1,7 +1,8 @@
 /* Internal to engine/kernels/: the function table each code path provides,
- * and the per-path tables. A dot function computes one weight row against
- * nx (1..WL__KMAX_NX) activation rows at once, so that prefill reuses each
- * weight load for several tokens. Tables are const data; thread-safe.
+ * the per-path tables, and the layouts of quantized activation rows in
+ * kernel scratch (Q8A for Q8_0/Q4_0 weights, Q8K for Q4_K/Q6_K). A dot function computes one weight
+ * row against nx (1..WL__KMAX_NX) activation rows at once, so that prefill reuses each weight load
+ * for several tokens. Tables are const data; thread-safe.
  */
 #ifndef WL_ENGINE_KERNELS_KERNELS_IMPL_H
 #define WL_ENGINE_KERNELS_KERNELS_IMPL_H
@@ -35,14 +36,35 @@ static inline const float *wl__xq_s(const void *row, int64_t n)
     return wl__xq_d(row, n) + n / 32;
 }
 
-/* Quantizes one row of n floats (multiple of 32) into the layout above; must
- * give the values of wl_quantize_row_q8a on every path (round half to even). */
-typedef void (*wl__quant_q8a_fn)(const float *x, void *row, int64_t n);
+/* A Q8K activation row (K-quant weights) holds the blocks of
+ * wl_quantize_row_q8k as a struct of arrays:
+ *   int8_t qs[n];  int16_t bsums[n/16];  float d[n/256];  padding to 64 bytes.
+ * With a 64-byte aligned row, the 16 sums of a super-block are one aligned
+ * 32-byte load. n is a multiple of 256. */
+static inline size_t wl__xk_row_bytes(int64_t n)
+{
+    size_t b = (size_t)n + sizeof(int16_t) * (size_t)(n / 16) + sizeof(float) * (size_t)(n / 256);
+    return (b + 63) & ~(size_t)63;
+}
+static inline const int16_t *wl__xk_bsums(const void *row, int64_t n)
+{
+    return (const int16_t *)(const void *)((const int8_t *)row + n);
+}
+static inline const float *wl__xk_d(const void *row, int64_t n)
+{
+    return (const float *)(const void *)(wl__xk_bsums(row, n) + n / 16);
+}
+
+/* Quantize one row of n floats into the layouts above; they must give the
+ * values of wl_quantize_row_q8a / wl_quantize_row_q8k on every path (round
+ * half to even). n is a multiple of 32 (Q8A) or 256 (Q8K). */
+typedef void (*wl__quant_row_fn)(const float *x, void *row, int64_t n);
 
 struct wl__kernel_ops {
     wl__dot_fn dot_f32, dot_f16, dot_bf16;
-    wl__dot_fn dot_q8_0, dot_q4_0, dot_q4_k, dot_q6_k;
-    wl__quant_q8a_fn quant_q8a;
+    wl__dot_fn dot_q8_0, dot_q4_0; /* activations: Q8A rows */
+    wl__dot_fn dot_q4_k, dot_q6_k; /* activations: Q8K rows */
+    wl__quant_row_fn quant_q8a, quant_q8k;
 };
 
 extern const struct wl__kernel_ops wl__kernel_ops_scalar;

@@ -1,10 +1,13 @@
 /* Portable scalar dot products: the path for non-x86 builds and the
- * reference the SIMD paths are tested against. Integer sums per 32-element
- * block are exact; float sums use a few independent partial sums. Loops
+ * reference the SIMD paths are tested against. Integer sums are exact (per
+ * 32-element block for Q8_0/Q4_0, per 256-element super-block for Q4_K/Q6_K);
+ * float sums use a few independent partial sums. Loops
  * are written so that compilers can vectorize them (constant shifts, fixed
  * trip counts, independent lanes). Stateless.
  */
 #include "engine/kernels/kernels_impl.h"
+
+#include <string.h>
 
 static const void *row_at(const void *x, size_t stride, int j)
 {
@@ -115,18 +118,36 @@ static void dot_q4_0(int64_t n, const void *w, const void *x, size_t xs, int nx,
     }
 }
 
+/* The quantized activation row j of K-quant weights: int8 values, per-16
+ * sums, per-256 scales. */
+struct krow {
+    const int8_t *qs;
+    const int16_t *bsums;
+    const float *d;
+};
+
+static struct krow krow_at(const void *x, size_t xs, int j, int64_t n)
+{
+    const void *row = row_at(x, xs, j);
+    struct krow r = {row, wl__xk_bsums(row, n), wl__xk_d(row, n)};
+    return r;
+}
+
+/* Per super-block, exact integers: isum = sum_k sc[k] * dot(q_k, x_k) and
+ * imin = sum_k m[k] * (sum of x over sub-block k, from the per-16 sums);
+ * then one float multiply each by d_w * d_x and dmin_w * d_x. */
 static void dot_q4_k(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
 {
     const struct wl_block_q4_k *wb = w;
     int64_t nb = n / WL_QK_K;
     for (int j = 0; j < nx; j++) {
-        struct xrow xr = xrow_at(x, xs, j, n);
+        struct krow xr = krow_at(x, xs, j, n);
         float s = 0.0f, off = 0.0f;
         for (int64_t b = 0; b < nb; b++) {
-            float d = wl_fp16_to_fp32(wb[b].d), dmin = wl_fp16_to_fp32(wb[b].dmin);
             uint8_t sc[8], m[8];
             for (int k = 0; k < 8; k++)
                 wl_q4_k_get_scale_min(wb[b].scales, k, &sc[k], &m[k]);
+            int32_t isum = 0, imin = 0;
             for (int c = 0; c < 4; c++) { /* 64 elements: sub-blocks 2c (low), 2c+1 (high) */
                 const uint8_t *q = wb[b].qs + 32 * c;
                 const int8_t *x0 = xr.qs + 256 * b + 64 * c, *x1 = x0 + 32;
@@ -135,49 +156,49 @@ static void dot_q4_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
                     i0 += (q[l] & 15) * x0[l];
                     i1 += (q[l] >> 4) * x1[l];
                 }
-                int64_t k0 = 8 * b + 2 * c;
-                s += d * (float)sc[2 * c] * xr.d[k0] * (float)i0 +
-                     d * (float)sc[2 * c + 1] * xr.d[k0 + 1] * (float)i1;
-                off +=
-                    dmin * (float)m[2 * c] * xr.s[k0] + dmin * (float)m[2 * c + 1] * xr.s[k0 + 1];
+                isum += sc[2 * c] * i0 + sc[2 * c + 1] * i1;
             }
+            const int16_t *bs = xr.bsums + 16 * b;
+            for (int k = 0; k < 8; k++)
+                imin += m[k] * (bs[2 * k] + bs[2 * k + 1]);
+            float dx = xr.d[b];
+            s += wl_fp16_to_fp32(wb[b].d) * dx * (float)isum;
+            off += wl_fp16_to_fp32(wb[b].dmin) * dx * (float)imin;
         }
         out[j] = s - off;
     }
 }
 
+/* Per super-block: isum = sum_k sc[k] * (dot(q_k, x_k) - 32 * bsum_k), exact,
+ * then one float multiply by d_w * d_x. */
 static void dot_q6_k(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
 {
     const struct wl_block_q6_k *wb = w;
     int64_t nb = n / WL_QK_K;
     for (int j = 0; j < nx; j++) {
-        struct xrow xr = xrow_at(x, xs, j, n);
+        struct krow xr = krow_at(x, xs, j, n);
         float s = 0.0f;
         for (int64_t b = 0; b < nb; b++) {
-            float d = wl_fp16_to_fp32(wb[b].d);
+            int32_t isum = 0;
             for (int h = 0; h < 2; h++) { /* 128 elements: groups g = 0..3 of 32 */
                 const uint8_t *ql = wb[b].ql + 64 * h, *qh = wb[b].qh + 32 * h;
                 const int8_t *xq = xr.qs + 256 * b + 128 * h;
-                int32_t part[4][2]; /* group g, 16-element half: sum (q-32) * x */
-                for (int half = 0; half < 2; half++) {
+                for (int half = 0; half < 2; half++) { /* sub-blocks of 16 */
                     int32_t p0 = 0, p1 = 0, p2 = 0, p3 = 0;
                     for (int l = 16 * half; l < 16 * half + 16; l++) {
-                        p0 += (((ql[l] & 15) | ((qh[l] & 3) << 4)) - 32) * xq[l];
-                        p1 += (((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4)) - 32) * xq[l + 32];
-                        p2 += (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * xq[l + 64];
-                        p3 += (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * xq[l + 96];
+                        p0 += ((ql[l] & 15) | ((qh[l] & 3) << 4)) * xq[l];
+                        p1 += ((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4)) * xq[l + 32];
+                        p2 += ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) * xq[l + 64];
+                        p3 += ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) * xq[l + 96];
                     }
-                    part[0][half] = p0;
-                    part[1][half] = p1;
-                    part[2][half] = p2;
-                    part[3][half] = p3;
-                }
-                const int8_t *sc = wb[b].scales + 8 * h;
-                for (int g = 0; g < 4; g++) {
-                    int32_t isum = sc[2 * g] * part[g][0] + sc[2 * g + 1] * part[g][1];
-                    s += d * xr.d[8 * b + 4 * h + g] * (float)isum;
+                    /* sub-block k = 8h + 2g + half holds elements 128h + 32g + 16half .. +15 */
+                    const int8_t *sc = wb[b].scales + 8 * h + half;
+                    const int16_t *bs = xr.bsums + 16 * b + 8 * h + half;
+                    isum += sc[0] * (p0 - 32 * bs[0]) + sc[2] * (p1 - 32 * bs[2]) +
+                            sc[4] * (p2 - 32 * bs[4]) + sc[6] * (p3 - 32 * bs[6]);
                 }
             }
+            s += wl_fp16_to_fp32(wb[b].d) * xr.d[b] * (float)isum;
         }
         out[j] = s;
     }
@@ -197,6 +218,20 @@ static void quant_q8a(const float *x, void *row, int64_t n)
     }
 }
 
+static void quant_q8k(const float *x, void *row, int64_t n)
+{
+    int8_t *qs = row;
+    int16_t *bsums = (int16_t *)(void *)(qs + n);
+    float *d = (float *)(void *)(bsums + n / 16);
+    for (int64_t b = 0; b < n / WL_QK8K; b++) {
+        struct wl_block_q8k blk;
+        wl_quantize_row_q8k(x + WL_QK8K * b, &blk, WL_QK8K);
+        memcpy(qs + WL_QK8K * b, blk.qs, WL_QK8K);
+        memcpy(bsums + 16 * b, blk.bsums, sizeof blk.bsums);
+        d[b] = blk.d;
+    }
+}
+
 const struct wl__kernel_ops wl__kernel_ops_scalar = {
     .dot_f32 = dot_f32,
     .dot_f16 = dot_f16,
@@ -206,4 +241,5 @@ const struct wl__kernel_ops wl__kernel_ops_scalar = {
     .dot_q4_k = dot_q4_k,
     .dot_q6_k = dot_q6_k,
     .quant_q8a = quant_q8a,
+    .quant_q8k = quant_q8k,
 };
