@@ -222,9 +222,9 @@ int main(void)
         return 1;
     }
     printf("memory read bandwidth: %.2f GB/s best, %.2f GB/s mean (%d threads, %zu MiB x %d, "
-           "%.0f %% on 2 MiB pages)\n",
+           "%.0f %% on 2 MiB pages; best plain loads %.2f, with prefetch %.2f)\n",
            bw.best_gbps, bw.mean_gbps, bw.n_threads, bw.bytes >> 20, bw.reps,
-           100.0 * bw.huge_fraction);
+           100.0 * bw.huge_fraction, bw.best_plain_gbps, bw.best_prefetch_gbps);
 
     static const char *const all_types[] = {"q8_0", "q4_k"};
     for (size_t ti = 0; ti < sizeof all_types / sizeof all_types[0]; ti++) {

@@ -19,6 +19,7 @@
 #include "engine/kernels/membw.h"
 #include "engine/threadpool.h"
 #include "util/clock.h"
+#include "util/hugepage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,10 +158,13 @@ int main(int argc, char **argv)
             if (copies < 1)
                 copies = 1;
             uint8_t *w = NULL;
-            if (posix_memalign((void **)&w, 64, mat * copies) != 0) {
+            /* 2 MiB pages, as the engine's weight mapping and the bandwidth
+             * buffer use (util/hugepage.h) */
+            if (posix_memalign((void **)&w, (size_t)2 << 20, mat * copies) != 0) {
                 fprintf(stderr, "bench_kernels: out of memory\n");
                 return 1;
             }
+            wl_hugepage_advise(w, mat * copies);
             /* 64 distinct quantized rows, tiled: the content does not change speed */
             float *src = malloc(sizeof(float) * (size_t)cols);
             float *x = malloc(sizeof(float) * (size_t)(cols * n_x));

@@ -620,6 +620,11 @@ static void test_membw_measure(void **state)
     /* small buffer (cache-resident; figures only checked for sanity) */
     assert_int_equal(wl_membw_measure_read(NULL, (size_t)4 << 20, 2, &r), 0);
     assert_true(r.best_gbps > 0 && r.mean_gbps > 0 && r.best_gbps >= r.mean_gbps);
+    /* both read variants ran; the reported best is the faster one's */
+    assert_true(r.best_plain_gbps > 0 && r.best_prefetch_gbps > 0);
+    assert_true(r.best_gbps == (r.best_plain_gbps > r.best_prefetch_gbps ? r.best_plain_gbps
+                                                                         : r.best_prefetch_gbps));
+    assert_true(r.huge_fraction == -1.0 || (r.huge_fraction >= 0.0 && r.huge_fraction <= 1.0));
     assert_int_equal(r.bytes, (size_t)4 << 20);
     assert_int_equal(r.reps, 2);
     assert_int_equal(r.n_threads, 1);

@@ -12,6 +12,7 @@
 #include "util/hugepage.h"
 #include "wattlens/error.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +68,46 @@ struct membw_job {
     const uint8_t *buf;
     size_t bytes;
     enum wl_kpath path;
+    bool prefetch; /* software prefetch ahead, as the matmul driver does */
     uint64_t sink[WL_MEMBW_MAX_THREADS]; /* one checksum per thread */
 };
+
+static uint64_t read_path(enum wl_kpath path, const uint8_t *p, size_t n)
+{
+    switch (path) {
+#if defined(WL__HAVE_X86_KERNELS)
+    case WL_KPATH_AVX512:
+        return read_avx512(p, n);
+    case WL_KPATH_AVX2:
+        return read_avx2(p, n);
+#endif
+    default:
+        return read_scalar(p, n);
+    }
+}
+
+/* The prefetching variant reads 4 KiB blocks, each after prefetching the
+ * block WL_MEMBW_PF_BYTES ahead (non-temporal hint), as the matmul driver
+ * streams weight rows: on the development machine that reaches ~5-15 %
+ * more than plain loads with two threads, and the limit must not be lower
+ * than what the kernels themselves stream. */
+enum { WL_MEMBW_BLOCK = 4096, WL_MEMBW_PF_BYTES = 8192 };
+
+static uint64_t read_prefetch(enum wl_kpath path, const uint8_t *p, size_t n)
+{
+    uint64_t s = 0;
+    for (size_t i = 0; i < n; i += WL_MEMBW_BLOCK) {
+        if (i + WL_MEMBW_PF_BYTES < n) {
+            const uint8_t *q = p + i + WL_MEMBW_PF_BYTES;
+            size_t m = n - i - WL_MEMBW_PF_BYTES < WL_MEMBW_BLOCK ? n - i - WL_MEMBW_PF_BYTES
+                                                                  : WL_MEMBW_BLOCK;
+            for (size_t o = 0; o < m; o += 64)
+                __builtin_prefetch(q + o, 0, 0);
+        }
+        s ^= read_path(path, p + i, n - i < WL_MEMBW_BLOCK ? n - i : WL_MEMBW_BLOCK);
+    }
+    return s;
+}
 
 static void membw_worker(void *arg, int ith, int nth)
 {
@@ -78,20 +117,7 @@ static void membw_worker(void *arg, int ith, int nth)
     wl_threadpool_split((int64_t)j->bytes, 4096, ith, nth, &b, &e);
     const uint8_t *p = j->buf + b;
     size_t n = (size_t)(e - b);
-    uint64_t s;
-    switch (j->path) {
-#if defined(WL__HAVE_X86_KERNELS)
-    case WL_KPATH_AVX512:
-        s = read_avx512(p, n);
-        break;
-    case WL_KPATH_AVX2:
-        s = read_avx2(p, n);
-        break;
-#endif
-    default:
-        s = read_scalar(p, n);
-        break;
-    }
+    uint64_t s = j->prefetch ? read_prefetch(j->path, p, n) : read_path(j->path, p, n);
     if (ith < WL_MEMBW_MAX_THREADS)
         j->sink[ith] ^= s;
 }
@@ -134,22 +160,31 @@ int wl_membw_measure_read(struct wl_threadpool *pool, size_t bytes, int reps,
     out->huge_fraction = wl_hugepage_mapped_bytes(buf, &rss, &huge) == 0 && rss > 0
                              ? (double)huge / (double)rss
                              : -1.0;
-    double best = 0, sum = 0, best_cpu = 0;
+    /* each repetition times both variants back to back (plain loads, then
+     * with software prefetch), so that both see the same moment's bandwidth;
+     * the figures are those of the faster variant */
+    double best_v[2] = {0, 0}, sum_v[2] = {0, 0}, cpu_v[2] = {0, 0};
     for (int r = 0; r < reps; r++) {
-        uint64_t t0 = wl_clock_now_ns(), c0 = wl_clock_process_cpu_ns();
-        wl_threadpool_run(pool, membw_worker, job);
-        uint64_t dt = wl_clock_now_ns() - t0, dc = wl_clock_process_cpu_ns() - c0;
-        double gbps = dt ? (double)bytes / (double)dt : 0.0;
-        double cpu_gbps = dc ? (double)bytes * nth / (double)dc : 0.0;
-        sum += gbps;
-        if (gbps > best)
-            best = gbps;
-        if (cpu_gbps > best_cpu)
-            best_cpu = cpu_gbps;
+        for (int v = 0; v < 2; v++) {
+            job->prefetch = v == 1;
+            uint64_t t0 = wl_clock_now_ns(), c0 = wl_clock_process_cpu_ns();
+            wl_threadpool_run(pool, membw_worker, job);
+            uint64_t dt = wl_clock_now_ns() - t0, dc = wl_clock_process_cpu_ns() - c0;
+            double gbps = dt ? (double)bytes / (double)dt : 0.0;
+            double cpu_gbps = dc ? (double)bytes * nth / (double)dc : 0.0;
+            sum_v[v] += gbps;
+            if (gbps > best_v[v])
+                best_v[v] = gbps;
+            if (cpu_gbps > cpu_v[v])
+                cpu_v[v] = cpu_gbps;
+        }
     }
-    out->best_gbps = best;
-    out->best_cpu_gbps = best_cpu;
-    out->mean_gbps = sum / reps;
+    const int w = best_v[1] > best_v[0] ? 1 : 0;
+    out->best_gbps = best_v[w];
+    out->best_cpu_gbps = cpu_v[w];
+    out->mean_gbps = sum_v[w] / reps;
+    out->best_plain_gbps = best_v[0];
+    out->best_prefetch_gbps = best_v[1];
     out->bytes = bytes;
     out->reps = reps;
     out->n_threads = nth;

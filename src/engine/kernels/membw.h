@@ -21,6 +21,10 @@ struct wl_membw_result {
      * actually running, steadier on a busy machine (spinning while waiting
      * for a descheduled thread counts as CPU time: a lower bound of it) */
     double best_cpu_gbps;
+    /* best of each read variant: plain wide loads, and the same loads with
+     * software prefetch 8 KiB ahead (as the matmul driver streams weights);
+     * best_gbps / mean_gbps / best_cpu_gbps are the faster variant's */
+    double best_plain_gbps, best_prefetch_gbps;
     size_t bytes; /* buffer size read per repetition */
     /* share of the buffer the kernel backed with huge pages (the buffer is
      * advised for them, as model weights are); -1 when it cannot be read */
@@ -31,7 +35,10 @@ struct wl_membw_result {
 
 /* Reads a buffer of `bytes` (>= 1 MiB; 0 = default) `reps` times (1..1000)
  * with every thread of pool (NULL = caller only) and reports the bandwidth.
- * Uses the widest vector loads the CPU supports. Returns 0, WL_EINVAL or
+ * Uses the widest vector loads the CPU supports, each repetition once with
+ * plain loads and once with software prefetch, and reports the faster
+ * variant (the limit must not be lower than what the kernels stream).
+ * Returns 0, WL_EINVAL or
  * WL_ENOMEM. */
 int wl_membw_measure_read(struct wl_threadpool *pool, size_t bytes, int reps,
                           struct wl_membw_result *out);
