@@ -25,11 +25,6 @@ WL_INLINE WL_AVX2 float hsum8(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-WL_INLINE const void *row_at(const void *x, size_t stride, int j)
-{
-    return (const char *)x + (size_t)j * stride;
-}
-
 /* ---- float weights -------------------------------------------------------- */
 
 enum { K_F32, K_F16, K_BF16 };
@@ -59,7 +54,7 @@ WL_INLINE WL_AVX2 void dot_float_nx(int64_t n, const void *w, const void *x, siz
     __m256 acc[WL__KMAX_NX][2];
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
-        xr[j] = row_at(x, xs, j);
+        xr[j] = wl__row_at(x, xs, j);
         acc[j][0] = _mm256_setzero_ps();
         acc[j][1] = _mm256_setzero_ps();
     }
@@ -135,18 +130,6 @@ WL_INLINE WL_AVX2 __m256i dot_us(__m256i u, __m256i s)
 
 /* ---- quantized activation rows -------------------------------------------- */
 
-struct xrow {
-    const int8_t *qs;
-    const float *d, *s;
-};
-
-WL_INLINE struct xrow xrow_at(const void *x, size_t xs, int j, int64_t n)
-{
-    const void *row = row_at(x, xs, j);
-    struct xrow r = {row, wl__xq_d(row, n), wl__xq_s(row, n)};
-    return r;
-}
-
 /* The fp16 fields at p, p + stride, ..., p + 7*stride as 8 floats. */
 WL_INLINE WL_AVX2 __m256 gather8_fp16(const uint16_t *p, size_t stride)
 {
@@ -164,11 +147,11 @@ WL_INLINE WL_AVX2 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, const 
                                float *out, const int nx)
 {
     enum { NA = 2 };
-    struct xrow xr[WL__KMAX_NX];
+    struct wl__xrow xr[WL__KMAX_NX];
     __m256 acc[WL__KMAX_NX][NA];
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
-        xr[j] = xrow_at(x, xs, j, n);
+        xr[j] = wl__xrow_at(x, xs, j, n);
         acc[j][0] = _mm256_setzero_ps();
         acc[j][1] = _mm256_setzero_ps();
     }
@@ -235,12 +218,12 @@ WL_INLINE WL_AVX2 __m256i unpack_q4_0(const uint8_t *qs)
 WL_INLINE WL_AVX2 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, const void *x, size_t xs,
                                float *out, const int nx)
 {
-    struct xrow xr[WL__KMAX_NX];
+    struct wl__xrow xr[WL__KMAX_NX];
     __m256 acc[WL__KMAX_NX][2];
     float off[WL__KMAX_NX];
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
-        xr[j] = xrow_at(x, xs, j, n);
+        xr[j] = wl__xrow_at(x, xs, j, n);
         acc[j][0] = _mm256_setzero_ps();
         acc[j][1] = _mm256_setzero_ps();
         off[j] = 0.0f;
@@ -306,19 +289,6 @@ static WL_AVX2 void dot_q4_0(int64_t n, const void *w, const void *x, size_t xs,
 
 /* ---- K-quants: Q8K activation rows ------------------------------------------ */
 
-struct krow {
-    const int8_t *qs;
-    const int16_t *bsums;
-    const float *d;
-};
-
-WL_INLINE struct krow krow_at(const void *x, size_t xs, int j, int64_t n)
-{
-    const void *row = row_at(x, xs, j);
-    struct krow r = {row, wl__xk_bsums(row, n), wl__xk_d(row, n)};
-    return r;
-}
-
 WL_INLINE WL_AVX2 int32_t hsum8_epi32(__m256i v)
 {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -359,7 +329,7 @@ WL_INLINE WL_AVX2 __m256i sel_u8_u16(int k)
 WL_INLINE WL_AVX2 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, const void *x, size_t xs,
                                float *out, const int nx)
 {
-    struct krow xr[WL__KMAX_NX];
+    struct wl__krow xr[WL__KMAX_NX];
     __m256 acc[WL__KMAX_NX][2];
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     /* lane 0: int16 m0 m0 m1 m1 m2 m2 m3 m3; lane 1: m4 .. m7 (bytes 8..15) */
@@ -368,7 +338,7 @@ WL_INLINE WL_AVX2 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, const 
                                           -128, 14, -128, 14, -128, 15, -128, 15, -128);
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
-        xr[j] = krow_at(x, xs, j, n);
+        xr[j] = wl__krow_at(x, xs, j, n);
         acc[j][0] = _mm256_setzero_ps();
         acc[j][1] = _mm256_setzero_ps();
     }
@@ -436,12 +406,12 @@ WL_INLINE WL_AVX2 __m256i sel_words(int w0, int w1)
 WL_INLINE WL_AVX2 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, const void *x, size_t xs,
                                float *out, const int nx)
 {
-    struct krow xr[WL__KMAX_NX];
+    struct wl__krow xr[WL__KMAX_NX];
     __m256 acc[WL__KMAX_NX]; /* one per row: the FMA chain is one per 256 weights */
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
-        xr[j] = krow_at(x, xs, j, n);
+        xr[j] = wl__krow_at(x, xs, j, n);
         acc[j] = _mm256_setzero_ps();
     }
     int64_t nb = n / WL_QK_K;

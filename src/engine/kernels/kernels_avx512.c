@@ -18,11 +18,6 @@
     __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
 #define WL_INLINE static inline __attribute__((always_inline))
 
-WL_INLINE const void *row_at(const void *x, size_t stride, int j)
-{
-    return (const char *)x + (size_t)j * stride;
-}
-
 #define WL_NX_SWITCH(call)                                                                         \
     switch (nx) {                                                                                  \
     case 1:                                                                                        \
@@ -81,7 +76,7 @@ WL_INLINE WL_AVX512 void dot_float_nx(int64_t n, const void *w, const void *x, s
     __m512 acc[WL__KMAX_NX][2];
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
-        xr[j] = row_at(x, xs, j);
+        xr[j] = wl__row_at(x, xs, j);
         acc[j][0] = _mm512_setzero_ps();
         acc[j][1] = _mm512_setzero_ps();
     }
@@ -134,18 +129,6 @@ static WL_AVX512 void dot_bf16(int64_t n, const void *w, const void *x, size_t x
 
 /* ---- quantized activation rows -------------------------------------------- */
 
-struct xrow {
-    const int8_t *qs;
-    const float *d, *s;
-};
-
-WL_INLINE struct xrow xrow_at(const void *x, size_t xs, int j, int64_t n)
-{
-    const void *row = row_at(x, xs, j);
-    struct xrow r = {row, wl__xq_d(row, n), wl__xq_s(row, n)};
-    return r;
-}
-
 /* Lane indices [a x8, b x8] for _mm512_permutexvar_ps. */
 WL_INLINE WL_AVX512 __m512i idx2(int a, int b)
 {
@@ -177,11 +160,11 @@ WL_INLINE WL_AVX512 __m512i dot_ss(__m512i aw, __mmask64 wneg, __m512i xv)
 WL_INLINE WL_AVX512 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, const void *x,
                                  size_t xs, float *out, const int nx)
 {
-    struct xrow xr[WL__KMAX_NX];
+    struct wl__xrow xr[WL__KMAX_NX];
     __m512 acc[WL__KMAX_NX][2];
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
-        xr[j] = xrow_at(x, xs, j, n);
+        xr[j] = wl__xrow_at(x, xs, j, n);
         acc[j][0] = _mm512_setzero_ps();
         acc[j][1] = _mm512_setzero_ps();
     }
@@ -283,12 +266,12 @@ WL_INLINE WL_AVX512 __m512i unpack2_q4_0(const uint8_t *qs0, const uint8_t *qs1)
 WL_INLINE WL_AVX512 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, const void *x,
                                  size_t xs, float *out, const int nx)
 {
-    struct xrow xr[WL__KMAX_NX];
+    struct wl__xrow xr[WL__KMAX_NX];
     __m512 acc[WL__KMAX_NX][2];
     float off[WL__KMAX_NX];
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
-        xr[j] = xrow_at(x, xs, j, n);
+        xr[j] = wl__xrow_at(x, xs, j, n);
         acc[j][0] = _mm512_setzero_ps();
         acc[j][1] = _mm512_setzero_ps();
         off[j] = 0.0f;
@@ -369,19 +352,6 @@ static WL_AVX512 void dot_q4_0(int64_t n, const void *w, const void *x, size_t x
 
 /* ---- K-quants: Q8K activation rows ------------------------------------------ */
 
-struct krow {
-    const int8_t *qs;
-    const int16_t *bsums;
-    const float *d;
-};
-
-WL_INLINE struct krow krow_at(const void *x, size_t xs, int j, int64_t n)
-{
-    const void *row = row_at(x, xs, j);
-    struct krow r = {row, wl__xk_bsums(row, n), wl__xk_d(row, n)};
-    return r;
-}
-
 /* VPSHUFB controls that zero-extend one byte of each 128-bit lane into all
  * 16-bit lanes: byte `lo` in 128-bit lanes 0-1, byte `hi` in lanes 2-3. */
 WL_INLINE WL_AVX512 __m512i sel_u8_u16(int lo, int hi)
@@ -426,7 +396,7 @@ WL_INLINE WL_AVX512 void q4_k_head2(const struct wl_block_q4_k *b0, const struct
  * saturation), and VPDPWSSD with the two sub-block scales as int16 (bc: the
  * block's scm lane in every 128-bit lane; the scales are picked by VPSHUFB). */
 WL_INLINE WL_AVX512 void q4_k_isum(const struct wl_block_q4_k *blk, __m512i bc,
-                                   const struct krow *xr, int64_t b, __m512i *is, const int nx)
+                                   const struct wl__krow *xr, int64_t b, __m512i *is, const int nx)
 {
     const __m512i m4z = _mm512_set1_epi8(0x0f);
     const __m512i sh04 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
@@ -450,7 +420,7 @@ WL_INLINE WL_AVX512 void q4_k_isum(const struct wl_block_q4_k *blk, __m512i bc,
  * the 32 per-16 activation sums (one VPMADDWD), one conversion and one FMA
  * with dmin_w * d_x. */
 WL_INLINE WL_AVX512 void q4_k_pair(const struct wl_block_q4_k *wb, int64_t b, const bool two,
-                                   const struct krow *xr, __m512 (*acc)[2], const int nx)
+                                   const struct wl__krow *xr, __m512 (*acc)[2], const int nx)
 {
     static const uint16_t msel_tab[32] = {
         0x8008, 0x8008, 0x8009, 0x8009, 0x800a, 0x800a, 0x800b, 0x800b, 0x800c, 0x800c, 0x800d,
@@ -492,11 +462,11 @@ WL_INLINE WL_AVX512 void q4_k_pair(const struct wl_block_q4_k *wb, int64_t b, co
 WL_INLINE WL_AVX512 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, const void *x,
                                  size_t xs, float *out, const int nx)
 {
-    struct krow xr[WL__KMAX_NX];
+    struct wl__krow xr[WL__KMAX_NX];
     __m512 acc[WL__KMAX_NX][2];
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
-        xr[j] = krow_at(x, xs, j, n);
+        xr[j] = wl__krow_at(x, xs, j, n);
         acc[j][0] = _mm512_setzero_ps();
         acc[j][1] = _mm512_setzero_ps();
     }
@@ -531,13 +501,13 @@ WL_INLINE WL_AVX512 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, cons
 {
     static const uint16_t quad_tab[32] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
                                           2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
-    struct krow xr[WL__KMAX_NX];
+    struct wl__krow xr[WL__KMAX_NX];
     __m512 acc[WL__KMAX_NX]; /* one per row: the FMA chain is one per 256 weights */
     const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
     const __m512i quad = _mm512_loadu_si512(quad_tab); /* 128-bit lane i -> word i */
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++) {
-        xr[j] = krow_at(x, xs, j, n);
+        xr[j] = wl__krow_at(x, xs, j, n);
         acc[j] = _mm512_setzero_ps();
     }
     int64_t nb = n / WL_QK_K;

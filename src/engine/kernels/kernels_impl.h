@@ -55,6 +55,35 @@ static inline const float *wl__xk_d(const void *row, int64_t n)
     return (const float *)(const void *)(wl__xk_bsums(row, n) + n / 16);
 }
 
+/* Activation row j of x (rows xs bytes apart), and its fields: Q8A rows
+ * (int8 values, per-32 scales d and scaled sums s) and Q8K rows (int8
+ * values, per-16 sums, per-256 scales). Shared by every path. */
+static inline const void *wl__row_at(const void *x, size_t stride, int j)
+{
+    return (const char *)x + (size_t)j * stride;
+}
+struct wl__xrow {
+    const int8_t *qs;
+    const float *d, *s;
+};
+static inline struct wl__xrow wl__xrow_at(const void *x, size_t xs, int j, int64_t n)
+{
+    const void *row = wl__row_at(x, xs, j);
+    struct wl__xrow r = {row, wl__xq_d(row, n), wl__xq_s(row, n)};
+    return r;
+}
+struct wl__krow {
+    const int8_t *qs;
+    const int16_t *bsums;
+    const float *d;
+};
+static inline struct wl__krow wl__krow_at(const void *x, size_t xs, int j, int64_t n)
+{
+    const void *row = wl__row_at(x, xs, j);
+    struct wl__krow r = {row, wl__xk_bsums(row, n), wl__xk_d(row, n)};
+    return r;
+}
+
 /* Quantize one row of n floats into the layouts above; they must give the
  * values of wl_quantize_row_q8a / wl_quantize_row_q8k on every path (round
  * half to even). n is a multiple of 32 (Q8A) or 256 (Q8K). */

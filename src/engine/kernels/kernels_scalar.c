@@ -9,11 +9,6 @@
 
 #include <string.h>
 
-static const void *row_at(const void *x, size_t stride, int j)
-{
-    return (const char *)x + (size_t)j * stride;
-}
-
 enum { LANES = 8, CHUNK = 256 };
 
 /* sum w[i] * x[i] with LANES interleaved partial sums: independent lanes let
@@ -36,7 +31,7 @@ static float dot_lanes(const float *w, const float *x, int64_t n)
 static void dot_f32(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
 {
     for (int j = 0; j < nx; j++)
-        out[j] = dot_lanes(w, row_at(x, xs, j), n);
+        out[j] = dot_lanes(w, wl__row_at(x, xs, j), n);
 }
 
 /* F16/BF16: convert CHUNK weights at a time (once for all nx rows), then a
@@ -54,7 +49,7 @@ static void dot_half(int64_t n, const uint16_t *wh, const void *x, size_t xs, in
         else
             wl_dequantize_row_f16(wh + i0, buf, m);
         for (int j = 0; j < nx; j++)
-            out[j] += dot_lanes(buf, (const float *)row_at(x, xs, j) + i0, m);
+            out[j] += dot_lanes(buf, (const float *)wl__row_at(x, xs, j) + i0, m);
     }
 }
 
@@ -68,25 +63,12 @@ static void dot_bf16(int64_t n, const void *w, const void *x, size_t xs, int nx,
     dot_half(n, w, x, xs, nx, out, true);
 }
 
-/* The quantized activation row j: int8 values, block scales, block sums. */
-struct xrow {
-    const int8_t *qs;
-    const float *d, *s;
-};
-
-static struct xrow xrow_at(const void *x, size_t xs, int j, int64_t n)
-{
-    const void *row = row_at(x, xs, j);
-    struct xrow r = {row, wl__xq_d(row, n), wl__xq_s(row, n)};
-    return r;
-}
-
 static void dot_q8_0(int64_t n, const void *w, const void *x, size_t xs, int nx, float *out)
 {
     const struct wl_block_q8_0 *wb = w;
     int64_t nb = n / WL_QK8_0;
     for (int j = 0; j < nx; j++) {
-        struct xrow xr = xrow_at(x, xs, j, n);
+        struct wl__xrow xr = wl__xrow_at(x, xs, j, n);
         float s = 0.0f;
         for (int64_t b = 0; b < nb; b++) {
             int32_t isum = 0;
@@ -103,7 +85,7 @@ static void dot_q4_0(int64_t n, const void *w, const void *x, size_t xs, int nx,
     const struct wl_block_q4_0 *wb = w;
     int64_t nb = n / WL_QK4_0;
     for (int j = 0; j < nx; j++) {
-        struct xrow xr = xrow_at(x, xs, j, n);
+        struct wl__xrow xr = wl__xrow_at(x, xs, j, n);
         float s = 0.0f, off = 0.0f;
         for (int64_t b = 0; b < nb; b++) {
             const int8_t *q = xr.qs + 32 * b;
@@ -118,21 +100,6 @@ static void dot_q4_0(int64_t n, const void *w, const void *x, size_t xs, int nx,
     }
 }
 
-/* The quantized activation row j of K-quant weights: int8 values, per-16
- * sums, per-256 scales. */
-struct krow {
-    const int8_t *qs;
-    const int16_t *bsums;
-    const float *d;
-};
-
-static struct krow krow_at(const void *x, size_t xs, int j, int64_t n)
-{
-    const void *row = row_at(x, xs, j);
-    struct krow r = {row, wl__xk_bsums(row, n), wl__xk_d(row, n)};
-    return r;
-}
-
 /* Per super-block, exact integers: isum = sum_k sc[k] * dot(q_k, x_k) and
  * imin = sum_k m[k] * (sum of x over sub-block k, from the per-16 sums);
  * then one float multiply each by d_w * d_x and dmin_w * d_x. */
@@ -141,7 +108,7 @@ static void dot_q4_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
     const struct wl_block_q4_k *wb = w;
     int64_t nb = n / WL_QK_K;
     for (int j = 0; j < nx; j++) {
-        struct krow xr = krow_at(x, xs, j, n);
+        struct wl__krow xr = wl__krow_at(x, xs, j, n);
         float s = 0.0f, off = 0.0f;
         for (int64_t b = 0; b < nb; b++) {
             uint8_t sc[8], m[8];
@@ -176,7 +143,7 @@ static void dot_q6_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
     const struct wl_block_q6_k *wb = w;
     int64_t nb = n / WL_QK_K;
     for (int j = 0; j < nx; j++) {
-        struct krow xr = krow_at(x, xs, j, n);
+        struct wl__krow xr = wl__krow_at(x, xs, j, n);
         float s = 0.0f;
         for (int64_t b = 0; b < nb; b++) {
             int32_t isum = 0;
