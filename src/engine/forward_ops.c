@@ -135,6 +135,16 @@ void wl__fwd_rmsnorm(struct wl_context *ctx, int32_t il, enum wl_component comp,
 
 /* ---- projections ------------------------------------------------------------- */
 
+/* out (n_tok, width) += bias per row; nothing when bias is NULL. */
+static void add_bias(float *out, const float *bias, int32_t n_tok, int64_t width)
+{
+    if (!bias)
+        return;
+    for (int32_t t = 0; t < n_tok; t++)
+        for (int64_t i = 0; i < width; i++)
+            out[t * width + i] += bias[i];
+}
+
 void wl__fwd_linear(struct wl_context *ctx, int32_t il, enum wl_component comp, enum wl_op op,
                     const struct wl_weight *w, const float *bias, const float *in, float *out)
 {
@@ -145,11 +155,7 @@ void wl__fwd_linear(struct wl_context *ctx, int32_t il, enum wl_component comp, 
     if (deep)
         op_event(ctx, il, comp, op, true, NULL, NULL, NULL);
     wl__matmul(ctx, w, in, n, out);
-    if (bias) {
-        for (int32_t t = 0; t < n; t++)
-            for (int64_t i = 0; i < w->n_out; i++)
-                out[t * w->n_out + i] += bias[i];
-    }
+    add_bias(out, bias, n, w->n_out);
     if (deep || WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT)) {
         struct wl_hook_tensor tin = view(in, n, (int32_t)w->n_in);
         struct wl_hook_tensor tout = view(out, n, (int32_t)w->n_out);
@@ -177,14 +183,8 @@ void wl__fwd_linear_multi(struct wl_context *ctx, int32_t il, const struct wl__f
         ys[i] = p[i].out;
     }
     wl__matmul_multi(ctx, ws, n, in, nt, ys);
-    for (int i = 0; i < n; i++) {
-        if (!p[i].bias)
-            continue;
-        const int64_t no = p[i].w->n_out;
-        for (int32_t t = 0; t < nt; t++)
-            for (int64_t j = 0; j < no; j++)
-                p[i].out[t * no + j] += p[i].bias[j];
-    }
+    for (int i = 0; i < n; i++)
+        add_bias(p[i].out, p[i].bias, nt, p[i].w->n_out);
 }
 
 void wl__fwd_qkv(struct wl_context *ctx, int32_t il, const float *xn)
