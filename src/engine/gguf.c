@@ -254,7 +254,7 @@ static int wl__get_str(struct wl__cur *c, const char *what, uint64_t *data_off, 
 /* Copies a name (key or tensor name): non-empty, at most max bytes, no NUL. */
 static int wl__get_name(struct wl__cur *c, const char *what, uint64_t max, char **out)
 {
-    uint64_t at = c->off, doff, len;
+    uint64_t at = c->off, doff = 0, len = 0;
     int rc = wl__get_str(c, what, &doff, &len);
     if (rc)
         return rc;

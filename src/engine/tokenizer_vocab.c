@@ -374,7 +374,7 @@ static int build_pieces(wl_tokenizer *t, struct pool *pl)
                 }
             }
         } else if (a & WL_TOK_ATTR_BYTE) {
-            unsigned v;
+            unsigned v = 0;
             char hex[3] = {0};
             if (n == 6 && memcmp(txt, "<0x", 3) == 0 && txt[5] == '>' &&
                 isxdigit((unsigned char)txt[3]) && isxdigit((unsigned char)txt[4])) {
@@ -384,7 +384,7 @@ static int build_pieces(wl_tokenizer *t, struct pool *pl)
                 tmp[k++] = (char)v;
             }
         }
-        uint32_t off;
+        uint32_t off = 0;
         rc = pool_add(pl, tmp, k, &off);
         tk->piece_off = off;
         tk->piece_len = (uint32_t)k;

@@ -15,7 +15,8 @@
 static void put(const char *dir, const char *name, const char *text)
 {
     char path[2048];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_true(n > 0 && (size_t)n < sizeof path);
     assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
 }
 
