@@ -7,8 +7,10 @@
  * bandwidth, and prints decode tokens/s as a fraction of the bandwidth limit:
  *
  *     limit tok/s = bandwidth / bytes read per token
- *     bytes read per token = weight bytes (every matrix is streamed once per
- *                            token) + mean KV-cache bytes read over the test
+ *     bytes read per token = weights a decode token reads (every matrix
+ *                            once, but only the token's row of the
+ *                            embedding table: wl_model.decode_bytes)
+ *                            + mean KV-cache bytes read over the test
  *
  * On a shared machine the bandwidth moves by 2x within seconds, so one
  * reading before a minute of benchmarking says little about the minute.
@@ -243,7 +245,8 @@ int main(void)
             continue;
         }
         const struct wl_model_config *c = &m->config;
-        const uint64_t weight_bytes = m->weight_bytes;
+        const uint64_t weight_bytes = m->decode_bytes;
+        const uint64_t all_weight_bytes = m->weight_bytes;
         const uint64_t kv_bytes = wl_kv_cache_bytes_for(WL_TTYPE_F16, c->n_layer, n_prompt > n_gen ? n_prompt : n_gen,
                                                         c->n_head_kv, c->head_dim);
         /* tg runs from an empty context: on average (n_gen + 1) / 2 positions
@@ -269,9 +272,10 @@ int main(void)
         printf("  pp%d: %8.2f ± %.2f tok/s\n", n_prompt, br.pp, br.pp_sd);
         printf("  tg%d: %8.2f ± %.2f tok/s (best repetition %.2f)\n", n_gen, br.tg, br.tg_sd,
                br.tg_best);
-        printf("  bytes read per decode token: %.1f MiB (weights %.1f MiB + mean KV %.2f MiB)\n",
+        printf("  bytes read per decode token: %.1f MiB (weights %.1f MiB, i.e. all %.1f MiB but the\n"
+               "    embedding table, of which one row; + mean KV %.2f MiB)\n",
                bytes_per_tok / 1048576.0, (double)weight_bytes / 1048576.0,
-               kv_read_per_tok / 1048576.0);
+               (double)all_weight_bytes / 1048576.0, kv_read_per_tok / 1048576.0);
         printf("  peak RSS %.1f MiB  vs  file %.1f MiB + KV cache %.1f MiB = %.1f MiB\n",
                (double)br.rss_kib / 1024.0, (double)file_size / 1048576.0,
                (double)kv_bytes / 1048576.0, (double)(file_size + kv_bytes) / 1048576.0);

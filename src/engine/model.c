@@ -374,6 +374,9 @@ int wl_model_load_gguf(wl_gguf *g, wl_model **out, struct wl_errmsg *err)
         goto fail;
     if ((rc = m->family->load(m, err)) != 0)
         goto fail;
+    const struct wl_weight *emb = &m->weights.tok_embd;
+    m->decode_bytes = m->weight_bytes + emb->row_bytes -
+                      (m->config.tied_output ? 0 : wl_weight_bytes(emb));
     *out = m;
     return 0;
 fail:

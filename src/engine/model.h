@@ -108,7 +108,12 @@ struct wl_model {
     const struct wl_family *family;
     wl_gguf *gguf;           /* owned when the model was loaded from a file */
     bool owns_gguf;
-    uint64_t weight_bytes;   /* bytes of all weight tensors (what decode streams) */
+    uint64_t weight_bytes;   /* bytes of all weight tensors (the file's tensor data) */
+    /* Bytes one decode token reads from the weights: every weight tensor once,
+     * except the token-embedding table, of which only the token's row is read
+     * (the whole table too when the output projection is tied to it). The
+     * denominator of "fraction of the bandwidth limit". */
+    uint64_t decode_bytes;
     uint64_t n_params;
     /* End-of-generation token ids (eos, eot, eom, ...), deduplicated. */
     int32_t eog_ids[8];

@@ -116,6 +116,11 @@ static void test_valid_model_loads_in_place(void **state)
     assert_true(wl_model_is_eog(m, 2));
     assert_false(wl_model_is_eog(m, 3));
     assert_false(m->config.tied_output);
+    /* every tensor: 2 layers of 2 norms and 7 matrices, embedding, output
+     * norm, output; decode reads all but the embedding table, of which one row */
+    const uint64_t layer = 4 * (2 * DIM + DIM * NH * 16 * 2 + DIM * NKV * 16 * 2 + 3 * DIM * FFN);
+    assert_int_equal(m->weight_bytes, NL * layer + 4 * (2 * DIM * VOCAB + DIM));
+    assert_int_equal(m->decode_bytes, NL * layer + 4 * (DIM * VOCAB + DIM + DIM));
     /* weights point into the (in-memory) file: no copy */
     const char *lo = buf, *hi = lo + wl_gguf_file_size(m->gguf);
     const char *q = m->weights.layers[1].wq.data;
@@ -141,6 +146,8 @@ static void test_tied_output(void **state)
     assert_int_equal(load(&o, &m, &err, &buf), 0);
     assert_true(m->config.tied_output);
     assert_ptr_equal(m->weights.output.data, m->weights.tok_embd.data);
+    /* the output projection streams the whole table, and one row is embedded */
+    assert_int_equal(m->decode_bytes, m->weight_bytes + 4 * DIM);
     wl_model_free(m);
     free(buf);
 }
