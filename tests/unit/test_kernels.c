@@ -18,6 +18,7 @@
 #include "engine/kernels/kernels.h"
 #include "engine/kernels/kernels_impl.h" /* scratch row layout */
 #include "engine/kernels/membw.h"
+#include "engine/quant.h"
 #include "engine/threadpool.h"
 #include "wattlens/error.h"
 
@@ -507,6 +508,53 @@ static void test_q8k_quantizer_paths(void **state)
     free(x);
 }
 
+/* The AVX-512 Q4_K kernel with and without GFNI (wl_kernels_init picks the
+ * GFNI one when the CPU has it, so the other is only reachable here): same
+ * integer nibbles, so the results must be bit-identical, for 1..4 activation
+ * rows, odd and even block counts and random scale bytes. */
+static void test_q4_k_gfni_variant_is_identical(void **state)
+{
+    (void)state;
+#if defined(WL__HAVE_X86_KERNELS)
+    struct wl__cpu_features f;
+    wl__cpu_features_get(&f);
+    if (!wl_kpath_available(WL_KPATH_AVX512) || !f.gfni)
+        skip();
+    enum { COLS = 256 * 7, ROWS = 9, NX = 4 };
+    struct wl_block_q4_k *w = malloc(sizeof *w * (COLS / 256) * ROWS);
+    float *x = malloc(sizeof(float) * COLS * NX);
+    size_t rb = wl__xk_row_bytes(COLS);
+    uint8_t *xq = NULL;
+    assert_true(w && x && posix_memalign((void **)&xq, 64, rb * NX) == 0);
+    uint8_t *wb = (uint8_t *)w;
+    for (size_t i = 0; i < sizeof *w * (COLS / 256) * ROWS; i++)
+        wb[i] = (uint8_t)((rng_gauss() + 4.0f) * 31.0f);
+    for (int i = 0; i < (COLS / 256) * ROWS; i++) {
+        w[i].d = wl_fp32_to_fp16(0.01f * rng_gauss());
+        w[i].dmin = wl_fp32_to_fp16(0.01f * rng_gauss());
+    }
+    for (int i = 0; i < COLS * NX; i++)
+        x[i] = rng_gauss();
+    for (int t = 0; t < NX; t++)
+        wl__kernel_ops_avx512.quant_q8k(x + (size_t)t * COLS, xq + rb * t, COLS);
+    for (int64_t n = 256; n <= COLS; n += 256)
+        for (int nx = 1; nx <= NX; nx++)
+            for (int r = 0; r < ROWS; r++) {
+                float a[NX], b[NX];
+                /* n < COLS reads the first n columns of each row */
+                const struct wl_block_q4_k *row = w + (size_t)r * (COLS / 256);
+                wl__kernel_ops_avx512.dot_q4_k(n, row, xq, rb, nx, a);
+                wl__kernel_ops_avx512_gfni.dot_q4_k(n, row, xq, rb, nx, b);
+                assert_memory_equal(a, b, sizeof(float) * (size_t)nx);
+            }
+    free(xq);
+    free(x);
+    free(w);
+#else
+    skip();
+#endif
+}
+
 static void test_zero_activations_and_weights(void **state)
 {
     (void)state;
@@ -645,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_odd_shapes),
         cmocka_unit_test(test_kquant_q8k_edges),
         cmocka_unit_test(test_q8k_quantizer_paths),
+        cmocka_unit_test(test_q4_k_gfni_variant_is_identical),
         cmocka_unit_test(test_zero_activations_and_weights),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_scratch_alignment),

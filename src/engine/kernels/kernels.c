@@ -52,6 +52,7 @@ void wl__cpu_features_get(struct wl__cpu_features *f)
     f->avx512bw = f->avx512f && ((b7 >> 30) & 1);
     f->avx512vl = f->avx512f && ((b7 >> 31) & 1);
     f->avx512vnni = f->avx512f && ((c7 >> 11) & 1);
+    f->gfni = (c7 >> 8) & 1;
 #endif
 }
 
@@ -118,9 +119,12 @@ int wl_kernels_init(struct wl_kernels *k, enum wl_kpath path)
     case WL_KPATH_AVX2:
         k->ops = &wl__kernel_ops_avx2;
         break;
-    case WL_KPATH_AVX512:
-        k->ops = &wl__kernel_ops_avx512;
+    case WL_KPATH_AVX512: {
+        struct wl__cpu_features f;
+        wl__cpu_features_get(&f);
+        k->ops = f.gfni ? &wl__kernel_ops_avx512_gfni : &wl__kernel_ops_avx512;
         break;
+    }
 #endif
     default:
         k->ops = &wl__kernel_ops_scalar;
@@ -247,7 +251,7 @@ struct matmul_job {
     int64_t n_x;
     float *y;
     bool pf_past_chunk; /* decode: prefetch runs on into the next chunk */
-    int64_t pf_rows; /* prefetch distance in rows */
+    int64_t pf_rows;    /* prefetch distance in rows */
 };
 
 /* One pool job over the rows of up to WL_KERNEL_MAX_MULTI matrices: chunk c

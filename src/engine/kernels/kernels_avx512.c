@@ -16,6 +16,8 @@
 
 #define WL_AVX512                                                                                  \
     __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+#define WL_AVX512_GFNI                                                                             \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c,gfni")))
 #define WL_INLINE static inline __attribute__((always_inline))
 
 #define WL_NX_SWITCH(call)                                                                         \
@@ -389,104 +391,20 @@ WL_INLINE WL_AVX512 void q4_k_head2(const struct wl_block_q4_k *b0, const struct
         _mm256_castsi256_si128(_mm256_permute4x64_epi64(x, _MM_SHUFFLE(3, 1, 2, 0))));
 }
 
-/* The integer part of one super-block for each row: lanes of is[j] sum to
- * sum_k sc[k] * dot(q_k, x_k). Per 64 weights: the 32 bytes broadcast to
- * both halves, low nibbles kept below and high nibbles above (one variable
- * shift, one AND), VPMADDUBSW (nibble x int8 pairs, at most 2*15*127, no
- * saturation), and VPDPWSSD with the two sub-block scales as int16 (bc: the
- * block's scm lane in every 128-bit lane; the scales are picked by VPSHUFB). */
-WL_INLINE WL_AVX512 void q4_k_isum(const struct wl_block_q4_k *blk, __m512i bc,
-                                   const struct wl__krow *xr, int64_t b, __m512i *is, const int nx)
-{
-    const __m512i m4z = _mm512_set1_epi8(0x0f);
-    const __m512i sh04 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
-#pragma GCC unroll 8
-    for (int c = 0; c < 4; c++) {
-        __m512i q2 =
-            _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk->qs + 32 * c)));
-        __m512i wv = _mm512_and_si512(_mm512_srlv_epi16(q2, sh04), m4z);
-        __m512i scv = _mm512_shuffle_epi8(bc, sel_u8_u16(2 * c, 2 * c + 1));
-#pragma GCC unroll 8
-        for (int j = 0; j < nx; j++) {
-            __m512i p = _mm512_maddubs_epi16(wv, _mm512_loadu_si512(xr[j].qs + 256 * b + 64 * c));
-            is[j] = c == 0 ? _mm512_madd_epi16(p, scv) : _mm512_dpwssd_epi32(is[j], p, scv);
-        }
-    }
-}
-
-/* Blocks b and b + 1 (two = true) or block b alone. Per block and row: one
- * int32 -> float conversion and one FMA with d_w * d_x for the scale part;
- * per pair: the mins of both blocks as int16 pairs [m0 m0 m1 m1 ..] against
- * the 32 per-16 activation sums (one VPMADDWD), one conversion and one FMA
- * with dmin_w * d_x. */
-WL_INLINE WL_AVX512 void q4_k_pair(const struct wl_block_q4_k *wb, int64_t b, const bool two,
-                                   const struct wl__krow *xr, __m512 (*acc)[2], const int nx)
-{
-    static const uint16_t msel_tab[32] = {
-        0x8008, 0x8008, 0x8009, 0x8009, 0x800a, 0x800a, 0x800b, 0x800b, 0x800c, 0x800c, 0x800d,
-        0x800d, 0x800e, 0x800e, 0x800f, 0x800f, 0x8008, 0x8008, 0x8009, 0x8009, 0x800a, 0x800a,
-        0x800b, 0x800b, 0x800c, 0x800c, 0x800d, 0x800d, 0x800e, 0x800e, 0x800f, 0x800f};
-    const int64_t b1 = two ? b + 1 : b;
-    __m256i scm;
-    __m256 dd;
-    q4_k_head2(&wb[b], &wb[b1], &scm, &dd);
-    __m512i z = _mm512_castsi256_si512(scm);
-    __m512i is0[WL__KMAX_NX], is1[WL__KMAX_NX];
-    q4_k_isum(&wb[b], _mm512_shuffle_i64x2(z, z, 0x00), xr, b, is0, nx);
-    if (two)
-        q4_k_isum(&wb[b1], _mm512_shuffle_i64x2(z, z, 0x55), xr, b1, is1, nx);
-    /* 128-bit lanes [b, b, b1, b1] -> int16 [m0 m0 .. m3 m3 | m4 m4 .. m7 m7] per block */
-    __m512i mdup = _mm512_shuffle_epi8(_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(1, 1, 0, 0)),
-                                       _mm512_loadu_si512(msel_tab));
-    const __m512i i1 = _mm512_set1_epi32(4), im = idx2(1, 5);
-#pragma GCC unroll 8
-    for (int j = 0; j < nx; j++) {
-        /* f = [d0 dx0, dmin0 dx0, -, -, d1 dx1, dmin1 dx1, -, -] */
-        __m256 dx = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_set1_ps(xr[j].d[b])),
-                                         _mm_set1_ps(xr[j].d[b1]), 1);
-        __m512 f = _mm512_castps256_ps512(_mm256_mul_ps(dd, dx));
-        acc[j][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is0[j]),
-                                    _mm512_broadcastss_ps(_mm512_castps512_ps128(f)), acc[j][0]);
-        if (two)
-            acc[j][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is1[j]), _mm512_permutexvar_ps(i1, f),
-                                        acc[j][1]);
-        const int16_t *bs = xr[j].bsums + 16 * b;
-        __m512i bsv = two ? _mm512_loadu_si512(bs)
-                          : _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)bs));
-        __m512i imin = _mm512_madd_epi16(bsv, mdup);
-        acc[j][1] =
-            _mm512_fnmadd_ps(_mm512_cvtepi32_ps(imin), _mm512_permutexvar_ps(im, f), acc[j][1]);
-    }
-}
-
-WL_INLINE WL_AVX512 void q4_k_nx(int64_t n, const struct wl_block_q4_k *wb, const void *x,
-                                 size_t xs, float *out, const int nx)
-{
-    struct wl__krow xr[WL__KMAX_NX];
-    __m512 acc[WL__KMAX_NX][2];
-#pragma GCC unroll 8
-    for (int j = 0; j < nx; j++) {
-        xr[j] = wl__krow_at(x, xs, j, n);
-        acc[j][0] = _mm512_setzero_ps();
-        acc[j][1] = _mm512_setzero_ps();
-    }
-    int64_t nb = n / WL_QK_K, b = 0;
-    for (; b + 2 <= nb; b += 2)
-        q4_k_pair(wb, b, true, xr, acc, nx);
-    if (b < nb)
-        q4_k_pair(wb, b, false, xr, acc, nx);
-#pragma GCC unroll 8
-    for (int j = 0; j < nx; j++)
-        out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]));
-}
-
-static WL_AVX512 void dot_q4_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
-                               float *out)
-{
-#define CALL(N) q4_k_nx(n, w, x, xs, out, N)
-    WL_NX_SWITCH(CALL);
-#undef CALL
-}
+#define WL_Q4K_ATTR WL_AVX512
+#define WL_Q4K(name) name
+#define WL_Q4K_GFNI 0
+#include "engine/kernels/kernels_avx512_q4k.h"
+#undef WL_Q4K_ATTR
+#undef WL_Q4K
+#undef WL_Q4K_GFNI
+#define WL_Q4K_ATTR WL_AVX512_GFNI
+#define WL_Q4K(name) name##_gfni
+#define WL_Q4K_GFNI 1
+#include "engine/kernels/kernels_avx512_q4k.h"
+#undef WL_Q4K_ATTR
+#undef WL_Q4K
+#undef WL_Q4K_GFNI
 
 /* ---- Q6_K ---------------------------------------------------------------- */
 
@@ -626,6 +544,19 @@ const struct wl__kernel_ops wl__kernel_ops_avx512 = {
     .dot_q8_0 = dot_q8_0,
     .dot_q4_0 = dot_q4_0,
     .dot_q4_k = dot_q4_k,
+    .dot_q6_k = dot_q6_k,
+    .quant_q8a = quant_q8a,
+    .quant_q8k = quant_q8k,
+};
+
+/* the same with the GFNI Q4_K kernel (wl_kernels_init picks it when the CPU has GFNI) */
+const struct wl__kernel_ops wl__kernel_ops_avx512_gfni = {
+    .dot_f32 = dot_f32,
+    .dot_f16 = dot_f16,
+    .dot_bf16 = dot_bf16,
+    .dot_q8_0 = dot_q8_0,
+    .dot_q4_0 = dot_q4_0,
+    .dot_q4_k = dot_q4_k_gfni,
     .dot_q6_k = dot_q6_k,
     .quant_q8a = quant_q8a,
     .quant_q8k = quant_q8k,

@@ -103,12 +103,15 @@ extern const struct wl__kernel_ops wl__kernel_ops_scalar;
 #define WL__HAVE_X86_KERNELS 1
 extern const struct wl__kernel_ops wl__kernel_ops_avx2;
 extern const struct wl__kernel_ops wl__kernel_ops_avx512;
+/* wl__kernel_ops_avx512 with the GFNI Q4_K kernel (bit-identical results) */
+extern const struct wl__kernel_ops wl__kernel_ops_avx512_gfni;
 #endif
 
 /* CPU features relevant to the paths (cpuid + OS register-state support). */
 struct wl__cpu_features {
     bool avx2, fma, f16c;
     bool avx512f, avx512bw, avx512vl, avx512dq, avx512vnni;
+    bool gfni; /* with AVX-512: VGF2P8AFFINEQB on 512-bit registers */
 };
 void wl__cpu_features_get(struct wl__cpu_features *f);
 
