@@ -80,6 +80,31 @@ struct norm_task {
     unsigned stages;
 };
 
+/* Sum of x[i]^2 in double. NORM_ACC independent accumulators (element i goes
+ * to accumulator i % NORM_ACC, combined pairwise at the end) so the loop is
+ * not one chain of dependent adds: a single chain costs an add latency per
+ * element (~1.6 us for 2048 floats), this costs about a quarter of that and
+ * lets the compiler vectorise. The result may differ from a single chain in
+ * the last bits of the double, far below the float the norm returns. */
+enum { NORM_ACC = 8 };
+
+static double sum_sq_f64(const float *x, int32_t n)
+{
+    double acc[NORM_ACC] = {0};
+    int32_t i = 0;
+    for (; i + NORM_ACC <= n; i += NORM_ACC) {
+        for (int k = 0; k < NORM_ACC; k++)
+            acc[k] += (double)x[i + k] * (double)x[i + k];
+    }
+    for (int k = 0; i < n; i++, k++)
+        acc[k] += (double)x[i] * (double)x[i];
+    for (int w = NORM_ACC / 2; w > 0; w /= 2) {
+        for (int k = 0; k < w; k++)
+            acc[k] += acc[k + w];
+    }
+    return acc[0];
+}
+
 static void norm_rows(void *arg, int ith, int nth)
 {
     const struct norm_task *t = arg;
@@ -88,12 +113,8 @@ static void norm_rows(void *arg, int ith, int nth)
     for (int64_t r = r0; r < r1; r++) {
         const float *x = t->in + r * t->dim;
         float *o = t->out + r * t->dim;
-        if (t->stages & NORM_VARIANCE) {
-            double ss = 0.0;
-            for (int32_t i = 0; i < t->dim; i++)
-                ss += (double)x[i] * (double)x[i];
-            t->stat[r] = (float)(1.0 / sqrt(ss / t->dim + (double)t->eps));
-        }
+        if (t->stages & NORM_VARIANCE)
+            t->stat[r] = (float)(1.0 / sqrt(sum_sq_f64(x, t->dim) / t->dim + (double)t->eps));
         if (t->stages & NORM_NORMALISE) {
             const float s = t->stat[r];
             for (int32_t i = 0; i < t->dim; i++)
