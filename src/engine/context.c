@@ -24,7 +24,8 @@ struct wl_context_params wl_context_default_params(void)
 
 /* Buffer plan: sizes in floats, laid out in one block, each 64-byte aligned. */
 struct plan {
-    size_t x, xb, xb2, q, k, v, att, scores, hb, hb2, logits, rope, norm, fused, work_bytes;
+    size_t x, xb, xb2, q, k, v, att, scores, hb, hb2, logits, rope, norm, fused, att_scratch,
+        work_bytes;
 };
 
 static size_t align64(size_t n)
@@ -58,7 +59,7 @@ static int plan_sizes(const wl_model *m, int32_t B, int32_t T, int32_t n_seq, in
     }
     p->rope = (size_t)B * (size_t)(c->rope_dim / 2);
     p->norm = (size_t)B;
-    (void)n_threads;
+    p->att_scratch = (size_t)n_threads * wl_kv_cache_group_scratch_floats(c->head_dim);
     (void)max_in;
     p->work_bytes = wl__matmul_work_bytes(m, B);
     return 0;
@@ -121,11 +122,12 @@ int wl_context_create(const wl_model *m, const struct wl_context_params *params,
     struct plan pl;
     plan_sizes(m, p.n_ubatch, p.n_ctx, p.n_seq, p.n_threads, &pl);
     const size_t floats[] = {pl.x, pl.xb, pl.xb2, pl.q, pl.k, pl.v, pl.att, pl.scores,
-                             pl.hb, pl.hb2, pl.logits, pl.rope, pl.rope, pl.norm, pl.fused};
+                             pl.hb, pl.hb2, pl.logits, pl.rope, pl.rope, pl.norm, pl.fused,
+                             pl.att_scratch};
     float **slots[] = {&ctx->rs.x, &ctx->rs.xb, &ctx->rs.xb2, &ctx->rs.q, &ctx->rs.k,
                        &ctx->rs.v, &ctx->rs.att, &ctx->rs.scores, &ctx->rs.hb, &ctx->rs.hb2,
                        &ctx->rs.logits, &ctx->rs.rope_cos, &ctx->rs.rope_sin, &ctx->rs.norm_tmp,
-                       &ctx->rs.fused};
+                       &ctx->rs.fused, &ctx->rs.att_scratch};
     size_t total = 0;
     for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++)
         total += align64(floats[i] * sizeof(float));
@@ -155,6 +157,7 @@ int wl_context_create(const wl_model *m, const struct wl_context_params *params,
     cur += align64((size_t)p.n_seq * sizeof(int32_t));
     if (pl.fused == 0)
         ctx->rs.fused = NULL;
+    ctx->rs.att_scratch_floats = wl_kv_cache_group_scratch_floats(c->head_dim);
     ctx->rs.work = cur;
     ctx->rs.work_bytes = pl.work_bytes;
     ctx->state_bytes = total;

@@ -157,6 +157,16 @@ static void accum_f16_scalar(const uint16_t *V, int32_t n_pos, int32_t hd, const
 
 /* ---- F16, AVX2 + F16C + FMA ------------------------------------------------ */
 #ifdef WL_KV_X86
+/* Sum of the 8 lanes in a fixed order (the grouped loops below use the same
+ * order, which keeps them bit-identical to these per-head ones). */
+__attribute__((target("avx2,f16c,fma"))) static inline float hsum_avx(__m256 acc)
+{
+    __m128 lo = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+
 __attribute__((target("avx2,f16c,fma"))) static void
 dot_f16_avx2(const uint16_t *K, int32_t n_pos, int32_t hd, const float *q, float *scores)
 {
@@ -168,10 +178,7 @@ dot_f16_avx2(const uint16_t *K, int32_t n_pos, int32_t hd, const float *q, float
             __m256 kf = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(kr + d)));
             acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), kf, acc);
         }
-        __m128 lo = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-        lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-        lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-        float s = _mm_cvtss_f32(lo);
+        float s = hsum_avx(acc);
         for (; d < hd; d++)
             s += q[d] * wl_fp16_to_fp32(kr[d]);
         scores[j] = s;
@@ -193,6 +200,90 @@ accum_f16_avx2(const uint16_t *V, int32_t n_pos, int32_t hd, const float *p, flo
         for (; d < hd; d++)
             out[d] += p[j] * wl_fp16_to_fp32(vr[d]);
     }
+}
+
+/* Float rows (a block converted from F16) with the arithmetic of
+ * dot_f16_avx2 per row: four rows at a time only so their FMA chains
+ * overlap; each row's chain and lane sum are unchanged. */
+__attribute__((target("avx2,f16c,fma"))) static void
+dot_rows_avx2(const float *K, int32_t n_pos, int32_t hd, const float *q, float *scores)
+{
+    const int32_t hd8 = hd & ~7;
+    int32_t j = 0;
+    for (; j + 4 <= n_pos; j += 4) {
+        const float *kr[4];
+        for (int r = 0; r < 4; r++)
+            kr[r] = K + (size_t)(j + r) * (size_t)hd;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int32_t d = 0; d < hd8; d += 8) {
+            const __m256 qv = _mm256_loadu_ps(q + d);
+            a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[0] + d), a0);
+            a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[1] + d), a1);
+            a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[2] + d), a2);
+            a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[3] + d), a3);
+        }
+        float s[4] = {hsum_avx(a0), hsum_avx(a1), hsum_avx(a2), hsum_avx(a3)};
+        for (int r = 0; r < 4; r++) {
+            for (int32_t d = hd8; d < hd; d++)
+                s[r] += q[d] * kr[r][d];
+            scores[j + r] = s[r];
+        }
+    }
+    for (; j < n_pos; j++) {
+        const float *kr = K + (size_t)j * (size_t)hd;
+        __m256 acc = _mm256_setzero_ps();
+        for (int32_t d = 0; d < hd8; d += 8)
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr + d), acc);
+        float s = hsum_avx(acc);
+        for (int32_t d = hd8; d < hd; d++)
+            s += q[d] * kr[d];
+        scores[j] = s;
+    }
+}
+
+/* out[d] += sum_j p[j] * V[j][d] with the arithmetic of accum_f16_avx2 per
+ * element (one FMA per row, rows in order), but each output lane stays in a
+ * register across the rows instead of a load and store per row. */
+__attribute__((target("avx2,f16c,fma"))) static void
+accum_rows_avx2(const float *V, int32_t n_pos, int32_t hd, const float *p, float *out)
+{
+    int32_t d = 0;
+    for (; d + 32 <= hd; d += 32) {
+        __m256 o0 = _mm256_loadu_ps(out + d), o1 = _mm256_loadu_ps(out + d + 8);
+        __m256 o2 = _mm256_loadu_ps(out + d + 16), o3 = _mm256_loadu_ps(out + d + 24);
+        for (int32_t j = 0; j < n_pos; j++) {
+            const float *vr = V + (size_t)j * (size_t)hd + d;
+            const __m256 a = _mm256_set1_ps(p[j]);
+            o0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(vr), o0);
+            o1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(vr + 8), o1);
+            o2 = _mm256_fmadd_ps(a, _mm256_loadu_ps(vr + 16), o2);
+            o3 = _mm256_fmadd_ps(a, _mm256_loadu_ps(vr + 24), o3);
+        }
+        _mm256_storeu_ps(out + d, o0);
+        _mm256_storeu_ps(out + d + 8, o1);
+        _mm256_storeu_ps(out + d + 16, o2);
+        _mm256_storeu_ps(out + d + 24, o3);
+    }
+    for (; d + 8 <= hd; d += 8) {
+        __m256 o = _mm256_loadu_ps(out + d);
+        for (int32_t j = 0; j < n_pos; j++)
+            o = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(V + (size_t)j * (size_t)hd + d), o);
+        _mm256_storeu_ps(out + d, o);
+    }
+    for (; d < hd; d++) {
+        for (int32_t j = 0; j < n_pos; j++)
+            out[d] += p[j] * V[(size_t)j * (size_t)hd + d];
+    }
+}
+
+__attribute__((target("avx2,f16c,fma"))) static void cvt_f16_avx2(const uint16_t *src, float *dst,
+                                                                  size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    for (; i < n; i++)
+        dst[i] = wl_fp16_to_fp32(src[i]);
 }
 
 #endif
@@ -229,4 +320,106 @@ void wl_kv_cache_accum(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, in
     }
 #endif
     accum_f16_scalar(V, n_pos, kv->head_dim, p, out);
+}
+
+/* ---- grouped (GQA): each K/V row read once for the heads of its group ------- */
+
+size_t wl_kv_cache_group_scratch_floats(int32_t head_dim)
+{
+    return head_dim > 0 ? (size_t)WL_KV_GROUP_ROWS * (size_t)head_dim : 0;
+}
+
+/* Rows [j0, j0 + nb) of the (n_pos, head_dim) matrix at base as floats: the
+ * cache itself for F32, else converted into scratch (exact: every F16 value
+ * is a float, so the loops that follow see the values the per-head ones do). */
+static const float *rows_f32(const struct wl_kv_cache *kv, const void *base, int32_t j0,
+                             int32_t nb, float *scratch)
+{
+    const size_t off = (size_t)j0 * (size_t)kv->head_dim, n = (size_t)nb * (size_t)kv->head_dim;
+    if (kv->type == WL_TTYPE_F32)
+        return (const float *)base + off;
+    const uint16_t *src = (const uint16_t *)base + off;
+#ifdef WL_KV_X86
+    if (kv->simd_f16) {
+        cvt_f16_avx2(src, scratch, n);
+        return scratch;
+    }
+#endif
+    for (size_t i = 0; i < n; i++)
+        scratch[i] = wl_fp16_to_fp32(src[i]);
+    return scratch;
+}
+
+/* The per-head path used the SIMD loops (F16 with AVX2), so the grouped one must too. */
+static bool group_simd(const struct wl_kv_cache *kv)
+{
+#ifdef WL_KV_X86
+    return kv->type == WL_TTYPE_F16 && kv->simd_f16;
+#else
+    (void)kv;
+    return false;
+#endif
+}
+
+void wl_kv_cache_dot_group(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t cell0,
+                           int32_t n_pos, const float *q, size_t q_stride, int32_t n_q,
+                           float *scores, size_t s_stride, float *scratch)
+{
+    const void *K = (const char *)kv->k + kv_offset(kv, il, kvh, cell0);
+    const int32_t hd = kv->head_dim;
+    const bool simd = group_simd(kv);
+    for (int32_t j0 = 0; j0 < n_pos; j0 += WL_KV_GROUP_ROWS) {
+        const int32_t nb = n_pos - j0 < WL_KV_GROUP_ROWS ? n_pos - j0 : WL_KV_GROUP_ROWS;
+        const float *rows = rows_f32(kv, K, j0, nb, scratch);
+        for (int32_t g = 0; g < n_q; g++) {
+            const float *qg = q + (size_t)g * q_stride;
+            float *sg = scores + (size_t)g * s_stride + j0;
+#ifdef WL_KV_X86
+            if (simd) {
+                dot_rows_avx2(rows, nb, hd, qg, sg);
+                continue;
+            }
+#endif
+            (void)simd;
+            dot_f32(rows, nb, hd, qg, sg);
+        }
+    }
+}
+
+/* accum_f32 without its zeroing: out accumulates over successive blocks. */
+static void accum_rows(const float *V, int32_t n_pos, int32_t hd, const float *p, float *out)
+{
+    for (int32_t j = 0; j < n_pos; j++) {
+        const float *vr = V + (size_t)j * (size_t)hd;
+        const float a = p[j];
+        for (int32_t d = 0; d < hd; d++)
+            out[d] += a * vr[d];
+    }
+}
+
+void wl_kv_cache_accum_group(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t cell0,
+                             int32_t n_pos, const float *p, size_t p_stride, int32_t n_q,
+                             float *out, size_t out_stride, float *scratch)
+{
+    const void *V = (const char *)kv->v + kv_offset(kv, il, kvh, cell0);
+    const int32_t hd = kv->head_dim;
+    const bool simd = group_simd(kv);
+    for (int32_t g = 0; g < n_q; g++)
+        memset(out + (size_t)g * out_stride, 0, (size_t)hd * sizeof(float));
+    for (int32_t j0 = 0; j0 < n_pos; j0 += WL_KV_GROUP_ROWS) {
+        const int32_t nb = n_pos - j0 < WL_KV_GROUP_ROWS ? n_pos - j0 : WL_KV_GROUP_ROWS;
+        const float *rows = rows_f32(kv, V, j0, nb, scratch);
+        for (int32_t g = 0; g < n_q; g++) {
+            const float *pg = p + (size_t)g * p_stride + j0;
+            float *og = out + (size_t)g * out_stride;
+#ifdef WL_KV_X86
+            if (simd) {
+                accum_rows_avx2(rows, nb, hd, pg, og);
+                continue;
+            }
+#endif
+            (void)simd;
+            accum_rows(rows, nb, hd, pg, og);
+        }
+    }
 }

@@ -59,4 +59,21 @@ void wl_kv_cache_dot(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int3
 void wl_kv_cache_accum(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t cell0,
                        int32_t n_pos, const float *p, float *out);
 
+/* Grouped forms for GQA: the n_q query heads that share KV head kvh, each
+ * K/V row read (and converted from F16) once for all of them, in blocks of
+ * WL_KV_GROUP_ROWS rows. q is n_q rows of head_dim floats q_stride floats
+ * apart; scores / p are n_q rows s_stride / p_stride floats apart (element j
+ * of row g is position cell0 + j); out is n_q rows out_stride apart.
+ * Bit-identical to n_q calls of wl_kv_cache_dot / wl_kv_cache_accum (same
+ * per-head order of every sum). scratch: wl_kv_cache_group_scratch_floats()
+ * floats owned by the calling thread. */
+#define WL_KV_GROUP_ROWS 32
+size_t wl_kv_cache_group_scratch_floats(int32_t head_dim);
+void wl_kv_cache_dot_group(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t cell0,
+                           int32_t n_pos, const float *q, size_t q_stride, int32_t n_q,
+                           float *scores, size_t s_stride, float *scratch);
+void wl_kv_cache_accum_group(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t cell0,
+                             int32_t n_pos, const float *p, size_t p_stride, int32_t n_q,
+                             float *out, size_t out_stride, float *scratch);
+
 #endif
