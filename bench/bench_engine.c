@@ -245,15 +245,15 @@ int main(void)
             continue;
         }
         const struct wl_model_config *c = &m->config;
-        const uint64_t weight_bytes = m->decode_bytes;
-        const uint64_t all_weight_bytes = m->weight_bytes;
+        const uint64_t read_bytes = m->decode_bytes; /* weights one decode token reads */
+        const uint64_t all_bytes = m->weight_bytes;
         const uint64_t kv_bytes = wl_kv_cache_bytes_for(WL_TTYPE_F16, c->n_layer, n_prompt > n_gen ? n_prompt : n_gen,
                                                         c->n_head_kv, c->head_dim);
         /* tg runs from an empty context: on average (n_gen + 1) / 2 positions
          * of K and V are read per token, per layer */
         const double kv_read_per_tok = (double)(n_gen + 1) / 2.0 * 2.0 * c->n_layer * c->n_head_kv *
                                        c->head_dim * 2.0;
-        const double bytes_per_tok = (double)weight_bytes + kv_read_per_tok;
+        const double bytes_per_tok = (double)read_bytes + kv_read_per_tok;
         char desc[96];
         wl_model_describe(m, desc, sizeof desc);
         wl_model_free(m);
@@ -274,8 +274,8 @@ int main(void)
                br.tg_best);
         printf("  bytes read per decode token: %.1f MiB (weights %.1f MiB, i.e. all %.1f MiB but the\n"
                "    embedding table, of which one row; + mean KV %.2f MiB)\n",
-               bytes_per_tok / 1048576.0, (double)weight_bytes / 1048576.0,
-               (double)all_weight_bytes / 1048576.0, kv_read_per_tok / 1048576.0);
+               bytes_per_tok / 1048576.0, (double)read_bytes / 1048576.0,
+               (double)all_bytes / 1048576.0, kv_read_per_tok / 1048576.0);
         printf("  peak RSS %.1f MiB  vs  file %.1f MiB + KV cache %.1f MiB = %.1f MiB\n",
                (double)br.rss_kib / 1024.0, (double)file_size / 1048576.0,
                (double)kv_bytes / 1048576.0, (double)(file_size + kv_bytes) / 1048576.0);

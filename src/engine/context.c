@@ -157,7 +157,6 @@ int wl_context_create(const wl_model *m, const struct wl_context_params *params,
     cur += align64((size_t)p.n_seq * sizeof(int32_t));
     if (pl.fused == 0)
         ctx->rs.fused = NULL;
-    ctx->rs.att_scratch_floats = wl_kv_cache_group_scratch_floats(c->head_dim);
     ctx->rs.work = cur;
     ctx->rs.work_bytes = pl.work_bytes;
     ctx->state_bytes = total;

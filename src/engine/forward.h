@@ -64,9 +64,9 @@ struct wl_run_state {
     float *rope_cos; /* (B, rope_dim / 2) for the batch's positions */
     float *rope_sin; /* (B, rope_dim / 2) */
     float *norm_tmp; /* (B) per-row statistics for split norm ops */
-    float *att_scratch; /* (n_threads, att_scratch_floats) K/V rows converted once per
-                         * GQA group (share ith of a pool job owns row ith) */
-    size_t att_scratch_floats;
+    float *att_scratch; /* (n_threads, wl_kv_cache_group_scratch_floats(head_dim)) K/V
+                         * rows converted once per GQA group (share ith of a pool
+                         * job owns row ith) */
     int32_t *tok_pos; /* (B) position of each batch token in its sequence */
     int32_t *tok_seq; /* (B) sequence of each batch token (0 while one sequence) */
     void *work;     /* kernel scratch (quantized activations) */

@@ -344,7 +344,7 @@ static void att_rows(void *arg, int ith, int nth)
     const float scale = c->attn_scale > 0.0f ? c->attn_scale : 1.0f / sqrtf((float)hd);
     const float cap = c->attn_softcap;
     const size_t T = (size_t)ctx->n_ctx;
-    float *scratch = ctx->rs.att_scratch + (size_t)ith * ctx->rs.att_scratch_floats;
+    float *scratch = ctx->rs.att_scratch + (size_t)ith * wl_kv_cache_group_scratch_floats(hd);
     const int64_t per_tok = (int64_t)nkv * a->parts;
     int64_t r0, r1;
     split_range((int64_t)ctx->batch.n_tok * per_tok, ith, nth, &r0, &r1);

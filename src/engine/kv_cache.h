@@ -51,7 +51,9 @@ uint64_t wl_kv_cache_bytes_for(enum wl_ttype type, int32_t n_layer, int32_t n_ct
 void wl_kv_cache_store(struct wl_kv_cache *kv, int32_t il, int32_t cell, int32_t n, const float *k,
                        const float *v);
 
-/* scores[j] = dot(q, K[il][kvh][cell0 + j]) for j in [0, n_pos). q has head_dim floats. */
+/* One head at a time. The forward pass uses the grouped forms below; these
+ * are their reference (test_attention, bench_attention).
+ * scores[j] = dot(q, K[il][kvh][cell0 + j]) for j in [0, n_pos). q has head_dim floats. */
 void wl_kv_cache_dot(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t cell0,
                      int32_t n_pos, const float *q, float *scores);
 
