@@ -4,7 +4,8 @@
  * data: F16 (SIMD and scalar loops) and F32 caches, group sizes 1, 2 and 8,
  * head sizes with and without a SIMD tail, row counts around the block size,
  * decode and prefill batches at several positions, sliding windows,
- * soft-capping, fused and per-op (depth OP) stages, 1 and 3 threads.
+ * soft-capping, fused and per-op (depth OP) stages, 1 and 3 threads. And
+ * the F16 store: the SIMD conversion equals wl_fp32_to_fp16 bit for bit.
  */
 #include "test_support.h"
 
@@ -12,6 +13,7 @@
 #include "engine/forward.h"
 #include "engine/kv_cache.h"
 #include "engine/model.h"
+#include "engine/quant.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -275,11 +277,73 @@ static void test_grouped_attention_equals_per_head(void **state)
     }
 }
 
+/* ---- the F16 store ------------------------------------------------------------- */
+
+static uint32_t u32_rand(void)
+{
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(rng_state >> 32);
+}
+
+/* A row of bit patterns of every class: zeros, subnormals, values around
+ * the fp16 subnormal and overflow thresholds and their rounding ties,
+ * infinities, quiet and signalling NaNs, and random bits. */
+static void special_row(uint32_t *b, int32_t n, int32_t round)
+{
+    static const uint32_t fixed[] = {
+        0x00000000u, 0x80000000u, 0x00000001u, 0x807fffffu, 0x33000000u, 0x33000001u,
+        0x337fffffu, 0x33800000u, 0x38800000u, 0x387fe000u, 0x387ff000u, 0x38801000u,
+        0x3f800000u, 0x3f801000u, 0x3f803000u, 0x477fe000u, 0x477fefffu, 0x477ff000u,
+        0x47800000u, 0xc77ff000u, 0x7f800000u, 0xff800000u, 0x7fc00000u, 0xffc12345u,
+        0x7f800001u, 0x7fa00000u, 0xff812345u, 0x7fffffffu,
+    };
+    const int32_t nf = (int32_t)(sizeof fixed / sizeof fixed[0]);
+    for (int32_t i = 0; i < n; i++) {
+        const int32_t k = round * n + i;
+        b[i] = k < nf ? fixed[k] : u32_rand();
+        if (k >= nf && (k & 3) == 0) /* keep many in and near the fp16 range */
+            b[i] = (b[i] & 0x80ffffffu) | ((0x30u + (b[i] >> 24) % 0x18u) << 24);
+    }
+}
+
+static void test_f16_store_equals_scalar(void **state)
+{
+    (void)state;
+    enum { HD = 72, ROUNDS = 400 }; /* 72: 9 blocks of 8, no tail; 68 below has one */
+    static const int32_t hds[] = {HD, 68};
+    rng_state = 99;
+    for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++) {
+        const int32_t hd = hds[hi];
+        struct wl_kv_cache kv;
+        assert_int_equal(wl_kv_cache_init(&kv, WL_TTYPE_F16, 1, ROUNDS, 1, hd, NULL), 0);
+        uint32_t kb[HD], vb[HD];
+        float k[HD], v[HD];
+        for (int32_t r = 0; r < ROUNDS; r++) {
+            special_row(kb, hd, 2 * r);
+            special_row(vb, hd, 2 * r + 1);
+            memcpy(k, kb, sizeof k);
+            memcpy(v, vb, sizeof v);
+            wl_kv_cache_store(&kv, 0, r, 1, k, v);
+            const uint16_t *ks = (const uint16_t *)kv.k + (size_t)r * hd;
+            const uint16_t *vs = (const uint16_t *)kv.v + (size_t)r * hd;
+            for (int32_t i = 0; i < hd; i++) {
+                if (ks[i] != wl_fp32_to_fp16(k[i]) || vs[i] != wl_fp32_to_fp16(v[i]))
+                    fail_msg("hd %d row %d elem %d: bits %08x/%08x stored %04x/%04x, scalar "
+                             "%04x/%04x (simd path %d)",
+                             hd, r, i, kb[i], vb[i], ks[i], vs[i], wl_fp32_to_fp16(k[i]),
+                             wl_fp32_to_fp16(v[i]), (int)kv.simd_f16);
+            }
+        }
+        wl_kv_cache_free(&kv);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_group_loops_equal_per_head),
         cmocka_unit_test(test_grouped_attention_equals_per_head),
+        cmocka_unit_test(test_f16_store_equals_scalar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -376,14 +376,18 @@ int wl_kernel_matmul_multi(const struct wl_kernels *k, const struct wl_kernel_we
             matmul_rows(&mj.m[i], 0, mj.m[i].rows);
         return 0;
     }
-    /* decode (one activation row): ~16 chunks per thread run as contiguous
+    /* decode (one activation row): ~64 chunks per thread run as contiguous
      * ranges (wl_threadpool_run_ranges): each thread streams its own range
      * front to back with the prefetch running on into its next chunk, and
      * steals from the back of the other's range when done, which absorbs a
-     * thread that starts late or runs slower. Prefill: ~WL_CHUNKS_PER_THREAD
+     * thread that starts late or runs slower. The last chunk bounds how long
+     * the caller waits for the other thread: with 16 chunks per thread the
+     * 1.1B shape's decode waited ~2.5-3 us per product (89 per token), with
+     * 64 ~1-1.9 us, and claiming the extra chunks did not lengthen the
+     * caller's own share (docs/internals/kernels.md, session 4). Prefill: ~WL_CHUNKS_PER_THREAD
      * chunks per thread, claimed in order, whole tiles. Several matrices
      * share the chunk size; a chunk never spans two matrices. */
-    const int64_t per_thread = n_x == 1 ? 16 : WL_CHUNKS_PER_THREAD;
+    const int64_t per_thread = n_x == 1 ? 64 : WL_CHUNKS_PER_THREAD;
     int64_t cr = (total_rows + (int64_t)nth * per_thread - 1) / ((int64_t)nth * per_thread);
     cr = (cr + WL_CHUNK_ALIGN - 1) / WL_CHUNK_ALIGN * WL_CHUNK_ALIGN;
     if (cr > WL_TILE_ROWS && n_x > 1) /* prefill: whole tiles */
