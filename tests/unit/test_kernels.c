@@ -555,6 +555,77 @@ static void test_q4_k_gfni_variant_is_identical(void **state)
 #endif
 }
 
+/* wl_kernel_silu_mul on every path against silu(x) * u in double: within
+ * 4 ulp of the exact value (relative 4 * 2^-24 of it, plus |g u| 1e-38
+ * for x < -87, where the SIMD paths divide by e^88 instead of e^-x), over
+ * x in [-100, 100] (dense around 0) with u = 1 and random u; NaN stays NaN,
+ * +inf stays +inf; and a tail (n % 8 != 0) gives the same bits as the same
+ * elements inside a longer row. */
+static void test_silu_mul_paths(void **state)
+{
+    (void)state;
+    enum { N = 200001 };
+    float *g = malloc(N * sizeof(float)), *u = malloc(N * sizeof(float));
+    float *x = malloc(N * sizeof(float)), *us = malloc(N * sizeof(float));
+    assert_non_null(g);
+    assert_non_null(u);
+    assert_non_null(x);
+    assert_non_null(us);
+    uint32_t seed = 7;
+    for (int i = 0; i < N; i++) {
+        const double t = -1.0 + 2.0 * i / (N - 1); /* cubic: dense near 0 */
+        x[i] = (float)(100.0 * t * t * t);
+        seed = seed * 1664525u + 1013904223u;
+        us[i] = (float)((seed >> 8) * (1.0 / 16777216.0) * 4.0 - 2.0);
+    }
+    for (int path = WL_KPATH_SCALAR; path <= WL_KPATH_AVX512; path++) {
+        struct wl_kernels k;
+        if (wl_kernels_init(&k, (enum wl_kpath)path) != 0)
+            continue;
+        for (int with_u = 0; with_u < 2; with_u++) {
+            memcpy(g, x, N * sizeof(float));
+            for (int i = 0; i < N; i++)
+                u[i] = with_u ? us[i] : 1.0f;
+            wl_kernel_silu_mul(&k, g, u, N);
+            double worst = 0.0;
+            int worst_i = 0;
+            for (int i = 0; i < N; i++) {
+                const double xd = x[i], ref = xd / (1.0 + exp(-xd)) * u[i];
+                const double err = fabs(g[i] - ref);
+                const double bound = 4.0 * fabs(ref) * 0x1p-24 + fabs(xd * u[i]) * 1e-38;
+                if (err / bound > worst) {
+                    worst = err / bound;
+                    worst_i = i;
+                }
+            }
+            if (worst > 1.0)
+                fail_msg("path %s, u %s: x = %.9g gives %.9g, exact %.9g (error %.2f x the bound)",
+                         wl_kpath_name((enum wl_kpath)path), with_u ? "random" : "1",
+                         (double)x[worst_i], (double)g[worst_i],
+                         (double)x[worst_i] / (1.0 + exp(-(double)x[worst_i])) * u[worst_i], worst);
+        }
+        float sp[4] = {NAN, INFINITY, 0.0f, -0.0f}, one[4] = {1.0f, 1.0f, 1.0f, 1.0f};
+        wl_kernel_silu_mul(&k, sp, one, 4);
+        assert_true(isnan(sp[0]));
+        assert_true(isinf(sp[1]) && sp[1] > 0);
+        assert_true(sp[2] == 0.0f && sp[3] == 0.0f);
+        /* tails: n = 1..15 equal the same elements of a 16-element row */
+        float full[16], part[16];
+        memcpy(full, x + 100000 - 8, sizeof full);
+        wl_kernel_silu_mul(&k, full, us, 16);
+        for (int n = 1; n < 16; n++) {
+            memcpy(part, x + 100000 - 8, sizeof part);
+            wl_kernel_silu_mul(&k, part, us, n);
+            assert_memory_equal(part, full, (size_t)n * sizeof(float));
+            assert_memory_equal(part + n, x + 100000 - 8 + n, (size_t)(16 - n) * sizeof(float));
+        }
+    }
+    free(g);
+    free(u);
+    free(x);
+    free(us);
+}
+
 static void test_zero_activations_and_weights(void **state)
 {
     (void)state;
@@ -694,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_kquant_q8k_edges),
         cmocka_unit_test(test_q8k_quantizer_paths),
         cmocka_unit_test(test_q4_k_gfni_variant_is_identical),
+        cmocka_unit_test(test_silu_mul_paths),
         cmocka_unit_test(test_zero_activations_and_weights),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_scratch_alignment),

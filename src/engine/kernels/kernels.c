@@ -411,6 +411,11 @@ int wl_kernel_matmul(const struct wl_kernels *k, const struct wl_kernel_weight *
     return wl_kernel_matmul_multi(k, w, 1, x, n_x, &y, scratch, scratch_bytes, flags, pool);
 }
 
+void wl_kernel_silu_mul(const struct wl_kernels *k, float *g, const float *u, int64_t n)
+{
+    k->ops->silu_mul(g, u, n);
+}
+
 int wl_kernel_matvec(const struct wl_kernels *k, const struct wl_kernel_weight *w, const float *x,
                      float *y, void *scratch, size_t scratch_bytes, struct wl_threadpool *pool)
 {

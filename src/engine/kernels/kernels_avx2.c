@@ -550,6 +550,54 @@ static WL_AVX2 void quant_q8k(const float *x, void *row, int64_t n)
     }
 }
 
+/* ---- SiLU gate ---------------------------------------------------------------- */
+
+/* e^x for 8 lanes: x = n ln2 + r with n = round(x / ln2) and |r| <= ln2/2
+ * (ln2 split in two so that n ln2 is exact to ~2^-40), e^r by its Taylor
+ * series to degree 7 (truncation < 6e-9 relative, under 0.05 ulp), times
+ * 2^n built in the exponent field. Inputs are clamped to [-87, 88] so that
+ * 2^n stays a normal float: e^x for x < -87 returns e^-87 (~1.6e-38, an
+ * absolute error below 2e-38), for x > 88 returns e^88. NaN lanes give
+ * e^-87; callers keep NaN by multiplying by x. About 1-2 ulp elsewhere. */
+WL_AVX2 static inline __m256 exp_avx2(__m256 x)
+{
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i bias = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    const __m256i e = _mm256_slli_epi32(bias, 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+WL_AVX2 void wl__silu_mul_avx2(float *g, const float *u, int64_t n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)),
+                                              _mm256_loadu_ps(u + i)));
+    }
+    if (i < n) { /* tail through the same lanes: results do not depend on n % 8 */
+        float xb[8] = {0}, ub[8] = {0};
+        memcpy(xb, g + i, (size_t)(n - i) * sizeof(float));
+        memcpy(ub, u + i, (size_t)(n - i) * sizeof(float));
+        wl__silu_mul_avx2(xb, ub, 8);
+        memcpy(g + i, xb, (size_t)(n - i) * sizeof(float));
+    }
+}
+
 const struct wl__kernel_ops wl__kernel_ops_avx2 = {
     .dot_f32 = dot_f32,
     .dot_f16 = dot_f16,
@@ -560,6 +608,7 @@ const struct wl__kernel_ops wl__kernel_ops_avx2 = {
     .dot_q6_k = dot_q6_k,
     .quant_q8a = quant_q8a,
     .quant_q8k = quant_q8k,
+    .silu_mul = wl__silu_mul_avx2,
 };
 
 #endif

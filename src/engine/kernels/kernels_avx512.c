@@ -547,6 +547,7 @@ const struct wl__kernel_ops wl__kernel_ops_avx512 = {
     .dot_q6_k = dot_q6_k,
     .quant_q8a = quant_q8a,
     .quant_q8k = quant_q8k,
+    .silu_mul = wl__silu_mul_avx2,
 };
 
 /* the same with the GFNI Q4_K kernel (wl_kernels_init picks it when the CPU has GFNI) */
@@ -560,6 +561,7 @@ const struct wl__kernel_ops wl__kernel_ops_avx512_gfni = {
     .dot_q6_k = dot_q6_k,
     .quant_q8a = quant_q8a,
     .quant_q8k = quant_q8k,
+    .silu_mul = wl__silu_mul_avx2,
 };
 
 #endif

@@ -89,11 +89,16 @@ static inline struct wl__krow wl__krow_at(const void *x, size_t xs, int j, int64
  * half to even). n is a multiple of 32 (Q8A) or 256 (Q8K). */
 typedef void (*wl__quant_row_fn)(const float *x, void *row, int64_t n);
 
+/* g[i] = silu(g[i]) * u[i] = g[i] / (1 + e^-g[i]) * u[i], i < n; see
+ * wl_kernel_silu_mul for the accuracy of each path. */
+typedef void (*wl__silu_mul_fn)(float *g, const float *u, int64_t n);
+
 struct wl__kernel_ops {
     wl__dot_fn dot_f32, dot_f16, dot_bf16;
     wl__dot_fn dot_q8_0, dot_q4_0; /* activations: Q8A rows */
     wl__dot_fn dot_q4_k, dot_q6_k; /* activations: Q8K rows */
     wl__quant_row_fn quant_q8a, quant_q8k;
+    wl__silu_mul_fn silu_mul;
 };
 
 extern const struct wl__kernel_ops wl__kernel_ops_scalar;
@@ -105,6 +110,9 @@ extern const struct wl__kernel_ops wl__kernel_ops_avx2;
 extern const struct wl__kernel_ops wl__kernel_ops_avx512;
 /* wl__kernel_ops_avx512 with the GFNI Q4_K kernel (bit-identical results) */
 extern const struct wl__kernel_ops wl__kernel_ops_avx512_gfni;
+/* the AVX2+FMA SiLU-gate loop, shared by the AVX2 and AVX-512 tables (8
+ * lanes already make it a small fraction of the matrix products around it) */
+void wl__silu_mul_avx2(float *g, const float *u, int64_t n);
 #endif
 
 /* CPU features relevant to the paths (cpuid + OS register-state support). */

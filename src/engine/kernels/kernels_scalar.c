@@ -7,6 +7,8 @@
  */
 #include "engine/kernels/kernels_impl.h"
 
+#include <math.h>
+
 #include <string.h>
 
 enum { LANES = 8, CHUNK = 256 };
@@ -199,6 +201,14 @@ static void quant_q8k(const float *x, void *row, int64_t n)
     }
 }
 
+static void silu_mul(float *g, const float *u, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const float x = g[i];
+        g[i] = x / (1.0f + expf(-x)) * u[i];
+    }
+}
+
 const struct wl__kernel_ops wl__kernel_ops_scalar = {
     .dot_f32 = dot_f32,
     .dot_f16 = dot_f16,
@@ -209,4 +219,5 @@ const struct wl__kernel_ops wl__kernel_ops_scalar = {
     .dot_q6_k = dot_q6_k,
     .quant_q8a = quant_q8a,
     .quant_q8k = quant_q8k,
+    .silu_mul = silu_mul,
 };
