@@ -318,12 +318,7 @@ static void att_row_post(const struct att_task *a, float scale, float cap, float
         float mx = s[0];
         for (int32_t j = 1; j < n_kv; j++)
             mx = s[j] > mx ? s[j] : mx;
-        float sum = 0.0f;
-        for (int32_t j = 0; j < n_kv; j++) {
-            s[j] = expf(s[j] - mx);
-            sum += s[j];
-        }
-        const float inv = 1.0f / sum;
+        const float inv = 1.0f / wl_kernel_exp_sum(&a->ctx->kern, s, n_kv, mx);
         for (int32_t j = 0; j < n_kv; j++)
             s[j] *= inv;
         for (int32_t j = 0; j < j0; j++)

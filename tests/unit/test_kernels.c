@@ -626,6 +626,44 @@ static void test_silu_mul_paths(void **state)
     free(us);
 }
 
+/* wl_kernel_exp_sum on every path: each e^(s - mx) within 4 ulp of exact
+ * (plus 2e-38 absolute below e^-87) and the sum within 4 ulp per element,
+ * for row lengths 1..40 (SIMD tails) and 1000, arguments in [-100, 0]. */
+static void test_exp_sum_paths(void **state)
+{
+    (void)state;
+    enum { NMAX = 1000 };
+    float s[NMAX], src[NMAX];
+    uint32_t seed = 11;
+    for (int path = WL_KPATH_SCALAR; path <= WL_KPATH_AVX512; path++) {
+        struct wl_kernels k;
+        if (wl_kernels_init(&k, (enum wl_kpath)path) != 0)
+            continue;
+        for (int n = 1; n <= NMAX; n = n < 40 ? n + 1 : n == 40 ? NMAX : NMAX + 1) {
+            const float mx = 3.25f;
+            for (int j = 0; j < n; j++) {
+                seed = seed * 1664525u + 1013904223u;
+                const double t = (seed >> 8) * (1.0 / 16777216.0);
+                src[j] = mx - (float)(j % 7 == 0 ? 100.0 * t : 12.0 * t * t);
+            }
+            memcpy(s, src, (size_t)n * sizeof(float));
+            const float sum = wl_kernel_exp_sum(&k, s, n, mx);
+            double exact_sum = 0.0;
+            for (int j = 0; j < n; j++) {
+                const double e = exp((double)src[j] - (double)mx);
+                exact_sum += e;
+                if (fabs(s[j] - e) > 4.0 * e * 0x1p-24 + 2e-38)
+                    fail_msg("path %s, n %d: e^(%.9g) gives %.9g, exact %.9g",
+                             wl_kpath_name((enum wl_kpath)path), n, (double)(src[j] - mx),
+                             (double)s[j], e);
+            }
+            if (fabs(sum - exact_sum) > 4.0 * n * exact_sum * 0x1p-24)
+                fail_msg("path %s, n %d: sum %.9g, exact %.9g", wl_kpath_name((enum wl_kpath)path),
+                         n, (double)sum, exact_sum);
+        }
+    }
+}
+
 static void test_zero_activations_and_weights(void **state)
 {
     (void)state;
@@ -766,6 +804,7 @@ int main(void)
         cmocka_unit_test(test_q8k_quantizer_paths),
         cmocka_unit_test(test_q4_k_gfni_variant_is_identical),
         cmocka_unit_test(test_silu_mul_paths),
+        cmocka_unit_test(test_exp_sum_paths),
         cmocka_unit_test(test_zero_activations_and_weights),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_scratch_alignment),

@@ -416,6 +416,11 @@ void wl_kernel_silu_mul(const struct wl_kernels *k, float *g, const float *u, in
     k->ops->silu_mul(g, u, n);
 }
 
+float wl_kernel_exp_sum(const struct wl_kernels *k, float *s, int64_t n, float mx)
+{
+    return k->ops->exp_sum(s, n, mx);
+}
+
 int wl_kernel_matvec(const struct wl_kernels *k, const struct wl_kernel_weight *w, const float *x,
                      float *y, void *scratch, size_t scratch_bytes, struct wl_threadpool *pool)
 {

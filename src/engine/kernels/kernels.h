@@ -134,6 +134,12 @@ int wl_kernel_matmul_multi(const struct wl_kernels *k, const struct wl_kernel_we
  * below |g u| 1e-38. */
 void wl_kernel_silu_mul(const struct wl_kernels *k, float *g, const float *u, int64_t n);
 
+/* The exponentials of a softmax row: s[j] = e^(s[j] - mx) for j < n;
+ * returns their sum. Arguments are meant to be <= 0 (mx the row maximum).
+ * The scalar path uses expf and sums in order; the SIMD paths use the same
+ * vector e^x as wl_kernel_silu_mul (4 ulp) and sum in 8 lanes. */
+float wl_kernel_exp_sum(const struct wl_kernels *k, float *s, int64_t n, float mx);
+
 /* wl_kernel_matmul with one activation row. */
 int wl_kernel_matvec(const struct wl_kernels *k, const struct wl_kernel_weight *w, const float *x,
                      float *y, void *scratch, size_t scratch_bytes, struct wl_threadpool *pool);

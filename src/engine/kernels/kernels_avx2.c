@@ -12,6 +12,7 @@
 
 #if defined(WL__HAVE_X86_KERNELS)
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #define WL_AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -598,6 +599,34 @@ WL_AVX2 void wl__silu_mul_avx2(float *g, const float *u, int64_t n)
     }
 }
 
+WL_AVX2 float wl__exp_sum_avx2(float *s, int64_t n, float mx)
+{
+    const __m256 m = _mm256_set1_ps(mx);
+    __m256 acc = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + j), m));
+        _mm256_storeu_ps(s + j, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    if (j < n) { /* tail: padding lanes hold -inf - mx, counted as 0 */
+        float b[8];
+        for (int q = 0; q < 8; q++)
+            b[q] = j + q < n ? s[j + q] : -INFINITY;
+        __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(b), m));
+        e = _mm256_and_ps(e, _mm256_cmp_ps(_mm256_loadu_ps(b), _mm256_set1_ps(-INFINITY),
+                                           _CMP_NEQ_OQ));
+        _mm256_storeu_ps(b, e);
+        memcpy(s + j, b, (size_t)(n - j) * sizeof(float));
+        acc = _mm256_add_ps(acc, e);
+    }
+    /* lanes summed pairwise: (0+4, 1+5, 2+6, 3+7), then (0+2, 1+3), then 0+1 */
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
 const struct wl__kernel_ops wl__kernel_ops_avx2 = {
     .dot_f32 = dot_f32,
     .dot_f16 = dot_f16,
@@ -609,6 +638,7 @@ const struct wl__kernel_ops wl__kernel_ops_avx2 = {
     .quant_q8a = quant_q8a,
     .quant_q8k = quant_q8k,
     .silu_mul = wl__silu_mul_avx2,
+    .exp_sum = wl__exp_sum_avx2,
 };
 
 #endif

@@ -92,6 +92,8 @@ typedef void (*wl__quant_row_fn)(const float *x, void *row, int64_t n);
 /* g[i] = silu(g[i]) * u[i] = g[i] / (1 + e^-g[i]) * u[i], i < n; see
  * wl_kernel_silu_mul for the accuracy of each path. */
 typedef void (*wl__silu_mul_fn)(float *g, const float *u, int64_t n);
+/* s[j] = e^(s[j] - mx) for j < n; returns their sum (wl_kernel_exp_sum). */
+typedef float (*wl__exp_sum_fn)(float *s, int64_t n, float mx);
 
 struct wl__kernel_ops {
     wl__dot_fn dot_f32, dot_f16, dot_bf16;
@@ -99,6 +101,7 @@ struct wl__kernel_ops {
     wl__dot_fn dot_q4_k, dot_q6_k; /* activations: Q8K rows */
     wl__quant_row_fn quant_q8a, quant_q8k;
     wl__silu_mul_fn silu_mul;
+    wl__exp_sum_fn exp_sum;
 };
 
 extern const struct wl__kernel_ops wl__kernel_ops_scalar;
@@ -113,6 +116,7 @@ extern const struct wl__kernel_ops wl__kernel_ops_avx512_gfni;
 /* the AVX2+FMA SiLU-gate loop, shared by the AVX2 and AVX-512 tables (8
  * lanes already make it a small fraction of the matrix products around it) */
 void wl__silu_mul_avx2(float *g, const float *u, int64_t n);
+float wl__exp_sum_avx2(float *s, int64_t n, float mx);
 #endif
 
 /* CPU features relevant to the paths (cpuid + OS register-state support). */

@@ -209,6 +209,16 @@ static void silu_mul(float *g, const float *u, int64_t n)
     }
 }
 
+static float exp_sum(float *s, int64_t n, float mx)
+{
+    float sum = 0.0f;
+    for (int64_t j = 0; j < n; j++) {
+        s[j] = expf(s[j] - mx);
+        sum += s[j];
+    }
+    return sum;
+}
+
 const struct wl__kernel_ops wl__kernel_ops_scalar = {
     .dot_f32 = dot_f32,
     .dot_f16 = dot_f16,
@@ -220,4 +230,5 @@ const struct wl__kernel_ops wl__kernel_ops_scalar = {
     .quant_q8a = quant_q8a,
     .quant_q8k = quant_q8k,
     .silu_mul = silu_mul,
+    .exp_sum = exp_sum,
 };
