@@ -70,6 +70,7 @@ static void split_range(int64_t n, int ith, int nth, int64_t *begin, int64_t *en
 enum norm_stage { NORM_VARIANCE = 1, NORM_NORMALISE = 2, NORM_SCALE = 4 };
 
 struct norm_task {
+    const struct wl_kernels *kern;
     const float *in;
     const float *w;
     float *out;
@@ -80,31 +81,10 @@ struct norm_task {
     unsigned stages;
 };
 
-/* Sum of x[i]^2 in double. NORM_ACC independent accumulators (element i goes
- * to accumulator i % NORM_ACC, combined pairwise at the end) so the loop is
- * not one chain of dependent adds: a single chain costs an add latency per
- * element (~1.6 us for 2048 floats), this costs about a quarter of that and
- * lets the compiler vectorise. The result may differ from a single chain in
- * the last bits of the double, far below the float the norm returns. */
-enum { NORM_ACC = 8 };
-
-static double sum_sq_f64(const float *x, int32_t n)
-{
-    double acc[NORM_ACC] = {0};
-    int32_t i = 0;
-    for (; i + NORM_ACC <= n; i += NORM_ACC) {
-        for (int k = 0; k < NORM_ACC; k++)
-            acc[k] += (double)x[i + k] * (double)x[i + k];
-    }
-    for (int k = 0; i < n; i++, k++)
-        acc[k] += (double)x[i] * (double)x[i];
-    for (int w = NORM_ACC / 2; w > 0; w /= 2) {
-        for (int k = 0; k < w; k++)
-            acc[k] += acc[k + w];
-    }
-    return acc[0];
-}
-
+/* The sum of squares is in double from 8 interleaved accumulators
+ * (wl_kernel_sum_sq): one chain of dependent adds would cost an add latency
+ * per element. Normalise and scale fuse into one pass when both run; it
+ * rounds twice, as the two separate passes of depth OP do. */
 static void norm_rows(void *arg, int ith, int nth)
 {
     const struct norm_task *t = arg;
@@ -114,16 +94,13 @@ static void norm_rows(void *arg, int ith, int nth)
         const float *x = t->in + r * t->dim;
         float *o = t->out + r * t->dim;
         if (t->stages & NORM_VARIANCE)
-            t->stat[r] = (float)(1.0 / sqrt(sum_sq_f64(x, t->dim) / t->dim + (double)t->eps));
-        if (t->stages & NORM_NORMALISE) {
-            const float s = t->stat[r];
-            for (int32_t i = 0; i < t->dim; i++)
-                o[i] = x[i] * s;
-        }
-        if (t->stages & NORM_SCALE) {
-            for (int32_t i = 0; i < t->dim; i++)
-                o[i] = o[i] * t->w[i];
-        }
+            t->stat[r] = (float)(1.0 / sqrt(wl_kernel_sum_sq(t->kern, x, t->dim) / t->dim +
+                                            (double)t->eps));
+        if (t->stages & NORM_NORMALISE)
+            wl_kernel_scale_mul(t->kern, o, x, t->stat[r], t->stages & NORM_SCALE ? t->w : NULL,
+                                t->dim);
+        else if (t->stages & NORM_SCALE)
+            wl_kernel_scale_mul(t->kern, o, o, 1.0f, t->w, t->dim);
     }
 }
 
@@ -132,7 +109,8 @@ void wl__fwd_rmsnorm(struct wl_context *ctx, int32_t il, enum wl_component comp,
 {
     const struct wl_model_config *c = &ctx->model->config;
     const int32_t n = ctx->batch.n_tok;
-    struct norm_task t = {.in = in, .w = w, .out = out, .stat = ctx->rs.norm_tmp, .n_tok = n,
+    struct norm_task t = {.kern = &ctx->kern, .in = in, .w = w, .out = out,
+                          .stat = ctx->rs.norm_tmp, .n_tok = n,
                           .dim = c->dim, .eps = c->norm_eps};
     struct wl_hook_tensor tin = view(in, n, c->dim), tout = view(out, n, c->dim);
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT))

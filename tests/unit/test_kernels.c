@@ -664,6 +664,55 @@ static void test_exp_sum_paths(void **state)
     }
 }
 
+/* The norm helpers give the same bits on every path as on the scalar one:
+ * wl_kernel_sum_sq (double, 8 interleaved accumulators) and
+ * wl_kernel_scale_mul (with and without w, in place), lengths 1..40 (SIMD
+ * tails), 2048 and 5632, values over many magnitudes. */
+static void test_norm_helpers_paths(void **state)
+{
+    (void)state;
+    enum { NMAX = 5632 };
+    float *x = malloc(NMAX * sizeof(float)), *w = malloc(NMAX * sizeof(float));
+    float *ref = malloc(NMAX * sizeof(float)), *got = malloc(NMAX * sizeof(float));
+    assert_non_null(x);
+    assert_non_null(w);
+    assert_non_null(ref);
+    assert_non_null(got);
+    uint32_t seed = 5;
+    for (int i = 0; i < NMAX; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = ldexpf((float)(seed >> 8) / 16777216.0f - 0.5f, (int)(seed % 40) - 20);
+        seed = seed * 1664525u + 1013904223u;
+        w[i] = (float)(seed >> 8) / 8388608.0f - 1.0f;
+    }
+    struct wl_kernels ks;
+    assert_int_equal(wl_kernels_init(&ks, WL_KPATH_SCALAR), 0);
+    for (int path = WL_KPATH_AVX2; path <= WL_KPATH_AVX512; path++) {
+        struct wl_kernels k;
+        if (wl_kernels_init(&k, (enum wl_kpath)path) != 0)
+            continue;
+        for (int n = 1; n <= NMAX; n = n < 40 ? n + 1 : n == 40 ? 2048 : n == 2048 ? NMAX : NMAX + 1) {
+            const double a = wl_kernel_sum_sq(&ks, x, n), b = wl_kernel_sum_sq(&k, x, n);
+            if (memcmp(&a, &b, sizeof a) != 0)
+                fail_msg("path %s, n %d: sum of squares %.17g, scalar %.17g",
+                         wl_kpath_name((enum wl_kpath)path), n, b, a);
+            for (int with_w = 0; with_w < 2; with_w++) {
+                const float s = 0.37f;
+                wl_kernel_scale_mul(&ks, ref, x, s, with_w ? w : NULL, n);
+                wl_kernel_scale_mul(&k, got, x, s, with_w ? w : NULL, n);
+                assert_memory_equal(ref, got, (size_t)n * sizeof(float));
+                memcpy(got, x, (size_t)n * sizeof(float)); /* in place */
+                wl_kernel_scale_mul(&k, got, got, s, with_w ? w : NULL, n);
+                assert_memory_equal(ref, got, (size_t)n * sizeof(float));
+            }
+        }
+    }
+    free(x);
+    free(w);
+    free(ref);
+    free(got);
+}
+
 static void test_zero_activations_and_weights(void **state)
 {
     (void)state;
@@ -805,6 +854,7 @@ int main(void)
         cmocka_unit_test(test_q4_k_gfni_variant_is_identical),
         cmocka_unit_test(test_silu_mul_paths),
         cmocka_unit_test(test_exp_sum_paths),
+        cmocka_unit_test(test_norm_helpers_paths),
         cmocka_unit_test(test_zero_activations_and_weights),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_scratch_alignment),

@@ -421,6 +421,17 @@ float wl_kernel_exp_sum(const struct wl_kernels *k, float *s, int64_t n, float m
     return k->ops->exp_sum(s, n, mx);
 }
 
+double wl_kernel_sum_sq(const struct wl_kernels *k, const float *x, int64_t n)
+{
+    return k->ops->sum_sq(x, n);
+}
+
+void wl_kernel_scale_mul(const struct wl_kernels *k, float *o, const float *x, float s,
+                         const float *w, int64_t n)
+{
+    k->ops->scale_mul(o, x, s, w, n);
+}
+
 int wl_kernel_matvec(const struct wl_kernels *k, const struct wl_kernel_weight *w, const float *x,
                      float *y, void *scratch, size_t scratch_bytes, struct wl_threadpool *pool)
 {

@@ -140,6 +140,16 @@ void wl_kernel_silu_mul(const struct wl_kernels *k, float *g, const float *u, in
  * vector e^x as wl_kernel_silu_mul (4 ulp) and sum in 8 lanes. */
 float wl_kernel_exp_sum(const struct wl_kernels *k, float *s, int64_t n, float mx);
 
+/* sum of x[i]^2 for i < n, in double, from WL__SUMSQ_ACC interleaved
+ * accumulators: the same bits on every path (products of floats are exact
+ * in double), so norms do not depend on the kernel path. */
+double wl_kernel_sum_sq(const struct wl_kernels *k, const float *x, int64_t n);
+
+/* o[i] = x[i] * s, then o[i] = o[i] * w[i] when w is not NULL (two
+ * roundings, as two passes would give); o may be x. Same bits on every path. */
+void wl_kernel_scale_mul(const struct wl_kernels *k, float *o, const float *x, float s,
+                         const float *w, int64_t n);
+
 /* wl_kernel_matmul with one activation row. */
 int wl_kernel_matvec(const struct wl_kernels *k, const struct wl_kernel_weight *w, const float *x,
                      float *y, void *scratch, size_t scratch_bytes, struct wl_threadpool *pool);

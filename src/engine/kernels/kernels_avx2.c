@@ -627,6 +627,47 @@ WL_AVX2 float wl__exp_sum_avx2(float *s, int64_t n, float mx)
     return _mm_cvtss_f32(h);
 }
 
+/* ---- norms ------------------------------------------------------------------------ */
+
+/* Lanes 0-3 of a0 and of a1 are accumulators 0-3 and 4-7 of the scalar
+ * loop. Products of two floats are exact in double, so FMA and multiply +
+ * add round the same: bit-identical to the scalar path. */
+WL_AVX2 double wl__sum_sq_avx2(const float *x, int64_t n)
+{
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256d lo = _mm256_cvtps_pd(_mm_loadu_ps(x + i));
+        const __m256d hi = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4));
+        a0 = _mm256_fmadd_pd(lo, lo, a0);
+        a1 = _mm256_fmadd_pd(hi, hi, a1);
+    }
+    double acc[WL__SUMSQ_ACC];
+    _mm256_storeu_pd(acc, a0);
+    _mm256_storeu_pd(acc + 4, a1);
+    for (; i < n; i++)
+        acc[i % WL__SUMSQ_ACC] += (double)x[i] * (double)x[i];
+    return wl__sum_sq_combine(acc);
+}
+
+WL_AVX2 void wl__scale_mul_avx2(float *o, const float *x, float s, const float *w, int64_t n)
+{
+    const __m256 vs = _mm256_set1_ps(s);
+    int64_t i = 0;
+    if (w) {
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vs),
+                                                  _mm256_loadu_ps(w + i)));
+    } else {
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs));
+    }
+    for (; i < n; i++) {
+        const float v = x[i] * s;
+        o[i] = w ? v * w[i] : v;
+    }
+}
+
 const struct wl__kernel_ops wl__kernel_ops_avx2 = {
     .dot_f32 = dot_f32,
     .dot_f16 = dot_f16,
@@ -639,6 +680,8 @@ const struct wl__kernel_ops wl__kernel_ops_avx2 = {
     .quant_q8k = quant_q8k,
     .silu_mul = wl__silu_mul_avx2,
     .exp_sum = wl__exp_sum_avx2,
+    .sum_sq = wl__sum_sq_avx2,
+    .scale_mul = wl__scale_mul_avx2,
 };
 
 #endif

@@ -549,6 +549,8 @@ const struct wl__kernel_ops wl__kernel_ops_avx512 = {
     .quant_q8k = quant_q8k,
     .silu_mul = wl__silu_mul_avx2,
     .exp_sum = wl__exp_sum_avx2,
+    .sum_sq = wl__sum_sq_avx2,
+    .scale_mul = wl__scale_mul_avx2,
 };
 
 /* the same with the GFNI Q4_K kernel (wl_kernels_init picks it when the CPU has GFNI) */
@@ -564,6 +566,8 @@ const struct wl__kernel_ops wl__kernel_ops_avx512_gfni = {
     .quant_q8k = quant_q8k,
     .silu_mul = wl__silu_mul_avx2,
     .exp_sum = wl__exp_sum_avx2,
+    .sum_sq = wl__sum_sq_avx2,
+    .scale_mul = wl__scale_mul_avx2,
 };
 
 #endif

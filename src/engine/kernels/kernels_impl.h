@@ -92,6 +92,10 @@ typedef void (*wl__quant_row_fn)(const float *x, void *row, int64_t n);
 /* g[i] = silu(g[i]) * u[i] = g[i] / (1 + e^-g[i]) * u[i], i < n; see
  * wl_kernel_silu_mul for the accuracy of each path. */
 typedef void (*wl__silu_mul_fn)(float *g, const float *u, int64_t n);
+/* sum of x[i]^2 in double (wl_kernel_sum_sq: the same bits on every path) */
+typedef double (*wl__sum_sq_fn)(const float *x, int64_t n);
+/* o[i] = x[i] * s, then o[i] *= w[i] unless w is NULL (wl_kernel_scale_mul) */
+typedef void (*wl__scale_mul_fn)(float *o, const float *x, float s, const float *w, int64_t n);
 /* s[j] = e^(s[j] - mx) for j < n; returns their sum (wl_kernel_exp_sum). */
 typedef float (*wl__exp_sum_fn)(float *s, int64_t n, float mx);
 
@@ -102,6 +106,8 @@ struct wl__kernel_ops {
     wl__quant_row_fn quant_q8a, quant_q8k;
     wl__silu_mul_fn silu_mul;
     wl__exp_sum_fn exp_sum;
+    wl__sum_sq_fn sum_sq;
+    wl__scale_mul_fn scale_mul;
 };
 
 extern const struct wl__kernel_ops wl__kernel_ops_scalar;
@@ -117,6 +123,21 @@ extern const struct wl__kernel_ops wl__kernel_ops_avx512_gfni;
  * lanes already make it a small fraction of the matrix products around it) */
 void wl__silu_mul_avx2(float *g, const float *u, int64_t n);
 float wl__exp_sum_avx2(float *s, int64_t n, float mx);
+double wl__sum_sq_avx2(const float *x, int64_t n);
+void wl__scale_mul_avx2(float *o, const float *x, float s, const float *w, int64_t n);
+
+/* The accumulator layout wl_kernel_sum_sq promises on every path: element i
+ * goes to accumulator i % WL__SUMSQ_ACC, and the accumulators are combined
+ * by wl__sum_sq_combine. */
+enum { WL__SUMSQ_ACC = 8 };
+static inline double wl__sum_sq_combine(double *acc)
+{
+    for (int w = WL__SUMSQ_ACC / 2; w > 0; w /= 2) {
+        for (int k = 0; k < w; k++)
+            acc[k] += acc[k + w];
+    }
+    return acc[0];
+}
 #endif
 
 /* CPU features relevant to the paths (cpuid + OS register-state support). */

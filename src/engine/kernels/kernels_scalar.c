@@ -219,6 +219,22 @@ static float exp_sum(float *s, int64_t n, float mx)
     return sum;
 }
 
+static double sum_sq(const float *x, int64_t n)
+{
+    double acc[WL__SUMSQ_ACC] = {0};
+    for (int64_t i = 0; i < n; i++)
+        acc[i % WL__SUMSQ_ACC] += (double)x[i] * (double)x[i];
+    return wl__sum_sq_combine(acc);
+}
+
+static void scale_mul(float *o, const float *x, float s, const float *w, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const float v = x[i] * s;
+        o[i] = w ? v * w[i] : v;
+    }
+}
+
 const struct wl__kernel_ops wl__kernel_ops_scalar = {
     .dot_f32 = dot_f32,
     .dot_f16 = dot_f16,
@@ -231,4 +247,6 @@ const struct wl__kernel_ops wl__kernel_ops_scalar = {
     .quant_q8k = quant_q8k,
     .silu_mul = silu_mul,
     .exp_sum = exp_sum,
+    .sum_sq = sum_sq,
+    .scale_mul = scale_mul,
 };
