@@ -626,6 +626,19 @@ static void test_silu_mul_paths(void **state)
     free(us);
 }
 
+/* Row lengths for the element-wise helpers: 1..40 (every SIMD tail), then
+ * the given long ones. Returns the count written to out (room for 40 +
+ * n_long). */
+static int helper_lengths(int *out, const int *longs, int n_long)
+{
+    int c = 0;
+    for (int n = 1; n <= 40; n++)
+        out[c++] = n;
+    for (int i = 0; i < n_long; i++)
+        out[c++] = longs[i];
+    return c;
+}
+
 /* wl_kernel_exp_sum on every path: each e^(s - mx) within 4 ulp of exact
  * (plus 2e-38 absolute below e^-87) and the sum within 4 ulp per element,
  * for row lengths 1..40 (SIMD tails) and 1000, arguments in [-100, 0]. */
@@ -639,7 +652,11 @@ static void test_exp_sum_paths(void **state)
         struct wl_kernels k;
         if (wl_kernels_init(&k, (enum wl_kpath)path) != 0)
             continue;
-        for (int n = 1; n <= NMAX; n = n < 40 ? n + 1 : n == 40 ? NMAX : NMAX + 1) {
+        static const int longs[] = {NMAX};
+        int lens[41];
+        const int n_lens = helper_lengths(lens, longs, 1);
+        for (int li = 0; li < n_lens; li++) {
+            const int n = lens[li];
             const float mx = 3.25f;
             for (int j = 0; j < n; j++) {
                 seed = seed * 1664525u + 1013904223u;
@@ -691,7 +708,11 @@ static void test_norm_helpers_paths(void **state)
         struct wl_kernels k;
         if (wl_kernels_init(&k, (enum wl_kpath)path) != 0)
             continue;
-        for (int n = 1; n <= NMAX; n = n < 40 ? n + 1 : n == 40 ? 2048 : n == 2048 ? NMAX : NMAX + 1) {
+        static const int longs[] = {2048, NMAX};
+        int lens[42];
+        const int n_lens = helper_lengths(lens, longs, 2);
+        for (int li = 0; li < n_lens; li++) {
+            const int n = lens[li];
             const double a = wl_kernel_sum_sq(&ks, x, n), b = wl_kernel_sum_sq(&k, x, n);
             if (memcmp(&a, &b, sizeof a) != 0)
                 fail_msg("path %s, n %d: sum of squares %.17g, scalar %.17g",
