@@ -1,6 +1,7 @@
 /* Kernel throughput: matvec GB/s of weights streamed, per weight type, code
  * path, matrix shape of a 1.1B llama layer (2048x2048 attention, 5632x2048
- * FFN, 32000x2048 output) and thread count (1, 2), next to this machine's
+ * FFN gate/up, 2048x5632 FFN down with its long rows, 32000x2048 output)
+ * and thread count (1, 2), next to this machine's
  * measured memory read bandwidth with the same thread count, as a ratio.
  * Each matrix is replicated into enough copies (>= 256 MiB in total) that
  * consecutive calls stream from DRAM as decode does, not from the caches.
@@ -9,7 +10,7 @@
  * the cores to itself; spinning while waiting for a descheduled worker
  * counts as CPU time, so it is a lower bound of that).
  * Prints figures only; never asserts on time.
- * Usage: bench_kernels [-t TYPE[,..]] [-p PATH[,..]] [-j THREADS[,..]] [-s attn,ffn,out,l2] [-m
+ * Usage: bench_kernels [-t TYPE[,..]] [-p PATH[,..]] [-j THREADS[,..]] [-s attn,ffn,down,out,l2] [-m
  * MIB] -m MIB: minimum footprint of the weight copies (default 256; 0 = one copy, i.e.
  * cache-resident for small shapes: compute speed) -n ROWS: activation rows per call (default 1 =
  * decode matvec; e.g. 64 for prefill-style matmul, where GMAC/s is the figure that matters) e.g.
@@ -32,6 +33,7 @@ static const struct {
     int64_t rows, cols;
 } shapes[] = {{"attn 2048x2048", 2048, 2048},
               {"ffn 5632x2048", 5632, 2048},
+              {"down 2048x5632", 2048, 5632}, /* the FFN down projection: long rows */
               {"out 32000x2048", 32000, 2048},
               /* only with -s l2 -m 0: fits in a 1 MiB L2, i.e. compute speed */
               {"l2 256x2048", 256, 2048}};
@@ -90,7 +92,7 @@ int main(int argc, char **argv)
             footprint_min = (size_t)strtoul(argv[i + 1], NULL, 10) << 20;
         else {
             fprintf(stderr,
-                    "usage: %s [-t types] [-p paths] [-j threads] [-s attn,ffn,out,l2] [-m MiB] "
+                    "usage: %s [-t types] [-p paths] [-j threads] [-s attn,ffn,down,out,l2] [-m MiB] "
                     "[-n rows]\n",
                     argv[0]);
             return 2;
@@ -146,7 +148,7 @@ int main(int argc, char **argv)
         if (!selected(tsel, wl_ttype_name(t)))
             continue;
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
-            char sname[8]; /* first word: attn, ffn, out */
+            char sname[8]; /* first word: attn, ffn, down, out, l2 */
             size_t wl = strcspn(shapes[si].name, " ");
             memcpy(sname, shapes[si].name, wl);
             sname[wl] = '\0';
