@@ -555,6 +555,92 @@ static void test_q4_k_gfni_variant_is_identical(void **state)
 #endif
 }
 
+/* Random weight rows of a quantized type (row stride rb >= the packed row),
+ * with finite scales; Q4_K scale bytes are random bytes. */
+static void *random_weight_rows(uint32_t type, int64_t cols, int rows, size_t rb)
+{
+    uint8_t *w = calloc((size_t)rows, rb);
+    float *f = malloc(sizeof(float) * (size_t)cols);
+    assert_true(w && f);
+    for (int r = 0; r < rows; r++) {
+        for (int64_t c = 0; c < cols; c++)
+            f[c] = rng_gauss() * (1.0f + (float)(r % 3));
+        assert_int_equal(wl_quantize_row(type, f, w + (size_t)r * rb, cols), 0);
+        if (type == WL_TTYPE_Q4_K) {
+            struct wl_block_q4_k *b = (void *)(w + (size_t)r * rb);
+            for (int64_t i = 0; i < cols / 256; i++)
+                for (size_t k = 0; k < sizeof b[i].scales; k++)
+                    b[i].scales[k] = (uint8_t)((rng_gauss() + 4.0f) * 31.0f);
+        }
+    }
+    free(f);
+    return w;
+}
+
+/* One dotp table entry against the dot of the same table with nx = 1: the
+ * same bits, with and without a prefetch stream, for every block count
+ * that exercises the main, remainder and tail loops. */
+static void check_dotp(const char *name, const struct wl__kernel_ops *ops, uint32_t type)
+{
+    bool kq = type == WL_TTYPE_Q4_K;
+    wl__dotp_fn dotp = kq ? ops->dotp_q4_k : ops->dotp_q8_0;
+    wl__dot_fn dot = kq ? ops->dot_q4_k : ops->dot_q8_0;
+    if (!dotp)
+        return;
+    enum { ROWS = 5 };
+    for (int64_t nb = 1; nb <= (kq ? 7 : 21); nb++) {
+        int64_t cols = (kq ? 256 : 32) * nb;
+        size_t rb = wl_quant_row_bytes(type, cols);
+        void *w = random_weight_rows(type, cols, ROWS, rb);
+        size_t xs = kq ? wl__xk_row_bytes(cols) : wl__xq_row_bytes(cols);
+        float *x = malloc(sizeof(float) * (size_t)cols);
+        uint8_t *xq = NULL;
+        assert_true(x && posix_memalign((void **)&xq, 64, xs) == 0);
+        for (int64_t c = 0; c < cols; c++)
+            x[c] = rng_gauss();
+        if (kq)
+            ops->quant_q8k(x, xq, cols);
+        else
+            ops->quant_q8a(x, xq, cols);
+        for (int r = 0; r < ROWS; r++) {
+            const char *wr = (const char *)w + (size_t)r * rb;
+            float one, got;
+            dot(cols, wr, xq, xs, 1, &one);
+            /* prefetching (the next row, or nothing) changes nothing */
+            dotp(cols, wr, xq, &got, r + 1 < ROWS ? wr + rb : NULL);
+            if (memcmp(&one, &got, sizeof one) != 0)
+                fail_msg("%s %s cols %ld row %d: dotp %.9g, dot %.9g", name, wl_ttype_name(type),
+                         (long)cols, r, got, one);
+        }
+        free(xq);
+        free(x);
+        free(w);
+    }
+}
+
+/* The decode entries with spread prefetch (wl__dotp_fn) give exactly the
+ * bits of the dot entries, on every table that has them. */
+static void test_dotp_identical(void **state)
+{
+    (void)state;
+    for (int path = WL_KPATH_SCALAR; path <= WL_KPATH_AVX512; path++) {
+        struct wl_kernels k;
+        if (wl_kernels_init(&k, (enum wl_kpath)path) != 0)
+            continue;
+        check_dotp(wl_kpath_name(k.path), k.ops, WL_TTYPE_Q8_0);
+        check_dotp(wl_kpath_name(k.path), k.ops, WL_TTYPE_Q4_K);
+    }
+#if defined(WL__HAVE_X86_KERNELS)
+    if (wl_kpath_available(WL_KPATH_AVX512)) { /* both AVX-512 tables, whichever init picked */
+        check_dotp("avx512", &wl__kernel_ops_avx512, WL_TTYPE_Q4_K);
+        struct wl__cpu_features f;
+        wl__cpu_features_get(&f);
+        if (f.gfni)
+            check_dotp("avx512+gfni", &wl__kernel_ops_avx512_gfni, WL_TTYPE_Q4_K);
+    }
+#endif
+}
+
 /* wl_kernel_silu_mul on every path against silu(x) * u in double: within
  * 4 ulp of the exact value (relative 4 * 2^-24 of it, plus |g u| 1e-38
  * for x < -87, where the SIMD paths divide by e^88 instead of e^-x), over
@@ -873,6 +959,7 @@ int main(void)
         cmocka_unit_test(test_kquant_q8k_edges),
         cmocka_unit_test(test_q8k_quantizer_paths),
         cmocka_unit_test(test_q4_k_gfni_variant_is_identical),
+        cmocka_unit_test(test_dotp_identical),
         cmocka_unit_test(test_silu_mul_paths),
         cmocka_unit_test(test_exp_sum_paths),
         cmocka_unit_test(test_norm_helpers_paths),

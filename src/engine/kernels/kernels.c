@@ -243,6 +243,7 @@ int wl_kernel_prepare_x(const struct wl_kernels *k, uint32_t type, const float *
 
 struct matmul_job {
     wl__dot_fn dot;
+    wl__dotp_fn dotp; /* one activation row, prefetch spread over the row; or NULL */
     const char *w;
     size_t row_bytes;
     int64_t rows, cols;
@@ -285,6 +286,14 @@ static void matmul_rows(const struct matmul_job *j, int64_t r0, int64_t r1)
 {
     float out[WL__KMAX_NX];
     const int64_t pf_end = j->pf_past_chunk ? j->rows : r1;
+    if (j->n_x == 1 && j->dotp) { /* decode: the kernel prefetches row r + pf_rows */
+        for (int64_t r = r0; r < r1; r++) {
+            const char *w = j->w + (size_t)r * j->row_bytes;
+            j->dotp(j->cols, w, j->x, j->y + r,
+                    r + j->pf_rows < pf_end ? w + (size_t)j->pf_rows * j->row_bytes : NULL);
+        }
+        return;
+    }
     for (int64_t tb = r0; tb < r1; tb += WL_TILE_ROWS) {
         int64_t te = tb + WL_TILE_ROWS < r1 ? tb + WL_TILE_ROWS : r1;
         for (int64_t t = 0; t < j->n_x; t += WL__KMAX_NX) {
@@ -335,6 +344,9 @@ int wl_kernel_matmul_multi(const struct wl_kernels *k, const struct wl_kernel_we
         struct matmul_job *j = &mj.m[i];
         *j = (struct matmul_job){
             .dot = dot_for(k->ops, w->type),
+            .dotp = w->type == WL_TTYPE_Q8_0   ? k->ops->dotp_q8_0
+                    : w->type == WL_TTYPE_Q4_K ? k->ops->dotp_q4_k
+                                               : NULL,
             .w = w->data,
             .row_bytes = w->row_bytes,
             .rows = w->rows,

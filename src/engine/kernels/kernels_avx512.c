@@ -159,8 +159,10 @@ WL_INLINE WL_AVX512 __m512i dot_ss(__m512i aw, __mmask64 wneg, __m512i xv)
     return _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, sx);
 }
 
+/* pf: NULL, or the caller's stream ahead (wl__dotp_fn), prefetched 8 blocks
+ * per main-loop step. */
 WL_INLINE WL_AVX512 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, const void *x,
-                                 size_t xs, float *out, const int nx)
+                                 size_t xs, float *out, const int nx, const char *pf)
 {
     struct wl__xrow xr[WL__KMAX_NX];
     __m512 acc[WL__KMAX_NX][2];
@@ -182,6 +184,11 @@ WL_INLINE WL_AVX512 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, cons
     for (int j = 0; j < nx; j++)
         accm[j] = _mm256_setzero_ps();
     for (; b + 8 <= nb; b += 8) {
+        if (pf) {
+            for (size_t o = 0; o < 8 * sizeof *wb; o += 64)
+                _mm_prefetch(pf + o, _MM_HINT_NTA);
+            pf += 8 * sizeof *wb;
+        }
         __m256 dw = gather8_fp16(&wb[b].d, sizeof *wb);
         __m512 sv[WL__KMAX_NX];
 #pragma GCC unroll 8
@@ -247,9 +254,14 @@ WL_INLINE WL_AVX512 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, cons
 static WL_AVX512 void dot_q8_0(int64_t n, const void *w, const void *x, size_t xs, int nx,
                                float *out)
 {
-#define CALL(N) q8_0_nx(n, w, x, xs, out, N)
+#define CALL(N) q8_0_nx(n, w, x, xs, out, N, NULL)
     WL_NX_SWITCH(CALL);
 #undef CALL
+}
+
+static WL_AVX512 void dotp_q8_0(int64_t n, const void *w, const void *x, float *out, const void *pf)
+{
+    q8_0_nx(n, w, x, 0, out, 1, pf);
 }
 
 /* ---- Q4_0 ---------------------------------------------------------------- */
@@ -542,8 +554,10 @@ const struct wl__kernel_ops wl__kernel_ops_avx512 = {
     .dot_f16 = dot_f16,
     .dot_bf16 = dot_bf16,
     .dot_q8_0 = dot_q8_0,
+    .dotp_q8_0 = dotp_q8_0,
     .dot_q4_0 = dot_q4_0,
     .dot_q4_k = dot_q4_k,
+    .dotp_q4_k = dotp_q4_k,
     .dot_q6_k = dot_q6_k,
     .quant_q8a = quant_q8a,
     .quant_q8k = quant_q8k,
@@ -559,8 +573,10 @@ const struct wl__kernel_ops wl__kernel_ops_avx512_gfni = {
     .dot_f16 = dot_f16,
     .dot_bf16 = dot_bf16,
     .dot_q8_0 = dot_q8_0,
+    .dotp_q8_0 = dotp_q8_0,
     .dot_q4_0 = dot_q4_0,
     .dot_q4_k = dot_q4_k_gfni,
+    .dotp_q4_k = dotp_q4_k_gfni,
     .dot_q6_k = dot_q6_k,
     .quant_q8a = quant_q8a,
     .quant_q8k = quant_q8k,

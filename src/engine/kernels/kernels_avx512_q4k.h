@@ -89,8 +89,10 @@ WL_INLINE WL_Q4K_ATTR void WL_Q4K(q4_k_pair)(const struct wl_block_q4_k *wb, int
     }
 }
 
+/* pf: NULL, or the caller's stream ahead (wl__dotp_fn), prefetched one
+ * pair of blocks per step. */
 WL_INLINE WL_Q4K_ATTR void WL_Q4K(q4_k_nx)(int64_t n, const struct wl_block_q4_k *wb, const void *x,
-                                           size_t xs, float *out, const int nx)
+                                           size_t xs, float *out, const int nx, const char *pf)
 {
     struct wl__krow xr[WL__KMAX_NX];
     __m512 acc[WL__KMAX_NX][2];
@@ -101,8 +103,14 @@ WL_INLINE WL_Q4K_ATTR void WL_Q4K(q4_k_nx)(int64_t n, const struct wl_block_q4_k
         acc[j][1] = _mm512_setzero_ps();
     }
     int64_t nb = n / WL_QK_K, b = 0;
-    for (; b + 2 <= nb; b += 2)
+    for (; b + 2 <= nb; b += 2) {
+        if (pf) {
+            for (size_t o = 0; o < 2 * sizeof *wb; o += 64)
+                _mm_prefetch(pf + o, _MM_HINT_NTA);
+            pf += 2 * sizeof *wb;
+        }
         WL_Q4K(q4_k_pair)(wb, b, true, xr, acc, nx);
+    }
     if (b < nb)
         WL_Q4K(q4_k_pair)(wb, b, false, xr, acc, nx);
 #pragma GCC unroll 8
@@ -113,7 +121,13 @@ WL_INLINE WL_Q4K_ATTR void WL_Q4K(q4_k_nx)(int64_t n, const struct wl_block_q4_k
 static WL_Q4K_ATTR void WL_Q4K(dot_q4_k)(int64_t n, const void *w, const void *x, size_t xs, int nx,
                                          float *out)
 {
-#define CALL(N) WL_Q4K(q4_k_nx)(n, w, x, xs, out, N)
+#define CALL(N) WL_Q4K(q4_k_nx)(n, w, x, xs, out, N, NULL)
     WL_NX_SWITCH(CALL);
 #undef CALL
+}
+
+static WL_Q4K_ATTR void WL_Q4K(dotp_q4_k)(int64_t n, const void *w, const void *x, float *out,
+                                          const void *pf)
+{
+    WL_Q4K(q4_k_nx)(n, w, x, 0, out, 1, pf);
 }
