@@ -301,11 +301,8 @@ static void matmul_rows(const struct matmul_job *j, int64_t r0, int64_t r1)
             const char *xt = j->x + (size_t)t * j->x_stride;
             float *yt = j->y + t * j->rows;
             for (int64_t r = tb; r < te; r++) {
-                if (t == 0 && r + j->pf_rows < pf_end) {
-                    const char *pw = j->w + (size_t)(r + j->pf_rows) * j->row_bytes;
-                    for (size_t o = 0; o < j->row_bytes; o += 64)
-                        __builtin_prefetch(pw + o, 0, 0);
-                }
+                if (t == 0 && r + j->pf_rows < pf_end)
+                    wl__prefetch_span(j->w + (size_t)(r + j->pf_rows) * j->row_bytes, j->row_bytes);
                 j->dot(j->cols, j->w + (size_t)r * j->row_bytes, xt, j->x_stride, nx, out);
                 for (int q = 0; q < nx; q++)
                     yt[q * j->rows + r] = out[q];

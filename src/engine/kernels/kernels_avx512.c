@@ -185,8 +185,7 @@ WL_INLINE WL_AVX512 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, cons
         accm[j] = _mm256_setzero_ps();
     for (; b + 8 <= nb; b += 8) {
         if (pf) {
-            for (size_t o = 0; o < 8 * sizeof *wb; o += 64)
-                _mm_prefetch(pf + o, _MM_HINT_NTA);
+            wl__prefetch_span(pf, 8 * sizeof *wb);
             pf += 8 * sizeof *wb;
         }
         __m256 dw = gather8_fp16(&wb[b].d, sizeof *wb);

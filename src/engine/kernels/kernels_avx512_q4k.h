@@ -105,8 +105,7 @@ WL_INLINE WL_Q4K_ATTR void WL_Q4K(q4_k_nx)(int64_t n, const struct wl_block_q4_k
     int64_t nb = n / WL_QK_K, b = 0;
     for (; b + 2 <= nb; b += 2) {
         if (pf) {
-            for (size_t o = 0; o < 2 * sizeof *wb; o += 64)
-                _mm_prefetch(pf + o, _MM_HINT_NTA);
+            wl__prefetch_span(pf, 2 * sizeof *wb);
             pf += 2 * sizeof *wb;
         }
         WL_Q4K(q4_k_pair)(wb, b, true, xr, acc, nx);

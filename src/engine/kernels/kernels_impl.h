@@ -20,10 +20,11 @@ typedef void (*wl__dot_fn)(int64_t n, const void *w, const void *x, size_t x_str
 /* Decode: *out = dot(weight row w, activation row x), bit-identical to the
  * matching dot function with nx = 1 (tested). pf, unless NULL, is where the
  * caller's weight stream continues ahead: the kernel prefetches from there
- * as many bytes as it reads, a few cache lines per loop step. On Zen 5 this
- * decodes 6-21 % (Q4_K) and 1-2.5 % (Q8_0) faster than the same prefetches
- * issued in one burst before each row (docs/internals/kernels.md, "Session
- * 6"). NULL in a table where a type has none. */
+ * as many bytes as it reads, a few cache lines per loop step
+ * (wl__prefetch_span). On Zen 5 this decodes 7-9 % (Q4_K) and 10-12 % (Q8_0)
+ * faster than the same prefetches issued in one burst before each row
+ * (paired per-token runs, docs/internals/kernels.md, "Session 6"). NULL in a
+ * table where a type has none. */
 typedef void (*wl__dotp_fn)(int64_t n, const void *w, const void *x, float *out, const void *pf);
 
 /* A quantized activation row in scratch holds the Q8A blocks of
@@ -91,6 +92,14 @@ static inline struct wl__krow wl__krow_at(const void *x, size_t xs, int j, int64
     const void *row = wl__row_at(x, xs, j);
     struct wl__krow r = {row, wl__xk_bsums(row, n), wl__xk_d(row, n)};
     return r;
+}
+
+/* Prefetch (non-temporal) every 64-byte line of [p, p + bytes): the weight
+ * stream ahead of the kernels, in the driver and inside wl__dotp_fn. */
+static inline void wl__prefetch_span(const char *p, size_t bytes)
+{
+    for (size_t o = 0; o < bytes; o += 64)
+        __builtin_prefetch(p + o, 0, 0);
 }
 
 /* Quantize one row of n floats into the layouts above; they must give the
