@@ -22,8 +22,21 @@
  * Before that, one llama-bench-style run (pp512 + tg128, -r repetitions)
  * prints the usual table figures and the bench process's peak RSS next to
  * file size + KV cache.
+ * Those rounds still span ~1.5 s of decode plus a process start each, and
+ * the bandwidth swings inside them (a round whose higher reading came at a
+ * quiet moment compares the whole round's decode against that moment). So
+ * a second, finer measurement runs in this process, on one loaded model and
+ * one context: interleaved segments of WL_BENCH_SEG_TOKENS decode steps
+ * (default 8, ~0.1 s), each between two bandwidth readings (128 MiB, best of
+ * 3, ~10 ms), the limit again from the HIGHER reading, and bytes per token
+ * counting the KV cache at each step's own position. The context restarts
+ * every tg128 (16 segments), as llama-bench's tg128 runs from an empty one.
+ * The pools of the probe and of the engine are separate: each phase waits
+ * 20 ms first so that the other pool's workers have stopped spinning. The
+ * median segment is the headline; quartiles and extremes are printed.
  * Prints figures; asserts nothing about time. Environment: WL_BENCH_REPS
- * (default 3), WL_BENCH_ROUNDS (paired rounds, default 5),
+ * (default 3), WL_BENCH_ROUNDS (paired rounds, default 5), WL_BENCH_SEGMENTS
+ * (interleaved segments, default 32), WL_BENCH_SEG_TOKENS (default 8),
  * WL_BENCH_THREADS (default 2), WL_BENCH_TYPES (default "q8_0,q4_k").
  */
 #include "bench_support.h"
@@ -45,6 +58,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Runs argv (no shell), captures stdout, and returns the child's own peak
@@ -196,6 +210,99 @@ static int cmp_double(const void *a, const void *b)
 #define ROUND_BW_REPS 3
 #define MAX_ROUNDS 50
 
+/* Bandwidth reading between interleaved segments: 128 MiB (4x a 32 MiB L3), best of 3. */
+#define SEG_BW_BYTES ((size_t)128 << 20)
+#define SEG_BW_REPS 3
+#define MAX_SEGMENTS 256
+/* a context restart every this many decode steps (llama-bench's tg128) */
+#define SEG_RESTART 128
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The interleaved measurement (see the top of this file): fills frac[] with
+ * each segment's decode tokens/s as a fraction of its limit and returns how
+ * many segments ran (< 0 on a setup failure). kv_per_pos: K and V bytes one
+ * decode step reads per cached position (all layers). */
+static int interleaved_segments(const char *path, int threads, int n_seg, int seg_tokens,
+                                double kv_per_pos, double *frac, double *bw_lo, double *bw_hi)
+{
+    wl_model *m = NULL;
+    wl_context *ctx = NULL;
+    struct wl_threadpool *pool = NULL;
+    struct wl_errmsg err = {{0}};
+    int n_ok = -1;
+    if (wl_model_load(path, &m, &err) != 0) {
+        printf("  interleaved segments: %s\n", err.text);
+        return -1;
+    }
+    struct wl_context_params cp = wl_context_default_params();
+    cp.n_ctx = SEG_RESTART;
+    cp.n_threads = threads;
+    if (wl_context_create(m, &cp, &ctx, &err) != 0 || wl_threadpool_create(threads, &pool) != 0) {
+        printf("  interleaved segments: %s\n", err.text[0] ? err.text : "setup failed");
+        goto out;
+    }
+    const int32_t vocab = m->config.vocab_size;
+    /* warm-up: one segment untimed */
+    for (int i = 0; i < seg_tokens; i++)
+        if (wl_context_decode(ctx, (int32_t)((7919u * (unsigned)i) % (unsigned)vocab), &err) != 0)
+            goto out;
+    wl_context_reset(ctx);
+    struct wl_membw_result before, after;
+    sleep_ms(20);
+    if (wl_membw_measure_read(pool, SEG_BW_BYTES, SEG_BW_REPS, &before) != 0)
+        goto out;
+    *bw_lo = *bw_hi = before.best_gbps;
+    n_ok = 0;
+    int32_t pos = 0;
+    for (int s = 0; s < n_seg; s++) {
+        if (pos + seg_tokens > SEG_RESTART) {
+            wl_context_reset(ctx);
+            pos = 0;
+        }
+        double kv = 0; /* KV bytes the segment's steps read: step at position p reads p + 1 */
+        sleep_ms(20);
+        const double t0 = now_s();
+        for (int i = 0; i < seg_tokens; i++, pos++) {
+            kv += (double)(pos + 1) * kv_per_pos;
+            unsigned id = (2654435761u * (unsigned)(s * seg_tokens + i + 1)) % (unsigned)vocab;
+            if (wl_context_decode(ctx, (int32_t)id, &err) != 0) {
+                printf("  interleaved segments: %s\n", err.text);
+                goto out;
+            }
+        }
+        const double dt = now_s() - t0;
+        sleep_ms(20);
+        if (wl_membw_measure_read(pool, SEG_BW_BYTES, SEG_BW_REPS, &after) != 0 || dt <= 0)
+            goto out;
+        const double hi = before.best_gbps > after.best_gbps ? before.best_gbps : after.best_gbps;
+        const double bytes_per_tok = (double)m->decode_bytes + kv / seg_tokens;
+        frac[n_ok++] = ((double)seg_tokens / dt) / (hi * 1e9 / bytes_per_tok);
+        if (after.best_gbps < *bw_lo)
+            *bw_lo = after.best_gbps;
+        if (after.best_gbps > *bw_hi)
+            *bw_hi = after.best_gbps;
+        before = after;
+    }
+out:
+    wl_threadpool_destroy(pool);
+    wl_context_free(ctx);
+    wl_model_free(m);
+    return n_ok;
+}
+
 int main(void)
 {
     const char *cli = WL_CLI_PATH;
@@ -203,6 +310,16 @@ int main(void)
     const char *rounds_env = getenv("WL_BENCH_ROUNDS");
     const char *thr_env = getenv("WL_BENCH_THREADS");
     const char *types_env = getenv("WL_BENCH_TYPES");
+    const char *seg_env = getenv("WL_BENCH_SEGMENTS");
+    const char *segtok_env = getenv("WL_BENCH_SEG_TOKENS");
+    int n_seg = seg_env ? atoi(seg_env) : 32;
+    int seg_tokens = segtok_env ? atoi(segtok_env) : 8;
+    if (n_seg < 1)
+        n_seg = 1;
+    if (n_seg > MAX_SEGMENTS)
+        n_seg = MAX_SEGMENTS;
+    if (seg_tokens < 1 || seg_tokens > SEG_RESTART)
+        seg_tokens = 8;
     int reps = reps_env ? atoi(reps_env) : 3;
     int rounds = rounds_env ? atoi(rounds_env) : 5;
     int threads = thr_env ? atoi(thr_env) : 2;
@@ -254,6 +371,7 @@ int main(void)
         const double kv_read_per_tok = (double)(n_gen + 1) / 2.0 * 2.0 * c->n_layer * c->n_head_kv *
                                        c->head_dim * 2.0;
         const double bytes_per_tok = (double)read_bytes + kv_read_per_tok;
+        const int32_t c_layer = c->n_layer, c_kv_heads = c->n_head_kv, c_head_dim = c->head_dim;
         char desc[96];
         wl_model_describe(m, desc, sizeof desc);
         wl_model_free(m);
@@ -297,19 +415,42 @@ int main(void)
             const double bw_hi = b1.best_gbps > b2.best_gbps ? b1.best_gbps : b2.best_gbps;
             const double limit = bw_hi * 1e9 / bytes_per_tok;
             frac[n_ok++] = tr.tg / limit;
-            printf("    round %d: bandwidth %6.2f / %6.2f GB/s -> limit %6.2f tok/s; tg %6.2f tok/s "
-                   "= %5.1f %%\n",
-                   r + 1, b1.best_gbps, b2.best_gbps, limit, tr.tg, 100.0 * tr.tg / limit);
+            printf(
+                "    round %d: bandwidth %6.2f / %6.2f GB/s -> limit %6.2f tok/s; tg %6.2f tok/s "
+                "= %5.1f %%\n",
+                r + 1, b1.best_gbps, b2.best_gbps, limit, tr.tg, 100.0 * tr.tg / limit);
+        }
+        if (n_ok > 0) {
+            qsort(frac, (size_t)n_ok, sizeof frac[0], cmp_double);
+            const double med =
+                n_ok % 2 ? frac[n_ok / 2] : 0.5 * (frac[n_ok / 2 - 1] + frac[n_ok / 2]);
+            printf("  rounds: decode at %.1f %% of the bandwidth limit (median of %d rounds; range "
+                   "%.1f-%.1f %%)\n",
+                   100.0 * med, n_ok, 100.0 * frac[0], 100.0 * frac[n_ok - 1]);
+        }
+        /* 3. interleaved segments in this process: the headline */
+        double sfrac[MAX_SEGMENTS], bw_lo = 0, bw_hi = 0;
+        const double kv_per_pos = 2.0 * c_layer * c_kv_heads * c_head_dim * 2.0; /* K+V, F16 */
+        int n_s = interleaved_segments(path, threads, n_seg, seg_tokens, kv_per_pos, sfrac, &bw_lo,
+                                       &bw_hi);
+        if (n_s > 0) {
+            qsort(sfrac, (size_t)n_s, sizeof sfrac[0], cmp_double);
+            const double med =
+                n_s % 2 ? sfrac[n_s / 2] : 0.5 * (sfrac[n_s / 2 - 1] + sfrac[n_s / 2]);
+            printf(
+                "  interleaved segments (%d x %d decode steps, bandwidth %zu MiB x %d best before\n"
+                "    and after each, %.1f-%.1f GB/s): quartiles %.1f / %.1f / %.1f %%, range "
+                "%.1f-%.1f %%\n",
+                n_s, seg_tokens, SEG_BW_BYTES >> 20, SEG_BW_REPS, bw_lo, bw_hi,
+                100.0 * sfrac[n_s / 4], 100.0 * med, 100.0 * sfrac[(3 * n_s) / 4], 100.0 * sfrac[0],
+                100.0 * sfrac[n_s - 1]);
+            printf(
+                "  decode at %.1f %% of the bandwidth limit (median of %d interleaved segments); "
+                "target >= 90 %%\n",
+                100.0 * med, n_s);
         }
         double load[3] = {0, 0, 0};
         getloadavg(load, 3);
-        if (n_ok > 0) {
-            qsort(frac, (size_t)n_ok, sizeof frac[0], cmp_double);
-            const double med = n_ok % 2 ? frac[n_ok / 2] : 0.5 * (frac[n_ok / 2 - 1] + frac[n_ok / 2]);
-            printf("  decode at %.1f %% of the bandwidth limit (median of %d rounds; range %.1f-%.1f "
-                   "%%); target >= 90 %%\n",
-                   100.0 * med, n_ok, 100.0 * frac[0], 100.0 * frac[n_ok - 1]);
-        }
         printf("  load average: %.2f (%ld CPUs); other processes share the memory bus and\n"
                "  cores, so figures under load understate the engine\n",
                load[0], sysconf(_SC_NPROCESSORS_ONLN));
