@@ -582,9 +582,9 @@ static void *random_weight_rows(uint32_t type, int64_t cols, int rows, size_t rb
  * that exercises the main, remainder and tail loops. */
 static void check_dotp(const char *name, const struct wl__kernel_ops *ops, uint32_t type)
 {
-    bool kq = type == WL_TTYPE_Q4_K;
-    wl__dotp_fn dotp = kq ? ops->dotp_q4_k : ops->dotp_q8_0;
-    wl__dot_fn dot = kq ? ops->dot_q4_k : ops->dot_q8_0;
+    const bool kq = type == WL_TTYPE_Q4_K || type == WL_TTYPE_Q6_K; /* Q8K activations */
+    wl__dotp_fn dotp = wl__dotp_for(ops, type);
+    wl__dot_fn dot = wl__dot_for(ops, type);
     if (!dotp)
         return;
     enum { ROWS = 5 };
@@ -618,6 +618,13 @@ static void check_dotp(const char *name, const struct wl__kernel_ops *ops, uint3
     }
 }
 
+static void check_dotp_all(const char *name, const struct wl__kernel_ops *ops)
+{
+    static const uint32_t types[] = {WL_TTYPE_Q8_0, WL_TTYPE_Q4_0, WL_TTYPE_Q4_K, WL_TTYPE_Q6_K};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        check_dotp(name, ops, types[i]);
+}
+
 /* The decode entries with spread prefetch (wl__dotp_fn) give exactly the
  * bits of the dot entries: both AVX-512 tables (wl_kernels_init picks one),
  * and the portable and AVX2 tables should they gain such entries. */
@@ -628,20 +635,16 @@ static void test_dotp_identical(void **state)
         struct wl_kernels k;
         if (wl_kernels_init(&k, (enum wl_kpath)path) != 0)
             continue;
-        check_dotp(wl_kpath_name(k.path), k.ops, WL_TTYPE_Q8_0);
-        check_dotp(wl_kpath_name(k.path), k.ops, WL_TTYPE_Q4_K);
+        check_dotp_all(wl_kpath_name(k.path), k.ops);
     }
 #if defined(WL__HAVE_X86_KERNELS)
     if (!wl_kpath_available(WL_KPATH_AVX512))
         return;
-    check_dotp("avx512", &wl__kernel_ops_avx512, WL_TTYPE_Q8_0);
-    check_dotp("avx512", &wl__kernel_ops_avx512, WL_TTYPE_Q4_K);
+    check_dotp_all("avx512", &wl__kernel_ops_avx512);
     struct wl__cpu_features f;
     wl__cpu_features_get(&f);
-    if (f.gfni) {
-        check_dotp("avx512+gfni", &wl__kernel_ops_avx512_gfni, WL_TTYPE_Q8_0);
-        check_dotp("avx512+gfni", &wl__kernel_ops_avx512_gfni, WL_TTYPE_Q4_K);
-    }
+    if (f.gfni)
+        check_dotp_all("avx512+gfni", &wl__kernel_ops_avx512_gfni);
 #endif
 }
 

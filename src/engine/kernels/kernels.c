@@ -167,28 +167,6 @@ static size_t act_row_bytes(enum act_format f, int64_t cols)
     return f == ACT_Q8K ? wl__xk_row_bytes(cols) : wl__xq_row_bytes(cols);
 }
 
-static wl__dot_fn dot_for(const struct wl__kernel_ops *ops, uint32_t type)
-{
-    switch (type) {
-    case WL_TTYPE_F32:
-        return ops->dot_f32;
-    case WL_TTYPE_F16:
-        return ops->dot_f16;
-    case WL_TTYPE_BF16:
-        return ops->dot_bf16;
-    case WL_TTYPE_Q8_0:
-        return ops->dot_q8_0;
-    case WL_TTYPE_Q4_0:
-        return ops->dot_q4_0;
-    case WL_TTYPE_Q4_K:
-        return ops->dot_q4_k;
-    case WL_TTYPE_Q6_K:
-        return ops->dot_q6_k;
-    default:
-        return NULL;
-    }
-}
-
 int wl_kernel_weight_check(const struct wl_kernel_weight *w)
 {
     if (!w || !w->data || w->rows < 1 || w->cols < 1)
@@ -340,10 +318,8 @@ int wl_kernel_matmul_multi(const struct wl_kernels *k, const struct wl_kernel_we
             return WL_EINVAL;
         struct matmul_job *j = &mj.m[i];
         *j = (struct matmul_job){
-            .dot = dot_for(k->ops, w->type),
-            .dotp = w->type == WL_TTYPE_Q8_0   ? k->ops->dotp_q8_0
-                    : w->type == WL_TTYPE_Q4_K ? k->ops->dotp_q4_k
-                                               : NULL,
+            .dot = wl__dot_for(k->ops, w->type),
+            .dotp = wl__dotp_for(k->ops, w->type),
             .w = w->data,
             .row_bytes = w->row_bytes,
             .rows = w->rows,

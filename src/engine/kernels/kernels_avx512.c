@@ -212,6 +212,8 @@ WL_INLINE WL_AVX512 void q8_0_nx(int64_t n, const struct wl_block_q8_0 *wb, cons
     for (int j = 0; j < nx; j++)
         acc[j][0] = _mm512_sub_ps(
             acc[j][0], _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_set1_ps(128.0f), accm[j])));
+    if (pf && b < nb) /* the rest of the row: at most 7 blocks */
+        wl__prefetch_span(pf, (size_t)(nb - b) * sizeof *wb);
     for (; b + 4 <= nb; b += 4) {
 #pragma GCC unroll 8
         for (int u = 0; u < 2; u++) {
@@ -276,8 +278,10 @@ WL_INLINE WL_AVX512 __m512i unpack2_q4_0(const uint8_t *qs0, const uint8_t *qs1)
     return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
 }
 
+/* pf: NULL, or the caller's stream ahead (wl__dotp_fn), prefetched as many
+ * blocks as each step reads. */
 WL_INLINE WL_AVX512 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, const void *x,
-                                 size_t xs, float *out, const int nx)
+                                 size_t xs, float *out, const int nx, const char *pf)
 {
     struct wl__xrow xr[WL__KMAX_NX];
     __m512 acc[WL__KMAX_NX][2];
@@ -296,6 +300,10 @@ WL_INLINE WL_AVX512 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, cons
     for (int j = 0; j < nx; j++)
         accm[j] = _mm256_setzero_ps();
     for (; b + 8 <= nb; b += 8) {
+        if (pf) {
+            wl__prefetch_span(pf, 8 * sizeof *wb);
+            pf += 8 * sizeof *wb;
+        }
         __m256 dw = gather8_fp16(&wb[b].d, sizeof *wb);
         __m512 sv[WL__KMAX_NX];
 #pragma GCC unroll 8
@@ -319,6 +327,8 @@ WL_INLINE WL_AVX512 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, cons
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++)
         off[j] = hsum8_256(accm[j]);
+    if (pf && b < nb) /* the rest of the row: at most 7 blocks */
+        wl__prefetch_span(pf, (size_t)(nb - b) * sizeof *wb);
     for (; b + 2 <= nb; b += 4) {
 #pragma GCC unroll 8
         for (int u = 0; u < 2; u++) {
@@ -358,9 +368,14 @@ WL_INLINE WL_AVX512 void q4_0_nx(int64_t n, const struct wl_block_q4_0 *wb, cons
 static WL_AVX512 void dot_q4_0(int64_t n, const void *w, const void *x, size_t xs, int nx,
                                float *out)
 {
-#define CALL(N) q4_0_nx(n, w, x, xs, out, N)
+#define CALL(N) q4_0_nx(n, w, x, xs, out, N, NULL)
     WL_NX_SWITCH(CALL);
 #undef CALL
+}
+
+static WL_AVX512 void dotp_q4_0(int64_t n, const void *w, const void *x, float *out, const void *pf)
+{
+    q4_0_nx(n, w, x, 0, out, 1, pf);
 }
 
 /* ---- K-quants: Q8K activation rows ------------------------------------------ */
@@ -424,9 +439,10 @@ WL_INLINE WL_AVX512 void q4_k_head2(const struct wl_block_q4_k *b0, const struct
  * int16, against the 16 per-16 sums), then per 64 weights VPMADDUBSW (6-bit
  * q x int8 pairs, at most 2*63*127, no saturation) and VPDPWSSD with the four
  * sub-block scales as int16 (VPERMW); one conversion and one FMA with
- * d_w * d_x per 256 weights. */
+ * d_w * d_x per 256 weights. pf: NULL, or the caller's stream ahead
+ * (wl__dotp_fn), prefetched one block per step. */
 WL_INLINE WL_AVX512 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, const void *x,
-                                 size_t xs, float *out, const int nx)
+                                 size_t xs, float *out, const int nx, const char *pf)
 {
     static const uint16_t quad_tab[32] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
                                           2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
@@ -441,6 +457,10 @@ WL_INLINE WL_AVX512 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, cons
     }
     int64_t nb = n / WL_QK_K;
     for (int64_t b = 0; b < nb; b++) {
+        if (pf) {
+            wl__prefetch_span(pf, sizeof *wb);
+            pf += sizeof *wb;
+        }
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb[b].scales));
         __m512i scz = _mm512_castsi256_si512(sc16);
         __m256i scm32 = _mm256_mullo_epi16(sc16, _mm256_set1_epi16(-32));
@@ -490,9 +510,14 @@ WL_INLINE WL_AVX512 void q6_k_nx(int64_t n, const struct wl_block_q6_k *wb, cons
 static WL_AVX512 void dot_q6_k(int64_t n, const void *w, const void *x, size_t xs, int nx,
                                float *out)
 {
-#define CALL(N) q6_k_nx(n, w, x, xs, out, N)
+#define CALL(N) q6_k_nx(n, w, x, xs, out, N, NULL)
     WL_NX_SWITCH(CALL);
 #undef CALL
+}
+
+static WL_AVX512 void dotp_q6_k(int64_t n, const void *w, const void *x, float *out, const void *pf)
+{
+    q6_k_nx(n, w, x, 0, out, 1, pf);
 }
 
 /* ---- activation quantization ------------------------------------------------ */
@@ -557,6 +582,8 @@ const struct wl__kernel_ops wl__kernel_ops_avx512 = {
     .dot_q4_0 = dot_q4_0,
     .dot_q4_k = dot_q4_k,
     .dotp_q4_k = dotp_q4_k,
+    .dotp_q4_0 = dotp_q4_0,
+    .dotp_q6_k = dotp_q6_k,
     .dot_q6_k = dot_q6_k,
     .quant_q8a = quant_q8a,
     .quant_q8k = quant_q8k,
@@ -576,6 +603,8 @@ const struct wl__kernel_ops wl__kernel_ops_avx512_gfni = {
     .dot_q4_0 = dot_q4_0,
     .dot_q4_k = dot_q4_k_gfni,
     .dotp_q4_k = dotp_q4_k_gfni,
+    .dotp_q4_0 = dotp_q4_0,
+    .dotp_q6_k = dotp_q6_k,
     .dot_q6_k = dot_q6_k,
     .quant_q8a = quant_q8a,
     .quant_q8k = quant_q8k,

@@ -110,8 +110,11 @@ WL_INLINE WL_Q4K_ATTR void WL_Q4K(q4_k_nx)(int64_t n, const struct wl_block_q4_k
         }
         WL_Q4K(q4_k_pair)(wb, b, true, xr, acc, nx);
     }
-    if (b < nb)
+    if (b < nb) {
+        if (pf)
+            wl__prefetch_span(pf, sizeof *wb);
         WL_Q4K(q4_k_pair)(wb, b, false, xr, acc, nx);
+    }
 #pragma GCC unroll 8
     for (int j = 0; j < nx; j++)
         out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]));

@@ -21,10 +21,10 @@ typedef void (*wl__dot_fn)(int64_t n, const void *w, const void *x, size_t x_str
  * matching dot function with nx = 1 (tested). pf, unless NULL, is where the
  * caller's weight stream continues ahead: the kernel prefetches from there
  * as many bytes as it reads, a few cache lines per loop step
- * (wl__prefetch_span). On Zen 5 this decodes 7-9 % (Q4_K) and 10-12 % (Q8_0)
- * faster than the same prefetches issued in one burst before each row
- * (paired per-token runs, docs/internals/kernels.md, "Session 6"). NULL in a
- * table where a type has none. */
+ * (wl__prefetch_span). On Zen 5 this decodes 7-9 % (Q4_K), 10-12 % (Q8_0),
+ * 9-10 % (Q4_0) and 7-9 % (Q6_K) faster than the same prefetches issued in
+ * one burst before each row (paired per-token runs, docs/internals/kernels.md,
+ * "Session 6" and "Session 7"). NULL in a table where a type has none. */
 typedef void (*wl__dotp_fn)(int64_t n, const void *w, const void *x, float *out, const void *pf);
 
 /* A quantized activation row in scratch holds the Q8A blocks of
@@ -122,13 +122,54 @@ struct wl__kernel_ops {
     wl__dot_fn dot_q8_0, dot_q4_0; /* activations: Q8A rows */
     wl__dot_fn dot_q4_k, dot_q6_k; /* activations: Q8K rows */
     /* decode with the prefetch spread over the row (may be NULL) */
-    wl__dotp_fn dotp_q8_0, dotp_q4_k;
+    wl__dotp_fn dotp_q8_0, dotp_q4_0, dotp_q4_k, dotp_q6_k;
     wl__quant_row_fn quant_q8a, quant_q8k;
     wl__silu_mul_fn silu_mul;
     wl__exp_sum_fn exp_sum;
     wl__sum_sq_fn sum_sq;
     wl__scale_mul_fn scale_mul;
 };
+
+/* The table's product for a weight type (NULL when it has none). */
+static inline wl__dot_fn wl__dot_for(const struct wl__kernel_ops *ops, uint32_t type)
+{
+    switch (type) {
+    case WL_TTYPE_F32:
+        return ops->dot_f32;
+    case WL_TTYPE_F16:
+        return ops->dot_f16;
+    case WL_TTYPE_BF16:
+        return ops->dot_bf16;
+    case WL_TTYPE_Q8_0:
+        return ops->dot_q8_0;
+    case WL_TTYPE_Q4_0:
+        return ops->dot_q4_0;
+    case WL_TTYPE_Q4_K:
+        return ops->dot_q4_k;
+    case WL_TTYPE_Q6_K:
+        return ops->dot_q6_k;
+    default:
+        return NULL;
+    }
+}
+
+/* The table's decode product with spread prefetch for a weight type (NULL
+ * when it has none: the driver then prefetches each row in one burst). */
+static inline wl__dotp_fn wl__dotp_for(const struct wl__kernel_ops *ops, uint32_t type)
+{
+    switch (type) {
+    case WL_TTYPE_Q8_0:
+        return ops->dotp_q8_0;
+    case WL_TTYPE_Q4_0:
+        return ops->dotp_q4_0;
+    case WL_TTYPE_Q4_K:
+        return ops->dotp_q4_k;
+    case WL_TTYPE_Q6_K:
+        return ops->dotp_q6_k;
+    default:
+        return NULL;
+    }
+}
 
 extern const struct wl__kernel_ops wl__kernel_ops_scalar;
 /* x86 SIMD paths (define WL_NO_X86_KERNELS to build the portable path only,
