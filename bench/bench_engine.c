@@ -18,7 +18,8 @@
  * the bandwidth, decodes tg128 once (`wattlens bench -p 0 -n 128 -r 1`),
  * and measures the bandwidth again; the round's limit uses the HIGHER of
  * its two readings (the conservative choice: it can only lower the
- * fraction). The median round is the headline; every round is printed.
+ * fraction). Every round and the median round are printed, as a
+ * cross-check of the finer measurement below, which is the headline.
  * Before that, one llama-bench-style run (pp512 + tg128, -r repetitions)
  * prints the usual table figures and the bench process's peak RSS next to
  * file size + KV cache.
@@ -32,7 +33,8 @@
  * counting the KV cache at each step's own position. The context restarts
  * every tg128 (16 segments), as llama-bench's tg128 runs from an empty one.
  * The pools of the probe and of the engine are separate: each phase waits
- * 20 ms first so that the other pool's workers have stopped spinning. The
+ * 20 ms first, meant to outlast the other pool's idle polling (4096 polls,
+ * most of them sched_yield, then sleep; not checked per run). The
  * median segment is the headline; quartiles and extremes are printed.
  * Prints figures; asserts nothing about time. Environment: WL_BENCH_REPS
  * (default 3), WL_BENCH_ROUNDS (paired rounds, default 5), WL_BENCH_SEGMENTS
@@ -46,6 +48,7 @@
 #include "engine/kv_cache.h"
 #include "engine/model.h"
 #include "engine/threadpool.h"
+#include "util/clock.h"
 #include "util/hugepage.h"
 
 #include <jansson.h>
@@ -58,7 +61,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Runs argv (no shell), captures stdout, and returns the child's own peak
@@ -217,18 +219,13 @@ static int cmp_double(const void *a, const void *b)
 /* a context restart every this many decode steps (llama-bench's tg128) */
 #define SEG_RESTART 128
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
+/* wait before each phase, so that the idle pool's workers are asleep */
+#define SEG_QUIET_NS 20000000ull
 
-static double now_s(void)
+/* median of n >= 1 sorted values */
+static double median_sorted(const double *v, int n)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* The interleaved measurement (see the top of this file): fills frac[] with
@@ -261,7 +258,7 @@ static int interleaved_segments(const char *path, int threads, int n_seg, int se
             goto out;
     wl_context_reset(ctx);
     struct wl_membw_result before, after;
-    sleep_ms(20);
+    wl_clock_sleep_ns(SEG_QUIET_NS);
     if (wl_membw_measure_read(pool, SEG_BW_BYTES, SEG_BW_REPS, &before) != 0)
         goto out;
     *bw_lo = *bw_hi = before.best_gbps;
@@ -273,8 +270,8 @@ static int interleaved_segments(const char *path, int threads, int n_seg, int se
             pos = 0;
         }
         double kv = 0; /* KV bytes the segment's steps read: step at position p reads p + 1 */
-        sleep_ms(20);
-        const double t0 = now_s();
+        wl_clock_sleep_ns(SEG_QUIET_NS);
+        const uint64_t t0 = wl_clock_now_ns();
         for (int i = 0; i < seg_tokens; i++, pos++) {
             kv += (double)(pos + 1) * kv_per_pos;
             unsigned id = (2654435761u * (unsigned)(s * seg_tokens + i + 1)) % (unsigned)vocab;
@@ -283,8 +280,8 @@ static int interleaved_segments(const char *path, int threads, int n_seg, int se
                 goto out;
             }
         }
-        const double dt = now_s() - t0;
-        sleep_ms(20);
+        const double dt = (double)(wl_clock_now_ns() - t0) * 1e-9;
+        wl_clock_sleep_ns(SEG_QUIET_NS);
         if (wl_membw_measure_read(pool, SEG_BW_BYTES, SEG_BW_REPS, &after) != 0 || dt <= 0)
             goto out;
         const double hi = before.best_gbps > after.best_gbps ? before.best_gbps : after.best_gbps;
@@ -366,12 +363,12 @@ int main(void)
         const uint64_t all_bytes = m->weight_bytes;
         const uint64_t kv_bytes = wl_kv_cache_bytes_for(WL_TTYPE_F16, c->n_layer, n_prompt > n_gen ? n_prompt : n_gen,
                                                         c->n_head_kv, c->head_dim);
-        /* tg runs from an empty context: on average (n_gen + 1) / 2 positions
-         * of K and V are read per token, per layer */
-        const double kv_read_per_tok = (double)(n_gen + 1) / 2.0 * 2.0 * c->n_layer * c->n_head_kv *
-                                       c->head_dim * 2.0;
+        /* K and V bytes (F16, all layers) a decode step reads per cached
+         * position; tg runs from an empty context, so on average (n_gen + 1) / 2
+         * positions are read per token */
+        const double kv_per_pos = 2.0 * c->n_layer * c->n_head_kv * c->head_dim * 2.0;
+        const double kv_read_per_tok = (double)(n_gen + 1) / 2.0 * kv_per_pos;
         const double bytes_per_tok = (double)read_bytes + kv_read_per_tok;
-        const int32_t c_layer = c->n_layer, c_kv_heads = c->n_head_kv, c_head_dim = c->head_dim;
         char desc[96];
         wl_model_describe(m, desc, sizeof desc);
         wl_model_free(m);
@@ -422,21 +419,18 @@ int main(void)
         }
         if (n_ok > 0) {
             qsort(frac, (size_t)n_ok, sizeof frac[0], cmp_double);
-            const double med =
-                n_ok % 2 ? frac[n_ok / 2] : 0.5 * (frac[n_ok / 2 - 1] + frac[n_ok / 2]);
+            const double med = median_sorted(frac, n_ok);
             printf("  rounds: decode at %.1f %% of the bandwidth limit (median of %d rounds; range "
                    "%.1f-%.1f %%)\n",
                    100.0 * med, n_ok, 100.0 * frac[0], 100.0 * frac[n_ok - 1]);
         }
         /* 3. interleaved segments in this process: the headline */
         double sfrac[MAX_SEGMENTS], bw_lo = 0, bw_hi = 0;
-        const double kv_per_pos = 2.0 * c_layer * c_kv_heads * c_head_dim * 2.0; /* K+V, F16 */
         int n_s = interleaved_segments(path, threads, n_seg, seg_tokens, kv_per_pos, sfrac, &bw_lo,
                                        &bw_hi);
         if (n_s > 0) {
             qsort(sfrac, (size_t)n_s, sizeof sfrac[0], cmp_double);
-            const double med =
-                n_s % 2 ? sfrac[n_s / 2] : 0.5 * (sfrac[n_s / 2 - 1] + sfrac[n_s / 2]);
+            const double med = median_sorted(sfrac, n_s);
             printf(
                 "  interleaved segments (%d x %d decode steps, bandwidth %zu MiB x %d best before\n"
                 "    and after each, %.1f-%.1f GB/s): quartiles %.1f / %.1f / %.1f %%, range "
