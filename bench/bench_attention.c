@@ -96,7 +96,7 @@ static int bench_attention(int rounds)
         q[i] = frand();
     printf("attention q.k + p.v, one decode token, 32 heads / 4 KV heads, head_dim 64, F16 cache "
            "(%s loops), 1 thread, CPU time per layer:\n",
-           kv.simd_f16 ? "AVX2" : "scalar");
+           kv.simd512 ? "AVX-512" : kv.simd_f16 ? "AVX2" : "scalar");
     static const int32_t n_pos_cases[] = {64, 512, 2048};
     for (size_t pc = 0; pc < sizeof n_pos_cases / sizeof n_pos_cases[0]; pc++) {
         const int32_t n_pos = n_pos_cases[pc];

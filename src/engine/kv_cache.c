@@ -2,11 +2,13 @@
  *
  * The F16 loops have an AVX2+F16C+FMA path chosen at run time (decode reads
  * the whole cache once per token per layer, so converting it element by
- * element would cost several percent of a token) and a portable scalar path.
+ * element would cost several percent of a token), an AVX-512 one on top
+ * (engine/kv_cache_avx512.c) and a portable scalar path.
  */
 #include "engine/kv_cache.h"
 
 #include "engine/kernels/kernels.h"
+#include "engine/kv_cache_avx512.h"
 #include "engine/quant.h"
 #include "wattlens/error.h"
 
@@ -63,6 +65,10 @@ int wl_kv_cache_init(struct wl_kv_cache *kv, enum wl_ttype type, int32_t n_layer
 #ifdef WL_KV_X86
     /* the AVX2 kernel path needs exactly AVX2 + FMA + F16C (cpuid and OS state) */
     kv->simd_f16 = wl_kpath_available(WL_KPATH_AVX2);
+#endif
+#ifdef WL_KV_AVX512
+    kv->simd512 = kv->simd_f16 && type == WL_TTYPE_F16 && head_dim % 16 == 0 &&
+                  wl_kpath_available(WL_KPATH_AVX512);
 #endif
     return 0;
 }
@@ -326,6 +332,12 @@ void wl_kv_cache_dot(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int3
         dot_f32(K, n_pos, kv->head_dim, q, scores);
         return;
     }
+#ifdef WL_KV_AVX512
+    if (kv->simd512 && kv->simd_f16) {
+        wl__kv_dot_f16_avx512(K, n_pos, kv->head_dim, q, scores);
+        return;
+    }
+#endif
 #ifdef WL_KV_X86
     if (kv->simd_f16) {
         dot_f16_avx2(K, n_pos, kv->head_dim, q, scores);
@@ -404,6 +416,12 @@ void wl_kv_cache_dot_group(const struct wl_kv_cache *kv, int32_t il, int32_t kvh
         for (int32_t g = 0; g < n_q; g++) {
             const float *qg = q + (size_t)g * q_stride;
             float *sg = scores + (size_t)g * s_stride + j0;
+#ifdef WL_KV_AVX512
+            if (simd && kv->simd512) {
+                wl__kv_dot_rows_avx512(rows, nb, hd, qg, sg);
+                continue;
+            }
+#endif
 #ifdef WL_KV_X86
             if (simd) {
                 dot_rows_avx2(rows, nb, hd, qg, sg);
@@ -439,6 +457,12 @@ void wl_kv_cache_accum_group(const struct wl_kv_cache *kv, int32_t il, int32_t k
     for (int32_t j0 = 0; j0 < n_pos; j0 += WL_KV_GROUP_ROWS) {
         const int32_t nb = n_pos - j0 < WL_KV_GROUP_ROWS ? n_pos - j0 : WL_KV_GROUP_ROWS;
         const float *rows = rows_f32(kv, V, j0, nb, scratch);
+#ifdef WL_KV_AVX512
+        if (simd && kv->simd512) {
+            wl__kv_accum_rows_avx512(rows, nb, hd, p + j0, p_stride, n_q, out, out_stride);
+            continue;
+        }
+#endif
         for (int32_t g = 0; g < n_q; g++) {
             const float *pg = p + (size_t)g * p_stride + j0;
             float *og = out + (size_t)g * out_stride;

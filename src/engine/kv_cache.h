@@ -34,6 +34,7 @@ struct wl_kv_cache {
     void *v; /* (n_layer, n_head_kv, n_ctx, head_dim) */
     uint64_t bytes; /* k + v */
     bool simd_f16;  /* F16C+AVX2+FMA conversion path usable (decided once at init) */
+    bool simd512;   /* and the AVX-512 loops (F16 cache, head_dim % 16 == 0); needs simd_f16 */
 };
 
 /* Allocates the cache. WL_ENOTSUP for a type other than F16/F32, WL_ENOMEM

@@ -98,18 +98,23 @@ static void test_group_loops_equal_per_head(void **state)
 {
     (void)state;
     static const enum wl_ttype types[] = {WL_TTYPE_F16, WL_TTYPE_F32};
-    static const int32_t hds[] = {64, 20, 7};
-    static const int32_t groups[] = {1, 2, 8};
+    /* 64 and 80: AVX-512 loops (whole 64-float blocks, and one 16-float tail
+     * chunk); 20 and 7: AVX2 lane tails */
+    static const int32_t hds[] = {64, 80, 20, 7};
+    static const int32_t groups[] = {1, 2, 5, 8};
     rng_state = 42;
     for (size_t ti = 0; ti < 2; ti++) {
         for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++) {
             struct wl_kv_cache kv;
             assert_int_equal(wl_kv_cache_init(&kv, types[ti], 2, 80, 2, hds[hi], NULL), 0);
             fill_cache(&kv, 80);
-            const bool simd = kv.simd_f16;
-            /* the SIMD loops where this CPU has them, and the scalar ones always */
-            for (int s = simd ? 0 : 1; s < 2; s++) {
-                kv.simd_f16 = s == 0;
+            const bool simd = kv.simd_f16, simd512 = kv.simd512;
+            /* the AVX-512 and AVX2 loops where this CPU has them, the scalar ones always */
+            for (int s = 0; s < 3; s++) {
+                if ((s == 0 && !simd512) || (s == 1 && !simd))
+                    continue;
+                kv.simd512 = s == 0;
+                kv.simd_f16 = s <= 1;
                 for (size_t gi = 0; gi < sizeof groups / sizeof groups[0]; gi++)
                     check_group_loops(&kv, groups[gi]);
             }
