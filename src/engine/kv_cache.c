@@ -83,6 +83,16 @@ void wl_kv_cache_free(struct wl_kv_cache *kv)
     kv->bytes = 0;
 }
 
+#ifdef WL_KV_AVX512
+/* The AVX-512 loops: simd512 was set at init for an F16 cache with a
+ * suitable head_dim, and they build on the AVX2 path (tests switch
+ * simd_f16 off to reach the scalar loops). */
+static inline bool use_avx512(const struct wl_kv_cache *kv)
+{
+    return kv->simd512 && kv->simd_f16;
+}
+#endif
+
 /* Byte offset of (il, kvh, pos, 0). */
 static size_t kv_offset(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int32_t pos)
 {
@@ -333,7 +343,7 @@ void wl_kv_cache_dot(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int3
         return;
     }
 #ifdef WL_KV_AVX512
-    if (kv->simd512 && kv->simd_f16) {
+    if (use_avx512(kv)) {
         wl__kv_dot_f16_avx512(K, n_pos, kv->head_dim, q, scores);
         return;
     }
@@ -417,7 +427,7 @@ void wl_kv_cache_dot_group(const struct wl_kv_cache *kv, int32_t il, int32_t kvh
             const float *qg = q + (size_t)g * q_stride;
             float *sg = scores + (size_t)g * s_stride + j0;
 #ifdef WL_KV_AVX512
-            if (simd && kv->simd512) {
+            if (use_avx512(kv)) {
                 wl__kv_dot_rows_avx512(rows, nb, hd, qg, sg);
                 continue;
             }
@@ -458,7 +468,7 @@ void wl_kv_cache_accum_group(const struct wl_kv_cache *kv, int32_t il, int32_t k
         const int32_t nb = n_pos - j0 < WL_KV_GROUP_ROWS ? n_pos - j0 : WL_KV_GROUP_ROWS;
         const float *rows = rows_f32(kv, V, j0, nb, scratch);
 #ifdef WL_KV_AVX512
-        if (simd && kv->simd512) {
+        if (use_avx512(kv)) {
             wl__kv_accum_rows_avx512(rows, nb, hd, p + j0, p_stride, n_q, out, out_stride);
             continue;
         }
