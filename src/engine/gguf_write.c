@@ -7,6 +7,7 @@
 #include "wattlens/error.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -534,6 +535,20 @@ int wl_gguf_writer_write(const wl_gguf_writer *w, const char *path, struct wl_er
     }
     rc = wl__serialize(w, f);
     int e = errno;
+    /* On disk before the rename, so that a crash leaves the old file or the
+     * whole new one, never a truncated model under the final name. */
+    if (rc == 0 && (fflush(f) != 0 || fsync(fd) != 0)) {
+        e = errno;
+        rc = WL_EIO;
+    }
+    /* Drop the pages just written from the page cache: they were cached as
+     * small pages, and a file mapping is PMD-mapped only when its cache is
+     * read in through a huge-page-advised mapping (util/hugepage.h). The
+     * first load then reads the file from disk once and decodes on 2 MiB
+     * pages (docs/internals/kernels.md, "Session 9"). Clean after fsync, so
+     * nothing is lost; best effort. */
+    if (rc == 0)
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
     if (fclose(f) != 0 && rc == 0) {
         e = errno;
         rc = WL_EIO;

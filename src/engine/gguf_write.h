@@ -69,7 +69,9 @@ int wl_gguf_writer_add_tensor_owned(wl_gguf_writer *w, const char *name, enum wl
                                     uint64_t n_bytes);
 uint64_t wl_gguf_writer_n_tensors(const wl_gguf_writer *w);
 
-/* Writes the file (temp file in the same folder, then rename). */
+/* Writes the file (temp file in the same folder, fsync, then rename) and
+ * drops its pages from the page cache, so that the first load maps the
+ * weights on 2 MiB pages where the kernel can (util/hugepage.h). */
 int wl_gguf_writer_write(const wl_gguf_writer *w, const char *path, struct wl_errmsg *err);
 /* Serializes into a malloc'd buffer the caller frees. */
 int wl_gguf_writer_to_memory(const wl_gguf_writer *w, void **buf, size_t *size);

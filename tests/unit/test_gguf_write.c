@@ -1,15 +1,25 @@
 /* engine/gguf_write: round trips through the reader (every value type, nested
  * arrays, alignment, tensor bytes), byte-exact rewrites of the real model and
- * vocabulary files, and the writer's own argument checks. */
+ * vocabulary files, the written file's pages dropped from the page cache, and
+ * the writer's own argument checks. */
 #include "test_support.h"
 
 #include "engine/gguf.h"
 #include "engine/gguf_write.h"
 #include "wattlens/error.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
+#endif
 
 static wl_gguf *reopen(const wl_gguf_writer *w, void **buf)
 {
@@ -167,6 +177,81 @@ static void test_rewrite_of_real_files_is_byte_identical(void **state)
     rewrite_and_compare("vocab/ggml-vocab-gpt-2.gguf");
 }
 
+/* Pages of path in the page cache (mincore on a fresh mapping reports the
+ * cache without faulting anything in); -1 when it cannot tell. */
+static long cached_pages(const char *path, long *total)
+{
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    const long page = sysconf(_SC_PAGESIZE);
+    const size_t len = (size_t)st.st_size;
+    void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return -1;
+    *total = (long)((len + (size_t)page - 1) / (size_t)page);
+    unsigned char *vec = malloc((size_t)*total);
+    long n = -1;
+    if (vec && mincore(p, len, vec) == 0) {
+        n = 0;
+        for (long i = 0; i < *total; i++)
+            n += vec[i] & 1;
+    }
+    free(vec);
+    munmap(p, len);
+    return n;
+}
+
+/* The writer drops what it wrote from the page cache (gguf_write.h: a
+ * cache filled by writing is small pages; the first load should read the
+ * file in through its huge-page mapping). tmpfs keeps its pages by design,
+ * so the check needs a disk-backed TMPDIR. */
+static void test_written_file_leaves_the_page_cache(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    struct statfs fs;
+    if (statfs(dir, &fs) != 0 || fs.f_type == TMPFS_MAGIC) {
+        wl_test_rmtree(dir);
+        free(dir);
+        skip();
+    }
+    wl_gguf_writer *w = NULL;
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    enum { N = 1 << 18 }; /* 1 MiB of F32 */
+    float *t = malloc(N * sizeof *t);
+    assert_non_null(t);
+    for (int i = 0; i < N; i++)
+        t[i] = (float)i;
+    uint64_t ne[2] = {1024, N / 1024};
+    assert_int_equal(wl_gguf_writer_add_tensor_owned(w, "t", WL_TTYPE_F32, 2, ne, t, N * sizeof *t),
+                     0);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/big.gguf", dir);
+    struct wl_errmsg err;
+    assert_int_equal(wl_gguf_writer_write(w, path, &err), 0);
+    long total = 0;
+    const long cached = cached_pages(path, &total);
+    assert_true(total >= 256);
+    assert_int_equal(cached, 0);
+    /* and the file is whole */
+    wl_gguf *g = NULL;
+    assert_int_equal(wl_gguf_open(path, &g, &err), 0);
+    const struct wl_gguf_tensor *ti = wl_gguf_tensor(g, 0);
+    assert_non_null(ti);
+    assert_true(((const float *)ti->data)[N - 1] == (float)(N - 1));
+    wl_gguf_close(g);
+    wl_gguf_writer_free(w);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 static void test_writer_rejects_bad_arguments(void **state)
 {
     (void)state;
@@ -210,6 +295,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_value_type_round_trips),
         cmocka_unit_test(test_rewrite_of_real_files_is_byte_identical),
+        cmocka_unit_test(test_written_file_leaves_the_page_cache),
         cmocka_unit_test(test_writer_rejects_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
