@@ -9,6 +9,7 @@
 #include "engine/context.h"
 #include "engine/model.h"
 #include "util/clock.h"
+#include "util/hugepage.h"
 #include "wattlens/error.h"
 #include "wattlens/wattlens.h"
 
@@ -48,6 +49,9 @@ static void usage(FILE *out)
             "                        of P tokens in one prefill, tgG runs G decode steps of N\n"
             "                        tokens (weights read once per step for all); the test\n"
             "                        is named 'tgG xN' and t/s counts the whole batch\n"
+            "  -v, --verbose         progress per repetition on stderr, and how much of the\n"
+            "                        model is on 2 MiB pages (decode reads 4 KiB pages ~3 %%\n"
+            "                        slower; a note says how to fix it when most of it is)\n"
             "  -h, --help            show this help\n"
             "\n"
             "Examples:\n"
@@ -160,6 +164,30 @@ static void on_progress(void *ud, const char *test, int rep)
 {
     if (*(bool *)ud)
         fprintf(stderr, "wattlens bench: %s repetition %d\n", test, rep + 1);
+}
+
+/* How much of the model file's mapping is on 2 MiB pages, after the run
+ * touched it: always with -v; otherwise a note and the remedy when less
+ * than half is, on a kernel that does cache files on 2 MiB pages. A file
+ * whose page cache was filled by a write, a copy or read() stays on 4 KiB
+ * pages until those pages are dropped (util/hugepage.h). */
+static void weight_pages_note(const wl_model *m, const char *path, bool verbose)
+{
+    uint64_t res = 0, huge = 0, file_huge = 0;
+    if (wl_model_weight_pages(m, &res, &huge) != 0 || res == 0)
+        return;
+    const double pct = 100.0 * (double)huge / (double)res;
+    if (verbose)
+        fprintf(stderr, "wattlens bench: weights: %.1f MiB resident, %.0f %% on 2 MiB pages\n",
+                (double)res / 1048576.0, pct);
+    if (pct >= 50.0 || wl_hugepage_file_cache_bytes(&file_huge) != 0 || file_huge == 0)
+        return;
+    fprintf(stderr,
+            "wattlens bench: note: only %.0f %% of the model's pages are 2 MiB pages; its page\n"
+            "  cache was filled by a write, a copy or plain reads, and decode reads 4 KiB pages\n"
+            "  more slowly (~3 %% in paired runs). To have it read in again on 2 MiB pages:\n"
+            "    sync '%s' && dd if='%s' iflag=nocache count=0\n",
+            pct, path, path);
 }
 
 static int run(int argc, char **argv)
@@ -289,6 +317,7 @@ static int run(int argc, char **argv)
         in.threads = nc > 0 ? (int)nc : 1;
     }
     in.n_batch = p.n_ubatch > 0 ? p.n_ubatch : 64;
+    weight_pages_note(m, model, verbose);
     wl_model_free(m);
     if (strcmp(fmt, "json") == 0)
         return print_json(&in, res, n);

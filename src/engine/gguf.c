@@ -751,6 +751,11 @@ uint64_t wl_gguf_file_size(const wl_gguf *g)
     return g->size;
 }
 
+const void *wl_gguf_mapping(const wl_gguf *g)
+{
+    return g->map;
+}
+
 uint64_t wl_gguf_alignment(const wl_gguf *g)
 {
     return g->alignment;

@@ -75,6 +75,9 @@ void wl_gguf_close(wl_gguf *g);
 
 uint32_t wl_gguf_version(const wl_gguf *g);
 uint64_t wl_gguf_file_size(const wl_gguf *g);
+/* Start of the file mapping when g was opened from a path (wl_gguf_open);
+ * NULL when it reads caller memory (wl_gguf_open_memory). */
+const void *wl_gguf_mapping(const wl_gguf *g);
 uint64_t wl_gguf_alignment(const wl_gguf *g);
 uint64_t wl_gguf_data_offset(const wl_gguf *g); /* byte offset of the data section */
 

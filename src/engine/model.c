@@ -6,6 +6,7 @@
 
 #include "engine/forward.h"
 #include "engine/quant.h"
+#include "util/hugepage.h"
 #include "wattlens/error.h"
 
 #include <math.h>
@@ -398,6 +399,17 @@ int wl_model_load(const char *path, wl_model **out, struct wl_errmsg *err)
     }
     (*out)->owns_gguf = true;
     return 0;
+}
+
+int wl_model_weight_pages(const wl_model *m, uint64_t *resident, uint64_t *huge)
+{
+    if (!m || !resident || !huge)
+        return WL_EINVAL;
+    const void *map = m->gguf ? wl_gguf_mapping(m->gguf) : NULL;
+    if (!map)
+        return WL_ENOTSUP;
+    int rc = wl_hugepage_mapped_bytes(map, resident, huge);
+    return rc == 0 ? 0 : WL_ENOTSUP;
 }
 
 void wl_model_free(wl_model *m)

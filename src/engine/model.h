@@ -136,6 +136,13 @@ int wl_model_load_gguf(wl_gguf *g, wl_model **out, struct wl_errmsg *err);
 /* Frees the model (and its GGUF when owned); accepts NULL. */
 void wl_model_free(wl_model *m);
 
+/* Resident bytes of the model file's mapping and how many of them are
+ * mapped as 2 MiB pages (util/hugepage.h; decode read 4 KiB pages ~3 %
+ * slower in paired runs, docs/internals/kernels.md "Session 9"). 0;
+ * WL_ENOTSUP when the model does not read a file mapping or the system
+ * cannot tell. */
+int wl_model_weight_pages(const wl_model *m, uint64_t *resident, uint64_t *huge);
+
 /* True when id is an end-of-generation token of this model. */
 bool wl_model_is_eog(const wl_model *m, int32_t id);
 

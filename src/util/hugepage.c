@@ -68,3 +68,24 @@ int wl_hugepage_mapped_bytes(const void *addr, uint64_t *rss_bytes, uint64_t *hu
     *huge_bytes = huge_kib * 1024;
     return 0;
 }
+
+int wl_hugepage_file_cache_bytes(uint64_t *bytes)
+{
+    if (!bytes)
+        return WL_EINVAL;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return WL_ENOTSUP;
+    char line[256];
+    int rc = WL_ENOTSUP;
+    uint64_t kib;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "FileHugePages: %" SCNu64 " kB", &kib) == 1) {
+            *bytes = kib * 1024;
+            rc = 0;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}

@@ -105,6 +105,9 @@ if [ -f "$model" ]; then
   if head -1 "$tmp/b.csv" | grep -q "avg_ts,stddev_ts" && [ "$(wc -l <"$tmp/b.csv")" = 2 ]; then ok "bench csv"; else bad "bench csv"; fi
   "$W" bench -m "$model" -p 0 -n 8 -r 3 -t 1 -o json >"$tmp/b.json" 2>/dev/null
   if python3 -c "import json,sys; d=json.load(open('$tmp/b.json')); r=d[0]; assert r['n_gen']==8 and len(r['samples_ns'])==3 and r['avg_ts']>0" 2>/dev/null; then ok "bench json"; else bad "bench json"; fi
+  # -v: progress per repetition and the weights' page sizes (the share depends on the kernel)
+  "$W" bench -m "$model" -p 0 -n 4 -r 2 -t 1 -v >/dev/null 2>"$tmp/b.err"
+  if grep -q "tg4 repetition 2" "$tmp/b.err" && grep -Eq "weights: [0-9.]+ MiB resident, [0-9]+ % on 2 MiB pages" "$tmp/b.err"; then ok "bench -v"; else bad "bench -v"; cat "$tmp/b.err"; fi
   "$W" bench -m "$model" -o xml >/dev/null 2>&1; rc=$?
   if [ $rc = 2 ]; then ok "bench bad format is a usage error"; else bad "bench -o xml (rc $rc)"; fi
 fi

@@ -126,6 +126,9 @@ static void test_valid_model_loads_in_place(void **state)
     const char *q = m->weights.layers[1].wq.data;
     assert_true(q >= lo && q < hi);
     assert_true((const char *)m->weights.layers[0].attn_norm >= lo);
+    /* no file mapping to account for */
+    uint64_t res = 1, huge = 1;
+    assert_int_equal(wl_model_weight_pages(m, &res, &huge), WL_ENOTSUP);
     /* and it runs */
     wl_context *ctx = NULL;
     assert_int_equal(wl_context_create(m, NULL, &ctx, &err), 0);
@@ -183,6 +186,39 @@ static void test_bad_files_give_clear_errors(void **state)
     expect_error(&e, WL_EFORMAT, "token_embd.weight");
 }
 
+/* A model loaded from a file reports its mapping's resident and huge-page
+ * bytes (how many are huge depends on the kernel and the page cache). */
+static void test_weight_pages_of_a_file(void **state)
+{
+    (void)state;
+    if (!wl_test_have_data())
+        skip();
+    char path[1024];
+    snprintf(path, sizeof path, "%s/models/stories260K.gguf", WL_TESTDATA_DIR);
+    wl_model *m = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_model_load(path, &m, &err), 0);
+    wl_context *ctx = NULL;
+    assert_int_equal(wl_context_create(m, NULL, &ctx, &err), 0);
+    int32_t toks[2] = {1, 5};
+    assert_int_equal(wl_context_prefill(ctx, toks, 2, &err), 0);
+    uint64_t res = 0, huge = UINT64_MAX;
+    const int rc = wl_model_weight_pages(m, &res, &huge);
+    if (rc == WL_ENOTSUP) {
+        wl_context_free(ctx);
+        wl_model_free(m);
+        skip(); /* no /proc/self/smaps */
+    }
+    assert_int_equal(rc, 0);
+    /* the forward pass read every weight, so all of them are resident */
+    assert_true(res >= m->decode_bytes);
+    assert_true(res <= wl_gguf_file_size(m->gguf) + 4096);
+    assert_true(huge <= res);
+    assert_int_equal(wl_model_weight_pages(m, NULL, &huge), WL_EINVAL);
+    wl_context_free(ctx);
+    wl_model_free(m);
+}
+
 static void test_missing_file(void **state)
 {
     (void)state;
@@ -198,6 +234,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_model_loads_in_place),
         cmocka_unit_test(test_tied_output),
+        cmocka_unit_test(test_weight_pages_of_a_file),
         cmocka_unit_test(test_bad_files_give_clear_errors),
         cmocka_unit_test(test_missing_file),
     };

@@ -103,6 +103,13 @@ static void test_hugepage_accounting(void **state)
     assert_int_equal(wl_hugepage_mapped_bytes((const void *)16, &rss, &huge), WL_ENOENT);
     assert_int_equal(wl_hugepage_mapped_bytes(NULL, &rss, &huge), WL_EINVAL);
     wl_hugepage_advise(NULL, 0); /* harmless */
+    /* file data in huge pages comes in whole 2 MiB folios */
+    uint64_t fb = 1;
+    rc = wl_hugepage_file_cache_bytes(&fb);
+    assert_true(rc == 0 || rc == WL_ENOTSUP);
+    if (rc == 0)
+        assert_int_equal(fb % ((uint64_t)2 << 20), 0);
+    assert_int_equal(wl_hugepage_file_cache_bytes(NULL), WL_EINVAL);
 }
 
 int main(void)
