@@ -180,14 +180,19 @@ static void weight_pages_note(const wl_model *m, const char *path, bool verbose)
     if (verbose)
         fprintf(stderr, "wattlens bench: weights: %.1f MiB resident, %.0f %% on 2 MiB pages\n",
                 (double)res / 1048576.0, pct);
-    if (pct >= 50.0 || wl_hugepage_file_cache_bytes(&file_huge) != 0 || file_huge == 0)
+    /* below a few 2 MiB pages the share says nothing (the ends of a file
+     * never fill one) */
+    if (pct >= 50.0 || res < ((uint64_t)8 << 20) || wl_hugepage_file_cache_bytes(&file_huge) != 0 ||
+        file_huge == 0)
         return;
+    /* a path the shell line cannot quote as is is left for the user to fill in */
+    const char *shown = strchr(path, '\'') ? "FILE" : path;
     fprintf(stderr,
             "wattlens bench: note: only %.0f %% of the model's pages are 2 MiB pages; its page\n"
             "  cache was filled by a write, a copy or plain reads, and decode reads 4 KiB pages\n"
             "  more slowly (~3 %% in paired runs). To have it read in again on 2 MiB pages:\n"
             "    sync '%s' && dd if='%s' iflag=nocache count=0\n",
-            pct, path, path);
+            pct, shown, shown);
 }
 
 static int run(int argc, char **argv)
