@@ -501,6 +501,11 @@ static void test_q8k_quantizer_paths(void **state)
             assert_memory_equal(ref[b].qs, scratch + 256 * b, 256);
             assert_memory_equal(ref[b].bsums, wl__xk_bsums(scratch, N) + 16 * b, 32);
             assert_true(ref[b].d == wl__xk_d(scratch, N)[b]);
+            /* qp: the same values, sub-blocks in the order 0 2 1 3 4 6 5 7 */
+            static const int order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+            for (int q = 0; q < 8; q++)
+                assert_memory_equal(ref[b].qs + 32 * order[q],
+                                    wl__xk_qp(scratch, N) + 256 * b + 32 * q, 32);
         }
     }
     free(scratch);
@@ -602,15 +607,18 @@ static void check_dotp(const char *name, const struct wl__kernel_ops *ops, uint3
             ops->quant_q8k(x, xq, cols);
         else
             ops->quant_q8a(x, xq, cols);
+        /* all rows in one call, the first ROWS - 1 prefetching the next row;
+         * then each row alone without a prefetch: prefetching changes nothing */
+        float all[ROWS];
+        dotp(cols, w, rb, ROWS, xq, all, rb, ROWS - 1);
         for (int r = 0; r < ROWS; r++) {
             const char *wr = (const char *)w + (size_t)r * rb;
             float one, got;
             dot(cols, wr, xq, xs, 1, &one);
-            /* prefetching (the next row, or nothing) changes nothing */
-            dotp(cols, wr, xq, &got, r + 1 < ROWS ? wr + rb : NULL);
-            if (memcmp(&one, &got, sizeof one) != 0)
-                fail_msg("%s %s cols %ld row %d: dotp %.9g, dot %.9g", name, wl_ttype_name(type),
-                         (long)cols, r, got, one);
+            dotp(cols, wr, rb, 1, xq, &got, rb, 0);
+            if (memcmp(&one, &got, sizeof one) != 0 || memcmp(&one, &all[r], sizeof one) != 0)
+                fail_msg("%s %s cols %ld row %d: dotp %.9g (alone) %.9g (all rows), dot %.9g", name,
+                         wl_ttype_name(type), (long)cols, r, got, all[r], one);
         }
         free(xq);
         free(x);
@@ -843,7 +851,7 @@ static void test_zero_activations_and_weights(void **state)
             wf[c] = 0.1f * (float)(c % 7) - 0.3f;
         for (int r = 0; r < 2; r++)
             assert_int_equal(wl_quantize_row(t, wf, (char *)w + r * rb, cols), 0);
-        _Alignas(64) uint8_t scratch[512];
+        _Alignas(64) uint8_t scratch[576]; /* a Q8K row of 256: 320 + 256 (qp) */
         struct wl_kernel_weight wd = {t, w, 4, cols, rb};
         assert_int_equal(wl_kernel_matvec(&k, &wd, x, y, scratch, sizeof scratch, NULL), 0);
         for (int r = 0; r < 4; r++)
@@ -885,11 +893,11 @@ static void test_bad_arguments(void **state)
                      WL_EINVAL);
     assert_int_equal(wl_kernel_scratch_bytes(WL_TTYPE_F16, 256, 4), 0);
     /* Q8A rows: 256 int8 + 8 scales + 8 sums; Q8K rows: 256 int8 + 16 int16
-     * sums + 1 scale = 292, padded to 320 */
+     * sums + 1 scale = 292, padded to 320, then the 256 int8 again in qp order */
     assert_int_equal(wl_kernel_scratch_bytes(WL_TTYPE_Q8_0, 256, 4), 4 * (256 + 64));
-    assert_int_equal(wl_kernel_scratch_bytes(WL_TTYPE_Q4_K, 256, 4), 4 * 320);
+    assert_int_equal(wl_kernel_scratch_bytes(WL_TTYPE_Q4_K, 256, 4), 4 * (320 + 256));
     assert_int_equal(wl_kernel_scratch_bytes(WL_TTYPE_Q6_K, 2048, 1),
-                     2048 + 256 + 64);                                  /* 2336 -> 2368 */
+                     2048 + 256 + 64 + 2048);                           /* 2336 -> 2368, + qp */
     assert_int_equal(wl_kernel_scratch_bytes(WL_TTYPE_Q4_K, 96, 1), 0); /* not a multiple of 256 */
     assert_int_equal(wl_kernel_prepare_x(&k, WL_TTYPE_Q4_K, x, 96, 1, scratch, sizeof scratch),
                      WL_EINVAL);

@@ -265,11 +265,10 @@ static void matmul_rows(const struct matmul_job *j, int64_t r0, int64_t r1)
     float out[WL__KMAX_NX];
     const int64_t pf_end = j->pf_past_chunk ? j->rows : r1;
     if (j->n_x == 1 && j->dotp) { /* decode: the kernel prefetches row r + pf_rows */
-        for (int64_t r = r0; r < r1; r++) {
-            const char *w = j->w + (size_t)r * j->row_bytes;
-            j->dotp(j->cols, w, j->x, j->y + r,
-                    r + j->pf_rows < pf_end ? w + (size_t)j->pf_rows * j->row_bytes : NULL);
-        }
+        int64_t n_pf = pf_end - j->pf_rows - r0; /* rows r with r + pf_rows < pf_end */
+        n_pf = n_pf < 0 ? 0 : n_pf > r1 - r0 ? r1 - r0 : n_pf;
+        j->dotp(j->cols, j->w + (size_t)r0 * j->row_bytes, j->row_bytes, r1 - r0, j->x, j->y + r0,
+                (size_t)j->pf_rows * j->row_bytes, n_pf);
         return;
     }
     for (int64_t tb = r0; tb < r1; tb += WL_TILE_ROWS) {

@@ -549,6 +549,7 @@ static WL_AVX2 void quant_q8k(const float *x, void *row, int64_t n)
                 _mm_packs_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1)));
         }
     }
+    wl__xk_fill_qp(row, n);
 }
 
 /* ---- SiLU gate ---------------------------------------------------------------- */

@@ -36,6 +36,16 @@
         break;                                                                                     \
     }
 
+/* The body of a wl__dotp_fn: the kernel of one weight row and nx = 1 (always
+ * inlined) for each row in turn, so that its constants are set up once per
+ * call, not once per row. */
+#define WL_DOTP_ROWS(row_fn)                                                                       \
+    do {                                                                                           \
+        const char *wr_ = w;                                                                       \
+        for (int64_t r_ = 0; r_ < rows; r_++, wr_ += row_bytes)                                    \
+            row_fn(n, (const void *)wr_, x, 0, out + r_, 1, r_ < pf_rows ? wr_ + pf_off : NULL);   \
+    } while (0)
+
 WL_INLINE WL_AVX512 float hsum8_256(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -260,9 +270,10 @@ static WL_AVX512 void dot_q8_0(int64_t n, const void *w, const void *x, size_t x
 #undef CALL
 }
 
-static WL_AVX512 void dotp_q8_0(int64_t n, const void *w, const void *x, float *out, const void *pf)
+static WL_AVX512 void dotp_q8_0(int64_t n, const void *w, size_t row_bytes, int64_t rows,
+                                const void *x, float *out, size_t pf_off, int64_t pf_rows)
 {
-    q8_0_nx(n, w, x, 0, out, 1, pf);
+    WL_DOTP_ROWS(q8_0_nx);
 }
 
 /* ---- Q4_0 ---------------------------------------------------------------- */
@@ -373,20 +384,56 @@ static WL_AVX512 void dot_q4_0(int64_t n, const void *w, const void *x, size_t x
 #undef CALL
 }
 
-static WL_AVX512 void dotp_q4_0(int64_t n, const void *w, const void *x, float *out, const void *pf)
+static WL_AVX512 void dotp_q4_0(int64_t n, const void *w, size_t row_bytes, int64_t rows,
+                                const void *x, float *out, size_t pf_off, int64_t pf_rows)
 {
-    q4_0_nx(n, w, x, 0, out, 1, pf);
+    WL_DOTP_ROWS(q4_0_nx);
 }
 
 /* ---- K-quants: Q8K activation rows ------------------------------------------ */
 
-/* VPSHUFB controls that zero-extend one byte of each 128-bit lane into all
- * 16-bit lanes: byte `lo` in 128-bit lanes 0-1, byte `hi` in lanes 2-3. */
-WL_INLINE WL_AVX512 __m512i sel_u8_u16(int lo, int hi)
-{
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)(0x8000 | lo))),
-                              _mm256_set1_epi16((short)(0x8000 | hi)), 1);
-}
+/* The Q4_K kernels' constants as one table, one load each per call. Built
+ * from immediates, as GCC does for set1 and repeating patterns, most cost a
+ * GPR move and a broadcast (~20 shuffle-port operations per call, against
+ * ~80 instructions per pair of blocks). */
+static const struct {
+    uint16_t sel[4][32];             /* VPSHUFB: scale bytes k, k + 2 as int16 (q4_k_isum) */
+    uint16_t msel[32];               /* VPSHUFB: mins of two blocks as int16 pairs (q4_k_pair) */
+    uint32_t hsh[8], hlo[8], hhi[8]; /* q4_k_head2 */
+    int32_t i1[16], im[16];          /* VPERMPS: the second block's d, both dmins */
+    uint64_t shr4[8];                /* GF(2) matrix of a 4-bit right shift */
+    uint8_t m4[64];
+} q4k_tab __attribute__((aligned(64))) = {
+    .sel = {{0x8000, 0x8000, 0x8000, 0x8000, 0x8000, 0x8000, 0x8000, 0x8000, 0x8000, 0x8000, 0x8000,
+             0x8000, 0x8000, 0x8000, 0x8000, 0x8000, 0x8002, 0x8002, 0x8002, 0x8002, 0x8002, 0x8002,
+             0x8002, 0x8002, 0x8002, 0x8002, 0x8002, 0x8002, 0x8002, 0x8002, 0x8002, 0x8002},
+            {0x8001, 0x8001, 0x8001, 0x8001, 0x8001, 0x8001, 0x8001, 0x8001, 0x8001, 0x8001, 0x8001,
+             0x8001, 0x8001, 0x8001, 0x8001, 0x8001, 0x8003, 0x8003, 0x8003, 0x8003, 0x8003, 0x8003,
+             0x8003, 0x8003, 0x8003, 0x8003, 0x8003, 0x8003, 0x8003, 0x8003, 0x8003, 0x8003},
+            {0x8004, 0x8004, 0x8004, 0x8004, 0x8004, 0x8004, 0x8004, 0x8004, 0x8004, 0x8004, 0x8004,
+             0x8004, 0x8004, 0x8004, 0x8004, 0x8004, 0x8006, 0x8006, 0x8006, 0x8006, 0x8006, 0x8006,
+             0x8006, 0x8006, 0x8006, 0x8006, 0x8006, 0x8006, 0x8006, 0x8006, 0x8006, 0x8006},
+            {0x8005, 0x8005, 0x8005, 0x8005, 0x8005, 0x8005, 0x8005, 0x8005, 0x8005, 0x8005, 0x8005,
+             0x8005, 0x8005, 0x8005, 0x8005, 0x8005, 0x8007, 0x8007, 0x8007, 0x8007, 0x8007, 0x8007,
+             0x8007, 0x8007, 0x8007, 0x8007, 0x8007, 0x8007, 0x8007, 0x8007, 0x8007, 0x8007}},
+    .msel = {0x8008, 0x8008, 0x8009, 0x8009, 0x800a, 0x800a, 0x800b, 0x800b, 0x800c, 0x800c, 0x800d,
+             0x800d, 0x800e, 0x800e, 0x800f, 0x800f, 0x8008, 0x8008, 0x8009, 0x8009, 0x800a, 0x800a,
+             0x800b, 0x800b, 0x800c, 0x800c, 0x800d, 0x800d, 0x800e, 0x800e, 0x800f, 0x800f},
+    .hsh = {0, 0, 0, 4, 0, 0, 0, 4},
+    .hlo = {0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f,
+            0x0f0f0f0f},
+    .hhi = {0, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0, 0x30303030},
+    .i1 = {4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4},
+    .im = {1, 1, 1, 1, 1, 1, 1, 1, 5, 5, 5, 5, 5, 5, 5, 5},
+    .shr4 = {0x1020408000000000ULL, 0x1020408000000000ULL, 0x1020408000000000ULL,
+             0x1020408000000000ULL, 0x1020408000000000ULL, 0x1020408000000000ULL,
+             0x1020408000000000ULL, 0x1020408000000000ULL},
+    .m4 = {0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f,
+           0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f,
+           0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f,
+           0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f,
+           0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f},
+};
 
 /* ---- Q4_K ---------------------------------------------------------------- */
 
@@ -405,13 +452,11 @@ WL_INLINE WL_AVX512 void q4_k_head2(const struct wl_block_q4_k *b0, const struct
         _mm_loadu_si128((const __m128i *)(const void *)b1), 1);    /* [d|dmin, u0, u1, u2] x2 */
     __m256i l1 = _mm256_shuffle_epi32(x, _MM_SHUFFLE(3, 2, 3, 1)); /* u0, u2, u1, u2 */
     __m256i lo =
-        _mm256_and_si256(_mm256_srlv_epi32(l1, _mm256_setr_epi32(0, 0, 0, 4, 0, 0, 0, 4)),
-                         _mm256_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f,
-                                           0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+        _mm256_and_si256(_mm256_srlv_epi32(l1, _mm256_load_si256((const void *)q4k_tab.hsh)),
+                         _mm256_load_si256((const void *)q4k_tab.hlo));
     __m256i l2 = _mm256_shuffle_epi32(x, _MM_SHUFFLE(2, 2, 1, 1)); /* -, u0, -, u1 */
     __m256i hi =
-        _mm256_and_si256(_mm256_srli_epi32(l2, 2), _mm256_setr_epi32(0, 0x30303030, 0, 0x30303030,
-                                                                     0, 0x30303030, 0, 0x30303030));
+        _mm256_and_si256(_mm256_srli_epi32(l2, 2), _mm256_load_si256((const void *)q4k_tab.hhi));
     *scm = _mm256_or_si256(lo, hi);
     *dd = _mm256_cvtph_ps(
         _mm256_castsi256_si128(_mm256_permute4x64_epi64(x, _MM_SHUFFLE(3, 1, 2, 0))));
@@ -515,9 +560,10 @@ static WL_AVX512 void dot_q6_k(int64_t n, const void *w, const void *x, size_t x
 #undef CALL
 }
 
-static WL_AVX512 void dotp_q6_k(int64_t n, const void *w, const void *x, float *out, const void *pf)
+static WL_AVX512 void dotp_q6_k(int64_t n, const void *w, size_t row_bytes, int64_t rows,
+                                const void *x, float *out, size_t pf_off, int64_t pf_rows)
 {
-    q6_k_nx(n, w, x, 0, out, 1, pf);
+    WL_DOTP_ROWS(q6_k_nx);
 }
 
 /* ---- activation quantization ------------------------------------------------ */
@@ -571,6 +617,7 @@ static WL_AVX512 void quant_q8k(const float *x, void *row, int64_t n)
             bsums[16 * b + g] = (int16_t)_mm512_reduce_add_epi32(q);
         }
     }
+    wl__xk_fill_qp(row, n);
 }
 
 const struct wl__kernel_ops wl__kernel_ops_avx512 = {

@@ -9,6 +9,8 @@
 
 #include "engine/kernels/kernels.h"
 
+#include <string.h>
+
 #define WL__KMAX_NX 4
 
 /* out[j] = dot(weight row w of n elements, activation row j) for j < nx.
@@ -17,15 +19,18 @@
 typedef void (*wl__dot_fn)(int64_t n, const void *w, const void *x, size_t x_stride, int nx,
                            float *out);
 
-/* Decode: *out = dot(weight row w, activation row x), bit-identical to the
- * matching dot function with nx = 1 (tested). pf, unless NULL, is where the
- * caller's weight stream continues ahead: the kernel prefetches from there
- * as many bytes as it reads, a few cache lines per loop step
- * (wl__prefetch_span). On Zen 5 this decodes 7-9 % (Q4_K), 10-12 % (Q8_0),
- * 9-10 % (Q4_0) and 7-9 % (Q6_K) faster than the same prefetches issued in
- * one burst before each row (paired per-token runs, docs/internals/kernels.md,
- * "Session 6" and "Session 7"). NULL in a table where a type has none. */
-typedef void (*wl__dotp_fn)(int64_t n, const void *w, const void *x, float *out, const void *pf);
+/* Decode: out[r] = dot(weight row r, activation row x) for r < rows, the
+ * rows row_bytes apart from w; bit-identical to the matching dot function
+ * with nx = 1 (tested). For r < pf_rows the kernel also prefetches the bytes
+ * pf_off past row r, as many as it reads, a few cache lines per loop step
+ * (wl__prefetch_span): the caller's weight stream ahead. On Zen 5 this decodes 7-9 % (Q4_K),
+ * 10-12 % (Q8_0), 9-10 % (Q4_0) and 7-9 % (Q6_K) faster than the same
+ * prefetches issued in one burst before each row (paired per-token runs,
+ * docs/internals/kernels.md, "Session 6" and "Session 7"). A range of rows
+ * per call sets the kernel's constants up once, not per row ("Session 10").
+ * NULL in a table where a type has none. */
+typedef void (*wl__dotp_fn)(int64_t n, const void *w, size_t row_bytes, int64_t rows, const void *x,
+                            float *out, size_t pf_off, int64_t pf_rows);
 
 /* A quantized activation row in scratch holds the Q8A blocks of
  * wl_quantize_row_q8a as a struct of arrays, so that SIMD code loads 64
@@ -48,13 +53,22 @@ static inline const float *wl__xq_s(const void *row, int64_t n)
 
 /* A Q8K activation row (K-quant weights) holds the blocks of
  * wl_quantize_row_q8k as a struct of arrays:
- *   int8_t qs[n];  int16_t bsums[n/16];  float d[n/256];  padding to 64 bytes.
+ *   int8_t qs[n];  int16_t bsums[n/16];  float d[n/256];  padding to 64 bytes;
+ *   int8_t qp[n]: qs again, each super-block's 32-value sub-blocks in the
+ *   order 0 2 1 3 4 6 5 7 (wl__xk_fill_qp).
  * With a 64-byte aligned row, the 16 sums of a super-block are one aligned
- * 32-byte load. n is a multiple of 256. */
-static inline size_t wl__xk_row_bytes(int64_t n)
+ * 32-byte load. qp is what a Q4_K kernel multiplies by the low and the high
+ * nibbles of 64 weight bytes at once: the low nibbles of qs bytes 0-63 of a
+ * super-block are sub-blocks 0 and 2, the high nibbles 1 and 3 (the AVX-512
+ * path; docs/internals/kernels.md, "Session 10"). n is a multiple of 256. */
+static inline size_t wl__xk_qp_offset(int64_t n)
 {
     size_t b = (size_t)n + sizeof(int16_t) * (size_t)(n / 16) + sizeof(float) * (size_t)(n / 256);
     return (b + 63) & ~(size_t)63;
+}
+static inline size_t wl__xk_row_bytes(int64_t n)
+{
+    return wl__xk_qp_offset(n) + (size_t)n;
 }
 static inline const int16_t *wl__xk_bsums(const void *row, int64_t n)
 {
@@ -63,6 +77,21 @@ static inline const int16_t *wl__xk_bsums(const void *row, int64_t n)
 static inline const float *wl__xk_d(const void *row, int64_t n)
 {
     return (const float *)(const void *)(wl__xk_bsums(row, n) + n / 16);
+}
+static inline const int8_t *wl__xk_qp(const void *row, int64_t n)
+{
+    return (const int8_t *)row + wl__xk_qp_offset(n);
+}
+/* Writes qp from qs; every path's Q8K quantizer ends with it. */
+static inline void wl__xk_fill_qp(void *row, int64_t n)
+{
+    static const int order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+    const int8_t *qs = row;
+    int8_t *qp = (int8_t *)row + wl__xk_qp_offset(n);
+    for (int64_t b = 0; b < n / 256; b++) {
+        for (int k = 0; k < 8; k++)
+            memcpy(qp + 256 * b + 32 * k, qs + 256 * b + 32 * order[k], 32);
+    }
 }
 
 /* Activation row j of x (rows xs bytes apart), and its fields: Q8A rows
@@ -83,14 +112,14 @@ static inline struct wl__xrow wl__xrow_at(const void *x, size_t xs, int j, int64
     return r;
 }
 struct wl__krow {
-    const int8_t *qs;
+    const int8_t *qs, *qp;
     const int16_t *bsums;
     const float *d;
 };
 static inline struct wl__krow wl__krow_at(const void *x, size_t xs, int j, int64_t n)
 {
     const void *row = wl__row_at(x, xs, j);
-    struct wl__krow r = {row, wl__xk_bsums(row, n), wl__xk_d(row, n)};
+    struct wl__krow r = {row, wl__xk_qp(row, n), wl__xk_bsums(row, n), wl__xk_d(row, n)};
     return r;
 }
 

@@ -199,6 +199,7 @@ static void quant_q8k(const float *x, void *row, int64_t n)
         memcpy(bsums + 16 * b, blk.bsums, sizeof blk.bsums);
         d[b] = blk.d;
     }
+    wl__xk_fill_qp(row, n);
 }
 
 static void silu_mul(float *g, const float *u, int64_t n)
