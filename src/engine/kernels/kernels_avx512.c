@@ -397,12 +397,16 @@ static WL_AVX512 void dotp_q4_0(int64_t n, const void *w, size_t row_bytes, int6
  * GPR move and a broadcast (~20 shuffle-port operations per call, against
  * ~80 instructions per pair of blocks). */
 static const struct {
-    uint16_t sel[4][32];             /* VPSHUFB: scale bytes k, k + 2 as int16 (q4_k_isum) */
-    uint16_t msel[32];               /* VPSHUFB: mins of two blocks as int16 pairs (q4_k_pair) */
-    uint32_t hsh[8], hlo[8], hhi[8]; /* q4_k_head2 */
-    int32_t i1[16], im[16];          /* VPERMPS: the second block's d, both dmins */
-    uint64_t shr4[8];                /* GF(2) matrix of a 4-bit right shift */
-    uint8_t m4[64];
+    /* aligned loads: every field on its own size */
+    _Alignas(64) uint16_t sel[4][32]; /* VPSHUFB: scale bytes k, k + 2 as int16 (q4_k_isum) */
+    _Alignas(64) uint16_t msel[32];   /* VPSHUFB: mins of two blocks as int16 pairs (q4_k_pair) */
+    _Alignas(32) uint32_t hsh[8];     /* q4_k_head2 */
+    _Alignas(32) uint32_t hlo[8];
+    _Alignas(32) uint32_t hhi[8];
+    _Alignas(64) int32_t i1[16]; /* VPERMPS: the second block's d, both dmins */
+    _Alignas(64) int32_t im[16];
+    _Alignas(64) uint64_t shr4[8]; /* GF(2) matrix of a 4-bit right shift */
+    _Alignas(64) uint8_t m4[64];
 } q4k_tab __attribute__((aligned(64))) = {
     .sel = {{0x8000, 0x8000, 0x8000, 0x8000, 0x8000, 0x8000, 0x8000, 0x8000, 0x8000, 0x8000, 0x8000,
              0x8000, 0x8000, 0x8000, 0x8000, 0x8000, 0x8002, 0x8002, 0x8002, 0x8002, 0x8002, 0x8002,
