@@ -36,9 +36,10 @@
         break;                                                                                     \
     }
 
-/* The body of a wl__dotp_fn: the kernel of one weight row and nx = 1 (always
- * inlined) for each row in turn, so that its constants are set up once per
- * call, not once per row. */
+/* The body of a wl__dotp_fn, using its parameters by name: the kernel of one
+ * weight row and nx = 1 (always inlined) for each row in turn, one call per
+ * range of rows. GCC does not hoist all of a kernel's constants out of this
+ * loop (Q8_0, Q4_0: about ten are rebuilt per row; see q4k_tab for Q4_K). */
 #define WL_DOTP_ROWS(row_fn)                                                                       \
     do {                                                                                           \
         const char *wr_ = w;                                                                       \
@@ -392,10 +393,12 @@ static WL_AVX512 void dotp_q4_0(int64_t n, const void *w, size_t row_bytes, int6
 
 /* ---- K-quants: Q8K activation rows ------------------------------------------ */
 
-/* The Q4_K kernels' constants as one table, one load each per call. Built
- * from immediates, as GCC does for set1 and repeating patterns, most cost a
- * GPR move and a broadcast (~20 shuffle-port operations per call, against
- * ~80 instructions per pair of blocks). */
+/* The Q4_K kernels' constants as one table: each is a load. Written as set1
+ * and repeating patterns, GCC builds them from immediates (a GPR move and a
+ * broadcast each, ~20 shuffle-port operations), and in dotp_q4_k it does so
+ * for every row: it does not hoist them out of the rows loop. Session 10,
+ * 256 rows in one call from L2: 9.05-9.26 TSC cycles per super-block with
+ * the table, 10.2-10.4 without. */
 static const struct {
     /* aligned loads: every field on its own size */
     _Alignas(64) uint16_t sel[4][32]; /* VPSHUFB: scale bytes k, k + 2 as int16 (q4_k_isum) */

@@ -15,8 +15,9 @@
  * Then per 64 weights VPMADDUBSW (nibble x int8 pairs, at most 2*15*127, no
  * saturation) and VPDPWSSD with the two sub-blocks' scales as int16 (bc: the
  * block's scm lane in every 128-bit lane; the scales are picked by VPSHUFB).
- * From L2 this runs ~1.3x faster than a 32-byte broadcast per 64 weights
- * with natural-order activations (session 10). */
+ * With rows per call (wl__dotp_fn) and the constant table, ~1.3x faster
+ * from L2 than the former loop, a 32-byte broadcast per 64 weights against
+ * natural-order activations (docs/internals/kernels.md, "Session 10"). */
 WL_INLINE WL_Q4K_ATTR void WL_Q4K(q4_k_isum)(const struct wl_block_q4_k *blk, __m512i bc,
                                              const struct wl__krow *xr, int64_t b, __m512i *is,
                                              const int nx)

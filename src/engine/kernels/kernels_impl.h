@@ -27,8 +27,8 @@ typedef void (*wl__dot_fn)(int64_t n, const void *w, const void *x, size_t x_str
  * 10-12 % (Q8_0), 9-10 % (Q4_0) and 7-9 % (Q6_K) faster than the same
  * prefetches issued in one burst before each row (paired per-token runs,
  * docs/internals/kernels.md, "Session 6" and "Session 7"). A range of rows
- * per call sets the kernel's constants up once, not per row ("Session 10").
- * NULL in a table where a type has none. */
+ * per call saves a call per row ("Session 10"). NULL in a table where a
+ * type has none. */
 typedef void (*wl__dotp_fn)(int64_t n, const void *w, size_t row_bytes, int64_t rows, const void *x,
                             float *out, size_t pf_off, int64_t pf_rows);
 
