@@ -18,7 +18,13 @@
  * the bandwidth, decodes tg128 once (`wattlens bench -p 0 -n 128 -r 1`),
  * and measures the bandwidth again; the round's limit uses the HIGHER of
  * its two readings (the conservative choice: it can only lower the
- * fraction). Every round and the median round are printed, as a
+ * fraction). Every reading of the limit reads a buffer of as many bytes as
+ * one decode token reads (best of 3 passes of each of two read variants):
+ * the rate at which this machine reads a token's bytes. A short probe
+ * reads faster than any token can (docs/internals/kernels.md, session 11):
+ * its passes vary more, so their best is higher (128 MiB passes: best 8 %
+ * above 1 GiB passes at equal means), and re-reading one 128 MiB buffer is
+ * partly served by the cache (1-4 % above fresh 128 MiB windows). Every round and the median round are printed, as a
  * cross-check of the finer measurement below, which is the headline.
  * Before that, one llama-bench-style run (pp512 + tg128, -r repetitions)
  * prints the usual table figures and the bench process's peak RSS next to
@@ -28,9 +34,11 @@
  * quiet moment compares the whole round's decode against that moment). So
  * a second, finer measurement runs in this process, on one loaded model and
  * one context: interleaved segments of WL_BENCH_SEG_TOKENS decode steps
- * (default 8, ~0.1 s), each between two bandwidth readings (128 MiB, best of
- * 3, ~10 ms), the limit again from the HIGHER reading, and bytes per token
- * counting the KV cache at each step's own position. The context restarts
+ * (default 8, ~0.1 s), each between two bandwidth readings (a token's
+ * bytes, best of 3, ~0.1 s), the limit again from the HIGHER reading, and
+ * bytes per token counting the KV cache at each step's own position. A
+ * 128 MiB reading (the limit of sessions 7-10) is taken next to each and
+ * the segments are also set against it, for comparison. The context restarts
  * every tg128 (16 segments), as llama-bench's tg128 runs from an empty one.
  * The pools of the probe and of the engine are separate: each phase waits
  * 20 ms first, meant to outlast the other pool's idle polling (4096 polls,
@@ -152,6 +160,19 @@ static int measure_bw(int threads, size_t bytes, int reps, struct wl_membw_resul
     return rc;
 }
 
+/* The same on a kept buffer, with a pool of its own (destroyed before the
+ * engine runs, so that no idle worker polls beside it). */
+static int measure_buf(int threads, const struct wl_membw_buf *b, int reps,
+                       struct wl_membw_result *out)
+{
+    struct wl_threadpool *pool = NULL;
+    if (wl_threadpool_create(threads, &pool) != 0)
+        return -1;
+    int rc = wl_membw_measure_buf(pool, b, reps, out);
+    wl_threadpool_destroy(pool);
+    return rc;
+}
+
 /* One `wattlens bench` run; fills the pp / tg means, standard deviations and
  * best tg repetition (0 when the run has no such test). */
 struct bench_run {
@@ -211,12 +232,14 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Bandwidth reading for the paired rounds: 256 MiB (8x a 32 MiB L3), best of 3. */
-#define ROUND_BW_BYTES ((size_t)256 << 20)
+/* Bandwidth reading for the paired rounds: a token's bytes, best of 3. */
 #define ROUND_BW_REPS 3
 #define MAX_ROUNDS 50
 
-/* Bandwidth reading between interleaved segments: 128 MiB (4x a 32 MiB L3), best of 3. */
+/* Bandwidth readings between interleaved segments, best of 3 each: the limit
+ * reads a buffer of as many bytes as one decode token reads (the model's
+ * decode bytes, rounded up to 2 MiB); a 128 MiB one (4x a 32 MiB L3; the
+ * limit of sessions 7-10) is read too and printed for comparison. */
 #define SEG_BW_BYTES ((size_t)128 << 20)
 #define SEG_BW_REPS 3
 #define MAX_SEGMENTS 256
@@ -234,18 +257,39 @@ static double median_sorted(const double *v, int n)
 
 /* What the interleaved measurement gives, per segment and overall. */
 struct seg_result {
-    double frac[MAX_SEGMENTS];      /* decode tok/s / limit from the higher best reading */
-    double frac_mean[MAX_SEGMENTS]; /* the same against the mean of the two mean readings */
-    double bw_lo, bw_hi;            /* lowest and highest best reading */
+    double frac[MAX_SEGMENTS];       /* decode tok/s / limit from the higher best reading */
+    double frac_mean[MAX_SEGMENTS];  /* the same against the mean of the two mean readings */
+    double frac_short[MAX_SEGMENTS]; /* frac, from the 128 MiB readings instead */
+    double bw_lo, bw_hi;             /* lowest and highest best reading (token-sized) */
+    double bw_short_lo, bw_short_hi; /* the same of the 128 MiB readings */
     double huge_pct;                /* weights on 2 MiB pages after the warm-up; -1 unknown */
 };
+
+/* Both readings between two segments: the short one first, then the
+ * token-sized one; each after a quiet wait. */
+static int seg_readings(struct wl_threadpool *pool, const struct wl_membw_buf *tok,
+                        const struct wl_membw_buf *shrt, struct wl_membw_result *rt,
+                        struct wl_membw_result *rs)
+{
+    wl_clock_sleep_ns(SEG_QUIET_NS);
+    if (wl_membw_measure_buf(pool, shrt, SEG_BW_REPS, rs) != 0)
+        return -1;
+    return wl_membw_measure_buf(pool, tok, SEG_BW_REPS, rt);
+}
+
+static double max2(double a, double b)
+{
+    return a > b ? a : b;
+}
 
 /* The interleaved measurement (see the top of this file): fills r with each
  * segment's decode tokens/s as a fraction of its limit and returns how many
  * segments ran (< 0 on a setup failure). kv_per_pos: K and V bytes one
- * decode step reads per cached position (all layers). */
+ * decode step reads per cached position (all layers). tok: the token-sized
+ * probe buffer; shrt: the 128 MiB one. */
 static int interleaved_segments(const char *path, int threads, int n_seg, int seg_tokens,
-                                double kv_per_pos, struct seg_result *r)
+                                double kv_per_pos, const struct wl_membw_buf *tok,
+                                const struct wl_membw_buf *shrt, struct seg_result *r)
 {
     wl_model *m = NULL;
     wl_context *ctx = NULL;
@@ -273,11 +317,11 @@ static int interleaved_segments(const char *path, int threads, int n_seg, int se
     r->huge_pct = wl_model_weight_pages(m, &res, &huge) == 0 && res > 0
                       ? 100.0 * (double)huge / (double)res
                       : -1.0;
-    struct wl_membw_result before, after;
-    wl_clock_sleep_ns(SEG_QUIET_NS);
-    if (wl_membw_measure_read(pool, SEG_BW_BYTES, SEG_BW_REPS, &before) != 0)
+    struct wl_membw_result before, after, before_s, after_s;
+    if (seg_readings(pool, tok, shrt, &before, &before_s) != 0)
         goto out;
     r->bw_lo = r->bw_hi = before.best_gbps;
+    r->bw_short_lo = r->bw_short_hi = before_s.best_gbps;
     n_ok = 0;
     int32_t pos = 0;
     for (int s = 0; s < n_seg; s++) {
@@ -297,20 +341,22 @@ static int interleaved_segments(const char *path, int threads, int n_seg, int se
             }
         }
         const double dt = (double)(wl_clock_now_ns() - t0) * 1e-9;
-        wl_clock_sleep_ns(SEG_QUIET_NS);
-        if (wl_membw_measure_read(pool, SEG_BW_BYTES, SEG_BW_REPS, &after) != 0 || dt <= 0)
+        if (seg_readings(pool, tok, shrt, &after, &after_s) != 0 || dt <= 0)
             goto out;
-        const double hi = before.best_gbps > after.best_gbps ? before.best_gbps : after.best_gbps;
+        const double hi = max2(before.best_gbps, after.best_gbps);
+        const double hi_s = max2(before_s.best_gbps, after_s.best_gbps);
         const double mean = 0.5 * (before.mean_gbps + after.mean_gbps);
         const double bytes_per_tok = (double)m->decode_bytes + kv / seg_tokens;
         const double tok_s = (double)seg_tokens / dt;
         r->frac[n_ok] = tok_s / (hi * 1e9 / bytes_per_tok);
+        r->frac_short[n_ok] = tok_s / (hi_s * 1e9 / bytes_per_tok);
         r->frac_mean[n_ok++] = tok_s / (mean * 1e9 / bytes_per_tok);
-        if (after.best_gbps < r->bw_lo)
-            r->bw_lo = after.best_gbps;
-        if (after.best_gbps > r->bw_hi)
-            r->bw_hi = after.best_gbps;
+        r->bw_lo = after.best_gbps < r->bw_lo ? after.best_gbps : r->bw_lo;
+        r->bw_hi = max2(after.best_gbps, r->bw_hi);
+        r->bw_short_lo = after_s.best_gbps < r->bw_short_lo ? after_s.best_gbps : r->bw_short_lo;
+        r->bw_short_hi = max2(after_s.best_gbps, r->bw_short_hi);
         before = after;
+        before_s = after_s;
     }
 out:
     wl_threadpool_destroy(pool);
@@ -396,11 +442,24 @@ int main(void)
 
         printf("\n%s (%s), %d threads, %d repetitions\n", desc, all_types[ti], threads, reps);
         page_in_huge(path);
+        /* the probe buffers: a token's bytes (the limit) and 128 MiB */
+        const size_t huge_page = (size_t)2 << 20;
+        const size_t tok_bytes = ((size_t)read_bytes + huge_page - 1) & ~(huge_page - 1);
+        struct wl_membw_buf *tokbuf = NULL, *shortbuf = NULL;
+        if (wl_membw_buf_create(tok_bytes, &tokbuf) != 0 ||
+            wl_membw_buf_create(SEG_BW_BYTES, &shortbuf) != 0) {
+            printf("  could not allocate the bandwidth probe's buffers (%zu MiB)\n",
+                   (tok_bytes + SEG_BW_BYTES) >> 20);
+            wl_membw_buf_free(tokbuf);
+            continue;
+        }
 
         /* 1. the llama-bench-style figures */
         struct bench_run br;
         if (run_bench(cli, path, n_prompt, n_gen, reps, threads, &br) != 0) {
             printf("%s: wattlens bench failed\n", desc);
+            wl_membw_buf_free(tokbuf);
+            wl_membw_buf_free(shortbuf);
             continue;
         }
         printf("  pp%d: %8.2f ± %.2f tok/s\n", n_prompt, br.pp, br.pp_sd);
@@ -416,15 +475,15 @@ int main(void)
 
         /* 2. paired rounds: bandwidth, tg128, bandwidth */
         printf("  paired rounds (bandwidth %zu MiB x %d best, tg%d, bandwidth again):\n",
-               ROUND_BW_BYTES >> 20, ROUND_BW_REPS, n_gen);
+               tok_bytes >> 20, ROUND_BW_REPS, n_gen);
         double frac[MAX_ROUNDS];
         int n_ok = 0;
         for (int r = 0; r < rounds; r++) {
             struct wl_membw_result b1, b2;
             struct bench_run tr;
-            if (measure_bw(threads, ROUND_BW_BYTES, ROUND_BW_REPS, &b1) != 0 ||
+            if (measure_buf(threads, tokbuf, ROUND_BW_REPS, &b1) != 0 ||
                 run_bench(cli, path, 0, n_gen, 1, threads, &tr) != 0 ||
-                measure_bw(threads, ROUND_BW_BYTES, ROUND_BW_REPS, &b2) != 0 || tr.tg <= 0) {
+                measure_buf(threads, tokbuf, ROUND_BW_REPS, &b2) != 0 || tr.tg <= 0) {
                 printf("    round %d: failed\n", r + 1);
                 continue;
             }
@@ -445,24 +504,32 @@ int main(void)
         }
         /* 3. interleaved segments in this process: the headline */
         static struct seg_result sr;
-        int n_s = interleaved_segments(path, threads, n_seg, seg_tokens, kv_per_pos, &sr);
+        int n_s = interleaved_segments(path, threads, n_seg, seg_tokens, kv_per_pos, tokbuf,
+                                       shortbuf, &sr);
+        wl_membw_buf_free(tokbuf);
+        wl_membw_buf_free(shortbuf);
         if (n_s > 0) {
             double *sfrac = sr.frac;
             qsort(sfrac, (size_t)n_s, sizeof sfrac[0], cmp_double);
             qsort(sr.frac_mean, (size_t)n_s, sizeof sr.frac_mean[0], cmp_double);
+            qsort(sr.frac_short, (size_t)n_s, sizeof sr.frac_short[0], cmp_double);
             const double med = median_sorted(sfrac, n_s);
-            printf(
-                "  interleaved segments (%d x %d decode steps, bandwidth %zu MiB x %d best before\n"
-                "    and after each, %.1f-%.1f GB/s; weights %.0f %% on 2 MiB pages): quartiles\n"
-                "    %.1f / %.1f / %.1f %%, range %.1f-%.1f %%\n",
-                n_s, seg_tokens, SEG_BW_BYTES >> 20, SEG_BW_REPS, sr.bw_lo, sr.bw_hi, sr.huge_pct,
-                100.0 * sfrac[n_s / 4], 100.0 * med, 100.0 * sfrac[(3 * n_s) / 4], 100.0 * sfrac[0],
-                100.0 * sfrac[n_s - 1]);
+            printf("  interleaved segments (%d x %d decode steps, bandwidth %zu MiB (a token's "
+                   "bytes)\n"
+                   "    x %d best before and after each, %.1f-%.1f GB/s; weights %.0f %% on 2 MiB\n"
+                   "    pages): quartiles %.1f / %.1f / %.1f %%, range %.1f-%.1f %%\n",
+                   n_s, seg_tokens, tok_bytes >> 20, SEG_BW_REPS, sr.bw_lo, sr.bw_hi, sr.huge_pct,
+                   100.0 * sfrac[n_s / 4], 100.0 * med, 100.0 * sfrac[(3 * n_s) / 4],
+                   100.0 * sfrac[0], 100.0 * sfrac[n_s - 1]);
             printf(
                 "  for comparison, not the target's measure: against the mean (not the best) of\n"
-                "    the readings around each segment, median %.1f %% (quartiles %.1f / %.1f %%)\n",
+                "    the readings around each segment, median %.1f %% (quartiles %.1f / %.1f %%);\n"
+                "    against the best of %zu MiB readings (%.1f-%.1f GB/s) taken at the same\n"
+                "    moments, median %.1f %% (quartiles %.1f / %.1f %%)\n",
                 100.0 * median_sorted(sr.frac_mean, n_s), 100.0 * sr.frac_mean[n_s / 4],
-                100.0 * sr.frac_mean[(3 * n_s) / 4]);
+                100.0 * sr.frac_mean[(3 * n_s) / 4], SEG_BW_BYTES >> 20, sr.bw_short_lo,
+                sr.bw_short_hi, 100.0 * median_sorted(sr.frac_short, n_s),
+                100.0 * sr.frac_short[n_s / 4], 100.0 * sr.frac_short[(3 * n_s) / 4]);
             printf(
                 "  decode at %.1f %% of the bandwidth limit (median of %d interleaved segments); "
                 "target >= 90 %%\n",

@@ -964,6 +964,33 @@ static void test_membw_measure(void **state)
     assert_int_equal(wl_membw_measure_read(NULL, (size_t)4 << 20, 1, NULL), WL_EINVAL);
 }
 
+/* a kept buffer gives the same kind of reading, many times, and is checked */
+static void test_membw_buf(void **state)
+{
+    struct pools *ps = *state;
+    struct wl_membw_buf *b = NULL;
+    assert_int_equal(wl_membw_buf_create(1000, &b), WL_EINVAL);
+    assert_null(b);
+    assert_int_equal(wl_membw_buf_create((size_t)4 << 20, NULL), WL_EINVAL);
+    assert_int_equal(wl_membw_buf_create(((size_t)2 << 20) + 100, &b), 0);
+    assert_int_equal(wl_membw_buf_bytes(b), (size_t)2 << 20);
+    struct wl_membw_result r;
+    for (int i = 0; i < 2; i++) {
+        memset(&r, 0, sizeof r);
+        assert_int_equal(wl_membw_measure_buf(ps->p[0], b, 2, &r), 0);
+        assert_true(r.best_gbps > 0 && r.best_gbps >= r.mean_gbps);
+        assert_int_equal(r.bytes, (size_t)2 << 20);
+        assert_int_equal(r.reps, 2);
+        assert_int_equal(r.n_threads, 2);
+    }
+    assert_int_equal(wl_membw_measure_buf(NULL, NULL, 1, &r), WL_EINVAL);
+    assert_int_equal(wl_membw_measure_buf(NULL, b, 0, &r), WL_EINVAL);
+    assert_int_equal(wl_membw_measure_buf(NULL, b, 1, NULL), WL_EINVAL);
+    wl_membw_buf_free(b);
+    wl_membw_buf_free(NULL);
+    assert_int_equal(wl_membw_buf_bytes(NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -982,6 +1009,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_scratch_alignment),
         cmocka_unit_test(test_membw_measure),
+        cmocka_unit_test(test_membw_buf),
     };
     return cmocka_run_group_tests(tests, setup_pools, teardown_pools);
 }

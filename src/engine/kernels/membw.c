@@ -68,7 +68,7 @@ struct membw_job {
     const uint8_t *buf;
     size_t bytes;
     enum wl_kpath path;
-    bool prefetch; /* software prefetch ahead, as the matmul driver does */
+    bool prefetch;                       /* software prefetch ahead, as the matmul driver does */
     uint64_t sink[WL_MEMBW_MAX_THREADS]; /* one checksum per thread */
 };
 
@@ -122,42 +122,72 @@ static void membw_worker(void *arg, int ith, int nth)
         j->sink[ith] ^= s;
 }
 
-int wl_membw_measure_read(struct wl_threadpool *pool, size_t bytes, int reps,
-                          struct wl_membw_result *out)
+struct wl_membw_buf {
+    uint8_t *p;
+    size_t bytes;
+};
+
+int wl_membw_buf_create(size_t bytes, struct wl_membw_buf **out)
 {
-    if (!out || reps < 1 || reps > 1000)
+    if (!out)
         return WL_EINVAL;
-    if (bytes == 0)
-        bytes = WL_MEMBW_DEFAULT_BYTES;
+    *out = NULL;
+    bytes &= ~(size_t)4095;
     if (bytes < ((size_t)1 << 20))
+        return WL_EINVAL;
+    struct wl_membw_buf *b = calloc(1, sizeof *b);
+    if (!b)
+        return WL_ENOMEM;
+    /* 2 MiB-aligned and advised for huge pages, as the engine's weights are
+     * (util/hugepage.h): both sides of "decode vs bandwidth" read the same
+     * kind of pages */
+    void *p = NULL;
+    if (posix_memalign(&p, (size_t)2 << 20, bytes) != 0) {
+        free(b);
+        return WL_ENOMEM;
+    }
+    wl_hugepage_advise(p, bytes);
+    /* distinct non-zero content so every page is really backed */
+    for (size_t i = 0; i < bytes; i += 64)
+        memset((uint8_t *)p + i, (int)((i >> 6) & 0xff) | 1, 64);
+    b->p = p;
+    b->bytes = bytes;
+    *out = b;
+    return 0;
+}
+
+void wl_membw_buf_free(struct wl_membw_buf *b)
+{
+    if (!b)
+        return;
+    free(b->p);
+    free(b);
+}
+
+size_t wl_membw_buf_bytes(const struct wl_membw_buf *b)
+{
+    return b ? b->bytes : 0;
+}
+
+int wl_membw_measure_buf(struct wl_threadpool *pool, const struct wl_membw_buf *b, int reps,
+                         struct wl_membw_result *out)
+{
+    if (!b || !out || reps < 1 || reps > 1000)
         return WL_EINVAL;
     int nth = wl_threadpool_n_threads(pool);
     if (nth > WL_MEMBW_MAX_THREADS)
         return WL_EINVAL;
-    bytes &= ~(size_t)4095;
-    /* 2 MiB-aligned and advised for huge pages, as the engine's weights are
-     * (util/hugepage.h): both sides of "decode vs bandwidth" read the same
-     * kind of pages */
-    void *buf = NULL;
-    if (posix_memalign(&buf, (size_t)2 << 20, bytes) != 0)
-        return WL_ENOMEM;
-    wl_hugepage_advise(buf, bytes);
-    /* distinct non-zero content so every page is really backed */
-    for (size_t i = 0; i < bytes; i += 64)
-        memset((uint8_t *)buf + i, (int)((i >> 6) & 0xff) | 1, 64);
-
+    const size_t bytes = b->bytes;
     struct membw_job *job = calloc(1, sizeof *job);
-    if (!job) {
-        free(buf);
+    if (!job)
         return WL_ENOMEM;
-    }
-    job->buf = buf;
+    job->buf = b->p;
     job->bytes = bytes;
     job->path = wl_kpath_best();
     /* one untimed pass warms the TLB and the pool */
     wl_threadpool_run(pool, membw_worker, job);
     uint64_t rss = 0, huge = 0;
-    out->huge_fraction = wl_hugepage_mapped_bytes(buf, &rss, &huge) == 0 && rss > 0
+    out->huge_fraction = wl_hugepage_mapped_bytes(b->p, &rss, &huge) == 0 && rss > 0
                              ? (double)huge / (double)rss
                              : -1.0;
     /* each repetition times both variants back to back (plain loads, then
@@ -189,6 +219,22 @@ int wl_membw_measure_read(struct wl_threadpool *pool, size_t bytes, int reps,
     out->reps = reps;
     out->n_threads = nth;
     free(job);
-    free(buf);
     return 0;
+}
+
+int wl_membw_measure_read(struct wl_threadpool *pool, size_t bytes, int reps,
+                          struct wl_membw_result *out)
+{
+    if (!out || reps < 1 || reps > 1000)
+        return WL_EINVAL;
+    if (bytes == 0)
+        bytes = WL_MEMBW_DEFAULT_BYTES;
+    if (wl_threadpool_n_threads(pool) > WL_MEMBW_MAX_THREADS)
+        return WL_EINVAL;
+    struct wl_membw_buf *b = NULL;
+    int rc = wl_membw_buf_create(bytes, &b);
+    if (rc == 0)
+        rc = wl_membw_measure_buf(pool, b, reps, out);
+    wl_membw_buf_free(b);
+    return rc;
 }

@@ -2,7 +2,8 @@
  * buffer much larger than the caches, split over a thread pool, best of N
  * repetitions. Decode speed is bounded by it (every token streams all
  * weights), so benches report tokens/s as a fraction of this figure.
- * Allocates its buffer per call and frees it; thread-safe (no shared state).
+ * wl_membw_measure_read allocates its buffer per call and frees it; a kept
+ * buffer (wl_membw_buf) serves many readings. Thread-safe (no shared state).
  */
 #ifndef WL_ENGINE_KERNELS_MEMBW_H
 #define WL_ENGINE_KERNELS_MEMBW_H
@@ -42,5 +43,19 @@ struct wl_membw_result {
  * WL_ENOMEM. */
 int wl_membw_measure_read(struct wl_threadpool *pool, size_t bytes, int reps,
                           struct wl_membw_result *out);
+
+/* A buffer kept for repeated readings, so that a bench can take many readings
+ * of a large buffer (say, as many bytes as one decode token reads) without
+ * allocating and filling it each time. Create with `bytes` >= 1 MiB (rounded
+ * down to whole 4 KiB pages); returns 0, WL_EINVAL or WL_ENOMEM. */
+struct wl_membw_buf;
+int wl_membw_buf_create(size_t bytes, struct wl_membw_buf **out);
+void wl_membw_buf_free(struct wl_membw_buf *b); /* NULL is fine */
+size_t wl_membw_buf_bytes(const struct wl_membw_buf *b);
+
+/* wl_membw_measure_read on a kept buffer: the same passes (one untimed,
+ * then `reps` of each variant) and the same result. Returns 0 or WL_EINVAL. */
+int wl_membw_measure_buf(struct wl_threadpool *pool, const struct wl_membw_buf *b, int reps,
+                         struct wl_membw_result *out);
 
 #endif
