@@ -150,25 +150,17 @@ static void page_in_huge(const char *path)
     munmap((void *)p, len);
 }
 
-static int measure_bw(int threads, size_t bytes, int reps, struct wl_membw_result *out)
+/* A bandwidth reading with a pool of its own (destroyed before the engine
+ * runs, so that no idle worker polls beside it): of the kept buffer b, or
+ * when b is NULL of a fresh one of `bytes` (0: the default). */
+static int measure_bw(int threads, const struct wl_membw_buf *b, size_t bytes, int reps,
+                      struct wl_membw_result *out)
 {
     struct wl_threadpool *pool = NULL;
     if (wl_threadpool_create(threads, &pool) != 0)
         return -1;
-    int rc = wl_membw_measure_read(pool, bytes, reps, out);
-    wl_threadpool_destroy(pool);
-    return rc;
-}
-
-/* The same on a kept buffer, with a pool of its own (destroyed before the
- * engine runs, so that no idle worker polls beside it). */
-static int measure_buf(int threads, const struct wl_membw_buf *b, int reps,
-                       struct wl_membw_result *out)
-{
-    struct wl_threadpool *pool = NULL;
-    if (wl_threadpool_create(threads, &pool) != 0)
-        return -1;
-    int rc = wl_membw_measure_buf(pool, b, reps, out);
+    int rc = b ? wl_membw_measure_buf(pool, b, reps, out)
+               : wl_membw_measure_read(pool, bytes, reps, out);
     wl_threadpool_destroy(pool);
     return rc;
 }
@@ -397,7 +389,7 @@ int main(void)
 
     /* bandwidth with the same number of threads the engine uses */
     struct wl_membw_result bw;
-    if (measure_bw(threads, 0, 5, &bw) != 0) {
+    if (measure_bw(threads, NULL, 0, 5, &bw) != 0) {
         fprintf(stderr, "bench_engine: bandwidth measurement failed\n");
         return 1;
     }
@@ -481,9 +473,9 @@ int main(void)
         for (int r = 0; r < rounds; r++) {
             struct wl_membw_result b1, b2;
             struct bench_run tr;
-            if (measure_buf(threads, tokbuf, ROUND_BW_REPS, &b1) != 0 ||
+            if (measure_bw(threads, tokbuf, 0, ROUND_BW_REPS, &b1) != 0 ||
                 run_bench(cli, path, 0, n_gen, 1, threads, &tr) != 0 ||
-                measure_buf(threads, tokbuf, ROUND_BW_REPS, &b2) != 0 || tr.tg <= 0) {
+                measure_bw(threads, tokbuf, 0, ROUND_BW_REPS, &b2) != 0 || tr.tg <= 0) {
                 printf("    round %d: failed\n", r + 1);
                 continue;
             }
