@@ -21,12 +21,15 @@
  * fraction). Every reading of the limit reads a buffer of as many bytes as
  * one decode token reads (best of 3 passes of each of two read variants):
  * the rate at which this machine reads a token's bytes. A short probe
- * reads faster than any token can (docs/internals/kernels.md, session 11):
- * its passes vary more, so their best is higher (128 MiB passes: best 8 %
- * above 1 GiB passes at equal means), and re-reading one 128 MiB buffer is
- * partly served by the cache (1-4 % above fresh 128 MiB windows). Every round and the median round are printed, as a
- * cross-check of the finer measurement below, which is the headline.
- * Before that, one llama-bench-style run (pp512 + tg128, -r repetitions)
+ * reads faster than a token-sized read (docs/internals/kernels.md, session
+ * 11): 128 MiB read 1.04-1.08x a 640 MiB-1 GiB buffer, best of 3 each.
+ * Re-reading one buffer is partly served by the cache (64 MiB: 1.13x fresh
+ * windows; 128 MiB: 1.01-1.04x), and the best of many short fresh passes
+ * was 8 % above the best of a few long ones at equal means (short passes
+ * vary more; that comparison had 8x more short passes, so it does not
+ * separate variance from sample count). Every round and the median round
+ * are printed, as a cross-check of the finer measurement below, which is
+ * the headline. Before that, one llama-bench-style run (pp512 + tg128, -r repetitions)
  * prints the usual table figures and the bench process's peak RSS next to
  * file size + KV cache.
  * Those rounds still span ~1.5 s of decode plus a process start each, and
@@ -254,7 +257,7 @@ struct seg_result {
     double frac_short[MAX_SEGMENTS]; /* frac, from the 128 MiB readings instead */
     double bw_lo, bw_hi;             /* lowest and highest best reading (token-sized) */
     double bw_short_lo, bw_short_hi; /* the same of the 128 MiB readings */
-    double huge_pct;                /* weights on 2 MiB pages after the warm-up; -1 unknown */
+    double huge_pct;                 /* weights on 2 MiB pages after the warm-up; -1 unknown */
 };
 
 /* Both readings between two segments: the short one first, then the
@@ -272,6 +275,11 @@ static int seg_readings(struct wl_threadpool *pool, const struct wl_membw_buf *t
 static double max2(double a, double b)
 {
     return a > b ? a : b;
+}
+
+static double min2(double a, double b)
+{
+    return a < b ? a : b;
 }
 
 /* The interleaved measurement (see the top of this file): fills r with each
@@ -343,9 +351,9 @@ static int interleaved_segments(const char *path, int threads, int n_seg, int se
         r->frac[n_ok] = tok_s / (hi * 1e9 / bytes_per_tok);
         r->frac_short[n_ok] = tok_s / (hi_s * 1e9 / bytes_per_tok);
         r->frac_mean[n_ok++] = tok_s / (mean * 1e9 / bytes_per_tok);
-        r->bw_lo = after.best_gbps < r->bw_lo ? after.best_gbps : r->bw_lo;
+        r->bw_lo = min2(after.best_gbps, r->bw_lo);
         r->bw_hi = max2(after.best_gbps, r->bw_hi);
-        r->bw_short_lo = after_s.best_gbps < r->bw_short_lo ? after_s.best_gbps : r->bw_short_lo;
+        r->bw_short_lo = min2(after_s.best_gbps, r->bw_short_lo);
         r->bw_short_hi = max2(after_s.best_gbps, r->bw_short_hi);
         before = after;
         before_s = after_s;

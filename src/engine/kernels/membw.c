@@ -68,7 +68,7 @@ struct membw_job {
     const uint8_t *buf;
     size_t bytes;
     enum wl_kpath path;
-    bool prefetch;                       /* software prefetch ahead, as the matmul driver does */
+    bool prefetch; /* software prefetch ahead, as the matmul driver does */
     uint64_t sink[WL_MEMBW_MAX_THREADS]; /* one checksum per thread */
 };
 
