@@ -47,7 +47,9 @@
  * 20 ms first, meant to outlast the other pool's idle polling (4096 polls,
  * most of them sched_yield, then sleep; not checked per run). The
  * median segment is the headline; quartiles and extremes are printed, with
- * the share of the weights on 2 MiB pages. For comparison only, the same
+ * the share of the weights on 2 MiB pages, and the medians of the segments
+ * whose limit was in the lower and in the upper half of the readings (the
+ * bandwidth's two states; see bw_split). For comparison only, the same
  * segments are also set against the mean (not the best) of the readings
  * around them: decode is a mean over its steps, the headline's limit a
  * best of 12 short passes (docs/internals/kernels.md, sessions 8 and 9).
@@ -67,6 +69,7 @@
 #include "util/hugepage.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,6 +258,7 @@ struct seg_result {
     double frac[MAX_SEGMENTS];       /* decode tok/s / limit from the higher best reading */
     double frac_mean[MAX_SEGMENTS];  /* the same against the mean of the two mean readings */
     double frac_short[MAX_SEGMENTS]; /* frac, from the 128 MiB readings instead */
+    double bw[MAX_SEGMENTS];         /* each segment's limit: the higher best reading, GB/s */
     double bw_lo, bw_hi;             /* lowest and highest best reading (token-sized) */
     double bw_short_lo, bw_short_hi; /* the same of the 128 MiB readings */
     double huge_pct;                 /* weights on 2 MiB pages after the warm-up; -1 unknown */
@@ -280,6 +284,48 @@ static double max2(double a, double b)
 static double min2(double a, double b)
 {
     return a < b ? a : b;
+}
+
+/* One segment's fraction with its limit, for the split by bandwidth. */
+struct seg_bw {
+    double bw, frac;
+};
+
+static int cmp_seg_bw(const void *a, const void *b)
+{
+    double x = ((const struct seg_bw *)a)->bw, y = ((const struct seg_bw *)b)->bw;
+    return x < y ? -1 : x > y;
+}
+
+/* The segments whose limit was in the lower half of the readings, or the
+ * upper half: their limits' range and median fraction. This machine's read
+ * bandwidth moves between states (~40-48 and ~65-80 GB/s), and Q4_K decode
+ * keeps up with the lower much better than with the higher
+ * (docs/internals/kernels.md, sessions 11 and 12). */
+struct bw_half {
+    double bw_lo, bw_hi, median;
+};
+
+/* Fills h[0] (lower half) and h[1] (upper half) from the first n segments
+ * of r, before r->frac is sorted; returns false when n < 4. */
+static bool bw_split(const struct seg_result *r, int n, struct bw_half h[2])
+{
+    if (n < 4)
+        return false;
+    static struct seg_bw v[MAX_SEGMENTS];
+    static double f[MAX_SEGMENTS];
+    for (int i = 0; i < n; i++)
+        v[i] = (struct seg_bw){r->bw[i], r->frac[i]};
+    qsort(v, (size_t)n, sizeof v[0], cmp_seg_bw);
+    const int half = n / 2;
+    for (int p = 0; p < 2; p++) {
+        const int b = p ? n - half : 0, e = b + half;
+        for (int i = b; i < e; i++)
+            f[i - b] = v[i].frac;
+        qsort(f, (size_t)half, sizeof f[0], cmp_double);
+        h[p] = (struct bw_half){v[b].bw, v[e - 1].bw, median_sorted(f, half)};
+    }
+    return true;
 }
 
 /* The interleaved measurement (see the top of this file): fills r with each
@@ -348,6 +394,7 @@ static int interleaved_segments(const char *path, int threads, int n_seg, int se
         const double mean = 0.5 * (before.mean_gbps + after.mean_gbps);
         const double bytes_per_tok = (double)m->decode_bytes + kv / seg_tokens;
         const double tok_s = (double)seg_tokens / dt;
+        r->bw[n_ok] = hi;
         r->frac[n_ok] = tok_s / (hi * 1e9 / bytes_per_tok);
         r->frac_short[n_ok] = tok_s / (hi_s * 1e9 / bytes_per_tok);
         r->frac_mean[n_ok++] = tok_s / (mean * 1e9 / bytes_per_tok);
@@ -509,6 +556,8 @@ int main(void)
         wl_membw_buf_free(tokbuf);
         wl_membw_buf_free(shortbuf);
         if (n_s > 0) {
+            struct bw_half h[2];
+            const bool split = bw_split(&sr, n_s, h);
             double *sfrac = sr.frac;
             qsort(sfrac, (size_t)n_s, sizeof sfrac[0], cmp_double);
             qsort(sr.frac_mean, (size_t)n_s, sizeof sr.frac_mean[0], cmp_double);
@@ -530,6 +579,12 @@ int main(void)
                 100.0 * sr.frac_mean[(3 * n_s) / 4], SEG_BW_BYTES >> 20, sr.bw_short_lo,
                 sr.bw_short_hi, 100.0 * median_sorted(sr.frac_short, n_s),
                 100.0 * sr.frac_short[n_s / 4], 100.0 * sr.frac_short[(3 * n_s) / 4]);
+            if (split)
+                printf(
+                    "  by bandwidth: the segments with the lower half of the limits (%.1f-%.1f "
+                    "GB/s),\n    median %.1f %%; the upper half (%.1f-%.1f GB/s), median %.1f %%\n",
+                    h[0].bw_lo, h[0].bw_hi, 100.0 * h[0].median, h[1].bw_lo, h[1].bw_hi,
+                    100.0 * h[1].median);
             printf(
                 "  decode at %.1f %% of the bandwidth limit (median of %d interleaved segments); "
                 "target >= 90 %%\n",
