@@ -4,15 +4,16 @@
  * holds (job tag : 24 | n_chunks : 20 | next : 20). Every thread, the caller
  * included, takes chunks with compare-and-swap until none is left, then adds
  * the number it ran to `done` (once per thread and job: one shared counter
- * bumped per chunk cost Q4_K decode ~5 % at high bandwidth, its cache line
- * moving between the cores at every chunk); the caller returns when
- * done == n_chunks. A thread's chunks stay uncounted until it has stopped
- * claiming, so the job record outlives every access to it. So the
+ * bumped per chunk cost Q4_K decode 3-5 % at high bandwidth in block A/B
+ * runs, its cache line moving between the cores at every chunk); the caller
+ * returns when done == n_chunks. A thread's chunks stay uncounted until it
+ * has stopped claiming, so the job record outlives every access to it (and
+ * the caller also waits out a worker's last failed claims). So the
  * caller never waits for a worker that has not started (descheduled on an
  * oversubscribed machine, or still waking up): it runs the remaining chunks
  * itself. A late worker sees a different tag or next == n and claims
  * nothing; the tag check also means a worker can only touch the job record
- * of a job that is still running (its own claimed chunk keeps it alive).
+ * of a job that is still running (its uncounted chunks keep it alive).
  *
  * wl_threadpool_run_ranges uses one such word per thread instead (tag |
  * front | back of that thread's contiguous range): the owner takes chunks
