@@ -1,0 +1,306 @@
+/* What a decode matrix product costs at its edges. Decode runs ~89
+ * matrix-vector products per token (1.1B llama shape), each a pool job that
+ * starts, ramps up its memory stream, and drains. This bench streams the same
+ * weight bytes as one product over all rows, as back-to-back products of
+ * decode sizes, and as products separated by a gap of caller-only work or by
+ * an empty pool job (as norms and attention separate them in decode), and
+ * prints each as a fraction of a read of as many bytes taken around it.
+ *
+ * Rounds interleave the variants in a random order between two reads, so
+ * that every variant sees the same moments of a shared, noisy machine; the
+ * figures are medians over rounds. "us per product" is derived: the
+ * variant's time minus the one-product time in the same round, divided by
+ * its number of products (the cost of one product edge, gap included).
+ * Prints figures only; never asserts on time.
+ *
+ * Usage: bench_edges [-t TYPE] [-r ROUNDS] [-g GAP_US] [-s SPLIT_GBPS] [-v]
+ *   -t  weight type (default q4_k; any type bench_kernels takes)
+ *   -r  rounds (default 12)
+ *   -g  gap of caller-only work between products, in us (default 3)
+ *   -s  also summarise rounds whose read is below / at or above this many
+ *       GB/s apart (machines whose bandwidth switches between two states)
+ *   -v  one line per round
+ */
+#include "engine/kernels/kernels.h"
+#include "engine/kernels/membw.h"
+#include "engine/quant.h"
+#include "engine/tensor_type.h"
+#include "engine/threadpool.h"
+#include "util/clock.h"
+#include "util/hugepage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { COLS = 2048, LAYER_ROWS = 2048, SETS = 4, MAX_ROUNDS = 1000 };
+
+/* rows per product (0 = all rows in one product), gap after each product */
+static const struct variant {
+    const char *name;
+    int64_t rows;
+    int gap; /* 0 none, 1 caller-only spin of -g us, 2 empty pool job */
+} variants[] = {
+    {"one product", 0, 0},
+    {"8192 rows", 8192, 0},
+    {"2048 rows", 2048, 0},
+    {"512 rows", 512, 0},
+    {"256 rows", 256, 0},
+    {"2048 rows + gap", 2048, 1},
+    {"2048 rows + pool job", 2048, 2},
+};
+enum { N_VAR = sizeof variants / sizeof variants[0] };
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static void empty_job(void *arg, int ith, int nth)
+{
+    (void)arg;
+    (void)ith;
+    (void)nth;
+}
+
+static void spin_us(double us)
+{
+    uint64_t end = wl_clock_now_ns() + (uint64_t)(us * 1e3);
+    while (wl_clock_now_ns() < end) {
+    }
+}
+
+struct setup {
+    struct wl_kernels k;
+    struct wl_threadpool *pool;
+    uint32_t type;
+    const uint8_t *w;
+    size_t row_bytes;
+    int64_t rows;
+    const float *x;
+    float *y;
+    void *scratch;
+    size_t scratch_bytes;
+    double gap_us;
+};
+
+/* Streams every row once as products of v->rows rows; returns seconds and
+ * the number of products. */
+static double run_variant(const struct setup *s, const struct variant *v, int64_t *n_products)
+{
+    const int64_t step = v->rows ? v->rows : s->rows;
+    int64_t n = 0;
+    uint64_t t0 = wl_clock_now_ns();
+    for (int64_t r = 0; r < s->rows; r += step, n++) {
+        const struct wl_kernel_weight kw = {.type = s->type,
+                                            .data = s->w + (size_t)r * s->row_bytes,
+                                            .rows = s->rows - r < step ? s->rows - r : step,
+                                            .cols = COLS,
+                                            .row_bytes = s->row_bytes};
+        (void)wl_kernel_matmul(&s->k, &kw, s->x, 1, s->y, s->scratch, s->scratch_bytes, 0, s->pool);
+        if (v->gap == 1)
+            spin_us(s->gap_us);
+        else if (v->gap == 2)
+            wl_threadpool_run(s->pool, empty_job, NULL);
+    }
+    *n_products = n;
+    return (double)(wl_clock_now_ns() - t0) * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+struct round {
+    double read_gbps;
+    double sec[N_VAR];
+    int64_t n_products[N_VAR];
+};
+
+/* Prints the medians of the rounds with lo <= read < hi. */
+static void summarise(const char *title, const struct round *rs, int n_rounds, double lo, double hi,
+                      size_t bytes)
+{
+    double *frac = malloc(sizeof(double) * (size_t)n_rounds * 3);
+    if (!frac)
+        return;
+    double *ratio = frac + n_rounds, *edge = ratio + n_rounds;
+    int n = 0;
+    double reads[MAX_ROUNDS];
+    for (int r = 0; r < n_rounds; r++)
+        if (rs[r].read_gbps >= lo && rs[r].read_gbps < hi)
+            reads[n++] = rs[r].read_gbps;
+    if (n == 0) {
+        printf("%s: no rounds\n", title);
+        free(frac);
+        return;
+    }
+    printf("%s: %d rounds, read median %.1f GB/s\n", title, n, median(reads, n));
+    printf("  %-22s %9s %12s %14s\n", "variant", "of read", "vs one", "us per product");
+    for (int v = 0; v < N_VAR; v++) {
+        int m = 0;
+        for (int r = 0; r < n_rounds; r++) {
+            if (rs[r].read_gbps < lo || rs[r].read_gbps >= hi)
+                continue;
+            frac[m] = (double)bytes / rs[r].sec[v] * 1e-9 / rs[r].read_gbps;
+            ratio[m] = rs[r].sec[0] / rs[r].sec[v];
+            edge[m] = (rs[r].sec[v] - rs[r].sec[0]) * 1e6 / (double)rs[r].n_products[v];
+            m++;
+        }
+        printf("  %-22s %9.3f %12.3f", variants[v].name, median(frac, m), median(ratio, m));
+        if (v == 0)
+            printf(" %14s\n", "-");
+        else
+            printf(" %14.2f\n", median(edge, m));
+    }
+    free(frac);
+}
+
+static int parse_args(int argc, char **argv, uint32_t *type, int *rounds, double *gap,
+                      double *split, int *verbose)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-v")) {
+            *verbose = 1;
+            continue;
+        }
+        if (!val || (strcmp(a, "-t") && strcmp(a, "-r") && strcmp(a, "-g") && strcmp(a, "-s")))
+            return -1;
+        i++;
+        if (!strcmp(a, "-t")) {
+            enum wl_ttype t;
+            if (wl_ttype_parse(val, &t) != 0 || !wl_kernel_type_supported((uint32_t)t))
+                return -1;
+            *type = (uint32_t)t;
+        } else if (!strcmp(a, "-r")) {
+            *rounds = atoi(val);
+            if (*rounds < 1 || *rounds > MAX_ROUNDS)
+                return -1;
+        } else if (!strcmp(a, "-g")) {
+            *gap = atof(val);
+            if (!(*gap >= 0 && *gap <= 1000))
+                return -1;
+        } else {
+            *split = atof(val);
+            if (!(*split >= 0))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct setup s = {.type = WL_TTYPE_Q4_K, .gap_us = 3};
+    int rounds = 12, verbose = 0;
+    double split = 0;
+    if (parse_args(argc, argv, &s.type, &rounds, &s.gap_us, &split, &verbose) != 0) {
+        fprintf(stderr, "usage: %s [-t TYPE] [-r ROUNDS (1-%d)] [-g GAP_US] [-s SPLIT_GBPS] [-v]\n",
+                argv[0], MAX_ROUNDS);
+        return 2;
+    }
+    s.row_bytes = wl_quant_row_bytes(s.type, COLS);
+    /* 22 layers' worth of 2048-row products per set, SETS sets: several times
+     * the last-level cache, so every pass streams from DRAM */
+    s.rows = (int64_t)22 * LAYER_ROWS * SETS;
+    const size_t bytes = s.row_bytes * (size_t)s.rows;
+    uint8_t *w = NULL;
+    float *x = malloc(sizeof(float) * COLS), *y = malloc(sizeof(float) * (size_t)s.rows);
+    s.scratch_bytes = wl_kernel_scratch_bytes(s.type, COLS, 1);
+    if (posix_memalign((void **)&w, (size_t)2 << 20, bytes) != 0 || !x || !y ||
+        (s.scratch_bytes && posix_memalign(&s.scratch, 64, s.scratch_bytes) != 0)) {
+        fprintf(stderr, "bench_edges: out of memory\n");
+        return 1;
+    }
+    wl_hugepage_advise(w, bytes); /* 2 MiB pages, as the engine's weight mapping */
+    float src[COLS];
+    for (int64_t r = 0; r < 64; r++) { /* 64 distinct rows, tiled */
+        for (int c = 0; c < COLS; c++)
+            src[c] = 0.05f * ((float)(next_rand() >> 40 & 0xffff) / 32768.0f - 1.0f);
+        wl_quantize_row(s.type, src, w + (size_t)r * s.row_bytes, COLS);
+    }
+    for (size_t off = 64 * s.row_bytes; off < bytes; off += 64 * s.row_bytes)
+        memcpy(w + off, w, bytes - off < 64 * s.row_bytes ? bytes - off : 64 * s.row_bytes);
+    for (int c = 0; c < COLS; c++)
+        x[c] = (float)(next_rand() >> 40 & 0xffff) / 32768.0f - 1.0f;
+    s.w = w;
+    s.x = x;
+    s.y = y;
+    struct wl_membw_buf *mb = NULL;
+    if (wl_kernels_init(&s.k, WL_KPATH_AUTO) != 0 || wl_threadpool_create(2, &s.pool) != 0 ||
+        wl_membw_buf_create(bytes, &mb) != 0) {
+        fprintf(stderr, "bench_edges: cannot set up kernels, threads or the read buffer\n");
+        return 1;
+    }
+    struct round *rs = calloc((size_t)rounds, sizeof *rs);
+    if (!rs) {
+        fprintf(stderr, "bench_edges: out of memory\n");
+        return 1;
+    }
+    printf("# bench_edges: %s, %d columns, %zu MiB streamed per variant, 2 threads, path %s, "
+           "gap %.1f us\n",
+           wl_ttype_name(s.type), COLS, bytes >> 20, wl_kpath_name(s.k.path), s.gap_us);
+    printf("# read = the higher of two reads of as many bytes (best of 3 passes each) around a "
+           "round\n");
+    for (int r = 0; r < rounds; r++) {
+        struct wl_membw_result m1 = {0}, m2 = {0};
+        int order[N_VAR];
+        for (int v = 0; v < N_VAR; v++)
+            order[v] = v;
+        for (int v = N_VAR - 1; v > 0; v--) {
+            int j = (int)(next_rand() % (uint64_t)(v + 1)), t = order[v];
+            order[v] = order[j];
+            order[j] = t;
+        }
+        if (wl_membw_measure_buf(s.pool, mb, 1, &m1) != 0) {
+            fprintf(stderr, "bench_edges: bandwidth reading failed\n");
+            return 1;
+        }
+        for (int k = 0; k < N_VAR; k++)
+            rs[r].sec[order[k]] = run_variant(&s, &variants[order[k]], &rs[r].n_products[order[k]]);
+        if (wl_membw_measure_buf(s.pool, mb, 1, &m2) != 0) {
+            fprintf(stderr, "bench_edges: bandwidth reading failed\n");
+            return 1;
+        }
+        rs[r].read_gbps = m1.best_gbps > m2.best_gbps ? m1.best_gbps : m2.best_gbps;
+        if (verbose) {
+            printf("round %d: read %.1f GB/s:", r, rs[r].read_gbps);
+            for (int v = 0; v < N_VAR; v++)
+                printf(" %.1f", (double)bytes / rs[r].sec[v] * 1e-9);
+            printf(" GB/s\n");
+        } else {
+            fprintf(stderr, "\rbench_edges: round %d/%d", r + 1, rounds);
+        }
+    }
+    if (!verbose)
+        fprintf(stderr, "\n");
+    summarise("all rounds", rs, rounds, 0, 1e30, bytes);
+    if (split > 0) {
+        char title[64];
+        snprintf(title, sizeof title, "read < %.0f GB/s", split);
+        summarise(title, rs, rounds, 0, split, bytes);
+        snprintf(title, sizeof title, "read >= %.0f GB/s", split);
+        summarise(title, rs, rounds, split, 1e30, bytes);
+    }
+    free(rs);
+    wl_membw_buf_free(mb);
+    wl_threadpool_destroy(s.pool);
+    free(s.scratch);
+    free(w);
+    free(x);
+    free(y);
+    return 0;
+}
