@@ -21,6 +21,7 @@
  *       GB/s apart (machines whose bandwidth switches between two states)
  *   -v  one line per round
  */
+#include "bench_support.h"
 #include "engine/kernels/kernels.h"
 #include "engine/kernels/membw.h"
 #include "engine/quant.h"
@@ -54,10 +55,7 @@ enum { N_VAR = sizeof variants / sizeof variants[0] };
 static uint64_t rng = 88172645463325252ull;
 static uint64_t next_rand(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return wl_bench_xorshift64(&rng);
 }
 
 static void empty_job(void *arg, int ith, int nth)

@@ -49,3 +49,12 @@ void wl_bench_rmtree(const char *who, const char *dir)
     if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
         fprintf(stderr, "%s: could not remove %s\n", who, dir);
 }
+
+uint64_t wl_bench_xorshift64(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}

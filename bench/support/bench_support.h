@@ -1,14 +1,15 @@
 /* Helpers shared by the benchmarks (bench/bench_*.c): the 1.1B-shaped
  * synthetic llama they measure, generated once per build directory into
  * <build>/model-cache/ by the `wattlens` CLI and reused by every bench.
- * Also removing a bench's temporary directory. Bench-only code, linked into
- * each bench; not part of libwattlens. Not thread-safe (runs child
+ * Also removing a bench's temporary directory, and a small random generator.
+ * Bench-only code, linked into each bench; not part of libwattlens. Not thread-safe (runs child
  * processes); call from main.
  */
 #ifndef WL_BENCH_SUPPORT_H
 #define WL_BENCH_SUPPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Writes into path (caller buffer of size bytes) the file of a synthetic
  * llama shaped like a 1.1B-parameter model (22 layers, dim 2048, FFN 5632,
@@ -24,5 +25,9 @@ int wl_bench_synth_1b(const char *who, const char *type, char *path, size_t size
 /* Removes the directory tree dir (rm -rf, no shell); says on stderr,
  * prefixed "who: ", when it could not. */
 void wl_bench_rmtree(const char *who, const char *dir);
+
+/* Next value of a xorshift64 generator whose state the caller keeps
+ * (seeded non-zero): fast, reproducible, not for anything but test data. */
+uint64_t wl_bench_xorshift64(uint64_t *state);
 
 #endif
