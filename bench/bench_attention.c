@@ -11,6 +11,7 @@
  * sum of squares (the loop shape it replaced) for scale.
  * Prints figures only; never asserts on time. Usage: bench_attention [ROUNDS]
  */
+#include "bench_support.h"
 #include "engine/context.h"
 #include "engine/forward.h"
 #include "engine/kv_cache.h"
@@ -25,10 +26,7 @@ enum { NH = 32, NKV = 4, HD = 64, GROUP = NH / NKV, DIM = 2048, MAX_POS = 2048 }
 static uint64_t rng = 88172645463325252ull;
 static float frand(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)(rng >> 40) / (float)(1u << 24) - 0.5f;
+    return (float)(wl_bench_xorshift64(&rng) >> 40) / (float)(1u << 24) - 0.5f;
 }
 
 static int cmp_u64(const void *a, const void *b)

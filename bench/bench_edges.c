@@ -53,10 +53,6 @@ static const struct variant {
 enum { N_VAR = sizeof variants / sizeof variants[0] };
 
 static uint64_t rng = 88172645463325252ull;
-static uint64_t next_rand(void)
-{
-    return wl_bench_xorshift64(&rng);
-}
 
 static void empty_job(void *arg, int ith, int nth)
 {
@@ -227,13 +223,13 @@ int main(int argc, char **argv)
     float src[COLS];
     for (int64_t r = 0; r < 64; r++) { /* 64 distinct rows, tiled */
         for (int c = 0; c < COLS; c++)
-            src[c] = 0.05f * ((float)(next_rand() >> 40 & 0xffff) / 32768.0f - 1.0f);
+            src[c] = 0.05f * wl_bench_frand(&rng);
         wl_quantize_row(s.type, src, w + (size_t)r * s.row_bytes, COLS);
     }
     for (size_t off = 64 * s.row_bytes; off < bytes; off += 64 * s.row_bytes)
         memcpy(w + off, w, bytes - off < 64 * s.row_bytes ? bytes - off : 64 * s.row_bytes);
     for (int c = 0; c < COLS; c++)
-        x[c] = (float)(next_rand() >> 40 & 0xffff) / 32768.0f - 1.0f;
+        x[c] = wl_bench_frand(&rng);
     s.w = w;
     s.x = x;
     s.y = y;
@@ -259,7 +255,7 @@ int main(int argc, char **argv)
         for (int v = 0; v < N_VAR; v++)
             order[v] = v;
         for (int v = N_VAR - 1; v > 0; v--) {
-            int j = (int)(next_rand() % (uint64_t)(v + 1)), t = order[v];
+            int j = (int)(wl_bench_xorshift64(&rng) % (uint64_t)(v + 1)), t = order[v];
             order[v] = order[j];
             order[j] = t;
         }

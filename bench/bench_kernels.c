@@ -16,6 +16,7 @@
  * decode matvec; e.g. 64 for prefill-style matmul, where GMAC/s is the figure that matters) e.g.
  * bench_kernels -t q8_0,q4_k -p avx512 -j 2
  */
+#include "bench_support.h"
 #include "engine/kernels/kernels.h"
 #include "engine/kernels/membw.h"
 #include "engine/threadpool.h"
@@ -59,10 +60,7 @@ static int selected(const char *list, const char *item)
 static uint64_t rng = 88172645463325252ull;
 static float frand(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((rng >> 40) & 0xffff) / 32768.0f - 1.0f;
+    return wl_bench_frand(&rng);
 }
 
 static void empty_job(void *arg, int ith, int nth)

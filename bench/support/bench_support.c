@@ -58,3 +58,8 @@ uint64_t wl_bench_xorshift64(uint64_t *state)
     x ^= x << 17;
     return *state = x;
 }
+
+float wl_bench_frand(uint64_t *state)
+{
+    return (float)((wl_bench_xorshift64(state) >> 40) & 0xffff) / 32768.0f - 1.0f;
+}

@@ -1,9 +1,10 @@
 /* Helpers shared by the benchmarks (bench/bench_*.c): the 1.1B-shaped
  * synthetic llama they measure, generated once per build directory into
  * <build>/model-cache/ by the `wattlens` CLI and reused by every bench.
- * Also removing a bench's temporary directory, and a small random generator.
- * Bench-only code, linked into each bench; not part of libwattlens. Not thread-safe (runs child
- * processes); call from main.
+ * Also removing a bench's temporary directory, and a small random generator
+ * for test data. Bench-only code, linked into each bench; not part of
+ * libwattlens. wl_bench_synth_1b and wl_bench_rmtree run child processes:
+ * call them from main.
  */
 #ifndef WL_BENCH_SUPPORT_H
 #define WL_BENCH_SUPPORT_H
@@ -29,5 +30,8 @@ void wl_bench_rmtree(const char *who, const char *dir);
 /* Next value of a xorshift64 generator whose state the caller keeps
  * (seeded non-zero): fast, reproducible, not for anything but test data. */
 uint64_t wl_bench_xorshift64(uint64_t *state);
+
+/* The next xorshift64 value as a float in [-1, 1) (16 bits of it). */
+float wl_bench_frand(uint64_t *state);
 
 #endif
