@@ -53,6 +53,10 @@
  * segments are also set against the mean (not the best) of the readings
  * around them: decode is a mean over its steps, the headline's limit a
  * best of 12 short passes (docs/internals/kernels.md, sessions 8 and 9).
+ * Next to each reading, the round trip of a cache line between two cores
+ * (wl_corelat_measure) tells how far apart the two cores were: on the
+ * development VM both bandwidth states go with a core distance (session
+ * 15), and the segments are also split by it.
  * Prints figures; asserts nothing about time. Environment: WL_BENCH_REPS
  * (default 3), WL_BENCH_ROUNDS (paired rounds, default 5), WL_BENCH_SEGMENTS
  * (interleaved segments, default 32), WL_BENCH_SEG_TOKENS (default 8),
@@ -61,6 +65,7 @@
 #include "bench_support.h"
 #include "engine/bench.h"
 #include "engine/context.h"
+#include "engine/kernels/corelat.h"
 #include "engine/kernels/membw.h"
 #include "engine/kv_cache.h"
 #include "engine/model.h"
@@ -262,18 +267,36 @@ struct seg_result {
     double bw_lo, bw_hi;             /* lowest and highest best reading (token-sized) */
     double bw_short_lo, bw_short_hi; /* the same of the 128 MiB readings */
     double huge_pct;                 /* weights on 2 MiB pages after the warm-up; -1 unknown */
+    double rt_before[MAX_SEGMENTS];  /* core round trip at the readings before, ns; < 0 unknown */
+    double rt_after[MAX_SEGMENTS];   /* ... and after the segment */
 };
 
-/* Both readings between two segments: the short one first, then the
- * token-sized one; each after a quiet wait. */
+/* Core round trip (ns) from which two cores count as far apart. On the
+ * development VM the round trips are 50-150 ns in the ~45-50 GB/s state and
+ * 540-780 ns in the ~65-83 GB/s one (docs/internals/kernels.md, session 15). */
+#define FAR_RT_NS 300.0
+
+/* One core round-trip reading: 20000 round trips or 50 ms; -1 on failure. */
+static double core_roundtrip_ns(void)
+{
+    struct wl_corelat_result c;
+    return wl_corelat_measure(20000, 50, &c) == 0 ? c.roundtrip_ns : -1.0;
+}
+
+/* The readings between two segments: the short one first, then the
+ * token-sized one, each after a quiet wait; then the core round trip. */
 static int seg_readings(struct wl_threadpool *pool, const struct wl_membw_buf *tok,
                         const struct wl_membw_buf *shrt, struct wl_membw_result *rt,
-                        struct wl_membw_result *rs)
+                        struct wl_membw_result *rs, double *core_rt_ns)
 {
     wl_clock_sleep_ns(SEG_QUIET_NS);
     if (wl_membw_measure_buf(pool, shrt, SEG_BW_REPS, rs) != 0)
         return -1;
-    return wl_membw_measure_buf(pool, tok, SEG_BW_REPS, rt);
+    if (wl_membw_measure_buf(pool, tok, SEG_BW_REPS, rt) != 0)
+        return -1;
+    wl_clock_sleep_ns(SEG_QUIET_NS);
+    *core_rt_ns = core_roundtrip_ns();
+    return 0;
 }
 
 static double max2(double a, double b)
@@ -328,6 +351,46 @@ static bool bw_split(const struct seg_result *r, int n, struct bw_half h[2])
     return true;
 }
 
+/* The segments whose core round trips before and after were both below
+ * FAR_RT_NS (near, d = 0) or both at or above it (far, d = 1): how many, the
+ * median fraction (0 when none) and the round trips' range. Call before
+ * r->frac is sorted. Returns the number of segments in neither group. */
+struct dist_group {
+    int n;
+    double median, rt_lo, rt_hi;
+};
+
+static int dist_split(const struct seg_result *r, int n, struct dist_group g[2])
+{
+    static double f[2][MAX_SEGMENTS];
+    int mixed = 0;
+    g[0] = g[1] = (struct dist_group){0, 0, 0, 0};
+    for (int i = 0; i < n; i++) {
+        const double a = r->rt_before[i], b = r->rt_after[i];
+        int d = -1;
+        if (a >= FAR_RT_NS && b >= FAR_RT_NS)
+            d = 1;
+        else if (a >= 0 && b >= 0 && a < FAR_RT_NS && b < FAR_RT_NS)
+            d = 0;
+        if (d < 0) {
+            mixed++;
+            continue;
+        }
+        struct dist_group *x = &g[d];
+        const double lo = min2(a, b), hi = max2(a, b);
+        x->rt_lo = x->n ? min2(x->rt_lo, lo) : lo;
+        x->rt_hi = x->n ? max2(x->rt_hi, hi) : hi;
+        f[d][x->n++] = r->frac[i];
+    }
+    for (int d = 0; d < 2; d++) {
+        if (g[d].n > 0) {
+            qsort(f[d], (size_t)g[d].n, sizeof f[d][0], cmp_double);
+            g[d].median = median_sorted(f[d], g[d].n);
+        }
+    }
+    return mixed;
+}
+
 /* The interleaved measurement (see the top of this file): fills r with each
  * segment's decode tokens/s as a fraction of its limit and returns how many
  * segments ran (< 0 on a setup failure). kv_per_pos: K and V bytes one
@@ -364,7 +427,8 @@ static int interleaved_segments(const char *path, int threads, int n_seg, int se
                       ? 100.0 * (double)huge / (double)res
                       : -1.0;
     struct wl_membw_result before, after, before_s, after_s;
-    if (seg_readings(pool, tok, shrt, &before, &before_s) != 0)
+    double rt_before = -1, rt_after = -1;
+    if (seg_readings(pool, tok, shrt, &before, &before_s, &rt_before) != 0)
         goto out;
     r->bw_lo = r->bw_hi = before.best_gbps;
     r->bw_short_lo = r->bw_short_hi = before_s.best_gbps;
@@ -387,13 +451,15 @@ static int interleaved_segments(const char *path, int threads, int n_seg, int se
             }
         }
         const double dt = (double)(wl_clock_now_ns() - t0) * 1e-9;
-        if (seg_readings(pool, tok, shrt, &after, &after_s) != 0 || dt <= 0)
+        if (seg_readings(pool, tok, shrt, &after, &after_s, &rt_after) != 0 || dt <= 0)
             goto out;
         const double hi = max2(before.best_gbps, after.best_gbps);
         const double hi_s = max2(before_s.best_gbps, after_s.best_gbps);
         const double mean = 0.5 * (before.mean_gbps + after.mean_gbps);
         const double bytes_per_tok = (double)m->decode_bytes + kv / seg_tokens;
         const double tok_s = (double)seg_tokens / dt;
+        r->rt_before[n_ok] = rt_before;
+        r->rt_after[n_ok] = rt_after;
         r->bw[n_ok] = hi;
         r->frac[n_ok] = tok_s / (hi * 1e9 / bytes_per_tok);
         r->frac_short[n_ok] = tok_s / (hi_s * 1e9 / bytes_per_tok);
@@ -404,6 +470,7 @@ static int interleaved_segments(const char *path, int threads, int n_seg, int se
         r->bw_short_hi = max2(after_s.best_gbps, r->bw_short_hi);
         before = after;
         before_s = after_s;
+        rt_before = rt_after;
     }
 out:
     wl_threadpool_destroy(pool);
@@ -558,6 +625,8 @@ int main(void)
         if (n_s > 0) {
             struct bw_half h[2];
             const bool split = bw_split(&sr, n_s, h);
+            struct dist_group dg[2];
+            const int n_mixed = dist_split(&sr, n_s, dg);
             double *sfrac = sr.frac;
             qsort(sfrac, (size_t)n_s, sizeof sfrac[0], cmp_double);
             qsort(sr.frac_mean, (size_t)n_s, sizeof sr.frac_mean[0], cmp_double);
@@ -585,6 +654,18 @@ int main(void)
                     "GB/s),\n    median %.1f %%; the upper half (%.1f-%.1f GB/s), median %.1f %%\n",
                     h[0].bw_lo, h[0].bw_hi, 100.0 * h[0].median, h[1].bw_lo, h[1].bw_hi,
                     100.0 * h[1].median);
+            printf("  by core distance (a cache line's round trip between the two cores):\n");
+            for (int d = 0; d < 2; d++) {
+                if (dg[d].n > 0)
+                    printf("    %s (%.0f-%.0f ns): %d segments, median %.1f %%\n",
+                           d ? "far apart" : "near", dg[d].rt_lo, dg[d].rt_hi, dg[d].n,
+                           100.0 * dg[d].median);
+                else
+                    printf("    %s (round trip %s %.0f ns): no segment\n", d ? "far apart" : "near",
+                           d ? ">=" : "<", FAR_RT_NS);
+            }
+            if (n_mixed > 0)
+                printf("    %d segments changed distance or had no reading: in neither\n", n_mixed);
             printf(
                 "  decode at %.1f %% of the bandwidth limit (median of %d interleaved segments); "
                 "target >= 90 %%\n",
