@@ -272,8 +272,8 @@ struct seg_result {
 };
 
 /* Core round trip (ns) from which two cores count as far apart. On the
- * development VM the round trips are 50-150 ns in the ~45-50 GB/s state and
- * 540-780 ns in the ~65-83 GB/s one (docs/internals/kernels.md, session 15). */
+ * development VM the round trips were 53-293 ns in the low-bandwidth state
+ * and 538-1153 ns in the high one (docs/internals/kernels.md, session 15). */
 #define FAR_RT_NS 300.0
 
 /* One core round-trip reading: 20000 round trips or 50 ms; -1 on failure. */

@@ -28,6 +28,7 @@
  */
 #include "engine/threadpool.h"
 
+#include "util/cpu_relax.h"
 #include "wattlens/error.h"
 
 #include <pthread.h>
@@ -84,15 +85,6 @@ struct wl_threadpool {
     pthread_cond_t cv;
 };
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 static unsigned wait_for_new_gen(struct wl_threadpool *p, unsigned seen)
 {
     unsigned g;
@@ -101,7 +93,7 @@ static unsigned wait_for_new_gen(struct wl_threadpool *p, unsigned seen)
         if (g != seen)
             return g;
         if (i < WL_POOL_YIELD_AFTER)
-            cpu_relax();
+            wl_cpu_relax();
         else
             sched_yield();
     }
@@ -237,7 +229,7 @@ static void run_job(struct wl_threadpool *p, struct wl_pool_job *j, int64_t n, b
         work_on_chunks(p, tag);
     for (int i = 0; atomic_load_explicit(&p->done, memory_order_acquire) < n; i++) {
         if (i < WL_POOL_YIELD_AFTER)
-            cpu_relax();
+            wl_cpu_relax();
         else
             sched_yield();
     }

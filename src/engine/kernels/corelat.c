@@ -6,6 +6,7 @@
 #include "engine/kernels/corelat.h"
 
 #include "util/clock.h"
+#include "util/cpu_relax.h"
 #include "wattlens/error.h"
 
 #include <pthread.h>
@@ -27,15 +28,10 @@ struct corelat {
 
 static inline void corelat_relax(unsigned *spins)
 {
-    if (++*spins < CORELAT_SPIN_BEFORE_YIELD) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-        __asm__ __volatile__("yield");
-#endif
-    } else {
+    if (++*spins < CORELAT_SPIN_BEFORE_YIELD)
+        wl_cpu_relax();
+    else
         sched_yield();
-    }
 }
 
 static void *partner(void *arg)

@@ -1,10 +1,10 @@
-/* Core-to-core latency: two threads bounce a counter through one cache line
- * and time the round trips. On the development VM (2 vCPUs) it tells the
- * two bandwidth states apart: a round trip of 50-150 ns when decode reads
- * ~45-50 GB/s, 540-780 ns when it reads ~65-83 GB/s (the vCPUs then sit far
- * apart, and each core streams at its own limit; docs/internals/kernels.md,
- * session 15). Benches print it next to their bandwidth readings.
- * Thread-safe (no shared state between calls).
+/* Core-to-core latency: two threads bounce a counter through two cache
+ * lines (one each way) and time the round trips. On the development VM (2
+ * vCPUs) it tells the two bandwidth states apart: round trips of 53-293 ns
+ * when two threads read ~32-54 GB/s, 538-1153 ns when they read ~55-83 GB/s
+ * (the vCPUs then sit far apart, and each core streams at its own limit;
+ * docs/internals/kernels.md, session 15; transitions aside). Benches print it next to their
+ * bandwidth readings. Thread-safe (no shared state between calls).
  */
 #ifndef WL_ENGINE_KERNELS_CORELAT_H
 #define WL_ENGINE_KERNELS_CORELAT_H
