@@ -54,9 +54,11 @@
  * around them: decode is a mean over its steps, the headline's limit a
  * best of 12 short passes (docs/internals/kernels.md, sessions 8 and 9).
  * Next to each reading, the round trip of a cache line between two cores
- * (wl_corelat_measure) tells how far apart the two cores were: on the
- * development VM both bandwidth states go with a core distance (session
- * 15), and the segments are also split by it.
+ * (wl_corelat_measure, two pinned threads) tells how far apart the two
+ * cores were, and the segments are also split by it. Session 15 saw the
+ * development VM's two bandwidth states go with two core distances, with
+ * a probe that also gave false readings; whether the pinned probe
+ * separates them is not yet measured (session 16).
  * Prints figures; asserts nothing about time. Environment: WL_BENCH_REPS
  * (default 3), WL_BENCH_ROUNDS (paired rounds, default 5), WL_BENCH_SEGMENTS
  * (interleaved segments, default 32), WL_BENCH_SEG_TOKENS (default 8),
@@ -272,15 +274,21 @@ struct seg_result {
 };
 
 /* Core round trip (ns) from which two cores count as far apart. On the
- * development VM the round trips were 53-293 ns in the low-bandwidth state
- * and 538-1153 ns in the high one (docs/internals/kernels.md, session 15). */
+ * development VM, session 15's unpinned probe read 53-293 ns in the
+ * low-bandwidth state and 538-1153 ns in the high one; session 16's pinned
+ * probe read 51-355 ns (median 108), all in the low state
+ * (docs/internals/kernels.md, sessions 15 and 16). */
 #define FAR_RT_NS 300.0
 
-/* One core round-trip reading: 20000 round trips or 50 ms; -1 on failure. */
+/* One core round-trip reading: 20000 round trips or 50 ms between two
+ * pinned threads; -1 on failure or when the two did not run pinned to two
+ * CPUs (then the figure is not a trip between cores). */
 static double core_roundtrip_ns(void)
 {
     struct wl_corelat_result c;
-    return wl_corelat_measure(20000, 50, &c) == 0 ? c.roundtrip_ns : -1.0;
+    if (wl_corelat_measure(20000, 50, &c) != 0 || c.cpu_a < 0 || c.cpu_a == c.cpu_b)
+        return -1.0;
+    return c.roundtrip_ns;
 }
 
 /* The readings between two segments: the short one first, then the

@@ -1,13 +1,17 @@
 /* engine/kernels/corelat: round trips are counted and timed, the time limit
- * stops a long request early, repeated calls work (the partner thread is
- * joined each time), bad arguments are refused. Run under TSan too.
+ * stops a long request early, repeated calls work (both threads are joined
+ * each time), the threads run pinned to the caller's first two CPUs (one
+ * CPU twice when it has one), bad arguments are refused. Run under TSan too.
  */
+#define _GNU_SOURCE /* CPU affinity */
 #include "test_support.h"
 
 #include "engine/kernels/corelat.h"
 #include "wattlens/error.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 
 static void test_times_the_round_trips_asked_for(void **state)
 {
@@ -42,6 +46,43 @@ static void test_repeated_calls(void **state)
     }
 }
 
+/* The two threads run pinned to the first two CPUs the caller may use, and
+ * to the one CPU twice when the caller may use only one. */
+static void test_pins_to_the_callers_cpus(void **state)
+{
+    (void)state;
+    cpu_set_t saved;
+    assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof saved, &saved), 0);
+    int first = -1, second = -1;
+    for (int cpu = 0; cpu < CPU_SETSIZE && second < 0; cpu++)
+        if (CPU_ISSET(cpu, &saved)) {
+            if (first < 0)
+                first = cpu;
+            else
+                second = cpu;
+        }
+    assert_true(first >= 0);
+
+    struct wl_corelat_result r = {0};
+    assert_int_equal(wl_corelat_measure(200, 10000, &r), 0);
+    assert_int_equal(r.cpu_a, first);
+    assert_int_equal(r.cpu_b, second >= 0 ? second : first);
+
+    /* restricted to its last allowed CPU: both threads share that one */
+    const int last = second >= 0 ? second : first;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(last, &one);
+    assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof one, &one), 0);
+    r = (struct wl_corelat_result){0};
+    const int rc = wl_corelat_measure(50, 10000, &r);
+    assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof saved, &saved), 0);
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.n_roundtrips, 50);
+    assert_int_equal(r.cpu_a, last);
+    assert_int_equal(r.cpu_b, last);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -59,6 +100,7 @@ int main(void)
         cmocka_unit_test(test_times_the_round_trips_asked_for),
         cmocka_unit_test(test_time_limit_stops_early),
         cmocka_unit_test(test_repeated_calls),
+        cmocka_unit_test(test_pins_to_the_callers_cpus),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
