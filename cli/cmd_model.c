@@ -2,7 +2,7 @@
  *   model info FILE [--metadata] [--tensors] [--json] [--kv-type T]
  *   model synth --arch A --layers N --dim D --ffn F --heads H --kv-heads K
  *               (--vocab-from VOCAB.gguf | --vocab N) --type T --seed S -o OUT.gguf
- *   model quantize IN OUT --type T
+ *   model quantize IN OUT --type T [-t THREADS]
  * Thin: the work is in engine/gguf, arch, synth and requant. Data to stdout,
  * diagnostics (including the architecture warning) to stderr.
  */
@@ -13,6 +13,7 @@
 #include "engine/gguf_write.h"
 #include "engine/requant.h"
 #include "engine/synth.h"
+#include "engine/threadpool.h"
 #include "wattlens/error.h"
 
 #include <getopt.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CMD "model"
 
@@ -28,7 +30,7 @@ static void print_help(FILE *out)
     fprintf(out,
             "Usage: wattlens model info FILE [--metadata] [--tensors] [--json] [--kv-type TYPE]\n"
             "       wattlens model synth [options] -o OUT.gguf\n"
-            "       wattlens model quantize IN.gguf OUT.gguf --type TYPE\n"
+            "       wattlens model quantize IN.gguf OUT.gguf --type TYPE [-t THREADS]\n"
             "\n"
             "Inspect, synthesize and quantize GGUF models (versions 2 and 3).\n"
             "\n"
@@ -60,7 +62,11 @@ static void print_help(FILE *out)
             "  -o, --output FILE  output path (required)\n"
             "\n"
             "quantize: convert every weight matrix of IN to TYPE (f32 f16 bf16 q8_0 q4_0\n"
-            "q4_k q6_k); norms and biases stay as they are; metadata is copied.\n"
+            "q4_k q6_k); norms and biases stay as they are; metadata is copied. The\n"
+            "output is the same whatever the thread count. Progress goes to stderr when\n"
+            "it is a terminal.\n"
+            "  --type T           target type (required)\n"
+            "  -t, --threads N    threads that convert rows (default: online CPUs)\n"
             "\n"
             "Examples:\n"
             "  wattlens model info ../shared/testdata/models/stories260K.gguf\n"
@@ -68,7 +74,8 @@ static void print_help(FILE *out)
             "  wattlens model synth --layers 4 --dim 256 --ffn 688 --heads 8 --kv-heads 2 \\\n"
             "      --vocab 1024 --type q4_k --seed 7 -o /tmp/synth.gguf\n"
             "  wattlens model synth --arch gemma2 --context 256 -o /tmp/gemma2.gguf\n"
-            "  wattlens model quantize model-f32.gguf model-q8.gguf --type q8_0\n");
+            "  wattlens model quantize model-f32.gguf model-q8.gguf --type q8_0\n"
+            "  wattlens model quantize model-f16.gguf model-q4k.gguf --type q4_k -t 8\n");
 }
 
 static int open_model(const char *path, wl_gguf **g)
@@ -611,20 +618,37 @@ static int cmd_synth(int argc, char **argv)
 
 /* ---- quantize ----------------------------------------------------------------------- */
 
+/* A one-line progress display on stderr (a terminal). */
+static void on_quantize_progress(void *arg, uint64_t done, uint64_t n, uint64_t bytes_done,
+                                 uint64_t bytes_total)
+{
+    (void)arg;
+    fprintf(stderr, "\r  quantize: %" PRIu64 "/%" PRIu64 " tensors, %.0f%% of the data   ", done, n,
+            bytes_total ? 100.0 * (double)bytes_done / (double)bytes_total : 100.0);
+    if (done == n)
+        fputc('\n', stderr);
+}
+
 static int cmd_quantize(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"type", required_argument, NULL, 't'},
+        {"type", required_argument, NULL, 'T'},
+        {"threads", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     enum wl_ttype type = WL_TTYPE_COUNT;
+    long threads = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "ht:", opts, NULL)) != -1) {
         switch (c) {
-        case 't':
+        case 'T':
             if (!parse_type("--type", optarg, &type))
+                return WL_EXIT_USAGE;
+            break;
+        case 't':
+            if (!wl_cli_parse_long(CMD, "-t", optarg, 1, 256, &threads))
                 return WL_EXIT_USAGE;
             break;
         case 'h':
@@ -638,19 +662,34 @@ static int cmd_quantize(int argc, char **argv)
         return wl_cli_usage_error(CMD, "'model quantize' takes IN and OUT");
     if (type == WL_TTYPE_COUNT)
         return wl_cli_usage_error(CMD, "'model quantize' needs --type");
+    if (threads == 0) {
+        const long nc = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = nc < 1 ? 1 : nc > 256 ? 256 : nc;
+    }
     const char *in = argv[optind], *out = argv[optind + 1];
     wl_gguf *g = NULL;
     int ec = open_model(in, &g);
     if (ec)
         return ec;
     wl_gguf_writer *w = NULL;
+    struct wl_threadpool *pool = NULL;
     struct wl_errmsg err;
     struct wl_requant_stats st;
-    int rc = wl_gguf_writer_new(&w);
-    if (rc == 0)
-        rc = wl_requant_model(g, type, w, &st, &err);
-    else
-        wl_errmsg_set(&err, rc, "out of memory");
+    int rc = wl_threadpool_create((int)threads, &pool);
+    if (rc)
+        wl_errmsg_set(&err, rc, "cannot start %ld threads", threads);
+    if (rc == 0) {
+        rc = wl_gguf_writer_new(&w);
+        if (rc)
+            wl_errmsg_set(&err, rc, "out of memory");
+    }
+    if (rc == 0) {
+        const struct wl_requant_opts ro = {
+            .pool = pool,
+            .progress = wl_cli_stderr_is_tty() ? on_quantize_progress : NULL,
+        };
+        rc = wl_requant_model(g, type, &ro, w, &st, &err);
+    }
     if (rc == 0)
         rc = wl_gguf_writer_write(w, out, &err);
     if (rc)
@@ -662,6 +701,7 @@ static int cmd_quantize(int argc, char **argv)
                out, st.n_converted, wl_ttype_name(type), st.n_fallback, st.n_copied, st.bytes_in,
                st.bytes_out);
     wl_gguf_writer_free(w);
+    wl_threadpool_destroy(pool);
     wl_gguf_close(g);
     return ec;
 }

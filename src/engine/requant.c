@@ -1,12 +1,13 @@
 /* Whole-model (re)quantization; see requant.h. Converts one row at a time
  * (dequantize to F32, quantize to the target) so the only extra memory is the
- * output tensor and one row of floats. */
+ * output tensor and one row of floats per thread. */
 #include "engine/requant.h"
 
 #include "engine/quant.h"
 #include "wattlens/error.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,43 +44,80 @@ int32_t wl_requant_file_type(enum wl_ttype t)
     }
 }
 
-/* Converts a tensor of n_rows rows of ne0 elements from src_type to dst_type
- * into a new heap buffer of out_bytes. */
-static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type, void **out,
-                       uint64_t out_bytes)
+/* One tensor's conversion, its rows split into one contiguous range per
+ * share of the pool; each share has its own row of floats. */
+struct convert_job {
+    const uint8_t *src;
+    uint8_t *dst;
+    enum wl_ttype src_type, dst_type;
+    int64_t ne0;
+    uint64_t n_rows;
+    size_t in_row, out_row;
+    float *rows; /* nth x ne0 */
+    atomic_int rc;
+};
+
+static void convert_share(void *arg, int ith, int nth)
 {
-    uint64_t ne0 = t->ne[0];
-    uint64_t n_rows = ne0 ? t->n_elements / ne0 : 0;
-    size_t in_row = wl_quant_row_bytes(t->type, (int64_t)ne0);
-    size_t out_row = wl_quant_row_bytes(dst_type, (int64_t)ne0);
-    if (ne0 && (in_row == 0 || out_row == 0))
+    struct convert_job *j = arg;
+    int64_t begin, end;
+    wl_threadpool_split((int64_t)j->n_rows, 1, ith, nth, &begin, &end);
+    float *row = j->rows + (size_t)ith * (size_t)j->ne0;
+    for (int64_t r = begin; r < end; r++) {
+        int rc = wl_dequantize_row(j->src_type, j->src + (size_t)r * j->in_row, row, j->ne0);
+        if (rc == 0)
+            rc = wl_quantize_row(j->dst_type, row, j->dst + (size_t)r * j->out_row, j->ne0);
+        if (rc) {
+            atomic_store(&j->rc, rc);
+            return;
+        }
+    }
+}
+
+/* Converts a tensor of n_rows rows of ne0 elements from its type to dst_type
+ * into a new heap buffer of out_bytes, on pool's threads. */
+static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
+                       struct wl_threadpool *pool, void **out, uint64_t out_bytes)
+{
+    const uint64_t ne0 = t->ne[0];
+    const int nth = wl_threadpool_n_threads(pool);
+    struct convert_job j = {
+        .src = t->data,
+        .src_type = t->type,
+        .dst_type = dst_type,
+        .ne0 = (int64_t)ne0,
+        .n_rows = ne0 ? t->n_elements / ne0 : 0,
+        .in_row = wl_quant_row_bytes(t->type, (int64_t)ne0),
+        .out_row = wl_quant_row_bytes(dst_type, (int64_t)ne0),
+    };
+    atomic_init(&j.rc, 0);
+    if (ne0 && (j.in_row == 0 || j.out_row == 0))
         return WL_EINVAL;
-    uint8_t *dst = malloc(out_bytes ? (size_t)out_bytes : 1);
-    float *row = malloc((ne0 ? (size_t)ne0 : 1) * sizeof *row);
-    if (!dst || !row) {
-        free(dst);
-        free(row);
+    j.dst = malloc(out_bytes ? (size_t)out_bytes : 1);
+    j.rows = malloc((size_t)nth * (ne0 ? (size_t)ne0 : 1) * sizeof *j.rows);
+    if (!j.dst || !j.rows) {
+        free(j.dst);
+        free(j.rows);
         return WL_ENOMEM;
     }
-    const uint8_t *src = t->data;
-    int rc = 0;
-    for (uint64_t r = 0; r < n_rows && rc == 0; r++) {
-        rc = wl_dequantize_row(t->type, src + r * in_row, row, (int64_t)ne0);
-        if (rc == 0)
-            rc = wl_quantize_row(dst_type, row, dst + r * out_row, (int64_t)ne0);
-    }
-    free(row);
+    if (j.n_rows > 0)
+        wl_threadpool_run(pool, convert_share, &j);
+    free(j.rows);
+    const int rc = atomic_load(&j.rc);
     if (rc) {
-        free(dst);
+        free(j.dst);
         return rc;
     }
-    *out = dst;
+    *out = j.dst;
     return 0;
 }
 
-int wl_requant_model(const wl_gguf *in, enum wl_ttype type, wl_gguf_writer *w,
-                     struct wl_requant_stats *stats, struct wl_errmsg *err)
+int wl_requant_model(const wl_gguf *in, enum wl_ttype type, const struct wl_requant_opts *opts,
+                     wl_gguf_writer *w, struct wl_requant_stats *stats, struct wl_errmsg *err)
 {
+    static const struct wl_requant_opts no_opts = {0};
+    if (!opts)
+        opts = &no_opts;
     struct wl_requant_stats st = {0};
     wl_errmsg_clear(err);
     if (!wl_quant_is_supported(type) || wl_requant_file_type(type) < 0)
@@ -98,7 +136,13 @@ int wl_requant_model(const wl_gguf *in, enum wl_ttype type, wl_gguf_writer *w,
         rc = wl_gguf_writer_set_u32(w, "general.quantization_version", 2);
     if (rc)
         return wl_errmsg_set(err, rc, "cannot set general.file_type");
-    for (uint64_t i = 0; i < wl_gguf_n_tensors(in); i++) {
+    const uint64_t n_tensors = wl_gguf_n_tensors(in);
+    uint64_t bytes_total = 0;
+    for (uint64_t i = 0; i < n_tensors; i++)
+        bytes_total += wl_gguf_tensor(in, i)->n_bytes;
+    for (uint64_t i = 0; i < n_tensors; i++) {
+        if (i > 0 && opts->progress)
+            opts->progress(opts->progress_arg, i, n_tensors, st.bytes_in, bytes_total);
         const struct wl_gguf_tensor *t = wl_gguf_tensor(in, i);
         enum wl_ttype dst =
             t->n_dims < 2 ? t->type : wl_requant_pick_type(type, t->n_dims, t->ne[0]);
@@ -123,7 +167,7 @@ int wl_requant_model(const wl_gguf *in, enum wl_ttype type, wl_gguf_writer *w,
             return wl_errmsg_set(err, rc, "tensor '%s': size of %" PRIu64 " %s elements", t->name,
                                  t->n_elements, wl_ttype_name(dst));
         void *data = NULL;
-        rc = wl__convert(t, dst, &data, out_bytes);
+        rc = wl__convert(t, dst, opts->pool, &data, out_bytes);
         if (rc)
             return wl_errmsg_set(err, rc, "tensor '%s': conversion %s -> %s failed", t->name,
                                  wl_ttype_name(t->type), wl_ttype_name(dst));
@@ -135,6 +179,8 @@ int wl_requant_model(const wl_gguf *in, enum wl_ttype type, wl_gguf_writer *w,
             st.n_fallback++;
         st.bytes_out += out_bytes;
     }
+    if (opts->progress)
+        opts->progress(opts->progress_arg, n_tensors, n_tensors, st.bytes_in, bytes_total);
     if (stats)
         *stats = st;
     return 0;

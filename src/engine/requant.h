@@ -1,9 +1,11 @@
 /* Whole-model (re)quantization: turns an open GGUF model into a writer whose
  * weight matrices are stored in another tensor type, and the type-choice rule
  * shared with model synthesis. Per-row conversion uses engine/quant (the
- * reference quantizers); this module only decides what to convert and keeps
- * the metadata consistent (general.file_type, general.quantization_version).
- * Stateless; thread-safe. Output tensors are heap buffers owned by the writer.
+ * reference quantizers), split over a thread pool's threads by rows; this
+ * module decides what to convert and keeps the metadata consistent
+ * (general.file_type, general.quantization_version). Stateless; thread-safe
+ * (one call per pool at a time). Output tensors are heap buffers owned by
+ * the writer.
  */
 #ifndef WL_ENGINE_REQUANT_H
 #define WL_ENGINE_REQUANT_H
@@ -11,6 +13,7 @@
 #include "engine/gguf.h"
 #include "engine/gguf_write.h"
 #include "engine/tensor_type.h"
+#include "engine/threadpool.h"
 #include "util/errmsg.h"
 
 #include <stdint.h>
@@ -32,12 +35,25 @@ struct wl_requant_stats {
     uint64_t bytes_in, bytes_out;
 };
 
+/* Called after each tensor: tensors done and in all, and source bytes done
+ * and in all (converted or copied). */
+typedef void (*wl_requant_progress_fn)(void *arg, uint64_t tensors_done, uint64_t n_tensors,
+                                       uint64_t bytes_done, uint64_t bytes_total);
+
+struct wl_requant_opts {
+    struct wl_threadpool *pool;      /* rows split over its threads; NULL: caller only */
+    wl_requant_progress_fn progress; /* NULL: none */
+    void *progress_arg;
+};
+
 /* Fills w (empty) with every key of in (general.file_type and
  * general.quantization_version updated) and every tensor, matrices converted
- * to `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K). Fails with WL_EINVAL
- * for an unsupported target and WL_ENOTSUP when a source tensor's type cannot
- * be dequantized; err names the tensor. stats may be NULL. */
-int wl_requant_model(const wl_gguf *in, enum wl_ttype type, wl_gguf_writer *w,
-                     struct wl_requant_stats *stats, struct wl_errmsg *err);
+ * to `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K). The output does not
+ * depend on the pool's size (rows are converted independently). opts may be
+ * NULL. Fails with WL_EINVAL for an unsupported target and WL_ENOTSUP when a
+ * source tensor's type cannot be dequantized; err names the tensor. stats
+ * may be NULL. */
+int wl_requant_model(const wl_gguf *in, enum wl_ttype type, const struct wl_requant_opts *opts,
+                     wl_gguf_writer *w, struct wl_requant_stats *stats, struct wl_errmsg *err);
 
 #endif

@@ -13,6 +13,7 @@
 #include "wattlens/error.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,7 +297,7 @@ static void test_quantize_then_dequantize_within_bounds(void **state)
         wl_gguf_writer *w = NULL;
         assert_int_equal(wl_gguf_writer_new(&w), 0);
         struct wl_requant_stats st;
-        assert_int_equal(wl_requant_model(ref, type, w, &st, &err), 0);
+        assert_int_equal(wl_requant_model(ref, type, NULL, w, &st, &err), 0);
         assert_int_equal(st.n_converted, 2 + 7);
         assert_int_equal(st.n_fallback, 0);
         assert_int_equal(st.n_copied, 3);
@@ -358,9 +359,76 @@ static void test_quantize_then_dequantize_within_bounds(void **state)
     /* an unsupported target and an unsupported source are clear errors */
     wl_gguf_writer *w = NULL;
     assert_int_equal(wl_gguf_writer_new(&w), 0);
-    assert_int_equal(wl_requant_model(ref, WL_TTYPE_Q5_K, w, NULL, &err), WL_EINVAL);
+    assert_int_equal(wl_requant_model(ref, WL_TTYPE_Q5_K, NULL, w, NULL, &err), WL_EINVAL);
     assert_non_null(strstr(err.text, "Q5_K"));
     wl_gguf_writer_free(w);
+    wl_gguf_close(ref);
+    free(ref_buf);
+}
+
+struct progress_log {
+    uint64_t calls, last_done, last_bytes, n, total;
+    bool monotonic;
+};
+
+static void log_progress(void *arg, uint64_t done, uint64_t n, uint64_t bytes_done,
+                         uint64_t bytes_total)
+{
+    struct progress_log *l = arg;
+    if (done < l->last_done || bytes_done < l->last_bytes || done > n || bytes_done > bytes_total)
+        l->monotonic = false;
+    l->calls++, l->last_done = done, l->last_bytes = bytes_done, l->n = n, l->total = bytes_total;
+}
+
+/* Converting on a pool of 1, 2 or 3 threads gives the same bytes as the
+ * caller alone (odd row counts split unevenly), and progress is reported once
+ * per tensor, rising to the totals. */
+static void test_requant_threads_same_bytes_and_progress(void **state)
+{
+    (void)state;
+    struct wl_synth_params p;
+    wl_synth_default_params(&p);
+    p.n_layers = 2, p.dim = 256, p.ffn = 512, p.n_heads = 4, p.n_kv_heads = 4, p.vocab_size = 301;
+    size_t size;
+    void *ref_buf = synth_bytes(&p, &size);
+    wl_gguf *ref = NULL;
+    struct wl_errmsg err;
+    assert_int_equal(wl_gguf_open_memory(ref_buf, size, &ref, &err), 0);
+    static const enum wl_ttype types[] = {WL_TTYPE_Q8_0, WL_TTYPE_Q4_K, WL_TTYPE_Q6_K};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        void *base = NULL;
+        size_t base_size = 0;
+        for (int nth = 0; nth <= 3; nth++) { /* 0: no pool */
+            struct wl_threadpool *pool = NULL;
+            if (nth > 0)
+                assert_int_equal(wl_threadpool_create(nth, &pool), 0);
+            struct progress_log log = {.monotonic = true};
+            const struct wl_requant_opts ro = {
+                .pool = pool, .progress = log_progress, .progress_arg = &log};
+            wl_gguf_writer *w = NULL;
+            assert_int_equal(wl_gguf_writer_new(&w), 0);
+            struct wl_requant_stats st;
+            assert_int_equal(wl_requant_model(ref, types[ti], &ro, w, &st, &err), 0);
+            assert_int_equal(log.calls, wl_gguf_n_tensors(ref));
+            assert_true(log.monotonic);
+            assert_int_equal(log.last_done, wl_gguf_n_tensors(ref));
+            assert_int_equal(log.last_bytes, st.bytes_in);
+            assert_int_equal(log.total, st.bytes_in);
+            void *buf;
+            size_t bsize;
+            assert_int_equal(wl_gguf_writer_to_memory(w, &buf, &bsize), 0);
+            wl_gguf_writer_free(w);
+            wl_threadpool_destroy(pool);
+            if (!base) {
+                base = buf, base_size = bsize;
+                continue;
+            }
+            assert_int_equal(bsize, base_size);
+            assert_memory_equal(buf, base, bsize);
+            free(buf);
+        }
+        free(base);
+    }
     wl_gguf_close(ref);
     free(ref_buf);
 }
@@ -480,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_synth_vocab_from_a_vocabulary_file),
         cmocka_unit_test(test_synth_rejects_bad_shapes),
         cmocka_unit_test(test_quantize_then_dequantize_within_bounds),
+        cmocka_unit_test(test_requant_threads_same_bytes_and_progress),
         cmocka_unit_test(test_pick_type_fallbacks),
         cmocka_unit_test(test_synth_forward_pass_is_finite),
     };
