@@ -8,6 +8,7 @@
 #include "engine/bench.h"
 #include "engine/context.h"
 #include "engine/model.h"
+#include "engine/threadpool.h"
 #include "util/clock.h"
 #include "util/hugepage.h"
 #include "wattlens/error.h"
@@ -18,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 static const char *CMD = "bench";
 
@@ -317,10 +317,8 @@ static int run(int argc, char **argv)
     }
     /* threads actually used (0 meant "online CPUs") and batch size */
     in.threads = p.n_threads;
-    if (in.threads == 0) {
-        long nc = sysconf(_SC_NPROCESSORS_ONLN);
-        in.threads = nc > 0 ? (int)nc : 1;
-    }
+    if (in.threads == 0)
+        in.threads = wl_threadpool_default_threads();
     in.n_batch = p.n_ubatch > 0 ? p.n_ubatch : 64;
     weight_pages_note(m, model, verbose);
     wl_model_free(m);

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define CMD "model"
 
@@ -662,10 +661,8 @@ static int cmd_quantize(int argc, char **argv)
         return wl_cli_usage_error(CMD, "'model quantize' takes IN and OUT");
     if (type == WL_TTYPE_COUNT)
         return wl_cli_usage_error(CMD, "'model quantize' needs --type");
-    if (threads == 0) {
-        const long nc = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = nc < 1 ? 1 : nc > 256 ? 256 : nc;
-    }
+    if (threads == 0)
+        threads = wl_threadpool_default_threads();
     const char *in = argv[optind], *out = argv[optind + 1];
     wl_gguf *g = NULL;
     int ec = open_model(in, &g);

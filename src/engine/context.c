@@ -4,11 +4,11 @@
 #include "engine/context.h"
 
 #include "engine/forward.h"
+#include "engine/threadpool.h"
 #include "wattlens/error.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 struct wl_context_params wl_context_default_params(void)
 {
@@ -91,10 +91,8 @@ int wl_context_create(const wl_model *m, const struct wl_context_params *params,
         p.n_ubatch = p.n_seq;
     if (p.n_ubatch > p.n_ctx * p.n_seq)
         p.n_ubatch = p.n_ctx * p.n_seq;
-    if (p.n_threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        p.n_threads = n > 0 ? (int32_t)n : 1;
-    }
+    if (p.n_threads == 0)
+        p.n_threads = wl_threadpool_default_threads();
     if (p.n_threads > 256)
         return wl_errmsg_set(err, WL_EINVAL, "%d threads is more than 256", p.n_threads);
 

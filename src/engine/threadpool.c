@@ -36,6 +36,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* Polls before a waiting worker sleeps: the first WL_POOL_YIELD_AFTER with a
  * pause instruction (~tens of microseconds, enough to bridge the gap between
@@ -310,6 +311,12 @@ void wl_threadpool_destroy(struct wl_threadpool *p)
     free(p->workers);
     free(p->ranges);
     free(p);
+}
+
+int wl_threadpool_default_threads(void)
+{
+    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > WL_POOL_MAX_THREADS ? WL_POOL_MAX_THREADS : (int)n;
 }
 
 int wl_threadpool_n_threads(const struct wl_threadpool *p)

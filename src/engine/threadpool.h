@@ -36,6 +36,11 @@ int wl_threadpool_create(int n_threads, struct wl_threadpool **out);
 /* Stops and joins the workers; NULL is accepted. */
 void wl_threadpool_destroy(struct wl_threadpool *pool);
 
+/* The thread count a pool gets when the user asks for none in particular:
+ * the online CPUs, at least 1 and at most 256 (wl_threadpool_create's
+ * limit). */
+int wl_threadpool_default_threads(void);
+
 /* Pool size (1 for NULL). */
 int wl_threadpool_n_threads(const struct wl_threadpool *pool);
 

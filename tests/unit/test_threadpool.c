@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { MAX_T = 8 };
 
@@ -276,6 +277,21 @@ static void test_bad_arguments(void **state)
     assert_int_equal(wl_threadpool_create(2, NULL), WL_EINVAL);
 }
 
+/* The default is the online CPUs, kept within what a pool can have. */
+static void test_default_threads_is_the_online_cpus(void **state)
+{
+    (void)state;
+    const int d = wl_threadpool_default_threads();
+    assert_in_range(d, 1, 256);
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (online >= 1 && online <= 256)
+        assert_int_equal(d, online);
+    struct wl_threadpool *pool = NULL;
+    assert_int_equal(wl_threadpool_create(d, &pool), 0);
+    assert_int_equal(wl_threadpool_n_threads(pool), d);
+    wl_threadpool_destroy(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_run_chunks_runs_every_chunk_exactly_once),
         cmocka_unit_test(test_run_ranges_runs_every_chunk_exactly_once),
         cmocka_unit_test(test_slow_share_is_waited_for),
+        cmocka_unit_test(test_default_threads_is_the_online_cpus),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
