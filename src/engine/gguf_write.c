@@ -35,7 +35,8 @@ struct wl__wtensor {
     uint32_t n_dims;
     uint64_t ne[WL_GGUF_MAX_DIMS];
     const void *data;
-    void *owned;
+    void *owned;          /* free()d with the writer: data, or fill's argument */
+    wl_gguf_fill_fn fill; /* non-NULL: the bytes come from fill(owned, ...) when written */
     uint64_t n_bytes;
 };
 
@@ -356,11 +357,12 @@ uint64_t wl_gguf_writer_n_kv(const wl_gguf_writer *w)
 }
 
 static int wl__add_tensor(wl_gguf_writer *w, const char *name, enum wl_ttype type, uint32_t n_dims,
-                          const uint64_t *ne, const void *data, void *owned, uint64_t n_bytes)
+                          const uint64_t *ne, const void *data, void *owned, wl_gguf_fill_fn fill,
+                          uint64_t n_bytes)
 {
     int rc = WL_EINVAL;
     if (!wl__name_ok(name, WL_GGUF_WRITER_MAX_NAME) || n_dims == 0 || n_dims > WL_GGUF_MAX_DIMS ||
-        !ne || !wl_ttype_is_known(type) || (!data && n_bytes))
+        !ne || !wl_ttype_is_known(type) || (!data && !fill && n_bytes))
         goto fail;
     uint64_t n_el = 1;
     for (uint32_t d = 0; d < n_dims; d++) {
@@ -400,6 +402,7 @@ static int wl__add_tensor(wl_gguf_writer *w, const char *name, enum wl_ttype typ
                               .n_dims = n_dims,
                               .data = data,
                               .owned = owned,
+                              .fill = fill,
                               .n_bytes = n_bytes};
     for (int d = 0; d < WL_GGUF_MAX_DIMS; d++)
         t->ne[d] = (uint32_t)d < n_dims ? ne[d] : 1;
@@ -413,14 +416,25 @@ int wl_gguf_writer_add_tensor(wl_gguf_writer *w, const char *name, enum wl_ttype
                               uint32_t n_dims, const uint64_t *ne, const void *data,
                               uint64_t n_bytes)
 {
-    return wl__add_tensor(w, name, type, n_dims, ne, data, NULL, n_bytes);
+    return wl__add_tensor(w, name, type, n_dims, ne, data, NULL, NULL, n_bytes);
 }
 
 int wl_gguf_writer_add_tensor_owned(wl_gguf_writer *w, const char *name, enum wl_ttype type,
                                     uint32_t n_dims, const uint64_t *ne, void *data,
                                     uint64_t n_bytes)
 {
-    return wl__add_tensor(w, name, type, n_dims, ne, data, data, n_bytes);
+    return wl__add_tensor(w, name, type, n_dims, ne, data, data, NULL, n_bytes);
+}
+
+int wl_gguf_writer_add_tensor_fill(wl_gguf_writer *w, const char *name, enum wl_ttype type,
+                                   uint32_t n_dims, const uint64_t *ne, uint64_t n_bytes,
+                                   wl_gguf_fill_fn fill, void *arg)
+{
+    if (!fill) {
+        free(arg);
+        return WL_EINVAL;
+    }
+    return wl__add_tensor(w, name, type, n_dims, ne, NULL, arg, fill, n_bytes);
 }
 
 uint64_t wl_gguf_writer_n_tensors(const wl_gguf_writer *w)
@@ -467,8 +481,12 @@ static int wl__emit_str(FILE *f, const char *s)
     return wl__emit_u64(f, n) || wl__emit(f, s, n) ? WL_EIO : 0;
 }
 
-static int wl__serialize(const wl_gguf_writer *w, FILE *f)
+/* Writes the file to f. A fill tensor's bytes go through one buffer the
+ * size of the largest of them. When a fill fails, *fill_err says so and err
+ * holds its message; other failures are WL_EIO with errno set. */
+static int wl__serialize(const wl_gguf_writer *w, FILE *f, bool *fill_err, struct wl_errmsg *err)
 {
+    *fill_err = false;
     uint64_t pos = 0;
     if (wl__emit(f, "GGUF", 4) || wl__emit_u32(f, 3) || wl__emit_u64(f, w->n_t) ||
         wl__emit_u64(f, w->n_kv))
@@ -498,12 +516,36 @@ static int wl__serialize(const wl_gguf_writer *w, FILE *f)
         return 0; /* like llama.cpp's vocabulary files: no data section, no padding */
     if (wl__emit_pad(f, pos, w->alignment))
         return WL_EIO;
-    for (uint64_t i = 0; i < w->n_t; i++) {
-        const struct wl__wtensor *t = &w->t[i];
-        if (wl__emit(f, t->data, t->n_bytes) || wl__emit_pad(f, t->n_bytes, w->alignment))
-            return WL_EIO;
+    uint64_t fill_max = 0;
+    for (uint64_t i = 0; i < w->n_t; i++)
+        if (w->t[i].fill && w->t[i].n_bytes > fill_max)
+            fill_max = w->t[i].n_bytes;
+    uint8_t *buf = NULL;
+    if (fill_max > SIZE_MAX || (fill_max && !(buf = malloc((size_t)fill_max)))) {
+        *fill_err = true;
+        return wl_errmsg_set(err, WL_ENOMEM, "out of memory (a %" PRIu64 "-byte tensor buffer)",
+                             fill_max);
     }
-    return 0;
+    int rc = 0;
+    for (uint64_t i = 0; i < w->n_t && rc == 0; i++) {
+        const struct wl__wtensor *t = &w->t[i];
+        const void *data = t->data;
+        if (t->fill) {
+            wl_errmsg_clear(err);
+            rc = t->fill(t->owned, buf, t->n_bytes, err);
+            if (rc) {
+                *fill_err = true;
+                if (!err || !err->text[0])
+                    wl_errmsg_set(err, rc, "tensor '%s': its data could not be produced", t->name);
+                break;
+            }
+            data = buf;
+        }
+        if (wl__emit(f, data, t->n_bytes) || wl__emit_pad(f, t->n_bytes, w->alignment))
+            rc = WL_EIO;
+    }
+    free(buf);
+    return rc;
 }
 
 int wl_gguf_writer_write(const wl_gguf_writer *w, const char *path, struct wl_errmsg *err)
@@ -533,7 +575,8 @@ int wl_gguf_writer_write(const wl_gguf_writer *w, const char *path, struct wl_er
         rc = wl_errmsg_set(err, wl_error_from_errno(e), "cannot open %s: %s", tmp, strerror(e));
         goto fail;
     }
-    rc = wl__serialize(w, f);
+    bool fill_err;
+    rc = wl__serialize(w, f, &fill_err, err);
     int e = errno;
     /* On disk before the rename, so that a crash leaves the old file or the
      * whole new one, never a truncated model under the final name. */
@@ -554,7 +597,8 @@ int wl_gguf_writer_write(const wl_gguf_writer *w, const char *path, struct wl_er
         rc = WL_EIO;
     }
     if (rc) {
-        rc = wl_errmsg_set(err, rc, "cannot write %s: %s", tmp, strerror(e));
+        if (!fill_err) /* a fill's own message names the tensor; keep it */
+            rc = wl_errmsg_set(err, rc, "cannot write %s: %s", tmp, strerror(e));
         goto fail;
     }
     if (rename(tmp, path) != 0) {
@@ -578,7 +622,9 @@ int wl_gguf_writer_to_memory(const wl_gguf_writer *w, void **buf, size_t *size)
     FILE *f = open_memstream(&p, &n);
     if (!f)
         return WL_ENOMEM;
-    int rc = wl__serialize(w, f);
+    bool fill_err;
+    struct wl_errmsg err;
+    int rc = wl__serialize(w, f, &fill_err, &err);
     if (fclose(f) != 0 && rc == 0)
         rc = WL_EIO;
     if (rc) {

@@ -7,15 +7,18 @@
  * value including arrays of arrays (it is validated by the reader's parser).
  * "general.alignment" (UINT32, power of two) sets the data alignment.
  *
- * Tensor data is either borrowed (must stay valid until the writer is freed)
- * or owned (the writer free()s it). Nothing is written until
- * wl_gguf_writer_write(); the file appears atomically (temp file + rename).
+ * Tensor data is either borrowed (must stay valid until the writer is freed),
+ * owned (the writer free()s it), or filled in when the file is written (a
+ * callback produces it then, so a whole model need not be in memory at
+ * once). Nothing is written until wl_gguf_writer_write(); the file appears
+ * atomically (temp file + rename).
  * One writer per thread; not thread-safe.
  */
 #ifndef WL_ENGINE_GGUF_WRITE_H
 #define WL_ENGINE_GGUF_WRITE_H
 
 #include "engine/gguf.h"
+#include "util/errmsg.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -67,13 +70,25 @@ int wl_gguf_writer_add_tensor(wl_gguf_writer *w, const char *name, enum wl_ttype
 int wl_gguf_writer_add_tensor_owned(wl_gguf_writer *w, const char *name, enum wl_ttype type,
                                     uint32_t n_dims, const uint64_t *ne, void *data,
                                     uint64_t n_bytes);
+/* Produces a tensor's n_bytes bytes into dst when the file is written: 0, or
+ * a WL_E* code with err (which may be NULL) saying what failed. */
+typedef int (*wl_gguf_fill_fn)(void *arg, void *dst, uint64_t n_bytes, struct wl_errmsg *err);
+/* Adds a tensor whose bytes fill(arg, ...) produces in tensor order at each
+ * write, through one buffer the size of the largest such tensor. The writer
+ * owns arg (malloc'd or NULL: free()d with the writer, even when this
+ * fails). When a fill fails, the write fails with its code and message and
+ * leaves no file behind. */
+int wl_gguf_writer_add_tensor_fill(wl_gguf_writer *w, const char *name, enum wl_ttype type,
+                                   uint32_t n_dims, const uint64_t *ne, uint64_t n_bytes,
+                                   wl_gguf_fill_fn fill, void *arg);
 uint64_t wl_gguf_writer_n_tensors(const wl_gguf_writer *w);
 
 /* Writes the file (temp file in the same folder, fsync, then rename) and
  * drops its pages from the page cache, so that the first load maps the
  * weights on 2 MiB pages where the kernel can (util/hugepage.h). */
 int wl_gguf_writer_write(const wl_gguf_writer *w, const char *path, struct wl_errmsg *err);
-/* Serializes into a malloc'd buffer the caller frees. */
+/* Serializes into a malloc'd buffer the caller frees (a failing fill's
+ * code is returned; its message is dropped). */
 int wl_gguf_writer_to_memory(const wl_gguf_writer *w, void **buf, size_t *size);
 
 #endif

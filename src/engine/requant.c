@@ -1,6 +1,7 @@
-/* Whole-model (re)quantization; see requant.h. Converts one row at a time
- * (dequantize to F32, quantize to the target) so the only extra memory is the
- * output tensor and one row of floats per thread. */
+/* Whole-model (re)quantization; see requant.h. Every output tensor is
+ * produced when the writer writes it, converted one row at a time
+ * (dequantize to F32, quantize to the target), so the extra memory is the
+ * writer's buffer for one tensor and one row of floats per thread. */
 #include "engine/requant.h"
 
 #include "engine/quant.h"
@@ -74,15 +75,16 @@ static void convert_share(void *arg, int ith, int nth)
     }
 }
 
-/* Converts a tensor of n_rows rows of ne0 elements from its type to dst_type
- * into a new heap buffer of out_bytes, on pool's threads. */
+/* Converts tensor t from its type to dst_type into dst (out_bytes), on
+ * pool's threads. */
 static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
-                       struct wl_threadpool *pool, void **out, uint64_t out_bytes)
+                       struct wl_threadpool *pool, void *dst)
 {
     const uint64_t ne0 = t->ne[0];
     const int nth = wl_threadpool_n_threads(pool);
     struct convert_job j = {
         .src = t->data,
+        .dst = dst,
         .src_type = t->type,
         .dst_type = dst_type,
         .ne0 = (int64_t)ne0,
@@ -93,22 +95,40 @@ static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
     atomic_init(&j.rc, 0);
     if (ne0 && (j.in_row == 0 || j.out_row == 0))
         return WL_EINVAL;
-    j.dst = malloc(out_bytes ? (size_t)out_bytes : 1);
     j.rows = malloc((size_t)nth * (ne0 ? (size_t)ne0 : 1) * sizeof *j.rows);
-    if (!j.dst || !j.rows) {
-        free(j.dst);
-        free(j.rows);
+    if (!j.rows)
         return WL_ENOMEM;
-    }
     if (j.n_rows > 0)
         wl_threadpool_run(pool, convert_share, &j);
     free(j.rows);
-    const int rc = atomic_load(&j.rc);
-    if (rc) {
-        free(j.dst);
-        return rc;
+    return atomic_load(&j.rc);
+}
+
+/* One output tensor, produced when the writer writes it (the writer owns
+ * this): copied or converted from the source, then progress reported. */
+struct requant_item {
+    const struct wl_gguf_tensor *t;
+    enum wl_ttype dst;
+    struct wl_threadpool *pool;
+    wl_requant_progress_fn progress;
+    void *progress_arg;
+    uint64_t done, n_tensors, bytes_done, bytes_total; /* counted through this tensor */
+};
+
+static int requant_fill(void *arg, void *dst, uint64_t n_bytes, struct wl_errmsg *err)
+{
+    const struct requant_item *it = arg;
+    const struct wl_gguf_tensor *t = it->t;
+    if (it->dst == t->type) {
+        memcpy(dst, t->data, (size_t)n_bytes);
+    } else {
+        int rc = wl__convert(t, it->dst, it->pool, dst);
+        if (rc)
+            return wl_errmsg_set(err, rc, "tensor '%s': conversion %s -> %s failed", t->name,
+                                 wl_ttype_name(t->type), wl_ttype_name(it->dst));
     }
-    *out = j.dst;
+    if (it->progress)
+        it->progress(it->progress_arg, it->done, it->n_tensors, it->bytes_done, it->bytes_total);
     return 0;
 }
 
@@ -141,46 +161,47 @@ int wl_requant_model(const wl_gguf *in, enum wl_ttype type, const struct wl_requ
     for (uint64_t i = 0; i < n_tensors; i++)
         bytes_total += wl_gguf_tensor(in, i)->n_bytes;
     for (uint64_t i = 0; i < n_tensors; i++) {
-        if (i > 0 && opts->progress)
-            opts->progress(opts->progress_arg, i, n_tensors, st.bytes_in, bytes_total);
         const struct wl_gguf_tensor *t = wl_gguf_tensor(in, i);
         enum wl_ttype dst =
             t->n_dims < 2 ? t->type : wl_requant_pick_type(type, t->n_dims, t->ne[0]);
-        st.bytes_in += t->n_bytes;
-        if (dst == t->type) {
-            rc = wl_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data,
-                                           t->n_bytes);
+        uint64_t out_bytes = t->n_bytes;
+        if (dst != t->type) {
+            if (!wl_quant_is_supported(t->type))
+                return wl_errmsg_set(err, WL_ENOTSUP,
+                                     "tensor '%s' is %s, which wattlens cannot dequantize (it "
+                                     "reads F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)",
+                                     t->name, wl_ttype_name(t->type));
+            rc = wl_ttype_bytes(dst, t->n_elements, &out_bytes);
             if (rc)
-                return wl_errmsg_set(err, rc, "cannot add tensor '%s'", t->name);
-            st.n_copied++;
-            st.bytes_out += t->n_bytes;
-            continue;
+                return wl_errmsg_set(err, rc, "tensor '%s': size of %" PRIu64 " %s elements",
+                                     t->name, t->n_elements, wl_ttype_name(dst));
         }
-        if (!wl_quant_is_supported(t->type))
-            return wl_errmsg_set(err, WL_ENOTSUP,
-                                 "tensor '%s' is %s, which wattlens cannot dequantize (it reads "
-                                 "F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)",
-                                 t->name, wl_ttype_name(t->type));
-        uint64_t out_bytes;
-        rc = wl_ttype_bytes(dst, t->n_elements, &out_bytes);
-        if (rc)
-            return wl_errmsg_set(err, rc, "tensor '%s': size of %" PRIu64 " %s elements", t->name,
-                                 t->n_elements, wl_ttype_name(dst));
-        void *data = NULL;
-        rc = wl__convert(t, dst, opts->pool, &data, out_bytes);
-        if (rc)
-            return wl_errmsg_set(err, rc, "tensor '%s': conversion %s -> %s failed", t->name,
-                                 wl_ttype_name(t->type), wl_ttype_name(dst));
-        rc = wl_gguf_writer_add_tensor_owned(w, t->name, dst, t->n_dims, t->ne, data, out_bytes);
+        st.bytes_in += t->n_bytes;
+        struct requant_item *it = malloc(sizeof *it);
+        if (!it)
+            return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
+        *it = (struct requant_item){.t = t,
+                                    .dst = dst,
+                                    .pool = opts->pool,
+                                    .progress = opts->progress,
+                                    .progress_arg = opts->progress_arg,
+                                    .done = i + 1,
+                                    .n_tensors = n_tensors,
+                                    .bytes_done = st.bytes_in,
+                                    .bytes_total = bytes_total};
+        rc = wl_gguf_writer_add_tensor_fill(w, t->name, dst, t->n_dims, t->ne, out_bytes,
+                                            requant_fill, it);
         if (rc)
             return wl_errmsg_set(err, rc, "cannot add tensor '%s'", t->name);
-        st.n_converted++;
-        if (dst != type)
-            st.n_fallback++;
+        if (dst == t->type) {
+            st.n_copied++;
+        } else {
+            st.n_converted++;
+            if (dst != type)
+                st.n_fallback++;
+        }
         st.bytes_out += out_bytes;
     }
-    if (opts->progress)
-        opts->progress(opts->progress_arg, n_tensors, n_tensors, st.bytes_in, bytes_total);
     if (stats)
         *stats = st;
     return 0;

@@ -4,8 +4,8 @@
  * reference quantizers), split over a thread pool's threads by rows; this
  * module decides what to convert and keeps the metadata consistent
  * (general.file_type, general.quantization_version). Stateless; thread-safe
- * (one call per pool at a time). Output tensors are heap buffers owned by
- * the writer.
+ * (one conversion per pool at a time). Tensors are converted when the writer
+ * writes the file, one at a time, so the output is never all in memory.
  */
 #ifndef WL_ENGINE_REQUANT_H
 #define WL_ENGINE_REQUANT_H
@@ -35,8 +35,8 @@ struct wl_requant_stats {
     uint64_t bytes_in, bytes_out;
 };
 
-/* Called after each tensor: tensors done and in all, and source bytes done
- * and in all (converted or copied). */
+/* Called as each tensor is written, after it is converted or copied:
+ * tensors done and in all, and source bytes done and in all. */
 typedef void (*wl_requant_progress_fn)(void *arg, uint64_t tensors_done, uint64_t n_tensors,
                                        uint64_t bytes_done, uint64_t bytes_total);
 
@@ -47,12 +47,16 @@ struct wl_requant_opts {
 };
 
 /* Fills w (empty) with every key of in (general.file_type and
- * general.quantization_version updated) and every tensor, matrices converted
- * to `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K). The output does not
- * depend on the pool's size (rows are converted independently). opts may be
- * NULL. Fails with WL_EINVAL for an unsupported target and WL_ENOTSUP when a
- * source tensor's type cannot be dequantized; err names the tensor. stats
- * may be NULL. */
+ * general.quantization_version updated) and every tensor, matrices to be
+ * converted to `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K). The
+ * conversion runs when w is written (wl_gguf_writer_write or _to_memory), so
+ * in, opts->pool and opts->progress_arg must stay valid until then; a
+ * conversion that fails there fails the write, and err names the tensor.
+ * The output does not depend on the pool's size (rows are converted
+ * independently). opts may be NULL. Fails here with WL_EINVAL for an
+ * unsupported target and WL_ENOTSUP when a source tensor's type cannot be
+ * dequantized; err names the tensor. stats (may be NULL) counts what the
+ * write will hold. */
 int wl_requant_model(const wl_gguf *in, enum wl_ttype type, const struct wl_requant_opts *opts,
                      wl_gguf_writer *w, struct wl_requant_stats *stats, struct wl_errmsg *err);
 

@@ -1,7 +1,7 @@
 /* engine/gguf_write: round trips through the reader (every value type, nested
  * arrays, alignment, tensor bytes), byte-exact rewrites of the real model and
- * vocabulary files, the written file's pages dropped from the page cache, and
- * the writer's own argument checks. */
+ * vocabulary files, the written file's pages dropped from the page cache, tensors
+ * filled at write time, and the writer's own argument checks. */
 #include "test_support.h"
 
 #include "engine/gguf.h"
@@ -252,6 +252,118 @@ static void test_written_file_leaves_the_page_cache(void **state)
     free(dir);
 }
 
+/* A fill tensor's argument: the value to write, how many times fill ran,
+ * and whether it fails. */
+struct fill_arg {
+    float value;
+    int *calls;
+    bool fail;
+};
+
+static int fill_floats(void *arg, void *dst, uint64_t n_bytes, struct wl_errmsg *err)
+{
+    const struct fill_arg *a = arg;
+    (*a->calls)++;
+    if (a->fail)
+        return wl_errmsg_set(err, WL_EFORMAT, "tensor 'bad': made to fail");
+    float *f = dst;
+    for (uint64_t i = 0; i < n_bytes / sizeof *f; i++)
+        f[i] = a->value + (float)i;
+    return 0;
+}
+
+static struct fill_arg *new_fill_arg(float value, int *calls, bool fail)
+{
+    struct fill_arg *a = malloc(sizeof *a);
+    assert_non_null(a);
+    *a = (struct fill_arg){value, calls, fail};
+    return a;
+}
+
+/* Tensors filled at write time give the same bytes as the same tensors
+ * borrowed, at every write, with fills of different sizes sharing one
+ * buffer; a failing fill fails the write with its own message, and leaves
+ * the file that was there (and no temporary file) behind. */
+static void test_fill_tensors_write_the_same_bytes_and_fail_cleanly(void **state)
+{
+    (void)state;
+    enum { A = 96, B = 32 };
+    float a[A], b[B];
+    for (int i = 0; i < A; i++)
+        a[i] = 1.0f + (float)i;
+    for (int i = 0; i < B; i++)
+        b[i] = -7.0f + (float)i;
+    uint64_t ne_a[2] = {32, 3}, ne_b[1] = {B};
+    wl_gguf_writer *ref = NULL, *w = NULL;
+    assert_int_equal(wl_gguf_writer_new(&ref), 0);
+    assert_int_equal(wl_gguf_writer_add_tensor(ref, "b", WL_TTYPE_F32, 1, ne_b, b, sizeof b), 0);
+    assert_int_equal(wl_gguf_writer_add_tensor(ref, "a", WL_TTYPE_F32, 2, ne_a, a, sizeof a), 0);
+    assert_int_equal(wl_gguf_writer_add_tensor(ref, "b2", WL_TTYPE_F32, 1, ne_b, b, sizeof b), 0);
+    int calls = 0;
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    assert_int_equal(wl_gguf_writer_add_tensor_fill(w, "b", WL_TTYPE_F32, 1, ne_b, sizeof b,
+                                                    fill_floats,
+                                                    new_fill_arg(-7.0f, &calls, false)),
+                     0);
+    assert_int_equal(wl_gguf_writer_add_tensor(w, "a", WL_TTYPE_F32, 2, ne_a, a, sizeof a), 0);
+    assert_int_equal(wl_gguf_writer_add_tensor_fill(w, "b2", WL_TTYPE_F32, 1, ne_b, sizeof b,
+                                                    fill_floats,
+                                                    new_fill_arg(-7.0f, &calls, false)),
+                     0);
+    /* bad arguments: no callback, wrong size, duplicate name (arg freed) */
+    assert_int_equal(wl_gguf_writer_add_tensor_fill(w, "c", WL_TTYPE_F32, 1, ne_b, sizeof b, NULL,
+                                                    new_fill_arg(0, &calls, false)),
+                     WL_EINVAL);
+    assert_int_equal(wl_gguf_writer_add_tensor_fill(w, "c", WL_TTYPE_F32, 1, ne_b, 4, fill_floats,
+                                                    new_fill_arg(0, &calls, false)),
+                     WL_EINVAL);
+    assert_int_equal(wl_gguf_writer_add_tensor_fill(w, "a", WL_TTYPE_F32, 1, ne_b, sizeof b,
+                                                    fill_floats, new_fill_arg(0, &calls, false)),
+                     WL_EEXIST);
+    void *want, *got;
+    size_t want_n, got_n;
+    assert_int_equal(wl_gguf_writer_to_memory(ref, &want, &want_n), 0);
+    for (int rep = 1; rep <= 2; rep++) {
+        assert_int_equal(wl_gguf_writer_to_memory(w, &got, &got_n), 0);
+        assert_int_equal(calls, 2 * rep);
+        assert_int_equal(got_n, want_n);
+        assert_memory_equal(got, want, want_n);
+        free(got);
+    }
+
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/m.gguf", dir);
+    struct wl_errmsg err;
+    assert_int_equal(wl_gguf_writer_write(w, path, &err), 0);
+    assert_int_equal(calls, 6);
+    assert_int_equal(wl_gguf_writer_add_tensor_fill(w, "bad", WL_TTYPE_F32, 1, ne_b, sizeof b,
+                                                    fill_floats, new_fill_arg(0, &calls, true)),
+                     0);
+    assert_int_equal(wl_gguf_writer_write(w, path, &err), WL_EFORMAT);
+    assert_string_equal(err.text, "tensor 'bad': made to fail");
+    got = NULL;
+    assert_int_equal(wl_gguf_writer_to_memory(w, &got, &got_n), WL_EFORMAT);
+    assert_null(got);
+    /* the earlier file is still whole, and it is the only file */
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    got = malloc(want_n + 1);
+    assert_int_equal(fread(got, 1, want_n + 1, f), want_n);
+    fclose(f);
+    assert_memory_equal(got, want, want_n);
+    free(got);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "test \"$(ls -A '%s')\" = m.gguf", dir);
+    assert_int_equal(system(cmd), 0);
+    wl_test_rmtree(dir);
+    free(dir);
+    free(want);
+    wl_gguf_writer_free(w);
+    wl_gguf_writer_free(ref);
+}
+
 static void test_writer_rejects_bad_arguments(void **state)
 {
     (void)state;
@@ -296,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_every_value_type_round_trips),
         cmocka_unit_test(test_rewrite_of_real_files_is_byte_identical),
         cmocka_unit_test(test_written_file_leaves_the_page_cache),
+        cmocka_unit_test(test_fill_tensors_write_the_same_bytes_and_fail_cleanly),
         cmocka_unit_test(test_writer_rejects_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -382,7 +382,7 @@ static void log_progress(void *arg, uint64_t done, uint64_t n, uint64_t bytes_do
 
 /* Converting on a pool of 1, 2 or 3 threads gives the same bytes as the
  * caller alone (odd row counts split unevenly), and progress is reported once
- * per tensor, rising to the totals. */
+ * per tensor as the writer writes it, rising to the totals. */
 static void test_requant_threads_same_bytes_and_progress(void **state)
 {
     (void)state;
@@ -409,14 +409,15 @@ static void test_requant_threads_same_bytes_and_progress(void **state)
             assert_int_equal(wl_gguf_writer_new(&w), 0);
             struct wl_requant_stats st;
             assert_int_equal(wl_requant_model(ref, types[ti], &ro, w, &st, &err), 0);
+            assert_int_equal(log.calls, 0); /* conversion runs when the writer writes */
+            void *buf;
+            size_t bsize;
+            assert_int_equal(wl_gguf_writer_to_memory(w, &buf, &bsize), 0);
             assert_int_equal(log.calls, wl_gguf_n_tensors(ref));
             assert_true(log.monotonic);
             assert_int_equal(log.last_done, wl_gguf_n_tensors(ref));
             assert_int_equal(log.last_bytes, st.bytes_in);
             assert_int_equal(log.total, st.bytes_in);
-            void *buf;
-            size_t bsize;
-            assert_int_equal(wl_gguf_writer_to_memory(w, &buf, &bsize), 0);
             wl_gguf_writer_free(w);
             wl_threadpool_destroy(pool);
             if (!base) {
