@@ -62,7 +62,10 @@
  * Prints figures; asserts nothing about time. Environment: WL_BENCH_REPS
  * (default 3), WL_BENCH_ROUNDS (paired rounds, default 5), WL_BENCH_SEGMENTS
  * (interleaved segments, default 32), WL_BENCH_SEG_TOKENS (default 8),
- * WL_BENCH_THREADS (default 2), WL_BENCH_TYPES (default "q8_0,q4_k").
+ * WL_BENCH_THREADS (default 2; the bandwidth is read with as many threads,
+ * so 1 sets one core against its own read, a stand-in for the high state:
+ * docs/internals/kernels.md, session 17), WL_BENCH_TYPES (default
+ * "q8_0,q4_k").
  */
 #include "bench_support.h"
 #include "engine/bench.h"
