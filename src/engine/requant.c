@@ -105,7 +105,9 @@ static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
 }
 
 /* One output tensor, produced when the writer writes it (the writer owns
- * this): copied or converted from the source, then progress reported. */
+ * this): copied or converted from the source, then progress reported.
+ * Copied tensors go through the writer's buffer too (one memcpy each), so
+ * that progress counts every tensor as it is written. */
 struct requant_item {
     const struct wl_gguf_tensor *t;
     enum wl_ttype dst;

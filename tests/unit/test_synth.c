@@ -32,17 +32,28 @@ static void *synth_bytes(const struct wl_synth_params *p, size_t *size)
     return buf;
 }
 
+/* synth_bytes, opened with the reader; *buf backs the returned file. */
+static wl_gguf *synth_open(const struct wl_synth_params *p, void **buf)
+{
+    size_t size;
+    *buf = synth_bytes(p, &size);
+    wl_gguf *g = NULL;
+    struct wl_errmsg err;
+    int rc = wl_gguf_open_memory(*buf, size, &g, &err);
+    if (rc)
+        fail_msg("open the synthesized file: %s", err.text);
+    return g;
+}
+
 static void test_synth_metadata_layout_and_values(void **state)
 {
     (void)state;
     struct wl_synth_params p;
     wl_synth_default_params(&p);
     p.n_layers = 3, p.dim = 64, p.ffn = 96, p.n_heads = 4, p.n_kv_heads = 2, p.vocab_size = 300;
-    size_t size;
-    void *buf = synth_bytes(&p, &size);
-    wl_gguf *g = NULL;
+    void *buf;
+    wl_gguf *g = synth_open(&p, &buf);
     struct wl_errmsg err;
-    assert_int_equal(wl_gguf_open_memory(buf, size, &g, &err), 0);
     struct wl_model_features f;
     assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
     assert_int_equal(f.arch, WL_ARCH_LLAMA);
@@ -174,10 +185,8 @@ static void test_synth_vocab_from_a_vocabulary_file(void **state)
     wl_synth_default_params(&p);
     p.n_layers = 1, p.dim = 32, p.ffn = 32, p.n_heads = 2, p.n_kv_heads = 1;
     p.vocab_from = v;
-    size_t size;
-    void *buf = synth_bytes(&p, &size);
-    wl_gguf *g = NULL;
-    assert_int_equal(wl_gguf_open_memory(buf, size, &g, &err), 0);
+    void *buf;
+    wl_gguf *g = synth_open(&p, &buf);
     /* every tokenizer.* key copied verbatim */
     for (uint64_t k = 0; k < wl_gguf_n_kv(v); k++) {
         const char *key = wl_gguf_kv_key(v, k);
@@ -285,11 +294,9 @@ static void test_quantize_then_dequantize_within_bounds(void **state)
     struct wl_synth_params p;
     wl_synth_default_params(&p);
     p.n_layers = 1, p.dim = 256, p.ffn = 512, p.n_heads = 4, p.n_kv_heads = 4, p.vocab_size = 300;
-    size_t size;
-    void *ref_buf = synth_bytes(&p, &size);
-    wl_gguf *ref = NULL;
+    void *ref_buf;
+    wl_gguf *ref = synth_open(&p, &ref_buf);
     struct wl_errmsg err;
-    assert_int_equal(wl_gguf_open_memory(ref_buf, size, &ref, &err), 0);
     static const enum wl_ttype types[] = {WL_TTYPE_F16,  WL_TTYPE_BF16, WL_TTYPE_Q8_0,
                                           WL_TTYPE_Q4_0, WL_TTYPE_Q4_K, WL_TTYPE_Q6_K};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
@@ -389,11 +396,9 @@ static void test_requant_threads_same_bytes_and_progress(void **state)
     struct wl_synth_params p;
     wl_synth_default_params(&p);
     p.n_layers = 2, p.dim = 256, p.ffn = 512, p.n_heads = 4, p.n_kv_heads = 4, p.vocab_size = 301;
-    size_t size;
-    void *ref_buf = synth_bytes(&p, &size);
-    wl_gguf *ref = NULL;
+    void *ref_buf;
+    wl_gguf *ref = synth_open(&p, &ref_buf);
     struct wl_errmsg err;
-    assert_int_equal(wl_gguf_open_memory(ref_buf, size, &ref, &err), 0);
     static const enum wl_ttype types[] = {WL_TTYPE_Q8_0, WL_TTYPE_Q4_K, WL_TTYPE_Q6_K};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         void *base = NULL;
@@ -487,10 +492,8 @@ static void test_synth_forward_pass_is_finite(void **state)
     wl_synth_default_params(&p);
     p.n_layers = 8, p.dim = 256, p.ffn = 512, p.n_heads = 8, p.n_kv_heads = 2;
     p.vocab_size = 300, p.type = WL_TTYPE_Q4_K;
-    size_t size;
-    void *buf = synth_bytes(&p, &size);
-    wl_gguf *g = NULL;
-    assert_int_equal(wl_gguf_open_memory(buf, size, &g, NULL), 0);
+    void *buf;
+    wl_gguf *g = synth_open(&p, &buf);
     uint32_t dim = p.dim, ffn = p.ffn, hd = dim / p.n_heads, kv_dim = hd * p.n_kv_heads;
     float *x = calloc(dim, sizeof *x), *xn = calloc(dim, sizeof *xn), *v = calloc(kv_dim, 4);
     float *att = calloc(dim, sizeof *att), *o = calloc(dim, sizeof *o);
