@@ -12,12 +12,16 @@
  * and 3 (bytes 64-127: 4 and 6, 5 and 7), which the activation row's qp
  * holds in that order (wl__xk_fill_qp). Low nibbles: one AND; high: a shift
  * and an AND, or with GFNI one VGF2P8AFFINEQB (a 4-bit right shift per byte).
- * Then per 64 weights VPMADDUBSW (nibble x int8 pairs, at most 2*15*127, no
- * saturation) and VPDPWSSD with the two sub-blocks' scales as int16 (bc: the
- * block's scm lane in every 128-bit lane; the scales are picked by VPSHUFB).
- * With rows per call (wl__dotp_fn) and the constant table, ~1.3x faster
- * from L2 than the former loop, a 32-byte broadcast per 64 weights against
- * natural-order activations (docs/internals/kernels.md, "Session 10"). */
+ * Then per 64 weights one VPDPBUSD (nibble x int8 quads into int32, at most
+ * 4*15*127 = 7620, so they fit int16), per 128 weights one VPACKSSDW of two
+ * such sums (no saturation; per 128-bit lane the four sums of one vector,
+ * then the other's) and one VPDPWSSD with their sub-blocks' scales as int16
+ * (bc: the block's scm lane in every 128-bit lane; the scales are picked by
+ * VPSHUFB, q4k_tab.psel). Per super-block and row that is 6 multiplies
+ * instead of the 8 of VPMADDUBSW + VPDPWSSD per 64 weights, and 2 scale
+ * shuffles instead of 4 (docs/internals/kernels.md, "Session 18"). With rows
+ * per call (wl__dotp_fn) and the constant table, ~1.3x faster from L2 than
+ * the loop before those (session 10). */
 WL_INLINE WL_Q4K_ATTR void WL_Q4K(q4_k_isum)(const struct wl_block_q4_k *blk, __m512i bc,
                                              const struct wl__krow *xr, int64_t b, __m512i *is,
                                              const int nx)
@@ -37,14 +41,18 @@ WL_INLINE WL_Q4K_ATTR void WL_Q4K(q4_k_isum)(const struct wl_block_q4_k *blk, __
         wv[2 * h + 1] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
 #endif
     }
-#pragma GCC unroll 8
-    for (int c = 0; c < 4; c++) {
-        /* sub-blocks k and k + 2, k = 0, 1, 4, 5 */
-        __m512i scv = _mm512_shuffle_epi8(bc, _mm512_load_si512(q4k_tab.sel[c]));
+#pragma GCC unroll 2
+    for (int c = 0; c < 4; c += 2) {
+        /* packs(wv[c] sums, wv[c + 1] sums): 128-bit lanes 0, 1 hold sub-blocks
+         * k, k + 1 (four int16 each), lanes 2, 3 hold k + 2, k + 3; k = 2 c */
+        __m512i scv = _mm512_shuffle_epi8(bc, _mm512_load_si512(q4k_tab.psel[c / 2]));
 #pragma GCC unroll 8
         for (int j = 0; j < nx; j++) {
-            __m512i p =
-                _mm512_maddubs_epi16(wv[c], _mm512_loadu_si512(xr[j].qp + 256 * b + 64 * c));
+            __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[c],
+                                             _mm512_loadu_si512(xr[j].qp + 256 * b + 64 * c));
+            __m512i d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[c + 1],
+                                             _mm512_loadu_si512(xr[j].qp + 256 * b + 64 * c + 64));
+            __m512i p = _mm512_packs_epi32(d0, d1);
             is[j] = c == 0 ? _mm512_madd_epi16(p, scv) : _mm512_dpwssd_epi32(is[j], p, scv);
         }
     }
