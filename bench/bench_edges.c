@@ -13,12 +13,18 @@
  * its number of products (the cost of one product edge, gap included).
  * Prints figures only; never asserts on time.
  *
+ * The pinned core round-trip probe runs before and after each round; the
+ * rounds where the two cores sat near or far apart throughout (both
+ * readings below / at or above WL_BENCH_FAR_RT_NS) are also summarised
+ * apart, as bench_engine does with its segments: on the development VM the
+ * two states read at different limits and pay different edge costs.
+ *
  * Usage: bench_edges [-t TYPE] [-r ROUNDS] [-g GAP_US] [-s SPLIT_GBPS] [-v]
  *   -t  weight type (default q4_k; any type bench_kernels takes)
  *   -r  rounds (default 12)
  *   -g  gap of caller-only work between products, in us (default 3)
  *   -s  also summarise rounds whose read is below / at or above this many
- *       GB/s apart (machines whose bandwidth switches between two states)
+ *       GB/s apart
  *   -v  one line per round
  */
 #include "bench_support.h"
@@ -30,6 +36,7 @@
 #include "util/clock.h"
 #include "util/hugepage.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,13 +126,21 @@ static double median(double *v, int n)
 
 struct round {
     double read_gbps;
+    int dist; /* wl_bench_core_distance of the probes around the round */
     double sec[N_VAR];
     int64_t n_products[N_VAR];
 };
 
-/* Prints the medians of the rounds with lo <= read < hi. */
+/* true when round r is in the group: lo <= read < hi, and its core
+ * distance is dist unless dist is -2 (any) */
+static bool in_group(const struct round *r, double lo, double hi, int dist)
+{
+    return r->read_gbps >= lo && r->read_gbps < hi && (dist == -2 || r->dist == dist);
+}
+
+/* Prints the medians of the rounds in_group(lo, hi, dist). */
 static void summarise(const char *title, const struct round *rs, int n_rounds, double lo, double hi,
-                      size_t bytes)
+                      int dist, size_t bytes)
 {
     double *frac = malloc(sizeof(double) * (size_t)n_rounds * 3);
     if (!frac)
@@ -134,7 +149,7 @@ static void summarise(const char *title, const struct round *rs, int n_rounds, d
     int n = 0;
     double reads[MAX_ROUNDS];
     for (int r = 0; r < n_rounds; r++)
-        if (rs[r].read_gbps >= lo && rs[r].read_gbps < hi)
+        if (in_group(&rs[r], lo, hi, dist))
             reads[n++] = rs[r].read_gbps;
     if (n == 0) {
         printf("%s: no rounds\n", title);
@@ -146,7 +161,7 @@ static void summarise(const char *title, const struct round *rs, int n_rounds, d
     for (int v = 0; v < N_VAR; v++) {
         int m = 0;
         for (int r = 0; r < n_rounds; r++) {
-            if (rs[r].read_gbps < lo || rs[r].read_gbps >= hi)
+            if (!in_group(&rs[r], lo, hi, dist))
                 continue;
             frac[m] = (double)bytes / rs[r].sec[v] * 1e-9 / rs[r].read_gbps;
             ratio[m] = rs[r].sec[0] / rs[r].sec[v];
@@ -259,6 +274,7 @@ int main(int argc, char **argv)
             order[v] = order[j];
             order[j] = t;
         }
+        const double rt_before = wl_bench_core_roundtrip_ns();
         if (wl_membw_measure_buf(s.pool, mb, 1, &m1) != 0) {
             fprintf(stderr, "bench_edges: bandwidth reading failed\n");
             return 1;
@@ -269,9 +285,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_edges: bandwidth reading failed\n");
             return 1;
         }
+        const double rt_after = wl_bench_core_roundtrip_ns();
         rs[r].read_gbps = m1.best_gbps > m2.best_gbps ? m1.best_gbps : m2.best_gbps;
+        rs[r].dist = wl_bench_core_distance(rt_before, rt_after);
         if (verbose) {
-            printf("round %d: read %.1f GB/s:", r, rs[r].read_gbps);
+            printf("round %d: cores %.0f/%.0f ns, read %.1f GB/s:", r, rt_before, rt_after,
+                   rs[r].read_gbps);
             for (int v = 0; v < N_VAR; v++)
                 printf(" %.1f", (double)bytes / rs[r].sec[v] * 1e-9);
             printf(" GB/s\n");
@@ -281,13 +300,24 @@ int main(int argc, char **argv)
     }
     if (!verbose)
         fprintf(stderr, "\n");
-    summarise("all rounds", rs, rounds, 0, 1e30, bytes);
+    summarise("all rounds", rs, rounds, 0, 1e30, -2, bytes);
+    char title[96];
+    snprintf(title, sizeof title, "cores near (round trips < %.0f ns before and after)",
+             WL_BENCH_FAR_RT_NS);
+    summarise(title, rs, rounds, 0, 1e30, 0, bytes);
+    snprintf(title, sizeof title, "cores far apart (round trips >= %.0f ns before and after)",
+             WL_BENCH_FAR_RT_NS);
+    summarise(title, rs, rounds, 0, 1e30, 1, bytes);
+    int mixed = 0;
+    for (int r = 0; r < rounds; r++)
+        mixed += rs[r].dist < 0;
+    if (mixed)
+        printf("(%d round(s) in neither group: the state changed or a probe failed)\n", mixed);
     if (split > 0) {
-        char title[64];
         snprintf(title, sizeof title, "read < %.0f GB/s", split);
-        summarise(title, rs, rounds, 0, split, bytes);
+        summarise(title, rs, rounds, 0, split, -2, bytes);
         snprintf(title, sizeof title, "read >= %.0f GB/s", split);
-        summarise(title, rs, rounds, split, 1e30, bytes);
+        summarise(title, rs, rounds, split, 1e30, -2, bytes);
     }
     free(rs);
     wl_membw_buf_free(mb);

@@ -70,7 +70,6 @@
 #include "bench_support.h"
 #include "engine/bench.h"
 #include "engine/context.h"
-#include "engine/kernels/corelat.h"
 #include "engine/kernels/membw.h"
 #include "engine/kv_cache.h"
 #include "engine/model.h"
@@ -276,24 +275,6 @@ struct seg_result {
     double rt_after[MAX_SEGMENTS];   /* ... and after the segment */
 };
 
-/* Core round trip (ns) from which two cores count as far apart. On the
- * development VM, session 15's unpinned probe read 53-293 ns in the
- * low-bandwidth state and 538-1153 ns in the high one; session 16's pinned
- * probe read 51-355 ns (median 108), all in the low state
- * (docs/internals/kernels.md, sessions 15 and 16). */
-#define FAR_RT_NS 300.0
-
-/* One core round-trip reading: 20000 round trips or 50 ms between two
- * pinned threads; -1 on failure or when the two did not run pinned to two
- * CPUs (then the figure is not a trip between cores). */
-static double core_roundtrip_ns(void)
-{
-    struct wl_corelat_result c;
-    if (wl_corelat_measure(20000, 50, &c) != 0 || c.cpu_a < 0 || c.cpu_a == c.cpu_b)
-        return -1.0;
-    return c.roundtrip_ns;
-}
-
 /* The readings between two segments: the short one first, then the
  * token-sized one, each after a quiet wait; then the core round trip. */
 static int seg_readings(struct wl_threadpool *pool, const struct wl_membw_buf *tok,
@@ -306,7 +287,7 @@ static int seg_readings(struct wl_threadpool *pool, const struct wl_membw_buf *t
     if (wl_membw_measure_buf(pool, tok, SEG_BW_REPS, rt) != 0)
         return -1;
     wl_clock_sleep_ns(SEG_QUIET_NS);
-    *core_rt_ns = core_roundtrip_ns();
+    *core_rt_ns = wl_bench_core_roundtrip_ns();
     return 0;
 }
 
@@ -363,7 +344,7 @@ static bool bw_split(const struct seg_result *r, int n, struct bw_half h[2])
 }
 
 /* The segments whose core round trips before and after were both below
- * FAR_RT_NS (near, d = 0) or both at or above it (far, d = 1): how many, the
+ * WL_BENCH_FAR_RT_NS (near, d = 0) or both at or above it (far, d = 1): how many, the
  * median fraction (0 when none) and the round trips' range. Call before
  * r->frac is sorted. Returns the number of segments in neither group. */
 struct dist_group {
@@ -378,11 +359,7 @@ static int dist_split(const struct seg_result *r, int n, struct dist_group g[2])
     g[0] = g[1] = (struct dist_group){0, 0, 0, 0};
     for (int i = 0; i < n; i++) {
         const double a = r->rt_before[i], b = r->rt_after[i];
-        int d = -1;
-        if (a >= FAR_RT_NS && b >= FAR_RT_NS)
-            d = 1;
-        else if (a >= 0 && b >= 0 && a < FAR_RT_NS && b < FAR_RT_NS)
-            d = 0;
+        const int d = wl_bench_core_distance(a, b);
         if (d < 0) {
             mixed++;
             continue;
@@ -673,7 +650,7 @@ int main(void)
                            100.0 * dg[d].median);
                 else
                     printf("    %s (round trip %s %.0f ns): no segment\n", d ? "far apart" : "near",
-                           d ? ">=" : "<", FAR_RT_NS);
+                           d ? ">=" : "<", WL_BENCH_FAR_RT_NS);
             }
             if (n_mixed > 0)
                 printf("    %d segments changed distance or had no reading: in neither\n", n_mixed);

@@ -1,6 +1,8 @@
 /* Helpers shared by the benchmarks; see bench_support.h. */
 #include "bench_support.h"
 
+#include "engine/kernels/corelat.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -62,4 +64,22 @@ uint64_t wl_bench_xorshift64(uint64_t *state)
 float wl_bench_frand(uint64_t *state)
 {
     return (float)((wl_bench_xorshift64(state) >> 40) & 0xffff) / 32768.0f - 1.0f;
+}
+
+double wl_bench_core_roundtrip_ns(void)
+{
+    struct wl_corelat_result c;
+    if (wl_corelat_measure(20000, 50, &c) != 0 || c.cpu_a < 0 || c.cpu_a == c.cpu_b)
+        return -1.0;
+    return c.roundtrip_ns;
+}
+
+int wl_bench_core_distance(double rt_before_ns, double rt_after_ns)
+{
+    const double a = rt_before_ns, b = rt_after_ns;
+    if (a >= WL_BENCH_FAR_RT_NS && b >= WL_BENCH_FAR_RT_NS)
+        return 1;
+    if (a >= 0 && b >= 0 && a < WL_BENCH_FAR_RT_NS && b < WL_BENCH_FAR_RT_NS)
+        return 0;
+    return -1;
 }

@@ -1,10 +1,11 @@
 /* Helpers shared by the benchmarks (bench/bench_*.c): the 1.1B-shaped
  * synthetic llama they measure, generated once per build directory into
  * <build>/model-cache/ by the `wattlens` CLI and reused by every bench.
- * Also removing a bench's temporary directory, and a small random generator
- * for test data. Bench-only code, linked into each bench; not part of
- * libwattlens. wl_bench_synth_1b and wl_bench_rmtree run child processes:
- * call them from main.
+ * Also removing a bench's temporary directory, a small random generator
+ * for test data, and the pinned core round-trip probe that tells whether
+ * the two cores sat near or far apart during a measurement. Bench-only
+ * code, linked into each bench; not part of libwattlens. wl_bench_synth_1b
+ * and wl_bench_rmtree run child processes: call them from main.
  */
 #ifndef WL_BENCH_SUPPORT_H
 #define WL_BENCH_SUPPORT_H
@@ -33,5 +34,24 @@ uint64_t wl_bench_xorshift64(uint64_t *state);
 
 /* The next xorshift64 value as a float in [-1, 1) (16 bits of it). */
 float wl_bench_frand(uint64_t *state);
+
+/* Core round trip (ns) from which two cores count as far apart. On the
+ * development VM, session 15's unpinned probe read 53-293 ns in the
+ * low-bandwidth state and 538-1153 ns in the high one; session 16's pinned
+ * probe read 51-355 ns (median 108), all in the low state, and later
+ * sessions' pinned probe ~100 ns near and ~510-630 ns far
+ * (docs/internals/kernels.md, sessions 15-21). */
+#define WL_BENCH_FAR_RT_NS 300.0
+
+/* One core round-trip reading: 20000 round trips or 50 ms between two
+ * pinned threads (wl_corelat_measure); -1 on failure or when the two did not
+ * run pinned to two CPUs (then the figure is not a trip between cores). */
+double wl_bench_core_roundtrip_ns(void);
+
+/* Where two cores sat over a measurement, from the round trips read before
+ * and after it: 1 far apart (both >= WL_BENCH_FAR_RT_NS), 0 near (both
+ * known and below it), -1 unknown or mixed (the state changed, or a reading
+ * failed). */
+int wl_bench_core_distance(double rt_before_ns, double rt_after_ns);
 
 #endif
