@@ -37,6 +37,14 @@ int wl_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 /* Prints "wattlens CMD: message" to stderr; returns WL_EXIT_FAIL. */
 int wl_cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* True under the global -q/--quiet (or WATTLENS_LOG=error): only errors go
+ * to stderr, so progress lines, notes and warnings are left out. */
+bool wl_cli_quiet(void);
+
+/* Prints "wattlens CMD: message" to stderr unless wl_cli_quiet(): progress
+ * and notes, not errors. */
+void wl_cli_note(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Strict number parsing for option values: the whole string must be a number
  * within [min, max]. On failure prints a usage error naming the option and
  * returns false. */

@@ -74,9 +74,28 @@ void wl_cli_store_opts_init(struct wl_cli_store_opts *o, const char *cmd, void (
  * WL_EXIT_USAGE after a bad option). */
 bool wl_cli_store_option(struct wl_cli_store_opts *o, int c, char *const argv[]);
 
-/* Opens the store at db_path (NULL = default). On failure prints
- * "wattlens CMD: <why>" and returns WL_EXIT_FAIL; else WL_EXIT_OK. */
-int wl_cli_store_open(const char *cmd, const char *db_path, wl_store **out);
+/* How a command uses the run database. */
+enum wl_cli_store_mode {
+    /* runs, show, export: the file must exist (a mistyped --db is an error,
+     * not a new empty database); opened read-only when it cannot be written
+     * (a read-only file or directory) */
+    WL_CLI_STORE_READ,
+    /* rm, gc: the file must exist */
+    WL_CLI_STORE_MODIFY,
+    /* run, measure: created (with its directory) when missing */
+    WL_CLI_STORE_CREATE,
+};
+
+/* Opens the store at db_path (NULL = default) for mode. On failure prints
+ * "wattlens CMD: <why>" and returns WL_EXIT_FAIL (WL_EXIT_USAGE for an
+ * empty path); else WL_EXIT_OK. */
+int wl_cli_store_open(const char *cmd, const char *db_path, enum wl_cli_store_mode mode,
+                      wl_store **out);
+
+/* True, after printing "wattlens CMD: ...", when writing output_path would
+ * overwrite the open store's database file or one of SQLite's companion
+ * files (-wal, -shm, -journal): the same file, through any name or link. */
+bool wl_cli_output_is_store(const char *cmd, const char *output_path, const wl_store *s);
 
 /* Resolves a run id or unique prefix into id_out (37 bytes); prints the
  * error and returns false when it cannot. */

@@ -31,9 +31,9 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
         printf("   depth: %s", r->depth);
     printf("\n");
     printf("  energy     %s", wl_cli_fmt_energy(s->energy_j, b1, sizeof b1));
-    if (r->row.has_energy_method)
-        printf("  %s", wl_method_label(r->row.energy_method));
-    else if (s->energy_from_phases)
+    if (s->has_energy_method)
+        printf("  %s", wl_method_label(s->energy_method));
+    if (s->energy_from_phases)
         printf("  (run total missing: sum of its phases)");
     if (r->energy_scope)
         printf(", scope %s", r->energy_scope);
@@ -53,7 +53,7 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
     if (r->row.status == WL_RUN_INCOMPLETE)
         printf("  NOTE: this run's writer stopped before it finished; figures cover what was "
                "saved up to its last flush.\n");
-    if (r->row.has_energy_method && r->row.energy_method == WL_METHOD_MODEL_ESTIMATE)
+    if (s->has_energy_method && s->energy_method == WL_METHOD_MODEL_ESTIMATE)
         printf("  NOTE: energy figures are ESTIMATED by wattlens's CPU-time model, not "
                "measured (no energy sensor was readable).\n");
 }
@@ -247,10 +247,15 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
                  c->currency);
     if (!isnan(c->co2_g_per_1k_tokens))
         snprintf(per[1], sizeof per[1], " (%.6g g per 1000 output tokens)", c->co2_g_per_1k_tokens);
-    printf("  %-27s %.6g %s%s at %.3g %s/kWh%s\n", "cost", c->cost, c->currency, per[0],
-           c->price_per_kwh, c->currency, c->from_run ? "" : " (default price)");
-    printf("  %-27s %.6g g%s at %.4g g/kWh%s\n", "CO2", c->co2_g, per[1], c->co2_g_per_kwh,
-           c->from_run ? "" : " (default intensity)");
+    char amount[2][48] = {"n/a", "n/a"}; /* n/a: no energy figure to price */
+    if (!isnan(c->cost))
+        snprintf(amount[0], sizeof amount[0], "%.6g %s", c->cost, c->currency);
+    if (!isnan(c->co2_g))
+        snprintf(amount[1], sizeof amount[1], "%.6g g", c->co2_g);
+    printf("  %-27s %s%s at %.3g %s/kWh%s\n", "cost", amount[0], per[0], c->price_per_kwh,
+           c->currency, c->price_from_run ? "" : " (default price)");
+    printf("  %-27s %s%s at %.4g g/kWh%s\n", "CO2", amount[1], per[1], c->co2_g_per_kwh,
+           c->co2_from_run ? "" : " (default intensity)");
 }
 
 /* Batched runs: each sequence's tokens, stop reason and attributed energy. */

@@ -1,6 +1,7 @@
 /* Helpers shared by the subcommands: error printing, strict number parsing,
  * JSON output. */
 #include "cli.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <math.h>
@@ -35,6 +36,21 @@ int wl_cli_fail(const char *cmd, const char *fmt, ...)
     wl__cli_vmsg(cmd, fmt, ap);
     va_end(ap);
     return WL_EXIT_FAIL;
+}
+
+bool wl_cli_quiet(void)
+{
+    return wl_log_get_level() <= WL_LOG_ERROR;
+}
+
+void wl_cli_note(const char *cmd, const char *fmt, ...)
+{
+    if (wl_cli_quiet())
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    wl__cli_vmsg(cmd, fmt, ap);
+    va_end(ap);
 }
 
 bool wl_cli_parse_long(const char *cmd, const char *opt, const char *s, long min, long max,

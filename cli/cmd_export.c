@@ -70,7 +70,7 @@ static int run(int argc, char **argv)
         return wl_cli_usage_error(cmd, "invalid value '%s' for --format (expected json or csv)",
                                   format);
     wl_store *s = NULL;
-    int rc = wl_cli_store_open(cmd, so.db, &s);
+    int rc = wl_cli_store_open(cmd, so.db, WL_CLI_STORE_READ, &s);
     if (rc != WL_EXIT_OK)
         return rc;
     char id[37], tmp[4200];
@@ -79,6 +79,10 @@ static int run(int argc, char **argv)
         return WL_EXIT_FAIL;
     }
     FILE *out = stdout;
+    if (output && wl_cli_output_is_store(cmd, output, s)) {
+        wl_store_close(s);
+        return WL_EXIT_USAGE;
+    }
     if (output) {
         if (snprintf(tmp, sizeof tmp, "%s.tmp", output) >= (int)sizeof tmp) {
             wl_store_close(s);

@@ -67,7 +67,7 @@ static int run(int argc, char **argv)
     if (p.keep < 0 && p.max_age_days < 0)
         return wl_cli_usage_error(cmd, "give --keep N and/or --max-age DAYS");
     wl_store *s = NULL;
-    int rc = wl_cli_store_open(cmd, so.db, &s);
+    int rc = wl_cli_store_open(cmd, so.db, WL_CLI_STORE_MODIFY, &s);
     if (rc != WL_EXIT_OK)
         return rc;
     struct wl_gc_result res;
@@ -76,8 +76,10 @@ static int run(int argc, char **argv)
         wl_store_close(s);
         return rc;
     }
-    struct wl_store_stats st;
+    struct wl_store_stats st = {0};
     bool have_stats = wl_store_stats(s, &st) == 0;
+    /* a dry run removed nothing: what would be left */
+    const int64_t runs_left = p.dry_run ? st.runs - (int64_t)res.removed.n : st.runs;
     if (so.json) {
         json_t *o = json_object();
         json_t *ids = json_array();
@@ -88,7 +90,7 @@ static int run(int argc, char **argv)
         json_object_set_new(o, "bytes_before", json_integer(res.bytes_before));
         json_object_set_new(o, "bytes_after", json_integer(res.bytes_after));
         if (have_stats)
-            json_object_set_new(o, "runs_left", json_integer(st.runs));
+            json_object_set_new(o, "runs_left", json_integer(runs_left));
         rc = wl_cli_print_json(o);
     } else {
         for (size_t i = 0; i < res.removed.n; i++) {
@@ -106,7 +108,8 @@ static int run(int argc, char **argv)
             printf("; file %.1f MB -> %.1f MB", (double)res.bytes_before / 1e6,
                    (double)res.bytes_after / 1e6);
         if (have_stats)
-            printf("; %lld run%s kept", (long long)st.runs, st.runs == 1 ? "" : "s");
+            printf("; %lld run%s %s", (long long)runs_left, runs_left == 1 ? "" : "s",
+                   p.dry_run ? "would be kept" : "kept");
         printf("\n");
     }
     wl_gc_result_free(&res);

@@ -31,7 +31,9 @@ static void usage(FILE *out)
             "readable hardware sensor the CPU-time model estimates CPU power from the CPU\n"
             "time of CMD's process tree; that is labelled as an estimate, never as measured.\n"
             "wattlens exits with CMD's exit status (128+N if a signal N killed it, 127 if it\n"
-            "could not be found, 126 if it could not be executed).\n"
+            "could not be found, 126 if it could not be executed); when CMD succeeded but\n"
+            "the run could not be saved (say, another process is recording into the same\n"
+            "database), it exits 1 after printing the report.\n"
             "\n"
             "The run is saved in the run database (kind measure: command, energy per domain,\n"
             "baseline, peaks, power samples, exit status; status failed when CMD could not\n"
@@ -299,9 +301,16 @@ static int run_measure(int argc, char **argv)
     /* the store is opened first: a database that cannot be written is
      * reported before the command runs, not after */
     wl_store *st = NULL;
-    if (store && wl_cli_store_open("measure", db_path, &st) != WL_EXIT_OK)
-        return WL_EXIT_FAIL;
+    if (store) {
+        int orc = wl_cli_store_open("measure", db_path, WL_CLI_STORE_CREATE, &st);
+        if (orc != WL_EXIT_OK)
+            return orc;
+    }
     FILE *out = stdout;
+    if (output && st && wl_cli_output_is_store("measure", output, st)) {
+        wl_store_close(st);
+        return WL_EXIT_USAGE;
+    }
     if (output) {
         out = fopen(output, "w");
         if (!out) {
@@ -327,7 +336,7 @@ static int run_measure(int argc, char **argv)
             /* the command did not run: a failed run says so */
             save.error = em.text;
             if (wl_measure_save_run(st, &save, run_id, &se) == 0)
-                fprintf(stderr, "wattlens measure: stored as failed run %s\n", run_id);
+                wl_cli_note("measure", "stored as failed run %s", run_id);
             else
                 fprintf(stderr, "wattlens measure: %s\n", se.text);
             wl_store_close(st);
@@ -337,6 +346,7 @@ static int run_measure(int argc, char **argv)
     if (r.exec_errno)
         fprintf(stderr, "wattlens measure: cannot run '%s': %s\n", cmd[0], strerror(r.exec_errno));
     int code = r.exit_code;
+    const bool save_tried = st != NULL;
     if (st) {
         save.result = &r;
         if (wl_measure_save_run(st, &save, run_id, &se) == 0)
@@ -358,12 +368,13 @@ static int run_measure(int argc, char **argv)
         fclose(out);
     else
         fflush(stdout);
-    if (saved && !json)
+    if (saved && !json && !wl_cli_quiet())
         fprintf(stderr, "\nwattlens measure: saved as run %s (see it with: wattlens show %.8s)\n",
                 run_id, run_id);
     wl_measure_result_free(&r);
-    /* the command's status, also when saving failed (the report is out) */
-    return code;
+    /* the command's status; when it succeeded but its run was not saved,
+     * a failure, so that scripts do not take the run as recorded */
+    return code == 0 && save_tried && !saved ? WL_EXIT_FAIL : code;
 }
 
 const struct wl_cli_command wl_cli_cmd_measure = {

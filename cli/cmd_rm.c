@@ -38,7 +38,7 @@ static int run(int argc, char **argv)
     if (optind >= argc)
         return wl_cli_usage_error(cmd, "missing run ID");
     wl_store *s = NULL;
-    int rc = wl_cli_store_open(cmd, so.db, &s);
+    int rc = wl_cli_store_open(cmd, so.db, WL_CLI_STORE_MODIFY, &s);
     if (rc != WL_EXIT_OK)
         return rc;
     for (int i = optind; i < argc; i++) {

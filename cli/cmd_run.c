@@ -2,9 +2,10 @@
  * built-in synthetic default) with the recorder attached (src/profile),
  * stores the whole run while it happens, then prints its summary computed
  * from the store (the same tables as `wattlens show ID`) or, with --json, one
- * object with run_id, the summary and the energy provenance. SIGINT stops
- * generation cleanly and the run is stored as `cancelled`. With --batch N,
- * N sequences are generated together (wl_generate_batch) and the run stores
+ * object with run_id, the summary and the energy provenance. SIGINT (or
+ * SIGTERM, SIGHUP) stops the settle, the baseline or generation cleanly and
+ * the run is stored as `cancelled`. With --batch N, N sequences are
+ * generated together (wl_generate_batch) and the run stores
  * the batch size, one row per decode round and each sequence's attributed
  * energy (runs.extra "sequences").
  */
@@ -32,13 +33,18 @@
 
 static const char *CMD = "run";
 
+/* the signal that asked to stop (SIGINT, SIGTERM, SIGHUP), 0 while none */
 static volatile sig_atomic_t g_cancel;
 
-static void on_sigint(int sig)
+static void on_stop_signal(int sig)
 {
-    (void)sig;
-    g_cancel = 1;
+    g_cancel = sig;
 }
+
+/* The signals that stop a run cleanly: Ctrl-C, kill's default, a closed
+ * terminal. */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+enum { N_STOP_SIGNALS = sizeof stop_signals / sizeof stop_signals[0] };
 
 static void usage(FILE *out)
 {
@@ -56,8 +62,9 @@ static void usage(FILE *out)
         "estimate when no sensor is readable: labelled so); layer, component and op\n"
         "energies are attributed by time share and labelled 'attributed'. The run is\n"
         "stored while it happens; the summary printed at the end is read back from the\n"
-        "store, so 'wattlens show ID' prints the same. Ctrl-C stops generation and stores\n"
-        "the run as cancelled with everything so far.\n"
+        "store, so 'wattlens show ID' prints the same. Ctrl-C (or SIGTERM, SIGHUP) stops\n"
+        "the settle, the baseline or the generation and stores the run as cancelled\n"
+        "with everything so far; the exit status is then 128 + the signal number.\n"
         "\n"
         "Without -m, a small synthetic llama model is generated once into\n"
         "$XDG_CACHE_HOME/wattlens (else ~/.cache/wattlens) and used: its weights are\n"
@@ -117,7 +124,7 @@ static void on_text(void *ud, const char *text, size_t len)
     (void)text;
     (void)len;
     p->n++;
-    if (!p->tty)
+    if (!p->tty || wl_cli_quiet())
         return;
     uint64_t now = wl_clock_now_ns();
     if (!p->t_decode0)
@@ -139,6 +146,7 @@ struct opts {
     int n_prompts;
     long n_predict, n_ctx, max_layers, n_batch;
     double baseline_s, settle_s, price, co2;
+    bool price_set, co2_set, currency_set; /* given on the command line (else defaults) */
     enum wl_profile_depth depth;
     bool activations, json;
     struct wl_generate_params gp;
@@ -245,15 +253,18 @@ static int parse(int argc, char **argv, struct opts *o)
         case O_PRICE:
             if (!wl_cli_parse_double(CMD, "--price-kwh", optarg, 0.0, 1e6, &o->price))
                 return WL_EXIT_USAGE;
+            o->price_set = true;
             break;
         case O_CUR:
             if (strlen(optarg) == 0 || strlen(optarg) > 8 || strpbrk(optarg, "\"\\"))
                 return wl_cli_usage_error(CMD, "--currency: 1 to 8 characters, no quotes");
             o->currency = optarg;
+            o->currency_set = true;
             break;
         case O_CO2:
             if (!wl_cli_parse_double(CMD, "--co2-g-kwh", optarg, 0.0, 1e5, &o->co2))
                 return WL_EXIT_USAGE;
+            o->co2_set = true;
             break;
         case O_JSON:
             o->json = true;
@@ -351,8 +362,8 @@ static bool store_sequences(wl_recorder *rec, wl_store_run *srun,
     }
     wl_recorder_stop(rec);
     if (wl_recorder_sequence_energy(rec, n, n_prompt, n_gen, pre, dec) != 0) {
-        fprintf(stderr, "wattlens run: warning: the recorded rounds do not match the sequences' "
-                        "token counts; no per-sequence energy is stored\n");
+        wl_cli_note(CMD, "warning: the recorded rounds do not match the sequences' "
+                         "token counts; no per-sequence energy is stored");
         return false;
     }
     json_t *arr = json_array();
@@ -411,7 +422,7 @@ static int run(int argc, char **argv)
     const char **seq_prompts = calloc((size_t)n_seq, sizeof *seq_prompts);
     int status = WL_EXIT_FAIL, rc;
     char id[40] = "";
-    struct sigaction sa, old;
+    struct sigaction sa, old[N_STOP_SIGNALS];
     bool sig_set = false;
     if (!res || !seq_prompts) {
         wl_cli_fail(CMD, "out of memory");
@@ -427,9 +438,9 @@ static int run(int argc, char **argv)
         }
         o.model = model_path;
         if (created)
-            fprintf(stderr, "wattlens run: generated the built-in model %s\n", model_path);
+            wl_cli_note(CMD, "generated the built-in model %s", model_path);
     }
-    fprintf(stderr, "wattlens run: loading %s\n", o.model);
+    wl_cli_note(CMD, "loading %s", o.model);
     if ((rc = wl_model_load(o.model, &m, &err)) != 0) {
         wl_cli_fail(CMD, "%s: %s", o.model, err.text);
         goto done;
@@ -452,7 +463,7 @@ static int run(int argc, char **argv)
         goto done;
     }
 
-    if (wl_cli_store_open(CMD, o.db, &st) != WL_EXIT_OK)
+    if (wl_cli_store_open(CMD, o.db, WL_CLI_STORE_CREATE, &st) != WL_EXIT_OK)
         goto done;
     const char *tags[64];
     size_t n_tags = 0;
@@ -514,25 +525,34 @@ static int run(int argc, char **argv)
         goto done;
     }
     wl_recorder_set_run(rec, srun);
+    /* only what the user gave: `show` labels the rest as defaults */
     char extra[96];
-    snprintf(extra, sizeof extra, "%.17g", o.price);
-    wl_store_run_set_extra(srun, "price_per_kwh", extra);
-    snprintf(extra, sizeof extra, "%.17g", o.co2);
-    wl_store_run_set_extra(srun, "co2_g_per_kwh", extra);
-    snprintf(extra, sizeof extra, "\"%s\"", o.currency);
-    wl_store_run_set_extra(srun, "currency", extra);
+    if (o.price_set) {
+        snprintf(extra, sizeof extra, "%.17g", o.price);
+        wl_store_run_set_extra(srun, "price_per_kwh", extra);
+    }
+    if (o.co2_set) {
+        snprintf(extra, sizeof extra, "%.17g", o.co2);
+        wl_store_run_set_extra(srun, "co2_g_per_kwh", extra);
+    }
+    if (o.currency_set) {
+        snprintf(extra, sizeof extra, "\"%s\"", o.currency);
+        wl_store_run_set_extra(srun, "currency", extra);
+    }
     wl_store_run_set_extra(srun, "default_model", default_model ? "true" : "false");
 
     g_cancel = 0;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old);
+    for (int i = 0; i < N_STOP_SIGNALS; i++)
+        sigaction(stop_signals[i], &sa, &old[i]);
     sig_set = true;
     if (o.settle_s > 0 || o.baseline_s > 0)
-        fprintf(stderr, "wattlens run: settling %.1f s, then measuring idle power for %.1f s\n",
-                o.settle_s, o.baseline_s);
-    wl_recorder_baseline(rec, (uint64_t)(o.settle_s * 1e9), (uint64_t)(o.baseline_s * 1e9));
+        wl_cli_note(CMD, "settling %.1f s, then measuring idle power for %.1f s", o.settle_s,
+                    o.baseline_s);
+    wl_recorder_baseline(rec, (uint64_t)(o.settle_s * 1e9), (uint64_t)(o.baseline_s * 1e9),
+                         &g_cancel);
 
     struct wl_hooks hooks = wl_recorder_hooks(rec);
     wl_context_set_hooks(ctx, &hooks);
@@ -545,11 +565,11 @@ static int run(int argc, char **argv)
     struct wl_generate_batch_params bp = {.prompts = seq_prompts, .n_seq = n_seq,
                                           .on_text = on_seq_text, .user_data = &pr};
     struct wl_generate_batch_stats bstats;
-    fprintf(stderr, "wattlens run: prefill and decode (depth %s%s", wl_profile_depth_name(o.depth),
-            o.activations ? ", activation statistics" : "");
+    char batch_note[48] = "";
     if (batch)
-        fprintf(stderr, ", batch of %d sequences", (int)n_seq);
-    fprintf(stderr, ")\n");
+        snprintf(batch_note, sizeof batch_note, ", batch of %d sequences", (int)n_seq);
+    wl_cli_note(CMD, "prefill and decode (depth %s%s%s)", wl_profile_depth_name(o.depth),
+                o.activations ? ", activation statistics" : "", batch_note);
     if (g_cancel) {
         rc = 0;
         for (int32_t i = 0; i < n_seq; i++)
@@ -561,7 +581,7 @@ static int run(int argc, char **argv)
                    : wl_generate(ctx, tok, &o.gp, &res[0], &err);
     }
     wl_context_set_hooks(ctx, NULL);
-    if (tty)
+    if (tty && !wl_cli_quiet())
         fprintf(stderr, "\n");
     bool cancelled = false;
     int64_t n_generated = 0;
@@ -583,17 +603,16 @@ static int run(int argc, char **argv)
     };
     int frc = wl_recorder_finish(rec, &fin);
     srun = NULL;
-    sigaction(SIGINT, &old, NULL);
+    for (int i = 0; i < N_STOP_SIGNALS; i++)
+        sigaction(stop_signals[i], &old[i], NULL);
     sig_set = false;
     if (rc != 0)
         wl_cli_fail(CMD, "generation failed: %s (the run is stored as failed: %s)", err.text, id);
     if (frc != 0)
         wl_cli_fail(CMD, "storing the run: %s", wl_store_last_error(st));
     if (fin.status == WL_RUN_CANCELLED)
-        fprintf(stderr,
-                "wattlens run: cancelled; the run is stored as cancelled with %lld "
-                "generated tokens\n",
-                (long long)n_generated);
+        wl_cli_note(CMD, "cancelled; the run is stored as cancelled with %lld generated tokens",
+                    (long long)n_generated);
 
     /* the summary, from the store alone */
     struct wl_store_aggregates a;
@@ -654,10 +673,13 @@ static int run(int argc, char **argv)
     }
     wl_summary_free(&sum);
     wl_store_aggregates_free(&a);
-    status = rc != 0 || frc != 0 ? WL_EXIT_FAIL : fin.status == WL_RUN_CANCELLED ? 130 : WL_EXIT_OK;
+    status = rc != 0 || frc != 0              ? WL_EXIT_FAIL
+             : fin.status == WL_RUN_CANCELLED ? 128 + (g_cancel ? (int)g_cancel : SIGINT)
+                                              : WL_EXIT_OK;
 done:
     if (sig_set)
-        sigaction(SIGINT, &old, NULL);
+        for (int i = 0; i < N_STOP_SIGNALS; i++)
+            sigaction(stop_signals[i], &old[i], NULL);
     if (srun)
         wl_store_run_abandon(srun);
     wl_recorder_free(rec);

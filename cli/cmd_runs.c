@@ -211,7 +211,7 @@ static int run(int argc, char **argv)
         return wl_cli_usage_error(cmd, "--since must be earlier than --until");
 
     wl_store *s = NULL;
-    int rc = wl_cli_store_open(cmd, so.db, &s);
+    int rc = wl_cli_store_open(cmd, so.db, WL_CLI_STORE_READ, &s);
     if (rc != WL_EXIT_OK)
         return rc;
     struct wl_run_list l;

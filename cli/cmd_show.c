@@ -60,7 +60,7 @@ static int run(int argc, char **argv)
         return wl_cli_usage_error(cmd, optind >= argc ? "missing run ID"
                                                       : "expected exactly one run ID");
     wl_store *s = NULL;
-    int rc = wl_cli_store_open(cmd, so.db, &s);
+    int rc = wl_cli_store_open(cmd, so.db, WL_CLI_STORE_READ, &s);
     if (rc != WL_EXIT_OK)
         return rc;
     char id[37];

@@ -114,6 +114,18 @@ static void wl__phases(const struct wl_store_aggregates *a, struct wl_summary *s
     if (isnan(s->energy_j) && !isnan(sum_e)) {
         s->energy_j = sum_e;
         s->energy_from_phases = true;
+        s->has_energy_method = false;
+        for (int m = WL_METHOD_MODEL_ESTIMATE; m >= WL_METHOD_COUNTER; m--) {
+            if ((a->section_methods >> m) & 1u) {
+                s->energy_method = (enum wl_method)m;
+                s->has_energy_method = true;
+                break;
+            }
+        }
+        if (!s->has_energy_method && ((a->section_methods >> WL_METHOD_ATTRIBUTED) & 1u)) {
+            s->energy_method = WL_METHOD_ATTRIBUTED;
+            s->has_energy_method = true;
+        }
     }
     s->covered_energy_pct = wl__pct(sum_e, s->energy_j);
 }
@@ -319,12 +331,12 @@ static void wl__cost(const struct wl_store_aggregates *a, struct wl_summary *s)
         json_t *v = json_object_get(x, "price_per_kwh");
         if (json_is_number(v)) {
             c->price_per_kwh = json_number_value(v);
-            c->from_run = true;
+            c->price_from_run = true;
         }
         v = json_object_get(x, "co2_g_per_kwh");
         if (json_is_number(v)) {
             c->co2_g_per_kwh = json_number_value(v);
-            c->from_run = true;
+            c->co2_from_run = true;
         }
         v = json_object_get(x, "currency");
         if (json_is_string(v))
@@ -385,6 +397,8 @@ int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s
 {
     memset(s, 0, sizeof *s);
     s->energy_j = a->run.row.energy_j;
+    s->energy_method = a->run.row.energy_method;
+    s->has_energy_method = a->run.row.has_energy_method;
     s->duration_ms = a->run.row.duration_ms;
     if (isnan(s->duration_ms) && a->n_phases > 0) {
         double lo = NA, hi = NA;
@@ -487,12 +501,11 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_t *tot = json_object();
     json_object_set_new(tot, "energy_j", wl__num(s->energy_j));
     json_object_set_new(tot, "energy_method",
-                        r->row.has_energy_method ? json_string(wl_method_key(r->row.energy_method))
-                                                 : json_null());
+                        s->has_energy_method ? json_string(wl_method_key(s->energy_method))
+                                             : json_null());
     json_object_set_new(tot, "energy_method_label",
-                        r->row.has_energy_method
-                            ? json_string(wl_method_label(r->row.energy_method))
-                            : json_null());
+                        s->has_energy_method ? json_string(wl_method_label(s->energy_method))
+                                             : json_null());
     json_object_set_new(tot, "energy_scope", wl__str(r->energy_scope));
     json_object_set_new(tot, "energy_from_phases", json_boolean(s->energy_from_phases));
     json_object_set_new(tot, "duration_ms", wl__num(s->duration_ms));
@@ -516,7 +529,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(co2, "co2_g_per_kwh", wl__num(c->co2_g_per_kwh));
     json_object_set_new(co2, "co2_g", wl__num(c->co2_g));
     json_object_set_new(co2, "co2_g_per_1k_tokens", wl__num(c->co2_g_per_1k_tokens));
-    json_object_set_new(co2, "defaults_used", json_boolean(!c->from_run));
+    json_object_set_new(co2, "defaults_used", json_boolean(!c->price_from_run || !c->co2_from_run));
     json_object_set_new(j, "cost", co2);
 
     json_t *prov = r->sensor_provenance_json ? json_loads(r->sensor_provenance_json, 0, NULL)

@@ -79,7 +79,8 @@ struct wl_summary_efficiency {
 struct wl_summary_cost {
     double price_per_kwh, co2_g_per_kwh;
     char currency[16];
-    bool from_run;      /* the run stored its own price / intensity */
+    bool price_from_run; /* the run stored its own price (else the default) */
+    bool co2_from_run;   /* ... its own carbon intensity */
     double energy_kwh;  /* headline energy */
     double cost;        /* energy_kwh x price */
     double co2_g;       /* energy_kwh x intensity */
@@ -114,6 +115,11 @@ struct wl_summary {
     double peak_power_w, peak_t_ms;            /* of the widest domain (total, soc, psys, package) */
     struct wl_summary_cost cost;
     bool energy_from_phases;                   /* run total missing: sum of phases */
+    /* how energy_j was obtained: the run's own method, or with
+     * energy_from_phases the weakest method behind its phases' sections
+     * (counter < sampled < vendor estimate < model estimate) */
+    enum wl_method energy_method;
+    bool has_energy_method;
     double covered_energy_pct;                 /* phase sum / run total */
     double baseline_power_w, dynamic_energy_j; /* run level, see docs */
     struct wl_summary_phase *phases;

@@ -908,17 +908,19 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-int wl_recorder_baseline(wl_recorder *r, uint64_t settle_ns, uint64_t baseline_ns)
+int wl_recorder_baseline(wl_recorder *r, uint64_t settle_ns, uint64_t baseline_ns,
+                         const volatile sig_atomic_t *cancel)
 {
     if (settle_ns) {
         wl_sampler_set_phase(r->smp, WL_PROFILE_TAG_SETTLE);
-        wl_clock_sleep_ns(settle_ns);
+        if (!wl_clock_sleep_cancellable_ns(settle_ns, cancel))
+            return WL_ECANCELED;
     }
     int rc = 0;
     if (baseline_ns) {
         struct wl_baseline b;
         wl_sampler_set_phase(r->smp, WL_PROFILE_TAG_BASELINE);
-        rc = wl_sampler_baseline(r->smp, baseline_ns, &b);
+        rc = wl_sampler_baseline(r->smp, baseline_ns, cancel, &b);
     }
     return rc;
 }

@@ -26,6 +26,7 @@
 #include "store/store.h"
 #include "util/errmsg.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -85,8 +86,11 @@ bool wl_recorder_model_only(const wl_recorder *r);
 struct wl_hooks wl_recorder_hooks(wl_recorder *r);
 
 /* Settle (sampler tag "settle") for settle_ns, then measure the idle baseline
- * for baseline_ns (tag "baseline"); either may be 0. Blocks. */
-int wl_recorder_baseline(wl_recorder *r, uint64_t settle_ns, uint64_t baseline_ns);
+ * for baseline_ns (tag "baseline"); either may be 0. Blocks, until done or
+ * until *cancel (may be NULL) becomes non-zero: then it returns
+ * WL_ECANCELED at once, with no baseline kept. */
+int wl_recorder_baseline(wl_recorder *r, uint64_t settle_ns, uint64_t baseline_ns,
+                         const volatile sig_atomic_t *cancel);
 
 /* Starts the writer thread and takes the generation's start mark: the first
  * section begins here. Call right before wl_generate. */

@@ -186,7 +186,7 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
     out->t0_ns = wl_sampler_t0_ns(s);
     if (p->baseline_ns) {
         wl_sampler_set_phase(s, WL_MEASURE_PHASE_BASELINE);
-        if (wl_sampler_baseline(s, p->baseline_ns, &out->baseline) != 0)
+        if (wl_sampler_baseline(s, p->baseline_ns, NULL, &out->baseline) != 0)
             wl_log_warn("measure", "the idle baseline could not be measured");
     }
     wl_sampler_set_phase(s, WL_MEASURE_PHASE_RUN);

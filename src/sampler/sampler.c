@@ -529,14 +529,20 @@ size_t wl_sampler_drain(wl_sampler *s, struct wl_sample *out, size_t max)
     return n;
 }
 
-int wl_sampler_baseline(wl_sampler *s, uint64_t dur_ns, struct wl_baseline *out)
+int wl_sampler_baseline(wl_sampler *s, uint64_t dur_ns, const volatile sig_atomic_t *cancel,
+                        struct wl_baseline *out)
 {
     struct wl_energy_window w;
     struct wl_baseline b;
     memset(&b, 0, sizeof b);
     wl_sampler_window_begin(s, &w);
-    wl_clock_sleep_ns(dur_ns);
+    const bool whole = wl_clock_sleep_cancellable_ns(dur_ns, cancel);
     wl_sampler_window_end(s, &w);
+    if (!whole) {
+        if (out)
+            *out = b;
+        return WL_ECANCELED;
+    }
     b.dur_ns = wl_energy_window_dur_ns(&w);
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
         if (wl_energy_window_has(&w, (enum wl_domain)d)) {

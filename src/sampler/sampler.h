@@ -31,6 +31,7 @@
 #include "sensors/sensor.h"
 #include "wattlens/energy.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -145,8 +146,11 @@ size_t wl_sampler_drain(wl_sampler *s, struct wl_sample *out, size_t max);
 
 /* Idle baseline: blocks for dur_ns measuring every domain's average power
  * (a window; needs the thread running for power-only domains) and keeps it.
- * Set the phase tag first if the samples should show it. */
-int wl_sampler_baseline(wl_sampler *s, uint64_t dur_ns, struct wl_baseline *out);
+ * Set the phase tag first if the samples should show it. When *cancel (may
+ * be NULL) becomes non-zero it stops early and keeps no baseline
+ * (WL_ECANCELED). */
+int wl_sampler_baseline(wl_sampler *s, uint64_t dur_ns, const volatile sig_atomic_t *cancel,
+                        struct wl_baseline *out);
 void wl_sampler_get_baseline(wl_sampler *s, struct wl_baseline *out);
 
 void wl_sampler_stats(wl_sampler *s, struct wl_sampler_stats *out);

@@ -408,6 +408,7 @@ struct wl_store_aggregates {
     struct wl_store_run_detail run;
     struct wl_agg_phase *phases; /* ordered by first start */
     size_t n_phases;
+    uint32_t section_methods; /* bit (1 << wl_method) of each method behind the sections' energy */
     struct wl_agg_layer *layers; /* by layer */
     size_t n_layers;
     struct wl_agg_component *components; /* by layer, component */

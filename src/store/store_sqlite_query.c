@@ -443,6 +443,16 @@ static int wl__phase_row(sqlite3_stmt *st, void *u)
     return 0;
 }
 
+static int wl__section_method_row(sqlite3_stmt *st, void *u)
+{
+    struct wl_store_aggregates *a = u;
+    const unsigned char *key = sqlite3_column_text(st, 0);
+    enum wl_method m;
+    if (key && wl_method_parse((const char *)key, &m) == 0)
+        a->section_methods |= 1u << m;
+    return 0;
+}
+
 static int wl__layer_row(sqlite3_stmt *st, void *u)
 {
     struct wl_store_aggregates *a = u;
@@ -532,6 +542,9 @@ int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregates *out
     snprintf(sql + n, sizeof sql - (size_t)n,
              " FROM sections WHERE run_id = ? GROUP BY phase ORDER BY min(start_ms), phase");
     rc = wl__query(d, sql, pk, wl__phase_row, out, err);
+    if (rc == 0)
+        rc = wl__query(d, "SELECT DISTINCT method FROM sections WHERE run_id = ?", pk,
+                       wl__section_method_row, out, err);
     if (rc != 0)
         return rc;
     rc = wl__query(d,
@@ -619,7 +632,9 @@ int wl__sqlite_gc(void *db, const struct wl_gc_params *p, struct wl_gc_result *o
     sqlite3_stmt *st = NULL;
     size_t cap = 0;
     int64_t *pks = NULL;
-    int rc = wl__exec(d, "BEGIN IMMEDIATE", err, "collecting old runs");
+    /* a dry run only reads: a read transaction, which a run being recorded
+     * into the same database does not block */
+    int rc = wl__exec(d, p->dry_run ? "BEGIN" : "BEGIN IMMEDIATE", err, "collecting old runs");
     if (rc != 0)
         return rc;
     rc = wl__prepare(d,

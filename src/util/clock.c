@@ -40,6 +40,23 @@ void wl_clock_sleep_ns(uint64_t dur_ns)
         req = rem;
 }
 
+bool wl_clock_sleep_cancellable_ns(uint64_t dur_ns, const volatile sig_atomic_t *cancel)
+{
+    const uint64_t end = wl_clock_now_ns() + dur_ns;
+    for (;;) {
+        if (cancel && *cancel)
+            return false;
+        const uint64_t now = wl_clock_now_ns();
+        if (now >= end)
+            return true;
+        uint64_t step = end - now;
+        if (cancel && step > 20000000u)
+            step = 20000000u; /* the signal may reach another thread */
+        struct timespec req = {(time_t)(step / 1000000000ull), (long)(step % 1000000000ull)};
+        nanosleep(&req, NULL); /* EINTR: loop, check the flag */
+    }
+}
+
 void wl_clock_sleep_until_ns(uint64_t t_ns)
 {
 #ifdef __linux__

@@ -5,6 +5,8 @@
 #ifndef WL_UTIL_CLOCK_H
 #define WL_UTIL_CLOCK_H
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Monotonic time in nanoseconds (CLOCK_MONOTONIC). */
@@ -21,6 +23,11 @@ uint64_t wl_clock_thread_cpu_ns(void);
 
 /* Sleeps for dur_ns, resuming after signals. */
 void wl_clock_sleep_ns(uint64_t dur_ns);
+
+/* Sleeps for dur_ns unless *cancel becomes non-zero (checked at least every
+ * 20 ms and after every signal; cancel may be NULL). Returns true when it
+ * slept the whole time, false when cancelled. */
+bool wl_clock_sleep_cancellable_ns(uint64_t dur_ns, const volatile sig_atomic_t *cancel);
 
 /* Sleeps until the monotonic time t_ns (absolute); returns at once if past. */
 void wl_clock_sleep_until_ns(uint64_t t_ns);

@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -147,6 +148,42 @@ static void test_peak_has_power_time_and_phase(void **state)
     rig_close(&r);
 }
 
+static volatile sig_atomic_t g_cancel_flag;
+
+static void *cancel_later(void *arg)
+{
+    (void)arg;
+    wl_clock_sleep_ns(50000000);
+    g_cancel_flag = 1;
+    return NULL;
+}
+
+/* A cancel flag set while the baseline runs (as Ctrl-C does in `run`) ends
+ * it early with WL_ECANCELED and no baseline kept; one set before returns at
+ * once. The baseline asked for lasts 30 s: without the flag this test would
+ * run that long and then fail on the return code. */
+static void test_baseline_cancelled(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_open(&r, 15.0, 5000000, 1024);
+    assert_int_equal(wl_sampler_start(r.s), 0);
+    struct wl_baseline b;
+    g_cancel_flag = 1;
+    assert_int_equal(wl_sampler_baseline(r.s, 30000000000ull, &g_cancel_flag, &b), WL_ECANCELED);
+    assert_false(b.valid);
+    g_cancel_flag = 0;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, cancel_later, NULL), 0);
+    assert_int_equal(wl_sampler_baseline(r.s, 30000000000ull, &g_cancel_flag, &b), WL_ECANCELED);
+    pthread_join(th, NULL);
+    assert_false(b.valid);
+    struct wl_baseline kept;
+    wl_sampler_get_baseline(r.s, &kept);
+    assert_false(kept.valid);
+    rig_close(&r);
+}
+
 static void test_baseline_and_dynamic_energy(void **state)
 {
     (void)state;
@@ -154,7 +191,7 @@ static void test_baseline_and_dynamic_energy(void **state)
     rig_open(&r, 15.0, 5000000, 1024);
     assert_int_equal(wl_sampler_start(r.s), 0);
     struct wl_baseline b;
-    assert_int_equal(wl_sampler_baseline(r.s, 400000000, &b), 0);
+    assert_int_equal(wl_sampler_baseline(r.s, 400000000, NULL, &b), 0);
     assert_true(b.valid && (b.valid_mask & (1u << WL_DOMAIN_PACKAGE)));
     assert_near(b.power_w[WL_DOMAIN_PACKAGE], 15.0, 0.15, "baseline power");
     assert_near((double)b.dur_ns / 1e9, 0.4, 0.05, "baseline duration");
@@ -362,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_phase_tag_is_stamped_on_samples),
         cmocka_unit_test(test_peak_has_power_time_and_phase),
         cmocka_unit_test(test_baseline_and_dynamic_energy),
+        cmocka_unit_test(test_baseline_cancelled),
         cmocka_unit_test(test_achieved_rate_is_checked),
         cmocka_unit_test(test_sensor_failing_mid_run_leaves_a_gap),
         cmocka_unit_test(test_power_only_domain_is_integrated),

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# ctest-labels: timing (sends signals to runs under way; see Makefile)
+# `wattlens run` stops cleanly on SIGTERM as on SIGINT (exit 128 + signal,
+# stored as cancelled), also during the settle and the idle baseline; a run
+# killed outright (SIGKILL) is shown from what it flushed, its energy still
+# labelled as the CPU-time model's estimate on this sensorless setup.
+set -u
+: "${WATTLENS:?}" "${WL_TESTDATA:?}"
+. "$(dirname "$0")/common.sh"
+M="$WL_TESTDATA/models/stories260K.gguf"
+db="$tmp/runs.db"
+mkdir -p "$tmp/sys" "$tmp/dev"
+export WATTLENS_DB="$tmp/unused.db" WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
+       WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
+long=(-m "$M" -n 30000 -c 30000 -t 1 --temp 0 --baseline 0 --settle 0 --db "$db")
+
+# --- SIGTERM mid-decode -------------------------------------------------------------------
+"$WATTLENS" run "${long[@]}" >/dev/null 2>"$tmp/term.err" &
+pid=$!
+wait_mid_decode "$tmp/term.err" "$db" 2
+kill -TERM $pid
+wait $pid; rc=$?
+[ $rc = 143 ] && ok "SIGTERM: exit 143" || { bad "SIGTERM exit $rc"; cat "$tmp/term.err"; }
+st=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["status"])')
+[ "$st" = cancelled ] && ok "SIGTERM: stored as cancelled" || bad "SIGTERM: status $st"
+
+# --- SIGINT during the baseline and the settle: they end at once ---------------------------
+for phase in "--baseline 60 --settle 0" "--baseline 0 --settle 60"; do
+  # shellcheck disable=SC2086
+  "$WATTLENS" run -m "$M" -n 4 -t 1 $phase --db "$db" >/dev/null 2>"$tmp/b.err" &
+  pid=$!
+  for _ in $(seq 1 300); do grep -q "settling" "$tmp/b.err" 2>/dev/null && break; sleep 0.1; done
+  kill -INT $pid
+  # a baseline that ignored the signal would run its 60 s; 20 s is plenty for a
+  # loaded machine to end at once
+  for _ in $(seq 1 200); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+  if kill -0 $pid 2>/dev/null; then
+    bad "SIGINT during ($phase) did not stop the run within 20 s"
+    kill -KILL $pid
+    wait $pid
+  else
+    wait $pid; rc=$?
+    [ $rc = 130 ] && ok "SIGINT during ($phase): exit 130" || bad "SIGINT during ($phase): exit $rc"
+  fi
+done
+
+# --- SIGKILL: the flushed part is shown, labelled an estimate -------------------------------
+"$WATTLENS" run "${long[@]}" >/dev/null 2>"$tmp/kill.err" &
+pid=$!
+wait_mid_decode "$tmp/kill.err" "$db" 2
+sleep 1.5 # past one flush interval (1 s) with sections stored
+kill -KILL $pid
+wait $pid 2>/dev/null
+kid=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])')
+"$WATTLENS" show --db "$db" "$kid" >"$tmp/k.txt" 2>&1
+"$WATTLENS" show --db "$db" "$kid" --json >"$tmp/k.json" 2>/dev/null
+grep -q "incomplete" "$tmp/k.txt" && ok "killed run: incomplete" || bad "killed run status: $(head -3 "$tmp/k.txt")"
+grep -q "estimated (model)" "$tmp/k.txt" && grep -q "ESTIMATED" "$tmp/k.txt" \
+  && ok "killed run: energy labelled an estimate" || { bad "killed run: no estimate label"; cat "$tmp/k.txt"; }
+grep -q "nan" "$tmp/k.txt" && bad "killed run: 'nan' in show" || ok "killed run: no nan in show"
+python3 - "$tmp/k.json" <<'PY' && ok "killed run JSON: method from its phases" || bad "killed run JSON method"
+import json, sys
+s = json.load(open(sys.argv[1]))
+t = s["totals"]
+assert t["energy_from_phases"] is True, t
+assert t["energy_method"] == "model_estimate", t
+PY
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The store commands guard the run database: an output file that is the
+# database (or its -wal/-shm) is refused and the runs stay; a mistyped --db
+# is an error that creates nothing; gc --dry-run counts what it would keep;
+# -q leaves stderr empty; cost says when it uses the default price.
+set -u
+: "${WATTLENS:?}" "${WL_TESTDATA:?}"
+. "$(dirname "$0")/common.sh"
+M="$WL_TESTDATA/models/stories260K.gguf"
+db="$tmp/runs.db"
+export WATTLENS_DB="$tmp/unused-default.db" # never the user's; must not be created either
+
+for i in 1 2 3; do
+  "$WATTLENS" run --db "$db" -m "$M" -n 4 -t 1 --baseline 0 --settle 0 >/dev/null 2>&1 \
+    || bad "run $i failed"
+done
+id=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])')
+[ -n "$id" ] && ok "three runs stored" || bad "no run id"
+
+# --- an output that is the database -------------------------------------------------
+"$WATTLENS" export --db "$db" "$id" -f json -o "$db" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 2 ] && ok "export -o DB refused (2)" || bad "export -o DB exit $rc"
+grep -q "it is the run database" "$tmp/err" && ok "export -o DB says why" || bad "export -o DB message: $(cat "$tmp/err")"
+ln -s "$db" "$tmp/alias.db"
+"$WATTLENS" export --db "$db" "$id" -f csv -o "$tmp/alias.db" >/dev/null 2>&1; rc=$?
+[ $rc = 2 ] && ok "export -o a link to the DB refused" || bad "export -o link exit $rc"
+"$WATTLENS" measure --db "$db" -o "$db" -- true >/dev/null 2>&1; rc=$?
+[ $rc = 2 ] && ok "measure -o DB refused" || bad "measure -o DB exit $rc"
+n=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))')
+[ "$n" = 3 ] && ok "the database still holds its 3 runs" || bad "runs after refused outputs: $n"
+"$WATTLENS" export --db "$db" "$id" -f json -o "$tmp/out.json" >/dev/null 2>&1 \
+  && python3 -m json.tool "$tmp/out.json" >/dev/null && ok "export -o another file works" \
+  || bad "export -o another file"
+
+# --- a database that does not exist -----------------------------------------------------
+for c in "runs" "show $id" "export $id -f json" "rm $id" "gc --keep 1 --dry-run"; do
+  # shellcheck disable=SC2086
+  "$WATTLENS" $c --db "$tmp/nodir/typo.db" >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc = 1 ] && grep -q "no run database at" "$tmp/err" && ok "$c on a missing DB: error" \
+    || bad "$c on a missing DB: exit $rc, $(cat "$tmp/err")"
+done
+[ ! -e "$tmp/nodir" ] && ok "nothing created for a missing DB" || bad "a missing DB was created"
+[ ! -e "$WATTLENS_DB" ] || bad "the default DB was created"
+"$WATTLENS" runs --db '' >/dev/null 2>&1; rc=$?
+[ $rc = 2 ] && ok "--db '' is a usage error" || bad "--db '' exit $rc"
+
+# --- gc --dry-run counts -------------------------------------------------------------------
+"$WATTLENS" gc --db "$db" --keep 1 --dry-run >"$tmp/gc" 2>&1
+grep -q "2 runs would be removed; 1 run would be kept" "$tmp/gc" && ok "gc --dry-run counts" \
+  || bad "gc --dry-run: $(tail -1 "$tmp/gc")"
+left=$("$WATTLENS" gc --db "$db" --keep 1 --dry-run --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs_left"])')
+[ "$left" = 1 ] && ok "gc --dry-run --json runs_left" || bad "runs_left $left"
+
+# --- -q: nothing on stderr but errors --------------------------------------------------------
+"$WATTLENS" -q run --db "$db" -m "$M" -n 4 -t 1 --baseline 0 --settle 0 >/dev/null 2>"$tmp/err"
+[ ! -s "$tmp/err" ] && ok "-q run: stderr empty" || bad "-q run stderr: $(cat "$tmp/err")"
+"$WATTLENS" -q measure --db "$db" -- true >/dev/null 2>"$tmp/err"
+[ ! -s "$tmp/err" ] && ok "-q measure: stderr empty" || bad "-q measure stderr: $(cat "$tmp/err")"
+
+# --- the default price is said to be one; a given one is not ----------------------------------
+"$WATTLENS" show --db "$db" "$id" >"$tmp/show" 2>&1
+grep -q "(default price)" "$tmp/show" && ok "show: default price labelled" || bad "no default-price label"
+"$WATTLENS" run --db "$db" -m "$M" -n 4 -t 1 --baseline 0 --settle 0 --price-kwh 0.5 \
+  --co2-g-kwh 100 --json >"$tmp/run.json" 2>/dev/null
+python3 - "$tmp/run.json" <<'PY' && ok "run --price-kwh: defaults_used false" || bad "given price reported as default"
+import json, sys
+j = json.load(open(sys.argv[1]))
+c = j["summary"]["cost"] if "summary" in j else j["cost"]
+assert c["defaults_used"] is False and abs(c["price_per_kwh"] - 0.5) < 1e-12, c
+PY
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
