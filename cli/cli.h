@@ -61,11 +61,30 @@ bool wl_cli_parse_cache_type(const char *cmd, const char *s, enum wl_ttype *out)
 void wl_cli_host_cpu(char *buf, size_t size);
 
 /* Prints a JSON value to stdout, indented, followed by a newline; takes a
- * reference (decrefs j). Returns WL_EXIT_OK or WL_EXIT_FAIL. */
+ * reference (decrefs j). Returns WL_EXIT_OK or WL_EXIT_FAIL (a write error
+ * is reported by main, which knows the command). */
 int wl_cli_print_json(json_t *j);
 
 /* True when stdout / stderr is a terminal (for progress displays and colour). */
 bool wl_cli_stdout_is_tty(void);
 bool wl_cli_stderr_is_tty(void);
+
+/* Writing the command's output (stdout) failed: prints "wattlens CMD: writing
+ * the output: <strerror(errnum)>" (no reason when errnum is 0) the first time
+ * it is called in the process and nothing afterwards, so a command that
+ * reports the failure itself is not reported again by main. Returns
+ * WL_EXIT_FAIL. */
+int wl_cli_output_error(const char *cmd, int errnum);
+
+/* Flushes stdout; when the output could not be written, reports it with
+ * wl_cli_output_error and returns WL_EXIT_FAIL, else WL_EXIT_OK. For a
+ * command's last write (main checks again, and reports only once). */
+int wl_cli_flush_stdout(const char *cmd);
+
+/* Called by main once the command has returned: flushes and closes stdout,
+ * reporting a write error with wl_cli_output_error. Returns status, or
+ * WL_EXIT_FAIL when status is WL_EXIT_OK and the output could not be written
+ * (a failing command keeps its own status). Nothing may write to stdout after. */
+int wl_cli_close_stdout(const char *cmd, int status);
 
 #endif

@@ -1,5 +1,7 @@
 /* Helpers shared by the subcommands: error printing, strict number parsing,
- * JSON output. */
+ * JSON output, and the check every command shares (writing stdout).
+ * State: why stdout first failed and whether that was reported,
+ * process-wide (the CLI is single-threaded). */
 #include "cli.h"
 #include "util/log.h"
 
@@ -83,6 +85,23 @@ bool wl_cli_parse_double(const char *cmd, const char *opt, const char *s, double
     return true;
 }
 
+/* errno of the first failed flush of stdout (0: none seen). glibc drops the
+ * buffer when a flush fails, so a later flush succeeds and only this says
+ * why the output was lost. */
+static int stdout_errnum;
+static bool output_error_reported;
+
+/* Flushes stdout; false (and the reason noted) when the output was lost. */
+static bool flush_stdout(void)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return true;
+    if (stdout_errnum == 0)
+        stdout_errnum = errno;
+    return false;
+}
+
 int wl_cli_print_json(json_t *j)
 {
     if (!j)
@@ -90,8 +109,8 @@ int wl_cli_print_json(json_t *j)
     int rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
     json_decref(j);
     fputc('\n', stdout);
-    if (rc != 0 || fflush(stdout) != 0)
-        return WL_EXIT_FAIL;
+    if (!flush_stdout() || rc != 0)
+        return WL_EXIT_FAIL; /* main reports the write error, with the command's name */
     return WL_EXIT_OK;
 }
 
@@ -103,6 +122,39 @@ bool wl_cli_stdout_is_tty(void)
 bool wl_cli_stderr_is_tty(void)
 {
     return isatty(STDERR_FILENO) == 1;
+}
+
+int wl_cli_output_error(const char *cmd, int errnum)
+{
+    if (output_error_reported)
+        return WL_EXIT_FAIL;
+    output_error_reported = true;
+    if (errnum != 0)
+        return wl_cli_fail(cmd, "writing the output: %s", strerror(errnum));
+    return wl_cli_fail(cmd, "writing the output failed");
+}
+
+int wl_cli_flush_stdout(const char *cmd)
+{
+    if (flush_stdout())
+        return WL_EXIT_OK;
+    return wl_cli_output_error(cmd, stdout_errnum);
+}
+
+int wl_cli_close_stdout(const char *cmd, int status)
+{
+    /* fclose also catches errors that show only at close (e.g. NFS) */
+    bool failed = !flush_stdout();
+    errno = 0;
+    if (fclose(stdout) != 0) {
+        failed = true;
+        if (stdout_errnum == 0)
+            stdout_errnum = errno;
+    }
+    if (!failed)
+        return status;
+    wl_cli_output_error(cmd, stdout_errnum);
+    return status == WL_EXIT_OK ? WL_EXIT_FAIL : status;
 }
 
 bool wl_cli_parse_cache_type(const char *cmd, const char *s, enum wl_ttype *out)

@@ -328,7 +328,7 @@ static int run(int argc, char **argv)
         print_csv(&in, res, n);
     else
         print_md(&in, res, n);
-    return fflush(stdout) == 0 ? WL_EXIT_OK : WL_EXIT_FAIL;
+    return wl_cli_flush_stdout(CMD);
 }
 
 const struct wl_cli_command wl_cli_cmd_bench = {"bench", "engine throughput (pp/tg tokens/s, llama-bench formats)", run};

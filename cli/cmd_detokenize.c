@@ -235,12 +235,11 @@ static int run(int argc, char **argv)
         free(repl);
         status = wl_cli_print_json(doc);
     } else {
-        if (len && fwrite(text, 1, len, stdout) != len)
-            status = WL_EXIT_FAIL;
+        if (len)
+            fwrite(text, 1, len, stdout);
         if (wl_cli_stdout_is_tty())
             putchar('\n');
-        if (fflush(stdout) != 0)
-            status = WL_EXIT_FAIL;
+        status = wl_cli_flush_stdout(CMD);
     }
     free(text);
     free(ids.v);

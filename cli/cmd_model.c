@@ -475,7 +475,7 @@ static int cmd_info(int argc, char **argv)
                        t->n_elements, t->n_bytes, wl_gguf_data_offset(g) + t->offset);
             }
         }
-        ec = fflush(stdout) == 0 ? WL_EXIT_OK : WL_EXIT_FAIL;
+        ec = wl_cli_flush_stdout(CMD);
     }
     wl_gguf_close(g);
     return ec;

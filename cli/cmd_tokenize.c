@@ -347,8 +347,8 @@ static int run(int argc, char **argv)
     }
     if (stats && !json)
         stats_print(stderr, &inf, &st);
-    if (fflush(stdout) != 0)
-        status = WL_EXIT_FAIL;
+    if (status == WL_EXIT_OK)
+        status = wl_cli_flush_stdout(CMD);
     free(ids);
     free(text);
     wl_tok_free(tok);

@@ -1,13 +1,18 @@
-/* wattlens CLI entry point: global options, then dispatch to a subcommand.
- * The command table is generated from cli/cmd_*.c by the build (see cli.h). */
+/* wattlens CLI entry point: global options, then dispatch to a subcommand,
+ * then the check that the command's output was written (stdout is closed
+ * here, for every command). The command table is generated from
+ * cli/cmd_*.c by the build (see cli.h). */
 #include "cli.h"
 
 #include "util/log.h"
 #include "wattlens/wattlens.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define WL_CLI_COMMAND(n) extern const struct wl_cli_command wl_cli_cmd_##n;
 #include "cli_commands.inc"
@@ -42,7 +47,9 @@ static void print_help(FILE *out)
             "Environment:\n"
             "  WATTLENS_LOG         log level: error, warn (default), info, debug, trace\n"
             "\n"
-            "Data goes to stdout, diagnostics to stderr. Commands that print data accept --json.\n");
+            "Data goes to stdout, diagnostics to stderr. Commands that print data accept --json.\n"
+            "Exit status: 0 success, 1 failure (also when the output cannot be written),\n"
+            "2 bad command line, 130 stopped by Ctrl-C (generate, run).\n");
 }
 
 static const struct wl_cli_command *find_command(const char *name)
@@ -54,10 +61,31 @@ static const struct wl_cli_command *find_command(const char *name)
     return NULL;
 }
 
-int main(int argc, char **argv)
+/* A standard descriptor that was closed (`wattlens ... >&-`) is taken by
+ * /dev/null, opened so that using it fails as a closed one would (writes to
+ * a read-only descriptor fail with EBADF): otherwise the next file opened
+ * (a model, the run database) would get the number and stdout would write
+ * into it. */
+static void reserve_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        int nfd = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+        if (nfd >= 0 && nfd != fd) {
+            dup2(nfd, fd);
+            close(nfd);
+        }
+    }
+}
+
+/* Parses the global options and runs the command; *name is set to the
+ * command that ran (NULL for wattlens itself), for messages. */
+static int dispatch(int argc, char **argv, const char **name)
 {
     int verbose = 0;
     int i = 1;
+    *name = NULL;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -93,6 +121,7 @@ int main(int argc, char **argv)
             const struct wl_cli_command *c = find_command(argv[i + 1]);
             if (c) {
                 char *hargv[] = {argv[i + 1], "--help", NULL};
+                *name = c->name;
                 return c->run(2, hargv);
             }
         }
@@ -104,5 +133,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "wattlens: unknown command '%s'\nTry 'wattlens --help'.\n", argv[i]);
         return WL_EXIT_USAGE;
     }
+    *name = cmd->name;
     return cmd->run(argc - i, argv + i);
+}
+
+int main(int argc, char **argv)
+{
+    reserve_std_fds();
+    const char *name = NULL;
+    int status = dispatch(argc, argv, &name);
+    /* every command's output is checked here, once: a full disk or a
+     * closed stdout is an error, never a silent success */
+    return wl_cli_close_stdout(name, status);
 }

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# What every command owes its caller, end to end on the engine-side commands:
+# - output that cannot be written (a full disk: /dev/full; a closed stdout)
+#   is an error with one message naming the cause, exit status 1, never a
+#   silent success;
+# Skips (and says so) the parts whose test data is absent.
+set -u
+W=${WATTLENS:?}
+D=${WL_TESTDATA:?}
+. "$(dirname "$0")/common.sh"
+
+M=$D/models/stories260K.gguf
+
+# expect_output_error NAME CMD...: exit 1 with exactly one "writing the output"
+# line naming the reason, both into /dev/full and into a closed stdout
+expect_output_error() {
+  local name=$1
+  shift
+  "$@" >/dev/full 2>"$tmp/err"; rc=$?
+  n=$(grep -c "writing the output: No space left on device" "$tmp/err")
+  if [ $rc = 1 ] && [ "$n" = 1 ]; then ok "$name >/dev/full"; else bad "$name >/dev/full (rc $rc)"; cat "$tmp/err"; fi
+  "$@" >&- 2>"$tmp/err"; rc=$?
+  n=$(grep -c "writing the output: Bad file descriptor" "$tmp/err")
+  if [ $rc = 1 ] && [ "$n" = 1 ]; then ok "$name >&-"; else bad "$name >&- (rc $rc)"; cat "$tmp/err"; fi
+}
+
+# --- output errors ---------------------------------------------------------------
+expect_output_error "--help" "$W" --help
+expect_output_error "generate --help" "$W" generate --help
+if [ -f "$M" ]; then
+  expect_output_error "tokenize" "$W" tokenize -m "$M" -p hi
+  expect_output_error "tokenize --json" "$W" tokenize -m "$M" -p hi --json
+  expect_output_error "detokenize" "$W" detokenize -m "$M" 346
+  expect_output_error "model info" "$W" model info "$M"
+  expect_output_error "model info --json" "$W" model info "$M" --json
+  expect_output_error "bench" "$W" bench -m "$M" -p 2 -n 2 -r 1 -t 1 --no-warmup
+  expect_output_error "bench -o csv" "$W" bench -m "$M" -p 2 -n 2 -r 1 -t 1 --no-warmup -o csv
+  # a normal run still succeeds
+  "$W" tokenize -m "$M" -p hi >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && [ ! -s "$tmp/err" ]; then ok "writable stdout: no error"; else bad "writable stdout (rc $rc)"; fi
+else
+  echo "SKIP: $M absent (output error tests on a model skipped)"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
