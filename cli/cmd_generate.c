@@ -12,6 +12,7 @@
 #include "engine/tokenizer.h"
 #include "wattlens/error.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,7 +40,9 @@ static void usage(FILE *out)
             "and speed go to stderr. A BOS token is added when the vocabulary asks for it;\n"
             "as in SentencePiece decoding, the leading space of the first piece after BOS\n"
             "is dropped. Generation stops at an end-of-generation token, after N tokens,\n"
-            "when the context is full, or on Ctrl-C.\n"
+            "when the context is full, or on Ctrl-C (exit status 130). When the text\n"
+            "cannot be written (a full disk, a closed stdout) it stops with an error\n"
+            "and exit status 1.\n"
             "\n"
             "Options:\n"
             "  -m, --model FILE        GGUF model (required)\n"
@@ -66,11 +69,24 @@ static void usage(FILE *out)
             "  wattlens generate -m model.gguf --batch 4 -p \"Once\" -p \"The sky\" --temp 0\n");
 }
 
+/* The streamed text's destination: once a write fails, generation is
+ * stopped (through the cancel flag) since nobody can read the rest. */
+struct text_out {
+    bool failed;
+    int errnum; /* errno of the failed write */
+};
+
 static void on_text(void *ud, const char *text, size_t len)
 {
-    (void)ud;
-    fwrite(text, 1, len, stdout);
-    fflush(stdout);
+    struct text_out *o = ud;
+    if (o->failed)
+        return;
+    errno = 0;
+    if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+        o->failed = true;
+        o->errnum = errno;
+        g_cancel = 1;
+    }
 }
 
 /* --batch N: every sequence's text after the run, then whole-batch figures. */
@@ -96,7 +112,8 @@ static int run_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_g
         cancelled |= res[i].stop == WL_STOP_CANCELLED;
         wl_generate_result_free(&res[i]);
     }
-    fflush(stdout);
+    if (wl_cli_flush_stdout(CMD) != WL_EXIT_OK)
+        return WL_EXIT_FAIL;
     const double pf_s = (double)st.t_prefill_ns / 1e9, dec_s = (double)st.t_decode_ns / 1e9;
     /* decode rounds produce the tokens after each sequence's first one */
     const int32_t n_dec = st.n_generated > n ? st.n_generated - n : 0;
@@ -225,8 +242,10 @@ static int run(int argc, char **argv)
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old);
+    struct text_out out = {0};
     gp.cancel = &g_cancel;
     gp.on_text = on_text;
+    gp.user_data = &out;
     if (n_batch > 1) {
         status = run_batch(ctx, tok, &gp, prompts, n_prompts, (int32_t)n_batch);
         sigaction(SIGINT, &old, NULL);
@@ -234,12 +253,15 @@ static int run(int argc, char **argv)
     }
     rc = wl_generate(ctx, tok, &gp, &res, &err);
     sigaction(SIGINT, &old, NULL);
+    if (out.failed) {
+        status = wl_cli_output_error(CMD, out.errnum);
+        goto done;
+    }
     if (rc != 0) {
         fflush(stdout);
         wl_cli_fail(CMD, "%s", err.text);
         goto done;
     }
-    fflush(stdout);
     const double pf_s = (double)res.t_prefill_ns / 1e9, dec_s = (double)res.t_decode_ns / 1e9;
     const int32_t n_dec = res.n_generated > 1 ? res.n_generated - 1 : 0;
     fprintf(stderr,

@@ -2,7 +2,7 @@
 # What every command owes its caller, end to end on the engine-side commands:
 # - output that cannot be written (a full disk: /dev/full; a closed stdout)
 #   is an error with one message naming the cause, exit status 1, never a
-#   silent success;
+#   silent success (generate stops at the first failed write);
 # Skips (and says so) the parts whose test data is absent.
 set -u
 W=${WATTLENS:?}
@@ -28,6 +28,8 @@ expect_output_error() {
 expect_output_error "--help" "$W" --help
 expect_output_error "generate --help" "$W" generate --help
 if [ -f "$M" ]; then
+  expect_output_error "generate" "$W" generate -m "$M" -n 5 -t 1
+  expect_output_error "generate --batch 2" "$W" generate -m "$M" -n 5 -t 1 --batch 2
   expect_output_error "tokenize" "$W" tokenize -m "$M" -p hi
   expect_output_error "tokenize --json" "$W" tokenize -m "$M" -p hi --json
   expect_output_error "detokenize" "$W" detokenize -m "$M" 346
@@ -35,6 +37,9 @@ if [ -f "$M" ]; then
   expect_output_error "model info --json" "$W" model info "$M" --json
   expect_output_error "bench" "$W" bench -m "$M" -p 2 -n 2 -r 1 -t 1 --no-warmup
   expect_output_error "bench -o csv" "$W" bench -m "$M" -p 2 -n 2 -r 1 -t 1 --no-warmup -o csv
+  # generate stops at the first failed write: no summary of a whole run
+  "$W" generate -m "$M" -n 100 -t 1 --temp 0 >/dev/full 2>"$tmp/err"
+  if ! grep -q "generated" "$tmp/err"; then ok "generate stops when the output fails"; else bad "generate went on after a failed write"; cat "$tmp/err"; fi
   # a normal run still succeeds
   "$W" tokenize -m "$M" -p hi >/dev/null 2>"$tmp/err"; rc=$?
   if [ $rc = 0 ] && [ ! -s "$tmp/err" ]; then ok "writable stdout: no error"; else bad "writable stdout (rc $rc)"; fi
