@@ -87,4 +87,10 @@ int wl_cli_flush_stdout(const char *cmd);
  * (a failing command keeps its own status). Nothing may write to stdout after. */
 int wl_cli_close_stdout(const char *cmd, int status);
 
+/* getopt_long returned ':' (an option without its value) or '?' (an unknown
+ * option): prints one usage error naming the option and returns
+ * WL_EXIT_USAGE. Commands using it set opterr = 0 and start their short
+ * option string with ':'. */
+int wl_cli_option_error(const char *cmd, int c, char *const argv[]);
+
 #endif

@@ -1,11 +1,13 @@
 /* Helpers shared by the subcommands: error printing, strict number parsing,
- * JSON output, and the check every command shares (writing stdout).
- * State: why stdout first failed and whether that was reported,
- * process-wide (the CLI is single-threaded). */
+ * JSON output, and the checks every command shares (option errors, writing
+ * stdout). State: why stdout first failed and whether that was
+ * reported, process-wide (the CLI is single-threaded). */
 #include "cli.h"
 #include "util/log.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -155,6 +157,27 @@ int wl_cli_close_stdout(const char *cmd, int status)
         return status;
     wl_cli_output_error(cmd, stdout_errnum);
     return status == WL_EXIT_OK ? WL_EXIT_FAIL : status;
+}
+
+int wl_cli_option_error(const char *cmd, int c, char *const argv[])
+{
+    /* getopt has stepped past a long option and past a lone short option;
+     * optopt holds a short option's letter */
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    char name[64];
+    if (strncmp(arg, "--", 2) == 0) {
+        size_t n = strcspn(arg, "=");
+        if (c != ':' && arg[n] == '=')
+            return wl_cli_usage_error(cmd, "unknown option, or one that takes no value: '%s'", arg);
+        snprintf(name, sizeof name, "%.*s", (int)n, arg);
+    } else if (optopt > 0 && optopt < 0x80 && isgraph(optopt)) {
+        snprintf(name, sizeof name, "-%c", optopt);
+    } else {
+        snprintf(name, sizeof name, "%s", arg);
+    }
+    if (c == ':')
+        return wl_cli_usage_error(cmd, "option '%s' needs a value", name);
+    return wl_cli_usage_error(cmd, "unknown option '%s'", name);
 }
 
 bool wl_cli_parse_cache_type(const char *cmd, const char *s, enum wl_ttype *out)

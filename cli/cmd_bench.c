@@ -227,7 +227,8 @@ static int run(int argc, char **argv)
     long v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:p:n:r:t:o:vh", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":m:p:n:r:t:o:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
             model = optarg;
@@ -284,7 +285,7 @@ static int run(int argc, char **argv)
             usage(stdout);
             return WL_EXIT_OK;
         default:
-            return wl_cli_usage_error(CMD, "unknown option");
+            return wl_cli_option_error(CMD, c, argv);
         }
     }
     if (optind < argc)

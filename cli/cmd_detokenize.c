@@ -161,10 +161,8 @@ static int run(int argc, char **argv)
         case 'h':
             usage(stdout);
             return WL_EXIT_OK;
-        case ':':
-            return wl_cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
         default:
-            return wl_cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+            return wl_cli_option_error(CMD, c, argv);
         }
     }
     if (!model)

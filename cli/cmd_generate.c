@@ -151,7 +151,8 @@ static int run(int argc, char **argv)
     long n_ctx = 0, v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:p:n:t:c:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":m:p:n:t:c:h", opts, NULL)) != -1) {
         int sr = wl_cli_sampling_option(CMD, c, optarg, &gp.sampling);
         if (sr < 0)
             return WL_EXIT_USAGE;
@@ -193,7 +194,7 @@ static int run(int argc, char **argv)
             usage(stdout);
             return WL_EXIT_OK;
         default:
-            return wl_cli_usage_error(CMD, "unknown option");
+            return wl_cli_option_error(CMD, c, argv);
         }
     }
     if (optind < argc)

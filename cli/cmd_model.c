@@ -419,7 +419,8 @@ static int cmd_info(int argc, char **argv)
     enum wl_ttype kv_type = WL_TTYPE_F16;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 't':
             tensors = true;
@@ -438,7 +439,7 @@ static int cmd_info(int argc, char **argv)
             print_help(stdout);
             return WL_EXIT_OK;
         default:
-            return wl_cli_usage_error(CMD, "bad option for 'model info'");
+            return wl_cli_option_error(CMD " info", c, argv);
         }
     }
     if (optind != argc - 1)
@@ -517,7 +518,8 @@ static int cmd_synth(int argc, char **argv)
     int c;
     long v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'a': {
             enum wl_arch a = wl_arch_from_string(optarg, strlen(optarg));
@@ -575,7 +577,7 @@ static int cmd_synth(int argc, char **argv)
             print_help(stdout);
             return WL_EXIT_OK;
         default:
-            return wl_cli_usage_error(CMD, "bad option for 'model synth'");
+            return wl_cli_option_error(CMD " synth", c, argv);
         }
     }
     if (optind != argc)
@@ -640,7 +642,8 @@ static int cmd_quantize(int argc, char **argv)
     long threads = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "ht:", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":ht:", opts, NULL)) != -1) {
         switch (c) {
         case 'T':
             if (!parse_type("--type", optarg, &type))
@@ -654,7 +657,7 @@ static int cmd_quantize(int argc, char **argv)
             print_help(stdout);
             return WL_EXIT_OK;
         default:
-            return wl_cli_usage_error(CMD, "bad option for 'model quantize'");
+            return wl_cli_option_error(CMD " quantize", c, argv);
         }
     }
     if (optind != argc - 2)

@@ -223,7 +223,8 @@ static int run_sensors(int argc, char **argv)
     bool json = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             json = true;
@@ -232,7 +233,7 @@ static int run_sensors(int argc, char **argv)
             usage(stdout);
             return WL_EXIT_OK;
         default:
-            return wl_cli_usage_error("sensors", "unknown option");
+            return wl_cli_option_error("sensors", c, argv);
         }
     }
     if (optind < argc)

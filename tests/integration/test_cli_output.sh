@@ -3,6 +3,8 @@
 # - output that cannot be written (a full disk: /dev/full; a closed stdout)
 #   is an error with one message naming the cause, exit status 1, never a
 #   silent success (generate stops at the first failed write);
+# - an option without its value, or an unknown one, is one clear usage error
+#   (exit 2), not getopt's message followed by a contradicting one;
 # Skips (and says so) the parts whose test data is absent.
 set -u
 W=${WATTLENS:?}
@@ -22,6 +24,19 @@ expect_output_error() {
   "$@" >&- 2>"$tmp/err"; rc=$?
   n=$(grep -c "writing the output: Bad file descriptor" "$tmp/err")
   if [ $rc = 1 ] && [ "$n" = 1 ]; then ok "$name >&-"; else bad "$name >&- (rc $rc)"; cat "$tmp/err"; fi
+}
+
+# expect_option_error NAME PATTERN CMD...: exit 2, one line saying PATTERN,
+# and nothing from getopt itself
+expect_option_error() {
+  local name=$1 pat=$2
+  shift 2
+  "$@" >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 2 ] && grep -qF -- "$pat" "$tmp/err" && ! grep -q "unknown option$\|requires an argument\|unrecognized" "$tmp/err"; then
+    ok "$name"
+  else
+    bad "$name (rc $rc)"; cat "$tmp/err"
+  fi
 }
 
 # --- output errors ---------------------------------------------------------------
@@ -46,6 +61,24 @@ if [ -f "$M" ]; then
 else
   echo "SKIP: $M absent (output error tests on a model skipped)"
 fi
+
+# --- option errors ------------------------------------------------------------------
+expect_option_error "generate -n without value" "option '-n' needs a value" "$W" generate -m x -n
+expect_option_error "generate --batch without value" "option '--batch' needs a value" "$W" generate -m x --batch
+expect_option_error "generate --temp without value" "option '--temp' needs a value" "$W" generate -m x --temp
+expect_option_error "generate unknown option" "unknown option '--bogus'" "$W" generate -m x --bogus
+expect_option_error "generate unknown short option" "unknown option '-Z'" "$W" generate -m x -Z
+expect_option_error "bench -r without value" "option '-r' needs a value" "$W" bench -m x -r
+expect_option_error "bench -ub without value" "option '--ubatch-size' needs a value" "$W" bench -m x -ub
+expect_option_error "bench unknown option" "unknown option '--bogus'" "$W" bench -m x --bogus
+expect_option_error "model info --kv-type without value" "option '--kv-type' needs a value" "$W" model info x --kv-type
+expect_option_error "model info --json=1" "takes no value: '--json=1'" "$W" model info x --json=1
+expect_option_error "model synth --dim without value" "option '--dim' needs a value" "$W" model synth --dim
+expect_option_error "model quantize -t without value" "option '-t' needs a value" "$W" model quantize a b -t
+expect_option_error "model quantize unknown option" "unknown option '--bogus'" "$W" model quantize a b --bogus
+expect_option_error "sensors unknown option" "unknown option '-x'" "$W" sensors -x
+expect_option_error "tokenize -p without value" "option '-p' needs a value" "$W" tokenize -m x -p
+expect_option_error "detokenize unknown option" "unknown option '--bogus'" "$W" detokenize -m x --bogus
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
