@@ -1,6 +1,6 @@
 /* Helpers shared by the subcommands: error printing, strict number parsing,
- * JSON output, and the checks every command shares (option errors, writing
- * stdout). State: why stdout first failed and whether that was
+ * JSON output, and the checks every command shares (option errors, quiet,
+ * writing stdout). State: why stdout first failed and whether that was
  * reported, process-wide (the CLI is single-threaded). */
 #include "cli.h"
 #include "util/log.h"

@@ -177,6 +177,8 @@ static void weight_pages_note(const wl_model *m, const char *path, bool verbose)
     if (wl_model_weight_pages(m, &res, &huge) != 0 || res == 0)
         return;
     const double pct = 100.0 * (double)huge / (double)res;
+    if (!verbose && wl_cli_quiet())
+        return;
     if (verbose)
         fprintf(stderr, "wattlens bench: weights: %.1f MiB resident, %.0f %% on 2 MiB pages\n",
                 (double)res / 1048576.0, pct);

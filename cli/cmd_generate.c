@@ -42,7 +42,7 @@ static void usage(FILE *out)
             "is dropped. Generation stops at an end-of-generation token, after N tokens,\n"
             "when the context is full, or on Ctrl-C (exit status 130). When the text\n"
             "cannot be written (a full disk, a closed stdout) it stops with an error\n"
-            "and exit status 1.\n"
+            "and exit status 1. With 'wattlens -q generate' stderr gets errors only.\n"
             "\n"
             "Options:\n"
             "  -m, --model FILE        GGUF model (required)\n"
@@ -114,6 +114,8 @@ static int run_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_g
     }
     if (wl_cli_flush_stdout(CMD) != WL_EXIT_OK)
         return WL_EXIT_FAIL;
+    if (wl_cli_quiet())
+        return cancelled ? 130 : WL_EXIT_OK;
     const double pf_s = (double)st.t_prefill_ns / 1e9, dec_s = (double)st.t_decode_ns / 1e9;
     /* decode rounds produce the tokens after each sequence's first one */
     const int32_t n_dec = st.n_generated > n ? st.n_generated - n : 0;
@@ -263,6 +265,9 @@ static int run(int argc, char **argv)
         wl_cli_fail(CMD, "%s", err.text);
         goto done;
     }
+    status = res.stop == WL_STOP_CANCELLED ? 130 : WL_EXIT_OK;
+    if (wl_cli_quiet())
+        goto done;
     const double pf_s = (double)res.t_prefill_ns / 1e9, dec_s = (double)res.t_decode_ns / 1e9;
     const int32_t n_dec = res.n_generated > 1 ? res.n_generated - 1 : 0;
     fprintf(stderr,
@@ -275,7 +280,6 @@ static int run(int argc, char **argv)
     if (res.stop == WL_STOP_CONTEXT_FULL)
         fprintf(stderr, "  the context (%d positions) is full; use -c to make it larger\n",
                 wl_context_n_ctx(ctx));
-    status = res.stop == WL_STOP_CANCELLED ? 130 : WL_EXIT_OK;
 done:
     wl_generate_result_free(&res);
     wl_context_free(ctx);

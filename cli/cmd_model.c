@@ -63,7 +63,7 @@ static void print_help(FILE *out)
             "quantize: convert every weight matrix of IN to TYPE (f32 f16 bf16 q8_0 q4_0\n"
             "q4_k q6_k); norms and biases stay as they are; metadata is copied. The\n"
             "output is the same whatever the thread count. Progress goes to stderr when\n"
-            "it is a terminal.\n"
+            "it is a terminal (not with 'wattlens -q').\n"
             "  --type T           target type (required)\n"
             "  -t, --threads N    threads that convert rows (default: online CPUs)\n"
             "\n"
@@ -456,7 +456,7 @@ static int cmd_info(int argc, char **argv)
         wl_gguf_close(g);
         return wl_cli_fail(CMD, "%s: %s", path, err.text);
     }
-    if (f.warning[0])
+    if (f.warning[0] && !wl_cli_quiet())
         fprintf(stderr, "wattlens model: warning: %s: %s\n", path, f.warning);
     if (json) {
         ec = wl_cli_print_json(features_json(g, path, &f, kv_type, tensors, metadata));
@@ -686,7 +686,7 @@ static int cmd_quantize(int argc, char **argv)
     if (rc == 0) {
         const struct wl_requant_opts ro = {
             .pool = pool,
-            .progress = wl_cli_stderr_is_tty() ? on_quantize_progress : NULL,
+            .progress = wl_cli_stderr_is_tty() && !wl_cli_quiet() ? on_quantize_progress : NULL,
         };
         rc = wl_requant_model(g, type, &ro, w, &st, &err);
     }

@@ -42,7 +42,7 @@ static void print_help(FILE *out)
             "  -h, --help           show this help; 'wattlens COMMAND --help' for a command\n"
             "  -V, --version        print the version\n"
             "  -v, --verbose        more diagnostics on stderr (repeat for debug)\n"
-            "  -q, --quiet          only errors on stderr\n"
+            "  -q, --quiet          only errors on stderr (no summaries, notes or progress)\n"
             "\n"
             "Environment:\n"
             "  WATTLENS_LOG         log level: error, warn (default), info, debug, trace\n"

@@ -5,6 +5,7 @@
 #   silent success (generate stops at the first failed write);
 # - an option without its value, or an unknown one, is one clear usage error
 #   (exit 2), not getopt's message followed by a contradicting one;
+# - the global -q leaves only errors on stderr (no summary, no progress).
 # Skips (and says so) the parts whose test data is absent.
 set -u
 W=${WATTLENS:?}
@@ -79,6 +80,27 @@ expect_option_error "model quantize unknown option" "unknown option '--bogus'" "
 expect_option_error "sensors unknown option" "unknown option '-x'" "$W" sensors -x
 expect_option_error "tokenize -p without value" "option '-p' needs a value" "$W" tokenize -m x -p
 expect_option_error "detokenize unknown option" "unknown option '--bogus'" "$W" detokenize -m x --bogus
+
+# --- -q: errors only -------------------------------------------------------------------
+if [ -f "$M" ]; then
+  "$W" -q generate -m "$M" -n 3 -t 1 >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && [ ! -s "$tmp/err" ]; then ok "-q generate: nothing on stderr"; else bad "-q generate (rc $rc)"; cat "$tmp/err"; fi
+  "$W" -q generate -m "$M" -n 3 -t 1 --batch 2 >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && [ ! -s "$tmp/err" ]; then ok "-q generate --batch: nothing on stderr"; else bad "-q generate --batch (rc $rc)"; cat "$tmp/err"; fi
+  "$W" generate -m "$M" -n 3 -t 1 >/dev/null 2>"$tmp/err"
+  if grep -q "tokens/s" "$tmp/err"; then ok "generate without -q: summary on stderr"; else bad "no summary without -q"; fi
+  "$W" -q generate -m "$M" -n 3 -t 1 >/dev/full 2>"$tmp/err"; rc=$?
+  if [ $rc = 1 ] && grep -q "writing the output" "$tmp/err"; then ok "-q keeps errors"; else bad "-q hid an error (rc $rc)"; fi
+  # quantize shows progress only on a terminal: give it one
+  if command -v script >/dev/null 2>&1; then
+    script -qec "'$W' model quantize '$M' '$tmp/q.gguf' --type q8_0" /dev/null >"$tmp/tty" 2>&1
+    if grep -q "quantize: " "$tmp/tty"; then ok "quantize progress on a terminal"; else bad "no quantize progress on a terminal"; fi
+    script -qec "'$W' -q model quantize '$M' '$tmp/q.gguf' --type q8_0" /dev/null >"$tmp/tty" 2>&1
+    if ! grep -q "quantize: " "$tmp/tty" && grep -q "^wrote" "$tmp/tty"; then ok "-q quantize: no progress"; else bad "-q quantize shows progress"; cat "$tmp/tty"; fi
+  else
+    echo "SKIP: no script(1) for a terminal (quantize progress tests skipped)"
+  fi
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
