@@ -178,6 +178,11 @@ void wl_context_free(wl_context *ctx)
     free(ctx);
 }
 
+void wl_context_set_cancel(wl_context *ctx, volatile sig_atomic_t *cancel)
+{
+    ctx->cancel = cancel;
+}
+
 void wl_context_set_hooks(wl_context *ctx, const struct wl_hooks *hooks)
 {
     if (hooks && hooks->fn && hooks->depth != WL_HOOK_DEPTH_NONE) {

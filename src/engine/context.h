@@ -16,6 +16,7 @@
 #include "engine/tensor_type.h"
 #include "util/errmsg.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +52,15 @@ void wl_context_emit_phase(wl_context *ctx, enum wl_phase phase, bool begin);
 void wl_context_emit_section(wl_context *ctx, enum wl_section section, bool begin);
 void wl_context_emit_token(wl_context *ctx, int32_t index, bool begin, int32_t n_seq, int32_t id,
                            const char *text, size_t text_len);
+
+/* A flag (borrowed until replaced; NULL, the default, for none) that an
+ * evaluation checks before each forward batch after its first: when it is
+ * non-zero, wl_context_prefill / wl_context_eval_seqs stop there with
+ * WL_ECANCELED ("cancelled after K of N tokens"); the K tokens run stay in
+ * the KV cache and there are no logits. A long prompt is several batches of
+ * n_ubatch tokens, so a cancel (e.g. from a SIGINT handler) is honoured
+ * within one batch. A decode step is one batch and never checks it. */
+void wl_context_set_cancel(wl_context *ctx, volatile sig_atomic_t *cancel);
 
 /* Single-sequence API (sequence 0). Runs n tokens at the current position (prefill; n may exceed n_ubatch) and
  * leaves the logits of the last one in wl_context_logits(). Fails with

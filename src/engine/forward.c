@@ -188,12 +188,26 @@ static int check_tokens(struct wl_context *ctx, const int32_t *tokens, int32_t n
     return 0;
 }
 
+/* The cancel flag between forward batches (context.h): true, with the
+ * message set and no logits left, when the evaluation must stop after done
+ * of its n tokens. */
+static bool stop_requested(struct wl_context *ctx, int32_t done, int32_t n, struct wl_errmsg *err)
+{
+    if (!ctx->cancel || !*ctx->cancel)
+        return false;
+    ctx->n_logits = 0;
+    wl_errmsg_set(err, WL_ECANCELED, "cancelled after %d of %d tokens", done, n);
+    return true;
+}
+
 int wl__forward(struct wl_context *ctx, const int32_t *tokens, int32_t n, struct wl_errmsg *err)
 {
     int rc = check_tokens(ctx, tokens, n, err);
     if (rc != 0)
         return rc;
     for (int32_t i = 0; i < n; i += ctx->n_ubatch) {
+        if (i > 0 && stop_requested(ctx, i, n, err))
+            return WL_ECANCELED;
         int32_t nb = n - i < ctx->n_ubatch ? n - i : ctx->n_ubatch;
         for (int32_t t = 0; t < nb; t++) {
             ctx->rs.tok_pos[t] = ctx->n_past + t;
@@ -238,6 +252,8 @@ int wl__forward_multi(struct wl_context *ctx, const int32_t *tokens, const int32
     }
     int32_t logit0 = 0;
     for (int32_t i = 0; i < n; i += ctx->n_ubatch) {
+        if (i > 0 && stop_requested(ctx, i, n, err))
+            return WL_ECANCELED;
         int32_t nb = n - i < ctx->n_ubatch ? n - i : ctx->n_ubatch;
         int32_t n_out = 0;
         for (int32_t t = 0; t < nb; t++) {

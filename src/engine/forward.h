@@ -22,6 +22,7 @@
 #include "engine/kv_cache.h"
 #include "engine/model.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -98,6 +99,7 @@ struct wl_context {
     const float *rope_factors; /* per-dimension RoPE divisors for this context, or NULL */
     struct wl_hooks hooks;
     int32_t hook_depth;       /* hooks.depth when a hook is attached, else 0 */
+    volatile sig_atomic_t *cancel; /* borrowed; checked between forward batches, or NULL */
     enum wl_phase phase;      /* current phase, stamped on every event */
     struct wl_threadpool *pool; /* NULL when single-threaded */
     struct wl_kernels kern;     /* the kernel path (best for this CPU) */

@@ -159,9 +159,16 @@ end_pre:
     /* ---- prefill ---------------------------------------------------------------- */
     wl_context_emit_phase(ctx, WL_PHASE_PREFILL, true);
     uint64_t t0 = wl_clock_now_ns();
-    rc = wl_context_prefill(ctx, prompt, (int32_t)n_prompt, err);
+    /* a long prompt is several forward batches: a cancel is honoured between them */
+    wl_context_set_cancel(ctx, p->cancel);
+    rc = cancelled(p) ? WL_ECANCELED : wl_context_prefill(ctx, prompt, (int32_t)n_prompt, err);
+    wl_context_set_cancel(ctx, NULL);
     res->t_prefill_ns = wl_clock_now_ns() - t0;
     wl_context_emit_phase(ctx, WL_PHASE_PREFILL, false);
+    /* cancelled in prefill: no logits to sample; decode opens and stops at once */
+    const bool prefill_cancelled = rc == WL_ECANCELED;
+    if (prefill_cancelled)
+        rc = 0;
     if (rc != 0)
         goto done;
 
@@ -171,7 +178,7 @@ end_pre:
     int32_t prev = -1;
     const uint64_t t_dec0 = wl_clock_now_ns();
     for (int32_t i = 0; i < p->n_predict; i++) {
-        if (cancelled(p)) {
+        if (prefill_cancelled || cancelled(p)) {
             res->stop = WL_STOP_CANCELLED;
             break;
         }

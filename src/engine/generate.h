@@ -12,6 +12,12 @@
  *                  holds sampling only
  *   post_inference detokenize (the whole output text), cleanup
  *
+ * Cancellation: the flag is read before each decode step and, through the
+ * context (wl_context_set_cancel, set for the prefill only), between the
+ * prompt's forward batches of n_ubatch tokens, so a long prompt stops within
+ * one batch. Cancelled in prefill, the result has stop WL_STOP_CANCELLED, no
+ * token and an empty text, and the decode phase opens and closes at once.
+ *
  * Lifetime: wl_generate borrows everything it is given; the result's text
  * is owned by the caller (free()). Thread-safety: one generation per context;
  * the cancel flag may be set from any thread (or a signal handler).

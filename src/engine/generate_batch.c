@@ -239,9 +239,16 @@ int wl_generate_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_
         b.s[i].row = i;
         res[i].n_prompt = (int32_t)b.s[i].n_prompt;
     }
-    rc = wl_context_eval_seqs(ctx, b.tokens, b.seqs, b.want, k, err);
+    /* several forward batches: a cancel is honoured between them (as wl_generate) */
+    const bool cancel_early = p->cancel && *p->cancel;
+    wl_context_set_cancel(ctx, p->cancel);
+    rc = cancel_early ? WL_ECANCELED : wl_context_eval_seqs(ctx, b.tokens, b.seqs, b.want, k, err);
+    wl_context_set_cancel(ctx, NULL);
     stats->t_prefill_ns = wl_clock_now_ns() - t0;
     wl_context_emit_phase(ctx, WL_PHASE_PREFILL, false);
+    const bool prefill_cancelled = rc == WL_ECANCELED;
+    if (prefill_cancelled)
+        rc = 0;
     if (rc != 0)
         goto done;
 
@@ -251,7 +258,7 @@ int wl_generate_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_
         res[i].stop = WL_STOP_MAX_TOKENS;
     const uint64_t t_dec0 = wl_clock_now_ns();
     for (int32_t step = 0; step < p->n_predict; step++) {
-        if (p->cancel && *p->cancel) {
+        if (prefill_cancelled || (p->cancel && *p->cancel)) {
             for (int32_t i = 0; i < b.n; i++)
                 if (!b.s[i].done) {
                     b.s[i].done = true;

@@ -1,8 +1,8 @@
 /* engine/generate on the real stories260K model (skipped when the shared test
  * data is absent): the greedy reference text through the API, phase/section/
  * token events in order with texts that add up to the output, each stop
- * condition (token limit, end-of-generation token, full context, cancel),
- * and bad parameters.
+ * condition (token limit, end-of-generation token, full context, cancel,
+ * also between the prompt's forward batches), and bad parameters.
  */
 #include "test_support.h"
 
@@ -203,6 +203,155 @@ static void test_cancel_stops_cleanly(void **state)
     wl_generate_result_free(&r);
 }
 
+/* ---- cancel during prefill -------------------------------------------------------
+ * A context with 4-token forward batches and a prompt of several batches; the
+ * hook counts forward batches (one EMBEDDING section each) in the prefill
+ * phase and sets the flag in the first one. */
+struct prefill_log {
+    int n_batches;
+    int cancel_at; /* set *cancel when this batch starts (0 = never) */
+    volatile sig_atomic_t *cancel;
+    int n_phase_events;
+};
+
+static void on_prefill_event(void *ud, const struct wl_hook_event *ev)
+{
+    struct prefill_log *l = ud;
+    if (ev->kind == WL_HOOK_PHASE)
+        l->n_phase_events++;
+    if (ev->kind == WL_HOOK_SECTION && ev->begin && ev->section == WL_SECTION_EMBEDDING &&
+        ev->phase == WL_PHASE_PREFILL && ++l->n_batches == l->cancel_at)
+        *l->cancel = 1;
+}
+
+static const char *const LONG_PROMPT =
+    "Once upon a time there was a little girl named Lily who loved to play outside in the sun";
+
+static wl_context *small_batch_context(const wl_model *m, int32_t n_seq)
+{
+    struct wl_context_params cp = wl_context_default_params();
+    cp.n_ctx = 128;
+    cp.n_ubatch = 4;
+    cp.n_threads = 1;
+    cp.n_seq = n_seq;
+    wl_context *ctx = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_context_create(m, &cp, &ctx, &err), 0);
+    return ctx;
+}
+
+static void test_cancel_in_prefill_stops_between_batches(void **state)
+{
+    NEED_DATA();
+    wl_context *ctx = small_batch_context(f->m, 1);
+    volatile sig_atomic_t cancel = 0;
+    struct prefill_log lg = {.cancel_at = 1, .cancel = &cancel};
+    struct wl_hooks h = {.fn = on_prefill_event, .user_data = &lg, .depth = WL_HOOK_DEPTH_TOKEN};
+    wl_context_set_hooks(ctx, &h);
+    struct wl_generate_params p = greedy(20);
+    p.prompt = LONG_PROMPT;
+    p.cancel = &cancel;
+    struct wl_generate_result r;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_generate(ctx, f->tok, &p, &r, &err), 0);
+    assert_true(r.n_prompt > 12); /* at least 4 batches */
+    assert_int_equal(r.stop, WL_STOP_CANCELLED);
+    assert_int_equal(r.n_generated, 0);
+    assert_int_equal(r.text_len, 0);
+    assert_int_equal(lg.n_batches, 1);           /* stopped after the first batch */
+    assert_int_equal(wl_context_n_past(ctx), 4); /* which stays in the cache */
+    assert_int_equal(lg.n_phase_events, 8);      /* every phase opened and closed */
+    wl_generate_result_free(&r);
+
+    /* the flag already set: nothing runs at all */
+    lg = (struct prefill_log){.cancel = &cancel};
+    cancel = 1;
+    assert_int_equal(wl_generate(ctx, f->tok, &p, &r, &err), 0);
+    assert_int_equal(r.stop, WL_STOP_CANCELLED);
+    assert_int_equal(r.n_generated, 0);
+    assert_int_equal(lg.n_batches, 0);
+    wl_generate_result_free(&r);
+
+    /* not cancelled: the same text as a context running the prompt in one batch */
+    cancel = 0;
+    lg = (struct prefill_log){.cancel = &cancel};
+    assert_int_equal(wl_generate(ctx, f->tok, &p, &r, &err), 0);
+    assert_int_equal(r.stop, WL_STOP_MAX_TOKENS);
+    assert_int_equal(lg.n_batches, (r.n_prompt + 3) / 4); /* the whole prompt ran */
+    struct wl_generate_result ref;
+    struct wl_generate_params pr = greedy(20);
+    pr.prompt = LONG_PROMPT;
+    assert_int_equal(wl_generate(f->ctx, f->tok, &pr, &ref, &err), 0);
+    assert_int_equal(r.text_len, ref.text_len);
+    assert_memory_equal(r.text, ref.text, r.text_len);
+    wl_generate_result_free(&ref);
+    wl_generate_result_free(&r);
+    wl_context_set_hooks(ctx, NULL);
+    wl_context_free(ctx);
+}
+
+static void test_cancel_in_batched_prefill(void **state)
+{
+    NEED_DATA();
+    wl_context *ctx = small_batch_context(f->m, 2);
+    volatile sig_atomic_t cancel = 0;
+    struct prefill_log lg = {.cancel_at = 1, .cancel = &cancel};
+    struct wl_hooks h = {.fn = on_prefill_event, .user_data = &lg, .depth = WL_HOOK_DEPTH_TOKEN};
+    wl_context_set_hooks(ctx, &h);
+    struct wl_generate_params p = greedy(20);
+    p.cancel = &cancel;
+    const char *prompts[2] = {LONG_PROMPT, "The sky"};
+    struct wl_generate_batch_params bp = {.prompts = prompts, .n_seq = 2};
+    struct wl_generate_result r[2];
+    struct wl_generate_batch_stats st;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_generate_batch(ctx, f->tok, &p, &bp, r, &st, &err), 0);
+    assert_true(st.n_prompt > 12);
+    assert_int_equal(lg.n_batches, 1);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(r[i].stop, WL_STOP_CANCELLED);
+        assert_int_equal(r[i].n_generated, 0);
+        wl_generate_result_free(&r[i]);
+    }
+    assert_int_equal(st.n_generated, 0);
+    wl_context_set_hooks(ctx, NULL);
+    wl_context_free(ctx);
+}
+
+/* The context API itself: the flag is read between batches only, and an
+ * evaluation with the flag attached but clear gives the same logits. */
+static void test_context_prefill_cancel_flag(void **state)
+{
+    NEED_DATA();
+    wl_context *ctx = small_batch_context(f->m, 1);
+    const int32_t n_vocab = f->m->config.vocab_size;
+    int32_t toks[10];
+    for (int i = 0; i < 10; i++)
+        toks[i] = 1 + 37 * i % (n_vocab - 1);
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_context_prefill(ctx, toks, 10, &err), 0);
+    float *ref = malloc((size_t)n_vocab * sizeof *ref);
+    memcpy(ref, wl_context_logits(ctx), (size_t)n_vocab * sizeof *ref);
+
+    volatile sig_atomic_t cancel = 0;
+    wl_context_set_cancel(ctx, &cancel);
+    wl_context_reset(ctx);
+    assert_int_equal(wl_context_prefill(ctx, toks, 10, &err), 0);
+    assert_memory_equal(wl_context_logits(ctx), ref, (size_t)n_vocab * sizeof *ref);
+
+    cancel = 1;
+    wl_context_reset(ctx);
+    assert_int_equal(wl_context_prefill(ctx, toks, 10, &err), WL_ECANCELED);
+    assert_non_null(strstr(err.text, "cancelled after 4 of 10 tokens"));
+    assert_int_equal(wl_context_n_past(ctx), 4);
+    assert_null(wl_context_logits_row(ctx, 0));
+    /* a decode step is one batch: never cancelled */
+    assert_int_equal(wl_context_decode(ctx, toks[4], &err), 0);
+    wl_context_set_cancel(ctx, NULL);
+    free(ref);
+    wl_context_free(ctx);
+}
+
 static void test_eog_token_stops(void **state)
 {
     NEED_DATA();
@@ -272,6 +421,9 @@ int main(void)
         cmocka_unit_test(test_greedy_reference_text),
         cmocka_unit_test(test_phases_tokens_and_texts),
         cmocka_unit_test(test_cancel_stops_cleanly),
+        cmocka_unit_test(test_cancel_in_prefill_stops_between_batches),
+        cmocka_unit_test(test_cancel_in_batched_prefill),
+        cmocka_unit_test(test_context_prefill_cancel_flag),
         cmocka_unit_test(test_eog_token_stops),
         cmocka_unit_test(test_context_full_and_bad_parameters),
     };
