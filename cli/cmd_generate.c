@@ -40,7 +40,8 @@ static void usage(FILE *out)
             "and speed go to stderr. A BOS token is added when the vocabulary asks for it;\n"
             "as in SentencePiece decoding, the leading space of the first piece after BOS\n"
             "is dropped. Generation stops at an end-of-generation token, after N tokens,\n"
-            "when the context is full, or on Ctrl-C (exit status 130). When the text\n"
+            "when the context is full, or on Ctrl-C (exit status 130; during a long\n"
+            "prompt's prefill too, within one batch of 64 tokens). When the text\n"
             "cannot be written (a full disk, a closed stdout) it stops with an error\n"
             "and exit status 1. With 'wattlens -q generate' stderr gets errors only.\n"
             "\n"
@@ -119,6 +120,13 @@ static int run_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_g
     const double pf_s = (double)st.t_prefill_ns / 1e9, dec_s = (double)st.t_decode_ns / 1e9;
     /* decode rounds produce the tokens after each sequence's first one */
     const int32_t n_dec = st.n_generated > n ? st.n_generated - n : 0;
+    if (cancelled && st.n_generated == 0) {
+        fprintf(stderr,
+                "\nwattlens generate: batch of %d: %d prompt tokens, 0 generated (stop: "
+                "cancelled during the prefill, after %.1f ms)\n",
+                (int)n, st.n_prompt, pf_s * 1e3);
+        return 130;
+    }
     fprintf(stderr,
             "\nwattlens generate: batch of %d: %d prompt tokens, %d generated in %d decode rounds\n"
             "  prefill %.1f ms (%.2f tokens/s), decode %.1f ms (%.2f tokens/s for the batch), "
@@ -270,6 +278,14 @@ static int run(int argc, char **argv)
         goto done;
     const double pf_s = (double)res.t_prefill_ns / 1e9, dec_s = (double)res.t_decode_ns / 1e9;
     const int32_t n_dec = res.n_generated > 1 ? res.n_generated - 1 : 0;
+    if (res.stop == WL_STOP_CANCELLED && res.n_generated == 0) {
+        /* stopped in prefill: a rate over the whole prompt would be wrong */
+        fprintf(stderr,
+                "\nwattlens generate: %d prompt tokens, 0 generated (stop: cancelled during the "
+                "prefill, after %.1f ms)\n",
+                res.n_prompt, pf_s * 1e3);
+        goto done;
+    }
     fprintf(stderr,
             "\nwattlens generate: %d prompt tokens, %d generated (stop: %s)\n"
             "  prefill %.1f ms (%.2f tokens/s), decode %.1f ms (%.2f tokens/s), "
