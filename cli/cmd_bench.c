@@ -49,6 +49,7 @@ static void usage(FILE *out)
             "                        of P tokens in one prefill, tgG runs G decode steps of N\n"
             "                        tokens (weights read once per step for all); the test\n"
             "                        is named 'tgG xN' and t/s counts the whole batch\n"
+            "                        (csv and json: column n_seq, 1 without --batch)\n"
             "  -v, --verbose         progress per repetition on stderr, and how much of the\n"
             "                        model is on 2 MiB pages (decode reads 4 KiB pages ~3 %%\n"
             "                        slower; a note says how to fix it when most of it is)\n"
@@ -98,21 +99,24 @@ static void print_md(const struct info *in, const struct wl_bench_result *r, int
     }
 }
 
+/* llama-bench's columns in its order, then n_seq (sequences run together,
+ * 1 without --batch): appended so every llama-bench column keeps its place,
+ * while a batched row still says what its t/s counts. */
 static void print_csv(const struct info *in, const struct wl_bench_result *r, int n)
 {
     printf("build_commit,build_number,cpu_info,gpu_info,backends,model_filename,model_type,"
            "model_size,model_n_params,n_batch,n_ubatch,n_threads,type_k,type_v,n_gpu_layers,"
-           "n_prompt,n_gen,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts\n");
+           "n_prompt,n_gen,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts,n_seq\n");
     for (int i = 0; i < n; i++) {
         char t[32];
         time_iso(r[i].test_time_s, t, sizeof t);
         printf("\"wattlens-%s\",\"0\",\"%s\",\"\",\"CPU\",\"%s\",\"%s\",\"%llu\",\"%llu\","
                "\"%d\",\"%d\",\"%d\",\"%s\",\"%s\",\"0\",\"%d\",\"%d\",\"%s\",\"%.0f\",\"%.0f\","
-               "\"%.6f\",\"%.6f\"\n",
+               "\"%.6f\",\"%.6f\",\"%d\"\n",
                wl_version(), in->cpu, in->filename, in->model_type, (unsigned long long)in->size,
-               (unsigned long long)in->n_params, in->n_batch, in->n_batch, in->threads,
-               in->type_k, in->type_k, r[i].n_prompt, r[i].n_gen, t, r[i].avg_ns,
-               r[i].stddev_ns, r[i].avg_ts, r[i].stddev_ts);
+               (unsigned long long)in->n_params, in->n_batch, in->n_batch, in->threads, in->type_k,
+               in->type_k, r[i].n_prompt, r[i].n_gen, t, r[i].avg_ns, r[i].stddev_ns, r[i].avg_ts,
+               r[i].stddev_ts, r[i].n_batch);
     }
 }
 

@@ -102,7 +102,11 @@ if [ -f "$model" ]; then
   "$W" bench -m "$model" -p 16 -n 8 -r 2 -t 1 >"$tmp/b.md" 2>/dev/null
   if grep -q "| model" "$tmp/b.md" && grep -q "pp16" "$tmp/b.md" && grep -q "tg8" "$tmp/b.md" && grep -q "±" "$tmp/b.md"; then ok "bench md"; else bad "bench md"; cat "$tmp/b.md"; fi
   "$W" bench -m "$model" -p 16 -n 0 -r 2 -t 1 -o csv >"$tmp/b.csv" 2>/dev/null
-  if head -1 "$tmp/b.csv" | grep -q "avg_ts,stddev_ts" && [ "$(wc -l <"$tmp/b.csv")" = 2 ]; then ok "bench csv"; else bad "bench csv"; fi
+  if head -1 "$tmp/b.csv" | grep -q "avg_ts,stddev_ts,n_seq$" && [ "$(wc -l <"$tmp/b.csv")" = 2 ]; then ok "bench csv"; else bad "bench csv"; fi
+  if tail -1 "$tmp/b.csv" | grep -q ',"1"$'; then ok "bench csv: n_seq 1 without --batch"; else bad "bench csv n_seq"; cat "$tmp/b.csv"; fi
+  # --batch 3: every row says how many sequences its t/s counts
+  "$W" bench -m "$model" -p 4 -n 2 -r 2 -t 1 --batch 3 -o csv >"$tmp/b3.csv" 2>/dev/null
+  if [ "$(grep -c ',"3"$' "$tmp/b3.csv")" = 2 ] && [ "$(wc -l <"$tmp/b3.csv")" = 3 ]; then ok "bench csv --batch 3: n_seq 3"; else bad "bench csv --batch 3"; cat "$tmp/b3.csv"; fi
   "$W" bench -m "$model" -p 0 -n 8 -r 3 -t 1 -o json >"$tmp/b.json" 2>/dev/null
   if python3 -c "import json,sys; d=json.load(open('$tmp/b.json')); r=d[0]; assert r['n_gen']==8 and len(r['samples_ns'])==3 and r['avg_ts']>0" 2>/dev/null; then ok "bench json"; else bad "bench json"; fi
   # -v: progress per repetition and the weights' page sizes (the share depends on the kernel)
