@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *CMD = "tokenize";
 
@@ -50,14 +51,23 @@ static void usage(FILE *out)
             "  wattlens tokenize -m model.gguf -p '<s>Hi</s>' --special --json\n");
 }
 
+/* Reads all of path ('-' = stdin); 0 or an errno value (a directory, which
+ * fopen accepts on Linux, is EISDIR rather than a read error). */
 static int read_all(const char *path, char **data, size_t *n)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f)
-        return wl_error_from_errno(errno);
+        return errno;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (f != stdin)
+            fclose(f);
+        return EISDIR;
+    }
     size_t cap = 65536, len = 0;
     char *buf = malloc(cap);
     int rc = 0;
+    errno = 0;
     while (buf) {
         size_t got = fread(buf + len, 1, cap - len, f);
         len += got;
@@ -75,9 +85,9 @@ static int read_all(const char *path, char **data, size_t *n)
         }
     }
     if (!buf)
-        rc = WL_ENOMEM;
+        rc = ENOMEM;
     else if (ferror(f))
-        rc = WL_EIO;
+        rc = errno ? errno : EIO;
     if (f != stdin)
         fclose(f);
     if (rc) {
@@ -280,7 +290,7 @@ static int run(int argc, char **argv)
     if (file) {
         int rc = read_all(file, &text, &len);
         if (rc)
-            return wl_cli_fail(CMD, "cannot read '%s': %s", file, wl_strerror(rc));
+            return wl_cli_fail(CMD, "cannot read '%s': %s", file, strerror(rc));
     } else {
         len = strlen(prompt);
     }
