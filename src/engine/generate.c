@@ -123,7 +123,9 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
         goto end_pre;
     }
     wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, true);
-    rc = wl_token_sampler_create(&p->sampling, vocab, &smp);
+    /* ids past the tokenizer's vocabulary are padding rows (model.h): never sampled */
+    const int32_t n_sample = (int64_t)ti.n_vocab < vocab ? (int32_t)ti.n_vocab : vocab;
+    rc = wl_token_sampler_create(&p->sampling, n_sample, &smp);
     if (rc == 0) {
         /* at most one token per free position (+1 from the last logits) */
         int64_t max_tok = (int64_t)wl_context_n_ctx(ctx) - (int64_t)n_prompt + 1;

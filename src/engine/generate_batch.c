@@ -62,7 +62,12 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
                  const struct wl_generate_batch_params *bp, struct batch *b,
                  int32_t *n_prompt_total, struct wl_errmsg *err)
 {
-    const int32_t vocab = wl_context_model(ctx)->config.vocab_size;
+    /* ids past the tokenizer's vocabulary are padding rows (model.h): never sampled */
+    struct wl_tok_info ti;
+    wl_tok_get_info(tok, &ti);
+    int32_t n_sample = wl_context_model(ctx)->config.vocab_size;
+    if ((int64_t)ti.n_vocab < n_sample)
+        n_sample = (int32_t)ti.n_vocab;
     b->piece_cap = wl_tok_decoder_out_max(tok);
     b->piece = malloc(b->piece_cap + 4);
     b->s = calloc((size_t)b->n, sizeof *b->s);
@@ -106,7 +111,7 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
         struct seq_state *s = &b->s[i];
         struct wl_token_sampler_params sp = p->sampling;
         sp.seed += (uint64_t)i;
-        if ((rc = wl_token_sampler_create(&sp, vocab, &s->smp)) != 0) {
+        if ((rc = wl_token_sampler_create(&sp, n_sample, &s->smp)) != 0) {
             wl_errmsg_set(err, rc, rc == WL_EINVAL ? "bad sampling parameters" : "out of memory");
             break;
         }

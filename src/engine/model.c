@@ -7,6 +7,7 @@
 #include "engine/forward.h"
 #include "engine/quant.h"
 #include "util/hugepage.h"
+#include "util/log.h"
 #include "wattlens/error.h"
 
 #include <math.h>
@@ -294,6 +295,33 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
     return 0;
 }
 
+/* The vocabulary against the embedding table. llama.cpp refuses any
+ * mismatch; a table padded past the vocabulary (as HF checkpoints pad to a
+ * multiple of 64) is run here the way vLLM runs it: the padding rows' logits
+ * are never sampled. A vocabulary larger than the table cannot be run. */
+static int check_vocab_size(wl_model *m, struct wl_errmsg *err)
+{
+    const int32_t rows = m->config.vocab_size;
+    enum wl_gguf_vtype et;
+    uint64_t n = 0;
+    m->n_vocab_tok = rows;
+    if (wl_gguf_get_arr(m->gguf, "tokenizer.ggml.tokens", &et, &n) != 0 || n == 0)
+        return 0; /* no vocabulary: ids are embedding rows */
+    if (n > (uint64_t)rows)
+        return wl_errmsg_set(err, WL_EFORMAT,
+                             "the vocabulary (tokenizer.ggml.tokens) has %llu tokens but "
+                             "'token_embd.weight' only %d rows: ids from %d on have no embedding",
+                             (unsigned long long)n, rows, rows);
+    if (n < (uint64_t)rows) {
+        m->n_vocab_tok = (int32_t)n;
+        wl_log_warn("model",
+                    "the vocabulary has %llu tokens but 'token_embd.weight' has %d rows; ids "
+                    "%llu..%d are padding without text and are never sampled",
+                    (unsigned long long)n, rows, (unsigned long long)n, rows - 1);
+    }
+    return 0;
+}
+
 static int read_vocab_meta(wl_model *m)
 {
     const wl_gguf *g = m->gguf;
@@ -364,7 +392,7 @@ int wl_model_load_gguf(wl_gguf *g, wl_model **out, struct wl_errmsg *err)
     }
     if ((rc = read_config(m, err)) != 0)
         goto fail;
-    if ((rc = read_vocab_meta(m)) != 0)
+    if ((rc = check_vocab_size(m, err)) != 0 || (rc = read_vocab_meta(m)) != 0)
         goto fail;
     m->weights.layers = calloc((size_t)m->config.n_layer, sizeof *m->weights.layers);
     if (!m->weights.layers) {

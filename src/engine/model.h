@@ -120,6 +120,12 @@ struct wl_model {
     int32_t n_eog;
     int32_t bos_id;          /* -1 when the vocabulary has none */
     bool add_bos;
+    /* Tokens the vocabulary names (tokenizer.ggml.tokens), at most
+     * config.vocab_size (a larger vocabulary is refused at load: its ids
+     * would index past the embedding table); config.vocab_size when the file
+     * has no vocabulary. Rows from here to config.vocab_size are padding:
+     * they have no text and generation never samples them. */
+    int32_t n_vocab_tok;
     /* F32 copies of 1-D tensors stored in another type (freed at wl_model_free). */
     float **owned;
     size_t n_owned;
@@ -127,7 +133,9 @@ struct wl_model {
 
 /* Loads path: opens the GGUF, detects the family, reads the config and binds
  * every weight (checking shapes and types). Errors say which key or tensor
- * was wrong. */
+ * was wrong. A vocabulary with more tokens than token_embd.weight has rows
+ * is an error (WL_EFORMAT); one with fewer is run with a warning (logged
+ * once per load) and its padding rows never sampled (see n_vocab_tok). */
 int wl_model_load(const char *path, wl_model **out, struct wl_errmsg *err);
 
 /* Same from an already open GGUF; takes ownership of g on success only. */
