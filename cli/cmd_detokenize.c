@@ -103,35 +103,6 @@ static char *read_stdin(void)
     return b;
 }
 
-static bool valid_utf8(const unsigned char *s, size_t n, char *repl, size_t *repl_len)
-{
-    bool ok = true;
-    size_t k = 0;
-    for (size_t i = 0; i < n;) {
-        unsigned char c = s[i];
-        size_t need = c < 0x80 ? 1 : c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
-        bool good = need > 0 && need <= n - i;
-        for (size_t j = 1; good && j < need; j++)
-            good = (s[i + j] & 0xC0) == 0x80;
-        if (good && need > 1 &&
-            ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F) ||
-             (c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] > 0x8F)))
-            good = false;
-        if (!good) {
-            ok = false;
-            memcpy(repl + k, "\xEF\xBF\xBD", 3);
-            k += 3;
-            i++;
-            continue;
-        }
-        memcpy(repl + k, s + i, need);
-        k += need;
-        i += need;
-    }
-    *repl_len = k;
-    return ok;
-}
-
 static int run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -223,14 +194,12 @@ static int run(int argc, char **argv)
     if (rc) {
         status = wl_cli_fail(CMD, "detokenizing failed: %s", wl_strerror(rc));
     } else if (json) {
-        char *repl = malloc(3 * len + 1);
-        size_t rl = 0;
-        bool ok = repl && valid_utf8((const unsigned char *)text, len, repl, &rl);
+        bool lossy = false;
+        json_t *jt = wl_cli_json_text(text, len, &lossy);
         json_t *doc =
-            repl ? json_pack("{s:s%, s:I, s:I, s:b}", "text", repl, rl, "n_tokens",
-                             (json_int_t)ids.n, "n_bytes", (json_int_t)len, "valid_utf8", ok)
-                 : NULL;
-        free(repl);
+            jt ? json_pack("{s:o, s:I, s:I, s:b}", "text", jt, "n_tokens", (json_int_t)ids.n,
+                           "n_bytes", (json_int_t)len, "valid_utf8", !lossy)
+               : NULL;
         status = wl_cli_print_json(doc);
     } else {
         if (len)

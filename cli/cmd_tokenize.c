@@ -99,29 +99,13 @@ static int read_all(const char *path, char **data, size_t *n)
     return 0;
 }
 
-/* Length of the valid UTF-8 character at s (1..4), 0 if invalid. */
-static size_t utf8_char(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t need = c < 0x80 ? 1 : c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
-    if (need == 0 || need > n)
-        return 0;
-    for (size_t i = 1; i < need; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
-        (c == 0xF4 && s[1] > 0x8F))
-        return 0;
-    return need;
-}
-
 static void print_escaped(FILE *out, const char *p, size_t n)
 {
     const unsigned char *s = (const unsigned char *)p;
     fputc('"', out);
     for (size_t i = 0; i < n;) {
         unsigned char c = s[i];
-        size_t l = utf8_char(s + i, n - i);
+        size_t l = wl_cli_utf8_char(s + i, n - i);
         if (c == '"' || c == '\\') {
             fprintf(out, "\\%c", c);
         } else if (c == '\n') {
@@ -139,33 +123,6 @@ static void print_escaped(FILE *out, const char *p, size_t n)
         i += l ? l : 1;
     }
     fputc('"', out);
-}
-
-/* JSON string of bytes that may be invalid UTF-8: invalid bytes become U+FFFD. */
-static json_t *json_text(const char *p, size_t n, bool *lossy)
-{
-    const unsigned char *s = (const unsigned char *)p;
-    char *b = malloc(3 * n + 1);
-    if (!b)
-        return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n;) {
-        size_t l = utf8_char(s + i, n - i);
-        if (l == 0) {
-            memcpy(b + k, "\xEF\xBF\xBD", 3);
-            k += 3;
-            i++;
-            if (lossy)
-                *lossy = true;
-        } else {
-            memcpy(b + k, s + i, l);
-            k += l;
-            i += l;
-        }
-    }
-    json_t *j = json_stringn(b, k);
-    free(b);
-    return j;
 }
 
 static json_t *stats_json(const struct wl_tok_stats *s)
@@ -325,8 +282,8 @@ static int run(int argc, char **argv)
             size_t pl;
             bool lossy = false;
             wl_tok_token_piece(tok, ids[i], WL_DETOK_SPECIAL, &p, &pl);
-            json_t *o =
-                json_pack("{s:i, s:o}", "id", (int)ids[i], "piece", json_text(p, pl, &lossy));
+            json_t *o = json_pack("{s:i, s:o}", "id", (int)ids[i], "piece",
+                                  wl_cli_json_text(p, pl, &lossy));
             if (o && lossy)
                 json_object_set_new(o, "piece_is_partial_utf8", json_true());
             json_array_append_new(arr, o);
