@@ -38,7 +38,9 @@ static void print_help(FILE *out)
             "context, RoPE, parameter counts from the tensor shapes, tensor-type\n"
             "histogram, bits per weight, KV-cache bytes per token.\n"
             "  --metadata         also list every metadata key with its type and value\n"
-            "                     (arrays: element type and length; JSON: first 16 items)\n"
+            "                     (arrays: element type and length; JSON: first 16 items;\n"
+            "                     a key that is not UTF-8 shows invalid bytes as U+FFFD\n"
+            "                     and JSON lists its bytes under metadata_key_bytes)\n"
             "  --tensors          also list every tensor (name, type, shape, size, offset)\n"
             "  --json             print JSON instead of text\n"
             "  --kv-type TYPE     cache type for the KV bytes per token (default f16)\n"
@@ -205,16 +207,59 @@ static json_t *array_json(const wl_gguf *g, const char *key)
     return j;
 }
 
-static json_t *metadata_json(const wl_gguf *g)
+static json_t *kv_value_json(const wl_gguf *g, uint64_t k)
+{
+    const char *key = wl_gguf_kv_key(g, k);
+    enum wl_gguf_vtype t = wl_gguf_kv_type(g, k);
+    json_t *v = t == WL_GGUF_ARRAY ? array_json(g, key) : scalar_json(g, key, t);
+    if (t == WL_GGUF_STRING && !v) /* not valid UTF-8: JSON cannot carry it as is */
+        v = json_string("(not UTF-8)");
+    return v ? v : json_null();
+}
+
+/* Metadata keys as JSON object keys. JSON keys must be UTF-8, so a key that
+ * is not valid UTF-8 is written with each invalid byte as U+FFFD (plus " #2",
+ * " #3", ... if that name is taken) and listed in *key_bytes, created then:
+ * {"that name": "the key's bytes in hex"}. Valid keys go first, so an
+ * escaped key never displaces a real one. */
+static json_t *metadata_json(const wl_gguf *g, json_t **key_bytes)
 {
     json_t *j = json_object();
-    for (uint64_t k = 0; k < wl_gguf_n_kv(g); k++) {
-        const char *key = wl_gguf_kv_key(g, k);
-        enum wl_gguf_vtype t = wl_gguf_kv_type(g, k);
-        json_t *v = t == WL_GGUF_ARRAY ? array_json(g, key) : scalar_json(g, key, t);
-        if (t == WL_GGUF_STRING && !v) /* not valid UTF-8: JSON cannot carry it as is */
-            v = json_string("(not UTF-8)");
-        json_object_set_new(j, key, v ? v : json_null());
+    *key_bytes = NULL;
+    for (int escaped_pass = 0; escaped_pass < 2; escaped_pass++) {
+        for (uint64_t k = 0; k < wl_gguf_n_kv(g); k++) {
+            const char *key = wl_gguf_kv_key(g, k);
+            const size_t len = strlen(key);
+            bool lossy = false;
+            json_t *shown = wl_cli_json_text(key, len, &lossy);
+            if (!shown || lossy != (escaped_pass == 1)) {
+                json_decref(shown);
+                continue;
+            }
+            if (!lossy) {
+                json_object_set_new(j, key, kv_value_json(g, k));
+                json_decref(shown);
+                continue;
+            }
+            const char *base = json_string_value(shown);
+            char *name = malloc(strlen(base) + 24);
+            char *hex = malloc(2 * len + 1);
+            if (name && hex) {
+                strcpy(name, base);
+                for (int n = 2; json_object_get(j, name); n++)
+                    sprintf(name, "%s #%d", base, n);
+                for (size_t i = 0; i < len; i++)
+                    sprintf(hex + 2 * i, "%02x", (unsigned char)key[i]);
+                hex[2 * len] = '\0';
+                json_object_set_new(j, name, kv_value_json(g, k));
+                if (!*key_bytes)
+                    *key_bytes = json_object();
+                json_object_set_new(*key_bytes, name, json_string(hex));
+            }
+            free(name);
+            free(hex);
+            json_decref(shown);
+        }
     }
     return j;
 }
@@ -261,9 +306,10 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
     json_object_set_new(j, "gguf_version", json_integer(wl_gguf_version(g)));
     json_object_set_new(j, "alignment", json_integer((json_int_t)wl_gguf_alignment(g)));
     json_object_set_new(j, "architecture", json_string(wl_arch_name(f->arch)));
-    json_object_set_new(j, "architecture_metadata", json_string(f->arch_string));
+    json_object_set_new(j, "architecture_metadata",
+                        wl_cli_json_text(f->arch_string, strlen(f->arch_string), NULL));
     json_object_set_new(j, "architecture_inferred", json_boolean(f->arch_inferred));
-    json_object_set_new(j, "name", json_string(f->name));
+    json_object_set_new(j, "name", wl_cli_json_text(f->name, strlen(f->name), NULL));
     json_object_set_new(j, "n_layers", json_integer(f->n_layers));
     json_object_set_new(j, "hidden_size", json_integer(f->hidden_size));
     json_object_set_new(j, "intermediate_size", json_integer(f->intermediate_size));
@@ -326,8 +372,12 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
     if (f->warning[0])
         json_array_append_new(warn, json_string(f->warning));
     json_object_set_new(j, "warnings", warn);
-    if (metadata)
-        json_object_set_new(j, "metadata", metadata_json(g));
+    if (metadata) {
+        json_t *key_bytes = NULL;
+        json_object_set_new(j, "metadata", metadata_json(g, &key_bytes));
+        if (key_bytes)
+            json_object_set_new(j, "metadata_key_bytes", key_bytes);
+    }
     if (tensors) {
         json_t *arr = json_array();
         for (uint64_t i = 0; i < wl_gguf_n_tensors(g); i++) {
@@ -336,7 +386,7 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
             json_t *shape = json_array();
             for (uint32_t d = 0; d < t->n_dims; d++)
                 json_array_append_new(shape, json_integer((json_int_t)t->ne[d]));
-            json_object_set_new(e, "name", json_string(t->name));
+            json_object_set_new(e, "name", wl_cli_json_text(t->name, strlen(t->name), NULL));
             json_object_set_new(e, "type", json_string(wl_ttype_name(t->type)));
             json_object_set_new(e, "shape", shape);
             json_object_set_new(e, "n_params", json_integer((json_int_t)t->n_elements));

@@ -1,0 +1,115 @@
+/* `wattlens model info --metadata` on keys that are not valid UTF-8: the text
+ * listing shows them, and the JSON keeps every one of them (none dropped)
+ * under a name with each invalid byte as U+FFFD, unique even when that name
+ * is also a real key, with the raw bytes in metadata_key_bytes. The file is
+ * a synthesized model with extra keys, read by the real `wattlens` binary.
+ */
+#include "test_support.h"
+
+#include "engine/gguf_write.h"
+#include "engine/synth.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_metadata_keys_that_are_not_utf8(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char path[512], args[1024];
+    snprintf(path, sizeof path, "%s/keys.gguf", dir);
+    struct wl_synth_params p;
+    wl_synth_default_params(&p);
+    wl_gguf_writer *w = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    assert_int_equal(wl_synth_model(&p, w, &err), 0);
+    /* two keys that differ only in an invalid byte, and a real key spelled
+     * like their escaped form */
+    assert_int_equal(wl_gguf_writer_set_u32(w,
+                                            "test.bad\xff"
+                                            "key",
+                                            1),
+                     0);
+    assert_int_equal(wl_gguf_writer_set_u32(w,
+                                            "test.bad\xfe"
+                                            "key",
+                                            2),
+                     0);
+    assert_int_equal(wl_gguf_writer_set_u32(w,
+                                            "test.bad\xef\xbf\xbd"
+                                            "key",
+                                            3),
+                     0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "test.ok", "fine"), 0);
+    assert_int_equal(wl_gguf_writer_write(w, path, &err), 0);
+    wl_gguf_writer_free(w);
+
+    char *out = NULL, *errs = NULL;
+    snprintf(args, sizeof args, "model info '%s' --metadata", path);
+    assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+    assert_non_null(strstr(out, "test.bad\xff"
+                                "key"));
+    assert_non_null(strstr(out, "test.bad\xfe"
+                                "key"));
+    free(out);
+    free(errs);
+
+    snprintf(args, sizeof args, "model info '%s' --metadata --json", path);
+    assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+    json_error_t je;
+    json_t *doc = json_loads(out, 0, &je);
+    assert_non_null(doc);
+    json_t *meta = json_object_get(doc, "metadata");
+    json_t *bytes = json_object_get(doc, "metadata_key_bytes");
+    assert_non_null(meta);
+    assert_non_null(bytes);
+    /* the real key keeps its name and value */
+    assert_int_equal(json_integer_value(json_object_get(meta, "test.bad\xef\xbf\xbd"
+                                                              "key")),
+                     3);
+    assert_string_equal(json_string_value(json_object_get(meta, "test.ok")), "fine");
+    /* the other two get unique names, listed with their bytes */
+    json_t *a = json_object_get(meta, "test.bad\xef\xbf\xbd"
+                                      "key #2");
+    json_t *b = json_object_get(meta, "test.bad\xef\xbf\xbd"
+                                      "key #3");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(json_integer_value(a), 1);
+    assert_int_equal(json_integer_value(b), 2);
+    assert_int_equal(json_object_size(bytes), 2);
+    assert_string_equal(json_string_value(json_object_get(bytes, "test.bad\xef\xbf\xbd"
+                                                                 "key #2")),
+                        "746573742e626164ff6b6579");
+    assert_string_equal(json_string_value(json_object_get(bytes, "test.bad\xef\xbf\xbd"
+                                                                 "key #3")),
+                        "746573742e626164fe6b6579");
+    /* every key of the file is there */
+    assert_non_null(json_object_get(meta, "general.architecture"));
+    json_decref(doc);
+    free(out);
+    free(errs);
+
+    /* a file without such keys has no metadata_key_bytes */
+    snprintf(args, sizeof args, "model info '%s' --metadata --json",
+             wl_test_data_path("models/stories260K.gguf"));
+    if (wl_test_have_data()) {
+        assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+        assert_null(strstr(out, "metadata_key_bytes"));
+        free(out);
+        free(errs);
+    }
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_metadata_keys_that_are_not_utf8),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
