@@ -99,6 +99,8 @@ static int run(int argc, char **argv)
     int erc = csv ? wl_export_run_csv(s, id, out, &e) : wl_export_run_json(s, id, out, &e);
     if (erc == 0 && fflush(out) != 0)
         erc = -1;
+    const int werr = errno;
+    const bool stdout_failed = erc != 0 && !output && ferror(stdout);
     if (output) {
         if (fclose(out) != 0 && erc == 0)
             erc = -1;
@@ -111,7 +113,9 @@ static int run(int argc, char **argv)
         if (erc != 0)
             remove(tmp);
     }
-    if (erc != 0)
+    if (stdout_failed)
+        rc = wl_cli_output_error(cmd, werr); /* reported once (main stays quiet), with its cause */
+    else if (erc != 0)
         rc = wl_cli_fail(cmd, "export of run %s failed: %s", id,
                          e.text[0] ? e.text : "could not write the output");
     wl_store_close(s);

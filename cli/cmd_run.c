@@ -669,7 +669,7 @@ static int run(int argc, char **argv)
         printf("\nRun %s stored in %s.\nSee it again: wattlens show %.8s   "
                "everything: wattlens export %.8s --format json\n",
                id, wl_store_path(st), id, id);
-        fflush(stdout);
+        (void)wl_cli_flush_stdout(CMD); /* a failure: reported here, main exits 1 */
     }
     wl_summary_free(&sum);
     wl_store_aggregates_free(&a);

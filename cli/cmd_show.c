@@ -85,7 +85,7 @@ static int run(int argc, char **argv)
     } else {
         wl_cli_print_summary(s, id, &a, &sum, max_layers);
         printf("\nExport everything: wattlens export %.8s --format json|csv\n", id);
-        rc = fflush(stdout) == 0 ? WL_EXIT_OK : WL_EXIT_FAIL;
+        rc = wl_cli_flush_stdout(cmd);
     }
     wl_summary_free(&sum);
     wl_store_aggregates_free(&a);

@@ -32,6 +32,14 @@ n=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(len(
   && python3 -m json.tool "$tmp/out.json" >/dev/null && ok "export -o another file works" \
   || bad "export -o another file"
 
+# --- output that cannot be written: one message with its cause, exit 1 ---------------------
+for c in "show $id" "export $id -f json" "export $id -f csv" "runs"; do
+  # shellcheck disable=SC2086
+  "$WATTLENS" $c --db "$db" >/dev/full 2>"$tmp/err"; rc=$?
+  [ $rc = 1 ] && [ "$(wc -l <"$tmp/err")" = 1 ] && grep -q "No space left" "$tmp/err" \
+    && ok "$c >/dev/full: one error line" || bad "$c >/dev/full: exit $rc, $(cat "$tmp/err")"
+done
+
 # --- a database that does not exist -----------------------------------------------------
 for c in "runs" "show $id" "export $id -f json" "rm $id" "gc --keep 1 --dry-run"; do
   # shellcheck disable=SC2086
