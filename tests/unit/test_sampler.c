@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -150,11 +151,17 @@ static void test_peak_has_power_time_and_phase(void **state)
 
 static volatile sig_atomic_t g_cancel_flag;
 
+static void on_cancel_signal(int sig)
+{
+    g_cancel_flag = sig;
+}
+
+/* After 50 ms, signals the thread that runs the baseline (as Ctrl-C reaches
+ * `run`): the handler sets the flag on that thread, as in the CLI. */
 static void *cancel_later(void *arg)
 {
-    (void)arg;
     wl_clock_sleep_ns(50000000);
-    g_cancel_flag = 1;
+    pthread_kill(*(pthread_t *)arg, SIGUSR1);
     return NULL;
 }
 
@@ -173,10 +180,16 @@ static void test_baseline_cancelled(void **state)
     assert_int_equal(wl_sampler_baseline(r.s, 30000000000ull, &g_cancel_flag, &b), WL_ECANCELED);
     assert_false(b.valid);
     g_cancel_flag = 0;
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, cancel_later, NULL), 0);
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_cancel_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old);
+    pthread_t self = pthread_self(), th;
+    assert_int_equal(pthread_create(&th, NULL, cancel_later, &self), 0);
     assert_int_equal(wl_sampler_baseline(r.s, 30000000000ull, &g_cancel_flag, &b), WL_ECANCELED);
     pthread_join(th, NULL);
+    sigaction(SIGUSR1, &old, NULL);
     assert_false(b.valid);
     struct wl_baseline kept;
     wl_sampler_get_baseline(r.s, &kept);
