@@ -1,6 +1,9 @@
 /* Test helpers; see test_support.h. */
 #include "test_support.h"
 
+#include "engine/gguf.h"
+#include "engine/model.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,4 +110,17 @@ int wl_test_run_cli(const char *args, char **out, char **err)
     if (st == -1 || !WIFEXITED(st))
         return -1;
     return WEXITSTATUS(st);
+}
+
+int wl_test_model_from_memory(const void *buf, size_t size, struct wl_model **m,
+                              struct wl_errmsg *err)
+{
+    wl_gguf *g = NULL;
+    assert_int_equal(wl_gguf_open_memory(buf, size, &g, err), 0);
+    int rc = wl_model_load_gguf(g, m, err);
+    if (rc != 0)
+        wl_gguf_close(g);
+    else
+        (*m)->owns_gguf = true;
+    return rc;
 }

@@ -37,4 +37,12 @@ char *wl_test_read_file(const char *path, size_t *size_out);
  * *err when err is not NULL. */
 int wl_test_run_cli(const char *args, char **out, char **err);
 
+/* Loads a model from a GGUF image in memory (buf must outlive the model):
+ * the model owns the parsed file and frees it. The image must parse (a cmocka
+ * assertion); returns wl_model_load_gguf's result, *m NULL on failure. */
+struct wl_model;
+struct wl_errmsg;
+int wl_test_model_from_memory(const void *buf, size_t size, struct wl_model **m,
+                              struct wl_errmsg *err);
+
 #endif

@@ -88,14 +88,7 @@ static int load(const struct opts *o, wl_model **m, struct wl_errmsg *err, void 
     size_t size = 0;
     assert_int_equal(wl_gguf_writer_to_memory(w, buf, &size), 0);
     wl_gguf_writer_free(w);
-    wl_gguf *g = NULL;
-    assert_int_equal(wl_gguf_open_memory(*buf, size, &g, err), 0);
-    int rc = wl_model_load_gguf(g, m, err);
-    if (rc != 0)
-        wl_gguf_close(g);
-    else
-        (*m)->owns_gguf = true;
-    return rc;
+    return wl_test_model_from_memory(*buf, size, m, err);
 }
 
 static void test_valid_model_loads_in_place(void **state)

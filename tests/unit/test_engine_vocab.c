@@ -66,18 +66,6 @@ static void *model_with_vocab(uint64_t n_tok, size_t *size)
     return buf;
 }
 
-static int load(const void *buf, size_t size, wl_model **m, struct wl_errmsg *err)
-{
-    wl_gguf *g = NULL;
-    assert_int_equal(wl_gguf_open_memory(buf, size, &g, err), 0);
-    int rc = wl_model_load_gguf(g, m, err);
-    if (rc != 0)
-        wl_gguf_close(g);
-    else
-        (*m)->owns_gguf = true;
-    return rc;
-}
-
 static void test_vocabulary_larger_than_the_table_is_refused(void **state)
 {
     (void)state;
@@ -85,7 +73,7 @@ static void test_vocabulary_larger_than_the_table_is_refused(void **state)
     void *buf = model_with_vocab(ROWS + 20, &size);
     wl_model *m = NULL;
     struct wl_errmsg err = {{0}};
-    assert_int_equal(load(buf, size, &m, &err), WL_EFORMAT);
+    assert_int_equal(wl_test_model_from_memory(buf, size, &m, &err), WL_EFORMAT);
     assert_null(m);
     assert_non_null(strstr(err.text, "532 tokens"));
     assert_non_null(strstr(err.text, "only 512 rows"));
@@ -122,7 +110,7 @@ static void test_padding_rows_are_never_sampled(void **state)
     wl_tokenizer *tok = NULL;
     wl_context *ctx = NULL;
     struct wl_errmsg err = {{0}};
-    assert_int_equal(load(buf, size, &m, &err), 0);
+    assert_int_equal(wl_test_model_from_memory(buf, size, &m, &err), 0);
     assert_int_equal(m->config.vocab_size, ROWS);
     assert_int_equal(m->n_vocab_tok, N_BYTE_VOCAB);
     assert_int_equal(wl_tok_load_gguf(m->gguf, &tok, &err), 0);
