@@ -94,6 +94,9 @@ static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
     } else {
         json_object_set_new(j, "peak_power_w", json_null());
     }
+    json_object_set_new(j, "power_window_ms",
+                        di->power_window_ns ? json_real((double)di->power_window_ns / 1e6)
+                                            : json_null());
     if (r->baseline.valid && (r->baseline.valid_mask & (1u << d)) && has) {
         json_object_set_new(j, "baseline_power_w", json_real(r->baseline.power_w[d]));
         json_object_set_new(j, "dynamic_energy_j",
@@ -197,12 +200,15 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
         fprintf(f, "  energy source   %s\n", wl_provenance_summary(method_mask(r)));
     fprintf(f, "\n  %-8s %12s %10s %18s %13s %12s  %s\n", "domain", "energy (J)", "avg (W)",
             "peak (W) @ s", "baseline (W)", "dynamic (J)", "method");
+    uint64_t short_window_ns = 0; /* longest power window of a domain left without a peak */
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
         const struct wl_domain_info *di = &r->domains[d];
         if (!di->present)
             continue;
         enum wl_domain dom = (enum wl_domain)d;
         char e[32] = "n/a", a[32] = "n/a", pk[48] = "-", b[32] = "-", dy[32] = "-";
+        if (!r->run_peak[d].t_ns && di->power_window_ns > short_window_ns)
+            short_window_ns = di->power_window_ns;
         if (wl_energy_window_has(&r->window, dom)) {
             snprintf(e, sizeof e, "%.3f", wl_energy_window_j(&r->window, dom));
             snprintf(a, sizeof a, "%.3f", wl_energy_window_avg_w(&r->window, dom));
@@ -219,6 +225,11 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
         fprintf(f, "  %-8s %12s %10s %18s %13s %12s  %s\n", wl_domain_name(dom), e, a, pk, b, dy,
                 wl_method_label(di->method));
     }
+    if (short_window_ns)
+        fprintf(f,
+                "\n  peak '-': no power sample was averaged inside the command (its power\n"
+                "  windows are %.0f ms; a shorter command has no peak of its own)\n",
+                (double)short_window_ns / 1e6);
     fprintf(f, "\n  sources: %s\n", r->sensors_desc);
 }
 

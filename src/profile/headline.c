@@ -46,3 +46,24 @@ void wl_headline_choose(const struct wl_domain_info dom[WL_DOMAIN_COUNT], uint16
             n = scope_size ? scope_size - 1 : 0;
     }
 }
+
+json_t *wl_headline_domains_json(const struct wl_domain_info dom[WL_DOMAIN_COUNT], uint16_t mask)
+{
+    json_t *doms = json_array();
+    for (int d = 0; doms && d < WL_DOMAIN_COUNT; d++) {
+        const struct wl_domain_info *di = &dom[d];
+        if (!di->present)
+            continue;
+        json_t *o = json_object();
+        json_object_set_new(o, "domain", json_string(wl_domain_name((enum wl_domain)d)));
+        json_object_set_new(o, "method", json_string(wl_method_key(di->method)));
+        json_object_set_new(o, "counter", json_boolean(di->counter));
+        json_object_set_new(o, "in_headline", json_boolean(mask & (1u << d)));
+        json_object_set_new(o, "sources", json_string(di->sources));
+        json_object_set_new(o, "power_window_ms",
+                            di->power_window_ns ? json_real((double)di->power_window_ns / 1e6)
+                                                : json_null());
+        json_array_append_new(doms, o);
+    }
+    return doms;
+}

@@ -8,6 +8,7 @@
 
 #include "sampler/sampler.h"
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,5 +19,11 @@
  * mask is empty) and scope ("package+dram"; "" when empty). */
 void wl_headline_choose(const struct wl_domain_info dom[WL_DOMAIN_COUNT], uint16_t *mask,
                         enum wl_method *method, char *scope, size_t scope_size);
+
+/* The provenance of every present domain, as stored with a run: a new JSON
+ * array of {domain, method, counter, in_headline, sources, power_window_ms}
+ * (power_window_ms: how long a sample's power averages over; null for read
+ * powers). NULL when out of memory. */
+json_t *wl_headline_domains_json(const struct wl_domain_info dom[WL_DOMAIN_COUNT], uint16_t mask);
 
 #endif

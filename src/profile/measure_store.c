@@ -67,19 +67,7 @@ static char *provenance_json(const struct wl_measure_result *r, const char *scop
                                     "start to its exit"));
     json_object_set_new(j, "sample_interval_ms", json_real((double)r->stats.interval_ns / 1e6));
     json_object_set_new(j, "sensors", json_string(r->sensors_desc));
-    json_t *doms = json_array();
-    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
-        const struct wl_domain_info *di = &r->domains[d];
-        if (!di->present)
-            continue;
-        json_t *o = json_object();
-        json_object_set_new(o, "domain", json_string(wl_domain_name((enum wl_domain)d)));
-        json_object_set_new(o, "method", json_string(wl_method_key(di->method)));
-        json_object_set_new(o, "counter", json_boolean(di->counter));
-        json_object_set_new(o, "in_headline", json_boolean(mask & (1u << d)));
-        json_object_set_new(o, "sources", json_string(di->sources));
-        json_array_append_new(doms, o);
-    }
+    json_t *doms = wl_headline_domains_json(r->domains, mask);
     json_object_set_new(j, "domains", doms);
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);

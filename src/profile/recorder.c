@@ -170,6 +170,8 @@ const char *wl_profile_tag_name(uint32_t tag)
         return "baseline";
     case WL_PROFILE_TAG_DONE:
         return "done";
+    case WL_PROFILE_TAG_SETUP:
+        return "setup";
     }
     return "?";
 }
@@ -271,8 +273,11 @@ int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
     if (p->sample_interval_ns)
         smpp.interval_ns = p->sample_interval_ns;
     rc = wl_sampler_open(r->set, &smpp, &r->smp);
-    if (rc == 0)
+    if (rc == 0) {
+        /* the default tag (0) would say pre_inference */
+        wl_sampler_set_phase(r->smp, WL_PROFILE_TAG_SETUP);
         rc = wl_sampler_start(r->smp);
+    }
     if (rc != 0) {
         wl_recorder_free(r);
         return wl_errmsg_set(err, rc, "cannot start the power sampler: %s", wl_strerror(rc));
@@ -457,8 +462,8 @@ static void on_token(struct wl_recorder *r, const struct wl_hook_event *ev)
             for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
                 if (!(r->headline_mask & (1u << d)))
                     continue;
-                all = all && (smp.valid_mask & (1u << d));
-                pw += smp.power_w[d];
+                all = all && (smp.power_mask & (1u << d));
+                pw += all ? smp.power_w[d] : 0;
             }
             r->cur->has_power = all;
             r->cur->power_w = pw;
@@ -642,6 +647,8 @@ static void on_event(void *ud, const struct wl_hook_event *ev)
             wl_sampler_set_phase(r->smp, (uint32_t)ev->phase);
         } else if (ev->phase == WL_PHASE_PREFILL) {
             slot_publish(r);
+        } else if (ev->phase == WL_PHASE_POST_INFERENCE) {
+            wl_sampler_set_phase(r->smp, WL_PROFILE_TAG_DONE); /* the generation is over */
         }
         break;
     case WL_HOOK_SECTION:
@@ -705,14 +712,15 @@ static void write_samples(struct wl_recorder *r)
                     continue;
                 const struct wl_domain_info *di = wl_sampler_domain(r->smp, (enum wl_domain)d);
                 o->method_flags |= 1u << di->method;
-                o->power_w[d] = s->power_w[d];
+                o->power_w[d] = s->power_w[d]; /* NAN (stored NULL) when not known yet */
                 o->energy_j[d] = ((double)s->energy_uj[d] - (double)r->origin.energy_uj[d]) / 1e6;
-                /* peaks of the generation itself (not settle or baseline) */
-                if (s->phase < WL_PHASE_COUNT && s->power_w[d] > r->peak[d].power_w) {
-                    r->peak[d].power_w = s->power_w[d];
-                    r->peak[d].t_ns = s->t_ns;
-                    r->peak[d].phase = s->phase;
-                }
+                /* peaks of the generation itself: samples tagged with a phase
+                 * (not setup, settle, baseline or done) whose power window
+                 * starts after the generation did; the phase tag turns to
+                 * done when post_inference ends, so the window ends inside */
+                if (s->phase < WL_PHASE_COUNT &&
+                    wl_sample_power_within(s, (enum wl_domain)d, r->start.t_ns, UINT64_MAX))
+                    wl_peak_update(&r->peak[d], s, (enum wl_domain)d);
             }
         }
         r->n_samples += n;
@@ -943,11 +951,11 @@ void wl_recorder_stop(wl_recorder *r)
 {
     if (!r->thread_running)
         return;
+    wl_sampler_set_phase(r->smp, WL_PROFILE_TAG_DONE); /* before the join: no phase after it */
     atomic_store(&r->stop, 1);
     pthread_join(r->thread, NULL);
     r->thread_running = false;
     r->started = false;
-    wl_sampler_set_phase(r->smp, WL_PROFILE_TAG_DONE);
     write_published(r);
 }
 
@@ -1023,49 +1031,29 @@ int wl_recorder_sequence_energy(wl_recorder *r, int32_t n_seq, const int32_t *n_
 
 char *wl_recorder_provenance_json(wl_recorder *r)
 {
-    size_t cap = 4096, n = 0;
-    char *s = malloc(cap);
-    if (!s)
-        return NULL;
     struct wl_sampler_stats st;
     wl_sampler_stats(r->smp, &st);
-    n += (size_t)snprintf(s + n, cap - n,
-                          "{\"energy_scope\":\"%s\",\"energy_method\":\"%s\",\"model_only\":%s,"
-                          "\"token_energy\":\"%s\","
-                          "\"layer_component_op_energy\":\"attributed by time share\","
-                          "%s\"sample_interval_ms\":%.3f,\"domains\":[",
-                          r->scope, wl_method_key(r->headline_method),
-                          wl_sampler_model_only(r->smp) ? "true" : "false",
-                          r->p.n_seq > 1 ? "counter delta at decode round boundaries (a round is "
-                                           "one token of each running sequence)"
-                                         : "counter delta at token boundaries",
-                          r->p.n_seq > 1 ? "\"sequence_energy\":\"attributed: a round's energy "
-                                           "split equally among its sequences, a prompt batch's "
-                                           "equally among its tokens\","
-                                         : "",
-                          (double)st.interval_ns / 1e6);
-    bool first = true;
-    for (int d = 0; d < WL_DOMAIN_COUNT && n < cap - 512; d++) {
-        const struct wl_domain_info *di = wl_sampler_domain(r->smp, (enum wl_domain)d);
-        if (!di || !di->present)
-            continue;
-        char src[2 * sizeof di->sources];
-        size_t k = 0;
-        for (const char *c = di->sources; *c && k < sizeof src - 2; c++) {
-            if (*c == '"' || *c == '\\')
-                src[k++] = '\\';
-            src[k++] = (*c >= 0 && *c < 0x20) ? ' ' : *c;
-        }
-        src[k] = '\0';
-        n += (size_t)snprintf(s + n, cap - n,
-                              "%s{\"domain\":\"%s\",\"method\":\"%s\",\"counter\":%s,"
-                              "\"in_headline\":%s,\"sources\":\"%s\"}",
-                              first ? "" : ",", wl_domain_name((enum wl_domain)d),
-                              wl_method_key(di->method), di->counter ? "true" : "false",
-                              (r->headline_mask & (1u << d)) ? "true" : "false", src);
-        first = false;
-    }
-    snprintf(s + n, cap - n, "]}");
+    struct wl_domain_info dom[WL_DOMAIN_COUNT];
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        dom[d] = *wl_sampler_domain(r->smp, (enum wl_domain)d);
+    json_t *j = json_object();
+    json_object_set_new(j, "energy_scope", json_string(r->scope));
+    json_object_set_new(j, "energy_method", json_string(wl_method_key(r->headline_method)));
+    json_object_set_new(j, "model_only", json_boolean(wl_sampler_model_only(r->smp)));
+    json_object_set_new(j, "token_energy",
+                        json_string(r->p.n_seq > 1
+                                        ? "counter delta at decode round boundaries (a round is "
+                                          "one token of each running sequence)"
+                                        : "counter delta at token boundaries"));
+    json_object_set_new(j, "layer_component_op_energy", json_string("attributed by time share"));
+    if (r->p.n_seq > 1)
+        json_object_set_new(j, "sequence_energy",
+                            json_string("attributed: a round's energy split equally among its "
+                                        "sequences, a prompt batch's equally among its tokens"));
+    json_object_set_new(j, "sample_interval_ms", json_real((double)st.interval_ns / 1e6));
+    json_object_set_new(j, "domains", wl_headline_domains_json(dom, r->headline_mask));
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
     return s;
 }
 

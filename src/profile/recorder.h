@@ -46,6 +46,7 @@ enum {
     WL_PROFILE_TAG_SETTLE = 16,   /* waiting after model load */
     WL_PROFILE_TAG_BASELINE = 17, /* idle baseline */
     WL_PROFILE_TAG_DONE = 18,     /* after the generation */
+    WL_PROFILE_TAG_SETUP = 19,    /* from the recorder's creation to the settle */
 };
 const char *wl_profile_tag_name(uint32_t tag); /* "prefill", "baseline", ...; "?" */
 

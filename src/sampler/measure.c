@@ -243,12 +243,11 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
         const struct wl_sample *x = &out->samples[i];
         if (x->phase != WL_MEASURE_PHASE_RUN)
             continue;
+        /* only powers averaged over the command's own time */
         for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
-            if ((x->valid_mask & (1u << d)) && x->power_w[d] > out->run_peak[d].power_w) {
-                out->run_peak[d].power_w = x->power_w[d];
-                out->run_peak[d].t_ns = x->t_ns;
-                out->run_peak[d].phase = x->phase;
-            }
+            if (wl_sample_power_within(x, (enum wl_domain)d, out->window.begin.t_ns,
+                                       out->window.end.t_ns))
+                wl_peak_update(&out->run_peak[d], x, (enum wl_domain)d);
         }
     }
     out->n_gaps = wl_sampler_gaps(s, out->gaps, WL_SAMPLER_MAX_GAPS);

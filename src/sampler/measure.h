@@ -54,7 +54,7 @@ struct wl_measure_result {
     struct wl_energy_window window;           /* command start .. exit */
     struct wl_baseline baseline;              /* valid when a baseline was taken */
     struct wl_sampler_stats stats;            /* stats.peak covers baseline and run */
-    struct wl_peak run_peak[WL_DOMAIN_COUNT]; /* peaks of the samples of the run phase */
+    struct wl_peak run_peak[WL_DOMAIN_COUNT]; /* peaks of powers averaged inside the window */
     struct wl_domain_info domains[WL_DOMAIN_COUNT];
     size_t n_gaps;
     struct wl_sampler_gap gaps[WL_SAMPLER_MAX_GAPS];

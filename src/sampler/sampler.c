@@ -10,6 +10,7 @@
 #include "util/log.h"
 #include "wattlens/error.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,6 +36,8 @@ struct chan {
     bool have_last;
     uint64_t ref_t_ns, ref_e_uj; /* counter power derivation reference */
     double p_w;
+    bool p_known;       /* p_w holds a power (a counter has none before its first window) */
+    uint64_t p_from_ns; /* start of the time p_w averages over */
 };
 
 struct sensor_state {
@@ -144,8 +147,8 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
             k->d = ch->domain;
             k->counter = (ch->flags & WL_CH_ENERGY) != 0;
             k->has_power = (ch->flags & WL_CH_POWER) != 0;
-            /* counter power is averaged over >= 10 update periods so that the
-             * +-1 update quantisation of the counter stays within 10 % */
+            /* counter power is averaged over ~10 (>= 9) update periods so that
+             * +-1 update quantisation of the counter stays within ~11 % */
             k->period_ns = in->update_period_ns * 10;
             mine |= (uint16_t)(1u << ch->domain);
             struct wl_domain_info *di = &s->dom[ch->domain];
@@ -170,8 +173,12 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
     s->st.interval_ns = s->interval_ns;
     s->st.requested_hz = 1e9 / (double)s->interval_ns;
     for (unsigned k = 0; k < s->n_chans; k++) {
-        if (s->chans[k].period_ns < s->interval_ns)
-            s->chans[k].period_ns = s->interval_ns;
+        struct chan *c = &s->chans[k];
+        if (c->period_ns < s->interval_ns)
+            c->period_ns = s->interval_ns;
+        struct wl_domain_info *di = &s->dom[c->d];
+        if (c->counter && !c->has_power && c->period_ns > di->power_window_ns)
+            di->power_window_ns = c->period_ns;
     }
 
     /* origin reads */
@@ -208,16 +215,25 @@ static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64
 {
     if (c->counter) {
         c->e_uj = v->energy_uj >= c->e_origin_uj ? v->energy_uj - c->e_origin_uj : 0;
-        if (t - c->ref_t_ns >= c->period_ns) {
+        /* 10 % slack: a tick that wakes a little early (t - ref = 9.99 ms of
+         * a 10 ms period) would otherwise repeat the old power and make
+         * every other window twice as long */
+        if ((t - c->ref_t_ns) * 10 >= c->period_ns * 9) {
             c->p_w =
                 (double)(c->e_uj - c->ref_e_uj) / ((double)(t - c->ref_t_ns) / 1e3); /* uJ/us = W */
+            c->p_known = true;
+            c->p_from_ns = c->ref_t_ns;
             c->ref_t_ns = t;
             c->ref_e_uj = c->e_uj;
         }
-        if (v->valid & WL_CH_POWER)
+        if (v->valid & WL_CH_POWER) {
             c->p_w = v->power_w;
+            c->p_known = true;
+            c->p_from_ns = t;
+        }
     } else {
-        double p = (v->valid & WL_CH_POWER) ? v->power_w : 0;
+        const bool has_p = (v->valid & WL_CH_POWER) != 0;
+        double p = has_p ? v->power_w : 0;
         if (c->have_last && t > c->last_t_ns)
             c->integ_uj += (c->last_p_w + p) / 2.0 * (double)(t - c->last_t_ns) / 1e3;
         c->last_p_w = p;
@@ -225,6 +241,8 @@ static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64
         c->have_last = true;
         c->e_uj = (uint64_t)(c->integ_uj + 0.5);
         c->p_w = p;
+        c->p_known = has_p;
+        c->p_from_ns = t;
     }
 }
 
@@ -276,26 +294,29 @@ static void take_sample(wl_sampler *s)
             c->have_last = false; /* no integration across a gap */
             c->ref_t_ns = t;      /* counter power restarts after the gap */
             c->ref_e_uj = c->e_uj;
+            c->p_known = false; /* and is unknown until its next full window */
             continue;
         }
         const struct wl_sensor_reading *r = &s->rd[c->sensor];
         chan_update(c, &r->v[c->ch], r->t_before_ns / 2 + r->t_after_ns / 2);
     }
+    uint16_t p_unknown = 0;
     for (unsigned k = 0; k < s->n_chans; k++) {
         const struct chan *c = &s->chans[k];
         smp.energy_uj[c->d] += c->e_uj;
         pw[c->d] += c->p_w;
+        if (!c->p_known)
+            p_unknown |= (uint16_t)(1u << c->d);
+        /* a domain's power covers the longest of its channels' windows */
+        if (smp.power_from_ns[c->d] == 0 || c->p_from_ns < smp.power_from_ns[c->d])
+            smp.power_from_ns[c->d] = c->p_from_ns;
     }
     smp.gap_mask = bad;
     smp.valid_mask = (uint16_t)(s->domain_mask & ~bad);
+    smp.power_mask = (uint16_t)(smp.valid_mask & ~p_unknown);
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
-        smp.power_w[d] = (float)pw[d];
-        struct wl_peak *pk = &s->st.peak[d];
-        if ((smp.valid_mask & (1u << d)) && pw[d] > pk->power_w) {
-            pk->power_w = pw[d];
-            pk->t_ns = t;
-            pk->phase = smp.phase;
-        }
+        smp.power_w[d] = (smp.power_mask & (1u << d)) ? (float)pw[d] : NAN;
+        wl_peak_update(&s->st.peak[d], &smp, (enum wl_domain)d);
     }
     size_t slot = (s->ring_head + s->ring_count) % s->ring_cap;
     if (s->ring_count == s->ring_cap) {
@@ -472,6 +493,29 @@ int wl_sampler_window_begin(wl_sampler *s, struct wl_energy_window *w)
 int wl_sampler_window_end(wl_sampler *s, struct wl_energy_window *w)
 {
     return wl_sampler_mark(s, &w->end);
+}
+
+bool wl_sample_power_within(const struct wl_sample *s, enum wl_domain d, uint64_t t0_ns,
+                            uint64_t t1_ns)
+{
+    if (!(s->power_mask & (1u << d)))
+        return false;
+    const uint64_t a = s->power_from_ns[d], b = s->t_ns;
+    if (a == b)
+        return b >= t0_ns && b <= t1_ns; /* a read power: an instant */
+    const uint64_t lo = a > t0_ns ? a : t0_ns, hi = b < t1_ns ? b : t1_ns;
+    /* >= 90 % of the window inside: a peak diluted by at most 10 % (the
+     * sampler's origin reads come a few microseconds before a command) */
+    return hi > lo && (hi - lo) * 10 >= (b - a) * 9;
+}
+
+void wl_peak_update(struct wl_peak *pk, const struct wl_sample *s, enum wl_domain d)
+{
+    if ((s->power_mask & (1u << d)) && s->power_w[d] > pk->power_w) {
+        pk->power_w = s->power_w[d];
+        pk->t_ns = s->t_ns;
+        pk->phase = s->phase;
+    }
 }
 
 uint64_t wl_energy_window_dur_ns(const struct wl_energy_window *w)

@@ -44,7 +44,11 @@ struct wl_sample {
     uint32_t phase;                      /* caller's phase tag at that time */
     uint16_t valid_mask;                 /* bit d: domain d has a value in this sample */
     uint16_t gap_mask;                   /* bit d: a sensor of domain d failed at this sample */
+    uint16_t power_mask;                 /* bit d: power_w[d] is known (else NAN): a counter
+                                            domain has none until its first full window */
     float power_w[WL_DOMAIN_COUNT];      /* power (W): counter delta / time, or read power */
+    uint64_t power_from_ns[WL_DOMAIN_COUNT]; /* start of the time power_w[d] averages over
+                                                (== t_ns for a read power) */
     uint64_t energy_uj[WL_DOMAIN_COUNT]; /* cumulative energy since wl_sampler_open (uJ) */
 };
 
@@ -55,7 +59,9 @@ struct wl_domain_info {
     enum wl_method
         method; /* weakest method among its channels (counter < sampled < vendor < model) */
     unsigned n_channels;
-    char sources[160]; /* "rapl-powercap: package-0, package-1" */
+    uint64_t power_window_ns; /* a sample's power averages over about this long (counters;
+                                 0 when every channel reads power) */
+    char sources[160];        /* "rapl-powercap: package-0, package-1" */
 };
 
 /* Cumulative energy of every domain at one instant. */
@@ -130,6 +136,16 @@ uint32_t wl_sampler_get_phase(const wl_sampler *s);
 int wl_sampler_mark(wl_sampler *s, struct wl_energy_mark *out);
 int wl_sampler_window_begin(wl_sampler *s, struct wl_energy_window *w);
 int wl_sampler_window_end(wl_sampler *s, struct wl_energy_window *w);
+
+/* True when sample s has a power for domain d averaged over time at least
+ * 90 % inside [t0_ns, t1_ns] (a read power: its instant inside). A counter's
+ * power is a delta over a window (>= one interval) that can reach back
+ * before t0: for a run shorter than that window it mixes in what came
+ * before, so such a sample is no peak of the run. */
+bool wl_sample_power_within(const struct wl_sample *s, enum wl_domain d, uint64_t t0_ns,
+                            uint64_t t1_ns);
+/* Makes *pk the sample's power of domain d when it is higher (and known). */
+void wl_peak_update(struct wl_peak *pk, const struct wl_sample *s, enum wl_domain d);
 
 uint64_t wl_energy_window_dur_ns(const struct wl_energy_window *w);
 bool wl_energy_window_has(const struct wl_energy_window *w, enum wl_domain d);

@@ -85,6 +85,27 @@ echo "not a database, not at all, just some text" >"$tmp/bad.db"
 [ $? != 0 ] && [ ! -e "$tmp/ran" ] && grep -q "run database" "$tmp/bad.err" && ok || \
   bad "an unusable --db should fail before running: $(cat "$tmp/bad.err")"
 
+# peaks: only from power windows inside the command, so a peak lies inside
+# it (old: samples after the exit counted), and a command shorter than one
+# window has none (old: a mostly idle window's power, below the average)
+"$WATTLENS" measure --json -- sleep 0.5 >"$tmp/pk.json" 2>/dev/null
+"$WATTLENS" measure --json -- true >"$tmp/pk0.json" 2>/dev/null
+"$WATTLENS" measure -- true >"$tmp/pk0.txt" 2>/dev/null
+python3 - "$tmp/pk.json" "$tmp/pk0.json" <<'PY' && ok || bad "measure peaks (see above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+d = j["domains"][0]
+assert d["power_window_ms"] > 0, d
+assert d["peak_power_w"] is not None, d
+assert 0 <= d["peak_at_s"] <= j["duration_s"], (d, j["duration_s"])
+j0 = json.load(open(sys.argv[2]))
+d0 = j0["domains"][0]
+assert j0["duration_s"] * 1000 < d0["power_window_ms"], (j0["duration_s"], d0)
+assert d0["peak_power_w"] is None, d0
+PY
+grep -q "no power sample was averaged inside the command" "$tmp/pk0.txt" && ok || \
+  bad "a command without a peak should say why: $(cat "$tmp/pk0.txt")"
+
 # JSON: energy is a model estimate here, never "measured"
 "$WATTLENS" measure --json -- sleep 1 >"$tmp/m.json" 2>"$tmp/m.err"
 [ $? = 0 ] && ok || bad "measure --json -- sleep 1 failed: $(cat "$tmp/m.err")"

@@ -138,6 +138,59 @@ static int count_row(void *ud, size_t n, const char *const *names, const struct 
     return 0;
 }
 
+/* Where the samples fall against the generation (first section start ..
+ * last section end), by their phase tag. */
+struct sample_check {
+    double gen_start_ms, gen_end_ms; /* from the sections */
+    int64_t n, n_setup, n_done, n_phase, n_phase_outside, n_setup_after;
+    bool first_power_null, first_energy_set;
+};
+
+static int section_span_row(void *ud, size_t n, const char *const *names,
+                            const struct wl_store_value *v)
+{
+    struct sample_check *c = ud;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].type != WL_VALUE_REAL)
+            continue;
+        if (strcmp(names[i], "start_ms") == 0 &&
+            (isnan(c->gen_start_ms) || v[i].r < c->gen_start_ms))
+            c->gen_start_ms = v[i].r;
+        if (strcmp(names[i], "end_ms") == 0 && (isnan(c->gen_end_ms) || v[i].r > c->gen_end_ms))
+            c->gen_end_ms = v[i].r;
+    }
+    return 0;
+}
+
+static int sample_row(void *ud, size_t n, const char *const *names, const struct wl_store_value *v)
+{
+    struct sample_check *c = ud;
+    double t = NAN;
+    const char *phase = "";
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], "t_ms") == 0)
+            t = v[i].r;
+        else if (strcmp(names[i], "phase") == 0 && v[i].type == WL_VALUE_TEXT)
+            phase = v[i].s;
+        else if (c->n == 0 && strcmp(names[i], "package_power_w") == 0)
+            c->first_power_null = v[i].type == WL_VALUE_NULL;
+        else if (c->n == 0 && strcmp(names[i], "package_energy_j") == 0)
+            c->first_energy_set = v[i].type == WL_VALUE_REAL;
+    }
+    c->n++;
+    if (strcmp(phase, "setup") == 0) {
+        c->n_setup++;
+        c->n_setup_after += t > c->gen_start_ms;
+    } else if (strcmp(phase, "done") == 0) {
+        c->n_done++;
+    } else {
+        c->n_phase++;
+        /* a sample's time is the middle of its reads: 1 ms of slack */
+        c->n_phase_outside += t < c->gen_start_ms - 1.0 || t > c->gen_end_ms + 1.0;
+    }
+    return 0;
+}
+
 struct tok_check {
     int64_t n_out, n_bad;
     double worst_pct;
@@ -246,8 +299,10 @@ static void test_token_energy_matches_driven_counter(void **state)
     gp.sampling.temperature = 0;
     struct wl_generate_result res;
     drive(&d);
+    wl_clock_sleep_ns(40000000); /* samples before the generation: tagged setup */
     assert_int_equal(wl_recorder_start(rec), 0);
     assert_int_equal(wl_generate(ctx, tok, &gp, &res, &err), 0);
+    wl_clock_sleep_ns(40000000); /* and after it: tagged done */
     wl_recorder_stop(rec);
 
     struct wl_recorder_totals t;
@@ -278,6 +333,15 @@ static void test_token_energy_matches_driven_counter(void **state)
     struct counts sec = {0}, lay = {0}, comp = {0}, ops = {0};
     assert_int_equal(wl_store_foreach(st, id, WL_TABLE_SECTIONS, -1, -1, count_row, &sec), 0);
     assert_true(fabs(sec.energy - t.energy_j) <= 0.001 * t.energy_j);
+    /* samples: only those inside the generation carry its phases; the
+     * first has energy but no power yet (not 0 W) */
+    struct sample_check sc = {.gen_start_ms = NAN, .gen_end_ms = NAN};
+    assert_int_equal(wl_store_foreach(st, id, WL_TABLE_SECTIONS, -1, -1, section_span_row, &sc), 0);
+    assert_int_equal(wl_store_foreach(st, id, WL_TABLE_SAMPLES, -1, -1, sample_row, &sc), 0);
+    assert_true(sc.n_setup >= 2 && sc.n_done >= 2);
+    assert_int_equal(sc.n_setup_after, 0);
+    assert_int_equal(sc.n_phase_outside, 0);
+    assert_true(sc.first_power_null && sc.first_energy_set);
     assert_int_equal(wl_store_foreach(st, id, WL_TABLE_LAYERS, -1, -1, count_row, &lay), 0);
     assert_int_equal(wl_store_foreach(st, id, WL_TABLE_COMPONENTS, -1, -1, count_row, &comp), 0);
     assert_int_equal(wl_store_foreach(st, id, WL_TABLE_OPS, -1, -1, count_row, &ops), 0);

@@ -13,6 +13,7 @@
 #include "util/clock.h"
 #include "wattlens/wattlens.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>
@@ -146,6 +147,84 @@ static void test_peak_has_power_time_and_phase(void **state)
     assert_int_equal(pk->phase, 2);
     assert_true(pk->t_ns > t_hi && pk->t_ns < t_lo + 60000000);
     assert_near(st.peak[WL_DOMAIN_DRAM].power_w, 0, 0, "absent domain has no peak");
+    rig_close(&r);
+}
+
+/* A counter domain has no power until its first full window: the first
+ * samples say so (mask bit clear, NAN), never 0 W. Later samples say which
+ * time their power averages over: it starts at or after the sampler's
+ * origin and ends by the sample. */
+static void test_power_unknown_until_first_window(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_open(&r, 20.0, 2000000, 1024); /* 2 ms samples, counter window >= 10 ms */
+    assert_int_equal(wl_sampler_start(r.s), 0);
+    wl_clock_sleep_ns(100000000);
+    assert_int_equal(wl_sampler_stop(r.s), 0);
+    struct wl_sample buf[1024];
+    size_t n = wl_sampler_drain(r.s, buf, 1024);
+    assert_true(n > 10);
+    const unsigned bit = 1u << WL_DOMAIN_PACKAGE;
+    assert_true(buf[0].valid_mask & bit);  /* its energy is there */
+    assert_false(buf[0].power_mask & bit); /* its power is not */
+    assert_true(isnan(buf[0].power_w[WL_DOMAIN_PACKAGE]));
+    size_t n_known = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(buf[i].power_mask & bit))
+            continue;
+        n_known++;
+        assert_true(buf[i].power_from_ns[WL_DOMAIN_PACKAGE] >= wl_sampler_t0_ns(r.s));
+        /* a window of about 10 ms, never one sample */
+        assert_true(buf[i].t_ns - buf[i].power_from_ns[WL_DOMAIN_PACKAGE] >= 8000000);
+        assert_near(buf[i].power_w[WL_DOMAIN_PACKAGE], 20.0, 4.0, "known power");
+    }
+    assert_true(n_known > n / 2);
+    rig_close(&r);
+}
+
+/* A burst shorter than the counter's power window has no sample whose power
+ * is averaged inside it, so it gets no peak (the old code took the sample
+ * tagged with its phase: mostly idle, a "peak" below the burst's average).
+ * A long burst gets its true peak. */
+static void test_peak_only_from_windows_inside(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_open(&r, 10.0, 2000000, 1024);
+    assert_int_equal(wl_sampler_start(r.s), 0);
+    wl_clock_sleep_ns(60000000);
+    const uint64_t short0 = wl_clock_now_ns();
+    wl_fake_powercap_set_power(r.fp, 0, 40.0);
+    wl_clock_sleep_ns(3000000);
+    wl_fake_powercap_set_power(r.fp, 0, 10.0);
+    const uint64_t short1 = wl_clock_now_ns();
+    wl_clock_sleep_ns(60000000);
+    const uint64_t long0 = wl_clock_now_ns();
+    wl_fake_powercap_set_power(r.fp, 0, 40.0);
+    wl_clock_sleep_ns(150000000);
+    wl_fake_powercap_set_power(r.fp, 0, 10.0);
+    const uint64_t long1 = wl_clock_now_ns();
+    wl_clock_sleep_ns(30000000);
+    assert_int_equal(wl_sampler_stop(r.s), 0);
+    struct wl_sample buf[1024];
+    size_t n = wl_sampler_drain(r.s, buf, 1024);
+    struct wl_peak pk_short = {0}, pk_long = {0};
+    size_t n_overlap = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (wl_sample_power_within(&buf[i], WL_DOMAIN_PACKAGE, short0, short1))
+            wl_peak_update(&pk_short, &buf[i], WL_DOMAIN_PACKAGE);
+        else if (buf[i].t_ns >= short0 && buf[i].t_ns <= short1 + 10000000)
+            n_overlap++; /* samples the old code could have taken */
+        if (wl_sample_power_within(&buf[i], WL_DOMAIN_PACKAGE, long0, long1))
+            wl_peak_update(&pk_long, &buf[i], WL_DOMAIN_PACKAGE);
+    }
+    assert_true(n_overlap > 0);
+    assert_int_equal(pk_short.t_ns, 0);
+    assert_true(pk_long.t_ns >= long0 && pk_long.t_ns <= long1);
+    /* 10 ms counter windows over a writer that steps every ~1 ms: a late
+     * step under load moves a window's power by several watts */
+    assert_near(pk_long.power_w, 40.0, 10.0, "long burst peak");
     rig_close(&r);
 }
 
@@ -411,6 +490,8 @@ int main(void)
         cmocka_unit_test(test_ring_is_bounded_and_overflow_counted),
         cmocka_unit_test(test_phase_tag_is_stamped_on_samples),
         cmocka_unit_test(test_peak_has_power_time_and_phase),
+        cmocka_unit_test(test_power_unknown_until_first_window),
+        cmocka_unit_test(test_peak_only_from_windows_inside),
         cmocka_unit_test(test_baseline_and_dynamic_energy),
         cmocka_unit_test(test_baseline_cancelled),
         cmocka_unit_test(test_achieved_rate_is_checked),
