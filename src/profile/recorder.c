@@ -273,14 +273,9 @@ int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
     if (p->sample_interval_ns)
         smpp.interval_ns = p->sample_interval_ns;
     rc = wl_sampler_open(r->set, &smpp, &r->smp);
-    if (rc == 0) {
-        /* the default tag (0) would say pre_inference */
-        wl_sampler_set_phase(r->smp, WL_PROFILE_TAG_SETUP);
-        rc = wl_sampler_start(r->smp);
-    }
     if (rc != 0) {
         wl_recorder_free(r);
-        return wl_errmsg_set(err, rc, "cannot start the power sampler: %s", wl_strerror(rc));
+        return wl_errmsg_set(err, rc, "cannot open the power sampler: %s", wl_strerror(rc));
     }
     r->cur_out = -1;
     r->cur_phase = -1;
@@ -317,8 +312,15 @@ int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
         return wl_errmsg_set(err, WL_ENOMEM, "out of memory for the recorder's buffers");
     }
     choose_headline(r);
+    /* the origin before the thread's first sample: no sample comes before
+     * it (with a negative time and energy) */
     wl_sampler_mark(r->smp, &r->origin);
     r->start = r->last = r->origin;
+    wl_sampler_set_phase(r->smp, WL_PROFILE_TAG_SETUP); /* the default tag 0 is pre_inference */
+    if ((rc = wl_sampler_start(r->smp)) != 0) {
+        wl_recorder_free(r);
+        return wl_errmsg_set(err, rc, "cannot start the power sampler: %s", wl_strerror(rc));
+    }
     *out = r;
     return 0;
 }

@@ -142,7 +142,7 @@ static int count_row(void *ud, size_t n, const char *const *names, const struct 
  * last section end), by their phase tag. */
 struct sample_check {
     double gen_start_ms, gen_end_ms; /* from the sections */
-    int64_t n, n_setup, n_done, n_phase, n_phase_outside, n_setup_after;
+    int64_t n, n_setup, n_done, n_phase, n_phase_outside, n_setup_after, n_before_origin;
     bool first_power_null, first_energy_set;
 };
 
@@ -174,9 +174,13 @@ static int sample_row(void *ud, size_t n, const char *const *names, const struct
             phase = v[i].s;
         else if (c->n == 0 && strcmp(names[i], "package_power_w") == 0)
             c->first_power_null = v[i].type == WL_VALUE_NULL;
-        else if (c->n == 0 && strcmp(names[i], "package_energy_j") == 0)
-            c->first_energy_set = v[i].type == WL_VALUE_REAL;
+        else if (strcmp(names[i], "package_energy_j") == 0) {
+            if (c->n == 0)
+                c->first_energy_set = v[i].type == WL_VALUE_REAL;
+            c->n_before_origin += v[i].type == WL_VALUE_REAL && v[i].r < 0;
+        }
     }
+    c->n_before_origin += t < 0;
     c->n++;
     if (strcmp(phase, "setup") == 0) {
         c->n_setup++;
@@ -341,6 +345,7 @@ static void test_token_energy_matches_driven_counter(void **state)
     assert_true(sc.n_setup >= 2 && sc.n_done >= 2);
     assert_int_equal(sc.n_setup_after, 0);
     assert_int_equal(sc.n_phase_outside, 0);
+    assert_int_equal(sc.n_before_origin, 0); /* no negative time or cumulative energy */
     assert_true(sc.first_power_null && sc.first_energy_set);
     assert_int_equal(wl_store_foreach(st, id, WL_TABLE_LAYERS, -1, -1, count_row, &lay), 0);
     assert_int_equal(wl_store_foreach(st, id, WL_TABLE_COMPONENTS, -1, -1, count_row, &comp), 0);
