@@ -4,6 +4,8 @@
 #include "cli.h"
 #include "cli_store.h"
 
+#include "analysis/run_json.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,33 +51,9 @@ static json_t *num_or_null(double v)
     return isnan(v) ? json_null() : json_real(v);
 }
 
-static json_t *str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 static json_t *row_json(const struct wl_run_row *r)
 {
-    char date[32];
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_string(r->id));
-    json_object_set_new(o, "created_at_ms", json_integer(r->created_at_ms));
-    json_object_set_new(o, "created_at",
-                        json_string(wl_cli_format_date(r->created_at_ms, date, sizeof date)));
-    json_object_set_new(o, "status", json_string(wl_run_status_name(r->status)));
-    json_object_set_new(o, "kind", json_string(wl_run_kind_name(r->kind)));
-    json_object_set_new(o, "model", str_or_null(r->model_name));
-    json_object_set_new(o, "command", str_or_null(r->command));
-    json_object_set_new(o, "prompt", str_or_null(r->prompt));
-    json_object_set_new(o, "experiment", str_or_null(r->experiment));
-    json_t *tags = json_array();
-    if (r->tags) {
-        char *dup = strdup(r->tags), *save = NULL;
-        for (char *t = dup ? strtok_r(dup, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
-            json_array_append_new(tags, json_string(t));
-        free(dup);
-    }
-    json_object_set_new(o, "tags", tags);
+    json_t *o = wl_run_json_identity(r);
     json_object_set_new(o, "duration_ms", num_or_null(r->duration_ms));
     json_object_set_new(o, "energy_j", num_or_null(r->energy_j));
     json_object_set_new(o, "energy_method",

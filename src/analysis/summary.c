@@ -4,6 +4,7 @@
  */
 #include "analysis/summary.h"
 
+#include "analysis/run_json.h"
 #include "wattlens/error.h"
 
 #include <math.h>
@@ -480,17 +481,8 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
 {
     const struct wl_store_run_detail *r = &a->run;
     json_t *j = json_object();
-    json_t *run = json_object();
-    json_object_set_new(run, "id", json_string(r->row.id));
-    json_object_set_new(run, "created_at_ms", json_integer(r->row.created_at_ms));
-    json_object_set_new(run, "status", json_string(wl_run_status_name(r->row.status)));
-    json_object_set_new(run, "kind", json_string(wl_run_kind_name(r->row.kind)));
-    json_object_set_new(run, "command", wl__str(r->row.command));
-    json_object_set_new(run, "model", wl__str(r->row.model_name));
+    json_t *run = wl_run_json_identity(&r->row);
     json_object_set_new(run, "model_path", wl__str(r->model_path));
-    json_object_set_new(run, "prompt", wl__str(r->row.prompt));
-    json_object_set_new(run, "experiment", wl__str(r->row.experiment));
-    json_object_set_new(run, "tags", wl__str(r->row.tags));
     json_object_set_new(run, "depth", wl__str(r->depth));
     json_object_set_new(run, "n_seq", json_integer(s->batch.n_seq));
     json_object_set_new(run, "error", wl__str(r->error));
@@ -532,9 +524,10 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(co2, "defaults_used", json_boolean(!c->price_from_run || !c->co2_from_run));
     json_object_set_new(j, "cost", co2);
 
-    json_t *prov = r->sensor_provenance_json ? json_loads(r->sensor_provenance_json, 0, NULL)
-                                             : NULL;
-    json_object_set_new(j, "provenance", prov ? prov : json_null());
+    json_object_set_new(
+        j, "provenance",
+        wl_run_json_text(r->sensor_provenance_json,
+                         r->sensor_provenance_json ? strlen(r->sensor_provenance_json) : 0));
 
     json_t *ph = json_array();
     for (size_t i = 0; i < s->n_phases; i++) {

@@ -6,6 +6,7 @@
  */
 #include "export/run_export.h"
 
+#include "analysis/run_json.h"
 #include "analysis/summary.h"
 #include "wattlens/error.h"
 
@@ -175,6 +176,28 @@ static int wl__token_index(void *user, size_t n, const char *const *names,
     return 0;
 }
 
+/* The run row's columns that hold JSON text become JSON values and its
+ * comma-separated tags an array, the shapes `runs --json` and `show --json`
+ * use (analysis/run_json.h). The CSV keeps the stored text. */
+static int wl__run_shapes(json_t *run)
+{
+    static const char *const json_fields[] = {"model_features", "sampling", "sensor_provenance",
+                                              "extra"};
+    for (size_t i = 0; i < sizeof json_fields / sizeof json_fields[0]; i++) {
+        json_t *v = json_object_get(run, json_fields[i]);
+        if (!json_is_string(v))
+            continue; /* NULL in the store: already null */
+        json_t *parsed = wl_run_json_text(json_string_value(v), json_string_length(v));
+        if (!parsed || json_object_set_new(run, json_fields[i], parsed) != 0)
+            return WL_ENOMEM;
+    }
+    json_t *tags = json_object_get(run, "tags");
+    json_t *arr = wl_run_json_tags(json_is_string(tags) ? json_string_value(tags) : NULL);
+    if (!arr || json_object_set_new(run, "tags", arr) != 0)
+        return WL_ENOMEM;
+    return 0;
+}
+
 static int wl__write(FILE *out, const char *s, struct wl_errmsg *err)
 {
     if (fputs(s, out) < 0)
@@ -251,6 +274,8 @@ int wl_export_run_json(wl_store *s, const char *id, FILE *out, struct wl_errmsg 
     struct wl_summary sum;
     memset(&sum, 0, sizeof sum);
     int rc = wl_store_foreach(s, id, WL_TABLE_RUN, -1, -1, wl__set_row, run);
+    if (rc == 0)
+        rc = wl__run_shapes(run);
     if (rc == 0)
         rc = wl_store_foreach(s, id, WL_TABLE_DOMAINS, -1, -1, wl__append_row, doms);
     if (rc == 0)

@@ -3,7 +3,11 @@
  * (one table after another: metadata, domains, power samples, sections,
  * tokens, layer, component and op metrics). Both stream from the store in
  * token chunks, so a deep run of a million rows needs little memory.
- * Field names are the store's column names (stable). Stateless.
+ * Field names are the store's column names (stable). In the JSON, the
+ * run's JSON-text columns (sampling, sensor_provenance, model_features,
+ * extra) are JSON values and its tags an array, as in `runs --json` and
+ * `show --json` (analysis/run_json.h); the CSV keeps the stored text.
+ * Stateless.
  */
 #ifndef WL_EXPORT_RUN_EXPORT_H
 #define WL_EXPORT_RUN_EXPORT_H

@@ -72,7 +72,8 @@ doms = run.get("domains") or run.get("run_domains")
 pkg = [d for d in doms if d["domain"] == "package"][0]
 assert abs(pkg["baseline_power_w"] - 10.0) < 1.0, pkg
 assert pkg["method"] == "model_estimate", pkg
-extra = run["extra"] if isinstance(run["extra"], dict) else json.loads(run["extra"])
+extra = run["extra"]
+assert isinstance(extra, dict), extra  # a JSON object, not a string holding JSON
 assert extra["exit_status"] == 0, extra
 PY
 # --no-store: nothing is added; the JSON says so

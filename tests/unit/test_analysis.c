@@ -1,10 +1,12 @@
 /* analysis/summary: every figure of a summary checked against values
  * computed by hand on a small fixture run written through the store (see
  * the comments for the arithmetic), for a finished run (precomputed
- * component rows) and an unfinished one (aggregated on the fly).
+ * component rows) and an unfinished one (aggregated on the fly); and the
+ * JSON shapes of a run's own fields.
  */
 #include "test_support.h"
 
+#include "analysis/run_json.h"
 #include "analysis/summary.h"
 #include "store/store.h"
 #include "wattlens/error.h"
@@ -397,6 +399,36 @@ static void test_latency_percentiles(void **state)
     wl_summary_free(&s);
 }
 
+/* The JSON shapes of a run's own fields (analysis/run_json.h). */
+static void test_run_json_shapes(void **state)
+{
+    (void)state;
+    char b[32];
+    assert_string_equal(wl_run_json_format_time(1700000000123LL, b, sizeof b),
+                        "2023-11-14T22:13:20.123Z");
+    assert_string_equal(wl_run_json_format_time(0, b, sizeof b), "1970-01-01T00:00:00.000Z");
+    assert_string_equal(wl_run_json_format_time(-1, b, sizeof b), "1969-12-31T23:59:59.999Z");
+    assert_string_equal(wl_run_json_format_time(0, b, 10), "?"); /* too small: not cut */
+
+    json_t *t = wl_run_json_tags("cpu,q4");
+    assert_int_equal(json_array_size(t), 2);
+    assert_string_equal(json_string_value(json_array_get(t, 1)), "q4");
+    json_decref(t);
+    t = wl_run_json_tags(NULL);
+    assert_true(json_is_array(t) && json_array_size(t) == 0);
+    json_decref(t);
+
+    json_t *v = wl_run_json_text("{\"a\":[1]}", 9);
+    assert_true(json_is_array(json_object_get(v, "a")));
+    json_decref(v);
+    v = wl_run_json_text("{\"a\"", 4);
+    assert_string_equal(json_string_value(v), "{\"a\"");
+    json_decref(v);
+    v = wl_run_json_text(NULL, 0);
+    assert_true(json_is_null(v));
+    json_decref(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +437,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_summary_without_tokens_leaves_token_figures_unknown,
                                         setup, teardown),
         cmocka_unit_test(test_latency_percentiles),
+        cmocka_unit_test(test_run_json_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

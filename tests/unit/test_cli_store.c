@@ -9,6 +9,7 @@
 #include "wattlens/error.h"
 
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,21 +24,26 @@ struct fixture {
 };
 
 /* A run with 2 input and 2 output tokens, 2 layers, 2 components and 2 ops
- * each; energy 10 J over 1 s (J/token 5 when jpt_scale is 1). */
+ * each; energy 10 J over 1 s (J/token 5 when jpt_scale is 1). Tagged `tag`
+ * and "cli"; its sampling, provenance, features and extra are JSON. */
 static void write_run(wl_store *s, int64_t created, const char *model, const char *tag,
                       double energy_j, char *id)
 {
-    const char *tags[] = {tag};
+    const char *tags[] = {"cli", tag};
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
                                .created_at_ms = created,
                                .model_name = model,
+                               .model_features_json = "{\"gqa\":false}",
                                .prompt = "Why is the sky blue?",
                                .tags = tags,
-                               .n_tags = tag ? 1 : 0,
+                               .n_tags = tag ? 2 : 1,
                                .experiment = "cli",
-                               .depth = "deep"};
+                               .depth = "deep",
+                               .sampling_json = "{\"temperature\":0.7,\"top_k\":40}",
+                               .sensor_provenance_json = "{\"model_only\":true}"};
     wl_store_run *r = NULL;
     assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    assert_int_equal(wl_store_run_set_extra(r, "exit_status", "0"), 0);
     struct wl_store_section secs[2] = {
         {.phase = "prefill",
          .name = "layers",
@@ -186,6 +192,20 @@ static const char *run_id_at(json_t *runs, size_t i)
     return json_string_value(json_object_get(json_array_get(runs, i), "id"));
 }
 
+/* The fields every JSON output gives a run (runs --json, show --json's
+ * "run", the export's "run") have one shape: an ISO 8601 UTC created_at with
+ * milliseconds and the tags as an array of strings, sorted. */
+static void check_identity(json_t *run, const char *id, const char *created_at)
+{
+    assert_string_equal(json_string_value(json_object_get(run, "id")), id);
+    assert_string_equal(json_string_value(json_object_get(run, "created_at")), created_at);
+    json_t *tags = json_object_get(run, "tags");
+    assert_true(json_is_array(tags));
+    assert_int_equal(json_array_size(tags), 2);
+    assert_string_equal(json_string_value(json_array_get(tags, 0)), "a");
+    assert_string_equal(json_string_value(json_array_get(tags, 1)), "cli");
+}
+
 static void test_runs_json_filters_sorts_and_pages(void **state)
 {
     struct fixture *f = *state;
@@ -199,6 +219,7 @@ static void test_runs_json_filters_sorts_and_pages(void **state)
     assert_string_equal(json_string_value(json_object_get(r0, "energy_method")), "model_estimate");
     assert_int_equal(json_integer_value(json_object_get(r0, "output_tokens")), 2);
     assert_float_equal(json_real_value(json_object_get(r0, "j_per_token")), 20, 1e-9);
+    check_identity(r0, f->ids[2], "2023-11-16T22:13:20.000Z");
     json_decref(j);
 
     j = cli_json(f, "runs", "--json --model llama --tag a --sort jpt");
@@ -287,6 +308,8 @@ static void test_show_text_and_json(void **state)
     for (size_t i = 0; i < 2; i++)
         pct += json_real_value(json_object_get(json_array_get(ph, i), "energy_pct"));
     assert_float_equal(pct, 100, 1e-9);
+    check_identity(json_object_get(j, "run"), f->ids[0], "2023-11-14T22:13:20.000Z");
+    assert_true(json_object_get(json_object_get(j, "provenance"), "model_only") == json_true());
     json_decref(j);
 
     assert_int_equal(cli(f, "show", "ffffffff", &out, &err), 1);
@@ -307,8 +330,17 @@ static void test_export_json_nests_the_hierarchy(void **state)
     json_t *j = cli_json(f, "export", args);
     assert_string_equal(json_string_value(json_object_get(j, "format")), "wattlens-run");
     json_t *run = json_object_get(j, "run");
-    assert_string_equal(json_string_value(json_object_get(run, "id")), f->ids[0]);
-    assert_string_equal(json_string_value(json_object_get(run, "tags")), "a");
+    check_identity(run, f->ids[0], "2023-11-14T22:13:20.000Z");
+    /* fields the store keeps as JSON text are JSON values, not strings */
+    json_t *sampling = json_object_get(run, "sampling");
+    assert_true(json_is_object(sampling));
+    assert_float_equal(json_number_value(json_object_get(sampling, "temperature")), 0.7, 1e-12);
+    assert_true(json_object_get(json_object_get(run, "sensor_provenance"), "model_only") ==
+                json_true());
+    assert_true(json_object_get(json_object_get(run, "model_features"), "gqa") == json_false());
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(run, "extra"), "exit_status")), 0);
+    assert_true(json_is_object(json_object_get(run, "extra")));
     assert_int_equal(json_array_size(json_object_get(run, "samples")), 1);
     assert_int_equal(json_array_size(json_object_get(run, "sections")), 2);
     assert_int_equal(json_array_size(json_object_get(run, "domains")), 1);
@@ -332,6 +364,35 @@ static void test_export_json_nests_the_hierarchy(void **state)
     assert_int_equal(json_array_size(he), 2);
     assert_float_equal(json_real_value(json_array_get(he, 0)), 1.5, 1e-6);
     assert_true(json_is_null(json_object_get(op1, "kill_ratio")));
+    json_decref(j);
+}
+
+/* A JSON field whose stored text is not JSON (an older writer, a hand edit)
+ * is kept as a string: neither dropped nor failing the output. */
+static void test_stored_text_that_is_not_json_stays_a_string(void **state)
+{
+    struct fixture *f = *state;
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "UPDATE runs SET sampling = 'temp=0.7', sensor_provenance = '{broken' "
+             "WHERE uuid = '%s'",
+             f->ids[0]);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    char args[128];
+    snprintf(args, sizeof args, "%s --format json", f->ids[0]);
+    json_t *j = cli_json(f, "export", args);
+    json_t *run = json_object_get(j, "run");
+    assert_string_equal(json_string_value(json_object_get(run, "sampling")), "temp=0.7");
+    assert_string_equal(json_string_value(json_object_get(run, "sensor_provenance")), "{broken");
+    assert_true(json_is_object(json_object_get(run, "extra"))); /* the others still parse */
+    json_decref(j);
+    snprintf(args, sizeof args, "--json %s", f->ids[0]);
+    j = cli_json(f, "show", args);
+    assert_string_equal(json_string_value(json_object_get(j, "provenance")), "{broken");
     json_decref(j);
 }
 
@@ -493,6 +554,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_runs_table_and_usage_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_text_and_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_json_nests_the_hierarchy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stored_text_that_is_not_json_stays_a_string, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_export_csv_to_a_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rm_and_gc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_from_environment_and_bad_files, setup, teardown),

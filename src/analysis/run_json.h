@@ -1,0 +1,38 @@
+/* JSON shapes of a stored run's own fields, shared by `runs --json`, `show
+ * --json` (and the summary in `run --json`) and `export --format json`, so a
+ * field has one shape wherever it appears: tags are an array of strings,
+ * created_at is ISO 8601 in UTC with milliseconds, and the fields the store
+ * keeps as JSON text (sampling, sensor_provenance, model_features, extra)
+ * are JSON values, not strings holding JSON. Documented in
+ * docs/internals/store.md ("JSON shapes"). Pure functions, thread-safe;
+ * every json_t returned is a new reference, NULL only when out of memory.
+ */
+#ifndef WL_ANALYSIS_RUN_JSON_H
+#define WL_ANALYSIS_RUN_JSON_H
+
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Unix ms as ISO 8601 in UTC with milliseconds, "2026-11-21T10:04:05.123Z"
+ * (the store keeps created_at_ms, so this is the exact instant), into buf
+ * (25 bytes are enough). Returns buf ("?" when the time cannot be shown). */
+const char *wl_run_json_format_time(int64_t unix_ms, char *buf, size_t size);
+
+/* Tags as the store lists them (wl_run_row.tags: comma separated, sorted;
+ * NULL = none) as an array of strings. */
+json_t *wl_run_json_tags(const char *tags);
+
+/* A field stored as JSON text (n bytes) as its JSON value. Text that is not
+ * valid JSON (older writers, hand edits) stays a string, so nothing stored is
+ * lost or fails the output; NULL text is null. */
+json_t *wl_run_json_text(const char *text, size_t n);
+
+/* A run's identity as an object: id, created_at_ms, created_at, status,
+ * kind, command, model, prompt, experiment, tags (null for unknown
+ * strings). Callers add their own figures. */
+json_t *wl_run_json_identity(const struct wl_run_row *r);
+
+#endif
