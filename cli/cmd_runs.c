@@ -7,8 +7,8 @@
 #include "analysis/run_json.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const char *const cmd = "runs";
@@ -64,6 +64,8 @@ static json_t *row_json(const struct wl_run_row *r)
     json_object_set_new(o, "output_tokens",
                         r->output_tokens >= 0 ? json_integer(r->output_tokens) : json_null());
     json_object_set_new(o, "j_per_token", num_or_null(r->j_per_token));
+    /* a run that never finished: the figures above are sums of what it saved */
+    json_object_set_new(o, "partial", json_boolean(r->partial));
     return o;
 }
 
@@ -85,6 +87,17 @@ static const char *clip(const char *s, size_t width, char *buf, size_t size)
     return buf;
 }
 
+/* Appends '*' to a known figure in buf; returns whether it did. */
+static bool mark_partial(char *buf, size_t size, bool known)
+{
+    size_t n = strlen(buf);
+    if (!known || n + 1 >= size)
+        return false;
+    buf[n] = '*';
+    buf[n + 1] = '\0';
+    return true;
+}
+
 static void print_table(const struct wl_run_list *l, int64_t offset)
 {
     if (l->n == 0) {
@@ -96,25 +109,37 @@ static void print_table(const struct wl_run_list *l, int64_t offset)
     }
     printf("%-8s  %-16s  %-10s  %-9s  %-24s  %10s  %11s  %11s  %9s  %s\n", "ID", "CREATED (UTC)",
            "STATUS", "KIND", "MODEL / COMMAND", "DURATION", "ENERGY", "J/TOKEN", "TOKENS", "TAGS");
+    bool any_partial = false;
     for (size_t i = 0; i < l->n; i++) {
         const struct wl_run_row *r = &l->rows[i];
         char date[32], what[64], dur[32], en[32], jpt[32], tok[48], tags[64];
         const char *name = r->model_name ? r->model_name : r->command;
-        if (r->input_tokens >= 0 || r->output_tokens >= 0)
+        bool has_tokens = r->input_tokens >= 0 || r->output_tokens >= 0;
+        if (has_tokens)
             snprintf(tok, sizeof tok, "%lld/%lld",
                      (long long)(r->input_tokens > 0 ? r->input_tokens : 0),
                      (long long)(r->output_tokens > 0 ? r->output_tokens : 0));
         else
             snprintf(tok, sizeof tok, "-");
+        wl_cli_fmt_duration(r->duration_ms, dur, sizeof dur);
+        wl_cli_fmt_energy(r->energy_j, en, sizeof en);
+        wl_cli_fmt(r->j_per_token, 4, "J", jpt, sizeof jpt);
+        /* '*': summed from what an unfinished run saved (the note below) */
+        if (r->partial) {
+            any_partial |= mark_partial(dur, sizeof dur, !isnan(r->duration_ms));
+            any_partial |= mark_partial(en, sizeof en, !isnan(r->energy_j));
+            any_partial |= mark_partial(jpt, sizeof jpt, !isnan(r->j_per_token));
+            any_partial |= mark_partial(tok, sizeof tok, has_tokens);
+        }
         printf("%-8.8s  %-16s  %-10s  %-9s  %-24s  %10s  %11s  %11s  %9s  %s\n", r->id,
                wl_cli_format_date(r->created_at_ms, date, sizeof date),
                wl_run_status_name(r->status), wl_run_kind_name(r->kind),
-               clip(name, 24, what, sizeof what),
-               wl_cli_fmt_duration(r->duration_ms, dur, sizeof dur),
-               wl_cli_fmt_energy(r->energy_j, en, sizeof en),
-               wl_cli_fmt(r->j_per_token, 4, "J", jpt, sizeof jpt), tok,
+               clip(name, 24, what, sizeof what), dur, en, jpt, tok,
                clip(r->tags ? r->tags : "", 30, tags, sizeof tags));
     }
+    if (any_partial)
+        printf("\n* partial: the run has no totals (still running, or incomplete: stopped before "
+               "it\n  finished); the marked figures add up only what it saved.\n");
     printf("\n%lld-%lld of %lld runs. 'wattlens show ID' for one run (an ID prefix is enough).\n",
            (long long)offset + 1, (long long)(offset + (int64_t)l->n), (long long)l->total);
 }

@@ -115,18 +115,7 @@ static void wl__phases(const struct wl_store_aggregates *a, struct wl_summary *s
     if (isnan(s->energy_j) && !isnan(sum_e)) {
         s->energy_j = sum_e;
         s->energy_from_phases = true;
-        s->has_energy_method = false;
-        for (int m = WL_METHOD_MODEL_ESTIMATE; m >= WL_METHOD_COUNTER; m--) {
-            if ((a->section_methods >> m) & 1u) {
-                s->energy_method = (enum wl_method)m;
-                s->has_energy_method = true;
-                break;
-            }
-        }
-        if (!s->has_energy_method && ((a->section_methods >> WL_METHOD_ATTRIBUTED) & 1u)) {
-            s->energy_method = WL_METHOD_ATTRIBUTED;
-            s->has_energy_method = true;
-        }
+        s->has_energy_method = wl_store_weakest_method(a->section_methods, &s->energy_method);
     }
     s->covered_energy_pct = wl__pct(sum_e, s->energy_j);
 }
@@ -401,6 +390,7 @@ int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s
     s->energy_method = a->run.row.energy_method;
     s->has_energy_method = a->run.row.has_energy_method;
     s->duration_ms = a->run.row.duration_ms;
+    s->partial = a->run.row.status == WL_RUN_RUNNING || a->run.row.status == WL_RUN_INCOMPLETE;
     if (isnan(s->duration_ms) && a->n_phases > 0) {
         double lo = NA, hi = NA;
         for (size_t i = 0; i < a->n_phases; i++) {
@@ -500,6 +490,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
                                              : json_null());
     json_object_set_new(tot, "energy_scope", wl__str(r->energy_scope));
     json_object_set_new(tot, "energy_from_phases", json_boolean(s->energy_from_phases));
+    json_object_set_new(tot, "partial", json_boolean(s->partial));
     json_object_set_new(tot, "duration_ms", wl__num(s->duration_ms));
     json_object_set_new(tot, "avg_power_w", wl__num(s->avg_power_w));
     json_object_set_new(tot, "covered_energy_pct", wl__num(s->covered_energy_pct));

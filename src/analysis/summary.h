@@ -115,6 +115,9 @@ struct wl_summary {
     double peak_power_w, peak_t_ms;            /* of the widest domain (total, soc, psys, package) */
     struct wl_summary_cost cost;
     bool energy_from_phases;                   /* run total missing: sum of phases */
+    /* the run never finished (running, incomplete): it has no totals, and
+     * every figure covers only what it saved (as wl_run_row.partial) */
+    bool partial;
     /* how energy_j was obtained: the run's own method, or with
      * energy_from_phases the weakest method behind its phases' sections
      * (counter < sampled < vendor estimate < model estimate) */

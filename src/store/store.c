@@ -73,6 +73,21 @@ int wl_run_kind_parse(const char *s, enum wl_run_kind *out)
     return WL_EINVAL;
 }
 
+bool wl_store_weakest_method(uint32_t methods, enum wl_method *out)
+{
+    for (int m = WL_METHOD_MODEL_ESTIMATE; m >= WL_METHOD_COUNTER; m--) {
+        if ((methods >> m) & 1u) {
+            *out = (enum wl_method)m;
+            return true;
+        }
+    }
+    if ((methods >> WL_METHOD_ATTRIBUTED) & 1u) {
+        *out = WL_METHOD_ATTRIBUTED;
+        return true;
+    }
+    return false;
+}
+
 int wl_store_sort_parse(const char *s, enum wl_store_sort *out)
 {
     for (size_t i = 0; s && i < sizeof wl__sort_names / sizeof wl__sort_names[0]; i++) {

@@ -294,6 +294,12 @@ struct wl_run_row {
     bool has_energy_method;
     int64_t input_tokens, output_tokens; /* -1 when unknown */
     double j_per_token;                  /* energy / output tokens; UNSET without tokens */
+    /* Listed rows of a run that never finished (running, or incomplete: its
+     * writer died), which has no totals: duration, energy, its method, token
+     * counts and J/token were derived from the rows it saved (see
+     * wl_store_list_runs), so they cover only part of the run. Always false
+     * in other rows and in wl_store_summary's. */
+    bool partial;
 };
 
 struct wl_run_list {
@@ -302,7 +308,10 @@ struct wl_run_list {
     int64_t total; /* matching runs ignoring limit/offset */
 };
 
-/* limit 0 = no limit. */
+/* limit 0 = no limit. A run that never finished has no totals; its row
+ * gives what the rows it saved add up to, as wl_store_summary's figures do
+ * (docs/internals/store.md, "Queries"), and is marked partial. Sorts use
+ * those figures. */
 int wl_store_list_runs(wl_store *s, const struct wl_store_filter *f, enum wl_store_sort sort,
                        int64_t limit, int64_t offset, struct wl_run_list *out);
 void wl_run_list_free(struct wl_run_list *l);
@@ -403,6 +412,12 @@ struct wl_store_run_detail {
     char domain_source[WL_DOMAIN_COUNT][32];
     size_t n_domains;
 };
+
+/* The method to report for an energy summed over sections whose methods
+ * are the bits (1 << wl_method) of `methods`: the weakest of them (counter <
+ * sampled < vendor estimate < model estimate), attributed only when there
+ * is nothing else. False, *out untouched, when no bit is set. */
+bool wl_store_weakest_method(uint32_t methods, enum wl_method *out);
 
 struct wl_store_aggregates {
     struct wl_store_run_detail run;

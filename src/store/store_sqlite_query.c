@@ -7,6 +7,7 @@
 #include "wattlens/energy.h"
 #include "wattlens/error.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,59 @@ static int wl__read_row(sqlite3_stmt *st, int c, struct wl_run_row *row)
     row->output_tokens = wl__col_int(st, c + 13, -1);
     row->j_per_token = wl__col_double(st, c + 14);
     return 0;
+}
+
+/* The run columns of the list, for the outer query of wl__sqlite_list_runs.
+ * A run that never finished (running, or incomplete: its writer died) has
+ * no totals, so its figures are derived from the rows it saved the way
+ * wl_store_summary's aggregates give them to the summary: duration from the
+ * first section's start to the last one's end, energy the sum of the
+ * sections (the methods behind it listed for wl_store_weakest_method), token
+ * counts from the token rows (output tokens per sequence; NULL when no token
+ * was saved), J/token from those. Only unfinished runs pay for the
+ * subqueries; finished runs keep exactly what their writer stored. */
+#define WL__UNFINISHED "r.status IN ('running', 'incomplete')"
+#define WL__LIST_DURATION                                                                          \
+    "coalesce(r.duration_ms, CASE WHEN " WL__UNFINISHED " THEN (SELECT max(s.end_ms) - "           \
+    "min(s.start_ms) FROM sections s WHERE s.run_id = r.id) END)"
+#define WL__LIST_ENERGY                                                                            \
+    "coalesce(r.energy_j, CASE WHEN " WL__UNFINISHED " THEN (SELECT sum(s.energy_j) "              \
+    "FROM sections s WHERE s.run_id = r.id) END)"
+#define WL__LIST_METHODS                                                                           \
+    "CASE WHEN " WL__UNFINISHED " AND r.energy_method IS NULL THEN (SELECT "                       \
+    "group_concat(DISTINCT s.method) FROM sections s WHERE s.run_id = r.id) END"
+#define WL__LIST_INPUT_TOKENS                                                                      \
+    "coalesce(r.input_tokens, CASE WHEN " WL__UNFINISHED " THEN (SELECT CASE WHEN "                \
+    "count(*) > 0 THEN sum(t.is_input <> 0) END FROM tokens t WHERE t.run_id = r.id) END)"
+#define WL__LIST_OUTPUT_TOKENS                                                                     \
+    "coalesce(r.output_tokens, CASE WHEN " WL__UNFINISHED " THEN (SELECT CASE WHEN "               \
+    "count(*) > 0 THEN sum(CASE WHEN t.is_input = 0 THEN coalesce(t.n_seq, 1) ELSE 0 END) "        \
+    "END FROM tokens t WHERE t.run_id = r.id) END)"
+static const char wl__list_run_cols[] =
+    "r.id, r.uuid, r.created_at_ms, r.status, r.kind, r.command, r.model_name, r.prompt, "
+    "r.experiment, r.energy_method, r.j_per_token AS stored_j_per_token, " WL__UNFINISHED
+    " AS partial, " WL__LIST_DURATION " AS duration_ms, " WL__LIST_ENERGY
+    " AS energy_j, " WL__LIST_METHODS " AS section_methods, " WL__LIST_INPUT_TOKENS
+    " AS input_tokens, " WL__LIST_OUTPUT_TOKENS " AS output_tokens";
+
+/* Reads the list's extra columns (partial, section methods) at column c. */
+static void wl__read_partial(sqlite3_stmt *st, int c, struct wl_run_row *row)
+{
+    row->partial = sqlite3_column_int(st, c) != 0;
+    const char *keys = (const char *)sqlite3_column_text(st, c + 1);
+    if (!row->partial || row->has_energy_method || !keys || isnan(row->energy_j))
+        return;
+    uint32_t methods = 0;
+    char key[32];
+    for (const char *p = keys; *p;) {
+        size_t n = strcspn(p, ",");
+        enum wl_method m;
+        snprintf(key, sizeof key, "%.*s", (int)n, p);
+        if (wl_method_parse(key, &m) == 0)
+            methods |= 1u << m;
+        p += n + (p[n] == ',');
+    }
+    row->has_energy_method = wl_store_weakest_method(methods, &row->energy_method);
 }
 
 static int wl__list_push(struct wl_run_list *l, size_t *cap, sqlite3_stmt *st)
@@ -91,7 +145,7 @@ int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_stor
         [WL_SORT_JPT] = "r.j_per_token IS NULL, r.j_per_token ASC, r.created_at_ms DESC, "
                         "r.id DESC",
     };
-    char sql[2048];
+    char sql[4096];
     sqlite3_stmt *st = NULL;
     snprintf(sql, sizeof sql, "SELECT count(*) FROM runs r%s", wl__filter_sql);
     int rc = wl__prepare(d, sql, &st, err);
@@ -106,9 +160,14 @@ int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_stor
     out->total = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     st = NULL;
+    /* innermost: the filter and each run's figures; middle: J/token from
+     * them; outer: the row columns, so order[] sorts by the derived figures */
     snprintf(sql, sizeof sql,
-             "SELECT " WL__ROW_COLS " FROM runs r%s ORDER BY %s LIMIT ?7 OFFSET ?8", wl__filter_sql,
-             order[sort]);
+             "SELECT " WL__ROW_COLS ", r.partial, r.section_methods FROM (SELECT d.*, "
+             "coalesce(d.stored_j_per_token, CASE WHEN d.partial THEN 1.0 * d.energy_j / "
+             "d.output_tokens END) AS j_per_token FROM (SELECT %s FROM runs r%s) d) r "
+             "ORDER BY %s LIMIT ?7 OFFSET ?8",
+             wl__list_run_cols, wl__filter_sql, order[sort]);
     rc = wl__prepare(d, sql, &st, err);
     if (rc != 0)
         return rc;
@@ -122,6 +181,7 @@ int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_stor
             wl_errmsg_set(err, rc, "out of memory");
             goto done;
         }
+        wl__read_partial(st, WL__ROW_NCOLS, &out->rows[out->n - 1]);
     }
     if (s != SQLITE_DONE)
         rc = wl__fail(d, s, err, "listing runs");

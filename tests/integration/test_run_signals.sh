@@ -3,7 +3,8 @@
 # `wattlens run` stops cleanly on SIGTERM as on SIGINT (exit 128 + signal,
 # stored as cancelled), also during the settle and the idle baseline; a run
 # killed outright (SIGKILL) is shown from what it flushed, its energy still
-# labelled as the CPU-time model's estimate on this sensorless setup.
+# labelled as the CPU-time model's estimate on this sensorless setup, and
+# listed by `runs` with the same partial figures as `show` gives.
 set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}"
 . "$(dirname "$0")/common.sh"
@@ -64,6 +65,24 @@ t = s["totals"]
 assert t["energy_from_phases"] is True, t
 assert t["energy_method"] == "model_estimate", t
 PY
+# runs lists the killed run with what it saved, as show sums it, marked partial
+"$WATTLENS" runs --db "$db" --json >"$tmp/k-runs.json" 2>/dev/null
+python3 - "$tmp/k-runs.json" "$tmp/k.json" <<'PY' && ok "killed run: runs --json agrees with show, partial" || bad "killed run: runs --json figures"
+import json, sys
+r = json.load(open(sys.argv[1]))["runs"][0]
+s = json.load(open(sys.argv[2]))
+assert r["status"] == "incomplete" and r["partial"] is True, r
+assert s["totals"]["partial"] is True, s["totals"]
+assert abs(r["energy_j"] - s["totals"]["energy_j"]) <= 1e-9 * s["totals"]["energy_j"], (r, s["totals"])
+assert abs(r["duration_ms"] - s["totals"]["duration_ms"]) <= 1e-6, (r, s["totals"])
+assert r["energy_method"] == s["totals"]["energy_method"] == "model_estimate", r
+assert r["output_tokens"] == s["efficiency"]["output_tokens"] > 0, (r, s["efficiency"])
+assert r["input_tokens"] == s["efficiency"]["input_tokens"] > 0, (r, s["efficiency"])
+assert abs(r["j_per_token"] - s["efficiency"]["j_per_token"]) <= 1e-9 * r["j_per_token"], r
+PY
+"$WATTLENS" runs --db "$db" >"$tmp/k-runs.txt" 2>&1
+grep "^${kid:0:8} .*incomplete" "$tmp/k-runs.txt" | grep -q "J\*" && grep -q "^\* partial" "$tmp/k-runs.txt" \
+  && ok "killed run: runs table marks its figures partial" || { bad "killed run: runs table"; cat "$tmp/k-runs.txt"; }
 
 # --- SIGKILL before the first flush: nothing to price, said as n/a ---------------------------
 "$WATTLENS" run "${long[@]}" >/dev/null 2>"$tmp/early.err" &

@@ -329,6 +329,63 @@ static void test_summary_of_an_unfinished_run(void **state)
     wl_store_aggregates_free(&a);
 }
 
+/* The run list derives an unfinished run's figures from the same rows as the
+ * summary, so `runs` and `show` agree; it marks them partial, and sorts by
+ * them. */
+static void test_list_agrees_with_the_summary_of_an_unfinished_run(void **state)
+{
+    struct fixture *f = *state;
+    char done_id[37], open_id[37], small_id[37];
+    write_fixture(f->s, true, done_id);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "true"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, small_id), 0);
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 5000,
+                                .energy_j = 6,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    write_fixture(f->s, false, open_id); /* left running */
+
+    struct wl_store_aggregates a;
+    struct wl_summary s;
+    assert_int_equal(wl_store_summary(f->s, open_id, &a), 0);
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_true(s.partial);
+
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_ENERGY, 0, 0, &l), 0);
+    assert_int_equal(l.n, 3);
+    /* 10 J (newest first on a tie), 10 J, 6 J: the unfinished run is not last */
+    assert_string_equal(l.rows[0].id, open_id);
+    assert_string_equal(l.rows[1].id, done_id);
+    assert_string_equal(l.rows[2].id, small_id);
+    const struct wl_run_row *o = &l.rows[0];
+    assert_true(o->partial);
+    assert_int_equal(o->status, WL_RUN_RUNNING);
+    assert_float_equal(o->energy_j, s.energy_j, EPS);       /* 10 J: sum of the sections */
+    assert_float_equal(o->duration_ms, s.duration_ms, EPS); /* 1000 ms: first start to last end */
+    assert_true(o->has_energy_method && s.has_energy_method);
+    assert_int_equal(o->energy_method, s.energy_method);
+    assert_int_equal(o->input_tokens, s.eff.input_tokens);   /* 3 */
+    assert_int_equal(o->output_tokens, s.eff.output_tokens); /* 3 */
+    assert_float_equal(o->j_per_token, s.eff.j_per_token, EPS);
+    assert_false(l.rows[1].partial); /* finished runs: what their writer stored */
+    assert_false(l.rows[2].partial);
+    assert_int_equal(l.rows[2].input_tokens, -1);
+    wl_run_list_free(&l);
+
+    json_t *j = wl_summary_to_json(&a, &s);
+    assert_true(json_is_true(json_object_get(json_object_get(j, "totals"), "partial")));
+    json_decref(j);
+    wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
+}
+
 /* A measure run: no tokens, no sections. Token figures are unknown, not 0. */
 static void test_summary_without_tokens_leaves_token_figures_unknown(void **state)
 {
@@ -434,6 +491,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_summary_of_a_finished_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_summary_of_an_unfinished_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_agrees_with_the_summary_of_an_unfinished_run,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_summary_without_tokens_leaves_token_figures_unknown,
                                         setup, teardown),
         cmocka_unit_test(test_latency_percentiles),

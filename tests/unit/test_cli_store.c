@@ -280,6 +280,61 @@ static void test_runs_table_and_usage_errors(void **state)
     free(err);
 }
 
+/* A run that never finished (here: left running) is listed with what it
+ * saved, marked partial in the table ('*' and a note) and in the JSON. */
+static void test_runs_marks_an_unfinished_run_partial(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    struct wl_run_info info = {
+        .kind = WL_RUN_KIND_INFERENCE, .created_at_ms = T0_MS + 3 * DAY_MS, .model_name = "open"};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_section sec = {.phase = "decode",
+                                   .name = "token",
+                                   .token_index = 0,
+                                   .start_ms = 100,
+                                   .end_ms = 350,
+                                   .energy_j = 3,
+                                   .method = WL_METHOD_MODEL_ESTIMATE};
+    assert_int_equal(wl_store_add_section(r, &sec), 0);
+    struct wl_store_token tok = {
+        .index = 0, .start_ms = 100, .end_ms = 350, .energy_j = 3, .power_w = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_token(r, &tok), 0);
+    assert_int_equal(wl_store_flush(r), 0);
+    wl_store_run_abandon(r);
+    wl_store_close(s);
+
+    char *out = NULL, *err = NULL;
+    assert_int_equal(cli(f, "runs", "", &out, &err), 0);
+    const char *line = strstr(out, "\n") + 1; /* newest first: the open run */
+    assert_true(strncmp(line, id, 8) == 0);
+    assert_non_null(strstr(line, "250.00 ms*"));
+    assert_non_null(strstr(line, "3.000 J*"));
+    assert_non_null(strstr(line, "0/1*"));
+    assert_non_null(strstr(out, "\n* partial: "));
+    free(out);
+    free(err);
+
+    json_t *j = cli_json(f, "runs", "--json");
+    json_t *r0 = json_array_get(json_object_get(j, "runs"), 0);
+    assert_string_equal(json_string_value(json_object_get(r0, "status")), "running");
+    assert_true(json_is_true(json_object_get(r0, "partial")));
+    assert_float_equal(json_real_value(json_object_get(r0, "duration_ms")), 250, 1e-9);
+    assert_float_equal(json_real_value(json_object_get(r0, "energy_j")), 3, 1e-9);
+    assert_string_equal(json_string_value(json_object_get(r0, "energy_method")), "model_estimate");
+    assert_int_equal(json_integer_value(json_object_get(r0, "output_tokens")), 1);
+    assert_float_equal(json_real_value(json_object_get(r0, "j_per_token")), 3, 1e-9);
+    json_t *r1 = json_array_get(json_object_get(j, "runs"), 1);
+    assert_true(json_is_false(json_object_get(r1, "partial")));
+    json_decref(j);
+}
+
 static void test_show_text_and_json(void **state)
 {
     struct fixture *f = *state;
@@ -552,6 +607,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_runs_json_filters_sorts_and_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_table_and_usage_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_runs_marks_an_unfinished_run_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_text_and_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_json_nests_the_hierarchy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stored_text_that_is_not_json_stays_a_string, setup,

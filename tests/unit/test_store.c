@@ -437,6 +437,102 @@ static void test_sorts(void **state)
     assert_int_equal(wl_store_sort_parse("size", &so), WL_EINVAL);
 }
 
+/* Starts a run and leaves it unfinished (running, no totals) after writing
+ * sections [start, end) with energy and method, then tokens: n_in input
+ * rows, then output rows holding the n_seq of out_seq (0-terminated). */
+struct open_section {
+    double start_ms, end_ms, energy_j;
+    enum wl_method method;
+};
+
+static void make_unfinished(wl_store *s, const struct open_section *secs, size_t n_secs, int n_in,
+                            const int32_t *out_seq, char *id)
+{
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "open"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    for (size_t i = 0; i < n_secs; i++) {
+        struct wl_store_section sec = {.phase = "decode",
+                                       .name = "token",
+                                       .token_index = -1,
+                                       .start_ms = secs[i].start_ms,
+                                       .end_ms = secs[i].end_ms,
+                                       .energy_j = secs[i].energy_j,
+                                       .method = secs[i].method};
+        assert_int_equal(wl_store_add_section(r, &sec), 0);
+    }
+    int64_t idx = 0;
+    for (int i = 0; i < n_in; i++, idx++) {
+        struct wl_store_token t = {.index = idx,
+                                   .is_input = true,
+                                   .start_ms = WL_STORE_UNSET,
+                                   .end_ms = WL_STORE_UNSET,
+                                   .energy_j = 0.1,
+                                   .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &t), 0);
+    }
+    for (int i = 0; out_seq && out_seq[i]; i++, idx++) {
+        struct wl_store_token t = {.index = idx,
+                                   .start_ms = idx,
+                                   .end_ms = idx + 1.0,
+                                   .energy_j = 0.1,
+                                   .power_w = WL_STORE_UNSET,
+                                   .n_seq = out_seq[i]};
+        assert_int_equal(wl_store_add_token(r, &t), 0);
+    }
+    assert_int_equal(wl_store_flush(r), 0);
+    wl_store_run_abandon(r);
+}
+
+/* A run that never finished has no totals: the list adds up what it saved
+ * (duration from the sections' span, energy their sum with the weakest of
+ * their methods, tokens from the rows, per sequence) and marks it partial;
+ * with nothing saved, every figure stays unknown. */
+static void test_an_unfinished_run_is_listed_from_its_rows(void **state)
+{
+    struct fixture *f = *state;
+    char mixed[37], attributed[37], empty[37];
+    const struct open_section secs[] = {
+        {10, 20, 1.0, WL_METHOD_COUNTER},
+        {20, 40, 2.0, WL_METHOD_SAMPLED},
+        {40, 50, 0.5, WL_METHOD_ATTRIBUTED},
+    };
+    make_unfinished(f->s, secs, 3, 2, (const int32_t[]){1, 2, 1, 0}, mixed);
+    make_unfinished(f->s, &secs[2], 1, 0, NULL, attributed);
+    make_unfinished(f->s, NULL, 0, 0, NULL, empty);
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
+    assert_int_equal(l.n, 3);
+    const struct wl_run_row *e = &l.rows[0], *a = &l.rows[1], *m = &l.rows[2];
+    assert_string_equal(m->id, mixed);
+    assert_true(m->partial);
+    assert_float_equal(m->duration_ms, 40, 1e-12);
+    assert_float_equal(m->energy_j, 3.5, 1e-12);
+    assert_true(m->has_energy_method);
+    assert_int_equal(m->energy_method, WL_METHOD_SAMPLED); /* counter < sampled; not attributed */
+    assert_int_equal(m->input_tokens, 2);
+    assert_int_equal(m->output_tokens, 4); /* 1 + 2 + 1 sequences' tokens */
+    assert_float_equal(m->j_per_token, 3.5 / 4, 1e-12);
+    assert_string_equal(a->id, attributed);
+    assert_int_equal(a->energy_method, WL_METHOD_ATTRIBUTED); /* nothing else behind it */
+    assert_int_equal(a->output_tokens, -1);                   /* no token saved: unknown */
+    assert_true(isnan(a->j_per_token));
+    assert_string_equal(e->id, empty);
+    assert_true(e->partial);
+    assert_true(isnan(e->duration_ms) && isnan(e->energy_j) && isnan(e->j_per_token));
+    assert_false(e->has_energy_method);
+    assert_int_equal(e->input_tokens, -1);
+    wl_run_list_free(&l);
+
+    enum wl_method w = WL_METHOD_COUNT;
+    assert_false(wl_store_weakest_method(0, &w));
+    assert_int_equal(w, WL_METHOD_COUNT);
+    assert_true(wl_store_weakest_method(
+        (1u << WL_METHOD_COUNTER) | (1u << WL_METHOD_MODEL_ESTIMATE) | (1u << WL_METHOD_ATTRIBUTED),
+        &w));
+    assert_int_equal(w, WL_METHOD_MODEL_ESTIMATE);
+}
+
 static void test_resolve_id_prefixes(void **state)
 {
     struct fixture *f = *state;
@@ -1012,6 +1108,15 @@ static void test_sigkill_mid_run_leaves_an_incomplete_run(void **state)
     assert_int_equal(a.n_samples, 30);
     assert_float_equal(a.tokens.output_energy_j, 15.0, 1e-9);
     wl_store_aggregates_free(&a);
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.rows[0].status, WL_RUN_INCOMPLETE);
+    assert_true(l.rows[0].partial); /* listed from what it flushed */
+    assert_int_equal(l.rows[0].output_tokens, 30);
+    assert_int_equal(l.rows[0].input_tokens, 0);
+    assert_true(isnan(l.rows[0].energy_j)); /* no sections: no energy to add up */
+    wl_run_list_free(&l);
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     sqlite3_stmt *st = NULL;
@@ -1226,6 +1331,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pagination_edges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sorts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_unfinished_run_is_listed_from_its_rows, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_resolve_id_prefixes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_cascades_a_run_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_run_removes_only_that_run, setup, teardown),
