@@ -183,10 +183,26 @@ const char *wl_cli_format_date(int64_t unix_ms, char *buf, size_t size)
 
 const char *wl_cli_fmt(double v, int decimals, const char *unit, char *buf, size_t size)
 {
+    const char *sep = unit && *unit ? " " : "", *u = unit ? unit : "";
+    if (isnan(v) || isinf(v)) {
+        snprintf(buf, size, "n/a");
+        return buf;
+    }
+    snprintf(buf, size, "%.*f%s%s", decimals, v, sep, u);
+    /* a value that is not zero is never shown as zero: when every digit
+     * printed is 0, two significant digits instead (a 0.004 % share reads
+     * "0.004", not "0.0") */
+    if (v != 0 && strcspn(buf, "123456789") >= strcspn(buf, " "))
+        snprintf(buf, size, "%.2g%s%s", v, sep, u);
+    return buf;
+}
+
+const char *wl_cli_fmt_sig(double v, int digits, const char *unit, char *buf, size_t size)
+{
     if (isnan(v) || isinf(v))
         snprintf(buf, size, "n/a");
     else
-        snprintf(buf, size, "%.*f%s%s", decimals, v, unit && *unit ? " " : "", unit ? unit : "");
+        snprintf(buf, size, "%.*g%s%s", digits, v, unit && *unit ? " " : "", unit ? unit : "");
     return buf;
 }
 
@@ -195,20 +211,29 @@ const char *wl_cli_fmt_energy(double j, char *buf, size_t size)
     if (isnan(j) || isinf(j))
         return wl_cli_fmt(j, 0, NULL, buf, size);
     double a = fabs(j);
-    if (a != 0 && a < 1)
-        return wl_cli_fmt(j * 1e3, 2, "mJ", buf, size);
     if (a >= 1e4)
         return wl_cli_fmt(j / 1e3, 2, "kJ", buf, size);
-    return wl_cli_fmt(j, 3, "J", buf, size);
+    if (a >= 1 || a == 0)
+        return wl_cli_fmt(j, 3, "J", buf, size);
+    if (a >= 1e-3)
+        return wl_cli_fmt(j * 1e3, 2, "mJ", buf, size);
+    if (a >= 1e-6)
+        return wl_cli_fmt(j * 1e6, 2, "uJ", buf, size);
+    return wl_cli_fmt(j * 1e9, 2, "nJ", buf, size);
 }
 
 const char *wl_cli_fmt_duration(double ms, char *buf, size_t size)
 {
     if (isnan(ms) || isinf(ms))
         return wl_cli_fmt(ms, 0, NULL, buf, size);
-    if (fabs(ms) < 1000)
-        return wl_cli_fmt(ms, 2, "ms", buf, size);
-    if (fabs(ms) < 120e3)
+    double a = fabs(ms);
+    if (a >= 120e3)
+        return wl_cli_fmt(ms / 60e3, 1, "min", buf, size);
+    if (a >= 1000)
         return wl_cli_fmt(ms / 1e3, 2, "s", buf, size);
-    return wl_cli_fmt(ms / 60e3, 1, "min", buf, size);
+    if (a >= 1 || a == 0)
+        return wl_cli_fmt(ms, 2, "ms", buf, size);
+    if (a >= 1e-3)
+        return wl_cli_fmt(ms * 1e3, 2, "us", buf, size);
+    return wl_cli_fmt(ms * 1e6, 2, "ns", buf, size);
 }

@@ -109,13 +109,18 @@ bool wl_cli_parse_time(const char *cmd, const char *opt, const char *s, int64_t 
 /* "2026-11-21 08:12" (UTC) into buf. */
 const char *wl_cli_format_date(int64_t unix_ms, char *buf, size_t size);
 
-/* A number with unit, or "n/a" when v is NaN: "%.*f unit". */
+/* A number with unit, or "n/a" when v is NaN: "%.*f unit". A value that
+ * is not zero never reads as zero: when it would, "%.2g unit". */
 const char *wl_cli_fmt(double v, int decimals, const char *unit, char *buf, size_t size);
 
-/* Energy with an automatic unit (J, mJ, kJ), or "n/a". */
+/* A number to `digits` significant digits with unit ("%.*g unit"), or
+ * "n/a": for figures that span orders of magnitude (EDP). */
+const char *wl_cli_fmt_sig(double v, int digits, const char *unit, char *buf, size_t size);
+
+/* Energy with an automatic unit (kJ, J, mJ, uJ, nJ), or "n/a". */
 const char *wl_cli_fmt_energy(double j, char *buf, size_t size);
 
-/* Duration with an automatic unit (ms, s, min), or "n/a". */
+/* Duration with an automatic unit (min, s, ms, us, ns), or "n/a". */
 const char *wl_cli_fmt_duration(double ms, char *buf, size_t size);
 
 #endif

@@ -80,36 +80,56 @@ static void print_phases(const struct wl_summary *s)
                wl_cli_fmt(s->covered_energy_pct, 1, "", b[5], sizeof b[5]));
 }
 
+/* How a figure of the efficiency table is written: energies and durations
+ * with an automatic unit, EDP (from nJ*s to kJ*s) to 3 significant digits,
+ * rates and ratios with fixed decimals. None reads as zero unless it is. */
+enum fig_kind { FIG_ENERGY, FIG_DURATION, FIG_SIG, FIG_FIXED };
+
+static const char *fmt_fig(enum fig_kind k, double v, int dec, const char *unit, char *b, size_t n)
+{
+    switch (k) {
+    case FIG_ENERGY:
+        return wl_cli_fmt_energy(v, b, n);
+    case FIG_DURATION:
+        return wl_cli_fmt_duration(v, b, n);
+    case FIG_SIG:
+        return wl_cli_fmt_sig(v, 3, unit, b, n);
+    default:
+        return wl_cli_fmt(v, dec, unit, b, n);
+    }
+}
+
 static void print_efficiency(const struct wl_summary *s)
 {
     const struct wl_summary_efficiency *e = &s->eff;
     if (e->input_tokens <= 0 && e->output_tokens <= 0) {
         char b[48];
         printf("\nEfficiency\n  EDP (energy x delay)       %s\n",
-               wl_cli_fmt(e->edp_js, 4, "J*s", b, sizeof b));
+               wl_cli_fmt_sig(e->edp_js, 3, "J*s", b, sizeof b));
         return;
     }
     struct {
         const char *label;
         double v;
-        int dec;
+        enum fig_kind kind;
+        int dec; /* FIG_FIXED */
         const char *unit;
     } rows[] = {
-        {"J/token (output)", e->j_per_token, 4, "J"},
-        {"prefill J/input token", e->prefill_j_per_in_token, 4, "J"},
-        {"decode J/output token", e->decode_j_per_out_token, 4, "J"},
-        {"output/input energy ratio", e->out_in_energy_ratio, 2, "x"},
-        {"tokens per joule", e->tokens_per_j, 3, "tok/J"},
-        {"decode tokens/s", e->tokens_per_s, 2, "tok/s"},
-        {"prefill tokens/s", e->prefill_tokens_per_s, 2, "tok/s"},
-        {"time to first token", e->ttft_ms, 2, "ms"},
-        {"mean inter-token latency", e->mean_itl_ms, 2, "ms"},
-        {"p50 inter-token latency", e->p50_itl_ms, 2, "ms"},
-        {"p90 inter-token latency", e->p90_itl_ms, 2, "ms"},
-        {"EDP total", e->edp_js, 4, "J*s"},
-        {"EDP per output token", e->edp_per_token_js, 6, "J*s"},
-        {"EDP prefill", e->prefill_edp_js, 4, "J*s"},
-        {"EDP decode", e->decode_edp_js, 4, "J*s"},
+        {"J/token (output)", e->j_per_token, FIG_ENERGY, 0, NULL},
+        {"prefill J/input token", e->prefill_j_per_in_token, FIG_ENERGY, 0, NULL},
+        {"decode J/output token", e->decode_j_per_out_token, FIG_ENERGY, 0, NULL},
+        {"output/input energy ratio", e->out_in_energy_ratio, FIG_FIXED, 2, "x"},
+        {"tokens per joule", e->tokens_per_j, FIG_FIXED, 3, "tok/J"},
+        {"decode tokens/s", e->tokens_per_s, FIG_FIXED, 2, "tok/s"},
+        {"prefill tokens/s", e->prefill_tokens_per_s, FIG_FIXED, 2, "tok/s"},
+        {"time to first token", e->ttft_ms, FIG_DURATION, 0, NULL},
+        {"mean inter-token latency", e->mean_itl_ms, FIG_DURATION, 0, NULL},
+        {"p50 inter-token latency", e->p50_itl_ms, FIG_DURATION, 0, NULL},
+        {"p90 inter-token latency", e->p90_itl_ms, FIG_DURATION, 0, NULL},
+        {"EDP total", e->edp_js, FIG_SIG, 0, "J*s"},
+        {"EDP per output token", e->edp_per_token_js, FIG_SIG, 0, "J*s"},
+        {"EDP prefill", e->prefill_edp_js, FIG_SIG, 0, "J*s"},
+        {"EDP decode", e->decode_edp_js, FIG_SIG, 0, "J*s"},
     };
     printf("\nEfficiency (%lld input, %lld output tokens", (long long)e->input_tokens,
            (long long)e->output_tokens);
@@ -119,7 +139,7 @@ static void print_efficiency(const struct wl_summary *s)
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         char b[48];
         printf("  %-27s %s\n", rows[i].label,
-               wl_cli_fmt(rows[i].v, rows[i].dec, rows[i].unit, b, sizeof b));
+               fmt_fig(rows[i].kind, rows[i].v, rows[i].dec, rows[i].unit, b, sizeof b));
     }
 }
 
@@ -182,7 +202,7 @@ static void print_component_row(const struct wl_summary_component *c, bool with_
     if (with_layer)
         printf("  %5d", c->layer);
     printf("  %-14s %8lld %12s %12s %12s %8s %8s\n", c->name, (long long)c->n,
-           wl_cli_fmt(c->avg_dur_ms, 4, "ms", b[0], sizeof b[0]),
+           wl_cli_fmt_duration(c->avg_dur_ms, b[0], sizeof b[0]),
            wl_cli_fmt_energy(c->avg_energy_j, b[1], sizeof b[1]),
            wl_cli_fmt_energy(c->total_energy_j, b[2], sizeof b[2]),
            wl_cli_fmt(c->dur_pct, 1, "", b[3], sizeof b[3]),
@@ -201,7 +221,7 @@ static void print_layers(const struct wl_summary *s, long max_layers)
         for (size_t i = 0; i < n; i++) {
             const struct wl_summary_layer *l = &s->layers[i];
             printf("  %5d %8lld %12s %12s %8s\n", l->layer, (long long)l->n,
-                   wl_cli_fmt(l->avg_dur_ms, 4, "ms", b[0], sizeof b[0]),
+                   wl_cli_fmt_duration(l->avg_dur_ms, b[0], sizeof b[0]),
                    wl_cli_fmt_energy(l->avg_energy_j, b[1], sizeof b[1]),
                    wl_cli_fmt(l->energy_pct, 1, "", b[2], sizeof b[2]));
         }
@@ -238,8 +258,10 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
                wl_cli_fmt(s->baseline_power_w, 2, "W", b[1], sizeof b[1]));
     else
         printf("  %-27s n/a (no idle baseline was taken)\n", "dynamic energy");
-    if (a->run.kv_cache_bytes >= 0)
+    if (a->run.kv_cache_bytes >= 1048576)
         printf("  %-27s %.2f MiB\n", "KV cache", (double)a->run.kv_cache_bytes / 1048576.0);
+    else if (a->run.kv_cache_bytes >= 0) /* a tiny model's cache would read 0.00 MiB */
+        printf("  %-27s %.2f KiB\n", "KV cache", (double)a->run.kv_cache_bytes / 1024.0);
     char per[2][96] = {"", ""};
     /* per 1000 output tokens only where there are output tokens (not measure runs) */
     if (!isnan(c->cost_per_1k_tokens))
@@ -277,7 +299,7 @@ static void print_sequences(const struct wl_summary *s)
                (long long)q->output_tokens, q->stop,
                wl_cli_fmt_energy(q->prefill_energy_j, x[0], sizeof x[0]),
                wl_cli_fmt_energy(q->decode_energy_j, x[1], sizeof x[1]),
-               wl_cli_fmt(q->decode_j_per_token, 4, "J", x[2], sizeof x[2]));
+               wl_cli_fmt_energy(q->decode_j_per_token, x[2], sizeof x[2]));
     }
 }
 

@@ -123,7 +123,7 @@ static void print_table(const struct wl_run_list *l, int64_t offset)
             snprintf(tok, sizeof tok, "-");
         wl_cli_fmt_duration(r->duration_ms, dur, sizeof dur);
         wl_cli_fmt_energy(r->energy_j, en, sizeof en);
-        wl_cli_fmt(r->j_per_token, 4, "J", jpt, sizeof jpt);
+        wl_cli_fmt_energy(r->j_per_token, jpt, sizeof jpt);
         /* '*': summed from what an unfinished run saved (the note below) */
         if (r->partial) {
             any_partial |= mark_partial(dur, sizeof dur, !isnan(r->duration_ms));

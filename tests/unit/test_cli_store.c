@@ -346,7 +346,7 @@ static void test_show_text_and_json(void **state)
     assert_non_null(strstr(out, "Phases"));
     assert_non_null(strstr(out, "decode"));
     assert_non_null(strstr(out, "J/token (output)"));
-    assert_non_null(strstr(out, "5.0000 J"));
+    assert_non_null(strstr(out, "5.000 J"));
     assert_non_null(strstr(out, "ESTIMATED"));
     assert_non_null(strstr(out, "Hottest components"));
     free(out);
@@ -373,6 +373,53 @@ static void test_show_text_and_json(void **state)
     free(err);
     assert_int_equal(cli(f, "show", "", &out, &err), 2);
     assert_non_null(strstr(err, "missing run ID"));
+    free(out);
+    free(err);
+}
+
+/* The value on the line of out that starts with label (spaces trimmed). */
+static const char *value_of(const char *out, const char *label, char *buf, size_t size)
+{
+    const char *p = strstr(out, label);
+    assert_non_null(p);
+    p += strlen(label);
+    p += strspn(p, " ");
+    size_t n = strcspn(p, "\n");
+    snprintf(buf, size, "%.*s", (int)n, p);
+    return buf;
+}
+
+/* A tiny run (1 uJ over 1 s, 2 output tokens): its small figures keep their
+ * digits and units instead of reading 0.0000 J or 0.000000 J*s. */
+static void test_show_small_figures_never_read_as_zero(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    char id[37], b[128];
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    write_run(s, T0_MS + 3 * DAY_MS, "tiny", NULL, 1e-6, id);
+    wl_store_close(s);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(cli(f, "show", id, &out, &err), 0);
+    /* 1 uJ / 2 output tokens */
+    assert_string_equal(value_of(out, "J/token (output)", b, sizeof b), "500.00 nJ");
+    /* decode: 0.6 uJ / 2 */
+    assert_string_equal(value_of(out, "decode J/output token", b, sizeof b), "300.00 nJ");
+    /* each output token: 0.25 uJ over 250 ms */
+    assert_string_equal(value_of(out, "EDP per output token", b, sizeof b), "6.25e-08 J*s");
+    assert_string_equal(value_of(out, "EDP total", b, sizeof b), "1e-06 J*s");
+    /* layer energy 1 uJ / 16 per token and layer; components half of that */
+    assert_non_null(strstr(out, "62.50 nJ"));
+    assert_non_null(strstr(out, "31.25 nJ"));
+    if (strstr(out, "0.0000 ") || strstr(out, " 0.00 mJ"))
+        fail_msg("a small figure reads as zero:\n%s", out);
+    free(out);
+    free(err);
+    assert_int_equal(cli(f, "runs", "", &out, &err), 0);
+    assert_non_null(strstr(out, "500.00 nJ")); /* the J/TOKEN column */
     free(out);
     free(err);
 }
@@ -609,6 +656,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_runs_table_and_usage_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_marks_an_unfinished_run_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_text_and_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_show_small_figures_never_read_as_zero, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_export_json_nests_the_hierarchy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stored_text_that_is_not_json_stays_a_string, setup,
                                         teardown),
