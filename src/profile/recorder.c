@@ -939,6 +939,8 @@ int wl_recorder_start(wl_recorder *r)
 {
     if (r->started)
         return WL_ESTATE;
+    /* the first section begins at this mark: its samples are the generation's */
+    wl_sampler_set_phase(r->smp, WL_PHASE_PRE_INFERENCE);
     wl_sampler_mark(r->smp, &r->start);
     r->last = r->start;
     r->started = true;
