@@ -196,6 +196,21 @@ static void wl__components(const struct wl_store_aggregates *a, struct wl_summar
     free(all);
 }
 
+/* Stored times count from the recorder's origin, before the settle and the
+ * baseline; the run starts with its first phase (the generation, or the
+ * measured command). 0 when no phase has a time. */
+static double wl__run_start_ms(const struct wl_store_aggregates *a)
+{
+    double start = NA;
+    for (size_t i = 0; i < a->n_phases; i++) {
+        if (strcmp(a->phases[i].name, "baseline") == 0 || isnan(a->phases[i].start_ms))
+            continue;
+        if (isnan(start) || a->phases[i].start_ms < start)
+            start = a->phases[i].start_ms;
+    }
+    return isnan(start) ? 0 : start;
+}
+
 static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summary *s)
 {
     struct wl_summary_efficiency *e = &s->eff;
@@ -223,15 +238,7 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
     e->tokens_per_s = wl__div(n_out, e->decode_dur_ms / 1000.0);
     e->prefill_tokens_per_s = wl__div(n_in, e->prefill_dur_ms / 1000.0);
 
-    double start = NA;
-    for (size_t i = 0; i < a->n_phases; i++) {
-        if (strcmp(a->phases[i].name, "baseline") == 0 || isnan(a->phases[i].start_ms))
-            continue;
-        if (isnan(start) || a->phases[i].start_ms < start)
-            start = a->phases[i].start_ms;
-    }
-    if (isnan(start))
-        start = 0; /* times are relative to the run's start */
+    const double start = wl__run_start_ms(a);
     e->ttft_ms = isnan(t->first_output_end_ms) ? NA : t->first_output_end_ms - start;
     e->mean_itl_ms = t->n_output >= 2 ? wl__div(t->last_output_end_ms - t->first_output_end_ms,
                                                 (double)(t->n_output - 1))
@@ -262,6 +269,7 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
 static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *s)
 {
     double t_s = s->duration_ms / 1000.0;
+    const double start = wl__run_start_ms(a); /* peaks are shown from the run's start */
     double base_total = NA, base_psys = NA, base_parts = NA;
     for (size_t i = 0; i < a->run.n_domains; i++) {
         const struct wl_store_domain *d = &a->run.domains[i];
@@ -272,7 +280,7 @@ static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *
         q->pct = wl__pct(d->energy_j, s->energy_j);
         q->avg_power_w = isnan(d->avg_power_w) ? wl__div(d->energy_j, t_s) : d->avg_power_w;
         q->peak_power_w = d->peak_power_w;
-        q->peak_t_ms = d->peak_t_ms;
+        q->peak_t_ms = d->peak_t_ms - start;
         q->baseline_power_w = d->baseline_power_w;
         q->baseline_energy_j = d->baseline_power_w * t_s;
         q->dynamic_energy_j = d->energy_j - q->baseline_energy_j;
@@ -304,7 +312,7 @@ static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *
         for (size_t i = 0; i < a->run.n_domains; i++) {
             if (a->run.domains[i].domain == widest[w]) {
                 s->peak_power_w = a->run.domains[i].peak_power_w;
-                s->peak_t_ms = a->run.domains[i].peak_t_ms;
+                s->peak_t_ms = a->run.domains[i].peak_t_ms - start;
             }
         }
     }

@@ -44,7 +44,9 @@ struct wl_summary_domain {
     enum wl_domain domain;
     enum wl_method method;
     double energy_j, pct; /* pct of the run's headline energy (domains nest) */
-    double avg_power_w, peak_power_w, peak_t_ms;
+    double avg_power_w, peak_power_w;
+    double peak_t_ms; /* from the run's start (its first phase), as ttft_ms; stored
+                         times (export) count from the recorder's origin */
     double baseline_power_w, baseline_energy_j, dynamic_energy_j;
 };
 
@@ -112,7 +114,8 @@ struct wl_summary_batch {
 
 struct wl_summary {
     double energy_j, duration_ms, avg_power_w; /* headline */
-    double peak_power_w, peak_t_ms;            /* of the widest domain (total, soc, psys, package) */
+    double peak_power_w, peak_t_ms;            /* of the widest domain (total, soc, psys, package);
+                                                  time from the run's start */
     struct wl_summary_cost cost;
     bool energy_from_phases;                   /* run total missing: sum of phases */
     /* the run never finished (running, incomplete): it has no totals, and

@@ -421,6 +421,56 @@ static void test_summary_without_tokens_leaves_token_figures_unknown(void **stat
     wl_store_aggregates_free(&a);
 }
 
+/* A measured command after a 3 s baseline: stored times count from the
+ * sampler's origin, so its section starts at 3000 ms and its peak is stored
+ * at 3400 ms; the summary shows the peak 400 ms into the run (it used to
+ * say 3.4 s, past the 500 ms run's end). */
+static void test_peak_time_counts_from_the_run_start(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "work"};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct wl_store_section sec = {.phase = "measure",
+                                   .name = "command",
+                                   .token_index = -1,
+                                   .start_ms = 3000,
+                                   .end_ms = 3500,
+                                   .energy_j = 10,
+                                   .method = WL_METHOD_COUNTER};
+    assert_int_equal(wl_store_add_section(r, &sec), 0);
+    struct wl_store_domain dom = {.domain = WL_DOMAIN_PACKAGE,
+                                  .method = WL_METHOD_COUNTER,
+                                  .source = "fake",
+                                  .energy_j = 10,
+                                  .avg_power_w = 20,
+                                  .baseline_power_w = 5,
+                                  .peak_power_w = 30,
+                                  .peak_t_ms = 3400};
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 500,
+                                .energy_j = 10,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET,
+                                .domains = &dom,
+                                .n_domains = 1};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    struct wl_summary s;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_float_equal(s.peak_power_w, 30, EPS);
+    assert_float_equal(s.peak_t_ms, 400, EPS);
+    assert_int_equal(s.n_domains, 1);
+    assert_float_equal(s.domains[0].peak_t_ms, 400, EPS);
+    wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
+}
+
 /* Latency percentiles, computed from aggregates built by hand (the summary
  * is a pure function of them). Output tokens end at 10, 20, 40, 80, 160 ms:
  * gaps 10, 20, 40, 80; p50 = 20 + 0.5 x 20 = 30; p90 = 40 + 0.7 x 40 = 68. */
@@ -493,6 +543,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_summary_of_an_unfinished_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_agrees_with_the_summary_of_an_unfinished_run,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peak_time_counts_from_the_run_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_summary_without_tokens_leaves_token_figures_unknown,
                                         setup, teardown),
         cmocka_unit_test(test_latency_percentiles),
