@@ -54,6 +54,12 @@ int wl__fail(struct wl__db *d, int src, struct wl_errmsg *err, const char *what)
                              "%s: %s: the database is locked by another process "
                              "(waited %d ms); try again when it is done",
                              d->path, what, d->busy_timeout_ms);
+    if (src == SQLITE_READONLY_DIRECTORY)
+        return wl_errmsg_set(err, code,
+                             "%s: %s: its directory is not writable by this user, and SQLite "
+                             "keeps the write-ahead log (-wal, -shm) next to the database; "
+                             "check the permissions of the directory",
+                             d->path, what);
     if (code == WL_EACCES)
         return wl_errmsg_set(err, code,
                              "%s: %s: cannot write the database (%s); check the permissions of "

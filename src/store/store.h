@@ -62,7 +62,10 @@ int wl_run_kind_parse(const char *s, enum wl_run_kind *out);
 struct wl_store_params {
     const char *path;    /* database file; NULL = wl_store_default_path() */
     int busy_timeout_ms; /* wait this long for a lock before WL_EBUSY (default 2000) */
-    bool read_only;      /* open without writing (no migration, no incomplete marking) */
+    bool read_only;      /* open without writing (no migration, no incomplete marking);
+                            in a directory this user cannot write, a database whose
+                            write-ahead log is merged is read as an immutable file and
+                            one whose log cannot be used is WL_EACCES (never stale data) */
     bool no_create;      /* fail with WL_ENOENT instead of creating a missing file */
 };
 

@@ -8,6 +8,9 @@
  * older than the flush interval, so a crash loses at most one interval.
  * Prepared statements live in the writer; rows are bound with SQLITE_STATIC
  * and stepped at once. Not thread-safe by itself: store.c serialises.
+ * A read-only open in a directory this user cannot write falls back to an
+ * immutable connection only when no write-ahead log frame can be missed
+ * (docs/internals/store.md).
  */
 #include "store/sqlite_schema.h"
 #include "store/sqlite_impl.h"
@@ -146,6 +149,111 @@ static int wl__check_header(const char *path, bool must_exist, bool *exists, str
     return 0;
 }
 
+/* The header values every open checks before anything is written. */
+static int wl__read_header(struct wl__db *d, int64_t *app_id, int64_t *version, int64_t *n_objects,
+                           struct wl_errmsg *err)
+{
+    int rc = wl__pragma_int(d, "PRAGMA application_id", app_id, err);
+    if (rc == 0)
+        rc = wl__pragma_int(d, "PRAGMA user_version", version, err);
+    if (rc == 0)
+        rc = wl__pragma_int(d, "SELECT count(*) FROM sqlite_master", n_objects, err);
+    return rc;
+}
+
+/* A write-ahead log no longer than its header holds no frames. */
+#define WL__WAL_HEADER_BYTES 32
+
+/* Whether the main file holds every committed change, so that reading it
+ * as immutable (SQLite then ignores -wal, -shm and -journal) misses nothing
+ * and shows nothing half-written: no write-ahead log with frames, no
+ * rollback journal with content (a hot journal means the main file holds an
+ * unfinished transaction). 0, or WL_EACCES with a message saying why not. */
+static int wl__check_main_file_complete(const char *path, struct wl_errmsg *err)
+{
+    char side[WL_STORE_PATH_MAX + 16];
+    struct stat st;
+    snprintf(side, sizeof side, "%s-journal", path);
+    if (stat(side, &st) == 0 && st.st_size > 0)
+        return wl_errmsg_set(err, WL_EACCES,
+                             "%s: cannot read the database: its rollback journal %s holds an "
+                             "unfinished transaction that only a user who can write its "
+                             "directory can roll back",
+                             path, side);
+    snprintf(side, sizeof side, "%s-wal", path);
+    if (stat(side, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        return wl_errmsg_set(err, WL_EACCES, "%s: cannot read the database: cannot check %s: %s",
+                             path, side, strerror(errno));
+    }
+    if (st.st_size <= WL__WAL_HEADER_BYTES)
+        return 0;
+    int fd = open(side, O_RDONLY | O_CLOEXEC);
+    char why[WL_STORE_PATH_MAX + 128];
+    if (fd < 0) {
+        snprintf(why, sizeof why, "this user cannot read it (%s)", strerror(errno));
+    } else {
+        close(fd);
+        snprintf(why, sizeof why,
+                 "using it needs its index %s-shm, which this user can neither read nor "
+                 "create in that directory",
+                 path);
+    }
+    return wl_errmsg_set(err, WL_EACCES,
+                         "%s: its write-ahead log %s holds changes that may not be in the "
+                         "database file yet, and %s; refusing to show possibly stale runs. Open "
+                         "it once as a user who can write its directory (closing merges the "
+                         "log), or copy it with its -wal file to a writable directory",
+                         path, side, why);
+}
+
+/* "file:" URI of path with a query, for SQLITE_OPEN_URI: bytes other than
+ * unreserved ones and '/' are percent-escaped ('?', '#' and '%' in a name
+ * stay part of it); an absolute path gets an empty authority ("file:///").
+ * Returns a malloc'd string or NULL. */
+static char *wl__file_uri(const char *path, const char *query)
+{
+    size_t size = 3 * strlen(path) + strlen(query) + 16, n = 0;
+    char *uri = malloc(size);
+    if (!uri)
+        return NULL;
+    n += (size_t)snprintf(uri, size, "file:%s", path[0] == '/' ? "//" : "");
+    for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+        bool plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                     (*c >= '0' && *c <= '9') || strchr("/-._~", *c);
+        if (plain)
+            uri[n++] = (char)*c;
+        else
+            n += (size_t)snprintf(uri + n, size - n, "%%%02X", *c);
+    }
+    snprintf(uri + n, size - n, "?%s", query);
+    return uri;
+}
+
+/* SQLite refused a read-only open of a WAL database because it must create
+ * -shm (and -wal) next to it, in a directory this user cannot write (it can
+ * use existing readable ones: a live writer's are). If the main file holds
+ * every committed change, reopen it as immutable: no locks, no -wal/-shm. */
+static int wl__reopen_immutable(struct wl__db *d, struct wl_errmsg *err)
+{
+    int rc = wl__check_main_file_complete(d->path, err);
+    if (rc != 0)
+        return rc;
+    char *uri = wl__file_uri(d->path, "immutable=1");
+    if (!uri)
+        return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
+    sqlite3_close_v2(d->db);
+    d->db = NULL;
+    int s = sqlite3_open_v2(uri, &d->db,
+                            SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+    free(uri);
+    if (s != SQLITE_OK)
+        return wl__fail(d, s, err, "opening the database read-only");
+    sqlite3_extended_result_codes(d->db, 1);
+    return 0;
+}
+
 static int wl__migrate(struct wl__db *d, struct wl_errmsg *err)
 {
     for (;;) {
@@ -260,11 +368,12 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
 
     /* Read-only checks first: nothing is written to a file we refuse. */
     int64_t app_id = 0, version = 0, n_objects = 0;
-    rc = wl__pragma_int(d, "PRAGMA application_id", &app_id, err);
-    if (rc == 0)
-        rc = wl__pragma_int(d, "PRAGMA user_version", &version, err);
-    if (rc == 0)
-        rc = wl__pragma_int(d, "SELECT count(*) FROM sqlite_master", &n_objects, err);
+    rc = wl__read_header(d, &app_id, &version, &n_objects, err);
+    if (rc == WL_EACCES && p->read_only) {
+        rc = wl__reopen_immutable(d, err);
+        if (rc == 0)
+            rc = wl__read_header(d, &app_id, &version, &n_objects, err);
+    }
     if (rc != 0) {
         if (rc == WL_EFORMAT)
             wl_errmsg_set(err, rc, "%s: not a wattlens database (%s)", path, sqlite3_errmsg(d->db));

@@ -2,7 +2,8 @@
 # The store commands guard the run database: an output file that is the
 # database (or its -wal/-shm) is refused and the runs stay; a mistyped --db
 # is an error that creates nothing; gc --dry-run counts what it would keep;
-# -q leaves stderr empty; cost says when it uses the default price.
+# -q leaves stderr empty; cost says when it uses the default price; a database in a
+# read-only directory can be read but not written.
 set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}"
 . "$(dirname "$0")/common.sh"
@@ -76,6 +77,60 @@ j = json.load(open(sys.argv[1]))
 c = j["summary"]["cost"] if "summary" in j else j["cost"]
 assert c["defaults_used"] is False and abs(c["price_per_kwh"] - 0.5) < 1e-12, c
 PY
+
+# --- a database in a directory this user cannot write -------------------------------------
+# Readers read it; writers fail and say why; a write-ahead log that cannot be used is an
+# error, never a silently stale list. Root writes anywhere, so the commands run as nobody.
+ro="$tmp/ro"
+mkdir "$ro" "$tmp/live"
+cp "$db" "$ro/runs.db"
+chmod 755 "$tmp" && chmod 644 "$ro/runs.db"
+as_user() {
+  if [ "$(id -u)" = 0 ]; then setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; else "$@"; fi
+}
+chmod 555 "$ro"
+if ! as_user test -r "$ro/runs.db" -a -x "$WATTLENS" 2>/dev/null; then
+  echo "SKIP: cannot run as an unprivileged user that reaches $ro (read-only directory checks skipped)"
+else
+  want=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))')
+  n=$(as_user "$WATTLENS" runs --db "$ro/runs.db" --json 2>"$tmp/err" \
+    | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))')
+  [ "$n" = "$want" ] && ok "runs in a read-only directory: $n runs" || bad "runs read-only dir: '$n' of $want, $(cat "$tmp/err")"
+  as_user "$WATTLENS" show --db "$ro/runs.db" "$id" >"$tmp/out" 2>"$tmp/err" && grep -q "$id" "$tmp/out" \
+    && ok "show in a read-only directory" || bad "show read-only dir: $(cat "$tmp/err")"
+  as_user "$WATTLENS" export --db "$ro/runs.db" "$id" -f json 2>"$tmp/err" | python3 -m json.tool >/dev/null \
+    && ok "export in a read-only directory" || bad "export read-only dir: $(cat "$tmp/err")"
+  for c in "measure -- true" "rm $id"; do
+    # shellcheck disable=SC2086
+    as_user "$WATTLENS" ${c%% *} --db "$ro/runs.db" ${c#* } >/dev/null 2>"$tmp/err"; rc=$?
+    [ $rc = 1 ] && grep -q "directory is not writable" "$tmp/err" && ok "${c%% *} in a read-only directory: error" \
+      || bad "${c%% *} read-only dir: exit $rc, $(cat "$tmp/err")"
+  done
+  cmp -s "$db" "$ro/runs.db" && [ "$(ls "$ro")" = runs.db ] && ok "the read-only directory is unchanged" \
+    || bad "read-only directory changed: $(ls "$ro")"
+
+  # A run committed only to the write-ahead log (another connection keeps the log), copied
+  # without its index (-shm): the file alone would miss that run.
+  cp "$db" "$tmp/live/runs.db"
+  chmod u+w "$ro"
+  python3 - "$WATTLENS" "$tmp/live/runs.db" "$ro" <<'PY' || bad "could not build a database with a log"
+import shutil, sqlite3, subprocess, sys
+exe, live, ro = sys.argv[1:]
+held = sqlite3.connect(live)
+before = held.execute("select count(*) from runs").fetchone()[0]
+subprocess.run([exe, "measure", "--db", live, "--", "true"], check=True, capture_output=True)
+shutil.copy(live, ro + "/runs.db")
+shutil.copy(live + "-wal", ro + "/runs.db-wal")
+held.close()
+alone = sqlite3.connect("file:" + ro + "/runs.db?immutable=1", uri=True)
+assert alone.execute("select count(*) from runs").fetchone()[0] == before  # the new run is in the log
+PY
+  chmod 644 "$ro/runs.db-wal" && chmod 555 "$ro"
+  as_user "$WATTLENS" runs --db "$ro/runs.db" >"$tmp/out" 2>"$tmp/err"; rc=$?
+  [ $rc = 1 ] && [ ! -s "$tmp/out" ] && grep -q "runs.db-wal holds changes" "$tmp/err" \
+    && ok "runs with an unusable log: an error, not a stale list" || bad "unusable log: exit $rc, $(cat "$tmp/out" "$tmp/err")"
+fi
+chmod 755 "$ro"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -1,7 +1,8 @@
 /* store/: opening, migrations, writing a run, every query (filters,
  * pagination, sorts, id prefixes, rows), cascade delete, retention, a
- * SIGKILLed writer, and bad input (not a database, read-only directory,
- * locked database, newer schema).
+ * SIGKILLed writer, bad input (not a database, read-only directory,
+ * locked database, newer schema), and reading a database in a directory
+ * this user cannot write (with and without a write-ahead log).
  */
 #include "test_support.h"
 
@@ -1320,6 +1321,132 @@ static void test_read_only_directory_is_a_clear_error(void **state)
     free(after);
 }
 
+/* Opens path read-only and counts its runs; a writer must be refused. */
+static int read_only_count(const char *path, int64_t *n_runs, struct wl_errmsg *e)
+{
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = path;
+    p.read_only = true;
+    wl_store *s = NULL;
+    int rc = wl_store_open(&p, &s, e);
+    if (rc == 0) {
+        struct wl_run_list l;
+        rc = wl_store_list_runs(s, NULL, WL_SORT_DATE, 0, 0, &l);
+        if (rc == 0)
+            *n_runs = l.total;
+        wl_run_list_free(&l);
+        struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE};
+        wl_store_run *r = NULL;
+        char id[37];
+        if (rc == 0 && wl_store_run_begin(s, &info, &r, id) != WL_EACCES)
+            rc = -1;
+    }
+    wl_store_close(s);
+    return rc;
+}
+
+static int check_reads_in_read_only_dirs(const char *dir)
+{
+    char path[4200];
+    struct wl_errmsg e = {{0}};
+    int64_t n = -1;
+    /* The log was merged at close: the file alone is the whole database
+     * (read through a file: URI, so the name's '#', '?' and '%' must be
+     * escaped). */
+    snprintf(path, sizeof path, "%s/merged #1?50%%/w.db", dir);
+    int rc = read_only_count(path, &n, &e);
+    if (rc != 0 || n != 1)
+        return fprintf(stderr, "merged: %d, %lld runs, %s\n", rc, (long long)n, e.text), 20;
+    rc = try_open(path, 100, &e); /* a writer still cannot use it, and says why */
+    if (rc != WL_EACCES || !strstr(e.text, path) || !strstr(e.text, "directory is not writable"))
+        return fprintf(stderr, "merged, writer: %d %s\n", rc, e.text), 21;
+    /* A log with its index, as a live or killed writer leaves them. */
+    snprintf(path, sizeof path, "%s/with_shm/w.db", dir);
+    rc = read_only_count(path, &n, &e);
+    if (rc != 0 || n != 2)
+        return fprintf(stderr, "with_shm: %d, %lld runs, %s\n", rc, (long long)n, e.text), 22;
+    /* A log without its index: the file alone would show one run of two. */
+    snprintf(path, sizeof path, "%s/no_shm/w.db", dir);
+    rc = read_only_count(path, &n, &e);
+    if (rc != WL_EACCES || !strstr(e.text, "no_shm/w.db-wal") || !strstr(e.text, "stale"))
+        return fprintf(stderr, "no_shm: %d, %lld runs, %s\n", rc, (long long)n, e.text), 23;
+    /* A log this user cannot read. */
+    snprintf(path, sizeof path, "%s/unreadable/w.db", dir);
+    rc = read_only_count(path, &n, &e);
+    if (rc != WL_EACCES || !strstr(e.text, "unreadable/w.db-wal") || !strstr(e.text, "cannot read"))
+        return fprintf(stderr, "unreadable: %d, %lld runs, %s\n", rc, (long long)n, e.text), 24;
+    return 0;
+}
+
+/* Copies DIR/w.db<suffix> for each suffix into TO, readable by all. */
+static void copy_db(const char *dir, const char *to, const char *const *suffixes)
+{
+    for (; *suffixes; suffixes++) {
+        char a[4300], b[4300];
+        snprintf(a, sizeof a, "%s/w.db%s", dir, *suffixes);
+        snprintf(b, sizeof b, "%s/w.db%s", to, *suffixes);
+        size_t n = 0;
+        char *buf = snapshot(a, &n);
+        assert_int_equal(wl_test_write_file(b, buf, n), 0);
+        assert_int_equal(chmod(b, 0644), 0);
+        free(buf);
+    }
+}
+
+static void test_read_only_directory_is_readable(void **state)
+{
+    struct fixture *f = *state;
+    wl_store_close(f->s); /* no connection crosses the fork below */
+    f->s = NULL;
+    static const char *const sub[] = {"merged #1?50%", "live", "with_shm", "no_shm", "unreadable"};
+    char d[5][4200], path[4300];
+    for (int i = 0; i < 5; i++) {
+        snprintf(d[i], sizeof d[i], "%s/%s", f->dir, sub[i]);
+        assert_int_equal(mkdir(d[i], 0755), 0);
+    }
+    char id[37];
+    struct run_spec sp = {.created_at_ms = T0_MS, .duration_ms = 1, .energy_j = 1};
+    snprintf(path, sizeof path, "%s/w.db", d[0]);
+    wl_store *s = open_at(path);
+    make_run(s, &sp, id);
+    wl_store_close(s); /* last close merges the log and removes -wal and -shm */
+    assert_int_equal(chmod(path, 0644), 0);
+
+    /* live: the second run is only in the log while the store stays open */
+    snprintf(path, sizeof path, "%s/w.db", d[1]);
+    s = open_at(path);
+    make_run(s, &sp, id);
+    wl_store_close(s);
+    s = open_at(path);
+    make_run(s, &sp, id);
+    copy_db(d[1], d[2], (const char *const[]){"", "-wal", "-shm", NULL});
+    copy_db(d[1], d[3], (const char *const[]){"", "-wal", NULL});
+    copy_db(d[1], d[4], (const char *const[]){"", "-wal", "-shm", NULL});
+    wl_store_close(s);
+    snprintf(path, sizeof path, "%s/w.db-wal", d[4]);
+    assert_int_equal(chmod(path, 0000), 0); /* unreadable even to its owner unless root */
+
+    /* What reading the file alone would show: the first run only. */
+    sqlite3 *db = NULL;
+    snprintf(path, sizeof path, "file:%s/w.db?immutable=1", d[3]);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL),
+                     SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM runs", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(st, 0), 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    assert_int_equal(chmod(f->dir, 0755), 0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(chmod(d[i], 0555), 0);
+    assert_int_equal(as_unprivileged(check_reads_in_read_only_dirs, f->dir), 0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(chmod(d[i], 0755), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1354,6 +1481,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_locked_database_is_a_clear_busy_error, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_read_only_directory_is_a_clear_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_directory_is_readable, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
