@@ -13,7 +13,7 @@ PKGS=(
   libsqlite3-dev                    # run store
   libjansson-dev                    # JSON
   libplist-dev                      # macOS powermetrics parsing
-  libutf8proc-dev                   # Unicode categories for the tokenizers
+  libutf8proc-dev                   # Unicode data: tokenizers, caseless run search
 )
 
 missing=()
