@@ -1,6 +1,7 @@
 /* Internals shared by the SQLite backend's files: the connection, error
- * mapping, statement helpers (sqlite_util.c), and the query entry points of
- * the ops table (store_sqlite_query.c; the writer half is store_sqlite.c).
+ * mapping, statement helpers (sqlite_util.c), the SQL function for caseless
+ * matching (sqlite_casefold.c), and the query entry points of the ops table
+ * (store_sqlite_query.c; the writer half is store_sqlite.c).
  * Not part of the store API; not thread-safe by itself (store.c serialises).
  */
 #ifndef WL_STORE_SQLITE_IMPL_H
@@ -36,6 +37,11 @@ int wl__step_done(struct wl__db *d, sqlite3_stmt *st, struct wl_errmsg *err, con
 int64_t wl__file_bytes(const char *path);
 int64_t wl__now_ms(void);
 int wl__pragma_int(struct wl__db *d, const char *sql, int64_t *out, struct wl_errmsg *err);
+
+/* ---- SQL functions (sqlite_casefold.c) ----------------------------------- */
+/* Registers wl_casefold(X) on the connection: X case-folded (Unicode full
+ * folding, NFC) for caseless matching; invalid UTF-8 bytes are kept. */
+int wl__register_casefold(struct wl__db *d, struct wl_errmsg *err);
 
 /* ---- queries (store_sqlite_query.c) -------------------------------------- */
 int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_store_sort sort,

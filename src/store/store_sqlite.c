@@ -379,6 +379,9 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
             wl_errmsg_set(err, rc, "%s: not a wattlens database (%s)", path, sqlite3_errmsg(d->db));
         goto fail;
     }
+    rc = wl__register_casefold(d, err);
+    if (rc != 0)
+        goto fail;
     if (app_id != WL__SQLITE_APP_ID && (app_id != 0 || n_objects > 0)) {
         rc = wl_errmsg_set(err, WL_EFORMAT,
                            "%s: an SQLite database, but not a wattlens store; refusing to touch "

@@ -112,15 +112,17 @@ static int wl__list_push(struct wl_run_list *l, size_t *cap, sqlite3_stmt *st)
     return 0;
 }
 
-/* WHERE clause of a run filter; parameters ?1..?7 bound by wl__bind_filter. */
+/* WHERE clause of a run filter; parameters ?1..?7 bound by wl__bind_filter.
+ * Substring filters are caseless for all of Unicode through wl_casefold
+ * (sqlite_casefold.c; SQLite's lower() folds only ASCII). */
 static const char wl__filter_sql[] =
-    " WHERE (?1 IS NULL OR instr(lower(coalesce(r.model_name, '') || char(10) || "
-    "coalesce(r.model_path, '') || char(10) || coalesce(r.command, '')), lower(?1)) > 0)"
+    " WHERE (?1 IS NULL OR instr(wl_casefold(coalesce(r.model_name, '') || char(10) || "
+    "coalesce(r.model_path, '') || char(10) || coalesce(r.command, '')), wl_casefold(?1)) > 0)"
     " AND (?2 IS NULL OR EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.id AND t.tag = ?2))"
     " AND (?3 IS NULL OR r.experiment = ?3)"
     " AND (?4 IS NULL OR r.created_at_ms >= ?4)"
     " AND (?5 IS NULL OR r.created_at_ms < ?5)"
-    " AND (?6 IS NULL OR instr(lower(coalesce(r.prompt, '')), lower(?6)) > 0)";
+    " AND (?6 IS NULL OR instr(wl_casefold(coalesce(r.prompt, '')), wl_casefold(?6)) > 0)";
 
 static void wl__bind_filter(sqlite3_stmt *st, const struct wl_store_filter *f)
 {

@@ -2,8 +2,9 @@
 # The store commands guard the run database: an output file that is the
 # database (or its -wal/-shm) is refused and the runs stay; a mistyped --db
 # is an error that creates nothing; gc --dry-run counts what it would keep;
-# -q leaves stderr empty; cost says when it uses the default price; a database in a
-# read-only directory can be read but not written.
+# -q leaves stderr empty; cost says when it uses the default price; runs --search
+# is caseless for Unicode; a database in a read-only directory can be read but
+# not written.
 set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}"
 . "$(dirname "$0")/common.sh"
@@ -77,6 +78,23 @@ j = json.load(open(sys.argv[1]))
 c = j["summary"]["cost"] if "summary" in j else j["cost"]
 assert c["defaults_used"] is False and abs(c["price_per_kwh"] - 0.5) < 1e-12, c
 PY
+
+# --- runs --search is caseless for all of Unicode (its own database: the counts above stay) ---
+sdb="$tmp/search.db"
+for p in "Une école à Paris" "Die Straße" "plain prompt"; do
+  "$WATTLENS" run --db "$sdb" -m "$M" -p "$p" -n 2 -t 1 --baseline 0 --settle 0 >/dev/null 2>&1 \
+    || bad "run -p '$p' failed"
+done
+found() {
+  "$WATTLENS" runs --db "$sdb" --search "$1" --json 2>"$tmp/err" \
+    | python3 -c 'import json,sys; print("|".join(sorted(r["prompt"] for r in json.load(sys.stdin)["runs"])))'
+}
+[ "$(found ÉCOLE)" = "Une école à Paris" ] && ok "runs --search ÉCOLE finds école" || bad "ÉCOLE: '$(found ÉCOLE)' $(cat "$tmp/err")"
+[ "$(found STRASSE)" = "Die Straße" ] && ok "runs --search STRASSE finds Straße" || bad "STRASSE: '$(found STRASSE)'"
+[ "$(found pLAIN)" = "plain prompt" ] && ok "runs --search stays caseless for ASCII" || bad "pLAIN: '$(found pLAIN)'"
+"$WATTLENS" runs --db "$sdb" --search $'\xff\xfe' --json >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc = 0 ] && python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["total"] == 0' "$tmp/out" \
+  && ok "runs --search with invalid UTF-8: no match, no error" || bad "invalid UTF-8 search: exit $rc, $(cat "$tmp/err")"
 
 # --- a database in a directory this user cannot write -------------------------------------
 # Readers read it; writers fail and say why; a write-ahead log that cannot be used is an

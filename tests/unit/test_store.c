@@ -1,8 +1,9 @@
 /* store/: opening, migrations, writing a run, every query (filters,
  * pagination, sorts, id prefixes, rows), cascade delete, retention, a
- * SIGKILLed writer, bad input (not a database, read-only directory,
- * locked database, newer schema), and reading a database in a directory
- * this user cannot write (with and without a write-ahead log).
+ * SIGKILLed writer, Unicode caseless search, bad input (not a database,
+ * read-only directory, locked database, newer schema), and reading a
+ * database in a directory this user cannot write (with and without a
+ * write-ahead log).
  */
 #include "test_support.h"
 
@@ -383,6 +384,53 @@ static void test_list_filters(void **state)
     assert_int_equal(l.n, 0);
     assert_int_equal(l.total, 0);
     wl_run_list_free(&l);
+}
+
+static void expect_search(wl_store *s, const char *model, const char *search, char ids[][37],
+                          const int *want, size_t n)
+{
+    struct wl_store_filter flt = {.model = model, .search = search};
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(s, &flt, WL_SORT_DATE, 0, 0, &l), 0);
+    assert_int_equal(l.total, n);
+    assert_int_equal(l.n, n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(l.rows[i].id, ids[want[i]]);
+    wl_run_list_free(&l);
+}
+
+static void test_search_is_caseless_for_unicode(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const prompts[] = {
+        "Une école à Paris",
+        "Die STRASSE",
+        "eine Straße",
+        "\xff\xfe\u00c9COLE brute",         /* invalid UTF-8, then "ÉCOLE" */
+        "E\u0301cole d\u00e9compos\u00e9e", /* "É" as E + combining acute */
+    };
+    char ids[5][37];
+    for (int i = 0; i < 5; i++) {
+        struct run_spec sp = {.created_at_ms = T0_MS + i * DAY_MS,
+                              .model = i == 0 ? "Ærø-7B" : "llama",
+                              .prompt = prompts[i],
+                              .duration_ms = 1,
+                              .energy_j = 1};
+        make_run(f->s, &sp, ids[i]);
+    }
+    /* newest first */
+    expect_search(f->s, NULL, "ÉCOLE", ids, (int[]){4, 3, 0}, 3);
+    expect_search(f->s, NULL, "e\u0301cole", ids, (int[]){4, 3, 0}, 3);
+    expect_search(f->s, NULL, "straße", ids, (int[]){2, 1}, 2);
+    expect_search(f->s, NULL, "STRASSE", ids, (int[]){2, 1}, 2);
+    expect_search(f->s, NULL, "STRA\u1e9eE", ids, (int[]){2, 1}, 2); /* capital sharp s */
+    expect_search(f->s, NULL, "paris", ids, (int[]){0}, 1);
+    expect_search(f->s, "ÆRØ", NULL, ids, (int[]){0}, 1); /* the model filter too */
+    /* Invalid UTF-8 is matched byte for byte, and the text after it is
+     * still folded: neither side errors. */
+    expect_search(f->s, NULL, "\xff", ids, (int[]){3}, 1);
+    expect_search(f->s, NULL, "\xfe\u00e9col", ids, (int[]){3}, 1);
+    expect_search(f->s, NULL, "\xfe\xff", ids, NULL, 0);
 }
 
 static void test_pagination_edges(void **state)
@@ -1456,6 +1504,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_only_and_no_create_modes, setup, teardown),
         cmocka_unit_test(test_default_path_order),
         cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_is_caseless_for_unicode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pagination_edges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sorts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_an_unfinished_run_is_listed_from_its_rows, setup,
