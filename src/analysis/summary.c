@@ -266,6 +266,26 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
     e->decode_edp_js = e->decode_energy_j * (e->decode_dur_ms / 1000.0);
 }
 
+/* The power window of domain d from the run's provenance
+ * (domains[].power_window_ms); NAN when absent (older runs, read powers). */
+static double wl__power_window_ms(const struct wl_store_aggregates *a, enum wl_domain d)
+{
+    const char *txt = a->run.sensor_provenance_json;
+    json_t *j = txt ? json_loads(txt, 0, NULL) : NULL;
+    double ms = NA;
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(j, "domains"), i, o)
+    {
+        const char *name = json_string_value(json_object_get(o, "domain"));
+        json_t *w = json_object_get(o, "power_window_ms");
+        if (name && strcmp(name, wl_domain_name(d)) == 0 && json_is_number(w))
+            ms = json_number_value(w);
+    }
+    json_decref(j);
+    return ms;
+}
+
 static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *s)
 {
     double t_s = s->duration_ms / 1000.0;
@@ -307,12 +327,13 @@ static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *
     s->dynamic_energy_j = s->energy_j - s->baseline_power_w * t_s;
     static const enum wl_domain widest[] = {WL_DOMAIN_TOTAL, WL_DOMAIN_SOC, WL_DOMAIN_PSYS,
                                             WL_DOMAIN_PACKAGE};
-    s->peak_power_w = s->peak_t_ms = NA;
+    s->peak_power_w = s->peak_t_ms = s->power_window_ms = NA;
     for (size_t w = 0; w < sizeof widest / sizeof widest[0] && isnan(s->peak_power_w); w++) {
         for (size_t i = 0; i < a->run.n_domains; i++) {
             if (a->run.domains[i].domain == widest[w]) {
                 s->peak_power_w = a->run.domains[i].peak_power_w;
                 s->peak_t_ms = a->run.domains[i].peak_t_ms - start;
+                s->power_window_ms = wl__power_window_ms(a, widest[w]);
             }
         }
     }
@@ -508,6 +529,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
                         r->kv_cache_bytes >= 0 ? json_integer(r->kv_cache_bytes) : json_null());
     json_object_set_new(tot, "peak_power_w", wl__num(s->peak_power_w));
     json_object_set_new(tot, "peak_t_ms", wl__num(s->peak_t_ms));
+    json_object_set_new(tot, "power_window_ms", wl__num(s->power_window_ms));
     json_object_set_new(j, "totals", tot);
 
     const struct wl_summary_cost *c = &s->cost;

@@ -116,6 +116,8 @@ struct wl_summary {
     double energy_j, duration_ms, avg_power_w; /* headline */
     double peak_power_w, peak_t_ms;            /* of the widest domain (total, soc, psys, package);
                                                   time from the run's start */
+    double power_window_ms; /* how long that domain's sample powers average over (NAN:
+                               unknown, or read powers); a shorter run has no peak */
     struct wl_summary_cost cost;
     bool energy_from_phases;                   /* run total missing: sum of phases */
     /* the run never finished (running, incomplete): it has no totals, and

@@ -105,6 +105,22 @@ p = j["provenance"]
 assert p["energy_method"] in ("counter", "sampled", "vendor_estimate", "model_estimate")
 assert p["domains"], "provenance domains"
 assert s["layers"] == [], "depth off stores no layers"
+# a peak only from a power window inside the run: none for a run shorter than one
+t = s["totals"]
+assert t["power_window_ms"] > 0, t
+if t["duration_ms"] < t["power_window_ms"]:
+    assert t["peak_power_w"] is None, t
+else:
+    assert t["peak_power_w"] is not None and 0 <= t["peak_t_ms"] <= t["duration_ms"], t
+PY
+  rid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$tmp/run.json")
+  "$W" show "$rid" --db "$db" >"$tmp/show2.txt" 2>&1
+  python3 - "$tmp/run.json" "$tmp/show2.txt" <<'PY' && ok "show says why a short run has no peak" || bad "peak n/a reason (see above)"
+import json, sys
+t = json.load(open(sys.argv[1]))["summary"]["totals"]
+line = [l for l in open(sys.argv[2]) if l.strip().startswith("peak power")][0]
+short = t["duration_ms"] < t["power_window_ms"]
+assert ("shorter than one" in line) == short, (line, t)
 PY
 fi
 
@@ -129,6 +145,9 @@ n = s["efficiency"]["output_tokens"]
 assert 0 < n < 2000, n
 assert {p["phase"] for p in s["phases"]} >= {"pre_inference", "prefill", "decode"}
 assert s["totals"]["energy_j"] > 0
+# a run of hundreds of tokens has a peak, inside the run (times from its start)
+t = s["totals"]
+assert t["peak_power_w"] is not None and 0 <= t["peak_t_ms"] <= t["duration_ms"], t
 PY
 
 echo "$pass passed, $fail failed"
