@@ -251,8 +251,8 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
     printf("  %-27s %s", "peak power", wl_cli_fmt(s->peak_power_w, 2, "W", b[0], sizeof b[0]));
     if (!isnan(s->peak_t_ms))
         printf(" (at %s)", wl_cli_fmt_duration(s->peak_t_ms, b[1], sizeof b[1]));
-    else if (isnan(s->peak_power_w) && s->duration_ms < s->power_window_ms)
-        printf(" (the run is shorter than one %s power window: no power sample lies inside it)",
+    else if (isnan(s->peak_power_w) && !isnan(s->power_window_ms))
+        printf(" (no %s power window lies inside the run; it needs about two)",
                wl_cli_fmt_duration(s->power_window_ms, b[1], sizeof b[1]));
     printf("\n");
     if (!isnan(s->dynamic_energy_j))

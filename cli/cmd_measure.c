@@ -228,7 +228,7 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
     if (short_window_ns)
         fprintf(f,
                 "\n  peak '-': no power sample was averaged inside the command (its power\n"
-                "  windows are %.0f ms; a shorter command has no peak of its own)\n",
+                "  windows are %.0f ms; a command needs about two to have a peak)\n",
                 (double)short_window_ns / 1e6);
     fprintf(f, "\n  sources: %s\n", r->sensors_desc);
 }

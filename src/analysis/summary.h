@@ -117,7 +117,8 @@ struct wl_summary {
     double peak_power_w, peak_t_ms;            /* of the widest domain (total, soc, psys, package);
                                                   time from the run's start */
     double power_window_ms; /* how long that domain's sample powers average over (NAN:
-                               unknown, or read powers); a shorter run has no peak */
+                               unknown, or read powers); a run needs a window inside it
+                               (about two windows long) to have a peak */
     struct wl_summary_cost cost;
     bool energy_from_phases;                   /* run total missing: sum of phases */
     /* the run never finished (running, incomplete): it has no totals, and

@@ -37,7 +37,8 @@ struct chan {
     uint64_t ref_t_ns, ref_e_uj; /* counter power derivation reference */
     double p_w;
     bool p_known;       /* p_w holds a power (a counter has none before its first window) */
-    uint64_t p_from_ns; /* start of the time p_w averages over */
+    bool p_instant;     /* p_w was read, not derived: it stands for the sample's instant */
+    uint64_t p_from_ns; /* derived: start of the time p_w averages over */
 };
 
 struct sensor_state {
@@ -222,6 +223,7 @@ static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64
             c->p_w =
                 (double)(c->e_uj - c->ref_e_uj) / ((double)(t - c->ref_t_ns) / 1e3); /* uJ/us = W */
             c->p_known = true;
+            c->p_instant = false;
             c->p_from_ns = c->ref_t_ns;
             c->ref_t_ns = t;
             c->ref_e_uj = c->e_uj;
@@ -229,7 +231,7 @@ static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64
         if (v->valid & WL_CH_POWER) {
             c->p_w = v->power_w;
             c->p_known = true;
-            c->p_from_ns = t;
+            c->p_instant = true;
         }
     } else {
         const bool has_p = (v->valid & WL_CH_POWER) != 0;
@@ -242,7 +244,7 @@ static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64
         c->e_uj = (uint64_t)(c->integ_uj + 0.5);
         c->p_w = p;
         c->p_known = has_p;
-        c->p_from_ns = t;
+        c->p_instant = true;
     }
 }
 
@@ -308,8 +310,11 @@ static void take_sample(wl_sampler *s)
         if (!c->p_known)
             p_unknown |= (uint16_t)(1u << c->d);
         /* a domain's power covers the longest of its channels' windows */
-        if (smp.power_from_ns[c->d] == 0 || c->p_from_ns < smp.power_from_ns[c->d])
-            smp.power_from_ns[c->d] = c->p_from_ns;
+        /* a read power is the sample's instant (t is the middle of all the
+         * sensors' reads, so a later sensor's own read time can be after it) */
+        const uint64_t from = c->p_instant ? t : c->p_from_ns;
+        if (smp.power_from_ns[c->d] == 0 || from < smp.power_from_ns[c->d])
+            smp.power_from_ns[c->d] = from;
     }
     smp.gap_mask = bad;
     smp.valid_mask = (uint16_t)(s->domain_mask & ~bad);

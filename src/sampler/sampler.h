@@ -47,8 +47,8 @@ struct wl_sample {
     uint16_t power_mask;                 /* bit d: power_w[d] is known (else NAN): a counter
                                             domain has none until its first full window */
     float power_w[WL_DOMAIN_COUNT];      /* power (W): counter delta / time, or read power */
-    uint64_t power_from_ns[WL_DOMAIN_COUNT]; /* start of the time power_w[d] averages over
-                                                (== t_ns for a read power) */
+    uint64_t power_from_ns[WL_DOMAIN_COUNT]; /* power_w[d] averages over time from here up to
+                                                at most t_ns (== t_ns for a read power) */
     uint64_t energy_uj[WL_DOMAIN_COUNT]; /* cumulative energy since wl_sampler_open (uJ) */
 };
 

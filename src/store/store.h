@@ -65,7 +65,10 @@ struct wl_store_params {
     bool read_only;      /* open without writing (no migration, no incomplete marking);
                             in a directory this user cannot write, a database whose
                             write-ahead log is merged is read as an immutable file and
-                            one whose log cannot be used is WL_EACCES (never stale data) */
+                            one whose log cannot be used is WL_EACCES (rather than miss
+                            the log's runs); an immutable read takes no lock, so a
+                            writer elsewhere that checkpoints meanwhile can make it
+                            fail or miss its new runs (see docs/internals/store.md) */
     bool no_create;      /* fail with WL_ENOENT instead of creating a missing file */
 };
 

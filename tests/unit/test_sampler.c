@@ -452,6 +452,69 @@ static void test_power_only_domain_is_integrated(void **state)
     free(root);
 }
 
+/* Two sensors: a powercap counter (package) and an hwmon power meter
+ * (total), read after it. The meter's read power stands for the sample's
+ * instant, so it counts for a peak inside a run (its own read time is after
+ * the sample's time, the middle of all reads: taken as the window start it
+ * kept every total-domain sample out of every peak). */
+static void test_read_power_of_a_later_sensor_can_peak(void **state)
+{
+    (void)state;
+    static const struct wl_fake_zone z[] = {{"intel-rapl:0", "package-0", 20.0, 1ull << 40}};
+    char *root = wl_test_tmpdir();
+    struct wl_fake_powercap *fp = wl_fake_powercap_start(root, z, 1, 1000000);
+    assert_non_null(fp);
+    char p1[2048];
+    snprintf(p1, sizeof p1, "%s/class/hwmon", root);
+    mkdir(p1, 0755);
+    snprintf(p1, sizeof p1, "%s/class/hwmon/hwmon0", root);
+    mkdir(p1, 0755);
+    snprintf(p1, sizeof p1, "%s/class/hwmon/hwmon0/name", root);
+    write_text(p1, "power_meter\n");
+    snprintf(p1, sizeof p1, "%s/class/hwmon/hwmon0/power1_input", root);
+    write_text(p1, "35000000\n");
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.backends = WL_BACKEND_RAPL_POWERCAP | WL_BACKEND_HWMON;
+    p.model_use = WL_MODEL_NEVER;
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    assert_int_equal(wl_sensor_set_count(set), 2);
+    struct wl_sampler_params sp;
+    wl_sampler_params_default(&sp);
+    sp.interval_ns = 5000000;
+    wl_sampler *s = NULL;
+    assert_int_equal(wl_sampler_open(set, &sp, &s), 0);
+    assert_true(wl_sampler_domain(s, WL_DOMAIN_TOTAL)->present);
+    assert_int_equal(wl_sampler_domain(s, WL_DOMAIN_TOTAL)->power_window_ns, 0);
+    assert_int_equal(wl_sampler_start(s), 0);
+    const uint64_t t0 = wl_clock_now_ns();
+    wl_clock_sleep_ns(100000000);
+    const uint64_t t1 = wl_clock_now_ns();
+    assert_int_equal(wl_sampler_stop(s), 0);
+    static struct wl_sample buf[256];
+    size_t n = wl_sampler_drain(s, buf, 256);
+    struct wl_peak pk = {0};
+    size_t n_in = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i].t_ns < t0 || buf[i].t_ns > t1)
+            continue;
+        assert_true(buf[i].power_mask & (1u << WL_DOMAIN_TOTAL));
+        assert_int_equal(buf[i].power_from_ns[WL_DOMAIN_TOTAL], buf[i].t_ns);
+        n_in += wl_sample_power_within(&buf[i], WL_DOMAIN_TOTAL, t0, t1);
+        if (wl_sample_power_within(&buf[i], WL_DOMAIN_TOTAL, t0, t1))
+            wl_peak_update(&pk, &buf[i], WL_DOMAIN_TOTAL);
+    }
+    assert_true(n_in >= 5);
+    assert_near(pk.power_w, 35.0, 0.01, "read power peak");
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_fake_powercap_stop(fp);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 static void test_same_domain_from_two_sensors_is_not_summed(void **state)
 {
     (void)state;
@@ -498,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_sensor_failing_mid_run_leaves_a_gap),
         cmocka_unit_test(test_power_only_domain_is_integrated),
         cmocka_unit_test(test_same_domain_from_two_sensors_is_not_summed),
+        cmocka_unit_test(test_read_power_of_a_later_sensor_can_peak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
