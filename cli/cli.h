@@ -65,15 +65,6 @@ void wl_cli_host_cpu(char *buf, size_t size);
  * is reported by main, which knows the command). */
 int wl_cli_print_json(json_t *j);
 
-/* Length (1..4) of the valid UTF-8 character at s, of which n bytes are
- * available; 0 when the bytes there are not valid UTF-8. */
-size_t wl_cli_utf8_char(const unsigned char *s, size_t n);
-
-/* A JSON string of n bytes that may not be valid UTF-8 (JSON cannot carry
- * those): each invalid byte becomes U+FFFD, and *lossy is set to true when
- * one did (lossy may be NULL). NULL when out of memory. */
-json_t *wl_cli_json_text(const char *p, size_t n, bool *lossy);
-
 /* True when stdout / stderr is a terminal (for progress displays and colour). */
 bool wl_cli_stdout_is_tty(void);
 bool wl_cli_stderr_is_tty(void);

@@ -116,48 +116,6 @@ int wl_cli_print_json(json_t *j)
     return WL_EXIT_OK;
 }
 
-size_t wl_cli_utf8_char(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t need = c < 0x80 ? 1 : c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
-    if (need == 0 || need > n)
-        return 0;
-    for (size_t i = 1; i < need; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    /* overlong 3- and 4-byte forms, surrogates, above U+10FFFF */
-    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
-        (c == 0xF4 && s[1] > 0x8F))
-        return 0;
-    return need;
-}
-
-json_t *wl_cli_json_text(const char *p, size_t n, bool *lossy)
-{
-    const unsigned char *s = (const unsigned char *)p;
-    char *b = malloc(3 * n + 1);
-    if (!b)
-        return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n;) {
-        size_t l = wl_cli_utf8_char(s + i, n - i);
-        if (l == 0) {
-            memcpy(b + k, "\xEF\xBF\xBD", 3);
-            k += 3;
-            i++;
-            if (lossy)
-                *lossy = true;
-        } else {
-            memcpy(b + k, s + i, l);
-            k += l;
-            i += l;
-        }
-    }
-    json_t *j = json_stringn(b, k);
-    free(b);
-    return j;
-}
-
 bool wl_cli_stdout_is_tty(void)
 {
     return isatty(STDOUT_FILENO) == 1;

@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include "engine/tokenizer.h"
+#include "util/json_text.h"
 #include "wattlens/error.h"
 
 #include <ctype.h>
@@ -195,7 +196,7 @@ static int run(int argc, char **argv)
         status = wl_cli_fail(CMD, "detokenizing failed: %s", wl_strerror(rc));
     } else if (json) {
         bool lossy = false;
-        json_t *jt = wl_cli_json_text(text, len, &lossy);
+        json_t *jt = wl_json_text(text, len, &lossy);
         json_t *doc =
             jt ? json_pack("{s:o, s:I, s:I, s:b}", "text", jt, "n_tokens", (json_int_t)ids.n,
                            "n_bytes", (json_int_t)len, "valid_utf8", !lossy)

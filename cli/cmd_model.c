@@ -14,6 +14,7 @@
 #include "engine/requant.h"
 #include "engine/synth.h"
 #include "engine/threadpool.h"
+#include "util/json_text.h"
 #include "wattlens/error.h"
 
 #include <getopt.h>
@@ -231,7 +232,7 @@ static json_t *metadata_json(const wl_gguf *g, json_t **key_bytes)
             const char *key = wl_gguf_kv_key(g, k);
             const size_t len = strlen(key);
             bool lossy = false;
-            json_t *shown = wl_cli_json_text(key, len, &lossy);
+            json_t *shown = wl_json_text(key, len, &lossy);
             if (!shown || lossy != (escaped_pass == 1)) {
                 json_decref(shown);
                 continue;
@@ -307,9 +308,9 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
     json_object_set_new(j, "alignment", json_integer((json_int_t)wl_gguf_alignment(g)));
     json_object_set_new(j, "architecture", json_string(wl_arch_name(f->arch)));
     json_object_set_new(j, "architecture_metadata",
-                        wl_cli_json_text(f->arch_string, strlen(f->arch_string), NULL));
+                        wl_json_text(f->arch_string, strlen(f->arch_string), NULL));
     json_object_set_new(j, "architecture_inferred", json_boolean(f->arch_inferred));
-    json_object_set_new(j, "name", wl_cli_json_text(f->name, strlen(f->name), NULL));
+    json_object_set_new(j, "name", wl_json_text(f->name, strlen(f->name), NULL));
     json_object_set_new(j, "n_layers", json_integer(f->n_layers));
     json_object_set_new(j, "hidden_size", json_integer(f->hidden_size));
     json_object_set_new(j, "intermediate_size", json_integer(f->intermediate_size));
@@ -386,7 +387,7 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
             json_t *shape = json_array();
             for (uint32_t d = 0; d < t->n_dims; d++)
                 json_array_append_new(shape, json_integer((json_int_t)t->ne[d]));
-            json_object_set_new(e, "name", wl_cli_json_text(t->name, strlen(t->name), NULL));
+            json_object_set_new(e, "name", wl_json_text(t->name, strlen(t->name), NULL));
             json_object_set_new(e, "type", json_string(wl_ttype_name(t->type)));
             json_object_set_new(e, "shape", shape);
             json_object_set_new(e, "n_params", json_integer((json_int_t)t->n_elements));

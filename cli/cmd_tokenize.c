@@ -6,6 +6,8 @@
 
 #include "engine/tokenizer.h"
 #include "util/clock.h"
+#include "util/json_text.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <errno.h>
@@ -105,7 +107,7 @@ static void print_escaped(FILE *out, const char *p, size_t n)
     fputc('"', out);
     for (size_t i = 0; i < n;) {
         unsigned char c = s[i];
-        size_t l = wl_cli_utf8_char(s + i, n - i);
+        size_t l = wl_utf8_char_len(p + i, n - i);
         if (c == '"' || c == '\\') {
             fprintf(out, "\\%c", c);
         } else if (c == '\n') {
@@ -282,8 +284,8 @@ static int run(int argc, char **argv)
             size_t pl;
             bool lossy = false;
             wl_tok_token_piece(tok, ids[i], WL_DETOK_SPECIAL, &p, &pl);
-            json_t *o = json_pack("{s:i, s:o}", "id", (int)ids[i], "piece",
-                                  wl_cli_json_text(p, pl, &lossy));
+            json_t *o =
+                json_pack("{s:i, s:o}", "id", (int)ids[i], "piece", wl_json_text(p, pl, &lossy));
             if (o && lossy)
                 json_object_set_new(o, "piece_is_partial_utf8", json_true());
             json_array_append_new(arr, o);

@@ -1,10 +1,13 @@
-/* util/: the error table, log level parsing, clocks, error messages. */
+/* util/: the error table, log level parsing, clocks, error messages, UTF-8
+ * decoding and text into JSON without losing bytes. */
 #include "test_support.h"
 
 #include "util/clock.h"
 #include "util/errmsg.h"
 #include "util/hugepage.h"
+#include "util/json_text.h"
 #include "util/log.h"
+#include "util/utf8.h"
 #include "wattlens/wattlens.h"
 
 #include <errno.h>
@@ -112,6 +115,70 @@ static void test_hugepage_accounting(void **state)
     assert_int_equal(wl_hugepage_file_cache_bytes(NULL), WL_EINVAL);
 }
 
+static void test_utf8_char_len_is_strict(void **state)
+{
+    (void)state;
+    assert_int_equal(wl_utf8_char_len("a", 1), 1);
+    assert_int_equal(wl_utf8_char_len("\xC3\xA9", 2), 2);
+    assert_int_equal(wl_utf8_char_len("\xE2\x82\xAC", 3), 3);
+    assert_int_equal(wl_utf8_char_len("\xF0\x9F\x98\x80", 4), 4);
+    assert_int_equal(wl_utf8_char_len("\xC3\xA9", 1), 0);         /* cut short */
+    assert_int_equal(wl_utf8_char_len("\xC0\xAF", 2), 0);         /* overlong */
+    assert_int_equal(wl_utf8_char_len("\xE0\x80\xAF", 3), 0);     /* overlong */
+    assert_int_equal(wl_utf8_char_len("\xED\xA0\x80", 3), 0);     /* surrogate */
+    assert_int_equal(wl_utf8_char_len("\xF4\x90\x80\x80", 4), 0); /* above U+10FFFF */
+    assert_int_equal(wl_utf8_char_len("\xFF", 1), 0);
+    assert_int_equal(wl_utf8_char_len("\x80", 1), 0); /* a continuation byte alone */
+    assert_int_equal(wl_utf8_char_len("", 0), 0);
+    assert_true(wl_utf8_valid("caf\xC3\xA9", 5));
+    assert_true(wl_utf8_valid("a\0b", 3)); /* NUL is a character */
+    assert_false(wl_utf8_valid("a\xFF", 2));
+    assert_false(wl_utf8_valid("\xE2\x82", 2)); /* part of a character */
+}
+
+/* Valid text is itself; otherwise each invalid byte shows as U+FFFD and the
+ * exact bytes go to "<key>_hex", only then. */
+static void test_json_text_keeps_every_byte(void **state)
+{
+    (void)state;
+    bool lossy = false;
+    json_t *j = wl_json_text("caf\xC3\xA9", 5, &lossy);
+    assert_string_equal(json_string_value(j), "caf\xC3\xA9");
+    assert_false(lossy);
+    json_decref(j);
+    j = wl_json_text("a\xFF\xE2\x82", 4, &lossy);
+    assert_string_equal(json_string_value(j), "a\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+    assert_true(lossy);
+    json_decref(j);
+    j = wl_json_hex("a\xFF\0", 3);
+    assert_string_equal(json_string_value(j), "61ff00");
+    json_decref(j);
+
+    json_t *o = json_object();
+    assert_int_equal(wl_json_set_text(o, "prompt", "ok"), 0);
+    assert_int_equal(wl_json_set_text(o, "model", NULL), 0);
+    assert_int_equal(wl_json_set_textn(o, "text", "\xE2\x82", 2), 0); /* a partial token */
+    const char *tags[] = {"t\xFE", "\xC3\xA9"};
+    assert_int_equal(wl_json_set_texts(o, "tags", tags, NULL, 2), 0);
+    const char *args[] = {"ls", "-l"};
+    assert_int_equal(wl_json_set_texts(o, "command", args, NULL, 2), 0);
+    assert_string_equal(json_string_value(json_object_get(o, "prompt")), "ok");
+    assert_null(json_object_get(o, "prompt_hex"));
+    assert_true(json_is_null(json_object_get(o, "model")));
+    assert_null(json_object_get(o, "model_hex"));
+    assert_string_equal(json_string_value(json_object_get(o, "text")), "\xEF\xBF\xBD\xEF\xBF\xBD");
+    assert_string_equal(json_string_value(json_object_get(o, "text_hex")), "e282");
+    json_t *t = json_object_get(o, "tags"), *th = json_object_get(o, "tags_hex");
+    assert_string_equal(json_string_value(json_array_get(t, 0)), "t\xEF\xBF\xBD");
+    assert_string_equal(json_string_value(json_array_get(t, 1)), "\xC3\xA9");
+    assert_int_equal(json_array_size(th), 2); /* every element, in order */
+    assert_string_equal(json_string_value(json_array_get(th, 0)), "74fe");
+    assert_string_equal(json_string_value(json_array_get(th, 1)), "c3a9");
+    assert_int_equal(json_array_size(json_object_get(o, "command")), 2);
+    assert_null(json_object_get(o, "command_hex"));
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -122,6 +189,8 @@ int main(void)
         cmocka_unit_test(test_monotonic_clock_advances_with_sleep),
         cmocka_unit_test(test_iso8601),
         cmocka_unit_test(test_errmsg_returns_code_and_formats),
+        cmocka_unit_test(test_utf8_char_len_is_strict),
+        cmocka_unit_test(test_json_text_keeps_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,46 @@
+/* Text into JSON without losing it. JSON strings must be valid UTF-8 (and
+ * jansson's json_string() returns NULL otherwise, which silently drops the
+ * field it was meant for), but the text wattlens keeps need not be: a
+ * prompt, a command line, a model path, a tag, a token's text (a token can
+ * be part of a character) keep the bytes they were given.
+ *
+ * One rule for every JSON output built from such text: text that is valid
+ * UTF-8 is the string itself; otherwise the string shows each invalid byte
+ * as U+FFFD, and a sibling field named "<name>_hex" holds the exact bytes in
+ * lowercase hex (for an array of texts, an array with every element's bytes,
+ * in order). The sibling is present only when needed, so it also says that
+ * the string is not the stored text. Documented in docs/internals/store.md
+ * ("JSON shapes"). Pure functions, thread-safe; a json_t returned is a new
+ * reference, NULL only when out of memory.
+ */
+#ifndef WL_UTIL_JSON_TEXT_H
+#define WL_UTIL_JSON_TEXT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Suffix of the field that carries the exact bytes of a text field. */
+#define WL_JSON_HEX_SUFFIX "_hex"
+
+/* A JSON string of the n bytes at s, each byte that is not valid UTF-8
+ * replaced by U+FFFD; *lossy (may be NULL) is set to true when one was. */
+json_t *wl_json_text(const char *s, size_t n, bool *lossy);
+
+/* The n bytes at s in lowercase hex, as a JSON string ("" for none). */
+json_t *wl_json_hex(const char *s, size_t n);
+
+/* Sets obj[key] to the text and, when it is not valid UTF-8, obj[key_hex]
+ * to its bytes (the rule above). wl_json_set_text takes a NUL-terminated s;
+ * NULL sets null. Returns 0, or -1 when out of memory (obj may then hold
+ * part of it). */
+int wl_json_set_text(json_t *obj, const char *key, const char *s);
+int wl_json_set_textn(json_t *obj, const char *key, const char *s, size_t n);
+
+/* Sets obj[key] to an array of the n texts v[i] (len[i] bytes each; len
+ * NULL: NUL-terminated) and, when any is not valid UTF-8, obj[key_hex] to
+ * the array of every text's bytes in hex. Returns 0 or -1 (out of memory). */
+int wl_json_set_texts(json_t *obj, const char *key, const char *const *v, const size_t *len,
+                      size_t n);
+
+#endif
