@@ -10,6 +10,7 @@
 #include "profile/measure_store.h"
 #include "sampler/measure.h"
 #include "util/clock.h"
+#include "util/json_text.h"
 #include "wattlens/wattlens.h"
 
 #include <errno.h>
@@ -79,7 +80,7 @@ static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
     json_object_set_new(j, "method_label", json_string(wl_method_label(di->method)));
     json_object_set_new(j, "measured", json_boolean(wl_method_is_measured(di->method)));
     json_object_set_new(j, "exact_counter_window", json_boolean(di->counter));
-    json_object_set_new(j, "sources", json_string(di->sources));
+    wl_json_set_text(j, "sources", di->sources);
     bool has = wl_energy_window_has(&r->window, d);
     json_object_set_new(j, "energy_j",
                         has ? json_real(wl_energy_window_j(&r->window, d)) : json_null());
@@ -109,10 +110,10 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
 {
     json_t *j = json_object();
     json_object_set_new(j, "run_id", run_id ? json_string(run_id) : json_null());
-    json_t *cmd = json_array();
-    for (int i = 0; argv[i]; i++)
-        json_array_append_new(cmd, json_string(argv[i]));
-    json_object_set_new(j, "command", cmd);
+    size_t argc = 0;
+    while (argv[argc])
+        argc++;
+    wl_json_set_texts(j, "command", (const char *const *)argv, NULL, argc);
     json_object_set_new(j, "exit_status", json_integer(r->exit_code));
     json_object_set_new(j, "signal", r->term_signal ? json_integer(r->term_signal) : json_null());
     if (r->exec_errno)
@@ -124,7 +125,7 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
     json_object_set_new(j, "measured",
                         json_boolean(strcmp(wl_provenance_summary(mask), "measured") == 0));
     json_object_set_new(j, "energy_source", json_string(wl_provenance_summary(mask)));
-    json_object_set_new(j, "sensors", json_string(r->sensors_desc));
+    wl_json_set_text(j, "sensors", r->sensors_desc);
     json_t *doms = json_array();
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
         if (r->domains[d].present)

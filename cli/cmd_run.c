@@ -22,6 +22,7 @@
 #include "profile/default_model.h"
 #include "profile/recorder.h"
 #include "util/clock.h"
+#include "util/json_text.h"
 #include "wattlens/error.h"
 
 #include <getopt.h>
@@ -635,17 +636,17 @@ static int run(int argc, char **argv)
         json_object_set_new(j, "status", json_string(wl_run_status_name(fin.status)));
         /* sequence 0's (the only one without --batch); every one under "sequences" */
         json_object_set_new(j, "stop_reason", json_string(wl_stop_reason_name(res[0].stop)));
-        json_object_set_new(j, "text", json_string(res[0].text ? res[0].text : ""));
+        wl_json_set_textn(j, "text", res[0].text ? res[0].text : "", res[0].text_len);
         json_object_set_new(j, "n_seq", json_integer(n_seq));
         json_t *seqs = json_array();
         for (int32_t i = 0; i < n_seq; i++) {
             json_t *q = json_object();
             json_object_set_new(q, "seq", json_integer(i));
-            json_object_set_new(q, "prompt", json_string(seq_prompts[i]));
+            wl_json_set_text(q, "prompt", seq_prompts[i]);
             json_object_set_new(q, "prompt_tokens", json_integer(res[i].n_prompt));
             json_object_set_new(q, "output_tokens", json_integer(res[i].n_generated));
             json_object_set_new(q, "stop_reason", json_string(wl_stop_reason_name(res[i].stop)));
-            json_object_set_new(q, "text", json_string(res[i].text ? res[i].text : ""));
+            wl_json_set_textn(q, "text", res[i].text ? res[i].text : "", res[i].text_len);
             json_array_append_new(seqs, q);
         }
         json_object_set_new(j, "sequences", seqs);

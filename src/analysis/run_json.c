@@ -3,7 +3,10 @@
  */
 #include "analysis/run_json.h"
 
+#include "util/json_text.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -24,32 +27,67 @@ const char *wl_run_json_format_time(int64_t unix_ms, char *buf, size_t size)
     return buf;
 }
 
-json_t *wl_run_json_tags(const char *tags)
+/* Splits tags (comma separated) into *v and *len; the pointers point into
+ * tags. Returns the count, or -1 when out of memory. */
+static long wl__split_tags(const char *tags, const char ***v, size_t **len)
 {
-    json_t *a = json_array();
-    for (const char *p = tags; a && p && *p;) {
+    size_t cap = 1;
+    for (const char *p = tags; p && *p; p++)
+        cap += *p == ',';
+    *v = malloc(cap * sizeof **v);
+    *len = malloc(cap * sizeof **len);
+    if (!*v || !*len)
+        return -1;
+    long n = 0;
+    for (const char *p = tags; p && *p;) {
         const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n > 0 && json_array_append_new(a, json_stringn(p, n)) != 0) {
-            json_decref(a);
-            return NULL;
+        size_t l = end ? (size_t)(end - p) : strlen(p);
+        if (l > 0) {
+            (*v)[n] = p;
+            (*len)[n++] = l;
         }
-        p = end ? end + 1 : p + n;
+        p = end ? end + 1 : p + l;
     }
-    return a;
+    return n;
 }
 
-json_t *wl_run_json_text(const char *text, size_t n)
+int wl_run_json_set_tags(json_t *o, const char *tags)
+{
+    const char **v = NULL;
+    size_t *len = NULL;
+    long n = wl__split_tags(tags, &v, &len);
+    int rc = n < 0 ? -1 : wl_json_set_texts(o, "tags", v, len, (size_t)n);
+    free(v);
+    free(len);
+    return rc;
+}
+
+json_t *wl_run_json_text(const char *text, size_t n, bool *lossy)
 {
     if (!text)
         return json_null();
-    json_t *v = json_loadb(text, n, JSON_DECODE_ANY, NULL);
-    return v ? v : json_stringn(text, n);
+    bool bad = false;
+    json_t *shown = wl_json_text(text, n, &bad);
+    if (!shown)
+        return NULL;
+    if (bad && lossy)
+        *lossy = true;
+    /* Text that is not UTF-8 is parsed as shown (each invalid byte U+FFFD),
+     * so a JSON object with one odd byte inside still reads as an object. */
+    json_t *v =
+        json_loadb(json_string_value(shown), json_string_length(shown), JSON_DECODE_ANY, NULL);
+    if (!v)
+        return shown;
+    json_decref(shown);
+    return v;
 }
 
-static json_t *wl__str(const char *s)
+int wl_run_json_set_json(json_t *o, const char *key, const char *text, size_t n)
 {
-    return s ? json_string(s) : json_null();
+    bool lossy = false;
+    if (json_object_set_new(o, key, wl_run_json_text(text, n, &lossy)) != 0)
+        return -1;
+    return lossy ? wl_json_set_hex(o, key, text, n) : 0;
 }
 
 json_t *wl_run_json_identity(const struct wl_run_row *r)
@@ -58,16 +96,20 @@ json_t *wl_run_json_identity(const struct wl_run_row *r)
     json_t *o = json_object();
     if (!o)
         return NULL;
-    json_object_set_new(o, "id", json_string(r->id));
-    json_object_set_new(o, "created_at_ms", json_integer(r->created_at_ms));
-    json_object_set_new(o, "created_at",
-                        json_string(wl_run_json_format_time(r->created_at_ms, when, sizeof when)));
-    json_object_set_new(o, "status", json_string(wl_run_status_name(r->status)));
-    json_object_set_new(o, "kind", json_string(wl_run_kind_name(r->kind)));
-    json_object_set_new(o, "command", wl__str(r->command));
-    json_object_set_new(o, "model", wl__str(r->model_name));
-    json_object_set_new(o, "prompt", wl__str(r->prompt));
-    json_object_set_new(o, "experiment", wl__str(r->experiment));
-    json_object_set_new(o, "tags", wl_run_json_tags(r->tags));
+    int rc = wl_json_set_text(o, "id", r->id);
+    rc |= json_object_set_new(o, "created_at_ms", json_integer(r->created_at_ms));
+    rc |= json_object_set_new(
+        o, "created_at", json_string(wl_run_json_format_time(r->created_at_ms, when, sizeof when)));
+    rc |= json_object_set_new(o, "status", json_string(wl_run_status_name(r->status)));
+    rc |= json_object_set_new(o, "kind", json_string(wl_run_kind_name(r->kind)));
+    rc |= wl_json_set_text(o, "command", r->command);
+    rc |= wl_json_set_text(o, "model", r->model_name);
+    rc |= wl_json_set_text(o, "prompt", r->prompt);
+    rc |= wl_json_set_text(o, "experiment", r->experiment);
+    rc |= wl_run_json_set_tags(o, r->tags);
+    if (rc != 0) {
+        json_decref(o);
+        return NULL;
+    }
     return o;
 }

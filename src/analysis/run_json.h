@@ -3,9 +3,11 @@
  * field has one shape wherever it appears: tags are an array of strings,
  * created_at is ISO 8601 in UTC with milliseconds, and the fields the store
  * keeps as JSON text (sampling, sensor_provenance, model_features, extra)
- * are JSON values, not strings holding JSON. Documented in
- * docs/internals/store.md ("JSON shapes"). Pure functions, thread-safe;
- * every json_t returned is a new reference, NULL only when out of memory.
+ * are JSON values, not strings holding JSON; stored text that is not valid
+ * UTF-8 keeps its bytes in a "<field>_hex" sibling (util/json_text.h).
+ * Documented in docs/internals/store.md ("JSON shapes"). Pure functions,
+ * thread-safe; every json_t returned is a new reference, NULL only when out
+ * of memory.
  */
 #ifndef WL_ANALYSIS_RUN_JSON_H
 #define WL_ANALYSIS_RUN_JSON_H
@@ -13,6 +15,7 @@
 #include "store/store.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,18 +24,26 @@
  * (25 bytes are enough). Returns buf ("?" when the time cannot be shown). */
 const char *wl_run_json_format_time(int64_t unix_ms, char *buf, size_t size);
 
-/* Tags as the store lists them (wl_run_row.tags: comma separated, sorted;
- * NULL = none) as an array of strings. */
-json_t *wl_run_json_tags(const char *tags);
+/* Sets o["tags"] to the tags as the store lists them (wl_run_row.tags:
+ * comma separated, sorted; NULL = none) as an array of strings, and
+ * o["tags_hex"] when one is not valid UTF-8 (util/json_text.h). Returns 0
+ * or -1 (out of memory). */
+int wl_run_json_set_tags(json_t *o, const char *tags);
 
 /* A field stored as JSON text (n bytes) as its JSON value. Text that is not
  * valid JSON (older writers, hand edits) stays a string, so nothing stored is
- * lost or fails the output; NULL text is null. */
-json_t *wl_run_json_text(const char *text, size_t n);
+ * lost or fails the output; NULL text is null. Text that is not valid UTF-8
+ * is read with each invalid byte as U+FFFD, and *lossy (may be NULL) set. */
+json_t *wl_run_json_text(const char *text, size_t n, bool *lossy);
+
+/* Sets o[key] to wl_run_json_text's value and, when the text is not valid
+ * UTF-8, o[key_hex] to its exact bytes. Returns 0 or -1 (out of memory). */
+int wl_run_json_set_json(json_t *o, const char *key, const char *text, size_t n);
 
 /* A run's identity as an object: id, created_at_ms, created_at, status,
  * kind, command, model, prompt, experiment, tags (null for unknown
- * strings). Callers add their own figures. */
+ * strings; "<field>_hex" beside a text that is not valid UTF-8). Callers
+ * add their own figures. */
 json_t *wl_run_json_identity(const struct wl_run_row *r);
 
 #endif

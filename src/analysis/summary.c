@@ -5,6 +5,7 @@
 #include "analysis/summary.h"
 
 #include "analysis/run_json.h"
+#include "util/json_text.h"
 #include "wattlens/error.h"
 
 #include <math.h>
@@ -474,17 +475,12 @@ static json_t *wl__num(double v)
     return isnan(v) || isinf(v) ? json_null() : json_real(v);
 }
 
-static json_t *wl__str(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 static json_t *wl__component_json(const struct wl_summary_component *c)
 {
     json_t *o = json_object();
     if (c->layer >= 0)
         json_object_set_new(o, "layer", json_integer(c->layer));
-    json_object_set_new(o, "name", json_string(c->name));
+    wl_json_set_text(o, "name", c->name);
     json_object_set_new(o, "count", json_integer(c->n));
     json_object_set_new(o, "total_dur_ms", wl__num(c->total_dur_ms));
     json_object_set_new(o, "total_energy_j", wl__num(c->total_energy_j));
@@ -501,10 +497,10 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     const struct wl_store_run_detail *r = &a->run;
     json_t *j = json_object();
     json_t *run = wl_run_json_identity(&r->row);
-    json_object_set_new(run, "model_path", wl__str(r->model_path));
-    json_object_set_new(run, "depth", wl__str(r->depth));
+    wl_json_set_text(run, "model_path", r->model_path);
+    wl_json_set_text(run, "depth", r->depth);
     json_object_set_new(run, "n_seq", json_integer(s->batch.n_seq));
-    json_object_set_new(run, "error", wl__str(r->error));
+    wl_json_set_text(run, "error", r->error);
     json_object_set_new(run, "sample_count", json_integer(a->n_samples));
     json_object_set_new(run, "sample_rate_hz", wl__num(r->sample_rate_hz));
     json_object_set_new(j, "run", run);
@@ -517,7 +513,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(tot, "energy_method_label",
                         s->has_energy_method ? json_string(wl_method_label(s->energy_method))
                                              : json_null());
-    json_object_set_new(tot, "energy_scope", wl__str(r->energy_scope));
+    wl_json_set_text(tot, "energy_scope", r->energy_scope);
     json_object_set_new(tot, "energy_from_phases", json_boolean(s->energy_from_phases));
     json_object_set_new(tot, "partial", json_boolean(s->partial));
     json_object_set_new(tot, "duration_ms", wl__num(s->duration_ms));
@@ -536,7 +532,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_t *co2 = json_object();
     json_object_set_new(co2, "energy_kwh", wl__num(c->energy_kwh));
     json_object_set_new(co2, "price_per_kwh", wl__num(c->price_per_kwh));
-    json_object_set_new(co2, "currency", json_string(c->currency));
+    wl_json_set_text(co2, "currency", c->currency);
     json_object_set_new(co2, "cost", wl__num(c->cost));
     json_object_set_new(co2, "cost_per_1k_tokens", wl__num(c->cost_per_1k_tokens));
     json_object_set_new(co2, "co2_g_per_kwh", wl__num(c->co2_g_per_kwh));
@@ -545,16 +541,14 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(co2, "defaults_used", json_boolean(!c->price_from_run || !c->co2_from_run));
     json_object_set_new(j, "cost", co2);
 
-    json_object_set_new(
-        j, "provenance",
-        wl_run_json_text(r->sensor_provenance_json,
-                         r->sensor_provenance_json ? strlen(r->sensor_provenance_json) : 0));
+    wl_run_json_set_json(j, "provenance", r->sensor_provenance_json,
+                         r->sensor_provenance_json ? strlen(r->sensor_provenance_json) : 0);
 
     json_t *ph = json_array();
     for (size_t i = 0; i < s->n_phases; i++) {
         const struct wl_summary_phase *p = &s->phases[i];
         json_t *o = json_object();
-        json_object_set_new(o, "phase", json_string(p->name));
+        wl_json_set_text(o, "phase", p->name);
         json_object_set_new(o, "sections", json_integer(p->n_sections));
         json_object_set_new(o, "dur_ms", wl__num(p->dur_ms));
         json_object_set_new(o, "energy_j", wl__num(p->energy_j));
@@ -648,7 +642,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
                             q->prompt_tokens >= 0 ? json_integer(q->prompt_tokens) : json_null());
         json_object_set_new(o, "output_tokens",
                             q->output_tokens >= 0 ? json_integer(q->output_tokens) : json_null());
-        json_object_set_new(o, "stop", json_string(q->stop));
+        wl_json_set_text(o, "stop", q->stop);
         json_object_set_new(o, "prefill_energy_j", wl__num(q->prefill_energy_j));
         json_object_set_new(o, "decode_energy_j", wl__num(q->decode_energy_j));
         json_object_set_new(o, "decode_j_per_token", wl__num(q->decode_j_per_token));
@@ -664,8 +658,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         json_t *o = json_object();
         json_object_set_new(o, "domain", json_string(wl_domain_name(d->domain)));
         json_object_set_new(o, "method", json_string(wl_method_key(d->method)));
-        json_object_set_new(o, "source",
-                            wl__str(r->domain_source[i][0] ? r->domain_source[i] : NULL));
+        wl_json_set_text(o, "source", r->domain_source[i][0] ? r->domain_source[i] : NULL);
         json_object_set_new(o, "energy_j", wl__num(d->energy_j));
         json_object_set_new(o, "pct_of_total", wl__num(d->pct));
         json_object_set_new(o, "avg_power_w", wl__num(d->avg_power_w));

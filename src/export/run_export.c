@@ -8,6 +8,7 @@
 
 #include "analysis/run_json.h"
 #include "analysis/summary.h"
+#include "util/json_text.h"
 #include "wattlens/error.h"
 
 #include <errno.h>
@@ -28,8 +29,6 @@ static json_t *wl__value_json(const struct wl_store_value *v)
         return json_integer(v->i);
     case WL_VALUE_REAL:
         return isfinite(v->r) ? json_real(v->r) : json_null();
-    case WL_VALUE_TEXT:
-        return json_stringn(v->s, v->n);
     case WL_VALUE_BLOB: {
         json_t *a = json_array();
         for (size_t k = 0; k + sizeof(float) <= v->n; k += sizeof(float)) {
@@ -44,14 +43,28 @@ static json_t *wl__value_json(const struct wl_store_value *v)
     }
 }
 
+/* Sets o[name] to the column's value. Text keeps its exact bytes: text
+ * that is not valid UTF-8 (a token can be part of a character) also gets
+ * "<name>_hex" (util/json_text.h). 0, or WL_ENOMEM. */
+static int wl__set_value(json_t *o, const char *name, const struct wl_store_value *v)
+{
+    int rc = v->type == WL_VALUE_TEXT ? wl_json_set_textn(o, name, v->s, v->n)
+                                      : json_object_set_new(o, name, wl__value_json(v));
+    return rc == 0 ? 0 : WL_ENOMEM;
+}
+
 /* The row as an object, leaving out the first `skip` columns (the parent's
- * key, implied by the nesting). */
+ * key, implied by the nesting). NULL when out of memory. */
 static json_t *wl__row_json(size_t n, const char *const *names, const struct wl_store_value *v,
                             size_t skip)
 {
     json_t *o = json_object();
-    for (size_t i = skip; i < n && o; i++)
-        json_object_set_new(o, names[i], wl__value_json(&v[i]));
+    for (size_t i = skip; i < n && o; i++) {
+        if (wl__set_value(o, names[i], &v[i]) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
     return o;
 }
 
@@ -62,14 +75,30 @@ static int wl__append_row(void *user, size_t n, const char *const *names,
     return o && json_array_append_new(user, o) == 0 ? 0 : WL_ENOMEM;
 }
 
-static int wl__set_row(void *user, size_t n, const char *const *names,
+/* The run row. Its columns that hold JSON text become JSON values and its
+ * comma-separated tags an array, the shapes `runs --json` and `show --json`
+ * use (analysis/run_json.h); the CSV keeps the stored text. */
+static int wl__run_row(void *user, size_t n, const char *const *names,
                        const struct wl_store_value *v)
 {
-    json_t *o = wl__row_json(n, names, v, 0);
-    if (!o)
-        return WL_ENOMEM;
-    json_object_update(user, o);
-    json_decref(o);
+    static const char *const json_fields[] = {"model_features", "sampling", "sensor_provenance",
+                                              "extra"};
+    json_t *run = user;
+    for (size_t i = 0; i < n; i++) {
+        bool is_json = false;
+        for (size_t k = 0; k < sizeof json_fields / sizeof json_fields[0]; k++)
+            is_json |= strcmp(names[i], json_fields[k]) == 0;
+        const bool text = v[i].type == WL_VALUE_TEXT;
+        int rc;
+        if (strcmp(names[i], "tags") == 0)
+            rc = wl_run_json_set_tags(run, text ? v[i].s : NULL) == 0 ? 0 : WL_ENOMEM;
+        else if (is_json && text)
+            rc = wl_run_json_set_json(run, names[i], v[i].s, v[i].n) == 0 ? 0 : WL_ENOMEM;
+        else
+            rc = wl__set_value(run, names[i], &v[i]);
+        if (rc != 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -176,28 +205,6 @@ static int wl__token_index(void *user, size_t n, const char *const *names,
     return 0;
 }
 
-/* The run row's columns that hold JSON text become JSON values and its
- * comma-separated tags an array, the shapes `runs --json` and `show --json`
- * use (analysis/run_json.h). The CSV keeps the stored text. */
-static int wl__run_shapes(json_t *run)
-{
-    static const char *const json_fields[] = {"model_features", "sampling", "sensor_provenance",
-                                              "extra"};
-    for (size_t i = 0; i < sizeof json_fields / sizeof json_fields[0]; i++) {
-        json_t *v = json_object_get(run, json_fields[i]);
-        if (!json_is_string(v))
-            continue; /* NULL in the store: already null */
-        json_t *parsed = wl_run_json_text(json_string_value(v), json_string_length(v));
-        if (!parsed || json_object_set_new(run, json_fields[i], parsed) != 0)
-            return WL_ENOMEM;
-    }
-    json_t *tags = json_object_get(run, "tags");
-    json_t *arr = wl_run_json_tags(json_is_string(tags) ? json_string_value(tags) : NULL);
-    if (!arr || json_object_set_new(run, "tags", arr) != 0)
-        return WL_ENOMEM;
-    return 0;
-}
-
 static int wl__write(FILE *out, const char *s, struct wl_errmsg *err)
 {
     if (fputs(s, out) < 0)
@@ -273,9 +280,7 @@ int wl_export_run_json(wl_store *s, const char *id, FILE *out, struct wl_errmsg 
     struct wl_store_aggregates a;
     struct wl_summary sum;
     memset(&sum, 0, sizeof sum);
-    int rc = wl_store_foreach(s, id, WL_TABLE_RUN, -1, -1, wl__set_row, run);
-    if (rc == 0)
-        rc = wl__run_shapes(run);
+    int rc = wl_store_foreach(s, id, WL_TABLE_RUN, -1, -1, wl__run_row, run);
     if (rc == 0)
         rc = wl_store_foreach(s, id, WL_TABLE_DOMAINS, -1, -1, wl__append_row, doms);
     if (rc == 0)

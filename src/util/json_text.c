@@ -74,12 +74,17 @@ static int wl__set_hex_field(json_t *obj, const char *key, json_t *value)
     return rc;
 }
 
+int wl_json_set_hex(json_t *obj, const char *key, const char *s, size_t n)
+{
+    return wl__set_hex_field(obj, key, wl_json_hex(s, n));
+}
+
 int wl_json_set_textn(json_t *obj, const char *key, const char *s, size_t n)
 {
     bool lossy = false;
     if (json_object_set_new(obj, key, wl_json_text(s, n, &lossy)) != 0)
         return -1;
-    return lossy ? wl__set_hex_field(obj, key, wl_json_hex(s, n)) : 0;
+    return lossy ? wl_json_set_hex(obj, key, s, n) : 0;
 }
 
 int wl_json_set_text(json_t *obj, const char *key, const char *s)

@@ -30,6 +30,10 @@ json_t *wl_json_text(const char *s, size_t n, bool *lossy);
 /* The n bytes at s in lowercase hex, as a JSON string ("" for none). */
 json_t *wl_json_hex(const char *s, size_t n);
 
+/* Sets obj[key_hex] to the n bytes at s in hex: for a caller that shows
+ * the text under key in a form of its own. Returns 0 or -1. */
+int wl_json_set_hex(json_t *obj, const char *key, const char *s, size_t n);
+
 /* Sets obj[key] to the text and, when it is not valid UTF-8, obj[key_hex]
  * to its bytes (the rule above). wl_json_set_text takes a NUL-terminated s;
  * NULL sets null. Returns 0, or -1 when out of memory (obj may then hold

@@ -2,7 +2,7 @@
  * computed by hand on a small fixture run written through the store (see
  * the comments for the arithmetic), for a finished run (precomputed
  * component rows) and an unfinished one (aggregated on the fly); and the
- * JSON shapes of a run's own fields.
+ * JSON shapes of a run's own fields, stored text that is not UTF-8 included.
  */
 #include "test_support.h"
 
@@ -517,23 +517,97 @@ static void test_run_json_shapes(void **state)
     assert_string_equal(wl_run_json_format_time(-1, b, sizeof b), "1969-12-31T23:59:59.999Z");
     assert_string_equal(wl_run_json_format_time(0, b, 10), "?"); /* too small: not cut */
 
-    json_t *t = wl_run_json_tags("cpu,q4");
+    json_t *o = json_object();
+    assert_int_equal(wl_run_json_set_tags(o, "cpu,q4"), 0);
+    json_t *t = json_object_get(o, "tags");
     assert_int_equal(json_array_size(t), 2);
     assert_string_equal(json_string_value(json_array_get(t, 1)), "q4");
-    json_decref(t);
-    t = wl_run_json_tags(NULL);
+    assert_null(json_object_get(o, "tags_hex"));
+    assert_int_equal(wl_run_json_set_tags(o, NULL), 0);
+    t = json_object_get(o, "tags");
     assert_true(json_is_array(t) && json_array_size(t) == 0);
-    json_decref(t);
+    /* a tag that is not UTF-8: shown with U+FFFD, every tag's bytes in tags_hex */
+    assert_int_equal(wl_run_json_set_tags(o, "a\xFF,ok"), 0);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(o, "tags"), 0)),
+                        "a\xEF\xBF\xBD");
+    json_t *th = json_object_get(o, "tags_hex");
+    assert_int_equal(json_array_size(th), 2);
+    assert_string_equal(json_string_value(json_array_get(th, 0)), "61ff");
+    assert_string_equal(json_string_value(json_array_get(th, 1)), "6f6b");
+    json_decref(o);
 
-    json_t *v = wl_run_json_text("{\"a\":[1]}", 9);
+    json_t *v = wl_run_json_text("{\"a\":[1]}", 9, NULL);
     assert_true(json_is_array(json_object_get(v, "a")));
     json_decref(v);
-    v = wl_run_json_text("{\"a\"", 4);
+    v = wl_run_json_text("{\"a\"", 4, NULL);
     assert_string_equal(json_string_value(v), "{\"a\"");
     json_decref(v);
-    v = wl_run_json_text(NULL, 0);
+    v = wl_run_json_text(NULL, 0, NULL);
     assert_true(json_is_null(v));
     json_decref(v);
+    /* JSON text with a byte that is not UTF-8 is still read as JSON (the
+     * byte as U+FFFD), and its exact bytes go to <key>_hex */
+    bool lossy = false;
+    v = wl_run_json_text("{\"cpu\":\"x\xFF\"}", 12, &lossy);
+    assert_true(lossy);
+    assert_string_equal(json_string_value(json_object_get(v, "cpu")), "x\xEF\xBF\xBD");
+    json_decref(v);
+    o = json_object();
+    assert_int_equal(wl_run_json_set_json(o, "extra", "\"\xFF\"", 3), 0);
+    assert_string_equal(json_string_value(json_object_get(o, "extra")), "\xEF\xBF\xBD");
+    assert_string_equal(json_string_value(json_object_get(o, "extra_hex")), "22ff22");
+    assert_int_equal(wl_run_json_set_json(o, "sampling", "{}", 2), 0);
+    assert_null(json_object_get(o, "sampling_hex"));
+    json_decref(o);
+}
+
+/* Stored text that is not valid UTF-8 (here a prompt cut inside a
+ * character, a tag, a model name and a path) is kept in the summary's JSON
+ * rather than dropped: shown with U+FFFD, exact in "<field>_hex". */
+static void test_summary_json_keeps_text_that_is_not_utf8(void **state)
+{
+    struct fixture *f = *state;
+    const char *tags[] = {"t\xFE"};
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .model_name = "m\xC3",
+                               .model_path = "/models/\xFF.gguf",
+                               .prompt = "caf\xC3",
+                               .tags = tags,
+                               .n_tags = 1};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct wl_run_totals tot = {.status = WL_RUN_FAILED,
+                                .duration_ms = 1,
+                                .energy_j = 1,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .error = "bad \x80 byte"};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    struct wl_summary s;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    json_t *j = wl_summary_to_json(&a, &s);
+    json_t *run = json_object_get(j, "run");
+    assert_string_equal(json_string_value(json_object_get(run, "prompt")), "caf\xEF\xBF\xBD");
+    assert_string_equal(json_string_value(json_object_get(run, "prompt_hex")), "636166c3");
+    assert_string_equal(json_string_value(json_object_get(run, "model_hex")), "6dc3");
+    assert_string_equal(json_string_value(json_object_get(run, "model_path")),
+                        "/models/\xEF\xBF\xBD.gguf");
+    assert_string_equal(json_string_value(json_object_get(run, "model_path_hex")),
+                        "2f6d6f64656c732fff2e67677566");
+    assert_string_equal(json_string_value(json_object_get(run, "error_hex")),
+                        "62616420802062797465");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(run, "tags"), 0)),
+                        "t\xEF\xBF\xBD");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(run, "tags_hex"), 0)),
+                        "74fe");
+    assert_null(json_object_get(run, "id_hex"));
+    json_decref(j);
+    wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
 }
 
 int main(void)
@@ -548,6 +622,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test(test_latency_percentiles),
         cmocka_unit_test(test_run_json_shapes),
+        cmocka_unit_test_setup_teardown(test_summary_json_keeps_text_that_is_not_utf8, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

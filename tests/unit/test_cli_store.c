@@ -498,6 +498,112 @@ static void test_stored_text_that_is_not_json_stays_a_string(void **state)
     json_decref(j);
 }
 
+/* Stored text that is not valid UTF-8 - a prompt cut inside a character,
+ * a model name, a path, a tag, an experiment, and tokens that are each part
+ * of one character (the sampler emits bytes) - is never dropped from the
+ * JSON: each field shows it with U+FFFD and holds the exact bytes in
+ * "<field>_hex", so the export loses nothing. The CSV keeps the bytes. */
+static void test_text_that_is_not_utf8_is_kept(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    const char *tags[] = {"\xC3\xA9t\xE9"}; /* "ete" in UTF-8 then Latin-1 */
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .created_at_ms = T0_MS + 3 * DAY_MS,
+                               .model_name = "llama-\xFF",
+                               .model_path = "/m/\xFE.gguf",
+                               .prompt = "caf\xC3",
+                               .tags = tags,
+                               .n_tags = 1,
+                               .experiment = "x\x80"};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    const char *texts[] = {"A", "\xE2\x82", "\xAC"}; /* the euro sign over two tokens */
+    for (int t = 0; t < 3; t++) {
+        struct wl_store_token tok = {.index = t,
+                                     .text = texts[t],
+                                     .is_input = t == 0,
+                                     .start_ms = t,
+                                     .end_ms = t + 1,
+                                     .energy_j = 1,
+                                     .method = WL_METHOD_MODEL_ESTIMATE,
+                                     .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &tok), 0);
+    }
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 3,
+                                .energy_j = 3,
+                                .energy_method = WL_METHOD_MODEL_ESTIMATE,
+                                .input_tokens = 1,
+                                .output_tokens = 2,
+                                .response = "\xE2\x82\xAC",
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    wl_store_close(s);
+
+    json_t *j = cli_json(f, "runs", "--json");
+    json_t *r0 = json_array_get(json_object_get(j, "runs"), 0);
+    assert_string_equal(json_string_value(json_object_get(r0, "id")), id);
+    assert_string_equal(json_string_value(json_object_get(r0, "prompt")), "caf\xEF\xBF\xBD");
+    assert_string_equal(json_string_value(json_object_get(r0, "prompt_hex")), "636166c3");
+    assert_string_equal(json_string_value(json_object_get(r0, "model")), "llama-\xEF\xBF\xBD");
+    assert_string_equal(json_string_value(json_object_get(r0, "model_hex")), "6c6c616d612dff");
+    assert_string_equal(json_string_value(json_object_get(r0, "experiment_hex")), "7880");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(r0, "tags"), 0)),
+                        "\xC3\xA9t\xEF\xBF\xBD");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(r0, "tags_hex"), 0)),
+                        "c3a974e9");
+    assert_null(json_object_get(json_array_get(json_object_get(j, "runs"), 1), "prompt_hex"));
+    json_decref(j);
+
+    char args[128];
+    snprintf(args, sizeof args, "--json %s", id);
+    j = cli_json(f, "show", args);
+    json_t *run = json_object_get(j, "run");
+    assert_string_equal(json_string_value(json_object_get(run, "prompt_hex")), "636166c3");
+    assert_string_equal(json_string_value(json_object_get(run, "model_path_hex")),
+                        "2f6d2ffe2e67677566");
+    json_decref(j);
+
+    snprintf(args, sizeof args, "%s --format json", id);
+    j = cli_json(f, "export", args);
+    run = json_object_get(j, "run");
+    assert_string_equal(json_string_value(json_object_get(run, "prompt")), "caf\xEF\xBF\xBD");
+    assert_string_equal(json_string_value(json_object_get(run, "prompt_hex")), "636166c3");
+    assert_string_equal(json_string_value(json_object_get(run, "model_name_hex")),
+                        "6c6c616d612dff");
+    assert_string_equal(json_string_value(json_object_get(run, "model_path_hex")),
+                        "2f6d2ffe2e67677566");
+    assert_string_equal(json_string_value(json_object_get(run, "response")), "\xE2\x82\xAC");
+    assert_null(json_object_get(run, "response_hex")); /* valid: no _hex */
+    assert_string_equal(json_string_value(json_array_get(json_object_get(run, "tags_hex"), 0)),
+                        "c3a974e9");
+    json_t *toks = json_object_get(run, "tokens");
+    assert_int_equal(json_array_size(toks), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(toks, 0), "text")), "A");
+    assert_null(json_object_get(json_array_get(toks, 0), "text_hex"));
+    json_t *t1 = json_array_get(toks, 1), *t2 = json_array_get(toks, 2);
+    assert_string_equal(json_string_value(json_object_get(t1, "text")), "\xEF\xBF\xBD\xEF\xBF\xBD");
+    assert_string_equal(json_string_value(json_object_get(t1, "text_hex")), "e282");
+    assert_string_equal(json_string_value(json_object_get(t2, "text")), "\xEF\xBF\xBD");
+    assert_string_equal(json_string_value(json_object_get(t2, "text_hex")), "ac");
+    json_decref(j);
+
+    snprintf(args, sizeof args, "%s --format csv", id);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(cli(f, "export", args, &out, &err), 0);
+    assert_non_null(strstr(out, "\nprompt,caf\xC3\n"));
+    assert_non_null(strstr(out, ",\xE2\x82,0,"));
+    free(out);
+    free(err);
+}
+
 static int count_lines_of_section(const char *text, const char *section)
 {
     const char *p = strstr(text, section);
@@ -662,6 +768,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stored_text_that_is_not_json_stays_a_string, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_export_csv_to_a_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_that_is_not_utf8_is_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rm_and_gc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_from_environment_and_bad_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_common_options_behave_alike, setup, teardown),

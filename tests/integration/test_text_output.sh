@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Text as the outputs show it, end to end:
+# - text that is not valid UTF-8 (a prompt, a tag, a command's argument, a
+#   generated token that is part of a character) is never dropped from JSON:
+#   `run --json`, `measure --json`, `runs --json`, `show --json` and `export`
+#   show it with U+FFFD and keep the exact bytes in "<field>_hex".
+set -u
+W=${WATTLENS:?}
+D=${WL_TESTDATA:?}
+. "$(dirname "$0")/common.sh"
+M=$D/models/stories260K.gguf
+db=$tmp/runs.db
+export WATTLENS_DB=$tmp/unused-default.db
+
+# --- text that is not UTF-8 in JSON ------------------------------------------------------
+"$W" run -m "$M" -p "$(printf 'a\xffb')" -n 3 -t 1 --baseline 0 --settle 0 --db "$db" \
+  --tags "$(printf 't\xfe'),ok" --json >"$tmp/run.json" 2>"$tmp/err"; rc=$?
+[ $rc = 0 ] && ok "run with a prompt that is not UTF-8" || bad "run: exit $rc, $(cat "$tmp/err")"
+python3 - "$tmp/run.json" <<'PY' && ok "run --json keeps the prompt and tags" || bad "run --json (see above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+q = j["sequences"][0]
+assert q["prompt"] == "a\ufffdb" and q["prompt_hex"] == "61ff62", q
+r = j["summary"]["run"]
+assert r["prompt"] == "a\ufffdb" and r["prompt_hex"] == "61ff62", r
+assert r["tags"] == ["ok", "t\ufffd"] and r["tags_hex"] == ["6f6b", "74fe"], r
+assert isinstance(j["text"], str) and isinstance(q["text"], str), j
+PY
+id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$tmp/run.json")
+"$W" runs --db "$db" --json >"$tmp/runs.json" 2>"$tmp/err" \
+  && python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))["runs"][0]
+assert r["prompt_hex"] == "61ff62" and r["tags_hex"] == ["6f6b", "74fe"], r' "$tmp/runs.json" \
+  && ok "runs --json keeps them" || bad "runs --json: $(cat "$tmp/err" "$tmp/runs.json" | head -40)"
+"$W" show --db "$db" --json "$id" >"$tmp/show.json" 2>"$tmp/err" \
+  && python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))["run"]
+assert r["prompt"] == "a\ufffdb" and r["prompt_hex"] == "61ff62", r' "$tmp/show.json" \
+  && ok "show --json keeps them" || bad "show --json: $(cat "$tmp/err")"
+# Every token's exact bytes are in the export: its text, or text_hex when the text is
+# not UTF-8 (the model's byte tokens can be part of a character).
+"$W" export --db "$db" "$id" -f json >"$tmp/exp.json" 2>"$tmp/err"
+python3 - "$tmp/exp.json" <<'PY' && ok "export keeps every byte" || bad "export (see above) $(cat "$tmp/err")"
+import json, sys
+run = json.load(open(sys.argv[1]))["run"]
+assert bytes.fromhex(run["prompt_hex"]) == b"a\xffb", run["prompt"]
+assert run["tags_hex"] == ["6f6b", "74fe"]
+out = [t for t in run["tokens"] if not t["is_input"]]
+assert len(out) == 3, out
+for t in out:
+    assert isinstance(t["text"], str), t
+    if "text_hex" in t:
+        assert bytes.fromhex(t["text_hex"]).decode("utf-8", "replace") == t["text"], t
+    else:
+        t["text"].encode("utf-8")
+PY
+
+# measure: the command's arguments, as given
+"$W" measure --db "$db" --json -o "$tmp/m.json" -- printf '%s' "$(printf 'x\xff')" >/dev/null 2>"$tmp/err"; rc=$?
+python3 - "$tmp/m.json" <<'PY' && ok "measure --json keeps the command" || bad "measure --json: exit $rc, $(cat "$tmp/err")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["command"] == ["printf", "%s", "x\ufffd"], j["command"]
+assert j["command_hex"] == ["7072696e7466", "2573", "78ff"], j
+PY
+mid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$tmp/m.json")
+"$W" export --db "$db" "$mid" -f json 2>"$tmp/err" | python3 -c '
+import json, sys
+run = json.load(sys.stdin)["run"]
+assert b"x\xff" in bytes.fromhex(run["command_hex"]), run["command"]' \
+  && ok "export of the measure run keeps the command" || bad "export of the measure run: $(cat "$tmp/err")"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
