@@ -5,6 +5,7 @@
 #include "cli_store.h"
 
 #include "analysis/run_json.h"
+#include "util/utf8.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -72,24 +73,6 @@ static json_t *row_json(const struct wl_run_row *r)
     return o;
 }
 
-/* Copies s into buf, cut to width characters with "..." when longer. */
-static const char *clip(const char *s, size_t width, char *buf, size_t size)
-{
-    if (!s)
-        s = "-";
-    size_t n = strlen(s);
-    if (n <= width || width < 4) {
-        snprintf(buf, size, "%s", s);
-    } else {
-        snprintf(buf, size, "%.*s...", (int)(width - 3), s);
-    }
-    for (char *c = buf; *c; c++) {
-        if (*c == '\n' || *c == '\t')
-            *c = ' ';
-    }
-    return buf;
-}
-
 /* Appends '*' to a known figure in buf; returns whether it did. */
 static bool mark_partial(char *buf, size_t size, bool known)
 {
@@ -115,7 +98,10 @@ static void print_table(const struct wl_run_list *l, int64_t offset)
     bool any_partial = false;
     for (size_t i = 0; i < l->n; i++) {
         const struct wl_run_row *r = &l->rows[i];
-        char date[32], what[64], dur[32], en[32], jpt[32], tok[48], tags[64];
+        /* cells of text are measured in display columns, not bytes: a model
+         * name in CJK or with accents must not push the columns after it
+         * (256 bytes: room for a cell's characters and combining marks) */
+        char date[32], what[256], dur[32], en[32], jpt[32], tok[48], tags[256];
         const char *name = r->model_name ? r->model_name : r->command;
         bool has_tokens = r->input_tokens >= 0 || r->output_tokens >= 0;
         if (has_tokens)
@@ -134,11 +120,11 @@ static void print_table(const struct wl_run_list *l, int64_t offset)
             any_partial |= mark_partial(jpt, sizeof jpt, !isnan(r->j_per_token));
             any_partial |= mark_partial(tok, sizeof tok, has_tokens);
         }
-        printf("%-8.8s  %-16s  %-10s  %-9s  %-24s  %10s  %11s  %11s  %9s  %s\n", r->id,
+        printf("%-8.8s  %-16s  %-10s  %-9s  %s  %10s  %11s  %11s  %9s  %s\n", r->id,
                wl_cli_format_date(r->created_at_ms, date, sizeof date),
                wl_run_status_name(r->status), wl_run_kind_name(r->kind),
-               clip(name, 24, what, sizeof what), dur, en, jpt, tok,
-               clip(r->tags ? r->tags : "", 30, tags, sizeof tags));
+               wl_utf8_cell(name, 24, true, what, sizeof what), dur, en, jpt, tok,
+               wl_utf8_cell(r->tags ? r->tags : "", 30, false, tags, sizeof tags));
     }
     if (any_partial)
         printf("\n* partial: the run has no totals (still running, or incomplete: stopped before "

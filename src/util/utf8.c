@@ -1,6 +1,11 @@
-/* UTF-8 decoding; see utf8.h. No state.
+/* UTF-8 decoding and display widths; see utf8.h. Widths come from
+ * utf8proc_charwidth; no state.
  */
 #include "util/utf8.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <utf8proc.h>
 
 size_t wl_utf8_char_len(const char *p, size_t n)
 {
@@ -30,4 +35,88 @@ bool wl_utf8_valid(const char *s, size_t n)
         i += l;
     }
     return true;
+}
+
+/* The code point of the valid l-byte character at s. */
+static int32_t wl__decode(const char *s, size_t l)
+{
+    static const unsigned char lead_mask[5] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+    const unsigned char *u = (const unsigned char *)s;
+    int32_t cp = u[0] & lead_mask[l];
+    for (size_t i = 1; i < l; i++)
+        cp = cp << 6 | (u[i] & 0x3F);
+    return cp;
+}
+
+/* What a cell shows for the text at s (n > 0 bytes): the bytes it takes
+ * (the return value), what is printed for them (*out, *out_len) and how many
+ * columns that is (*cols). */
+static size_t wl__cell_piece(const char *s, size_t n, const char **out, size_t *out_len,
+                             size_t *cols)
+{
+    size_t l = wl_utf8_char_len(s, n);
+    if (l == 0) { /* not UTF-8: one replacement character per byte */
+        *out = "\xEF\xBF\xBD";
+        *out_len = 3;
+        *cols = 1;
+        return 1;
+    }
+    int32_t cp = wl__decode(s, l);
+    if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0)) { /* C0, DEL, C1: would break the row */
+        *out = " ";
+        *out_len = 1;
+        *cols = 1;
+        return l;
+    }
+    int w = utf8proc_charwidth(cp);
+    *out = s;
+    *out_len = l;
+    *cols = w > 0 ? (size_t)w : 0;
+    return l;
+}
+
+size_t wl_utf8_width(const char *s, size_t n)
+{
+    size_t cols = 0;
+    for (size_t i = 0; i < n;) {
+        const char *o;
+        size_t ol, c;
+        i += wl__cell_piece(s + i, n - i, &o, &ol, &c);
+        cols += c;
+    }
+    return cols;
+}
+
+const char *wl_utf8_cell(const char *s, size_t width, bool pad, char *buf, size_t size)
+{
+    if (size == 0)
+        return buf;
+    if (!s)
+        s = "-";
+    size_t n = strlen(s);
+    bool dots = wl_utf8_width(s, n) > width && width >= 4;
+    size_t room = dots ? width - 3 : width;
+    size_t k = 0, used = 0;
+    for (size_t i = 0; i < n;) {
+        const char *o;
+        size_t ol, c;
+        size_t take = wl__cell_piece(s + i, n - i, &o, &ol, &c);
+        if (used + c > room || k + ol >= size)
+            break;
+        memcpy(buf + k, o, ol);
+        k += ol;
+        used += c;
+        i += take;
+    }
+    if (dots && k + 3 < size) {
+        memcpy(buf + k, "...", 3);
+        k += 3;
+        used += 3;
+    }
+    while (pad && used < width && k + 1 < size) {
+        buf[k++] = ' ';
+        used++;
+    }
+    buf[k] = '\0';
+    return buf;
 }

@@ -1,7 +1,9 @@
 /* UTF-8 text as the outputs need it: strict decoding of one character
- * (RFC 3629: no overlong forms, surrogates or values above U+10FFFF).
- * Text that is not valid UTF-8 is accepted everywhere. Pure functions;
- * thread-safe.
+ * (RFC 3629: no overlong forms, surrogates or values above U+10FFFF), and
+ * table cells measured in display columns rather than bytes (utf8proc's
+ * East Asian width data: CJK and emoji take two columns, combining marks
+ * none), cut and padded without ever splitting a character. Text that is
+ * not valid UTF-8 is accepted everywhere. Pure functions; thread-safe.
  */
 #ifndef WL_UTIL_UTF8_H
 #define WL_UTIL_UTF8_H
@@ -15,5 +17,22 @@ size_t wl_utf8_char_len(const char *s, size_t n);
 
 /* True when the n bytes at s are valid UTF-8. */
 bool wl_utf8_valid(const char *s, size_t n);
+
+/* Display columns of the n bytes at s as wl_utf8_cell shows them. */
+size_t wl_utf8_width(const char *s, size_t n);
+
+/* s (NUL-terminated; NULL shows "-") as a table cell of `width` display
+ * columns, written into buf (size bytes, always NUL-terminated):
+ * - control characters (tab, newline, ...) become a space and each byte
+ *   that is not valid UTF-8 becomes U+FFFD, so one line stays one row;
+ * - text wider than width is cut at a character boundary and ends "..."
+ *   (width < 4: cut without the dots);
+ * - with pad, spaces follow up to exactly width columns (a wide character
+ *   that does not fit in the last column leaves a space), so the cell can
+ *   be printed with "%s" where "%-*s" would count bytes.
+ * A buf too small for the cell ends it early, again at a character
+ * boundary (4 * width + 1 bytes hold any cell without combining marks).
+ * Returns buf. */
+const char *wl_utf8_cell(const char *s, size_t width, bool pad, char *buf, size_t size);
 
 #endif

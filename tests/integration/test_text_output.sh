@@ -3,7 +3,10 @@
 # - text that is not valid UTF-8 (a prompt, a tag, a command's argument, a
 #   generated token that is part of a character) is never dropped from JSON:
 #   `run --json`, `measure --json`, `runs --json`, `show --json` and `export`
-#   show it with U+FFFD and keep the exact bytes in "<field>_hex".
+#   show it with U+FFFD and keep the exact bytes in "<field>_hex";
+# - the `runs` table lines up in display columns (a model file named in CJK
+#   or with accents does not push the columns after it), measured here with
+#   Python's own Unicode width data.
 set -u
 W=${WATTLENS:?}
 D=${WL_TESTDATA:?}
@@ -71,6 +74,29 @@ import json, sys
 run = json.load(sys.stdin)["run"]
 assert b"x\xff" in bytes.fromhex(run["command_hex"]), run["command"]' \
   && ok "export of the measure run keeps the command" || bad "export of the measure run: $(cat "$tmp/err")"
+
+# --- the runs table in display columns --------------------------------------------------
+tdb=$tmp/table.db
+for name in "模型-小" "café-modèle" "plain"; do
+  cp "$M" "$tmp/$name.gguf"
+  "$W" run -m "$tmp/$name.gguf" -n 1 -t 1 --baseline 0 --settle 0 --db "$tdb" --tags "标签,é" \
+    >/dev/null 2>&1 || bad "run of $name.gguf"
+done
+"$W" runs --db "$tdb" >"$tmp/table" 2>"$tmp/err"
+python3 - "$tmp/table" <<'PY' && ok "runs table aligned in display columns" || bad "runs table (see above): $(cat "$tmp/table")"
+import re, sys, unicodedata
+def width(s):
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+               for c in s)
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+head = lines[0]
+want = head.index("DURATION") + len("DURATION")
+rows = [l for l in lines[1:4]]
+assert len(rows) == 3 and any("模型" in r for r in rows) and any("modèle" in r for r in rows), rows
+for r in rows:
+    m = re.search(r"\d+\.\d+ (ns|us|ms|s|min)", r)
+    assert m and width(r[:m.end()]) == want, (r, width(r[:m.end()]), want)
+PY
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -280,6 +280,85 @@ static void test_runs_table_and_usage_errors(void **state)
     free(err);
 }
 
+/* The line of the runs table that lists run id (NULL when none). */
+static const char *table_line(const char *out, const char *id)
+{
+    for (const char *l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, id, 8) == 0)
+            return l;
+    }
+    return NULL;
+}
+
+/* The MODEL / COMMAND cell is 24 display columns wherever the text's bytes
+ * and columns differ (wide CJK, a combining accent, a byte that is not
+ * UTF-8, shown as U+FFFD); longer text is cut at a character with "...".
+ * The cell starts after 51 ASCII columns (id, date, status, kind). */
+static void test_runs_table_pads_by_display_width(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *model, *cell; /* the cell: 24 columns */
+    } cases[] = {
+        {"\xE6\xA8\xA1\xE5\x9E\x8B", "\xE6\xA8\xA1\xE5\x9E\x8B                    "}, /* 2 wide */
+        {"cafe\xCC\x81", "cafe\xCC\x81                    "}, /* e + combining acute */
+        {"a\xFF"
+         "b",
+         "a\xEF\xBF\xBD"
+         "b                     "},
+        /* 26 x e-acute (52 bytes): cut after 21 characters, not after 21 bytes */
+        {"\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+         "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+         "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9",
+         "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+         "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9..."},
+        /* 14 wide characters (28 columns): 10 fit before the dots, 1 column left */
+        {"\xE6\xA8\xA1\xE5\x9E\x8B\xE6\xA8\xA1\xE5\x9E\x8B\xE6\xA8\xA1\xE5\x9E\x8B\xE6\xA8\xA1"
+         "\xE5\x9E\x8B\xE6\xA8\xA1\xE5\x9E\x8B\xE6\xA8\xA1\xE5\x9E\x8B\xE6\xA8\xA1\xE5\x9E\x8B",
+         "\xE6\xA8\xA1\xE5\x9E\x8B\xE6\xA8\xA1\xE5\x9E\x8B\xE6\xA8\xA1\xE5\x9E\x8B\xE6\xA8\xA1"
+         "\xE5\x9E\x8B\xE6\xA8\xA1\xE5\x9E\x8B... "},
+    };
+    enum { N = sizeof cases / sizeof cases[0] };
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    char ids[N][37];
+    for (int i = 0; i < N; i++) {
+        const char *tags[] = {"\xE6\xA8\xA1"};
+        struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                                   .created_at_ms = T0_MS + (3 + i) * DAY_MS,
+                                   .model_name = cases[i].model,
+                                   .tags = tags,
+                                   .n_tags = 1};
+        wl_store_run *r = NULL;
+        assert_int_equal(wl_store_run_begin(s, &info, &r, ids[i]), 0);
+        struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                    .duration_ms = 1000,
+                                    .energy_j = 1,
+                                    .energy_method = WL_METHOD_COUNTER,
+                                    .input_tokens = -1,
+                                    .output_tokens = -1,
+                                    .sample_count = -1,
+                                    .sample_rate_hz = WL_STORE_UNSET};
+        assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    }
+    wl_store_close(s);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(cli(f, "runs", "", &out, &err), 0);
+    for (int i = 0; i < N; i++) {
+        const char *line = table_line(out, ids[i]);
+        assert_non_null(line);
+        size_t n = strlen(cases[i].cell);
+        if (strncmp(line + 51, cases[i].cell, n) != 0)
+            fail_msg("run %d: cell '%.*s', want '%s'", i, (int)n, line + 51, cases[i].cell);
+        assert_true(strncmp(line + 51 + n, "      1.00 s  ", 14) == 0); /* DURATION next */
+    }
+    free(out);
+    free(err);
+}
+
 /* A run that never finished (here: left running) is listed with what it
  * saved, marked partial in the table ('*' and a note) and in the JSON. */
 static void test_runs_marks_an_unfinished_run_partial(void **state)
@@ -761,6 +840,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_runs_json_filters_sorts_and_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_table_and_usage_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_marks_an_unfinished_run_partial, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_runs_table_pads_by_display_width, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_text_and_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_small_figures_never_read_as_zero, setup,
                                         teardown),

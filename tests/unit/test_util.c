@@ -1,5 +1,5 @@
 /* util/: the error table, log level parsing, clocks, error messages, UTF-8
- * decoding and text into JSON without losing bytes. */
+ * decoding, display widths and text into JSON without losing bytes. */
 #include "test_support.h"
 
 #include "util/clock.h"
@@ -179,6 +179,39 @@ static void test_json_text_keeps_every_byte(void **state)
     json_decref(o);
 }
 
+/* Table cells count display columns: wide characters two, combining marks
+ * none; never cut inside a character; control bytes and invalid bytes take
+ * one column each (as a space and U+FFFD). */
+static void test_utf8_cells_count_display_columns(void **state)
+{
+    (void)state;
+    char b[128];
+    assert_int_equal(wl_utf8_width("abc", 3), 3);
+    assert_int_equal(wl_utf8_width("\xE6\xA8\xA1", 3), 2);     /* CJK */
+    assert_int_equal(wl_utf8_width("e\xCC\x81", 3), 1);        /* combining acute */
+    assert_int_equal(wl_utf8_width("\xF0\x9F\x98\x80", 4), 2); /* emoji */
+    assert_int_equal(wl_utf8_width("a\xFF\tb", 4), 4);
+    assert_string_equal(wl_utf8_cell("\xE6\xA8\xA1", 4, true, b, sizeof b), "\xE6\xA8\xA1  ");
+    assert_string_equal(wl_utf8_cell("a\nb\xFF", 5, true, b, sizeof b), "a b\xEF\xBF\xBD ");
+    assert_string_equal(wl_utf8_cell(NULL, 3, true, b, sizeof b), "-  ");
+    assert_string_equal(wl_utf8_cell("abc", 3, true, b, sizeof b), "abc");
+    assert_string_equal(wl_utf8_cell("abcdef", 5, false, b, sizeof b), "ab...");
+    assert_string_equal(wl_utf8_cell("abcdef", 3, false, b, sizeof b),
+                        "abc"); /* no room for dots */
+    /* a wide character that would straddle the cut leaves a space */
+    assert_string_equal(
+        wl_utf8_cell("\xE6\xA8\xA1\xE6\xA8\xA1\xE6\xA8\xA1\xE6\xA8\xA1", 6, true, b, sizeof b),
+        "\xE6\xA8\xA1... ");
+    /* a combining mark stays with its letter at the cut */
+    assert_string_equal(wl_utf8_cell("e\xCC\x81"
+                                     "bcdef",
+                                     4, false, b, sizeof b),
+                        "e\xCC\x81...");
+    /* a small buffer ends the cell at a character boundary */
+    assert_string_equal(wl_utf8_cell("\xC3\xA9\xC3\xA9", 4, true, b, 4), "\xC3\xA9 ");
+    assert_string_equal(wl_utf8_cell("ab", 4, true, b, 1), "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_errmsg_returns_code_and_formats),
         cmocka_unit_test(test_utf8_char_len_is_strict),
         cmocka_unit_test(test_json_text_keeps_every_byte),
+        cmocka_unit_test(test_utf8_cells_count_display_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
