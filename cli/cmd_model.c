@@ -15,6 +15,7 @@
 #include "engine/synth.h"
 #include "engine/threadpool.h"
 #include "util/json_text.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <getopt.h>
@@ -129,6 +130,15 @@ static const char *printable(const char *s, char *buf, size_t cap)
     return buf;
 }
 
+/* Prints s and spaces up to width display columns (a name in CJK or with
+ * accents takes fewer columns than bytes); a longer s is printed whole. */
+static void print_padded(const char *s, size_t width)
+{
+    fputs(s, stdout);
+    for (size_t w = wl_utf8_width(s, strlen(s)); w < width; w++)
+        putchar(' ');
+}
+
 static void shape_str(const struct wl_gguf_tensor *t, char *buf, size_t cap)
 {
     size_t n = 0;
@@ -141,11 +151,18 @@ static void shape_str(const struct wl_gguf_tensor *t, char *buf, size_t cap)
 
 /* ---- metadata listing (--metadata) ------------------------------------------------ */
 
-/* Appends a string value, printable and cut at 60 bytes. */
+/* Appends a string value, printable and cut at 60 bytes (fewer when the
+ * 60th would split a character). */
 static void str_value(const struct wl_gguf_str *v, char *buf, size_t cap)
 {
     size_t n = 0;
-    for (uint64_t i = 0; i < v->len && i < 60 && n + 2 < cap; i++) {
+    uint64_t end = v->len < 60 ? v->len : 60;
+    /* a cut inside a character moves back to its first byte (a character
+     * has at most 3 continuation bytes) */
+    for (int back = 0; end < v->len && back < 3 && ((unsigned char)v->data[end] & 0xC0) == 0x80;
+         back++)
+        end--;
+    for (uint64_t i = 0; i < end && n + 2 < cap; i++) {
         unsigned char ch = (unsigned char)v->data[i];
         buf[n++] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
     }
@@ -294,7 +311,8 @@ static void print_metadata(const wl_gguf *g)
         } else if (wl_gguf_get_u64(g, key, &u) == 0) {
             snprintf(val, sizeof val, "%" PRIu64, u);
         }
-        printf("%-44s %-8s %s\n", printable(key, kb, sizeof kb), wl_gguf_vtype_name(t), val);
+        print_padded(printable(key, kb, sizeof kb), 44);
+        printf(" %-8s %s\n", wl_gguf_vtype_name(t), val);
     }
 }
 
@@ -522,9 +540,10 @@ static int cmd_info(int argc, char **argv)
                 const struct wl_gguf_tensor *t = wl_gguf_tensor(g, i);
                 char shape[96], name[1040];
                 shape_str(t, shape, sizeof shape);
-                printf("%-36s %-6s %-22s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n",
-                       printable(t->name, name, sizeof name), wl_ttype_name(t->type), shape,
-                       t->n_elements, t->n_bytes, wl_gguf_data_offset(g) + t->offset);
+                print_padded(printable(t->name, name, sizeof name), 36);
+                printf(" %-6s %-22s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n",
+                       wl_ttype_name(t->type), shape, t->n_elements, t->n_bytes,
+                       wl_gguf_data_offset(g) + t->offset);
             }
         }
         ec = wl_cli_flush_stdout(CMD);

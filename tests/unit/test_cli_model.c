@@ -1,7 +1,9 @@
 /* `wattlens model info --metadata` on keys that are not valid UTF-8: the text
  * listing shows them, and the JSON keeps every one of them (none dropped)
  * under a name with each invalid byte as U+FFFD, unique even when that name
- * is also a real key, with the raw bytes in metadata_key_bytes. The file is
+ * is also a real key, with the raw bytes in metadata_key_bytes; the listing's
+ * key column is padded by display width, not bytes, and a long value is cut
+ * between characters. The file is
  * a synthesized model with extra keys, read by the real `wattlens` binary.
  */
 #include "test_support.h"
@@ -44,6 +46,13 @@ static void test_metadata_keys_that_are_not_utf8(void **state)
                                             3),
                      0);
     assert_int_equal(wl_gguf_writer_set_str(w, "test.ok", "fine"), 0);
+    /* 59 ASCII bytes and then euro signs: the 60-byte cut falls inside one */
+    assert_int_equal(
+        wl_gguf_writer_set_str(w, "test.long",
+                               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                               "\xE2\x82\xAC\xE2\x82\xAC"),
+        0);
+    assert_int_equal(wl_gguf_writer_set_u32(w, "test.\xE6\xA8\xA1\xE5\x9E\x8B", 4), 0); /* 2 wide */
     assert_int_equal(wl_gguf_writer_write(w, path, &err), 0);
     wl_gguf_writer_free(w);
 
@@ -54,6 +63,12 @@ static void test_metadata_keys_that_are_not_utf8(void **state)
                                 "key"));
     assert_non_null(strstr(out, "test.bad\xfe"
                                 "key"));
+    /* the key column is 44 display columns: "test." and two wide characters
+     * take 9 of them and 13 bytes */
+    assert_non_null(strstr(out, "\ntest.\xE6\xA8\xA1\xE5\x9E\x8B                                   "
+                                " UINT32   4\n"));
+    assert_non_null(
+        strstr(out, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...'\n"));
     free(out);
     free(errs);
 
