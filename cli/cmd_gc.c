@@ -1,31 +1,40 @@
 /* `wattlens gc`: retention for the run database (keep the N newest runs
- * and/or drop runs older than D days), with a dry run, then VACUUM. */
+ * and/or drop runs older than D days), with a dry run, then VACUUM. Dates
+ * are UTC, as in `runs` and `show`; the JSON lists each removed run with the
+ * identity fields of `runs --json` (analysis/run_json.h). */
 #include "cli.h"
 #include "cli_store.h"
 
+#include "analysis/run_json.h"
+#include "util/json_text.h"
+
 #include <stdio.h>
+#include <string.h>
 
 static const char *const cmd = "gc";
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: wattlens gc [OPTIONS]\n"
-                 "\n"
-                 "Remove old runs from the run database, then compact the file (VACUUM).\n"
-                 "A run goes when it is beyond the --keep newest OR older than --max-age;\n"
-                 "runs still being recorded are never removed. Give at least one limit.\n"
-                 "\n"
-                 "Options:\n"
-                 "  --keep N             keep the N newest runs\n"
-                 "  --max-age DAYS       remove runs created more than DAYS days ago (fractions\n"
-                 "                       allowed: 0.5 = 12 hours)\n"
-                 "  --dry-run            list what would be removed; change nothing\n"
-                 "  --json               the result as JSON: {\"removed\": [ids], \"dry_run\": "
-                 "...}\n" WL_CLI_STORE_HELP "\n"
-                 "Examples:\n"
-                 "  wattlens gc --keep 100 --dry-run\n"
-                 "  wattlens gc --max-age 30\n"
-                 "  wattlens gc --keep 500 --max-age 90\n");
+    fprintf(out,
+            "Usage: wattlens gc [OPTIONS]\n"
+            "\n"
+            "Remove old runs from the run database, then compact the file (VACUUM).\n"
+            "A run goes when it is beyond the --keep newest OR older than --max-age;\n"
+            "runs still being recorded are never removed. Give at least one limit.\n"
+            "Each removed run is listed with its creation time in UTC.\n"
+            "\n"
+            "Options:\n"
+            "  --keep N             keep the N newest runs\n"
+            "  --max-age DAYS       remove runs created more than DAYS days ago (fractions\n"
+            "                       allowed: 0.5 = 12 hours)\n"
+            "  --dry-run            list what would be removed; change nothing\n"
+            "  --json               the result as JSON: {\"removed\": [ids], \"removed_runs\":\n"
+            "                       [{\"id\", \"created_at\", ...}], \"dry_run\": "
+            "...}\n" WL_CLI_STORE_HELP "\n"
+            "Examples:\n"
+            "  wattlens gc --keep 100 --dry-run\n"
+            "  wattlens gc --max-age 30\n"
+            "  wattlens gc --keep 500 --max-age 90\n");
 }
 
 static int run(int argc, char **argv)
@@ -82,10 +91,15 @@ static int run(int argc, char **argv)
     const int64_t runs_left = p.dry_run ? st.runs - (int64_t)res.removed.n : st.runs;
     if (so.json) {
         json_t *o = json_object();
-        json_t *ids = json_array();
-        for (size_t i = 0; i < res.removed.n; i++)
-            json_array_append_new(ids, json_string(res.removed.rows[i].id));
+        json_t *ids = json_array(), *runs = json_array();
+        for (size_t i = 0; i < res.removed.n; i++) {
+            const char *id = res.removed.rows[i].id;
+            json_array_append_new(ids, wl_json_text(id, strlen(id), NULL));
+            json_array_append_new(runs, wl_run_json_identity(&res.removed.rows[i]));
+        }
         json_object_set_new(o, "removed", ids);
+        /* each run as `runs --json` shows it (created_at in ISO 8601 UTC) */
+        json_object_set_new(o, "removed_runs", runs);
         json_object_set_new(o, "dry_run", json_boolean(p.dry_run));
         json_object_set_new(o, "bytes_before", json_integer(res.bytes_before));
         json_object_set_new(o, "bytes_after", json_integer(res.bytes_after));
@@ -96,7 +110,7 @@ static int run(int argc, char **argv)
         for (size_t i = 0; i < res.removed.n; i++) {
             const struct wl_run_row *r = &res.removed.rows[i];
             char date[32];
-            printf("%s %s  %s  %s\n", p.dry_run ? "would remove" : "removed", r->id,
+            printf("%s %s  %s UTC  %s\n", p.dry_run ? "would remove" : "removed", r->id,
                    wl_cli_format_date(r->created_at_ms, date, sizeof date),
                    r->model_name ? r->model_name
                    : r->command  ? r->command

@@ -745,12 +745,20 @@ static void test_rm_and_gc(void **state)
     assert_int_equal(cli(f, "gc", "--keep 1 --dry-run", &out, &err), 0);
     assert_non_null(strstr(out, "would remove"));
     assert_non_null(strstr(out, f->ids[1]));
+    assert_non_null(strstr(out, "2023-11-15 22:13 UTC  phi-tiny\n")); /* dates say UTC */
     free(out);
     free(err);
     j = cli_json(f, "gc", "--keep 1 --json");
     assert_int_equal(json_array_size(json_object_get(j, "removed")), 1);
     assert_string_equal(json_string_value(json_array_get(json_object_get(j, "removed"), 0)),
                         f->ids[1]);
+    /* each removed run as runs --json shows it: ISO 8601 UTC created_at */
+    json_t *gone = json_array_get(json_object_get(j, "removed_runs"), 0);
+    assert_string_equal(json_string_value(json_object_get(gone, "id")), f->ids[1]);
+    assert_string_equal(json_string_value(json_object_get(gone, "created_at")),
+                        "2023-11-15T22:13:20.000Z");
+    assert_string_equal(json_string_value(json_object_get(gone, "model")), "phi-tiny");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(gone, "tags"), 0)), "b");
     assert_int_equal(json_integer_value(json_object_get(j, "runs_left")), 1);
     json_decref(j);
     assert_int_equal(cli(f, "gc", "", &out, &err), 2);
