@@ -119,6 +119,34 @@ fail:
                          path, buf, strerror(errno));
 }
 
+/* Creating path failed: when its directory is what this user cannot write
+ * (SQLite only says "unable to open database file"), says so and returns
+ * WL_EACCES; else 0. */
+static int wl__explain_create_failure(const char *path, struct wl_errmsg *err)
+{
+    char dir[WL_STORE_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        slash[slash == dir ? 1 : 0] = '\0'; /* "/x.db" -> "/" */
+    if (access(dir, W_OK | X_OK) == 0)
+        return 0;
+    if (errno == EROFS)
+        return wl_errmsg_set(err, WL_EACCES,
+                             "%s: cannot create the database: its directory %s is on a read-only "
+                             "file system; pass another path with --db or WATTLENS_DB",
+                             path, dir);
+    if (errno != EACCES)
+        return 0;
+    return wl_errmsg_set(err, WL_EACCES,
+                         "%s: cannot create the database: its directory %s is not writable by "
+                         "this user; check the permissions of the directory, or pass another "
+                         "path with --db or WATTLENS_DB",
+                         path, dir);
+}
+
 /* Refuses files that are not SQLite databases before SQLite touches them. */
 static int wl__check_header(const char *path, bool must_exist, bool *exists, struct wl_errmsg *err)
 {
@@ -360,7 +388,9 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
     int flags = p->read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     int s = sqlite3_open_v2(path, &d->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (s != SQLITE_OK) {
-        rc = wl__fail(d, s, err, exists ? "opening the database" : "creating the database");
+        rc = exists ? 0 : wl__explain_create_failure(path, err);
+        if (rc == 0)
+            rc = wl__fail(d, s, err, exists ? "opening the database" : "creating the database");
         goto fail;
     }
     sqlite3_extended_result_codes(d->db, 1);

@@ -4,7 +4,7 @@
 # is an error that creates nothing; gc --dry-run counts what it would keep;
 # -q leaves stderr empty; cost says when it uses the default price; runs --search
 # is caseless for Unicode; a database in a read-only directory can be read but
-# not written.
+# not written, and creating one there says the directory is not writable.
 set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}"
 . "$(dirname "$0")/common.sh"
@@ -124,6 +124,11 @@ else
     [ $rc = 1 ] && grep -q "directory is not writable" "$tmp/err" && ok "${c%% *} in a read-only directory: error" \
       || bad "${c%% *} read-only dir: exit $rc, $(cat "$tmp/err")"
   done
+  # a new database there: the message names the directory, not "unable to open database file"
+  as_user "$WATTLENS" run --db "$ro/new.db" -m "$M" -n 1 --baseline 0 --settle 0 >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc = 1 ] && grep -q "cannot create the database: its directory $ro is not writable by this user" "$tmp/err" \
+    && ok "run creating a database in a read-only directory: says the directory is not writable" \
+    || bad "new database in a read-only directory: exit $rc, $(cat "$tmp/err")"
   cmp -s "$db" "$ro/runs.db" && [ "$(ls "$ro")" = runs.db ] && ok "the read-only directory is unchanged" \
     || bad "read-only directory changed: $(ls "$ro")"
 

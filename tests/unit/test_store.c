@@ -1334,8 +1334,10 @@ static int check_read_only_dir(const char *dir)
     if (rc != WL_EACCES || !strstr(e.text, path) || !strstr(e.text, "permissions"))
         return fprintf(stderr, "existing: %d %s\n", rc, e.text), 10;
     snprintf(path, sizeof path, "%s/ro/new.db", dir);
-    rc = try_open(path, 100, &e);
-    if (rc != WL_EACCES || !strstr(e.text, path))
+    rc = try_open(path, 100, &e); /* a new file: the directory is what is wrong */
+    if (rc != WL_EACCES || !strstr(e.text, path) ||
+        !strstr(e.text, "cannot create the database: its directory") ||
+        !strstr(e.text, "/ro is not writable by this user"))
         return fprintf(stderr, "new: %d %s\n", rc, e.text), 11;
     snprintf(path, sizeof path, "%s/ro/sub/new.db", dir);
     rc = try_open(path, 100, &e);
