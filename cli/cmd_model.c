@@ -320,7 +320,7 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
                              enum wl_ttype kv_type, bool tensors, bool metadata)
 {
     json_t *j = json_object();
-    json_object_set_new(j, "file", json_string(path));
+    wl_json_set_text(j, "file", path); /* a path need not be UTF-8: then also file_hex */
     json_object_set_new(j, "file_size", json_integer((json_int_t)f->file_size));
     json_object_set_new(j, "gguf_version", json_integer(wl_gguf_version(g)));
     json_object_set_new(j, "alignment", json_integer((json_int_t)wl_gguf_alignment(g)));

@@ -3,8 +3,8 @@
  * under a name with each invalid byte as U+FFFD, unique even when that name
  * is also a real key, with the raw bytes in metadata_key_bytes; the listing's
  * key column is padded by display width, not bytes, and a long value is cut
- * between characters. The file is
- * a synthesized model with extra keys, read by the real `wattlens` binary.
+ * between characters; a path that is not UTF-8 stays in the JSON. The file
+ * is a synthesized model with extra keys, read by the real `wattlens` binary.
  */
 #include "test_support.h"
 
@@ -121,10 +121,46 @@ static void test_metadata_keys_that_are_not_utf8(void **state)
     free(dir);
 }
 
+/* A model whose path is not valid UTF-8 keeps its "file" in the JSON
+ * (shown with U+FFFD, the bytes in file_hex) instead of losing the field. */
+static void test_info_json_keeps_a_path_that_is_not_utf8(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char path[512], args[1024];
+    snprintf(path, sizeof path, "%s/m\xff.gguf", dir);
+    struct wl_synth_params p;
+    wl_synth_default_params(&p);
+    wl_gguf_writer *w = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    assert_int_equal(wl_synth_model(&p, w, &err), 0);
+    assert_int_equal(wl_gguf_writer_write(w, path, &err), 0);
+    wl_gguf_writer_free(w);
+    char *out = NULL, *errs = NULL;
+    snprintf(args, sizeof args, "model info '%s' --json", path);
+    assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+    json_error_t je;
+    json_t *doc = json_loads(out, 0, &je);
+    assert_non_null(doc);
+    const char *file = json_string_value(json_object_get(doc, "file"));
+    const char *hex = json_string_value(json_object_get(doc, "file_hex"));
+    assert_non_null(file);
+    assert_non_null(hex);
+    assert_non_null(strstr(file, "/m\xEF\xBF\xBD.gguf"));
+    assert_non_null(strstr(hex, "2f6dff2e67677566")); /* "/m\xff.gguf" */
+    json_decref(doc);
+    free(out);
+    free(errs);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metadata_keys_that_are_not_utf8),
+        cmocka_unit_test(test_info_json_keeps_a_path_that_is_not_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
