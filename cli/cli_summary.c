@@ -2,6 +2,7 @@
 #include "cli_summary.h"
 
 #include "cli_store.h"
+#include "util/utf8.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -20,8 +21,11 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
                r->model_path ? ")" : "");
     if (r->row.command)
         printf("  command    %s\n", r->row.command);
-    if (r->row.prompt)
-        printf("  prompt     %.200s%s\n", r->row.prompt, strlen(r->row.prompt) > 200 ? "..." : "");
+    if (r->row.prompt) {
+        /* one line, cut at a character after 200 columns */
+        char cell[4 * 200 + 1];
+        printf("  prompt     %s\n", wl_utf8_cell(r->row.prompt, 200, false, cell, sizeof cell));
+    }
     printf("  created    %s UTC", wl_cli_format_date(r->row.created_at_ms, b1, sizeof b1));
     if (r->row.tags)
         printf("   tags: %s", r->row.tags);

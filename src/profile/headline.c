@@ -1,6 +1,8 @@
 /* Choosing the headline energy's domains; see headline.h. */
 #include "profile/headline.h"
 
+#include "util/json_text.h"
+
 #include <stdio.h>
 
 void wl_headline_choose(const struct wl_domain_info dom[WL_DOMAIN_COUNT], uint16_t *mask,
@@ -59,7 +61,7 @@ json_t *wl_headline_domains_json(const struct wl_domain_info dom[WL_DOMAIN_COUNT
         json_object_set_new(o, "method", json_string(wl_method_key(di->method)));
         json_object_set_new(o, "counter", json_boolean(di->counter));
         json_object_set_new(o, "in_headline", json_boolean(mask & (1u << d)));
-        json_object_set_new(o, "sources", json_string(di->sources));
+        wl_json_set_text(o, "sources", di->sources); /* sensor names: any bytes */
         json_object_set_new(o, "power_window_ms",
                             di->power_window_ns ? json_real((double)di->power_window_ns / 1e6)
                                                 : json_null());

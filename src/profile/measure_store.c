@@ -8,6 +8,7 @@
 #include "profile/measure_store.h"
 
 #include "profile/headline.h"
+#include "util/json_text.h"
 #include "util/clock.h"
 #include "wattlens/error.h"
 
@@ -66,7 +67,7 @@ static char *provenance_json(const struct wl_measure_result *r, const char *scop
                         json_string("energy window from the command's "
                                     "start to its exit"));
     json_object_set_new(j, "sample_interval_ms", json_real((double)r->stats.interval_ns / 1e6));
-    json_object_set_new(j, "sensors", json_string(r->sensors_desc));
+    wl_json_set_text(j, "sensors", r->sensors_desc); /* sensor names: any bytes */
     json_t *doms = wl_headline_domains_json(r->domains, mask);
     json_object_set_new(j, "domains", doms);
     char *s = json_dumps(j, JSON_COMPACT);

@@ -98,5 +98,21 @@ for r in rows:
     assert m and width(r[:m.end()]) == want, (r, width(r[:m.end()]), want)
 PY
 
+# --- show's prompt line: one line, cut at a character ----------------------------------------
+long=$(python3 -c 'print("\u00e9" * 150 + "\nsecond line " + "x" * 100, end="")')
+"$W" run -m "$M" -p "$long" -n 2 -t 1 --baseline 0 --settle 0 --db "$db" --json >"$tmp/long.json" 2>"$tmp/err"
+lid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$tmp/long.json" 2>/dev/null)
+"$W" show "$lid" --db "$db" >"$tmp/long.txt" 2>"$tmp/err"
+python3 - "$tmp/long.txt" <<'PY' && ok "show cuts a long prompt at a character, on one line" || bad "show's prompt line (see above)"
+import sys
+raw = open(sys.argv[1], "rb").read()
+text = raw.decode("utf-8")          # fails when a character was cut in two
+lines = [l for l in text.splitlines() if l.startswith("  prompt ")]
+assert len(lines) == 1, lines
+p = lines[0][len("  prompt     "):]
+assert p.startswith("\u00e9" * 150 + " second line") and p.endswith("..."), p
+assert "second line" not in text.replace(lines[0], ""), "the prompt's second line leaked out"
+PY
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
