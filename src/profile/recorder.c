@@ -82,6 +82,7 @@ struct wl_recorder {
     wl_sensor_set *set;
     wl_sampler *smp;
     wl_store_run *run;
+    struct wl_domain_info dom[WL_DOMAIN_COUNT]; /* the sampler's, fixed after its open */
     uint16_t headline_mask;
     enum wl_method headline_method;
     char scope[64];
@@ -191,15 +192,9 @@ void wl_recorder_default_params(struct wl_recorder_params *p)
 
 static void choose_headline(struct wl_recorder *r)
 {
-    struct wl_domain_info dom[WL_DOMAIN_COUNT];
-    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
-        const struct wl_domain_info *di = wl_sampler_domain(r->smp, (enum wl_domain)d);
-        if (di)
-            dom[d] = *di;
-        else
-            memset(&dom[d], 0, sizeof dom[d]);
-    }
-    wl_headline_choose(dom, &r->headline_mask, &r->headline_method, r->scope, sizeof r->scope);
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        r->dom[d] = *wl_sampler_domain(r->smp, (enum wl_domain)d);
+    wl_headline_choose(r->dom, &r->headline_mask, &r->headline_method, r->scope, sizeof r->scope);
 }
 
 static double mark_delta_j(const struct wl_energy_mark *a, const struct wl_energy_mark *b,
@@ -712,8 +707,7 @@ static void write_samples(struct wl_recorder *r)
             for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
                 if (!(s->valid_mask & (1u << d)))
                     continue;
-                const struct wl_domain_info *di = wl_sampler_domain(r->smp, (enum wl_domain)d);
-                o->method_flags |= 1u << di->method;
+                o->method_flags |= 1u << r->dom[d].method;
                 o->power_w[d] = s->power_w[d]; /* NAN (stored NULL) when not known yet */
                 o->energy_j[d] = ((double)s->energy_uj[d] - (double)r->origin.energy_uj[d]) / 1e6;
                 /* peaks of the generation itself: samples tagged with a phase
@@ -1037,9 +1031,6 @@ char *wl_recorder_provenance_json(wl_recorder *r)
 {
     struct wl_sampler_stats st;
     wl_sampler_stats(r->smp, &st);
-    struct wl_domain_info dom[WL_DOMAIN_COUNT];
-    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
-        dom[d] = *wl_sampler_domain(r->smp, (enum wl_domain)d);
     json_t *j = json_object();
     json_object_set_new(j, "energy_scope", json_string(r->scope));
     json_object_set_new(j, "energy_method", json_string(wl_method_key(r->headline_method)));
@@ -1055,7 +1046,7 @@ char *wl_recorder_provenance_json(wl_recorder *r)
                             json_string("attributed: a round's energy split equally among its "
                                         "sequences, a prompt batch's equally among its tokens"));
     json_object_set_new(j, "sample_interval_ms", json_real((double)st.interval_ns / 1e6));
-    json_object_set_new(j, "domains", wl_headline_domains_json(dom, r->headline_mask));
+    json_object_set_new(j, "domains", wl_headline_domains_json(r->dom, r->headline_mask));
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     return s;
@@ -1075,7 +1066,7 @@ int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f)
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
         if (!(t.domain_mask & (1u << d)))
             continue;
-        const struct wl_domain_info *di = wl_sampler_domain(r->smp, (enum wl_domain)d);
+        const struct wl_domain_info *di = &r->dom[d];
         struct wl_store_domain *o = &doms[nd++];
         o->domain = (enum wl_domain)d;
         o->method = di->method;
