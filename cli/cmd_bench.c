@@ -11,6 +11,8 @@
 #include "engine/threadpool.h"
 #include "util/clock.h"
 #include "util/hugepage.h"
+#include "util/json_text.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 #include "wattlens/wattlens.h"
 
@@ -40,7 +42,9 @@ static void usage(FILE *out)
             "  -n, --n-gen N         generated tokens for the tg test (default 128; 0 = skip)\n"
             "  -r, --repetitions N   repetitions of each test (default 5)\n"
             "  -t, --threads N       threads (default: online CPUs)\n"
-            "  -o, --output FMT      md (default), csv or json\n"
+            "  -o, --output FMT      md (default), csv or json (in json a model path or CPU\n"
+            "                        name that is not UTF-8 shows U+FFFD, and <field>_hex\n"
+            "                        has its bytes; csv keeps the bytes)\n"
             "      --json            same as -o json\n"
             "  -ub, --ubatch-size N  prompt tokens per forward batch (default 64)\n"
             "  -ctk, --cache-type T  KV cache type: f16 (default) or f32\n"
@@ -78,12 +82,35 @@ static void time_iso(int64_t s, char *buf, size_t size)
     wl_clock_format_iso8601(s * 1000000000LL, buf, (unsigned long)size);
 }
 
+/* Prints s right-aligned in width display columns. */
+static void print_right(const char *s, size_t width)
+{
+    for (size_t w = wl_utf8_width(s, strlen(s)); w < width; w++)
+        putchar(' ');
+    fputs(s, stdout);
+}
+
+/* llama-bench's md table, in display columns rather than bytes: its "%-30s"
+ * model column counts bytes, and the "±" of t/s is two bytes in one column
+ * (llama-bench adds one to that column's width for it). llama-bench never
+ * cuts the model; a longer one pushes the rest of its row out of line. The
+ * rows are all known here, so the column widens to the widest model
+ * instead: every row is as wide as the header, and nothing is cut. */
 static void print_md(const struct info *in, const struct wl_bench_result *r, int n)
 {
-    printf("| %-30s | %10s | %10s | %-10s | %7s | %13s | %20s |\n", "model", "size", "params",
-           "backend", "threads", "test", "t/s");
-    printf("| ------------------------------ | ---------: | ---------: | ---------- | ------: | "
-           "------------: | -------------------: |\n");
+    enum { MODEL_W = 30, TS_W = 20 };
+    size_t mw = wl_utf8_width(in->model_type, strlen(in->model_type));
+    if (mw < MODEL_W)
+        mw = MODEL_W;
+    char cell[4 * sizeof in->model_type + 4 * MODEL_W]; /* U+FFFD is 3 bytes for 1 */
+    printf("| %s | %10s | %10s | %-10s | %7s | %13s | %*s |\n",
+           wl_utf8_cell("model", mw, true, cell, sizeof cell), "size", "params", "backend",
+           "threads", "test", TS_W, "t/s");
+    printf("| ");
+    for (size_t i = 0; i < mw; i++)
+        putchar('-');
+    printf(" | ---------: | ---------: | ---------- | ------: | ------------: | "
+           "-------------------: |\n");
     for (int i = 0; i < n; i++) {
         char size[32], params[32], ts[48];
         snprintf(size, sizeof size, "%.2f MiB", (double)in->size / (1024.0 * 1024.0));
@@ -94,9 +121,27 @@ static void print_md(const struct info *in, const struct wl_bench_result *r, int
         else
             snprintf(params, sizeof params, "%.2f M", (double)in->n_params / 1e6);
         snprintf(ts, sizeof ts, "%.2f ± %.2f", r[i].avg_ts, r[i].stddev_ts);
-        printf("| %-30s | %10s | %10s | %-10s | %7d | %13s | %20s |\n", in->model_type, size,
-               params, "CPU", in->threads, r[i].test, ts);
+        printf("| %s | %10s | %10s | %-10s | %7d | %13s | ",
+               wl_utf8_cell(in->model_type, mw, true, cell, sizeof cell), size, params, "CPU",
+               in->threads, r[i].test);
+        print_right(ts, TS_W);
+        printf(" |\n");
     }
+}
+
+/* One CSV field, quoted as llama-bench quotes every field, with each '"'
+ * doubled (RFC 4180), so a comma, a quote or a line break in a path or a
+ * CPU name stays inside its field. The bytes are written as they are,
+ * UTF-8 or not: CSV has no escapes, and a reader gets the exact text. */
+static void print_csv_text(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
 }
 
 /* llama-bench's columns in its order, then n_seq (sequences run together,
@@ -110,13 +155,17 @@ static void print_csv(const struct info *in, const struct wl_bench_result *r, in
     for (int i = 0; i < n; i++) {
         char t[32];
         time_iso(r[i].test_time_s, t, sizeof t);
-        printf("\"wattlens-%s\",\"0\",\"%s\",\"\",\"CPU\",\"%s\",\"%s\",\"%llu\",\"%llu\","
-               "\"%d\",\"%d\",\"%d\",\"%s\",\"%s\",\"0\",\"%d\",\"%d\",\"%s\",\"%.0f\",\"%.0f\","
-               "\"%.6f\",\"%.6f\",\"%d\"\n",
-               wl_version(), in->cpu, in->filename, in->model_type, (unsigned long long)in->size,
-               (unsigned long long)in->n_params, in->n_batch, in->n_batch, in->threads, in->type_k,
-               in->type_k, r[i].n_prompt, r[i].n_gen, t, r[i].avg_ns, r[i].stddev_ns, r[i].avg_ts,
-               r[i].stddev_ts, r[i].n_batch);
+        printf("\"wattlens-%s\",\"0\",", wl_version());
+        print_csv_text(in->cpu);
+        printf(",\"\",\"CPU\",");
+        print_csv_text(in->filename);
+        putchar(',');
+        print_csv_text(in->model_type);
+        printf(",\"%llu\",\"%llu\",\"%d\",\"%d\",\"%d\",\"%s\",\"%s\",\"0\",\"%d\",\"%d\",\"%s\","
+               "\"%.0f\",\"%.0f\",\"%.6f\",\"%.6f\",\"%d\"\n",
+               (unsigned long long)in->size, (unsigned long long)in->n_params, in->n_batch,
+               in->n_batch, in->threads, in->type_k, in->type_k, r[i].n_prompt, r[i].n_gen, t,
+               r[i].avg_ns, r[i].stddev_ns, r[i].avg_ts, r[i].stddev_ts, r[i].n_batch);
     }
 }
 
@@ -136,11 +185,13 @@ static int print_json(const struct info *in, const struct wl_bench_result *r, in
         }
         json_object_set_new(o, "build_commit", json_string(ver));
         json_object_set_new(o, "build_number", json_integer(0));
-        json_object_set_new(o, "cpu_info", json_string(in->cpu));
+        /* text from the system, the command line and the model file need not
+         * be UTF-8: then also <field>_hex (util/json_text.h) */
+        wl_json_set_text(o, "cpu_info", in->cpu);
         json_object_set_new(o, "gpu_info", json_string(""));
         json_object_set_new(o, "backends", json_string("CPU"));
-        json_object_set_new(o, "model_filename", json_string(in->filename));
-        json_object_set_new(o, "model_type", json_string(in->model_type));
+        wl_json_set_text(o, "model_filename", in->filename);
+        wl_json_set_text(o, "model_type", in->model_type);
         json_object_set_new(o, "model_size", json_integer((json_int_t)in->size));
         json_object_set_new(o, "model_n_params", json_integer((json_int_t)in->n_params));
         json_object_set_new(o, "n_batch", json_integer(in->n_batch));

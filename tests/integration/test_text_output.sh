@@ -3,10 +3,13 @@
 # - text that is not valid UTF-8 (a prompt, a tag, a command's argument, a
 #   generated token that is part of a character) is never dropped from JSON:
 #   `run --json`, `measure --json`, `runs --json`, `show --json` and `export`
-#   show it with U+FFFD and keep the exact bytes in "<field>_hex";
-# - the `runs` table lines up in display columns (a model file named in CJK
-#   or with accents does not push the columns after it), measured here with
-#   Python's own Unicode width data.
+#   show it with U+FFFD and keep the exact bytes in "<field>_hex"; so does
+#   `bench -o json` (the model path);
+# - the `runs` and `bench` tables line up in display columns (a
+#   model file named in CJK or with accents does not push the columns after
+#   it), measured here with Python's own Unicode width data;
+# - `bench -o csv` quotes a path with commas, quotes and a line break
+#   (RFC 4180) and keeps its bytes.
 set -u
 W=${WATTLENS:?}
 D=${WL_TESTDATA:?}
@@ -112,6 +115,46 @@ assert len(lines) == 1, lines
 p = lines[0][len("  prompt     "):]
 assert p.startswith("\u00e9" * 150 + " second line") and p.endswith("..."), p
 assert "second line" not in text.replace(lines[0], ""), "the prompt's second line leaked out"
+PY
+
+# --- bench: a model path that is not UTF-8, with CJK, a comma, quotes and a line break -----
+bm="$tmp/$(printf 'b\xff模型,"q"\nx').gguf"
+cp "$M" "$bm"
+B=(bench -m "$bm" -p 4 -n 2 -r 1 -t 1 --no-warmup)
+"$W" "${B[@]}" -o json >"$tmp/bench.json" 2>"$tmp/err"
+python3 - "$tmp/bench.json" "$bm" <<'PY' && ok "bench -o json keeps the model path" || bad "bench -o json: $(cat "$tmp/err")"
+import json, os, sys
+rows = json.load(open(sys.argv[1]))
+path = os.fsencode(sys.argv[2])
+assert len(rows) == 2, rows
+for r in rows:
+    assert bytes.fromhex(r["model_filename_hex"]) == path, r
+    assert r["model_filename"] == path.decode("utf-8", "replace"), r
+    assert "\ufffd模型" in r["model_filename"], r
+    assert r["model_type"] and r["cpu_info"], r
+PY
+"$W" "${B[@]}" -o csv >"$tmp/bench.csv" 2>"$tmp/err"
+python3 - "$tmp/bench.csv" "$bm" <<'PY' && ok "bench -o csv quotes the model path (RFC 4180)" || bad "bench -o csv: $(cat "$tmp/err" "$tmp/bench.csv")"
+import csv, io, os, sys
+text = open(sys.argv[1], "rb").read().decode("utf-8", "surrogateescape")
+rows = list(csv.reader(io.StringIO(text, newline="")))
+head = rows[0]
+assert len(rows) == 3 and all(len(r) == len(head) for r in rows), rows
+for r in rows[1:]:
+    assert os.fsencode(r[head.index("model_filename")]) == os.fsencode(sys.argv[2]), r
+    assert r[head.index("backends")] == "CPU" and r[head.index("n_seq")] == "1", r
+PY
+"$W" "${B[@]}" >"$tmp/bench.md" 2>"$tmp/err"
+python3 - "$tmp/bench.md" <<'PY' && ok "bench md table aligned in display columns" || bad "bench md table (see above): $(cat "$tmp/err" "$tmp/bench.md")"
+import sys, unicodedata
+def width(s):
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+               for c in s)
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+assert len(lines) == 4 and "±" in lines[2], lines
+# every '|' of every row at the header's display column
+bars = [[width(l[:i]) for i, c in enumerate(l) if c == "|"] for l in lines]
+assert all(b == bars[0] for b in bars), bars
 PY
 
 echo "$pass passed, $fail failed"
