@@ -4,6 +4,8 @@
 #include "cli.h"
 
 #include "sensors/sensor.h"
+#include "util/json_text.h"
+#include "util/utf8.h"
 #include "wattlens/wattlens.h"
 
 #include <getopt.h>
@@ -24,7 +26,8 @@ static void usage(FILE *out)
             "cpu-model estimate, used only when no CPU energy source is readable.\n"
             "\n"
             "Options:\n"
-            "  --json         print the result as one JSON object\n"
+            "  --json         print the result as one JSON object (a name, label or path\n"
+            "                 that is not UTF-8 shows U+FFFD, and <field>_hex has its bytes)\n"
             "  -h, --help     show this help\n"
             "\n"
             "Environment (overrides, mostly for testing):\n"
@@ -54,8 +57,10 @@ static const char *flag_desc(unsigned f)
 static json_t *channel_json(const struct wl_sensor_channel *c)
 {
     json_t *j = json_object();
-    json_object_set_new(j, "name", json_string(c->name));
-    json_object_set_new(j, "label", json_string(c->label));
+    /* names and labels come from sysfs files and NVML and can be any bytes:
+     * then also name_hex / label_hex (util/json_text.h) */
+    wl_json_set_text(j, "name", c->name);
+    wl_json_set_text(j, "label", c->label);
     json_object_set_new(j, "domain", json_string(wl_domain_name(c->domain)));
     json_object_set_new(j, "method", json_string(wl_method_key(c->method)));
     json_object_set_new(j, "method_label", json_string(wl_method_label(c->method)));
@@ -111,15 +116,16 @@ static int print_json(const wl_sensor_set *set)
         if (!st->available) {
             json_object_set_new(b, "error",
                                 json_string(st->code ? wl_strerror_name(st->code) : ""));
-            json_object_set_new(b, "why", json_string(st->why));
-            json_object_set_new(b, "fix", json_string(st->fix));
+            /* they name paths (WATTLENS_SYSFS_ROOT, ...), which need not be UTF-8 */
+            wl_json_set_text(b, "why", st->why);
+            wl_json_set_text(b, "fix", st->fix);
         }
         wl_sensor *sen = st->available ? find_sensor(set, st->backend) : NULL;
         const struct wl_sensor_info *in = sen ? wl_sensor_get_info(sen) : NULL;
         struct wl_sensor_reading rd;
         bool have_rd = read_once(sen, &rd);
         if (in) {
-            json_object_set_new(b, "source", json_string(in->source));
+            wl_json_set_text(b, "source", in->source);
             json_object_set_new(b, "update_period_ms",
                                 in->update_period_ns ? json_real((double)in->update_period_ns / 1e6)
                                                      : json_null());
@@ -164,7 +170,20 @@ static void print_text(const wl_sensor_set *set)
                        in->period_measured ? "measured at open" : "nominal, not measured");
             else
                 printf("      update period: not measured (no change seen while probing)\n");
-            printf("      %-22s %-8s %-27s %s\n", "channel", "domain", "method", "resolution");
+            /* the channel column in display columns, as wide as the widest
+             * name (hwmon names such as "hwmon3/acpi_power_meter/power1" are
+             * longer than 22); labels go last, on one line each */
+            enum { CHANNEL_W = 22 };
+            size_t cw = CHANNEL_W;
+            for (unsigned c = 0; c < in->n_channels; c++) {
+                size_t w = wl_utf8_width(in->ch[c].name, strlen(in->ch[c].name));
+                cw = w > cw ? w : cw;
+            }
+            /* a name or label (< WL_SENSOR_NAME_MAX bytes) is never cut: the
+             * column is as wide as the widest name, and U+FFFD is 3 bytes for 1 */
+            char cell[4 * WL_SENSOR_NAME_MAX], label[4 * WL_SENSOR_NAME_MAX];
+            printf("      %s %-8s %-27s %s\n", wl_utf8_cell("channel", cw, true, cell, sizeof cell),
+                   "domain", "method", "resolution");
             for (unsigned c = 0; c < in->n_channels; c++) {
                 const struct wl_sensor_channel *ch = &in->ch[c];
                 char res[48] = "-";
@@ -174,18 +193,20 @@ static void print_text(const wl_sensor_set *set)
                     snprintf(res, sizeof res, "%.3g uJ", ch->resolution_uj);
                 else if (ch->power_resolution_w > 0)
                     snprintf(res, sizeof res, "%.3g mW", ch->power_resolution_w * 1000);
-                printf("      %-22s %-8s %-27s %s", ch->name, wl_domain_name(ch->domain),
-                       wl_method_label(ch->method), res);
+                printf("      %s %-8s %-27s %s",
+                       wl_utf8_cell(ch->name, cw, true, cell, sizeof cell),
+                       wl_domain_name(ch->domain), wl_method_label(ch->method), res);
                 if (ch->label[0])
-                    printf("  [%s]", ch->label);
+                    printf("  [%s]",
+                           wl_utf8_cell(ch->label, WL_SENSOR_NAME_MAX, false, label, sizeof label));
                 const char *fd = flag_desc(ch->flags);
                 if (*fd)
                     printf("  (%s)", fd);
                 printf("\n");
                 if (have_rd && c < rd.n_channels && (rd.v[c].valid & WL_CH_GPU_INFO))
-                    printf("      %-22s utilisation %.0f %%, memory used %.2f GiB, %.0f C\n", "",
-                           rd.v[c].util_pct, (double)rd.v[c].mem_used_b / (1024.0 * 1024 * 1024),
-                           rd.v[c].temp_c);
+                    printf("      %s utilisation %.0f %%, memory used %.2f GiB, %.0f C\n",
+                           wl_utf8_cell("", cw, true, cell, sizeof cell), rd.v[c].util_pct,
+                           (double)rd.v[c].mem_used_b / (1024.0 * 1024 * 1024), rd.v[c].temp_c);
             }
         } else if (st->skipped) {
             printf("  %-14s not used: %s\n", st->backend, st->why);

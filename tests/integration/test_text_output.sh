@@ -3,9 +3,10 @@
 # - text that is not valid UTF-8 (a prompt, a tag, a command's argument, a
 #   generated token that is part of a character) is never dropped from JSON:
 #   `run --json`, `measure --json`, `runs --json`, `show --json` and `export`
-#   show it with U+FFFD and keep the exact bytes in "<field>_hex"; so does
-#   `bench -o json` (the model path);
-# - the `runs` and `bench` tables line up in display columns (a
+#   show it with U+FFFD and keep the exact bytes in "<field>_hex"; so do
+#   `bench -o json` (the model path) and `sensors --json` (hwmon names and
+#   labels, and the paths in source and why);
+# - the `runs`, `bench` and `sensors` tables line up in display columns (a
 #   model file named in CJK or with accents does not push the columns after
 #   it), measured here with Python's own Unicode width data;
 # - `bench -o csv` quotes a path with commas, quotes and a line break
@@ -155,6 +156,57 @@ assert len(lines) == 4 and "±" in lines[2], lines
 # every '|' of every row at the header's display column
 bars = [[width(l[:i]) for i, c in enumerate(l) if c == "|"] for l in lines]
 assert all(b == bars[0] for b in bars), bars
+PY
+
+# --- sensors: hwmon names and labels in CJK and not UTF-8, under a root that is not UTF-8 ------
+sroot="$tmp/$(printf 'sys\xfe')"
+hw="$sroot/class/hwmon"
+mkdir -p "$hw/hwmon0" "$hw/hwmon1" "$hw/hwmon2" "$tmp/nodev"
+printf '电源监视器\n' >"$hw/hwmon0/name"
+printf 'CPU 功率\n' >"$hw/hwmon0/power1_label"
+echo 1000000 >"$hw/hwmon0/power1_input"
+printf 'pm\xff\n' >"$hw/hwmon1/name"
+printf 'l\xfe\n' >"$hw/hwmon1/energy1_label"
+echo 5 >"$hw/hwmon1/energy1_input"
+echo acpi_power_meter >"$hw/hwmon2/name" # a name longer than the channel column
+echo 2000000 >"$hw/hwmon2/power1_input"
+S_ENV=(env WATTLENS_SYSFS_ROOT="$sroot" WATTLENS_DEV_ROOT="$tmp/nodev"
+  WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics")
+"${S_ENV[@]}" "$W" sensors --json >"$tmp/sensors.json" 2>"$tmp/err"
+python3 - "$tmp/sensors.json" "$sroot" <<'PY' && ok "sensors --json keeps hwmon names, labels and paths" || bad "sensors --json: $(cat "$tmp/err")"
+import json, os, sys
+j = json.load(open(sys.argv[1]))
+root = os.fsencode(sys.argv[2])
+b = {x["backend"]: x for x in j["backends"]}
+ch = {c["name"]: c for c in b["hwmon"]["channels"]}
+cjk = ch["hwmon0/电源监视器/power1"]
+assert cjk["label"] == "CPU 功率" and "name_hex" not in cjk and "label_hex" not in cjk, cjk
+raw = ch["hwmon1/pm\ufffd/energy1"]
+assert bytes.fromhex(raw["name_hex"]) == b"hwmon1/pm\xff/energy1", raw
+assert raw["label"] == "l\ufffd" and raw["label_hex"] == "6cfe", raw
+assert "hwmon2/acpi_power_meter/power1" in ch, ch
+assert root in bytes.fromhex(b["hwmon"]["source_hex"]), b["hwmon"]
+assert root in bytes.fromhex(b["rapl-powercap"]["why_hex"]), b["rapl-powercap"]
+PY
+"${S_ENV[@]}" "$W" sensors >"$tmp/sensors.txt" 2>"$tmp/err"
+python3 - "$tmp/sensors.txt" <<'PY' && ok "sensors table aligned in display columns" || bad "sensors table (see above): $(cat "$tmp/err" "$tmp/sensors.txt")"
+import sys, unicodedata
+def width(s):
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+               for c in s)
+# the source: and why: lines name the root as it is; the table is UTF-8
+lines = open(sys.argv[1], "rb").read().decode("utf-8", "surrogateescape").splitlines()
+start = lines.index("  hwmon          IN USE")
+hi = next(i for i in range(start, len(lines)) if lines[i].lstrip().startswith("channel "))
+head, rows = lines[hi], lines[hi + 1:hi + 4]
+assert any("电源监视器" in r and "[CPU 功率]" in r for r in rows), rows
+assert any("hwmon1/pm\ufffd/energy1" in r and "[l\ufffd]" in r for r in rows), rows
+assert any("hwmon2/acpi_power_meter/power1" in r for r in rows), rows
+for r in rows:
+    r.encode("utf-8")  # no byte that is not UTF-8 reaches a cell
+    for col, cell in (("domain", " total "), ("method", " measured (")):
+        want, got = width(head[:head.index(col)]), width(r[:r.index(cell) + 1])
+        assert got == want, (col, r, got, want)
 PY
 
 echo "$pass passed, $fail failed"
