@@ -29,6 +29,8 @@
 #include <unistd.h>
 
 #define MODEL_MAX_TREE 4096
+#define MODEL_MAX_TIDS 256                /* threads whose time a SELF read accounts */
+#define MODEL_TIDS_MAX_AGE_NS 10000000ull /* thread list refreshed after 10 ms */
 
 struct cpu_model {
     struct wl_cpu_model_params mp;
@@ -38,6 +40,9 @@ struct cpu_model {
     uint64_t t0_ns;
     uint64_t cpu0_ns;            /* CPU time at open */
     uint64_t cpu_max_ns;         /* largest CPU time seen (the tree total stays monotonic) */
+    pid_t tids[MODEL_MAX_TIDS];  /* SELF: this process's threads, listed at tids_t_ns */
+    unsigned n_tids;
+    uint64_t tids_t_ns;
     pid_t stack[MODEL_MAX_TREE]; /* tree walk work list */
     /* full-scan fallback: (pid, ppid, ticks), grown on demand */
     struct proc_ent {
@@ -211,11 +216,65 @@ static int self_cpu_ns(uint64_t *out)
     return 0;
 }
 
+/* The CPU clock of thread tid of this process: the kernel's encoding of a
+ * per-thread CPUCLOCK_SCHED clock id (the one glibc's pthread_getcpuclockid
+ * builds, ~tid << 3 | CPUCLOCK_PERTHREAD_MASK | CPUCLOCK_SCHED; Linux ABI). */
+static clockid_t thread_cpu_clock(pid_t tid)
+{
+    return (clockid_t)(((unsigned)~tid << 3) | 4u | 2u);
+}
+
+/* Scope SELF: CLOCK_PROCESS_CPUTIME_ID adds the reading thread's pending
+ * run time, but that of another thread running on another CPU only at that
+ * CPU's next scheduler tick or context switch (the kernel skips it to keep
+ * the syscall cheap; 4 ms at HZ=250). Reading that thread's own clock does
+ * account its pending time (the kernel locks its run queue and updates it:
+ * ~0.4 us, ~0.2 us for a thread that is not running), so every read of the
+ * model first reads the clock of each thread it knows of, which makes the
+ * process clock exact for the read that follows. The thread list comes from
+ * /proc/self/task (~10-20 us): listed when it is older than
+ * MODEL_TIDS_MAX_AGE_NS, and on every settled read. Errors (a thread that
+ * has exited) are ignored. */
+static void list_threads(struct cpu_model *m)
+{
+    m->tids_t_ns = wl_clock_now_ns();
+    /* the real process's threads, whatever the proc root: the clocks read
+     * are this process's real ones */
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return;
+    m->n_tids = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && m->n_tids < MODEL_MAX_TIDS)
+        if (e->d_name[0] >= '0' && e->d_name[0] <= '9')
+            m->tids[m->n_tids++] = (pid_t)atoi(e->d_name);
+    closedir(d);
+}
+
+static void account_threads(struct cpu_model *m)
+{
+    if (wl_clock_now_ns() - m->tids_t_ns >= MODEL_TIDS_MAX_AGE_NS)
+        list_threads(m);
+    for (unsigned i = 0; i < m->n_tids; i++) {
+        struct timespec ts;
+        (void)clock_gettime(thread_cpu_clock(m->tids[i]), &ts);
+    }
+}
+
+static void model_settle(struct wl_sensor *s)
+{
+    struct cpu_model *m = s->impl;
+    if (m->mp.scope == WL_MODEL_SCOPE_SELF)
+        list_threads(m);
+}
+
 /* CPU time of the followed scope, in nanoseconds. */
 static int model_cpu_ns(struct cpu_model *m, uint64_t *out)
 {
-    if (m->mp.scope == WL_MODEL_SCOPE_SELF)
+    if (m->mp.scope == WL_MODEL_SCOPE_SELF) {
+        account_threads(m);
         return self_cpu_ns(out);
+    }
     uint64_t ticks;
     int rc;
     if (m->mp.scope == WL_MODEL_SCOPE_SYSTEM)
@@ -387,4 +446,5 @@ const struct wl_sensor_ops wl__cpu_model_ops = {
     .read = model_read,
     .close = model_close,
     .measure_period = model_measure_period,
+    .settle = model_settle,
 };

@@ -412,12 +412,24 @@ const struct wl_sensor_info *wl_sensor_get_info(const wl_sensor *s)
     return &s->info;
 }
 
-int wl_sensor_read(wl_sensor *s, struct wl_sensor_reading *r)
+static int sensor_read(wl_sensor *s, struct wl_sensor_reading *r, bool settle)
 {
     pthread_mutex_lock(&s->lock);
+    if (settle && s->ops->settle)
+        s->ops->settle(s);
     int rc = s->ops->read(s, r);
     pthread_mutex_unlock(&s->lock);
     if (rc != 0)
         r->n_channels = 0;
     return rc;
+}
+
+int wl_sensor_read(wl_sensor *s, struct wl_sensor_reading *r)
+{
+    return sensor_read(s, r, false);
+}
+
+int wl_sensor_read_settled(wl_sensor *s, struct wl_sensor_reading *r)
+{
+    return sensor_read(s, r, true);
 }

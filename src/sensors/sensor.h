@@ -172,6 +172,16 @@ const struct wl_sensor_info *wl_sensor_get_info(const wl_sensor *s);
 /* Reads every channel. Thread-safe (per-sensor lock). Returns 0 or a WL_E*
  * code (WL_ESENSOR, WL_EIO, ...); on error r holds no valid values. */
 int wl_sensor_read(wl_sensor *s, struct wl_sensor_reading *r);
+/* wl_sensor_read, after letting the backend bring up to date what it keeps
+ * about its source. The CPU-time model with scope SELF: the process CPU
+ * clock folds a thread running on another CPU in only at that CPU's
+ * scheduler tick (4 ms at HZ=250), so every read first reads the clock of
+ * each of the process's threads, which makes the kernel account their
+ * pending time; the list of threads is refreshed from /proc/self/task every
+ * 10 ms, and at once by a settled read (~10-20 us), so that a thread started
+ * since is counted too. For periodic readers (the sampler thread) and the
+ * marks that bound a run. Other backends: the same as wl_sensor_read. */
+int wl_sensor_read_settled(wl_sensor *s, struct wl_sensor_reading *r);
 
 /* Opens exactly one backend (tests, tools). On failure fills st (may be NULL). */
 int wl_sensor_open_backend(unsigned backend_bit, const struct wl_sensor_params *p, wl_sensor **out,

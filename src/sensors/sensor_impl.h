@@ -26,6 +26,10 @@ struct wl_sensor_ops {
     /* Optional: measures the update period itself (e.g. from a source other
      * than the readings). NULL: the generic poll-until-change measurement. */
     void (*measure_period)(struct wl_sensor *s, const struct wl_sensor_params *p);
+    /* Optional: refreshes what the backend keeps about its source (the CPU
+     * model's thread list) before a read (wl_sensor_read_settled). NULL:
+     * nothing to refresh. Called under the sensor's lock. */
+    void (*settle)(struct wl_sensor *s);
 };
 
 struct wl_sensor {

@@ -2,7 +2,9 @@
  * time from a fake /proc: whole system from /proc/stat, or a process tree
  * (found through children links or a full scan), monotonic when a descendant
  * leaves the tree; always labelled model_estimate. Plus a real run on this
- * process's own tree, and the SELF scope (the process clock) on this process. */
+ * process's own tree, and the SELF scope (the process clock) on this process,
+ * which counts a thread running on another CPU up to the read. */
+#define _GNU_SOURCE /* CPU affinity */
 #include "test_support.h"
 
 #include "sensors/sensor.h"
@@ -11,6 +13,8 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +292,121 @@ static void test_self_scope_counts_threads_not_children(void **state)
     wl_sensor_close(s);
 }
 
+/* A thread that spins without a system call, so the kernel accounts its run
+ * time only at its CPU's ticks (or when something asks for it). */
+struct busy {
+    atomic_int stop;
+    int cpu;
+};
+
+static void *busy_thread(void *arg)
+{
+    struct busy *b = arg;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(b->cpu, &one);
+    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+    while (!atomic_load_explicit(&b->stop, memory_order_relaxed))
+        ;
+    return NULL;
+}
+
+static uint64_t clock_ns(clockid_t c)
+{
+    struct timespec ts;
+    assert_int_equal(clock_gettime(c, &ts), 0);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Scope SELF: a thread busy on another CPU is counted up to each read, not
+ * up to that CPU's last scheduler tick (a plain read of the process clock
+ * lags by up to a tick, 4 ms at HZ=250). With 0 W idle and 1 W per core the
+ * model's energy in uJ is the CPU time in us. The busy thread's own clock,
+ * read just after the model (reading it is what accounts it), bounds it:
+ * above (plus this thread's own CPU time), and below less the wall time
+ * since the read began. A thread started before the sensor was opened is
+ * counted by plain and settled reads; one started after it, by a settled
+ * read at once (a plain one re-lists the threads only every 10 ms). */
+static void check_busy_thread_counted(bool start_after_open)
+{
+    cpu_set_t saved, one;
+    assert_int_equal(sched_getaffinity(0, sizeof saved, &saved), 0);
+    int a = -1, b = -1;
+    for (int c = 0; c < CPU_SETSIZE && b < 0; c++)
+        if (CPU_ISSET(c, &saved)) {
+            if (a < 0)
+                a = c;
+            else
+                b = c;
+        }
+    if (b < 0)
+        skip(); /* one CPU: threads take turns, and a switch accounts exactly */
+    CPU_ZERO(&one);
+    CPU_SET(a, &one);
+    assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.model.scope = WL_MODEL_SCOPE_SELF;
+    p.model.idle_w = 0.0;
+    p.model.busy_core_w = 1.0;
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    struct busy bz = {.cpu = b};
+    pthread_t th;
+    clockid_t th_clock;
+    uint64_t th0_lo = 0, th0_hi = 0; /* a new thread's clock starts at 0 */
+    const uint64_t me0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    if (start_after_open)
+        assert_int_equal(wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, NULL), 0);
+    assert_int_equal(pthread_create(&th, NULL, busy_thread, &bz), 0);
+    assert_int_equal(pthread_getcpuclockid(th, &th_clock), 0);
+    if (!start_after_open) {
+        wl_clock_sleep_ns(5000000);
+        th0_lo = clock_ns(th_clock);
+        assert_int_equal(wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, NULL), 0);
+        th0_hi = clock_ns(th_clock);
+    }
+    int bad = 0;
+    const int n = start_after_open ? 1 : 20;
+    for (int i = 0; i < n; i++) {
+        wl_clock_sleep_ns(3000000 + 173000ull * (uint64_t)i); /* not in step with the tick */
+        const uint64_t w0 = wl_clock_now_ns();
+        struct wl_sensor_reading r;
+        if (start_after_open || i % 2)
+            assert_int_equal(wl_sensor_read_settled(s, &r), 0);
+        else
+            assert_int_equal(wl_sensor_read(s, &r), 0);
+        const uint64_t t_th = clock_ns(th_clock), me = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+        const uint64_t w = wl_clock_now_ns() - w0; /* it ran at most this long since */
+        /* uJ to ns; 1 us of rounding either way */
+        const double got = (double)r.v[0].energy_uj * 1e3;
+        const double lo = (double)(t_th - th0_hi) - (double)w - 1e3;
+        const double hi = (double)(t_th - th0_lo) + (double)(me - me0) + 1e3;
+        if (got < lo || got > hi) {
+            fprintf(stderr, "read %d: model CPU time %.3f ms, busy thread %.3f..%.3f ms\n", i,
+                    got / 1e6, lo / 1e6, hi / 1e6);
+            bad++;
+        }
+    }
+    atomic_store(&bz.stop, 1);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(sched_setaffinity(0, sizeof saved, &saved), 0);
+    wl_sensor_close(s);
+    assert_int_equal(bad, 0);
+}
+
+static void test_self_scope_counts_other_cpus_up_to_the_read(void **state)
+{
+    (void)state;
+    check_busy_thread_counted(false);
+}
+
+static void test_self_scope_settled_read_counts_a_new_thread(void **state)
+{
+    (void)state;
+    check_busy_thread_counted(true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +415,8 @@ int main(void)
         cmocka_unit_test(test_tree_scope_by_children_links),
         cmocka_unit_test(test_own_tree_on_real_proc),
         cmocka_unit_test(test_self_scope_counts_threads_not_children),
+        cmocka_unit_test(test_self_scope_counts_other_cpus_up_to_the_read),
+        cmocka_unit_test(test_self_scope_settled_read_counts_a_new_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
