@@ -309,7 +309,7 @@ int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
     choose_headline(r);
     /* the origin before the thread's first sample: no sample comes before
      * it (with a negative time and energy) */
-    wl_sampler_mark(r->smp, &r->origin);
+    wl_sampler_mark_settled(r->smp, &r->origin);
     r->start = r->last = r->origin;
     wl_sampler_set_phase(r->smp, WL_PROFILE_TAG_SETUP); /* the default tag 0 is pre_inference */
     if ((rc = wl_sampler_start(r->smp)) != 0) {
@@ -407,8 +407,13 @@ static void on_section(struct wl_recorder *r, const struct wl_hook_event *ev)
         }
         return;
     }
+    /* the run's bounds are settled marks (the CPU model re-lists the
+     * process's threads); a per-section mark is a cheap plain one */
     struct wl_energy_mark m;
-    wl_sampler_mark(r->smp, &m);
+    if (ev->section == WL_SECTION_CLEANUP)
+        wl_sampler_mark_settled(r->smp, &m);
+    else
+        wl_sampler_mark(r->smp, &m);
     if (r->n_secs < r->cap_secs) {
         struct sec_rec *s = &r->secs[r->n_secs++];
         s->phase = (uint8_t)ev->phase;
@@ -935,7 +940,7 @@ int wl_recorder_start(wl_recorder *r)
         return WL_ESTATE;
     /* the first section begins at this mark: its samples are the generation's */
     wl_sampler_set_phase(r->smp, WL_PHASE_PRE_INFERENCE);
-    wl_sampler_mark(r->smp, &r->start);
+    wl_sampler_mark_settled(r->smp, &r->start);
     r->last = r->start;
     r->started = true;
     atomic_store(&r->stop, 0);

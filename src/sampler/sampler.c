@@ -186,7 +186,7 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
     s->t0_ns = wl_clock_now_ns();
     for (unsigned i = 0; i < n; i++) {
         struct wl_sensor_reading *r = &s->rd[i];
-        int rc = wl_sensor_read(s->sensors[i], r);
+        int rc = wl_sensor_read_settled(s->sensors[i], r);
         if (rc != 0) {
             wl_log_error("sampler", "%s: first read failed: %s",
                          wl_sensor_get_info(s->sensors[i])->backend, wl_strerror(rc));
@@ -251,7 +251,7 @@ static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64
 static void take_sample(wl_sampler *s)
 {
     for (unsigned i = 0; i < s->n_sensors; i++)
-        s->rd_rc[i] = wl_sensor_read(s->sensors[i], &s->rd[i]);
+        s->rd_rc[i] = wl_sensor_read_settled(s->sensors[i], &s->rd[i]);
     uint64_t t_before = s->rd[0].t_before_ns, t_after = s->rd[s->n_sensors - 1].t_after_ns;
     if (s->rd_rc[0] != 0 || s->rd_rc[s->n_sensors - 1] != 0)
         t_before = t_after = wl_clock_now_ns();
@@ -431,7 +431,7 @@ uint32_t wl_sampler_get_phase(const wl_sampler *s)
     return atomic_load_explicit(&((wl_sampler *)s)->phase, memory_order_relaxed);
 }
 
-int wl_sampler_mark(wl_sampler *s, struct wl_energy_mark *out)
+static int mark(wl_sampler *s, struct wl_energy_mark *out, bool settle)
 {
     struct wl_sensor_reading r;
     uint64_t e[WL_DOMAIN_COUNT] = {0};
@@ -445,7 +445,8 @@ int wl_sampler_mark(wl_sampler *s, struct wl_energy_mark *out)
             any_counter = any_counter || (s->chans[k].sensor == i && s->chans[k].counter);
         if (!any_counter)
             continue;
-        int rc = wl_sensor_read(s->sensors[i], &r);
+        int rc =
+            settle ? wl_sensor_read_settled(s->sensors[i], &r) : wl_sensor_read(s->sensors[i], &r);
         for (unsigned k = 0; k < s->n_chans; k++) {
             const struct chan *c = &s->chans[k];
             if (c->sensor != i || !c->counter)
@@ -489,15 +490,25 @@ out:
     return 0;
 }
 
+int wl_sampler_mark(wl_sampler *s, struct wl_energy_mark *out)
+{
+    return mark(s, out, false);
+}
+
+int wl_sampler_mark_settled(wl_sampler *s, struct wl_energy_mark *out)
+{
+    return mark(s, out, true);
+}
+
 int wl_sampler_window_begin(wl_sampler *s, struct wl_energy_window *w)
 {
     memset(&w->end, 0, sizeof w->end);
-    return wl_sampler_mark(s, &w->begin);
+    return wl_sampler_mark_settled(s, &w->begin);
 }
 
 int wl_sampler_window_end(wl_sampler *s, struct wl_energy_window *w)
 {
-    return wl_sampler_mark(s, &w->end);
+    return wl_sampler_mark_settled(s, &w->end);
 }
 
 bool wl_sample_power_within(const struct wl_sample *s, enum wl_domain d, uint64_t t0_ns,

@@ -134,6 +134,11 @@ uint32_t wl_sampler_get_phase(const wl_sampler *s);
  * fails are left out of valid_mask. Returns 0 (even when some domains are
  * invalid). */
 int wl_sampler_mark(wl_sampler *s, struct wl_energy_mark *out);
+/* A mark from settled reads (wl_sensor_read_settled): with the CPU-time
+ * model it also counts a thread started in the last 10 ms, for ~10-20 us
+ * more than wl_sampler_mark. For the few marks that bound a run or a
+ * window (windows use settled marks); not for per-section marks. */
+int wl_sampler_mark_settled(wl_sampler *s, struct wl_energy_mark *out);
 int wl_sampler_window_begin(wl_sampler *s, struct wl_energy_window *w);
 int wl_sampler_window_end(wl_sampler *s, struct wl_energy_window *w);
 

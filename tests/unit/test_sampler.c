@@ -5,6 +5,7 @@
  * sensor that fails mid-run leaving a recorded gap while the run goes on.
  * Sensors are fake sysfs trees (powercap counters driven by a writer thread,
  * hwmon power files). */
+#define _GNU_SOURCE /* CPU affinity */
 #include "test_support.h"
 
 #include "fake_powercap.h"
@@ -17,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -553,6 +556,77 @@ static void test_same_domain_from_two_sensors_is_not_summed(void **state)
     free(root);
 }
 
+static void *spin_until(void *arg)
+{
+    atomic_int *stop = arg;
+    while (!atomic_load_explicit(stop, memory_order_relaxed))
+        ; /* no system call: the kernel accounts this time only when asked or at a tick */
+    return NULL;
+}
+
+/* The CPU-time model (scope SELF) with every allowed CPU busy: no window's
+ * power may exceed the model's own ceiling, idle + per-core W x CPUs. The
+ * sampler's settled reads count the busy threads up to each read; plain
+ * reads of the process clock counted them up to their CPU's last tick, so a
+ * 10 ms window could hold a tick's time too much per thread (26.5 W against
+ * 25 W in `make run`). */
+static void test_model_power_stays_under_its_ceiling(void **state)
+{
+    (void)state;
+    cpu_set_t allowed;
+    assert_int_equal(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+    const int n_cpus = CPU_COUNT(&allowed);
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.backends = WL_BACKEND_CPU_MODEL;
+    p.model_use = WL_MODEL_ALWAYS;
+    p.model.scope = WL_MODEL_SCOPE_SELF;
+    p.model.idle_w = 10.0;
+    p.model.busy_core_w = 7.5;
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    struct wl_sampler_params sp;
+    wl_sampler_params_default(&sp);
+    sp.interval_ns = 10000000;
+    sp.ring_capacity = 256;
+    wl_sampler *smp = NULL;
+    assert_int_equal(wl_sampler_open(set, &sp, &smp), 0);
+    atomic_int stop = 0;
+    pthread_t th[2];
+    const int n_th = n_cpus < 2 ? n_cpus : 2;
+    for (int i = 0; i < n_th; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, spin_until, &stop), 0);
+    assert_int_equal(wl_sampler_start(smp), 0);
+    wl_clock_sleep_ns(400000000);
+    assert_int_equal(wl_sampler_stop(smp), 0);
+    atomic_store(&stop, 1);
+    for (int i = 0; i < n_th; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    struct wl_sample buf[256];
+    const size_t n = wl_sampler_drain(smp, buf, 256);
+    const double ceiling = 10.0 + 7.5 * n_cpus;
+    const unsigned bit = 1u << WL_DOMAIN_PACKAGE;
+    size_t n_known = 0, n_over = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(buf[i].power_mask & bit))
+            continue;
+        n_known++;
+        /* 1 %: the CPU time and the wall time of a read are a few us apart */
+        if (buf[i].power_w[WL_DOMAIN_PACKAGE] > ceiling * 1.01) {
+            fprintf(stderr, "sample %zu: %.2f W, ceiling %.2f W\n", i,
+                    (double)buf[i].power_w[WL_DOMAIN_PACKAGE], ceiling);
+            n_over++;
+        }
+    }
+    assert_true(n_known > 10);
+    struct wl_sampler_stats st;
+    wl_sampler_stats(smp, &st);
+    assert_true(st.peak[WL_DOMAIN_PACKAGE].power_w <= ceiling * 1.01);
+    wl_sampler_close(smp);
+    wl_sensor_set_close(set);
+    assert_int_equal(n_over, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -568,6 +642,7 @@ int main(void)
         cmocka_unit_test(test_power_only_domain_is_integrated),
         cmocka_unit_test(test_same_domain_from_two_sensors_is_not_summed),
         cmocka_unit_test(test_read_power_of_a_later_sensor_can_peak),
+        cmocka_unit_test(test_model_power_stays_under_its_ceiling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
