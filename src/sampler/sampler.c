@@ -31,6 +31,11 @@ struct chan {
     /* thread state (under mu) */
     uint64_t e_uj;   /* cumulative since open (counter delta or integral) */
     double integ_uj; /* power-only: trapezoid integral */
+    /* power-only: the most a mark has handed out. A mark holds the last
+     * power since the last sample; if the power then fell, the trapezoid
+     * gives less than the mark did, so energies are kept at least this
+     * (never a negative section) until the integral catches up */
+    uint64_t marked_uj;
     double last_p_w;
     uint64_t last_t_ns;
     bool have_last;
@@ -242,6 +247,8 @@ static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64
         c->last_t_ns = t;
         c->have_last = true;
         c->e_uj = (uint64_t)(c->integ_uj + 0.5);
+        if (c->e_uj < c->marked_uj)
+            c->e_uj = c->marked_uj;
         c->p_w = p;
         c->p_known = has_p;
         c->p_instant = true;
@@ -470,7 +477,7 @@ static int mark(wl_sampler *s, struct wl_energy_mark *out, bool settle)
         goto out;
     pthread_mutex_lock(&s->mu);
     for (unsigned k = 0; k < s->n_chans; k++) {
-        const struct chan *c = &s->chans[k];
+        struct chan *c = &s->chans[k];
         if (c->counter)
             continue;
         if (s->sst[c->sensor].failing) {
@@ -480,7 +487,11 @@ static int mark(wl_sampler *s, struct wl_energy_mark *out, bool settle)
         double extra = (c->have_last && now > c->last_t_ns)
                            ? c->last_p_w * (double)(now - c->last_t_ns) / 1e3
                            : 0;
-        e[c->d] += (uint64_t)(c->integ_uj + extra + 0.5);
+        uint64_t v = (uint64_t)(c->integ_uj + extra + 0.5);
+        if (v < c->marked_uj)
+            v = c->marked_uj;
+        c->marked_uj = v;
+        e[c->d] += v;
     }
     pthread_mutex_unlock(&s->mu);
 out:

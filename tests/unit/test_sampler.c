@@ -473,6 +473,57 @@ static void test_power_only_domain_is_integrated(void **state)
  * instant, so it counts for a peak inside a run (its own read time is after
  * the sample's time, the middle of all reads: taken as the window start it
  * kept every total-domain sample out of every peak). */
+/* A mark between two samples of a power-only domain holds the last power
+ * read; when the power then falls, the thread's trapezoid gives less for
+ * that interval than the mark did. Energies must still never go back: a
+ * later mark or sample is at least an earlier mark (the old code gave the
+ * next section a negative energy). 100 W, samples every 200 ms, a mark at
+ * ~150 ms (15 J held), the power falls to 0 W, the sample at ~200 ms
+ * integrates 10 J, a mark at ~250 ms. */
+static void test_power_only_energy_never_goes_back(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char p1[2048];
+    make_power_meter(root, "100000000\n", p1, sizeof p1);
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.backends = WL_BACKEND_HWMON;
+    p.model_use = WL_MODEL_NEVER;
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    struct wl_sampler_params sp;
+    wl_sampler_params_default(&sp);
+    sp.interval_ns = 200000000;
+    wl_sampler *s = NULL;
+    assert_int_equal(wl_sampler_open(set, &sp, &s), 0);
+    assert_int_equal(wl_sampler_start(s), 0); /* its first sample now */
+    wl_clock_sleep_ns(150000000);
+    struct wl_energy_mark m1, m2;
+    assert_int_equal(wl_sampler_mark(s, &m1), 0);
+    write_text(p1, "000000000\n");
+    wl_clock_sleep_ns(100000000);
+    assert_int_equal(wl_sampler_mark(s, &m2), 0);
+    assert_int_equal(wl_sampler_stop(s), 0);
+    struct wl_sample buf[16];
+    const size_t n = wl_sampler_drain(s, buf, 16);
+    const enum wl_domain d = WL_DOMAIN_TOTAL;
+    if (m2.energy_uj[d] < m1.energy_uj[d]) {
+        fprintf(stderr, "mark at %.0f ms: %.3f J, then at %.0f ms: %.3f J\n",
+                (double)(m1.t_ns - wl_sampler_t0_ns(s)) / 1e6, (double)m1.energy_uj[d] / 1e6,
+                (double)(m2.t_ns - wl_sampler_t0_ns(s)) / 1e6, (double)m2.energy_uj[d] / 1e6);
+        fail();
+    }
+    for (size_t i = 0; i < n; i++)
+        if (buf[i].t_ns > m1.t_ns)
+            assert_true(buf[i].energy_uj[d] >= m1.energy_uj[d]);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 static void test_read_power_of_a_later_sensor_can_peak(void **state)
 {
     (void)state;
@@ -643,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_same_domain_from_two_sensors_is_not_summed),
         cmocka_unit_test(test_read_power_of_a_later_sensor_can_peak),
         cmocka_unit_test(test_model_power_stays_under_its_ceiling),
+        cmocka_unit_test(test_power_only_energy_never_goes_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
