@@ -37,6 +37,26 @@ bool wl_utf8_valid(const char *s, size_t n)
     return true;
 }
 
+size_t wl_utf8_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src), k = 0;
+    if (n < size) {
+        k = n;
+    } else {
+        for (;;) { /* k: the boundary reached so far */
+            size_t l = wl_utf8_char_len(src + k, n - k);
+            if (l == 0)
+                l = 1;
+            if (k + l > size - 1)
+                break;
+            k += l;
+        }
+    }
+    memcpy(dst, src, k);
+    dst[k] = '\0';
+    return n;
+}
+
 /* The code point of the valid l-byte character at s. */
 static int32_t wl__decode(const char *s, size_t l)
 {

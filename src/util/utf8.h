@@ -1,9 +1,10 @@
 /* UTF-8 text as the outputs need it: strict decoding of one character
- * (RFC 3629: no overlong forms, surrogates or values above U+10FFFF), and
- * table cells measured in display columns rather than bytes (utf8proc's
- * East Asian width data: CJK and emoji take two columns, combining marks
- * none), cut and padded without ever splitting a character. Text that is
- * not valid UTF-8 is accepted everywhere. Pure functions; thread-safe.
+ * (RFC 3629: no overlong forms, surrogates or values above U+10FFFF),
+ * copies into fixed buffers cut between characters, and table cells
+ * measured in display columns rather than bytes (utf8proc's East Asian
+ * width data: CJK and emoji take two columns, combining marks none), cut
+ * and padded without ever splitting a character. Text that is not valid
+ * UTF-8 is accepted everywhere. Pure functions; thread-safe.
  */
 #ifndef WL_UTIL_UTF8_H
 #define WL_UTIL_UTF8_H
@@ -17,6 +18,14 @@ size_t wl_utf8_char_len(const char *s, size_t n);
 
 /* True when the n bytes at s are valid UTF-8. */
 bool wl_utf8_valid(const char *s, size_t n);
+
+/* Copies the NUL-terminated src into dst (size > 0 bytes, always
+ * NUL-terminated): all of it when it fits, else the longest prefix of at
+ * most size - 1 bytes that ends between two characters (each byte that is
+ * not valid UTF-8 counts as one), so a cut never turns a character into
+ * invalid bytes. Returns strlen(src): a value >= size says src was cut,
+ * as with snprintf. */
+size_t wl_utf8_copy(char *dst, size_t size, const char *src);
 
 /* Display columns of the n bytes at s as wl_utf8_cell shows them. */
 size_t wl_utf8_width(const char *s, size_t n);

@@ -1,5 +1,6 @@
 /* util/: the error table, log level parsing, clocks, error messages, UTF-8
- * decoding, display widths and text into JSON without losing bytes. */
+ * decoding, copies cut between characters, display widths and text into
+ * JSON without losing bytes. */
 #include "test_support.h"
 
 #include "util/clock.h"
@@ -136,6 +137,33 @@ static void test_utf8_char_len_is_strict(void **state)
     assert_false(wl_utf8_valid("\xE2\x82", 2)); /* part of a character */
 }
 
+/* A copy into a fixed buffer is cut between characters, never inside one;
+ * invalid bytes are single characters; the return says it was cut. */
+static void test_utf8_copy_cuts_between_characters(void **state)
+{
+    (void)state;
+    char b[8];
+    assert_int_equal(wl_utf8_copy(b, sizeof b, "abc"), 3);
+    assert_string_equal(b, "abc");
+    assert_int_equal(wl_utf8_copy(b, sizeof b, "abcdefg"), 7); /* exactly fits */
+    assert_string_equal(b, "abcdefg");
+    /* 7 bytes of room: two euro signs take 6, the third would end at 9 */
+    assert_int_equal(wl_utf8_copy(b, sizeof b, "\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC"), 9);
+    assert_string_equal(b, "\xE2\x82\xAC\xE2\x82\xAC");
+    assert_int_equal(wl_utf8_copy(b, 4, "a\xF0\x9F\x98\x80"), 5); /* an emoji does not fit */
+    assert_string_equal(b, "a");
+    /* invalid bytes are cut one by one; the part of a character before them
+     * stays as it was (invalid), nothing valid becomes invalid */
+    assert_int_equal(wl_utf8_copy(b, 4, "\xFF\xE2\x82\xC3\xA9"), 5);
+    assert_string_equal(b, "\xFF\xE2\x82");
+    assert_int_equal(wl_utf8_copy(b, 3, "\xFF\xE2\x82\xC3\xA9"), 5);
+    assert_string_equal(b, "\xFF\xE2");
+    assert_int_equal(wl_utf8_copy(b, 1, "\xC3\xA9"), 2);
+    assert_string_equal(b, "");
+    assert_int_equal(wl_utf8_copy(b, 2, "\xC3\xA9"), 2);
+    assert_string_equal(b, "");
+}
+
 /* Valid text is itself; otherwise each invalid byte shows as U+FFFD and the
  * exact bytes go to "<key>_hex", only then. */
 static void test_json_text_keeps_every_byte(void **state)
@@ -223,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_iso8601),
         cmocka_unit_test(test_errmsg_returns_code_and_formats),
         cmocka_unit_test(test_utf8_char_len_is_strict),
+        cmocka_unit_test(test_utf8_copy_cuts_between_characters),
         cmocka_unit_test(test_json_text_keeps_every_byte),
         cmocka_unit_test(test_utf8_cells_count_display_columns),
     };
