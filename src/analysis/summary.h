@@ -15,7 +15,7 @@
 #define WL_SUMMARY_HOTTEST 10
 
 struct wl_summary_phase {
-    char name[32];
+    char name[WL_STORE_NAME_SIZE];
     int64_t n_sections;
     double dur_ms, energy_j, avg_power_w;
     double dur_pct, energy_pct; /* of the sum over phases: they add up to 100 */
@@ -33,7 +33,7 @@ struct wl_summary_layer {
 
 struct wl_summary_component {
     int32_t layer; /* -1 in per-name averages */
-    char name[32];
+    char name[WL_STORE_NAME_SIZE];
     int64_t n;
     double total_dur_ms, total_energy_j;
     double avg_dur_ms, avg_energy_j; /* per occurrence (token x layer) */

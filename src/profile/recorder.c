@@ -1057,6 +1057,11 @@ char *wl_recorder_provenance_json(wl_recorder *r)
     return s;
 }
 
+/* A domain's sources go to the store whole; summaries keep up to
+ * WL_STORE_SOURCE_SIZE bytes of them (measure_store.c writes the same). */
+_Static_assert(sizeof((struct wl_domain_info *)0)->sources <= WL_STORE_SOURCE_SIZE,
+               "a summary must hold every source the sampler names");
+
 int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f)
 {
     wl_recorder_stop(r);

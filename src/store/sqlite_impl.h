@@ -32,6 +32,8 @@ void wl__bind_int_or_null(sqlite3_stmt *st, int i, int64_t v, int64_t null_below
 double wl__col_double(sqlite3_stmt *st, int i);
 int64_t wl__col_int(sqlite3_stmt *st, int i, int64_t if_null);
 char *wl__col_strdup(sqlite3_stmt *st, int i);
+/* Copies column i's text into buf ("" for NULL), cut between characters
+ * when it does not fit (wl_utf8_copy). */
 void wl__col_copy(sqlite3_stmt *st, int i, char *buf, size_t size);
 int wl__step_done(struct wl__db *d, sqlite3_stmt *st, struct wl_errmsg *err, const char *what);
 int64_t wl__file_bytes(const char *path);

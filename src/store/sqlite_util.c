@@ -3,6 +3,7 @@
 #include "store/sqlite_impl.h"
 
 #include "util/clock.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <errno.h>
@@ -124,7 +125,7 @@ char *wl__col_strdup(sqlite3_stmt *st, int i)
 void wl__col_copy(sqlite3_stmt *st, int i, char *buf, size_t size)
 {
     const unsigned char *s = sqlite3_column_text(st, i);
-    snprintf(buf, size, "%s", s ? (const char *)s : "");
+    wl_utf8_copy(buf, size, s ? (const char *)s : "");
 }
 
 /* Steps a statement that returns no rows, then resets it. */

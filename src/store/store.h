@@ -368,8 +368,19 @@ int wl_store_foreach(wl_store *s, const char *id, enum wl_store_table t, int64_t
 
 /* ---- aggregates for summaries ------------------------------------------- */
 
+/* Room (with the NUL) for a phase or component name in the aggregates and
+ * summaries: every name the engine and profiler write fits (wl_phase_name,
+ * wl_component_name, the recorder's phases; test_analysis checks). A longer
+ * one from another writer is cut between characters (wl_utf8_copy); the
+ * rows keep it whole (wl_store_foreach, export). */
+#define WL_STORE_NAME_SIZE 32
+
+/* Room for a domain's source: the sampler's wl_domain_info.sources fits
+ * (recorder.c checks at compile time); a longer one is cut as above. */
+#define WL_STORE_SOURCE_SIZE 160
+
 struct wl_agg_phase {
-    char name[32];
+    char name[WL_STORE_NAME_SIZE];
     int64_t n_sections;
     double start_ms, end_ms; /* first start, last end */
     double dur_ms, energy_j; /* sums over the phase's sections */
@@ -385,7 +396,7 @@ struct wl_agg_layer {
 
 struct wl_agg_component {
     int32_t layer, component;
-    char name[32];
+    char name[WL_STORE_NAME_SIZE];
     int64_t n;
     double dur_ms, energy_j; /* sums */
 };
@@ -415,7 +426,7 @@ struct wl_store_run_detail {
     char *extra_json;             /* runs.extra (JSON object text) or NULL */
     char *sensor_provenance_json; /* as written by the run's writer, or NULL */
     struct wl_store_domain domains[WL_DOMAIN_COUNT]; /* source pointers are NULL */
-    char domain_source[WL_DOMAIN_COUNT][32];
+    char domain_source[WL_DOMAIN_COUNT][WL_STORE_SOURCE_SIZE];
     size_t n_domains;
 };
 

@@ -62,7 +62,8 @@ struct wl__rowbuf {
 
 /* Per (layer, component) sums of the stored component rows, kept while the
  * run is written so that finishing does not have to aggregate 10^5 rows.
- * Slot layer * WL__AGG_COMPONENTS + component; anything outside the grid
+ * Slot layer * WL__AGG_COMPONENTS + component; anything outside the grid,
+ * or a name longer than a slot holds (component_agg keeps names whole),
  * sets `overflow` and finishing falls back to SQL. */
 #define WL__AGG_COMPONENTS 64
 #define WL__AGG_LAYERS 4096
@@ -682,8 +683,15 @@ static void wl__agg_add(void *user, const struct wl__val *v, const char *arena)
         a->n_layers = nl;
     }
     struct wl__agg_slot *x = &a->slots[layer * WL__AGG_COMPONENTS + comp];
-    if (x->n++ == 0)
-        snprintf(x->name, sizeof x->name, "%s", arena + v[4].off);
+    if (x->n++ == 0) {
+        const char *name = arena + v[4].off;
+        size_t len = strlen(name);
+        if (len >= sizeof x->name) {
+            a->overflow = true;
+            return;
+        }
+        memcpy(x->name, name, len + 1);
+    }
     if (v[5].type == SQLITE_FLOAT) {
         x->dur_ms += v[5].r;
         x->n_dur++;

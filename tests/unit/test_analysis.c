@@ -1,13 +1,15 @@
 /* analysis/summary: every figure of a summary checked against values
  * computed by hand on a small fixture run written through the store (see
  * the comments for the arithmetic), for a finished run (precomputed
- * component rows) and an unfinished one (aggregated on the fly); and the
- * JSON shapes of a run's own fields, stored text that is not UTF-8 included.
+ * component rows) and an unfinished one (aggregated on the fly); names too
+ * long for the summary's fields, cut between characters; and the JSON
+ * shapes of a run's own fields, stored text that is not UTF-8 included.
  */
 #include "test_support.h"
 
 #include "analysis/run_json.h"
 #include "analysis/summary.h"
+#include "engine/hooks.h"
 #include "store/store.h"
 #include "wattlens/error.h"
 
@@ -610,6 +612,138 @@ static void test_summary_json_keeps_text_that_is_not_utf8(void **state)
     wl_store_aggregates_free(&a);
 }
 
+/* n copies of s, in a static buffer (valid until the next call). */
+static const char *repeat(const char *s, int n)
+{
+    static char buf[512];
+    buf[0] = '\0';
+    for (int i = 0; i < n; i++)
+        strcat(buf, s);
+    return buf;
+}
+
+/* Phase, component and domain-source names are kept in fixed fields: every
+ * name the engine writes fits them, as does a source the sampler writes
+ * (several channels); a longer name from another writer is cut between two
+ * characters, never inside one, finished (precomputed component rows) or
+ * not. */
+static void test_summary_names_are_cut_between_characters(void **state)
+{
+    struct fixture *f = *state;
+    for (int p = 0; p < WL_PHASE_COUNT; p++)
+        assert_true(strlen(wl_phase_name((enum wl_phase)p)) < WL_STORE_NAME_SIZE);
+    for (int c = 0; c < WL_COMP_COUNT; c++)
+        assert_true(strlen(wl_component_name((enum wl_component)c)) < WL_STORE_NAME_SIZE);
+
+    char phase[128], comp[128], cut_phase[128], cut_comp[128], source[512], cut_source[512];
+    snprintf(phase, sizeof phase, "%s", repeat("\xC3\xA9", 20));                    /* 40 bytes */
+    snprintf(cut_phase, sizeof cut_phase, "%s", repeat("\xC3\xA9", 15));            /* 30 of 31 */
+    snprintf(comp, sizeof comp, "%s", repeat("\xE6\xB3\xA8", 11));                  /* 33 bytes */
+    snprintf(cut_comp, sizeof cut_comp, "%s", repeat("\xE6\xB3\xA8", 10));          /* 30 of 31 */
+    snprintf(source, sizeof source, "%s", repeat("\xC3\xA9", 90));                  /* 180 bytes */
+    snprintf(cut_source, sizeof cut_source, "%s", repeat("\xC3\xA9", 79));          /* 158 of 159 */
+    const char *long_ascii = "rapl-powercap: package-0, package-1, dram-0, dram-1"; /* 51 */
+    for (int finish = 0; finish < 2; finish++) {
+        struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE};
+        wl_store_run *r = NULL;
+        char id[37];
+        assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+        struct wl_store_section sec = {.phase = phase,
+                                       .name = "layers",
+                                       .token_index = -1,
+                                       .start_ms = 0,
+                                       .end_ms = 10,
+                                       .energy_j = 1,
+                                       .method = WL_METHOD_COUNTER};
+        assert_int_equal(wl_store_add_section(r, &sec), 0);
+        struct wl_store_token tok = {.index = 0,
+                                     .text = "t",
+                                     .start_ms = 0,
+                                     .end_ms = 10,
+                                     .energy_j = 1,
+                                     .method = WL_METHOD_COUNTER,
+                                     .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &tok), 0);
+        struct wl_store_layer_metric lm = {0, 0, 10, 1};
+        assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+        struct wl_store_component_metric cm = {.token_index = 0,
+                                               .layer = 0,
+                                               .component = 0,
+                                               .name = comp,
+                                               .dur_ms = 10,
+                                               .energy_j = 1,
+                                               .act_mean_abs = WL_STORE_UNSET,
+                                               .act_std = WL_STORE_UNSET,
+                                               .act_max_abs = WL_STORE_UNSET,
+                                               .act_sparsity = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+        struct wl_store_domain doms[2] = {
+            {.domain = WL_DOMAIN_PACKAGE,
+             .method = WL_METHOD_COUNTER,
+             .source = long_ascii,
+             .energy_j = 1,
+             .avg_power_w = WL_STORE_UNSET,
+             .baseline_power_w = WL_STORE_UNSET,
+             .peak_power_w = WL_STORE_UNSET,
+             .peak_t_ms = WL_STORE_UNSET},
+            {.domain = WL_DOMAIN_DRAM,
+             .method = WL_METHOD_COUNTER,
+             .source = source,
+             .energy_j = 1,
+             .avg_power_w = WL_STORE_UNSET,
+             .baseline_power_w = WL_STORE_UNSET,
+             .peak_power_w = WL_STORE_UNSET,
+             .peak_t_ms = WL_STORE_UNSET},
+        };
+        if (finish) {
+            struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                        .duration_ms = 10,
+                                        .energy_j = 1,
+                                        .energy_method = WL_METHOD_COUNTER,
+                                        .input_tokens = -1,
+                                        .output_tokens = -1,
+                                        .sample_count = -1,
+                                        .sample_rate_hz = WL_STORE_UNSET,
+                                        .domains = doms,
+                                        .n_domains = 2};
+            assert_int_equal(wl_store_run_finish(r, &tot), 0);
+        } else {
+            assert_int_equal(wl_store_run_set_domain(r, &doms[0]), 0);
+            assert_int_equal(wl_store_run_set_domain(r, &doms[1]), 0);
+            assert_int_equal(wl_store_flush(r), 0);
+            wl_store_run_abandon(r);
+        }
+
+        struct wl_store_aggregates a;
+        assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+        assert_int_equal(a.n_phases, 1);
+        assert_string_equal(a.phases[0].name, cut_phase);
+        assert_int_equal(a.n_components, 1);
+        assert_string_equal(a.components[0].name, cut_comp);
+        assert_int_equal(a.run.n_domains, 2);
+        for (size_t i = 0; i < 2; i++)
+            assert_string_equal(a.run.domain_source[i], a.run.domains[i].domain == WL_DOMAIN_PACKAGE
+                                                            ? long_ascii
+                                                            : cut_source);
+        struct wl_summary s;
+        assert_int_equal(wl_summary_compute(&a, &s), 0);
+        assert_string_equal(s.phases[0].name, cut_phase);
+        assert_string_equal(s.components[0].name, cut_comp);
+        assert_string_equal(s.hottest[0].name, cut_comp);
+        /* the JSON has valid text, so no _hex sibling claims the cut is exact */
+        json_t *j = wl_summary_to_json(&a, &s);
+        json_t *ph = json_array_get(json_object_get(j, "phases"), 0);
+        assert_string_equal(json_string_value(json_object_get(ph, "phase")), cut_phase);
+        assert_null(json_object_get(ph, "phase_hex"));
+        char *dump = json_dumps(j, 0);
+        assert_null(strstr(dump, "_hex"));
+        free(dump);
+        json_decref(j);
+        wl_summary_free(&s);
+        wl_store_aggregates_free(&a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -623,6 +757,8 @@ int main(void)
         cmocka_unit_test(test_latency_percentiles),
         cmocka_unit_test(test_run_json_shapes),
         cmocka_unit_test_setup_teardown(test_summary_json_keeps_text_that_is_not_utf8, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_summary_names_are_cut_between_characters, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -974,6 +974,55 @@ static void test_component_aggregates_in_and_out_of_the_grid(void **state)
     assert_int_equal(raw_count(f->path, "component_agg"), 2);
 }
 
+/* The sums kept while writing hold short names (the engine's); a longer
+ * one sends finishing to SQL, so component_agg keeps it whole rather than
+ * cut (and a cut could end inside a character). */
+static void test_component_aggregates_keep_a_long_name(void **state)
+{
+    struct fixture *f = *state;
+    const char *name = "\xE6\xB3\xA8\xE6\x84\x8F\xE5\x8A\x9B"
+                       "-with-a-name-longer-than-a-slot-holds"; /* 46 bytes */
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct wl_store_token tok = {
+        .index = 0, .energy_j = 1, .start_ms = 0, .end_ms = 1, .power_w = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_token(r, &tok), 0);
+    struct wl_store_layer_metric lm = {0, 0, 1, 1};
+    assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+    struct wl_store_component_metric cm = {.token_index = 0,
+                                           .layer = 0,
+                                           .component = 3,
+                                           .name = name,
+                                           .dur_ms = 1,
+                                           .energy_j = 1,
+                                           .act_mean_abs = WL_STORE_UNSET,
+                                           .act_std = WL_STORE_UNSET,
+                                           .act_max_abs = WL_STORE_UNSET,
+                                           .act_sparsity = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 1,
+                                .energy_j = 1,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT name, n FROM component_agg", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), name);
+    assert_int_equal(sqlite3_column_int64(st, 1), 1);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 /* Rows become visible to other connections only when a batch commits. */
 static void test_batches_commit_on_flush_and_interval(void **state)
 {
@@ -1519,6 +1568,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batched_metrics_name_a_bad_row_and_keep_the_rest,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_component_aggregates_in_and_out_of_the_grid, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_component_aggregates_keep_a_long_name, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_batches_commit_on_flush_and_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_threads_share_a_writer, setup, teardown),
