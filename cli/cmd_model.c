@@ -41,8 +41,9 @@ static void print_help(FILE *out)
             "histogram, bits per weight, KV-cache bytes per token.\n"
             "  --metadata         also list every metadata key with its type and value\n"
             "                     (arrays: element type and length; JSON: first 16 items;\n"
-            "                     a key that is not UTF-8 shows invalid bytes as U+FFFD\n"
-            "                     and JSON lists its bytes under metadata_key_bytes)\n"
+            "                     JSON shows a key or string value that is not UTF-8 with\n"
+            "                     invalid bytes as U+FFFD and lists its bytes in hex under\n"
+            "                     metadata_key_bytes or metadata_value_bytes)\n"
             "  --tensors          also list every tensor (name, type, shape, size, offset)\n"
             "  --json             print JSON instead of text\n"
             "  --kv-type TYPE     cache type for the KV bytes per token (default f16)\n"
@@ -171,15 +172,26 @@ static void str_value(const struct wl_gguf_str *v, char *buf, size_t cap)
         strcat(buf, "...");
 }
 
-static json_t *scalar_json(const wl_gguf *g, const char *key, enum wl_gguf_vtype t)
+/* Metadata values as JSON. A string that is not valid UTF-8 is shown with
+ * each invalid byte as U+FFFD (wl_json_text), and *hex, NULL otherwise, is
+ * set to its bytes: a hex string for a string, an array of every listed
+ * item's hex for a string array (the shape wl_json_set_texts gives). The
+ * caller files *hex under the key's name in metadata_value_bytes. */
+
+static json_t *scalar_json(const wl_gguf *g, const char *key, enum wl_gguf_vtype t, json_t **hex)
 {
     struct wl_gguf_str sv;
     int64_t i;
     uint64_t u;
     double f;
     bool b;
-    if (t == WL_GGUF_STRING && wl_gguf_get_str(g, key, &sv) == 0)
-        return json_stringn(sv.data, (size_t)sv.len); /* NULL if not UTF-8 */
+    if (t == WL_GGUF_STRING && wl_gguf_get_str(g, key, &sv) == 0) {
+        bool lossy = false;
+        json_t *j = wl_json_text(sv.data, (size_t)sv.len, &lossy);
+        if (lossy)
+            *hex = wl_json_hex(sv.data, (size_t)sv.len);
+        return j;
+    }
     if (t == WL_GGUF_BOOL && wl_gguf_get_bool(g, key, &b) == 0)
         return json_boolean(b);
     if ((t == WL_GGUF_FLOAT32 || t == WL_GGUF_FLOAT64) && wl_gguf_get_f64(g, key, &f) == 0)
@@ -192,7 +204,7 @@ static json_t *scalar_json(const wl_gguf *g, const char *key, enum wl_gguf_vtype
 }
 
 /* Arrays: element type, length and the first elements (all when <= 16). */
-static json_t *array_json(const wl_gguf *g, const char *key)
+static json_t *array_json(const wl_gguf *g, const char *key, json_t **hex)
 {
     struct wl_gguf_arr a;
     if (wl_gguf_get_arr_view(g, key, &a) != 0)
@@ -202,14 +214,16 @@ static json_t *array_json(const wl_gguf *g, const char *key)
     json_object_set_new(j, "elem_type", json_string(wl_gguf_vtype_name(a.elem_type)));
     json_object_set_new(j, "n", json_integer((json_int_t)a.n));
     json_t *items = json_array();
+    json_t *item_hex = a.elem_type == WL_GGUF_STRING ? json_array() : NULL;
+    bool lossy = false;
     for (uint64_t k = 0; k < a.n && k < 16; k++) {
         struct wl_gguf_str sv;
         int64_t i;
         double f;
         struct wl_gguf_arr sub;
         if (wl_gguf_arr_str(&a, k, &sv) == 0) {
-            json_t *js = json_stringn(sv.data, (size_t)sv.len);
-            json_array_append_new(items, js ? js : json_string("(not UTF-8)"));
+            json_array_append_new(items, wl_json_text(sv.data, (size_t)sv.len, &lossy));
+            json_array_append_new(item_hex, wl_json_hex(sv.data, (size_t)sv.len));
         } else if (wl_gguf_arr_sub(&a, k, &sub) == 0) {
             json_array_append_new(items, json_integer((json_int_t)sub.n));
         } else if ((a.elem_type == WL_GGUF_FLOAT32 || a.elem_type == WL_GGUF_FLOAT64) &&
@@ -222,28 +236,49 @@ static json_t *array_json(const wl_gguf *g, const char *key)
         }
     }
     json_object_set_new(j, a.n <= 16 ? "items" : "first_items", items);
+    if (lossy)
+        *hex = item_hex;
+    else
+        json_decref(item_hex);
     return j;
 }
 
-static json_t *kv_value_json(const wl_gguf *g, uint64_t k)
+static json_t *kv_value_json(const wl_gguf *g, uint64_t k, json_t **hex)
 {
     const char *key = wl_gguf_kv_key(g, k);
     enum wl_gguf_vtype t = wl_gguf_kv_type(g, k);
-    json_t *v = t == WL_GGUF_ARRAY ? array_json(g, key) : scalar_json(g, key, t);
-    if (t == WL_GGUF_STRING && !v) /* not valid UTF-8: JSON cannot carry it as is */
-        v = json_string("(not UTF-8)");
+    *hex = NULL;
+    json_t *v = t == WL_GGUF_ARRAY ? array_json(g, key, hex) : scalar_json(g, key, t, hex);
     return v ? v : json_null();
+}
+
+/* Sets obj[name] to key k's value and, when it is not valid UTF-8,
+ * (*value_bytes)[name] to its bytes (creating *value_bytes then). */
+static void set_kv(json_t *obj, const char *name, const wl_gguf *g, uint64_t k,
+                   json_t **value_bytes)
+{
+    json_t *hex = NULL;
+    json_object_set_new(obj, name, kv_value_json(g, k, &hex));
+    if (!hex)
+        return;
+    if (!*value_bytes)
+        *value_bytes = json_object();
+    json_object_set_new(*value_bytes, name, hex);
 }
 
 /* Metadata keys as JSON object keys. JSON keys must be UTF-8, so a key that
  * is not valid UTF-8 is written with each invalid byte as U+FFFD (plus " #2",
  * " #3", ... if that name is taken) and listed in *key_bytes, created then:
  * {"that name": "the key's bytes in hex"}. Valid keys go first, so an
- * escaped key never displaces a real one. */
-static json_t *metadata_json(const wl_gguf *g, json_t **key_bytes)
+ * escaped key never displaces a real one. Values that are not valid UTF-8
+ * are listed the same way, under the same name, in *value_bytes (see
+ * scalar_json): a "<key>_hex" sibling inside the metadata object could be
+ * taken for a real key. */
+static json_t *metadata_json(const wl_gguf *g, json_t **key_bytes, json_t **value_bytes)
 {
     json_t *j = json_object();
     *key_bytes = NULL;
+    *value_bytes = NULL;
     for (int escaped_pass = 0; escaped_pass < 2; escaped_pass++) {
         for (uint64_t k = 0; k < wl_gguf_n_kv(g); k++) {
             const char *key = wl_gguf_kv_key(g, k);
@@ -255,27 +290,22 @@ static json_t *metadata_json(const wl_gguf *g, json_t **key_bytes)
                 continue;
             }
             if (!lossy) {
-                json_object_set_new(j, key, kv_value_json(g, k));
+                set_kv(j, key, g, k, value_bytes);
                 json_decref(shown);
                 continue;
             }
             const char *base = json_string_value(shown);
             char *name = malloc(strlen(base) + 24);
-            char *hex = malloc(2 * len + 1);
-            if (name && hex) {
+            if (name) {
                 strcpy(name, base);
                 for (int n = 2; json_object_get(j, name); n++)
                     sprintf(name, "%s #%d", base, n);
-                for (size_t i = 0; i < len; i++)
-                    sprintf(hex + 2 * i, "%02x", (unsigned char)key[i]);
-                hex[2 * len] = '\0';
-                json_object_set_new(j, name, kv_value_json(g, k));
+                set_kv(j, name, g, k, value_bytes);
                 if (!*key_bytes)
                     *key_bytes = json_object();
-                json_object_set_new(*key_bytes, name, json_string(hex));
+                json_object_set_new(*key_bytes, name, wl_json_hex(key, len));
             }
             free(name);
-            free(hex);
             json_decref(shown);
         }
     }
@@ -316,6 +346,17 @@ static void print_metadata(const wl_gguf *g)
     }
 }
 
+/* Sets obj[field] to the string value of key as the file has it ("" when
+ * it has none): whole, unlike the features' printable copies, and with
+ * field_hex when it is not UTF-8. */
+static void set_str_value(json_t *obj, const char *field, const wl_gguf *g, const char *key)
+{
+    struct wl_gguf_str sv;
+    if (wl_gguf_get_str(g, key, &sv) != 0)
+        sv = (struct wl_gguf_str){"", 0};
+    wl_json_set_textn(obj, field, sv.data, (size_t)sv.len);
+}
+
 static json_t *features_json(const wl_gguf *g, const char *path, const struct wl_model_features *f,
                              enum wl_ttype kv_type, bool tensors, bool metadata)
 {
@@ -325,10 +366,9 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
     json_object_set_new(j, "gguf_version", json_integer(wl_gguf_version(g)));
     json_object_set_new(j, "alignment", json_integer((json_int_t)wl_gguf_alignment(g)));
     json_object_set_new(j, "architecture", json_string(wl_arch_name(f->arch)));
-    json_object_set_new(j, "architecture_metadata",
-                        wl_json_text(f->arch_string, strlen(f->arch_string), NULL));
+    set_str_value(j, "architecture_metadata", g, "general.architecture");
     json_object_set_new(j, "architecture_inferred", json_boolean(f->arch_inferred));
-    json_object_set_new(j, "name", wl_json_text(f->name, strlen(f->name), NULL));
+    set_str_value(j, "name", g, "general.name");
     json_object_set_new(j, "n_layers", json_integer(f->n_layers));
     json_object_set_new(j, "hidden_size", json_integer(f->hidden_size));
     json_object_set_new(j, "intermediate_size", json_integer(f->intermediate_size));
@@ -392,10 +432,12 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
         json_array_append_new(warn, json_string(f->warning));
     json_object_set_new(j, "warnings", warn);
     if (metadata) {
-        json_t *key_bytes = NULL;
-        json_object_set_new(j, "metadata", metadata_json(g, &key_bytes));
+        json_t *key_bytes = NULL, *value_bytes = NULL;
+        json_object_set_new(j, "metadata", metadata_json(g, &key_bytes, &value_bytes));
         if (key_bytes)
             json_object_set_new(j, "metadata_key_bytes", key_bytes);
+        if (value_bytes)
+            json_object_set_new(j, "metadata_value_bytes", value_bytes);
     }
     if (tensors) {
         json_t *arr = json_array();

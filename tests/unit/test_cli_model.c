@@ -3,8 +3,10 @@
  * under a name with each invalid byte as U+FFFD, unique even when that name
  * is also a real key, with the raw bytes in metadata_key_bytes; the listing's
  * key column is padded by display width, not bytes, and a long value is cut
- * between characters; a path that is not UTF-8 stays in the JSON. The file
- * is a synthesized model with extra keys, read by the real `wattlens` binary.
+ * between characters; string values and string-array items that are not
+ * UTF-8 keep their bytes in metadata_value_bytes (and general.name in
+ * name_hex); a path that is not UTF-8 stays in the JSON. The file is a
+ * synthesized model with extra keys, read by the real `wattlens` binary.
  */
 #include "test_support.h"
 
@@ -108,15 +110,119 @@ static void test_metadata_keys_that_are_not_utf8(void **state)
     free(out);
     free(errs);
 
-    /* a file without such keys has no metadata_key_bytes */
+    /* a file without such keys or values has no metadata_key_bytes or
+     * metadata_value_bytes */
     snprintf(args, sizeof args, "model info '%s' --metadata --json",
              wl_test_data_path("models/stories260K.gguf"));
     if (wl_test_have_data()) {
         assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
         assert_null(strstr(out, "metadata_key_bytes"));
+        assert_null(strstr(out, "metadata_value_bytes"));
         free(out);
         free(errs);
     }
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
+/* String values and string-array items that are not valid UTF-8 follow the
+ * rule for text in JSON: shown with each invalid byte as U+FFFD, the exact
+ * bytes in hex under metadata_value_bytes, keyed by the name the key has in
+ * "metadata" (a string: its hex; an array: every listed item's hex, as for
+ * any array of texts). The text listing shows the value's own bytes. */
+static void test_metadata_values_that_are_not_utf8(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char path[512], args[1024];
+    snprintf(path, sizeof path, "%s/values.gguf", dir);
+    struct wl_synth_params p;
+    wl_synth_default_params(&p);
+    wl_gguf_writer *w = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    assert_int_equal(wl_synth_model(&p, w, &err), 0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "test.val", "ok\xFFx"), 0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "test.fine", "caf\xC3\xA9"), 0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "test.both\xFE", "\xE2\x82"), 0); /* key too */
+    assert_int_equal(wl_gguf_writer_set_str(w, "general.name", "Model \xFF"), 0);
+    const struct wl_gguf_str arr[3] = {{"a", 1}, {"b\xFF", 2}, {"\xC3\xA9", 2}};
+    assert_int_equal(wl_gguf_writer_set_arr_str(w, "test.arr", arr, 3), 0);
+    const struct wl_gguf_str fine[2] = {{"x", 1}, {"y", 1}};
+    assert_int_equal(wl_gguf_writer_set_arr_str(w, "test.fine_arr", fine, 2), 0);
+    /* 20 items, the 3rd not UTF-8: the first 16 are listed, with their bytes;
+     * a bad item beyond them changes nothing */
+    struct wl_gguf_str big[20];
+    for (int i = 0; i < 20; i++)
+        big[i] = (struct wl_gguf_str){i == 2 ? "\x80" : "z", 1};
+    assert_int_equal(wl_gguf_writer_set_arr_str(w, "test.big_arr", big, 20), 0);
+    big[2].data = "z";
+    big[18].data = "\x80";
+    assert_int_equal(wl_gguf_writer_set_arr_str(w, "test.big_arr_late", big, 20), 0);
+    assert_int_equal(wl_gguf_writer_write(w, path, &err), 0);
+    wl_gguf_writer_free(w);
+
+    char *out = NULL, *errs = NULL;
+    snprintf(args, sizeof args, "model info '%s' --metadata", path);
+    assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+    assert_non_null(strstr(out, " STRING   'ok\xFFx'\n"));
+    assert_non_null(strstr(out, " STRING   '\xE2\x82'\n"));
+    assert_non_null(strstr(out, "\nname              Model \xFF\n"));
+    assert_null(strstr(out, "not UTF-8"));
+    free(out);
+    free(errs);
+
+    snprintf(args, sizeof args, "model info '%s' --metadata --json", path);
+    assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+    assert_null(strstr(out, "not UTF-8"));
+    json_error_t je;
+    json_t *doc = json_loads(out, 0, &je);
+    assert_non_null(doc);
+    json_t *meta = json_object_get(doc, "metadata");
+    json_t *vb = json_object_get(doc, "metadata_value_bytes");
+    assert_non_null(meta);
+    assert_non_null(vb);
+    assert_string_equal(json_string_value(json_object_get(meta, "test.val")), "ok\xEF\xBF\xBDx");
+    assert_string_equal(json_string_value(json_object_get(vb, "test.val")), "6f6bff78");
+    assert_string_equal(json_string_value(json_object_get(meta, "test.fine")), "caf\xC3\xA9");
+    assert_null(json_object_get(vb, "test.fine"));
+    /* a key and its value both not UTF-8: one name in both maps */
+    assert_string_equal(json_string_value(json_object_get(meta, "test.both\xEF\xBF\xBD")),
+                        "\xEF\xBF\xBD\xEF\xBF\xBD");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(doc, "metadata_key_bytes"), "test.both\xEF\xBF\xBD")),
+                        "746573742e626f7468fe");
+    assert_string_equal(json_string_value(json_object_get(vb, "test.both\xEF\xBF\xBD")), "e282");
+    /* a string array: every item's bytes, in order */
+    json_t *items = json_object_get(json_object_get(meta, "test.arr"), "items");
+    assert_int_equal(json_array_size(items), 3);
+    assert_string_equal(json_string_value(json_array_get(items, 1)), "b\xEF\xBF\xBD");
+    json_t *hex = json_object_get(vb, "test.arr");
+    assert_int_equal(json_array_size(hex), 3);
+    assert_string_equal(json_string_value(json_array_get(hex, 0)), "61");
+    assert_string_equal(json_string_value(json_array_get(hex, 1)), "62ff");
+    assert_string_equal(json_string_value(json_array_get(hex, 2)), "c3a9");
+    assert_null(json_object_get(vb, "test.fine_arr"));
+    items = json_object_get(json_object_get(meta, "test.big_arr"), "first_items");
+    assert_int_equal(json_array_size(items), 16);
+    hex = json_object_get(vb, "test.big_arr");
+    assert_int_equal(json_array_size(hex), 16);
+    assert_string_equal(json_string_value(json_array_get(hex, 2)), "80");
+    assert_null(json_object_get(vb, "test.big_arr_late"));
+    /* general.name also as "name" (with name_hex) */
+    assert_string_equal(json_string_value(json_object_get(doc, "name")), "Model \xEF\xBF\xBD");
+    assert_string_equal(json_string_value(json_object_get(doc, "name_hex")), "4d6f64656c20ff");
+    assert_null(json_object_get(doc, "architecture_metadata_hex"));
+    json_decref(doc);
+    free(out);
+    free(errs);
+
+    /* without --metadata, no metadata maps */
+    snprintf(args, sizeof args, "model info '%s' --json", path);
+    assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+    assert_null(strstr(out, "metadata_value_bytes"));
+    free(out);
+    free(errs);
     wl_test_rmtree(dir);
     free(dir);
 }
@@ -160,6 +266,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metadata_keys_that_are_not_utf8),
+        cmocka_unit_test(test_metadata_values_that_are_not_utf8),
         cmocka_unit_test(test_info_json_keeps_a_path_that_is_not_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
