@@ -2,9 +2,20 @@
  * matching (instr(wl_casefold(text), wl_casefold(pattern)) > 0): X under
  * Unicode full case folding and canonical composition (NFC), from utf8proc,
  * so "ÉCOLE" finds "école" and "STRASSE" finds "straße", with accents
- * precomposed or not. Bytes that are not valid UTF-8 are kept as they are
- * and the valid text around them is still folded: a bad prompt neither
- * fails a query nor hides the rest of its text. NULL stays NULL.
+ * precomposed or not. The valid text around bytes that are not valid UTF-8
+ * is still folded: a bad prompt neither fails a query nor hides the rest of
+ * its text. NULL stays NULL. The result is only ever compared with another
+ * result, never shown or stored.
+ *
+ * Each such byte b becomes the 3-byte form of U+DC00 + b (a lone surrogate,
+ * as Python's "surrogateescape"), not b itself: SQLite's instr() tries a
+ * match only where a character starts, stepping over bytes 0x80-0xBF as
+ * continuations, so a pattern that starts with a stray continuation byte
+ * (or one after an unfinished character in the text) was never found; and
+ * a stray lead byte such as 0xC3 matched the first byte of "é". The escape
+ * starts with a lead byte (0xED), and valid UTF-8 never holds a surrogate,
+ * so an invalid byte matches exactly the same invalid byte, wherever it is,
+ * and nothing else.
  * Deterministic and stateless; registered on each connection (sqlite_impl.h).
  */
 #include "store/sqlite_impl.h"
@@ -66,6 +77,17 @@ static bool wl__fold_valid(struct wl__fold_buf *b, const unsigned char *s, size_
     return ok;
 }
 
+/* Appends invalid byte b (0x80-0xFF: ASCII is always valid) as U+DC00 + b
+ * in UTF-8 form: 0xED, 0xB2 or 0xB3, 0x80 | (b & 0x3F). */
+static bool wl__fold_escape(struct wl__fold_buf *b, unsigned char byte)
+{
+    const unsigned cp = 0xDC00u + byte;
+    const unsigned char e[3] = {(unsigned char)(0xE0 | cp >> 12),
+                                (unsigned char)(0x80 | (cp >> 6 & 0x3F)),
+                                (unsigned char)(0x80 | (cp & 0x3F))};
+    return wl__fold_add(b, e, sizeof e);
+}
+
 static void wl__sql_casefold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
@@ -95,7 +117,7 @@ static void wl__sql_casefold(sqlite3_context *ctx, int argc, sqlite3_value **arg
         }
         ok = j == i || wl__fold_valid(&out, s + i, j - i, ascii);
         if (ok && j < n)
-            ok = wl__fold_add(&out, s + j, 1); /* a byte that starts no valid character */
+            ok = wl__fold_escape(&out, s[j]); /* a byte that starts no valid character */
         i = j < n ? j + 1 : n;
     }
     if (!ok) {

@@ -433,6 +433,48 @@ static void test_search_is_caseless_for_unicode(void **state)
     expect_search(f->s, NULL, "\xfe\xff", ids, NULL, 0);
 }
 
+/* A byte that is not valid UTF-8 matches the same byte wherever it is (at
+ * the start of the search, after an unfinished character), and never the
+ * same byte inside a valid character. */
+static void test_search_matches_invalid_bytes_as_bytes(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const prompts[] = {
+        "x\x80"
+        "abc",            /* a stray continuation byte after ASCII */
+        "\xE2\x80 tail",  /* the first two bytes of a character, then a space */
+        "caf\xC3\xA9",    /* é is C3 A9 */
+        "5 \xE2\x82\xAC", /* € is E2 82 AC */
+        "\xC3 alone",     /* a lead byte without its continuation */
+    };
+    char ids[5][37];
+    for (int i = 0; i < 5; i++) {
+        struct run_spec sp = {.created_at_ms = T0_MS + i * DAY_MS,
+                              .model = i == 0 ? "m\x80x" : "llama",
+                              .prompt = prompts[i],
+                              .duration_ms = 1,
+                              .energy_j = 1};
+        make_run(f->s, &sp, ids[i]);
+    }
+    /* newest first */
+    expect_search(f->s, NULL,
+                  "\x80"
+                  "abc",
+                  ids, (int[]){0}, 1);
+    expect_search(f->s, NULL,
+                  "\x80"
+                  "ABC",
+                  ids, (int[]){0}, 1); /* still caseless after it */
+    expect_search(f->s, NULL, "\x80", ids, (int[]){1, 0}, 2);
+    expect_search(f->s, NULL, "\x80 TAIL", ids, (int[]){1}, 1);
+    expect_search(f->s, NULL, "\xE2\x80", ids, (int[]){1}, 1);
+    expect_search(f->s, NULL, "\xE2", ids, (int[]){1}, 1);     /* not the € */
+    expect_search(f->s, NULL, "\xC3", ids, (int[]){4}, 1);     /* not the é */
+    expect_search(f->s, NULL, "\xA9", ids, NULL, 0);           /* part of é */
+    expect_search(f->s, NULL, "\xC3\xA9", ids, (int[]){2}, 1); /* é itself */
+    expect_search(f->s, "\x80X", NULL, ids, (int[]){0}, 1);    /* the model filter too */
+}
+
 static void test_pagination_edges(void **state)
 {
     struct fixture *f = *state;
@@ -1556,6 +1598,8 @@ int main(void)
         cmocka_unit_test(test_default_path_order),
         cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_is_caseless_for_unicode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_matches_invalid_bytes_as_bytes, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_pagination_edges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sorts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_an_unfinished_run_is_listed_from_its_rows, setup,
