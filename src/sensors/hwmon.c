@@ -11,6 +11,7 @@
 #include "sensors/sensor_impl.h"
 
 #include "util/clock.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <dirent.h>
@@ -61,11 +62,11 @@ static void add_file(struct wl_sensor *s, struct hwmon *h, const char *dir, cons
     char path[1400], label[WL_SENSOR_NAME_MAX] = "";
     unsigned flags;
     enum wl_domain d = device_domain(dev, &flags);
-    /* label file: "power1_input" -> "power1_label" */
-    char base[64];
+    /* label file: "power1_input" -> "power1_label"; base holds any d_name */
+    char base[256];
     snprintf(base, sizeof base, "%.*s", (int)(strlen(file) - strlen("_input")), file);
     snprintf(path, sizeof path, "%s/%s_label", dir, base);
-    wl__read_text(path, label, sizeof label);
+    wl__read_name(path, label, sizeof label);
     if (strncmp(label, "Ecore", 5) == 0)
         return; /* per-core energy (amd_energy): not summed here */
     if (h->n >= WL_SENSOR_MAX_CHANNELS)
@@ -79,11 +80,16 @@ static void add_file(struct wl_sensor *s, struct hwmon *h, const char *dir, cons
         close(fd);
         return;
     }
-    char name[WL_SENSOR_NAME_MAX];
-    snprintf(name, sizeof name, "%.16s/%.24s/%.20s", hw, dev, base);
+    /* "hwmonN/<name>/powerM", each part cut between characters so that the
+     * three fit (16 + 24 + 20 bytes and two slashes) */
+    char name[WL_SENSOR_NAME_MAX], hw_part[17], dev_part[25], base_part[21];
+    wl_utf8_copy(hw_part, sizeof hw_part, hw);
+    wl_utf8_copy(dev_part, sizeof dev_part, dev);
+    wl_utf8_copy(base_part, sizeof base_part, base);
+    snprintf(name, sizeof name, "%s/%s/%s", hw_part, dev_part, base_part);
     int ci = wl__sensor_add_channel(s, name, d, is_energy ? WL_METHOD_COUNTER : WL_METHOD_SAMPLED,
                                     flags | (is_energy ? WL_CH_ENERGY : WL_CH_POWER), -1);
-    snprintf(s->info.ch[ci].label, sizeof s->info.ch[ci].label, "%s", label);
+    wl_utf8_copy(s->info.ch[ci].label, sizeof s->info.ch[ci].label, label);
     if (is_energy)
         s->info.ch[ci].resolution_uj = 1.0;
     else
@@ -129,7 +135,7 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         snprintf(dir, sizeof dir, "%s/%s", root, e->d_name);
         char path[1500];
         snprintf(path, sizeof path, "%s/name", dir);
-        wl__read_text(path, dev, sizeof dev);
+        wl__read_name(path, dev, sizeof dev);
         DIR *dd = opendir(dir);
         if (!dd)
             continue;

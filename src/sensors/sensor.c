@@ -11,6 +11,7 @@
 
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <errno.h>
@@ -115,6 +116,19 @@ int wl__read_text(const char *path, char *buf, size_t size)
     return (int)n;
 }
 
+int wl__read_name(const char *path, char *buf, size_t size)
+{
+    /* A sysfs attribute is at most a page, so the whole text is read and the
+     * cut made on it: reading straight into buf would end it wherever the
+     * buffer does, possibly inside a character. */
+    char page[4096];
+    int n = wl__read_text(path, page, sizeof page);
+    if (n < 0)
+        return n;
+    wl_utf8_copy(buf, size, page);
+    return (int)strlen(buf);
+}
+
 static int parse_u64(const char *s, uint64_t *out)
 {
     while (*s == ' ' || *s == '\t')
@@ -162,7 +176,7 @@ int wl__sensor_add_channel(struct wl_sensor *s, const char *name, enum wl_domain
         return WL_EFULL;
     struct wl_sensor_channel *c = &s->info.ch[s->info.n_channels];
     memset(c, 0, sizeof *c);
-    snprintf(c->name, sizeof c->name, "%s", name);
+    wl_utf8_copy(c->name, sizeof c->name, name);
     c->domain = d;
     c->method = m;
     c->flags = flags;

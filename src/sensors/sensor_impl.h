@@ -59,12 +59,17 @@ int wl__sensor_fail(struct wl_sensor_status *st, int code, const char *fix, cons
 /* Reads a small text file (sysfs attribute) into buf (NUL-terminated, trailing
  * newline removed). Returns bytes read or a negative WL_E* code; errno-based. */
 int wl__read_text(const char *path, char *buf, size_t size);
+/* wl__read_text for a name or label kept as text (any bytes): one that does
+ * not fit buf is cut between characters (wl_utf8_copy), never inside one.
+ * Returns the bytes kept or a negative WL_E* code. */
+int wl__read_name(const char *path, char *buf, size_t size);
 /* Reads a file holding one unsigned decimal integer. 0 or WL_E*. */
 int wl__read_u64(const char *path, uint64_t *out);
 /* pread() of a decimal integer from an open fd at offset 0. 0 or WL_E*. */
 int wl__pread_u64(int fd, uint64_t *out);
 
-/* Adds a channel to s->info; returns its index or WL_EFULL. */
+/* Adds a channel to s->info (a name longer than the field is cut between
+ * characters); returns its index or WL_EFULL. */
 int wl__sensor_add_channel(struct wl_sensor *s, const char *name, enum wl_domain d,
                            enum wl_method m, unsigned flags, int index);
 

@@ -1,10 +1,12 @@
 /* hwmon: a fake /sys/class/hwmon tree. Device names decide domains (amdgpu ->
  * gpu, amd_energy -> package with per-core Ecore* skipped, anything else ->
  * total, flagged as containing others); energy*_input is a counter (uJ),
- * power*_input sampled power (uW); no usable file says why and how to fix. */
+ * power*_input sampled power (uW); no usable file says why and how to fix;
+ * a long multibyte device name or label is cut between characters. */
 #include "test_support.h"
 
 #include "sensors/sensor.h"
+#include "util/utf8.h"
 #include "wattlens/wattlens.h"
 
 #include <stdio.h>
@@ -111,10 +113,51 @@ static void test_domains_methods_and_values(void **state)
     free(root);
 }
 
+/* prefix, n copies of the 2-byte "é" and suffix, into buf */
+static const char *e_acute(char *buf, size_t size, const char *prefix, unsigned n,
+                           const char *suffix)
+{
+    size_t len = (size_t)snprintf(buf, size, "%s", prefix);
+    for (unsigned i = 0; i < n && len + 3 <= size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "\xC3\xA9");
+    snprintf(buf + len, size - len, "%s", suffix);
+    return buf;
+}
+
+static void test_long_multibyte_names_are_cut_between_characters(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char text[256], want[256];
+    /* "x" + 20 x "é": the name's part of the channel name is 24 bytes, which
+     * ends inside the 12th "é" */
+    dev(root, 0, e_acute(text, sizeof text, "x", 20, "\n"));
+    put(root, "class/hwmon/hwmon0/power1_input", "5000000\n");
+    /* 40 x "é" (80 bytes) in a 64-byte label: 63 bytes end inside the 32nd */
+    put(root, "class/hwmon/hwmon0/power1_label", e_acute(text, sizeof text, "", 40, "\n"));
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    const struct wl_sensor_channel *c = &in->ch[0];
+    assert_true(wl_utf8_valid(c->name, strlen(c->name)));
+    assert_string_equal(c->name, e_acute(want, sizeof want, "hwmon0/x", 11, "/power1"));
+    assert_true(wl_utf8_valid(c->label, strlen(c->label)));
+    assert_string_equal(c->label, e_acute(want, sizeof want, "", 31, ""));
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_domains_methods_and_values),
+        cmocka_unit_test(test_long_multibyte_names_are_cut_between_characters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
