@@ -8,6 +8,7 @@
 
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <math.h>
@@ -91,13 +92,33 @@ void wl_sampler_params_default(struct wl_sampler_params *p)
     memset(p, 0, sizeof *p);
 }
 
+/* Appends text to the NUL-terminated buf (size bytes), cut between
+ * characters when it does not fit; returns the bytes appended. */
+static size_t append_text(char *buf, size_t size, const char *text)
+{
+    size_t len = strlen(buf);
+    if (len + 1 >= size)
+        return 0;
+    wl_utf8_copy(buf + len, size - len, text);
+    return strlen(buf + len);
+}
+
+/* "backend: ch1, ch2, ...": the stored text of the domain's source, so a
+ * channel name that does not fit is cut between characters (channel names
+ * can be any bytes, see sensors.md), and a separator with none of the name
+ * after it is dropped. */
 static void append_source(struct wl_domain_info *di, const char *backend, const char *ch)
 {
-    size_t len = strlen(di->sources);
-    if (len == 0)
-        snprintf(di->sources, sizeof di->sources, "%s: %s", backend, ch);
-    else if (len + 3 < sizeof di->sources)
-        snprintf(di->sources + len, sizeof di->sources - len, ", %s", ch);
+    char *s = di->sources;
+    size_t size = sizeof di->sources, len = strlen(s);
+    if (len == 0) {
+        append_text(s, size, backend);
+        append_text(s, size, ": ");
+    } else {
+        append_text(s, size, ", ");
+    }
+    if (append_text(s, size, ch) == 0 && ch[0] != '\0')
+        s[len] = '\0';
 }
 
 int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl_sampler **out)

@@ -2,7 +2,8 @@
 /* sampler: bounded ring (overflow counted), phase tags, peaks with time and
  * phase, idle baseline and dynamic energy, achieved rate, trapezoid
  * integration of power-only domains, first-sensor-wins per domain, and a
- * sensor that fails mid-run leaving a recorded gap while the run goes on.
+ * sensor that fails mid-run leaving a recorded gap while the run goes on,
+ * and a domain's sources cut between characters.
  * Sensors are fake sysfs trees (powercap counters driven by a writer thread,
  * hwmon power files). */
 #define _GNU_SOURCE /* CPU affinity */
@@ -12,6 +13,7 @@
 #include "sampler/sampler.h"
 #include "sensors/sensor.h"
 #include "util/clock.h"
+#include "util/utf8.h"
 #include "wattlens/wattlens.h"
 
 #include <math.h>
@@ -468,6 +470,52 @@ static void test_power_only_domain_is_integrated(void **state)
     free(root);
 }
 
+/* A domain's sources ("hwmon: name, name, ...") are stored text: when the
+ * channel names do not fit its 160 bytes, the last one is cut between
+ * characters. Five channels named "hwmon0/a€€€€€€/powerK" (33 bytes) fill
+ * it inside the second "€" of the fifth name (where the old snprintf cut). */
+static void test_sources_are_cut_between_characters(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char path[2048];
+    static const char dev[] = "a\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC"
+                              "\xE2\x82\xAC";
+    make_power_meter(root, "5000000\n", path, sizeof path);
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/name", root);
+    write_text(path, dev);
+    for (int k = 2; k <= 5; k++) {
+        snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/power%d_input", root, k);
+        write_text(path, "5000000\n");
+    }
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.backends = WL_BACKEND_HWMON;
+    p.model_use = WL_MODEL_NEVER;
+    p.period_probe_ns = 0;
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    wl_sampler *s = NULL;
+    assert_int_equal(wl_sampler_open(set, NULL, &s), 0);
+    const struct wl_domain_info *di = wl_sampler_domain(s, WL_DOMAIN_TOTAL);
+    assert_int_equal(di->n_channels, 5);
+    const char *src = di->sources;
+    size_t len = strlen(src);
+    assert_true(wl_utf8_valid(src, len));
+    /* "hwmon: ", four names and four ", ", then of the fifth name "hwmon0/a"
+     * and the one "€" that fits 159 bytes (the next would end at byte 161) */
+    assert_int_equal(len, 7 + 4 * 33 + 4 * 2 + 8 + 3);
+    assert_int_equal(strncmp(src, "hwmon: hwmon0/", 14), 0);
+    char tail[64];
+    snprintf(tail, sizeof tail, ", hwmon0/%.4s", dev);
+    assert_string_equal(src + len - strlen(tail), tail);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 /* Two sensors: a powercap counter (package) and an hwmon power meter
  * (total), read after it. The meter's read power stands for the sample's
  * instant, so it counts for a peak inside a run (its own read time is after
@@ -691,6 +739,7 @@ int main(void)
         cmocka_unit_test(test_achieved_rate_is_checked),
         cmocka_unit_test(test_sensor_failing_mid_run_leaves_a_gap),
         cmocka_unit_test(test_power_only_domain_is_integrated),
+        cmocka_unit_test(test_sources_are_cut_between_characters),
         cmocka_unit_test(test_same_domain_from_two_sensors_is_not_summed),
         cmocka_unit_test(test_read_power_of_a_later_sensor_can_peak),
         cmocka_unit_test(test_model_power_stays_under_its_ceiling),
