@@ -5,6 +5,7 @@
  * said so in the warning. Parameter counts always come from tensor shapes. */
 #include "engine/arch.h"
 
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <inttypes.h>
@@ -185,20 +186,32 @@ static void wl__warn(struct wl_model_features *f, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The string value of key into dst (cap <= WL__COPY_MAX bytes), cut between
+ * characters (a name is shown and stored as text: a cut inside a character
+ * would leave bytes that were never in it). Control bytes and NULs become
+ * '?', which keeps every character boundary where it was. */
+#define WL__COPY_MAX 128
 static void wl__copy_str(const wl_gguf *g, const char *key, char *dst, size_t cap)
 {
+    /* cap - 1 bytes and the 3 after them hold every character that starts
+     * before the cut, which is all wl_utf8_copy looks at */
+    char tmp[WL__COPY_MAX + 3];
     struct wl_gguf_str s;
     dst[0] = '\0';
-    if (wl_gguf_get_str(g, key, &s) != 0)
+    if (cap > WL__COPY_MAX || wl_gguf_get_str(g, key, &s) != 0)
         return;
-    size_t n = s.len < cap - 1 ? (size_t)s.len : cap - 1;
-    memcpy(dst, s.data, n);
-    dst[n] = '\0';
+    size_t n = s.len < sizeof tmp - 1 ? (size_t)s.len : sizeof tmp - 1;
+    memcpy(tmp, s.data, n);
+    tmp[n] = '\0';
     for (size_t i = 0; i < n; i++) { /* keep it printable: no control bytes or NULs */
-        if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f)
-            dst[i] = '?';
+        if ((unsigned char)tmp[i] < 0x20 || tmp[i] == 0x7f)
+            tmp[i] = '?';
     }
+    wl_utf8_copy(dst, cap, tmp);
 }
+_Static_assert(sizeof((struct wl_model_features *)0)->name <= WL__COPY_MAX, "name fits");
+_Static_assert(sizeof((struct wl_model_features *)0)->arch_string <= WL__COPY_MAX,
+               "arch_string fits");
 
 /* ---- features -------------------------------------------------------------------- */
 

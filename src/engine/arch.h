@@ -46,9 +46,9 @@ const char *wl_attention_name(enum wl_attention a); /* "MHA", "GQA", "MQA", "unk
 
 struct wl_model_features {
     enum wl_arch arch;
-    char arch_string[64]; /* general.architecture as written ("" if absent) */
+    char arch_string[64]; /* general.architecture as written, cut like name ("" if absent) */
     bool arch_inferred;   /* arch came from tensor names, not from metadata */
-    char name[128];       /* general.name, truncated ("" if absent) */
+    char name[128];       /* general.name, cut between characters ("" if absent) */
     char warning[256];    /* non-empty when something was inferred or inconsistent */
 
     uint32_t n_layers;

@@ -1,6 +1,7 @@
 /* engine/arch: architecture detection and model features on the real model,
  * the vocabulary files (no tensors), and small files built with the writer
- * that exercise inference from tensor names, GQA/MQA/MHA and MoE counts. */
+ * that exercise inference from tensor names, GQA/MQA/MHA and MoE counts, and
+ * long multibyte names cut between characters. */
 #include "test_support.h"
 
 #include "engine/arch.h"
@@ -197,6 +198,51 @@ static void test_inference_from_tensor_names(void **state)
     free(buf);
 }
 
+/* prefix, n copies of the 2-byte "é", into buf */
+static char *e_acute(char *buf, size_t size, const char *prefix, unsigned n)
+{
+    size_t len = (size_t)snprintf(buf, size, "%s", prefix);
+    for (unsigned i = 0; i < n && len + 3 <= size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "\xC3\xA9");
+    return buf;
+}
+
+/* general.name (127 bytes kept) and general.architecture (63) longer than
+ * their fields are cut between characters; a NUL or control byte in them
+ * still shows as '?'. */
+static void test_long_multibyte_names_are_cut_between_characters(void **state)
+{
+    (void)state;
+    char name[256], arch[256], want[256];
+    wl_gguf_writer *w = NULL;
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    /* "n", NUL, 80 x "é": 127 bytes end inside the 63rd "é" */
+    e_acute(name + 2, sizeof name - 2, "", 80);
+    name[0] = 'n';
+    name[1] = '\0';
+    assert_int_equal(wl_gguf_writer_set_strn(w, "general.name", name, 2 + 160), 0);
+    /* 40 x "é": 63 bytes end inside the 32nd */
+    assert_int_equal(
+        wl_gguf_writer_set_str(w, "general.architecture", e_acute(arch, sizeof arch, "", 40)), 0);
+    uint64_t ne[2] = {8, 10};
+    float *d = calloc(80, sizeof *d);
+    assert_int_equal(
+        wl_gguf_writer_add_tensor_owned(w, "token_embd.weight", WL_TTYPE_F32, 2, ne, d, 320), 0);
+    void *buf = NULL;
+    size_t size;
+    assert_int_equal(wl_gguf_writer_to_memory(w, &buf, &size), 0);
+    wl_gguf_writer_free(w);
+    wl_gguf *g = NULL;
+    assert_int_equal(wl_gguf_open_memory(buf, size, &g, NULL), 0);
+    struct wl_model_features f;
+    struct wl_errmsg err;
+    assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
+    assert_string_equal(f.name, e_acute(want, sizeof want, "n?", 62));
+    assert_string_equal(f.arch_string, e_acute(want, sizeof want, "", 31));
+    wl_gguf_close(g);
+    free(buf);
+}
+
 static void test_moe_active_parameters(void **state)
 {
     (void)state;
@@ -260,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_vocab_files_have_features_without_tensors),
         cmocka_unit_test(test_inference_from_tensor_names),
         cmocka_unit_test(test_moe_active_parameters),
+        cmocka_unit_test(test_long_multibyte_names_are_cut_between_characters),
         cmocka_unit_test(test_arch_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
