@@ -447,7 +447,7 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
             json_t *shape = json_array();
             for (uint32_t d = 0; d < t->n_dims; d++)
                 json_array_append_new(shape, json_integer((json_int_t)t->ne[d]));
-            json_object_set_new(e, "name", wl_json_text(t->name, strlen(t->name), NULL));
+            wl_json_set_text(e, "name", t->name); /* any bytes but NUL: name_hex */
             json_object_set_new(e, "type", json_string(wl_ttype_name(t->type)));
             json_object_set_new(e, "shape", shape);
             json_object_set_new(e, "n_params", json_integer((json_int_t)t->n_elements));

@@ -5,7 +5,8 @@
  * key column is padded by display width, not bytes, and a long value is cut
  * between characters; string values and string-array items that are not
  * UTF-8 keep their bytes in metadata_value_bytes (and general.name in
- * name_hex); a path that is not UTF-8 stays in the JSON. The file is a
+ * name_hex); a path that is not UTF-8 stays in the JSON, and so do the bytes
+ * of a tensor name that is not (name_hex in --tensors). The file is a
  * synthesized model with extra keys, read by the real `wattlens` binary.
  */
 #include "test_support.h"
@@ -262,12 +263,62 @@ static void test_info_json_keeps_a_path_that_is_not_utf8(void **state)
     free(dir);
 }
 
+/* `--tensors --json`: a tensor name that is not UTF-8 shows U+FFFD and keeps
+ * its bytes in name_hex (a UTF-8 name has none). */
+static void test_tensor_names_that_are_not_utf8(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char path[512], args[1024];
+    snprintf(path, sizeof path, "%s/tensors.gguf", dir);
+    struct wl_synth_params p;
+    wl_synth_default_params(&p);
+    wl_gguf_writer *w = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    assert_int_equal(wl_synth_model(&p, w, &err), 0);
+    uint64_t ne[1] = {4};
+    float *d = calloc(4, sizeof *d);
+    assert_int_equal(wl_gguf_writer_add_tensor_owned(w, "extra.\xFF", WL_TTYPE_F32, 1, ne, d, 16),
+                     0);
+    assert_int_equal(wl_gguf_writer_write(w, path, &err), 0);
+    wl_gguf_writer_free(w);
+    char *out = NULL, *errs = NULL;
+    snprintf(args, sizeof args, "model info '%s' --tensors --json", path);
+    assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+    json_error_t je;
+    json_t *doc = json_loads(out, 0, &je);
+    assert_non_null(doc);
+    json_t *arr = json_object_get(doc, "tensors");
+    size_t n_hex = 0, n_named = 0;
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *e = json_array_get(arr, i);
+        if (json_string_value(json_object_get(e, "name")))
+            n_named++;
+        const char *hex = json_string_value(json_object_get(e, "name_hex"));
+        if (!hex)
+            continue;
+        n_hex++;
+        assert_string_equal(hex, "65787472612eff");
+        assert_string_equal(json_string_value(json_object_get(e, "name")), "extra.\xEF\xBF\xBD");
+    }
+    assert_true(json_array_size(arr) > 1);
+    assert_int_equal(n_named, json_array_size(arr));
+    assert_int_equal(n_hex, 1);
+    json_decref(doc);
+    free(out);
+    free(errs);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metadata_keys_that_are_not_utf8),
         cmocka_unit_test(test_metadata_values_that_are_not_utf8),
         cmocka_unit_test(test_info_json_keeps_a_path_that_is_not_utf8),
+        cmocka_unit_test(test_tensor_names_that_are_not_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
