@@ -57,7 +57,8 @@ bool wl_cli_parse_double(const char *cmd, const char *opt, const char *s, double
  * a usage error ("cache type must be f16 or f32, not 'S'") and returns false. */
 bool wl_cli_parse_cache_type(const char *cmd, const char *s, enum wl_ttype *out);
 
-/* The CPU's model name from /proc/cpuinfo into buf ("" when unknown). */
+/* The CPU's model name from /proc/cpuinfo ($WATTLENS_PROC_ROOT/cpuinfo when
+ * set) into buf, cut between characters ("" when unknown). */
 void wl_cli_host_cpu(char *buf, size_t size);
 
 /* Prints a JSON value to stdout, indented, followed by a newline; takes a

@@ -4,6 +4,7 @@
  * reported, process-wide (the CLI is single-threaded). */
 #include "cli.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -197,10 +198,14 @@ bool wl_cli_parse_cache_type(const char *cmd, const char *s, enum wl_ttype *out)
 void wl_cli_host_cpu(char *buf, size_t size)
 {
     buf[0] = '\0';
-    FILE *f = fopen("/proc/cpuinfo", "r");
+    /* the sensors' /proc override, so that tests can give any name */
+    const char *root = getenv("WATTLENS_PROC_ROOT");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/cpuinfo", root && *root ? root : "/proc");
+    FILE *f = fopen(path, "r");
     if (!f)
         return;
-    char line[512];
+    char line[1024];
     while (fgets(line, sizeof line, f)) {
         if (strncmp(line, "model name", 10) == 0) {
             const char *c = strchr(line, ':');
@@ -208,8 +213,8 @@ void wl_cli_host_cpu(char *buf, size_t size)
                 c++;
                 while (*c == ' ' || *c == '\t')
                     c++;
-                snprintf(buf, size, "%s", c);
-                buf[strcspn(buf, "\n")] = '\0';
+                line[strcspn(line, "\n")] = '\0';
+                wl_utf8_copy(buf, size, c); /* cut between characters */
             }
             break;
         }

@@ -134,6 +134,15 @@ for r in rows:
     assert "\ufffd模型" in r["model_filename"], r
     assert r["model_type"] and r["cpu_info"], r
 PY
+# a CPU name longer than the 128 bytes kept: cut between characters
+mkdir -p "$tmp/proc"
+{ printf 'processor\t: 0\nmodel name\t: '; for _ in $(seq 100); do printf '\xc3\xa9'; done; printf '\n'; } >"$tmp/proc/cpuinfo"
+WATTLENS_PROC_ROOT="$tmp/proc" "$W" "${B[@]}" -o json >"$tmp/bench.json" 2>"$tmp/err"
+python3 - "$tmp/bench.json" <<'PY' && ok "bench cuts a long CPU name between characters" || bad "bench cpu_info: $(cat "$tmp/err")"
+import json, sys
+for r in json.load(open(sys.argv[1])):
+    assert r["cpu_info"] == "\u00e9" * 63 and "cpu_info_hex" not in r, r
+PY
 "$W" "${B[@]}" -o csv >"$tmp/bench.csv" 2>"$tmp/err"
 python3 - "$tmp/bench.csv" "$bm" <<'PY' && ok "bench -o csv quotes the model path (RFC 4180)" || bad "bench -o csv: $(cat "$tmp/err" "$tmp/bench.csv")"
 import csv, io, os, sys
