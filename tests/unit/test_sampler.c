@@ -420,25 +420,35 @@ static void make_power_meter(const char *root, const char *uw_text, char *path, 
     write_text(path, uw_text);
 }
 
+/* A sampler over the hwmon meters of the tree at root (no CPU model),
+ * sampling every interval_ns (0: the default). */
+static wl_sampler *open_meter_sampler(const char *root, uint64_t interval_ns, wl_sensor_set **set)
+{
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.backends = WL_BACKEND_HWMON;
+    p.model_use = WL_MODEL_NEVER;
+    p.period_probe_ns = 0;
+    assert_int_equal(wl_sensor_set_open(&p, set), 0);
+    assert_int_equal(wl_sensor_set_count(*set), 1);
+    struct wl_sampler_params sp;
+    wl_sampler_params_default(&sp);
+    if (interval_ns)
+        sp.interval_ns = interval_ns;
+    wl_sampler *s = NULL;
+    assert_int_equal(wl_sampler_open(*set, &sp, &s), 0);
+    return s;
+}
+
 static void test_power_only_domain_is_integrated(void **state)
 {
     (void)state;
     char *root = wl_test_tmpdir();
     char p1[2048];
     make_power_meter(root, "07000000\n", p1, sizeof p1); /* 7 W in microwatts, fixed width */
-    struct wl_sensor_params p;
-    wl_sensor_params_default(&p);
-    p.sysfs_root = root;
-    p.backends = WL_BACKEND_HWMON;
-    p.model_use = WL_MODEL_NEVER;
     wl_sensor_set *set = NULL;
-    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
-    assert_int_equal(wl_sensor_set_count(set), 1);
-    struct wl_sampler_params sp;
-    wl_sampler_params_default(&sp);
-    sp.interval_ns = 5000000;
-    wl_sampler *s = NULL;
-    assert_int_equal(wl_sampler_open(set, &sp, &s), 0);
+    wl_sampler *s = open_meter_sampler(root, 5000000, &set);
     const struct wl_domain_info *di = wl_sampler_domain(s, WL_DOMAIN_TOTAL);
     assert_true(di->present);
     assert_false(di->counter);
@@ -488,16 +498,8 @@ static void test_sources_are_cut_between_characters(void **state)
         snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/power%d_input", root, k);
         write_text(path, "5000000\n");
     }
-    struct wl_sensor_params p;
-    wl_sensor_params_default(&p);
-    p.sysfs_root = root;
-    p.backends = WL_BACKEND_HWMON;
-    p.model_use = WL_MODEL_NEVER;
-    p.period_probe_ns = 0;
     wl_sensor_set *set = NULL;
-    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
-    wl_sampler *s = NULL;
-    assert_int_equal(wl_sampler_open(set, NULL, &s), 0);
+    wl_sampler *s = open_meter_sampler(root, 0, &set);
     const struct wl_domain_info *di = wl_sampler_domain(s, WL_DOMAIN_TOTAL);
     assert_int_equal(di->n_channels, 5);
     const char *src = di->sources;
@@ -534,18 +536,8 @@ static void test_power_only_energy_never_goes_back(void **state)
     char *root = wl_test_tmpdir();
     char p1[2048];
     make_power_meter(root, "100000000\n", p1, sizeof p1);
-    struct wl_sensor_params p;
-    wl_sensor_params_default(&p);
-    p.sysfs_root = root;
-    p.backends = WL_BACKEND_HWMON;
-    p.model_use = WL_MODEL_NEVER;
     wl_sensor_set *set = NULL;
-    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
-    struct wl_sampler_params sp;
-    wl_sampler_params_default(&sp);
-    sp.interval_ns = 200000000;
-    wl_sampler *s = NULL;
-    assert_int_equal(wl_sampler_open(set, &sp, &s), 0);
+    wl_sampler *s = open_meter_sampler(root, 200000000, &set);
     assert_int_equal(wl_sampler_start(s), 0); /* its first sample now */
     wl_clock_sleep_ns(150000000);
     struct wl_energy_mark m1, m2;
