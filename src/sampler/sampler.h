@@ -135,9 +135,11 @@ uint32_t wl_sampler_get_phase(const wl_sampler *s);
  * invalid). */
 int wl_sampler_mark(wl_sampler *s, struct wl_energy_mark *out);
 /* A mark from settled reads (wl_sensor_read_settled): with the CPU-time
- * model it also counts a thread started in the last 10 ms, for ~10-20 us
- * more than wl_sampler_mark. For the few marks that bound a run or a
- * window (windows use settled marks); not for per-section marks. */
+ * model it re-lists the process's threads first, so a thread started since
+ * the last listing is counted up to the mark (a plain mark counts it up to
+ * its CPU's last scheduler tick), for ~10-20 us more than wl_sampler_mark.
+ * For the few marks that bound a run or a window (windows use settled
+ * marks); not for per-section marks. */
 int wl_sampler_mark_settled(wl_sampler *s, struct wl_energy_mark *out);
 int wl_sampler_window_begin(wl_sampler *s, struct wl_energy_window *w);
 int wl_sampler_window_end(wl_sampler *s, struct wl_energy_window *w);

@@ -9,15 +9,17 @@
  * SELF), from clock_gettime(CLOCK_PROCESS_CPUTIME_ID): the same quantity as
  * the process's utime+stime (the kernel derives those from the same runtime)
  * at nanosecond instead of clock-tick resolution, for one syscall (~0.6 us)
- * instead of a /proc walk (tens of microseconds) -- what makes per-section
- * marks in the profiler affordable. The tree total is kept monotonic: a descendant
- * re-parented away from the tree takes its time with it, so the largest total
- * seen is used. The single channel is labelled model_estimate.
- * Energy since open = idle_w * wall + busy_core_w * cpu, in microjoules.
+ * plus one clock read per thread of the process (~0.2-0.4 us each; see
+ * account_threads) instead of a /proc walk (tens of microseconds) -- what
+ * makes per-section marks in the profiler affordable. The tree total is kept monotonic: a
+ * descendant re-parented away from the tree takes its time with it, so the largest total seen is
+ * used. The single channel is labelled model_estimate. Energy since open = idle_w * wall +
+ * busy_core_w * cpu, in microjoules.
  */
 #include "sensors/sensor_impl.h"
 
 #include "util/clock.h"
+#include "util/log.h"
 #include "wattlens/error.h"
 
 #include <dirent.h>
@@ -25,12 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MODEL_MAX_TREE 4096
-#define MODEL_MAX_TIDS 256                /* threads whose time a SELF read accounts */
-#define MODEL_TIDS_MAX_AGE_NS 10000000ull /* thread list refreshed after 10 ms */
 
 struct cpu_model {
     struct wl_cpu_model_params mp;
@@ -40,9 +41,8 @@ struct cpu_model {
     uint64_t t0_ns;
     uint64_t cpu0_ns;            /* CPU time at open */
     uint64_t cpu_max_ns;         /* largest CPU time seen (the tree total stays monotonic) */
-    pid_t tids[MODEL_MAX_TIDS];  /* SELF: this process's threads, listed at tids_t_ns */
-    unsigned n_tids;
-    uint64_t tids_t_ns;
+    pid_t *tids; /* SELF: this process's threads (listed at open and by settled reads) */
+    size_t n_tids;
     pid_t stack[MODEL_MAX_TREE]; /* tree walk work list */
     /* full-scan fallback: (pid, ppid, ticks), grown on demand */
     struct proc_ent {
@@ -232,49 +232,94 @@ static clockid_t thread_cpu_clock(pid_t tid)
  * ~0.4 us, ~0.2 us for a thread that is not running), so every read of the
  * model first reads the clock of each thread it knows of, which makes the
  * process clock exact for the read that follows. The thread list comes from
- * /proc/self/task (~10-20 us): listed when it is older than
- * MODEL_TIDS_MAX_AGE_NS, and on every settled read. Errors (a thread that
- * has exited) are ignored. */
-static void list_threads(struct cpu_model *m)
+ * /proc/self/task (~10-20 us): at open, and again at every settled read
+ * (the sampler thread's ticks), never in a plain read. Errors (a thread that
+ * has exited since) are ignored. */
+
+/* This process's threads into a new array (*out, *n; NULL when /proc cannot
+ * be read or out of memory). */
+static void list_threads(pid_t **out, size_t *n)
 {
-    m->tids_t_ns = wl_clock_now_ns();
+    *out = NULL;
+    *n = 0;
     /* the real process's threads, whatever the proc root: the clocks read
      * are this process's real ones */
     DIR *d = opendir("/proc/self/task");
     if (!d)
         return;
-    m->n_tids = 0;
+    size_t cap = 0;
+    pid_t *v = NULL;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL && m->n_tids < MODEL_MAX_TIDS)
-        if (e->d_name[0] >= '0' && e->d_name[0] <= '9')
-            m->tids[m->n_tids++] = (pid_t)atoi(e->d_name);
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            pid_t *nv = realloc(v, nc * sizeof *nv);
+            if (!nv)
+                break;
+            v = nv;
+            cap = nc;
+        }
+        v[(*n)++] = (pid_t)atoi(e->d_name);
+    }
     closedir(d);
+    *out = v;
 }
 
+/* Reads every known thread's clock (under the sensor's lock). */
 static void account_threads(struct cpu_model *m)
 {
-    if (wl_clock_now_ns() - m->tids_t_ns >= MODEL_TIDS_MAX_AGE_NS)
-        list_threads(m);
-    for (unsigned i = 0; i < m->n_tids; i++) {
+    for (size_t i = 0; i < m->n_tids; i++) {
         struct timespec ts;
         (void)clock_gettime(thread_cpu_clock(m->tids[i]), &ts);
     }
 }
 
+/* At open: the first list, and a warning when it is of no use: the tids in
+ * /proc/self/task must be this process's (not so when /proc belongs to
+ * another PID namespace), or every clock read fails and the model lags. */
+static void open_thread_list(struct cpu_model *m)
+{
+    list_threads(&m->tids, &m->n_tids);
+    const pid_t self = (pid_t)syscall(SYS_gettid);
+    bool found = false;
+    for (size_t i = 0; i < m->n_tids && !found; i++)
+        found = m->tids[i] == self;
+    if (!found)
+        wl_log_warn("cpu-model",
+                    "this thread (%d) is not in /proc/self/task (a /proc of another PID "
+                    "namespace?): other threads' CPU time is counted only up to their "
+                    "CPU's last scheduler tick",
+                    (int)self);
+    account_threads(m);
+}
+
+/* Lists the threads without the sensor's lock (a mark on the engine thread
+ * never waits for the listing) and swaps the new list in under it. */
 static void model_settle(struct wl_sensor *s)
 {
     struct cpu_model *m = s->impl;
-    if (m->mp.scope == WL_MODEL_SCOPE_SELF)
-        list_threads(m);
+    if (m->mp.scope != WL_MODEL_SCOPE_SELF)
+        return;
+    pid_t *v;
+    size_t n;
+    list_threads(&v, &n);
+    if (!v)
+        return;
+    pthread_mutex_lock(&s->lock);
+    pid_t *old = m->tids;
+    m->tids = v;
+    m->n_tids = n;
+    pthread_mutex_unlock(&s->lock);
+    free(old);
 }
 
 /* CPU time of the followed scope, in nanoseconds. */
 static int model_cpu_ns(struct cpu_model *m, uint64_t *out)
 {
-    if (m->mp.scope == WL_MODEL_SCOPE_SELF) {
-        account_threads(m);
+    if (m->mp.scope == WL_MODEL_SCOPE_SELF)
         return self_cpu_ns(out);
-    }
     uint64_t ticks;
     int rc;
     if (m->mp.scope == WL_MODEL_SCOPE_SYSTEM)
@@ -292,6 +337,7 @@ static void model_close(struct wl_sensor *s)
     struct cpu_model *m = s->impl;
     if (m) {
         free(m->ents);
+        free(m->tids);
         free(m);
     }
     s->impl = NULL;
@@ -318,6 +364,8 @@ static int model_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     char path[700];
     snprintf(path, sizeof path, "%s/%d/task/%d/children", m->proc, (int)getpid(), (int)getpid());
     m->use_children = access(path, R_OK) == 0;
+    if (m->mp.scope == WL_MODEL_SCOPE_SELF)
+        open_thread_list(m);
     uint64_t cpu_ns;
     int rc = model_cpu_ns(m, &cpu_ns);
     if (rc != 0) {
@@ -363,6 +411,7 @@ static int model_open(struct wl_sensor *s, const struct wl_sensor_params *p,
 static int model_read(struct wl_sensor *s, struct wl_sensor_reading *r)
 {
     struct cpu_model *m = s->impl;
+    account_threads(m); /* SELF: before the read's bracket, whose middle stands for it */
     r->t_before_ns = wl_clock_now_ns();
     uint64_t cpu_ns;
     int rc = model_cpu_ns(m, &cpu_ns);

@@ -428,9 +428,9 @@ const struct wl_sensor_info *wl_sensor_get_info(const wl_sensor *s)
 
 static int sensor_read(wl_sensor *s, struct wl_sensor_reading *r, bool settle)
 {
-    pthread_mutex_lock(&s->lock);
     if (settle && s->ops->settle)
-        s->ops->settle(s);
+        s->ops->settle(s); /* takes the lock itself, for as short as it can */
+    pthread_mutex_lock(&s->lock);
     int rc = s->ops->read(s, r);
     pthread_mutex_unlock(&s->lock);
     if (rc != 0)

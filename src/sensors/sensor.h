@@ -177,10 +177,12 @@ int wl_sensor_read(wl_sensor *s, struct wl_sensor_reading *r);
  * clock folds a thread running on another CPU in only at that CPU's
  * scheduler tick (4 ms at HZ=250), so every read first reads the clock of
  * each of the process's threads, which makes the kernel account their
- * pending time; the list of threads is refreshed from /proc/self/task every
- * 10 ms, and at once by a settled read (~10-20 us), so that a thread started
- * since is counted too. For periodic readers (the sampler thread) and the
- * marks that bound a run. Other backends: the same as wl_sensor_read. */
+ * pending time. The list of threads is taken at open and again by each
+ * settled read (/proc/self/task, ~10-20 us, listed without holding the
+ * sensor's lock), so that a thread started since is counted up to the read
+ * too rather than up to its CPU's last tick. For periodic readers (the
+ * sampler thread) and the marks that bound a run. Other backends: the same
+ * as wl_sensor_read. */
 int wl_sensor_read_settled(wl_sensor *s, struct wl_sensor_reading *r);
 
 /* Opens exactly one backend (tests, tools). On failure fills st (may be NULL). */

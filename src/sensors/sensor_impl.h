@@ -28,7 +28,9 @@ struct wl_sensor_ops {
     void (*measure_period)(struct wl_sensor *s, const struct wl_sensor_params *p);
     /* Optional: refreshes what the backend keeps about its source (the CPU
      * model's thread list) before a read (wl_sensor_read_settled). NULL:
-     * nothing to refresh. Called under the sensor's lock. */
+     * nothing to refresh. Called WITHOUT the sensor's lock, so that slow
+     * work (a directory listing) does not hold up plain reads; it takes
+     * s->lock itself to publish its result. */
     void (*settle)(struct wl_sensor *s);
 };
 

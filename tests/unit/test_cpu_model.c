@@ -372,10 +372,13 @@ static void check_busy_thread_counted(bool start_after_open)
         wl_clock_sleep_ns(3000000 + 173000ull * (uint64_t)i); /* not in step with the tick */
         const uint64_t w0 = wl_clock_now_ns();
         struct wl_sensor_reading r;
-        if (start_after_open || i % 2)
-            assert_int_equal(wl_sensor_read_settled(s, &r), 0);
-        else
-            assert_int_equal(wl_sensor_read(s, &r), 0);
+        /* no assert before the thread is stopped and the affinity restored */
+        const int rc =
+            start_after_open || i % 2 ? wl_sensor_read_settled(s, &r) : wl_sensor_read(s, &r);
+        if (rc != 0) {
+            bad++;
+            continue;
+        }
         const uint64_t t_th = clock_ns(th_clock), me = clock_ns(CLOCK_THREAD_CPUTIME_ID);
         const uint64_t w = wl_clock_now_ns() - w0; /* it ran at most this long since */
         /* uJ to ns; 1 us of rounding either way */
