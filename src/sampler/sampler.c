@@ -32,11 +32,6 @@ struct chan {
     /* thread state (under mu) */
     uint64_t e_uj;   /* cumulative since open (counter delta or integral) */
     double integ_uj; /* power-only: trapezoid integral */
-    /* power-only: the most a mark has handed out. A mark holds the last
-     * power since the last sample; if the power then fell, the trapezoid
-     * gives less than the mark did, so energies are kept at least this
-     * (never a negative section) until the integral catches up */
-    uint64_t marked_uj;
     double last_p_w;
     uint64_t last_t_ns;
     bool have_last;
@@ -60,6 +55,14 @@ struct wl_sampler {
     bool any_power_only; /* a channel without a counter: marks need the thread's integral */
     struct chan chans[MAX_CHANS];
     uint16_t domain_mask; /* domains present */
+    /* Domains with a power-only channel, and the most a mark has handed out
+     * for each (under mu). A mark holds the last power read since the last
+     * sample; if the power then falls, the trapezoid gives less for that
+     * time than the mark did, so the domain's energy is kept at least this
+     * (never a negative section) until the integral catches up. Per domain,
+     * not per channel: one channel's fall can be made up by another's rise. */
+    uint16_t power_only_mask;
+    uint64_t marked_uj[WL_DOMAIN_COUNT];
     struct wl_domain_info dom[WL_DOMAIN_COUNT];
     uint64_t t0_ns;
     uint64_t interval_ns;
@@ -187,6 +190,7 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
             if (!k->counter) {
                 di->counter = false;
                 s->any_power_only = true;
+                s->power_only_mask |= (uint16_t)(1u << ch->domain);
             }
             if (ch->method > di->method)
                 di->method = ch->method;
@@ -268,8 +272,6 @@ static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64
         c->last_t_ns = t;
         c->have_last = true;
         c->e_uj = (uint64_t)(c->integ_uj + 0.5);
-        if (c->e_uj < c->marked_uj)
-            c->e_uj = c->marked_uj;
         c->p_w = p;
         c->p_known = has_p;
         c->p_instant = true;
@@ -344,6 +346,9 @@ static void take_sample(wl_sampler *s)
         if (smp.power_from_ns[c->d] == 0 || from < smp.power_from_ns[c->d])
             smp.power_from_ns[c->d] = from;
     }
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        if ((s->power_only_mask & ~bad) & (1u << d) && smp.energy_uj[d] < s->marked_uj[d])
+            smp.energy_uj[d] = s->marked_uj[d];
     smp.gap_mask = bad;
     smp.valid_mask = (uint16_t)(s->domain_mask & ~bad);
     smp.power_mask = (uint16_t)(smp.valid_mask & ~p_unknown);
@@ -508,12 +513,14 @@ static int mark(wl_sampler *s, struct wl_energy_mark *out, bool settle)
         double extra = (c->have_last && now > c->last_t_ns)
                            ? c->last_p_w * (double)(now - c->last_t_ns) / 1e3
                            : 0;
-        uint64_t v = (uint64_t)(c->integ_uj + extra + 0.5);
-        if (v < c->marked_uj)
-            v = c->marked_uj;
-        c->marked_uj = v;
-        e[c->d] += v;
+        e[c->d] += (uint64_t)(c->integ_uj + extra + 0.5);
     }
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        if ((s->power_only_mask & ~bad) & (1u << d)) {
+            if (e[d] < s->marked_uj[d])
+                e[d] = s->marked_uj[d];
+            s->marked_uj[d] = e[d];
+        }
     pthread_mutex_unlock(&s->mu);
 out:
     out->t_ns = now;

@@ -16,6 +16,7 @@
 #include "util/utf8.h"
 #include "wattlens/wattlens.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct rig {
     char *root;
@@ -399,9 +401,17 @@ static void test_sensor_failing_mid_run_leaves_a_gap(void **state)
     rig_close(&r);
 }
 
+/* Writes text over the start of the file in one write() without truncating
+ * it first (the sensor keeps the file open, so it cannot be replaced, and a
+ * truncation can be read as an empty file: a gap). Callers keep the width
+ * fixed ("07000000\n"), so nothing of the old text is left behind. */
 static void write_text(const char *path, const char *text)
 {
-    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
+    int fd = open(path, O_WRONLY | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    const size_t n = strlen(text);
+    assert_int_equal(pwrite(fd, text, n, 0), (ssize_t)n);
+    assert_int_equal(close(fd), 0);
 }
 
 /* An hwmon power meter (power only, domain total) under root/class/hwmon
@@ -518,11 +528,6 @@ static void test_sources_are_cut_between_characters(void **state)
     free(root);
 }
 
-/* Two sensors: a powercap counter (package) and an hwmon power meter
- * (total), read after it. The meter's read power stands for the sample's
- * instant, so it counts for a peak inside a run (its own read time is after
- * the sample's time, the middle of all reads: taken as the window start it
- * kept every total-domain sample out of every peak). */
 /* A mark between two samples of a power-only domain holds the last power
  * read; when the power then falls, the thread's trapezoid gives less for
  * that interval than the mark did. Energies must still never go back: a
@@ -549,6 +554,7 @@ static void test_power_only_energy_never_goes_back(void **state)
     struct wl_sample buf[16];
     const size_t n = wl_sampler_drain(s, buf, 16);
     const enum wl_domain d = WL_DOMAIN_TOTAL;
+    assert_true((m1.valid_mask & m2.valid_mask) & (1u << d));
     if (m2.energy_uj[d] < m1.energy_uj[d]) {
         fprintf(stderr, "mark at %.0f ms: %.3f J, then at %.0f ms: %.3f J\n",
                 (double)(m1.t_ns - wl_sampler_t0_ns(s)) / 1e6, (double)m1.energy_uj[d] / 1e6,
@@ -564,6 +570,48 @@ static void test_power_only_energy_never_goes_back(void **state)
     free(root);
 }
 
+/* Two meters in one domain: one falls from 100 W to 0 W while the other
+ * rises from 0 W to 100 W, between a mark (at ~150 ms, which holds their
+ * last powers) and the next sample (at ~200 ms). The domain never went
+ * back, so the floor must not add anything: the domain's energy stays
+ * 100 W x the time since the origin (a floor per channel held the falling
+ * meter at the mark's 15 J against the trapezoid's 10 J: 5 J too much). */
+static void test_power_only_floor_is_per_domain(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char p1[2048], p2[2048];
+    make_power_meter(root, "100000000\n", p1, sizeof p1);
+    snprintf(p2, sizeof p2, "%s/class/hwmon/hwmon0/power2_input", root);
+    write_text(p2, "000000000\n");
+    wl_sensor_set *set = NULL;
+    wl_sampler *s = open_meter_sampler(root, 200000000, &set);
+    assert_int_equal(wl_sampler_domain(s, WL_DOMAIN_TOTAL)->n_channels, 2);
+    assert_int_equal(wl_sampler_start(s), 0);
+    wl_clock_sleep_ns(150000000);
+    struct wl_energy_mark m1, m2;
+    assert_int_equal(wl_sampler_mark(s, &m1), 0);
+    write_text(p1, "000000000\n");
+    write_text(p2, "100000000\n");
+    wl_clock_sleep_ns(500000000);
+    assert_int_equal(wl_sampler_mark(s, &m2), 0);
+    assert_int_equal(wl_sampler_stop(s), 0);
+    const enum wl_domain d = WL_DOMAIN_TOTAL;
+    assert_true(m2.valid_mask & (1u << d));
+    const double want = 100.0 * (double)(m2.t_ns - wl_sampler_t0_ns(s)) / 1e9;
+    /* the two writes are not one instant: allow 10 ms at 100 W */
+    assert_near((double)m2.energy_uj[d] / 1e6, want, 1.0, "domain energy");
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* Two sensors: a powercap counter (package) and an hwmon power meter
+ * (total), read after it. The meter's read power stands for the sample's
+ * instant, so it counts for a peak inside a run (its own read time is after
+ * the sample's time, the middle of all reads: taken as the window start it
+ * kept every total-domain sample out of every peak). */
 static void test_read_power_of_a_later_sensor_can_peak(void **state)
 {
     (void)state;
@@ -683,8 +731,8 @@ static void test_model_power_stays_under_its_ceiling(void **state)
     wl_sampler *smp = NULL;
     assert_int_equal(wl_sampler_open(set, &sp, &smp), 0);
     atomic_int stop = 0;
-    pthread_t th[2];
-    const int n_th = n_cpus < 2 ? n_cpus : 2;
+    pthread_t th[64];
+    const int n_th = n_cpus < 64 ? n_cpus : 64; /* every CPU busy */
     for (int i = 0; i < n_th; i++)
         assert_int_equal(pthread_create(&th[i], NULL, spin_until, &stop), 0);
     assert_int_equal(wl_sampler_start(smp), 0);
@@ -695,13 +743,15 @@ static void test_model_power_stays_under_its_ceiling(void **state)
         assert_int_equal(pthread_join(th[i], NULL), 0);
     struct wl_sample buf[256];
     const size_t n = wl_sampler_drain(smp, buf, 256);
-    const double ceiling = 10.0 + 7.5 * n_cpus;
+    const double ceiling = 10.0 + 7.5 * n_th;
     const unsigned bit = 1u << WL_DOMAIN_PACKAGE;
     size_t n_known = 0, n_over = 0;
+    double sum_w = 0;
     for (size_t i = 0; i < n; i++) {
         if (!(buf[i].power_mask & bit))
             continue;
         n_known++;
+        sum_w += (double)buf[i].power_w[WL_DOMAIN_PACKAGE];
         /* 1 %: the CPU time and the wall time of a read are a few us apart */
         if (buf[i].power_w[WL_DOMAIN_PACKAGE] > ceiling * 1.01) {
             fprintf(stderr, "sample %zu: %.2f W, ceiling %.2f W\n", i,
@@ -710,6 +760,16 @@ static void test_model_power_stays_under_its_ceiling(void **state)
         }
     }
     assert_true(n_known > 10);
+    const double mean_w = sum_w / (double)n_known;
+    if (n_over == 0 && mean_w < 10.0 + 0.8 * 7.5 * n_th) {
+        /* other load took the CPUs: windows far below the ceiling say
+         * nothing about it (a lag of a tick would not reach it) */
+        fprintf(stderr, "busy machine: mean %.2f W against a ceiling of %.2f W; inconclusive\n",
+                mean_w, ceiling);
+        wl_sampler_close(smp);
+        wl_sensor_set_close(set);
+        skip();
+    }
     struct wl_sampler_stats st;
     wl_sampler_stats(smp, &st);
     assert_true(st.peak[WL_DOMAIN_PACKAGE].power_w <= ceiling * 1.01);
@@ -736,6 +796,7 @@ int main(void)
         cmocka_unit_test(test_read_power_of_a_later_sensor_can_peak),
         cmocka_unit_test(test_model_power_stays_under_its_ceiling),
         cmocka_unit_test(test_power_only_energy_never_goes_back),
+        cmocka_unit_test(test_power_only_floor_is_per_domain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
