@@ -19,18 +19,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void test_metadata_keys_that_are_not_utf8(void **state)
+/* A writer holding the default synthesized model, for a test to add to. */
+static wl_gguf_writer *synth_writer(void)
 {
-    (void)state;
-    char *dir = wl_test_tmpdir();
-    char path[512], args[1024];
-    snprintf(path, sizeof path, "%s/keys.gguf", dir);
     struct wl_synth_params p;
     wl_synth_default_params(&p);
     wl_gguf_writer *w = NULL;
     struct wl_errmsg err = {{0}};
     assert_int_equal(wl_gguf_writer_new(&w), 0);
     assert_int_equal(wl_synth_model(&p, w, &err), 0);
+    return w;
+}
+
+/* Writes the model to path and frees the writer. */
+static void write_model(wl_gguf_writer *w, const char *path)
+{
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_gguf_writer_write(w, path, &err), 0);
+    wl_gguf_writer_free(w);
+}
+
+static void test_metadata_keys_that_are_not_utf8(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char path[512], args[1024];
+    snprintf(path, sizeof path, "%s/keys.gguf", dir);
+    wl_gguf_writer *w = synth_writer();
     /* two keys that differ only in an invalid byte, and a real key spelled
      * like their escaped form */
     assert_int_equal(wl_gguf_writer_set_u32(w,
@@ -56,8 +71,7 @@ static void test_metadata_keys_that_are_not_utf8(void **state)
                                "\xE2\x82\xAC\xE2\x82\xAC"),
         0);
     assert_int_equal(wl_gguf_writer_set_u32(w, "test.\xE6\xA8\xA1\xE5\x9E\x8B", 4), 0); /* 2 wide */
-    assert_int_equal(wl_gguf_writer_write(w, path, &err), 0);
-    wl_gguf_writer_free(w);
+    write_model(w, path);
 
     char *out = NULL, *errs = NULL;
     snprintf(args, sizeof args, "model info '%s' --metadata", path);
@@ -137,12 +151,7 @@ static void test_metadata_values_that_are_not_utf8(void **state)
     char *dir = wl_test_tmpdir();
     char path[512], args[1024];
     snprintf(path, sizeof path, "%s/values.gguf", dir);
-    struct wl_synth_params p;
-    wl_synth_default_params(&p);
-    wl_gguf_writer *w = NULL;
-    struct wl_errmsg err = {{0}};
-    assert_int_equal(wl_gguf_writer_new(&w), 0);
-    assert_int_equal(wl_synth_model(&p, w, &err), 0);
+    wl_gguf_writer *w = synth_writer();
     assert_int_equal(wl_gguf_writer_set_str(w, "test.val", "ok\xFFx"), 0);
     assert_int_equal(wl_gguf_writer_set_str(w, "test.fine", "caf\xC3\xA9"), 0);
     assert_int_equal(wl_gguf_writer_set_str(w, "test.both\xFE", "\xE2\x82"), 0); /* key too */
@@ -160,8 +169,7 @@ static void test_metadata_values_that_are_not_utf8(void **state)
     big[2].data = "z";
     big[18].data = "\x80";
     assert_int_equal(wl_gguf_writer_set_arr_str(w, "test.big_arr_late", big, 20), 0);
-    assert_int_equal(wl_gguf_writer_write(w, path, &err), 0);
-    wl_gguf_writer_free(w);
+    write_model(w, path);
 
     char *out = NULL, *errs = NULL;
     snprintf(args, sizeof args, "model info '%s' --metadata", path);
@@ -236,14 +244,8 @@ static void test_info_json_keeps_a_path_that_is_not_utf8(void **state)
     char *dir = wl_test_tmpdir();
     char path[512], args[1024];
     snprintf(path, sizeof path, "%s/m\xff.gguf", dir);
-    struct wl_synth_params p;
-    wl_synth_default_params(&p);
-    wl_gguf_writer *w = NULL;
-    struct wl_errmsg err = {{0}};
-    assert_int_equal(wl_gguf_writer_new(&w), 0);
-    assert_int_equal(wl_synth_model(&p, w, &err), 0);
-    assert_int_equal(wl_gguf_writer_write(w, path, &err), 0);
-    wl_gguf_writer_free(w);
+    wl_gguf_writer *w = synth_writer();
+    write_model(w, path);
     char *out = NULL, *errs = NULL;
     snprintf(args, sizeof args, "model info '%s' --json", path);
     assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
@@ -271,18 +273,12 @@ static void test_tensor_names_that_are_not_utf8(void **state)
     char *dir = wl_test_tmpdir();
     char path[512], args[1024];
     snprintf(path, sizeof path, "%s/tensors.gguf", dir);
-    struct wl_synth_params p;
-    wl_synth_default_params(&p);
-    wl_gguf_writer *w = NULL;
-    struct wl_errmsg err = {{0}};
-    assert_int_equal(wl_gguf_writer_new(&w), 0);
-    assert_int_equal(wl_synth_model(&p, w, &err), 0);
+    wl_gguf_writer *w = synth_writer();
     uint64_t ne[1] = {4};
     float *d = calloc(4, sizeof *d);
     assert_int_equal(wl_gguf_writer_add_tensor_owned(w, "extra.\xFF", WL_TTYPE_F32, 1, ne, d, 16),
                      0);
-    assert_int_equal(wl_gguf_writer_write(w, path, &err), 0);
-    wl_gguf_writer_free(w);
+    write_model(w, path);
     char *out = NULL, *errs = NULL;
     snprintf(args, sizeof args, "model info '%s' --tensors --json", path);
     assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
