@@ -407,13 +407,8 @@ static void on_section(struct wl_recorder *r, const struct wl_hook_event *ev)
         }
         return;
     }
-    /* the run's bounds are settled marks (the CPU model re-lists the
-     * process's threads); a per-section mark is a cheap plain one */
     struct wl_energy_mark m;
-    if (ev->section == WL_SECTION_CLEANUP)
-        wl_sampler_mark_settled(r->smp, &m);
-    else
-        wl_sampler_mark(r->smp, &m);
+    wl_sampler_mark(r->smp, &m);
     if (r->n_secs < r->cap_secs) {
         struct sec_rec *s = &r->secs[r->n_secs++];
         s->phase = (uint8_t)ev->phase;
@@ -940,6 +935,8 @@ int wl_recorder_start(wl_recorder *r)
         return WL_ESTATE;
     /* the first section begins at this mark: its samples are the generation's */
     wl_sampler_set_phase(r->smp, WL_PHASE_PRE_INFERENCE);
+    /* settled: the CPU model re-lists the threads, the context's pool
+     * included (the sampler thread does so at every tick after this) */
     wl_sampler_mark_settled(r->smp, &r->start);
     r->last = r->start;
     r->started = true;
