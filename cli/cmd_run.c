@@ -663,6 +663,9 @@ static int run(int argc, char **argv)
         if (batch)
             printf("Generated texts (batch of %d, %lld tokens):\n%s\n", (int)n_seq,
                    (long long)n_generated, texts ? texts : "");
+        else if (rc != 0)
+            printf("Generated text (%d tokens before the generation failed):\n%s\n\n",
+                   res[0].n_generated, res[0].text ? res[0].text : "");
         else
             printf("Generated text (%d tokens, stop: %s):\n%s\n\n", res[0].n_generated,
                    wl_stop_reason_name(res[0].stop), res[0].text ? res[0].text : "");

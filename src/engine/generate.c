@@ -15,6 +15,8 @@
 const char *wl_stop_reason_name(enum wl_stop_reason r)
 {
     switch (r) {
+    case WL_STOP_ERROR:
+        return "error";
     case WL_STOP_EOG:
         return "end of generation token";
     case WL_STOP_MAX_TOKENS:
@@ -255,6 +257,8 @@ end_pre:
     wl_context_emit_section(ctx, WL_SECTION_CLEANUP, false);
     wl_context_emit_phase(ctx, WL_PHASE_POST_INFERENCE, false);
 done:
+    if (rc != 0)
+        res->stop = WL_STOP_ERROR; /* also after a failure in decode */
     res->t_total_ns = wl_clock_now_ns() - t_start;
     free(prompt);
     free(piece);

@@ -36,7 +36,8 @@
 #include <stdint.h>
 
 enum wl_stop_reason {
-    WL_STOP_EOG,          /* the model produced an end-of-generation token */
+    WL_STOP_ERROR, /* the generation failed (it returned an error); 0, so a zeroed result says so */
+    WL_STOP_EOG,   /* the model produced an end-of-generation token */
     WL_STOP_MAX_TOKENS,   /* n_predict tokens were generated */
     WL_STOP_CONTEXT_FULL, /* no room left in the context */
     WL_STOP_CANCELLED,    /* *cancel was set */

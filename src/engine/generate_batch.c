@@ -352,6 +352,8 @@ int wl_generate_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_
 done:
     stats->t_total_ns = wl_clock_now_ns() - t_start;
     for (int32_t i = 0; i < bp->n_seq; i++) {
+        if (rc != 0)
+            res[i].stop = WL_STOP_ERROR; /* also after a failure in decode */
         res[i].t_tokenize_ns = stats->t_tokenize_ns;
         res[i].t_prefill_ns = stats->t_prefill_ns;
         res[i].t_decode_ns = stats->t_decode_ns;

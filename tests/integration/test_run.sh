@@ -12,6 +12,8 @@
 #   says its text is meaningless;
 # - SIGINT during decode stops generation; the run is stored as cancelled
 #   with the tokens so far; exit status 130;
+# - a run whose generation fails is stored as failed, with stop reason
+#   "error" (not that of a generation that ran);
 # - bad options are usage errors.
 set -u
 W=${WATTLENS:?}
@@ -122,6 +124,18 @@ import json, sys
 t = json.load(open(sys.argv[1]))["summary"]["totals"]
 line = [l for l in open(sys.argv[2]) if l.strip().startswith("peak power")][0]
 assert ("power window lies inside" in line) == (t["peak_power_w"] is None), (line, t)
+PY
+fi
+
+# --- a run whose generation fails says so, not a stop reason of one that ran -------
+if [ -f "$model" ]; then
+  "$W" run -m "$model" -c 2 -n 4 --baseline 0 --settle 0 --json --db "$db" >"$tmp/fail.json" 2>"$tmp/fail.err"; rc=$?
+  python3 - "$tmp/fail.json" <<'PY' && [ $rc = 1 ] && ok "failed run: status failed, stop_reason error" || { bad "failed run (rc $rc)"; cat "$tmp/fail.err"; }
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["status"] == "failed", j["status"]
+assert j["stop_reason"] == "error", j["stop_reason"]
+assert all(q["stop_reason"] == "error" for q in j["sequences"]), j["sequences"]
 PY
 fi
 

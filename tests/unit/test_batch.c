@@ -275,6 +275,8 @@ static void test_eval_seqs_errors(void **state)
     struct wl_generate_batch_params bp = {.prompts = three, .n_seq = 3};
     assert_int_equal(wl_generate_batch(ctx, f.tok, &gp, &bp, res, &st, &err), WL_EINVAL);
     assert_non_null(strstr(err.text, "n_seq"));
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(res[i].stop, WL_STOP_ERROR);
     wl_context_free(ctx);
     fixture_free(&f);
 }

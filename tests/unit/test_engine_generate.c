@@ -404,6 +404,8 @@ static void test_context_full_and_bad_parameters(void **state)
     p.prompt = "Once upon a time there was a little girl named Lily who loved to play";
     assert_int_equal(wl_generate(small, f->tok, &p, &r, &err), WL_EFULL);
     assert_non_null(strstr(err.text, "does not fit"));
+    assert_int_equal(r.stop, WL_STOP_ERROR); /* not a stop reason of a generation that ran */
+    assert_string_equal(wl_stop_reason_name(r.stop), "error");
     wl_generate_result_free(&r);
     wl_context_free(small);
 
