@@ -42,8 +42,9 @@ static double env_double(const char *name, double def)
         return def;
     char *end = NULL;
     double d = strtod(v, &end);
-    if (end == v || *end != '\0' || d < 0 || d > 100000) {
-        wl_log_warn("sensors", "ignoring %s='%s' (expected watts, a number >= 0)", name, v);
+    if (end == v || *end != '\0' || !(d >= 0 && d <= 100000)) { /* NaN fails too */
+        wl_log_warn("sensors", "ignoring %s='%s' (expected watts, a number from 0 to 100000)", name,
+                    v);
         return def;
     }
     return d;

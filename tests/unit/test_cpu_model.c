@@ -410,9 +410,41 @@ static void test_self_scope_settled_read_counts_a_new_thread(void **state)
     check_busy_thread_counted(true);
 }
 
+/* WATTLENS_MODEL_IDLE_W / _BUSY_CORE_W: a number from 0 to 100000 is taken;
+ * anything else (NaN, inf, negative, not a number) leaves the default. */
+static void test_model_watts_from_environment(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *v;
+        double idle;
+    } cases[] = {{"12.5", 12.5},
+                 {"0", 0.0},
+                 {"nan", WL_MODEL_DEFAULT_IDLE_W},
+                 {"-nan", WL_MODEL_DEFAULT_IDLE_W},
+                 {"inf", WL_MODEL_DEFAULT_IDLE_W},
+                 {"-5", WL_MODEL_DEFAULT_IDLE_W},
+                 {"1e9", WL_MODEL_DEFAULT_IDLE_W},
+                 {"abc", WL_MODEL_DEFAULT_IDLE_W},
+                 {"", WL_MODEL_DEFAULT_IDLE_W}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(setenv("WATTLENS_MODEL_IDLE_W", cases[i].v, 1), 0);
+        assert_int_equal(setenv("WATTLENS_MODEL_BUSY_CORE_W", cases[i].v, 1), 0);
+        struct wl_sensor_params p;
+        wl_sensor_params_default(&p);
+        const double busy =
+            cases[i].idle == WL_MODEL_DEFAULT_IDLE_W ? WL_MODEL_DEFAULT_BUSY_CORE_W : cases[i].idle;
+        if (!(p.model.idle_w == cases[i].idle && p.model.busy_core_w == busy))
+            fail_msg("'%s': idle %g busy %g", cases[i].v, p.model.idle_w, p.model.busy_core_w);
+    }
+    unsetenv("WATTLENS_MODEL_IDLE_W");
+    unsetenv("WATTLENS_MODEL_BUSY_CORE_W");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model_watts_from_environment),
         cmocka_unit_test(test_system_scope_follows_proc_stat),
         cmocka_unit_test(test_tree_scope_by_scan),
         cmocka_unit_test(test_tree_scope_by_children_links),
