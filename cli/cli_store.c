@@ -33,8 +33,7 @@ bool wl_cli_store_option(struct wl_cli_store_opts *o, int c, char *const argv[])
         o->exit_status = WL_EXIT_OK;
         return false;
     default:
-        o->exit_status =
-            wl_cli_usage_error(o->cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
+        o->exit_status = wl_cli_option_error(o->cmd, c, argv);
         return false;
     }
 }

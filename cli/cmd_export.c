@@ -47,7 +47,7 @@ static int run(int argc, char **argv)
     struct wl_cli_store_opts so;
     wl_cli_store_opts_init(&so, cmd, usage);
     int c;
-    while ((c = getopt_long(argc, argv, "hf:o:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hf:o:", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
             format = optarg;

@@ -52,7 +52,7 @@ static int run(int argc, char **argv)
     struct wl_cli_store_opts so;
     wl_cli_store_opts_init(&so, cmd, usage);
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'k':
             if (!wl_cli_parse_long(cmd, "--keep", optarg, 0, 1000000000L, &keep))

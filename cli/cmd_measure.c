@@ -258,8 +258,9 @@ static int run_measure(int argc, char **argv)
     wl_sensor_params_default(&mp.sensors);
     int c;
     optind = 1;
+    opterr = 0; /* wl_cli_option_error says it once */
     /* "+": stop at the first non-option so CMD's own options are left alone */
-    while ((c = getopt_long(argc, argv, "+i:b:o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:i:b:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'i':
             if (!wl_cli_parse_long("measure", "--interval", optarg, 1, 60000, &interval_ms))
@@ -298,7 +299,7 @@ static int run_measure(int argc, char **argv)
             usage(stdout);
             return WL_EXIT_OK;
         default:
-            return wl_cli_usage_error("measure", "unknown option");
+            return wl_cli_option_error("measure", c, argv);
         }
     }
     if (optind >= argc)

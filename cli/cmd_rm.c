@@ -31,7 +31,7 @@ static int run(int argc, char **argv)
     struct wl_cli_store_opts so;
     wl_cli_store_opts_init(&so, cmd, usage);
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (!wl_cli_store_option(&so, c, argv))
             return so.exit_status;
     }

@@ -196,7 +196,8 @@ static int parse(int argc, char **argv, struct opts *o)
     long v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:p:n:t:c:h", opts, NULL)) != -1) {
+    opterr = 0; /* wl_cli_option_error says it once */
+    while ((c = getopt_long(argc, argv, ":m:p:n:t:c:h", opts, NULL)) != -1) {
         int sr = wl_cli_sampling_option(CMD, c, optarg, &o->gp.sampling);
         if (sr < 0)
             return WL_EXIT_USAGE;
@@ -281,7 +282,7 @@ static int parse(int argc, char **argv, struct opts *o)
             usage(stdout);
             return -1;
         default:
-            return wl_cli_usage_error(CMD, "unknown option or missing value (see --help)");
+            return wl_cli_option_error(CMD, c, argv);
         }
     }
     if (optind < argc)

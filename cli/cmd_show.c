@@ -45,7 +45,7 @@ static int run(int argc, char **argv)
     struct wl_cli_store_opts so;
     wl_cli_store_opts_init(&so, cmd, usage);
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'L':
             if (!wl_cli_parse_long(cmd, "--layers", optarg, 0, 1000000, &max_layers))

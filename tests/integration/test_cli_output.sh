@@ -80,6 +80,15 @@ expect_option_error "model quantize unknown option" "unknown option '--bogus'" "
 expect_option_error "sensors unknown option" "unknown option '-x'" "$W" sensors -x
 expect_option_error "tokenize -p without value" "option '-p' needs a value" "$W" tokenize -m x -p
 expect_option_error "detokenize unknown option" "unknown option '--bogus'" "$W" detokenize -m x --bogus
+expect_option_error "run unknown option" "unknown option '--bogus'" "$W" run --bogus
+expect_option_error "run -n without value" "option '-n' needs a value" "$W" run -n
+expect_option_error "measure unknown option" "unknown option '--bogus'" "$W" measure --bogus -- true
+expect_option_error "measure -i without value" "option '-i' needs a value" "$W" measure -i
+for c in export gc rm runs show; do
+  expect_option_error "$c --db without value" "option '--db' needs a value" "$W" $c --db
+  expect_option_error "$c unknown option" "unknown option '--bogus'" "$W" $c --bogus
+done
+expect_option_error "gc --keep without value" "option '--keep' needs a value" "$W" gc --keep
 
 # --- -q: errors only -------------------------------------------------------------------
 if [ -f "$M" ]; then
