@@ -68,6 +68,61 @@ static int32_t wl__decode(const char *s, size_t l)
     return cp;
 }
 
+/* What wl_utf8_escape writes for the text at s (n > 0 bytes): the bytes it
+ * takes (the return value) and what stands for them (*out, *out_len; an
+ * escape is built in esc, 6 bytes at most). */
+static size_t wl__escape_piece(const char *s, size_t n, char *esc, const char **out,
+                               size_t *out_len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char c = (unsigned char)s[0];
+    size_t l = wl_utf8_char_len(s, n);
+    int32_t cp = l ? wl__decode(s, l) : -1;
+    *out = esc;
+    if (c == '\\') {
+        memcpy(esc, "\\\\", 2);
+        *out_len = 2;
+    } else if (l == 0 || cp < 0x20 || cp == 0x7F) { /* a raw byte, C0 or DEL */
+        esc[0] = '\\';
+        esc[1] = 'x';
+        esc[2] = hex[c >> 4];
+        esc[3] = hex[c & 15];
+        *out_len = 4;
+        l = 1;
+    } else if (cp >= 0x80 && cp < 0xA0) { /* C1: U+0080-U+009F */
+        memcpy(esc, "\\u00", 4);
+        esc[4] = hex[cp >> 4];
+        esc[5] = hex[cp & 15];
+        *out_len = 6;
+    } else {
+        *out = s;
+        *out_len = l;
+    }
+    return l;
+}
+
+size_t wl_utf8_escape(char *dst, size_t size, const char *src, size_t n)
+{
+    size_t need = 0, k = 0; /* bytes of the whole escaped text; bytes written */
+    bool cut = false;
+    for (size_t i = 0; i < n;) {
+        char esc[8];
+        const char *o;
+        size_t ol;
+        i += wl__escape_piece(src + i, n - i, esc, &o, &ol);
+        need += ol;
+        if (cut || size == 0 || k + ol > size - 1) {
+            cut = true; /* what follows is counted, not written */
+            continue;
+        }
+        memcpy(dst + k, o, ol);
+        k += ol;
+    }
+    if (size > 0)
+        dst[k] = '\0';
+    return need;
+}
+
 /* What a cell shows for the text at s (n > 0 bytes): the bytes it takes
  * (the return value), what is printed for them (*out, *out_len) and how many
  * columns that is (*cols). */

@@ -1,6 +1,7 @@
 /* UTF-8 text as the outputs need it: strict decoding of one character
  * (RFC 3629: no overlong forms, surrogates or values above U+10FFFF),
- * copies into fixed buffers cut between characters, and table cells
+ * copies into fixed buffers cut between characters, text escaped so that
+ * bytes from a file or a sensor cannot drive a terminal, and table cells
  * measured in display columns rather than bytes (utf8proc's East Asian
  * width data: CJK and emoji take two columns, combining marks none), cut
  * and padded without ever splitting a character. Text that is not valid
@@ -26,6 +27,28 @@ bool wl_utf8_valid(const char *s, size_t n);
  * invalid bytes. Returns strlen(src): a value >= size says src was cut,
  * as with snprintf. */
 size_t wl_utf8_copy(char *dst, size_t size, const char *src);
+
+/* The n bytes at src (NULs included) as text that is safe to print on a
+ * terminal and still says which bytes were there, into dst (size bytes,
+ * NUL-terminated when size > 0; dst may be NULL when size is 0):
+ * - valid UTF-8 characters that print are kept as they are (accents, CJK,
+ *   emoji), so names in any script read as written;
+ * - C0 controls (U+0000-U+001F) and DEL become \xNN: ESC is \x1b, a tab
+ *   \x09, a newline \x0a (one line stays one line);
+ * - C1 controls (U+0080-U+009F, valid UTF-8 as C2 80-C2 9F; some terminals
+ *   take U+009B as CSI) become \u00NN: U+009B is \u009b;
+ * - each byte that is not valid UTF-8 becomes \xNN: a lone 0x9B is \x9b,
+ *   so \xNN above 7f always means a raw byte and \u00NN a character;
+ * - a backslash becomes \\, so the result is unambiguous: two texts that
+ *   differ (if only in an invalid byte) never look the same, and a key
+ *   spelled "a\xff" is not taken for "a" and the byte 0xFF.
+ * Hex digits are lowercase. Only ASCII escapes are added, one display
+ * column per byte, so wl_utf8_width of the result is its width on screen.
+ * A dst too small holds the longest prefix that ends between two pieces
+ * (a character or an escape is never split). Returns the length of the
+ * whole escaped text: a value >= size says dst holds a cut, as with
+ * snprintf (size 0 measures). */
+size_t wl_utf8_escape(char *dst, size_t size, const char *src, size_t n);
 
 /* Display columns of the n bytes at s as wl_utf8_cell shows them. */
 size_t wl_utf8_width(const char *s, size_t n);

@@ -207,6 +207,132 @@ static void test_json_text_keeps_every_byte(void **state)
     json_decref(o);
 }
 
+/* Escaped text: printable UTF-8 as it is; C0, DEL and raw bytes as \xNN,
+ * C1 characters as \u00NN, a backslash doubled; nothing that a terminal
+ * acts on is left. */
+static void test_utf8_escape_keeps_text_and_escapes_controls(void **state)
+{
+    (void)state;
+    char b[64];
+    /* accents, CJK and emoji are kept */
+    assert_int_equal(wl_utf8_escape(b, sizeof b, "caf\xC3\xA9 \xE6\xA8\xA1\xF0\x9F\x98\x80", 13),
+                     13);
+    assert_string_equal(b, "caf\xC3\xA9 \xE6\xA8\xA1\xF0\x9F\x98\x80");
+    /* ESC, a tab, a newline, DEL and a NUL inside the text */
+    assert_int_equal(wl_utf8_escape(b, sizeof b, "\x1b[2J\t\n\x7f\0z", 9), 24);
+    assert_string_equal(b, "\\x1b[2J\\x09\\x0a\\x7f\\x00z");
+    /* CSI in both encodings: the character U+009B, and a raw 0x9B byte */
+    assert_int_equal(wl_utf8_escape(b, sizeof b,
+                                    "\xC2\x9B"
+                                    "31m",
+                                    5),
+                     9);
+    assert_string_equal(b, "\\u009b31m");
+    assert_int_equal(wl_utf8_escape(b, sizeof b,
+                                    "\x9B"
+                                    "31m",
+                                    4),
+                     7);
+    assert_string_equal(b, "\\x9b31m");
+    /* the ends of C1, and the first character after it */
+    assert_int_equal(wl_utf8_escape(b, sizeof b, "\xC2\x80\xC2\x9F\xC2\xA0", 6), 14);
+    assert_string_equal(b, "\\u0080\\u009f\xC2\xA0");
+    /* invalid bytes, one escape each: part of a character, an overlong
+     * form, a surrogate; two texts that differ only there stay apart */
+    assert_int_equal(wl_utf8_escape(b, sizeof b, "\xE2\x82!\xC0\xAF\xED\xA0\x80", 8), 29);
+    assert_string_equal(b, "\\xe2\\x82!\\xc0\\xaf\\xed\\xa0\\x80");
+    /* a backslash is doubled, so the text "\xff" is not the byte 0xFF */
+    assert_int_equal(wl_utf8_escape(b, sizeof b, "a\\xff", 5), 6);
+    assert_string_equal(b, "a\\\\xff");
+    assert_int_equal(wl_utf8_escape(b, sizeof b, "a\xFF", 2), 5);
+    assert_string_equal(b, "a\\xff");
+    /* the escaped text is as wide on screen as it is long in ASCII */
+    wl_utf8_escape(b, sizeof b, "\x1b\xC2\x9B\xE6\xA8\xA1", 6);
+    assert_int_equal(wl_utf8_width(b, strlen(b)), 4 + 6 + 2);
+    assert_int_equal(wl_utf8_escape(b, sizeof b, "", 0), 0);
+    assert_string_equal(b, "");
+}
+
+/* A dst too small is cut between two pieces, never inside a character or
+ * an escape; the return is the whole length, as with snprintf. */
+static void test_utf8_escape_cuts_between_pieces(void **state)
+{
+    (void)state;
+    char b[16];
+    memset(b, 'Z', sizeof b);
+    /* "ab" then an escape of 4 bytes: 5 bytes of room hold "ab" only */
+    assert_int_equal(wl_utf8_escape(b, 6,
+                                    "ab\x1b"
+                                    "c",
+                                    4),
+                     7);
+    assert_string_equal(b, "ab");
+    assert_int_equal(wl_utf8_escape(b, 7,
+                                    "ab\x1b"
+                                    "c",
+                                    4),
+                     7);
+    assert_string_equal(b, "ab\\x1b");
+    assert_int_equal(wl_utf8_escape(b, 8,
+                                    "ab\x1b"
+                                    "c",
+                                    4),
+                     7);
+    assert_string_equal(b, "ab\\x1bc"); /* exactly fits */
+    /* a C1 escape (6 bytes) and a CJK character (3) are not split */
+    assert_int_equal(wl_utf8_escape(b, 6, "\xC2\x9B", 2), 6);
+    assert_string_equal(b, "");
+    assert_int_equal(wl_utf8_escape(b, 5, "a\xE6\xA8\xA1", 4), 4);
+    assert_string_equal(b, "a\xE6\xA8\xA1");
+    assert_int_equal(wl_utf8_escape(b, 4, "a\xE6\xA8\xA1", 4), 4);
+    assert_string_equal(b, "a");
+    /* a doubled backslash is one piece */
+    assert_int_equal(wl_utf8_escape(b, 2, "\\", 1), 2);
+    assert_string_equal(b, "");
+    /* no room after a cut is used by what follows, even if it would fit */
+    assert_int_equal(wl_utf8_escape(b, 4,
+                                    "\x1b"
+                                    "a",
+                                    2),
+                     5);
+    assert_string_equal(b, "");
+    /* size 0 measures and writes nothing; size 1 writes the NUL */
+    assert_int_equal(wl_utf8_escape(NULL, 0, "\x1b\xC2\x9B", 3), 10);
+    b[0] = 'Z';
+    assert_int_equal(wl_utf8_escape(b, 1, "a", 1), 1);
+    assert_string_equal(b, "");
+}
+
+/* Whatever the bytes, the escaped text is valid UTF-8 without a control
+ * character (C0, DEL, C1), and as long as the return says. */
+static void test_utf8_escape_output_never_controls(void **state)
+{
+    (void)state;
+    uint32_t x = 12345; /* xorshift: the same bytes every run */
+    for (int round = 0; round < 20000; round++) {
+        char in[12], out[12 * 6 + 1];
+        size_t n = (size_t)(round % 12);
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            /* half the bytes near the troublesome ranges */
+            in[i] = (char)(x & 0x100 ? 0x80 + (x % 0x40) : (x >> 8) & 0xFF);
+            if (round % 3 == 0 && i % 2 == 0)
+                in[i] = (char)0xC2;
+        }
+        size_t len = wl_utf8_escape(out, sizeof out, in, n);
+        assert_int_equal(len, strlen(out));
+        assert_true(wl_utf8_valid(out, len));
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)out[i];
+            assert_true(c >= 0x20 && c != 0x7F);
+            if (c == 0xC2)
+                assert_true((unsigned char)out[i + 1] >= 0xA0);
+        }
+    }
+}
+
 /* Table cells count display columns: wide characters two, combining marks
  * none; never cut inside a character; control bytes and invalid bytes take
  * one column each (as a space and U+FFFD). */
@@ -254,6 +380,9 @@ int main(void)
         cmocka_unit_test(test_utf8_copy_cuts_between_characters),
         cmocka_unit_test(test_json_text_keeps_every_byte),
         cmocka_unit_test(test_utf8_cells_count_display_columns),
+        cmocka_unit_test(test_utf8_escape_keeps_text_and_escapes_controls),
+        cmocka_unit_test(test_utf8_escape_cuts_between_pieces),
+        cmocka_unit_test(test_utf8_escape_output_never_controls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
