@@ -7,6 +7,7 @@
  * diagnostics (including the architecture warning) to stderr.
  */
 #include "cli.h"
+#include "cli_text.h"
 
 #include "engine/arch.h"
 #include "engine/gguf.h"
@@ -15,7 +16,6 @@
 #include "engine/synth.h"
 #include "engine/threadpool.h"
 #include "util/json_text.h"
-#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <getopt.h>
@@ -38,7 +38,9 @@ static void print_help(FILE *out)
             "info: architecture and features of a model file: layers, hidden and FFN\n"
             "sizes, heads and KV heads, attention (MHA/GQA/MQA), MoE experts, vocabulary,\n"
             "context, RoPE, parameter counts from the tensor shapes, tensor-type\n"
-            "histogram, bits per weight, KV-cache bytes per token.\n"
+            "histogram, bits per weight, KV-cache bytes per token. The text output shows\n"
+            "names and values from the file escaped for the terminal: \\xNN for a control\n"
+            "byte or a byte that is not UTF-8, \\u00NN for a C1 control, \\\\ for '\\'.\n"
             "  --metadata         also list every metadata key with its type and value\n"
             "                     (arrays: element type and length; JSON: first 16 items;\n"
             "                     JSON shows a key or string value that is not UTF-8 with\n"
@@ -121,25 +123,6 @@ static void precision_str(const struct wl_model_features *f, char *buf, size_t c
         snprintf(buf, cap, "mixed, mostly %s", wl_ttype_name(best));
 }
 
-/* A name from the file, safe for a terminal: control bytes become '?'. */
-static const char *printable(const char *s, char *buf, size_t cap)
-{
-    size_t i = 0;
-    for (; s[i] && i + 1 < cap; i++)
-        buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-    buf[i] = '\0';
-    return buf;
-}
-
-/* Prints s and spaces up to width display columns (a name in CJK or with
- * accents takes fewer columns than bytes); a longer s is printed whole. */
-static void print_padded(const char *s, size_t width)
-{
-    fputs(s, stdout);
-    for (size_t w = wl_utf8_width(s, strlen(s)); w < width; w++)
-        putchar(' ');
-}
-
 static void shape_str(const struct wl_gguf_tensor *t, char *buf, size_t cap)
 {
     size_t n = 0;
@@ -152,24 +135,12 @@ static void shape_str(const struct wl_gguf_tensor *t, char *buf, size_t cap)
 
 /* ---- metadata listing (--metadata) ------------------------------------------------ */
 
-/* Appends a string value, printable and cut at 60 bytes (fewer when the
- * 60th would split a character). */
-static void str_value(const struct wl_gguf_str *v, char *buf, size_t cap)
+/* A string value as the listing shows it: escaped (cli_text.h), and cut
+ * with "..." after 60 bytes of escaped text (fewer when the 60th would split
+ * a character or an escape). */
+static const char *str_value(const struct wl_gguf_str *v, char buf[64])
 {
-    size_t n = 0;
-    uint64_t end = v->len < 60 ? v->len : 60;
-    /* a cut inside a character moves back to its first byte (a character
-     * has at most 3 continuation bytes) */
-    for (int back = 0; end < v->len && back < 3 && ((unsigned char)v->data[end] & 0xC0) == 0x80;
-         back++)
-        end--;
-    for (uint64_t i = 0; i < end && n + 2 < cap; i++) {
-        unsigned char ch = (unsigned char)v->data[i];
-        buf[n++] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
-    }
-    buf[n] = '\0';
-    if (v->len > 60 && n + 4 < cap)
-        strcat(buf, "...");
+    return wl_cli_textn(v->data, (size_t)v->len, buf, 64);
 }
 
 /* Metadata values as JSON. A string that is not valid UTF-8 is shown with
@@ -318,16 +289,15 @@ static void print_metadata(const wl_gguf *g)
     for (uint64_t k = 0; k < wl_gguf_n_kv(g); k++) {
         const char *key = wl_gguf_kv_key(g, k);
         enum wl_gguf_vtype t = wl_gguf_kv_type(g, k);
-        char kb[256], val[128];
+        char val[128];
         struct wl_gguf_str sv;
         int64_t i;
         uint64_t u;
         double f;
         val[0] = '\0';
         if (t == WL_GGUF_STRING && wl_gguf_get_str(g, key, &sv) == 0) {
-            char tmp[80];
-            str_value(&sv, tmp, sizeof tmp);
-            snprintf(val, sizeof val, "'%s'", tmp);
+            char tmp[64];
+            snprintf(val, sizeof val, "'%s'", str_value(&sv, tmp));
         } else if (t == WL_GGUF_ARRAY) {
             struct wl_gguf_arr a;
             if (wl_gguf_get_arr_view(g, key, &a) == 0)
@@ -341,7 +311,7 @@ static void print_metadata(const wl_gguf *g)
         } else if (wl_gguf_get_u64(g, key, &u) == 0) {
             snprintf(val, sizeof val, "%" PRIu64, u);
         }
-        print_padded(printable(key, kb, sizeof kb), 44);
+        wl_cli_put_text_padded(stdout, key, 44);
         printf(" %-8s %s\n", wl_gguf_vtype_name(t), val);
     }
 }
@@ -464,13 +434,23 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
 static void print_features(const wl_gguf *g, const char *path, const struct wl_model_features *f,
                            enum wl_ttype kv_type)
 {
-    printf("file              %s (%" PRIu64 " bytes, GGUF v%" PRIu32 ", alignment %" PRIu64 ")\n",
-           path, f->file_size, wl_gguf_version(g), wl_gguf_alignment(g));
-    if (f->name[0])
-        printf("name              %s\n", f->name);
+    fputs("file              ", stdout);
+    wl_cli_put_text(stdout, path); /* a file's name can hold any byte too */
+    printf(" (%" PRIu64 " bytes, GGUF v%" PRIu32 ", alignment %" PRIu64 ")\n", f->file_size,
+           wl_gguf_version(g), wl_gguf_alignment(g));
+    /* general.name and general.architecture as the file has them, escaped
+     * (the features' copies only turn C0 controls into '?') */
+    char text[256];
+    struct wl_gguf_str sv;
+    if (wl_gguf_get_str(g, "general.name", &sv) == 0 && sv.len > 0)
+        printf("name              %s\n", wl_cli_textn(sv.data, (size_t)sv.len, text, sizeof text));
     printf("architecture      %s", wl_arch_name(f->arch));
-    if (f->arch_inferred || (f->arch_string[0] && strcmp(f->arch_string, wl_arch_name(f->arch))))
-        printf(" (metadata says '%s'%s)", f->arch_string, f->arch_inferred ? "; inferred" : "");
+    if (f->arch_inferred || (f->arch_string[0] && strcmp(f->arch_string, wl_arch_name(f->arch)))) {
+        if (wl_gguf_get_str(g, "general.architecture", &sv) != 0)
+            sv = (struct wl_gguf_str){"", 0};
+        printf(" (metadata says '%s'%s)", wl_cli_textn(sv.data, (size_t)sv.len, text, sizeof text),
+               f->arch_inferred ? "; inferred" : "");
+    }
     printf("\n");
     printf("layers            %" PRIu32 "\n", f->n_layers);
     printf("hidden size       %" PRIu32 "\n", f->hidden_size);
@@ -567,8 +547,11 @@ static int cmd_info(int argc, char **argv)
         wl_gguf_close(g);
         return wl_cli_fail(CMD, "%s: %s", path, err.text);
     }
-    if (f.warning[0] && !wl_cli_quiet())
-        fprintf(stderr, "wattlens model: warning: %s: %s\n", path, f.warning);
+    if (f.warning[0] && !wl_cli_quiet()) {
+        char warning[4 * sizeof f.warning]; /* it quotes general.architecture */
+        fprintf(stderr, "wattlens model: warning: %s: %s\n", path,
+                wl_cli_text(f.warning, warning, sizeof warning));
+    }
     if (json) {
         ec = wl_cli_print_json(features_json(g, path, &f, kv_type, tensors, metadata));
     } else {
@@ -580,9 +563,9 @@ static int cmd_info(int argc, char **argv)
                    "bytes", "offset");
             for (uint64_t i = 0; i < wl_gguf_n_tensors(g); i++) {
                 const struct wl_gguf_tensor *t = wl_gguf_tensor(g, i);
-                char shape[96], name[1040];
+                char shape[96];
                 shape_str(t, shape, sizeof shape);
-                print_padded(printable(t->name, name, sizeof name), 36);
+                wl_cli_put_text_padded(stdout, t->name, 36);
                 printf(" %-6s %-22s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n",
                        wl_ttype_name(t->type), shape, t->n_elements, t->n_bytes,
                        wl_gguf_data_offset(g) + t->offset);

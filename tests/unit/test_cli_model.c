@@ -1,13 +1,16 @@
 /* `wattlens model info --metadata` on keys that are not valid UTF-8: the text
- * listing shows them, and the JSON keeps every one of them (none dropped)
+ * listing shows them escaped (\xNN, distinct keys stay distinct), and the
+ * JSON keeps every one of them (none dropped)
  * under a name with each invalid byte as U+FFFD, unique even when that name
  * is also a real key, with the raw bytes in metadata_key_bytes; the listing's
  * key column is padded by display width, not bytes, and a long value is cut
  * between characters; string values and string-array items that are not
  * UTF-8 keep their bytes in metadata_value_bytes (and general.name in
  * name_hex); a path that is not UTF-8 stays in the JSON, and so do the bytes
- * of a tensor name that is not (name_hex in --tensors). The file is a
- * synthesized model with extra keys, read by the real `wattlens` binary.
+ * of a tensor name that is not (name_hex in --tensors); ESC and C1 controls
+ * in keys, values, names and tensor names never reach the terminal as they
+ * are. The file is a synthesized model with extra keys, read by the real
+ * `wattlens` binary.
  */
 #include "test_support.h"
 
@@ -76,10 +79,13 @@ static void test_metadata_keys_that_are_not_utf8(void **state)
     char *out = NULL, *errs = NULL;
     snprintf(args, sizeof args, "model info '%s' --metadata", path);
     assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
-    assert_non_null(strstr(out, "test.bad\xff"
-                                "key"));
-    assert_non_null(strstr(out, "test.bad\xfe"
-                                "key"));
+    /* the three keys stay apart: two escaped, one with a real U+FFFD */
+    assert_non_null(strstr(out, "\ntest.bad\\xffkey "));
+    assert_non_null(strstr(out, "\ntest.bad\\xfekey "));
+    assert_non_null(strstr(out, "\ntest.bad\xef\xbf\xbd"
+                                "key "));
+    assert_null(strchr(out, '\xff'));
+    assert_null(strchr(out, '\xfe'));
     /* the key column is 44 display columns: "test." and two wide characters
      * take 9 of them and 13 bytes */
     assert_non_null(strstr(out, "\ntest.\xE6\xA8\xA1\xE5\x9E\x8B                                   "
@@ -144,7 +150,7 @@ static void test_metadata_keys_that_are_not_utf8(void **state)
  * rule for text in JSON: shown with each invalid byte as U+FFFD, the exact
  * bytes in hex under metadata_value_bytes, keyed by the name the key has in
  * "metadata" (a string: its hex; an array: every listed item's hex, as for
- * any array of texts). The text listing shows the value's own bytes. */
+ * any array of texts). The text listing shows the value's bytes escaped. */
 static void test_metadata_values_that_are_not_utf8(void **state)
 {
     (void)state;
@@ -174,9 +180,9 @@ static void test_metadata_values_that_are_not_utf8(void **state)
     char *out = NULL, *errs = NULL;
     snprintf(args, sizeof args, "model info '%s' --metadata", path);
     assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
-    assert_non_null(strstr(out, " STRING   'ok\xFFx'\n"));
-    assert_non_null(strstr(out, " STRING   '\xE2\x82'\n"));
-    assert_non_null(strstr(out, "\nname              Model \xFF\n"));
+    assert_non_null(strstr(out, " STRING   'ok\\xffx'\n"));
+    assert_non_null(strstr(out, " STRING   '\\xe2\\x82'\n"));
+    assert_non_null(strstr(out, "\nname              Model \\xff\n"));
     assert_null(strstr(out, "not UTF-8"));
     free(out);
     free(errs);
@@ -308,6 +314,58 @@ static void test_tensor_names_that_are_not_utf8(void **state)
     free(dir);
 }
 
+/* No control byte from the file reaches the terminal: ESC (0x1b), CSI as the
+ * character U+009B (C2 9B) and as a raw 0x9B byte in a key, a string value,
+ * general.name, general.architecture and a tensor name are shown escaped
+ * (\x1b, \u009b, \x9b), in the listing and in the warning on stderr; a
+ * backslash is doubled; the tensor column is still padded by display width. */
+static void test_text_output_escapes_terminal_controls(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char path[512], args[1024];
+    snprintf(path, sizeof path, "%s/controls.gguf", dir);
+    wl_gguf_writer *w = synth_writer();
+    assert_int_equal(wl_gguf_writer_set_u32(w, "test.\x1b[2J\xC2\x9B\x9B", 7), 0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "test.value",
+                                            "v\x1b]0;t\x07\xC2\x9B"
+                                            "1m\x9B"),
+                     0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "test.back\\slash", "c:\\dir"), 0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "general.name", "N\x1b\xC2\x9B\x9B"), 0);
+    /* not an architecture this tool knows: inferred from the tensor names,
+     * quoted in the architecture line and in the warning */
+    assert_int_equal(wl_gguf_writer_set_str(w, "general.architecture", "a\x1b\xC2\x9B\x9B"), 0);
+    uint64_t ne[1] = {4};
+    float *d = calloc(4, sizeof *d);
+    assert_int_equal(
+        wl_gguf_writer_add_tensor_owned(w, "x.\x1b\xC2\x9B\x9B", WL_TTYPE_F32, 1, ne, d, 16), 0);
+    write_model(w, path);
+
+    char *out = NULL, *errs = NULL;
+    snprintf(args, sizeof args, "model info '%s' --metadata --tensors", path);
+    assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+    /* no ESC, BEL or 0x9B byte anywhere (nothing else here is above ASCII) */
+    for (const char *o = out; *o; o++)
+        assert_true((unsigned char)*o < 0x80 && ((unsigned char)*o >= 0x20 || *o == '\n'));
+    for (const char *e = errs; *e; e++)
+        assert_true((unsigned char)*e < 0x80 && ((unsigned char)*e >= 0x20 || *e == '\n'));
+    assert_non_null(strstr(out, "\ntest.\\x1b[2J\\u009b\\x9b "));
+    assert_non_null(strstr(out, " STRING   'v\\x1b]0;t\\x07\\u009b1m\\x9b'\n"));
+    assert_non_null(strstr(out, "\ntest.back\\\\slash "));
+    assert_non_null(strstr(out, " STRING   'c:\\\\dir'\n"));
+    assert_non_null(strstr(out, "\nname              N\\x1b\\u009b\\x9b\n"));
+    assert_non_null(strstr(out, "(metadata says 'a\\x1b\\u009b\\x9b'; inferred)"));
+    /* "x." and three escapes take 16 of the tensor column's 36 columns */
+    assert_non_null(strstr(out, "\nx.\\x1b\\u009b\\x9b                     F32 "));
+    /* the warning quotes the features' copy, where a C0 control is '?' */
+    assert_non_null(strstr(errs, "architecture 'a?\\u009b\\x9b' is not known"));
+    free(out);
+    free(errs);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_metadata_values_that_are_not_utf8),
         cmocka_unit_test(test_info_json_keeps_a_path_that_is_not_utf8),
         cmocka_unit_test(test_tensor_names_that_are_not_utf8),
+        cmocka_unit_test(test_text_output_escapes_terminal_controls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
