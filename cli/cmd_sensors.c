@@ -2,6 +2,7 @@
  * (domains, method, resolution, update period) and, for every backend that
  * is not available, why and how to fix it. Thin: the work is in src/sensors. */
 #include "cli.h"
+#include "cli_text.h"
 
 #include "sensors/sensor.h"
 #include "util/json_text.h"
@@ -28,6 +29,8 @@ static void usage(FILE *out)
             "Options:\n"
             "  --json         print the result as one JSON object (a name, label or path\n"
             "                 that is not UTF-8 shows U+FFFD, and <field>_hex has its bytes)\n"
+            "                 instead of text, where the source, why and fix lines show such\n"
+            "                 bytes and control characters escaped (\\xNN, \\u00NN, \\\\)\n"
             "  -h, --help     show this help\n"
             "\n"
             "Environment (overrides, mostly for testing):\n"
@@ -150,6 +153,15 @@ static int print_json(const wl_sensor_set *set)
     return wl_cli_print_json(root);
 }
 
+/* prefix, then text from sysfs, NVML or a path escaped (cli_text.h): a
+ * directory or hwmon name can hold ESC or a C1 control; then a newline. */
+static void text_line(const char *prefix, const char *text)
+{
+    fputs(prefix, stdout);
+    wl_cli_put_text(stdout, text);
+    putchar('\n');
+}
+
 static void print_text(const wl_sensor_set *set)
 {
     printf("Power sensors on this machine\n\n");
@@ -164,7 +176,7 @@ static void print_text(const wl_sensor_set *set)
             printf("  %-14s IN USE%s\n", st->backend,
                    model ? " - an ESTIMATE, not a measurement" : "");
             printf("      %s\n", st->what);
-            printf("      source: %s\n", in->source);
+            text_line("      source: ", in->source);
             if (in->update_period_ns)
                 printf("      update period: %.3f ms (%s)\n", (double)in->update_period_ns / 1e6,
                        in->period_measured ? "measured at open" : "nominal, not measured");
@@ -209,13 +221,14 @@ static void print_text(const wl_sensor_set *set)
                            (double)rd.v[c].mem_used_b / (1024.0 * 1024 * 1024), rd.v[c].temp_c);
             }
         } else if (st->skipped) {
-            printf("  %-14s not used: %s\n", st->backend, st->why);
+            printf("  %-14s ", st->backend);
+            text_line("not used: ", st->why);
         } else {
             printf("  %-14s NOT AVAILABLE\n", st->backend);
             printf("      %s\n", st->what);
-            printf("      why: %s\n", st->why);
+            text_line("      why: ", st->why);
             if (st->fix[0])
-                printf("      fix: %s\n", st->fix);
+                text_line("      fix: ", st->fix);
         }
         printf("\n");
     }

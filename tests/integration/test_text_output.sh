@@ -10,7 +10,11 @@
 #   model file named in CJK or with accents does not push the columns after
 #   it), measured here with Python's own Unicode width data;
 # - `bench -o csv` quotes a path with commas, quotes and a line break
-#   (RFC 4180) and keeps its bytes.
+#   (RFC 4180) and keeps its bytes;
+# - text outputs never pass a control character from a file, a sensor or a
+#   stored run to the terminal: `sensors` shows a sysfs root holding ESC and
+#   CSI (as U+009B and as a raw 0x9B byte) escaped in its source and why
+#   lines (\x1b, \u009b, \x9b).
 set -u
 W=${WATTLENS:?}
 D=${WL_TESTDATA:?}
@@ -203,7 +207,7 @@ import sys, unicodedata
 def width(s):
     return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
                for c in s)
-# the source: and why: lines name the root as it is; the table is UTF-8
+# the source: and why: lines name the root escaped (\xfe); the table is UTF-8
 lines = open(sys.argv[1], "rb").read().decode("utf-8", "surrogateescape").splitlines()
 start = lines.index("  hwmon          IN USE")
 hi = next(i for i in range(start, len(lines)) if lines[i].lstrip().startswith("channel "))
@@ -216,6 +220,36 @@ for r in rows:
     for col, cell in (("domain", " total "), ("method", " measured (")):
         want, got = width(head[:head.index(col)]), width(r[:r.index(cell) + 1])
         assert got == want, (col, r, got, want)
+PY
+
+# --- sensors: a root and hwmon names with ESC and CSI reach no terminal as they are ---------
+# no_controls FILE: FILE is UTF-8 without a control character (C0 but a newline, DEL, C1)
+no_controls() {
+  python3 - "$1" <<'PY'
+import sys
+text = open(sys.argv[1], "rb").read().decode("utf-8")  # a raw 0x9B byte fails here
+bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0]
+assert not bad, bad
+PY
+}
+croot="$tmp/$(printf 's\033[31m\302\233\233')"
+mkdir -p "$croot/class/hwmon/hwmon0"
+printf 'n\033[2J\302\233\233\n' >"$croot/class/hwmon/hwmon0/name"
+printf 'l\033]0;t\007\n' >"$croot/class/hwmon/hwmon0/power1_label"
+echo 1000000 >"$croot/class/hwmon/hwmon0/power1_input"
+env WATTLENS_SYSFS_ROOT="$croot" WATTLENS_DEV_ROOT="$tmp/nodev" \
+  WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics" \
+  "$W" sensors >"$tmp/csensors.txt" 2>"$tmp/err"
+no_controls "$tmp/csensors.txt" && ok "sensors prints no control character from sysfs" \
+  || bad "sensors: a control character reached the output: $(od -c "$tmp/csensors.txt" | head -30)"
+python3 - "$tmp/csensors.txt" <<'PY' && ok "sensors escapes the root in its source and why lines" || bad "sensors source/why lines: $(cat "$tmp/csensors.txt")"
+import sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+esc = "/s\\x1b[31m\\u009b\\x9b/class/"
+src = [l for l in lines if l.startswith("      source: ")]
+why = [l for l in lines if l.startswith("      why: ")]
+assert any(esc in l for l in src), src
+assert any(esc in l for l in why), why
 PY
 
 echo "$pass passed, $fail failed"
