@@ -2,6 +2,7 @@
 #include "cli_summary.h"
 
 #include "cli_store.h"
+#include "cli_text.h"
 #include "util/utf8.h"
 
 #include <math.h>
@@ -9,38 +10,61 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A phase or component name (WL_STORE_NAME_SIZE bytes) escaped and padded. */
+enum { NAME_CELL = 6 * WL_STORE_NAME_SIZE + 16 };
+
+/* The run's text comes from the store, which any program (or a copied
+ * database) may have written: every field of it is printed escaped
+ * (cli_text.h), whole; the prompt is a one-line cell. */
 static void print_header(const struct wl_store_aggregates *a, const struct wl_summary *s)
 {
     const struct wl_store_run_detail *r = &a->run;
-    char b1[48], b2[48], b3[48];
-    printf("Run %s  (%s, %s)\n", r->row.id, wl_run_status_name(r->row.status),
-           wl_run_kind_name(r->row.kind));
-    if (r->row.model_name || r->model_path)
-        printf("  model      %s%s%s%s\n", r->row.model_name ? r->row.model_name : "",
-               r->model_path ? "  (" : "", r->model_path ? r->model_path : "",
-               r->model_path ? ")" : "");
-    if (r->row.command)
-        printf("  command    %s\n", r->row.command);
+    char b1[48], b2[48], b3[48], id[6 * sizeof r->row.id];
+    printf("Run %s  (%s, %s)\n", wl_cli_text(r->row.id, id, sizeof id),
+           wl_run_status_name(r->row.status), wl_run_kind_name(r->row.kind));
+    if (r->row.model_name || r->model_path) {
+        fputs("  model      ", stdout);
+        wl_cli_put_text(stdout, r->row.model_name);
+        if (r->model_path) {
+            fputs("  (", stdout);
+            wl_cli_put_text(stdout, r->model_path);
+            putchar(')');
+        }
+        putchar('\n');
+    }
+    if (r->row.command) {
+        fputs("  command    ", stdout);
+        wl_cli_put_text(stdout, r->row.command);
+        putchar('\n');
+    }
     if (r->row.prompt) {
         /* one line, cut at a character after 200 columns */
         char cell[4 * 200 + 1];
         printf("  prompt     %s\n", wl_utf8_cell(r->row.prompt, 200, false, cell, sizeof cell));
     }
     printf("  created    %s UTC", wl_cli_format_date(r->row.created_at_ms, b1, sizeof b1));
-    if (r->row.tags)
-        printf("   tags: %s", r->row.tags);
-    if (r->row.experiment)
-        printf("   experiment: %s", r->row.experiment);
-    if (r->depth)
-        printf("   depth: %s", r->depth);
+    if (r->row.tags) {
+        fputs("   tags: ", stdout);
+        wl_cli_put_text(stdout, r->row.tags);
+    }
+    if (r->row.experiment) {
+        fputs("   experiment: ", stdout);
+        wl_cli_put_text(stdout, r->row.experiment);
+    }
+    if (r->depth) {
+        fputs("   depth: ", stdout);
+        wl_cli_put_text(stdout, r->depth);
+    }
     printf("\n");
     printf("  energy     %s", wl_cli_fmt_energy(s->energy_j, b1, sizeof b1));
     if (s->has_energy_method)
         printf("  %s", wl_method_label(s->energy_method));
     if (s->energy_from_phases)
         printf("  (run total missing: sum of its phases)");
-    if (r->energy_scope)
-        printf(", scope %s", r->energy_scope);
+    if (r->energy_scope) {
+        fputs(", scope ", stdout);
+        wl_cli_put_text(stdout, r->energy_scope);
+    }
     printf("\n");
     printf("  duration   %s   avg power %s   samples %lld",
            wl_cli_fmt_duration(s->duration_ms, b1, sizeof b1),
@@ -52,8 +76,11 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
         printf("  batch      %lld sequences generated together (%lld decode rounds); tokens/s, "
                "J/token and cost are for the whole batch\n",
                (long long)s->batch.n_seq, (long long)s->batch.n_rounds);
-    if (r->error)
-        printf("  error      %s\n", r->error);
+    if (r->error) {
+        fputs("  error      ", stdout);
+        wl_cli_put_text(stdout, r->error);
+        putchar('\n');
+    }
     if (r->row.status == WL_RUN_INCOMPLETE)
         printf("  NOTE: this run's writer stopped before it finished; figures cover what was "
                "saved up to its last flush.\n");
@@ -72,7 +99,9 @@ static void print_phases(const struct wl_summary *s)
            "ENERGY", "ENERGY %", "AVG POWER");
     for (size_t i = 0; i < s->n_phases; i++) {
         const struct wl_summary_phase *p = &s->phases[i];
-        printf("  %-16s %8lld %12s %7s %12s %8s %11s\n", p->name, (long long)p->n_sections,
+        char name[NAME_CELL];
+        printf("  %s %8lld %12s %7s %12s %8s %11s\n",
+               wl_cli_text_pad(p->name, 16, name, sizeof name), (long long)p->n_sections,
                wl_cli_fmt_duration(p->dur_ms, b[0], sizeof b[0]),
                wl_cli_fmt(p->dur_pct, 1, "", b[1], sizeof b[1]),
                wl_cli_fmt_energy(p->energy_j, b[2], sizeof b[2]),
@@ -190,7 +219,8 @@ static void print_domains(const struct wl_store_aggregates *a, const struct wl_s
     }
     printf("\n");
     for (size_t i = 0; i < s->n_phases; i++) {
-        printf("  %-16s", s->phases[i].name);
+        char name[NAME_CELL];
+        printf("  %s", wl_cli_text_pad(s->phases[i].name, 16, name, sizeof name));
         for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
             if ((mask >> d) & 1u)
                 printf(" %9s", wl_cli_fmt(s->phases[i].domain_pct[d], 1, "", b[0], sizeof b[0]));
@@ -202,11 +232,11 @@ static void print_domains(const struct wl_store_aggregates *a, const struct wl_s
 
 static void print_component_row(const struct wl_summary_component *c, bool with_layer)
 {
-    char b[6][48];
+    char b[6][48], name[NAME_CELL];
     if (with_layer)
         printf("  %5d", c->layer);
-    printf("  %-14s %8lld %12s %12s %12s %8s %8s\n", c->name, (long long)c->n,
-           wl_cli_fmt_duration(c->avg_dur_ms, b[0], sizeof b[0]),
+    printf("  %s %8lld %12s %12s %12s %8s %8s\n", wl_cli_text_pad(c->name, 14, name, sizeof name),
+           (long long)c->n, wl_cli_fmt_duration(c->avg_dur_ms, b[0], sizeof b[0]),
            wl_cli_fmt_energy(c->avg_energy_j, b[1], sizeof b[1]),
            wl_cli_fmt_energy(c->total_energy_j, b[2], sizeof b[2]),
            wl_cli_fmt(c->dur_pct, 1, "", b[3], sizeof b[3]),
@@ -269,20 +299,21 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
         printf("  %-27s %.2f MiB\n", "KV cache", (double)a->run.kv_cache_bytes / 1048576.0);
     else if (a->run.kv_cache_bytes >= 0) /* a tiny model's cache would read 0.00 MiB */
         printf("  %-27s %.2f KiB\n", "KV cache", (double)a->run.kv_cache_bytes / 1024.0);
-    char per[2][96] = {"", ""};
+    char per[2][160] = {"", ""}, currency[6 * sizeof c->currency];
+    wl_cli_text(c->currency, currency, sizeof currency); /* from the run's extra */
     /* per 1000 output tokens only where there are output tokens (not measure runs) */
     if (!isnan(c->cost_per_1k_tokens))
         snprintf(per[0], sizeof per[0], " (%.6g %s per 1000 output tokens)", c->cost_per_1k_tokens,
-                 c->currency);
+                 currency);
     if (!isnan(c->co2_g_per_1k_tokens))
         snprintf(per[1], sizeof per[1], " (%.6g g per 1000 output tokens)", c->co2_g_per_1k_tokens);
-    char amount[2][48] = {"n/a", "n/a"}; /* n/a: no energy figure to price */
+    char amount[2][128] = {"n/a", "n/a"}; /* n/a: no energy figure to price */
     if (!isnan(c->cost))
-        snprintf(amount[0], sizeof amount[0], "%.6g %s", c->cost, c->currency);
+        snprintf(amount[0], sizeof amount[0], "%.6g %s", c->cost, currency);
     if (!isnan(c->co2_g))
         snprintf(amount[1], sizeof amount[1], "%.6g g", c->co2_g);
-    printf("  %-27s %s%s at %.3g %s/kWh%s\n", "cost", amount[0], per[0], c->price_per_kwh,
-           c->currency, c->price_from_run ? "" : " (default price)");
+    printf("  %-27s %s%s at %.3g %s/kWh%s\n", "cost", amount[0], per[0], c->price_per_kwh, currency,
+           c->price_from_run ? "" : " (default price)");
     printf("  %-27s %s%s at %.4g g/kWh%s\n", "CO2", amount[1], per[1], c->co2_g_per_kwh,
            c->co2_from_run ? "" : " (default intensity)");
 }
@@ -302,8 +333,9 @@ static void print_sequences(const struct wl_summary *s)
            "DECODE", "DECODE J/TOKEN");
     for (size_t i = 0; i < b->n_seqs; i++) {
         const struct wl_summary_sequence *q = &b->seqs[i];
-        printf("  %4d %7lld %7lld %-23s %12s %12s %14s\n", q->seq, (long long)q->prompt_tokens,
-               (long long)q->output_tokens, q->stop,
+        char stop[6 * sizeof q->stop + 24];
+        printf("  %4d %7lld %7lld %s %12s %12s %14s\n", q->seq, (long long)q->prompt_tokens,
+               (long long)q->output_tokens, wl_cli_text_pad(q->stop, 23, stop, sizeof stop),
                wl_cli_fmt_energy(q->prefill_energy_j, x[0], sizeof x[0]),
                wl_cli_fmt_energy(q->decode_energy_j, x[1], sizeof x[1]),
                wl_cli_fmt_energy(q->decode_j_per_token, x[2], sizeof x[2]));

@@ -4,6 +4,7 @@
  * identity fields of `runs --json` (analysis/run_json.h). */
 #include "cli.h"
 #include "cli_store.h"
+#include "cli_text.h"
 
 #include "analysis/run_json.h"
 #include "util/json_text.h"
@@ -109,12 +110,13 @@ static int run(int argc, char **argv)
     } else {
         for (size_t i = 0; i < res.removed.n; i++) {
             const struct wl_run_row *r = &res.removed.rows[i];
-            char date[32];
-            printf("%s %s  %s UTC  %s\n", p.dry_run ? "would remove" : "removed", r->id,
-                   wl_cli_format_date(r->created_at_ms, date, sizeof date),
-                   r->model_name ? r->model_name
-                   : r->command  ? r->command
-                                 : "");
+            char date[32], id[6 * sizeof r->id];
+            /* the id, model and command come from the database: escaped */
+            printf("%s %s  %s UTC  ", p.dry_run ? "would remove" : "removed",
+                   wl_cli_text(r->id, id, sizeof id),
+                   wl_cli_format_date(r->created_at_ms, date, sizeof date));
+            wl_cli_put_text(stdout, r->model_name ? r->model_name : r->command);
+            putchar('\n');
         }
         printf("%s%zu run%s%s", p.dry_run ? "dry run: " : "", res.removed.n,
                res.removed.n == 1 ? "" : "s", p.dry_run ? " would be removed" : " removed");

@@ -6,6 +6,7 @@
  * (src/profile/measure_store.c). */
 #include "cli.h"
 #include "cli_store.h"
+#include "cli_text.h"
 
 #include "profile/measure_store.h"
 #include "sampler/measure.h"
@@ -231,7 +232,9 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
                 "\n  peak '-': no power sample was averaged inside the command (its power\n"
                 "  windows are %.0f ms; a command needs about two to have a peak)\n",
                 (double)short_window_ns / 1e6);
-    fprintf(f, "\n  sources: %s\n", r->sensors_desc);
+    fputs("\n  sources: ", f);
+    wl_cli_put_text(f, r->sensors_desc); /* paths and names from sysfs: escaped */
+    fputc('\n', f);
 }
 
 static int run_measure(int argc, char **argv)

@@ -1,6 +1,7 @@
 /* `wattlens rm ID...`: delete stored runs and everything under them. */
 #include "cli.h"
 #include "cli_store.h"
+#include "cli_text.h"
 
 #include <stdio.h>
 
@@ -51,7 +52,8 @@ static int run(int argc, char **argv)
             rc = wl_cli_fail(cmd, "%s", wl_store_last_error(s));
             continue;
         }
-        printf("removed %s\n", id);
+        char shown[6 * sizeof id];
+        printf("removed %s\n", wl_cli_text(id, shown, sizeof shown)); /* as the database has it */
     }
     wl_store_close(s);
     return rc;

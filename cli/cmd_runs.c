@@ -3,6 +3,7 @@
  */
 #include "cli.h"
 #include "cli_store.h"
+#include "cli_text.h"
 
 #include "analysis/run_json.h"
 #include "util/utf8.h"
@@ -101,7 +102,7 @@ static void print_table(const struct wl_run_list *l, int64_t offset)
         /* cells of text are measured in display columns, not bytes: a model
          * name in CJK or with accents must not push the columns after it
          * (256 bytes: room for a cell's characters and combining marks) */
-        char date[32], what[256], dur[32], en[32], jpt[32], tok[48], tags[256];
+        char date[32], what[256], dur[32], en[32], jpt[32], tok[48], tags[256], id8[9], id[64];
         const char *name = r->model_name ? r->model_name : r->command;
         bool has_tokens = r->input_tokens >= 0 || r->output_tokens >= 0;
         if (has_tokens)
@@ -120,7 +121,9 @@ static void print_table(const struct wl_run_list *l, int64_t offset)
             any_partial |= mark_partial(jpt, sizeof jpt, !isnan(r->j_per_token));
             any_partial |= mark_partial(tok, sizeof tok, has_tokens);
         }
-        printf("%-8.8s  %-16s  %-10s  %-9s  %s  %10s  %11s  %11s  %9s  %s\n", r->id,
+        snprintf(id8, sizeof id8, "%.8s", r->id); /* from the database: escaped */
+        printf("%s  %-16s  %-10s  %-9s  %s  %10s  %11s  %11s  %9s  %s\n",
+               wl_cli_text_pad(id8, 8, id, sizeof id),
                wl_cli_format_date(r->created_at_ms, date, sizeof date),
                wl_run_status_name(r->status), wl_run_kind_name(r->kind),
                wl_utf8_cell(name, 24, true, what, sizeof what), dur, en, jpt, tok,

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "cli_store.h"
 #include "cli_summary.h"
+#include "cli_text.h"
 
 #include "analysis/summary.h"
 
@@ -84,7 +85,10 @@ static int run(int argc, char **argv)
         rc = wl_cli_print_json(wl_summary_to_json(&a, &sum));
     } else {
         wl_cli_print_summary(s, id, &a, &sum, max_layers);
-        printf("\nExport everything: wattlens export %.8s --format json|csv\n", id);
+        char id8[9], shown[64];
+        snprintf(id8, sizeof id8, "%.8s", id); /* as the database has it: escaped */
+        printf("\nExport everything: wattlens export %s --format json|csv\n",
+               wl_cli_text(id8, shown, sizeof shown));
         rc = wl_cli_flush_stdout(cmd);
     }
     wl_summary_free(&sum);

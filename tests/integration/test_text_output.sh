@@ -14,7 +14,9 @@
 # - text outputs never pass a control character from a file, a sensor or a
 #   stored run to the terminal: `sensors` shows a sysfs root holding ESC and
 #   CSI (as U+009B and as a raw 0x9B byte) escaped in its source and why
-#   lines (\x1b, \u009b, \x9b).
+#   lines (\x1b, \u009b, \x9b), and `measure` in its sources line; `show`,
+#   `gc --dry-run`, `rm` and `runs` show a stored run whose every text field
+#   holds them without one.
 set -u
 W=${WATTLENS:?}
 D=${WL_TESTDATA:?}
@@ -228,6 +230,7 @@ no_controls() {
   python3 - "$1" <<'PY'
 import sys
 text = open(sys.argv[1], "rb").read().decode("utf-8")  # a raw 0x9B byte fails here
+assert text, "no output"
 bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0]
 assert not bad, bad
 PY
@@ -251,6 +254,65 @@ why = [l for l in lines if l.startswith("      why: ")]
 assert any(esc in l for l in src), src
 assert any(esc in l for l in why), why
 PY
+env WATTLENS_SYSFS_ROOT="$croot" WATTLENS_DEV_ROOT="$tmp/nodev" \
+  WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics" \
+  "$W" measure --no-store -- true >"$tmp/cmeasure.txt" 2>"$tmp/err"
+no_controls "$tmp/cmeasure.txt" && grep -qF '/s\x1b[31m\u009b\x9b/class/hwmon' "$tmp/cmeasure.txt" \
+  && ok "measure escapes the sensors in its sources line" || bad "measure: $(cat "$tmp/err" "$tmp/cmeasure.txt")"
+
+# --- stored runs: every text field with ESC and CSI, as another writer (or a hand edit) left them
+cdb=$tmp/controls.db
+"$W" run -m "$M" -p "$(printf 'p\033[1m')" -n 2 -t 1 --baseline 0 --settle 0 --db "$cdb" \
+  --tags "$(printf 't\033[1m\302\233\233')" --json >"$tmp/crun.json" 2>"$tmp/err" \
+  || bad "run into $cdb: $(cat "$tmp/err")"
+"$W" measure --db "$cdb" -- printf '%s' "$(printf 'c\033[2J\302\233\233')" >/dev/null 2>"$tmp/err" \
+  || bad "measure into $cdb: $(cat "$tmp/err")"
+python3 - "$cdb" <<'PY' || bad "could not edit $cdb"
+import json, sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+bad = "\x1b[31m\x9b"  # ESC, and CSI as the character U+009B (C2 9B in UTF-8)
+raw = lambda s: s.encode() + b"\x9b"  # ... and a raw 0x9B byte, which is not UTF-8
+rid, extra = c.execute("select id, extra from runs where kind = 'inference'").fetchone()
+x = json.loads(extra or "{}")
+x["currency"] = "U" + bad
+x["sequences"] = [{"seq": 0, "prompt_tokens": 1, "output_tokens": 2, "stop": "s" + bad}]
+c.execute("update runs set uuid = cast(? as text), model_name = cast(? as text),"
+          " model_path = ?, experiment = ?, depth = ?, energy_scope = ?, error = ?, extra = ?"
+          " where id = ?",
+          (raw("abcd\x1b0000-1111"), raw("m" + bad), "/p" + bad, "x" + bad, "d" + bad,
+           "sc" + bad, "er" + bad, json.dumps(x), rid))
+c.execute("update sections set phase = ? where run_id = ? and phase = 'decode'", ("ph" + bad, rid))
+for table in ("component_agg", "component_metrics"):  # show reads the first
+    c.execute(f"update {table} set name = ? where run_id = ? and name = 'q'", ("q" + bad, rid))
+c.commit()
+PY
+# the run is looked up by a prefix of its id, as a user types it
+"$W" show --db "$cdb" abcd >"$tmp/cshow.txt" 2>"$tmp/err"
+no_controls "$tmp/cshow.txt" && ok "show prints no control character from the store" \
+  || bad "show: a control character reached the output: $(cat "$tmp/err") $(od -c "$tmp/cshow.txt" | head -30)"
+python3 - "$tmp/cshow.txt" <<'PY' && ok "show escapes the run's text fields" || bad "show's text fields: $(cat "$tmp/cshow.txt")"
+import re, sys
+t = open(sys.argv[1], encoding="utf-8").read()
+e = "\\x1b[31m\\u009b"
+for want in ["Run abcd\\x1b0000-1111\\x9b  (", "  model      m" + e + "\\x9b  (/p" + e + ")",
+             "tags: t\\x1b[1m\\u009b\\x9b", "experiment: x" + e, "depth: d" + e,
+             "scope sc" + e, "  error      er" + e + "\n", "U" + e + "/kWh",
+             " s" + e + " " * 8, "export abcd\\x1b000 --format"]:
+    assert want in t, want
+# the phase and component cells, then their counts
+assert re.search(r"\n  ph\\x1b\[31m\\u009b +\d+ ", t), "phase"
+assert re.search(r"\n  q\\x1b\[31m\\u009b +\d+ ", t), "component"
+PY
+"$W" gc --db "$cdb" --keep 0 --dry-run >"$tmp/cgc.txt" 2>"$tmp/err"
+no_controls "$tmp/cgc.txt" && grep -qF 'would remove abcd\x1b0000-1111\x9b ' "$tmp/cgc.txt" \
+  && grep -qF 'UTC  printf %s c\x1b[2J\u009b\x9b' "$tmp/cgc.txt" \
+  && ok "gc --dry-run escapes ids, models and commands" || bad "gc --dry-run: $(cat "$tmp/err" "$tmp/cgc.txt")"
+"$W" runs --db "$cdb" >"$tmp/cruns.txt" 2>"$tmp/err"
+no_controls "$tmp/cruns.txt" && grep -qF 'abcd\x1b000  ' "$tmp/cruns.txt" \
+  && ok "runs prints no control character from the store" || bad "runs: $(cat "$tmp/err" "$tmp/cruns.txt")"
+"$W" rm --db "$cdb" abcd >"$tmp/crm.txt" 2>"$tmp/err"
+no_controls "$tmp/crm.txt" && grep -qxF 'removed abcd\x1b0000-1111\x9b' "$tmp/crm.txt" \
+  && ok "rm escapes the id it removed" || bad "rm: $(cat "$tmp/err" "$tmp/crm.txt")"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
