@@ -30,6 +30,10 @@ enum {
     WL_EXIT_USAGE = 2, /* bad command line */
 };
 
+/* Diagnostics. The three below print "wattlens CMD: message" to stderr with
+ * the message escaped (cli_text.h: \xNN, \u00NN, \\): it can quote a key
+ * from a model file, a sysfs path or a stored run's id. */
+
 /* Prints "wattlens CMD: message" to stderr; returns WL_EXIT_USAGE. Use it for
  * command-line mistakes, after which the command should exit with the result. */
 int wl_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -3,6 +3,7 @@
  * writing stdout). State: why stdout first failed and whether that was
  * reported, process-wide (the CLI is single-threaded). */
 #include "cli.h"
+#include "cli_text.h"
 #include "util/log.h"
 #include "util/utf8.h"
 
@@ -16,11 +17,21 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The message is escaped (cli_text.h): it can quote a key from a model
+ * file, a sysfs path or a stored run's id, and stderr is a terminal too. */
 static void wl__cli_vmsg(const char *cmd, const char *fmt, va_list ap)
 {
+    char small[1024], *big = NULL;
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n >= (int)sizeof small && (big = malloc((size_t)n + 1)) != NULL)
+        vsnprintf(big, (size_t)n + 1, fmt, again);
+    va_end(again);
     fprintf(stderr, "wattlens%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-    vfprintf(stderr, fmt, ap);
+    wl_cli_put_text(stderr, big ? big : small);
     fputc('\n', stderr);
+    free(big);
 }
 
 int wl_cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -354,7 +354,7 @@ static int run_measure(int argc, char **argv)
             if (wl_measure_save_run(st, &save, run_id, &se) == 0)
                 wl_cli_note("measure", "stored as failed run %s", run_id);
             else
-                fprintf(stderr, "wattlens measure: %s\n", se.text);
+                (void)wl_cli_fail("measure", "%s", se.text);
             wl_store_close(st);
         }
         return wl_cli_fail("measure", "%s", em.text);
@@ -368,7 +368,7 @@ static int run_measure(int argc, char **argv)
         if (wl_measure_save_run(st, &save, run_id, &se) == 0)
             saved = true;
         else
-            fprintf(stderr, "wattlens measure: the run was not saved: %s\n", se.text);
+            (void)wl_cli_fail("measure", "the run was not saved: %s", se.text);
         wl_store_close(st);
     }
     if (json) {

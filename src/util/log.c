@@ -2,6 +2,8 @@
  * WATTLENS_LOG the first time it is needed unless set explicitly. */
 #include "util/log.h"
 
+#include "util/utf8.h"
+
 #include "wattlens/error.h"
 
 #include <stdarg.h>
@@ -57,5 +59,9 @@ void wl_log(enum wl_log_level level, const char *module, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "wattlens: %s: [%s] %s\n", wl_log_names[level], module ? module : "-", buf);
+    /* a message can quote a sysfs name or a file's text: escaped, so that
+     * nothing in it drives the terminal (a cut one ends between escapes) */
+    char shown[4 * sizeof buf];
+    wl_utf8_escape(shown, sizeof shown, buf, strlen(buf));
+    fprintf(stderr, "wattlens: %s: [%s] %s\n", wl_log_names[level], module ? module : "-", shown);
 }

@@ -22,7 +22,10 @@ enum wl_log_level wl_log_get_level(void);
 /* Parses "error", "warn", "info", "debug", "trace"; returns 0 or WL_EINVAL. */
 int wl_log_parse_level(const char *s, enum wl_log_level *out);
 
-/* module: short subsystem name shown in brackets, e.g. "rapl". */
+/* module: short subsystem name shown in brackets, e.g. "rapl". The message
+ * (cut at 1023 bytes) is printed escaped by wl_utf8_escape (util/utf8.h):
+ * it may quote a sysfs name or an environment value, and a control byte in
+ * it must not drive the terminal. */
 void wl_log(enum wl_log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

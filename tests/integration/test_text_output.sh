@@ -260,6 +260,12 @@ env WATTLENS_SYSFS_ROOT="$croot" WATTLENS_DEV_ROOT="$tmp/nodev" \
 no_controls "$tmp/cmeasure.txt" && grep -qF '/s\x1b[31m\u009b\x9b/class/hwmon' "$tmp/cmeasure.txt" \
   && ok "measure escapes the sensors in its sources line" || bad "measure: $(cat "$tmp/err" "$tmp/cmeasure.txt")"
 
+# a warning from the library quotes what it ignored, escaped (util/log.c)
+env WATTLENS_SYSFS_ROOT="$croot" WATTLENS_DEV_ROOT="$tmp/nodev" \
+  WATTLENS_MODEL_IDLE_W="$(printf 'w\033[31m\302\233\233')" "$W" sensors >/dev/null 2>"$tmp/cwarn.txt"
+no_controls "$tmp/cwarn.txt" && grep -qF "WATTLENS_MODEL_IDLE_W='w\x1b[31m\u009b\x9b'" "$tmp/cwarn.txt" \
+  && ok "log warnings are escaped" || bad "log warning: $(cat "$tmp/cwarn.txt")"
+
 # --- stored runs: every text field with ESC and CSI, as another writer (or a hand edit) left them
 cdb=$tmp/controls.db
 "$W" run -m "$M" -p "$(printf 'p\033[1m')" -n 2 -t 1 --baseline 0 --settle 0 --db "$cdb" \

@@ -366,6 +366,46 @@ static void test_text_output_escapes_terminal_controls(void **state)
     free(dir);
 }
 
+/* An error that quotes a key from the file reaches stderr escaped: the
+ * parser's copy turns ESC into '?', and CSI, as U+009B or a raw 0x9B byte,
+ * is \u009b and \x9b (wl_cli_fail escapes every diagnostic). */
+static void test_errors_quoting_the_file_are_escaped(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char path[512], args[1024];
+    snprintf(path, sizeof path, "%s/badbool.gguf", dir);
+    static const char key[] = "k\x1b\xC2\x9B\x9B";
+    wl_gguf_writer *w = synth_writer();
+    assert_int_equal(wl_gguf_writer_set_bool(w, key, true), 0);
+    write_model(w, path);
+    /* the key's bytes, its type (u32) and the bool's byte: make that 2 */
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    const size_t kl = sizeof key - 1;
+    size_t at = 0;
+    for (; at + kl + 5 <= n && memcmp(buf + at, key, kl) != 0; at++)
+        ;
+    assert_true(at + kl + 5 <= n);
+    assert_int_equal(buf[at + kl + 4], 1);
+    assert_int_equal(fseek(f, (long)(at + kl + 4), SEEK_SET), 0);
+    assert_int_equal(fputc(2, f), 2);
+    assert_int_equal(fclose(f), 0);
+
+    char *out = NULL, *errs = NULL;
+    snprintf(args, sizeof args, "model info '%s'", path);
+    assert_int_not_equal(wl_test_run_cli(args, &out, &errs), 0);
+    assert_non_null(strstr(errs, "key 'k?\\u009b\\x9b': bool value at byte"));
+    for (const char *e = errs; *e; e++)
+        assert_true((unsigned char)*e < 0x80 && ((unsigned char)*e >= 0x20 || *e == '\n'));
+    free(out);
+    free(errs);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_info_json_keeps_a_path_that_is_not_utf8),
         cmocka_unit_test(test_tensor_names_that_are_not_utf8),
         cmocka_unit_test(test_text_output_escapes_terminal_controls),
+        cmocka_unit_test(test_errors_quoting_the_file_are_escaped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
