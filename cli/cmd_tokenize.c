@@ -44,7 +44,8 @@ static void usage(FILE *out)
             "  -h, --help         show this help\n"
             "\n"
             "Default output: one line per token, 'ID<TAB>\"piece\"', pieces escaped like C\n"
-            "strings (\\n, \\t, \\xNN for bytes that are not valid UTF-8 on their own).\n"
+            "strings (\\n, \\t, \\xNN for other control bytes and for bytes that are not\n"
+            "valid UTF-8 on their own, \\u00NN for C1 control characters).\n"
             "\n"
             "Examples:\n"
             "  wattlens tokenize -m model.gguf -p 'Hello world'\n"
@@ -119,6 +120,9 @@ static void print_escaped(FILE *out, const char *p, size_t n)
         } else if (l == 0 || c < 0x20 || c == 0x7F) {
             fprintf(out, "\\x%02X", c);
             l = 1;
+        } else if (l == 2 && c == 0xC2 && s[i + 1] < 0xA0) {
+            /* a C1 control (U+0080-U+009F; U+009B is CSI to some terminals) */
+            fprintf(out, "\\u%04X", s[i + 1]);
         } else {
             fwrite(s + i, 1, l, out);
         }

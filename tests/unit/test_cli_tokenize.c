@@ -1,0 +1,90 @@
+/* `wattlens tokenize`'s default output, 'ID<TAB>"piece"' with the pieces
+ * escaped like C strings: a piece that is a C1 control character (here a
+ * vocabulary whose token is U+009B, CSI on some terminals) is written as
+ * \u009B, never as itself, like the C0 controls (\x1B) and the bytes that
+ * are not UTF-8 on their own (\x9B). The file is a vocabulary-only GGUF
+ * (SentencePiece), read by the real `wattlens` binary.
+ */
+#include "test_support.h"
+
+#include "engine/gguf_write.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* <unk> <s> </s>, the 256 byte tokens, then extra (normal) pieces. */
+static void write_spm_vocab(const char *path, const char *const *extra, uint32_t n_extra)
+{
+    const uint32_t n = 259 + n_extra;
+    struct wl_gguf_str *tok = calloc(n, sizeof *tok);
+    char(*bytes)[8] = calloc(256, sizeof *bytes);
+    float *scores = calloc(n, sizeof *scores);
+    int32_t *types = calloc(n, sizeof *types);
+    assert_non_null(tok);
+    assert_non_null(bytes);
+    assert_non_null(scores);
+    assert_non_null(types);
+    static const char *const special[3] = {"<unk>", "<s>", "</s>"};
+    for (uint32_t i = 0; i < n; i++) {
+        const char *t = i < 3 ? special[i] : i < 259 ? bytes[i - 3] : extra[i - 259];
+        if (i >= 3 && i < 259)
+            snprintf(bytes[i - 3], sizeof bytes[i - 3], "<0x%02X>", i - 3);
+        tok[i] = (struct wl_gguf_str){t, strlen(t)};
+        types[i] = i == 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1; /* unknown, control, byte, normal */
+        scores[i] = i < 259 ? 0.0f : -(float)(i - 259);
+    }
+    wl_gguf_writer *w = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "general.architecture", "llama"), 0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama"), 0);
+    assert_int_equal(wl_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tok, n), 0);
+    assert_int_equal(wl_gguf_writer_set_arr(w, "tokenizer.ggml.scores", WL_GGUF_FLOAT32, scores, n),
+                     0);
+    assert_int_equal(
+        wl_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", WL_GGUF_INT32, types, n), 0);
+    assert_int_equal(wl_gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", 0), 0);
+    assert_int_equal(wl_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1), 0);
+    assert_int_equal(wl_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2), 0);
+    assert_int_equal(wl_gguf_writer_write(w, path, &err), 0);
+    wl_gguf_writer_free(w);
+    free(tok);
+    free(bytes);
+    free(scores);
+    free(types);
+}
+
+static void test_pieces_escape_c1_controls(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char path[512], args[1024];
+    snprintf(path, sizeof path, "%s/vocab.gguf", dir);
+    static const char *const extra[] = {"\xE2\x96\x81"
+                                        "a",
+                                        "\xC2\x9B", "\xC3\xA9"};
+    write_spm_vocab(path, extra, 3);
+    char *out = NULL, *errs = NULL;
+    /* "a", CSI as U+009B, ESC, a lone 0x9B byte, and an accent kept as it is */
+    snprintf(args, sizeof args, "tokenize -m '%s' --no-bos -p 'a\xC2\x9B\x1b\x9B\xC3\xA9'", path);
+    assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+    assert_non_null(strstr(out, "\t\"\\u009B\"\n"));
+    assert_non_null(strstr(out, "\t\"\\x1B\"\n"));
+    assert_non_null(strstr(out, "\t\"\\x9B\"\n"));
+    assert_non_null(strstr(out, "\t\"\xC3\xA9\"\n"));
+    assert_null(strstr(out, "\xC2\x9B"));
+    assert_null(strchr(out, '\x1b'));
+    free(out);
+    free(errs);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pieces_escape_c1_controls),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
