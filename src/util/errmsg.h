@@ -12,7 +12,9 @@ struct wl_errmsg {
 };
 
 /* Formats the message into e (if e is not NULL) and returns code, so that
- * `return wl_errmsg_set(e, WL_EFORMAT, "bad count at byte %zu", off);` works. */
+ * `return wl_errmsg_set(e, WL_EFORMAT, "bad count at byte %zu", off);` works.
+ * A message longer than the buffer is cut between characters and ends "..."
+ * (wl_utf8_vformat). */
 int wl_errmsg_set(struct wl_errmsg *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

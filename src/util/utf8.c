@@ -4,6 +4,7 @@
 #include "util/utf8.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <utf8proc.h>
 
@@ -37,24 +38,73 @@ bool wl_utf8_valid(const char *s, size_t n)
     return true;
 }
 
+/* Bytes a character starting with lead byte c takes when valid (2..4); 1
+ * for ASCII and for bytes that start no character. */
+static size_t wl__lead_len(unsigned char c)
+{
+    return c < 0xC2 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 1;
+}
+
+/* The longest prefix of the n bytes at s, at most max bytes long, that ends
+ * between two characters (each byte that is not valid UTF-8 counts as one).
+ * more: the text goes on after s[n], unseen, so a lead byte whose character
+ * would run past n may start a valid character that s ends inside of, and
+ * the prefix stops before it. */
+static size_t wl__utf8_prefix(const char *s, size_t n, size_t max, bool more)
+{
+    size_t k = 0; /* the boundary reached so far */
+    while (k < n) {
+        size_t l = wl_utf8_char_len(s + k, n - k);
+        if (l == 0) {
+            if (more && wl__lead_len((unsigned char)s[k]) > n - k)
+                break;
+            l = 1;
+        }
+        if (k + l > max)
+            break;
+        k += l;
+    }
+    return k;
+}
+
 size_t wl_utf8_copy(char *dst, size_t size, const char *src)
 {
-    size_t n = strlen(src), k = 0;
-    if (n < size) {
-        k = n;
-    } else {
-        for (;;) { /* k: the boundary reached so far */
-            size_t l = wl_utf8_char_len(src + k, n - k);
-            if (l == 0)
-                l = 1;
-            if (k + l > size - 1)
-                break;
-            k += l;
-        }
-    }
+    size_t n = strlen(src);
+    size_t k = n < size ? n : wl__utf8_prefix(src, n, size - 1, false);
     memcpy(dst, src, k);
     dst[k] = '\0';
     return n;
+}
+
+size_t wl_utf8_clip(char *dst, size_t size, const char *src)
+{
+    size_t n = wl_utf8_copy(dst, size, src);
+    if (n >= size && size >= 4) {
+        size_t k = wl__utf8_prefix(src, n, size - 4, false);
+        memcpy(dst, src, k);
+        memcpy(dst + k, "...", 4);
+    }
+    return n;
+}
+
+int wl_utf8_vformat(char *dst, size_t size, const char *fmt, va_list ap)
+{
+    int r = vsnprintf(dst, size, fmt, ap);
+    if (r < 0) {
+        dst[0] = '\0';
+        return r;
+    }
+    if ((size_t)r < size)
+        return r;
+    /* dst holds the first size - 1 bytes of the text */
+    bool dots = size >= 4;
+    size_t k = wl__utf8_prefix(dst, size - 1, dots ? size - 4 : size - 1, true);
+    if (dots) {
+        memcpy(dst + k, "...", 3);
+        k += 3;
+    }
+    dst[k] = '\0';
+    return r;
 }
 
 /* The code point of the valid l-byte character at s. */

@@ -1,7 +1,8 @@
 /* UTF-8 text as the outputs need it: strict decoding of one character
  * (RFC 3629: no overlong forms, surrogates or values above U+10FFFF),
- * copies into fixed buffers cut between characters, text escaped so that
- * bytes from a file or a sensor cannot drive a terminal, and table cells
+ * copies and formatted messages in fixed buffers cut between characters
+ * (a cut inside quoted text ends "..."), text escaped so that bytes from a
+ * file or a sensor cannot drive a terminal, and table cells
  * measured in display columns rather than bytes (utf8proc's East Asian
  * width data: CJK and emoji take two columns, combining marks none), cut
  * and padded without ever splitting a character. Text that is not valid
@@ -10,6 +11,7 @@
 #ifndef WL_UTIL_UTF8_H
 #define WL_UTIL_UTF8_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -49,6 +51,23 @@ size_t wl_utf8_copy(char *dst, size_t size, const char *src);
  * whole escaped text: a value >= size says dst holds a cut, as with
  * snprintf (size 0 measures). */
 size_t wl_utf8_escape(char *dst, size_t size, const char *src, size_t n);
+
+/* wl_utf8_copy for text quoted inside a longer message (a path in a source
+ * string, a name in an error), where a silent cut would read as the whole
+ * text: when src does not fit, the copy is cut between characters to leave
+ * room for "..." and ends with it (size < 4: cut without the dots). Returns
+ * strlen(src). */
+size_t wl_utf8_clip(char *dst, size_t size, const char *src);
+
+/* vsnprintf into dst (size > 0 bytes, always NUL-terminated) whose cut, when
+ * the text does not fit, ends between characters and shows as "..." (as
+ * wl_utf8_clip). Only the bytes that fit are kept, so a character that the
+ * end of dst would split is dropped whole, even when the bytes past the end
+ * (not kept) would have shown it invalid. Returns vsnprintf's value: the
+ * length of the whole text, or negative on an encoding error (dst "").
+ * Does not va_end ap. */
+int wl_utf8_vformat(char *dst, size_t size, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* Display columns of the n bytes at s as wl_utf8_cell shows them. */
 size_t wl_utf8_width(const char *s, size_t n);

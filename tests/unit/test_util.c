@@ -1,5 +1,6 @@
 /* util/: the error table, log level parsing, clocks, error messages, UTF-8
- * decoding, copies cut between characters, display widths and text into
+ * decoding, copies and formatted messages cut between characters (a shown
+ * cut ending "..."), display widths and text into
  * JSON without losing bytes. */
 #include "test_support.h"
 
@@ -12,6 +13,7 @@
 #include "wattlens/wattlens.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -80,6 +82,28 @@ static void test_errmsg_returns_code_and_formats(void **state)
     assert_int_equal(wl_errmsg_set(NULL, WL_EIO, "ignored"), WL_EIO);
     wl_errmsg_clear(&e);
     assert_string_equal(e.text, "");
+}
+
+/* A message longer than the buffer (a long multibyte name in it) is cut
+ * between characters and ends "...". */
+static void test_errmsg_cut_between_characters(void **state)
+{
+    (void)state;
+    struct wl_errmsg e;
+    char name[WL_ERRMSG_SIZE + 64];
+    size_t n = 0;
+    name[n++] = 'x'; /* "x" + "é"...: 508 bytes of room end inside an "é" */
+    while (n + 2 < sizeof name) {
+        memcpy(name + n, "\xC3\xA9", 2);
+        n += 2;
+    }
+    name[n] = '\0';
+    wl_errmsg_set(&e, WL_EFORMAT, "%s", name);
+    size_t len = strlen(e.text);
+    assert_true(len < sizeof e.text && len >= sizeof e.text - 5);
+    assert_true(wl_utf8_valid(e.text, len));
+    assert_string_equal(e.text + len - 3, "...");
+    assert_memory_equal(e.text, name, len - 3);
 }
 
 /* The accounting finds the mapping that holds an address and reports its
@@ -161,6 +185,66 @@ static void test_utf8_copy_cuts_between_characters(void **state)
     assert_int_equal(wl_utf8_copy(b, 1, "\xC3\xA9"), 2);
     assert_string_equal(b, "");
     assert_int_equal(wl_utf8_copy(b, 2, "\xC3\xA9"), 2);
+    assert_string_equal(b, "");
+}
+
+/* A clipped copy shows its cut as "..." within the same room, cut between
+ * characters; one that fits is a plain copy. */
+static void test_utf8_clip_shows_the_cut(void **state)
+{
+    (void)state;
+    char b[8];
+    assert_int_equal(wl_utf8_clip(b, sizeof b, "abcdefg"), 7);
+    assert_string_equal(b, "abcdefg");
+    assert_int_equal(wl_utf8_clip(b, sizeof b, "abcdefgh"), 8);
+    assert_string_equal(b, "abcd...");
+    assert_int_equal(wl_utf8_clip(b, sizeof b, "x\xC3\xA9\xC3\xA9\xC3\xA9"), 7);
+    assert_string_equal(b, "x\xC3\xA9\xC3\xA9\xC3\xA9"); /* fits */
+    /* 4 bytes before the dots end inside the second "é" of "xxééé" */
+    assert_int_equal(wl_utf8_clip(b, sizeof b, "xx\xC3\xA9\xC3\xA9\xC3\xA9"), 8);
+    assert_string_equal(b, "xx\xC3\xA9...");
+    assert_int_equal(wl_utf8_clip(b, 3, "abcd"), 4); /* no room for dots */
+    assert_string_equal(b, "ab");
+}
+
+static int vformat(char *dst, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int vformat(char *dst, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = wl_utf8_vformat(dst, size, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* Formatting that does not fit is cut between characters and ends "...",
+ * although the bytes past the buffer are never formatted: a character the
+ * buffer's end splits is dropped whole. */
+static void test_utf8_vformat_cuts_between_characters(void **state)
+{
+    (void)state;
+    char b[10];
+    assert_int_equal(vformat(b, sizeof b, "%s=%d", "ab", 7), 4);
+    assert_string_equal(b, "ab=7");
+    assert_int_equal(vformat(b, sizeof b, "%s", "abcdefghi"), 9); /* exactly fits */
+    assert_string_equal(b, "abcdefghi");
+    assert_int_equal(vformat(b, sizeof b, "%s", "abcdefghij"), 10);
+    assert_string_equal(b, "abcdef...");
+    /* "a€€€": 6 bytes before the dots end inside the second euro sign */
+    assert_int_equal(vformat(b, sizeof b, "a%s", "\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC"), 10);
+    assert_string_equal(b, "a\xE2\x82\xAC...");
+    /* invalid bytes before the cut stay, one character each */
+    assert_int_equal(vformat(b, sizeof b, "%s",
+                             "\xFF\xFE\xFD"
+                             "abcdefgh"),
+                     11);
+    assert_string_equal(b, "\xFF\xFE\xFD"
+                           "abc...");
+    /* no room for dots: only the cut between characters */
+    assert_int_equal(vformat(b, 3, "%s", "a\xC3\xA9"), 3);
+    assert_string_equal(b, "a");
+    assert_int_equal(vformat(b, 1, "%s", "abc"), 3);
     assert_string_equal(b, "");
 }
 
@@ -376,8 +460,11 @@ int main(void)
         cmocka_unit_test(test_monotonic_clock_advances_with_sleep),
         cmocka_unit_test(test_iso8601),
         cmocka_unit_test(test_errmsg_returns_code_and_formats),
+        cmocka_unit_test(test_errmsg_cut_between_characters),
         cmocka_unit_test(test_utf8_char_len_is_strict),
         cmocka_unit_test(test_utf8_copy_cuts_between_characters),
+        cmocka_unit_test(test_utf8_clip_shows_the_cut),
+        cmocka_unit_test(test_utf8_vformat_cuts_between_characters),
         cmocka_unit_test(test_json_text_keeps_every_byte),
         cmocka_unit_test(test_utf8_cells_count_display_columns),
         cmocka_unit_test(test_utf8_escape_keeps_text_and_escapes_controls),
