@@ -20,6 +20,7 @@
 
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <dirent.h>
@@ -391,20 +392,25 @@ static int model_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         if (clock_getres(CLOCK_PROCESS_CPUTIME_ID, &res) == 0)
             s->info.ch[ci].resolution_uj =
                 m->mp.busy_core_w * ((double)res.tv_sec * 1e6 + (double)res.tv_nsec / 1e3);
-        snprintf(s->info.source, sizeof s->info.source,
-                 "model: %.2f W idle + %.2f W per busy core; CPU time of this process, %d "
-                 "(CLOCK_PROCESS_CPUTIME_ID; no descendants)",
-                 m->mp.idle_w, m->mp.busy_core_w, (int)getpid());
+        wl__sensor_set_source(
+            s,
+            "model: %.2f W idle + %.2f W per busy core; CPU time of this process, %d "
+            "(CLOCK_PROCESS_CPUTIME_ID; no descendants)",
+            m->mp.idle_w, m->mp.busy_core_w, (int)getpid());
     } else if (m->mp.scope == WL_MODEL_SCOPE_TREE)
-        snprintf(s->info.source, sizeof s->info.source,
-                 "model: %.2f W idle + %.2f W per busy core; CPU time of process %d and its "
-                 "descendants (%s)",
-                 m->mp.idle_w, m->mp.busy_core_w, (int)m->mp.pid,
-                 m->use_children ? "children links" : "full /proc scan");
-    else
-        snprintf(s->info.source, sizeof s->info.source,
-                 "model: %.2f W idle + %.2f W per busy core; whole-system CPU time (%.150s/stat)",
-                 m->mp.idle_w, m->mp.busy_core_w, m->proc);
+        wl__sensor_set_source(
+            s,
+            "model: %.2f W idle + %.2f W per busy core; CPU time of process %d and its "
+            "descendants (%s)",
+            m->mp.idle_w, m->mp.busy_core_w, (int)m->mp.pid,
+            m->use_children ? "children links" : "full /proc scan");
+    else {
+        char proc_part[151]; /* the root is any bytes: cut between characters */
+        wl_utf8_clip(proc_part, sizeof proc_part, m->proc);
+        wl__sensor_set_source(
+            s, "model: %.2f W idle + %.2f W per busy core; whole-system CPU time (%s/stat)",
+            m->mp.idle_w, m->mp.busy_core_w, proc_part);
+    }
     return 0;
 }
 

@@ -157,7 +157,10 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                                "power*_input or energy*_input",
                                n_dev, root);
     }
-    snprintf(s->info.source, sizeof s->info.source, "%.200s (%u channel(s))", root, h->n);
+    /* the root is any bytes (WATTLENS_SYSFS_ROOT): cut between characters */
+    char root_part[201];
+    wl_utf8_clip(root_part, sizeof root_part, root);
+    wl__sensor_set_source(s, "%s (%u channel(s))", root_part, h->n);
     return 0;
 }
 

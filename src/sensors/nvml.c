@@ -13,6 +13,7 @@
 #include "sensors/sensor_impl.h"
 
 #include "util/clock.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <dlfcn.h>
@@ -52,6 +53,7 @@ typedef struct {
 #define NVML_VALUE_TYPE_UNSIGNED_LONG 2
 #define NVML_VALUE_TYPE_UNSIGNED_LONG_LONG 3
 #define NVML_TEMPERATURE_GPU 0
+#define NVML_DEVICE_NAME_V2_BUFFER_SIZE 96
 #define NVML_MAX_GPUS 8
 
 struct nvml_api {
@@ -250,8 +252,13 @@ static int nvml_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         if (a->get_util || a->get_mem || a->get_temp)
             flags |= WL_CH_GPU_INFO;
         int ci = wl__sensor_add_channel(s, name, WL_DOMAIN_GPU, method, flags, (int)i);
-        if (a->get_name)
-            a->get_name(g->dev, s->info.ch[ci].label, sizeof s->info.ch[ci].label);
+        /* The name into a buffer of NVML's own size (a 64-byte one makes
+         * NVML fail on a long name), of which the library gets all but the
+         * last byte: that stays NUL whatever it writes. The label is then cut
+         * between characters. */
+        char gpu_name[NVML_DEVICE_NAME_V2_BUFFER_SIZE + 1] = "";
+        if (a->get_name && a->get_name(g->dev, gpu_name, sizeof gpu_name - 1) == NVML_SUCCESS)
+            wl_utf8_copy(s->info.ch[ci].label, sizeof s->info.ch[ci].label, gpu_name);
         s->info.ch[ci].resolution_uj = g->src == SRC_ENERGY ? 1000.0 : 0;
         s->info.ch[ci].power_resolution_w = 0.001;
         nv->n++;
@@ -260,7 +267,9 @@ static int nvml_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         rc = wl__sensor_fail(st, WL_ENOTSUP, NULL, "no GPU gives energy or power%s", notes);
         goto fail;
     }
-    snprintf(s->info.source, sizeof s->info.source, "%s (%u GPU(s))%s", path, nv->n, notes);
+    char path_part[120]; /* any bytes (WATTLENS_NVML_LIB): cut between characters */
+    wl_utf8_clip(path_part, sizeof path_part, path);
+    wl__sensor_set_source(s, "%s (%u GPU(s))%s", path_part, nv->n, notes);
     return 0;
 fail:
     nvml_close(s);

@@ -14,6 +14,7 @@
 
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <errno.h>
@@ -61,7 +62,7 @@ static void on_doc(void *ud, const char *doc, size_t len)
     pthread_mutex_lock(&pm->mu);
     if (rc != 0) {
         pm->n_errors++;
-        snprintf(pm->last_error, sizeof pm->last_error, "%.250s", em.text);
+        wl_utf8_clip(pm->last_error, sizeof pm->last_error, em.text);
     } else {
         double el_s = (double)smp.elapsed_ns / 1e9;
         pm->energy_mj[PM_CPU] += smp.cpu_energy_mj;
@@ -120,7 +121,7 @@ static void *reader_main(void *arg)
             } else {
                 buf[k] = '\0';
                 pthread_mutex_lock(&pm->mu);
-                snprintf(pm->stderr_tail, sizeof pm->stderr_tail, "%.250s", buf);
+                wl_utf8_clip(pm->stderr_tail, sizeof pm->stderr_tail, buf);
                 pthread_mutex_unlock(&pm->mu);
             }
         }
@@ -142,7 +143,7 @@ static void *reader_main(void *arg)
         if (k > 0) {
             buf[k] = '\0';
             pthread_mutex_lock(&pm->mu);
-            snprintf(pm->stderr_tail, sizeof pm->stderr_tail, "%.250s", buf);
+            wl_utf8_clip(pm->stderr_tail, sizeof pm->stderr_tail, buf);
             pthread_mutex_unlock(&pm->mu);
         }
     }
@@ -304,8 +305,10 @@ static int pm_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         s->info.ch[ci].power_resolution_w = 0.001;
         pm->ch_of[i] = ci;
     }
-    snprintf(s->info.source, sizeof s->info.source, "%s -i %u -f plist%s%s", path, ms,
-             pm->hw_model[0] ? " on " : "", pm->hw_model);
+    char path_part[180]; /* any bytes (WATTLENS_POWERMETRICS): cut between characters */
+    wl_utf8_clip(path_part, sizeof path_part, path);
+    wl__sensor_set_source(s, "%s -i %u -f plist%s%s", path_part, ms, pm->hw_model[0] ? " on " : "",
+                          pm->hw_model);
     /* reported period: the interval powermetrics itself measured */
     pthread_mutex_lock(&pm->mu);
     s->info.update_period_ns = pm->elapsed_sum_ns / pm->n_samples;

@@ -1,6 +1,7 @@
 /* powermetrics stream splitting and plist sample parsing; see powermetrics_parse.h. */
 #include "sensors/powermetrics_parse.h"
 
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <plist/plist.h>
@@ -61,11 +62,20 @@ int wl_pm_parse(const char *doc, size_t len, struct wl_pm_sample *out, struct wl
         return wl_errmsg_set(err, WL_EFORMAT, "empty powermetrics document");
     if (len > UINT32_MAX)
         return wl_errmsg_set(err, WL_EFORMAT, "powermetrics document too large (%zu bytes)", len);
-    if (len < 6 || (memcmp(doc, "<?xml", 5) != 0 && memcmp(doc, "<plist", 6) != 0))
+    if (len < 6 || (memcmp(doc, "<?xml", 5) != 0 && memcmp(doc, "<plist", 6) != 0)) {
+        /* what it starts with, from its len bytes only (doc need not end
+         * in a NUL): 16 bytes, or 13 cut between characters and "..."
+         * (head holds every character that starts before the cut) */
+        char head[20], shown[17];
+        size_t n = len < sizeof head - 1 ? len : sizeof head - 1;
+        memcpy(head, doc, n);
+        head[n] = '\0';
+        wl_utf8_clip(shown, sizeof shown, head);
         return wl_errmsg_set(err, WL_EFORMAT,
-                             "not an XML plist (document starts with '%.16s'); was powermetrics "
+                             "not an XML plist (document starts with '%s'); was powermetrics "
                              "run with -f plist?",
-                             doc);
+                             shown);
+    }
     plist_t root = NULL;
     plist_from_xml(doc, (uint32_t)len, &root);
     if (!root)
@@ -117,7 +127,7 @@ int wl_pm_parse(const char *doc, size_t len, struct wl_pm_sample *out, struct wl
         char *s = NULL;
         plist_get_string_val(hw, &s);
         if (s) {
-            strncpy(out->hw_model, s, sizeof out->hw_model - 1);
+            wl_utf8_copy(out->hw_model, sizeof out->hw_model, s); /* cut between characters */
             free(s);
         }
     }

@@ -12,6 +12,7 @@
 #include "sensors/sensor_impl.h"
 
 #include "util/clock.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <errno.h>
@@ -212,8 +213,10 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         rc = wl__sensor_fail(st, WL_ENOTSUP, NULL, "no RAPL energy register is readable");
         goto fail;
     }
-    snprintf(s->info.source, sizeof s->info.source, "%s/cpu/N/msr (%s, %u package(s))", dev,
-             vendor == 0 ? "Intel" : "AMD", m->n_pkg);
+    char dev_part[181]; /* any bytes (WATTLENS_DEV_ROOT): cut between characters */
+    wl_utf8_clip(dev_part, sizeof dev_part, dev);
+    wl__sensor_set_source(s, "%s/cpu/N/msr (%s, %u package(s))", dev_part,
+                          vendor == 0 ? "Intel" : "AMD", m->n_pkg);
     return 0;
 fail:
     msr_close(s);

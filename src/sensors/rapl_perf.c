@@ -253,8 +253,7 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             }
         }
     }
-    snprintf(s->info.source, sizeof s->info.source, "perf_event power PMU (type %u, %u package(s))",
-             pmu.type, pmu.n_cpus);
+    wl__sensor_set_source(s, "perf_event power PMU (type %u, %u package(s))", pmu.type, pmu.n_cpus);
     return 0;
 }
 

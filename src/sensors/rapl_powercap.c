@@ -13,6 +13,7 @@
 
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <dirent.h>
@@ -82,16 +83,20 @@ static int domain_of(const char *zname, enum wl_domain *d, unsigned *flags)
     return 0;
 }
 
+/* The fix for a root-only energy_uj into buf; dir (any bytes) is shown cut
+ * between characters to 100 bytes. */
 static void fix_for_permission(char *buf, size_t size, const char *dir)
 {
+    char dir_part[101];
+    wl_utf8_clip(dir_part, sizeof dir_part, dir);
     snprintf(buf, size,
              "energy_uj is readable by root only (Linux >= 5.10, CVE-2020-8694). Either run "
-             "wattlens as root; or until reboot: sudo chmod a+r %.100s/intel-rapl:*/energy_uj "
-             "%.100s/intel-rapl:*:*/energy_uj; or permanently with a udev rule in "
+             "wattlens as root; or until reboot: sudo chmod a+r %s/intel-rapl:*/energy_uj "
+             "%s/intel-rapl:*:*/energy_uj; or permanently with a udev rule in "
              "/etc/udev/rules.d/99-wattlens-rapl.rules: SUBSYSTEM==\"powercap\", "
              "ACTION==\"add\", RUN+=\"/bin/chmod a+r /sys%%p/energy_uj\"; or give the binary "
              "the capability: sudo setcap cap_dac_read_search+ep $(command -v wattlens)",
-             dir, dir);
+             dir_part, dir_part);
 }
 
 static void powercap_close(struct wl_sensor *s)
@@ -169,7 +174,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         if (parse_zone_id(names[i], &pkg, &sub) != 0)
             continue;
         snprintf(path, sizeof path, "%s/%s/name", dir, names[i]);
-        if (wl__read_text(path, zname, sizeof zname) <= 0)
+        if (wl__read_name(path, zname, sizeof zname) <= 0)
             continue;
         if (domain_of(zname, &dom, &flags) != 0) {
             wl_log_debug("rapl", "%s: unknown zone name '%s', skipped", names[i], zname);
@@ -196,9 +201,13 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         if (err == EACCES || err == EPERM) {
             if (fd >= 0)
                 close(fd);
+            /* the zone's part of the path is short (parse_zone_id), the
+             * root's any length: cut that, so the why still names the file */
+            char dir_part[301];
+            wl_utf8_clip(dir_part, sizeof dir_part, dir);
+            rc = wl__sensor_fail(st, WL_EACCES, NULL, "%s/%s/energy_uj: permission denied",
+                                 dir_part, names[i]);
             fix_for_permission(st->fix, sizeof st->fix, dir);
-            snprintf(st->why, sizeof st->why, "%.300s: permission denied", path);
-            st->code = rc = WL_EACCES;
             goto fail;
         }
         if (fd < 0 || rc != 0) {
@@ -209,11 +218,14 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                                  fd < 0 ? strerror(err) : wl_strerror(rc));
             goto fail;
         }
-        char chname[WL_SENSOR_NAME_MAX];
+        /* zname (any bytes from sysfs) cut between characters, as every
+         * channel name is */
+        char chname[WL_SENSOR_NAME_MAX], zpart[41];
+        wl_utf8_copy(zpart, sizeof zpart, zname);
         if (sub < 0)
             snprintf(chname, sizeof chname, "%s", zname);
         else
-            snprintf(chname, sizeof chname, "package-%d/%.40s", pkg, zname);
+            snprintf(chname, sizeof chname, "package-%d/%s", pkg, zpart);
         int ci = wl__sensor_add_channel(s, chname, dom, WL_METHOD_COUNTER, flags,
                                         dom == WL_DOMAIN_PSYS ? -1 : pkg);
         if (ci < 0) {
@@ -232,8 +244,10 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                              "no usable RAPL zone under %s (zone names not recognised)", dir);
         goto fail;
     }
-    snprintf(s->info.source, sizeof s->info.source, "%.180s (%u zone(s)%s)", dir, pc->n,
-             n_mmio ? ", intel-rapl-mmio duplicates skipped" : "");
+    char dir_part[181]; /* cut between characters */
+    wl_utf8_clip(dir_part, sizeof dir_part, dir);
+    wl__sensor_set_source(s, "%s (%u zone(s)%s)", dir_part, pc->n,
+                          n_mmio ? ", intel-rapl-mmio duplicates skipped" : "");
     for (unsigned i = 0; i < n_names; i++)
         free(names[i]);
     return 0;

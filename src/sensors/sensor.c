@@ -92,13 +92,21 @@ int wl__sensor_fail(struct wl_sensor_status *st, int code, const char *fix, cons
     if (st) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(st->why, sizeof st->why, fmt, ap);
+        wl_utf8_vformat(st->why, sizeof st->why, fmt, ap); /* a long path: cut between characters */
         va_end(ap);
         snprintf(st->fix, sizeof st->fix, "%s", fix ? fix : "");
         st->code = code;
         st->available = false;
     }
     return code;
+}
+
+void wl__sensor_set_source(struct wl_sensor *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wl_utf8_vformat(s->info.source, sizeof s->info.source, fmt, ap);
+    va_end(ap);
 }
 
 int wl__read_text(const char *path, char *buf, size_t size)

@@ -54,9 +54,16 @@ const char *wl__sensor_sysfs_root(const struct wl_sensor_params *p);
 const char *wl__sensor_dev_root(const struct wl_sensor_params *p);
 const char *wl__sensor_proc_root(const struct wl_sensor_params *p);
 
-/* Fills st->why / st->fix (printf formats; fix may be NULL) and returns code. */
+/* Fills st->why / st->fix (printf formats; fix may be NULL) and returns code.
+ * A why longer than its field is cut between characters and ends "...". */
 int wl__sensor_fail(struct wl_sensor_status *st, int code, const char *fix, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Formats s->info.source (printf format); text longer than the field is cut
+ * between characters and ends "...". Callers cut a path argument of any
+ * length themselves (wl_utf8_clip), so what follows it stays. */
+void wl__sensor_set_source(struct wl_sensor *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Reads a small text file (sysfs attribute) into buf (NUL-terminated, trailing
  * newline removed). Returns bytes read or a negative WL_E* code; errno-based. */

@@ -9,6 +9,9 @@
  *   FAKE_NVML_ENERGY_ERROR    nvmlDeviceGetTotalEnergyConsumption returns this code
  *   FAKE_NVML_FIELDS_ERROR    nvmlDeviceGetFieldValues returns this code
  *   FAKE_NVML_FAIL_AFTER_MS   every device call fails (GPU is lost) after this time
+ *   FAKE_NVML_NAME            every GPU's name, given as a careless library
+ *                             might: as many bytes as the buffer holds, with no
+ *                             NUL when it does not fit, and success
  * Built without nvmlDeviceGetCount* when FAKE_NVML_NO_COUNT is defined.
  * Test-only; state is per-process globals (a fake of a global C API).
  */
@@ -49,6 +52,7 @@ struct fake_dev {
 static struct fake_dev devs[8];
 static unsigned n_gpus;
 static int energy_error, fields_error;
+static const char *name_override;
 static long fail_after_ms = -1;
 static double t_init_s;
 
@@ -86,6 +90,7 @@ nvmlReturn_t nvmlInit_v2(void)
     energy_error = env_int("FAKE_NVML_ENERGY_ERROR", 0);
     fields_error = env_int("FAKE_NVML_FIELDS_ERROR", 0);
     fail_after_ms = env_int("FAKE_NVML_FAIL_AFTER_MS", -1);
+    name_override = getenv("FAKE_NVML_NAME");
     for (unsigned i = 0; i < 8; i++)
         devs[i].index = i;
     t_init_s = now_s();
@@ -134,6 +139,11 @@ nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int i, nvmlDevice_t *dev)
 nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t d, char *name, unsigned int len)
 {
     const char *base = "Fake GPU ";
+    if (name_override) {
+        size_t n = strlen(name_override);
+        memcpy(name, name_override, n < len ? n + 1 : len);
+        return 0;
+    }
     if (len < 12)
         return 2;
     strcpy(name, base);

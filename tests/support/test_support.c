@@ -4,6 +4,7 @@
 #include "engine/gguf.h"
 #include "engine/model.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,26 @@ char *wl_test_tmpdir(void)
     if (!mkdtemp(tmpl))
         return NULL;
     return strdup(tmpl);
+}
+
+char *wl_test_mkdir_multibyte(const char *parent, int pad, int n_parts)
+{
+    char path[4096];
+    size_t n = (size_t)snprintf(path, sizeof path, "%s/", parent);
+    for (int i = 0; i < pad && i < 8; i++)
+        path[n++] = 'x';
+    for (int part = 0; part < n_parts && n + 242 < sizeof path; part++) {
+        if (part > 0)
+            path[n++] = '/';
+        for (int k = 0; k < 120; k++) {
+            path[n++] = '\xC3';
+            path[n++] = '\xA9';
+        }
+        path[n] = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return NULL;
+    }
+    return strdup(path);
 }
 
 void wl_test_rmtree(const char *path)

@@ -22,6 +22,13 @@ int wl_test_have_data(void);
  * caller frees with wl_test_rmtree + free). */
 char *wl_test_tmpdir(void);
 
+/* Creates (mkdir -p, mode 0755) and returns (heap) a directory under parent
+ * with a long multibyte path: parent/ then pad (0..8) 'x' bytes, then
+ * n_parts components of 120 x "é" (240 bytes each) joined by '/'. For tests
+ * of cuts between characters: a cut at a fixed byte inside the "é"s splits
+ * a character for exactly one of pad 0 and pad 1. */
+char *wl_test_mkdir_multibyte(const char *parent, int pad, int n_parts);
+
 /* Removes a directory tree (rm -rf). */
 void wl_test_rmtree(const char *path);
 

@@ -3,12 +3,14 @@
  * (found through children links or a full scan), monotonic when a descendant
  * leaves the tree; always labelled model_estimate. Plus a real run on this
  * process's own tree, and the SELF scope (the process clock) on this process,
- * which counts a thread running on another CPU up to the read. */
+ * which counts a thread running on another CPU up to the read. A long
+ * multibyte /proc root is cut between characters in the source. */
 #define _GNU_SOURCE /* CPU affinity */
 #include "test_support.h"
 
 #include "sensors/sensor.h"
 #include "util/clock.h"
+#include "util/utf8.h"
 #include "wattlens/wattlens.h"
 
 #include <math.h>
@@ -165,6 +167,34 @@ static void tree_case(int use_children)
     assert_non_null(strstr(st.why, "cannot read the CPU time of process 4242"));
     wl_test_rmtree(root);
     free(root);
+}
+
+/* The source quotes the /proc root: a long multibyte one is cut between
+ * characters and ends "...", and "/stat)" stays after it. Each pad puts the
+ * cut in another place in the "é"s. */
+static void test_long_multibyte_proc_root_is_cut_between_characters(void **state)
+{
+    (void)state;
+    char *tmp = wl_test_tmpdir();
+    for (int pad = 0; pad < 2; pad++) {
+        char *root = wl_test_mkdir_multibyte(tmp, pad, 1);
+        assert_non_null(root);
+        put(root, "stat", "cpu  100 5 50 100000 7 1 2 3 0 0\n");
+        struct wl_sensor_params p;
+        params_for(&p, root);
+        p.model.scope = WL_MODEL_SCOPE_SYSTEM;
+        wl_sensor *s = NULL;
+        assert_int_equal(wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, NULL), 0);
+        const char *src = wl_sensor_get_info(s)->source;
+        assert_true(wl_utf8_valid(src, strlen(src)));
+        const char *tail = ".../stat)";
+        assert_true(strlen(src) > strlen(tail) &&
+                    strcmp(src + strlen(src) - strlen(tail), tail) == 0);
+        wl_sensor_close(s);
+        free(root);
+    }
+    wl_test_rmtree(tmp);
+    free(tmp);
 }
 
 static void test_tree_scope_by_scan(void **state)
@@ -446,6 +476,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_watts_from_environment),
         cmocka_unit_test(test_system_scope_follows_proc_stat),
+        cmocka_unit_test(test_long_multibyte_proc_root_is_cut_between_characters),
         cmocka_unit_test(test_tree_scope_by_scan),
         cmocka_unit_test(test_tree_scope_by_children_links),
         cmocka_unit_test(test_own_tree_on_real_proc),

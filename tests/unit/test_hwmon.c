@@ -2,7 +2,8 @@
  * gpu, amd_energy -> package with per-core Ecore* skipped, anything else ->
  * total, flagged as containing others); energy*_input is a counter (uJ),
  * power*_input sampled power (uW); no usable file says why and how to fix;
- * a long multibyte device name or label is cut between characters. */
+ * a long multibyte device name or label is cut between characters, and so
+ * is a long multibyte root where the source or a why quotes it. */
 #include "test_support.h"
 
 #include "sensors/sensor.h"
@@ -153,11 +154,56 @@ static void test_long_multibyte_names_are_cut_between_characters(void **state)
     free(root);
 }
 
+/* A sysfs root longer than the source keeps is cut between characters and
+ * ends "...", the channel count after it kept; a why that quotes it (here
+ * longer than the why field) is cut between characters too. Each pad puts
+ * the cuts in another place in the "é"s. */
+static void test_long_multibyte_root_is_cut_between_characters(void **state)
+{
+    (void)state;
+    char *tmp = wl_test_tmpdir();
+    for (int pad = 0; pad < 2; pad++) {
+        char *root = wl_test_mkdir_multibyte(tmp, pad, 2);
+        assert_non_null(root);
+        char sys[4096];
+        snprintf(sys, sizeof sys, "%s/ok", root);
+        mkdir(sys, 0755);
+        dev(sys, 0, "amdgpu\n");
+        put(sys, "class/hwmon/hwmon0/power1_input", "5000000\n");
+        struct wl_sensor_params p;
+        wl_sensor_params_default(&p);
+        p.sysfs_root = sys;
+        p.period_probe_ns = 0;
+        wl_sensor *s = NULL;
+        assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+        const char *src = wl_sensor_get_info(s)->source;
+        size_t n = strlen(src);
+        assert_true(wl_utf8_valid(src, n));
+        assert_true(strncmp(src, tmp, strlen(tmp)) == 0);
+        const char *tail = "... (1 channel(s))";
+        assert_true(n > strlen(tail) && strcmp(src + n - strlen(tail), tail) == 0);
+        wl_sensor_close(s);
+
+        snprintf(sys, sizeof sys, "%s/none", root);
+        mkdir(sys, 0755);
+        dev(sys, 0, "coretemp\n");
+        p.sysfs_root = sys;
+        struct wl_sensor_status st;
+        assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, &st), WL_ENOTSUP);
+        assert_true(wl_utf8_valid(st.why, strlen(st.why)));
+        assert_non_null(strstr(st.why, "none of the 1 hwmon device(s) under "));
+        free(root);
+    }
+    wl_test_rmtree(tmp);
+    free(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_domains_methods_and_values),
         cmocka_unit_test(test_long_multibyte_names_are_cut_between_characters),
+        cmocka_unit_test(test_long_multibyte_root_is_cut_between_characters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

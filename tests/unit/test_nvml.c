@@ -2,17 +2,20 @@
  * is loaded through the library-path override. Energy comes from the counter
  * per GPU; without the counter, instant power (sampled) and then average power
  * (vendor estimate) are used and labelled so; a missing symbol, an NVML error
- * code or a GPU lost mid-run degrade with clear messages. */
+ * code or a GPU lost mid-run degrade with clear messages; a long multibyte
+ * GPU name or library path is cut between characters. */
 #include "test_support.h"
 
 #include "sampler/sampler.h"
 #include "sensors/sensor.h"
 #include "util/clock.h"
+#include "util/utf8.h"
 #include "wattlens/wattlens.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void reset_env(void)
 {
@@ -21,6 +24,7 @@ static void reset_env(void)
     unsetenv("FAKE_NVML_ENERGY_ERROR");
     unsetenv("FAKE_NVML_FIELDS_ERROR");
     unsetenv("FAKE_NVML_FAIL_AFTER_MS");
+    unsetenv("FAKE_NVML_NAME");
 }
 
 static void params_for(struct wl_sensor_params *p, const char *lib)
@@ -234,6 +238,52 @@ static void test_gpu_lost_mid_run_is_a_gap(void **state)
     reset_env();
 }
 
+/* A GPU name longer than the label, from a library that fills the whole
+ * buffer it is given and adds no NUL: the label is cut between characters
+ * and ends inside the label. A library path longer than the source keeps
+ * is cut between characters and ends "...", the GPU count after it kept. */
+static void test_long_multibyte_name_and_path_are_cut_between_characters(void **state)
+{
+    (void)state;
+    reset_env();
+    char name[256] = "NVIDIA ", want[256] = "NVIDIA ";
+    for (int i = 0; i < 40; i++) /* 127 bytes */
+        strcat(name, "\xE2\x82\xAC");
+    for (int i = 0; i < 18; i++) /* the 63 bytes of the label end inside the 19th euro sign */
+        strcat(want, "\xE2\x82\xAC");
+    setenv("FAKE_NVML_NAME", name, 1);
+    struct wl_sensor_params p;
+    params_for(&p, FAKE_NVML_LIB);
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_NVML, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 2);
+    for (unsigned i = 0; i < 2; i++) {
+        assert_true(memchr(in->ch[i].label, '\0', sizeof in->ch[i].label) != NULL);
+        assert_string_equal(in->ch[i].label, want);
+    }
+    wl_sensor_close(s);
+    unsetenv("FAKE_NVML_NAME");
+
+    char *tmp = wl_test_tmpdir();
+    for (int pad = 0; pad < 2; pad++) {
+        char *dir = wl_test_mkdir_multibyte(tmp, pad, 1);
+        assert_non_null(dir);
+        char lib[1024];
+        snprintf(lib, sizeof lib, "%s/libnvidia-ml.so.1", dir);
+        assert_int_equal(symlink(FAKE_NVML_LIB, lib), 0);
+        params_for(&p, lib);
+        assert_int_equal(wl_sensor_open_backend(WL_BACKEND_NVML, &p, &s, NULL), 0);
+        const char *src = wl_sensor_get_info(s)->source;
+        assert_true(wl_utf8_valid(src, strlen(src)));
+        assert_non_null(strstr(src, "... (2 GPU(s))"));
+        wl_sensor_close(s);
+        free(dir);
+    }
+    wl_test_rmtree(tmp);
+    free(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_fallbacks_are_labelled),
         cmocka_unit_test(test_missing_symbol_and_error_codes_degrade_clearly),
         cmocka_unit_test(test_gpu_lost_mid_run_is_a_gap),
+        cmocka_unit_test(test_long_multibyte_name_and_path_are_cut_between_characters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

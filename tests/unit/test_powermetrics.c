@@ -2,12 +2,14 @@
  * NUL-joined stream gives one sample per document whatever the chunking;
  * truncated or garbled input is an error, never a crash; missing keys are
  * tolerated; the backend runs a fake `powermetrics` executable and sums the
- * energies of its stream. */
+ * energies of its stream. Text from the stream or from powermetrics' stderr
+ * that is shown cut is cut between characters. */
 #include "test_support.h"
 
 #include "sensors/powermetrics_parse.h"
 #include "sensors/sensor.h"
 #include "util/clock.h"
+#include "util/utf8.h"
 #include "wattlens/wattlens.h"
 
 #include <stdio.h>
@@ -238,6 +240,42 @@ static void test_missing_keys_are_tolerated(void **state)
     assert_float_equal(s.gpu_energy_mj, 3, 1e-9);
 }
 
+/* n copies of the 2-byte "é" after prefix, into buf */
+static char *e_acute(char *buf, size_t size, const char *prefix, unsigned n)
+{
+    size_t len = (size_t)snprintf(buf, size, "%s", prefix);
+    for (unsigned i = 0; i < n && len + 3 <= size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "\xC3\xA9");
+    return buf;
+}
+
+/* What an error shows of a document that is not a plist comes from its len
+ * bytes only (the splitter's documents end in no NUL) and is cut between
+ * characters; so is a long multibyte hw_model. */
+static void test_shown_text_is_cut_between_characters(void **state)
+{
+    (void)state;
+    struct wl_pm_sample s;
+    struct wl_errmsg em;
+    assert_int_equal(wl_pm_parse("hello, more bytes after the document", 5, &s, &em), WL_EFORMAT);
+    assert_non_null(strstr(em.text, "(document starts with 'hello')"));
+    char doc[1024], want[256], name[128];
+    e_acute(doc, sizeof doc, "x", 20); /* 16 bytes end inside the 8th "é" */
+    assert_int_equal(wl_pm_parse(doc, strlen(doc), &s, &em), WL_EFORMAT);
+    assert_true(wl_utf8_valid(em.text, strlen(em.text)));
+    snprintf(want, sizeof want, "(document starts with '%s...')",
+             e_acute(name, sizeof name, "x", 6));
+    assert_non_null(strstr(em.text, want));
+    /* 40 x "é" (80 bytes) as hw_model: its 31 bytes end inside the 16th */
+    snprintf(doc, sizeof doc,
+             "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>hw_model</key>"
+             "<string>%s</string><key>processor</key><dict><key>cpu_power</key>"
+             "<real>1.5</real></dict></dict></plist>",
+             e_acute(name, sizeof name, "", 40));
+    assert_int_equal(wl_pm_parse(doc, strlen(doc), &s, &em), 0);
+    assert_string_equal(s.hw_model, e_acute(want, sizeof want, "", 15));
+}
+
 /* Writes an executable shell script and returns its path (heap). */
 static char *write_script(const char *dir, const char *name, const char *body)
 {
@@ -335,6 +373,50 @@ static void test_backend_runs_fake_powermetrics(void **state)
     free(dir);
 }
 
+/* A powermetrics that says something long and multibyte on stderr and
+ * gives no sample: the why that quotes it is cut between characters. One
+ * whose path is long and multibyte: the source that quotes it is cut between
+ * characters and ends "...", the rest kept (each pad puts the cut in another
+ * place in the "é"s). */
+static void test_long_multibyte_stderr_and_path_are_cut_between_characters(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char text[512], body[1024];
+    /* "x" + 200 x "é": the 255 bytes kept of it end inside an "é" */
+    snprintf(body, sizeof body, "#!/bin/sh\nprintf '%s' >&2\nexit 1\n",
+             e_acute(text, sizeof text, "x", 200));
+    char *fake = write_script(dir, "pm-multibyte", body);
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.powermetrics = fake;
+    p.powermetrics_interval_ms = 50;
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_POWERMETRICS, &p, &s, &st), WL_ESENSOR);
+    assert_true(wl_utf8_valid(st.why, strlen(st.why)));
+    assert_non_null(strstr(st.why, "gave no sample: x\xC3\xA9"));
+    free(fake);
+    for (int pad = 0; pad < 2; pad++) {
+        char *sub = wl_test_mkdir_multibyte(dir, pad, 1);
+        assert_non_null(sub);
+        fake = write_script(sub, "powermetrics",
+                            "#!/bin/sh\nprintf '<?xml version=\"1.0\"?><plist version=\"1.0\">"
+                            "<dict><key>processor</key><dict><key>cpu_power</key><real>1.5</real>"
+                            "</dict></dict></plist>\\0'\nsleep 0.3\n");
+        p.powermetrics = fake;
+        assert_int_equal(wl_sensor_open_backend(WL_BACKEND_POWERMETRICS, &p, &s, &st), 0);
+        const char *src = wl_sensor_get_info(s)->source;
+        assert_true(wl_utf8_valid(src, strlen(src)));
+        assert_non_null(strstr(src, "... -i 50 -f plist"));
+        wl_sensor_close(s);
+        free(fake);
+        free(sub);
+    }
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,7 +425,9 @@ int main(void)
         cmocka_unit_test(test_oversized_document_is_dropped_and_counted),
         cmocka_unit_test(test_truncated_and_garbled_input_is_an_error),
         cmocka_unit_test(test_missing_keys_are_tolerated),
+        cmocka_unit_test(test_shown_text_is_cut_between_characters),
         cmocka_unit_test(test_backend_runs_fake_powermetrics),
+        cmocka_unit_test(test_long_multibyte_stderr_and_path_are_cut_between_characters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

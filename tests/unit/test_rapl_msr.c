@@ -1,10 +1,12 @@
 /* rapl_msr: fake /dev/cpu/N/msr files (sparse files holding register values at
  * their MSR offsets), fake topology and cpuinfo. Intel and AMD register sets,
  * the energy unit from 0x606 / 0xC0010299, 32-bit wraparound, one reader per
- * package, and the fix when the msr driver is missing. */
+ * package, and the fix when the msr driver is missing. A long multibyte
+ * /dev root is cut between characters in the source. */
 #include "test_support.h"
 
 #include "sensors/sensor.h"
+#include "util/utf8.h"
 #include "wattlens/wattlens.h"
 
 #include <fcntl.h>
@@ -45,10 +47,9 @@ static void set_msr(const char *root, int cpu, uint32_t reg, uint64_t v)
     close(fd);
 }
 
-/* cpu0, cpu1 on package 0; cpu2 on package 1 */
-static char *make_machine(const char *vendor)
+/* cpu0, cpu1 on package 0; cpu2 on package 1; under root (which exists) */
+static void make_machine_at(const char *root, const char *vendor)
 {
-    char *root = wl_test_tmpdir();
     mkdirs(root, "proc");
     char text[128];
     snprintf(text, sizeof text, "processor\t: 0\nvendor_id\t: %s\ncpu family\t: 6\n", vendor);
@@ -62,6 +63,13 @@ static char *make_machine(const char *vendor)
         snprintf(rel, sizeof rel, "dev/cpu/%d", c);
         mkdirs(root, rel);
     }
+}
+
+/* make_machine_at under a new temporary directory (heap) */
+static char *make_machine(const char *vendor)
+{
+    char *root = wl_test_tmpdir();
+    make_machine_at(root, vendor);
     return root;
 }
 
@@ -124,6 +132,36 @@ static void test_intel_registers_units_and_wrap(void **state)
     free(root);
 }
 
+/* The source quotes the /dev root: a long multibyte one is cut between
+ * characters and ends "...", what follows it kept. Each pad puts the cut in
+ * another place in the "é"s. */
+static void test_long_multibyte_dev_root_is_cut_between_characters(void **state)
+{
+    (void)state;
+    char *tmp = wl_test_tmpdir();
+    for (int pad = 0; pad < 2; pad++) {
+        char *root = wl_test_mkdir_multibyte(tmp, pad, 1);
+        assert_non_null(root);
+        make_machine_at(root, "GenuineIntel");
+        for (int cpu = 0; cpu <= 2; cpu += 2) {
+            set_msr(root, cpu, 0x606, 0xA0E03);
+            set_msr(root, cpu, 0x611, 1);
+        }
+        char bufs[3 * 1024];
+        struct wl_sensor_params p;
+        params_for(&p, root, bufs, 1024);
+        wl_sensor *s = NULL;
+        assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, NULL), 0);
+        const char *src = wl_sensor_get_info(s)->source;
+        assert_true(wl_utf8_valid(src, strlen(src)));
+        assert_non_null(strstr(src, ".../cpu/N/msr (Intel, 2 package(s))"));
+        wl_sensor_close(s);
+        free(root);
+    }
+    wl_test_rmtree(tmp);
+    free(tmp);
+}
+
 static void test_amd_package_registers(void **state)
 {
     (void)state;
@@ -173,6 +211,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_intel_registers_units_and_wrap),
+        cmocka_unit_test(test_long_multibyte_dev_root_is_cut_between_characters),
         cmocka_unit_test(test_amd_package_registers),
         cmocka_unit_test(test_missing_driver_and_unknown_vendor),
     };

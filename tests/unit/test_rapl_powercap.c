@@ -3,13 +3,16 @@
  * known powers. Energy windows must match the truth within 0.5 % across
  * counter wraps; intel-rapl-mmio duplicates are skipped and psys kept apart
  * (never double-counted); zones are matched by name; an unreadable energy_uj
- * gives the exact fix; a missing tree says why and how to fix it. */
+ * gives the exact fix; a missing tree says why and how to fix it; a long
+ * multibyte root or zone name is cut between characters wherever it is
+ * shown. */
 #include "test_support.h"
 
 #include "fake_powercap.h"
 #include "sampler/sampler.h"
 #include "sensors/sensor.h"
 #include "util/clock.h"
+#include "util/utf8.h"
 #include "wattlens/wattlens.h"
 
 #include <stdio.h>
@@ -173,19 +176,18 @@ static void test_zones_matched_by_name_not_number(void **state)
     free(root);
 }
 
-/* Opens the backend as an unprivileged user (root bypasses file modes) and
- * returns the status through a pipe. */
-static void test_unreadable_energy_uj_gives_fix(void **state)
+/* Makes the fake tree under root (which exists) with intel-rapl:0's
+ * energy_uj root-only, opens the backend as an unprivileged user (root
+ * bypasses file modes; the directories must be 0755) and returns the status
+ * through a pipe. */
+static int open_unreadable(const char *root, struct wl_sensor_status *st)
 {
-    (void)state;
-    char *root = wl_test_tmpdir();
     struct wl_fake_powercap *fp = wl_fake_powercap_start(root, zones, 2, 1000000);
     assert_non_null(fp);
     wl_fake_powercap_stop(fp); /* files stay; no writer needed */
     char path[2048];
     snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0/energy_uj", root);
     assert_int_equal(chmod(path, 0400), 0); /* root-only, as on Linux >= 5.10 */
-    assert_int_equal(chmod(root, 0755), 0);
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     pid_t pid = fork();
@@ -201,34 +203,117 @@ static void test_unreadable_energy_uj_gives_fix(void **state)
         struct wl_sensor_params p;
         params_for(&p, root);
         wl_sensor *s = NULL;
-        struct wl_sensor_status st;
-        int rc = wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, &st);
+        struct wl_sensor_status cst;
+        int rc = wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, &cst);
         ssize_t w = write(fds[1], &rc, sizeof rc);
-        w += write(fds[1], &st.why, sizeof st.why);
-        w += write(fds[1], &st.fix, sizeof st.fix);
+        w += write(fds[1], &cst.why, sizeof cst.why);
+        w += write(fds[1], &cst.fix, sizeof cst.fix);
         (void)w;
         _exit(0);
     }
     close(fds[1]);
     int rc = 0;
-    struct wl_sensor_status st;
-    memset(&st, 0, sizeof st);
+    memset(st, 0, sizeof *st);
     ssize_t n = read(fds[0], &rc, sizeof rc);
-    n += read(fds[0], st.why, sizeof st.why);
-    n += read(fds[0], st.fix, sizeof st.fix);
+    n += read(fds[0], st->why, sizeof st->why);
+    n += read(fds[0], st->fix, sizeof st->fix);
     close(fds[0]);
     int status;
     waitpid(pid, &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fprintf(stderr, "child status 0x%x\n", status);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    assert_int_equal(n, (ssize_t)(sizeof rc + sizeof st.why + sizeof st.fix));
-    assert_int_equal(rc, WL_EACCES);
+    assert_int_equal(n, (ssize_t)(sizeof rc + sizeof st->why + sizeof st->fix));
+    return rc;
+}
+
+static void test_unreadable_energy_uj_gives_fix(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    assert_int_equal(chmod(root, 0755), 0);
+    struct wl_sensor_status st;
+    assert_int_equal(open_unreadable(root, &st), WL_EACCES);
     assert_non_null(strstr(st.why, "intel-rapl:0/energy_uj: permission denied"));
     assert_non_null(strstr(st.fix, "sudo chmod a+r"));
     assert_non_null(strstr(st.fix, "udev rule"));
     assert_non_null(strstr(st.fix, "cap_dac_read_search"));
     assert_non_null(strstr(st.fix, "Linux >= 5.10"));
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* A root longer than the why, the fix or the source keep is cut between
+ * characters and ends "..."; what follows it (the file, the zone count)
+ * stays. Each pad puts the cuts in another place in the "é"s. */
+static void test_long_multibyte_root_is_cut_between_characters(void **state)
+{
+    (void)state;
+    char *tmp = wl_test_tmpdir();
+    assert_int_equal(chmod(tmp, 0755), 0);
+    for (int pad = 0; pad < 2; pad++) {
+        char *root = wl_test_mkdir_multibyte(tmp, pad, 2);
+        assert_non_null(root);
+        char sub[4096];
+        snprintf(sub, sizeof sub, "%s/ok", root);
+        mkdir(sub, 0755);
+        struct wl_fake_powercap *fp = wl_fake_powercap_start(sub, zones, N_ZONES, 1000000);
+        assert_non_null(fp);
+        struct wl_sensor_params p;
+        params_for(&p, sub);
+        p.period_probe_ns = 0;
+        wl_sensor *s = NULL;
+        assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+        const char *src = wl_sensor_get_info(s)->source;
+        assert_true(wl_utf8_valid(src, strlen(src)));
+        assert_non_null(strstr(src, "... (4 zone(s), intel-rapl-mmio duplicates skipped)"));
+        wl_sensor_close(s);
+        wl_fake_powercap_stop(fp);
+
+        snprintf(sub, sizeof sub, "%s/denied", root);
+        mkdir(sub, 0755);
+        struct wl_sensor_status st;
+        assert_int_equal(open_unreadable(sub, &st), WL_EACCES);
+        assert_true(wl_utf8_valid(st.why, strlen(st.why)));
+        assert_non_null(strstr(st.why, ".../intel-rapl:0/energy_uj: permission denied"));
+        assert_true(wl_utf8_valid(st.fix, strlen(st.fix)));
+        assert_non_null(strstr(st.fix, "sudo chmod a+r "));
+        free(root);
+    }
+    wl_test_rmtree(tmp);
+    free(tmp);
+}
+
+/* Zone names are any bytes: one longer than a channel name, and a sub-zone's
+ * part of "package-N/NAME", are cut between characters. */
+static void test_long_multibyte_zone_names_are_cut_between_characters(void **state)
+{
+    (void)state;
+    char pkg[128] = "package-", part[128] = "package-x", want[128];
+    for (int i = 0; i < 40; i++) /* 88 bytes; 63 end inside the 28th "é" */
+        strcat(pkg, "\xC3\xA9");
+    for (int i = 0; i < 20; i++) /* 49 bytes; 40 end inside the 16th "é" */
+        strcat(part, "\xC3\xA9");
+    const struct wl_fake_zone z[] = {
+        {"intel-rapl:0", pkg, 10.0, MAX_UJ_SMALL},
+        {"intel-rapl:0:0", part, 2.0, MAX_UJ_SMALL},
+    };
+    char *root = wl_test_tmpdir();
+    struct wl_fake_powercap *fp = wl_fake_powercap_start(root, z, 2, 1000000);
+    assert_non_null(fp);
+    struct wl_sensor_params p;
+    params_for(&p, root);
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 2);
+    snprintf(want, sizeof want, "%.62s", pkg); /* "package-" and 27 x "é" */
+    assert_string_equal(in->ch[0].name, want);
+    snprintf(want, sizeof want, "package-0/%.39s", part); /* "package-x" and 15 x "é" */
+    assert_string_equal(in->ch[1].name, want);
+    wl_sensor_close(s);
+    wl_fake_powercap_stop(fp);
     wl_test_rmtree(root);
     free(root);
 }
@@ -296,6 +381,8 @@ int main(void)
         cmocka_unit_test(test_channels_psys_contains_mmio_skipped),
         cmocka_unit_test(test_zones_matched_by_name_not_number),
         cmocka_unit_test(test_unreadable_energy_uj_gives_fix),
+        cmocka_unit_test(test_long_multibyte_root_is_cut_between_characters),
+        cmocka_unit_test(test_long_multibyte_zone_names_are_cut_between_characters),
         cmocka_unit_test(test_missing_tree_says_why_and_fix),
         cmocka_unit_test(test_registry_prefers_powercap_and_skips_other_rapl),
     };
