@@ -172,7 +172,9 @@ static int wl__get_f64(const wl_gguf *g, const char *prefix, const char *suffix,
 static void wl__warn(struct wl_model_features *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Appends one "; "-separated note to f->warning (truncated when full). */
+/* Appends one "; "-separated note to f->warning. When full, the note is cut
+ * between characters and ends "..." (wl_utf8_vformat): the notes quote the
+ * file's architecture string, which can be any text. */
 static void wl__warn(struct wl_model_features *f, const char *fmt, ...)
 {
     size_t n = strlen(f->warning);
@@ -182,7 +184,7 @@ static void wl__warn(struct wl_model_features *f, const char *fmt, ...)
         n += (size_t)snprintf(f->warning + n, sizeof f->warning - n, "; ");
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(f->warning + n, sizeof f->warning - n, fmt, ap);
+    wl_utf8_vformat(f->warning + n, sizeof f->warning - n, fmt, ap);
     va_end(ap);
 }
 

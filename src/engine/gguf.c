@@ -12,6 +12,7 @@
 #include "engine/gguf.h"
 
 #include "util/hugepage.h"
+#include "util/utf8.h"
 
 #include "wattlens/error.h"
 
@@ -181,20 +182,21 @@ struct wl__cur {
 };
 
 /* A printable, bounded copy of a name from the file for error messages:
- * control bytes become '?', long names are cut with "...". */
+ * control bytes become '?' (which keeps every character boundary), names
+ * longer than 80 bytes are cut between characters and end "...". */
 struct wl__shown {
-    char s[84];
+    char s[81];
 };
 
 static struct wl__shown wl__show(const char *name)
 {
-    struct wl__shown r;
+    char head[sizeof((struct wl__shown *)0)->s + 3]; /* + the rest of a cut character */
     size_t i = 0;
-    for (; name[i] && i < 80; i++)
-        r.s[i] = ((unsigned char)name[i] < 0x20 || name[i] == 0x7f) ? '?' : name[i];
-    if (name[i])
-        memcpy(r.s + 77, "...", 3), i = 80;
-    r.s[i] = '\0';
+    for (; name[i] && i < sizeof head - 1; i++)
+        head[i] = ((unsigned char)name[i] < 0x20 || name[i] == 0x7f) ? '?' : name[i];
+    head[i] = '\0';
+    struct wl__shown r;
+    wl_utf8_clip(r.s, sizeof r.s, head);
     return r;
 }
 

@@ -13,6 +13,7 @@
 
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <ctype.h>
@@ -581,10 +582,18 @@ int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct w
         if (rc)
             goto fail;
         if (prev != WL_TOK_NULL) {
+            /* the text from the file, 64 bytes or 61 cut between characters
+             * and "..." (head holds every character that starts before the
+             * cut) */
+            char head[68], shown[65];
+            uint32_t n = t->tok[i].text_len < sizeof head - 1 ? t->tok[i].text_len
+                                                              : (uint32_t)sizeof head - 1;
+            memcpy(head, pl.p + t->tok[i].text_off, n);
+            head[n] = '\0';
+            wl_utf8_clip(shown, sizeof shown, head);
             rc = wl_errmsg_set(err, WL_EFORMAT,
-                               "duplicate token in vocabulary: '%.*s' has ids %d and %u",
-                               (int)(t->tok[i].text_len > 64 ? 64 : t->tok[i].text_len),
-                               pl.p + t->tok[i].text_off, (int)prev, i);
+                               "duplicate token in vocabulary: '%s' has ids %d and %u", shown,
+                               (int)prev, i);
             goto fail;
         }
     }

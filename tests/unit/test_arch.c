@@ -1,12 +1,14 @@
 /* engine/arch: architecture detection and model features on the real model,
  * the vocabulary files (no tensors), and small files built with the writer
  * that exercise inference from tensor names, GQA/MQA/MHA and MoE counts, and
- * long multibyte names cut between characters. */
+ * long multibyte names cut between characters, also where the warning
+ * quotes them. */
 #include "test_support.h"
 
 #include "engine/arch.h"
 #include "engine/gguf.h"
 #include "engine/gguf_write.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <stdio.h>
@@ -243,6 +245,46 @@ static void test_long_multibyte_names_are_cut_between_characters(void **state)
     free(buf);
 }
 
+/* The warning quotes the architecture string in each note; notes that no
+ * longer fit are cut between characters and end "...". Each prefix puts the
+ * cut in another place in the "é"s. */
+static void test_long_warning_is_cut_between_characters(void **state)
+{
+    (void)state;
+    static const char *const prefixes[] = {"", "x"};
+    for (size_t k = 0; k < 2; k++) {
+        char arch[256];
+        wl_gguf_writer *w = NULL;
+        assert_int_equal(wl_gguf_writer_new(&w), 0);
+        assert_int_equal(wl_gguf_writer_set_str(w, "general.architecture",
+                                                e_acute(arch, sizeof arch, prefixes[k], 40)),
+                         0);
+        /* a tensor to infer nothing from, no block_count or head_count:
+         * three notes, the third cut inside its quote */
+        uint64_t ne[2] = {8, 8};
+        float *d = calloc(64, sizeof *d);
+        assert_int_equal(wl_gguf_writer_add_tensor_owned(w, "weights", WL_TTYPE_F32, 2, ne, d, 256),
+                         0);
+        void *buf = NULL;
+        size_t size;
+        assert_int_equal(wl_gguf_writer_to_memory(w, &buf, &size), 0);
+        wl_gguf_writer_free(w);
+        wl_gguf *g = NULL;
+        assert_int_equal(wl_gguf_open_memory(buf, size, &g, NULL), 0);
+        struct wl_model_features f;
+        struct wl_errmsg err;
+        assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
+        size_t n = strlen(f.warning);
+        assert_true(n > 3 && n < sizeof f.warning);
+        assert_true(wl_utf8_valid(f.warning, n));
+        assert_string_equal(f.warning + n - 3, "...");
+        assert_non_null(strstr(f.warning, "could not be inferred"));
+        assert_non_null(strstr(f.warning, ".block_count missing"));
+        wl_gguf_close(g);
+        free(buf);
+    }
+}
+
 static void test_moe_active_parameters(void **state)
 {
     (void)state;
@@ -307,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_inference_from_tensor_names),
         cmocka_unit_test(test_moe_active_parameters),
         cmocka_unit_test(test_long_multibyte_names_are_cut_between_characters),
+        cmocka_unit_test(test_long_warning_is_cut_between_characters),
         cmocka_unit_test(test_arch_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -800,6 +800,18 @@ static void test_limits_and_printable_messages(void **state)
     put_header(&b, 3, 0, 1);
     put_str(&b, "evil\x1b[2J"), put_u32(&b, 99), put_u32(&b, 0);
     expect_fail(&b, WL_EFORMAT, "key 'evil?[2J'");
+    /* a long multibyte key is cut between characters: "xx" and 60 x "é"
+     * (122 bytes), of which 77 bytes end inside the 38th "é" */
+    char key[128] = "xx", want[128] = "key 'xx";
+    for (int i = 0; i < 60; i++)
+        strcat(key, "\xC3\xA9");
+    for (int i = 0; i < 37; i++)
+        strcat(want, "\xC3\xA9");
+    strcat(want, "...'");
+    b.n = 0;
+    put_header(&b, 3, 0, 1);
+    put_str(&b, key), put_u32(&b, 99), put_u32(&b, 0);
+    expect_fail(&b, WL_EFORMAT, want);
     free(b.p);
 }
 

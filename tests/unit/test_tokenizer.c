@@ -4,11 +4,13 @@
  * BPE merge ranks, ignore_merges, the word cache, every pre-tokenizer's
  * splitting), the streaming decoder's UTF-8 handling, loader errors, and edge
  * cases on the real vocabularies: empty input, invalid UTF-8, 1 MB of text,
- * long whitespace and digit runs, concurrent use. */
+ * long whitespace and digit runs, concurrent use. An error quoting a long
+ * multibyte token cuts it between characters. */
 #include "test_support.h"
 
 #include "engine/tokenizer.h"
 #include "engine/tokenizer_impl.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <pthread.h>
@@ -507,6 +509,37 @@ static void test_build_errors_say_what(void **state)
     }
 }
 
+/* A duplicate token longer than the error shows is cut between characters
+ * and ends "..." in the message. */
+static void test_duplicate_long_token_is_cut_between_characters(void **state)
+{
+    (void)state;
+    struct vb v;
+    bpe_base(&v);
+    char tok[128] = "x", want[128] = "'x";
+    for (int i = 0; i < 40; i++) /* 81 bytes: 64 end inside the 32nd "é" */
+        strcat(tok, "\xC3\xA9");
+    for (int i = 0; i < 30; i++) /* 61 bytes before the dots */
+        strcat(want, "\xC3\xA9");
+    strcat(want, "...'");
+    for (int k = 0; k < 2; k++) {
+        v.tok[v.n].data = tok;
+        v.tok[v.n].len = strlen(tok);
+        v.n++;
+    }
+    struct wl_tok_vocab_desc d;
+    wl_tok_vocab_desc_init(&d);
+    d.model = WL_TOK_MODEL_BPE;
+    d.pre = "gpt-2";
+    d.n_tokens = v.n;
+    d.tokens = v.tok;
+    wl_tokenizer *t = NULL;
+    struct wl_errmsg err;
+    assert_int_equal(wl_tok_build(&d, &t, &err), WL_EFORMAT);
+    assert_true(wl_utf8_valid(err.text, strlen(err.text)));
+    assert_non_null(strstr(err.text, want));
+}
+
 /* A GGUF (version 3, no tensors) with the given string key/value pairs. */
 static size_t gguf_bytes(uint8_t *b, const char *const *kv, size_t n_kv)
 {
@@ -842,6 +875,7 @@ int main(void)
         cmocka_unit_test(test_bpe_every_byte_round_trips),
         cmocka_unit_test(test_pretokenizers),
         cmocka_unit_test(test_build_errors_say_what),
+        cmocka_unit_test(test_duplicate_long_token_is_cut_between_characters),
         cmocka_unit_test(test_gguf_without_usable_tokenizer),
         cmocka_unit_test(test_edge_cases_real_vocabs),
         cmocka_unit_test(test_special_tokens_real_vocabs),
