@@ -107,6 +107,30 @@ int wl_utf8_vformat(char *dst, size_t size, const char *fmt, va_list ap)
     return r;
 }
 
+size_t wl_utf8_md_escape(char *dst, size_t size, const char *src)
+{
+    size_t len = strlen(src), n = 0, k = 0; /* n: escaped length so far; k: kept in dst */
+    bool full = false;
+    for (size_t i = 0; i < len;) {
+        size_t l = wl_utf8_char_len(src + i, len - i);
+        if (l == 0)
+            l = 1;
+        size_t out = src[i] == '|' ? 2 : l;
+        if (!full && k + out < size) {
+            if (src[i] == '|')
+                dst[k++] = '\\';
+            memcpy(dst + k, src + i, l);
+            k += l;
+        } else {
+            full = true;
+        }
+        n += out;
+        i += l;
+    }
+    dst[k] = '\0';
+    return n;
+}
+
 /* The code point of the valid l-byte character at s. */
 static int32_t wl__decode(const char *s, size_t l)
 {

@@ -2,7 +2,8 @@
  * (RFC 3629: no overlong forms, surrogates or values above U+10FFFF),
  * copies and formatted messages in fixed buffers cut between characters
  * (a cut inside quoted text ends "..."), text escaped so that bytes from a
- * file or a sensor cannot drive a terminal, and table cells
+ * file or a sensor cannot drive a terminal, Markdown cell escaping, and
+ * table cells
  * measured in display columns rather than bytes (utf8proc's East Asian
  * width data: CJK and emoji take two columns, combining marks none), cut
  * and padded without ever splitting a character. Text that is not valid
@@ -68,6 +69,14 @@ size_t wl_utf8_clip(char *dst, size_t size, const char *src);
  * Does not va_end ap. */
 int wl_utf8_vformat(char *dst, size_t size, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
+
+/* The NUL-terminated src as the text of a GitHub Markdown table cell, into
+ * dst (size > 0 bytes, always NUL-terminated): each '|' becomes "\|" (a
+ * bare one would end the cell). A copy that does not fit is cut between
+ * characters and never between the two bytes of "\|". Returns the length
+ * of the whole escaped text: a value >= size says it was cut. Measure and
+ * pad the result with wl_utf8_width / wl_utf8_cell as any other text. */
+size_t wl_utf8_md_escape(char *dst, size_t size, const char *src);
 
 /* Display columns of the n bytes at s as wl_utf8_cell shows them. */
 size_t wl_utf8_width(const char *s, size_t n);

@@ -1,6 +1,6 @@
 /* util/: the error table, log level parsing, clocks, error messages, UTF-8
  * decoding, copies and formatted messages cut between characters (a shown
- * cut ending "..."), display widths and text into
+ * cut ending "..."), Markdown cell escaping, display widths and text into
  * JSON without losing bytes. */
 #include "test_support.h"
 
@@ -248,6 +248,23 @@ static void test_utf8_vformat_cuts_between_characters(void **state)
     assert_string_equal(b, "");
 }
 
+/* A '|' in a Markdown cell becomes "\|"; a cut never splits a character or
+ * the escape; the return is the whole escaped length. */
+static void test_utf8_md_escape(void **state)
+{
+    (void)state;
+    char b[16];
+    assert_int_equal(wl_utf8_md_escape(b, sizeof b, "plain"), 5);
+    assert_string_equal(b, "plain");
+    assert_int_equal(wl_utf8_md_escape(b, sizeof b, "a|b\xC3\xA9|"), 8);
+    assert_string_equal(b, "a\\|b\xC3\xA9\\|");
+    assert_int_equal(wl_utf8_width(b, strlen(b)), 7);    /* "\|" is two columns */
+    assert_int_equal(wl_utf8_md_escape(b, 3, "a|b"), 4); /* "a\" would split "\|" */
+    assert_string_equal(b, "a");
+    assert_int_equal(wl_utf8_md_escape(b, 3, "a\xC3\xA9"), 3);
+    assert_string_equal(b, "a");
+}
+
 /* Valid text is itself; otherwise each invalid byte shows as U+FFFD and the
  * exact bytes go to "<key>_hex", only then. */
 static void test_json_text_keeps_every_byte(void **state)
@@ -465,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_utf8_copy_cuts_between_characters),
         cmocka_unit_test(test_utf8_clip_shows_the_cut),
         cmocka_unit_test(test_utf8_vformat_cuts_between_characters),
+        cmocka_unit_test(test_utf8_md_escape),
         cmocka_unit_test(test_json_text_keeps_every_byte),
         cmocka_unit_test(test_utf8_cells_count_display_columns),
         cmocka_unit_test(test_utf8_escape_keeps_text_and_escapes_controls),
