@@ -90,26 +90,33 @@ static void print_right(const char *s, size_t width)
     fputs(s, stdout);
 }
 
-/* llama-bench's md table, in display columns rather than bytes: its "%-30s"
- * model column counts bytes, and the "±" of t/s is two bytes in one column
+/* llama-bench's md table (markdown_printer in tools/llama-bench/
+ * llama-bench.cpp): its column widths (model -30, size and params 10,
+ * backend -10, threads 7, test 15, t/s 20; negative: left-aligned) and
+ * alignment row, in display columns rather than bytes: its "%-30s" model
+ * column counts bytes, and the "±" of t/s is two bytes in one column
  * (llama-bench adds one to that column's width for it). llama-bench never
  * cuts the model; a longer one pushes the rest of its row out of line. The
  * rows are all known here, so the column widens to the widest model
- * instead: every row is as wide as the header, and nothing is cut. */
+ * instead: every row is as wide as the header, and nothing is cut. A '|' in
+ * the model is written "\|" (GitHub Markdown's escape; llama-bench leaves
+ * it bare, which splits the cell) and counts two columns. */
 static void print_md(const struct info *in, const struct wl_bench_result *r, int n)
 {
-    enum { MODEL_W = 30, TS_W = 20 };
-    size_t mw = wl_utf8_width(in->model_type, strlen(in->model_type));
+    enum { MODEL_W = 30, TEST_W = 15, TS_W = 20 };
+    char model[2 * sizeof in->model_type]; /* each '|' becomes two bytes */
+    wl_utf8_md_escape(model, sizeof model, in->model_type);
+    size_t mw = wl_utf8_width(model, strlen(model));
     if (mw < MODEL_W)
         mw = MODEL_W;
-    char cell[4 * sizeof in->model_type + 4 * MODEL_W]; /* U+FFFD is 3 bytes for 1 */
-    printf("| %s | %10s | %10s | %-10s | %7s | %13s | %*s |\n",
+    char cell[4 * sizeof model + 4 * MODEL_W]; /* U+FFFD is 3 bytes for 1 */
+    printf("| %s | %10s | %10s | %-10s | %7s | %*s | %*s |\n",
            wl_utf8_cell("model", mw, true, cell, sizeof cell), "size", "params", "backend",
-           "threads", "test", TS_W, "t/s");
+           "threads", TEST_W, "test", TS_W, "t/s");
     printf("| ");
     for (size_t i = 0; i < mw; i++)
         putchar('-');
-    printf(" | ---------: | ---------: | ---------- | ------: | ------------: | "
+    printf(" | ---------: | ---------: | ---------- | ------: | --------------: | "
            "-------------------: |\n");
     for (int i = 0; i < n; i++) {
         char size[32], params[32], ts[48];
@@ -121,9 +128,9 @@ static void print_md(const struct info *in, const struct wl_bench_result *r, int
         else
             snprintf(params, sizeof params, "%.2f M", (double)in->n_params / 1e6);
         snprintf(ts, sizeof ts, "%.2f ± %.2f", r[i].avg_ts, r[i].stddev_ts);
-        printf("| %s | %10s | %10s | %-10s | %7d | %13s | ",
-               wl_utf8_cell(in->model_type, mw, true, cell, sizeof cell), size, params, "CPU",
-               in->threads, r[i].test);
+        printf("| %s | %10s | %10s | %-10s | %7d | %*s | ",
+               wl_utf8_cell(model, mw, true, cell, sizeof cell), size, params, "CPU", in->threads,
+               TEST_W, r[i].test);
         print_right(ts, TS_W);
         printf(" |\n");
     }

@@ -8,7 +8,7 @@
 # - a synthetic llama with the real 32000-token llama vocabulary runs at every
 #   supported weight type without NaN/Inf (generate fails loudly on a
 #   non-finite logit);
-# - bad input gives clear errors; bench prints llama-bench formats.
+# - bad input gives clear errors; bench prints llama-bench formats (md with its widths).
 # Skips (and says so) the parts whose test data is absent.
 set -u
 W=${WATTLENS:?}
@@ -101,6 +101,14 @@ fi
 if [ -f "$model" ]; then
   "$W" bench -m "$model" -p 16 -n 8 -r 2 -t 1 >"$tmp/b.md" 2>/dev/null
   if grep -q "| model" "$tmp/b.md" && grep -q "pp16" "$tmp/b.md" && grep -q "tg8" "$tmp/b.md" && grep -q "±" "$tmp/b.md"; then ok "bench md"; else bad "bench md"; cat "$tmp/b.md"; fi
+  # llama-bench's widths after the model column: size 10, params 10, backend -10, threads 7,
+  # test 15, t/s 20 (markdown_printer::get_field_width in tools/llama-bench/llama-bench.cpp)
+  if sed -n 2p "$tmp/b.md" | grep -qF -- "- | ---------: | ---------: | ---------- | ------: | --------------: | -------------------: |" \
+    && sed -n 1p "$tmp/b.md" | grep -qF -- " |       size |     params | backend    | threads |            test |                  t/s |"; then
+    ok "bench md: llama-bench's column widths"
+  else
+    bad "bench md column widths"; cat "$tmp/b.md"
+  fi
   "$W" bench -m "$model" -p 16 -n 0 -r 2 -t 1 -o csv >"$tmp/b.csv" 2>/dev/null
   if head -1 "$tmp/b.csv" | grep -q "avg_ts,stddev_ts,n_seq$" && [ "$(wc -l <"$tmp/b.csv")" = 2 ]; then ok "bench csv"; else bad "bench csv"; fi
   if tail -1 "$tmp/b.csv" | grep -q ',"1"$'; then ok "bench csv: n_seq 1 without --batch"; else bad "bench csv n_seq"; cat "$tmp/b.csv"; fi
