@@ -26,8 +26,28 @@ static int env_int(const char *name, int def, int lo)
     return n < lo ? def : n;
 }
 
-int main(void)
+static const char usage[] =
+    "usage: bench_batch [-h | --help]\n"
+    "\n"
+    "Whole-batch decode tokens/s of the engine with 1, 2, 4, 8 and 16 sequences\n"
+    "decoded together, the gain over batch 1 and the time per step, on the\n"
+    "1.1B-shaped synthetic llama that bench_engine uses (generated once with\n"
+    "`wattlens model synth` into <build>/model-cache/). Prints figures; asserts\n"
+    "nothing about time.\n"
+    "\n"
+    "Environment:\n"
+    "  WL_BENCH_TYPE     weight type: q4_k (default) or q8_0\n"
+    "  WL_BENCH_GEN      decode steps per test (default 8)\n"
+    "  WL_BENCH_REPS     repetitions (default 2)\n"
+    "  WL_BENCH_THREADS  threads (default 2)\n"
+    "\n"
+    "The first run also generates the model (then cached).\n";
+
+int main(int argc, char **argv)
 {
+    int args = wl_bench_args_none(argc, argv, "bench_batch", usage);
+    if (args >= 0)
+        return args;
     const char *type = getenv("WL_BENCH_TYPE") ? getenv("WL_BENCH_TYPE") : "q4_k";
     if (strcmp(type, "q4_k") != 0 && strcmp(type, "q8_0") != 0) {
         fprintf(stderr, "bench_batch: WL_BENCH_TYPE must be q4_k or q8_0\n");

@@ -467,8 +467,35 @@ out:
     return n_ok;
 }
 
-int main(void)
+static const char usage[] =
+    "usage: bench_engine [-h | --help]\n"
+    "\n"
+    "Engine decode throughput as a fraction of this machine's memory-bandwidth\n"
+    "limit, on a synthetic llama shaped like a 1.1B-parameter model (Q8_0 and Q4_K,\n"
+    "generated once with `wattlens model synth` into <build>/model-cache/): a\n"
+    "llama-bench-style pp512 + tg128 run with the bench process's peak RSS, paired\n"
+    "rounds (bandwidth, one tg128 process, bandwidth), and the headline: the median\n"
+    "of interleaved in-process segments of decode between bandwidth readings.\n"
+    "Prints figures; asserts nothing about time.\n"
+    "\n"
+    "Environment:\n"
+    "  WL_BENCH_REPS        repetitions of the llama-bench-style run (default 3)\n"
+    "  WL_BENCH_ROUNDS      paired rounds (default 5)\n"
+    "  WL_BENCH_SEGMENTS    interleaved segments (default 32)\n"
+    "  WL_BENCH_SEG_TOKENS  decode steps per segment (default 8)\n"
+    "  WL_BENCH_THREADS     engine threads, and threads reading the bandwidth\n"
+    "                       (default 2)\n"
+    "  WL_BENCH_TYPES       weight types to run (default \"q8_0,q4_k\")\n"
+    "\n"
+    "Takes minutes: the first run generates the models (then cached); per type,\n"
+    "each paired round is ~1.5 s of decode plus a process start, and each segment\n"
+    "~0.1 s of decode between bandwidth readings of ~0.1 s.\n";
+
+int main(int argc, char **argv)
 {
+    int args = wl_bench_args_none(argc, argv, "bench_engine", usage);
+    if (args >= 0)
+        return args;
     const char *cli = WL_CLI_PATH;
     const char *reps_env = getenv("WL_BENCH_REPS");
     const char *rounds_env = getenv("WL_BENCH_ROUNDS");

@@ -256,8 +256,30 @@ out:
     wl_model_free(m);
 }
 
-int main(void)
+static const char usage[] =
+    "usage: bench_profile [-h | --help]\n"
+    "\n"
+    "What profiling costs: the same greedy generation with no recorder and with\n"
+    "the recorder at depth off, module, deep and deep + activation statistics\n"
+    "(each writing into a store in a temporary directory), on stories260K and on\n"
+    "the 1.1B-shaped synthetic llama (Q8_0, generated once with `wattlens model\n"
+    "synth` into <build>/model-cache/). Prints decode tokens/s and its overhead\n"
+    "against depth off, and CPU time per generated token; never asserts.\n"
+    "\n"
+    "Environment:\n"
+    "  WL_BENCH_REPS     repetitions, the best of which is shown (default 3)\n"
+    "  WL_BENCH_THREADS  engine threads (default 2)\n"
+    "  WL_BENCH_BIG=0    skip the 1.1B-shaped model\n"
+    "  WL_BENCH_SMALL=0  skip stories260K\n"
+    "  WL_BENCH_WALL=0   skip the wall-clock pass\n"
+    "\n"
+    "The first run also generates the 1.1B-shaped model (then cached).\n";
+
+int main(int argc, char **argv)
 {
+    int args = wl_bench_args_none(argc, argv, "bench_profile", usage);
+    if (args >= 0)
+        return args;
     const char *reps_env = getenv("WL_BENCH_REPS"), *thr_env = getenv("WL_BENCH_THREADS");
     const char *big_env = getenv("WL_BENCH_BIG");
     int reps = reps_env ? atoi(reps_env) : 3, threads = thr_env ? atoi(thr_env) : 2;

@@ -8,6 +8,7 @@
  * and per wall second, tokens/s (CPU), bytes/token, lookups and cache hit rate;
  * no assertions on time. Deterministic text (xorshift with a fixed seed).
  */
+#include "bench_support.h"
 #include "engine/tokenizer.h"
 #include "util/clock.h"
 
@@ -145,8 +146,22 @@ static void run(const char *vocab, const char *label, const char *text, size_t l
     wl_tok_free(t);
 }
 
-int main(void)
+static const char usage[] =
+    "usage: bench_tokenizer [-h | --help]\n"
+    "\n"
+    "Tokenizer throughput on about 1 MB of mixed text, varied (cache-hostile) and\n"
+    "repetitive, for the llama-spm and gpt-2 vocabularies and, when present, phi-3,\n"
+    "starcoder and deepseek-llm (from " WL_TESTDATA_DIR "/vocab):\n"
+    "MB/s per CPU second of the tokenizing thread (best of 3) and per wall second,\n"
+    "tokens/s, bytes/token, lookups and cache hit rate. No assertions on time.\n"
+    "\n"
+    "Environment: none read.\n";
+
+int main(int argc, char **argv)
 {
+    int args = wl_bench_args_none(argc, argv, "bench_tokenizer", usage);
+    if (args >= 0)
+        return args;
     size_t nv = 0, nr = 0;
     char *varied = varied_text(&nv);
     char *rep = repetitive_text(&nr);

@@ -3,8 +3,10 @@
 
 #include "engine/kernels/corelat.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,4 +84,32 @@ int wl_bench_core_distance(double rt_before_ns, double rt_after_ns)
     if (a >= 0 && b >= 0 && a < WL_BENCH_FAR_RT_NS && b < WL_BENCH_FAR_RT_NS)
         return 0;
     return -1;
+}
+
+bool wl_bench_arg_is_help(const char *arg)
+{
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+int wl_bench_usage_error(const char *who, const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", who);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n%.*s\n(%s --help says more)\n", (int)strcspn(usage, "\n"), usage, who);
+    return 2;
+}
+
+int wl_bench_args_none(int argc, char **argv, const char *who, const char *usage)
+{
+    if (argc < 2)
+        return -1;
+    if (argc == 2 && wl_bench_arg_is_help(argv[1])) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    return wl_bench_usage_error(who, usage, "unexpected argument '%s' (it takes none but --help)",
+                                wl_bench_arg_is_help(argv[1]) ? argv[2] : argv[1]);
 }

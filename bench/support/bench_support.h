@@ -3,13 +3,17 @@
  * <build>/model-cache/ by the `wattlens` CLI and reused by every bench.
  * Also removing a bench's temporary directory, a small random generator
  * for test data, and the pinned core round-trip probe that tells whether
- * the two cores sat near or far apart during a measurement. Bench-only
- * code, linked into each bench; not part of libwattlens. wl_bench_synth_1b
- * and wl_bench_rmtree run child processes: call them from main.
+ * the two cores sat near or far apart during a measurement, and the
+ * command-line conventions every bench follows (-h / --help prints its
+ * usage and exits 0; an argument it does not take is an error, exit 2).
+ * Bench-only code, linked into each bench; not part of libwattlens.
+ * wl_bench_synth_1b and wl_bench_rmtree run child processes: call them from
+ * main.
  */
 #ifndef WL_BENCH_SUPPORT_H
 #define WL_BENCH_SUPPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,5 +57,23 @@ double wl_bench_core_roundtrip_ns(void);
  * known and below it), -1 unknown or mixed (the state changed, or a reading
  * failed). */
 int wl_bench_core_distance(double rt_before_ns, double rt_after_ns);
+
+/* A bench's usage text is printed as given: a first line "usage: NAME
+ * [ARGS]", then what it measures, the environment variables it reads and,
+ * where known, how long it takes. */
+
+/* True when arg asks for the usage: "-h" or "--help". */
+bool wl_bench_arg_is_help(const char *arg);
+
+/* Prints "who: MESSAGE", the usage's first line and where the rest is, on
+ * stderr; returns 2, the exit status of a command-line error. */
+int wl_bench_usage_error(const char *who, const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The command line of a bench that takes no arguments: -1 when there are
+ * none (run the bench); 0 after printing usage on stdout for -h / --help;
+ * 2 after wl_bench_usage_error for anything else. main returns the value
+ * when it is not -1. */
+int wl_bench_args_none(int argc, char **argv, const char *who, const char *usage);
 
 #endif
