@@ -198,12 +198,36 @@ static int bench_norm(int rounds)
     return 0;
 }
 
+static const char usage[] =
+    "usage: bench_attention [ROUNDS]\n"
+    "\n"
+    "Decode attention outside the matvecs: q.k and p.v of one token over the\n"
+    "cached positions of a 1.1B llama layer (32 heads, 4 KV heads, head_dim 64,\n"
+    "F16 cache), head by head against the GQA-grouped loops; and RMSNorm of one\n"
+    "2048-float row next to a single-chain sum of squares. One thread, CPU time,\n"
+    "variants interleaved round by round; median and range over ROUNDS rounds\n"
+    "(1..1000, default 7). Prints figures only; never asserts on time.\n"
+    "\n"
+    "Environment: none read.\n";
+
 int main(int argc, char **argv)
 {
-    int rounds = argc > 1 ? atoi(argv[1]) : 7;
-    if (rounds < 1 || rounds > 1000) {
-        fprintf(stderr, "bench_attention: ROUNDS must be 1..1000, got '%s'\n", argv[1]);
-        return 2;
+    const char *who = "bench_attention";
+    if (argc == 2 && wl_bench_arg_is_help(argv[1])) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (argc > 2)
+        return wl_bench_usage_error(who, usage, "unexpected argument '%s'", argv[2]);
+    int rounds = 7;
+    if (argc == 2) {
+        char *end = NULL;
+        long v = strtol(argv[1], &end, 10);
+        if (argv[1][0] == '-' && !(argv[1][1] >= '0' && argv[1][1] <= '9'))
+            return wl_bench_usage_error(who, usage, "unknown option '%s'", argv[1]);
+        if (end == argv[1] || *end != '\0' || v < 1 || v > 1000)
+            return wl_bench_usage_error(who, usage, "ROUNDS must be 1..1000, got '%s'", argv[1]);
+        rounds = (int)v;
     }
     if (bench_attention(rounds) != 0 || bench_norm(rounds) != 0) {
         fprintf(stderr, "bench_attention: cannot set up the cache or context\n");

@@ -20,12 +20,7 @@
  * two states read at different limits and pay different edge costs.
  *
  * Usage: bench_edges [-t TYPE] [-r ROUNDS] [-g GAP_US] [-s SPLIT_GBPS] [-v]
- *   -t  weight type (default q4_k; any type bench_kernels takes)
- *   -r  rounds (default 12)
- *   -g  gap of caller-only work between products, in us (default 3)
- *   -s  also summarise rounds whose read is below / at or above this many
- *       GB/s apart
- *   -v  one line per round
+ * (the options are described in usage[] below, which --help prints)
  */
 #include "bench_support.h"
 #include "engine/kernels/kernels.h"
@@ -177,38 +172,73 @@ static void summarise(const char *title, const struct round *rs, int n_rounds, d
     free(frac);
 }
 
+static const char usage[] =
+    "usage: bench_edges [-t TYPE] [-r ROUNDS] [-g GAP_US] [-s SPLIT_GBPS] [-v]\n"
+    "\n"
+    "What a decode matrix product costs at its edges: the same weight bytes\n"
+    "streamed as one product, as back-to-back products of decode sizes, and as\n"
+    "products separated by caller-only work or by an empty pool job, each as a\n"
+    "fraction of a read of as many bytes around it. Medians over rounds, also\n"
+    "apart for the rounds whose core round-trip probe read the two cores near or\n"
+    "far apart throughout. Prints figures only; never asserts on time.\n"
+    "\n"
+    "  -t TYPE        weight type (default q4_k; any type the kernels take)\n"
+    "  -r ROUNDS      rounds, 1..1000 (default 12)\n"
+    "  -g GAP_US      caller-only work between products in us, 0..1000 (default 3)\n"
+    "  -s SPLIT_GBPS  also summarise apart the rounds whose read is below / at or\n"
+    "                 above this many GB/s\n"
+    "  -v             one line per round\n"
+    "  -h, --help     this text\n"
+    "\n"
+    "Environment: none read.\n";
+
+/* -1: run; 0: the usage was asked for and printed; 2: a command-line error
+ * (said on stderr). */
 static int parse_args(int argc, char **argv, uint32_t *type, int *rounds, double *gap,
                       double *split, int *verbose)
 {
+    const char *who = "bench_edges";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (wl_bench_arg_is_help(a)) {
+            fputs(usage, stdout);
+            return 0;
+        }
         if (!strcmp(a, "-v")) {
             *verbose = 1;
             continue;
         }
-        if (!val || (strcmp(a, "-t") && strcmp(a, "-r") && strcmp(a, "-g") && strcmp(a, "-s")))
-            return -1;
+        if (strcmp(a, "-t") && strcmp(a, "-r") && strcmp(a, "-g") && strcmp(a, "-s"))
+            return wl_bench_usage_error(who, usage, "unknown argument '%s'", a);
+        if (!val)
+            return wl_bench_usage_error(who, usage, "option '%s' needs a value", a);
         i++;
+        char *end = NULL;
         if (!strcmp(a, "-t")) {
             enum wl_ttype t;
             if (wl_ttype_parse(val, &t) != 0 || !wl_kernel_type_supported((uint32_t)t))
-                return -1;
+                return wl_bench_usage_error(who, usage,
+                                            "-t: not a weight type the kernels take: '%s'", val);
             *type = (uint32_t)t;
         } else if (!strcmp(a, "-r")) {
-            *rounds = atoi(val);
-            if (*rounds < 1 || *rounds > MAX_ROUNDS)
-                return -1;
+            long v = strtol(val, &end, 10);
+            if (end == val || *end || v < 1 || v > MAX_ROUNDS)
+                return wl_bench_usage_error(who, usage, "-r: ROUNDS must be 1..%d, got '%s'",
+                                            MAX_ROUNDS, val);
+            *rounds = (int)v;
         } else if (!strcmp(a, "-g")) {
-            *gap = atof(val);
-            if (!(*gap >= 0 && *gap <= 1000))
-                return -1;
+            *gap = strtod(val, &end);
+            if (end == val || *end || !(*gap >= 0 && *gap <= 1000))
+                return wl_bench_usage_error(who, usage, "-g: GAP_US must be 0..1000, got '%s'",
+                                            val);
         } else {
-            *split = atof(val);
-            if (!(*split >= 0))
-                return -1;
+            *split = strtod(val, &end);
+            if (end == val || *end || !(*split >= 0))
+                return wl_bench_usage_error(who, usage, "-s: SPLIT_GBPS must be >= 0, got '%s'",
+                                            val);
         }
     }
-    return 0;
+    return -1;
 }
 
 int main(int argc, char **argv)
@@ -216,11 +246,9 @@ int main(int argc, char **argv)
     struct setup s = {.type = WL_TTYPE_Q4_K, .gap_us = 3};
     int rounds = 12, verbose = 0;
     double split = 0;
-    if (parse_args(argc, argv, &s.type, &rounds, &s.gap_us, &split, &verbose) != 0) {
-        fprintf(stderr, "usage: %s [-t TYPE] [-r ROUNDS (1-%d)] [-g GAP_US] [-s SPLIT_GBPS] [-v]\n",
-                argv[0], MAX_ROUNDS);
-        return 2;
-    }
+    int args = parse_args(argc, argv, &s.type, &rounds, &s.gap_us, &split, &verbose);
+    if (args >= 0)
+        return args;
     s.row_bytes = wl_quant_row_bytes(s.type, COLS);
     /* 22 layers' worth of 2048-row products per set, SETS sets: several times
      * the last-level cache, so every pass streams from DRAM */

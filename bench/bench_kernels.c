@@ -10,11 +10,9 @@
  * the cores to itself; spinning while waiting for a descheduled worker
  * counts as CPU time, so it is a lower bound of that).
  * Prints figures only; never asserts on time.
- * Usage: bench_kernels [-t TYPE[,..]] [-p PATH[,..]] [-j THREADS[,..]] [-s attn,ffn,down,out,l2] [-m
- * MIB] -m MIB: minimum footprint of the weight copies (default 256; 0 = one copy, i.e.
- * cache-resident for small shapes: compute speed) -n ROWS: activation rows per call (default 1 =
- * decode matvec; e.g. 64 for prefill-style matmul, where GMAC/s is the figure that matters) e.g.
- * bench_kernels -t q8_0,q4_k -p avx512 -j 2
+ * Usage: bench_kernels [-t TYPE[,..]] [-p PATH[,..]] [-j THREADS[,..]]
+ * [-s SHAPE[,..]] [-m MIB] [-n ROWS] (described in usage[] below, which
+ * --help prints), e.g. bench_kernels -t q8_0,q4_k -p avx512 -j 2
  */
 #include "bench_support.h"
 #include "engine/kernels/kernels.h"
@@ -70,30 +68,65 @@ static void empty_job(void *arg, int ith, int nth)
     (void)nth;
 }
 
+static const char usage[] =
+    "usage: bench_kernels [-t TYPE[,..]] [-p PATH[,..]] [-j THREADS[,..]] [-s SHAPE[,..]]\n"
+    "                     [-m MIB] [-n ROWS]\n"
+    "\n"
+    "Kernel throughput: GB/s of weights streamed per weight type, code path,\n"
+    "matrix shape of a 1.1B llama layer and thread count, next to this machine's\n"
+    "read bandwidth with as many threads, as a ratio. Prints figures only; never\n"
+    "asserts on time.\n"
+    "\n"
+    "  -t TYPE,..     weight types: f32, f16, bf16, q8_0, q4_0, q4_k, q6_k (default all)\n"
+    "  -p PATH,..     code paths: scalar, avx2, avx512 (default every one this CPU runs)\n"
+    "  -j THREADS,..  thread counts: 1, 2 (default both)\n"
+    "  -s SHAPE,..    shapes: attn, ffn, down, out, l2 (default all but l2)\n"
+    "  -m MIB         minimum footprint of the weight copies (default 256; 0 = one copy,\n"
+    "                 cache-resident for small shapes: compute speed)\n"
+    "  -n ROWS        activation rows per call (default 1 = decode matvec; e.g. 64 for\n"
+    "                 prefill-style matmul, where GMAC/s is the figure that matters)\n"
+    "  -h, --help     this text\n"
+    "\n"
+    "Environment: none read.\n";
+
 int main(int argc, char **argv)
 {
+    const char *who = "bench_kernels";
     const char *tsel = NULL, *psel = NULL, *jsel = NULL, *ssel = NULL;
     size_t footprint_min = (size_t)256 << 20;
     int64_t n_x = 1;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "-t"))
-            tsel = argv[i + 1];
-        else if (!strcmp(argv[i], "-p"))
-            psel = argv[i + 1];
-        else if (!strcmp(argv[i], "-j"))
-            jsel = argv[i + 1];
-        else if (!strcmp(argv[i], "-s"))
-            ssel = argv[i + 1];
-        else if (!strcmp(argv[i], "-n"))
-            n_x = strtol(argv[i + 1], NULL, 10) < 1 ? 1 : strtol(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "-m"))
-            footprint_min = (size_t)strtoul(argv[i + 1], NULL, 10) << 20;
-        else {
-            fprintf(stderr,
-                    "usage: %s [-t types] [-p paths] [-j threads] [-s attn,ffn,down,out,l2] [-m MiB] "
-                    "[-n rows]\n",
-                    argv[0]);
-            return 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (wl_bench_arg_is_help(a)) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (strcmp(a, "-t") && strcmp(a, "-p") && strcmp(a, "-j") && strcmp(a, "-s") &&
+            strcmp(a, "-n") && strcmp(a, "-m"))
+            return wl_bench_usage_error(who, usage, "unknown argument '%s'", a);
+        if (!val)
+            return wl_bench_usage_error(who, usage, "option '%s' needs a value", a);
+        i++;
+        char *end = NULL;
+        if (!strcmp(a, "-t")) {
+            tsel = val;
+        } else if (!strcmp(a, "-p")) {
+            psel = val;
+        } else if (!strcmp(a, "-j")) {
+            jsel = val;
+        } else if (!strcmp(a, "-s")) {
+            ssel = val;
+        } else if (!strcmp(a, "-n")) {
+            long v = strtol(val, &end, 10);
+            if (end == val || *end || v < 1 || v > 4096)
+                return wl_bench_usage_error(who, usage, "-n: ROWS must be 1..4096, got '%s'", val);
+            n_x = v;
+        } else {
+            long v = strtol(val, &end, 10);
+            if (end == val || *end || v < 0 || v > (1L << 20))
+                return wl_bench_usage_error(who, usage, "-m: MIB must be 0..1048576, got '%s'",
+                                            val);
+            footprint_min = (size_t)v << 20;
         }
     }
     const int thread_counts[] = {1, 2};
