@@ -1,0 +1,65 @@
+/* A command's -o FILE (export, measure): where the output goes and how it is
+ * written, in one place. "-" (or no -o) is stdout, and so is a name for this
+ * process's stdout (/dev/stdout). A regular file, new or existing, reached
+ * through any symlinks, is replaced atomically: written to a new temporary
+ * file next to it (mkstemp: a new name, never an existing file), given the
+ * old file's mode (owner and group best effort), synced and renamed over it,
+ * so a failed write leaves the old file as it was. A FIFO, a device or
+ * anything in /dev or /proc is written in place. The run database (and its
+ * -wal, -shm, -journal) is refused. docs/internals/cli_output.md has the
+ * rules and the trade-offs. Single-threaded, like the rest of cli/.
+ */
+#ifndef WL_CLI_OUTPUT_H
+#define WL_CLI_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+enum wl_cli_output_kind {
+    WL_CLI_OUTPUT_NONE,    /* closed, or never opened */
+    WL_CLI_OUTPUT_STDOUT,  /* stdout: "-", no -o, or /dev/stdout */
+    WL_CLI_OUTPUT_DIRECT,  /* written in place: FIFO, device, /dev or /proc */
+    WL_CLI_OUTPUT_REPLACE, /* a regular file, replaced by renaming a temp over it */
+};
+
+/* One output; on the caller's stack. Fields are read-only for callers. */
+struct wl_cli_output {
+    const char *cmd;              /* command name, for messages */
+    const char *path;             /* as given (-o), for messages; "-" for stdout */
+    enum wl_cli_output_kind kind; /* where it goes */
+    FILE *f;                      /* the stream, once wl_cli_output_stream made it */
+    char *target;                 /* REPLACE: the file renamed over (links followed); heap */
+    char *tmp;                    /* REPLACE: the temporary file, once created; heap */
+};
+
+/* Checks path (NULL or "-": stdout) as the output of cmd and prepares it:
+ * refuses the run database at db_path (NULL: the default path, resolved as
+ * the store resolves it, whether or not the store is open), opens a FIFO or
+ * device now (a FIFO waits for its reader), and checks that a regular file
+ * can be written (a missing directory or a read-only file is reported
+ * before any work; nothing is left behind). Returns WL_EXIT_OK, or after
+ * printing "wattlens CMD: ..." WL_EXIT_USAGE (an empty name, the database)
+ * or WL_EXIT_FAIL (cannot be written). o needs wl_cli_output_close only
+ * after WL_EXIT_OK (it accepts a failed one too). */
+int wl_cli_output_open(struct wl_cli_output *o, const char *cmd, const char *path,
+                       const char *db_path);
+
+/* The stream to write the output to; for a regular file the temporary file
+ * is created now (so none exists while a measured command runs). NULL, after
+ * printing "wattlens CMD: cannot write PATH: <why>", when it cannot be
+ * created. Valid until wl_cli_output_close; never fclose it. */
+FILE *wl_cli_output_stream(struct wl_cli_output *o);
+
+/* Ends the output. complete: the command wrote all of it; the stream is
+ * flushed and, for a regular file, synced, closed and renamed over the
+ * target. !complete: the command gave up; the temporary file is removed and
+ * nothing is reported (the command reports its own reason). A failed write
+ * (earlier, seen by ferror, or now) is reported once, "wattlens CMD: writing
+ * the output: <cause>" (as wl_cli_output_error), the temporary file removed
+ * and the old file left as it was. errnum is the errno the caller saw right
+ * after its write failed (0: unknown); used only when the stream's error
+ * flag was already set. Returns WL_EXIT_OK, or WL_EXIT_FAIL when the output
+ * is not complete and written. Accepts a closed or never opened o. */
+int wl_cli_output_close(struct wl_cli_output *o, bool complete, int errnum);
+
+#endif
