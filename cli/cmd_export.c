@@ -1,7 +1,8 @@
 /* `wattlens export ID --format json|csv [-o FILE]`: one stored run with its
- * whole hierarchy. Writing to a file goes through FILE.tmp and a rename, so
- * a failed export never leaves a half-written FILE. */
+ * whole hierarchy. The output is cli_output's: a regular FILE is replaced
+ * atomically, so a failed export never leaves a half-written FILE. */
 #include "cli.h"
+#include "cli_output.h"
 #include "cli_store.h"
 
 #include "export/run_export.h"
@@ -29,7 +30,9 @@ static void usage(FILE *out)
         "\n"
         "Options:\n"
         "  -f, --format FMT     json or csv (required)\n"
-        "  -o, --output FILE    write to FILE instead of stdout\n" WL_CLI_STORE_HELP "\n"
+        "  -o, --output FILE    write to FILE instead of stdout ('-': stdout); a regular\n"
+        "                       FILE is replaced once the export is complete\n" WL_CLI_STORE_HELP
+        "\n"
         "Examples:\n"
         "  wattlens export 3f2a --format json > run.json\n"
         "  wattlens export 3f2a --format csv -o run.csv\n");
@@ -73,49 +76,26 @@ static int run(int argc, char **argv)
     int rc = wl_cli_store_open(cmd, so.db, WL_CLI_STORE_READ, &s);
     if (rc != WL_EXIT_OK)
         return rc;
-    char id[37], tmp[4200];
+    char id[37];
     if (!wl_cli_resolve_run(cmd, s, argv[optind], id)) {
         wl_store_close(s);
         return WL_EXIT_FAIL;
     }
-    FILE *out = stdout;
-    if (output && wl_cli_output_is_store(cmd, output, s)) {
+    struct wl_cli_output o;
+    rc = wl_cli_output_open(&o, cmd, output, wl_store_path(s));
+    FILE *out = rc == WL_EXIT_OK ? wl_cli_output_stream(&o) : NULL;
+    if (!out) {
+        wl_cli_output_close(&o, false, 0);
         wl_store_close(s);
-        return WL_EXIT_USAGE;
-    }
-    if (output) {
-        if (snprintf(tmp, sizeof tmp, "%s.tmp", output) >= (int)sizeof tmp) {
-            wl_store_close(s);
-            return wl_cli_usage_error(cmd, "output path too long");
-        }
-        out = fopen(tmp, "w");
-        if (!out) {
-            rc = wl_cli_fail(cmd, "cannot write %s: %s", tmp, strerror(errno));
-            wl_store_close(s);
-            return rc;
-        }
+        return rc == WL_EXIT_OK ? WL_EXIT_FAIL : rc;
     }
     struct wl_errmsg e = {{0}};
     int erc = csv ? wl_export_run_csv(s, id, out, &e) : wl_export_run_json(s, id, out, &e);
-    if (erc == 0 && fflush(out) != 0)
-        erc = -1;
-    const int werr = errno;
-    const bool stdout_failed = erc != 0 && !output && ferror(stdout);
-    if (output) {
-        if (fclose(out) != 0 && erc == 0)
-            erc = -1;
-        if (erc == 0 && rename(tmp, output) != 0) {
-            rc = wl_cli_fail(cmd, "cannot create %s: %s", output, strerror(errno));
-            remove(tmp);
-            wl_store_close(s);
-            return rc;
-        }
-        if (erc != 0)
-            remove(tmp);
-    }
-    if (stdout_failed)
-        rc = wl_cli_output_error(cmd, werr); /* reported once (main stays quiet), with its cause */
-    else if (erc != 0)
+    const int werr = erc != 0 ? errno : 0;
+    const bool write_failed = ferror(out) != 0;
+    /* a failed write is reported by wl_cli_output_close, with its cause */
+    rc = wl_cli_output_close(&o, erc == 0, werr);
+    if (erc != 0 && !write_failed)
         rc = wl_cli_fail(cmd, "export of run %s failed: %s", id,
                          e.text[0] ? e.text : "could not write the output");
     wl_store_close(s);
