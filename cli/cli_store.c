@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 void wl_cli_store_opts_init(struct wl_cli_store_opts *o, const char *cmd, void (*usage)(FILE *out))
@@ -70,28 +69,6 @@ int wl_cli_store_open(const char *cmd, const char *db_path, enum wl_cli_store_mo
         return wl_cli_fail(cmd, "cannot open the run database: %s",
                            e.text[0] ? e.text : wl_strerror(rc));
     return WL_EXIT_OK;
-}
-
-bool wl_cli_output_is_store(const char *cmd, const char *output_path, const wl_store *s)
-{
-    struct stat out;
-    if (!output_path || stat(output_path, &out) != 0)
-        return false; /* a file that does not exist yet is not the database */
-    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-    const char *db = wl_store_path(s);
-    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-        char path[WL_STORE_PATH_MAX + 16];
-        struct stat st;
-        snprintf(path, sizeof path, "%s%s", db, suffix[i]);
-        if (stat(path, &st) == 0 && st.st_dev == out.st_dev && st.st_ino == out.st_ino) {
-            wl_cli_fail(cmd,
-                        "refusing to write the output to %s: it is the run database%s%s%s; "
-                        "choose another file",
-                        output_path, i ? "'s " : "", i ? suffix[i] + 1 : "", i ? " file" : "");
-            return true;
-        }
-    }
-    return false;
 }
 
 bool wl_cli_resolve_run(const char *cmd, wl_store *s, const char *arg, char *id_out)

@@ -92,11 +92,6 @@ enum wl_cli_store_mode {
 int wl_cli_store_open(const char *cmd, const char *db_path, enum wl_cli_store_mode mode,
                       wl_store **out);
 
-/* True, after printing "wattlens CMD: ...", when writing output_path would
- * overwrite the open store's database file or one of SQLite's companion
- * files (-wal, -shm, -journal): the same file, through any name or link. */
-bool wl_cli_output_is_store(const char *cmd, const char *output_path, const wl_store *s);
-
 /* Resolves a run id or unique prefix into id_out (37 bytes); prints the
  * error and returns false when it cannot. */
 bool wl_cli_resolve_run(const char *cmd, wl_store *s, const char *arg, char *id_out);

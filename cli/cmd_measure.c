@@ -5,6 +5,7 @@
  * wl_measure_run (src/sampler/measure.c), the saving wl_measure_save_run
  * (src/profile/measure_store.c). */
 #include "cli.h"
+#include "cli_output.h"
 #include "cli_store.h"
 #include "cli_text.h"
 
@@ -35,7 +36,8 @@ static void usage(FILE *out)
             "wattlens exits with CMD's exit status (128+N if a signal N killed it, 127 if it\n"
             "could not be found, 126 if it could not be executed); when CMD succeeded but\n"
             "the run could not be saved (say, another process is recording into the same\n"
-            "database), it exits 1 after printing the report.\n"
+            "database), it exits 1 after printing the report; so it does when the report\n"
+            "could not be written (a full disk).\n"
             "\n"
             "The run is saved in the run database (kind measure: command, energy per domain,\n"
             "baseline, peaks, power samples, exit status; status failed when CMD could not\n"
@@ -47,7 +49,8 @@ static void usage(FILE *out)
             "                         powermetrics)\n"
             "  -b, --baseline SEC     measure idle power for SEC seconds before CMD (default 0)\n"
             "      --json             print the report as one JSON object\n"
-            "  -o, --output FILE      write the report to FILE instead of stdout\n"
+            "  -o, --output FILE      write the report to FILE instead of stdout ('-': stdout);\n"
+            "                         a regular FILE is replaced once the report is written\n"
             "      --model-idle-w W   CPU model: idle watts (default %.1f)\n"
             "      --model-core-w W   CPU model: watts per busy core (default %.1f)\n"
             "      --model-system     CPU model follows all CPUs, not only CMD's process tree\n"
@@ -322,17 +325,13 @@ static int run_measure(int argc, char **argv)
         if (orc != WL_EXIT_OK)
             return orc;
     }
-    FILE *out = stdout;
-    if (output && st && wl_cli_output_is_store("measure", output, st)) {
+    /* checked before the command runs; the database is refused even with
+     * --no-store (db_path NULL: the default path, as the store resolves it) */
+    struct wl_cli_output out;
+    int out_rc = wl_cli_output_open(&out, "measure", output, db_path);
+    if (out_rc != WL_EXIT_OK) {
         wl_store_close(st);
-        return WL_EXIT_USAGE;
-    }
-    if (output) {
-        out = fopen(output, "w");
-        if (!out) {
-            wl_store_close(st);
-            return wl_cli_fail("measure", "cannot write %s: %s", output, strerror(errno));
-        }
+        return out_rc;
     }
     char cpu[256] = "";
     wl_cli_host_cpu(cpu, sizeof cpu);
@@ -346,8 +345,7 @@ static int run_measure(int argc, char **argv)
     save.created_at_ms = wl_clock_realtime_ns() / 1000000;
     int rc = wl_measure_run(&mp, &r, &em);
     if (rc != 0) {
-        if (out != stdout)
-            fclose(out);
+        wl_cli_output_close(&out, false, 0);
         if (st) {
             /* the command did not run: a failed run says so */
             save.error = em.text;
@@ -371,26 +369,33 @@ static int run_measure(int argc, char **argv)
             (void)wl_cli_fail("measure", "the run was not saved: %s", se.text);
         wl_store_close(st);
     }
-    if (json) {
+    FILE *f = wl_cli_output_stream(&out);
+    bool complete = f != NULL, write_failed = false;
+    int werr = 0;
+    if (f && json) {
         json_t *j = report_json(cmd, &r, saved ? run_id : NULL);
-        if (json_dumpf(j, out, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0)
-            fprintf(stderr, "wattlens measure: cannot write the report\n");
-        fputc('\n', out);
+        complete = json_dumpf(j, f, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) == 0;
+        fputc('\n', f);
         json_decref(j);
-    } else {
-        report_text(out, cmd, &r);
+    } else if (f) {
+        report_text(f, cmd, &r);
     }
-    if (out != stdout)
-        fclose(out);
-    else
-        fflush(stdout);
+    if (f && ferror(f)) {
+        write_failed = true;
+        werr = errno;
+    }
+    /* a failed write is reported there, with its cause */
+    out_rc = wl_cli_output_close(&out, complete, werr);
+    if (f && !complete && !write_failed)
+        wl_cli_fail("measure", "cannot write the report");
     if (saved && !json && !wl_cli_quiet())
         fprintf(stderr, "\nwattlens measure: saved as run %s (see it with: wattlens show %.8s)\n",
                 run_id, run_id);
     wl_measure_result_free(&r);
-    /* the command's status; when it succeeded but its run was not saved,
-     * a failure, so that scripts do not take the run as recorded */
-    return code == 0 && save_tried && !saved ? WL_EXIT_FAIL : code;
+    /* the command's status; when it succeeded but its run was not saved or
+     * its report not written, a failure, so that scripts do not take the
+     * run as recorded */
+    return code == 0 && ((save_tried && !saved) || out_rc != WL_EXIT_OK) ? WL_EXIT_FAIL : code;
 }
 
 const struct wl_cli_command wl_cli_cmd_measure = {
