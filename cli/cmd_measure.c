@@ -1,7 +1,10 @@
 /* `wattlens measure -- CMD`: runs a command and reports its duration, energy
  * per domain, average/peak power, dynamic energy above an idle baseline and
  * sampling statistics, each figure with its method, and saves the run in the
- * store (unless --no-store). Exits with CMD's status. Thin: the measuring is
+ * store (unless --no-store). Exits with CMD's status. SIGTERM, SIGHUP and a
+ * SIGINT sent to wattlens (not a terminal's ^C, which reaches CMD itself)
+ * are passed on to CMD; wattlens waits for it, stores the run as cancelled,
+ * prints the report and exits 128 + the signal. Thin: the measuring is
  * wl_measure_run (src/sampler/measure.c), the saving wl_measure_save_run
  * (src/profile/measure_store.c). */
 #include "cli.h"
@@ -15,11 +18,71 @@
 #include "util/json_text.h"
 #include "wattlens/wattlens.h"
 
+#include "util/signals.h"
+
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Written by on_stop_signal only, which runs on the main thread (the only
+ * one not blocking it: measure.h), and read there by wl_measure_run. */
+static struct wl_measure_stop g_stop;
+
+static void on_stop_signal(int sig, siginfo_t *si, void *ctx)
+{
+    (void)ctx;
+#ifdef SI_KERNEL
+    /* from the kernel for a terminal (^C, a hangup): the whole foreground
+     * process group got it, CMD too; what happens is CMD's call, as under
+     * time(1) (passing it on would deliver it twice) */
+    if (si && si->si_code == SI_KERNEL)
+        return;
+#else
+    (void)si;
+#endif
+    g_stop.signal = sig;
+    g_stop.count++;
+}
+
+/* SIGTERM: kill's default (and timeout's); SIGHUP: a closed session;
+ * SIGINT: kill -INT to wattlens. */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+enum { N_STOP_SIGNALS = sizeof stop_signals / sizeof stop_signals[0] };
+
+struct stop_handlers {
+    struct sigaction old[N_STOP_SIGNALS];
+    bool set[N_STOP_SIGNALS];
+};
+
+/* A signal ignored on entry (nohup, a background job of a script) stays
+ * ignored, as shells leave it. */
+static void stop_handlers_install(struct stop_handlers *h)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_stop_signal;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < N_STOP_SIGNALS; i++)
+        sigaddset(&sa.sa_mask, stop_signals[i]); /* one handler at a time */
+    g_stop.signal = 0;
+    g_stop.count = 0;
+    for (int i = 0; i < N_STOP_SIGNALS; i++) {
+        h->set[i] = sigaction(stop_signals[i], NULL, &h->old[i]) == 0 &&
+                    h->old[i].sa_handler != SIG_IGN && sigaction(stop_signals[i], &sa, NULL) == 0;
+    }
+}
+
+static void stop_handlers_restore(const struct stop_handlers *h)
+{
+    for (int i = 0; i < N_STOP_SIGNALS; i++) {
+        if (h->set[i])
+            sigaction(stop_signals[i], &h->old[i], NULL);
+    }
+}
 
 static void usage(FILE *out)
 {
@@ -39,10 +102,17 @@ static void usage(FILE *out)
             "database), it exits 1 after printing the report; so it does when the report\n"
             "could not be written (a full disk).\n"
             "\n"
+            "A terminal's Ctrl-C reaches CMD itself and is left to it. SIGTERM, SIGHUP or a\n"
+            "SIGINT sent to wattlens is passed on to CMD (to its process alone: CMD's own\n"
+            "children get it only if CMD passes it on); wattlens waits for CMD to end, saves\n"
+            "the run as cancelled with CMD's exit status, prints the report and exits\n"
+            "128+N. During --baseline it ends the baseline and CMD is not started.\n"
+            "\n"
             "The run is saved in the run database (kind measure: command, energy per domain,\n"
             "baseline, peaks, power samples, exit status; status failed when CMD could not\n"
-            "be started) and its id printed on stderr (`run_id` with --json); see it again\n"
-            "with `wattlens show ID`, list runs with `wattlens runs`.\n"
+            "be started, cancelled when wattlens was stopped by a signal) and its id printed\n"
+            "on stderr (`run_id` with --json); see it again with `wattlens show ID`, list\n"
+            "runs with `wattlens runs`.\n"
             "\n"
             "Options:\n"
             "  -i, --interval MS      sampling interval in milliseconds (default 10; 100 with\n"
@@ -118,8 +188,16 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
     while (argv[argc])
         argc++;
     wl_json_set_texts(j, "command", (const char *const *)argv, NULL, argc);
-    json_object_set_new(j, "exit_status", json_integer(r->exit_code));
+    json_object_set_new(j, "started", json_boolean(r->started));
+    json_object_set_new(j, "exit_status", r->started ? json_integer(r->exit_code) : json_null());
     json_object_set_new(j, "signal", r->term_signal ? json_integer(r->term_signal) : json_null());
+    const char *sig_name = r->term_signal ? wl_signal_name(r->term_signal) : NULL;
+    json_object_set_new(j, "signal_name", sig_name ? json_string(sig_name) : json_null());
+    /* the signal that stopped wattlens (passed on to CMD): the run is cancelled */
+    json_object_set_new(j, "stop_signal",
+                        r->stop_signal ? json_integer(r->stop_signal) : json_null());
+    const char *stop_name = r->stop_signal ? wl_signal_name(r->stop_signal) : NULL;
+    json_object_set_new(j, "stop_signal_name", stop_name ? json_string(stop_name) : json_null());
     if (r->exec_errno)
         json_object_set_new(j, "exec_error", json_string(strerror(r->exec_errno)));
     double dur = (double)wl_energy_window_dur_ns(&r->window) / 1e9;
@@ -176,12 +254,24 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
     for (int i = 0; argv[i]; i++)
         fprintf(f, strpbrk(argv[i], " \t'\"$|&;<>*?") ? " '%s'" : " %s", argv[i]);
     fprintf(f, "\n");
+    char b1[24], b2[24];
     if (r->exec_errno)
         fprintf(f, "  could not run the command: %s\n", strerror(r->exec_errno));
+    if (!r->started) {
+        fprintf(f, "  not started     wattlens got %s before the command started (cancelled)\n",
+                wl_signal_label(r->stop_signal, b1, sizeof b1));
+        return;
+    }
     if (r->term_signal)
-        fprintf(f, "  exit status     %d (killed by signal %d)\n", r->exit_code, r->term_signal);
+        fprintf(f, "  exit status     %d (killed by %s)\n", r->exit_code,
+                wl_signal_label(r->term_signal, b1, sizeof b1));
     else
         fprintf(f, "  exit status     %d\n", r->exit_code);
+    if (r->stop_signal)
+        fprintf(f,
+                "  stopped         wattlens got %s and passed it on to the command (cancelled;\n"
+                "                  the figures cover the command until it exited)\n",
+                wl_signal_label(r->stop_signal, b2, sizeof b2));
     fprintf(f, "  duration        %.3f s (CPU time %.3f s)\n", dur, (double)r->cpu_ns / 1e9);
     fprintf(f, "  samples         %llu at %.1f/s (requested %.1f/s)%s\n",
             (unsigned long long)r->stats.n_samples, r->stats.achieved_hz, r->stats.requested_hz,
@@ -343,8 +433,14 @@ static int run_measure(int argc, char **argv)
     wl_errmsg_clear(&em);
     wl_errmsg_clear(&se);
     save.created_at_ms = wl_clock_realtime_ns() / 1000000;
+    /* installed until the run is saved and reported: a signal that comes
+     * after the command's end changes nothing (the run is complete) */
+    struct stop_handlers sh;
+    stop_handlers_install(&sh);
+    mp.stop = &g_stop;
     int rc = wl_measure_run(&mp, &r, &em);
     if (rc != 0) {
+        stop_handlers_restore(&sh);
         wl_cli_output_close(&out, false, 0);
         if (st) {
             /* the command did not run: a failed run says so */
@@ -392,9 +488,13 @@ static int run_measure(int argc, char **argv)
         fprintf(stderr, "\nwattlens measure: saved as run %s (see it with: wattlens show %.8s)\n",
                 run_id, run_id);
     wl_measure_result_free(&r);
-    /* the command's status; when it succeeded but its run was not saved or
-     * its report not written, a failure, so that scripts do not take the
-     * run as recorded */
+    stop_handlers_restore(&sh);
+    /* stopped by a signal (a cancelled run): 128 + it, as `run` exits;
+     * else the command's status, and when it succeeded but its run was not
+     * saved or its report not written, a failure, so that scripts do not
+     * take the run as recorded */
+    if (r.stop_signal)
+        return 128 + r.stop_signal;
     return code == 0 && ((save_tried && !saved) || out_rc != WL_EXIT_OK) ? WL_EXIT_FAIL : code;
 }
 

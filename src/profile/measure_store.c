@@ -104,6 +104,26 @@ static int write_samples(wl_store_run *run, const struct wl_measure_result *r)
     return rc;
 }
 
+/* runs.extra: how the command ended (exit_status: its status, 128 + N when
+ * signal N killed it; signal: N or null; both null when it never started)
+ * and stop_signal: the signal that asked wattlens to stop (passed on to the
+ * command), or null. */
+static int set_exit_extras(wl_store_run *run, const struct wl_measure_result *r)
+{
+    char v[32];
+    snprintf(v, sizeof v, "%d", r->exit_code);
+    int rc = wl_store_run_set_extra(run, "exit_status", r->started ? v : "null");
+    if (rc == 0) {
+        snprintf(v, sizeof v, "%d", r->term_signal);
+        rc = wl_store_run_set_extra(run, "signal", r->term_signal ? v : "null");
+    }
+    if (rc == 0) {
+        snprintf(v, sizeof v, "%d", r->stop_signal);
+        rc = wl_store_run_set_extra(run, "stop_signal", r->stop_signal ? v : "null");
+    }
+    return rc;
+}
+
 int wl_measure_save_run(wl_store *st, const struct wl_measure_save *p, char *id_out,
                         struct wl_errmsg *err)
 {
@@ -147,6 +167,32 @@ int wl_measure_save_run(wl_store *st, const struct wl_measure_save *p, char *id_
         run = NULL;
         if (rc != 0)
             wl_errmsg_set(err, rc, "cannot store the run: %s", wl_store_last_error(st));
+        goto done;
+    }
+
+    if (!r->started) {
+        /* stopped before the command started: no window, no totals; the
+         * baseline's samples, if any, and why */
+        rc = set_exit_extras(run, r);
+        if (rc == 0)
+            rc = write_samples(run, r);
+        if (rc != 0)
+            wl_errmsg_set(err, rc, "cannot store the run: %s", wl_store_last_error(st));
+        struct wl_run_totals tot = {.status = rc == 0 ? WL_RUN_CANCELLED : WL_RUN_FAILED,
+                                    .duration_ms = WL_STORE_UNSET,
+                                    .energy_j = WL_STORE_UNSET,
+                                    .input_tokens = -1,
+                                    .output_tokens = -1,
+                                    .kv_cache_bytes = -1,
+                                    .sample_count = (int64_t)r->n_samples,
+                                    .sample_rate_hz = WL_STORE_UNSET,
+                                    .error = rc == 0 ? NULL : err->text};
+        int frc = wl_store_run_finish(run, &tot);
+        run = NULL;
+        if (rc == 0 && frc != 0) {
+            rc = frc;
+            wl_errmsg_set(err, rc, "cannot store the run: %s", wl_store_last_error(st));
+        }
         goto done;
     }
 
@@ -198,11 +244,7 @@ int wl_measure_save_run(wl_store *st, const struct wl_measure_save *p, char *id_
         wl_errmsg_set(err, rc, "cannot store the run: %s", wl_store_last_error(st));
         goto fail_run;
     }
-    snprintf(extra, sizeof extra, "%d", r->exit_code);
-    if ((rc = wl_store_run_set_extra(run, "exit_status", extra)) == 0) {
-        snprintf(extra, sizeof extra, "%d", r->term_signal);
-        rc = wl_store_run_set_extra(run, "signal", r->term_signal ? extra : "null");
-    }
+    rc = set_exit_extras(run, r);
     if (rc == 0) {
         snprintf(extra, sizeof extra, "%.6f", (double)r->cpu_ns / 1e9);
         rc = wl_store_run_set_extra(run, "cpu_time_s", extra);
@@ -215,7 +257,9 @@ int wl_measure_save_run(wl_store *st, const struct wl_measure_save *p, char *id_
     if (r->exec_errno)
         snprintf(why, sizeof why, "cannot run '%s': %s", p->argv[0], strerror(r->exec_errno));
     struct wl_run_totals tot = {
-        .status = r->exec_errno ? WL_RUN_FAILED : WL_RUN_COMPLETE,
+        .status = r->exec_errno    ? WL_RUN_FAILED
+                  : r->stop_signal ? WL_RUN_CANCELLED
+                                   : WL_RUN_COMPLETE,
         .duration_ms = dur_ms,
         .energy_j = sec.energy_j,
         .energy_method = method,

@@ -3,6 +3,7 @@
 
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/signals.h"
 #include "wattlens/error.h"
 
 #include <errno.h>
@@ -67,7 +68,10 @@ static void drain_into(wl_sampler *s, const struct wl_measure_params *p,
 
 /* Blocks until the child has exited, without reaping it (it stays a zombie so
  * its /proc entry still holds its final CPU times). Drains samples every
- * 100 ms meanwhile. */
+ * 100 ms meanwhile, and passes each stop request on to the child: a signal
+ * interrupts the poll, so it is passed on at once, or within one 100 ms
+ * wait when it comes between the check and the poll. The child is not
+ * reaped before this returns, so its pid cannot have been reused. */
 static void wait_exit_nowait(pid_t pid, wl_sampler *s, const struct wl_measure_params *p,
                              struct wl_measure_result *r)
 {
@@ -76,7 +80,13 @@ static void wait_exit_nowait(pid_t pid, wl_sampler *s, const struct wl_measure_p
     pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 #endif
     uint64_t last_drain = wl_clock_now_ns();
+    sig_atomic_t passed_on = 0; /* stop requests sent to the child so far */
     for (;;) {
+        if (p->stop && p->stop->count != passed_on) {
+            passed_on = p->stop->count;
+            r->stop_signal = p->stop->signal;
+            kill(pid, r->stop_signal);
+        }
         siginfo_t si;
         memset(&si, 0, sizeof si);
         int rc = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT | WNOHANG);
@@ -97,6 +107,56 @@ static void wait_exit_nowait(pid_t pid, wl_sampler *s, const struct wl_measure_p
     }
     if (pidfd >= 0)
         close(pidfd);
+}
+
+/* Opens the sensors and starts the sampler (*set and *s are left for the
+ * caller to close, also on failure). Returns 0 or a WL_E* with err set. */
+static int open_sampling(const struct wl_measure_params *p, pid_t pid, wl_sensor_set **set,
+                         wl_sampler **s, struct wl_errmsg *err)
+{
+    struct wl_sensor_params sp = p->sensors;
+    if (sp.backends == 0)
+        wl_sensor_params_default(&sp);
+    sp.model.scope = p->model_whole_system ? WL_MODEL_SCOPE_SYSTEM : WL_MODEL_SCOPE_TREE;
+    sp.model.pid = pid;
+    int rc = wl_sensor_set_open(&sp, set);
+    if (rc == 0 && wl_sensor_set_count(*set) == 0)
+        rc = WL_ENOTSUP;
+    if (rc != 0)
+        return wl_errmsg_set(err, rc, "no power source could be opened (see `wattlens sensors`)");
+    struct wl_sampler_params smp;
+    wl_sampler_params_default(&smp);
+    smp.interval_ns = p->interval_ns;
+    rc = wl_sampler_open(*set, &smp, s);
+    if (rc == 0)
+        rc = wl_sampler_start(*s);
+    if (rc != 0)
+        return wl_errmsg_set(err, rc, "cannot start the sampler: %s", wl_strerror(rc));
+    return 0;
+}
+
+/* In the forked child, before it waits to exec: the caller's handlers of the
+ * stop signals go back to the default action, as exec would do, so that a
+ * stop passed on between "go" and the exec ends the child instead of being
+ * swallowed by a copy of the caller's handler (and the command then run).
+ * Ignored signals stay ignored (the command inherits that, as from a shell). */
+static void child_default_stop_handlers(void)
+{
+    static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++) {
+        struct sigaction cur;
+        if (sigaction(stop_signals[i], NULL, &cur) != 0)
+            continue;
+        const bool caught = (cur.sa_flags & SA_SIGINFO)
+                                ? cur.sa_sigaction != NULL
+                                : cur.sa_handler != SIG_IGN && cur.sa_handler != SIG_DFL;
+        if (caught) {
+            struct sigaction dfl;
+            memset(&dfl, 0, sizeof dfl);
+            dfl.sa_handler = SIG_DFL;
+            sigaction(stop_signals[i], &dfl, NULL);
+        }
+    }
 }
 
 int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *out,
@@ -131,6 +191,7 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
     }
     if (pid == 0) {
         /* child: wait for "go", then exec; report exec failure through ex */
+        child_default_stop_handlers();
         close(go[1]);
         close(ex[0]);
         char c = 0;
@@ -150,31 +211,16 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
     close(go[0]);
     close(ex[1]);
 
-    int rc = 0;
     wl_sensor_set *set = NULL;
     wl_sampler *s = NULL;
-    struct wl_sensor_params sp = p->sensors;
-    if (sp.backends == 0)
-        wl_sensor_params_default(&sp);
-    sp.model.scope = p->model_whole_system ? WL_MODEL_SCOPE_SYSTEM : WL_MODEL_SCOPE_TREE;
-    sp.model.pid = pid;
-    rc = wl_sensor_set_open(&sp, &set);
-    if (rc == 0 && wl_sensor_set_count(set) == 0)
-        rc = WL_ENOTSUP;
-    if (rc != 0) {
-        wl_errmsg_set(err, rc, "no power source could be opened (see `wattlens sensors`)");
+    /* every thread started here inherits a mask blocking asynchronous
+     * signals: the caller's stop handler runs on this thread (measure.h) */
+    sigset_t mask;
+    wl_signals_block_async(&mask);
+    int rc = open_sampling(p, pid, &set, &s, err);
+    wl_signals_restore(&mask);
+    if (rc != 0)
         goto fail_child;
-    }
-    struct wl_sampler_params smp;
-    wl_sampler_params_default(&smp);
-    smp.interval_ns = p->interval_ns;
-    rc = wl_sampler_open(set, &smp, &s);
-    if (rc == 0)
-        rc = wl_sampler_start(s);
-    if (rc != 0) {
-        wl_errmsg_set(err, rc, "cannot start the sampler: %s", wl_strerror(rc));
-        goto fail_child;
-    }
     {
         size_t len = 0;
         for (unsigned i = 0; i < wl_sensor_set_count(set) && len < sizeof out->sensors_desc; i++) {
@@ -184,9 +230,11 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
         }
     }
     out->t0_ns = wl_sampler_t0_ns(s);
+    const volatile sig_atomic_t *cancel = p->stop ? &p->stop->signal : NULL;
     if (p->baseline_ns) {
         wl_sampler_set_phase(s, WL_MEASURE_PHASE_BASELINE);
-        if (wl_sampler_baseline(s, p->baseline_ns, NULL, &out->baseline) != 0)
+        int brc = wl_sampler_baseline(s, p->baseline_ns, cancel, &out->baseline);
+        if (brc != 0 && brc != WL_ECANCELED)
             wl_log_warn("measure", "the idle baseline could not be measured");
     }
     wl_sampler_set_phase(s, WL_MEASURE_PHASE_RUN);
@@ -194,14 +242,22 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
     struct sigaction ign, old_int, old_quit;
     memset(&ign, 0, sizeof ign);
     ign.sa_handler = SIG_IGN;
-    sigaction(SIGINT, &ign, &old_int);
+    if (!p->stop)
+        sigaction(SIGINT, &ign, &old_int);
     sigaction(SIGQUIT, &ign, &old_quit);
 
     out->started_at_ns = wl_clock_realtime_ns();
-    wl_sampler_window_begin(s, &out->window);
-    ssize_t wn = write(go[1], "g", 1);
-    (void)wn;
-    close(go[1]);
+    /* a stop that came before this point: the command is never started (a
+     * later one is passed on to it by wait_exit_nowait) */
+    out->started = !(cancel && *cancel);
+    if (!out->started)
+        out->stop_signal = *cancel;
+    if (out->started) {
+        wl_sampler_window_begin(s, &out->window);
+        ssize_t wn = write(go[1], "g", 1);
+        (void)wn;
+    }
+    close(go[1]); /* without "go" the held child reads EOF and exits 127 */
     go[1] = -1;
     int exec_errno = 0;
     ssize_t n;
@@ -213,8 +269,10 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
     if (n == (ssize_t)sizeof exec_errno)
         out->exec_errno = exec_errno;
 
-    wait_exit_nowait(pid, s, p, out);
-    wl_sampler_window_end(s, &out->window);
+    if (out->started) {
+        wait_exit_nowait(pid, s, p, out);
+        wl_sampler_window_end(s, &out->window);
+    }
     wl_sampler_stop(s);
 
     struct rusage ru;
@@ -222,18 +280,21 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
     memset(&ru, 0, sizeof ru);
     while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
     }
-    sigaction(SIGINT, &old_int, NULL);
+    if (!p->stop)
+        sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
-    out->wait_status = status;
-    if (WIFEXITED(status))
-        out->exit_code = WEXITSTATUS(status);
-    else if (WIFSIGNALED(status)) {
-        out->term_signal = WTERMSIG(status);
-        out->exit_code = 128 + out->term_signal;
+    if (out->started) {
+        out->wait_status = status;
+        if (WIFEXITED(status))
+            out->exit_code = WEXITSTATUS(status);
+        else if (WIFSIGNALED(status)) {
+            out->term_signal = WTERMSIG(status);
+            out->exit_code = 128 + out->term_signal;
+        }
+        out->cpu_ns =
+            (uint64_t)ru.ru_utime.tv_sec * 1000000000ull + (uint64_t)ru.ru_utime.tv_usec * 1000ull +
+            (uint64_t)ru.ru_stime.tv_sec * 1000000000ull + (uint64_t)ru.ru_stime.tv_usec * 1000ull;
     }
-    out->cpu_ns =
-        (uint64_t)ru.ru_utime.tv_sec * 1000000000ull + (uint64_t)ru.ru_utime.tv_usec * 1000ull +
-        (uint64_t)ru.ru_stime.tv_sec * 1000000000ull + (uint64_t)ru.ru_stime.tv_usec * 1000ull;
 
     drain_into(s, p, out);
     wl_sampler_stats(s, &out->stats);

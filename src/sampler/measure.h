@@ -8,9 +8,15 @@
  * time is still readable), peaks, sampling statistics, gaps and every sample.
  * The result is self-contained so that saving it (to the store) is one call.
  *
- * Signals: SIGINT and SIGQUIT are ignored in the calling process while the
- * command runs (as time(1) does) so that ^C reaches the command and the report
- * is still printed; they are restored before returning. Single-threaded caller.
+ * Signals: SIGQUIT is ignored in the calling process while the command runs
+ * (as time(1) does), and so is SIGINT unless the caller passes a stop
+ * request (struct wl_measure_stop): a terminal's ^C or ^\ reaches the
+ * command, which is in the caller's process group, and the report is still
+ * printed. With a stop request the caller's own handler asks to stop (see
+ * below). Dispositions are restored before returning. The threads started
+ * here (sampler, sensors) block asynchronous signals (util/signals.h), so a
+ * signal sent to the process runs the caller's handler on the calling
+ * thread. Single-threaded caller.
  */
 #ifndef WL_SAMPLER_MEASURE_H
 #define WL_SAMPLER_MEASURE_H
@@ -19,6 +25,7 @@
 #include "sensors/sensor.h"
 #include "util/errmsg.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +36,20 @@ enum wl_measure_phase {
     WL_MEASURE_PHASE_BASELINE = 1,
 };
 const char *wl_measure_phase_name(uint32_t phase); /* "run", "baseline", "?" */
+
+/* A request to stop, written by the caller's signal handler (SIGTERM, SIGHUP,
+ * or a SIGINT sent to wattlens alone) and read by wl_measure_run on the
+ * calling thread, on which that handler runs (see Signals above). The handler
+ * sets signal and increments count; each increment is one signal to pass on.
+ * Before the command starts (sensor set-up, the idle baseline) a request
+ * ends the baseline and the command is never started; once it runs, the
+ * command is sent the signal (kill(2) to its pid: it has no process group
+ * of its own, so descendants get it only if the command passes it on) and
+ * measured until it exits, however long that takes. */
+struct wl_measure_stop {
+    volatile sig_atomic_t signal; /* the last signal that asked to stop; 0 while none */
+    volatile sig_atomic_t count;  /* signals received so far */
+};
 
 /* Called on the controlling thread with samples drained during the run. */
 typedef void (*wl_measure_samples_fn)(void *user_data, const struct wl_sample *samples, size_t n);
@@ -42,6 +63,7 @@ struct wl_measure_params {
     size_t max_samples;               /* samples kept in the result; 0 = 1,000,000 */
     wl_measure_samples_fn on_samples; /* optional */
     void *user_data;
+    const struct wl_measure_stop *stop; /* optional; see struct wl_measure_stop */
 };
 
 struct wl_measure_result {
@@ -49,6 +71,10 @@ struct wl_measure_result {
     int exit_code;         /* exit status, or 128 + signal, or 126/127 when exec failed */
     int term_signal;       /* signal that killed the command, or 0 */
     int exec_errno;        /* errno of a failed exec, or 0 */
+    bool started;          /* the command was released to run (false: a stop came first;
+                              exit_code, term_signal and the window are then 0) */
+    int stop_signal;       /* the stop request's signal passed on to the command (the
+                              last one), or that kept it from starting; 0: none */
     int64_t started_at_ns; /* wall clock at start (epoch ns) */
     uint64_t t0_ns;        /* sampler origin (monotonic); samples' t_ns are relative to it */
     struct wl_energy_window window;           /* command start .. exit */

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# ctest-labels: timing (sends signals to commands under way; see Makefile)
+# `wattlens measure` stopped by a signal: SIGTERM, SIGHUP and a SIGINT sent to
+# wattlens alone are passed on to the command, which is waited for (never
+# left running); the run is stored as cancelled with the command's own exit,
+# the report is printed and wattlens exits 128 + the signal. During the idle
+# baseline the command is not started at all. A terminal's Ctrl-C reaches the
+# command by itself and is left to it (a complete run, as under time(1)).
+set -u
+: "${WATTLENS:?}"
+. "$(dirname "$0")/common.sh"
+db="$tmp/runs.db"
+mkdir -p "$tmp/sys" "$tmp/dev"
+export WATTLENS_DB="$tmp/unused.db" WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
+       WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
+
+# wait_child PID NAME: waits (up to ~30 s) until process PID has a child
+# called NAME (the command, once exec'd)
+wait_child() {
+  for _ in $(seq 1 600); do
+    pgrep -P "$1" -x "$2" >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# the newest run of $db as "status exit_status signal stop_signal" (its extra)
+last_run() {
+  local id
+  id=$("$WATTLENS" runs --db "$db" --json 2>/dev/null |
+       python3 -c 'import json,sys; r=json.load(sys.stdin)["runs"]; print(r[0]["id"] if r else "")')
+  [ -n "$id" ] || { echo none; return; }
+  "$WATTLENS" export --db "$db" "$id" --format json 2>/dev/null | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["run"]
+x = r["extra"] or {}
+print(r["status"], x.get("exit_status"), x.get("signal"), x.get("stop_signal"))'
+}
+
+# --- SIGTERM while the command runs: passed on, waited for, stored, reported ------------------
+"$WATTLENS" measure --db "$db" --json -- sleep 7.31 >"$tmp/term.json" 2>"$tmp/term.err" &
+pid=$!
+wait_child $pid sleep || bad "SIGTERM: the command never started"
+kill -TERM $pid
+wait $pid; rc=$?
+[ $rc = 143 ] && ok "SIGTERM: exit 143" || bad "SIGTERM: exit $rc: $(cat "$tmp/term.err")"
+pgrep -f "^sleep 7.31" >/dev/null && { bad "SIGTERM: the command was left running"; kill $(pgrep -f "^sleep 7.31"); } \
+  || ok "SIGTERM: the command is not left running"
+python3 - "$tmp/term.json" <<'PY' && ok "SIGTERM: JSON report" || bad "SIGTERM: JSON report: $(cat "$tmp/term.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["run_id"], j
+assert j["started"] is True and j["stop_signal"] == 15 and j["stop_signal_name"] == "SIGTERM", j
+assert j["exit_status"] == 143 and j["signal"] == 15 and j["signal_name"] == "SIGTERM", j
+assert 0 < j["duration_s"] < 7, j["duration_s"]
+assert j["domains"][0]["energy_j"] > 0, j["domains"]
+PY
+[ "$(last_run)" = "cancelled 143 15 15" ] && ok "SIGTERM: stored as cancelled with the command's status" \
+  || bad "SIGTERM: stored $(last_run)"
+
+# --- timeout(1) sends SIGTERM to wattlens: the same, with text output ---------------------------
+timeout 1 "$WATTLENS" measure --db "$db" -- sleep 3.17 >"$tmp/to.out" 2>"$tmp/to.err"
+rc=$?
+[ $rc = 124 ] && ok "timeout: timeout's own 124" || bad "timeout: exit $rc"
+grep -q "stopped .*SIGTERM" "$tmp/to.out" && grep -q "killed by SIGTERM" "$tmp/to.out" \
+  && ok "timeout: the report is printed" || bad "timeout: report: $(cat "$tmp/to.out" "$tmp/to.err")"
+[ "$(last_run)" = "cancelled 143 15 15" ] && ok "timeout: stored as cancelled" || bad "timeout: stored $(last_run)"
+pgrep -f "^sleep 3.17" >/dev/null && bad "timeout: the command was left running" || ok "timeout: no orphan"
+
+# --- SIGHUP to a command that handles it: its own exit status is kept --------------------------
+"$WATTLENS" measure --db "$db" -- sh -c 'trap "exit 3" HUP; while :; do sleep 0.05; done' \
+  >"$tmp/hup.out" 2>&1 &
+pid=$!
+wait_child $pid sh || bad "SIGHUP: the command never started"
+kill -HUP $pid
+wait $pid; rc=$?
+[ $rc = 129 ] && ok "SIGHUP: exit 129" || bad "SIGHUP: exit $rc: $(cat "$tmp/hup.out")"
+[ "$(last_run)" = "cancelled 3 None 1" ] && ok "SIGHUP: stored as cancelled, exit status 3" \
+  || bad "SIGHUP: stored $(last_run)"
+left=$(pgrep -f '^sh -c trap "exit 3" HUP')
+[ -z "$left" ] && ok "SIGHUP: no orphan" || { bad "SIGHUP: the command was left running"; kill $left; }
+
+# --- a command that ignores the signal is measured until it ends by itself ---------------------
+"$WATTLENS" measure --db "$db" --json -- sh -c 'trap "" TERM; sleep 1.03; exit 4' >"$tmp/ign.json" 2>&1 &
+pid=$!
+# once sh runs its sleep, the trap is set
+for _ in $(seq 1 600); do pgrep -f "^sleep 1.03" >/dev/null && break; sleep 0.05; done
+kill -TERM $pid
+wait $pid; rc=$?
+[ $rc = 143 ] && ok "ignored SIGTERM: exit 143" || bad "ignored SIGTERM: exit $rc"
+python3 - "$tmp/ign.json" <<'PY' && ok "ignored SIGTERM: measured to the command's end" || bad "ignored SIGTERM: $(cat "$tmp/ign.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["exit_status"] == 4 and j["stop_signal"] == 15, j
+assert j["duration_s"] >= 0.95, j["duration_s"]
+PY
+
+# --- SIGINT sent to wattlens alone is passed on ------------------------------------------------
+# (a background job of a script starts with SIGINT ignored, and an ignored
+# signal stays ignored: env gives it back its default)
+if env --default-signal=INT true 2>/dev/null; then
+  env --default-signal=INT "$WATTLENS" measure --db "$db" -- sleep 7.43 >/dev/null 2>&1 &
+  pid=$!
+  wait_child $pid sleep || bad "SIGINT: the command never started"
+  kill -INT $pid
+  wait $pid; rc=$?
+  [ $rc = 130 ] && ok "SIGINT to wattlens: exit 130" || bad "SIGINT to wattlens: exit $rc"
+  [ "$(last_run)" = "cancelled 130 2 2" ] && ok "SIGINT to wattlens: passed on, stored as cancelled" \
+    || bad "SIGINT to wattlens: stored $(last_run)"
+  pgrep -f "^sleep 7.43" >/dev/null && bad "SIGINT: the command was left running" || ok "SIGINT: no orphan"
+else
+  ok "SIGINT to wattlens: skipped (env --default-signal unsupported)"
+fi
+
+# --- a terminal's Ctrl-C: the command gets it itself; a complete run, as before -----------------
+python3 - "$WATTLENS" "$db" >"$tmp/tty.out" 2>&1 <<'PY'
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "measure", "--db", sys.argv[2], "--", "sleep", "7.57"])
+def children():
+    out = os.popen("pgrep -P %d -x sleep" % pid).read()
+    return out.strip()
+for _ in range(600):
+    if children():
+        break
+    time.sleep(0.05)
+os.write(fd, b"\x03")
+while True:
+    r, _, _ = select.select([fd], [], [], 30)
+    if not r:
+        break
+    try:
+        if not os.read(fd, 4096):
+            break
+    except OSError:
+        break
+_, st = os.waitpid(pid, 0)
+print("rc", os.waitstatus_to_exitcode(st))
+PY
+grep -q "^rc 130" "$tmp/tty.out" && ok "terminal ^C: exit 130" || bad "terminal ^C: $(cat "$tmp/tty.out")"
+[ "$(last_run)" = "complete 130 2 None" ] && ok "terminal ^C: a complete run, killed by SIGINT" \
+  || bad "terminal ^C: stored $(last_run)"
+
+# --- during the idle baseline: it ends at once and the command never starts ---------------------
+"$WATTLENS" measure --db "$db" --baseline 60 -- touch "$tmp/ran" >"$tmp/base.out" 2>&1 &
+pid=$!
+# the held child (a fork of wattlens) exists once the stop handlers are in place
+for _ in $(seq 1 600); do pgrep -P $pid >/dev/null && break; sleep 0.05; done
+sleep 0.3
+kill -TERM $pid
+for _ in $(seq 1 200); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then
+  bad "baseline: SIGTERM did not stop it within 20 s"
+  kill -KILL $pid
+  wait $pid
+else
+  wait $pid; rc=$?
+  [ $rc = 143 ] && ok "baseline: exit 143" || bad "baseline: exit $rc: $(cat "$tmp/base.out")"
+fi
+[ ! -e "$tmp/ran" ] && ok "baseline: the command was not started" || bad "baseline: the command ran"
+grep -q "not started" "$tmp/base.out" && ok "baseline: the report says so" || bad "baseline: $(cat "$tmp/base.out")"
+[ "$(last_run)" = "cancelled None None 15" ] && ok "baseline: stored as cancelled, not started" \
+  || bad "baseline: stored $(last_run)"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
