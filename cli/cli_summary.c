@@ -3,6 +3,7 @@
 
 #include "cli_store.h"
 #include "cli_text.h"
+#include "util/signals.h"
 #include "util/utf8.h"
 
 #include <math.h>
@@ -12,6 +13,27 @@
 
 /* A phase or component name (WL_STORE_NAME_SIZE bytes) escaped and padded. */
 enum { NAME_CELL = 6 * WL_STORE_NAME_SIZE + 16 };
+
+/* How a measured command ended, and whether wattlens was stopped. */
+static void print_command_end(const struct wl_summary_command *c)
+{
+    char b[24];
+    if (!c->known)
+        return;
+    if (!c->started) {
+        printf("  exit       not started: wattlens got %s before the command started\n",
+               wl_signal_label(c->stop_signal, b, sizeof b));
+        return;
+    }
+    if (c->signal)
+        printf("  exit       killed by signal %d (%s), exit status %d\n", c->signal,
+               wl_signal_label(c->signal, b, sizeof b), c->exit_status);
+    else
+        printf("  exit       exited with status %d\n", c->exit_status);
+    if (c->stop_signal)
+        printf("  stopped    wattlens got %s and passed it on to the command\n",
+               wl_signal_label(c->stop_signal, b, sizeof b));
+}
 
 /* The run's text comes from the store, which any program (or a copied
  * database) may have written: every field of it is printed escaped
@@ -37,6 +59,7 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
         wl_cli_put_text(stdout, r->row.command);
         putchar('\n');
     }
+    print_command_end(&s->command);
     if (r->row.prompt) {
         /* one line, cut at a character after 200 columns */
         char cell[4 * 200 + 1];

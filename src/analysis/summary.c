@@ -6,6 +6,7 @@
 
 #include "analysis/run_json.h"
 #include "util/json_text.h"
+#include "util/signals.h"
 #include "wattlens/error.h"
 
 #include <math.h>
@@ -413,6 +414,23 @@ static int wl__batch(const struct wl_store_aggregates *a, struct wl_summary *s)
     return 0;
 }
 
+/* runs.extra "exit_status" (an integer, or null when the command never
+ * started), "signal" and "stop_signal" (integers or null). */
+static void wl__command(const struct wl_store_aggregates *a, struct wl_summary *s)
+{
+    struct wl_summary_command *c = &s->command;
+    json_t *x = a->run.extra_json ? json_loads(a->run.extra_json, 0, NULL) : NULL;
+    json_t *st = json_is_object(x) ? json_object_get(x, "exit_status") : NULL;
+    c->known = json_is_integer(st) || json_is_null(st);
+    c->started = json_is_integer(st);
+    c->exit_status = c->started ? (int)json_integer_value(st) : -1;
+    json_t *v = json_is_object(x) ? json_object_get(x, "signal") : NULL;
+    c->signal = json_is_integer(v) ? (int)json_integer_value(v) : 0;
+    v = json_is_object(x) ? json_object_get(x, "stop_signal") : NULL;
+    c->stop_signal = json_is_integer(v) ? (int)json_integer_value(v) : 0;
+    json_decref(x);
+}
+
 int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s)
 {
     memset(s, 0, sizeof *s);
@@ -446,6 +464,7 @@ int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s
     wl__efficiency(a, s);
     wl__domains(a, s);
     wl__cost(a, s);
+    wl__command(a, s);
     if (wl__batch(a, s) != 0) {
         wl_summary_free(s);
         return WL_ENOMEM;
@@ -492,6 +511,28 @@ static json_t *wl__component_json(const struct wl_summary_component *c)
     return o;
 }
 
+static json_t *wl__signal_number(int sig)
+{
+    return sig > 0 ? json_integer(sig) : json_null();
+}
+
+static json_t *wl__signal_name(int sig)
+{
+    const char *n = sig > 0 ? wl_signal_name(sig) : NULL;
+    return n ? json_string(n) : json_null();
+}
+
+/* A measured command's end in the run object; null for other runs. */
+static void wl__command_json(json_t *run, const struct wl_summary_command *c)
+{
+    json_object_set_new(run, "exit_status",
+                        c->started ? json_integer(c->exit_status) : json_null());
+    json_object_set_new(run, "signal", wl__signal_number(c->signal));
+    json_object_set_new(run, "signal_name", wl__signal_name(c->signal));
+    json_object_set_new(run, "stop_signal", wl__signal_number(c->stop_signal));
+    json_object_set_new(run, "stop_signal_name", wl__signal_name(c->stop_signal));
+}
+
 json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_summary *s)
 {
     const struct wl_store_run_detail *r = &a->run;
@@ -503,6 +544,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     wl_json_set_text(run, "error", r->error);
     json_object_set_new(run, "sample_count", json_integer(a->n_samples));
     json_object_set_new(run, "sample_rate_hz", wl__num(r->sample_rate_hz));
+    wl__command_json(run, &s->command);
     json_object_set_new(j, "run", run);
 
     json_t *tot = json_object();

@@ -112,6 +112,16 @@ struct wl_summary_batch {
     size_t n_seqs;
 };
 
+/* How a measured command ended (runs.extra "exit_status", "signal" and
+ * "stop_signal", written by `measure`; measure_store.h). */
+struct wl_summary_command {
+    bool known;      /* the run stored its command's exit (a measure run) */
+    bool started;    /* false: wattlens was stopped before starting it */
+    int exit_status; /* 0..255, 128 + N when signal N killed it; -1 when not started */
+    int signal;      /* the signal that killed it, 0 when none */
+    int stop_signal; /* the signal that stopped wattlens (passed on to it), 0 when none */
+};
+
 struct wl_summary {
     double energy_j, duration_ms, avg_power_w; /* headline */
     double peak_power_w, peak_t_ms;            /* of the widest domain (total, soc, psys, package);
@@ -145,6 +155,7 @@ struct wl_summary {
     size_t n_domains;
     struct wl_summary_efficiency eff;
     struct wl_summary_batch batch;
+    struct wl_summary_command command;
 };
 
 /* Computes the summary of a run from its aggregates. Returns 0 or WL_ENOMEM. */

@@ -86,6 +86,28 @@ echo "not a database, not at all, just some text" >"$tmp/bad.db"
 [ $? != 0 ] && [ ! -e "$tmp/ran" ] && grep -q "run database" "$tmp/bad.err" && ok || \
   bad "an unusable --db should fail before running: $(cat "$tmp/bad.err")"
 
+# show says how a measured command ended: its exit status, or the signal that
+# killed it (old: "complete" only; the status was in export's extra alone)
+"$WATTLENS" show "$id7" >"$tmp/show7.txt" 2>&1
+grep -q "^  exit       exited with status 7$" "$tmp/show7.txt" && ok || bad "show of an exit 7: $(cat "$tmp/show7.txt")"
+"$WATTLENS" measure -- sh -c 'kill -KILL $$' >/dev/null 2>"$tmp/k9.err"
+[ $? = 137 ] && ok || bad "a command killed by SIGKILL should give 137"
+id9=$(sed -n 's/.*saved as run \([0-9a-f-]*\).*/\1/p' "$tmp/k9.err")
+"$WATTLENS" show "$id9" >"$tmp/show9.txt" 2>&1
+grep -q "^  exit       killed by signal 9 (SIGKILL), exit status 137$" "$tmp/show9.txt" && ok || \
+  bad "show of a SIGKILLed command: $(cat "$tmp/show9.txt")"
+"$WATTLENS" show --json "$id9" >"$tmp/show9.json" 2>/dev/null
+"$WATTLENS" show --json "$id7" >"$tmp/show7.json" 2>/dev/null
+python3 - "$tmp/show9.json" "$tmp/show7.json" <<'PY' && ok || bad "show --json: how the command ended (see above)"
+import json, sys
+r9 = json.load(open(sys.argv[1]))["run"]
+assert r9["status"] == "complete", r9
+assert (r9["exit_status"], r9["signal"], r9["signal_name"]) == (137, 9, "SIGKILL"), r9
+assert r9["stop_signal"] is None and r9["stop_signal_name"] is None, r9
+r7 = json.load(open(sys.argv[2]))["run"]
+assert (r7["exit_status"], r7["signal"], r7["signal_name"]) == (7, None, None), r7
+PY
+
 # peaks: only from power windows inside the command, so a peak lies inside
 # it (old: samples after the exit counted), and a command shorter than one
 # window has none (old: a mostly idle window's power, below the average)

@@ -57,6 +57,11 @@ assert j["domains"][0]["energy_j"] > 0, j["domains"]
 PY
 [ "$(last_run)" = "cancelled 143 15 15" ] && ok "SIGTERM: stored as cancelled with the command's status" \
   || bad "SIGTERM: stored $(last_run)"
+"$WATTLENS" show --db "$db" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$tmp/term.json")" \
+  >"$tmp/term.show" 2>&1
+grep -q "(cancelled, measure)" "$tmp/term.show" && grep -q "^  exit       killed by signal 15 (SIGTERM)" "$tmp/term.show" \
+  && grep -q "^  stopped    wattlens got SIGTERM and passed it on to the command" "$tmp/term.show" \
+  && ok "SIGTERM: show says so" || bad "SIGTERM: show: $(cat "$tmp/term.show")"
 
 # --- timeout(1) sends SIGTERM to wattlens: the same, with text output ---------------------------
 timeout 1 "$WATTLENS" measure --db "$db" -- sleep 3.17 >"$tmp/to.out" 2>"$tmp/to.err"
@@ -162,6 +167,10 @@ fi
 grep -q "not started" "$tmp/base.out" && ok "baseline: the report says so" || bad "baseline: $(cat "$tmp/base.out")"
 [ "$(last_run)" = "cancelled None None 15" ] && ok "baseline: stored as cancelled, not started" \
   || bad "baseline: stored $(last_run)"
+"$WATTLENS" show --db "$db" "$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])')" \
+  >"$tmp/base.show" 2>&1
+grep -q "^  exit       not started: wattlens got SIGTERM before the command started" "$tmp/base.show" \
+  && ok "baseline: show says so" || bad "baseline: show: $(cat "$tmp/base.show")"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
