@@ -309,8 +309,11 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
     if (!isnan(s->peak_t_ms))
         printf(" (at %s)", wl_cli_fmt_duration(s->peak_t_ms, b[1], sizeof b[1]));
     else if (isnan(s->peak_power_w) && !isnan(s->power_window_ms))
-        printf(" (no %s power window lies inside the run; it needs about two)",
-               wl_cli_fmt_duration(s->power_window_ms, b[1], sizeof b[1]));
+        /* a measured command needs one window (wl_window_peak), a profiled
+         * run about two (only the samples' own windows count) */
+        printf(" (no %s power window lies inside the run; it needs about %s)",
+               wl_cli_fmt_duration(s->power_window_ms, b[1], sizeof b[1]),
+               a->run.row.kind == WL_RUN_KIND_MEASURE ? "one" : "two");
     printf("\n");
     if (!isnan(s->dynamic_energy_j))
         printf("  %-27s %s (baseline %s)\n", "dynamic energy",

@@ -96,6 +96,9 @@ static void usage(FILE *out)
             "measured (sampled power), vendor estimate, or estimated (model). Without a\n"
             "readable hardware sensor the CPU-time model estimates CPU power from the CPU\n"
             "time of CMD's process tree; that is labelled as an estimate, never as measured.\n"
+            "Peak power is the highest average over spans of about one power window (the\n"
+            "time a sample's power averages over) that together cover CMD, so it is never\n"
+            "below the average; a CMD shorter than one window has none.\n"
             "wattlens exits with CMD's exit status (128+N if a signal N killed it, 127 if it\n"
             "could not be found, 126 if it could not be executed); when CMD succeeded but\n"
             "the run could not be saved (say, another process is recording into the same\n"
@@ -322,8 +325,8 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
     }
     if (short_window_ns)
         fprintf(f,
-                "\n  peak '-': no power sample was averaged inside the command (its power\n"
-                "  windows are %.0f ms; a command needs about two to have a peak)\n",
+                "\n  peak '-': the command was shorter than one power window (%.0f ms: sample\n"
+                "  powers average over that long), so it has no peak\n",
                 (double)short_window_ns / 1e6);
     fputs("\n  sources: ", f);
     wl_cli_put_text(f, r->sensors_desc); /* paths and names from sysfs: escaped */

@@ -128,7 +128,8 @@ struct wl_summary {
                                                   time from the run's start */
     double power_window_ms; /* how long that domain's sample powers average over (NAN:
                                unknown, or read powers); a run needs a window inside it
-                               (about two windows long) to have a peak */
+                               (about two windows long; one for a measure run) to have
+                               a peak */
     struct wl_summary_cost cost;
     bool energy_from_phases;                   /* run total missing: sum of phases */
     /* the run never finished (running, incomplete): it has no totals, and

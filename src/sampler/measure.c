@@ -300,17 +300,11 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
     wl_sampler_stats(s, &out->stats);
     for (int d = 0; d < WL_DOMAIN_COUNT; d++)
         out->domains[d] = *wl_sampler_domain(s, (enum wl_domain)d);
-    for (size_t i = 0; i < out->n_samples; i++) {
-        const struct wl_sample *x = &out->samples[i];
-        if (x->phase != WL_MEASURE_PHASE_RUN)
-            continue;
-        /* only powers averaged over the command's own time */
-        for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
-            if (wl_sample_power_within(x, (enum wl_domain)d, out->window.begin.t_ns,
-                                       out->window.end.t_ns))
-                wl_peak_update(&out->run_peak[d], x, (enum wl_domain)d);
-        }
-    }
+    /* only powers averaged over the command's own time, and never below its
+     * average (wl_window_peak) */
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        wl_window_peak(out->samples, out->n_samples, &out->window, (enum wl_domain)d,
+                       out->domains[d].power_window_ns, &out->run_peak[d]);
     out->n_gaps = wl_sampler_gaps(s, out->gaps, WL_SAMPLER_MAX_GAPS);
     out->model_only = wl_sampler_model_only(s);
     wl_sampler_close(s);

@@ -5,7 +5,8 @@
  * tree from its first instruction), optionally takes an idle baseline, runs
  * the command, and fills a wl_measure_result: an exact energy window from
  * start to exit (taken while the exited child is still a zombie, so its CPU
- * time is still readable), peaks, sampling statistics, gaps and every sample.
+ * time is still readable), peaks (never below the window's average power),
+ * sampling statistics, gaps and every sample.
  * The result is self-contained so that saving it (to the store) is one call.
  *
  * Signals: SIGQUIT is ignored in the calling process while the command runs
@@ -80,7 +81,8 @@ struct wl_measure_result {
     struct wl_energy_window window;           /* command start .. exit */
     struct wl_baseline baseline;              /* valid when a baseline was taken */
     struct wl_sampler_stats stats;            /* stats.peak covers baseline and run */
-    struct wl_peak run_peak[WL_DOMAIN_COUNT]; /* peaks of powers averaged inside the window */
+    struct wl_peak run_peak[WL_DOMAIN_COUNT]; /* peaks over the window (wl_window_peak):
+                                                 never below its average power */
     struct wl_domain_info domains[WL_DOMAIN_COUNT];
     size_t n_gaps;
     struct wl_sampler_gap gaps[WL_SAMPLER_MAX_GAPS];

@@ -573,6 +573,65 @@ void wl_peak_update(struct wl_peak *pk, const struct wl_sample *s, enum wl_domai
     }
 }
 
+/* The span [t0, t1] with cumulative energies e0, e1 as a peak candidate. */
+static void span_peak(struct wl_peak *pk, uint64_t t0, uint64_t e0, uint64_t t1, uint64_t e1,
+                      uint32_t phase)
+{
+    if (t1 <= t0)
+        return;
+    /* as wl_energy_window_avg_w computes it, so that a single span (the
+     * whole window) gives exactly the window's average */
+    const double j = e1 >= e0 ? (double)(e1 - e0) / 1e6 : 0;
+    const double w = j / ((double)(t1 - t0) / 1e9);
+    if (!pk->t_ns || w > pk->power_w) {
+        pk->power_w = w;
+        pk->t_ns = t1;
+        pk->phase = phase;
+    }
+}
+
+void wl_window_peak(const struct wl_sample *samples, size_t n, const struct wl_energy_window *w,
+                    enum wl_domain d, uint64_t span_ns, struct wl_peak *pk)
+{
+    memset(pk, 0, sizeof *pk);
+    const uint64_t t0 = w->begin.t_ns, t1 = w->end.t_ns;
+    const uint64_t min_ns = span_ns - span_ns / 10; /* the sampler's own 10 % slack */
+    if (!wl_energy_window_has(w, d) || t1 <= t0 || t1 - t0 < min_ns)
+        return;
+    const uint16_t bit = (uint16_t)(1u << d);
+    /* open span [a, ...) and the closed span before it [p, a], which is
+     * only counted once it is known not to take in the remainder */
+    uint64_t a_t = t0, a_e = w->begin.energy_uj[d], p_t = 0, p_e = 0;
+    uint32_t p_phase = 0, phase = 0;
+    bool have_p = false;
+    for (size_t i = 0; i < n; i++) {
+        const struct wl_sample *x = &samples[i];
+        if (x->t_ns <= t0 || x->t_ns >= t1)
+            continue;
+        phase = x->phase;
+        if (wl_sample_power_within(x, d, t0, t1))
+            wl_peak_update(pk, x, d);
+        if (!(x->valid_mask & bit) || x->t_ns - a_t < min_ns)
+            continue;
+        if (have_p)
+            span_peak(pk, p_t, p_e, a_t, a_e, p_phase);
+        p_t = a_t;
+        p_e = a_e;
+        p_phase = phase;
+        have_p = true;
+        a_t = x->t_ns;
+        a_e = x->energy_uj[d];
+    }
+    if (t1 - a_t >= min_ns) {
+        if (have_p)
+            span_peak(pk, p_t, p_e, a_t, a_e, p_phase);
+        span_peak(pk, a_t, a_e, t1, w->end.energy_uj[d], phase);
+    } else {
+        /* the short remainder joins the span before it */
+        span_peak(pk, p_t, p_e, t1, w->end.energy_uj[d], p_phase);
+    }
+}
+
 uint64_t wl_energy_window_dur_ns(const struct wl_energy_window *w)
 {
     return w->end.t_ns > w->begin.t_ns ? w->end.t_ns - w->begin.t_ns : 0;

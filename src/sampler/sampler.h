@@ -153,6 +153,24 @@ bool wl_sample_power_within(const struct wl_sample *s, enum wl_domain d, uint64_
                             uint64_t t1_ns);
 /* Makes *pk the sample's power of domain d when it is higher (and known). */
 void wl_peak_update(struct wl_peak *pk, const struct wl_sample *s, enum wl_domain d);
+/* The peak of domain d over window w, from samples (in time order; others
+ * than w's are skipped), into *pk (zeroed first; t_ns 0: no peak): the
+ * highest of
+ *  - the samples' own powers averaged at least 90 % inside w
+ *    (wl_sample_power_within), and
+ *  - the average powers of the spans that partition w: from w's begin, a span
+ *    ends at the first sample at least 90 % of span_ns after its start (a
+ *    counter's power window, as the sampler closes its own; 0 for read
+ *    powers: at every sample), and a remainder shorter than that joins the
+ *    span before it; a span's power is its energy delta over its duration,
+ *    its time (pk->t_ns) its end.
+ * The spans cover w, so the peak is never below w's average power
+ * (wl_energy_window_avg_w: a weighted mean of theirs), where the samples'
+ * own windows alone can miss the edges of w, the time before the first
+ * window that fits and after the last. No peak when w is shorter than 90 %
+ * of span_ns or has no value for d. */
+void wl_window_peak(const struct wl_sample *samples, size_t n, const struct wl_energy_window *w,
+                    enum wl_domain d, uint64_t span_ns, struct wl_peak *pk);
 
 uint64_t wl_energy_window_dur_ns(const struct wl_energy_window *w);
 bool wl_energy_window_has(const struct wl_energy_window *w, enum wl_domain d);

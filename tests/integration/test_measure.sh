@@ -109,8 +109,17 @@ assert (r7["exit_status"], r7["signal"], r7["signal_name"]) == (7, None, None), 
 PY
 
 # peaks: only from power windows inside the command, so a peak lies inside
-# it (old: samples after the exit counted), and a command shorter than one
-# window has none (old: a mostly idle window's power, below the average)
+# it (old: samples after the exit counted), never below the average, and a
+# command shorter than one window has none (old: a mostly idle window's
+# power, below the average); a short busy command (the tester's: ~150 ms,
+# windows of ~100 ms) gave a peak below its average
+"$WATTLENS" measure --json -- sh -c 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done' \
+  >"$tmp/pkb.json" 2>/dev/null
+python3 - "$tmp/pkb.json" <<'PY' && ok || bad "measure: a busy command's peak (see above)"
+import json, sys
+d = json.load(open(sys.argv[1]))["domains"][0]
+assert d["peak_power_w"] is None or d["peak_power_w"] >= d["avg_power_w"] * (1 - 1e-9), d
+PY
 "$WATTLENS" measure --json -- sleep 0.5 >"$tmp/pk.json" 2>/dev/null
 "$WATTLENS" measure --json -- true >"$tmp/pk0.json" 2>/dev/null
 "$WATTLENS" measure -- true >"$tmp/pk0.txt" 2>/dev/null
@@ -120,13 +129,14 @@ j = json.load(open(sys.argv[1]))
 d = j["domains"][0]
 assert d["power_window_ms"] > 0, d
 assert d["peak_power_w"] is not None, d
+assert d["peak_power_w"] >= d["avg_power_w"] * (1 - 1e-9), d
 assert 0 <= d["peak_at_s"] <= j["duration_s"], (d, j["duration_s"])
 j0 = json.load(open(sys.argv[2]))
 d0 = j0["domains"][0]
 assert j0["duration_s"] * 1000 < d0["power_window_ms"], (j0["duration_s"], d0)
 assert d0["peak_power_w"] is None, d0
 PY
-grep -q "no power sample was averaged inside the command" "$tmp/pk0.txt" && ok || \
+grep -q "the command was shorter than one power window" "$tmp/pk0.txt" && ok || \
   bad "a command without a peak should say why: $(cat "$tmp/pk0.txt")"
 
 # JSON: energy is a model estimate here, never "measured"
@@ -264,6 +274,21 @@ assert j["measured"] is True and j["energy_source"] == "measured", j
 d = {x["domain"]: x for x in j["domains"]}
 assert d["package"]["method"] == "counter" and d["package"]["exact_counter_window"], d
 assert d["package"]["energy_j"] == 0.0, d   # the counter did not move
+PY
+
+# peak >= average: the command puts 2 J on the package counter just before it
+# exits, after the last power window that fits inside it (old: the peak came
+# from those windows alone, 0 W, far below the 2 J average; now the spans that
+# partition the command include its last part)
+e="$tmp/sys/class/powercap/intel-rapl:0/energy_uj"
+"$WATTLENS" measure --json -i 100 -- sh -c "sleep 0.5; echo 2123456 >'$e'" >"$tmp/pe.json" 2>/dev/null
+python3 - "$tmp/pe.json" <<'PY' && ok || bad "measure: peak below the average (see above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+d = {x["domain"]: x for x in j["domains"]}["package"]
+assert abs(d["energy_j"] - 2.0) < 1e-9, d
+assert d["peak_power_w"] is not None and d["peak_power_w"] >= d["avg_power_w"] * (1 - 1e-9), d
+assert 0 <= d["peak_at_s"] <= j["duration_s"], (d, j["duration_s"])
 PY
 
 echo "$pass passed, $fail failed"

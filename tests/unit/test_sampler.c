@@ -778,6 +778,147 @@ static void test_model_power_stays_under_its_ceiling(void **state)
     assert_int_equal(n_over, 0);
 }
 
+/* ---- wl_window_peak: synthetic samples, no thread, exact numbers ---------- */
+
+/* A counter domain's cumulative energy (uJ) at t_ms from the window's start
+ * for a power of 40 W over [0, 30) and [200, 250] ms and 10 W elsewhere
+ * (before 0 too): W x ms = mJ. */
+static uint64_t edges_energy_uj(double t_ms)
+{
+    static const struct {
+        double from_ms, to_ms, w;
+    } seg[] = {{-1000, 0, 10}, {0, 30, 40}, {30, 200, 10}, {200, 250, 40}, {250, 1e9, 10}};
+    double mj = 0;
+    for (size_t i = 0; i < sizeof seg / sizeof seg[0]; i++) {
+        const double a = seg[i].from_ms, b = t_ms < seg[i].to_ms ? t_ms : seg[i].to_ms;
+        if (b > a)
+            mj += (b - a) * seg[i].w;
+    }
+    return (uint64_t)(mj * 1000.0 + 0.5);
+}
+
+#define T0_NS 10000000000ull /* the window's start */
+#define MS_NS 1000000ull
+
+/* Samples every 10 ms at 5, 15, ... 245 ms of a counter domain whose own
+ * power windows (100 ms, as the sampler closes them from its origin) end at
+ * 95 and 195 ms: the first reaches 5 ms before the window (95 % inside). */
+static size_t edges_samples(struct wl_sample *buf)
+{
+    const enum wl_domain d = WL_DOMAIN_PACKAGE;
+    size_t n = 0;
+    for (int ms = 5; ms < 250; ms += 10) {
+        struct wl_sample *x = &buf[n++];
+        memset(x, 0, sizeof *x);
+        x->t_ns = T0_NS + (uint64_t)ms * MS_NS;
+        x->valid_mask = 1u << d;
+        x->energy_uj[d] = edges_energy_uj(ms);
+        if (ms == 95 || ms == 195) {
+            x->power_mask = 1u << d;
+            x->power_from_ns[d] = x->t_ns - 100 * MS_NS;
+            x->power_w[d] =
+                (float)((double)(edges_energy_uj(ms) - edges_energy_uj(ms - 100)) / 1e6 / 0.1);
+        }
+    }
+    return n;
+}
+
+static void edges_window(struct wl_energy_window *w, double len_ms)
+{
+    memset(w, 0, sizeof *w);
+    w->begin.t_ns = T0_NS;
+    w->end.t_ns = T0_NS + (uint64_t)(len_ms * 1e6);
+    w->begin.valid_mask = w->end.valid_mask = 1u << WL_DOMAIN_PACKAGE;
+    w->begin.energy_uj[WL_DOMAIN_PACKAGE] = edges_energy_uj(0);
+    w->end.energy_uj[WL_DOMAIN_PACKAGE] = edges_energy_uj(len_ms);
+}
+
+/* High power at both edges of a window: the samples' own windows (19.0 W
+ * and 10 W) miss them and stay below the window's average (19.6 W) -- the
+ * old peak. The spans that partition the window, [0, 95] (19.47 W) and
+ * [95, 250] (the 55 ms remainder joined: 3050 mJ / 155 ms = 19.68 W), cover
+ * it, so the peak is never below its average. */
+static void test_window_peak_is_never_below_the_average(void **state)
+{
+    (void)state;
+    const enum wl_domain d = WL_DOMAIN_PACKAGE;
+    struct wl_sample buf[32];
+    const size_t n = edges_samples(buf);
+    struct wl_energy_window w;
+    edges_window(&w, 250);
+    const double avg = wl_energy_window_avg_w(&w, d);
+    assert_near(avg, 19.6, 1e-9, "average");
+    struct wl_peak old = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (wl_sample_power_within(&buf[i], d, w.begin.t_ns, w.end.t_ns))
+            wl_peak_update(&old, &buf[i], d);
+    }
+    assert_near(old.power_w, 19.0, 1e-5, "the samples' own windows");
+    assert_true(old.power_w < avg);
+
+    struct wl_peak pk;
+    wl_window_peak(buf, n, &w, d, 100 * MS_NS, &pk);
+    assert_near(pk.power_w, 3050.0 / 155.0, 1e-9, "peak");
+    assert_int_equal(pk.t_ns, w.end.t_ns);
+    assert_true(pk.power_w >= avg);
+}
+
+/* Shorter than 90 % of a span: no peak, even when a sample's window is 90 %
+ * inside (it could be below the average). From 90 % of a span to two, the one
+ * span is the window: the peak is its average (here 1890 mJ / 99 ms, above
+ * the 19.0 W of the sample's window [-5, 95]), or a sample's own window when
+ * that is higher (at 180 ms: 19.0 W against an average of 15 W). */
+static void test_window_peak_of_short_windows(void **state)
+{
+    (void)state;
+    const enum wl_domain d = WL_DOMAIN_PACKAGE;
+    struct wl_sample buf[32];
+    const size_t n = edges_samples(buf);
+    struct wl_energy_window w;
+    struct wl_peak pk;
+    edges_window(&w, 89);
+    wl_window_peak(buf, n, &w, d, 100 * MS_NS, &pk);
+    assert_int_equal(pk.t_ns, 0);
+    edges_window(&w, 99);
+    wl_window_peak(buf, n, &w, d, 100 * MS_NS, &pk);
+    assert_true(pk.power_w == wl_energy_window_avg_w(&w, d)); /* computed alike: exact */
+    assert_near(pk.power_w, 1890.0 / 99.0, 1e-9, "one span");
+    assert_int_equal(pk.t_ns, w.end.t_ns);
+    edges_window(&w, 180);
+    wl_window_peak(buf, n, &w, d, 100 * MS_NS, &pk);
+    assert_near(wl_energy_window_avg_w(&w, d), 15.0, 1e-9, "average");
+    assert_near(pk.power_w, 19.0, 1e-5, "a sample's own window");
+    assert_int_equal(pk.t_ns, T0_NS + 95 * MS_NS);
+    /* a domain without a value in the window has no peak */
+    wl_window_peak(buf, n, &w, WL_DOMAIN_DRAM, 100 * MS_NS, &pk);
+    assert_int_equal(pk.t_ns, 0);
+}
+
+/* Read powers (span 0): every sample closes a span, and a reading inside the
+ * window counts as itself (an instant), so a 50 W reading is the peak. */
+static void test_window_peak_of_read_powers(void **state)
+{
+    (void)state;
+    const enum wl_domain d = WL_DOMAIN_PACKAGE;
+    struct wl_sample buf[32];
+    const size_t n = edges_samples(buf);
+    for (size_t i = 0; i < n; i++) {
+        buf[i].power_mask = 1u << d;
+        buf[i].power_from_ns[d] = buf[i].t_ns;
+        buf[i].power_w[d] = i == 7 ? 50.0f : 10.0f;
+    }
+    struct wl_energy_window w;
+    edges_window(&w, 250);
+    struct wl_peak pk;
+    wl_window_peak(buf, n, &w, d, 0, &pk);
+    assert_near(pk.power_w, 50.0, 1e-9, "read power peak");
+    assert_int_equal(pk.t_ns, buf[7].t_ns);
+    for (size_t i = 0; i < n; i++)
+        buf[i].power_w[d] = 10.0f;
+    wl_window_peak(buf, n, &w, d, 0, &pk); /* [0, 5] and [245, 250] ms: 40 W */
+    assert_near(pk.power_w, 40.0, 1e-9, "an edge span");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -797,6 +938,9 @@ int main(void)
         cmocka_unit_test(test_model_power_stays_under_its_ceiling),
         cmocka_unit_test(test_power_only_energy_never_goes_back),
         cmocka_unit_test(test_power_only_floor_is_per_domain),
+        cmocka_unit_test(test_window_peak_is_never_below_the_average),
+        cmocka_unit_test(test_window_peak_of_short_windows),
+        cmocka_unit_test(test_window_peak_of_read_powers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
