@@ -64,7 +64,10 @@ static void stop_handlers_install(struct stop_handlers *h)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_stop_signal;
-    sa.sa_flags = SA_SIGINFO;
+    /* SA_RESTART: the report's stdio writes and the store's I/O are not cut
+     * short by a signal; the waits for the command (poll, nanosleep) still
+     * return at once, which the stop needs (they are never restarted) */
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
     for (int i = 0; i < N_STOP_SIGNALS; i++)
         sigaddset(&sa.sa_mask, stop_signals[i]); /* one handler at a time */
