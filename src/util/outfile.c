@@ -1,0 +1,350 @@
+/* Output files replaced atomically or written in place; see outfile.h and
+ * docs/internals/outfile.md. Owns the temporary file from its creation to
+ * its rename or removal, and the stream. No global state.
+ */
+#include "util/outfile.h"
+
+#include "wattlens/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* symlinks followed before giving up with ELOOP, as the kernel does */
+#define WL_OUTFILE_MAX_LINKS 40
+
+/* the temporary file's name: the target's, then ".tmp.", then six of these */
+#define WL_OUTFILE_TMP_SUFFIX ".tmp.XXXXXX"
+#define WL_OUTFILE_TMP_RANDOM 6
+
+/* names tried before giving up on EEXIST (each is new with odds 62^6) */
+#define WL_OUTFILE_TMP_TRIES 100
+
+static const char wl__outfile_hint_next_to[] =
+    "cannot create a file next to it (it is replaced by a new one once written): ";
+
+/* errno after a call that failed (EIO if it left none, which they do not). */
+static int last_errno(void)
+{
+    return errno ? errno : EIO;
+}
+
+/* Records a failure in o and returns its WL_E* code. */
+static int fail(struct wl_outfile *o, enum wl_outfile_step step, int errnum)
+{
+    o->step = step;
+    o->errnum = errnum;
+    return step == WL_OUTFILE_STEP_WRITE ? WL_EIO : wl_error_from_errno(errnum);
+}
+
+/* path's directory part as a new string: "." when it has none, "/" for
+ * "/name". NULL when out of memory. */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, path, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* dir + "/" + name as a new string (NULL when out of memory). */
+static char *join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir);
+    const char *sep = n > 0 && dir[n - 1] != '/' ? "/" : "";
+    size_t size = n + strlen(sep) + strlen(name) + 1;
+    char *p = malloc(size);
+    if (p)
+        snprintf(p, size, "%s%s%s", dir, sep, name);
+    return p;
+}
+
+static bool under(const char *path, const char *root)
+{
+    size_t n = strlen(root);
+    return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* True when path's directory, symlinks resolved, is /dev or /proc or below:
+ * device nodes and the kernel's descriptor links (/dev/stdout ->
+ * /proc/self/fd/1 -> whatever fd 1 is, even "pipe:[123]"), which are opened
+ * as they are and never renamed over. */
+static bool in_system_dir(const char *path)
+{
+    char *dir = dir_of(path);
+    char *real = dir ? realpath(dir, NULL) : NULL;
+    bool sys = real && (under(real, "/dev") || under(real, "/proc"));
+    free(real);
+    free(dir);
+    return sys;
+}
+
+/* What path names once its symlinks are followed (a dangling one too,
+ * unlike realpath, since writing through it creates its target).
+ * *target (heap): the last name reached; *exists and *st: its lstat; *sys:
+ * a name on the way lies in /dev or /proc (the walk stops there, and *st
+ * is stat's). Returns 0 or an errno value. */
+static int follow_links(const char *path, char **target, struct stat *st, bool *exists, bool *sys)
+{
+    *exists = false;
+    *sys = false;
+    int e = 0;
+    char *cur = strdup(path);
+    for (int hops = 0; cur; hops++) {
+        if (in_system_dir(cur)) {
+            *sys = true;
+            *exists = stat(cur, st) == 0;
+            break;
+        }
+        if (lstat(cur, st) != 0) {
+            e = last_errno();
+            if (e == ENOENT) /* a new file (or a missing directory, found when written) */
+                e = 0;
+            break;
+        }
+        if (!S_ISLNK(st->st_mode)) {
+            *exists = true;
+            break;
+        }
+        char link[PATH_MAX];
+        ssize_t n = hops < WL_OUTFILE_MAX_LINKS ? readlink(cur, link, sizeof link - 1) : -1;
+        if (n < 0) {
+            e = hops < WL_OUTFILE_MAX_LINKS ? last_errno() : ELOOP;
+            break;
+        }
+        link[n] = '\0';
+        /* a relative link is relative to the directory holding it */
+        char *dir = link[0] == '/' ? NULL : dir_of(cur);
+        char *next = link[0] == '/' ? strdup(link) : dir ? join(dir, link) : NULL;
+        free(dir);
+        free(cur);
+        cur = next;
+    }
+    if (!cur && e == 0)
+        e = ENOMEM;
+    if (e != 0) {
+        free(cur);
+        cur = NULL;
+    }
+    *target = cur;
+    return e;
+}
+
+char *wl_outfile_canonical(const char *path)
+{
+    char *target;
+    struct stat st;
+    bool exists, sys;
+    if (!path || follow_links(path, &target, &st, &exists, &sys) != 0)
+        return NULL;
+    char *real = realpath(target, NULL);
+    if (!real) {
+        char *dir = dir_of(target);
+        char *rdir = dir ? realpath(dir, NULL) : NULL;
+        const char *slash = strrchr(target, '/');
+        real = rdir ? join(rdir, slash ? slash + 1 : target) : NULL;
+        free(rdir);
+        free(dir);
+    }
+    free(target);
+    return real;
+}
+
+/* A new file named target + ".tmp." + six random characters, created with
+ * O_EXCL (never an existing file, whatever it is called) with mode (less the
+ * umask, by the kernel), close-on-exec. Returns the descriptor and *name
+ * (heap), or -1 with errno set. The name need not be unpredictable, only
+ * new: O_EXCL makes a taken one fail with EEXIST and another is tried. */
+static int create_tmp(const char *target, mode_t mode, char **name)
+{
+    static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    size_t n = strlen(target) + sizeof WL_OUTFILE_TMP_SUFFIX;
+    char *p = malloc(n);
+    if (!p) {
+        errno = ENOMEM;
+        return -1;
+    }
+    snprintf(p, n, "%s%s", target, WL_OUTFILE_TMP_SUFFIX);
+    char *x = p + n - 1 - WL_OUTFILE_TMP_RANDOM;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t r = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 16) ^
+                 (uint64_t)(uintptr_t)p;
+    for (int tries = 0; tries < WL_OUTFILE_TMP_TRIES; tries++) {
+        for (int i = 0; i < WL_OUTFILE_TMP_RANDOM; i++) {
+            r ^= r << 13; /* xorshift64 */
+            r ^= r >> 7;
+            r ^= r << 17;
+            x[i] = chars[r % (sizeof chars - 1)];
+        }
+        int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, mode);
+        if (fd >= 0) {
+            *name = p;
+            return fd;
+        }
+        if (errno != EEXIST)
+            break;
+    }
+    int e = errno;
+    free(p);
+    errno = e;
+    return -1;
+}
+
+/* Gives the temporary file an existing target's owner, group and mode
+ * bits. Its owner and group only as root (fchown, best effort); when the
+ * group cannot be kept its group bits are dropped rather than given to
+ * another group. If fchmod fails the file keeps the 0600 it was made with,
+ * which gives nobody more. */
+static void copy_owner_and_mode(int fd, const struct stat *old)
+{
+    struct stat now;
+    if (fstat(fd, &now) == 0 && (now.st_uid != old->st_uid || now.st_gid != old->st_gid)) {
+        if (fchown(fd, old->st_uid, old->st_gid) != 0) {
+            /* not root: the file becomes ours; the group is checked below */
+        }
+    }
+    mode_t mode = old->st_mode & 07777;
+    if (fstat(fd, &now) != 0 || now.st_gid != old->st_gid)
+        mode &= ~(mode_t)(S_IRWXG | S_ISGID);
+    (void)fchmod(fd, mode);
+}
+
+/* fsync: on disk before the rename, so that a crash leaves the old file or
+ * the whole new one. EINVAL, ENOTSUP: a file system that cannot sync, with
+ * nothing to wait for. errno is kept when it fails. */
+static bool synced(int fd)
+{
+    return fsync(fd) == 0 || errno == EINVAL || errno == ENOTSUP;
+}
+
+int wl_outfile_open(struct wl_outfile *o, const char *path, unsigned flags)
+{
+    *o = (struct wl_outfile){.flags = flags, .hint = ""};
+    if (!path || !*path)
+        return fail(o, WL_OUTFILE_STEP_RESOLVE, path ? ENOENT : EINVAL);
+    struct stat st;
+    bool exists, sys;
+    int e = follow_links(path, &o->target, &st, &exists, &sys);
+    if (e == 0 && exists && S_ISDIR(st.st_mode))
+        e = EISDIR;
+    if (e != 0) {
+        free(o->target);
+        o->target = NULL;
+        return fail(o, WL_OUTFILE_STEP_RESOLVE, e);
+    }
+    o->existed = exists;
+    enum wl_outfile_step step = WL_OUTFILE_STEP_OPEN;
+    if (sys || (exists && !S_ISREG(st.st_mode))) {
+        /* as the shell's `>` opens it; a FIFO waits here for its reader.
+         * The name as given: the kernel follows its links as we did. */
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY | O_CLOEXEC, 0666);
+        o->f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (!o->f) {
+            e = last_errno();
+            if (fd >= 0)
+                close(fd);
+            goto fail;
+        }
+        o->kind = WL_OUTFILE_DIRECT;
+        return 0;
+    }
+    /* a file the shell could not write is not replaced either */
+    if (exists && access(o->target, W_OK) != 0) {
+        e = last_errno();
+        goto fail;
+    }
+    /* can a file be made next to it? (made for real when the output is
+     * written, so that none lies around while the caller works) */
+    char *probe = NULL;
+    int fd = create_tmp(o->target, 0600, &probe);
+    if (fd < 0) {
+        e = last_errno();
+        step = WL_OUTFILE_STEP_TEMP;
+        if (exists) /* the file itself could be written: say why that is not enough */
+            o->hint = wl__outfile_hint_next_to;
+        goto fail;
+    }
+    close(fd);
+    unlink(probe);
+    free(probe);
+    o->kind = WL_OUTFILE_REPLACE;
+    return 0;
+fail:
+    free(o->target);
+    o->target = NULL;
+    return fail(o, step, e);
+}
+
+FILE *wl_outfile_stream(struct wl_outfile *o)
+{
+    if (o->f || o->kind != WL_OUTFILE_REPLACE)
+        return o->f;
+    struct stat old;
+    bool keep = lstat(o->target, &old) == 0 && S_ISREG(old.st_mode);
+    /* a new file: 0666 less the umask, applied by the kernel as for `>`;
+     * an existing one: private until it has the old file's mode */
+    int fd = create_tmp(o->target, keep ? 0600 : 0666, &o->tmp);
+    if (fd < 0) {
+        fail(o, WL_OUTFILE_STEP_TEMP, last_errno());
+        o->hint = o->existed ? wl__outfile_hint_next_to : "";
+        return NULL;
+    }
+    if (keep)
+        copy_owner_and_mode(fd, &old);
+    o->f = fdopen(fd, "w");
+    if (!o->f) {
+        fail(o, WL_OUTFILE_STEP_TEMP, last_errno());
+        close(fd);
+        unlink(o->tmp);
+        free(o->tmp);
+        o->tmp = NULL;
+    }
+    return o->f;
+}
+
+int wl_outfile_close(struct wl_outfile *o, bool commit)
+{
+    int rc = 0;
+    if (o->f) {
+        int fd = fileno(o->f);
+        if (commit) {
+            errno = 0;
+            if (ferror(o->f) || fflush(o->f) != 0 || ferror(o->f) ||
+                (o->kind == WL_OUTFILE_REPLACE && !synced(fd)))
+                rc = fail(o, WL_OUTFILE_STEP_WRITE, last_errno());
+#ifdef POSIX_FADV_DONTNEED
+            /* best effort; a pipe says ESPIPE */
+            if (rc == 0 && (o->flags & WL_OUTFILE_DROP_CACHE))
+                (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+#endif
+        }
+        errno = 0;
+        /* close also reports errors that show only then (NFS) */
+        if (fclose(o->f) != 0 && commit && rc == 0)
+            rc = fail(o, WL_OUTFILE_STEP_WRITE, last_errno());
+        o->f = NULL;
+    }
+    if (o->tmp) {
+        if (commit && rc == 0 && rename(o->tmp, o->target) != 0)
+            rc = fail(o, WL_OUTFILE_STEP_RENAME, last_errno());
+        if (!commit || rc != 0)
+            unlink(o->tmp); /* the old file stays as it was */
+    }
+    free(o->tmp);
+    free(o->target);
+    *o = (struct wl_outfile){.step = o->step, .errnum = o->errnum, .hint = o->hint};
+    return rc;
+}

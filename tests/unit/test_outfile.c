@@ -1,0 +1,407 @@
+/* util/outfile: an output named by the user is written where the name
+ * points and stays what it was. A regular file is replaced whole (its mode
+ * and owner kept, a new one's mode from the umask), a failed or abandoned
+ * write leaves the old file and no temporary file; symlinks are followed to
+ * their target and kept; FIFOs, devices and /proc names are written in
+ * place, never replaced; loops, directories and missing directories fail
+ * before anything is written. Special files are made in the test's own
+ * directory (mkfifo, mknod), never taken from /dev.
+ */
+#include "test_support.h"
+
+#include "util/outfile.h"
+#include "wattlens/error.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* dir/name in a static buffer (one of four, so a call may use a few) */
+static const char *at(const char *dir, const char *name)
+{
+    static char buf[4][4096];
+    static int i;
+    i = (i + 1) % 4;
+    snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
+    return buf[i];
+}
+
+/* Writes text to path through wl_outfile and commits; returns close's code. */
+static int write_through(const char *path, const char *text)
+{
+    struct wl_outfile o;
+    int rc = wl_outfile_open(&o, path, 0);
+    if (rc)
+        return rc;
+    FILE *f = wl_outfile_stream(&o);
+    assert_non_null(f);
+    fputs(text, f);
+    return wl_outfile_close(&o, true);
+}
+
+static bool has_text(const char *path, const char *text)
+{
+    char *s = wl_test_read_file(path, NULL);
+    bool same = s && strcmp(s, text) == 0;
+    free(s);
+    return same;
+}
+
+/* No ".tmp." file in dir. */
+static bool no_temp_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    bool none = true;
+    while ((e = readdir(d)) != NULL)
+        if (strstr(e->d_name, ".tmp."))
+            none = false;
+    closedir(d);
+    return none;
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    return st.st_mode & 07777;
+}
+
+static void test_a_new_file_gets_0666_less_the_umask(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    mode_t old = umask(027);
+    assert_int_equal(write_through(at(dir, "new.txt"), "hello\n"), 0);
+    umask(077);
+    assert_int_equal(write_through(at(dir, "private.txt"), "p\n"), 0);
+    umask(old);
+    assert_true(has_text(at(dir, "new.txt"), "hello\n"));
+    assert_int_equal(mode_of(at(dir, "new.txt")), 0640);
+    assert_int_equal(mode_of(at(dir, "private.txt")), 0600);
+    assert_true(no_temp_in(dir));
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
+static void test_an_existing_file_keeps_its_mode_and_is_replaced_whole(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    const char *p = at(dir, "keep.txt");
+    assert_int_equal(wl_test_write_file(p, "old\n", 4), 0);
+    assert_int_equal(chmod(p, 0604), 0);
+    struct stat before, after;
+    assert_int_equal(stat(p, &before), 0);
+    assert_int_equal(write_through(p, "new\n"), 0);
+    assert_int_equal(stat(p, &after), 0);
+    assert_true(has_text(p, "new\n"));
+    assert_int_equal(mode_of(p), 0604);
+    /* replaced by a new file (a rename), not rewritten in place */
+    assert_true(after.st_ino != before.st_ino);
+    assert_true(no_temp_in(dir));
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
+/* Abandoned (!commit) or failed writes leave the old file as it was and no
+ * temporary file; a stream whose error flag is set is never committed. */
+static void test_a_failed_write_leaves_the_old_file(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    const char *p = at(dir, "old.txt");
+    assert_int_equal(wl_test_write_file(p, "old\n", 4), 0);
+
+    struct wl_outfile o;
+    assert_int_equal(wl_outfile_open(&o, p, 0), 0);
+    assert_int_equal(o.kind, WL_OUTFILE_REPLACE);
+    assert_true(o.existed);
+    assert_true(no_temp_in(dir)); /* the open-time check leaves nothing */
+    FILE *f = wl_outfile_stream(&o);
+    assert_non_null(f);
+    assert_ptr_equal(wl_outfile_stream(&o), f);
+    assert_false(no_temp_in(dir));
+    fputs("half", f);
+    assert_int_equal(wl_outfile_close(&o, false), 0);
+    assert_true(has_text(p, "old\n"));
+    assert_true(no_temp_in(dir));
+    assert_int_equal(o.kind, WL_OUTFILE_NONE);
+
+    assert_int_equal(wl_outfile_open(&o, p, 0), 0);
+    f = wl_outfile_stream(&o);
+    assert_non_null(f);
+    close(fileno(f)); /* every write from now on fails: EBADF */
+    fputs("lost", f);
+    fflush(f);
+    assert_true(ferror(f));
+    assert_int_equal(wl_outfile_close(&o, true), WL_EIO);
+    assert_int_equal(o.step, WL_OUTFILE_STEP_WRITE);
+    assert_true(has_text(p, "old\n"));
+    assert_true(no_temp_in(dir));
+
+    /* a never opened or closed one closes quietly */
+    struct wl_outfile none = {0};
+    assert_int_equal(wl_outfile_close(&none, true), 0);
+    assert_int_equal(wl_outfile_close(&o, true), 0);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
+/* Links are followed one at a time (relative to their own directory,
+ * dangling ones too) and kept; a loop is ELOOP before anything is written. */
+static void test_symlinks_are_followed_and_kept(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    assert_int_equal(mkdir(at(dir, "sub"), 0755), 0);
+    assert_int_equal(wl_test_write_file(at(dir, "real.txt"), "old\n", 4), 0);
+    assert_int_equal(chmod(at(dir, "real.txt"), 0600), 0);
+    /* sub/link -> ../real.txt, and top -> sub/link: a chain with a relative link */
+    assert_int_equal(symlink("../real.txt", at(dir, "sub/link")), 0);
+    assert_int_equal(symlink("sub/link", at(dir, "top")), 0);
+    assert_int_equal(write_through(at(dir, "top"), "via links\n"), 0);
+    struct stat st;
+    assert_int_equal(lstat(at(dir, "top"), &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(lstat(at(dir, "sub/link"), &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_true(has_text(at(dir, "real.txt"), "via links\n"));
+    assert_int_equal(mode_of(at(dir, "real.txt")), 0600);
+
+    /* dangling: the target is created, the link stays */
+    assert_int_equal(symlink("sub/made.txt", at(dir, "dangling")), 0);
+    assert_int_equal(write_through(at(dir, "dangling"), "made\n"), 0);
+    assert_int_equal(lstat(at(dir, "dangling"), &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_true(has_text(at(dir, "sub/made.txt"), "made\n"));
+
+    /* a loop */
+    assert_int_equal(symlink("loop2", at(dir, "loop1")), 0);
+    assert_int_equal(symlink("loop1", at(dir, "loop2")), 0);
+    struct wl_outfile o;
+    assert_int_not_equal(wl_outfile_open(&o, at(dir, "loop1"), 0), 0);
+    assert_int_equal(o.step, WL_OUTFILE_STEP_RESOLVE);
+    assert_int_equal(o.errnum, ELOOP);
+    assert_int_equal(lstat(at(dir, "loop1"), &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+
+    /* canonical names: through the links, and for a file not made yet */
+    char *c = wl_outfile_canonical(at(dir, "top"));
+    char *r = realpath(at(dir, "real.txt"), NULL);
+    assert_non_null(c);
+    assert_non_null(r);
+    assert_string_equal(c, r);
+    free(c);
+    free(r);
+    assert_int_equal(symlink("sub/later.txt", at(dir, "later")), 0);
+    c = wl_outfile_canonical(at(dir, "later"));
+    r = realpath(at(dir, "sub"), NULL);
+    assert_non_null(c);
+    assert_non_null(r);
+    assert_string_equal(c + strlen(r), "/later.txt");
+    free(c);
+    free(r);
+    assert_null(wl_outfile_canonical(at(dir, "loop1")));
+    assert_true(no_temp_in(dir));
+    assert_true(no_temp_in(at(dir, "sub")));
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
+/* Directories, missing directories and an empty name fail at open, naming
+ * the step and the errno, and leave nothing behind. */
+static void test_bad_names_fail_before_writing(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    struct wl_outfile o;
+    assert_int_not_equal(wl_outfile_open(&o, dir, 0), 0);
+    assert_int_equal(o.step, WL_OUTFILE_STEP_RESOLVE);
+    assert_int_equal(o.errnum, EISDIR);
+    assert_int_equal(wl_outfile_open(&o, at(dir, "missing/x.txt"), 0), WL_ENOENT);
+    assert_int_equal(o.step, WL_OUTFILE_STEP_TEMP);
+    assert_int_equal(o.errnum, ENOENT);
+    assert_string_equal(o.hint, "");
+    assert_int_equal(wl_outfile_open(&o, "", 0), WL_ENOENT);
+    assert_int_equal(wl_outfile_open(&o, NULL, 0), WL_EINVAL);
+    assert_int_equal(wl_outfile_close(&o, true), 0);
+    assert_true(no_temp_in(dir));
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
+/* A FIFO is opened in place (its reader gets the data) and stays a FIFO. */
+static void test_a_fifo_is_written_in_place(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    const char *p = at(dir, "fifo");
+    assert_int_equal(mkfifo(p, 0600), 0);
+    int rd = open(p, O_RDONLY | O_NONBLOCK); /* a reader, so the open does not wait */
+    assert_true(rd >= 0);
+    struct wl_outfile o;
+    assert_int_equal(wl_outfile_open(&o, p, 0), 0);
+    assert_int_equal(o.kind, WL_OUTFILE_DIRECT);
+    FILE *f = wl_outfile_stream(&o);
+    assert_non_null(f);
+    fputs("through the fifo", f);
+    assert_int_equal(wl_outfile_close(&o, true), 0);
+    char buf[64] = {0};
+    assert_int_equal(read(rd, buf, sizeof buf - 1), 16);
+    assert_string_equal(buf, "through the fifo");
+    close(rd);
+    struct stat st;
+    assert_int_equal(lstat(p, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    assert_true(no_temp_in(dir));
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
+/* A name in /proc (here a pipe's descriptor link) is written in place:
+ * never renamed over, whatever it points to. */
+static void test_a_proc_name_is_written_in_place(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    char p[64];
+    snprintf(p, sizeof p, "/proc/self/fd/%d", fds[1]);
+    struct stat st;
+    if (stat(p, &st) != 0) { /* no /proc */
+        close(fds[0]);
+        close(fds[1]);
+        skip();
+    }
+    struct wl_outfile o;
+    assert_int_equal(wl_outfile_open(&o, p, 0), 0);
+    assert_int_equal(o.kind, WL_OUTFILE_DIRECT);
+    fputs("piped", wl_outfile_stream(&o));
+    assert_int_equal(wl_outfile_close(&o, true), 0);
+    close(fds[1]);
+    char buf[16] = {0};
+    assert_int_equal(read(fds[0], buf, sizeof buf - 1), 5);
+    assert_string_equal(buf, "piped");
+    close(fds[0]);
+}
+
+/* Device nodes of our own (mknod, root only, a file system without nodev):
+ * a copy of the null device takes the data and stays a device; a copy of
+ * the full device fails the write with ENOSPC. */
+static void test_a_device_is_written_in_place(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    const char *null = at(dir, "null"), *full = at(dir, "full");
+    int fd = -1;
+    if (mknod(null, S_IFCHR | 0666, makedev(1, 3)) != 0 ||
+        mknod(full, S_IFCHR | 0666, makedev(1, 7)) != 0 || (fd = open(null, O_WRONLY)) < 0) {
+        wl_test_rmtree(dir);
+        free(dir);
+        skip(); /* not root, or mounted nodev */
+    }
+    close(fd);
+    assert_int_equal(write_through(null, "gone\n"), 0);
+    struct stat st;
+    assert_int_equal(lstat(null, &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+
+    struct wl_outfile o;
+    assert_int_equal(wl_outfile_open(&o, full, 0), 0);
+    assert_int_equal(o.kind, WL_OUTFILE_DIRECT);
+    fputs("no room", wl_outfile_stream(&o));
+    assert_int_equal(wl_outfile_close(&o, true), WL_EIO);
+    assert_int_equal(o.step, WL_OUTFILE_STEP_WRITE);
+    assert_int_equal(o.errnum, ENOSPC);
+    assert_int_equal(lstat(full, &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+    assert_true(no_temp_in(dir));
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
+/* As root an existing file keeps its owner; a user who cannot keep a
+ * file's group drops its group bits instead of giving them to their own
+ * group (checked in a child that becomes "nobody"). */
+static void test_owner_kept_as_root_and_group_bits_dropped_otherwise(void **state)
+{
+    (void)state;
+    struct passwd *pw = getpwnam("nobody");
+    if (geteuid() != 0 || !pw) {
+        skip();
+    }
+    uid_t uid = pw->pw_uid;
+    gid_t gid = pw->pw_gid;
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    const char *p = at(dir, "theirs.txt");
+    assert_int_equal(wl_test_write_file(p, "old\n", 4), 0);
+    assert_int_equal(chown(p, uid, gid), 0);
+    assert_int_equal(chmod(p, 0640), 0);
+    assert_int_equal(write_through(p, "new\n"), 0);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_uid, uid);
+    assert_int_equal(st.st_gid, gid);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_true(has_text(p, "new\n"));
+
+    /* root's file, group root, writable by all, in a directory anyone can write */
+    const char *q = at(dir, "shared.txt");
+    assert_int_equal(wl_test_write_file(q, "old\n", 4), 0);
+    assert_int_equal(chown(q, 0, 0), 0);
+    assert_int_equal(chmod(q, 0666), 0);
+    assert_int_equal(chmod(dir, 0777), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (setgid(gid) != 0 || setuid(uid) != 0)
+            _exit(3);
+        _exit(write_through(q, "by nobody\n") == 0 ? 0 : 4);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(stat(q, &st), 0);
+    assert_int_equal(st.st_uid, uid);
+    assert_int_equal(st.st_mode & 07777, 0606);
+    assert_true(has_text(q, "by nobody\n"));
+    assert_true(no_temp_in(dir));
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_new_file_gets_0666_less_the_umask),
+        cmocka_unit_test(test_an_existing_file_keeps_its_mode_and_is_replaced_whole),
+        cmocka_unit_test(test_a_failed_write_leaves_the_old_file),
+        cmocka_unit_test(test_symlinks_are_followed_and_kept),
+        cmocka_unit_test(test_bad_names_fail_before_writing),
+        cmocka_unit_test(test_a_fifo_is_written_in_place),
+        cmocka_unit_test(test_a_proc_name_is_written_in_place),
+        cmocka_unit_test(test_a_device_is_written_in_place),
+        cmocka_unit_test(test_owner_kept_as_root_and_group_bits_dropped_otherwise),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
