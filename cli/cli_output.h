@@ -1,16 +1,18 @@
 /* A command's -o FILE (export, measure): where the output goes and how it is
  * written, in one place. "-" (or no -o) is stdout, and so is a name for this
- * process's stdout (/dev/stdout). A regular file, new or existing, reached
- * through any symlinks, is replaced atomically: written to a new temporary
- * file next to it (mkstemp: a new name, never an existing file), given the
- * old file's mode (owner and group best effort), synced and renamed over it,
- * so a failed write leaves the old file as it was. A FIFO, a device or
- * anything in /dev or /proc is written in place. The run database (and its
- * -wal, -shm, -journal) is refused. docs/internals/cli_output.md has the
- * rules and the trade-offs. Single-threaded, like the rest of cli/.
+ * process's stdout (/dev/stdout). Any other name is written through
+ * util/outfile.h: a regular file, new or existing, reached through any
+ * symlinks, is replaced atomically (a new temporary file next to it, the old
+ * file's mode, synced, renamed over it), so a failed write leaves the old
+ * file as it was; a FIFO, a device or anything in /dev or /proc is written
+ * in place. The run database (and its -wal, -shm, -journal) is refused.
+ * docs/internals/cli_output.md has the rules this file adds (stdout, the
+ * database, messages). Single-threaded, like the rest of cli/.
  */
 #ifndef WL_CLI_OUTPUT_H
 #define WL_CLI_OUTPUT_H
+
+#include "util/outfile.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,8 +30,7 @@ struct wl_cli_output {
     const char *path;             /* as given (-o), for messages; "-" for stdout */
     enum wl_cli_output_kind kind; /* where it goes */
     FILE *f;                      /* the stream, once wl_cli_output_stream made it */
-    char *target;                 /* REPLACE: the file renamed over (links followed); heap */
-    char *tmp;                    /* REPLACE: the temporary file, once created; heap */
+    struct wl_outfile file;       /* DIRECT, REPLACE: the file and its temporary file */
 };
 
 /* Checks path (NULL or "-": stdout) as the output of cmd and prepares it:
@@ -61,5 +62,10 @@ FILE *wl_cli_output_stream(struct wl_cli_output *o);
  * flag was already set. Returns WL_EXIT_OK, or WL_EXIT_FAIL when the output
  * is not complete and written. Accepts a closed or never opened o. */
 int wl_cli_output_close(struct wl_cli_output *o, bool complete, int errnum);
+
+/* True when path names this process's stdout (/dev/stdout, /proc/self/fd/1,
+ * the same file as fd 1). Not when stdout was closed (main put a read-only
+ * /dev/null there). */
+bool wl_cli_output_is_stdout(const char *path);
 
 #endif
