@@ -4,16 +4,14 @@
  * then each tensor's bytes padded to the alignment (as llama.cpp does). */
 #include "engine/gguf_write.h"
 
+#include "util/outfile.h"
 #include "wattlens/error.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the GGUF writer serializes host values as little-endian; port wl__put_le first"
@@ -551,68 +549,44 @@ static int wl__serialize(const wl_gguf_writer *w, FILE *f, bool *fill_err, struc
 int wl_gguf_writer_write(const wl_gguf_writer *w, const char *path, struct wl_errmsg *err)
 {
     wl_errmsg_clear(err);
-    if (!w || !path)
+    if (!w || !path || !*path)
         return wl_errmsg_set(err, WL_EINVAL, "invalid argument");
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp)
-        return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        int rc =
-            wl_errmsg_set(err, wl_error_from_errno(e), "cannot create %s: %s", tmp, strerror(e));
-        free(tmp);
+    /* util/outfile.h: a regular file (through its symlinks) is replaced
+     * atomically, synced first, so a crash or a failure leaves the old
+     * file or the whole new one; a FIFO or a device is written in place,
+     * sequentially, which is all the writer needs. Then drop the pages just
+     * written from the page cache: they were cached as small pages, and a
+     * file mapping is PMD-mapped only when its cache is read in through a
+     * huge-page-advised mapping (util/hugepage.h). The first load then reads
+     * the file from disk once and decodes on 2 MiB pages
+     * (docs/internals/kernels.md, "Session 9"). */
+    struct wl_outfile o;
+    int rc = wl_outfile_open(&o, path, WL_OUTFILE_DROP_CACHE);
+    if (rc)
+        return wl_errmsg_set(err, rc, "cannot write %s: %s%s", path, o.hint, strerror(o.errnum));
+    FILE *f = wl_outfile_stream(&o);
+    if (!f) {
+        rc = wl_errmsg_set(err, wl_error_from_errno(o.errnum), "cannot write %s: %s%s", path,
+                           o.hint, strerror(o.errnum));
+        wl_outfile_close(&o, false);
         return rc;
     }
-    (void)fchmod(fd, 0644); /* mkstemp creates 0600; a model file is meant to be shared */
-    FILE *f = fdopen(fd, "wb");
-    int rc = 0;
-    if (!f) {
-        int e = errno;
-        close(fd);
-        rc = wl_errmsg_set(err, wl_error_from_errno(e), "cannot open %s: %s", tmp, strerror(e));
-        goto fail;
-    }
     bool fill_err;
+    errno = 0;
     rc = wl__serialize(w, f, &fill_err, err);
-    int e = errno;
-    /* On disk before the rename, so that a crash leaves the old file or the
-     * whole new one, never a truncated model under the final name. */
-    if (rc == 0 && (fflush(f) != 0 || fsync(fd) != 0)) {
-        e = errno;
-        rc = WL_EIO;
-    }
-    /* Drop the pages just written from the page cache: they were cached as
-     * small pages, and a file mapping is PMD-mapped only when its cache is
-     * read in through a huge-page-advised mapping (util/hugepage.h). The
-     * first load then reads the file from disk once and decodes on 2 MiB
-     * pages (docs/internals/kernels.md, "Session 9"). Clean after fsync, so
-     * nothing is lost; best effort. */
-    if (rc == 0)
-        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    if (fclose(f) != 0 && rc == 0) {
-        e = errno;
-        rc = WL_EIO;
-    }
+    int e = errno ? errno : EIO;
     if (rc) {
+        wl_outfile_close(&o, false);
         if (!fill_err) /* a fill's own message names the tensor; keep it */
-            rc = wl_errmsg_set(err, rc, "cannot write %s: %s", tmp, strerror(e));
-        goto fail;
+            rc = wl_errmsg_set(err, rc, "cannot write %s: %s", path, strerror(e));
+        return rc;
     }
-    if (rename(tmp, path) != 0) {
-        e = errno;
-        rc = wl_errmsg_set(err, wl_error_from_errno(e), "cannot rename %s to %s: %s", tmp, path,
-                           strerror(e));
-        goto fail;
-    }
-    free(tmp);
+    rc = wl_outfile_close(&o, true);
+    if (rc)
+        return wl_errmsg_set(err, rc, "cannot %s %s: %s",
+                             o.step == WL_OUTFILE_STEP_RENAME ? "replace" : "write", path,
+                             strerror(o.errnum));
     return 0;
-fail:
-    unlink(tmp);
-    free(tmp);
-    return rc;
 }
 
 int wl_gguf_writer_to_memory(const wl_gguf_writer *w, void **buf, size_t *size)

@@ -10,8 +10,9 @@
  * Tensor data is either borrowed (must stay valid until the writer is freed),
  * owned (the writer free()s it), or filled in when the file is written (a
  * callback produces it then, so a whole model need not be in memory at
- * once). Nothing is written until wl_gguf_writer_write(); the file appears
- * atomically (temp file + rename).
+ * once). Nothing is written until wl_gguf_writer_write(), through
+ * util/outfile.h: a regular file appears atomically (temp file + rename),
+ * symlinks are followed, FIFOs and devices are written in place.
  * One writer per thread; not thread-safe.
  */
 #ifndef WL_ENGINE_GGUF_WRITE_H
@@ -77,15 +78,23 @@ typedef int (*wl_gguf_fill_fn)(void *arg, void *dst, uint64_t n_bytes, struct wl
  * write, through one buffer the size of the largest such tensor. The writer
  * owns arg (malloc'd or NULL: free()d with the writer, even when this
  * fails). When a fill fails, the write fails with its code and message and
- * leaves no file behind. */
+ * leaves no new file behind (the old one, if any, as it was). */
 int wl_gguf_writer_add_tensor_fill(wl_gguf_writer *w, const char *name, enum wl_ttype type,
                                    uint32_t n_dims, const uint64_t *ne, uint64_t n_bytes,
                                    wl_gguf_fill_fn fill, void *arg);
 uint64_t wl_gguf_writer_n_tensors(const wl_gguf_writer *w);
 
-/* Writes the file (temp file in the same folder, fsync, then rename) and
- * drops its pages from the page cache, so that the first load maps the
- * weights on 2 MiB pages where the kernel can (util/hugepage.h). */
+/* Writes the file to path as util/outfile.h writes an output: symlinks are
+ * followed and their final target written; a regular file, new or existing,
+ * is replaced atomically (a temporary file next to it with the old file's
+ * mode, or 0666 less the umask for a new one; fsync; rename), so a failure
+ * leaves the old file as it was and no temporary file; a FIFO, a device or
+ * anything in /dev or /proc is written in place, sequentially (a failure
+ * there leaves what was written so far). A directory, a missing directory
+ * or a file that cannot be written fail before anything is produced, with
+ * "cannot write PATH: <cause>" in err. The written pages are dropped from
+ * the page cache, so that the first load maps the weights on 2 MiB pages
+ * where the kernel can (util/hugepage.h). */
 int wl_gguf_writer_write(const wl_gguf_writer *w, const char *path, struct wl_errmsg *err);
 /* Serializes into a malloc'd buffer the caller frees (a failing fill's
  * code is returned; its message is dropped). */

@@ -1,7 +1,8 @@
 /* engine/gguf_write: round trips through the reader (every value type, nested
  * arrays, alignment, tensor bytes), byte-exact rewrites of the real model and
  * vocabulary files, the written file's pages dropped from the page cache, tensors
- * filled at write time, and the writer's own argument checks. */
+ * filled at write time, where the file goes (symlinks, modes, FIFOs, bad
+ * directories), and the writer's own argument checks. */
 #include "test_support.h"
 
 #include "engine/gguf.h"
@@ -364,6 +365,81 @@ static void test_fill_tensors_write_the_same_bytes_and_fail_cleanly(void **state
     wl_gguf_writer_free(ref);
 }
 
+/* The file is written where PATH points and PATH stays what it was
+ * (util/outfile.h): a symlink's target is written and the link kept, an
+ * existing file keeps its mode, a new one gets 0666 less the umask, a FIFO
+ * gets the bytes in place and stays a FIFO; a failed write leaves the old
+ * file behind the link as it was. */
+static void test_write_follows_links_keeps_modes_and_fifos(void **state)
+{
+    (void)state;
+    wl_gguf_writer *w = NULL;
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "general.name", "out"), 0);
+    void *want;
+    size_t want_n;
+    assert_int_equal(wl_gguf_writer_to_memory(w, &want, &want_n), 0);
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    char real[1024], link[1024], fresh[1024], fifo[1024];
+    snprintf(real, sizeof real, "%s/real.gguf", dir);
+    snprintf(link, sizeof link, "%s/link.gguf", dir);
+    snprintf(fresh, sizeof fresh, "%s/fresh.gguf", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(wl_test_write_file(real, "old", 3), 0);
+    assert_int_equal(chmod(real, 0600), 0);
+    assert_int_equal(symlink("real.gguf", link), 0);
+    struct wl_errmsg err;
+    assert_int_equal(wl_gguf_writer_write(w, link, &err), 0);
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(lstat(real, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    size_t n = 0;
+    char *got = wl_test_read_file(real, &n);
+    assert_non_null(got);
+    assert_int_equal(n, want_n);
+    assert_memory_equal(got, want, want_n);
+    free(got);
+
+    mode_t mask = umask(077);
+    int rc = wl_gguf_writer_write(w, fresh, &err);
+    umask(mask);
+    assert_int_equal(rc, 0);
+    assert_int_equal(stat(fresh, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK); /* a reader, so the write does not wait */
+    assert_true(rd >= 0);
+    assert_int_equal(wl_gguf_writer_write(w, fifo, &err), 0);
+    got = malloc(want_n + 1);
+    assert_non_null(got);
+    assert_int_equal(read(rd, got, want_n + 1), (ssize_t)want_n);
+    assert_memory_equal(got, want, want_n);
+    free(got);
+    close(rd);
+    assert_int_equal(lstat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+
+    /* a missing directory and a directory: a clear message naming PATH */
+    char bad[1100];
+    snprintf(bad, sizeof bad, "%s/missing/x.gguf", dir);
+    assert_int_equal(wl_gguf_writer_write(w, bad, &err), WL_ENOENT);
+    assert_non_null(strstr(err.text, "cannot write"));
+    assert_non_null(strstr(err.text, "No such file or directory"));
+    assert_int_not_equal(wl_gguf_writer_write(w, dir, &err), 0);
+    assert_non_null(strstr(err.text, "Is a directory"));
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "! ls -A '%s' | grep -q tmp", dir);
+    assert_int_equal(system(cmd), 0);
+    wl_test_rmtree(dir);
+    free(dir);
+    free(want);
+    wl_gguf_writer_free(w);
+}
+
 static void test_writer_rejects_bad_arguments(void **state)
 {
     (void)state;
@@ -409,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_rewrite_of_real_files_is_byte_identical),
         cmocka_unit_test(test_written_file_leaves_the_page_cache),
         cmocka_unit_test(test_fill_tensors_write_the_same_bytes_and_fail_cleanly),
+        cmocka_unit_test(test_write_follows_links_keeps_modes_and_fifos),
         cmocka_unit_test(test_writer_rejects_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
