@@ -7,6 +7,7 @@
  * diagnostics (including the architecture warning) to stderr.
  */
 #include "cli.h"
+#include "cli_output.h"
 #include "cli_text.h"
 
 #include "engine/arch.h"
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CMD "model"
 
@@ -67,10 +69,15 @@ static void print_help(FILE *out)
             "  --context N        context length (default 2048)\n"
             "  -o, --output FILE  output path (required)\n"
             "\n"
+            "synth -o and quantize's OUT: a regular file is replaced only once the model\n"
+            "is complete (its mode kept; a new one gets 0666 less the umask); a symlink's\n"
+            "target is written; a FIFO or a device is written in place.\n"
+            "\n"
             "quantize: convert every weight matrix of IN to TYPE (f32 f16 bf16 q8_0 q4_0\n"
             "q4_k q6_k); norms and biases stay as they are; metadata is copied. The\n"
             "output is the same whatever the thread count. Progress goes to stderr when\n"
-            "it is a terminal (not with 'wattlens -q').\n"
+            "it is a terminal (not with 'wattlens -q'). OUT must not be IN (through any\n"
+            "name or link).\n"
             "  --type T           target type (required)\n"
             "  -t, --threads N    threads that convert rows (default: online CPUs)\n"
             "\n"
@@ -91,6 +98,31 @@ static int open_model(const char *path, wl_gguf **g)
     if (rc)
         return wl_cli_fail(CMD, "%s", err.text);
     return WL_EXIT_OK;
+}
+
+/* True, after printing why, when out names the same file as in (through
+ * any name, symlink or hard link), a model this command reads: in is mapped
+ * while the output is written, and replacing it is not what was asked. */
+static bool out_is_input(const char *out, const char *in)
+{
+    struct stat a, b;
+    if (stat(in, &a) != 0 || stat(out, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+        return false;
+    wl_cli_fail(CMD,
+                "refusing to write the output to %s: it is the input model %s; "
+                "choose another file",
+                out, in);
+    return true;
+}
+
+/* Where "wrote OUT: ..." goes: stdout; stderr when the model itself went to
+ * stdout (-o /dev/stdout), so that the line neither joins nor overwrites
+ * it, and then nowhere under -q. NULL: not printed. */
+static FILE *summary_stream(const char *out)
+{
+    if (!wl_cli_output_is_stdout(out))
+        return stdout;
+    return wl_cli_quiet() ? NULL : stderr;
 }
 
 static bool parse_type(const char *opt, const char *s, enum wl_ttype *t)
@@ -683,6 +715,8 @@ static int cmd_synth(int argc, char **argv)
         return wl_cli_usage_error(CMD, "give either --vocab-from or --vocab, not both");
     if (!kv_set)
         p.n_kv_heads = p.n_heads;
+    if (vocab_from && out_is_input(out, vocab_from))
+        return WL_EXIT_USAGE;
     wl_gguf *vg = NULL;
     if (vocab_from) {
         int ec = open_model(vocab_from, &vg);
@@ -700,13 +734,15 @@ static int cmd_synth(int argc, char **argv)
     if (rc == 0)
         rc = wl_gguf_writer_write(w, out, &err);
     int ec = WL_EXIT_OK;
+    FILE *sf = rc ? NULL : summary_stream(out);
     if (rc)
         ec = wl_cli_fail(CMD, "synth: %s", err.text);
-    else
-        printf("wrote %s: %s, %" PRIu32 " layers, dim %" PRIu32 ", ffn %" PRIu32 ", %" PRIu32
-               " heads, %" PRIu32 " KV heads, %s weights, seed %" PRIu64 "\n",
-               out, wl_arch_name(p.arch), p.n_layers, p.dim, p.ffn, p.n_heads, p.n_kv_heads,
-               wl_ttype_name(p.type), p.seed);
+    else if (sf)
+        fprintf(sf,
+                "wrote %s: %s, %" PRIu32 " layers, dim %" PRIu32 ", ffn %" PRIu32 ", %" PRIu32
+                " heads, %" PRIu32 " KV heads, %s weights, seed %" PRIu64 "\n",
+                out, wl_arch_name(p.arch), p.n_layers, p.dim, p.ffn, p.n_heads, p.n_kv_heads,
+                wl_ttype_name(p.type), p.seed);
     wl_gguf_writer_free(w);
     wl_gguf_close(vg);
     return ec;
@@ -762,6 +798,8 @@ static int cmd_quantize(int argc, char **argv)
     if (threads == 0)
         threads = wl_threadpool_default_threads();
     const char *in = argv[optind], *out = argv[optind + 1];
+    if (out_is_input(out, in))
+        return WL_EXIT_USAGE;
     wl_gguf *g = NULL;
     int ec = open_model(in, &g);
     if (ec)
@@ -787,14 +825,16 @@ static int cmd_quantize(int argc, char **argv)
     }
     if (rc == 0)
         rc = wl_gguf_writer_write(w, out, &err);
+    FILE *sf = rc ? NULL : summary_stream(out);
     if (rc)
         ec = wl_cli_fail(CMD, "quantize %s: %s", in, err.text);
-    else
-        printf("wrote %s: %" PRIu64 " tensors converted to %s (%" PRIu64
-               " to a fallback type for their row length), %" PRIu64 " copied; tensor data %" PRIu64
-               " -> %" PRIu64 " bytes\n",
-               out, st.n_converted, wl_ttype_name(type), st.n_fallback, st.n_copied, st.bytes_in,
-               st.bytes_out);
+    else if (sf)
+        fprintf(sf,
+                "wrote %s: %" PRIu64 " tensors converted to %s (%" PRIu64
+                " to a fallback type for their row length), %" PRIu64
+                " copied; tensor data %" PRIu64 " -> %" PRIu64 " bytes\n",
+                out, st.n_converted, wl_ttype_name(type), st.n_fallback, st.n_copied, st.bytes_in,
+                st.bytes_out);
     wl_gguf_writer_free(w);
     wl_threadpool_destroy(pool);
     wl_gguf_close(g);
