@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Where `model synth -o OUT` and `model quantize IN OUT` write (the GGUF
+# writer through src/util/outfile.c, docs/internals/outfile.md):
+# - a symlink is followed and its target written; the link stays;
+# - an existing file keeps its mode (0600 stays 0600), a new one gets 0666
+#   less the umask; a failed write leaves the old file and no temporary file;
+# - a FIFO or a device is written in place and stays what it is;
+# - a missing directory or a directory is a clear error before any work;
+# - quantize refuses an OUT that is its own input (through a symlink, a hard
+#   link or the same name): exit 2, the input untouched;
+# - /proc/self/fd/1 (stdout) gets the model, and "wrote ..." goes to stderr.
+# Everything is written under $tmp: special files are made there (mkfifo,
+# mknod), never taken from /dev, because a broken build would replace them.
+set -u
+W=${WATTLENS:?}
+. "$(dirname "$0")/common.sh"
+cd "$tmp" || exit 1
+umask 022
+
+SYNTH="model synth --layers 1 --dim 32 --ffn 64 --heads 4 --vocab 300 --seed 3"
+# shellcheck disable=SC2086
+synth() { "$W" $SYNTH "$@"; }
+no_temp_left() { ! ls -a "$tmp" "$tmp/sub" 2>/dev/null | grep -q '\.tmp\.'; }
+mode_of() { stat -c %a "$1"; }
+kind_of() { stat -c %F "$1"; }
+
+synth -o ref.gguf >/dev/null 2>"$tmp/err" && [ -s ref.gguf ] && ok "a reference model" \
+  || bad "synth -o ref.gguf: $(cat "$tmp/err")"
+"$W" model quantize ref.gguf refq.gguf --type q8_0 >/dev/null 2>"$tmp/err" && [ -s refq.gguf ] \
+  && ok "a reference quantized model" || bad "quantize ref.gguf: $(cat "$tmp/err")"
+
+# --- modes -----------------------------------------------------------------------------------
+(umask 077 && synth -o new.gguf >/dev/null) 2>"$tmp/err"; rc=$?
+[ $rc = 0 ] && cmp -s new.gguf ref.gguf && [ "$(mode_of new.gguf)" = 600 ] \
+  && ok "synth, umask 077: a new file is 0600" || bad "umask 077 (rc $rc, mode $(mode_of new.gguf))"
+(umask 027 && "$W" model quantize ref.gguf newq.gguf --type q8_0 >/dev/null) 2>"$tmp/err"; rc=$?
+[ $rc = 0 ] && cmp -s newq.gguf refq.gguf && [ "$(mode_of newq.gguf)" = 640 ] \
+  && ok "quantize, umask 027: a new file is 0640" || bad "umask 027 (rc $rc, mode $(mode_of newq.gguf))"
+echo private >priv.gguf && chmod 600 priv.gguf
+synth -o priv.gguf >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 0 ] && cmp -s priv.gguf ref.gguf && [ "$(mode_of priv.gguf)" = 600 ] \
+  && ok "synth: an existing 0600 file stays 0600" || bad "synth 0600 (rc $rc, mode $(mode_of priv.gguf))"
+echo private >privq.gguf && chmod 600 privq.gguf
+"$W" model quantize ref.gguf privq.gguf --type q8_0 >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 0 ] && cmp -s privq.gguf refq.gguf && [ "$(mode_of privq.gguf)" = 600 ] \
+  && ok "quantize: an existing 0600 file stays 0600" || bad "quantize 0600 (rc $rc, mode $(mode_of privq.gguf))"
+
+# --- symlinks ---------------------------------------------------------------------------------
+echo old >real.gguf && chmod 640 real.gguf && ln -s real.gguf link.gguf
+synth -o link.gguf >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 0 ] && [ -L link.gguf ] && cmp -s real.gguf ref.gguf && [ "$(mode_of real.gguf)" = 640 ] \
+  && ok "synth -o a symlink: its target is written, the link kept" \
+  || bad "synth symlink (rc $rc): $(ls -l link.gguf real.gguf)"
+echo old >realq.gguf && ln -s realq.gguf linkq.gguf
+"$W" model quantize ref.gguf linkq.gguf --type q8_0 >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 0 ] && [ -L linkq.gguf ] && cmp -s realq.gguf refq.gguf \
+  && ok "quantize to a symlink: its target is written, the link kept" \
+  || bad "quantize symlink (rc $rc): $(ls -l linkq.gguf realq.gguf)"
+mkdir sub && ln -s sub/made.gguf dangling.gguf
+synth -o dangling.gguf >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 0 ] && [ -L dangling.gguf ] && cmp -s sub/made.gguf ref.gguf \
+  && ok "synth -o a dangling symlink: its target is created" \
+  || bad "dangling symlink (rc $rc): $(cat "$tmp/err")"
+no_temp_left && ok "no temporary file left" || bad "temporary files left: $(ls -a "$tmp" "$tmp/sub")"
+
+# --- quantize onto its own input -----------------------------------------------------------------
+cp ref.gguf in.gguf && ln -s in.gguf in-link.gguf && ln in.gguf in-hard.gguf
+for out in in-link.gguf in-hard.gguf in.gguf ./in.gguf; do
+  "$W" model quantize in.gguf "$out" --type q8_0 >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc = 2 ] && grep -q "it is the input model" "$tmp/err" && cmp -s in.gguf ref.gguf \
+    && [ -L in-link.gguf ] && [ "$(stat -c %h in.gguf)" = 2 ] \
+    && ok "quantize in.gguf $out: refused, the input intact" \
+    || bad "quantize onto its input via $out (rc $rc): $(cat "$tmp/err")"
+done
+"$W" model quantize in-link.gguf in.gguf --type q8_0 >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 2 ] && cmp -s in.gguf ref.gguf && ok "quantize LINK TARGET: refused" \
+  || bad "quantize link onto its target (rc $rc): $(cat "$tmp/err")"
+"$W" model synth --layers 1 --dim 32 --ffn 64 --heads 4 --vocab-from in.gguf -o in-link.gguf \
+  >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 2 ] && grep -q "it is the input model" "$tmp/err" && cmp -s in.gguf ref.gguf \
+  && ok "synth --vocab-from V -o a link to V: refused" || bad "synth onto its vocab (rc $rc): $(cat "$tmp/err")"
+
+# --- FIFOs and devices are written in place --------------------------------------------------------
+mkfifo fifo
+timeout 20 cat fifo >from_fifo &
+reader=$!
+timeout 20 "$W" $SYNTH -o fifo >/dev/null 2>"$tmp/err"; rc=$?
+[ -p fifo ] || echo >"$tmp/fifo.gone" # renamed over: the reader waits for its timeout
+wait $reader
+[ $rc = 0 ] && [ ! -e "$tmp/fifo.gone" ] && [ -p fifo ] && cmp -s from_fifo ref.gguf \
+  && ok "synth -o FIFO: the reader gets the model, the FIFO stays" \
+  || bad "synth -o FIFO (rc $rc, fifo $(kind_of fifo)): $(cat "$tmp/err")"
+rm -f fifo "$tmp/fifo.gone" && mkfifo fifo
+timeout 20 cat fifo >from_fifo &
+reader=$!
+timeout 20 "$W" model quantize ref.gguf fifo --type q8_0 >/dev/null 2>"$tmp/err"; rc=$?
+[ -p fifo ] || echo >"$tmp/fifo.gone"
+wait $reader
+[ $rc = 0 ] && [ ! -e "$tmp/fifo.gone" ] && [ -p fifo ] && cmp -s from_fifo refq.gguf \
+  && ok "quantize to a FIFO: the reader gets the model, the FIFO stays" \
+  || bad "quantize to FIFO (rc $rc, fifo $(kind_of fifo)): $(cat "$tmp/err")"
+# copies of the null (1,3) and full (1,7) devices, made here
+if mknod null c 1 3 2>/dev/null && mknod full c 1 7 2>/dev/null && (echo x >null) 2>/dev/null \
+  && ! (echo x >full) 2>/dev/null; then
+  synth -o null >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc = 0 ] && [ -c null ] && ok "synth -o a null device: written, still a device" \
+    || bad "synth -o null device (rc $rc, $(kind_of null)): $(cat "$tmp/err")"
+  "$W" model quantize ref.gguf null --type q8_0 >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc = 0 ] && [ -c null ] && ok "quantize to a null device: written, still a device" \
+    || bad "quantize to null device (rc $rc, $(kind_of null)): $(cat "$tmp/err")"
+  synth -o full >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc = 1 ] && [ -c full ] && grep -q "cannot write full: No space left on device" "$tmp/err" \
+    && ok "synth -o a full device: exit 1 with the cause, still a device" \
+    || bad "synth -o full device (rc $rc, $(kind_of full)): $(cat "$tmp/err")"
+else
+  echo "SKIP: no working device node in $tmp (not root, or mounted nodev)"
+fi
+
+# --- stdout ----------------------------------------------------------------------------------------
+synth -o /proc/self/fd/1 >so.gguf 2>"$tmp/err"; rc=$?
+[ $rc = 0 ] && cmp -s so.gguf ref.gguf && grep -q "^wrote /proc/self/fd/1" "$tmp/err" \
+  && ok "synth -o /proc/self/fd/1: the model on stdout, 'wrote' on stderr" \
+  || bad "synth -o stdout (rc $rc): $(cat "$tmp/err")"
+synth -o /proc/self/fd/1 2>"$tmp/err" | cat >so2.gguf
+cmp -s so2.gguf ref.gguf && ok "synth -o /proc/self/fd/1 into a pipe" || bad "synth -o stdout pipe: $(cat "$tmp/err")"
+
+# --- bad names, failed writes ----------------------------------------------------------------------
+synth -o nodir/x.gguf >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 1 ] && grep -q "cannot write nodir/x.gguf: No such file or directory" "$tmp/err" \
+  && [ ! -e nodir ] && ok "synth -o in a missing directory: a clear error" \
+  || bad "synth -o nodir (rc $rc): $(cat "$tmp/err")"
+"$W" model quantize ref.gguf nodir/q.gguf --type q8_0 >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 1 ] && grep -q "cannot write nodir/q.gguf: No such file or directory" "$tmp/err" \
+  && ok "quantize to a missing directory: a clear error" \
+  || bad "quantize nodir (rc $rc): $(cat "$tmp/err")"
+synth -o sub >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 1 ] && [ -d sub ] && grep -q "cannot write sub: Is a directory" "$tmp/err" \
+  && ok "synth -o DIR: is a directory" || bad "synth -o DIR (rc $rc): $(cat "$tmp/err")"
+# a full disk: RLIMIT_FSIZE with SIGXFSZ ignored, so writes fail with EFBIG
+echo keep >kept.gguf && ln -s kept.gguf kept-link.gguf
+out=$( (trap '' XFSZ && ulimit -f 8 && "$W" $SYNTH -o kept-link.gguf 2>&1 >/dev/null; echo "rc=$?") )
+[ "${out##*rc=}" = 1 ] && echo "$out" | grep -q "File too large" && [ "$(cat kept.gguf)" = keep ] \
+  && [ -L kept-link.gguf ] && ok "synth on a full disk: exit 1, the old file and the link kept" \
+  || bad "synth full disk: $out; $(ls -l kept.gguf kept-link.gguf)"
+no_temp_left && ok "no temporary file left after failed writes" || bad "temporary files left: $(ls -a "$tmp")"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
