@@ -29,6 +29,7 @@
 #include "engine/threadpool.h"
 
 #include "util/cpu_relax.h"
+#include "util/signals.h"
 #include "wattlens/error.h"
 
 #include <pthread.h>
@@ -285,7 +286,7 @@ int wl_threadpool_create(int n_threads, struct wl_threadpool **out)
         for (int i = 0; i < n_threads - 1; i++) {
             p->workers[i].pool = p;
             p->workers[i].share = i + 1;
-            int e = pthread_create(&p->threads[i], NULL, worker_main, &p->workers[i]);
+            int e = wl_signals_thread_create(&p->threads[i], NULL, worker_main, &p->workers[i]);
             if (e != 0) {
                 rc = wl_error_from_errno(e);
                 goto fail;

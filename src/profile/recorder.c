@@ -17,6 +17,7 @@
 #include "profile/headline.h"
 #include "sampler/sampler.h"
 #include "util/clock.h"
+#include "util/signals.h"
 #include "wattlens/error.h"
 
 #include <math.h>
@@ -941,7 +942,7 @@ int wl_recorder_start(wl_recorder *r)
     r->last = r->start;
     r->started = true;
     atomic_store(&r->stop, 0);
-    if (pthread_create(&r->thread, NULL, writer_main, r) != 0)
+    if (wl_signals_thread_create(&r->thread, NULL, writer_main, r) != 0)
         return WL_ENOMEM;
     r->thread_running = true;
     return 0;

@@ -8,6 +8,7 @@
 
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/signals.h"
 #include "util/utf8.h"
 #include "wattlens/error.h"
 
@@ -405,7 +406,7 @@ int wl_sampler_start(wl_sampler *s)
     if (s->running)
         return WL_ESTATE;
     atomic_store_explicit(&s->stop, false, memory_order_release);
-    if (pthread_create(&s->thread, NULL, sampler_main, s) != 0)
+    if (wl_signals_thread_create(&s->thread, NULL, sampler_main, s) != 0)
         return WL_ENOMEM;
     s->running = true;
     return 0;

@@ -14,6 +14,7 @@
 
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/signals.h"
 #include "util/utf8.h"
 #include "wattlens/error.h"
 
@@ -255,7 +256,7 @@ static int pm_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         rc = wl__sensor_fail(st, WL_ECHILD, NULL, "cannot start %s: %s", path, strerror(se));
         goto fail;
     }
-    if (pthread_create(&pm->thread, NULL, reader_main, pm) != 0) {
+    if (wl_signals_thread_create(&pm->thread, NULL, reader_main, pm) != 0) {
         rc = wl__sensor_fail(st, WL_ENOMEM, NULL, "cannot start the reader thread");
         goto fail;
     }

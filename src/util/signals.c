@@ -57,3 +57,13 @@ void wl_signals_restore(const sigset_t *old)
 {
     pthread_sigmask(SIG_SETMASK, old, NULL);
 }
+
+int wl_signals_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+                             void *arg)
+{
+    sigset_t old;
+    wl_signals_block_async(&old);
+    int e = pthread_create(t, attr, fn, arg);
+    wl_signals_restore(&old);
+    return e;
+}

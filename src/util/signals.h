@@ -13,6 +13,7 @@
 #ifndef WL_UTIL_SIGNALS_H
 #define WL_UTIL_SIGNALS_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 
@@ -26,5 +27,12 @@ const char *wl_signal_label(int sig, char *buf, size_t size);
  * goes to *old for wl_signals_restore(). */
 void wl_signals_block_async(sigset_t *old);
 void wl_signals_restore(const sigset_t *old);
+
+/* pthread_create(t, attr, fn, arg) with every asynchronous signal blocked in
+ * the new thread (the caller's mask is unchanged): for a library's
+ * background threads, so that a program's SIGINT/SIGTERM handler never runs
+ * on them. Returns pthread_create's value. */
+int wl_signals_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+                             void *arg);
 
 #endif

@@ -10,9 +10,12 @@
 #include "util/clock.h"
 #include "wattlens/error.h"
 
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 enum { MAX_T = 8 };
@@ -62,6 +65,51 @@ static void check_pool(int n)
         assert_int_equal(j->calls[i], 0);
     assert_int_equal(atomic_load(&j->total), n * (runs + 1));
     free(j);
+    wl_threadpool_destroy(p);
+}
+
+/* Workers block asynchronous signals (SIGINT, SIGTERM, SIGHUP, ...), so a
+ * program's stop handler runs on its own thread, never on a worker; crash
+ * signals stay unblocked. The caller's mask is left as it was. A share is
+ * not bound to a thread (the caller takes shares no worker has claimed yet),
+ * so each share says which thread ran it; shares last 2 ms so that the
+ * workers wake and take some. */
+struct mask_job {
+    pthread_t caller;
+    atomic_int on_worker, worker_unblocked, on_caller, caller_blocked;
+};
+
+static void mask_fn(void *arg, int ith, int nth)
+{
+    (void)ith;
+    (void)nth;
+    struct mask_job *j = arg;
+    sigset_t cur;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    const bool blocked = sigismember(&cur, SIGINT) && sigismember(&cur, SIGTERM) &&
+                         sigismember(&cur, SIGHUP) && !sigismember(&cur, SIGSEGV);
+    if (pthread_equal(pthread_self(), j->caller)) {
+        atomic_fetch_add(&j->on_caller, 1);
+        atomic_fetch_add(&j->caller_blocked, sigismember(&cur, SIGINT));
+    } else {
+        atomic_fetch_add(&j->on_worker, 1);
+        atomic_fetch_add(&j->worker_unblocked, !blocked);
+    }
+    wl_clock_sleep_ns(2 * 1000 * 1000);
+}
+
+static void test_workers_block_async_signals(void **state)
+{
+    (void)state;
+    struct wl_threadpool *p = NULL;
+    assert_int_equal(wl_threadpool_create(3, &p), 0);
+    struct mask_job j = {.caller = pthread_self()};
+    for (int r = 0; r < 200 && atomic_load(&j.on_worker) < 4; r++)
+        wl_threadpool_run(p, mask_fn, &j);
+    assert_true(atomic_load(&j.on_worker) > 0);
+    assert_int_equal(atomic_load(&j.worker_unblocked), 0);
+    assert_true(atomic_load(&j.on_caller) > 0);
+    assert_int_equal(atomic_load(&j.caller_blocked), 0);
     wl_threadpool_destroy(p);
 }
 
@@ -296,6 +344,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_worker_runs_every_job_once),
+        cmocka_unit_test(test_workers_block_async_signals),
         cmocka_unit_test(test_null_pool_runs_inline),
         cmocka_unit_test(test_parallel_sum_matches_serial),
         cmocka_unit_test(test_split_covers_range_with_aligned_boundaries),
