@@ -145,6 +145,16 @@ static int32_t wl__decode(const char *s, size_t l)
 /* What wl_utf8_escape writes for the text at s (n > 0 bytes): the bytes it
  * takes (the return value) and what stands for them (*out, *out_len; an
  * escape is built in esc, 6 bytes at most). */
+/* The characters that reorder the text around them when displayed (ALM,
+ * LRM, RLM, the embeddings and overrides U+202A-U+202E, the isolates
+ * U+2066-U+2069): shown as they are, they make a line read differently
+ * from its bytes ("Trojan Source"). */
+static bool wl__is_bidi_control(int32_t cp)
+{
+    return cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+           (cp >= 0x2066 && cp <= 0x2069);
+}
+
 static size_t wl__escape_piece(const char *s, size_t n, char *esc, const char **out,
                                size_t *out_len)
 {
@@ -163,10 +173,11 @@ static size_t wl__escape_piece(const char *s, size_t n, char *esc, const char **
         esc[3] = hex[c & 15];
         *out_len = 4;
         l = 1;
-    } else if (cp >= 0x80 && cp < 0xA0) { /* C1: U+0080-U+009F */
-        memcpy(esc, "\\u00", 4);
-        esc[4] = hex[cp >> 4];
-        esc[5] = hex[cp & 15];
+    } else if ((cp >= 0x80 && cp < 0xA0) || wl__is_bidi_control(cp)) { /* C1, bidi */
+        esc[0] = '\\';
+        esc[1] = 'u';
+        for (int k = 0; k < 4; k++)
+            esc[2 + k] = hex[(cp >> (12 - 4 * k)) & 15];
         *out_len = 6;
     } else {
         *out = s;
@@ -211,7 +222,8 @@ static size_t wl__cell_piece(const char *s, size_t n, const char **out, size_t *
         return 1;
     }
     int32_t cp = wl__decode(s, l);
-    if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0)) { /* C0, DEL, C1: would break the row */
+    if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0) || wl__is_bidi_control(cp)) {
+        /* C0, DEL, C1 would break the row; a bidi control would reorder it */
         *out = " ";
         *out_len = 1;
         *cols = 1;

@@ -40,6 +40,9 @@ size_t wl_utf8_copy(char *dst, size_t size, const char *src);
  *   \x09, a newline \x0a (one line stays one line);
  * - C1 controls (U+0080-U+009F, valid UTF-8 as C2 80-C2 9F; some terminals
  *   take U+009B as CSI) become \u00NN: U+009B is \u009b;
+ * - the bidirectional controls (U+061C, U+200E, U+200F, U+202A-U+202E,
+ *   U+2066-U+2069), which reorder the text around them on screen, become
+ *   \uNNNN: RIGHT-TO-LEFT OVERRIDE is \u202e;
  * - each byte that is not valid UTF-8 becomes \xNN: a lone 0x9B is \x9b,
  *   so \xNN above 7f always means a raw byte and \u00NN a character;
  * - a backslash becomes \\, so the result is unambiguous: two texts that
@@ -83,7 +86,8 @@ size_t wl_utf8_width(const char *s, size_t n);
 
 /* s (NUL-terminated; NULL shows "-") as a table cell of `width` display
  * columns, written into buf (size bytes, always NUL-terminated):
- * - control characters (tab, newline, ...) become a space and each byte
+ * - control characters (tab, newline, ...) and the bidirectional controls
+ *   (as wl_utf8_escape lists them) become a space and each byte
  *   that is not valid UTF-8 becomes U+FFFD, so one line stays one row;
  * - text wider than width is cut at a character boundary and ends "..."
  *   (width < 4: cut without the dots);

@@ -338,6 +338,16 @@ static void test_utf8_escape_keeps_text_and_escapes_controls(void **state)
     /* the ends of C1, and the first character after it */
     assert_int_equal(wl_utf8_escape(b, sizeof b, "\xC2\x80\xC2\x9F\xC2\xA0", 6), 14);
     assert_string_equal(b, "\\u0080\\u009f\xC2\xA0");
+    /* bidirectional controls ("Trojan Source"): RLO, an isolate, LRM and ALM
+     * are escaped; the characters next to them in the blocks are kept */
+    assert_int_equal(wl_utf8_escape(b, sizeof b,
+                                    "a\xE2\x80\xAE"
+                                    "b\xE2\x81\xA6\xE2\x80\x8E\xD8\x9C",
+                                    13),
+                     26);
+    assert_string_equal(b, "a\\u202eb\\u2066\\u200e\\u061c");
+    assert_int_equal(wl_utf8_escape(b, sizeof b, "\xE2\x80\xA9\xE2\x80\xAF\xE2\x81\xAA", 9), 9);
+    assert_string_equal(b, "\xE2\x80\xA9\xE2\x80\xAF\xE2\x81\xAA");
     /* invalid bytes, one escape each: part of a character, an overlong
      * form, a surrogate; two texts that differ only there stay apart */
     assert_int_equal(wl_utf8_escape(b, sizeof b, "\xE2\x82!\xC0\xAF\xED\xA0\x80", 8), 29);
@@ -448,6 +458,10 @@ static void test_utf8_cells_count_display_columns(void **state)
     assert_int_equal(wl_utf8_width("a\xFF\tb", 4), 4);
     assert_string_equal(wl_utf8_cell("\xE6\xA8\xA1", 4, true, b, sizeof b), "\xE6\xA8\xA1  ");
     assert_string_equal(wl_utf8_cell("a\nb\xFF", 5, true, b, sizeof b), "a b\xEF\xBF\xBD ");
+    assert_string_equal(wl_utf8_cell("a\xE2\x80\xAE"
+                                     "bc",
+                                     5, true, b, sizeof b),
+                        "a bc "); /* RLO */
     assert_string_equal(wl_utf8_cell(NULL, 3, true, b, sizeof b), "-  ");
     assert_string_equal(wl_utf8_cell("abc", 3, true, b, sizeof b), "abc");
     assert_string_equal(wl_utf8_cell("abcdef", 5, false, b, sizeof b), "ab...");
