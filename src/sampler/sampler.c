@@ -591,46 +591,73 @@ static void span_peak(struct wl_peak *pk, uint64_t t0, uint64_t e0, uint64_t t1,
     }
 }
 
+void wl_span_peak_begin(struct wl_span_peak *sp, const struct wl_energy_mark *begin,
+                        enum wl_domain d, uint64_t span_ns)
+{
+    memset(sp, 0, sizeof *sp);
+    sp->d = d;
+    sp->on = (unsigned)d < WL_DOMAIN_COUNT && (begin->valid_mask & (1u << d));
+    sp->min_ns = span_ns - span_ns / 10; /* the sampler's own 10 % slack */
+    sp->t0_ns = sp->cur_t_ns = begin->t_ns;
+    sp->e0_uj = sp->cur_e_uj = sp->on ? begin->energy_uj[d] : 0;
+}
+
+void wl_span_peak_add(struct wl_span_peak *sp, const struct wl_sample *x)
+{
+    if (!sp->on || x->t_ns <= sp->t0_ns)
+        return;
+    const enum wl_domain d = sp->d;
+    sp->phase = x->phase;
+    /* x comes before the end (the caller's part), so its power window lies
+     * inside the window as soon as it starts late enough */
+    if (wl_sample_power_within(x, d, sp->t0_ns, UINT64_MAX))
+        wl_peak_update(&sp->pk, x, d);
+    if (!(x->valid_mask & (1u << d)) || x->t_ns - sp->cur_t_ns < sp->min_ns)
+        return;
+    if (sp->have_prev)
+        span_peak(&sp->pk, sp->prev_t_ns, sp->prev_e_uj, sp->cur_t_ns, sp->cur_e_uj,
+                  sp->prev_phase);
+    sp->prev_t_ns = sp->cur_t_ns;
+    sp->prev_e_uj = sp->cur_e_uj;
+    sp->prev_phase = sp->phase;
+    sp->have_prev = true;
+    sp->cur_t_ns = x->t_ns;
+    sp->cur_e_uj = x->energy_uj[d];
+}
+
+void wl_span_peak_end(struct wl_span_peak *sp, const struct wl_energy_mark *end, struct wl_peak *pk)
+{
+    memset(pk, 0, sizeof *pk);
+    const uint64_t t0 = sp->t0_ns, t1 = end->t_ns;
+    if (!sp->on || !(end->valid_mask & (1u << sp->d)) || t1 <= t0 || t1 - t0 < sp->min_ns)
+        return;
+    const uint64_t e1 = end->energy_uj[sp->d];
+    *pk = sp->pk;
+    if (sp->cur_t_ns >= t1) {
+        /* a sample at or past the end was added: the spans no longer
+         * partition the window, so keep the promise with its own average */
+        span_peak(pk, t0, sp->e0_uj, t1, e1, sp->phase);
+    } else if (t1 - sp->cur_t_ns >= sp->min_ns) {
+        if (sp->have_prev)
+            span_peak(pk, sp->prev_t_ns, sp->prev_e_uj, sp->cur_t_ns, sp->cur_e_uj, sp->prev_phase);
+        span_peak(pk, sp->cur_t_ns, sp->cur_e_uj, t1, e1, sp->phase);
+    } else {
+        /* the short remainder joins the span before it (there is one: the
+         * window is at least min_ns long, so the open span is not its first) */
+        span_peak(pk, sp->prev_t_ns, sp->prev_e_uj, t1, e1, sp->prev_phase);
+    }
+}
+
 void wl_window_peak(const struct wl_sample *samples, size_t n, const struct wl_energy_window *w,
                     enum wl_domain d, uint64_t span_ns, struct wl_peak *pk)
 {
-    memset(pk, 0, sizeof *pk);
-    const uint64_t t0 = w->begin.t_ns, t1 = w->end.t_ns;
-    const uint64_t min_ns = span_ns - span_ns / 10; /* the sampler's own 10 % slack */
-    if (!wl_energy_window_has(w, d) || t1 <= t0 || t1 - t0 < min_ns)
-        return;
-    const uint16_t bit = (uint16_t)(1u << d);
-    /* open span [a, ...) and the closed span before it [p, a], which is
-     * only counted once it is known not to take in the remainder */
-    uint64_t a_t = t0, a_e = w->begin.energy_uj[d], p_t = 0, p_e = 0;
-    uint32_t p_phase = 0, phase = 0;
-    bool have_p = false;
+    struct wl_span_peak sp;
+    wl_span_peak_begin(&sp, &w->begin, d, span_ns);
     for (size_t i = 0; i < n; i++) {
-        const struct wl_sample *x = &samples[i];
-        if (x->t_ns <= t0 || x->t_ns >= t1)
-            continue;
-        phase = x->phase;
-        if (wl_sample_power_within(x, d, t0, t1))
-            wl_peak_update(pk, x, d);
-        if (!(x->valid_mask & bit) || x->t_ns - a_t < min_ns)
-            continue;
-        if (have_p)
-            span_peak(pk, p_t, p_e, a_t, a_e, p_phase);
-        p_t = a_t;
-        p_e = a_e;
-        p_phase = phase;
-        have_p = true;
-        a_t = x->t_ns;
-        a_e = x->energy_uj[d];
+        if (samples[i].t_ns < w->end.t_ns) /* before the end: what add leaves to us */
+            wl_span_peak_add(&sp, &samples[i]);
     }
-    if (t1 - a_t >= min_ns) {
-        if (have_p)
-            span_peak(pk, p_t, p_e, a_t, a_e, p_phase);
-        span_peak(pk, a_t, a_e, t1, w->end.energy_uj[d], phase);
-    } else {
-        /* the short remainder joins the span before it */
-        span_peak(pk, p_t, p_e, t1, w->end.energy_uj[d], p_phase);
-    }
+    wl_span_peak_end(&sp, &w->end, pk);
 }
 
 uint64_t wl_energy_window_dur_ns(const struct wl_energy_window *w)

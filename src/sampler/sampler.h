@@ -172,6 +172,38 @@ void wl_peak_update(struct wl_peak *pk, const struct wl_sample *s, enum wl_domai
 void wl_window_peak(const struct wl_sample *samples, size_t n, const struct wl_energy_window *w,
                     enum wl_domain d, uint64_t span_ns, struct wl_peak *pk);
 
+/* wl_window_peak in streaming form, for a caller that sees the window's
+ * samples in batches and its end mark only at the end (the inference
+ * recorder); wl_window_peak is built on it, so the two agree exactly:
+ *     wl_span_peak_begin(&sp, &w.begin, d, span_ns);
+ *     for each sample x of the window, in time order: wl_span_peak_add(&sp, &x);
+ *     wl_span_peak_end(&sp, &w.end, &pk);
+ * add skips samples at or before the begin mark, but cannot know the end:
+ * the caller adds only samples before it (a sample is known to be so once a
+ * later mark of the window has been taken). Should one at or past the end
+ * slip in, the spans no longer partition the window, and end then also
+ * takes the window's own average, so the peak is still never below it.
+ * State only, caller-owned (no allocation); one thread at a time. */
+struct wl_span_peak {
+    enum wl_domain d;
+    bool on;                       /* begin has a value for d */
+    bool have_prev;                /* prev_* hold a closed span */
+    uint64_t min_ns;               /* a span's least duration: 90 % of span_ns */
+    uint64_t t0_ns, e0_uj;         /* the begin mark */
+    uint64_t cur_t_ns, cur_e_uj;   /* the open span's start */
+    uint64_t prev_t_ns, prev_e_uj; /* the closed span before it: [prev, cur], counted
+                                      only once it cannot take in the remainder */
+    uint32_t prev_phase, phase;    /* tag at [prev, cur]'s end; the latest sample's */
+    struct wl_peak pk;             /* peak so far (t_ns 0: none) */
+};
+void wl_span_peak_begin(struct wl_span_peak *sp, const struct wl_energy_mark *begin,
+                        enum wl_domain d, uint64_t span_ns);
+void wl_span_peak_add(struct wl_span_peak *sp, const struct wl_sample *x);
+/* The window's peak into *pk (zeroed first; t_ns 0: no peak), as
+ * wl_window_peak describes; sp is spent. */
+void wl_span_peak_end(struct wl_span_peak *sp, const struct wl_energy_mark *end,
+                      struct wl_peak *pk);
+
 uint64_t wl_energy_window_dur_ns(const struct wl_energy_window *w);
 bool wl_energy_window_has(const struct wl_energy_window *w, enum wl_domain d);
 double wl_energy_window_j(const struct wl_energy_window *w, enum wl_domain d);

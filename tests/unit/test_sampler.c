@@ -919,6 +919,169 @@ static void test_window_peak_of_read_powers(void **state)
     assert_near(pk.power_w, 40.0, 1e-9, "an edge span");
 }
 
+/* ---- wl_span_peak: the same rule streamed --------------------------------- */
+
+/* A caller that gets the samples in batches of three and learns the end at
+ * the end: it adds only those before the end (as the recorder does once a
+ * later mark shows they lie inside). */
+static void stream_peak(const struct wl_sample *buf, size_t n, const struct wl_energy_window *w,
+                        enum wl_domain d, uint64_t span_ns, struct wl_peak *pk)
+{
+    struct wl_span_peak sp;
+    wl_span_peak_begin(&sp, &w->begin, d, span_ns);
+    for (size_t i = 0; i < n; i += 3) {
+        for (size_t k = i; k < n && k < i + 3; k++) {
+            if (buf[k].t_ns < w->end.t_ns)
+                wl_span_peak_add(&sp, &buf[k]);
+        }
+    }
+    wl_span_peak_end(&sp, &w->end, pk);
+}
+
+/* The rule written out over the whole array, for the peak's value: the
+ * span boundaries first (from the begin mark, each valid sample at least
+ * 90 % of span_ns after the last boundary; a remainder shorter than that
+ * dropped, so the span before it runs to the end), then the highest of
+ * their averages and of the samples' own powers inside. NAN: no peak. */
+static double reference_peak_w(const struct wl_sample *buf, size_t n,
+                               const struct wl_energy_window *w, enum wl_domain d, uint64_t span_ns)
+{
+    const uint64_t t0 = w->begin.t_ns, t1 = w->end.t_ns, min_ns = span_ns - span_ns / 10;
+    if (!wl_energy_window_has(w, d) || t1 <= t0 || t1 - t0 < min_ns)
+        return NAN;
+    uint64_t bt[64] = {t0}, be[64] = {w->begin.energy_uj[d]};
+    size_t nb = 1;
+    double best = NAN;
+    for (size_t i = 0; i < n; i++) {
+        const struct wl_sample *x = &buf[i];
+        if (x->t_ns <= t0 || x->t_ns >= t1)
+            continue;
+        if (wl_sample_power_within(x, d, t0, t1) && !(x->power_w[d] <= best))
+            best = x->power_w[d];
+        if ((x->valid_mask & (1u << d)) && x->t_ns - bt[nb - 1] >= min_ns) {
+            bt[nb] = x->t_ns;
+            be[nb++] = x->energy_uj[d];
+        }
+    }
+    if (t1 - bt[nb - 1] < min_ns)
+        nb--; /* the remainder joins the span before it */
+    bt[nb] = t1;
+    be[nb] = w->end.energy_uj[d];
+    for (size_t k = 0; k < nb; k++) {
+        const double pw = (double)(be[k + 1] - be[k]) / 1e6 / ((double)(bt[k + 1] - bt[k]) / 1e9);
+        if (!(pw <= best))
+            best = pw;
+    }
+    return best;
+}
+
+/* The cases of wl_window_peak's tests, streamed: the same numbers. */
+static void test_span_peak_of_the_window_peak_cases(void **state)
+{
+    (void)state;
+    const enum wl_domain d = WL_DOMAIN_PACKAGE;
+    struct wl_sample buf[32];
+    size_t n = edges_samples(buf);
+    struct wl_energy_window w;
+    struct wl_peak pk;
+    edges_window(&w, 250); /* hot edges: never below the average */
+    stream_peak(buf, n, &w, d, 100 * MS_NS, &pk);
+    assert_near(pk.power_w, 3050.0 / 155.0, 1e-9, "peak");
+    assert_int_equal(pk.t_ns, w.end.t_ns);
+    assert_true(pk.power_w >= wl_energy_window_avg_w(&w, d));
+    edges_window(&w, 89); /* shorter than 90 % of a span */
+    stream_peak(buf, n, &w, d, 100 * MS_NS, &pk);
+    assert_int_equal(pk.t_ns, 0);
+    edges_window(&w, 99); /* one span: exactly the average */
+    stream_peak(buf, n, &w, d, 100 * MS_NS, &pk);
+    assert_true(pk.power_w == wl_energy_window_avg_w(&w, d));
+    assert_int_equal(pk.t_ns, w.end.t_ns);
+    edges_window(&w, 180); /* a sample's own window above the one span */
+    stream_peak(buf, n, &w, d, 100 * MS_NS, &pk);
+    assert_near(pk.power_w, 19.0, 1e-5, "a sample's own window");
+    assert_int_equal(pk.t_ns, T0_NS + 95 * MS_NS);
+    stream_peak(buf, n, &w, WL_DOMAIN_DRAM, 100 * MS_NS, &pk); /* no value: no peak */
+    assert_int_equal(pk.t_ns, 0);
+    for (size_t i = 0; i < n; i++) { /* read powers: a reading counts as itself */
+        buf[i].power_mask = 1u << d;
+        buf[i].power_from_ns[d] = buf[i].t_ns;
+        buf[i].power_w[d] = i == 7 ? 50.0f : 10.0f;
+    }
+    edges_window(&w, 250);
+    stream_peak(buf, n, &w, d, 0, &pk);
+    assert_near(pk.power_w, 50.0, 1e-9, "read power peak");
+    assert_int_equal(pk.t_ns, buf[7].t_ns);
+}
+
+/* Streamed and whole-array peaks agree exactly (value, time, tag) for every
+ * window length from 1 to 260 ms, spans of 0 to 150 ms, counter and read
+ * powers, with and without a value; and their value is the rule's. */
+static void test_span_peak_agrees_with_window_peak(void **state)
+{
+    (void)state;
+    struct wl_sample buf[32];
+    const size_t n = edges_samples(buf);
+    for (int read = 0; read < 2; read++) {
+        for (size_t i = 0; i < n; i++) {
+            buf[i].phase = (uint32_t)(i % 3); /* spans and samples tell their tags */
+            if (read) {
+                buf[i].power_mask = 1u << WL_DOMAIN_PACKAGE;
+                buf[i].power_from_ns[WL_DOMAIN_PACKAGE] = buf[i].t_ns;
+                buf[i].power_w[WL_DOMAIN_PACKAGE] = (float)(10 + (i * 7) % 23);
+            }
+        }
+        static const uint64_t spans_ms[] = {0, 10, 50, 100, 150};
+        for (size_t k = 0; k < sizeof spans_ms / sizeof spans_ms[0]; k++) {
+            for (int len = 1; len <= 260; len++) {
+                for (int dd = 0; dd < 2; dd++) {
+                    const enum wl_domain d = dd ? WL_DOMAIN_DRAM : WL_DOMAIN_PACKAGE;
+                    struct wl_energy_window w;
+                    edges_window(&w, len);
+                    struct wl_peak whole, streamed;
+                    wl_window_peak(buf, n, &w, d, spans_ms[k] * MS_NS, &whole);
+                    stream_peak(buf, n, &w, d, spans_ms[k] * MS_NS, &streamed);
+                    assert_true(whole.power_w == streamed.power_w);
+                    assert_int_equal(whole.t_ns, streamed.t_ns);
+                    assert_int_equal(whole.phase, streamed.phase);
+                    const double want = reference_peak_w(buf, n, &w, d, spans_ms[k] * MS_NS);
+                    if (isnan(want)) {
+                        assert_int_equal(whole.t_ns, 0);
+                        continue;
+                    }
+                    assert_true(whole.t_ns > w.begin.t_ns && whole.t_ns <= w.end.t_ns);
+                    assert_near(whole.power_w, want, 1e-9 * want, "the rule's peak");
+                    assert_true(whole.power_w >= wl_energy_window_avg_w(&w, d));
+                }
+            }
+        }
+    }
+}
+
+/* Samples past the end that slipped in (a caller's error): the last span
+ * taken, [0, 95] ms (19.5 W), no longer partitions the 100 ms window, whose
+ * 2 J burst after its last sample inside makes its average 39 W; end takes
+ * that average too, so the peak is still not below it. */
+static void test_span_peak_with_samples_past_the_end(void **state)
+{
+    (void)state;
+    const enum wl_domain d = WL_DOMAIN_PACKAGE;
+    struct wl_sample buf[32];
+    const size_t n = edges_samples(buf);
+    struct wl_energy_window w;
+    edges_window(&w, 100);
+    w.end.energy_uj[d] += 2000000;
+    const double avg = wl_energy_window_avg_w(&w, d);
+    assert_near(avg, 39.0, 1e-9, "average");
+    struct wl_span_peak sp;
+    wl_span_peak_begin(&sp, &w.begin, d, 100 * MS_NS);
+    for (size_t i = 0; i < n; i++)
+        wl_span_peak_add(&sp, &buf[i]); /* up to 245 ms */
+    struct wl_peak pk;
+    wl_span_peak_end(&sp, &w.end, &pk);
+    assert_true(pk.power_w == avg);
+    assert_int_equal(pk.t_ns, w.end.t_ns);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -941,6 +1104,9 @@ int main(void)
         cmocka_unit_test(test_window_peak_is_never_below_the_average),
         cmocka_unit_test(test_window_peak_of_short_windows),
         cmocka_unit_test(test_window_peak_of_read_powers),
+        cmocka_unit_test(test_span_peak_of_the_window_peak_cases),
+        cmocka_unit_test(test_span_peak_agrees_with_window_peak),
+        cmocka_unit_test(test_span_peak_with_samples_past_the_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
