@@ -36,6 +36,11 @@
 #define TEXT_MAX 48         /* bytes of a token's text kept per record */
 #define OPS_PER_LAYER 32    /* distinct (component, op) pairs per layer */
 #define SAMPLE_BATCH 1024
+/* Generation samples held back from the peaks until a section end shows
+ * they lie inside the generation: those of the section under way, so ~10 s
+ * of samples at the default 10 ms (a longer section's oldest go in early:
+ * a later section end is all but certain) */
+#define HELD_CAP 1024
 
 struct sec_rec {
     uint8_t phase, section;
@@ -126,7 +131,15 @@ struct wl_recorder {
     struct wl_sample *sbuf;
     struct wl_store_sample *ssbuf;
     uint64_t n_samples;
-    struct wl_peak peak[WL_DOMAIN_COUNT];
+    /* the generation's peaks (wl_span_peak over start .. last), writer
+     * thread until the join, then the controller: a sample tagged with a
+     * phase waits in a ring until a published section end comes after it,
+     * since the peak's spans end at the last mark, which the stream of
+     * samples runs past */
+    struct wl_span_peak span[WL_DOMAIN_COUNT];
+    struct wl_sample *held; /* (HELD_CAP) ring */
+    size_t held_head, held_n;
+    struct wl_peak peak[WL_DOMAIN_COUNT]; /* the result, set by wl_recorder_stop */
     int store_err;
     char store_err_text[256];
     /* sums for the totals (writer thread, read after join) */
@@ -287,7 +300,8 @@ int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
     r->slots = calloc(ns, sizeof *r->slots);
     r->sbuf = calloc(SAMPLE_BATCH, sizeof *r->sbuf);
     r->ssbuf = calloc(SAMPLE_BATCH, sizeof *r->ssbuf);
-    bool ok = r->secs && r->slots && r->sbuf && r->ssbuf;
+    r->held = calloc(HELD_CAP, sizeof *r->held);
+    bool ok = r->secs && r->slots && r->sbuf && r->ssbuf && r->held;
     if (ok && p->depth >= WL_PROFILE_MODULE) {
         r->layer_dur = calloc(ns * nl, sizeof *r->layer_dur);
         r->layer_t0 = calloc(nl, sizeof *r->layer_t0);
@@ -330,6 +344,7 @@ void wl_recorder_free(wl_recorder *r)
     free(r->slots);
     free(r->sbuf);
     free(r->ssbuf);
+    free(r->held);
     free(r->layer_dur);
     free(r->layer_t0);
     free(r->comps);
@@ -694,7 +709,27 @@ static void store_fail(struct wl_recorder *r, int rc, const char *what)
              r->run ? wl_strerror(rc) : "");
 }
 
-static void write_samples(struct wl_recorder *r)
+/* Adds the oldest held sample to every domain's peak. */
+static void held_add_oldest(struct wl_recorder *r)
+{
+    const struct wl_sample *x = &r->held[r->held_head];
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        wl_span_peak_add(&r->span[d], x);
+    r->held_head = (r->held_head + 1) % HELD_CAP;
+    r->held_n--;
+}
+
+/* Adds the held samples before end_ns (a mark of the generation, so before
+ * its last mark too) to the peaks. */
+static void held_add_before(struct wl_recorder *r, uint64_t end_ns)
+{
+    while (r->held_n && r->held[r->held_head].t_ns < end_ns)
+        held_add_oldest(r);
+}
+
+/* Drains the sampler into the store. Samples tagged with a phase go to the
+ * peaks once they lie before end_ns, the latest published mark. */
+static void write_samples(struct wl_recorder *r, uint64_t end_ns)
 {
     size_t n;
     while ((n = wl_sampler_drain(r->smp, r->sbuf, SAMPLE_BATCH)) > 0) {
@@ -711,15 +746,17 @@ static void write_samples(struct wl_recorder *r)
                 o->method_flags |= 1u << r->dom[d].method;
                 o->power_w[d] = s->power_w[d]; /* NAN (stored NULL) when not known yet */
                 o->energy_j[d] = ((double)s->energy_uj[d] - (double)r->origin.energy_uj[d]) / 1e6;
-                /* peaks of the generation itself: samples tagged with a phase
-                 * (not setup, settle, baseline or done) whose power window
-                 * starts after the generation did; the phase tag turns to
-                 * done when post_inference ends, so the window ends inside */
-                if (s->phase < WL_PHASE_COUNT &&
-                    wl_sample_power_within(s, (enum wl_domain)d, r->start.t_ns, UINT64_MAX))
-                    wl_peak_update(&r->peak[d], s, (enum wl_domain)d);
+            }
+            /* the generation's samples (not setup, settle, baseline or
+             * done: the tag turns to done when post_inference ends, right
+             * after the last mark) */
+            if (s->phase < WL_PHASE_COUNT) {
+                if (r->held_n == HELD_CAP)
+                    held_add_oldest(r);
+                r->held[(r->held_head + r->held_n++) % HELD_CAP] = *s;
             }
         }
+        held_add_before(r, end_ns);
         r->n_samples += n;
         if (r->run)
             store_fail(r, wl_store_add_samples(r->run, r->ssbuf, n), "power samples");
@@ -882,7 +919,9 @@ static void write_published(struct wl_recorder *r)
     const size_t nsl = atomic_load_explicit(&r->pub_slots, memory_order_acquire);
     for (; r->w_slots < nsl; r->w_slots++)
         write_slot(r, &r->slots[r->w_slots], r->w_slots);
-    write_samples(r);
+    /* a published section's end mark is one of the generation's (r->last
+     * is the engine's, not ours to read) */
+    write_samples(r, ns ? r->secs[ns - 1].end.t_ns : r->start.t_ns);
 }
 
 /* Niceness of the writer thread. Its SQLite work (thousands of instructions
@@ -941,6 +980,10 @@ int wl_recorder_start(wl_recorder *r)
     wl_sampler_mark_settled(r->smp, &r->start);
     r->last = r->start;
     r->started = true;
+    /* peaks over start .. last, in spans of about one power window */
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        wl_span_peak_begin(&r->span[d], &r->start, (enum wl_domain)d, r->dom[d].power_window_ns);
+    r->held_head = r->held_n = 0;
     atomic_store(&r->stop, 0);
     if (wl_signals_thread_create(&r->thread, NULL, writer_main, r) != 0)
         return WL_ENOMEM;
@@ -958,6 +1001,12 @@ void wl_recorder_stop(wl_recorder *r)
     r->thread_running = false;
     r->started = false;
     write_published(r);
+    /* the generation's window is known now: what is held before its end
+     * counts, the rest came after it */
+    held_add_before(r, r->last.t_ns);
+    r->held_n = 0;
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        wl_span_peak_end(&r->span[d], &r->last, &r->peak[d]);
 }
 
 void wl_recorder_get_totals(wl_recorder *r, struct wl_recorder_totals *out)
@@ -1080,8 +1129,11 @@ int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f)
         o->method = di->method;
         o->source = di->sources;
         o->energy_j = t.domain_energy_j[d];
-        o->avg_power_w = t.duration_ms > 0 ? o->energy_j / (t.duration_ms / 1000.0)
-                                           : WL_STORE_UNSET;
+        /* as the peak's spans compute it: a run of one span has a peak
+         * equal to its average, not one rounding below */
+        const struct wl_energy_window gen = {r->start, r->last};
+        o->avg_power_w =
+            t.duration_ms > 0 ? wl_energy_window_avg_w(&gen, o->domain) : WL_STORE_UNSET;
         o->baseline_power_w = b.valid && (b.valid_mask & (1u << d)) ? b.power_w[d]
                                                                      : WL_STORE_UNSET;
         o->peak_power_w = r->peak[d].t_ns ? r->peak[d].power_w : WL_STORE_UNSET;

@@ -98,7 +98,7 @@ int wl_recorder_baseline(wl_recorder *r, uint64_t settle_ns, uint64_t baseline_n
 int wl_recorder_start(wl_recorder *r);
 
 /* Stops the writer thread after it has written every published record and
- * drained the sampler. Idempotent. */
+ * drained the sampler, and closes the peaks at the last mark. Idempotent. */
 void wl_recorder_stop(wl_recorder *r);
 
 /* Figures of the generation window (start mark .. last section end). */
@@ -150,9 +150,10 @@ struct wl_recorder_finish {
 };
 
 /* Stops the writer, writes the totals, the per-domain figures (energy,
- * average, baseline and peak power) and the final status, and finishes the
- * store run (which the recorder then no longer holds). Returns 0 or the
- * store's error. */
+ * average, baseline and peak power: the peak of the generation's window by
+ * wl_window_peak's rule, streamed, so never below the average) and the
+ * final status, and finishes the store run (which the recorder then no
+ * longer holds). Returns 0 or the store's error. */
 int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f);
 
 #endif

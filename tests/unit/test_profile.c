@@ -7,10 +7,13 @@
  * window the recorder measures is power x time, up to microseconds.
  * Checks: per-token energies within 1 % of the truth; the sums of token and
  * section energies equal the phase and run totals within 0.1 %; every level
- * of the hierarchy lands in the store; depth and names parse.
+ * of the hierarchy lands in the store; depth and names parse. And a short
+ * generation whose edges draw more than its middle has a peak, never below
+ * its average.
  */
 #include "test_support.h"
 
+#include "analysis/summary.h"
 #include "engine/context.h"
 #include "engine/generate.h"
 #include "engine/gguf_write.h"
@@ -372,6 +375,145 @@ static void test_token_energy_matches_driven_counter(void **state)
     free(root);
 }
 
+/* ---- a short generation with hot edges ---------------------------------------- */
+
+#define EDGE_HOT_W 100.0
+#define EDGE_COOL_W 10.0
+#define EDGE_MS 20         /* hot at either end */
+#define EDGE_MIDDLE_MS 100 /* cool in between (plus the generation's own time) */
+#define EDGE_WINDOW_MS 100 /* the sampler's interval: the counter's power window */
+
+/* Hot from the start mark through tokenize, cool through prefill and
+ * decode, hot again through post_inference's cleanup (its end is the last
+ * mark), cool after. */
+static void edges_hook(void *ud, const struct wl_hook_event *ev)
+{
+    struct driver *d = ud;
+    const bool sec = ev->kind == WL_HOOK_SECTION, phase = ev->kind == WL_HOOK_PHASE;
+    if (sec && ev->begin &&
+        (ev->section == WL_SECTION_TOKENIZE || ev->section == WL_SECTION_CLEANUP))
+        wl_clock_sleep_ns(EDGE_MS * 1000000ull);
+    if (phase && ev->begin && ev->phase == WL_PHASE_PREFILL)
+        wl_clock_sleep_ns(EDGE_MIDDLE_MS * 1000000ull);
+    drive(d);
+    d->inner.fn(d->inner.user_data, ev);
+    if (sec && !ev->begin && ev->section == WL_SECTION_TOKENIZE)
+        d->power_w = EDGE_COOL_W;
+    if (phase && ev->phase == WL_PHASE_POST_INFERENCE)
+        d->power_w = ev->begin ? EDGE_HOT_W : EDGE_COOL_W;
+}
+
+/* A generation of ~1.4 power windows (100 ms) whose first and last ~20 ms
+ * draw 100 W and the rest 10 W: ~36 W on average. A sample's own window
+ * that lies inside it holds at most one hot edge, and may not fit at all,
+ * so the peak from those alone (the old rule) was below the average or
+ * missing. The spans that partition the generation (streamed, wl_span_peak)
+ * put it at or above the average (here one span: exactly the average). */
+static void test_short_run_peak_is_not_below_its_average(void **state)
+{
+    (void)state;
+    char *root = make_tree();
+    char p[1024];
+    snprintf(p, sizeof p, "%s/class/powercap/intel-rapl:0/energy_uj", root);
+    struct driver d = {.fd = open(p, O_WRONLY), .power_w = EDGE_COOL_W, .cur_tok = -1};
+    assert_true(d.fd >= 0);
+    d.t_last_ns = wl_clock_now_ns();
+
+    wl_model *m = synth_model(root);
+    wl_tokenizer *tok = NULL;
+    struct wl_errmsg err;
+    assert_int_equal(wl_tok_load_gguf(m->gguf, &tok, &err), 0);
+    struct wl_context_params cp = wl_context_default_params();
+    cp.n_ctx = 64;
+    cp.n_threads = 1;
+    wl_context *ctx = NULL;
+    assert_int_equal(wl_context_create(m, &cp, &ctx, &err), 0);
+    struct wl_store_params stp;
+    wl_store_default_params(&stp);
+    snprintf(p, sizeof p, "%s/runs.db", root);
+    stp.path = p;
+    wl_store *st = NULL;
+    assert_int_equal(wl_store_open(&stp, &st, &err), 0);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .depth = "off"};
+    wl_store_run *run = NULL;
+    char id[40];
+    assert_int_equal(wl_store_run_begin(st, &info, &run, id), 0);
+
+    struct wl_sensor_params sp;
+    wl_sensor_params_default(&sp);
+    sp.sysfs_root = root;
+    sp.backends = WL_BACKEND_RAPL_POWERCAP;
+    sp.model_use = WL_MODEL_NEVER;
+    struct wl_recorder_params rp;
+    wl_recorder_default_params(&rp);
+    rp.depth = WL_PROFILE_OFF;
+    rp.n_layer = m->config.n_layer;
+    rp.n_head = m->config.n_head;
+    rp.max_input_tokens = cp.n_ctx;
+    rp.max_output_tokens = 4;
+    rp.n_ubatch = cp.n_ubatch;
+    rp.sensors = &sp;
+    rp.run = run;
+    rp.interval_ms = 10;
+    rp.sample_interval_ns = EDGE_WINDOW_MS * 1000000ull;
+    wl_recorder *rec = NULL;
+    assert_int_equal(wl_recorder_create(&rp, &rec, &err), 0);
+    d.inner = wl_recorder_hooks(rec);
+    struct wl_hooks h = d.inner;
+    h.fn = edges_hook;
+    h.user_data = &d;
+    wl_context_set_hooks(ctx, &h);
+
+    struct wl_generate_params gp = wl_generate_default_params();
+    gp.prompt = "hot edges";
+    gp.n_predict = 2;
+    gp.sampling.temperature = 0;
+    struct wl_generate_result res;
+    /* the sampler's windows run back to back from its start in
+     * wl_recorder_create: starting 80 ms later puts one of them ~20 ms into
+     * the generation, mostly over its cool middle (the old rule's peak:
+     * ~20 W against an average of ~36 W); a start off by more than ~25 ms
+     * leaves none inside (the old rule: no peak at all) */
+    wl_clock_sleep_ns(80000000);
+    drive(&d);
+    d.power_w = EDGE_HOT_W;
+    assert_int_equal(wl_recorder_start(rec), 0);
+    assert_int_equal(wl_generate(ctx, tok, &gp, &res, &err), 0);
+    wl_clock_sleep_ns(150000000);
+    struct wl_recorder_finish fin = {.status = WL_RUN_COMPLETE, .response = res.text};
+    assert_int_equal(wl_recorder_finish(rec, &fin), 0);
+
+    struct wl_store_aggregates a;
+    struct wl_summary s;
+    assert_int_equal(wl_store_summary(st, id, &a), 0);
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    const struct wl_summary_domain *pkg = NULL;
+    for (size_t i = 0; i < s.n_domains; i++)
+        pkg = s.domains[i].domain == WL_DOMAIN_PACKAGE ? &s.domains[i] : pkg;
+    assert_non_null(pkg);
+    fprintf(stderr, "generation %.1f ms: average %.3f W, peak %.3f W at %.1f ms\n", s.duration_ms,
+            pkg->avg_power_w, pkg->peak_power_w, pkg->peak_t_ms);
+    assert_true(s.duration_ms >= EDGE_WINDOW_MS); /* long enough for a peak */
+    assert_false(isnan(pkg->peak_power_w));
+    assert_true(pkg->peak_power_w >= pkg->avg_power_w);
+    assert_true(pkg->peak_power_w <= EDGE_HOT_W * 1.01);
+    /* (times in ms from different origins: the end may round a little past) */
+    assert_true(pkg->peak_t_ms > 0 && pkg->peak_t_ms <= s.duration_ms + 1e-6);
+    assert_true(s.peak_power_w == pkg->peak_power_w); /* the widest domain's */
+
+    wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
+    wl_generate_result_free(&res);
+    wl_store_close(st);
+    wl_recorder_free(rec);
+    wl_context_free(ctx);
+    wl_tok_free(tok);
+    wl_model_free(m);
+    close(d.fd);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 static void test_depth_names(void **state)
 {
     (void)state;
@@ -407,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_depth_names),
         cmocka_unit_test(test_bad_shape_is_refused),
         cmocka_unit_test(test_token_energy_matches_driven_counter),
+        cmocka_unit_test(test_short_run_peak_is_not_below_its_average),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
