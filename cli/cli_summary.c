@@ -309,11 +309,13 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
     if (!isnan(s->peak_t_ms))
         printf(" (at %s)", wl_cli_fmt_duration(s->peak_t_ms, b[1], sizeof b[1]));
     else if (isnan(s->peak_power_w) && !isnan(s->power_window_ms))
-        /* a measured command needs one window (wl_window_peak), a profiled
-         * run about two (only the samples' own windows count) */
+        /* a run needs one window (the spans of wl_window_peak and the
+         * recorder's wl_span_peak); one that lasted longer and still has
+         * none was recorded when only the samples' own windows counted,
+         * for which it needed about two */
         printf(" (no %s power window lies inside the run; it needs about %s)",
                wl_cli_fmt_duration(s->power_window_ms, b[1], sizeof b[1]),
-               a->run.row.kind == WL_RUN_KIND_MEASURE ? "one" : "two");
+               s->duration_ms < s->power_window_ms ? "one" : "two");
     printf("\n");
     if (!isnan(s->dynamic_energy_j))
         printf("  %-27s %s (baseline %s)\n", "dynamic energy",

@@ -127,9 +127,9 @@ struct wl_summary {
     double peak_power_w, peak_t_ms;            /* of the widest domain (total, soc, psys, package);
                                                   time from the run's start */
     double power_window_ms; /* how long that domain's sample powers average over (NAN:
-                               unknown, or read powers); a run needs a window inside it
-                               (about two windows long; one for a measure run) to have
-                               a peak */
+                               unknown, or read powers); a run needs to last about one
+                               window to have a peak (runs recorded before peaks took
+                               spans: about two) */
     struct wl_summary_cost cost;
     bool energy_from_phases;                   /* run total missing: sum of phases */
     /* the run never finished (running, incomplete): it has no totals, and
