@@ -503,6 +503,67 @@ static void test_show_small_figures_never_read_as_zero(void **state)
     free(err);
 }
 
+/* A run of package energy without a peak, whose 100 ms power window the
+ * provenance gives. */
+static void write_peakless_run(wl_store *s, int64_t created, double duration_ms, char *id)
+{
+    struct wl_run_info info = {
+        .kind = WL_RUN_KIND_INFERENCE,
+        .created_at_ms = created,
+        .model_name = "short",
+        .depth = "off",
+        .sensor_provenance_json =
+            "{\"domains\":[{\"domain\":\"package\",\"power_window_ms\":100}]}"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_domain dom = {.domain = WL_DOMAIN_PACKAGE,
+                                  .method = WL_METHOD_COUNTER,
+                                  .energy_j = 1,
+                                  .avg_power_w = 1000 / duration_ms,
+                                  .baseline_power_w = WL_STORE_UNSET,
+                                  .peak_power_w = WL_STORE_UNSET,
+                                  .peak_t_ms = WL_STORE_UNSET};
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = duration_ms,
+                                .energy_j = 1,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .energy_scope = "package",
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET,
+                                .domains = &dom,
+                                .n_domains = 1};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+}
+
+/* show says why a run has no peak: shorter than one power window, which
+ * is all a run needs; one that lasted longer and has none was recorded
+ * when only the samples' own windows counted, and needed about two. */
+static void test_show_says_why_a_run_has_no_peak(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    char id[2][37], b[160];
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    write_peakless_run(s, T0_MS + 3 * DAY_MS, 60, id[0]);
+    write_peakless_run(s, T0_MS + 4 * DAY_MS, 150, id[1]);
+    wl_store_close(s);
+    static const char *const want[2] = {
+        "n/a (no 100.00 ms power window lies inside the run; it needs about one)",
+        "n/a (no 100.00 ms power window lies inside the run; it needs about two)"};
+    for (int i = 0; i < 2; i++) {
+        char *out = NULL, *err = NULL;
+        assert_int_equal(cli(f, "show", id[i], &out, &err), 0);
+        assert_string_equal(value_of(out, "peak power", b, sizeof b), want[i]);
+        free(out);
+        free(err);
+    }
+}
+
 static void test_export_json_nests_the_hierarchy(void **state)
 {
     struct fixture *f = *state;
@@ -852,6 +913,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_show_text_and_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_small_figures_never_read_as_zero, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_show_says_why_a_run_has_no_peak, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_json_nests_the_hierarchy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stored_text_that_is_not_json_stays_a_string, setup,
                                         teardown),
