@@ -79,73 +79,135 @@ bool wl_cli_resolve_run(const char *cmd, wl_store *s, const char *arg, char *id_
     return false;
 }
 
-bool wl_cli_parse_time(const char *cmd, const char *opt, const char *s, int64_t *unix_ms)
+/* The earliest time --since/--until can name: 0000-01-01T00:00:00Z, the
+ * first instant the YYYY-MM-DD form writes. An age reaching further back
+ * is refused rather than computed (it would overflow for 1e30 days). */
+#define WL__TIME_MIN_MS (-62167219200000LL)
+
+static bool wl__leap_year(int y)
 {
-    char *end = NULL;
-    if (s && *s >= '0' && *s <= '9') {
-        double n = strtod(s, &end);
-        double unit = 0;
-        if (end && end[0] && !end[1]) {
-            switch (end[0]) {
-            case 'm':
-                unit = 60e3;
-                break;
-            case 'h':
-                unit = 3600e3;
-                break;
-            case 'd':
-                unit = 86400e3;
-                break;
-            case 'w':
-                unit = 7 * 86400e3;
-                break;
-            default:
-                break;
-            }
-        }
-        if (unit > 0 && isfinite(n) && n >= 0) {
-            *unix_ms = wl_clock_realtime_ns() / 1000000 - (int64_t)(n * unit);
-            return true;
-        }
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int wl__days_in_month(int y, int mo)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return mo == 2 && wl__leap_year(y) ? 29 : days[mo - 1];
+}
+
+/* Exactly n decimal digits at *p into *out; advances *p. */
+static bool wl__digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (*p)[i];
+        if (c < '0' || c > '9')
+            return false;
+        v = v * 10 + (c - '0');
     }
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    int y, mo, d, h = 0, mi = 0, sec = 0, used = 0;
-    bool ok = false;
-    if (s && sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &used) == 3) {
-        const char *rest = s + used;
-        if (*rest == '\0') {
-            ok = true;
-        } else if (*rest == 'T' || *rest == ' ') {
-            int u2 = 0;
-            if (sscanf(rest + 1, "%2d:%2d%n", &h, &mi, &u2) == 2) {
-                rest += 1 + u2;
-                int u3 = 0;
-                if (*rest == ':' && sscanf(rest + 1, "%2d%n", &sec, &u3) == 1)
-                    rest += 1 + u3;
-                if (*rest == 'Z')
-                    rest++;
-                ok = *rest == '\0';
-            }
-        }
-        ok = ok && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h >= 0 && h <= 23 && mi >= 0 &&
-             mi <= 59 && sec >= 0 && sec <= 60;
+    *p += n;
+    *out = v;
+    return true;
+}
+
+/* An age as documented: decimal digits, optionally a '.' and more digits,
+ * then one unit letter (m, h, d, w); no sign, exponent or hex. Its length
+ * in ms into *ms; false when s does not have that shape. */
+static bool wl__parse_age(const char *s, double *ms)
+{
+    static const char digits[] = "0123456789";
+    size_t n = strspn(s, digits);
+    if (n == 0)
+        return false;
+    if (s[n] == '.') {
+        size_t frac = strspn(s + n + 1, digits);
+        if (frac == 0)
+            return false;
+        n += 1 + frac;
     }
-    if (!ok) {
-        wl_cli_usage_error(cmd,
-                           "invalid time '%s' for %s (expected YYYY-MM-DD, "
-                           "YYYY-MM-DDTHH:MM[:SS] in UTC, or an age like 12h or 7d)",
-                           s ? s : "", opt);
+    double unit;
+    switch (s[n]) {
+    case 'm':
+        unit = 60e3;
+        break;
+    case 'h':
+        unit = 3600e3;
+        break;
+    case 'd':
+        unit = 86400e3;
+        break;
+    case 'w':
+        unit = 7 * 86400e3;
+        break;
+    default:
         return false;
     }
+    if (s[n + 1] != '\0')
+        return false;
+    *ms = strtod(s, NULL) * unit; /* s is digits[.digits] then a letter: no surprise */
+    return true;
+}
+
+/* YYYY-MM-DD, optionally followed by T or a space and HH:MM[:SS], then an
+ * optional Z; every field its exact number of digits, every value valid
+ * (February 29 in leap years only). Unix ms into *ms. */
+static bool wl__parse_date(const char *s, int64_t *ms)
+{
+    int y, mo, d, h = 0, mi = 0, sec = 0;
+    const char *p = s;
+    if (!wl__digits(&p, 4, &y) || *p++ != '-' || !wl__digits(&p, 2, &mo) || *p++ != '-' ||
+        !wl__digits(&p, 2, &d))
+        return false;
+    if (*p == 'T' || *p == ' ') {
+        p++;
+        if (!wl__digits(&p, 2, &h) || *p++ != ':' || !wl__digits(&p, 2, &mi))
+            return false;
+        if (*p == ':') {
+            p++;
+            if (!wl__digits(&p, 2, &sec))
+                return false;
+        }
+        if (*p == 'Z')
+            p++;
+    }
+    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > wl__days_in_month(y, mo) || h > 23 ||
+        mi > 59 || sec > 60)
+        return false;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
     tm.tm_mday = d;
     tm.tm_hour = h;
     tm.tm_min = mi;
     tm.tm_sec = sec;
-    *unix_ms = (int64_t)timegm(&tm) * 1000;
+    *ms = (int64_t)timegm(&tm) * 1000;
     return true;
+}
+
+bool wl_cli_parse_time(const char *cmd, const char *opt, const char *s, int64_t *unix_ms)
+{
+    double age_ms;
+    if (s && wl__parse_age(s, &age_ms)) {
+        const double now_ms = (double)(wl_clock_realtime_ns() / 1000000);
+        if (now_ms - age_ms < (double)WL__TIME_MIN_MS) {
+            wl_cli_usage_error(cmd,
+                               "age '%s' for %s reaches before the year 0000; give a smaller "
+                               "age or a date (YYYY-MM-DD)",
+                               s, opt);
+            return false;
+        }
+        *unix_ms = (int64_t)now_ms - (int64_t)age_ms;
+        return true;
+    }
+    if (s && wl__parse_date(s, unix_ms))
+        return true;
+    wl_cli_usage_error(cmd,
+                       "invalid time '%s' for %s (expected a date YYYY-MM-DD or "
+                       "YYYY-MM-DDTHH:MM[:SS] in UTC, or an age: a number, fractions allowed, "
+                       "and a unit m, h, d or w, like 90m, 1.5h, 7d)",
+                       s ? s : "", opt);
+    return false;
 }
 
 const char *wl_cli_format_date(int64_t unix_ms, char *buf, size_t size)

@@ -96,9 +96,13 @@ int wl_cli_store_open(const char *cmd, const char *db_path, enum wl_cli_store_mo
  * error and returns false when it cannot. */
 bool wl_cli_resolve_run(const char *cmd, wl_store *s, const char *arg, char *id_out);
 
-/* Parses a time for --since/--until: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z]
- * (UTC), or a time ago such as 30m, 12h, 7d. Prints a usage error and
- * returns false when s is none of these. */
+/* Parses a time for --since/--until: a date YYYY-MM-DD or
+ * YYYY-MM-DDTHH:MM[:SS][Z] (UTC; each field its exact digits, a real day of
+ * its month), or an age before now: decimal digits with an optional
+ * fraction and a unit m, h, d or w (30m, 1.5h, 7d; no exponent or sign).
+ * Any time from 0000-01-01 on is a time, before 1970 too (*unix_ms < 0).
+ * Prints a usage error and returns false when s is none of these, or an
+ * age reaches before the year 0000. */
 bool wl_cli_parse_time(const char *cmd, const char *opt, const char *s, int64_t *unix_ms);
 
 /* "2026-11-21 08:12" (UTC) into buf. */

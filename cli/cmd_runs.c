@@ -28,8 +28,9 @@ static void usage(FILE *out)
             "  --experiment E       runs of experiment E\n"
             "  --since TIME         created at or after TIME\n"
             "  --until TIME         created before TIME\n"
-            "                       TIME: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (UTC), or an age\n"
-            "                       such as 30m, 12h, 7d, 2w\n"
+            "                       TIME: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (UTC), or an age:\n"
+            "                       a number (fractions allowed) and a unit m, h, d or w,\n"
+            "                       such as 30m, 1.5h, 7d, 2w\n"
             "  --search TEXT        prompt contains TEXT (case-insensitive)\n"
             "\n"
             "Order and pages:\n"
@@ -172,10 +173,12 @@ static int run(int argc, char **argv)
         case 'S':
             if (!wl_cli_parse_time(cmd, "--since", optarg, &flt.since_ms))
                 return WL_EXIT_USAGE;
+            flt.has_since = true;
             break;
         case 'U':
             if (!wl_cli_parse_time(cmd, "--until", optarg, &flt.until_ms))
                 return WL_EXIT_USAGE;
+            flt.has_until = true;
             break;
         case 's':
             flt.search = optarg;
@@ -202,7 +205,7 @@ static int run(int argc, char **argv)
     }
     if (optind < argc)
         return wl_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (flt.since_ms && flt.until_ms && flt.since_ms >= flt.until_ms)
+    if (flt.has_since && flt.has_until && flt.since_ms >= flt.until_ms)
         return wl_cli_usage_error(cmd, "--since must be earlier than --until");
 
     wl_store *s = NULL;

@@ -270,13 +270,19 @@ void wl_store_run_abandon(wl_store_run *r);
 
 /* ---- queries ------------------------------------------------------------- */
 
+/* A filter of wl_store_list_runs; a zeroed one (or NULL) matches every run.
+ * A NULL string is no filter; any other string filters, "" too (an empty
+ * tag or experiment then matches only runs stored with it, and an empty
+ * substring matches everything). The time bounds apply only when their flag
+ * is set: every int64_t is a time (before 1970 too), none means "none". */
 struct wl_store_filter {
     const char *model;      /* substring of model name or path, or of the command */
     const char *tag;        /* runs carrying this tag */
     const char *experiment; /* exact */
-    int64_t since_ms;       /* created_at >= since (Unix ms); 0 = no bound */
-    int64_t until_ms;       /* created_at < until; 0 = no bound */
-    const char *search;     /* substring of the prompt (case-insensitive) */
+    bool has_since, has_until;
+    int64_t since_ms;   /* created_at >= since (Unix ms), when has_since */
+    int64_t until_ms;   /* created_at < until, when has_until */
+    const char *search; /* substring of the prompt (case-insensitive) */
 };
 
 enum wl_store_sort {
@@ -466,7 +472,8 @@ struct wl_gc_params {
     int64_t keep;        /* keep the N newest runs; < 0 = no count limit */
     double max_age_days; /* drop runs older than this; < 0 = no age limit */
     bool dry_run;        /* list what would go; change nothing */
-    int64_t now_ms;      /* reference time; 0 = now */
+    bool has_now;        /* use now_ms as the reference time (else the current time) */
+    int64_t now_ms;      /* reference time (Unix ms) when has_now */
 };
 
 struct wl_gc_result {

@@ -124,14 +124,22 @@ static const char wl__filter_sql[] =
     " AND (?5 IS NULL OR r.created_at_ms < ?5)"
     " AND (?6 IS NULL OR instr(wl_casefold(coalesce(r.prompt, '')), wl_casefold(?6)) > 0)";
 
+/* NULL (SQL NULL) is "no filter"; every other value filters, "" and a time
+ * before 1970 included: no value of a field doubles as its "unset". */
 static void wl__bind_filter(sqlite3_stmt *st, const struct wl_store_filter *f)
 {
-    wl__bind_text(st, 1, f->model && *f->model ? f->model : NULL);
-    wl__bind_text(st, 2, f->tag && *f->tag ? f->tag : NULL);
-    wl__bind_text(st, 3, f->experiment && *f->experiment ? f->experiment : NULL);
-    wl__bind_int_or_null(st, 4, f->since_ms, 1);
-    wl__bind_int_or_null(st, 5, f->until_ms, 1);
-    wl__bind_text(st, 6, f->search && *f->search ? f->search : NULL);
+    wl__bind_text(st, 1, f->model);
+    wl__bind_text(st, 2, f->tag);
+    wl__bind_text(st, 3, f->experiment);
+    if (f->has_since)
+        sqlite3_bind_int64(st, 4, f->since_ms);
+    else
+        sqlite3_bind_null(st, 4);
+    if (f->has_until)
+        sqlite3_bind_int64(st, 5, f->until_ms);
+    else
+        sqlite3_bind_null(st, 5);
+    wl__bind_text(st, 6, f->search);
 }
 
 int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_store_sort sort,
@@ -689,8 +697,12 @@ int wl__sqlite_gc(void *db, const struct wl_gc_params *p, struct wl_gc_result *o
 {
     struct wl__db *d = db;
     out->bytes_before = wl__file_bytes(d->path);
-    int64_t now = p->now_ms > 0 ? p->now_ms : wl__now_ms();
-    int64_t cutoff = p->max_age_days >= 0 ? now - (int64_t)(p->max_age_days * 86400000.0) : 0;
+    int64_t now = p->has_now ? p->now_ms : wl__now_ms();
+    /* in double, so that no age overflows: an age reaching before any
+     * int64_t time keeps every run (none is older) */
+    bool by_age = p->max_age_days >= 0;
+    double cutoff_d = by_age ? (double)now - p->max_age_days * 86400000.0 : 0;
+    int64_t cutoff = !by_age || cutoff_d <= (double)INT64_MIN ? INT64_MIN : (int64_t)cutoff_d;
     sqlite3_stmt *st = NULL;
     size_t cap = 0;
     int64_t *pks = NULL;
@@ -711,7 +723,7 @@ int wl__sqlite_gc(void *db, const struct wl_gc_params *p, struct wl_gc_result *o
         int64_t created = sqlite3_column_int64(st, 1);
         const unsigned char *status = sqlite3_column_text(st, 2);
         bool too_many = p->keep >= 0 && rank >= p->keep;
-        bool too_old = p->max_age_days >= 0 && created < cutoff;
+        bool too_old = by_age && created < cutoff;
         rank++;
         if (!(too_many || too_old) || (status && strcmp((const char *)status, "running") == 0))
             continue;

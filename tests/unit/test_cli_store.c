@@ -280,6 +280,63 @@ static void test_runs_table_and_usage_errors(void **state)
     free(err);
 }
 
+/* Times at or before 1970 bound like any other (they are not "no bound"),
+ * ages are a number with an optional fraction and a unit, dates are real
+ * days, and an age reaching before the year 0000 is refused (exit 2). */
+static void test_runs_time_bounds(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *args;
+        int total;
+    } ok[] = {
+        {"--until 1970-01-01", 0},
+        {"--until 100000d", 0},
+        {"--until 1969-07-20", 0},
+        {"--until 1970-01-02", 0},
+        {"--since 1969-07-20", 3},
+        {"--since 0000-01-01", 3},
+        {"--since 1.5h", 0},
+        {"--since 2024-02-29", 0},
+        {"--since 2000-02-29T23:59:60Z", 3},
+        {"--until 2023-11-15T00:00", 1},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char args[128];
+        snprintf(args, sizeof args, "--json %s", ok[i].args);
+        json_t *j = cli_json(f, "runs", args);
+        if (json_integer_value(json_object_get(j, "total")) != ok[i].total)
+            fail_msg("runs %s: %lld runs, want %d", ok[i].args,
+                     (long long)json_integer_value(json_object_get(j, "total")), ok[i].total);
+        json_decref(j);
+    }
+    static const char *const bad[] = {
+        "--since 2026-02-30", "--since 2023-02-29", "--since 1900-02-29",
+        "--since 2026-04-31", "--since 2026-13-01", "--since 2026-00-10",
+        "--since 26-01-01",   "--since 2026-1-5",   "--since 2026-01-01T24:00",
+        "--since 1e3d",       "--since 1e30d",      "--since 0x10h",
+        "--since 1.d",        "--since .5d",        "--since -1d",
+        "--since 7",          "--until 7dd",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *out = NULL, *err = NULL;
+        int rc = cli(f, "runs", bad[i], &out, &err);
+        if (rc != 2 || !strstr(err, "invalid time"))
+            fail_msg("runs %s: exit %d, stderr '%s'", bad[i], rc, err ? err : "");
+        free(out);
+        free(err);
+    }
+    char *out = NULL, *err = NULL;
+    assert_int_equal(cli(f, "runs", "--since 99999999999999999999d", &out, &err), 2);
+    assert_non_null(strstr(err, "reaches before the year 0000"));
+    free(out);
+    free(err);
+    assert_int_equal(cli(f, "runs", "--since 1970-01-02 --until 1970-01-01", &out, &err), 2);
+    assert_non_null(strstr(err, "--since must be earlier than --until"));
+    free(out);
+    free(err);
+}
+
 /* The line of the runs table that lists run id (NULL when none). */
 static const char *table_line(const char *out, const char *id)
 {
@@ -908,6 +965,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_runs_json_filters_sorts_and_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_table_and_usage_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_runs_time_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_marks_an_unfinished_run_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_table_pads_by_display_width, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_text_and_json, setup, teardown),

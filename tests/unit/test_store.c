@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -361,10 +362,41 @@ static void test_list_filters(void **state)
     wl_run_list_free(&l);
 
     memset(&flt, 0, sizeof flt);
+    flt.has_since = flt.has_until = true;
     flt.since_ms = T0_MS + 1 * DAY_MS; /* inclusive */
     flt.until_ms = T0_MS + 3 * DAY_MS; /* exclusive */
     assert_int_equal(wl_store_list_runs(f->s, &flt, WL_SORT_DATE, 0, 0, &l), 0);
     expect_ids(&l, ids, (int[]){2, 1}, 2);
+    wl_run_list_free(&l);
+
+    /* a bound at or before 1970 is a bound like any other, not "none" */
+    static const int64_t early_ms[] = {0, -1, -DAY_MS, INT64_MIN};
+    for (size_t i = 0; i < sizeof early_ms / sizeof early_ms[0]; i++) {
+        memset(&flt, 0, sizeof flt);
+        flt.has_until = true;
+        flt.until_ms = early_ms[i];
+        assert_int_equal(wl_store_list_runs(f->s, &flt, WL_SORT_DATE, 0, 0, &l), 0);
+        assert_int_equal(l.total, 0);
+        wl_run_list_free(&l);
+        flt = (struct wl_store_filter){.has_since = true, .since_ms = early_ms[i]};
+        assert_int_equal(wl_store_list_runs(f->s, &flt, WL_SORT_DATE, 0, 0, &l), 0);
+        assert_int_equal(l.total, 5);
+        wl_run_list_free(&l);
+    }
+    /* a time without its flag is no bound */
+    flt = (struct wl_store_filter){.until_ms = T0_MS};
+    assert_int_equal(wl_store_list_runs(f->s, &flt, WL_SORT_DATE, 0, 0, &l), 0);
+    assert_int_equal(l.total, 5);
+    wl_run_list_free(&l);
+
+    /* "" filters like any string: no run has an empty tag or experiment */
+    flt = (struct wl_store_filter){.experiment = ""};
+    assert_int_equal(wl_store_list_runs(f->s, &flt, WL_SORT_DATE, 0, 0, &l), 0);
+    assert_int_equal(l.total, 0);
+    wl_run_list_free(&l);
+    flt = (struct wl_store_filter){.tag = ""};
+    assert_int_equal(wl_store_list_runs(f->s, &flt, WL_SORT_DATE, 0, 0, &l), 0);
+    assert_int_equal(l.total, 0);
     wl_run_list_free(&l);
 
     memset(&flt, 0, sizeof flt);
@@ -1169,7 +1201,8 @@ static void test_gc_dry_run_then_real(void **state)
     assert_int_equal(wl_store_stats(f->s, &st), 0);
     assert_int_equal(st.runs, 6); /* dry run changed nothing */
 
-    p = (struct wl_gc_params){.keep = -1, .max_age_days = 2.5, .now_ms = T0_MS + 4 * DAY_MS};
+    p = (struct wl_gc_params){
+        .keep = -1, .max_age_days = 2.5, .has_now = true, .now_ms = T0_MS + 4 * DAY_MS};
     p.dry_run = true;
     assert_int_equal(wl_store_gc(f->s, &p, &res), 0);
     expect_ids(&res.removed, ids, (int[]){1, 0}, 2);
@@ -1186,6 +1219,20 @@ static void test_gc_dry_run_then_real(void **state)
     assert_int_equal(l.n, 4);
     assert_string_equal(l.rows[3].id, live_id);
     wl_run_list_free(&l);
+    /* an age beyond any time, or a reference time before 1970, removes
+     * nothing (no overflow, and a time before 1970 is a time) */
+    static const double huge_days[] = {1e6, 1e30, INFINITY};
+    for (size_t i = 0; i < sizeof huge_days / sizeof huge_days[0]; i++) {
+        p = (struct wl_gc_params){.keep = -1, .max_age_days = huge_days[i], .dry_run = true};
+        assert_int_equal(wl_store_gc(f->s, &p, &res), 0);
+        assert_int_equal(res.removed.n, 0);
+        wl_gc_result_free(&res);
+    }
+    p = (struct wl_gc_params){
+        .keep = -1, .max_age_days = 0, .dry_run = true, .has_now = true, .now_ms = -DAY_MS};
+    assert_int_equal(wl_store_gc(f->s, &p, &res), 0);
+    assert_int_equal(res.removed.n, 0);
+    wl_gc_result_free(&res);
     p = (struct wl_gc_params){.keep = -1, .max_age_days = -1};
     assert_int_equal(wl_store_gc(f->s, &p, &res), WL_EINVAL);
 }
