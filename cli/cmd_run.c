@@ -93,8 +93,8 @@ static void usage(FILE *out)
         "                          variance ratio (slower)\n"
         "      --baseline SEC      idle baseline before the run (default 2; 0 = none)\n"
         "      --settle SEC        wait after model load before the baseline (default 1)\n"
-        "      --tags a,b          tags stored with the run\n"
-        "      --experiment NAME   experiment name stored with the run\n"
+        "      --tags a,b          tags stored with the run (names, none empty)\n"
+        "      --experiment NAME   experiment name stored with the run (not empty)\n"
         "      --price-kwh P       electricity price per kWh (default %.2f)\n"
         "      --currency C        currency of the price (default %s)\n"
         "      --co2-g-kwh G       grid carbon intensity, g CO2 per kWh (default "
@@ -247,9 +247,18 @@ static int parse(int argc, char **argv, struct opts *o)
                 return WL_EXIT_USAGE;
             break;
         case O_TAGS:
+            /* an empty tag could be stored but never found by `runs --tag` */
+            if (!*optarg || optarg[0] == ',' || optarg[strlen(optarg) - 1] == ',' ||
+                strstr(optarg, ",,"))
+                return wl_cli_usage_error(CMD,
+                                          "--tags '%s' holds an empty tag (give names separated "
+                                          "by commas, e.g. --tags q4,laptop)",
+                                          optarg);
             o->tags = optarg;
             break;
         case O_EXP:
+            if (!*optarg)
+                return wl_cli_usage_error(CMD, "--experiment needs a name (it is empty)");
             o->experiment = optarg;
             break;
         case O_PRICE:

@@ -14,7 +14,7 @@
 #   with the tokens so far; exit status 130;
 # - a run whose generation fails is stored as failed, with stop reason
 #   "error" (not that of a generation that ran);
-# - bad options are usage errors.
+# - bad options are usage errors (an empty --experiment or tag too).
 set -u
 W=${WATTLENS:?}
 D=${WL_TESTDATA:?}
@@ -30,6 +30,12 @@ if "$W" run --help | grep -q -- "--depth"; then ok "run --help"; else bad "run -
 if [ $rc = 2 ] && grep -q "off, module or deep" "$tmp/err"; then ok "bad --depth"; else bad "bad --depth (rc $rc)"; fi
 "$W" run -m "$tmp/missing.gguf" --db "$db" --baseline 0 --settle 0 >/dev/null 2>"$tmp/err"; rc=$?
 if [ $rc = 1 ] && grep -q "missing.gguf" "$tmp/err"; then ok "missing model"; else bad "missing model (rc $rc)"; fi
+# an empty experiment or tag is refused before anything is stored (`runs` could not find it)
+for a in "--experiment|" "--tags|" "--tags|a,,b" "--tags|a," "--tags|,a"; do
+  "$W" run "${a%%|*}" "${a#*|}" --db "$db" >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 2 ] && grep -q "empty" "$tmp/err" && [ ! -e "$db" ]; then ok "run ${a%%|*} '${a#*|}' refused"
+  else bad "run ${a%%|*} '${a#*|}' (rc $rc)"; cat "$tmp/err"; fi
+done
 
 if [ ! -f "$model" ]; then
   echo "SKIP: stories260K absent under $D (deep run skipped)"

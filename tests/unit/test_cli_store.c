@@ -337,6 +337,44 @@ static void test_runs_time_bounds(void **state)
     free(err);
 }
 
+/* --experiment '' and --tag '' filter like any value: they match the runs
+ * stored with an empty experiment or tag (`run` refuses to store new ones),
+ * never every run. */
+static void test_runs_empty_filter_values_match_exactly(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    struct wl_run_info info = {
+        .kind = WL_RUN_KIND_MEASURE, .created_at_ms = T0_MS + 3 * DAY_MS, .experiment = ""};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 1,
+                                .energy_j = 1,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    wl_store_close(s);
+
+    json_t *j = cli_json(f, "runs", "--json --experiment ''");
+    assert_int_equal(json_integer_value(json_object_get(j, "total")), 1);
+    assert_string_equal(run_id_at(json_object_get(j, "runs"), 0), id);
+    json_decref(j);
+    j = cli_json(f, "runs", "--json --tag ''");
+    assert_int_equal(json_integer_value(json_object_get(j, "total")), 0);
+    json_decref(j);
+    j = cli_json(f, "runs", "--json --model '' --search ''"); /* empty substrings: every run */
+    assert_int_equal(json_integer_value(json_object_get(j, "total")), 4);
+    json_decref(j);
+}
+
 /* The line of the runs table that lists run id (NULL when none). */
 static const char *table_line(const char *out, const char *id)
 {
@@ -966,6 +1004,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_runs_json_filters_sorts_and_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_table_and_usage_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_time_bounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_runs_empty_filter_values_match_exactly, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_runs_marks_an_unfinished_run_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_table_pads_by_display_width, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_text_and_json, setup, teardown),
