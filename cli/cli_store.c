@@ -57,8 +57,12 @@ int wl_cli_store_open(const char *cmd, const char *db_path, enum wl_cli_store_mo
     if (rc == WL_ENOENT && mode != WL_CLI_STORE_CREATE) {
         char def[WL_STORE_PATH_MAX];
         const char *path = db_path;
+        struct stat st;
         if (!path && wl_store_default_path(def, sizeof def) == 0)
             path = def;
+        if (path && stat(path, &st) == 0) /* there, but empty: the store says which way */
+            return wl_cli_fail(cmd, "%s; `wattlens run` and `wattlens measure` create one there",
+                               e.text);
         return wl_cli_fail(cmd,
                            "no run database at %s (nothing was recorded there yet: `wattlens "
                            "run` and `wattlens measure` create it; --db or WATTLENS_DB choose "

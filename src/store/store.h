@@ -69,7 +69,10 @@ struct wl_store_params {
                             the log's runs); an immutable read takes no lock, so a
                             writer elsewhere that checkpoints meanwhile can make it
                             fail or miss its new runs (see docs/internals/store.md) */
-    bool no_create;      /* fail with WL_ENOENT instead of creating a missing file */
+    bool no_create;      /* fail with WL_ENOENT instead of creating a missing file or
+                            initialising an empty one (0 bytes, or an SQLite file
+                            without tables), which is left unchanged; read_only
+                            does the same */
 };
 
 void wl_store_default_params(struct wl_store_params *p);

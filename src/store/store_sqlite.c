@@ -162,7 +162,7 @@ static int wl__check_header(const char *path, bool must_exist, bool *exists, str
     if (S_ISDIR(st.st_mode))
         return wl_errmsg_set(err, WL_EINVAL, "%s: is a directory, not a database file", path);
     if (st.st_size == 0)
-        return 0; /* an empty file becomes a new database */
+        return 0; /* an empty file becomes a new database (unless no_create) */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return wl_errmsg_set(err, wl_error_from_errno(errno), "%s: cannot read: %s", path,
@@ -418,6 +418,15 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
                            "%s: an SQLite database, but not a wattlens store; refusing to touch "
                            "it - pass another path with --db or WATTLENS_DB",
                            path);
+        goto fail;
+    }
+    if ((p->read_only || p->no_create) && n_objects == 0 && version == 0) {
+        /* a 0-byte file, or an SQLite file without tables: only a writer
+         * that may create a database initialises it, never a reader */
+        rc = wl_errmsg_set(err, WL_ENOENT, "%s: %s, not a wattlens database yet (left unchanged)",
+                           path,
+                           exists && wl__file_bytes(path) == 0 ? "an empty file"
+                                                               : "an SQLite file without tables");
         goto fail;
     }
     if (version > wl__sqlite_n_migrations) {

@@ -948,6 +948,26 @@ static void test_db_from_environment_and_bad_files(void **state)
     assert_string_equal(after, "hello\n");
     free(after);
 
+    /* an empty file is no database yet, and no command that reads or
+     * removes runs makes it one */
+    char empty[4300];
+    snprintf(empty, sizeof empty, "%s/empty.db", f->dir);
+    assert_int_equal(wl_test_write_file(empty, "", 0), 0);
+    const char *readers[] = {"runs",    "runs --json", "show abcd", "export abcd --format json",
+                             "rm abcd", "gc --keep 1"};
+    for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++) {
+        snprintf(line, sizeof line, "%s --db '%s'", readers[i], empty);
+        assert_int_equal(wl_test_run_cli(line, &out, &err), 1);
+        if (!strstr(err, "an empty file, not a wattlens database yet"))
+            fail_msg("%s: %s", readers[i], err);
+        size_t n = 1;
+        after = wl_test_read_file(empty, &n);
+        assert_int_equal(n, 0);
+        free(after);
+        free(out);
+        free(err);
+    }
+
     const char *cmds[] = {"runs", "show", "rm", "gc", "export"};
     for (size_t i = 0; i < 5; i++) {
         snprintf(line, sizeof line, "%s --help", cmds[i]);

@@ -181,6 +181,58 @@ static void test_migrates_an_empty_file(void **state)
     wl_store_close(s);
 }
 
+/* A reader (read_only, or no_create as runs/show/export/rm/gc open) never
+ * initialises an empty file: a 0-byte file or an SQLite file without tables
+ * is WL_ENOENT ("not a wattlens database yet") and stays byte for byte as it
+ * was, with no -wal, -shm or -journal beside it. */
+static void test_readers_leave_an_empty_file_alone(void **state)
+{
+    struct fixture *f = *state;
+    char empty[4200], bare[4200], side[4300];
+    snprintf(empty, sizeof empty, "%s/empty.db", f->dir);
+    snprintf(bare, sizeof bare, "%s/bare.db", f->dir);
+    assert_int_equal(wl_test_write_file(empty, "", 0), 0);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(bare, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE x (a); DROP TABLE x", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    size_t bare_n = 0;
+    char *bare_before = wl_test_read_file(bare, &bare_n);
+    assert_true(bare_n > 0);
+    const char *paths[] = {empty, bare};
+    for (int mode = 0; mode < 2; mode++) {
+        for (int i = 0; i < 2; i++) {
+            struct wl_store_params p;
+            wl_store_default_params(&p);
+            p.path = paths[i];
+            p.read_only = mode == 0;
+            p.no_create = mode == 1;
+            wl_store *s = NULL;
+            struct wl_errmsg e = {{0}};
+            assert_int_equal(wl_store_open(&p, &s, &e), WL_ENOENT);
+            assert_null(s);
+            assert_non_null(strstr(e.text, paths[i]));
+            assert_non_null(strstr(e.text, i == 0 ? "an empty file" : "without tables"));
+            assert_non_null(strstr(e.text, "not a wattlens database yet"));
+            static const char *const suffix[] = {"-wal", "-shm", "-journal"};
+            for (int k = 0; k < 3; k++) {
+                snprintf(side, sizeof side, "%s%s", paths[i], suffix[k]);
+                assert_int_equal(access(side, F_OK), -1);
+            }
+        }
+    }
+    size_t n = 1;
+    char *after = wl_test_read_file(empty, &n);
+    assert_int_equal(n, 0);
+    free(after);
+    after = wl_test_read_file(bare, &n);
+    assert_int_equal(n, bare_n);
+    assert_memory_equal(after, bare_before, n);
+    free(after);
+    free(bare_before);
+}
+
 /* A version-1 file (the schema before batched runs), built with migration 1
  * alone and one finished single-sequence run written with its columns,
  * opens: it is migrated to the current version and its run reads as a
@@ -1704,6 +1756,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrates_an_empty_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrates_a_version_1_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_and_no_create_modes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readers_leave_an_empty_file_alone, setup, teardown),
         cmocka_unit_test(test_default_path_order),
         cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_is_caseless_for_unicode, setup, teardown),
