@@ -3,7 +3,10 @@
 #include "cli_store.h"
 #include "cli_text.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const char *const cmd = "rm";
 
@@ -15,6 +18,7 @@ static void usage(FILE *out)
                  "(power samples, sections, tokens, layer/component/op metrics). Each ID is a run\n"
                  "id or a unique prefix of at least 4 characters. Runs that cannot be found are\n"
                  "reported and the others are still deleted (exit status 1 if any failed).\n"
+                 "An ID given twice, or two IDs of one run, remove it once.\n"
                  "The file does not shrink until 'wattlens gc' compacts it.\n"
                  "\n"
                  "Options:\n" WL_CLI_STORE_HELP "\n"
@@ -42,19 +46,36 @@ static int run(int argc, char **argv)
     int rc = wl_cli_store_open(cmd, so.db, WL_CLI_STORE_MODIFY, &s);
     if (rc != WL_EXIT_OK)
         return rc;
+    /* every ID is resolved before any run goes, so that two names of one
+     * run (the id twice, or the id and a prefix) remove it once */
+    const size_t n_args = (size_t)(argc - optind);
+    char(*ids)[37] = calloc(n_args, sizeof *ids);
+    if (!ids) {
+        wl_store_close(s);
+        return wl_cli_fail(cmd, "out of memory");
+    }
+    size_t n = 0;
     for (int i = optind; i < argc; i++) {
-        char id[37];
-        if (!wl_cli_resolve_run(cmd, s, argv[i], id)) {
+        if (!wl_cli_resolve_run(cmd, s, argv[i], ids[n])) {
             rc = WL_EXIT_FAIL;
             continue;
         }
-        if (wl_store_delete_run(s, id) != 0) {
+        bool seen = false;
+        for (size_t k = 0; k < n && !seen; k++)
+            seen = strcmp(ids[k], ids[n]) == 0;
+        if (!seen)
+            n++;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (wl_store_delete_run(s, ids[k]) != 0) {
             rc = wl_cli_fail(cmd, "%s", wl_store_last_error(s));
             continue;
         }
-        char shown[6 * sizeof id];
-        printf("removed %s\n", wl_cli_text(id, shown, sizeof shown)); /* as the database has it */
+        char shown[6 * sizeof ids[k]];
+        printf("removed %s
+", wl_cli_text(ids[k], shown, sizeof shown)); /* as the database has it */
     }
+    free(ids);
     wl_store_close(s);
     return rc;
 }

@@ -921,6 +921,22 @@ static void test_rm_and_gc(void **state)
     assert_non_null(strstr(err, "--keep"));
     free(out);
     free(err);
+    /* one run named twice (its id, then a prefix of it) goes once, no error */
+    snprintf(args, sizeof args, "%s %.8s", f->ids[2], f->ids[2]);
+    assert_int_equal(cli(f, "rm", args, &out, &err), 0);
+    const char *first = strstr(out, f->ids[2]);
+    assert_non_null(first);
+    assert_null(strstr(first + 1, f->ids[2]));
+    assert_string_equal(err, "");
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "%s", f->ids[2]); /* now it is gone: an error */
+    assert_int_equal(cli(f, "rm", args, &out, &err), 1);
+    free(out);
+    free(err);
+    j = cli_json(f, "runs", "--json");
+    assert_int_equal(json_integer_value(json_object_get(j, "total")), 0);
+    json_decref(j);
 }
 
 static void test_db_from_environment_and_bad_files(void **state)
