@@ -133,8 +133,16 @@ static void print_table(const struct wl_run_list *l, int64_t offset)
     if (any_partial)
         printf("\n* partial: the run has no totals (still running, or incomplete: stopped before "
                "it\n  finished); the marked figures add up only what it saved.\n");
-    printf("\n%lld-%lld of %lld runs. 'wattlens show ID' for one run (an ID prefix is enough).\n",
-           (long long)offset + 1, (long long)(offset + (int64_t)l->n), (long long)l->total);
+    /* "1 of 1 run", "run 6 of 12", "runs 1-5 of 12" */
+    const long long first = (long long)offset + 1, last = (long long)offset + (long long)l->n;
+    const long long total = (long long)l->total;
+    if (total == 1)
+        printf("\n1 of 1 run.");
+    else if (l->n == 1)
+        printf("\nrun %lld of %lld.", first, total);
+    else
+        printf("\nruns %lld-%lld of %lld.", first, last, total);
+    printf(" 'wattlens show ID' for one run (an ID prefix is enough).\n");
 }
 
 static int run(int argc, char **argv)

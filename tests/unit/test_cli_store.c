@@ -264,9 +264,24 @@ static void test_runs_table_and_usage_errors(void **state)
     prefix[8] = '\0';
     assert_non_null(strstr(out, prefix));
     assert_non_null(strstr(out, "phi-tiny"));
-    assert_non_null(strstr(out, "1-3 of 3 runs"));
+    assert_non_null(strstr(out, "\nruns 1-3 of 3. 'wattlens show ID'"));
     free(out);
     free(err);
+    /* the footer counts grammatically: one run of one, one of many, a page */
+    static const struct {
+        const char *args, *footer;
+    } pages[] = {
+        {"--model phi", "\n1 of 1 run. "},
+        {"--limit 1 --offset 1", "\nrun 2 of 3. "},
+        {"--limit 2 --offset 1", "\nruns 2-3 of 3. "},
+    };
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+        assert_int_equal(cli(f, "runs", pages[i].args, &out, &err), 0);
+        if (!strstr(out, pages[i].footer))
+            fail_msg("runs %s: no '%s' in\n%s", pages[i].args, pages[i].footer + 1, out);
+        free(out);
+        free(err);
+    }
     assert_int_equal(cli(f, "runs", "--sort size", &out, &err), 2);
     assert_non_null(strstr(err, "--sort"));
     free(out);
