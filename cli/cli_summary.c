@@ -170,32 +170,50 @@ static void print_efficiency(const struct wl_summary *s)
         enum fig_kind kind;
         int dec; /* FIG_FIXED */
         const char *unit;
+        bool span; /* over the partial span when there is one (summary.h) */
     } rows[] = {
-        {"J/token (output)", e->j_per_token, FIG_ENERGY, 0, NULL},
-        {"prefill J/input token", e->prefill_j_per_in_token, FIG_ENERGY, 0, NULL},
-        {"decode J/output token", e->decode_j_per_out_token, FIG_ENERGY, 0, NULL},
-        {"output/input energy ratio", e->out_in_energy_ratio, FIG_FIXED, 2, "x"},
-        {"tokens per joule", e->tokens_per_j, FIG_FIXED, 3, "tok/J"},
-        {"decode tokens/s", e->tokens_per_s, FIG_FIXED, 2, "tok/s"},
-        {"prefill tokens/s", e->prefill_tokens_per_s, FIG_FIXED, 2, "tok/s"},
-        {"time to first token", e->ttft_ms, FIG_DURATION, 0, NULL},
-        {"mean inter-token latency", e->mean_itl_ms, FIG_DURATION, 0, NULL},
-        {"p50 inter-token latency", e->p50_itl_ms, FIG_DURATION, 0, NULL},
-        {"p90 inter-token latency", e->p90_itl_ms, FIG_DURATION, 0, NULL},
-        {"EDP total", e->edp_js, FIG_SIG, 0, "J*s"},
-        {"EDP per output token", e->edp_per_token_js, FIG_SIG, 0, "J*s"},
-        {"EDP prefill", e->prefill_edp_js, FIG_SIG, 0, "J*s"},
-        {"EDP decode", e->decode_edp_js, FIG_SIG, 0, "J*s"},
+        {"J/token (output)", e->j_per_token, FIG_ENERGY, 0, NULL, true},
+        {"prefill J/input token", e->prefill_j_per_in_token, FIG_ENERGY, 0, NULL, false},
+        {"decode J/output token", e->decode_j_per_out_token, FIG_ENERGY, 0, NULL, true},
+        {"output/input energy ratio", e->out_in_energy_ratio, FIG_FIXED, 2, "x", true},
+        {"tokens per joule", e->tokens_per_j, FIG_FIXED, 3, "tok/J", true},
+        {"decode tokens/s", e->tokens_per_s, FIG_FIXED, 2, "tok/s", true},
+        {"prefill tokens/s", e->prefill_tokens_per_s, FIG_FIXED, 2, "tok/s", false},
+        {"time to first token", e->ttft_ms, FIG_DURATION, 0, NULL, false},
+        {"mean inter-token latency", e->mean_itl_ms, FIG_DURATION, 0, NULL, false},
+        {"p50 inter-token latency", e->p50_itl_ms, FIG_DURATION, 0, NULL, false},
+        {"p90 inter-token latency", e->p90_itl_ms, FIG_DURATION, 0, NULL, false},
+        {"EDP total", e->edp_js, FIG_SIG, 0, "J*s", false},
+        {"EDP per output token", e->edp_per_token_js, FIG_SIG, 0, "J*s", false},
+        {"EDP prefill", e->prefill_edp_js, FIG_SIG, 0, "J*s", false},
+        {"EDP decode", e->decode_edp_js, FIG_SIG, 0, "J*s", false},
     };
     printf("\nEfficiency (%lld input, %lld output tokens", (long long)e->input_tokens,
            (long long)e->output_tokens);
     if (s->batch.n_seq > 1)
         printf(" of %lld sequences; whole batch", (long long)s->batch.n_seq);
     printf(")\n");
+    const bool span = e->span_last_token >= 0;
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         char b[48];
-        printf("  %-27s %s\n", rows[i].label,
-               fmt_fig(rows[i].kind, rows[i].v, rows[i].dec, rows[i].unit, b, sizeof b));
+        printf("  %-27s %s%s\n", rows[i].label,
+               fmt_fig(rows[i].kind, rows[i].v, rows[i].dec, rows[i].unit, b, sizeof b),
+               span && rows[i].span && !isnan(rows[i].v) ? "*" : "");
+    }
+    if (span) {
+        char b[2][48];
+        const bool secs = e->span_sections_beyond > 0; /* else token rows went further */
+        const long long n_beyond = secs ? e->span_sections_beyond : e->span_rows_beyond;
+        const long long n = e->span_output_tokens;
+        printf("  * partial: the run stopped between two saves and kept %lld %s%s without\n"
+               "    their %s; the marked figures (and the cost and CO2 per 1000 tokens) cover\n"
+               "    only the %lld output token%s both hold, up to token %lld (%s in %s of "
+               "decode)\n",
+               n_beyond, secs ? "decode section" : "token row", n_beyond == 1 ? "" : "s",
+               secs ? "token rows" : "decode sections", n, n == 1 ? "" : "s",
+               (long long)e->span_last_token,
+               wl_cli_fmt_energy(e->span_decode_energy_j, b[0], sizeof b[0]),
+               wl_cli_fmt_duration(e->span_decode_dur_ms, b[1], sizeof b[1]));
     }
 }
 
@@ -299,7 +317,6 @@ static void print_layers(const struct wl_summary *s, long max_layers)
     }
 }
 
-
 static void print_extras(const struct wl_store_aggregates *a, const struct wl_summary *s)
 {
     const struct wl_summary_cost *c = &s->cost;
@@ -330,11 +347,13 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
     char per[2][160] = {"", ""}, currency[6 * sizeof c->currency];
     wl_cli_text(c->currency, currency, sizeof currency); /* from the run's extra */
     /* per 1000 output tokens only where there are output tokens (not measure runs) */
+    const char *star = s->eff.span_last_token >= 0 ? "*" : ""; /* over the partial span */
     if (!isnan(c->cost_per_1k_tokens))
-        snprintf(per[0], sizeof per[0], " (%.6g %s per 1000 output tokens)", c->cost_per_1k_tokens,
-                 currency);
+        snprintf(per[0], sizeof per[0], " (%.6g %s per 1000 output tokens%s)",
+                 c->cost_per_1k_tokens, currency, star);
     if (!isnan(c->co2_g_per_1k_tokens))
-        snprintf(per[1], sizeof per[1], " (%.6g g per 1000 output tokens)", c->co2_g_per_1k_tokens);
+        snprintf(per[1], sizeof per[1], " (%.6g g per 1000 output tokens%s)",
+                 c->co2_g_per_1k_tokens, star);
     char amount[2][128] = {"n/a", "n/a"}; /* n/a: no energy figure to price */
     if (!isnan(c->cost))
         snprintf(amount[0], sizeof amount[0], "%.6g %s", c->cost, currency);

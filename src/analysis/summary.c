@@ -232,12 +232,32 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
     e->prefill_dur_ms = pre ? pre->dur_ms : NA;
     e->decode_dur_ms = dec ? dec->dur_ms : NA;
 
-    e->j_per_token = wl__div(s->energy_j, n_out);
-    e->tokens_per_j = wl__div(n_out, s->energy_j);
+    /* Per-token figures pair energy and time with the tokens they were
+     * spent on. A run that never finished may have saved decode sections
+     * of tokens whose rows it lost (or the reverse): then they use the span
+     * both tables cover, never the energy of one set of tokens over the
+     * count of another (docs/internals/store.md, "Summary metrics"). */
+    double tok_energy_j = s->energy_j, tok_decode_j = e->decode_energy_j;
+    double tok_decode_ms = e->decode_dur_ms, n_tok = n_out;
+    const struct wl_agg_span *sp = &a->span;
+    e->span_last_token = -1;
+    e->span_energy_j = e->span_decode_energy_j = e->span_decode_dur_ms = NA;
+    if (s->partial && sp->last_token >= 0 && (sp->sections_beyond > 0 || sp->rows_beyond > 0)) {
+        e->span_last_token = sp->last_token;
+        e->span_output_tokens = sp->n_generated;
+        e->span_sections_beyond = sp->sections_beyond;
+        e->span_rows_beyond = sp->rows_beyond;
+        e->span_energy_j = tok_energy_j = sp->energy_j;
+        e->span_decode_energy_j = tok_decode_j = sp->decode_energy_j;
+        e->span_decode_dur_ms = tok_decode_ms = sp->decode_dur_ms;
+        n_tok = sp->n_generated > 0 ? (double)sp->n_generated : NA;
+    }
+    e->j_per_token = wl__div(tok_energy_j, n_tok);
+    e->tokens_per_j = wl__div(n_tok, tok_energy_j);
     e->prefill_j_per_in_token = wl__div(e->prefill_energy_j, n_in);
-    e->decode_j_per_out_token = wl__div(e->decode_energy_j, n_out);
+    e->decode_j_per_out_token = wl__div(tok_decode_j, n_tok);
     e->out_in_energy_ratio = wl__div(e->decode_j_per_out_token, e->prefill_j_per_in_token);
-    e->tokens_per_s = wl__div(n_out, e->decode_dur_ms / 1000.0);
+    e->tokens_per_s = wl__div(n_tok, tok_decode_ms / 1000.0);
     e->prefill_tokens_per_s = wl__div(n_in, e->prefill_dur_ms / 1000.0);
 
     const double start = wl__run_start_ms(a);
@@ -367,9 +387,14 @@ static void wl__cost(const struct wl_store_aggregates *a, struct wl_summary *s)
     c->energy_kwh = s->energy_j / 3.6e6;
     c->cost = c->energy_kwh * c->price_per_kwh;
     c->co2_g = c->energy_kwh * c->co2_g_per_kwh;
-    double n_out = s->eff.output_tokens > 0 ? (double)s->eff.output_tokens : NA;
-    c->cost_per_1k_tokens = wl__div(c->cost * 1000.0, n_out);
-    c->co2_g_per_1k_tokens = wl__div(c->co2_g * 1000.0, n_out);
+    /* per 1000 tokens: over the span the per-token figures use, if any */
+    const struct wl_summary_efficiency *e = &s->eff;
+    const bool span = e->span_last_token >= 0;
+    const int64_t n = span ? e->span_output_tokens : e->output_tokens;
+    const double kwh = span ? e->span_energy_j / 3.6e6 : c->energy_kwh;
+    double n_out = n > 0 ? (double)n : NA;
+    c->cost_per_1k_tokens = wl__div(kwh * c->price_per_kwh * 1000.0, n_out);
+    c->co2_g_per_1k_tokens = wl__div(kwh * c->co2_g_per_kwh * 1000.0, n_out);
 }
 
 /* runs.extra "sequences": [{"seq", "prompt_tokens", "output_tokens", "stop",
@@ -666,6 +691,19 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(ef, "edp_per_token_js", wl__num(e->edp_per_token_js));
     json_object_set_new(ef, "prefill_edp_js", wl__num(e->prefill_edp_js));
     json_object_set_new(ef, "decode_edp_js", wl__num(e->decode_edp_js));
+    /* null, or the span the per-token figures cover (summary.h) */
+    json_t *span = json_null();
+    if (e->span_last_token >= 0) {
+        span = json_object();
+        json_object_set_new(span, "last_token_index", json_integer(e->span_last_token));
+        json_object_set_new(span, "output_tokens", json_integer(e->span_output_tokens));
+        json_object_set_new(span, "energy_j", wl__num(e->span_energy_j));
+        json_object_set_new(span, "decode_energy_j", wl__num(e->span_decode_energy_j));
+        json_object_set_new(span, "decode_dur_ms", wl__num(e->span_decode_dur_ms));
+        json_object_set_new(span, "decode_sections_beyond", json_integer(e->span_sections_beyond));
+        json_object_set_new(span, "token_rows_beyond", json_integer(e->span_rows_beyond));
+    }
+    json_object_set_new(ef, "per_token_span", span);
     json_object_set_new(j, "efficiency", ef);
 
     const struct wl_summary_batch *b = &s->batch;

@@ -68,6 +68,18 @@ struct wl_summary_efficiency {
     double prefill_edp_js, decode_edp_js;
     double prefill_energy_j, decode_energy_j;
     double prefill_dur_ms, decode_dur_ms;
+    /* A run that never finished and whose decode sections and output rows
+     * stop at different tokens (wl_agg_span): the per-token figures
+     * (j_per_token, tokens_per_j, decode_j_per_out_token,
+     * out_in_energy_ratio, tokens_per_s, and the cost and CO2 per 1000
+     * tokens) cover the output tokens up to span_last_token only, with
+     * span_energy_j (every section up to its end), span_decode_* and
+     * span_output_tokens; the phase figures above keep every section.
+     * span_last_token is -1 when the per-token figures cover the whole run. */
+    int64_t span_last_token;
+    int64_t span_output_tokens;
+    int64_t span_sections_beyond, span_rows_beyond; /* left out of the span */
+    double span_energy_j, span_decode_energy_j, span_decode_dur_ms;
 };
 
 /* Defaults of the cost and carbon figures when a run does not carry its own

@@ -426,6 +426,24 @@ struct wl_agg_token {
     int32_t n_seq;                   /* sequences that produced a token in the round (>= 1) */
 };
 
+/* The part of an unfinished run (running, incomplete) that its decode
+ * sections and its output token rows both cover. The writer adds a token's
+ * sections before its row, and a commit can fall between them, so a run
+ * stopped between two commits may hold decode sections of tokens whose rows
+ * were lost (or, from another writer, the reverse). Per-token figures pair
+ * energy and time with token counts over this span only (summary.h,
+ * docs/internals/store.md "Summary metrics"). Filled by wl_store_summary for
+ * unfinished runs with decode sections that name their token and output
+ * rows; last_token is -1 otherwise (finished runs: their totals rule). */
+struct wl_agg_span {
+    int64_t last_token;      /* tokens.idx of the last output token both tables reach; -1: none */
+    int64_t sections_beyond; /* decode sections of later tokens (their rows were not saved) */
+    int64_t rows_beyond;     /* output rows of later tokens (their sections were not saved) */
+    double energy_j;         /* sections (every phase) that end by last_token's last section */
+    double decode_energy_j, decode_dur_ms; /* sums over decode sections of tokens <= last_token */
+    int64_t n_generated;                   /* output tokens <= last_token (sum of rows' n_seq) */
+};
+
 struct wl_store_run_detail {
     struct wl_run_row row; /* list fields */
     char *energy_scope, *model_path, *model_arch, *depth, *host_cpu, *error;
@@ -458,6 +476,7 @@ struct wl_store_aggregates {
     struct wl_agg_token *output_tokens; /* output tokens by index */
     size_t n_output_tokens;
     int64_t n_samples;
+    struct wl_agg_span span; /* unfinished runs; span.last_token -1 otherwise */
 };
 
 /* Everything a summary needs, aggregated by the backend (fast for deep runs:

@@ -71,12 +71,55 @@ static int wl__read_row(sqlite3_stmt *st, int c, struct wl_run_row *row)
     "coalesce(r.output_tokens, CASE WHEN " WL__UNFINISHED " THEN (SELECT CASE WHEN "               \
     "count(*) > 0 THEN sum(CASE WHEN t.is_input = 0 THEN coalesce(t.n_seq, 1) ELSE 0 END) "        \
     "END FROM tokens t WHERE t.run_id = r.id) END)"
+/* The span of an unfinished run that its decode sections and its output
+ * token rows both cover (wl_agg_span), as SQL over run id `id`, shared by
+ * the list's J/token and the summary so that `runs` and `show` agree.
+ * K: the last output token both tables reach (NULL when either has none:
+ * min() of a NULL is NULL). END(k): when k's last decode section ends.
+ * BEYOND: decode sections / output rows past k. ENERGY(t): every section
+ * that ends by t. DECODE: a column summed over the decode sections up to k.
+ * TOKENS: output tokens up to k. Each is one scan of the run's rows; k and
+ * t must be plain values where they are used (bound parameters, or columns
+ * of a subquery that cannot be flattened, "LIMIT -1 OFFSET 0"): written as
+ * subqueries inside another scan they would be evaluated once per row. */
+#define WL__SPAN_K(id)                                                                             \
+    "min((SELECT max(s.token_index) FROM sections s WHERE s.run_id = " id " AND s.phase = "        \
+    "'decode'), (SELECT max(t.idx) FROM tokens t WHERE t.run_id = " id " AND t.is_input = 0))"
+#define WL__SPAN_END(id, k)                                                                        \
+    "(SELECT max(s.end_ms) FROM sections s WHERE s.run_id = " id " AND s.phase = 'decode' AND "    \
+    "s.token_index <= " k ")"
+#define WL__SPAN_SECTIONS_BEYOND(id, k)                                                            \
+    "(SELECT count(*) FROM sections s WHERE s.run_id = " id " AND s.phase = 'decode' AND "         \
+    "s.token_index > " k ")"
+#define WL__SPAN_ROWS_BEYOND(id, k)                                                                \
+    "(SELECT count(*) FROM tokens t WHERE t.run_id = " id " AND t.is_input = 0 AND t.idx > " k ")"
+#define WL__SPAN_ENERGY(id, t)                                                                     \
+    "(SELECT sum(s.energy_j) FROM sections s WHERE s.run_id = " id " AND s.end_ms <= " t ")"
+#define WL__SPAN_DECODE(col, id, k)                                                                \
+    "(SELECT sum(s." col ") FROM sections s WHERE s.run_id = " id " AND s.phase = 'decode' AND "   \
+    "s.token_index <= " k ")"
+#define WL__SPAN_TOKENS(id, k)                                                                     \
+    "(SELECT sum(coalesce(t.n_seq, 1)) FROM tokens t WHERE t.run_id = " id " AND t.is_input = 0 "  \
+    "AND t.idx <= " k ")"
+/* J/token of an unfinished list row: over the span when the tables part
+ * (d: the row with its span_k and span_t), else its energy over its output
+ * tokens */
+/* clang-format off */
+#define WL__LIST_PARTIAL_JPT                                                                       \
+    "CASE WHEN d.span_k IS NOT NULL AND ("                                                         \
+    WL__SPAN_SECTIONS_BEYOND("d.id", "d.span_k") " > 0 OR "                                        \
+    WL__SPAN_ROWS_BEYOND("d.id", "d.span_k") " > 0) THEN 1.0 * "                                   \
+    WL__SPAN_ENERGY("d.id", "d.span_t") " / " WL__SPAN_TOKENS("d.id", "d.span_k")                  \
+    " ELSE 1.0 * d.energy_j / d.output_tokens END"
+/* clang-format on */
+
 static const char wl__list_run_cols[] =
     "r.id, r.uuid, r.created_at_ms, r.status, r.kind, r.command, r.model_name, r.prompt, "
     "r.experiment, r.energy_method, r.j_per_token AS stored_j_per_token, " WL__UNFINISHED
     " AS partial, " WL__LIST_DURATION " AS duration_ms, " WL__LIST_ENERGY
     " AS energy_j, " WL__LIST_METHODS " AS section_methods, " WL__LIST_INPUT_TOKENS
-    " AS input_tokens, " WL__LIST_OUTPUT_TOKENS " AS output_tokens";
+    " AS input_tokens, " WL__LIST_OUTPUT_TOKENS " AS output_tokens, CASE WHEN " WL__UNFINISHED
+    " THEN " WL__SPAN_K("r.id") " END AS span_k";
 
 /* Reads the list's extra columns (partial, section methods) at column c. */
 static void wl__read_partial(sqlite3_stmt *st, int c, struct wl_run_row *row)
@@ -155,7 +198,7 @@ int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_stor
         [WL_SORT_JPT] = "r.j_per_token IS NULL, r.j_per_token ASC, r.created_at_ms DESC, "
                         "r.id DESC",
     };
-    char sql[4096];
+    char sql[8192];
     sqlite3_stmt *st = NULL;
     snprintf(sql, sizeof sql, "SELECT count(*) FROM runs r%s", wl__filter_sql);
     int rc = wl__prepare(d, sql, &st, err);
@@ -172,12 +215,21 @@ int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_stor
     st = NULL;
     /* innermost: the filter and each run's figures; middle: J/token from
      * them; outer: the row columns, so order[] sorts by the derived figures */
-    snprintf(sql, sizeof sql,
-             "SELECT " WL__ROW_COLS ", r.partial, r.section_methods FROM (SELECT d.*, "
-             "coalesce(d.stored_j_per_token, CASE WHEN d.partial THEN 1.0 * d.energy_j / "
-             "d.output_tokens END) AS j_per_token FROM (SELECT %s FROM runs r%s) d) r "
-             "ORDER BY %s LIMIT ?7 OFFSET ?8",
-             wl__list_run_cols, wl__filter_sql, order[sort]);
+    /* innermost (e): the filter, each run's figures and span_k; then (d)
+     * span_t from span_k; both fenced (OFFSET 0) so that the span's values
+     * are computed once per run, not inside the scans that use them */
+    int n = snprintf(
+        sql, sizeof sql,
+        "SELECT " WL__ROW_COLS ", r.partial, r.section_methods FROM (SELECT d.*, "
+        "coalesce(d.stored_j_per_token, CASE WHEN d.partial THEN " WL__LIST_PARTIAL_JPT
+        " END) AS j_per_token FROM (SELECT e.*, CASE WHEN e.span_k IS NOT NULL "
+        "THEN " WL__SPAN_END(
+            "e.id", "e.span_k") " END AS span_t FROM (SELECT %s "
+                                "FROM runs r%s LIMIT -1 OFFSET 0) e LIMIT -1 OFFSET 0) d) r "
+                                "ORDER BY %s LIMIT ?7 OFFSET ?8",
+        wl__list_run_cols, wl__filter_sql, order[sort]);
+    if (n < 0 || (size_t)n >= sizeof sql) /* a programming error: the query outgrew sql */
+        return wl_errmsg_set(err, WL_ERANGE, "listing runs: query too long");
     rc = wl__prepare(d, sql, &st, err);
     if (rc != 0)
         return rc;
@@ -592,6 +644,84 @@ static int wl__count_row(sqlite3_stmt *st, void *u)
     return 0;
 }
 
+/* The span of run ?1: its last token k, then k's end t (?2 = k), then the
+ * rest of wl_agg_span in its order (?2 = k, ?3 = t); three statements, so
+ * that k and t are bound values inside the scans */
+static const char wl__span_k_sql[] = "SELECT " WL__SPAN_K("?1");
+static const char wl__span_end_sql[] = "SELECT " WL__SPAN_END("?1", "?2");
+/* clang-format off */
+static const char wl__span_sql[] =
+    "SELECT "
+    WL__SPAN_SECTIONS_BEYOND("?1", "?2") ", "
+    WL__SPAN_ROWS_BEYOND("?1", "?2") ", "
+    WL__SPAN_ENERGY("?1", "?3") ", "
+    WL__SPAN_DECODE("energy_j", "?1", "?2") ", "
+    WL__SPAN_DECODE("dur_ms", "?1", "?2") ", "
+    WL__SPAN_TOKENS("?1", "?2");
+/* clang-format on */
+
+/* Steps st (bound) to its one row; SQLITE_ROW, or the failure reported. */
+static int wl__one_row(struct wl__db *d, sqlite3_stmt *st, struct wl_errmsg *err)
+{
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        return 0;
+    return wl__fail(d, s == SQLITE_DONE ? SQLITE_ERROR : s, err, "summarising a run");
+}
+
+/* The span of an unfinished run (wl_agg_span); last_token -1 otherwise. */
+static int wl__span(struct wl__db *d, int64_t pk, struct wl_store_aggregates *out,
+                    struct wl_errmsg *err)
+{
+    struct wl_agg_span *sp = &out->span;
+    sp->last_token = -1;
+    sp->energy_j = sp->decode_energy_j = sp->decode_dur_ms = WL_STORE_UNSET;
+    const enum wl_run_status status = out->run.row.status;
+    if (status != WL_RUN_RUNNING && status != WL_RUN_INCOMPLETE)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int rc = wl__prepare(d, wl__span_k_sql, &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, pk);
+    rc = wl__one_row(d, st, err);
+    if (rc != 0 || sqlite3_column_type(st, 0) == SQLITE_NULL)
+        goto done; /* no span: a table without decode rows that name their token */
+    const int64_t k = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    rc = wl__prepare(d, wl__span_end_sql, &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, pk);
+    sqlite3_bind_int64(st, 2, k);
+    rc = wl__one_row(d, st, err);
+    if (rc != 0)
+        goto done;
+    const double t = wl__col_double(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    rc = wl__prepare(d, wl__span_sql, &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, pk);
+    sqlite3_bind_int64(st, 2, k);
+    wl__bind_double(st, 3, t);
+    rc = wl__one_row(d, st, err);
+    if (rc != 0)
+        goto done;
+    sp->last_token = k;
+    sp->sections_beyond = sqlite3_column_int64(st, 0);
+    sp->rows_beyond = sqlite3_column_int64(st, 1);
+    sp->energy_j = wl__col_double(st, 2);
+    sp->decode_energy_j = wl__col_double(st, 3);
+    sp->decode_dur_ms = wl__col_double(st, 4);
+    sp->n_generated = wl__col_int(st, 5, 0);
+done:
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregates *out,
                        struct wl_errmsg *err)
 {
@@ -651,8 +781,11 @@ int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregates *out
                    pk, wl__output_token_row, out, err);
     if (rc != 0)
         return rc;
-    return wl__query(d, "SELECT count(*) FROM power_samples WHERE run_id = ?", pk, wl__count_row,
-                     &out->n_samples, err);
+    rc = wl__query(d, "SELECT count(*) FROM power_samples WHERE run_id = ?", pk, wl__count_row,
+                   &out->n_samples, err);
+    if (rc != 0)
+        return rc;
+    return wl__span(d, pk, out, err);
 }
 
 /* Deletes a run bottom-up (leaf tables first, each a contiguous key range),

@@ -11,6 +11,7 @@
 #include "analysis/summary.h"
 #include "engine/hooks.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "wattlens/error.h"
 
 #include <math.h>
@@ -295,6 +296,8 @@ static void test_summary_of_a_finished_run(void **state)
     check_breakdowns(&s);
     check_efficiency(&s);
     check_domains(&s);
+    assert_int_equal(a.span.last_token, -1); /* finished: no span */
+    assert_int_equal(s.eff.span_last_token, -1);
 
     json_t *j = wl_summary_to_json(&a, &s);
     assert_non_null(j);
@@ -328,6 +331,8 @@ static void test_summary_of_an_unfinished_run(void **state)
     check_breakdowns(&s);
     check_efficiency(&s);
     check_domains(&s);
+    assert_int_equal(a.span.last_token, 5);      /* both tables reach token 5 ... */
+    assert_int_equal(s.eff.span_last_token, -1); /* ... so the whole run counts */
     wl_summary_free(&s);
     wl_store_aggregates_free(&a);
 }
@@ -386,6 +391,202 @@ static void test_list_agrees_with_the_summary_of_an_unfinished_run(void **state)
     assert_true(json_is_true(json_object_get(json_object_get(j, "totals"), "partial")));
     json_decref(j);
     wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
+}
+
+/* An unfinished run whose writer died between two commits, so that its
+ * decode sections and its output token rows stop at different tokens:
+ *   pre_inference  tokenize   0..100   0.5 J
+ *   prefill        layers   100..300   3.0 J  (input tokens 0-2, 1 J each)
+ *   decode         token t  from 300, 200 ms each, energies 2.0 2.5 1.5 3.0 4.0
+ * with decode sections for the first n_sec output tokens (3, 4, ...) and
+ * token rows (same energy and times) for the first n_rows. */
+static void write_parted_run(wl_store *s, int n_sec, int n_rows, char *id)
+{
+    static const double out_e[5] = {2.0, 2.5, 1.5, 3.0, 4.0};
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "parted"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_section sec = {.phase = "pre_inference",
+                                   .name = "tokenize",
+                                   .token_index = -1,
+                                   .start_ms = 0,
+                                   .end_ms = 100,
+                                   .energy_j = 0.5,
+                                   .method = WL_METHOD_COUNTER};
+    assert_int_equal(wl_store_add_section(r, &sec), 0);
+    sec = (struct wl_store_section){.phase = "prefill",
+                                    .name = "layers",
+                                    .token_index = -1,
+                                    .start_ms = 100,
+                                    .end_ms = 300,
+                                    .energy_j = 3.0,
+                                    .method = WL_METHOD_COUNTER};
+    assert_int_equal(wl_store_add_section(r, &sec), 0);
+    for (int t = 0; t < 3; t++) {
+        struct wl_store_token tok = {.index = t,
+                                     .is_input = true,
+                                     .start_ms = WL_STORE_UNSET,
+                                     .end_ms = WL_STORE_UNSET,
+                                     .energy_j = 1.0,
+                                     .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &tok), 0);
+    }
+    for (int i = 0; i < n_sec; i++) {
+        sec = (struct wl_store_section){.phase = "decode",
+                                        .name = "token",
+                                        .token_index = 3 + i,
+                                        .start_ms = 300 + 200.0 * i,
+                                        .end_ms = 500 + 200.0 * i,
+                                        .energy_j = out_e[i],
+                                        .method = WL_METHOD_COUNTER};
+        assert_int_equal(wl_store_add_section(r, &sec), 0);
+    }
+    for (int i = 0; i < n_rows; i++) {
+        struct wl_store_token tok = {.index = 3 + i,
+                                     .start_ms = 300 + 200.0 * i,
+                                     .end_ms = 500 + 200.0 * i,
+                                     .energy_j = out_e[i],
+                                     .method = WL_METHOD_COUNTER,
+                                     .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &tok), 0);
+    }
+    assert_int_equal(wl_store_flush(r), 0);
+    wl_store_run_abandon(r);
+}
+
+/* The per-token figures of such a run pair energy and time with the tokens
+ * both tables hold, never the sections of 5 tokens with the rows of 3; the
+ * phases keep every section; `runs` gives the same J/token. */
+static void test_partial_run_per_token_figures_use_one_span(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        int n_sec, n_rows;
+        int64_t last, beyond_sec, beyond_rows, n_tok;
+        double energy_j, decode_j, decode_ms, phase_decode_j;
+    } cases[] = {
+        /* sections of tokens 3-7, rows of 3-5: up to token 5, 0.5+3+6 J */
+        {5, 3, 5, 2, 0, 3, 9.5, 6.0, 600, 13.0},
+        /* the reverse (rows ahead): up to token 4, 0.5+3+4.5 J */
+        {2, 3, 4, 0, 1, 2, 8.0, 4.5, 400, 4.5},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char id[37];
+        write_parted_run(f->s, cases[i].n_sec, cases[i].n_rows, id);
+        struct wl_store_aggregates a;
+        assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+        assert_int_equal(a.span.last_token, cases[i].last);
+        struct wl_summary s;
+        assert_int_equal(wl_summary_compute(&a, &s), 0);
+        const struct wl_summary_efficiency *e = &s.eff;
+        assert_true(s.partial);
+        assert_int_equal(e->output_tokens, cases[i].n_rows); /* every saved row still counts */
+        const double n = (double)cases[i].n_tok;
+        assert_float_equal(e->j_per_token, cases[i].energy_j / n, EPS);
+        assert_float_equal(e->tokens_per_j, n / cases[i].energy_j, EPS);
+        assert_float_equal(e->decode_j_per_out_token, cases[i].decode_j / n, EPS);
+        assert_float_equal(e->tokens_per_s, n / (cases[i].decode_ms / 1000), EPS);
+        assert_float_equal(e->out_in_energy_ratio, cases[i].decode_j / n / 1.0, EPS);
+        assert_float_equal(e->prefill_j_per_in_token, 1.0, EPS); /* prefill: all saved */
+        assert_float_equal(s.cost.cost_per_1k_tokens,
+                           cases[i].energy_j / 3.6e6 * s.cost.price_per_kwh * 1000 / n, EPS);
+        assert_int_equal(e->span_last_token, cases[i].last);
+        assert_int_equal(e->span_output_tokens, cases[i].n_tok);
+        assert_int_equal(e->span_sections_beyond, cases[i].beyond_sec);
+        assert_int_equal(e->span_rows_beyond, cases[i].beyond_rows);
+        assert_float_equal(e->span_energy_j, cases[i].energy_j, EPS);
+        /* the phases table keeps every saved section */
+        const struct wl_summary_phase *dec = &s.phases[2];
+        assert_string_equal(dec->name, "decode");
+        assert_float_equal(dec->energy_j, cases[i].phase_decode_j, EPS);
+
+        json_t *j = wl_summary_to_json(&a, &s);
+        json_t *sp = json_object_get(json_object_get(j, "efficiency"), "per_token_span");
+        assert_true(json_is_object(sp));
+        assert_int_equal(json_integer_value(json_object_get(sp, "last_token_index")),
+                         cases[i].last);
+        assert_int_equal(json_integer_value(json_object_get(sp, "output_tokens")), cases[i].n_tok);
+        assert_float_equal(json_real_value(json_object_get(sp, "decode_dur_ms")),
+                           cases[i].decode_ms, EPS);
+        json_decref(j);
+
+        struct wl_run_list l;
+        assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 1, 0, &l), 0);
+        assert_string_equal(l.rows[0].id, id);
+        assert_float_equal(l.rows[0].j_per_token, e->j_per_token, EPS);
+        wl_run_list_free(&l);
+        wl_summary_free(&s);
+        wl_store_aggregates_free(&a);
+        /* the next case is the newest */
+        assert_int_equal(wl_store_delete_run(f->s, id), 0);
+    }
+
+    /* tables that agree need no span: the figures cover the whole run */
+    char id[37];
+    write_parted_run(f->s, 3, 3, id);
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    struct wl_summary s;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_int_equal(s.eff.span_last_token, -1);
+    assert_float_equal(s.eff.j_per_token, 9.5 / 3, EPS);
+    json_t *j = wl_summary_to_json(&a, &s);
+    assert_true(json_is_null(json_object_get(json_object_get(j, "efficiency"), "per_token_span")));
+    json_decref(j);
+    wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
+}
+
+/* The span is found in a few scans of the run's rows, not one scan per
+ * row: a partial run of 12000 decode sections (rows for 5000 of its 6000
+ * tokens) is summarised and listed in well under the bound, where a
+ * per-row subquery took minutes (10^8 row visits). */
+static void test_partial_span_of_a_long_run_is_fast(void **state)
+{
+    struct fixture *f = *state;
+    enum { N_TOK = 6000, N_ROWS = 5000 };
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "long"};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    for (int t = 0; t < N_TOK; t++) {
+        for (int k = 0; k < 2; k++) {
+            struct wl_store_section sec = {.phase = "decode",
+                                           .name = k ? "sampling" : "layers",
+                                           .token_index = t,
+                                           .start_ms = 10.0 * t + 5 * k,
+                                           .end_ms = 10.0 * t + 5 * k + 5,
+                                           .energy_j = 0.01,
+                                           .method = WL_METHOD_COUNTER};
+            assert_int_equal(wl_store_add_section(r, &sec), 0);
+        }
+    }
+    for (int t = 0; t < N_ROWS; t++) {
+        struct wl_store_token tok = {.index = t,
+                                     .start_ms = 10.0 * t,
+                                     .end_ms = 10.0 * t + 10,
+                                     .energy_j = 0.02,
+                                     .method = WL_METHOD_COUNTER,
+                                     .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &tok), 0);
+    }
+    assert_int_equal(wl_store_flush(r), 0);
+    wl_store_run_abandon(r);
+
+    const uint64_t t0 = wl_clock_now_ns();
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_JPT, 0, 0, &l), 0);
+    const double secs = (double)(wl_clock_now_ns() - t0) / 1e9;
+    if (secs > 5)
+        fail_msg("summary and list of a 12000-section partial run took %.1f s", secs);
+    assert_int_equal(a.span.last_token, N_ROWS - 1);
+    assert_int_equal(a.span.sections_beyond, 2 * (N_TOK - N_ROWS));
+    assert_float_equal(a.span.energy_j, 0.02 * N_ROWS, 1e-6);
+    assert_float_equal(l.rows[0].j_per_token, 0.02, 1e-9);
+    wl_run_list_free(&l);
     wl_store_aggregates_free(&a);
 }
 
@@ -821,6 +1022,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_agrees_with_the_summary_of_an_unfinished_run,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_peak_time_counts_from_the_run_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_run_per_token_figures_use_one_span, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_partial_span_of_a_long_run_is_fast, setup, teardown),
         cmocka_unit_test_setup_teardown(test_summary_without_tokens_leaves_token_figures_unknown,
                                         setup, teardown),
         cmocka_unit_test(test_latency_percentiles),

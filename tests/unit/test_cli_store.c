@@ -524,6 +524,87 @@ static void test_runs_marks_an_unfinished_run_partial(void **state)
     json_decref(j);
 }
 
+/* show of a run stopped between two saves, its decode sections ahead of
+ * its token rows: the per-token figures cover the tokens both hold, are
+ * marked '*' and a note says so; the JSON gives the span. */
+static void test_show_marks_per_token_figures_of_a_parted_run(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    struct wl_run_info info = {
+        .kind = WL_RUN_KIND_INFERENCE, .created_at_ms = T0_MS + 3 * DAY_MS, .model_name = "parted"};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    /* prefill 0..100 ms 1 J (token 0); decode tokens 1, 2, 3: 100 ms and 2 J
+     * each; token rows for 1 only */
+    struct wl_store_section sec = {.phase = "prefill",
+                                   .name = "layers",
+                                   .token_index = -1,
+                                   .start_ms = 0,
+                                   .end_ms = 100,
+                                   .energy_j = 1,
+                                   .method = WL_METHOD_COUNTER};
+    assert_int_equal(wl_store_add_section(r, &sec), 0);
+    for (int t = 1; t <= 3; t++) {
+        sec = (struct wl_store_section){.phase = "decode",
+                                        .name = "token",
+                                        .token_index = t,
+                                        .start_ms = 100.0 * t,
+                                        .end_ms = 100.0 * t + 100,
+                                        .energy_j = 2,
+                                        .method = WL_METHOD_COUNTER};
+        assert_int_equal(wl_store_add_section(r, &sec), 0);
+    }
+    for (int t = 0; t <= 1; t++) {
+        struct wl_store_token tok = {.index = t,
+                                     .is_input = t == 0,
+                                     .start_ms = t ? 100 : WL_STORE_UNSET,
+                                     .end_ms = t ? 200 : WL_STORE_UNSET,
+                                     .energy_j = t ? 2 : 1,
+                                     .method = WL_METHOD_COUNTER,
+                                     .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &tok), 0);
+    }
+    assert_int_equal(wl_store_flush(r), 0);
+    wl_store_run_abandon(r);
+    wl_store_close(s);
+
+    char *out = NULL, *err = NULL;
+    assert_int_equal(cli(f, "show", id, &out, &err), 0);
+    /* 2 J over 1 token in 100 ms, not 6 J over 1 in 300 ms; J/token 3 J */
+    assert_non_null(strstr(out, "decode J/output token       2.000 J*\n"));
+    assert_non_null(strstr(out, "decode tokens/s             10.00 tok/s*\n"));
+    assert_non_null(strstr(out, "J/token (output)            3.000 J*\n"));
+    assert_non_null(strstr(out, "prefill J/input token       1.000 J\n")); /* not marked */
+    assert_non_null(strstr(out, "  * partial: the run stopped between two saves and kept 2 decode "
+                                "sections without\n    their token rows;"));
+    assert_non_null(strstr(out, "only the 1 output token both hold, up to token 1 (2.000 J in "
+                                "100.00 ms of decode)\n"));
+    assert_non_null(strstr(out, "per 1000 output tokens*)"));
+    free(out);
+    free(err);
+    char args[64];
+    snprintf(args, sizeof args, "%s --json", id);
+    json_t *j = cli_json(f, "show", args);
+    json_t *ef = json_object_get(j, "efficiency");
+    assert_float_equal(json_real_value(json_object_get(ef, "decode_j_per_output_token")), 2, 1e-9);
+    json_t *sp = json_object_get(ef, "per_token_span");
+    assert_int_equal(json_integer_value(json_object_get(sp, "last_token_index")), 1);
+    assert_int_equal(json_integer_value(json_object_get(sp, "decode_sections_beyond")), 2);
+    assert_int_equal(json_integer_value(json_object_get(sp, "token_rows_beyond")), 0);
+    json_decref(j);
+    j = cli_json(f, "runs", "--json --limit 1");
+    json_t *r0 = json_array_get(json_object_get(j, "runs"), 0);
+    assert_string_equal(json_string_value(json_object_get(r0, "id")), id);
+    assert_float_equal(json_real_value(json_object_get(r0, "j_per_token")), 3, 1e-9);
+    json_decref(j);
+}
+
 static void test_show_text_and_json(void **state)
 {
     struct fixture *f = *state;
@@ -1060,6 +1141,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_runs_marks_an_unfinished_run_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_table_pads_by_display_width, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_text_and_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_show_marks_per_token_figures_of_a_parted_run, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_show_small_figures_never_read_as_zero, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_show_says_why_a_run_has_no_peak, setup, teardown),
