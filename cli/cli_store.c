@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 void wl_cli_store_opts_init(struct wl_cli_store_opts *o, const char *cmd, void (*usage)(FILE *out))

@@ -72,8 +72,7 @@ static int run(int argc, char **argv)
             continue;
         }
         char shown[6 * sizeof ids[k]];
-        printf("removed %s
-", wl_cli_text(ids[k], shown, sizeof shown)); /* as the database has it */
+        printf("removed %s\n", wl_cli_text(ids[k], shown, sizeof shown)); /* as the database has it */
     }
     free(ids);
     wl_store_close(s);
