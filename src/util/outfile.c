@@ -204,7 +204,8 @@ static int create_tmp(const char *target, mode_t mode, char **name)
 }
 
 /* Gives the temporary file an existing target's owner, group and mode
- * bits. Its owner and group only as root (fchown, best effort); when the
+ * bits. Owner and group together as root (fchown, best effort); otherwise
+ * the group alone, which a member of the file's group may set; when the
  * group cannot be kept its group bits are dropped rather than given to
  * another group. If fchmod fails the file keeps the 0600 it was made with,
  * which gives nobody more. */
@@ -212,9 +213,10 @@ static void copy_owner_and_mode(int fd, const struct stat *old)
 {
     struct stat now;
     if (fstat(fd, &now) == 0 && (now.st_uid != old->st_uid || now.st_gid != old->st_gid)) {
-        if (fchown(fd, old->st_uid, old->st_gid) != 0) {
-            /* not root: the file becomes ours; the group is checked below */
-        }
+        /* fchown fails as a whole (EPERM) for another user's file when not
+         * root: then keep at least the group, if we are in it */
+        if (fchown(fd, old->st_uid, old->st_gid) != 0 && now.st_gid != old->st_gid)
+            (void)fchown(fd, (uid_t)-1, old->st_gid);
     }
     mode_t mode = old->st_mode & 07777;
     if (fstat(fd, &now) != 0 || now.st_gid != old->st_gid)

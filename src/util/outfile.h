@@ -69,10 +69,10 @@ int wl_outfile_open(struct wl_outfile *o, const char *path, unsigned flags);
  * now, next to the target: a new name (O_EXCL), close-on-exec; for a new
  * target with mode 0666 less the umask (and the directory's default ACL),
  * as the shell's `>`; for an existing one with its mode, and as root its
- * owner and group (when the group cannot be kept, its group bits are
- * dropped). NULL with o->step, o->errnum set when it cannot be created.
- * Valid until wl_outfile_close; never fclose it. Repeated calls return the
- * same stream. */
+ * owner and group, otherwise its group when we are a member of it (when the
+ * group cannot be kept, its group bits are dropped). NULL with o->step, o->errnum set when it
+ * cannot be created. Valid until wl_outfile_close; never fclose it. Repeated calls return the same
+ * stream. */
 FILE *wl_outfile_stream(struct wl_outfile *o);
 
 /* Ends the output. commit: the whole output was written; the stream is

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -373,7 +374,8 @@ static void test_owner_kept_as_root_and_group_bits_dropped_otherwise(void **stat
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        if (setgid(gid) != 0 || setuid(uid) != 0)
+        /* no supplementary groups: root's would let it keep group root */
+        if (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
             _exit(3);
         _exit(write_through(q, "by nobody\n") == 0 ? 0 : 4);
     }
@@ -385,6 +387,68 @@ static void test_owner_kept_as_root_and_group_bits_dropped_otherwise(void **stat
     assert_int_equal(st.st_uid, uid);
     assert_int_equal(st.st_mode & 07777, 0606);
     assert_true(has_text(q, "by nobody\n"));
+    assert_true(no_temp_in(dir));
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
+/* Runs write_through(path, text) in a child that drops root for uid, gid
+ * and the one supplementary group group (none when (gid_t)-1); returns
+ * write_through's code, or -1 when the child could not drop privileges or
+ * died. Only as root. */
+static int write_as(uid_t uid, gid_t gid, gid_t group, const char *path, const char *text)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        gid_t groups[1] = {group};
+        if (setgroups(group == (gid_t)-1 ? 0 : 1, groups) != 0 || setgid(gid) != 0 ||
+            setuid(uid) != 0)
+            _exit(100);
+        int rc = write_through(path, text);
+        _exit(rc < 0 ? 101 : rc > 99 ? 99 : rc);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) >= 100)
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+/* Another user's file of a group we belong to: fchown of owner and group
+ * fails as a whole (EPERM), but the group alone can be kept, and with it
+ * the group bits (uid 1001 in group 2000 writes 1000:2000 0664). */
+static void test_a_group_member_keeps_the_group(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("not root: cannot write as another user; skipped\n");
+        skip();
+    }
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    assert_int_equal(chmod(dir, 0777), 0);
+    const char *p = at(dir, "group.txt");
+    assert_int_equal(wl_test_write_file(p, "old\n", 4), 0);
+    assert_int_equal(chown(p, 1000, 2000), 0);
+    assert_int_equal(chmod(p, 0664), 0);
+    assert_int_equal(write_as(1001, 1001, 2000, p, "by a member\n"), 0);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_uid, 1001);
+    assert_int_equal(st.st_gid, 2000);
+    assert_int_equal(st.st_mode & 07777, 0664);
+    assert_true(has_text(p, "by a member\n"));
+
+    /* not a member (the file writable by all): the group bits go */
+    assert_int_equal(chown(p, 1000, 2000), 0);
+    assert_int_equal(chmod(p, 0666), 0);
+    assert_int_equal(write_as(1001, 1001, (gid_t)-1, p, "by another\n"), 0);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_uid, 1001);
+    assert_int_equal(st.st_gid, 1001);
+    assert_int_equal(st.st_mode & 07777, 0606);
+    assert_true(has_text(p, "by another\n"));
     assert_true(no_temp_in(dir));
     wl_test_rmtree(dir);
     free(dir);
@@ -402,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_a_proc_name_is_written_in_place),
         cmocka_unit_test(test_a_device_is_written_in_place),
         cmocka_unit_test(test_owner_kept_as_root_and_group_bits_dropped_otherwise),
+        cmocka_unit_test(test_a_group_member_keeps_the_group),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
