@@ -224,6 +224,23 @@ static void copy_owner_and_mode(int fd, const struct stat *old)
     (void)fchmod(fd, mode);
 }
 
+/* True when target (lstat in st) lies in a sticky directory (mode 1777,
+ * as /tmp) and neither it nor the directory is ours: only their owners (and
+ * root, CAP_FOWNER) may remove or rename over it, so the rename at the end
+ * would fail with EPERM after all the work. Root is assumed to have
+ * CAP_FOWNER; a directory that cannot be read is left to the probe. */
+static bool cannot_rename_over(const char *target, const struct stat *st)
+{
+    uid_t me = geteuid();
+    if (me == 0 || st->st_uid == me)
+        return false;
+    char *dir = dir_of(target);
+    struct stat d;
+    bool sticky = dir && stat(dir, &d) == 0 && (d.st_mode & S_ISVTX) && d.st_uid != me;
+    free(dir);
+    return sticky;
+}
+
 /* fsync: on disk before the rename, so that a crash leaves the old file or
  * the whole new one. EINVAL, ENOTSUP: a file system that cannot sync, with
  * nothing to wait for. errno is kept when it fails. */
@@ -268,6 +285,20 @@ int wl_outfile_open(struct wl_outfile *o, const char *path, unsigned flags)
         e = last_errno();
         goto fail;
     }
+    if (exists && cannot_rename_over(o->target, &st)) {
+        /* written in place as the shell's `>` would, truncated once the
+         * output is written (no O_CREAT: protected_regular refuses it for
+         * another user's file in a sticky directory, and it exists) */
+        int fd = open(o->target, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0) {
+            e = last_errno();
+            goto fail;
+        }
+        o->kind = WL_OUTFILE_DIRECT;
+        o->in_place = true;
+        o->in_place_fd = fd;
+        return 0;
+    }
     /* can a file be made next to it? (made for real when the output is
      * written, so that none lies around while the caller works) */
     char *probe = NULL;
@@ -292,6 +323,15 @@ fail:
 
 FILE *wl_outfile_stream(struct wl_outfile *o)
 {
+    if (!o->f && o->in_place) {
+        /* an existing file written in place (a sticky directory): emptied
+         * now, as `>` would have at open */
+        if (ftruncate(o->in_place_fd, 0) != 0 || !(o->f = fdopen(o->in_place_fd, "w"))) {
+            fail(o, WL_OUTFILE_STEP_OPEN, last_errno());
+            return NULL;
+        }
+        return o->f;
+    }
     if (o->f || o->kind != WL_OUTFILE_REPLACE)
         return o->f;
     struct stat old;
@@ -320,12 +360,14 @@ FILE *wl_outfile_stream(struct wl_outfile *o)
 int wl_outfile_close(struct wl_outfile *o, bool commit)
 {
     int rc = 0;
+    if (o->in_place && !o->f) /* never written: the file is left as it was */
+        close(o->in_place_fd);
     if (o->f) {
         int fd = fileno(o->f);
         if (commit) {
             errno = 0;
             if (ferror(o->f) || fflush(o->f) != 0 || ferror(o->f) ||
-                (o->kind == WL_OUTFILE_REPLACE && !synced(fd)))
+                ((o->kind == WL_OUTFILE_REPLACE || o->in_place) && !synced(fd)))
                 rc = fail(o, WL_OUTFILE_STEP_WRITE, last_errno());
 #ifdef POSIX_FADV_DONTNEED
             /* best effort; a pipe says ESPIPE */

@@ -5,7 +5,8 @@
  * next to the target, its mode and owner taken from the old file, synced,
  * renamed over it; discarded on failure, leaving the old file as it was); a
  * FIFO, a device, or anything in /dev or /proc is opened in place as the
- * shell's `>` opens it, and never renamed over. Writes are sequential (a
+ * shell's `>` opens it, and never renamed over; so is another user's file
+ * in a sticky directory that is not ours (a rename over it would fail). Writes are sequential (a
  * stdio stream), so non-seekable outputs work. stdout and "-" are the
  * caller's business. docs/internals/outfile.md has the rules and trade-offs.
  * One struct wl_outfile per output, on the caller's stack; not thread-shared.
@@ -19,7 +20,8 @@
 
 enum wl_outfile_kind {
     WL_OUTFILE_NONE,    /* closed, or never opened */
-    WL_OUTFILE_DIRECT,  /* written in place: FIFO, device, anything in /dev or /proc */
+    WL_OUTFILE_DIRECT,  /* written in place: FIFO, device, anything in /dev or /proc, or
+                         * another user's file in a sticky directory (in_place) */
     WL_OUTFILE_REPLACE, /* a regular file (or none yet), replaced by renaming a temp over it */
 };
 
@@ -45,6 +47,10 @@ struct wl_outfile {
     enum wl_outfile_kind kind;
     unsigned flags;
     bool existed;              /* the target existed when opened */
+    bool in_place;             /* DIRECT: a regular file that cannot be renamed over (another
+                                * user's, in someone else's sticky directory), truncated and
+                                * written in place by wl_outfile_stream */
+    int in_place_fd;           /* in_place: its descriptor until the stream is made */
     FILE *f;                   /* the stream: DIRECT from open, REPLACE from wl_outfile_stream */
     char *target;              /* the name written, links followed (heap) */
     char *tmp;                 /* REPLACE: the temporary file, while it exists (heap) */
@@ -58,7 +64,9 @@ struct wl_outfile {
  * refused (EISDIR); a FIFO, a device or anything in /dev or /proc is opened
  * now (a FIFO waits here for its reader); for a regular file, an existing
  * one must be writable (access W_OK: what the shell's `>` could not write is
- * not replaced either) and a file must be creatable next to the target
+ * not replaced either; another user's in a sticky directory not ours is
+ * opened in place, truncated by wl_outfile_stream) and a file must be
+ * creatable next to the target
  * (made and removed at once, so a missing or read-only directory is found
  * now and nothing is left behind). flags: WL_OUTFILE_* bits. Returns 0, or
  * a WL_E* code with o->step, o->errnum and o->hint saying why; o needs

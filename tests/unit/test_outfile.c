@@ -454,6 +454,65 @@ static void test_a_group_member_keeps_the_group(void **state)
     free(dir);
 }
 
+/* In a sticky directory (1777, like /tmp) that is not ours, another user's
+ * file writable by all passes access(W_OK) and the probe, but cannot be
+ * renamed over (EPERM): it is written in place, as the shell's `>` would
+ * (the same inode), and truncated only once the output is written. */
+static void test_another_users_file_in_a_sticky_directory_is_written_in_place(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("not root: cannot write as another user; skipped\n");
+        skip();
+    }
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    assert_int_equal(chmod(dir, 01777), 0);
+    const char *p = at(dir, "theirs.txt");
+    assert_int_equal(wl_test_write_file(p, "old and longer\n", 15), 0);
+    assert_int_equal(chown(p, 1000, 1000), 0);
+    assert_int_equal(chmod(p, 0666), 0);
+    struct stat before, after;
+    assert_int_equal(stat(p, &before), 0);
+    assert_int_equal(write_as(1001, 1001, (gid_t)-1, p, "new\n"), 0);
+    assert_int_equal(stat(p, &after), 0);
+    assert_true(has_text(p, "new\n"));
+    assert_int_equal(after.st_ino, before.st_ino);
+    assert_int_equal(after.st_uid, 1000);
+    assert_int_equal(after.st_mode & 07777, 0666);
+    assert_true(no_temp_in(dir));
+
+    /* opened, then abandoned: the file is left as it was */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(1001) != 0 || setuid(1001) != 0)
+            _exit(100);
+        struct wl_outfile o;
+        if (wl_outfile_open(&o, p, 0) != 0 || o.kind != WL_OUTFILE_DIRECT)
+            _exit(1);
+        _exit(wl_outfile_close(&o, false) == 0 ? 0 : 2);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_true(has_text(p, "new\n"));
+
+    /* our own file there is still replaced (a rename) */
+    const char *q = at(dir, "ours.txt");
+    assert_int_equal(wl_test_write_file(q, "old\n", 4), 0);
+    assert_int_equal(chown(q, 1001, 1001), 0);
+    assert_int_equal(stat(q, &before), 0);
+    assert_int_equal(write_as(1001, 1001, (gid_t)-1, q, "mine\n"), 0);
+    assert_int_equal(stat(q, &after), 0);
+    assert_true(has_text(q, "mine\n"));
+    assert_true(after.st_ino != before.st_ino);
+    assert_true(no_temp_in(dir));
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_a_device_is_written_in_place),
         cmocka_unit_test(test_owner_kept_as_root_and_group_bits_dropped_otherwise),
         cmocka_unit_test(test_a_group_member_keeps_the_group),
+        cmocka_unit_test(test_another_users_file_in_a_sticky_directory_is_written_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
