@@ -1,6 +1,7 @@
 /* Output files replaced atomically or written in place; see outfile.h and
  * docs/internals/outfile.md. Owns the temporary file from its creation to
- * its rename or removal, and the stream. No global state.
+ * its rename or removal, and the stream. Global state: the names of the
+ * temporary files that exist, for the SIGINT/SIGTERM/SIGHUP cleanup below.
  */
 #include "util/outfile.h"
 
@@ -9,6 +10,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +37,110 @@ static const char wl__outfile_hint_next_to[] =
 static int last_errno(void)
 {
     return errno ? errno : EIO;
+}
+
+/* --- removing temporary files when the process is stopped -------------
+ * A temporary file exists from wl_outfile_stream to wl_outfile_close. If
+ * SIGINT, SIGTERM or SIGHUP ends the process meanwhile (kill, timeout,
+ * Ctrl-C during `model quantize`), the default action would leave it, up to
+ * a model's size. While one is registered, those of the three signals whose
+ * disposition is the default get a handler that removes the registered
+ * files and ends the process by the same signal (default action, re-raised);
+ * a program's own handler, or an ignored signal, is left alone (run and
+ * measure have their own: their temporary file can stay when they are
+ * killed while writing). When the last is unregistered, the default
+ * dispositions are restored. The handler only reads atomics and static
+ * buffers and calls unlink, sigaction and raise: async-signal-safe. */
+
+/* temporary files at once (threads writing outputs); more go unprotected */
+#define WL_OUTFILE_SLOTS 8
+
+enum { SLOT_FREE, SLOT_BUSY, SLOT_SET };
+static _Atomic int cleanup_state[WL_OUTFILE_SLOTS];
+static char cleanup_path[WL_OUTFILE_SLOTS][PATH_MAX];
+static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP};
+static bool cleanup_installed[sizeof cleanup_signals / sizeof cleanup_signals[0]];
+static int cleanup_count;
+/* slot allocation, counting and (un)installing; never taken by the handler */
+static pthread_mutex_t cleanup_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void on_stop_signal(int sig)
+{
+    int saved = errno;
+    for (int i = 0; i < WL_OUTFILE_SLOTS; i++)
+        if (atomic_load(&cleanup_state[i]) == SLOT_SET)
+            unlink(cleanup_path[i]);
+    /* SA_RESETHAND made the action the default again; the signal is
+     * blocked until we return, then ends the process as it would have */
+    errno = saved;
+    raise(sig);
+}
+
+static bool is_default(const struct sigaction *sa)
+{
+    return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_DFL;
+}
+
+static bool is_ours(const struct sigaction *sa)
+{
+    return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == on_stop_signal;
+}
+
+/* Registers path for removal on a stop signal; returns its slot, or -1 when
+ * it is not protected (too long, every slot taken). */
+static int cleanup_register(const char *path)
+{
+    if (strlen(path) >= PATH_MAX)
+        return -1;
+    pthread_mutex_lock(&cleanup_lock);
+    int slot = -1;
+    for (int i = 0; i < WL_OUTFILE_SLOTS && slot < 0; i++)
+        if (atomic_load(&cleanup_state[i]) == SLOT_FREE)
+            slot = i;
+    if (slot >= 0) {
+        atomic_store(&cleanup_state[slot], SLOT_BUSY);
+        strcpy(cleanup_path[slot], path);
+        atomic_store(&cleanup_state[slot], SLOT_SET);
+        if (cleanup_count++ == 0) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = on_stop_signal;
+            sa.sa_flags = SA_RESETHAND;
+            sigemptyset(&sa.sa_mask);
+            for (size_t i = 0; i < sizeof cleanup_signals / sizeof cleanup_signals[0]; i++) {
+                struct sigaction cur;
+                cleanup_installed[i] = sigaction(cleanup_signals[i], NULL, &cur) == 0 &&
+                                       is_default(&cur) &&
+                                       sigaction(cleanup_signals[i], &sa, NULL) == 0;
+            }
+        }
+    }
+    pthread_mutex_unlock(&cleanup_lock);
+    return slot;
+}
+
+/* Forgets a slot of cleanup_register (-1: none); the last one restores the
+ * default actions it replaced (unless the program has set another since). */
+static void cleanup_unregister(int slot)
+{
+    if (slot < 0)
+        return;
+    pthread_mutex_lock(&cleanup_lock);
+    atomic_store(&cleanup_state[slot], SLOT_FREE);
+    if (--cleanup_count == 0) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        for (size_t i = 0; i < sizeof cleanup_signals / sizeof cleanup_signals[0]; i++) {
+            struct sigaction cur;
+            if (cleanup_installed[i] && sigaction(cleanup_signals[i], NULL, &cur) == 0 &&
+                is_ours(&cur))
+                sigaction(cleanup_signals[i], &dfl, NULL);
+            cleanup_installed[i] = false;
+        }
+    }
+    pthread_mutex_unlock(&cleanup_lock);
 }
 
 /* Records a failure in o and returns its WL_E* code. */
@@ -344,6 +452,7 @@ FILE *wl_outfile_stream(struct wl_outfile *o)
         o->hint = o->existed ? wl__outfile_hint_next_to : "";
         return NULL;
     }
+    o->cleanup_slot = cleanup_register(o->tmp) + 1;
     if (keep)
         copy_owner_and_mode(fd, &old);
     o->f = fdopen(fd, "w");
@@ -351,6 +460,8 @@ FILE *wl_outfile_stream(struct wl_outfile *o)
         fail(o, WL_OUTFILE_STEP_TEMP, last_errno());
         close(fd);
         unlink(o->tmp);
+        cleanup_unregister(o->cleanup_slot - 1);
+        o->cleanup_slot = 0;
         free(o->tmp);
         o->tmp = NULL;
     }
@@ -386,6 +497,9 @@ int wl_outfile_close(struct wl_outfile *o, bool commit)
             rc = fail(o, WL_OUTFILE_STEP_RENAME, last_errno());
         if (!commit || rc != 0)
             unlink(o->tmp); /* the old file stays as it was */
+        /* after the rename or unlink: a signal before it still removes it
+         * (after it, unlinking the name that is gone fails harmlessly) */
+        cleanup_unregister(o->cleanup_slot - 1);
     }
     free(o->tmp);
     free(o->target);

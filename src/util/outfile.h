@@ -9,6 +9,9 @@
  * in a sticky directory that is not ours (a rename over it would fail). Writes are sequential (a
  * stdio stream), so non-seekable outputs work. stdout and "-" are the
  * caller's business. docs/internals/outfile.md has the rules and trade-offs.
+ * While a temporary file exists, SIGINT, SIGTERM and SIGHUP, where their
+ * action is still the default, remove it before the process dies by them
+ * (a program's own handlers are left alone).
  * One struct wl_outfile per output, on the caller's stack; not thread-shared.
  * Thread-safe otherwise (the umask is applied by the kernel, never read).
  */
@@ -54,6 +57,7 @@ struct wl_outfile {
     FILE *f;                   /* the stream: DIRECT from open, REPLACE from wl_outfile_stream */
     char *target;              /* the name written, links followed (heap) */
     char *tmp;                 /* REPLACE: the temporary file, while it exists (heap) */
+    int cleanup_slot;          /* tmp's slot in the stop-signal cleanup, plus 1 (0: none) */
     enum wl_outfile_step step; /* what the last failure was doing (kept by close) */
     int errnum;                /* its errno value (kept by close) */
     const char *hint;          /* static text to put before strerror(errnum), or "" */

@@ -144,5 +144,33 @@ out=$( (trap '' XFSZ && ulimit -f 8 && "$W" $SYNTH -o kept-link.gguf 2>&1 >/dev/
   || bad "synth full disk: $out; $(ls -l kept.gguf kept-link.gguf)"
 no_temp_left && ok "no temporary file left after failed writes" || bad "temporary files left: $(ls -a "$tmp")"
 
+# --- stopped while writing ------------------------------------------------------------------------
+# SIGTERM while quantize writes its temporary file: it is removed, the old OUT
+# kept, and the process ends by the signal (143). The model is big enough
+# (~200 MB in, ~55 MB out) that the write lasts a few hundred milliseconds; the
+# temporary file is polled for without a subprocess until it has data (the
+# empty one of open's check comes and goes first), then the signal sent. A
+# run that ended before the signal could land is tried again (at most 3 times).
+mkdir big && "$W" model synth --layers 4 --dim 1024 --ffn 2816 --heads 8 -o big/in.gguf \
+  >/dev/null 2>"$tmp/err" || bad "synth a big model: $(cat "$tmp/err")"
+echo old >big/out.gguf
+for attempt in 1 2 3; do
+  "$W" model quantize big/in.gguf big/out.gguf --type q8_0 -t 1 >/dev/null 2>"$tmp/err" &
+  pid=$!
+  seen=""
+  while [ -z "$seen" ] && kill -0 "$pid" 2>/dev/null; do
+    for f in big/out.gguf.tmp.*; do [ -s "$f" ] && seen=$f; done
+  done
+  [ -n "$seen" ] && kill -TERM "$pid" 2>/dev/null
+  wait "$pid"; rc=$?
+  [ "$rc" = 0 ] && [ "$attempt" -lt 3 ] && echo old >big/out.gguf && continue
+  break
+done
+leftover=$(ls -a big | grep '\.tmp\.')
+[ "$rc" = 143 ] && [ -z "$leftover" ] && [ "$(cat big/out.gguf)" = old ] \
+  && ok "quantize stopped by SIGTERM while writing: exit 143, no temporary file, the old file kept" \
+  || bad "quantize SIGTERM (rc $rc, seen ${seen:-none}): left ${leftover:-nothing}; $(head -c 20 big/out.gguf)"
+rm -rf big
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
