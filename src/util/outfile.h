@@ -93,7 +93,9 @@ FILE *wl_outfile_stream(struct wl_outfile *o);
  * or saw its own write fail): the stream is closed and the temporary file
  * removed, the target left as it was. A stream whose error flag is set is
  * never committed. Returns 0, or a WL_E* code (WL_EIO for a failed write)
- * with o->step (WL_OUTFILE_STEP_WRITE or _RENAME) and o->errnum; on any
+ * with o->step (WL_OUTFILE_STEP_WRITE or _RENAME) and o->errnum (for a
+ * stream whose error flag was already set, the cause is gone: EIO; the
+ * caller should keep errno from right after its failing write); on any
  * failure the temporary file is removed. Everything else is released; o is
  * left closed with step and errnum kept. Accepts a closed or never opened o
  * (returns 0). */
