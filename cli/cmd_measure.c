@@ -34,16 +34,20 @@ static struct wl_measure_stop g_stop;
 static void on_stop_signal(int sig, siginfo_t *si, void *ctx)
 {
     (void)ctx;
+    g_stop.signal = sig;
 #ifdef SI_KERNEL
     /* from the kernel for a terminal (^C, a hangup): the whole foreground
-     * process group got it, CMD too; what happens is CMD's call, as under
-     * time(1) (passing it on would deliver it twice) */
-    if (si && si->si_code == SI_KERNEL)
+     * process group got it, CMD too; once CMD runs, what happens is CMD's
+     * call, as under time(1) (passing it on would deliver it twice); before,
+     * it stops the baseline (wl_measure_run) */
+    if (si && si->si_code == SI_KERNEL) {
+        g_stop.tty_count++;
         return;
+    }
 #else
     (void)si;
 #endif
-    g_stop.signal = sig;
+    g_stop.sent_signal = sig;
     g_stop.count++;
 }
 
@@ -73,6 +77,8 @@ static void stop_handlers_install(struct stop_handlers *h)
         sigaddset(&sa.sa_mask, stop_signals[i]); /* one handler at a time */
     g_stop.signal = 0;
     g_stop.count = 0;
+    g_stop.sent_signal = 0;
+    g_stop.tty_count = 0;
     for (int i = 0; i < N_STOP_SIGNALS; i++) {
         h->set[i] = sigaction(stop_signals[i], NULL, &h->old[i]) == 0 &&
                     h->old[i].sa_handler != SIG_IGN && sigaction(stop_signals[i], &sa, NULL) == 0;
@@ -112,7 +118,8 @@ static void usage(FILE *out)
             "SIGINT sent to wattlens is passed on to CMD (to its process alone: CMD's own\n"
             "children get it only if CMD passes it on); wattlens waits for CMD to end, saves\n"
             "the run as cancelled with CMD's exit status, prints the report and exits\n"
-            "128+N. During --baseline it ends the baseline and CMD is not started.\n"
+            "128+N. During --baseline it, or a terminal's Ctrl-C, ends the baseline and CMD\n"
+            "is not started.\n"
             "\n"
             "The run is saved in the run database (kind measure: command, energy per domain,\n"
             "baseline, peaks, power samples, exit status; status failed when CMD could not\n"
@@ -264,8 +271,12 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
     if (r->exec_errno)
         fprintf(f, "  could not run the command: %s\n", strerror(r->exec_errno));
     if (!r->started) {
-        fprintf(f, "  not started     wattlens got %s before the command started (cancelled)\n",
-                wl_signal_label(r->stop_signal, b1, sizeof b1));
+        if (r->stop_signal)
+            fprintf(f, "  not started     wattlens got %s before the command started (cancelled)\n",
+                    wl_signal_label(r->stop_signal, b1, sizeof b1));
+        else
+            fprintf(f, "  not started     the held command process died before it was released\n"
+                       "                  (cancelled)\n");
         return;
     }
     if (r->term_signal)
@@ -501,6 +512,8 @@ static int run_measure(int argc, char **argv)
      * take the run as recorded */
     if (r.stop_signal)
         return 128 + r.stop_signal;
+    if (!r.started)
+        return WL_EXIT_FAIL; /* the held child died, by no signal to wattlens */
     return code == 0 && ((save_tried && !saved) || out_rc != WL_EXIT_OK) ? WL_EXIT_FAIL : code;
 }
 

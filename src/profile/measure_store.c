@@ -257,9 +257,9 @@ int wl_measure_save_run(wl_store *st, const struct wl_measure_save *p, char *id_
     if (r->exec_errno)
         snprintf(why, sizeof why, "cannot run '%s': %s", p->argv[0], strerror(r->exec_errno));
     struct wl_run_totals tot = {
-        .status = r->exec_errno    ? WL_RUN_FAILED
-                  : r->stop_signal ? WL_RUN_CANCELLED
-                                   : WL_RUN_COMPLETE,
+        .status = r->exec_errno                   ? WL_RUN_FAILED
+                  : r->stop_signal || !r->started ? WL_RUN_CANCELLED
+                                                  : WL_RUN_COMPLETE,
         .duration_ms = dur_ms,
         .energy_j = sec.energy_j,
         .energy_method = method,

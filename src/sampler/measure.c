@@ -84,7 +84,7 @@ static void wait_exit_nowait(pid_t pid, wl_sampler *s, const struct wl_measure_p
     for (;;) {
         if (p->stop && p->stop->count != passed_on) {
             passed_on = p->stop->count;
-            r->stop_signal = p->stop->signal;
+            r->stop_signal = p->stop->sent_signal;
             kill(pid, r->stop_signal);
         }
         siginfo_t si;
@@ -157,6 +157,26 @@ static void child_default_stop_handlers(void)
             sigaction(stop_signals[i], &dfl, NULL);
         }
     }
+}
+
+/* Writes "go" to the held child. Returns false when it is gone (EPIPE: it
+ * died before reading, of a terminal's ^C say), without the SIGPIPE that
+ * would kill the caller: the signal is ignored around the write (the caller
+ * is single-threaded; its other threads block asynchronous signals). */
+static bool release_child(int fd)
+{
+    struct sigaction ign, old;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    const bool restore = sigaction(SIGPIPE, &ign, &old) == 0;
+    ssize_t n;
+    do {
+        n = write(fd, "g", 1);
+    } while (n < 0 && errno == EINTR);
+    if (restore)
+        sigaction(SIGPIPE, &old, NULL);
+    return n == 1;
 }
 
 int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *out,
@@ -254,8 +274,14 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
         out->stop_signal = *cancel;
     if (out->started) {
         wl_sampler_window_begin(s, &out->window);
-        ssize_t wn = write(go[1], "g", 1);
-        (void)wn;
+        if (!release_child(go[1])) {
+            /* the held child is gone (a terminal's ^C killed it, with the
+             * whole foreground group, just before the check above): the
+             * command never ran */
+            out->started = false;
+            memset(&out->window, 0, sizeof out->window);
+            out->stop_signal = cancel ? *cancel : 0;
+        }
     }
     close(go[1]); /* without "go" the held child reads EOF and exits 127 */
     go[1] = -1;

@@ -39,17 +39,24 @@ enum wl_measure_phase {
 const char *wl_measure_phase_name(uint32_t phase); /* "run", "baseline", "?" */
 
 /* A request to stop, written by the caller's signal handler (SIGTERM, SIGHUP,
- * or a SIGINT sent to wattlens alone) and read by wl_measure_run on the
- * calling thread, on which that handler runs (see Signals above). The handler
- * sets signal and increments count; each increment is one signal to pass on.
- * Before the command starts (sensor set-up, the idle baseline) a request
- * ends the baseline and the command is never started; once it runs, the
- * command is sent the signal (kill(2) to its pid: it has no process group
- * of its own, so descendants get it only if the command passes it on) and
- * measured until it exits, however long that takes. */
+ * SIGINT) and read by wl_measure_run on the calling thread, on which that
+ * handler runs (see Signals above). The handler sets signal for every stop
+ * signal, and sorts each one by its sender: one the kernel sent for a
+ * terminal (Linux: si_code SI_KERNEL, a ^C or a hangup, delivered to the
+ * whole foreground process group, the command too) increments tty_count;
+ * any other (kill(2), timeout) sets sent_signal and increments count. Each
+ * increment is one signal to pass on.
+ * Before the command starts (sensor set-up, the idle baseline) any request,
+ * of either kind, ends the baseline and the command is never started (a
+ * terminal's ^C has then already killed the held child). Once it runs, the
+ * command is sent the signals counted in count (kill(2) to its pid: it is in
+ * the caller's process group, so descendants get it only if the command
+ * passes it on) and measured until it exits, however long that takes. */
 struct wl_measure_stop {
-    volatile sig_atomic_t signal; /* the last signal that asked to stop; 0 while none */
-    volatile sig_atomic_t count;  /* signals received so far */
+    volatile sig_atomic_t signal;      /* the last signal that asked to stop; 0 while none */
+    volatile sig_atomic_t count;       /* signals sent by a process so far */
+    volatile sig_atomic_t sent_signal; /* the last of those; 0 while none */
+    volatile sig_atomic_t tty_count;   /* signals the kernel sent for a terminal so far */
 };
 
 /* Called on the controlling thread with samples drained during the run. */

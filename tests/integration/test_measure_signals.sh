@@ -147,6 +147,47 @@ grep -q "^rc 130" "$tmp/tty.out" && ok "terminal ^C: exit 130" || bad "terminal 
 [ "$(last_run)" = "complete 130 2 None" ] && ok "terminal ^C: a complete run, killed by SIGINT" \
   || bad "terminal ^C: stored $(last_run)"
 
+# --- a terminal's Ctrl-C during the idle baseline: a stop (the held child got it too) -----------
+# (python ignores SIGPIPE and its children inherit that: wattlens gets the
+# default back, so a write to the dead held child would kill it)
+python3 - "$WATTLENS" "$db" >"$tmp/ttyb.out" 2>&1 <<'PY'
+import os, pty, select, signal, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.execv(sys.argv[1], [sys.argv[1], "measure", "--db", sys.argv[2], "--baseline", "3", "--",
+                           "sh", "-c", "echo RAN"])
+time.sleep(1)
+os.write(fd, b"\x03")
+t0 = time.monotonic()
+out = b""
+while True:
+    r, _, _ = select.select([fd], [], [], 30)
+    if not r:
+        break
+    try:
+        b = os.read(fd, 4096)
+    except OSError:
+        break
+    if not b:
+        break
+    out += b
+_, st = os.waitpid(pid, 0)
+print("after %.2f s" % (time.monotonic() - t0))
+print("rc", os.waitstatus_to_exitcode(st))
+sys.stdout.write(out.decode(errors="replace"))
+PY
+grep -q "^rc 130" "$tmp/ttyb.out" && ok "terminal ^C in the baseline: exit 130" \
+  || bad "terminal ^C in the baseline: $(cat "$tmp/ttyb.out")"
+python3 -c 'import sys; t = float(open(sys.argv[1]).readline().split()[1]); sys.exit(t >= 1.5)' "$tmp/ttyb.out" \
+  && ok "terminal ^C in the baseline: ends it at once" || bad "terminal ^C in the baseline: $(head -1 "$tmp/ttyb.out")"
+grep -q "^RAN" "$tmp/ttyb.out" && bad "terminal ^C in the baseline: the command ran" \
+  || ok "terminal ^C in the baseline: the command was not started"
+grep -q "not started .*SIGINT" "$tmp/ttyb.out" && ok "terminal ^C in the baseline: the report says so" \
+  || bad "terminal ^C in the baseline: report: $(cat "$tmp/ttyb.out")"
+[ "$(last_run)" = "cancelled None None 2" ] && ok "terminal ^C in the baseline: stored as cancelled, not started" \
+  || bad "terminal ^C in the baseline: stored $(last_run)"
+
 # --- during the idle baseline: it ends at once and the command never starts ---------------------
 "$WATTLENS" measure --db "$db" --baseline 60 -- touch "$tmp/ran" >"$tmp/base.out" 2>&1 &
 pid=$!
