@@ -2,8 +2,9 @@
  * per domain, average/peak power, dynamic energy above an idle baseline and
  * sampling statistics, each figure with its method, and saves the run in the
  * store (unless --no-store). Exits with CMD's status. SIGTERM, SIGHUP and a
- * SIGINT sent to wattlens (not a terminal's ^C, which reaches CMD itself)
- * are passed on to CMD; wattlens waits for it, stores the run as cancelled,
+ * SIGINT sent to wattlens (not a terminal's ^C, which reaches CMD itself
+ * when wattlens is in the terminal's foreground group; CMD has its own group
+ * otherwise: measure.h) are passed on to CMD; wattlens waits for it, stores the run as cancelled,
  * prints the report and exits 128 + the signal. Thin: the measuring is
  * wl_measure_run (src/sampler/measure.c), the saving wl_measure_save_run
  * (src/profile/measure_store.c). */
@@ -114,12 +115,18 @@ static void usage(FILE *out)
             "database), it exits 1 after printing the report; so it does when the report\n"
             "could not be written (a full disk).\n"
             "\n"
-            "A terminal's Ctrl-C reaches CMD itself and is left to it. SIGTERM, SIGHUP or a\n"
-            "SIGINT sent to wattlens is passed on to CMD (to its process alone: CMD's own\n"
-            "children get it only if CMD passes it on); wattlens waits for CMD to end, saves\n"
-            "the run as cancelled with CMD's exit status, prints the report and exits\n"
-            "128+N. During --baseline it, or a terminal's Ctrl-C, ends the baseline and CMD\n"
-            "is not started.\n"
+            "Process group: when wattlens runs in the foreground of a terminal, CMD runs in\n"
+            "wattlens's process group, so a terminal's Ctrl-C reaches CMD itself and is left\n"
+            "to it, and job control (Ctrl-Z, fg) works on both. Anywhere else (no terminal,\n"
+            "a background job, under timeout from a script, a service) CMD gets a process\n"
+            "group of its own, so a signal sent to wattlens's whole group (timeout, kill\n"
+            "-TERM -PGID) reaches CMD once, passed on by wattlens to CMD's group (CMD's own\n"
+            "children too). SIGTERM, SIGHUP or a SIGINT sent to wattlens is passed on to\n"
+            "CMD (in wattlens's group: to CMD's process alone, and a group-wide signal\n"
+            "reaches CMD twice; use timeout --foreground from an interactive shell);\n"
+            "wattlens waits for CMD to end, saves the run as cancelled with CMD's exit\n"
+            "status, prints the report and exits 128+N. During --baseline it, or a\n"
+            "terminal's Ctrl-C, ends the baseline and CMD is not started.\n"
             "\n"
             "The run is saved in the run database (kind measure: command, energy per domain,\n"
             "baseline, peaks, power samples, exit status; status failed when CMD could not\n"

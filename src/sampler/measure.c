@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 const char *wl_measure_phase_name(uint32_t phase)
@@ -66,26 +67,76 @@ static void drain_into(wl_sampler *s, const struct wl_measure_params *p,
         keep_samples(p, r, buf, n);
 }
 
+/* Whether the calling process is in the foreground process group of its
+ * controlling terminal: asked of whichever of fds 0-2 is that terminal, else
+ * of /dev/tty. No terminal: false. */
+static bool terminal_foreground(void)
+{
+    const pid_t me = getpgrp();
+    for (int fd = 0; fd <= 2; fd++) {
+        if (!isatty(fd))
+            continue;
+        pid_t fg = tcgetpgrp(fd);
+        if (fg > 0)
+            return fg == me;
+        /* a terminal that is not ours (ENOTTY): ask the next */
+    }
+    int fd = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    pid_t fg = tcgetpgrp(fd);
+    close(fd);
+    return fg > 0 && fg == me;
+}
+
+/* Passes one stop signal on to the command: to its process group when it
+ * has one of its own (pgid == pid; also to the command itself should it have
+ * left that group), else to its pid. */
+static void pass_on(pid_t pid, bool own_group, int sig)
+{
+    if (!own_group) {
+        kill(pid, sig);
+        return;
+    }
+    if (getpgid(pid) != pid)
+        kill(pid, sig);
+    kill(-pid, sig);
+}
+
 /* Blocks until the child has exited, without reaping it (it stays a zombie so
  * its /proc entry still holds its final CPU times). Drains samples every
  * 100 ms meanwhile, and passes each stop request on to the child: a signal
  * interrupts the poll, so it is passed on at once, or within one 100 ms
- * wait when it comes between the check and the poll. The child is not
- * reaped before this returns, so its pid cannot have been reused. */
-static void wait_exit_nowait(pid_t pid, wl_sampler *s, const struct wl_measure_params *p,
-                             struct wl_measure_result *r)
+ * wait when it comes between the check and the poll. In the caller's group
+ * (own_group false) only signals sent by a process are passed on (the
+ * kernel's for a terminal reached the command too); in its own group, every
+ * one. A repeat of the signal last passed on within 100 ms of it is taken
+ * as the same one (timeout(1) sends its signal to wattlens and then to
+ * wattlens's whole group). The child is not reaped before this returns, so
+ * its pid (and its group's id) cannot have been reused. */
+static void wait_exit_nowait(pid_t pid, bool own_group, wl_sampler *s,
+                             const struct wl_measure_params *p, struct wl_measure_result *r)
 {
     int pidfd = -1;
 #if defined(__linux__) && defined(SYS_pidfd_open)
     pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 #endif
     uint64_t last_drain = wl_clock_now_ns();
-    sig_atomic_t passed_on = 0; /* stop requests sent to the child so far */
+    long passed_on = 0; /* stop requests taken so far */
+    uint64_t last_pass_ns = 0;
     for (;;) {
-        if (p->stop && p->stop->count != passed_on) {
-            passed_on = p->stop->count;
-            r->stop_signal = p->stop->sent_signal;
-            kill(pid, r->stop_signal);
+        if (p->stop) {
+            const long requests = (long)p->stop->count + (own_group ? (long)p->stop->tty_count : 0);
+            if (requests != passed_on) {
+                passed_on = requests;
+                const int sig = own_group ? p->stop->signal : p->stop->sent_signal;
+                const uint64_t now = wl_clock_now_ns();
+                if (sig != r->stop_signal || now - last_pass_ns >= 100000000ull) {
+                    r->stop_signal = sig;
+                    last_pass_ns = now;
+                    pass_on(pid, own_group, sig);
+                }
+            }
         }
         siginfo_t si;
         memset(&si, 0, sizeof si);
@@ -199,6 +250,11 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
     fcntl(go[1], F_SETFD, FD_CLOEXEC);
     fcntl(ex[0], F_SETFD, FD_CLOEXEC);
     fcntl(ex[1], F_SETFD, FD_CLOEXEC);
+    /* in a terminal's foreground group, the command stays in it (a ^C and
+     * job control reach it as they reach wattlens); anywhere else it gets a
+     * group of its own, so that a signal to wattlens's whole group (timeout,
+     * kill -TERM -PGID) reaches it once, passed on by wattlens */
+    const bool own_group = !terminal_foreground();
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -212,6 +268,8 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
     if (pid == 0) {
         /* child: wait for "go", then exec; report exec failure through ex */
         child_default_stop_handlers();
+        if (own_group)
+            setpgid(0, 0);
         close(go[1]);
         close(ex[0]);
         char c = 0;
@@ -228,6 +286,8 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
         (void)w;
         _exit(e == ENOENT ? 127 : 126);
     }
+    if (own_group)
+        setpgid(pid, pid); /* also here: set before any signal is passed on */
     close(go[0]);
     close(ex[1]);
 
@@ -296,7 +356,7 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
         out->exec_errno = exec_errno;
 
     if (out->started) {
-        wait_exit_nowait(pid, s, p, out);
+        wait_exit_nowait(pid, own_group, s, p, out);
         wl_sampler_window_end(s, &out->window);
     }
     wl_sampler_stop(s);

@@ -48,10 +48,15 @@ const char *wl_measure_phase_name(uint32_t phase); /* "run", "baseline", "?" */
  * increment is one signal to pass on.
  * Before the command starts (sensor set-up, the idle baseline) any request,
  * of either kind, ends the baseline and the command is never started (a
- * terminal's ^C has then already killed the held child). Once it runs, the
- * command is sent the signals counted in count (kill(2) to its pid: it is in
- * the caller's process group, so descendants get it only if the command
- * passes it on) and measured until it exits, however long that takes. */
+ * terminal's ^C has then already killed the held child). Once it runs:
+ * when the caller is in its terminal's foreground process group the command
+ * is in that group too, and is sent the signals counted in count (kill(2) to
+ * its pid: descendants get them only if the command passes them on); else
+ * the command has a process group of its own (a signal to the caller's
+ * whole group, from timeout(1) say, does not reach it) and every signal of
+ * either kind is sent to that group. A repeat of the same signal within
+ * 100 ms counts once. The command is measured until it exits, however long
+ * that takes. */
 struct wl_measure_stop {
     volatile sig_atomic_t signal;      /* the last signal that asked to stop; 0 while none */
     volatile sig_atomic_t count;       /* signals sent by a process so far */

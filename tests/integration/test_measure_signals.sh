@@ -72,6 +72,38 @@ grep -q "stopped .*SIGTERM" "$tmp/to.out" && grep -q "killed by SIGTERM" "$tmp/t
 [ "$(last_run)" = "cancelled 143 15 15" ] && ok "timeout: stored as cancelled" || bad "timeout: stored $(last_run)"
 pgrep -f "^sleep 3.17" >/dev/null && bad "timeout: the command was left running" || ok "timeout: no orphan"
 
+# --- a signal to wattlens's whole group reaches the command once -------------------------------
+# (without a terminal in whose foreground wattlens runs, the command has a
+# group of its own: timeout's kill of its group, or kill -TERM -PGID, reaches
+# wattlens alone, and wattlens passes it on once)
+sigcount="${WL_BINARY_DIR:-}/sigcount"
+if [ -x "$sigcount" ]; then
+  timeout 1 "$WATTLENS" measure --no-store -- "$sigcount" >"$tmp/cnt1.out" 2>&1
+  grep -q "^TERM 1 other 0$" "$tmp/cnt1.out" && ok "timeout: the command got SIGTERM once" \
+    || bad "timeout: the command got: $(grep "^TERM" "$tmp/cnt1.out")"
+  setsid "$WATTLENS" measure --no-store -- "$sigcount" >"$tmp/cnt2.out" 2>&1 &
+  pid=$!
+  wait_child $pid sigcount || bad "group kill: the command never started"
+  kill -TERM -- -$pid
+  wait $pid; rc=$?
+  [ $rc = 143 ] && ok "group kill: exit 143" || bad "group kill: exit $rc"
+  grep -q "^TERM 1 other 0$" "$tmp/cnt2.out" && ok "group kill: the command got SIGTERM once" \
+    || bad "group kill: the command got: $(grep "^TERM" "$tmp/cnt2.out")"
+  # its own children too: the command's group gets it
+  setsid "$WATTLENS" measure --no-store -- sh -c '"$1" & wait' sh "$sigcount" >"$tmp/cnt3.out" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 600); do pgrep -x sigcount >/dev/null && break; sleep 0.05; done
+  sleep 0.2
+  kill -TERM -- -$pid
+  wait $pid
+  # sh ends at once; its child prints its count 0.5 s after the signal
+  for _ in $(seq 1 100); do grep -q "^TERM" "$tmp/cnt3.out" && break; sleep 0.05; done
+  grep -q "^TERM 1 " "$tmp/cnt3.out" && ok "group kill: the command's child got SIGTERM once" \
+    || bad "group kill: the command's child got: $(grep "^TERM" "$tmp/cnt3.out")"
+else
+  echo "SKIP: $sigcount not built (group signal checks skipped)"
+fi
+
 # --- SIGHUP to a command that handles it: its own exit status is kept --------------------------
 "$WATTLENS" measure --db "$db" -- sh -c 'trap "exit 3" HUP; while :; do sleep 0.05; done' \
   >"$tmp/hup.out" 2>&1 &
