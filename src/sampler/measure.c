@@ -230,6 +230,23 @@ static bool release_child(int fd)
     return n == 1;
 }
 
+/* Sets SIGCHLD to its default action when it is ignored or has
+ * SA_NOCLDWAIT (both make the kernel reap children by itself); the previous
+ * action goes to *old. Returns whether it was changed. */
+static bool chld_default(struct sigaction *old)
+{
+    if (sigaction(SIGCHLD, NULL, old) != 0)
+        return false;
+    const bool ignored = !(old->sa_flags & SA_SIGINFO) && old->sa_handler == SIG_IGN;
+    if (!ignored && !(old->sa_flags & SA_NOCLDWAIT))
+        return false;
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    return sigaction(SIGCHLD, &dfl, NULL) == 0;
+}
+
 int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *out,
                    struct wl_errmsg *err)
 {
@@ -255,10 +272,17 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
      * group of its own, so that a signal to wattlens's whole group (timeout,
      * kill -TERM -PGID) reaches it once, passed on by wattlens */
     const bool own_group = !terminal_foreground();
+    /* an inherited SIGCHLD ignored (or SA_NOCLDWAIT) reaps the child by
+     * itself: no exit status, and its pid free for reuse while it is still
+     * sent signals; the default until the child is reaped */
+    struct sigaction old_chld;
+    const bool chld_changed = chld_default(&old_chld);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
+        if (chld_changed)
+            sigaction(SIGCHLD, &old_chld, NULL);
         close(go[0]);
         close(go[1]);
         close(ex[0]);
@@ -268,6 +292,8 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
     if (pid == 0) {
         /* child: wait for "go", then exec; report exec failure through ex */
         child_default_stop_handlers();
+        if (chld_changed)
+            sigaction(SIGCHLD, &old_chld, NULL); /* the command inherits it as it was */
         if (own_group)
             setpgid(0, 0);
         close(go[1]);
@@ -366,6 +392,8 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
     memset(&ru, 0, sizeof ru);
     while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
     }
+    if (chld_changed)
+        sigaction(SIGCHLD, &old_chld, NULL);
     if (!p->stop)
         sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
@@ -404,6 +432,8 @@ fail_child:
         close(ex[0]);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
     }
+    if (chld_changed)
+        sigaction(SIGCHLD, &old_chld, NULL);
     wl_sampler_close(s);
     wl_sensor_set_close(set);
     return rc;

@@ -23,6 +23,22 @@ export WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
 [ $? = 0 ] && ok || bad "measure -- true did not exit 0"
 "$WATTLENS" measure -- sh -c 'kill -TERM $$' >/dev/null 2>&1
 [ $? = 143 ] && ok || bad "a command killed by SIGTERM should give 128+15"
+# SIGCHLD inherited as ignored (children reaped by the kernel): still the
+# command's exit status, and the command inherits it ignored as it was
+if env --ignore-signal=CHLD true 2>/dev/null; then
+  env --ignore-signal=CHLD "$WATTLENS" measure --no-store --json -- sh -c 'exit 3' >"$tmp/chld.json" 2>&1
+  rc=$?
+  [ $rc = 3 ] && ok || bad "SIGCHLD ignored: exit $rc, not 3"
+  python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["exit_status"] == 3, j["exit_status"]' \
+    "$tmp/chld.json" 2>/dev/null && ok || bad "SIGCHLD ignored: report: $(head -c 300 "$tmp/chld.json")"
+  if [ -r /proc/self/status ]; then
+    env --ignore-signal=CHLD "$WATTLENS" measure --no-store -- grep -q '^SigIgn:.*[13579bdf]....$' /proc/self/status \
+      >/dev/null 2>&1
+    [ $? = 0 ] && ok || bad "SIGCHLD ignored: the command did not inherit it ignored"
+  fi
+else
+  echo "SKIP: env --ignore-signal unsupported (SIGCHLD check skipped)"
+fi
 "$WATTLENS" measure -- /nonexistent/command >/dev/null 2>"$tmp/err"
 [ $? = 127 ] && ok || bad "a missing command should give 127"
 grep -q "cannot run" "$tmp/err" && ok || bad "a missing command should be explained on stderr"
