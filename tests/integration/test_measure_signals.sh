@@ -146,7 +146,7 @@ if env --default-signal=INT true 2>/dev/null; then
     || bad "SIGINT to wattlens: stored $(last_run)"
   pgrep -f "^sleep 7.43" >/dev/null && bad "SIGINT: the command was left running" || ok "SIGINT: no orphan"
 else
-  ok "SIGINT to wattlens: skipped (env --default-signal unsupported)"
+  echo "SKIP: env --default-signal unsupported (SIGINT to wattlens checks skipped)"
 fi
 
 # --- a terminal's Ctrl-C: the command gets it itself; a complete run, as before -----------------
