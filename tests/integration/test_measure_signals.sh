@@ -38,13 +38,13 @@ print(r["status"], x.get("exit_status"), x.get("signal"), x.get("stop_signal"))'
 }
 
 # --- SIGTERM while the command runs: passed on, waited for, stored, reported ------------------
-"$WATTLENS" measure --db "$db" --json -- sleep 7.31 >"$tmp/term.json" 2>"$tmp/term.err" &
+"$WATTLENS" measure --db "$db" --json -- sleep 7.3$$ >"$tmp/term.json" 2>"$tmp/term.err" &
 pid=$!
 wait_child $pid sleep || bad "SIGTERM: the command never started"
 kill -TERM $pid
 wait $pid; rc=$?
 [ $rc = 143 ] && ok "SIGTERM: exit 143" || bad "SIGTERM: exit $rc: $(cat "$tmp/term.err")"
-pgrep -f "^sleep 7.31" >/dev/null && { bad "SIGTERM: the command was left running"; kill $(pgrep -f "^sleep 7.31"); } \
+pgrep -f "^sleep 7.3$$\$" >/dev/null && { bad "SIGTERM: the command was left running"; kill $(pgrep -f "^sleep 7.3$$\$"); } \
   || ok "SIGTERM: the command is not left running"
 python3 - "$tmp/term.json" <<'PY' && ok "SIGTERM: JSON report" || bad "SIGTERM: JSON report: $(cat "$tmp/term.json")"
 import json, sys
@@ -64,13 +64,13 @@ grep -q "(cancelled, measure)" "$tmp/term.show" && grep -q "^  exit       killed
   && ok "SIGTERM: show says so" || bad "SIGTERM: show: $(cat "$tmp/term.show")"
 
 # --- timeout(1) sends SIGTERM to wattlens: the same, with text output ---------------------------
-timeout 1 "$WATTLENS" measure --db "$db" -- sleep 3.17 >"$tmp/to.out" 2>"$tmp/to.err"
+timeout 1 "$WATTLENS" measure --db "$db" -- sleep 3.1$$ >"$tmp/to.out" 2>"$tmp/to.err"
 rc=$?
 [ $rc = 124 ] && ok "timeout: timeout's own 124" || bad "timeout: exit $rc"
 grep -q "stopped .*SIGTERM" "$tmp/to.out" && grep -q "killed by SIGTERM" "$tmp/to.out" \
   && ok "timeout: the report is printed" || bad "timeout: report: $(cat "$tmp/to.out" "$tmp/to.err")"
 [ "$(last_run)" = "cancelled 143 15 15" ] && ok "timeout: stored as cancelled" || bad "timeout: stored $(last_run)"
-pgrep -f "^sleep 3.17" >/dev/null && bad "timeout: the command was left running" || ok "timeout: no orphan"
+pgrep -f "^sleep 3.1$$\$" >/dev/null && bad "timeout: the command was left running" || ok "timeout: no orphan"
 
 # --- a signal to wattlens's whole group reaches the command once -------------------------------
 # (without a terminal in whose foreground wattlens runs, the command has a
@@ -105,7 +105,7 @@ else
 fi
 
 # --- SIGHUP to a command that handles it: its own exit status is kept --------------------------
-"$WATTLENS" measure --db "$db" -- sh -c 'trap "exit 3" HUP; while :; do sleep 0.05; done' \
+"$WATTLENS" measure --db "$db" -- sh -c 'trap "exit 3" HUP; : '"hup$$"'; while :; do sleep 0.05; done' \
   >"$tmp/hup.out" 2>&1 &
 pid=$!
 wait_child $pid sh || bad "SIGHUP: the command never started"
@@ -114,14 +114,14 @@ wait $pid; rc=$?
 [ $rc = 129 ] && ok "SIGHUP: exit 129" || bad "SIGHUP: exit $rc: $(cat "$tmp/hup.out")"
 [ "$(last_run)" = "cancelled 3 None 1" ] && ok "SIGHUP: stored as cancelled, exit status 3" \
   || bad "SIGHUP: stored $(last_run)"
-left=$(pgrep -f '^sh -c trap "exit 3" HUP')
+left=$(pgrep -f "^sh -c trap \"exit 3\" HUP; : hup$$;")
 [ -z "$left" ] && ok "SIGHUP: no orphan" || { bad "SIGHUP: the command was left running"; kill $left; }
 
 # --- a command that ignores the signal is measured until it ends by itself ---------------------
-"$WATTLENS" measure --db "$db" --json -- sh -c 'trap "" TERM; sleep 1.03; exit 4' >"$tmp/ign.json" 2>&1 &
+"$WATTLENS" measure --db "$db" --json -- sh -c 'trap "" TERM; sleep 1.0'"$$"'; exit 4' >"$tmp/ign.json" 2>&1 &
 pid=$!
 # once sh runs its sleep, the trap is set
-for _ in $(seq 1 600); do pgrep -f "^sleep 1.03" >/dev/null && break; sleep 0.05; done
+for _ in $(seq 1 600); do pgrep -f "^sleep 1.0$$\$" >/dev/null && break; sleep 0.05; done
 kill -TERM $pid
 wait $pid; rc=$?
 [ $rc = 143 ] && ok "ignored SIGTERM: exit 143" || bad "ignored SIGTERM: exit $rc"
@@ -136,7 +136,7 @@ PY
 # (a background job of a script starts with SIGINT ignored, and an ignored
 # signal stays ignored: env gives it back its default)
 if env --default-signal=INT true 2>/dev/null; then
-  env --default-signal=INT "$WATTLENS" measure --db "$db" -- sleep 7.43 >/dev/null 2>&1 &
+  env --default-signal=INT "$WATTLENS" measure --db "$db" -- sleep 7.4$$ >/dev/null 2>&1 &
   pid=$!
   wait_child $pid sleep || bad "SIGINT: the command never started"
   kill -INT $pid
@@ -144,7 +144,7 @@ if env --default-signal=INT true 2>/dev/null; then
   [ $rc = 130 ] && ok "SIGINT to wattlens: exit 130" || bad "SIGINT to wattlens: exit $rc"
   [ "$(last_run)" = "cancelled 130 2 2" ] && ok "SIGINT to wattlens: passed on, stored as cancelled" \
     || bad "SIGINT to wattlens: stored $(last_run)"
-  pgrep -f "^sleep 7.43" >/dev/null && bad "SIGINT: the command was left running" || ok "SIGINT: no orphan"
+  pgrep -f "^sleep 7.4$$\$" >/dev/null && bad "SIGINT: the command was left running" || ok "SIGINT: no orphan"
 else
   echo "SKIP: env --default-signal unsupported (SIGINT to wattlens checks skipped)"
 fi
