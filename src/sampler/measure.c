@@ -3,7 +3,6 @@
 
 #include "util/clock.h"
 #include "util/log.h"
-#include "util/signals.h"
 #include "wattlens/error.h"
 
 #include <errno.h>
@@ -319,12 +318,9 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
 
     wl_sensor_set *set = NULL;
     wl_sampler *s = NULL;
-    /* every thread started here inherits a mask blocking asynchronous
-     * signals: the caller's stop handler runs on this thread (measure.h) */
-    sigset_t mask;
-    wl_signals_block_async(&mask);
+    /* the threads this starts block asynchronous signals
+     * (wl_signals_thread_create): the caller's stop handler runs here */
     int rc = open_sampling(p, pid, &set, &s, err);
-    wl_signals_restore(&mask);
     if (rc != 0)
         goto fail_child;
     {

@@ -43,7 +43,9 @@ const char *wl_signal_label(int sig, char *buf, size_t size)
     return buf;
 }
 
-void wl_signals_block_async(sigset_t *old)
+/* Blocks every asynchronous signal in the calling thread; its previous mask
+ * goes to *old. */
+static void block_async(sigset_t *old)
 {
     static const int sync_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
     sigset_t set;
@@ -53,7 +55,7 @@ void wl_signals_block_async(sigset_t *old)
     pthread_sigmask(SIG_BLOCK, &set, old);
 }
 
-void wl_signals_restore(const sigset_t *old)
+static void restore(const sigset_t *old)
 {
     pthread_sigmask(SIG_SETMASK, old, NULL);
 }
@@ -62,8 +64,8 @@ int wl_signals_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
                              void *arg)
 {
     sigset_t old;
-    wl_signals_block_async(&old);
+    block_async(&old);
     int e = pthread_create(t, attr, fn, arg);
-    wl_signals_restore(&old);
+    restore(&old);
     return e;
 }

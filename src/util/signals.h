@@ -1,9 +1,9 @@
-/* Signal helpers: a signal's name for reports, and the calling thread's mask
- * while a library starts background threads.
+/* Signal helpers: a signal's name for reports, and background threads that
+ * never run a program's signal handlers.
  *
  * A process-directed signal runs its handler on any thread that does not
- * block it. Threads started between wl_signals_block_async() and
- * wl_signals_restore() inherit a mask that blocks every asynchronous signal,
+ * block it. Threads started by wl_signals_thread_create() block every
+ * asynchronous signal,
  * so the caller's handlers run on the caller's own threads: a handler that
  * sets a volatile sig_atomic_t flag read by the thread it interrupted is
  * then race-free (also for TSan). Synchronous signals (SIGSEGV, SIGBUS,
@@ -22,11 +22,6 @@ const char *wl_signal_name(int sig);
 /* wl_signal_name, or "signal N" written into buf (size >= 20) for a number
  * without a name. Returns the name or buf. */
 const char *wl_signal_label(int sig, char *buf, size_t size);
-
-/* Blocks every asynchronous signal in the calling thread; its previous mask
- * goes to *old for wl_signals_restore(). */
-void wl_signals_block_async(sigset_t *old);
-void wl_signals_restore(const sigset_t *old);
 
 /* pthread_create(t, attr, fn, arg) with every asynchronous signal blocked in
  * the new thread (the caller's mask is unchanged): for a library's
