@@ -30,25 +30,13 @@ static bool is_database(const char *cmd, const char *path, const char *db_path)
     if (!*db_path)
         return false;
     static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-    struct stat out;
-    bool out_exists = stat(path, &out) == 0;
-    char *out_name = wl_outfile_canonical(path);
     bool same = false;
     size_t i;
     for (i = 0; i < sizeof suffix / sizeof suffix[0] && !same; i++) {
         char db[WL_STORE_PATH_MAX + 16];
-        struct stat st;
         snprintf(db, sizeof db, "%s%s", db_path, suffix[i]);
-        if (out_exists && stat(db, &st) == 0 && st.st_dev == out.st_dev &&
-            st.st_ino == out.st_ino) {
-            same = true;
-        } else if (out_name) {
-            char *db_name = wl_outfile_canonical(db);
-            same = db_name && strcmp(db_name, out_name) == 0;
-            free(db_name);
-        }
+        same = wl_outfile_same_file(path, db);
     }
-    free(out_name);
     if (same) {
         i--;
         wl_cli_fail(cmd,

@@ -105,8 +105,7 @@ static int open_model(const char *path, wl_gguf **g)
  * while the output is written, and replacing it is not what was asked. */
 static bool out_is_input(const char *out, const char *in)
 {
-    struct stat a, b;
-    if (stat(in, &a) != 0 || stat(out, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+    if (!wl_outfile_same_file(out, in))
         return false;
     wl_cli_fail(CMD,
                 "refusing to write the output to %s: it is the input model %s; "

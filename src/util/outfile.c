@@ -250,7 +250,10 @@ static int follow_links(const char *path, char **target, struct stat *st, bool *
     return e;
 }
 
-char *wl_outfile_canonical(const char *path)
+/* One spelling of the file path names: symlinks followed as
+ * wl_outfile_open follows them, then realpath of the file, or of its
+ * directory plus its name. Heap; NULL when it cannot be resolved. */
+static char *canonical(const char *path)
 {
     char *target;
     struct stat st;
@@ -268,6 +271,18 @@ char *wl_outfile_canonical(const char *path)
     }
     free(target);
     return real;
+}
+
+bool wl_outfile_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char *ca = canonical(a), *cb = ca ? canonical(b) : NULL;
+    bool same = cb && strcmp(ca, cb) == 0;
+    free(ca);
+    free(cb);
+    return same;
 }
 
 /* A new file named target + ".tmp." + six random characters, created with

@@ -101,11 +101,11 @@ FILE *wl_outfile_stream(struct wl_outfile *o);
  * (returns 0). */
 int wl_outfile_close(struct wl_outfile *o, bool commit);
 
-/* One spelling of the file path names, for comparing names of files that
- * may not exist yet: symlinks followed as wl_outfile_open follows them,
- * then realpath of the file, or of its directory plus its name. Heap (the
- * caller frees); NULL when it cannot be resolved (a missing directory, a
- * link loop, out of memory). */
-char *wl_outfile_canonical(const char *path);
+/* True when paths a and b name the same file: the same inode when both
+ * exist (through any name, symlink or hard link), else the same name once
+ * symlinks are followed as wl_outfile_open follows them (so a file that
+ * does not exist yet is matched by where it would be created). False when
+ * a name cannot be resolved (a missing directory, a link loop, no memory). */
+bool wl_outfile_same_file(const char *a, const char *b);
 
 #endif
