@@ -47,14 +47,27 @@ static bool is_database(const char *cmd, const char *path, const char *db_path)
     return same;
 }
 
+/* True when path names the file open on fd (for writing): the same inode. */
+static bool names_fd(const char *path, int fd)
+{
+    struct stat a, b;
+    int fl = fcntl(fd, F_GETFL);
+    return fl != -1 && (fl & O_ACCMODE) != O_RDONLY && fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* Written through stdout itself, so that `>>` still appends and what the
  * measured command printed there is kept. */
 bool wl_cli_output_is_stdout(const char *path)
 {
-    struct stat a, b;
-    int fl = fcntl(STDOUT_FILENO, F_GETFL);
-    return fl != -1 && (fl & O_ACCMODE) != O_RDONLY && fstat(STDOUT_FILENO, &a) == 0 &&
-           stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    return names_fd(path, STDOUT_FILENO);
+}
+
+FILE *wl_cli_output_std_stream(const char *path)
+{
+    if (!path || strcmp(path, "-") == 0 || names_fd(path, STDOUT_FILENO))
+        return stdout;
+    return names_fd(path, STDERR_FILENO) ? stderr : NULL;
 }
 
 int wl_cli_output_open(struct wl_cli_output *o, const char *cmd, const char *path,
@@ -63,6 +76,7 @@ int wl_cli_output_open(struct wl_cli_output *o, const char *cmd, const char *pat
     *o = (struct wl_cli_output){.cmd = cmd, .path = "-"};
     if (!path || strcmp(path, "-") == 0) {
         o->kind = WL_CLI_OUTPUT_STDOUT;
+        o->std = stdout;
         return WL_EXIT_OK;
     }
     if (!*path)
@@ -70,7 +84,7 @@ int wl_cli_output_open(struct wl_cli_output *o, const char *cmd, const char *pat
     o->path = path;
     if (is_database(cmd, path, db_path))
         return WL_EXIT_USAGE;
-    if (wl_cli_output_is_stdout(path)) {
+    if ((o->std = wl_cli_output_std_stream(path))) {
         o->kind = WL_CLI_OUTPUT_STDOUT;
         return WL_EXIT_OK;
     }
@@ -94,7 +108,7 @@ FILE *wl_cli_output_stream(struct wl_cli_output *o)
     if (o->f || o->kind == WL_CLI_OUTPUT_NONE)
         return o->f;
     if (o->kind == WL_CLI_OUTPUT_STDOUT) {
-        o->f = stdout;
+        o->f = o->std;
         return o->f;
     }
     o->f = wl_outfile_stream(&o->file);
@@ -115,7 +129,7 @@ int wl_cli_output_close(struct wl_cli_output *o, bool complete, int errnum)
     int rc = WL_EXIT_OK;
     if (o->kind == WL_CLI_OUTPUT_STDOUT) {
         errno = 0;
-        if (o->f && !failed && complete && (fflush(stdout) != 0 || ferror(stdout))) {
+        if (o->f && !failed && complete && (fflush(o->f) != 0 || ferror(o->f))) {
             failed = true;
             werr = errno;
         }

@@ -19,7 +19,7 @@
 
 enum wl_cli_output_kind {
     WL_CLI_OUTPUT_NONE,    /* closed, or never opened */
-    WL_CLI_OUTPUT_STDOUT,  /* stdout: "-", no -o, or /dev/stdout */
+    WL_CLI_OUTPUT_STDOUT,  /* stdout or stderr itself: "-", no -o, /dev/stdout, /dev/stderr */
     WL_CLI_OUTPUT_DIRECT,  /* written in place: FIFO, device, /dev or /proc */
     WL_CLI_OUTPUT_REPLACE, /* a regular file, replaced by renaming a temp over it */
 };
@@ -30,6 +30,7 @@ struct wl_cli_output {
     const char *path;             /* as given (-o), for messages; "-" for stdout */
     enum wl_cli_output_kind kind; /* where it goes */
     FILE *f;                      /* the stream, once wl_cli_output_stream made it */
+    FILE *std;                    /* STDOUT: stdout, or stderr for a name of fd 2 */
     struct wl_outfile file;       /* DIRECT, REPLACE: the file and its temporary file */
 };
 
@@ -67,5 +68,12 @@ int wl_cli_output_close(struct wl_cli_output *o, bool complete, int errnum);
  * the same file as fd 1). Not when stdout was closed (main put a read-only
  * /dev/null there). */
 bool wl_cli_output_is_stdout(const char *path);
+
+/* The stream an output named path is written through instead of opening
+ * the name: stdout for NULL, "-" or a name of stdout (as above); stderr for
+ * a name of this process's stderr (/dev/stderr, /proc/self/fd/2, the same
+ * file as fd 2, when fd 1 is not that file too), so that `2>>log` still
+ * appends rather than being truncated by a reopen. NULL: any other name. */
+FILE *wl_cli_output_std_stream(const char *path);
 
 #endif

@@ -19,12 +19,14 @@
 #include "util/json_text.h"
 #include "wattlens/error.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define CMD "model"
 
@@ -71,7 +73,8 @@ static void print_help(FILE *out)
             "\n"
             "synth -o and quantize's OUT: a regular file is replaced only once the model\n"
             "is complete (its mode kept; a new one gets 0666 less the umask); a symlink's\n"
-            "target is written; a FIFO or a device is written in place.\n"
+            "target is written; a FIFO or a device is written in place; '-' (or\n"
+            "/dev/stdout) is stdout itself, for a pipe, never a terminal.\n"
             "\n"
             "quantize: convert every weight matrix of IN to TYPE (f32 f16 bf16 q8_0 q4_0\n"
             "q4_k q6_k); norms and biases stay as they are; metadata is copied. The\n"
@@ -114,14 +117,58 @@ static bool out_is_input(const char *out, const char *in)
     return true;
 }
 
+/* The model goes to stdout itself for "-" or a name of stdout, and to
+ * stderr itself for a name of stderr (cli_output.h), so that `>>` appends
+ * and a pipe works; any other name through wl_gguf_writer_write. */
+static FILE *std_out(const char *out)
+{
+    return strcmp(out, "-") == 0 ? stdout : wl_cli_output_std_stream(out);
+}
+
+/* True, after printing why, when the model would go to a terminal: binary
+ * data there is never what was meant. Checked before any work. */
+static bool out_is_terminal(const char *out)
+{
+    FILE *f = std_out(out);
+    if (!f || !isatty(fileno(f)))
+        return false;
+    wl_cli_usage_error(CMD,
+                       "refusing to write a binary model to the terminal (%s); redirect it "
+                       "(> FILE, | CMD) or give a file name",
+                       out);
+    return true;
+}
+
+/* Writes the model to out. *werr: 0, or the cause of a failed write to
+ * stdout or stderr, which the caller reports as any command's failed output
+ * (wl_cli_output_error: once, and main does not report it again). */
+static int write_model(const wl_gguf_writer *w, const char *out, struct wl_errmsg *err, int *werr)
+{
+    *werr = 0;
+    FILE *f = std_out(out);
+    if (!f)
+        return wl_gguf_writer_write(w, out, err);
+    int rc = wl_gguf_writer_write_stream(w, f, f == stdout ? "stdout" : "stderr", err);
+    if (rc && errno)
+        *werr = errno;
+    return rc;
+}
+
 /* Where "wrote OUT: ..." goes: stdout; stderr when the model itself went to
- * stdout (-o /dev/stdout), so that the line neither joins nor overwrites
- * it, and then nowhere under -q. NULL: not printed. */
+ * stdout (-o -, -o /dev/stdout), so that the line neither joins nor
+ * overwrites it, and then nowhere under -q. NULL: not printed. */
 static FILE *summary_stream(const char *out)
 {
-    if (!wl_cli_output_is_stdout(out))
+    if (std_out(out) != stdout)
         return stdout;
     return wl_cli_quiet() ? NULL : stderr;
+}
+
+/* OUT as the summary names it. */
+static const char *out_name(const char *out)
+{
+    FILE *f = std_out(out);
+    return f == stdout ? "stdout" : f == stderr ? "stderr" : out;
 }
 
 static bool parse_type(const char *opt, const char *s, enum wl_ttype *t)
@@ -714,7 +761,7 @@ static int cmd_synth(int argc, char **argv)
         return wl_cli_usage_error(CMD, "give either --vocab-from or --vocab, not both");
     if (!kv_set)
         p.n_kv_heads = p.n_heads;
-    if (vocab_from && out_is_input(out, vocab_from))
+    if (out_is_terminal(out) || (vocab_from && out_is_input(out, vocab_from)))
         return WL_EXIT_USAGE;
     wl_gguf *vg = NULL;
     if (vocab_from) {
@@ -725,23 +772,26 @@ static int cmd_synth(int argc, char **argv)
     }
     wl_gguf_writer *w = NULL;
     struct wl_errmsg err;
+    int werr = 0;
     int rc = wl_gguf_writer_new(&w);
     if (rc == 0)
         rc = wl_synth_model(&p, w, &err);
     else
         wl_errmsg_set(&err, rc, "out of memory");
     if (rc == 0)
-        rc = wl_gguf_writer_write(w, out, &err);
+        rc = write_model(w, out, &err, &werr);
     int ec = WL_EXIT_OK;
     FILE *sf = rc ? NULL : summary_stream(out);
-    if (rc)
+    if (werr)
+        ec = wl_cli_output_error(CMD, werr);
+    else if (rc)
         ec = wl_cli_fail(CMD, "synth: %s", err.text);
     else if (sf)
         fprintf(sf,
                 "wrote %s: %s, %" PRIu32 " layers, dim %" PRIu32 ", ffn %" PRIu32 ", %" PRIu32
                 " heads, %" PRIu32 " KV heads, %s weights, seed %" PRIu64 "\n",
-                out, wl_arch_name(p.arch), p.n_layers, p.dim, p.ffn, p.n_heads, p.n_kv_heads,
-                wl_ttype_name(p.type), p.seed);
+                out_name(out), wl_arch_name(p.arch), p.n_layers, p.dim, p.ffn, p.n_heads,
+                p.n_kv_heads, wl_ttype_name(p.type), p.seed);
     wl_gguf_writer_free(w);
     wl_gguf_close(vg);
     return ec;
@@ -797,7 +847,7 @@ static int cmd_quantize(int argc, char **argv)
     if (threads == 0)
         threads = wl_threadpool_default_threads();
     const char *in = argv[optind], *out = argv[optind + 1];
-    if (out_is_input(out, in))
+    if (out_is_terminal(out) || out_is_input(out, in))
         return WL_EXIT_USAGE;
     wl_gguf *g = NULL;
     int ec = open_model(in, &g);
@@ -807,6 +857,7 @@ static int cmd_quantize(int argc, char **argv)
     struct wl_threadpool *pool = NULL;
     struct wl_errmsg err;
     struct wl_requant_stats st;
+    int werr = 0;
     int rc = wl_threadpool_create((int)threads, &pool);
     if (rc)
         wl_errmsg_set(&err, rc, "cannot start %ld threads", threads);
@@ -823,17 +874,19 @@ static int cmd_quantize(int argc, char **argv)
         rc = wl_requant_model(g, type, &ro, w, &st, &err);
     }
     if (rc == 0)
-        rc = wl_gguf_writer_write(w, out, &err);
+        rc = write_model(w, out, &err, &werr);
     FILE *sf = rc ? NULL : summary_stream(out);
-    if (rc)
+    if (werr)
+        ec = wl_cli_output_error(CMD, werr);
+    else if (rc)
         ec = wl_cli_fail(CMD, "quantize %s: %s", in, err.text);
     else if (sf)
         fprintf(sf,
                 "wrote %s: %" PRIu64 " tensors converted to %s (%" PRIu64
                 " to a fallback type for their row length), %" PRIu64
                 " copied; tensor data %" PRIu64 " -> %" PRIu64 " bytes\n",
-                out, st.n_converted, wl_ttype_name(type), st.n_fallback, st.n_copied, st.bytes_in,
-                st.bytes_out);
+                out_name(out), st.n_converted, wl_ttype_name(type), st.n_fallback, st.n_copied,
+                st.bytes_in, st.bytes_out);
     wl_gguf_writer_free(w);
     wl_threadpool_destroy(pool);
     wl_gguf_close(g);

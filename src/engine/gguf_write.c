@@ -589,6 +589,24 @@ int wl_gguf_writer_write(const wl_gguf_writer *w, const char *path, struct wl_er
     return 0;
 }
 
+int wl_gguf_writer_write_stream(const wl_gguf_writer *w, FILE *f, const char *name,
+                                struct wl_errmsg *err)
+{
+    wl_errmsg_clear(err);
+    if (!w || !f || !name)
+        return wl_errmsg_set(err, WL_EINVAL, "invalid argument");
+    bool fill_err;
+    errno = 0;
+    int rc = wl__serialize(w, f, &fill_err, err);
+    if (rc == 0 && (fflush(f) != 0 || ferror(f)))
+        rc = WL_EIO;
+    int e = errno ? errno : EIO;
+    if (rc && !fill_err)
+        rc = wl_errmsg_set(err, rc, "cannot write %s: %s", name, strerror(e));
+    errno = rc && !fill_err ? e : 0;
+    return rc;
+}
+
 int wl_gguf_writer_to_memory(const wl_gguf_writer *w, void **buf, size_t *size)
 {
     char *p = NULL;

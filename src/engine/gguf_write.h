@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct wl_gguf_writer wl_gguf_writer;
 
@@ -96,6 +97,13 @@ uint64_t wl_gguf_writer_n_tensors(const wl_gguf_writer *w);
  * the page cache, so that the first load maps the weights on 2 MiB pages
  * where the kernel can (util/hugepage.h). */
 int wl_gguf_writer_write(const wl_gguf_writer *w, const char *path, struct wl_errmsg *err);
+/* Writes the file to the open stream f (stdout, a pipe: sequential writes
+ * only) and flushes it; name is what messages call it. A failure leaves
+ * what was written so far, with "cannot write NAME: <cause>" in err and
+ * errno set to the cause (a failing fill's own message instead, as above,
+ * and errno 0). */
+int wl_gguf_writer_write_stream(const wl_gguf_writer *w, FILE *f, const char *name,
+                                struct wl_errmsg *err);
 /* Serializes into a malloc'd buffer the caller frees (a failing fill's
  * code is returned; its message is dropped). */
 int wl_gguf_writer_to_memory(const wl_gguf_writer *w, void **buf, size_t *size);

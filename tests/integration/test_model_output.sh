@@ -8,7 +8,9 @@
 # - a missing directory or a directory is a clear error before any work;
 # - quantize refuses an OUT that is its own input (through a symlink, a hard
 #   link or the same name): exit 2, the input untouched;
-# - /proc/self/fd/1 (stdout) gets the model, and "wrote ..." goes to stderr.
+# - "-" and /proc/self/fd/1 are stdout itself (>> appends): the model goes
+#   there and "wrote stdout ..." to stderr; a terminal is refused (exit 2);
+#   /proc/self/fd/2 is stderr itself (2>>LOG appends).
 # Everything is written under $tmp: special files are made there (mkfifo,
 # mknod), never taken from /dev, because a broken build would replace them.
 set -u
@@ -118,11 +120,43 @@ fi
 
 # --- stdout ----------------------------------------------------------------------------------------
 synth -o /proc/self/fd/1 >so.gguf 2>"$tmp/err"; rc=$?
-[ $rc = 0 ] && cmp -s so.gguf ref.gguf && grep -q "^wrote /proc/self/fd/1" "$tmp/err" \
+[ $rc = 0 ] && cmp -s so.gguf ref.gguf && grep -q "^wrote stdout" "$tmp/err" \
   && ok "synth -o /proc/self/fd/1: the model on stdout, 'wrote' on stderr" \
   || bad "synth -o stdout (rc $rc): $(cat "$tmp/err")"
 synth -o /proc/self/fd/1 2>"$tmp/err" | cat >so2.gguf
 cmp -s so2.gguf ref.gguf && ok "synth -o /proc/self/fd/1 into a pipe" || bad "synth -o stdout pipe: $(cat "$tmp/err")"
+# "-" is stdout too (no file named "-"), for synth and quantize alike; >>
+# appends (stdout itself, never reopened); a name of stderr is stderr itself
+synth -o - 2>"$tmp/err" | cat >so3.gguf
+cmp -s so3.gguf ref.gguf && [ ! -e ./- ] && grep -q "^wrote stdout" "$tmp/err" \
+  && ok "synth -o -: the model on stdout" || bad "synth -o - ($(ls -- - 2>&1)): $(cat "$tmp/err")"
+"$W" model quantize ref.gguf - --type q8_0 2>"$tmp/err" | cat >soq.gguf
+cmp -s soq.gguf refq.gguf && [ ! -e ./- ] && ok "quantize IN -: the model on stdout" \
+  || bad "quantize IN - : $(cat "$tmp/err")"
+echo head >app.gguf
+synth -o /proc/self/fd/1 >>app.gguf 2>"$tmp/err"; rc=$?
+[ $rc = 0 ] && [ "$(head -1 app.gguf)" = head ] && tail -c +6 app.gguf | cmp -s - ref.gguf \
+  && ok "synth -o /proc/self/fd/1 >>FILE appends" || bad "synth stdout >> (rc $rc): $(head -c 8 app.gguf)"
+echo log-line >log.txt
+synth -o /proc/self/fd/2 >so4.txt 2>>log.txt; rc=$?
+[ $rc = 0 ] && [ "$(head -1 log.txt)" = log-line ] && grep -q "^wrote stderr" so4.txt \
+  && ok "synth -o /proc/self/fd/2 2>>LOG appends to the log" \
+  || bad "synth -o stderr (rc $rc): $(head -c 20 log.txt | od -c | head -2)"
+if [ -w /dev/full ] && [ -c /dev/full ]; then
+  synth -o - >/dev/full 2>"$tmp/err"; rc=$?
+  [ $rc = 1 ] && [ "$(wc -l <"$tmp/err")" = 1 ] \
+    && grep -q "writing the output: No space left on device" "$tmp/err" \
+    && ok "synth -o - >/dev/full: one message with the cause, exit 1" \
+    || bad "synth -o - full (rc $rc): $(cat "$tmp/err")"
+fi
+if command -v script >/dev/null 2>&1; then
+  script -qec "$W $SYNTH -o -" /dev/null >"$tmp/tty" 2>&1; rc=$?
+  [ $rc = 2 ] && grep -q "refusing to write a binary model to the terminal" "$tmp/tty" \
+    && ! grep -q GGUF "$tmp/tty" && ok "synth -o - on a terminal: refused, exit 2" \
+    || bad "synth -o - tty (rc $rc): $(head -c 200 "$tmp/tty")"
+else
+  echo "SKIP: no script(1) for a terminal"
+fi
 
 # --- bad names, failed writes ----------------------------------------------------------------------
 synth -o nodir/x.gguf >/dev/null 2>"$tmp/err"; rc=$?

@@ -4,7 +4,8 @@
 # - a regular file is replaced whole: a new one gets 0666 less the umask, an
 #   existing one keeps its mode (and owner, as root); a symlink is followed and
 #   its target written; a database named FILE.tmp is never touched;
-# - a FIFO or a device is written in place (it stays what it is); /dev/stdout
+# - a FIFO or a device is written in place (it stays what it is); a name of
+#   stderr is stderr itself (2>>LOG appends); /dev/stdout
 #   is stdout (`>>` still appends);
 # - a failed write (a full disk: RLIMIT_FSIZE with SIGXFSZ ignored, EFBIG) is
 #   exit 1 with one message naming the cause, the old file left as it was and
@@ -110,6 +111,12 @@ echo first >app.txt
 [ $rc = 0 ] && [ "$(head -2 app.txt | tr '\n' ' ')" = "first from-the-command " ] \
   && grep -q "exit status" app.txt && ok "measure -o /dev/stdout appends to stdout" \
   || bad "measure -o /dev/stdout (rc $rc): $(head -3 app.txt)"
+# a name of stderr is stderr itself: 2>>LOG appends, nothing is truncated
+echo first >log.txt
+"$W" measure --no-store -o /proc/self/fd/2 -- echo from-the-command >out.txt 2>>log.txt; rc=$?
+[ $rc = 0 ] && [ "$(head -1 log.txt)" = first ] && grep -q "exit status" log.txt \
+  && [ "$(cat out.txt)" = from-the-command ] && ok "measure -o /proc/self/fd/2 appends to stderr" \
+  || bad "measure -o stderr (rc $rc): $(head -3 log.txt)"
 
 # --- a failed write: exit 1, the cause, the old file as it was ----------------------------------
 # run_limited KB CMD...: CMD with files limited to KB KiB (a write past that
