@@ -227,9 +227,13 @@ static int follow_links(const char *path, char **target, struct stat *st, bool *
             break;
         }
         char link[PATH_MAX];
-        ssize_t n = hops < WL_OUTFILE_MAX_LINKS ? readlink(cur, link, sizeof link - 1) : -1;
+        ssize_t n = hops < WL_OUTFILE_MAX_LINKS ? readlink(cur, link, sizeof link) : -1;
         if (n < 0) {
             e = hops < WL_OUTFILE_MAX_LINKS ? last_errno() : ELOOP;
+            break;
+        }
+        if ((size_t)n >= sizeof link) { /* cut: no path the kernel would follow */
+            e = ENAMETOOLONG;
             break;
         }
         link[n] = '\0';
@@ -293,13 +297,22 @@ bool wl_outfile_same_file(const char *a, const char *b)
 static int create_tmp(const char *target, mode_t mode, char **name)
 {
     static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    size_t n = strlen(target) + sizeof WL_OUTFILE_TMP_SUFFIX;
+    /* a target whose own name is near NAME_MAX gets a temporary file named
+     * after a prefix of it, cut before a UTF-8 continuation byte */
+    const char *slash = strrchr(target, '/');
+    size_t base = slash ? (size_t)(slash + 1 - target) : 0, keep = strlen(target);
+    if (keep - base > NAME_MAX - (sizeof WL_OUTFILE_TMP_SUFFIX - 1)) {
+        keep = base + NAME_MAX - (sizeof WL_OUTFILE_TMP_SUFFIX - 1);
+        while (keep > base + 1 && ((unsigned char)target[keep] & 0xC0) == 0x80)
+            keep--;
+    }
+    size_t n = keep + sizeof WL_OUTFILE_TMP_SUFFIX;
     char *p = malloc(n);
     if (!p) {
         errno = ENOMEM;
         return -1;
     }
-    snprintf(p, n, "%s%s", target, WL_OUTFILE_TMP_SUFFIX);
+    snprintf(p, n, "%.*s%s", (int)keep, target, WL_OUTFILE_TMP_SUFFIX);
     char *x = p + n - 1 - WL_OUTFILE_TMP_RANDOM;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

@@ -237,6 +237,50 @@ static void test_bad_names_fail_before_writing(void **state)
     free(dir);
 }
 
+/* A name as long as a file name may be (NAME_MAX) is written like any
+ * other, new or existing: its temporary file is named after a prefix of it,
+ * cut between UTF-8 characters; one longer is refused before writing. */
+static void test_a_name_of_name_max_bytes_is_written(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    char name[NAME_MAX + 2];
+    memset(name, 'a', NAME_MAX);
+    name[NAME_MAX] = '\0';
+    assert_int_equal(write_through(at(dir, name), "new\n"), 0);
+    assert_true(has_text(at(dir, name), "new\n"));
+    assert_int_equal(write_through(at(dir, name), "again\n"), 0);
+    assert_true(has_text(at(dir, name), "again\n"));
+    /* two-byte characters (U+00E9) where the prefix is cut: the temporary
+     * file's name ends with a whole one before ".tmp." */
+    name[0] = 'x';
+    for (int i = 1; i + 1 < NAME_MAX; i += 2)
+        memcpy(name + i, "\xc3\xa9", 2);
+    name[NAME_MAX] = '\0';
+    struct wl_outfile o;
+    assert_int_equal(wl_outfile_open(&o, at(dir, name), 0), 0);
+    FILE *f = wl_outfile_stream(&o);
+    assert_non_null(f);
+    const char *tmp = strrchr(o.tmp, '/') + 1;
+    const char *dot = strstr(tmp, ".tmp.");
+    assert_non_null(dot);
+    assert_true(strlen(tmp) <= NAME_MAX);
+    assert_int_equal((unsigned char)dot[-1], 0xa9);
+    assert_memory_equal(tmp, name, (size_t)(dot - tmp));
+    fputs("utf8\n", f);
+    assert_int_equal(wl_outfile_close(&o, true), 0);
+    assert_true(has_text(at(dir, name), "utf8\n"));
+    assert_true(no_temp_in(dir));
+    memset(name, 'b', NAME_MAX + 1);
+    name[NAME_MAX + 1] = '\0';
+    assert_int_not_equal(wl_outfile_open(&o, at(dir, name), 0), 0);
+    assert_int_equal(o.errnum, ENAMETOOLONG);
+    assert_true(no_temp_in(dir));
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 /* A FIFO is opened in place (its reader gets the data) and stays a FIFO. */
 static void test_a_fifo_is_written_in_place(void **state)
 {
@@ -511,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_a_failed_write_leaves_the_old_file),
         cmocka_unit_test(test_symlinks_are_followed_and_kept),
         cmocka_unit_test(test_bad_names_fail_before_writing),
+        cmocka_unit_test(test_a_name_of_name_max_bytes_is_written),
         cmocka_unit_test(test_a_fifo_is_written_in_place),
         cmocka_unit_test(test_a_proc_name_is_written_in_place),
         cmocka_unit_test(test_a_device_is_written_in_place),
