@@ -350,12 +350,14 @@ static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *
     static const enum wl_domain widest[] = {WL_DOMAIN_TOTAL, WL_DOMAIN_SOC, WL_DOMAIN_PSYS,
                                             WL_DOMAIN_PACKAGE};
     s->peak_power_w = s->peak_t_ms = s->power_window_ms = NA;
+    s->peak_domain = -1;
     for (size_t w = 0; w < sizeof widest / sizeof widest[0] && isnan(s->peak_power_w); w++) {
         for (size_t i = 0; i < a->run.n_domains; i++) {
             if (a->run.domains[i].domain == widest[w]) {
                 s->peak_power_w = a->run.domains[i].peak_power_w;
                 s->peak_t_ms = a->run.domains[i].peak_t_ms - start;
                 s->power_window_ms = wl__power_window_ms(a, widest[w]);
+                s->peak_domain = (int)widest[w];
             }
         }
     }
@@ -592,6 +594,10 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
                         r->kv_cache_bytes >= 0 ? json_integer(r->kv_cache_bytes) : json_null());
     json_object_set_new(tot, "peak_power_w", wl__num(s->peak_power_w));
     json_object_set_new(tot, "peak_t_ms", wl__num(s->peak_t_ms));
+    json_object_set_new(tot, "peak_domain",
+                        s->peak_domain >= 0
+                            ? json_string(wl_domain_name((enum wl_domain)s->peak_domain))
+                            : json_null());
     json_object_set_new(tot, "power_window_ms", wl__num(s->power_window_ms));
     json_object_set_new(j, "totals", tot);
 

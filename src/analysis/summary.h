@@ -138,6 +138,8 @@ struct wl_summary {
     double energy_j, duration_ms, avg_power_w; /* headline */
     double peak_power_w, peak_t_ms;            /* of the widest domain (total, soc, psys, package);
                                                   time from the run's start */
+    int peak_domain;        /* that domain (enum wl_domain), -1 when none: the headline energy
+                               may cover more (package+dram), its peak only this one */
     double power_window_ms; /* how long that domain's sample powers average over (NAN:
                                unknown, or read powers); a run needs to last about one
                                window to have a peak (runs recorded before peaks took

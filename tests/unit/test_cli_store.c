@@ -755,6 +755,67 @@ static void test_show_says_why_a_run_has_no_peak(void **state)
     }
 }
 
+/* A headline of package+dram has the package's peak (the widest domain
+ * with one); show says so rather than passing it off as the peak of all
+ * the headline covers, and --json names the domain. */
+static void test_show_names_the_peak_domain_when_the_headline_covers_more(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    char id[37], b[160];
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .created_at_ms = T0_MS + 5 * DAY_MS,
+                               .model_name = "two-domains",
+                               .depth = "off"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_domain dom[2] = {{.domain = WL_DOMAIN_PACKAGE,
+                                      .method = WL_METHOD_COUNTER,
+                                      .energy_j = 8,
+                                      .avg_power_w = 16,
+                                      .baseline_power_w = WL_STORE_UNSET,
+                                      .peak_power_w = 30,
+                                      .peak_t_ms = 100},
+                                     {.domain = WL_DOMAIN_DRAM,
+                                      .method = WL_METHOD_COUNTER,
+                                      .energy_j = 2,
+                                      .avg_power_w = 4,
+                                      .baseline_power_w = WL_STORE_UNSET,
+                                      .peak_power_w = 6,
+                                      .peak_t_ms = 200}};
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 500,
+                                .energy_j = 10,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .energy_scope = "package+dram",
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET,
+                                .domains = dom,
+                                .n_domains = 2};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    wl_store_close(s);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(cli(f, "show", id, &out, &err), 0);
+    assert_non_null(strstr(out, "peak power (package)"));
+    assert_string_equal(value_of(out, "peak power (package)", b, sizeof b),
+                        "30.00 W (at 100.00 ms)");
+    free(out);
+    free(err);
+    char args[64];
+    snprintf(args, sizeof args, "%s --json", id);
+    json_t *j = cli_json(f, "show", args);
+    json_t *t = json_object_get(j, "totals");
+    assert_string_equal(json_string_value(json_object_get(t, "peak_domain")), "package");
+    assert_float_equal(json_number_value(json_object_get(t, "peak_power_w")), 30, 1e-9);
+    json_decref(j);
+}
+
 static void test_export_json_nests_the_hierarchy(void **state)
 {
     struct fixture *f = *state;
@@ -1146,6 +1207,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_show_small_figures_never_read_as_zero, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_show_says_why_a_run_has_no_peak, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_show_names_the_peak_domain_when_the_headline_covers_more, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_json_nests_the_hierarchy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stored_text_that_is_not_json_stays_a_string, setup,
                                         teardown),
