@@ -9,6 +9,7 @@
 
 #include "util/clock.h"
 #include "util/cpu_relax.h"
+#include "util/signals.h"
 #include "wattlens/error.h"
 
 #include <pthread.h>
@@ -121,7 +122,7 @@ static int corelat_start(pthread_t *t, void *(*fn)(void *), struct corelat *c, i
         if (pthread_attr_init(&attr) == 0) {
             int e = pthread_attr_setaffinity_np(&attr, sizeof set, &set);
             if (e == 0)
-                e = pthread_create(t, &attr, fn, c);
+                e = wl_signals_thread_create(t, &attr, fn, c);
             pthread_attr_destroy(&attr);
             if (e == 0)
                 return 0;
@@ -131,7 +132,7 @@ static int corelat_start(pthread_t *t, void *(*fn)(void *), struct corelat *c, i
     (void)cpu;
 #endif
     *pinned = 0;
-    return pthread_create(t, NULL, fn, c);
+    return wl_signals_thread_create(t, NULL, fn, c);
 }
 
 int wl_corelat_measure(int n, int max_ms, struct wl_corelat_result *out)
