@@ -10,6 +10,7 @@
  * The energy_uj files stay open for the sensor's lifetime; reads are pread().
  */
 #include "sensors/sensor_impl.h"
+#include "sensors/sensor_parse.h"
 
 #include "util/clock.h"
 #include "util/log.h"
@@ -39,26 +40,6 @@ struct powercap {
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* "intel-rapl:0" -> package 0, sub -1; "intel-rapl:0:1" -> 0, 1. */
-static int parse_zone_id(const char *name, int *pkg, int *sub)
-{
-    const char *p = name + strlen("intel-rapl:");
-    char *end = NULL;
-    long a = strtol(p, &end, 10);
-    if (end == p || a < 0 || a > 4096)
-        return -1;
-    *pkg = (int)a;
-    *sub = -1;
-    if (*end == ':') {
-        p = end + 1;
-        long b = strtol(p, &end, 10);
-        if (end == p || b < 0 || b > 4096)
-            return -1;
-        *sub = (int)b;
-    }
-    return *end == '\0' ? 0 : -1;
 }
 
 static int domain_of(const char *zname, enum wl_domain *d, unsigned *flags)
@@ -171,7 +152,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         int pkg, sub;
         enum wl_domain dom;
         unsigned flags;
-        if (parse_zone_id(names[i], &pkg, &sub) != 0)
+        if (wl__powercap_parse_zone_id(names[i], &pkg, &sub) != 0)
             continue;
         snprintf(path, sizeof path, "%s/%s/name", dir, names[i]);
         if (wl__read_name(path, zname, sizeof zname) <= 0)
@@ -201,7 +182,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         if (err == EACCES || err == EPERM) {
             if (fd >= 0)
                 close(fd);
-            /* the zone's part of the path is short (parse_zone_id), the
+            /* the zone's part of the path is short (wl__powercap_parse_zone_id), the
              * root's any length: cut that, so the why still names the file */
             char dir_part[301];
             wl_utf8_clip(dir_part, sizeof dir_part, dir);

@@ -8,6 +8,7 @@
  * After a backend opens, its update period is measured (bounded time).
  */
 #include "sensors/sensor_impl.h"
+#include "sensors/sensor_parse.h"
 
 #include "util/clock.h"
 #include "util/log.h"
@@ -38,11 +39,10 @@ static const struct wl_sensor_ops *const wl__backends[] = {
 static double env_double(const char *name, double def)
 {
     const char *v = getenv(name);
+    double d;
     if (!v || !*v)
         return def;
-    char *end = NULL;
-    double d = strtod(v, &end);
-    if (end == v || *end != '\0' || !(d >= 0 && d <= 100000)) { /* NaN fails too */
+    if (wl__sensor_parse_watts(v, &d) != 0) {
         wl_log_warn("sensors", "ignoring %s='%s' (expected watts, a number from 0 to 100000)", name,
                     v);
         return def;
@@ -138,44 +138,27 @@ int wl__read_name(const char *path, char *buf, size_t size)
     return (int)strlen(buf);
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    if (*s < '0' || *s > '9')
-        return WL_EFORMAT;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0)
-        return WL_ERANGE;
-    while (*end == '\n' || *end == ' ')
-        end++;
-    if (*end != '\0')
-        return WL_EFORMAT;
-    *out = v;
-    return 0;
-}
-
 int wl__read_u64(const char *path, uint64_t *out)
 {
-    char buf[64];
-    int n = wl__read_text(path, buf, sizeof buf);
-    if (n < 0)
-        return n;
-    return parse_u64(buf, out);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return wl_error_from_errno(errno);
+    int rc = wl__pread_u64(fd, out);
+    close(fd);
+    return rc;
 }
 
 int wl__pread_u64(int fd, uint64_t *out)
 {
+    /* a counter and its newline take 21 bytes at most: a file that fills
+     * the buffer is not one (and would be parsed cut) */
     char buf[64];
-    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    ssize_t n = pread(fd, buf, sizeof buf, 0);
     if (n < 0)
         return wl_error_from_errno(errno);
-    if (n == 0)
+    if (n == 0 || n == (ssize_t)sizeof buf)
         return WL_EFORMAT;
-    buf[n] = '\0';
-    return parse_u64(buf, out);
+    return wl__sysfs_parse_u64(buf, (size_t)n, out);
 }
 
 int wl__sensor_add_channel(struct wl_sensor *s, const char *name, enum wl_domain d,

@@ -72,9 +72,11 @@ int wl__read_text(const char *path, char *buf, size_t size);
  * not fit buf is cut between characters (wl_utf8_copy), never inside one.
  * Returns the bytes kept or a negative WL_E* code. */
 int wl__read_name(const char *path, char *buf, size_t size);
-/* Reads a file holding one unsigned decimal integer. 0 or WL_E*. */
+/* Reads a file holding one unsigned decimal integer (wl__sysfs_parse_u64,
+ * sensor_parse.h). 0 or WL_E*. */
 int wl__read_u64(const char *path, uint64_t *out);
-/* pread() of a decimal integer from an open fd at offset 0. 0 or WL_E*. */
+/* pread() of a decimal integer (wl__sysfs_parse_u64) from an open fd at
+ * offset 0; a file of 64 bytes or more is WL_EFORMAT. 0 or WL_E*. */
 int wl__pread_u64(int fd, uint64_t *out);
 
 /* Adds a channel to s->info (a name longer than the field is cut between

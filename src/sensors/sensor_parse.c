@@ -1,0 +1,223 @@
+/* Pure parsers for sysfs, procfs and environment text read by the sensor
+ * backends; see sensor_parse.h. Numbers are read digit by digit rather than
+ * with strtoull/sscanf: those accept signs, "0x", leading white space of any
+ * kind and (sscanf) overflow with undefined behaviour, none of which a
+ * kernel file holds.
+ */
+#include "sensors/sensor_parse.h"
+
+#include "wattlens/error.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Decimal digits at *p (at least one; stops at end or a non-digit) into *v;
+ * advances *p past all of them. WL_EFORMAT when there is no digit,
+ * WL_ERANGE when the value exceeds UINT64_MAX. */
+static int digits_u64(const char **p, const char *end, uint64_t *v)
+{
+    const char *s = *p;
+    uint64_t x = 0;
+    bool over = false;
+    if (s == end || !is_digit(*s))
+        return WL_EFORMAT;
+    for (; s != end && is_digit(*s); s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            over = true;
+        else
+            x = x * 10 + d;
+    }
+    *p = s;
+    if (over)
+        return WL_ERANGE;
+    *v = x;
+    return 0;
+}
+
+/* The end of the NUL-terminated s, for digits_u64. */
+static const char *str_end(const char *s)
+{
+    return s + strlen(s);
+}
+
+int wl__sysfs_parse_u64(const char *s, size_t n, uint64_t *out)
+{
+    const char *p = s, *end = s + n;
+    while (p != end && (*p == ' ' || *p == '\t'))
+        p++;
+    uint64_t v = 0;
+    int rc = digits_u64(&p, end, &v);
+    if (rc == WL_EFORMAT)
+        return rc;
+    while (p != end && (*p == '\n' || *p == ' '))
+        p++;
+    if (p != end)
+        return WL_EFORMAT;
+    if (rc != 0)
+        return rc;
+    *out = v;
+    return 0;
+}
+
+/* A zone number as the kernel writes it: "0", or digits without a leading
+ * zero, at most 4096. */
+static int zone_number(const char **p, int *out)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    if (digits_u64(p, str_end(s), &v) != 0 || v > 4096 || (*s == '0' && *p - s > 1))
+        return WL_EFORMAT;
+    *out = (int)v;
+    return 0;
+}
+
+int wl__powercap_parse_zone_id(const char *name, int *pkg, int *sub)
+{
+    static const char prefix[] = "intel-rapl:";
+    if (strncmp(name, prefix, sizeof prefix - 1) != 0)
+        return WL_EFORMAT;
+    const char *p = name + sizeof prefix - 1;
+    int a, b = -1;
+    if (zone_number(&p, &a) != 0)
+        return WL_EFORMAT;
+    if (*p == ':') {
+        p++;
+        if (zone_number(&p, &b) != 0)
+            return WL_EFORMAT;
+    }
+    if (*p != '\0')
+        return WL_EFORMAT;
+    *pkg = a;
+    *sub = b;
+    return 0;
+}
+
+int wl__sensor_parse_watts(const char *s, double *out)
+{
+    char *end = NULL;
+    double d = strtod(s, &end);
+    if (end == s || *end != '\0' || !(d >= 0 && d <= 100000)) /* NaN fails too */
+        return WL_EFORMAT;
+    *out = d;
+    return 0;
+}
+
+int wl__proc_parse_stat_cpu(const char *s, uint64_t *busy_ticks)
+{
+    if (strncmp(s, "cpu ", 4) != 0)
+        return WL_EFORMAT;
+    const char *p = s + 3, *end = str_end(s);
+    uint64_t v[8] = {0};
+    unsigned n = 0;
+    /* user nice system idle iowait irq softirq steal; later fields (guest,
+     * guest_nice, ...) do not count and are not read */
+    while (n < 8 && *p == ' ') {
+        while (*p == ' ')
+            p++;
+        if (*p == '\n' || *p == '\0')
+            break;
+        int rc = digits_u64(&p, end, &v[n]);
+        if (rc != 0)
+            return rc;
+        if (*p != ' ' && *p != '\n' && *p != '\0')
+            return WL_EFORMAT;
+        n++;
+    }
+    if (n < 7)
+        return WL_EFORMAT;
+    const unsigned busy[] = {0, 1, 2, 5, 6, 7};
+    uint64_t sum = 0;
+    for (size_t i = 0; i < sizeof busy / sizeof busy[0]; i++) {
+        if (v[busy[i]] > UINT64_MAX - sum)
+            return WL_ERANGE;
+        sum += v[busy[i]];
+    }
+    *busy_ticks = sum;
+    return 0;
+}
+
+/* An integer field of /proc/PID/stat: an optional '-', then digits. *neg
+ * says which sign; *v is the magnitude. */
+static int stat_field(const char **p, const char *end, bool *neg, uint64_t *v)
+{
+    *neg = **p == '-';
+    if (*neg)
+        (*p)++;
+    return digits_u64(p, end, v);
+}
+
+int wl__proc_parse_pid_stat(const char *s, pid_t *ppid, uint64_t *ticks)
+{
+    const char *p = strrchr(s, ')'), *end = str_end(s);
+    if (!p)
+        return WL_EFORMAT;
+    p++;
+    /* fields after the command: 3 state, 4 ppid, 5-13 (not used here),
+     * 14 utime, 15 stime, 16 cutime, 17 cstime; then more, not read */
+    uint64_t pp = 0, sum = 0;
+    for (int field = 3; field <= 17; field++) {
+        if (*p != ' ')
+            return WL_EFORMAT;
+        while (*p == ' ')
+            p++;
+        if (field == 3) {
+            if (*p == '\0' || *p == '\n')
+                return WL_EFORMAT;
+            while (*p && *p != ' ')
+                p++;
+            continue;
+        }
+        bool neg;
+        uint64_t v = 0;
+        int rc = stat_field(&p, end, &neg, &v);
+        if (rc == WL_ERANGE && field > 4 && field < 14)
+            rc = 0; /* a field not used here: only its shape matters */
+        if (rc != 0)
+            return rc;
+        if (*p != ' ' && *p != '\n' && *p != '\0')
+            return WL_EFORMAT;
+        if (field == 4) {
+            if (neg || v > INT32_MAX)
+                return WL_EFORMAT;
+            pp = v;
+        } else if (field >= 14 && !neg) {
+            if (v > UINT64_MAX - sum)
+                return WL_ERANGE;
+            sum += v;
+        }
+    }
+    *ppid = (pid_t)pp;
+    *ticks = sum;
+    return 0;
+}
+
+int wl__proc_parse_pids(const char *s, pid_t *pids, size_t max)
+{
+    const char *p = s, *end = str_end(s);
+    size_t n = 0;
+    for (;;) {
+        while (*p == ' ' || *p == '\n')
+            p++;
+        if (*p == '\0')
+            break;
+        uint64_t v = 0;
+        if (digits_u64(&p, end, &v) != 0 || v == 0 || v > INT32_MAX)
+            return WL_EFORMAT;
+        if (*p != ' ' && *p != '\n' && *p != '\0')
+            return WL_EFORMAT;
+        if (n < max)
+            pids[n] = (pid_t)v;
+        if (n == INT32_MAX)
+            return WL_EFORMAT; /* cannot be counted in the return value */
+        n++;
+    }
+    return (int)n;
+}
