@@ -17,6 +17,7 @@
  * busy_core_w * cpu, in microjoules.
  */
 #include "sensors/sensor_impl.h"
+#include "sensors/sensor_parse.h"
 
 #include "util/clock.h"
 #include "util/log.h"
@@ -25,6 +26,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +55,7 @@ struct cpu_model {
     size_t n_ents, cap_ents;
 };
 
-/* Parses /proc/PID/stat: ppid and utime+stime+cutime+cstime (clock ticks). */
+/* Reads /proc/PID/stat: ppid and utime+stime+cutime+cstime (clock ticks). */
 static int read_pid_stat(const char *proc, pid_t pid, pid_t *ppid, uint64_t *ticks)
 {
     char path[600], buf[1024];
@@ -61,36 +63,7 @@ static int read_pid_stat(const char *proc, pid_t pid, pid_t *ppid, uint64_t *tic
     int n = wl__read_text(path, buf, sizeof buf);
     if (n <= 0)
         return n < 0 ? n : WL_EFORMAT;
-    const char *p = strrchr(buf, ')');
-    if (!p)
-        return WL_EFORMAT;
-    p++;
-    /* fields after the command: 3 state, 4 ppid, ... 14 utime, 15 stime, 16 cutime, 17 cstime */
-    unsigned long long f[15] = {0};
-    int field = 0;
-    while (*p && field < 15) {
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            break;
-        if (field == 0) {
-            while (*p && *p != ' ')
-                p++;
-        } else {
-            char *end = NULL;
-            long long v = strtoll(p, &end, 10);
-            if (end == p)
-                return WL_EFORMAT;
-            f[field] = v < 0 ? 0 : (unsigned long long)v;
-            p = end;
-        }
-        field++;
-    }
-    if (field < 15)
-        return WL_EFORMAT;
-    *ppid = (pid_t)f[1];
-    *ticks = f[11] + f[12] + f[13] + f[14];
-    return 0;
+    return wl__proc_parse_pid_stat(buf, ppid, ticks);
 }
 
 static int read_system_ticks(const char *proc, uint64_t *ticks)
@@ -99,19 +72,54 @@ static int read_system_ticks(const char *proc, uint64_t *ticks)
     snprintf(path, sizeof path, "%s/stat", proc);
     if (wl__read_text(path, buf, sizeof buf) <= 0)
         return WL_EIO;
-    unsigned long long v[8] = {0};
-    /* cpu  user nice system idle iowait irq softirq steal */
-    if (sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-               &v[4], &v[5], &v[6], &v[7]) < 7)
-        return WL_EFORMAT;
-    *ticks = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    return wl__proc_parse_stat_cpu(buf, ticks);
+}
+
+/* The whole of a small procfs file, NUL-terminated, into a heap buffer
+ * (*out; NULL on error). procfs reports no size, so it is read until
+ * end of file: a children list has no length limit, and one cut at a fixed
+ * buffer would end in part of a pid (another process). */
+static int read_all(const char *path, char **out)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return wl_error_from_errno(errno);
+    size_t n = 0, cap = 4096;
+    char *b = malloc(cap);
+    int rc = b ? 0 : WL_ENOMEM;
+    while (rc == 0) {
+        if (n + 1 == cap) {
+            char *nb = realloc(b, cap * 2);
+            if (!nb) {
+                rc = WL_ENOMEM;
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        ssize_t got = read(fd, b + n, cap - n - 1);
+        if (got < 0)
+            rc = wl_error_from_errno(errno);
+        else if (got == 0)
+            break;
+        else
+            n += (size_t)got;
+    }
+    close(fd);
+    if (rc != 0) {
+        free(b);
+        return rc;
+    }
+    b[n] = '\0';
+    *out = b;
     return 0;
 }
 
 /* Adds the children of pid (all its threads) to the work list. */
 static void push_children(struct cpu_model *m, pid_t pid, unsigned *top)
 {
-    char path[1024], buf[4096];
+    char path[1024];
     snprintf(path, sizeof path, "%s/%d/task", m->proc, (int)pid);
     DIR *d = opendir(path);
     if (!d)
@@ -121,18 +129,14 @@ static void push_children(struct cpu_model *m, pid_t pid, unsigned *top)
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
         snprintf(path, sizeof path, "%s/%d/task/%s/children", m->proc, (int)pid, e->d_name);
-        if (wl__read_text(path, buf, sizeof buf) <= 0)
+        char *text;
+        if (read_all(path, &text) != 0)
             continue;
-        char *p = buf;
-        while (*p) {
-            char *end = NULL;
-            long c = strtol(p, &end, 10);
-            if (end == p)
-                break;
-            if (*top < MODEL_MAX_TREE)
-                m->stack[(*top)++] = (pid_t)c;
-            p = end;
-        }
+        /* a malformed list adds no one (the whole tree is never guessed) */
+        int n = wl__proc_parse_pids(text, m->stack + *top, MODEL_MAX_TREE - *top);
+        free(text);
+        if (n > 0)
+            *top += (unsigned)n < MODEL_MAX_TREE - *top ? (unsigned)n : MODEL_MAX_TREE - *top;
     }
     closedir(d);
 }
@@ -358,7 +362,20 @@ static int model_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     m->mp = p->model;
     if (m->mp.scope == WL_MODEL_SCOPE_TREE && m->mp.pid <= 0)
         m->mp.pid = getpid();
-    snprintf(m->proc, sizeof m->proc, "%s", wl__sensor_proc_root(p));
+    const char *proc = wl__sensor_proc_root(p);
+    size_t proc_len = strlen(proc);
+    if (proc_len >= sizeof m->proc) {
+        /* cut, it would name another directory: say so instead */
+        model_close(s);
+        char proc_part[151];
+        wl_utf8_clip(proc_part, sizeof proc_part, proc);
+        return wl__sensor_fail(st, WL_ERANGE,
+                               "give a /proc root (WATTLENS_PROC_ROOT) of at most 511 bytes",
+                               "the /proc root %s is %zu bytes long, more than the %zu this model "
+                               "can use",
+                               proc_part, proc_len, sizeof m->proc - 1);
+    }
+    memcpy(m->proc, proc, proc_len + 1);
     m->clk_tck = sysconf(_SC_CLK_TCK);
     if (m->clk_tck <= 0)
         m->clk_tck = 100;

@@ -4,7 +4,8 @@
  * leaves the tree; always labelled model_estimate. Plus a real run on this
  * process's own tree, and the SELF scope (the process clock) on this process,
  * which counts a thread running on another CPU up to the read. A long
- * multibyte /proc root is cut between characters in the source. */
+ * multibyte /proc root is cut between characters in the source; one longer
+ * than the model can hold is an error. */
 #define _GNU_SOURCE /* CPU affinity */
 #include "test_support.h"
 
@@ -197,6 +198,45 @@ static void test_long_multibyte_proc_root_is_cut_between_characters(void **state
     free(tmp);
 }
 
+/* A /proc root longer than the model's 511 bytes is an error that says
+ * so. Cut, it would name another directory: here the cut is exactly a
+ * directory with a /proc/stat of its own, which must not be read. */
+static void test_too_long_proc_root_is_an_error(void **state)
+{
+    (void)state;
+    char *tmp = wl_test_tmpdir();
+    char cut[600], root[700];
+    size_t n = (size_t)snprintf(cut, sizeof cut, "%s", tmp);
+    while (n < 511) { /* directories of up to 200 bytes until the cut is 511 long */
+        size_t part = 511 - n - 1 < 200 ? 511 - n - 1 : 200;
+        cut[n++] = '/';
+        memset(cut + n, part < 200 ? 'c' : 'p', part);
+        n += part;
+        cut[n] = '\0';
+        assert_int_equal(mkdir(cut, 0755), 0);
+    }
+    assert_int_equal(strlen(cut), 511);
+    put(cut, "stat", "cpu  1 1 1 1 1 1 1 1 0 0\n");
+    snprintf(root, sizeof root, "%s/proc", cut);
+    assert_int_equal(mkdir(root, 0755), 0);
+    put(root, "stat", "cpu  100 5 50 100000 7 1 2 3 0 0\n");
+    struct wl_sensor_params p;
+    params_for(&p, root);
+    p.model.scope = WL_MODEL_SCOPE_SYSTEM;
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, &st), WL_ERANGE);
+    assert_null(s);
+    assert_non_null(strstr(st.why, "516 bytes long, more than the 511"));
+    assert_non_null(strstr(st.fix, "WATTLENS_PROC_ROOT"));
+    /* one byte shorter fits and is used as it is */
+    p.proc_root = cut;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, &st), 0);
+    wl_sensor_close(s);
+    wl_test_rmtree(tmp);
+    free(tmp);
+}
+
 static void test_tree_scope_by_scan(void **state)
 {
     (void)state;
@@ -207,6 +247,46 @@ static void test_tree_scope_by_children_links(void **state)
 {
     (void)state;
     tree_case(1);
+}
+
+/* A children list longer than a page is read whole: 900 children take
+ * 6300 bytes, and the last one's CPU time counts (a list cut at 4 KiB
+ * would drop it, or end in part of its pid: another process). */
+static void test_tree_scope_long_children_list(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    long tck = sysconf(_SC_CLK_TCK);
+    put(root, "stat", "cpu  1 1 1 1 1 1 1 1 0 0\n");
+    put_stat(root, (int)getpid(), 1, 0, 0, 0, 0);
+    put_children(root, (int)getpid(), "");
+    put_stat(root, 100, 1, 0, 0, 0, 0);
+    enum { N_KIDS = 900 };
+    char *kids = malloc(N_KIDS * 7 + 1);
+    assert_non_null(kids);
+    size_t len = 0;
+    for (int i = 0; i < N_KIDS; i++) {
+        put_stat(root, 100000 + i, 100, 1, 0, 0, 0);
+        len += (size_t)sprintf(kids + len, "%d ", 100000 + i);
+    }
+    assert_true(len > 4096);
+    put_children(root, 100, kids);
+    free(kids);
+    struct wl_sensor_params p;
+    params_for(&p, root);
+    p.model.scope = WL_MODEL_SCOPE_TREE;
+    p.model.pid = 100;
+    p.model.idle_w = 0;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, NULL), 0);
+    assert_non_null(strstr(wl_sensor_get_info(s)->source, "children links"));
+    assert_float_equal(energy_j(s, NULL), 0, 1e-9);
+    /* the last child uses 1 s of CPU */
+    put_stat(root, 100000 + N_KIDS - 1, 100, 1 + (int)tck, 0, 0, 0);
+    assert_float_equal(energy_j(s, NULL), 7.5, 1e-6);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
 }
 
 static void test_own_tree_on_real_proc(void **state)
@@ -477,8 +557,10 @@ int main(void)
         cmocka_unit_test(test_model_watts_from_environment),
         cmocka_unit_test(test_system_scope_follows_proc_stat),
         cmocka_unit_test(test_long_multibyte_proc_root_is_cut_between_characters),
+        cmocka_unit_test(test_too_long_proc_root_is_an_error),
         cmocka_unit_test(test_tree_scope_by_scan),
         cmocka_unit_test(test_tree_scope_by_children_links),
+        cmocka_unit_test(test_tree_scope_long_children_list),
         cmocka_unit_test(test_own_tree_on_real_proc),
         cmocka_unit_test(test_self_scope_counts_threads_not_children),
         cmocka_unit_test(test_self_scope_counts_other_cpus_up_to_the_read),
