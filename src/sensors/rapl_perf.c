@@ -24,37 +24,93 @@
 #include <sys/syscall.h>
 #endif
 
+/* Decimal digits at *p (plain, at least one) into *v, at most max;
+ * advances *p. */
+static int cpu_number(const char **p, long max, long *v)
+{
+    const char *s = *p;
+    long x = 0;
+    if (*s < '0' || *s > '9')
+        return WL_EFORMAT;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        x = x * 10 + (*s - '0');
+        if (x > max)
+            return WL_EFORMAT;
+    }
+    *p = s;
+    *v = x;
+    return 0;
+}
+
 int wl__perf_parse_cpulist(const char *s, int *cpus, unsigned max)
 {
     unsigned n = 0;
     const char *p = s;
-    while (*p) {
-        char *end = NULL;
-        long a = strtol(p, &end, 10);
-        if (end == p || a < 0 || a > 65535)
+    for (;;) {
+        long a, b;
+        if (cpu_number(&p, 65535, &a) != 0)
             return WL_EFORMAT;
-        long b = a;
-        p = end;
+        b = a;
         if (*p == '-') {
             p++;
-            b = strtol(p, &end, 10);
-            if (end == p || b < a || b > 65535)
+            if (cpu_number(&p, 65535, &b) != 0 || b < a)
                 return WL_EFORMAT;
-            p = end;
         }
         for (long c = a; c <= b; c++) {
             if (n >= max)
                 return WL_EFORMAT;
             cpus[n++] = (int)c;
         }
-        if (*p == ',')
+        if (*p == ',') {
             p++;
-        else if (*p != '\0' && *p != '\n')
-            return WL_EFORMAT;
-        else
-            break;
+            continue;
+        }
+        if (*p == '\n')
+            p++;
+        return *p == '\0' ? (int)n : WL_EFORMAT;
     }
-    return n == 0 ? WL_EFORMAT : (int)n;
+}
+
+int wl__perf_parse_event(const char *s, uint64_t *config)
+{
+    static const char prefix[] = "event=";
+    if (strncmp(s, prefix, sizeof prefix - 1) != 0)
+        return WL_EFORMAT;
+    const char *p = s + sizeof prefix - 1;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+        p += 2;
+    uint64_t v = 0;
+    int nd = 0;
+    for (; *p; p++, nd++) {
+        int d = *p >= '0' && *p <= '9'   ? *p - '0'
+                : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+                : *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
+                                         : -1;
+        if (d < 0 || v >> 60 != 0)
+            return WL_EFORMAT; /* not hex, or more than 64 bits */
+        v = v << 4 | (uint64_t)d;
+    }
+    if (nd == 0)
+        return WL_EFORMAT;
+    *config = v;
+    return 0;
+}
+
+int wl__perf_parse_scale(const char *s, double *scale_j)
+{
+    char *end = NULL;
+    double v = strtod(s, &end);
+    /* (0, 1]: NaN and infinities fail; a larger scale would overflow the
+     * conversion of counts to microjoules */
+    if (end == s || *end != '\0' || !(v > 0 && v <= 1))
+        return WL_EFORMAT;
+    *scale_j = v;
+    return 0;
+}
+
+int wl__perf_parse_unit(const char *s)
+{
+    return strcmp(s, "Joules") == 0 ? 0 : WL_EFORMAT;
 }
 
 static int event_domain(const char *name, enum wl_domain *d)
@@ -120,22 +176,21 @@ int wl__perf_pmu_scan(const char *pmu_dir, struct wl_perf_pmu *out, struct wl_er
         snprintf(ev->name, sizeof ev->name, "%s", names[i]);
         ev->domain = dom;
         snprintf(path, sizeof path, "%s/events/%s", pmu_dir, names[i]);
-        unsigned long long cfg;
-        if (wl__read_text(path, buf, sizeof buf) <= 0 || sscanf(buf, "event=%llx", &cfg) != 1) {
+        if (wl__read_text(path, buf, sizeof buf) <= 0 ||
+            wl__perf_parse_event(buf, &ev->config) != 0) {
             rc = wl_errmsg_set(err, WL_EFORMAT, "%s: expected 'event=0xNN', got '%s'", path, buf);
             break;
         }
-        ev->config = cfg;
         snprintf(path, sizeof path, "%s/events/%s.scale", pmu_dir, names[i]);
-        char *end = NULL;
-        if (wl__read_text(path, buf, sizeof buf) <= 0 || !((ev->scale_j = strtod(buf, &end)) > 0) ||
-            *end != '\0') {
-            rc = wl_errmsg_set(err, WL_EFORMAT, "%s: expected a positive number, got '%s'", path,
-                               buf);
+        if (wl__read_text(path, buf, sizeof buf) <= 0 ||
+            wl__perf_parse_scale(buf, &ev->scale_j) != 0) {
+            rc = wl_errmsg_set(err, WL_EFORMAT,
+                               "%s: expected a number of joules per count in (0, 1], got '%s'",
+                               path, buf);
             break;
         }
         snprintf(path, sizeof path, "%s/events/%s.unit", pmu_dir, names[i]);
-        if (wl__read_text(path, buf, sizeof buf) <= 0 || strcmp(buf, "Joules") != 0) {
+        if (wl__read_text(path, buf, sizeof buf) <= 0 || wl__perf_parse_unit(buf) != 0) {
             rc = wl_errmsg_set(err, WL_EFORMAT, "%s: expected 'Joules', got '%s'", path, buf);
             break;
         }

@@ -63,6 +63,11 @@ static void test_cpulist_parsing(void **state)
     assert_int_equal(wl__perf_parse_cpulist("a", cpus, 16), WL_EFORMAT);
     assert_int_equal(wl__perf_parse_cpulist("3-1", cpus, 16), WL_EFORMAT);
     assert_int_equal(wl__perf_parse_cpulist("0-100", cpus, 16), WL_EFORMAT); /* too many */
+    /* only what the kernel writes: no trailing comma, sign, space or second line */
+    assert_int_equal(wl__perf_parse_cpulist("0,", cpus, 16), WL_EFORMAT);
+    assert_int_equal(wl__perf_parse_cpulist("+1", cpus, 16), WL_EFORMAT);
+    assert_int_equal(wl__perf_parse_cpulist(" 1", cpus, 16), WL_EFORMAT);
+    assert_int_equal(wl__perf_parse_cpulist("0\n1", cpus, 16), WL_EFORMAT);
 }
 
 static void test_pmu_description_parses(void **state)
@@ -112,6 +117,36 @@ static void test_pmu_description_parses(void **state)
     free(root);
 }
 
+/* The events/<name>, .scale and .unit files: one event term in hex, a scale
+ * in (0, 1] joules per count (an infinite or huge one would overflow the
+ * conversion of counts), the unit Joules. */
+static void test_event_scale_and_unit_parsing(void **state)
+{
+    (void)state;
+    uint64_t cfg = 0;
+    assert_int_equal(wl__perf_parse_event("event=0x02", &cfg), 0);
+    assert_int_equal(cfg, 2);
+    assert_int_equal(wl__perf_parse_event("event=ffffffffffffffff", &cfg), 0);
+    assert_true(cfg == UINT64_MAX);
+    cfg = 7;
+    assert_int_equal(wl__perf_parse_event("event=0x10000000000000000", &cfg), WL_EFORMAT);
+    assert_int_equal(wl__perf_parse_event("event=0x02,umask=0x1", &cfg), WL_EFORMAT);
+    assert_int_equal(wl__perf_parse_event("event=0x", &cfg), WL_EFORMAT);
+    assert_int_equal(wl__perf_parse_event("event=-2", &cfg), WL_EFORMAT);
+    assert_int_equal(cfg, 7);
+    double sc = 0;
+    assert_int_equal(wl__perf_parse_scale("2.3283064365386962890625e-10", &sc), 0);
+    assert_float_equal(sc, 0x1p-32, 0);
+    sc = 5;
+    assert_int_equal(wl__perf_parse_scale("inf", &sc), WL_EFORMAT);
+    assert_int_equal(wl__perf_parse_scale("nan", &sc), WL_EFORMAT);
+    assert_int_equal(wl__perf_parse_scale("1e300", &sc), WL_EFORMAT);
+    assert_int_equal(wl__perf_parse_scale("0", &sc), WL_EFORMAT);
+    assert_float_equal(sc, 5, 0);
+    assert_int_equal(wl__perf_parse_unit("Joules"), 0);
+    assert_int_equal(wl__perf_parse_unit("Joules2"), WL_EFORMAT);
+}
+
 static void test_backend_fails_clearly_without_a_counting_pmu(void **state)
 {
     (void)state;
@@ -141,6 +176,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpulist_parsing),
+        cmocka_unit_test(test_event_scale_and_unit_parsing),
         cmocka_unit_test(test_pmu_description_parses),
         cmocka_unit_test(test_backend_fails_clearly_without_a_counting_pmu),
     };
