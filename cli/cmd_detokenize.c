@@ -4,13 +4,13 @@
  * Thin: the work is engine/tokenizer.
  */
 #include "cli.h"
+#include "cli_ids.h"
 
 #include "engine/tokenizer.h"
 #include "util/json_text.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,41 +43,6 @@ static void usage(FILE *out)
         "  wattlens detokenize -m model.gguf 15043 3186\n"
         "  wattlens detokenize -m model.gguf 1,15043,3186 --special\n"
         "  wattlens tokenize -m model.gguf -p 'Hello' --ids | wattlens detokenize -m model.gguf\n");
-}
-
-struct idlist {
-    int32_t *v;
-    size_t n, cap;
-};
-
-/* Parses every integer in s (separators: whitespace and commas). */
-static int parse_ids(const char *s, struct idlist *l, const char **bad)
-{
-    while (*s) {
-        if (isspace((unsigned char)*s) || *s == ',') {
-            s++;
-            continue;
-        }
-        char *e;
-        errno = 0;
-        long v = strtol(s, &e, 10);
-        if (e == s || errno != 0 || v < 0 || v > INT32_MAX ||
-            (*e && !isspace((unsigned char)*e) && *e != ',')) {
-            *bad = s;
-            return WL_EINVAL;
-        }
-        if (l->n == l->cap) {
-            size_t nc = l->cap ? l->cap * 2 : 64;
-            int32_t *nv = realloc(l->v, nc * sizeof(*nv));
-            if (!nv)
-                return WL_ENOMEM;
-            l->v = nv;
-            l->cap = nc;
-        }
-        l->v[l->n++] = (int32_t)v;
-        s = e;
-    }
-    return 0;
 }
 
 static char *read_stdin(void)
@@ -140,32 +105,38 @@ static int run(int argc, char **argv)
     if (!model)
         return wl_cli_usage_error(CMD, "-m FILE.gguf is required");
 
-    struct idlist ids = {0};
+    struct wl_cli_ids ids = {0};
     const char *bad = NULL;
+    size_t bad_len = 0;
     int rc = 0;
-    if (optind < argc) {
+    bool from_stdin = optind >= argc;
+    char *in = NULL;
+    if (!from_stdin) {
         for (int i = optind; i < argc && rc == 0; i++)
-            rc = parse_ids(argv[i], &ids, &bad);
+            rc = wl_cli_ids_parse(&ids, argv[i], &bad, &bad_len);
     } else {
-        char *in = read_stdin();
+        in = read_stdin();
         if (!in)
             return wl_cli_fail(CMD, "cannot read ids from stdin");
-        rc = parse_ids(in, &ids, &bad);
-        if (rc == WL_EINVAL) {
-            fprintf(stderr, "wattlens %s: invalid token id '%.20s' on stdin\n", CMD, bad);
-            free(in);
-            free(ids.v);
-            return WL_EXIT_USAGE;
-        }
-        free(in);
+        rc = wl_cli_ids_parse(&ids, in, &bad, &bad_len);
     }
     if (rc == WL_EINVAL) {
-        int r = wl_cli_usage_error(CMD, "invalid token id '%.20s' (expected integers >= 0)", bad);
-        free(ids.v);
+        /* the bad token, cut between characters; the message is escaped */
+        char tok[24];
+        char *copy = strndup(bad, bad_len);
+        wl_utf8_clip(tok, sizeof tok, copy ? copy : "");
+        free(copy);
+        int r =
+            from_stdin
+                ? (wl_cli_fail(CMD, "invalid token id '%s' on stdin", tok), WL_EXIT_USAGE)
+                : wl_cli_usage_error(CMD, "invalid token id '%s' (expected integers >= 0)", tok);
+        free(in);
+        wl_cli_ids_free(&ids);
         return r;
     }
+    free(in);
     if (rc) {
-        free(ids.v);
+        wl_cli_ids_free(&ids);
         return wl_cli_fail(CMD, "%s", wl_strerror(rc));
     }
 
@@ -173,7 +144,7 @@ static int run(int argc, char **argv)
     struct wl_errmsg err = {{0}};
     rc = wl_tok_load_file(model, &tok, &err);
     if (rc) {
-        free(ids.v);
+        wl_cli_ids_free(&ids);
         return wl_cli_fail(CMD, "%s: %s", model, err.text[0] ? err.text : wl_strerror(rc));
     }
     struct wl_tok_info inf;
@@ -183,7 +154,7 @@ static int run(int argc, char **argv)
             int r = wl_cli_fail(CMD, "token id %d is outside the vocabulary (%u tokens)",
                                 (int)ids.v[i], inf.n_vocab);
             wl_tok_free(tok);
-            free(ids.v);
+            wl_cli_ids_free(&ids);
             return r;
         }
     }
@@ -210,7 +181,7 @@ static int run(int argc, char **argv)
         status = wl_cli_flush_stdout(CMD);
     }
     free(text);
-    free(ids.v);
+    wl_cli_ids_free(&ids);
     wl_tok_free(tok);
     return status;
 }

@@ -102,6 +102,11 @@ grep -q "cannot read '$tmp/missing.txt': No such file or directory" "$tmp/e" && 
 check "id out of range status" 1 "$st"
 grep -q 'outside the vocabulary' "$tmp/e" && ok || bad "range message"
 "$W" detokenize -m "$SPM" 12abc > /dev/null 2>&1; check "bad id status" 2 "$?"
+"$W" detokenize -m "$SPM" -- -5 > /dev/null 2>&1; check "signed id status" 2 "$?"
+# a bad id on stdin is quoted whole (to its separator) and escaped: an ESC
+# from the input never reaches the terminal
+printf '1 \033[31mred,2' | "$W" detokenize -m "$SPM" > /dev/null 2> "$tmp/e"; check "bad stdin id status" 2 "$?"
+grep -qF "invalid token id '\\x1b[31mred' on stdin" "$tmp/e" && ok || bad "bad stdin id message: $(cat -v "$tmp/e")"
 "$W" tokenize -m "$WL_TESTDATA/powermetrics/$(ls "$WL_TESTDATA/powermetrics" | head -1)" -p hi > /dev/null 2> "$tmp/e"
 check "not a GGUF status" 1 "$?"
 "$W" tokenize --help | grep -q 'Examples' && ok || bad "tokenize --help"
