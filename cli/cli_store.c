@@ -190,28 +190,36 @@ static bool wl__parse_date(const char *s, int64_t *ms)
     return true;
 }
 
-bool wl_cli_parse_time(const char *cmd, const char *opt, const char *s, int64_t *unix_ms)
+int wl_cli_time_parse(const char *s, int64_t now_ms, int64_t *unix_ms)
 {
     double age_ms;
-    if (s && wl__parse_age(s, &age_ms)) {
-        const double now_ms = (double)(wl_clock_realtime_ns() / 1000000);
-        if (now_ms - age_ms < (double)WL__TIME_MIN_MS) {
-            wl_cli_usage_error(cmd,
-                               "age '%s' for %s reaches before the year 0000; give a smaller "
-                               "age or a date (YYYY-MM-DD)",
-                               s, opt);
-            return false;
-        }
-        *unix_ms = (int64_t)now_ms - (int64_t)age_ms;
-        return true;
+    if (wl__parse_age(s, &age_ms)) {
+        /* the first test keeps the conversion below defined for any now_ms */
+        if (!(age_ms < 0x1p62) || (double)now_ms - age_ms < (double)WL__TIME_MIN_MS)
+            return WL_ERANGE;
+        *unix_ms = now_ms - (int64_t)age_ms;
+        return 0;
     }
-    if (s && wl__parse_date(s, unix_ms))
+    return wl__parse_date(s, unix_ms) ? 0 : WL_EFORMAT;
+}
+
+bool wl_cli_parse_time(const char *cmd, const char *opt, const char *s, int64_t *unix_ms)
+{
+    const int64_t now_ms = (int64_t)(wl_clock_realtime_ns() / 1000000);
+    int rc = s ? wl_cli_time_parse(s, now_ms, unix_ms) : WL_EFORMAT;
+    if (rc == 0)
         return true;
-    wl_cli_usage_error(cmd,
-                       "invalid time '%s' for %s (expected a date YYYY-MM-DD or "
-                       "YYYY-MM-DDTHH:MM[:SS] in UTC, or an age: a number, fractions allowed, "
-                       "and a unit m, h, d or w, like 90m, 1.5h, 7d)",
-                       s ? s : "", opt);
+    if (rc == WL_ERANGE)
+        wl_cli_usage_error(cmd,
+                           "age '%s' for %s reaches before the year 0000; give a smaller "
+                           "age or a date (YYYY-MM-DD)",
+                           s, opt);
+    else
+        wl_cli_usage_error(cmd,
+                           "invalid time '%s' for %s (expected a date YYYY-MM-DD or "
+                           "YYYY-MM-DDTHH:MM[:SS] in UTC, or an age: a number, fractions "
+                           "allowed, and a unit m, h, d or w, like 90m, 1.5h, 7d)",
+                           s ? s : "", opt);
     return false;
 }
 

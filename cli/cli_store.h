@@ -105,6 +105,12 @@ bool wl_cli_resolve_run(const char *cmd, wl_store *s, const char *arg, char *id_
  * age reaches before the year 0000. */
 bool wl_cli_parse_time(const char *cmd, const char *opt, const char *s, int64_t *unix_ms);
 
+/* The parsing of wl_cli_parse_time without its messages, an age counted
+ * back from now_ms (unix ms) so that the result does not depend on the
+ * clock: 0 with *unix_ms set; WL_EFORMAT when s is no time; WL_ERANGE when
+ * an age reaches before the year 0000 (*unix_ms untouched on error). */
+int wl_cli_time_parse(const char *s, int64_t now_ms, int64_t *unix_ms);
+
 /* "2026-11-21 08:12" (UTC) into buf. */
 const char *wl_cli_format_date(int64_t unix_ms, char *buf, size_t size);
 
