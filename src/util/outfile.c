@@ -70,8 +70,17 @@ static void on_stop_signal(int sig)
     for (int i = 0; i < WL_OUTFILE_SLOTS; i++)
         if (atomic_load(&cleanup_state[i]) == SLOT_SET)
             unlink(cleanup_path[i]);
-    /* SA_RESETHAND made the action the default again; the signal is
-     * blocked until we return, then ends the process as it would have */
+    /* only now the default action again: with SA_RESETHAND a second signal
+     * arriving before the unlink (timeout(1) signals the child, then its
+     * whole group) killed the process with the file still there. The three
+     * signals are blocked while this runs, so the re-raised one ends the
+     * process as it would have once we return (another pending one of the
+     * three runs this handler again first, harmlessly). */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
     errno = saved;
     raise(sig);
 }
@@ -105,8 +114,10 @@ static int cleanup_register(const char *path)
             struct sigaction sa;
             memset(&sa, 0, sizeof sa);
             sa.sa_handler = on_stop_signal;
-            sa.sa_flags = SA_RESETHAND;
+            sa.sa_flags = 0;
             sigemptyset(&sa.sa_mask);
+            for (size_t i = 0; i < sizeof cleanup_signals / sizeof cleanup_signals[0]; i++)
+                sigaddset(&sa.sa_mask, cleanup_signals[i]);
             for (size_t i = 0; i < sizeof cleanup_signals / sizeof cleanup_signals[0]; i++) {
                 struct sigaction cur;
                 cleanup_installed[i] = sigaction(cleanup_signals[i], NULL, &cur) == 0 &&

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,6 +278,56 @@ static void test_a_name_of_name_max_bytes_is_written(void **state)
     assert_int_not_equal(wl_outfile_open(&o, at(dir, name), 0), 0);
     assert_int_equal(o.errnum, ENAMETOOLONG);
     assert_true(no_temp_in(dir));
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
+/* A stop signal that comes twice (timeout(1) signals its child, then its
+ * whole group) still removes the temporary file. The cleanup handler used
+ * SA_RESETHAND: from the first signal's delivery to its unlink the action
+ * was the default again, and the kernel ends a process at once for a
+ * second such signal, before the unlink. The window is microseconds; over
+ * 400 children, two SIGTERMs back to back hit it about a dozen times here. */
+static void test_a_stop_signal_sent_twice_leaves_no_temporary_file(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    const char *target = at(dir, "out.txt");
+    int left = 0, not_signalled = 0;
+    for (int i = 0; i < 400; i++) {
+        int pfd[2];
+        assert_int_equal(pipe(pfd), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            struct wl_outfile o;
+            if (wl_outfile_open(&o, target, 0) != 0)
+                _exit(3);
+            FILE *f = wl_outfile_stream(&o);
+            if (!f || write(pfd[1], "x", 1) != 1)
+                _exit(4);
+            for (;;)
+                fputs("data\n", f);
+        }
+        char b;
+        close(pfd[1]);
+        assert_int_equal(read(pfd[0], &b, 1), 1);
+        close(pfd[0]);
+        kill(pid, SIGTERM);
+        kill(pid, SIGTERM);
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGTERM)
+            not_signalled++;
+        if (!no_temp_in(dir)) {
+            left++;
+            wl_test_rmtree(dir);
+            assert_int_equal(mkdir(dir, 0700), 0);
+        }
+    }
+    assert_int_equal(not_signalled, 0);
+    assert_int_equal(left, 0);
     wl_test_rmtree(dir);
     free(dir);
 }
@@ -556,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_symlinks_are_followed_and_kept),
         cmocka_unit_test(test_bad_names_fail_before_writing),
         cmocka_unit_test(test_a_name_of_name_max_bytes_is_written),
+        cmocka_unit_test(test_a_stop_signal_sent_twice_leaves_no_temporary_file),
         cmocka_unit_test(test_a_fifo_is_written_in_place),
         cmocka_unit_test(test_a_proc_name_is_written_in_place),
         cmocka_unit_test(test_a_device_is_written_in_place),
