@@ -37,6 +37,7 @@ struct chan {
     uint64_t last_t_ns;
     bool have_last;
     uint64_t ref_t_ns, ref_e_uj; /* counter power derivation reference */
+    bool ref_stale; /* the reference is from before a gap: restart it at the next good read */
     double p_w;
     bool p_known;       /* p_w holds a power (a counter has none before its first window) */
     bool p_instant;     /* p_w was read, not derived: it stands for the sample's instant */
@@ -247,10 +248,18 @@ static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64
 {
     if (c->counter) {
         c->e_uj = v->energy_uj >= c->e_origin_uj ? v->energy_uj - c->e_origin_uj : 0;
-        /* 10 % slack: a tick that wakes a little early (t - ref = 9.99 ms of
-         * a 10 ms period) would otherwise repeat the old power and make
-         * every other window twice as long */
-        if ((t - c->ref_t_ns) * 10 >= c->period_ns * 9) {
+        if (c->ref_stale) {
+            /* both references from this read: a time from after a gap with
+             * an energy from before it made the first window's power the
+             * whole gap's energy over one window */
+            c->ref_t_ns = t;
+            c->ref_e_uj = c->e_uj;
+            c->ref_stale = false;
+            c->p_known = false;
+        } else if ((t - c->ref_t_ns) * 10 >= c->period_ns * 9) {
+            /* 10 % slack: a tick that wakes a little early (t - ref = 9.99
+             * ms of a 10 ms period) would otherwise repeat the old power and
+             * make every other window twice as long */
             c->p_w =
                 (double)(c->e_uj - c->ref_e_uj) / ((double)(t - c->ref_t_ns) / 1e3); /* uJ/us = W */
             c->p_known = true;
@@ -325,9 +334,8 @@ static void take_sample(wl_sampler *s)
         if (s->rd_rc[c->sensor] != 0) {
             bad |= (uint16_t)(1u << c->d);
             c->have_last = false; /* no integration across a gap */
-            c->ref_t_ns = t;      /* counter power restarts after the gap */
-            c->ref_e_uj = c->e_uj;
-            c->p_known = false; /* and is unknown until its next full window */
+            c->ref_stale = true;  /* counter power restarts at the next good read */
+            c->p_known = false;   /* and is unknown until its next full window */
             continue;
         }
         const struct wl_sensor_reading *r = &s->rd[c->sensor];
