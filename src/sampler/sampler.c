@@ -1,8 +1,11 @@
 /* Sampler thread, ring buffer, energy marks, peaks, baseline and gaps; see
  * sampler.h for the contract. Locking: s->mu protects everything the thread
  * updates (channel integration state, ring, latest sample, peaks, gaps,
- * counters); sensor reads happen outside s->mu (each sensor has its own lock),
- * so a mark never waits for the whole sampling pass, only for one sensor read.
+ * counters); sensor reads happen outside s->mu, each under its sensor's
+ * rd_mu together with the update of its counters' running totals (so
+ * readings are applied in the order they were taken, by the thread or a
+ * mark), so a mark never waits for the whole sampling pass, only for one
+ * sensor read. Lock order: rd_mu, then mu; never rd_mu while holding mu.
  */
 #include "sampler/sampler.h"
 
@@ -29,7 +32,10 @@ struct chan {
     bool counter;         /* energy from the sensor's cumulative counter */
     bool has_power;       /* the sensor reads power for this channel */
     uint64_t period_ns;   /* span over which counter power is derived */
-    uint64_t e_origin_uj; /* counter value at open */
+    /* counter continuity (under the sensor's rd_mu) */
+    uint64_t raw_uj;   /* the sensor's cumulative value at the last read */
+    uint64_t raw_t_ns; /* that read's time (middle) */
+    uint64_t cum_uj;   /* since open as counted: the rises of raw_uj (a fall adds nothing) */
     /* thread state (under mu) */
     uint64_t e_uj;   /* cumulative since open (counter delta or integral) */
     double integ_uj; /* power-only: trapezoid integral */
@@ -38,6 +44,8 @@ struct chan {
     bool have_last;
     uint64_t ref_t_ns, ref_e_uj; /* counter power derivation reference */
     bool ref_stale; /* the reference is from before a gap: restart it at the next good read */
+    uint32_t n_falls, falls_seen; /* falls of the counter recorded / taken in by the thread */
+    uint64_t fall_t_ns;           /* the read that saw the latest fall */
     double p_w;
     bool p_known;       /* p_w holds a power (a counter has none before its first window) */
     bool p_instant;     /* p_w was read, not derived: it stands for the sample's instant */
@@ -74,6 +82,7 @@ struct wl_sampler {
     pthread_t thread;
     bool running; /* controlling thread only */
     pthread_mutex_t mu;
+    pthread_mutex_t rd_mu[MAX_SENSORS]; /* a sensor's read + its counters' continuity */
     _Atomic bool stop;
 
     /* under mu */
@@ -153,6 +162,8 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
         return WL_ENOMEM;
     }
     pthread_mutex_init(&s->mu, NULL);
+    for (unsigned i = 0; i < n; i++)
+        pthread_mutex_init(&s->rd_mu[i], NULL);
 
     bool slow = false;
     uint16_t taken = 0; /* domains claimed by an earlier sensor */
@@ -230,7 +241,8 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
         struct chan *c = &s->chans[k];
         const struct wl_sensor_reading *r = &s->rd[c->sensor];
         uint64_t t = r->t_before_ns / 2 + r->t_after_ns / 2;
-        c->e_origin_uj = r->v[c->ch].energy_uj;
+        c->raw_uj = r->v[c->ch].energy_uj;
+        c->raw_t_ns = t;
         c->ref_t_ns = t;
         c->ref_e_uj = 0;
         if (!c->counter && (r->v[c->ch].valid & WL_CH_POWER)) {
@@ -243,25 +255,100 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
     return 0;
 }
 
+static uint64_t read_mid_ns(const struct wl_sensor_reading *r)
+{
+    return r->t_before_ns / 2 + r->t_after_ns / 2;
+}
+
+/* Records the fall of sensor i's counters in fell (bit: channel index) seen
+ * by the read at t, the previous read being at t_prev: a gap whose energy is
+ * unknown and not counted. */
+static void record_fall(wl_sampler *s, unsigned i, uint32_t fell, uint64_t t_prev, uint64_t t)
+{
+    pthread_mutex_lock(&s->mu);
+    for (unsigned k = 0; k < s->n_chans; k++) {
+        struct chan *c = &s->chans[k];
+        if (c->sensor == i && (fell & (1u << c->ch))) {
+            c->n_falls++;
+            c->fall_t_ns = t;
+        }
+    }
+    s->st.n_gaps++;
+    if (s->n_gaps_kept < WL_SAMPLER_MAX_GAPS) {
+        struct wl_sampler_gap *g = &s->gaps[s->n_gaps_kept++];
+        g->sensor = i;
+        g->error = WL_ERANGE;
+        g->counter_fell = true;
+        g->t_start_ns = t_prev;
+        g->t_end_ns = t;
+    }
+    pthread_mutex_unlock(&s->mu);
+    wl_log_warn("sampler",
+                "%s: an energy counter read less than before; its energy over the %.3f s "
+                "since the previous read is unknown and not counted (a gap)",
+                wl_sensor_get_info(s->sensors[i])->backend, (double)(t - t_prev) / 1e9);
+}
+
+/* Reads sensor i (settled or not) and carries its counter channels forward:
+ * on success each one's energy_uj in r becomes its energy since open as
+ * counted, which never falls. Backends hand out cumulative values, but one
+ * can still fall (an hwmon counter reset below its first value reads 0): a
+ * fall is a discontinuity, the energy since the previous read unknown, so
+ * nothing is counted for it (never a step of 2^64 - fall) and it is
+ * recorded as a gap; counting resumes from the new value. */
+static int read_sensor(wl_sampler *s, unsigned i, bool settle, struct wl_sensor_reading *r)
+{
+    uint32_t fell = 0;
+    uint64_t t_prev = 0, t = 0;
+    pthread_mutex_lock(&s->rd_mu[i]);
+    const int rc =
+        settle ? wl_sensor_read_settled(s->sensors[i], r) : wl_sensor_read(s->sensors[i], r);
+    if (rc == 0) {
+        t = read_mid_ns(r);
+        for (unsigned k = 0; k < s->n_chans; k++) {
+            struct chan *c = &s->chans[k];
+            if (c->sensor != i || !c->counter)
+                continue;
+            struct wl_channel_value *v = &r->v[c->ch];
+            if (v->valid & WL_CH_ENERGY) {
+                if (v->energy_uj >= c->raw_uj) {
+                    c->cum_uj += v->energy_uj - c->raw_uj;
+                } else {
+                    fell |= 1u << c->ch;
+                    t_prev = c->raw_t_ns;
+                }
+                c->raw_uj = v->energy_uj;
+                c->raw_t_ns = t;
+            }
+            v->energy_uj = c->cum_uj; /* an invalid read leaves the total as it was */
+        }
+    }
+    pthread_mutex_unlock(&s->rd_mu[i]);
+    if (fell)
+        record_fall(s, i, fell, t_prev, t);
+    return rc;
+}
+
 /* Updates a channel from a successful read (under mu). */
 static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64_t t)
 {
     if (c->counter) {
-        c->e_uj = v->energy_uj >= c->e_origin_uj ? v->energy_uj - c->e_origin_uj : 0;
+        c->e_uj = v->energy_uj; /* since open, as read_sensor counts it: never falls */
         if (c->ref_stale) {
             /* both references from this read: a time from after a gap with
              * an energy from before it made the first window's power the
-             * whole gap's energy over one window */
+             * whole gap's energy over one window (after a fall: the
+             * energy before it is not comparable) */
             c->ref_t_ns = t;
             c->ref_e_uj = c->e_uj;
             c->ref_stale = false;
             c->p_known = false;
-        } else if ((t - c->ref_t_ns) * 10 >= c->period_ns * 9) {
+        } else if (t > c->ref_t_ns && (t - c->ref_t_ns) * 10 >= c->period_ns * 9) {
             /* 10 % slack: a tick that wakes a little early (t - ref = 9.99
              * ms of a 10 ms period) would otherwise repeat the old power and
              * make every other window twice as long */
-            c->p_w =
-                (double)(c->e_uj - c->ref_e_uj) / ((double)(t - c->ref_t_ns) / 1e3); /* uJ/us = W */
+            const uint64_t de = c->e_uj >= c->ref_e_uj ? c->e_uj - c->ref_e_uj : 0; /* never < */
+            c->p_w = (double)de / ((double)(t - c->ref_t_ns) / 1e3);                /* uJ/us = W */
             c->p_known = true;
             c->p_instant = false;
             c->p_from_ns = c->ref_t_ns;
@@ -291,7 +378,7 @@ static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64
 static void take_sample(wl_sampler *s)
 {
     for (unsigned i = 0; i < s->n_sensors; i++)
-        s->rd_rc[i] = wl_sensor_read_settled(s->sensors[i], &s->rd[i]);
+        s->rd_rc[i] = read_sensor(s, i, true, &s->rd[i]);
     uint64_t t_before = s->rd[0].t_before_ns, t_after = s->rd[s->n_sensors - 1].t_after_ns;
     if (s->rd_rc[0] != 0 || s->rd_rc[s->n_sensors - 1] != 0)
         t_before = t_after = wl_clock_now_ns();
@@ -315,6 +402,7 @@ static void take_sample(wl_sampler *s)
                 struct wl_sampler_gap *g = &s->gaps[s->n_gaps_kept++];
                 g->sensor = i;
                 g->error = s->rd_rc[i];
+                g->counter_fell = false;
                 g->t_start_ns = t;
                 g->t_end_ns = 0;
             }
@@ -339,7 +427,13 @@ static void take_sample(wl_sampler *s)
             continue;
         }
         const struct wl_sensor_reading *r = &s->rd[c->sensor];
-        chan_update(c, &r->v[c->ch], r->t_before_ns / 2 + r->t_after_ns / 2);
+        const uint64_t t_own = read_mid_ns(r);
+        /* a fall (seen by this read or a mark's before it) restarts the power */
+        if (c->falls_seen != c->n_falls && c->fall_t_ns <= t_own) {
+            c->falls_seen = c->n_falls;
+            c->ref_stale = true;
+        }
+        chan_update(c, &r->v[c->ch], t_own);
     }
     uint16_t p_unknown = 0;
     for (unsigned k = 0; k < s->n_chans; k++) {
@@ -459,6 +553,8 @@ void wl_sampler_close(wl_sampler *s)
     if (s->running)
         wl_sampler_stop(s);
     pthread_mutex_destroy(&s->mu);
+    for (unsigned i = 0; i < s->n_sensors; i++)
+        pthread_mutex_destroy(&s->rd_mu[i]);
     free(s->ring);
     free(s);
 }
@@ -487,8 +583,7 @@ static int mark(wl_sampler *s, struct wl_energy_mark *out, bool settle)
             any_counter = any_counter || (s->chans[k].sensor == i && s->chans[k].counter);
         if (!any_counter)
             continue;
-        int rc =
-            settle ? wl_sensor_read_settled(s->sensors[i], &r) : wl_sensor_read(s->sensors[i], &r);
+        const int rc = read_sensor(s, i, settle, &r);
         for (unsigned k = 0; k < s->n_chans; k++) {
             const struct chan *c = &s->chans[k];
             if (c->sensor != i || !c->counter)
@@ -497,11 +592,10 @@ static int mark(wl_sampler *s, struct wl_energy_mark *out, bool settle)
                 bad |= (uint16_t)(1u << c->d);
                 continue;
             }
-            uint64_t v = r.v[c->ch].energy_uj;
-            e[c->d] += v >= c->e_origin_uj ? v - c->e_origin_uj : 0;
+            e[c->d] += r.v[c->ch].energy_uj; /* since open, never falling (read_sensor) */
         }
         if (rc == 0) {
-            t_mid += r.t_before_ns / 2 + r.t_after_ns / 2;
+            t_mid += read_mid_ns(&r);
             n_ok++;
         }
     }

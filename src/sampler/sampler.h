@@ -90,8 +90,12 @@ struct wl_baseline {
 };
 
 struct wl_sampler_gap {
-    unsigned sensor; /* index in the sensor set */
-    int error;       /* WL_E* of the first failed read */
+    unsigned sensor;   /* index in the sensor set */
+    int error;         /* WL_E* of the first failed read (WL_ERANGE: a counter fell) */
+    bool counter_fell; /* a counter read less than before: not a failed read but a
+                          discontinuity from the previous read (t_start_ns) to the
+                          one that saw it (t_end_ns); its energy in between is
+                          unknown and not counted in samples, marks or windows */
     uint64_t t_start_ns;
     uint64_t t_end_ns; /* 0 while the sensor is still failing */
 };
@@ -101,7 +105,8 @@ struct wl_sampler_stats {
     uint64_t n_samples;      /* samples taken by the thread */
     uint64_t n_overflow;     /* samples overwritten in the ring before being drained */
     uint64_t n_missed_ticks; /* ticks skipped because reading overran the interval */
-    uint64_t n_gaps;         /* sensor failure periods (also those not kept in the gap list) */
+    uint64_t n_gaps;         /* sensor failure periods and counter falls (also those not kept in the
+                                gap list) */
     uint64_t t_first_ns, t_last_ns;
     double requested_hz, achieved_hz;
     bool rate_judged;       /* enough samples (>= 5) to judge the rate */

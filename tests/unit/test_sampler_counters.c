@@ -25,6 +25,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static void assert_near(double got, double want, double tol, const char *what)
+{
+    if (got < want - tol || got > want + tol) {
+        fprintf(stderr, "%s: got %.6f, want %.6f +- %.6f\n", what, got, want, tol);
+        fail();
+    }
+}
+
 static wl_sampler *open_sampler(wl_sensor_set *set, uint64_t interval_ns)
 {
     struct wl_sampler_params sp;
@@ -34,6 +42,55 @@ static wl_sampler *open_sampler(wl_sensor_set *set, uint64_t interval_ns)
     wl_sampler *s = NULL;
     assert_int_equal(wl_sampler_open(set, &sp, &s), 0);
     return s;
+}
+
+/* Writes text over the start of path in one write, without truncating (the
+ * sensor keeps the file open); callers keep the width fixed. */
+static void put_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    const size_t n = strlen(text);
+    assert_int_equal(pwrite(fd, text, n, 0), (ssize_t)n);
+    assert_int_equal(close(fd), 0);
+}
+
+static void put_uj(const char *path, uint64_t uj)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%020llu\n", (unsigned long long)uj);
+    put_text(path, text);
+}
+
+/* An hwmon amd_energy device (domain package) under root with one socket
+ * counter reading uj; its energy file's path goes to path. */
+static void make_energy_meter(const char *root, uint64_t uj, char *path, size_t size)
+{
+    static const char *const dirs[] = {"class", "class/hwmon", "class/hwmon/hwmon0"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, size, "%s/%s", root, dirs[i]);
+        mkdir(path, 0755);
+    }
+    snprintf(path, size, "%s/class/hwmon/hwmon0/name", root);
+    put_text(path, "amd_energy\n");
+    snprintf(path, size, "%s/class/hwmon/hwmon0/energy1_label", root);
+    put_text(path, "Esocket0\n");
+    snprintf(path, size, "%s/class/hwmon/hwmon0/energy1_input", root);
+    put_uj(path, uj);
+}
+
+static wl_sensor_set *open_hwmon(const char *root, unsigned more_backends)
+{
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.backends = WL_BACKEND_HWMON | more_backends;
+    p.model_use = more_backends & WL_BACKEND_CPU_MODEL ? WL_MODEL_ALWAYS : WL_MODEL_NEVER;
+    p.model.scope = WL_MODEL_SCOPE_TREE; /* a /proc walk: a read that takes a while */
+    p.period_probe_ns = 0;
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    return set;
 }
 
 /* A powercap package at 20 W whose energy_uj reads garbage for 200 ms
@@ -97,10 +154,133 @@ static void test_power_after_a_read_gap(void **state)
     free(root);
 }
 
+/* Writes base + 20 W x the time since t0 into path every ~1 ms for dur_ns. */
+static void ramp_20w(const char *path, uint64_t base_uj, uint64_t dur_ns)
+{
+    const uint64_t t0 = wl_clock_now_ns();
+    for (uint64_t t = t0; t - t0 < dur_ns; t = wl_clock_now_ns()) {
+        put_uj(path, base_uj + (uint64_t)(20.0 * (double)(t - t0) / 1e3));
+        wl_clock_sleep_ns(1000000);
+    }
+}
+
+/* Marks alone (no thread): an amd_energy counter at 100 J rises by 2 J, then
+ * resets to 100.5 J (hwmon: 0.5 J since open, a fall of 1.5 J) and rises by
+ * 1 J, then falls below its first value (hwmon reads 0). A mark never goes
+ * back and counts nothing across a fall; each fall is a gap that says so.
+ * The old code subtracted the origin again at every mark: 0.5 J after the
+ * fall, and a window across it came out 0 J. */
+static void test_counter_falling_between_marks(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char path[2048];
+    make_energy_meter(root, 100000000, path, sizeof path);
+    wl_sensor_set *set = open_hwmon(root, 0);
+    wl_sampler *s = open_sampler(set, 0);
+    const enum wl_domain d = WL_DOMAIN_PACKAGE;
+    assert_true(wl_sampler_domain(s, d)->counter);
+    struct wl_energy_mark m[5];
+    assert_int_equal(wl_sampler_mark(s, &m[0]), 0);
+    put_uj(path, 102000000);
+    assert_int_equal(wl_sampler_mark(s, &m[1]), 0);
+    put_uj(path, 100500000); /* reset: less than before */
+    assert_int_equal(wl_sampler_mark(s, &m[2]), 0);
+    put_uj(path, 101500000);
+    assert_int_equal(wl_sampler_mark(s, &m[3]), 0);
+    put_uj(path, 50000000); /* below the first value: hwmon reads 0 */
+    assert_int_equal(wl_sampler_mark(s, &m[4]), 0);
+    static const uint64_t want_uj[] = {0, 2000000, 2000000, 3000000, 3000000};
+    for (int i = 0; i < 5; i++) {
+        assert_true(m[i].valid_mask & (1u << d));
+        if (m[i].energy_uj[d] != want_uj[i]) {
+            fprintf(stderr, "mark %d: %.6f J, want %.6f J\n", i, (double)m[i].energy_uj[d] / 1e6,
+                    (double)want_uj[i] / 1e6);
+            fail();
+        }
+    }
+    struct wl_sampler_gap g[4];
+    assert_int_equal(wl_sampler_gaps(s, g, 4), 2);
+    for (int i = 0; i < 2; i++) {
+        assert_true(g[i].counter_fell);
+        assert_int_equal(g[i].error, WL_ERANGE);
+        assert_int_equal(g[i].sensor, 0);
+        assert_int_equal(g[i].t_start_ns, m[2 * i + 1].t_ns); /* from the read before */
+        assert_int_equal(g[i].t_end_ns, m[2 * i + 2].t_ns);   /* to the read that saw it */
+    }
+    struct wl_sampler_stats st;
+    wl_sampler_stats(s, &st);
+    assert_int_equal(st.n_gaps, 2);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* The tester's repro through the thread: an amd_energy counter at 20 W
+ * resets to a lower value mid-run. Samples never go back, no power is huge
+ * (the old code's uint64 difference gave 3.7e14 W), the fall is one gap,
+ * and a window across it counts everything but the time of the gap. */
+static void test_counter_falling_mid_run(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char path[2048];
+    make_energy_meter(root, 100000000, path, sizeof path);
+    wl_sensor_set *set = open_hwmon(root, 0);
+    wl_sampler *s = open_sampler(set, 5000000);
+    const enum wl_domain d = WL_DOMAIN_PACKAGE;
+    assert_int_equal(wl_sampler_start(s), 0);
+    struct wl_energy_window w;
+    wl_sampler_window_begin(s, &w);
+    const uint64_t t_ramp = wl_clock_now_ns();
+    ramp_20w(path, 100000000, 150000000);
+    const uint64_t t_fall = wl_clock_now_ns();
+    ramp_20w(path, 100500000, 150000000); /* reset to 100.5 J, from ~103 J */
+    const uint64_t t_ramp_end = wl_clock_now_ns();
+    wl_sampler_window_end(s, &w);
+    assert_int_equal(wl_sampler_stop(s), 0);
+
+    static struct wl_sample buf[4096];
+    const size_t n = wl_sampler_drain(s, buf, 4096);
+    assert_true(n > 20);
+    for (size_t i = 0; i < n; i++) {
+        if (!(buf[i].power_mask & (1u << d)))
+            continue;
+        /* 5 ms windows of a counter written every ~1 ms: +-1 write */
+        if (!(buf[i].power_w[d] >= 0.0f && buf[i].power_w[d] <= 40.0f)) {
+            fprintf(stderr, "sample at %.1f ms: %g W (true 20 W)\n",
+                    (double)(buf[i].t_ns - t_ramp) / 1e6, (double)buf[i].power_w[d]);
+            fail();
+        }
+    }
+    for (size_t i = 1; i < n; i++)
+        assert_true(buf[i].energy_uj[d] >= buf[i - 1].energy_uj[d]);
+    struct wl_sampler_stats st;
+    wl_sampler_stats(s, &st);
+    assert_true(st.peak[d].power_w <= 40.0);
+    struct wl_sampler_gap g[4];
+    assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
+    assert_true(g[0].counter_fell);
+    assert_true(g[0].t_start_ns < g[0].t_end_ns);
+    assert_true(g[0].t_start_ns <= t_fall + 2000000 && g[0].t_end_ns >= t_fall);
+    assert_true(wl_energy_window_has(&w, d));
+    /* 20 W over the ramps, less the time of the gap, give or take a write */
+    const double ramp_s = (double)(t_ramp_end - t_ramp) / 1e9;
+    const double gap_s = (double)(g[0].t_end_ns - g[0].t_start_ns) / 1e9;
+    assert_near(wl_energy_window_j(&w, d), 20.0 * (ramp_s - gap_s), 0.1, "energy counted");
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_power_after_a_read_gap),
+        cmocka_unit_test(test_counter_falling_between_marks),
+        cmocka_unit_test(test_counter_falling_mid_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
