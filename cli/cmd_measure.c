@@ -260,6 +260,8 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
                                 ? json_real((double)(r->gaps[i].t_end_ns - r->t0_ns) / 1e9)
                                 : json_null());
         json_object_set_new(g, "error", json_string(wl_strerror_name(r->gaps[i].error)));
+        /* a counter that went back: the energy over the gap is not counted */
+        json_object_set_new(g, "counter_fell", json_boolean(r->gaps[i].counter_fell));
         json_array_append_new(gaps, g);
     }
     json_object_set_new(s, "gaps", gaps);
@@ -305,10 +307,19 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
     if (r->stats.n_overflow)
         fprintf(f, "  ring overflow   %llu samples overwritten before being read\n",
                 (unsigned long long)r->stats.n_overflow);
-    for (size_t i = 0; i < r->n_gaps; i++)
-        fprintf(f, "  sensor gap      %.3f s .. %s (%s)\n",
-                (double)(r->gaps[i].t_start_ns - r->t0_ns) / 1e9,
-                r->gaps[i].t_end_ns ? "recovered" : "end", wl_strerror(r->gaps[i].error));
+    for (size_t i = 0; i < r->n_gaps; i++) {
+        const struct wl_sampler_gap *g = &r->gaps[i];
+        if (g->counter_fell)
+            fprintf(f,
+                    "  sensor gap      %.3f s .. %.3f s (an energy counter went back: its energy\n"
+                    "                  in between is NOT counted; the figures are low by it)\n",
+                    (double)(g->t_start_ns - r->t0_ns) / 1e9,
+                    (double)(g->t_end_ns - r->t0_ns) / 1e9);
+        else
+            fprintf(f, "  sensor gap      %.3f s .. %s (%s)\n",
+                    (double)(g->t_start_ns - r->t0_ns) / 1e9, g->t_end_ns ? "recovered" : "end",
+                    wl_strerror(g->error));
+    }
     if (r->model_only)
         fprintf(f, "  energy source   ESTIMATED by the CPU-time model, NOT measured (no hardware\n"
                    "                  power sensor is readable here; see `wattlens sensors`)\n");
