@@ -38,6 +38,7 @@ struct chan {
     uint64_t cum_uj;   /* since open as counted: the rises of raw_uj (a fall adds nothing) */
     /* thread state (under mu) */
     uint64_t e_uj;   /* cumulative since open (counter delta or integral) */
+    uint64_t e_t_ns; /* when e_uj was read (its sensor's read, middle) */
     double integ_uj; /* power-only: trapezoid integral */
     double last_p_w;
     uint64_t last_t_ns;
@@ -329,9 +330,11 @@ static int read_sensor(wl_sampler *s, unsigned i, bool settle, struct wl_sensor_
     return rc;
 }
 
-/* Updates a channel from a successful read (under mu). */
+/* Updates a channel from a successful read at t, its sensor's own read
+ * time (under mu): every energy/time pair below is from that one read. */
 static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64_t t)
 {
+    c->e_t_ns = t;
     if (c->counter) {
         c->e_uj = v->energy_uj; /* since open, as read_sensor counts it: never falls */
         if (c->ref_stale) {
@@ -373,6 +376,14 @@ static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64
         c->p_known = has_p;
         c->p_instant = true;
     }
+}
+
+/* t_own - t as a sample's energy_dt_ns (a read pass longer than 2 s is cut) */
+static int32_t energy_dt(uint64_t t_own, uint64_t t)
+{
+    if (t_own >= t)
+        return t_own - t > INT32_MAX ? INT32_MAX : (int32_t)(t_own - t);
+    return t - t_own > INT32_MAX ? -INT32_MAX : -(int32_t)(t - t_own);
 }
 
 static void take_sample(wl_sampler *s)
@@ -439,6 +450,8 @@ static void take_sample(wl_sampler *s)
     for (unsigned k = 0; k < s->n_chans; k++) {
         const struct chan *c = &s->chans[k];
         smp.energy_uj[c->d] += c->e_uj;
+        if (!(bad & (1u << c->d))) /* one sensor per domain: one read time */
+            smp.energy_dt_ns[c->d] = energy_dt(c->e_t_ns, t);
         pw[c->d] += c->p_w;
         if (!c->p_known)
             p_unknown |= (uint16_t)(1u << c->d);
@@ -653,6 +666,12 @@ int wl_sampler_window_end(wl_sampler *s, struct wl_energy_window *w)
     return wl_sampler_mark_settled(s, &w->end);
 }
 
+uint64_t wl_sample_energy_t_ns(const struct wl_sample *s, enum wl_domain d)
+{
+    const int32_t dt = (unsigned)d < WL_DOMAIN_COUNT ? s->energy_dt_ns[d] : 0;
+    return dt >= 0 ? s->t_ns + (uint64_t)dt : s->t_ns - (uint64_t)(-(int64_t)dt);
+}
+
 bool wl_sample_power_within(const struct wl_sample *s, enum wl_domain d, uint64_t t0_ns,
                             uint64_t t1_ns)
 {
@@ -661,6 +680,8 @@ bool wl_sample_power_within(const struct wl_sample *s, enum wl_domain d, uint64_
     const uint64_t a = s->power_from_ns[d], b = s->t_ns;
     if (a == b)
         return b >= t0_ns && b <= t1_ns; /* a read power: an instant */
+    if (a > b)
+        return false; /* not made by the sampler; and b - a below must not wrap */
     const uint64_t lo = a > t0_ns ? a : t0_ns, hi = b < t1_ns ? b : t1_ns;
     /* >= 90 % of the window inside: a peak diluted by at most 10 % (the
      * sampler's origin reads come a few microseconds before a command) */
@@ -714,7 +735,11 @@ void wl_span_peak_add(struct wl_span_peak *sp, const struct wl_sample *x)
      * inside the window as soon as it starts late enough */
     if (wl_sample_power_within(x, d, sp->t0_ns, UINT64_MAX))
         wl_peak_update(&sp->pk, x, d);
-    if (!(x->valid_mask & (1u << d)) || x->t_ns - sp->cur_t_ns < sp->min_ns)
+    /* a span runs to when x's energy was read, not to x's time (the middle
+     * of all the sensors' reads): a span's energy over a duration it does
+     * not cover put peaks of a constant power 1-3 % above its average */
+    const uint64_t te = wl_sample_energy_t_ns(x, d);
+    if (!(x->valid_mask & (1u << d)) || te <= sp->cur_t_ns || te - sp->cur_t_ns < sp->min_ns)
         return;
     if (sp->have_prev)
         span_peak(&sp->pk, sp->prev_t_ns, sp->prev_e_uj, sp->cur_t_ns, sp->cur_e_uj,
@@ -723,7 +748,7 @@ void wl_span_peak_add(struct wl_span_peak *sp, const struct wl_sample *x)
     sp->prev_e_uj = sp->cur_e_uj;
     sp->prev_phase = sp->phase;
     sp->have_prev = true;
-    sp->cur_t_ns = x->t_ns;
+    sp->cur_t_ns = te;
     sp->cur_e_uj = x->energy_uj[d];
 }
 

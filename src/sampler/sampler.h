@@ -50,7 +50,14 @@ struct wl_sample {
     uint64_t power_from_ns[WL_DOMAIN_COUNT]; /* power_w[d] averages over time from here up to
                                                 at most t_ns (== t_ns for a read power) */
     uint64_t energy_uj[WL_DOMAIN_COUNT]; /* cumulative energy since wl_sampler_open (uJ) */
+    int32_t energy_dt_ns[WL_DOMAIN_COUNT]; /* energy_uj[d] is from t_ns + this: its own
+                                              sensor's read (middle; a domain's channels all
+                                              come from one sensor), not the pass's middle;
+                                              0 without a value (wl_sample_energy_t_ns) */
 };
+
+/* When s->energy_uj[d] was read: the time for any rate computed from it. */
+uint64_t wl_sample_energy_t_ns(const struct wl_sample *s, enum wl_domain d);
 
 /* What the sampler knows about one domain; fixed after open. */
 struct wl_domain_info {
@@ -168,7 +175,8 @@ void wl_peak_update(struct wl_peak *pk, const struct wl_sample *s, enum wl_domai
  *    counter's power window, as the sampler closes its own; 0 for read
  *    powers: at every sample), and a remainder shorter than that joins the
  *    span before it; a span's power is its energy delta over its duration,
- *    its time (pk->t_ns) its end.
+ *    its time (pk->t_ns) its end. A span ends at the sample's energy time
+ *    (wl_sample_energy_t_ns), so energy and duration cover the same time.
  * The spans cover w, so the peak is never below w's average power
  * (wl_energy_window_avg_w: a weighted mean of theirs), where the samples'
  * own windows alone can miss the edges of w, the time before the first
