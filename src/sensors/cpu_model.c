@@ -82,9 +82,9 @@ static int read_system_ticks(const char *proc, uint64_t *ticks)
 static int read_all(const char *path, char **out)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = wl__attr_open(path, false, NULL); /* a regular file: a FIFO cannot hang */
     if (fd < 0)
-        return wl_error_from_errno(errno);
+        return fd;
     size_t n = 0, cap = 4096;
     char *b = malloc(cap);
     int rc = b ? 0 : WL_ENOMEM;

@@ -54,7 +54,7 @@ typedef struct {
 #define NVML_VALUE_TYPE_UNSIGNED_LONG_LONG 3
 #define NVML_TEMPERATURE_GPU 0
 #define NVML_DEVICE_NAME_V2_BUFFER_SIZE 96
-#define NVML_MAX_GPUS 8
+#define NVML_MAX_GPUS WL_SENSOR_MAX_CHANNELS /* more are listed in not_read */
 
 struct nvml_api {
     nvmlReturn_t (*init)(void);
@@ -76,7 +76,7 @@ enum gpu_source { SRC_ENERGY, SRC_INSTANT, SRC_AVERAGE };
 struct nvml_gpu {
     nvmlDevice_t dev;
     enum gpu_source src;
-    unsigned long long energy0_mj;
+    struct wl__counter ctr; /* SRC_ENERGY: mJ since the driver loaded, never wraps */
 };
 
 struct nvml {
@@ -222,18 +222,24 @@ static int nvml_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         rc = wl__sensor_fail(st, WL_ENOTSUP, NULL, "NVML reports no GPU");
         goto fail;
     }
-    char notes[200] = "";
-    for (unsigned i = 0; i < count && nv->n < NVML_MAX_GPUS; i++) {
+    for (unsigned i = 0; i < count; i++) {
+        if (nv->n >= NVML_MAX_GPUS) {
+            wl__sensor_not_read(s, "gpu%u%s: over the limit of %d GPUs per sensor", i,
+                                i + 1 < count ? " and the ones after it" : "", NVML_MAX_GPUS);
+            s->info.n_not_read += count - i - 1; /* one text, every GPU counted */
+            break;
+        }
         struct nvml_gpu *g = &nv->g[nv->n];
         r = a->get_handle(i, &g->dev);
         if (r != NVML_SUCCESS) {
-            snprintf(notes, sizeof notes, "; gpu%u skipped: %s", i, nvml_err(nv, r));
+            wl__sensor_not_read(s, "gpu%u: %s (NVML error %d)", i, nvml_err(nv, r), r);
             continue;
         }
         double w;
         unsigned int mw;
+        unsigned long long mj0 = 0;
         enum wl_method method;
-        if (a->get_energy && a->get_energy(g->dev, &g->energy0_mj) == NVML_SUCCESS) {
+        if (a->get_energy && a->get_energy(g->dev, &mj0) == NVML_SUCCESS) {
             g->src = SRC_ENERGY;
             method = WL_METHOD_COUNTER;
         } else if (read_instant(nv, g->dev, &w)) {
@@ -243,7 +249,7 @@ static int nvml_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             g->src = SRC_AVERAGE;
             method = WL_METHOD_VENDOR_ESTIMATE;
         } else {
-            snprintf(notes, sizeof notes, "; gpu%u skipped: no energy or power reading", i);
+            wl__sensor_not_read(s, "gpu%u: no energy or power reading", i);
             continue;
         }
         char name[WL_SENSOR_NAME_MAX];
@@ -261,15 +267,20 @@ static int nvml_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             wl_utf8_copy(s->info.ch[ci].label, sizeof s->info.ch[ci].label, gpu_name);
         s->info.ch[ci].resolution_uj = g->src == SRC_ENERGY ? 1000.0 : 0;
         s->info.ch[ci].power_resolution_w = 0.001;
+        if (g->src == SRC_ENERGY)
+            wl__counter_init(&g->ctr, "nvml", s->info.ch[ci].name, UINT64_MAX, 1000.0, mj0,
+                             wl_clock_now_ns());
         nv->n++;
     }
     if (nv->n == 0) {
-        rc = wl__sensor_fail(st, WL_ENOTSUP, NULL, "no GPU gives energy or power%s", notes);
+        rc = wl__sensor_fail(st, WL_ENOTSUP, NULL, "no GPU gives energy or power%s%s",
+                             s->info.n_not_read ? "; " : "",
+                             s->info.n_not_read ? s->info.not_read[s->info.n_not_read - 1] : "");
         goto fail;
     }
     char path_part[120]; /* any bytes (WATTLENS_NVML_LIB): cut between characters */
     wl_utf8_clip(path_part, sizeof path_part, path);
-    wl__sensor_set_source(s, "%s (%u GPU(s))%s", path_part, nv->n, notes);
+    wl__sensor_set_source(s, "%s (%u GPU(s))", path_part, nv->n);
     return 0;
 fail:
     nvml_close(s);
@@ -283,6 +294,7 @@ static int nvml_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     const struct nvml_api *a = &nv->api;
     r->t_before_ns = wl_clock_now_ns();
     r->n_channels = nv->n;
+    int bad = 0;
     for (unsigned i = 0; i < nv->n; i++) {
         struct nvml_gpu *g = &nv->g[i];
         struct wl_channel_value *v = &r->v[i];
@@ -293,7 +305,12 @@ static int nvml_read(struct wl_sensor *s, struct wl_sensor_reading *r)
             unsigned long long mj;
             if (a->get_energy(g->dev, &mj) != NVML_SUCCESS)
                 return WL_ESENSOR;
-            v->energy_uj = mj >= g->energy0_mj ? (uint64_t)(mj - g->energy0_mj) * 1000u : 0;
+            /* a fall (the driver reloaded) is a discontinuity: a gap, not
+             * a falling total */
+            if (wl__counter_update(&g->ctr, mj, wl_clock_now_ns()) != 0)
+                bad = WL_ESENSOR;
+            v->energy_uj = wl__counter_total_uj(&g->ctr);
+            v->n_discontinuities = g->ctr.n_discontinuities;
             v->valid = WL_CH_ENERGY;
             if (read_instant(nv, g->dev, &w)) {
                 v->power_w = w;
@@ -327,7 +344,7 @@ static int nvml_read(struct wl_sensor *s, struct wl_sensor_reading *r)
         }
     }
     r->t_after_ns = wl_clock_now_ns();
-    return 0;
+    return bad;
 }
 
 const struct wl_sensor_ops wl__nvml_ops = {

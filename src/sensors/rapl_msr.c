@@ -5,7 +5,9 @@
  * unit 0xC0010299, package 0xC001029B (the per-core 0xC001029A is not summed
  * here). Energy status registers are 32-bit and wrap (after ~44 min at
  * 100 W with 61 uJ units, ~11 min with 15.3 uJ); they are unwrapped into
- * 64-bit totals at every read. Note: some Intel
+ * 64-bit totals at every read, and a fall no wrap can explain is a
+ * discontinuity (wl__counter_update). Device and cpuinfo files are opened
+ * with wl__attr_open (a FIFO cannot hang the open). Note: some Intel
  * server parts use a fixed DRAM unit (15.3 uJ) that differs from 0x606; this
  * reader uses 0x606 for every domain (docs/internals/sensors.md).
  */
@@ -22,14 +24,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MSR_MAX_PKG 8
+/* Packages read (16 x 4 domains fill WL_SENSOR_MAX_CHANNELS); more are
+ * listed in not_read. */
+#define MSR_MAX_PKG 16
 
 struct msr_ch {
     int fd; /* shared per package; owned by pkg_fd[] */
     uint32_t reg;
-    double unit_uj;
-    uint32_t last_raw;
-    uint64_t total_raw;
+    struct wl__counter ctr; /* raw units of unit_uj, 32-bit: max_raw 2^32 */
 };
 
 struct rapl_msr {
@@ -61,9 +63,14 @@ static int cpu_vendor(const char *proc)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/cpuinfo", proc);
-    FILE *f = fopen(path, "r");
-    if (!f)
+    int fd = wl__attr_open(path, false, NULL); /* never a FIFO: no hang */
+    if (fd < 0)
         return -1;
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return -1;
+    }
     char line[256];
     int v = -1;
     while (fgets(line, sizeof line, f)) {
@@ -79,12 +86,17 @@ static int cpu_vendor(const char *proc)
     return v;
 }
 
-/* One CPU per physical package, in package order. Returns the count. */
-static unsigned package_cpus(const char *sysfs, int *cpus, unsigned max)
+/* One CPU per physical package, in package order, for the first max
+ * packages. Returns the count; *n_more the packages found beyond max. */
+static unsigned package_cpus(const char *sysfs, int *cpus, unsigned max, unsigned *n_more)
 {
-    unsigned n = 0;
-    int seen[MSR_MAX_PKG];
-    for (int cpu = 0; cpu < 4096 && n < max; cpu++) {
+    enum { MAX_CPU = 4096 };
+    unsigned n = 0, n_seen = 0;
+    *n_more = 0;
+    int *seen = malloc(MAX_CPU * sizeof *seen); /* package ids, one per package */
+    if (!seen)
+        return 0;
+    for (int cpu = 0; cpu < MAX_CPU; cpu++) {
         char path[700];
         uint64_t pkg;
         snprintf(path, sizeof path, "%s/devices/system/cpu/cpu%d/topology/physical_package_id",
@@ -94,19 +106,22 @@ static unsigned package_cpus(const char *sysfs, int *cpus, unsigned max)
             break;
         if (rc != 0) {
             if (cpu == 0) { /* no topology: assume one package on CPU 0 */
-                cpus[n] = 0;
-                seen[n++] = 0;
+                cpus[n++] = 0;
             }
             break;
         }
         bool dup = false;
-        for (unsigned k = 0; k < n; k++)
+        for (unsigned k = 0; k < n_seen; k++)
             dup = dup || seen[k] == (int)pkg;
-        if (!dup) {
-            seen[n] = (int)pkg;
+        if (dup)
+            continue;
+        seen[n_seen++] = (int)pkg;
+        if (n < max)
             cpus[n++] = cpu;
-        }
+        else
+            (*n_more)++;
     }
+    free(seen);
     return n;
 }
 
@@ -137,18 +152,23 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             "CPU vendor is neither Intel nor AMD (from %s/cpuinfo): no RAPL MSRs",
             wl__sensor_proc_root(p));
     int cpus[MSR_MAX_PKG];
-    unsigned n_pkg = package_cpus(wl__sensor_sysfs_root(p), cpus, MSR_MAX_PKG);
+    unsigned n_more = 0;
+    unsigned n_pkg = package_cpus(wl__sensor_sysfs_root(p), cpus, MSR_MAX_PKG, &n_more);
     struct rapl_msr *m = calloc(1, sizeof *m);
     if (!m)
         return WL_ENOMEM;
     s->impl = m;
     int rc = 0;
+    if (n_more)
+        wl__sensor_not_read(s, "%u package(s) after the first %d: over the limit of packages read",
+                            n_more, MSR_MAX_PKG);
     for (unsigned k = 0; k < n_pkg; k++) {
         char path[600];
         snprintf(path, sizeof path, "%s/cpu/%d/msr", dev, cpus[k]);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* a character device (a regular file in tests), never a FIFO */
+        int err = 0;
+        int fd = wl__attr_open(path, true, &err);
         if (fd < 0) {
-            int err = errno;
             if (err == ENOENT)
                 rc =
                     wl__sensor_fail(st, WL_ENOTSUP,
@@ -163,8 +183,7 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                                      "/dev/cpu/*/msr).",
                                      "%s: %s", path, strerror(err));
             else
-                rc = wl__sensor_fail(st, wl_error_from_errno(err), NULL, "%s: %s", path,
-                                     strerror(err));
+                rc = wl__sensor_fail(st, fd, NULL, "%s: %s", path, wl__attr_strerror(err));
             goto fail;
         }
         m->pkg_fd[m->n_pkg++] = fd;
@@ -187,7 +206,7 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             uint64_t v;
             if (d == WL_DOMAIN_PSYS && k > 0)
                 continue;
-            if (msr_read(fd, reg, &v) != 0 || m->n >= WL_SENSOR_MAX_CHANNELS)
+            if (msr_read(fd, reg, &v) != 0)
                 continue; /* domain not present on this CPU */
             if (d != WL_DOMAIN_PACKAGE && d != WL_DOMAIN_PSYS && (v & 0xffffffffu) == 0)
                 continue; /* register exists but never counts */
@@ -198,15 +217,19 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                 snprintf(name, sizeof name, "psys");
             else
                 snprintf(name, sizeof name, "package-%u/%s", k, wl_domain_name(d));
+            if (m->n >= WL_SENSOR_MAX_CHANNELS) {
+                wl__sensor_not_read(s, "%s: over the limit of %d channels per sensor", name,
+                                    WL_SENSOR_MAX_CHANNELS);
+                continue;
+            }
             int ci = wl__sensor_add_channel(s, name, d, WL_METHOD_COUNTER, WL_CH_ENERGY | flags,
                                             d == WL_DOMAIN_PSYS ? -1 : (int)k);
             s->info.ch[ci].resolution_uj = unit_uj;
             struct msr_ch *c = &m->c[m->n++];
             c->fd = fd;
             c->reg = reg;
-            c->unit_uj = unit_uj;
-            c->last_raw = (uint32_t)v;
-            c->total_raw = 0;
+            wl__counter_init(&c->ctr, "rapl-msr", s->info.ch[ci].name, 0x100000000ull, unit_uj,
+                             v & 0xffffffffu, wl_clock_now_ns());
         }
     }
     if (m->n == 0) {
@@ -229,20 +252,23 @@ static int msr_read_all(struct wl_sensor *s, struct wl_sensor_reading *r)
     struct rapl_msr *m = s->impl;
     r->t_before_ns = wl_clock_now_ns();
     r->n_channels = m->n;
+    int bad = 0;
     for (unsigned i = 0; i < m->n; i++) {
         struct msr_ch *c = &m->c[i];
         uint64_t v;
         if (msr_read(c->fd, c->reg, &v) != 0)
             return WL_ESENSOR;
-        uint32_t raw = (uint32_t)v;
-        c->total_raw += wl__counter_step(c->last_raw, raw, 0x100000000ull);
-        c->last_raw = raw;
-        r->v[i].energy_uj = (uint64_t)((double)c->total_raw * c->unit_uj);
+        /* the energy status is the low 32 bits; a fall that no wrap can
+         * explain is a discontinuity (wl__counter_update): a gap */
+        if (wl__counter_update(&c->ctr, v & 0xffffffffu, wl_clock_now_ns()) != 0)
+            bad = WL_ESENSOR;
+        r->v[i].energy_uj = wl__counter_total_uj(&c->ctr);
+        r->v[i].n_discontinuities = c->ctr.n_discontinuities;
         r->v[i].power_w = 0;
         r->v[i].valid = WL_CH_ENERGY;
     }
     r->t_after_ns = wl_clock_now_ns();
-    return 0;
+    return bad;
 }
 
 const struct wl_sensor_ops wl__rapl_msr_ops = {

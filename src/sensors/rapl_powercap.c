@@ -6,8 +6,13 @@
  * and are skipped; psys contains the packages and is flagged WL_CH_CONTAINS;
  * core and uncore are parts of their package (WL_CH_PART). Counters wrap at
  * max_energy_range_uj and are unwrapped into 64-bit totals on every read, so
- * reads must come more often than one wrap period (tens of seconds at most).
- * The energy_uj files stay open for the sensor's lifetime; reads are pread().
+ * reads must come more often than one wrap period (tens of seconds at most);
+ * a counter above its range or one that falls by more than a wrap can explain
+ * is a discontinuity (wl__counter_update: the read fails, a gap). The
+ * energy_uj files stay open for the sensor's lifetime; reads are pread().
+ * A zone that cannot be read is skipped and listed in not_read (the others
+ * are kept); a root-only energy_uj fails the backend with the fix. Zones are
+ * sorted by number before any limit, which keeps packages before sub-zones.
  */
 #include "sensors/sensor_impl.h"
 #include "sensors/sensor_parse.h"
@@ -27,9 +32,7 @@
 
 struct powercap_zone {
     int fd;
-    uint64_t max_range_uj;
-    uint64_t last_raw_uj;
-    uint64_t total_uj;
+    struct wl__counter ctr; /* unit 1 uJ, max_raw = max_energy_range_uj */
 };
 
 struct powercap {
@@ -37,9 +40,25 @@ struct powercap {
     struct powercap_zone z[WL_SENSOR_MAX_CHANNELS];
 };
 
-static int cmp_str(const void *a, const void *b)
+/* A zone found under class/powercap, before it becomes a channel. */
+struct zone_probe {
+    char *dir; /* "intel-rapl:N[:M]" (heap) */
+    int pkg, sub;
+    int fd; /* energy_uj, -1 until probed or when not usable */
+    uint64_t max_range, raw, t_ns;
+    enum wl_domain dom;
+    unsigned flags;
+    char zname[64];
+};
+
+/* By package number, each package's sub-zones after it (numbers, not
+ * strings: intel-rapl:10 after intel-rapl:2). */
+static int cmp_zone(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    const struct zone_probe *x = a, *y = b;
+    if (x->pkg != y->pkg)
+        return x->pkg < y->pkg ? -1 : 1;
+    return x->sub < y->sub ? -1 : x->sub > y->sub;
 }
 
 static int domain_of(const char *zname, enum wl_domain *d, unsigned *flags)
@@ -93,151 +112,226 @@ static void powercap_close(struct wl_sensor *s)
     s->impl = NULL;
 }
 
+/* Reads one zone's name, range and counter into z (fd left open) or says in
+ * s's not_read why it cannot be used. Returns 0 (usable), 1 (skipped: not a
+ * zone of a known name, or unreadable), or WL_EACCES with why and fix in st
+ * (a root-only energy_uj: the whole backend fails, the fix covers every
+ * zone). */
+static int probe_zone(struct wl_sensor *s, struct wl_sensor_status *st, const char *dir,
+                      struct zone_probe *z)
+{
+    char path[1400];
+    int err = 0, rc;
+    snprintf(path, sizeof path, "%s/%s/name", dir, z->dir);
+    rc = wl__read_name_err(path, z->zname, sizeof z->zname, &err);
+    if (rc <= 0) {
+        wl__sensor_not_read(s, "%s/name: %s", z->dir, rc < 0 ? wl__attr_strerror(err) : "empty");
+        return 1;
+    }
+    if (domain_of(z->zname, &z->dom, &z->flags) != 0) {
+        wl_log_debug("rapl", "%s: unknown zone name '%s', skipped", z->dir, z->zname);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/%s/max_energy_range_uj", dir, z->dir);
+    rc = wl__read_u64_err(path, &z->max_range, &err);
+    if (rc != 0 || z->max_range == 0) {
+        wl__sensor_not_read(s, "%s (%s)/max_energy_range_uj: %s; cannot unwrap its counter", z->dir,
+                            z->zname, rc != 0 ? wl__attr_strerror(err) : "0");
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/%s/energy_uj", dir, z->dir);
+    int fd = wl__attr_open(path, false, &err);
+    if (fd >= 0) {
+        rc = wl__pread_u64_err(fd, &z->raw, &err);
+        z->t_ns = wl_clock_now_ns();
+    } else {
+        rc = fd;
+    }
+    if (rc != 0 && (err == EACCES || err == EPERM)) {
+        if (fd >= 0)
+            close(fd);
+        /* the zone's part of the path is short (wl__powercap_parse_zone_id), the
+         * root's any length: cut that, so the why still names the file */
+        char dir_part[301];
+        wl_utf8_clip(dir_part, sizeof dir_part, dir);
+        rc = wl__sensor_fail(st, WL_EACCES, NULL, "%s/%s/energy_uj: permission denied", dir_part,
+                             z->dir);
+        fix_for_permission(st->fix, sizeof st->fix, dir);
+        return rc;
+    }
+    if (rc != 0) {
+        if (fd >= 0)
+            close(fd);
+        wl__sensor_not_read(s, "%s (%s)/energy_uj: %s", z->dir, z->zname, wl__attr_strerror(err));
+        return 1;
+    }
+    if (z->raw > z->max_range) {
+        close(fd);
+        wl__sensor_not_read(s,
+                            "%s (%s)/energy_uj: %llu is above max_energy_range_uj %llu; "
+                            "cannot unwrap its counter",
+                            z->dir, z->zname, (unsigned long long)z->raw,
+                            (unsigned long long)z->max_range);
+        return 1;
+    }
+    z->fd = fd;
+    return 0;
+}
+
 static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                          struct wl_sensor_status *st)
 {
-    char dir[1024], path[1400], zname[64];
-    char *names[64];
-    unsigned n_names = 0, n_mmio = 0;
+    char dir[1024];
+    struct zone_probe *zs = NULL;
+    size_t n_zs = 0, cap_zs = 0;
+    unsigned n_mmio = 0;
     int rc = 0;
     snprintf(dir, sizeof dir, "%s/class/powercap", wl__sensor_sysfs_root(p));
     DIR *d = opendir(dir);
-    if (!d)
-        return wl__sensor_fail(st, WL_ENOTSUP,
-                               "On Linux with an Intel CPU or AMD Zen (kernel >= 5.8): sudo "
-                               "modprobe intel_rapl_msr. Virtual machines usually do not expose "
-                               "RAPL.",
-                               "%s does not exist (%s): no powercap framework", dir,
-                               strerror(errno));
+    if (!d) {
+        static const char *fix = "On Linux with an Intel CPU or AMD Zen (kernel >= 5.8): sudo "
+                                 "modprobe intel_rapl_msr. Virtual machines usually do not "
+                                 "expose RAPL.";
+        int e = errno;
+        if (e == ENOENT)
+            return wl__sensor_fail(st, WL_ENOTSUP, fix,
+                                   "%s does not exist (%s): no powercap framework", dir,
+                                   strerror(e));
+        return wl__sensor_fail(st, e == EACCES || e == EPERM ? WL_EACCES : WL_ENOTSUP, fix,
+                               "%s: cannot open the directory (%s)", dir, strerror(e));
+    }
+    /* every zone, however many: sorted before any limit is applied */
     struct dirent *e;
-    while ((e = readdir(d)) != NULL && n_names < 64) {
+    while ((e = readdir(d)) != NULL) {
         if (strncmp(e->d_name, "intel-rapl-mmio:", 16) == 0) {
             n_mmio++;
             continue;
         }
-        if (strncmp(e->d_name, "intel-rapl:", 11) != 0)
+        int pkg, sub;
+        if (strncmp(e->d_name, "intel-rapl:", 11) != 0 ||
+            wl__powercap_parse_zone_id(e->d_name, &pkg, &sub) != 0)
             continue;
-        names[n_names] = strdup(e->d_name);
-        if (!names[n_names]) {
+        if (n_zs == cap_zs) {
+            size_t nc = cap_zs ? cap_zs * 2 : 16;
+            struct zone_probe *nz = realloc(zs, nc * sizeof *nz);
+            if (!nz) {
+                rc = WL_ENOMEM;
+                break;
+            }
+            zs = nz;
+            cap_zs = nc;
+        }
+        struct zone_probe *z = &zs[n_zs];
+        memset(z, 0, sizeof *z);
+        z->fd = -1;
+        z->pkg = pkg;
+        z->sub = sub;
+        z->dir = strdup(e->d_name);
+        if (!z->dir) {
             rc = WL_ENOMEM;
             break;
         }
-        n_names++;
+        n_zs++;
     }
     closedir(d);
     if (rc != 0)
-        goto fail_names;
-    if (n_names == 0) {
+        goto out;
+    if (n_zs == 0) {
         rc = wl__sensor_fail(st, WL_ENOTSUP,
                              "On an Intel CPU or AMD Zen (kernel >= 5.8): sudo modprobe "
                              "intel_rapl_msr (check with: ls /sys/class/powercap). Virtual "
                              "machines and other CPUs have no RAPL.",
                              "no intel-rapl zone under %s", dir);
-        goto fail_names;
+        goto out;
     }
-    qsort(names, n_names, sizeof names[0], cmp_str);
+    qsort(zs, n_zs, sizeof zs[0], cmp_zone);
     if (n_mmio)
         wl_log_debug("rapl",
                      "skipping %u intel-rapl-mmio zone(s): they duplicate the package "
                      "counter",
                      n_mmio);
 
+    size_t n_ok = 0, n_top = 0;
+    for (size_t i = 0; i < n_zs; i++) {
+        int pr = probe_zone(s, st, dir, &zs[i]);
+        if (pr < 0) {
+            rc = pr;
+            goto out;
+        }
+        if (pr == 0) {
+            n_ok++;
+            n_top += zs[i].sub < 0;
+        }
+    }
+    /* Over the limit: every package (and psys) first, then sub-zones in
+     * package order, so the package total is never the one cut short. */
+    size_t room_sub = n_ok > WL_SENSOR_MAX_CHANNELS
+                          ? (n_top < WL_SENSOR_MAX_CHANNELS ? WL_SENSOR_MAX_CHANNELS - n_top : 0)
+                          : n_ok;
+    size_t room_top = WL_SENSOR_MAX_CHANNELS;
     struct powercap *pc = calloc(1, sizeof *pc);
     if (!pc) {
         rc = WL_ENOMEM;
-        goto fail_names;
+        goto out;
     }
     s->impl = pc;
-    for (unsigned i = 0; i < n_names; i++) {
-        int pkg, sub;
-        enum wl_domain dom;
-        unsigned flags;
-        if (wl__powercap_parse_zone_id(names[i], &pkg, &sub) != 0)
+    for (size_t i = 0; i < n_zs; i++) {
+        struct zone_probe *z = &zs[i];
+        if (z->fd < 0)
             continue;
-        snprintf(path, sizeof path, "%s/%s/name", dir, names[i]);
-        if (wl__read_name(path, zname, sizeof zname) <= 0)
-            continue;
-        if (domain_of(zname, &dom, &flags) != 0) {
-            wl_log_debug("rapl", "%s: unknown zone name '%s', skipped", names[i], zname);
-            continue;
+        size_t *room = z->sub < 0 ? &room_top : &room_sub;
+        if (*room == 0) {
+            wl__sensor_not_read(s, "%s (%s): over the limit of %d channels per sensor", z->dir,
+                                z->zname, WL_SENSOR_MAX_CHANNELS);
+            continue; /* its fd is closed below */
         }
-        uint64_t max_range = 0;
-        snprintf(path, sizeof path, "%s/%s/max_energy_range_uj", dir, names[i]);
-        rc = wl__read_u64(path, &max_range);
-        if (rc != 0 || max_range == 0) {
-            rc = wl__sensor_fail(st, rc ? rc : WL_EFORMAT, NULL,
-                                 "%s: unreadable or zero (%s); cannot unwrap the counter", path,
-                                 rc ? wl_strerror(rc) : "0");
-            goto fail;
-        }
-        snprintf(path, sizeof path, "%s/%s/energy_uj", dir, names[i]);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        uint64_t raw = 0;
-        int err = fd < 0 ? errno : 0;
-        if (fd >= 0) {
-            rc = wl__pread_u64(fd, &raw);
-            if (rc == WL_EACCES)
-                err = EACCES;
-        }
-        if (err == EACCES || err == EPERM) {
-            if (fd >= 0)
-                close(fd);
-            /* the zone's part of the path is short (wl__powercap_parse_zone_id), the
-             * root's any length: cut that, so the why still names the file */
-            char dir_part[301];
-            wl_utf8_clip(dir_part, sizeof dir_part, dir);
-            rc = wl__sensor_fail(st, WL_EACCES, NULL, "%s/%s/energy_uj: permission denied",
-                                 dir_part, names[i]);
-            fix_for_permission(st->fix, sizeof st->fix, dir);
-            goto fail;
-        }
-        if (fd < 0 || rc != 0) {
-            if (fd >= 0)
-                close(fd);
-            rc = wl__sensor_fail(st, fd < 0 ? wl_error_from_errno(err) : rc, NULL,
-                                 "%s: cannot read (%s)", path,
-                                 fd < 0 ? strerror(err) : wl_strerror(rc));
-            goto fail;
-        }
+        (*room)--;
         /* zname (any bytes from sysfs) cut between characters, as every
          * channel name is */
         char chname[WL_SENSOR_NAME_MAX], zpart[41];
-        wl_utf8_copy(zpart, sizeof zpart, zname);
-        if (sub < 0)
-            snprintf(chname, sizeof chname, "%s", zname);
+        wl_utf8_copy(zpart, sizeof zpart, z->zname);
+        if (z->sub < 0)
+            snprintf(chname, sizeof chname, "%s", z->zname);
         else
-            snprintf(chname, sizeof chname, "package-%d/%s", pkg, zpart);
-        int ci = wl__sensor_add_channel(s, chname, dom, WL_METHOD_COUNTER, flags,
-                                        dom == WL_DOMAIN_PSYS ? -1 : pkg);
-        if (ci < 0) {
-            close(fd);
-            break;
+            snprintf(chname, sizeof chname, "package-%d/%s", z->pkg, zpart);
+        int ci = wl__sensor_add_channel(s, chname, z->dom, WL_METHOD_COUNTER, z->flags,
+                                        z->dom == WL_DOMAIN_PSYS ? -1 : z->pkg);
+        if (ci < 0) { /* cannot happen: room is counted above */
+            wl__sensor_not_read(s, "%s (%s): no channel left", z->dir, z->zname);
+            continue;
         }
         s->info.ch[ci].resolution_uj = 1.0;
-        struct powercap_zone *z = &pc->z[pc->n++];
-        z->fd = fd;
-        z->max_range_uj = max_range;
-        z->last_raw_uj = raw;
-        z->total_uj = 0;
+        struct powercap_zone *pz = &pc->z[pc->n++];
+        pz->fd = z->fd;
+        z->fd = -1; /* owned by pc now */
+        wl__counter_init(&pz->ctr, "rapl-powercap", s->info.ch[ci].name, z->max_range, 1.0, z->raw,
+                         z->t_ns);
     }
     if (pc->n == 0) {
-        rc = wl__sensor_fail(st, WL_ENOTSUP, NULL,
-                             "no usable RAPL zone under %s (zone names not recognised)", dir);
-        goto fail;
+        if (s->info.n_not_read)
+            rc = wl__sensor_fail(st, WL_ENOTSUP, NULL,
+                                 "no readable RAPL zone under %s (%u not read; the first: %s)", dir,
+                                 s->info.n_not_read, s->info.not_read[0]);
+        else
+            rc = wl__sensor_fail(st, WL_ENOTSUP, NULL,
+                                 "no usable RAPL zone under %s (zone names not recognised)", dir);
+        goto out;
     }
     char dir_part[181]; /* cut between characters */
     wl_utf8_clip(dir_part, sizeof dir_part, dir);
     wl__sensor_set_source(s, "%s (%u zone(s)%s)", dir_part, pc->n,
                           n_mmio ? ", intel-rapl-mmio duplicates skipped" : "");
-    for (unsigned i = 0; i < n_names; i++)
-        free(names[i]);
-    return 0;
-fail:
-    powercap_close(s);
-    s->info.n_channels = 0;
-fail_names:
-    for (unsigned i = 0; i < n_names; i++)
-        free(names[i]);
+out:
+    for (size_t i = 0; i < n_zs; i++) {
+        if (zs[i].fd >= 0)
+            close(zs[i].fd);
+        free(zs[i].dir);
+    }
+    free(zs);
+    if (rc != 0) {
+        powercap_close(s);
+        s->info.n_channels = 0;
+    }
     return rc;
 }
 
@@ -246,20 +340,24 @@ static int powercap_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     struct powercap *pc = s->impl;
     r->t_before_ns = wl_clock_now_ns();
     r->n_channels = pc->n;
+    int bad = 0;
     for (unsigned i = 0; i < pc->n; i++) {
         struct powercap_zone *z = &pc->z[i];
         uint64_t raw;
         int rc = wl__pread_u64(z->fd, &raw);
         if (rc != 0)
             return WL_ESENSOR;
-        z->total_uj += wl__counter_step(z->last_raw_uj, raw, z->max_range_uj);
-        z->last_raw_uj = raw;
-        r->v[i].energy_uj = z->total_uj;
+        /* every zone is brought up to date even when one has a
+         * discontinuity: the read then fails as a whole (a gap) */
+        if (wl__counter_update(&z->ctr, raw, wl_clock_now_ns()) != 0)
+            bad = WL_ESENSOR;
+        r->v[i].energy_uj = wl__counter_total_uj(&z->ctr);
+        r->v[i].n_discontinuities = z->ctr.n_discontinuities;
         r->v[i].power_w = 0;
         r->v[i].valid = WL_CH_ENERGY;
     }
     r->t_after_ns = wl_clock_now_ns();
-    return 0;
+    return bad;
 }
 
 const struct wl_sensor_ops wl__rapl_powercap_ops = {

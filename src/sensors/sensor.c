@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct wl_sensor_set {
@@ -103,62 +104,259 @@ int wl__sensor_fail(struct wl_sensor_status *st, int code, const char *fix, cons
 
 void wl__sensor_set_source(struct wl_sensor *s, const char *fmt, ...)
 {
+    /* a partial sensor says so at the end, in room kept for it, so that no
+     * cut of a long path can drop it: the source goes into every record of
+     * a run's sensors */
+    char suffix[80] = "";
+    if (s->info.n_not_read)
+        snprintf(suffix, sizeof suffix, " - PARTIAL: %u found but not read", s->info.n_not_read);
     va_list ap;
     va_start(ap, fmt);
-    wl_utf8_vformat(s->info.source, sizeof s->info.source, fmt, ap);
+    wl_utf8_vformat(s->info.source, sizeof s->info.source - strlen(suffix), fmt, ap);
     va_end(ap);
+    strcat(s->info.source, suffix);
 }
 
-int wl__read_text(const char *path, char *buf, size_t size)
+int wl__attr_open(const char *path, bool allow_device, int *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return wl_error_from_errno(errno);
-    ssize_t n = read(fd, buf, size - 1);
-    int err = errno;
+    int e = 0;
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer, and
+     * reading it for data; on a regular file it changes nothing */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        e = errno;
+        if (err)
+            *err = e;
+        return wl_error_from_errno(e);
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        e = errno;
+        close(fd);
+        if (err)
+            *err = e;
+        return wl_error_from_errno(e);
+    }
+    if (S_ISREG(sb.st_mode) || (allow_device && S_ISCHR(sb.st_mode)))
+        return fd;
     close(fd);
-    if (n < 0)
-        return wl_error_from_errno(err);
+    if (S_ISDIR(sb.st_mode)) {
+        if (err)
+            *err = EISDIR;
+        return wl_error_from_errno(EISDIR);
+    }
+    if (err)
+        *err = WL__ERR_NOT_REGULAR - (int)(sb.st_mode & S_IFMT);
+    return WL_EFORMAT;
+}
+
+const char *wl__attr_strerror(int err)
+{
+    if (err > 0)
+        return strerror(err);
+    if (err == 0)
+        return "not a decimal number";
+    switch ((mode_t)(WL__ERR_NOT_REGULAR - err)) {
+    case S_IFIFO:
+        return "a FIFO, not a regular file";
+    case S_IFSOCK:
+        return "a socket, not a regular file";
+    case S_IFCHR:
+        return "a character device, not a regular file";
+    case S_IFBLK:
+        return "a block device, not a regular file";
+    default:
+        return "not a regular file";
+    }
+}
+
+int wl__read_text_err(const char *path, char *buf, size_t size, int *err)
+{
+    int fd = wl__attr_open(path, false, err);
+    if (fd < 0)
+        return fd;
+    ssize_t n = read(fd, buf, size - 1);
+    int e = errno;
+    close(fd);
+    if (n < 0) {
+        if (err)
+            *err = e;
+        return wl_error_from_errno(e);
+    }
     buf[n] = '\0';
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
         buf[--n] = '\0';
     return (int)n;
 }
 
-int wl__read_name(const char *path, char *buf, size_t size)
+int wl__read_text(const char *path, char *buf, size_t size)
+{
+    return wl__read_text_err(path, buf, size, NULL);
+}
+
+int wl__read_name_err(const char *path, char *buf, size_t size, int *err)
 {
     /* A sysfs attribute is at most a page, so the whole text is read and the
      * cut made on it: reading straight into buf would end it wherever the
      * buffer does, possibly inside a character. */
     char page[4096];
-    int n = wl__read_text(path, page, sizeof page);
+    int n = wl__read_text_err(path, page, sizeof page, err);
     if (n < 0)
         return n;
     wl_utf8_copy(buf, size, page);
     return (int)strlen(buf);
 }
 
-int wl__read_u64(const char *path, uint64_t *out)
+int wl__read_name(const char *path, char *buf, size_t size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    return wl__read_name_err(path, buf, size, NULL);
+}
+
+int wl__read_u64_err(const char *path, uint64_t *out, int *err)
+{
+    int fd = wl__attr_open(path, false, err);
     if (fd < 0)
-        return wl_error_from_errno(errno);
-    int rc = wl__pread_u64(fd, out);
+        return fd;
+    int rc = wl__pread_u64_err(fd, out, err);
     close(fd);
     return rc;
 }
 
-int wl__pread_u64(int fd, uint64_t *out)
+int wl__read_u64(const char *path, uint64_t *out)
+{
+    return wl__read_u64_err(path, out, NULL);
+}
+
+int wl__pread_u64_err(int fd, uint64_t *out, int *err)
 {
     /* a counter and its newline take 21 bytes at most: a file that fills
      * the buffer is not one (and would be parsed cut) */
     char buf[64];
     ssize_t n = pread(fd, buf, sizeof buf, 0);
-    if (n < 0)
-        return wl_error_from_errno(errno);
+    if (n < 0) {
+        int e = errno;
+        if (err)
+            *err = e;
+        return wl_error_from_errno(e);
+    }
+    if (err)
+        *err = 0;
     if (n == 0 || n == (ssize_t)sizeof buf)
         return WL_EFORMAT;
     return wl__sysfs_parse_u64(buf, (size_t)n, out);
+}
+
+int wl__pread_u64(int fd, uint64_t *out)
+{
+    return wl__pread_u64_err(fd, out, NULL);
+}
+
+void wl__sensor_not_read(struct wl_sensor *s, const char *fmt, ...)
+{
+    char text[WL_SENSOR_NOTE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    wl_utf8_vformat(text, sizeof text, fmt, ap); /* names and paths: any bytes */
+    va_end(ap);
+    wl_log_warn("sensors", "%s: not read, the measurement is partial: %s", s->ops->name, text);
+    if (s->info.n_not_read < WL_SENSOR_MAX_NOT_READ)
+        memcpy(s->info.not_read[s->info.n_not_read], text, sizeof text);
+    s->info.n_not_read++;
+}
+
+int wl__name_cmp_natural(const char *a, const char *b)
+{
+    while (*a && *b) {
+        if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
+            const char *ea = a, *eb = b;
+            while (*a == '0')
+                a++;
+            while (*b == '0')
+                b++;
+            const char *da = a, *db = b;
+            while (*a >= '0' && *a <= '9')
+                a++;
+            while (*b >= '0' && *b <= '9')
+                b++;
+            /* more significant digits: larger; same count: compare them */
+            if (a - da != b - db)
+                return a - da < b - db ? -1 : 1;
+            int c = strncmp(da, db, (size_t)(a - da));
+            if (c != 0)
+                return c;
+            if (a - ea != b - eb) /* "01" after "1": a total order */
+                return a - ea < b - eb ? -1 : 1;
+            continue;
+        }
+        if (*a != *b)
+            return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+        a++;
+        b++;
+    }
+    return (unsigned char)*a - (unsigned char)*b;
+}
+
+void wl__counter_init(struct wl__counter *c, const char *backend, const char *channel,
+                      uint64_t max_raw, double unit_uj, uint64_t raw, uint64_t t_ns)
+{
+    memset(c, 0, sizeof *c);
+    c->backend = backend;
+    c->channel = channel;
+    c->max_raw = max_raw;
+    c->unit_uj = unit_uj;
+    c->last_raw = raw;
+    c->last_t_ns = t_ns;
+}
+
+int wl__counter_update(struct wl__counter *c, uint64_t raw, uint64_t t_ns)
+{
+    const uint64_t last = c->last_raw, dt = t_ns > c->last_t_ns ? t_ns - c->last_t_ns : 0;
+    c->last_raw = raw;
+    c->last_t_ns = t_ns;
+    if (raw <= c->max_raw && raw >= last) {
+        c->total_raw += raw - last;
+        return 0;
+    }
+    /* a decrease from a value in range: a wrap when its step is possible */
+    double step_uj = 0, bound_uj = 0;
+    if (raw <= c->max_raw && last <= c->max_raw) {
+        step_uj = (double)wl__counter_step(last, raw, c->max_raw) * c->unit_uj;
+        bound_uj = WL__COUNTER_MAX_W * (double)(dt + WL__COUNTER_SLACK_NS) / 1e3; /* W*us */
+        if (step_uj <= bound_uj) {
+            c->total_raw += wl__counter_step(last, raw, c->max_raw);
+            return 0;
+        }
+    }
+    c->n_discontinuities++;
+    if (c->n_discontinuities <= 3) {
+        if (raw > c->max_raw)
+            wl_log_warn("sensors",
+                        "%s %s: counter read %llu, above its range (0..%llu): a reset or a wrong "
+                        "range, not a wrap; the energy since the previous read is unknown (a gap)",
+                        c->backend, c->channel, (unsigned long long)raw,
+                        (unsigned long long)c->max_raw);
+        else if (last > c->max_raw)
+            wl_log_warn("sensors",
+                        "%s %s: counter back in range (%llu after %llu): the energy since the "
+                        "previous read is unknown (a gap)",
+                        c->backend, c->channel, (unsigned long long)raw, (unsigned long long)last);
+        else
+            wl_log_warn("sensors",
+                        "%s %s: counter went back from %llu to %llu; as a wrap that is %.0f J in "
+                        "%.3f ms, more than %.0f W can draw: a reset, not a wrap; the energy "
+                        "since the previous read is unknown (a gap)",
+                        c->backend, c->channel, (unsigned long long)last, (unsigned long long)raw,
+                        step_uj / 1e6, (double)dt / 1e6, WL__COUNTER_MAX_W);
+        if (c->n_discontinuities == 3)
+            wl_log_warn("sensors", "%s %s: further discontinuities are counted, not logged",
+                        c->backend, c->channel);
+    }
+    return WL_ESENSOR;
+}
+
+uint64_t wl__counter_total_uj(const struct wl__counter *c)
+{
+    return (uint64_t)((double)c->total_raw * c->unit_uj);
 }
 
 int wl__sensor_add_channel(struct wl_sensor *s, const char *name, enum wl_domain d,
@@ -189,6 +387,7 @@ static void measure_period_generic(struct wl_sensor *s, const struct wl_sensor_p
     uint64_t last_e = 0, t_first = 0, t_last = 0;
     double last_p = 0;
     int have = 0, changes = 0;
+    memset(&r, 0, sizeof r);
     while (wl_clock_now_ns() < t_end && changes < 12) {
         if (s->ops->read(s, &r) != 0)
             return;
@@ -399,6 +598,14 @@ unsigned wl_sensor_set_method_mask(const wl_sensor_set *set)
     return mask;
 }
 
+unsigned wl_sensor_set_n_not_read(const wl_sensor_set *set)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; set && i < set->n_sensors; i++)
+        n += set->sensors[i]->info.n_not_read;
+    return n;
+}
+
 const char *wl_provenance_summary(unsigned method_mask)
 {
     const unsigned measured = (1u << WL_METHOD_COUNTER) | (1u << WL_METHOD_SAMPLED);
@@ -422,6 +629,9 @@ static int sensor_read(wl_sensor *s, struct wl_sensor_reading *r, bool settle)
 {
     if (settle && s->ops->settle)
         s->ops->settle(s); /* takes the lock itself, for as short as it can */
+    /* fields a backend does not fill (n_discontinuities of one without
+     * counters) read 0 */
+    memset(r, 0, sizeof *r);
     pthread_mutex_lock(&s->lock);
     int rc = s->ops->read(s, r);
     pthread_mutex_unlock(&s->lock);

@@ -21,8 +21,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define WL_SENSOR_MAX_CHANNELS 16
+/* Channels per sensor. 64: a 16-socket powercap tree (package, core, uncore,
+ * dram each) or 64 GPUs. Cheap: a wl_sensor_info is ~10 KB and a reading
+ * ~3 KB; the sampler keeps 8 sensors x 64 channels of ~120 bytes. A backend
+ * that finds more keeps the most important ones (packages before their
+ * sub-zones) and lists the rest in wl_sensor_info.not_read. */
+#define WL_SENSOR_MAX_CHANNELS 64
 #define WL_SENSOR_NAME_MAX 64
+/* Texts kept in wl_sensor_info.not_read (all are counted in n_not_read). */
+#define WL_SENSOR_MAX_NOT_READ 8
+#define WL_SENSOR_NOTE_MAX 192
 
 /* Channel capability bits (wl_sensor_channel.flags) and per-read validity bits
  * (wl_channel_value.valid). */
@@ -49,6 +57,12 @@ struct wl_sensor_channel {
 
 struct wl_channel_value {
     uint64_t energy_uj; /* cumulative since the sensor was opened; the backend unwraps counters */
+    /* Counter discontinuities since open (a counter that went backwards by
+     * more than a wrap can explain, or read above its range: a reset, not a
+     * wrap; sensors.md). energy_uj leaves out the energy across each one,
+     * which is unknown; the read that saw it failed (WL_ESENSOR, a gap). A
+     * window whose two ends differ in this count does not know its energy. */
+    uint32_t n_discontinuities;
     double power_w;     /* instantaneous or short-average power */
     float util_pct;     /* GPU utilisation (WL_CH_GPU_INFO) */
     float temp_c;       /* GPU temperature (WL_CH_GPU_INFO) */
@@ -72,6 +86,13 @@ struct wl_sensor_info {
     bool period_measured;      /* false: update_period_ns is the requested/nominal period */
     unsigned n_channels;
     struct wl_sensor_channel ch[WL_SENSOR_MAX_CHANNELS];
+    /* What the backend found but does not read, each with why: a zone,
+     * device or GPU over WL_SENSOR_MAX_CHANNELS, or one whose files cannot
+     * be read. The sensor's energies leave these out, so when n_not_read > 0
+     * the measurement is PARTIAL (source ends saying so). The first
+     * WL_SENSOR_MAX_NOT_READ texts are kept; n_not_read counts them all. */
+    unsigned n_not_read;
+    char not_read[WL_SENSOR_MAX_NOT_READ][WL_SENSOR_NOTE_MAX];
 };
 
 /* Outcome of trying one backend. */
@@ -162,6 +183,9 @@ const struct wl_sensor_status *wl_sensor_set_status(const wl_sensor_set *set, un
 bool wl_sensor_set_model_only(const wl_sensor_set *set);
 /* Bit (1u << method) for every method among the open sensors' channels. */
 unsigned wl_sensor_set_method_mask(const wl_sensor_set *set);
+/* How many zones/devices/GPUs the open sensors found but do not read (the
+ * sum of their n_not_read): more than 0 means every total is partial. */
+unsigned wl_sensor_set_n_not_read(const wl_sensor_set *set);
 
 /* One phrase for a set of methods (bit 1u << wl_method each), for the top of a
  * report: "measured" (only counter/sampled), "estimated (model)",

@@ -14,6 +14,7 @@
 #include "sensors/sensor.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct wl_sensor_ops {
@@ -65,19 +66,53 @@ int wl__sensor_fail(struct wl_sensor_status *st, int code, const char *fix, cons
 void wl__sensor_set_source(struct wl_sensor *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Reads a small text file (sysfs attribute) into buf (NUL-terminated, trailing
- * newline removed). Returns bytes read or a negative WL_E* code; errno-based. */
+/* Opens a sysfs/procfs attribute (or, with allow_device, a device file such
+ * as /dev/cpu/N/msr) for reading: O_RDONLY | O_NONBLOCK | O_CLOEXEC, so that
+ * a FIFO planted in the tree can block neither the open nor a read, then
+ * fstat: it must be a regular file (sysfs and procfs attributes are), or a
+ * character device when allowed. Returns the fd, or a negative WL_E* code
+ * with *err (may be NULL) set for wl__attr_strerror: the errno, or
+ * WL__ERR_NOT_REGULAR - the file type bits for a file of the wrong type
+ * (code WL_EFORMAT; a directory is EISDIR, code WL_EIO). */
+int wl__attr_open(const char *path, bool allow_device, int *err);
+#define WL__ERR_NOT_REGULAR (-1)
+/* For people: strerror(err) for an errno, "a FIFO, not a regular file" and
+ * the like for a file of the wrong type, "not a decimal number" for 0 (the
+ * file was read but did not parse). Static text. */
+const char *wl__attr_strerror(int err);
+
+/* Reads a small text file (sysfs attribute, wl__attr_open) into buf
+ * (NUL-terminated, trailing newline removed). Returns bytes read or a
+ * negative WL_E* code; err as wl__attr_open (may be NULL). */
 int wl__read_text(const char *path, char *buf, size_t size);
+int wl__read_text_err(const char *path, char *buf, size_t size, int *err);
 /* wl__read_text for a name or label kept as text (any bytes): one that does
  * not fit buf is cut between characters (wl_utf8_copy), never inside one.
  * Returns the bytes kept or a negative WL_E* code. */
 int wl__read_name(const char *path, char *buf, size_t size);
+int wl__read_name_err(const char *path, char *buf, size_t size, int *err);
 /* Reads a file holding one unsigned decimal integer (wl__sysfs_parse_u64,
- * sensor_parse.h). 0 or WL_E*. */
+ * sensor_parse.h). 0 or WL_E*; err as wl__attr_open, 0 when the text did
+ * not parse. */
 int wl__read_u64(const char *path, uint64_t *out);
+int wl__read_u64_err(const char *path, uint64_t *out, int *err);
 /* pread() of a decimal integer (wl__sysfs_parse_u64) from an open fd at
- * offset 0; a file of 64 bytes or more is WL_EFORMAT. 0 or WL_E*. */
+ * offset 0; a file of 64 bytes or more is WL_EFORMAT. 0 or WL_E*; *err
+ * (may be NULL) the errno, or 0 when the text did not parse. */
 int wl__pread_u64(int fd, uint64_t *out);
+int wl__pread_u64_err(int fd, uint64_t *out, int *err);
+
+/* Records something the backend found but will not read (a zone, device or
+ * GPU over the channel limit, or one that cannot be read) in s->info.not_read
+ * (printf format, cut between characters) and logs it as a warning: the
+ * sensor's measurement is then partial. Call before wl__sensor_set_source,
+ * which then says PARTIAL. */
+void wl__sensor_not_read(struct wl_sensor *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* strcmp, except that runs of digits compare as numbers ("hwmon2" before
+ * "hwmon10"), for listings in a stable, human order. */
+int wl__name_cmp_natural(const char *a, const char *b);
 
 /* Adds a channel to s->info (a name longer than the field is cut between
  * characters); returns its index or WL_EFULL. */
@@ -92,5 +127,40 @@ static inline uint64_t wl__counter_step(uint64_t last_raw, uint64_t raw, uint64_
         return raw - last_raw;
     return (max_raw - last_raw) + raw;
 }
+
+/* The most power one counter may show across a decrease taken as a wrap,
+ * and the time added to the elapsed time for it (sensors.md, "Counters and
+ * wraparound"): 10 kW, twenty times the largest CPU package or GPU (~500 W),
+ * over the time since the previous read plus 10 ms (RAPL updates every
+ * ~1 ms, so two reads 100 us apart can see 1 ms of energy). A step above
+ * this is a reset, not a wrap. */
+#define WL__COUNTER_MAX_W 10000.0
+#define WL__COUNTER_SLACK_NS 10000000ull
+
+/* One cumulative hardware counter unwrapped into a 64-bit total (RAPL
+ * powercap and MSR, hwmon energy*_input, the NVML total-energy counter).
+ * Not thread-safe: the sensor's lock serialises reads. */
+struct wl__counter {
+    const char *backend, *channel; /* for the warning (channel: s->info.ch[i].name) */
+    uint64_t max_raw;              /* wl__counter_step's max_raw; UINT64_MAX: never wraps */
+    double unit_uj;                /* energy of one raw count */
+    uint64_t last_raw, last_t_ns;
+    uint64_t total_raw; /* unwrapped since open, the steps across discontinuities left out */
+    uint32_t n_discontinuities;
+};
+
+/* Starts c at raw (read at t_ns). raw must be <= max_raw (the caller
+ * checks at open: a counter above its range cannot be unwrapped). */
+void wl__counter_init(struct wl__counter *c, const char *backend, const char *channel,
+                      uint64_t max_raw, double unit_uj, uint64_t raw, uint64_t t_ns);
+/* Adds the step to raw (read at t_ns). A raw above max_raw, or a decrease
+ * whose wrap step would mean more than WL__COUNTER_MAX_W over the elapsed
+ * time, is a discontinuity (a reset): nothing is added, the counter restarts
+ * from raw, n_discontinuities grows, a warning is logged (the first few per
+ * counter) and WL_ESENSOR is returned, so the read fails and the sampler
+ * records a gap: the energy across it is unknown, not invented. 0 otherwise. */
+int wl__counter_update(struct wl__counter *c, uint64_t raw, uint64_t t_ns);
+/* The unwrapped total in microjoules. */
+uint64_t wl__counter_total_uj(const struct wl__counter *c);
 
 #endif

@@ -4,11 +4,13 @@
  *
  * GPU i draws 50*(i+1) W; its total-energy counter starts at i*1000000 mJ.
  * Behaviour is chosen by environment variables read at nvmlInit:
- *   FAKE_NVML_GPUS            number of GPUs (default 2)
+ *   FAKE_NVML_GPUS            number of GPUs (default 2, at most 128)
  *   FAKE_NVML_INIT_ERROR      nvmlInit returns this code
  *   FAKE_NVML_ENERGY_ERROR    nvmlDeviceGetTotalEnergyConsumption returns this code
  *   FAKE_NVML_FIELDS_ERROR    nvmlDeviceGetFieldValues returns this code
  *   FAKE_NVML_FAIL_AFTER_MS   every device call fails (GPU is lost) after this time
+ *   FAKE_NVML_RESET_AFTER_MS  the energy counters restart from 0 after this time
+ *                             (the driver reloaded)
  *   FAKE_NVML_NAME            every GPU's name, given as a careless library
  *                             might: as many bytes as the buffer holds, with no
  *                             NUL when it does not fit, and success
@@ -49,11 +51,12 @@ struct fake_dev {
     unsigned index;
 };
 
-static struct fake_dev devs[8];
+#define FAKE_MAX_GPUS 128
+static struct fake_dev devs[FAKE_MAX_GPUS];
 static unsigned n_gpus;
 static int energy_error, fields_error;
 static const char *name_override;
-static long fail_after_ms = -1;
+static long fail_after_ms = -1, reset_after_ms = -1;
 static double t_init_s;
 
 static double now_s(void)
@@ -85,13 +88,14 @@ nvmlReturn_t nvmlInit_v2(void)
     if (e)
         return e;
     n_gpus = (unsigned)env_int("FAKE_NVML_GPUS", 2);
-    if (n_gpus > 8)
-        n_gpus = 8;
+    if (n_gpus > FAKE_MAX_GPUS)
+        n_gpus = FAKE_MAX_GPUS;
     energy_error = env_int("FAKE_NVML_ENERGY_ERROR", 0);
     fields_error = env_int("FAKE_NVML_FIELDS_ERROR", 0);
     fail_after_ms = env_int("FAKE_NVML_FAIL_AFTER_MS", -1);
+    reset_after_ms = env_int("FAKE_NVML_RESET_AFTER_MS", -1);
     name_override = getenv("FAKE_NVML_NAME");
-    for (unsigned i = 0; i < 8; i++)
+    for (unsigned i = 0; i < FAKE_MAX_GPUS; i++)
         devs[i].index = i;
     t_init_s = now_s();
     return 0;
@@ -158,8 +162,13 @@ nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned long l
         return energy_error;
     if (lost())
         return 15;
+    double since_s = now_s() - t_init_s;
+    if (reset_after_ms >= 0 && since_s * 1000.0 >= (double)reset_after_ms) {
+        *mj = (unsigned long long)(power_w(d) * (since_s - reset_after_ms / 1000.0) * 1000.0);
+        return 0;
+    }
     *mj = (unsigned long long)d->index * 1000000ull +
-          (unsigned long long)(power_w(d) * (now_s() - t_init_s) * 1000.0);
+          (unsigned long long)(power_w(d) * since_s * 1000.0);
     return 0;
 }
 

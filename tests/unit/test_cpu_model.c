@@ -551,10 +551,45 @@ static void test_model_watts_from_environment(void **state)
     unsetenv("WATTLENS_MODEL_BUSY_CORE_W");
 }
 
+/* /proc files that are FIFOs (stat, a children list) hang nothing: the
+ * model cannot open (system scope) or falls back (tree scope) at once.
+ * SIGALRM's default action ends the test (a failure) instead of a hang. */
+static void test_proc_fifos_do_not_hang(void **state)
+{
+    (void)state;
+    alarm(20);
+    char *root = wl_test_tmpdir();
+    char path[2048];
+    snprintf(path, sizeof path, "%s/stat", root);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    struct wl_sensor_params p;
+    params_for(&p, root);
+    p.model.scope = WL_MODEL_SCOPE_SYSTEM;
+    wl_sensor *s = NULL;
+    assert_int_not_equal(wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, NULL), 0);
+
+    put_stat(root, 100, 1, 10, 10, 0, 0);
+    put_children(root, 100, "");
+    snprintf(path, sizeof path, "%s/100/task/100/children", root);
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    p.model.scope = WL_MODEL_SCOPE_TREE;
+    p.model.pid = 100;
+    if (wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, NULL) == 0) {
+        struct wl_sensor_reading r;
+        wl_sensor_read(s, &r); /* returns, whatever it says */
+        wl_sensor_close(s);
+    }
+    wl_test_rmtree(root);
+    free(root);
+    alarm(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_watts_from_environment),
+        cmocka_unit_test(test_proc_fifos_do_not_hang),
         cmocka_unit_test(test_system_scope_follows_proc_stat),
         cmocka_unit_test(test_long_multibyte_proc_root_is_cut_between_characters),
         cmocka_unit_test(test_too_long_proc_root_is_an_error),

@@ -14,6 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+/* Tests with a FIFO in the tree arm this watchdog: SIGALRM's default action
+ * ends the test process (a failure) instead of a hang for ever. */
+#define WATCHDOG_S 20
 
 static void put(const char *root, const char *rel, const char *text)
 {
@@ -198,12 +203,116 @@ static void test_long_multibyte_root_is_cut_between_characters(void **state)
     free(tmp);
 }
 
+/* An energy counter that goes down (a driver reloaded) is a discontinuity:
+ * the read fails (a gap) and the total never falls; counting goes on from
+ * the new value. */
+static void test_energy_counter_going_down_is_a_gap(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    dev(root, 0, "amd_energy\n");
+    put(root, "class/hwmon/hwmon0/energy1_input", "9000000\n");
+    put(root, "class/hwmon/hwmon0/energy1_label", "Esocket0\n");
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    struct wl_sensor_reading r;
+    put(root, "class/hwmon/hwmon0/energy1_input", "10000000\n");
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].energy_uj, 1000000);
+    put(root, "class/hwmon/hwmon0/energy1_input", "500\n");
+    assert_int_equal(wl_sensor_read(s, &r), WL_ESENSOR);
+    put(root, "class/hwmon/hwmon0/energy1_input", "2000500\n");
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].energy_uj, 3000000); /* 1 J before, 2 J after */
+    assert_int_equal(r.v[0].n_discontinuities, 1);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* FIFOs as a power*_input and as a label hang nothing: the input is listed
+ * as not read (not a regular file), the label is left empty. */
+static void test_fifos_do_not_hang(void **state)
+{
+    (void)state;
+    alarm(WATCHDOG_S);
+    char *root = wl_test_tmpdir();
+    char path[2048];
+    dev(root, 0, "amdgpu\n");
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/power1_input", root);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    dev(root, 1, "amdgpu\n");
+    put(root, "class/hwmon/hwmon1/power1_input", "5000000\n");
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon1/power1_label", root);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_string_equal(in->ch[0].name, "hwmon1/amdgpu/power1");
+    assert_string_equal(in->ch[0].label, "");
+    assert_int_equal(in->n_not_read, 1);
+    assert_non_null(strstr(in->not_read[0], "hwmon0/amdgpu/power1: a FIFO, not a regular file"));
+    assert_non_null(strstr(in->source, "PARTIAL"));
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+    alarm(0);
+}
+
+/* More devices than channels: taken in number order (hwmon2 before
+ * hwmon10), the rest listed as not read, never dropped silently. */
+static void test_devices_over_the_limit_are_listed(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    enum { N = WL_SENSOR_MAX_CHANNELS + 6 };
+    for (int i = N - 1; i >= 0; i--) {
+        char rel[128];
+        dev(root, i, "amdgpu\n");
+        snprintf(rel, sizeof rel, "class/hwmon/hwmon%d/power1_input", i);
+        put(root, rel, "5000000\n");
+    }
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, WL_SENSOR_MAX_CHANNELS);
+    for (unsigned i = 0; i < in->n_channels; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "hwmon%u/amdgpu/power1", i);
+        assert_string_equal(in->ch[i].name, want);
+    }
+    assert_int_equal(in->n_not_read, 6);
+    char want[96];
+    snprintf(want, sizeof want, "hwmon%d/amdgpu/power1: over the limit", WL_SENSOR_MAX_CHANNELS);
+    assert_non_null(strstr(in->not_read[0], want));
+    assert_non_null(strstr(in->source, "PARTIAL: 6 found but not read"));
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_domains_methods_and_values),
         cmocka_unit_test(test_long_multibyte_names_are_cut_between_characters),
         cmocka_unit_test(test_long_multibyte_root_is_cut_between_characters),
+        cmocka_unit_test(test_energy_counter_going_down_is_a_gap),
+        cmocka_unit_test(test_fifos_do_not_hang),
+        cmocka_unit_test(test_devices_over_the_limit_are_listed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

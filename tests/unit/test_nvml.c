@@ -25,6 +25,7 @@ static void reset_env(void)
     unsetenv("FAKE_NVML_FIELDS_ERROR");
     unsetenv("FAKE_NVML_FAIL_AFTER_MS");
     unsetenv("FAKE_NVML_NAME");
+    unsetenv("FAKE_NVML_RESET_AFTER_MS");
 }
 
 static void params_for(struct wl_sensor_params *p, const char *lib)
@@ -284,6 +285,55 @@ static void test_long_multibyte_name_and_path_are_cut_between_characters(void **
     free(tmp);
 }
 
+/* More GPUs than channels: the first WL_SENSOR_MAX_CHANNELS are read, the
+ * rest counted in not_read and the source says PARTIAL. */
+static void test_gpus_over_the_limit_are_listed(void **state)
+{
+    (void)state;
+    reset_env();
+    char n[16];
+    snprintf(n, sizeof n, "%d", WL_SENSOR_MAX_CHANNELS + 6);
+    setenv("FAKE_NVML_GPUS", n, 1);
+    struct wl_sensor_params p;
+    params_for(&p, FAKE_NVML_LIB);
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_NVML, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, WL_SENSOR_MAX_CHANNELS);
+    assert_int_equal(in->n_not_read, 6);
+    char want[64];
+    snprintf(want, sizeof want, "gpu%d and the ones after it", WL_SENSOR_MAX_CHANNELS);
+    assert_non_null(strstr(in->not_read[0], want));
+    assert_non_null(strstr(in->source, "PARTIAL: 6 found but not read"));
+    wl_sensor_close(s);
+    reset_env();
+}
+
+/* The total-energy counter restarting (the driver reloaded) is a gap, not
+ * a fall of the total: gpu1's counter goes from 1000000 mJ to near 0. */
+static void test_energy_counter_reset_is_a_gap(void **state)
+{
+    (void)state;
+    reset_env();
+    setenv("FAKE_NVML_RESET_AFTER_MS", "100", 1);
+    struct wl_sensor_params p;
+    params_for(&p, FAKE_NVML_LIB);
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_NVML, &p, &s, NULL), 0);
+    struct wl_sensor_reading a, b, c;
+    assert_int_equal(wl_sensor_read(s, &a), 0);
+    wl_clock_sleep_ns(150000000);
+    assert_int_equal(wl_sensor_read(s, &b), WL_ESENSOR);
+    wl_clock_sleep_ns(20000000);
+    assert_int_equal(wl_sensor_read(s, &c), 0);
+    assert_true(c.v[1].energy_uj >= a.v[1].energy_uj);
+    assert_int_equal(c.v[1].n_discontinuities, 1);
+    wl_sensor_close(s);
+    reset_env();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +343,8 @@ int main(void)
         cmocka_unit_test(test_missing_symbol_and_error_codes_degrade_clearly),
         cmocka_unit_test(test_gpu_lost_mid_run_is_a_gap),
         cmocka_unit_test(test_long_multibyte_name_and_path_are_cut_between_characters),
+        cmocka_unit_test(test_gpus_over_the_limit_are_listed),
+        cmocka_unit_test(test_energy_counter_reset_is_a_gap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Tests with a FIFO in the tree arm this watchdog: SIGALRM's default action
+ * ends the test process (a failure) instead of a hang for ever. */
+#define WATCHDOG_S 20
+
 static void mkdirs(const char *root, const char *rel)
 {
     char path[2048], *p;
@@ -207,6 +211,64 @@ static void test_missing_driver_and_unknown_vendor(void **state)
     free(root);
 }
 
+/* A package counter that falls from the middle of its range: as a 32-bit
+ * wrap that is ~131 kJ in microseconds, so it is a reset: the read fails (a
+ * gap) and nothing is added; a fall near the top of the range is a wrap. */
+static void test_counter_reset_is_a_gap_not_a_wrap(void **state)
+{
+    (void)state;
+    char *root = make_machine("GenuineIntel");
+    for (int cpu = 0; cpu <= 2; cpu += 2) {
+        set_msr(root, cpu, 0x606, 0xA0E03); /* 61.035 uJ */
+        set_msr(root, cpu, 0x611, 0x80000000ull);
+    }
+    char bufs[3 * 1024];
+    struct wl_sensor_params p;
+    params_for(&p, root, bufs, 1024);
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, NULL), 0);
+    struct wl_sensor_reading r;
+    set_msr(root, 0, 0x611, 0x80000000ull + 16384); /* +1 J */
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].energy_uj, 1000000);
+    set_msr(root, 0, 0x611, 0x100); /* reset */
+    assert_int_equal(wl_sensor_read(s, &r), WL_ESENSOR);
+    set_msr(root, 0, 0x611, 0x100 + 16384);
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].energy_uj, 2000000);
+    assert_int_equal(r.v[0].n_discontinuities, 1);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* A FIFO as an MSR device or as cpuinfo hangs nothing: the device is
+ * refused as not a device or regular file, cpuinfo as unreadable. */
+static void test_fifos_do_not_hang(void **state)
+{
+    (void)state;
+    alarm(WATCHDOG_S);
+    char *root = make_machine("GenuineIntel");
+    char path[2048];
+    snprintf(path, sizeof path, "%s/dev/cpu/0/msr", root);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    char bufs[3 * 1024];
+    struct wl_sensor_params p;
+    params_for(&p, root, bufs, 1024);
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    assert_int_not_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st), 0);
+    assert_non_null(strstr(st.why, "/cpu/0/msr: a FIFO, not a regular file"));
+    snprintf(path, sizeof path, "%s/proc/cpuinfo", root);
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st), WL_ENOTSUP);
+    assert_non_null(strstr(st.why, "neither Intel nor AMD"));
+    wl_test_rmtree(root);
+    free(root);
+    alarm(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -214,6 +276,8 @@ int main(void)
         cmocka_unit_test(test_long_multibyte_dev_root_is_cut_between_characters),
         cmocka_unit_test(test_amd_package_registers),
         cmocka_unit_test(test_missing_driver_and_unknown_vendor),
+        cmocka_unit_test(test_counter_reset_is_a_gap_not_a_wrap),
+        cmocka_unit_test(test_fifos_do_not_hang),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,12 +15,19 @@
 #include "util/utf8.h"
 #include "wattlens/wattlens.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* Tests with a FIFO in the tree: a blocking open or read of one hangs for
+ * ever, so each such test arms this watchdog (SIGALRM's default action ends
+ * the test process: a failure, not a hang). */
+#define WATCHDOG_S 20
 
 #define MAX_UJ_SMALL 5000000ull /* 5 J: wraps every 250 ms at 20 W */
 
@@ -374,6 +381,262 @@ static void test_registry_prefers_powercap_and_skips_other_rapl(void **state)
     free(root);
 }
 
+static void set_energy(const char *root, const char *dir, uint64_t energy);
+
+/* A static tree (no writer): zone dir -> name, max_energy_range_uj,
+ * energy_uj; NULL name or energy leaves the file out. */
+static void put_zone(const char *root, const char *dir, const char *name, uint64_t max,
+                     uint64_t energy)
+{
+    char path[2048], text[64];
+    snprintf(path, sizeof path, "%s/class", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/class/powercap", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/class/powercap/%s", root, dir);
+    mkdir(path, 0755);
+    if (name) {
+        snprintf(path, sizeof path, "%s/class/powercap/%s/name", root, dir);
+        snprintf(text, sizeof text, "%s\n", name);
+        assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
+    }
+    snprintf(path, sizeof path, "%s/class/powercap/%s/max_energy_range_uj", root, dir);
+    snprintf(text, sizeof text, "%llu\n", (unsigned long long)max);
+    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
+    set_energy(root, dir, energy);
+}
+
+static void set_energy(const char *root, const char *dir, uint64_t energy)
+{
+    char path[2048], text[64];
+    snprintf(path, sizeof path, "%s/class/powercap/%s/energy_uj", root, dir);
+    snprintf(text, sizeof text, "%llu\n", (unsigned long long)energy);
+    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
+}
+
+/* Replaces a zone's file with a FIFO (or a directory). */
+static void replace_file(const char *root, const char *dir, const char *file, bool fifo)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/class/powercap/%s/%s", root, dir, file);
+    unlink(path);
+    if (fifo)
+        assert_int_equal(mkfifo(path, 0644), 0);
+    else
+        assert_int_equal(mkdir(path, 0755), 0);
+}
+
+static bool has_not_read(const struct wl_sensor_info *in, const char *a, const char *b)
+{
+    for (unsigned i = 0; i < in->n_not_read && i < WL_SENSOR_MAX_NOT_READ; i++) {
+        if (strstr(in->not_read[i], a) && strstr(in->not_read[i], b))
+            return true;
+    }
+    return false;
+}
+
+/* A counter reset mid-run (energy_uj set back to a small value) is not a
+ * wrap: as one it would add ~262 kJ in microseconds. The read that sees it
+ * fails (a gap), nothing is added, and counting goes on from the new value. */
+static void test_counter_reset_is_a_gap_not_a_wrap(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "package-0", 262143328850ull, 5000000000ull);
+    struct wl_sensor_params p;
+    params_for(&p, root);
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+    struct wl_sensor_reading r;
+    set_energy(root, "intel-rapl:0", 5002000000ull); /* a rise is never a discontinuity */
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].energy_uj, 2000000);
+    assert_int_equal(r.v[0].n_discontinuities, 0);
+    set_energy(root, "intel-rapl:0", 1000); /* reset */
+    assert_int_equal(wl_sensor_read(s, &r), WL_ESENSOR);
+    set_energy(root, "intel-rapl:0", 1001000); /* +1 J after the reset */
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].energy_uj, 3000000); /* the jump is not in it */
+    assert_int_equal(r.v[0].n_discontinuities, 1);
+    /* a real wrap near the top of the range still counts */
+    set_energy(root, "intel-rapl:0", 262143328850ull - 500000);
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    uint64_t before = r.v[0].energy_uj;
+    set_energy(root, "intel-rapl:0", 500000);
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].energy_uj - before, 1000000);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* A counter above max_energy_range_uj cannot be unwrapped: at open the zone
+ * is not used (and listed), at a read it is a discontinuity, never the
+ * underflowing "max - last" step. */
+static void test_counter_above_its_range_is_not_a_wrap(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "package-0", 1000000, 500000);
+    put_zone(root, "intel-rapl:0:0", "core", 1000000, 3000000); /* above at open */
+    struct wl_sensor_params p;
+    params_for(&p, root);
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_string_equal(in->ch[0].name, "package-0");
+    assert_int_equal(in->n_not_read, 1);
+    assert_true(has_not_read(in, "intel-rapl:0:0", "above max_energy_range_uj"));
+    assert_non_null(strstr(in->source, "PARTIAL"));
+    struct wl_sensor_reading r;
+    set_energy(root, "intel-rapl:0", 900000);
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].energy_uj, 400000);
+    set_energy(root, "intel-rapl:0", 5000000); /* above the range */
+    assert_int_equal(wl_sensor_read(s, &r), WL_ESENSOR);
+    set_energy(root, "intel-rapl:0", 100); /* back in range, from above it */
+    assert_int_equal(wl_sensor_read(s, &r), WL_ESENSOR);
+    set_energy(root, "intel-rapl:0", 200100);
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].energy_uj, 600000);
+    assert_int_equal(r.v[0].n_discontinuities, 2);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* One unreadable zone (energy_uj a directory: EISDIR; a FIFO as a name)
+ * is skipped with its real reason; the readable ones are kept. */
+static void test_unreadable_zone_is_skipped_not_the_backend(void **state)
+{
+    (void)state;
+    alarm(WATCHDOG_S);
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "package-0", 262143328850ull, 1000);
+    put_zone(root, "intel-rapl:0:0", "core", 262143328850ull, 1000);
+    put_zone(root, "intel-rapl:0:1", "dram", 262143328850ull, 1000);
+    replace_file(root, "intel-rapl:0:1", "energy_uj", false);
+    replace_file(root, "intel-rapl:0:0", "name", true);
+    struct wl_sensor_params p;
+    params_for(&p, root);
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    int rc = wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, &st);
+    if (rc)
+        fprintf(stderr, "%s\n", st.why);
+    assert_int_equal(rc, 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_string_equal(in->ch[0].name, "package-0");
+    assert_int_equal(in->n_not_read, 2);
+    assert_true(has_not_read(in, "intel-rapl:0:1 (dram)/energy_uj", "Is a directory"));
+    assert_true(has_not_read(in, "intel-rapl:0:0/name", "FIFO"));
+    assert_non_null(strstr(in->source, "PARTIAL: 2 found but not read"));
+    wl_sensor_close(s);
+
+    /* through the registry: RAPL is used, not the CPU model */
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    assert_int_equal(wl_sensor_set_count(set), 1);
+    assert_int_equal(wl_sensor_set_n_not_read(set), 2);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+    alarm(0);
+}
+
+/* A FIFO as energy_uj does not hang the open: the zone is refused as not a
+ * regular file (and with no other zone, the backend says why). */
+static void test_fifo_energy_uj_does_not_hang(void **state)
+{
+    (void)state;
+    alarm(WATCHDOG_S);
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "package-0", 262143328850ull, 1000);
+    replace_file(root, "intel-rapl:0", "energy_uj", true);
+    struct wl_sensor_params p;
+    params_for(&p, root);
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, &st), WL_ENOTSUP);
+    assert_non_null(
+        strstr(st.why, "intel-rapl:0 (package-0)/energy_uj: a FIFO, not a regular file"));
+    wl_test_rmtree(root);
+    free(root);
+    alarm(0);
+}
+
+/* 20 packages x 4 zones: more than one sensor's channels. Every package is
+ * read (sorted by number, packages before sub-zones), and what is left out
+ * is listed and makes the sensor partial. */
+static void test_zones_over_the_limit_are_listed_packages_kept(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    static const char *subs[] = {"core", "uncore", "dram"};
+    for (int pk = 19; pk >= 0; pk--) {
+        char dir[64], name[64];
+        snprintf(dir, sizeof dir, "intel-rapl:%d", pk);
+        snprintf(name, sizeof name, "package-%d", pk);
+        put_zone(root, dir, name, 262143328850ull, 1000);
+        for (int k = 0; k < 3; k++) {
+            snprintf(dir, sizeof dir, "intel-rapl:%d:%d", pk, k);
+            put_zone(root, dir, subs[k], 262143328850ull, 1000);
+        }
+    }
+    struct wl_sensor_params p;
+    params_for(&p, root);
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, WL_SENSOR_MAX_CHANNELS);
+    assert_int_equal(in->n_not_read, 80 - WL_SENSOR_MAX_CHANNELS);
+    for (int pk = 0; pk < 20; pk++) {
+        char name[64];
+        snprintf(name, sizeof name, "package-%d", pk);
+        bool found = false;
+        for (unsigned i = 0; i < in->n_channels; i++)
+            found = found || strcmp(in->ch[i].name, name) == 0;
+        if (!found)
+            fprintf(stderr, "%s not read\n", name);
+        assert_true(found);
+    }
+    assert_string_equal(in->ch[0].name, "package-0");
+    assert_true(has_not_read(in, "intel-rapl:", "over the limit"));
+    assert_non_null(strstr(in->source, "PARTIAL"));
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* A class/powercap that cannot be opened for another reason than not
+ * existing (here a symbolic link loop) is not called missing. */
+static void test_powercap_symlink_loop_is_not_missing(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char path[2048];
+    snprintf(path, sizeof path, "%s/class", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/class/powercap", root);
+    assert_int_equal(symlink("powercap", path), 0);
+    struct wl_sensor_params p;
+    params_for(&p, root);
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, &st), WL_ENOTSUP);
+    assert_null(strstr(st.why, "does not exist"));
+    assert_non_null(strstr(st.why, strerror(ELOOP)));
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +648,12 @@ int main(void)
         cmocka_unit_test(test_long_multibyte_zone_names_are_cut_between_characters),
         cmocka_unit_test(test_missing_tree_says_why_and_fix),
         cmocka_unit_test(test_registry_prefers_powercap_and_skips_other_rapl),
+        cmocka_unit_test(test_counter_reset_is_a_gap_not_a_wrap),
+        cmocka_unit_test(test_counter_above_its_range_is_not_a_wrap),
+        cmocka_unit_test(test_unreadable_zone_is_skipped_not_the_backend),
+        cmocka_unit_test(test_fifo_energy_uj_does_not_hang),
+        cmocka_unit_test(test_zones_over_the_limit_are_listed_packages_kept),
+        cmocka_unit_test(test_powercap_symlink_loop_is_not_missing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
