@@ -26,6 +26,11 @@ static void usage(FILE *out)
             "for the same RAPL counters), nvml (NVIDIA), powermetrics (macOS), hwmon, and the\n"
             "cpu-model estimate, used only when no CPU energy source is readable.\n"
             "\n"
+            "A backend in use lists what it found but does not read (\"not read:\"): a zone,\n"
+            "device or GPU that cannot be read (it is skipped, the others are kept) or one\n"
+            "over the limit of %d channels per sensor. Its energies then leave those out:\n"
+            "the source says PARTIAL and so does the closing line.\n"
+            "\n"
             "Options:\n"
             "  --json         print the result as one JSON object (a name, label or path\n"
             "                 that is not UTF-8 shows U+FFFD, and <field>_hex has its bytes)\n"
@@ -45,7 +50,7 @@ static void usage(FILE *out)
             "Examples:\n"
             "  wattlens sensors\n"
             "  sudo wattlens sensors --json\n",
-            WL_MODEL_DEFAULT_IDLE_W, WL_MODEL_DEFAULT_BUSY_CORE_W);
+            WL_SENSOR_MAX_CHANNELS, WL_MODEL_DEFAULT_IDLE_W, WL_MODEL_DEFAULT_BUSY_CORE_W);
 }
 
 static const char *flag_desc(unsigned f)
@@ -141,6 +146,14 @@ static int print_json(const wl_sensor_set *set)
                 json_array_append_new(chs, cj);
             }
             json_object_set_new(b, "channels", chs);
+            /* found but not read: the sensor's energies leave these out */
+            json_object_set_new(b, "partial", json_boolean(in->n_not_read > 0));
+            json_object_set_new(b, "n_not_read", json_integer(in->n_not_read));
+            json_t *nr = json_array();
+            for (unsigned k = 0; k < in->n_not_read && k < WL_SENSOR_MAX_NOT_READ; k++)
+                json_array_append_new(nr,
+                                      wl_json_text(in->not_read[k], strlen(in->not_read[k]), NULL));
+            json_object_set_new(b, "not_read", nr);
         }
         json_array_append_new(arr, b);
     }
@@ -148,6 +161,7 @@ static int print_json(const wl_sensor_set *set)
     bool model_only = wl_sensor_set_model_only(set);
     json_object_set_new(root, "sensors_in_use", json_integer(wl_sensor_set_count(set)));
     json_object_set_new(root, "model_only", json_boolean(model_only));
+    json_object_set_new(root, "partial", json_boolean(wl_sensor_set_n_not_read(set) > 0));
     json_object_set_new(root, "energy_source",
                         json_string(wl_provenance_summary(wl_sensor_set_method_mask(set))));
     return wl_cli_print_json(root);
@@ -220,6 +234,10 @@ static void print_text(const wl_sensor_set *set)
                            wl_utf8_cell("", cw, true, cell, sizeof cell), rd.v[c].util_pct,
                            (double)rd.v[c].mem_used_b / (1024.0 * 1024 * 1024), rd.v[c].temp_c);
             }
+            for (unsigned k = 0; k < in->n_not_read && k < WL_SENSOR_MAX_NOT_READ; k++)
+                text_line("      not read: ", in->not_read[k]);
+            if (in->n_not_read > WL_SENSOR_MAX_NOT_READ)
+                printf("      not read: %u more\n", in->n_not_read - WL_SENSOR_MAX_NOT_READ);
         } else if (st->skipped) {
             printf("  %-14s ", st->backend);
             text_line("not used: ", st->why);
@@ -232,8 +250,10 @@ static void print_text(const wl_sensor_set *set)
         }
         printf("\n");
     }
+    unsigned n_not_read = wl_sensor_set_n_not_read(set);
     if (wl_sensor_set_count(set) == 0)
         printf("No power source at all could be opened: energy cannot be reported.\n");
+
     else if (wl_sensor_set_model_only(set))
         printf("No hardware power sensor is readable here. Energy figures will be ESTIMATES from\n"
                "the CPU-time model (labelled \"%s\"), not measurements.\n",
@@ -242,9 +262,16 @@ static void print_text(const wl_sensor_set *set)
         printf("Energy figures: %s. The CPU figures are ESTIMATES from the CPU-time model\n"
                "(no CPU energy source is readable); the others are labelled with their method.\n",
                wl_provenance_summary(wl_sensor_set_method_mask(set)));
-    else
+    else if (!n_not_read)
         printf("Energy figures: %s, by the sensors marked IN USE.\n",
                wl_provenance_summary(wl_sensor_set_method_mask(set)));
+    else
+        printf("Energy figures: %s, by the sensors marked IN USE, but PARTIAL.\n",
+               wl_provenance_summary(wl_sensor_set_method_mask(set)));
+    if (wl_sensor_set_count(set) && n_not_read)
+        printf("PARTIAL: %u zone(s)/device(s)/GPU(s) found are not read (the \"not read\" lines\n"
+               "above): every total leaves them out.\n",
+               n_not_read);
 }
 
 static int run_sensors(int argc, char **argv)
