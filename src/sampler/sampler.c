@@ -34,6 +34,7 @@ struct chan {
     uint64_t period_ns;   /* span over which counter power is derived */
     /* counter continuity (under the sensor's rd_mu) */
     uint64_t raw_uj;   /* the sensor's cumulative value at the last read */
+    uint32_t raw_disc; /* the sensor's n_discontinuities at the last read */
     uint64_t raw_t_ns; /* that read's time (middle) */
     uint64_t cum_uj;   /* since open as counted: the rises of raw_uj (a fall adds nothing) */
     /* thread state (under mu) */
@@ -243,6 +244,7 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
         const struct wl_sensor_reading *r = &s->rd[c->sensor];
         uint64_t t = r->t_before_ns / 2 + r->t_after_ns / 2;
         c->raw_uj = r->v[c->ch].energy_uj;
+        c->raw_disc = r->v[c->ch].n_discontinuities;
         c->raw_t_ns = t;
         c->ref_t_ns = t;
         c->ref_e_uj = 0;
@@ -293,8 +295,9 @@ static void record_fall(wl_sampler *s, unsigned i, uint32_t fell, uint64_t t_pre
 /* Reads sensor i (settled or not) and carries its counter channels forward:
  * on success each one's energy_uj in r becomes its energy since open as
  * counted, which never falls. Backends hand out cumulative values, but one
- * can still fall (an hwmon counter reset below its first value reads 0): a
- * fall is a discontinuity, the energy since the previous read unknown, so
+ * can still fall, and a backend's own unwrapper counts a reset it sees in
+ * n_discontinuities (sensor.h) instead of letting its total fall: either
+ * is a discontinuity, the energy since the previous read unknown, so
  * nothing is counted for it (never a step of 2^64 - fall) and it is
  * recorded as a gap; counting resumes from the new value. */
 static int read_sensor(wl_sampler *s, unsigned i, bool settle, struct wl_sensor_reading *r)
@@ -312,13 +315,18 @@ static int read_sensor(wl_sampler *s, unsigned i, bool settle, struct wl_sensor_
                 continue;
             struct wl_channel_value *v = &r->v[c->ch];
             if (v->valid & WL_CH_ENERGY) {
-                if (v->energy_uj >= c->raw_uj) {
+                /* a discontinuity the backend saw (a reset: its total
+                 * left the step out) is a fall too */
+                if (v->energy_uj >= c->raw_uj && v->n_discontinuities == c->raw_disc) {
                     c->cum_uj += v->energy_uj - c->raw_uj;
                 } else {
+                    if (v->energy_uj >= c->raw_uj)
+                        c->cum_uj += v->energy_uj - c->raw_uj; /* known: after the reset */
                     fell |= 1u << c->ch;
                     t_prev = c->raw_t_ns;
                 }
                 c->raw_uj = v->energy_uj;
+                c->raw_disc = v->n_discontinuities;
                 c->raw_t_ns = t;
             }
             v->energy_uj = c->cum_uj; /* an invalid read leaves the total as it was */

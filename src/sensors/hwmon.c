@@ -7,7 +7,7 @@
  * everything, WL_CH_CONTAINS); anything else -> total, flagged as containing
  * others because its scope is unknown. energy*_input is a cumulative counter
  * (64-bit, never wraps: a decrease is a discontinuity, wl__counter_update,
- * and the read fails rather than the total falling); power*_input is sampled
+ * counted in n_discontinuities rather than the total falling); power*_input is sampled
  * power (integrated by the sampler). Files stay open. Devices and their files
  * are taken in natural order (hwmon2 before hwmon10); one that cannot be
  * read, or one over the channel limit, is listed in not_read.
@@ -201,16 +201,15 @@ static int hwmon_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     struct hwmon *h = s->impl;
     r->t_before_ns = wl_clock_now_ns();
     r->n_channels = h->n;
-    int bad = 0;
     for (unsigned i = 0; i < h->n; i++) {
         uint64_t v;
         if (wl__pread_u64(h->c[i].fd, &v) != 0)
             return WL_ESENSOR;
         if (h->c[i].is_energy) {
             /* a decrease (a driver reloaded) is a discontinuity, not a
-             * falling total: the read fails, the energy across it unknown */
-            if (wl__counter_update(&h->c[i].ctr, v, wl_clock_now_ns()) != 0)
-                bad = WL_ESENSOR;
+             * falling total: counted in n_discontinuities, the energy
+             * across it unknown (the sampler records a gap) */
+            (void)wl__counter_update(&h->c[i].ctr, v, wl_clock_now_ns());
             r->v[i].energy_uj = wl__counter_total_uj(&h->c[i].ctr);
             r->v[i].n_discontinuities = h->c[i].ctr.n_discontinuities;
             r->v[i].power_w = 0;
@@ -222,7 +221,7 @@ static int hwmon_read(struct wl_sensor *s, struct wl_sensor_reading *r)
         }
     }
     r->t_after_ns = wl_clock_now_ns();
-    return bad;
+    return 0;
 }
 
 const struct wl_sensor_ops wl__hwmon_ops = {

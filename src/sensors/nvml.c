@@ -294,7 +294,6 @@ static int nvml_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     const struct nvml_api *a = &nv->api;
     r->t_before_ns = wl_clock_now_ns();
     r->n_channels = nv->n;
-    int bad = 0;
     for (unsigned i = 0; i < nv->n; i++) {
         struct nvml_gpu *g = &nv->g[i];
         struct wl_channel_value *v = &r->v[i];
@@ -305,10 +304,9 @@ static int nvml_read(struct wl_sensor *s, struct wl_sensor_reading *r)
             unsigned long long mj;
             if (a->get_energy(g->dev, &mj) != NVML_SUCCESS)
                 return WL_ESENSOR;
-            /* a fall (the driver reloaded) is a discontinuity: a gap, not
-             * a falling total */
-            if (wl__counter_update(&g->ctr, mj, wl_clock_now_ns()) != 0)
-                bad = WL_ESENSOR;
+            /* a fall (the driver reloaded) is a discontinuity, counted in
+             * n_discontinuities: a gap, not a falling total */
+            (void)wl__counter_update(&g->ctr, mj, wl_clock_now_ns());
             v->energy_uj = wl__counter_total_uj(&g->ctr);
             v->n_discontinuities = g->ctr.n_discontinuities;
             v->valid = WL_CH_ENERGY;
@@ -344,7 +342,7 @@ static int nvml_read(struct wl_sensor *s, struct wl_sensor_reading *r)
         }
     }
     r->t_after_ns = wl_clock_now_ns();
-    return bad;
+    return 0;
 }
 
 const struct wl_sensor_ops wl__nvml_ops = {

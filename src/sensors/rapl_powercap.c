@@ -8,7 +8,8 @@
  * max_energy_range_uj and are unwrapped into 64-bit totals on every read, so
  * reads must come more often than one wrap period (tens of seconds at most);
  * a counter above its range or one that falls by more than a wrap can explain
- * is a discontinuity (wl__counter_update: the read fails, a gap). The
+ * is a discontinuity (wl__counter_update, counted in n_discontinuities:
+ * the sampler records a gap). The
  * energy_uj files stay open for the sensor's lifetime; reads are pread().
  * A zone that cannot be read is skipped and listed in not_read (the others
  * are kept); a root-only energy_uj fails the backend with the fix. Zones are
@@ -340,24 +341,22 @@ static int powercap_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     struct powercap *pc = s->impl;
     r->t_before_ns = wl_clock_now_ns();
     r->n_channels = pc->n;
-    int bad = 0;
     for (unsigned i = 0; i < pc->n; i++) {
         struct powercap_zone *z = &pc->z[i];
         uint64_t raw;
         int rc = wl__pread_u64(z->fd, &raw);
         if (rc != 0)
             return WL_ESENSOR;
-        /* every zone is brought up to date even when one has a
-         * discontinuity: the read then fails as a whole (a gap) */
-        if (wl__counter_update(&z->ctr, raw, wl_clock_now_ns()) != 0)
-            bad = WL_ESENSOR;
+        /* a discontinuity shows in n_discontinuities: the sampler
+         * records a gap there, its energy not counted */
+        (void)wl__counter_update(&z->ctr, raw, wl_clock_now_ns());
         r->v[i].energy_uj = wl__counter_total_uj(&z->ctr);
         r->v[i].n_discontinuities = z->ctr.n_discontinuities;
         r->v[i].power_w = 0;
         r->v[i].valid = WL_CH_ENERGY;
     }
     r->t_after_ns = wl_clock_now_ns();
-    return bad;
+    return 0;
 }
 
 const struct wl_sensor_ops wl__rapl_powercap_ops = {

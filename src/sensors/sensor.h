@@ -60,8 +60,9 @@ struct wl_channel_value {
     /* Counter discontinuities since open (a counter that went backwards by
      * more than a wrap can explain, or read above its range: a reset, not a
      * wrap; sensors.md). energy_uj leaves out the energy across each one,
-     * which is unknown; the read that saw it failed (WL_ESENSOR, a gap). A
-     * window whose two ends differ in this count does not know its energy. */
+     * which is unknown; the read that saw it succeeds, and the sampler
+     * records a gap (counter_fell) where this count grows: a window across
+     * it does not count the energy in that step. */
     uint32_t n_discontinuities;
     double power_w;     /* instantaneous or short-average power */
     float util_pct;     /* GPU utilisation (WL_CH_GPU_INFO) */

@@ -157,8 +157,10 @@ void wl__counter_init(struct wl__counter *c, const char *backend, const char *ch
  * whose wrap step would mean more than WL__COUNTER_MAX_W over the elapsed
  * time, is a discontinuity (a reset): nothing is added, the counter restarts
  * from raw, n_discontinuities grows, a warning is logged (the first few per
- * counter) and WL_ESENSOR is returned, so the read fails and the sampler
- * records a gap: the energy across it is unknown, not invented. 0 otherwise. */
+ * counter) and WL_ESENSOR is returned. The read itself still succeeds (its
+ * values are good from here on): the reading carries n_discontinuities, and
+ * the sampler records a gap whose energy is unknown, not invented, wherever
+ * that count grows. 0 otherwise. */
 int wl__counter_update(struct wl__counter *c, uint64_t raw, uint64_t t_ns);
 /* The unwrapped total in microjoules. */
 uint64_t wl__counter_total_uj(const struct wl__counter *c);
