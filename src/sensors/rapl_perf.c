@@ -257,8 +257,11 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             const struct wl_perf_event_desc *ev = &pmu.ev[e];
             if (ev->domain == WL_DOMAIN_PSYS && c > 0)
                 continue; /* platform-wide: once */
-            if (rp->n >= WL_SENSOR_MAX_CHANNELS)
-                break;
+            if (rp->n >= WL_SENSOR_MAX_CHANNELS) {
+                wl__sensor_not_read(s, "%s on CPU %d: over the limit of %d channels per sensor",
+                                    ev->name, pmu.cpus[c], WL_SENSOR_MAX_CHANNELS);
+                continue;
+            }
             struct perf_event_attr attr;
             memset(&attr, 0, sizeof attr);
             attr.type = pmu.type;
