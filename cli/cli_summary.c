@@ -107,6 +107,11 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
     if (r->row.status == WL_RUN_INCOMPLETE)
         printf("  NOTE: this run's writer stopped before it finished; figures cover what was "
                "saved up to its last flush.\n");
+    if (s->sensors_not_read > 0)
+        printf("  NOTE: PARTIAL sensors: %lld zone(s), device(s) or GPU(s) found but not read "
+               "(over a limit, or unreadable); a figure that should include them is low "
+               "('wattlens sensors' lists them).\n",
+               s->sensors_not_read);
     if (s->has_energy_method && s->energy_method == WL_METHOD_MODEL_ESTIMATE)
         printf("  NOTE: energy figures are ESTIMATED by wattlens's CPU-time model, not "
                "measured (no energy sensor was readable).\n");

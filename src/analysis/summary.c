@@ -308,6 +308,17 @@ static double wl__power_window_ms(const struct wl_store_aggregates *a, enum wl_d
     return ms;
 }
 
+/* The provenance's "sensors_not_read" (0 when absent: older runs). */
+static long long wl__sensors_not_read(const struct wl_store_aggregates *a)
+{
+    const char *txt = a->run.sensor_provenance_json;
+    json_t *j = txt ? json_loads(txt, 0, NULL) : NULL;
+    json_t *n = json_object_get(j, "sensors_not_read");
+    long long v = json_is_integer(n) && json_integer_value(n) > 0 ? json_integer_value(n) : 0;
+    json_decref(j);
+    return v;
+}
+
 static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *s)
 {
     double t_s = s->duration_ms / 1000.0;
@@ -351,6 +362,7 @@ static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *
                                             WL_DOMAIN_PACKAGE};
     s->peak_power_w = s->peak_t_ms = s->power_window_ms = NA;
     s->peak_domain = -1;
+    s->sensors_not_read = wl__sensors_not_read(a);
     for (size_t w = 0; w < sizeof widest / sizeof widest[0] && isnan(s->peak_power_w); w++) {
         for (size_t i = 0; i < a->run.n_domains; i++) {
             if (a->run.domains[i].domain == widest[w]) {
@@ -594,6 +606,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
                         r->kv_cache_bytes >= 0 ? json_integer(r->kv_cache_bytes) : json_null());
     json_object_set_new(tot, "peak_power_w", wl__num(s->peak_power_w));
     json_object_set_new(tot, "peak_t_ms", wl__num(s->peak_t_ms));
+    json_object_set_new(tot, "sensors_not_read", json_integer(s->sensors_not_read));
     json_object_set_new(tot, "peak_domain",
                         s->peak_domain >= 0
                             ? json_string(wl_domain_name((enum wl_domain)s->peak_domain))

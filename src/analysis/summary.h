@@ -140,6 +140,9 @@ struct wl_summary {
                                                   time from the run's start */
     int peak_domain;        /* that domain (enum wl_domain), -1 when none: the headline energy
                                may cover more (package+dram), its peak only this one */
+    long long sensors_not_read; /* zones, devices or GPUs found but not read when the run
+                                   was recorded (provenance "sensors_not_read"; 0 when
+                                   absent): a figure that should include them is low */
     double power_window_ms; /* how long that domain's sample powers average over (NAN:
                                unknown, or read powers); a run needs to last about one
                                window to have a peak (runs recorded before peaks took

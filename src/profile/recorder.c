@@ -1098,6 +1098,9 @@ char *wl_recorder_provenance_json(wl_recorder *r)
                             json_string("attributed: a round's energy split equally among its "
                                         "sequences, a prompt batch's equally among its tokens"));
     json_object_set_new(j, "sample_interval_ms", json_real((double)st.interval_ns / 1e6));
+    /* zones, devices or GPUs the sensors found but did not read (over a
+     * limit, unreadable): a figure that should include them is low */
+    json_object_set_new(j, "sensors_not_read", json_integer(wl_sensor_set_n_not_read(r->set)));
     json_object_set_new(j, "domains", wl_headline_domains_json(r->dom, r->headline_mask));
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);

@@ -816,6 +816,53 @@ static void test_show_names_the_peak_domain_when_the_headline_covers_more(void *
     json_decref(j);
 }
 
+/* A run recorded while the sensors left zones unread (provenance
+ * "sensors_not_read") says so in show's notes and in --json totals. */
+static void test_show_says_the_sensors_were_partial(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    char id[37];
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .created_at_ms = T0_MS + 6 * DAY_MS,
+                               .model_name = "partial",
+                               .depth = "off",
+                               .sensor_provenance_json = "{\"sensors_not_read\":2,\"domains\":[]}"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 500,
+                                .energy_j = 10,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .energy_scope = "package",
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    wl_store_close(s);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(cli(f, "show", id, &out, &err), 0);
+    assert_non_null(strstr(out, "NOTE: PARTIAL sensors: 2 zone(s)"));
+    free(out);
+    free(err);
+    char args[64];
+    snprintf(args, sizeof args, "%s --json", id);
+    json_t *j = cli_json(f, "show", args);
+    json_t *t = json_object_get(j, "totals");
+    assert_int_equal(json_integer_value(json_object_get(t, "sensors_not_read")), 2);
+    json_decref(j);
+    /* a run without the field (older runs, fixture runs) has no note */
+    assert_int_equal(cli(f, "show", f->ids[0], &out, &err), 0);
+    assert_null(strstr(out, "PARTIAL"));
+    free(out);
+    free(err);
+}
+
 static void test_export_json_nests_the_hierarchy(void **state)
 {
     struct fixture *f = *state;
@@ -1209,6 +1256,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_show_says_why_a_run_has_no_peak, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_show_names_the_peak_domain_when_the_headline_covers_more, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_show_says_the_sensors_were_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_json_nests_the_hierarchy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stored_text_that_is_not_json_stays_a_string, setup,
                                         teardown),
