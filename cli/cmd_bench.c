@@ -363,7 +363,7 @@ static int run(int argc, char **argv)
     wl_model *m = NULL;
     int rc = wl_model_load(model, &m, &err);
     if (rc != 0)
-        return wl_cli_fail(CMD, "%s: %s", model, err.text);
+        return wl_cli_fail(CMD, "%s", err.text);
     struct info in = {.filename = model, .n_params = m->n_params,
                       .type_k = p.kv_type == WL_TTYPE_F32 ? "f32" : "f16"};
     struct stat st;

@@ -145,7 +145,7 @@ static int run(int argc, char **argv)
     rc = wl_tok_load_file(model, &tok, &err);
     if (rc) {
         wl_cli_ids_free(&ids);
-        return wl_cli_fail(CMD, "%s: %s", model, err.text[0] ? err.text : wl_strerror(rc));
+        return wl_cli_fail(CMD, "%s", err.text); /* err names the file */
     }
     struct wl_tok_info inf;
     wl_tok_get_info(tok, &inf);

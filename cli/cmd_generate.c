@@ -226,7 +226,7 @@ static int run(int argc, char **argv)
     int status = WL_EXIT_FAIL;
     int rc = wl_model_load(model, &m, &err);
     if (rc != 0) {
-        wl_cli_fail(CMD, "%s: %s", model, err.text);
+        wl_cli_fail(CMD, "%s", err.text); /* err names the file */
         goto done;
     }
     if ((rc = wl_tok_load_gguf(m->gguf, &tok, &err)) != 0) {

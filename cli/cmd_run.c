@@ -453,7 +453,7 @@ static int run(int argc, char **argv)
     }
     wl_cli_note(CMD, "loading %s", o.model);
     if ((rc = wl_model_load(o.model, &m, &err)) != 0) {
-        wl_cli_fail(CMD, "%s: %s", o.model, err.text);
+        wl_cli_fail(CMD, "%s", err.text); /* err names the file */
         goto done;
     }
     if ((rc = wl_tok_load_gguf(m->gguf, &tok, &err)) != 0) {

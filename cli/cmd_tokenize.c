@@ -263,7 +263,7 @@ static int run(int argc, char **argv)
     int rc = wl_tok_load_file(model, &tok, &err);
     if (rc) {
         free(text);
-        return wl_cli_fail(CMD, "%s: %s", model, err.text[0] ? err.text : wl_strerror(rc));
+        return wl_cli_fail(CMD, "%s", err.text); /* err names the file */
     }
     struct wl_tok_info inf;
     wl_tok_get_info(tok, &inf);

@@ -711,12 +711,8 @@ int wl_gguf_open(const char *path, wl_gguf **out, struct wl_errmsg *err)
     g->base = map;
     g->size = len;
     int rc = wl__open_common(g, out, err);
-    if (rc && err) {
-        /* Prefix the path so the message stands alone. */
-        char tmp[WL_ERRMSG_SIZE];
-        memcpy(tmp, err->text, sizeof tmp);
-        wl_errmsg_set(err, rc, "%s: %s", path, tmp);
-    }
+    if (rc)
+        wl_errmsg_prefix(err, rc, path); /* so that the message stands alone */
     return rc;
 }
 

@@ -63,7 +63,7 @@ struct wl_gguf_tensor {
 typedef struct wl_gguf wl_gguf;
 
 /* Opens and validates path. On failure returns a WL_E* code and, when err is
- * not NULL, says what was wrong and at which byte offset. */
+ * not NULL, says what was wrong and at which byte offset, naming path. */
 int wl_gguf_open(const char *path, wl_gguf **out, struct wl_errmsg *err);
 
 /* Same over a caller-owned buffer (not copied; must outlive the handle).

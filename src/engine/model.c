@@ -423,7 +423,7 @@ int wl_model_load(const char *path, wl_model **out, struct wl_errmsg *err)
     rc = wl_model_load_gguf(g, out, err);
     if (rc != 0) {
         wl_gguf_close(g);
-        return rc;
+        return wl_errmsg_prefix(err, rc, path); /* as wl_gguf_open's messages */
     }
     (*out)->owns_gguf = true;
     return 0;

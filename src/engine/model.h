@@ -133,9 +133,10 @@ struct wl_model {
 
 /* Loads path: opens the GGUF, detects the family, reads the config and binds
  * every weight (checking shapes and types). Errors say which key or tensor
- * was wrong. A vocabulary with more tokens than token_embd.weight has rows
- * is an error (WL_EFORMAT); one with fewer is run with a warning (logged
- * once per load) and its padding rows never sampled (see n_vocab_tok). */
+ * was wrong; every message names the file (wl_gguf_open's do, the others
+ * start "PATH: "), so a caller prints err as it is. A vocabulary with more
+ * tokens than token_embd.weight has rows is an error (WL_EFORMAT); one with fewer is run with a
+ * warning (logged once per load) and its padding rows never sampled (see n_vocab_tok). */
 int wl_model_load(const char *path, wl_model **out, struct wl_errmsg *err);
 
 /* Same from an already open GGUF; takes ownership of g on success only. */

@@ -92,7 +92,8 @@ int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct w
 /* Loads from an open GGUF (tokenizer.ggml.* keys). */
 int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err);
 
-/* Opens path, loads the tokenizer, closes the file. */
+/* Opens path, loads the tokenizer, closes the file. Every message of err
+ * names the file, as wl_model_load's do. */
 int wl_tok_load_file(const char *path, wl_tokenizer **out, struct wl_errmsg *err);
 
 /* Frees; accepts NULL. */

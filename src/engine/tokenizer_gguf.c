@@ -235,5 +235,5 @@ int wl_tok_load_file(const char *path, wl_tokenizer **out, struct wl_errmsg *err
         return rc;
     rc = wl_tok_load_gguf(g, out, err);
     wl_gguf_close(g);
-    return rc;
+    return rc ? wl_errmsg_prefix(err, rc, path) : 0; /* as wl_gguf_open's messages */
 }

@@ -18,6 +18,11 @@ struct wl_errmsg {
 int wl_errmsg_set(struct wl_errmsg *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Puts "prefix: " before the message (before wl_strerror(code) when it is
+ * empty) and returns code: a loader names the file it was given once, for
+ * every error, so callers print err->text as it is. e may be NULL. */
+int wl_errmsg_prefix(struct wl_errmsg *e, int code, const char *prefix);
+
 /* Clears the message. */
 void wl_errmsg_clear(struct wl_errmsg *e);
 
