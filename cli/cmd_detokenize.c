@@ -36,7 +36,9 @@ static void usage(FILE *out)
         "      --keep-space   keep the leading space SentencePiece models put before the\n"
         "                     first word (by default it is dropped at the start and after\n"
         "                     BOS or any special token)\n"
-        "      --json         {\"text\", \"n_tokens\", \"n_bytes\", \"valid_utf8\"} on stdout\n"
+        "      --json         {\"text\", \"n_tokens\", \"n_bytes\", \"valid_utf8\"} on stdout;\n"
+        "                     text that is not UTF-8 shows U+FFFD and its bytes are\n"
+        "                     in \"text_hex\"\n"
         "  -h, --help         show this help\n"
         "\n"
         "Examples:\n"
@@ -172,6 +174,11 @@ static int run(int argc, char **argv)
             jt ? json_pack("{s:o, s:I, s:I, s:b}", "text", jt, "n_tokens", (json_int_t)ids.n,
                            "n_bytes", (json_int_t)len, "valid_utf8", !lossy)
                : NULL;
+        /* the exact bytes too, as every JSON output keeps text (util/json_text.h) */
+        if (doc && lossy && wl_json_set_hex(doc, "text", text, len) != 0) {
+            json_decref(doc);
+            doc = NULL;
+        }
         status = wl_cli_print_json(doc);
     } else {
         if (len)

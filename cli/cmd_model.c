@@ -475,10 +475,10 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
                         wl_model_kv_bytes_per_token(f, kv_type, &kv) == 0
                             ? json_integer((json_int_t)kv)
                             : json_null());
-    json_t *warn = json_array();
-    if (f->warning[0])
-        json_array_append_new(warn, json_string(f->warning));
-    json_object_set_new(j, "warnings", warn);
+    /* a warning quotes general.architecture as written: U+FFFD for a byte
+     * that is not UTF-8, and warnings_hex (util/json_text.h) */
+    const char *warning = f->warning;
+    wl_json_set_texts(j, "warnings", &warning, NULL, f->warning[0] ? 1 : 0);
     if (metadata) {
         json_t *key_bytes = NULL, *value_bytes = NULL;
         json_object_set_new(j, "metadata", metadata_json(g, &key_bytes, &value_bytes));

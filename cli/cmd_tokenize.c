@@ -40,7 +40,9 @@ static void usage(FILE *out)
             "                     <|endoftext|>); user-defined tokens are always recognised\n"
             "      --stats        tokenizer profile on stderr: vocabulary and merge-rank\n"
             "                     lookups, merges, word-cache hit rate, tokens/s, MB/s\n"
-            "      --json         one JSON document on stdout (tokens, tokenizer, stats)\n"
+            "      --json         one JSON document on stdout (tokens, tokenizer, stats);\n"
+            "                     text that is not UTF-8 (the model path, a piece that is\n"
+            "                     part of a character) shows U+FFFD, its bytes in <field>_hex\n"
             "  -h, --help         show this help\n"
             "\n"
             "Default output: one line per token, 'ID<TAB>\"piece\"', pieces escaped like C\n"
@@ -290,16 +292,48 @@ static int run(int argc, char **argv)
             wl_tok_token_piece(tok, ids[i], WL_DETOK_SPECIAL, &p, &pl);
             json_t *o =
                 json_pack("{s:i, s:o}", "id", (int)ids[i], "piece", wl_json_text(p, pl, &lossy));
-            if (o && lossy)
-                json_object_set_new(o, "piece_is_partial_utf8", json_true());
-            json_array_append_new(arr, o);
+            /* a piece can be part of a character: its bytes as piece_hex */
+            if (o && lossy &&
+                (json_object_set_new(o, "piece_is_partial_utf8", json_true()) != 0 ||
+                 wl_json_set_hex(o, "piece", p, pl) != 0)) {
+                json_decref(o);
+                o = NULL;
+            }
+            if (!o || json_array_append_new(arr, o) != 0) {
+                json_decref(arr);
+                arr = NULL;
+            }
         }
-        json_t *doc = json_pack(
-            "{s:s, s:{s:s, s:s, s:i, s:i, s:b, s:b, s:b, s:f}, s:I, s:o, s:o}", "model", model,
-            "tokenizer", "type", inf.model_name, "pre", inf.pre_name, "n_vocab", (int)inf.n_vocab,
-            "n_merges", (int)inf.n_merges, "add_bos", inf.add_bos && !no_bos, "add_space_prefix",
-            inf.add_space_prefix, "parse_special", special, "load_ms", inf.load_ns / 1e6,
-            "n_tokens", (json_int_t)n, "tokens", arr, "stats", stats_json(&st));
+        /* the path (any bytes) and the pre-tokenizer name (a SentencePiece
+         * file's own string) need not be UTF-8: U+FFFD and <field>_hex
+         * (util/json_text.h); a failure is out of memory, doc NULL */
+        json_t *doc = json_object(), *tj = json_pack("{s:s}", "type", inf.model_name);
+        bool built =
+            doc && tj && arr && wl_json_set_text(doc, "model", model) == 0 &&
+            wl_json_set_text(tj, "pre", inf.pre_name) == 0 &&
+            json_object_update_new(
+                tj, json_pack("{s:i, s:i, s:b, s:b, s:b, s:f}", "n_vocab", (int)inf.n_vocab,
+                              "n_merges", (int)inf.n_merges, "add_bos", inf.add_bos && !no_bos,
+                              "add_space_prefix", inf.add_space_prefix, "parse_special", special,
+                              "load_ms", inf.load_ns / 1e6)) == 0;
+        if (built) {
+            built = json_object_set_new(doc, "tokenizer", tj) == 0;
+            tj = NULL;
+        }
+        if (built)
+            built = json_object_set_new(doc, "n_tokens", json_integer((json_int_t)n)) == 0;
+        if (built) {
+            built = json_object_set_new(doc, "tokens", arr) == 0;
+            arr = NULL;
+        }
+        if (built)
+            built = json_object_set_new(doc, "stats", stats_json(&st)) == 0;
+        if (!built) {
+            json_decref(doc);
+            doc = NULL;
+        }
+        json_decref(tj);
+        json_decref(arr);
         status = wl_cli_print_json(doc);
     } else if (ids_only) {
         for (size_t i = 0; i < n; i++)

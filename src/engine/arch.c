@@ -278,6 +278,16 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
     bool have_arch = wl_gguf_get_str(g, "general.architecture", &as) == 0;
     f->arch = have_arch ? wl_arch_from_string(as.data, as.len) : WL_ARCH_UNKNOWN;
     if (f->arch == WL_ARCH_UNKNOWN) {
+        /* the warnings quote the string as the file has it (cut between
+         * characters), control bytes included: whoever shows a warning
+         * escapes it as any text from a file (the CLI shows ESC as \x1b,
+         * JSON keeps it), where arch_string's '?' would hide which byte it was */
+        char raw[sizeof f->arch_string + 4], quoted[sizeof f->arch_string];
+        size_t n = have_arch ? (as.len < sizeof raw - 1 ? (size_t)as.len : sizeof raw - 1) : 0;
+        if (n)
+            memcpy(raw, as.data, n);
+        raw[n] = '\0';
+        wl_utf8_clip(quoted, sizeof quoted, raw);
         const char *why = "";
         enum wl_arch inf = wl__infer_arch(g, &why);
         if (inf != WL_ARCH_UNKNOWN) {
@@ -285,14 +295,14 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
             f->arch_inferred = true;
             if (have_arch)
                 wl__warn(f, "architecture '%s' is not known; treated as %s from tensor names (%s)",
-                         f->arch_string, wl_arch_name(inf), why);
+                         quoted, wl_arch_name(inf), why);
             else
                 wl__warn(f, "no general.architecture; inferred %s from tensor names (%s)",
                          wl_arch_name(inf), why);
         } else if (have_arch) {
             wl__warn(f,
                      "architecture '%s' is not known and could not be inferred from tensor names",
-                     f->arch_string);
+                     quoted);
         } else if (f->n_tensors > 0) {
             return wl_errmsg_set(err, WL_EFORMAT,
                                  "no general.architecture and no recognisable tensor names: "

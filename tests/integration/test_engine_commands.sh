@@ -49,5 +49,52 @@ if [ $rc = 1 ] && [ "$(grep -o "short.gguf" "$tmp/err" | wc -l)" = 1 ]; then
   ok "generate: damaged model named once"
 else bad "generate: damaged model (rc $rc): $(cat "$tmp/err")"; fi
 
+# --- JSON with a model path and text that are not UTF-8 -------------------------------------
+P=$(printf '%s/bad\377\033"name.gguf' "$tmp")
+cp "$M" "$P"
+"$W" tokenize -m "$P" -p hi --json >"$tmp/tok.json" 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && python3 - "$tmp/tok.json" "$P" <<'PY'; then ok "tokenize --json: model path with U+FFFD and model_hex"; else bad "tokenize --json with a non-UTF-8 path (rc $rc): $(cat "$tmp/err")"; fi
+import json, os, sys
+j = json.load(open(sys.argv[1]))
+want = os.fsencode(sys.argv[2])
+assert j["model"] == want.decode("utf-8", "replace"), j["model"]
+assert bytes.fromhex(j["model_hex"]) == want, j["model_hex"]
+assert j["n_tokens"] >= 1
+PY
+"$W" detokenize -m "$P" --json 1 2 3 >/dev/null 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ]; then ok "detokenize --json with a non-UTF-8 path"; else bad "detokenize --json path (rc $rc)"; fi
+# a byte token (<0xFF> is id 258 in stories260K) decodes to a byte that is not UTF-8
+"$W" detokenize -m "$M" --json 258 >"$tmp/detok.json" 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["text"] == "\ufffd" and j["text_hex"] == "ff" and j["valid_utf8"] is False, j
+' "$tmp/detok.json"; then ok "detokenize --json: text_hex"; else bad "detokenize --json text_hex (rc $rc): $(cat "$tmp/detok.json" "$tmp/err")"; fi
+"$W" tokenize -m "$M" -p "$(printf '\377')" --no-bos --json >"$tmp/tok2.json" 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && python3 -c '
+import json, sys
+t = [t for t in json.load(open(sys.argv[1]))["tokens"] if t.get("piece_hex")]
+assert t and t[0]["piece_hex"] == "ff" and t[0]["piece_is_partial_utf8"], t
+' "$tmp/tok2.json"; then ok "tokenize --json: piece_hex"; else bad "tokenize --json piece_hex (rc $rc): $(cat "$tmp/tok2.json" "$tmp/err")"; fi
+
+# an unknown architecture holding ESC and a byte that is not UTF-8: the
+# warning shows them escaped as every other message does, and JSON keeps it
+python3 - "$tmp/arch.gguf" <<'PY'
+import struct, sys
+def gstr(b): return struct.pack("<Q", len(b)) + b
+kv = gstr(b"general.architecture") + struct.pack("<I", 8) + gstr(b"\x1b[2J|\xff")
+open(sys.argv[1], "wb").write(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + kv)
+PY
+"$W" model info "$tmp/arch.gguf" >/dev/null 2>"$tmp/err"
+if grep -qF "architecture '\x1b[2J|\xff' is not known" "$tmp/err"; then ok "model info: warning escapes the architecture"
+else bad "model info warning: $(cat "$tmp/err")"; fi
+"$W" model info "$tmp/arch.gguf" --json 2>/dev/null >"$tmp/arch.json"
+if python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert len(j["warnings"]) == 1 and "\ufffd" in j["warnings"][0], j["warnings"]
+assert "1b5b324a7cff" in j["warnings_hex"][0], j
+' "$tmp/arch.json"; then ok "model info --json keeps the warning (warnings_hex)"; else bad "model info --json warnings: $(grep -A3 warnings "$tmp/arch.json")"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
