@@ -57,6 +57,12 @@ bool wl_cli_parse_long(const char *cmd, const char *opt, const char *s, long min
 bool wl_cli_parse_double(const char *cmd, const char *opt, const char *s, double min, double max,
                          double *out);
 
+/* Reads all of path ('-' = stdin) into *data (malloc'd, NUL-terminated after
+ * its *n bytes, which may hold NULs); 0 or an errno value: a read error
+ * (EIO when the stream gave none), ENOMEM, and EISDIR for a directory
+ * (which fopen accepts on Linux). */
+int wl_cli_read_all(const char *path, char **data, size_t *n);
+
 /* Parses a KV cache type for --cache-type: "f16" or "f32". On failure prints
  * a usage error ("cache type must be f16 or f32, not 'S'") and returns false. */
 bool wl_cli_parse_cache_type(const char *cmd, const char *s, enum wl_ttype *out);

@@ -1,6 +1,6 @@
 /* Helpers shared by the subcommands: error printing, strict number parsing,
- * JSON output, and the checks every command shares (option errors, quiet,
- * writing stdout). State: why stdout first failed and whether that was
+ * JSON output, reading an input whole, and the checks every command shares
+ * (option errors, quiet, writing stdout). State: why stdout first failed and whether that was
  * reported, process-wide (the CLI is single-threaded). */
 #include "cli.h"
 #include "cli_text.h"
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The message is escaped (cli_text.h): it can quote a key from a model
@@ -190,6 +191,54 @@ int wl_cli_option_error(const char *cmd, int c, char *const argv[])
     if (c == ':')
         return wl_cli_usage_error(cmd, "option '%s' needs a value", name);
     return wl_cli_usage_error(cmd, "unknown option '%s'", name);
+}
+
+int wl_cli_read_all(const char *path, char **data, size_t *n)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f)
+        return errno;
+    /* a directory opens on Linux; reading it is EISDIR, said before trying */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (f != stdin)
+            fclose(f);
+        return EISDIR;
+    }
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    int rc = 0;
+    errno = 0;
+    while (buf) {
+        size_t got = fread(buf + len, 1, cap - len - 1, f); /* room for the NUL */
+        len += got;
+        if (got == 0)
+            break;
+        if (len + 1 == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    if (!buf)
+        rc = ENOMEM;
+    else if (ferror(f))
+        rc = errno ? errno : EIO;
+    if (f != stdin)
+        fclose(f);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    buf[len] = '\0';
+    *data = buf;
+    *n = len;
+    return 0;
 }
 
 bool wl_cli_parse_cache_type(const char *cmd, const char *s, enum wl_ttype *out)

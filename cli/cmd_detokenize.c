@@ -47,30 +47,6 @@ static void usage(FILE *out)
         "  wattlens tokenize -m model.gguf -p 'Hello' --ids | wattlens detokenize -m model.gguf\n");
 }
 
-static char *read_stdin(void)
-{
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap);
-    while (b) {
-        size_t got = fread(b + n, 1, cap - n - 1, stdin);
-        n += got;
-        if (got == 0)
-            break;
-        if (n + 1 == cap) {
-            char *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                return NULL;
-            }
-            b = nb;
-            cap *= 2;
-        }
-    }
-    if (b)
-        b[n] = '\0';
-    return b;
-}
-
 static int run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -117,9 +93,10 @@ static int run(int argc, char **argv)
         for (int i = optind; i < argc && rc == 0; i++)
             rc = wl_cli_ids_parse(&ids, argv[i], &bad, &bad_len);
     } else {
-        in = read_stdin();
-        if (!in)
-            return wl_cli_fail(CMD, "cannot read ids from stdin");
+        size_t in_len;
+        int e = wl_cli_read_all("-", &in, &in_len);
+        if (e) /* as tokenize -f - says it */
+            return wl_cli_fail(CMD, "cannot read '-': %s", strerror(e));
         rc = wl_cli_ids_parse(&ids, in, &bad, &bad_len);
     }
     if (rc == WL_EINVAL) {

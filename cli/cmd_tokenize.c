@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const char *CMD = "tokenize";
 
@@ -54,54 +53,6 @@ static void usage(FILE *out)
             "  wattlens tokenize -m model.gguf -p 'Hello world' --ids --no-bos\n"
             "  wattlens tokenize -m model.gguf -f prompt.txt --stats\n"
             "  wattlens tokenize -m model.gguf -p '<s>Hi</s>' --special --json\n");
-}
-
-/* Reads all of path ('-' = stdin); 0 or an errno value (a directory, which
- * fopen accepts on Linux, is EISDIR rather than a read error). */
-static int read_all(const char *path, char **data, size_t *n)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f)
-        return errno;
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        if (f != stdin)
-            fclose(f);
-        return EISDIR;
-    }
-    size_t cap = 65536, len = 0;
-    char *buf = malloc(cap);
-    int rc = 0;
-    errno = 0;
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-        if (len == cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    if (!buf)
-        rc = ENOMEM;
-    else if (ferror(f))
-        rc = errno ? errno : EIO;
-    if (f != stdin)
-        fclose(f);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    *data = buf;
-    *n = len;
-    return 0;
 }
 
 static void print_escaped(FILE *out, const char *p, size_t n)
@@ -253,7 +204,7 @@ static int run(int argc, char **argv)
     char *text = NULL;
     size_t len = 0;
     if (file) {
-        int rc = read_all(file, &text, &len);
+        int rc = wl_cli_read_all(file, &text, &len);
         if (rc)
             return wl_cli_fail(CMD, "cannot read '%s': %s", file, strerror(rc));
     } else {

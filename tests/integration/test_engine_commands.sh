@@ -96,5 +96,15 @@ assert len(j["warnings"]) == 1 and "\ufffd" in j["warnings"][0], j["warnings"]
 assert "1b5b324a7cff" in j["warnings_hex"][0], j
 ' "$tmp/arch.json"; then ok "model info --json keeps the warning (warnings_hex)"; else bad "model info --json warnings: $(grep -A3 warnings "$tmp/arch.json")"; fi
 
+# --- detokenize: a stdin it cannot read ---------------------------------------------------
+"$W" detokenize -m "$M" <"$tmp" >"$tmp/out" 2>"$tmp/err"; rc=$?
+if [ $rc = 1 ] && grep -q "cannot read '-': Is a directory" "$tmp/err" && [ ! -s "$tmp/out" ]; then
+  ok "detokenize: unreadable stdin is an error"
+else bad "detokenize < DIR (rc $rc): $(cat "$tmp/err")"; fi
+"$W" tokenize -m "$M" -f - <"$tmp" >/dev/null 2>"$tmp/err"; rc=$?
+if [ $rc = 1 ] && grep -q "cannot read '-': Is a directory" "$tmp/err"; then ok "tokenize -f - < DIR"; else bad "tokenize < DIR (rc $rc)"; fi
+printf '1 50 171' | "$W" detokenize -m "$M" >"$tmp/out" 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && [ -s "$tmp/out" ]; then ok "detokenize reads ids from stdin"; else bad "detokenize stdin (rc $rc)"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
