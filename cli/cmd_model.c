@@ -13,6 +13,7 @@
 #include "engine/arch.h"
 #include "engine/gguf.h"
 #include "engine/gguf_write.h"
+#include "engine/quant.h"
 #include "engine/requant.h"
 #include "engine/synth.h"
 #include "engine/threadpool.h"
@@ -171,12 +172,31 @@ static const char *out_name(const char *out)
     return f == stdout ? "stdout" : f == stderr ? "stderr" : out;
 }
 
+/* A weight type synth and quantize can write: one they cannot (q2_k, a
+ * type the engine only reads) is a command-line mistake like an unknown one. */
 static bool parse_type(const char *opt, const char *s, enum wl_ttype *t)
 {
     if (wl_ttype_parse(s, t) != 0) {
-        wl_cli_usage_error(CMD, "unknown tensor type '%s' for %s", s, opt);
+        wl_cli_usage_error(
+            CMD, "unknown tensor type '%s' for %s (f32 f16 bf16 q8_0 q4_0 q4_k q6_k)", s, opt);
         return false;
     }
+    if (wl_requant_file_type(*t) < 0 || !wl_quant_is_supported(*t)) {
+        wl_cli_usage_error(CMD,
+                           "cannot write %s weights (%s): use f32 f16 bf16 q8_0 q4_0 q4_k or q6_k",
+                           wl_ttype_name(*t), opt);
+        return false;
+    }
+    return true;
+}
+
+/* An empty file name: open() would say only "invalid argument" or "no such
+ * file" after the work, and it is never what was meant. */
+static bool name_is_empty(const char *what, const char *name)
+{
+    if (*name)
+        return false;
+    wl_cli_usage_error(CMD, "%s is empty: give a file name", what);
     return true;
 }
 
@@ -757,10 +777,16 @@ static int cmd_synth(int argc, char **argv)
         return wl_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!out)
         return wl_cli_usage_error(CMD, "'model synth' needs -o OUT.gguf");
+    if (name_is_empty("-o OUT.gguf", out) ||
+        (vocab_from && name_is_empty("--vocab-from", vocab_from)))
+        return WL_EXIT_USAGE;
     if (vocab_from && vocab_set)
         return wl_cli_usage_error(CMD, "give either --vocab-from or --vocab, not both");
     if (!kv_set)
         p.n_kv_heads = p.n_heads;
+    struct wl_errmsg err;
+    if (wl_synth_check(&p, &err) != 0) /* a shape the options cannot make */
+        return wl_cli_usage_error(CMD, "synth: %s", err.text);
     if (out_is_terminal(out) || (vocab_from && out_is_input(out, vocab_from)))
         return WL_EXIT_USAGE;
     wl_gguf *vg = NULL;
@@ -771,7 +797,6 @@ static int cmd_synth(int argc, char **argv)
         p.vocab_from = vg;
     }
     wl_gguf_writer *w = NULL;
-    struct wl_errmsg err;
     int werr = 0;
     int rc = wl_gguf_writer_new(&w);
     if (rc == 0)
@@ -847,6 +872,8 @@ static int cmd_quantize(int argc, char **argv)
     if (threads == 0)
         threads = wl_threadpool_default_threads();
     const char *in = argv[optind], *out = argv[optind + 1];
+    if (name_is_empty("IN", in) || name_is_empty("OUT", out))
+        return WL_EXIT_USAGE;
     if (out_is_terminal(out) || out_is_input(out, in))
         return WL_EXIT_USAGE;
     wl_gguf *g = NULL;

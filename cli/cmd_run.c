@@ -285,6 +285,9 @@ static int parse(int argc, char **argv, struct opts *o)
                 return WL_EXIT_USAGE;
             break;
         case WL_CLI_OPT_DB:
+            /* checked here, before the model is loaded */
+            if (!*optarg)
+                return wl_cli_usage_error(CMD, "--db needs a file name (it is empty)");
             o->db = optarg;
             break;
         case 'h':
@@ -474,8 +477,10 @@ static int run(int argc, char **argv)
         goto done;
     }
 
-    if (wl_cli_store_open(CMD, o.db, WL_CLI_STORE_CREATE, &st) != WL_EXIT_OK)
+    if ((rc = wl_cli_store_open(CMD, o.db, WL_CLI_STORE_CREATE, &st)) != WL_EXIT_OK) {
+        status = rc; /* its message said why; a usage error stays one */
         goto done;
+    }
     const char *tags[64];
     size_t n_tags = 0;
     if (o.tags) {

@@ -418,7 +418,7 @@ static const struct {
     {WL_ARCH_GEMMA, wl__other},     {WL_ARCH_GEMMA2, wl__other}, {WL_ARCH_STABLELM, wl__other},
 };
 
-int wl_synth_model(const struct wl_synth_params *p, wl_gguf_writer *w, struct wl_errmsg *err)
+int wl_synth_check(const struct wl_synth_params *p, struct wl_errmsg *err)
 {
     wl_errmsg_clear(err);
     int (*build)(struct wl__synth *) = NULL;
@@ -456,12 +456,37 @@ int wl_synth_model(const struct wl_synth_params *p, wl_gguf_writer *w, struct wl
                              wl_ttype_name(p->type));
     if (!(p->rope_freq_base > 0.0) || !(p->norm_eps > 0.0) || p->context_length < 1)
         return wl_errmsg_set(err, WL_EINVAL, "rope base, norm epsilon and context must be > 0");
+    /* a family that rotates part of each head (stablelm: a quarter) needs
+     * two rotary dimensions or more */
+    uint32_t rope_div = 1;
+    for (size_t i = 0; i < sizeof wl__fams / sizeof wl__fams[0]; i++)
+        if (wl__fams[i].arch == p->arch)
+            rope_div = wl__fams[i].rope_div;
+    uint32_t rope_dim = p->dim / p->n_heads / rope_div;
+    if (rope_dim - rope_dim % 2 < 2)
+        return wl_errmsg_set(err, WL_EINVAL,
+                             "head dim %" PRIu32 " leaves no rotary dimensions for %s (dim / heads "
+                             "must be at least %" PRIu32 ")",
+                             p->dim / p->n_heads, wl_arch_name(p->arch), 2 * rope_div);
+    return 0;
+}
+
+int wl_synth_model(const struct wl_synth_params *p, wl_gguf_writer *w, struct wl_errmsg *err)
+{
+    int rc = wl_synth_check(p, err);
+    if (rc)
+        return rc;
+    int (*build)(struct wl__synth *) = NULL;
+    for (size_t i = 0; i < sizeof wl__synth_families / sizeof wl__synth_families[0]; i++) {
+        if (wl__synth_families[i].arch == p->arch)
+            build = wl__synth_families[i].build;
+    }
 
     struct wl__synth s = {.p = p, .w = w, .err = err};
     char name[96];
     snprintf(name, sizeof name, "wattlens synth %s L%" PRIu32 " D%" PRIu32 " seed %" PRIu64,
              wl_arch_name(p->arch), p->n_layers, p->dim, p->seed);
-    int rc = wl_gguf_writer_set_str(w, "general.architecture", wl_arch_name(p->arch));
+    rc = wl_gguf_writer_set_str(w, "general.architecture", wl_arch_name(p->arch));
     rc = rc ? rc : wl_gguf_writer_set_str(w, "general.name", name);
     rc = rc ? rc
             : wl_gguf_writer_set_u32(w, "general.file_type",

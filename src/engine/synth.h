@@ -43,8 +43,15 @@ struct wl_synth_params {
  * seed 1, context 2048, rope base 10000, eps 1e-5. */
 void wl_synth_default_params(struct wl_synth_params *p);
 
-/* Fills the empty writer w with metadata and tensors for p. WL_EINVAL with a
- * message for inconsistent shapes, WL_ENOTSUP for a family not implemented. */
+/* The checks wl_synth_model makes before any work: WL_EINVAL with a message
+ * for inconsistent shapes or an unsupported weight type, WL_ENOTSUP for a
+ * family not implemented; 0 when p can be synthesized (a vocab_from file
+ * can still lack a tokenizer). A caller checks options with it first. */
+int wl_synth_check(const struct wl_synth_params *p, struct wl_errmsg *err);
+
+/* Fills the empty writer w with metadata and tensors for p. Fails as
+ * wl_synth_check first; then with the cause (out of memory, a vocab_from
+ * file without a tokenizer). */
 int wl_synth_model(const struct wl_synth_params *p, wl_gguf_writer *w, struct wl_errmsg *err);
 
 #endif

@@ -106,5 +106,23 @@ if [ $rc = 1 ] && grep -q "cannot read '-': Is a directory" "$tmp/err"; then ok 
 printf '1 50 171' | "$W" detokenize -m "$M" >"$tmp/out" 2>"$tmp/err"; rc=$?
 if [ $rc = 0 ] && [ -s "$tmp/out" ]; then ok "detokenize reads ids from stdin"; else bad "detokenize stdin (rc $rc)"; fi
 
+# --- command-line mistakes: exit 2 before any work, naming the cause ------------------------
+usage2() { # name expected-text command...
+  local name=$1 want=$2
+  shift 2
+  "$W" "$@" >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 2 ] && grep -qF -- "$want" "$tmp/err" && ! grep -q "loading" "$tmp/err"; then ok "$name"
+  else bad "$name (rc $rc): $(cat "$tmp/err")"; fi
+}
+usage2 "synth --heads 7" "not a multiple of 7 heads" model synth --heads 7 -o "$tmp/s.gguf"
+usage2 "synth --kv-heads 3" "not a multiple of 3 KV heads" model synth --kv-heads 3 -o "$tmp/s.gguf"
+usage2 "synth --dim 9 --heads 3" "must be even" model synth --dim 9 --heads 3 -o "$tmp/s.gguf"
+usage2 "synth --type q2_k" "cannot write Q2_K weights" model synth --type q2_k -o "$tmp/s.gguf"
+usage2 "quantize --type q2_k" "cannot write Q2_K weights" model quantize "$M" "$tmp/q.gguf" --type q2_k
+usage2 "synth -o ''" "-o OUT.gguf is empty" model synth -o ''
+usage2 "quantize IN OUT=''" "OUT is empty" model quantize "$M" '' --type q8_0
+usage2 "run --db ''" "--db needs a file name" run -m "$M" --db '' --baseline 0 --settle 0
+if [ ! -e "$tmp/s.gguf" ] && [ ! -e "$tmp/q.gguf" ]; then ok "no output written on a usage error"; else bad "usage error wrote output"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -90,12 +90,12 @@ expect_grep hostile "$tmp/e2" "at byte 37 claims"
 "$W" model info --bogus x > /dev/null 2>&1; rc=$?
 [ $rc = 2 ] && ok || bad "bad option exit $rc"
 "$W" model synth --heads 7 -o "$tmp/x.gguf" > /dev/null 2> "$tmp/e3"; rc=$?
-[ $rc = 1 ] && ok || bad "synth bad shape exit $rc"
+[ $rc = 2 ] && ok || bad "synth bad shape exit $rc"
 expect_grep synth-shape "$tmp/e3" "not a multiple of 7 heads"
 [ ! -e "$tmp/x.gguf" ] && ok || bad "failed synth left a file"
 "$W" model quantize "$tmp/s1.gguf" "$tmp/y.gguf" --type q5_k > /dev/null 2> "$tmp/e4"; rc=$?
-[ $rc = 1 ] && ok || bad "quantize to q5_k exit $rc"
-expect_grep quant-type "$tmp/e4" "cannot quantize to Q5_K"
+[ $rc = 2 ] && ok || bad "quantize to q5_k exit $rc"
+expect_grep quant-type "$tmp/e4" "cannot write Q5_K weights"
 "$W" model --help > "$tmp/h.txt"; rc=$?
 [ $rc = 0 ] && ok || bad "help exit $rc"
 expect_grep help "$tmp/h.txt" "Examples:"
