@@ -584,14 +584,14 @@ static int run(int argc, char **argv)
     char batch_note[48] = "";
     if (batch)
         snprintf(batch_note, sizeof batch_note, ", batch of %d sequences", (int)n_seq);
-    wl_cli_note(CMD, "prefill and decode (depth %s%s%s)", wl_profile_depth_name(o.depth),
-                o.activations ? ", activation statistics" : "", batch_note);
-    if (g_cancel) {
+    if (g_cancel) { /* stopped in the settle or the baseline: no generation to announce */
         rc = 0;
         for (int32_t i = 0; i < n_seq; i++)
             res[i].stop = WL_STOP_CANCELLED;
         wl_recorder_start(rec);
     } else {
+        wl_cli_note(CMD, "prefill and decode (depth %s%s%s)", wl_profile_depth_name(o.depth),
+                    o.activations ? ", activation statistics" : "", batch_note);
         wl_recorder_start(rec);
         rc = batch ? wl_generate_batch(ctx, tok, &o.gp, &bp, res, &bstats, &err)
                    : wl_generate(ctx, tok, &o.gp, &res[0], &err);

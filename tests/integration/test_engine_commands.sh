@@ -124,5 +124,16 @@ usage2 "quantize IN OUT=''" "OUT is empty" model quantize "$M" '' --type q8_0
 usage2 "run --db ''" "--db needs a file name" run -m "$M" --db '' --baseline 0 --settle 0
 if [ ! -e "$tmp/s.gguf" ] && [ ! -e "$tmp/q.gguf" ]; then ok "no output written on a usage error"; else bad "usage error wrote output"; fi
 
+# --- run stopped during the baseline: no "prefill and decode" line -------------------------
+"$W" run -m "$M" --baseline 100 --settle 0 --db "$tmp/b.db" >/dev/null 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 1 300); do grep -q "settling" "$tmp/err" 2>/dev/null && break; sleep 0.1; done
+sleep 0.3
+kill -INT $pid
+wait $pid; rc=$?
+if [ $rc = 130 ] && grep -q "cancelled" "$tmp/err" && ! grep -q "prefill and decode" "$tmp/err"; then
+  ok "run stopped in the baseline does not announce the generation"
+else bad "run stopped in the baseline (rc $rc): $(cat "$tmp/err")"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
