@@ -10,6 +10,7 @@
 #include "engine/generate.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
+#include "util/clock.h"
 #include "wattlens/error.h"
 
 #include <errno.h>
@@ -36,14 +37,15 @@ static void usage(FILE *out)
             "                         [--seed S] [-c N] [--cache-type f16|f32] [--batch N]\n"
             "\n"
             "Generates text with the built-in CPU engine. Only the generated text goes to\n"
-            "stdout (not the prompt), streamed as it is produced; load time, token counts\n"
-            "and speed go to stderr. A BOS token is added when the vocabulary asks for it;\n"
-            "as in SentencePiece decoding, the leading space of the first piece after BOS\n"
-            "is dropped. Generation stops at an end-of-generation token, after N tokens,\n"
-            "when the context is full, or on Ctrl-C (exit status 130; during a long\n"
-            "prompt's prefill too, within one batch of 64 tokens). When the text\n"
-            "cannot be written (a full disk, a closed stdout) it stops with an error\n"
-            "and exit status 1. With 'wattlens -q generate' stderr gets errors only.\n"
+            "stdout (not the prompt), streamed as it is produced; load time (the model\n"
+            "mapped and its tokenizer built), token counts and speed go to stderr. A BOS\n"
+            "token is added when the vocabulary asks for it; as in SentencePiece decoding,\n"
+            "the leading space of the first piece after BOS is dropped. Generation stops\n"
+            "at an end-of-generation token, after N tokens, when the context is full, or\n"
+            "on Ctrl-C (exit status 130; during a long prompt's prefill too, within one\n"
+            "batch of 64 tokens). When the text cannot be written (a full disk, a closed\n"
+            "stdout) it stops with an error and exit status 1. With 'wattlens -q generate'\n"
+            "stderr gets errors only.\n"
             "\n"
             "Options:\n"
             "  -m, --model FILE        GGUF model (required)\n"
@@ -92,7 +94,7 @@ static void on_text(void *ud, const char *text, size_t len)
 
 /* --batch N: every sequence's text after the run, then whole-batch figures. */
 static int run_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_generate_params *gp,
-                     const char *const *prompts, int n_prompts, int32_t n)
+                     const char *const *prompts, int n_prompts, int32_t n, double load_ms)
 {
     const char *all[WL_CONTEXT_MAX_SEQ];
     for (int32_t i = 0; i < n; i++)
@@ -123,17 +125,17 @@ static int run_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_g
     if (cancelled && st.n_generated == 0) {
         fprintf(stderr,
                 "\nwattlens generate: batch of %d: %d prompt tokens, 0 generated (stop: "
-                "cancelled during the prefill, after %.1f ms)\n",
-                (int)n, st.n_prompt, pf_s * 1e3);
+                "cancelled during the prefill, after %.1f ms); model loaded in %.1f ms\n",
+                (int)n, st.n_prompt, pf_s * 1e3, load_ms);
         return 130;
     }
     fprintf(stderr,
             "\nwattlens generate: batch of %d: %d prompt tokens, %d generated in %d decode rounds\n"
-            "  prefill %.1f ms (%.2f tokens/s), decode %.1f ms (%.2f tokens/s for the batch), "
-            "%d threads\n",
-            (int)n, st.n_prompt, st.n_generated, st.n_rounds, pf_s * 1e3,
+            "  load %.1f ms, prefill %.1f ms (%.2f tokens/s), decode %.1f ms (%.2f tokens/s for "
+            "the batch), %d thread%s\n",
+            (int)n, st.n_prompt, st.n_generated, st.n_rounds, load_ms, pf_s * 1e3,
             pf_s > 0 ? st.n_prompt / pf_s : 0.0, dec_s * 1e3, dec_s > 0 ? n_dec / dec_s : 0.0,
-            wl_context_n_threads(ctx));
+            wl_context_n_threads(ctx), wl_context_n_threads(ctx) == 1 ? "" : "s");
     return cancelled ? 130 : WL_EXIT_OK;
 }
 
@@ -224,6 +226,8 @@ static int run(int argc, char **argv)
     wl_context *ctx = NULL;
     struct wl_generate_result res = {0};
     int status = WL_EXIT_FAIL;
+    /* load time: the model file mapped and bound, and its tokenizer built */
+    const uint64_t t_load0 = wl_clock_now_ns();
     int rc = wl_model_load(model, &m, &err);
     if (rc != 0) {
         wl_cli_fail(CMD, "%s", err.text); /* err names the file */
@@ -233,6 +237,7 @@ static int run(int argc, char **argv)
         wl_cli_fail(CMD, "%s: tokenizer: %s", model, err.text);
         goto done;
     }
+    const double load_ms = (double)(wl_clock_now_ns() - t_load0) / 1e6;
     /* context: what this generation can use, within the training length */
     if (n_ctx == 0) {
         size_t plen = 0;
@@ -258,7 +263,7 @@ static int run(int argc, char **argv)
     gp.on_text = on_text;
     gp.user_data = &out;
     if (n_batch > 1) {
-        status = run_batch(ctx, tok, &gp, prompts, n_prompts, (int32_t)n_batch);
+        status = run_batch(ctx, tok, &gp, prompts, n_prompts, (int32_t)n_batch, load_ms);
         sigaction(SIGINT, &old, NULL);
         goto done;
     }
@@ -282,17 +287,19 @@ static int run(int argc, char **argv)
         /* stopped in prefill: a rate over the whole prompt would be wrong */
         fprintf(stderr,
                 "\nwattlens generate: %d prompt tokens, 0 generated (stop: cancelled during the "
-                "prefill, after %.1f ms)\n",
-                res.n_prompt, pf_s * 1e3);
+                "prefill, after %.1f ms); model loaded in %.1f ms\n",
+                res.n_prompt, pf_s * 1e3, load_ms);
         goto done;
     }
     fprintf(stderr,
-            "\nwattlens generate: %d prompt tokens, %d generated (stop: %s)\n"
-            "  prefill %.1f ms (%.2f tokens/s), decode %.1f ms (%.2f tokens/s), "
-            "first token after %.1f ms, %d threads\n",
-            res.n_prompt, res.n_generated, wl_stop_reason_name(res.stop), pf_s * 1e3,
+            "\nwattlens generate: %d prompt token%s, %d generated (stop: %s)\n"
+            "  load %.1f ms, prefill %.1f ms (%.2f tokens/s), decode %.1f ms (%.2f tokens/s), "
+            "first token after %.1f ms, %d thread%s\n",
+            res.n_prompt, res.n_prompt == 1 ? "" : "s", res.n_generated,
+            wl_stop_reason_name(res.stop), load_ms, pf_s * 1e3,
             pf_s > 0 ? res.n_prompt / pf_s : 0.0, dec_s * 1e3, dec_s > 0 ? n_dec / dec_s : 0.0,
-            (double)res.t_first_token_ns / 1e6, wl_context_n_threads(ctx));
+            (double)res.t_first_token_ns / 1e6, wl_context_n_threads(ctx),
+            wl_context_n_threads(ctx) == 1 ? "" : "s");
     if (res.stop == WL_STOP_CONTEXT_FULL)
         fprintf(stderr, "  the context (%d positions) is full; use -c to make it larger\n",
                 wl_context_n_ctx(ctx));

@@ -135,5 +135,11 @@ if [ $rc = 130 ] && grep -q "cancelled" "$tmp/err" && ! grep -q "prefill and dec
   ok "run stopped in the baseline does not announce the generation"
 else bad "run stopped in the baseline (rc $rc): $(cat "$tmp/err")"; fi
 
+# --- generate: the load time its help promises ------------------------------------------------
+"$W" generate -m "$M" -n 3 -t 1 >/dev/null 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && grep -Eq "load [0-9.]+ ms" "$tmp/err" && grep -q " 1 thread$" "$tmp/err"; then
+  ok "generate prints the load time"
+else bad "generate load time (rc $rc): $(cat "$tmp/err")"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
