@@ -423,7 +423,8 @@ static int run(int argc, char **argv)
 
     struct wl_errmsg err = {{0}};
     char model_path[4096];
-    bool default_model = o.model == NULL, created = false;
+    bool default_model = o.model == NULL;
+    struct wl_default_model_status dm;
     wl_model *m = NULL;
     wl_tokenizer *tok = NULL;
     wl_context *ctx = NULL;
@@ -446,17 +447,23 @@ static int run(int argc, char **argv)
         seq_prompts[i] = o.n_prompts > 0 ? o.prompts[i % o.n_prompts] : o.prompt;
 
     if (default_model) {
-        if (wl_default_model_ensure(model_path, sizeof model_path, &created, &err) != 0) {
+        if (wl_default_model_ensure(model_path, sizeof model_path, &dm, &err) != 0) {
             wl_cli_fail(CMD, "built-in model: %s", err.text);
             goto done;
         }
         o.model = model_path;
-        if (created)
+        if (dm.replaced)
+            wl_cli_note(CMD, "the cached built-in model %s was damaged (%s); generated it again",
+                        model_path, dm.why);
+        else if (dm.created)
             wl_cli_note(CMD, "generated the built-in model %s", model_path);
     }
     wl_cli_note(CMD, "loading %s", o.model);
     if ((rc = wl_model_load(o.model, &m, &err)) != 0) {
-        wl_cli_fail(CMD, "%s", err.text); /* err names the file */
+        if (default_model) /* checked just now, so only a change since then */
+            wl_cli_fail(CMD, "%s (remove it and run again to have it generated anew)", err.text);
+        else
+            wl_cli_fail(CMD, "%s", err.text); /* err names the file */
         goto done;
     }
     if ((rc = wl_tok_load_gguf(m->gguf, &tok, &err)) != 0) {

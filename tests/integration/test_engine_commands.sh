@@ -141,5 +141,26 @@ if [ $rc = 0 ] && grep -Eq "load [0-9.]+ ms" "$tmp/err" && grep -q " 1 thread$" 
   ok "generate prints the load time"
 else bad "generate load time (rc $rc): $(cat "$tmp/err")"; fi
 
+# --- a damaged cached built-in model is generated again ------------------------------------
+runb() { "$W" run --baseline 0 --settle 0 -n 4 -t 1 --db "$tmp/d.db" >/dev/null 2>"$tmp/err"; }
+runb; rc=$?
+cached=$(ls "$XDG_CACHE_HOME"/wattlens/default-llama-*.gguf 2>/dev/null | head -1)
+if [ $rc = 0 ] && [ -s "$cached" ]; then ok "run generates the built-in model"; else bad "built-in model (rc $rc): $(cat "$tmp/err")"; fi
+size=$(stat -c %s "$cached")
+truncate -s $((size / 2)) "$cached"
+runb; rc=$?
+if [ $rc = 0 ] && grep -q "was damaged (.*extends past the end of the file.*); generated it again" "$tmp/err" &&
+  [ "$(stat -c %s "$cached")" = "$size" ]; then
+  ok "a truncated built-in model is generated again"
+else bad "truncated built-in model (rc $rc): $(cat "$tmp/err")"; fi
+cp "$M" "$cached" # a valid GGUF, but another model
+runb; rc=$?
+if [ $rc = 0 ] && grep -q "was damaged (its shape is not the built-in model's" "$tmp/err" &&
+  [ "$(stat -c %s "$cached")" = "$size" ]; then
+  ok "another model in the built-in model's place is replaced"
+else bad "wrong built-in model (rc $rc): $(cat "$tmp/err")"; fi
+runb; rc=$?
+if [ $rc = 0 ] && ! grep -q "generated" "$tmp/err"; then ok "a good built-in model is kept"; else bad "good built-in model (rc $rc): $(cat "$tmp/err")"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
