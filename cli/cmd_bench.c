@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const char *CMD = "bench";
 
@@ -34,7 +33,12 @@ static void usage(FILE *out)
             "mean +- standard deviation over repetitions. Test names, columns and output\n"
             "formats follow llama-bench, so results can be compared with it directly.\n"
             "Token ids are pseudo-random from a fixed seed; each test has one untimed\n"
-            "warm-up run.\n"
+            "warm-up run. As in llama-bench, size (model_size) is the data bytes of every\n"
+            "tensor in the file (not the file size: no header, metadata or padding),\n"
+            "params (model_n_params) their elements, and the model (model_type) is\n"
+            "'ARCH SIZE FTYPE', e.g. 'llama 1B Q8_0': llama.cpp's size class from its\n"
+            "table of layer counts ('?B' when it has none, as for small models) and the\n"
+            "name of general.file_type ('(guessed) ...' from the tensor types without it).\n"
             "\n"
             "Options:\n"
             "  -m, --model FILE      GGUF model (required)\n"
@@ -364,10 +368,8 @@ static int run(int argc, char **argv)
     int rc = wl_model_load(model, &m, &err);
     if (rc != 0)
         return wl_cli_fail(CMD, "%s", err.text);
-    struct info in = {.filename = model, .n_params = m->n_params,
-                      .type_k = p.kv_type == WL_TTYPE_F32 ? "f32" : "f16"};
-    struct stat st;
-    in.size = stat(model, &st) == 0 ? (uint64_t)st.st_size : 0;
+    struct info in = {.filename = model, .type_k = p.kv_type == WL_TTYPE_F32 ? "f32" : "f16"};
+    wl_model_file_totals(m, &in.size, &in.n_params); /* llama-bench's figures */
     wl_model_describe(m, in.model_type, sizeof in.model_type);
     wl_cli_host_cpu(in.cpu, sizeof in.cpu);
     if (!in.cpu[0])

@@ -2,6 +2,7 @@
 #include "engine/bench.h"
 
 #include "engine/context.h"
+#include "engine/gguf.h"
 #include "util/clock.h"
 #include "wattlens/error.h"
 
@@ -48,17 +49,178 @@ enum wl_ttype wl_model_main_type(const wl_model *m)
     return (enum wl_ttype)best;
 }
 
+void wl_model_file_totals(const wl_model *m, uint64_t *bytes, uint64_t *params)
+{
+    *bytes = *params = 0;
+    for (uint64_t i = 0; m->gguf && i < wl_gguf_n_tensors(m->gguf); i++) {
+        const struct wl_gguf_tensor *t = wl_gguf_tensor(m->gguf, i);
+        *bytes += t->n_bytes;
+        *params += t->n_elements;
+    }
+}
+
+/* llama.cpp's size class ("1B", "7B") from its per-architecture tables of
+ * layer counts (llama_model::load_hparams, src/llama-model.cpp), for the
+ * families the engine runs; NULL where llama.cpp has none ("?B"). */
+static const char *size_class(const struct wl_model_config *c, uint64_t n_vocab)
+{
+    const int32_t L = c->n_layer;
+    if (strcmp(c->arch, "llama") == 0) {
+        switch (L) {
+        case 16:
+        case 22:
+            return "1B";
+        case 26:
+        case 28:
+            return "3B";
+        case 30:
+            return "256M";
+        case 32:
+            return n_vocab == 49152 ? "3B" : n_vocab < 40000 ? "7B" : "8B";
+        case 36:
+            return "8B";
+        case 40:
+            return "13B";
+        case 48:
+            return "34B";
+        case 60:
+            return "30B";
+        case 80:
+            return c->n_head == c->n_head_kv ? "65B" : "70B";
+        default:
+            return NULL;
+        }
+    }
+    if (strcmp(c->arch, "qwen2") == 0) {
+        switch (L) {
+        case 24:
+            return c->dim == 1024 ? "0.5B" : "1B";
+        case 28:
+            return c->dim == 1536 ? "1.5B" : "7B";
+        case 32:
+            return "7B";
+        case 36:
+            return "3B";
+        case 40:
+            return c->n_head == 20 ? "4B" : "13B";
+        case 48:
+            return "14B";
+        case 64:
+            return "32B";
+        case 80:
+            return "70B";
+        default:
+            return NULL;
+        }
+    }
+    if (strcmp(c->arch, "phi3") == 0)
+        return L == 24 ? "1B" : L == 32 ? "3B" : L == 40 ? "14B" : NULL;
+    if (strcmp(c->arch, "gemma") == 0)
+        return L == 18 ? "2B" : L == 28 ? "7B" : NULL;
+    if (strcmp(c->arch, "gemma2") == 0)
+        return L == 26 ? "2B" : L == 42 ? "9B" : L == 46 ? "27B" : NULL;
+    if (strcmp(c->arch, "stablelm") == 0)
+        return L == 24 ? "1B" : L == 32 ? "3B" : L == 40 ? "12B" : NULL;
+    return NULL;
+}
+
+/* llama.cpp's file type names (llama_ftype_name, src/llama-model-loader.cpp)
+ * by general.file_type value. */
+static const char *ftype_name(uint64_t ft)
+{
+    static const char *const names[] = {
+        [0] = "all F32",
+        [1] = "F16",
+        [2] = "Q4_0",
+        [3] = "Q4_1",
+        [7] = "Q8_0",
+        [8] = "Q5_0",
+        [9] = "Q5_1",
+        [10] = "Q2_K - Medium",
+        [11] = "Q3_K - Small",
+        [12] = "Q3_K - Medium",
+        [13] = "Q3_K - Large",
+        [14] = "Q4_K - Small",
+        [15] = "Q4_K - Medium",
+        [16] = "Q5_K - Small",
+        [17] = "Q5_K - Medium",
+        [18] = "Q6_K",
+        [19] = "IQ2_XXS - 2.0625 bpw",
+        [20] = "IQ2_XS - 2.3125 bpw",
+        [21] = "Q2_K - Small",
+        [22] = "IQ3_XS - 3.3 bpw",
+        [23] = "IQ3_XXS - 3.0625 bpw",
+        [24] = "IQ1_S - 1.5625 bpw",
+        [25] = "IQ4_NL - 4.5 bpw",
+        [26] = "IQ3_S - 3.4375 bpw",
+        [27] = "IQ3_S mix - 3.66 bpw",
+        [28] = "IQ2_S - 2.5 bpw",
+        [29] = "IQ2_M - 2.7 bpw",
+        [30] = "IQ4_XS - 4.25 bpw",
+        [31] = "IQ1_M - 1.75 bpw",
+        [32] = "BF16",
+        [36] = "TQ1_0 - 1.69 bpw ternary",
+        [37] = "TQ2_0 - 2.06 bpw ternary",
+    };
+    const char *n = ft < sizeof names / sizeof names[0] ? names[ft] : NULL;
+    return n ? n : "unknown, may not work";
+}
+
+/* The file type llama.cpp guesses without general.file_type: from the
+ * tensor type that most tensors have (counted, not weighed by size). */
+static uint64_t guessed_ftype(const wl_gguf *g)
+{
+    uint64_t count[WL_TTYPE_COUNT] = {0}, best_n = 0;
+    enum wl_ttype best = WL_TTYPE_F32;
+    for (uint64_t i = 0; g && i < wl_gguf_n_tensors(g); i++) {
+        enum wl_ttype t = wl_gguf_tensor(g, i)->type;
+        if ((unsigned)t < WL_TTYPE_COUNT && ++count[t] > best_n) {
+            best_n = count[t];
+            best = t;
+        }
+    }
+    switch (best) {
+    case WL_TTYPE_F16:
+        return 1;
+    case WL_TTYPE_BF16:
+        return 32;
+    case WL_TTYPE_Q4_0:
+        return 2;
+    case WL_TTYPE_Q4_1:
+        return 3;
+    case WL_TTYPE_Q5_0:
+        return 8;
+    case WL_TTYPE_Q5_1:
+        return 9;
+    case WL_TTYPE_Q8_0:
+        return 7;
+    case WL_TTYPE_Q2_K:
+        return 10;
+    case WL_TTYPE_Q3_K:
+        return 12;
+    case WL_TTYPE_Q4_K:
+        return 15;
+    case WL_TTYPE_Q5_K:
+        return 17;
+    case WL_TTYPE_Q6_K:
+        return 18;
+    default:
+        return 0; /* F32, and llama.cpp's fallback for a type it does not map */
+    }
+}
+
 void wl_model_describe(const wl_model *m, char *buf, size_t size)
 {
-    const double n = (double)m->n_params;
-    char sz[32];
-    if (n >= 1e9)
-        snprintf(sz, sizeof sz, "%.1fB", n / 1e9);
-    else if (n >= 1e6)
-        snprintf(sz, sizeof sz, "%.0fM", n / 1e6);
+    uint64_t n_vocab = (uint64_t)m->config.vocab_size, ft;
+    struct wl_gguf_arr tokens;
+    if (m->gguf && wl_gguf_get_arr_view(m->gguf, "tokenizer.ggml.tokens", &tokens) == 0)
+        n_vocab = tokens.n;
+    const char *cls = size_class(&m->config, n_vocab);
+    if (m->gguf && wl_gguf_get_u64(m->gguf, "general.file_type", &ft) == 0)
+        snprintf(buf, size, "%s %s %s", m->config.arch, cls ? cls : "?B", ftype_name(ft));
     else
-        snprintf(sz, sizeof sz, "%.0fK", n / 1e3);
-    snprintf(buf, size, "%s %s %s", m->config.arch, sz, wl_ttype_name(wl_model_main_type(m)));
+        snprintf(buf, size, "%s %s (guessed) %s", m->config.arch, cls ? cls : "?B",
+                 ftype_name(guessed_ftype(m->gguf)));
 }
 
 /* Deterministic pseudo-random token ids (LCG), avoiding nothing: the

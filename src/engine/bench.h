@@ -56,9 +56,23 @@ int wl_bench_run(const wl_model *m, const struct wl_bench_params *p, struct wl_b
                  int *n_out, void (*progress)(void *ud, const char *test, int rep), void *ud,
                  struct wl_errmsg *err);
 
-/* The weight type holding most of the model's matrix bytes ("Q8_0"), and a
- * llama-bench style model description ("llama 1.1B Q8_0") into buf. */
+/* The weight type holding most of the model's matrix bytes ("Q8_0"). */
 enum wl_ttype wl_model_main_type(const wl_model *m);
+
+/* llama-bench's model_size and model_n_params: the data bytes and the
+ * elements of every tensor in the model file (llama_model_size and
+ * llama_model_n_params sum ggml_nbytes and ggml_nelements over the file's
+ * tensors): not the file size, which adds the header, the metadata and the
+ * alignment padding. */
+void wl_model_file_totals(const wl_model *m, uint64_t *bytes, uint64_t *params);
+
+/* llama-bench's model_type (llama_model_desc) into buf: "ARCH SIZE FTYPE",
+ * e.g. "llama 1B Q8_0" or "qwen2 7B Q4_K - Medium". SIZE is llama.cpp's size
+ * class for the architecture and layer count (its table, taken as it is:
+ * "1B" for a 16- or 22-layer llama), "?B" where llama.cpp has none (so for
+ * every small or synthetic model). FTYPE is the name of general.file_type;
+ * without that key, llama.cpp's guess from the type most tensors have,
+ * prefixed "(guessed) " as llama.cpp does. */
 void wl_model_describe(const wl_model *m, char *buf, size_t size);
 
 #endif

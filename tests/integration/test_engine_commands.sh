@@ -162,5 +162,26 @@ else bad "wrong built-in model (rc $rc): $(cat "$tmp/err")"; fi
 runb; rc=$?
 if [ $rc = 0 ] && ! grep -q "generated" "$tmp/err"; then ok "a good built-in model is kept"; else bad "good built-in model (rc $rc): $(cat "$tmp/err")"; fi
 
+# --- bench: llama-bench's model_size (tensor data bytes) and model_type ----------------------
+"$W" model info "$M" --json >"$tmp/info.json" 2>/dev/null
+"$W" bench -m "$M" -p 0 -n 2 -r 1 -t 1 --no-warmup -o json >"$tmp/bench.json" 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && python3 -c '
+import json, os, sys
+b = json.load(open(sys.argv[1]))[0]
+i = json.load(open(sys.argv[2]))
+assert b["model_size"] == i["tensor_bytes"] != os.path.getsize(sys.argv[3]), (b["model_size"], i["tensor_bytes"])
+assert b["model_n_params"] == i["n_params"], b
+assert b["model_type"] == "llama ?B (guessed) all F32", b["model_type"]
+' "$tmp/bench.json" "$tmp/info.json" "$M"; then ok "bench: model_size is the tensor bytes; model_type as llama.cpp"
+else bad "bench model_size/model_type (rc $rc): $(grep model_ "$tmp/bench.json")"; fi
+for spec in "llama 16 q8_0:llama 1B Q8_0" "qwen2 24 q4_0:qwen2 1B Q4_0" "gemma 18 f16:gemma 2B F16" \
+  "stablelm 5 q8_0:stablelm ?B Q8_0"; do
+  set -- ${spec%%:*}
+  "$W" model synth --arch "$1" --layers "$2" --dim 64 --heads 2 --ffn 64 --type "$3" \
+    -o "$tmp/syn.gguf" >/dev/null 2>&1
+  got=$("$W" bench -m "$tmp/syn.gguf" -p 0 -n 1 -r 1 -t 1 --no-warmup -o csv 2>/dev/null | tail -1 | cut -d, -f7)
+  if [ "$got" = "\"${spec#*:}\"" ]; then ok "bench model_type $got"; else bad "bench model_type: want ${spec#*:}, got $got"; fi
+done
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
