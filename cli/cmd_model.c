@@ -835,6 +835,39 @@ static void on_quantize_progress(void *arg, uint64_t done, uint64_t n, uint64_t 
         fputc('\n', stderr);
 }
 
+/* "wrote OUT: 30 of 37 weight matrices in Q4_K, 7 in the fallback Q8_0
+ * because their rows (172 values) are not a multiple of Q4_K's 256-value
+ * blocks; 11 tensors copied (norms, biases); tensor data A -> B bytes". */
+static void print_quantize_summary(FILE *f, const char *name, enum wl_ttype type,
+                                   const struct wl_requant_stats *st)
+{
+    const uint64_t n_fb = st->n_matrices - st->n_requested;
+    fprintf(f, "wrote %s: %" PRIu64 " of %" PRIu64 " weight matri%s in %s", name, st->n_requested,
+            st->n_matrices, st->n_matrices == 1 ? "x" : "ces", wl_ttype_name(type));
+    if (n_fb) {
+        const char *sep = ", ";
+        for (int t = 0; t < WL_TTYPE_COUNT; t++) {
+            if (!st->n_fallback_to[t])
+                continue;
+            fprintf(f, "%s%" PRIu64 " in %s%s", sep, st->n_fallback_to[t],
+                    sep[0] == ',' ? "the fallback " : "", wl_ttype_name((enum wl_ttype)t));
+            sep = " and ";
+        }
+        if (st->fallback_row_min == st->fallback_row_max)
+            fprintf(f, " because their rows (%" PRIu64 " values)", st->fallback_row_min);
+        else
+            fprintf(f, " because their rows (%" PRIu64 " to %" PRIu64 " values)",
+                    st->fallback_row_min, st->fallback_row_max);
+        fprintf(f, " are not a multiple of %s's %" PRIu32 "-value blocks", wl_ttype_name(type),
+                (uint32_t)wl_ttype_block_elems(type));
+    }
+    const uint64_t n_other = st->n_converted + st->n_copied - st->n_matrices;
+    fprintf(f,
+            "; %" PRIu64 " other tensor%s (norms, biases) kept; tensor data %" PRIu64 " -> %" PRIu64
+            " bytes\n",
+            n_other, n_other == 1 ? "" : "s", st->bytes_in, st->bytes_out);
+}
+
 static int cmd_quantize(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -908,12 +941,13 @@ static int cmd_quantize(int argc, char **argv)
     else if (rc)
         ec = wl_cli_fail(CMD, "quantize %s: %s", in, err.text);
     else if (sf)
-        fprintf(sf,
-                "wrote %s: %" PRIu64 " tensors converted to %s (%" PRIu64
-                " to a fallback type for their row length), %" PRIu64
-                " copied; tensor data %" PRIu64 " -> %" PRIu64 " bytes\n",
-                out_name(out), st.n_converted, wl_ttype_name(type), st.n_fallback, st.n_copied,
-                st.bytes_in, st.bytes_out);
+        print_quantize_summary(sf, out_name(out), type, &st);
+    if (rc == 0 && !werr && st.n_matrices > 0 && st.n_requested == 0)
+        wl_cli_note(CMD,
+                    "warning: no weight matrix could be stored as %s: no row length is a "
+                    "multiple of its %" PRIu32 "-value blocks; the output holds the fallback "
+                    "types instead",
+                    wl_ttype_name(type), (uint32_t)wl_ttype_block_elems(type));
     wl_gguf_writer_free(w);
     wl_threadpool_destroy(pool);
     wl_gguf_close(g);

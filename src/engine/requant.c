@@ -195,6 +195,18 @@ int wl_requant_model(const wl_gguf *in, enum wl_ttype type, const struct wl_requ
                                             requant_fill, it);
         if (rc)
             return wl_errmsg_set(err, rc, "cannot add tensor '%s'", t->name);
+        if (t->n_dims >= 2) {
+            st.n_matrices++;
+            if (dst == type) {
+                st.n_requested++;
+            } else {
+                st.n_fallback_to[dst]++;
+                if (!st.fallback_row_min || t->ne[0] < st.fallback_row_min)
+                    st.fallback_row_min = t->ne[0];
+                if (t->ne[0] > st.fallback_row_max)
+                    st.fallback_row_max = t->ne[0];
+            }
+        }
         if (dst == t->type) {
             st.n_copied++;
         } else {

@@ -33,6 +33,14 @@ struct wl_requant_stats {
     uint64_t n_fallback;  /* of those, stored in a fallback type (odd row length) */
     uint64_t n_copied;    /* tensors copied unchanged (1-D, or already the type) */
     uint64_t bytes_in, bytes_out;
+    /* The matrices (2-D and up) by what they became: in the requested type
+     * (converted or already of it), or in each fallback type because their
+     * rows are not whole blocks of the requested type; the row lengths of
+     * those, smallest and largest (0 when none fell back). */
+    uint64_t n_matrices;
+    uint64_t n_requested;
+    uint64_t n_fallback_to[WL_TTYPE_COUNT];
+    uint64_t fallback_row_min, fallback_row_max;
 };
 
 /* Called as each tensor is written, after it is converted or copied:

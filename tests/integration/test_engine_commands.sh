@@ -183,5 +183,16 @@ for spec in "llama 16 q8_0:llama 1B Q8_0" "qwen2 24 q4_0:qwen2 1B Q4_0" "gemma 1
   if [ "$got" = "\"${spec#*:}\"" ]; then ok "bench model_type $got"; else bad "bench model_type: want ${spec#*:}, got $got"; fi
 done
 
+# --- quantize says what the output holds --------------------------------------------------------
+"$W" model quantize "$M" "$tmp/q4k.gguf" --type q4_k >"$tmp/out" 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && grep -q "0 of 37 weight matrices in Q4_K, 5 in the fallback F16 and 32 in Q8_0 because their rows (64 to 172 values) are not a multiple of Q4_K's 256-value blocks" "$tmp/out" &&
+  grep -q "warning: no weight matrix could be stored as Q4_K" "$tmp/err"; then
+  ok "quantize: no Q4_K tensor is said, with a warning"
+else bad "quantize q4_k summary (rc $rc): $(cat "$tmp/out" "$tmp/err")"; fi
+"$W" model quantize "$M" "$tmp/f16.gguf" --type f16 >"$tmp/out" 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && grep -q "37 of 37 weight matrices in F16; 11 other tensors" "$tmp/out" && [ ! -s "$tmp/err" ]; then
+  ok "quantize f16: all matrices, no warning"
+else bad "quantize f16 summary (rc $rc): $(cat "$tmp/out" "$tmp/err")"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -53,7 +53,7 @@ if [ -f "$M" ]; then
   # quantize the real model, then read it back
   "$W" model quantize "$M" "$tmp/q8.gguf" --type q8_0 > "$tmp/q.txt"; rc=$?
   [ $rc = 0 ] && ok || bad "quantize exit $rc"
-  expect_grep quantize "$tmp/q.txt" "converted to Q8_0"
+  expect_grep quantize "$tmp/q.txt" "32 of 37 weight matrices in Q8_0, 5 in the fallback F16 because their rows (172 values)"
   "$W" model info "$tmp/q8.gguf" --json > "$tmp/q.json"
   expect_grep q-json "$tmp/q.json" '"n_params": 292800'
   expect_grep q-json "$tmp/q.json" '"Q8_0": {'
