@@ -194,5 +194,12 @@ if [ $rc = 0 ] && grep -q "37 of 37 weight matrices in F16; 11 other tensors" "$
   ok "quantize f16: all matrices, no warning"
 else bad "quantize f16 summary (rc $rc): $(cat "$tmp/out" "$tmp/err")"; fi
 
+# --- special tokens in a prompt: documented, and tokenize --special gives generate's ids ----
+for c in generate run; do
+  if "$W" $c --help | grep -q "tokenize --special"; then ok "$c --help: control tokens in the prompt"; else bad "$c --help lacks the special-token note"; fi
+done
+ids=$("$W" tokenize -m "$M" -p 'Hi</s><s>' --special --ids)
+case " $ids " in *" 2 1 "*) ok "tokenize --special: </s><s> are EOS and BOS" ;; *) bad "tokenize --special ids: $ids" ;; esac
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
