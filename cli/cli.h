@@ -83,7 +83,8 @@ bool wl_cli_stderr_is_tty(void);
 /* Writing the command's output (stdout) failed: prints "wattlens CMD: writing
  * the output: <strerror(errnum)>" (no reason when errnum is 0) the first time
  * it is called in the process and nothing afterwards, so a command that
- * reports the failure itself is not reported again by main. Returns
+ * reports the failure itself is not reported again by main. EPIPE (the
+ * reader went away: `| head`; main catches SIGPIPE) prints nothing. Returns
  * WL_EXIT_FAIL. */
 int wl_cli_output_error(const char *cmd, int errnum);
 

@@ -144,6 +144,10 @@ int wl_cli_output_error(const char *cmd, int errnum)
     if (output_error_reported)
         return WL_EXIT_FAIL;
     output_error_reported = true;
+    /* EPIPE: the reader stopped reading (`| head`), which it meant to do:
+     * no message, as from tools that die of SIGPIPE, but exit status 1 */
+    if (errnum == EPIPE)
+        return WL_EXIT_FAIL;
     if (errnum != 0)
         return wl_cli_fail(cmd, "writing the output: %s", strerror(errnum));
     return wl_cli_fail(cmd, "writing the output failed");

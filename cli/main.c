@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,8 @@ static void print_help(FILE *out)
             "  WATTLENS_LOG         log level: error, warn (default), info, debug, trace\n"
             "\n"
             "Data goes to stdout, diagnostics to stderr. Commands that print data accept --json.\n"
-            "Exit status: 0 success, 1 failure (also when the output cannot be written),\n"
+            "Exit status: 0 success, 1 failure (also when the output cannot be written;\n"
+            "quietly when the reader went away, as with '| head'),\n"
             "2 bad command line, 130 stopped by Ctrl-C (generate, run).\n");
 }
 
@@ -77,6 +79,34 @@ static void reserve_std_fds(void)
             close(nfd);
         }
     }
+}
+
+/* SIGPIPE: a reader that went away (`wattlens runs | head`, `generate |
+ * head -c1`) makes a write fail with EPIPE instead of killing wattlens, so
+ * every command ends the way a failed write ends it: exit status 1 (quietly
+ * for EPIPE, see wl_cli_output_error), its run stored and its files closed.
+ * A handler that does nothing rather than SIG_IGN: exec resets a caught
+ * signal to its default action but keeps an ignored one ignored, so the
+ * programs wattlens runs (measure's command, powermetrics) get SIGPIPE as
+ * wattlens got it (default, or ignored by its caller), as from a shell. */
+static void on_sigpipe(int sig)
+{
+    (void)sig;
+}
+
+static void catch_sigpipe(void)
+{
+    struct sigaction sa;
+    /* ignored by whoever started wattlens: writes already fail with EPIPE,
+     * and the commands it runs inherit that, as they would from it */
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && !(sa.sa_flags & SA_SIGINFO) &&
+        sa.sa_handler == SIG_IGN)
+        return;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigpipe;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGPIPE, &sa, NULL);
 }
 
 /* Parses the global options and runs the command; *name is set to the
@@ -140,6 +170,7 @@ static int dispatch(int argc, char **argv, const char **name)
 int main(int argc, char **argv)
 {
     reserve_std_fds();
+    catch_sigpipe();
     const char *name = NULL;
     int status = dispatch(argc, argv, &name);
     /* every command's output is checked here, once: a full disk or a

@@ -201,5 +201,18 @@ done
 ids=$("$W" tokenize -m "$M" -p 'Hi</s><s>' --special --ids)
 case " $ids " in *" 2 1 "*) ok "tokenize --special: </s><s> are EOS and BOS" ;; *) bad "tokenize --special ids: $ids" ;; esac
 
+# --- a reader that goes away: exit 1, quietly; measured commands keep SIGPIPE --------------
+# (started through python with SIGPIPE at its default, whatever this shell inherited)
+dflpipe() { python3 -c 'import os, signal, sys; signal.signal(signal.SIGPIPE, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' "$@"; }
+dflpipe "$W" generate -m "$M" -n 5000 -c 5000 -t 1 2>"$tmp/err" | head -c1 >/dev/null
+rc=${PIPESTATUS[0]}
+if [ "$rc" = 1 ] && [ ! -s "$tmp/err" ]; then ok "generate | head -c1: exit 1, no message"
+else bad "generate | head -c1 (rc $rc): $(cat "$tmp/err")"; fi
+out=$(dflpipe "$W" measure --no-store -- bash -c 'yes | head -c1 >/dev/null; echo "yes ${PIPESTATUS[0]}"' 2>/dev/null | head -1)
+if [ "$out" = "yes 141" ]; then ok "measure: the command gets the default SIGPIPE"; else bad "measure command SIGPIPE: $out"; fi
+"$W" tokenize -m "$M" -p hi >&- 2>"$tmp/err"; rc=$?
+if [ $rc = 1 ] && grep -q "writing the output: Bad file descriptor" "$tmp/err"; then ok "closed stdout: one message, exit 1"
+else bad "closed stdout (rc $rc): $(cat "$tmp/err")"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
