@@ -60,7 +60,8 @@ static void usage(FILE *out)
             "                        (csv and json: column n_seq, 1 without --batch)\n"
             "  -v, --verbose         progress per repetition on stderr, and how much of the\n"
             "                        model is on 2 MiB pages (decode reads 4 KiB pages ~3 %%\n"
-            "                        slower; a note says how to fix it when most of it is)\n"
+            "                        slower; a note says how to fix it when most of it is);\n"
+            "                        'wattlens -q bench -v' prints neither (-q wins)\n"
             "  -h, --help            show this help\n"
             "\n"
             "Examples:\n"
@@ -243,7 +244,7 @@ static void weight_pages_note(const wl_model *m, const char *path, bool verbose)
     if (wl_model_weight_pages(m, &res, &huge) != 0 || res == 0)
         return;
     const double pct = 100.0 * (double)huge / (double)res;
-    if (!verbose && wl_cli_quiet())
+    if (wl_cli_quiet()) /* -q wins over -v */
         return;
     if (verbose)
         fprintf(stderr, "wattlens bench: weights: %.1f MiB resident, %.0f %% on 2 MiB pages\n",
@@ -363,6 +364,8 @@ static int run(int argc, char **argv)
     if (p.n_prompt == 0 && p.n_gen == 0)
         return wl_cli_usage_error(CMD, "nothing to run: -p and -n are both 0");
 
+    if (wl_cli_quiet()) /* 'wattlens -q bench -v': -q wins, stderr gets errors only */
+        verbose = false;
     struct wl_errmsg err = {{0}};
     wl_model *m = NULL;
     int rc = wl_model_load(model, &m, &err);

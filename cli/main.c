@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,10 +44,12 @@ static void print_help(FILE *out)
             "  -h, --help           show this help; 'wattlens COMMAND --help' for a command\n"
             "  -V, --version        print the version\n"
             "  -v, --verbose        more diagnostics on stderr (repeat for debug)\n"
-            "  -q, --quiet          only errors on stderr (no summaries, notes or progress)\n"
+            "  -q, --quiet          only errors on stderr (no summaries, notes or progress);\n"
+            "                       wins over -v, a command's -v and WATTLENS_LOG\n"
             "\n"
             "Environment:\n"
             "  WATTLENS_LOG         log level: error, warn (default), info, debug, trace\n"
+            "                       (another value is warned about and means warn)\n"
             "\n"
             "Data goes to stdout, diagnostics to stderr. Commands that print data accept --json.\n"
             "Exit status: 0 success, 1 failure (also when the output cannot be written;\n"
@@ -114,6 +117,7 @@ static void catch_sigpipe(void)
 static int dispatch(int argc, char **argv, const char **name)
 {
     int verbose = 0;
+    bool quiet = false;
     int i = 1;
     *name = NULL;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -129,18 +133,23 @@ static int dispatch(int argc, char **argv, const char **name)
         } else if (strcmp(a, "-vv") == 0) {
             verbose += 2;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-            verbose = -1;
+            quiet = true;
         } else {
             fprintf(stderr, "wattlens: unknown global option '%s'\nTry 'wattlens --help'.\n", a);
             return WL_EXIT_USAGE;
         }
     }
-    if (verbose < 0)
+    /* -q wins over any -v, before or after it, over a command's own -v
+     * (bench) and over WATTLENS_LOG: it promises only errors on stderr */
+    if (quiet) {
         wl_log_set_level(WL_LOG_ERROR);
-    else if (verbose == 1)
-        wl_log_set_level(WL_LOG_INFO);
-    else if (verbose >= 2)
-        wl_log_set_level(WL_LOG_DEBUG);
+    } else {
+        (void)wl_log_get_level(); /* reads WATTLENS_LOG now: a bad value is warned about once */
+        if (verbose == 1)
+            wl_log_set_level(WL_LOG_INFO);
+        else if (verbose >= 2)
+            wl_log_set_level(WL_LOG_DEBUG);
+    }
 
     if (i >= argc) {
         print_help(stderr);

@@ -41,10 +41,21 @@ enum wl_log_level wl_log_get_level(void)
     if (v < 0) {
         enum wl_log_level l = WL_LOG_WARN;
         const char *env = getenv("WATTLENS_LOG");
-        if (env && wl_log_parse_level(env, &l) != 0)
+        const bool bad = env && wl_log_parse_level(env, &l) != 0;
+        if (bad)
             l = WL_LOG_WARN;
         int expected = -1;
-        atomic_compare_exchange_strong(&wl_log_level_value, &expected, (int)l);
+        /* said once: only the thread that sets the level from the
+         * environment warns (an empty value is a level not given) */
+        if (atomic_compare_exchange_strong(&wl_log_level_value, &expected, (int)l) && bad &&
+            env[0]) {
+            char shown[64];
+            wl_utf8_escape(shown, sizeof shown, env, strlen(env));
+            fprintf(stderr,
+                    "wattlens: warning: WATTLENS_LOG='%s' is not a log level (error, warn, info, "
+                    "debug, trace); using warn\n",
+                    shown);
+        }
         v = atomic_load(&wl_log_level_value);
     }
     return (enum wl_log_level)v;
