@@ -146,6 +146,22 @@ static void print_phases(const struct wl_summary *s)
  * rates and ratios with fixed decimals. None reads as zero unless it is. */
 enum fig_kind { FIG_ENERGY, FIG_DURATION, FIG_SIG, FIG_FIXED };
 
+/* v to exactly 3 significant digits with unit ("1.00e-06 J*s", "0.0123 J*s",
+ * "123 J*s"): %.3g drops trailing zeros, so 1e-06 would read as one digit
+ * next to lines with three; "n/a" for NaN. */
+static const char *fmt_sig3(double v, const char *unit, char *b, size_t n)
+{
+    if (isnan(v) || isinf(v))
+        return wl_cli_fmt_sig(v, 3, unit, b, n);
+    char num[40];
+    snprintf(num, sizeof num, "%#.3g", v);
+    char *dot = strchr(num, '.'); /* '#' keeps a lone point: "123." */
+    if (dot && (dot[1] == '\0' || dot[1] == 'e'))
+        memmove(dot, dot + 1, strlen(dot + 1) + 1);
+    snprintf(b, n, "%s%s%s", num, unit && *unit ? " " : "", unit ? unit : "");
+    return b;
+}
+
 static const char *fmt_fig(enum fig_kind k, double v, int dec, const char *unit, char *b, size_t n)
 {
     switch (k) {
@@ -154,7 +170,7 @@ static const char *fmt_fig(enum fig_kind k, double v, int dec, const char *unit,
     case FIG_DURATION:
         return wl_cli_fmt_duration(v, b, n);
     case FIG_SIG:
-        return wl_cli_fmt_sig(v, 3, unit, b, n);
+        return fmt_sig3(v, unit, b, n);
     default:
         return wl_cli_fmt(v, dec, unit, b, n);
     }
@@ -166,7 +182,7 @@ static void print_efficiency(const struct wl_summary *s)
     if (e->input_tokens <= 0 && e->output_tokens <= 0) {
         char b[48];
         printf("\nEfficiency\n  EDP (energy x delay)       %s\n",
-               wl_cli_fmt_sig(e->edp_js, 3, "J*s", b, sizeof b));
+               fmt_sig3(e->edp_js, "J*s", b, sizeof b));
         return;
     }
     struct {
@@ -193,8 +209,8 @@ static void print_efficiency(const struct wl_summary *s)
         {"EDP prefill", e->prefill_edp_js, FIG_SIG, 0, "J*s", false},
         {"EDP decode", e->decode_edp_js, FIG_SIG, 0, "J*s", false},
     };
-    printf("\nEfficiency (%lld input, %lld output tokens", (long long)e->input_tokens,
-           (long long)e->output_tokens);
+    printf("\nEfficiency (%lld input, %lld output token%s", (long long)e->input_tokens,
+           (long long)e->output_tokens, e->output_tokens == 1 ? "" : "s");
     if (s->batch.n_seq > 1)
         printf(" of %lld sequences; whole batch", (long long)s->batch.n_seq);
     printf(")\n");
@@ -458,14 +474,15 @@ static void print_tokens(wl_store *st, const char *id)
     }
     char b[3][48];
     if (t.rounds)
-        printf("\nPer-round energy (%zu decode rounds, %lld output tokens; min %s, mean %s, max "
-               "%s per round)\n  ",
-               t.n, (long long)t.n_tokens, wl_cli_fmt_energy(n_ok ? lo : NAN, b[0], sizeof b[0]),
+        printf("\nPer-round energy (%zu decode round%s, %lld output token%s; min %s, mean %s, "
+               "max %s per round)\n  ",
+               t.n, t.n == 1 ? "" : "s", (long long)t.n_tokens, t.n_tokens == 1 ? "" : "s",
+               wl_cli_fmt_energy(n_ok ? lo : NAN, b[0], sizeof b[0]),
                wl_cli_fmt_energy(n_ok ? sum / (double)n_ok : NAN, b[1], sizeof b[1]),
                wl_cli_fmt_energy(n_ok ? hi : NAN, b[2], sizeof b[2]));
     else
-        printf("\nPer-token energy (%zu output tokens; min %s, mean %s, max %s)\n  ", t.n,
-               wl_cli_fmt_energy(n_ok ? lo : NAN, b[0], sizeof b[0]),
+        printf("\nPer-token energy (%zu output token%s; min %s, mean %s, max %s)\n  ", t.n,
+               t.n == 1 ? "" : "s", wl_cli_fmt_energy(n_ok ? lo : NAN, b[0], sizeof b[0]),
                wl_cli_fmt_energy(n_ok ? sum / (double)n_ok : NAN, b[1], sizeof b[1]),
                wl_cli_fmt_energy(n_ok ? hi : NAN, b[2], sizeof b[2]));
     static const char *const bars[] = {"\u2581", "\u2582", "\u2583", "\u2584",

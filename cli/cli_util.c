@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
@@ -91,7 +92,11 @@ bool wl_cli_parse_double(const char *cmd, const char *opt, const char *s, double
     char *end = NULL;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < min || v > max) {
+    /* ERANGE for an underflow (1e-320, a denormal, or 1e-400, 0) still gives
+     * the nearest value: a tiny number is a number; an overflow is not */
+    const bool underflow = errno == ERANGE && fabs(v) <= DBL_MIN;
+    if ((errno != 0 && !underflow) || end == s || *end != '\0' || !isfinite(v) || v < min ||
+        v > max) {
         wl_cli_usage_error(cmd, "invalid value '%s' for %s (expected a number in %g..%g)", s, opt,
                            min, max);
         return false;

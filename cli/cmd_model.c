@@ -813,10 +813,11 @@ static int cmd_synth(int argc, char **argv)
         ec = wl_cli_fail(CMD, "synth: %s", err.text);
     else if (sf)
         fprintf(sf,
-                "wrote %s: %s, %" PRIu32 " layers, dim %" PRIu32 ", ffn %" PRIu32 ", %" PRIu32
-                " heads, %" PRIu32 " KV heads, %s weights, seed %" PRIu64 "\n",
-                out_name(out), wl_arch_name(p.arch), p.n_layers, p.dim, p.ffn, p.n_heads,
-                p.n_kv_heads, wl_ttype_name(p.type), p.seed);
+                "wrote %s: %s, %" PRIu32 " layer%s, dim %" PRIu32 ", ffn %" PRIu32 ", %" PRIu32
+                " head%s, %" PRIu32 " KV head%s, %s weights, seed %" PRIu64 "\n",
+                out_name(out), wl_arch_name(p.arch), p.n_layers, p.n_layers == 1 ? "" : "s", p.dim,
+                p.ffn, p.n_heads, p.n_heads == 1 ? "" : "s", p.n_kv_heads,
+                p.n_kv_heads == 1 ? "" : "s", wl_ttype_name(p.type), p.seed);
     wl_gguf_writer_free(w);
     wl_gguf_close(vg);
     return ec;

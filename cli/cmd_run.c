@@ -635,8 +635,8 @@ static int run(int argc, char **argv)
     if (frc != 0)
         wl_cli_fail(CMD, "storing the run: %s", wl_store_last_error(st));
     if (fin.status == WL_RUN_CANCELLED)
-        wl_cli_note(CMD, "cancelled; the run is stored as cancelled with %lld generated tokens",
-                    (long long)n_generated);
+        wl_cli_note(CMD, "cancelled; the run is stored as cancelled with %lld generated token%s",
+                    (long long)n_generated, n_generated == 1 ? "" : "s");
 
     /* the summary, from the store alone */
     struct wl_store_aggregates a;
@@ -684,14 +684,16 @@ static int run(int argc, char **argv)
         if (default_model)
             printf("NOTE: %s\n\n", note);
         if (batch)
-            printf("Generated texts (batch of %d, %lld tokens):\n%s\n", (int)n_seq,
-                   (long long)n_generated, texts ? texts : "");
+            printf("Generated texts (batch of %d, %lld token%s):\n%s\n", (int)n_seq,
+                   (long long)n_generated, n_generated == 1 ? "" : "s", texts ? texts : "");
         else if (rc != 0)
-            printf("Generated text (%d tokens before the generation failed):\n%s\n\n",
-                   res[0].n_generated, res[0].text ? res[0].text : "");
+            printf("Generated text (%d token%s before the generation failed):\n%s\n\n",
+                   res[0].n_generated, res[0].n_generated == 1 ? "" : "s",
+                   res[0].text ? res[0].text : "");
         else
-            printf("Generated text (%d tokens, stop: %s):\n%s\n\n", res[0].n_generated,
-                   wl_stop_reason_name(res[0].stop), res[0].text ? res[0].text : "");
+            printf("Generated text (%d token%s, stop: %s):\n%s\n\n", res[0].n_generated,
+                   res[0].n_generated == 1 ? "" : "s", wl_stop_reason_name(res[0].stop),
+                   res[0].text ? res[0].text : "");
         wl_cli_print_summary(st, id, &a, &sum, o.max_layers);
         printf("\nRun %s stored in %s.\nSee it again: wattlens show %.8s   "
                "everything: wattlens export %.8s --format json\n",

@@ -214,5 +214,36 @@ if [ "$out" = "yes 141" ]; then ok "measure: the command gets the default SIGPIP
 if [ $rc = 1 ] && grep -q "writing the output: Bad file descriptor" "$tmp/err"; then ok "closed stdout: one message, exit 1"
 else bad "closed stdout (rc $rc): $(cat "$tmp/err")"; fi
 
+# --- smaller things: singular for one, -q over -v, WATTLENS_LOG, tiny numbers, EDP digits ---
+"$W" model synth --layers 1 --heads 1 --dim 8 -o "$tmp/one.gguf" >"$tmp/out" 2>&1
+if grep -q "1 layer, dim 8, ffn 172, 1 head, 1 KV head," "$tmp/out"; then ok "synth: singular for one"; else bad "synth singular: $(cat "$tmp/out")"; fi
+"$W" run -m "$M" -n 1 -t 1 --baseline 0 --settle 0 --db "$tmp/one.db" >"$tmp/out" 2>/dev/null
+if grep -q "Generated text (1 token, stop" "$tmp/out" && grep -q "Efficiency (.* 1 output token)" "$tmp/out"; then
+  ok "run: singular for one token"
+else bad "run singular: $(grep -E 'Generated|Efficiency' "$tmp/out")"; fi
+# EDP lines: every figure with three significant digits (1.00e-06, not 1e-06)
+if python3 -c '
+import re, sys
+lines = [l for l in open(sys.argv[1]) if l.strip().startswith("EDP")]
+assert lines, "no EDP line"
+for l in lines:
+    v = l.split()[-2]
+    if v == "n/a": continue
+    digits = re.sub(r"e.*$", "", v).replace("-", "").replace(".", "").lstrip("0")
+    assert len(digits) == 3, l
+' "$tmp/out"; then ok "EDP figures have three significant digits"; else bad "EDP digits: $(grep EDP "$tmp/out")"; fi
+"$W" -q bench -m "$M" -v -p 0 -n 2 -r 2 -t 1 --no-warmup >/dev/null 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && [ ! -s "$tmp/err" ]; then ok "-q bench -v: -q wins"; else bad "-q bench -v (rc $rc): $(cat "$tmp/err")"; fi
+"$W" -q -v model synth -o "$tmp/x.gguf" >/dev/null 2>"$tmp/err"
+"$W" -v -q tokenize -m "$M" -p hi >/dev/null 2>>"$tmp/err"
+if [ ! -s "$tmp/err" ]; then ok "-q wins over -v in either order"; else bad "-q -v: $(cat "$tmp/err")"; fi
+WATTLENS_LOG=bogus "$W" tokenize -m "$M" -p hi --ids >/dev/null 2>"$tmp/err"
+if [ "$(grep -c "WATTLENS_LOG='bogus' is not a log level" "$tmp/err")" = 1 ]; then ok "a bad WATTLENS_LOG is warned about once"
+else bad "WATTLENS_LOG=bogus: $(cat "$tmp/err")"; fi
+"$W" generate -m "$M" --top-p 1e-320 -n 2 -t 1 >/dev/null 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ]; then ok "--top-p 1e-320 (a denormal) is a number"; else bad "--top-p 1e-320 (rc $rc): $(cat "$tmp/err")"; fi
+"$W" generate -m "$M" --top-p 1e999 -n 2 >/dev/null 2>&1; rc=$?
+if [ $rc = 2 ]; then ok "--top-p 1e999 (an overflow) is refused"; else bad "--top-p 1e999 (rc $rc)"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -680,7 +680,8 @@ static void test_show_small_figures_never_read_as_zero(void **state)
     assert_string_equal(value_of(out, "decode J/output token", b, sizeof b), "300.00 nJ");
     /* each output token: 0.25 uJ over 250 ms */
     assert_string_equal(value_of(out, "EDP per output token", b, sizeof b), "6.25e-08 J*s");
-    assert_string_equal(value_of(out, "EDP total", b, sizeof b), "1e-06 J*s");
+    /* three significant digits, as every EDP figure (not "1e-06") */
+    assert_string_equal(value_of(out, "EDP total", b, sizeof b), "1.00e-06 J*s");
     /* layer energy 1 uJ / 16 per token and layer; components half of that */
     assert_non_null(strstr(out, "62.50 nJ"));
     assert_non_null(strstr(out, "31.25 nJ"));
