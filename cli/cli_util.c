@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <getopt.h>
 #include <math.h>
@@ -271,9 +272,16 @@ void wl_cli_host_cpu(char *buf, size_t size)
     const char *root = getenv("WATTLENS_PROC_ROOT");
     char path[4096];
     snprintf(path, sizeof path, "%s/cpuinfo", root && *root ? root : "/proc");
-    FILE *f = fopen(path, "r");
-    if (!f)
+    /* non-blocking and a regular file only: a FIFO there must not hang
+     * the command (procfs files are regular) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    FILE *f = NULL;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !(f = fdopen(fd, "r"))) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
     char line[1024];
     while (fgets(line, sizeof line, f)) {
         if (strncmp(line, "model name", 10) == 0) {

@@ -179,5 +179,12 @@ for d in s["domains"]:
     assert d["peak_power_w"] is not None and d["peak_power_w"] >= d["avg_power_w"] * (1 - 1e-9), d
 PY
 
+# a FIFO as the host's cpuinfo (WATTLENS_PROC_ROOT) does not hang run: the
+# host CPU's name is read non-blocking, from a regular file only
+mkdir -p "$tmp/fproc" && mkfifo "$tmp/fproc/cpuinfo"
+timeout 60 env WATTLENS_PROC_ROOT="$tmp/fproc" "$W" -q run -m "$model" -n 2 --baseline 0 \
+  --settle 0 --db "$tmp/fifo.db" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 0 ] && ok "a FIFO as /proc/cpuinfo hangs nothing" || bad "run with a FIFO cpuinfo (rc $rc): $(cat "$tmp/err")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
