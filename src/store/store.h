@@ -62,8 +62,10 @@ int wl_run_kind_parse(const char *s, enum wl_run_kind *out);
 struct wl_store_params {
     const char *path;    /* database file; NULL = wl_store_default_path() */
     int busy_timeout_ms; /* wait this long for a lock before WL_EBUSY (default 2000) */
-    bool read_only;      /* open without writing (no migration, no incomplete marking);
-                            in a directory this user cannot write, a database whose
+    bool read_only;      /* open without writing (no migration, no incomplete marking)
+                            and without creating or removing any file next to the
+                            database (a writer's -wal and -shm are used when they
+                            exist); when they are missing or unusable, a database whose
                             write-ahead log is merged is read as an immutable file and
                             one whose log cannot be used is WL_EACCES (rather than miss
                             the log's runs); an immutable read takes no lock, so a

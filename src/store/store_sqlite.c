@@ -8,9 +8,11 @@
  * older than the flush interval, so a crash loses at most one interval.
  * Prepared statements live in the writer; rows are bound with SQLITE_STATIC
  * and stepped at once. Not thread-safe by itself: store.c serialises.
- * A read-only open in a directory this user cannot write falls back to an
- * immutable connection only when no write-ahead log frame can be missed
- * (docs/internals/store.md).
+ * A read-only open never creates a file next to the database (its VFS
+ * drops SQLITE_OPEN_CREATE, and -shm is opened with readonly_shm=1): it
+ * reads through a writer's -wal and -shm when they exist, else falls back
+ * to an immutable connection, but only when no write-ahead log frame can be
+ * missed (docs/internals/store.md).
  */
 #include "store/sqlite_schema.h"
 #include "store/sqlite_impl.h"
@@ -21,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -120,18 +123,24 @@ fail:
                          path, buf, strerror(errno));
 }
 
+/* The directory of path into dir: "." for a bare name, "/" for "/x.db". */
+static void wl__parent_dir(const char *path, char *dir, size_t size)
+{
+    snprintf(dir, size, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, size, ".");
+    else
+        slash[slash == dir ? 1 : 0] = '\0';
+}
+
 /* Creating path failed: when its directory is what this user cannot write
  * (SQLite only says "unable to open database file"), says so and returns
  * WL_EACCES; else 0. */
 static int wl__explain_create_failure(const char *path, struct wl_errmsg *err)
 {
     char dir[WL_STORE_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else
-        slash[slash == dir ? 1 : 0] = '\0'; /* "/x.db" -> "/" */
+    wl__parent_dir(path, dir, sizeof dir);
     if (access(dir, W_OK | X_OK) == 0)
         return 0;
     if (errno == EROFS)
@@ -225,8 +234,8 @@ static int wl__check_main_file_complete(const char *path, struct wl_errmsg *err)
     } else {
         close(fd);
         snprintf(why, sizeof why,
-                 "using it needs its index %s-shm, which this user can neither read nor "
-                 "create in that directory",
+                 "using it needs its index %s-shm, which is missing or unreadable to this "
+                 "user (a read-only open creates no file next to the database)",
                  path);
     }
     return wl_errmsg_set(err, WL_EACCES,
@@ -260,10 +269,115 @@ static char *wl__file_uri(const char *path, const char *query)
     return uri;
 }
 
-/* SQLite refused a read-only open of a WAL database because it must create
- * -shm (and -wal) next to it, in a directory this user cannot write (it can
- * use existing readable ones: a live writer's are). If the main file holds
- * every committed change, reopen it as immutable: no locks, no -wal/-shm. */
+/* ---- reading without creating files ------------------------------------- */
+
+/* The VFS of read-only opens: the default one, except that it creates and
+ * deletes no file of the database (main file, -journal, -wal). SQLite opens
+ * a WAL database's -wal with SQLITE_OPEN_CREATE even on a read-only
+ * connection (and its -shm with O_CREAT unless readonly_shm=1), and a
+ * read-only connection cannot remove them at close: a reader in a directory
+ * it can write would leave both behind, owned by it, with the database
+ * file's mode, and the database's owner could no longer write (in a sticky
+ * directory such as /tmp not even remove them). Temporary files (no name)
+ * are left alone. Registered once, never changed afterwards. */
+#define WL__VFS_NOCREATE "wattlens-nocreate"
+static sqlite3_vfs wl__vfs_nocreate;
+static sqlite3_vfs *wl__vfs_base;
+static int wl__vfs_status = SQLITE_ERROR;
+static pthread_once_t wl__vfs_once = PTHREAD_ONCE_INIT;
+
+static int wl__nocreate_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
+                             int *out_flags)
+{
+    (void)vfs;
+    if (name && (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_MAIN_JOURNAL | SQLITE_OPEN_WAL)))
+        flags &= ~SQLITE_OPEN_CREATE; /* a missing -wal is SQLITE_CANTOPEN */
+    return wl__vfs_base->xOpen(wl__vfs_base, name, f, flags, out_flags);
+}
+
+static int wl__nocreate_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
+{
+    (void)vfs;
+    (void)name;
+    (void)sync_dir;
+    return SQLITE_IOERR_DELETE; /* a reader never removes another user's log */
+}
+
+static void wl__vfs_register(void)
+{
+    wl__vfs_base = sqlite3_vfs_find(NULL);
+    if (!wl__vfs_base)
+        return;
+    wl__vfs_nocreate = *wl__vfs_base; /* pAppData too: the base's methods may use it */
+    wl__vfs_nocreate.zName = WL__VFS_NOCREATE;
+    wl__vfs_nocreate.pNext = NULL;
+    wl__vfs_nocreate.xOpen = wl__nocreate_open;
+    wl__vfs_nocreate.xDelete = wl__nocreate_delete;
+    wl__vfs_status = sqlite3_vfs_register(&wl__vfs_nocreate, 0);
+}
+
+/* Opens d->path read-only through the VFS above: -wal and -shm are used
+ * when they exist (a live writer's, or a killed one's) and never created;
+ * without them reading fails (SQLITE_CANTOPEN) and the caller may fall back
+ * to wl__reopen_immutable. */
+static int wl__open_reader(struct wl__db *d, struct wl_errmsg *err)
+{
+    pthread_once(&wl__vfs_once, wl__vfs_register);
+    if (wl__vfs_status != SQLITE_OK)
+        return wl_errmsg_set(err, WL_EDB, "%s: cannot set up SQLite for reading (%s)", d->path,
+                             sqlite3_errstr(wl__vfs_status));
+    char *uri = wl__file_uri(d->path, "readonly_shm=1");
+    if (!uri)
+        return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
+    int s =
+        sqlite3_open_v2(uri, &d->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+                        WL__VFS_NOCREATE);
+    free(uri);
+    if (s != SQLITE_OK)
+        return wl__fail(d, s, err, "opening the database read-only");
+    return 0;
+}
+
+/* A writer needs to write the database file and, when they exist, its -wal
+ * and -shm: when this user cannot, says which (before SQLite touches any of
+ * them: it would open them read-only, create -wal and -shm to read, and fail
+ * only at the first write, "attempt to write a readonly database") and
+ * returns WL_EACCES; else 0. In a directory this user cannot write SQLite
+ * creates nothing and says so itself (SQLITE_READONLY_DIRECTORY). */
+static int wl__check_writable(const char *path, struct wl_errmsg *err)
+{
+    char dir[WL_STORE_PATH_MAX];
+    wl__parent_dir(path, dir, sizeof dir);
+    if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0)
+        return 0;
+    if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0 && (errno == EACCES || errno == EROFS))
+        return wl_errmsg_set(err, WL_EACCES,
+                             "%s: the database file is read-only; check its permissions (or "
+                             "pass another path with --db)",
+                             path);
+    static const char *const sides[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
+        char side[WL_STORE_PATH_MAX + 16];
+        struct stat st;
+        snprintf(side, sizeof side, "%s%s", path, sides[i]);
+        if (stat(side, &st) != 0 || faccessat(AT_FDCWD, side, W_OK, AT_EACCESS) == 0 ||
+            errno != EACCES)
+            continue;
+        return wl_errmsg_set(
+            err, WL_EACCES,
+            "%s: cannot write the database: %s (owned by uid %ld) is not "
+            "writable by this user (left by another program, or by a reader "
+            "of an older wattlens); once no process uses the database, that file's "
+            "owner or root can remove it",
+            path, side, (long)st.st_uid);
+    }
+    return 0;
+}
+
+/* A read-only open of a WAL database failed because its -wal or -shm is
+ * missing or unreadable (wl__open_reader creates neither; existing readable
+ * ones, a live writer's, are used). If the main file holds every committed
+ * change, reopen it as immutable: no locks, no -wal/-shm. */
 static int wl__reopen_immutable(struct wl__db *d, struct wl_errmsg *err)
 {
     int rc = wl__check_main_file_complete(d->path, err);
@@ -386,13 +500,26 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
         if (rc != 0)
             goto fail;
     }
-    int flags = p->read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    int s = sqlite3_open_v2(path, &d->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
-    if (s != SQLITE_OK) {
-        rc = exists ? 0 : wl__explain_create_failure(path, err);
-        if (rc == 0)
-            rc = wl__fail(d, s, err, exists ? "opening the database" : "creating the database");
-        goto fail;
+    int s = SQLITE_OK;
+    if (p->read_only) {
+        rc = wl__open_reader(d, err);
+        if (rc != 0)
+            goto fail;
+    } else {
+        /* a file this user cannot write is refused before SQLite opens it:
+         * it would open it read-only and, to read it, create -wal and -shm
+         * owned by this user next to it */
+        rc = exists ? wl__check_writable(path, err) : 0;
+        if (rc != 0)
+            goto fail;
+        s = sqlite3_open_v2(path, &d->db,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+        if (s != SQLITE_OK) {
+            rc = exists ? 0 : wl__explain_create_failure(path, err);
+            if (rc == 0)
+                rc = wl__fail(d, s, err, exists ? "opening the database" : "creating the database");
+            goto fail;
+        }
     }
     sqlite3_extended_result_codes(d->db, 1);
     sqlite3_busy_timeout(d->db, d->busy_timeout_ms);

@@ -1749,6 +1749,102 @@ static void test_read_only_directory_is_readable(void **state)
     assert_int_equal(rc, 0);
 }
 
+/* A database in a directory anyone can write (a sticky /tmp), whose file
+ * this user cannot write: readers (a read-write open refused, then the
+ * read-only one) must leave no -wal or -shm behind, or the owner could no
+ * longer write it (SQLite gives them the reader's uid and the file's mode)
+ * nor, in a sticky directory, remove them. */
+static int check_reader_creates_no_companion(const char *dir)
+{
+    char path[4200], side[4300];
+    struct wl_errmsg e = {{0}};
+    snprintf(path, sizeof path, "%s/shared/many.db", dir);
+    if (access(path, W_OK) == 0) {
+        fprintf(stderr, "skipped: uid %d can write %s although its mode forbids it\n",
+                (int)geteuid(), path);
+        return CHECK_SKIPPED;
+    }
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = path;
+    p.no_create = true;
+    wl_store *s = NULL;
+    int rc = wl_store_open(&p, &s, &e); /* what `runs` tries first */
+    if (rc != WL_EACCES || !strstr(e.text, "read-only"))
+        return fprintf(stderr, "read-write: %d %s\n", rc, e.text), 30;
+    int64_t n = -1;
+    rc = read_only_count(path, &n, &e); /* then this */
+    if (rc != 0 || n != 1)
+        return fprintf(stderr, "read-only: %d, %lld runs, %s\n", rc, (long long)n, e.text), 31;
+    static const char *const sides[] = {"-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(side, sizeof side, "%s%s", path, sides[i]);
+        if (access(side, F_OK) == 0)
+            return fprintf(stderr, "a reader left %s\n", side), 32;
+    }
+    /* with a writer's log and index (copied: a killed writer's), the reader
+     * uses them, sees the run only the log holds, and adds nothing */
+    snprintf(path, sizeof path, "%s/shared/live.db", dir);
+    rc = read_only_count(path, &n, &e);
+    if (rc != 0 || n != 2)
+        return fprintf(stderr, "live: %d, %lld runs, %s\n", rc, (long long)n, e.text), 33;
+    snprintf(side, sizeof side, "%s-journal", path);
+    if (access(side, F_OK) == 0)
+        return fprintf(stderr, "a reader left %s\n", side), 34;
+    return 0;
+}
+
+static void test_a_reader_that_cannot_write_creates_no_files(void **state)
+{
+    struct fixture *f = *state;
+    wl_store_close(f->s); /* no connection crosses the fork below */
+    f->s = NULL;
+    char shared[4200], path[4400], side[4500];
+    snprintf(shared, sizeof shared, "%s/shared", f->dir);
+    assert_int_equal(mkdir(shared, 0755), 0);
+    snprintf(path, sizeof path, "%s/many.db", shared);
+    char id[37];
+    struct run_spec sp = {.created_at_ms = T0_MS, .duration_ms = 1, .energy_j = 1};
+    wl_store *s = open_at(path);
+    make_run(s, &sp, id);
+    wl_store_close(s); /* merged: no -wal, no -shm */
+    /* live.db: its second run only in the log, as a killed writer leaves it */
+    char live[4300];
+    snprintf(live, sizeof live, "%s/live", f->dir);
+    assert_int_equal(mkdir(live, 0755), 0);
+    snprintf(path, sizeof path, "%s/w.db", live);
+    s = open_at(path);
+    make_run(s, &sp, id);
+    wl_store_close(s);
+    s = open_at(path);
+    make_run(s, &sp, id);
+    static const char *const sfx[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        size_t n = 0;
+        snprintf(side, sizeof side, "%s/w.db%s", live, sfx[i]);
+        char *buf = snapshot(side, &n);
+        snprintf(side, sizeof side, "%s/live.db%s", shared, sfx[i]);
+        assert_int_equal(wl_test_write_file(side, buf, n), 0);
+        assert_int_equal(chmod(side, 0444), 0);
+        free(buf);
+    }
+    wl_store_close(s);
+    snprintf(path, sizeof path, "%s/many.db", shared);
+    assert_int_equal(chmod(path, 0444), 0); /* as root, the child is another user too */
+    assert_int_equal(chmod(f->dir, 0755), 0);
+    assert_int_equal(chmod(shared, 01777), 0);
+    int rc = as_unprivileged(check_reader_creates_no_companion, f->dir);
+    assert_int_equal(chmod(shared, 0755), 0);
+    if (rc == CHECK_SKIPPED)
+        skip();
+    assert_int_equal(rc, 0);
+    /* and the owner still writes it */
+    assert_int_equal(chmod(path, 0644), 0);
+    s = open_at(path);
+    make_run(s, &sp, id);
+    wl_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1790,6 +1886,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_read_only_directory_is_a_clear_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_directory_is_readable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_reader_that_cannot_write_creates_no_files, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
