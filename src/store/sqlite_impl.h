@@ -17,7 +17,8 @@
 struct wl__db {
     sqlite3 *db;
     char path[WL_STORE_PATH_MAX];
-    int busy_timeout_ms;
+    int busy_timeout_ms; /* the connection's; error messages say this many ms */
+    int run_wait_ms;     /* a run writer's batches wait this long (wl__run_txn) */
     int n_writers; /* open run writers; automatic checkpoints are off while > 0 */
 };
 

@@ -108,6 +108,7 @@ void wl_store_default_params(struct wl_store_params *p)
 {
     memset(p, 0, sizeof *p);
     p->busy_timeout_ms = 2000;
+    p->run_wait_ms = 60000;
 }
 
 int wl_store_default_path(char *buf, size_t size)

@@ -61,7 +61,13 @@ int wl_run_kind_parse(const char *s, enum wl_run_kind *out);
 
 struct wl_store_params {
     const char *path;    /* database file; NULL = wl_store_default_path() */
-    int busy_timeout_ms; /* wait this long for a lock before WL_EBUSY (default 2000) */
+    int busy_timeout_ms; /* wait this long for a lock before WL_EBUSY (default 2000):
+                            opening, creating a run's row, deleting, gc */
+    int run_wait_ms;     /* a run writer's batches and its finish wait this long for
+                            the write lock before WL_EBUSY (default 60000; 0 = the
+                            busy timeout): the run's row exists, so giving up loses
+                            rows, where waiting only delays them (their caller is
+                            the recorder's writer thread, or measure after CMD) */
     bool read_only;      /* open without writing (no migration, no incomplete marking)
                             and without creating or removing any file next to the
                             database (a writer's -wal and -shm are used when they
@@ -233,6 +239,8 @@ struct wl_run_totals {
     int64_t sample_count;
     double sample_rate_hz;                 /* achieved */
     const char *error;                     /* failed runs: why */
+    const char *sensor_provenance_json;    /* replaces the run's when not NULL (known
+                                              only once measuring ran) */
     const struct wl_store_domain *domains; /* upserted like wl_store_run_set_domain */
     size_t n_domains;
 };

@@ -491,6 +491,7 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
         return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
     snprintf(d->path, sizeof d->path, "%s", path);
     d->busy_timeout_ms = p->busy_timeout_ms > 0 ? p->busy_timeout_ms : 0;
+    d->run_wait_ms = p->run_wait_ms > d->busy_timeout_ms ? p->run_wait_ms : d->busy_timeout_ms;
     bool exists = false;
     int rc = wl__check_header(path, p->read_only || p->no_create, &exists, err);
     if (rc != 0)
@@ -887,11 +888,21 @@ static int wl__run_drain(struct wl__run *r, struct wl_errmsg *err)
     return rc != 0 ? rc : rc2;
 }
 
+/* Starts the writer's batch. Waits up to run_wait_ms for the write lock,
+ * not the busy timeout: another writer (a run being recorded holds the lock
+ * for each of its batches, up to the flush interval, and takes it again at
+ * once) can keep it longer than that, and a row given up here is lost. */
 static int wl__run_txn(struct wl__run *r, struct wl_errmsg *err)
 {
     if (r->in_txn)
         return 0;
-    int rc = wl__exec(r->d, "BEGIN IMMEDIATE", err, "starting a batch");
+    struct wl__db *d = r->d;
+    const int busy_ms = d->busy_timeout_ms;
+    d->busy_timeout_ms = d->run_wait_ms; /* what the message says it waited */
+    sqlite3_busy_timeout(d->db, d->run_wait_ms);
+    int rc = wl__exec(d, "BEGIN IMMEDIATE", err, "starting a batch");
+    d->busy_timeout_ms = busy_ms;
+    sqlite3_busy_timeout(d->db, busy_ms);
     if (rc != 0)
         return rc;
     r->in_txn = true;
@@ -1386,7 +1397,8 @@ static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl
         "  WHERE run_id = ?12 AND is_input = 0)), "
         "kv_cache_bytes = ?8, response = ?9, "
         "sample_count = coalesce(?10, (SELECT count(*) FROM power_samples WHERE run_id = ?12)), "
-        "sample_rate_hz = ?11, error = ?13, updated_at_ms = ?14 WHERE id = ?12",
+        "sample_rate_hz = ?11, error = ?13, updated_at_ms = ?14, "
+        "sensor_provenance = coalesce(?15, sensor_provenance) WHERE id = ?12",
         &st, err);
     if (rc != 0)
         goto fail;
@@ -1405,6 +1417,7 @@ static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl
     sqlite3_bind_int64(st, 12, r->run_id);
     wl__bind_text(st, 13, t->error);
     sqlite3_bind_int64(st, 14, wl__now_ms());
+    wl__bind_text(st, 15, t->sensor_provenance_json);
     rc = wl__step_done(d, st, err, "finishing the run");
     sqlite3_finalize(st);
     if (rc != 0)

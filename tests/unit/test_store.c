@@ -9,6 +9,7 @@
 
 #include "store/sqlite_schema.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "wattlens/error.h"
 
 #include <errno.h>
@@ -1501,6 +1502,112 @@ static void test_locked_database_is_a_clear_busy_error(void **state)
     assert_int_equal(raw_count(f->path, "runs"), 2); /* nothing lost */
 }
 
+/* Holds the write lock of a database for a while from its own connection. */
+struct lock_holder {
+    const char *path;
+    int hold_ms;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool tried, locked;
+};
+
+static void *hold_write_lock(void *p)
+{
+    struct lock_holder *h = p;
+    sqlite3 *db = NULL;
+    sqlite3_open(h->path, &db);
+    sqlite3_busy_timeout(db, 5000);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE; DELETE FROM run_tags", NULL, NULL, NULL);
+    pthread_mutex_lock(&h->mu);
+    h->tried = true;
+    h->locked = rc == SQLITE_OK;
+    pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    usleep((useconds_t)h->hold_ms * 1000);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(db);
+    return NULL;
+}
+
+static void start_lock_holder(struct lock_holder *h, pthread_t *t)
+{
+    h->tried = h->locked = false;
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
+    assert_int_equal(pthread_create(t, NULL, hold_write_lock, h), 0);
+    pthread_mutex_lock(&h->mu);
+    while (!h->tried)
+        pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+    assert_true(h->locked);
+}
+
+/* Once its row exists, a run's batches and its finish wait run_wait_ms for
+ * another writer, not the busy timeout: `measure` saves a long command's
+ * measurement after it, and the recorder would lose rows. */
+static void test_a_run_writer_waits_for_the_lock_past_the_busy_timeout(void **state)
+{
+    struct fixture *f = *state;
+    wl_store_close(f->s);
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->path;
+    p.busy_timeout_ms = 100;
+    struct wl_errmsg e = {{0}};
+    assert_int_equal(wl_store_open(&p, &f->s, &e), 0);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "sleep 1"};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+
+    struct lock_holder h = {.path = f->path, .hold_ms = 600};
+    pthread_t t;
+    start_lock_holder(&h, &t);
+    const uint64_t t0 = wl_clock_now_ns();
+    struct wl_store_section sec = {.phase = "measure",
+                                   .name = "command",
+                                   .token_index = -1,
+                                   .start_ms = 0,
+                                   .end_ms = 1000,
+                                   .energy_j = 2.0,
+                                   .method = WL_METHOD_COUNTER};
+    assert_int_equal(wl_store_add_section(r, &sec), 0); /* waited, not WL_EBUSY after 100 ms */
+    assert_true(wl_clock_now_ns() - t0 >= 300 * 1000000ull);
+    pthread_join(t, NULL);
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 1000,
+                                .energy_j = 2.0,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET,
+                                .sensor_provenance_json = "{\"sensors\":\"late\"}"};
+    assert_int_equal(wl_store_flush(r), 0); /* the batch's lock is released */
+    start_lock_holder(&h, &t);
+    assert_int_equal(wl_store_run_finish(r, &tot), 0); /* the finish waits too */
+    pthread_join(t, NULL);
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    assert_int_equal(a.run.row.status, WL_RUN_COMPLETE);
+    assert_non_null(a.run.sensor_provenance_json);
+    assert_non_null(strstr(a.run.sensor_provenance_json, "late")); /* set at the finish */
+    wl_store_aggregates_free(&a);
+    wl_store_close(f->s);
+
+    /* with run_wait_ms no longer than the busy timeout, a batch gives up */
+    p.run_wait_ms = 100;
+    assert_int_equal(wl_store_open(&p, &f->s, &e), 0);
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    start_lock_holder(&h, &t);
+    assert_int_equal(wl_store_add_section(r, &sec), WL_EBUSY);
+    assert_non_null(strstr(wl_store_last_error(f->s), "waited 100 ms"));
+    pthread_join(t, NULL);
+    wl_store_run_abandon(r);
+    pthread_mutex_destroy(&h.mu);
+    pthread_cond_destroy(&h.cv);
+}
+
 /* Exit status of a check that cannot be made here; it says why on stderr. */
 #define CHECK_SKIPPED 77
 
@@ -1884,6 +1991,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_locked_database_is_a_clear_busy_error, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_a_run_writer_waits_for_the_lock_past_the_busy_timeout,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_directory_is_a_clear_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_directory_is_readable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_reader_that_cannot_write_creates_no_files, setup,
