@@ -6,7 +6,8 @@
  * when wattlens is in the terminal's foreground group; CMD has its own group
  * otherwise: measure.h) are passed on to CMD; wattlens waits for it, stores the run as cancelled,
  * prints the report and exits 128 + the signal. Thin: the measuring is
- * wl_measure_run (src/sampler/measure.c), the saving wl_measure_save_run
+ * wl_measure_run (src/sampler/measure.c), the saving wl_measure_begin_run
+ * (the run's row, before CMD) and wl_measure_finish_run (after it)
  * (src/profile/measure_store.c). */
 #include "cli.h"
 #include "cli_output.h"
@@ -111,9 +112,8 @@ static void usage(FILE *out)
             "below the average; a CMD shorter than one window has none.\n"
             "wattlens exits with CMD's exit status (128+N if a signal N killed it, 127 if it\n"
             "could not be found, 126 if it could not be executed); when CMD succeeded but\n"
-            "the run could not be saved (say, another process is recording into the same\n"
-            "database), it exits 1 after printing the report; so it does when the report\n"
-            "could not be written (a full disk).\n"
+            "the run could not be saved, it exits 1 after printing the report; so it does\n"
+            "when the report could not be written (a full disk).\n"
             "\n"
             "Process group: when wattlens runs in the foreground of a terminal, CMD runs in\n"
             "wattlens's process group, so a terminal's Ctrl-C reaches CMD itself and is left\n"
@@ -132,7 +132,12 @@ static void usage(FILE *out)
             "baseline, peaks, power samples, exit status; status failed when CMD could not\n"
             "be started, cancelled when wattlens was stopped by a signal) and its id printed\n"
             "on stderr (`run_id` with --json); see it again with `wattlens show ID`, list\n"
-            "runs with `wattlens runs`.\n"
+            "runs with `wattlens runs`. Its row (status running, the command line) is made\n"
+            "before CMD starts: a database that cannot be written (read-only, or held by\n"
+            "another writer for more than 2 s) is an error then, exit 1, and CMD is not\n"
+            "run (--no-store measures without saving); a wattlens killed while CMD runs\n"
+            "leaves that row, shown as incomplete. The figures are saved when CMD ends,\n"
+            "waiting up to 60 s for another writer.\n"
             "\n"
             "Options:\n"
             "  -i, --interval MS      sampling interval in milliseconds (default 10; 100 with\n"
@@ -468,6 +473,18 @@ static int run_measure(int argc, char **argv)
     wl_errmsg_clear(&em);
     wl_errmsg_clear(&se);
     save.created_at_ms = wl_clock_realtime_ns() / 1000000;
+    /* the run's row (running, with the command line) before the command:
+     * a database that cannot be written (locked by another writer past the
+     * busy timeout, read-only) stops here, and a wattlens killed while CMD
+     * runs leaves a row that the next open marks incomplete */
+    wl_store_run *srun = NULL;
+    if (st && wl_measure_begin_run(st, &save, &srun, run_id, &se) != 0) {
+        wl_cli_output_close(&out, false, 0);
+        wl_store_close(st);
+        return wl_cli_fail("measure",
+                           "%s; the command was not run (--no-store measures it without saving)",
+                           se.text);
+    }
     /* installed until the run is saved and reported: a signal that comes
      * after the command's end changes nothing (the run is complete) */
     struct stop_handlers sh;
@@ -480,7 +497,7 @@ static int run_measure(int argc, char **argv)
         if (st) {
             /* the command did not run: a failed run says so */
             save.error = em.text;
-            if (wl_measure_save_run(st, &save, run_id, &se) == 0)
+            if (wl_measure_finish_run(st, srun, &save, &se) == 0)
                 wl_cli_note("measure", "stored as failed run %s", run_id);
             else
                 (void)wl_cli_fail("measure", "%s", se.text);
@@ -493,11 +510,16 @@ static int run_measure(int argc, char **argv)
     int code = r.exit_code;
     const bool save_tried = st != NULL;
     if (st) {
+        /* waits up to the store's run_wait_ms for another writer: CMD's
+         * measurement is not given up after the 2 s busy timeout */
         save.result = &r;
-        if (wl_measure_save_run(st, &save, run_id, &se) == 0)
+        if (wl_measure_finish_run(st, srun, &save, &se) == 0)
             saved = true;
         else
-            (void)wl_cli_fail("measure", "the run was not saved: %s", se.text);
+            (void)wl_cli_fail("measure",
+                              "the run was not saved: %s (the report follows; run %s keeps "
+                              "only its command and shows as incomplete)",
+                              se.text, run_id);
         wl_store_close(st);
     }
     FILE *f = wl_cli_output_stream(&out);

@@ -1,4 +1,4 @@
-/* Saving a measure result into the store; see measure_store.h.
+/* Saving a measure run into the store; see measure_store.h.
  *
  * Times are milliseconds from the sampler's origin (its open), as for
  * inference runs: baseline samples come first, the command's window after.
@@ -124,35 +124,40 @@ static int set_exit_extras(wl_store_run *run, const struct wl_measure_result *r)
     return rc;
 }
 
-int wl_measure_save_run(wl_store *st, const struct wl_measure_save *p, char *id_out,
-                        struct wl_errmsg *err)
+int wl_measure_begin_run(wl_store *st, const struct wl_measure_save *p, wl_store_run **out,
+                         char *id_out, struct wl_errmsg *err)
 {
-    const struct wl_measure_result *r = p->result;
-    char *cmd = join_argv(p->argv), *prov = NULL, extra[64];
-    char scope[64] = "";
-    uint16_t mask = 0;
-    enum wl_method method = WL_METHOD_COUNTER;
-    wl_store_run *run = NULL;
-    int rc;
+    *out = NULL;
+    char *cmd = join_argv(p->argv);
     if (!cmd)
         return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
-    if (r) {
-        wl_headline_choose(r->domains, &mask, &method, scope, sizeof scope);
-        prov = provenance_json(r, scope, method, mask);
-    }
     struct wl_run_info info = {
         .kind = WL_RUN_KIND_MEASURE,
-        .created_at_ms = r ? r->started_at_ns / 1000000 : p->created_at_ms,
+        .created_at_ms = p->created_at_ms,
         .command = cmd,
         .host_cpu = p->host_cpu,
         .host_cores = sysconf(_SC_NPROCESSORS_ONLN),
         .host_memory_bytes = (int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE),
-        .sensor_provenance_json = prov,
     };
-    rc = wl_store_run_begin(st, &info, &run, id_out);
-    if (rc != 0) {
+    int rc = wl_store_run_begin(st, &info, out, id_out);
+    if (rc != 0)
         wl_errmsg_set(err, rc, "cannot store the run: %s", wl_store_last_error(st));
-        goto done;
+    free(cmd);
+    return rc;
+}
+
+int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measure_save *p,
+                          struct wl_errmsg *err)
+{
+    const struct wl_measure_result *r = p->result;
+    char *prov = NULL, extra[64];
+    char scope[64] = "";
+    uint16_t mask = 0;
+    enum wl_method method = WL_METHOD_COUNTER;
+    int rc;
+    if (r) {
+        wl_headline_choose(r->domains, &mask, &method, scope, sizeof scope);
+        prov = provenance_json(r, scope, method, mask);
     }
     if (!r) {
         struct wl_run_totals tot = {.status = WL_RUN_FAILED,
@@ -186,7 +191,8 @@ int wl_measure_save_run(wl_store *st, const struct wl_measure_save *p, char *id_
                                     .kv_cache_bytes = -1,
                                     .sample_count = (int64_t)r->n_samples,
                                     .sample_rate_hz = WL_STORE_UNSET,
-                                    .error = rc == 0 ? NULL : err->text};
+                                    .error = rc == 0 ? NULL : err->text,
+                                    .sensor_provenance_json = prov};
         int frc = wl_store_run_finish(run, &tot);
         run = NULL;
         if (rc == 0 && frc != 0) {
@@ -272,6 +278,7 @@ int wl_measure_save_run(wl_store *st, const struct wl_measure_save *p, char *id_
         .error = r->exec_errno ? why : NULL,
         .domains = doms,
         .n_domains = nd,
+        .sensor_provenance_json = prov,
     };
     rc = wl_store_run_finish(run, &tot);
     run = NULL;
@@ -288,11 +295,11 @@ fail_run : {
                                  .output_tokens = -1,
                                  .kv_cache_bytes = -1,
                                  .sample_rate_hz = WL_STORE_UNSET,
-                                 .error = err->text};
+                                 .error = err->text,
+                                 .sensor_provenance_json = prov};
     wl_store_run_finish(run, &ftot);
 }
 done:
     free(prov);
-    free(cmd);
     return rc;
 }

@@ -22,19 +22,32 @@ struct wl_measure_save {
     char *const *argv;                      /* the command (NULL-terminated) */
     const struct wl_measure_result *result; /* NULL when measuring could not start */
     const char *error;                      /* why it failed (NULL when the command ran) */
-    int64_t created_at_ms;                  /* used when result is NULL; 0 = now */
+    int64_t created_at_ms;                  /* the run's creation time; 0 = now */
     const char *host_cpu;                   /* optional */
 };
 
-/* Writes the run and finishes it: status failed when the command could not be
- * started (exec failed, or no result); cancelled when a stop request
- * (result->stop_signal) came while measuring -- before the command started
- * (then without totals) or while it ran (its window and status are kept);
- * else complete: a command's own non-zero exit or death by a signal is still
- * a complete measurement. runs.extra gets exit_status, signal and
- * stop_signal (null when not applicable) and cpu_time_s. id_out (>= 37
- * bytes) gets the run id. Returns 0 or a WL_E* with a message in err. */
-int wl_measure_save_run(wl_store *st, const struct wl_measure_save *p, char *id_out,
-                        struct wl_errmsg *err);
+/* Creates the run's row before the command runs (status running; the
+ * command line, the host; created_at_ms), so that a database that cannot be
+ * written is found before, not after, and a measure killed before
+ * wl_measure_finish_run leaves a row that the next open marks incomplete.
+ * p->result is not used. *out gets the writer, id_out (>= 37 bytes) the run
+ * id. Returns 0 or a WL_E* with a message in err (WL_EBUSY: another writer
+ * held the database past the busy timeout; WL_EACCES). */
+int wl_measure_begin_run(wl_store *st, const struct wl_measure_save *p, wl_store_run **out,
+                         char *id_out, struct wl_errmsg *err);
+
+/* Writes p->result into run (from wl_measure_begin_run on st) and finishes
+ * it: status failed when the command could not be started (exec failed, or
+ * no result); cancelled when a stop request (result->stop_signal) came while
+ * measuring -- before the command started (then without totals) or while it
+ * ran (its window and status are kept); else complete: a command's own
+ * non-zero exit or death by a signal is still a complete measurement.
+ * runs.extra gets exit_status, signal and stop_signal (null when not
+ * applicable) and cpu_time_s; the sensor provenance is set here. Waits for
+ * another writer up to the store's run_wait_ms. Frees run, also on error.
+ * Returns 0 or a WL_E* with a message in err; the row then stays as far as
+ * it was written (running until the next open marks it incomplete). */
+int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measure_save *p,
+                          struct wl_errmsg *err);
 
 #endif

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# `measure` and the run database: the run's row (running, with the command
+# line) is made before the command starts, so a wattlens killed with
+# SIGKILL leaves a row that shows as incomplete; a database another writer
+# holds past the busy timeout is an error before the command runs (exit 1,
+# the command not started; --no-store still measures); a lock taken while
+# the command runs and held past the busy timeout delays the save but does
+# not lose it. A reader who cannot write the database leaves no -wal/-shm
+# that would keep its owner from writing (as nobody under root).
+set -u
+: "${WATTLENS:?}"
+. "$(dirname "$0")/common.sh"
+mkdir -p "$tmp/sys" "$tmp/dev"
+export WATTLENS_DB="$tmp/unused-default.db" # never the user's
+export WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
+       WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
+db="$tmp/m.db"
+
+# Holds the write lock of $1 for $2 seconds once taken; prints "locked" then.
+hold_lock() {
+  python3 - "$1" "$2" <<'PY'
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+c.execute("COMMIT")
+PY
+}
+
+status_of() { # status of the newest run whose command is $1
+  "$WATTLENS" runs --db "$db" --json | python3 -c '
+import json, sys
+rows = [r for r in json.load(sys.stdin)["runs"] if r.get("command") == sys.argv[1]]
+print(rows[0]["status"] if rows else "none")' "$1"
+}
+
+# 1. kill -9 of measure while its command runs: the row is there, incomplete
+"$WATTLENS" -q measure --db "$db" -- sleep 5 >/dev/null 2>&1 &
+mpid=$!
+for _ in $(seq 1 100); do
+  [ "$(status_of 'sleep 5' 2>/dev/null)" = running ] && break
+  sleep 0.1
+done
+kill -9 "$mpid"
+wait "$mpid" 2>/dev/null
+st=$(status_of 'sleep 5')
+[ "$st" = incomplete ] && ok "a SIGKILLed measure leaves its run, incomplete" \
+  || bad "a SIGKILLed measure: run status '$st', not incomplete"
+
+# 2. another writer holds the database past the busy timeout: the command
+#    does not run, exit 1, a clear message
+"$WATTLENS" -q measure --db "$db" -- true >/dev/null 2>&1 # the file exists
+hold_lock "$db" 5 >"$tmp/lock1" &
+lpid=$!
+for _ in $(seq 1 100); do grep -q locked "$tmp/lock1" && break; sleep 0.1; done
+"$WATTLENS" -q measure --db "$db" -- touch "$tmp/ran" >/dev/null 2>"$tmp/err2"
+rc=$?
+[ $rc = 1 ] && ok "locked database: exit 1" || bad "locked database: exit $rc, not 1"
+[ ! -e "$tmp/ran" ] && ok "locked database: the command was not run" \
+  || bad "locked database: the command ran"
+grep -q "locked by another process" "$tmp/err2" && grep -q "the command was not run" "$tmp/err2" \
+  && ok "locked database: says so" || bad "locked database: message: $(cat "$tmp/err2")"
+"$WATTLENS" -q measure --db "$db" --no-store -- touch "$tmp/ran" >/dev/null 2>&1
+rc=$?
+[ $rc = 0 ] && [ -e "$tmp/ran" ] && ok "locked database: --no-store still measures" \
+  || bad "locked database, --no-store: exit $rc"
+wait "$lpid"
+
+# 3. a lock taken while the command runs, held past the busy timeout (2 s):
+#    the save waits for it
+"$WATTLENS" -q measure --db "$db" -- sh -c 'touch "$0"; sleep 1' "$tmp/started" \
+  >/dev/null 2>"$tmp/err3" &
+mpid=$!
+for _ in $(seq 1 100); do [ -e "$tmp/started" ] && break; sleep 0.1; done
+hold_lock "$db" 4 >/dev/null
+wait "$mpid"
+rc=$?
+st=$(status_of "sh -c 'touch \"\$0\"; sleep 1' $tmp/started")
+[ $rc = 0 ] && [ "$st" = complete ] && ok "a lock held past the busy timeout delays the save" \
+  || bad "lock during the command: exit $rc, status '$st': $(cat "$tmp/err3")"
+
+# 4. a reader who cannot write the database leaves nothing next to it
+if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null && id nobody >/dev/null 2>&1 \
+  && id daemon >/dev/null 2>&1; then
+  sh="$tmp/shared"
+  mkdir "$sh" && chmod 755 "$tmp" && chmod 1777 "$sh"
+  cp "$db" "$sh/many.db" && chown daemon "$sh/many.db" && chmod 644 "$sh/many.db"
+  if runuser -u nobody -- "$WATTLENS" runs --db "$sh/many.db" >/dev/null 2>"$tmp/err4"; then
+    ok "nobody reads daemon's database"
+  else
+    bad "nobody cannot read: $(cat "$tmp/err4")"
+  fi
+  [ ! -e "$sh/many.db-wal" ] && [ ! -e "$sh/many.db-shm" ] \
+    && ok "the reader left no -wal/-shm" || bad "the reader left: $(ls "$sh")"
+  if runuser -u daemon -- "$WATTLENS" -q measure --db "$sh/many.db" -- true >/dev/null 2>"$tmp/err5"; then
+    ok "the owner still writes it"
+  else
+    bad "the owner cannot write after a reader: $(cat "$tmp/err5")"
+  fi
+else
+  echo "SKIP: reader/owner check needs root, runuser and the users nobody and daemon"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
