@@ -178,7 +178,11 @@ static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
     json_object_set_new(j, "method", json_string(wl_method_key(di->method)));
     json_object_set_new(j, "method_label", json_string(wl_method_label(di->method)));
     json_object_set_new(j, "measured", json_boolean(wl_method_is_measured(di->method)));
-    json_object_set_new(j, "exact_counter_window", json_boolean(di->counter));
+    /* for a counter domain, whether its window energy is the exact delta of
+     * its counters; a sampled or estimated domain (the CPU-time model keeps
+     * a counter of its own) has none to speak of: null */
+    json_object_set_new(j, "exact_counter_window",
+                        di->method == WL_METHOD_COUNTER ? json_boolean(di->counter) : json_null());
     wl_json_set_text(j, "sources", di->sources);
     bool has = wl_energy_window_has(&r->window, d);
     json_object_set_new(j, "energy_j",

@@ -136,6 +136,13 @@ import json, sys
 d = json.load(open(sys.argv[1]))["domains"][0]
 assert d["peak_power_w"] is None or d["peak_power_w"] >= d["avg_power_w"] * (1 - 1e-9), d
 PY
+# exact_counter_window says something only about a counter domain: the CPU
+# model's estimate has none (null; old: true next to "measured": false)
+python3 - "$tmp/pkb.json" <<'PY' && ok || bad "measure --json: exact_counter_window of a model estimate"
+import json, sys
+d = json.load(open(sys.argv[1]))["domains"][0]
+assert d["method"] == "model_estimate" and d["exact_counter_window"] is None, d
+PY
 "$WATTLENS" measure --json -- sleep 0.5 >"$tmp/pk.json" 2>/dev/null
 "$WATTLENS" measure --json -- true >"$tmp/pk0.json" 2>/dev/null
 "$WATTLENS" measure -- true >"$tmp/pk0.txt" 2>/dev/null
@@ -255,6 +262,7 @@ assert j["measured"] is False, "a model-estimated CPU must not make the run 'mea
 d = {x["domain"]: x for x in j["domains"]}
 assert d["package"]["method"] == "model_estimate" and not d["package"]["measured"], d
 assert d["gpu"]["method"] == "counter" and d["gpu"]["measured"], d
+assert d["gpu"]["exact_counter_window"] is True and d["package"]["exact_counter_window"] is None, d
 # two fake GPUs draw 50 W + 100 W
 assert abs(d["gpu"]["avg_power_w"] - 150.0) < 1.5, d["gpu"]
 PY
