@@ -76,7 +76,7 @@ bool wl_cli_store_option(struct wl_cli_store_opts *o, int c, char *const argv[])
 
 /* How a command uses the run database. */
 enum wl_cli_store_mode {
-    /* runs, show, export: the file must exist (a mistyped --db is an error,
+    /* runs, show, export, gc --dry-run: the file must exist (a mistyped --db is an error,
      * not a new empty database); opened read-only when it cannot be written
      * (a read-only file or directory) */
     WL_CLI_STORE_READ,

@@ -28,7 +28,8 @@ static void usage(FILE *out)
             "  --keep N             keep the N newest runs\n"
             "  --max-age DAYS       remove runs created more than DAYS days ago (fractions\n"
             "                       allowed: 0.5 = 12 hours)\n"
-            "  --dry-run            list what would be removed; change nothing\n"
+            "  --dry-run            list what would be removed; change nothing (reads a\n"
+            "                       database this user cannot write, as `runs` does)\n"
             "  --json               the result as JSON: {\"removed\": [ids], \"removed_runs\":\n"
             "                       [{\"id\", \"created_at\", ...}], \"dry_run\": "
             "...}\n" WL_CLI_STORE_HELP "\n"
@@ -77,7 +78,9 @@ static int run(int argc, char **argv)
     if (p.keep < 0 && p.max_age_days < 0)
         return wl_cli_usage_error(cmd, "give --keep N and/or --max-age DAYS");
     wl_store *s = NULL;
-    int rc = wl_cli_store_open(cmd, so.db, WL_CLI_STORE_MODIFY, &s);
+    /* a dry run only reads: like `runs`, it reads a file or directory this
+     * user cannot write */
+    int rc = wl_cli_store_open(cmd, so.db, p.dry_run ? WL_CLI_STORE_READ : WL_CLI_STORE_MODIFY, &s);
     if (rc != WL_EXIT_OK)
         return rc;
     struct wl_gc_result res;

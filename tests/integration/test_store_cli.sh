@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The store commands guard the run database: an output file that is the
 # database (or its -wal/-shm) is refused and the runs stay; a mistyped --db
-# is an error that creates nothing; gc --dry-run counts what it would keep;
+# is an error that creates nothing; gc --dry-run counts what it would keep
+# (and reads a database this user cannot write);
 # -q leaves stderr empty; cost says when it uses the default price; runs --search
 # is caseless for Unicode; a database in a read-only directory can be read but
 # not written, and creating one there says the directory is not writable.
@@ -118,6 +119,13 @@ else
     && ok "show in a read-only directory" || bad "show read-only dir: $(cat "$tmp/err")"
   as_user "$WATTLENS" export --db "$ro/runs.db" "$id" -f json 2>"$tmp/err" | python3 -m json.tool >/dev/null \
     && ok "export in a read-only directory" || bad "export read-only dir: $(cat "$tmp/err")"
+  # gc --dry-run only reads: it lists what would go, as the owner's would
+  as_user "$WATTLENS" gc --db "$ro/runs.db" --keep 1 --dry-run >"$tmp/out" 2>"$tmp/err"; rc=$?
+  [ $rc = 0 ] && grep -q "would be removed" "$tmp/out" && ok "gc --dry-run in a read-only directory" \
+    || bad "gc --dry-run read-only dir: exit $rc, $(cat "$tmp/err")"
+  as_user "$WATTLENS" gc --db "$ro/runs.db" --keep 1 >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc = 1 ] && grep -q "directory is not writable" "$tmp/err" && ok "gc in a read-only directory: error" \
+    || bad "gc read-only dir: exit $rc, $(cat "$tmp/err")"
   for c in "measure -- true" "rm $id"; do
     # shellcheck disable=SC2086
     as_user "$WATTLENS" ${c%% *} --db "$ro/runs.db" ${c#* } >/dev/null 2>"$tmp/err"; rc=$?
