@@ -23,6 +23,13 @@ struct wl__db {
 };
 
 /* ---- errors and statement helpers (sqlite_util.c) ------------------------ */
+/* What a damaged database's message adds: nothing is changed, and what can
+ * be saved (docs/internals/store.md, "A damaged database"). */
+#define WL__SALVAGE_HINT                                                                           \
+    "the file was left unchanged. Runs in its intact pages may be salvaged with the sqlite3 "      \
+    "shell (.recover or .dump, on a copy); what the damage took (the end of a truncated file) "    \
+    "is lost"
+
 int wl__code(int src);
 int wl__fail(struct wl__db *d, int src, struct wl_errmsg *err, const char *what);
 int wl__exec(struct wl__db *d, const char *sql, struct wl_errmsg *err, const char *what);

@@ -55,6 +55,9 @@ int wl__fail(struct wl__db *d, int src, struct wl_errmsg *err, const char *what)
                              "%s: %s: the database is locked by another process "
                              "(waited %d ms); try again when it is done",
                              d->path, what, d->busy_timeout_ms);
+    if ((src & 0xff) == SQLITE_CORRUPT)
+        return wl_errmsg_set(err, code, "%s: %s: damaged database (SQLite: %s); " WL__SALVAGE_HINT,
+                             d->path, what, msg);
     if (src == SQLITE_READONLY_DIRECTORY)
         return wl_errmsg_set(err, code,
                              "%s: %s: its directory is not writable by this user, and SQLite "

@@ -397,6 +397,30 @@ static int wl__reopen_immutable(struct wl__db *d, struct wl_errmsg *err)
     return 0;
 }
 
+/* SQLite could not read the header values of a file that starts as an
+ * SQLite file: damaged (SQLITE_CORRUPT: a truncated file, say) or not a
+ * database at all (SQLITE_NOTADB). A damaged file whose header still holds
+ * our application id (offset 68, big-endian) is a damaged wattlens
+ * database, not someone else's file. Sets err (WL_EFORMAT). */
+static void wl__explain_unreadable(struct wl__db *d, struct wl_errmsg *err)
+{
+    const char *msg = sqlite3_errmsg(d->db);
+    if ((sqlite3_errcode(d->db) & 0xff) != SQLITE_CORRUPT) {
+        wl_errmsg_set(err, WL_EFORMAT, "%s: not a wattlens database (%s)", d->path, msg);
+        return;
+    }
+    unsigned char hdr[72] = {0};
+    int fd = open(d->path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, hdr, sizeof hdr) : -1;
+    if (fd >= 0)
+        close(fd);
+    const uint32_t app_id =
+        (uint32_t)hdr[68] << 24 | (uint32_t)hdr[69] << 16 | (uint32_t)hdr[70] << 8 | hdr[71];
+    const bool ours = n == (ssize_t)sizeof hdr && app_id == (uint32_t)WL__SQLITE_APP_ID;
+    wl_errmsg_set(err, WL_EFORMAT, "%s: damaged %s database (SQLite: %s); " WL__SALVAGE_HINT,
+                  d->path, ours ? "wattlens" : "SQLite", msg);
+}
+
 static int wl__migrate(struct wl__db *d, struct wl_errmsg *err)
 {
     for (;;) {
@@ -535,7 +559,7 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
     }
     if (rc != 0) {
         if (rc == WL_EFORMAT)
-            wl_errmsg_set(err, rc, "%s: not a wattlens database (%s)", path, sqlite3_errmsg(d->db));
+            wl__explain_unreadable(d, err);
         goto fail;
     }
     rc = wl__register_casefold(d, err);

@@ -1423,6 +1423,39 @@ static void test_refuses_a_file_that_is_not_a_database(void **state)
     free(after);
 }
 
+/* A truncated wattlens database is a damaged wattlens database (its header
+ * still carries our application id), not "not a wattlens database"; the
+ * message says what may be salvaged, and the file is left as it is. */
+static void test_a_truncated_database_is_called_damaged(void **state)
+{
+    struct fixture *f = *state;
+    char id[37];
+    for (int i = 0; i < 3; i++) {
+        struct run_spec sp = {
+            .created_at_ms = T0_MS + i, .duration_ms = 1, .energy_j = 1, .n_in = 20, .n_out = 200};
+        make_run(f->s, &sp, id);
+    }
+    wl_store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(truncate(f->path, 40000), 0); /* page 1 and part of page 2 of 16 KiB */
+    size_t n0, n;
+    char *before = snapshot(f->path, &n0);
+    struct wl_errmsg e = {{0}};
+    assert_int_equal(try_open(f->path, 100, &e), WL_EFORMAT);
+    assert_non_null(strstr(e.text, "damaged wattlens database (SQLite: "));
+    assert_non_null(strstr(e.text, "salvaged"));
+    assert_null(strstr(e.text, "not a wattlens database"));
+    char *after = snapshot(f->path, &n);
+    assert_int_equal(n, n0);
+    assert_memory_equal(after, before, n);
+    free(before);
+    free(after);
+    /* too short to hold the application id: a damaged SQLite database */
+    assert_int_equal(truncate(f->path, 50), 0);
+    assert_int_equal(try_open(f->path, 100, &e), WL_EFORMAT);
+    assert_non_null(strstr(e.text, "damaged SQLite database"));
+}
+
 static void test_refuses_a_newer_schema_without_touching_it(void **state)
 {
     struct fixture *f = *state;
@@ -1988,6 +2021,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refuses_a_file_that_is_not_a_database, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_refuses_a_newer_schema_without_touching_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_truncated_database_is_called_damaged, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_locked_database_is_a_clear_busy_error, setup,
                                         teardown),
