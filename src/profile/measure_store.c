@@ -68,6 +68,7 @@ static char *provenance_json(const struct wl_measure_result *r, const char *scop
                                     "start to its exit"));
     json_object_set_new(j, "sample_interval_ms", json_real((double)r->stats.interval_ns / 1e6));
     wl_json_set_text(j, "sensors", r->sensors_desc); /* sensor names: any bytes */
+    json_object_set_new(j, "sensors_not_read", json_integer(r->sensors_not_read));
     json_t *doms = wl_headline_domains_json(r->domains, mask);
     json_object_set_new(j, "domains", doms);
     char *s = json_dumps(j, JSON_COMPACT);

@@ -325,6 +325,7 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
         goto fail_child;
     {
         size_t len = 0;
+        out->sensors_not_read = wl_sensor_set_n_not_read(set);
         for (unsigned i = 0; i < wl_sensor_set_count(set) && len < sizeof out->sensors_desc; i++) {
             const struct wl_sensor_info *in = wl_sensor_get_info(wl_sensor_set_get(set, i));
             len += (size_t)snprintf(out->sensors_desc + len, sizeof out->sensors_desc - len,

@@ -101,6 +101,7 @@ struct wl_measure_result {
     bool model_only;           /* every figure is a model estimate */
     uint64_t cpu_ns;           /* CPU time of the command and its reaped descendants (rusage) */
     char sensors_desc[512];    /* "cpu-model (model: 10.00 W idle + ...)" */
+    unsigned sensors_not_read; /* found but not read by the sensors (wl_sensor_set_n_not_read) */
     struct wl_sample *samples; /* heap, all samples in order (up to max_samples) */
     size_t n_samples;
     uint64_t n_samples_dropped; /* beyond max_samples */

@@ -102,5 +102,21 @@ else
   echo "SKIP: reader/owner check needs root, runuser and the users nobody and daemon"
 fi
 
+# a zone the sensors found but could not read makes the stored run say
+# PARTIAL (provenance sensors_not_read; show's note)
+pc="$tmp/sys/class/powercap"
+mkdir -p "$pc/intel-rapl:0" "$pc/intel-rapl:0:0/energy_uj"
+echo package-0 >"$pc/intel-rapl:0/name" && echo core >"$pc/intel-rapl:0:0/name"
+for z in intel-rapl:0 intel-rapl:0:0; do echo 262143328850 >"$pc/$z/max_energy_range_uj"; done
+echo 1000 >"$pc/intel-rapl:0/energy_uj"
+pdb="$tmp/partial.db"
+WATTLENS_SYSFS_ROOT="$tmp/sys" "$WATTLENS" -q measure --db "$pdb" -- true >/dev/null 2>"$tmp/err"
+pid=$("$WATTLENS" runs --db "$pdb" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])')
+"$WATTLENS" show --db "$pdb" "$pid" >"$tmp/show.txt" 2>&1
+n=$("$WATTLENS" show --db "$pdb" "$pid" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["sensors_not_read"])')
+[ "$n" = 1 ] && grep -q "NOTE: PARTIAL sensors: 1 zone" "$tmp/show.txt" \
+  && ok "measure with an unreadable zone: the stored run says PARTIAL" \
+  || bad "partial measure (n=$n): $(cat "$tmp/show.txt" "$tmp/err" | head -5)"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
