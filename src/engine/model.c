@@ -406,6 +406,7 @@ int wl_model_load_gguf(wl_gguf *g, wl_model **out, struct wl_errmsg *err)
     const struct wl_weight *emb = &m->weights.tok_embd;
     m->decode_bytes = m->weight_bytes + emb->row_bytes -
                       (m->config.tied_output ? 0 : wl_weight_bytes(emb));
+    m->owns_gguf = true; /* as model.h says: g is the model's from here on */
     *out = m;
     return 0;
 fail:
@@ -425,7 +426,6 @@ int wl_model_load(const char *path, wl_model **out, struct wl_errmsg *err)
         wl_gguf_close(g);
         return wl_errmsg_prefix(err, rc, path); /* as wl_gguf_open's messages */
     }
-    (*out)->owns_gguf = true;
     return 0;
 }
 

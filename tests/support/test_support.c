@@ -141,7 +141,5 @@ int wl_test_model_from_memory(const void *buf, size_t size, struct wl_model **m,
     int rc = wl_model_load_gguf(g, m, err);
     if (rc != 0)
         wl_gguf_close(g);
-    else
-        (*m)->owns_gguf = true;
     return rc;
 }

@@ -51,7 +51,6 @@ static void load_synth(struct fixture *f, enum wl_arch arch, enum wl_ttype type)
     assert_int_equal(wl_gguf_open_memory(f->buf, size, &g, &err), 0);
     if (wl_model_load_gguf(g, &f->m, &err) != 0)
         fail_msg("load: %s", err.text);
-    f->m->owns_gguf = true;
     if (wl_tok_load_gguf(f->m->gguf, &f->tok, &err) != 0)
         fail_msg("tokenizer: %s", err.text);
 }

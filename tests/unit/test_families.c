@@ -116,7 +116,6 @@ static int load_synth_drop(struct fixture *f, enum wl_arch arch, uint32_t contex
         wl_gguf_close(g);
         return rc;
     }
-    f->m->owns_gguf = true;
     f->g = g;
     return 0;
 }
