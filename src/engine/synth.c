@@ -427,7 +427,7 @@ int wl_synth_check(const struct wl_synth_params *p, struct wl_errmsg *err)
             build = wl__synth_families[i].build;
     }
     if (!build)
-        return wl_errmsg_set(err, WL_ENOTSUP, "synth does not support architecture %s yet",
+        return wl_errmsg_set(err, WL_ENOTSUP, "no synth family for architecture %s",
                              wl_arch_name(p->arch));
     if (p->n_layers < 1 || p->n_layers > 4096 || p->dim < 2 || p->dim > (1u << 20) || p->ffn < 1 ||
         p->ffn > (1u << 22))

@@ -44,8 +44,9 @@ struct wl_synth_params {
 void wl_synth_default_params(struct wl_synth_params *p);
 
 /* The checks wl_synth_model makes before any work: WL_EINVAL with a message
- * for inconsistent shapes or an unsupported weight type, WL_ENOTSUP for a
- * family not implemented; 0 when p can be synthesized (a vocab_from file
+ * for inconsistent shapes or an unsupported weight type, WL_ENOTSUP for an
+ * architecture with no synth family (WL_ARCH_UNKNOWN: every known one has
+ * one); 0 when p can be synthesized (a vocab_from file
  * can still lack a tokenizer). A caller checks options with it first. */
 int wl_synth_check(const struct wl_synth_params *p, struct wl_errmsg *err);
 
