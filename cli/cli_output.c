@@ -47,20 +47,16 @@ static bool is_database(const char *cmd, const char *path, const char *db_path)
     return same;
 }
 
-/* True when path names the file open on fd (for writing): the same inode. */
+/* True when path names the file open on fd for writing (the same inode):
+ * written through that stream itself, so that `>>` still appends and what
+ * the measured command printed there is kept. Not for a closed fd (main
+ * put a read-only /dev/null there). */
 static bool names_fd(const char *path, int fd)
 {
     struct stat a, b;
     int fl = fcntl(fd, F_GETFL);
     return fl != -1 && (fl & O_ACCMODE) != O_RDONLY && fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
            a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-/* Written through stdout itself, so that `>>` still appends and what the
- * measured command printed there is kept. */
-bool wl_cli_output_is_stdout(const char *path)
-{
-    return names_fd(path, STDOUT_FILENO);
 }
 
 FILE *wl_cli_output_std_stream(const char *path)

@@ -64,13 +64,10 @@ FILE *wl_cli_output_stream(struct wl_cli_output *o);
  * is not complete and written. Accepts a closed or never opened o. */
 int wl_cli_output_close(struct wl_cli_output *o, bool complete, int errnum);
 
-/* True when path names this process's stdout (/dev/stdout, /proc/self/fd/1,
- * the same file as fd 1). Not when stdout was closed (main put a read-only
- * /dev/null there). */
-bool wl_cli_output_is_stdout(const char *path);
-
 /* The stream an output named path is written through instead of opening
- * the name: stdout for NULL, "-" or a name of stdout (as above); stderr for
+ * the name: stdout for NULL, "-" or a name of stdout (/dev/stdout,
+ * /proc/self/fd/1, the same file as fd 1; not when stdout was closed: main
+ * put a read-only /dev/null there); stderr for
  * a name of this process's stderr (/dev/stderr, /proc/self/fd/2, the same
  * file as fd 2, when fd 1 is not that file too), so that `2>>log` still
  * appends rather than being truncated by a reopen. NULL: any other name. */

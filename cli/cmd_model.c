@@ -118,19 +118,11 @@ static bool out_is_input(const char *out, const char *in)
     return true;
 }
 
-/* The model goes to stdout itself for "-" or a name of stdout, and to
- * stderr itself for a name of stderr (cli_output.h), so that `>>` appends
- * and a pipe works; any other name through wl_gguf_writer_write. */
-static FILE *std_out(const char *out)
-{
-    return strcmp(out, "-") == 0 ? stdout : wl_cli_output_std_stream(out);
-}
-
 /* True, after printing why, when the model would go to a terminal: binary
  * data there is never what was meant. Checked before any work. */
 static bool out_is_terminal(const char *out)
 {
-    FILE *f = std_out(out);
+    FILE *f = wl_cli_output_std_stream(out);
     if (!f || !isatty(fileno(f)))
         return false;
     wl_cli_usage_error(CMD,
@@ -140,13 +132,16 @@ static bool out_is_terminal(const char *out)
     return true;
 }
 
-/* Writes the model to out. *werr: 0, or the cause of a failed write to
+/* Writes the model to out: to stdout itself for "-" or a name of stdout,
+ * to stderr itself for a name of stderr (wl_cli_output_std_stream), so that
+ * `>>` appends and a pipe works; any other name through
+ * wl_gguf_writer_write. *werr: 0, or the cause of a failed write to
  * stdout or stderr, which the caller reports as any command's failed output
  * (wl_cli_output_error: once, and main does not report it again). */
 static int write_model(const wl_gguf_writer *w, const char *out, struct wl_errmsg *err, int *werr)
 {
     *werr = 0;
-    FILE *f = std_out(out);
+    FILE *f = wl_cli_output_std_stream(out);
     if (!f)
         return wl_gguf_writer_write(w, out, err);
     int rc = wl_gguf_writer_write_stream(w, f, f == stdout ? "stdout" : "stderr", err);
@@ -160,7 +155,7 @@ static int write_model(const wl_gguf_writer *w, const char *out, struct wl_errms
  * overwrites it, and then nowhere under -q. NULL: not printed. */
 static FILE *summary_stream(const char *out)
 {
-    if (std_out(out) != stdout)
+    if (wl_cli_output_std_stream(out) != stdout)
         return stdout;
     return wl_cli_quiet() ? NULL : stderr;
 }
@@ -168,7 +163,7 @@ static FILE *summary_stream(const char *out)
 /* OUT as the summary names it. */
 static const char *out_name(const char *out)
 {
-    FILE *f = std_out(out);
+    FILE *f = wl_cli_output_std_stream(out);
     return f == stdout ? "stdout" : f == stderr ? "stderr" : out;
 }
 
