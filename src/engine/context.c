@@ -18,6 +18,7 @@ struct wl_context_params wl_context_default_params(void)
         .n_threads = 0,
         .kv_type = WL_TTYPE_F16,
         .n_seq = 1,
+        .n_ctx_rope = 0,
     };
     return p;
 }
@@ -71,7 +72,7 @@ int wl_context_create(const wl_model *m, const struct wl_context_params *params,
     *out = NULL;
     struct wl_context_params p = params ? *params : wl_context_default_params();
     const struct wl_model_config *c = &m->config;
-    if (p.n_ctx < 0 || p.n_ubatch < 0 || p.n_threads < 0 || p.n_seq < 0)
+    if (p.n_ctx < 0 || p.n_ubatch < 0 || p.n_threads < 0 || p.n_seq < 0 || p.n_ctx_rope < 0)
         return wl_errmsg_set(err, WL_EINVAL, "negative context parameter");
     if (p.n_seq == 0)
         p.n_seq = 1;
@@ -104,11 +105,13 @@ int wl_context_create(const wl_model *m, const struct wl_context_params *params,
     ctx->n_ubatch = p.n_ubatch;
     ctx->n_threads = p.n_threads;
     ctx->n_seq = p.n_seq;
-    /* phi3 LongRoPE: the long factors when the context exceeds the original
-     * training length, else the short ones (as the reference does per context) */
+    /* phi3 LongRoPE: the long factors when the context (n_ctx_rope, else
+     * n_ctx) exceeds the original training length, else the short ones (as
+     * the reference does per context: llama.cpp compares n_ctx_per_seq) */
+    const int32_t n_ctx_rope = p.n_ctx_rope > 0 ? p.n_ctx_rope : p.n_ctx;
     ctx->rope_factors = m->weights.rope_freq_factors;
     if (m->weights.rope_factors_long && m->weights.rope_factors_short)
-        ctx->rope_factors = (c->rope_n_ctx_orig > 0 && p.n_ctx > c->rope_n_ctx_orig)
+        ctx->rope_factors = (c->rope_n_ctx_orig > 0 && n_ctx_rope > c->rope_n_ctx_orig)
                                 ? m->weights.rope_factors_long
                                 : m->weights.rope_factors_short;
     /* sequence s owns KV cells [s * n_ctx, (s + 1) * n_ctx) */
@@ -307,6 +310,11 @@ uint64_t wl_context_state_bytes(const wl_context *ctx)
 int32_t wl_context_n_threads(const wl_context *ctx)
 {
     return ctx->n_threads;
+}
+
+bool wl_context_rope_long(const wl_context *ctx)
+{
+    return ctx->rope_factors && ctx->rope_factors == ctx->model->weights.rope_factors_long;
 }
 
 const wl_model *wl_context_model(const wl_context *ctx)

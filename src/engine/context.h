@@ -30,6 +30,11 @@ struct wl_context_params {
     enum wl_ttype kv_type; /* WL_TTYPE_F16 (default) or WL_TTYPE_F32 */
     int32_t n_seq;      /* sequences run together (batching); 1 (default) .. WL_CONTEXT_MAX_SEQ.
                          * Each has its own n_ctx positions; n_ubatch is raised to n_seq */
+    int32_t n_ctx_rope; /* the context length phi3 LongRoPE picks its factors for (the long
+                         * ones above rope.scaling.original_context_length); 0 (default) =
+                         * n_ctx. A caller that sizes n_ctx to one request passes the
+                         * training length, so the text does not depend on the request's
+                         * size (llama.cpp's -c 0 does the same) */
 };
 
 #define WL_CONTEXT_MAX_SEQ 256
@@ -109,6 +114,9 @@ uint64_t wl_context_kv_bytes(const wl_context *ctx);
 uint64_t wl_context_state_bytes(const wl_context *ctx);
 
 int32_t wl_context_n_threads(const wl_context *ctx);
+/* True when the model's LongRoPE long factors are in use (phi3 with both
+ * factor sets, n_ctx_rope above the original context length). */
+bool wl_context_rope_long(const wl_context *ctx);
 const wl_model *wl_context_model(const wl_context *ctx);
 
 #endif

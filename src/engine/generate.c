@@ -49,6 +49,44 @@ void wl_generate_result_free(struct wl_generate_result *res)
     res->text_len = 0;
 }
 
+int wl_generate_default_n_ctx(const wl_model *m, const wl_tokenizer *tok,
+                              const struct wl_generate_params *p, const char *const *prompts,
+                              int32_t n, int32_t *n_ctx, int32_t *n_prompt_max,
+                              struct wl_errmsg *err)
+{
+    if (p->n_predict <= 0)
+        return wl_errmsg_set(err, WL_EINVAL, "n_predict must be positive");
+    if (n < 1 || !prompts)
+        return wl_errmsg_set(err, WL_EINVAL, "no prompt to size the context for");
+    const unsigned flags = WL_TOK_ADD_BOS | (p->parse_special ? WL_TOK_PARSE_SPECIAL : 0);
+    const int64_t n_train = m->config.n_ctx_train;
+    size_t longest = 0;
+    for (int32_t i = 0; i < n; i++) {
+        const char *text = prompts[i] ? prompts[i] : "";
+        int32_t *ids = NULL;
+        size_t n_tok = 0;
+        int rc = wl_tok_tokenize_alloc(tok, text, strlen(text), flags, &ids, &n_tok, NULL);
+        free(ids);
+        if (rc != 0)
+            return wl_errmsg_set(err, rc, "cannot tokenize the prompt: %s", wl_strerror(rc));
+        longest = n_tok > longest ? n_tok : longest;
+    }
+    /* the prompt may fill the training context exactly: it still gives one token */
+    if ((int64_t)longest > n_train)
+        return wl_errmsg_set(err, WL_EFULL,
+                             "the %s (%zu tokens) is longer than the model's training context "
+                             "(%lld position%s)",
+                             n > 1 ? "longest prompt" : "prompt", longest, (long long)n_train,
+                             n_train == 1 ? "" : "s");
+    /* prompt + N, as the help texts say (the last token needs no position,
+     * since nothing reads its K/V: one is to spare) */
+    const int64_t want = (int64_t)longest + p->n_predict;
+    *n_ctx = (int32_t)(want < n_train ? want : n_train);
+    if (n_prompt_max)
+        *n_prompt_max = (int32_t)longest;
+    return 0;
+}
+
 static bool cancelled(const struct wl_generate_params *p)
 {
     return p->cancel && *p->cancel;
@@ -117,11 +155,13 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
         goto end_pre;
     }
     res->n_prompt = (int32_t)n_prompt;
-    if ((int64_t)n_prompt >= wl_context_n_ctx(ctx)) {
+    /* a prompt that fills the context still gives one token: the first is
+     * sampled from the prefill's logits and needs no position of its own */
+    if ((int64_t)n_prompt > wl_context_n_ctx(ctx)) {
+        const int32_t n_ctx = wl_context_n_ctx(ctx);
         rc = wl_errmsg_set(err, WL_EFULL,
-                           "the prompt (%zu tokens) does not fit in the context (%d positions) "
-                           "with room for one more",
-                           n_prompt, wl_context_n_ctx(ctx));
+                           "the prompt (%zu token%s) does not fit in the context (%d position%s)",
+                           n_prompt, n_prompt == 1 ? "" : "s", n_ctx, n_ctx == 1 ? "" : "s");
         goto end_pre;
     }
     wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, true);

@@ -76,13 +76,29 @@ struct wl_generate_result {
 struct wl_generate_params wl_generate_default_params(void);
 
 /* Runs one generation on ctx (reset first) with the model's tokenizer.
- * Errors: WL_EINVAL (bad parameters), WL_EFULL (the prompt does not fit),
- * WL_ENOMEM; the message says what. A full context after at least one
- * token is not an error: it stops with WL_STOP_CONTEXT_FULL. */
+ * Errors: WL_EINVAL (bad parameters), WL_EFULL (the prompt has more tokens
+ * than the context has positions), WL_ENOMEM; the message says what. A
+ * prompt that fills the context exactly still gives one token (sampled from
+ * its last logits), then stops with WL_STOP_CONTEXT_FULL; a full context
+ * after at least one token is not an error. */
 int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_generate_params *p,
                 struct wl_generate_result *res, struct wl_errmsg *err);
 
 void wl_generate_result_free(struct wl_generate_result *res);
+
+/* The context positions a generation needs when the caller does not choose
+ * them: the longest of the n prompts (NULL entries: empty; tokenized as
+ * wl_generate will, BOS and p->parse_special included) plus p->n_predict,
+ * at most the model's training context. Sized in tokens, not bytes: with a
+ * byte-fallback vocabulary one byte of text can be several tokens. Sets
+ * *n_ctx and, when not NULL, *n_prompt_max (the longest prompt's tokens).
+ * Errors: WL_EFULL when a prompt alone is longer than the training context
+ * (the message says both lengths; a caller may still ask for a larger
+ * context itself), WL_EINVAL for bad parameters, WL_ENOMEM. */
+int wl_generate_default_n_ctx(const wl_model *m, const wl_tokenizer *tok,
+                              const struct wl_generate_params *p, const char *const *prompts,
+                              int32_t n, int32_t *n_ctx, int32_t *n_prompt_max,
+                              struct wl_errmsg *err);
 
 /* ---- batched generation (engine/generate_batch.c) ---------------------------
  * n_seq prompts generated together in one context created with n_seq >= n

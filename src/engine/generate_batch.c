@@ -86,11 +86,12 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
         else if (s->n_prompt == 0)
             rc = wl_errmsg_set(err, WL_EINVAL,
                                "prompt %d is empty and the vocabulary has no BOS token", i);
-        else if ((int64_t)s->n_prompt >= wl_context_n_ctx(ctx))
-            rc = wl_errmsg_set(err, WL_EFULL,
-                               "prompt %d (%zu tokens) does not fit in the context (%d positions) "
-                               "with room for one more",
-                               i, s->n_prompt, wl_context_n_ctx(ctx));
+        else if ((int64_t)s->n_prompt > wl_context_n_ctx(ctx)) /* as wl_generate */
+            rc =
+                wl_errmsg_set(err, WL_EFULL,
+                              "prompt %d (%zu token%s) does not fit in the context (%d position%s)",
+                              i, s->n_prompt, s->n_prompt == 1 ? "" : "s", wl_context_n_ctx(ctx),
+                              wl_context_n_ctx(ctx) == 1 ? "" : "s");
         total += s->n_prompt;
     }
     wl_context_emit_section(ctx, WL_SECTION_TOKENIZE, false);

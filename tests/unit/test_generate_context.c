@@ -1,0 +1,226 @@
+/* The context a generation needs, on synthetic models (no test data):
+ * wl_generate_default_n_ctx sizes it in tokens, not bytes (the byte-level
+ * synth vocabulary spends three tokens on SentencePiece's 3-byte space), and
+ * caps it at the training context; a prompt that fills the context exactly
+ * still gives one token (alone and in a batch); phi3 LongRoPE picks its
+ * factors from n_ctx_rope when it is set, so a context sized to the request
+ * gives the same greedy tokens as a large one.
+ */
+#include "test_support.h"
+
+#include "engine/context.h"
+#include "engine/generate.h"
+#include "engine/gguf.h"
+#include "engine/gguf_write.h"
+#include "engine/model.h"
+#include "engine/synth.h"
+#include "engine/tokenizer.h"
+#include "wattlens/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct synth {
+    void *buf;
+    wl_model *m;
+    wl_tokenizer *tok;
+};
+
+static void synth_load(struct synth *s, enum wl_arch arch, uint32_t context_length)
+{
+    struct wl_synth_params p;
+    wl_synth_default_params(&p);
+    p.arch = arch;
+    p.context_length = context_length;
+    wl_gguf_writer *w = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    if (wl_synth_model(&p, w, &err) != 0)
+        fail_msg("synth: %s", err.text);
+    size_t size = 0;
+    assert_int_equal(wl_gguf_writer_to_memory(w, &s->buf, &size), 0);
+    wl_gguf_writer_free(w);
+    wl_gguf *g = NULL;
+    assert_int_equal(wl_gguf_open_memory(s->buf, size, &g, &err), 0);
+    if (wl_model_load_gguf(g, &s->m, &err) != 0)
+        fail_msg("load: %s", err.text);
+    if (wl_tok_load_gguf(s->m->gguf, &s->tok, &err) != 0)
+        fail_msg("tokenizer: %s", err.text);
+}
+
+static void synth_free(struct synth *s)
+{
+    wl_tok_free(s->tok);
+    wl_model_free(s->m);
+    free(s->buf);
+}
+
+static wl_context *make_ctx(const wl_model *m, int32_t n_ctx, int32_t n_ctx_rope, int32_t n_seq)
+{
+    struct wl_context_params p = wl_context_default_params();
+    p.n_ctx = n_ctx;
+    p.n_ctx_rope = n_ctx_rope;
+    p.n_seq = n_seq;
+    p.n_threads = 1;
+    wl_context *ctx = NULL;
+    struct wl_errmsg err = {{0}};
+    if (wl_context_create(m, &p, &ctx, &err) != 0)
+        fail_msg("context: %s", err.text);
+    return ctx;
+}
+
+static struct wl_generate_params greedy(const char *prompt, int32_t n)
+{
+    struct wl_generate_params p = wl_generate_default_params();
+    p.sampling.temperature = 0.0f;
+    p.prompt = prompt;
+    p.n_predict = n;
+    return p;
+}
+
+static void test_default_n_ctx_counts_tokens(void **state)
+{
+    (void)state;
+    struct synth s = {0};
+    synth_load(&s, WL_ARCH_LLAMA, 2048);
+    struct wl_errmsg err = {{0}};
+    /* 9 bytes: BOS, then each letter and each "▁" (3 byte tokens) */
+    const char *prompts[] = {"A B C D E", "Hi"};
+    struct wl_generate_params p = greedy(prompts[0], 10);
+    int32_t n_ctx = 0, n_prompt = 0;
+    assert_int_equal(wl_generate_default_n_ctx(s.m, s.tok, &p, prompts, 1, &n_ctx, &n_prompt, &err),
+                     0);
+    assert_int_equal(n_prompt, 21);
+    assert_int_equal(n_ctx, 21 + 10);
+    /* the longest of several prompts */
+    assert_int_equal(wl_generate_default_n_ctx(s.m, s.tok, &p, prompts, 2, &n_ctx, NULL, &err), 0);
+    assert_int_equal(n_ctx, 31);
+    /* that context gives every token asked for */
+    wl_context *ctx = make_ctx(s.m, n_ctx, 0, 1);
+    struct wl_generate_result r;
+    assert_int_equal(wl_generate(ctx, s.tok, &p, &r, &err), 0);
+    assert_int_equal(r.n_prompt, 21);
+    assert_int_equal(r.n_generated, 10);
+    assert_int_equal(r.stop, WL_STOP_MAX_TOKENS);
+    wl_generate_result_free(&r);
+    wl_context_free(ctx);
+    /* bad parameters */
+    p.n_predict = 0;
+    assert_int_equal(wl_generate_default_n_ctx(s.m, s.tok, &p, prompts, 1, &n_ctx, NULL, &err),
+                     WL_EINVAL);
+    synth_free(&s);
+}
+
+static void test_default_n_ctx_capped_at_training(void **state)
+{
+    (void)state;
+    struct synth s = {0};
+    synth_load(&s, WL_ARCH_LLAMA, 16);
+    struct wl_errmsg err = {{0}};
+    const char *fits[] = {"Hello"}; /* 9 tokens */
+    struct wl_generate_params p = greedy(fits[0], 100);
+    int32_t n_ctx = 0;
+    assert_int_equal(wl_generate_default_n_ctx(s.m, s.tok, &p, fits, 1, &n_ctx, NULL, &err), 0);
+    assert_int_equal(n_ctx, 16);
+    const char *too_long[] = {"Hello World"}; /* 17 tokens */
+    assert_int_equal(wl_generate_default_n_ctx(s.m, s.tok, &p, too_long, 1, &n_ctx, NULL, &err),
+                     WL_EFULL);
+    assert_non_null(strstr(err.text, "the prompt (17 tokens) is longer than the model's training "
+                                     "context (16 positions)"));
+    synth_free(&s);
+}
+
+static void test_prompt_filling_the_context_gives_one_token(void **state)
+{
+    (void)state;
+    struct synth s = {0};
+    synth_load(&s, WL_ARCH_LLAMA, 1);
+    struct wl_errmsg err = {{0}};
+    const char *bos[] = {""};
+    struct wl_generate_params p = greedy(NULL, 5);
+    int32_t n_ctx = 0;
+    assert_int_equal(wl_generate_default_n_ctx(s.m, s.tok, &p, bos, 1, &n_ctx, NULL, &err), 0);
+    assert_int_equal(n_ctx, 1);
+    /* a BOS-only prompt in one position: one token from its logits */
+    wl_context *ctx = make_ctx(s.m, 1, 0, 1);
+    struct wl_generate_result r;
+    assert_int_equal(wl_generate(ctx, s.tok, &p, &r, &err), 0);
+    assert_int_equal(r.n_prompt, 1);
+    assert_int_equal(r.n_generated, 1);
+    assert_int_equal(r.stop, WL_STOP_CONTEXT_FULL);
+    wl_generate_result_free(&r);
+    p.n_predict = 1;
+    assert_int_equal(wl_generate(ctx, s.tok, &p, &r, &err), 0);
+    assert_int_equal(r.stop, WL_STOP_MAX_TOKENS);
+    wl_generate_result_free(&r);
+    /* one token more than the context: an error, worded in the singular */
+    p.prompt = "H"; /* BOS, the 3 bytes of "▁", H */
+    assert_int_equal(wl_generate(ctx, s.tok, &p, &r, &err), WL_EFULL);
+    assert_string_equal(err.text, "the prompt (5 tokens) does not fit in the context (1 position)");
+    wl_generate_result_free(&r);
+    wl_context_free(ctx);
+
+    /* a batch: each sequence's prompt fills its positions exactly */
+    ctx = make_ctx(s.m, 1, 0, 2);
+    const char *two[] = {"", ""};
+    struct wl_generate_batch_params bp = {.prompts = two, .n_seq = 2};
+    struct wl_generate_result res[2];
+    struct wl_generate_batch_stats st;
+    p.n_predict = 3;
+    assert_int_equal(wl_generate_batch(ctx, s.tok, &p, &bp, res, &st, &err), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(res[i].n_generated, 1);
+        assert_int_equal(res[i].stop, WL_STOP_CONTEXT_FULL);
+        wl_generate_result_free(&res[i]);
+    }
+    wl_context_free(ctx);
+    synth_free(&s);
+}
+
+/* The greedy text of one generation from "Hello" (its bytes stand for the ids). */
+static void greedy_text(const wl_model *m, const wl_tokenizer *tok, int32_t n_ctx,
+                        int32_t n_ctx_rope, int32_t n, char *out, size_t cap, bool *rope_long)
+{
+    wl_context *ctx = make_ctx(m, n_ctx, n_ctx_rope, 1);
+    *rope_long = wl_context_rope_long(ctx);
+    struct wl_generate_params p = greedy("Hello", n);
+    struct wl_generate_result r;
+    struct wl_errmsg err = {{0}};
+    if (wl_generate(ctx, tok, &p, &r, &err) != 0)
+        fail_msg("generate: %s", err.text);
+    assert_true(r.text_len < cap);
+    memcpy(out, r.text, r.text_len + 1);
+    wl_generate_result_free(&r);
+    wl_context_free(ctx);
+}
+
+static void test_phi3_rope_factors_follow_n_ctx_rope(void **state)
+{
+    (void)state;
+    struct synth s = {0};
+    synth_load(&s, WL_ARCH_PHI3, 2048); /* original context 64 */
+    assert_int_equal(s.m->config.rope_n_ctx_orig, 64);
+    char small[4096], large[4096], short_f[4096];
+    bool long_small, long_large, long_short;
+    /* 9 prompt tokens + 20: sized to the request, LongRoPE as for 2048 */
+    greedy_text(s.m, s.tok, 29, 2048, 20, small, sizeof small, &long_small);
+    greedy_text(s.m, s.tok, 200, 0, 20, large, sizeof large, &long_large);
+    greedy_text(s.m, s.tok, 29, 0, 20, short_f, sizeof short_f, &long_short);
+    assert_true(long_small);
+    assert_true(long_large);
+    assert_false(long_short);
+    assert_string_equal(small, large);
+    assert_string_not_equal(small, short_f); /* the factors do matter */
+    synth_free(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_default_n_ctx_counts_tokens),
+        cmocka_unit_test(test_default_n_ctx_capped_at_training),
+        cmocka_unit_test(test_prompt_filling_the_context_gives_one_token),
+        cmocka_unit_test(test_phi3_rope_factors_follow_n_ctx_rope),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
