@@ -4,6 +4,7 @@
  * The work is engine/generate.c; this file parses options and prints.
  */
 #include "cli.h"
+#include "cli_context.h"
 #include "cli_sampling.h"
 
 #include "engine/context.h"
@@ -38,14 +39,14 @@ static void usage(FILE *out)
             "\n"
             "Generates text with the built-in CPU engine. Only the generated text goes to\n"
             "stdout (not the prompt), streamed as it is produced; load time (the model\n"
-            "mapped and its tokenizer built), token counts and speed go to stderr. A BOS\n"
-            "token is added when the vocabulary asks for it; as in SentencePiece decoding,\n"
-            "the leading space of the first piece after BOS is dropped. Generation stops\n"
-            "at an end-of-generation token, after N tokens, when the context is full, or\n"
-            "on Ctrl-C (exit status 130; during a long prompt's prefill too, within one\n"
-            "batch of 64 tokens). When the text cannot be written (a full disk, a closed\n"
-            "stdout) it stops with an error and exit status 1. With 'wattlens -q generate'\n"
-            "stderr gets errors only.\n"
+            "mapped, its tokenizer built and the context allocated), token counts and\n"
+            "speed go to stderr. A BOS token is added when the vocabulary asks for it; as\n"
+            "in SentencePiece decoding, the leading space of the first piece after BOS is\n"
+            "dropped. Generation stops at an end-of-generation token, after N tokens, when\n"
+            "the context is full, or on Ctrl-C (exit status 130; during a long prompt's\n"
+            "prefill too, within one batch of 64 tokens). When the text cannot be written\n"
+            "(a full disk, a closed stdout) it stops with an error and exit status 1. With\n"
+            "'wattlens -q generate' stderr gets errors only.\n"
             "\n"
             "Options:\n"
             "  -m, --model FILE        GGUF model (required)\n"
@@ -54,8 +55,12 @@ static void usage(FILE *out)
             "                          tokens, as with 'tokenize --special'\n"
             "  -n, --n-predict N       tokens to generate (default 128)\n"
             "  -t, --threads N         threads (default: online CPUs)\n"
-            "  -c, --ctx-size N        context positions (default: prompt + N, at most the\n"
-            "                          model's training context)\n" WL_CLI_SAMPLING_HELP
+            "  -c, --ctx-size N        context positions (default: the prompt's tokens + N,\n"
+            "                          at most the model's training context; a larger -c\n"
+            "                          is run, with a warning). Without -c, phi3 LongRoPE\n"
+            "                          uses the factors of the training context, so the text\n"
+            "                          does not depend on -n; with -c a note says when the\n"
+            "                          long factors are used\n" WL_CLI_SAMPLING_HELP
             "      --cache-type T      KV cache type f16 (default) or f32\n"
             "      --batch N           generate N sequences together (default 1): one prefill\n"
             "                          for all prompts, then one decode step per round for\n"
@@ -110,8 +115,9 @@ static int run_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_g
         return wl_cli_fail(CMD, "%s", err.text);
     bool cancelled = false;
     for (int32_t i = 0; i < n; i++) {
-        printf("--- sequence %d (%d prompt tokens, %d generated, stop: %s)\n", (int)i,
-               res[i].n_prompt, res[i].n_generated, wl_stop_reason_name(res[i].stop));
+        printf("--- sequence %d (%d prompt token%s, %d generated, stop: %s)\n", (int)i,
+               res[i].n_prompt, res[i].n_prompt == 1 ? "" : "s", res[i].n_generated,
+               wl_stop_reason_name(res[i].stop));
         fwrite(res[i].text, 1, res[i].text_len, stdout);
         printf("\n");
         cancelled |= res[i].stop == WL_STOP_CANCELLED;
@@ -239,21 +245,16 @@ static int run(int argc, char **argv)
         wl_cli_fail(CMD, "%s: tokenizer: %s", model, err.text);
         goto done;
     }
-    const double load_ms = (double)(wl_clock_now_ns() - t_load0) / 1e6;
-    /* context: what this generation can use, within the training length */
-    if (n_ctx == 0) {
-        size_t plen = 0;
-        for (int i = 0; i < n_prompts; i++)
-            plen = strlen(prompts[i]) > plen ? strlen(prompts[i]) : plen;
-        long want = (long)plen + 2 + gp.n_predict; /* a token is at least one byte */
-        n_ctx = want < m->config.n_ctx_train ? want : m->config.n_ctx_train;
-    }
-    cp.n_ctx = (int32_t)n_ctx;
+    /* context: what this generation can use (cli_context.h); its creation
+     * counts as load time, since a large -c costs seconds */
     cp.n_seq = (int32_t)n_batch;
-    if ((rc = wl_context_create(m, &cp, &ctx, &err)) != 0) {
-        wl_cli_fail(CMD, "%s", err.text);
+    if (n_prompts == 0)
+        prompts[n_prompts++] = ""; /* starts from BOS */
+    if ((status = wl_cli_context_create(CMD, m, tok, &gp, prompts, n_prompts, n_ctx, &cp, &ctx)) !=
+        WL_EXIT_OK)
         goto done;
-    }
+    status = WL_EXIT_FAIL;
+    const double load_ms = (double)(wl_clock_now_ns() - t_load0) / 1e6;
     g_cancel = 0;
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
@@ -288,9 +289,9 @@ static int run(int argc, char **argv)
     if (res.stop == WL_STOP_CANCELLED && res.n_generated == 0) {
         /* stopped in prefill: a rate over the whole prompt would be wrong */
         fprintf(stderr,
-                "\nwattlens generate: %d prompt tokens, 0 generated (stop: cancelled during the "
+                "\nwattlens generate: %d prompt token%s, 0 generated (stop: cancelled during the "
                 "prefill, after %.1f ms); model loaded in %.1f ms\n",
-                res.n_prompt, pf_s * 1e3, load_ms);
+                res.n_prompt, res.n_prompt == 1 ? "" : "s", pf_s * 1e3, load_ms);
         goto done;
     }
     fprintf(stderr,
@@ -303,8 +304,8 @@ static int run(int argc, char **argv)
             (double)res.t_first_token_ns / 1e6, wl_context_n_threads(ctx),
             wl_context_n_threads(ctx) == 1 ? "" : "s");
     if (res.stop == WL_STOP_CONTEXT_FULL)
-        fprintf(stderr, "  the context (%d positions) is full; use -c to make it larger\n",
-                wl_context_n_ctx(ctx));
+        fprintf(stderr, "  the context (%d position%s) is full; use -c to make it larger\n",
+                wl_context_n_ctx(ctx), wl_context_n_ctx(ctx) == 1 ? "" : "s");
 done:
     wl_generate_result_free(&res);
     wl_context_free(ctx);

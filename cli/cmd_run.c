@@ -10,6 +10,7 @@
  * energy (runs.extra "sequences").
  */
 #include "cli.h"
+#include "cli_context.h"
 #include "cli_sampling.h"
 #include "cli_store.h"
 #include "cli_summary.h"
@@ -78,7 +79,9 @@ static void usage(FILE *out)
         "                          those tokens, as with 'tokenize --special'\n"
         "  -n, --n-predict N       tokens to generate (per sequence; default 64)\n"
         "  -t, --threads N         threads (default: online CPUs)\n"
-        "  -c, --ctx-size N        context positions (per sequence; default: prompt + N)\n"
+        "  -c, --ctx-size N        context positions (per sequence; default: the longest\n"
+        "                          prompt's tokens + N, at most the model's training\n"
+        "                          context; as in 'generate --help')\n"
         "      --batch N           generate N sequences together (1..%d, default 1): one\n"
         "                          prefill for all prompts, then decode rounds of one token\n"
         "                          per running sequence (weights read once per round); each\n"
@@ -471,19 +474,12 @@ static int run(int argc, char **argv)
         wl_cli_fail(CMD, "%s: tokenizer: %s", o.model, err.text);
         goto done;
     }
-    if (o.n_ctx == 0) {
-        size_t plen = 0;
-        for (int32_t i = 0; i < n_seq; i++)
-            plen = strlen(seq_prompts[i]) > plen ? strlen(seq_prompts[i]) : plen;
-        long want = (long)plen + 2 + o.n_predict; /* a token is at least one byte */
-        o.n_ctx = want < m->config.n_ctx_train ? want : m->config.n_ctx_train;
-    }
-    o.cp.n_ctx = (int32_t)o.n_ctx;
+    /* context: sized and announced as `generate` does (cli_context.h) */
+    o.gp.n_predict = (int32_t)o.n_predict;
     o.cp.n_seq = n_seq;
-    if ((rc = wl_context_create(m, &o.cp, &ctx, &err)) != 0) {
-        wl_cli_fail(CMD, "%s", err.text);
+    if ((rc = wl_cli_context_create(CMD, m, tok, &o.gp, seq_prompts, n_seq, o.n_ctx, &o.cp,
+                                    &ctx)) != WL_EXIT_OK)
         goto done;
-    }
 
     if ((rc = wl_cli_store_open(CMD, o.db, WL_CLI_STORE_CREATE, &st)) != WL_EXIT_OK) {
         status = rc; /* its message said why; a usage error stays one */

@@ -204,7 +204,7 @@ case " $ids " in *" 2 1 "*) ok "tokenize --special: </s><s> are EOS and BOS" ;; 
 # --- a reader that goes away: exit 1, quietly; measured commands keep SIGPIPE --------------
 # (started through python with SIGPIPE at its default, whatever this shell inherited)
 dflpipe() { python3 -c 'import os, signal, sys; signal.signal(signal.SIGPIPE, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' "$@"; }
-dflpipe "$W" generate -m "$M" -n 5000 -c 5000 -t 1 2>"$tmp/err" | head -c1 >/dev/null
+dflpipe "$W" generate -m "$M" -n 2000 -t 1 2>"$tmp/err" | head -c1 >/dev/null
 rc=${PIPESTATUS[0]}
 if [ "$rc" = 1 ] && [ ! -s "$tmp/err" ]; then ok "generate | head -c1: exit 1, no message"
 else bad "generate | head -c1 (rc $rc): $(cat "$tmp/err")"; fi

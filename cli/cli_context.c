@@ -1,0 +1,58 @@
+/* Context sizing for `generate` and `run`; see cli_context.h. */
+#include "cli_context.h"
+
+#include "cli.h"
+
+#include "wattlens/error.h"
+
+int wl_cli_context_create(const char *cmd, const wl_model *m, const wl_tokenizer *tok,
+                          const struct wl_generate_params *gp, const char *const *prompts,
+                          int32_t n_prompts, long n_ctx_opt, struct wl_context_params *cp,
+                          wl_context **out)
+{
+    struct wl_errmsg err = {{0}};
+    const int32_t n_train = m->config.n_ctx_train;
+    *out = NULL;
+    if (n_ctx_opt == 0) {
+        int32_t n_ctx = 0;
+        int rc = wl_generate_default_n_ctx(m, tok, gp, prompts, n_prompts, &n_ctx, NULL, &err);
+        if (rc == WL_EFULL)
+            return wl_cli_fail(cmd,
+                               "%s; -c N gives a larger context, past what the model was "
+                               "trained for",
+                               err.text);
+        if (rc != 0)
+            return wl_cli_fail(cmd, "%s", err.text);
+        cp->n_ctx = n_ctx;
+        /* LongRoPE's choice as for the whole training context (llama.cpp's
+         * -c 0), not for this request's size: greedy text then does not
+         * change with -n */
+        cp->n_ctx_rope = n_train;
+    } else {
+        cp->n_ctx = (int32_t)n_ctx_opt;
+        cp->n_ctx_rope = 0;
+        if (n_ctx_opt > n_train) /* llama.cpp warns the same way */
+            wl_cli_note(cmd,
+                        "warning: -c %ld is more than the model's training context (%d "
+                        "position%s): the model has not learnt the positions past it",
+                        n_ctx_opt, (int)n_train, n_train == 1 ? "" : "s");
+    }
+    if (wl_context_create(m, cp, out, &err) != 0)
+        return wl_cli_fail(cmd, "%s", err.text);
+    if (n_ctx_opt > n_train) {
+        /* its run state grows with -c too (attention scores: n_ubatch x
+         * n_head floats a position), so say what the context costs */
+        const double kv = (double)wl_context_kv_bytes(*out) / 1048576.0;
+        const double all = kv + (double)wl_context_state_bytes(*out) / 1048576.0;
+        wl_cli_note(cmd, "the context takes %.1f MiB (KV cache %.1f MiB)", all, kv);
+    }
+    const int32_t n_orig = m->config.rope_n_ctx_orig;
+    if (n_ctx_opt > 0 && wl_context_rope_long(*out))
+        wl_cli_note(
+            cmd,
+            "note: -c %ld is above the model's original context (%d positions), so the model "
+            "uses its long RoPE factors (LongRoPE)%s; -c %d or less uses the short "
+            "ones, which give different text",
+            n_ctx_opt, (int)n_orig, n_train > n_orig ? ", as it does without -c" : "", (int)n_orig);
+    return WL_EXIT_OK;
+}
