@@ -219,8 +219,8 @@ void wl_model_describe(const wl_model *m, char *buf, size_t size)
     if (m->gguf && wl_gguf_get_u64(m->gguf, "general.file_type", &ft) == 0)
         snprintf(buf, size, "%s %s %s", m->config.arch, cls ? cls : "?B", ftype_name(ft));
     else
-        snprintf(buf, size, "%s %s (guessed) %s", m->config.arch, cls ? cls : "?B",
-                 ftype_name(guessed_ftype(m->gguf)));
+        snprintf(buf, size, "%s %s %s (guessed)", m->config.arch, cls ? cls : "?B",
+                 ftype_name(guessed_ftype(m->gguf))); /* llama_model_ftype_name's order */
 }
 
 /* Deterministic pseudo-random token ids (LCG), avoiding nothing: the

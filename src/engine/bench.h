@@ -72,7 +72,8 @@ void wl_model_file_totals(const wl_model *m, uint64_t *bytes, uint64_t *params);
  * "1B" for a 16- or 22-layer llama), "?B" where llama.cpp has none (so for
  * every small or synthetic model). FTYPE is the name of general.file_type;
  * without that key, llama.cpp's guess from the type most tensors have,
- * prefixed "(guessed) " as llama.cpp does. */
+ * followed by " (guessed)" as llama_model_ftype_name writes it:
+ * "llama ?B all F32 (guessed)". */
 void wl_model_describe(const wl_model *m, char *buf, size_t size);
 
 #endif

@@ -171,7 +171,7 @@ b = json.load(open(sys.argv[1]))[0]
 i = json.load(open(sys.argv[2]))
 assert b["model_size"] == i["tensor_bytes"] != os.path.getsize(sys.argv[3]), (b["model_size"], i["tensor_bytes"])
 assert b["model_n_params"] == i["n_params"], b
-assert b["model_type"] == "llama ?B (guessed) all F32", b["model_type"]
+assert b["model_type"] == "llama ?B all F32 (guessed)", b["model_type"]
 ' "$tmp/bench.json" "$tmp/info.json" "$M"; then ok "bench: model_size is the tensor bytes; model_type as llama.cpp"
 else bad "bench model_size/model_type (rc $rc): $(grep model_ "$tmp/bench.json")"; fi
 for spec in "llama 16 q8_0:llama 1B Q8_0" "qwen2 24 q4_0:qwen2 1B Q4_0" "gemma 18 f16:gemma 2B F16" \
