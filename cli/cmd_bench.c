@@ -38,7 +38,10 @@ static void usage(FILE *out)
             "params (model_n_params) their elements, and the model (model_type) is\n"
             "'ARCH SIZE FTYPE', e.g. 'llama 1B Q8_0': llama.cpp's size class from its\n"
             "table of layer counts ('?B' when it has none, as for small models) and the\n"
-            "name of general.file_type ('(guessed) ...' from the tensor types without it).\n"
+            "name of general.file_type (without it, llama.cpp's guess from the tensor\n"
+            "types, as 'all F32 (guessed)'). csv and json have llama-bench's fields (as of\n"
+            "mid-2025; the settings this CPU engine lacks, such as split_mode or poll, at\n"
+            "llama-bench's defaults, flash_attn 0, use_mmap 1), then n_seq.\n"
             "\n"
             "Options:\n"
             "  -m, --model FILE      GGUF model (required)\n"
@@ -156,14 +159,26 @@ static void print_csv_text(const char *s)
     putchar('"');
 }
 
-/* llama-bench's columns in its order, then n_seq (sequences run together,
- * 1 without --batch): appended so every llama-bench column keeps its place,
- * while a batched row still says what its t/s counts. */
+/* llama-bench's columns in its order (tools/llama-bench/llama-bench.cpp,
+ * test::get_fields, as of mid-2025: the fields scripts/compare-llama-bench.py
+ * stores), then n_seq (sequences run together, 1 without --batch): appended
+ * so every llama-bench column keeps its place, while a batched row still
+ * says what its t/s counts. The settings this CPU engine does not have are
+ * written as llama-bench writes its defaults (BENCH_FIXED_*), so a row
+ * matches a CPU-only llama-bench row on them; flash_attn 0 and use_mmap 1
+ * are facts (no flash attention; the model file is mapped). */
+#define BENCH_FIXED_CPU "\"0x0\",\"0\",\"50\"" /* cpu_mask, cpu_strict, poll */
+/* split_mode, main_gpu, no_kv_offload, flash_attn, tensor_split,
+ * tensor_buft_overrides, use_mmap, embeddings, no_op_offload */
+#define BENCH_FIXED_GPU "\"layer\",\"0\",\"0\",\"0\",\"0.00\",\"none\",\"1\",\"0\",\"0\""
+
 static void print_csv(const struct info *in, const struct wl_bench_result *r, int n)
 {
     printf("build_commit,build_number,cpu_info,gpu_info,backends,model_filename,model_type,"
-           "model_size,model_n_params,n_batch,n_ubatch,n_threads,type_k,type_v,n_gpu_layers,"
-           "n_prompt,n_gen,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts,n_seq\n");
+           "model_size,model_n_params,n_batch,n_ubatch,n_threads,cpu_mask,cpu_strict,poll,type_k,"
+           "type_v,n_gpu_layers,split_mode,main_gpu,no_kv_offload,flash_attn,tensor_split,"
+           "tensor_buft_overrides,use_mmap,embeddings,no_op_offload,n_prompt,n_gen,n_depth,"
+           "test_time,avg_ns,stddev_ns,avg_ts,stddev_ts,n_seq\n");
     for (int i = 0; i < n; i++) {
         char t[32];
         time_iso(r[i].test_time_s, t, sizeof t);
@@ -173,8 +188,10 @@ static void print_csv(const struct info *in, const struct wl_bench_result *r, in
         print_csv_text(in->filename);
         putchar(',');
         print_csv_text(in->model_type);
-        printf(",\"%llu\",\"%llu\",\"%d\",\"%d\",\"%d\",\"%s\",\"%s\",\"0\",\"%d\",\"%d\",\"%s\","
-               "\"%.0f\",\"%.0f\",\"%.6f\",\"%.6f\",\"%d\"\n",
+        printf(",\"%llu\",\"%llu\",\"%d\",\"%d\",\"%d\"," BENCH_FIXED_CPU
+               ",\"%s\",\"%s\",\"0\"," BENCH_FIXED_GPU
+               ",\"%d\",\"%d\",\"0\",\"%s\",\"%.0f\",\"%.0f\",\"%.6f\",\"%.6f\","
+               "\"%d\"\n",
                (unsigned long long)in->size, (unsigned long long)in->n_params, in->n_batch,
                in->n_batch, in->threads, in->type_k, in->type_k, r[i].n_prompt, r[i].n_gen, t,
                r[i].avg_ns, r[i].stddev_ns, r[i].avg_ts, r[i].stddev_ts, r[i].n_batch);
@@ -209,11 +226,26 @@ static int print_json(const struct info *in, const struct wl_bench_result *r, in
         json_object_set_new(o, "n_batch", json_integer(in->n_batch));
         json_object_set_new(o, "n_ubatch", json_integer(in->n_batch));
         json_object_set_new(o, "n_threads", json_integer(in->threads));
+        /* the fixed settings as in print_csv, typed as llama-bench's json
+         * printer types them (test::get_field_type: bools, ints, strings) */
+        json_object_set_new(o, "cpu_mask", json_string("0x0"));
+        json_object_set_new(o, "cpu_strict", json_false());
+        json_object_set_new(o, "poll", json_integer(50));
         json_object_set_new(o, "type_k", json_string(in->type_k));
         json_object_set_new(o, "type_v", json_string(in->type_k));
         json_object_set_new(o, "n_gpu_layers", json_integer(0));
+        json_object_set_new(o, "split_mode", json_string("layer"));
+        json_object_set_new(o, "main_gpu", json_integer(0));
+        json_object_set_new(o, "no_kv_offload", json_false());
+        json_object_set_new(o, "flash_attn", json_false());
+        json_object_set_new(o, "tensor_split", json_string("0.00"));
+        json_object_set_new(o, "tensor_buft_overrides", json_string("none"));
+        json_object_set_new(o, "use_mmap", json_true());
+        json_object_set_new(o, "embeddings", json_false());
+        json_object_set_new(o, "no_op_offload", json_integer(0));
         json_object_set_new(o, "n_prompt", json_integer(r[i].n_prompt));
         json_object_set_new(o, "n_gen", json_integer(r[i].n_gen));
+        json_object_set_new(o, "n_depth", json_integer(0));
         json_object_set_new(o, "n_seq", json_integer(r[i].n_batch));
         json_object_set_new(o, "test_time", json_string(t));
         json_object_set_new(o, "avg_ns", json_integer((json_int_t)r[i].avg_ns));

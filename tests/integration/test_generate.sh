@@ -112,11 +112,43 @@ if [ -f "$model" ]; then
   "$W" bench -m "$model" -p 16 -n 0 -r 2 -t 1 -o csv >"$tmp/b.csv" 2>/dev/null
   if head -1 "$tmp/b.csv" | grep -q "avg_ts,stddev_ts,n_seq$" && [ "$(wc -l <"$tmp/b.csv")" = 2 ]; then ok "bench csv"; else bad "bench csv"; fi
   if tail -1 "$tmp/b.csv" | grep -q ',"1"$'; then ok "bench csv: n_seq 1 without --batch"; else bad "bench csv n_seq"; cat "$tmp/b.csv"; fi
+  # llama-bench's fields in its order (test::get_fields, mid-2025: what
+  # scripts/compare-llama-bench.py stores), then n_seq; the settings a CPU
+  # engine lacks at llama-bench's defaults; model_type as llama_model_ftype_name
+  # writes a guessed type ("... (guessed)" after it)
+  if python3 - "$tmp/b.csv" <<'PY' 2>"$tmp/py"; then ok "bench csv: llama-bench's columns and values"; else bad "bench csv columns"; cat "$tmp/py"; fi
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+want = ("build_commit,build_number,cpu_info,gpu_info,backends,model_filename,model_type,model_size,"
+        "model_n_params,n_batch,n_ubatch,n_threads,cpu_mask,cpu_strict,poll,type_k,type_v,n_gpu_layers,"
+        "split_mode,main_gpu,no_kv_offload,flash_attn,tensor_split,tensor_buft_overrides,use_mmap,"
+        "embeddings,no_op_offload,n_prompt,n_gen,n_depth,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts,"
+        "n_seq").split(",")
+assert rows[0] == want, rows[0]
+r = dict(zip(rows[0], rows[1]))
+assert len(rows[1]) == len(want), len(rows[1])
+fixed = {"cpu_mask": "0x0", "cpu_strict": "0", "poll": "50", "n_gpu_layers": "0", "split_mode": "layer",
+         "main_gpu": "0", "no_kv_offload": "0", "flash_attn": "0", "tensor_split": "0.00",
+         "tensor_buft_overrides": "none", "use_mmap": "1", "embeddings": "0", "no_op_offload": "0",
+         "n_prompt": "16", "n_gen": "0", "n_depth": "0"}
+for k, v in fixed.items():
+    assert r[k] == v, (k, r[k])
+assert r["model_type"] == "llama ?B all F32 (guessed)", r["model_type"]
+PY
   # --batch 3: every row says how many sequences its t/s counts
   "$W" bench -m "$model" -p 4 -n 2 -r 2 -t 1 --batch 3 -o csv >"$tmp/b3.csv" 2>/dev/null
   if [ "$(grep -c ',"3"$' "$tmp/b3.csv")" = 2 ] && [ "$(wc -l <"$tmp/b3.csv")" = 3 ]; then ok "bench csv --batch 3: n_seq 3"; else bad "bench csv --batch 3"; cat "$tmp/b3.csv"; fi
   "$W" bench -m "$model" -p 0 -n 8 -r 3 -t 1 -o json >"$tmp/b.json" 2>/dev/null
   if python3 -c "import json,sys; d=json.load(open('$tmp/b.json')); r=d[0]; assert r['n_gen']==8 and len(r['samples_ns'])==3 and r['avg_ts']>0" 2>/dev/null; then ok "bench json"; else bad "bench json"; fi
+  # the same fields as csv, typed as llama-bench's json printer types them
+  if python3 -c "
+import json; r = json.load(open('$tmp/b.json'))[0]
+want = {'cpu_mask': '0x0', 'cpu_strict': False, 'poll': 50, 'split_mode': 'layer', 'main_gpu': 0,
+        'no_kv_offload': False, 'flash_attn': False, 'tensor_split': '0.00', 'tensor_buft_overrides': 'none',
+        'use_mmap': True, 'embeddings': False, 'no_op_offload': 0, 'n_depth': 0, 'n_seq': 1,
+        'model_type': 'llama ?B all F32 (guessed)'}
+for k, v in want.items():
+    assert r[k] == v and type(r[k]) is type(v), (k, r.get(k))" 2>"$tmp/py"; then ok "bench json: llama-bench's fields"; else bad "bench json fields"; cat "$tmp/py"; fi
   # -v: progress per repetition and the weights' page sizes (the share depends on the kernel)
   "$W" bench -m "$model" -p 0 -n 4 -r 2 -t 1 -v >/dev/null 2>"$tmp/b.err"
   if grep -q "tg4 repetition 2" "$tmp/b.err" && grep -Eq "weights: [0-9.]+ MiB resident, [0-9]+ % on 2 MiB pages" "$tmp/b.err"; then ok "bench -v"; else bad "bench -v"; cat "$tmp/b.err"; fi
