@@ -130,8 +130,9 @@ static void stats_print(FILE *out, const struct wl_tok_info *inf, const struct w
         fprintf(out, "word cache: %llu hits, %llu misses (%.1f%% hit rate)\n",
                 (unsigned long long)s->n_cache_hits, (unsigned long long)s->n_cache_misses,
                 100.0 * wl_tok_stats_cache_hit_rate(s));
-    else
-        fprintf(out, "word cache: not used (SentencePiece merges whole fragments)\n");
+    else /* SentencePiece and BPE both cache every word short enough */
+        fprintf(out, "word cache: not used (%s)\n",
+                s->n_words ? "every word is too long to cache" : "no words to merge");
 }
 
 static int run(int argc, char **argv)

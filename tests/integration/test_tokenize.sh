@@ -71,6 +71,12 @@ check "detokenize --keep-space" " Hello" "$out"
 "$W" tokenize -m "$GPT2" -f "$tmp/in.txt" --ids --stats > "$tmp/o" 2> "$tmp/e"
 if grep -q 'MB/s' "$tmp/e" && grep -q 'lookups' "$tmp/e" && grep -q 'hit rate' "$tmp/e"; then ok; else bad "--stats content: $(cat "$tmp/e")"; fi
 if grep -qv '^[0-9 ]*$' "$tmp/o"; then bad "--stats polluted stdout"; else ok; fi
+# an unused word cache gives a reason true for every tokenizer (BPE here)
+"$W" tokenize -m "$GPT2" -p "" --stats 2>"$tmp/e" >/dev/null
+"$W" tokenize -m "$GPT2" -p "<|endoftext|>" --special --stats 2>>"$tmp/e" >/dev/null
+if [ "$(grep -c '^word cache: not used (no words to merge)$' "$tmp/e")" = 2 ]; then ok; else bad "--stats unused cache: $(grep 'word cache' "$tmp/e")"; fi
+"$W" tokenize -m "$GPT2" -p "$(printf 'a%.0s' $(seq 300))" --stats 2>"$tmp/e" >/dev/null
+if grep -q '^word cache: not used (every word is too long to cache)$' "$tmp/e"; then ok; else bad "--stats long word: $(grep 'word cache' "$tmp/e")"; fi
 
 # --json is valid JSON with tokens and stats
 "$W" tokenize -m "$SPM" -p 'Hello world' --json > "$tmp/j"
