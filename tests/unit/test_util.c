@@ -140,6 +140,339 @@ static void test_hugepage_accounting(void **state)
     assert_int_equal(wl_hugepage_file_cache_bytes(NULL), WL_EINVAL);
 }
 
+/* /proc/meminfo of the development machine (kernel 6.18), as read. */
+static const char meminfo_6_18[] = "MemTotal:       24684100 kB\n"
+                                   "MemFree:        22932844 kB\n"
+                                   "MemAvailable:   24203604 kB\n"
+                                   "Buffers:           37584 kB\n"
+                                   "Cached:          1319756 kB\n"
+                                   "SwapCached:            0 kB\n"
+                                   "Active:           883656 kB\n"
+                                   "Inactive:         482988 kB\n"
+                                   "Active(anon):       1560 kB\n"
+                                   "Inactive(anon):    16472 kB\n"
+                                   "Active(file):     882096 kB\n"
+                                   "Inactive(file):   466516 kB\n"
+                                   "Unevictable:       15128 kB\n"
+                                   "Mlocked:           14160 kB\n"
+                                   "SwapTotal:             0 kB\n"
+                                   "SwapFree:              0 kB\n"
+                                   "Zswap:                 0 kB\n"
+                                   "Zswapped:              0 kB\n"
+                                   "Dirty:             69716 kB\n"
+                                   "Writeback:            60 kB\n"
+                                   "AnonPages:         24440 kB\n"
+                                   "Mapped:            16792 kB\n"
+                                   "Shmem:              8728 kB\n"
+                                   "KReclaimable:     243788 kB\n"
+                                   "Slab:             280604 kB\n"
+                                   "SReclaimable:     243788 kB\n"
+                                   "SUnreclaim:        36816 kB\n"
+                                   "KernelStack:        1740 kB\n"
+                                   "PageTables:         2708 kB\n"
+                                   "SecPageTables:         0 kB\n"
+                                   "NFS_Unstable:          0 kB\n"
+                                   "Bounce:                0 kB\n"
+                                   "WritebackTmp:          0 kB\n"
+                                   "CommitLimit:    12342048 kB\n"
+                                   "Committed_AS:     114000 kB\n"
+                                   "VmallocTotal:   34359738367 kB\n"
+                                   "VmallocUsed:       14604 kB\n"
+                                   "VmallocChunk:          0 kB\n"
+                                   "Percpu:             1096 kB\n"
+                                   "AnonHugePages:         0 kB\n"
+                                   "ShmemHugePages:        0 kB\n"
+                                   "ShmemPmdMapped:        0 kB\n"
+                                   "FileHugePages:    139264 kB\n"
+                                   "FilePmdMapped:         0 kB\n"
+                                   "Balloon:               0 kB\n"
+                                   "HugePages_Total:       0\n"
+                                   "HugePages_Free:        0\n"
+                                   "HugePages_Rsvd:        0\n"
+                                   "HugePages_Surp:        0\n"
+                                   "Hugepagesize:       2048 kB\n"
+                                   "Hugetlb:               0 kB\n"
+                                   "DirectMap4k:       28672 kB\n"
+                                   "DirectMap2M:     2068480 kB\n"
+                                   "DirectMap1G:    25165824 kB\n";
+
+/* /proc/self/smaps of the development machine (kernel 6.18): a file
+ * mapping, an anonymous one advised MADV_HUGEPAGE and touched (all of it on
+ * huge pages; the header ends with a space), then the vsyscall page. */
+static const char smaps_6_18[] =
+    "55632086d000-55632086f000 r--p 00000000 fe:00 247498                     /usr/bin/head\n"
+    "Size:                  8 kB\n"
+    "KernelPageSize:        4 kB\n"
+    "MMUPageSize:           4 kB\n"
+    "Rss:                   8 kB\n"
+    "Pss:                   4 kB\n"
+    "Pss_Dirty:             0 kB\n"
+    "Shared_Clean:          8 kB\n"
+    "Shared_Dirty:          0 kB\n"
+    "Private_Clean:         0 kB\n"
+    "Private_Dirty:         0 kB\n"
+    "Referenced:            8 kB\n"
+    "Anonymous:             0 kB\n"
+    "KSM:                   0 kB\n"
+    "LazyFree:              0 kB\n"
+    "AnonHugePages:         0 kB\n"
+    "ShmemPmdMapped:        0 kB\n"
+    "FilePmdMapped:         0 kB\n"
+    "Shared_Hugetlb:        0 kB\n"
+    "Private_Hugetlb:       0 kB\n"
+    "Swap:                  0 kB\n"
+    "SwapPss:               0 kB\n"
+    "Locked:                0 kB\n"
+    "THPeligible:           0\n"
+    "VmFlags: rd mr mw me \n"
+    "7f3a9f400000-7f3aa0400000 rw-p 00000000 00:00 0 \n"
+    "Size:              16384 kB\n"
+    "KernelPageSize:        4 kB\n"
+    "MMUPageSize:           4 kB\n"
+    "Rss:               16384 kB\n"
+    "Pss:               16384 kB\n"
+    "Pss_Dirty:         16384 kB\n"
+    "Shared_Clean:          0 kB\n"
+    "Shared_Dirty:          0 kB\n"
+    "Private_Clean:         0 kB\n"
+    "Private_Dirty:     16384 kB\n"
+    "Referenced:        16384 kB\n"
+    "Anonymous:         16384 kB\n"
+    "KSM:                   0 kB\n"
+    "LazyFree:              0 kB\n"
+    "AnonHugePages:     16384 kB\n"
+    "ShmemPmdMapped:        0 kB\n"
+    "FilePmdMapped:         0 kB\n"
+    "Shared_Hugetlb:        0 kB\n"
+    "Private_Hugetlb:       0 kB\n"
+    "Swap:                  0 kB\n"
+    "SwapPss:               0 kB\n"
+    "Locked:                0 kB\n"
+    "THPeligible:           1\n"
+    "VmFlags: rd wr mr mw me ac hg \n"
+    "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]\n"
+    "Size:                  4 kB\n"
+    "Rss:                   0 kB\n"
+    "VmFlags: rd ex \n";
+
+static const uint64_t UNTOUCHED = 0x5eed5eed5eed5eedull;
+
+/* Parses text (NUL-terminated) for addr; *rss and *huge start UNTOUCHED. */
+static int smaps(const char *text, uintptr_t addr, uint64_t *rss, uint64_t *huge)
+{
+    *rss = *huge = UNTOUCHED;
+    return wl__hugepage_parse_smaps(text, strlen(text), addr, rss, huge);
+}
+
+static void test_hugepage_smaps_finds_the_mapping_holding_the_address(void **state)
+{
+    (void)state;
+    uint64_t rss, huge;
+    assert_int_equal(smaps(smaps_6_18, 0x55632086d000, &rss, &huge), 0);
+    assert_int_equal(rss, 8 * 1024);
+    assert_int_equal(huge, 0);
+    assert_int_equal(smaps(smaps_6_18, 0x55632086efff, &rss, &huge), 0);
+    assert_int_equal(rss, 8 * 1024);
+    assert_int_equal(smaps(smaps_6_18, 0x7f3aa03fffff, &rss, &huge), 0);
+    assert_int_equal(rss, (uint64_t)16 << 20);
+    assert_int_equal(huge, (uint64_t)16 << 20);
+    if (sizeof(uintptr_t) == 8) { /* the top of a 64-bit address space, last line */
+        assert_int_equal(smaps(smaps_6_18, (uintptr_t)0xffffffffff600800ull, &rss, &huge), 0);
+        assert_int_equal(rss, 0);
+    }
+    /* the end of a mapping is not in it; nothing holds 0 or a gap */
+    assert_int_equal(smaps(smaps_6_18, 0x55632086f000, &rss, &huge), WL_ENOENT);
+    assert_int_equal(smaps(smaps_6_18, 0, &rss, &huge), WL_ENOENT);
+    assert_int_equal(smaps("", 0, &rss, &huge), WL_ENOENT);
+    assert_true(rss == UNTOUCHED && huge == UNTOUCHED);
+    /* no newline at the end; lines the block does not have count 0 */
+    assert_int_equal(smaps("1000-2000 r--p 0 00:00 0\nRss: 12 kB", 0x1000, &rss, &huge), 0);
+    assert_true(rss == 12 * 1024 && huge == 0);
+    assert_int_equal(smaps("1000-2000", 0x1fff, &rss, &huge), 0);
+    assert_true(rss == 0 && huge == 0);
+    /* the huge-page lines add up; the text ends with the next header */
+    assert_int_equal(smaps("1000-2000 rw-s 0 00:01 7 /dev/shm/x\n"
+                           "Rss:\t4096 kB\nAnonHugePages: 2048 kB\nShmemPmdMapped: 1024 kB\n"
+                           "FilePmdMapped: 512 kB\n"
+                           "2000-3000 rw-p 0 00:00 0\nRss: 1 kB\nAnonHugePages: 1 kB\n",
+                           0x1800, &rss, &huge),
+                     0);
+    assert_true(rss == 4096 * 1024 && huge == 3584 * 1024);
+}
+
+static void test_hugepage_smaps_refuses_malformed_counts(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "Rss: -8 kB\n",
+        "Rss: +8 kB\n",
+        "Rss: 0x10 kB\n",
+        "Rss: kB\n",
+        "Rss: 8\n",
+        "Rss: 8 MB\n",
+        "Rss: 8 kB x\n",
+        "Rss:\n",
+        "Rss: 8 k\n",
+        "AnonHugePages: 8 KB\n",
+        "FilePmdMapped: 8kBB\n",
+        "ShmemPmdMapped: \xff 8 kB\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "1000-2000 r--p 0 00:00 0\nSize: 4 kB\n%s", bad[i]);
+        uint64_t rss, huge;
+        assert_int_equal(smaps(text, 0x1000, &rss, &huge), WL_EFORMAT);
+        assert_true(rss == UNTOUCHED && huge == UNTOUCHED);
+        /* in another mapping's block it is not read */
+        snprintf(text, sizeof text, "1000-2000 r--p 0 00:00 0\n%s3000-4000 r--p\nRss: 4 kB\n",
+                 bad[i]);
+        assert_int_equal(smaps(text, 0x3000, &rss, &huge), 0);
+        assert_int_equal(rss, 4096);
+    }
+    /* other keys, even unreadable, are skipped; blanks are spaces or tabs */
+    uint64_t rss, huge;
+    assert_int_equal(smaps("1000-2000 r--p\nRss : 9 kB\nPss: -1 kB\nRssX: 1\nrss: 3 kB\n"
+                           "THPeligible:    1\nRss: \t7\tkB \t\n",
+                           0x1000, &rss, &huge),
+                     0);
+    assert_true(rss == 7 * 1024 && huge == 0);
+}
+
+/* Only "lo-hi" in lowercase hex, each at most as wide as a pointer, and a
+ * space after it make a header; anything else in a block is skipped. */
+static void test_hugepage_smaps_headers_are_strict(void **state)
+{
+    (void)state;
+    uint64_t rss, huge;
+    static const char *const not_headers[] = {
+        "0x1000-2000 r--p\n", "1000-0x2000 r--p\n", "1000 2000 r--p\n", "1000-2000r--p\n",
+        "1000-+2000 r--p\n",  "1000- 2000 r--p\n",  "1000-\n",          "-2000 r--p\n",
+        "ABCD-EF00 r--p\n",   " 1000-2000 r--p\n",
+    };
+    for (size_t i = 0; i < sizeof not_headers / sizeof not_headers[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "%sRss: 4 kB\n", not_headers[i]);
+        assert_int_equal(smaps(text, 0x1800, &rss, &huge), WL_ENOENT);
+        assert_int_equal(smaps(text, 0xABCD, &rss, &huge), WL_ENOENT);
+        /* and it does not end the block before it */
+        snprintf(text, sizeof text, "1000-2000 r--p\n%sRss: 4 kB\n", not_headers[i]);
+        assert_int_equal(smaps(text, 0x1800, &rss, &huge), 0);
+        assert_int_equal(rss, 4096);
+    }
+    /* one hex digit more than a pointer holds: not an address (sscanf's
+     * %x took the overflow for the largest address) */
+    char text[128];
+    snprintf(text, sizeof text, "0-%0*x1 r--p\nRss: 4 kB\n", (int)(2 * sizeof(uintptr_t)), 0);
+    assert_int_equal(smaps(text, 0, &rss, &huge), WL_ENOENT);
+    snprintf(text, sizeof text, "0-1%0*x r--p\nRss: 4 kB\n", (int)(2 * sizeof(uintptr_t)), 0);
+    assert_int_equal(smaps(text, UINTPTR_MAX - 1, &rss, &huge), WL_ENOENT);
+    /* leading zeros within the width are fine */
+    assert_int_equal(
+        smaps("0000000000001000-0000000000002000 r--p\nRss: 4 kB\n", 0x1000, &rss, &huge),
+        sizeof(uintptr_t) == 8 ? 0 : WL_ENOENT);
+}
+
+/* Counts that do not fit in 64 bits of bytes are refused, never wrapped. */
+static void test_hugepage_smaps_refuses_overflow(void **state)
+{
+    (void)state;
+    uint64_t rss, huge;
+    /* UINT64_MAX / 1024 kB is the most that fits */
+    assert_int_equal(smaps("1000-2000 r--p\nRss: 18014398509481983 kB\n", 0x1000, &rss, &huge), 0);
+    assert_int_equal(rss, 18014398509481983ull * 1024);
+    assert_int_equal(smaps("1000-2000 r--p\nRss: 18014398509481984 kB\n", 0x1000, &rss, &huge),
+                     WL_ERANGE);
+    assert_int_equal(smaps("1000-2000 r--p\nRss: 18446744073709551616 kB\n", 0x1000, &rss, &huge),
+                     WL_ERANGE);
+    assert_int_equal(
+        smaps("1000-2000 r--p\nRss: 99999999999999999999999999999999 kB\n", 0x1000, &rss, &huge),
+        WL_ERANGE);
+    /* each fits, the sum does not */
+    assert_int_equal(smaps("1000-2000 r--p\nAnonHugePages: 18014398509481983 kB\n"
+                           "FilePmdMapped: 1 kB\n",
+                           0x1000, &rss, &huge),
+                     WL_ERANGE);
+    assert_true(rss == UNTOUCHED && huge == UNTOUCHED);
+    /* in another block they are not read */
+    assert_int_equal(smaps("1000-2000 r--p\nRss: 99999999999999999999999 kB\n3000-4000 r--p\n",
+                           0x3000, &rss, &huge),
+                     0);
+    assert_int_equal(rss, 0);
+}
+
+static int meminfo(const char *text, uint64_t *bytes)
+{
+    *bytes = UNTOUCHED;
+    return wl__hugepage_parse_meminfo(text, strlen(text), bytes);
+}
+
+static void test_hugepage_meminfo_reads_file_huge_pages(void **state)
+{
+    (void)state;
+    uint64_t b;
+    assert_int_equal(meminfo(meminfo_6_18, &b), 0);
+    const char *line = strstr(meminfo_6_18, "FileHugePages:");
+    assert_non_null(line);
+    assert_int_equal(b, strtoull(line + 14, NULL, 10) * 1024);
+    /* the last line, without its newline; the first such line counts */
+    assert_int_equal(meminfo("MemTotal: 1 kB\nFileHugePages:\t2048 kB", &b), 0);
+    assert_int_equal(b, 2048 * 1024);
+    assert_int_equal(meminfo("FileHugePages: 0 kB\nFileHugePages: 2048 kB\n", &b), 0);
+    assert_int_equal(b, 0);
+    assert_int_equal(meminfo("FileHugePages:0kB", &b), 0);
+    assert_int_equal(b, 0);
+    /* a kernel without the field (before 5.4) */
+    assert_int_equal(meminfo("MemTotal: 1 kB\nShmemHugePages: 0 kB\n", &b), WL_ENOTSUP);
+    assert_int_equal(meminfo("", &b), WL_ENOTSUP);
+    assert_int_equal(meminfo(" FileHugePages: 4 kB\nfilehugepages: 4 kB\nFileHugePages 4 kB\n", &b),
+                     WL_ENOTSUP);
+    assert_int_equal(b, UNTOUCHED);
+}
+
+static void test_hugepage_meminfo_refuses_malformed_and_overflow(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int rc;
+    } cases[] = {
+        {"FileHugePages: -1 kB\n", WL_EFORMAT}, /* sscanf made it 2^64 - 1 kB */
+        {"FileHugePages: 0x800 kB\n", WL_EFORMAT},
+        {"FileHugePages:\n", WL_EFORMAT},
+        {"FileHugePages: 2048\n", WL_EFORMAT},
+        {"FileHugePages: 2048 kB 2048 kB\n", WL_EFORMAT},
+        {"FileHugePagesX: 4 kB\nFileHugePages: x\n", WL_EFORMAT},
+        {"FileHugePages: 18014398509481984 kB\n", WL_ERANGE},
+        {"FileHugePages: 184467440737095516150 kB\n", WL_ERANGE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t b;
+        int rc = meminfo(cases[i].text, &b);
+        if (rc != cases[i].rc)
+            fprintf(stderr, "case %zu: %s\n", i, cases[i].text);
+        assert_int_equal(rc, cases[i].rc);
+        assert_int_equal(b, UNTOUCHED);
+    }
+    /* an embedded NUL is a byte of its line, not an end */
+    uint64_t b = UNTOUCHED;
+    static const char nul[] = "FileHugePages: 2048 kB\0\n";
+    assert_int_equal(wl__hugepage_parse_meminfo(nul, sizeof nul - 1, &b), WL_EFORMAT);
+    assert_int_equal(b, UNTOUCHED);
+}
+
+/* A line of any length is one line: the reader of 256-byte lines took the
+ * rest of a longer one for a line of its own. */
+static void test_hugepage_meminfo_long_line_is_one_line(void **state)
+{
+    (void)state;
+    char text[1024];
+    memset(text, 'x', 255);
+    snprintf(text + 255, sizeof text - 255, "FileHugePages: 4 kB\nFileHugePages: 2048 kB\n");
+    uint64_t b;
+    assert_int_equal(meminfo(text, &b), 0);
+    assert_int_equal(b, 2048 * 1024);
+}
+
 static void test_utf8_char_len_is_strict(void **state)
 {
     (void)state;
@@ -487,6 +820,13 @@ int main(void)
         cmocka_unit_test(test_every_code_has_a_distinct_name_and_message),
         cmocka_unit_test(test_errno_mapping),
         cmocka_unit_test(test_hugepage_accounting),
+        cmocka_unit_test(test_hugepage_smaps_finds_the_mapping_holding_the_address),
+        cmocka_unit_test(test_hugepage_smaps_refuses_malformed_counts),
+        cmocka_unit_test(test_hugepage_smaps_headers_are_strict),
+        cmocka_unit_test(test_hugepage_smaps_refuses_overflow),
+        cmocka_unit_test(test_hugepage_meminfo_reads_file_huge_pages),
+        cmocka_unit_test(test_hugepage_meminfo_refuses_malformed_and_overflow),
+        cmocka_unit_test(test_hugepage_meminfo_long_line_is_one_line),
         cmocka_unit_test(test_log_level_parsing),
         cmocka_unit_test(test_monotonic_clock_advances_with_sleep),
         cmocka_unit_test(test_iso8601),
