@@ -68,8 +68,19 @@ int wl_cli_read_all(const char *path, char **data, size_t *n);
 bool wl_cli_parse_cache_type(const char *cmd, const char *s, enum wl_ttype *out);
 
 /* The CPU's model name from /proc/cpuinfo ($WATTLENS_PROC_ROOT/cpuinfo when
- * set) into buf, cut between characters ("" when unknown). */
+ * set; a regular file only) into buf, as wl_cli_cpuinfo_model_name gives
+ * it ("" when unknown). */
 void wl_cli_host_cpu(char *buf, size_t size);
+
+/* The CPU's model name in /proc/cpuinfo text (len bytes, any bytes): the
+ * first line that starts "model name", optional blanks (spaces, tabs) and
+ * ':' gives the bytes after the colon and the blanks after it, up to the
+ * end of the line or a NUL byte. They are kept as they are (not UTF-8
+ * checked or escaped: an output escapes them) and copied into buf (size >
+ * 0 bytes, always NUL-terminated) as wl_utf8_copy copies: all of them, or
+ * the longest prefix of at most size - 1 bytes that ends between two
+ * characters. True when such a line exists; false leaves buf untouched. */
+bool wl_cli_cpuinfo_model_name(const char *text, size_t len, char *buf, size_t size);
 
 /* Prints a JSON value to stdout, indented, followed by a newline; takes a
  * reference (decrefs j). Returns WL_EXIT_OK or WL_EXIT_FAIL (a write error

@@ -265,6 +265,47 @@ bool wl_cli_parse_cache_type(const char *cmd, const char *s, enum wl_ttype *out)
     return false;
 }
 
+bool wl_cli_cpuinfo_model_name(const char *text, size_t len, char *buf, size_t size)
+{
+    static const char key[] = "model name";
+    const char *p = text, *end = text + len;
+    while (p != end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end, *c = p + sizeof key - 1;
+        const char *next = nl ? nl + 1 : end;
+        if ((size_t)(le - p) < sizeof key - 1 || memcmp(p, key, sizeof key - 1) != 0) {
+            p = next;
+            continue;
+        }
+        while (c != le && (*c == ' ' || *c == '\t'))
+            c++;
+        if (c == le || *c != ':') {
+            p = next;
+            continue;
+        }
+        c++;
+        while (c != le && (*c == ' ' || *c == '\t'))
+            c++;
+        const char *nul = memchr(c, '\0', (size_t)(le - c));
+        const size_t n = (size_t)((nul ? nul : le) - c);
+        /* wl_utf8_copy's cut over bytes that are not NUL-terminated: whole
+         * characters (an invalid byte is one) while they fit */
+        size_t keep = 0;
+        while (keep < n) {
+            size_t cl = wl_utf8_char_len(c + keep, n - keep);
+            if (cl == 0)
+                cl = 1;
+            if (keep + cl > size - 1)
+                break;
+            keep += cl;
+        }
+        memcpy(buf, c, keep);
+        buf[keep] = '\0';
+        return true;
+    }
+    return false;
+}
+
 void wl_cli_host_cpu(char *buf, size_t size)
 {
     buf[0] = '\0';
@@ -282,19 +323,15 @@ void wl_cli_host_cpu(char *buf, size_t size)
             close(fd);
         return;
     }
-    char line[1024];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            const char *c = strchr(line, ':');
-            if (c) {
-                c++;
-                while (*c == ' ' || *c == '\t')
-                    c++;
-                line[strcspn(line, "\n")] = '\0';
-                wl_utf8_copy(buf, size, c); /* cut between characters */
-            }
+    /* line by line, whole lines of any length: the name is in the first
+     * processor's block, so the rest of a long file is not read */
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (wl_cli_cpuinfo_model_name(line, (size_t)n, buf, size))
             break;
-        }
     }
+    free(line);
     fclose(f);
 }

@@ -1,0 +1,204 @@
+/* cli/cli_util.c: the CPU's model name from /proc/cpuinfo, as text
+ * (wl_cli_cpuinfo_model_name) and from the file (wl_cli_host_cpu, under
+ * WATTLENS_PROC_ROOT). The CLI's helper sources are compiled into this
+ * test by cmake/extra/cli_fuzz.cmake.
+ */
+#include "test_support.h"
+
+#include "cli.h"
+#include "util/utf8.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The first processor of /proc/cpuinfo on the development machine (an AMD
+ * EPYC guest, kernel 6.18), as read: tabs before the colons, a long flags
+ * line, a blank line after the block. */
+static const char cpuinfo_epyc[] =
+    "processor\t: 0\n"
+    "vendor_id\t: AuthenticAMD\n"
+    "cpu family\t: 26\n"
+    "model\t\t: 2\n"
+    "model name\t: AMD EPYC\n"
+    "stepping\t: 1\n"
+    "microcode\t: 0x1000065\n"
+    "cpu MHz\t\t: 2596.120\n"
+    "cache size\t: 1024 KB\n"
+    "physical id\t: 0\n"
+    "siblings\t: 2\n"
+    "core id\t\t: 0\n"
+    "cpu cores\t: 2\n"
+    "apicid\t\t: 0\n"
+    "initial apicid\t: 0\n"
+    "fpu\t\t: yes\n"
+    "fpu_exception\t: yes\n"
+    "cpuid level\t: 28\n"
+    "wp\t\t: yes\n"
+    "flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 "
+    "clflush mmx fxsr sse sse2 ht syscall nx mmxext fxsr_opt pdpe1gb rdtscp lm "
+    "constant_tsc rep_good nopl xtopology nonstop_tsc cpuid extd_apicid tsc_known_freq "
+    "pni pclmulqdq ssse3 fma cx16 pcid sse4_1 sse4_2 x2apic movbe popcnt "
+    "tsc_deadline_timer aes xsave avx f16c rdrand hypervisor lahf_lm cmp_legacy "
+    "cr8_legacy abm sse4a misalignsse 3dnowprefetch osvw topoext vmmcall fsgsbase "
+    "tsc_adjust bmi1 avx2 smep bmi2 erms invpcid avx512f avx512dq adx smap avx512ifma "
+    "clflushopt clwb avx512cd sha_ni avx512bw avx512vl xsaveopt xsavec xgetbv1 xsaves "
+    "avx_vnni avx512_bf16 clzero xsaveerptr arat avx512vbmi umip avx512_vbmi2 gfni vaes "
+    "vpclmulqdq avx512_vnni avx512_bitalg avx512_vpopcntdq rdpid fsrm "
+    "avx512_vp2intersect\n"
+    "bugs\t\t: sysret_ss_attrs null_seg spectre_v1 spectre_v2 spec_store_bypass srso "
+    "spectre_v2_user\n"
+    "bogomips\t: 5192.24\n"
+    "TLB size\t: 192 4K pages\n"
+    "clflush size\t: 64\n"
+    "cache_alignment\t: 64\n"
+    "address sizes\t: 48 bits physical, 48 bits virtual\n"
+    "power management:\n"
+    "\n";
+
+/* Parses the NUL-terminated text into a buffer of size bytes that starts
+ * "untouched". */
+static bool model_name(const char *text, char *buf, size_t size)
+{
+    memset(buf, 0, size);
+    snprintf(buf, size, "untouched");
+    return wl_cli_cpuinfo_model_name(text, strlen(text), buf, size);
+}
+
+static void test_cpuinfo_model_name_of_kernel_formats(void **state)
+{
+    (void)state;
+    char buf[256];
+    assert_true(model_name(cpuinfo_epyc, buf, sizeof buf));
+    assert_string_equal(buf, "AMD EPYC");
+    /* x86 (Intel's brand string), one block per processor: the first */
+    assert_true(model_name("processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n"
+                           "model\t\t: 79\n"
+                           "model name\t: Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz\n"
+                           "stepping\t: 1\n\nprocessor\t: 1\n"
+                           "model name\t: Intel(R) Core(TM) i7 CPU\n",
+                           buf, sizeof buf));
+    assert_string_equal(buf, "Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz");
+    /* arm64 and others name no model: buf stays as it was */
+    assert_false(model_name("processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd\n"
+                            "CPU implementer\t: 0x41\nCPU part\t: 0xd0c\n",
+                            buf, sizeof buf));
+    assert_string_equal(buf, "untouched");
+    assert_false(model_name("", buf, sizeof buf));
+    assert_string_equal(buf, "untouched");
+}
+
+static void test_cpuinfo_model_name_line_rules(void **state)
+{
+    (void)state;
+    char buf[64];
+    static const struct {
+        const char *text, *want; /* want NULL: no model name */
+    } cases[] = {
+        {"model name: x", "x"},               /* no newline at the end */
+        {"model name\t:\t \tx y \n", "x y "}, /* blanks after the name are kept */
+        {"model name   \t  : x\n", "x"},
+        {"model name\t:\n", ""}, /* named, empty */
+        {"model name\t:", ""},
+        {"model name\n", NULL}, /* no colon */
+        {"model name x: y\n", NULL},
+        {"model names\t: y\n", NULL},
+        {" model name\t: y\n", NULL},
+        {"Model Name\t: y\n", NULL},
+        {"model\t\t: 79\n", NULL},
+        {"model name\n\t: y\n", NULL},  /* the colon on the next line */
+        {"model name\t: a\r\n", "a\r"}, /* bytes as they are */
+        {"model name\t: \x1b[31mred\xff\n", "\x1b[31mred\xff"},
+        {"model name\nmodel name\t: second\n", "second"}, /* the first line naming it */
+        {"model name : first\nmodel name : second\n", "first"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bool found = model_name(cases[i].text, buf, sizeof buf);
+        if (found != (cases[i].want != NULL) || (found && strcmp(buf, cases[i].want) != 0))
+            fprintf(stderr, "case %zu: got %d '%s'\n", i, found, buf);
+        assert_int_equal(found, cases[i].want != NULL);
+        assert_string_equal(buf, cases[i].want ? cases[i].want : "untouched");
+    }
+    /* a NUL ends the name; the text goes on after it */
+    static const char nul[] = "model name\t: AMD\0EPYC\n";
+    assert_true(wl_cli_cpuinfo_model_name(nul, sizeof nul - 1, buf, sizeof buf));
+    assert_string_equal(buf, "AMD");
+    static const char nul_key[] = "model\0name\t: x\nmodel name\t: y\n";
+    assert_true(wl_cli_cpuinfo_model_name(nul_key, sizeof nul_key - 1, buf, sizeof buf));
+    assert_string_equal(buf, "y");
+    /* only len bytes are read */
+    assert_true(wl_cli_cpuinfo_model_name("model name\t: AMD EPYC", 16, buf, sizeof buf));
+    assert_string_equal(buf, "AMD");
+    assert_false(wl_cli_cpuinfo_model_name("model name\t: AMD EPYC", 10, buf, sizeof buf));
+}
+
+/* A name longer than buf is cut between characters, an invalid byte
+ * counting as one, as wl_utf8_copy cuts. */
+static void test_cpuinfo_model_name_cut_between_characters(void **state)
+{
+    (void)state;
+    char text[512], name[400], buf[128], want[128];
+    size_t n = 0;
+    for (int i = 0; i < 100; i++)
+        n += (size_t)snprintf(name + n, sizeof name - n, "%s", i % 7 == 3 ? "\xff" : "\xc3\xa9");
+    for (size_t size = 1; size <= sizeof buf; size++) {
+        snprintf(text, sizeof text, "model name\t: %s\nflags\t\t: fpu\n", name);
+        assert_true(model_name(text, buf, size));
+        size_t len = wl_utf8_copy(want, size, name);
+        assert_int_equal(len, strlen(name));
+        assert_string_equal(buf, want);
+        assert_true(strlen(buf) < size);
+    }
+    /* a character the end of the line cuts is an invalid byte, kept */
+    assert_true(model_name("model name\t: ab\xc3\nx\xa9\n", buf, sizeof buf));
+    assert_string_equal(buf, "ab\xc3");
+}
+
+/* wl_cli_host_cpu reads $WATTLENS_PROC_ROOT/cpuinfo a whole line at a time:
+ * the reader of 1024-byte lines took the rest of a longer line for a line
+ * of its own, so a line that went on with "model name: ..." past its
+ * 1023rd byte named the CPU. */
+static void test_host_cpu_reads_whole_lines(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/cpuinfo", dir);
+    char text[4096];
+    const size_t line = (size_t)snprintf(text, sizeof text, "processor\t: 0\n");
+    size_t n = line + (size_t)snprintf(text + line, sizeof text - line, "flags\t\t: ");
+    while (n - line < 1023)
+        text[n++] = 'x';
+    n += (size_t)snprintf(text + n, sizeof text - n,
+                          "model name: Fake\nmodel name\t: AMD EPYC\nflags\t\t: fpu\n");
+    assert_int_equal(wl_test_write_file(path, text, n), 0);
+    const char *old = getenv("WATTLENS_PROC_ROOT");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("WATTLENS_PROC_ROOT", dir, 1);
+    char buf[256];
+    wl_cli_host_cpu(buf, sizeof buf);
+    assert_string_equal(buf, "AMD EPYC");
+    /* no file: unknown */
+    unlink(path);
+    wl_cli_host_cpu(buf, sizeof buf);
+    assert_string_equal(buf, "");
+    if (saved)
+        setenv("WATTLENS_PROC_ROOT", saved, 1);
+    else
+        unsetenv("WATTLENS_PROC_ROOT");
+    free(saved);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cpuinfo_model_name_of_kernel_formats),
+        cmocka_unit_test(test_cpuinfo_model_name_line_rules),
+        cmocka_unit_test(test_cpuinfo_model_name_cut_between_characters),
+        cmocka_unit_test(test_host_cpu_reads_whole_lines),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
