@@ -2,7 +2,11 @@
  * pre-tokenizer, tokens, scores, token types, merges, special ids, add_*
  * flags) into a wl_tok_vocab_desc that points into the file's mapping, and
  * builds the tokenizer from it (which copies everything, so the file may be
- * closed afterwards). Errors name the key that is missing or malformed.
+ * closed afterwards). Errors name the key that is missing or malformed: a
+ * tokenizer key of another type than the loader reads is refused, never
+ * taken as absent (a pre-tokenizer stored as a number would otherwise
+ * tokenize with the default rules). general.name is only a hint (the Phi-3
+ * rules): one that is not a plain string counts as absent.
  */
 #include "engine/tokenizer_impl.h"
 
@@ -48,17 +52,28 @@ static int gguf_flag(const wl_gguf *g, const char *key, int *out)
     return 0;
 }
 
-static char *gguf_strdup(const wl_gguf *g, const char *key)
+/* The string under key as a NUL-terminated copy (*out NULL when the key is
+ * missing). Another type, or a string holding a NUL byte (whose copy would
+ * read as a shorter name: "llama\0x" as "llama"), is WL_EFORMAT naming
+ * the key. */
+static int gguf_text(const wl_gguf *g, const char *key, char **out, struct wl_errmsg *err)
 {
     struct wl_gguf_str s;
-    if (wl_gguf_get_str(g, key, &s) != 0 || s.len > 4096)
-        return NULL;
-    char *p = malloc(s.len + 1);
-    if (p) {
-        memcpy(p, s.data, s.len);
-        p[s.len] = 0;
-    }
-    return p;
+    *out = NULL;
+    int rc = wl_gguf_get_str(g, key, &s);
+    if (rc == WL_ENOENT)
+        return 0;
+    if (rc)
+        return wl_errmsg_set(err, WL_EFORMAT, "%s is not a string", key);
+    if (memchr(s.data, '\0', (size_t)s.len))
+        return wl_errmsg_set(err, WL_EFORMAT, "%s holds a NUL byte", key);
+    char *p = malloc((size_t)s.len + 1);
+    if (!p)
+        return WL_ENOMEM;
+    memcpy(p, s.data, (size_t)s.len);
+    p[s.len] = 0;
+    *out = p;
+    return 0;
 }
 
 static int gguf_texts(const wl_gguf *g, const char *key, struct wl_tok_text **out, size_t *n,
@@ -66,9 +81,9 @@ static int gguf_texts(const wl_gguf *g, const char *key, struct wl_tok_text **ou
 {
     struct wl_gguf_arr a;
     int rc = wl_gguf_get_arr_view(g, key, &a);
-    if (rc)
-        return rc;
-    if (a.elem_type != WL_GGUF_STRING)
+    if (rc == WL_ENOENT)
+        return rc; /* the caller says why it is needed */
+    if (rc || a.elem_type != WL_GGUF_STRING)
         return wl_errmsg_set(err, WL_EFORMAT, "%s is not an array of strings", key);
     if (a.n > INT32_MAX / 2)
         return wl_errmsg_set(err, WL_ERANGE, "%s has too many entries (%llu)", key,
@@ -101,7 +116,8 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
 
     *out = NULL;
     wl_tok_vocab_desc_init(&d);
-    model = gguf_strdup(g, "tokenizer.ggml.model");
+    if ((rc = gguf_text(g, "tokenizer.ggml.model", &model, err)) != 0)
+        return rc;
     if (!model)
         return wl_errmsg_set(err, WL_ENOENT,
                              "no tokenizer in this file (tokenizer.ggml.model missing)");
@@ -115,8 +131,12 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
                           "tokenizer model '%s' is not supported (only 'llama' and 'gpt2')", model);
         goto done;
     }
-    pre = gguf_strdup(g, "tokenizer.ggml.pre");
-    name = gguf_strdup(g, "general.name");
+    if ((rc = gguf_text(g, "tokenizer.ggml.pre", &pre, err)) != 0)
+        goto done;
+    if (gguf_text(g, "general.name", &name, NULL) == WL_ENOMEM) {
+        rc = WL_ENOMEM;
+        goto done;
+    }
     d.pre = pre;
     d.name = name;
 
@@ -129,9 +149,11 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
 
     enum wl_gguf_vtype et;
     uint64_t n;
-    if (wl_gguf_get_arr(g, "tokenizer.ggml.scores", &et, &n) == 0) {
-        if (et != WL_GGUF_FLOAT32 && et != WL_GGUF_INT32) {
-            rc = wl_errmsg_set(err, WL_EFORMAT, "tokenizer.ggml.scores must be float32 or int32");
+    rc = wl_gguf_get_arr(g, "tokenizer.ggml.scores", &et, &n);
+    if (rc != WL_ENOENT) {
+        if (rc || (et != WL_GGUF_FLOAT32 && et != WL_GGUF_INT32)) {
+            rc = wl_errmsg_set(err, WL_EFORMAT,
+                               "tokenizer.ggml.scores must be an array of float32 or int32");
             goto done;
         }
         if (n < d.n_tokens) {
@@ -142,8 +164,12 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
         }
         const unsigned char *raw = wl_gguf_get_arr_data(g, "tokenizer.ggml.scores");
         scores = malloc(d.n_tokens * sizeof(*scores));
-        if (!scores || !raw) {
-            rc = scores ? WL_EFORMAT : WL_ENOMEM;
+        if (!scores) {
+            rc = WL_ENOMEM;
+            goto done;
+        }
+        if (!raw) {
+            rc = wl_errmsg_set(err, WL_EFORMAT, "tokenizer.ggml.scores cannot be read");
             goto done;
         }
         for (size_t i = 0; i < d.n_tokens; i++) {
@@ -157,7 +183,13 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
         }
         d.scores = scores;
     }
-    if (wl_gguf_get_arr(g, "tokenizer.ggml.token_type", &et, &n) == 0) {
+    rc = wl_gguf_get_arr(g, "tokenizer.ggml.token_type", &et, &n);
+    if (rc != WL_ENOENT) {
+        if (rc) {
+            rc = wl_errmsg_set(err, WL_EFORMAT,
+                               "tokenizer.ggml.token_type must be an array of integers");
+            goto done;
+        }
         if (n < d.n_tokens) {
             rc = wl_errmsg_set(err, WL_EFORMAT,
                                "tokenizer.ggml.token_type has %llu entries for %zu tokens",
@@ -178,13 +210,15 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
                 memcpy(&x, raw + 4 * i, 4);
                 v = x;
             } else if (wl_gguf_get_arr_i64(g, "tokenizer.ggml.token_type", i, &v) != 0) {
-                rc = wl_errmsg_set(err, WL_EFORMAT, "tokenizer.ggml.token_type must be integers");
+                rc = wl_errmsg_set(err, WL_EFORMAT,
+                                   "tokenizer.ggml.token_type must be an array of integers");
                 goto done;
             }
             types[i] = (v < 0 || v > 255) ? 0 : (int32_t)v;
         }
         d.types = types;
     }
+    rc = 0;
     if (d.model == WL_TOK_MODEL_BPE) {
         rc = gguf_texts(g, "tokenizer.ggml.merges", &merges, &d.n_merges, err);
         if (rc == WL_ENOENT)
@@ -203,16 +237,24 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
         {"tokenizer.ggml.padding_token_id", &d.pad},
     };
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-        if ((rc = gguf_id(g, ids[i].key, ids[i].dst)) != 0) {
-            rc = wl_errmsg_set(err, rc, "%s is not a valid token id", ids[i].key);
+        if (gguf_id(g, ids[i].key, ids[i].dst) != 0) {
+            rc = wl_errmsg_set(err, WL_EFORMAT, "%s is not a valid token id", ids[i].key);
             goto done;
         }
     }
-    if ((rc = gguf_flag(g, "tokenizer.ggml.add_bos_token", &d.add_bos)) != 0 ||
-        (rc = gguf_flag(g, "tokenizer.ggml.add_eos_token", &d.add_eos)) != 0 ||
-        (rc = gguf_flag(g, "tokenizer.ggml.add_space_prefix", &d.add_space_prefix)) != 0) {
-        rc = wl_errmsg_set(err, rc, "a tokenizer.ggml.add_* flag is not a boolean");
-        goto done;
+    struct {
+        const char *key;
+        int *dst;
+    } flags[] = {
+        {"tokenizer.ggml.add_bos_token", &d.add_bos},
+        {"tokenizer.ggml.add_eos_token", &d.add_eos},
+        {"tokenizer.ggml.add_space_prefix", &d.add_space_prefix},
+    };
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        if (gguf_flag(g, flags[i].key, flags[i].dst) != 0) {
+            rc = wl_errmsg_set(err, WL_EFORMAT, "%s is not a boolean", flags[i].key);
+            goto done;
+        }
     }
     rc = wl_tok_build(&d, out, err);
 done:

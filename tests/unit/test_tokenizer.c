@@ -8,6 +8,7 @@
  * multibyte token cuts it between characters. */
 #include "test_support.h"
 
+#include "engine/gguf_write.h"
 #include "engine/tokenizer.h"
 #include "engine/tokenizer_impl.h"
 #include "util/utf8.h"
@@ -604,6 +605,147 @@ static void test_gguf_without_usable_tokenizer(void **state)
     }
 }
 
+/* A small llama vocabulary written by the GGUF writer, then changed by
+ * edit (which may replace or remove keys); loads it from memory. */
+static int load_written(void (*edit)(wl_gguf_writer *w, int arg), int arg, wl_tokenizer **t,
+                        struct wl_errmsg *err)
+{
+    static const char *const texts[] = {"<unk>", "<s>", "</s>", SP, "a", SP "a"};
+    struct wl_gguf_str tok[6];
+    float scores[6];
+    int32_t types[6] = {2, 3, 3, 1, 1, 1};
+    for (int i = 0; i < 6; i++) {
+        tok[i] = (struct wl_gguf_str){texts[i], strlen(texts[i])};
+        scores[i] = -(float)i;
+    }
+    wl_gguf_writer *w = NULL;
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "general.name", "small"), 0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama"), 0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "tokenizer.ggml.pre", "default"), 0);
+    assert_int_equal(wl_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tok, 6), 0);
+    assert_int_equal(wl_gguf_writer_set_arr(w, "tokenizer.ggml.scores", WL_GGUF_FLOAT32, scores, 6),
+                     0);
+    assert_int_equal(
+        wl_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", WL_GGUF_INT32, types, 6), 0);
+    assert_int_equal(wl_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1), 0);
+    assert_int_equal(wl_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true), 0);
+    if (edit)
+        edit(w, arg);
+    void *buf = NULL;
+    size_t size = 0;
+    assert_int_equal(wl_gguf_writer_to_memory(w, &buf, &size), 0);
+    wl_gguf_writer_free(w);
+    wl_gguf *g = NULL;
+    assert_int_equal(wl_gguf_open_memory(buf, size, &g, err), 0);
+    *t = (wl_tokenizer *)g; /* reset on failure */
+    err->text[0] = '\0';
+    int rc = wl_tok_load_gguf(g, t, err);
+    wl_gguf_close(g);
+    free(buf);
+    return rc;
+}
+
+static const char *const malformed_keys[] = {
+    "tokenizer.ggml.model",         "tokenizer.ggml.pre",
+    "tokenizer.ggml.tokens",        "tokenizer.ggml.scores",
+    "tokenizer.ggml.token_type",    "tokenizer.ggml.bos_token_id",
+    "tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_space_prefix",
+};
+
+/* key arg of malformed_keys replaced by a value of a type the loader does
+ * not read there: a string for the ids and flags, a number or a lone
+ * string for the others. */
+static void edit_wrong_type(wl_gguf_writer *w, int arg)
+{
+    const char *key = malformed_keys[arg / 2];
+    bool number = arg % 2;
+    if (strstr(key, "_id") || strstr(key, "add_"))
+        assert_int_equal(wl_gguf_writer_set_str(w, key, number ? "1.5" : "yes"), 0);
+    else if (number)
+        assert_int_equal(wl_gguf_writer_set_u8(w, key, 2), 0);
+    else if (strcmp(key, "tokenizer.ggml.model") == 0 || strcmp(key, "tokenizer.ggml.pre") == 0)
+        assert_int_equal(wl_gguf_writer_set_f32(w, key, 1.0f), 0);
+    else
+        assert_int_equal(wl_gguf_writer_set_str(w, key, "a"), 0);
+}
+
+/* A tokenizer key of another type than the loader reads is refused with
+ * WL_EFORMAT and a message naming it. The loader took a scalar score or
+ * token type array, and a pre-tokenizer stored as a number, for absent
+ * (tokenizing with the default rules), and refused a scalar token list with
+ * WL_EINVAL and no message. */
+static void test_gguf_tokenizer_key_of_wrong_type_is_refused(void **state)
+{
+    (void)state;
+    wl_tokenizer *t = NULL;
+    struct wl_errmsg err;
+    assert_int_equal(load_written(NULL, 0, &t, &err), 0);
+    wl_tok_free(t);
+    for (int arg = 0; arg < 2 * (int)(sizeof malformed_keys / sizeof malformed_keys[0]); arg++) {
+        int rc = load_written(edit_wrong_type, arg, &t, &err);
+        if (rc != WL_EFORMAT || !strstr(err.text, malformed_keys[arg / 2]))
+            fprintf(stderr, "%s (%d): %s %s\n", malformed_keys[arg / 2], arg % 2,
+                    wl_strerror_name(rc), err.text);
+        assert_int_equal(rc, WL_EFORMAT);
+        assert_null(t);
+        assert_non_null(strstr(err.text, malformed_keys[arg / 2]));
+    }
+}
+
+static void edit_nul(wl_gguf_writer *w, int arg)
+{
+    static const char model[] = "llama\0x", pre[] = "gpt-2\0x";
+    if (arg == 0) {
+        assert_int_equal(
+            wl_gguf_writer_set_strn(w, "tokenizer.ggml.model", model, sizeof model - 1), 0);
+    } else {
+        assert_int_equal(wl_gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2"), 0);
+        assert_int_equal(wl_gguf_writer_set_strn(w, "tokenizer.ggml.pre", pre, sizeof pre - 1), 0);
+        struct wl_gguf_str m = {"a a", 3};
+        assert_int_equal(wl_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", &m, 1), 0);
+    }
+}
+
+/* A name with a NUL byte is not the name before it: the loader read
+ * "llama\0x" as "llama" and "gpt-2\0x" as "gpt-2". */
+static void test_gguf_tokenizer_names_with_nul_are_refused(void **state)
+{
+    (void)state;
+    wl_tokenizer *t = NULL;
+    struct wl_errmsg err;
+    assert_int_equal(load_written(edit_nul, 0, &t, &err), WL_EFORMAT);
+    assert_null(t);
+    assert_non_null(strstr(err.text, "tokenizer.ggml.model holds a NUL byte"));
+    assert_int_equal(load_written(edit_nul, 1, &t, &err), WL_EFORMAT);
+    assert_null(t);
+    assert_non_null(strstr(err.text, "tokenizer.ggml.pre holds a NUL byte"));
+}
+
+static void edit_name(wl_gguf_writer *w, int arg)
+{
+    if (arg == 0)
+        assert_int_equal(wl_gguf_writer_set_i32(w, "general.name", 3), 0);
+    else
+        assert_int_equal(wl_gguf_writer_set_strn(w, "general.name", "Phi-3\0x", 7), 0);
+}
+
+/* general.name is only a hint: one that is not a plain string is absent. */
+static void test_gguf_tokenizer_general_name_is_a_hint(void **state)
+{
+    (void)state;
+    for (int arg = 0; arg < 2; arg++) {
+        wl_tokenizer *t = NULL;
+        struct wl_errmsg err;
+        assert_int_equal(load_written(edit_name, arg, &t, &err), 0);
+        struct wl_tok_info inf;
+        wl_tok_get_info(t, &inf);
+        assert_int_equal(inf.n_vocab, 6);
+        assert_int_equal(wl_tok_token_attr(t, 2) & WL_TOK_ATTR_RSTRIP, 0); /* not Phi-3 */
+        wl_tok_free(t);
+    }
+}
+
 /* ---- edge cases on the real vocabularies --------------------------------------------- */
 
 static wl_tokenizer *load_vocab(const char *name)
@@ -877,6 +1019,9 @@ int main(void)
         cmocka_unit_test(test_build_errors_say_what),
         cmocka_unit_test(test_duplicate_long_token_is_cut_between_characters),
         cmocka_unit_test(test_gguf_without_usable_tokenizer),
+        cmocka_unit_test(test_gguf_tokenizer_key_of_wrong_type_is_refused),
+        cmocka_unit_test(test_gguf_tokenizer_names_with_nul_are_refused),
+        cmocka_unit_test(test_gguf_tokenizer_general_name_is_a_hint),
         cmocka_unit_test(test_edge_cases_real_vocabs),
         cmocka_unit_test(test_special_tokens_real_vocabs),
         cmocka_unit_test(test_spm_segmentation_is_exact),
