@@ -3,6 +3,7 @@
  * request. Thin: parsing options and printing; the work is engine/tokenizer.
  */
 #include "cli.h"
+#include "cli_text.h"
 
 #include "engine/tokenizer.h"
 #include "util/clock.h"
@@ -107,8 +108,10 @@ static json_t *stats_json(const struct wl_tok_stats *s)
 
 static void stats_print(FILE *out, const struct wl_tok_info *inf, const struct wl_tok_stats *s)
 {
+    char pre[256]; /* the model file's name for it, escaped: any bytes with SPM */
     fprintf(out, "tokenizer: %s (pre-tokenizer %s), %u tokens, %u merges, loaded in %.2f ms\n",
-            inf->model_name, inf->pre_name, inf->n_vocab, inf->n_merges, inf->load_ns / 1e6);
+            inf->model_name, wl_cli_text(inf->pre_name, pre, sizeof pre), inf->n_vocab,
+            inf->n_merges, inf->load_ns / 1e6);
     fprintf(out, "input: %llu bytes -> %llu tokens (%.2f bytes/token), %llu special, %llu words\n",
             (unsigned long long)s->n_bytes, (unsigned long long)s->n_tokens,
             s->n_tokens ? (double)s->n_bytes / (double)s->n_tokens : 0.0,

@@ -103,7 +103,8 @@ struct wl_tok_info {
     enum wl_tok_model model;
     enum wl_tok_pre pre;
     const char *model_name; /* "llama" or "gpt2" */
-    const char *pre_name;   /* as given in the file ("default" when missing) */
+    const char *pre_name;   /* as given in the file ("default" when missing), at most
+                               47 bytes cut between characters; not escaped */
     uint32_t n_vocab;
     uint32_t n_merges;  /* merges actually usable (BPE) */
     uint32_t n_special; /* control/user-defined/unknown tokens matched in text */

@@ -524,7 +524,8 @@ int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct w
     int32_t dbos, deos, dunk;
     if (d->model == WL_TOK_MODEL_SPM) {
         t->pre = WL_TOK_PRE_NONE;
-        snprintf(t->pre_name, sizeof(t->pre_name), "%s", d->pre ? d->pre : "default");
+        /* any name (SPM has no pre-tokenizer): cut between characters */
+        wl_utf8_copy(t->pre_name, sizeof(t->pre_name), d->pre ? d->pre : "default");
         t->add_bos = true;
         t->add_space_prefix = true;
         dbos = 1;

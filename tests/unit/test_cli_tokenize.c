@@ -2,7 +2,8 @@
  * escaped like C strings: a piece that is a C1 control character (here a
  * vocabulary whose token is U+009B, CSI on some terminals) is written as
  * \u009B, never as itself, like the C0 controls (\x1B) and the bytes that
- * are not UTF-8 on their own (\x9B). The file is a vocabulary-only GGUF
+ * are not UTF-8 on their own (\x9B); --stats escapes the pre-tokenizer's
+ * name from the file too. The file is a vocabulary-only GGUF
  * (SentencePiece), read by the real `wattlens` binary.
  */
 #include "test_support.h"
@@ -13,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* <unk> <s> </s>, the 256 byte tokens, then extra (normal) pieces. */
-static void write_spm_vocab(const char *path, const char *const *extra, uint32_t n_extra)
+/* <unk> <s> </s>, the 256 byte tokens, then extra (normal) pieces; pre is
+ * tokenizer.ggml.pre (NULL: none). */
+static void write_spm_vocab(const char *path, const char *const *extra, uint32_t n_extra,
+                            const char *pre)
 {
     const uint32_t n = 259 + n_extra;
     struct wl_gguf_str *tok = calloc(n, sizeof *tok);
@@ -39,6 +42,8 @@ static void write_spm_vocab(const char *path, const char *const *extra, uint32_t
     assert_int_equal(wl_gguf_writer_new(&w), 0);
     assert_int_equal(wl_gguf_writer_set_str(w, "general.architecture", "llama"), 0);
     assert_int_equal(wl_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama"), 0);
+    if (pre)
+        assert_int_equal(wl_gguf_writer_set_str(w, "tokenizer.ggml.pre", pre), 0);
     assert_int_equal(wl_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tok, n), 0);
     assert_int_equal(wl_gguf_writer_set_arr(w, "tokenizer.ggml.scores", WL_GGUF_FLOAT32, scores, n),
                      0);
@@ -64,7 +69,7 @@ static void test_pieces_escape_c1_controls(void **state)
     static const char *const extra[] = {"\xE2\x96\x81"
                                         "a",
                                         "\xC2\x9B", "\xC3\xA9"};
-    write_spm_vocab(path, extra, 3);
+    write_spm_vocab(path, extra, 3, NULL);
     char *out = NULL, *errs = NULL;
     /* "a", CSI as U+009B, ESC, a lone 0x9B byte, and an accent kept as it is */
     snprintf(args, sizeof args, "tokenize -m '%s' --no-bos -p 'a\xC2\x9B\x1b\x9B\xC3\xA9'", path);
@@ -81,10 +86,40 @@ static void test_pieces_escape_c1_controls(void **state)
     free(dir);
 }
 
+/* --stats names the pre-tokenizer as the file does, escaped: a SentencePiece
+ * model's may be any text, and was written to the terminal as it was (an
+ * OSC sequence set the window title). */
+static void test_stats_escape_the_pre_tokenizer_name(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char path[512], args[1024];
+    snprintf(path, sizeof path, "%s/vocab.gguf", dir);
+    static const char *const extra[] = {"\xE2\x96\x81"
+                                        "a"};
+    write_spm_vocab(path, extra, 1,
+                    "\x1b]0;title\x07\xC2\x9B"
+                    "31m\xC3\xA9");
+    char *out = NULL, *errs = NULL;
+    snprintf(args, sizeof args, "tokenize -m '%s' --ids --stats -p a", path);
+    assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+    if (!strstr(errs, "(pre-tokenizer \\x1b]0;title\\x07\\u009b31m\xC3\xA9)"))
+        fprintf(stderr, "stderr: %s\n", errs);
+    assert_non_null(strstr(errs, "(pre-tokenizer \\x1b]0;title\\x07\\u009b31m\xC3\xA9)"));
+    assert_null(strchr(errs, '\x1b'));
+    assert_null(strchr(errs, '\x07'));
+    assert_null(strstr(errs, "\xC2\x9B"));
+    free(out);
+    free(errs);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pieces_escape_c1_controls),
+        cmocka_unit_test(test_stats_escape_the_pre_tokenizer_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

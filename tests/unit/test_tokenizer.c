@@ -746,6 +746,34 @@ static void test_gguf_tokenizer_general_name_is_a_hint(void **state)
     }
 }
 
+static void edit_long_pre(wl_gguf_writer *w, int arg)
+{
+    char pre[128] = "";
+    for (int i = 0; i < 30; i++)
+        strcat(pre, arg ? "\xe6\xa8\xa1" : "\xc3\xa9"); /* 模 or é */
+    assert_int_equal(wl_gguf_writer_set_str(w, "tokenizer.ggml.pre", pre), 0);
+}
+
+/* A SentencePiece model's pre-tokenizer name is any text; a long one is
+ * kept cut between characters (it was cut at byte 47, inside a
+ * character). */
+static void test_gguf_tokenizer_long_pre_name_cut_between_characters(void **state)
+{
+    (void)state;
+    for (int arg = 0; arg < 2; arg++) {
+        wl_tokenizer *t = NULL;
+        struct wl_errmsg err;
+        assert_int_equal(load_written(edit_long_pre, arg, &t, &err), 0);
+        struct wl_tok_info inf;
+        wl_tok_get_info(t, &inf);
+        size_t len = strlen(inf.pre_name);
+        assert_int_equal(len, arg ? 45 : 46);
+        assert_true(wl_utf8_valid(inf.pre_name, len));
+        assert_memory_equal(inf.pre_name, arg ? "\xe6\xa8\xa1" : "\xc3\xa9", 2);
+        wl_tok_free(t);
+    }
+}
+
 /* ---- edge cases on the real vocabularies --------------------------------------------- */
 
 static wl_tokenizer *load_vocab(const char *name)
@@ -1022,6 +1050,7 @@ int main(void)
         cmocka_unit_test(test_gguf_tokenizer_key_of_wrong_type_is_refused),
         cmocka_unit_test(test_gguf_tokenizer_names_with_nul_are_refused),
         cmocka_unit_test(test_gguf_tokenizer_general_name_is_a_hint),
+        cmocka_unit_test(test_gguf_tokenizer_long_pre_name_cut_between_characters),
         cmocka_unit_test(test_edge_cases_real_vocabs),
         cmocka_unit_test(test_special_tokens_real_vocabs),
         cmocka_unit_test(test_spm_segmentation_is_exact),
