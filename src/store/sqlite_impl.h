@@ -60,6 +60,8 @@ int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_stor
 int wl__sqlite_resolve_id(void *db, const char *prefix, char *id_out, struct wl_errmsg *err);
 int wl__sqlite_foreach(void *db, const char *id, enum wl_store_table t, int64_t token_lo,
                        int64_t token_hi, wl_store_row_fn fn, void *user, struct wl_errmsg *err);
+int wl__sqlite_columns(void *db, enum wl_store_table t, wl_store_columns_fn fn, void *user,
+                       struct wl_errmsg *err);
 int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregates *out,
                        struct wl_errmsg *err);
 int wl__sqlite_delete_run(void *db, const char *id, struct wl_errmsg *err);

@@ -477,3 +477,10 @@ int wl_store_stats(wl_store *s, struct wl_store_stats *out)
     memset(out, 0, sizeof *out);
     return s->ops->stats(s->db, out, &s->err);
 }
+
+int wl_store_columns(wl_store *s, enum wl_store_table t, wl_store_columns_fn fn, void *user_data)
+{
+    if ((unsigned)t >= WL_TABLE_COUNT || !fn)
+        return wl_errmsg_set(&s->err, WL_EINVAL, "invalid arguments");
+    return s->ops->columns(s->db, t, fn, user_data, &s->err);
+}

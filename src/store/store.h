@@ -385,6 +385,13 @@ typedef int (*wl_store_row_fn)(void *user_data, size_t n_cols, const char *const
 int wl_store_foreach(wl_store *s, const char *id, enum wl_store_table t, int64_t token_lo,
                      int64_t token_hi, wl_store_row_fn fn, void *user_data);
 
+/* The column names wl_store_foreach gives table t's rows, for a table that
+ * may have none (an export still writes its header): calls fn once with
+ * them (valid only during the call). Returns 0, fn's non-zero value, or a
+ * store error. */
+typedef int (*wl_store_columns_fn)(void *user_data, size_t n_cols, const char *const *names);
+int wl_store_columns(wl_store *s, enum wl_store_table t, wl_store_columns_fn fn, void *user_data);
+
 /* ---- aggregates for summaries ------------------------------------------- */
 
 /* Room (with the NUL) for a phase or component name in the aggregates and
@@ -407,17 +414,25 @@ struct wl_agg_phase {
     double domain_energy_j[WL_DOMAIN_COUNT];
 };
 
+/* n counts stored rows: one per forward pass (a decode step's rows are
+ * under its output token, a prompt batch's under the batch's last input
+ * token). The input_* fields are the part stored under input tokens (the
+ * prompt batches), so that decode steps and prefill can be averaged apart. */
 struct wl_agg_layer {
     int32_t layer;
-    int64_t n;               /* tokens */
+    int64_t n;               /* rows (forward passes) */
     double dur_ms, energy_j; /* sums */
+    int64_t n_input;         /* rows under input tokens (prompt batches) */
+    double input_dur_ms, input_energy_j; /* their sums (0 without such rows) */
 };
 
 struct wl_agg_component {
     int32_t layer, component;
     char name[WL_STORE_NAME_SIZE];
-    int64_t n;
+    int64_t n;               /* rows (forward passes) */
     double dur_ms, energy_j; /* sums */
+    int64_t n_input;         /* as in wl_agg_layer */
+    double input_dur_ms, input_energy_j;
 };
 
 struct wl_agg_tokens {
@@ -454,6 +469,17 @@ struct wl_agg_span {
     int64_t n_generated;                   /* output tokens <= last_token (sum of rows' n_seq) */
 };
 
+/* The first and the last power sample tagged phase "baseline" (the idle
+ * baseline), for a run that did not store its baseline power (one that
+ * never finished): their cumulative energies give each domain's idle power.
+ * n is 0 when the run has no such sample; a domain's energies are UNSET
+ * when a sample lacks them. */
+struct wl_agg_baseline_samples {
+    int64_t n;
+    double first_t_ms, last_t_ms;
+    double first_j[WL_DOMAIN_COUNT], last_j[WL_DOMAIN_COUNT];
+};
+
 struct wl_store_run_detail {
     struct wl_run_row row; /* list fields */
     char *energy_scope, *model_path, *model_arch, *depth, *host_cpu, *error;
@@ -487,6 +513,7 @@ struct wl_store_aggregates {
     size_t n_output_tokens;
     int64_t n_samples;
     struct wl_agg_span span; /* unfinished runs; span.last_token -1 otherwise */
+    struct wl_agg_baseline_samples baseline_samples;
 };
 
 /* Everything a summary needs, aggregated by the backend (fast for deep runs:

@@ -40,6 +40,8 @@ struct wl_store_ops {
     int (*resolve_id)(void *db, const char *prefix, char *id_out, struct wl_errmsg *err);
     int (*foreach)(void *db, const char *id, enum wl_store_table t, int64_t token_lo,
                    int64_t token_hi, wl_store_row_fn fn, void *user_data, struct wl_errmsg *err);
+    int (*columns)(void *db, enum wl_store_table t, wl_store_columns_fn fn, void *user_data,
+                   struct wl_errmsg *err);
     int (*summary)(void *db, const char *id, struct wl_store_aggregates *out,
                    struct wl_errmsg *err);
     int (*delete_run)(void *db, const char *id, struct wl_errmsg *err);

@@ -1484,6 +1484,7 @@ const struct wl_store_ops wl__store_sqlite_ops = {
     .list_runs = wl__sqlite_list_runs,
     .resolve_id = wl__sqlite_resolve_id,
     .foreach = wl__sqlite_foreach,
+    .columns = wl__sqlite_columns,
     .summary = wl__sqlite_summary,
     .delete_run = wl__sqlite_delete_run,
     .gc = wl__sqlite_gc,

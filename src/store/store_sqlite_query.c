@@ -55,12 +55,24 @@ static int wl__read_row(sqlite3_stmt *st, int c, struct wl_run_row *row)
  * was saved), J/token from those. Only unfinished runs pay for the
  * subqueries; finished runs keep exactly what their writer stored. */
 #define WL__UNFINISHED "r.status IN ('running', 'incomplete')"
+/* A finished run that recorded nothing (stopped during its set-up or idle
+ * baseline): no section outside the baseline, no token, and the zeros its
+ * writer stored as duration and energy, which are no figures; the summary
+ * applies the same rule (docs/internals/store.md, "Summary metrics"). */
+#define WL__RECORDED_NOTHING                                                                       \
+    "(r.duration_ms = 0 AND NOT " WL__UNFINISHED " AND NOT EXISTS (SELECT 1 FROM sections s "      \
+    "WHERE s.run_id = r.id AND s.phase <> 'baseline') AND NOT EXISTS (SELECT 1 FROM tokens t "     \
+    "WHERE t.run_id = r.id))"
 #define WL__LIST_DURATION                                                                          \
-    "coalesce(r.duration_ms, CASE WHEN " WL__UNFINISHED " THEN (SELECT max(s.end_ms) - "           \
-    "min(s.start_ms) FROM sections s WHERE s.run_id = r.id) END)"
+    "CASE WHEN " WL__RECORDED_NOTHING                                                              \
+    " THEN NULL ELSE coalesce(r.duration_ms, CASE WHEN " WL__UNFINISHED                            \
+    " THEN (SELECT max(s.end_ms) - min(s.start_ms) FROM sections s WHERE "                         \
+    "s.run_id = r.id) END) END"
 #define WL__LIST_ENERGY                                                                            \
-    "coalesce(r.energy_j, CASE WHEN " WL__UNFINISHED " THEN (SELECT sum(s.energy_j) "              \
-    "FROM sections s WHERE s.run_id = r.id) END)"
+    "CASE WHEN " WL__RECORDED_NOTHING                                                              \
+    " THEN NULL ELSE coalesce(r.energy_j, CASE WHEN " WL__UNFINISHED                               \
+    " THEN (SELECT sum(s.energy_j) FROM sections s WHERE s.run_id = r.id) END) "                   \
+    "END"
 #define WL__LIST_METHODS                                                                           \
     "CASE WHEN " WL__UNFINISHED " AND r.energy_method IS NULL THEN (SELECT "                       \
     "group_concat(DISTINCT s.method) FROM sections s WHERE s.run_id = r.id) END"
@@ -300,15 +312,14 @@ static int wl__run_pk(struct wl__db *d, const char *uuid, int64_t *pk, struct wl
     return rc;
 }
 
-int wl__sqlite_foreach(void *db, const char *id, enum wl_store_table t, int64_t token_lo,
-                       int64_t token_hi, wl_store_row_fn fn, void *user, struct wl_errmsg *err)
+/* The SELECT of table t's rows (?1 run, ?2..?3 token range) into sql. 0,
+ * or WL_EINVAL for an unknown table. */
+static int wl__foreach_sql(enum wl_store_table t, char *sql, size_t size)
 {
-    struct wl__db *d = db;
-    char sql[2048];
     int n;
     switch (t) {
     case WL_TABLE_RUN:
-        snprintf(sql, sizeof sql,
+        snprintf(sql, size,
                  "SELECT uuid AS id, created_at_ms, "
                  "strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', created_at_ms / 1000.0, 'unixepoch') AS "
                  "created_at, status, kind, command, model_name, model_path, model_sha256, "
@@ -323,47 +334,47 @@ int wl__sqlite_foreach(void *db, const char *id, enum wl_store_table t, int64_t 
                  "FROM runs r WHERE id = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL");
         break;
     case WL_TABLE_DOMAINS:
-        snprintf(sql, sizeof sql,
+        snprintf(sql, size,
                  "SELECT domain, method, source, energy_j, avg_power_w, baseline_power_w, "
                  "peak_power_w, peak_t_ms FROM run_domains WHERE run_id = ?1 AND ?2 IS NOT NULL "
                  "AND ?3 IS NOT NULL ORDER BY domain");
         break;
     case WL_TABLE_SAMPLES:
-        n = snprintf(sql, sizeof sql, "SELECT seq, t_ms, phase, method_flags");
+        n = snprintf(sql, size, "SELECT seq, t_ms, phase, method_flags");
         for (int i = 0; i < WL_DOMAIN_COUNT; i++)
-            n += snprintf(sql + n, sizeof sql - (size_t)n,
-                          ", %s_w AS %s_power_w, %s_j AS %s_energy_j", wl_domain_name(i),
-                          wl_domain_name(i), wl_domain_name(i), wl_domain_name(i));
-        snprintf(sql + n, sizeof sql - (size_t)n,
+            n += snprintf(sql + n, size - (size_t)n, ", %s_w AS %s_power_w, %s_j AS %s_energy_j",
+                          wl_domain_name(i), wl_domain_name(i), wl_domain_name(i),
+                          wl_domain_name(i));
+        snprintf(sql + n, size - (size_t)n,
                  " FROM power_samples WHERE run_id = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL "
                  "ORDER BY seq");
         break;
     case WL_TABLE_SECTIONS:
-        n = snprintf(sql, sizeof sql,
+        n = snprintf(sql, size,
                      "SELECT seq, phase, name, token_index, start_ms, end_ms, dur_ms, energy_j, "
                      "avg_power_w, method AS energy_method");
         for (int i = 0; i < WL_DOMAIN_COUNT; i++)
-            n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s_j AS %s_energy_j",
-                          wl_domain_name(i), wl_domain_name(i));
-        snprintf(sql + n, sizeof sql - (size_t)n,
+            n += snprintf(sql + n, size - (size_t)n, ", %s_j AS %s_energy_j", wl_domain_name(i),
+                          wl_domain_name(i));
+        snprintf(sql + n, size - (size_t)n,
                  " FROM sections WHERE run_id = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL "
                  "ORDER BY seq");
         break;
     case WL_TABLE_TOKENS:
-        snprintf(sql, sizeof sql,
+        snprintf(sql, size,
                  "SELECT idx AS token_index, text, is_input, start_ms, end_ms, dur_ms, energy_j, "
                  "method AS energy_method, avg_power_w, power_w, edp_js, "
                  "n_seq FROM tokens "
                  "WHERE run_id = ?1 AND idx BETWEEN ?2 AND ?3 ORDER BY idx");
         break;
     case WL_TABLE_LAYERS:
-        snprintf(sql, sizeof sql,
+        snprintf(sql, size,
                  "SELECT token_idx AS token_index, layer, dur_ms, energy_j, "
                  "'attributed' AS energy_method FROM layer_metrics "
                  "WHERE run_id = ?1 AND token_idx BETWEEN ?2 AND ?3 ORDER BY token_idx, layer");
         break;
     case WL_TABLE_COMPONENTS:
-        snprintf(sql, sizeof sql,
+        snprintf(sql, size,
                  "SELECT token_idx AS token_index, layer, component, name, dur_ms, energy_j, "
                  "'attributed' AS energy_method, act_mean_abs, act_std, act_max_abs, "
                  "act_sparsity FROM component_metrics "
@@ -371,7 +382,7 @@ int wl__sqlite_foreach(void *db, const char *id, enum wl_store_table t, int64_t 
                  "ORDER BY token_idx, layer, component");
         break;
     case WL_TABLE_OPS:
-        snprintf(sql, sizeof sql,
+        snprintf(sql, size,
                  "SELECT token_idx AS token_index, layer, component, op, name, dur_ms, energy_j, "
                  "'attributed' AS energy_method, entropy, max_weight, sparsity, kill_ratio, "
                  "var_ratio, head_entropy, head_max_weight, head_sparsity FROM op_metrics "
@@ -379,8 +390,40 @@ int wl__sqlite_foreach(void *db, const char *id, enum wl_store_table t, int64_t 
                  "ORDER BY token_idx, layer, component, op");
         break;
     default:
-        return wl_errmsg_set(err, WL_EINVAL, "unknown table");
+        return WL_EINVAL;
     }
+    return 0;
+}
+
+int wl__sqlite_columns(void *db, enum wl_store_table t, wl_store_columns_fn fn, void *user,
+                       struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    char sql[2048];
+    if (wl__foreach_sql(t, sql, sizeof sql) != 0)
+        return wl_errmsg_set(err, WL_EINVAL, "unknown table");
+    sqlite3_stmt *st = NULL;
+    int rc = wl__prepare(d, sql, &st, err);
+    if (rc != 0)
+        return rc;
+    size_t ncol = (size_t)sqlite3_column_count(st);
+    const char *names[64];
+    if (ncol > 64) /* as wl__sqlite_foreach */
+        ncol = 64;
+    for (size_t c = 0; c < ncol; c++)
+        names[c] = sqlite3_column_name(st, (int)c);
+    rc = fn(user, ncol, names);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int wl__sqlite_foreach(void *db, const char *id, enum wl_store_table t, int64_t token_lo,
+                       int64_t token_hi, wl_store_row_fn fn, void *user, struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    char sql[2048];
+    if (wl__foreach_sql(t, sql, sizeof sql) != 0)
+        return wl_errmsg_set(err, WL_EINVAL, "unknown table");
     int64_t pk = 0;
     int rc = wl__run_pk(d, id, &pk, err);
     if (rc != 0)
@@ -585,6 +628,8 @@ static int wl__layer_row(sqlite3_stmt *st, void *u)
     l->n = sqlite3_column_int64(st, 1);
     l->dur_ms = wl__col_double(st, 2);
     l->energy_j = wl__col_double(st, 3);
+    l->n_input = 0; /* wl__input_split_row */
+    l->input_dur_ms = l->input_energy_j = 0;
     return 0;
 }
 
@@ -601,6 +646,45 @@ static int wl__component_row(sqlite3_stmt *st, void *u)
     c->n = sqlite3_column_int64(st, 3);
     c->dur_ms = wl__col_double(st, 4);
     c->energy_j = wl__col_double(st, 5);
+    return 0;
+}
+
+/* Rows of the layer (column 0) or (layer, component) (columns 0, 1) sums
+ * over input tokens: columns n, dur, energy after the key. The aggregates
+ * are ordered by the same keys, so a cursor finds each. */
+struct wl__input_split {
+    struct wl_store_aggregates *a;
+    bool components;
+    size_t cursor;
+};
+
+static int wl__input_split_row(sqlite3_stmt *st, void *u)
+{
+    struct wl__input_split *x = u;
+    const int layer = sqlite3_column_int(st, 0);
+    const int comp = x->components ? sqlite3_column_int(st, 1) : 0;
+    const int c = x->components ? 2 : 1;
+    const size_t n = x->components ? x->a->n_components : x->a->n_layers;
+    for (; x->cursor < n; x->cursor++) {
+        int64_t *cnt;
+        double *dur, *e;
+        if (x->components) {
+            struct wl_agg_component *k = &x->a->components[x->cursor];
+            if (k->layer != layer || k->component != comp)
+                continue;
+            cnt = &k->n_input, dur = &k->input_dur_ms, e = &k->input_energy_j;
+        } else {
+            struct wl_agg_layer *k = &x->a->layers[x->cursor];
+            if (k->layer != layer)
+                continue;
+            cnt = &k->n_input, dur = &k->input_dur_ms, e = &k->input_energy_j;
+        }
+        *cnt = sqlite3_column_int64(st, c);
+        *dur = wl__col_double(st, c + 1);
+        *e = wl__col_double(st, c + 2);
+        return 0;
+    }
+    x->cursor = 0; /* a key the totals lack (a row written in between): skip it */
     return 0;
 }
 
@@ -642,6 +726,53 @@ static int wl__count_row(sqlite3_stmt *st, void *u)
 {
     *(int64_t *)u = sqlite3_column_int64(st, 0);
     return 0;
+}
+
+/* The first (ORDER BY seq) or last (DESC) baseline sample: t_ms, then each
+ * domain's cumulative energy. */
+struct wl__baseline_end {
+    struct wl_agg_baseline_samples *b;
+    bool last;
+};
+
+static int wl__baseline_sample_row(sqlite3_stmt *st, void *u)
+{
+    struct wl__baseline_end *x = u;
+    double *e = x->last ? x->b->last_j : x->b->first_j;
+    if (x->last)
+        x->b->last_t_ms = wl__col_double(st, 0);
+    else
+        x->b->first_t_ms = wl__col_double(st, 0);
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        e[d] = wl__col_double(st, 1 + d);
+    return 0;
+}
+
+/* The run's first and last baseline samples (wl_agg_baseline_samples). */
+static int wl__baseline_samples(struct wl__db *d, int64_t pk, struct wl_agg_baseline_samples *b,
+                                struct wl_errmsg *err)
+{
+    b->first_t_ms = b->last_t_ms = WL_STORE_UNSET;
+    for (int i = 0; i < WL_DOMAIN_COUNT; i++)
+        b->first_j[i] = b->last_j[i] = WL_STORE_UNSET;
+    int rc =
+        wl__query(d, "SELECT count(*) FROM power_samples WHERE run_id = ? AND phase = 'baseline'",
+                  pk, wl__count_row, &b->n, err);
+    if (rc != 0 || b->n == 0)
+        return rc;
+    char sql[1024];
+    for (int last = 0; last < 2 && rc == 0; last++) {
+        int n = snprintf(sql, sizeof sql, "SELECT t_ms");
+        for (int i = 0; i < WL_DOMAIN_COUNT; i++)
+            n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s_j", wl_domain_name(i));
+        snprintf(sql + n, sizeof sql - (size_t)n,
+                 " FROM power_samples WHERE run_id = ? AND phase = 'baseline' ORDER BY seq%s "
+                 "LIMIT 1",
+                 last ? " DESC" : "");
+        struct wl__baseline_end x = {b, last != 0};
+        rc = wl__query(d, sql, pk, wl__baseline_sample_row, &x, err);
+    }
+    return rc;
 }
 
 /* The span of run ?1: its last token k, then k's end t (?2 = k), then the
@@ -766,6 +897,24 @@ int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregates *out
                        pk, wl__component_row, out, err);
     if (rc != 0)
         return rc;
+    /* The part of those rows stored under input tokens (prompt batches),
+     * read from the input tokens down: a few rows per prompt batch. */
+    struct wl__input_split split = {out, false, 0};
+    rc = wl__query(d,
+                   "SELECT l.layer, count(*), sum(l.dur_ms), sum(l.energy_j) FROM tokens t "
+                   "JOIN layer_metrics l ON l.run_id = t.run_id AND l.token_idx = t.idx "
+                   "WHERE t.run_id = ? AND t.is_input <> 0 GROUP BY l.layer ORDER BY l.layer",
+                   pk, wl__input_split_row, &split, err);
+    split = (struct wl__input_split){out, true, 0};
+    if (rc == 0)
+        rc = wl__query(d,
+                       "SELECT c.layer, c.component, count(*), sum(c.dur_ms), sum(c.energy_j) "
+                       "FROM tokens t JOIN component_metrics c ON c.run_id = t.run_id AND "
+                       "c.token_idx = t.idx WHERE t.run_id = ? AND t.is_input <> 0 "
+                       "GROUP BY c.layer, c.component ORDER BY c.layer, c.component",
+                       pk, wl__input_split_row, &split, err);
+    if (rc != 0)
+        return rc;
     out->tokens.first_output_end_ms = WL_STORE_UNSET;
     out->tokens.last_output_end_ms = WL_STORE_UNSET;
     rc = wl__query(d,
@@ -783,6 +932,8 @@ int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregates *out
         return rc;
     rc = wl__query(d, "SELECT count(*) FROM power_samples WHERE run_id = ?", pk, wl__count_row,
                    &out->n_samples, err);
+    if (rc == 0)
+        rc = wl__baseline_samples(d, pk, &out->baseline_samples, err);
     if (rc != 0)
         return rc;
     return wl__span(d, pk, out, err);
