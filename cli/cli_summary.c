@@ -80,7 +80,10 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
     }
     printf("\n");
     printf("  energy     %s", wl_cli_fmt_energy(s->energy_j, b1, sizeof b1));
-    if (s->has_energy_method)
+    if (s->nothing_recorded)
+        printf("  (nothing recorded: the run stopped before its %s began)",
+               r->row.kind == WL_RUN_KIND_MEASURE ? "command" : "generation");
+    else if (s->has_energy_method)
         printf("  %s", wl_method_label(s->energy_method));
     if (s->energy_from_phases)
         printf("  (run total missing: sum of its phases)");
@@ -176,6 +179,20 @@ static const char *fmt_fig(enum fig_kind k, double v, int dec, const char *unit,
     }
 }
 
+/* What the decode figures count: token 0 (round 0) has no forward pass. */
+static void print_decode_steps(const struct wl_summary *s, bool span)
+{
+    const struct wl_summary_efficiency *e = &s->eff;
+    if (e->output_tokens <= 0)
+        return;
+    printf("  %-27s %lld%s", "decode steps", (long long)e->decode_steps, span ? "*" : "");
+    if (s->batch.n_seq > 1)
+        printf(" rounds, %lld tokens (round 0 is sampled from the prefill's logits)\n",
+               (long long)e->decode_tokens);
+    else
+        printf(" (token 0 is sampled from the prefill's logits)\n");
+}
+
 static void print_efficiency(const struct wl_summary *s)
 {
     const struct wl_summary_efficiency *e = &s->eff;
@@ -220,6 +237,8 @@ static void print_efficiency(const struct wl_summary *s)
         printf("  %-27s %s%s\n", rows[i].label,
                fmt_fig(rows[i].kind, rows[i].v, rows[i].dec, rows[i].unit, b, sizeof b),
                span && rows[i].span && !isnan(rows[i].v) ? "*" : "");
+        if (i == 1) /* before the decode figures */
+            print_decode_steps(s, span);
     }
     if (span) {
         char b[2][48];
@@ -292,50 +311,110 @@ static void print_domains(const struct wl_store_aggregates *a, const struct wl_s
     (void)a;
 }
 
+/* The averages of the layer and component tables: per decode step, and a
+ * prompt batch's per input token (a prompt batch is one forward pass whose
+ * rows are stored under its last token; summary.h). */
+#define PER_STEP_HEAD "%11s %12s %12s %14s"
+#define SHARES_HEAD "%12s %7s %9s" /* TOTAL, TIME %, ENERGY % */
+#define PER_STEP_COLS "TIME/STEP", "ENERGY/STEP", "TIME/IN TOK", "ENERGY/IN TOK"
+
 static void print_component_row(const struct wl_summary_component *c, bool with_layer)
 {
-    char b[6][48], name[NAME_CELL];
+    char b[7][48], name[NAME_CELL];
     if (with_layer)
         printf("  %5d", c->layer);
-    printf("  %s %8lld %12s %12s %12s %8s %8s\n", wl_cli_text_pad(c->name, 14, name, sizeof name),
-           (long long)c->n, wl_cli_fmt_duration(c->avg_dur_ms, b[0], sizeof b[0]),
-           wl_cli_fmt_energy(c->avg_energy_j, b[1], sizeof b[1]),
-           wl_cli_fmt_energy(c->total_energy_j, b[2], sizeof b[2]),
-           wl_cli_fmt(c->dur_pct, 1, "", b[3], sizeof b[3]),
-           wl_cli_fmt(c->energy_pct, 1, "", b[4], sizeof b[4]));
+    printf("  %s " PER_STEP_HEAD " " SHARES_HEAD "\n",
+           wl_cli_text_pad(c->name, 14, name, sizeof name),
+           wl_cli_fmt_duration(c->decode_avg_dur_ms, b[0], sizeof b[0]),
+           wl_cli_fmt_energy(c->decode_avg_energy_j, b[1], sizeof b[1]),
+           wl_cli_fmt_duration(c->prefill_dur_ms_per_token, b[2], sizeof b[2]),
+           wl_cli_fmt_energy(c->prefill_energy_j_per_token, b[3], sizeof b[3]),
+           wl_cli_fmt_energy(c->total_energy_j, b[4], sizeof b[4]),
+           wl_cli_fmt(c->dur_pct, 1, "", b[5], sizeof b[5]),
+           wl_cli_fmt(c->energy_pct, 1, "", b[6], sizeof b[6]));
+}
+
+/* What the per-step and per-input-token averages are over. */
+static void print_average_counts(const struct wl_summary *s)
+{
+    int64_t steps = 0, passes = 0;
+    for (size_t i = 0; i < s->n_layers; i++) {
+        steps = s->layers[i].decode_steps > steps ? s->layers[i].decode_steps : steps;
+        passes = s->layers[i].prefill_passes > passes ? s->layers[i].prefill_passes : passes;
+    }
+    const long long n_in = s->eff.input_tokens > 0 ? (long long)s->eff.input_tokens : 0;
+    printf("  /STEP: average over the %lld decode step%s%s; /IN TOK: the prompt batches' sum\n"
+           "  (%lld forward pass%s) over the %lld input token%s; ENERGY %%: of all layers' energy, "
+           "prefill and decode\n",
+           (long long)steps, steps == 1 ? "" : "s",
+           s->batch.n_seq > 1 ? " (one token of each running sequence)" : "", (long long)passes,
+           passes == 1 ? "" : "es", n_in, n_in == 1 ? "" : "s");
 }
 
 static void print_layers(const struct wl_summary *s, long max_layers)
 {
-    char b[4][48];
+    char b[5][48];
     if (s->n_layers > 0) {
-        printf("\nLayers (average per token; energy attributed by time share)\n");
-        printf("  %5s %8s %12s %12s %8s\n", "LAYER", "TOKENS", "AVG TIME", "AVG ENERGY",
-               "ENERGY %");
+        printf("\nLayers (energy attributed by time share)\n");
+        printf("  %5s " PER_STEP_HEAD " %9s\n", "LAYER", PER_STEP_COLS, "ENERGY %");
         size_t n =
             max_layers > 0 && (size_t)max_layers < s->n_layers ? (size_t)max_layers : s->n_layers;
         for (size_t i = 0; i < n; i++) {
             const struct wl_summary_layer *l = &s->layers[i];
-            printf("  %5d %8lld %12s %12s %8s\n", l->layer, (long long)l->n,
-                   wl_cli_fmt_duration(l->avg_dur_ms, b[0], sizeof b[0]),
-                   wl_cli_fmt_energy(l->avg_energy_j, b[1], sizeof b[1]),
-                   wl_cli_fmt(l->energy_pct, 1, "", b[2], sizeof b[2]));
+            printf("  %5d " PER_STEP_HEAD " %9s\n", l->layer,
+                   wl_cli_fmt_duration(l->decode_avg_dur_ms, b[0], sizeof b[0]),
+                   wl_cli_fmt_energy(l->decode_avg_energy_j, b[1], sizeof b[1]),
+                   wl_cli_fmt_duration(l->prefill_dur_ms_per_token, b[2], sizeof b[2]),
+                   wl_cli_fmt_energy(l->prefill_energy_j_per_token, b[3], sizeof b[3]),
+                   wl_cli_fmt(l->energy_pct, 1, "", b[4], sizeof b[4]));
         }
         if (n < s->n_layers)
             printf("  ... %zu more (--layers 0 shows all)\n", s->n_layers - n);
+        print_average_counts(s);
     }
     if (s->n_components > 0) {
-        printf("\nComponents (average per token and layer; energy attributed)\n");
-        printf("  %-14s %8s %12s %12s %12s %8s %8s\n", "COMPONENT", "COUNT", "AVG TIME",
-               "AVG ENERGY", "TOTAL", "TIME %", "ENERGY %");
+        printf("\nComponents (energy attributed; per layer, /STEP and /IN TOK as in Layers)\n");
+        printf("  %-14s " PER_STEP_HEAD " " SHARES_HEAD "\n", "COMPONENT", PER_STEP_COLS, "TOTAL",
+               "TIME %", "ENERGY %");
         for (size_t i = 0; i < s->n_components; i++)
             print_component_row(&s->components[i], false);
-        printf("\nHottest components (layer, component) by energy\n");
-        printf("  %5s  %-14s %8s %12s %12s %12s %8s %8s\n", "LAYER", "COMPONENT", "COUNT",
-               "AVG TIME", "AVG ENERGY", "TOTAL", "TIME %", "ENERGY %");
+        printf("\nHottest components (layer, component) by energy (averages as above)\n");
+        printf("  %5s  %-14s " PER_STEP_HEAD " " SHARES_HEAD "\n", "LAYER", "COMPONENT",
+               PER_STEP_COLS, "TOTAL", "TIME %", "ENERGY %");
         for (size_t i = 0; i < s->n_hottest; i++)
             print_component_row(&s->hottest[i], true);
     }
+}
+
+/* Dynamic energy, or the true reason it is unknown (summary.h). */
+static void print_dynamic_energy(const struct wl_summary *s)
+{
+    char b[2][48];
+    const char *label = "dynamic energy";
+    wl_cli_fmt(s->baseline_power_w, 2, "W", b[1], sizeof b[1]);
+    if (!isnan(s->dynamic_energy_j)) {
+        printf("  %-27s %s (baseline %s%s)\n", label,
+               wl_cli_fmt_energy(s->dynamic_energy_j, b[0], sizeof b[0]), b[1],
+               s->baseline == WL_SUMMARY_BASELINE_SAMPLES
+                   ? ", from the baseline samples this unfinished run saved"
+                   : "");
+        return;
+    }
+    if (!isnan(s->baseline_power_w)) {
+        printf("  %-27s n/a (baseline %s, but the run has no energy figure)\n", label, b[1]);
+        return;
+    }
+    static const char *const why[] = {
+        [WL_SUMMARY_BASELINE_STORED] = "no idle baseline was stored",
+        [WL_SUMMARY_BASELINE_SAMPLES] = "no idle baseline was stored",
+        [WL_SUMMARY_BASELINE_NOT_TAKEN] = "no idle baseline was taken",
+        [WL_SUMMARY_BASELINE_CUT_SHORT] = "the run stopped during its idle baseline",
+        [WL_SUMMARY_BASELINE_NOT_SAVED] =
+            "baseline not saved: the run did not finish, and its baseline samples give none",
+        [WL_SUMMARY_BASELINE_NO_READING] = "the idle baseline got no sensor reading",
+    };
+    printf("  %-27s n/a (%s)\n", label,
+           (unsigned)s->baseline < sizeof why / sizeof why[0] ? why[s->baseline] : "unknown");
 }
 
 static void print_extras(const struct wl_store_aggregates *a, const struct wl_summary *s)
@@ -352,7 +431,7 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
     printf("  %-27s %s", label, wl_cli_fmt(s->peak_power_w, 2, "W", b[0], sizeof b[0]));
     if (!isnan(s->peak_t_ms))
         printf(" (at %s)", wl_cli_fmt_duration(s->peak_t_ms, b[1], sizeof b[1]));
-    else if (isnan(s->peak_power_w) && !isnan(s->power_window_ms))
+    else if (isnan(s->peak_power_w) && !isnan(s->power_window_ms) && !isnan(s->duration_ms))
         /* a run needs one window (the spans of wl_window_peak and the
          * recorder's wl_span_peak); one that lasted longer and still has
          * none was recorded when only the samples' own windows counted,
@@ -361,12 +440,7 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
                wl_cli_fmt_duration(s->power_window_ms, b[1], sizeof b[1]),
                s->duration_ms < s->power_window_ms ? "one" : "two");
     printf("\n");
-    if (!isnan(s->dynamic_energy_j))
-        printf("  %-27s %s (baseline %s)\n", "dynamic energy",
-               wl_cli_fmt_energy(s->dynamic_energy_j, b[0], sizeof b[0]),
-               wl_cli_fmt(s->baseline_power_w, 2, "W", b[1], sizeof b[1]));
-    else
-        printf("  %-27s n/a (no idle baseline was taken)\n", "dynamic energy");
+    print_dynamic_energy(s);
     if (a->run.kv_cache_bytes >= 1048576)
         printf("  %-27s %.2f MiB\n", "KV cache", (double)a->run.kv_cache_bytes / 1048576.0);
     else if (a->run.kv_cache_bytes >= 0) /* a tiny model's cache would read 0.00 MiB */

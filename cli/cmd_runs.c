@@ -45,6 +45,10 @@ static void usage(FILE *out)
             "N}\n" WL_CLI_STORE_HELP "\n"
             "A run that never finished (running, or incomplete: stopped) has no totals; it\n"
             "shows what it saved, each such figure marked '*' (\"partial\": true in JSON).\n"
+            "Energies that are estimated, not measured (wattlens's CPU-time model on a\n"
+            "machine without a readable energy sensor) are marked '~' (\"energy_method\" in\n"
+            "JSON). A run that recorded nothing (stopped during its set-up or idle\n"
+            "baseline) shows n/a and sorts with the runs without figures.\n"
             "\n"
             "Examples:\n"
             "  wattlens runs\n"
@@ -75,15 +79,34 @@ static json_t *row_json(const struct wl_run_row *r)
     return o;
 }
 
-/* Appends '*' to a known figure in buf; returns whether it did. */
-static bool mark_partial(char *buf, size_t size, bool known)
+/* Appends mark ('*' partial, '~' estimated) to a known figure in buf;
+ * returns whether it did. */
+static bool mark_figure(char *buf, size_t size, bool known, char mark)
 {
     size_t n = strlen(buf);
     if (!known || n + 1 >= size)
         return false;
-    buf[n] = '*';
+    buf[n] = mark;
     buf[n + 1] = '\0';
     return true;
+}
+
+/* The footnote of '~': what the marked energies are, per method. */
+static void print_estimate_note(uint32_t methods)
+{
+    static const char *const what[WL_METHOD_COUNT] = {
+        [WL_METHOD_VENDOR_ESTIMATE] = "are the sensor vendor's own estimate",
+        [WL_METHOD_MODEL_ESTIMATE] = "come from wattlens's\n  CPU-time model, as no energy sensor "
+                                     "was readable",
+        [WL_METHOD_ATTRIBUTED] = "are shares attributed\n  by time",
+    };
+    if (methods)
+        printf("\n");
+    for (int m = 0; m < WL_METHOD_COUNT; m++) {
+        if ((methods >> m) & 1u)
+            printf("~ estimated, not measured (%s): ENERGY and J/TOKEN %s.\n",
+                   wl_method_key((enum wl_method)m), what[m] ? what[m] : "are not measured");
+    }
 }
 
 static void print_table(const struct wl_run_list *l, int64_t offset)
@@ -98,6 +121,7 @@ static void print_table(const struct wl_run_list *l, int64_t offset)
     printf("%-8s  %-16s  %-10s  %-9s  %-24s  %10s  %11s  %11s  %9s  %s\n", "ID", "CREATED (UTC)",
            "STATUS", "KIND", "MODEL / COMMAND", "DURATION", "ENERGY", "J/TOKEN", "TOKENS", "TAGS");
     bool any_partial = false;
+    uint32_t estimated = 0; /* bit (1 << method) of each estimate listed */
     for (size_t i = 0; i < l->n; i++) {
         const struct wl_run_row *r = &l->rows[i];
         /* cells of text are measured in display columns, not bytes: a model
@@ -115,12 +139,19 @@ static void print_table(const struct wl_run_list *l, int64_t offset)
         wl_cli_fmt_duration(r->duration_ms, dur, sizeof dur);
         wl_cli_fmt_energy(r->energy_j, en, sizeof en);
         wl_cli_fmt_energy(r->j_per_token, jpt, sizeof jpt);
-        /* '*': summed from what an unfinished run saved (the note below) */
+        /* '~': an estimate, not a measurement; '*': summed from what an
+         * unfinished run saved (the notes below) */
+        if (r->has_energy_method && !wl_method_is_measured(r->energy_method)) {
+            bool marked = mark_figure(en, sizeof en, !isnan(r->energy_j), '~');
+            marked |= mark_figure(jpt, sizeof jpt, !isnan(r->j_per_token), '~');
+            if (marked && (unsigned)r->energy_method < WL_METHOD_COUNT)
+                estimated |= 1u << r->energy_method;
+        }
         if (r->partial) {
-            any_partial |= mark_partial(dur, sizeof dur, !isnan(r->duration_ms));
-            any_partial |= mark_partial(en, sizeof en, !isnan(r->energy_j));
-            any_partial |= mark_partial(jpt, sizeof jpt, !isnan(r->j_per_token));
-            any_partial |= mark_partial(tok, sizeof tok, has_tokens);
+            any_partial |= mark_figure(dur, sizeof dur, !isnan(r->duration_ms), '*');
+            any_partial |= mark_figure(en, sizeof en, !isnan(r->energy_j), '*');
+            any_partial |= mark_figure(jpt, sizeof jpt, !isnan(r->j_per_token), '*');
+            any_partial |= mark_figure(tok, sizeof tok, has_tokens, '*');
         }
         snprintf(id8, sizeof id8, "%.8s", r->id); /* from the database: escaped */
         printf("%s  %-16s  %-10s  %-9s  %s  %10s  %11s  %11s  %9s  %s\n",
@@ -130,9 +161,13 @@ static void print_table(const struct wl_run_list *l, int64_t offset)
                wl_utf8_cell(name, 24, true, what, sizeof what), dur, en, jpt, tok,
                wl_utf8_cell(r->tags ? r->tags : "", 30, false, tags, sizeof tags));
     }
+    print_estimate_note(estimated);
     if (any_partial)
         printf("\n* partial: the run has no totals (still running, or incomplete: stopped before "
-               "it\n  finished); the marked figures add up only what it saved.\n");
+               "it\n  finished); the marked figures add up only what it saved. Its J/TOKEN "
+               "counts only the\n  output tokens saved with both their sections and their "
+               "rows, so it can differ from\n  ENERGY / TOKENS ('wattlens show ID' says how "
+               "many were left out).\n");
     /* "1 of 1 run", "run 6 of 12", "runs 1-5 of 12" */
     const long long first = (long long)offset + 1, last = (long long)offset + (long long)l->n;
     const long long total = (long long)l->total;

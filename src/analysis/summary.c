@@ -122,9 +122,29 @@ static void wl__phases(const struct wl_store_aggregates *a, struct wl_summary *s
     s->covered_energy_pct = wl__pct(sum_e, s->energy_j);
 }
 
+/* The run's input tokens (as the efficiency figures count them). */
+static int64_t wl__input_tokens(const struct wl_store_aggregates *a)
+{
+    return a->run.row.input_tokens >= 0 ? a->run.row.input_tokens : a->tokens.n_input;
+}
+
+/* Per-token averages of rows stored per forward pass (summary.h): decode
+ * sums over decode steps, prompt-batch sums over the run's input tokens
+ * (times the layers they cover). */
+static double wl__per_step(double total, double prefill, int64_t n_steps)
+{
+    return n_steps > 0 ? wl__div(total - prefill, (double)n_steps) : NA;
+}
+
+static double wl__per_input_token(double prefill, int64_t n_rows, int64_t n_in, int64_t layers)
+{
+    return n_rows > 0 && n_in > 0 ? wl__div(prefill, (double)n_in * (double)layers) : NA;
+}
+
 static void wl__layers(const struct wl_store_aggregates *a, struct wl_summary *s)
 {
     double sum_e = NA;
+    const int64_t n_in = wl__input_tokens(a);
     for (size_t i = 0; i < a->n_layers; i++)
         sum_e = wl__add(sum_e, a->layers[i].energy_j);
     for (size_t i = 0; i < a->n_layers; i++) {
@@ -132,11 +152,47 @@ static void wl__layers(const struct wl_store_aggregates *a, struct wl_summary *s
         struct wl_summary_layer *q = &s->layers[i];
         q->layer = l->layer;
         q->n = l->n;
+        q->energy_j = l->energy_j;
         q->avg_dur_ms = wl__div(l->dur_ms, (double)l->n);
         q->avg_energy_j = wl__div(l->energy_j, (double)l->n);
         q->energy_pct = wl__pct(l->energy_j, sum_e);
+        q->decode_steps = l->n - l->n_input;
+        q->decode_avg_dur_ms = wl__per_step(l->dur_ms, l->input_dur_ms, q->decode_steps);
+        q->decode_avg_energy_j = wl__per_step(l->energy_j, l->input_energy_j, q->decode_steps);
+        q->prefill_passes = l->n_input;
+        q->prefill_dur_ms_per_token = wl__per_input_token(l->input_dur_ms, l->n_input, n_in, 1);
+        q->prefill_energy_j_per_token = wl__per_input_token(l->input_energy_j, l->n_input, n_in, 1);
     }
     s->n_layers = a->n_layers;
+}
+
+/* Adds the (layer, component) sums c into q. */
+static void wl__component_add(struct wl_summary_component *q, const struct wl_agg_component *c)
+{
+    q->n += c->n;
+    q->total_dur_ms = wl__add(q->total_dur_ms, c->dur_ms);
+    q->total_energy_j = wl__add(q->total_energy_j, c->energy_j);
+    q->prefill_n += c->n_input;
+    q->prefill_dur_ms += c->n_input > 0 ? c->input_dur_ms : 0;
+    q->prefill_energy_j += c->n_input > 0 ? c->input_energy_j : 0;
+    q->prefill_layers += c->n_input > 0;
+}
+
+/* q's averages and shares from its sums. */
+static void wl__component_finish(struct wl_summary_component *q, double sum_e, double sum_d,
+                                 int64_t n_in)
+{
+    q->avg_dur_ms = wl__div(q->total_dur_ms, (double)q->n);
+    q->avg_energy_j = wl__div(q->total_energy_j, (double)q->n);
+    q->energy_pct = wl__pct(q->total_energy_j, sum_e);
+    q->dur_pct = wl__pct(q->total_dur_ms, sum_d);
+    q->decode_n = q->n - q->prefill_n;
+    q->decode_avg_dur_ms = wl__per_step(q->total_dur_ms, q->prefill_dur_ms, q->decode_n);
+    q->decode_avg_energy_j = wl__per_step(q->total_energy_j, q->prefill_energy_j, q->decode_n);
+    q->prefill_dur_ms_per_token =
+        wl__per_input_token(q->prefill_dur_ms, q->prefill_n, n_in, q->prefill_layers);
+    q->prefill_energy_j_per_token =
+        wl__per_input_token(q->prefill_energy_j, q->prefill_n, n_in, q->prefill_layers);
 }
 
 static void wl__components(const struct wl_store_aggregates *a, struct wl_summary *s)
@@ -158,17 +214,11 @@ static void wl__components(const struct wl_store_aggregates *a, struct wl_summar
             q->total_dur_ms = q->total_energy_j = NA;
             n++;
         }
-        q->n += c->n;
-        q->total_dur_ms = wl__add(q->total_dur_ms, c->dur_ms);
-        q->total_energy_j = wl__add(q->total_energy_j, c->energy_j);
+        wl__component_add(q, c);
     }
-    for (size_t k = 0; k < n; k++) {
-        struct wl_summary_component *q = &s->components[k];
-        q->avg_dur_ms = wl__div(q->total_dur_ms, (double)q->n);
-        q->avg_energy_j = wl__div(q->total_energy_j, (double)q->n);
-        q->energy_pct = wl__pct(q->total_energy_j, sum_e);
-        q->dur_pct = wl__pct(q->total_dur_ms, sum_d);
-    }
+    const int64_t n_in = wl__input_tokens(a);
+    for (size_t k = 0; k < n; k++)
+        wl__component_finish(&s->components[k], sum_e, sum_d, n_in);
     s->n_components = n;
 
     /* The hottest (layer, component) pairs: a partial selection would do,
@@ -181,13 +231,9 @@ static void wl__components(const struct wl_store_aggregates *a, struct wl_summar
         const struct wl_agg_component *c = &a->components[i];
         all[i].layer = c->layer;
         memcpy(all[i].name, c->name, sizeof all[i].name);
-        all[i].n = c->n;
-        all[i].total_dur_ms = c->dur_ms;
-        all[i].total_energy_j = c->energy_j;
-        all[i].avg_dur_ms = wl__div(c->dur_ms, (double)c->n);
-        all[i].avg_energy_j = wl__div(c->energy_j, (double)c->n);
-        all[i].energy_pct = wl__pct(c->energy_j, sum_e);
-        all[i].dur_pct = wl__pct(c->dur_ms, sum_d);
+        all[i].total_dur_ms = all[i].total_energy_j = NA;
+        wl__component_add(&all[i], c);
+        wl__component_finish(&all[i], sum_e, sum_d, n_in);
     }
     qsort(all, a->n_components, sizeof *all, wl__cmp_hot);
     s->n_hottest = a->n_components < WL_SUMMARY_HOTTEST ? a->n_components : WL_SUMMARY_HOTTEST;
@@ -217,7 +263,7 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
 {
     struct wl_summary_efficiency *e = &s->eff;
     const struct wl_agg_tokens *t = &a->tokens;
-    e->input_tokens = a->run.row.input_tokens >= 0 ? a->run.row.input_tokens : t->n_input;
+    e->input_tokens = wl__input_tokens(a);
     /* output tokens are counted per sequence: a decode round of a batched
      * run is one row holding n_seq tokens */
     e->output_tokens = a->run.row.output_tokens >= 0 ? a->run.row.output_tokens : t->n_generated;
@@ -255,9 +301,23 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
     e->j_per_token = wl__div(tok_energy_j, n_tok);
     e->tokens_per_j = wl__div(n_tok, tok_energy_j);
     e->prefill_j_per_in_token = wl__div(e->prefill_energy_j, n_in);
-    e->decode_j_per_out_token = wl__div(tok_decode_j, n_tok);
+
+    /* Decode figures count the decode steps (summary.h): the output rows
+     * after the first (up to the span's last token), whose sections are the
+     * decode phase's less the first row's sampling. */
+    const struct wl_agg_token *first = a->n_output_tokens > 0 ? &a->output_tokens[0] : NULL;
+    const int64_t last = e->span_last_token >= 0 ? e->span_last_token : INT64_MAX;
+    e->decode_steps = e->decode_tokens = 0;
+    for (size_t i = 1; i < a->n_output_tokens && a->output_tokens[i].index <= last; i++) {
+        e->decode_steps++;
+        e->decode_tokens += a->output_tokens[i].n_seq > 0 ? a->output_tokens[i].n_seq : 1;
+    }
+    const double n_dec = e->decode_tokens > 0 ? (double)e->decode_tokens : NA;
+    const double step_j = first ? tok_decode_j - first->energy_j : NA;
+    const double step_ms = first ? tok_decode_ms - first->dur_ms : NA;
+    e->decode_j_per_out_token = wl__div(step_j, n_dec);
     e->out_in_energy_ratio = wl__div(e->decode_j_per_out_token, e->prefill_j_per_in_token);
-    e->tokens_per_s = wl__div(n_tok, tok_decode_ms / 1000.0);
+    e->tokens_per_s = wl__div(n_dec, step_ms / 1000.0);
     e->prefill_tokens_per_s = wl__div(n_in, e->prefill_dur_ms / 1000.0);
 
     const double start = wl__run_start_ms(a);
@@ -281,9 +341,14 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
     free(gaps);
     e->edp_js = s->energy_j * (s->duration_ms / 1000.0);
     /* a round's EDP shared by its n_seq tokens (energy split equally, the
-     * round's duration each): sum over rounds / tokens */
+     * round's duration each): sum over the decode rounds / their tokens
+     * (the first round, sampling only, left out as in the decode figures) */
+    const int64_t n_first = first ? (first->n_seq > 0 ? first->n_seq : 1) : 0;
+    const int64_t n_edp = t->n_generated - n_first;
     e->edp_per_token_js =
-        t->n_generated > 0 ? wl__div(t->output_edp_js, (double)t->n_generated) : NA;
+        first && n_edp > 0
+            ? wl__div(t->output_edp_js - first->energy_j * (first->dur_ms / 1000.0), (double)n_edp)
+            : NA;
     e->prefill_edp_js = e->prefill_energy_j * (e->prefill_dur_ms / 1000.0);
     e->decode_edp_js = e->decode_energy_j * (e->decode_dur_ms / 1000.0);
 }
@@ -319,45 +384,108 @@ static long long wl__sensors_not_read(const struct wl_store_aggregates *a)
     return v;
 }
 
+/* A section outside the idle baseline, or a token: the run got past its
+ * set-up and baseline (the generation or the measured command began). */
+static bool wl__past_baseline(const struct wl_store_aggregates *a)
+{
+    for (size_t i = 0; i < a->n_phases; i++) {
+        if (strcmp(a->phases[i].name, "baseline") != 0)
+            return true;
+    }
+    return a->tokens.n_input > 0 || a->tokens.n_output > 0;
+}
+
+/* The run's idle power from its domains' (NaN where unknown): the widest
+ * domain that has one, never a sum of nested domains. */
+static double wl__run_baseline_w(const double *w)
+{
+    double parts = NA;
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if (d != WL_DOMAIN_TOTAL && d != WL_DOMAIN_PSYS && d != WL_DOMAIN_CORE &&
+            d != WL_DOMAIN_UNCORE) /* core and uncore are inside package */
+            parts = wl__add(parts, w[d]);
+    }
+    return !isnan(w[WL_DOMAIN_TOTAL])  ? w[WL_DOMAIN_TOTAL]
+           : !isnan(w[WL_DOMAIN_PSYS]) ? w[WL_DOMAIN_PSYS]
+                                       : parts;
+}
+
+/* The run-level baseline when the run stored none: why not, or, for a run
+ * that never finished (its domains are written at the end), the slope of
+ * its stored baseline samples' cumulative energies, as the sampler's own
+ * baseline is the counters' delta over the baseline window. */
+static void wl__baseline_fallback(const struct wl_store_aggregates *a, struct wl_summary *s)
+{
+    const struct wl_agg_baseline_samples *b = &a->baseline_samples;
+    if (b->n == 0) {
+        s->baseline = WL_SUMMARY_BASELINE_NOT_TAKEN;
+        return;
+    }
+    if (!wl__past_baseline(a)) {
+        s->baseline = WL_SUMMARY_BASELINE_CUT_SHORT;
+        return;
+    }
+    if (!s->partial) {
+        s->baseline = WL_SUMMARY_BASELINE_NO_READING;
+        return;
+    }
+    double w[WL_DOMAIN_COUNT];
+    const double dt_s = (b->last_t_ms - b->first_t_ms) / 1000.0;
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        w[d] = b->n >= 2 && dt_s > 0 ? wl__div(b->last_j[d] - b->first_j[d], dt_s) : NA;
+    const double p = wl__run_baseline_w(w);
+    if (isnan(p)) {
+        s->baseline = WL_SUMMARY_BASELINE_NOT_SAVED;
+        return;
+    }
+    s->baseline = WL_SUMMARY_BASELINE_SAMPLES;
+    s->baseline_power_w = p;
+    s->dynamic_energy_j = s->energy_j - p * (s->duration_ms / 1000.0);
+}
+
+const char *wl_summary_baseline_key(enum wl_summary_baseline b)
+{
+    static const char *const keys[] = {
+        [WL_SUMMARY_BASELINE_STORED] = "stored",
+        [WL_SUMMARY_BASELINE_SAMPLES] = "baseline_samples",
+        [WL_SUMMARY_BASELINE_NOT_TAKEN] = "not_taken",
+        [WL_SUMMARY_BASELINE_CUT_SHORT] = "cut_short",
+        [WL_SUMMARY_BASELINE_NOT_SAVED] = "not_saved",
+        [WL_SUMMARY_BASELINE_NO_READING] = "no_reading",
+    };
+    return (unsigned)b < sizeof keys / sizeof keys[0] ? keys[b] : "?";
+}
+
 static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *s)
 {
     double t_s = s->duration_ms / 1000.0;
     const double start = wl__run_start_ms(a); /* peaks are shown from the run's start */
-    double base_total = NA, base_psys = NA, base_parts = NA;
+    double base_w[WL_DOMAIN_COUNT];
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        base_w[d] = NA;
     for (size_t i = 0; i < a->run.n_domains; i++) {
         const struct wl_store_domain *d = &a->run.domains[i];
         struct wl_summary_domain *q = &s->domains[i];
         q->domain = d->domain;
         q->method = d->method;
-        q->energy_j = d->energy_j;
-        q->pct = wl__pct(d->energy_j, s->energy_j);
-        q->avg_power_w = isnan(d->avg_power_w) ? wl__div(d->energy_j, t_s) : d->avg_power_w;
+        /* a run that recorded nothing stored zeros, not energies */
+        q->energy_j = s->nothing_recorded ? NA : d->energy_j;
+        q->pct = wl__pct(q->energy_j, s->energy_j);
+        q->avg_power_w = isnan(d->avg_power_w) ? wl__div(q->energy_j, t_s) : d->avg_power_w;
         q->peak_power_w = d->peak_power_w;
         q->peak_t_ms = d->peak_t_ms - start;
         q->baseline_power_w = d->baseline_power_w;
         q->baseline_energy_j = d->baseline_power_w * t_s;
-        q->dynamic_energy_j = d->energy_j - q->baseline_energy_j;
-        switch (d->domain) {
-        case WL_DOMAIN_TOTAL:
-            base_total = d->baseline_power_w;
-            break;
-        case WL_DOMAIN_PSYS:
-            base_psys = d->baseline_power_w;
-            break;
-        case WL_DOMAIN_CORE:
-        case WL_DOMAIN_UNCORE:
-            break; /* inside package */
-        default:
-            base_parts = wl__add(base_parts, d->baseline_power_w);
-        }
+        q->dynamic_energy_j = q->energy_j - q->baseline_energy_j;
+        if ((unsigned)d->domain < WL_DOMAIN_COUNT && isnan(base_w[d->domain]))
+            base_w[d->domain] = d->baseline_power_w;
     }
     s->n_domains = a->run.n_domains;
-    /* The run's idle power: the widest domain that has one, never a sum of
-     * nested domains. */
-    s->baseline_power_w = !isnan(base_total)  ? base_total
-                          : !isnan(base_psys) ? base_psys
-                                              : base_parts;
+    s->baseline_power_w = wl__run_baseline_w(base_w);
     s->dynamic_energy_j = s->energy_j - s->baseline_power_w * t_s;
+    s->baseline = WL_SUMMARY_BASELINE_STORED;
+    if (isnan(s->baseline_power_w))
+        wl__baseline_fallback(a, s);
     static const enum wl_domain widest[] = {WL_DOMAIN_TOTAL, WL_DOMAIN_SOC, WL_DOMAIN_PSYS,
                                             WL_DOMAIN_PACKAGE};
     s->peak_power_w = s->peak_t_ms = s->power_window_ms = NA;
@@ -419,6 +547,8 @@ static int wl__batch(const struct wl_store_aggregates *a, struct wl_summary *s)
     struct wl_summary_batch *b = &s->batch;
     b->n_seq = a->run.n_seq > 0 ? a->run.n_seq : 1;
     b->n_rounds = a->tokens.n_output;
+    const struct wl_agg_token *r0 = a->n_output_tokens > 0 ? &a->output_tokens[0] : NULL;
+    const double round0_share_j = r0 ? r0->energy_j / (r0->n_seq > 0 ? r0->n_seq : 1) : NA;
     json_t *x = a->run.extra_json ? json_loads(a->run.extra_json, 0, NULL) : NULL;
     json_t *arr = json_is_object(x) ? json_object_get(x, "sequences") : NULL;
     const size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
@@ -446,8 +576,12 @@ static int wl__batch(const struct wl_store_aggregates *a, struct wl_summary *s)
         q->prefill_energy_j = json_is_number(v) ? json_number_value(v) : NA;
         v = json_object_get(o, "decode_energy_j");
         q->decode_energy_j = json_is_number(v) ? json_number_value(v) : NA;
+        /* every sequence ran in round 0, sampled from the prefill's logits:
+         * its share of that round is no decode step (as in the efficiency) */
         q->decode_j_per_token =
-            q->output_tokens > 0 ? wl__div(q->decode_energy_j, (double)q->output_tokens) : NA;
+            q->output_tokens > 1 && !isnan(round0_share_j)
+                ? wl__div(q->decode_energy_j - round0_share_j, (double)(q->output_tokens - 1))
+                : NA;
     }
     json_decref(x);
     return 0;
@@ -478,6 +612,10 @@ int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s
     s->has_energy_method = a->run.row.has_energy_method;
     s->duration_ms = a->run.row.duration_ms;
     s->partial = a->run.row.status == WL_RUN_RUNNING || a->run.row.status == WL_RUN_INCOMPLETE;
+    /* the same rule as the run list's (store_sqlite_query.c) */
+    s->nothing_recorded = !s->partial && s->duration_ms == 0 && !wl__past_baseline(a);
+    if (s->nothing_recorded)
+        s->energy_j = s->duration_ms = NA;
     if (isnan(s->duration_ms) && a->n_phases > 0) {
         double lo = NA, hi = NA;
         for (size_t i = 0; i < a->n_phases; i++) {
@@ -547,6 +685,15 @@ static json_t *wl__component_json(const struct wl_summary_component *c)
     json_object_set_new(o, "dur_pct", wl__num(c->dur_pct));
     json_object_set_new(o, "energy_pct", wl__num(c->energy_pct));
     json_object_set_new(o, "energy_method", json_string("attributed"));
+    /* count and avg_* are per stored row (forward pass and layer); these
+     * per decode step and per input token (summary.h) */
+    json_object_set_new(o, "decode_count", json_integer(c->decode_n));
+    json_object_set_new(o, "decode_avg_dur_ms", wl__num(c->decode_avg_dur_ms));
+    json_object_set_new(o, "decode_avg_energy_j", wl__num(c->decode_avg_energy_j));
+    json_object_set_new(o, "prefill_count", json_integer(c->prefill_n));
+    json_object_set_new(o, "prefill_dur_ms_per_input_token", wl__num(c->prefill_dur_ms_per_token));
+    json_object_set_new(o, "prefill_energy_j_per_input_token",
+                        wl__num(c->prefill_energy_j_per_token));
     return o;
 }
 
@@ -602,6 +749,8 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(tot, "covered_energy_pct", wl__num(s->covered_energy_pct));
     json_object_set_new(tot, "baseline_power_w", wl__num(s->baseline_power_w));
     json_object_set_new(tot, "dynamic_energy_j", wl__num(s->dynamic_energy_j));
+    json_object_set_new(tot, "baseline_status", json_string(wl_summary_baseline_key(s->baseline)));
+    json_object_set_new(tot, "nothing_recorded", json_boolean(s->nothing_recorded));
     json_object_set_new(tot, "kv_cache_bytes",
                         r->kv_cache_bytes >= 0 ? json_integer(r->kv_cache_bytes) : json_null());
     json_object_set_new(tot, "peak_power_w", wl__num(s->peak_power_w));
@@ -664,6 +813,17 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         json_object_set_new(o, "avg_dur_ms", wl__num(l->avg_dur_ms));
         json_object_set_new(o, "avg_energy_j", wl__num(l->avg_energy_j));
         json_object_set_new(o, "energy_pct", wl__num(l->energy_pct));
+        /* "tokens" and avg_* are per stored row (forward pass); these per
+         * decode step and per input token (summary.h) */
+        json_object_set_new(o, "energy_j", wl__num(l->energy_j));
+        json_object_set_new(o, "decode_steps", json_integer(l->decode_steps));
+        json_object_set_new(o, "decode_avg_dur_ms", wl__num(l->decode_avg_dur_ms));
+        json_object_set_new(o, "decode_avg_energy_j", wl__num(l->decode_avg_energy_j));
+        json_object_set_new(o, "prefill_passes", json_integer(l->prefill_passes));
+        json_object_set_new(o, "prefill_dur_ms_per_input_token",
+                            wl__num(l->prefill_dur_ms_per_token));
+        json_object_set_new(o, "prefill_energy_j_per_input_token",
+                            wl__num(l->prefill_energy_j_per_token));
         json_array_append_new(ly, o);
     }
     json_object_set_new(j, "layers", ly);
@@ -695,6 +855,8 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_t *ef = json_object();
     json_object_set_new(ef, "input_tokens", json_integer(e->input_tokens));
     json_object_set_new(ef, "output_tokens", json_integer(e->output_tokens));
+    json_object_set_new(ef, "decode_steps", json_integer(e->decode_steps));
+    json_object_set_new(ef, "decode_tokens", json_integer(e->decode_tokens));
     json_object_set_new(ef, "j_per_token", wl__num(e->j_per_token));
     json_object_set_new(ef, "prefill_j_per_input_token", wl__num(e->prefill_j_per_in_token));
     json_object_set_new(ef, "decode_j_per_output_token", wl__num(e->decode_j_per_out_token));

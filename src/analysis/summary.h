@@ -24,20 +24,39 @@ struct wl_summary_phase {
     double domain_pct[WL_DOMAIN_COUNT]; /* of the phase's energy */
 };
 
+/* Layer and component rows are stored per forward pass: a decode step's
+ * under its output token, a whole prompt batch's (up to 64 tokens) under
+ * the batch's last input token (profile.md). So averages per row are per
+ * forward pass, not per token; the decode_* figures average over decode
+ * steps (one output token each; one token of each running sequence in a
+ * batched run) and the prefill_* figures divide the prompt batches' sums
+ * by the run's input tokens. Token 0 has no forward pass of its own (it is
+ * sampled from the prefill's logits), hence no rows. */
 struct wl_summary_layer {
     int32_t layer;
-    int64_t n;                       /* tokens */
-    double avg_dur_ms, avg_energy_j; /* per token */
-    double energy_pct;               /* of all layers */
+    int64_t n;                       /* rows: forward passes, a prompt batch counting one */
+    double avg_dur_ms, avg_energy_j; /* per forward pass */
+    double energy_j;                 /* sum over the run */
+    double energy_pct;               /* of all layers, prefill and decode: they add up to 100 */
+    int64_t decode_steps;            /* rows under output tokens */
+    double decode_avg_dur_ms, decode_avg_energy_j; /* per decode step */
+    int64_t prefill_passes;                        /* rows under input tokens (prompt batches) */
+    double prefill_dur_ms_per_token, prefill_energy_j_per_token; /* their sums / input tokens */
 };
 
 struct wl_summary_component {
     int32_t layer; /* -1 in per-name averages */
     char name[WL_STORE_NAME_SIZE];
-    int64_t n;
+    int64_t n; /* rows: forward passes x layers */
     double total_dur_ms, total_energy_j;
-    double avg_dur_ms, avg_energy_j; /* per occurrence (token x layer) */
-    double energy_pct, dur_pct;      /* of all components */
+    double avg_dur_ms, avg_energy_j;               /* per row (forward pass and layer) */
+    double energy_pct, dur_pct;                    /* of all components: they add up to 100 */
+    int64_t decode_n;                              /* rows of decode steps (steps x layers) */
+    double decode_avg_dur_ms, decode_avg_energy_j; /* per decode step and layer */
+    int64_t prefill_n;                             /* rows of prompt batches (batches x layers) */
+    double prefill_dur_ms, prefill_energy_j;       /* their sums */
+    int32_t prefill_layers; /* layers holding those rows (a (layer, component) pair: 1) */
+    double prefill_dur_ms_per_token, prefill_energy_j_per_token; /* per input token and layer */
 };
 
 struct wl_summary_domain {
@@ -50,31 +69,41 @@ struct wl_summary_domain {
     double baseline_power_w, baseline_energy_j, dynamic_energy_j;
 };
 
-/* Every figure is WL_STORE_UNSET (NaN) when its inputs are missing. */
+/* Every figure is WL_STORE_UNSET (NaN) when its inputs are missing.
+ *
+ * Decode figures count decode steps: token 0 (round 0 of a batched run) is
+ * sampled from the prefill's logits and has no forward pass of its own, so
+ * of n output tokens n - 1 were decoded (llama.cpp's "eval time" counts
+ * them the same way). The decode rate is then 1 / mean ITL, and a run of
+ * one output token has no decode figures. Figures over every output token
+ * (J/token, tokens/J, cost per 1000 tokens) keep all n. */
 struct wl_summary_efficiency {
     int64_t input_tokens, output_tokens;
+    int64_t decode_steps;          /* output rows after the first (forward passes) */
+    int64_t decode_tokens;         /* output tokens they produced (batch: sum of n_seq) */
     double j_per_token;            /* total energy / output tokens */
     double prefill_j_per_in_token; /* prefill energy / input tokens */
-    double decode_j_per_out_token; /* decode energy / output tokens */
+    double decode_j_per_out_token; /* decode steps' energy / decode tokens */
     double out_in_energy_ratio;    /* decode J per output token / prefill J per input token */
     double tokens_per_j;           /* output tokens / total energy */
-    double tokens_per_s;           /* output tokens / decode time */
+    double tokens_per_s;           /* decode tokens / decode steps' time */
     double prefill_tokens_per_s;   /* input tokens / prefill time */
     double ttft_ms;                /* first output token's end - first section's start */
     double mean_itl_ms;            /* mean gap between consecutive output tokens */
     double p50_itl_ms, p90_itl_ms; /* percentiles of those gaps (linear interpolation) */
     double edp_js;                 /* total energy x total time */
-    double edp_per_token_js;       /* mean over output tokens of energy x duration */
+    double edp_per_token_js;       /* mean over decode tokens of energy x duration */
     double prefill_edp_js, decode_edp_js;
     double prefill_energy_j, decode_energy_j;
     double prefill_dur_ms, decode_dur_ms;
     /* A run that never finished and whose decode sections and output rows
      * stop at different tokens (wl_agg_span): the per-token figures
      * (j_per_token, tokens_per_j, decode_j_per_out_token,
-     * out_in_energy_ratio, tokens_per_s, and the cost and CO2 per 1000
-     * tokens) cover the output tokens up to span_last_token only, with
-     * span_energy_j (every section up to its end), span_decode_* and
-     * span_output_tokens; the phase figures above keep every section.
+     * out_in_energy_ratio, tokens_per_s, decode_steps, decode_tokens, and
+     * the cost and CO2 per 1000 tokens) cover the output tokens up to
+     * span_last_token only, with span_energy_j (every section up to its
+     * end), span_decode_* and span_output_tokens; the phase figures above
+     * keep every section.
      * span_last_token is -1 when the per-token figures cover the whole run. */
     int64_t span_last_token;
     int64_t span_output_tokens;
@@ -111,7 +140,8 @@ struct wl_summary_sequence {
     char stop[24];            /* stop reason ("eog", "max_tokens", ...) */
     double prefill_energy_j;  /* attributed */
     double decode_energy_j;   /* attributed */
-    double decode_j_per_token; /* decode_energy_j / output_tokens */
+    double decode_j_per_token; /* decode steps' share / (output_tokens - 1): round 0 is
+                                  sampled from the prefill's logits (as decode_j_per_out_token) */
 };
 
 /* Batched runs: n_seq sequences generated together. Throughput, J/token and
@@ -133,6 +163,22 @@ struct wl_summary_command {
     int signal;      /* the signal that killed it, 0 when none */
     int stop_signal; /* the signal that stopped wattlens (passed on to it), 0 when none */
 };
+
+/* Where the run's idle baseline comes from, or why it has none (dynamic
+ * energy is then unknown). */
+enum wl_summary_baseline {
+    WL_SUMMARY_BASELINE_STORED = 0, /* the baseline the run stored when it finished */
+    WL_SUMMARY_BASELINE_SAMPLES,    /* an unfinished run: the slope of its stored baseline
+                                       samples' energy counters */
+    WL_SUMMARY_BASELINE_NOT_TAKEN,  /* no baseline samples: none was taken (--baseline 0) */
+    WL_SUMMARY_BASELINE_CUT_SHORT,  /* the run stopped during its idle baseline */
+    WL_SUMMARY_BASELINE_NOT_SAVED,  /* unfinished: its baseline samples give no baseline */
+    WL_SUMMARY_BASELINE_NO_READING, /* it took one, but the sensors gave no reading */
+};
+
+/* "stored", "baseline_samples", "not_taken", "cut_short", "not_saved",
+ * "no_reading" (JSON totals.baseline_status). */
+const char *wl_summary_baseline_key(enum wl_summary_baseline b);
 
 struct wl_summary {
     double energy_j, duration_ms, avg_power_w; /* headline */
@@ -157,8 +203,14 @@ struct wl_summary {
      * (counter < sampled < vendor estimate < model estimate) */
     enum wl_method energy_method;
     bool has_energy_method;
+    /* a finished run that recorded nothing (stopped during its set-up or
+     * idle baseline: no section outside the baseline, no token): the zeros
+     * its writer stored are no figures, so energy, duration and the
+     * domains' energies are unknown (`runs` applies the same rule) */
+    bool nothing_recorded;
     double covered_energy_pct;                 /* phase sum / run total */
     double baseline_power_w, dynamic_energy_j; /* run level, see docs */
+    enum wl_summary_baseline baseline;         /* where baseline_power_w comes from */
     struct wl_summary_phase *phases;
     size_t n_phases;
     struct wl_summary_layer *layers;

@@ -57,7 +57,7 @@ else
     bad "show differs from run's summary"; head -20 "$tmp/diff"
   fi
   for s in "Phases" "Per-token energy" "Efficiency" "p90 inter-token latency" "CO2" "KV cache" \
-           "Layers (average per token; energy attributed" "Hottest components"; do
+           "Layers (energy attributed by time share)" "Hottest components"; do
     if grep -q "$s" "$tmp/run.txt"; then ok "summary has '$s'"; else bad "summary lacks '$s'"; fi
   done
 

@@ -86,16 +86,24 @@ assert len(out) == max(n_gen) == s["batch"]["rounds"], (len(out), n_gen)
 for r, t in enumerate(out):
     assert t["n_seq"] == sum(1 for g in n_gen if g > r), (r, t["n_seq"], n_gen)
 assert run["output_tokens"] == sum(n_gen)
-# whole-batch throughput: every sequence's tokens over the decode phase
+# whole-batch throughput: every sequence's tokens over the decode phase,
+# less round 0 (sampled from the prefill's logits, every sequence in it)
 dec = [p for p in s["phases"] if p["phase"] == "decode"][0]
-tps = sum(n_gen) / (dec["dur_ms"] / 1000.0)
-assert abs(s["efficiency"]["tokens_per_s"] - tps) <= 1e-6 * tps
+assert out[0]["n_seq"] == 3
+tps = (sum(n_gen) - 3) / ((dec["dur_ms"] - out[0]["dur_ms"]) / 1000.0)
+assert abs(s["efficiency"]["tokens_per_s"] - tps) <= 1e-6 * tps, (s["efficiency"], tps)
+assert s["efficiency"]["decode_steps"] == len(out) - 1
+assert s["efficiency"]["decode_tokens"] == sum(n_gen) - 3
 # per-sequence energies: attributed, adding up to the phases
 bs = s["batch"]["sequences"]
 assert len(bs) == 3 and all(x["energy_method"] == "attributed" for x in bs)
 pre = [p for p in s["phases"] if p["phase"] == "prefill"][0]["energy_j"]
 assert abs(sum(x["prefill_energy_j"] for x in bs) - pre) <= 1e-6 * pre + 1e-12
 assert abs(sum(x["decode_energy_j"] for x in bs) - dec["energy_j"]) <= 1e-6 * dec["energy_j"] + 1e-12
+# per-sequence decode J/token: its rounds after round 0 (its share of round 0 left out)
+for x in bs:
+    want = (x["decode_energy_j"] - out[0]["energy_j"] / 3) / (x["output_tokens"] - 1)
+    assert abs(x["decode_j_per_token"] - want) <= 1e-9 * abs(want) + 1e-15, (x, want)
 # components and ops of every family, at depth deep
 toks = [t for t in run["tokens"] if t.get("layers")]
 assert len(toks) >= 2, "forward passes with layers"
@@ -139,7 +147,7 @@ else
 fi
 for s in "--- sequence 1 (" "batch      2 sequences generated together" "Per-round energy (" \
          "output tokens of 2 sequences; whole batch" "Sequences (batch of 2; energy attributed" \
-         "EUR" "Layers (average per token"; do
+         "EUR" "Layers (energy attributed by time share)"; do
   if grep -qF -- "$s" "$tmp/run.txt"; then ok "printed: '$s'"; else bad "not printed: '$s'"; fi
 done
 "$W" show "${id:0:8}" --json --db "$db" >"$tmp/show.json" 2>/dev/null

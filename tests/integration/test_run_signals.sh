@@ -31,6 +31,8 @@ for phase in "--baseline 60 --settle 0" "--baseline 0 --settle 60"; do
   "$WATTLENS" run -m "$M" -n 4 -t 1 $phase --db "$db" >/dev/null 2>"$tmp/b.err" &
   pid=$!
   for _ in $(seq 1 300); do grep -q "settling" "$tmp/b.err" 2>/dev/null && break; sleep 0.1; done
+  # into the baseline by a few samples (the summary's reason checks below)
+  case $phase in --baseline\ 60*) sleep 0.5 ;; esac
   kill -INT $pid
   # a baseline that ignored the signal would run its 60 s; 20 s is plenty for a
   # loaded machine to end at once
@@ -44,6 +46,44 @@ for phase in "--baseline 60 --settle 0" "--baseline 0 --settle 60"; do
     [ $rc = 130 ] && ok "SIGINT during ($phase): exit 130" || bad "SIGINT during ($phase): exit $rc"
   fi
 done
+
+# Those two recorded nothing: no figures (n/a, not 0), sorted with the runs
+# without any, and the true reason there is no dynamic energy
+"$WATTLENS" runs --db "$db" --json --limit 2 >"$tmp/c.json"
+read -r sid bid < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"]; print(r[0]["id"], r[1]["id"])' "$tmp/c.json")
+"$WATTLENS" show --db "$db" "$bid" >"$tmp/cb.txt" 2>&1
+"$WATTLENS" show --db "$db" "$bid" --json >"$tmp/cb.json" 2>&1
+"$WATTLENS" show --db "$db" "$sid" >"$tmp/cs.txt" 2>&1
+python3 - "$tmp/c.json" "$tmp/cb.txt" "$tmp/cb.json" "$tmp/cs.txt" <<'PY' && ok "cancelled before generating: n/a figures, the true baseline reason" || { bad "cancelled before generating"; cat "$tmp/cb.txt" "$tmp/cs.txt"; }
+import json, re, sys
+runs = json.load(open(sys.argv[1]))["runs"]
+for r in runs:
+    assert r["status"] == "cancelled" and r["energy_j"] is None and r["duration_ms"] is None, r
+t, j, ts = open(sys.argv[2]).read(), json.load(open(sys.argv[3])), open(sys.argv[4]).read()
+assert "  energy     n/a  (nothing recorded: the run stopped before its generation began)" in t
+assert re.search(r"\n  duration   n/a ", t) and re.search(r"\n  cost +n/a ", t), t
+assert re.search(r"\n  EDP \(energy x delay\) +n/a\n", t), t
+assert " 0.000 J" not in t and " 0.00 ms" not in t and " 0 USD" not in t, t
+assert re.search(r"\n  peak power +n/a\n", t), t
+assert re.search(r"\n  dynamic energy +n/a \(the run stopped during its idle baseline\)\n", t), t
+assert "no idle baseline was taken" not in t
+tot = j["totals"]
+assert tot["nothing_recorded"] is True and tot["baseline_status"] == "cut_short", tot
+assert tot["energy_j"] is None and all(d["energy_j"] is None for d in j["domains"]), j["domains"]
+# the settle was cancelled with --baseline 0: no baseline was taken, truly
+assert re.search(r"\n  dynamic energy +n/a \(no idle baseline was taken\)\n", ts), ts
+PY
+"$WATTLENS" runs --db "$db" >"$tmp/c-runs.txt"
+"$WATTLENS" runs --db "$db" --sort energy --json >"$tmp/c-sorted.json"
+python3 - "$tmp/c-runs.txt" "$tmp/c-sorted.json" "$sid" "$bid" <<'PY' && ok "runs: n/a for runs that recorded nothing, sorted last by energy" || { bad "runs of runs that recorded nothing"; cat "$tmp/c-runs.txt"; }
+import json, re, sys
+t = open(sys.argv[1]).read()
+for i in sys.argv[3:5]:
+    line = [l for l in t.split("\n") if l.startswith(i[:8])][0]
+    assert re.search(r" +n/a +n/a +n/a +0/0 ", line), line
+ids = [r["id"] for r in json.load(open(sys.argv[2]))["runs"]]
+assert ids[-2:] == [sys.argv[3], sys.argv[4]] or ids[-2:] == [sys.argv[4], sys.argv[3]], ids
+PY
 
 # --- SIGKILL: the flushed part is shown, labelled an estimate -------------------------------
 "$WATTLENS" run "${long[@]}" >/dev/null 2>"$tmp/kill.err" &
@@ -81,8 +121,41 @@ assert r["input_tokens"] == s["efficiency"]["input_tokens"] > 0, (r, s["efficien
 assert abs(r["j_per_token"] - s["efficiency"]["j_per_token"]) <= 1e-9 * r["j_per_token"], r
 PY
 "$WATTLENS" runs --db "$db" >"$tmp/k-runs.txt" 2>&1
-grep "^${kid:0:8} .*incomplete" "$tmp/k-runs.txt" | grep -q "J\*" && grep -q "^\* partial" "$tmp/k-runs.txt" \
+grep "^${kid:0:8} .*incomplete" "$tmp/k-runs.txt" | grep -q "J~\*" && grep -q "^\* partial" "$tmp/k-runs.txt" \
   && ok "killed run: runs table marks its figures partial" || { bad "killed run: runs table"; cat "$tmp/k-runs.txt"; }
+grep -Fq "Its J/TOKEN counts only the" "$tmp/k-runs.txt" \
+  && grep -Fq "output tokens saved with both their sections and their rows, so it can differ from" "$tmp/k-runs.txt" \
+  && grep -Fq "ENERGY / TOKENS ('wattlens show ID' says how many were left out)." "$tmp/k-runs.txt" \
+  && ok "killed run: the runs note says what its J/TOKEN covers" || { bad "killed run: runs note"; cat "$tmp/k-runs.txt"; }
+
+# --- SIGKILL after an idle baseline: dynamic energy from its stored baseline samples ---------
+"$WATTLENS" run -m "$M" -n 30000 -c 30000 -t 1 --temp 0 --baseline 0.3 --settle 0 --db "$db" \
+  >/dev/null 2>"$tmp/kb.err" &
+pid=$!
+wait_mid_decode "$tmp/kb.err" "$db" 2
+sleep 1.5 # past one flush interval
+kill -KILL $pid
+wait $pid 2>/dev/null
+kbid=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])')
+"$WATTLENS" show --db "$db" "$kbid" >"$tmp/kb.txt" 2>&1
+"$WATTLENS" show --db "$db" "$kbid" --json >"$tmp/kb.json" 2>&1
+"$WATTLENS" export "$kbid" --db "$db" -f json >"$tmp/kb.export.json" 2>&1
+python3 - "$tmp/kb.txt" "$tmp/kb.json" "$tmp/kb.export.json" <<'PY' && ok "killed run after its baseline: dynamic energy from the baseline samples" || { bad "killed run's baseline"; cat "$tmp/kb.txt"; }
+import json, re, sys
+t, j = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+run = json.load(open(sys.argv[3]))["run"]
+tot = j["totals"]
+assert tot["partial"] is True and tot["baseline_status"] == "baseline_samples", tot
+b = [s for s in run["samples"] if s["phase"] == "baseline"]
+assert len(b) >= 2, len(b)
+w = (b[-1]["package_energy_j"] - b[0]["package_energy_j"]) / ((b[-1]["t_ms"] - b[0]["t_ms"]) / 1000)
+assert abs(tot["baseline_power_w"] - w) <= 1e-6 * w, (tot, w)
+assert 9 < w < 13, w  # the model's 10 W idle, and a little sampling
+dyn = tot["energy_j"] - w * tot["duration_ms"] / 1000
+assert abs(tot["dynamic_energy_j"] - dyn) <= 1e-6 * tot["energy_j"], (tot, dyn)
+assert re.search(r"\n  dynamic energy +[0-9.]+ m?J \(baseline [0-9.]+ W, from the baseline samples "
+                 r"this unfinished run saved\)\n", t), t
+PY
 
 # --- SIGKILL before the first flush: nothing to price, said as n/a ---------------------------
 "$WATTLENS" run "${long[@]}" >/dev/null 2>"$tmp/early.err" &

@@ -305,9 +305,9 @@ for want in ["Run abcd\\x1b0000-1111\\x9b  (", "  model      m" + e + "\\x9b  (/
              "scope sc" + e, "  error      er" + e + "\n", "U" + e + "/kWh",
              " s" + e + " " * 8, "export abcd\\x1b000 --format"]:
     assert want in t, want
-# the phase and component cells, then their counts
+# the phase and component cells, then their counts and times
 assert re.search(r"\n  ph\\x1b\[31m\\u009b +\d+ ", t), "phase"
-assert re.search(r"\n  q\\x1b\[31m\\u009b +\d+ ", t), "component"
+assert re.search(r"\n  q\\x1b\[31m\\u009b +\d[\d.]* [nmu]?s ", t), "component"
 PY
 "$W" gc --db "$cdb" --keep 0 --dry-run >"$tmp/cgc.txt" 2>"$tmp/err"
 no_controls "$tmp/cgc.txt" && grep -qF 'would remove abcd\x1b0000-1111\x9b ' "$tmp/cgc.txt" \

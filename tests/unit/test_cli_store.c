@@ -504,9 +504,11 @@ static void test_runs_marks_an_unfinished_run_partial(void **state)
     const char *line = strstr(out, "\n") + 1; /* newest first: the open run */
     assert_true(strncmp(line, id, 8) == 0);
     assert_non_null(strstr(line, "250.00 ms*"));
-    assert_non_null(strstr(line, "3.000 J*"));
+    assert_non_null(strstr(line, "3.000 J~*")); /* a model estimate, and partial */
     assert_non_null(strstr(line, "0/1*"));
     assert_non_null(strstr(out, "\n* partial: "));
+    assert_non_null(strstr(out, "\n~ estimated, not measured (model_estimate): ENERGY and "
+                                "J/TOKEN come from wattlens's\n  CPU-time model"));
     free(out);
     free(err);
 
@@ -541,7 +543,7 @@ static void test_show_marks_per_token_figures_of_a_parted_run(void **state)
     char id[37];
     assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
     /* prefill 0..100 ms 1 J (token 0); decode tokens 1, 2, 3: 100 ms and 2 J
-     * each; token rows for 1 only */
+     * each; token rows for 1 and 2 only */
     struct wl_store_section sec = {.phase = "prefill",
                                    .name = "layers",
                                    .token_index = -1,
@@ -560,11 +562,11 @@ static void test_show_marks_per_token_figures_of_a_parted_run(void **state)
                                         .method = WL_METHOD_COUNTER};
         assert_int_equal(wl_store_add_section(r, &sec), 0);
     }
-    for (int t = 0; t <= 1; t++) {
+    for (int t = 0; t <= 2; t++) {
         struct wl_store_token tok = {.index = t,
                                      .is_input = t == 0,
-                                     .start_ms = t ? 100 : WL_STORE_UNSET,
-                                     .end_ms = t ? 200 : WL_STORE_UNSET,
+                                     .start_ms = t ? 100.0 * t : WL_STORE_UNSET,
+                                     .end_ms = t ? 100.0 * t + 100 : WL_STORE_UNSET,
                                      .energy_j = t ? 2 : 1,
                                      .method = WL_METHOD_COUNTER,
                                      .power_w = WL_STORE_UNSET};
@@ -576,15 +578,17 @@ static void test_show_marks_per_token_figures_of_a_parted_run(void **state)
 
     char *out = NULL, *err = NULL;
     assert_int_equal(cli(f, "show", id, &out, &err), 0);
-    /* 2 J over 1 token in 100 ms, not 6 J over 1 in 300 ms; J/token 3 J */
+    /* decode: token 2's step, 2 J in 100 ms (token 1 is sampled from the
+     * prefill's logits), not 4 J over 1 token in 300 ms; J/token (1 + 4 J) / 2 */
+    assert_non_null(strstr(out, "decode steps                1*"));
     assert_non_null(strstr(out, "decode J/output token       2.000 J*\n"));
     assert_non_null(strstr(out, "decode tokens/s             10.00 tok/s*\n"));
-    assert_non_null(strstr(out, "J/token (output)            3.000 J*\n"));
+    assert_non_null(strstr(out, "J/token (output)            2.500 J*\n"));
     assert_non_null(strstr(out, "prefill J/input token       1.000 J\n")); /* not marked */
-    assert_non_null(strstr(out, "  * partial: the run stopped between two saves and kept 2 decode "
-                                "sections without\n    their token rows;"));
-    assert_non_null(strstr(out, "only the 1 output token both hold, up to token 1 (2.000 J in "
-                                "100.00 ms of decode)\n"));
+    assert_non_null(strstr(out, "  * partial: the run stopped between two saves and kept 1 decode "
+                                "section without\n    their token rows;"));
+    assert_non_null(strstr(out, "only the 2 output tokens both hold, up to token 2 (4.000 J in "
+                                "200.00 ms of decode)\n"));
     assert_non_null(strstr(out, "per 1000 output tokens*)"));
     free(out);
     free(err);
@@ -594,14 +598,15 @@ static void test_show_marks_per_token_figures_of_a_parted_run(void **state)
     json_t *ef = json_object_get(j, "efficiency");
     assert_float_equal(json_real_value(json_object_get(ef, "decode_j_per_output_token")), 2, 1e-9);
     json_t *sp = json_object_get(ef, "per_token_span");
-    assert_int_equal(json_integer_value(json_object_get(sp, "last_token_index")), 1);
-    assert_int_equal(json_integer_value(json_object_get(sp, "decode_sections_beyond")), 2);
+    assert_int_equal(json_integer_value(json_object_get(ef, "decode_steps")), 1);
+    assert_int_equal(json_integer_value(json_object_get(sp, "last_token_index")), 2);
+    assert_int_equal(json_integer_value(json_object_get(sp, "decode_sections_beyond")), 1);
     assert_int_equal(json_integer_value(json_object_get(sp, "token_rows_beyond")), 0);
     json_decref(j);
     j = cli_json(f, "runs", "--json --limit 1");
     json_t *r0 = json_array_get(json_object_get(j, "runs"), 0);
     assert_string_equal(json_string_value(json_object_get(r0, "id")), id);
-    assert_float_equal(json_real_value(json_object_get(r0, "j_per_token")), 3, 1e-9);
+    assert_float_equal(json_real_value(json_object_get(r0, "j_per_token")), 2.5, 1e-9);
     json_decref(j);
 }
 
@@ -626,7 +631,9 @@ static void test_show_text_and_json(void **state)
     json_t *j = cli_json(f, "show", args);
     json_t *ef = json_object_get(j, "efficiency");
     assert_float_equal(json_real_value(json_object_get(ef, "j_per_token")), 5, 1e-9);
-    assert_float_equal(json_real_value(json_object_get(ef, "decode_j_per_output_token")), 3, 1e-9);
+    /* (6 J of decode - 2.5 J of token 2, sampled from the prefill's logits) / 1 step */
+    assert_float_equal(json_real_value(json_object_get(ef, "decode_j_per_output_token")), 3.5,
+                       1e-9);
     json_t *ph = json_object_get(j, "phases");
     assert_int_equal(json_array_size(ph), 2);
     double pct = 0;
@@ -676,9 +683,9 @@ static void test_show_small_figures_never_read_as_zero(void **state)
     assert_int_equal(cli(f, "show", id, &out, &err), 0);
     /* 1 uJ / 2 output tokens */
     assert_string_equal(value_of(out, "J/token (output)", b, sizeof b), "500.00 nJ");
-    /* decode: 0.6 uJ / 2 */
-    assert_string_equal(value_of(out, "decode J/output token", b, sizeof b), "300.00 nJ");
-    /* each output token: 0.25 uJ over 250 ms */
+    /* decode: (0.6 uJ - 0.25 uJ of the first output token) / 1 step */
+    assert_string_equal(value_of(out, "decode J/output token", b, sizeof b), "350.00 nJ");
+    /* each decode token: 0.25 uJ over 250 ms */
     assert_string_equal(value_of(out, "EDP per output token", b, sizeof b), "6.25e-08 J*s");
     /* three significant digits, as every EDP figure (not "1e-06") */
     assert_string_equal(value_of(out, "EDP total", b, sizeof b), "1.00e-06 J*s");

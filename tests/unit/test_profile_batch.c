@@ -290,7 +290,17 @@ static void run_batch(struct fixture *f, int32_t n_seq)
     assert_int_equal(a.tokens.n_output, max_gen);
     assert_int_equal(s.eff.output_tokens, bs.n_generated);
     assert_int_equal(s.eff.input_tokens, bs.n_prompt);
-    assert_true(close_to(s.eff.tokens_per_s, bs.n_generated / (s.eff.decode_dur_ms / 1000.0)));
+    /* decode figures count the rounds after round 0, which is sampled from
+     * the prefill's logits (every sequence ran in it) */
+    assert_int_equal(s.eff.decode_steps, max_gen - 1);
+    assert_int_equal(s.eff.decode_tokens, bs.n_generated - n_seq);
+    assert_true(close_to(s.eff.tokens_per_s,
+                         (double)(bs.n_generated - n_seq) /
+                             ((s.eff.decode_dur_ms - a.output_tokens[0].dur_ms) / 1000.0)));
+    /* layers: a row per round after the first, and per prompt batch */
+    assert_int_equal(s.n_layers, f->m->config.n_layer);
+    assert_int_equal(s.layers[0].decode_steps, max_gen - 1);
+    assert_int_equal(s.layers[0].prefill_passes, (bs.n_prompt + ub - 1) / ub);
     assert_true(close_to(s.eff.j_per_token, s.energy_j / bs.n_generated));
     wl_summary_free(&s);
     wl_store_aggregates_free(&a);
