@@ -168,9 +168,85 @@ static int wl__nest_row(void *user, size_t n, const char *const *names,
     return 0;
 }
 
+/* ---- which tokens a token's layer rows cover ------------------------------ *
+ * A forward pass's layer, component and op rows are stored under one token
+ * row: a decode step's under its output token, a whole prompt batch's
+ * under the batch's last input token, whose own energy is only its share
+ * of the batch (profile.md). So that an export's children can be summed
+ * against their parents, each token row says which token rows' energies
+ * hold its layer rows: layers_first_token..layers_last_token, the batch's
+ * input tokens for a prompt batch, the token itself for a decode step,
+ * null for a token with no layer rows. A prompt batch starts after the
+ * previous batch's last input token (input tokens are numbered in
+ * evaluation order). */
+struct wl__cover {
+    int64_t *with_layers; /* indices of the tokens that have layer rows, ascending */
+    size_t n, cap;
+    size_t cursor;       /* state of the walk over the tokens in order */
+    int64_t batch_start; /* first input token of the open prompt batch; -1: none */
+};
+
+static int wl__cover_layer_row(void *user, size_t n, const char *const *names,
+                               const struct wl_store_value *v)
+{
+    (void)n, (void)names;
+    struct wl__cover *c = user;
+    if (c->n > 0 && c->with_layers[c->n - 1] == v[0].i)
+        return 0; /* rows come by token, then layer */
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 256;
+        int64_t *nv = realloc(c->with_layers, nc * sizeof *nv);
+        if (!nv)
+            return WL_ENOMEM;
+        c->with_layers = nv;
+        c->cap = nc;
+    }
+    c->with_layers[c->n++] = v[0].i;
+    return 0;
+}
+
+static int wl__cover_load(wl_store *s, const char *id, struct wl__cover *c)
+{
+    memset(c, 0, sizeof *c);
+    c->batch_start = -1;
+    return wl_store_foreach(s, id, WL_TABLE_LAYERS, -1, -1, wl__cover_layer_row, c);
+}
+
+/* The next token row of the walk (in index order): the range its layer
+ * rows cover, or false when it has none. */
+static bool wl__cover_next(struct wl__cover *c, int64_t idx, bool is_input, int64_t *first,
+                           int64_t *last)
+{
+    while (c->cursor < c->n && c->with_layers[c->cursor] < idx)
+        c->cursor++;
+    const bool has = c->cursor < c->n && c->with_layers[c->cursor] == idx;
+    if (is_input && c->batch_start < 0)
+        c->batch_start = idx;
+    if (!has) {
+        if (!is_input)
+            c->batch_start = -1;
+        return false;
+    }
+    *first = is_input ? c->batch_start : idx;
+    *last = idx;
+    c->batch_start = -1;
+    return true;
+}
+
+/* The token row's is_input column (false when absent). */
+static bool wl__row_is_input(size_t n, const char *const *names, const struct wl_store_value *v)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], "is_input") == 0)
+            return v[i].type == WL_VALUE_INT && v[i].i != 0;
+    }
+    return false;
+}
+
 struct wl__tokens {
     json_t *arr;
     struct wl__level *level;
+    struct wl__cover *cover;
 };
 
 static int wl__token_row(void *user, size_t n, const char *const *names,
@@ -180,7 +256,11 @@ static int wl__token_row(void *user, size_t n, const char *const *names,
     json_t *o = wl__row_json(n, names, v, 0);
     if (!o || json_array_append_new(t->arr, o) != 0)
         return WL_ENOMEM;
-    int64_t key = v[0].i;
+    int64_t key = v[0].i, first, last;
+    const bool has = wl__cover_next(t->cover, key, wl__row_is_input(n, names, v), &first, &last);
+    if (json_object_set_new(o, "layers_first_token", has ? json_integer(first) : json_null()) ||
+        json_object_set_new(o, "layers_last_token", has ? json_integer(last) : json_null()))
+        return WL_ENOMEM;
     return wl__level_push(t->level, &key, 1, o);
 }
 
@@ -231,9 +311,15 @@ static int wl__store_err(wl_store *s, int rc, struct wl_errmsg *err)
 static int wl__json_tokens(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err)
 {
     struct wl__indices idx = {0};
+    struct wl__cover cover;
     int rc = wl_store_foreach(s, id, WL_TABLE_TOKENS, -1, -1, wl__token_index, &idx);
+    if (rc == 0)
+        rc = wl__cover_load(s, id, &cover);
+    else
+        memset(&cover, 0, sizeof cover);
     if (rc != 0) {
         free(idx.v);
+        free(cover.with_layers);
         return wl__store_err(s, rc, err);
     }
     struct wl__level toks = {0}, layers = {0}, comps = {0};
@@ -244,7 +330,7 @@ static int wl__json_tokens(wl_store *s, const char *id, FILE *out, struct wl_err
         int64_t lo = idx.v[i], hi = idx.v[last];
         toks.n = layers.n = comps.n = 0;
         json_t *arr = json_array();
-        struct wl__tokens tk = {arr, &toks};
+        struct wl__tokens tk = {arr, &toks, &cover};
         struct wl__nest nl = {&toks, &layers, 1, "layers", 0};
         struct wl__nest nc = {&layers, &comps, 2, "components", 0};
         struct wl__nest no = {&comps, NULL, 3, "ops", 0};
@@ -266,6 +352,7 @@ static int wl__json_tokens(wl_store *s, const char *id, FILE *out, struct wl_err
         json_decref(arr);
     }
     free(idx.v);
+    free(cover.with_layers);
     free(toks.v);
     free(layers.v);
     free(comps.v);
@@ -339,7 +426,8 @@ done:
 struct wl__csv {
     FILE *out;
     bool header_done;
-    bool transpose; /* metadata: one "field,value" line per column */
+    bool transpose;          /* metadata: one "field,value" line per column */
+    struct wl__cover *cover; /* tokens: their layers_first_token, layers_last_token */
     int io_error;
 };
 
@@ -387,6 +475,31 @@ static void wl__csv_value(FILE *out, const struct wl_store_value *v)
     }
 }
 
+static int wl__csv_io(struct wl__csv *c)
+{
+    if (ferror(c->out)) {
+        c->io_error = errno ? errno : EIO;
+        return WL_EIO;
+    }
+    return 0;
+}
+
+/* The table's header line: its columns (and the tokens' two of wl__cover). */
+static int wl__csv_header(void *user, size_t n, const char *const *names)
+{
+    struct wl__csv *c = user;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputc(',', c->out);
+        wl__csv_text(c->out, names[i], strlen(names[i]));
+    }
+    if (c->cover)
+        fputs(",layers_first_token,layers_last_token", c->out);
+    fputc('\n', c->out);
+    c->header_done = true;
+    return wl__csv_io(c);
+}
+
 static int wl__csv_row(void *user, size_t n, const char *const *names,
                        const struct wl_store_value *v)
 {
@@ -400,27 +513,22 @@ static int wl__csv_row(void *user, size_t n, const char *const *names,
             fputc('\n', c->out);
         }
     } else {
-        if (!c->header_done) {
-            for (size_t i = 0; i < n; i++) {
-                if (i)
-                    fputc(',', c->out);
-                wl__csv_text(c->out, names[i], strlen(names[i]));
-            }
-            fputc('\n', c->out);
-            c->header_done = true;
-        }
+        if (!c->header_done && wl__csv_header(c, n, names) != 0)
+            return WL_EIO;
         for (size_t i = 0; i < n; i++) {
             if (i)
                 fputc(',', c->out);
             wl__csv_value(c->out, &v[i]);
         }
+        int64_t first, last;
+        if (c->cover &&
+            wl__cover_next(c->cover, v[0].i, wl__row_is_input(n, names, v), &first, &last))
+            fprintf(c->out, ",%lld,%lld", (long long)first, (long long)last);
+        else if (c->cover)
+            fputs(",,", c->out);
         fputc('\n', c->out);
     }
-    if (ferror(c->out)) {
-        c->io_error = errno ? errno : EIO;
-        return WL_EIO;
-    }
-    return 0;
+    return wl__csv_io(c);
 }
 
 int wl_export_run_csv(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err)
@@ -433,16 +541,25 @@ int wl_export_run_csv(wl_store *s, const char *id, FILE *out, struct wl_errmsg *
         {WL_TABLE_SECTIONS, NULL},   {WL_TABLE_TOKENS, NULL},       {WL_TABLE_LAYERS, NULL},
         {WL_TABLE_COMPONENTS, NULL}, {WL_TABLE_OPS, NULL},
     };
-    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+    struct wl__cover cover;
+    int rc = wl__cover_load(s, id, &cover);
+    for (size_t i = 0; rc == 0 && i < sizeof tables / sizeof tables[0]; i++) {
         fprintf(out, "%s# %s\n", i ? "\n" : "",
                 tables[i].title ? tables[i].title : wl_store_table_name(tables[i].t));
-        struct wl__csv c = {out, false, tables[i].t == WL_TABLE_RUN, 0};
-        int rc = wl_store_foreach(s, id, tables[i].t, -1, -1, wl__csv_row, &c);
-        if (rc == WL_EIO && c.io_error)
+        struct wl__csv c = {out, false, tables[i].t == WL_TABLE_RUN,
+                            tables[i].t == WL_TABLE_TOKENS ? &cover : NULL, 0};
+        rc = wl_store_foreach(s, id, tables[i].t, -1, -1, wl__csv_row, &c);
+        /* every table has its header line, rows or not */
+        if (rc == 0 && !c.header_done && !c.transpose)
+            rc = wl_store_columns(s, tables[i].t, wl__csv_header, &c);
+        if (rc == WL_EIO && c.io_error) {
+            free(cover.with_layers);
             return wl_errmsg_set(err, WL_EIO, "writing the export: %s", strerror(c.io_error));
-        if (rc != 0)
-            return wl__store_err(s, rc, err);
+        }
     }
+    free(cover.with_layers);
+    if (rc != 0)
+        return wl__store_err(s, rc, err);
     if (fflush(out) != 0 || ferror(out))
         return wl_errmsg_set(err, WL_EIO, "writing the export: %s", strerror(errno));
     return 0;

@@ -7,7 +7,11 @@
  * run's JSON-text columns (sampling, sensor_provenance, model_features,
  * extra) are JSON values and its tags an array, as in `runs --json` and
  * `show --json` (analysis/run_json.h); the CSV keeps the stored text.
- * Stateless.
+ * Every token row also gets layers_first_token and layers_last_token: the
+ * tokens whose energies hold its layer rows (a prompt batch's input tokens,
+ * a decode step's own token; null without layers), since a prompt batch's
+ * rows are stored under its last token alone (docs/internals/profile.md).
+ * Every CSV table has its header line, rows or not. Stateless.
  */
 #ifndef WL_EXPORT_RUN_EXPORT_H
 #define WL_EXPORT_RUN_EXPORT_H
