@@ -343,12 +343,14 @@ static void print_average_counts(const struct wl_summary *s)
         passes = s->layers[i].prefill_passes > passes ? s->layers[i].prefill_passes : passes;
     }
     const long long n_in = s->eff.input_tokens > 0 ? (long long)s->eff.input_tokens : 0;
-    printf("  /STEP: average over the %lld decode step%s%s; /IN TOK: the prompt batches' sum\n"
-           "  (%lld forward pass%s) over the %lld input token%s; ENERGY %%: of all layers' energy, "
-           "prefill and decode\n",
-           (long long)steps, steps == 1 ? "" : "s",
-           s->batch.n_seq > 1 ? " (one token of each running sequence)" : "", (long long)passes,
-           passes == 1 ? "" : "es", n_in, n_in == 1 ? "" : "s");
+    printf(
+        "  /STEP: average over the %lld decode step%s; /IN TOK: the prompt batches' sum (%lld\n"
+        "  forward pass%s) over the %lld input token%s; ENERGY %%: of all layers' energy, prefill "
+        "and decode\n",
+        (long long)steps, steps == 1 ? "" : "s", (long long)passes, passes == 1 ? "" : "es", n_in,
+        n_in == 1 ? "" : "s");
+    if (s->batch.n_seq > 1)
+        printf("  (a step of a batched run decodes one token of each running sequence)\n");
 }
 
 static void print_layers(const struct wl_summary *s, long max_layers)

@@ -103,8 +103,8 @@ for c in s["hottest_components"]:
 # the text says what the columns are and what they average over
 assert "\nLayers (energy attributed by time share)\n" in t
 assert re.search(r"\n  LAYER +TIME/STEP +ENERGY/STEP +TIME/IN TOK +ENERGY/IN TOK +ENERGY %\n", t)
-assert ("/STEP: average over the 7 decode steps; /IN TOK: the prompt batches' sum\n"
-        "  (%d forward passes) over the %d input tokens" % (passes, n_in)) in t, t
+assert ("/STEP: average over the 7 decode steps; /IN TOK: the prompt batches' sum (%d\n"
+        "  forward passes) over the %d input tokens" % (passes, n_in)) in t, t
 assert re.search(r"\n  COMPONENT +TIME/STEP +ENERGY/STEP +TIME/IN TOK +ENERGY/IN TOK +TOTAL", t)
 assert "AVG ENERGY" not in t and "(average per token" not in t
 PY
