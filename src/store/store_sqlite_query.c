@@ -748,16 +748,29 @@ static int wl__baseline_sample_row(sqlite3_stmt *st, void *u)
     return 0;
 }
 
-/* The run's first and last baseline samples (wl_agg_baseline_samples). */
+/* count(*), min(seq), max(seq) of the baseline samples. */
+static int wl__baseline_range_row(sqlite3_stmt *st, void *u)
+{
+    int64_t *v = u;
+    for (int i = 0; i < 3; i++)
+        v[i] = sqlite3_column_int64(st, i);
+    return 0;
+}
+
+/* The run's first and last baseline samples (wl_agg_baseline_samples): one
+ * scan of its samples for their range, then each by its key. */
 static int wl__baseline_samples(struct wl__db *d, int64_t pk, struct wl_agg_baseline_samples *b,
                                 struct wl_errmsg *err)
 {
     b->first_t_ms = b->last_t_ms = WL_STORE_UNSET;
     for (int i = 0; i < WL_DOMAIN_COUNT; i++)
         b->first_j[i] = b->last_j[i] = WL_STORE_UNSET;
-    int rc =
-        wl__query(d, "SELECT count(*) FROM power_samples WHERE run_id = ? AND phase = 'baseline'",
-                  pk, wl__count_row, &b->n, err);
+    int64_t range[3] = {0, 0, 0};
+    int rc = wl__query(d,
+                       "SELECT count(*), min(seq), max(seq) FROM power_samples "
+                       "WHERE run_id = ? AND phase = 'baseline'",
+                       pk, wl__baseline_range_row, range, err);
+    b->n = range[0];
     if (rc != 0 || b->n == 0)
         return rc;
     char sql[1024];
@@ -766,9 +779,7 @@ static int wl__baseline_samples(struct wl__db *d, int64_t pk, struct wl_agg_base
         for (int i = 0; i < WL_DOMAIN_COUNT; i++)
             n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s_j", wl_domain_name(i));
         snprintf(sql + n, sizeof sql - (size_t)n,
-                 " FROM power_samples WHERE run_id = ? AND phase = 'baseline' ORDER BY seq%s "
-                 "LIMIT 1",
-                 last ? " DESC" : "");
+                 " FROM power_samples WHERE run_id = ? AND seq = %lld", (long long)range[1 + last]);
         struct wl__baseline_end x = {b, last != 0};
         rc = wl__query(d, sql, pk, wl__baseline_sample_row, &x, err);
     }
@@ -898,18 +909,20 @@ int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregates *out
     if (rc != 0)
         return rc;
     /* The part of those rows stored under input tokens (prompt batches),
-     * read from the input tokens down: a few rows per prompt batch. */
+     * read from the input tokens down: a few rows per prompt batch (CROSS
+     * JOIN keeps that order; SQLite would rather scan every row of the run,
+     * which is what component_agg spares a finished deep run). */
     struct wl__input_split split = {out, false, 0};
     rc = wl__query(d,
                    "SELECT l.layer, count(*), sum(l.dur_ms), sum(l.energy_j) FROM tokens t "
-                   "JOIN layer_metrics l ON l.run_id = t.run_id AND l.token_idx = t.idx "
+                   "CROSS JOIN layer_metrics l ON l.run_id = t.run_id AND l.token_idx = t.idx "
                    "WHERE t.run_id = ? AND t.is_input <> 0 GROUP BY l.layer ORDER BY l.layer",
                    pk, wl__input_split_row, &split, err);
     split = (struct wl__input_split){out, true, 0};
     if (rc == 0)
         rc = wl__query(d,
                        "SELECT c.layer, c.component, count(*), sum(c.dur_ms), sum(c.energy_j) "
-                       "FROM tokens t JOIN component_metrics c ON c.run_id = t.run_id AND "
+                       "FROM tokens t CROSS JOIN component_metrics c ON c.run_id = t.run_id AND "
                        "c.token_idx = t.idx WHERE t.run_id = ? AND t.is_input <> 0 "
                        "GROUP BY c.layer, c.component ORDER BY c.layer, c.component",
                        pk, wl__input_split_row, &split, err);
