@@ -385,15 +385,20 @@ void wl_run_list_free(struct wl_run_list *l)
 
 int wl_store_resolve_id(wl_store *s, const char *id_or_prefix, char *id_out)
 {
-    if (!id_or_prefix || strlen(id_or_prefix) < 4 || strlen(id_or_prefix) > 36)
+    const size_t len = id_or_prefix ? strlen(id_or_prefix) : 0;
+    if (len > 36)
         return wl_errmsg_set(&s->err, WL_EINVAL,
-                             "run id '%s': give the full id or at least its first 4 characters",
-                             id_or_prefix ? id_or_prefix : "");
-    for (const char *c = id_or_prefix; *c; c++) {
+                             "run id '%s': not a run id (%zu characters; a full id has 36)",
+                             id_or_prefix, len);
+    for (const char *c = id_or_prefix; c && *c; c++) {
         if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f') || *c == '-'))
             return wl_errmsg_set(&s->err, WL_EINVAL,
                                  "run id '%s': not a run id (lowercase hex and '-')", id_or_prefix);
     }
+    if (len < 4)
+        return wl_errmsg_set(&s->err, WL_EINVAL,
+                             "run id '%s': give the full id or at least its first 4 characters",
+                             id_or_prefix ? id_or_prefix : "");
     return s->ops->resolve_id(s->db, id_or_prefix, id_out, &s->err);
 }
 

@@ -342,7 +342,9 @@ int wl_store_list_runs(wl_store *s, const struct wl_store_filter *f, enum wl_sto
 void wl_run_list_free(struct wl_run_list *l);
 
 /* Resolves a full id or a unique prefix (>= 4 characters) into id_out (37
- * bytes). WL_ENOENT: no such run; WL_EINVAL: ambiguous or too short. */
+ * bytes). WL_ENOENT: no such run; WL_EINVAL: ambiguous, too short, or not
+ * a run id (longer than a full id's 36 characters, or characters other than
+ * lowercase hex and '-'). */
 int wl_store_resolve_id(wl_store *s, const char *id_or_prefix, char *id_out);
 
 /* ---- reading rows (export, show) ---------------------------------------- */

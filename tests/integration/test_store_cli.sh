@@ -55,6 +55,12 @@ done
 "$WATTLENS" runs --db '' >/dev/null 2>&1; rc=$?
 [ $rc = 2 ] && ok "--db '' is a usage error" || bad "--db '' exit $rc"
 
+# --- an id with one character too many is not a run id (not "too short") ----------------
+"$WATTLENS" show "${id}0" --db "$db" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 1 ] && grep -q "not a run id (37 characters; a full id has 36)" "$tmp/err" \
+  && ! grep -q "first 4" "$tmp/err" && ok "show ID+1 char: not a run id" \
+  || bad "show ID+1 char: exit $rc, $(cat "$tmp/err")"
+
 # --- gc --dry-run counts -------------------------------------------------------------------
 "$WATTLENS" gc --db "$db" --keep 1 --dry-run >"$tmp/gc" 2>&1
 grep -q "2 runs would be removed; 1 run would be kept" "$tmp/gc" && ok "gc --dry-run counts" \

@@ -722,8 +722,20 @@ static void test_resolve_id_prefixes(void **state)
     assert_int_equal(wl_store_resolve_id(f->s, prefix, got), 0);
     assert_string_equal(got, id);
     assert_int_equal(wl_store_resolve_id(f->s, "abc", got), WL_EINVAL); /* too short */
+    assert_non_null(strstr(wl_store_last_error(f->s), "at least its first 4 characters"));
     assert_int_equal(wl_store_resolve_id(f->s, "XYZW", got), WL_EINVAL);
     assert_non_null(strstr(wl_store_last_error(f->s), "not a run id"));
+    /* the full id and one more character: not a run id, not "too short" */
+    char longer[40];
+    snprintf(longer, sizeof longer, "%sX", id);
+    assert_int_equal(wl_store_resolve_id(f->s, longer, got), WL_EINVAL);
+    assert_non_null(strstr(wl_store_last_error(f->s), "not a run id (37 characters"));
+    assert_null(strstr(wl_store_last_error(f->s), "first 4"));
+    snprintf(longer, sizeof longer, "%s0", id); /* hex, still too long */
+    assert_int_equal(wl_store_resolve_id(f->s, longer, got), WL_EINVAL);
+    assert_non_null(strstr(wl_store_last_error(f->s), "a full id has 36"));
+    assert_int_equal(wl_store_resolve_id(f->s, "ab-X", got), WL_EINVAL); /* bad, not short */
+    assert_non_null(strstr(wl_store_last_error(f->s), "lowercase hex"));
     const char *other = id[0] == '0' ? "1111" : "0000";
     assert_int_equal(wl_store_resolve_id(f->s, other, got), WL_ENOENT);
     assert_non_null(strstr(wl_store_last_error(f->s), "no run"));
