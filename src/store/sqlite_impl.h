@@ -10,16 +10,26 @@
 #include "store/store_backend.h"
 #include "util/errmsg.h"
 
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct wl__db {
     sqlite3 *db;
     char path[WL_STORE_PATH_MAX];
-    int busy_timeout_ms; /* the connection's; error messages say this many ms */
+    char host[256];      /* this host's name (gethostname at open): runs.writer_host */
+    int busy_timeout_ms; /* how long a wait for a lock lasts now (wl__busy_wait); error
+                            messages say this many ms */
     int run_wait_ms;     /* a run writer's batches wait this long (wl__run_txn) */
-    int n_writers; /* open run writers; automatic checkpoints are off while > 0 */
+    int n_writers;       /* open run writers; automatic checkpoints are off while > 0 */
+    /* wl__busy_wait's state: when the current wait began; the caller's
+     * cancel flag (wl_store_set_cancel), and whether it ended a wait (the
+     * next WL_EBUSY is then reported as WL_ECANCELED) */
+    uint64_t busy_since_ns;
+    const volatile sig_atomic_t *cancel;
+    bool busy_cancelled;
 };
 
 /* ---- errors and statement helpers (sqlite_util.c) ------------------------ */
@@ -47,6 +57,34 @@ int wl__step_done(struct wl__db *d, sqlite3_stmt *st, struct wl_errmsg *err, con
 int64_t wl__file_bytes(const char *path);
 int64_t wl__now_ms(void);
 int wl__pragma_int(struct wl__db *d, const char *sql, int64_t *out, struct wl_errmsg *err);
+
+/* ---- writers' liveness (sqlite_liveness.c) ------------------------------- */
+/* A run left `running` whose writer shows no sign of life for this long is
+ * taken as dead when its process cannot be checked (another host). */
+#define WL__STALE_MS (24LL * 3600 * 1000)
+
+/* Room for a process start token with its NUL. */
+#define WL__START_TOKEN_SIZE 96
+
+/* The start token of process pid on this host into buf: "BOOT_ID/START"
+ * (Linux: /proc/sys/kernel/random/boot_id and the start time in clock ticks
+ * after boot, field 22 of /proc/PID/stat), which tells a pid reused after
+ * its process ended, or after a reboot, from the process itself. False when
+ * it cannot be read (another system, /proc hidden): the pid alone then. */
+bool wl__process_start_token(long pid, char *buf, size_t size);
+
+/* Registers wl_run_status(status, writer_pid, writer_host, writer_start,
+ * updated_at_ms) on the connection: status itself, except `running` whose
+ * writer is gone, which reads `incomplete` (the rule in sqlite_liveness.c;
+ * d->host is this host).
+ * Every query reads a run's status through it, so readers that do not or
+ * cannot write show the same status as the marking done by writable opens. */
+int wl__register_run_status(struct wl__db *d, struct wl_errmsg *err);
+
+/* SQL of a runs row's status as readers show it (alias r). */
+#define WL__LIVE_STATUS(r)                                                                         \
+    "wl_run_status(" r ".status, " r ".writer_pid, " r ".writer_host, " r ".writer_start, " r      \
+    ".updated_at_ms)"
 
 /* ---- SQL functions (sqlite_casefold.c) ----------------------------------- */
 /* Registers wl_casefold(X) on the connection: X case-folded (Unicode full

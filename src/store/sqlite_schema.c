@@ -105,9 +105,16 @@ static const char wl__migration_2[] =
     "ALTER TABLE runs ADD COLUMN n_seq INTEGER;"
     "ALTER TABLE tokens ADD COLUMN n_seq INTEGER;";
 
+/* runs.writer_start: the writer's process start token
+ * (wl__process_start_token: boot id and start time), so that a pid reused
+ * after the writer died, or after a reboot, is not taken for the writer.
+ * NULL (older rows, or a system without /proc): the pid alone decides. */
+static const char wl__migration_3[] = "ALTER TABLE runs ADD COLUMN writer_start TEXT;";
+
 const char *const wl__sqlite_migrations[] = {
     wl__migration_1,
     wl__migration_2,
+    wl__migration_3,
 };
 
 const int wl__sqlite_n_migrations =

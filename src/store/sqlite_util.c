@@ -50,6 +50,13 @@ int wl__fail(struct wl__db *d, int src, struct wl_errmsg *err, const char *what)
 {
     int code = wl__code(src);
     const char *msg = d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(src);
+    if (code == WL_EBUSY && d->busy_cancelled) {
+        d->busy_cancelled = false;
+        return wl_errmsg_set(err, WL_ECANCELED,
+                             "%s: %s: stopped waiting for the database, which another process "
+                             "holds locked (cancelled)",
+                             d->path, what);
+    }
     if (code == WL_EBUSY)
         return wl_errmsg_set(err, code,
                              "%s: %s: the database is locked by another process "

@@ -184,6 +184,11 @@ void wl_store_close(wl_store *s)
     free(s);
 }
 
+void wl_store_set_cancel(wl_store *s, const volatile sig_atomic_t *flag)
+{
+    s->ops->set_cancel(s->db, flag);
+}
+
 const char *wl_store_path(const wl_store *s)
 {
     return s->path;
@@ -307,6 +312,16 @@ int wl_store_flush(wl_store_run *r)
         return WL_EINVAL;
     pthread_mutex_lock(&r->lock);
     int rc = r->store->ops->flush(r->impl, true, r->flush_interval_ms, &r->store->err);
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
+
+int wl_store_run_heartbeat(wl_store_run *r, int wait_ms)
+{
+    if (!r)
+        return WL_EINVAL;
+    pthread_mutex_lock(&r->lock);
+    int rc = r->store->ops->heartbeat(r->impl, wait_ms > 0 ? wait_ms : 0, &r->store->err);
     pthread_mutex_unlock(&r->lock);
     return rc;
 }

@@ -20,6 +20,7 @@
 #include "wattlens/energy.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,7 +58,7 @@ int wl_run_kind_parse(const char *s, enum wl_run_kind *out);
 /* ---- opening ------------------------------------------------------------- */
 
 #define WL_STORE_PATH_MAX 4096
-#define WL_STORE_SCHEMA_VERSION 2
+#define WL_STORE_SCHEMA_VERSION 3
 
 struct wl_store_params {
     const char *path;    /* database file; NULL = wl_store_default_path() */
@@ -68,7 +69,8 @@ struct wl_store_params {
                             busy timeout): the run's row exists, so giving up loses
                             rows, where waiting only delays them (their caller is
                             the recorder's writer thread, or measure after CMD) */
-    bool read_only;      /* open without writing (no migration, no incomplete marking)
+    bool read_only;      /* open without writing (no migration; a dead run reads
+                            `incomplete` without being marked so)
                             and without creating or removing any file next to the
                             database (a writer's -wal and -shm are used when they
                             exist); when they are missing or unusable, a database whose
@@ -91,8 +93,11 @@ void wl_store_default_params(struct wl_store_params *p);
 int wl_store_default_path(char *buf, size_t size);
 
 /* Opens (creating the file and its directory when allowed) and migrates the
- * schema to WL_STORE_SCHEMA_VERSION. Runs left `running` by a process that no
- * longer exists become `incomplete`. Errors, with a message in err naming the
+ * schema to WL_STORE_SCHEMA_VERSION. A writable open stores `incomplete` for
+ * runs left `running` by a writer that is gone (same host: its process no
+ * longer exists; another host: no sign of life for 24 hours); every query
+ * reports that status for them anyway, read-only opens included, without
+ * writing it. Errors, with a message in err naming the
  * file: WL_EFORMAT (not a wattlens/SQLite database), WL_EVERSION (written by a
  * newer wattlens; the file is not touched), WL_EACCES, WL_EBUSY (locked past
  * the busy timeout), WL_ENOENT, WL_EDB. */
@@ -102,6 +107,13 @@ int wl_store_open(const struct wl_store_params *p, wl_store **out, struct wl_err
  * abandoned stays `running` until an open finds its process gone and marks
  * it `incomplete`). Accepts NULL. */
 void wl_store_close(wl_store *s);
+
+/* Makes every wait for the database lock on s (opening excepted: it is
+ * done) give up while *flag is non-zero, with WL_ECANCELED ("stopped waiting
+ * for the database ..."): a signal handler that sets the flag ends a wait of
+ * up to run_wait_ms at once (a signal cuts the wait's sleep short). flag
+ * must outlive s; NULL removes it. */
+void wl_store_set_cancel(wl_store *s, const volatile sig_atomic_t *flag);
 
 /* The path the store was opened with (valid until close). */
 const char *wl_store_path(const wl_store *s);
@@ -270,6 +282,14 @@ int wl_store_run_set_extra(wl_store_run *r, const char *key, const char *json_va
 
 /* Commits the open batch now. */
 int wl_store_flush(wl_store_run *r);
+/* Stamps the run as alive now (runs.updated_at_ms), for a writer that adds
+ * nothing for a long while (`measure` while its command runs): a reader on
+ * another host takes a `running` run without a sign of life for 24 hours as
+ * dead (docs/internals/store.md, "Crash semantics"); commits stamp it too.
+ * Commits the open batch when there is one; else takes the write lock for one
+ * short update, waiting at most wait_ms for it (then WL_EBUSY: try again
+ * later). WL_ENOENT when the run's row was removed meanwhile. */
+int wl_store_run_heartbeat(wl_store_run *r, int wait_ms);
 /* Changes the automatic flush interval (ms, > 0). */
 void wl_store_run_set_flush_interval(wl_store_run *r, int interval_ms);
 

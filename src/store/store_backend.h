@@ -11,11 +11,15 @@
 
 #include "store/store.h"
 
+#include <signal.h>
+
 struct wl_store_ops {
     const char *name;
     int (*open)(const struct wl_store_params *p, const char *path, void **db,
                 struct wl_errmsg *err);
     void (*close)(void *db);
+    /* While *flag is non-zero, waits for a lock give up (WL_ECANCELED). */
+    void (*set_cancel)(void *db, const volatile sig_atomic_t *flag);
 
     int (*run_begin)(void *db, const struct wl_run_info *info, const char *uuid, void **run,
                      struct wl_errmsg *err);
@@ -31,6 +35,8 @@ struct wl_store_ops {
     int (*set_extra)(void *run, const char *key, const char *json_value, struct wl_errmsg *err);
     /* Commits if the open batch is older than interval_ms (force: always). */
     int (*flush)(void *run, bool force, int interval_ms, struct wl_errmsg *err);
+    /* Stamps the run as alive now; waits at most wait_ms for the lock. */
+    int (*heartbeat)(void *run, int wait_ms, struct wl_errmsg *err);
     int (*finish)(void *run, const struct wl_run_totals *t, struct wl_errmsg *err);
     /* Frees the run handle; rolls nothing back that was committed. */
     void (*release)(void *run);

@@ -30,13 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-/* A run left `running` whose writer shows no sign of life for this long is
- * taken as dead even when its process cannot be checked (other host). */
-#define WL__STALE_MS (24LL * 3600 * 1000)
-
-enum { ST_SAMPLE, ST_SECTION, ST_TOKEN, ST_LAYER, ST_DOMAIN, ST_HEARTBEAT, ST_COUNT };
+enum { ST_SAMPLE, ST_SECTION, ST_TOKEN, ST_LAYER, ST_DOMAIN, ST_HEARTBEAT, ST_EXISTS, ST_COUNT };
 
 /* Rows of the two high-volume tables are buffered and inserted
  * WL__BATCH_ROWS at a time with one multi-row INSERT: that halves the cost
@@ -269,6 +266,45 @@ static char *wl__file_uri(const char *path, const char *query)
     return uri;
 }
 
+/* ---- waiting for a lock -------------------------------------------------- */
+
+/* The connection's busy handler, in place of sqlite3_busy_timeout: retries
+ * for up to d->busy_timeout_ms with sleeps growing to 100 ms, as SQLite's
+ * own does, and gives up at once when the caller's cancel flag is set
+ * (wl_store_set_cancel). A signal cuts the sleep short (nanosleep is not
+ * restarted), so a stop signal whose handler sets the flag ends the wait at
+ * once. SQLite counts the calls of one wait from 0. */
+static int wl__busy_wait(void *arg, int count)
+{
+    static const unsigned delays_ms[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+    enum { N_DELAYS = sizeof delays_ms / sizeof delays_ms[0] };
+    struct wl__db *d = arg;
+    const uint64_t now = wl_clock_now_ns();
+    if (count == 0) {
+        d->busy_since_ns = now;
+        d->busy_cancelled = false;
+    }
+    if (d->cancel && *d->cancel) {
+        d->busy_cancelled = true;
+        return 0;
+    }
+    const uint64_t waited_ms = (now - d->busy_since_ns) / 1000000u;
+    const uint64_t limit_ms = d->busy_timeout_ms > 0 ? (uint64_t)d->busy_timeout_ms : 0;
+    if (waited_ms >= limit_ms)
+        return 0;
+    uint64_t delay_ms = delays_ms[count < N_DELAYS ? count : N_DELAYS - 1];
+    if (delay_ms > limit_ms - waited_ms)
+        delay_ms = limit_ms - waited_ms;
+    struct timespec ts = {0, (long)(delay_ms * 1000000u)};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
+static void wl__set_busy_handler(struct wl__db *d)
+{
+    sqlite3_busy_handler(d->db, wl__busy_wait, d);
+}
+
 /* ---- reading without creating files ------------------------------------- */
 
 /* The VFS of read-only opens: the default one, except that it creates and
@@ -394,6 +430,7 @@ static int wl__reopen_immutable(struct wl__db *d, struct wl_errmsg *err)
     if (s != SQLITE_OK)
         return wl__fail(d, s, err, "opening the database read-only");
     sqlite3_extended_result_codes(d->db, 1);
+    wl__set_busy_handler(d);
     return 0;
 }
 
@@ -454,47 +491,27 @@ static int wl__migrate(struct wl__db *d, struct wl_errmsg *err)
     }
 }
 
-/* Runs left `running` by a writer that is gone become `incomplete`. */
+/* Runs left `running` by a writer that is gone become `incomplete`
+ * (wl_run_status: sqlite_liveness.c; readers show the same without this). */
 static int wl__mark_incomplete(struct wl__db *d, struct wl_errmsg *err)
 {
-    sqlite3_stmt *sel = NULL, *upd = NULL;
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
-    int rc = wl__prepare(d,
-                         "SELECT id, writer_pid, writer_host, updated_at_ms FROM runs "
-                         "WHERE status = 'running'",
-                         &sel, err);
+#define WL__DEAD "status = 'running' AND " WL__LIVE_STATUS("runs") " = 'incomplete'"
+    /* looked for first: an UPDATE takes the write lock even when it
+     * changes nothing, and an open with no dead run to mark must not wait
+     * for another writer */
+    sqlite3_stmt *st = NULL;
+    int rc = wl__prepare(d, "SELECT 1 FROM runs WHERE " WL__DEAD " LIMIT 1", &st, err);
     if (rc != 0)
         return rc;
-    rc = wl__prepare(d, "UPDATE runs SET status = 'incomplete' WHERE id = ? AND status = 'running'",
-                     &upd, err);
-    if (rc != 0)
-        goto done;
-    int64_t now = wl__now_ms();
-    int s;
-    while ((s = sqlite3_step(sel)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(sel, 0);
-        int64_t pid = wl__col_int(sel, 1, 0);
-        const unsigned char *h = sqlite3_column_text(sel, 2);
-        int64_t seen = wl__col_int(sel, 3, 0);
-        bool dead = false;
-        if (h && strcmp((const char *)h, host) == 0 && pid > 0)
-            dead = kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-        if (now - seen > WL__STALE_MS)
-            dead = true;
-        if (!dead)
-            continue;
-        sqlite3_bind_int64(upd, 1, id);
-        rc = wl__step_done(d, upd, err, "marking a dead run incomplete");
-        if (rc != 0)
-            goto done;
-    }
-    if (s != SQLITE_DONE)
+    int s = sqlite3_step(st);
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
         rc = wl__fail(d, s, err, "looking for dead runs");
-done:
-    sqlite3_finalize(sel);
-    sqlite3_finalize(upd);
+    sqlite3_finalize(st);
+    if (s == SQLITE_ROW)
+        rc = wl__exec(d, "UPDATE runs SET status = 'incomplete' WHERE " WL__DEAD, err,
+                      "marking dead runs incomplete");
     return rc;
+#undef WL__DEAD
 }
 
 static void wl__sqlite_close(void *db)
@@ -514,6 +531,7 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
     if (!d)
         return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
     snprintf(d->path, sizeof d->path, "%s", path);
+    gethostname(d->host, sizeof d->host - 1);
     d->busy_timeout_ms = p->busy_timeout_ms > 0 ? p->busy_timeout_ms : 0;
     d->run_wait_ms = p->run_wait_ms > d->busy_timeout_ms ? p->run_wait_ms : d->busy_timeout_ms;
     bool exists = false;
@@ -547,7 +565,7 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
         }
     }
     sqlite3_extended_result_codes(d->db, 1);
-    sqlite3_busy_timeout(d->db, d->busy_timeout_ms);
+    wl__set_busy_handler(d);
 
     /* Read-only checks first: nothing is written to a file we refuse. */
     int64_t app_id = 0, version = 0, n_objects = 0;
@@ -563,6 +581,8 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
         goto fail;
     }
     rc = wl__register_casefold(d, err);
+    if (rc == 0)
+        rc = wl__register_run_status(d, err);
     if (rc != 0)
         goto fail;
     if (app_id != WL__SQLITE_APP_ID && (app_id != 0 || n_objects > 0)) {
@@ -591,8 +611,9 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
     if (p->read_only) {
         if (version != wl__sqlite_n_migrations) {
             rc = wl_errmsg_set(err, WL_EVERSION,
-                               "%s: schema version %lld needs a migration to %d; open it "
-                               "read-write once",
+                               "%s: schema version %lld needs a migration to %d, which a "
+                               "read-only open does not do; open it once as a user who can "
+                               "write it (`wattlens runs --db FILE` migrates it then)",
                                path, (long long)version, wl__sqlite_n_migrations);
             goto fail;
         }
@@ -912,6 +933,38 @@ static int wl__run_drain(struct wl__run *r, struct wl_errmsg *err)
     return rc != 0 ? rc : rc2;
 }
 
+/* Takes the write lock for the writer, waiting up to wait_ms, then checks
+ * that the run's row is still there: `rm` (or another program) may have
+ * removed it meanwhile, and its rows would then fail one by one on their
+ * foreign key ("FOREIGN KEY constraint failed") instead of saying why.
+ * WL_ENOENT then, with the lock released. */
+static int wl__run_lock(struct wl__run *r, int wait_ms, const char *what, struct wl_errmsg *err)
+{
+    struct wl__db *d = r->d;
+    const int busy_ms = d->busy_timeout_ms;
+    d->busy_timeout_ms = wait_ms; /* what the message says it waited */
+    int rc = wl__exec(d, "BEGIN IMMEDIATE", err, what);
+    d->busy_timeout_ms = busy_ms;
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *ex = r->st[ST_EXISTS];
+    sqlite3_bind_int64(ex, 1, r->run_id);
+    int s = sqlite3_step(ex);
+    sqlite3_reset(ex);
+    if (s == SQLITE_ROW)
+        return 0;
+    if (s == SQLITE_DONE)
+        rc = wl_errmsg_set(err, WL_ENOENT,
+                           "%s: run %s is no longer in the database: it was removed (`wattlens "
+                           "rm`, or another program) while it was being recorded, so nothing "
+                           "more of it can be saved",
+                           d->path, r->uuid);
+    else
+        rc = wl__fail(d, s, err, what);
+    sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 /* Starts the writer's batch. Waits up to run_wait_ms for the write lock,
  * not the busy timeout: another writer (a run being recorded holds the lock
  * for each of its batches, up to the flush interval, and takes it again at
@@ -920,13 +973,7 @@ static int wl__run_txn(struct wl__run *r, struct wl_errmsg *err)
 {
     if (r->in_txn)
         return 0;
-    struct wl__db *d = r->d;
-    const int busy_ms = d->busy_timeout_ms;
-    d->busy_timeout_ms = d->run_wait_ms; /* what the message says it waited */
-    sqlite3_busy_timeout(d->db, d->run_wait_ms);
-    int rc = wl__exec(d, "BEGIN IMMEDIATE", err, "starting a batch");
-    d->busy_timeout_ms = busy_ms;
-    sqlite3_busy_timeout(d->db, busy_ms);
+    int rc = wl__run_lock(r, r->d->run_wait_ms, "starting a batch", err);
     if (rc != 0)
         return rc;
     r->in_txn = true;
@@ -1019,6 +1066,7 @@ static int wl__run_prepare(struct wl__run *r, struct wl_errmsg *err)
                       "peak_power_w = coalesce(excluded.peak_power_w, peak_power_w), "
                       "peak_t_ms = coalesce(excluded.peak_t_ms, peak_t_ms)",
         [ST_HEARTBEAT] = "UPDATE runs SET updated_at_ms = ? WHERE id = ?",
+        [ST_EXISTS] = "SELECT 1 FROM runs WHERE id = ?",
     };
     for (int i = ST_TOKEN; i < ST_COUNT; i++) {
         if (!fixed[i])
@@ -1066,13 +1114,14 @@ static int wl__sqlite_run_begin(void *db, const struct wl_run_info *in, const ch
                      "model_name, model_path, model_sha256, model_arch, model_features, prompt, "
                      "experiment, depth, sampling, batch_size, n_seq, threads, context_length, "
                      "host_name, host_cpu, host_cores, host_memory_bytes, host_gpus, "
-                     "sensor_provenance, writer_pid, writer_host) "
-                     "VALUES (?,?,?,'running',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                     "sensor_provenance, writer_pid, writer_host, writer_start) "
+                     "VALUES (?,?,?,'running',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                      &st, err);
     if (rc != 0)
         goto rollback;
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
+    const char *host = d->host;
+    char start[WL__START_TOKEN_SIZE];
+    const bool has_start = wl__process_start_token((long)getpid(), start, sizeof start);
     int64_t now = wl__now_ms();
     int i = 1;
     sqlite3_bind_text(st, i++, uuid, -1, SQLITE_STATIC);
@@ -1101,6 +1150,7 @@ static int wl__sqlite_run_begin(void *db, const struct wl_run_info *in, const ch
     wl__bind_text(st, i++, in->sensor_provenance_json);
     sqlite3_bind_int64(st, i++, (int64_t)getpid());
     wl__bind_text(st, i++, host);
+    wl__bind_text(st, i++, has_start ? start : NULL);
     rc = wl__step_done(d, st, err, "creating the run");
     sqlite3_finalize(st);
     st = NULL;
@@ -1391,6 +1441,31 @@ static int wl__sqlite_flush(void *run, bool force, int interval_ms, struct wl_er
     return wl__run_commit(r, err);
 }
 
+static int wl__sqlite_heartbeat(void *run, int wait_ms, struct wl_errmsg *err)
+{
+    struct wl__run *r = run;
+    if (r->in_txn) /* the commit stamps it */
+        return wl__run_commit(r, err);
+    int rc = wl__run_lock(r, wait_ms, "updating the run's heartbeat", err);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *hb = r->st[ST_HEARTBEAT];
+    sqlite3_bind_int64(hb, 1, wl__now_ms());
+    sqlite3_bind_int64(hb, 2, r->run_id);
+    rc = wl__step_done(r->d, hb, err, "updating the run");
+    if (rc == 0)
+        rc = wl__exec(r->d, "COMMIT", err, "updating the run");
+    if (rc != 0)
+        sqlite3_exec(r->d->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static void wl__sqlite_set_cancel(void *db, const volatile sig_atomic_t *flag)
+{
+    struct wl__db *d = db;
+    d->cancel = flag;
+}
+
 static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl_errmsg *err)
 {
     struct wl__run *r = run;
@@ -1469,6 +1544,7 @@ const struct wl_store_ops wl__store_sqlite_ops = {
     .name = "sqlite",
     .open = wl__sqlite_open,
     .close = wl__sqlite_close,
+    .set_cancel = wl__sqlite_set_cancel,
     .run_begin = wl__sqlite_run_begin,
     .add_samples = wl__sqlite_add_samples,
     .add_section = wl__sqlite_add_section,
@@ -1479,6 +1555,7 @@ const struct wl_store_ops wl__store_sqlite_ops = {
     .set_domain = wl__sqlite_set_domain,
     .set_extra = wl__sqlite_set_extra,
     .flush = wl__sqlite_flush,
+    .heartbeat = wl__sqlite_heartbeat,
     .finish = wl__sqlite_finish,
     .release = wl__sqlite_release,
     .list_runs = wl__sqlite_list_runs,

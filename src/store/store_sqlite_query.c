@@ -15,9 +15,14 @@
 
 /* ---- queries ------------------------------------------------------------- */
 
-/* Columns of a run row, in wl__read_row order. */
-#define WL__ROW_COLS                                                                               \
-    "r.uuid, r.created_at_ms, r.status, r.kind, r.command, r.model_name, r.prompt, "               \
+/* Columns of a run row, in wl__read_row order, with the status as readers
+ * show it (WL__LIVE_STATUS: a run whose writer is gone reads incomplete)
+ * when r is the runs table (WL__ROW_COLS), or as given (WL__ROW_COLS_AS). */
+#define WL__STATUS_OF_R WL__LIVE_STATUS("r")
+#define WL__ROW_COLS WL__ROW_COLS_AS(WL__STATUS_OF_R)
+#define WL__ROW_COLS_LISTED WL__ROW_COLS_AS("r.status") /* the list's outer query */
+#define WL__ROW_COLS_AS(status)                                                                    \
+    "r.uuid, r.created_at_ms, " status ", r.kind, r.command, r.model_name, r.prompt, "             \
     "r.experiment, (SELECT group_concat(tag, ',') FROM (SELECT tag FROM run_tags t "               \
     "WHERE t.run_id = r.id ORDER BY tag)), r.duration_ms, r.energy_j, r.energy_method, "           \
     "r.input_tokens, r.output_tokens, r.j_per_token"
@@ -126,12 +131,12 @@ static int wl__read_row(sqlite3_stmt *st, int c, struct wl_run_row *row)
 /* clang-format on */
 
 static const char wl__list_run_cols[] =
-    "r.id, r.uuid, r.created_at_ms, r.status, r.kind, r.command, r.model_name, r.prompt, "
-    "r.experiment, r.energy_method, r.j_per_token AS stored_j_per_token, " WL__UNFINISHED
-    " AS partial, " WL__LIST_DURATION " AS duration_ms, " WL__LIST_ENERGY
-    " AS energy_j, " WL__LIST_METHODS " AS section_methods, " WL__LIST_INPUT_TOKENS
-    " AS input_tokens, " WL__LIST_OUTPUT_TOKENS " AS output_tokens, CASE WHEN " WL__UNFINISHED
-    " THEN " WL__SPAN_K("r.id") " END AS span_k";
+    "r.id, r.uuid, r.created_at_ms, " WL__STATUS_OF_R " AS status, r.kind, r.command, "
+    "r.model_name, r.prompt, r.experiment, r.energy_method, r.j_per_token AS "
+    "stored_j_per_token, " WL__UNFINISHED " AS partial, " WL__LIST_DURATION
+    " AS duration_ms, " WL__LIST_ENERGY " AS energy_j, " WL__LIST_METHODS
+    " AS section_methods, " WL__LIST_INPUT_TOKENS " AS input_tokens, " WL__LIST_OUTPUT_TOKENS
+    " AS output_tokens, CASE WHEN " WL__UNFINISHED " THEN " WL__SPAN_K("r.id") " END AS span_k";
 
 /* Reads the list's extra columns (partial, section methods) at column c. */
 static void wl__read_partial(sqlite3_stmt *st, int c, struct wl_run_row *row)
@@ -232,7 +237,7 @@ int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_stor
      * are computed once per run, not inside the scans that use them */
     int n = snprintf(
         sql, sizeof sql,
-        "SELECT " WL__ROW_COLS ", r.partial, r.section_methods FROM (SELECT d.*, "
+        "SELECT " WL__ROW_COLS_LISTED ", r.partial, r.section_methods FROM (SELECT d.*, "
         "coalesce(d.stored_j_per_token, CASE WHEN d.partial THEN " WL__LIST_PARTIAL_JPT
         " END) AS j_per_token FROM (SELECT e.*, CASE WHEN e.span_k IS NOT NULL "
         "THEN " WL__SPAN_END(
@@ -322,7 +327,8 @@ static int wl__foreach_sql(enum wl_store_table t, char *sql, size_t size)
         snprintf(sql, size,
                  "SELECT uuid AS id, created_at_ms, "
                  "strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', created_at_ms / 1000.0, 'unixepoch') AS "
-                 "created_at, status, kind, command, model_name, model_path, model_sha256, "
+                 "created_at, " WL__STATUS_OF_R " AS status, kind, command, model_name, "
+                 "model_path, model_sha256, "
                  "model_arch, model_features, prompt, response, "
                  "(SELECT group_concat(tag, ',') FROM (SELECT tag FROM run_tags t "
                  "WHERE t.run_id = r.id ORDER BY tag)) AS tags, experiment, depth, sampling, "

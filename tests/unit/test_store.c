@@ -1302,6 +1302,99 @@ static void test_gc_dry_run_then_real(void **state)
     assert_int_equal(wl_store_gc(f->s, &p, &res), WL_EINVAL);
 }
 
+/* ---- whose writer is alive: a run's status as every reader shows it ------ */
+
+/* Runs sql on path with a plain SQLite connection (to move a run's
+ * heartbeat back, or make it another host's). */
+static void raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+    sqlite3_close(db);
+}
+
+/* The status column as stored (not as the store reports it), into buf. */
+static const char *raw_status(const char *path, const char *id, char *buf, size_t size)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT status FROM runs WHERE uuid = ?", -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(buf, size, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return buf;
+}
+
+static wl_store *open_read_only(const char *path)
+{
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = path;
+    p.read_only = true;
+    wl_store *s = NULL;
+    struct wl_errmsg e = {{0}};
+    int rc = wl_store_open(&p, &s, &e);
+    if (rc != 0)
+        fail_msg("open %s read-only: %s (%s)", path, wl_strerror(rc), e.text);
+    return s;
+}
+
+struct status_row {
+    char status[32];
+};
+
+static int status_of_row(void *u, size_t n, const char *const *names,
+                         const struct wl_store_value *v)
+{
+    struct status_row *o = u;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], "status") == 0 && v[i].type == WL_VALUE_TEXT)
+            snprintf(o->status, sizeof o->status, "%s", v[i].s);
+    }
+    return 0;
+}
+
+/* The status of run id in the list, the summary, the export's run row and
+ * a retention dry run that would remove every run it may (keep 0) agree,
+ * and are `want`. */
+static void expect_status_everywhere(wl_store *s, const char *id, enum wl_run_status want)
+{
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
+    bool listed = false;
+    for (size_t i = 0; i < l.n; i++) {
+        if (strcmp(l.rows[i].id, id) == 0) {
+            assert_int_equal(l.rows[i].status, want);
+            listed = true;
+        }
+    }
+    assert_true(listed);
+    wl_run_list_free(&l);
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(s, id, &a), 0);
+    assert_int_equal(a.run.row.status, want);
+    wl_store_aggregates_free(&a);
+    struct status_row row = {""};
+    assert_int_equal(wl_store_foreach(s, id, WL_TABLE_RUN, -1, -1, status_of_row, &row), 0);
+    assert_string_equal(row.status, wl_run_status_name(want));
+    struct wl_gc_params p = {.keep = 0, .max_age_days = -1, .dry_run = true};
+    struct wl_gc_result res;
+    assert_int_equal(wl_store_gc(s, &p, &res), 0);
+    bool would_go = false;
+    for (size_t i = 0; i < res.removed.n; i++)
+        would_go = would_go || strcmp(res.removed.rows[i].id, id) == 0;
+    assert_true(would_go == (want != WL_RUN_RUNNING)); /* running runs are never removed */
+    wl_gc_result_free(&res);
+}
+
 /* A writer is SIGKILLed between flushes: the file opens cleanly, the run is
  * incomplete, flushed rows are there and the unflushed batch is not. */
 static void test_sigkill_mid_run_leaves_an_incomplete_run(void **state)
@@ -1353,7 +1446,17 @@ static void test_sigkill_mid_run_leaves_an_incomplete_run(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
+    /* a reader that does not write shows it incomplete too, and a dry run
+     * of retention would remove it, as the real one will; nothing is
+     * written (the stored status is still running) */
+    wl_store *ro = open_read_only(f->path);
+    expect_status_everywhere(ro, id, WL_RUN_INCOMPLETE);
+    wl_store_close(ro);
+    char stored[32];
+    assert_string_equal(raw_status(f->path, id, stored, sizeof stored), "running");
+
     f->s = open_at(f->path);
+    assert_string_equal(raw_status(f->path, id, stored, sizeof stored), "incomplete");
     struct wl_store_aggregates a;
     assert_int_equal(wl_store_summary(f->s, id, &a), 0);
     assert_int_equal(a.run.row.status, WL_RUN_INCOMPLETE);
@@ -1651,6 +1754,205 @@ static void test_a_run_writer_waits_for_the_lock_past_the_busy_timeout(void **st
     wl_store_run_abandon(r);
     pthread_mutex_destroy(&h.mu);
     pthread_cond_destroy(&h.cv);
+}
+
+/* A run whose writer (this process) is alive stays `running` on this host
+ * however old its heartbeat: a `measure` of a long command writes nothing
+ * until the command ends. Before, the 24-hour rule applied on the writer's
+ * own host too, and gc could then remove the live run. */
+static void test_a_live_writer_on_this_host_needs_no_heartbeat(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "train 3 days"};
+    wl_store_run *r = NULL;
+    char id[37], st[32];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    raw_exec(f->path, "UPDATE runs SET updated_at_ms = updated_at_ms - 25 * 3600 * 1000, "
+                      "created_at_ms = created_at_ms - 25 * 3600 * 1000");
+    wl_store *other = open_at(f->path); /* a writable open marks dead runs: not this one */
+    assert_string_equal(raw_status(f->path, id, st, sizeof st), "running");
+    expect_status_everywhere(other, id, WL_RUN_RUNNING);
+    struct wl_gc_params p = {.keep = -1, .max_age_days = 1};
+    struct wl_gc_result res;
+    assert_int_equal(wl_store_gc(other, &p, &res), 0);
+    assert_int_equal(res.removed.n, 0);
+    wl_gc_result_free(&res);
+    wl_store_close(other);
+    /* and its save at the end works */
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 1,
+                                .energy_j = 1,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    expect_status_everywhere(f->s, id, WL_RUN_COMPLETE);
+}
+
+/* The writer's pid alone is not proof: a pid taken by another process after
+ * the writer died (or after a reboot) has another start token. */
+static void test_a_reused_pid_is_not_the_writer(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "reused"};
+    wl_store_run *r = NULL;
+    char id[37], st[32];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    wl_store_run_abandon(r);
+    expect_status_everywhere(f->s, id, WL_RUN_RUNNING); /* this process: alive */
+#ifdef __linux__
+    assert_int_equal(raw_count(f->path, "runs WHERE writer_start LIKE '%/%'"), 1);
+#endif
+    /* the same pid with another start: a process that is not the writer */
+    raw_exec(f->path, "UPDATE runs SET writer_start = 'another-boot/12345'");
+    wl_store *ro = open_read_only(f->path);
+    expect_status_everywhere(ro, id, WL_RUN_INCOMPLETE); /* shown so, not written */
+    wl_store_close(ro);
+    assert_string_equal(raw_status(f->path, id, st, sizeof st), "running");
+    expect_status_everywhere(f->s, id, WL_RUN_INCOMPLETE);
+    /* no token stored (an older row, a system without /proc): the pid decides */
+    raw_exec(f->path, "UPDATE runs SET writer_start = NULL");
+    expect_status_everywhere(f->s, id, WL_RUN_RUNNING);
+    raw_exec(f->path, "UPDATE runs SET writer_start = 'another-boot/12345'");
+    wl_store_close(f->s);
+    f->s = open_at(f->path); /* a writable open stores what readers show */
+    assert_string_equal(raw_status(f->path, id, st, sizeof st), "incomplete");
+}
+
+/* On another host the writer's pid means nothing here: its run is taken as
+ * dead once it has shown no sign of life for 24 hours, and a heartbeat
+ * keeps it alive. */
+static void test_another_hosts_run_lives_by_its_heartbeat(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "sleep 100000"};
+    wl_store_run *r = NULL;
+    char id[37], st[32];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    raw_exec(f->path, "UPDATE runs SET writer_host = 'elsewhere.invalid', "
+                      "updated_at_ms = updated_at_ms - 23 * 3600 * 1000");
+    expect_status_everywhere(f->s, id, WL_RUN_RUNNING);
+    raw_exec(f->path, "UPDATE runs SET updated_at_ms = updated_at_ms - 2 * 3600 * 1000");
+    expect_status_everywhere(f->s, id, WL_RUN_INCOMPLETE);
+    assert_string_equal(raw_status(f->path, id, st, sizeof st), "running");
+    /* its writer stamps it: alive again, the stamp is now */
+    const int64_t before_ms = wl_clock_realtime_ns() / 1000000;
+    assert_int_equal(wl_store_run_heartbeat(r, 100), 0);
+    expect_status_everywhere(f->s, id, WL_RUN_RUNNING);
+    char sql[160];
+    snprintf(sql, sizeof sql, "runs WHERE updated_at_ms >= %lld", (long long)before_ms);
+    assert_int_equal(raw_count(f->path, sql), 1);
+    /* with a batch open, the heartbeat is its commit */
+    struct wl_store_sample smp = {.t_ms = 1};
+    wl_store_run_set_flush_interval(r, 3600 * 1000);
+    assert_int_equal(wl_store_add_samples(r, &smp, 1), 0);
+    assert_int_equal(raw_count(f->path, "power_samples"), 0);
+    assert_int_equal(wl_store_run_heartbeat(r, 100), 0);
+    assert_int_equal(raw_count(f->path, "power_samples"), 1);
+    wl_store_run_abandon(r);
+}
+
+/* A heartbeat waits only briefly for another writer (the thread that calls
+ * it also waits for a command), and a run whose row was removed while it
+ * was recorded says so instead of "FOREIGN KEY constraint failed". */
+static void test_heartbeat_waits_briefly_and_a_removed_run_says_so(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "sleep 1"};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct lock_holder h = {.path = f->path, .hold_ms = 1500};
+    pthread_t t;
+    start_lock_holder(&h, &t);
+    uint64_t t0 = wl_clock_now_ns();
+    assert_int_equal(wl_store_run_heartbeat(r, 50), WL_EBUSY);
+    assert_true(wl_clock_now_ns() - t0 < 1000 * 1000000ull);
+    assert_non_null(strstr(wl_store_last_error(f->s), "waited 50 ms"));
+    pthread_join(t, NULL);
+    pthread_mutex_destroy(&h.mu);
+    pthread_cond_destroy(&h.cv);
+    assert_int_equal(wl_store_run_heartbeat(r, 50), 0);
+
+    wl_store *other = open_at(f->path);
+    assert_int_equal(wl_store_delete_run(other, id), 0); /* `wattlens rm` meanwhile */
+    wl_store_close(other);
+    assert_int_equal(wl_store_run_heartbeat(r, 50), WL_ENOENT);
+    struct wl_store_section sec = {
+        .phase = "measure", .name = "command", .token_index = -1, .end_ms = 1, .energy_j = 1};
+    assert_int_equal(wl_store_add_section(r, &sec), WL_ENOENT);
+    const char *msg = wl_store_last_error(f->s);
+    assert_non_null(strstr(msg, id));
+    assert_non_null(strstr(msg, "is no longer in the database: it was removed"));
+    assert_null(strstr(msg, "FOREIGN KEY"));
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 1,
+                                .energy_j = 1,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), WL_ENOENT);
+    assert_int_equal(raw_count(f->path, "runs"), 0); /* not made again */
+}
+
+struct cancel_later {
+    volatile sig_atomic_t *flag;
+    int after_ms;
+};
+
+static void *set_flag_later(void *p)
+{
+    struct cancel_later *c = p;
+    usleep((useconds_t)c->after_ms * 1000);
+    *c->flag = 1;
+    return NULL;
+}
+
+/* A cancel flag ends a run writer's wait for the lock (60 s by default) at
+ * once: `measure` sets it from its SIGTERM/SIGINT handler while its save
+ * waits for another writer. */
+static void test_a_cancel_flag_ends_a_wait_for_the_lock(void **state)
+{
+    struct fixture *f = *state;
+    static volatile sig_atomic_t stop;
+    stop = 0;
+    wl_store_set_cancel(f->s, &stop);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "sleep 1"};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct wl_store_section sec = {
+        .phase = "measure", .name = "command", .token_index = -1, .end_ms = 1, .energy_j = 1};
+    struct lock_holder h = {.path = f->path, .hold_ms = 2500};
+    pthread_t t, c;
+    start_lock_holder(&h, &t);
+    struct cancel_later cl = {.flag = &stop, .after_ms = 300};
+    assert_int_equal(pthread_create(&c, NULL, set_flag_later, &cl), 0);
+    const uint64_t t0 = wl_clock_now_ns();
+    assert_int_equal(wl_store_add_section(r, &sec), WL_ECANCELED);
+    const uint64_t waited = wl_clock_now_ns() - t0;
+    assert_true(waited >= 250 * 1000000ull && waited < 1500 * 1000000ull);
+    assert_non_null(strstr(wl_store_last_error(f->s), "stopped waiting for the database"));
+    pthread_join(c, NULL);
+    pthread_join(t, NULL);
+    pthread_mutex_destroy(&h.mu);
+    pthread_cond_destroy(&h.cv);
+    /* a flag that is set stops only waits: a free lock is taken */
+    assert_int_equal(wl_store_add_section(r, &sec), 0);
+    assert_int_equal(wl_store_flush(r), 0);
+    stop = 0;
+    wl_store_set_cancel(f->s, NULL);
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 1,
+                                .energy_j = 1,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
 }
 
 /* Exit status of a check that cannot be made here; it says why on stderr. */
@@ -2040,6 +2342,15 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_run_writer_waits_for_the_lock_past_the_busy_timeout,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_live_writer_on_this_host_needs_no_heartbeat, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_reused_pid_is_not_the_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_another_hosts_run_lives_by_its_heartbeat, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_heartbeat_waits_briefly_and_a_removed_run_says_so,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_cancel_flag_ends_a_wait_for_the_lock, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_read_only_directory_is_a_clear_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_directory_is_readable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_reader_that_cannot_write_creates_no_files, setup,
