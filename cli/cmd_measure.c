@@ -5,7 +5,10 @@
  * SIGINT sent to wattlens (not a terminal's ^C, which reaches CMD itself
  * when wattlens is in the terminal's foreground group; CMD has its own group
  * otherwise: measure.h) are passed on to CMD; wattlens waits for it, stores the run as cancelled,
- * prints the report and exits 128 + the signal. Thin: the measuring is
+ * prints the report and exits 128 + the signal. Once CMD has ended, such a
+ * signal stops only the save's wait for another writer's lock (the run is
+ * then not saved; exit 128 + it). While CMD runs, the run's row is stamped
+ * alive now and then (wl_measure_heartbeat_tick). Thin: the measuring is
  * wl_measure_run (src/sampler/measure.c), the saving wl_measure_begin_run
  * (the run's row, before CMD) and wl_measure_finish_run (after it)
  * (src/profile/measure_store.c). */
@@ -33,9 +36,19 @@
  * one not blocking it: measure.h), and read there by wl_measure_run. */
 static struct wl_measure_stop g_stop;
 
+/* Once the command has ended (g_saving set), a stop signal no longer
+ * concerns it: it stops the save's wait for the database (g_save_stop is
+ * the store's cancel flag, wl_store_set_cancel), and wattlens exits 128 +
+ * it with the run left incomplete. A save that is not waiting goes on. */
+static volatile sig_atomic_t g_saving, g_save_stop;
+
 static void on_stop_signal(int sig, siginfo_t *si, void *ctx)
 {
     (void)ctx;
+    if (g_saving) {
+        g_save_stop = sig; /* a terminal's ^C too */
+        return;
+    }
     g_stop.signal = sig;
 #ifdef SI_KERNEL
     /* from the kernel for a terminal (^C, a hangup): the whole foreground
@@ -81,6 +94,8 @@ static void stop_handlers_install(struct stop_handlers *h)
     g_stop.count = 0;
     g_stop.sent_signal = 0;
     g_stop.tty_count = 0;
+    g_saving = 0;
+    g_save_stop = 0;
     for (int i = 0; i < N_STOP_SIGNALS; i++) {
         h->set[i] = sigaction(stop_signals[i], NULL, &h->old[i]) == 0 &&
                     h->old[i].sa_handler != SIG_IGN && sigaction(stop_signals[i], &sa, NULL) == 0;
@@ -136,8 +151,12 @@ static void usage(FILE *out)
             "before CMD starts: a database that cannot be written (read-only, or held by\n"
             "another writer for more than 2 s) is an error then, exit 1, and CMD is not\n"
             "run (--no-store measures without saving); a wattlens killed while CMD runs\n"
-            "leaves that row, shown as incomplete. The figures are saved when CMD ends,\n"
-            "waiting up to 60 s for another writer.\n"
+            "leaves that row, shown as incomplete. While CMD runs the row is stamped alive\n"
+            "every 10 min (others sharing the database from another host take a row\n"
+            "without a sign of life for 24 h as dead). The figures are saved when CMD\n"
+            "ends, waiting up to 60 s for another writer; SIGTERM, SIGHUP or SIGINT\n"
+            "(Ctrl-C) during that wait stops it: the run is not saved (it stays\n"
+            "incomplete), the report is still printed, and wattlens exits 128+N.\n"
             "\n"
             "Options:\n"
             "  -i, --interval MS      sampling interval in milliseconds (default 10; 100 with\n"
@@ -374,6 +393,15 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
     fputc('\n', f);
 }
 
+/* The samples callback of wl_measure_run, on the thread that waits for CMD:
+ * used only to stamp the run's row alive now and then. */
+static void on_samples(void *user_data, const struct wl_sample *samples, size_t n)
+{
+    (void)samples;
+    (void)n;
+    wl_measure_heartbeat_tick(user_data, wl_clock_now_ns());
+}
+
 static int run_measure(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -494,7 +522,12 @@ static int run_measure(int argc, char **argv)
     struct stop_handlers sh;
     stop_handlers_install(&sh);
     mp.stop = &g_stop;
+    /* the row gets nothing else until CMD ends (which may be days) */
+    struct wl_measure_heartbeat hb = {.run = srun};
+    mp.on_samples = on_samples;
+    mp.user_data = &hb;
     int rc = wl_measure_run(&mp, &r, &em);
+    g_saving = 1; /* CMD has ended (or never started): see on_stop_signal */
     if (rc != 0) {
         stop_handlers_restore(&sh);
         wl_cli_output_close(&out, false, 0);
@@ -513,17 +546,33 @@ static int run_measure(int argc, char **argv)
         fprintf(stderr, "wattlens measure: cannot run '%s': %s\n", cmd[0], strerror(r.exec_errno));
     int code = r.exit_code;
     const bool save_tried = st != NULL;
+    int save_stop = 0; /* the signal that stopped the save's wait */
     if (st) {
         /* waits up to the store's run_wait_ms for another writer: CMD's
-         * measurement is not given up after the 2 s busy timeout */
+         * measurement is not given up after the 2 s busy timeout; a stop
+         * signal ends that wait */
         save.result = &r;
-        if (wl_measure_finish_run(st, srun, &save, &se) == 0)
+        wl_store_set_cancel(st, &g_save_stop);
+        const int frc = wl_measure_finish_run(st, srun, &save, &se);
+        char sig[48];
+        if (frc == 0) {
             saved = true;
-        else
+        } else if (frc == WL_ECANCELED && g_save_stop) {
+            save_stop = g_save_stop;
+            (void)wl_cli_fail("measure",
+                              "got %s while waiting for the database, which another process "
+                              "holds locked: the run was not saved (run %s is left incomplete; "
+                              "the report follows)",
+                              wl_signal_label(save_stop, sig, sizeof sig), run_id);
+        } else if (frc == WL_ENOENT) {
+            (void)wl_cli_fail("measure", "the run was not saved: %s (the report follows)", se.text);
+        } else {
             (void)wl_cli_fail("measure",
                               "the run was not saved: %s (the report follows; run %s keeps "
-                              "only its command and shows as incomplete)",
-                              se.text, run_id);
+                              "what was written before the error, shown as %s)",
+                              se.text, run_id,
+                              frc == WL_EBUSY ? "incomplete" : "failed or incomplete");
+        }
         wl_store_close(st);
     }
     FILE *f = wl_cli_output_stream(&out);
@@ -556,6 +605,8 @@ static int run_measure(int argc, char **argv)
      * take the run as recorded */
     if (r.stop_signal)
         return 128 + r.stop_signal;
+    if (save_stop)
+        return 128 + save_stop; /* the save was stopped: not the command's status */
     if (!r.started)
         return WL_EXIT_FAIL; /* the held child died, by no signal to wattlens */
     return code == 0 && ((save_tried && !saved) || out_rc != WL_EXIT_OK) ? WL_EXIT_FAIL : code;

@@ -147,6 +147,27 @@ int wl_measure_begin_run(wl_store *st, const struct wl_measure_save *p, wl_store
     return rc;
 }
 
+void wl_measure_heartbeat_tick(struct wl_measure_heartbeat *hb, uint64_t now_ns)
+{
+    const uint64_t interval = hb->interval_ns ? hb->interval_ns : 600ull * 1000000000ull;
+    const uint64_t retry = hb->retry_ns ? hb->retry_ns : 60ull * 1000000000ull;
+    if (!hb->run)
+        return;
+    if (hb->next_ns == 0)
+        hb->next_ns = now_ns + interval;
+    if (now_ns < hb->next_ns)
+        return;
+    /* a failure (another writer past wait_ms; the row removed) is not the
+     * measurement's: the save at the end reports what matters */
+    if (wl_store_run_heartbeat(hb->run, hb->wait_ms > 0 ? hb->wait_ms : 100) == 0) {
+        hb->n_ok++;
+        hb->next_ns = now_ns + interval;
+    } else {
+        hb->n_failed++;
+        hb->next_ns = now_ns + retry;
+    }
+}
+
 int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measure_save *p,
                           struct wl_errmsg *err)
 {
@@ -287,19 +308,26 @@ int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measu
         wl_errmsg_set(err, rc, "cannot store the run: %s", wl_store_last_error(st));
     goto done;
 
-fail_run : {
-    /* keep what was written, and say the run failed to be stored whole */
-    struct wl_run_totals ftot = {.status = WL_RUN_FAILED,
-                                 .duration_ms = dur_ms,
-                                 .energy_j = WL_STORE_UNSET,
-                                 .input_tokens = -1,
-                                 .output_tokens = -1,
-                                 .kv_cache_bytes = -1,
-                                 .sample_rate_hz = WL_STORE_UNSET,
-                                 .error = err->text,
-                                 .sensor_provenance_json = prov};
-    wl_store_run_finish(run, &ftot);
-}
+fail_run:
+    if (rc == WL_EBUSY || rc == WL_ECANCELED || rc == WL_ENOENT) {
+        /* the lock was not had (after run_wait_ms, or the wait was
+         * stopped), or the row is gone: marking it failed would fail the
+         * same way, or wait as long again. Left `running`, it reads
+         * incomplete once this process has ended. */
+        wl_store_run_abandon(run);
+    } else {
+        /* keep what was written, and say the run failed to be stored whole */
+        struct wl_run_totals ftot = {.status = WL_RUN_FAILED,
+                                     .duration_ms = dur_ms,
+                                     .energy_j = WL_STORE_UNSET,
+                                     .input_tokens = -1,
+                                     .output_tokens = -1,
+                                     .kv_cache_bytes = -1,
+                                     .sample_rate_hz = WL_STORE_UNSET,
+                                     .error = err->text,
+                                     .sensor_provenance_json = prov};
+        wl_store_run_finish(run, &ftot);
+    }
 done:
     free(prov);
     return rc;

@@ -29,12 +29,31 @@ struct wl_measure_save {
 /* Creates the run's row before the command runs (status running; the
  * command line, the host; created_at_ms), so that a database that cannot be
  * written is found before, not after, and a measure killed before
- * wl_measure_finish_run leaves a row that the next open marks incomplete.
+ * wl_measure_finish_run leaves a row that reads incomplete.
  * p->result is not used. *out gets the writer, id_out (>= 37 bytes) the run
  * id. Returns 0 or a WL_E* with a message in err (WL_EBUSY: another writer
  * held the database past the busy timeout; WL_EACCES). */
 int wl_measure_begin_run(wl_store *st, const struct wl_measure_save *p, wl_store_run **out,
                          char *id_out, struct wl_errmsg *err);
+
+/* Keeps a measure run's row alive while its command runs, when nothing else
+ * is written to it: a reader on another host takes a `running` run without
+ * a sign of life for 24 hours as dead (docs/internals/store.md). Call
+ * wl_measure_heartbeat_tick often (measure does from its samples callback,
+ * on the thread that waits for the command); every interval_ns it stamps
+ * the run (wl_store_run_heartbeat), waiting at most wait_ms for another
+ * writer's lock so that the wait for the command is not held up, and when
+ * that fails it tries again after retry_ns. Zeroed fields take the
+ * defaults: 10 min, 1 min, 100 ms. Single-threaded, like the store. */
+struct wl_measure_heartbeat {
+    wl_store_run *run; /* NULL: nothing to do */
+    uint64_t interval_ns, retry_ns;
+    int wait_ms;
+    uint64_t next_ns;        /* when the next stamp is due; 0: one interval after the first tick */
+    unsigned n_ok, n_failed; /* stamps written / given up (for tests and logs) */
+};
+
+void wl_measure_heartbeat_tick(struct wl_measure_heartbeat *hb, uint64_t now_ns);
 
 /* Writes p->result into run (from wl_measure_begin_run on st) and finishes
  * it: status failed when the command could not be started (exec failed, or
@@ -44,9 +63,13 @@ int wl_measure_begin_run(wl_store *st, const struct wl_measure_save *p, wl_store
  * non-zero exit or death by a signal is still a complete measurement.
  * runs.extra gets exit_status, signal and stop_signal (null when not
  * applicable) and cpu_time_s; the sensor provenance is set here. Waits for
- * another writer up to the store's run_wait_ms. Frees run, also on error.
+ * another writer up to the store's run_wait_ms, or until the store's cancel
+ * flag is set (wl_store_set_cancel). Frees run, also on error.
  * Returns 0 or a WL_E* with a message in err; the row then stays as far as
- * it was written (running until the next open marks it incomplete). */
+ * it was written: `failed` with the error when that could still be stored;
+ * `running` (read as incomplete once this process is gone) after WL_EBUSY
+ * (no lock in run_wait_ms), WL_ECANCELED (the wait was stopped) or
+ * WL_ENOENT (the row was removed while the command ran). */
 int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measure_save *p,
                           struct wl_errmsg *err);
 

@@ -1,0 +1,132 @@
+/* profile/measure_store: the heartbeat that keeps a measure run's row alive
+ * while its command runs (every interval, a short wait for the lock, a
+ * retry sooner after a failure). The save itself is exercised through the
+ * CLI (tests/integration/test_measure*.sh).
+ */
+#include "test_support.h"
+
+#include "profile/measure_store.h"
+#include "store/store.h"
+#include "wattlens/error.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_NS 1000000000ull
+
+struct fixture {
+    char *dir;
+    char path[4096];
+    wl_store *s;
+    wl_store_run *run;
+    char id[37];
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    f->dir = wl_test_tmpdir();
+    snprintf(f->path, sizeof f->path, "%s/m.db", f->dir);
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->path;
+    struct wl_errmsg e = {{0}};
+    assert_int_equal(wl_store_open(&p, &f->s, &e), 0);
+    char *argv[] = {"sleep", "100000", NULL};
+    struct wl_measure_save save = {.argv = argv};
+    assert_int_equal(wl_measure_begin_run(f->s, &save, &f->run, f->id, &e), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    wl_store_run_abandon(f->run);
+    wl_store_close(f->s);
+    wl_test_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* The run's heartbeat, moved back an hour (or read) with a plain connection. */
+static int64_t heartbeat_ms(const char *path, bool move_back)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    if (move_back)
+        assert_int_equal(sqlite3_exec(db, "UPDATE runs SET updated_at_ms = updated_at_ms - 3600000",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT updated_at_ms FROM runs", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void test_heartbeat_stamps_the_run_every_interval(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_measure_heartbeat hb = {.run = f->run, .interval_ns = 600 * S_NS};
+    const uint64_t t0 = 1000 * S_NS;
+    const int64_t old = heartbeat_ms(f->path, true);
+    wl_measure_heartbeat_tick(&hb, t0); /* the first tick only starts the clock */
+    wl_measure_heartbeat_tick(&hb, t0 + 599 * S_NS);
+    assert_int_equal(hb.n_ok, 0);
+    assert_int_equal(heartbeat_ms(f->path, false), old);
+    wl_measure_heartbeat_tick(&hb, t0 + 600 * S_NS);
+    assert_int_equal(hb.n_ok, 1);
+    assert_true(heartbeat_ms(f->path, false) >= old + 3600000);
+    wl_measure_heartbeat_tick(&hb, t0 + 1199 * S_NS); /* next one an interval later */
+    assert_int_equal(hb.n_ok, 1);
+    wl_measure_heartbeat_tick(&hb, t0 + 1200 * S_NS);
+    assert_int_equal(hb.n_ok, 2);
+    assert_int_equal(hb.n_failed, 0);
+    struct wl_measure_heartbeat none = {0}; /* --no-store: nothing */
+    wl_measure_heartbeat_tick(&none, t0);
+    wl_measure_heartbeat_tick(&none, t0 + 3600 * S_NS);
+    assert_int_equal(none.n_ok + none.n_failed, 0);
+}
+
+/* Another writer holds the lock: the heartbeat gives up after its short
+ * wait (the thread also waits for the command) and tries again a retry
+ * later, not an interval later. */
+static void test_heartbeat_retries_sooner_when_the_database_is_locked(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_measure_heartbeat hb = {
+        .run = f->run, .interval_ns = 600 * S_NS, .retry_ns = 60 * S_NS, .wait_ms = 20};
+    const uint64_t t0 = 1000 * S_NS;
+    wl_measure_heartbeat_tick(&hb, t0);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    wl_measure_heartbeat_tick(&hb, t0 + 600 * S_NS);
+    assert_int_equal(hb.n_failed, 1);
+    assert_int_equal(hb.n_ok, 0);
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    wl_measure_heartbeat_tick(&hb, t0 + 659 * S_NS);
+    assert_int_equal(hb.n_ok, 0);
+    wl_measure_heartbeat_tick(&hb, t0 + 660 * S_NS);
+    assert_int_equal(hb.n_ok, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_heartbeat_stamps_the_run_every_interval, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_heartbeat_retries_sooner_when_the_database_is_locked,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
