@@ -47,6 +47,7 @@ int wl_cli_store_open(const char *cmd, const char *db_path, enum wl_cli_store_mo
     wl_store_default_params(&p);
     p.path = db_path;
     p.no_create = mode != WL_CLI_STORE_CREATE;
+    p.read_only = mode == WL_CLI_STORE_READ_ONLY;
     struct wl_errmsg e = {{0}};
     int rc = wl_store_open(&p, out, &e);
     if (rc == WL_EACCES && mode == WL_CLI_STORE_READ) {

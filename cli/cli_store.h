@@ -76,10 +76,13 @@ bool wl_cli_store_option(struct wl_cli_store_opts *o, int c, char *const argv[])
 
 /* How a command uses the run database. */
 enum wl_cli_store_mode {
-    /* runs, show, export, gc --dry-run: the file must exist (a mistyped --db is an error,
+    /* runs, show, export: the file must exist (a mistyped --db is an error,
      * not a new empty database); opened read-only when it cannot be written
      * (a read-only file or directory) */
     WL_CLI_STORE_READ,
+    /* gc --dry-run: the file must exist; always opened read-only, so that
+     * nothing is written (no migration, no dead run marked incomplete) */
+    WL_CLI_STORE_READ_ONLY,
     /* rm, gc: the file must exist */
     WL_CLI_STORE_MODIFY,
     /* run, measure: created (with its directory) when missing */

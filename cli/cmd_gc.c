@@ -21,15 +21,17 @@ static void usage(FILE *out)
             "\n"
             "Remove old runs from the run database, then compact the file (VACUUM).\n"
             "A run goes when it is beyond the --keep newest OR older than --max-age;\n"
-            "runs still being recorded are never removed. Give at least one limit.\n"
+            "runs still being recorded are never removed (a run whose writer is gone is\n"
+            "`incomplete`, not still being recorded). Give at least one limit.\n"
             "Each removed run is listed with its creation time in UTC.\n"
             "\n"
             "Options:\n"
             "  --keep N             keep the N newest runs\n"
             "  --max-age DAYS       remove runs created more than DAYS days ago (fractions\n"
             "                       allowed: 0.5 = 12 hours)\n"
-            "  --dry-run            list what would be removed; change nothing (reads a\n"
-            "                       database this user cannot write, as `runs` does)\n"
+            "  --dry-run            list what would be removed; change nothing (the file\n"
+            "                       is opened read-only, so a database this user cannot\n"
+            "                       write is read too)\n"
             "  --json               the result as JSON: {\"removed\": [ids], \"removed_runs\":\n"
             "                       [{\"id\", \"created_at\", ...}], \"dry_run\": "
             "...}\n" WL_CLI_STORE_HELP "\n"
@@ -78,9 +80,11 @@ static int run(int argc, char **argv)
     if (p.keep < 0 && p.max_age_days < 0)
         return wl_cli_usage_error(cmd, "give --keep N and/or --max-age DAYS");
     wl_store *s = NULL;
-    /* a dry run only reads: like `runs`, it reads a file or directory this
-     * user cannot write */
-    int rc = wl_cli_store_open(cmd, so.db, p.dry_run ? WL_CLI_STORE_READ : WL_CLI_STORE_MODIFY, &s);
+    /* a dry run only reads, always read-only: it writes nothing (no dead
+     * run marked incomplete; the prediction reads them as incomplete anyway)
+     * and reads a file or directory this user cannot write */
+    int rc =
+        wl_cli_store_open(cmd, so.db, p.dry_run ? WL_CLI_STORE_READ_ONLY : WL_CLI_STORE_MODIFY, &s);
     if (rc != WL_EXIT_OK)
         return rc;
     struct wl_gc_result res;
