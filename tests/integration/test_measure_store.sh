@@ -6,7 +6,11 @@
 # the command not started; --no-store still measures); a lock taken while
 # the command runs and held past the busy timeout delays the save but does
 # not lose it. A reader who cannot write the database leaves no -wal/-shm
-# that would keep its owner from writing (as nobody under root).
+# that would keep its owner from writing (as nobody under root). A live
+# measure 25 h old stays running (gc keeps it); a stop signal during the
+# save's wait ends it (exit 128+N, run incomplete); a run removed meanwhile
+# says so; after a SIGKILL, gc --dry-run writes nothing and agrees with gc,
+# and a reader that cannot write shows the run incomplete.
 set -u
 : "${WATTLENS:?}"
 . "$(dirname "$0")/common.sh"
@@ -101,6 +105,124 @@ if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null && id nobody >/dev/null 2
 else
   echo "SKIP: reader/owner check needs root, runuser and the users nobody and daemon"
 fi
+
+# 5. a measure whose command runs past 24 h (its row's times moved back 25 h)
+#    stays running while it lives: gc keeps it and its save works
+"$WATTLENS" -q measure --db "$db" -- sh -c 'touch "$0"; sleep 3' "$tmp/long" \
+  >/dev/null 2>"$tmp/err5" &
+mpid=$!
+for _ in $(seq 1 100); do [ -e "$tmp/long" ] && break; sleep 0.1; done
+python3 - "$db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=30)
+c.execute("UPDATE runs SET updated_at_ms = updated_at_ms - 25*3600*1000, "
+          "created_at_ms = created_at_ms - 25*3600*1000 WHERE status = 'running'")
+c.commit()
+PY
+lcmd="sh -c 'touch \"\$0\"; sleep 3' $tmp/long"
+st=$(status_of "$lcmd")
+[ "$st" = running ] && ok "a live measure 25 h old is still running" \
+  || bad "a live measure 25 h old: status '$st'"
+"$WATTLENS" gc --db "$db" --max-age 1 >"$tmp/gc5" 2>&1
+grep -q "^0 runs removed" "$tmp/gc5" && ok "gc --max-age 1 keeps the live measure" \
+  || bad "gc during a long measure: $(cat "$tmp/gc5")"
+wait "$mpid"
+rc=$?
+st=$(status_of "$lcmd")
+[ $rc = 0 ] && [ "$st" = complete ] && ok "the long measure is saved complete" \
+  || bad "long measure: exit $rc, status '$st': $(cat "$tmp/err5")"
+
+# 6. a stop signal while the save waits for another writer ends the wait:
+#    exit 128+N, the run not saved (left incomplete), the report printed
+for sig in TERM HUP; do # (a script's background job ignores SIGINT)
+  code=$((128 + $(kill -l "$sig")))
+  rm -f "$tmp/s6"
+  "$WATTLENS" measure --db "$db" -- sh -c 'touch "$0"; sleep 1' "$tmp/s6" \
+    >"$tmp/out6" 2>"$tmp/err6" &
+  mpid=$!
+  for _ in $(seq 1 100); do [ -e "$tmp/s6" ] && break; sleep 0.1; done
+  hold_lock "$db" 5 >"$tmp/lock6" &
+  lpid=$!
+  for _ in $(seq 1 100); do grep -q locked "$tmp/lock6" && break; sleep 0.1; done
+  sleep 2 # the command has ended: the save waits for the lock
+  t0=$(date +%s.%N)
+  kill -"$sig" "$mpid"
+  wait "$mpid"
+  rc=$?
+  dt=$(python3 -c "print(round($(date +%s.%N) - $t0, 1))")
+  [ $rc = $code ] && python3 -c "import sys; sys.exit(0 if $dt < 3 else 1)" \
+    && ok "SIG$sig during the save's wait: exit $code at once ($dt s)" \
+    || bad "SIG$sig during the save's wait: exit $rc after $dt s: $(cat "$tmp/err6")"
+  grep -q "got SIG$sig while waiting for the database" "$tmp/err6" \
+    && grep -q "the run was not saved" "$tmp/err6" && grep -q "left incomplete" "$tmp/err6" \
+    && ok "... says the run was not saved" || bad "SIG$sig during the save: $(cat "$tmp/err6")"
+  grep -q "exit status     0" "$tmp/out6" && ok "... the report is printed" \
+    || bad "SIG$sig during the save: report: $(head -3 "$tmp/out6")"
+  wait "$lpid"
+  st=$(status_of "sh -c 'touch \"\$0\"; sleep 1' $tmp/s6")
+  [ "$st" = incomplete ] && ok "... and the run is incomplete" || bad "stopped save: status '$st'"
+done
+
+# 7. the run removed (rm) while its command runs: the save says so
+"$WATTLENS" -q measure --db "$db" -- sh -c 'touch "$0"; sleep 1' "$tmp/s7" \
+  >/dev/null 2>"$tmp/err7" &
+mpid=$!
+for _ in $(seq 1 100); do [ -e "$tmp/s7" ] && break; sleep 0.1; done
+rid=$("$WATTLENS" runs --db "$db" --json | python3 -c '
+import json, sys
+print([r["id"] for r in json.load(sys.stdin)["runs"] if r["status"] == "running"][0])')
+"$WATTLENS" -q rm --db "$db" "$rid" >/dev/null 2>&1
+wait "$mpid"
+rc=$?
+[ $rc = 1 ] && grep -q "is no longer in the database: it was removed" "$tmp/err7" \
+  && ! grep -q "FOREIGN KEY" "$tmp/err7" && ok "a measure whose run was removed says so" \
+  || bad "run removed during measure: exit $rc: $(cat "$tmp/err7")"
+
+# 8. a SIGKILLed measure: a reader that cannot write shows the run
+#    incomplete and its dry run would remove it; `gc --dry-run` writes
+#    nothing (the stored status stays running) and predicts what gc does
+kd="$tmp/kro"
+mkdir -p "$kd"
+kdb="$kd/k.db"
+raw_status() {
+  python3 - "$kdb" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True, timeout=5)
+print(c.execute("SELECT status FROM runs ORDER BY id DESC LIMIT 1").fetchone()[0])
+PY
+}
+"$WATTLENS" -q measure --db "$kdb" -- sh -c 'touch "$0"; sleep 5' "$tmp/s8" >/dev/null 2>&1 &
+mpid=$!
+for _ in $(seq 1 100); do [ -e "$tmp/s8" ] && break; sleep 0.1; done
+kill -9 "$mpid"
+wait "$mpid" 2>/dev/null
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+  chmod 755 "$tmp" "$kd" && chmod 644 "$kdb"*
+  nb() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+  st=$(nb "$WATTLENS" runs --db "$kdb" --json 2>"$tmp/err8" | python3 -c '
+import json, sys; print(json.load(sys.stdin)["runs"][0]["status"])')
+  [ "$st" = incomplete ] && ok "a reader that cannot write shows the killed run incomplete" \
+    || bad "read-only reader: status '$st': $(cat "$tmp/err8")"
+  nb "$WATTLENS" show --db "$kdb" "$(nb "$WATTLENS" runs --db "$kdb" --json | python3 -c '
+import json, sys; print(json.load(sys.stdin)["runs"][0]["id"])')" >"$tmp/show8" 2>&1
+  grep -q "incomplete" "$tmp/show8" && ! grep -q "(running" "$tmp/show8" \
+    && ok "... show too" || bad "read-only show: $(head -3 "$tmp/show8")"
+  nb "$WATTLENS" gc --db "$kdb" --keep 0 --dry-run >"$tmp/gc8" 2>&1
+  grep -q "1 run would be removed" "$tmp/gc8" && ok "... and its gc --dry-run would remove it" \
+    || bad "read-only gc --dry-run: $(cat "$tmp/gc8")"
+  [ "$(raw_status)" = running ] || bad "a reader wrote the status"
+else
+  echo "SKIP: the read-only reader check needs root and setpriv"
+fi
+# then as root, who can write it
+"$WATTLENS" gc --db "$kdb" --keep 0 --dry-run >"$tmp/gc8" 2>&1
+grep -q "1 run would be removed" "$tmp/gc8" && ok "gc --dry-run: the killed measure would go" \
+  || bad "gc --dry-run after a SIGKILL: $(cat "$tmp/gc8")"
+[ "$(raw_status)" = running ] && ok "gc --dry-run wrote nothing" \
+  || bad "gc --dry-run rewrote the status: $(raw_status)"
+"$WATTLENS" gc --db "$kdb" --keep 0 >"$tmp/gc8" 2>&1
+grep -q "^1 run removed" "$tmp/gc8" && ok "gc removes what its dry run said" \
+  || bad "gc after the dry run: $(cat "$tmp/gc8")"
 
 # a zone the sensors found but could not read makes the stored run say
 # PARTIAL (provenance sensors_not_read; show's note)
