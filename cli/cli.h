@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct wl_cli_command {
     const char *name;
@@ -98,6 +99,12 @@ bool wl_cli_stderr_is_tty(void);
  * reader went away: `| head`; main catches SIGPIPE) prints nothing. Returns
  * WL_EXIT_FAIL. */
 int wl_cli_output_error(const char *cmd, int errnum);
+
+/* Prints a --help text with print(stdout). A text longer than stdout's
+ * buffer (4 KiB to a file) is written during that call; when the write
+ * fails there, glibc drops the buffer and the flush at exit succeeds, so the
+ * cause (errno) is kept here for main's "writing the output: <cause>". */
+void wl_cli_print_help(void (*print)(FILE *out));
 
 /* Flushes stdout; when the output could not be written, reports it with
  * wl_cli_output_error and returns WL_EXIT_FAIL, else WL_EXIT_OK. For a

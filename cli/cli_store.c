@@ -29,7 +29,7 @@ bool wl_cli_store_option(struct wl_cli_store_opts *o, int c, char *const argv[])
         o->json = true;
         return true;
     case 'h':
-        o->usage(stdout);
+        wl_cli_print_help(o->usage);
         o->exit_status = WL_EXIT_OK;
         return false;
     default:

@@ -159,6 +159,14 @@ int wl_cli_output_error(const char *cmd, int errnum)
     return wl_cli_fail(cmd, "writing the output failed");
 }
 
+void wl_cli_print_help(void (*print)(FILE *out))
+{
+    errno = 0;
+    print(stdout);
+    if (ferror(stdout) && stdout_errnum == 0)
+        stdout_errnum = errno;
+}
+
 int wl_cli_flush_stdout(const char *cmd)
 {
     if (flush_stdout())

@@ -620,7 +620,7 @@ static int cmd_info(int argc, char **argv)
                 return WL_EXIT_USAGE;
             break;
         case 'h':
-            print_help(stdout);
+            wl_cli_print_help(print_help);
             return WL_EXIT_OK;
         default:
             return wl_cli_option_error(CMD " info", c, argv);
@@ -762,7 +762,7 @@ static int cmd_synth(int argc, char **argv)
             out = optarg;
             break;
         case 'h':
-            print_help(stdout);
+            wl_cli_print_help(print_help);
             return WL_EXIT_OK;
         default:
             return wl_cli_option_error(CMD " synth", c, argv);
@@ -888,7 +888,7 @@ static int cmd_quantize(int argc, char **argv)
                 return WL_EXIT_USAGE;
             break;
         case 'h':
-            print_help(stdout);
+            wl_cli_print_help(print_help);
             return WL_EXIT_OK;
         default:
             return wl_cli_option_error(CMD " quantize", c, argv);
@@ -952,9 +952,13 @@ static int cmd_quantize(int argc, char **argv)
 
 static int run(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        print_help(argc < 2 ? stderr : stdout);
-        return argc < 2 ? WL_EXIT_USAGE : WL_EXIT_OK;
+    if (argc < 2) {
+        print_help(stderr);
+        return WL_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        wl_cli_print_help(print_help);
+        return WL_EXIT_OK;
     }
     if (strcmp(argv[1], "info") == 0)
         return cmd_info(argc - 1, argv + 1);

@@ -295,7 +295,7 @@ static int parse(int argc, char **argv, struct opts *o)
             o->db = optarg;
             break;
         case 'h':
-            usage(stdout);
+            wl_cli_print_help(usage);
             return -1;
         default:
             return wl_cli_option_error(CMD, c, argv);

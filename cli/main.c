@@ -123,7 +123,7 @@ static int dispatch(int argc, char **argv, const char **name)
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            print_help(stdout);
+            wl_cli_print_help(print_help);
             return WL_EXIT_OK;
         } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
             printf("wattlens %s\n", wl_version());
@@ -164,7 +164,7 @@ static int dispatch(int argc, char **argv, const char **name)
                 return c->run(2, hargv);
             }
         }
-        print_help(stdout);
+        wl_cli_print_help(print_help);
         return WL_EXIT_OK;
     }
     const struct wl_cli_command *cmd = find_command(argv[i]);
