@@ -2,7 +2,8 @@
  * built-in synthetic default) with the recorder attached (src/profile),
  * stores the whole run while it happens, then prints its summary computed
  * from the store (the same tables as `wattlens show ID`) or, with --json, one
- * object with run_id, the summary and the energy provenance. SIGINT (or
+ * object with run_id, the status, the text(s), the summary and the energy
+ * provenance (README's `wattlens run` lists every key). SIGINT (or
  * SIGTERM, SIGHUP) stops the settle, the baseline or generation cleanly and
  * the run is stored as `cancelled`. With --batch N, N sequences are
  * generated together (wl_generate_batch) and the run stores
@@ -52,8 +53,9 @@ static void usage(FILE *out)
 {
     fprintf(
         out,
-        "Usage: wattlens run [-m FILE] -p TEXT [-n N] [-t THREADS] [--depth off|module|deep]\n"
-        "                    [--batch N] [--activations] [--baseline SEC] [--settle SEC]\n"
+        "Usage: wattlens run [-m FILE] [-p TEXT]... [-n N] [-t THREADS] [-c N]\n"
+        "                    [--depth off|module|deep] [--batch N] [--activations]\n"
+        "                    [--baseline SEC] [--settle SEC]\n"
         "                    [--tags a,b] [--experiment NAME] [sampling options] [--db FILE]\n"
         "                    [--json]\n"
         "\n"
@@ -104,8 +106,11 @@ static void usage(FILE *out)
         "      --co2-g-kwh G       grid carbon intensity, g CO2 per kWh (default "
         "%.0f)\n" WL_CLI_SAMPLING_HELP
         "      --layers N          rows of the layer table (default 48; 0 = all)\n"
-        "      --json              print one JSON object (run_id, summary, "
-        "provenance)\n" WL_CLI_DB_HELP "  -h, --help              show this help\n"
+        "      --json              print one JSON object: run_id, status, stop_reason,\n"
+        "                          text (sequence 0's), n_seq, sequences (each one's\n"
+        "                          prompt, tokens, stop_reason, text), default_model,\n"
+        "                          note (built-in model only), summary, provenance\n" WL_CLI_DB_HELP
+        "  -h, --help              show this help\n"
         "\n"
         "Examples:\n"
         "  wattlens run                                   # built-in model, a few seconds\n"
