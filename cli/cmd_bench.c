@@ -41,7 +41,9 @@ static void usage(FILE *out)
             "name of general.file_type (without it, llama.cpp's guess from the tensor\n"
             "types, as 'all F32 (guessed)'). csv and json have llama-bench's fields (as of\n"
             "mid-2025; the settings this CPU engine lacks, such as split_mode or poll, at\n"
-            "llama-bench's defaults, flash_attn 0, use_mmap 1), then n_seq.\n"
+            "llama-bench's defaults, flash_attn 0, use_mmap 1), then n_seq; json's objects\n"
+            "also have llama-bench's samples_ns and samples_ts (each repetition's time\n"
+            "and t/s) after stddev_ts, before n_seq.\n"
             "\n"
             "Options:\n"
             "  -m, --model FILE      GGUF model (required)\n"
@@ -246,7 +248,6 @@ static int print_json(const struct info *in, const struct wl_bench_result *r, in
         json_object_set_new(o, "n_prompt", json_integer(r[i].n_prompt));
         json_object_set_new(o, "n_gen", json_integer(r[i].n_gen));
         json_object_set_new(o, "n_depth", json_integer(0));
-        json_object_set_new(o, "n_seq", json_integer(r[i].n_batch));
         json_object_set_new(o, "test_time", json_string(t));
         json_object_set_new(o, "avg_ns", json_integer((json_int_t)r[i].avg_ns));
         json_object_set_new(o, "stddev_ns", json_integer((json_int_t)r[i].stddev_ns));
@@ -254,6 +255,8 @@ static int print_json(const struct info *in, const struct wl_bench_result *r, in
         json_object_set_new(o, "stddev_ts", json_real(r[i].stddev_ts));
         json_object_set_new(o, "samples_ns", sns);
         json_object_set_new(o, "samples_ts", sts);
+        /* after every llama-bench field, samples included, as in print_csv */
+        json_object_set_new(o, "n_seq", json_integer(r[i].n_batch));
         json_array_append_new(arr, o);
     }
     return wl_cli_print_json(arr);

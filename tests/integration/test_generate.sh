@@ -149,6 +149,15 @@ want = {'cpu_mask': '0x0', 'cpu_strict': False, 'poll': 50, 'split_mode': 'layer
         'model_type': 'llama ?B all F32 (guessed)'}
 for k, v in want.items():
     assert r[k] == v and type(r[k]) is type(v), (k, r.get(k))" 2>"$tmp/py"; then ok "bench json: llama-bench's fields"; else bad "bench json fields"; cat "$tmp/py"; fi
+  # json keeps csv's order: llama-bench's fields, its samples_ns/samples_ts
+  # arrays after stddev_ts (where llama-bench's json has them), n_seq last
+  if python3 - "$tmp/b.csv" "$tmp/b.json" <<'PY' 2>"$tmp/py"; then ok "bench json: csv's key order, n_seq last"; else bad "bench json key order"; cat "$tmp/py"; fi
+import csv, json, sys
+head = next(csv.reader(open(sys.argv[1])))
+want = head[:-1] + ["samples_ns", "samples_ts", "n_seq"]
+got = list(json.load(open(sys.argv[2]))[0].keys())
+assert got == want, got
+PY
   # -v: progress per repetition and the weights' page sizes (the share depends on the kernel)
   "$W" bench -m "$model" -p 0 -n 4 -r 2 -t 1 -v >/dev/null 2>"$tmp/b.err"
   if grep -q "tg4 repetition 2" "$tmp/b.err" && grep -Eq "weights: [0-9.]+ MiB resident, [0-9]+ % on 2 MiB pages" "$tmp/b.err"; then ok "bench -v"; else bad "bench -v"; cat "$tmp/b.err"; fi
