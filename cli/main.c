@@ -51,7 +51,8 @@ static void print_help(FILE *out)
             "  WATTLENS_LOG         log level: error, warn (default), info, debug, trace\n"
             "                       (another value is warned about and means warn)\n"
             "\n"
-            "Data goes to stdout, diagnostics to stderr. Commands that print data accept --json.\n"
+            "Data goes to stdout, diagnostics to stderr. Commands that print data accept --json\n"
+            "(export: --format json), except generate, which prints only the generated text.\n"
             "Exit status: 0 success, 1 failure (also when the output cannot be written;\n"
             "quietly when the reader went away, as with '| head'),\n"
             "2 bad command line, 130 stopped by Ctrl-C (generate, run).\n");

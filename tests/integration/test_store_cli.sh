@@ -68,6 +68,21 @@ grep -q "2 runs would be removed; 1 run would be kept" "$tmp/gc" && ok "gc --dry
 left=$("$WATTLENS" gc --db "$db" --keep 1 --dry-run --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs_left"])')
 [ "$left" = 1 ] && ok "gc --dry-run --json runs_left" || bad "runs_left $left"
 
+# --- rm --json: the full ids removed, the arguments that were not ---------------------------
+rdb="$tmp/rm.db"
+for i in 1 2; do "$WATTLENS" -q measure --db "$rdb" -- true >/dev/null || bad "measure $i for rm"; done
+ids=$("$WATTLENS" runs --db "$rdb" --json | python3 -c 'import json,sys; print(" ".join(r["id"] for r in json.load(sys.stdin)["runs"]))')
+set -- $ids
+"$WATTLENS" rm --db "$rdb" --json "${1:0:8}" zzzz "$1" "${2:0:4}" >"$tmp/rm.json" 2>"$tmp/err"; rc=$?
+python3 - "$tmp/rm.json" "$1" "$2" <<'PY' 2>"$tmp/py" && [ $rc = 1 ] && grep -q "'zzzz'" "$tmp/err" \
+  && ok "rm --json: removed (full ids, once each) and not_removed, exit 1, the reason on stderr" \
+  || bad "rm --json: exit $rc, $(cat "$tmp/rm.json" "$tmp/err" "$tmp/py")"
+import json, sys
+assert json.load(open(sys.argv[1])) == {"removed": [sys.argv[2], sys.argv[3]], "not_removed": ["zzzz"]}
+PY
+n=$("$WATTLENS" runs --db "$rdb" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))')
+[ "$n" = 0 ] && ok "rm --json removed both runs" || bad "runs left after rm --json: $n"
+
 # --- -q: nothing on stderr but errors --------------------------------------------------------
 "$WATTLENS" -q run --db "$db" -m "$M" -n 4 -t 1 --baseline 0 --settle 0 >/dev/null 2>"$tmp/err"
 [ ! -s "$tmp/err" ] && ok "-q run: stderr empty" || bad "-q run stderr: $(cat "$tmp/err")"
