@@ -7,7 +7,7 @@
 #   summary that `run` printed, from the store alone;
 # - `export --format json` nests tokens -> layers -> components -> ops;
 # - --json is one object with run_id, summary and provenance (CPU-time model
-#   here, labelled model_estimate);
+#   here, labelled model_estimate), its top-level keys those run --help lists;
 # - the built-in default model is generated into $XDG_CACHE_HOME/wattlens and
 #   says its text is meaningless;
 # - SIGINT during decode stops generation; the run is stored as cancelled
@@ -128,6 +128,18 @@ for d in s["domains"]:
         assert d["peak_power_w"] >= d["avg_power_w"] * (1 - 1e-9), d
 if t["peak_power_w"] is not None:
     assert 0 <= t["peak_t_ms"] <= t["duration_ms"] + 1e-6, t
+PY
+  # the top-level keys, in order, are the ones run --help (and README) list
+  "$W" run --help >"$tmp/run.help"
+  python3 - "$tmp/run.json" "$tmp/run.help" <<'PY' 2>"$tmp/py" && ok "--json's top-level keys are those run --help lists" || { bad "--json keys vs help"; cat "$tmp/py"; }
+import json, re, sys
+keys = list(json.load(open(sys.argv[1])).keys())
+assert keys == ["run_id", "status", "stop_reason", "text", "n_seq", "sequences", "default_model",
+                "summary", "provenance"], keys
+h = open(sys.argv[2]).read()
+doc = h[h.index("      --json "):h.index("  --db FILE")]
+for k in keys + ["note"]:
+    assert re.search(r"\b%s\b" % k, doc), k
 PY
   rid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$tmp/run.json")
   "$W" show "$rid" --db "$db" >"$tmp/show2.txt" 2>&1
