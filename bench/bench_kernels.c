@@ -21,6 +21,7 @@
 #include "util/clock.h"
 #include "util/hugepage.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +79,8 @@ static const char usage[] =
     "asserts on time.\n"
     "\n"
     "  -t TYPE,..     weight types: f32, f16, bf16, q8_0, q4_0, q4_k, q6_k (default all)\n"
-    "  -p PATH,..     code paths: scalar, avx2, avx512 (default every one this CPU runs)\n"
+    "  -p PATH,..     code paths: scalar, avx2, avx512 (default every one this CPU runs;\n"
+    "                 one it does not run is skipped with a note)\n"
     "  -j THREADS,..  thread counts: 1, 2 (default both)\n"
     "  -s SHAPE,..    shapes: attn, ffn, down, out, l2 (default all but l2)\n"
     "  -m MIB         minimum footprint of the weight copies (default 256; 0 = one copy,\n"
@@ -88,6 +90,89 @@ static const char usage[] =
     "  -h, --help     this text\n"
     "\n"
     "Environment: none read.\n";
+
+static const char *const thread_names[] = {"1", "2"}; /* -j: the pools main starts */
+
+/* -1 when every comma-separated item of list (-t, -p, -j, -s) is one of the
+ * n names (case-insensitive, as selected() matches them); else says which is
+ * not and returns 2, before any measuring: a typo must not run an empty
+ * table after seconds of bandwidth reads. */
+static int check_list(const char *who, const char *opt, const char *list, const char *const *names,
+                      size_t n)
+{
+    for (const char *p = list;;) {
+        size_t len = strcspn(p, ",");
+        int known = 0;
+        for (size_t i = 0; i < n && !known; i++)
+            known = strlen(names[i]) == len && strncasecmp(p, names[i], len) == 0;
+        if (!known) {
+            char all[96] = "";
+            for (size_t i = 0; i < n; i++)
+                snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", i ? ", " : "",
+                         names[i]);
+            return wl_bench_usage_error(who, usage, "%s: '%.*s' is not one of %s (in '%s')", opt,
+                                        (int)len, p, all, list);
+        }
+        if (!p[len])
+            return -1;
+        p += len + 1;
+    }
+}
+
+/* The lists' checks: -1 to run, else 2 (said on stderr). A path this CPU
+ * cannot run is skipped with a note; when none of those asked for runs,
+ * there is nothing to measure: an error. */
+static int check_lists(const char *who, const char *tsel, const char *psel, const char *jsel,
+                       const char *ssel)
+{
+    const size_t n_types = sizeof types / sizeof types[0];
+    const size_t n_shapes = sizeof shapes / sizeof shapes[0];
+    char tnames[sizeof types / sizeof types[0]][8]; /* as usage[] writes them: q8_0 */
+    const char *tname_ptrs[sizeof types / sizeof types[0]];
+    char snames[sizeof shapes / sizeof shapes[0]][8];
+    const char *sname_ptrs[sizeof shapes / sizeof shapes[0]];
+    const char *pnames[WL_KPATH_AVX512 - WL_KPATH_SCALAR + 1];
+    for (size_t i = 0; i < n_types; i++) {
+        snprintf(tnames[i], sizeof tnames[i], "%s", wl_ttype_name(types[i]));
+        for (char *c = tnames[i]; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        tname_ptrs[i] = tnames[i];
+    }
+    for (size_t i = 0; i < n_shapes; i++) {
+        snprintf(snames[i], sizeof snames[i], "%.*s", (int)strcspn(shapes[i].name, " "),
+                 shapes[i].name);
+        sname_ptrs[i] = snames[i];
+    }
+    for (int p = WL_KPATH_SCALAR; p <= WL_KPATH_AVX512; p++)
+        pnames[p - WL_KPATH_SCALAR] = wl_kpath_name((enum wl_kpath)p);
+    const size_t n_paths = sizeof pnames / sizeof pnames[0];
+    int rc = -1;
+    if (tsel && (rc = check_list(who, "-t", tsel, tname_ptrs, n_types)) >= 0)
+        return rc;
+    if (psel && (rc = check_list(who, "-p", psel, pnames, n_paths)) >= 0)
+        return rc;
+    if (jsel && (rc = check_list(who, "-j", jsel, thread_names, 2)) >= 0)
+        return rc;
+    if (ssel && (rc = check_list(who, "-s", ssel, sname_ptrs, n_shapes)) >= 0)
+        return rc;
+    if (!psel)
+        return -1;
+    int runs = 0;
+    for (size_t i = 0; i < n_paths; i++) {
+        struct wl_kernels k;
+        if (!selected(psel, pnames[i]))
+            continue;
+        if (wl_kernels_init(&k, (enum wl_kpath)(WL_KPATH_SCALAR + (int)i)) == 0)
+            runs = 1;
+        else
+            fprintf(stderr, "%s: note: this CPU does not run the %s path; skipped\n", who,
+                    pnames[i]);
+    }
+    if (!runs)
+        return wl_bench_usage_error(who, usage, "-p: this CPU runs none of '%s' (its best: %s)",
+                                    psel, wl_kpath_name(wl_kpath_best()));
+    return -1;
+}
 
 int main(int argc, char **argv)
 {
@@ -129,6 +214,9 @@ int main(int argc, char **argv)
             footprint_min = (size_t)v << 20;
         }
     }
+    int lists = check_lists(who, tsel, psel, jsel, ssel);
+    if (lists >= 0)
+        return lists;
     const int thread_counts[] = {1, 2};
     struct wl_threadpool *pools[2] = {NULL, NULL};
     double bw[2] = {0, 0}, bw_cpu[2] = {0, 0};

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark binaries' command lines (none is run as a benchmark here):
 # - -h / --help prints "usage: NAME ..." on stdout and exits 0 at once;
-# - an argument a bench does not take is an error on stderr, exit 2, again
-#   without running it (each call is under a 20 s timeout: a bench that
+# - an argument a bench does not take, or a value it does not take, is an
+#   error on stderr, exit 2, again without running it (each call is under a 20 s timeout: a bench that
 #   started measuring instead would fail this test, not hang it).
 # Skips (and says so) when the build has no benches (WL_BUILD_BENCH=OFF).
 set -u
@@ -30,6 +30,33 @@ for b in "$B"/bench_*; do
     bad "$name --no-such-option: exit $rc, $(head -3 "$tmp/out" "$tmp/err")"
   fi
 done
+# a value a bench does not take is an error too, found before any measuring
+# (bench_kernels used to read 512 MiB for bandwidth, then print an empty table)
+bad_value() {
+  local b=$1 pat=$2
+  shift 2
+  [ -x "$B/$b" ] || return 0
+  timeout 20 "$B/$b" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
+  if [ $rc = 2 ] && grep -qF -- "$pat" "$tmp/err" && grep -q "^usage: $b" "$tmp/err" && [ ! -s "$tmp/out" ]; then
+    ok "$b $*: exit 2, nothing run"
+  else
+    bad "$b $*: exit $rc, $(head -3 "$tmp/out" "$tmp/err")"
+  fi
+}
+bad_value bench_kernels "-t: 'bogus' is not one of f32, f16" -t bogus
+bad_value bench_kernels "-t: '' is not one of" -t q8_0,,q4_k
+bad_value bench_kernels "-p: 'bogus' is not one of scalar, avx2, avx512" -p bogus
+bad_value bench_kernels "-s: 'bogus' is not one of attn, ffn, down, out, l2" -s bogus
+bad_value bench_kernels "-j: '3' is not one of 1, 2" -j 3
+bad_value bench_kernels "-j: '3' is not one of 1, 2 (in '1,3')" -j 1,3
+bad_value bench_kernels "-n: ROWS" -n 0
+bad_value bench_kernels "-m: MIB" -m abc
+bad_value bench_edges "-t: not a weight type" -t bogus
+bad_value bench_edges "-r: ROUNDS" -r 0
+bad_value bench_edges "-g: GAP_US" -g x
+bad_value bench_edges "-s: SPLIT_GBPS" -s -1
+bad_value bench_attention "ROUNDS must be" 0
+bad_value bench_sampler "SECONDS" 0
 if [ $found = 0 ]; then
   echo "SKIP: no bench_* binaries in $B (built with WL_BUILD_BENCH=OFF?)"
 fi
