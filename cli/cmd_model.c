@@ -57,7 +57,8 @@ static void print_help(FILE *out)
             "\n"
             "synth: write a model with deterministic pseudo-random weights (finite forward\n"
             "passes) in the layout real files of the family use.\n"
-            "  --arch A           llama (default), qwen2, phi3, gemma, gemma2 or stablelm\n"
+            "  --arch A           llama (default), qwen2, phi3, gemma, gemma2 or stablelm;\n"
+            "                     mistral is accepted as llama (the same file layout)\n"
             "  --layers N         transformer blocks (default 2)\n"
             "  --dim D            hidden size (default 64)\n"
             "  --ffn F            feed-forward size (default 172)\n"
@@ -68,6 +69,8 @@ static void print_help(FILE *out)
             "512)\n"
             "  --type T           matrix type: f32 f16 bf16 q8_0 q4_0 q4_k q6_k (default f32);\n"
             "                     rows that do not fit the block fall back to q8_0 or f16\n"
+            "                     (the 'wrote' line says how many, as quantize's does;\n"
+            "                     a warning when none could take T)\n"
             "  --seed S           random seed (default 1)\n"
             "  --context N        context length (default 2048)\n"
             "  -o, --output FILE  output path (required)\n"
@@ -670,6 +673,48 @@ static int cmd_info(int argc, char **argv)
     return ec;
 }
 
+/* ---- what a written model holds (synth, quantize) ------------------------------------ */
+
+/* "30 of 37 weight matrices in Q4_K, 7 in the fallback Q8_0 because their
+ * rows (172 values) are not a multiple of Q4_K's 256-value blocks": what
+ * the matrices of a written model became (quantize and synth). */
+static void print_matrix_types(FILE *f, enum wl_ttype type, const struct wl_requant_stats *st)
+{
+    const uint64_t n_fb = st->n_matrices - st->n_requested;
+    fprintf(f, "%" PRIu64 " of %" PRIu64 " weight matri%s in %s", st->n_requested, st->n_matrices,
+            st->n_matrices == 1 ? "x" : "ces", wl_ttype_name(type));
+    if (!n_fb)
+        return;
+    const char *sep = ", ";
+    for (int t = 0; t < WL_TTYPE_COUNT; t++) {
+        if (!st->n_fallback_to[t])
+            continue;
+        fprintf(f, "%s%" PRIu64 " in %s%s", sep, st->n_fallback_to[t],
+                sep[0] == ',' ? "the fallback " : "", wl_ttype_name((enum wl_ttype)t));
+        sep = " and ";
+    }
+    if (st->fallback_row_min == st->fallback_row_max)
+        fprintf(f, " because their rows (%" PRIu64 " values)", st->fallback_row_min);
+    else
+        fprintf(f, " because their rows (%" PRIu64 " to %" PRIu64 " values)", st->fallback_row_min,
+                st->fallback_row_max);
+    fprintf(f, " are not a multiple of %s's %" PRIu32 "-value blocks", wl_ttype_name(type),
+            (uint32_t)wl_ttype_block_elems(type));
+}
+
+/* The warning when no matrix took the requested type (a small model's rows
+ * are shorter than a K-quant's 256-value blocks): the summary line alone is
+ * easy to miss, and the file does not hold what was asked for. */
+static void warn_no_matrix_in(enum wl_ttype type, const struct wl_requant_stats *st)
+{
+    if (st->n_matrices > 0 && st->n_requested == 0)
+        wl_cli_note(CMD,
+                    "warning: no weight matrix could be stored as %s: no row length is a "
+                    "multiple of its %" PRIu32 "-value blocks; the output holds the fallback "
+                    "types instead",
+                    wl_ttype_name(type), (uint32_t)wl_ttype_block_elems(type));
+}
+
 /* ---- synth ---------------------------------------------------------------------- */
 
 static bool parse_u32(const char *opt, const char *s, long min, long max, uint32_t *out)
@@ -794,8 +839,9 @@ static int cmd_synth(int argc, char **argv)
     wl_gguf_writer *w = NULL;
     int werr = 0;
     int rc = wl_gguf_writer_new(&w);
+    struct wl_requant_stats st;
     if (rc == 0)
-        rc = wl_synth_model(&p, w, &err);
+        rc = wl_synth_model_stats(&p, w, &st, &err);
     else
         wl_errmsg_set(&err, rc, "out of memory");
     if (rc == 0)
@@ -806,13 +852,19 @@ static int cmd_synth(int argc, char **argv)
         ec = wl_cli_output_error(CMD, werr);
     else if (rc)
         ec = wl_cli_fail(CMD, "synth: %s", err.text);
-    else if (sf)
+    else if (sf) {
         fprintf(sf,
                 "wrote %s: %s, %" PRIu32 " layer%s, dim %" PRIu32 ", ffn %" PRIu32 ", %" PRIu32
-                " head%s, %" PRIu32 " KV head%s, %s weights, seed %" PRIu64 "\n",
+                " head%s, %" PRIu32 " KV head%s, seed %" PRIu64 "; ",
                 out_name(out), wl_arch_name(p.arch), p.n_layers, p.n_layers == 1 ? "" : "s", p.dim,
                 p.ffn, p.n_heads, p.n_heads == 1 ? "" : "s", p.n_kv_heads,
-                p.n_kv_heads == 1 ? "" : "s", wl_ttype_name(p.type), p.seed);
+                p.n_kv_heads == 1 ? "" : "s", p.seed);
+        /* the types the file holds, not only the one asked for */
+        print_matrix_types(sf, p.type, &st);
+        fputc('\n', sf);
+    }
+    if (rc == 0 && !werr)
+        warn_no_matrix_in(p.type, &st);
     wl_gguf_writer_free(w);
     wl_gguf_close(vg);
     return ec;
@@ -831,32 +883,13 @@ static void on_quantize_progress(void *arg, uint64_t done, uint64_t n, uint64_t 
         fputc('\n', stderr);
 }
 
-/* "wrote OUT: 30 of 37 weight matrices in Q4_K, 7 in the fallback Q8_0
- * because their rows (172 values) are not a multiple of Q4_K's 256-value
- * blocks; 11 tensors copied (norms, biases); tensor data A -> B bytes". */
+/* "wrote OUT: <print_matrix_types>; 11 tensors copied (norms, biases);
+ * tensor data A -> B bytes". */
 static void print_quantize_summary(FILE *f, const char *name, enum wl_ttype type,
                                    const struct wl_requant_stats *st)
 {
-    const uint64_t n_fb = st->n_matrices - st->n_requested;
-    fprintf(f, "wrote %s: %" PRIu64 " of %" PRIu64 " weight matri%s in %s", name, st->n_requested,
-            st->n_matrices, st->n_matrices == 1 ? "x" : "ces", wl_ttype_name(type));
-    if (n_fb) {
-        const char *sep = ", ";
-        for (int t = 0; t < WL_TTYPE_COUNT; t++) {
-            if (!st->n_fallback_to[t])
-                continue;
-            fprintf(f, "%s%" PRIu64 " in %s%s", sep, st->n_fallback_to[t],
-                    sep[0] == ',' ? "the fallback " : "", wl_ttype_name((enum wl_ttype)t));
-            sep = " and ";
-        }
-        if (st->fallback_row_min == st->fallback_row_max)
-            fprintf(f, " because their rows (%" PRIu64 " values)", st->fallback_row_min);
-        else
-            fprintf(f, " because their rows (%" PRIu64 " to %" PRIu64 " values)",
-                    st->fallback_row_min, st->fallback_row_max);
-        fprintf(f, " are not a multiple of %s's %" PRIu32 "-value blocks", wl_ttype_name(type),
-                (uint32_t)wl_ttype_block_elems(type));
-    }
+    fprintf(f, "wrote %s: ", name);
+    print_matrix_types(f, type, st);
     const uint64_t n_other = st->n_converted + st->n_copied - st->n_matrices;
     fprintf(f,
             "; %" PRIu64 " other tensor%s (norms, biases) kept; tensor data %" PRIu64 " -> %" PRIu64
@@ -938,12 +971,8 @@ static int cmd_quantize(int argc, char **argv)
         ec = wl_cli_fail(CMD, "quantize %s: %s", in, err.text);
     else if (sf)
         print_quantize_summary(sf, out_name(out), type, &st);
-    if (rc == 0 && !werr && st.n_matrices > 0 && st.n_requested == 0)
-        wl_cli_note(CMD,
-                    "warning: no weight matrix could be stored as %s: no row length is a "
-                    "multiple of its %" PRIu32 "-value blocks; the output holds the fallback "
-                    "types instead",
-                    wl_ttype_name(type), (uint32_t)wl_ttype_block_elems(type));
+    if (rc == 0 && !werr)
+        warn_no_matrix_in(type, &st);
     wl_gguf_writer_free(w);
     wl_threadpool_destroy(pool);
     wl_gguf_close(g);

@@ -45,6 +45,22 @@ int32_t wl_requant_file_type(enum wl_ttype t)
     }
 }
 
+void wl_requant_count_matrix(struct wl_requant_stats *st, enum wl_ttype want, enum wl_ttype dst,
+                             uint64_t ne0)
+{
+    st->n_matrices++;
+    if (dst == want) {
+        st->n_requested++;
+        return;
+    }
+    if ((unsigned)dst < WL_TTYPE_COUNT)
+        st->n_fallback_to[dst]++;
+    if (!st->fallback_row_min || ne0 < st->fallback_row_min)
+        st->fallback_row_min = ne0;
+    if (ne0 > st->fallback_row_max)
+        st->fallback_row_max = ne0;
+}
+
 /* One tensor's conversion, its rows split into one contiguous range per
  * share of the pool; each share has its own row of floats. */
 struct convert_job {
@@ -195,18 +211,8 @@ int wl_requant_model(const wl_gguf *in, enum wl_ttype type, const struct wl_requ
                                             requant_fill, it);
         if (rc)
             return wl_errmsg_set(err, rc, "cannot add tensor '%s'", t->name);
-        if (t->n_dims >= 2) {
-            st.n_matrices++;
-            if (dst == type) {
-                st.n_requested++;
-            } else {
-                st.n_fallback_to[dst]++;
-                if (!st.fallback_row_min || t->ne[0] < st.fallback_row_min)
-                    st.fallback_row_min = t->ne[0];
-                if (t->ne[0] > st.fallback_row_max)
-                    st.fallback_row_max = t->ne[0];
-            }
-        }
+        if (t->n_dims >= 2)
+            wl_requant_count_matrix(&st, type, dst, t->ne[0]);
         if (dst == t->type) {
             st.n_copied++;
         } else {

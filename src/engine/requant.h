@@ -43,6 +43,13 @@ struct wl_requant_stats {
     uint64_t fallback_row_min, fallback_row_max;
 };
 
+/* Counts in st's matrix fields (n_matrices, n_requested, n_fallback_to,
+ * fallback_row_min/max) one matrix of rows of ne0 values stored as dst when
+ * want was asked for: how wl_requant_model counts, and model synthesis too
+ * (synth.h), so that both report what the file holds in one way. */
+void wl_requant_count_matrix(struct wl_requant_stats *st, enum wl_ttype want, enum wl_ttype dst,
+                             uint64_t ne0);
+
 /* Called as each tensor is written, after it is converted or copied:
  * tensors done and in all, and source bytes done and in all. */
 typedef void (*wl_requant_progress_fn)(void *arg, uint64_t tensors_done, uint64_t n_tensors,

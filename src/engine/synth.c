@@ -37,6 +37,7 @@ struct wl__synth {
     const struct wl_synth_params *p;
     wl_gguf_writer *w;
     struct wl_errmsg *err;
+    struct wl_requant_stats *stats; /* every tensor added is counted here */
     uint32_t vocab;
     uint64_t n_tensors;
 };
@@ -47,6 +48,16 @@ static uint64_t wl__splitmix(uint64_t *s)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
+}
+
+/* Counts one tensor added as type in s->stats. */
+static void wl__count(struct wl__synth *s, enum wl_ttype type, uint32_t n_dims, uint64_t ne0,
+                      uint64_t bytes)
+{
+    s->stats->n_converted++;
+    s->stats->bytes_out += bytes;
+    if (n_dims >= 2)
+        wl_requant_count_matrix(s->stats, s->p->type, type, ne0);
 }
 
 /* Adds a tensor of ne0 x ne1 (ne1 = 0: 1-D) filled with
@@ -93,6 +104,7 @@ static int wl__tensor(struct wl__synth *s, const char *name, uint64_t ne0, uint6
     rc = wl_gguf_writer_add_tensor_owned(s->w, name, type, n_dims, ne, data, bytes);
     if (rc)
         return wl_errmsg_set(s->err, rc, "cannot add tensor %s", name);
+    wl__count(s, type, n_dims, ne0, bytes);
     return 0;
 }
 
@@ -317,6 +329,8 @@ static int wl__phi3_rope(struct wl__synth *s, uint32_t rope_dim)
                                              ne, fs, half * sizeof(float));
     else
         free(fs);
+    for (int i = 0; rc == 0 && i < 2; i++)
+        wl__count(s, WL_TTYPE_F32, 1, half, half * sizeof(float));
     rc = rc ? rc : wl__key_u32(s, "rope.scaling.original_context_length", orig);
     rc = rc ? rc : wl__key_f32(s, "rope.scaling.attn_factor", (float)attn);
     return rc ? wl_errmsg_set(s->err, rc, "cannot write phi3 rope factors") : 0;
@@ -473,6 +487,14 @@ int wl_synth_check(const struct wl_synth_params *p, struct wl_errmsg *err)
 
 int wl_synth_model(const struct wl_synth_params *p, wl_gguf_writer *w, struct wl_errmsg *err)
 {
+    struct wl_requant_stats st;
+    return wl_synth_model_stats(p, w, &st, err);
+}
+
+int wl_synth_model_stats(const struct wl_synth_params *p, wl_gguf_writer *w,
+                         struct wl_requant_stats *stats, struct wl_errmsg *err)
+{
+    *stats = (struct wl_requant_stats){0};
     int rc = wl_synth_check(p, err);
     if (rc)
         return rc;
@@ -482,7 +504,7 @@ int wl_synth_model(const struct wl_synth_params *p, wl_gguf_writer *w, struct wl
             build = wl__synth_families[i].build;
     }
 
-    struct wl__synth s = {.p = p, .w = w, .err = err};
+    struct wl__synth s = {.p = p, .w = w, .err = err, .stats = stats};
     char name[96];
     snprintf(name, sizeof name, "wattlens synth %s L%" PRIu32 " D%" PRIu32 " seed %" PRIu64,
              wl_arch_name(p->arch), p->n_layers, p->dim, p->seed);

@@ -18,6 +18,7 @@
 #include "engine/arch.h"
 #include "engine/gguf.h"
 #include "engine/gguf_write.h"
+#include "engine/requant.h"
 #include "engine/tensor_type.h"
 #include "util/errmsg.h"
 
@@ -54,5 +55,12 @@ int wl_synth_check(const struct wl_synth_params *p, struct wl_errmsg *err);
  * wl_synth_check first; then with the cause (out of memory, a vocab_from
  * file without a tokenizer). */
 int wl_synth_model(const struct wl_synth_params *p, wl_gguf_writer *w, struct wl_errmsg *err);
+
+/* wl_synth_model, and counts in *stats (zeroed first) what the matrices
+ * became: in p->type or in a fallback type (wl_requant_count_matrix), plus
+ * n_converted (every tensor, all new) and bytes_out (their data bytes), so
+ * a caller can say, as `model quantize` does, which did not take p->type. */
+int wl_synth_model_stats(const struct wl_synth_params *p, wl_gguf_writer *w,
+                         struct wl_requant_stats *stats, struct wl_errmsg *err);
 
 #endif

@@ -194,6 +194,22 @@ if [ $rc = 0 ] && grep -q "37 of 37 weight matrices in F16; 11 other tensors" "$
   ok "quantize f16: all matrices, no warning"
 else bad "quantize f16 summary (rc $rc): $(cat "$tmp/out" "$tmp/err")"; fi
 
+# --- synth says it the same way: the types the file holds, not only the one asked for ---------
+"$W" model synth --type q4_k -o "$tmp/s4k.gguf" >"$tmp/out" 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && grep -q "8 KV heads, seed 1; 0 of 16 weight matrices in Q4_K, 2 in the fallback F16 and 14 in Q8_0 because their rows (64 to 172 values) are not a multiple of Q4_K's 256-value blocks$" "$tmp/out" &&
+  ! grep -q "Q4_K weights" "$tmp/out" && grep -q "warning: no weight matrix could be stored as Q4_K" "$tmp/err" &&
+  "$W" model info "$tmp/s4k.gguf" | grep -q "F32: 5 tensors.*F16: 2 tensors.*Q8_0: 14 tensors"; then
+  ok "synth --type q4_k with rows too short: the fallbacks said, with quantize's warning"
+else bad "synth q4_k summary (rc $rc): $(cat "$tmp/out" "$tmp/err")"; fi
+"$W" model synth --type q4_k --dim 256 --ffn 512 -o "$tmp/s4k.gguf" >"$tmp/out" 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && grep -q "seed 1; 16 of 16 weight matrices in Q4_K$" "$tmp/out" && [ ! -s "$tmp/err" ]; then
+  ok "synth --type q4_k with rows that fit: all matrices, no warning"
+else bad "synth q4_k 256 summary (rc $rc): $(cat "$tmp/out" "$tmp/err")"; fi
+"$W" model synth --arch mistral -o "$tmp/mis.gguf" >"$tmp/out" 2>&1; rc=$?
+if [ $rc = 0 ] && grep -q "wrote .*: llama, " "$tmp/out" && "$W" model --help | grep -q "mistral is accepted as llama"; then
+  ok "synth --arch mistral: a llama file, as model --help says"
+else bad "synth --arch mistral (rc $rc): $(cat "$tmp/out")"; fi
+
 # --- special tokens in a prompt: documented, and tokenize --special gives generate's ids ----
 for c in generate run; do
   if "$W" $c --help | grep -q "tokenize --special"; then ok "$c --help: control tokens in the prompt"; else bad "$c --help lacks the special-token note"; fi

@@ -544,6 +544,64 @@ static void test_synth_forward_pass_is_finite(void **state)
     free(buf);
 }
 
+/* What wl_synth_model_stats counts is what the file holds, for every
+ * family and a type some rows cannot take (Q4_K: rows of 64 and 172 fall
+ * back to Q8_0 and F16) or all can: the figures `model synth` prints, as
+ * `model quantize` prints its own (wl_requant_count_matrix); and quantizing
+ * the file to the type it was made for counts its matrices the same way. */
+static void test_synth_stats_are_what_the_file_holds(void **state)
+{
+    (void)state;
+    const enum wl_ttype types[] = {WL_TTYPE_Q4_K, WL_TTYPE_Q8_0, WL_TTYPE_F32};
+    for (int a = WL_ARCH_LLAMA; a < WL_ARCH_COUNT; a++) {
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+            struct wl_synth_params p;
+            wl_synth_default_params(&p);
+            p.arch = (enum wl_arch)a, p.type = types[ti], p.context_length = 256;
+            wl_gguf_writer *w = NULL;
+            struct wl_errmsg err;
+            struct wl_requant_stats st;
+            assert_int_equal(wl_gguf_writer_new(&w), 0);
+            if (wl_synth_model_stats(&p, w, &st, &err) != 0)
+                fail_msg("synth %s: %s", wl_arch_name(p.arch), err.text);
+            void *buf = NULL;
+            size_t size = 0;
+            assert_int_equal(wl_gguf_writer_to_memory(w, &buf, &size), 0);
+            wl_gguf_writer_free(w);
+            wl_gguf *g = NULL;
+            assert_int_equal(wl_gguf_open_memory(buf, size, &g, &err), 0);
+            struct wl_requant_stats want = {0};
+            for (uint64_t i = 0; i < wl_gguf_n_tensors(g); i++) {
+                const struct wl_gguf_tensor *t = wl_gguf_tensor(g, i);
+                want.n_converted++;
+                want.bytes_out += t->n_bytes;
+                if (t->n_dims >= 2)
+                    wl_requant_count_matrix(&want, p.type, t->type, t->ne[0]);
+            }
+            print_message("%s %s: %llu of %llu matrices in the type\n", wl_arch_name(p.arch),
+                          wl_ttype_name(p.type), (unsigned long long)st.n_requested,
+                          (unsigned long long)st.n_matrices);
+            assert_memory_equal(&st, &want, sizeof st);
+            if (p.type == WL_TTYPE_Q4_K) /* the default rows (64, 172) are shorter than 256 */
+                assert_int_equal(st.n_requested, 0);
+            if (p.type == WL_TTYPE_F32)
+                assert_int_equal(st.n_requested, st.n_matrices);
+            wl_gguf_writer *w2 = NULL;
+            struct wl_requant_stats rq;
+            assert_int_equal(wl_gguf_writer_new(&w2), 0);
+            assert_int_equal(wl_requant_model(g, p.type, NULL, w2, &rq, &err), 0);
+            assert_int_equal(rq.n_matrices, st.n_matrices);
+            assert_int_equal(rq.n_requested, st.n_requested);
+            assert_memory_equal(rq.n_fallback_to, st.n_fallback_to, sizeof rq.n_fallback_to);
+            assert_int_equal(rq.fallback_row_min, st.fallback_row_min);
+            assert_int_equal(rq.fallback_row_max, st.fallback_row_max);
+            wl_gguf_writer_free(w2);
+            wl_gguf_close(g);
+            free(buf);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -555,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_requant_threads_same_bytes_and_progress),
         cmocka_unit_test(test_pick_type_fallbacks),
         cmocka_unit_test(test_synth_forward_pass_is_finite),
+        cmocka_unit_test(test_synth_stats_are_what_the_file_holds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
