@@ -464,7 +464,7 @@ static int run_measure(int argc, char **argv)
             db_path = optarg;
             break;
         case 'h':
-            usage(stdout);
+            wl_cli_print_help(usage);
             return WL_EXIT_OK;
         default:
             return wl_cli_option_error("measure", c, argv);

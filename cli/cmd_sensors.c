@@ -291,7 +291,7 @@ static int run_sensors(int argc, char **argv)
             json = true;
             break;
         case 'h':
-            usage(stdout);
+            wl_cli_print_help(usage);
             return WL_EXIT_OK;
         default:
             return wl_cli_option_error("sensors", c, argv);
