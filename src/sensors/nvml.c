@@ -273,9 +273,17 @@ static int nvml_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         nv->n++;
     }
     if (nv->n == 0) {
-        rc = wl__sensor_fail(st, WL_ENOTSUP, NULL, "no GPU gives energy or power%s%s",
+        /* the first GPU's reason, as the other backends give it: only the
+         * first WL_SENSOR_MAX_NOT_READ texts are kept (n_not_read counts
+         * every GPU), so the last one counted may have no text */
+        const unsigned more = s->info.n_not_read > 1 ? s->info.n_not_read - 1 : 0;
+        char more_text[48] = "";
+        if (more)
+            snprintf(more_text, sizeof more_text, " (and %u more GPU%s not read)", more,
+                     more == 1 ? "" : "s");
+        rc = wl__sensor_fail(st, WL_ENOTSUP, NULL, "no GPU gives energy or power%s%s%s",
                              s->info.n_not_read ? "; " : "",
-                             s->info.n_not_read ? s->info.not_read[s->info.n_not_read - 1] : "");
+                             s->info.n_not_read ? s->info.not_read[0] : "", more_text);
         goto fail;
     }
     char path_part[120]; /* any bytes (WATTLENS_NVML_LIB): cut between characters */

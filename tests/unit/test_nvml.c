@@ -310,6 +310,31 @@ static void test_gpus_over_the_limit_are_listed(void **state)
     reset_env();
 }
 
+/* Twelve GPUs, none with an energy or power reading (every device call
+ * fails): the backend is not used, and its why gives the first GPU's reason
+ * and the count of the others. Only the first WL_SENSOR_MAX_NOT_READ (8)
+ * reasons are kept: the old why quoted not_read[n_not_read - 1], the 12th,
+ * past the array (freed heap text in `wattlens sensors`; ASan: a heap
+ * buffer overflow). */
+static void test_more_unreadable_gpus_than_reasons_kept(void **state)
+{
+    (void)state;
+    reset_env();
+    setenv("FAKE_NVML_GPUS", "12", 1);
+    setenv("FAKE_NVML_FAIL_AFTER_MS", "0", 1);
+    struct wl_sensor_params p;
+    params_for(&p, FAKE_NVML_LIB);
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_NVML, &p, &s, &st), WL_ENOTSUP);
+    assert_null(s);
+    assert_true(wl_utf8_valid(st.why, strlen(st.why)));
+    assert_string_equal(st.why, "no GPU gives energy or power; gpu0: no energy or power reading "
+                                "(and 11 more GPUs not read)");
+    reset_env();
+}
+
 /* The total-energy counter restarting (the driver reloaded) is a gap, not
  * a fall of the total: gpu1's counter goes from 1000000 mJ to near 0. */
 static void test_energy_counter_reset_is_a_gap(void **state)
@@ -345,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_long_multibyte_name_and_path_are_cut_between_characters),
         cmocka_unit_test(test_gpus_over_the_limit_are_listed),
         cmocka_unit_test(test_energy_counter_reset_is_a_gap),
+        cmocka_unit_test(test_more_unreadable_gpus_than_reasons_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
