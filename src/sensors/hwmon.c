@@ -208,8 +208,9 @@ static int hwmon_read(struct wl_sensor *s, struct wl_sensor_reading *r)
         if (h->c[i].is_energy) {
             /* a decrease (a driver reloaded) is a discontinuity, not a
              * falling total: counted in n_discontinuities, the energy
-             * across it unknown (the sampler records a gap) */
-            (void)wl__counter_update(&h->c[i].ctr, v, wl_clock_now_ns());
+             * across it unknown (the sampler records a gap; disc says
+             * what it was) */
+            r->v[i].disc = wl__counter_update(&h->c[i].ctr, v, wl_clock_now_ns());
             r->v[i].energy_uj = wl__counter_total_uj(&h->c[i].ctr);
             r->v[i].n_discontinuities = h->c[i].ctr.n_discontinuities;
             r->v[i].power_w = 0;

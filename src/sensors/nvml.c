@@ -313,8 +313,9 @@ static int nvml_read(struct wl_sensor *s, struct wl_sensor_reading *r)
             if (a->get_energy(g->dev, &mj) != NVML_SUCCESS)
                 return WL_ESENSOR;
             /* a fall (the driver reloaded) is a discontinuity, counted in
-             * n_discontinuities: a gap, not a falling total */
-            (void)wl__counter_update(&g->ctr, mj, wl_clock_now_ns());
+             * n_discontinuities (disc says what it was): a gap, not a
+             * falling total */
+            v->disc = wl__counter_update(&g->ctr, mj, wl_clock_now_ns());
             v->energy_uj = wl__counter_total_uj(&g->ctr);
             v->n_discontinuities = g->ctr.n_discontinuities;
             v->valid = WL_CH_ENERGY;

@@ -31,7 +31,7 @@
 struct msr_ch {
     int fd; /* shared per package; owned by pkg_fd[] */
     uint32_t reg;
-    struct wl__counter ctr; /* raw units of unit_uj, 32-bit: max_raw 2^32 */
+    struct wl__counter ctr; /* raw units of unit_uj, 32-bit: top_raw 0xffffffff */
 };
 
 struct rapl_msr {
@@ -228,7 +228,7 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             struct msr_ch *c = &m->c[m->n++];
             c->fd = fd;
             c->reg = reg;
-            wl__counter_init(&c->ctr, "rapl-msr", s->info.ch[ci].name, 0x100000000ull, unit_uj,
+            wl__counter_init(&c->ctr, "rapl-msr", s->info.ch[ci].name, 0xffffffffull, unit_uj,
                              v & 0xffffffffu, wl_clock_now_ns());
         }
     }
@@ -259,8 +259,8 @@ static int msr_read_all(struct wl_sensor *s, struct wl_sensor_reading *r)
             return WL_ESENSOR;
         /* the energy status is the low 32 bits; a fall that no wrap can
          * explain is a discontinuity (wl__counter_update), counted in
-         * n_discontinuities: the sampler records a gap there */
-        (void)wl__counter_update(&c->ctr, v & 0xffffffffu, wl_clock_now_ns());
+         * n_discontinuities and said in disc: the sampler records a gap */
+        r->v[i].disc = wl__counter_update(&c->ctr, v & 0xffffffffu, wl_clock_now_ns());
         r->v[i].energy_uj = wl__counter_total_uj(&c->ctr);
         r->v[i].n_discontinuities = c->ctr.n_discontinuities;
         r->v[i].power_w = 0;

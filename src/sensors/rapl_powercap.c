@@ -33,7 +33,7 @@
 
 struct powercap_zone {
     int fd;
-    struct wl__counter ctr; /* unit 1 uJ, max_raw = max_energy_range_uj */
+    struct wl__counter ctr; /* unit 1 uJ, top_raw = max_energy_range_uj (its largest value) */
 };
 
 struct powercap {
@@ -347,9 +347,9 @@ static int powercap_read(struct wl_sensor *s, struct wl_sensor_reading *r)
         int rc = wl__pread_u64(z->fd, &raw);
         if (rc != 0)
             return WL_ESENSOR;
-        /* a discontinuity shows in n_discontinuities: the sampler
-         * records a gap there, its energy not counted */
-        (void)wl__counter_update(&z->ctr, raw, wl_clock_now_ns());
+        /* a discontinuity shows in n_discontinuities and disc: the
+         * sampler records a gap there, its energy not counted */
+        r->v[i].disc = wl__counter_update(&z->ctr, raw, wl_clock_now_ns());
         r->v[i].energy_uj = wl__counter_total_uj(&z->ctr);
         r->v[i].n_discontinuities = z->ctr.n_discontinuities;
         r->v[i].power_w = 0;

@@ -297,49 +297,79 @@ int wl__name_cmp_natural(const char *a, const char *b)
 }
 
 void wl__counter_init(struct wl__counter *c, const char *backend, const char *channel,
-                      uint64_t max_raw, double unit_uj, uint64_t raw, uint64_t t_ns)
+                      uint64_t top_raw, double unit_uj, uint64_t raw, uint64_t t_ns)
 {
     memset(c, 0, sizeof *c);
     c->backend = backend;
     c->channel = channel;
-    c->max_raw = max_raw;
+    c->top_raw = top_raw;
     c->unit_uj = unit_uj;
     c->last_raw = raw;
     c->last_t_ns = t_ns;
 }
 
-int wl__counter_update(struct wl__counter *c, uint64_t raw, uint64_t t_ns)
+enum wl_counter_disc wl__counter_update(struct wl__counter *c, uint64_t raw, uint64_t t_ns)
 {
     const uint64_t last = c->last_raw, dt = t_ns > c->last_t_ns ? t_ns - c->last_t_ns : 0;
+    const bool in_range = raw <= c->top_raw;
     c->last_raw = raw;
     c->last_t_ns = t_ns;
-    if (raw <= c->max_raw && raw >= last) {
-        c->total_raw += raw - last;
-        return 0;
-    }
-    /* a decrease from a value in range: a wrap when its step is possible */
-    double step_uj = 0, bound_uj = 0;
-    if (raw <= c->max_raw && last <= c->max_raw) {
-        step_uj = (double)wl__counter_step(last, raw, c->max_raw) * c->unit_uj;
-        bound_uj = WL__COUNTER_MAX_W * (double)(dt + WL__COUNTER_SLACK_NS) / 1e3; /* W*us */
-        if (step_uj <= bound_uj) {
-            c->total_raw += wl__counter_step(last, raw, c->max_raw);
-            return 0;
+    /* a rise: in range, or above it once the counter has been there (its
+     * advertised range is wrong, not its counting) */
+    if (raw >= last && (in_range || c->above_range)) {
+        if (!in_range && raw > last && !c->range_warned) {
+            c->range_warned = true;
+            wl_log_warn("sensors",
+                        "%s %s: counter keeps rising above its range (%llu, range 0..%llu): the "
+                        "range is wrong; its rises are counted from here on, and a fall from "
+                        "above the range is a gap (where it wraps is unknown)",
+                        c->backend, c->channel, (unsigned long long)raw,
+                        (unsigned long long)c->top_raw);
         }
+        c->total_raw += raw - last;
+        return WL_DISC_NONE;
+    }
+    enum wl_counter_disc why;
+    double step_uj = 0;
+    if (!in_range) {
+        /* the first read above the range (a rise), or a fall while above it */
+        why = c->above_range ? WL_DISC_FELL : WL_DISC_ABOVE_RANGE;
+        c->above_range = true;
+    } else if (last > c->top_raw || c->top_raw == UINT64_MAX) {
+        why = WL_DISC_FELL; /* back from above the range, or never wraps */
+    } else {
+        /* a decrease in range: a wrap when its step is possible */
+        const uint64_t step = wl__counter_step(last, raw, c->top_raw);
+        step_uj = (double)step * c->unit_uj;
+        const double bound_uj =
+            WL__COUNTER_MAX_W * (double)(dt + WL__COUNTER_SLACK_NS) / 1e3; /* W*us */
+        if (step_uj <= bound_uj) {
+            c->total_raw += step;
+            return WL_DISC_NONE;
+        }
+        why = WL_DISC_BAD_WRAP;
     }
     c->n_discontinuities++;
     if (c->n_discontinuities <= 3) {
-        if (raw > c->max_raw)
+        if (why == WL_DISC_ABOVE_RANGE)
             wl_log_warn("sensors",
                         "%s %s: counter read %llu, above its range (0..%llu): a reset or a wrong "
-                        "range, not a wrap; the energy since the previous read is unknown (a gap)",
+                        "range, not a wrap; the energy since the previous read is unknown (a "
+                        "gap); should it keep rising there, its rises are counted",
                         c->backend, c->channel, (unsigned long long)raw,
-                        (unsigned long long)c->max_raw);
-        else if (last > c->max_raw)
+                        (unsigned long long)c->top_raw);
+        else if (last > c->top_raw)
             wl_log_warn("sensors",
-                        "%s %s: counter back in range (%llu after %llu): the energy since the "
-                        "previous read is unknown (a gap)",
-                        c->backend, c->channel, (unsigned long long)raw, (unsigned long long)last);
+                        "%s %s: counter went back from %llu, above its range (0..%llu), to %llu: "
+                        "where it wraps is unknown; the energy since the previous read is "
+                        "unknown (a gap)",
+                        c->backend, c->channel, (unsigned long long)last,
+                        (unsigned long long)c->top_raw, (unsigned long long)raw);
+        else if (why == WL_DISC_FELL)
+            wl_log_warn("sensors",
+                        "%s %s: counter went back from %llu to %llu (it never wraps): a reset; "
+                        "the energy since the previous read is unknown (a gap)",
+                        c->backend, c->channel, (unsigned long long)last, (unsigned long long)raw);
         else
             wl_log_warn("sensors",
                         "%s %s: counter went back from %llu to %llu; as a wrap that is %.0f J in "
@@ -351,7 +381,7 @@ int wl__counter_update(struct wl__counter *c, uint64_t raw, uint64_t t_ns)
             wl_log_warn("sensors", "%s %s: further discontinuities are counted, not logged",
                         c->backend, c->channel);
     }
-    return WL_ESENSOR;
+    return why;
 }
 
 uint64_t wl__counter_total_uj(const struct wl__counter *c)

@@ -22,8 +22,9 @@
 #include <sys/types.h>
 
 /* Channels per sensor. 64: a 16-socket powercap tree (package, core, uncore,
- * dram each) or 64 GPUs. Cheap: a wl_sensor_info is ~10 KB and a reading
- * ~3 KB; the sampler keeps 8 sensors x 64 channels of ~120 bytes. A backend
+ * dram each) or 64 GPUs. Cheap: a wl_sensor_info is ~12 KB and a reading
+ * ~3 KB; the sampler keeps 8 sensors x 64 channels of ~180 bytes (~90 KB;
+ * sizeof, gcc 12 x86-64). A backend
  * that finds more keeps the most important ones (packages before their
  * sub-zones) and lists the rest in wl_sensor_info.not_read. */
 #define WL_SENSOR_MAX_CHANNELS 64
@@ -55,6 +56,18 @@ struct wl_sensor_channel {
     double power_resolution_w; /* smallest power step, 0 when unknown */
 };
 
+/* What a cumulative counter did that no wrap explains: a discontinuity
+ * (sensors.md, "Counters and wraparound"). */
+enum wl_counter_disc {
+    WL_DISC_NONE = 0,
+    WL_DISC_FELL,        /* went back where no wrap is possible: a counter that
+                            never wraps (hwmon, NVML), or one back from above its
+                            range (where it wraps is then unknown) */
+    WL_DISC_BAD_WRAP,    /* went back by more than a wrap can explain: as a wrap
+                            its step would mean more than 10 kW */
+    WL_DISC_ABOVE_RANGE, /* read above its advertised range for the first time */
+};
+
 struct wl_channel_value {
     uint64_t energy_uj; /* cumulative since the sensor was opened; the backend unwraps counters */
     /* Counter discontinuities since open (a counter that went backwards by
@@ -64,6 +77,11 @@ struct wl_channel_value {
      * records a gap (counter_fell) where this count grows: a window across
      * it does not count the energy in that step. */
     uint32_t n_discontinuities;
+    /* What this read's discontinuity was (n_discontinuities grew by one with
+     * it); WL_DISC_NONE when this read saw none. Only the read that sees a
+     * discontinuity says what it was: the sampler, the only reader of its
+     * sensors, sees every one. */
+    enum wl_counter_disc disc;
     double power_w;     /* instantaneous or short-average power */
     float util_pct;     /* GPU utilisation (WL_CH_GPU_INFO) */
     float temp_c;       /* GPU temperature (WL_CH_GPU_INFO) */

@@ -119,13 +119,21 @@ int wl__name_cmp_natural(const char *a, const char *b);
 int wl__sensor_add_channel(struct wl_sensor *s, const char *name, enum wl_domain d,
                            enum wl_method m, unsigned flags, int index);
 
-/* Counter unwrap: adds the step from last_raw to raw into *total, treating a
- * decrease as one wrap at max_raw (the counter runs 0..max_raw). */
-static inline uint64_t wl__counter_step(uint64_t last_raw, uint64_t raw, uint64_t max_raw)
+/* Counter unwrap: the step from last_raw to raw of a counter that shows
+ * 0..top_raw and wraps to 0 after top_raw, a decrease taken as one wrap.
+ * top_raw is the largest value the counter shows (inclusive; not a modulus):
+ * 0xffffffff for a 32-bit MSR, max_energy_range_uj for powercap (the kernel
+ * gives the register's largest value, 0xffffffff units, in uJ), UINT64_MAX
+ * for a counter that never wraps. A wrap step is (top_raw - last_raw) + 1 +
+ * raw, exact and without overflow for any top_raw >= last_raw > raw (at most
+ * 2^64 - 1: the fall is at least 1). powercap's energy_uj moves in RAPL
+ * units (~61 uJ) that its uJ values do not show, so a wrap there counts up
+ * to one unit less than the hardware: within the counter's resolution. */
+static inline uint64_t wl__counter_step(uint64_t last_raw, uint64_t raw, uint64_t top_raw)
 {
     if (raw >= last_raw)
         return raw - last_raw;
-    return (max_raw - last_raw) + raw;
+    return (top_raw - last_raw) + 1 + raw;
 }
 
 /* The most power one counter may show across a decrease taken as a wrap,
@@ -142,26 +150,36 @@ static inline uint64_t wl__counter_step(uint64_t last_raw, uint64_t raw, uint64_
  * Not thread-safe: the sensor's lock serialises reads. */
 struct wl__counter {
     const char *backend, *channel; /* for the warning (channel: s->info.ch[i].name) */
-    uint64_t max_raw;              /* wl__counter_step's max_raw; UINT64_MAX: never wraps */
+    uint64_t top_raw;              /* largest value shown (wl__counter_step); UINT64_MAX:
+                                      never wraps */
     double unit_uj;                /* energy of one raw count */
     uint64_t last_raw, last_t_ns;
     uint64_t total_raw; /* unwrapped since open, the steps across discontinuities left out */
     uint32_t n_discontinuities;
+    bool above_range;  /* has read above top_raw: its rises there are counted */
+    bool range_warned; /* the "range is wrong" warning was logged */
 };
 
-/* Starts c at raw (read at t_ns). raw must be <= max_raw (the caller
+/* Starts c at raw (read at t_ns). raw must be <= top_raw (the caller
  * checks at open: a counter above its range cannot be unwrapped). */
 void wl__counter_init(struct wl__counter *c, const char *backend, const char *channel,
-                      uint64_t max_raw, double unit_uj, uint64_t raw, uint64_t t_ns);
-/* Adds the step to raw (read at t_ns). A raw above max_raw, or a decrease
- * whose wrap step would mean more than WL__COUNTER_MAX_W over the elapsed
- * time, is a discontinuity (a reset): nothing is added, the counter restarts
- * from raw, n_discontinuities grows, a warning is logged (the first few per
- * counter) and WL_ESENSOR is returned. The read itself still succeeds (its
- * values are good from here on): the reading carries n_discontinuities, and
- * the sampler records a gap whose energy is unknown, not invented, wherever
- * that count grows. 0 otherwise. */
-int wl__counter_update(struct wl__counter *c, uint64_t raw, uint64_t t_ns);
+                      uint64_t top_raw, double unit_uj, uint64_t raw, uint64_t t_ns);
+/* Adds the step to raw (read at t_ns) and returns WL_DISC_NONE, or, for a
+ * discontinuity (a reset, not a wrap), adds nothing, restarts the counter
+ * from raw, counts it in n_discontinuities, logs a warning (the first few
+ * per counter) and returns what it was (the backend hands that on in
+ * wl_channel_value.disc; the sampler records a gap whose energy is unknown,
+ * not invented). The read itself still succeeds: its values are good from
+ * here on. Discontinuities:
+ *  - WL_DISC_ABOVE_RANGE: the first read above top_raw. The range is then
+ *    taken as wrong, not the counter: its later rises, above the range too,
+ *    are counted (one warning says the range is wrong), and where it wraps
+ *    is unknown, so a decrease from above the range is WL_DISC_FELL;
+ *  - WL_DISC_FELL: a decrease of a counter that never wraps (top_raw
+ *    UINT64_MAX), or from above its range;
+ *  - WL_DISC_BAD_WRAP: a decrease whose wrap step would mean more than
+ *    WL__COUNTER_MAX_W over the elapsed time (plus WL__COUNTER_SLACK_NS). */
+enum wl_counter_disc wl__counter_update(struct wl__counter *c, uint64_t raw, uint64_t t_ns);
 /* The unwrapped total in microjoules. */
 uint64_t wl__counter_total_uj(const struct wl__counter *c);
 

@@ -204,8 +204,9 @@ static void test_long_multibyte_root_is_cut_between_characters(void **state)
 }
 
 /* An energy counter that goes down (a driver reloaded) is a discontinuity:
- * the read fails (a gap) and the total never falls; counting goes on from
- * the new value. */
+ * the read that sees it succeeds and counts it (n_discontinuities; disc
+ * "fell": a 64-bit counter never wraps, so the sampler records a gap), the
+ * total never falls, and counting goes on from the new value. */
 static void test_energy_counter_going_down_is_a_gap(void **state)
 {
     (void)state;
@@ -227,6 +228,7 @@ static void test_energy_counter_going_down_is_a_gap(void **state)
     assert_int_equal(wl_sensor_read(s, &r), 0);  /* good from here on */
     assert_int_equal(r.v[0].energy_uj, 1000000); /* the step left out */
     assert_int_equal(r.v[0].n_discontinuities, 1);
+    assert_int_equal(r.v[0].disc, WL_DISC_FELL);
     put(root, "class/hwmon/hwmon0/energy1_input", "2000500\n");
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.v[0].energy_uj, 3000000); /* 1 J before, 2 J after */

@@ -355,6 +355,8 @@ static void test_energy_counter_reset_is_a_gap(void **state)
     assert_int_equal(wl_sensor_read(s, &c), 0);
     assert_true(c.v[1].energy_uj >= a.v[1].energy_uj);
     assert_int_equal(c.v[1].n_discontinuities, 1);
+    assert_int_equal(b.v[1].disc, WL_DISC_FELL); /* a 64-bit counter: never a wrap */
+    assert_int_equal(c.v[1].disc, WL_DISC_NONE);
     wl_sensor_close(s);
     reset_env();
 }

@@ -212,8 +212,10 @@ static void test_missing_driver_and_unknown_vendor(void **state)
 }
 
 /* A package counter that falls from the middle of its range: as a 32-bit
- * wrap that is ~131 kJ in microseconds, so it is a reset: the read fails (a
- * gap) and nothing is added; a fall near the top of the range is a wrap. */
+ * wrap that is ~131 kJ in microseconds, so it is a reset: the read that sees
+ * it succeeds and counts it as a discontinuity (n_discontinuities, disc: the
+ * sampler records a gap), and nothing is added; a fall near the top of the
+ * range is a wrap, exact to the unit (0xffffffff -> 0 is one). */
 static void test_counter_reset_is_a_gap_not_a_wrap(void **state)
 {
     (void)state;
@@ -233,10 +235,27 @@ static void test_counter_reset_is_a_gap_not_a_wrap(void **state)
     assert_int_equal(r.v[0].energy_uj, 1000000);
     set_msr(root, 0, 0x611, 0x100); /* reset */
     assert_int_equal(wl_sensor_read(s, &r), 0); /* good from here on */
+    assert_int_equal(r.v[0].n_discontinuities, 1);
+    assert_int_equal(r.v[0].disc, WL_DISC_BAD_WRAP);
     set_msr(root, 0, 0x611, 0x100 + 16384);
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.v[0].energy_uj, 2000000);
     assert_int_equal(r.v[0].n_discontinuities, 1);
+    /* wraps: 0xffffc000 -> 0xffffffff is 16383 units, -> 0 one more: 1 J */
+    set_msr(root, 0, 0x611, 0xffffc000ull);
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    const uint64_t before = r.v[0].energy_uj;
+    set_msr(root, 0, 0x611, 0xffffffffull);
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    set_msr(root, 0, 0x611, 0);
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].energy_uj - before, 1000000);
+    set_msr(root, 0, 0x611, 0xfffff000ull); /* a wrap across all but 0x1000 units */
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    set_msr(root, 0, 0x611, 0x3000);
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].n_discontinuities, 1);
+    assert_int_equal(r.v[0].disc, WL_DISC_NONE);
     wl_sensor_close(s);
     wl_test_rmtree(root);
     free(root);

@@ -437,7 +437,10 @@ static bool has_not_read(const struct wl_sensor_info *in, const char *a, const c
 
 /* A counter reset mid-run (energy_uj set back to a small value) is not a
  * wrap: as one it would add ~262 kJ in microseconds. The read that sees it
- * fails (a gap), nothing is added, and counting goes on from the new value. */
+ * succeeds: it counts the reset as a discontinuity (n_discontinuities, disc:
+ * the sampler records a gap), nothing is added, and counting goes on from
+ * the new value. A wrap is exact: max_energy_range_uj is the largest value
+ * the counter shows, so max -> 0 is one step. */
 static void test_counter_reset_is_a_gap_not_a_wrap(void **state)
 {
     (void)state;
@@ -455,17 +458,31 @@ static void test_counter_reset_is_a_gap_not_a_wrap(void **state)
     assert_int_equal(r.v[0].n_discontinuities, 0);
     set_energy(root, "intel-rapl:0", 1000); /* reset */
     assert_int_equal(wl_sensor_read(s, &r), 0); /* good from here on */
+    assert_int_equal(r.v[0].energy_uj, 2000000);
+    assert_int_equal(r.v[0].n_discontinuities, 1);
+    assert_int_equal(r.v[0].disc, WL_DISC_BAD_WRAP);
     set_energy(root, "intel-rapl:0", 1001000); /* +1 J after the reset */
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.v[0].energy_uj, 3000000); /* the jump is not in it */
     assert_int_equal(r.v[0].n_discontinuities, 1);
-    /* a real wrap near the top of the range still counts */
-    set_energy(root, "intel-rapl:0", 262143328850ull - 500000);
+    assert_int_equal(r.v[0].disc, WL_DISC_NONE);
+    /* a real wrap near the top of the range still counts, exactly: 499,999
+     * up to the top, one to 0, 500,000 after (the old code took the top as
+     * a modulus and lost one) */
+    set_energy(root, "intel-rapl:0", 262143328850ull - 499999);
     assert_int_equal(wl_sensor_read(s, &r), 0);
     uint64_t before = r.v[0].energy_uj;
     set_energy(root, "intel-rapl:0", 500000);
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.v[0].energy_uj - before, 1000000);
+    assert_int_equal(r.v[0].disc, WL_DISC_NONE);
+    set_energy(root, "intel-rapl:0", 262143328850ull); /* the top itself is in range */
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    before = r.v[0].energy_uj;
+    set_energy(root, "intel-rapl:0", 0);
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].energy_uj - before, 1);
+    assert_int_equal(r.v[0].n_discontinuities, 1);
     wl_sensor_close(s);
     wl_test_rmtree(root);
     free(root);
@@ -473,7 +490,11 @@ static void test_counter_reset_is_a_gap_not_a_wrap(void **state)
 
 /* A counter above max_energy_range_uj cannot be unwrapped: at open the zone
  * is not used (and listed), at a read it is a discontinuity, never the
- * underflowing "max - last" step. */
+ * underflowing "max - last" step. Once: the range is then taken as wrong,
+ * so the counter staying there is no discontinuity and its rises there are
+ * counted (the old code saw one at every read, its energy counted as 0
+ * from there on); a fall from above the range is one (where it wraps is
+ * unknown), and a decrease in range is still a wrap when it can be. */
 static void test_counter_above_its_range_is_not_a_wrap(void **state)
 {
     (void)state;
@@ -497,11 +518,27 @@ static void test_counter_above_its_range_is_not_a_wrap(void **state)
     assert_int_equal(r.v[0].energy_uj, 400000);
     set_energy(root, "intel-rapl:0", 5000000); /* above the range */
     assert_int_equal(wl_sensor_read(s, &r), 0); /* good from here on */
+    assert_int_equal(r.v[0].n_discontinuities, 1);
+    assert_int_equal(r.v[0].disc, WL_DISC_ABOVE_RANGE);
+    assert_int_equal(wl_sensor_read(s, &r), 0); /* still there: nothing new */
+    assert_int_equal(r.v[0].n_discontinuities, 1);
+    assert_int_equal(r.v[0].disc, WL_DISC_NONE);
+    set_energy(root, "intel-rapl:0", 5300000); /* rising above the range: counted */
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].energy_uj, 700000);
+    assert_int_equal(r.v[0].n_discontinuities, 1);
     set_energy(root, "intel-rapl:0", 100); /* back in range, from above it */
     assert_int_equal(wl_sensor_read(s, &r), 0); /* good from here on */
+    assert_int_equal(r.v[0].disc, WL_DISC_FELL);
     set_energy(root, "intel-rapl:0", 200100);
     assert_int_equal(wl_sensor_read(s, &r), 0);
-    assert_int_equal(r.v[0].energy_uj, 600000);
+    assert_int_equal(r.v[0].energy_uj, 900000);
+    assert_int_equal(r.v[0].n_discontinuities, 2);
+    set_energy(root, "intel-rapl:0", 999999);
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    set_energy(root, "intel-rapl:0", 5); /* a wrap: 1 to the top, 1 to 0, 5 */
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].energy_uj, 900000 + 799899 + 7);
     assert_int_equal(r.v[0].n_discontinuities, 2);
     wl_sensor_close(s);
     wl_test_rmtree(root);

@@ -1,0 +1,92 @@
+/* sensor counters (wl__counter_*, sensor_impl.h), driven directly with
+ * chosen values and times: a wrap is exact for a counter whose top is its
+ * largest value (MSR 0xffffffff, powercap max_energy_range_uj) and never
+ * overflows for one that never wraps (UINT64_MAX); the 10 kW bound that
+ * tells a wrap from a reset is 200 J at 10 ms between reads; each
+ * discontinuity says what it was; and a counter that goes above its range
+ * and stays there is one discontinuity, its rises there counted. */
+#include "test_support.h"
+
+#include "sensors/sensor_impl.h"
+
+#include <stdint.h>
+
+#define MS 1000000ull
+
+static void test_wrap_step_is_exact_for_an_inclusive_top(void **state)
+{
+    (void)state;
+    /* 32-bit MSR: 0xffffffff -> 0 is one unit */
+    assert_int_equal(wl__counter_step(0xffffffffull, 0, 0xffffffffull), 1);
+    assert_int_equal(wl__counter_step(0xffffff00ull, 0x100, 0xffffffffull), 0x200);
+    /* powercap: max_energy_range_uj is the largest value */
+    assert_int_equal(wl__counter_step(262143328850ull - 499999, 500000, 262143328850ull), 1000000);
+    /* a counter that never wraps: 2^64 - the fall, no overflow */
+    assert_int_equal(wl__counter_step(UINT64_MAX, 0, UINT64_MAX), 1);
+    assert_int_equal(wl__counter_step(10, 7, UINT64_MAX), UINT64_MAX - 2);
+    assert_int_equal(wl__counter_step(7, 10, UINT64_MAX), 3);
+}
+
+/* The 32-bit counter of an MSR with 61.035 uJ units over 10 ms: a wrap
+ * step up to 10 kW x (10 ms + 10 ms slack) = 200 J is a wrap, above it a
+ * reset (sensors.md's bound). */
+static void test_wrap_bound_is_200_j_at_10_ms(void **state)
+{
+    (void)state;
+    const double unit_uj = 1e6 / 16384.0;
+    const uint64_t top = 0xffffffffull, j199 = 199 * 16384, j201 = 201 * 16384;
+    struct wl__counter c;
+    wl__counter_init(&c, "test", "package-0", top, unit_uj, top - 1000, 0);
+    assert_int_equal(wl__counter_update(&c, j199 - 1001, 10 * MS), WL_DISC_NONE);
+    assert_int_equal(c.total_raw, j199);
+    assert_int_equal(c.n_discontinuities, 0);
+    wl__counter_init(&c, "test", "package-0", top, unit_uj, top - 1000, 0);
+    assert_int_equal(wl__counter_update(&c, j201 - 1001, 10 * MS), WL_DISC_BAD_WRAP);
+    assert_int_equal(c.total_raw, 0);
+    assert_int_equal(c.n_discontinuities, 1);
+}
+
+static void test_a_counter_that_never_wraps_fell(void **state)
+{
+    (void)state;
+    struct wl__counter c;
+    wl__counter_init(&c, "test", "energy1", UINT64_MAX, 1.0, 5000000, 0);
+    assert_int_equal(wl__counter_update(&c, 5000010, MS), WL_DISC_NONE);
+    assert_int_equal(wl__counter_update(&c, 5000009, 2 * MS), WL_DISC_FELL); /* 1 uJ back */
+    assert_int_equal(wl__counter_update(&c, 5000020, 3 * MS), WL_DISC_NONE);
+    assert_int_equal(wl__counter_total_uj(&c), 21);
+    assert_int_equal(c.n_discontinuities, 1);
+}
+
+/* max_energy_range_uj 1 J; the counter goes above it and keeps rising
+ * there: one discontinuity (the step into it is unknown), then its rises
+ * count; the old code saw one at every read and counted nothing. */
+static void test_above_its_range_once_then_its_rises_count(void **state)
+{
+    (void)state;
+    struct wl__counter c;
+    wl__counter_init(&c, "test", "package-0", 1000000, 1.0, 500000, 0);
+    assert_int_equal(wl__counter_update(&c, 3000000, 10 * MS), WL_DISC_ABOVE_RANGE);
+    for (uint64_t k = 1; k <= 100; k++) /* stays, then rises 1 mJ a read */
+        assert_int_equal(wl__counter_update(&c, 3000000 + (k - 1) * 1000, (10 + k) * MS),
+                         WL_DISC_NONE);
+    assert_int_equal(wl__counter_total_uj(&c), 99000);
+    assert_int_equal(c.n_discontinuities, 1);
+    /* where it wraps is unknown: a fall from above the range is one */
+    assert_int_equal(wl__counter_update(&c, 3050000, 200 * MS), WL_DISC_FELL);
+    assert_int_equal(wl__counter_update(&c, 10, 210 * MS), WL_DISC_FELL);
+    assert_int_equal(wl__counter_update(&c, 20, 220 * MS), WL_DISC_NONE);
+    assert_int_equal(wl__counter_total_uj(&c), 99010);
+    assert_int_equal(c.n_discontinuities, 3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wrap_step_is_exact_for_an_inclusive_top),
+        cmocka_unit_test(test_wrap_bound_is_200_j_at_10_ms),
+        cmocka_unit_test(test_a_counter_that_never_wraps_fell),
+        cmocka_unit_test(test_above_its_range_once_then_its_rises_count),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
