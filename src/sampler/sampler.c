@@ -5,7 +5,9 @@
  * rd_mu together with the update of its counters' running totals (so
  * readings are applied in the order they were taken, by the thread or a
  * mark), so a mark never waits for the whole sampling pass, only for one
- * sensor read. Lock order: rd_mu, then mu; never rd_mu while holding mu.
+ * sensor read. Lock order: rd_mu, then mu (a read that sees a counter
+ * discontinuity records it under both, so discontinuities are recorded in
+ * the order they were read); never rd_mu while holding mu.
  */
 #include "sampler/sampler.h"
 
@@ -25,6 +27,11 @@
 
 #define MAX_SENSORS 8
 #define MAX_CHANS (MAX_SENSORS * WL_SENSOR_MAX_CHANNELS)
+/* a sensor's discontinuous channels are bits of a uint64_t (struct falls) */
+_Static_assert(WL_SENSOR_MAX_CHANNELS <= 64, "one bit per channel of a sensor in a uint64_t");
+/* warnings logged per channel for its counter's discontinuities (as the
+ * sensor layer's per counter); the gaps still record every one */
+#define FALL_LOGS_PER_CHAN 3
 
 struct chan {
     unsigned sensor, ch;
@@ -37,6 +44,12 @@ struct chan {
     uint32_t raw_disc; /* the sensor's n_discontinuities at the last read */
     uint64_t raw_t_ns; /* that read's time (middle) */
     uint64_t cum_uj;   /* since open as counted: the rises of raw_uj (a fall adds nothing) */
+    bool raw_fell;     /* that read saw a discontinuity (a fall) */
+    uint32_t n_falls;  /* falls seen by any read (the thread's or a mark's) */
+    uint32_t falls_at_thread_read; /* n_falls as of the thread's latest read */
+    /* falls recorded (under mu, taken inside rd_mu) */
+    int fall_gap;         /* index into gaps[] of its latest fall's gap, -1 if not kept */
+    uint32_t n_fall_logs; /* its falls logged so far (FALL_LOGS_PER_CHAN) */
     /* thread state (under mu) */
     uint64_t e_uj;   /* cumulative since open (counter delta or integral) */
     uint64_t e_t_ns; /* when e_uj was read (its sensor's read, middle) */
@@ -46,8 +59,7 @@ struct chan {
     bool have_last;
     uint64_t ref_t_ns, ref_e_uj; /* counter power derivation reference */
     bool ref_stale; /* the reference is from before a gap: restart it at the next good read */
-    uint32_t n_falls, falls_seen; /* falls of the counter recorded / taken in by the thread */
-    uint64_t fall_t_ns;           /* the read that saw the latest fall */
+    uint32_t falls_seen; /* falls_at_thread_read taken in (thread only) */
     double p_w;
     bool p_known;       /* p_w holds a power (a counter has none before its first window) */
     bool p_instant;     /* p_w was read, not derived: it stands for the sample's instant */
@@ -187,6 +199,7 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
                 continue;
             }
             struct chan *k = &s->chans[s->n_chans++];
+            k->fall_gap = -1;
             k->sensor = i;
             k->ch = c;
             k->d = ch->domain;
@@ -263,33 +276,101 @@ static uint64_t read_mid_ns(const struct wl_sensor_reading *r)
     return r->t_before_ns / 2 + r->t_after_ns / 2;
 }
 
-/* Records the fall of sensor i's counters in fell (bit: channel index) seen
- * by the read at t, the previous read being at t_prev: a gap whose energy is
- * unknown and not counted. */
-static void record_fall(wl_sampler *s, unsigned i, uint32_t fell, uint64_t t_prev, uint64_t t)
+/* The channels of sensor i whose counter was discontinuous (fell, or a
+ * backend's unwrapper saw a discontinuity) at one read. */
+struct falls {
+    uint64_t mask;                        /* bit (1 << chan.ch): discontinuous */
+    uint64_t cont;                        /* ... and its previous read was too */
+    uint64_t log, log_last;               /* to log; the last one logged for it */
+    uint8_t disc[WL_SENSOR_MAX_CHANNELS]; /* enum wl_counter_disc, by chan.ch */
+    uint64_t t_prev, t;                   /* the read before (earliest), this read */
+};
+
+static const char *disc_text(enum wl_counter_disc d)
 {
+    switch (d) {
+    case WL_DISC_ABOVE_RANGE:
+        return "its energy counter read above its advertised range";
+    case WL_DISC_BAD_WRAP:
+        return "its energy counter went back, further than a wrap can explain";
+    default:
+        return "its energy counter went back";
+    }
+}
+
+/* Records f, sensor i's discontinuities at one read, as a gap whose energy
+ * is unknown and not counted (called under rd_mu[i]: in read order). A
+ * channel discontinuous at consecutive reads makes one gap: when every
+ * channel in f was also discontinuous at its read before, f extends the gap
+ * of those reads instead of adding one (a counter that misbehaves at every
+ * read is one gap, not one per read). Sets f->log to the channels to warn
+ * about (FALL_LOGS_PER_CHAN each; a gap's continuation is not logged). */
+static void record_fall(wl_sampler *s, unsigned i, struct falls *f)
+{
+    unsigned causes = 0;
+    for (unsigned c = 0; c < WL_SENSOR_MAX_CHANNELS; c++)
+        if (f->mask & (UINT64_C(1) << c))
+            causes |= 1u << f->disc[c];
     pthread_mutex_lock(&s->mu);
-    for (unsigned k = 0; k < s->n_chans; k++) {
-        struct chan *c = &s->chans[k];
-        if (c->sensor == i && (fell & (1u << c->ch))) {
-            c->n_falls++;
-            c->fall_t_ns = t;
+    if ((f->mask & ~f->cont) == 0) {
+        /* every channel continues its previous read's gap (one gap: its
+         * channels all fell at that read, so they share it) */
+        for (unsigned k = 0; k < s->n_chans; k++) {
+            const struct chan *c = &s->chans[k];
+            if (c->sensor == i && (f->mask & (UINT64_C(1) << c->ch)) && c->fall_gap >= 0) {
+                struct wl_sampler_gap *g = &s->gaps[c->fall_gap];
+                g->t_end_ns = f->t;
+                g->causes |= causes;
+                break;
+            }
         }
+        pthread_mutex_unlock(&s->mu);
+        return;
     }
     s->st.n_gaps++;
+    int gap = -1;
     if (s->n_gaps_kept < WL_SAMPLER_MAX_GAPS) {
-        struct wl_sampler_gap *g = &s->gaps[s->n_gaps_kept++];
+        gap = (int)s->n_gaps_kept++;
+        struct wl_sampler_gap *g = &s->gaps[gap];
+        memset(g, 0, sizeof *g);
         g->sensor = i;
         g->error = WL_ERANGE;
         g->counter_fell = true;
-        g->t_start_ns = t_prev;
-        g->t_end_ns = t;
+        g->causes = causes;
+        g->t_start_ns = f->t_prev;
+        g->t_end_ns = f->t;
+    }
+    for (unsigned k = 0; k < s->n_chans; k++) {
+        struct chan *c = &s->chans[k];
+        const uint64_t bit = UINT64_C(1) << c->ch;
+        if (c->sensor != i || !(f->mask & bit))
+            continue;
+        c->fall_gap = gap;
+        if (c->n_fall_logs < FALL_LOGS_PER_CHAN) {
+            f->log |= bit;
+            if (++c->n_fall_logs == FALL_LOGS_PER_CHAN)
+                f->log_last |= bit;
+        }
     }
     pthread_mutex_unlock(&s->mu);
-    wl_log_warn("sampler",
-                "%s: an energy counter read less than before; its energy over the %.3f s "
-                "since the previous read is unknown and not counted (a gap)",
-                wl_sensor_get_info(s->sensors[i])->backend, (double)(t - t_prev) / 1e9);
+}
+
+/* Logs f->log (no lock held). */
+static void log_falls(wl_sampler *s, unsigned i, const struct falls *f)
+{
+    const struct wl_sensor_info *in = wl_sensor_get_info(s->sensors[i]);
+    for (unsigned c = 0; c < in->n_channels; c++) {
+        const uint64_t bit = UINT64_C(1) << c;
+        if (!(f->log & bit))
+            continue;
+        wl_log_warn("sampler",
+                    "%s %s: %s; its energy over the %.3f s since the previous read is unknown "
+                    "and not counted (a gap)%s",
+                    in->backend, in->ch[c].name, disc_text((enum wl_counter_disc)f->disc[c]),
+                    (double)(f->t - f->t_prev) / 1e9,
+                    (f->log_last & bit) ? "; further ones are counted in the gaps, not logged"
+                                        : "");
+    }
 }
 
 /* Reads sensor i (settled or not) and carries its counter channels forward:
@@ -299,16 +380,20 @@ static void record_fall(wl_sampler *s, unsigned i, uint32_t fell, uint64_t t_pre
  * n_discontinuities (sensor.h) instead of letting its total fall: either
  * is a discontinuity, the energy since the previous read unknown, so
  * nothing is counted for it (never a step of 2^64 - fall) and it is
- * recorded as a gap; counting resumes from the new value. */
-static int read_sensor(wl_sampler *s, unsigned i, bool settle, struct wl_sensor_reading *r)
+ * recorded as a gap; counting resumes from the new value. by_thread: the
+ * sampler thread's read, whose sample takes in every fall read up to it
+ * (falls_at_thread_read). */
+static int read_sensor(wl_sampler *s, unsigned i, bool settle, bool by_thread,
+                       struct wl_sensor_reading *r)
 {
-    uint32_t fell = 0;
-    uint64_t t_prev = 0, t = 0;
+    struct falls f;
+    f.mask = f.cont = f.log = f.log_last = 0;
+    f.t_prev = UINT64_MAX;
     pthread_mutex_lock(&s->rd_mu[i]);
     const int rc =
         settle ? wl_sensor_read_settled(s->sensors[i], r) : wl_sensor_read(s->sensors[i], r);
     if (rc == 0) {
-        t = read_mid_ns(r);
+        f.t = read_mid_ns(r);
         for (unsigned k = 0; k < s->n_chans; k++) {
             struct chan *c = &s->chans[k];
             if (c->sensor != i || !c->counter)
@@ -317,24 +402,39 @@ static int read_sensor(wl_sampler *s, unsigned i, bool settle, struct wl_sensor_
             if (v->valid & WL_CH_ENERGY) {
                 /* a discontinuity the backend saw (a reset: its total
                  * left the step out) is a fall too */
-                if (v->energy_uj >= c->raw_uj && v->n_discontinuities == c->raw_disc) {
+                const bool disc = v->n_discontinuities != c->raw_disc;
+                if (v->energy_uj >= c->raw_uj && !disc) {
                     c->cum_uj += v->energy_uj - c->raw_uj;
+                    c->raw_fell = false;
                 } else {
                     if (v->energy_uj >= c->raw_uj)
                         c->cum_uj += v->energy_uj - c->raw_uj; /* known: after the reset */
-                    fell |= 1u << c->ch;
-                    t_prev = c->raw_t_ns;
+                    const uint64_t bit = UINT64_C(1) << c->ch;
+                    f.mask |= bit;
+                    if (c->raw_fell)
+                        f.cont |= bit;
+                    /* a total that fell without one: a backend that does not unwrap */
+                    f.disc[c->ch] =
+                        (uint8_t)(disc && v->disc != WL_DISC_NONE ? v->disc : WL_DISC_FELL);
+                    if (c->raw_t_ns < f.t_prev)
+                        f.t_prev = c->raw_t_ns;
+                    c->raw_fell = true;
+                    c->n_falls++;
                 }
                 c->raw_uj = v->energy_uj;
                 c->raw_disc = v->n_discontinuities;
-                c->raw_t_ns = t;
+                c->raw_t_ns = f.t;
             }
             v->energy_uj = c->cum_uj; /* an invalid read leaves the total as it was */
+            if (by_thread)
+                c->falls_at_thread_read = c->n_falls;
         }
+        if (f.mask)
+            record_fall(s, i, &f);
     }
     pthread_mutex_unlock(&s->rd_mu[i]);
-    if (fell)
-        record_fall(s, i, fell, t_prev, t);
+    if (f.log)
+        log_falls(s, i, &f);
     return rc;
 }
 
@@ -397,7 +497,7 @@ static int32_t energy_dt(uint64_t t_own, uint64_t t)
 static void take_sample(wl_sampler *s)
 {
     for (unsigned i = 0; i < s->n_sensors; i++)
-        s->rd_rc[i] = read_sensor(s, i, true, &s->rd[i]);
+        s->rd_rc[i] = read_sensor(s, i, true, true, &s->rd[i]);
     uint64_t t_before = s->rd[0].t_before_ns, t_after = s->rd[s->n_sensors - 1].t_after_ns;
     if (s->rd_rc[0] != 0 || s->rd_rc[s->n_sensors - 1] != 0)
         t_before = t_after = wl_clock_now_ns();
@@ -419,9 +519,9 @@ static void take_sample(wl_sampler *s)
             if (s->n_gaps_kept < WL_SAMPLER_MAX_GAPS) {
                 ss->gap_index = (int)s->n_gaps_kept;
                 struct wl_sampler_gap *g = &s->gaps[s->n_gaps_kept++];
+                memset(g, 0, sizeof *g);
                 g->sensor = i;
                 g->error = s->rd_rc[i];
-                g->counter_fell = false;
                 g->t_start_ns = t;
                 g->t_end_ns = 0;
             }
@@ -447,9 +547,10 @@ static void take_sample(wl_sampler *s)
         }
         const struct wl_sensor_reading *r = &s->rd[c->sensor];
         const uint64_t t_own = read_mid_ns(r);
-        /* a fall (seen by this read or a mark's before it) restarts the power */
-        if (c->falls_seen != c->n_falls && c->fall_t_ns <= t_own) {
-            c->falls_seen = c->n_falls;
+        /* a fall seen by this read or a mark's before it restarts the power
+         * (not one a mark read after it: that is the next sample's) */
+        if (c->falls_seen != c->falls_at_thread_read) {
+            c->falls_seen = c->falls_at_thread_read;
             c->ref_stale = true;
         }
         chan_update(c, &r->v[c->ch], t_own);
@@ -604,7 +705,7 @@ static int mark(wl_sampler *s, struct wl_energy_mark *out, bool settle)
             any_counter = any_counter || (s->chans[k].sensor == i && s->chans[k].counter);
         if (!any_counter)
             continue;
-        const int rc = read_sensor(s, i, settle, &r);
+        const int rc = read_sensor(s, i, settle, false, &r);
         for (unsigned k = 0; k < s->n_chans; k++) {
             const struct chan *c = &s->chans[k];
             if (c->sensor != i || !c->counter)
@@ -893,6 +994,18 @@ void wl_sampler_stats(wl_sampler *s, struct wl_sampler_stats *out)
     finish_rate(s); /* from the samples so far (final after stop) */
     *out = s->st;
     pthread_mutex_unlock(&s->mu);
+}
+
+const char *wl_sampler_gap_why(const struct wl_sampler_gap *g)
+{
+    if (!g->counter_fell)
+        return wl_strerror(g->error);
+    const unsigned above = 1u << WL_DISC_ABOVE_RANGE;
+    if (g->causes == above)
+        return "an energy counter read above its advertised range";
+    if (g->causes & above)
+        return "an energy counter read above its advertised range and went back";
+    return "an energy counter went back";
 }
 
 size_t wl_sampler_gaps(wl_sampler *s, struct wl_sampler_gap *out, size_t max)

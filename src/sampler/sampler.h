@@ -99,21 +99,32 @@ struct wl_baseline {
 struct wl_sampler_gap {
     unsigned sensor;   /* index in the sensor set */
     int error;         /* WL_E* of the first failed read (WL_ERANGE: a counter fell) */
-    bool counter_fell; /* a counter read less than before: not a failed read but a
-                          discontinuity from the previous read (t_start_ns) to the
-                          one that saw it (t_end_ns); its energy in between is
-                          unknown and not counted in samples, marks or windows */
+    bool counter_fell; /* a counter discontinuity (it read less than before, or its
+                          backend saw a reset: causes), not a failed read: from
+                          the previous read (t_start_ns) to the one that saw it
+                          (t_end_ns), its energy is unknown and not counted in
+                          samples, marks or windows. Consecutive reads that each
+                          see one on the same channels make one gap */
+    unsigned causes;   /* counter_fell: bit (1u << enum wl_counter_disc, sensor.h) for
+                          each kind of discontinuity in it; 0 otherwise */
     uint64_t t_start_ns;
     uint64_t t_end_ns; /* 0 while the sensor is still failing */
 };
+
+/* What the gap was, for people (static): for a counter discontinuity "an
+ * energy counter went back", "... read above its advertised range" or
+ * "... read above its advertised range and went back"; for a failed read
+ * wl_strerror(error). */
+const char *wl_sampler_gap_why(const struct wl_sampler_gap *g);
 
 struct wl_sampler_stats {
     uint64_t interval_ns;
     uint64_t n_samples;      /* samples taken by the thread */
     uint64_t n_overflow;     /* samples overwritten in the ring before being drained */
     uint64_t n_missed_ticks; /* ticks skipped because reading overran the interval */
-    uint64_t n_gaps;         /* sensor failure periods and counter falls (also those not kept in the
-                                gap list) */
+    uint64_t n_gaps;         /* sensor failure periods and counter discontinuities (consecutive
+                                reads of one gap count once; also those not kept in the gap
+                                list) */
     uint64_t t_first_ns, t_last_ns;
     double requested_hz, achieved_hz;
     bool rate_judged;       /* enough samples (>= 5) to judge the rate */

@@ -6,7 +6,10 @@
  * discontinuity: nothing counted across it, recorded as a gap, never a huge
  * step; in marks too. A span's energy and its duration come from the same
  * read, so a constant power read next to a second sensor peaks at its
- * average.
+ * average. A fall on channel 33 of a sensor touches no other channel (the
+ * old 32-bit mask took it for channel 1). Consecutive discontinuities of
+ * one channel are one gap, its warnings are limited, and a counter that
+ * goes above its range is one gap that says so, its rises there counted.
  * Sensors are fake sysfs trees (powercap counters driven by a writer thread,
  * hwmon files written by the test). */
 #include "test_support.h"
@@ -17,6 +20,7 @@
 #include "util/clock.h"
 #include "wattlens/wattlens.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -60,6 +64,80 @@ static void put_uj(const char *path, uint64_t uj)
     char text[32];
     snprintf(text, sizeof text, "%020llu\n", (unsigned long long)uj);
     put_text(path, text);
+}
+
+/* A static powercap zone under root: name, max_energy_range_uj, energy_uj
+ * (fixed width: put_uj rewrites it in place). */
+static void put_zone(const char *root, const char *dir, const char *name, uint64_t max,
+                     uint64_t energy)
+{
+    char path[2048], text[64];
+    snprintf(path, sizeof path, "%s/class", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/class/powercap", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/class/powercap/%s", root, dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/class/powercap/%s/name", root, dir);
+    snprintf(text, sizeof text, "%s\n", name);
+    put_text(path, text);
+    snprintf(path, sizeof path, "%s/class/powercap/%s/max_energy_range_uj", root, dir);
+    snprintf(text, sizeof text, "%llu\n", (unsigned long long)max);
+    put_text(path, text);
+    snprintf(path, sizeof path, "%s/class/powercap/%s/energy_uj", root, dir);
+    put_uj(path, energy);
+}
+
+static wl_sensor_set *open_powercap(const char *root)
+{
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.backends = WL_BACKEND_RAPL_POWERCAP;
+    p.model_use = WL_MODEL_NEVER;
+    p.period_probe_ns = 0;
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    assert_int_equal(wl_sensor_set_count(set), 1);
+    return set;
+}
+
+/* stderr into a file while a test runs, to count the warnings logged */
+struct capture {
+    int saved_fd;
+    char path[2048];
+};
+
+static void capture_begin(struct capture *c, const char *dir)
+{
+    snprintf(c->path, sizeof c->path, "%s/stderr.txt", dir);
+    fflush(stderr);
+    c->saved_fd = dup(2);
+    assert_true(c->saved_fd >= 0);
+    const int fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(dup2(fd, 2), 2);
+    close(fd);
+}
+
+/* Restores stderr, echoes what was captured to it, and returns it (heap). */
+static char *capture_end(struct capture *c)
+{
+    fflush(stderr);
+    assert_int_equal(dup2(c->saved_fd, 2), 2);
+    close(c->saved_fd);
+    char *text = wl_test_read_file(c->path, NULL);
+    assert_non_null(text);
+    fputs(text, stderr);
+    return text;
+}
+
+static unsigned count_of(const char *text, const char *needle)
+{
+    unsigned n = 0;
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
 }
 
 /* An hwmon amd_energy device (domain package) under root with one socket
@@ -346,6 +424,173 @@ static void test_constant_power_peaks_at_its_average(void **state)
     free(root);
 }
 
+/* A powercap package (channel 0), a core sub-zone (channel 1) and 38 dram
+ * sub-zones (channels 2..39); dram channel 33 (zone intel-rapl:0:32) resets
+ * mid-run. The fall is the dram domain's alone: core's power stays known in
+ * every sample after its first window. The old code kept the falls in a
+ * 32-bit mask (1u << 33: undefined, on x86 channel 1's bit), so core's power
+ * was unknown in the sample after the fall; UBSan (check-asan) stops at the
+ * shift. */
+static void test_fall_on_channel_33_leaves_channel_1_alone(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    const uint64_t max = 262143328850ull, e0 = 5000000000ull;
+    put_zone(root, "intel-rapl:0", "package-0", max, e0);
+    put_zone(root, "intel-rapl:0:0", "core", max, e0);
+    char dir[64];
+    for (int k = 1; k < 39; k++) {
+        snprintf(dir, sizeof dir, "intel-rapl:0:%d", k);
+        put_zone(root, dir, "dram", max, e0);
+    }
+    wl_sensor_set *set = open_powercap(root);
+    const struct wl_sensor_info *in = wl_sensor_get_info(wl_sensor_set_get(set, 0));
+    assert_int_equal(in->n_channels, 40);
+    assert_int_equal(in->ch[1].domain, WL_DOMAIN_CORE);
+    assert_int_equal(in->ch[33].domain, WL_DOMAIN_DRAM);
+    wl_sampler *s = open_sampler(set, 20000000);
+    assert_int_equal(wl_sampler_start(s), 0);
+    wl_clock_sleep_ns(100000000);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0:32/energy_uj", root);
+    put_uj(path, 1000); /* channel 33: a reset */
+    struct wl_energy_mark m;
+    assert_int_equal(wl_sampler_mark(s, &m), 0); /* sees the fall */
+    wl_clock_sleep_ns(100000000);
+    assert_int_equal(wl_sampler_stop(s), 0);
+
+    struct wl_sampler_gap g[4];
+    assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
+    assert_true(g[0].counter_fell);
+    assert_int_equal(g[0].causes, 1u << WL_DISC_BAD_WRAP);
+    assert_int_equal(g[0].t_end_ns, m.t_ns);
+    static struct wl_sample buf[4096];
+    const size_t n = wl_sampler_drain(s, buf, 4096);
+    size_t n_after = 0;
+    for (size_t i = 2; i < n; i++) { /* from the second window on */
+        const bool core = (buf[i].power_mask & (1u << WL_DOMAIN_CORE)) != 0;
+        if (!core)
+            fprintf(stderr, "sample %zu (%.1f ms after the fall): core power unknown\n", i,
+                    ((double)buf[i].t_ns - (double)m.t_ns) / 1e6);
+        assert_true(core);
+        assert_true(buf[i].power_mask & (1u << WL_DOMAIN_PACKAGE));
+        if (buf[i].t_ns > m.t_ns && n_after++ == 0) /* the fall restarts dram's window */
+            assert_false(buf[i].power_mask & (1u << WL_DOMAIN_DRAM));
+    }
+    assert_true(n_after >= 2);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* A powercap counter that goes above its range (max_energy_range_uj 1 J)
+ * and stays there for ~20 reads, then rises by 0.5 J there. One gap, which
+ * says the counter read above its range, one sampler warning, and the rise
+ * above the range counted. The old code saw a discontinuity at every read:
+ * a gap and a warning each ("an energy counter went back"), and 0 J. */
+static void test_counter_above_its_range_is_one_gap(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "package-0", 1000000, 500000);
+    wl_sensor_set *set = open_powercap(root);
+    struct capture cap;
+    capture_begin(&cap, root);
+    wl_sampler *s = open_sampler(set, 5000000);
+    const enum wl_domain d = WL_DOMAIN_PACKAGE;
+    assert_int_equal(wl_sampler_start(s), 0);
+    wl_clock_sleep_ns(30000000);
+    struct wl_energy_mark m[3];
+    assert_int_equal(wl_sampler_mark(s, &m[0]), 0);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0/energy_uj", root);
+    put_uj(path, 3000000);
+    wl_clock_sleep_ns(100000000);
+    assert_int_equal(wl_sampler_mark(s, &m[1]), 0);
+    put_uj(path, 3500000);
+    wl_clock_sleep_ns(30000000);
+    assert_int_equal(wl_sampler_mark(s, &m[2]), 0);
+    assert_int_equal(wl_sampler_stop(s), 0);
+    char *err = capture_end(&cap);
+
+    struct wl_sampler_stats st;
+    wl_sampler_stats(s, &st);
+    assert_true(st.n_samples >= 20);
+    struct wl_sampler_gap g[WL_SAMPLER_MAX_GAPS];
+    assert_int_equal(wl_sampler_gaps(s, g, WL_SAMPLER_MAX_GAPS), 1);
+    assert_int_equal(st.n_gaps, 1);
+    assert_true(g[0].counter_fell);
+    assert_int_equal(g[0].causes, 1u << WL_DISC_ABOVE_RANGE);
+    assert_string_equal(wl_sampler_gap_why(&g[0]),
+                        "an energy counter read above its advertised range");
+    assert_true(g[0].t_start_ns >= m[0].t_ns && g[0].t_end_ns <= m[1].t_ns);
+    for (int i = 0; i < 3; i++)
+        assert_true(m[i].valid_mask & (1u << d));
+    assert_int_equal(m[1].energy_uj[d] - m[0].energy_uj[d], 0); /* the step into it: unknown */
+    assert_int_equal(m[2].energy_uj[d] - m[1].energy_uj[d], 500000);
+    assert_int_equal(count_of(err, "[sampler]"), 1);
+    assert_int_equal(count_of(err, "read above its advertised range"), 1);
+    assert_int_equal(count_of(err, "went back"), 0);
+    free(err);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* Marks alone on an amd_energy counter (hwmon: it never wraps, so every
+ * decrease is a fall). Falls at two consecutive reads are one gap, from the
+ * read before the first to the one that saw the second; a fall after a good
+ * read is a new gap. A channel's warnings stop after three (the fourth and
+ * fifth gaps are recorded, not logged). The old code made a gap per fall
+ * and logged every one. */
+static void test_consecutive_falls_are_one_gap_and_warnings_are_limited(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char path[2048];
+    make_energy_meter(root, 100000000, path, sizeof path);
+    wl_sensor_set *set = open_hwmon(root, 0);
+    struct capture cap;
+    capture_begin(&cap, root);
+    wl_sampler *s = open_sampler(set, 0);
+    const enum wl_domain d = WL_DOMAIN_PACKAGE;
+    /* J at each mark: 100, 99 (fall), 98 (fall), 99, 50 (fall), then a rise
+     * and a fall three more times */
+    static const uint64_t at_j[] = {100, 99, 98, 99, 50, 51, 40, 41, 30, 31, 20};
+    enum { N = sizeof at_j / sizeof at_j[0] };
+    struct wl_energy_mark m[N];
+    for (int i = 0; i < N; i++) {
+        put_uj(path, at_j[i] * 1000000);
+        assert_int_equal(wl_sampler_mark(s, &m[i]), 0);
+        assert_true(m[i].valid_mask & (1u << d));
+    }
+    char *err = capture_end(&cap);
+    /* a rise of 1 J counted after each fall but the first two */
+    assert_int_equal(m[N - 1].energy_uj[d], 4000000);
+    struct wl_sampler_gap g[8];
+    assert_int_equal(wl_sampler_gaps(s, g, 8), 5);
+    static const int from[] = {0, 3, 5, 7, 9}, to[] = {2, 4, 6, 8, 10};
+    for (int i = 0; i < 5; i++) {
+        assert_true(g[i].counter_fell);
+        assert_int_equal(g[i].causes, 1u << WL_DISC_FELL);
+        assert_string_equal(wl_sampler_gap_why(&g[i]), "an energy counter went back");
+        assert_int_equal(g[i].t_start_ns, m[from[i]].t_ns);
+        assert_int_equal(g[i].t_end_ns, m[to[i]].t_ns);
+    }
+    struct wl_sampler_stats st;
+    wl_sampler_stats(s, &st);
+    assert_int_equal(st.n_gaps, 5);
+    assert_int_equal(count_of(err, "[sampler]"), 3);
+    assert_int_equal(count_of(err, "further ones are counted in the gaps, not logged"), 1);
+    free(err);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +598,9 @@ int main(void)
         cmocka_unit_test(test_counter_falling_between_marks),
         cmocka_unit_test(test_counter_falling_mid_run),
         cmocka_unit_test(test_constant_power_peaks_at_its_average),
+        cmocka_unit_test(test_fall_on_channel_33_leaves_channel_1_alone),
+        cmocka_unit_test(test_counter_above_its_range_is_one_gap),
+        cmocka_unit_test(test_consecutive_falls_are_one_gap_and_warnings_are_limited),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
