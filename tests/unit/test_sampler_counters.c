@@ -455,7 +455,7 @@ static void test_fall_on_channel_33_leaves_channel_1_alone(void **state)
     snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0:32/energy_uj", root);
     put_uj(path, 1000); /* channel 33: a reset */
     struct wl_energy_mark m;
-    assert_int_equal(wl_sampler_mark(s, &m), 0); /* sees the fall */
+    assert_int_equal(wl_sampler_mark(s, &m), 0); /* the fall is read by now */
     wl_clock_sleep_ns(100000000);
     assert_int_equal(wl_sampler_stop(s), 0);
 
@@ -463,7 +463,7 @@ static void test_fall_on_channel_33_leaves_channel_1_alone(void **state)
     assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
     assert_true(g[0].counter_fell);
     assert_int_equal(g[0].causes, 1u << WL_DISC_BAD_WRAP);
-    assert_int_equal(g[0].t_end_ns, m.t_ns);
+    assert_true(g[0].t_end_ns <= m.t_ns); /* the thread's read or the mark saw it */
     static struct wl_sample buf[4096];
     const size_t n = wl_sampler_drain(s, buf, 4096);
     size_t n_after = 0;
@@ -471,10 +471,13 @@ static void test_fall_on_channel_33_leaves_channel_1_alone(void **state)
         const bool core = (buf[i].power_mask & (1u << WL_DOMAIN_CORE)) != 0;
         if (!core)
             fprintf(stderr, "sample %zu (%.1f ms after the fall): core power unknown\n", i,
-                    ((double)buf[i].t_ns - (double)m.t_ns) / 1e6);
+                    ((double)buf[i].t_ns - (double)g[0].t_end_ns) / 1e6);
         assert_true(core);
         assert_true(buf[i].power_mask & (1u << WL_DOMAIN_PACKAGE));
-        if (buf[i].t_ns > m.t_ns && n_after++ == 0) /* the fall restarts dram's window */
+        /* the fall restarts dram's window: no power in the sample of the
+         * read that saw it (one sensor: its read is the sample's time) or
+         * of the thread's next read after the mark's that saw it */
+        if (buf[i].t_ns >= g[0].t_end_ns && n_after++ == 0)
             assert_false(buf[i].power_mask & (1u << WL_DOMAIN_DRAM));
     }
     assert_true(n_after >= 2);
@@ -529,7 +532,8 @@ static void test_counter_above_its_range_is_one_gap(void **state)
         assert_true(m[i].valid_mask & (1u << d));
     assert_int_equal(m[1].energy_uj[d] - m[0].energy_uj[d], 0); /* the step into it: unknown */
     assert_int_equal(m[2].energy_uj[d] - m[1].energy_uj[d], 500000);
-    assert_int_equal(count_of(err, "[sampler]"), 1);
+    /* (a rate warning at stop on a busy machine is another matter) */
+    assert_int_equal(count_of(err, "[sampler] rapl-powercap package-0:"), 1);
     assert_int_equal(count_of(err, "read above its advertised range"), 1);
     assert_int_equal(count_of(err, "went back"), 0);
     free(err);
@@ -582,7 +586,7 @@ static void test_consecutive_falls_are_one_gap_and_warnings_are_limited(void **s
     struct wl_sampler_stats st;
     wl_sampler_stats(s, &st);
     assert_int_equal(st.n_gaps, 5);
-    assert_int_equal(count_of(err, "[sampler]"), 3);
+    assert_int_equal(count_of(err, "[sampler] hwmon hwmon0/amd_energy/energy1:"), 3);
     assert_int_equal(count_of(err, "further ones are counted in the gaps, not logged"), 1);
     free(err);
     wl_sampler_close(s);
