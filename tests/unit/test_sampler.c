@@ -150,7 +150,21 @@ static void test_peak_has_power_time_and_phase(void **state)
     struct wl_sampler_stats st;
     wl_sampler_stats(r.s, &st);
     const struct wl_peak *pk = &st.peak[WL_DOMAIN_PACKAGE];
-    assert_near(pk->power_w, 40.0, 6.0, "peak power");
+    /* The 40 W phase's, well clear of the 10 W one's; no tighter. A
+     * sample's power is the fake file's energy delta over a window of >= 9
+     * ms, and the file lags the truth by up to the writer's 1 ms period plus
+     * its wake-up lateness: (9 + 1 + L) / 9 of the truth for the window
+     * that starts on the stalest value, and the peak is the highest of ~25.
+     * The old +-6 W held only while the writer was never more than ~0.4 ms
+     * late; on the 2-vCPU development VM under load a SCHED_FIFO 1 ms
+     * clock_nanosleep loop woke > 0.5 ms late in 0.8 % of 60000 wakes, > 2
+     * ms late in 0.4 %, at worst 18 ms (host steal: no guest priority
+     * helps), and this test failed 1 run in 20 under `ctest -j2`-like load
+     * with a 46.3 W peak. Up to 60 W allows the writer 3.5 ms. */
+    if (!(pk->power_w > 30.0 && pk->power_w < 60.0)) {
+        fprintf(stderr, "peak power: got %.3f W, want the 40 W phase's (30..60 W)\n", pk->power_w);
+        fail();
+    }
     assert_int_equal(pk->phase, 2);
     assert_true(pk->t_ns > t_hi && pk->t_ns < t_lo + 60000000);
     assert_near(st.peak[WL_DOMAIN_DRAM].power_w, 0, 0, "absent domain has no peak");
@@ -190,7 +204,12 @@ static void test_power_unknown_until_first_window(void **state)
         assert_true(at_a_sample || (from >= wl_sampler_t0_ns(r.s) && from < buf[0].t_ns));
         /* a window of about 10 ms, never one sample */
         assert_true(buf[i].t_ns - buf[i].power_from_ns[WL_DOMAIN_PACKAGE] >= 8000000);
-        assert_near(buf[i].power_w[WL_DOMAIN_PACKAGE], 20.0, 4.0, "known power");
+        /* a real power, not 0 or a gap's: each of ~45 windows of >= 8 ms
+         * over a file written every 1 ms is off by up to (1 ms + the
+         * writer's wake-up lateness) / 8 ms either way, and that lateness
+         * exceeds 1 ms in ~0.6 % of wakes on the loaded development VM
+         * (test_peak_has_power_time_and_phase): +-20 % left it ~0.6 ms */
+        assert_near(buf[i].power_w[WL_DOMAIN_PACKAGE], 20.0, 10.0, "known power");
     }
     assert_true(n_known > n / 2);
     rig_close(&r);
