@@ -98,7 +98,7 @@ struct wl_baseline {
 
 struct wl_sampler_gap {
     unsigned sensor;   /* index in the sensor set */
-    int error;         /* WL_E* of the first failed read (WL_ERANGE: a counter fell) */
+    int error;         /* WL_E* of the first failed read (WL_ERANGE: counter_fell) */
     bool counter_fell; /* a counter discontinuity (it read less than before, or its
                           backend saw a reset: causes), not a failed read: from
                           the previous read (t_start_ns) to the one that saw it
