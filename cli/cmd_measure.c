@@ -288,8 +288,9 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
                                 ? json_real((double)(r->gaps[i].t_end_ns - r->t0_ns) / 1e9)
                                 : json_null());
         json_object_set_new(g, "error", json_string(wl_strerror_name(r->gaps[i].error)));
-        /* a counter that went back: the energy over the gap is not counted */
+        /* a counter discontinuity: the energy over the gap is not counted */
         json_object_set_new(g, "counter_fell", json_boolean(r->gaps[i].counter_fell));
+        json_object_set_new(g, "why", json_string(wl_sampler_gap_why(&r->gaps[i])));
         json_array_append_new(gaps, g);
     }
     json_object_set_new(s, "gaps", gaps);
@@ -339,10 +340,10 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
         const struct wl_sampler_gap *g = &r->gaps[i];
         if (g->counter_fell)
             fprintf(f,
-                    "  sensor gap      %.3f s .. %.3f s (an energy counter went back: its energy\n"
+                    "  sensor gap      %.3f s .. %.3f s (%s: its energy\n"
                     "                  in between is NOT counted; the figures are low by it)\n",
                     (double)(g->t_start_ns - r->t0_ns) / 1e9,
-                    (double)(g->t_end_ns - r->t0_ns) / 1e9);
+                    (double)(g->t_end_ns - r->t0_ns) / 1e9, wl_sampler_gap_why(g));
         else
             fprintf(f, "  sensor gap      %.3f s .. %s (%s)\n",
                     (double)(g->t_start_ns - r->t0_ns) / 1e9, g->t_end_ns ? "recovered" : "end",

@@ -315,5 +315,23 @@ assert d["peak_power_w"] is not None and d["peak_power_w"] >= d["avg_power_w"] *
 assert 0 <= d["peak_at_s"] <= j["duration_s"], (d, j["duration_s"])
 PY
 
+# a counter that jumps above its advertised range and stays there: one gap
+# that says so (old: a gap and a warning at every sample, each saying the
+# counter "went back")
+mx="$tmp/sys/class/powercap/intel-rapl:0/max_energy_range_uj"
+echo 1000000 >"$mx"; echo 500000 >"$e"
+"$WATTLENS" measure --json -i 20 -- sh -c "sleep 0.4; echo 3000000 >'$e'; sleep 0.4" \
+  >"$tmp/ar.json" 2>"$tmp/ar.err"
+python3 - "$tmp/ar.json" <<'PY' && ok || bad "measure: a counter stuck above its range (see above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+g = j["sampling"]["gaps"]
+assert len(g) == 1 and g[0]["counter_fell"], g
+assert "above its advertised range" in g[0]["why"], g
+PY
+n=$(grep -c "above its advertised range\|read less than before" "$tmp/ar.err")
+[ "$n" -le 3 ] && ok || bad "measure: $n warnings for one counter stuck above its range"
+echo 262143328850 >"$mx"
+
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
