@@ -41,6 +41,7 @@ struct cpu_model {
     char proc[512];
     long clk_tck;
     bool use_children;  /* /proc/PID/task/TID/children exists */
+    int stat_err;       /* why /proc/stat last failed to read (wl__attr_strerror), 0 if it did */
     uint64_t t0_ns;
     uint64_t cpu0_ns;            /* CPU time at open */
     uint64_t cpu_max_ns;         /* largest CPU time seen (the tree total stays monotonic) */
@@ -66,12 +67,18 @@ static int read_pid_stat(const char *proc, pid_t pid, pid_t *ppid, uint64_t *tic
     return wl__proc_parse_pid_stat(buf, ppid, ticks);
 }
 
-static int read_system_ticks(const char *proc, uint64_t *ticks)
+/* The whole system's CPU ticks from /proc/stat; *err as wl__read_text_err
+ * (0 when the file was read: empty, or its cpu line did not parse). */
+static int read_system_ticks(const char *proc, uint64_t *ticks, int *err)
 {
     char path[600], buf[512];
     snprintf(path, sizeof path, "%s/stat", proc);
-    if (wl__read_text(path, buf, sizeof buf) <= 0)
-        return WL_EIO;
+    *err = 0;
+    int n = wl__read_text_err(path, buf, sizeof buf, err);
+    if (n < 0)
+        return n;
+    if (n == 0)
+        return WL_EFORMAT;
     return wl__proc_parse_stat_cpu(buf, ticks);
 }
 
@@ -328,7 +335,7 @@ static int model_cpu_ns(struct cpu_model *m, uint64_t *out)
     uint64_t ticks;
     int rc;
     if (m->mp.scope == WL_MODEL_SCOPE_SYSTEM)
-        rc = read_system_ticks(m->proc, &ticks);
+        rc = read_system_ticks(m->proc, &ticks, &m->stat_err);
     else
         rc = m->use_children ? tree_ticks_children(m, &ticks) : tree_ticks_scan(m, &ticks);
     if (rc == 0)
@@ -387,6 +394,7 @@ static int model_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     uint64_t cpu_ns;
     int rc = model_cpu_ns(m, &cpu_ns);
     if (rc != 0) {
+        const int stat_err = m->stat_err; /* m goes with the close */
         model_close(s);
         if (p->model.scope == WL_MODEL_SCOPE_SELF)
             return wl__sensor_fail(st, rc, "", "cannot read this process's CPU-time clock (%s)",
@@ -396,7 +404,11 @@ static int model_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                                    "cannot read the CPU time of process %d under %s (%s)",
                                    (int)p->model.pid, wl__sensor_proc_root(p), wl_strerror(rc));
         return wl__sensor_fail(st, rc, "mount procfs on /proc (Linux)", "cannot read %s/stat (%s)",
-                               wl__sensor_proc_root(p), wl_strerror(rc));
+                               wl__sensor_proc_root(p),
+                               stat_err ? wl__attr_strerror(stat_err)
+                               : rc == WL_EFORMAT
+                                   ? "its first line is not 'cpu' and its tick counts"
+                                   : wl_strerror(rc));
     }
     m->t0_ns = wl_clock_now_ns();
     m->cpu0_ns = m->cpu_max_ns = cpu_ns;

@@ -237,6 +237,44 @@ static void test_too_long_proc_root_is_an_error(void **state)
     free(tmp);
 }
 
+/* An unreadable /proc/stat is reported with its real cause (old: every
+ * failure to read it said "input/output error"). */
+static void test_unreadable_proc_stat_says_why(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *kind, *why;
+    } cases[] = {
+        {"missing", "(No such file or directory)"},
+        {"fifo", "(a FIFO, not a regular file)"},
+        {"empty", "(its first line is not 'cpu' and its tick counts)"},
+        {"other", "(its first line is not 'cpu' and its tick counts)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *root = wl_test_tmpdir();
+        char path[1024];
+        snprintf(path, sizeof path, "%s/stat", root);
+        if (strcmp(cases[i].kind, "fifo") == 0)
+            assert_int_equal(mkfifo(path, 0644), 0);
+        else if (strcmp(cases[i].kind, "empty") == 0)
+            put(root, "stat", "");
+        else if (strcmp(cases[i].kind, "other") == 0)
+            put(root, "stat", "intr 1 2 3\n");
+        struct wl_sensor_params p;
+        params_for(&p, root);
+        p.model.scope = WL_MODEL_SCOPE_SYSTEM;
+        wl_sensor *s = NULL;
+        struct wl_sensor_status st;
+        assert_true(wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, &st) < 0);
+        assert_null(s);
+        if (!strstr(st.why, cases[i].why))
+            fail_msg("%s: %s", cases[i].kind, st.why);
+        assert_null(strstr(st.why, "input/output error"));
+        wl_test_rmtree(root);
+        free(root);
+    }
+}
+
 static void test_tree_scope_by_scan(void **state)
 {
     (void)state;
@@ -597,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_tree_scope_by_children_links),
         cmocka_unit_test(test_tree_scope_long_children_list),
         cmocka_unit_test(test_own_tree_on_real_proc),
+        cmocka_unit_test(test_unreadable_proc_stat_says_why),
         cmocka_unit_test(test_self_scope_counts_threads_not_children),
         cmocka_unit_test(test_self_scope_counts_other_cpus_up_to_the_read),
         cmocka_unit_test(test_self_scope_settled_read_counts_a_new_thread),
