@@ -202,7 +202,7 @@ int main(int argc, char **argv)
         if (round == 2)
             break;
         t0 = wl_clock_now_ns();
-        rc = wl_store_delete_run(s, id);
+        rc = wl_store_delete_run(s, id, false);
         if (rc != 0)
             return die(s, "delete", rc);
         ms = ms_since(t0);

@@ -23,9 +23,13 @@ static void usage(FILE *out)
             "id or a unique prefix of at least 4 characters. Runs that cannot be found are\n"
             "reported and the others are still deleted (exit status 1 if any failed).\n"
             "An ID given twice, or two IDs of one run, remove it once.\n"
+            "A run still being recorded (a live 'run' or 'measure') is not deleted\n"
+            "unless --force is given.\n"
             "The file does not shrink until 'wattlens gc' compacts it.\n"
             "\n"
             "Options:\n"
+            "  --force              delete runs still being recorded too (their wattlens\n"
+            "                       then fails to save and says so)\n"
             "  --json               the result as JSON: {\"removed\": [full ids],\n"
             "                       \"not_removed\": [the ID arguments that failed]}\n"
             "                       (the reasons on stderr, as without --json)\n" WL_CLI_STORE_HELP
@@ -52,16 +56,21 @@ static int print_json(const char *const *removed, size_t n_removed, const char *
 
 static int run(int argc, char **argv)
 {
+    enum { OPT_FORCE = 1000 };
     static const struct option opts[] = {
+        {"force", no_argument, NULL, OPT_FORCE},
         WL_CLI_JSON_OPTION,
         WL_CLI_STORE_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     struct wl_cli_store_opts so;
     wl_cli_store_opts_init(&so, cmd, usage);
+    bool force = false;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (!wl_cli_store_option(&so, c, argv))
+        if (c == OPT_FORCE)
+            force = true;
+        else if (!wl_cli_store_option(&so, c, argv))
             return so.exit_status;
     }
     if (optind >= argc)
@@ -95,7 +104,7 @@ static int run(int argc, char **argv)
             arg_of[n++] = argv[i];
     }
     for (size_t k = 0; k < n; k++) {
-        if (wl_store_delete_run(s, ids[k]) != 0) {
+        if (wl_store_delete_run(s, ids[k], force) != 0) {
             rc = wl_cli_fail(cmd, "%s", wl_store_last_error(s));
             failed[n_failed++] = arg_of[k];
             continue;

@@ -468,11 +468,11 @@ void wl_store_aggregates_free(struct wl_store_aggregates *a)
     a->n_phases = a->n_layers = a->n_components = 0;
 }
 
-int wl_store_delete_run(wl_store *s, const char *id)
+int wl_store_delete_run(wl_store *s, const char *id, bool even_running)
 {
     if (!id)
         return wl_errmsg_set(&s->err, WL_EINVAL, "no run id");
-    return s->ops->delete_run(s->db, id, &s->err);
+    return s->ops->delete_run(s->db, id, even_running, &s->err);
 }
 
 int wl_store_gc(wl_store *s, const struct wl_gc_params *p, struct wl_gc_result *out)

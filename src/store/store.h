@@ -546,8 +546,10 @@ void wl_store_run_detail_free(struct wl_store_run_detail *d);
 
 /* ---- maintenance --------------------------------------------------------- */
 
-/* Deletes a run and everything under it. WL_ENOENT if absent. */
-int wl_store_delete_run(wl_store *s, const char *id);
+/* Deletes a run and everything under it. WL_ENOENT if absent; WL_ESTATE,
+ * with the writer named in the message, for a run still being recorded
+ * (its status, as readers see it, is running) unless even_running. */
+int wl_store_delete_run(wl_store *s, const char *id, bool even_running);
 
 struct wl_gc_params {
     int64_t keep;        /* keep the N newest runs; < 0 = no count limit */

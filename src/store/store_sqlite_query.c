@@ -4,6 +4,7 @@
 #include "store/sqlite_impl.h"
 
 #include "util/clock.h"
+#include "util/utf8.h"
 #include "wattlens/energy.h"
 #include "wattlens/error.h"
 
@@ -978,7 +979,42 @@ static int wl__delete_pk(struct wl__db *d, int64_t pk, struct wl_errmsg *err)
     return wl__exec(d, sql, err, "deleting a run");
 }
 
-int wl__sqlite_delete_run(void *db, const char *id, struct wl_errmsg *err)
+/* WL_ESTATE naming the writer when run pk is still being recorded (its
+ * status as every reader sees it); 0 otherwise. */
+static int wl__refuse_running(struct wl__db *d, int64_t pk, const char *id, struct wl_errmsg *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = wl__prepare(d,
+                         "SELECT " WL__STATUS_OF_R ", r.kind, r.writer_pid, r.writer_host "
+                         "FROM runs r WHERE r.id = ?",
+                         &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, pk);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW) {
+        const char *status = (const char *)sqlite3_column_text(st, 0);
+        if (status && strcmp(status, "running") == 0) {
+            const char *kind = (const char *)sqlite3_column_text(st, 1);
+            const char *host = (const char *)sqlite3_column_text(st, 3);
+            char host_txt[256]; /* the host name as text (stored bytes, escaped) */
+            if (host)
+                wl_utf8_escape(host_txt, sizeof host_txt, host, strlen(host));
+            rc = wl_errmsg_set(err, WL_ESTATE,
+                               "run %s is still being recorded (%s, process %lld on %s); stop "
+                               "it first, or give --force to delete it anyway (its writer then "
+                               "fails to save)",
+                               id, kind ? kind : "?", (long long)sqlite3_column_int64(st, 2),
+                               host ? host_txt : "?");
+        }
+    } else if (s != SQLITE_DONE) {
+        rc = wl__fail(d, s, err, "looking up a run");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int wl__sqlite_delete_run(void *db, const char *id, bool even_running, struct wl_errmsg *err)
 {
     struct wl__db *d = db;
     int rc = wl__exec(d, "BEGIN IMMEDIATE", err, "deleting a run");
@@ -986,6 +1022,8 @@ int wl__sqlite_delete_run(void *db, const char *id, struct wl_errmsg *err)
         return rc;
     int64_t pk = 0;
     rc = wl__run_pk(d, id, &pk, err);
+    if (rc == 0 && !even_running)
+        rc = wl__refuse_running(d, pk, id, err);
     if (rc == 0)
         rc = wl__delete_pk(d, pk, err);
     if (rc == 0)

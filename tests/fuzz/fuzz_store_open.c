@@ -58,7 +58,7 @@ static void walk(wl_store *s)
     if (null)
         fclose(null);
     if (l.n > 0)
-        wl_store_delete_run(s, l.rows[0].id);
+        wl_store_delete_run(s, l.rows[0].id, true);
     wl_run_list_free(&l);
     struct wl_gc_params gp = {.keep = 1, .max_age_days = -1, .dry_run = true};
     struct wl_gc_result gr;

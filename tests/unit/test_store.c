@@ -878,12 +878,35 @@ static void test_delete_run_removes_only_that_run(void **state)
     char a[37], b[37];
     make_deep(f->s, a);
     make_deep(f->s, b);
-    assert_int_equal(wl_store_delete_run(f->s, a), 0);
+    assert_int_equal(wl_store_delete_run(f->s, a, false), 0);
     for (size_t i = 0; i < sizeof all_tables / sizeof *all_tables; i++)
         assert_int_equal(raw_count(f->path, all_tables[i]), deep_rows[i]);
-    assert_int_equal(wl_store_delete_run(f->s, a), WL_ENOENT);
+    assert_int_equal(wl_store_delete_run(f->s, a, false), WL_ENOENT);
     char got[37];
     assert_int_equal(wl_store_resolve_id(f->s, b, got), 0);
+}
+
+/* A run still being recorded (its writer, this process, is alive) is not
+ * deleted unless asked to be (old: `wattlens rm` deleted a live measure's
+ * row, and its save then failed). */
+static void test_delete_run_refuses_a_live_run_unless_forced(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "sleep 1"};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    wl_store *other = open_at(f->path);
+    assert_int_equal(wl_store_delete_run(other, id, false), WL_ESTATE);
+    const char *msg = wl_store_last_error(other);
+    assert_non_null(strstr(msg, "is still being recorded (measure, process"));
+    assert_non_null(strstr(msg, "--force"));
+    char got[37];
+    assert_int_equal(wl_store_resolve_id(other, id, got), 0); /* still there */
+    assert_int_equal(wl_store_delete_run(other, id, true), 0);
+    assert_int_equal(wl_store_resolve_id(other, id, got), WL_ENOENT);
+    wl_store_close(other);
+    wl_store_run_abandon(r);
 }
 
 struct collect {
@@ -1625,7 +1648,7 @@ static void test_locked_database_is_a_clear_busy_error(void **state)
     char id2[37];
     assert_int_equal(wl_store_run_begin(f->s, &info, &r, id2), WL_EBUSY);
     assert_non_null(strstr(wl_store_last_error(f->s), "locked by another process"));
-    assert_int_equal(wl_store_delete_run(f->s, id), WL_EBUSY);
+    assert_int_equal(wl_store_delete_run(f->s, id, false), WL_EBUSY);
     struct wl_run_list l;
     assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
     assert_int_equal(l.n, 1); /* still readable */
@@ -1877,7 +1900,7 @@ static void test_heartbeat_waits_briefly_and_a_removed_run_says_so(void **state)
     assert_int_equal(wl_store_run_heartbeat(r, 50), 0);
 
     wl_store *other = open_at(f->path);
-    assert_int_equal(wl_store_delete_run(other, id), 0); /* `wattlens rm` meanwhile */
+    assert_int_equal(wl_store_delete_run(other, id, true), 0); /* `wattlens rm` meanwhile */
     wl_store_close(other);
     assert_int_equal(wl_store_run_heartbeat(r, 50), WL_ENOENT);
     struct wl_store_section sec = {
@@ -2319,6 +2342,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resolve_id_prefixes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_cascades_a_run_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_run_removes_only_that_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_run_refuses_a_live_run_unless_forced, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_foreach_reads_each_level, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_rejects_orphans_and_bad_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batched_metrics_name_a_bad_row_and_keep_the_rest,
