@@ -56,7 +56,8 @@ static void write_all(struct wl_fake_powercap *fp, uint64_t t)
             ssize_t w = pwrite(fp->fd[i], "garbage-not-a-number\n", 21, 0);
             (void)w;
         } else {
-            write_value(fp->fd[i], (uint64_t)fp->cum_uj[i] % fp->z[i].max_range_uj);
+            /* the counter shows max_range_uj itself, then 0 (as the kernel's) */
+            write_value(fp->fd[i], (uint64_t)fp->cum_uj[i] % (fp->z[i].max_range_uj + 1));
         }
     }
     fp->t_last_ns = t;
