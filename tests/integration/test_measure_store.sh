@@ -163,7 +163,7 @@ for sig in TERM HUP; do # (a script's background job ignores SIGINT)
   [ "$st" = incomplete ] && ok "... and the run is incomplete" || bad "stopped save: status '$st'"
 done
 
-# 7. the run removed (rm) while its command runs: the save says so
+# 7. the run removed (rm --force) while its command runs: the save says so
 "$WATTLENS" -q measure --db "$db" -- sh -c 'touch "$0"; sleep 1' "$tmp/s7" \
   >/dev/null 2>"$tmp/err7" &
 mpid=$!
@@ -171,7 +171,12 @@ for _ in $(seq 1 100); do [ -e "$tmp/s7" ] && break; sleep 0.1; done
 rid=$("$WATTLENS" runs --db "$db" --json | python3 -c '
 import json, sys
 print([r["id"] for r in json.load(sys.stdin)["runs"] if r["status"] == "running"][0])')
-"$WATTLENS" -q rm --db "$db" "$rid" >/dev/null 2>&1
+# without --force, rm refuses a run still being recorded and names its writer
+"$WATTLENS" rm --db "$db" "$rid" >/dev/null 2>"$tmp/rm7"; rc=$?
+[ $rc = 1 ] && grep -q "is still being recorded (measure, process" "$tmp/rm7" \
+  && grep -q -- "--force" "$tmp/rm7" && ok "rm of a live measure is refused, naming its writer" \
+  || bad "rm of a live measure: exit $rc, $(cat "$tmp/rm7")"
+"$WATTLENS" -q rm --db "$db" --force "$rid" >/dev/null 2>&1 || bad "rm --force of a live measure"
 wait "$mpid"
 rc=$?
 [ $rc = 1 ] && grep -q "is no longer in the database: it was removed" "$tmp/err7" \

@@ -83,26 +83,6 @@ PY
 n=$("$WATTLENS" runs --db "$rdb" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))')
 [ "$n" = 0 ] && ok "rm --json removed both runs" || bad "runs left after rm --json: $n"
 
-# --- rm of a run still being recorded: refused, unless --force -------------------------------
-# (old: the live measure's row went, and its save failed at the end)
-"$WATTLENS" -q measure --db "$rdb" -b 0 -- sleep 3 >/dev/null 2>"$tmp/lm.err" & lm=$!
-live=""
-for _ in $(seq 50); do
-  live=$("$WATTLENS" runs --db "$rdb" --json 2>/dev/null | python3 -c 'import json,sys; r=json.load(sys.stdin)["runs"]; print(r[0]["id"] if r else "")')
-  [ -n "$live" ] && break
-  sleep 0.1
-done
-"$WATTLENS" rm --db "$rdb" "$live" >/dev/null 2>"$tmp/err"; rc=$?
-[ $rc = 1 ] && grep -q "is still being recorded (measure, process" "$tmp/err" && grep -q -- "--force" "$tmp/err" \
-  && ok "rm of a live measure refused (exit 1, names the writer and --force)" \
-  || bad "rm of a live measure: exit $rc, $(cat "$tmp/err")"
-"$WATTLENS" rm --db "$rdb" --force "$live" >/dev/null 2>"$tmp/err" && ok "rm --force of a live measure" \
-  || bad "rm --force: $(cat "$tmp/err")"
-wait $lm; rc=$?
-[ $rc = 1 ] && grep -q "is no longer in the database: it was removed" "$tmp/lm.err" \
-  && ok "a measure whose run was removed says so and exits 1" \
-  || bad "measure after rm --force: exit $rc, $(cat "$tmp/lm.err")"
-
 # --- -q: nothing on stderr but errors --------------------------------------------------------
 "$WATTLENS" -q run --db "$db" -m "$M" -n 4 -t 1 --baseline 0 --settle 0 >/dev/null 2>"$tmp/err"
 [ ! -s "$tmp/err" ] && ok "-q run: stderr empty" || bad "-q run stderr: $(cat "$tmp/err")"
