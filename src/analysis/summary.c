@@ -418,7 +418,7 @@ static void wl__baseline_fallback(const struct wl_store_aggregates *a, struct wl
 {
     const struct wl_agg_baseline_samples *b = &a->baseline_samples;
     if (b->n == 0) {
-        s->baseline = WL_SUMMARY_BASELINE_NOT_TAKEN;
+        s->baseline = s->partial ? WL_SUMMARY_BASELINE_NONE_SAVED : WL_SUMMARY_BASELINE_NOT_TAKEN;
         return;
     }
     if (!wl__past_baseline(a)) {
@@ -451,6 +451,7 @@ const char *wl_summary_baseline_key(enum wl_summary_baseline b)
         [WL_SUMMARY_BASELINE_NOT_TAKEN] = "not_taken",
         [WL_SUMMARY_BASELINE_CUT_SHORT] = "cut_short",
         [WL_SUMMARY_BASELINE_NOT_SAVED] = "not_saved",
+        [WL_SUMMARY_BASELINE_NONE_SAVED] = "none_saved",
         [WL_SUMMARY_BASELINE_NO_READING] = "no_reading",
     };
     return (unsigned)b < sizeof keys / sizeof keys[0] ? keys[b] : "?";

@@ -174,10 +174,13 @@ enum wl_summary_baseline {
     WL_SUMMARY_BASELINE_CUT_SHORT,  /* the run stopped during its idle baseline */
     WL_SUMMARY_BASELINE_NOT_SAVED,  /* unfinished: its baseline samples give no baseline */
     WL_SUMMARY_BASELINE_NO_READING, /* it took one, but the sensors gave no reading */
+    WL_SUMMARY_BASELINE_NONE_SAVED, /* unfinished and no baseline samples saved: whether one
+                                       was taken is not known (measure writes its samples at
+                                       the end; run about every second) */
 };
 
 /* "stored", "baseline_samples", "not_taken", "cut_short", "not_saved",
- * "no_reading" (JSON totals.baseline_status). */
+ * "no_reading", "none_saved" (JSON totals.baseline_status). */
 const char *wl_summary_baseline_key(enum wl_summary_baseline b);
 
 struct wl_summary {

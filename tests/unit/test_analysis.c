@@ -1084,7 +1084,9 @@ static void test_baseline_of_an_unfinished_run_comes_from_its_samples(void **sta
     } cases[] = {
         {3, false, WL_SUMMARY_BASELINE_SAMPLES},
         {1, false, WL_SUMMARY_BASELINE_NOT_SAVED},
-        {0, false, WL_SUMMARY_BASELINE_NOT_TAKEN},
+        /* unfinished with no baseline samples: none taken, or not written
+         * yet (old: "not taken", said of a measure killed after its baseline) */
+        {0, false, WL_SUMMARY_BASELINE_NONE_SAVED},
         {3, true, WL_SUMMARY_BASELINE_NO_READING}, /* finished: it read nothing */
         {0, true, WL_SUMMARY_BASELINE_NOT_TAKEN},
     };
