@@ -491,6 +491,9 @@ static int wl__migrate(struct wl__db *d, struct wl_errmsg *err)
     }
 }
 
+/* How long an open waits to mark dead runs before it leaves them for later. */
+#define WL__MARK_WAIT_MS 100
+
 /* Runs left `running` by a writer that is gone become `incomplete`
  * (wl_run_status: sqlite_liveness.c; readers show the same without this). */
 static int wl__mark_incomplete(struct wl__db *d, struct wl_errmsg *err)
@@ -507,9 +510,20 @@ static int wl__mark_incomplete(struct wl__db *d, struct wl_errmsg *err)
     if (s != SQLITE_ROW && s != SQLITE_DONE)
         rc = wl__fail(d, s, err, "looking for dead runs");
     sqlite3_finalize(st);
-    if (s == SQLITE_ROW)
+    if (s == SQLITE_ROW) {
+        /* only a stored copy of what every reader works out anyway: while
+         * another writer holds the lock it waits briefly, then is left to a
+         * later open (old: `runs` or `show` failed after the busy timeout) */
+        const int busy_ms = d->busy_timeout_ms;
+        d->busy_timeout_ms = busy_ms < WL__MARK_WAIT_MS ? busy_ms : WL__MARK_WAIT_MS;
         rc = wl__exec(d, "UPDATE runs SET status = 'incomplete' WHERE " WL__DEAD, err,
                       "marking dead runs incomplete");
+        d->busy_timeout_ms = busy_ms;
+        if (rc == WL_EBUSY) {
+            wl_errmsg_clear(err);
+            rc = 0;
+        }
+    }
     return rc;
 #undef WL__DEAD
 }

@@ -1844,6 +1844,41 @@ static void test_a_reused_pid_is_not_the_writer(void **state)
     assert_string_equal(raw_status(f->path, id, st, sizeof st), "incomplete");
 }
 
+/* Marking dead runs at open is a stored copy of what readers work out: while
+ * another writer holds the lock, the open goes on without it (old: it
+ * failed after the busy timeout with "marking dead runs incomplete: the
+ * database is locked"). */
+static void test_open_with_a_dead_run_and_the_lock_held_elsewhere(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "killed"};
+    wl_store_run *r = NULL;
+    char id[37], st[32];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    wl_store_run_abandon(r);
+    wl_store_close(f->s);
+    f->s = NULL;
+    raw_exec(f->path,
+             "UPDATE runs SET writer_start = 'another-boot/12345'"); /* its writer is gone */
+    struct lock_holder h = {.path = f->path, .hold_ms = 3000};
+    pthread_t t;
+    start_lock_holder(&h, &t);
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->path;
+    p.busy_timeout_ms = 2000;
+    struct wl_errmsg e = {{0}};
+    assert_int_equal(wl_store_open(&p, &f->s, &e), 0);
+    expect_status_everywhere(f->s, id, WL_RUN_INCOMPLETE);
+    pthread_join(t, NULL);
+    pthread_mutex_destroy(&h.mu);
+    pthread_cond_destroy(&h.cv);
+    assert_string_equal(raw_status(f->path, id, st, sizeof st), "running"); /* left for later */
+    wl_store_close(f->s);
+    f->s = open_at(f->path);
+    assert_string_equal(raw_status(f->path, id, st, sizeof st), "incomplete");
+}
+
 /* On another host the writer's pid means nothing here: its run is taken as
  * dead once it has shown no sign of life for 24 hours, and a heartbeat
  * keeps it alive. */
@@ -2344,6 +2379,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete_run_removes_only_that_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_run_refuses_a_live_run_unless_forced, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_open_with_a_dead_run_and_the_lock_held_elsewhere,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreach_reads_each_level, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_rejects_orphans_and_bad_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batched_metrics_name_a_bad_row_and_keep_the_rest,
