@@ -871,10 +871,9 @@ done:
     return rc;
 }
 
-int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregates *out,
-                       struct wl_errmsg *err)
+static int wl__summary_queries(struct wl__db *d, const char *id, struct wl_store_aggregates *out,
+                               struct wl_errmsg *err)
 {
-    struct wl__db *d = db;
     int64_t pk = 0;
     int rc = wl__run_pk(d, id, &pk, err);
     if (rc != 0)
@@ -957,6 +956,26 @@ int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregates *out
     if (rc != 0)
         return rc;
     return wl__span(d, pk, out, err);
+}
+
+int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregates *out,
+                       struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    /* one read transaction, so that the dozen queries see one state of a
+     * run being recorded (old: a batch committed between them could make,
+     * say, more prompt passes than layer rows: negative decode steps). A
+     * connection already in a transaction (a writer's batch) has one. */
+    const bool own = sqlite3_get_autocommit(d->db) != 0;
+    if (own) {
+        int rc = wl__exec(d, "BEGIN", err, "reading a run");
+        if (rc != 0)
+            return rc;
+    }
+    int rc = wl__summary_queries(d, id, out, err);
+    if (own)
+        sqlite3_exec(d->db, rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+    return rc;
 }
 
 /* Deletes a run bottom-up (leaf tables first, each a contiguous key range),
