@@ -293,6 +293,8 @@ static const char *disc_text(enum wl_counter_disc d)
         return "its energy counter read above its advertised range";
     case WL_DISC_BAD_WRAP:
         return "its energy counter went back, further than a wrap can explain";
+    case WL_DISC_BAD_RISE:
+        return "its energy counter jumped up by more than any real draw";
     default:
         return "its energy counter went back";
     }
@@ -1000,11 +1002,18 @@ const char *wl_sampler_gap_why(const struct wl_sampler_gap *g)
 {
     if (!g->counter_fell)
         return wl_strerror(g->error);
-    const unsigned above = 1u << WL_DISC_ABOVE_RANGE;
+    const unsigned above = 1u << WL_DISC_ABOVE_RANGE, rise = 1u << WL_DISC_BAD_RISE,
+                   wrap = 1u << WL_DISC_BAD_WRAP;
     if (g->causes == above)
         return "an energy counter read above its advertised range";
     if (g->causes & above)
         return "an energy counter read above its advertised range and went back";
+    if (g->causes == rise)
+        return "an energy counter jumped up by more than any real draw";
+    if (g->causes & rise)
+        return "an energy counter jumped up by more than any real draw and went back";
+    if (g->causes == wrap)
+        return "an energy counter went back, further than a wrap can explain";
     return "an energy counter went back";
 }
 

@@ -311,12 +311,29 @@ void wl__counter_init(struct wl__counter *c, const char *backend, const char *ch
 enum wl_counter_disc wl__counter_update(struct wl__counter *c, uint64_t raw, uint64_t t_ns)
 {
     const uint64_t last = c->last_raw, dt = t_ns > c->last_t_ns ? t_ns - c->last_t_ns : 0;
-    const bool in_range = raw <= c->top_raw;
+    const bool in_range = raw <= c->top_raw, was_above = last > c->top_raw;
+    /* last was made after made_after_ns; raw after the previous read */
+    const uint64_t made_after = c->made_after_ns;
+    const bool made_known = c->made_known;
+    if (raw != last) {
+        c->made_after_ns = c->last_t_ns;
+        c->made_known = true;
+    }
     c->last_raw = raw;
     c->last_t_ns = t_ns;
-    /* a rise: in range, or above it once the counter has been there (its
+    double step_uj = 0;
+    bool bad_rise = false;
+    if (raw > last && made_known) {
+        /* a rise is at most what the most power could add between the two
+         * values' making (a coarse counter, such as hwmon's updated once a
+         * second, has values far apart) */
+        step_uj = (double)(raw - last) * c->unit_uj;
+        const double span_ns = t_ns > made_after ? (double)(t_ns - made_after) : 0;
+        bad_rise = step_uj > WL__COUNTER_MAX_W * (span_ns + WL__COUNTER_SLACK_NS) / 1e3;
+    }
+    /* a rise: in range, or above it while the counter stays there (its
      * advertised range is wrong, not its counting) */
-    if (raw >= last && (in_range || c->above_range)) {
+    if (!bad_rise && raw >= last && (in_range || was_above)) {
         if (!in_range && raw > last && !c->range_warned) {
             c->range_warned = true;
             wl_log_warn("sensors",
@@ -330,12 +347,12 @@ enum wl_counter_disc wl__counter_update(struct wl__counter *c, uint64_t raw, uin
         return WL_DISC_NONE;
     }
     enum wl_counter_disc why;
-    double step_uj = 0;
-    if (!in_range) {
-        /* the first read above the range (a rise), or a fall while above it */
-        why = c->above_range ? WL_DISC_FELL : WL_DISC_ABOVE_RANGE;
-        c->above_range = true;
-    } else if (last > c->top_raw || c->top_raw == UINT64_MAX) {
+    if (bad_rise) {
+        why = WL_DISC_BAD_RISE;
+    } else if (!in_range) {
+        /* a read above the range from in range, or a fall while above it */
+        why = was_above ? WL_DISC_FELL : WL_DISC_ABOVE_RANGE;
+    } else if (was_above || c->top_raw == UINT64_MAX) {
         why = WL_DISC_FELL; /* back from above the range, or never wraps */
     } else {
         /* a decrease in range: a wrap when its step is possible */
@@ -351,7 +368,14 @@ enum wl_counter_disc wl__counter_update(struct wl__counter *c, uint64_t raw, uin
     }
     c->n_discontinuities++;
     if (c->n_discontinuities <= 3) {
-        if (why == WL_DISC_ABOVE_RANGE)
+        if (why == WL_DISC_BAD_RISE)
+            wl_log_warn("sensors",
+                        "%s %s: counter rose from %llu to %llu: %.0f J, more than %.0f W could "
+                        "add in the time its values can be apart: a glitch or a reset; the "
+                        "energy since the previous read is unknown (a gap)",
+                        c->backend, c->channel, (unsigned long long)last, (unsigned long long)raw,
+                        step_uj / 1e6, WL__COUNTER_MAX_W);
+        else if (why == WL_DISC_ABOVE_RANGE)
             wl_log_warn("sensors",
                         "%s %s: counter read %llu, above its range (0..%llu): a reset or a wrong "
                         "range, not a wrap; the energy since the previous read is unknown (a "

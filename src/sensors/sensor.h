@@ -65,7 +65,9 @@ enum wl_counter_disc {
                             range (where it wraps is then unknown) */
     WL_DISC_BAD_WRAP,    /* went back by more than a wrap can explain: as a wrap
                             its step would mean more than 10 kW */
-    WL_DISC_ABOVE_RANGE, /* read above its advertised range for the first time */
+    WL_DISC_ABOVE_RANGE, /* read above its advertised range (from in range) */
+    WL_DISC_BAD_RISE,    /* rose by more than 10 kW could add since its previous
+                            value can have been made: a glitch or a reset */
 };
 
 struct wl_channel_value {

@@ -156,8 +156,10 @@ struct wl__counter {
     uint64_t last_raw, last_t_ns;
     uint64_t total_raw; /* unwrapped since open, the steps across discontinuities left out */
     uint32_t n_discontinuities;
-    bool above_range;  /* has read above top_raw: its rises there are counted */
-    bool range_warned; /* the "range is wrong" warning was logged */
+    uint64_t made_after_ns; /* last_raw was made after this read's time (the read before
+                               the one that first showed it), when made_known */
+    bool made_known;        /* false until the value has changed once after open */
+    bool range_warned;      /* the "range is wrong" warning was logged */
 };
 
 /* Starts c at raw (read at t_ns). raw must be <= top_raw (the caller
@@ -171,10 +173,16 @@ void wl__counter_init(struct wl__counter *c, const char *backend, const char *ch
  * wl_channel_value.disc; the sampler records a gap whose energy is unknown,
  * not invented). The read itself still succeeds: its values are good from
  * here on. Discontinuities:
- *  - WL_DISC_ABOVE_RANGE: the first read above top_raw. The range is then
- *    taken as wrong, not the counter: its later rises, above the range too,
- *    are counted (one warning says the range is wrong), and where it wraps
- *    is unknown, so a decrease from above the range is WL_DISC_FELL;
+ *  - WL_DISC_ABOVE_RANGE: a read above top_raw after one in range. The
+ *    range is then taken as wrong, not the counter: its rises while it
+ *    stays above the range are counted (one warning says the range is
+ *    wrong), and where it wraps is unknown, so a decrease from above the
+ *    range is WL_DISC_FELL; back in range, the next read above it is
+ *    WL_DISC_ABOVE_RANGE again (old: a second jump up was counted);
+ *  - WL_DISC_BAD_RISE: a rise that would mean more than WL__COUNTER_MAX_W
+ *    over the longest time its two values can be apart (from the read
+ *    before the previous value was first seen; plus the slack); not
+ *    checked for the first change after open, whose start is unknown;
  *  - WL_DISC_FELL: a decrease of a counter that never wraps (top_raw
  *    UINT64_MAX), or from above its range;
  *  - WL_DISC_BAD_WRAP: a decrease whose wrap step would mean more than

@@ -244,17 +244,21 @@ static void test_counter_reset_is_a_gap_not_a_wrap(void **state)
     /* wraps: 0xffffc000 -> 0xffffffff is 16383 units, -> 0 one more: 1 J */
     set_msr(root, 0, 0x611, 0xffffc000ull);
     assert_int_equal(wl_sensor_read(s, &r), 0);
+    /* getting there at once is a jump no draw explains: a gap, not energy */
+    assert_int_equal(r.v[0].disc, WL_DISC_BAD_RISE);
+    assert_int_equal(r.v[0].energy_uj, 2000000);
     const uint64_t before = r.v[0].energy_uj;
     set_msr(root, 0, 0x611, 0xffffffffull);
     assert_int_equal(wl_sensor_read(s, &r), 0);
     set_msr(root, 0, 0x611, 0);
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.v[0].energy_uj - before, 1000000);
-    set_msr(root, 0, 0x611, 0xfffff000ull); /* a wrap across all but 0x1000 units */
+    set_msr(root, 0, 0x611, 0xfffff000ull); /* a jump again, then a wrap of 0x4000 units */
     assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].disc, WL_DISC_BAD_RISE);
     set_msr(root, 0, 0x611, 0x3000);
     assert_int_equal(wl_sensor_read(s, &r), 0);
-    assert_int_equal(r.v[0].n_discontinuities, 1);
+    assert_int_equal(r.v[0].n_discontinuities, 3); /* the reset and the two jumps */
     assert_int_equal(r.v[0].disc, WL_DISC_NONE);
     wl_sensor_close(s);
     wl_test_rmtree(root);

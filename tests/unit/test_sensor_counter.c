@@ -80,6 +80,50 @@ static void test_above_its_range_once_then_its_rises_count(void **state)
     assert_int_equal(c.n_discontinuities, 3);
 }
 
+/* Back in range, the next read above it is a discontinuity again (old: the
+ * counter was marked above its range for good, so 700000 -> 3000000 was
+ * counted as 2.3 J); the tester's sequence, range 1 J. */
+static void test_back_in_range_a_second_jump_above_is_a_gap(void **state)
+{
+    (void)state;
+    struct wl__counter c;
+    wl__counter_init(&c, "test", "package-0", 1000000, 1.0, 500000, 0);
+    assert_int_equal(wl__counter_update(&c, 3000000, 10 * MS), WL_DISC_ABOVE_RANGE);
+    assert_int_equal(wl__counter_update(&c, 600000, 20 * MS), WL_DISC_FELL);
+    assert_int_equal(wl__counter_update(&c, 700000, 30 * MS), WL_DISC_NONE);
+    assert_int_equal(wl__counter_update(&c, 3000000, 40 * MS), WL_DISC_ABOVE_RANGE);
+    assert_int_equal(wl__counter_total_uj(&c), 100000);
+    assert_int_equal(c.n_discontinuities, 3);
+}
+
+/* A rise is bounded as a wrap is: 100 kJ in 20 ms is a jump no draw
+ * explains (old: counted, a 5 MW peak). A coarse counter whose values come
+ * a second apart may rise by that second's energy: the bound runs from the
+ * read before its previous value was first seen. */
+static void test_a_rise_no_draw_explains_is_a_gap(void **state)
+{
+    (void)state;
+    struct wl__counter c;
+    wl__counter_init(&c, "test", "package-0", UINT64_MAX, 1.0, 1000, 0);
+    /* the first change after open: when its start was made is unknown */
+    assert_int_equal(wl__counter_update(&c, 2000, 10 * MS), WL_DISC_NONE);
+    assert_int_equal(wl__counter_update(&c, 100000000000ull, 30 * MS), WL_DISC_BAD_RISE);
+    assert_int_equal(wl__counter_total_uj(&c), 1000);
+    assert_int_equal(c.n_discontinuities, 1);
+    assert_int_equal(wl__counter_update(&c, 100001000000ull, 40 * MS), WL_DISC_NONE); /* +1 J */
+    assert_int_equal(wl__counter_total_uj(&c), 1001000);
+    /* hwmon-like: 300 J once a second, read every 10 ms */
+    wl__counter_init(&c, "test", "energy1", UINT64_MAX, 1.0, 0, 0);
+    uint64_t v = 0;
+    for (uint64_t t = 10; t <= 3000; t += 10) {
+        if (t % 1000 == 0)
+            v += 300000000;
+        assert_int_equal(wl__counter_update(&c, v, t * MS), WL_DISC_NONE);
+    }
+    assert_int_equal(wl__counter_total_uj(&c), 900000000);
+    assert_int_equal(c.n_discontinuities, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -87,6 +131,8 @@ int main(void)
         cmocka_unit_test(test_wrap_bound_is_200_j_at_10_ms),
         cmocka_unit_test(test_a_counter_that_never_wraps_fell),
         cmocka_unit_test(test_above_its_range_once_then_its_rises_count),
+        cmocka_unit_test(test_back_in_range_a_second_jump_above_is_a_gap),
+        cmocka_unit_test(test_a_rise_no_draw_explains_is_a_gap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
