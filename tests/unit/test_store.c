@@ -1956,16 +1956,25 @@ static void test_heartbeat_waits_briefly_and_a_removed_run_says_so(void **state)
     assert_int_equal(raw_count(f->path, "runs"), 0); /* not made again */
 }
 
+/* The flag is set as measure sets it: by a signal handler on the thread
+ * that waits (a thread writing it would be a data race, as TSan says). */
+static volatile sig_atomic_t g_cancel_stop;
+
+static void on_cancel_signal(int sig)
+{
+    g_cancel_stop = sig;
+}
+
 struct cancel_later {
-    volatile sig_atomic_t *flag;
+    pthread_t waiter;
     int after_ms;
 };
 
-static void *set_flag_later(void *p)
+static void *signal_later(void *p)
 {
     struct cancel_later *c = p;
     usleep((useconds_t)c->after_ms * 1000);
-    *c->flag = 1;
+    pthread_kill(c->waiter, SIGUSR1);
     return NULL;
 }
 
@@ -1975,9 +1984,11 @@ static void *set_flag_later(void *p)
 static void test_a_cancel_flag_ends_a_wait_for_the_lock(void **state)
 {
     struct fixture *f = *state;
-    static volatile sig_atomic_t stop;
-    stop = 0;
-    wl_store_set_cancel(f->s, &stop);
+    struct sigaction sa = {.sa_handler = on_cancel_signal}, old_sa;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old_sa), 0);
+    g_cancel_stop = 0;
+    wl_store_set_cancel(f->s, &g_cancel_stop);
     struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "sleep 1"};
     wl_store_run *r = NULL;
     char id[37];
@@ -1987,8 +1998,8 @@ static void test_a_cancel_flag_ends_a_wait_for_the_lock(void **state)
     struct lock_holder h = {.path = f->path, .hold_ms = 2500};
     pthread_t t, c;
     start_lock_holder(&h, &t);
-    struct cancel_later cl = {.flag = &stop, .after_ms = 300};
-    assert_int_equal(pthread_create(&c, NULL, set_flag_later, &cl), 0);
+    struct cancel_later cl = {.waiter = pthread_self(), .after_ms = 300};
+    assert_int_equal(pthread_create(&c, NULL, signal_later, &cl), 0);
     const uint64_t t0 = wl_clock_now_ns();
     assert_int_equal(wl_store_add_section(r, &sec), WL_ECANCELED);
     const uint64_t waited = wl_clock_now_ns() - t0;
@@ -2001,8 +2012,9 @@ static void test_a_cancel_flag_ends_a_wait_for_the_lock(void **state)
     /* a flag that is set stops only waits: a free lock is taken */
     assert_int_equal(wl_store_add_section(r, &sec), 0);
     assert_int_equal(wl_store_flush(r), 0);
-    stop = 0;
+    g_cancel_stop = 0;
     wl_store_set_cancel(f->s, NULL);
+    assert_int_equal(sigaction(SIGUSR1, &old_sa, NULL), 0);
     struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
                                 .duration_ms = 1,
                                 .energy_j = 1,
