@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "cli_text.h"
 #include "util/log.h"
+#include "util/read_all.h"
 #include "util/utf8.h"
 
 #include <ctype.h>
@@ -223,40 +224,10 @@ int wl_cli_read_all(const char *path, char **data, size_t *n)
             fclose(f);
         return EISDIR;
     }
-    size_t cap = 65536, len = 0;
-    char *buf = malloc(cap);
-    int rc = 0;
-    errno = 0;
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len - 1, f); /* room for the NUL */
-        len += got;
-        if (got == 0)
-            break;
-        if (len + 1 == cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    if (!buf)
-        rc = ENOMEM;
-    else if (ferror(f))
-        rc = errno ? errno : EIO;
+    int rc = wl_read_stream(f, 65536, data, n);
     if (f != stdin)
         fclose(f);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    buf[len] = '\0';
-    *data = buf;
-    *n = len;
-    return 0;
+    return rc;
 }
 
 bool wl_cli_parse_cache_type(const char *cmd, const char *s, enum wl_ttype *out)

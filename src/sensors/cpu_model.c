@@ -21,6 +21,7 @@
 
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/read_all.h"
 #include "util/utf8.h"
 #include "wattlens/error.h"
 
@@ -92,35 +93,16 @@ static int read_all(const char *path, char **out)
     int fd = wl__attr_open(path, false, NULL); /* a regular file: a FIFO cannot hang */
     if (fd < 0)
         return fd;
-    size_t n = 0, cap = 4096;
-    char *b = malloc(cap);
-    int rc = b ? 0 : WL_ENOMEM;
-    while (rc == 0) {
-        if (n + 1 == cap) {
-            char *nb = realloc(b, cap * 2);
-            if (!nb) {
-                rc = WL_ENOMEM;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-        ssize_t got = read(fd, b + n, cap - n - 1);
-        if (got < 0)
-            rc = wl_error_from_errno(errno);
-        else if (got == 0)
-            break;
-        else
-            n += (size_t)got;
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        const int e = errno;
+        close(fd);
+        return wl_error_from_errno(e);
     }
-    close(fd);
-    if (rc != 0) {
-        free(b);
-        return rc;
-    }
-    b[n] = '\0';
-    *out = b;
-    return 0;
+    size_t n;
+    int rc = wl_read_stream(f, 4096, out, &n);
+    fclose(f);
+    return rc ? wl_error_from_errno(rc) : 0;
 }
 
 /* Adds the children of pid (all its threads) to the work list. */

@@ -5,6 +5,7 @@
  * (fgets) took the rest of a long line for a line of its own. */
 #define _GNU_SOURCE
 #include "util/hugepage.h"
+#include "util/read_all.h"
 
 #include "wattlens/error.h"
 
@@ -170,38 +171,16 @@ int wl__hugepage_parse_meminfo(const char *text, size_t len, uint64_t *file_huge
     return WL_ENOTSUP;
 }
 
-/* All of a /proc file (its size says 0, so read to the end) into *text,
- * malloc'd: 0, WL_ENOTSUP (it cannot be opened) or WL_ENOMEM. A read
- * error ends the text early, as the end of the file would. */
+/* All of a /proc file into *text, malloc'd: 0, WL_ENOTSUP (it cannot be
+ * opened), WL_ENOMEM or the read's error as a WL_E* code. */
 static int read_proc_file(const char *path, char **text, size_t *len)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return WL_ENOTSUP;
-    size_t cap = 16384, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-        if (n == cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
+    int rc = wl_read_stream(f, 16384, text, len);
     fclose(f);
-    if (!buf)
-        return WL_ENOMEM;
-    *text = buf;
-    *len = n;
-    return 0;
+    return rc ? wl_error_from_errno(rc) : 0;
 }
 
 int wl_hugepage_mapped_bytes(const void *addr, uint64_t *rss_bytes, uint64_t *huge_bytes)

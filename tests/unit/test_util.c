@@ -9,6 +9,7 @@
 #include "util/hugepage.h"
 #include "util/json_text.h"
 #include "util/log.h"
+#include "util/read_all.h"
 #include "util/utf8.h"
 #include "wattlens/wattlens.h"
 
@@ -814,6 +815,34 @@ static void test_utf8_cells_count_display_columns(void **state)
     assert_string_equal(wl_utf8_cell("ab", 4, true, b, 1), "");
 }
 
+/* wl_read_stream grows its buffer from any start (here 2 bytes) and keeps
+ * every byte, NULs included; a read error is returned with nothing kept. */
+static void test_read_stream_whole_or_error(void **state)
+{
+    (void)state;
+    char text[5000];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = (char)(i % 251);
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, sizeof text, f), sizeof text);
+    rewind(f);
+    char *data = NULL;
+    size_t n = 0;
+    assert_int_equal(wl_read_stream(f, 2, &data, &n), 0);
+    assert_int_equal(n, sizeof text);
+    assert_memory_equal(data, text, sizeof text);
+    assert_int_equal(data[n], '\0');
+    free(data);
+    fclose(f);
+    f = fopen("/", "r"); /* a directory opens on Linux; reading it fails */
+    assert_non_null(f);
+    data = NULL;
+    assert_int_equal(wl_read_stream(f, 64, &data, &n), EISDIR);
+    assert_null(data);
+    fclose(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -842,6 +871,7 @@ int main(void)
         cmocka_unit_test(test_utf8_escape_keeps_text_and_escapes_controls),
         cmocka_unit_test(test_utf8_escape_cuts_between_pieces),
         cmocka_unit_test(test_utf8_escape_output_never_controls),
+        cmocka_unit_test(test_read_stream_whole_or_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
