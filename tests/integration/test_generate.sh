@@ -39,6 +39,14 @@ else
     bad "stories260K greedy text differs (rc $rc)"; diff <(cat "$expected") <(cat "$tmp/out.txt") | head -5; cat "$tmp/err"
   fi
   if grep -q "tokens/s" "$tmp/err"; then ok "speed goes to stderr"; else bad "no speed on stderr"; fi
+  # one token comes from the prefill's logits: there is no decode step to give a rate
+  "$W" generate -m "$model" --temp 0 -n 1 >/dev/null 2>"$tmp/err1"
+  if grep -q "decode 0.0 ms (n/a: no decode step)" "$tmp/err1" && ! grep -q "0.00 tokens/s" "$tmp/err1"; then
+    ok "-n 1: the decode rate is n/a, not 0.00 tokens/s"
+  else bad "-n 1 decode rate"; cat "$tmp/err1"; fi
+  "$W" generate -m "$model" --temp 0 -n 2 --batch 2 -p a -p b >/dev/null 2>"$tmp/errb"
+  if grep -q "generated in 1 decode round$" "$tmp/errb"; then ok "batch: 1 decode round (singular)"
+  else bad "batch rounds wording"; cat "$tmp/errb"; fi
   # same with 2 threads and an F32 KV cache
   "$W" generate -m "$model" --temp 0 -n 200 -t 2 --cache-type f32 >"$tmp/out2.txt" 2>/dev/null
   if cmp -s "$tmp/out2.txt" "$expected"; then ok "2 threads, F32 cache: same text"; else bad "2 threads / F32 cache text differs"; fi
