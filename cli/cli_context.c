@@ -2,6 +2,7 @@
 #include "cli_context.h"
 
 #include "cli.h"
+#include "cli_store.h"
 
 #include "wattlens/error.h"
 
@@ -42,9 +43,11 @@ int wl_cli_context_create(const char *cmd, const wl_model *m, const wl_tokenizer
     if (n_ctx_opt > n_train) {
         /* its run state grows with -c too (attention scores: n_ubatch x
          * n_head floats a position), so say what the context costs */
-        const double kv = (double)wl_context_kv_bytes(*out) / 1048576.0;
-        const double all = kv + (double)wl_context_state_bytes(*out) / 1048576.0;
-        wl_cli_note(cmd, "the context takes %.1f MiB (KV cache %.1f MiB)", all, kv);
+        const int64_t kv = (int64_t)wl_context_kv_bytes(*out);
+        char b[2][32];
+        wl_cli_note(cmd, "the context takes %s (KV cache %s)",
+                    wl_cli_fmt_bytes(kv + (int64_t)wl_context_state_bytes(*out), b[0], sizeof b[0]),
+                    wl_cli_fmt_bytes(kv, b[1], sizeof b[1]));
     }
     const int32_t n_orig = m->config.rope_n_ctx_orig;
     if (n_ctx_opt > 0 && wl_context_rope_long(*out))

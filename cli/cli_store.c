@@ -289,3 +289,22 @@ const char *wl_cli_fmt_duration(double ms, char *buf, size_t size)
         return wl_cli_fmt(ms * 1e3, 2, "us", buf, size);
     return wl_cli_fmt(ms * 1e6, 2, "ns", buf, size);
 }
+
+const char *wl_cli_fmt_bytes(int64_t bytes, char *buf, size_t size)
+{
+    if (bytes < 0)
+        return wl_cli_fmt(NAN, 0, NULL, buf, size);
+    if (bytes < 1024) {
+        snprintf(buf, size, "%lld B", (long long)bytes);
+        return buf;
+    }
+    static const char *const unit[] = {"KiB", "MiB", "GiB"};
+    double v = (double)bytes / 1024.0;
+    size_t u = 0;
+    while (v >= 1024.0 && u + 1 < sizeof unit / sizeof unit[0]) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, size, "%.2f %s", v, unit[u]);
+    return buf;
+}

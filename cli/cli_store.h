@@ -22,10 +22,14 @@
     {                                                                                              \
         "db", required_argument, NULL, WL_CLI_OPT_DB                                               \
     }
-#define WL_CLI_DB_HELP                                                                             \
-    "  --db FILE            run database (default: $WATTLENS_DB, else\n"                           \
-    "                       $XDG_DATA_HOME/wattlens/wattlens.db, else\n"                           \
-    "                       ~/.local/share/wattlens/wattlens.db)\n"
+/* --db's help with its text starting after the string lead (the option's
+ * indent, "--db FILE" and spaces up to the command's description column)
+ * and its continuation lines indented by indent (spaces to that column) */
+#define WL_CLI_DB_HELP_AT(lead, indent)                                                            \
+    lead "run database (default: $WATTLENS_DB, else\n" indent                                      \
+         "$XDG_DATA_HOME/wattlens/wattlens.db, else\n" indent                                      \
+         "~/.local/share/wattlens/wattlens.db)\n"
+#define WL_CLI_DB_HELP WL_CLI_DB_HELP_AT("  --db FILE            ", "                       ")
 
 /* getopt_long value of --json in the store commands. */
 #define WL_CLI_OPT_JSON 0x15d
@@ -130,5 +134,9 @@ const char *wl_cli_fmt_energy(double j, char *buf, size_t size);
 
 /* Duration with an automatic unit (min, s, ms, us, ns), or "n/a". */
 const char *wl_cli_fmt_duration(double ms, char *buf, size_t size);
+
+/* A size with a binary unit: "%.2f GiB", "MiB" or "KiB" (the largest that
+ * keeps the number at least 1), "N B" below 1 KiB; "n/a" when negative. */
+const char *wl_cli_fmt_bytes(int64_t bytes, char *buf, size_t size);
 
 #endif

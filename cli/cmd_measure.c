@@ -110,6 +110,9 @@ static void stop_handlers_restore(const struct stop_handlers *h)
     }
 }
 
+/* --db at this help's description column */
+#define DB_HELP WL_CLI_DB_HELP_AT("      --db FILE          ", "                         ")
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -168,7 +171,7 @@ static void usage(FILE *out)
             "      --model-idle-w W   CPU model: idle watts (default %.1f)\n"
             "      --model-core-w W   CPU model: watts per busy core (default %.1f)\n"
             "      --model-system     CPU model follows all CPUs, not only CMD's process tree\n"
-            "      --no-store         do not save the run in the run database\n" WL_CLI_DB_HELP
+            "      --no-store         do not save the run in the run database\n" DB_HELP
             "  -h, --help             show this help\n"
             "\n"
             "Examples:\n"

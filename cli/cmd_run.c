@@ -49,6 +49,9 @@ static void on_stop_signal(int sig)
 static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
 enum { N_STOP_SIGNALS = sizeof stop_signals / sizeof stop_signals[0] };
 
+/* --db at this help's description column */
+#define DB_HELP WL_CLI_DB_HELP_AT("      --db FILE           ", "                          ")
+
 static void usage(FILE *out)
 {
     fprintf(
@@ -109,7 +112,7 @@ static void usage(FILE *out)
         "      --json              print one JSON object: run_id, status, stop_reason,\n"
         "                          text (sequence 0's), n_seq, sequences (each one's\n"
         "                          prompt, tokens, stop_reason, text), default_model,\n"
-        "                          note (built-in model only), summary, provenance\n" WL_CLI_DB_HELP
+        "                          note (built-in model only), summary, provenance\n" DB_HELP
         "  -h, --help              show this help\n"
         "\n"
         "Examples:\n"

@@ -99,7 +99,7 @@ else bad "phi3 -c note"; cat "$tmp/err" "$tmp/err2"; fi
 # --- -c above the training context ----------------------------------------------------
 "$W" generate -m "$tmp/c16.gguf" -n 5 -c 500 --temp 0 >/dev/null 2>"$tmp/err"; rc=$?
 if [ $rc = 0 ] && grep -q "warning: -c 500 is more than the model's training context (16 positions)" "$tmp/err" \
-  && grep -Eq "the context takes [0-9.]+ MiB \(KV cache [0-9.]+ MiB\)" "$tmp/err"; then
+  && grep -Eq "the context takes [0-9.]+ (KiB|MiB|GiB) \(KV cache [0-9.]+ (KiB|MiB|GiB)\)" "$tmp/err"; then
   ok "-c above the training context: warning and cost"
 else bad "-c 500 on a 16-position model (rc $rc)"; cat "$tmp/err"; fi
 "$W" generate -m "$tmp/c16.gguf" -n 5 -c 16 --temp 0 >/dev/null 2>"$tmp/err"

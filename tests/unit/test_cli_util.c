@@ -1,11 +1,12 @@
 /* cli/cli_util.c: the CPU's model name from /proc/cpuinfo, as text
  * (wl_cli_cpuinfo_model_name) and from the file (wl_cli_host_cpu, under
- * WATTLENS_PROC_ROOT). The CLI's helper sources are compiled into this
- * test by cmake/extra/cli_fuzz.cmake.
+ * WATTLENS_PROC_ROOT); cli_store.c's size formatter. The CLI's helper sources are compiled into
+ * this test by cmake/extra/cli_fuzz.cmake.
  */
 #include "test_support.h"
 
 #include "cli.h"
+#include "cli_store.h"
 #include "util/utf8.h"
 
 #include <stdio.h>
@@ -192,6 +193,22 @@ static void test_host_cpu_reads_whole_lines(void **state)
     free(dir);
 }
 
+/* Sizes read in the largest binary unit that keeps the number >= 1: a
+ * small model's KV cache is "36.00 KiB", never "0.0 MiB". */
+static void test_fmt_bytes_units(void **state)
+{
+    (void)state;
+    char b[32];
+    assert_string_equal(wl_cli_fmt_bytes(0, b, sizeof b), "0 B");
+    assert_string_equal(wl_cli_fmt_bytes(1023, b, sizeof b), "1023 B");
+    assert_string_equal(wl_cli_fmt_bytes(1024, b, sizeof b), "1.00 KiB");
+    assert_string_equal(wl_cli_fmt_bytes(36864, b, sizeof b), "36.00 KiB");
+    assert_string_equal(wl_cli_fmt_bytes(1048576 + 524288, b, sizeof b), "1.50 MiB");
+    assert_string_equal(wl_cli_fmt_bytes(3LL << 30, b, sizeof b), "3.00 GiB");
+    assert_string_equal(wl_cli_fmt_bytes(5LL << 40, b, sizeof b), "5120.00 GiB");
+    assert_string_equal(wl_cli_fmt_bytes(-1, b, sizeof b), "n/a");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_cpuinfo_model_name_line_rules),
         cmocka_unit_test(test_cpuinfo_model_name_cut_between_characters),
         cmocka_unit_test(test_host_cpu_reads_whole_lines),
+        cmocka_unit_test(test_fmt_bytes_units),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
