@@ -98,10 +98,13 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
     if (!isnan(r->sample_rate_hz))
         printf(" (at %s)", wl_cli_fmt(r->sample_rate_hz, 1, "Hz", b3, sizeof b3));
     printf("\n");
-    if (s->batch.n_seq > 1)
-        printf("  batch      %lld sequences generated together (%lld decode rounds); tokens/s, "
-               "J/token and cost are for the whole batch\n",
-               (long long)s->batch.n_seq, (long long)s->batch.n_rounds);
+    if (s->batch.n_seq > 1) {
+        /* the first output round is sampled from the prefill's logits */
+        const long long n_dec = s->batch.n_rounds > 0 ? (long long)s->batch.n_rounds - 1 : 0;
+        printf("  batch      %lld sequences generated together (%lld decode round%s after the "
+               "first tokens); tokens/s, J/token and cost are for the whole batch\n",
+               (long long)s->batch.n_seq, n_dec, n_dec == 1 ? "" : "s");
+    }
     if (r->error) {
         fputs("  error      ", stdout);
         wl_cli_put_text(stdout, r->error);
@@ -443,12 +446,18 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
         printf(" (no %s power window lies inside the run; it needs about %s)",
                wl_cli_fmt_duration(s->power_window_ms, b[1], sizeof b[1]),
                s->duration_ms < s->power_window_ms ? "one" : "two");
+    else if (isnan(s->peak_power_w) && a->run.n_domains == 0 &&
+             (a->run.row.status == WL_RUN_INCOMPLETE || a->run.row.status == WL_RUN_RUNNING))
+        /* the per-domain rows (energy, peak, baseline) are written when
+         * the run ends; a writer that died never wrote them */
+        printf(" (%s)", a->run.row.status == WL_RUN_RUNNING
+                            ? "the run has not ended; its per-domain figures are saved when it does"
+                            : "the run stopped before its per-domain figures were saved");
     printf("\n");
     print_dynamic_energy(s);
-    if (a->run.kv_cache_bytes >= 1048576)
-        printf("  %-27s %.2f MiB\n", "KV cache", (double)a->run.kv_cache_bytes / 1048576.0);
-    else if (a->run.kv_cache_bytes >= 0) /* a tiny model's cache would read 0.00 MiB */
-        printf("  %-27s %.2f KiB\n", "KV cache", (double)a->run.kv_cache_bytes / 1024.0);
+    if (a->run.kv_cache_bytes >= 0)
+        printf("  %-27s %s\n", "KV cache",
+               wl_cli_fmt_bytes(a->run.kv_cache_bytes, b[0], sizeof b[0]));
     char per[2][160] = {"", ""}, currency[6 * sizeof c->currency];
     wl_cli_text(c->currency, currency, sizeof currency); /* from the run's extra */
     /* per 1000 output tokens only where there are output tokens (not measure runs) */

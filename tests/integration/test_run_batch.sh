@@ -150,6 +150,10 @@ for s in "--- sequence 1 (" "batch      2 sequences generated together" "Per-rou
          "EUR" "Layers (energy attributed by time share)"; do
   if grep -qF -- "$s" "$tmp/run.txt"; then ok "printed: '$s'"; else bad "not printed: '$s'"; fi
 done
+# the first round of tokens is sampled from the prefill's logits: not a decode round
+if grep -qE "generated together \([0-9]+ decode rounds? after the first tokens\)" "$tmp/run.txt"; then
+  ok "batch line counts the decode rounds after the first tokens"
+else bad "batch line's rounds"; grep "generated together" "$tmp/run.txt"; fi
 "$W" show "${id:0:8}" --json --db "$db" >"$tmp/show.json" 2>/dev/null
 python3 - "$tmp/show.json" <<'PY' && ok "baseline, cost and batch fields in show --json" || bad "show --json of a batch run (see above)"
 import json, sys

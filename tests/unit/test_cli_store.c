@@ -23,6 +23,18 @@ struct fixture {
     char ids[3][37];
 };
 
+/* The value on the line of out that starts with label (spaces trimmed). */
+static const char *value_of(const char *out, const char *label, char *buf, size_t size)
+{
+    const char *p = strstr(out, label);
+    assert_non_null(p);
+    p += strlen(label);
+    p += strspn(p, " ");
+    size_t n = strcspn(p, "\n");
+    snprintf(buf, size, "%.*s", (int)n, p);
+    return buf;
+}
+
 /* A run with 2 input and 2 output tokens, 2 layers, 2 components and 2 ops
  * each; energy 10 J over 1 s (J/token 5 when jpt_scale is 1). Tagged `tag`
  * and "cli"; its sampling, provenance, features and extra are JSON. */
@@ -511,6 +523,14 @@ static void test_runs_marks_an_unfinished_run_partial(void **state)
                                 "J/TOKEN come from wattlens's\n  CPU-time model"));
     free(out);
     free(err);
+    /* its per-domain rows (energy, peak) are written when it ends */
+    char b[160];
+    assert_int_equal(cli(f, "show", id, &out, &err), 0);
+    assert_string_equal(
+        value_of(out, "peak power", b, sizeof b),
+        "n/a (the run has not ended; its per-domain figures are saved when it does)");
+    free(out);
+    free(err);
 
     json_t *j = cli_json(f, "runs", "--json");
     json_t *r0 = json_array_get(json_object_get(j, "runs"), 0);
@@ -652,18 +672,6 @@ static void test_show_text_and_json(void **state)
     assert_non_null(strstr(err, "missing run ID"));
     free(out);
     free(err);
-}
-
-/* The value on the line of out that starts with label (spaces trimmed). */
-static const char *value_of(const char *out, const char *label, char *buf, size_t size)
-{
-    const char *p = strstr(out, label);
-    assert_non_null(p);
-    p += strlen(label);
-    p += strspn(p, " ");
-    size_t n = strcspn(p, "\n");
-    snprintf(buf, size, "%.*s", (int)n, p);
-    return buf;
 }
 
 /* A tiny run (1 uJ over 1 s, 2 output tokens): its small figures keep their
