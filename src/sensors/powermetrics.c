@@ -7,7 +7,9 @@
  * interval) to running totals. read() returns those totals, so a window's
  * energy is exact at powermetrics' own interval granularity. Figures are
  * Apple's own estimates: method vendor_estimate. combined = cpu+gpu+ane and is
- * flagged WL_CH_CONTAINS. The child is ours: close() terminates and reaps it.
+ * flagged WL_CH_CONTAINS. The child is ours: it runs in its own process
+ * group (signals meant for the caller's group, a terminal's ^C, do not end
+ * it) and close() terminates and reaps it.
  */
 #include "sensors/powermetrics_parse.h"
 #include "sensors/sensor_impl.h"
@@ -245,7 +247,30 @@ static int pm_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addclose(&fa, out_p[1]);
     posix_spawn_file_actions_addclose(&fa, err_p[1]);
-    int se = posix_spawn(&pm->pid, path, &fa, NULL, argv, environ);
+    /* Its own process group, every signal unblocked, the ones a caller may
+     * ignore back at their default: a terminal's ^C or hangup, or a group
+     * signal from `timeout` or a job runner, goes to wattlens's foreground
+     * group, which the command under measurement may survive; powermetrics
+     * must survive it too, or every figure of the run becomes n/a. It is
+     * stopped by close() alone (SIGTERM to its pid), and if wattlens dies
+     * without closing it, its next write to the closed pipe ends it
+     * (SIGPIPE, at its default here). */
+    posix_spawnattr_t sa;
+    posix_spawnattr_init(&sa);
+    sigset_t none, dfl;
+    sigemptyset(&none);
+    sigemptyset(&dfl);
+    static const int dfl_sigs[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM,
+                                   SIGPIPE, SIGALRM, SIGUSR1, SIGUSR2};
+    for (size_t i = 0; i < sizeof dfl_sigs / sizeof dfl_sigs[0]; i++)
+        sigaddset(&dfl, dfl_sigs[i]);
+    posix_spawnattr_setpgroup(&sa, 0);
+    posix_spawnattr_setsigmask(&sa, &none);
+    posix_spawnattr_setsigdefault(&sa, &dfl);
+    posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
+    int se = posix_spawn(&pm->pid, path, &fa, &sa, argv, environ);
+    posix_spawnattr_destroy(&sa);
     posix_spawn_file_actions_destroy(&fa);
     close(out_p[1]);
     close(err_p[1]);

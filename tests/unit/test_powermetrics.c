@@ -2,8 +2,9 @@
  * NUL-joined stream gives one sample per document whatever the chunking;
  * truncated or garbled input is an error, never a crash; missing keys are
  * tolerated; the backend runs a fake `powermetrics` executable and sums the
- * energies of its stream. Text from the stream or from powermetrics' stderr
- * that is shown cut is cut between characters. */
+ * energies of its stream; that child survives signals sent to the caller's
+ * process group (a terminal's ^C) and is still stopped by close(). Text from the stream or from
+ * powermetrics' stderr that is shown cut is cut between characters. */
 #include "test_support.h"
 
 #include "sensors/powermetrics_parse.h"
@@ -12,10 +13,19 @@
 #include "util/utf8.h"
 #include "wattlens/wattlens.h"
 
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Tests whose regression would hang (a child that cannot be stopped) arm
+ * this watchdog: SIGALRM's default action ends the process (a failure). */
+#define WATCHDOG_S 20
 
 struct capture {
     const char *file;
@@ -417,6 +427,120 @@ static void test_long_multibyte_stderr_and_path_are_cut_between_characters(void 
     free(dir);
 }
 
+/* A fake powermetrics that streams a 10 mJ cpu sample every 20 ms for ever
+ * (until a signal ends it). Where /proc tells, it first refuses to run with
+ * SIGHUP, SIGINT or SIGTERM blocked or ignored (what a child inherits: the
+ * shell itself unblocks signals while it waits, so only its children show
+ * the mask it was given). */
+static const char *endless_fake =
+    "#!/bin/sh\n"
+    "blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/self/status 2>/dev/null)\n"
+    "ign=$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/self/status 2>/dev/null)\n"
+    "if [ -n \"$blk\" ] && [ $(( (0x$blk | 0x$ign) & 0x4003 )) -ne 0 ]; then\n"
+    "  echo \"signals blocked ($blk) or ignored ($ign)\" >&2; exit 2; fi\n"
+    "while :; do printf '<?xml version=\"1.0\"?><plist version=\"1.0\"><dict>"
+    "<key>elapsed_ns</key><integer>20000000</integer><key>processor</key><dict>"
+    "<key>cpu_energy</key><integer>10</integer><key>cpu_power</key><real>500</real>"
+    "</dict></dict></plist>\\0'; sleep 0.02; done\n";
+
+static void on_signal(int sig)
+{
+    (void)sig;
+}
+
+/* Reads until the cpu total reaches want_uj or a read fails (or 10 s pass:
+ * a safety net, not a measured time). Returns the read's code. */
+static int read_until(wl_sensor *s, double want_uj, struct wl_sensor_reading *r)
+{
+    uint64_t deadline = wl_clock_now_ns() + 10000000000ull;
+    int rc;
+    while ((rc = wl_sensor_read(s, r)) == 0 && (double)r->v[0].energy_uj < want_uj &&
+           wl_clock_now_ns() < deadline)
+        wl_clock_sleep_ns(5000000);
+    return rc;
+}
+
+/* The scenario of test_survives_a_group_signal, in a forked process that
+ * leads its own process group (kill(0, ...) reaches nobody else). Returns
+ * the exit code: 0 when it passed. */
+static int group_signal_scenario(const char *fake, bool block_term)
+{
+    alarm(WATCHDOG_S);
+    if (setpgid(0, 0) != 0)
+        return 10;
+    /* a command under measurement that handles ^C and hangup (handlers do
+     * not cross exec), and a caller that ignores SIGTERM or blocks it
+     * (both would cross exec): none of it may reach powermetrics */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    if (block_term) {
+        sigaction(SIGTERM, &sa, NULL);
+        sigset_t term;
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        sigprocmask(SIG_BLOCK, &term, NULL);
+    } else {
+        signal(SIGTERM, SIG_IGN);
+    }
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.powermetrics = fake;
+    p.powermetrics_interval_ms = 20;
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    if (wl_sensor_open_backend(WL_BACKEND_POWERMETRICS, &p, &s, &st) != 0) {
+        fprintf(stderr, "open: %s\n", st.why);
+        return 11;
+    }
+    struct wl_sensor_reading r;
+    if (read_until(s, 10000.0, &r) != 0 || r.v[0].energy_uj < 10000)
+        return 12;
+    /* ^C and a hangup to the whole foreground group */
+    kill(0, SIGINT);
+    kill(0, SIGHUP);
+    /* powermetrics goes on: three more samples arrive after the signals
+     * (a killed one ends its stream, and reads fail: every figure n/a) */
+    double want = (double)r.v[0].energy_uj + 3 * 10000.0;
+    if (read_until(s, want, &r) != 0)
+        return 13;
+    if ((double)r.v[0].energy_uj < want)
+        return 14;
+    /* close() stops it although this process ignores or blocks SIGTERM (a
+     * hang here is ended by the watchdog) */
+    wl_sensor_close(s);
+    return 0;
+}
+
+static void test_survives_a_group_signal_and_close_stops_it(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char *fake = write_script(dir, "powermetrics", endless_fake);
+    for (int block_term = 0; block_term < 2; block_term++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+            _exit(group_signal_scenario(fake, block_term));
+        int stt = 0;
+        while (waitpid(pid, &stt, 0) < 0)
+            assert_int_equal(errno, EINTR);
+        if (!WIFEXITED(stt) || WEXITSTATUS(stt) != 0)
+            fprintf(stderr, "scenario (SIGTERM %s): %s %d\n", block_term ? "blocked" : "ignored",
+                    WIFEXITED(stt) ? "exit code" : "killed by signal",
+                    WIFEXITED(stt) ? WEXITSTATUS(stt) : WTERMSIG(stt));
+        assert_true(WIFEXITED(stt));
+        assert_int_equal(WEXITSTATUS(stt), 0);
+    }
+    free(fake);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_shown_text_is_cut_between_characters),
         cmocka_unit_test(test_backend_runs_fake_powermetrics),
         cmocka_unit_test(test_long_multibyte_stderr_and_path_are_cut_between_characters),
+        cmocka_unit_test(test_survives_a_group_signal_and_close_stops_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
