@@ -5,12 +5,17 @@
  * amd_energy / zenpower "Esocket*" -> package (energy counters), "Ecore*" is
  * per core and skipped (would need a sum); power_meter (ACPI) -> total (contains
  * everything, WL_CH_CONTAINS); anything else -> total, flagged as containing
- * others because its scope is unknown. energy*_input is a cumulative counter
- * (64-bit, never wraps: a decrease is a discontinuity, wl__counter_update,
- * counted in n_discontinuities rather than the total falling); power*_input is sampled
- * power (integrated by the sampler). Files stay open. Devices and their files
- * are taken in natural order (hwmon2 before hwmon10); one that cannot be
- * read, or one over the channel limit, is listed in not_read.
+ * others because its scope is unknown. The sampler sums the channels of one
+ * domain, and the channels of a device of unknown scope may include one
+ * another (corsair-psu: the input and its rails), as may two such devices,
+ * so exactly one channel of them all is read as the total (add_unknown_device)
+ * and every other one is listed in not_read with why. energy*_input is a
+ * cumulative counter (64-bit, never wraps: a decrease is a discontinuity,
+ * wl__counter_update, counted in n_discontinuities rather than the total
+ * falling); power*_input is sampled power (integrated by the sampler). Files
+ * stay open. Devices and their files are taken in natural order (hwmon2
+ * before hwmon10); one that cannot be read, or one over the channel limit,
+ * is listed in not_read.
  */
 #include "sensors/sensor_impl.h"
 
@@ -18,6 +23,7 @@
 #include "util/utf8.h"
 #include "wattlens/error.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -60,32 +66,41 @@ static enum wl_domain device_domain(const char *dev, unsigned *flags)
     return WL_DOMAIN_TOTAL;
 }
 
-static void add_file(struct wl_sensor *s, struct hwmon *h, const char *dir, const char *hw,
-                     const char *dev, const char *file, bool is_energy)
+/* One power*_input or energy*_input file of a device. */
+struct cand {
+    char base[256]; /* "power1": the file name without "_input" (any d_name) */
+    char label[WL_SENSOR_NAME_MAX];
+    bool is_energy;
+    int rank; /* devices of unknown scope: lower is read first (cand_rank) */
+};
+
+/* "hwmonN/<name>/powerM", each part cut between characters so that the
+ * three fit (16 + 24 + 20 bytes and two slashes) */
+static void chan_name(char name[WL_SENSOR_NAME_MAX], const char *hw, const char *dev,
+                      const char *base)
 {
-    char path[1400], label[WL_SENSOR_NAME_MAX] = "";
-    unsigned flags;
-    enum wl_domain d = device_domain(dev, &flags);
-    /* label file: "power1_input" -> "power1_label"; base holds any d_name */
-    char base[256];
-    snprintf(base, sizeof base, "%.*s", (int)(strlen(file) - strlen("_input")), file);
-    snprintf(path, sizeof path, "%s/%s_label", dir, base);
-    wl__read_name(path, label, sizeof label);
-    if (strncmp(label, "Ecore", 5) == 0)
-        return; /* per-core energy (amd_energy): not summed here */
-    /* "hwmonN/<name>/powerM", each part cut between characters so that the
-     * three fit (16 + 24 + 20 bytes and two slashes) */
-    char name[WL_SENSOR_NAME_MAX], hw_part[17], dev_part[25], base_part[21];
+    char hw_part[17], dev_part[25], base_part[21];
     wl_utf8_copy(hw_part, sizeof hw_part, hw);
     wl_utf8_copy(dev_part, sizeof dev_part, dev);
     wl_utf8_copy(base_part, sizeof base_part, base);
-    snprintf(name, sizeof name, "%s/%s/%s", hw_part, dev_part, base_part);
+    snprintf(name, WL_SENSOR_NAME_MAX, "%s/%s/%s", hw_part, dev_part, base_part);
+}
+
+/* Opens and reads c's file and adds it as a channel of domain d; an
+ * unreadable one, or one over the limit, is listed in not_read. Returns
+ * true when the channel was added. */
+static bool add_cand(struct wl_sensor *s, struct hwmon *h, const char *dir, const char *hw,
+                     const char *dev, const struct cand *c, enum wl_domain d, unsigned flags)
+{
+    char name[WL_SENSOR_NAME_MAX];
+    chan_name(name, hw, dev, c->base);
     if (h->n >= WL_SENSOR_MAX_CHANNELS) {
         wl__sensor_not_read(s, "%s: over the limit of %d channels per sensor", name,
                             WL_SENSOR_MAX_CHANNELS);
-        return;
+        return false;
     }
-    snprintf(path, sizeof path, "%s/%s", dir, file);
+    char path[1700];
+    snprintf(path, sizeof path, "%s/%s_input", dir, c->base);
     int err = 0;
     int fd = wl__attr_open(path, false, &err);
     uint64_t v;
@@ -93,21 +108,23 @@ static void add_file(struct wl_sensor *s, struct hwmon *h, const char *dir, cons
         if (fd >= 0)
             close(fd);
         wl__sensor_not_read(s, "%s: %s", name, wl__attr_strerror(err));
-        return;
+        return false;
     }
     const uint64_t t_ns = wl_clock_now_ns();
+    const bool is_energy = c->is_energy;
     int ci = wl__sensor_add_channel(s, name, d, is_energy ? WL_METHOD_COUNTER : WL_METHOD_SAMPLED,
                                     flags | (is_energy ? WL_CH_ENERGY : WL_CH_POWER), -1);
-    wl_utf8_copy(s->info.ch[ci].label, sizeof s->info.ch[ci].label, label);
+    wl_utf8_copy(s->info.ch[ci].label, sizeof s->info.ch[ci].label, c->label);
     if (is_energy)
         s->info.ch[ci].resolution_uj = 1.0;
     else
         s->info.ch[ci].power_resolution_w = 1e-6;
-    struct hwmon_ch *c = &h->c[h->n++];
-    c->fd = fd;
-    c->is_energy = is_energy;
+    struct hwmon_ch *hc = &h->c[h->n++];
+    hc->fd = fd;
+    hc->is_energy = is_energy;
     if (is_energy)
-        wl__counter_init(&c->ctr, "hwmon", s->info.ch[ci].name, UINT64_MAX, 1.0, v, t_ns);
+        wl__counter_init(&hc->ctr, "hwmon", s->info.ch[ci].name, UINT64_MAX, 1.0, v, t_ns);
+    return true;
 }
 
 static int cmp_dirent(const struct dirent **a, const struct dirent **b)
@@ -126,6 +143,119 @@ static int is_input(const char *n, const char *prefix)
 {
     size_t lp = strlen(prefix), ln = strlen(n);
     return strncmp(n, prefix, lp) == 0 && ln > lp + 6 && strcmp(n + ln - 6, "_input") == 0;
+}
+
+/* True when text contains word (lower case), ignoring ASCII case. */
+static bool contains_ci(const char *text, const char *word)
+{
+    const size_t n = strlen(word);
+    for (; *text; text++) {
+        size_t k = 0;
+        while (k < n && text[k] && tolower((unsigned char)text[k]) == word[k])
+            k++;
+        if (k == n)
+            return true;
+    }
+    return false;
+}
+
+/* Which channel of a device of unknown scope is read (the lowest rank; in
+ * file order among equals): one labelled as the total ("power total" in
+ * corsair-psu), else channel 1 (power1 of an ACPI power meter), else the
+ * first; an energy counter before a power of the same rank. */
+static int cand_rank(const struct cand *c)
+{
+    const char *digits = c->base + (c->is_energy ? strlen("energy") : strlen("power"));
+    const int rank = contains_ci(c->label, "total") ? 0 : strcmp(digits, "1") == 0 ? 2 : 4;
+    return rank + (c->is_energy ? 0 : 1);
+}
+
+/* The power*_input and energy*_input files of the device in dir, in
+ * natural order (labels read, per-core Ecore* energies left out: they
+ * would need a sum), into *out (heap, NULL when none; caller frees).
+ * Returns how many. */
+static unsigned scan_device(const char *dir, struct cand **out)
+{
+    *out = NULL;
+    struct dirent **files = NULL;
+    int n_files = scandir(dir, &files, NULL, cmp_dirent);
+    if (n_files <= 0) {
+        free_list(files, 0);
+        return 0;
+    }
+    struct cand *c = calloc((size_t)n_files, sizeof *c);
+    unsigned n = 0;
+    for (int k = 0; c && k < n_files; k++) {
+        const char *f = files[k]->d_name;
+        const bool energy = is_input(f, "energy");
+        if (!energy && !is_input(f, "power"))
+            continue;
+        struct cand *x = &c[n];
+        snprintf(x->base, sizeof x->base, "%.*s", (int)(strlen(f) - strlen("_input")), f);
+        char path[1700];
+        snprintf(path, sizeof path, "%s/%s_label", dir, x->base);
+        x->label[0] = '\0';
+        wl__read_name(path, x->label, sizeof x->label);
+        if (strncmp(x->label, "Ecore", 5) == 0)
+            continue; /* per-core energy (amd_energy): not summed here */
+        x->is_energy = energy;
+        x->rank = cand_rank(x);
+        n++;
+    }
+    free_list(files, n_files);
+    *out = c;
+    return n;
+}
+
+/* A device of unknown scope (its name is none of the known drivers'). */
+struct unknown_dev {
+    const char *hw;
+    char dev[64];
+    char dir[1400];
+    struct cand *c; /* its files, best first (cand_rank) */
+    unsigned n;
+    int rank; /* which device is read: lower first (unknown_dev_rank) */
+};
+
+/* Which device of unknown scope is read: an ACPI power meter (the whole
+ * system), else one with a channel labelled as a total, else the first. */
+static int unknown_dev_rank(const struct unknown_dev *u)
+{
+    if (strcmp(u->dev, "power_meter") == 0)
+        return 0;
+    return u->n > 0 && u->c[0].rank < 2 ? 1 : 2;
+}
+
+/* The devices of unknown scope: their channels may include one another
+ * (corsair-psu's power1 is the PSU's input, power2-4 its rails), and two
+ * such devices may too (an ACPI meter of the whole system and a pump), so
+ * the sampler, which sums the channels of one domain, gets exactly one
+ * channel of domain total: the best one (cand_rank) of the first device
+ * (unknown_dev_rank, then natural order) that can be read. Every other one
+ * is listed in not_read with why. total_name: the chosen channel's name,
+ * "" until one is. */
+static void add_unknown_device(struct wl_sensor *s, struct hwmon *h, const struct unknown_dev *u,
+                               char total_name[WL_SENSOR_NAME_MAX])
+{
+    unsigned flags;
+    const enum wl_domain d = device_domain(u->dev, &flags);
+    const bool other_device = total_name[0] != '\0';
+    for (unsigned i = 0; i < u->n; i++) {
+        char name[WL_SENSOR_NAME_MAX];
+        chan_name(name, u->hw, u->dev, u->c[i].base);
+        if (other_device)
+            wl__sensor_not_read(s,
+                                "%s: not summed with %s, read as the total (devices of unknown "
+                                "scope may include each other)",
+                                name, total_name);
+        else if (total_name[0])
+            wl__sensor_not_read(s,
+                                "%s: not summed with %s, read as this device's total (channels "
+                                "of a device of unknown scope may include each other)",
+                                name, total_name);
+        else if (add_cand(s, h, u->dir, u->hw, u->dev, &u->c[i], d, flags))
+            memcpy(total_name, name, WL_SENSOR_NAME_MAX);
+    }
 }
 
 static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
@@ -148,12 +278,15 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                                strerror(e));
     }
     struct hwmon *h = calloc(1, sizeof *h);
-    if (!h) {
+    struct unknown_dev *unk = calloc((size_t)n_list + 1, sizeof *unk);
+    if (!h || !unk) {
+        free(h);
+        free(unk);
         free_list(devs, n_list);
         return WL_ENOMEM;
     }
     s->impl = h;
-    unsigned n_dev = 0;
+    unsigned n_dev = 0, n_unk = 0;
     for (int i = 0; i < n_list; i++) {
         const char *hw = devs[i]->d_name;
         if (strncmp(hw, "hwmon", 5) != 0)
@@ -164,17 +297,45 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         char path[1500];
         snprintf(path, sizeof path, "%s/name", dir);
         wl__read_name(path, dev, sizeof dev);
-        struct dirent **files = NULL;
-        int n_files = scandir(dir, &files, NULL, cmp_dirent);
-        for (int k = 0; k < n_files; k++) {
-            const char *f = files[k]->d_name;
-            if (is_input(f, "energy"))
-                add_file(s, h, dir, hw, dev, f, true);
-            else if (is_input(f, "power"))
-                add_file(s, h, dir, hw, dev, f, false);
+        unsigned flags;
+        const enum wl_domain d = device_domain(dev, &flags);
+        struct cand *c = NULL;
+        const unsigned n = scan_device(dir, &c);
+        if (d != WL_DOMAIN_TOTAL) {
+            for (unsigned k = 0; k < n; k++)
+                add_cand(s, h, dir, hw, dev, &c[k], d, flags);
+            free(c);
+            continue;
         }
-        free_list(files, n_files);
+        /* scope unknown: after the known devices, one channel of them all */
+        for (unsigned a = 1; a < n; a++) { /* best first, file order among equals */
+            struct cand x = c[a];
+            unsigned b = a;
+            for (; b > 0 && c[b - 1].rank > x.rank; b--)
+                c[b] = c[b - 1];
+            c[b] = x;
+        }
+        struct unknown_dev *u = &unk[n_unk++];
+        u->hw = hw;
+        memcpy(u->dev, dev, sizeof u->dev);
+        memcpy(u->dir, dir, sizeof u->dir);
+        u->c = c;
+        u->n = n;
+        u->rank = unknown_dev_rank(u);
     }
+    for (unsigned a = 1; a < n_unk; a++) { /* natural order among equals */
+        struct unknown_dev x = unk[a];
+        unsigned b = a;
+        for (; b > 0 && unk[b - 1].rank > x.rank; b--)
+            unk[b] = unk[b - 1];
+        unk[b] = x;
+    }
+    char total_name[WL_SENSOR_NAME_MAX] = "";
+    for (unsigned i = 0; i < n_unk; i++) {
+        add_unknown_device(s, h, &unk[i], total_name);
+        free(unk[i].c);
+    }
+    free(unk);
     free_list(devs, n_list);
     if (h->n == 0) {
         hwmon_close(s);

@@ -174,16 +174,20 @@ assert all(b == bars[0] for b in bars), bars
 PY
 
 # --- sensors: hwmon names and labels in CJK and not UTF-8, under a root that is not UTF-8 ------
+# hwmon reads one channel of all devices of unknown scope (hwmon0, the first)
+# and lists the others (hwmon2) as not read; hwmon1's folder name is not UTF-8
+# and its channel name longer than the channel column
 sroot="$tmp/$(printf 'sys\xfe')"
 hw="$sroot/class/hwmon"
-mkdir -p "$hw/hwmon0" "$hw/hwmon1" "$hw/hwmon2" "$tmp/nodev"
+hw1="$hw/$(printf 'hwmon1\xff')"
+mkdir -p "$hw/hwmon0" "$hw1" "$hw/hwmon2" "$tmp/nodev"
 printf '电源监视器\n' >"$hw/hwmon0/name"
 printf 'CPU 功率\n' >"$hw/hwmon0/power1_label"
 echo 1000000 >"$hw/hwmon0/power1_input"
-printf 'pm\xff\n' >"$hw/hwmon1/name"
-printf 'l\xfe\n' >"$hw/hwmon1/energy1_label"
-echo 5 >"$hw/hwmon1/energy1_input"
-echo acpi_power_meter >"$hw/hwmon2/name" # a name longer than the channel column
+printf 'amd_energy\n' >"$hw1/name"
+printf 'l\xfe\n' >"$hw1/energy1_label"
+echo 5 >"$hw1/energy1_input"
+echo acpi_power_meter >"$hw/hwmon2/name"
 echo 2000000 >"$hw/hwmon2/power1_input"
 S_ENV=(env WATTLENS_SYSFS_ROOT="$sroot" WATTLENS_DEV_ROOT="$tmp/nodev"
   WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics")
@@ -196,10 +200,12 @@ b = {x["backend"]: x for x in j["backends"]}
 ch = {c["name"]: c for c in b["hwmon"]["channels"]}
 cjk = ch["hwmon0/电源监视器/power1"]
 assert cjk["label"] == "CPU 功率" and "name_hex" not in cjk and "label_hex" not in cjk, cjk
-raw = ch["hwmon1/pm\ufffd/energy1"]
-assert bytes.fromhex(raw["name_hex"]) == b"hwmon1/pm\xff/energy1", raw
+raw = ch["hwmon1\ufffd/amd_energy/energy1"]
+assert bytes.fromhex(raw["name_hex"]) == b"hwmon1\xff/amd_energy/energy1", raw
 assert raw["label"] == "l\ufffd" and raw["label_hex"] == "6cfe", raw
-assert "hwmon2/acpi_power_meter/power1" in ch, ch
+assert len(ch) == 2 and b["hwmon"]["partial"], b["hwmon"]
+assert any(t.startswith("hwmon2/acpi_power_meter/power1: not summed with hwmon0/电源监视器/power1")
+           for t in b["hwmon"]["not_read"]), b["hwmon"]
 assert root in bytes.fromhex(b["hwmon"]["source_hex"]), b["hwmon"]
 assert root in bytes.fromhex(b["rapl-powercap"]["why_hex"]), b["rapl-powercap"]
 PY
@@ -213,13 +219,14 @@ def width(s):
 lines = open(sys.argv[1], "rb").read().decode("utf-8", "surrogateescape").splitlines()
 start = lines.index("  hwmon          IN USE")
 hi = next(i for i in range(start, len(lines)) if lines[i].lstrip().startswith("channel "))
-head, rows = lines[hi], lines[hi + 1:hi + 4]
+head, rows = lines[hi], lines[hi + 1:hi + 3]
 assert any("电源监视器" in r and "[CPU 功率]" in r for r in rows), rows
-assert any("hwmon1/pm\ufffd/energy1" in r and "[l\ufffd]" in r for r in rows), rows
-assert any("hwmon2/acpi_power_meter/power1" in r for r in rows), rows
+assert any("hwmon1\ufffd/amd_energy/energy1" in r and "[l\ufffd]" in r for r in rows), rows
+assert lines[hi + 3].startswith("      not read: hwmon2/acpi_power_meter/power1: "), lines[hi + 3]
 for r in rows:
     r.encode("utf-8")  # no byte that is not UTF-8 reaches a cell
-    for col, cell in (("domain", " total "), ("method", " measured (")):
+    domain = " total " if " total " in r else " package "
+    for col, cell in (("domain", domain), ("method", " measured (")):
         want, got = width(head[:head.index(col)]), width(r[:r.index(cell) + 1])
         assert got == want, (col, r, got, want)
 PY

@@ -1,6 +1,7 @@
 /* hwmon: a fake /sys/class/hwmon tree. Device names decide domains (amdgpu ->
  * gpu, amd_energy -> package with per-core Ecore* skipped, anything else ->
- * total, flagged as containing others); energy*_input is a counter (uJ),
+ * total, flagged as containing others, one channel of all such devices
+ * read and the others listed as not read); energy*_input is a counter (uJ),
  * power*_input sampled power (uW); no usable file says why and how to fix;
  * a long multibyte device name or label is cut between characters, and so
  * is a long multibyte root where the source or a why quotes it. */
@@ -10,6 +11,7 @@
 #include "util/utf8.h"
 #include "wattlens/wattlens.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,6 +310,128 @@ static void test_devices_over_the_limit_are_listed(void **state)
     free(root);
 }
 
+/* The sum of the powers of the channels of domain d in r: what the
+ * sampler adds up for d (it sums the channels of one sensor and domain). */
+static double domain_power_w(const struct wl_sensor_info *in, const struct wl_sensor_reading *r,
+                             enum wl_domain d)
+{
+    double w = 0;
+    for (unsigned i = 0; i < in->n_channels; i++)
+        if (in->ch[i].domain == d && (r->v[i].valid & WL_CH_POWER))
+            w += r->v[i].power_w;
+    return w;
+}
+
+/* True when one of in's not-read texts contains every one of a and b. */
+static bool listed(const struct wl_sensor_info *in, const char *a, const char *b)
+{
+    for (unsigned i = 0; i < in->n_not_read && i < WL_SENSOR_MAX_NOT_READ; i++)
+        if (strstr(in->not_read[i], a) && strstr(in->not_read[i], b))
+            return true;
+    return false;
+}
+
+/* Devices of unknown scope are never summed: corsair-psu's power1 ("power
+ * total", 300 W) includes its rails power2-4, and a pump's power1 is part
+ * of the system too. Exactly one channel of them is read as the total (one
+ * labelled total, before the first device's power1), and every other one
+ * is listed as not read, saying with what it is not summed; a GPU is read
+ * as before. */
+static void test_devices_of_unknown_scope_are_never_summed(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    dev(root, 0, "nzxtsmart2\n");
+    put(root, "class/hwmon/hwmon0/power1_input", "5000000\n");
+    dev(root, 1, "amdgpu\n");
+    put(root, "class/hwmon/hwmon1/power1_input", "45000000\n");
+    dev(root, 3, "corsairpsu\n");
+    static const char *rails[][2] = {{"300000000\n", "power total\n"},
+                                     {"250000000\n", "power 12v\n"},
+                                     {"30000000\n", "power 5v\n"},
+                                     {"10000000\n", "power 3.3v\n"}};
+    for (int i = 0; i < 4; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "class/hwmon/hwmon3/power%d_input", i + 1);
+        put(root, rel, rails[i][0]);
+        snprintf(rel, sizeof rel, "class/hwmon/hwmon3/power%d_label", i + 1);
+        put(root, rel, rails[i][1]);
+    }
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 2);
+    assert_non_null(find(in, "hwmon1/amdgpu/power1"));
+    const struct wl_sensor_channel *total = find(in, "hwmon3/corsairpsu/power1");
+    assert_non_null(total);
+    assert_int_equal(total->domain, WL_DOMAIN_TOTAL);
+    assert_true(total->flags & WL_CH_CONTAINS);
+    assert_string_equal(total->label, "power total");
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_float_equal(domain_power_w(in, &r, WL_DOMAIN_TOTAL), 300.0, 1e-9);
+    assert_float_equal(domain_power_w(in, &r, WL_DOMAIN_GPU), 45.0, 1e-9);
+    assert_int_equal(in->n_not_read, 4);
+    for (int i = 2; i <= 4; i++) {
+        char rail[64];
+        snprintf(rail, sizeof rail, "hwmon3/corsairpsu/power%d: not summed with ", i);
+        assert_true(listed(in, rail, "hwmon3/corsairpsu/power1, read as this device's total"));
+    }
+    assert_true(listed(in, "hwmon0/nzxtsmart2/power1: not summed with hwmon3/corsairpsu/power1",
+                       "devices of unknown scope"));
+    assert_non_null(strstr(in->source, "PARTIAL: 4 found but not read"));
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+
+    /* an ACPI power meter (the whole system) is the total before any other
+     * device; within a device a label "TOTAL" wins over channel 1, and an
+     * unreadable best channel gives way to the next */
+    root = wl_test_tmpdir();
+    dev(root, 0, "foo\n");
+    put(root, "class/hwmon/hwmon0/power1_input", "7000000\n");
+    put(root, "class/hwmon/hwmon0/power1_label", "cpu\n");
+    put(root, "class/hwmon/hwmon0/power2_input", "9000000\n");
+    put(root, "class/hwmon/hwmon0/power2_label", "Board TOTAL\n");
+    dev(root, 2, "power_meter\n");
+    char path[2048];
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon2/energy1_input", root);
+    assert_int_equal(mkdir(path, 0755), 0); /* EISDIR: not read */
+    put(root, "class/hwmon/hwmon2/power1_input", "400000000\n");
+    put(root, "class/hwmon/hwmon2/power2_input", "1000000\n");
+    p.sysfs_root = root;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_string_equal(in->ch[0].name, "hwmon2/power_meter/power1");
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_float_equal(domain_power_w(in, &r, WL_DOMAIN_TOTAL), 400.0, 1e-9);
+    assert_int_equal(in->n_not_read, 4);
+    assert_true(listed(in, "hwmon2/power_meter/energy1: ", "directory"));
+    assert_true(listed(in, "hwmon2/power_meter/power2: not summed with hwmon2/power_meter/power1",
+                       "this device's total"));
+    assert_true(listed(in, "hwmon0/foo/power1: not summed with hwmon2/power_meter/power1", ""));
+    assert_true(listed(in, "hwmon0/foo/power2: not summed with hwmon2/power_meter/power1", ""));
+    wl_sensor_close(s);
+
+    /* without the meter, foo's power2 ("Board TOTAL") is the total */
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon2", root);
+    wl_test_rmtree(path);
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_string_equal(in->ch[0].name, "hwmon0/foo/power2");
+    assert_int_equal(in->n_not_read, 1);
+    assert_true(listed(in, "hwmon0/foo/power1: not summed with hwmon0/foo/power2", ""));
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_energy_counter_going_down_is_a_gap),
         cmocka_unit_test(test_fifos_do_not_hang),
         cmocka_unit_test(test_devices_over_the_limit_are_listed),
+        cmocka_unit_test(test_devices_of_unknown_scope_are_never_summed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -511,36 +511,39 @@ static void test_power_only_domain_is_integrated(void **state)
 
 /* A domain's sources ("hwmon: name, name, ...") are stored text: when the
  * channel names do not fit its 160 bytes, the last one is cut between
- * characters. Five channels named "hwmon0/a€€€€€€/powerK" (33 bytes) fill
- * it inside the second "€" of the fifth name (where the old snprintf cut). */
+ * characters. Five GPUs (hwmon sums the channels of its GPU drivers; of
+ * devices of unknown scope it reads one) named
+ * "hwmonK€€€/amdgpu/power100000" (34 bytes) fill it inside the first "€"
+ * of the fifth name. */
 static void test_sources_are_cut_between_characters(void **state)
 {
     (void)state;
     char *root = wl_test_tmpdir();
     char path[2048];
-    static const char dev[] = "a\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC"
-                              "\xE2\x82\xAC";
-    make_power_meter(root, "5000000\n", path, sizeof path);
-    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/name", root);
-    write_text(path, dev);
-    for (int k = 2; k <= 5; k++) {
-        snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/power%d_input", root, k);
+    static const char euros[] = "\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC";
+    make_power_meter(root, "5000000\n", path, sizeof path); /* the class/hwmon folders */
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0", root);
+    wl_test_rmtree(path);
+    for (int k = 1; k <= 5; k++) {
+        snprintf(path, sizeof path, "%s/class/hwmon/hwmon%d%s", root, k, euros);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(path, sizeof path, "%s/class/hwmon/hwmon%d%s/name", root, k, euros);
+        write_text(path, "amdgpu\n");
+        snprintf(path, sizeof path, "%s/class/hwmon/hwmon%d%s/power100000_input", root, k, euros);
         write_text(path, "5000000\n");
     }
     wl_sensor_set *set = NULL;
     wl_sampler *s = open_meter_sampler(root, 0, &set);
-    const struct wl_domain_info *di = wl_sampler_domain(s, WL_DOMAIN_TOTAL);
+    const struct wl_domain_info *di = wl_sampler_domain(s, WL_DOMAIN_GPU);
     assert_int_equal(di->n_channels, 5);
     const char *src = di->sources;
     size_t len = strlen(src);
     assert_true(wl_utf8_valid(src, len));
-    /* "hwmon: ", four names and four ", ", then of the fifth name "hwmon0/a"
-     * and the one "€" that fits 159 bytes (the next would end at byte 161) */
-    assert_int_equal(len, 7 + 4 * 33 + 4 * 2 + 8 + 3);
-    assert_int_equal(strncmp(src, "hwmon: hwmon0/", 14), 0);
-    char tail[64];
-    snprintf(tail, sizeof tail, ", hwmon0/%.4s", dev);
-    assert_string_equal(src + len - strlen(tail), tail);
+    /* "hwmon: ", four names and four ", ", then of the fifth name "hwmon5"
+     * (the "€" after it would end at byte 160, past the 159 that fit) */
+    assert_int_equal(len, 7 + 4 * 34 + 4 * 2 + 6);
+    assert_int_equal(strncmp(src, "hwmon: hwmon1", 13), 0);
+    assert_string_equal(src + len - strlen(", hwmon5"), ", hwmon5");
     wl_sampler_close(s);
     wl_sensor_set_close(set);
     wl_test_rmtree(root);
@@ -589,7 +592,8 @@ static void test_power_only_energy_never_goes_back(void **state)
     free(root);
 }
 
-/* Two meters in one domain: one falls from 100 W to 0 W while the other
+/* Two meters in one domain (two GPUs: hwmon sums those, not the channels
+ * of a device of unknown scope): one falls from 100 W to 0 W while the other
  * rises from 0 W to 100 W, between a mark (at ~150 ms, which holds their
  * last powers) and the next sample (at ~200 ms). The domain never went
  * back, so the floor must not add anything: the domain's energy stays
@@ -601,11 +605,13 @@ static void test_power_only_floor_is_per_domain(void **state)
     char *root = wl_test_tmpdir();
     char p1[2048], p2[2048];
     make_power_meter(root, "100000000\n", p1, sizeof p1);
+    snprintf(p2, sizeof p2, "%s/class/hwmon/hwmon0/name", root);
+    assert_int_equal(wl_test_write_file(p2, "amdgpu\n", 7), 0);
     snprintf(p2, sizeof p2, "%s/class/hwmon/hwmon0/power2_input", root);
     write_text(p2, "000000000\n");
     wl_sensor_set *set = NULL;
     wl_sampler *s = open_meter_sampler(root, 200000000, &set);
-    assert_int_equal(wl_sampler_domain(s, WL_DOMAIN_TOTAL)->n_channels, 2);
+    assert_int_equal(wl_sampler_domain(s, WL_DOMAIN_GPU)->n_channels, 2);
     assert_int_equal(wl_sampler_start(s), 0);
     wl_clock_sleep_ns(150000000);
     struct wl_energy_mark m1, m2;
@@ -615,7 +621,7 @@ static void test_power_only_floor_is_per_domain(void **state)
     wl_clock_sleep_ns(500000000);
     assert_int_equal(wl_sampler_mark(s, &m2), 0);
     assert_int_equal(wl_sampler_stop(s), 0);
-    const enum wl_domain d = WL_DOMAIN_TOTAL;
+    const enum wl_domain d = WL_DOMAIN_GPU;
     assert_true(m2.valid_mask & (1u << d));
     const double want = 100.0 * (double)(m2.t_ns - wl_sampler_t0_ns(s)) / 1e9;
     /* the two writes are not one instant: allow 10 ms at 100 W */
