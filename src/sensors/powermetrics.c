@@ -7,7 +7,11 @@
  * interval) to running totals. read() returns those totals, so a window's
  * energy is exact at powermetrics' own interval granularity. Figures are
  * Apple's own estimates: method vendor_estimate. combined = cpu+gpu+ane and is
- * flagged WL_CH_CONTAINS. The child is ours: it runs in its own process
+ * flagged WL_CH_CONTAINS. A sample that cannot be read after open (it does
+ * not parse, or it is over the size limit) is lost with its interval's
+ * energy: it is logged (the first few) and counted as a discontinuity of
+ * every channel at the next read, so the sampler records a gap instead of
+ * a silently short total. The child is ours: it runs in its own process
  * group (signals meant for the caller's group, a terminal's ^C, do not end
  * it) and close() terminates and reaps it.
  */
@@ -35,6 +39,14 @@ extern char **environ;
 
 enum { PM_CPU, PM_GPU, PM_ANE, PM_COMBINED, PM_N };
 
+/* Lost samples logged one by one; the rest are counted (in the gaps and in
+ * the summary logged at close). */
+#define PM_LOST_LOGS 3
+/* The kind of discontinuity a lost sample is reported as. sensor.h has no
+ * kind of its own for it: "fell" is the plain one, which the sampler
+ * records as a gap whose energy is not counted, as it is not. */
+#define PM_LOST_DISC WL_DISC_FELL
+
 struct pm {
     pid_t pid;
     int out_fd, err_fd;
@@ -45,7 +57,12 @@ struct pm {
     pthread_cond_t cv;
     /* protected by mu */
     bool eof;
+    bool opened; /* open() is done: a sample lost from now on is a gap */
     uint64_t n_samples, n_errors, elapsed_sum_ns;
+    uint64_t n_lost;      /* samples lost since open (parse errors, oversized) */
+    uint64_t n_lost_read; /* n_lost at the last read */
+    uint32_t n_disc;      /* reads that saw a lost sample: every channel's
+                             n_discontinuities */
     unsigned present_union;
     double energy_mj[PM_N];
     double power_mw[PM_N];
@@ -55,6 +72,20 @@ struct pm {
     /* channel map, fixed after open */
     int ch_of[PM_N];
 };
+
+/* A sample that could not be read (why): after open, its interval's energy
+ * is lost; counted for the next read (a discontinuity) and logged, the
+ * first PM_LOST_LOGS times. Called with mu held. */
+static void lost_sample(struct pm *pm, const char *why)
+{
+    if (!pm->opened)
+        return; /* before open: no window can hold it (open reports errors) */
+    pm->n_lost++;
+    if (pm->n_lost <= PM_LOST_LOGS)
+        wl_log_warn("powermetrics",
+                    "a sample could not be read (%s); its energy is not counted (a gap)%s", why,
+                    pm->n_lost == PM_LOST_LOGS ? "; further ones are counted, not logged" : "");
+}
 
 static void on_doc(void *ud, const char *doc, size_t len)
 {
@@ -66,6 +97,7 @@ static void on_doc(void *ud, const char *doc, size_t len)
     if (rc != 0) {
         pm->n_errors++;
         wl_utf8_clip(pm->last_error, sizeof pm->last_error, em.text);
+        lost_sample(pm, pm->last_error);
     } else {
         double el_s = (double)smp.elapsed_ns / 1e9;
         pm->energy_mj[PM_CPU] += smp.cpu_energy_mj;
@@ -103,6 +135,7 @@ static void *reader_main(void *arg)
     struct pm *pm = arg;
     struct wl_pm_splitter sp;
     wl_pm_splitter_init(&sp, 16u << 20);
+    uint64_t n_oversized = 0; /* sp.n_oversized already counted as lost */
     char buf[16384];
     bool out_open = true, err_open = true;
     while (out_open) {
@@ -137,6 +170,15 @@ static void *reader_main(void *arg)
                 out_open = false;
             } else if (wl_pm_splitter_feed(&sp, buf, (size_t)k, on_doc, pm) != 0) {
                 out_open = false;
+            }
+            if (sp.n_oversized != n_oversized) {
+                pthread_mutex_lock(&pm->mu);
+                for (; n_oversized < sp.n_oversized; n_oversized++) {
+                    char why[96];
+                    snprintf(why, sizeof why, "a document over the limit of %zu bytes", sp.max_doc);
+                    lost_sample(pm, why);
+                }
+                pthread_mutex_unlock(&pm->mu);
             }
         }
     }
@@ -175,6 +217,10 @@ static void pm_close(struct wl_sensor *s)
         while (waitpid(pm->pid, &stt, 0) < 0 && errno == EINTR) {
         }
     }
+    if (pm->n_lost > PM_LOST_LOGS)
+        wl_log_warn("powermetrics",
+                    "%llu samples could not be read; their energy is not counted (gaps)",
+                    (unsigned long long)pm->n_lost);
     if (pm->out_fd >= 0)
         close(pm->out_fd);
     if (pm->err_fd >= 0)
@@ -342,6 +388,9 @@ static int pm_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     s->info.period_measured = s->info.update_period_ns > 0;
     if (!s->info.period_measured)
         s->info.update_period_ns = (uint64_t)ms * 1000000ull;
+    pthread_mutex_lock(&pm->mu);
+    pm->opened = true;
+    pthread_mutex_unlock(&pm->mu);
     return 0;
 fail_pipes:
     for (int i = 0; i < 2; i++) {
@@ -363,12 +412,22 @@ static int pm_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     r->t_before_ns = wl_clock_now_ns();
     pthread_mutex_lock(&pm->mu);
     bool dead = pm->eof;
+    /* samples lost since the last read: their energy is missing from the
+     * totals, a discontinuity of every channel (the sampler records a gap
+     * from the previous read to this one; the read itself is good) */
+    const bool lost = pm->n_lost != pm->n_lost_read;
+    if (lost) {
+        pm->n_lost_read = pm->n_lost;
+        pm->n_disc++;
+    }
     for (int i = 0; i < PM_N; i++) {
         int ci = pm->ch_of[i];
         if (ci < 0)
             continue;
         r->v[ci].energy_uj = (uint64_t)(pm->energy_mj[i] * 1000.0 + 0.5);
         r->v[ci].power_w = pm->power_mw[i] / 1000.0;
+        r->v[ci].n_discontinuities = pm->n_disc;
+        r->v[ci].disc = lost ? PM_LOST_DISC : WL_DISC_NONE;
         r->v[ci].valid = WL_CH_ENERGY | WL_CH_POWER;
     }
     pthread_mutex_unlock(&pm->mu);

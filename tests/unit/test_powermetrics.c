@@ -2,7 +2,8 @@
  * NUL-joined stream gives one sample per document whatever the chunking;
  * truncated or garbled input is an error, never a crash; missing keys are
  * tolerated; the backend runs a fake `powermetrics` executable and sums the
- * energies of its stream; that child survives signals sent to the caller's
+ * energies of its stream, a sample lost after open (garbled, oversized) is a
+ * discontinuity and a warning; that child survives signals sent to the caller's
  * process group (a terminal's ^C) and is still stopped by close(). Text from the stream or from
  * powermetrics' stderr that is shown cut is cut between characters. */
 #include "test_support.h"
@@ -541,6 +542,119 @@ static void test_survives_a_group_signal_and_close_stops_it(void **state)
     free(dir);
 }
 
+/* Waits (a safety net of 10 s, not a measured time) until the cpu total
+ * reaches want_uj and the reads have seen want_disc discontinuities;
+ * counts the reads that said one was theirs. Returns the last read's code. */
+static int read_until_disc(wl_sensor *s, double want_uj, uint32_t want_disc,
+                           struct wl_sensor_reading *r, int *n_disc_reads)
+{
+    uint64_t deadline = wl_clock_now_ns() + 10000000000ull;
+    int rc;
+    while ((rc = wl_sensor_read(s, r)) == 0) {
+        for (unsigned i = 0; i < r->n_channels; i++)
+            assert_int_equal(r->v[i].n_discontinuities, r->v[0].n_discontinuities);
+        if (r->v[0].disc != WL_DISC_NONE)
+            (*n_disc_reads)++;
+        if (((double)r->v[0].energy_uj >= want_uj && r->v[0].n_discontinuities >= want_disc) ||
+            wl_clock_now_ns() >= deadline)
+            break;
+        wl_clock_sleep_ns(5000000);
+    }
+    return rc;
+}
+
+/* A sample that cannot be read after open (one that does not parse, one
+ * over the size limit) loses its interval's energy: every channel counts
+ * it as a discontinuity at the next read (the sampler records a gap), and
+ * it is logged. The fake waits for files the test creates, so that each
+ * lost sample comes after the reads before it. */
+static void test_lost_samples_are_discontinuities(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char body[4096];
+    snprintf(body, sizeof body,
+             "#!/bin/sh\n"
+             "good='<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>elapsed_ns</key>"
+             "<integer>100000000</integer><key>processor</key><dict><key>cpu_energy</key>"
+             "<integer>200</integer><key>cpu_power</key><real>2000</real></dict></dict>"
+             "</plist>'\n"
+             "wait_for() { while ! [ -e \"%s/$1\" ]; do sleep 0.01; done; }\n"
+             "printf '%%s\\0' \"$good\"\n"
+             "wait_for go1\n"
+             "printf '<?xml version=\"1.0\"?><plist version=\"1.0\"><dict>\\0'\n"
+             "printf '%%s\\0' \"$good\"\n"
+             "wait_for go2\n"
+             "head -c 17000000 /dev/zero | tr '\\0' x; printf '\\0'\n"
+             "printf '%%s\\0' \"$good\"\n"
+             "exec sleep 30\n",
+             dir);
+    char *fake = write_script(dir, "powermetrics", body);
+    char go[2048], log[2048];
+    snprintf(log, sizeof log, "%s/stderr", dir);
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.powermetrics = fake;
+    p.powermetrics_interval_ms = 100;
+    /* the warnings go to stderr: to a file for this test */
+    fflush(stderr);
+    int saved_err = dup(2);
+    assert_true(saved_err >= 0);
+    FILE *lf = fopen(log, "w");
+    assert_non_null(lf);
+    assert_true(dup2(fileno(lf), 2) >= 0);
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    int rc = wl_sensor_open_backend(WL_BACKEND_POWERMETRICS, &p, &s, &st);
+    struct wl_sensor_reading r;
+    int n_disc_reads = 0;
+    uint32_t disc_after_first = 99, disc_after_second = 99;
+    double e_first = 0;
+    if (rc == 0) {
+        rc = wl_sensor_read(s, &r);
+        assert_int_equal(r.v[0].n_discontinuities, 0);
+        assert_int_equal(r.v[0].disc, WL_DISC_NONE);
+        snprintf(go, sizeof go, "%s/go1", dir);
+        assert_int_equal(wl_test_write_file(go, "", 0), 0);
+        /* the garbled sample, then a good one: 2 of the 3 samples' energy */
+        rc = read_until_disc(s, 400000.0, 1, &r, &n_disc_reads);
+        disc_after_first = r.v[0].n_discontinuities;
+        e_first = (double)r.v[0].energy_uj;
+        snprintf(go, sizeof go, "%s/go2", dir);
+        assert_int_equal(wl_test_write_file(go, "", 0), 0);
+        /* the oversized sample, then a good one */
+        if (rc == 0)
+            rc = read_until_disc(s, 600000.0, 2, &r, &n_disc_reads);
+        disc_after_second = r.v[0].n_discontinuities;
+        wl_sensor_close(s);
+    }
+    fflush(stderr);
+    dup2(saved_err, 2);
+    close(saved_err);
+    fclose(lf);
+    if (rc != 0 && s == NULL)
+        fprintf(stderr, "open: %s\n", st.why);
+    assert_int_equal(rc, 0);
+    assert_float_equal(e_first, 400000.0, 0.5);
+    assert_int_equal(disc_after_first, 1);
+    assert_float_equal((double)r.v[0].energy_uj, 600000.0, 0.5);
+    assert_int_equal(disc_after_second, 2);
+    assert_int_equal(n_disc_reads, 2); /* each said once, by the read that saw it */
+    size_t len = 0;
+    char *text = wl_test_read_file(log, &len);
+    assert_non_null(text);
+    if (!strstr(text, "a sample could not be read (malformed plist XML") ||
+        !strstr(text, "a sample could not be read (a document over the limit of 16777216 bytes)"))
+        fprintf(stderr, "warnings: %s\n", text);
+    assert_non_null(strstr(text, "a sample could not be read (malformed plist XML"));
+    assert_non_null(
+        strstr(text, "a sample could not be read (a document over the limit of 16777216 bytes)"));
+    free(text);
+    free(fake);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -553,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_backend_runs_fake_powermetrics),
         cmocka_unit_test(test_long_multibyte_stderr_and_path_are_cut_between_characters),
         cmocka_unit_test(test_survives_a_group_signal_and_close_stops_it),
+        cmocka_unit_test(test_lost_samples_are_discontinuities),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
