@@ -468,8 +468,15 @@ static void on_token(struct wl_recorder *r, const struct wl_hook_event *ev)
             memcpy(r->cur->text, ev->text, n);
         r->cur->text[n] = '\0';
         r->cur->text_len = (uint32_t)n;
+        /* the power of the latest sample, if it was taken inside the token
+         * (a generation sample between its start and its end mark): a
+         * token shorter than the sampling interval usually holds none, and
+         * the latest sample is then the previous token's, or the idle
+         * baseline's before the generation. No power is stored then; the
+         * token's energy / duration stands for it (store.h) */
         struct wl_sample smp;
-        if (wl_sampler_snapshot(r->smp, &smp) == 0) {
+        if (wl_sampler_snapshot(r->smp, &smp) == 0 && smp.phase < WL_PHASE_COUNT &&
+            smp.t_ns >= r->cur->begin.t_ns && smp.t_ns <= r->last.t_ns) {
             double pw = 0;
             bool all = true;
             for (int d = 0; d < WL_DOMAIN_COUNT; d++) {

@@ -1,0 +1,272 @@
+/* profile/recorder driven by hand: the test calls the recorder's hook with
+ * the events a generation emits (phases, sections, tokens; no engine), so
+ * it chooses how long each token lasts and what text it carries. Energy
+ * comes from the CPU-time model (its values do not matter, only where they
+ * are stored).
+ * Checks: an output token's power is that of a sample taken inside the
+ * token, else none (not the previous token's or the baseline's).
+ */
+#include "test_support.h"
+
+#include "profile/recorder.h"
+#include "store/store.h"
+#include "util/clock.h"
+#include "wattlens/error.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fixture {
+    char *dir;
+    wl_store *st;
+    wl_store_run *run;
+    char id[40];
+    wl_recorder *rec;
+    struct wl_hooks h;
+    struct wl_recorder_totals totals; /* after finish */
+};
+
+/* A recorder writing into a new store run; sample_ms: the sampling interval. */
+static struct fixture *open_fixture(uint64_t sample_ms)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->dir = wl_test_tmpdir();
+    assert_non_null(f->dir);
+    struct wl_errmsg err;
+    struct wl_store_params stp;
+    wl_store_default_params(&stp);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/runs.db", f->dir);
+    stp.path = path;
+    assert_int_equal(wl_store_open(&stp, &f->st, &err), 0);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .depth = "off"};
+    assert_int_equal(wl_store_run_begin(f->st, &info, &f->run, f->id), 0);
+
+    struct wl_sensor_params sp;
+    wl_sensor_params_default(&sp);
+    sp.backends = WL_BACKEND_CPU_MODEL;
+    sp.model_use = WL_MODEL_ALWAYS;
+    sp.model.scope = WL_MODEL_SCOPE_SELF;
+    struct wl_recorder_params rp;
+    wl_recorder_default_params(&rp);
+    rp.depth = WL_PROFILE_OFF;
+    rp.n_layer = 1;
+    rp.n_head = 1;
+    rp.max_input_tokens = 16;
+    rp.max_output_tokens = 16;
+    rp.sensors = &sp;
+    rp.run = f->run;
+    rp.interval_ms = 10;
+    rp.sample_interval_ns = sample_ms * 1000000ull;
+    assert_int_equal(wl_recorder_create(&rp, &f->rec, &err), 0);
+    f->h = wl_recorder_hooks(f->rec);
+    return f;
+}
+
+static void close_fixture(struct fixture *f)
+{
+    wl_store_close(f->st);
+    wl_recorder_free(f->rec);
+    wl_test_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+}
+
+/* ---- events ---------------------------------------------------------------------- */
+
+static void phase(struct fixture *f, enum wl_phase p, bool begin)
+{
+    struct wl_hook_event ev = {.kind = WL_HOOK_PHASE, .begin = begin, .phase = p, .layer = -1};
+    f->h.fn(f->h.user_data, &ev);
+}
+
+static void section(struct fixture *f, enum wl_phase p, enum wl_section s)
+{
+    struct wl_hook_event ev = {
+        .kind = WL_HOOK_SECTION, .begin = true, .phase = p, .section = s, .layer = -1};
+    f->h.fn(f->h.user_data, &ev);
+    ev.begin = false;
+    f->h.fn(f->h.user_data, &ev);
+}
+
+/* Output token i: sampling (lasting busy_ms), detokenize, then its end with text. */
+static void token(struct fixture *f, int32_t i, unsigned busy_ms, const char *text)
+{
+    struct wl_hook_event ev = {.kind = WL_HOOK_TOKEN,
+                               .begin = true,
+                               .phase = WL_PHASE_DECODE,
+                               .layer = -1,
+                               .n_tok = 1,
+                               .token_index = i};
+    f->h.fn(f->h.user_data, &ev);
+    struct wl_hook_event s = {.kind = WL_HOOK_SECTION,
+                              .begin = true,
+                              .phase = WL_PHASE_DECODE,
+                              .section = WL_SECTION_SAMPLING,
+                              .layer = -1};
+    f->h.fn(f->h.user_data, &s);
+    if (busy_ms)
+        wl_clock_sleep_ns(busy_ms * 1000000ull);
+    s.begin = false;
+    f->h.fn(f->h.user_data, &s);
+    section(f, WL_PHASE_DECODE, WL_SECTION_DETOKENIZE);
+    ev.begin = false;
+    ev.token_id = 1;
+    ev.text = text;
+    ev.text_len = text ? strlen(text) : 0;
+    f->h.fn(f->h.user_data, &ev);
+}
+
+/* Pre-inference, then decode phase open; tokens go in between this and end_generation. */
+static void begin_generation(struct fixture *f)
+{
+    phase(f, WL_PHASE_PRE_INFERENCE, true);
+    section(f, WL_PHASE_PRE_INFERENCE, WL_SECTION_TOKENIZE);
+    phase(f, WL_PHASE_PRE_INFERENCE, false);
+    phase(f, WL_PHASE_DECODE, true);
+}
+
+static void end_generation(struct fixture *f)
+{
+    phase(f, WL_PHASE_DECODE, false);
+    phase(f, WL_PHASE_POST_INFERENCE, true);
+    section(f, WL_PHASE_POST_INFERENCE, WL_SECTION_CLEANUP);
+    phase(f, WL_PHASE_POST_INFERENCE, false);
+    wl_recorder_stop(f->rec);
+    wl_recorder_get_totals(f->rec, &f->totals);
+    struct wl_recorder_finish fin = {.status = WL_RUN_COMPLETE, .response = ""};
+    assert_int_equal(wl_recorder_finish(f->rec, &fin), 0);
+}
+
+/* ---- reading the store ------------------------------------------------------------- */
+
+#define MAX_ROWS 4096
+
+struct out_token {
+    double start_ms, end_ms, power_w; /* power_w NAN when NULL */
+    char text[1024];
+    bool has_text;
+};
+
+struct rows {
+    const char *power_col; /* "<scope>_power_w" */
+    int64_t n_tok, n_smp;
+    struct out_token tok[64];
+    double smp_t[MAX_ROWS], smp_w[MAX_ROWS];
+    bool smp_gen[MAX_ROWS]; /* tagged with a phase of the generation */
+};
+
+static int token_row(void *ud, size_t n, const char *const *names, const struct wl_store_value *v)
+{
+    struct rows *r = ud;
+    struct out_token t = {.start_ms = NAN, .end_ms = NAN, .power_w = NAN};
+    bool input = false;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], "is_input") == 0)
+            input = v[i].i != 0;
+        else if (strcmp(names[i], "start_ms") == 0 && v[i].type == WL_VALUE_REAL)
+            t.start_ms = v[i].r;
+        else if (strcmp(names[i], "end_ms") == 0 && v[i].type == WL_VALUE_REAL)
+            t.end_ms = v[i].r;
+        else if (strcmp(names[i], "power_w") == 0 && v[i].type == WL_VALUE_REAL)
+            t.power_w = v[i].r;
+        else if (strcmp(names[i], "text") == 0 && v[i].type == WL_VALUE_TEXT) {
+            snprintf(t.text, sizeof t.text, "%s", v[i].s);
+            t.has_text = true;
+        }
+    }
+    if (!input) {
+        assert_true(r->n_tok < 64);
+        r->tok[r->n_tok++] = t;
+    }
+    return 0;
+}
+
+static int sample_row(void *ud, size_t n, const char *const *names, const struct wl_store_value *v)
+{
+    struct rows *r = ud;
+    assert_true(r->n_smp < MAX_ROWS);
+    const int64_t k = r->n_smp++;
+    r->smp_t[k] = r->smp_w[k] = NAN;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], "t_ms") == 0)
+            r->smp_t[k] = v[i].r;
+        else if (strcmp(names[i], r->power_col) == 0 && v[i].type == WL_VALUE_REAL)
+            r->smp_w[k] = v[i].r;
+        else if (strcmp(names[i], "phase") == 0 && v[i].type == WL_VALUE_TEXT)
+            r->smp_gen[k] = strcmp(v[i].s, "pre_inference") == 0 ||
+                            strcmp(v[i].s, "prefill") == 0 || strcmp(v[i].s, "decode") == 0 ||
+                            strcmp(v[i].s, "post_inference") == 0;
+    }
+    return 0;
+}
+
+static void read_rows(struct fixture *f, struct rows *r)
+{
+    static char col[80];
+    snprintf(col, sizeof col, "%s_power_w", f->totals.energy_scope);
+    memset(r, 0, sizeof *r);
+    r->power_col = col;
+    assert_int_equal(wl_store_foreach(f->st, f->id, WL_TABLE_TOKENS, -1, -1, token_row, r), 0);
+    assert_int_equal(wl_store_foreach(f->st, f->id, WL_TABLE_SAMPLES, -1, -1, sample_row, r), 0);
+}
+
+/* ---- token power ------------------------------------------------------------------- */
+
+/* Tokens of 20 ms (several 2 ms samples inside) alternate with tokens of a
+ * few microseconds (as a small model's are: almost never a sample inside),
+ * after an idle wait whose samples are older than every token. A token's
+ * stored power must be that of the latest sample before its end, and that
+ * sample must lie inside the token and be tagged with the generation's
+ * phase; else no power. The short tokens once took the sample before them
+ * (the previous token's, or for the first one the wait's). */
+static void test_token_power_is_a_sample_inside_the_token(void **state)
+{
+    (void)state;
+    struct fixture *f = open_fixture(2);
+    wl_clock_sleep_ns(30000000); /* samples before the generation, with known power */
+    assert_int_equal(wl_recorder_start(f->rec), 0);
+    begin_generation(f);
+    token(f, 0, 0, "a");
+    for (int32_t i = 1; i < 9; i++)
+        token(f, i, i % 2 ? 20 : 0, "b");
+    end_generation(f);
+
+    struct rows *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    read_rows(f, r);
+    assert_int_equal(r->n_tok, 9);
+    int n_with_power = 0;
+    for (int64_t i = 0; i < r->n_tok; i++) {
+        const struct out_token *t = &r->tok[i];
+        if (isnan(t->power_w))
+            continue;
+        n_with_power++;
+        /* the latest sample at or before the token's end */
+        int64_t k = -1;
+        for (int64_t j = 0; j < r->n_smp; j++)
+            if (r->smp_t[j] <= t->end_ms)
+                k = j;
+        if (k < 0 || !(r->smp_t[k] >= t->start_ms) || !r->smp_gen[k] ||
+            fabs(r->smp_w[k] - t->power_w) > 1e-9 * fabs(t->power_w))
+            fail_msg("token %lld (%.3f .. %.3f ms) has power %.6f W, not a sample's inside it "
+                     "(latest sample before its end: %.3f ms, %.6f W)",
+                     (long long)i, t->start_ms, t->end_ms, t->power_w, k >= 0 ? r->smp_t[k] : NAN,
+                     k >= 0 ? r->smp_w[k] : NAN);
+    }
+    /* 4 tokens of 20 ms with a sample every 2 ms: some have one */
+    assert_true(n_with_power >= 1);
+    free(r);
+    close_fixture(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_token_power_is_a_sample_inside_the_token),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
