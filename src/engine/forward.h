@@ -160,7 +160,9 @@ void wl__weight_row_f32(const struct wl_weight *w, int64_t row, float *out);
  * Each emits its component boundary (and op boundaries at depth OP) itself.
  * Row-major (n_tok, width) activations, contiguous. */
 
-/* out = rmsnorm(in) * w over rows of width dim. */
+/* out = rmsnorm(in) * w over rows of width dim. out must not be in: the
+ * op and component ends hand out both (the norm variance ratio compares
+ * them), and in place the input would already be overwritten. */
 void wl__fwd_rmsnorm(struct wl_context *ctx, int32_t il, enum wl_component comp,
                      const float *in, const float *w, float *out);
 
@@ -201,7 +203,8 @@ void wl__fwd_swiglu(struct wl_context *ctx, int32_t il);
 /* ---- family blocks (engine/forward_family_ops.c) ---------------------------- */
 
 /* The config's norm: RMSNorm (w; b ignored) or LayerNorm with weight w and
- * bias b (b may be NULL), over rows of width dim. in == out is allowed. */
+ * bias b (b may be NULL), over rows of width dim. out must not be in (as for
+ * wl__fwd_rmsnorm: the hooks hand out both). */
 void wl__fwd_norm(struct wl_context *ctx, int32_t il, enum wl_component comp, const float *in,
                   const float *w, const float *b, float *out);
 

@@ -94,18 +94,28 @@ static void layer(struct wl_context *ctx, int32_t il, bool post)
     wl__fwd_rope(ctx, il);
     wl__fwd_attention(ctx, il);
     wl__fwd_linear(ctx, il, WL_COMP_O, WL_OP_COUNT, &l->wo, NULL, rs->att, rs->xb2);
-    if (post)
-        wl__fwd_rmsnorm(ctx, il, WL_COMP_ATTN_POST_NORM, rs->xb2, l->attn_post_norm, rs->xb2);
-    wl__fwd_residual(ctx, rs->x, rs->xb2);
+    /* the post-norms write xb (free once the projections have read it),
+     * not their own input: a norm's hook events hand out its input and its
+     * output, and in place the input would be gone (the profiler's norm
+     * variance ratio read 1 exactly) */
+    const float *attn_out = rs->xb2;
+    if (post) {
+        wl__fwd_rmsnorm(ctx, il, WL_COMP_ATTN_POST_NORM, rs->xb2, l->attn_post_norm, rs->xb);
+        attn_out = rs->xb;
+    }
+    wl__fwd_residual(ctx, rs->x, attn_out);
 
     /* feed-forward block: x += [norm] Wdown . (gelu(Wgate xn) * Wup xn) */
     wl__fwd_rmsnorm(ctx, il, WL_COMP_FFN_NORM, rs->x, l->ffn_norm, rs->xb);
     wl__fwd_gate_up(ctx, il, rs->xb);
     wl__fwd_geglu(ctx, il);
     wl__fwd_linear(ctx, il, WL_COMP_DOWN, WL_OP_DOWN, &l->w_down, NULL, rs->hb, rs->xb2);
-    if (post)
-        wl__fwd_rmsnorm(ctx, il, WL_COMP_FFN_POST_NORM, rs->xb2, l->ffn_post_norm, rs->xb2);
-    wl__fwd_residual(ctx, rs->x, rs->xb2);
+    const float *ffn_out = rs->xb2;
+    if (post) {
+        wl__fwd_rmsnorm(ctx, il, WL_COMP_FFN_POST_NORM, rs->xb2, l->ffn_post_norm, rs->xb);
+        ffn_out = rs->xb;
+    }
+    wl__fwd_residual(ctx, rs->x, ffn_out);
 }
 
 static void gemma_layer(struct wl_context *ctx, int32_t il)

@@ -147,7 +147,8 @@ struct wl_hook_event {
     const char *text;
     size_t text_len;
     /* End of COMPONENT / OP when activations were requested: the input and
-     * output tensors (NULL where not meaningful). */
+     * output tensors (NULL where not meaningful). A norm's are distinct
+     * buffers: in still holds the input when out holds the result. */
     const struct wl_hook_tensor *in;
     const struct wl_hook_tensor *out;
     const struct wl_hook_attention *attention; /* SOFTMAX / ATTENTION end */

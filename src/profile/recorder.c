@@ -645,7 +645,9 @@ static void on_op(struct wl_recorder *r, const struct wl_hook_event *ev)
             o->n_kill++;
         }
     }
-    if (ev->in && ev->out && ev->in->data && ev->out->data &&
+    /* a norm run in place would hand out its output twice: no ratio then
+     * (NULL), rather than a false 1 */
+    if (ev->in && ev->out && ev->in->data && ev->out->data && ev->in->data != ev->out->data &&
         (ev->op == WL_OP_NORM_NORMALISE || ev->op == WL_OP_NORM_SCALE)) {
         const double vi = variance(ev->in);
         if (vi > 0) {
