@@ -366,9 +366,13 @@ void wl__fwd_attention(struct wl_context *ctx, int32_t il)
     }
     /* q.k and p.v over the visible positions of every (token, head) */
     const int64_t att_work = (int64_t)n * c->n_head * (ctx->rs.tok_pos[n - 1] + 1) * c->head_dim * 2;
-    struct wl_hook_attention hatt = {.probs = ctx->rs.scores, .n_tok = n, .n_head = c->n_head,
-                                     .pos0 = ctx->batch.pos0, .pos = ctx->rs.tok_pos,
-                                     .row_stride = (size_t)ctx->n_ctx};
+    struct wl_hook_attention hatt = {.probs = ctx->rs.scores,
+                                     .n_tok = n,
+                                     .n_head = c->n_head,
+                                     .pos0 = ctx->batch.pos0,
+                                     .pos = ctx->rs.tok_pos,
+                                     .row_stride = (size_t)ctx->n_ctx,
+                                     .window = a.window};
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT))
         comp_event(ctx, il, WL_COMP_ATTENTION, true, NULL, NULL);
     const size_t kv_dim = (size_t)c->n_head_kv * (size_t)c->head_dim;

@@ -117,8 +117,11 @@ struct wl_hook_tensor {
 /* Attention probabilities after softmax (end of op SOFTMAX and of component
  * ATTENTION when activations are requested): for batch token t and head h,
  * row (t * n_head + h) holds pos[t] + 1 valid weights (causal; pos[t] =
- * pos0 + t for a single sequence; in a sliding-window layer the weights
- * before the window are 0); entries past that are undefined. */
+ * pos0 + t for a single sequence); entries past that are undefined. Token t
+ * sees positions j0 .. pos[t]: j0 = pos[t] + 1 - window in a sliding-window
+ * layer whose window is shorter than that, else 0. The weights before j0
+ * are 0 (masked, not learnt): a statistic of the attention a token does
+ * reads j0 .. pos[t] only. */
 struct wl_hook_attention {
     const float *probs;
     int32_t n_tok;
@@ -126,6 +129,7 @@ struct wl_hook_attention {
     int32_t pos0;
     const int32_t *pos; /* (n_tok) position of each token */
     size_t row_stride;  /* in floats */
+    int32_t window;     /* positions a token sees (itself included) in this layer; 0 = all */
 };
 
 struct wl_hook_event {

@@ -577,18 +577,22 @@ static double variance(const struct wl_hook_tensor *t)
 }
 
 /* Per head, averaged over the batch's tokens: entropy of the weights (nats),
- * the largest weight, and the share of weights under the threshold. */
+ * the largest weight, and the share of weights under the threshold, over
+ * the positions the token sees (in a sliding-window layer the masked ones
+ * before the window are 0 and would count as sparse). */
 static void attention_stats(struct wl_recorder *r, size_t lidx, struct op_rec *o,
                             const struct wl_hook_attention *a)
 {
     const int32_t nh = a->n_head < r->p.n_head ? a->n_head : r->p.n_head;
     float *h = r->heads ? &r->heads[lidx * 3 * (size_t)r->p.n_head] : NULL;
     for (int32_t t = 0; t < a->n_tok; t++) {
-        /* the token's own sequence's positions 0..pos (several sequences
+        /* the token's own sequence's positions j0..pos (several sequences
          * of a batch each start at 0) */
-        const int32_t n_kv = (a->pos ? a->pos[t] : a->pos0 + t) + 1;
+        const int32_t n_all = (a->pos ? a->pos[t] : a->pos0 + t) + 1;
+        const int32_t j0 = a->window > 0 && n_all > a->window ? n_all - a->window : 0;
+        const int32_t n_kv = n_all - j0;
         for (int32_t k = 0; k < nh; k++) {
-            const float *p = a->probs + ((size_t)t * a->n_head + k) * a->row_stride;
+            const float *p = a->probs + ((size_t)t * a->n_head + k) * a->row_stride + j0;
             double ent = 0, mx = 0;
             int32_t sparse = 0;
             for (int32_t j = 0; j < n_kv; j++) {

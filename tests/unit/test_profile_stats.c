@@ -5,7 +5,10 @@
  * compares that with the stored op rows, forward pass by forward pass.
  * Checks: the norm variance ratio of the post-attention and post-FFN norms
  * is var(output) / var(input), the input being the O (or down)
- * projection's output.
+ * projection's output; attention sparsity (op and per head), entropy and
+ * largest weight are over the positions a token sees, so in a
+ * sliding-window layer the masked positions before the window do not
+ * count as sparse weights.
  */
 #include "test_support.h"
 
@@ -27,11 +30,18 @@
 #define N_LAYER 2
 #define N_CTX 32 /* synth gives gemma2 a window of half the context: 16 */
 #define MAX_PASS 64
+#define N_HEAD 4
+#define ATT_ZERO 1e-3 /* the recorder's default attn_zero_threshold */
 
 /* What the statistics should be, per forward pass and layer. */
 struct expect {
     struct wl_hooks inner;
-    int32_t pass; /* forward passes begun so far */
+    int32_t window[N_LAYER]; /* positions a token sees in each layer; 0 = all */
+    int32_t pass;            /* forward passes begun so far */
+    /* softmax statistics: averages over the pass's tokens (and heads) */
+    double sparsity[MAX_PASS][N_LAYER], entropy[MAX_PASS][N_LAYER];
+    double head_sparsity[MAX_PASS][N_LAYER][N_HEAD];
+    bool masked[MAX_PASS][N_LAYER]; /* some token of the pass had positions before its window */
     /* variance of the tensor each post-norm reads: the O and down projections' outputs */
     double var_o[N_LAYER], var_down[N_LAYER];
     /* [pass][layer][0: attn_post_norm, 1: ffn_post_norm][0: normalise, 1: scale] */
@@ -50,6 +60,34 @@ static double variance(const struct wl_hook_tensor *t)
     }
     const double n = (double)t->n_rows * t->n_cols;
     return sq / n - (s / n) * (s / n);
+}
+
+/* The softmax's statistics over each token's visible positions. */
+static void expect_attention(struct expect *e, int32_t p, int32_t l,
+                             const struct wl_hook_attention *a)
+{
+    assert_int_equal(a->n_head, N_HEAD);
+    double sp = 0, ent = 0, head_sp[N_HEAD] = {0};
+    for (int32_t t = 0; t < a->n_tok; t++) {
+        const int32_t n_all = a->pos[t] + 1, w = e->window[l];
+        const int32_t j0 = w > 0 && n_all > w ? n_all - w : 0;
+        e->masked[p][l] |= j0 > 0;
+        for (int32_t h = 0; h < N_HEAD; h++) {
+            const float *row = a->probs + ((size_t)t * N_HEAD + h) * a->row_stride;
+            int32_t sparse = 0;
+            for (int32_t j = j0; j < n_all; j++) {
+                sparse += row[j] < ATT_ZERO;
+                if (row[j] > 0)
+                    ent -= row[j] * log(row[j]);
+            }
+            sp += (double)sparse / (n_all - j0);
+            head_sp[h] += (double)sparse / (n_all - j0);
+        }
+    }
+    e->sparsity[p][l] = sp / (a->n_tok * N_HEAD);
+    e->entropy[p][l] = ent / (a->n_tok * N_HEAD);
+    for (int32_t h = 0; h < N_HEAD; h++)
+        e->head_sparsity[p][l][h] = head_sp[h] / a->n_tok;
 }
 
 static void expect_hook(void *ud, const struct wl_hook_event *ev)
@@ -72,6 +110,9 @@ static void expect_hook(void *ud, const struct wl_hook_event *ev)
         else if (ev->component == WL_COMP_FFN_POST_NORM)
             e->norm_ratio[p][l][1][k] = variance(ev->out) / e->var_down[l];
     }
+    if (!ev->begin && ev->kind == WL_HOOK_OP && ev->op == WL_OP_SOFTMAX && ev->attention &&
+        p >= 0 && p < MAX_PASS && l >= 0 && l < N_LAYER)
+        expect_attention(e, p, l, ev->attention);
     e->inner.fn(e->inner.user_data, ev);
 }
 
@@ -80,15 +121,18 @@ static void expect_hook(void *ud, const struct wl_hook_event *ev)
 struct stored {
     int64_t last_index;
     int32_t pass;
-    int64_t n_norm_rows;
+    int64_t n_norm_rows, n_softmax_rows;
     double norm_ratio[MAX_PASS][N_LAYER][2][2];
+    double sparsity[MAX_PASS][N_LAYER], entropy[MAX_PASS][N_LAYER];
+    float head_sparsity[MAX_PASS][N_LAYER][N_HEAD];
 };
 
 static int op_row(void *ud, size_t n, const char *const *names, const struct wl_store_value *v)
 {
     struct stored *s = ud;
     int64_t idx = -1, layer = -1, comp = -1, op = -1;
-    double var_ratio = NAN;
+    double var_ratio = NAN, sparsity = NAN, entropy = NAN;
+    const struct wl_store_value *heads = NULL;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(names[i], "token_index") == 0)
             idx = v[i].i;
@@ -100,6 +144,12 @@ static int op_row(void *ud, size_t n, const char *const *names, const struct wl_
             op = v[i].i;
         else if (strcmp(names[i], "var_ratio") == 0 && v[i].type == WL_VALUE_REAL)
             var_ratio = v[i].r;
+        else if (strcmp(names[i], "sparsity") == 0 && v[i].type == WL_VALUE_REAL)
+            sparsity = v[i].r;
+        else if (strcmp(names[i], "entropy") == 0 && v[i].type == WL_VALUE_REAL)
+            entropy = v[i].r;
+        else if (strcmp(names[i], "head_sparsity") == 0 && v[i].type == WL_VALUE_BLOB)
+            heads = &v[i];
     }
     if (idx != s->last_index) {
         s->pass++;
@@ -111,6 +161,14 @@ static int op_row(void *ud, size_t n, const char *const *names, const struct wl_
         (op == WL_OP_NORM_NORMALISE || op == WL_OP_NORM_SCALE)) {
         s->norm_ratio[p][layer][comp == WL_COMP_FFN_POST_NORM][op == WL_OP_NORM_SCALE] = var_ratio;
         s->n_norm_rows++;
+    }
+    if (comp == WL_COMP_ATTENTION && op == WL_OP_SOFTMAX) {
+        s->sparsity[p][layer] = sparsity;
+        s->entropy[p][layer] = entropy;
+        assert_non_null(heads);
+        assert_int_equal(heads->n, sizeof s->head_sparsity[p][layer]);
+        memcpy(s->head_sparsity[p][layer], heads->s, heads->n);
+        s->n_softmax_rows++;
     }
     return 0;
 }
@@ -186,6 +244,10 @@ static void test_gemma2_statistics(void **state)
     assert_int_equal(wl_recorder_create(&rp, &rec, &err), 0);
     struct expect *e = calloc(1, sizeof *e);
     assert_non_null(e);
+    const struct wl_model_config *mc = &m->config;
+    assert_true(mc->sliding_window > 0 && mc->sliding_window < N_CTX);
+    for (int32_t l = 0; l < N_LAYER; l++)
+        e->window[l] = mc->swa_period <= 0 || l % mc->swa_period == 0 ? mc->sliding_window : 0;
     e->inner = wl_recorder_hooks(rec);
     struct wl_hooks h = e->inner;
     h.fn = expect_hook;
@@ -223,6 +285,25 @@ static void test_gemma2_statistics(void **state)
                                  c ? "ffn_post_norm" : "attn_post_norm", k ? "scale" : "normalise",
                                  got, want);
                 }
+
+    /* attention: over the positions each token sees (sparsity once
+     * counted the masked positions of a sliding-window layer as sparse) */
+    assert_int_equal(s->n_softmax_rows, (int64_t)e->pass * N_LAYER);
+    bool masked = false;
+    for (int32_t p = 0; p < e->pass; p++)
+        for (int l = 0; l < N_LAYER; l++) {
+            masked |= e->masked[p][l];
+            if (!close_to(s->sparsity[p][l], e->sparsity[p][l]) ||
+                !close_to(s->entropy[p][l], e->entropy[p][l]))
+                fail_msg("pass %d layer %d%s: sparsity %.9g, want %.9g; entropy %.9g, want %.9g", p,
+                         l, e->window[l] ? " (sliding)" : "", s->sparsity[p][l], e->sparsity[p][l],
+                         s->entropy[p][l], e->entropy[p][l]);
+            for (int k = 0; k < N_HEAD; k++)
+                if (fabs(s->head_sparsity[p][l][k] - e->head_sparsity[p][l][k]) > 1e-5)
+                    fail_msg("pass %d layer %d head %d: sparsity %.7g, want %.7g", p, l, k,
+                             (double)s->head_sparsity[p][l][k], e->head_sparsity[p][l][k]);
+        }
+    assert_true(masked); /* the prompt is longer than the window */
 
     free(s);
     free(e);
