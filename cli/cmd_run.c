@@ -522,7 +522,8 @@ static int run(int argc, char **argv)
         .experiment = o.experiment,
         .depth = wl_profile_depth_name(o.depth),
         .sampling_json = sampling,
-        .batch_size = o.cp.n_ubatch,
+        /* the context's: it raises the 64 asked for to --batch's N */
+        .batch_size = wl_context_n_ubatch(ctx),
         .n_seq = n_seq,
         .threads = wl_context_n_threads(ctx),
         .context_length = wl_context_n_ctx(ctx),
@@ -540,7 +541,7 @@ static int run(int argc, char **argv)
     rp.max_input_tokens = wl_context_n_ctx(ctx) * n_seq; /* each sequence has n_ctx positions */
     rp.max_output_tokens =
         (int32_t)(o.n_predict < wl_context_n_ctx(ctx) ? o.n_predict : wl_context_n_ctx(ctx));
-    rp.n_ubatch = o.cp.n_ubatch;
+    rp.n_ubatch = wl_context_n_ubatch(ctx); /* its prompt batches: as many as it runs */
     rp.n_seq = n_seq;
     if ((rc = wl_recorder_create(&rp, &rec, &err)) != 0) {
         wl_cli_fail(CMD, "%s", err.text);

@@ -288,6 +288,11 @@ int32_t wl_context_n_ctx(const wl_context *ctx)
     return ctx->n_ctx;
 }
 
+int32_t wl_context_n_ubatch(const wl_context *ctx)
+{
+    return ctx->n_ubatch;
+}
+
 void wl_context_reset(wl_context *ctx)
 {
     /* stale cache entries are never read: attention only reads positions

@@ -105,6 +105,9 @@ float *wl_context_logits(wl_context *ctx);
 /* Positions used so far, and the capacity. */
 int32_t wl_context_n_past(const wl_context *ctx);
 int32_t wl_context_n_ctx(const wl_context *ctx);
+/* Tokens per forward batch: the n_ubatch asked for, raised to n_seq and
+ * capped at n_ctx x n_seq (a prompt batch holds up to this many). */
+int32_t wl_context_n_ubatch(const wl_context *ctx);
 
 /* Forgets the sequence (KV cache positions) so the context can start anew. */
 void wl_context_reset(wl_context *ctx);

@@ -173,6 +173,21 @@ assert len({q["text"] for q in j["sequences"]}) == 1, "greedy, same prompt: same
 assert s["efficiency"]["output_tokens"] == 16
 PY
 
+# --- a batch above the 64 prompt tokens per forward pass asked for --------------------
+# the context raises its batch to N (a decode round of every sequence is one
+# pass): the stored batch_size is that one, and no prompt batch holds more
+"$W" run -m "$f" --batch 70 -p "A" -n 2 -c 8 --temp 0 --depth module $q --json >"$tmp/b70.json" 2>"$tmp/err"; rc=$?
+id70=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$tmp/b70.json" 2>/dev/null)
+"$W" export "$id70" --format json --db "$db" >"$tmp/b70x.json" 2>>"$tmp/err"
+python3 - "$tmp/b70x.json" <<'PY' && [ $rc = 0 ] && ok "--batch 70: batch_size is the context's 70, every prompt batch within it" || { bad "--batch 70 (rc $rc)"; tail -3 "$tmp/err"; }
+import json, sys
+run = json.load(open(sys.argv[1]))["run"]
+assert run["n_seq"] == 70 and run["batch_size"] == 70, (run["n_seq"], run["batch_size"])
+spans = [t["layers_last_token"] - t["layers_first_token"] + 1 for t in run["tokens"]
+         if t["is_input"] and t.get("layers_first_token") is not None and t.get("layers")]
+assert spans and max(spans) == 70 and all(n <= run["batch_size"] for n in spans), spans
+PY
+
 # --- SIGINT during a batched decode -------------------------------------------------
 "$W" run --batch 2 -n 2000 -c 2100 --temp 0 --baseline 0 --settle 0 --db "$db" >"$tmp/int.txt" 2>"$tmp/int.err" &
 pid=$!

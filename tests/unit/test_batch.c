@@ -280,6 +280,26 @@ static void test_eval_seqs_errors(void **state)
     fixture_free(&f);
 }
 
+/* The context's own prompt batch size: the one asked for, raised to n_seq
+ * (a decode round of every sequence is one batch) and capped at all the
+ * context's positions; a caller stores and sizes with this one. */
+static void test_n_ubatch_is_the_contexts(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    load_synth(&f, WL_ARCH_LLAMA, WL_TTYPE_F32);
+    wl_context *ctx = make_ctx(f.m, 64, 2, 1); /* asks for 8 */
+    assert_int_equal(wl_context_n_ubatch(ctx), 8);
+    wl_context_free(ctx);
+    ctx = make_ctx(f.m, 64, 12, 1); /* 12 sequences: 12 per batch */
+    assert_int_equal(wl_context_n_ubatch(ctx), 12);
+    wl_context_free(ctx);
+    ctx = make_ctx(f.m, 2, 3, 1); /* at most n_ctx x n_seq = 6 */
+    assert_int_equal(wl_context_n_ubatch(ctx), 6);
+    wl_context_free(ctx);
+    fixture_free(&f);
+}
+
 /* Each sequence stops on its own: the long prompt fills its context first. */
 static void test_per_sequence_stop(void **state)
 {
@@ -375,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_greedy_batch_equals_alone_stories260k),
         cmocka_unit_test(test_eval_seqs_logits_equal_single),
         cmocka_unit_test(test_eval_seqs_errors),
+        cmocka_unit_test(test_n_ubatch_is_the_contexts),
         cmocka_unit_test(test_per_sequence_stop),
         cmocka_unit_test(test_batch_hook_events_nest),
     };
