@@ -375,16 +375,21 @@ static char *batch_texts(const struct wl_generate_result *res, int32_t n)
 
 /* Each sequence's counts, stop reason and attributed energy into
  * runs.extra "sequences" (read back by the summary). After the generation,
- * before wl_recorder_finish. Returns false (with a warning) when the
+ * before wl_recorder_finish. A prefill cancelled between its forward
+ * batches evaluated only the first prompt tokens (in sequence order): a
+ * sequence's stored prompt_tokens are its evaluated ones, which its prefill
+ * energy covers, and a note says so. Returns false (with a warning) when the
  * recorder cannot attribute (its records do not match the counts). */
 static bool store_sequences(wl_recorder *rec, wl_store_run *srun,
                             const struct wl_generate_result *res, int32_t n)
 {
     int32_t n_prompt[WL_CONTEXT_MAX_SEQ], n_gen[WL_CONTEXT_MAX_SEQ];
     double pre[WL_CONTEXT_MAX_SEQ], dec[WL_CONTEXT_MAX_SEQ];
+    int64_t n_all = 0;
     for (int32_t i = 0; i < n; i++) {
         n_prompt[i] = res[i].n_prompt;
         n_gen[i] = res[i].n_generated;
+        n_all += n_prompt[i];
     }
     wl_recorder_stop(rec);
     if (wl_recorder_sequence_energy(rec, n, n_prompt, n_gen, pre, dec) != 0) {
@@ -392,11 +397,24 @@ static bool store_sequences(wl_recorder *rec, wl_store_run *srun,
                          "token counts; no per-sequence energy is stored");
         return false;
     }
+    struct wl_recorder_totals t;
+    wl_recorder_get_totals(rec, &t);
+    int64_t left = t.n_input_tokens; /* evaluated, in sequence order */
+    int32_t n_eval[WL_CONTEXT_MAX_SEQ];
+    for (int32_t i = 0; i < n; i++) {
+        n_eval[i] = (int32_t)(left < n_prompt[i] ? left : n_prompt[i]);
+        left -= n_eval[i];
+    }
+    if (t.n_input_tokens < n_all)
+        wl_cli_note(CMD,
+                    "cancelled during the prefill after %lld of %lld prompt tokens: each "
+                    "sequence's prompt tokens and prefill energy are those evaluated",
+                    (long long)t.n_input_tokens, (long long)n_all);
     json_t *arr = json_array();
     for (int32_t i = 0; i < n; i++) {
         json_t *o = json_object();
         json_object_set_new(o, "seq", json_integer(i));
-        json_object_set_new(o, "prompt_tokens", json_integer(n_prompt[i]));
+        json_object_set_new(o, "prompt_tokens", json_integer(n_eval[i]));
         json_object_set_new(o, "output_tokens", json_integer(n_gen[i]));
         json_object_set_new(o, "stop", json_string(wl_stop_reason_name(res[i].stop)));
         json_object_set_new(o, "prefill_energy_j", json_real(pre[i]));

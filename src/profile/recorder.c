@@ -1056,18 +1056,26 @@ int wl_recorder_sequence_energy(wl_recorder *r, int32_t n_seq, const int32_t *n_
     if (n_seq < 1 || r->dropped || r->thread_running)
         return WL_EINVAL;
     int64_t n_in = 0;
+    int32_t seq = 0, max_gen = 0, n_rounds = 0;
     for (int32_t i = 0; i < n_seq; i++) {
         if (n_prompt[i] < 0 || n_generated[i] < 0)
             return WL_EINVAL;
         n_in += n_prompt[i];
         prefill_j[i] = decode_j[i] = 0;
-    }
-    if (n_in != r->n_input)
-        return WL_EINVAL;
-    int32_t seq = 0, max_gen = 0, n_rounds = 0;
-    int64_t seq_end = n_prompt[0]; /* first input token after sequence seq's prompt */
-    for (int32_t i = 0; i < n_seq; i++)
         max_gen = n_generated[i] > max_gen ? n_generated[i] : max_gen;
+    }
+    if (n_in != r->n_input) {
+        /* fewer input tokens recorded than the prompts hold: a prefill cut
+         * short by a cancel between its forward batches, with no round
+         * after it; what was evaluated is the first ones in evaluation
+         * order, and only those have energy */
+        bool rounds = false;
+        for (size_t k = 0; k < r->n_slots; k++)
+            rounds |= r->slots[k].kind == SLOT_OUTPUT;
+        if (n_in < r->n_input || max_gen > 0 || rounds)
+            return WL_EINVAL;
+    }
+    int64_t seq_end = n_prompt[0]; /* first input token after sequence seq's prompt */
     for (size_t k = 0; k < r->n_slots; k++) {
         const struct slot *s = &r->slots[k];
         const double e = headline_j(r, &s->begin, &s->end);

@@ -131,9 +131,14 @@ void wl_recorder_get_totals(wl_recorder *r, struct wl_recorder_totals *out);
  * decode rounds 0 .. n_generated[i] - 1, and a round's measured energy is
  * split equally among the sequences that ran in it. Writes prefill_j[i] and
  * decode_j[i] (n_seq each); they sum to the stored input and output tokens'
- * energies. WL_EINVAL: the counts do not match what was recorded (input
- * tokens, or a round's sequence count against the sequences with
- * n_generated above it; also when records were dropped). */
+ * energies. A prefill cut short (cancelled between its forward batches: no
+ * token generated, no round recorded) recorded fewer input tokens than the
+ * prompts hold: they are the first ones in that order (totals'
+ * n_input_tokens), and a sequence's prefill_j covers its prompt tokens
+ * among them (0 for a prompt never reached). WL_EINVAL: the counts do not
+ * match what was recorded (input tokens, other than such a cut, or a
+ * round's sequence count against the sequences with n_generated above it;
+ * also when records were dropped). */
 int wl_recorder_sequence_energy(wl_recorder *r, int32_t n_seq, const int32_t *n_prompt,
                                 const int32_t *n_generated, double *prefill_j,
                                 double *decode_j);

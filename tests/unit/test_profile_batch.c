@@ -10,7 +10,10 @@
  * phase energies tile; the stored hierarchy (layers, components, ops of
  * every forward pass, attention statistics finite); per-sequence
  * attribution sums to the stored energies and refuses counts that do not
- * match the recording; the summary's whole-batch figures.
+ * match the recording; the summary's whole-batch figures. A prefill
+ * cancelled after its first forward batch: the per-sequence prefill
+ * energies cover the prompt tokens evaluated (in sequence order), not
+ * refused as counts that do not match.
  */
 #include "test_support.h"
 
@@ -26,6 +29,7 @@
 #include "wattlens/error.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +331,109 @@ static void test_batch_of_4(void **state)
     run_batch(*state, 4);
 }
 
+/* Sets the cancel flag when the prefill's first forward pass is done. */
+struct cancel_after_pass {
+    struct wl_hooks inner;
+    volatile sig_atomic_t flag;
+};
+
+static void cancel_hook(void *ud, const struct wl_hook_event *ev)
+{
+    struct cancel_after_pass *c = ud;
+    c->inner.fn(c->inner.user_data, ev);
+    if (ev->kind == WL_HOOK_SECTION && !ev->begin && ev->section == WL_SECTION_OUTPUT &&
+        ev->phase == WL_PHASE_PREFILL)
+        c->flag = SIGINT;
+}
+
+static void test_cancelled_prefill_attributes_what_was_evaluated(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const prompts[] = {"hi", "hello", "abcdefghij"};
+    const int32_t n_seq = 3;
+    struct wl_errmsg err;
+    struct wl_context_params cp = wl_context_default_params();
+    cp.n_ctx = N_CTX;
+    cp.n_threads = 1;
+    cp.n_ubatch = N_UBATCH;
+    cp.n_seq = n_seq;
+    wl_context *ctx = NULL;
+    assert_int_equal(wl_context_create(f->m, &cp, &ctx, &err), 0);
+    struct wl_sensor_params sp;
+    wl_sensor_params_default(&sp);
+    sp.backends = WL_BACKEND_CPU_MODEL;
+    sp.model_use = WL_MODEL_ALWAYS;
+    sp.model.scope = WL_MODEL_SCOPE_SELF;
+    struct wl_recorder_params rp;
+    wl_recorder_default_params(&rp);
+    rp.n_layer = f->m->config.n_layer;
+    rp.n_head = f->m->config.n_head;
+    rp.max_input_tokens = N_CTX * n_seq;
+    rp.max_output_tokens = N_PREDICT;
+    rp.n_ubatch = N_UBATCH;
+    rp.n_seq = n_seq;
+    rp.sensors = &sp;
+    wl_recorder *rec = NULL;
+    assert_int_equal(wl_recorder_create(&rp, &rec, &err), 0);
+    struct cancel_after_pass c = {.inner = wl_recorder_hooks(rec)};
+    struct wl_hooks h = c.inner;
+    h.fn = cancel_hook;
+    h.user_data = &c;
+    wl_context_set_hooks(ctx, &h);
+
+    struct wl_generate_params gp = wl_generate_default_params();
+    gp.n_predict = N_PREDICT;
+    gp.sampling.temperature = 0;
+    gp.cancel = &c.flag;
+    struct wl_generate_batch_params bp = {.prompts = (const char *const *)prompts, .n_seq = n_seq};
+    struct wl_generate_result res[3];
+    struct wl_generate_batch_stats bs;
+    assert_int_equal(wl_recorder_start(rec), 0);
+    assert_int_equal(wl_generate_batch(ctx, f->tok, &gp, &bp, res, &bs, &err), 0);
+    wl_recorder_stop(rec);
+
+    int32_t n_prompt[3], n_gen[3];
+    int64_t n_all = 0;
+    for (int32_t i = 0; i < n_seq; i++) {
+        assert_int_equal(res[i].stop, WL_STOP_CANCELLED);
+        n_prompt[i] = res[i].n_prompt;
+        n_gen[i] = res[i].n_generated;
+        n_all += n_prompt[i];
+    }
+    struct wl_recorder_totals t;
+    wl_recorder_get_totals(rec, &t);
+    /* one forward pass of N_UBATCH tokens ran, of more */
+    assert_int_equal(t.n_input_tokens, N_UBATCH);
+    assert_true(n_all > N_UBATCH && n_prompt[0] < N_UBATCH);
+    assert_int_equal(t.n_rounds, 0);
+
+    double pre[3], dec[3];
+    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec), 0);
+    /* sequence 0 whole, sequence 1 in part, sequence 2 not reached */
+    assert_true(pre[0] > 0 && pre[1] > 0);
+    assert_true(pre[2] == 0);
+    assert_true(close_to(pre[0] + pre[1] + pre[2], t.input_tokens_energy_j));
+    /* each input token holds an equal share of the one batch */
+    const int32_t in1 = N_UBATCH - n_prompt[0];
+    assert_true(close_to(pre[0] * in1, pre[1] * n_prompt[0]));
+    for (int32_t i = 0; i < n_seq; i++)
+        assert_true(dec[i] == 0);
+    /* counts that do not match are still refused: more tokens recorded
+     * than the prompts hold, or generated tokens with no round */
+    n_prompt[2] = 0;
+    n_prompt[1] = in1 - 1;
+    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec), WL_EINVAL);
+    n_prompt[1] = res[1].n_prompt;
+    n_prompt[2] = res[2].n_prompt;
+    n_gen[0] = 1;
+    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec), WL_EINVAL);
+
+    for (int32_t i = 0; i < n_seq; i++)
+        wl_generate_result_free(&res[i]);
+    wl_recorder_free(rec);
+    wl_context_free(ctx);
+}
+
 static void test_bad_sequence_count_is_refused(void **state)
 {
     (void)state;
@@ -348,6 +455,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_of_2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_of_3, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_of_4, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancelled_prefill_attributes_what_was_evaluated, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
