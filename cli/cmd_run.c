@@ -615,15 +615,24 @@ static int run(int argc, char **argv)
     char batch_note[48] = "";
     if (batch)
         snprintf(batch_note, sizeof batch_note, ", batch of %d sequences", (int)n_seq);
-    if (g_cancel) { /* stopped in the settle or the baseline: no generation to announce */
+    /* the recording first: without it nothing of a generation would be
+     * stored, so none runs, and the run is stored as failed (not as
+     * complete with nothing in it) */
+    const int start_rc = wl_recorder_start(rec);
+    if (start_rc != 0) {
+        rc = wl_errmsg_set(&err, start_rc,
+                           "cannot start recording (its writer thread could not be created: "
+                           "%s)",
+                           wl_strerror(start_rc));
+        for (int32_t i = 0; i < n_seq; i++)
+            res[i].stop = WL_STOP_ERROR;
+    } else if (g_cancel) { /* stopped in the settle or the baseline: no generation to announce */
         rc = 0;
         for (int32_t i = 0; i < n_seq; i++)
             res[i].stop = WL_STOP_CANCELLED;
-        wl_recorder_start(rec);
     } else {
         wl_cli_note(CMD, "prefill and decode (depth %s%s%s)", wl_profile_depth_name(o.depth),
                     o.activations ? ", activation statistics" : "", batch_note);
-        wl_recorder_start(rec);
         rc = batch ? wl_generate_batch(ctx, tok, &o.gp, &bp, res, &bstats, &err)
                    : wl_generate(ctx, tok, &o.gp, &res[0], &err);
     }
@@ -653,7 +662,10 @@ static int run(int argc, char **argv)
     for (int i = 0; i < N_STOP_SIGNALS; i++)
         sigaction(stop_signals[i], &old[i], NULL);
     sig_set = false;
-    if (rc != 0)
+    if (start_rc != 0)
+        wl_cli_fail(CMD, "%s; nothing was generated (the run is stored as failed: %s)", err.text,
+                    id);
+    else if (rc != 0)
         wl_cli_fail(CMD, "generation failed: %s (the run is stored as failed: %s)", err.text, id);
     if (frc != 0)
         wl_cli_fail(CMD, "storing the run: %s", wl_store_last_error(st));

@@ -94,6 +94,10 @@ struct wl_recorder {
     char scope[64];
     struct wl_energy_mark origin, start, last;
     bool started;
+    /* why nothing was recorded: WL_ESTATE until wl_recorder_start succeeds
+     * (then 0), its error when it failed; finish stores such a run as failed */
+    int start_rc;
+    char start_err[96];
 
     /* preallocated records */
     struct sec_rec *secs;
@@ -288,6 +292,8 @@ int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
     }
     r->cur_out = -1;
     r->cur_phase = -1;
+    r->start_rc = WL_ESTATE;
+    snprintf(r->start_err, sizeof r->start_err, "the recording never started");
     const size_t n_batches = ((size_t)p->max_input_tokens + (size_t)p->n_ubatch - 1) /
                              (size_t)p->n_ubatch;
     r->cap_slots = n_batches + (size_t)p->max_output_tokens + 1;
@@ -998,9 +1004,20 @@ int wl_recorder_start(wl_recorder *r)
         wl_span_peak_begin(&r->span[d], &r->start, (enum wl_domain)d, r->dom[d].power_window_ns);
     r->held_head = r->held_n = 0;
     atomic_store(&r->stop, 0);
-    if (wl_signals_thread_create(&r->thread, NULL, writer_main, r) != 0)
-        return WL_ENOMEM;
+    const int e = wl_signals_thread_create(&r->thread, NULL, writer_main, r);
+    if (e != 0) {
+        /* no writer, no recording: the hook stays off (nothing would be
+         * stored), a later start may try again, and a finish stores the
+         * run as failed with this reason, never as complete with nothing */
+        r->started = false;
+        r->start_rc = WL_ENOMEM;
+        snprintf(r->start_err, sizeof r->start_err, "cannot start the recorder's writer thread: %s",
+                 strerror(e));
+        wl_sampler_set_phase(r->smp, WL_PROFILE_TAG_DONE);
+        return r->start_rc;
+    }
     r->thread_running = true;
+    r->start_rc = 0;
     return 0;
 }
 
@@ -1165,8 +1182,10 @@ int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f)
     }
     struct wl_sampler_stats st;
     wl_sampler_stats(r->smp, &st);
+    /* a run whose recording never started holds nothing of its generation */
+    const bool unrecorded = r->start_rc != 0;
     struct wl_run_totals tot = {
-        .status = f->status,
+        .status = unrecorded ? WL_RUN_FAILED : f->status,
         .duration_ms = t.duration_ms,
         .energy_j = t.energy_j,
         .energy_method = t.method,
@@ -1177,7 +1196,10 @@ int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f)
         .response = f->response,
         .sample_count = (int64_t)r->n_samples,
         .sample_rate_hz = st.achieved_hz > 0 ? st.achieved_hz : WL_STORE_UNSET,
-        .error = f->error ? f->error : (r->store_err ? r->store_err_text : NULL),
+        .error = f->error       ? f->error
+                 : unrecorded   ? r->start_err
+                 : r->store_err ? r->store_err_text
+                                : NULL,
         .domains = doms,
         .n_domains = nd,
     };

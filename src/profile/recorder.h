@@ -94,7 +94,10 @@ int wl_recorder_baseline(wl_recorder *r, uint64_t settle_ns, uint64_t baseline_n
                          const volatile sig_atomic_t *cancel);
 
 /* Starts the writer thread and takes the generation's start mark: the first
- * section begins here. Call right before wl_generate. */
+ * section begins here. Call right before wl_generate. WL_ENOMEM when the
+ * thread cannot be created: nothing is recorded then (the hook ignores the
+ * events), a later call may try again, and wl_recorder_finish stores the
+ * run as failed with that reason. WL_ESTATE when already started. */
 int wl_recorder_start(wl_recorder *r);
 
 /* Stops the writer thread after it has written every published record and
@@ -158,7 +161,9 @@ struct wl_recorder_finish {
  * average, baseline and peak power: the peak of the generation's window by
  * wl_window_peak's rule, streamed, so never below the average) and the
  * final status, and finishes the store run (which the recorder then no
- * longer holds). Returns 0 or the store's error. */
+ * longer holds). A recorder never started (or whose start failed) recorded
+ * nothing: its run is stored as failed, with f->error or the reason, whatever
+ * f->status says. Returns 0 or the store's error. */
 int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f);
 
 #endif
