@@ -561,6 +561,7 @@ static int run(int argc, char **argv)
         (int32_t)(o.n_predict < wl_context_n_ctx(ctx) ? o.n_predict : wl_context_n_ctx(ctx));
     rp.n_ubatch = wl_context_n_ubatch(ctx); /* its prompt batches: as many as it runs */
     rp.n_seq = n_seq;
+    rp.max_text_bytes = wl_tok_decoder_out_max(tok); /* every token's text whole */
     if ((rc = wl_recorder_create(&rp, &rec, &err)) != 0) {
         wl_cli_fail(CMD, "%s", err.text);
         goto done;

@@ -33,7 +33,8 @@
 #include <unistd.h>
 #endif
 
-#define TEXT_MAX 48         /* bytes of a token's text kept per record */
+#define TEXT_MAX_DEFAULT 256     /* a token's text kept whole up to this (params: 0) */
+#define TEXT_MAX_LIMIT (1 << 20) /* max_text_bytes beyond this is refused */
 #define OPS_PER_LAYER 32    /* distinct (component, op) pairs per layer */
 #define SAMPLE_BATCH 1024
 /* Generation samples held back from the peaks until a section end shows
@@ -77,7 +78,7 @@ struct slot {
     int32_t out_index;   /* output: i (the decode round) */
     struct wl_energy_mark begin, end;   /* token (or batch) window */
     struct wl_energy_window layers;     /* the LAYERS section: the attribution window */
-    char text[TEXT_MAX];
+    char *text; /* (text_cap + 1) bytes in the recorder's texts, NUL-terminated */
     uint32_t text_len;
     bool has_power;
     double power_w; /* headline power snapshot at the token's end */
@@ -104,6 +105,8 @@ struct wl_recorder {
     size_t cap_secs, n_secs;
     struct slot *slots;
     size_t cap_slots, n_slots;
+    char *texts;              /* (slots, text_cap + 1) output tokens' texts */
+    size_t text_cap;          /* bytes of a token's text kept */
     uint64_t *layer_dur;      /* (slots, n_layer) */
     uint64_t *layer_t0;       /* (n_layer) begin times of the open slot */
     struct comp_rec *comps;   /* (slots, n_layer, WL_COMP_COUNT) */
@@ -251,6 +254,9 @@ int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
                              "tokens, batch %d, %d sequences",
                              p->n_layer, p->n_head, p->max_input_tokens, p->max_output_tokens,
                              p->n_ubatch, p->n_seq);
+    if (p->max_text_bytes > TEXT_MAX_LIMIT)
+        return wl_errmsg_set(err, WL_EINVAL, "%zu bytes of token text is more than %d",
+                             p->max_text_bytes, TEXT_MAX_LIMIT);
     struct wl_recorder *r = calloc(1, sizeof *r);
     if (!r)
         return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
@@ -304,10 +310,14 @@ int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
     const size_t nl = (size_t)p->n_layer, ns = r->cap_slots;
     r->secs = calloc(r->cap_secs, sizeof *r->secs);
     r->slots = calloc(ns, sizeof *r->slots);
+    r->text_cap = p->max_text_bytes ? p->max_text_bytes : TEXT_MAX_DEFAULT;
+    r->texts = calloc(ns, r->text_cap + 1);
     r->sbuf = calloc(SAMPLE_BATCH, sizeof *r->sbuf);
     r->ssbuf = calloc(SAMPLE_BATCH, sizeof *r->ssbuf);
     r->held = calloc(HELD_CAP, sizeof *r->held);
-    bool ok = r->secs && r->slots && r->sbuf && r->ssbuf && r->held;
+    bool ok = r->secs && r->slots && r->texts && r->sbuf && r->ssbuf && r->held;
+    for (size_t i = 0; ok && i < ns; i++)
+        r->slots[i].text = r->texts + i * (r->text_cap + 1);
     if (ok && p->depth >= WL_PROFILE_MODULE) {
         r->layer_dur = calloc(ns * nl, sizeof *r->layer_dur);
         r->layer_t0 = calloc(nl, sizeof *r->layer_t0);
@@ -348,6 +358,7 @@ void wl_recorder_free(wl_recorder *r)
     wl_recorder_stop(r);
     free(r->secs);
     free(r->slots);
+    free(r->texts);
     free(r->sbuf);
     free(r->ssbuf);
     free(r->held);
@@ -469,7 +480,15 @@ static void on_token(struct wl_recorder *r, const struct wl_hook_event *ev)
     if (r->cur) {
         if (ev->n_tok > 0)
             r->cur->n_tok = ev->n_tok; /* the sequences that ran in the round */
-        size_t n = ev->text_len < TEXT_MAX - 1 ? ev->text_len : TEXT_MAX - 1;
+        /* the whole piece, or one longer than the room (made for the
+         * tokenizer's longest, max_text_bytes) cut before the character
+         * the room ends in: never half a UTF-8 character */
+        size_t n = ev->text_len;
+        if (n > r->text_cap) {
+            n = r->text_cap;
+            while (n > 0 && ((unsigned char)ev->text[n] & 0xC0) == 0x80)
+                n--;
+        }
         if (n)
             memcpy(r->cur->text, ev->text, n);
         r->cur->text[n] = '\0';

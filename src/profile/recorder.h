@@ -61,6 +61,10 @@ struct wl_recorder_params {
     int32_t max_output_tokens; /* upper bound of decode rounds (tokens per sequence) */
     int32_t n_ubatch;          /* the context's prompt batch size */
     int32_t n_seq;             /* sequences generated together (wl_generate_batch); 1 */
+    size_t max_text_bytes;     /* an output token's text is stored whole up to this many
+                                  bytes (give wl_tok_decoder_out_max: every piece fits); a
+                                  longer one is cut where a UTF-8 character begins. 0 = 256;
+                                  at most 1 MiB */
     const struct wl_sensor_params *sensors; /* NULL: defaults, with the CPU-time model
                                                following this process */
     uint64_t sample_interval_ns;            /* power sampling; 0 = the sampler's default */

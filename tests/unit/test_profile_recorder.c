@@ -4,7 +4,10 @@
  * comes from the CPU-time model (its values do not matter, only where they
  * are stored).
  * Checks: an output token's power is that of a sample taken inside the
- * token, else none (not the previous token's or the baseline's).
+ * token, else none (not the previous token's or the baseline's); an output
+ * token's text is stored whole (it was cut at 47 bytes, also inside a
+ * UTF-8 character), and a piece longer than the recorder's room is cut
+ * where a character begins.
  */
 #include "test_support.h"
 
@@ -263,10 +266,58 @@ static void test_token_power_is_a_sample_inside_the_token(void **state)
     close_fixture(f);
 }
 
+/* ---- token text ------------------------------------------------------------------ */
+
+static char *repeat(const char *unit, int n)
+{
+    const size_t u = strlen(unit);
+    char *s = malloc(u * (size_t)n + 1);
+    assert_non_null(s);
+    for (int i = 0; i < n; i++)
+        memcpy(s + (size_t)i * u, unit, u);
+    s[u * (size_t)n] = '\0';
+    return s;
+}
+
+/* Pieces as long as real vocabularies have (GPT-2: 64 '=' in one token, and
+ * up to 128 bytes) are stored whole, multi-byte characters included; with
+ * the default room of 256 bytes, a longer piece keeps its whole characters
+ * up to it. */
+static void test_token_text_is_stored_whole(void **state)
+{
+    (void)state;
+    char *eq64 = repeat("=", 64);
+    char *e120 = repeat("\xc3\xa9", 120);        /* 240 bytes of U+00E9 */
+    char *euro100 = repeat("\xe2\x82\xac", 100); /* 300 bytes of U+20AC */
+    struct fixture *f = open_fixture(10);
+    assert_int_equal(wl_recorder_start(f->rec), 0);
+    begin_generation(f);
+    token(f, 0, 0, eq64);
+    token(f, 1, 0, e120);
+    token(f, 2, 0, euro100);
+    end_generation(f);
+
+    struct rows *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    read_rows(f, r);
+    assert_int_equal(r->n_tok, 3);
+    assert_string_equal(r->tok[0].text, eq64);
+    assert_string_equal(r->tok[1].text, e120);
+    /* 300 bytes in 256: 85 whole characters (255 bytes), not 85 and a third */
+    assert_int_equal(strlen(r->tok[2].text), 255);
+    assert_memory_equal(r->tok[2].text, euro100, 255);
+    free(r);
+    close_fixture(f);
+    free(eq64);
+    free(e120);
+    free(euro100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token_power_is_a_sample_inside_the_token),
+        cmocka_unit_test(test_token_text_is_stored_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
