@@ -409,6 +409,19 @@ static void print_dynamic_energy(const struct wl_summary *s)
         printf("  %-27s n/a (baseline %s, but the run has no energy figure)\n", label, b[1]);
         return;
     }
+    if (s->baseline == WL_SUMMARY_BASELINE_INCOMPLETE_DOMAINS) {
+        /* a partial sum would pass for the idle power of the whole */
+        printf("  %-27s n/a (no idle baseline for", label);
+        const char *sep = " ";
+        for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+            if (s->baseline_missing & (1u << d)) {
+                printf("%s%s", sep, wl_domain_name((enum wl_domain)d));
+                sep = ", ";
+            }
+        }
+        printf(", which the headline energy covers)\n");
+        return;
+    }
     static const char *const why[] = {
         [WL_SUMMARY_BASELINE_STORED] = "no idle baseline was stored",
         [WL_SUMMARY_BASELINE_SAMPLES] = "no idle baseline was stored",

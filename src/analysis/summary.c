@@ -395,19 +395,94 @@ static bool wl__past_baseline(const struct wl_store_aggregates *a)
     return a->tokens.n_input > 0 || a->tokens.n_output > 0;
 }
 
-/* The run's idle power from its domains' (NaN where unknown): the widest
- * domain that has one, never a sum of nested domains. */
-static double wl__run_baseline_w(const double *w)
+static uint32_t wl__bit(enum wl_domain d)
 {
-    double parts = NA;
-    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
-        if (d != WL_DOMAIN_TOTAL && d != WL_DOMAIN_PSYS && d != WL_DOMAIN_CORE &&
-            d != WL_DOMAIN_UNCORE) /* core and uncore are inside package */
-            parts = wl__add(parts, w[d]);
+    return 1u << d;
+}
+
+/* The domains of "package+dram" as a mask; 0 when s is empty or names a
+ * domain this build does not know. */
+static uint32_t wl__scope_mask(const char *s)
+{
+    uint32_t m = 0;
+    while (s && *s) {
+        const char *plus = strchr(s, '+');
+        const size_t n = plus ? (size_t)(plus - s) : strlen(s);
+        char name[32];
+        enum wl_domain d;
+        if (n == 0 || n >= sizeof name)
+            return 0;
+        memcpy(name, s, n);
+        name[n] = '\0';
+        if (wl_domain_parse(name, &d) != 0)
+            return 0;
+        m |= wl__bit(d);
+        s = plus ? plus + 1 : s + n;
+        if (plus && !*s)
+            return 0; /* "package+" */
     }
-    return !isnan(w[WL_DOMAIN_TOTAL])  ? w[WL_DOMAIN_TOTAL]
-           : !isnan(w[WL_DOMAIN_PSYS]) ? w[WL_DOMAIN_PSYS]
-                                       : parts;
+    return m;
+}
+
+/* The domains the headline energy covers: the run's energy_scope (written
+ * when it finished), else its provenance's (written when it began: `run`)
+ * or the provenance's in_headline flags; for a run that stored none of
+ * these (other writers), the rule the recorder applies
+ * (profile/headline.c, docs/internals/profile.md) to the domains present. */
+static uint32_t wl__headline_mask(const struct wl_store_aggregates *a, uint32_t present)
+{
+    uint32_t m = wl__scope_mask(a->run.energy_scope);
+    if (m)
+        return m;
+    const char *txt = a->run.sensor_provenance_json;
+    json_t *j = txt ? json_loads(txt, 0, NULL) : NULL;
+    m = wl__scope_mask(json_string_value(json_object_get(j, "energy_scope")));
+    uint32_t flagged = 0;
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(j, "domains"), i, o)
+    {
+        enum wl_domain d;
+        if (json_is_true(json_object_get(o, "in_headline")) &&
+            wl_domain_parse(json_string_value(json_object_get(o, "domain")), &d) == 0)
+            flagged |= wl__bit(d);
+    }
+    json_decref(j);
+    if (m || flagged)
+        return m ? m : flagged;
+    const uint32_t tot = wl__bit(WL_DOMAIN_TOTAL), soc = wl__bit(WL_DOMAIN_SOC);
+    if (present & (tot | soc))
+        return present & tot ? tot : soc;
+    if (present & wl__bit(WL_DOMAIN_PSYS))
+        m = wl__bit(WL_DOMAIN_PSYS);
+    else
+        m = present & (wl__bit(WL_DOMAIN_PACKAGE) | wl__bit(WL_DOMAIN_DRAM));
+    if (!m) /* core and uncore are inside package: only when it is absent */
+        m = present & (wl__bit(WL_DOMAIN_CORE) | wl__bit(WL_DOMAIN_UNCORE));
+    return m | (present & (wl__bit(WL_DOMAIN_GPU) | wl__bit(WL_DOMAIN_ANE)));
+}
+
+/* The run's idle power over exactly the headline's domains (mask), so that
+ * dynamic energy subtracts the idle power of what the energy covers: the
+ * sum of their baselines (they never nest). NaN when none has one; NaN with
+ * *missing set (the domains without one) when only some have: a partial
+ * sum would pass for the whole. */
+static double wl__run_baseline_w(const double *w, uint32_t mask, uint32_t *missing)
+{
+    double sum = NA;
+    *missing = 0;
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if (!(mask & (1u << d)))
+            continue;
+        if (isnan(w[d]))
+            *missing |= 1u << d;
+        sum = wl__add(sum, w[d]);
+    }
+    if (!*missing)
+        return sum;
+    if (isnan(sum))
+        *missing = 0; /* none has one: the caller says why */
+    return NA;
 }
 
 /* The run-level baseline when the run stored none: why not, or, for a run
@@ -430,12 +505,16 @@ static void wl__baseline_fallback(const struct wl_store_aggregates *a, struct wl
         return;
     }
     double w[WL_DOMAIN_COUNT];
+    uint32_t present = 0;
     const double dt_s = (b->last_t_ms - b->first_t_ms) / 1000.0;
-    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
         w[d] = b->n >= 2 && dt_s > 0 ? wl__div(b->last_j[d] - b->first_j[d], dt_s) : NA;
-    const double p = wl__run_baseline_w(w);
+        present |= isnan(w[d]) ? 0 : wl__bit((enum wl_domain)d);
+    }
+    const double p = wl__run_baseline_w(w, wl__headline_mask(a, present), &s->baseline_missing);
     if (isnan(p)) {
-        s->baseline = WL_SUMMARY_BASELINE_NOT_SAVED;
+        s->baseline = s->baseline_missing ? WL_SUMMARY_BASELINE_INCOMPLETE_DOMAINS
+                                          : WL_SUMMARY_BASELINE_NOT_SAVED;
         return;
     }
     s->baseline = WL_SUMMARY_BASELINE_SAMPLES;
@@ -453,6 +532,7 @@ const char *wl_summary_baseline_key(enum wl_summary_baseline b)
         [WL_SUMMARY_BASELINE_NOT_SAVED] = "not_saved",
         [WL_SUMMARY_BASELINE_NONE_SAVED] = "none_saved",
         [WL_SUMMARY_BASELINE_NO_READING] = "no_reading",
+        [WL_SUMMARY_BASELINE_INCOMPLETE_DOMAINS] = "incomplete_domains",
     };
     return (unsigned)b < sizeof keys / sizeof keys[0] ? keys[b] : "?";
 }
@@ -462,6 +542,7 @@ static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *
     double t_s = s->duration_ms / 1000.0;
     const double start = wl__run_start_ms(a); /* peaks are shown from the run's start */
     double base_w[WL_DOMAIN_COUNT];
+    uint32_t present = 0;
     for (int d = 0; d < WL_DOMAIN_COUNT; d++)
         base_w[d] = NA;
     for (size_t i = 0; i < a->run.n_domains; i++) {
@@ -480,12 +561,17 @@ static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *
         q->dynamic_energy_j = q->energy_j - q->baseline_energy_j;
         if ((unsigned)d->domain < WL_DOMAIN_COUNT && isnan(base_w[d->domain]))
             base_w[d->domain] = d->baseline_power_w;
+        if ((unsigned)d->domain < WL_DOMAIN_COUNT)
+            present |= wl__bit(d->domain);
     }
     s->n_domains = a->run.n_domains;
-    s->baseline_power_w = wl__run_baseline_w(base_w);
+    s->baseline_power_w =
+        wl__run_baseline_w(base_w, wl__headline_mask(a, present), &s->baseline_missing);
     s->dynamic_energy_j = s->energy_j - s->baseline_power_w * t_s;
     s->baseline = WL_SUMMARY_BASELINE_STORED;
-    if (isnan(s->baseline_power_w))
+    if (s->baseline_missing)
+        s->baseline = WL_SUMMARY_BASELINE_INCOMPLETE_DOMAINS;
+    else if (isnan(s->baseline_power_w))
         wl__baseline_fallback(a, s);
     static const enum wl_domain widest[] = {WL_DOMAIN_TOTAL, WL_DOMAIN_SOC, WL_DOMAIN_PSYS,
                                             WL_DOMAIN_PACKAGE};
@@ -751,6 +837,12 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(tot, "baseline_power_w", wl__num(s->baseline_power_w));
     json_object_set_new(tot, "dynamic_energy_j", wl__num(s->dynamic_energy_j));
     json_object_set_new(tot, "baseline_status", json_string(wl_summary_baseline_key(s->baseline)));
+    json_t *miss = json_array();
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if (s->baseline_missing & wl__bit((enum wl_domain)d))
+            json_array_append_new(miss, json_string(wl_domain_name((enum wl_domain)d)));
+    }
+    json_object_set_new(tot, "baseline_missing_domains", miss);
     json_object_set_new(tot, "nothing_recorded", json_boolean(s->nothing_recorded));
     json_object_set_new(tot, "kv_cache_bytes",
                         r->kv_cache_bytes >= 0 ? json_integer(r->kv_cache_bytes) : json_null());

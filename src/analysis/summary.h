@@ -177,10 +177,14 @@ enum wl_summary_baseline {
     WL_SUMMARY_BASELINE_NONE_SAVED, /* unfinished and no baseline samples saved: whether one
                                        was taken is not known (measure writes its samples at
                                        the end; run about every second) */
+    /* some of the headline energy's domains have a baseline, others
+     * (wl_summary.baseline_missing) none: a partial sum would pass for the whole */
+    WL_SUMMARY_BASELINE_INCOMPLETE_DOMAINS,
 };
 
 /* "stored", "baseline_samples", "not_taken", "cut_short", "not_saved",
- * "no_reading", "none_saved" (JSON totals.baseline_status). */
+ * "no_reading", "none_saved", "incomplete_domains" (JSON
+ * totals.baseline_status). */
 const char *wl_summary_baseline_key(enum wl_summary_baseline b);
 
 struct wl_summary {
@@ -212,8 +216,12 @@ struct wl_summary {
      * domains' energies are unknown (`runs` applies the same rule) */
     bool nothing_recorded;
     double covered_energy_pct;                 /* phase sum / run total */
-    double baseline_power_w, dynamic_energy_j; /* run level, see docs */
-    enum wl_summary_baseline baseline;         /* where baseline_power_w comes from */
+    /* run level: the idle power of exactly the headline energy's domains
+     * (energy_scope), the sum of their baselines; docs/internals/store.md */
+    double baseline_power_w, dynamic_energy_j;
+    enum wl_summary_baseline baseline; /* where baseline_power_w comes from */
+    uint32_t baseline_missing;         /* INCOMPLETE_DOMAINS: the headline's domains (bit d)
+                                          without a baseline; 0 otherwise */
     struct wl_summary_phase *phases;
     size_t n_phases;
     struct wl_summary_layer *layers;

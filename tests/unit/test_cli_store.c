@@ -832,6 +832,71 @@ static void test_show_names_the_peak_domain_when_the_headline_covers_more(void *
     json_decref(j);
 }
 
+/* A headline domain without an idle baseline: show gives no run-level
+ * baseline (package's alone would pass for package+dram's) and names the
+ * domain that has none. */
+static void test_show_names_the_headline_domain_without_a_baseline(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    char id[37], b[160];
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .created_at_ms = T0_MS + 5 * DAY_MS,
+                               .model_name = "dram-without-baseline",
+                               .depth = "off"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_domain dom[2] = {{.domain = WL_DOMAIN_PACKAGE,
+                                      .method = WL_METHOD_COUNTER,
+                                      .energy_j = 8,
+                                      .avg_power_w = WL_STORE_UNSET,
+                                      .baseline_power_w = 10,
+                                      .peak_power_w = WL_STORE_UNSET,
+                                      .peak_t_ms = WL_STORE_UNSET},
+                                     {.domain = WL_DOMAIN_DRAM,
+                                      .method = WL_METHOD_COUNTER,
+                                      .energy_j = 2,
+                                      .avg_power_w = WL_STORE_UNSET,
+                                      .baseline_power_w = WL_STORE_UNSET,
+                                      .peak_power_w = WL_STORE_UNSET,
+                                      .peak_t_ms = WL_STORE_UNSET}};
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 500,
+                                .energy_j = 10,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .energy_scope = "package+dram",
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET,
+                                .domains = dom,
+                                .n_domains = 2};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    wl_store_close(s);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(cli(f, "show", id, &out, &err), 0);
+    assert_string_equal(value_of(out, "dynamic energy", b, sizeof b),
+                        "n/a (no idle baseline for dram, which the headline energy covers)");
+    assert_null(strstr(out, "  run: baseline"));
+    free(out);
+    free(err);
+    char args[64];
+    snprintf(args, sizeof args, "%s --json", id);
+    json_t *j = cli_json(f, "show", args);
+    json_t *t = json_object_get(j, "totals");
+    assert_string_equal(json_string_value(json_object_get(t, "baseline_status")),
+                        "incomplete_domains");
+    assert_true(json_is_null(json_object_get(t, "baseline_power_w")));
+    json_t *miss = json_object_get(t, "baseline_missing_domains");
+    assert_int_equal(json_array_size(miss), 1);
+    assert_string_equal(json_string_value(json_array_get(miss, 0)), "dram");
+    json_decref(j);
+}
+
 /* A run recorded while the sensors left zones unread (provenance
  * "sensors_not_read") says so in show's notes and in --json totals. */
 static void test_show_says_the_sensors_were_partial(void **state)
@@ -1273,6 +1338,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_show_says_why_a_run_has_no_peak, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_show_names_the_peak_domain_when_the_headline_covers_more, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_show_names_the_headline_domain_without_a_baseline,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_says_the_sensors_were_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_json_nests_the_hierarchy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stored_text_that_is_not_json_stays_a_string, setup,
