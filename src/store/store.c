@@ -480,10 +480,9 @@ int wl_store_gc(wl_store *s, const struct wl_gc_params *p, struct wl_gc_result *
     memset(out, 0, sizeof *out);
     if (!p || (p->keep < 0 && p->max_age_days < 0))
         return wl_errmsg_set(&s->err, WL_EINVAL, "retention needs a count limit or an age limit");
-    int rc = s->ops->gc(s->db, p, out, &s->err);
-    if (rc != 0)
-        wl_gc_result_free(out);
-    return rc;
+    /* on an error out->removed keeps the runs removed before it: they are
+     * gone, and the caller lists them */
+    return s->ops->gc(s->db, p, out, &s->err);
 }
 
 void wl_gc_result_free(struct wl_gc_result *r)

@@ -559,13 +559,39 @@ struct wl_gc_params {
     int64_t now_ms;      /* reference time (Unix ms) when has_now */
 };
 
+/* What became of the file after the runs were removed. */
+enum wl_gc_compaction {
+    WL_GC_NOT_COMPACTED = 0,  /* a dry run, or no run was removed: the file is left as it is */
+    WL_GC_COMPACTED,          /* VACUUM, and the write-ahead log truncated */
+    WL_GC_COMPACTED_LOG_KEPT, /* VACUUM, but a reader of an older snapshot kept the log from
+                                 being copied back and truncated: it holds the compacted
+                                 copy, and the file is larger until a later checkpoint
+                                 finds no such reader */
+    WL_GC_COMPACT_FAILED,     /* VACUUM or the checkpoint failed (compact_error says why);
+                                 the runs are removed all the same */
+};
+
 struct wl_gc_result {
-    struct wl_run_list removed; /* the runs removed (or that would be) */
-    int64_t bytes_before, bytes_after;
+    struct wl_run_list removed;        /* the runs removed (or that would be); when wl_store_gc
+                                          fails, the runs it removed before it stopped */
+    int64_t bytes_before, bytes_after; /* database + write-ahead log */
+    enum wl_gc_compaction compaction;
+    int compact_rc; /* WL_GC_COMPACT_FAILED: the error (WL_ENOMEM, WL_EBUSY, WL_EIO, ...) */
+    char compact_error[WL_ERRMSG_SIZE];
 };
 
 /* Retention: removes runs beyond `keep` newest and/or older than the age
- * limit (running runs are never removed), then VACUUMs unless dry_run. */
+ * limit (running runs are never removed), then, unless dry_run or nothing
+ * was removed, compacts the file (VACUUM, with its temporary copy in a
+ * file, and wal_checkpoint(TRUNCATE)).
+ * Each run is deleted in a transaction of its own, and after every
+ * 500 ms of them gc pauses for 150 ms, so that a run being recorded gets
+ * the write lock between two runs; VACUUM holds the write lock for as long
+ * as it takes (about 0.7 s per 100 MB).
+ * Returns 0 when every run listed was removed (or was gone already),
+ * whatever became of the compaction (out->compaction), or the error that
+ * stopped it: out->removed then lists the runs removed before it. Free out
+ * with wl_gc_result_free in either case. */
 int wl_store_gc(wl_store *s, const struct wl_gc_params *p, struct wl_gc_result *out);
 void wl_gc_result_free(struct wl_gc_result *r);
 

@@ -9,10 +9,12 @@
 #include "wattlens/error.h"
 
 #include <jansson.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define T0_MS 1700000000000LL /* 2023-11-14T22:13:20Z */
 #define DAY_MS (86400LL * 1000)
@@ -1224,6 +1226,100 @@ static void test_rm_and_gc(void **state)
     json_decref(j);
 }
 
+/* Adds 8 MB of filler rows to the fixture's database (a raw connection). */
+static void add_filler(const struct fixture *f)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE filler(b BLOB); WITH RECURSIVE c(i) AS (SELECT 1 "
+                                  "UNION ALL SELECT i + 1 FROM c WHERE i < 128) INSERT INTO "
+                                  "filler SELECT randomblob(65536) FROM c",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* Compacting fails after the runs were removed (VACUUM cannot write its
+ * copy: files are limited to 1 MB, with SIGXFSZ ignored, for gc only):
+ * gc still lists the runs it removed, says compacting failed as a warning
+ * and succeeds (it said only the error, exit 1, and the runs were gone). */
+static void test_gc_lists_the_runs_it_removed_when_compacting_fails(void **state)
+{
+    struct fixture *f = *state;
+    add_filler(f);
+    struct rlimit old_lim, lim = {1 << 20, 1 << 20};
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old_lim), 0);
+    lim.rlim_max = old_lim.rlim_max;
+    if (lim.rlim_cur > old_lim.rlim_max)
+        lim.rlim_cur = old_lim.rlim_max;
+    void (*old_xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    const int rc = cli(f, "gc", "--keep 2", &out, &err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
+    signal(SIGXFSZ, old_xfsz);
+    if (rc != 0)
+        fail_msg("gc: exit %d: %s%s", rc, out, err);
+    char line[128];
+    snprintf(line, sizeof line, "removed %s ", f->ids[0]);
+    assert_non_null(strstr(out, line));
+    assert_non_null(strstr(out, "1 run removed; compacting the file failed"));
+    assert_non_null(
+        strstr(err, "warning: the runs were removed, but compacting the file failed: "));
+    free(out);
+    free(err);
+    json_t *j = cli_json(f, "runs", "--json");
+    assert_int_equal(json_integer_value(json_object_get(j, "total")), 2);
+    json_decref(j);
+
+    /* the same in JSON */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    old_xfsz = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(cli(f, "gc", "--keep 1 --json", &out, &err), 0);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
+    signal(SIGXFSZ, old_xfsz);
+    j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(j, "removed"), 0)),
+                        f->ids[1]);
+    assert_string_equal(json_string_value(json_object_get(j, "compaction")), "failed");
+    assert_non_null(json_string_value(json_object_get(j, "compact_error")));
+    json_decref(j);
+    free(out);
+    free(err);
+}
+
+/* A reader of an older snapshot keeps the write-ahead log, which then holds
+ * the compacted copy, from being truncated: gc says so rather than report a
+ * larger file as compacted. Nothing removed: the file is left as it is. */
+static void test_gc_says_when_a_reader_kept_the_log(void **state)
+{
+    struct fixture *f = *state;
+    add_filler(f);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(cli(f, "gc", "--keep 5", &out, &err), 0);
+    assert_non_null(strstr(out, "0 runs removed; file not compacted ("));
+    free(out);
+    free(err);
+    sqlite3 *rd = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open(f->db, &rd), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(rd, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(rd, "SELECT count(*) FROM runs", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW); /* the read transaction holds its snapshot */
+    const int rc = cli(f, "gc", "--keep 2", &out, &err);
+    sqlite3_finalize(st);
+    sqlite3_exec(rd, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(rd);
+    if (rc != 0)
+        fail_msg("gc: exit %d: %s%s", rc, out, err);
+    assert_non_null(strstr(out, "1 run removed; file "));
+    assert_non_null(strstr(out, "a reader kept the write-ahead log"));
+    free(out);
+    free(err);
+}
+
 static void test_db_from_environment_and_bad_files(void **state)
 {
     struct fixture *f = *state;
@@ -1347,6 +1443,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_export_csv_to_a_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_text_that_is_not_utf8_is_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rm_and_gc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gc_lists_the_runs_it_removed_when_compacting_fails,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gc_says_when_a_reader_kept_the_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_from_environment_and_bad_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_common_options_behave_alike, setup, teardown),
     };

@@ -1356,6 +1356,72 @@ static const char *raw_status(const char *path, const char *id, char *buf, size_
     return buf;
 }
 
+/* gc deletes one run per transaction: a run it cannot delete stops it,
+ * and the runs deleted before stay deleted and are listed (they were
+ * rolled back with it, and the list thrown away). The trigger stands for
+ * any error of a deletion (a writer holding the lock past the timeout, a
+ * full disk). */
+static void test_gc_keeps_what_it_removed_when_it_stops(void **state)
+{
+    struct fixture *f = *state;
+    char ids[5][37];
+    make_five(f->s, ids);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "CREATE TRIGGER refuse BEFORE DELETE ON runs WHEN old.uuid = '%s' "
+             "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+             ids[1]);
+    raw_exec(f->path, sql);
+    /* keep 2: runs 2, 1 and 0 go, newest first */
+    struct wl_gc_params p = {.keep = 2, .max_age_days = -1};
+    struct wl_gc_result res;
+    assert_int_not_equal(wl_store_gc(f->s, &p, &res), 0);
+    expect_ids(&res.removed, ids, (int[]){2}, 1);
+    assert_non_null(strstr(wl_store_last_error(f->s), ids[1]));
+    assert_non_null(strstr(wl_store_last_error(f->s), "refused by the test"));
+    assert_int_equal(res.compaction, WL_GC_NOT_COMPACTED);
+    wl_gc_result_free(&res);
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
+    expect_ids(&l, ids, (int[]){4, 3, 1, 0}, 4);
+    wl_run_list_free(&l);
+}
+
+/* gc leaves a file from which nothing went as it is (VACUUM rewrites all
+ * of it, holding the write lock), and builds VACUUM's copy in a temporary
+ * file, not in memory: its peak heap stays well below the database's size
+ * (it took the whole copy, 32 MB here, plus the connection's cache). */
+static void test_gc_compacts_through_a_file_only_after_removing(void **state)
+{
+    struct fixture *f = *state;
+    char ids[5][37];
+    make_five(f->s, ids);
+    /* 64 MB of filler, half of it freed: 32 MB live, 32 MB free pages */
+    raw_exec(f->path, "CREATE TABLE filler(b BLOB); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL "
+                      "SELECT i + 1 FROM c WHERE i < 1024) INSERT INTO filler SELECT "
+                      "randomblob(65536) FROM c; DELETE FROM filler WHERE rowid % 2 = 0");
+    struct wl_gc_params p = {.keep = 10, .max_age_days = -1};
+    struct wl_gc_result res;
+    assert_int_equal(wl_store_gc(f->s, &p, &res), 0);
+    assert_int_equal(res.removed.n, 0);
+    assert_int_equal(res.compaction, WL_GC_NOT_COMPACTED);
+    assert_true(res.bytes_after >= res.bytes_before); /* no VACUUM: the free pages stay */
+    assert_true(res.bytes_before > 60 * 1000 * 1000);
+    wl_gc_result_free(&res);
+
+    sqlite3_int64 cur = 0, peak = 0;
+    assert_int_equal(sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &cur, &peak, 1), SQLITE_OK);
+    p.keep = 2;
+    assert_int_equal(wl_store_gc(f->s, &p, &res), 0);
+    assert_int_equal(sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &cur, &peak, 0), SQLITE_OK);
+    expect_ids(&res.removed, ids, (int[]){2, 1, 0}, 3);
+    assert_int_equal(res.compaction, WL_GC_COMPACTED);
+    assert_true(res.bytes_after < res.bytes_before - 30 * 1000 * 1000); /* the free half went */
+    if (peak > 16 * 1000 * 1000)
+        fail_msg("gc's peak heap was %lld bytes (the database holds 32 MB)", (long long)peak);
+    wl_gc_result_free(&res);
+}
+
 static wl_store *open_read_only(const char *path)
 {
     struct wl_store_params p;
@@ -2404,6 +2470,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batches_commit_on_flush_and_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_threads_share_a_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_dry_run_then_real, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gc_keeps_what_it_removed_when_it_stops, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_gc_compacts_through_a_file_only_after_removing, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_mid_run_leaves_an_incomplete_run, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_refuses_a_file_that_is_not_a_database, setup,
