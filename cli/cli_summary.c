@@ -87,6 +87,9 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
         printf("  %s", wl_method_label(s->energy_method));
     if (s->energy_from_phases)
         printf("  (run total missing: sum of its phases)");
+    else if (isnan(s->energy_j) && !s->nothing_recorded && !s->partial)
+        /* a finished run keeps what its writer stored, as in `runs` */
+        printf("  (the run stored no total)");
     if (r->energy_scope) {
         fputs(", scope ", stdout);
         wl_cli_put_text(stdout, r->energy_scope);

@@ -114,7 +114,10 @@ static void wl__phases(const struct wl_store_aggregates *a, struct wl_summary *s
         }
     }
     s->n_phases = a->n_phases;
-    if (isnan(s->energy_j) && !isnan(sum_e)) {
+    /* only a run that never finished has its total summed from its rows; a
+     * finished one keeps what its writer stored, as in `runs`
+     * (WL__LIST_ENERGY) */
+    if (isnan(s->energy_j) && !isnan(sum_e) && s->partial) {
         s->energy_j = sum_e;
         s->energy_from_phases = true;
         s->has_energy_method = wl_store_weakest_method(a->section_methods, &s->energy_method);
@@ -703,7 +706,7 @@ int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s
     s->nothing_recorded = !s->partial && s->duration_ms == 0 && !wl__past_baseline(a);
     if (s->nothing_recorded)
         s->energy_j = s->duration_ms = NA;
-    if (isnan(s->duration_ms) && a->n_phases > 0) {
+    if (isnan(s->duration_ms) && a->n_phases > 0 && s->partial) { /* as WL__LIST_DURATION */
         double lo = NA, hi = NA;
         for (size_t i = 0; i < a->n_phases; i++) {
             if (isnan(lo) || a->phases[i].start_ms < lo)

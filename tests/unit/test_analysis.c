@@ -394,6 +394,68 @@ static void test_list_agrees_with_the_summary_of_an_unfinished_run(void **state)
     wl_store_aggregates_free(&a);
 }
 
+/* A finished run whose writer stored no total energy or duration (another
+ * writer, an edited file): `runs` and `show` give the same figures. Only
+ * a run that never finished has its figures summed from its rows; a
+ * finished one keeps what its writer stored, n/a here (the summary summed
+ * its phases, the list did not). */
+static void test_list_agrees_with_the_summary_of_a_finished_run_without_totals(void **state)
+{
+    struct fixture *f = *state;
+    char id[37];
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "no-totals"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct wl_store_section sec = {.phase = "decode",
+                                   .name = "token",
+                                   .token_index = 1,
+                                   .start_ms = 0,
+                                   .end_ms = 100,
+                                   .energy_j = 2,
+                                   .method = WL_METHOD_COUNTER};
+    assert_int_equal(wl_store_add_section(r, &sec), 0);
+    for (int t = 0; t < 2; t++) {
+        struct wl_store_token tok = {.index = t,
+                                     .text = "x",
+                                     .is_input = t == 0,
+                                     .start_ms = 0,
+                                     .end_ms = 100,
+                                     .energy_j = 1,
+                                     .method = WL_METHOD_COUNTER,
+                                     .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &tok), 0);
+    }
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = WL_STORE_UNSET,
+                                .energy_j = WL_STORE_UNSET,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+
+    struct wl_store_aggregates a;
+    struct wl_summary s;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    struct wl_run_list l;
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
+    assert_int_equal(l.n, 1);
+    const struct wl_run_row *o = &l.rows[0];
+    assert_false(o->partial || s.partial);
+    assert_false(s.energy_from_phases);
+    assert_true(isnan(o->energy_j) && isnan(s.energy_j));
+    assert_true(isnan(o->duration_ms) && isnan(s.duration_ms));
+    assert_true(isnan(o->j_per_token) && isnan(s.eff.j_per_token));
+    assert_int_equal(o->output_tokens, s.eff.output_tokens); /* counted when it finished: 1 */
+    /* the phase table keeps its sums */
+    assert_int_equal(s.n_phases, 1);
+    assert_float_equal(s.phases[0].energy_j, 2, EPS);
+    wl_run_list_free(&l);
+    wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
+}
+
 /* An unfinished run whose writer died between two commits, so that its
  * decode sections and its output token rows stop at different tokens:
  *   pre_inference  tokenize   0..100   0.5 J
@@ -1629,6 +1691,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_summary_of_an_unfinished_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_agrees_with_the_summary_of_an_unfinished_run,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_list_agrees_with_the_summary_of_a_finished_run_without_totals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peak_time_counts_from_the_run_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partial_run_per_token_figures_use_one_span, setup,
                                         teardown),
