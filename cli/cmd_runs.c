@@ -45,6 +45,9 @@ static void usage(FILE *out)
             "N}\n" WL_CLI_STORE_HELP "\n"
             "A run that never finished (running, or incomplete: stopped) has no totals; it\n"
             "shows what it saved, each such figure marked '*' (\"partial\": true in JSON).\n"
+            "When it stopped between two saves, its J/TOKEN covers only the output tokens\n"
+            "saved with both their sections and their rows (JSON \"per_token_span\":\n"
+            "{\"last_token_index\", \"output_tokens\", \"energy_j\"}; null otherwise).\n"
             "Energies that are estimated, not measured (wattlens's CPU-time model on a\n"
             "machine without a readable energy sensor) are marked '~' (\"energy_method\" in\n"
             "JSON). A run that recorded nothing (stopped during its set-up or idle\n"
@@ -76,6 +79,17 @@ static json_t *row_json(const struct wl_run_row *r)
     json_object_set_new(o, "j_per_token", num_or_null(r->j_per_token));
     /* a run that never finished: the figures above are sums of what it saved */
     json_object_set_new(o, "partial", json_boolean(r->partial));
+    /* null, or the span j_per_token covers when the run's decode sections
+     * and token rows stop at different tokens (as show --json's
+     * efficiency.per_token_span): energy_j / output_tokens of the span */
+    json_t *span = json_null();
+    if (r->span_last_token >= 0) {
+        span = json_object();
+        json_object_set_new(span, "last_token_index", json_integer(r->span_last_token));
+        json_object_set_new(span, "output_tokens", json_integer(r->span_output_tokens));
+        json_object_set_new(span, "energy_j", num_or_null(r->span_energy_j));
+    }
+    json_object_set_new(o, "per_token_span", span);
     return o;
 }
 

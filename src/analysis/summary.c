@@ -943,6 +943,8 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         json_object_set_new(o, "end_ms", wl__num(t->end_ms));
         json_object_set_new(o, "dur_ms", wl__num(t->dur_ms));
         json_object_set_new(o, "energy_j", wl__num(t->energy_j));
+        /* tokens the round produced: one per running sequence (batch) */
+        json_object_set_new(o, "n_seq", json_integer(t->n_seq > 0 ? t->n_seq : 1));
         json_array_append_new(toks, o);
     }
     json_object_set_new(j, "output_tokens", toks);

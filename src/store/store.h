@@ -345,6 +345,15 @@ struct wl_run_row {
      * wl_store_list_runs), so they cover only part of the run. Always false
      * in other rows and in wl_store_summary's. */
     bool partial;
+    /* A partial row whose decode sections and output token rows stop at
+     * different tokens: its j_per_token covers only the output tokens both
+     * hold, up to token span_last_token (span_output_tokens of them, with
+     * span_energy_j: every section up to that token's end), as the
+     * summary's per_token_span; energy_j and output_tokens keep every
+     * saved row. span_last_token is -1 otherwise (and in the summary's
+     * row, whose span is in wl_agg_span). */
+    int64_t span_last_token, span_output_tokens;
+    double span_energy_j;
 };
 
 struct wl_run_list {

@@ -48,6 +48,8 @@ static int wl__read_row(sqlite3_stmt *st, int c, struct wl_run_row *row)
     row->input_tokens = wl__col_int(st, c + 12, -1);
     row->output_tokens = wl__col_int(st, c + 13, -1);
     row->j_per_token = wl__col_double(st, c + 14);
+    row->span_last_token = -1; /* set by the list (wl__read_partial) */
+    row->span_energy_j = WL_STORE_UNSET;
     return 0;
 }
 
@@ -119,16 +121,13 @@ static int wl__read_row(sqlite3_stmt *st, int c, struct wl_run_row *row)
 #define WL__SPAN_TOKENS(id, k)                                                                     \
     "(SELECT sum(coalesce(t.n_seq, 1)) FROM tokens t WHERE t.run_id = " id " AND t.is_input = 0 "  \
     "AND t.idx <= " k ")"
-/* J/token of an unfinished list row: over the span when the tables part
- * (d: the row with its span_k and span_t), else its energy over its output
- * tokens */
+/* Whether an unfinished list row's tables part (e: the row with its
+ * span_k), so that its J/token covers the span (wl_agg_span) */
 /* clang-format off */
-#define WL__LIST_PARTIAL_JPT                                                                       \
-    "CASE WHEN d.span_k IS NOT NULL AND ("                                                         \
-    WL__SPAN_SECTIONS_BEYOND("d.id", "d.span_k") " > 0 OR "                                        \
-    WL__SPAN_ROWS_BEYOND("d.id", "d.span_k") " > 0) THEN 1.0 * "                                   \
-    WL__SPAN_ENERGY("d.id", "d.span_t") " / " WL__SPAN_TOKENS("d.id", "d.span_k")                  \
-    " ELSE 1.0 * d.energy_j / d.output_tokens END"
+#define WL__LIST_PARTED                                                                            \
+    "coalesce(e.span_k IS NOT NULL AND ("                                                          \
+    WL__SPAN_SECTIONS_BEYOND("e.id", "e.span_k") " > 0 OR "                                        \
+    WL__SPAN_ROWS_BEYOND("e.id", "e.span_k") " > 0), 0)"
 /* clang-format on */
 
 static const char wl__list_run_cols[] =
@@ -139,10 +138,14 @@ static const char wl__list_run_cols[] =
     " AS section_methods, " WL__LIST_INPUT_TOKENS " AS input_tokens, " WL__LIST_OUTPUT_TOKENS
     " AS output_tokens, CASE WHEN " WL__UNFINISHED " THEN " WL__SPAN_K("r.id") " END AS span_k";
 
-/* Reads the list's extra columns (partial, section methods) at column c. */
+/* Reads the list's extra columns (partial, section methods, the span) at
+ * column c. */
 static void wl__read_partial(sqlite3_stmt *st, int c, struct wl_run_row *row)
 {
     row->partial = sqlite3_column_int(st, c) != 0;
+    row->span_last_token = wl__col_int(st, c + 2, -1);
+    row->span_output_tokens = row->span_last_token >= 0 ? wl__col_int(st, c + 3, 0) : 0;
+    row->span_energy_j = row->span_last_token >= 0 ? wl__col_double(st, c + 4) : WL_STORE_UNSET;
     const char *keys = (const char *)sqlite3_column_text(st, c + 1);
     if (!row->partial || row->has_energy_method || !keys || isnan(row->energy_j))
         return;
@@ -231,21 +234,31 @@ int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_stor
     out->total = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     st = NULL;
-    /* innermost: the filter and each run's figures; middle: J/token from
-     * them; outer: the row columns, so order[] sorts by the derived figures */
     /* innermost (e): the filter, each run's figures and span_k; then (d)
-     * span_t from span_k; both fenced (OFFSET 0) so that the span's values
-     * are computed once per run, not inside the scans that use them */
+     * span_t from span_k and whether the tables part; then (c) the span's
+     * energy and output tokens when they do; then J/token: over the span,
+     * else the run's energy over its output tokens; outer: the row
+     * columns, so order[] sorts by the derived figures. Each level fenced
+     * (OFFSET 0) so that the span's values are computed once per run, not
+     * inside the scans that use them */
+    /* clang-format off */
     int n = snprintf(
         sql, sizeof sql,
-        "SELECT " WL__ROW_COLS_LISTED ", r.partial, r.section_methods FROM (SELECT d.*, "
-        "coalesce(d.stored_j_per_token, CASE WHEN d.partial THEN " WL__LIST_PARTIAL_JPT
-        " END) AS j_per_token FROM (SELECT e.*, CASE WHEN e.span_k IS NOT NULL "
-        "THEN " WL__SPAN_END(
-            "e.id", "e.span_k") " END AS span_t FROM (SELECT %s "
-                                "FROM runs r%s LIMIT -1 OFFSET 0) e LIMIT -1 OFFSET 0) d) r "
-                                "ORDER BY %s LIMIT ?7 OFFSET ?8",
+        "SELECT " WL__ROW_COLS_LISTED ", r.partial, r.section_methods, r.span_last_token, "
+        "r.span_output_tokens, r.span_energy_j FROM (SELECT c.*, "
+        "coalesce(c.stored_j_per_token, CASE WHEN c.partial THEN CASE WHEN c.parted "
+        "THEN 1.0 * c.span_energy_j / c.span_output_tokens "
+        "ELSE 1.0 * c.energy_j / c.output_tokens END END) AS j_per_token FROM ("
+        "SELECT d.*, CASE WHEN d.parted THEN d.span_k END AS span_last_token, "
+        "CASE WHEN d.parted THEN " WL__SPAN_ENERGY("d.id", "d.span_t") " END AS span_energy_j, "
+        "CASE WHEN d.parted THEN " WL__SPAN_TOKENS("d.id", "d.span_k") " END AS "
+        "span_output_tokens FROM ("
+        "SELECT e.*, CASE WHEN e.span_k IS NOT NULL THEN " WL__SPAN_END("e.id", "e.span_k")
+        " END AS span_t, " WL__LIST_PARTED " AS parted FROM ("
+        "SELECT %s FROM runs r%s LIMIT -1 OFFSET 0) e LIMIT -1 OFFSET 0) d LIMIT -1 OFFSET 0) c) r "
+        "ORDER BY %s LIMIT ?7 OFFSET ?8",
         wl__list_run_cols, wl__filter_sql, order[sort]);
+    /* clang-format on */
     if (n < 0 || (size_t)n >= sizeof sql) /* a programming error: the query outgrew sql */
         return wl_errmsg_set(err, WL_ERANGE, "listing runs: query too long");
     rc = wl__prepare(d, sql, &st, err);

@@ -900,6 +900,13 @@ static void test_decode_figures_of_a_batch_count_rounds_after_the_first(void **s
     assert_int_equal(s.batch.n_seqs, 2);
     assert_float_equal(s.batch.seqs[0].decode_j_per_token, (2.51 - 0.01) / 2, EPS);
     assert_true(isnan(s.batch.seqs[1].decode_j_per_token)); /* round 0 only */
+    /* show --json's output rows say how many tokens each round produced */
+    json_t *j = wl_summary_to_json(&a, &s);
+    json_t *rows = json_object_get(j, "output_tokens");
+    assert_int_equal(json_array_size(rows), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 1), "n_seq")), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 2), "n_seq")), 2);
+    json_decref(j);
     wl_summary_free(&s);
 }
 

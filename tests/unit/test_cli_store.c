@@ -624,11 +624,26 @@ static void test_show_marks_per_token_figures_of_a_parted_run(void **state)
     assert_int_equal(json_integer_value(json_object_get(sp, "last_token_index")), 2);
     assert_int_equal(json_integer_value(json_object_get(sp, "decode_sections_beyond")), 1);
     assert_int_equal(json_integer_value(json_object_get(sp, "token_rows_beyond")), 0);
+    /* each output row says how many tokens its round produced */
+    json_t *toks = json_object_get(j, "output_tokens");
+    assert_int_equal(json_array_size(toks), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(toks, 0), "n_seq")), 1);
     json_decref(j);
-    j = cli_json(f, "runs", "--json --limit 1");
+    /* the list's J/token is over the same span, and says so: its energy_j
+     * (7 J, every section) over output_tokens (2) is not it */
+    j = cli_json(f, "runs", "--json --limit 2");
     json_t *r0 = json_array_get(json_object_get(j, "runs"), 0);
     assert_string_equal(json_string_value(json_object_get(r0, "id")), id);
+    assert_float_equal(json_real_value(json_object_get(r0, "energy_j")), 7, 1e-9);
+    assert_int_equal(json_integer_value(json_object_get(r0, "output_tokens")), 2);
     assert_float_equal(json_real_value(json_object_get(r0, "j_per_token")), 2.5, 1e-9);
+    sp = json_object_get(r0, "per_token_span");
+    assert_int_equal(json_integer_value(json_object_get(sp, "last_token_index")), 2);
+    assert_int_equal(json_integer_value(json_object_get(sp, "output_tokens")), 2);
+    assert_float_equal(json_real_value(json_object_get(sp, "energy_j")), 5, 1e-9);
+    /* a finished run's covers every token: no span */
+    assert_true(json_is_null(
+        json_object_get(json_array_get(json_object_get(j, "runs"), 1), "per_token_span")));
     json_decref(j);
 }
 
