@@ -1,6 +1,6 @@
 # Sensor layer test helpers: fake NVML libraries loaded by tests/unit/test_nvml.c
-# through the NVML library override, and the fake powercap writer for the
-# sampler benchmark (it lives in tests/support).
+# and test_sampler_windows.c through the NVML library override, and the fake
+# powercap writer for the sampler benchmark (it lives in tests/support).
 if(WL_BUILD_TESTS)
   add_library(fake_nvml SHARED ${CMAKE_SOURCE_DIR}/tests/fakes/fake_nvml.c)
   add_library(fake_nvml_nocount SHARED ${CMAKE_SOURCE_DIR}/tests/fakes/fake_nvml.c)
@@ -10,6 +10,10 @@ if(WL_BUILD_TESTS)
     target_compile_definitions(test_nvml PRIVATE
       FAKE_NVML_LIB="$<TARGET_FILE:fake_nvml>"
       FAKE_NVML_NOCOUNT_LIB="$<TARGET_FILE:fake_nvml_nocount>")
+  endif()
+  if(TARGET test_sampler_windows)
+    add_dependencies(test_sampler_windows fake_nvml)
+    target_compile_definitions(test_sampler_windows PRIVATE FAKE_NVML_LIB="$<TARGET_FILE:fake_nvml>")
   endif()
 endif()
 

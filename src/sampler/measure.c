@@ -412,10 +412,11 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
     for (int d = 0; d < WL_DOMAIN_COUNT; d++)
         out->domains[d] = *wl_sampler_domain(s, (enum wl_domain)d);
     /* only powers averaged over the command's own time, and never below its
-     * average (wl_window_peak) */
+     * average (wl_window_peak), in spans of the counters' windows as learned
+     * while sampling (the domains are copied after the stop) */
     for (int d = 0; d < WL_DOMAIN_COUNT; d++)
         wl_window_peak(out->samples, out->n_samples, &out->window, (enum wl_domain)d,
-                       out->domains[d].power_window_ns, &out->run_peak[d]);
+                       out->domains[d].peak_span_ns, &out->run_peak[d]);
     out->n_gaps = wl_sampler_gaps(s, out->gaps, WL_SAMPLER_MAX_GAPS);
     out->model_only = wl_sampler_model_only(s);
     wl_sampler_close(s);

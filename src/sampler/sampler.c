@@ -38,7 +38,15 @@ struct chan {
     enum wl_domain d;
     bool counter;         /* energy from the sensor's cumulative counter */
     bool has_power;       /* the sensor reads power for this channel */
-    uint64_t period_ns;   /* span over which counter power is derived */
+    uint64_t period_ns;   /* span over which counter power is derived (under mu: a learned
+                             one changes; 0 while it is not known) */
+    bool learn;           /* a counter whose update period was not measured at open: learned
+                             from the changes the thread's reads see (under mu) */
+    uint64_t chg_t_ns;    /* learn: the thread's read that last saw a change (0: none since
+                             open or the last gap) */
+    uint64_t chg_sum_ns;  /* learn: sum of the times between changes seen at consecutive
+                             changes, and how many */
+    uint32_t n_chg;
     /* counter continuity (under the sensor's rd_mu) */
     uint64_t raw_uj;   /* the sensor's cumulative value at the last read */
     uint32_t raw_disc; /* the sensor's n_discontinuities at the last read */
@@ -149,6 +157,33 @@ static void append_source(struct wl_domain_info *di, const char *backend, const 
         s[len] = '\0';
 }
 
+/* Domain d's power window and peak span from its counters' windows (under
+ * mu, or with the thread stopped: learned windows change). Every counter
+ * counts, also one that reads power: a span's power is its energy delta,
+ * which moves in the counter's steps whatever the sample powers are (NVML's
+ * 1 mJ steps over spans of microseconds peaked a constant 50 W at 133 W).
+ * at_open: a window not known yet stands in as one interval in
+ * power_window_ns (what callers that copy the info at open used before). */
+static void fill_windows(const wl_sampler *s, struct wl_domain_info *di, enum wl_domain d,
+                         bool at_open)
+{
+    uint64_t w = 0;
+    bool unknown = false, learning = false;
+    for (unsigned k = 0; k < s->n_chans; k++) {
+        const struct chan *c = &s->chans[k];
+        if (c->d != d || !c->counter)
+            continue;
+        learning = learning || c->learn;
+        if (c->period_ns == 0)
+            unknown = true;
+        else if (c->period_ns > w)
+            w = c->period_ns;
+    }
+    di->window_learning = learning;
+    di->power_window_ns = !unknown ? w : at_open ? s->interval_ns : 0;
+    di->peak_span_ns = unknown ? WL_PEAK_SPAN_UNKNOWN : w > s->interval_ns ? w : s->interval_ns;
+}
+
 int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl_sampler **out)
 {
     struct wl_sampler_params p;
@@ -206,7 +241,11 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
             k->counter = (ch->flags & WL_CH_ENERGY) != 0;
             k->has_power = (ch->flags & WL_CH_POWER) != 0;
             /* counter power is averaged over ~10 (>= 9) update periods so that
-             * +-1 update quantisation of the counter stays within ~11 % */
+             * +-1 update quantisation of the counter stays within ~11 %; a
+             * period not measured at open (a counter slower than the probe)
+             * is learned while sampling: a window of one interval over a
+             * counter updated every 100 ms gave 0 W and 500 W for 50 W */
+            k->learn = k->counter && in->update_period_ns == 0;
             k->period_ns = in->update_period_ns * 10;
             mine |= (uint16_t)(1u << ch->domain);
             struct wl_domain_info *di = &s->dom[ch->domain];
@@ -233,12 +272,12 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
     s->st.requested_hz = 1e9 / (double)s->interval_ns;
     for (unsigned k = 0; k < s->n_chans; k++) {
         struct chan *c = &s->chans[k];
-        if (c->period_ns < s->interval_ns)
+        if (!c->learn && c->period_ns < s->interval_ns)
             c->period_ns = s->interval_ns;
-        struct wl_domain_info *di = &s->dom[c->d];
-        if (c->counter && !c->has_power && c->period_ns > di->power_window_ns)
-            di->power_window_ns = c->period_ns;
     }
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        if (s->dom[d].present)
+            fill_windows(s, &s->dom[d], (enum wl_domain)d, true);
 
     /* origin reads */
     s->t0_ns = wl_clock_now_ns();
@@ -440,13 +479,42 @@ static int read_sensor(wl_sampler *s, unsigned i, bool settle, bool by_thread,
     return rc;
 }
 
+/* Learns the update period of counter c from the thread's read at t (under
+ * mu): the mean time between the reads that saw it change, each change
+ * seen at most one interval after it happened, so the mean converges on
+ * the period (a counter faster than the reads changes at every read: one
+ * interval, then 10 intervals of window, on the safe side). The window is
+ * known from the second change on. */
+static void learn_period(struct chan *c, bool changed, uint64_t t, uint64_t interval_ns)
+{
+    if (!changed)
+        return;
+    if (c->chg_t_ns && t > c->chg_t_ns) {
+        c->chg_sum_ns += t - c->chg_t_ns;
+        c->n_chg++;
+        const uint64_t w = c->chg_sum_ns / c->n_chg * 10;
+        c->period_ns = w > interval_ns ? w : interval_ns;
+    }
+    c->chg_t_ns = t;
+}
+
 /* Updates a channel from a successful read at t, its sensor's own read
  * time (under mu): every energy/time pair below is from that one read. */
-static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64_t t)
+static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64_t t,
+                        uint64_t interval_ns)
 {
     c->e_t_ns = t;
     if (c->counter) {
+        const uint64_t prev_uj = c->e_uj;
         c->e_uj = v->energy_uj; /* since open, as read_sensor counts it: never falls */
+        if (c->learn) {
+            /* a change seen across a gap or a fall happened at an unknown
+             * time: the next change starts the count again */
+            if (c->ref_stale)
+                c->chg_t_ns = 0;
+            else
+                learn_period(c, c->e_uj != prev_uj, t, interval_ns);
+        }
         if (c->ref_stale) {
             /* both references from this read: a time from after a gap with
              * an energy from before it made the first window's power the
@@ -456,7 +524,7 @@ static void chan_update(struct chan *c, const struct wl_channel_value *v, uint64
             c->ref_e_uj = c->e_uj;
             c->ref_stale = false;
             c->p_known = false;
-        } else if (t > c->ref_t_ns && (t - c->ref_t_ns) * 10 >= c->period_ns * 9) {
+        } else if (c->period_ns && t > c->ref_t_ns && (t - c->ref_t_ns) * 10 >= c->period_ns * 9) {
             /* 10 % slack: a tick that wakes a little early (t - ref = 9.99
              * ms of a 10 ms period) would otherwise repeat the old power and
              * make every other window twice as long */
@@ -543,7 +611,7 @@ static void take_sample(wl_sampler *s)
         if (s->rd_rc[c->sensor] != 0) {
             bad |= (uint16_t)(1u << c->d);
             c->have_last = false; /* no integration across a gap */
-            c->ref_stale = true;  /* counter power restarts at the next good read */
+            c->ref_stale = true;  /* counter power (and learning) restarts at the next good read */
             c->p_known = false;   /* and is unknown until its next full window */
             continue;
         }
@@ -555,7 +623,7 @@ static void take_sample(wl_sampler *s)
             c->falls_seen = c->falls_at_thread_read;
             c->ref_stale = true;
         }
-        chan_update(c, &r->v[c->ch], t_own);
+        chan_update(c, &r->v[c->ch], t_own, s->interval_ns);
     }
     uint16_t p_unknown = 0;
     for (unsigned k = 0; k < s->n_chans; k++) {
@@ -659,6 +727,9 @@ int wl_sampler_stop(wl_sampler *s)
     pthread_join(s->thread, NULL);
     s->running = false;
     pthread_mutex_lock(&s->mu);
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        if (s->dom[d].present)
+            fill_windows(s, &s->dom[d], (enum wl_domain)d, false); /* what was learned */
     finish_rate(s);
     struct wl_sampler_stats st = s->st;
     pthread_mutex_unlock(&s->mu);
@@ -831,7 +902,8 @@ void wl_span_peak_begin(struct wl_span_peak *sp, const struct wl_energy_mark *be
     memset(sp, 0, sizeof *sp);
     sp->d = d;
     sp->on = (unsigned)d < WL_DOMAIN_COUNT && (begin->valid_mask & (1u << d));
-    sp->min_ns = span_ns - span_ns / 10; /* the sampler's own 10 % slack */
+    sp->whole = span_ns == WL_PEAK_SPAN_UNKNOWN;
+    sp->min_ns = sp->whole ? 0 : span_ns - span_ns / 10; /* the sampler's own 10 % slack */
     sp->t0_ns = sp->cur_t_ns = begin->t_ns;
     sp->e0_uj = sp->cur_e_uj = sp->on ? begin->energy_uj[d] : 0;
 }
@@ -850,7 +922,8 @@ void wl_span_peak_add(struct wl_span_peak *sp, const struct wl_sample *x)
      * of all the sensors' reads): a span's energy over a duration it does
      * not cover put peaks of a constant power 1-3 % above its average */
     const uint64_t te = wl_sample_energy_t_ns(x, d);
-    if (!(x->valid_mask & (1u << d)) || te <= sp->cur_t_ns || te - sp->cur_t_ns < sp->min_ns)
+    if (sp->whole || !(x->valid_mask & (1u << d)) || te <= sp->cur_t_ns ||
+        te - sp->cur_t_ns < sp->min_ns)
         return;
     if (sp->have_prev)
         span_peak(&sp->pk, sp->prev_t_ns, sp->prev_e_uj, sp->cur_t_ns, sp->cur_e_uj,
@@ -871,7 +944,10 @@ void wl_span_peak_end(struct wl_span_peak *sp, const struct wl_energy_mark *end,
         return;
     const uint64_t e1 = end->energy_uj[sp->d];
     *pk = sp->pk;
-    if (sp->cur_t_ns >= t1) {
+    if (sp->whole) {
+        /* no span length known: the window is the one span */
+        span_peak(pk, t0, sp->e0_uj, t1, e1, sp->phase);
+    } else if (sp->cur_t_ns >= t1) {
         /* a sample at or past the end was added: the spans no longer
          * partition the window, so keep the promise with its own average */
         span_peak(pk, t0, sp->e0_uj, t1, e1, sp->phase);
@@ -1029,6 +1105,18 @@ size_t wl_sampler_gaps(wl_sampler *s, struct wl_sampler_gap *out, size_t max)
 const struct wl_domain_info *wl_sampler_domain(const wl_sampler *s, enum wl_domain d)
 {
     return (unsigned)d < WL_DOMAIN_COUNT ? &s->dom[d] : NULL;
+}
+
+int wl_sampler_domain_now(wl_sampler *s, enum wl_domain d, struct wl_domain_info *out)
+{
+    if ((unsigned)d >= WL_DOMAIN_COUNT)
+        return WL_EINVAL;
+    pthread_mutex_lock(&s->mu);
+    *out = s->dom[d];
+    if (out->present)
+        fill_windows(s, out, d, false);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
 }
 
 uint64_t wl_sampler_t0_ns(const wl_sampler *s)

@@ -66,10 +66,35 @@ struct wl_domain_info {
     enum wl_method
         method; /* weakest method among its channels (counter < sampled < vendor < model) */
     unsigned n_channels;
-    uint64_t power_window_ns; /* a sample's power averages over about this long (counters;
-                                 0 when every channel reads power) */
-    char sources[160];        /* "rapl-powercap: package-0, package-1" */
+    /* A counter's power window: about 10 update periods of its counter (the
+     * longest among the domain's counters), at least one sampling interval.
+     * A sample's power derived from the counter averages over about this
+     * long, and so do the spans of a window's peak (peak_span_ns). For every
+     * counter, also one that reads power (NVML, powermetrics): its read powers
+     * stand for their instants, but its energies move in the counter's steps.
+     * 0: no counter in the domain, or its counter's update period is not
+     * known yet (window_learning); at open (wl_sampler_domain() before the
+     * stop) such a window stands in as one sampling interval, as it used to
+     * be: take peak_span_ns for peaks. */
+    uint64_t power_window_ns;
+    /* A counter whose update period was not measured at open (slower than the
+     * probe can see): it is learned from the changes the sampler thread sees;
+     * until then (two changes) the counter's derived power is unknown and the
+     * domain has no peak. wl_sampler_domain_now() and, after
+     * wl_sampler_stop(), wl_sampler_domain() give what was learned. */
+    bool window_learning;
+    /* The span_ns for wl_window_peak() / wl_span_peak_begin(): the power
+     * window, and never shorter than one sampling interval (read powers
+     * too: the trapezoid's energy between a mark and a sample microseconds
+     * later is no power); WL_PEAK_SPAN_UNKNOWN while a counter's window is
+     * not known (a window is then one span: its peak is its average). */
+    uint64_t peak_span_ns;
+    char sources[160]; /* "rapl-powercap: package-0, package-1" */
 };
+
+/* peak_span_ns of a domain whose counter's window is not known (see
+ * wl_window_peak). */
+#define WL_PEAK_SPAN_UNKNOWN UINT64_MAX
 
 /* Cumulative energy of every domain at one instant. */
 struct wl_energy_mark {
@@ -192,7 +217,9 @@ void wl_peak_update(struct wl_peak *pk, const struct wl_sample *s, enum wl_domai
  * (wl_energy_window_avg_w: a weighted mean of theirs), where the samples'
  * own windows alone can miss the edges of w, the time before the first
  * window that fits and after the last. No peak when w is shorter than 90 %
- * of span_ns or has no value for d. */
+ * of span_ns or has no value for d. span_ns WL_PEAK_SPAN_UNKNOWN (a
+ * counter whose window is not known): w is the one span, so the peak is
+ * w's average, or a higher sample power inside it. */
 void wl_window_peak(const struct wl_sample *samples, size_t n, const struct wl_energy_window *w,
                     enum wl_domain d, uint64_t span_ns, struct wl_peak *pk);
 
@@ -211,6 +238,7 @@ void wl_window_peak(const struct wl_sample *samples, size_t n, const struct wl_e
 struct wl_span_peak {
     enum wl_domain d;
     bool on;                       /* begin has a value for d */
+    bool whole;                    /* span_ns WL_PEAK_SPAN_UNKNOWN: the window is one span */
     bool have_prev;                /* prev_* hold a closed span */
     uint64_t min_ns;               /* a span's least duration: 90 % of span_ns */
     uint64_t t0_ns, e0_uj;         /* the begin mark */
@@ -253,7 +281,13 @@ void wl_sampler_get_baseline(wl_sampler *s, struct wl_baseline *out);
 void wl_sampler_stats(wl_sampler *s, struct wl_sampler_stats *out);
 /* Copies up to max recorded gaps; returns the count copied. */
 size_t wl_sampler_gaps(wl_sampler *s, struct wl_sampler_gap *out, size_t max);
+/* What the sampler knows about domain d: as at open while the thread runs
+ * (a pointer, read without a lock), with the windows learned while sampling
+ * after wl_sampler_stop(). NULL for a bad d. */
 const struct wl_domain_info *wl_sampler_domain(const wl_sampler *s, enum wl_domain d);
+/* A copy of domain d's info with the windows learned so far (any thread,
+ * also while the sampler runs). WL_EINVAL for a bad d. */
+int wl_sampler_domain_now(wl_sampler *s, enum wl_domain d, struct wl_domain_info *out);
 uint64_t wl_sampler_t0_ns(const wl_sampler *s); /* time of the origin reads */
 /* True when every present domain's method is the model estimate. */
 bool wl_sampler_model_only(const wl_sampler *s);

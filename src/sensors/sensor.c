@@ -430,7 +430,12 @@ int wl__sensor_add_channel(struct wl_sensor *s, const char *name, enum wl_domain
 
 /* Generic update-period measurement: read until the first channel's value has
  * changed several times (or the budget runs out) and average the intervals
- * between changes. Sleeps 100 us between reads, so it costs little CPU. */
+ * between changes. For a counter that value is its energy alone: the period
+ * is the counter's granularity (the sampler's power windows and peak spans
+ * are ten of it), and a power read next to it (NVML's instant power) that
+ * changes more often made a 100 ms counter look like a fast one. Sleeps
+ * 100 us between reads, so it costs little CPU. A counter slower than the
+ * budget allows is not measured here; the sampler learns its period. */
 static void measure_period_generic(struct wl_sensor *s, const struct wl_sensor_params *p)
 {
     struct wl_sensor_reading r;
@@ -441,12 +446,13 @@ static void measure_period_generic(struct wl_sensor *s, const struct wl_sensor_p
     uint64_t last_e = 0, t_first = 0, t_last = 0;
     double last_p = 0;
     int have = 0, changes = 0;
+    const bool energy_only = (s->info.ch[0].flags & WL_CH_ENERGY) != 0;
     memset(&r, 0, sizeof r);
     while (wl_clock_now_ns() < t_end && changes < 12) {
         if (s->ops->read(s, &r) != 0)
             return;
         const struct wl_channel_value *v = &r.v[0];
-        if (have && (v->energy_uj != last_e || v->power_w != last_p)) {
+        if (have && (v->energy_uj != last_e || (!energy_only && v->power_w != last_p))) {
             if (changes == 0)
                 t_first = r.t_after_ns;
             t_last = r.t_after_ns;

@@ -11,6 +11,9 @@
  *   FAKE_NVML_FAIL_AFTER_MS   every device call fails (GPU is lost) after this time
  *   FAKE_NVML_RESET_AFTER_MS  the energy counters restart from 0 after this time
  *                             (the driver reloaded)
+ *   FAKE_NVML_ENERGY_PERIOD_MS the energy counters move only every this many ms
+ *                             (by that much energy at once), as real boards' do;
+ *                             the instant power stays exact
  *   FAKE_NVML_NAME            every GPU's name, given as a careless library
  *                             might: as many bytes as the buffer holds, with no
  *                             NUL when it does not fit, and success
@@ -56,7 +59,7 @@ static struct fake_dev devs[FAKE_MAX_GPUS];
 static unsigned n_gpus;
 static int energy_error, fields_error;
 static const char *name_override;
-static long fail_after_ms = -1, reset_after_ms = -1;
+static long fail_after_ms = -1, reset_after_ms = -1, energy_period_ms = 0;
 static double t_init_s;
 
 static double now_s(void)
@@ -94,6 +97,7 @@ nvmlReturn_t nvmlInit_v2(void)
     fields_error = env_int("FAKE_NVML_FIELDS_ERROR", 0);
     fail_after_ms = env_int("FAKE_NVML_FAIL_AFTER_MS", -1);
     reset_after_ms = env_int("FAKE_NVML_RESET_AFTER_MS", -1);
+    energy_period_ms = env_int("FAKE_NVML_ENERGY_PERIOD_MS", 0);
     name_override = getenv("FAKE_NVML_NAME");
     for (unsigned i = 0; i < FAKE_MAX_GPUS; i++)
         devs[i].index = i;
@@ -166,6 +170,10 @@ nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned long l
     if (reset_after_ms >= 0 && since_s * 1000.0 >= (double)reset_after_ms) {
         *mj = (unsigned long long)(power_w(d) * (since_s - reset_after_ms / 1000.0) * 1000.0);
         return 0;
+    }
+    if (energy_period_ms > 0) {
+        const long long steps = (long long)(since_s * 1000.0 / (double)energy_period_ms);
+        since_s = (double)steps * (double)energy_period_ms / 1000.0;
     }
     *mj = (unsigned long long)d->index * 1000000ull +
           (unsigned long long)(power_w(d) * since_s * 1000.0);

@@ -482,6 +482,9 @@ static void test_power_only_domain_is_integrated(void **state)
     assert_true(di->present);
     assert_false(di->counter);
     assert_int_equal(di->method, WL_METHOD_SAMPLED);
+    /* read powers: no counter window, but peak spans of at least one interval */
+    assert_int_equal(di->power_window_ns, 0);
+    assert_int_equal(di->peak_span_ns, 5000000);
     assert_int_equal(wl_sampler_start(s), 0);
     struct wl_energy_window w;
     wl_sampler_window_begin(s, &w);
@@ -944,6 +947,88 @@ static void test_window_peak_of_read_powers(void **state)
     assert_near(pk.power_w, 40.0, 1e-9, "an edge span");
 }
 
+/* A counter whose window is not known (WL_PEAK_SPAN_UNKNOWN: its update
+ * period was not learned) has no spans: the window is one, so its peak is
+ * its average, or a higher sample power inside it. */
+static void test_window_peak_of_an_unknown_span(void **state)
+{
+    (void)state;
+    const enum wl_domain d = WL_DOMAIN_PACKAGE;
+    struct wl_sample buf[32];
+    const size_t n = edges_samples(buf);
+    struct wl_energy_window w;
+    struct wl_peak pk;
+    edges_window(&w, 250);
+    for (size_t i = 0; i < n; i++)
+        buf[i].power_mask = 0; /* no window: no derived power */
+    wl_window_peak(buf, n, &w, d, WL_PEAK_SPAN_UNKNOWN, &pk);
+    assert_true(pk.power_w == wl_energy_window_avg_w(&w, d));
+    assert_int_equal(pk.t_ns, w.end.t_ns);
+    edges_window(&w, 3); /* however short */
+    wl_window_peak(buf, n, &w, d, WL_PEAK_SPAN_UNKNOWN, &pk);
+    assert_near(pk.power_w, 40.0, 1e-9, "a short window's average");
+    edges_window(&w, 250);
+    buf[7].power_mask = 1u << d; /* a read power inside */
+    buf[7].power_from_ns[d] = buf[7].t_ns;
+    buf[7].power_w[d] = 55.0f;
+    wl_window_peak(buf, n, &w, d, WL_PEAK_SPAN_UNKNOWN, &pk);
+    assert_near(pk.power_w, 55.0, 1e-9, "read power");
+    assert_int_equal(pk.t_ns, buf[7].t_ns);
+}
+
+/* A counter that moves every 100 ms is too slow for the probe at open: its
+ * window is learned while sampling. At open it stands in as one interval
+ * (what the recorder copies) with no peak span; wl_sampler_domain_now()
+ * shows it learned while the thread runs, and wl_sampler_domain() after
+ * the stop. */
+static void test_slow_counter_window_is_learned(void **state)
+{
+    (void)state;
+    static const struct wl_fake_zone z[] = {{"intel-rapl:0", "package-0", 30.0, 1ull << 40}};
+    char *root = wl_test_tmpdir();
+    struct wl_fake_powercap *fp = wl_fake_powercap_start(root, z, 1, 100000000);
+    assert_non_null(fp);
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.backends = WL_BACKEND_RAPL_POWERCAP;
+    p.model_use = WL_MODEL_NEVER;
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    struct wl_sampler_params sp;
+    wl_sampler_params_default(&sp);
+    sp.interval_ns = 10000000;
+    wl_sampler *s = NULL;
+    assert_int_equal(wl_sampler_open(set, &sp, &s), 0);
+    const enum wl_domain d = WL_DOMAIN_PACKAGE;
+    const struct wl_domain_info *at_open = wl_sampler_domain(s, d);
+    assert_true(at_open->window_learning);
+    assert_int_equal(at_open->power_window_ns, 10000000);
+    assert_true(at_open->peak_span_ns == WL_PEAK_SPAN_UNKNOWN);
+    struct wl_domain_info now;
+    assert_int_equal(wl_sampler_domain_now(s, WL_DOMAIN_COUNT, &now), WL_EINVAL);
+    assert_int_equal(wl_sampler_start(s), 0);
+    /* two changes (~200 ms) learn it; wait up to 10 s on a busy machine */
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(wl_sampler_domain_now(s, d, &now), 0);
+        if (now.peak_span_ns != WL_PEAK_SPAN_UNKNOWN)
+            break;
+        wl_clock_sleep_ns(10000000);
+    }
+    assert_true(now.window_learning);
+    assert_true(now.power_window_ns >= 500000000ull && now.power_window_ns <= 2000000000ull);
+    assert_int_equal(now.peak_span_ns, now.power_window_ns);
+    assert_int_equal(wl_sampler_stop(s), 0);
+    const struct wl_domain_info *after = wl_sampler_domain(s, d);
+    assert_true(after->power_window_ns >= 500000000ull && after->power_window_ns <= 2000000000ull);
+    assert_int_equal(after->peak_span_ns, after->power_window_ns);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_fake_powercap_stop(fp);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 /* ---- wl_span_peak: the same rule streamed --------------------------------- */
 
 /* A caller that gets the samples in batches of three and learns the end at
@@ -1129,6 +1214,8 @@ int main(void)
         cmocka_unit_test(test_window_peak_is_never_below_the_average),
         cmocka_unit_test(test_window_peak_of_short_windows),
         cmocka_unit_test(test_window_peak_of_read_powers),
+        cmocka_unit_test(test_window_peak_of_an_unknown_span),
+        cmocka_unit_test(test_slow_counter_window_is_learned),
         cmocka_unit_test(test_span_peak_of_the_window_peak_cases),
         cmocka_unit_test(test_span_peak_agrees_with_window_peak),
         cmocka_unit_test(test_span_peak_with_samples_past_the_end),

@@ -1,0 +1,182 @@
+/* ctest-labels: timing (samples fake counters for a few seconds each) */
+/* sampler: the power windows of counters, which the samples' derived
+ * powers and a window's peak spans (wl_window_peak) average over. Every
+ * counter has one, also a counter that reads power (NVML's energy counter
+ * next to its instant power): a span's power is its energy delta, so spans
+ * of one sample over a counter moving in 1 mJ or 100 ms steps peaked a
+ * constant 50 W at 133 W or 500 W. A counter slower than the update-period
+ * probe (25 ms) has its period learned while sampling: a window of one
+ * sampling interval over a counter updated every 100 ms gave sample powers
+ * of 0 W and 500 W for a constant 50 W.
+ * Only the API that the old sampler had is used here, so these tests fail
+ * on it rather than not compile; test_sampler.c checks peak_span_ns and
+ * wl_sampler_domain_now(). */
+#include "test_support.h"
+
+#include "fake_powercap.h"
+#include "sampler/sampler.h"
+#include "sensors/sensor.h"
+#include "util/clock.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INTERVAL_NS 10000000ull
+#define TRUE_W 50.0
+
+struct run {
+    struct wl_sample buf[4096];
+    size_t n;
+    struct wl_energy_window w;
+    struct wl_domain_info di; /* after the stop: with a learned window */
+};
+
+/* Samples set every 10 ms, with a window of dur_ns from 50 ms in. */
+static void sample_for(wl_sensor_set *set, enum wl_domain d, uint64_t dur_ns, struct run *r)
+{
+    struct wl_sampler_params sp;
+    wl_sampler_params_default(&sp);
+    sp.interval_ns = INTERVAL_NS;
+    sp.ring_capacity = 4096;
+    wl_sampler *s = NULL;
+    assert_int_equal(wl_sampler_open(set, &sp, &s), 0);
+    assert_true(wl_sampler_domain(s, d)->present);
+    assert_true(wl_sampler_domain(s, d)->counter);
+    assert_int_equal(wl_sampler_start(s), 0);
+    wl_clock_sleep_ns(50000000);
+    wl_sampler_window_begin(s, &r->w);
+    wl_clock_sleep_ns(dur_ns);
+    wl_sampler_window_end(s, &r->w);
+    assert_int_equal(wl_sampler_stop(s), 0);
+    r->n = wl_sampler_drain(s, r->buf, 4096);
+    r->di = *wl_sampler_domain(s, d);
+    wl_sampler_close(s);
+}
+
+/* Every known power of d in the samples is the truth within lo..hi (never
+ * 0 W next to N x the truth), and at least one is known. */
+static void assert_sample_powers(const struct run *r, enum wl_domain d, double lo, double hi)
+{
+    size_t n_known = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (!(r->buf[i].power_mask & (1u << d)))
+            continue;
+        n_known++;
+        const double p = r->buf[i].power_w[d];
+        if (p < lo || p > hi) {
+            fprintf(stderr, "sample %zu of %zu: %.3f W, want %.1f..%.1f W\n", i, r->n, p, lo, hi);
+            fail();
+        }
+    }
+    assert_true(n_known > 0);
+}
+
+/* The window's peak in spans of d's power window: at least its average,
+ * and not above hi. */
+static void assert_peak(const struct run *r, enum wl_domain d, double hi)
+{
+    struct wl_peak pk;
+    wl_window_peak(r->buf, r->n, &r->w, d, r->di.power_window_ns, &pk);
+    const double avg = wl_energy_window_avg_w(&r->w, d);
+    if (!pk.t_ns || pk.power_w < avg || pk.power_w > hi) {
+        fprintf(stderr, "peak %.3f W (%s), average %.3f W, power window %.1f ms, want <= %.1f W\n",
+                pk.power_w, pk.t_ns ? "at a time" : "none", avg,
+                (double)r->di.power_window_ns / 1e6, hi);
+        fail();
+    }
+}
+
+/* A powercap package at a constant 50 W whose counter moves every 100 ms:
+ * too slow for the probe at open, so its period is learned. Its sample
+ * powers average over ~10 updates (~1 s): within ~11 % of the truth. */
+static void test_coarse_counter_period_is_learned(void **state)
+{
+    (void)state;
+    static const struct wl_fake_zone z[] = {{"intel-rapl:0", "package-0", TRUE_W, 1ull << 40}};
+    char *root = wl_test_tmpdir();
+    struct wl_fake_powercap *fp = wl_fake_powercap_start(root, z, 1, 100000000);
+    assert_non_null(fp);
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.backends = WL_BACKEND_RAPL_POWERCAP;
+    p.model_use = WL_MODEL_NEVER;
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    assert_int_equal(wl_sensor_set_count(set), 1);
+    assert_false(wl_sensor_get_info(wl_sensor_set_get(set, 0))->period_measured);
+    static struct run r;
+    sample_for(set, WL_DOMAIN_PACKAGE, 2500000000ull, &r);
+    assert_sample_powers(&r, WL_DOMAIN_PACKAGE, TRUE_W * 0.7, TRUE_W * 1.4);
+    assert_peak(&r, WL_DOMAIN_PACKAGE, TRUE_W * 1.4);
+    /* ~10 periods of ~100 ms, as the thread saw them */
+    assert_true(r.di.power_window_ns >= 500000000ull && r.di.power_window_ns <= 2000000000ull);
+    wl_sensor_set_close(set);
+    wl_fake_powercap_stop(fp);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+static wl_sensor_set *open_fake_nvml(void)
+{
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.nvml_lib = FAKE_NVML_LIB;
+    p.backends = WL_BACKEND_NVML;
+    p.model_use = WL_MODEL_NEVER;
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    assert_int_equal(wl_sensor_set_count(set), 1);
+    return set;
+}
+
+/* One fake NVML GPU at a constant 50 W (instant power exact) whose energy
+ * counter moves every 100 ms: the counter's window is learned although
+ * the GPU reads power, and the peak's spans are that long (spans of one
+ * sample put 100 ms of energy into 10 ms: 500 W). */
+static void test_counter_that_reads_power_has_a_window(void **state)
+{
+    (void)state;
+    setenv("FAKE_NVML_GPUS", "1", 1);
+    setenv("FAKE_NVML_ENERGY_PERIOD_MS", "100", 1);
+    wl_sensor_set *set = open_fake_nvml();
+    static struct run r;
+    sample_for(set, WL_DOMAIN_GPU, 2500000000ull, &r);
+    unsetenv("FAKE_NVML_ENERGY_PERIOD_MS");
+    unsetenv("FAKE_NVML_GPUS");
+    assert_sample_powers(&r, WL_DOMAIN_GPU, TRUE_W * 0.99, TRUE_W * 1.01); /* read powers */
+    assert_peak(&r, WL_DOMAIN_GPU, TRUE_W * 1.4);
+    assert_true(r.di.power_window_ns >= 500000000ull && r.di.power_window_ns <= 2000000000ull);
+    wl_sensor_set_close(set);
+}
+
+/* The same GPU with a smooth counter (1 mJ steps, measured at open): its
+ * window is one sampling interval, not none, so no span is microseconds
+ * long (1 mJ over 20 us is 50 W too many). */
+static void test_fine_counter_that_reads_power_spans_an_interval(void **state)
+{
+    (void)state;
+    setenv("FAKE_NVML_GPUS", "1", 1);
+    wl_sensor_set *set = open_fake_nvml();
+    assert_true(wl_sensor_get_info(wl_sensor_set_get(set, 0))->period_measured);
+    static struct run r;
+    sample_for(set, WL_DOMAIN_GPU, 300000000ull, &r);
+    unsetenv("FAKE_NVML_GPUS");
+    /* 1 mJ in at least 9 ms of 50 W is 0.2 %; a read preempted on a busy
+     * machine misplaces its time by more (spans of one sample: up to 133 W) */
+    assert_peak(&r, WL_DOMAIN_GPU, TRUE_W * 1.25);
+    assert_int_equal(r.di.power_window_ns, INTERVAL_NS);
+    wl_sensor_set_close(set);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_coarse_counter_period_is_learned),
+        cmocka_unit_test(test_counter_that_reads_power_has_a_window),
+        cmocka_unit_test(test_fine_counter_that_reads_power_spans_an_interval),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
