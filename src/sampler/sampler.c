@@ -26,6 +26,12 @@
 #include <time.h>
 
 #define MAX_SENSORS 8
+/* pthread_condattr_setclock is POSIX but missing on macOS */
+#if defined(__APPLE__)
+#define WAKE_CV_MONOTONIC 0
+#else
+#define WAKE_CV_MONOTONIC 1
+#endif
 #define MAX_CHANS (MAX_SENSORS * WL_SENSOR_MAX_CHANNELS)
 /* a sensor's discontinuous channels are bits of a uint64_t (struct falls) */
 _Static_assert(WL_SENSOR_MAX_CHANNELS <= 64, "one bit per channel of a sensor in a uint64_t");
@@ -106,6 +112,11 @@ struct wl_sampler {
     pthread_mutex_t mu;
     pthread_mutex_t rd_mu[MAX_SENSORS]; /* a sensor's read + its counters' continuity */
     _Atomic bool stop;
+    /* the thread waits for its next tick on wake_cv, which stop signals (set
+     * under wake_mu: a stop between the thread's check and its wait is not
+     * lost) */
+    pthread_mutex_t wake_mu;
+    pthread_cond_t wake_cv;
 
     /* under mu */
     struct sensor_state sst[MAX_SENSORS];
@@ -184,6 +195,23 @@ static void fill_windows(const wl_sampler *s, struct wl_domain_info *di, enum wl
     di->peak_span_ns = unknown ? WL_PEAK_SPAN_UNKNOWN : w > s->interval_ns ? w : s->interval_ns;
 }
 
+/* The wake-up condition: on the monotonic clock where it can be (not
+ * macOS), so that its deadlines are the ticks' absolute times. */
+static void wake_cv_init(pthread_cond_t *cv)
+{
+#if WAKE_CV_MONOTONIC
+    pthread_condattr_t a;
+    if (pthread_condattr_init(&a) == 0) {
+        const bool ok =
+            pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0 && pthread_cond_init(cv, &a) == 0;
+        pthread_condattr_destroy(&a);
+        if (ok)
+            return;
+    }
+#endif
+    pthread_cond_init(cv, NULL);
+}
+
 int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl_sampler **out)
 {
     struct wl_sampler_params p;
@@ -213,6 +241,8 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
     pthread_mutex_init(&s->mu, NULL);
     for (unsigned i = 0; i < n; i++)
         pthread_mutex_init(&s->rd_mu[i], NULL);
+    pthread_mutex_init(&s->wake_mu, NULL);
+    wake_cv_init(&s->wake_cv);
 
     bool slow = false;
     uint16_t taken = 0; /* domains claimed by an earlier sensor */
@@ -668,9 +698,34 @@ static void take_sample(wl_sampler *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* The loop sleeps with clock_nanosleep(TIMER_ABSTIME) on absolute deadlines
- * (no drift, and cheaper than a timed condition wait); stop is an atomic flag
- * checked after every sleep, so stopping takes at most one interval. */
+/* Waits until the monotonic time t_ns, or until wl_sampler_stop() asks to
+ * stop (at once: the old clock_nanosleep waited out the interval, up to the
+ * 60 s that `measure -i` allows, with the command a zombie meanwhile). */
+static void wait_tick(wl_sampler *s, uint64_t t_ns)
+{
+    pthread_mutex_lock(&s->wake_mu);
+    for (;;) {
+        if (atomic_load_explicit(&s->stop, memory_order_acquire))
+            break;
+        const uint64_t now = wl_clock_now_ns();
+        if (now >= t_ns)
+            break;
+#if WAKE_CV_MONOTONIC
+        const uint64_t deadline = t_ns;
+#else
+        /* the same deadline on the realtime clock; the loop checks it
+         * against the monotonic one, should the realtime clock be set */
+        const uint64_t deadline = (uint64_t)wl_clock_realtime_ns() + (t_ns - now);
+#endif
+        const struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000000ull),
+                                    .tv_nsec = (long)(deadline % 1000000000ull)};
+        pthread_cond_timedwait(&s->wake_cv, &s->wake_mu, &ts);
+    }
+    pthread_mutex_unlock(&s->wake_mu);
+}
+
+/* The loop waits for absolute deadlines (no drift) on a condition that
+ * stop signals, so stopping takes no longer than the sample in progress. */
 static void *sampler_main(void *arg)
 {
     wl_sampler *s = arg;
@@ -686,7 +741,7 @@ static void *sampler_main(void *arg)
             s->st.n_missed_ticks += missed;
             pthread_mutex_unlock(&s->mu);
         }
-        wl_clock_sleep_until_ns(next);
+        wait_tick(s, next);
     }
     uint64_t cpu = wl_clock_thread_cpu_ns();
     pthread_mutex_lock(&s->mu);
@@ -723,7 +778,10 @@ int wl_sampler_stop(wl_sampler *s)
 {
     if (!s->running)
         return WL_ESTATE;
+    pthread_mutex_lock(&s->wake_mu);
     atomic_store_explicit(&s->stop, true, memory_order_release);
+    pthread_cond_signal(&s->wake_cv);
+    pthread_mutex_unlock(&s->wake_mu);
     pthread_join(s->thread, NULL);
     s->running = false;
     pthread_mutex_lock(&s->mu);
@@ -750,6 +808,8 @@ void wl_sampler_close(wl_sampler *s)
     pthread_mutex_destroy(&s->mu);
     for (unsigned i = 0; i < s->n_sensors; i++)
         pthread_mutex_destroy(&s->rd_mu[i]);
+    pthread_mutex_destroy(&s->wake_mu);
+    pthread_cond_destroy(&s->wake_cv);
     free(s->ring);
     free(s);
 }

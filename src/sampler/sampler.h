@@ -172,7 +172,9 @@ void wl_sampler_params_default(struct wl_sampler_params *p);
  * the first sensor's read error. */
 int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p, wl_sampler **out);
 int wl_sampler_start(wl_sampler *s);  /* WL_ESTATE when already running */
-int wl_sampler_stop(wl_sampler *s);   /* joins the thread; warns when the rate was off */
+/* Wakes the thread at once (it waits for its ticks on a condition), joins
+ * it; warns when the rate was off. */
+int wl_sampler_stop(wl_sampler *s);
 void wl_sampler_close(wl_sampler *s); /* stops if needed; accepts NULL */
 
 void wl_sampler_set_phase(wl_sampler *s, uint32_t phase);

@@ -215,6 +215,32 @@ static void test_power_unknown_until_first_window(void **state)
     rig_close(&r);
 }
 
+/* Stopping wakes the thread at once: with a 20 s interval the old thread
+ * slept out the interval before it saw the stop (`measure -i 60000 -- true`
+ * took a minute). The bound is half the interval, far above any scheduling
+ * delay. */
+static void test_stop_does_not_wait_out_the_interval(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_open(&r, 10.0, 20000000000ull, 16);
+    assert_int_equal(wl_sampler_start(r.s), 0);
+    struct wl_sample x;
+    while (wl_sampler_snapshot(r.s, &x) != 0) /* the first sample: the thread waits now */
+        wl_clock_sleep_ns(1000000);
+    const uint64_t t0 = wl_clock_now_ns();
+    assert_int_equal(wl_sampler_stop(r.s), 0);
+    const uint64_t took_ns = wl_clock_now_ns() - t0;
+    if (took_ns >= 10000000000ull) {
+        fprintf(stderr, "stop took %.3f s\n", (double)took_ns / 1e9);
+        fail();
+    }
+    struct wl_sampler_stats st;
+    wl_sampler_stats(r.s, &st);
+    assert_int_equal(st.n_samples, 1);
+    rig_close(&r);
+}
+
 /* A burst shorter than the counter's power window has no sample whose power
  * is averaged inside it, so it gets no peak (the old code took the sample
  * tagged with its phase: mostly idle, a "peak" below the burst's average).
@@ -1203,6 +1229,7 @@ int main(void)
         cmocka_unit_test(test_baseline_and_dynamic_energy),
         cmocka_unit_test(test_baseline_cancelled),
         cmocka_unit_test(test_achieved_rate_is_checked),
+        cmocka_unit_test(test_stop_does_not_wait_out_the_interval),
         cmocka_unit_test(test_sensor_failing_mid_run_leaves_a_gap),
         cmocka_unit_test(test_power_only_domain_is_integrated),
         cmocka_unit_test(test_sources_are_cut_between_characters),
