@@ -363,15 +363,20 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
         fprintf(f, "  energy source   %s\n", wl_provenance_summary(method_mask(r)));
     fprintf(f, "\n  %-8s %12s %10s %18s %13s %12s  %s\n", "domain", "energy (J)", "avg (W)",
             "peak (W) @ s", "baseline (W)", "dynamic (J)", "method");
-    uint64_t short_window_ns = 0; /* longest power window of a domain left without a peak */
+    /* the longest peak span of a domain left without a peak because the
+     * command was shorter than it (the rule of wl_window_peak); a domain
+     * without a value (its sensor failed) has no peak for that reason */
+    uint64_t short_window_ns = 0;
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
         const struct wl_domain_info *di = &r->domains[d];
         if (!di->present)
             continue;
         enum wl_domain dom = (enum wl_domain)d;
         char e[32] = "n/a", a[32] = "n/a", pk[48] = "-", b[32] = "-", dy[32] = "-";
-        if (!r->run_peak[d].t_ns && di->power_window_ns > short_window_ns)
-            short_window_ns = di->power_window_ns;
+        const uint64_t span = di->peak_span_ns, dur_ns = wl_energy_window_dur_ns(&r->window);
+        if (!r->run_peak[d].t_ns && wl_energy_window_has(&r->window, dom) &&
+            span != WL_PEAK_SPAN_UNKNOWN && dur_ns < span - span / 10 && span > short_window_ns)
+            short_window_ns = span;
         if (wl_energy_window_has(&r->window, dom)) {
             snprintf(e, sizeof e, "%.3f", wl_energy_window_j(&r->window, dom));
             snprintf(a, sizeof a, "%.3f", wl_energy_window_avg_w(&r->window, dom));
@@ -390,8 +395,8 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
     }
     if (short_window_ns)
         fprintf(f,
-                "\n  peak '-': the command was shorter than one power window (%.0f ms: sample\n"
-                "  powers average over that long), so it has no peak\n",
+                "\n  peak '-': the command was shorter than one power window (%.0f ms: peaks\n"
+                "  average over that long), so it has no peak\n",
                 (double)short_window_ns / 1e6);
     fputs("\n  sources: ", f);
     wl_cli_put_text(f, r->sensors_desc); /* paths and names from sysfs: escaped */

@@ -161,6 +161,17 @@ assert d0["peak_power_w"] is None, d0
 PY
 grep -q "the command was shorter than one power window" "$tmp/pk0.txt" && ok || \
   bad "a command without a peak should say why: $(cat "$tmp/pk0.txt")"
+# a domain whose sensor failed has no peak because it has no value, not
+# because the command was short (old: "shorter than one power window" for a
+# command of 1.2 s)
+h3="$tmp/sys3/class/hwmon/hwmon0"
+mkdir -p "$h3"
+echo amd_energy >"$h3/name"; echo Esocket0 >"$h3/energy1_label"; echo 1000000 >"$h3/energy1_input"
+WATTLENS_SYSFS_ROOT="$tmp/sys3" "$WATTLENS" measure --no-store -- \
+  sh -c "sleep 0.6; echo garbage >'$h3/energy1_input'; sleep 0.6" >"$tmp/pkf.txt" 2>&1
+grep -q "sensor gap .*end" "$tmp/pkf.txt" && ok || bad "a failing hwmon counter: no gap: $(cat "$tmp/pkf.txt")"
+grep -q "shorter than one power window" "$tmp/pkf.txt" && \
+  bad "a failed sensor's missing peak blamed on a short command: $(cat "$tmp/pkf.txt")" || ok
 
 # JSON: energy is a model estimate here, never "measured"
 "$WATTLENS" measure --json -- sleep 1 >"$tmp/m.json" 2>"$tmp/m.err"
