@@ -73,7 +73,8 @@ struct wl_measure_params {
     uint64_t baseline_ns;             /* idle baseline before the command; 0 = none */
     bool model_whole_system;          /* model follows all CPUs instead of the command's tree */
     struct wl_sensor_params sensors;  /* the model's scope/pid are set by wl_measure_run */
-    size_t max_samples;               /* samples kept in the result; 0 = 1,000,000 */
+    size_t max_samples;               /* samples kept in the result at most; 0 = 1,000,000
+                                         (then thinned, see wl_measure_result) */
     wl_measure_samples_fn on_samples; /* optional */
     void *user_data;
     const struct wl_measure_stop *stop; /* optional; see struct wl_measure_stop */
@@ -102,9 +103,17 @@ struct wl_measure_result {
     uint64_t cpu_ns;           /* CPU time of the command and its reaped descendants (rusage) */
     char sensors_desc[512];    /* "cpu-model (model: 10.00 W idle + ...)" */
     unsigned sensors_not_read; /* found but not read by the sensors (wl_sensor_set_n_not_read) */
-    struct wl_sample *samples; /* heap, all samples in order (up to max_samples) */
+    struct wl_sample *samples; /* heap, the samples kept, in time order (up to max_samples:
+                                  every sample_stride-th drained) */
     size_t n_samples;
-    uint64_t n_samples_dropped; /* beyond max_samples */
+    /* Samples drained but not kept: once max_samples are kept they are
+     * thinned to every other one and the stride doubles (so the kept ones
+     * cover the whole command, a long command's peak spans coarser), and
+     * any lost to a failed allocation. Samples overwritten in the ring
+     * before being drained are stats.n_overflow. */
+    uint64_t n_samples_dropped;
+    uint32_t sample_stride;  /* every this many drained samples one is kept (1, 2, 4, ...) */
+    uint64_t n_samples_seen; /* samples drained */
 };
 
 /* Runs the command. Returns 0 when the command ran (whatever its status; see

@@ -1,0 +1,84 @@
+/* ctest-labels: timing (runs commands of a second or two under the sampler) */
+/* sampler/measure: wl_measure_run's result. The samples kept are bounded
+ * by max_samples but cover the whole command: past the bound they are
+ * thinned (every other one kept, the stride doubling), and every sample
+ * not kept is counted (the old cap kept the first ones and dropped the rest
+ * of a long command, and its peak spans with them). The CLI's report and
+ * the exit status are tested in tests/integration/test_measure*.sh.
+ * The CPU-time model is the only sensor, so the result is the same on any
+ * machine. */
+#include "test_support.h"
+
+#include "sampler/measure.h"
+#include "sensors/sensor.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void params_for(struct wl_measure_params *mp, char **argv, uint64_t interval_ns)
+{
+    memset(mp, 0, sizeof *mp);
+    mp->argv = argv;
+    mp->interval_ns = interval_ns;
+    wl_sensor_params_default(&mp->sensors);
+    mp->sensors.backends = WL_BACKEND_CPU_MODEL;
+    mp->sensors.model_use = WL_MODEL_ALWAYS;
+}
+
+/* ~300 samples of a 1.5 s command kept in at most 32: thinned, they still
+ * reach its last quarter (the old cap stopped after ~160 ms), every one
+ * not kept is counted, and the run has a peak. */
+static void test_samples_past_the_bound_are_thinned_not_dropped(void **state)
+{
+    (void)state;
+    char *argv[] = {"sleep", "1.5", NULL};
+    struct wl_measure_params mp;
+    params_for(&mp, argv, 5000000);
+    mp.max_samples = 32;
+    struct wl_measure_result r;
+    struct wl_errmsg err = {0};
+    assert_int_equal(wl_measure_run(&mp, &r, &err), 0);
+    assert_true(r.started);
+    assert_int_equal(r.exit_code, 0);
+    assert_true(r.stats.n_samples > 64); /* enough to have thinned twice */
+    assert_true(r.n_samples <= 32 && r.n_samples >= 8);
+    /* every sample taken is kept, not kept, or was overwritten in the ring */
+    assert_int_equal(r.n_samples + r.n_samples_dropped + r.stats.n_overflow, r.stats.n_samples);
+    for (size_t i = 1; i < r.n_samples; i++)
+        assert_true(r.samples[i].t_ns > r.samples[i - 1].t_ns);
+    const uint64_t dur = wl_energy_window_dur_ns(&r.window);
+    const uint64_t last = r.samples[r.n_samples - 1].t_ns;
+    if (last < r.window.begin.t_ns + dur / 4 * 3) {
+        fprintf(stderr, "the last kept sample is %.3f s into a %.3f s command\n",
+                (double)((int64_t)last - (int64_t)r.window.begin.t_ns) / 1e9, (double)dur / 1e9);
+        fail();
+    }
+    assert_true(r.run_peak[WL_DOMAIN_PACKAGE].t_ns != 0);
+    assert_true(r.run_peak[WL_DOMAIN_PACKAGE].power_w >=
+                wl_energy_window_avg_w(&r.window, WL_DOMAIN_PACKAGE) * (1 - 1e-9));
+    wl_measure_result_free(&r);
+}
+
+/* Under the bound nothing is thinned or lost. */
+static void test_samples_under_the_bound_are_all_kept(void **state)
+{
+    (void)state;
+    char *argv[] = {"sleep", "0.2", NULL};
+    struct wl_measure_params mp;
+    params_for(&mp, argv, 10000000);
+    struct wl_measure_result r;
+    struct wl_errmsg err = {0};
+    assert_int_equal(wl_measure_run(&mp, &r, &err), 0);
+    assert_int_equal(r.n_samples_dropped, 0);
+    assert_int_equal(r.n_samples + r.stats.n_overflow, r.stats.n_samples);
+    wl_measure_result_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_samples_past_the_bound_are_thinned_not_dropped),
+        cmocka_unit_test(test_samples_under_the_bound_are_all_kept),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
