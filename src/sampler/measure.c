@@ -93,6 +93,18 @@ static void drain_into(wl_sampler *s, const struct wl_measure_params *p,
         keep_samples(p, r, buf, n);
 }
 
+struct drain_job {
+    wl_sampler *s;
+    const struct wl_measure_params *p;
+    struct wl_measure_result *r;
+};
+
+static void drain_job_run(void *user_data)
+{
+    const struct drain_job *j = user_data;
+    drain_into(j->s, j->p, j->r);
+}
+
 /* Whether the calling process is in the foreground process group of its
  * controlling terminal: asked of whichever of fds 0-2 is that terminal, else
  * of /dev/tty. No terminal: false. */
@@ -204,6 +216,7 @@ static int open_sampling(const struct wl_measure_params *p, pid_t pid, wl_sensor
     struct wl_sampler_params smp;
     wl_sampler_params_default(&smp);
     smp.interval_ns = p->interval_ns;
+    smp.ring_capacity = p->ring_capacity;
     rc = wl_sampler_open(*set, &smp, s);
     if (rc == 0)
         rc = wl_sampler_start(*s);
@@ -363,7 +376,11 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
     const volatile sig_atomic_t *cancel = p->stop ? &p->stop->signal : NULL;
     if (p->baseline_ns) {
         wl_sampler_set_phase(s, WL_MEASURE_PHASE_BASELINE);
-        int brc = wl_sampler_baseline(s, p->baseline_ns, cancel, &out->baseline);
+        /* drained every 100 ms, as while the command runs: the ring holds
+         * 8192 samples, 82 s at 10 ms (--baseline allows an hour) */
+        struct drain_job job = {s, p, out};
+        int brc = wl_sampler_baseline_each(s, p->baseline_ns, cancel, 100000000ull, drain_job_run,
+                                           &job, &out->baseline);
         if (brc != 0 && brc != WL_ECANCELED)
             wl_log_warn("measure", "the idle baseline could not be measured");
     }

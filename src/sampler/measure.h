@@ -70,6 +70,8 @@ typedef void (*wl_measure_samples_fn)(void *user_data, const struct wl_sample *s
 struct wl_measure_params {
     char *const *argv;                /* command and arguments, NULL-terminated */
     uint64_t interval_ns;             /* sampler interval; 0 = default */
+    size_t ring_capacity;             /* sampler ring (samples); 0 = the sampler's default;
+                                         drained every 100 ms, the baseline too */
     uint64_t baseline_ns;             /* idle baseline before the command; 0 = none */
     bool model_whole_system;          /* model follows all CPUs instead of the command's tree */
     struct wl_sensor_params sensors;  /* the model's scope/pid are set by wl_measure_run */

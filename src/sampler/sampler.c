@@ -1092,11 +1092,33 @@ size_t wl_sampler_drain(wl_sampler *s, struct wl_sample *out, size_t max)
 int wl_sampler_baseline(wl_sampler *s, uint64_t dur_ns, const volatile sig_atomic_t *cancel,
                         struct wl_baseline *out)
 {
+    return wl_sampler_baseline_each(s, dur_ns, cancel, 0, NULL, NULL, out);
+}
+
+int wl_sampler_baseline_each(wl_sampler *s, uint64_t dur_ns, const volatile sig_atomic_t *cancel,
+                             uint64_t slice_ns, void (*each)(void *user_data), void *user_data,
+                             struct wl_baseline *out)
+{
     struct wl_energy_window w;
     struct wl_baseline b;
     memset(&b, 0, sizeof b);
     wl_sampler_window_begin(s, &w);
-    const bool whole = wl_clock_sleep_cancellable_ns(dur_ns, cancel);
+    /* slices up to an absolute end, so the calls do not lengthen it */
+    const uint64_t t_end = wl_clock_now_ns() + dur_ns;
+    bool whole = true;
+    for (;;) {
+        const uint64_t now = wl_clock_now_ns();
+        if (now >= t_end)
+            break;
+        uint64_t left = t_end - now;
+        if (each && slice_ns && left > slice_ns)
+            left = slice_ns;
+        whole = wl_clock_sleep_cancellable_ns(left, cancel);
+        if (!whole)
+            break;
+        if (each)
+            each(user_data);
+    }
     wl_sampler_window_end(s, &w);
     if (!whole) {
         if (out)

@@ -278,6 +278,13 @@ size_t wl_sampler_drain(wl_sampler *s, struct wl_sample *out, size_t max);
  * (WL_ECANCELED). */
 int wl_sampler_baseline(wl_sampler *s, uint64_t dur_ns, const volatile sig_atomic_t *cancel,
                         struct wl_baseline *out);
+/* wl_sampler_baseline that calls each(user_data) on the calling thread about
+ * every slice_ns while it waits (each may be NULL), e.g. to drain the ring,
+ * which holds ring_capacity samples: a baseline longer than that many
+ * intervals overwrote its own first samples. */
+int wl_sampler_baseline_each(wl_sampler *s, uint64_t dur_ns, const volatile sig_atomic_t *cancel,
+                             uint64_t slice_ns, void (*each)(void *user_data), void *user_data,
+                             struct wl_baseline *out);
 void wl_sampler_get_baseline(wl_sampler *s, struct wl_baseline *out);
 
 void wl_sampler_stats(wl_sampler *s, struct wl_sampler_stats *out);

@@ -3,7 +3,8 @@
  * by max_samples but cover the whole command: past the bound they are
  * thinned (every other one kept, the stride doubling), and every sample
  * not kept is counted (the old cap kept the first ones and dropped the rest
- * of a long command, and its peak spans with them). The CLI's report and
+ * of a long command, and its peak spans with them). The ring is drained
+ * during the baseline as well as while the command runs. The CLI's report and
  * the exit status are tested in tests/integration/test_measure*.sh.
  * The CPU-time model is the only sensor, so the result is the same on any
  * machine. */
@@ -59,6 +60,33 @@ static void test_samples_past_the_bound_are_thinned_not_dropped(void **state)
     wl_measure_result_free(&r);
 }
 
+/* The ring is drained during the idle baseline too: a 0.6 s baseline at
+ * 5 ms is ~120 samples through a ring of 32 (old: the baseline blocked,
+ * nothing drained, and ~90 samples were overwritten, as a --baseline
+ * longer than 8192 intervals is with the default ring). */
+static void test_baseline_is_drained(void **state)
+{
+    (void)state;
+    char *argv[] = {"true", NULL};
+    struct wl_measure_params mp;
+    params_for(&mp, argv, 5000000);
+    mp.ring_capacity = 32;
+    mp.baseline_ns = 600000000;
+    struct wl_measure_result r;
+    struct wl_errmsg err = {0};
+    assert_int_equal(wl_measure_run(&mp, &r, &err), 0);
+    assert_true(r.baseline.valid);
+    size_t n_base = 0;
+    for (size_t i = 0; i < r.n_samples; i++)
+        n_base += r.samples[i].phase == WL_MEASURE_PHASE_BASELINE;
+    if (r.stats.n_overflow != 0 || n_base < 40) {
+        fprintf(stderr, "%zu baseline samples kept, %llu overwritten in the ring\n", n_base,
+                (unsigned long long)r.stats.n_overflow);
+        fail();
+    }
+    wl_measure_result_free(&r);
+}
+
 /* Under the bound nothing is thinned or lost. */
 static void test_samples_under_the_bound_are_all_kept(void **state)
 {
@@ -79,6 +107,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_samples_past_the_bound_are_thinned_not_dropped),
         cmocka_unit_test(test_samples_under_the_bound_are_all_kept),
+        cmocka_unit_test(test_baseline_is_drained),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
