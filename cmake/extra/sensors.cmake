@@ -1,5 +1,5 @@
 # Sensor layer test helpers: fake NVML libraries loaded by tests/unit/test_nvml.c
-# and test_sampler_windows.c through the NVML library override, and the fake
+# and test_sampler*.c through the NVML library override, and the fake
 # powercap writer for the sampler benchmark (it lives in tests/support).
 if(WL_BUILD_TESTS)
   add_library(fake_nvml SHARED ${CMAKE_SOURCE_DIR}/tests/fakes/fake_nvml.c)
@@ -11,10 +11,12 @@ if(WL_BUILD_TESTS)
       FAKE_NVML_LIB="$<TARGET_FILE:fake_nvml>"
       FAKE_NVML_NOCOUNT_LIB="$<TARGET_FILE:fake_nvml_nocount>")
   endif()
-  if(TARGET test_sampler_windows)
-    add_dependencies(test_sampler_windows fake_nvml)
-    target_compile_definitions(test_sampler_windows PRIVATE FAKE_NVML_LIB="$<TARGET_FILE:fake_nvml>")
-  endif()
+  foreach(t test_sampler test_sampler_windows)
+    if(TARGET ${t})
+      add_dependencies(${t} fake_nvml)
+      target_compile_definitions(${t} PRIVATE FAKE_NVML_LIB="$<TARGET_FILE:fake_nvml>")
+    endif()
+  endforeach()
 endif()
 
 if(TARGET bench_sampler)

@@ -150,15 +150,19 @@ static size_t append_text(char *buf, size_t size, const char *text)
     return strlen(buf + len);
 }
 
-/* "backend: ch1, ch2, ...": the stored text of the domain's source, so a
+/* "backend: ch1, ch2, ...; backend2: ch3": the stored text of the domain's
+ * source (new_backend: ch is the first channel of another sensor), so a
  * channel name that does not fit is cut between characters (channel names
  * can be any bytes, see sensors.md), and a separator with none of the name
  * after it is dropped. */
-static void append_source(struct wl_domain_info *di, const char *backend, const char *ch)
+static void append_source(struct wl_domain_info *di, const char *backend, const char *ch,
+                          bool new_backend)
 {
     char *s = di->sources;
     size_t size = sizeof di->sources, len = strlen(s);
-    if (len == 0) {
+    if (len == 0 || new_backend) {
+        if (len)
+            append_text(s, size, "; ");
         append_text(s, size, backend);
         append_text(s, size, ": ");
     } else {
@@ -166,6 +170,19 @@ static void append_source(struct wl_domain_info *di, const char *backend, const 
     }
     if (append_text(s, size, ch) == 0 && ch[0] != '\0')
         s[len] = '\0';
+}
+
+/* Whether a later sensor's channels of domain d add to an earlier sensor's.
+ * For GPUs they do: the backends read different boards (NVML NVIDIA's,
+ * hwmon amdgpu/i915/xe the others; nouveau and NVIDIA's driver never drive
+ * one board together), and a machine with an NVIDIA card and an AMD or
+ * Intel GPU lost the second one without a word. For every other domain two
+ * backends read the same hardware (RAPL and amd_energy/zenpower the CPU
+ * package, the CPU model estimates it): the first sensor of the set wins,
+ * nothing is counted twice. */
+static bool domain_adds_across_sensors(enum wl_domain d)
+{
+    return d == WL_DOMAIN_GPU;
 }
 
 /* Domain d's power window and peak span from its counters' windows (under
@@ -246,6 +263,9 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
 
     bool slow = false;
     uint16_t taken = 0; /* domains claimed by an earlier sensor */
+    int src_sensor[WL_DOMAIN_COUNT]; /* the sensor of a domain's last source text */
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        src_sensor[d] = -1;
     for (unsigned i = 0; i < n; i++) {
         wl_sensor *sen = wl_sensor_set_get(set, i);
         const struct wl_sensor_info *in = wl_sensor_get_info(sen);
@@ -256,7 +276,7 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
         uint16_t mine = 0;
         for (unsigned c = 0; c < in->n_channels; c++) {
             const struct wl_sensor_channel *ch = &in->ch[c];
-            if (taken & (1u << ch->domain)) {
+            if ((taken & (1u << ch->domain)) && !domain_adds_across_sensors(ch->domain)) {
                 wl_log_info("sampler",
                             "%s %s: domain %s already measured by another sensor; "
                             "not summed",
@@ -292,7 +312,8 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
             if (ch->method > di->method)
                 di->method = ch->method;
             di->n_channels++;
-            append_source(di, in->backend, ch->name);
+            append_source(di, in->backend, ch->name, src_sensor[ch->domain] != (int)i);
+            src_sensor[ch->domain] = (int)i;
         }
         taken |= mine;
     }
@@ -656,11 +677,17 @@ static void take_sample(wl_sampler *s)
         chan_update(c, &r->v[c->ch], t_own, s->interval_ns);
     }
     uint16_t p_unknown = 0;
+    uint64_t e_lo[WL_DOMAIN_COUNT] = {0}, e_hi[WL_DOMAIN_COUNT] = {0};
     for (unsigned k = 0; k < s->n_chans; k++) {
         const struct chan *c = &s->chans[k];
         smp.energy_uj[c->d] += c->e_uj;
-        if (!(bad & (1u << c->d))) /* one sensor per domain: one read time */
-            smp.energy_dt_ns[c->d] = energy_dt(c->e_t_ns, t);
+        if (!(bad & (1u << c->d))) {
+            /* the domain's read times: one sensor's, or a GPU domain's two */
+            if (e_hi[c->d] == 0 || c->e_t_ns < e_lo[c->d])
+                e_lo[c->d] = c->e_t_ns;
+            if (c->e_t_ns > e_hi[c->d])
+                e_hi[c->d] = c->e_t_ns;
+        }
         pw[c->d] += c->p_w;
         if (!c->p_known)
             p_unknown |= (uint16_t)(1u << c->d);
@@ -671,9 +698,12 @@ static void take_sample(wl_sampler *s)
         if (smp.power_from_ns[c->d] == 0 || from < smp.power_from_ns[c->d])
             smp.power_from_ns[c->d] = from;
     }
-    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if (e_hi[d])
+            smp.energy_dt_ns[d] = energy_dt(e_lo[d] / 2 + e_hi[d] / 2, t);
         if ((s->power_only_mask & ~bad) & (1u << d) && smp.energy_uj[d] < s->marked_uj[d])
             smp.energy_uj[d] = s->marked_uj[d];
+    }
     smp.gap_mask = bad;
     smp.valid_mask = (uint16_t)(s->domain_mask & ~bad);
     smp.power_mask = (uint16_t)(smp.valid_mask & ~p_unknown);

@@ -14,7 +14,9 @@
  * now (the window energy is an exact counter delta). For a domain with power
  * readings only, the thread integrates power with the trapezoid rule and a
  * mark adds last power x time since the last sample. When two sensors give the
- * same domain, the first sensor of the set wins (no double counting).
+ * same domain, the first sensor of the set wins (no double counting: they
+ * read the same hardware), except for GPUs, which different backends read
+ * on different boards: those add up (sampler.md).
  *
  * Memory: everything is allocated in wl_sampler_open(); the ring holds
  * ring_capacity samples; when nobody drains, the oldest are overwritten and
@@ -51,9 +53,10 @@ struct wl_sample {
                                                 at most t_ns (== t_ns for a read power) */
     uint64_t energy_uj[WL_DOMAIN_COUNT]; /* cumulative energy since wl_sampler_open (uJ) */
     int32_t energy_dt_ns[WL_DOMAIN_COUNT]; /* energy_uj[d] is from t_ns + this: its own
-                                              sensor's read (middle; a domain's channels all
-                                              come from one sensor), not the pass's middle;
-                                              0 without a value (wl_sample_energy_t_ns) */
+                                              sensor's read (middle; a GPU domain of two
+                                              sensors: the middle of their reads), not the
+                                              pass's middle; 0 without a value
+                                              (wl_sample_energy_t_ns) */
 };
 
 /* When s->energy_uj[d] was read: the time for any rate computed from it. */

@@ -749,6 +749,62 @@ static void test_same_domain_from_two_sensors_is_not_summed(void **state)
     free(root);
 }
 
+/* An NVIDIA GPU (fake NVML, 50 W, energy counter) and an AMD one (hwmon
+ * amdgpu, 120 W read power) are different boards: the gpu domain sums
+ * both (170 W) and names both sources. The old first-sensor rule dropped
+ * the AMD GPU with an info-level log only. */
+static void test_gpus_of_two_sensors_are_summed(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char path[2048];
+    static const char *const dirs[] = {"class", "class/hwmon", "class/hwmon/hwmon0"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", root, dirs[i]);
+        mkdir(path, 0755);
+    }
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/name", root);
+    write_text(path, "amdgpu\n");
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/power1_input", root);
+    write_text(path, "120000000\n");
+    setenv("FAKE_NVML_GPUS", "1", 1);
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.nvml_lib = FAKE_NVML_LIB;
+    p.backends = WL_BACKEND_NVML | WL_BACKEND_HWMON;
+    p.model_use = WL_MODEL_NEVER;
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    unsetenv("FAKE_NVML_GPUS");
+    assert_int_equal(wl_sensor_set_count(set), 2);
+    struct wl_sampler_params sp;
+    wl_sampler_params_default(&sp);
+    sp.interval_ns = 10000000;
+    wl_sampler *s = NULL;
+    assert_int_equal(wl_sampler_open(set, &sp, &s), 0);
+    const struct wl_domain_info *di = wl_sampler_domain(s, WL_DOMAIN_GPU);
+    assert_int_equal(di->n_channels, 2);
+    assert_false(di->counter); /* the AMD GPU reads power only */
+    assert_string_equal(di->sources, "nvml: gpu0; hwmon: hwmon0/amdgpu/power1");
+    assert_int_equal(wl_sampler_start(s), 0);
+    wl_clock_sleep_ns(30000000);
+    struct wl_energy_window w;
+    wl_sampler_window_begin(s, &w);
+    wl_clock_sleep_ns(300000000);
+    wl_sampler_window_end(s, &w);
+    assert_int_equal(wl_sampler_stop(s), 0);
+    assert_near(wl_energy_window_avg_w(&w, WL_DOMAIN_GPU), 170.0, 1.0, "both GPUs");
+    struct wl_sample last;
+    assert_int_equal(wl_sampler_snapshot(s, &last), 0);
+    assert_true(last.power_mask & (1u << WL_DOMAIN_GPU));
+    assert_near(last.power_w[WL_DOMAIN_GPU], 170.0, 0.01, "sample power");
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 static void *spin_until(void *arg)
 {
     atomic_int *stop = arg;
@@ -1234,6 +1290,7 @@ int main(void)
         cmocka_unit_test(test_power_only_domain_is_integrated),
         cmocka_unit_test(test_sources_are_cut_between_characters),
         cmocka_unit_test(test_same_domain_from_two_sensors_is_not_summed),
+        cmocka_unit_test(test_gpus_of_two_sensors_are_summed),
         cmocka_unit_test(test_read_power_of_a_later_sensor_can_peak),
         cmocka_unit_test(test_model_power_stays_under_its_ceiling),
         cmocka_unit_test(test_power_only_energy_never_goes_back),
