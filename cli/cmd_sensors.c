@@ -195,7 +195,8 @@ static void print_text(const wl_sensor_set *set)
                 printf("      update period: %.3f ms (%s)\n", (double)in->update_period_ns / 1e6,
                        in->period_measured ? "measured at open" : "nominal, not measured");
             else
-                printf("      update period: not measured (no change seen while probing)\n");
+                printf("      update period: not measured (fewer than two changes while probing;\n"
+                       "                     the sampler learns a counter's while sampling)\n");
             /* the channel column in display columns, as wide as the widest
              * name (hwmon names such as "hwmon3/acpi_power_meter/power1" are
              * longer than 22); labels go last, on one line each */

@@ -300,7 +300,12 @@ assert b["rapl-powercap"]["available"], b["rapl-powercap"]
 assert [c["domain"] for c in b["rapl-powercap"]["channels"]] == ["package", "core"]
 assert all(c["method"] == "counter" and c["measured"] for c in b["rapl-powercap"]["channels"])
 assert b["rapl-perf"]["skipped"] and b["rapl-msr"]["skipped"] and b["cpu-model"]["skipped"], b
+assert b["rapl-powercap"]["update_period_ms"] is None, b["rapl-powercap"]   # it stands still
 PY
+# a counter the probe could not time: the sampler learns its period
+"$WATTLENS" sensors >"$tmp/s2.txt" 2>/dev/null
+grep -q "the sampler learns a counter's while sampling" "$tmp/s2.txt" && ok || \
+  bad "sensors: an unmeasured update period should say it is learned: $(grep -i period "$tmp/s2.txt")"
 "$WATTLENS" measure --json -- sleep 0.2 >"$tmp/m2.json" 2>/dev/null
 python3 - "$tmp/m2.json" <<'PY' && ok || bad "measure --json with a powercap tree"
 import json, sys
