@@ -241,7 +241,11 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
         argc++;
     wl_json_set_texts(j, "command", (const char *const *)argv, NULL, argc);
     json_object_set_new(j, "started", json_boolean(r->started));
-    json_object_set_new(j, "exit_status", r->started ? json_integer(r->exit_code) : json_null());
+    json_object_set_new(j, "exit_status",
+                        r->started && !r->status_unknown ? json_integer(r->exit_code)
+                                                         : json_null());
+    if (r->status_unknown)
+        json_object_set_new(j, "exit_status_error", json_string(strerror(r->wait_errno)));
     json_object_set_new(j, "signal", r->term_signal ? json_integer(r->term_signal) : json_null());
     const char *sig_name = r->term_signal ? wl_signal_name(r->term_signal) : NULL;
     json_object_set_new(j, "signal_name", sig_name ? json_string(sig_name) : json_null());
@@ -254,7 +258,8 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
         json_object_set_new(j, "exec_error", json_string(strerror(r->exec_errno)));
     double dur = (double)wl_energy_window_dur_ns(&r->window) / 1e9;
     json_object_set_new(j, "duration_s", json_real(dur));
-    json_object_set_new(j, "cpu_time_s", json_real((double)r->cpu_ns / 1e9));
+    json_object_set_new(j, "cpu_time_s",
+                        r->status_unknown ? json_null() : json_real((double)r->cpu_ns / 1e9));
     unsigned mask = method_mask(r);
     json_object_set_new(j, "measured",
                         json_boolean(strcmp(wl_provenance_summary(mask), "measured") == 0));
@@ -326,7 +331,9 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
                        "                  (cancelled)\n");
         return;
     }
-    if (r->term_signal)
+    if (r->status_unknown)
+        fprintf(f, "  exit status     unknown (wait4: %s)\n", strerror(r->wait_errno));
+    else if (r->term_signal)
         fprintf(f, "  exit status     %d (killed by %s)\n", r->exit_code,
                 wl_signal_label(r->term_signal, b1, sizeof b1));
     else
@@ -336,7 +343,10 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
                 "  stopped         wattlens got %s and passed it on to the command (cancelled;\n"
                 "                  the figures cover the command until it exited)\n",
                 wl_signal_label(r->stop_signal, b2, sizeof b2));
-    fprintf(f, "  duration        %.3f s (CPU time %.3f s)\n", dur, (double)r->cpu_ns / 1e9);
+    if (r->status_unknown)
+        fprintf(f, "  duration        %.3f s (CPU time unknown)\n", dur);
+    else
+        fprintf(f, "  duration        %.3f s (CPU time %.3f s)\n", dur, (double)r->cpu_ns / 1e9);
     fprintf(f, "  samples         %llu at %.1f/s (requested %.1f/s)%s\n",
             (unsigned long long)r->stats.n_samples, r->stats.achieved_hz, r->stats.requested_hz,
             !r->stats.rate_judged ? "  (too few samples to judge the rate)"
@@ -565,7 +575,7 @@ static int run_measure(int argc, char **argv)
     }
     if (r.exec_errno)
         fprintf(stderr, "wattlens measure: cannot run '%s': %s\n", cmd[0], strerror(r.exec_errno));
-    int code = r.exit_code;
+    int code = r.status_unknown ? 1 : r.exit_code; /* no status to pass on: an error */
     const bool save_tried = st != NULL;
     int save_stop = 0; /* the signal that stopped the save's wait */
     if (st) {

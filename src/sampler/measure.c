@@ -429,16 +429,25 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
     wl_sampler_stop(s);
 
     struct rusage ru;
-    int status = 0;
+    int status = 0, wrc;
     memset(&ru, 0, sizeof ru);
-    while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
+    while ((wrc = (int)wait4(pid, &status, 0, &ru)) < 0 && errno == EINTR) {
     }
+    const int wait_errno = wrc < 0 ? errno : 0;
     if (chld_changed)
         sigaction(SIGCHLD, &old_chld, NULL);
     if (!p->stop)
         sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
-    if (out->started) {
+    if (out->started && wait_errno) {
+        /* not our child any more (something else reaped it): its status and
+         * CPU time are unknown, not a successful exit */
+        out->status_unknown = true;
+        out->wait_errno = wait_errno;
+        out->exit_code = -1;
+        wl_log_warn("measure", "cannot get the command's exit status: wait4: %s",
+                    strerror(wait_errno));
+    } else if (out->started) {
         out->wait_status = status;
         if (WIFEXITED(status))
             out->exit_code = WEXITSTATUS(status);

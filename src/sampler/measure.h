@@ -84,7 +84,11 @@ struct wl_measure_params {
 
 struct wl_measure_result {
     int wait_status;       /* raw status from wait */
-    int exit_code;         /* exit status, or 128 + signal, or 126/127 when exec failed */
+    int exit_code;         /* exit status, or 128 + signal, or 126/127 when exec failed;
+                              -1 when status_unknown */
+    bool status_unknown;   /* it ran, but its status could not be read (wait4 failed,
+                              wait_errno: something else reaped it); never a made-up 0 */
+    int wait_errno;        /* errno of that wait4, or 0 */
     int term_signal;       /* signal that killed the command, or 0 */
     int exec_errno;        /* errno of a failed exec, or 0 */
     bool started;          /* the command was released to run (false: a stop came first;

@@ -4,7 +4,8 @@
  * thinned (every other one kept, the stride doubling), and every sample
  * not kept is counted (the old cap kept the first ones and dropped the rest
  * of a long command, and its peak spans with them). The ring is drained
- * during the baseline as well as while the command runs. The CLI's report and
+ * during the baseline as well as while the command runs. A command reaped by
+ * something else has an unknown exit status. The CLI's report and
  * the exit status are tested in tests/integration/test_measure*.sh.
  * The CPU-time model is the only sensor, so the result is the same on any
  * machine. */
@@ -13,8 +14,15 @@
 #include "sampler/measure.h"
 #include "sensors/sensor.h"
 
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void params_for(struct wl_measure_params *mp, char **argv, uint64_t interval_ns)
 {
@@ -87,6 +95,57 @@ static void test_baseline_is_drained(void **state)
     wl_measure_result_free(&r);
 }
 
+/* The samples callback of the reaping test: kills and reaps the command
+ * (this thread's only child, from /proc/self/task/TID/children) once, as a
+ * careless SIGCHLD handler or a waitpid(-1) elsewhere in the caller would. */
+static void reap_the_command(void *user_data, const struct wl_sample *samples, size_t n)
+{
+    (void)samples;
+    (void)n;
+    int *reaped = user_data;
+    if (*reaped)
+        return;
+    char path[128], text[64] = "";
+    snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)syscall(SYS_gettid));
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    const bool got = fgets(text, sizeof text, f) != NULL;
+    fclose(f);
+    const pid_t pid = got ? (pid_t)atoi(text) : 0;
+    if (pid <= 0)
+        return;
+    kill(pid, SIGKILL);
+    int st;
+    if (waitpid(pid, &st, 0) == pid)
+        *reaped = 1;
+}
+
+/* A command reaped by something else before wattlens could wait for it:
+ * its exit status is unknown, not a made-up 0 (a success). */
+static void test_status_of_a_command_reaped_elsewhere_is_unknown(void **state)
+{
+    (void)state;
+    if (access("/proc/self/task", R_OK) != 0) {
+        skip(); /* finds the child in /proc (Linux) */
+    }
+    char *argv[] = {"sleep", "30", NULL};
+    struct wl_measure_params mp;
+    params_for(&mp, argv, 10000000);
+    int reaped = 0;
+    mp.on_samples = reap_the_command;
+    mp.user_data = &reaped;
+    struct wl_measure_result r;
+    struct wl_errmsg err = {0};
+    assert_int_equal(wl_measure_run(&mp, &r, &err), 0);
+    assert_true(reaped);
+    assert_true(r.started);
+    assert_true(r.exit_code != 0);
+    assert_true(r.status_unknown);
+    assert_int_equal(r.wait_errno, ECHILD);
+    wl_measure_result_free(&r);
+}
+
 /* Under the bound nothing is thinned or lost. */
 static void test_samples_under_the_bound_are_all_kept(void **state)
 {
@@ -108,6 +167,7 @@ int main(void)
         cmocka_unit_test(test_samples_past_the_bound_are_thinned_not_dropped),
         cmocka_unit_test(test_samples_under_the_bound_are_all_kept),
         cmocka_unit_test(test_baseline_is_drained),
+        cmocka_unit_test(test_status_of_a_command_reaped_elsewhere_is_unknown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
