@@ -1,9 +1,11 @@
 /* ctest-labels: timing (asserts on scheduler-dependent rates and durations; see Makefile) */
 /* sampler: bounded ring (overflow counted), phase tags, peaks with time and
- * phase, idle baseline and dynamic energy, achieved rate, trapezoid
- * integration of power-only domains, first-sensor-wins per domain, and a
- * sensor that fails mid-run leaving a recorded gap while the run goes on,
- * and a domain's sources cut between characters.
+ * phase, idle baseline and dynamic energy, achieved rate, a stop that does
+ * not wait out the interval, trapezoid integration of power-only domains,
+ * first-sensor-wins per domain (but GPUs of two sensors add up), a sensor
+ * that fails mid-run leaving a recorded gap while the run goes on, a
+ * domain's sources cut between characters, window peaks (also of a counter
+ * whose window is unknown) and a slow counter's learned window.
  * Sensors are fake sysfs trees (powercap counters driven by a writer thread,
  * hwmon power files). */
 #define _GNU_SOURCE /* CPU affinity */
