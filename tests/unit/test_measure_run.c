@@ -103,6 +103,7 @@ static void reap_the_command(void *user_data, const struct wl_sample *samples, s
     (void)samples;
     (void)n;
     int *reaped = user_data;
+#if defined(__linux__)
     if (*reaped)
         return;
     char path[128], text[64] = "";
@@ -119,6 +120,9 @@ static void reap_the_command(void *user_data, const struct wl_sample *samples, s
     int st;
     if (waitpid(pid, &st, 0) == pid)
         *reaped = 1;
+#else
+    (void)reaped; /* the test is skipped there */
+#endif
 }
 
 /* A command reaped by something else before wattlens could wait for it:
@@ -126,9 +130,9 @@ static void reap_the_command(void *user_data, const struct wl_sample *samples, s
 static void test_status_of_a_command_reaped_elsewhere_is_unknown(void **state)
 {
     (void)state;
-    if (access("/proc/self/task", R_OK) != 0) {
-        skip(); /* finds the child in /proc (Linux) */
-    }
+#if !defined(__linux__)
+    skip(); /* finds the child in /proc/self/task/TID/children (Linux) */
+#endif
     char *argv[] = {"sleep", "30", NULL};
     struct wl_measure_params mp;
     params_for(&mp, argv, 10000000);
