@@ -280,7 +280,10 @@ static void test_peak_only_from_windows_inside(void **state)
             wl_peak_update(&pk_long, &buf[i], WL_DOMAIN_PACKAGE);
     }
     assert_true(n_overlap > 0);
-    assert_int_equal(pk_short.t_ns, 0);
+    /* no 10 ms window fits in the 3 ms burst, unless load stretched the
+     * burst to a whole window (then a window inside it is right) */
+    if (short1 - short0 < 10000000)
+        assert_int_equal(pk_short.t_ns, 0);
     assert_true(pk_long.t_ns >= long0 && pk_long.t_ns <= long1);
     /* 10 ms counter windows over a writer that steps every ~1 ms: a late
      * step under load moves a window's power by several watts */
