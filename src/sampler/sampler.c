@@ -385,6 +385,8 @@ static const char *disc_text(enum wl_counter_disc d)
         return "its energy counter went back, further than a wrap can explain";
     case WL_DISC_BAD_RISE:
         return "its energy counter jumped up by more than any real draw";
+    case WL_DISC_LOST_SAMPLE:
+        return "a sample from its source could not be read";
     default:
         return "its energy counter went back";
     }
@@ -1202,6 +1204,8 @@ const char *wl_sampler_gap_why(const struct wl_sampler_gap *g)
         return "an energy counter jumped up by more than any real draw and went back";
     if (g->causes == wrap)
         return "an energy counter went back, further than a wrap can explain";
+    if (g->causes == 1u << WL_DISC_LOST_SAMPLE)
+        return "a sample from the source could not be read";
     return "an energy counter went back";
 }
 

@@ -42,10 +42,9 @@ enum { PM_CPU, PM_GPU, PM_ANE, PM_COMBINED, PM_N };
 /* Lost samples logged one by one; the rest are counted (in the gaps and in
  * the summary logged at close). */
 #define PM_LOST_LOGS 3
-/* The kind of discontinuity a lost sample is reported as. sensor.h has no
- * kind of its own for it: "fell" is the plain one, which the sampler
- * records as a gap whose energy is not counted, as it is not. */
-#define PM_LOST_DISC WL_DISC_FELL
+/* The kind of discontinuity a lost sample is reported as: the sampler
+ * records a gap whose energy is not counted, as it is not. */
+#define PM_LOST_DISC WL_DISC_LOST_SAMPLE
 
 struct pm {
     pid_t pid;

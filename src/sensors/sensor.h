@@ -68,6 +68,9 @@ enum wl_counter_disc {
     WL_DISC_ABOVE_RANGE, /* read above its advertised range (from in range) */
     WL_DISC_BAD_RISE,    /* rose by more than 10 kW could add since its previous
                             value can have been made: a glitch or a reset */
+    WL_DISC_LOST_SAMPLE, /* a sample of the source could not be read (powermetrics:
+                            a document that did not parse): its interval's energy
+                            is not in the total */
 };
 
 struct wl_channel_value {

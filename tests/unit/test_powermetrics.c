@@ -553,8 +553,10 @@ static int read_until_disc(wl_sensor *s, double want_uj, uint32_t want_disc,
     while ((rc = wl_sensor_read(s, r)) == 0) {
         for (unsigned i = 0; i < r->n_channels; i++)
             assert_int_equal(r->v[i].n_discontinuities, r->v[0].n_discontinuities);
-        if (r->v[0].disc != WL_DISC_NONE)
+        if (r->v[0].disc != WL_DISC_NONE) {
+            assert_int_equal(r->v[0].disc, WL_DISC_LOST_SAMPLE); /* not "went back" */
             (*n_disc_reads)++;
+        }
         if (((double)r->v[0].energy_uj >= want_uj && r->v[0].n_discontinuities >= want_disc) ||
             wl_clock_now_ns() >= deadline)
             break;

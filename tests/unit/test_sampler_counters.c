@@ -600,10 +600,35 @@ static void test_consecutive_falls_are_one_gap_and_warnings_are_limited(void **s
     free(root);
 }
 
+/* Each cause of a counter gap has its own reason; a read error its error. */
+static void test_gap_why_names_each_cause(void **state)
+{
+    (void)state;
+    struct wl_sampler_gap g = {.counter_fell = true};
+    static const struct {
+        unsigned causes;
+        const char *why;
+    } want[] = {
+        {1u << WL_DISC_FELL, "an energy counter went back"},
+        {1u << WL_DISC_BAD_WRAP, "an energy counter went back, further than a wrap can explain"},
+        {1u << WL_DISC_ABOVE_RANGE, "an energy counter read above its advertised range"},
+        {1u << WL_DISC_BAD_RISE, "an energy counter jumped up by more than any real draw"},
+        {1u << WL_DISC_LOST_SAMPLE, "a sample from the source could not be read"},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        g.causes = want[i].causes;
+        assert_string_equal(wl_sampler_gap_why(&g), want[i].why);
+    }
+    g.counter_fell = false;
+    g.error = WL_ESENSOR;
+    assert_string_equal(wl_sampler_gap_why(&g), wl_strerror(WL_ESENSOR));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_power_after_a_read_gap),
+        cmocka_unit_test(test_gap_why_names_each_cause),
         cmocka_unit_test(test_counter_falling_between_marks),
         cmocka_unit_test(test_counter_falling_mid_run),
         cmocka_unit_test(test_constant_power_peaks_at_its_average),
