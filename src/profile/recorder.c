@@ -218,6 +218,20 @@ static void choose_headline(struct wl_recorder *r)
     wl_headline_choose(r->dom, &r->headline_mask, &r->headline_method, r->scope, sizeof r->scope);
 }
 
+/* The domains' power windows and peak spans as the sampler knows them now
+ * (the rest of r->dom, the headline's choice included, stays as at open). */
+static void refresh_windows(struct wl_recorder *r)
+{
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        struct wl_domain_info now;
+        if (!r->dom[d].present || wl_sampler_domain_now(r->smp, (enum wl_domain)d, &now) != 0)
+            continue;
+        r->dom[d].power_window_ns = now.power_window_ns;
+        r->dom[d].window_learning = now.window_learning;
+        r->dom[d].peak_span_ns = now.peak_span_ns;
+    }
+}
+
 static double mark_delta_j(const struct wl_energy_mark *a, const struct wl_energy_mark *b,
                            enum wl_domain d)
 {
@@ -1018,9 +1032,13 @@ int wl_recorder_start(wl_recorder *r)
     wl_sampler_mark_settled(r->smp, &r->start);
     r->last = r->start;
     r->started = true;
-    /* peaks over start .. last, in spans of about one power window */
+    /* peaks over start .. last, in spans of about one power window: as the
+     * sampler knows them now (a slow counter's window is learned while it
+     * samples, the settle and baseline included); one still unknown makes
+     * the generation one span */
+    refresh_windows(r);
     for (int d = 0; d < WL_DOMAIN_COUNT; d++)
-        wl_span_peak_begin(&r->span[d], &r->start, (enum wl_domain)d, r->dom[d].power_window_ns);
+        wl_span_peak_begin(&r->span[d], &r->start, (enum wl_domain)d, r->dom[d].peak_span_ns);
     r->held_head = r->held_n = 0;
     atomic_store(&r->stop, 0);
     const int e = wl_signals_thread_create(&r->thread, NULL, writer_main, r);
