@@ -25,7 +25,10 @@ static void print_command_end(const struct wl_summary_command *c)
                wl_signal_label(c->stop_signal, b, sizeof b));
         return;
     }
-    if (c->signal)
+    if (c->status_unknown)
+        printf("  exit       status unknown: it could not be read (something else reaped the "
+               "command)\n");
+    else if (c->signal)
         printf("  exit       killed by signal %d (%s), exit status %d\n", c->signal,
                wl_signal_label(c->signal, b, sizeof b), c->exit_status);
     else

@@ -678,15 +678,17 @@ static int wl__batch(const struct wl_store_aggregates *a, struct wl_summary *s)
 }
 
 /* runs.extra "exit_status" (an integer, or null when the command never
- * started), "signal" and "stop_signal" (integers or null). */
+ * started or "status_unknown" is true), "signal" and "stop_signal"
+ * (integers or null). */
 static void wl__command(const struct wl_store_aggregates *a, struct wl_summary *s)
 {
     struct wl_summary_command *c = &s->command;
     json_t *x = a->run.extra_json ? json_loads(a->run.extra_json, 0, NULL) : NULL;
     json_t *st = json_is_object(x) ? json_object_get(x, "exit_status") : NULL;
     c->known = json_is_integer(st) || json_is_null(st);
-    c->started = json_is_integer(st);
-    c->exit_status = c->started ? (int)json_integer_value(st) : -1;
+    c->status_unknown = json_is_object(x) && json_is_true(json_object_get(x, "status_unknown"));
+    c->started = json_is_integer(st) || c->status_unknown;
+    c->exit_status = json_is_integer(st) ? (int)json_integer_value(st) : -1;
     json_t *v = json_is_object(x) ? json_object_get(x, "signal") : NULL;
     c->signal = json_is_integer(v) ? (int)json_integer_value(v) : 0;
     v = json_is_object(x) ? json_object_get(x, "stop_signal") : NULL;
@@ -802,7 +804,10 @@ static json_t *wl__signal_name(int sig)
 static void wl__command_json(json_t *run, const struct wl_summary_command *c)
 {
     json_object_set_new(run, "exit_status",
-                        c->started ? json_integer(c->exit_status) : json_null());
+                        c->started && !c->status_unknown ? json_integer(c->exit_status)
+                                                         : json_null());
+    if (c->status_unknown)
+        json_object_set_new(run, "exit_status_unknown", json_true());
     json_object_set_new(run, "signal", wl__signal_number(c->signal));
     json_object_set_new(run, "signal_name", wl__signal_name(c->signal));
     json_object_set_new(run, "stop_signal", wl__signal_number(c->stop_signal));

@@ -159,6 +159,7 @@ struct wl_summary_batch {
 struct wl_summary_command {
     bool known;      /* the run stored its command's exit (a measure run) */
     bool started;    /* false: wattlens was stopped before starting it */
+    bool status_unknown; /* it ran, but its status could not be read (exit_status -1) */
     int exit_status; /* 0..255, 128 + N when signal N killed it; -1 when not started */
     int signal;      /* the signal that killed it, 0 when none */
     int stop_signal; /* the signal that stopped wattlens (passed on to it), 0 when none */

@@ -106,14 +106,27 @@ static int write_samples(wl_store_run *run, const struct wl_measure_result *r)
 }
 
 /* runs.extra: how the command ended (exit_status: its status, 128 + N when
- * signal N killed it; signal: N or null; both null when it never started)
- * and stop_signal: the signal that asked wattlens to stop (passed on to the
- * command), or null. */
+ * signal N killed it; signal: N or null; both null when it never started
+ * or its status could not be read: status_unknown true then), stop_signal:
+ * the signal that asked wattlens to stop (passed on to the command), or
+ * null; and the samples not kept (samples_not_kept, sample_stride) when a
+ * long command's samples were thinned. */
 static int set_exit_extras(wl_store_run *run, const struct wl_measure_result *r)
 {
     char v[32];
     snprintf(v, sizeof v, "%d", r->exit_code);
-    int rc = wl_store_run_set_extra(run, "exit_status", r->started ? v : "null");
+    const bool known = r->started && !r->status_unknown;
+    int rc = wl_store_run_set_extra(run, "exit_status", known ? v : "null");
+    if (rc == 0 && r->status_unknown)
+        rc = wl_store_run_set_extra(run, "status_unknown", "true");
+    if (rc == 0 && r->n_samples_dropped) {
+        snprintf(v, sizeof v, "%llu", (unsigned long long)r->n_samples_dropped);
+        rc = wl_store_run_set_extra(run, "samples_not_kept", v);
+        if (rc == 0) {
+            snprintf(v, sizeof v, "%u", (unsigned)r->sample_stride);
+            rc = wl_store_run_set_extra(run, "sample_stride", v);
+        }
+    }
     if (rc == 0) {
         snprintf(v, sizeof v, "%d", r->term_signal);
         rc = wl_store_run_set_extra(run, "signal", r->term_signal ? v : "null");
@@ -274,8 +287,9 @@ int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measu
     }
     rc = set_exit_extras(run, r);
     if (rc == 0) {
+        /* rusage comes with the status: none when it could not be read */
         snprintf(extra, sizeof extra, "%.6f", (double)r->cpu_ns / 1e9);
-        rc = wl_store_run_set_extra(run, "cpu_time_s", extra);
+        rc = wl_store_run_set_extra(run, "cpu_time_s", r->status_unknown ? "null" : extra);
     }
     if (rc != 0) {
         wl_errmsg_set(err, rc, "cannot store the run: %s", wl_store_last_error(st));

@@ -1206,74 +1206,6 @@ static void test_baseline_of_an_unfinished_run_comes_from_its_samples(void **sta
     }
 }
 
-/* How a measured command ended (runs.extra, written by `measure`) reaches
- * the summary and its JSON run object; a run without it (inference, older
- * measure runs) has null there. The old summary dropped it. */
-static void test_summary_says_how_a_measured_command_ended(void **state)
-{
-    (void)state;
-    static const struct {
-        const char *extra;
-        bool known, started;
-        int exit_status, signal, stop_signal;
-        const char *signal_name, *stop_name;
-    } cases[] = {
-        {"{\"exit_status\":5,\"signal\":null,\"cpu_time_s\":0.1}", true, true, 5, 0, 0, NULL, NULL},
-        {"{\"exit_status\":137,\"signal\":9}", true, true, 137, SIGKILL, 0, "SIGKILL", NULL},
-        {"{\"exit_status\":3,\"signal\":null,\"stop_signal\":15}", true, true, 3, 0, SIGTERM, NULL,
-         "SIGTERM"},
-        {"{\"exit_status\":null,\"signal\":null,\"stop_signal\":1}", true, false, -1, 0, SIGHUP,
-         NULL, "SIGHUP"},
-        {"{\"exit_status\":200,\"signal\":72}", true, true, 200, 72, 0, NULL, NULL},
-        {"{\"price_per_kwh\":0.3}", false, false, -1, 0, 0, NULL, NULL},
-        {NULL, false, false, -1, 0, 0, NULL, NULL},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct wl_store_aggregates a;
-        memset(&a, 0, sizeof a);
-        a.run.row.kind = WL_RUN_KIND_MEASURE;
-        a.run.row.energy_j = a.run.row.duration_ms = WL_STORE_UNSET;
-        a.run.row.input_tokens = a.run.row.output_tokens = -1;
-        a.run.extra_json = (char *)cases[i].extra;
-        struct wl_summary s;
-        assert_int_equal(wl_summary_compute(&a, &s), 0);
-        assert_int_equal(s.command.known, cases[i].known);
-        assert_int_equal(s.command.started, cases[i].started);
-        assert_int_equal(s.command.exit_status, cases[i].exit_status);
-        assert_int_equal(s.command.signal, cases[i].signal);
-        assert_int_equal(s.command.stop_signal, cases[i].stop_signal);
-        json_t *j = wl_summary_to_json(&a, &s);
-        json_t *run = json_object_get(j, "run");
-        json_t *v = json_object_get(run, "exit_status");
-        if (cases[i].started)
-            assert_int_equal(json_integer_value(v), cases[i].exit_status);
-        else
-            assert_true(json_is_null(v));
-        v = json_object_get(run, "signal");
-        if (cases[i].signal)
-            assert_int_equal(json_integer_value(v), cases[i].signal);
-        else
-            assert_true(json_is_null(v));
-        v = json_object_get(run, "signal_name");
-        if (cases[i].signal_name)
-            assert_string_equal(json_string_value(v), cases[i].signal_name);
-        else
-            assert_true(json_is_null(v)); /* no signal, or a number without a name */
-        v = json_object_get(run, "stop_signal");
-        if (cases[i].stop_signal)
-            assert_int_equal(json_integer_value(v), cases[i].stop_signal);
-        else
-            assert_true(json_is_null(v));
-        v = json_object_get(run, "stop_signal_name");
-        if (cases[i].stop_name)
-            assert_string_equal(json_string_value(v), cases[i].stop_name);
-        else
-            assert_true(json_is_null(v));
-        json_decref(j);
-        wl_summary_free(&s);
-    }
-}
-
 /* The JSON shapes of a run's own fields (analysis/run_json.h). */
 static void test_run_json_shapes(void **state)
 {
@@ -1534,7 +1466,6 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_baseline_of_an_unfinished_run_comes_from_its_samples,
                                         setup, teardown),
-        cmocka_unit_test(test_summary_says_how_a_measured_command_ended),
         cmocka_unit_test(test_run_json_shapes),
         cmocka_unit_test_setup_teardown(test_summary_json_keeps_text_that_is_not_utf8, setup,
                                         teardown),

@@ -1,7 +1,8 @@
 /* profile/measure_store: the heartbeat that keeps a measure run's row alive
  * while its command runs (every interval, a short wait for the lock, a
- * retry sooner after a failure). The save itself is exercised through the
- * CLI (tests/integration/test_measure*.sh).
+ * retry sooner after a failure) and what the save writes for a command of
+ * unknown status or with thinned samples. The rest of the save is exercised
+ * through the CLI (tests/integration/test_measure*.sh).
  */
 #include "test_support.h"
 
@@ -120,12 +121,58 @@ static void test_heartbeat_retries_sooner_when_the_database_is_locked(void **sta
     assert_int_equal(hb.n_ok, 1);
 }
 
+/* runs.extra of a saved run, with a plain connection. */
+static char *stored_extra(const char *path)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT extra FROM runs", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    const unsigned char *t = sqlite3_column_text(st, 0);
+    char *v = strdup(t ? (const char *)t : "");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* A command whose status could not be read is saved with exit_status and
+ * cpu_time_s null (not a made-up 0) and status_unknown; thinned samples
+ * are saved with how many were not kept. */
+static void test_unknown_status_and_thinned_samples_are_saved_as_such(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_measure_result r;
+    memset(&r, 0, sizeof r);
+    r.started = true;
+    r.status_unknown = true;
+    r.exit_code = -1;
+    r.cpu_ns = 5 * S_NS;
+    r.n_samples_dropped = 1234;
+    r.sample_stride = 4;
+    char *argv[] = {"sleep", "100000", NULL};
+    struct wl_measure_save save = {.argv = argv, .result = &r};
+    struct wl_errmsg e = {{0}};
+    assert_int_equal(wl_measure_finish_run(f->s, f->run, &save, &e), 0);
+    f->run = NULL; /* finish took it */
+    char *x = stored_extra(f->path);
+    assert_non_null(strstr(x, "\"exit_status\":null"));
+    assert_non_null(strstr(x, "\"status_unknown\":true"));
+    assert_non_null(strstr(x, "\"cpu_time_s\":null"));
+    assert_non_null(strstr(x, "\"samples_not_kept\":1234"));
+    assert_non_null(strstr(x, "\"sample_stride\":4"));
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_heartbeat_stamps_the_run_every_interval, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_heartbeat_retries_sooner_when_the_database_is_locked,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_status_and_thinned_samples_are_saved_as_such,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
