@@ -198,7 +198,7 @@ static void print_text(const wl_sensor_set *set)
                 printf("      update period: not measured (fewer than two changes while probing;\n"
                        "                     the sampler learns a counter's while sampling)\n");
             /* the channel column in display columns, as wide as the widest
-             * name (hwmon names such as "hwmon3/acpi_power_meter/power1" are
+             * name (hwmon names such as "hwmon3/power_meter/power1" are
              * longer than 22); labels go last, on one line each */
             enum { CHANNEL_W = 22 };
             size_t cw = CHANNEL_W;
