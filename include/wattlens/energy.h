@@ -37,6 +37,11 @@ enum wl_method {
 const char *wl_domain_name(enum wl_domain d);
 /* Parses a domain name; returns 0 or WL_EINVAL. */
 int wl_domain_parse(const char *s, enum wl_domain *out);
+/* The domains a run's headline energy adds up, from the mask of domains
+ * present (bit 1 << domain): total, else soc (Apple), else psys or
+ * package+dram (core+uncore only without a package), plus gpu and ane.
+ * Nested domains are never added together. */
+unsigned wl_headline_domains(unsigned present);
 
 /* Machine key written to the store and JSON: "counter", "sampled",
  * "vendor_estimate", "model_estimate", "attributed". */

@@ -430,8 +430,8 @@ static uint32_t wl__scope_mask(const char *s)
 /* The domains the headline energy covers: the run's energy_scope (written
  * when it finished), else its provenance's (written when it began: `run`)
  * or the provenance's in_headline flags; for a run that stored none of
- * these (other writers), the rule the recorder applies
- * (profile/headline.c, docs/internals/profile.md) to the domains present. */
+ * these (other writers), the rule the recorder applies to the domains
+ * present (wl_headline_domains, docs/internals/profile.md). */
 static uint32_t wl__headline_mask(const struct wl_store_aggregates *a, uint32_t present)
 {
     uint32_t m = wl__scope_mask(a->run.energy_scope);
@@ -453,16 +453,7 @@ static uint32_t wl__headline_mask(const struct wl_store_aggregates *a, uint32_t 
     json_decref(j);
     if (m || flagged)
         return m ? m : flagged;
-    const uint32_t tot = wl__bit(WL_DOMAIN_TOTAL), soc = wl__bit(WL_DOMAIN_SOC);
-    if (present & (tot | soc))
-        return present & tot ? tot : soc;
-    if (present & wl__bit(WL_DOMAIN_PSYS))
-        m = wl__bit(WL_DOMAIN_PSYS);
-    else
-        m = present & (wl__bit(WL_DOMAIN_PACKAGE) | wl__bit(WL_DOMAIN_DRAM));
-    if (!m) /* core and uncore are inside package: only when it is absent */
-        m = present & (wl__bit(WL_DOMAIN_CORE) | wl__bit(WL_DOMAIN_UNCORE));
-    return m | (present & (wl__bit(WL_DOMAIN_GPU) | wl__bit(WL_DOMAIN_ANE)));
+    return wl_headline_domains(present); /* the recorder's rule */
 }
 
 /* The run's idle power over exactly the headline's domains (mask), so that

@@ -13,25 +13,7 @@ void wl_headline_choose(const struct wl_domain_info dom[WL_DOMAIN_COUNT], uint16
         if (dom[d].present)
             present |= (uint16_t)(1u << d);
     }
-#define HAS(d) (present & (1u << (d)))
-    uint16_t m = 0;
-    if (HAS(WL_DOMAIN_TOTAL))
-        m = 1u << WL_DOMAIN_TOTAL;
-    else if (HAS(WL_DOMAIN_SOC))
-        m = 1u << WL_DOMAIN_SOC;
-    else {
-        if (HAS(WL_DOMAIN_PSYS))
-            m |= 1u << WL_DOMAIN_PSYS;
-        else {
-            m |= HAS(WL_DOMAIN_PACKAGE) ? 1u << WL_DOMAIN_PACKAGE : 0;
-            m |= HAS(WL_DOMAIN_DRAM) ? 1u << WL_DOMAIN_DRAM : 0;
-            if (!m)
-                m |= present & ((1u << WL_DOMAIN_CORE) | (1u << WL_DOMAIN_UNCORE));
-        }
-        m |= HAS(WL_DOMAIN_GPU) ? 1u << WL_DOMAIN_GPU : 0;
-        m |= HAS(WL_DOMAIN_ANE) ? 1u << WL_DOMAIN_ANE : 0;
-    }
-#undef HAS
+    const uint16_t m = (uint16_t)wl_headline_domains(present);
     *mask = m;
     *method = WL_METHOD_COUNTER;
     size_t n = 0;

@@ -58,3 +58,21 @@ int wl_method_is_measured(enum wl_method m)
 {
     return m == WL_METHOD_COUNTER || m == WL_METHOD_SAMPLED;
 }
+
+unsigned wl_headline_domains(unsigned present)
+{
+#define BIT(d) (1u << (d))
+    if (present & BIT(WL_DOMAIN_TOTAL))
+        return BIT(WL_DOMAIN_TOTAL);
+    if (present & BIT(WL_DOMAIN_SOC))
+        return BIT(WL_DOMAIN_SOC);
+    unsigned m;
+    if (present & BIT(WL_DOMAIN_PSYS))
+        m = BIT(WL_DOMAIN_PSYS);
+    else
+        m = present & (BIT(WL_DOMAIN_PACKAGE) | BIT(WL_DOMAIN_DRAM));
+    if (!m) /* core and uncore are inside package: only when it is absent */
+        m = present & (BIT(WL_DOMAIN_CORE) | BIT(WL_DOMAIN_UNCORE));
+    return m | (present & (BIT(WL_DOMAIN_GPU) | BIT(WL_DOMAIN_ANE)));
+#undef BIT
+}
