@@ -21,6 +21,7 @@
 #include "wattlens/error.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -78,7 +79,8 @@ static void print_help(FILE *out)
             "synth -o and quantize's OUT: a regular file is replaced only once the model\n"
             "is complete (its mode kept; a new one gets 0666 less the umask); a symlink's\n"
             "target is written; a FIFO or a device is written in place; '-' (or\n"
-            "/dev/stdout) is stdout itself, for a pipe, never a terminal.\n"
+            "/dev/stdout) is stdout itself, for a pipe. A terminal is refused (exit 2)\n"
+            "before any work: stdout when it is one, or a name of one (/dev/tty).\n"
             "\n"
             "quantize: convert every weight matrix of IN to TYPE (f32 f16 bf16 q8_0 q4_0\n"
             "q4_k q6_k); norms and biases stay as they are; metadata is copied. The\n"
@@ -121,12 +123,34 @@ static bool out_is_input(const char *out, const char *in)
     return true;
 }
 
+/* True when path (through its symlinks) is a terminal: a character device
+ * whose descriptor isatty says is one. Opened as the writer would open it,
+ * but without becoming our controlling terminal (O_NOCTTY) and without
+ * waiting for a modem line (O_NONBLOCK); closed at once, nothing written.
+ * A device that cannot be opened is not called a terminal here: the writer
+ * reports why it cannot write it. */
+static bool names_terminal(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISCHR(st.st_mode))
+        return false;
+    int fd = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool tty = isatty(fd) == 1;
+    close(fd);
+    return tty;
+}
+
 /* True, after printing why, when the model would go to a terminal: binary
- * data there is never what was meant. Checked before any work. */
+ * data there is never what was meant (random weights hold escape
+ * sequences). stdout or stderr when OUT names them ("-", /dev/stdout), else
+ * any name of a terminal (/dev/tty, /dev/pts/N, a link to one). Checked
+ * before any work. */
 static bool out_is_terminal(const char *out)
 {
     FILE *f = wl_cli_output_std_stream(out);
-    if (!f || !isatty(fileno(f)))
+    if (f ? !isatty(fileno(f)) : !names_terminal(out))
         return false;
     wl_cli_usage_error(CMD,
                        "refusing to write a binary model to the terminal (%s); redirect it "

@@ -9,7 +9,8 @@
 # - quantize refuses an OUT that is its own input (through a symlink, a hard
 #   link or the same name): exit 2, the input untouched;
 # - "-" and /proc/self/fd/1 are stdout itself (>> appends): the model goes
-#   there and "wrote stdout ..." to stderr; a terminal is refused (exit 2);
+#   there and "wrote stdout ..." to stderr; a terminal is refused (exit 2),
+#   stdout or a name of one (/dev/tty, a link to the pty);
 #   /proc/self/fd/2 is stderr itself (2>>LOG appends).
 # Everything is written under $tmp: special files are made there (mkfifo,
 # mknod), never taken from /dev, because a broken build would replace them.
@@ -154,6 +155,25 @@ if command -v script >/dev/null 2>&1; then
   [ $rc = 2 ] && grep -q "refusing to write a binary model to the terminal" "$tmp/tty" \
     && ! grep -q GGUF "$tmp/tty" && ok "synth -o - on a terminal: refused, exit 2" \
     || bad "synth -o - tty (rc $rc): $(head -c 200 "$tmp/tty")"
+  # a name of the terminal, stdout elsewhere: refused too, before any work
+  # (the pty's own name, /dev/tty, and a symlink to it)
+  script -qec "$W $SYNTH -o /dev/tty >/dev/null" /dev/null >"$tmp/tty" 2>&1; rc=$?
+  [ $rc = 2 ] && grep -q "refusing to write a binary model to the terminal (/dev/tty)" "$tmp/tty" \
+    && ! grep -q GGUF "$tmp/tty" && ok "synth -o /dev/tty: refused, exit 2" \
+    || bad "synth -o /dev/tty (rc $rc): $(head -c 200 "$tmp/tty")"
+  script -qec "$W model quantize ref.gguf /dev/tty --type q8_0 >/dev/null" /dev/null \
+    >"$tmp/tty" 2>&1; rc=$?
+  [ $rc = 2 ] && grep -q "refusing to write a binary model to the terminal" "$tmp/tty" \
+    && ! grep -q GGUF "$tmp/tty" && ok "quantize IN /dev/tty: refused, exit 2" \
+    || bad "quantize IN /dev/tty (rc $rc): $(head -c 200 "$tmp/tty")"
+  # (stdout and stderr elsewhere, so the link names neither)
+  script -qec "ln -s \"\$(tty)\" $tmp/ttylink &&
+    $W model quantize ref.gguf $tmp/ttylink --type q8_0 >/dev/null 2>$tmp/err" \
+    /dev/null >"$tmp/tty" 2>&1; rc=$?
+  [ $rc = 2 ] && grep -q "refusing to write a binary model to the terminal" "$tmp/err" \
+    && ! grep -q GGUF "$tmp/tty" && ok "quantize IN LINK-TO-PTY: refused, exit 2" \
+    || bad "quantize IN link to the pty (rc $rc): $(head -c 200 "$tmp/tty")"
+  rm -f "$tmp/ttylink"
 else
   echo "SKIP: no script(1) for a terminal"
 fi
