@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,8 @@ static void print_help(FILE *out)
             "                     invalid bytes as U+FFFD and lists its bytes in hex under\n"
             "                     metadata_key_bytes or metadata_value_bytes)\n"
             "  --tensors          also list every tensor (name, type, shape, size, offset)\n"
-            "  --json             print JSON instead of text\n"
+            "  --json             print JSON instead of text (a number the file holds as\n"
+            "                     NaN or inf is null there, so every key and item stays)\n"
             "  --kv-type TYPE     cache type for the KV bytes per token (default f16)\n"
             "\n"
             "synth: write a model with deterministic pseudo-random weights (finite forward\n"
@@ -269,6 +271,14 @@ static const char *str_value(const struct wl_gguf_str *v, char buf[64])
  * item's hex for a string array (the shape wl_json_set_texts gives). The
  * caller files *hex under the key's name in metadata_value_bytes. */
 
+/* A float as JSON: null for NaN and +-inf, which JSON cannot write (and
+ * json_real refuses: an array would lose the item, shifting every later
+ * one, and an object the key). */
+static json_t *real_json(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
 static json_t *scalar_json(const wl_gguf *g, const char *key, enum wl_gguf_vtype t, json_t **hex)
 {
     struct wl_gguf_str sv;
@@ -286,7 +296,7 @@ static json_t *scalar_json(const wl_gguf *g, const char *key, enum wl_gguf_vtype
     if (t == WL_GGUF_BOOL && wl_gguf_get_bool(g, key, &b) == 0)
         return json_boolean(b);
     if ((t == WL_GGUF_FLOAT32 || t == WL_GGUF_FLOAT64) && wl_gguf_get_f64(g, key, &f) == 0)
-        return json_real(f);
+        return real_json(f);
     if (wl_gguf_get_i64(g, key, &i) == 0)
         return json_integer(i);
     if (wl_gguf_get_u64(g, key, &u) == 0)
@@ -319,7 +329,7 @@ static json_t *array_json(const wl_gguf *g, const char *key, json_t **hex)
             json_array_append_new(items, json_integer((json_int_t)sub.n));
         } else if ((a.elem_type == WL_GGUF_FLOAT32 || a.elem_type == WL_GGUF_FLOAT64) &&
                    wl_gguf_arr_f64(&a, k, &f) == 0) {
-            json_array_append_new(items, json_real(f));
+            json_array_append_new(items, real_json(f));
         } else if (wl_gguf_arr_i64(&a, k, &i) == 0) {
             json_array_append_new(items, json_integer(i));
         } else {
@@ -475,10 +485,10 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
     json_object_set_new(j, "context_length", json_integer(f->context_length));
     json_t *rope = json_object();
     json_object_set_new(rope, "dimension_count", json_integer(f->rope_dim));
-    json_object_set_new(rope, "freq_base", json_real(f->rope_freq_base));
-    json_object_set_new(rope, "scale", json_real(f->rope_scale));
+    json_object_set_new(rope, "freq_base", real_json(f->rope_freq_base));
+    json_object_set_new(rope, "scale", real_json(f->rope_scale));
     json_object_set_new(j, "rope", rope);
-    json_object_set_new(j, "norm_eps", json_real(f->norm_eps));
+    json_object_set_new(j, "norm_eps", real_json(f->norm_eps));
     json_object_set_new(j, "tied_embeddings", json_boolean(f->tied_embeddings));
     json_object_set_new(j, "n_params", json_integer((json_int_t)f->n_params));
     json_t *p = json_object();
@@ -510,7 +520,7 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
     json_object_set_new(j, "precision", json_string(prec));
     json_object_set_new(j, "n_tensors", json_integer((json_int_t)f->n_tensors));
     json_object_set_new(j, "tensor_bytes", json_integer((json_int_t)f->tensor_bytes));
-    json_object_set_new(j, "bits_per_weight", json_real(f->bits_per_weight));
+    json_object_set_new(j, "bits_per_weight", real_json(f->bits_per_weight));
     uint64_t kv;
     json_object_set_new(j, "kv_cache_type", json_string(wl_ttype_name(kv_type)));
     json_object_set_new(j, "kv_bytes_per_token",

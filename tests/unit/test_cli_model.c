@@ -9,8 +9,8 @@
  * name_hex); a path that is not UTF-8 stays in the JSON, and so do the bytes
  * of a tensor name that is not (name_hex in --tensors); ESC and C1 controls
  * in keys, values, names and tensor names never reach the terminal as they
- * are. The file is a synthesized model with extra keys, read by the real
- * `wattlens` binary.
+ * are; NaN and inf are null in the JSON, in place. The file is a synthesized model with extra keys,
+ * read by the real `wattlens` binary.
  */
 #include "test_support.h"
 
@@ -18,6 +18,7 @@
 #include "engine/synth.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +272,50 @@ static void test_info_json_keeps_a_path_that_is_not_utf8(void **state)
     free(dir);
 }
 
+/* NaN and inf in the file: JSON cannot hold them, so they are null, in
+ * place. A float array keeps item k at element k (no item dropped), and the
+ * features keep every key (rope.freq_base, norm_eps). */
+static void test_info_json_non_finite_numbers_are_null(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char path[512], args[1024];
+    snprintf(path, sizeof path, "%s/nonfinite.gguf", dir);
+    wl_gguf_writer *w = synth_writer();
+    assert_int_equal(wl_gguf_writer_set_f32(w, "llama.rope.freq_base", INFINITY), 0);
+    assert_int_equal(wl_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", NAN), 0);
+    const float items[] = {INFINITY, NAN, -5.0f, 1.5f, -INFINITY};
+    assert_int_equal(wl_gguf_writer_set_arr(w, "test.floats", WL_GGUF_FLOAT32, items, 5), 0);
+    write_model(w, path);
+    char *out = NULL, *errs = NULL;
+    snprintf(args, sizeof args, "model info '%s' --json --metadata", path);
+    assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+    json_error_t je;
+    json_t *doc = json_loads(out, 0, &je);
+    assert_non_null(doc);
+    json_t *rope = json_object_get(doc, "rope");
+    assert_non_null(rope);
+    assert_true(json_is_null(json_object_get(rope, "freq_base")));
+    assert_true(json_is_real(json_object_get(rope, "scale")));
+    assert_true(json_is_null(json_object_get(doc, "norm_eps")));
+    json_t *meta = json_object_get(doc, "metadata");
+    assert_true(json_is_null(json_object_get(meta, "llama.rope.freq_base")));
+    json_t *arr = json_object_get(meta, "test.floats");
+    assert_int_equal(json_integer_value(json_object_get(arr, "n")), 5);
+    json_t *got = json_object_get(arr, "items");
+    assert_int_equal(json_array_size(got), 5);
+    assert_true(json_is_null(json_array_get(got, 0)));
+    assert_true(json_is_null(json_array_get(got, 1)));
+    assert_true(json_real_value(json_array_get(got, 2)) == -5.0);
+    assert_true(json_real_value(json_array_get(got, 3)) == 1.5);
+    assert_true(json_is_null(json_array_get(got, 4)));
+    json_decref(doc);
+    free(out);
+    free(errs);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 /* `--tensors --json`: a tensor name that is not UTF-8 shows U+FFFD and keeps
  * its bytes in name_hex (a UTF-8 name has none). */
 static void test_tensor_names_that_are_not_utf8(void **state)
@@ -412,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_metadata_keys_that_are_not_utf8),
         cmocka_unit_test(test_metadata_values_that_are_not_utf8),
         cmocka_unit_test(test_info_json_keeps_a_path_that_is_not_utf8),
+        cmocka_unit_test(test_info_json_non_finite_numbers_are_null),
         cmocka_unit_test(test_tensor_names_that_are_not_utf8),
         cmocka_unit_test(test_text_output_escapes_terminal_controls),
         cmocka_unit_test(test_errors_quoting_the_file_are_escaped),
