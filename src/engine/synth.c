@@ -505,16 +505,32 @@ int wl_synth_model_stats(const struct wl_synth_params *p, wl_gguf_writer *w,
     }
 
     struct wl__synth s = {.p = p, .w = w, .err = err, .stats = stats};
-    char name[96];
+    /* general.name is a tokenizer hint (a name with "phi3" turns on the
+     * Phi-3 rules, tokenizer_vocab.c), so the family never goes into it: a
+     * copied vocabulary keeps its source's name (none if it has none) and
+     * tokenizes as the source does; the generated one gets a name without
+     * the family and tokenizes the same for every family. What synth made
+     * is in wattlens.synth.name. */
+    char name[96], general_name[96];
     snprintf(name, sizeof name, "wattlens synth %s L%" PRIu32 " D%" PRIu32 " seed %" PRIu64,
              wl_arch_name(p->arch), p->n_layers, p->dim, p->seed);
+    snprintf(general_name, sizeof general_name,
+             "wattlens synth L%" PRIu32 " D%" PRIu32 " seed %" PRIu64, p->n_layers, p->dim,
+             p->seed);
     rc = wl_gguf_writer_set_str(w, "general.architecture", wl_arch_name(p->arch));
-    rc = rc ? rc : wl_gguf_writer_set_str(w, "general.name", name);
+    if (rc == 0 && !p->vocab_from)
+        rc = wl_gguf_writer_set_str(w, "general.name", general_name);
+    if (rc == 0 && p->vocab_from) {
+        int64_t k = wl_gguf_find_kv(p->vocab_from, "general.name");
+        if (k >= 0)
+            rc = wl_gguf_writer_copy_kv(w, p->vocab_from, (uint64_t)k);
+    }
     rc = rc ? rc
             : wl_gguf_writer_set_u32(w, "general.file_type",
                                      (uint32_t)wl_requant_file_type(p->type));
     if (rc == 0 && wl_ttype_block_elems(p->type) > 1)
         rc = wl_gguf_writer_set_u32(w, "general.quantization_version", 2);
+    rc = rc ? rc : wl_gguf_writer_set_str(w, "wattlens.synth.name", name);
     rc = rc ? rc : wl_gguf_writer_set_u64(w, "wattlens.synth.seed", p->seed);
     if (rc)
         return wl_errmsg_set(err, rc, "cannot write general metadata");

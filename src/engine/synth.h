@@ -5,8 +5,11 @@
  * Weights are uniform in +-sqrt(3 / fan_in) (unit variance through every
  * matmul) and norm weights are 1, so forward passes stay finite at any depth.
  * The same parameters and seed always give the same bytes. Tokenizer
- * metadata is copied from a vocabulary GGUF or generated as a byte-level
- * SentencePiece-style vocabulary. Families are rows of a table in synth.c:
+ * metadata is copied from a vocabulary GGUF (with its general.name, a
+ * tokenizer hint, so the copy tokenizes as the source) or generated as a
+ * byte-level SentencePiece-style vocabulary (general.name without the
+ * family, so it tokenizes the same for every family); what synth made is in
+ * wattlens.synth.name and wattlens.synth.seed. Families are rows of a table in synth.c:
  * llama, qwen2, phi3 (with LongRoPE factors), gemma, gemma2, stablelm;
  * outside llama, norm weights are 1 + uniform(+-0.2) and biases
  * uniform(+-0.1) so every family-specific part matters.

@@ -79,6 +79,29 @@ if [ -f "$D/vocab/ggml-vocab-llama-spm.gguf" ]; then
   expect_grep vocab-from "$tmp/v.json" '"vocab_size": 32000'
   expect_grep vocab-from "$tmp/v.json" '"attention": "MHA"'
 fi
+# a copied vocabulary tokenizes as its source, whatever --arch: general.name
+# (the Phi-3 rules key on it) is the source's, never the synth description
+for pair in "phi-3:llama:<|user|> Hi<|end|> there" "phi-3:phi3:<|user|> Hi<|end|> there" \
+  "llama-spm:phi3:Hi</s> there <s> x" "llama-spm:llama:Hi</s> there <s> x"; do
+  voc=${pair%%:*} rest=${pair#*:} arch=${rest%%:*} text=${rest#*:}
+  [ -f "$D/vocab/ggml-vocab-$voc.gguf" ] || continue
+  "$W" model synth --arch "$arch" --vocab-from "$D/vocab/ggml-vocab-$voc.gguf" --layers 1 \
+    --dim 64 --heads 8 -o "$tmp/vt.gguf" > /dev/null 2> "$tmp/e"; rc=$?
+  [ $rc = 0 ] || bad "synth --arch $arch --vocab-from $voc exit $rc: $(cat "$tmp/e")"
+  want=$("$W" tokenize -m "$D/vocab/ggml-vocab-$voc.gguf" -p "$text" --special --ids)
+  got=$("$W" tokenize -m "$tmp/vt.gguf" -p "$text" --special --ids)
+  [ -n "$want" ] && [ "$got" = "$want" ] && ok \
+    || bad "synth --arch $arch --vocab-from $voc tokenizes '$text' as [$got], its source as [$want]"
+done
+# the generated vocabulary tokenizes the same for every family
+for arch in llama phi3; do
+  "$W" model synth --arch "$arch" --layers 1 --dim 64 --heads 8 --vocab 300 \
+    -o "$tmp/vb-$arch.gguf" > /dev/null || bad "synth --arch $arch --vocab 300"
+done
+want=$("$W" tokenize -m "$tmp/vb-llama.gguf" -p "a</s> b" --special --ids)
+got=$("$W" tokenize -m "$tmp/vb-phi3.gguf" -p "a</s> b" --special --ids)
+[ -n "$want" ] && [ "$got" = "$want" ] && ok \
+  || bad "the generated vocabulary: phi3 gives [$got], llama [$want]"
 
 # failures say what and where
 "$W" model info "$tmp/missing.gguf" > /dev/null 2> "$tmp/e1"; rc=$?

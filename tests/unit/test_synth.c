@@ -201,6 +201,15 @@ static void test_synth_vocab_from_a_vocabulary_file(void **state)
         assert_int_equal(n1, n2);
         assert_memory_equal(r1, r2, n1);
     }
+    /* general.name is the source's (a tokenizer hint), the description is
+     * in wattlens.synth.name */
+    struct wl_gguf_str name;
+    assert_int_equal(wl_gguf_get_str(g, "general.name", &name), 0);
+    assert_int_equal(name.len, 5);
+    assert_memory_equal(name.data, "gpt-2", 5);
+    assert_int_equal(wl_gguf_get_str(g, "wattlens.synth.name", &name), 0);
+    assert_int_equal(name.len, strlen("wattlens synth llama L1 D32 seed 1"));
+    assert_memory_equal(name.data, "wattlens synth llama L1 D32 seed 1", name.len);
     assert_int_equal(wl_gguf_find_tensor(g, "token_embd.weight")->ne[1], 50257);
     struct wl_model_features f;
     assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
