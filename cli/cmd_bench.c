@@ -55,7 +55,10 @@ static void usage(FILE *out)
             "                        name that is not UTF-8 shows U+FFFD, and <field>_hex\n"
             "                        has its bytes; csv keeps the bytes)\n"
             "      --json            same as -o json\n"
-            "  -ub, --ubatch-size N  prompt tokens per forward batch (default 64)\n"
+            "  -ub, --ubatch-size N  prompt tokens per forward batch (default 64); csv and\n"
+            "                        json's n_batch and n_ubatch are the batch the engine\n"
+            "                        ran: N, raised to --batch's count and at most\n"
+            "                        max(-p, -n) x --batch (the context's positions)\n"
             "  -ctk, --cache-type T  KV cache type: f16 (default) or f32\n"
             "      --no-warmup       skip the warm-up runs\n"
             "      --batch N         run N sequences together (default 1): ppP runs N prompts\n"
@@ -83,7 +86,6 @@ struct info {
     uint64_t size;
     uint64_t n_params;
     int threads;
-    int n_batch;
     const char *type_k;
 };
 
@@ -194,8 +196,8 @@ static void print_csv(const struct info *in, const struct wl_bench_result *r, in
                ",\"%s\",\"%s\",\"0\"," BENCH_FIXED_GPU
                ",\"%d\",\"%d\",\"0\",\"%s\",\"%.0f\",\"%.0f\",\"%.6f\",\"%.6f\","
                "\"%d\"\n",
-               (unsigned long long)in->size, (unsigned long long)in->n_params, in->n_batch,
-               in->n_batch, in->threads, in->type_k, in->type_k, r[i].n_prompt, r[i].n_gen, t,
+               (unsigned long long)in->size, (unsigned long long)in->n_params, r[i].n_ubatch,
+               r[i].n_ubatch, in->threads, in->type_k, in->type_k, r[i].n_prompt, r[i].n_gen, t,
                r[i].avg_ns, r[i].stddev_ns, r[i].avg_ts, r[i].stddev_ts, r[i].n_batch);
     }
 }
@@ -225,8 +227,8 @@ static int print_json(const struct info *in, const struct wl_bench_result *r, in
         wl_json_set_text(o, "model_type", in->model_type);
         json_object_set_new(o, "model_size", json_integer((json_int_t)in->size));
         json_object_set_new(o, "model_n_params", json_integer((json_int_t)in->n_params));
-        json_object_set_new(o, "n_batch", json_integer(in->n_batch));
-        json_object_set_new(o, "n_ubatch", json_integer(in->n_batch));
+        json_object_set_new(o, "n_batch", json_integer(r[i].n_ubatch));
+        json_object_set_new(o, "n_ubatch", json_integer(r[i].n_ubatch));
         json_object_set_new(o, "n_threads", json_integer(in->threads));
         /* the fixed settings as in print_csv, typed as llama-bench's json
          * printer types them (test::get_field_type: bools, ints, strings) */
@@ -420,11 +422,11 @@ static int run(int argc, char **argv)
         wl_model_free(m);
         return wl_cli_fail(CMD, "%s", err.text);
     }
-    /* threads actually used (0 meant "online CPUs") and batch size */
+    /* threads actually used (0 meant "online CPUs"); the batch size is
+     * each result's n_ubatch, the context's */
     in.threads = p.n_threads;
     if (in.threads == 0)
         in.threads = wl_threadpool_default_threads();
-    in.n_batch = p.n_ubatch > 0 ? p.n_ubatch : 64;
     weight_pages_note(m, model, verbose);
     wl_model_free(m);
     if (strcmp(fmt, "json") == 0)

@@ -355,6 +355,7 @@ int wl_bench_run(const wl_model *m, const struct wl_bench_params *p, struct wl_b
         else
             snprintf(r->test, sizeof r->test, "%s%d", kind == 0 ? "pp" : "tg", (int)n);
         r->n_batch = nb;
+        r->n_ubatch = wl_context_n_ubatch(ctx); /* what ran, not what was asked for */
         r->n_prompt = kind == 0 ? n : 0;
         r->n_gen = kind == 0 ? 0 : n;
         r->reps = p->reps;

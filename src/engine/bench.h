@@ -38,6 +38,9 @@ struct wl_bench_params {
 struct wl_bench_result {
     char test[24];     /* "pp512", "tg128"; " x4" appended for a batch of 4 sequences */
     int32_t n_batch;   /* sequences run together */
+    int32_t n_ubatch;  /* tokens per forward batch of the context the test ran in
+                        * (wl_context_n_ubatch): the n_ubatch asked for (default 64),
+                        * raised to n_batch and capped at its positions x n_batch */
     int32_t n_prompt;  /* as llama-bench: n_prompt for pp tests, 0 for tg */
     int32_t n_gen;
     int32_t reps;

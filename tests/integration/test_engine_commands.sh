@@ -9,7 +9,8 @@
 # - a run stopped during the baseline does not announce the generation;
 # - generate prints the load time on stderr;
 # - a damaged cached built-in model is generated again, and said so;
-# - bench reports llama-bench's model_size (tensor bytes) and model_type;
+# - bench reports llama-bench's model_size (tensor bytes) and model_type, and the
+#   n_batch / n_ubatch the engine ran (raised by --batch, capped by the context);
 # - quantize says how many tensors got the requested type and warns when none did;
 # - a closed stdout is one exit status 1, never a SIGPIPE death;
 # - singular nouns for one, -q over -v, a bad WATTLENS_LOG is warned about.
@@ -181,6 +182,21 @@ for spec in "llama 16 q8_0:llama 1B Q8_0" "qwen2 24 q4_0:qwen2 1B Q4_0" "gemma 1
     -o "$tmp/syn.gguf" >/dev/null 2>&1
   got=$("$W" bench -m "$tmp/syn.gguf" -p 0 -n 1 -r 1 -t 1 --no-warmup -o csv 2>/dev/null | tail -1 | cut -d, -f7)
   if [ "$got" = "\"${spec#*:}\"" ]; then ok "bench model_type $got"; else bad "bench model_type: want ${spec#*:}, got $got"; fi
+done
+# n_batch / n_ubatch are the batch the engine ran: --batch 100 raises the 64
+# to 100; a 16-token context holds batches of 16; -ub is taken as given
+for spec in "--batch 100 -p 0 -n 2:100 100" "-p 16 -n 0:16 1" "-ub 32 -p 64 -n 0:32 1" \
+  "-p 96 -n 0:64 1"; do
+  # shellcheck disable=SC2086
+  "$W" bench -m "$M" ${spec%%:*} -r 1 -t 1 --no-warmup -o json >"$tmp/bench.json" 2>"$tmp/err"
+  got=$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))[0]
+print(r["n_ubatch"], r["n_seq"]) if r["n_batch"] == r["n_ubatch"] else print("n_batch", r["n_batch"])' \
+    "$tmp/bench.json" 2>&1)
+  csv=$("$W" bench -m "$M" ${spec%%:*} -r 1 -t 1 --no-warmup -o csv 2>/dev/null | tail -1 | cut -d, -f10,11)
+  want=${spec#*:}
+  if [ "$got" = "$want" ] && [ "$csv" = "\"${want% *}\",\"${want% *}\"" ]; then
+    ok "bench ${spec%%:*}: n_ubatch ${want% *}"
+  else bad "bench ${spec%%:*}: want n_ubatch/n_seq $want, got $got (csv $csv): $(cat "$tmp/err")"; fi
 done
 
 # --- quantize says what the output holds --------------------------------------------------------
