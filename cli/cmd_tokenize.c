@@ -23,11 +23,13 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: wattlens tokenize -m FILE.gguf (-p TEXT | -f FILE) [--ids | --pieces]\n"
-            "                         [--no-bos] [--special] [--stats] [--json]\n"
+            "                         [--no-bos] [--eos] [--special] [--stats] [--json]\n"
             "\n"
             "Turns text into the token ids a model was trained on, using the tokenizer stored\n"
             "in the model's GGUF file (SentencePiece 'llama' or byte-level BPE 'gpt2' with its\n"
-            "pre-tokenizer). Results match llama.cpp's tokenizer.\n"
+            "pre-tokenizer). Results match llama.cpp's tokenizer. By default the ids are\n"
+            "those generate and run feed the model for the same text (with --special):\n"
+            "BOS when the model asks for it, never EOS.\n"
             "\n"
             "Options:\n"
             "  -m, --model FILE   GGUF file with tokenizer.ggml.* metadata (required)\n"
@@ -36,14 +38,19 @@ static void usage(FILE *out)
             "      --ids          print only the ids, separated by single spaces\n"
             "      --pieces       print only the pieces, one quoted string per line\n"
             "      --no-bos       do not prepend BOS even if the model asks for it\n"
+            "      --eos          append EOS when the model asks for it\n"
+            "                     (tokenizer.ggml.add_eos_token), as llama.cpp's\n"
+            "                     llama-tokenize does; generate and run do not\n"
             "      --special      recognise control tokens written in the text (e.g. <s>,\n"
             "                     <|endoftext|>), as generate and run always do with their\n"
             "                     prompt; user-defined tokens are always recognised\n"
             "      --stats        tokenizer profile on stderr: vocabulary and merge-rank\n"
             "                     lookups, merges, word-cache hit rate, tokens/s, MB/s\n"
-            "      --json         one JSON document on stdout (tokens, tokenizer, stats);\n"
-            "                     text that is not UTF-8 (the model path, a piece that is\n"
-            "                     part of a character) shows U+FFFD, its bytes in <field>_hex\n"
+            "      --json         one JSON document on stdout (tokens, tokenizer, stats;\n"
+            "                     tokenizer.add_bos / add_eos: whether BOS / EOS are\n"
+            "                     added); text that is not UTF-8 (the model path, a\n"
+            "                     piece that is part of a character) shows U+FFFD, its\n"
+            "                     bytes in <field>_hex\n"
             "  -h, --help         show this help\n"
             "\n"
             "Default output: one line per token, 'ID<TAB>\"piece\"', pieces escaped like C\n"
@@ -53,6 +60,7 @@ static void usage(FILE *out)
             "Examples:\n"
             "  wattlens tokenize -m model.gguf -p 'Hello world'\n"
             "  wattlens tokenize -m model.gguf -p 'Hello world' --ids --no-bos\n"
+            "  wattlens tokenize -m model.gguf -p 'query' --ids --eos   # as llama-tokenize\n"
             "  wattlens tokenize -m model.gguf -f prompt.txt --stats\n"
             "  wattlens tokenize -m model.gguf -p '<s>Hi</s>' --special --json\n");
 }
@@ -141,21 +149,16 @@ static void stats_print(FILE *out, const struct wl_tok_info *inf, const struct w
 static int run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},
-        {"prompt", required_argument, NULL, 'p'},
-        {"file", required_argument, NULL, 'f'},
-        {"ids", no_argument, NULL, 'i'},
-        {"pieces", no_argument, NULL, 'P'},
-        {"no-bos", no_argument, NULL, 'b'},
-        {"special", no_argument, NULL, 's'},
-        {"stats", no_argument, NULL, 'S'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"model", required_argument, NULL, 'm'}, {"prompt", required_argument, NULL, 'p'},
+        {"file", required_argument, NULL, 'f'},  {"ids", no_argument, NULL, 'i'},
+        {"pieces", no_argument, NULL, 'P'},      {"no-bos", no_argument, NULL, 'b'},
+        {"eos", no_argument, NULL, 'e'},         {"special", no_argument, NULL, 's'},
+        {"stats", no_argument, NULL, 'S'},       {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     const char *model = NULL, *prompt = NULL, *file = NULL;
-    bool ids_only = false, pieces_only = false, no_bos = false, special = false, stats = false,
-         json = false;
+    bool ids_only = false, pieces_only = false, no_bos = false, eos = false, special = false,
+         stats = false, json = false;
     int c;
     optind = 1;
     opterr = 0;
@@ -178,6 +181,9 @@ static int run(int argc, char **argv)
             break;
         case 'b':
             no_bos = true;
+            break;
+        case 'e':
+            eos = true;
             break;
         case 's':
             special = true;
@@ -226,8 +232,10 @@ static int run(int argc, char **argv)
     struct wl_tok_info inf;
     wl_tok_get_info(tok, &inf);
 
-    unsigned flags =
-        WL_TOK_ADD_EOS | (no_bos ? 0 : WL_TOK_ADD_BOS) | (special ? WL_TOK_PARSE_SPECIAL : 0);
+    /* as generate and run tokenize a prompt: BOS, no EOS (an end-of-text
+     * token at the end of a prompt is not something to continue from) */
+    unsigned flags = (no_bos ? 0 : WL_TOK_ADD_BOS) | (eos ? WL_TOK_ADD_EOS : 0) |
+                     (special ? WL_TOK_PARSE_SPECIAL : 0);
     struct wl_tok_stats st = {0};
     int32_t *ids = NULL;
     size_t n = 0;
@@ -264,14 +272,14 @@ static int run(int argc, char **argv)
          * file's own string) need not be UTF-8: U+FFFD and <field>_hex
          * (util/json_text.h); a failure is out of memory, doc NULL */
         json_t *doc = json_object(), *tj = json_pack("{s:s}", "type", inf.model_name);
-        bool built =
-            doc && tj && arr && wl_json_set_text(doc, "model", model) == 0 &&
-            wl_json_set_text(tj, "pre", inf.pre_name) == 0 &&
-            json_object_update_new(
-                tj, json_pack("{s:i, s:i, s:b, s:b, s:b, s:f}", "n_vocab", (int)inf.n_vocab,
-                              "n_merges", (int)inf.n_merges, "add_bos", inf.add_bos && !no_bos,
-                              "add_space_prefix", inf.add_space_prefix, "parse_special", special,
-                              "load_ms", inf.load_ns / 1e6)) == 0;
+        bool built = doc && tj && arr && wl_json_set_text(doc, "model", model) == 0 &&
+                     wl_json_set_text(tj, "pre", inf.pre_name) == 0 &&
+                     json_object_update_new(
+                         tj, json_pack("{s:i, s:i, s:b, s:b, s:b, s:b, s:f}", "n_vocab",
+                                       (int)inf.n_vocab, "n_merges", (int)inf.n_merges, "add_bos",
+                                       inf.add_bos && !no_bos, "add_eos", inf.add_eos && eos,
+                                       "add_space_prefix", inf.add_space_prefix, "parse_special",
+                                       special, "load_ms", inf.load_ns / 1e6)) == 0;
         if (built) {
             built = json_object_set_new(doc, "tokenizer", tj) == 0;
             tj = NULL;
