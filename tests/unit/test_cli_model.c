@@ -9,8 +9,9 @@
  * name_hex); a path that is not UTF-8 stays in the JSON, and so do the bytes
  * of a tensor name that is not (name_hex in --tensors); ESC and C1 controls
  * in keys, values, names and tensor names never reach the terminal as they
- * are; NaN and inf are null in the JSON, in place. The file is a synthesized model with extra keys,
- * read by the real `wattlens` binary.
+ * are; NaN and inf are null in the JSON, in place; the RoPE scale shown is
+ * the engine's; --kv-type takes the engine's cache types. The file is a synthesized model with
+ * extra keys, read by the real `wattlens` binary.
  */
 #include "test_support.h"
 
@@ -316,6 +317,94 @@ static void test_info_json_non_finite_numbers_are_null(void **state)
     free(dir);
 }
 
+/* The RoPE scale info shows is the one the engine uses: rope.scaling.factor
+ * when it is > 0 and the scaling type is not "none", else 1, with what the
+ * file says after it; JSON has both (scale, scale_in_file). */
+static void test_info_rope_scale_is_the_engines(void **state)
+{
+    (void)state;
+    static const struct {
+        float factor;
+        const char *type; /* rope.scaling.type, NULL: none */
+        const char *text; /* the RoPE line's end */
+        double scale;
+    } cases[] = {
+        {-2.0f, NULL, ", scale 1 (file says -2)\n", 1.0},
+        {0.0f, NULL, ", scale 1 (file says 0)\n", 1.0},
+        {4.0f, "none", ", scale 1 (file says 4 with scaling type none)\n", 1.0},
+        {4.0f, "linear", ", scale 4\n", 4.0},
+    };
+    char *dir = wl_test_tmpdir();
+    char path[512], args[1024];
+    snprintf(path, sizeof path, "%s/rope.gguf", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wl_gguf_writer *w = synth_writer();
+        assert_int_equal(wl_gguf_writer_set_f32(w, "llama.rope.scaling.factor", cases[i].factor),
+                         0);
+        if (cases[i].type)
+            assert_int_equal(wl_gguf_writer_set_str(w, "llama.rope.scaling.type", cases[i].type),
+                             0);
+        write_model(w, path);
+        char *out = NULL, *errs = NULL;
+        snprintf(args, sizeof args, "model info '%s'", path);
+        assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+        if (!strstr(out, cases[i].text))
+            fprintf(stderr, "case %zu: %s\n", i, out);
+        assert_non_null(strstr(out, cases[i].text));
+        free(out);
+        free(errs);
+        snprintf(args, sizeof args, "model info '%s' --json", path);
+        assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+        json_error_t je;
+        json_t *doc = json_loads(out, 0, &je);
+        assert_non_null(doc);
+        json_t *rope = json_object_get(doc, "rope");
+        assert_true(json_real_value(json_object_get(rope, "scale")) == cases[i].scale);
+        assert_true(json_real_value(json_object_get(rope, "scale_in_file")) == cases[i].factor);
+        json_decref(doc);
+        free(out);
+        free(errs);
+    }
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
+/* --kv-type takes the engine's KV cache types only (f16, f32; any case),
+ * and says so: not "cannot write ... weights", since info writes nothing. */
+static void test_info_kv_type_is_a_cache_type(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char path[512], args[1024];
+    snprintf(path, sizeof path, "%s/m.gguf", dir);
+    write_model(synth_writer(), path);
+    static const char *const bad[] = {"q2_k", "q8_0", "q4_k", "bf16", "x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *out = NULL, *errs = NULL;
+        snprintf(args, sizeof args, "model info '%s' --kv-type %s", path, bad[i]);
+        assert_int_equal(wl_test_run_cli(args, &out, &errs), 2);
+        if (!strstr(errs, "--kv-type must be f16 or f32"))
+            fprintf(stderr, "%s: %s\n", bad[i], errs);
+        assert_non_null(strstr(errs, "--kv-type must be f16 or f32"));
+        assert_null(strstr(errs, "weights"));
+        assert_string_equal(out, "");
+        free(out);
+        free(errs);
+    }
+    static const char *const good[][2] = {{"f32", "(F32)"}, {"F16", "(F16)"}};
+    for (size_t i = 0; i < 2; i++) {
+        char *out = NULL, *errs = NULL;
+        snprintf(args, sizeof args, "model info '%s' --kv-type %s", path, good[i][0]);
+        assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+        assert_non_null(strstr(out, "bytes per token "));
+        assert_non_null(strstr(out, good[i][1]));
+        free(out);
+        free(errs);
+    }
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 /* `--tensors --json`: a tensor name that is not UTF-8 shows U+FFFD and keeps
  * its bytes in name_hex (a UTF-8 name has none). */
 static void test_tensor_names_that_are_not_utf8(void **state)
@@ -458,6 +547,8 @@ int main(void)
         cmocka_unit_test(test_metadata_values_that_are_not_utf8),
         cmocka_unit_test(test_info_json_keeps_a_path_that_is_not_utf8),
         cmocka_unit_test(test_info_json_non_finite_numbers_are_null),
+        cmocka_unit_test(test_info_rope_scale_is_the_engines),
+        cmocka_unit_test(test_info_kv_type_is_a_cache_type),
         cmocka_unit_test(test_tensor_names_that_are_not_utf8),
         cmocka_unit_test(test_text_output_escapes_terminal_controls),
         cmocka_unit_test(test_errors_quoting_the_file_are_escaped),
