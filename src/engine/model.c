@@ -5,12 +5,14 @@
 #include "engine/model.h"
 
 #include "engine/forward.h"
+#include "engine/kernels/kernels.h"
 #include "engine/quant.h"
 #include "util/hugepage.h"
 #include "util/log.h"
 #include "wattlens/error.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,35 @@ static bool matrix_type_supported(enum wl_ttype t)
     }
 }
 
+/* A buffer of n_bytes the model owns (freed at wl_model_free), aligned to a
+ * cache line; NULL when out of memory. */
+static void *own_buffer(wl_model *m, size_t n_bytes)
+{
+    void **grown = realloc(m->owned, (m->n_owned + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    m->owned = grown;
+    if (n_bytes > SIZE_MAX - 64)
+        return NULL;
+    /* aligned_alloc wants a size that is a multiple of the alignment */
+    void *buf = aligned_alloc(64, (n_bytes / 64 + 1) * 64);
+    if (buf)
+        m->owned[m->n_owned++] = buf;
+    return buf;
+}
+
+/* F16 or BF16 values at an odd address, widened to F32 one element at a
+ * time (the row converters read uint16_t, which must be aligned). */
+static void widen_unaligned_16(enum wl_ttype type, const void *src, float *dst, int64_t n)
+{
+    const unsigned char *p = src;
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, sizeof h);
+        dst[i] = type == WL_TTYPE_F16 ? wl_fp16_to_fp32(h) : wl_bf16_to_fp32(h);
+    }
+}
+
 int wl__model_bind_matrix(wl_model *m, const char *name, int64_t n_in, int64_t n_out,
                           bool optional, struct wl_weight *w, struct wl_errmsg *err)
 {
@@ -70,12 +101,40 @@ int wl__model_bind_matrix(wl_model *m, const char *name, int64_t n_in, int64_t n
     if (rc != 0)
         return wl_errmsg_set(err, rc, "tensor '%s': row of %lld %s elements is not whole blocks",
                              name, (long long)n_in, wl_ttype_name(t->type));
+    /* The file's alignment is only general.alignment: at 1 or 2 a tensor can
+     * start at an address the kernels cannot read (they refuse it). Such a
+     * tensor is copied once to memory the model owns, so that the file
+     * still runs, and gives the same results; the load warns (see below). */
+    const void *data = t->data;
+    if ((uintptr_t)data % wl_kernel_weight_align(t->type) != 0) {
+        void *copy = own_buffer(m, (size_t)t->n_bytes);
+        if (!copy)
+            return wl_errmsg_set(err, WL_ENOMEM,
+                                 "out of memory copying tensor '%s' (%llu bytes) to aligned memory",
+                                 name, (unsigned long long)t->n_bytes);
+        memcpy(copy, data, (size_t)t->n_bytes);
+        data = copy;
+        m->realigned_tensors++;
+        m->realigned_bytes += t->n_bytes;
+    }
     w->type = t->type;
-    w->data = t->data;
+    w->data = data;
     w->n_in = n_in;
     w->n_out = n_out;
     w->row_bytes = (size_t)row_bytes;
     w->name = t->name;
+    /* What the kernels will check on every product, checked once here: a
+     * weight bound at load can then never be refused while the model runs. */
+    const struct wl_kernel_weight kw = {.type = w->type,
+                                        .data = w->data,
+                                        .rows = w->n_out,
+                                        .cols = w->n_in,
+                                        .row_bytes = w->row_bytes};
+    rc = wl_kernel_weight_check(&kw);
+    if (rc != 0)
+        return wl_errmsg_set(err, rc,
+                             "tensor '%s' (%s, [%lld, %lld]) cannot be read by the matrix kernels",
+                             name, wl_ttype_name(t->type), (long long)n_in, (long long)n_out);
     m->weight_bytes += t->n_bytes;
     m->n_params += t->n_elements;
     return 0;
@@ -103,16 +162,13 @@ int wl__model_bind_vector(wl_model *m, const char *name, int64_t n, bool optiona
     if (t->type != WL_TTYPE_F32 && t->type != WL_TTYPE_F16 && t->type != WL_TTYPE_BF16)
         return wl_errmsg_set(err, WL_ENOTSUP, "tensor '%s' has type %s; expected F32, F16 or BF16",
                              name, wl_ttype_name(t->type));
-    float **grown = realloc(m->owned, (m->n_owned + 1) * sizeof *grown);
-    if (!grown)
-        return wl_errmsg_set(err, WL_ENOMEM, "out of memory converting '%s'", name);
-    m->owned = grown;
-    float *buf = malloc((size_t)n * sizeof(float));
+    float *buf = own_buffer(m, (size_t)n * sizeof(float));
     if (!buf)
         return wl_errmsg_set(err, WL_ENOMEM, "out of memory converting '%s'", name);
-    m->owned[m->n_owned++] = buf;
     if (t->type == WL_TTYPE_F32)
         memcpy(buf, t->data, (size_t)n * sizeof(float));
+    else if ((uintptr_t)t->data % sizeof(uint16_t) != 0)
+        widen_unaligned_16(t->type, t->data, buf, n);
     else if (t->type == WL_TTYPE_F16)
         wl_dequantize_row_f16(t->data, buf, n);
     else
@@ -403,6 +459,14 @@ int wl_model_load_gguf(wl_gguf *g, wl_model **out, struct wl_errmsg *err)
         goto fail;
     if ((rc = m->family->load(m, err)) != 0)
         goto fail;
+    if (m->realigned_tensors > 0)
+        wl_log_warn("model",
+                    "%llu tensors (%.1f MiB) are not aligned in memory for the kernels "
+                    "(general.alignment = %llu): copied to aligned memory at load; rewrite the "
+                    "file with 'wattlens model quantize' (alignment 32) to use it in place",
+                    (unsigned long long)m->realigned_tensors,
+                    (double)m->realigned_bytes / (1024.0 * 1024.0),
+                    (unsigned long long)wl_gguf_alignment(g));
     const struct wl_weight *emb = &m->weights.tok_embd;
     m->decode_bytes = m->weight_bytes + emb->row_bytes -
                       (m->config.tied_output ? 0 : wl_weight_bytes(emb));

@@ -5,7 +5,10 @@
  * Weights are used in place from the mmapped GGUF file: a struct wl_weight
  * points into the mapping and nothing is copied, except small 1-D tensors
  * (norm weights, biases) stored in a type other than F32, which are converted
- * to F32 once at load into buffers the model owns.
+ * to F32 once at load into buffers the model owns, and tensors whose data is
+ * not aligned for the kernels (a file with general.alignment 1 or 2), which
+ * are copied once at load into aligned buffers the model owns (with a
+ * warning: such a file costs its misaligned tensors' size in memory again).
  *
  * Lifetime: everything hangs off the wl_model and is valid until
  * wl_model_free(). Thread-safety: read-only after load; any number of
@@ -126,9 +129,13 @@ struct wl_model {
      * has no vocabulary. Rows from here to config.vocab_size are padding:
      * they have no text and generation never samples them. */
     int32_t n_vocab_tok;
-    /* F32 copies of 1-D tensors stored in another type (freed at wl_model_free). */
-    float **owned;
+    /* Buffers the model owns (freed at wl_model_free): F32 copies of 1-D
+     * tensors stored in another type, and aligned copies of misaligned
+     * tensors. realigned_* count the latter (0 for a well-formed file). */
+    void **owned;
     size_t n_owned;
+    uint64_t realigned_tensors;
+    uint64_t realigned_bytes;
 };
 
 /* Loads path: opens the GGUF, detects the family, reads the config and binds

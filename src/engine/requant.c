@@ -9,6 +9,7 @@
 
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,10 @@ struct convert_job {
     uint64_t n_rows;
     size_t in_row, out_row;
     float *rows; /* nth x ne0 */
+    uint8_t *raw; /* nth x in_row: aligned copies of the source rows, or NULL
+                   * when src is aligned (a file with general.alignment 1 or 2
+                   * can put a tensor at an odd address; the row converters
+                   * read fp16 fields and floats, which must be aligned) */
     atomic_int rc;
 };
 
@@ -81,7 +86,13 @@ static void convert_share(void *arg, int ith, int nth)
     wl_threadpool_split((int64_t)j->n_rows, 1, ith, nth, &begin, &end);
     float *row = j->rows + (size_t)ith * (size_t)j->ne0;
     for (int64_t r = begin; r < end; r++) {
-        int rc = wl_dequantize_row(j->src_type, j->src + (size_t)r * j->in_row, row, j->ne0);
+        const uint8_t *src = j->src + (size_t)r * j->in_row;
+        if (j->raw) {
+            uint8_t *raw = j->raw + (size_t)ith * j->in_row;
+            memcpy(raw, src, j->in_row);
+            src = raw;
+        }
+        int rc = wl_dequantize_row(j->src_type, src, row, j->ne0);
         if (rc == 0)
             rc = wl_quantize_row(j->dst_type, row, j->dst + (size_t)r * j->out_row, j->ne0);
         if (rc) {
@@ -114,8 +125,18 @@ static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
     j.rows = malloc((size_t)nth * (ne0 ? (size_t)ne0 : 1) * sizeof *j.rows);
     if (!j.rows)
         return WL_ENOMEM;
+    /* in_row is a multiple of 4 for F32 and of 2 for the others, so an
+     * aligned start keeps every row aligned */
+    if ((uintptr_t)j.src % 4 != 0) {
+        j.raw = malloc((size_t)nth * (j.in_row ? j.in_row : 1)); /* malloc: max_align_t */
+        if (!j.raw) {
+            free(j.rows);
+            return WL_ENOMEM;
+        }
+    }
     if (j.n_rows > 0)
         wl_threadpool_run(pool, convert_share, &j);
+    free(j.raw);
     free(j.rows);
     return atomic_load(&j.rc);
 }

@@ -167,6 +167,11 @@ static size_t act_row_bytes(enum act_format f, int64_t cols)
     return f == ACT_Q8K ? wl__xk_row_bytes(cols) : wl__xq_row_bytes(cols);
 }
 
+size_t wl_kernel_weight_align(uint32_t type)
+{
+    return type == WL_TTYPE_F32 ? 4 : 2;
+}
+
 int wl_kernel_weight_check(const struct wl_kernel_weight *w)
 {
     if (!w || !w->data || w->rows < 1 || w->cols < 1)
@@ -176,8 +181,7 @@ int wl_kernel_weight_check(const struct wl_kernel_weight *w)
     size_t rb = wl_quant_row_bytes(w->type, w->cols);
     if (rb == 0 || w->row_bytes < rb)
         return WL_EINVAL;
-    /* element alignment: floats 4, everything else (fp16 fields) 2 */
-    size_t align = w->type == WL_TTYPE_F32 ? 4 : 2;
+    const size_t align = wl_kernel_weight_align(w->type);
     if (w->row_bytes % align != 0 || (uintptr_t)w->data % align != 0)
         return WL_EINVAL;
     return 0;

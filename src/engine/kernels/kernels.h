@@ -83,10 +83,15 @@ bool wl_kernel_type_supported(uint32_t type);
  * Q8K: Q4_K/Q6_K). Same cols and n_x are the caller's part. */
 bool wl_kernel_x_compatible(uint32_t type_a, uint32_t type_b);
 
+/* Alignment in bytes the kernels need of a weight's data and row_bytes:
+ * 4 for F32, 2 for every other type (their blocks hold fp16 fields). GGUF
+ * data is this aligned at the default general.alignment (32), not at 1 or 2:
+ * the model loader copies such tensors (engine/model.c). */
+size_t wl_kernel_weight_align(uint32_t type);
+
 /* Checks a weight descriptor: supported type, rows >= 1, cols >= 1 and a
  * multiple of the block size, row_bytes large enough, data not NULL, data
- * and row_bytes aligned to 4 bytes (F32) or 2 bytes (all other types, whose
- * blocks hold fp16 fields), as GGUF data always is.
+ * and row_bytes aligned to wl_kernel_weight_align(type).
  * 0 or WL_EINVAL/WL_ENOTSUP. */
 int wl_kernel_weight_check(const struct wl_kernel_weight *w);
 
