@@ -109,6 +109,14 @@ static int wl__set(wl_gguf_writer *w, const char *key, enum wl_gguf_vtype type, 
             free(val);
             return WL_EINVAL;
         }
+        /* Never below the default: at 1 or 2 tensor data can land at odd
+         * addresses, which the matrix kernels cannot read (the engine then
+         * has to copy each such tensor at load). A file copied from one
+         * with a smaller alignment gets 32. */
+        if (a < WL_GGUF_DEFAULT_ALIGNMENT) {
+            a = WL_GGUF_DEFAULT_ALIGNMENT;
+            memcpy(val, &a, 4);
+        }
         w->alignment = a;
     }
     int64_t i = wl__find(w, key);

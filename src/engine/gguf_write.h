@@ -5,7 +5,10 @@
  * then override a few). Values of every type are supported: scalar setters,
  * numeric and string arrays, and wl_gguf_writer_set_raw() for any serialized
  * value including arrays of arrays (it is validated by the reader's parser).
- * "general.alignment" (UINT32, power of two) sets the data alignment.
+ * "general.alignment" (UINT32, power of two) sets the data alignment;
+ * a value below 32 (the GGUF default) is stored and used as 32, so no file
+ * written here puts tensor data where the engine's kernels cannot read it
+ * in place (see engine/model.h).
  *
  * Tensor data is either borrowed (must stay valid until the writer is freed),
  * owned (the writer free()s it), or filled in when the file is written (a

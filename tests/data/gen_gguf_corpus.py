@@ -100,6 +100,7 @@ def main():
     write("valid-model-v3.gguf", good)
     write("valid-model-v2.gguf", model(version=2))
     write("valid-model-align64.gguf", model(align=64))
+    write("valid-model-align1.gguf", model(align=1))  # tensor data at odd file bytes
     write("valid-all-types-v3.gguf", all_types(3))
     write("valid-all-types-v2.gguf", all_types(2))
     write("valid-quant-types.gguf", model(tensors=[("a", [256], T_Q4_K, 144), ("b", [256], T_Q6_K, 210),

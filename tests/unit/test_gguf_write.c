@@ -440,6 +440,65 @@ static void test_write_follows_links_keeps_modes_and_fifos(void **state)
     wl_gguf_writer_free(w);
 }
 
+/* An alignment below 32 is written as 32, set directly or copied from a
+ * file that has one (data at alignment 1 or 2 can sit at odd addresses,
+ * which the engine's kernels cannot read in place); above 32 it is kept. */
+static void test_alignment_below_32_is_written_as_32(void **state)
+{
+    (void)state;
+    const uint32_t asked[] = {1, 2, 16, 32, 64};
+    for (size_t k = 0; k < sizeof asked / sizeof asked[0]; k++) {
+        const uint32_t want = asked[k] < 32 ? 32 : asked[k];
+        wl_gguf_writer *w = NULL;
+        assert_int_equal(wl_gguf_writer_new(&w), 0);
+        assert_int_equal(wl_gguf_writer_set_str(w, "general.name", "x"), 0); /* odd header */
+        assert_int_equal(wl_gguf_writer_set_u32(w, "general.alignment", asked[k]), 0);
+        const float t0[3] = {1, 2, 3}, t1[8] = {4};
+        const uint64_t ne0[1] = {3}, ne1[1] = {8};
+        assert_int_equal(wl_gguf_writer_add_tensor(w, "t0", WL_TTYPE_F32, 1, ne0, t0, sizeof t0),
+                         0);
+        assert_int_equal(wl_gguf_writer_add_tensor(w, "t1", WL_TTYPE_F32, 1, ne1, t1, sizeof t1),
+                         0);
+        void *buf = NULL;
+        wl_gguf *g = reopen(w, &buf);
+        int64_t v = 0;
+        assert_int_equal(wl_gguf_get_i64(g, "general.alignment", &v), 0);
+        assert_int_equal(v, want);
+        assert_int_equal(wl_gguf_alignment(g), want);
+        assert_int_equal(wl_gguf_data_offset(g) % want, 0);
+        assert_int_equal(wl_gguf_find_tensor(g, "t1")->offset % want, 0);
+        wl_gguf_close(g);
+        free(buf);
+        wl_gguf_writer_free(w);
+    }
+    /* copied from a file at alignment 1 (as model quantize copies every key) */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/fuzz/corpus/fuzz_gguf/valid-model-align1.gguf",
+             WL_SOURCE_DIR);
+    wl_gguf *src = NULL;
+    assert_int_equal(wl_gguf_open(path, &src, NULL), 0);
+    assert_int_equal(wl_gguf_alignment(src), 1);
+    wl_gguf_writer *c = NULL;
+    assert_int_equal(wl_gguf_writer_new(&c), 0);
+    for (uint64_t k = 0; k < wl_gguf_n_kv(src); k++)
+        assert_int_equal(wl_gguf_writer_copy_kv(c, src, k), 0);
+    for (uint64_t i = 0; i < wl_gguf_n_tensors(src); i++) {
+        const struct wl_gguf_tensor *t = wl_gguf_tensor(src, i);
+        assert_int_equal(
+            wl_gguf_writer_add_tensor(c, t->name, t->type, t->n_dims, t->ne, t->data, t->n_bytes),
+            0);
+    }
+    void *cbuf = NULL;
+    wl_gguf *h = reopen(c, &cbuf);
+    assert_int_equal(wl_gguf_alignment(h), 32);
+    for (uint64_t i = 0; i < wl_gguf_n_tensors(h); i++)
+        assert_int_equal((wl_gguf_data_offset(h) + wl_gguf_tensor(h, i)->offset) % 32, 0);
+    wl_gguf_close(h);
+    free(cbuf);
+    wl_gguf_writer_free(c);
+    wl_gguf_close(src);
+}
+
 static void test_writer_rejects_bad_arguments(void **state)
 {
     (void)state;
@@ -486,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_written_file_leaves_the_page_cache),
         cmocka_unit_test(test_fill_tensors_write_the_same_bytes_and_fail_cleanly),
         cmocka_unit_test(test_write_follows_links_keeps_modes_and_fifos),
+        cmocka_unit_test(test_alignment_below_32_is_written_as_32),
         cmocka_unit_test(test_writer_rejects_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -280,8 +280,10 @@ static uint8_t *quantize(const uint8_t *img, size_t n, enum wl_ttype type, size_
     return out;
 }
 
-/* Quantizing a misaligned file reads every row correctly and gives the
- * same tensors as quantizing the aligned original. The source is stories260K
+/* Quantizing a misaligned file reads every row correctly, gives the same
+ * tensors as quantizing the aligned original, and writes them at alignment
+ * 32 (copying the input's general.alignment = 1 used to write a file that
+ * is misaligned again). The source is stories260K
  * in Q8_0 (with F16 for the matrices whose rows are not whole blocks): the
  * row converters read those blocks' fp16 fields, which must be aligned (they
  * get aligned copies; under UBSan a misaligned read is an error). */
@@ -307,6 +309,11 @@ static void test_quantize_of_a_misaligned_file(void **state)
         wl_gguf *go = NULL, *gm = NULL;
         assert_int_equal(wl_gguf_open_memory(qo, n_qo, &go, &err), 0);
         assert_int_equal(wl_gguf_open_memory(qm, n_qm, &gm, &err), 0);
+        /* written at alignment 32, not the input's 1: every tensor aligned */
+        assert_int_equal(wl_gguf_alignment(gm), 32);
+        int64_t al = 0;
+        assert_int_equal(wl_gguf_get_i64(gm, "general.alignment", &al), 0);
+        assert_int_equal(al, 32);
         assert_int_equal(wl_gguf_n_tensors(gm), wl_gguf_n_tensors(go));
         for (uint64_t i = 0; i < wl_gguf_n_tensors(go); i++) {
             const struct wl_gguf_tensor *a = wl_gguf_tensor(go, i), *b = wl_gguf_tensor(gm, i);
@@ -314,6 +321,7 @@ static void test_quantize_of_a_misaligned_file(void **state)
             assert_int_equal(a->type, b->type);
             assert_int_equal(a->n_bytes, b->n_bytes);
             assert_memory_equal(a->data, b->data, a->n_bytes);
+            assert_int_equal(((const uint8_t *)b->data - qm) % 32, 0); /* file byte */
         }
         wl_gguf_close(go);
         wl_gguf_close(gm);
