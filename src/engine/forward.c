@@ -203,6 +203,8 @@ static bool stop_requested(struct wl_context *ctx, int32_t done, int32_t n, stru
 int wl__forward(struct wl_context *ctx, const int32_t *tokens, int32_t n, struct wl_errmsg *err)
 {
     int rc = check_tokens(ctx, tokens, n, err);
+    if (rc == 0)
+        rc = wl__kernel_status(ctx, err);
     if (rc != 0)
         return rc;
     for (int32_t i = 0; i < n; i += ctx->n_ubatch) {
@@ -216,6 +218,10 @@ int wl__forward(struct wl_context *ctx, const int32_t *tokens, int32_t n, struct
         const bool last = i + nb == n;
         ctx->rs.out_rows[0] = nb - 1;
         forward_batch(ctx, tokens + i, nb, last ? 1 : 0, 0);
+        if (ctx->kernel_rc != 0) {
+            ctx->n_logits = 0;
+            return wl__kernel_status(ctx, err);
+        }
     }
     ctx->n_logits = 1;
     return 0;
@@ -250,6 +256,9 @@ int wl__forward_multi(struct wl_context *ctx, const int32_t *tokens, const int32
                                  "more (create the context with a larger n_ctx)",
                                  s, ctx->seq_past[s], ctx->n_ctx, add);
     }
+    int rc = wl__kernel_status(ctx, err);
+    if (rc != 0)
+        return rc;
     int32_t logit0 = 0;
     for (int32_t i = 0; i < n; i += ctx->n_ubatch) {
         if (i > 0 && stop_requested(ctx, i, n, err))
@@ -268,6 +277,10 @@ int wl__forward_multi(struct wl_context *ctx, const int32_t *tokens, const int32
                 ctx->rs.out_rows[n_out++] = t;
         }
         forward_batch(ctx, tokens + i, nb, n_out, logit0);
+        if (ctx->kernel_rc != 0) {
+            ctx->n_logits = 0;
+            return wl__kernel_status(ctx, err);
+        }
         logit0 += n_out;
     }
     ctx->n_logits = logit0;

@@ -105,6 +105,12 @@ struct wl_context {
     struct wl_kernels kern;     /* the kernel path (best for this CPU) */
     uint64_t state_bytes;
     void *block;              /* one allocation holding every run-state buffer */
+    /* The first matrix product the kernels refused (0 = none): an engine bug,
+     * since wl_model_load checks every weight as the kernels do and the
+     * scratch is sized for the largest matrix. The product's output is NaN
+     * and every evaluation from then on fails (wl__kernel_status). */
+    int kernel_rc;
+    const char *kernel_weight; /* the refused weight's name */
 };
 
 /* True when a hook wants events at depth d: the one branch per boundary. */
@@ -126,7 +132,8 @@ void wl__pool_free(struct wl_context *ctx);
 typedef void (*wl_parallel_fn)(void *arg, int ith, int nth);
 void wl__parallel(struct wl_context *ctx, wl_parallel_fn fn, void *arg, int64_t work);
 
-/* y (n_tok, w->n_out) = x (n_tok, w->n_in) times W^T, threaded. */
+/* y (n_tok, w->n_out) = x (n_tok, w->n_in) times W^T, threaded. A product
+ * the kernels refuse leaves y NaN and is recorded (wl__kernel_status). */
 void wl__matmul(struct wl_context *ctx, const struct wl_weight *w, const float *x, int32_t n_tok,
                 float *y);
 
@@ -148,6 +155,10 @@ int wl__forward(struct wl_context *ctx, const int32_t *tokens, int32_t n, struct
  * n_seq logits rows are asked for. */
 int wl__forward_multi(struct wl_context *ctx, const int32_t *tokens, const int32_t *seq,
                       const bool *want, int32_t n, struct wl_errmsg *err);
+
+/* 0, or the error (with a message naming the weight) of the first product
+ * the kernels refused on this context; see wl_context.kernel_rc. */
+int wl__kernel_status(const struct wl_context *ctx, struct wl_errmsg *err);
 
 /* Scratch bytes wl__matmul needs for n_tok activation rows against every
  * weight matrix of the model. */

@@ -9,6 +9,7 @@
 #include "engine/threadpool.h"
 #include "wattlens/error.h"
 
+#include <math.h>
 #include <string.h>
 
 int wl__pool_create(struct wl_context *ctx, struct wl_errmsg *err)
@@ -68,17 +69,50 @@ size_t wl__matmul_work_bytes(const wl_model *m, int32_t n_tok)
     return mx;
 }
 
+/* A product the kernels refused. Weights were checked at load exactly as
+ * the kernels check them, and the scratch sized for the largest matrix at
+ * context creation, so this is an engine bug; but it must not pass
+ * silently: y would keep stale values that look like results (a whole
+ * model's worth of skipped products once printed plausible garbage and a
+ * tenfold speed). So y becomes NaN and the context remembers the failure,
+ * which wl__forward returns after the batch. */
+static void matmul_failed(struct wl_context *ctx, const struct wl_weight *w, int rc, int32_t n_tok,
+                          float *y)
+{
+    const size_t n = (size_t)n_tok * (size_t)w->n_out;
+    for (size_t i = 0; i < n; i++)
+        y[i] = NAN;
+    if (ctx->kernel_rc == 0) {
+        ctx->kernel_rc = rc;
+        ctx->kernel_weight = w->name;
+    }
+}
+
+int wl__kernel_status(const struct wl_context *ctx, struct wl_errmsg *err)
+{
+    if (ctx->kernel_rc == 0)
+        return 0;
+    return wl_errmsg_set(err, ctx->kernel_rc,
+                         "the matrix kernels refused weight '%s' (%s): this context's results "
+                         "would be wrong, so it evaluates nothing more (an engine bug; please "
+                         "report it)",
+                         ctx->kernel_weight ? ctx->kernel_weight : "?",
+                         wl_strerror(ctx->kernel_rc));
+}
+
 void wl__matmul(struct wl_context *ctx, const struct wl_weight *w, const float *x, int32_t n_tok,
                 float *y)
 {
-    const struct wl_kernel_weight kw = {.type = w->type, .data = w->data, .rows = w->n_out,
-                                        .cols = w->n_in, .row_bytes = w->row_bytes};
-    /* Shapes and types were checked at load and the scratch sized for the
-     * largest matrix at context creation, so this cannot fail; a failure
-     * would be an engine bug, and the output would be left unwritten. */
+    const struct wl_kernel_weight kw = {.type = w->type,
+                                        .data = w->data,
+                                        .rows = w->n_out,
+                                        .cols = w->n_in,
+                                        .row_bytes = w->row_bytes};
     const int64_t work = w->n_out * w->n_in * (int64_t)n_tok;
-    (void)wl_kernel_matmul(&ctx->kern, &kw, x, n_tok, y, ctx->rs.work, ctx->rs.work_bytes, 0,
-                           work < PARALLEL_MIN_MATMUL ? NULL : ctx->pool);
+    int rc = wl_kernel_matmul(&ctx->kern, &kw, x, n_tok, y, ctx->rs.work, ctx->rs.work_bytes, 0,
+                              work < PARALLEL_MIN_MATMUL ? NULL : ctx->pool);
+    if (rc != 0)
+        matmul_failed(ctx, w, rc, n_tok, y);
 }
 
 void wl__matmul_multi(struct wl_context *ctx, const struct wl_weight *const *ws, int n_w,
@@ -99,11 +133,14 @@ void wl__matmul_multi(struct wl_context *ctx, const struct wl_weight *const *ws,
             wl__matmul(ctx, ws[i], x, n_tok, ys[i]);
         return;
     }
-    /* cannot fail: see wl__matmul (the scratch fits the largest matrix, and
+    /* fails only as wl__matmul can (the scratch fits the largest matrix, and
      * the x quantization depends only on the type and row length) */
-    (void)wl_kernel_matmul_multi(&ctx->kern, kw, n_w, x, n_tok, ys, ctx->rs.work,
-                                 ctx->rs.work_bytes, 0,
-                                 work < PARALLEL_MIN_MATMUL ? NULL : ctx->pool);
+    int rc =
+        wl_kernel_matmul_multi(&ctx->kern, kw, n_w, x, n_tok, ys, ctx->rs.work, ctx->rs.work_bytes,
+                               0, work < PARALLEL_MIN_MATMUL ? NULL : ctx->pool);
+    if (rc != 0)
+        for (int i = 0; i < n_w; i++)
+            matmul_failed(ctx, ws[i], rc, n_tok, ys[i]);
 }
 
 void wl__weight_row_f32(const struct wl_weight *w, int64_t row, float *out)

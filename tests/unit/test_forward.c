@@ -3,7 +3,7 @@
  * each step, no cache, no batching, no threads), on a tiny random model built
  * in memory. Also: batched prefill = token-by-token decode, hook events
  * nested and complete at every depth with results independent of the depth,
- * context-full and bad-token errors.
+ * context-full and bad-token errors, a weight the kernels refuse.
  *
  * Tolerance: logits agree within 2e-4 absolute (F32 KV) and 2e-2 (F16 KV);
  * the reference differs only by float rounding.
@@ -310,6 +310,48 @@ static void test_context_full_and_bad_token_are_clear_errors(void **state)
     tiny_free(t);
 }
 
+/* A weight the kernels refuse (misaligned by hand here: wl_model_load copies
+ * misaligned tensors and checks every weight as the kernels do, so only an
+ * engine bug could get one this far) fails the evaluation with a message
+ * naming it, and every later one; it used to be skipped silently, leaving
+ * stale outputs that passed for results. Both product paths: a lone matrix
+ * (w_down) and one of a group run as one job (wq, with wk and wv). */
+static void check_refused_weight(bool in_group)
+{
+    struct tiny *t = tiny_model(5, false);
+    struct wl_weight *w = in_group ? &t->layers[1].wq : &t->layers[1].w_down;
+    const void *good = w->data;
+    w->data = (const char *)good + 1; /* F32 needs 4-byte alignment */
+    w->name = "blk.1.refused.weight";
+    wl_context *ctx = make_ctx(&t->m, WL_TTYPE_F32, 4, 1, 32);
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_context_prefill(ctx, seq, 6, &err), WL_EINVAL);
+    assert_non_null(strstr(err.text, "refused weight 'blk.1.refused.weight'"));
+    assert_null(wl_context_logits_row(ctx, 0));
+    /* the context stays failed: its cache holds what the failed batch wrote */
+    err.text[0] = '\0';
+    assert_int_equal(wl_context_decode(ctx, 1, &err), WL_EINVAL);
+    assert_non_null(strstr(err.text, "blk.1.refused.weight"));
+    const int32_t seqs[2] = {0, 0};
+    const bool want[2] = {false, true};
+    assert_int_equal(wl_context_eval_seqs(ctx, seq, seqs, want, 2, &err), WL_EINVAL);
+    wl_context_free(ctx);
+    /* eval_seqs on a fresh context fails the same way */
+    ctx = make_ctx(&t->m, WL_TTYPE_F32, 4, 1, 32);
+    assert_int_equal(wl_context_eval_seqs(ctx, seq, seqs, want, 2, &err), WL_EINVAL);
+    assert_non_null(strstr(err.text, "blk.1.refused.weight"));
+    wl_context_free(ctx);
+    w->data = good;
+    tiny_free(t);
+}
+
+static void test_a_refused_weight_fails_the_evaluation(void **state)
+{
+    (void)state;
+    check_refused_weight(false);
+    check_refused_weight(true);
+}
+
 /* ---- hooks -------------------------------------------------------------------- */
 
 struct rec {
@@ -442,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_small_batches_and_threads_and_tied_output),
         cmocka_unit_test(test_prefill_equals_token_by_token),
         cmocka_unit_test(test_context_full_and_bad_token_are_clear_errors),
+        cmocka_unit_test(test_a_refused_weight_fails_the_evaluation),
         cmocka_unit_test(test_hooks_nest_and_do_not_change_results),
         cmocka_unit_test(test_hook_names),
     };
