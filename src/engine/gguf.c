@@ -3,7 +3,8 @@
  * Owns: the file mapping (or borrows a caller buffer), copies of keys and
  * tensor names, an index per array of variable-size elements (offsets of each
  * string / sub-array, so element access is O(1)), and two hash indexes (keys,
- * tensor names) used both for O(1) lookup and for rejecting duplicates.
+ * tensor names, keyed with a random key per open) used both for O(1) lookup
+ * and for rejecting duplicates.
  * Every read during parsing goes through a cursor that checks the remaining
  * byte count first, so nothing past the end of the buffer is ever touched and
  * every count is bounded by the bytes that are left before anything is
@@ -23,7 +24,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#if defined(__APPLE__)
+#include <sys/random.h> /* getentropy */
+#endif
 
 #define WL_GGUF_HEADER_BYTES 24u
 #define WL_GGUF_MAX_KEY_BYTES 65535u /* spec: keys are at most 65535 bytes */
@@ -58,10 +63,15 @@ struct wl__gguf_kv {
     struct wl__gguf_arr arr; /* type == ARRAY */
 };
 
-/* Open-addressing hash set of indexes (slot holds index + 1; 0 = empty). */
+/* Open-addressing hash set of indexes (slot holds index + 1; 0 = empty),
+ * linear probing. Names come from the file, so the hash is keyed with a
+ * random key per index: with a fixed hash a file can hold 2^20 names that
+ * all land in one slot, and building the index takes O(n^2) string
+ * compares (an hour of CPU for a 100 MB file). */
 struct wl__gguf_index {
     uint64_t *slots;
     uint64_t mask;
+    uint64_t key[2]; /* SipHash key */
 };
 
 struct wl_gguf {
@@ -117,17 +127,83 @@ uint32_t wl_gguf_vtype_size(uint32_t t)
 
 /* ---- hash index ------------------------------------------------------------- */
 
-static uint64_t wl__hash(const char *s)
+static uint64_t wl__rotl(uint64_t x, int b)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
+    return (x << b) | (x >> (64 - b));
+}
+
+static void wl__sipround(uint64_t v[4])
+{
+    v[0] += v[1];
+    v[1] = wl__rotl(v[1], 13) ^ v[0];
+    v[0] = wl__rotl(v[0], 32);
+    v[2] += v[3];
+    v[3] = wl__rotl(v[3], 16) ^ v[2];
+    v[0] += v[3];
+    v[3] = wl__rotl(v[3], 21) ^ v[0];
+    v[2] += v[1];
+    v[1] = wl__rotl(v[1], 17) ^ v[2];
+    v[2] = wl__rotl(v[2], 32);
+}
+
+/* SipHash-1-3 (Aumasson and Bernstein's keyed hash with one compression and
+ * three finalization rounds, as CPython and Rust hash their dictionaries) of
+ * a NUL-terminated string. Without the key, an attacker cannot choose names
+ * that collide, in the low bits or at all. */
+static uint64_t wl__hash(const uint64_t key[2], const char *s)
+{
+    const size_t n = strlen(s);
+    uint64_t v[4] = {key[0] ^ 0x736f6d6570736575ull, key[1] ^ 0x646f72616e646f6dull,
+                     key[0] ^ 0x6c7967656e657261ull, key[1] ^ 0x7465646279746573ull};
+    const uint8_t *p = (const uint8_t *)s;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const uint64_t m = wl__rd64(p + i);
+        v[3] ^= m;
+        wl__sipround(v);
+        v[0] ^= m;
     }
+    uint64_t last = (uint64_t)n << 56;
+    for (size_t j = 0; i + j < n; j++)
+        last |= (uint64_t)p[i + j] << (8 * j);
+    v[3] ^= last;
+    wl__sipround(v);
+    v[0] ^= last;
+    v[2] ^= 0xff;
+    for (int r = 0; r < 3; r++)
+        wl__sipround(v);
+    return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* murmur3's 64-bit finalizer: every input bit reaches every output bit. */
+static uint64_t wl__fmix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
     return h;
 }
 
-static int wl__index_init(struct wl__gguf_index *ix, uint64_t n)
+/* n random words for the index keys: from the system (getentropy), or when
+ * that fails, from the clock, the process id and the handle's address
+ * (weaker, still unknown to whoever wrote the file). */
+static void wl__random_words(uint64_t *out, size_t n, const void *salt)
+{
+    if (n * sizeof *out <= 256 && getentropy(out, n * sizeof *out) == 0)
+        return;
+    struct timespec ts = {0};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t h = wl__fmix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+                            ((uint64_t)getpid() << 48) ^ (uint64_t)(uintptr_t)salt);
+    for (size_t i = 0; i < n; i++) {
+        h = wl__fmix64(h + 0x9e3779b97f4a7c15ull);
+        out[i] = h;
+    }
+}
+
+static int wl__index_init(struct wl__gguf_index *ix, uint64_t n, const uint64_t key[2])
 {
     uint64_t cap = 8;
     while (cap < 2 * n)
@@ -136,6 +212,8 @@ static int wl__index_init(struct wl__gguf_index *ix, uint64_t n)
     if (!ix->slots)
         return WL_ENOMEM;
     ix->mask = cap - 1;
+    ix->key[0] = key[0];
+    ix->key[1] = key[1];
     return 0;
 }
 
@@ -153,7 +231,7 @@ static const char *wl__tensor_name(const wl_gguf *g, uint64_t i)
 static int64_t wl__index_find(const struct wl__gguf_index *ix, const char *name, const wl_gguf *g,
                               const char *(*name_of)(const wl_gguf *, uint64_t))
 {
-    for (uint64_t h = wl__hash(name) & ix->mask;; h = (h + 1) & ix->mask) {
+    for (uint64_t h = wl__hash(ix->key, name) & ix->mask;; h = (h + 1) & ix->mask) {
         uint64_t s = ix->slots[h];
         if (s == 0)
             return -1;
@@ -165,10 +243,35 @@ static int64_t wl__index_find(const struct wl__gguf_index *ix, const char *name,
 /* Inserts index i (name already known absent). */
 static void wl__index_put(struct wl__gguf_index *ix, const char *name, uint64_t i)
 {
-    uint64_t h = wl__hash(name) & ix->mask;
+    uint64_t h = wl__hash(ix->key, name) & ix->mask;
     while (ix->slots[h] != 0)
         h = (h + 1) & ix->mask;
     ix->slots[h] = i + 1;
+}
+
+/* Slots visited to find index i (1 when it sits in its home slot). */
+static uint64_t wl__index_probes(const struct wl__gguf_index *ix, const char *name, uint64_t i)
+{
+    uint64_t n = 1;
+    for (uint64_t h = wl__hash(ix->key, name) & ix->mask; ix->slots[h] != i + 1;
+         h = (h + 1) & ix->mask)
+        n++;
+    return n;
+}
+
+void wl__gguf_probe_stats(const wl_gguf *g, struct wl__gguf_probe_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    for (uint64_t i = 0; i < g->n_kv; i++) {
+        const uint64_t n = wl__index_probes(&g->kv_index, g->kv[i].key, i);
+        out->kv_total += n;
+        out->kv_max = n > out->kv_max ? n : out->kv_max;
+    }
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const uint64_t n = wl__index_probes(&g->tensor_index, g->tensors[i].name, i);
+        out->tensor_total += n;
+        out->tensor_max = n > out->tensor_max ? n : out->tensor_max;
+    }
 }
 
 /* ---- parsing cursor ------------------------------------------------------- */
@@ -578,9 +681,11 @@ static int wl__parse(wl_gguf *g, struct wl_errmsg *err)
         return wl_errmsg_set(err, WL_ENOMEM,
                              "out of memory for %" PRIu64 " keys and %" PRIu64 " tensors", n_kv,
                              g->n_tensors);
-    rc = wl__index_init(&g->kv_index, n_kv);
+    uint64_t keys[4];
+    wl__random_words(keys, 4, g);
+    rc = wl__index_init(&g->kv_index, n_kv, keys);
     if (rc == 0)
-        rc = wl__index_init(&g->tensor_index, g->n_tensors);
+        rc = wl__index_init(&g->tensor_index, g->n_tensors, keys + 2);
     if (rc)
         return wl_errmsg_set(err, rc, "out of memory for the lookup indexes");
 

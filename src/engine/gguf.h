@@ -147,4 +147,14 @@ uint64_t wl_gguf_n_tensors(const wl_gguf *g);
 const struct wl_gguf_tensor *wl_gguf_tensor(const wl_gguf *g, uint64_t i);
 const struct wl_gguf_tensor *wl_gguf_find_tensor(const wl_gguf *g, const char *name);
 
+/* ---- test hook ------------------------------------------------------------
+ * The name indexes' probe lengths: for every key (tensor name), the slots
+ * looked at to find it, 1 in its home slot; the longest and the sum. With a
+ * good hash both stay small whatever the names (see gguf.c). */
+struct wl__gguf_probe_stats {
+    uint64_t kv_max, kv_total;
+    uint64_t tensor_max, tensor_total;
+};
+void wl__gguf_probe_stats(const wl_gguf *g, struct wl__gguf_probe_stats *out);
+
 #endif
