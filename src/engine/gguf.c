@@ -611,17 +611,26 @@ static int wl__check_tensor_data(wl_gguf *g, struct wl_errmsg *err)
     for (uint64_t i = 0; i < g->n_tensors; i++)
         order[i] = &g->tensors[i];
     qsort(order, g->n_tensors, sizeof *order, wl__cmp_tensor_off);
+    /* In offset order, each tensor against the one whose data reaches
+     * furthest so far (not just its neighbour: a 0-byte tensor between two
+     * overlapping ones used to hide the overlap). 0-byte tensors hold no
+     * data and overlap nothing. Ends cannot overflow: checked above. */
     int rc = 0;
-    for (uint64_t i = 1; i < g->n_tensors; i++) {
-        const struct wl_gguf_tensor *a = order[i - 1], *b = order[i];
-        if (a->n_bytes && b->n_bytes && a->offset + a->n_bytes > b->offset) {
+    const struct wl_gguf_tensor *reach = NULL;
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const struct wl_gguf_tensor *b = order[i];
+        if (b->n_bytes == 0)
+            continue;
+        if (reach && reach->offset + reach->n_bytes > b->offset) {
             rc = wl_errmsg_set(err, WL_EFORMAT,
                                "tensors '%s' (data offset %" PRIu64 ", %" PRIu64
                                " bytes) and '%s' (data offset %" PRIu64 ") overlap",
-                               wl__show(a->name).s, a->offset, a->n_bytes, wl__show(b->name).s,
-                               b->offset);
+                               wl__show(reach->name).s, reach->offset, reach->n_bytes,
+                               wl__show(b->name).s, b->offset);
             break;
         }
+        if (!reach || b->offset + b->n_bytes > reach->offset + reach->n_bytes)
+            reach = b;
     }
     free(order);
     return rc;

@@ -654,6 +654,34 @@ static void test_bad_tensor_infos(void **state)
     for (int i = 0; i < 256; i++)
         put_u8(&b, 0);
     expect_fail(&b, WL_EFORMAT, "overlap");
+    /* overlapping data with a 0-byte tensor between them in offset order:
+     * a = [0, 128), z at 32 (no data), b = [64, 96). Only neighbours used to
+     * be compared, and a pair with a 0-byte tensor skipped, so this passed. */
+    b.n = 0;
+    const uint64_t ne_a[1] = {32}, ne_z[1] = {0}, ne_b[1] = {8};
+    put_header(&b, 3, 3, 0);
+    put_tensor_info(&b, "a", 1, ne_a, WL_TTYPE_F32, 0);
+    put_tensor_info(&b, "z", 1, ne_z, WL_TTYPE_F32, 32);
+    put_tensor_info(&b, "b", 1, ne_b, WL_TTYPE_F32, 64);
+    pad_to(&b, 32);
+    for (int i = 0; i < 128; i++)
+        put_u8(&b, 0);
+    expect_fail(&b, WL_EFORMAT,
+                "tensors 'a' (data offset 0, 128 bytes) and 'b' (data offset 64) overlap");
+    /* the same file is fine when b starts where a ends */
+    b.n = 0;
+    put_header(&b, 3, 3, 0);
+    put_tensor_info(&b, "a", 1, ne_a, WL_TTYPE_F32, 0);
+    put_tensor_info(&b, "z", 1, ne_z, WL_TTYPE_F32, 32);
+    put_tensor_info(&b, "b", 1, ne_b, WL_TTYPE_F32, 128);
+    pad_to(&b, 32);
+    for (int i = 0; i < 160; i++)
+        put_u8(&b, 0);
+    struct wl_errmsg err;
+    wl_gguf *g = NULL;
+    if (open_buf(&b, &g, &err) != 0)
+        fail_msg("%s", err.text);
+    wl_gguf_close(g);
     free(b.p);
 }
 
