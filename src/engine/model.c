@@ -462,8 +462,9 @@ int wl_model_load_gguf(wl_gguf *g, wl_model **out, struct wl_errmsg *err)
     if (m->realigned_tensors > 0)
         wl_log_warn("model",
                     "%llu tensors (%.1f MiB) are not aligned in memory for the kernels "
-                    "(general.alignment = %llu): copied to aligned memory at load; rewrite the "
-                    "file with 'wattlens model quantize' (alignment 32) to use it in place",
+                    "(general.alignment = %llu): copied to aligned memory at load; a copy "
+                    "written by 'wattlens model quantize IN OUT --type T' (alignment 32) "
+                    "loads in place",
                     (unsigned long long)m->realigned_tensors,
                     (double)m->realigned_bytes / (1024.0 * 1024.0),
                     (unsigned long long)wl_gguf_alignment(g));
