@@ -1,133 +1,43 @@
-/* store/: opening, migrations, writing a run, every query (filters,
- * pagination, sorts, id prefixes, rows), cascade delete, retention, a
- * SIGKILLed writer, Unicode caseless search, bad input (not a database,
- * read-only directory, locked database, newer schema), and reading a
- * database in a directory this user cannot write (with and without a
- * write-ahead log).
+/* store/: opening (directories, read-only and no-create modes, readers
+ * leaving an empty file alone, the default path), migrations, writing a run
+ * (batches and their flush interval, bad rows, per-component sums, two
+ * threads sharing a writer), every query (filters, caseless search beyond
+ * ASCII and over invalid UTF-8, pagination, sorts, id prefixes, an
+ * unfinished run, rows per level), cascade delete, and retention with its
+ * compaction. Damaged and locked databases, whose writer is alive and
+ * read-only directories are in test_store_robust.c; the shared fixture is
+ * tests/support/store_fixture.h.
  */
+#include "store_fixture.h"
 #include "test_support.h"
 
 #include "store/sqlite_schema.h"
 #include "store/store.h"
-#include "util/clock.h"
 #include "wattlens/error.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
 #include <math.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define DAY_MS (86400LL * 1000)
-#define T0_MS 1700000000000LL /* 2023-11-14T22:13:20Z */
-
-struct fixture {
-    char *dir;
-    char path[4096];
-    wl_store *s;
-};
-
-static wl_store *open_at(const char *path)
-{
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = path;
-    wl_store *s = NULL;
-    struct wl_errmsg e = {{0}};
-    int rc = wl_store_open(&p, &s, &e);
-    if (rc != 0)
-        fail_msg("open %s: %s (%s)", path, wl_strerror(rc), e.text);
-    return s;
-}
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    f->dir = wl_test_tmpdir();
-    snprintf(f->path, sizeof f->path, "%s/sub/dir/w.db", f->dir);
-    f->s = open_at(f->path);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    wl_store_close(f->s);
-    wl_test_rmtree(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
-}
-
-struct run_spec {
-    int64_t created_at_ms;
-    const char *model, *experiment, *prompt, *command;
-    const char *tags[3];
-    double duration_ms, energy_j;
-    int n_in, n_out; /* tokens written as rows; 0/0 = a measure run */
-    enum wl_run_status status;
-};
-
-/* Writes a small run (tokens with one layer each) and finishes it. */
-static void make_run(wl_store *s, const struct run_spec *sp, char *id)
-{
-    struct wl_run_info info = {0};
-    info.kind = sp->n_in + sp->n_out > 0 ? WL_RUN_KIND_INFERENCE : WL_RUN_KIND_MEASURE;
-    info.created_at_ms = sp->created_at_ms;
-    info.model_name = sp->model;
-    info.experiment = sp->experiment;
-    info.prompt = sp->prompt;
-    info.command = sp->command;
-    size_t nt = 0;
-    while (nt < 3 && sp->tags[nt])
-        nt++;
-    info.tags = sp->tags;
-    info.n_tags = nt;
-    wl_store_run *r = NULL;
-    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
-    for (int i = 0; i < sp->n_in + sp->n_out; i++) {
-        struct wl_store_token t = {.index = i,
-                                   .text = "tok",
-                                   .is_input = i < sp->n_in,
-                                   .start_ms = 10.0 * i,
-                                   .end_ms = 10.0 * i + 10,
-                                   .energy_j = 1.0,
-                                   .method = WL_METHOD_COUNTER,
-                                   .power_w = WL_STORE_UNSET};
-        assert_int_equal(wl_store_add_token(r, &t), 0);
-    }
-    struct wl_run_totals tot = {.status = sp->status ? sp->status : WL_RUN_COMPLETE,
-                                .duration_ms = sp->duration_ms,
-                                .energy_j = sp->energy_j,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET};
-    assert_int_equal(wl_store_run_finish(r, &tot), 0);
-}
 
 static void test_open_creates_directories_and_reopens(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     struct wl_store_stats st;
     assert_int_equal(wl_store_stats(f->s, &st), 0);
     assert_int_equal(st.schema_version, WL_STORE_SCHEMA_VERSION);
     assert_int_equal(st.runs, 0);
     char id[37];
-    struct run_spec sp = {.created_at_ms = T0_MS, .model = "m", .duration_ms = 5, .energy_j = 2};
-    make_run(f->s, &sp, id);
+    struct wl_test_run_spec sp = {
+        .created_at_ms = WL_TEST_T0_MS, .model = "m", .duration_ms = 5, .energy_j = 2};
+    wl_test_store_make_run(f->s, &sp, id);
     wl_store_close(f->s);
-    f->s = open_at(f->path);
+    f->s = wl_test_store_open(f->path);
     assert_int_equal(wl_store_stats(f->s, &st), 0);
     assert_int_equal(st.runs, 1);
     assert_true(st.file_bytes > 0);
@@ -138,10 +48,11 @@ static void test_open_creates_directories_and_reopens(void **state)
 
 static void test_read_only_and_no_create_modes(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char id[37];
-    struct run_spec sp = {.created_at_ms = T0_MS, .model = "m", .duration_ms = 5, .energy_j = 2};
-    make_run(f->s, &sp, id);
+    struct wl_test_run_spec sp = {
+        .created_at_ms = WL_TEST_T0_MS, .model = "m", .duration_ms = 5, .energy_j = 2};
+    wl_test_store_make_run(f->s, &sp, id);
     struct wl_store_params p;
     wl_store_default_params(&p);
     p.path = f->path;
@@ -171,11 +82,11 @@ static void test_read_only_and_no_create_modes(void **state)
 
 static void test_migrates_an_empty_file(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char path[4200];
     snprintf(path, sizeof path, "%s/empty.db", f->dir);
     assert_int_equal(wl_test_write_file(path, "", 0), 0);
-    wl_store *s = open_at(path);
+    wl_store *s = wl_test_store_open(path);
     struct wl_store_stats st;
     assert_int_equal(wl_store_stats(s, &st), 0);
     assert_int_equal(st.schema_version, WL_STORE_SCHEMA_VERSION);
@@ -188,7 +99,7 @@ static void test_migrates_an_empty_file(void **state)
  * was, with no -wal, -shm or -journal beside it. */
 static void test_readers_leave_an_empty_file_alone(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char empty[4200], bare[4200], side[4300];
     snprintf(empty, sizeof empty, "%s/empty.db", f->dir);
     snprintf(bare, sizeof bare, "%s/bare.db", f->dir);
@@ -240,7 +151,7 @@ static void test_readers_leave_an_empty_file_alone(void **state)
  * single-sequence run (n_seq 1, every output row one token). */
 static void test_migrates_a_version_1_database(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char path[4200];
     snprintf(path, sizeof path, "%s/v1.db", f->dir);
     sqlite3 *db = NULL;
@@ -261,7 +172,7 @@ static void test_migrates_a_version_1_database(void **state)
     assert_int_equal(sqlite3_exec(db, rows, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 
-    wl_store *s = open_at(path);
+    wl_store *s = wl_test_store_open(path);
     struct wl_store_stats st;
     assert_int_equal(wl_store_stats(s, &st), 0);
     assert_int_equal(st.schema_version, WL_STORE_SCHEMA_VERSION);
@@ -329,8 +240,8 @@ static void test_default_path_order(void **state)
 /* Five runs with distinct attributes, created a day apart (ids[0] oldest). */
 static void make_five(wl_store *s, char ids[5][37])
 {
-    const struct run_spec specs[5] = {
-        {T0_MS + 0 * DAY_MS,
+    const struct wl_test_run_spec specs[5] = {
+        {WL_TEST_T0_MS + 0 * DAY_MS,
          "llama-7b",
          "exp-a",
          "Tell me about Paris",
@@ -341,7 +252,7 @@ static void make_five(wl_store *s, char ids[5][37])
          4,
          10,
          0},
-        {T0_MS + 1 * DAY_MS,
+        {WL_TEST_T0_MS + 1 * DAY_MS,
          "llama-7b",
          "exp-b",
          "What is energy?",
@@ -352,7 +263,7 @@ static void make_five(wl_store *s, char ids[5][37])
          4,
          2,
          0},
-        {T0_MS + 2 * DAY_MS,
+        {WL_TEST_T0_MS + 2 * DAY_MS,
          "phi3-mini",
          "exp-a",
          "PARIS in spring",
@@ -363,11 +274,21 @@ static void make_five(wl_store *s, char ids[5][37])
          2,
          40,
          0},
-        {T0_MS + 3 * DAY_MS, NULL, NULL, NULL, "sleep 1", {NULL}, 50, 10, 0, 0, 0},
-        {T0_MS + 4 * DAY_MS, "qwen2", "exp-b", "hello", NULL, {"q4"}, 400, 30, 3, 0, WL_RUN_FAILED},
+        {WL_TEST_T0_MS + 3 * DAY_MS, NULL, NULL, NULL, "sleep 1", {NULL}, 50, 10, 0, 0, 0},
+        {WL_TEST_T0_MS + 4 * DAY_MS,
+         "qwen2",
+         "exp-b",
+         "hello",
+         NULL,
+         {"q4"},
+         400,
+         30,
+         3,
+         0,
+         WL_RUN_FAILED},
     };
     for (int i = 0; i < 5; i++)
-        make_run(s, &specs[i], ids[i]);
+        wl_test_store_make_run(s, &specs[i], ids[i]);
 }
 
 static void expect_ids(const struct wl_run_list *l, char ids[5][37], const int *want, size_t n)
@@ -379,7 +300,7 @@ static void expect_ids(const struct wl_run_list *l, char ids[5][37], const int *
 
 static void test_list_filters(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char ids[5][37];
     make_five(f->s, ids);
     struct wl_run_list l;
@@ -416,8 +337,8 @@ static void test_list_filters(void **state)
 
     memset(&flt, 0, sizeof flt);
     flt.has_since = flt.has_until = true;
-    flt.since_ms = T0_MS + 1 * DAY_MS; /* inclusive */
-    flt.until_ms = T0_MS + 3 * DAY_MS; /* exclusive */
+    flt.since_ms = WL_TEST_T0_MS + 1 * DAY_MS; /* inclusive */
+    flt.until_ms = WL_TEST_T0_MS + 3 * DAY_MS; /* exclusive */
     assert_int_equal(wl_store_list_runs(f->s, &flt, WL_SORT_DATE, 0, 0, &l), 0);
     expect_ids(&l, ids, (int[]){2, 1}, 2);
     wl_run_list_free(&l);
@@ -437,7 +358,7 @@ static void test_list_filters(void **state)
         wl_run_list_free(&l);
     }
     /* a time without its flag is no bound */
-    flt = (struct wl_store_filter){.until_ms = T0_MS};
+    flt = (struct wl_store_filter){.until_ms = WL_TEST_T0_MS};
     assert_int_equal(wl_store_list_runs(f->s, &flt, WL_SORT_DATE, 0, 0, &l), 0);
     assert_int_equal(l.total, 5);
     wl_run_list_free(&l);
@@ -487,7 +408,7 @@ static void expect_search(wl_store *s, const char *model, const char *search, ch
 
 static void test_search_is_caseless_for_unicode(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     static const char *const prompts[] = {
         "Une école à Paris",
         "Die STRASSE",
@@ -497,12 +418,12 @@ static void test_search_is_caseless_for_unicode(void **state)
     };
     char ids[5][37];
     for (int i = 0; i < 5; i++) {
-        struct run_spec sp = {.created_at_ms = T0_MS + i * DAY_MS,
-                              .model = i == 0 ? "Ærø-7B" : "llama",
-                              .prompt = prompts[i],
-                              .duration_ms = 1,
-                              .energy_j = 1};
-        make_run(f->s, &sp, ids[i]);
+        struct wl_test_run_spec sp = {.created_at_ms = WL_TEST_T0_MS + i * DAY_MS,
+                                      .model = i == 0 ? "Ærø-7B" : "llama",
+                                      .prompt = prompts[i],
+                                      .duration_ms = 1,
+                                      .energy_j = 1};
+        wl_test_store_make_run(f->s, &sp, ids[i]);
     }
     /* newest first */
     expect_search(f->s, NULL, "ÉCOLE", ids, (int[]){4, 3, 0}, 3);
@@ -524,7 +445,7 @@ static void test_search_is_caseless_for_unicode(void **state)
  * same byte inside a valid character. */
 static void test_search_matches_invalid_bytes_as_bytes(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     static const char *const prompts[] = {
         "x\x80"
         "abc",            /* a stray continuation byte after ASCII */
@@ -535,12 +456,12 @@ static void test_search_matches_invalid_bytes_as_bytes(void **state)
     };
     char ids[5][37];
     for (int i = 0; i < 5; i++) {
-        struct run_spec sp = {.created_at_ms = T0_MS + i * DAY_MS,
-                              .model = i == 0 ? "m\x80x" : "llama",
-                              .prompt = prompts[i],
-                              .duration_ms = 1,
-                              .energy_j = 1};
-        make_run(f->s, &sp, ids[i]);
+        struct wl_test_run_spec sp = {.created_at_ms = WL_TEST_T0_MS + i * DAY_MS,
+                                      .model = i == 0 ? "m\x80x" : "llama",
+                                      .prompt = prompts[i],
+                                      .duration_ms = 1,
+                                      .energy_j = 1};
+        wl_test_store_make_run(f->s, &sp, ids[i]);
     }
     /* newest first */
     expect_search(f->s, NULL,
@@ -563,7 +484,7 @@ static void test_search_matches_invalid_bytes_as_bytes(void **state)
 
 static void test_pagination_edges(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char ids[5][37];
     make_five(f->s, ids);
     struct wl_run_list l;
@@ -587,7 +508,7 @@ static void test_pagination_edges(void **state)
 
 static void test_sorts(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char ids[5][37];
     make_five(f->s, ids);
     struct wl_run_list l;
@@ -667,7 +588,7 @@ static void make_unfinished(wl_store *s, const struct open_section *secs, size_t
  * with nothing saved, every figure stays unknown. */
 static void test_an_unfinished_run_is_listed_from_its_rows(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char mixed[37], attributed[37], empty[37];
     const struct open_section secs[] = {
         {10, 20, 1.0, WL_METHOD_COUNTER},
@@ -712,10 +633,10 @@ static void test_an_unfinished_run_is_listed_from_its_rows(void **state)
 
 static void test_resolve_id_prefixes(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char id[37], got[37];
-    struct run_spec sp = {.created_at_ms = T0_MS, .duration_ms = 1, .energy_j = 1};
-    make_run(f->s, &sp, id);
+    struct wl_test_run_spec sp = {.created_at_ms = WL_TEST_T0_MS, .duration_ms = 1, .energy_j = 1};
+    wl_test_store_make_run(f->s, &sp, id);
     char prefix[9];
     memcpy(prefix, id, 8);
     prefix[8] = '\0';
@@ -833,21 +754,6 @@ static void make_deep(wl_store *s, char *id)
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
 }
 
-static int64_t raw_count(const char *path, const char *table)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
-}
-
 static const char *const all_tables[] = {
     "runs",   "run_tags",      "run_domains",       "power_samples", "sections",
     "tokens", "layer_metrics", "component_metrics", "op_metrics",    "component_agg",
@@ -856,11 +762,11 @@ static const int64_t deep_rows[] = {1, 1, 1, 1, 1, 2, 4, 8, 16, 4};
 
 static void test_schema_cascades_a_run_delete(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char id[37];
     make_deep(f->s, id);
     for (size_t i = 0; i < sizeof all_tables / sizeof *all_tables; i++)
-        assert_int_equal(raw_count(f->path, all_tables[i]), deep_rows[i]);
+        assert_int_equal(wl_test_store_raw_count(f->path, all_tables[i]), deep_rows[i]);
     /* Any client deleting the run row takes everything under it along. */
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
@@ -869,18 +775,18 @@ static void test_schema_cascades_a_run_delete(void **state)
         SQLITE_OK);
     sqlite3_close(db);
     for (size_t i = 0; i < sizeof all_tables / sizeof *all_tables; i++)
-        assert_int_equal(raw_count(f->path, all_tables[i]), 0);
+        assert_int_equal(wl_test_store_raw_count(f->path, all_tables[i]), 0);
 }
 
 static void test_delete_run_removes_only_that_run(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char a[37], b[37];
     make_deep(f->s, a);
     make_deep(f->s, b);
     assert_int_equal(wl_store_delete_run(f->s, a, false), 0);
     for (size_t i = 0; i < sizeof all_tables / sizeof *all_tables; i++)
-        assert_int_equal(raw_count(f->path, all_tables[i]), deep_rows[i]);
+        assert_int_equal(wl_test_store_raw_count(f->path, all_tables[i]), deep_rows[i]);
     assert_int_equal(wl_store_delete_run(f->s, a, false), WL_ENOENT);
     char got[37];
     assert_int_equal(wl_store_resolve_id(f->s, b, got), 0);
@@ -891,12 +797,12 @@ static void test_delete_run_removes_only_that_run(void **state)
  * row, and its save then failed). */
 static void test_delete_run_refuses_a_live_run_unless_forced(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "sleep 1"};
     wl_store_run *r = NULL;
     char id[37];
     assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    wl_store *other = open_at(f->path);
+    wl_store *other = wl_test_store_open(f->path);
     assert_int_equal(wl_store_delete_run(other, id, false), WL_ESTATE);
     const char *msg = wl_store_last_error(other);
     assert_non_null(strstr(msg, "is still being recorded (measure, process"));
@@ -936,7 +842,7 @@ static int collect_row(void *u, size_t n, const char *const *names, const struct
 
 static void test_foreach_reads_each_level(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char id[37];
     make_deep(f->s, id);
     struct collect c = {0};
@@ -964,7 +870,7 @@ static void test_foreach_reads_each_level(void **state)
 
 static void test_writer_rejects_orphans_and_bad_json(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE};
     wl_store_run *r = NULL;
     char id[37];
@@ -1024,7 +930,7 @@ static void test_writer_rejects_orphans_and_bad_json(void **state)
  * still named, and the good rows of that batch are kept. */
 static void test_batched_metrics_name_a_bad_row_and_keep_the_rest(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE};
     wl_store_run *r = NULL;
     char id[37];
@@ -1063,7 +969,7 @@ static void test_batched_metrics_name_a_bad_row_and_keep_the_rest(void **state)
     assert_int_equal(rc, WL_EINVAL); /* reported when its batch (ops 64..127) is inserted */
     assert_non_null(strstr(wl_store_last_error(f->s), "op 70 (qk) of component 5"));
     assert_int_equal(wl_store_flush(r), 0);
-    assert_int_equal(raw_count(f->path, "op_metrics"), 127); /* 0..127 but 70 */
+    assert_int_equal(wl_test_store_raw_count(f->path, "op_metrics"), 127); /* 0..127 but 70 */
     /* A bad row in the last, partial batch: the run still finishes. */
     struct wl_store_component_metric orphan = cm;
     orphan.layer = 9;
@@ -1077,7 +983,7 @@ static void test_batched_metrics_name_a_bad_row_and_keep_the_rest(void **state)
                                 .sample_rate_hz = WL_STORE_UNSET};
     assert_int_equal(wl_store_run_finish(r, &tot), WL_EINVAL);
     assert_non_null(strstr(wl_store_last_error(f->s), "component 0 of layer 9"));
-    assert_int_equal(raw_count(f->path, "op_metrics"), 127);
+    assert_int_equal(wl_test_store_raw_count(f->path, "op_metrics"), 127);
     struct wl_run_list l;
     assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
     assert_int_equal(l.rows[0].status, WL_RUN_COMPLETE);
@@ -1088,7 +994,7 @@ static void test_batched_metrics_name_a_bad_row_and_keep_the_rest(void **state)
  * component id is outside the in-memory grid, give the same aggregates. */
 static void test_component_aggregates_in_and_out_of_the_grid(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     for (int big = 0; big < 2; big++) {
         struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE};
         wl_store_run *r = NULL;
@@ -1134,7 +1040,7 @@ static void test_component_aggregates_in_and_out_of_the_grid(void **state)
         assert_float_equal(a.components[0].energy_j, 0.5, 1e-12); /* the unknown one skipped */
         wl_store_aggregates_free(&a);
     }
-    assert_int_equal(raw_count(f->path, "component_agg"), 2);
+    assert_int_equal(wl_test_store_raw_count(f->path, "component_agg"), 2);
 }
 
 /* The sums kept while writing hold short names (the engine's); a longer
@@ -1142,7 +1048,7 @@ static void test_component_aggregates_in_and_out_of_the_grid(void **state)
  * cut (and a cut could end inside a character). */
 static void test_component_aggregates_keep_a_long_name(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     const char *name = "\xE6\xB3\xA8\xE6\x84\x8F\xE5\x8A\x9B"
                        "-with-a-name-longer-than-a-slot-holds"; /* 46 bytes */
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE};
@@ -1189,23 +1095,24 @@ static void test_component_aggregates_keep_a_long_name(void **state)
 /* Rows become visible to other connections only when a batch commits. */
 static void test_batches_commit_on_flush_and_interval(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "x"};
     wl_store_run *r = NULL;
     char id[37];
     assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    assert_int_equal(raw_count(f->path, "runs"), 1); /* the run row is there at once */
+    assert_int_equal(wl_test_store_raw_count(f->path, "runs"),
+                     1); /* the run row is there at once */
     wl_store_run_set_flush_interval(r, 60000);
     struct wl_store_sample smp[3] = {{.t_ms = 0}, {.t_ms = 10}, {.t_ms = 20}};
     assert_int_equal(wl_store_add_samples(r, smp, 3), 0);
-    assert_int_equal(raw_count(f->path, "power_samples"), 0);
+    assert_int_equal(wl_test_store_raw_count(f->path, "power_samples"), 0);
     assert_int_equal(wl_store_flush(r), 0);
-    assert_int_equal(raw_count(f->path, "power_samples"), 3);
+    assert_int_equal(wl_test_store_raw_count(f->path, "power_samples"), 3);
     wl_store_run_set_flush_interval(r, 1);
     assert_int_equal(wl_store_add_samples(r, smp, 1), 0);
     usleep(3000);
     assert_int_equal(wl_store_add_samples(r, smp, 1), 0); /* batch is older than 1 ms */
-    assert_int_equal(raw_count(f->path, "power_samples"), 5);
+    assert_int_equal(wl_test_store_raw_count(f->path, "power_samples"), 5);
     wl_store_run_abandon(r);
 }
 
@@ -1237,7 +1144,7 @@ static void *writer_thread(void *p)
 
 static void test_two_threads_share_a_writer(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE};
     wl_store_run *r = NULL;
     char id[37];
@@ -1260,8 +1167,8 @@ static void test_two_threads_share_a_writer(void **state)
                                 .sample_count = -1,
                                 .sample_rate_hz = WL_STORE_UNSET};
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
-    assert_int_equal(raw_count(f->path, "power_samples"), 200);
-    assert_int_equal(raw_count(f->path, "tokens"), 200);
+    assert_int_equal(wl_test_store_raw_count(f->path, "power_samples"), 200);
+    assert_int_equal(wl_test_store_raw_count(f->path, "tokens"), 200);
     struct wl_run_list l;
     assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
     assert_int_equal(l.rows[0].output_tokens, 200);
@@ -1271,10 +1178,11 @@ static void test_two_threads_share_a_writer(void **state)
 
 static void test_gc_dry_run_then_real(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char ids[5][37];
     make_five(f->s, ids);
-    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .created_at_ms = T0_MS - DAY_MS};
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE,
+                               .created_at_ms = WL_TEST_T0_MS - DAY_MS};
     wl_store_run *live = NULL;
     char live_id[37];
     assert_int_equal(wl_store_run_begin(f->s, &info, &live, live_id), 0);
@@ -1290,7 +1198,7 @@ static void test_gc_dry_run_then_real(void **state)
     assert_int_equal(st.runs, 6); /* dry run changed nothing */
 
     p = (struct wl_gc_params){
-        .keep = -1, .max_age_days = 2.5, .has_now = true, .now_ms = T0_MS + 4 * DAY_MS};
+        .keep = -1, .max_age_days = 2.5, .has_now = true, .now_ms = WL_TEST_T0_MS + 4 * DAY_MS};
     p.dry_run = true;
     assert_int_equal(wl_store_gc(f->s, &p, &res), 0);
     expect_ids(&res.removed, ids, (int[]){1, 0}, 2);
@@ -1325,37 +1233,6 @@ static void test_gc_dry_run_then_real(void **state)
     assert_int_equal(wl_store_gc(f->s, &p, &res), WL_EINVAL);
 }
 
-/* ---- whose writer is alive: a run's status as every reader shows it ------ */
-
-/* Runs sql on path with a plain SQLite connection (to move a run's
- * heartbeat back, or make it another host's). */
-static void raw_exec(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg ? msg : "?");
-    sqlite3_close(db);
-}
-
-/* The status column as stored (not as the store reports it), into buf. */
-static const char *raw_status(const char *path, const char *id, char *buf, size_t size)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(
-        sqlite3_prepare_v2(db, "SELECT status FROM runs WHERE uuid = ?", -1, &st, NULL), SQLITE_OK);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    snprintf(buf, size, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return buf;
-}
-
 /* gc deletes one run per transaction: a run it cannot delete stops it,
  * and the runs deleted before stay deleted and are listed (they were
  * rolled back with it, and the list thrown away). The trigger stands for
@@ -1363,7 +1240,7 @@ static const char *raw_status(const char *path, const char *id, char *buf, size_
  * full disk). */
 static void test_gc_keeps_what_it_removed_when_it_stops(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char ids[5][37];
     make_five(f->s, ids);
     char sql[256];
@@ -1371,7 +1248,7 @@ static void test_gc_keeps_what_it_removed_when_it_stops(void **state)
              "CREATE TRIGGER refuse BEFORE DELETE ON runs WHEN old.uuid = '%s' "
              "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
              ids[1]);
-    raw_exec(f->path, sql);
+    wl_test_store_raw_exec(f->path, sql);
     /* keep 2: runs 2, 1 and 0 go, newest first */
     struct wl_gc_params p = {.keep = 2, .max_age_days = -1};
     struct wl_gc_result res;
@@ -1393,13 +1270,14 @@ static void test_gc_keeps_what_it_removed_when_it_stops(void **state)
  * (it took the whole copy, 32 MB here, plus the connection's cache). */
 static void test_gc_compacts_through_a_file_only_after_removing(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char ids[5][37];
     make_five(f->s, ids);
     /* 64 MB of filler, half of it freed: 32 MB live, 32 MB free pages */
-    raw_exec(f->path, "CREATE TABLE filler(b BLOB); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL "
-                      "SELECT i + 1 FROM c WHERE i < 1024) INSERT INTO filler SELECT "
-                      "randomblob(65536) FROM c; DELETE FROM filler WHERE rowid % 2 = 0");
+    wl_test_store_raw_exec(
+        f->path, "CREATE TABLE filler(b BLOB); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL "
+                 "SELECT i + 1 FROM c WHERE i < 1024) INSERT INTO filler SELECT "
+                 "randomblob(65536) FROM c; DELETE FROM filler WHERE rowid % 2 = 0");
     struct wl_gc_params p = {.keep = 10, .max_age_days = -1};
     struct wl_gc_result res;
     assert_int_equal(wl_store_gc(f->s, &p, &res), 0);
@@ -1422,1083 +1300,59 @@ static void test_gc_compacts_through_a_file_only_after_removing(void **state)
     wl_gc_result_free(&res);
 }
 
-static wl_store *open_read_only(const char *path)
-{
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = path;
-    p.read_only = true;
-    wl_store *s = NULL;
-    struct wl_errmsg e = {{0}};
-    int rc = wl_store_open(&p, &s, &e);
-    if (rc != 0)
-        fail_msg("open %s read-only: %s (%s)", path, wl_strerror(rc), e.text);
-    return s;
-}
-
-struct status_row {
-    char status[32];
-};
-
-static int status_of_row(void *u, size_t n, const char *const *names,
-                         const struct wl_store_value *v)
-{
-    struct status_row *o = u;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(names[i], "status") == 0 && v[i].type == WL_VALUE_TEXT)
-            snprintf(o->status, sizeof o->status, "%s", v[i].s);
-    }
-    return 0;
-}
-
-/* The status of run id in the list, the summary, the export's run row and
- * a retention dry run that would remove every run it may (keep 0) agree,
- * and are `want`. */
-static void expect_status_everywhere(wl_store *s, const char *id, enum wl_run_status want)
-{
-    struct wl_run_list l;
-    assert_int_equal(wl_store_list_runs(s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
-    bool listed = false;
-    for (size_t i = 0; i < l.n; i++) {
-        if (strcmp(l.rows[i].id, id) == 0) {
-            assert_int_equal(l.rows[i].status, want);
-            listed = true;
-        }
-    }
-    assert_true(listed);
-    wl_run_list_free(&l);
-    struct wl_store_aggregates a;
-    assert_int_equal(wl_store_summary(s, id, &a), 0);
-    assert_int_equal(a.run.row.status, want);
-    wl_store_aggregates_free(&a);
-    struct status_row row = {""};
-    assert_int_equal(wl_store_foreach(s, id, WL_TABLE_RUN, -1, -1, status_of_row, &row), 0);
-    assert_string_equal(row.status, wl_run_status_name(want));
-    struct wl_gc_params p = {.keep = 0, .max_age_days = -1, .dry_run = true};
-    struct wl_gc_result res;
-    assert_int_equal(wl_store_gc(s, &p, &res), 0);
-    bool would_go = false;
-    for (size_t i = 0; i < res.removed.n; i++)
-        would_go = would_go || strcmp(res.removed.rows[i].id, id) == 0;
-    assert_true(would_go == (want != WL_RUN_RUNNING)); /* running runs are never removed */
-    wl_gc_result_free(&res);
-}
-
-/* A writer is SIGKILLed between flushes: the file opens cleanly, the run is
- * incomplete, flushed rows are there and the unflushed batch is not. */
-static void test_sigkill_mid_run_leaves_an_incomplete_run(void **state)
-{
-    struct fixture *f = *state;
-    wl_store_close(f->s);
-    f->s = NULL;
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
-        struct wl_store_params p;
-        wl_store_default_params(&p);
-        p.path = f->path;
-        wl_store *s = NULL;
-        struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "crash"};
-        wl_store_run *r = NULL;
-        char id[37];
-        if (wl_store_open(&p, &s, NULL) != 0 || wl_store_run_begin(s, &info, &r, id) != 0)
-            _exit(2);
-        wl_store_run_set_flush_interval(r, 3600 * 1000);
-        for (int i = 0; i < 50; i++) {
-            struct wl_store_token t = {.index = i,
-                                       .energy_j = 0.5,
-                                       .start_ms = i,
-                                       .end_ms = i + 1,
-                                       .power_w = WL_STORE_UNSET};
-            struct wl_store_sample smp = {.t_ms = i};
-            if (wl_store_add_token(r, &t) != 0 || wl_store_add_samples(r, &smp, 1) != 0)
-                _exit(3);
-            if (i == 29 && wl_store_flush(r) != 0)
-                _exit(4);
-        }
-        /* 20 more tokens sit in the open batch. Tell the parent, then wait. */
-        if (write(fds[1], id, 37) != 37)
-            _exit(5);
-        for (;;)
-            pause();
-    }
-    close(fds[1]);
-    char id[37] = "";
-    ssize_t got = read(fds[0], id, 37);
-    close(fds[0]);
-    assert_int_equal(got, 37);
-    assert_int_equal(kill(pid, SIGKILL), 0);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-
-    /* a reader that does not write shows it incomplete too, and a dry run
-     * of retention would remove it, as the real one will; nothing is
-     * written (the stored status is still running) */
-    wl_store *ro = open_read_only(f->path);
-    expect_status_everywhere(ro, id, WL_RUN_INCOMPLETE);
-    wl_store_close(ro);
-    char stored[32];
-    assert_string_equal(raw_status(f->path, id, stored, sizeof stored), "running");
-
-    f->s = open_at(f->path);
-    assert_string_equal(raw_status(f->path, id, stored, sizeof stored), "incomplete");
-    struct wl_store_aggregates a;
-    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
-    assert_int_equal(a.run.row.status, WL_RUN_INCOMPLETE);
-    assert_int_equal(a.tokens.n_output, 30);
-    assert_int_equal(a.n_samples, 30);
-    assert_float_equal(a.tokens.output_energy_j, 15.0, 1e-9);
-    wl_store_aggregates_free(&a);
-    struct wl_run_list l;
-    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
-    assert_int_equal(l.n, 1);
-    assert_int_equal(l.rows[0].status, WL_RUN_INCOMPLETE);
-    assert_true(l.rows[0].partial); /* listed from what it flushed */
-    assert_int_equal(l.rows[0].output_tokens, 30);
-    assert_int_equal(l.rows[0].input_tokens, 0);
-    assert_true(isnan(l.rows[0].energy_j)); /* no sections: no energy to add up */
-    wl_run_list_free(&l);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-}
-
-static char *snapshot(const char *path, size_t *n)
-{
-    char *b = wl_test_read_file(path, n);
-    assert_non_null(b);
-    return b;
-}
-
-static int try_open(const char *path, int busy_ms, struct wl_errmsg *e)
-{
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = path;
-    p.busy_timeout_ms = busy_ms;
-    wl_store *s = NULL;
-    int rc = wl_store_open(&p, &s, e);
-    wl_store_close(s);
-    return rc;
-}
-
-static void test_refuses_a_file_that_is_not_a_database(void **state)
-{
-    struct fixture *f = *state;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/notes.txt", f->dir);
-    const char text[] = "these are my notes, not a database\n";
-    assert_int_equal(wl_test_write_file(path, text, sizeof text - 1), 0);
-    struct wl_errmsg e = {{0}};
-    assert_int_equal(try_open(path, 100, &e), WL_EFORMAT);
-    assert_non_null(strstr(e.text, path));
-    assert_non_null(strstr(e.text, "not a wattlens database"));
-    size_t n;
-    char *after = snapshot(path, &n);
-    assert_int_equal(n, sizeof text - 1);
-    assert_memory_equal(after, text, n);
-    free(after);
-
-    /* An SQLite file of another program is not touched either. */
-    snprintf(path, sizeof path, "%s/other.db", f->dir);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (42)", NULL, NULL, NULL),
-        SQLITE_OK);
-    sqlite3_close(db);
-    size_t n0;
-    char *before = snapshot(path, &n0);
-    assert_int_equal(try_open(path, 100, &e), WL_EFORMAT);
-    assert_non_null(strstr(e.text, "not a wattlens store"));
-    after = snapshot(path, &n);
-    assert_int_equal(n, n0);
-    assert_memory_equal(after, before, n);
-    free(before);
-    free(after);
-}
-
-/* A truncated wattlens database is a damaged wattlens database (its header
- * still carries our application id), not "not a wattlens database"; the
- * message says what may be salvaged, and the file is left as it is. */
-static void test_a_truncated_database_is_called_damaged(void **state)
-{
-    struct fixture *f = *state;
-    char id[37];
-    for (int i = 0; i < 3; i++) {
-        struct run_spec sp = {
-            .created_at_ms = T0_MS + i, .duration_ms = 1, .energy_j = 1, .n_in = 20, .n_out = 200};
-        make_run(f->s, &sp, id);
-    }
-    wl_store_close(f->s);
-    f->s = NULL;
-    assert_int_equal(truncate(f->path, 40000), 0); /* page 1 and part of page 2 of 16 KiB */
-    size_t n0, n;
-    char *before = snapshot(f->path, &n0);
-    struct wl_errmsg e = {{0}};
-    assert_int_equal(try_open(f->path, 100, &e), WL_EFORMAT);
-    assert_non_null(strstr(e.text, "damaged wattlens database (SQLite: "));
-    assert_non_null(strstr(e.text, "salvaged"));
-    assert_null(strstr(e.text, "not a wattlens database"));
-    char *after = snapshot(f->path, &n);
-    assert_int_equal(n, n0);
-    assert_memory_equal(after, before, n);
-    free(before);
-    free(after);
-    /* too short to hold the application id: a damaged SQLite database */
-    assert_int_equal(truncate(f->path, 50), 0);
-    assert_int_equal(try_open(f->path, 100, &e), WL_EFORMAT);
-    assert_non_null(strstr(e.text, "damaged SQLite database"));
-}
-
-static void test_refuses_a_newer_schema_without_touching_it(void **state)
-{
-    struct fixture *f = *state;
-    char id[37];
-    struct run_spec sp = {.created_at_ms = T0_MS, .duration_ms = 1, .energy_j = 1};
-    make_run(f->s, &sp, id);
-    wl_store_close(f->s);
-    f->s = NULL;
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99; PRAGMA wal_checkpoint(TRUNCATE)",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(db);
-    size_t n0, n;
-    char *before = snapshot(f->path, &n0);
-    struct wl_errmsg e = {{0}};
-    assert_int_equal(try_open(f->path, 100, &e), WL_EVERSION);
-    assert_non_null(strstr(e.text, "newer wattlens"));
-    assert_non_null(strstr(e.text, "99"));
-    char *after = snapshot(f->path, &n);
-    assert_int_equal(n, n0);
-    assert_memory_equal(after, before, n);
-    free(before);
-    free(after);
-    assert_int_equal(raw_count(f->path, "runs"), 1);
-}
-
-static void test_locked_database_is_a_clear_busy_error(void **state)
-{
-    struct fixture *f = *state;
-    char id[37];
-    struct run_spec sp = {.created_at_ms = T0_MS, .duration_ms = 1, .energy_j = 1};
-    make_run(f->s, &sp, id);
-    wl_store_close(f->s);
-    f->s = NULL;
-
-    /* Another program holds the write lock: opening works (WAL readers are
-     * not blocked), writing waits for the busy timeout and then says why. */
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE; DELETE FROM run_tags", NULL, NULL, NULL),
-                     SQLITE_OK);
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = f->path;
-    p.busy_timeout_ms = 100;
-    struct wl_errmsg e = {{0}};
-    assert_int_equal(wl_store_open(&p, &f->s, &e), 0);
-    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE};
-    wl_store_run *r = NULL;
-    char id2[37];
-    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id2), WL_EBUSY);
-    assert_non_null(strstr(wl_store_last_error(f->s), "locked by another process"));
-    assert_int_equal(wl_store_delete_run(f->s, id, false), WL_EBUSY);
-    struct wl_run_list l;
-    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
-    assert_int_equal(l.n, 1); /* still readable */
-    wl_run_list_free(&l);
-    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id2), 0);
-    wl_store_run_abandon(r);
-    wl_store_close(f->s);
-    f->s = NULL;
-
-    /* An exclusive lock even blocks reading: opening fails after the wait. */
-    assert_int_equal(sqlite3_exec(db,
-                                  "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; "
-                                  "DELETE FROM run_tags",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    assert_int_equal(try_open(f->path, 100, &e), WL_EBUSY);
-    assert_non_null(strstr(e.text, "locked"));
-    assert_non_null(strstr(e.text, f->path));
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_close(db);
-    assert_int_equal(raw_count(f->path, "runs"), 2); /* nothing lost */
-}
-
-/* Holds the write lock of a database for a while from its own connection. */
-struct lock_holder {
-    const char *path;
-    int hold_ms;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool tried, locked;
-};
-
-static void *hold_write_lock(void *p)
-{
-    struct lock_holder *h = p;
-    sqlite3 *db = NULL;
-    sqlite3_open(h->path, &db);
-    sqlite3_busy_timeout(db, 5000);
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE; DELETE FROM run_tags", NULL, NULL, NULL);
-    pthread_mutex_lock(&h->mu);
-    h->tried = true;
-    h->locked = rc == SQLITE_OK;
-    pthread_cond_signal(&h->cv);
-    pthread_mutex_unlock(&h->mu);
-    usleep((useconds_t)h->hold_ms * 1000);
-    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    sqlite3_close(db);
-    return NULL;
-}
-
-static void start_lock_holder(struct lock_holder *h, pthread_t *t)
-{
-    h->tried = h->locked = false;
-    pthread_mutex_init(&h->mu, NULL);
-    pthread_cond_init(&h->cv, NULL);
-    assert_int_equal(pthread_create(t, NULL, hold_write_lock, h), 0);
-    pthread_mutex_lock(&h->mu);
-    while (!h->tried)
-        pthread_cond_wait(&h->cv, &h->mu);
-    pthread_mutex_unlock(&h->mu);
-    assert_true(h->locked);
-}
-
-/* Once its row exists, a run's batches and its finish wait run_wait_ms for
- * another writer, not the busy timeout: `measure` saves a long command's
- * measurement after it, and the recorder would lose rows. */
-static void test_a_run_writer_waits_for_the_lock_past_the_busy_timeout(void **state)
-{
-    struct fixture *f = *state;
-    wl_store_close(f->s);
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = f->path;
-    p.busy_timeout_ms = 100;
-    struct wl_errmsg e = {{0}};
-    assert_int_equal(wl_store_open(&p, &f->s, &e), 0);
-    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "sleep 1"};
-    wl_store_run *r = NULL;
-    char id[37];
-    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-
-    struct lock_holder h = {.path = f->path, .hold_ms = 600};
-    pthread_t t;
-    start_lock_holder(&h, &t);
-    const uint64_t t0 = wl_clock_now_ns();
-    struct wl_store_section sec = {.phase = "measure",
-                                   .name = "command",
-                                   .token_index = -1,
-                                   .start_ms = 0,
-                                   .end_ms = 1000,
-                                   .energy_j = 2.0,
-                                   .method = WL_METHOD_COUNTER};
-    assert_int_equal(wl_store_add_section(r, &sec), 0); /* waited, not WL_EBUSY after 100 ms */
-    assert_true(wl_clock_now_ns() - t0 >= 300 * 1000000ull);
-    pthread_join(t, NULL);
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 1000,
-                                .energy_j = 2.0,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET,
-                                .sensor_provenance_json = "{\"sensors\":\"late\"}"};
-    assert_int_equal(wl_store_flush(r), 0); /* the batch's lock is released */
-    start_lock_holder(&h, &t);
-    assert_int_equal(wl_store_run_finish(r, &tot), 0); /* the finish waits too */
-    pthread_join(t, NULL);
-    struct wl_store_aggregates a;
-    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
-    assert_int_equal(a.run.row.status, WL_RUN_COMPLETE);
-    assert_non_null(a.run.sensor_provenance_json);
-    assert_non_null(strstr(a.run.sensor_provenance_json, "late")); /* set at the finish */
-    wl_store_aggregates_free(&a);
-    wl_store_close(f->s);
-
-    /* with run_wait_ms no longer than the busy timeout, a batch gives up */
-    p.run_wait_ms = 100;
-    assert_int_equal(wl_store_open(&p, &f->s, &e), 0);
-    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    start_lock_holder(&h, &t);
-    assert_int_equal(wl_store_add_section(r, &sec), WL_EBUSY);
-    assert_non_null(strstr(wl_store_last_error(f->s), "waited 100 ms"));
-    pthread_join(t, NULL);
-    wl_store_run_abandon(r);
-    pthread_mutex_destroy(&h.mu);
-    pthread_cond_destroy(&h.cv);
-}
-
-/* A run whose writer (this process) is alive stays `running` on this host
- * however old its heartbeat: a `measure` of a long command writes nothing
- * until the command ends. Before, the 24-hour rule applied on the writer's
- * own host too, and gc could then remove the live run. */
-static void test_a_live_writer_on_this_host_needs_no_heartbeat(void **state)
-{
-    struct fixture *f = *state;
-    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "train 3 days"};
-    wl_store_run *r = NULL;
-    char id[37], st[32];
-    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    raw_exec(f->path, "UPDATE runs SET updated_at_ms = updated_at_ms - 25 * 3600 * 1000, "
-                      "created_at_ms = created_at_ms - 25 * 3600 * 1000");
-    wl_store *other = open_at(f->path); /* a writable open marks dead runs: not this one */
-    assert_string_equal(raw_status(f->path, id, st, sizeof st), "running");
-    expect_status_everywhere(other, id, WL_RUN_RUNNING);
-    struct wl_gc_params p = {.keep = -1, .max_age_days = 1};
-    struct wl_gc_result res;
-    assert_int_equal(wl_store_gc(other, &p, &res), 0);
-    assert_int_equal(res.removed.n, 0);
-    wl_gc_result_free(&res);
-    wl_store_close(other);
-    /* and its save at the end works */
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 1,
-                                .energy_j = 1,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET};
-    assert_int_equal(wl_store_run_finish(r, &tot), 0);
-    expect_status_everywhere(f->s, id, WL_RUN_COMPLETE);
-}
-
-/* The writer's pid alone is not proof: a pid taken by another process after
- * the writer died (or after a reboot) has another start token. */
-static void test_a_reused_pid_is_not_the_writer(void **state)
-{
-    struct fixture *f = *state;
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "reused"};
-    wl_store_run *r = NULL;
-    char id[37], st[32];
-    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    wl_store_run_abandon(r);
-    expect_status_everywhere(f->s, id, WL_RUN_RUNNING); /* this process: alive */
-#ifdef __linux__
-    assert_int_equal(raw_count(f->path, "runs WHERE writer_start LIKE '%/%'"), 1);
-#endif
-    /* the same pid with another start: a process that is not the writer */
-    raw_exec(f->path, "UPDATE runs SET writer_start = 'another-boot/12345'");
-    wl_store *ro = open_read_only(f->path);
-    expect_status_everywhere(ro, id, WL_RUN_INCOMPLETE); /* shown so, not written */
-    wl_store_close(ro);
-    assert_string_equal(raw_status(f->path, id, st, sizeof st), "running");
-    expect_status_everywhere(f->s, id, WL_RUN_INCOMPLETE);
-    /* no token stored (an older row, a system without /proc): the pid decides */
-    raw_exec(f->path, "UPDATE runs SET writer_start = NULL");
-    expect_status_everywhere(f->s, id, WL_RUN_RUNNING);
-    raw_exec(f->path, "UPDATE runs SET writer_start = 'another-boot/12345'");
-    wl_store_close(f->s);
-    f->s = open_at(f->path); /* a writable open stores what readers show */
-    assert_string_equal(raw_status(f->path, id, st, sizeof st), "incomplete");
-}
-
-/* Marking dead runs at open is a stored copy of what readers work out: while
- * another writer holds the lock, the open goes on without it (old: it
- * failed after the busy timeout with "marking dead runs incomplete: the
- * database is locked"). */
-static void test_open_with_a_dead_run_and_the_lock_held_elsewhere(void **state)
-{
-    struct fixture *f = *state;
-    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "killed"};
-    wl_store_run *r = NULL;
-    char id[37], st[32];
-    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    wl_store_run_abandon(r);
-    wl_store_close(f->s);
-    f->s = NULL;
-    raw_exec(f->path,
-             "UPDATE runs SET writer_start = 'another-boot/12345'"); /* its writer is gone */
-    struct lock_holder h = {.path = f->path, .hold_ms = 3000};
-    pthread_t t;
-    start_lock_holder(&h, &t);
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = f->path;
-    p.busy_timeout_ms = 2000;
-    struct wl_errmsg e = {{0}};
-    assert_int_equal(wl_store_open(&p, &f->s, &e), 0);
-    expect_status_everywhere(f->s, id, WL_RUN_INCOMPLETE);
-    pthread_join(t, NULL);
-    pthread_mutex_destroy(&h.mu);
-    pthread_cond_destroy(&h.cv);
-    assert_string_equal(raw_status(f->path, id, st, sizeof st), "running"); /* left for later */
-    wl_store_close(f->s);
-    f->s = open_at(f->path);
-    assert_string_equal(raw_status(f->path, id, st, sizeof st), "incomplete");
-}
-
-/* On another host the writer's pid means nothing here: its run is taken as
- * dead once it has shown no sign of life for 24 hours, and a heartbeat
- * keeps it alive. */
-static void test_another_hosts_run_lives_by_its_heartbeat(void **state)
-{
-    struct fixture *f = *state;
-    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "sleep 100000"};
-    wl_store_run *r = NULL;
-    char id[37], st[32];
-    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    raw_exec(f->path, "UPDATE runs SET writer_host = 'elsewhere.invalid', "
-                      "updated_at_ms = updated_at_ms - 23 * 3600 * 1000");
-    expect_status_everywhere(f->s, id, WL_RUN_RUNNING);
-    raw_exec(f->path, "UPDATE runs SET updated_at_ms = updated_at_ms - 2 * 3600 * 1000");
-    expect_status_everywhere(f->s, id, WL_RUN_INCOMPLETE);
-    assert_string_equal(raw_status(f->path, id, st, sizeof st), "running");
-    /* its writer stamps it: alive again, the stamp is now */
-    const int64_t before_ms = wl_clock_realtime_ns() / 1000000;
-    assert_int_equal(wl_store_run_heartbeat(r, 100), 0);
-    expect_status_everywhere(f->s, id, WL_RUN_RUNNING);
-    char sql[160];
-    snprintf(sql, sizeof sql, "runs WHERE updated_at_ms >= %lld", (long long)before_ms);
-    assert_int_equal(raw_count(f->path, sql), 1);
-    /* with a batch open, the heartbeat is its commit */
-    struct wl_store_sample smp = {.t_ms = 1};
-    wl_store_run_set_flush_interval(r, 3600 * 1000);
-    assert_int_equal(wl_store_add_samples(r, &smp, 1), 0);
-    assert_int_equal(raw_count(f->path, "power_samples"), 0);
-    assert_int_equal(wl_store_run_heartbeat(r, 100), 0);
-    assert_int_equal(raw_count(f->path, "power_samples"), 1);
-    wl_store_run_abandon(r);
-}
-
-/* A heartbeat waits only briefly for another writer (the thread that calls
- * it also waits for a command), and a run whose row was removed while it
- * was recorded says so instead of "FOREIGN KEY constraint failed". */
-static void test_heartbeat_waits_briefly_and_a_removed_run_says_so(void **state)
-{
-    struct fixture *f = *state;
-    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "sleep 1"};
-    wl_store_run *r = NULL;
-    char id[37];
-    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    struct lock_holder h = {.path = f->path, .hold_ms = 1500};
-    pthread_t t;
-    start_lock_holder(&h, &t);
-    uint64_t t0 = wl_clock_now_ns();
-    assert_int_equal(wl_store_run_heartbeat(r, 50), WL_EBUSY);
-    assert_true(wl_clock_now_ns() - t0 < 1000 * 1000000ull);
-    assert_non_null(strstr(wl_store_last_error(f->s), "waited 50 ms"));
-    pthread_join(t, NULL);
-    pthread_mutex_destroy(&h.mu);
-    pthread_cond_destroy(&h.cv);
-    assert_int_equal(wl_store_run_heartbeat(r, 50), 0);
-
-    wl_store *other = open_at(f->path);
-    assert_int_equal(wl_store_delete_run(other, id, true), 0); /* `wattlens rm` meanwhile */
-    wl_store_close(other);
-    assert_int_equal(wl_store_run_heartbeat(r, 50), WL_ENOENT);
-    struct wl_store_section sec = {
-        .phase = "measure", .name = "command", .token_index = -1, .end_ms = 1, .energy_j = 1};
-    assert_int_equal(wl_store_add_section(r, &sec), WL_ENOENT);
-    const char *msg = wl_store_last_error(f->s);
-    assert_non_null(strstr(msg, id));
-    assert_non_null(strstr(msg, "is no longer in the database: it was removed"));
-    assert_null(strstr(msg, "FOREIGN KEY"));
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 1,
-                                .energy_j = 1,
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET};
-    assert_int_equal(wl_store_run_finish(r, &tot), WL_ENOENT);
-    assert_int_equal(raw_count(f->path, "runs"), 0); /* not made again */
-}
-
-/* The flag is set as measure sets it: by a signal handler on the thread
- * that waits (a thread writing it would be a data race, as TSan says). */
-static volatile sig_atomic_t g_cancel_stop;
-
-static void on_cancel_signal(int sig)
-{
-    g_cancel_stop = sig;
-}
-
-struct cancel_later {
-    pthread_t waiter;
-    int after_ms;
-};
-
-static void *signal_later(void *p)
-{
-    struct cancel_later *c = p;
-    usleep((useconds_t)c->after_ms * 1000);
-    pthread_kill(c->waiter, SIGUSR1);
-    return NULL;
-}
-
-/* A cancel flag ends a run writer's wait for the lock (60 s by default) at
- * once: `measure` sets it from its SIGTERM/SIGINT handler while its save
- * waits for another writer. */
-static void test_a_cancel_flag_ends_a_wait_for_the_lock(void **state)
-{
-    struct fixture *f = *state;
-    struct sigaction sa = {.sa_handler = on_cancel_signal}, old_sa;
-    sigemptyset(&sa.sa_mask);
-    assert_int_equal(sigaction(SIGUSR1, &sa, &old_sa), 0);
-    g_cancel_stop = 0;
-    wl_store_set_cancel(f->s, &g_cancel_stop);
-    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "sleep 1"};
-    wl_store_run *r = NULL;
-    char id[37];
-    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    struct wl_store_section sec = {
-        .phase = "measure", .name = "command", .token_index = -1, .end_ms = 1, .energy_j = 1};
-    struct lock_holder h = {.path = f->path, .hold_ms = 2500};
-    pthread_t t, c;
-    start_lock_holder(&h, &t);
-    struct cancel_later cl = {.waiter = pthread_self(), .after_ms = 300};
-    assert_int_equal(pthread_create(&c, NULL, signal_later, &cl), 0);
-    const uint64_t t0 = wl_clock_now_ns();
-    assert_int_equal(wl_store_add_section(r, &sec), WL_ECANCELED);
-    const uint64_t waited = wl_clock_now_ns() - t0;
-    assert_true(waited >= 250 * 1000000ull && waited < 1500 * 1000000ull);
-    assert_non_null(strstr(wl_store_last_error(f->s), "stopped waiting for the database"));
-    pthread_join(c, NULL);
-    pthread_join(t, NULL);
-    pthread_mutex_destroy(&h.mu);
-    pthread_cond_destroy(&h.cv);
-    /* a flag that is set stops only waits: a free lock is taken */
-    assert_int_equal(wl_store_add_section(r, &sec), 0);
-    assert_int_equal(wl_store_flush(r), 0);
-    g_cancel_stop = 0;
-    wl_store_set_cancel(f->s, NULL);
-    assert_int_equal(sigaction(SIGUSR1, &old_sa, NULL), 0);
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 1,
-                                .energy_j = 1,
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET};
-    assert_int_equal(wl_store_run_finish(r, &tot), 0);
-}
-
-/* Exit status of a check that cannot be made here; it says why on stderr. */
-#define CHECK_SKIPPED 77
-
-/* Runs check(dir) in a child and returns its exit status (0: passed). The
- * checks are about directories this user cannot write, but root's
- * permission override ignores modes, so as root the child first becomes
- * nobody (uid and gid 65534, no supplementary groups). Whether the child
- * then really is bound by the modes is for each check to find out
- * (read_only_or_skip): dropping privileges may be impossible (no
- * CAP_SETUID in a container), a user may hold CAP_DAC_OVERRIDE, a file
- * system may ignore modes. */
-static int as_unprivileged(int (*check)(const char *dir), const char *dir)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (geteuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
-            fprintf(stderr, "cannot become uid 65534 (%s); checking as uid %d\n", strerror(errno),
-                    (int)geteuid());
-        _exit(check(dir));
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 99;
-}
-
-/* 0 when this process can read directory ro but not create a file in it,
- * which the read-only checks rely on; otherwise says why and returns
- * CHECK_SKIPPED. Tried, not inferred from the mode: the permission
- * override and file systems decide. */
-static int read_only_or_skip(const char *ro)
-{
-    if (access(ro, R_OK | X_OK) != 0) {
-        fprintf(stderr, "skipped: uid %d cannot read %s (%s)\n", (int)geteuid(), ro,
-                strerror(errno));
-        return CHECK_SKIPPED;
-    }
-    char probe[4300];
-    snprintf(probe, sizeof probe, "%s/probe-%ld", ro, (long)getpid());
-    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0)
-        return 0;
-    close(fd);
-    unlink(probe);
-    fprintf(stderr, "skipped: uid %d can write %s although its mode forbids it\n", (int)geteuid(),
-            ro);
-    return CHECK_SKIPPED;
-}
-
-static int check_read_only_dir(const char *dir)
-{
-    char path[4200];
-    struct wl_errmsg e = {{0}};
-    snprintf(path, sizeof path, "%s/ro", dir);
-    if (read_only_or_skip(path) != 0)
-        return CHECK_SKIPPED;
-    snprintf(path, sizeof path, "%s/ro/w.db", dir);
-    int rc = try_open(path, 100, &e); /* existing file, writable, in a read-only directory */
-    if (rc != WL_EACCES || !strstr(e.text, path) || !strstr(e.text, "permissions"))
-        return fprintf(stderr, "existing: %d %s\n", rc, e.text), 10;
-    snprintf(path, sizeof path, "%s/ro/new.db", dir);
-    rc = try_open(path, 100, &e); /* a new file: the directory is what is wrong */
-    if (rc != WL_EACCES || !strstr(e.text, path) ||
-        !strstr(e.text, "cannot create the database: its directory") ||
-        !strstr(e.text, "/ro is not writable by this user"))
-        return fprintf(stderr, "new: %d %s\n", rc, e.text), 11;
-    snprintf(path, sizeof path, "%s/ro/sub/new.db", dir);
-    rc = try_open(path, 100, &e);
-    if (rc != WL_EACCES || !strstr(e.text, "cannot create directory"))
-        return fprintf(stderr, "subdir: %d %s\n", rc, e.text), 12;
-    return 0;
-}
-
-static void test_read_only_directory_is_a_clear_error(void **state)
-{
-    struct fixture *f = *state;
-    char ro[4200], path[4300];
-    snprintf(ro, sizeof ro, "%s/ro", f->dir);
-    snprintf(path, sizeof path, "%s/w.db", ro);
-    wl_store *s = open_at(path);
-    char id[37];
-    struct run_spec sp = {.created_at_ms = T0_MS, .duration_ms = 1, .energy_j = 1};
-    make_run(s, &sp, id);
-    wl_store_close(s); /* last close checkpoints and removes -wal and -shm */
-    size_t n0, n;
-    char *before = snapshot(path, &n0);
-    assert_int_equal(chmod(f->dir, 0755), 0);
-    assert_int_equal(chmod(path, 0666), 0);
-    assert_int_equal(chmod(ro, 0555), 0);
-    int rc = as_unprivileged(check_read_only_dir, f->dir);
-    assert_int_equal(chmod(ro, 0755), 0);
-    if (rc == CHECK_SKIPPED) {
-        free(before);
-        skip();
-    }
-    assert_int_equal(rc, 0);
-    char *after = snapshot(path, &n);
-    assert_int_equal(n, n0);
-    assert_memory_equal(after, before, n);
-    free(before);
-    free(after);
-}
-
-/* The directories of test_read_only_directory_is_readable, under the
- * fixture's: each made read-only, each holding a database w.db. */
-static const char *const read_only_subdirs[] = {"merged #1?50%", "live", "with_shm", "no_shm",
-                                                "unreadable"};
-
-/* Opens path read-only and counts its runs; a writer must be refused. */
-static int read_only_count(const char *path, int64_t *n_runs, struct wl_errmsg *e)
-{
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = path;
-    p.read_only = true;
-    wl_store *s = NULL;
-    int rc = wl_store_open(&p, &s, e);
-    if (rc == 0) {
-        struct wl_run_list l;
-        rc = wl_store_list_runs(s, NULL, WL_SORT_DATE, 0, 0, &l);
-        if (rc == 0)
-            *n_runs = l.total;
-        wl_run_list_free(&l);
-        struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE};
-        wl_store_run *r = NULL;
-        char id[37];
-        if (rc == 0 && wl_store_run_begin(s, &info, &r, id) != WL_EACCES)
-            rc = -1;
-    }
-    wl_store_close(s);
-    return rc;
-}
-
-static int check_reads_in_read_only_dirs(const char *dir)
-{
-    char path[4200];
-    struct wl_errmsg e = {{0}};
-    int64_t n = -1;
-    for (size_t i = 0; i < sizeof read_only_subdirs / sizeof read_only_subdirs[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, read_only_subdirs[i]);
-        if (read_only_or_skip(path) != 0)
-            return CHECK_SKIPPED;
-    }
-    snprintf(path, sizeof path, "%s/unreadable/w.db-wal", dir);
-    int fd = open(path, O_RDONLY);
-    if (fd >= 0) {
-        close(fd);
-        fprintf(stderr, "skipped: uid %d can read %s although its mode forbids it\n",
-                (int)geteuid(), path);
-        return CHECK_SKIPPED;
-    }
-    /* The log was merged at close: the file alone is the whole database
-     * (read through a file: URI, so the name's '#', '?' and '%' must be
-     * escaped). */
-    snprintf(path, sizeof path, "%s/merged #1?50%%/w.db", dir);
-    int rc = read_only_count(path, &n, &e);
-    if (rc != 0 || n != 1)
-        return fprintf(stderr, "merged: %d, %lld runs, %s\n", rc, (long long)n, e.text), 20;
-    rc = try_open(path, 100, &e); /* a writer still cannot use it, and says why */
-    if (rc != WL_EACCES || !strstr(e.text, path) || !strstr(e.text, "directory is not writable"))
-        return fprintf(stderr, "merged, writer: %d %s\n", rc, e.text), 21;
-    /* A log with its index, as a live or killed writer leaves them. */
-    snprintf(path, sizeof path, "%s/with_shm/w.db", dir);
-    rc = read_only_count(path, &n, &e);
-    if (rc != 0 || n != 2)
-        return fprintf(stderr, "with_shm: %d, %lld runs, %s\n", rc, (long long)n, e.text), 22;
-    /* A log without its index: the file alone would show one run of two. */
-    snprintf(path, sizeof path, "%s/no_shm/w.db", dir);
-    rc = read_only_count(path, &n, &e);
-    if (rc != WL_EACCES || !strstr(e.text, "no_shm/w.db-wal") || !strstr(e.text, "stale"))
-        return fprintf(stderr, "no_shm: %d, %lld runs, %s\n", rc, (long long)n, e.text), 23;
-    /* A log this user cannot read. */
-    snprintf(path, sizeof path, "%s/unreadable/w.db", dir);
-    rc = read_only_count(path, &n, &e);
-    if (rc != WL_EACCES || !strstr(e.text, "unreadable/w.db-wal") || !strstr(e.text, "cannot read"))
-        return fprintf(stderr, "unreadable: %d, %lld runs, %s\n", rc, (long long)n, e.text), 24;
-    return 0;
-}
-
-/* Copies DIR/w.db<suffix> for each suffix into TO, readable by all. */
-static void copy_db(const char *dir, const char *to, const char *const *suffixes)
-{
-    for (; *suffixes; suffixes++) {
-        char a[4300], b[4300];
-        snprintf(a, sizeof a, "%s/w.db%s", dir, *suffixes);
-        snprintf(b, sizeof b, "%s/w.db%s", to, *suffixes);
-        size_t n = 0;
-        char *buf = snapshot(a, &n);
-        assert_int_equal(wl_test_write_file(b, buf, n), 0);
-        assert_int_equal(chmod(b, 0644), 0);
-        free(buf);
-    }
-}
-
-static void test_read_only_directory_is_readable(void **state)
-{
-    struct fixture *f = *state;
-    wl_store_close(f->s); /* no connection crosses the fork below */
-    f->s = NULL;
-    char d[5][4200], path[4300];
-    for (int i = 0; i < 5; i++) {
-        snprintf(d[i], sizeof d[i], "%s/%s", f->dir, read_only_subdirs[i]);
-        assert_int_equal(mkdir(d[i], 0755), 0);
-    }
-    char id[37];
-    struct run_spec sp = {.created_at_ms = T0_MS, .duration_ms = 1, .energy_j = 1};
-    snprintf(path, sizeof path, "%s/w.db", d[0]);
-    wl_store *s = open_at(path);
-    make_run(s, &sp, id);
-    wl_store_close(s); /* last close merges the log and removes -wal and -shm */
-    assert_int_equal(chmod(path, 0644), 0);
-
-    /* live: the second run is only in the log while the store stays open */
-    snprintf(path, sizeof path, "%s/w.db", d[1]);
-    s = open_at(path);
-    make_run(s, &sp, id);
-    wl_store_close(s);
-    s = open_at(path);
-    make_run(s, &sp, id);
-    copy_db(d[1], d[2], (const char *const[]){"", "-wal", "-shm", NULL});
-    copy_db(d[1], d[3], (const char *const[]){"", "-wal", NULL});
-    copy_db(d[1], d[4], (const char *const[]){"", "-wal", "-shm", NULL});
-    wl_store_close(s);
-    snprintf(path, sizeof path, "%s/w.db-wal", d[4]);
-    assert_int_equal(chmod(path, 0000), 0); /* unreadable even to its owner unless root */
-
-    /* What reading the file alone would show: the first run only. */
-    sqlite3 *db = NULL;
-    snprintf(path, sizeof path, "file:%s/w.db?immutable=1", d[3]);
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL),
-                     SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM runs", -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int64(st, 0), 1);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-
-    assert_int_equal(chmod(f->dir, 0755), 0);
-    for (int i = 0; i < 5; i++)
-        assert_int_equal(chmod(d[i], 0555), 0);
-    int rc = as_unprivileged(check_reads_in_read_only_dirs, f->dir);
-    for (int i = 0; i < 5; i++)
-        assert_int_equal(chmod(d[i], 0755), 0);
-    if (rc == CHECK_SKIPPED)
-        skip();
-    assert_int_equal(rc, 0);
-}
-
-/* A database in a directory anyone can write (a sticky /tmp), whose file
- * this user cannot write: readers (a read-write open refused, then the
- * read-only one) must leave no -wal or -shm behind, or the owner could no
- * longer write it (SQLite gives them the reader's uid and the file's mode)
- * nor, in a sticky directory, remove them. */
-static int check_reader_creates_no_companion(const char *dir)
-{
-    char path[4200], side[4300];
-    struct wl_errmsg e = {{0}};
-    snprintf(path, sizeof path, "%s/shared/many.db", dir);
-    if (access(path, W_OK) == 0) {
-        fprintf(stderr, "skipped: uid %d can write %s although its mode forbids it\n",
-                (int)geteuid(), path);
-        return CHECK_SKIPPED;
-    }
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = path;
-    p.no_create = true;
-    wl_store *s = NULL;
-    int rc = wl_store_open(&p, &s, &e); /* what `runs` tries first */
-    if (rc != WL_EACCES || !strstr(e.text, "read-only"))
-        return fprintf(stderr, "read-write: %d %s\n", rc, e.text), 30;
-    int64_t n = -1;
-    rc = read_only_count(path, &n, &e); /* then this */
-    if (rc != 0 || n != 1)
-        return fprintf(stderr, "read-only: %d, %lld runs, %s\n", rc, (long long)n, e.text), 31;
-    static const char *const sides[] = {"-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(side, sizeof side, "%s%s", path, sides[i]);
-        if (access(side, F_OK) == 0)
-            return fprintf(stderr, "a reader left %s\n", side), 32;
-    }
-    /* with a writer's log and index (copied: a killed writer's), the reader
-     * uses them, sees the run only the log holds, and adds nothing */
-    snprintf(path, sizeof path, "%s/shared/live.db", dir);
-    rc = read_only_count(path, &n, &e);
-    if (rc != 0 || n != 2)
-        return fprintf(stderr, "live: %d, %lld runs, %s\n", rc, (long long)n, e.text), 33;
-    snprintf(side, sizeof side, "%s-journal", path);
-    if (access(side, F_OK) == 0)
-        return fprintf(stderr, "a reader left %s\n", side), 34;
-    return 0;
-}
-
-static void test_a_reader_that_cannot_write_creates_no_files(void **state)
-{
-    struct fixture *f = *state;
-    wl_store_close(f->s); /* no connection crosses the fork below */
-    f->s = NULL;
-    char shared[4200], path[4400], side[4500];
-    snprintf(shared, sizeof shared, "%s/shared", f->dir);
-    assert_int_equal(mkdir(shared, 0755), 0);
-    snprintf(path, sizeof path, "%s/many.db", shared);
-    char id[37];
-    struct run_spec sp = {.created_at_ms = T0_MS, .duration_ms = 1, .energy_j = 1};
-    wl_store *s = open_at(path);
-    make_run(s, &sp, id);
-    wl_store_close(s); /* merged: no -wal, no -shm */
-    /* live.db: its second run only in the log, as a killed writer leaves it */
-    char live[4300];
-    snprintf(live, sizeof live, "%s/live", f->dir);
-    assert_int_equal(mkdir(live, 0755), 0);
-    snprintf(path, sizeof path, "%s/w.db", live);
-    s = open_at(path);
-    make_run(s, &sp, id);
-    wl_store_close(s);
-    s = open_at(path);
-    make_run(s, &sp, id);
-    static const char *const sfx[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        size_t n = 0;
-        snprintf(side, sizeof side, "%s/w.db%s", live, sfx[i]);
-        char *buf = snapshot(side, &n);
-        snprintf(side, sizeof side, "%s/live.db%s", shared, sfx[i]);
-        assert_int_equal(wl_test_write_file(side, buf, n), 0);
-        assert_int_equal(chmod(side, 0444), 0);
-        free(buf);
-    }
-    wl_store_close(s);
-    snprintf(path, sizeof path, "%s/many.db", shared);
-    assert_int_equal(chmod(path, 0444), 0); /* as root, the child is another user too */
-    assert_int_equal(chmod(f->dir, 0755), 0);
-    assert_int_equal(chmod(shared, 01777), 0);
-    int rc = as_unprivileged(check_reader_creates_no_companion, f->dir);
-    assert_int_equal(chmod(shared, 0755), 0);
-    if (rc == CHECK_SKIPPED)
-        skip();
-    assert_int_equal(rc, 0);
-    /* and the owner still writes it */
-    assert_int_equal(chmod(path, 0644), 0);
-    s = open_at(path);
-    make_run(s, &sp, id);
-    wl_store_close(s);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_open_creates_directories_and_reopens, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migrates_an_empty_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migrates_a_version_1_database, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_read_only_and_no_create_modes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_readers_leave_an_empty_file_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_creates_directories_and_reopens,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_an_empty_file, wl_test_store_setup,
+                                        wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_a_version_1_database, wl_test_store_setup,
+                                        wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_and_no_create_modes, wl_test_store_setup,
+                                        wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_readers_leave_an_empty_file_alone, wl_test_store_setup,
+                                        wl_test_store_teardown),
         cmocka_unit_test(test_default_path_order),
-        cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_search_is_caseless_for_unicode, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_search_matches_invalid_bytes_as_bytes, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_pagination_edges, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sorts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_an_unfinished_run_is_listed_from_its_rows, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_resolve_id_prefixes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_schema_cascades_a_run_delete, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_run_removes_only_that_run, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_run_refuses_a_live_run_unless_forced, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_open_with_a_dead_run_and_the_lock_held_elsewhere,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_foreach_reads_each_level, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_rejects_orphans_and_bad_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_filters, wl_test_store_setup,
+                                        wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_search_is_caseless_for_unicode, wl_test_store_setup,
+                                        wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_search_matches_invalid_bytes_as_bytes,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_pagination_edges, wl_test_store_setup,
+                                        wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_sorts, wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_an_unfinished_run_is_listed_from_its_rows,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_resolve_id_prefixes, wl_test_store_setup,
+                                        wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_schema_cascades_a_run_delete, wl_test_store_setup,
+                                        wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_run_removes_only_that_run, wl_test_store_setup,
+                                        wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_run_refuses_a_live_run_unless_forced,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_foreach_reads_each_level, wl_test_store_setup,
+                                        wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_writer_rejects_orphans_and_bad_json,
+                                        wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_batched_metrics_name_a_bad_row_and_keep_the_rest,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_component_aggregates_in_and_out_of_the_grid, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_component_aggregates_keep_a_long_name, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_batches_commit_on_flush_and_interval, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_two_threads_share_a_writer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gc_dry_run_then_real, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gc_keeps_what_it_removed_when_it_stops, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_gc_compacts_through_a_file_only_after_removing, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_sigkill_mid_run_leaves_an_incomplete_run, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_refuses_a_file_that_is_not_a_database, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_refuses_a_newer_schema_without_touching_it, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_a_truncated_database_is_called_damaged, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_locked_database_is_a_clear_busy_error, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_a_run_writer_waits_for_the_lock_past_the_busy_timeout,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_live_writer_on_this_host_needs_no_heartbeat, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_a_reused_pid_is_not_the_writer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_another_hosts_run_lives_by_its_heartbeat, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_heartbeat_waits_briefly_and_a_removed_run_says_so,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_cancel_flag_ends_a_wait_for_the_lock, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_read_only_directory_is_a_clear_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_read_only_directory_is_readable, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_reader_that_cannot_write_creates_no_files, setup,
-                                        teardown),
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_component_aggregates_in_and_out_of_the_grid,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_component_aggregates_keep_a_long_name,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_batches_commit_on_flush_and_interval,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_two_threads_share_a_writer, wl_test_store_setup,
+                                        wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_gc_dry_run_then_real, wl_test_store_setup,
+                                        wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_gc_keeps_what_it_removed_when_it_stops,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_gc_compacts_through_a_file_only_after_removing,
+                                        wl_test_store_setup, wl_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
