@@ -472,33 +472,6 @@ static void set_str_value(json_t *obj, const char *field, const wl_gguf *g, cons
     wl_json_set_textn(obj, field, sv.data, (size_t)sv.len);
 }
 
-/* The RoPE scale factor: what the engine uses (*used) and what the file
- * says. The engine (model.c) divides positions by rope.scaling.factor only
- * when it is > 0 and rope.scaling.type is not "none", else by 1; a factor
- * that is not finite makes it refuse the model, so that is shown as it is.
- * *in_file: the file has the factor (*file); *type_none: the type is
- * "none". Keys are read under the prefix arch.c reads them under. */
-struct rope_scale {
-    double used, file;
-    bool in_file, type_none;
-};
-
-static struct rope_scale rope_scale_of(const wl_gguf *g, const struct wl_model_features *f)
-{
-    const char *prefix = f->arch_string[0] ? f->arch_string : wl_arch_name(f->arch);
-    char key[128];
-    struct rope_scale r = {.used = 1.0, .file = 1.0};
-    snprintf(key, sizeof key, "%s.rope.scaling.factor", prefix);
-    r.in_file = wl_gguf_get_f64(g, key, &r.file) == 0;
-    snprintf(key, sizeof key, "%s.rope.scaling.type", prefix);
-    struct wl_gguf_str sv;
-    r.type_none =
-        wl_gguf_get_str(g, key, &sv) == 0 && sv.len == 4 && memcmp(sv.data, "none", 4) == 0;
-    if (r.in_file && (!isfinite(r.file) || (r.file > 0 && !r.type_none)))
-        r.used = r.file;
-    return r;
-}
-
 static json_t *features_json(const wl_gguf *g, const char *path, const struct wl_model_features *f,
                              enum wl_ttype kv_type, bool tensors, bool metadata)
 {
@@ -528,10 +501,12 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
     json_t *rope = json_object();
     json_object_set_new(rope, "dimension_count", json_integer(f->rope_dim));
     json_object_set_new(rope, "freq_base", real_json(f->rope_freq_base));
-    /* scale: the engine's; scale_in_file: rope.scaling.factor (null: none) */
-    const struct rope_scale rs = rope_scale_of(g, f);
-    json_object_set_new(rope, "scale", real_json(rs.used));
-    json_object_set_new(rope, "scale_in_file", rs.in_file ? real_json(rs.file) : json_null());
+    /* scale: the engine's (null: it refuses the model's scaling, and
+     * scale_refused); scale_in_file: rope.scaling.factor (null: none) */
+    json_object_set_new(rope, "scale", real_json(f->rope_scale));
+    json_object_set_new(rope, "scale_in_file",
+                        f->rope_scale_in_file ? real_json(f->rope_scale_file) : json_null());
+    json_object_set_new(rope, "scale_refused", json_boolean(f->rope_scale_refused));
     json_object_set_new(j, "rope", rope);
     json_object_set_new(j, "norm_eps", real_json(f->norm_eps));
     json_object_set_new(j, "tied_embeddings", json_boolean(f->tied_embeddings));
@@ -639,11 +614,15 @@ static void print_features(const wl_gguf *g, const char *path, const struct wl_m
         printf("MoE               no (dense)\n");
     printf("vocab size        %" PRIu32 "\n", f->vocab_size);
     printf("context length    %" PRIu32 "\n", f->context_length);
-    const struct rope_scale rs = rope_scale_of(g, f);
-    printf("RoPE              dim %" PRIu32 ", base %g, scale %g", f->rope_dim, f->rope_freq_base,
-           rs.used);
-    if (rs.in_file && rs.file != rs.used) /* what the engine uses, then why */
-        printf(" (file says %g%s)", rs.file, rs.type_none ? " with scaling type none" : "");
+    printf("RoPE              dim %" PRIu32 ", base %g, scale ", f->rope_dim, f->rope_freq_base);
+    if (f->rope_scale_refused) /* the warning says why */
+        printf("refused by the engine");
+    else
+        printf("%g", f->rope_scale);
+    /* what the engine uses, then why */
+    if (f->rope_scale_in_file && (f->rope_scale_refused || f->rope_scale_file != f->rope_scale))
+        printf(" (file says %g%s)", f->rope_scale_file,
+               f->rope_scaling_none ? " with scaling type none" : "");
     putchar('\n');
     printf("parameters        %" PRIu64 "%s\n", f->n_params,
            f->n_params_active != f->n_params ? "" : " (from tensor shapes)");

@@ -9,6 +9,7 @@
 #include "wattlens/error.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +168,37 @@ static int wl__get_f64(const wl_gguf *g, const char *prefix, const char *suffix,
     char key[256];
     snprintf(key, sizeof key, "%s.%s", prefix, suffix);
     return wl_gguf_get_f64(g, key, out);
+}
+
+int wl__rope_scaling_read(const wl_gguf *g, const char *prefix, struct wl_rope_scaling *r,
+                          struct wl_errmsg *err)
+{
+    char key[256];
+    *r = (struct wl_rope_scaling){.scale = 1.0, .factor = 1.0};
+    snprintf(key, sizeof key, "%s.rope.scaling.type", prefix);
+    struct wl_gguf_str type;
+    const bool have_type = wl_gguf_get_str(g, key, &type) == 0;
+    r->type_none = have_type && type.len == 4 && memcmp(type.data, "none", 4) == 0;
+    snprintf(key, sizeof key, "%s.rope.scaling.factor", prefix);
+    const int rc = wl_gguf_get_f64(g, key, &r->factor);
+    r->in_file = rc == 0;
+    if (!r->in_file)
+        r->factor = 1.0;
+    if ((rc != 0 && rc != WL_ENOENT) || (r->in_file && !isfinite(r->factor))) {
+        r->refused = true;
+        r->scale = NAN;
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is not a finite number", key);
+    }
+    if (have_type && !r->type_none && !(type.len == 6 && memcmp(type.data, "linear", 6) == 0)) {
+        r->refused = true;
+        r->scale = NAN;
+        return wl_errmsg_set(err, WL_ENOTSUP, "RoPE scaling type '%.*s' is not supported",
+                             (int)type.len, type.data);
+    }
+    /* > 0 as the engine's float: a factor that underflows it counts as 0 */
+    if (r->in_file && (float)r->factor > 0.0f && !r->type_none)
+        r->scale = r->factor;
+    return 0;
 }
 
 static void wl__warn(struct wl_model_features *f, const char *fmt, ...)
@@ -374,8 +406,15 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
     wl__get_u32(g, prefix, "rope.dimension_count", &f->rope_dim);
     if (wl__get_f64(g, prefix, "rope.freq_base", &f->rope_freq_base) != 0)
         f->rope_freq_base = 10000.0;
-    if (wl__get_f64(g, prefix, "rope.scaling.factor", &f->rope_scale) != 0 || f->rope_scale == 0)
-        f->rope_scale = 1.0;
+    struct wl_rope_scaling rs;
+    struct wl_errmsg rope_err;
+    if (wl__rope_scaling_read(g, prefix, &rs, &rope_err) != 0)
+        wl__warn(f, "the engine refuses this model: %s", rope_err.text);
+    f->rope_scale = rs.scale;
+    f->rope_scale_file = rs.factor;
+    f->rope_scale_in_file = rs.in_file;
+    f->rope_scaling_none = rs.type_none;
+    f->rope_scale_refused = rs.refused;
     if (wl__get_f64(g, prefix, "attention.layer_norm_rms_epsilon", &f->norm_eps) != 0)
         wl__get_f64(g, prefix, "attention.layer_norm_epsilon", &f->norm_eps);
     f->tied_embeddings = f->n_tensors > 0 && emb && !wl__has(g, "output.weight");

@@ -4,6 +4,7 @@
  */
 #include "engine/model.h"
 
+#include "engine/arch.h"
 #include "engine/forward.h"
 #include "engine/kernels/kernels.h"
 #include "engine/quant.h"
@@ -325,21 +326,10 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
     if ((rc = get_f32(g, a, "attention.layer_norm_rms_epsilon", 1e-5f, &c->norm_eps, err)) != 0 ||
         (rc = get_f32(g, a, "rope.freq_base", 10000.0f, &c->rope_freq_base, err)) != 0)
         return rc;
-    float factor = 1.0f;
-    if ((rc = get_f32(g, a, "rope.scaling.factor", 1.0f, &factor, err)) != 0)
+    struct wl_rope_scaling rs;
+    if ((rc = wl__rope_scaling_read(g, a, &rs, err)) != 0)
         return rc;
-    struct wl_gguf_str stype = {0};
-    char key[128];
-    snprintf(key, sizeof key, "%s.rope.scaling.type", a);
-    bool linear = true;
-    if (wl_gguf_get_str(g, key, &stype) == 0) {
-        if (stype.len == 4 && memcmp(stype.data, "none", 4) == 0)
-            linear = false;
-        else if (!(stype.len == 6 && memcmp(stype.data, "linear", 6) == 0))
-            return wl_errmsg_set(err, WL_ENOTSUP, "RoPE scaling type '%.*s' is not supported",
-                                 (int)stype.len, stype.data);
-    }
-    c->rope_freq_scale = (linear && factor > 0.0f) ? 1.0f / factor : 1.0f;
+    c->rope_freq_scale = 1.0f / (float)rs.scale;
 
     /* vocabulary size from the embedding matrix (the metadata key is optional) */
     const struct wl_gguf_tensor *te = wl_gguf_find_tensor(g, "token_embd.weight");

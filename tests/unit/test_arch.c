@@ -2,7 +2,7 @@
  * the vocabulary files (no tensors), and small files built with the writer
  * that exercise inference from tensor names, GQA/MQA/MHA and MoE counts, and
  * long multibyte names cut between characters, also where the warning
- * quotes them. */
+ * quotes them; the RoPE scaling rule the loader and the features share. */
 #include "test_support.h"
 
 #include "engine/arch.h"
@@ -11,6 +11,7 @@
 #include "util/utf8.h"
 #include "wattlens/error.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,6 +331,88 @@ static void test_moe_active_parameters(void **state)
     free(buf2);
 }
 
+/* Opens an in-memory file holding only w's metadata; *buf owns the bytes. */
+static wl_gguf *open_writer(wl_gguf_writer *w, void **buf)
+{
+    size_t size = 0;
+    assert_int_equal(wl_gguf_writer_to_memory(w, buf, &size), 0);
+    wl_gguf_writer_free(w);
+    wl_gguf *g = NULL;
+    assert_int_equal(wl_gguf_open_memory(*buf, size, &g, NULL), 0);
+    return g;
+}
+
+/* The RoPE scaling rule the loader applies and the features report: the
+ * factor counts when > 0 and the type is linear or absent; a factor that is
+ * not a finite number (or not a number) or a type other than none/linear is
+ * refused, with the loader's message, and the features say so. */
+static void test_rope_scaling_rule(void **state)
+{
+    (void)state;
+    static const struct {
+        int factor_kind; /* 0 absent, 1 number, 2 string */
+        float factor;
+        const char *type;
+        double scale; /* NAN: refused */
+        int rc;
+        const char *msg;
+    } cases[] = {
+        {0, 0, NULL, 1.0, 0, ""},
+        {0, 0, "yarn", NAN, WL_ENOTSUP, "RoPE scaling type 'yarn' is not supported"},
+        {1, 2.0f, NULL, 2.0, 0, ""},
+        {1, 2.0f, "linear", 2.0, 0, ""},
+        {1, 2.0f, "none", 1.0, 0, ""},
+        {1, -3.0f, NULL, 1.0, 0, ""},
+        {1, 1e-40f, NULL, 1e-40f, 0, ""}, /* a float subnormal is > 0 */
+        {1, NAN, NULL, NAN, WL_EFORMAT, "'llama.rope.scaling.factor' is not a finite number"},
+        {1, INFINITY, "none", NAN, WL_EFORMAT, "is not a finite number"},
+        {2, 0, NULL, NAN, WL_EFORMAT, "'llama.rope.scaling.factor' is not a finite number"},
+        {1, 4.0f, "yarn", NAN, WL_ENOTSUP, "RoPE scaling type 'yarn' is not supported"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wl_gguf_writer *w = NULL;
+        assert_int_equal(wl_gguf_writer_new(&w), 0);
+        assert_int_equal(wl_gguf_writer_set_str(w, "general.architecture", "llama"), 0);
+        if (cases[i].factor_kind == 1)
+            assert_int_equal(
+                wl_gguf_writer_set_f32(w, "llama.rope.scaling.factor", cases[i].factor), 0);
+        else if (cases[i].factor_kind == 2)
+            assert_int_equal(wl_gguf_writer_set_str(w, "llama.rope.scaling.factor", "4"), 0);
+        if (cases[i].type)
+            assert_int_equal(wl_gguf_writer_set_str(w, "llama.rope.scaling.type", cases[i].type),
+                             0);
+        void *buf = NULL;
+        wl_gguf *g = open_writer(w, &buf);
+        struct wl_rope_scaling r;
+        struct wl_errmsg err = {{0}};
+        const bool refused = isnan(cases[i].scale);
+        const int rc = wl__rope_scaling_read(g, "llama", &r, &err);
+        if (rc != cases[i].rc || !strstr(err.text, cases[i].msg))
+            fail_msg("case %zu: %d %s", i, rc, err.text);
+        assert_true(r.refused == refused);
+        assert_true(refused ? isnan(r.scale) : r.scale == cases[i].scale);
+        assert_true(r.in_file == (cases[i].factor_kind == 1));
+        if (cases[i].factor_kind == 1 && isfinite(cases[i].factor))
+            assert_true(r.factor == cases[i].factor);
+        assert_true(r.type_none == (cases[i].type && strcmp(cases[i].type, "none") == 0));
+        /* the features carry the same, and a refusal is a warning */
+        struct wl_model_features f;
+        assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
+        assert_true(f.rope_scale_refused == refused);
+        assert_true(refused ? isnan(f.rope_scale) : f.rope_scale == cases[i].scale);
+        assert_true(f.rope_scale_in_file == r.in_file);
+        assert_true(f.rope_scaling_none == r.type_none);
+        if (r.in_file && isfinite(r.factor))
+            assert_true(f.rope_scale_file == r.factor);
+        if (refused)
+            assert_non_null(strstr(f.warning, cases[i].msg));
+        else
+            assert_null(strstr(f.warning, "refuses"));
+        wl_gguf_close(g);
+        free(buf);
+    }
+}
+
 static void test_arch_names(void **state)
 {
     (void)state;
@@ -350,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_moe_active_parameters),
         cmocka_unit_test(test_long_multibyte_names_are_cut_between_characters),
         cmocka_unit_test(test_long_warning_is_cut_between_characters),
+        cmocka_unit_test(test_rope_scaling_rule),
         cmocka_unit_test(test_arch_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

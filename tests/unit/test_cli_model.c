@@ -16,7 +16,9 @@
 #include "test_support.h"
 
 #include "engine/gguf_write.h"
+#include "engine/model.h"
 #include "engine/synth.h"
+#include "wattlens/error.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -319,7 +321,10 @@ static void test_info_json_non_finite_numbers_are_null(void **state)
 
 /* The RoPE scale info shows is the one the engine uses: rope.scaling.factor
  * when it is > 0 and the scaling type is not "none", else 1, with what the
- * file says after it; JSON has both (scale, scale_in_file). */
+ * file says after it; JSON has both (scale, scale_in_file). A scaling type
+ * the engine refuses ("yarn") shows no scale but that refusal (JSON: scale
+ * null, scale_refused), with the loader's reason as a warning, and the
+ * engine does refuse to load that model. */
 static void test_info_rope_scale_is_the_engines(void **state)
 {
     (void)state;
@@ -327,12 +332,13 @@ static void test_info_rope_scale_is_the_engines(void **state)
         float factor;
         const char *type; /* rope.scaling.type, NULL: none */
         const char *text; /* the RoPE line's end */
-        double scale;
+        double scale;     /* NAN: refused */
     } cases[] = {
         {-2.0f, NULL, ", scale 1 (file says -2)\n", 1.0},
         {0.0f, NULL, ", scale 1 (file says 0)\n", 1.0},
         {4.0f, "none", ", scale 1 (file says 4 with scaling type none)\n", 1.0},
         {4.0f, "linear", ", scale 4\n", 4.0},
+        {4.0f, "yarn", ", scale refused by the engine (file says 4)\n", NAN},
     };
     char *dir = wl_test_tmpdir();
     char path[512], args[1024];
@@ -351,6 +357,12 @@ static void test_info_rope_scale_is_the_engines(void **state)
         if (!strstr(out, cases[i].text))
             fprintf(stderr, "case %zu: %s\n", i, out);
         assert_non_null(strstr(out, cases[i].text));
+        const bool refused = isnan(cases[i].scale);
+        if (refused)
+            assert_non_null(strstr(errs, "the engine refuses this model: RoPE scaling type "
+                                         "'yarn' is not supported"));
+        else
+            assert_null(strstr(errs, "refuses"));
         free(out);
         free(errs);
         snprintf(args, sizeof args, "model info '%s' --json", path);
@@ -359,11 +371,28 @@ static void test_info_rope_scale_is_the_engines(void **state)
         json_t *doc = json_loads(out, 0, &je);
         assert_non_null(doc);
         json_t *rope = json_object_get(doc, "rope");
-        assert_true(json_real_value(json_object_get(rope, "scale")) == cases[i].scale);
+        if (refused)
+            assert_true(json_is_null(json_object_get(rope, "scale")));
+        else
+            assert_true(json_real_value(json_object_get(rope, "scale")) == cases[i].scale);
         assert_true(json_real_value(json_object_get(rope, "scale_in_file")) == cases[i].factor);
+        assert_true(json_is_boolean(json_object_get(rope, "scale_refused")));
+        assert_true(json_boolean_value(json_object_get(rope, "scale_refused")) == refused);
         json_decref(doc);
         free(out);
         free(errs);
+        /* the loader agrees: it refuses exactly the refused case */
+        wl_model *m = NULL;
+        struct wl_errmsg err = {{0}};
+        const int rc = wl_model_load(path, &m, &err);
+        if (refused) {
+            assert_int_equal(rc, WL_ENOTSUP);
+            assert_non_null(strstr(err.text, "RoPE scaling type 'yarn' is not supported"));
+        } else {
+            assert_int_equal(rc, 0);
+            assert_true(m->config.rope_freq_scale == (float)(1.0 / cases[i].scale));
+        }
+        wl_model_free(m);
     }
     wl_test_rmtree(dir);
     free(dir);
