@@ -64,9 +64,11 @@ bool wl_cli_parse_double(const char *cmd, const char *opt, const char *s, double
  * (which fopen accepts on Linux). */
 int wl_cli_read_all(const char *path, char **data, size_t *n);
 
-/* Parses a KV cache type for --cache-type: "f16" or "f32". On failure prints
- * a usage error ("cache type must be f16 or f32, not 'S'") and returns false. */
-bool wl_cli_parse_cache_type(const char *cmd, const char *s, enum wl_ttype *out);
+/* Parses a KV cache type for option opt (--cache-type, --kv-type): "f16" or
+ * "f32" in any case, as the weight types are read. On failure prints a usage
+ * error ("OPT must be f16 or f32 (the engine's KV cache types), not 'S'")
+ * and returns false. */
+bool wl_cli_parse_cache_type(const char *cmd, const char *opt, const char *s, enum wl_ttype *out);
 
 /* The CPU's model name from /proc/cpuinfo ($WATTLENS_PROC_ROOT/cpuinfo when
  * set; a regular file only) into buf, as wl_cli_cpuinfo_model_name gives

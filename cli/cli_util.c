@@ -230,17 +230,15 @@ int wl_cli_read_all(const char *path, char **data, size_t *n)
     return rc;
 }
 
-bool wl_cli_parse_cache_type(const char *cmd, const char *s, enum wl_ttype *out)
+bool wl_cli_parse_cache_type(const char *cmd, const char *opt, const char *s, enum wl_ttype *out)
 {
-    if (strcmp(s, "f16") == 0) {
-        *out = WL_TTYPE_F16;
+    enum wl_ttype t;
+    if (wl_ttype_parse(s, &t) == 0 && (t == WL_TTYPE_F16 || t == WL_TTYPE_F32)) {
+        *out = t;
         return true;
     }
-    if (strcmp(s, "f32") == 0) {
-        *out = WL_TTYPE_F32;
-        return true;
-    }
-    wl_cli_usage_error(cmd, "cache type must be f16 or f32, not '%s'", s);
+    wl_cli_usage_error(cmd, "%s must be f16 or f32 (the engine's KV cache types), not '%s'", opt,
+                       s);
     return false;
 }
 

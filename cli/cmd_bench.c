@@ -365,7 +365,7 @@ static int run(int argc, char **argv)
             p.n_ubatch = (int32_t)v;
             break;
         case 'K':
-            if (!wl_cli_parse_cache_type(CMD, optarg, &p.kv_type))
+            if (!wl_cli_parse_cache_type(CMD, "--cache-type", optarg, &p.kv_type))
                 return WL_EXIT_USAGE;
             break;
         case 'o':

@@ -222,7 +222,7 @@ static int run(int argc, char **argv)
                 return WL_EXIT_USAGE;
             break;
         case O_CACHE:
-            if (!wl_cli_parse_cache_type(CMD, optarg, &cp.kv_type))
+            if (!wl_cli_parse_cache_type(CMD, "--cache-type", optarg, &cp.kv_type))
                 return WL_EXIT_USAGE;
             break;
         case 'h':

@@ -218,17 +218,6 @@ static bool parse_type(const char *opt, const char *s, enum wl_ttype *t)
     return true;
 }
 
-/* --kv-type: a KV cache type the engine has (f16, f32; generate's and
- * bench's --cache-type), in any case as the weight types are read. */
-static bool parse_kv_type(const char *s, enum wl_ttype *t)
-{
-    if (wl_ttype_parse(s, t) == 0 && (*t == WL_TTYPE_F16 || *t == WL_TTYPE_F32))
-        return true;
-    wl_cli_usage_error(CMD, "--kv-type must be f16 or f32 (the engine's KV cache types), not '%s'",
-                       s);
-    return false;
-}
-
 /* An empty file name: open() would say only "invalid argument" or "no such
  * file" after the work, and it is never what was meant. */
 static bool name_is_empty(const char *what, const char *name)
@@ -681,7 +670,7 @@ static int cmd_info(int argc, char **argv)
             metadata = true;
             break;
         case 'k':
-            if (!parse_kv_type(optarg, &kv_type))
+            if (!wl_cli_parse_cache_type(CMD, "--kv-type", optarg, &kv_type))
                 return WL_EXIT_USAGE;
             break;
         case 'h':

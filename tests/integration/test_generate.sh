@@ -8,7 +8,7 @@
 # - a synthetic llama with the real 32000-token llama vocabulary runs at every
 #   supported weight type without NaN/Inf (generate fails loudly on a
 #   non-finite logit);
-# - bad input gives clear errors; bench prints llama-bench formats (md with its widths).
+# - bad input gives clear errors (--cache-type names itself and takes any case); bench prints llama-bench formats (md with its widths).
 # Skips (and says so) the parts whose test data is absent.
 set -u
 W=${WATTLENS:?}
@@ -27,6 +27,17 @@ if [ $rc = 2 ] && grep -q "model" "$tmp/err"; then ok "generate without -m is a 
 if [ $rc = 1 ] && grep -q "missing.gguf" "$tmp/err"; then ok "missing model file is a clear error"; else bad "missing model (rc $rc)"; fi
 "$W" generate -m x --temp nope >/dev/null 2>&1; rc=$?
 if [ $rc = 2 ]; then ok "bad --temp is a usage error"; else bad "bad --temp (rc $rc)"; fi
+# --cache-type takes the engine's KV cache types (f16, f32) in any case, and
+# names itself when refusing one (bench's -ctk is the same option)
+for cmd in generate bench; do
+  "$W" $cmd -m "$tmp/missing.gguf" --cache-type q8_0 >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 2 ] && grep -q -- "--cache-type must be f16 or f32 (the engine's KV cache types), not 'q8_0'" "$tmp/err"; then
+    ok "$cmd --cache-type q8_0 is a usage error naming the option"
+  else bad "$cmd --cache-type q8_0 (rc $rc)"; cat "$tmp/err"; fi
+  "$W" $cmd -m "$tmp/missing.gguf" --cache-type F32 >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 1 ] && grep -q "missing.gguf" "$tmp/err"; then ok "$cmd --cache-type F32 is accepted"
+  else bad "$cmd --cache-type F32 (rc $rc)"; cat "$tmp/err"; fi
+done
 
 if [ ! -f "$model" ] || [ ! -f "$expected" ]; then
   echo "SKIP: stories260K test data absent under $D (generation tests skipped)"

@@ -1,6 +1,7 @@
 /* cli/cli_util.c: the CPU's model name from /proc/cpuinfo, as text
  * (wl_cli_cpuinfo_model_name) and from the file (wl_cli_host_cpu, under
- * WATTLENS_PROC_ROOT); cli_store.c's size formatter. The CLI's helper sources are compiled into
+ * WATTLENS_PROC_ROOT); cli_store.c's size formatter; the KV cache type
+ * parser (wl_cli_parse_cache_type). The CLI's helper sources are compiled into
  * this test by cmake/extra/cli_fuzz.cmake.
  */
 #include "test_support.h"
@@ -209,6 +210,30 @@ static void test_fmt_bytes_units(void **state)
     assert_string_equal(wl_cli_fmt_bytes(-1, b, sizeof b), "n/a");
 }
 
+/* The KV cache types of the engine (generate/bench --cache-type, model info
+ * --kv-type): f16 and f32 in any case; anything else (other weight types,
+ * junk) is refused and leaves *out alone. */
+static void test_parse_cache_type(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        enum wl_ttype t;
+    } good[] = {
+        {"f16", WL_TTYPE_F16}, {"F16", WL_TTYPE_F16}, {"f32", WL_TTYPE_F32}, {"F32", WL_TTYPE_F32}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        enum wl_ttype t = WL_TTYPE_Q8_0;
+        assert_true(wl_cli_parse_cache_type("generate", "--cache-type", good[i].s, &t));
+        assert_int_equal(t, good[i].t);
+    }
+    static const char *const bad[] = {"q8_0", "bf16", "q4_k", "f64", "", "x", "f16 "};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        enum wl_ttype t = WL_TTYPE_Q8_0;
+        assert_false(wl_cli_parse_cache_type("generate", "--cache-type", bad[i], &t));
+        assert_int_equal(t, WL_TTYPE_Q8_0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_cpuinfo_model_name_cut_between_characters),
         cmocka_unit_test(test_host_cpu_reads_whole_lines),
         cmocka_unit_test(test_fmt_bytes_units),
+        cmocka_unit_test(test_parse_cache_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
