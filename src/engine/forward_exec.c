@@ -128,19 +128,17 @@ void wl__matmul_multi(struct wl_context *ctx, const struct wl_weight *const *ws,
                                           .row_bytes = ws[i]->row_bytes};
         work += ws[i]->n_out * ws[i]->n_in * (int64_t)n_tok;
     }
-    if (!same) {
+    /* The group fails only as wl__matmul can (the scratch fits the largest
+     * matrix, and the x quantization depends only on the type and row
+     * length); then each product runs on its own, so a refusal is recorded
+     * under the weight refused, not the group's first. */
+    const int rc = same ? wl_kernel_matmul_multi(&ctx->kern, kw, n_w, x, n_tok, ys, ctx->rs.work,
+                                                 ctx->rs.work_bytes, 0,
+                                                 work < PARALLEL_MIN_MATMUL ? NULL : ctx->pool)
+                        : 0;
+    if (!same || rc != 0)
         for (int i = 0; i < n_w; i++)
             wl__matmul(ctx, ws[i], x, n_tok, ys[i]);
-        return;
-    }
-    /* fails only as wl__matmul can (the scratch fits the largest matrix, and
-     * the x quantization depends only on the type and row length) */
-    int rc =
-        wl_kernel_matmul_multi(&ctx->kern, kw, n_w, x, n_tok, ys, ctx->rs.work, ctx->rs.work_bytes,
-                               0, work < PARALLEL_MIN_MATMUL ? NULL : ctx->pool);
-    if (rc != 0)
-        for (int i = 0; i < n_w; i++)
-            matmul_failed(ctx, ws[i], rc, n_tok, ys[i]);
 }
 
 void wl__weight_row_f32(const struct wl_weight *w, int64_t row, float *out)

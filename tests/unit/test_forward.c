@@ -315,11 +315,17 @@ static void test_context_full_and_bad_token_are_clear_errors(void **state)
  * engine bug could get one this far) fails the evaluation with a message
  * naming it, and every later one; it used to be skipped silently, leaving
  * stale outputs that passed for results. Both product paths: a lone matrix
- * (w_down) and one of a group run as one job (wq, with wk and wv). */
-static void check_refused_weight(bool in_group)
+ * (w_down) and one of a group run as one job (q, k, v): the group's first
+ * (wq) and another (wk), which must be named itself, not as the group's
+ * first. */
+enum refused { REFUSED_DOWN, REFUSED_Q, REFUSED_K };
+
+static void check_refused_weight(enum refused which)
 {
     struct tiny *t = tiny_model(5, false);
-    struct wl_weight *w = in_group ? &t->layers[1].wq : &t->layers[1].w_down;
+    struct wl_weight *w = which == REFUSED_Q   ? &t->layers[1].wq
+                          : which == REFUSED_K ? &t->layers[1].wk
+                                               : &t->layers[1].w_down;
     const void *good = w->data;
     w->data = (const char *)good + 1; /* F32 needs 4-byte alignment */
     w->name = "blk.1.refused.weight";
@@ -348,8 +354,9 @@ static void check_refused_weight(bool in_group)
 static void test_a_refused_weight_fails_the_evaluation(void **state)
 {
     (void)state;
-    check_refused_weight(false);
-    check_refused_weight(true);
+    check_refused_weight(REFUSED_DOWN);
+    check_refused_weight(REFUSED_Q);
+    check_refused_weight(REFUSED_K);
 }
 
 /* ---- hooks -------------------------------------------------------------------- */
