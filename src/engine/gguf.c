@@ -13,6 +13,7 @@
 #include "engine/gguf.h"
 
 #include "util/hugepage.h"
+#include "util/random.h"
 #include "util/utf8.h"
 
 #include "wattlens/error.h"
@@ -24,11 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-#if defined(__APPLE__)
-#include <sys/random.h> /* getentropy */
-#endif
 
 #define WL_GGUF_HEADER_BYTES 24u
 #define WL_GGUF_MAX_KEY_BYTES 65535u /* spec: keys are at most 65535 bytes */
@@ -173,34 +170,6 @@ static uint64_t wl__hash(const uint64_t key[2], const char *s)
     for (int r = 0; r < 3; r++)
         wl__sipround(v);
     return v[0] ^ v[1] ^ v[2] ^ v[3];
-}
-
-/* murmur3's 64-bit finalizer: every input bit reaches every output bit. */
-static uint64_t wl__fmix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
-}
-
-/* n random words for the index keys: from the system (getentropy), or when
- * that fails, from the clock, the process id and the handle's address
- * (weaker, still unknown to whoever wrote the file). */
-static void wl__random_words(uint64_t *out, size_t n, const void *salt)
-{
-    if (n * sizeof *out <= 256 && getentropy(out, n * sizeof *out) == 0)
-        return;
-    struct timespec ts = {0};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t h = wl__fmix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
-                            ((uint64_t)getpid() << 48) ^ (uint64_t)(uintptr_t)salt);
-    for (size_t i = 0; i < n; i++) {
-        h = wl__fmix64(h + 0x9e3779b97f4a7c15ull);
-        out[i] = h;
-    }
 }
 
 static int wl__index_init(struct wl__gguf_index *ix, uint64_t n, const uint64_t key[2])
@@ -690,8 +659,8 @@ static int wl__parse(wl_gguf *g, struct wl_errmsg *err)
         return wl_errmsg_set(err, WL_ENOMEM,
                              "out of memory for %" PRIu64 " keys and %" PRIu64 " tensors", n_kv,
                              g->n_tensors);
-    uint64_t keys[4];
-    wl__random_words(keys, 4, g);
+    uint64_t keys[4]; /* unknown to whoever wrote the file (wl_random_bytes) */
+    wl_random_bytes(keys, sizeof keys);
     rc = wl__index_init(&g->kv_index, n_kv, keys);
     if (rc == 0)
         rc = wl__index_init(&g->tensor_index, g->n_tensors, keys + 2);

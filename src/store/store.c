@@ -7,15 +7,13 @@
 #include "store/store.h"
 
 #include "store/store_backend.h"
-#include "util/clock.h"
+#include "util/random.h"
 #include "wattlens/error.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 struct wl_store {
     const struct wl_store_ops *ops;
@@ -199,27 +197,12 @@ const char *wl_store_last_error(const wl_store *s)
     return s->err.text;
 }
 
-/* Version 4 UUID from /dev/urandom; falls back to clock and pid mixing
- * (still unique enough for ids, not for secrets) if it cannot be read. */
+/* Version 4 UUID from wl_random_bytes (the system's generator, or its
+ * clock and pid fallback: still unique enough for ids, not for secrets). */
 static void wl__uuid4(char out[37])
 {
     unsigned char b[16];
-    int ok = 0;
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ok = read(fd, b, sizeof b) == (ssize_t)sizeof b;
-        close(fd);
-    }
-    if (!ok) {
-        uint64_t x =
-            wl_clock_now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)wl_clock_realtime_ns();
-        for (int i = 0; i < 16; i++) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            b[i] = (unsigned char)(x >> 24);
-        }
-    }
+    wl_random_bytes(b, sizeof b);
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],

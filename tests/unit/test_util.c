@@ -1,7 +1,7 @@
 /* util/: the error table, log level parsing, clocks, error messages, UTF-8
  * decoding, copies and formatted messages cut between characters (a shown
- * cut ending "..."), Markdown cell escaping, display widths and text into
- * JSON without losing bytes. */
+ * cut ending "..."), Markdown cell escaping, display widths, text into
+ * JSON without losing bytes, and random bytes with their fallback. */
 #include "test_support.h"
 
 #include "util/clock.h"
@@ -9,6 +9,7 @@
 #include "util/hugepage.h"
 #include "util/json_text.h"
 #include "util/log.h"
+#include "util/random.h"
 #include "util/read_all.h"
 #include "util/utf8.h"
 #include "wattlens/wattlens.h"
@@ -843,6 +844,44 @@ static void test_read_stream_whole_or_error(void **state)
     fclose(f);
 }
 
+/* Checks one fill of n bytes at buf + 1 (so an unaligned start is covered):
+ * the bytes around it keep their canary, and the last 16 bytes of the fill
+ * are not all the canary (the tail of the last piece or word is written). */
+static void check_random_fill(void (*fill)(void *, size_t), unsigned char *buf, size_t n)
+{
+    memset(buf, 0xA5, n + 2);
+    fill(buf + 1, n);
+    assert_int_equal(buf[0], 0xA5);
+    assert_int_equal(buf[n + 1], 0xA5);
+    size_t same = 0, tail = n < 16 ? n : 16;
+    for (size_t i = n + 1 - tail; i < n + 1; i++)
+        same += buf[i] == 0xA5;
+    assert_true(same < tail);
+}
+
+static void fill_system(void *out, size_t n)
+{
+    assert_true(wl_random_bytes(out, n)); /* the machine has getentropy */
+}
+
+/* wl_random_bytes (store UUIDs, the GGUF index keys) and its fallback fill
+ * exactly n bytes, also past getentropy's 256-byte limit and in a partial
+ * last word; two fills of the same size differ. */
+static void test_random_bytes_fill_n_and_differ(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {13, 16, 256, 300};
+    void (*const fills[2])(void *, size_t) = {fill_system, wl__random_bytes_fallback};
+    for (int f = 0; f < 2; f++) {
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            unsigned char a[302], b[302];
+            check_random_fill(fills[f], a, sizes[i]);
+            check_random_fill(fills[f], b, sizes[i]);
+            assert_memory_not_equal(a + 1, b + 1, sizes[i]);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -872,6 +911,7 @@ int main(void)
         cmocka_unit_test(test_utf8_escape_cuts_between_pieces),
         cmocka_unit_test(test_utf8_escape_output_never_controls),
         cmocka_unit_test(test_read_stream_whole_or_error),
+        cmocka_unit_test(test_random_bytes_fill_n_and_differ),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
