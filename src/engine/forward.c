@@ -108,11 +108,40 @@ static void final_norm_row(const wl_model *m, const float *x, float *out)
     }
 }
 
+/* The logits of the n_out batch rows listed in rs.out_rows into rs.logits
+ * starting at row logit0. Only the requested rows are normed and projected
+ * (one matrix product over n_out rows: the output matrix is read once for
+ * all of them). */
+static void output_rows(struct wl_context *ctx, int32_t n_out, int32_t logit0)
+{
+    const wl_model *m = ctx->model;
+    const struct wl_model_config *c = &m->config;
+    struct wl_run_state *rs = &ctx->rs;
+    if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_TOKEN))
+        emit_section(ctx, WL_SECTION_FINAL_NORM, true);
+    for (int32_t r = 0; r < n_out; r++)
+        final_norm_row(m, rs->x + (size_t)rs->out_rows[r] * c->dim, rs->xb + (size_t)r * c->dim);
+    if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_TOKEN)) {
+        emit_section(ctx, WL_SECTION_FINAL_NORM, false);
+        emit_section(ctx, WL_SECTION_OUTPUT, true);
+    }
+    float *logits = rs->logits + (size_t)logit0 * c->vocab_size;
+    wl__matmul(ctx, &m->weights.output, rs->xb, n_out, logits);
+    if (c->final_softcap > 0.0f) {
+        const float cap = c->final_softcap;
+        for (size_t i = 0; i < (size_t)n_out * c->vocab_size; i++)
+            logits[i] = cap * tanhf(logits[i] / cap);
+    }
+    if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_TOKEN))
+        emit_section(ctx, WL_SECTION_OUTPUT, false);
+}
+
 /* Runs the n (<= n_ubatch) tokens whose rs.tok_pos / rs.tok_seq are set;
  * then the logits of the n_out rows listed in rs.out_rows into rs.logits
- * starting at row logit0. */
-static void forward_batch(struct wl_context *ctx, const int32_t *tokens, int32_t n, int32_t n_out,
-                          int32_t logit0)
+ * starting at row logit0. Returns ctx->kernel_rc: not 0 when the kernels
+ * refused a weight, and then no logits are left (n_logits 0). */
+static int forward_batch(struct wl_context *ctx, const int32_t *tokens, int32_t n, int32_t n_out,
+                         int32_t logit0)
 {
     const wl_model *m = ctx->model;
     const struct wl_model_config *c = &m->config;
@@ -147,28 +176,11 @@ static void forward_batch(struct wl_context *ctx, const int32_t *tokens, int32_t
     ctx->n_past = ctx->seq_past[0];
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_TOKEN))
         emit_section(ctx, WL_SECTION_LAYERS, false);
-    if (n_out == 0)
-        return;
-
-    /* Only the requested rows are normed and projected (one matrix product
-     * over n_out rows: the output matrix is read once for all of them). */
-    if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_TOKEN))
-        emit_section(ctx, WL_SECTION_FINAL_NORM, true);
-    for (int32_t r = 0; r < n_out; r++)
-        final_norm_row(m, rs->x + (size_t)rs->out_rows[r] * c->dim, rs->xb + (size_t)r * c->dim);
-    if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_TOKEN)) {
-        emit_section(ctx, WL_SECTION_FINAL_NORM, false);
-        emit_section(ctx, WL_SECTION_OUTPUT, true);
-    }
-    float *logits = rs->logits + (size_t)logit0 * c->vocab_size;
-    wl__matmul(ctx, &m->weights.output, rs->xb, n_out, logits);
-    if (c->final_softcap > 0.0f) {
-        const float cap = c->final_softcap;
-        for (size_t i = 0; i < (size_t)n_out * c->vocab_size; i++)
-            logits[i] = cap * tanhf(logits[i] / cap);
-    }
-    if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_TOKEN))
-        emit_section(ctx, WL_SECTION_OUTPUT, false);
+    if (n_out > 0)
+        output_rows(ctx, n_out, logit0);
+    if (ctx->kernel_rc != 0)
+        ctx->n_logits = 0;
+    return ctx->kernel_rc;
 }
 
 static int check_tokens(struct wl_context *ctx, const int32_t *tokens, int32_t n,
@@ -217,11 +229,9 @@ int wl__forward(struct wl_context *ctx, const int32_t *tokens, int32_t n, struct
         }
         const bool last = i + nb == n;
         ctx->rs.out_rows[0] = nb - 1;
-        forward_batch(ctx, tokens + i, nb, last ? 1 : 0, 0);
-        if (ctx->kernel_rc != 0) {
-            ctx->n_logits = 0;
+        rc = forward_batch(ctx, tokens + i, nb, last ? 1 : 0, 0);
+        if (rc != 0)
             return wl__kernel_status(ctx, err);
-        }
     }
     ctx->n_logits = 1;
     return 0;
@@ -276,11 +286,9 @@ int wl__forward_multi(struct wl_context *ctx, const int32_t *tokens, const int32
             if (want && want[i + t])
                 ctx->rs.out_rows[n_out++] = t;
         }
-        forward_batch(ctx, tokens + i, nb, n_out, logit0);
-        if (ctx->kernel_rc != 0) {
-            ctx->n_logits = 0;
+        rc = forward_batch(ctx, tokens + i, nb, n_out, logit0);
+        if (rc != 0)
             return wl__kernel_status(ctx, err);
-        }
         logit0 += n_out;
     }
     ctx->n_logits = logit0;
