@@ -4,6 +4,7 @@
  * writer's buffer for one tensor and one row of floats per thread. */
 #include "engine/requant.h"
 
+#include "engine/kernels/kernels.h"
 #include "engine/quant.h"
 #include "wattlens/error.h"
 
@@ -125,9 +126,9 @@ static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
     j.rows = malloc((size_t)nth * (ne0 ? (size_t)ne0 : 1) * sizeof *j.rows);
     if (!j.rows)
         return WL_ENOMEM;
-    /* in_row is a multiple of 4 for F32 and of 2 for the others, so an
-     * aligned start keeps every row aligned */
-    if ((uintptr_t)j.src % 4 != 0) {
+    /* the row readers need the kernels' alignment (fp16 fields in blocks);
+     * in_row is a multiple of it, so an aligned start keeps every row aligned */
+    if ((uintptr_t)j.src % wl_kernel_weight_align(j.src_type) != 0) {
         j.raw = malloc((size_t)nth * (j.in_row ? j.in_row : 1)); /* malloc: max_align_t */
         if (!j.raw) {
             free(j.rows);

@@ -10,6 +10,7 @@
 
 #include "engine/context.h"
 #include "engine/gguf_write.h"
+#include "engine/kernels/kernels.h"
 #include "engine/model.h"
 #include "engine/quant.h"
 #include "engine/requant.h"
@@ -191,7 +192,7 @@ static uint8_t *read_stories(size_t *size)
 
 static bool aligned_for_kernels(const struct wl_weight *w)
 {
-    return (uintptr_t)w->data % (w->type == WL_TTYPE_F32 ? 4 : 2) == 0;
+    return (uintptr_t)w->data % wl_kernel_weight_align(w->type) == 0;
 }
 
 /* ---- tests ---------------------------------------------------------------- */
