@@ -64,7 +64,8 @@ struct wl__gguf_kv {
  * linear probing. Names come from the file, so the hash is keyed with a
  * random key per index: with a fixed hash a file can hold 2^20 names that
  * all land in one slot, and building the index takes O(n^2) string
- * compares (an hour of CPU for a 100 MB file). */
+ * compares (~4 s measured at 32k names with the old unkeyed FNV-1a; quadratic,
+ * so about an hour extrapolated to 2^20 names, a 100 MB file). */
 struct wl__gguf_index {
     uint64_t *slots;
     uint64_t mask;
