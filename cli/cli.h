@@ -70,6 +70,14 @@ int wl_cli_read_all(const char *path, char **data, size_t *n);
  * and returns false. */
 bool wl_cli_parse_cache_type(const char *cmd, const char *opt, const char *s, enum wl_ttype *out);
 
+/* A generation phase's time and rate into buf: "decode 12.3 ms (45.67
+ * tokens/s<suffix>)" for count tokens in s seconds; "(n/a: no decode step)"
+ * when count is 0 (one generated token comes from the prefill's logits, so
+ * there is no decode step to time); "(n/a)" when steps ran but s is 0 (the
+ * clock could not tell). Returns buf. */
+const char *wl_cli_phase_text(const char *name, double s, int64_t count, const char *suffix,
+                              char *buf, size_t size);
+
 /* The CPU's model name from /proc/cpuinfo ($WATTLENS_PROC_ROOT/cpuinfo when
  * set; a regular file only) into buf, as wl_cli_cpuinfo_model_name gives
  * it ("" when unknown). */

@@ -242,6 +242,19 @@ bool wl_cli_parse_cache_type(const char *cmd, const char *opt, const char *s, en
     return false;
 }
 
+const char *wl_cli_phase_text(const char *name, double s, int64_t count, const char *suffix,
+                              char *buf, size_t size)
+{
+    if (count == 0)
+        snprintf(buf, size, "%s %.1f ms (n/a: no %s step)", name, s * 1e3, name);
+    else if (s > 0)
+        snprintf(buf, size, "%s %.1f ms (%.2f tokens/s%s)", name, s * 1e3, (double)count / s,
+                 suffix);
+    else /* steps ran, faster than the clock could tell */
+        snprintf(buf, size, "%s %.1f ms (n/a)", name, s * 1e3);
+    return buf;
+}
+
 bool wl_cli_cpuinfo_model_name(const char *text, size_t len, char *buf, size_t size)
 {
     static const char key[] = "model name";

@@ -30,19 +30,6 @@ static void on_sigint(int sig)
     g_cancel = 1;
 }
 
-/* "prefill|decode 12.3 ms (45.67 tokens/s)" into buf; the rate is "n/a"
- * when no step ran (one generated token comes from the prefill's logits, so
- * there is no decode step to time) */
-static const char *phase_text(const char *name, double s, int64_t count, const char *unit,
-                              char *buf, size_t size)
-{
-    if (count > 0 && s > 0)
-        snprintf(buf, size, "%s %.1f ms (%.2f tokens/s%s)", name, s * 1e3, (double)count / s, unit);
-    else
-        snprintf(buf, size, "%s %.1f ms (n/a: no %s step)", name, s * 1e3, name);
-    return buf;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -156,8 +143,8 @@ static int run_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_g
             "round%s\n"
             "  load %.1f ms, %s, %s, %d thread%s\n",
             (int)n, st.n_prompt, st.n_generated, st.n_rounds, st.n_rounds == 1 ? "" : "s", load_ms,
-            phase_text("prefill", pf_s, st.n_prompt, "", pf, sizeof pf),
-            phase_text("decode", dec_s, n_dec, " for the batch", dec, sizeof dec),
+            wl_cli_phase_text("prefill", pf_s, st.n_prompt, "", pf, sizeof pf),
+            wl_cli_phase_text("decode", dec_s, n_dec, " for the batch", dec, sizeof dec),
             wl_context_n_threads(ctx), wl_context_n_threads(ctx) == 1 ? "" : "s");
     return cancelled ? 130 : WL_EXIT_OK;
 }
@@ -310,14 +297,15 @@ static int run(int argc, char **argv)
         goto done;
     }
     char pf[96], dec[96];
-    fprintf(
-        stderr,
-        "\nwattlens generate: %d prompt token%s, %d generated (stop: %s)\n"
-        "  load %.1f ms, %s, %s, first token after %.1f ms, %d thread%s\n",
-        res.n_prompt, res.n_prompt == 1 ? "" : "s", res.n_generated, wl_stop_reason_name(res.stop),
-        load_ms, phase_text("prefill", pf_s, res.n_prompt, "", pf, sizeof pf),
-        phase_text("decode", dec_s, n_dec, "", dec, sizeof dec), (double)res.t_first_token_ns / 1e6,
-        wl_context_n_threads(ctx), wl_context_n_threads(ctx) == 1 ? "" : "s");
+    fprintf(stderr,
+            "\nwattlens generate: %d prompt token%s, %d generated (stop: %s)\n"
+            "  load %.1f ms, %s, %s, first token after %.1f ms, %d thread%s\n",
+            res.n_prompt, res.n_prompt == 1 ? "" : "s", res.n_generated,
+            wl_stop_reason_name(res.stop), load_ms,
+            wl_cli_phase_text("prefill", pf_s, res.n_prompt, "", pf, sizeof pf),
+            wl_cli_phase_text("decode", dec_s, n_dec, "", dec, sizeof dec),
+            (double)res.t_first_token_ns / 1e6, wl_context_n_threads(ctx),
+            wl_context_n_threads(ctx) == 1 ? "" : "s");
     if (res.stop == WL_STOP_CONTEXT_FULL)
         fprintf(stderr, "  the context (%d position%s) is full; use -c to make it larger\n",
                 wl_context_n_ctx(ctx), wl_context_n_ctx(ctx) == 1 ? "" : "s");

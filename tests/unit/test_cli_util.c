@@ -1,8 +1,8 @@
 /* cli/cli_util.c: the CPU's model name from /proc/cpuinfo, as text
  * (wl_cli_cpuinfo_model_name) and from the file (wl_cli_host_cpu, under
  * WATTLENS_PROC_ROOT); cli_store.c's size formatter; the KV cache type
- * parser (wl_cli_parse_cache_type). The CLI's helper sources are compiled into
- * this test by cmake/extra/cli_fuzz.cmake.
+ * parser (wl_cli_parse_cache_type); generate's phase line (wl_cli_phase_text). The CLI's helper
+ * sources are compiled into this test by cmake/extra/cli_fuzz.cmake.
  */
 #include "test_support.h"
 
@@ -234,6 +234,25 @@ static void test_parse_cache_type(void **state)
     }
 }
 
+/* generate's phase line: a rate when tokens ran in a measured time, "no
+ * ... step" only when none ran, plain "n/a" when some ran faster than the
+ * clock could tell (not "no decode step", which would be false). */
+static void test_phase_text(void **state)
+{
+    (void)state;
+    char b[128];
+    assert_string_equal(wl_cli_phase_text("decode", 0.5, 20, " for the batch", b, sizeof b),
+                        "decode 500.0 ms (40.00 tokens/s for the batch)");
+    assert_string_equal(wl_cli_phase_text("prefill", 0.25, 5, "", b, sizeof b),
+                        "prefill 250.0 ms (20.00 tokens/s)");
+    assert_string_equal(wl_cli_phase_text("decode", 0.0001, 0, "", b, sizeof b),
+                        "decode 0.1 ms (n/a: no decode step)");
+    assert_string_equal(wl_cli_phase_text("decode", 0.0, 0, " for the batch", b, sizeof b),
+                        "decode 0.0 ms (n/a: no decode step)");
+    assert_string_equal(wl_cli_phase_text("prefill", 0.0, 3, "", b, sizeof b),
+                        "prefill 0.0 ms (n/a)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_host_cpu_reads_whole_lines),
         cmocka_unit_test(test_fmt_bytes_units),
         cmocka_unit_test(test_parse_cache_type),
+        cmocka_unit_test(test_phase_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
