@@ -104,7 +104,8 @@ static int one(wl_model *m, wl_tokenizer *tok, wl_context *ctx, const struct con
         }
         struct wl_hooks h = wl_recorder_hooks(rec);
         wl_context_set_hooks(ctx, &h);
-        wl_recorder_start(rec);
+        if (wl_recorder_start(rec, &err) != 0)
+            fprintf(stderr, "bench_profile: %s (nothing is recorded)\n", err.text);
     } else if (c->null_hook) {
         struct wl_hooks h = {.fn = empty_hook, .depth = WL_HOOK_DEPTH_OP};
         wl_context_set_hooks(ctx, &h);

@@ -619,12 +619,9 @@ static int run(int argc, char **argv)
     /* the recording first: without it nothing of a generation would be
      * stored, so none runs, and the run is stored as failed (not as
      * complete with nothing in it) */
-    const int start_rc = wl_recorder_start(rec);
+    const int start_rc = wl_recorder_start(rec, &err); /* err: the recorder's reason */
     if (start_rc != 0) {
-        rc = wl_errmsg_set(&err, start_rc,
-                           "cannot start recording (its writer thread could not be created: "
-                           "%s)",
-                           wl_strerror(start_rc));
+        rc = start_rc;
         for (int32_t i = 0; i < n_seq; i++)
             res[i].stop = WL_STOP_ERROR;
     } else if (g_cancel) { /* stopped in the settle or the baseline: no generation to announce */

@@ -1021,10 +1021,10 @@ int wl_recorder_baseline(wl_recorder *r, uint64_t settle_ns, uint64_t baseline_n
     return rc;
 }
 
-int wl_recorder_start(wl_recorder *r)
+int wl_recorder_start(wl_recorder *r, struct wl_errmsg *err)
 {
     if (r->started)
-        return WL_ESTATE;
+        return wl_errmsg_set(err, WL_ESTATE, "the recording has already started");
     /* the first section begins at this mark: its samples are the generation's */
     wl_sampler_set_phase(r->smp, WL_PHASE_PRE_INFERENCE);
     /* settled: the CPU model re-lists the threads, the context's pool
@@ -1051,7 +1051,7 @@ int wl_recorder_start(wl_recorder *r)
         snprintf(r->start_err, sizeof r->start_err, "cannot start the recorder's writer thread: %s",
                  strerror(e));
         wl_sampler_set_phase(r->smp, WL_PROFILE_TAG_DONE);
-        return r->start_rc;
+        return wl_errmsg_set(err, r->start_rc, "%s", r->start_err);
     }
     r->thread_running = true;
     r->start_rc = 0;

@@ -101,8 +101,10 @@ int wl_recorder_baseline(wl_recorder *r, uint64_t settle_ns, uint64_t baseline_n
  * section begins here. Call right before wl_generate. WL_ENOMEM when the
  * thread cannot be created: nothing is recorded then (the hook ignores the
  * events), a later call may try again, and wl_recorder_finish stores the
- * run as failed with that reason. WL_ESTATE when already started. */
-int wl_recorder_start(wl_recorder *r);
+ * run as failed. err (may be NULL) gets the reason, with the system's
+ * error text; finish stores that same reason unless given one. WL_ESTATE
+ * when already started. */
+int wl_recorder_start(wl_recorder *r, struct wl_errmsg *err);
 
 /* Stops the writer thread after it has written every published record and
  * drained the sampler, and closes the peaks at the last mark. Idempotent. */

@@ -305,7 +305,7 @@ static void test_token_energy_matches_driven_counter(void **state)
     struct wl_generate_result res;
     drive(&d);
     wl_clock_sleep_ns(60000000); /* samples before the generation: tagged setup */
-    assert_int_equal(wl_recorder_start(rec), 0);
+    assert_int_equal(wl_recorder_start(rec, NULL), 0);
     assert_int_equal(wl_generate(ctx, tok, &gp, &res, &err), 0);
     wl_clock_sleep_ns(60000000); /* and after it: tagged done */
     wl_recorder_stop(rec);
@@ -477,7 +477,7 @@ static void test_short_run_peak_is_not_below_its_average(void **state)
     wl_clock_sleep_ns(80000000);
     drive(&d);
     d.power_w = EDGE_HOT_W;
-    assert_int_equal(wl_recorder_start(rec), 0);
+    assert_int_equal(wl_recorder_start(rec, NULL), 0);
     assert_int_equal(wl_generate(ctx, tok, &gp, &res, &err), 0);
     wl_clock_sleep_ns(150000000);
     struct wl_recorder_finish fin = {.status = WL_RUN_COMPLETE, .response = res.text};

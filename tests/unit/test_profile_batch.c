@@ -207,7 +207,7 @@ static void run_batch(struct fixture *f, int32_t n_seq)
     struct wl_generate_batch_params bp = {.prompts = (const char *const *)prompts, .n_seq = n_seq};
     struct wl_generate_result res[4];
     struct wl_generate_batch_stats bs;
-    assert_int_equal(wl_recorder_start(rec), 0);
+    assert_int_equal(wl_recorder_start(rec, NULL), 0);
     assert_int_equal(wl_generate_batch(ctx, f->tok, &gp, &bp, res, &bs, &err), 0);
     wl_recorder_stop(rec);
 
@@ -388,7 +388,7 @@ static void test_cancelled_prefill_attributes_what_was_evaluated(void **state)
     struct wl_generate_batch_params bp = {.prompts = (const char *const *)prompts, .n_seq = n_seq};
     struct wl_generate_result res[3];
     struct wl_generate_batch_stats bs;
-    assert_int_equal(wl_recorder_start(rec), 0);
+    assert_int_equal(wl_recorder_start(rec, NULL), 0);
     assert_int_equal(wl_generate_batch(ctx, f->tok, &gp, &bp, res, &bs, &err), 0);
     wl_recorder_stop(rec);
 

@@ -90,7 +90,7 @@ static void test_peak_spans_a_slow_counters_learned_window(void **state)
 
     /* a settle long enough to see several of the counter's changes */
     assert_int_equal(wl_recorder_baseline(rec, 700000000, 0, NULL), 0);
-    assert_int_equal(wl_recorder_start(rec), 0);
+    assert_int_equal(wl_recorder_start(rec, NULL), 0);
     emit(&h, WL_HOOK_PHASE, true, WL_PHASE_PRE_INFERENCE, 0);
     emit(&h, WL_HOOK_PHASE, false, WL_PHASE_PRE_INFERENCE, 0);
     emit(&h, WL_HOOK_PHASE, true, WL_PHASE_DECODE, 0);

@@ -231,7 +231,7 @@ static void test_token_power_is_a_sample_inside_the_token(void **state)
     (void)state;
     struct fixture *f = open_fixture(2);
     wl_clock_sleep_ns(30000000); /* samples before the generation, with known power */
-    assert_int_equal(wl_recorder_start(f->rec), 0);
+    assert_int_equal(wl_recorder_start(f->rec, NULL), 0);
     begin_generation(f);
     token(f, 0, 0, "a");
     for (int32_t i = 1; i < 9; i++)
@@ -290,7 +290,7 @@ static void test_token_text_is_stored_whole(void **state)
     char *e120 = repeat("\xc3\xa9", 120);        /* 240 bytes of U+00E9 */
     char *euro100 = repeat("\xe2\x82\xac", 100); /* 300 bytes of U+20AC */
     struct fixture *f = open_fixture(10);
-    assert_int_equal(wl_recorder_start(f->rec), 0);
+    assert_int_equal(wl_recorder_start(f->rec, NULL), 0);
     begin_generation(f);
     token(f, 0, 0, eq64);
     token(f, 1, 0, e120);

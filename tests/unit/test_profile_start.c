@@ -4,7 +4,8 @@
  * (wl_recorder_start): in a forked child whose clone and clone3 system
  * calls a seccomp filter makes fail with EAGAIN, as at a thread limit,
  * after the recorder (and its sampler thread) exists.
- * Checks: the start fails and can be tried again (not "already started");
+ * Checks: the start fails, with the system's reason (EAGAIN's text) for the
+ * caller, and can be tried again (not "already started");
  * the events of a generation that runs anyway are not recorded, and the
  * run is stored as failed with the reason, not as complete with nothing.
  * Skipped where seccomp filters are not available (not Linux, or refused).
@@ -133,8 +134,16 @@ static int child(const char *dir)
 
     if (!deny_threads())
         return SKIPPED;
-    CHECK(wl_recorder_start(rec) == WL_ENOMEM);
-    CHECK(wl_recorder_start(rec) == WL_ENOMEM); /* tried again, not "already started" */
+    /* the caller gets the reason with the system's text (what run prints
+     * and stores), not the error code's "out of memory" */
+    struct wl_errmsg serr;
+    wl_errmsg_clear(&serr);
+    CHECK(wl_recorder_start(rec, &serr) == WL_ENOMEM);
+    CHECK(strstr(serr.text, "writer thread") != NULL);
+    CHECK(strstr(serr.text, strerror(EAGAIN)) != NULL);
+    wl_errmsg_clear(&serr);
+    CHECK(wl_recorder_start(rec, &serr) == WL_ENOMEM); /* tried again, not "already started" */
+    CHECK(strstr(serr.text, strerror(EAGAIN)) != NULL);
     /* a generation of one token that runs all the same */
     const struct wl_hooks h = wl_recorder_hooks(rec);
     emit(&h, WL_HOOK_PHASE, true, WL_PHASE_DECODE, 0);
@@ -152,7 +161,7 @@ static int child(const char *dir)
     fprintf(stderr, "child: stored status '%s', error '%s', %lld tokens\n", r.status, r.error,
             (long long)r.n_tokens);
     CHECK(strcmp(r.status, "failed") == 0);
-    CHECK(strstr(r.error, "writer thread") != NULL);
+    CHECK(strcmp(r.error, serr.text) == 0); /* the reason the caller was given */
     CHECK(r.n_tokens == 0);
     wl_recorder_free(rec);
     wl_store_close(st);

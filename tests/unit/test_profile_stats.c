@@ -259,7 +259,7 @@ static void test_gemma2_statistics(void **state)
     gp.n_predict = 5;
     gp.sampling.temperature = 0;
     struct wl_generate_result res;
-    assert_int_equal(wl_recorder_start(rec), 0);
+    assert_int_equal(wl_recorder_start(rec, NULL), 0);
     assert_int_equal(wl_generate(ctx, tok, &gp, &res, &err), 0);
     struct wl_recorder_finish fin = {.status = WL_RUN_COMPLETE, .response = res.text};
     assert_int_equal(wl_recorder_finish(rec, &fin), 0);
