@@ -428,10 +428,13 @@ static uint32_t wl__scope_mask(const char *s)
 }
 
 /* The domains the headline energy covers: the run's energy_scope (written
- * when it finished), else its provenance's (written when it began: `run`)
- * or the provenance's in_headline flags; for a run that stored none of
- * these (other writers), the rule the recorder applies to the domains
- * present (wl_headline_domains, docs/internals/profile.md). */
+ * when it finished), else its provenance's (written when it began: `run`);
+ * for a run that stored neither, or one this build cannot read (a domain it
+ * does not know), the rule the recorder applies to the domains present
+ * (wl_headline_domains, docs/internals/profile.md). The provenance's
+ * in_headline flags are not read: they are written with its energy_scope,
+ * from the same mask, and the subset of them this build knows would be a
+ * partial scope passed off as the whole. */
 static uint32_t wl__headline_mask(const struct wl_store_aggregates *a, uint32_t present)
 {
     uint32_t m = wl__scope_mask(a->run.energy_scope);
@@ -440,20 +443,8 @@ static uint32_t wl__headline_mask(const struct wl_store_aggregates *a, uint32_t 
     const char *txt = a->run.sensor_provenance_json;
     json_t *j = txt ? json_loads(txt, 0, NULL) : NULL;
     m = wl__scope_mask(json_string_value(json_object_get(j, "energy_scope")));
-    uint32_t flagged = 0;
-    size_t i;
-    json_t *o;
-    json_array_foreach(json_object_get(j, "domains"), i, o)
-    {
-        enum wl_domain d;
-        if (json_is_true(json_object_get(o, "in_headline")) &&
-            wl_domain_parse(json_string_value(json_object_get(o, "domain")), &d) == 0)
-            flagged |= wl__bit(d);
-    }
     json_decref(j);
-    if (m || flagged)
-        return m ? m : flagged;
-    return wl_headline_domains(present); /* the recorder's rule */
+    return m ? m : wl_headline_domains(present); /* else the recorder's rule */
 }
 
 /* The run's idle power over exactly the headline's domains (mask), so that
