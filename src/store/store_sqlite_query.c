@@ -1116,18 +1116,24 @@ static void wl__gc_compact(struct wl__db *d, struct wl_gc_result *out)
      * connection's temp_store = MEMORY would take, about the size of the
      * database, which a long-kept store makes gigabytes. Its copy gets the
      * connection's page cache size; SQLite's default (2 MB) instead of the
-     * connection's 16 MB keeps gc's peak memory at ~14 MB, not ~85 MB. */
-    int64_t cache = 0;
+     * connection's 16 MB keeps gc's peak memory at ~14 MB, not ~85 MB. The
+     * connection gets back the two settings as they were read (the open's,
+     * or whatever they are now); when one cannot be read, nothing is
+     * changed and there is no VACUUM. */
+    int64_t cache = 0, temp_store = 0;
     int rc = wl__pragma_int(d, "PRAGMA cache_size", &cache, &e);
     if (rc == 0)
+        rc = wl__pragma_int(d, "PRAGMA temp_store", &temp_store, &e);
+    if (rc == 0) {
         rc = wl__exec(d, "PRAGMA temp_store = FILE; PRAGMA cache_size = -2000", &e,
                       "compacting the database");
-    if (rc == 0)
-        rc = wl__exec(d, "VACUUM", &e, "compacting the database");
-    char restore[96];
-    snprintf(restore, sizeof restore, "PRAGMA temp_store = MEMORY; PRAGMA cache_size = %lld",
-             (long long)(cache != 0 ? cache : -2000));
-    sqlite3_exec(d->db, restore, NULL, NULL, NULL);
+        if (rc == 0)
+            rc = wl__exec(d, "VACUUM", &e, "compacting the database");
+        char restore[96];
+        snprintf(restore, sizeof restore, "PRAGMA temp_store = %lld; PRAGMA cache_size = %lld",
+                 (long long)temp_store, (long long)cache);
+        sqlite3_exec(d->db, restore, NULL, NULL, NULL);
+    }
     sqlite3_stmt *st = NULL;
     if (rc == 0)
         rc = wl__prepare(d, "PRAGMA wal_checkpoint(TRUNCATE)", &st, &e);

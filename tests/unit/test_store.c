@@ -11,6 +11,7 @@
 #include "store_fixture.h"
 #include "test_support.h"
 
+#include "store/sqlite_impl.h"
 #include "store/sqlite_schema.h"
 #include "store/store.h"
 #include "wattlens/error.h"
@@ -1300,6 +1301,42 @@ static void test_gc_compacts_through_a_file_only_after_removing(void **state)
     wl_gc_result_free(&res);
 }
 
+/* gc's compaction lowers the connection's page cache and moves its temp
+ * store to a file for the VACUUM only: it gives back both settings as they
+ * were, whatever they were (not the open's values, copied: here a temp
+ * store at FILE and a 4 MB cache came back as MEMORY). Through the SQLite
+ * backend's ops, to reach the connection. */
+static void test_gc_gives_back_the_connection_settings(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char ids[5][37];
+    make_five(f->s, ids);
+    wl_store_close(f->s);
+    f->s = NULL;
+    struct wl_store_params sp;
+    wl_store_default_params(&sp);
+    struct wl_errmsg err;
+    void *db = NULL;
+    assert_int_equal(wl__store_sqlite_ops.open(&sp, f->path, &db, &err), 0);
+    sqlite3 *conn = ((struct wl__db *)db)->db;
+    assert_int_equal(
+        sqlite3_exec(conn, "PRAGMA temp_store = FILE; PRAGMA cache_size = -4000", NULL, NULL, NULL),
+        SQLITE_OK);
+    struct wl_gc_params p = {.keep = 2, .max_age_days = -1};
+    struct wl_gc_result res;
+    memset(&res, 0, sizeof res);
+    assert_int_equal(wl__store_sqlite_ops.gc(db, &p, &res, &err), 0);
+    assert_int_equal(res.removed.n, 3);
+    assert_int_equal(res.compaction, WL_GC_COMPACTED);
+    wl_gc_result_free(&res);
+    int64_t v = 0;
+    assert_int_equal(wl__pragma_int(db, "PRAGMA temp_store", &v, &err), 0);
+    assert_int_equal(v, 1); /* FILE */
+    assert_int_equal(wl__pragma_int(db, "PRAGMA cache_size", &v, &err), 0);
+    assert_int_equal(v, -4000);
+    wl__store_sqlite_ops.close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1350,6 +1387,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gc_dry_run_then_real, wl_test_store_setup,
                                         wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_gc_keeps_what_it_removed_when_it_stops,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_gc_gives_back_the_connection_settings,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_gc_compacts_through_a_file_only_after_removing,
                                         wl_test_store_setup, wl_test_store_teardown),
