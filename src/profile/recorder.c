@@ -1118,17 +1118,13 @@ int wl_recorder_sequence_energy(wl_recorder *r, int32_t n_seq, const int32_t *n_
         prefill_j[i] = decode_j[i] = 0;
         max_gen = n_generated[i] > max_gen ? n_generated[i] : max_gen;
     }
-    if (n_in != r->n_input) {
-        /* fewer input tokens recorded than the prompts hold: a prefill cut
-         * short by a cancel between its forward batches, with no round
-         * after it; what was evaluated is the first ones in evaluation
-         * order, and only those have energy */
-        bool rounds = false;
-        for (size_t k = 0; k < r->n_slots; k++)
-            rounds |= r->slots[k].kind == SLOT_OUTPUT;
-        if (n_in < r->n_input || max_gen > 0 || rounds)
-            return WL_EINVAL;
-    }
+    /* fewer input tokens recorded than the prompts hold: a prefill cut
+     * short by a cancel between its forward batches, with no token
+     * generated; what was evaluated is the first ones in evaluation order,
+     * and only those have energy. (A round recorded all the same fails
+     * below: it has n_tok >= 1 sequences and none here has a token.) */
+    if (n_in < r->n_input || (n_in > r->n_input && max_gen > 0))
+        return WL_EINVAL;
     int64_t seq_end = n_prompt[0]; /* first input token after sequence seq's prompt */
     for (size_t k = 0; k < r->n_slots; k++) {
         const struct slot *s = &r->slots[k];

@@ -251,6 +251,11 @@ static void run_batch(struct fixture *f, int32_t n_seq)
     n_gen[0]--;
     n_prompt[0]++;
     assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec), WL_EINVAL);
+    /* and as a prefill cut short (more prompt tokens than recorded, none
+     * generated) when rounds were recorded */
+    int32_t no_gen[4] = {0};
+    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, no_gen, pre, dec),
+                     WL_EINVAL);
     n_prompt[0]--;
 
     struct wl_recorder_finish fin = {.status = WL_RUN_COMPLETE, .response = res[0].text};
