@@ -383,7 +383,7 @@ static char *batch_texts(const struct wl_generate_result *res, int32_t n)
 static bool store_sequences(wl_recorder *rec, wl_store_run *srun,
                             const struct wl_generate_result *res, int32_t n)
 {
-    int32_t n_prompt[WL_CONTEXT_MAX_SEQ], n_gen[WL_CONTEXT_MAX_SEQ];
+    int32_t n_prompt[WL_CONTEXT_MAX_SEQ], n_gen[WL_CONTEXT_MAX_SEQ], n_eval[WL_CONTEXT_MAX_SEQ];
     double pre[WL_CONTEXT_MAX_SEQ], dec[WL_CONTEXT_MAX_SEQ];
     int64_t n_all = 0;
     for (int32_t i = 0; i < n; i++) {
@@ -392,24 +392,19 @@ static bool store_sequences(wl_recorder *rec, wl_store_run *srun,
         n_all += n_prompt[i];
     }
     wl_recorder_stop(rec);
-    if (wl_recorder_sequence_energy(rec, n, n_prompt, n_gen, pre, dec) != 0) {
+    if (wl_recorder_sequence_energy(rec, n, n_prompt, n_gen, pre, dec, n_eval) != 0) {
         wl_cli_note(CMD, "warning: the recorded rounds do not match the sequences' "
                          "token counts; no per-sequence energy is stored");
         return false;
     }
-    struct wl_recorder_totals t;
-    wl_recorder_get_totals(rec, &t);
-    int64_t left = t.n_input_tokens; /* evaluated, in sequence order */
-    int32_t n_eval[WL_CONTEXT_MAX_SEQ];
-    for (int32_t i = 0; i < n; i++) {
-        n_eval[i] = (int32_t)(left < n_prompt[i] ? left : n_prompt[i]);
-        left -= n_eval[i];
-    }
-    if (t.n_input_tokens < n_all)
+    int64_t n_evaluated = 0;
+    for (int32_t i = 0; i < n; i++)
+        n_evaluated += n_eval[i];
+    if (n_evaluated < n_all)
         wl_cli_note(CMD,
                     "cancelled during the prefill after %lld of %lld prompt tokens: each "
                     "sequence's prompt tokens and prefill energy are those evaluated",
-                    (long long)t.n_input_tokens, (long long)n_all);
+                    (long long)n_evaluated, (long long)n_all);
     json_t *arr = json_array();
     for (int32_t i = 0; i < n; i++) {
         json_t *o = json_object();

@@ -1105,7 +1105,8 @@ void wl_recorder_get_totals(wl_recorder *r, struct wl_recorder_totals *out)
 }
 
 int wl_recorder_sequence_energy(wl_recorder *r, int32_t n_seq, const int32_t *n_prompt,
-                                const int32_t *n_generated, double *prefill_j, double *decode_j)
+                                const int32_t *n_generated, double *prefill_j, double *decode_j,
+                                int32_t *n_evaluated)
 {
     if (n_seq < 1 || r->dropped || r->thread_running)
         return WL_EINVAL;
@@ -1116,6 +1117,8 @@ int wl_recorder_sequence_energy(wl_recorder *r, int32_t n_seq, const int32_t *n_
             return WL_EINVAL;
         n_in += n_prompt[i];
         prefill_j[i] = decode_j[i] = 0;
+        if (n_evaluated)
+            n_evaluated[i] = 0;
         max_gen = n_generated[i] > max_gen ? n_generated[i] : max_gen;
     }
     /* fewer input tokens recorded than the prompts hold: a prefill cut
@@ -1134,6 +1137,8 @@ int wl_recorder_sequence_energy(wl_recorder *r, int32_t n_seq, const int32_t *n_
                 while (t >= seq_end && seq + 1 < n_seq)
                     seq_end += n_prompt[++seq];
                 prefill_j[seq] += e / s->n_tok;
+                if (n_evaluated)
+                    n_evaluated[seq]++;
             }
             continue;
         }

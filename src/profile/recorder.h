@@ -144,13 +144,15 @@ void wl_recorder_get_totals(wl_recorder *r, struct wl_recorder_totals *out);
  * token generated, no round recorded) recorded fewer input tokens than the
  * prompts hold: they are the first ones in that order (totals'
  * n_input_tokens), and a sequence's prefill_j covers its prompt tokens
- * among them (0 for a prompt never reached). WL_EINVAL: the counts do not
- * match what was recorded (input tokens, other than such a cut, or a
- * round's sequence count against the sequences with n_generated above it;
- * also when records were dropped). */
+ * among them (0 for a prompt never reached). n_evaluated (may be NULL; n_seq
+ * entries) gets each sequence's prompt tokens among them: n_prompt[i]
+ * unless the prefill was cut. WL_EINVAL: the counts do not match what was
+ * recorded (input tokens, other than such a cut, or a round's sequence
+ * count against the sequences with n_generated above it; also when records
+ * were dropped). */
 int wl_recorder_sequence_energy(wl_recorder *r, int32_t n_seq, const int32_t *n_prompt,
-                                const int32_t *n_generated, double *prefill_j,
-                                double *decode_j);
+                                const int32_t *n_generated, double *prefill_j, double *decode_j,
+                                int32_t *n_evaluated);
 
 /* Provenance of the energy figures as a JSON object text (heap; caller
  * frees): sources, scope, method per domain, resolution, sampler rate. */

@@ -237,8 +237,10 @@ static void run_batch(struct fixture *f, int32_t n_seq)
 
     /* per sequence: attributed shares that add up to what is stored */
     double pre[4], dec[4], sum_pre = 0, sum_dec = 0;
-    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec), 0);
+    int32_t n_eval[4];
+    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec, n_eval), 0);
     for (int32_t i = 0; i < n_seq; i++) {
+        assert_int_equal(n_eval[i], n_prompt[i]); /* every prompt token evaluated */
         assert_true(pre[i] > 0 && dec[i] > 0);
         sum_pre += pre[i];
         sum_dec += dec[i];
@@ -247,14 +249,16 @@ static void run_batch(struct fixture *f, int32_t n_seq)
     assert_true(close_to(sum_dec, t.output_tokens_energy_j));
     /* counts that do not match the recording are refused */
     n_gen[0]++;
-    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec), WL_EINVAL);
+    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec, NULL),
+                     WL_EINVAL);
     n_gen[0]--;
     n_prompt[0]++;
-    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec), WL_EINVAL);
+    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec, NULL),
+                     WL_EINVAL);
     /* and as a prefill cut short (more prompt tokens than recorded, none
      * generated) when rounds were recorded */
     int32_t no_gen[4] = {0};
-    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, no_gen, pre, dec),
+    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, no_gen, pre, dec, NULL),
                      WL_EINVAL);
     n_prompt[0]--;
 
@@ -413,10 +417,14 @@ static void test_cancelled_prefill_attributes_what_was_evaluated(void **state)
     assert_int_equal(t.n_rounds, 0);
 
     double pre[3], dec[3];
-    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec), 0);
+    int32_t n_eval[3];
+    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec, n_eval), 0);
     /* sequence 0 whole, sequence 1 in part, sequence 2 not reached */
     assert_true(pre[0] > 0 && pre[1] > 0);
     assert_true(pre[2] == 0);
+    assert_int_equal(n_eval[0], n_prompt[0]);
+    assert_int_equal(n_eval[1], N_UBATCH - n_prompt[0]);
+    assert_int_equal(n_eval[2], 0);
     assert_true(close_to(pre[0] + pre[1] + pre[2], t.input_tokens_energy_j));
     /* each input token holds an equal share of the one batch */
     const int32_t in1 = N_UBATCH - n_prompt[0];
@@ -427,11 +435,13 @@ static void test_cancelled_prefill_attributes_what_was_evaluated(void **state)
      * than the prompts hold, or generated tokens with no round */
     n_prompt[2] = 0;
     n_prompt[1] = in1 - 1;
-    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec), WL_EINVAL);
+    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec, NULL),
+                     WL_EINVAL);
     n_prompt[1] = res[1].n_prompt;
     n_prompt[2] = res[2].n_prompt;
     n_gen[0] = 1;
-    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec), WL_EINVAL);
+    assert_int_equal(wl_recorder_sequence_energy(rec, n_seq, n_prompt, n_gen, pre, dec, NULL),
+                     WL_EINVAL);
 
     for (int32_t i = 0; i < n_seq; i++)
         wl_generate_result_free(&res[i]);
