@@ -1011,10 +1011,20 @@ static int wl__delete_pk(struct wl__db *d, int64_t pk, struct wl_errmsg *err)
     return wl__exec(d, sql, err, "deleting a run");
 }
 
-/* WL_ESTATE naming the writer when run pk is still being recorded (its
- * status as every reader sees it); 0 otherwise. */
-static int wl__refuse_running(struct wl__db *d, int64_t pk, const char *id, struct wl_errmsg *err)
+/* Run pk as every reader sees it (its status through WL__STATUS_OF_R), and
+ * while it is being recorded, its writer for a message: kind, process and
+ * host (the stored bytes, escaped). */
+struct wl__run_state {
+    bool exists, running;
+    char kind[32];
+    long long writer_pid;
+    char writer_host[256];
+};
+
+static int wl__run_state(struct wl__db *d, int64_t pk, struct wl__run_state *out,
+                         struct wl_errmsg *err, const char *what)
 {
+    memset(out, 0, sizeof *out);
     sqlite3_stmt *st = NULL;
     int rc = wl__prepare(d,
                          "SELECT " WL__STATUS_OF_R ", r.kind, r.writer_pid, r.writer_host "
@@ -1026,24 +1036,36 @@ static int wl__refuse_running(struct wl__db *d, int64_t pk, const char *id, stru
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) {
         const char *status = (const char *)sqlite3_column_text(st, 0);
-        if (status && strcmp(status, "running") == 0) {
-            const char *kind = (const char *)sqlite3_column_text(st, 1);
+        out->exists = true;
+        out->running = status && strcmp(status, "running") == 0;
+        if (out->running) {
             const char *host = (const char *)sqlite3_column_text(st, 3);
-            char host_txt[256]; /* the host name as text (stored bytes, escaped) */
+            wl__col_copy(st, 1, out->kind, sizeof out->kind);
+            out->writer_pid = (long long)sqlite3_column_int64(st, 2);
             if (host)
-                wl_utf8_escape(host_txt, sizeof host_txt, host, strlen(host));
-            rc = wl_errmsg_set(err, WL_ESTATE,
-                               "run %s is still being recorded (%s, process %lld on %s); stop "
-                               "it first, or give --force to delete it anyway (its writer then "
-                               "fails to save)",
-                               id, kind ? kind : "?", (long long)sqlite3_column_int64(st, 2),
-                               host ? host_txt : "?");
+                wl_utf8_escape(out->writer_host, sizeof out->writer_host, host, strlen(host));
         }
     } else if (s != SQLITE_DONE) {
-        rc = wl__fail(d, s, err, "looking up a run");
+        rc = wl__fail(d, s, err, what);
     }
     sqlite3_finalize(st);
     return rc;
+}
+
+/* WL_ESTATE naming the writer when run pk is still being recorded (its
+ * status as every reader sees it); 0 otherwise. */
+static int wl__refuse_running(struct wl__db *d, int64_t pk, const char *id, struct wl_errmsg *err)
+{
+    struct wl__run_state rs;
+    int rc = wl__run_state(d, pk, &rs, err, "looking up a run");
+    if (rc != 0 || !rs.running)
+        return rc;
+    return wl_errmsg_set(err, WL_ESTATE,
+                         "run %s is still being recorded (%s, process %lld on %s); stop it "
+                         "first, or give --force to delete it anyway (its writer then fails to "
+                         "save)",
+                         id, rs.kind[0] ? rs.kind : "?", rs.writer_pid,
+                         rs.writer_host[0] ? rs.writer_host : "?");
 }
 
 int wl__sqlite_delete_run(void *db, const char *id, bool even_running, struct wl_errmsg *err)
@@ -1082,17 +1104,9 @@ static int wl__gc_delete(struct wl__db *d, int64_t pk, bool *deleted, struct wl_
     int rc = wl__exec(d, "BEGIN IMMEDIATE", err, "removing old runs");
     if (rc != 0)
         return rc;
-    sqlite3_stmt *st = NULL;
-    rc = wl__prepare(d, "SELECT " WL__STATUS_OF_R " FROM runs r WHERE r.id = ?", &st, err);
-    if (rc != 0)
-        goto fail;
-    sqlite3_bind_int64(st, 1, pk);
-    int s = sqlite3_step(st);
-    const unsigned char *status = s == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
-    bool go = status && strcmp((const char *)status, "running") != 0;
-    if (s != SQLITE_ROW && s != SQLITE_DONE)
-        rc = wl__fail(d, s, err, "removing old runs");
-    sqlite3_finalize(st);
+    struct wl__run_state rs;
+    rc = wl__run_state(d, pk, &rs, err, "removing old runs");
+    const bool go = rs.exists && !rs.running;
     if (rc == 0 && go)
         rc = wl__delete_pk(d, pk, err);
     if (rc == 0)
