@@ -465,8 +465,7 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
         printf(" (no %s power window lies inside the run; it needs about %s)",
                wl_cli_fmt_duration(s->power_window_ms, b[1], sizeof b[1]),
                s->duration_ms < s->power_window_ms ? "one" : "two");
-    else if (isnan(s->peak_power_w) && a->run.n_domains == 0 &&
-             (a->run.row.status == WL_RUN_INCOMPLETE || a->run.row.status == WL_RUN_RUNNING))
+    else if (isnan(s->peak_power_w) && a->run.n_domains == 0 && s->partial)
         /* the per-domain rows (energy, peak, baseline) are written when
          * the run ends; a writer that died never wrote them */
         printf(" (%s)", a->run.row.status == WL_RUN_RUNNING

@@ -546,6 +546,21 @@ static void test_runs_marks_an_unfinished_run_partial(void **state)
     json_t *r1 = json_array_get(json_object_get(j, "runs"), 1);
     assert_true(json_is_false(json_object_get(r1, "partial")));
     json_decref(j);
+
+    /* its writer gone (another boot's process): incomplete, also partial,
+     * and it will never save them */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE runs SET writer_start = 'another-boot/12345'", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(cli(f, "show", id, &out, &err), 0);
+    assert_string_equal(value_of(out, "peak power", b, sizeof b),
+                        "n/a (the run stopped before its per-domain figures were saved)");
+    assert_non_null(strstr(out, "writer stopped before it finished"));
+    free(out);
+    free(err);
 }
 
 /* show of a run stopped between two saves, its decode sections ahead of
