@@ -80,8 +80,11 @@ struct slot {
     struct wl_energy_window layers;     /* the LAYERS section: the attribution window */
     char *text; /* (text_cap + 1) bytes in the recorder's texts, NUL-terminated */
     uint32_t text_len;
+    /* the headline power (W) of the sampler's latest sample at the token's
+     * end, when that sample lies inside the token and has every headline
+     * domain's power (has_power); a sample, not a snapshot at the end */
     bool has_power;
-    double power_w; /* headline power snapshot at the token's end */
+    double power_w;
 };
 
 struct wl_recorder {
