@@ -98,9 +98,10 @@ struct wl_recorder {
     char scope[64];
     struct wl_energy_mark origin, start, last;
     bool started;
-    /* why nothing was recorded: WL_ESTATE until wl_recorder_start succeeds
-     * (then 0), its error when it failed; finish stores such a run as failed */
-    int start_rc;
+    /* the last wl_recorder_start succeeded; when not (none yet, or it
+     * failed), nothing was recorded, start_err says why, and finish stores
+     * the run as failed */
+    bool recorded;
     char start_err[96];
 
     /* preallocated records */
@@ -315,7 +316,6 @@ int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
     }
     r->cur_out = -1;
     r->cur_phase = -1;
-    r->start_rc = WL_ESTATE;
     snprintf(r->start_err, sizeof r->start_err, "the recording never started");
     const size_t n_batches = ((size_t)p->max_input_tokens + (size_t)p->n_ubatch - 1) /
                              (size_t)p->n_ubatch;
@@ -1050,14 +1050,14 @@ int wl_recorder_start(wl_recorder *r, struct wl_errmsg *err)
          * stored), a later start may try again, and a finish stores the
          * run as failed with this reason, never as complete with nothing */
         r->started = false;
-        r->start_rc = WL_ENOMEM;
+        r->recorded = false;
         snprintf(r->start_err, sizeof r->start_err, "cannot start the recorder's writer thread: %s",
                  strerror(e));
         wl_sampler_set_phase(r->smp, WL_PROFILE_TAG_DONE);
-        return wl_errmsg_set(err, r->start_rc, "%s", r->start_err);
+        return wl_errmsg_set(err, WL_ENOMEM, "%s", r->start_err);
     }
     r->thread_running = true;
-    r->start_rc = 0;
+    r->recorded = true;
     return 0;
 }
 
@@ -1224,7 +1224,7 @@ int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f)
     struct wl_sampler_stats st;
     wl_sampler_stats(r->smp, &st);
     /* a run whose recording never started holds nothing of its generation */
-    const bool unrecorded = r->start_rc != 0;
+    const bool unrecorded = !r->recorded;
     struct wl_run_totals tot = {
         .status = unrecorded ? WL_RUN_FAILED : f->status,
         .duration_ms = t.duration_ms,

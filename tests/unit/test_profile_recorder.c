@@ -7,7 +7,8 @@
  * token, else none (not the previous token's or the baseline's); an output
  * token's text is stored whole (it was cut at 47 bytes, also inside a
  * UTF-8 character), and a piece longer than the recorder's room is cut
- * where a character begins.
+ * where a character begins; a recorder never started stores its run as
+ * failed.
  */
 #include "test_support.h"
 
@@ -313,11 +314,54 @@ static void test_token_text_is_stored_whole(void **state)
     free(euro100);
 }
 
+/* ---- a recorder never started ------------------------------------------------------ */
+
+struct run_row {
+    char status[32], error[256];
+};
+
+static int run_row(void *ud, size_t n, const char *const *names, const struct wl_store_value *v)
+{
+    struct run_row *r = ud;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].type != WL_VALUE_TEXT)
+            continue;
+        if (strcmp(names[i], "status") == 0)
+            snprintf(r->status, sizeof r->status, "%s", v[i].s);
+        else if (strcmp(names[i], "error") == 0)
+            snprintf(r->error, sizeof r->error, "%s", v[i].s);
+    }
+    return 0;
+}
+
+/* A generation that runs on a recorder never started records nothing (the
+ * hook is off), and finish stores its run as failed with that reason, not
+ * as the complete run its caller says it was. */
+static void test_a_recorder_never_started_stores_a_failed_run(void **state)
+{
+    (void)state;
+    struct fixture *f = open_fixture(10);
+    begin_generation(f);
+    token(f, 0, 0, "a");
+    end_generation(f); /* finishes with WL_RUN_COMPLETE */
+    struct run_row run = {0};
+    assert_int_equal(wl_store_foreach(f->st, f->id, WL_TABLE_RUN, -1, -1, run_row, &run), 0);
+    assert_string_equal(run.status, "failed");
+    assert_string_equal(run.error, "the recording never started");
+    struct rows *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    read_rows(f, r);
+    assert_int_equal(r->n_tok, 0);
+    free(r);
+    close_fixture(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token_power_is_a_sample_inside_the_token),
         cmocka_unit_test(test_token_text_is_stored_whole),
+        cmocka_unit_test(test_a_recorder_never_started_stores_a_failed_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
