@@ -356,35 +356,37 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
     e->decode_edp_js = e->decode_energy_j * (e->decode_dur_ms / 1000.0);
 }
 
-/* The power window of domain d from the run's provenance
- * (domains[].power_window_ms); NAN when absent (older runs, read powers). */
-static double wl__power_window_ms(const struct wl_store_aggregates *a, enum wl_domain d)
+/* The run's sensor provenance parsed (wl__domains does it once for the
+ * summary); NULL when it stored none or it is not JSON. The readers below
+ * take a missing key, or a NULL prov, as absent. */
+static json_t *wl__provenance(const struct wl_store_aggregates *a)
 {
     const char *txt = a->run.sensor_provenance_json;
-    json_t *j = txt ? json_loads(txt, 0, NULL) : NULL;
+    return txt ? json_loads(txt, 0, NULL) : NULL;
+}
+
+/* The power window of domain d from the run's provenance
+ * (domains[].power_window_ms); NAN when absent (older runs, read powers). */
+static double wl__power_window_ms(const json_t *prov, enum wl_domain d)
+{
     double ms = NA;
     size_t i;
     json_t *o;
-    json_array_foreach(json_object_get(j, "domains"), i, o)
+    json_array_foreach(json_object_get(prov, "domains"), i, o)
     {
         const char *name = json_string_value(json_object_get(o, "domain"));
         json_t *w = json_object_get(o, "power_window_ms");
         if (name && strcmp(name, wl_domain_name(d)) == 0 && json_is_number(w))
             ms = json_number_value(w);
     }
-    json_decref(j);
     return ms;
 }
 
 /* The provenance's "sensors_not_read" (0 when absent: older runs). */
-static long long wl__sensors_not_read(const struct wl_store_aggregates *a)
+static long long wl__sensors_not_read(const json_t *prov)
 {
-    const char *txt = a->run.sensor_provenance_json;
-    json_t *j = txt ? json_loads(txt, 0, NULL) : NULL;
-    json_t *n = json_object_get(j, "sensors_not_read");
-    long long v = json_is_integer(n) && json_integer_value(n) > 0 ? json_integer_value(n) : 0;
-    json_decref(j);
-    return v;
+    json_t *n = json_object_get(prov, "sensors_not_read");
+    return json_is_integer(n) && json_integer_value(n) > 0 ? json_integer_value(n) : 0;
 }
 
 /* A section outside the idle baseline, or a token: the run got past its
@@ -435,15 +437,12 @@ static uint32_t wl__scope_mask(const char *s)
  * in_headline flags are not read: they are written with its energy_scope,
  * from the same mask, and the subset of them this build knows would be a
  * partial scope passed off as the whole. */
-static uint32_t wl__headline_mask(const struct wl_store_aggregates *a, uint32_t present)
+static uint32_t wl__headline_mask(const struct wl_store_aggregates *a, const json_t *prov,
+                                  uint32_t present)
 {
     uint32_t m = wl__scope_mask(a->run.energy_scope);
-    if (m)
-        return m;
-    const char *txt = a->run.sensor_provenance_json;
-    json_t *j = txt ? json_loads(txt, 0, NULL) : NULL;
-    m = wl__scope_mask(json_string_value(json_object_get(j, "energy_scope")));
-    json_decref(j);
+    if (!m)
+        m = wl__scope_mask(json_string_value(json_object_get(prov, "energy_scope")));
     return m ? m : wl_headline_domains(present); /* else the recorder's rule */
 }
 
@@ -474,7 +473,8 @@ static double wl__run_baseline_w(const double *w, uint32_t mask, uint32_t *missi
  * that never finished (its domains are written at the end), the slope of
  * its stored baseline samples' cumulative energies, as the sampler's own
  * baseline is the counters' delta over the baseline window. */
-static void wl__baseline_fallback(const struct wl_store_aggregates *a, struct wl_summary *s)
+static void wl__baseline_fallback(const struct wl_store_aggregates *a, const json_t *prov,
+                                  struct wl_summary *s)
 {
     const struct wl_agg_baseline_samples *b = &a->baseline_samples;
     if (b->n == 0) {
@@ -496,7 +496,8 @@ static void wl__baseline_fallback(const struct wl_store_aggregates *a, struct wl
         w[d] = b->n >= 2 && dt_s > 0 ? wl__div(b->last_j[d] - b->first_j[d], dt_s) : NA;
         present |= isnan(w[d]) ? 0 : wl__bit((enum wl_domain)d);
     }
-    const double p = wl__run_baseline_w(w, wl__headline_mask(a, present), &s->baseline_missing);
+    const double p =
+        wl__run_baseline_w(w, wl__headline_mask(a, prov, present), &s->baseline_missing);
     if (isnan(p)) {
         s->baseline = s->baseline_missing ? WL_SUMMARY_BASELINE_INCOMPLETE_DOMAINS
                                           : WL_SUMMARY_BASELINE_NOT_SAVED;
@@ -524,6 +525,7 @@ const char *wl_summary_baseline_key(enum wl_summary_baseline b)
 
 static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *s)
 {
+    json_t *prov = wl__provenance(a);
     double t_s = s->duration_ms / 1000.0;
     const double start = wl__run_start_ms(a); /* peaks are shown from the run's start */
     double base_w[WL_DOMAIN_COUNT];
@@ -551,28 +553,29 @@ static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *
     }
     s->n_domains = a->run.n_domains;
     s->baseline_power_w =
-        wl__run_baseline_w(base_w, wl__headline_mask(a, present), &s->baseline_missing);
+        wl__run_baseline_w(base_w, wl__headline_mask(a, prov, present), &s->baseline_missing);
     s->dynamic_energy_j = s->energy_j - s->baseline_power_w * t_s;
     s->baseline = WL_SUMMARY_BASELINE_STORED;
     if (s->baseline_missing)
         s->baseline = WL_SUMMARY_BASELINE_INCOMPLETE_DOMAINS;
     else if (isnan(s->baseline_power_w))
-        wl__baseline_fallback(a, s);
+        wl__baseline_fallback(a, prov, s);
     static const enum wl_domain widest[] = {WL_DOMAIN_TOTAL, WL_DOMAIN_SOC, WL_DOMAIN_PSYS,
                                             WL_DOMAIN_PACKAGE};
     s->peak_power_w = s->peak_t_ms = s->power_window_ms = NA;
     s->peak_domain = -1;
-    s->sensors_not_read = wl__sensors_not_read(a);
+    s->sensors_not_read = wl__sensors_not_read(prov);
     for (size_t w = 0; w < sizeof widest / sizeof widest[0] && isnan(s->peak_power_w); w++) {
         for (size_t i = 0; i < a->run.n_domains; i++) {
             if (a->run.domains[i].domain == widest[w]) {
                 s->peak_power_w = a->run.domains[i].peak_power_w;
                 s->peak_t_ms = a->run.domains[i].peak_t_ms - start;
-                s->power_window_ms = wl__power_window_ms(a, widest[w]);
+                s->power_window_ms = wl__power_window_ms(prov, widest[w]);
                 s->peak_domain = (int)widest[w];
             }
         }
     }
+    json_decref(prov);
 }
 
 static void wl__cost(const struct wl_store_aggregates *a, struct wl_summary *s)
