@@ -7,8 +7,8 @@
  * token, else none (not the previous token's or the baseline's); an output
  * token's text is stored whole (it was cut at 47 bytes, also inside a
  * UTF-8 character), and a piece longer than the recorder's room is cut
- * where a character begins; a recorder never started stores its run as
- * failed.
+ * where a character begins; a norm run in place stores no variance ratio;
+ * a recorder never started stores its run as failed.
  */
 #include "test_support.h"
 
@@ -32,8 +32,10 @@ struct fixture {
     struct wl_recorder_totals totals; /* after finish */
 };
 
-/* A recorder writing into a new store run; sample_ms: the sampling interval. */
-static struct fixture *open_fixture(uint64_t sample_ms)
+/* A recorder writing into a new store run at depth (activation statistics
+ * when activations); sample_ms: the sampling interval. */
+static struct fixture *open_fixture_at(uint64_t sample_ms, enum wl_profile_depth depth,
+                                       bool activations)
 {
     struct fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
@@ -56,7 +58,8 @@ static struct fixture *open_fixture(uint64_t sample_ms)
     sp.model.scope = WL_MODEL_SCOPE_SELF;
     struct wl_recorder_params rp;
     wl_recorder_default_params(&rp);
-    rp.depth = WL_PROFILE_OFF;
+    rp.depth = depth;
+    rp.activations = activations;
     rp.n_layer = 1;
     rp.n_head = 1;
     rp.max_input_tokens = 16;
@@ -68,6 +71,11 @@ static struct fixture *open_fixture(uint64_t sample_ms)
     assert_int_equal(wl_recorder_create(&rp, &f->rec, &err), 0);
     f->h = wl_recorder_hooks(f->rec);
     return f;
+}
+
+static struct fixture *open_fixture(uint64_t sample_ms)
+{
+    return open_fixture_at(sample_ms, WL_PROFILE_OFF, false);
 }
 
 static void close_fixture(struct fixture *f)
@@ -314,6 +322,109 @@ static void test_token_text_is_stored_whole(void **state)
     free(euro100);
 }
 
+/* ---- norm statistics ------------------------------------------------------------- */
+
+struct op_var {
+    double normalise, scale; /* var_ratio of the two norm ops; NAN when NULL */
+    int n;
+};
+
+static int op_row(void *ud, size_t n, const char *const *names, const struct wl_store_value *v)
+{
+    struct op_var *o = ud;
+    int64_t op = -1;
+    double ratio = NAN;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], "op") == 0 && v[i].type == WL_VALUE_INT)
+            op = v[i].i;
+        else if (strcmp(names[i], "var_ratio") == 0 && v[i].type == WL_VALUE_REAL)
+            ratio = v[i].r;
+    }
+    if (op == WL_OP_NORM_NORMALISE)
+        o->normalise = ratio;
+    else if (op == WL_OP_NORM_SCALE)
+        o->scale = ratio;
+    o->n++;
+    return 0;
+}
+
+static void op_event(struct fixture *f, enum wl_op op, const struct wl_hook_tensor *in,
+                     const struct wl_hook_tensor *out)
+{
+    struct wl_hook_event ev = {.kind = WL_HOOK_OP,
+                               .begin = true,
+                               .phase = WL_PHASE_DECODE,
+                               .layer = 0,
+                               .component = WL_COMP_ATTN_NORM,
+                               .op = op};
+    f->h.fn(f->h.user_data, &ev);
+    ev.begin = false;
+    ev.in = in;
+    ev.out = out;
+    f->h.fn(f->h.user_data, &ev);
+}
+
+/* A norm's variance ratio (output over input) needs its input: an op whose
+ * in and out are the same buffer (run in place) hands out the output twice
+ * and stores no ratio (NULL), not a false 1; distinct buffers give the
+ * ratio (here 4: the output is the input doubled). */
+static void test_a_norm_run_in_place_stores_no_variance_ratio(void **state)
+{
+    (void)state;
+    float x[4] = {1, 2, 3, 4}, y[4] = {2, 4, 6, 8};
+    const struct wl_hook_tensor tx = {.data = x, .n_rows = 1, .n_cols = 4, .row_stride = 4};
+    const struct wl_hook_tensor ty = {.data = y, .n_rows = 1, .n_cols = 4, .row_stride = 4};
+    struct fixture *f = open_fixture_at(10, WL_PROFILE_DEEP, true);
+    assert_int_equal(wl_recorder_start(f->rec, NULL), 0);
+    begin_generation(f);
+    /* output token 0's forward pass: one layer with one norm */
+    struct wl_hook_event tok = {.kind = WL_HOOK_TOKEN,
+                                .begin = true,
+                                .phase = WL_PHASE_DECODE,
+                                .layer = -1,
+                                .n_tok = 1,
+                                .token_index = 0};
+    f->h.fn(f->h.user_data, &tok);
+    struct wl_hook_event sec = {.kind = WL_HOOK_SECTION,
+                                .begin = true,
+                                .phase = WL_PHASE_DECODE,
+                                .section = WL_SECTION_EMBEDDING,
+                                .layer = -1};
+    f->h.fn(f->h.user_data, &sec);
+    sec.begin = false;
+    f->h.fn(f->h.user_data, &sec);
+    sec.section = WL_SECTION_LAYERS;
+    sec.begin = true;
+    f->h.fn(f->h.user_data, &sec);
+    struct wl_hook_event comp = {.kind = WL_HOOK_COMPONENT,
+                                 .begin = true,
+                                 .phase = WL_PHASE_DECODE,
+                                 .layer = 0,
+                                 .component = WL_COMP_ATTN_NORM};
+    f->h.fn(f->h.user_data, &comp);
+    op_event(f, WL_OP_NORM_NORMALISE, &ty, &ty); /* in place */
+    op_event(f, WL_OP_NORM_SCALE, &tx, &ty);
+    comp.begin = false;
+    comp.out = &ty;
+    f->h.fn(f->h.user_data, &comp);
+    sec.begin = false;
+    f->h.fn(f->h.user_data, &sec);
+    section(f, WL_PHASE_DECODE, WL_SECTION_SAMPLING);
+    tok.begin = false;
+    tok.token_id = 1;
+    tok.text = "a";
+    tok.text_len = 1;
+    f->h.fn(f->h.user_data, &tok);
+    end_generation(f);
+
+    struct op_var o = {.normalise = NAN, .scale = NAN};
+    assert_int_equal(wl_store_foreach(f->st, f->id, WL_TABLE_OPS, -1, -1, op_row, &o), 0);
+    assert_int_equal(o.n, 2);
+    assert_true(isnan(o.normalise));
+    assert_float_equal(o.scale, 4.0, 1e-9);
+    close_fixture(f);
+}
+
 /* ---- a recorder never started ------------------------------------------------------ */
 
 struct run_row {
@@ -362,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_token_power_is_a_sample_inside_the_token),
         cmocka_unit_test(test_token_text_is_stored_whole),
         cmocka_unit_test(test_a_recorder_never_started_stores_a_failed_run),
+        cmocka_unit_test(test_a_norm_run_in_place_stores_no_variance_ratio),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
