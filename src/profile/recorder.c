@@ -231,7 +231,6 @@ static void refresh_windows(struct wl_recorder *r)
         if (!r->dom[d].present || wl_sampler_domain_now(r->smp, (enum wl_domain)d, &now) != 0)
             continue;
         r->dom[d].power_window_ns = now.power_window_ns;
-        r->dom[d].window_learning = now.window_learning;
         r->dom[d].peak_span_ns = now.peak_span_ns;
     }
 }

@@ -191,23 +191,22 @@ static bool domain_adds_across_sensors(enum wl_domain d)
  * which moves in the counter's steps whatever the sample powers are (NVML's
  * 1 mJ steps over spans of microseconds peaked a constant 50 W at 133 W).
  * at_open: a window not known yet stands in as one interval in
- * power_window_ns (what callers that copy the info at open used before). */
+ * power_window_ns (the recorder's provenance, written at its create, stores
+ * the info as at open). */
 static void fill_windows(const wl_sampler *s, struct wl_domain_info *di, enum wl_domain d,
                          bool at_open)
 {
     uint64_t w = 0;
-    bool unknown = false, learning = false;
+    bool unknown = false;
     for (unsigned k = 0; k < s->n_chans; k++) {
         const struct chan *c = &s->chans[k];
         if (c->d != d || !c->counter)
             continue;
-        learning = learning || c->learn;
         if (c->period_ns == 0)
             unknown = true;
         else if (c->period_ns > w)
             w = c->period_ns;
     }
-    di->window_learning = learning;
     di->power_window_ns = !unknown ? w : at_open ? s->interval_ns : 0;
     di->peak_span_ns = unknown ? WL_PEAK_SPAN_UNKNOWN : w > s->interval_ns ? w : s->interval_ns;
 }

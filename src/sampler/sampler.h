@@ -76,16 +76,15 @@ struct wl_domain_info {
      * counter, also one that reads power (NVML, powermetrics): its read powers
      * stand for their instants, but its energies move in the counter's steps.
      * 0: no counter in the domain, or its counter's update period is not
-     * known yet (window_learning); at open (wl_sampler_domain() before the
-     * stop) such a window stands in as one sampling interval, as it used to
-     * be: take peak_span_ns for peaks. */
+     * known yet: a counter whose period was not measured at open (slower
+     * than the probe can see) has it learned from the changes the sampler
+     * thread sees; until then (two changes) the counter's derived power is
+     * unknown. wl_sampler_domain_now() and, after wl_sampler_stop(),
+     * wl_sampler_domain() give what was learned. Before the stop,
+     * wl_sampler_domain() gives a window not known at open as one sampling
+     * interval (the run provenance the recorder writes at its create
+     * stores that): take peak_span_ns for peaks. */
     uint64_t power_window_ns;
-    /* A counter whose update period was not measured at open (slower than the
-     * probe can see): it is learned from the changes the sampler thread sees;
-     * until then (two changes) the counter's derived power is unknown and the
-     * domain has no peak. wl_sampler_domain_now() and, after
-     * wl_sampler_stop(), wl_sampler_domain() give what was learned. */
-    bool window_learning;
     /* The span_ns for wl_window_peak() / wl_span_peak_begin(): the power
      * window, and never shorter than one sampling interval (read powers
      * too: the trapezoid's energy between a mark and a sample microseconds
