@@ -26,12 +26,6 @@
 #include <time.h>
 
 #define MAX_SENSORS 8
-/* pthread_condattr_setclock is POSIX but missing on macOS */
-#if defined(__APPLE__)
-#define WAKE_CV_MONOTONIC 0
-#else
-#define WAKE_CV_MONOTONIC 1
-#endif
 #define MAX_CHANS (MAX_SENSORS * WL_SENSOR_MAX_CHANNELS)
 /* a sensor's discontinuous channels are bits of a uint64_t (struct falls) */
 _Static_assert(WL_SENSOR_MAX_CHANNELS <= 64, "one bit per channel of a sensor in a uint64_t");
@@ -117,6 +111,7 @@ struct wl_sampler {
      * lost) */
     pthread_mutex_t wake_mu;
     pthread_cond_t wake_cv;
+    bool wake_realtime; /* wake_cv waits on the realtime clock (wake_cv_init) */
 
     /* under mu */
     struct sensor_state sst[MAX_SENSORS];
@@ -211,21 +206,26 @@ static void fill_windows(const wl_sampler *s, struct wl_domain_info *di, enum wl
     di->peak_span_ns = unknown ? WL_PEAK_SPAN_UNKNOWN : w > s->interval_ns ? w : s->interval_ns;
 }
 
-/* The wake-up condition: on the monotonic clock where it can be (not
- * macOS), so that its deadlines are the ticks' absolute times. */
-static void wake_cv_init(pthread_cond_t *cv)
+/* The wake-up condition: on the monotonic clock where it can be, so that
+ * its deadlines are the ticks' absolute times; else (macOS has no
+ * pthread_condattr_setclock, or setting the clock failed) on the realtime
+ * clock, the default. Returns whether it is the realtime clock: its
+ * deadlines must then be realtime ones (wait_tick), or every wait would
+ * end at once and the thread spin until its tick. */
+static bool wake_cv_init(pthread_cond_t *cv)
 {
-#if WAKE_CV_MONOTONIC
+#if !defined(__APPLE__)
     pthread_condattr_t a;
     if (pthread_condattr_init(&a) == 0) {
         const bool ok =
             pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0 && pthread_cond_init(cv, &a) == 0;
         pthread_condattr_destroy(&a);
         if (ok)
-            return;
+            return false;
     }
 #endif
     pthread_cond_init(cv, NULL);
+    return true;
 }
 
 int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl_sampler **out)
@@ -258,7 +258,7 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
     for (unsigned i = 0; i < n; i++)
         pthread_mutex_init(&s->rd_mu[i], NULL);
     pthread_mutex_init(&s->wake_mu, NULL);
-    wake_cv_init(&s->wake_cv);
+    s->wake_realtime = wake_cv_init(&s->wake_cv);
 
     bool slow = false;
     uint16_t taken = 0; /* domains claimed by an earlier sensor */
@@ -741,13 +741,11 @@ static void wait_tick(wl_sampler *s, uint64_t t_ns)
         const uint64_t now = wl_clock_now_ns();
         if (now >= t_ns)
             break;
-#if WAKE_CV_MONOTONIC
-        const uint64_t deadline = t_ns;
-#else
-        /* the same deadline on the realtime clock; the loop checks it
-         * against the monotonic one, should the realtime clock be set */
-        const uint64_t deadline = (uint64_t)wl_clock_realtime_ns() + (t_ns - now);
-#endif
+        /* on a realtime condition, the same deadline on the realtime clock;
+         * the loop checks it against the monotonic one, should the realtime
+         * clock be set */
+        const uint64_t deadline =
+            s->wake_realtime ? (uint64_t)wl_clock_realtime_ns() + (t_ns - now) : t_ns;
         const struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000000ull),
                                     .tv_nsec = (long)(deadline % 1000000000ull)};
         pthread_cond_timedwait(&s->wake_cv, &s->wake_mu, &ts);
