@@ -385,8 +385,9 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
     fprintf(f, "\n  %-8s %12s %10s %18s %13s %12s  %s\n", "domain", "energy (J)", "avg (W)",
             "peak (W) @ s", "baseline (W)", "dynamic (J)", "method");
     /* the longest peak span of a domain left without a peak because the
-     * command was shorter than it (the rule of wl_window_peak); a domain
-     * without a value (its sensor failed) has no peak for that reason */
+     * command was shorter than it (wl_window_peak says so: too_short); a
+     * domain without a value (its sensor failed) has no peak for that
+     * reason */
     uint64_t short_window_ns = 0;
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
         const struct wl_domain_info *di = &r->domains[d];
@@ -394,10 +395,8 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
             continue;
         enum wl_domain dom = (enum wl_domain)d;
         char e[32] = "n/a", a[32] = "n/a", pk[48] = "-", b[32] = "-", dy[32] = "-";
-        const uint64_t span = di->peak_span_ns, dur_ns = wl_energy_window_dur_ns(&r->window);
-        if (!r->run_peak[d].t_ns && wl_energy_window_has(&r->window, dom) &&
-            span != WL_PEAK_SPAN_UNKNOWN && dur_ns < span - span / 10 && span > short_window_ns)
-            short_window_ns = span;
+        if (r->run_peak[d].too_short && di->peak_span_ns > short_window_ns)
+            short_window_ns = di->peak_span_ns;
         if (wl_energy_window_has(&r->window, dom)) {
             snprintf(e, sizeof e, "%.3f", wl_energy_window_j(&r->window, dom));
             snprintf(a, sizeof a, "%.3f", wl_energy_window_avg_w(&r->window, dom));

@@ -1029,7 +1029,13 @@ void wl_span_peak_end(struct wl_span_peak *sp, const struct wl_energy_mark *end,
 {
     memset(pk, 0, sizeof *pk);
     const uint64_t t0 = sp->t0_ns, t1 = end->t_ns;
-    if (!sp->on || !(end->valid_mask & (1u << sp->d)) || t1 <= t0 || t1 - t0 < sp->min_ns)
+    if (!sp->on || !(end->valid_mask & (1u << sp->d)))
+        return;
+    if ((t1 > t0 ? t1 - t0 : 0) < sp->min_ns) {
+        pk->too_short = true;
+        return;
+    }
+    if (t1 <= t0)
         return;
     const uint64_t e1 = end->energy_uj[sp->d];
     *pk = sp->pk;

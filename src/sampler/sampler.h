@@ -114,6 +114,9 @@ struct wl_peak {
     double power_w;
     uint64_t t_ns; /* monotonic time of the sample */
     uint32_t phase;
+    bool too_short; /* wl_window_peak / wl_span_peak_end: no peak (t_ns 0) only because
+                       the window, with a value for the domain, is shorter than 90 % of
+                       span_ns */
 };
 
 struct wl_baseline {
@@ -221,7 +224,8 @@ void wl_peak_update(struct wl_peak *pk, const struct wl_sample *s, enum wl_domai
  * (wl_energy_window_avg_w: a weighted mean of theirs), where the samples'
  * own windows alone can miss the edges of w, the time before the first
  * window that fits and after the last. No peak when w is shorter than 90 %
- * of span_ns or has no value for d. span_ns WL_PEAK_SPAN_UNKNOWN (a
+ * of span_ns (pk->too_short: the one place that rule is kept) or has no
+ * value for d. span_ns WL_PEAK_SPAN_UNKNOWN (a
  * counter whose window is not known): w is the one span, so the peak is
  * w's average, or a higher sample power inside it. */
 void wl_window_peak(const struct wl_sample *samples, size_t n, const struct wl_energy_window *w,

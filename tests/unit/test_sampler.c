@@ -979,7 +979,9 @@ static void test_window_peak_is_never_below_the_average(void **state)
 }
 
 /* Shorter than 90 % of a span: no peak, even when a sample's window is 90 %
- * inside (it could be below the average). From 90 % of a span to two, the one
+ * inside (it could be below the average), and too_short says that is why
+ * (measure's note; a domain without a value, or a window of unknown span,
+ * is not too short). From 90 % of a span to two, the one
  * span is the window: the peak is its average (here 1890 mJ / 99 ms, above
  * the 19.0 W of the sample's window [-5, 95]), or a sample's own window when
  * that is higher (at 180 ms: 19.0 W against an average of 15 W). */
@@ -994,8 +996,20 @@ static void test_window_peak_of_short_windows(void **state)
     edges_window(&w, 89);
     wl_window_peak(buf, n, &w, d, 100 * MS_NS, &pk);
     assert_int_equal(pk.t_ns, 0);
+    assert_true(pk.too_short);
+    wl_window_peak(buf, n, &w, WL_DOMAIN_DRAM, 100 * MS_NS, &pk);
+    assert_int_equal(pk.t_ns, 0);
+    assert_false(pk.too_short);
+    wl_window_peak(buf, n, &w, d, WL_PEAK_SPAN_UNKNOWN, &pk);
+    assert_true(pk.t_ns != 0);
+    assert_false(pk.too_short);
+    edges_window(&w, 90);
+    wl_window_peak(buf, n, &w, d, 100 * MS_NS, &pk);
+    assert_true(pk.t_ns != 0);
+    assert_false(pk.too_short);
     edges_window(&w, 99);
     wl_window_peak(buf, n, &w, d, 100 * MS_NS, &pk);
+    assert_false(pk.too_short);
     assert_true(pk.power_w == wl_energy_window_avg_w(&w, d)); /* computed alike: exact */
     assert_near(pk.power_w, 1890.0 / 99.0, 1e-9, "one span");
     assert_int_equal(pk.t_ns, w.end.t_ns);
