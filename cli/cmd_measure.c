@@ -288,8 +288,7 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
     json_object_set_new(s, "ring_overflow", json_integer((json_int_t)r->stats.n_overflow));
     /* the samples kept for the store (thinned past max_samples: every Nth) */
     json_object_set_new(s, "kept", json_integer((json_int_t)r->n_samples));
-    json_object_set_new(s, "kept_every",
-                        json_integer((json_int_t)(r->sample_stride ? r->sample_stride : 1)));
+    json_object_set_new(s, "kept_every", json_integer((json_int_t)r->sample_stride));
     json_object_set_new(s, "not_kept", json_integer((json_int_t)r->n_samples_dropped));
     json_object_set_new(s, "missed_ticks", json_integer((json_int_t)r->stats.n_missed_ticks));
     json_t *gaps = json_array();
@@ -359,8 +358,7 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
         fprintf(f,
                 "  samples kept    %zu, 1 in %u (%llu not kept, to bound memory: peaks are\n"
                 "                  over spans between the kept samples, so coarser)\n",
-                r->n_samples, (unsigned)(r->sample_stride ? r->sample_stride : 1),
-                (unsigned long long)r->n_samples_dropped);
+                r->n_samples, (unsigned)r->sample_stride, (unsigned long long)r->n_samples_dropped);
     for (size_t i = 0; i < r->n_gaps; i++) {
         const struct wl_sampler_gap *g = &r->gaps[i];
         if (g->counter_fell)

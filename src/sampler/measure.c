@@ -55,11 +55,10 @@ static void keep_samples(const struct wl_measure_params *p, struct wl_measure_re
     const size_t max = p->max_samples >= 2 ? p->max_samples : p->max_samples ? 2 : 1000000;
     if (p->on_samples && n)
         p->on_samples(p->user_data, buf, n);
-    if (r->sample_stride == 0)
-        r->sample_stride = 1;
     static const size_t chunk = 4096;
     for (size_t i = 0; i < n; i++) {
-        const uint64_t seen = r->n_samples_seen++;
+        /* every sample seen is kept or dropped: this one's index among them */
+        const uint64_t seen = r->n_samples + r->n_samples_dropped;
         if (seen % r->sample_stride != 0) {
             r->n_samples_dropped++;
             continue;
@@ -290,6 +289,7 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
                    struct wl_errmsg *err)
 {
     memset(out, 0, sizeof *out);
+    out->sample_stride = 1;
     if (!p || !p->argv || !p->argv[0])
         return wl_errmsg_set(err, WL_EINVAL, "no command to run");
     int go[2] = {-1, -1}, ex[2] = {-1, -1};

@@ -118,8 +118,7 @@ struct wl_measure_result {
      * any lost to a failed allocation. Samples overwritten in the ring
      * before being drained are stats.n_overflow. */
     uint64_t n_samples_dropped;
-    uint32_t sample_stride;  /* every this many drained samples one is kept (1, 2, 4, ...) */
-    uint64_t n_samples_seen; /* samples drained */
+    uint32_t sample_stride; /* every this many drained samples one is kept (1, 2, 4, ...) */
 };
 
 /* Runs the command. Returns 0 when the command ran (whatever its status; see

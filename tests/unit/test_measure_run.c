@@ -13,6 +13,7 @@
 
 #include "sampler/measure.h"
 #include "sensors/sensor.h"
+#include "wattlens/error.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -51,6 +52,7 @@ static void test_samples_past_the_bound_are_thinned_not_dropped(void **state)
     assert_int_equal(r.exit_code, 0);
     assert_true(r.stats.n_samples > 64); /* enough to have thinned twice */
     assert_true(r.n_samples <= 32 && r.n_samples >= 8);
+    assert_true(r.sample_stride >= 4);
     /* every sample taken is kept, not kept, or was overwritten in the ring */
     assert_int_equal(r.n_samples + r.n_samples_dropped + r.stats.n_overflow, r.stats.n_samples);
     for (size_t i = 1; i < r.n_samples; i++)
@@ -162,6 +164,22 @@ static void test_samples_under_the_bound_are_all_kept(void **state)
     assert_int_equal(wl_measure_run(&mp, &r, &err), 0);
     assert_int_equal(r.n_samples_dropped, 0);
     assert_int_equal(r.n_samples + r.stats.n_overflow, r.stats.n_samples);
+    assert_int_equal(r.sample_stride, 1);
+    wl_measure_result_free(&r);
+}
+
+/* The stride is 1 from the start, also in a result that drained no sample
+ * (old: 0 until the first drain, which every reader had to mend). */
+static void test_stride_is_one_before_any_sample(void **state)
+{
+    (void)state;
+    struct wl_measure_params mp;
+    params_for(&mp, NULL, 10000000);
+    struct wl_measure_result r;
+    struct wl_errmsg err = {0};
+    assert_int_equal(wl_measure_run(&mp, &r, &err), WL_EINVAL);
+    assert_int_equal(r.sample_stride, 1);
+    assert_int_equal(r.n_samples, 0);
     wl_measure_result_free(&r);
 }
 
@@ -170,6 +188,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_samples_past_the_bound_are_thinned_not_dropped),
         cmocka_unit_test(test_samples_under_the_bound_are_all_kept),
+        cmocka_unit_test(test_stride_is_one_before_any_sample),
         cmocka_unit_test(test_baseline_is_drained),
         cmocka_unit_test(test_status_of_a_command_reaped_elsewhere_is_unknown),
     };
