@@ -146,7 +146,8 @@ static size_t append_text(char *buf, size_t size, const char *text)
 }
 
 /* "backend: ch1, ch2, ...; backend2: ch3": the stored text of the domain's
- * source (new_backend: ch is the first channel of another sensor), so a
+ * source (new_backend: ch is a sensor's first channel of the domain, which
+ * the domain's first channel always is), so a
  * channel name that does not fit is cut between characters (channel names
  * can be any bytes, see sensors.md), and a separator with none of the name
  * after it is dropped. */
@@ -155,7 +156,7 @@ static void append_source(struct wl_domain_info *di, const char *backend, const 
 {
     char *s = di->sources;
     size_t size = sizeof di->sources, len = strlen(s);
-    if (len == 0 || new_backend) {
+    if (new_backend) {
         if (len)
             append_text(s, size, "; ");
         append_text(s, size, backend);
@@ -262,9 +263,6 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
 
     bool slow = false;
     uint16_t taken = 0; /* domains claimed by an earlier sensor */
-    int src_sensor[WL_DOMAIN_COUNT]; /* the sensor of a domain's last source text */
-    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
-        src_sensor[d] = -1;
     for (unsigned i = 0; i < n; i++) {
         wl_sensor *sen = wl_sensor_set_get(set, i);
         const struct wl_sensor_info *in = wl_sensor_get_info(sen);
@@ -272,7 +270,7 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
         s->sst[i].gap_index = -1;
         if (strcmp(in->backend, "powermetrics") == 0)
             slow = true;
-        uint16_t mine = 0;
+        uint16_t mine = 0; /* domains of this sensor's channels so far */
         for (unsigned c = 0; c < in->n_channels; c++) {
             const struct wl_sensor_channel *ch = &in->ch[c];
             if ((taken & (1u << ch->domain)) && !domain_adds_across_sensors(ch->domain)) {
@@ -296,6 +294,9 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
              * counter updated every 100 ms gave 0 W and 500 W for 50 W */
             k->learn = k->counter && in->update_period_ns == 0;
             k->period_ns = in->update_period_ns * 10;
+            /* a sensor's channels are all taken here: its first of a domain
+             * starts a new backend's part of the source text */
+            const bool first = !(mine & (1u << ch->domain));
             mine |= (uint16_t)(1u << ch->domain);
             struct wl_domain_info *di = &s->dom[ch->domain];
             if (!di->present) {
@@ -311,8 +312,7 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
             if (ch->method > di->method)
                 di->method = ch->method;
             di->n_channels++;
-            append_source(di, in->backend, ch->name, src_sensor[ch->domain] != (int)i);
-            src_sensor[ch->domain] = (int)i;
+            append_source(di, in->backend, ch->name, first);
         }
         taken |= mine;
     }
