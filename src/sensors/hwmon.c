@@ -71,8 +71,24 @@ struct cand {
     char base[256]; /* "power1": the file name without "_input" (any d_name) */
     char label[WL_SENSOR_NAME_MAX];
     bool is_energy;
-    int rank; /* devices of unknown scope: lower is read first (cand_rank) */
+    int rank;     /* devices of unknown scope: lower is read first (cand_rank) */
+    unsigned seq; /* its place in file order (cmp_cand) */
 };
+
+/* Lower rank first, then lower seq (the order found), so that equals keep
+ * that order (qsort is not stable). */
+static int cmp_rank_seq(int rank_a, unsigned seq_a, int rank_b, unsigned seq_b)
+{
+    if (rank_a != rank_b)
+        return rank_a < rank_b ? -1 : 1;
+    return seq_a < seq_b ? -1 : seq_a > seq_b;
+}
+
+static int cmp_cand(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    return cmp_rank_seq(x->rank, x->seq, y->rank, y->seq);
+}
 
 /* "hwmonN/<name>/powerM", each part cut between characters so that the
  * three fit (16 + 24 + 20 bytes and two slashes) */
@@ -200,6 +216,7 @@ static unsigned scan_device(const char *dir, struct cand **out)
             continue; /* per-core energy (amd_energy): not summed here */
         x->is_energy = energy;
         x->rank = cand_rank(x);
+        x->seq = n;
         n++;
     }
     free_list(files, n_files);
@@ -214,8 +231,15 @@ struct unknown_dev {
     char dir[1400];
     struct cand *c; /* its files, best first (cand_rank) */
     unsigned n;
-    int rank; /* which device is read: lower first (unknown_dev_rank) */
+    int rank;     /* which device is read: lower first (unknown_dev_rank) */
+    unsigned seq; /* its place in natural order (cmp_unknown_dev) */
 };
+
+static int cmp_unknown_dev(const void *a, const void *b)
+{
+    const struct unknown_dev *x = a, *y = b;
+    return cmp_rank_seq(x->rank, x->seq, y->rank, y->seq);
+}
 
 /* Which device of unknown scope is read: an ACPI power meter (the whole
  * system), else one with a channel labelled as a total, else the first. */
@@ -232,13 +256,12 @@ static int unknown_dev_rank(const struct unknown_dev *u)
  * the sampler, which sums the channels of one domain, gets exactly one
  * channel of domain total: the best one (cand_rank) of the first device
  * (unknown_dev_rank, then natural order) that can be read. Every other one
- * is listed in not_read with why. total_name: the chosen channel's name,
- * "" until one is. */
+ * is listed in not_read with why. device_domain put every such device in
+ * domain total with WL_CH_CONTAINS; its channel is added as that.
+ * total_name: the chosen channel's name, "" until one is. */
 static void add_unknown_device(struct wl_sensor *s, struct hwmon *h, const struct unknown_dev *u,
                                char total_name[WL_SENSOR_NAME_MAX])
 {
-    unsigned flags;
-    const enum wl_domain d = device_domain(u->dev, &flags);
     const bool other_device = total_name[0] != '\0';
     for (unsigned i = 0; i < u->n; i++) {
         char name[WL_SENSOR_NAME_MAX];
@@ -253,7 +276,7 @@ static void add_unknown_device(struct wl_sensor *s, struct hwmon *h, const struc
                                 "%s: not summed with %s, read as this device's total (channels "
                                 "of a device of unknown scope may include each other)",
                                 name, total_name);
-        else if (add_cand(s, h, u->dir, u->hw, u->dev, &u->c[i], d, flags))
+        else if (add_cand(s, h, u->dir, u->hw, u->dev, &u->c[i], WL_DOMAIN_TOTAL, WL_CH_CONTAINS))
             memcpy(total_name, name, WL_SENSOR_NAME_MAX);
     }
 }
@@ -307,15 +330,12 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             free(c);
             continue;
         }
-        /* scope unknown: after the known devices, one channel of them all */
-        for (unsigned a = 1; a < n; a++) { /* best first, file order among equals */
-            struct cand x = c[a];
-            unsigned b = a;
-            for (; b > 0 && c[b - 1].rank > x.rank; b--)
-                c[b] = c[b - 1];
-            c[b] = x;
-        }
-        struct unknown_dev *u = &unk[n_unk++];
+        /* scope unknown (device_domain: total, containing others): after
+         * the known devices, one channel of them all */
+        if (n > 1)
+            qsort(c, n, sizeof *c, cmp_cand); /* best first, file order among equals */
+        struct unknown_dev *u = &unk[n_unk];
+        u->seq = n_unk++;
         u->hw = hw;
         memcpy(u->dev, dev, sizeof u->dev);
         memcpy(u->dir, dir, sizeof u->dir);
@@ -323,13 +343,8 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         u->n = n;
         u->rank = unknown_dev_rank(u);
     }
-    for (unsigned a = 1; a < n_unk; a++) { /* natural order among equals */
-        struct unknown_dev x = unk[a];
-        unsigned b = a;
-        for (; b > 0 && unk[b - 1].rank > x.rank; b--)
-            unk[b] = unk[b - 1];
-        unk[b] = x;
-    }
+    if (n_unk > 1)
+        qsort(unk, n_unk, sizeof *unk, cmp_unknown_dev); /* natural order among equals */
     char total_name[WL_SENSOR_NAME_MAX] = "";
     for (unsigned i = 0; i < n_unk; i++) {
         add_unknown_device(s, h, &unk[i], total_name);

@@ -380,7 +380,10 @@ static void test_devices_of_unknown_scope_are_never_summed(void **state)
         char rail[64];
         snprintf(rail, sizeof rail, "hwmon3/corsairpsu/power%d: not summed with ", i);
         assert_true(listed(in, rail, "hwmon3/corsairpsu/power1, read as this device's total"));
+        /* channels of one rank in file order, the device before a lower-ranked one */
+        assert_non_null(strstr(in->not_read[i - 2], rail));
     }
+    assert_non_null(strstr(in->not_read[3], "hwmon0/nzxtsmart2/power1"));
     assert_true(listed(in, "hwmon0/nzxtsmart2/power1: not summed with hwmon3/corsairpsu/power1",
                        "devices of unknown scope"));
     assert_non_null(strstr(in->source, "PARTIAL: 4 found but not read"));
@@ -427,6 +430,30 @@ static void test_devices_of_unknown_scope_are_never_summed(void **state)
     assert_string_equal(in->ch[0].name, "hwmon0/foo/power2");
     assert_int_equal(in->n_not_read, 1);
     assert_true(listed(in, "hwmon0/foo/power1: not summed with hwmon0/foo/power2", ""));
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+
+    /* devices of one rank are taken in natural order: hwmon2 before hwmon10
+     * (which sorts first by bytes), even though hwmon10's best channel
+     * (power1) ranks above hwmon2's; hwmon2's channels of one rank in file
+     * order */
+    root = wl_test_tmpdir();
+    dev(root, 10, "pump\n");
+    put(root, "class/hwmon/hwmon10/power1_input", "3000000\n");
+    dev(root, 2, "fan\n");
+    put(root, "class/hwmon/hwmon2/power3_input", "2000000\n");
+    put(root, "class/hwmon/hwmon2/power2_input", "1000000\n");
+    p.sysfs_root = root;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_string_equal(in->ch[0].name, "hwmon2/fan/power2");
+    assert_int_equal(in->n_not_read, 2);
+    assert_non_null(
+        strstr(in->not_read[0], "hwmon2/fan/power3: not summed with hwmon2/fan/power2"));
+    assert_non_null(
+        strstr(in->not_read[1], "hwmon10/pump/power1: not summed with hwmon2/fan/power2"));
     wl_sensor_close(s);
     wl_test_rmtree(root);
     free(root);
