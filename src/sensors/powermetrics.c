@@ -42,9 +42,6 @@ enum { PM_CPU, PM_GPU, PM_ANE, PM_COMBINED, PM_N };
 /* Lost samples logged one by one; the rest are counted (in the gaps and in
  * the summary logged at close). */
 #define PM_LOST_LOGS 3
-/* The kind of discontinuity a lost sample is reported as: the sampler
- * records a gap whose energy is not counted, as it is not. */
-#define PM_LOST_DISC WL_DISC_LOST_SAMPLE
 
 struct pm {
     pid_t pid;
@@ -426,7 +423,9 @@ static int pm_read(struct wl_sensor *s, struct wl_sensor_reading *r)
         r->v[ci].energy_uj = (uint64_t)(pm->energy_mj[i] * 1000.0 + 0.5);
         r->v[ci].power_w = pm->power_mw[i] / 1000.0;
         r->v[ci].n_discontinuities = pm->n_disc;
-        r->v[ci].disc = lost ? PM_LOST_DISC : WL_DISC_NONE;
+        /* a lost sample: the sampler records a gap whose energy is not
+         * counted, as it is not */
+        r->v[ci].disc = lost ? WL_DISC_LOST_SAMPLE : WL_DISC_NONE;
         r->v[ci].valid = WL_CH_ENERGY | WL_CH_POWER;
     }
     pthread_mutex_unlock(&pm->mu);
