@@ -186,11 +186,8 @@ static bool domain_adds_across_sensors(enum wl_domain d)
  * counts, also one that reads power: a span's power is its energy delta,
  * which moves in the counter's steps whatever the sample powers are (NVML's
  * 1 mJ steps over spans of microseconds peaked a constant 50 W at 133 W).
- * at_open: a window not known yet stands in as one interval in
- * power_window_ns (the recorder's provenance, written at its create, stores
- * the info as at open). */
-static void fill_windows(const wl_sampler *s, struct wl_domain_info *di, enum wl_domain d,
-                         bool at_open)
+ * A window not known yet is 0: no window, not a made-up one. */
+static void fill_windows(const wl_sampler *s, struct wl_domain_info *di, enum wl_domain d)
 {
     uint64_t w = 0;
     bool unknown = false;
@@ -203,7 +200,7 @@ static void fill_windows(const wl_sampler *s, struct wl_domain_info *di, enum wl
         else if (c->period_ns > w)
             w = c->period_ns;
     }
-    di->power_window_ns = !unknown ? w : at_open ? s->interval_ns : 0;
+    di->power_window_ns = unknown ? 0 : w;
     di->peak_span_ns = unknown ? WL_PEAK_SPAN_UNKNOWN : w > s->interval_ns ? w : s->interval_ns;
 }
 
@@ -327,7 +324,7 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
     }
     for (int d = 0; d < WL_DOMAIN_COUNT; d++)
         if (s->dom[d].present)
-            fill_windows(s, &s->dom[d], (enum wl_domain)d, true);
+            fill_windows(s, &s->dom[d], (enum wl_domain)d);
 
     /* origin reads */
     s->t0_ns = wl_clock_now_ns();
@@ -816,7 +813,7 @@ int wl_sampler_stop(wl_sampler *s)
     pthread_mutex_lock(&s->mu);
     for (int d = 0; d < WL_DOMAIN_COUNT; d++)
         if (s->dom[d].present)
-            fill_windows(s, &s->dom[d], (enum wl_domain)d, false); /* what was learned */
+            fill_windows(s, &s->dom[d], (enum wl_domain)d); /* what was learned */
     finish_rate(s);
     struct wl_sampler_stats st = s->st;
     pthread_mutex_unlock(&s->mu);
@@ -1232,7 +1229,7 @@ int wl_sampler_domain_now(wl_sampler *s, enum wl_domain d, struct wl_domain_info
     pthread_mutex_lock(&s->mu);
     *out = s->dom[d];
     if (out->present)
-        fill_windows(s, out, d, false);
+        fill_windows(s, out, d);
     pthread_mutex_unlock(&s->mu);
     return 0;
 }

@@ -80,10 +80,10 @@ struct wl_domain_info {
      * than the probe can see) has it learned from the changes the sampler
      * thread sees; until then (two changes) the counter's derived power is
      * unknown. wl_sampler_domain_now() and, after wl_sampler_stop(),
-     * wl_sampler_domain() give what was learned. Before the stop,
-     * wl_sampler_domain() gives a window not known at open as one sampling
-     * interval (the run provenance the recorder writes at its create
-     * stores that): take peak_span_ns for peaks. */
+     * wl_sampler_domain() give what was learned; before the stop,
+     * wl_sampler_domain() gives 0 for it (the run provenance the recorder
+     * writes at its create then has no power_window_ms). Take peak_span_ns
+     * for peaks. */
     uint64_t power_window_ns;
     /* The span_ns for wl_window_peak() / wl_span_peak_begin(): the power
      * window, and never shorter than one sampling interval (read powers
