@@ -37,3 +37,18 @@ wait_mid_decode() {
     sleep 0.1
   done
 }
+
+# wait_catches PID SIGNUM: waits (up to ~60 s) until process PID has a
+# handler installed for signal SIGNUM (its SigCgt mask in /proc), so that a
+# signal sent next is handled, not fatal, however slow the build starts
+# (a sanitizer build can take a second to reach main). Fails when PID ends.
+wait_catches() {
+  local mask
+  for _ in $(seq 1 1200); do
+    mask=$(sed -n 's/^SigCgt:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null)
+    [ -n "$mask" ] || return 1
+    (( (16#$mask >> ($2 - 1)) & 1 )) && return 0
+    sleep 0.05
+  done
+  return 1
+}

@@ -64,13 +64,13 @@ grep -q "(cancelled, measure)" "$tmp/term.show" && grep -q "^  exit       killed
   && ok "SIGTERM: show says so" || bad "SIGTERM: show: $(cat "$tmp/term.show")"
 
 # --- timeout(1) sends SIGTERM to wattlens: the same, with text output ---------------------------
-timeout 1 "$WATTLENS" measure --db "$db" -- sleep 3.1$$ >"$tmp/to.out" 2>"$tmp/to.err"
+timeout 3 "$WATTLENS" measure --db "$db" -- sleep 9.1$$ >"$tmp/to.out" 2>"$tmp/to.err"
 rc=$?
 [ $rc = 124 ] && ok "timeout: timeout's own 124" || bad "timeout: exit $rc"
 grep -q "stopped .*SIGTERM" "$tmp/to.out" && grep -q "killed by SIGTERM" "$tmp/to.out" \
   && ok "timeout: the report is printed" || bad "timeout: report: $(cat "$tmp/to.out" "$tmp/to.err")"
 [ "$(last_run)" = "cancelled 143 15 15" ] && ok "timeout: stored as cancelled" || bad "timeout: stored $(last_run)"
-pgrep -f "^sleep 3.1$$\$" >/dev/null && bad "timeout: the command was left running" || ok "timeout: no orphan"
+pgrep -f "^sleep 9.1$$\$" >/dev/null && bad "timeout: the command was left running" || ok "timeout: no orphan"
 
 # --- a signal to wattlens's whole group reaches the command once -------------------------------
 # (without a terminal in whose foreground wattlens runs, the command has a
@@ -78,12 +78,21 @@ pgrep -f "^sleep 3.1$$\$" >/dev/null && bad "timeout: the command was left runni
 # wattlens alone, and wattlens passes it on once)
 sigcount="${WL_BINARY_DIR:-}/sigcount"
 if [ -x "$sigcount" ]; then
-  timeout 1 "$WATTLENS" measure --no-store -- "$sigcount" >"$tmp/cnt1.out" 2>&1
+  # a SIGTERM to timeout(1) does what its expiry does (to the child, then to
+  # its own group), sent once the command can count it
+  timeout 60 "$WATTLENS" measure --no-store -- "$sigcount" >"$tmp/cnt1.out" 2>&1 &
+  tpid=$!
+  for _ in $(seq 1 600); do wpid=$(pgrep -P $tpid) && break; sleep 0.05; done
+  wait_child "$wpid" sigcount && wait_catches "$(pgrep -P "$wpid" -x sigcount)" 15 \
+    || bad "timeout: the command never started"
+  kill -TERM $tpid
+  wait $tpid
   grep -q "^TERM 1 other 0$" "$tmp/cnt1.out" && ok "timeout: the command got SIGTERM once" \
     || bad "timeout: the command got: $(grep "^TERM" "$tmp/cnt1.out")"
   setsid "$WATTLENS" measure --no-store -- "$sigcount" >"$tmp/cnt2.out" 2>&1 &
   pid=$!
-  wait_child $pid sigcount || bad "group kill: the command never started"
+  wait_child $pid sigcount && wait_catches "$(pgrep -P $pid -x sigcount)" 15 \
+    || bad "group kill: the command never started"
   kill -TERM -- -$pid
   wait $pid; rc=$?
   [ $rc = 143 ] && ok "group kill: exit 143" || bad "group kill: exit $rc"
@@ -92,8 +101,9 @@ if [ -x "$sigcount" ]; then
   # its own children too: the command's group gets it
   setsid "$WATTLENS" measure --no-store -- sh -c '"$1" & wait' sh "$sigcount" >"$tmp/cnt3.out" 2>&1 &
   pid=$!
-  for _ in $(seq 1 600); do pgrep -x sigcount >/dev/null && break; sleep 0.05; done
-  sleep 0.2
+  wait_child $pid sh && shpid=$(pgrep -P $pid -x sh) && wait_child "$shpid" sigcount \
+    && wait_catches "$(pgrep -P "$shpid" -x sigcount)" 15 \
+    || bad "group kill: the command's child never started"
   kill -TERM -- -$pid
   wait $pid
   # sh ends at once; its child prints its count 0.5 s after the signal
@@ -108,7 +118,7 @@ fi
 "$WATTLENS" measure --db "$db" -- sh -c 'trap "exit 3" HUP; : '"hup$$"'; while :; do sleep 0.05; done' \
   >"$tmp/hup.out" 2>&1 &
 pid=$!
-wait_child $pid sh || bad "SIGHUP: the command never started"
+wait_child $pid sh && wait_catches "$(pgrep -P $pid -x sh)" 1 || bad "SIGHUP: the command never started"
 kill -HUP $pid
 wait $pid; rc=$?
 [ $rc = 129 ] && ok "SIGHUP: exit 129" || bad "SIGHUP: exit $rc: $(cat "$tmp/hup.out")"
@@ -189,7 +199,21 @@ if pid == 0:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     os.execv(sys.argv[1], [sys.argv[1], "measure", "--db", sys.argv[2], "--baseline", "3", "--",
                            "sh", "-c", "echo RAN"])
-time.sleep(1)
+def catches_sigint():
+    # wattlens's SIGINT handler is in place (its SigCgt mask), however slow the build starts
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return int(line.split()[1], 16) & (1 << (signal.SIGINT - 1))
+    except OSError:
+        pass
+    return 0
+for _ in range(1200):
+    if catches_sigint():
+        break
+    time.sleep(0.05)
+time.sleep(0.3)
 os.write(fd, b"\x03")
 t0 = time.monotonic()
 out = b""
