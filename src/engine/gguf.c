@@ -14,6 +14,7 @@
 
 #include "util/hugepage.h"
 #include "util/random.h"
+#include "util/siphash.h"
 #include "util/utf8.h"
 
 #include "wattlens/error.h"
@@ -125,52 +126,12 @@ uint32_t wl_gguf_vtype_size(uint32_t t)
 
 /* ---- hash index ------------------------------------------------------------- */
 
-static uint64_t wl__rotl(uint64_t x, int b)
-{
-    return (x << b) | (x >> (64 - b));
-}
-
-static void wl__sipround(uint64_t v[4])
-{
-    v[0] += v[1];
-    v[1] = wl__rotl(v[1], 13) ^ v[0];
-    v[0] = wl__rotl(v[0], 32);
-    v[2] += v[3];
-    v[3] = wl__rotl(v[3], 16) ^ v[2];
-    v[0] += v[3];
-    v[3] = wl__rotl(v[3], 21) ^ v[0];
-    v[2] += v[1];
-    v[1] = wl__rotl(v[1], 17) ^ v[2];
-    v[2] = wl__rotl(v[2], 32);
-}
-
-/* SipHash-1-3 (Aumasson and Bernstein's keyed hash with one compression and
- * three finalization rounds, as CPython and Rust hash their dictionaries) of
- * a NUL-terminated string. Without the key, an attacker cannot choose names
- * that collide, in the low bits or at all. */
+/* SipHash-1-3 (util/siphash.h) of a NUL-terminated name under the index's
+ * random key: whoever wrote the file cannot choose names that collide, in
+ * the low bits or at all. */
 static uint64_t wl__hash(const uint64_t key[2], const char *s)
 {
-    const size_t n = strlen(s);
-    uint64_t v[4] = {key[0] ^ 0x736f6d6570736575ull, key[1] ^ 0x646f72616e646f6dull,
-                     key[0] ^ 0x6c7967656e657261ull, key[1] ^ 0x7465646279746573ull};
-    const uint8_t *p = (const uint8_t *)s;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const uint64_t m = wl__rd64(p + i);
-        v[3] ^= m;
-        wl__sipround(v);
-        v[0] ^= m;
-    }
-    uint64_t last = (uint64_t)n << 56;
-    for (size_t j = 0; i + j < n; j++)
-        last |= (uint64_t)p[i + j] << (8 * j);
-    v[3] ^= last;
-    wl__sipround(v);
-    v[0] ^= last;
-    v[2] ^= 0xff;
-    for (int r = 0; r < 3; r++)
-        wl__sipround(v);
-    return v[0] ^ v[1] ^ v[2] ^ v[3];
+    return wl_siphash13(key, s, strlen(s));
 }
 
 static int wl__index_init(struct wl__gguf_index *ix, uint64_t n, const uint64_t key[2])

@@ -1,7 +1,8 @@
 /* util/: the error table, log level parsing, clocks, error messages, UTF-8
  * decoding, copies and formatted messages cut between characters (a shown
  * cut ending "..."), Markdown cell escaping, display widths, text into
- * JSON without losing bytes, and random bytes with their fallback. */
+ * JSON without losing bytes, random bytes with their fallback, and
+ * SipHash-1-3. */
 #include "test_support.h"
 
 #include "util/clock.h"
@@ -11,6 +12,7 @@
 #include "util/log.h"
 #include "util/random.h"
 #include "util/read_all.h"
+#include "util/siphash.h"
 #include "util/utf8.h"
 #include "wattlens/wattlens.h"
 
@@ -882,6 +884,53 @@ static void test_random_bytes_fill_n_and_differ(void **state)
     }
 }
 
+/* SipHash-1-3 with the zero key against CPython's bytes hash, which is
+ * SipHash-1-3 with the key zeroed under PYTHONHASHSEED=0 (`PYTHONHASHSEED=0
+ * python3 -c 'print(hash(b"abc") & (2**64 - 1))'`; CPython hashes b"" as 0
+ * by a special case, so the empty input is not among them). */
+static void test_siphash13_matches_cpython(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        uint64_t h;
+    } v[] = {
+        {"a", 4644417185603328019ull},
+        {"abc", 13851880170939887858ull},
+        {"abcdefgh", 4574395652268504554ull},
+        {"abcdefghi", 17913969820989044453ull},
+        {"hello world, this is a longer string of bytes", 11534556568340026926ull},
+    };
+    const uint64_t zero[2] = {0, 0};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        assert_true(wl_siphash13(zero, v[i].s, strlen(v[i].s)) == v[i].h);
+}
+
+/* Pieces hash as their concatenation, however the input is cut; the key
+ * changes the hash. */
+static void test_siphash13_pieces_and_key(void **state)
+{
+    (void)state;
+    char msg[40];
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (char)(i * 37 + 11);
+    const uint64_t key[2] = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};
+    for (size_t n = 0; n <= sizeof msg; n++) {
+        const uint64_t whole = wl_siphash13(key, msg, n);
+        for (size_t a = 0; a <= n; a++)
+            for (size_t b = a; b <= n; b++) {
+                struct wl_siphash h;
+                wl_siphash_init(&h, key);
+                wl_siphash_update(&h, msg, a);
+                wl_siphash_update(&h, msg + a, b - a);
+                wl_siphash_update(&h, msg + b, n - b);
+                assert_true(wl_siphash_final(&h) == whole);
+            }
+        const uint64_t other[2] = {key[0] ^ 1, key[1]};
+        assert_true(wl_siphash13(other, msg, n) != whole);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -912,6 +961,8 @@ int main(void)
         cmocka_unit_test(test_utf8_escape_output_never_controls),
         cmocka_unit_test(test_read_stream_whole_or_error),
         cmocka_unit_test(test_random_bytes_fill_n_and_differ),
+        cmocka_unit_test(test_siphash13_matches_cpython),
+        cmocka_unit_test(test_siphash13_pieces_and_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
