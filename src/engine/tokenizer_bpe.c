@@ -104,7 +104,7 @@ int wl__tok_bpe_fragment(const wl_tokenizer *t, const char *text, size_t len,
             rc = merge_word(t, w, n, s, out, st);
             continue;
         }
-        uint64_t h = wl__tok_hash(w, n, NULL, 0);
+        uint64_t h = wl__tok_hash(t->hash_key, w, n, NULL, 0);
         if (wl__tok_cache_get(s, w, n, h, out, &rc)) {
             st->n_cache_hits++;
             continue;

@@ -46,10 +46,15 @@ struct wl__tok_map {
     struct wl__tok_map_slot *slots;
     size_t mask;
     size_t n;
+    uint64_t key[2]; /* the tokenizer's hash key */
 };
 
-uint64_t wl__tok_hash(const char *a, size_t la, const char *b, size_t lb);
-int wl__tok_map_init(struct wl__tok_map *m, size_t expected);
+/* Keyed hash of the pair (a, b), never 0: SipHash-1-3 of a then b under key
+ * (the tokenizer's hash_key, from wl_random_bytes), so vocabulary entries or
+ * prompt words cannot be chosen to collide, with la mixed in after. */
+uint64_t wl__tok_hash(const uint64_t key[2], const char *a, size_t la, const char *b, size_t lb);
+/* Empty map for about `expected` keys hashed under key. */
+int wl__tok_map_init(struct wl__tok_map *m, size_t expected, const uint64_t key[2]);
 void wl__tok_map_free(struct wl__tok_map *m);
 /* Inserts the key at pool+off. If the key exists, keeps the old value when
  * keep_first, else overwrites; *existing receives the previous value or
@@ -86,6 +91,7 @@ struct wl_tokenizer {
     char *pool;
     size_t pool_len;
 
+    uint64_t hash_key[2];         /* random, per tokenizer: its maps and word cache */
     struct wl__tok_map text_map;  /* vocabulary text -> id */
     struct wl__tok_map bpe_map;   /* BPE: raw (byte-decoded) text -> id */
     struct wl__tok_map merge_map; /* BPE: (raw left, raw right) -> rank */

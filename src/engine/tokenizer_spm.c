@@ -165,7 +165,7 @@ int wl__tok_spm_fragment(const wl_tokenizer *t, const char *text, size_t len, bo
             const char *w = buf + seg;
             size_t n = i - seg;
             st->n_words++;
-            uint64_t h = wl__tok_hash(w, n, NULL, 0);
+            uint64_t h = wl__tok_hash(t->hash_key, w, n, NULL, 0);
             if (n <= WL__TOK_CACHE_MAX_WORD && wl__tok_cache_get(s, w, n, h, out, &rc)) {
                 st->n_cache_hits++;
             } else if (rc == 0) {

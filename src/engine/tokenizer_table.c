@@ -1,10 +1,11 @@
 /* Containers behind the tokenizers: growable id/offset vectors (per call) and
  * the string-pair hash map used for token text -> id and merge ranks (owned
  * by a wl_tokenizer, immutable after loading, so lookups are thread-safe).
- * Hash: FNV-1a (64-bit) over a, a separator, then b; keys are short strings.
+ * Hash: keyed SipHash-1-3 (util/siphash.h) of a then b, with la mixed in.
  */
 #include "engine/tokenizer_impl.h"
 
+#include "util/siphash.h"
 #include "wattlens/error.h"
 
 #include <stdlib.h>
@@ -57,25 +58,29 @@ int wl__tok_uvec_push(struct wl__tok_uvec *a, uint32_t x)
     return 0;
 }
 
-uint64_t wl__tok_hash(const char *a, size_t la, const char *b, size_t lb)
+uint64_t wl__tok_hash(const uint64_t key[2], const char *a, size_t la, const char *b, size_t lb)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < la; i++) {
-        h ^= (unsigned char)a[i];
-        h *= 0x100000001b3ull;
+    uint64_t x;
+    if (lb == 0 || b == a + la) { /* one piece: every caller's case */
+        x = wl_siphash13(key, a, la + lb);
+    } else {
+        struct wl_siphash h;
+        wl_siphash_init(&h, key);
+        wl_siphash_update(&h, a, la);
+        wl_siphash_update(&h, b, lb);
+        x = wl_siphash_final(&h);
     }
-    h ^= 0xFF00u + (uint64_t)lb; /* separator: (a,b) and (a',b') with a+b == a'+b' differ */
-    h *= 0x100000001b3ull;
-    for (size_t i = 0; i < lb; i++) {
-        h ^= (unsigned char)b[i];
-        h *= 0x100000001b3ull;
-    }
-    h ^= h >> 29;
-    return h ? h : 1;
+    /* where a ends: (a, b) and (a', b') with a + b == a' + b' differ (an odd
+     * multiplier is one-to-one; the splits of one string are few, so they
+     * cannot be used to flood a slot) */
+    x ^= (uint64_t)la * 0x9e3779b97f4a7c15ull;
+    return x ? x : 1;
 }
 
-int wl__tok_map_init(struct wl__tok_map *m, size_t expected)
+int wl__tok_map_init(struct wl__tok_map *m, size_t expected, const uint64_t key[2])
 {
+    m->key[0] = key[0];
+    m->key[1] = key[1];
     size_t cap = 16;
     while (cap < expected * 2 + 2) {
         if (cap > SIZE_MAX / 4 / sizeof(*m->slots))
@@ -123,7 +128,7 @@ int wl__tok_map_put(struct wl__tok_map *m, const char *pool, uint32_t off, uint3
 {
     const char *a = pool + off;
     const char *b = a + la;
-    uint64_t h = wl__tok_hash(a, la, b, lb);
+    uint64_t h = wl__tok_hash(m->key, a, la, b, lb);
     if (existing)
         *existing = WL_TOK_NULL;
     if ((m->n + 1) * 2 > m->mask + 1) {
@@ -154,7 +159,7 @@ int32_t wl__tok_map_get(const struct wl__tok_map *m, const char *pool, const cha
 {
     if (!m->slots)
         return WL_TOK_NULL;
-    uint64_t h = wl__tok_hash(a, la, b, lb);
+    uint64_t h = wl__tok_hash(m->key, a, la, b, lb);
     size_t j = h & m->mask;
     while (m->slots[j].hash) {
         const struct wl__tok_map_slot *s = &m->slots[j];

@@ -13,6 +13,7 @@
 
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/random.h"
 #include "util/utf8.h"
 #include "wattlens/error.h"
 
@@ -437,9 +438,9 @@ static int build_spm_pairs(wl_tokenizer *t, const struct pool *pl)
 static int build_bpe_tables(wl_tokenizer *t, struct pool *pl, const struct wl_tok_vocab_desc *d,
                             struct wl_errmsg *err)
 {
-    int rc = wl__tok_map_init(&t->bpe_map, t->n_vocab);
+    int rc = wl__tok_map_init(&t->bpe_map, t->n_vocab, t->hash_key);
     if (rc == 0)
-        rc = wl__tok_map_init(&t->merge_map, d->n_merges);
+        rc = wl__tok_map_init(&t->merge_map, d->n_merges, t->hash_key);
     if (rc)
         return rc;
     size_t maxlen = 0;
@@ -519,6 +520,7 @@ int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct w
         return WL_ENOMEM;
     t->model = d->model;
     t->n_vocab = (uint32_t)d->n_tokens;
+    wl_random_bytes(t->hash_key, sizeof t->hash_key); /* unknown to the file's author */
 
     /* pre-tokenizer and per-model defaults (llama.cpp's) */
     int32_t dbos, deos, dunk;
@@ -574,7 +576,7 @@ int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct w
         t->tok[i].score = d->scores ? d->scores[i] : 0.0f;
         t->tok[i].attr = (uint16_t)(d->types ? attr_from_type(d->types[i]) : WL_TOK_ATTR_NORMAL);
     }
-    if ((rc = wl__tok_map_init(&t->text_map, t->n_vocab)) != 0)
+    if ((rc = wl__tok_map_init(&t->text_map, t->n_vocab, t->hash_key)) != 0)
         goto fail;
     for (uint32_t i = 0; i < t->n_vocab; i++) {
         int32_t prev;

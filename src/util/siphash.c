@@ -1,6 +1,8 @@
 /* SipHash-1-3; see siphash.h. */
 #include "util/siphash.h"
 
+#include <string.h>
+
 static uint64_t rotl(uint64_t x, int b)
 {
     return (x << b) | (x >> (64 - b));
@@ -37,29 +39,38 @@ void wl_siphash_init(struct wl_siphash *h, const uint64_t key[2])
     h->len = 0;
 }
 
+/* n <= 8 bytes at p as a little-endian word (zero above them) */
+static uint64_t load_le(const unsigned char *p, size_t n)
+{
+    uint64_t m = 0;
+    memcpy(&m, p, n);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    m = __builtin_bswap64(m);
+    if (n < 8)
+        m >>= 8 * (8 - n);
+#endif
+    return m;
+}
+
 void wl_siphash_update(struct wl_siphash *h, const void *p, size_t n)
 {
     const unsigned char *b = p;
-    size_t i = 0;
-    /* fill a partial word first */
-    while ((h->len & 7) && i < n) {
-        h->tail |= (uint64_t)b[i++] << (8 * (h->len & 7));
-        if ((++h->len & 7) == 0) {
-            compress(h, h->tail);
-            h->tail = 0;
-        }
+    const size_t fill = h->len & 7;
+    h->len += n;
+    if (fill) { /* complete the partial word first */
+        const size_t take = n < 8 - fill ? n : 8 - fill;
+        h->tail |= load_le(b, take) << (8 * fill);
+        if (fill + take < 8)
+            return;
+        compress(h, h->tail);
+        h->tail = 0;
+        b += take;
+        n -= take;
     }
-    for (; i + 8 <= n; i += 8) {
-        uint64_t m = 0;
-        for (int j = 0; j < 8; j++)
-            m |= (uint64_t)b[i + j] << (8 * j);
-        compress(h, m);
-        h->len += 8;
-    }
-    for (; i < n; i++) {
-        h->tail |= (uint64_t)b[i] << (8 * (h->len & 7));
-        h->len++;
-    }
+    for (; n >= 8; b += 8, n -= 8)
+        compress(h, load_le(b, 8));
+    if (n)
+        h->tail = load_le(b, n);
 }
 
 uint64_t wl_siphash_final(struct wl_siphash *h)
@@ -73,8 +84,14 @@ uint64_t wl_siphash_final(struct wl_siphash *h)
 
 uint64_t wl_siphash13(const uint64_t key[2], const void *p, size_t n)
 {
+    /* the same as init, update, final, without the partial-word state */
     struct wl_siphash h;
     wl_siphash_init(&h, key);
-    wl_siphash_update(&h, p, n);
+    const unsigned char *b = p;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        compress(&h, load_le(b + i, 8));
+    h.tail = n > i ? load_le(b + i, n - i) : 0;
+    h.len = n;
     return wl_siphash_final(&h);
 }

@@ -5,12 +5,14 @@
  * splitting), the streaming decoder's UTF-8 handling, loader errors, and edge
  * cases on the real vocabularies: empty input, invalid UTF-8, 1 MB of text,
  * long whitespace and digit runs, concurrent use. An error quoting a long
- * multibyte token cuts it between characters. */
+ * multibyte token cuts it between characters. The hash maps are keyed:
+ * texts chosen to collide do not. */
 #include "test_support.h"
 
 #include "engine/gguf_write.h"
 #include "engine/tokenizer.h"
 #include "engine/tokenizer_impl.h"
+#include "util/random.h"
 #include "util/utf8.h"
 #include "wattlens/error.h"
 
@@ -1034,6 +1036,68 @@ static void test_buffer_too_small(void **state)
     wl_tok_free(t);
 }
 
+/* ---- the hash map against chosen keys ----------------------------------------- */
+
+/* The hash the maps used before they were keyed (FNV-1a, a one-byte
+ * separator, one xor-shift), for a key with no second part. */
+static uint64_t unkeyed_hash(const char *a, size_t la)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < la; i++) {
+        h ^= (unsigned char)a[i];
+        h *= 0x100000001b3ull;
+    }
+    h ^= 0xFF00u;
+    h *= 0x100000001b3ull;
+    h ^= h >> 29;
+    return h ? h : 1;
+}
+
+/* 256 vocabulary texts chosen (by brute force, as a file's author could)
+ * so that the unkeyed hash gives them the same low 12 bits: they all wanted
+ * one slot, and inserting n of them probed n slots each (quadratic load;
+ * the longest probe was 255). Under the tokenizer's random key they spread
+ * like any other keys. */
+static void test_map_keys_chosen_to_collide_spread_out(void **state)
+{
+    (void)state;
+    enum { N = 256, LEN = 9 };
+    static char pool[N * LEN];
+    size_t n = 0;
+    for (uint32_t i = 0; n < N; i++) {
+        char k[LEN + 1];
+        snprintf(k, sizeof k, "k%08x", i);
+        if ((unkeyed_hash(k, LEN) & 0xfff) == 0x234) {
+            memcpy(pool + n * LEN, k, LEN);
+            n++;
+        }
+    }
+    uint64_t key[2];
+    wl_random_bytes(key, sizeof key);
+    struct wl__tok_map m;
+    assert_int_equal(wl__tok_map_init(&m, N, key), 0);
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(
+            wl__tok_map_put(&m, pool, (uint32_t)(i * LEN), LEN, 0, (int32_t)i, true, NULL), 0);
+    size_t longest = 0;
+    for (size_t j = 0; j <= m.mask; j++) {
+        if (!m.slots[j].hash)
+            continue;
+        const size_t home = m.slots[j].hash & m.mask;
+        const size_t probe = (j - home) & m.mask;
+        if (probe > longest)
+            longest = probe;
+    }
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(wl__tok_map_get(&m, pool, pool + i * LEN, LEN, NULL, 0), (int32_t)i);
+    wl__tok_map_free(&m);
+    /* 256 random keys in 1024 slots: a run of 40 has odds far below 1e-12 */
+    if (longest >= 40) {
+        fprintf(stderr, "longest probe %zu of %d keys chosen to collide\n", longest, N);
+        fail();
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1056,6 +1120,7 @@ int main(void)
         cmocka_unit_test(test_spm_segmentation_is_exact),
         cmocka_unit_test(test_concurrent_tokenize),
         cmocka_unit_test(test_buffer_too_small),
+        cmocka_unit_test(test_map_keys_chosen_to_collide_spread_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
