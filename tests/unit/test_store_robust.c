@@ -21,6 +21,7 @@
 #include <grp.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -375,6 +376,7 @@ struct lock_holder {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool tried, locked;
+    atomic_bool releasing; /* set just before the lock is let go */
 };
 
 static void *hold_write_lock(void *p)
@@ -390,6 +392,7 @@ static void *hold_write_lock(void *p)
     pthread_cond_signal(&h->cv);
     pthread_mutex_unlock(&h->mu);
     usleep((useconds_t)h->hold_ms * 1000);
+    atomic_store(&h->releasing, true);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(db);
     return NULL;
@@ -398,6 +401,7 @@ static void *hold_write_lock(void *p)
 static void start_lock_holder(struct lock_holder *h, pthread_t *t)
 {
     h->tried = h->locked = false;
+    atomic_store(&h->releasing, false);
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
     assert_int_equal(pthread_create(t, NULL, hold_write_lock, h), 0);
@@ -623,9 +627,8 @@ static void test_heartbeat_waits_briefly_and_a_removed_run_says_so(void **state)
     struct lock_holder h = {.path = f->path, .hold_ms = 1500};
     pthread_t t;
     start_lock_holder(&h, &t);
-    uint64_t t0 = wl_clock_now_ns();
     assert_int_equal(wl_store_run_heartbeat(r, 50), WL_EBUSY);
-    assert_true(wl_clock_now_ns() - t0 < 1000 * 1000000ull);
+    assert_false(atomic_load(&h.releasing)); /* it gave up while the lock was held */
     assert_non_null(strstr(wl_store_last_error(f->s), "waited 50 ms"));
     pthread_join(t, NULL);
     pthread_mutex_destroy(&h.mu);
@@ -698,10 +701,11 @@ static void test_a_cancel_flag_ends_a_wait_for_the_lock(void **state)
     start_lock_holder(&h, &t);
     struct cancel_later cl = {.waiter = pthread_self(), .after_ms = 300};
     assert_int_equal(pthread_create(&c, NULL, signal_later, &cl), 0);
-    const uint64_t t0 = wl_clock_now_ns();
     assert_int_equal(wl_store_add_section(r, &sec), WL_ECANCELED);
-    const uint64_t waited = wl_clock_now_ns() - t0;
-    assert_true(waited >= 250 * 1000000ull && waited < 1500 * 1000000ull);
+    /* it waited for the signal, and stopped while the lock was still held
+     * (no clock: a loaded machine stretches any bound) */
+    assert_int_equal(g_cancel_stop, SIGUSR1);
+    assert_false(atomic_load(&h.releasing));
     assert_non_null(strstr(wl_store_last_error(f->s), "stopped waiting for the database"));
     pthread_join(c, NULL);
     pthread_join(t, NULL);
