@@ -109,7 +109,12 @@ static void test_sampler_window_sums_gpus(void **state)
     wl_clock_sleep_ns(300000000);
     wl_sampler_window_end(s, &w);
     double dur = (double)wl_energy_window_dur_ns(&w) / 1e9;
-    assert_near(wl_energy_window_j(&w, WL_DOMAIN_GPU), 150.0 * dur, 150.0 * dur * 0.005,
+    /* both GPUs (50 + 100 W; one alone is a third or two thirds off). The
+     * fake's counter follows its own clock at each call, so a preemption
+     * between the sampler's time stamp and its NVML call (a few ms on a
+     * loaded 2-core machine running sanitizer builds) moves the figure:
+     * +-10 % leaves 30 ms, and still tells one GPU from two */
+    assert_near(wl_energy_window_j(&w, WL_DOMAIN_GPU), 150.0 * dur, 150.0 * dur * 0.10,
                 "GPU domain energy");
     assert_true(wl_sampler_domain(s, WL_DOMAIN_GPU)->counter);
     wl_sampler_close(s);
