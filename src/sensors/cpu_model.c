@@ -21,6 +21,7 @@
 
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/proc_stat.h"
 #include "util/read_all.h"
 #include "util/utf8.h"
 #include "wattlens/error.h"
@@ -65,7 +66,13 @@ static int read_pid_stat(const char *proc, pid_t pid, pid_t *ppid, uint64_t *tic
     int n = wl__read_text(path, buf, sizeof buf);
     if (n <= 0)
         return n < 0 ? n : WL_EFORMAT;
-    return wl__proc_parse_pid_stat(buf, ppid, ticks);
+    struct wl__proc_stat st;
+    int rc = wl__proc_stat_parse(buf, &st);
+    if (rc != 0)
+        return rc;
+    *ppid = st.ppid;
+    *ticks = st.cpu_ticks;
+    return 0;
 }
 
 /* The whole system's CPU ticks from /proc/stat; *err as wl__read_text_err

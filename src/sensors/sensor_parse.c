@@ -144,61 +144,6 @@ int wl__proc_parse_stat_cpu(const char *s, uint64_t *busy_ticks)
     return 0;
 }
 
-/* An integer field of /proc/PID/stat: an optional '-', then digits. *neg
- * says which sign; *v is the magnitude. */
-static int stat_field(const char **p, const char *end, bool *neg, uint64_t *v)
-{
-    *neg = **p == '-';
-    if (*neg)
-        (*p)++;
-    return digits_u64(p, end, v);
-}
-
-int wl__proc_parse_pid_stat(const char *s, pid_t *ppid, uint64_t *ticks)
-{
-    const char *p = strrchr(s, ')'), *end = str_end(s);
-    if (!p)
-        return WL_EFORMAT;
-    p++;
-    /* fields after the command: 3 state, 4 ppid, 5-13 (not used here),
-     * 14 utime, 15 stime, 16 cutime, 17 cstime; then more, not read */
-    uint64_t pp = 0, sum = 0;
-    for (int field = 3; field <= 17; field++) {
-        if (*p != ' ')
-            return WL_EFORMAT;
-        while (*p == ' ')
-            p++;
-        if (field == 3) {
-            if (*p == '\0' || *p == '\n')
-                return WL_EFORMAT;
-            while (*p && *p != ' ')
-                p++;
-            continue;
-        }
-        bool neg;
-        uint64_t v = 0;
-        int rc = stat_field(&p, end, &neg, &v);
-        if (rc == WL_ERANGE && field > 4 && field < 14)
-            rc = 0; /* a field not used here: only its shape matters */
-        if (rc != 0)
-            return rc;
-        if (*p != ' ' && *p != '\n' && *p != '\0')
-            return WL_EFORMAT;
-        if (field == 4) {
-            if (neg || v > INT32_MAX)
-                return WL_EFORMAT;
-            pp = v;
-        } else if (field >= 14 && !neg) {
-            if (v > UINT64_MAX - sum)
-                return WL_ERANGE;
-            sum += v;
-        }
-    }
-    *ppid = (pid_t)pp;
-    *ticks = sum;
-    return 0;
-}
-
 int wl__proc_parse_pids(const char *s, pid_t *pids, size_t max)
 {
     const char *p = s, *end = str_end(s);

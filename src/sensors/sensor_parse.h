@@ -1,8 +1,9 @@
 /* Pure parsers for the text the sensor backends read: a sysfs attribute
  * holding one counter (energy_uj, power1_input, ...), a powercap zone's
  * directory name, the model's watts from the environment, and the procfs
- * CPU-time files of the CPU-time model (/proc/stat, /proc/PID/stat,
- * /proc/PID/task/TID/children). Split out of the backends so that the
+ * CPU-time files of the CPU-time model (/proc/stat,
+ * /proc/PID/task/TID/children; /proc/PID/stat, which the store reads too,
+ * is util/proc_stat.h's). Split out of the backends so that the
  * file readers and the fuzz target (tests/fuzz/fuzz_sensor_parse.c) call
  * the same code. No I/O, no state; thread-safe. Every parser leaves its
  * outputs untouched when it fails.
@@ -36,14 +37,6 @@ int wl__sensor_parse_watts(const char *s, double *out);
  * *busy_ticks = user + nice + system + irq + softirq + steal (steal 0 when
  * absent). 0, WL_EFORMAT, or WL_ERANGE when a count or the sum overflows. */
 int wl__proc_parse_stat_cpu(const char *s, uint64_t *busy_ticks);
-
-/* /proc/PID/stat (NUL-terminated text): the command in parentheses may hold
- * any bytes, ')' and spaces included, so the fields are found after the
- * LAST ')'. *ppid = field 4 (0..INT32_MAX); *ticks = utime + stime +
- * cutime + cstime (fields 14-17; a negative time, which the kernel
- * writes only for cutime/cstime and never in practice, counts as 0). 0, WL_EFORMAT, or WL_ERANGE
- * when a field or the sum overflows. */
-int wl__proc_parse_pid_stat(const char *s, pid_t *ppid, uint64_t *ticks);
 
 /* /proc/PID/task/TID/children (NUL-terminated text): process ids, each
  * 1..INT32_MAX, separated by spaces or newlines. Writes the first max of
