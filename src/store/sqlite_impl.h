@@ -68,9 +68,11 @@ int wl__pragma_int(struct wl__db *d, const char *sql, int64_t *out, struct wl_er
 
 /* The start token of process pid on this host into buf: "BOOT_ID/START"
  * (Linux: /proc/sys/kernel/random/boot_id and the start time in clock ticks
- * after boot, field 22 of /proc/PID/stat), which tells a pid reused after
- * its process ended, or after a reboot, from the process itself. False when
- * it cannot be read (another system, /proc hidden): the pid alone then. */
+ * after boot, field 22 of /proc/PID/stat, in decimal without leading
+ * zeros), which tells a pid reused after its process ended, or after a
+ * reboot, from the process itself. Tokens are stored in databases: keep the
+ * format. False when it cannot be read (another system, /proc hidden) or
+ * the stat line does not parse (util/proc_stat.h): the pid alone then. */
 bool wl__process_start_token(long pid, char *buf, size_t size);
 
 /* Registers wl_run_status(status, writer_pid, writer_host, writer_start,

@@ -16,10 +16,12 @@
  */
 #include "store/sqlite_impl.h"
 
+#include "util/proc_stat.h"
 #include "wattlens/error.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,22 +56,13 @@ bool wl__process_start_token(long pid, char *buf, size_t size)
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     if (wl__read_small(path, line, sizeof line) <= 0)
         return false;
-    /* "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses, so
-     * the fields are counted from its last ')'; the start time is field 22,
-     * the 20th after COMM */
-    const char *p = strrchr(line, ')');
-    if (!p)
+    /* the start time is field 22, in clock ticks after boot: parsed by the
+     * same strict parser as the CPU-time model's (a line of another shape
+     * gives no token, not a number from the wrong field) */
+    struct wl__proc_stat st;
+    if (wl__proc_stat_parse(line, &st) != 0 || !st.has_start)
         return false;
-    p++;
-    for (int field = 3; field < 22; field++) {
-        p += strspn(p, " ");
-        p += strcspn(p, " ");
-    }
-    p += strspn(p, " ");
-    size_t len = strspn(p, "0123456789");
-    if (len == 0 || len > 20)
-        return false;
-    int n = snprintf(buf, size, "%s/%.*s", boot, (int)len, p);
+    int n = snprintf(buf, size, "%s/%" PRIu64, boot, st.start_ticks);
     return n > 0 && (size_t)n < size;
 #else
     (void)pid;

@@ -2,12 +2,11 @@
  * database, another program's SQLite file, a truncated database, a newer
  * schema, a locked database), a run writer waiting for another writer's
  * lock past the busy timeout and a cancel flag ending that wait, whose
- * writer is alive (this host, a reused pid, another host's heartbeat, dead
- * runs marked at open while the lock is held elsewhere, a heartbeat's short
- * wait, a run removed while recorded), and directories this user cannot
- * write: a clear error, reading with and without a write-ahead log, and
- * readers that create no files. The shared fixture is
- * tests/support/store_fixture.h.
+ * writer is alive (this host, a reused pid, the start token's format,
+ * another host's heartbeat, dead runs marked at open while the lock is held
+ * elsewhere, a heartbeat's short wait, a run removed while recorded), and
+ * directories this user cannot write: a clear error, reading with and without a write-ahead log,
+ * and readers that create no files. The shared fixture is tests/support/store_fixture.h.
  */
 #include "store_fixture.h"
 #include "test_support.h"
@@ -543,6 +542,46 @@ static void test_a_reused_pid_is_not_the_writer(void **state)
     wl_store_close(f->s);
     f->s = wl_test_store_open(f->path); /* a writable open stores what readers show */
     assert_string_equal(raw_status(f->path, id, st, sizeof st), "incomplete");
+}
+
+/* The writer's start token keeps its stored format, "BOOT_ID/START" with the
+ * start time as /proc/PID/stat's field 22 holds it: tokens stored by older
+ * versions must still match the writer's (old: a hand parser of its own;
+ * now util/proc_stat). The expected token is built here by a plain split. */
+static void test_the_start_token_is_the_boot_id_and_field_22(void **state)
+{
+#ifdef __linux__
+    struct wl_test_store_fixture *f = *state;
+    char boot[64] = "", line[1024] = "";
+    FILE *b = fopen("/proc/sys/kernel/random/boot_id", "r");
+    FILE *p = fopen("/proc/self/stat", "r");
+    if (!b || !p || !fgets(boot, sizeof boot, b) || !fgets(line, sizeof line, p)) {
+        if (b)
+            fclose(b);
+        if (p)
+            fclose(p);
+        skip();
+    }
+    fclose(b);
+    fclose(p);
+    boot[strcspn(boot, "\n")] = '\0';
+    char *save = NULL, *field = strtok_r(strrchr(line, ')') + 1, " ", &save);
+    for (int n = 3; n < 22; n++)
+        field = strtok_r(NULL, " ", &save);
+    assert_non_null(field);
+    assert_true(strspn(field, "0123456789") == strlen(field) && field[0] != '0');
+
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "token"};
+    wl_store_run *r = NULL;
+    char id[37], where[256];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    wl_store_run_abandon(r);
+    snprintf(where, sizeof where, "runs WHERE writer_start = '%s/%s'", boot, field);
+    assert_int_equal(wl_test_store_raw_count(f->path, where), 1);
+#else
+    (void)state;
+    skip();
+#endif
 }
 
 /* Marking dead runs at open is a stored copy of what readers work out: while
@@ -1090,6 +1129,8 @@ int main(void)
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_a_reused_pid_is_not_the_writer, wl_test_store_setup,
                                         wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_the_start_token_is_the_boot_id_and_field_22,
+                                        wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_open_with_a_dead_run_and_the_lock_held_elsewhere,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_another_hosts_run_lives_by_its_heartbeat,
