@@ -41,4 +41,11 @@ void wl_token_sampler_accept(wl_token_sampler *s, int32_t token);
 /* Forgets recent tokens and reseeds. */
 void wl_token_sampler_reset(wl_token_sampler *s);
 
+/* ---- internal, for the tests ------------------------------------------------ */
+
+/* The top-k stage alone: writes into ids (vocab_size entries) the ids of the
+ * k largest logits (all of them for k <= 0 or k >= vocab_size), largest
+ * first, equal logits by lower id first; returns how many. */
+int32_t wl__token_sampler_top(wl_token_sampler *s, const float *logits, int32_t k, int32_t *ids);
+
 #endif

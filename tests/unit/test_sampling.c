@@ -1,5 +1,6 @@
 /* engine/sampling: greedy, seeded reproducibility, each filter (top-k, top-p,
- * min-p), the temperature's effect, the repetition penalty, bad parameters. */
+ * min-p), the temperature's effect, the repetition penalty, bad parameters;
+ * the top-k stage against a plain full sort (ties by id). */
 #include "test_support.h"
 
 #include "engine/sampling.h"
@@ -10,6 +11,20 @@
 #include <string.h>
 
 enum { V = 8 };
+
+static wl_token_sampler *mk_n(int32_t n, float temp, int top_k, float top_p, float min_p,
+                              uint64_t seed)
+{
+    struct wl_token_sampler_params p = wl_token_sampler_default_params();
+    p.temperature = temp;
+    p.top_k = top_k;
+    p.top_p = top_p;
+    p.min_p = min_p;
+    p.seed = seed;
+    wl_token_sampler *s = NULL;
+    assert_int_equal(wl_token_sampler_create(&p, n, &s), 0);
+    return s;
+}
 
 static wl_token_sampler *mk(float temp, int top_k, float top_p, float min_p, float rep, uint64_t seed)
 {
@@ -151,6 +166,76 @@ static void test_bad_parameters(void **state)
     assert_null(s);
 }
 
+/* The reference top-k: sort everything by logit, largest first, equal
+ * logits by lower id, and keep the first k (all for k <= 0). */
+struct ref_cand {
+    int32_t id;
+    float logit;
+};
+
+static int ref_cmp(const void *a, const void *b)
+{
+    const struct ref_cand *x = a, *y = b;
+    if (x->logit != y->logit)
+        return x->logit > y->logit ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static void check_top_k(const float *l, int32_t n, int32_t k)
+{
+    struct ref_cand *ref = malloc((size_t)n * sizeof *ref);
+    int32_t *ids = malloc((size_t)n * sizeof *ids);
+    for (int32_t i = 0; i < n; i++)
+        ref[i] = (struct ref_cand){i, l[i]};
+    qsort(ref, (size_t)n, sizeof *ref, ref_cmp);
+    const int32_t want = k <= 0 || k >= n ? n : k;
+    wl_token_sampler *s = mk_n(n, 1.0f, k, 1.0f, 0.0f, 1);
+    assert_int_equal(wl__token_sampler_top(s, l, k, ids), want);
+    for (int32_t i = 0; i < want; i++)
+        if (ids[i] != ref[i].id)
+            fail_msg("n %d k %d: rank %d is id %d, a full sort has id %d", n, k, i, ids[i],
+                     ref[i].id);
+    wl_token_sampler_free(s);
+    free(ids);
+    free(ref);
+}
+
+static void test_top_k_is_a_full_sort_cut_at_k(void **state)
+{
+    (void)state;
+    static const int32_t sizes[] = {1, 2, 7, 1000, 4099};
+    uint64_t x = 88172645463325252ull;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        const int32_t n = sizes[si];
+        float *l = malloc((size_t)n * sizeof *l);
+        const int32_t ks[] = {1, 2, 3, 40, n / 2, n - 1, n, n + 5, 0, -1};
+        for (int shape = 0; shape < 5; shape++) {
+            for (int32_t i = 0; i < n; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                switch (shape) {
+                case 0: /* many ties: 16 distinct values */
+                    l[i] = (float)(x % 16) - 8.0f;
+                    break;
+                case 1: /* few ties */
+                    l[i] = (float)(x % 100000) / 1000.0f;
+                    break;
+                case 2: /* ascending: every later candidate beats the kept ones */
+                    l[i] = (float)i;
+                    break;
+                case 3: /* descending: none does */
+                    l[i] = -(float)i;
+                    break;
+                default: /* all equal: the order is the ids' */
+                    l[i] = 0.5f;
+                }
+            }
+            for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
+                check_top_k(l, n, ks[ki]);
+        }
+        free(l);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_filters),
         cmocka_unit_test(test_repetition_penalty),
         cmocka_unit_test(test_bad_parameters),
+        cmocka_unit_test(test_top_k_is_a_full_sort_cut_at_k),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
