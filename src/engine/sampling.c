@@ -210,7 +210,9 @@ static void softmax(struct cand *c, int32_t n, float t)
         c[i].p = (float)(c[i].p / sum);
 }
 
-int32_t wl_token_sampler_sample(wl_token_sampler *s, float *logits)
+/* The chain; u in [0, 1) is the draw, or < 0 to take it from the generator
+ * (only when a draw is needed: greedy leaves the generator alone). */
+static int32_t sample(wl_token_sampler *s, float *logits, double u)
 {
     apply_penalty(s, logits);
     if (s->p.temperature <= 0.0f)
@@ -238,13 +240,29 @@ int32_t wl_token_sampler_sample(wl_token_sampler *s, float *logits)
         n = keep;
     }
     softmax(s->cands, n, s->p.temperature);
-    double r = next_unit(s), cum = 0.0;
+    double r = u >= 0.0 ? u : next_unit(s), cum = 0.0;
+    int32_t last = 0; /* the last candidate that can be drawn (p > 0); cands[0] always can */
     for (int32_t i = 0; i < n; i++) {
         cum += s->cands[i].p;
         if (r < cum)
             return s->cands[i].id;
+        if (s->cands[i].p > 0.0f)
+            last = i;
     }
-    return s->cands[n - 1].id;
+    /* r is at or above the sum, which the float-rounded probabilities leave
+     * just under 1: not the last candidate, which may have underflowed to
+     * p = 0 (the least likely of the whole vocabulary with top-k 0) */
+    return s->cands[last].id;
+}
+
+int32_t wl_token_sampler_sample(wl_token_sampler *s, float *logits)
+{
+    return sample(s, logits, -1.0);
+}
+
+int32_t wl__token_sampler_sample_u(wl_token_sampler *s, float *logits, double u)
+{
+    return sample(s, logits, u < 0.0 ? 0.0 : u);
 }
 
 int32_t wl__token_sampler_top(wl_token_sampler *s, const float *logits, int32_t k, int32_t *ids)

@@ -43,6 +43,10 @@ void wl_token_sampler_reset(wl_token_sampler *s);
 
 /* ---- internal, for the tests ------------------------------------------------ */
 
+/* wl_token_sampler_sample with the draw u in [0, 1) given instead of taken
+ * from the generator (which it leaves alone). */
+int32_t wl__token_sampler_sample_u(wl_token_sampler *s, float *logits, double u);
+
 /* The top-k stage alone: writes into ids (vocab_size entries) the ids of the
  * k largest logits (all of them for k <= 0 or k >= vocab_size), largest
  * first, equal logits by lower id first; returns how many. */

@@ -1,12 +1,14 @@
 /* engine/sampling: greedy, seeded reproducibility, each filter (top-k, top-p,
  * min-p), the temperature's effect, the repetition penalty, bad parameters;
- * the top-k stage against a plain full sort (ties by id). */
+ * the top-k stage against a plain full sort (ties by id), and a draw at the
+ * top of [0, 1) past the rounded probabilities' sum. */
 #include "test_support.h"
 
 #include "engine/sampling.h"
 #include "wattlens/error.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,6 +238,44 @@ static void test_top_k_is_a_full_sort_cut_at_k(void **state)
     }
 }
 
+/* The draw's last resort: float-rounded probabilities can sum to just under
+ * 1, and a draw between that sum and 1 must still take a token that can be
+ * drawn, not the last candidate, whose probability underflowed to 0. */
+static void test_draw_above_the_rounded_sum_is_not_a_zero_probability_token(void **state)
+{
+    (void)state;
+    /* logits {0, b, -200}: find b whose rounded softmax (computed as the
+     * sampler does: expf, a double sum, each p rounded to float) sums below 1 */
+    float l[3] = {0.0f, 0.0f, -200.0f};
+    bool found = false;
+    for (int a = 1; a < 256 && !found; a++) {
+        l[1] = -(float)a / 64.0f;
+        float p[3];
+        double sum = 0.0, cum = 0.0;
+        for (int i = 0; i < 3; i++) {
+            p[i] = expf((l[i] - l[0]) / 1.0f);
+            sum += p[i];
+        }
+        for (int i = 0; i < 3; i++) {
+            p[i] = (float)(p[i] / sum);
+            cum += p[i];
+        }
+        found = cum < 1.0 && p[2] == 0.0f;
+    }
+    assert_true(found);
+    const float b = l[1];
+    const double u = nextafter(1.0, 0.0); /* the largest draw */
+    for (int order = 0; order < 2; order++) {
+        /* the zero-probability token last in id order, then first */
+        float ll[3] = {order ? -200.0f : 0.0f, b, order ? 0.0f : -200.0f};
+        const int32_t top_id = order ? 2 : 0;
+        wl_token_sampler *s = mk_n(3, 1.0f, 0, 1.0f, 0.0f, 1);
+        assert_int_equal(wl__token_sampler_sample_u(s, ll, u), 1);
+        assert_int_equal(wl__token_sampler_sample_u(s, ll, 0.0), top_id);
+        wl_token_sampler_free(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_repetition_penalty),
         cmocka_unit_test(test_bad_parameters),
         cmocka_unit_test(test_top_k_is_a_full_sort_cut_at_k),
+        cmocka_unit_test(test_draw_above_the_rounded_sum_is_not_a_zero_probability_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
