@@ -104,8 +104,10 @@ static int check_logits(const float *l, int32_t n, int32_t step, struct wl_errms
     return 0;
 }
 
-/* Output text buffer that grows only before the loop (sized for the worst
- * case: n_predict tokens of the longest piece). */
+/* Output text buffer, allocated once before the loop for the worst case:
+ * the longest piece for every token that can be generated (n_predict, at
+ * most the context's free positions + 1; generate_batch.c sizes its own
+ * buffers the same way). */
 struct textbuf {
     char *data;
     size_t len, cap;

@@ -116,7 +116,12 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
             wl_errmsg_set(err, rc, rc == WL_EINVAL ? "bad sampling parameters" : "out of memory");
             break;
         }
-        s->cap = (size_t)p->n_predict * (b->piece_cap + 4) + 1;
+        /* as wl_generate: at most one token per free position (+1 from the
+         * last logits), so a huge n_predict costs no more than the context */
+        int64_t max_tok = (int64_t)wl_context_n_ctx(ctx) - (int64_t)s->n_prompt + 1;
+        if (max_tok > p->n_predict)
+            max_tok = p->n_predict;
+        s->cap = (size_t)max_tok * (b->piece_cap + 4) + 1;
         s->text = malloc(s->cap);
         if (!s->text) {
             rc = wl_errmsg_set(err, WL_ENOMEM, "out of memory");

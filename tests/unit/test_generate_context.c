@@ -4,7 +4,8 @@
  * caps it at the training context; a prompt that fills the context exactly
  * still gives one token (alone and in a batch); phi3 LongRoPE picks its
  * factors from n_ctx_rope when it is set, so a context sized to the request
- * gives the same greedy tokens as a large one.
+ * gives the same greedy tokens as a large one; a huge n_predict with a small
+ * context costs memory for the context's tokens only (alone and in a batch).
  */
 #include "test_support.h"
 
@@ -17,8 +18,12 @@
 #include "engine/tokenizer.h"
 #include "wattlens/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 struct synth {
     void *buf;
@@ -214,6 +219,90 @@ static void test_phi3_rope_factors_follow_n_ctx_rope(void **state)
     synth_free(&s);
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+
+/* The process's address space in bytes (VmSize), 0 when unknown. */
+static uint64_t vm_size_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %llu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
+/* In a child under an address-space limit of 256 MiB above what it uses
+ * (Linux, no sanitizer: they reserve terabytes of shadow), generation with
+ * n_predict INT32_MAX: 0 when alone and batched both ran to a full context. */
+static int huge_n_predict_child(wl_context *alone, wl_context *batched, const wl_tokenizer *tok)
+{
+#ifndef UNDER_SANITIZER
+    const uint64_t vm = vm_size_bytes();
+    if (vm > 0) {
+        struct rlimit rl = {.rlim_cur = vm + (256u << 20), .rlim_max = vm + (256u << 20)};
+        if (setrlimit(RLIMIT_AS, &rl) != 0)
+            return 3;
+    }
+#endif
+    struct wl_errmsg err = {{0}};
+    struct wl_generate_params p = greedy("A", INT32_MAX); /* these prompts fill the context */
+    struct wl_generate_result r;
+    if (wl_generate(alone, tok, &p, &r, &err) != 0 || r.stop != WL_STOP_CONTEXT_FULL) {
+        fprintf(stderr, "alone: %s (stop: %s)\n", err.text, wl_stop_reason_name(r.stop));
+        return 1;
+    }
+    wl_generate_result_free(&r);
+    const char *prompts[] = {"A", "", "ab", "x"};
+    struct wl_generate_batch_params bp = {.prompts = prompts, .n_seq = 4};
+    struct wl_generate_result res[4];
+    struct wl_generate_batch_stats st;
+    if (wl_generate_batch(batched, tok, &p, &bp, res, &st, &err) != 0) {
+        fprintf(stderr, "batch: %s\n", err.text);
+        return 2;
+    }
+    for (int i = 0; i < 4; i++) {
+        if (res[i].stop != WL_STOP_CONTEXT_FULL || res[i].n_generated < 1) {
+            fprintf(stderr, "batch: sequence %d stopped: %s\n", i,
+                    wl_stop_reason_name(res[i].stop));
+            return 2;
+        }
+        wl_generate_result_free(&res[i]);
+    }
+    return 0;
+}
+
+static void test_huge_n_predict_costs_the_context_only(void **state)
+{
+    (void)state;
+    struct synth s = {0};
+    synth_load(&s, WL_ARCH_LLAMA, 2048);
+    /* INT32_MAX tokens of the longest piece would be tens of GiB a sequence */
+    wl_context *alone = make_ctx(s.m, 8, 0, 1), *batched = make_ctx(s.m, 8, 0, 4);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(huge_n_predict_child(alone, batched, s.tok));
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    wl_context_free(alone);
+    wl_context_free(batched);
+    synth_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_default_n_ctx_capped_at_training),
         cmocka_unit_test(test_prompt_filling_the_context_gives_one_token),
         cmocka_unit_test(test_phi3_rope_factors_follow_n_ctx_rope),
+        cmocka_unit_test(test_huge_n_predict_costs_the_context_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
