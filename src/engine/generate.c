@@ -9,6 +9,7 @@
 #include "wattlens/error.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,14 +94,23 @@ static bool cancelled(const struct wl_generate_params *p)
 }
 
 /* A non-finite logit means the model (or a kernel) produced garbage; say so
- * instead of sampling from it. */
-static int check_logits(const float *l, int32_t n, int32_t step, struct wl_errmsg *err)
+ * instead of sampling from it. Only ids that can be sampled are looked at:
+ * padding rows past the tokenizer's vocabulary never are (model.h), so
+ * their logits cannot matter. */
+int wl__generate_check_logits(const wl_context *ctx, const float *l, int32_t n, int32_t seq,
+                              int32_t step, struct wl_errmsg *err)
 {
-    for (int32_t i = 0; i < n; i++)
-        if (!isfinite(l[i]))
-            return wl_errmsg_set(err, WL_ERANGE,
-                                 "non-finite logit (%g) for token %d at generation step %d", (double)l[i],
-                                 i, step);
+    (void)ctx;
+    for (int32_t i = 0; i < n; i++) {
+        if (isfinite(l[i]))
+            continue;
+        char where[64] = "";
+        if (seq >= 0)
+            snprintf(where, sizeof where, " of sequence %d", seq);
+        return wl_errmsg_set(err, WL_ERANGE,
+                             "non-finite logit (%g) for token %d%s at generation step %d",
+                             (double)l[i], i, where, step);
+    }
     return 0;
 }
 
@@ -127,6 +137,8 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
         return wl_errmsg_set(err, WL_EFORMAT,
                              "the tokenizer has %u tokens but the model only %d embeddings",
                              ti.n_vocab, vocab);
+    /* ids past the tokenizer's vocabulary are padding rows (model.h): never sampled */
+    const int32_t n_sample = (int64_t)ti.n_vocab < vocab ? (int32_t)ti.n_vocab : vocab;
 
     const uint64_t t_start = wl_clock_now_ns();
     int32_t *prompt = NULL;
@@ -167,8 +179,6 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
         goto end_pre;
     }
     wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, true);
-    /* ids past the tokenizer's vocabulary are padding rows (model.h): never sampled */
-    const int32_t n_sample = (int64_t)ti.n_vocab < vocab ? (int32_t)ti.n_vocab : vocab;
     rc = wl_token_sampler_create(&p->sampling, n_sample, &smp);
     if (rc == 0) {
         /* at most one token per free position (+1 from the last logits) */
@@ -239,7 +249,7 @@ end_pre:
         }
         wl_context_emit_section(ctx, WL_SECTION_SAMPLING, true);
         float *logits = wl_context_logits(ctx);
-        rc = check_logits(logits, vocab, i, err);
+        rc = wl__generate_check_logits(ctx, logits, n_sample, -1, i, err);
         int32_t id = rc == 0 ? wl_token_sampler_sample(smp, logits) : -1;
         wl_context_emit_section(ctx, WL_SECTION_SAMPLING, false);
         if (rc != 0) {

@@ -145,4 +145,11 @@ int wl_generate_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_
                       const struct wl_generate_batch_params *b, struct wl_generate_result *res,
                       struct wl_generate_batch_stats *stats, struct wl_errmsg *err);
 
+/* Internal (generate.c, used by both loops): 0 when the n logits that can
+ * be sampled (ids 0..n-1: padding rows are not looked at) are finite, else
+ * WL_ERANGE with a message naming the first bad one, its sequence (seq >= 0;
+ * -1 for wl_generate) and the step. */
+int wl__generate_check_logits(const wl_context *ctx, const float *l, int32_t n, int32_t seq,
+                              int32_t step, struct wl_errmsg *err);
+
 #endif

@@ -10,7 +10,6 @@
 #include "util/clock.h"
 #include "wattlens/error.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +32,7 @@ struct batch {
     bool *want;
     char *piece;
     size_t piece_cap;
+    int32_t n_sample; /* ids that can be sampled: padding rows (model.h) never are */
 };
 
 static void batch_free(struct batch *b)
@@ -65,9 +65,9 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
     /* ids past the tokenizer's vocabulary are padding rows (model.h): never sampled */
     struct wl_tok_info ti;
     wl_tok_get_info(tok, &ti);
-    int32_t n_sample = wl_context_model(ctx)->config.vocab_size;
-    if ((int64_t)ti.n_vocab < n_sample)
-        n_sample = (int32_t)ti.n_vocab;
+    b->n_sample = wl_context_model(ctx)->config.vocab_size;
+    if ((int64_t)ti.n_vocab < b->n_sample)
+        b->n_sample = (int32_t)ti.n_vocab;
     b->piece_cap = wl_tok_decoder_out_max(tok);
     b->piece = malloc(b->piece_cap + 4);
     b->s = calloc((size_t)b->n, sizeof *b->s);
@@ -112,7 +112,7 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
         struct seq_state *s = &b->s[i];
         struct wl_token_sampler_params sp = p->sampling;
         sp.seed += (uint64_t)i;
-        if ((rc = wl_token_sampler_create(&sp, n_sample, &s->smp)) != 0) {
+        if ((rc = wl_token_sampler_create(&sp, b->n_sample, &s->smp)) != 0) {
             wl_errmsg_set(err, rc, rc == WL_EINVAL ? "bad sampling parameters" : "out of memory");
             break;
         }
@@ -150,7 +150,6 @@ static int sample_round(wl_context *ctx, const wl_tokenizer *tok,
                         struct wl_errmsg *err)
 {
     const wl_model *m = wl_context_model(ctx);
-    const int32_t vocab = m->config.vocab_size;
     struct wl_tok_info ti;
     wl_tok_get_info(tok, &ti);
     *first_id = -1;
@@ -161,13 +160,11 @@ static int sample_round(wl_context *ctx, const wl_tokenizer *tok,
             continue;
         wl_context_emit_section(ctx, WL_SECTION_SAMPLING, true);
         float *logits = wl_context_logits_row(ctx, s->row);
-        for (int32_t k = 0; k < vocab; k++)
-            if (!isfinite(logits[k])) {
-                wl_context_emit_section(ctx, WL_SECTION_SAMPLING, false);
-                return wl_errmsg_set(err, WL_ERANGE,
-                                     "non-finite logit (%g) for token %d of sequence %d at step %d",
-                                     (double)logits[k], k, i, step);
-            }
+        int rc = wl__generate_check_logits(ctx, logits, b->n_sample, i, step, err);
+        if (rc != 0) {
+            wl_context_emit_section(ctx, WL_SECTION_SAMPLING, false);
+            return rc;
+        }
         const int32_t id = wl_token_sampler_sample(s->smp, logits);
         wl_context_emit_section(ctx, WL_SECTION_SAMPLING, false);
         wl_token_sampler_accept(s->smp, id);

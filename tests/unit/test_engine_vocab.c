@@ -3,7 +3,9 @@
  * vocabulary larger than the table is refused when a model is loaded for
  * inference (model info still reads the file); a smaller one loads with one
  * warning and generation (greedy, sampled, batched) never picks a padding
- * row, which random weights would otherwise pick about half the time.
+ * row, which random weights would otherwise pick about half the time, nor
+ * fails on a NaN in one (its logit is never looked at), while a NaN in a
+ * row that can be sampled is an error.
  */
 #include "test_support.h"
 
@@ -16,6 +18,8 @@
 #include "engine/tokenizer.h"
 #include "wattlens/error.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +174,69 @@ static void test_padding_rows_are_never_sampled(void **state)
     free(buf);
 }
 
+/* Writes v into row `row` of the model's output projection (F32 here; the
+ * weights point into the test's own copy of the file). */
+static void poison_output_row(wl_model *m, int32_t row, float v)
+{
+    assert_int_equal(m->weights.output.type, WL_TTYPE_F32);
+    float *w = (float *)(uintptr_t)m->weights.output.data;
+    w[(int64_t)row * m->weights.output.n_in + 3] = v;
+}
+
+static void test_nan_in_a_padding_row_is_not_looked_at(void **state)
+{
+    (void)state;
+    size_t size = 0;
+    void *buf = model_with_vocab(N_BYTE_VOCAB, &size);
+    wl_model *m = NULL;
+    wl_tokenizer *tok = NULL;
+    wl_context *ctx = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_test_model_from_memory(buf, size, &m, &err), 0);
+    assert_int_equal(wl_tok_load_gguf(m->gguf, &tok, &err), 0);
+    struct wl_context_params cp = wl_context_default_params();
+    cp.n_ctx = 64;
+    cp.n_threads = 1;
+    cp.n_seq = 2;
+    assert_int_equal(wl_context_create(m, &cp, &ctx, &err), 0);
+    poison_output_row(m, 300, NAN); /* padding: ids 259..511 */
+    /* the test means something: the logit is NaN */
+    int32_t bos = m->bos_id;
+    assert_int_equal(wl_context_prefill(ctx, &bos, 1, &err), 0);
+    assert_true(isnan(wl_context_logits(ctx)[300]));
+
+    struct wl_generate_params p = wl_generate_default_params();
+    p.sampling.top_k = 0;
+    p.n_predict = 16;
+    const char *prompts[2] = {"", "A"};
+    struct wl_generate_batch_params bp = {.prompts = prompts, .n_seq = 2};
+    struct wl_generate_result r[2];
+    struct wl_generate_batch_stats st;
+    for (int temp = 0; temp < 2; temp++) {
+        p.sampling.temperature = temp ? 1.0f : 0.0f;
+        if (wl_generate(ctx, tok, &p, &r[0], &err) != 0)
+            fail_msg("alone: %s", err.text);
+        assert_true(r[0].n_generated > 0);
+        wl_generate_result_free(&r[0]);
+        if (wl_generate_batch(ctx, tok, &p, &bp, r, &st, &err) != 0)
+            fail_msg("batch: %s", err.text);
+        wl_generate_result_free(&r[0]);
+        wl_generate_result_free(&r[1]);
+    }
+    /* a NaN where a token can come from is still refused, alone and batched */
+    poison_output_row(m, 100, NAN);
+    assert_int_equal(wl_generate(ctx, tok, &p, &r[0], &err), WL_ERANGE);
+    assert_non_null(strstr(err.text, "non-finite logit (nan) for token 100 at generation step 0"));
+    assert_int_equal(wl_generate_batch(ctx, tok, &p, &bp, r, &st, &err), WL_ERANGE);
+    assert_non_null(strstr(
+        err.text, "non-finite logit (nan) for token 100 of sequence 0 at generation step 0"));
+
+    wl_context_free(ctx);
+    wl_tok_free(tok);
+    wl_model_free(m);
+    free(buf);
+}
+
 /* Through the CLI: one warning on stderr (none with -q), ids in range. */
 static void test_cli_warns_once(void **state)
 {
@@ -204,6 +271,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vocabulary_larger_than_the_table_is_refused),
         cmocka_unit_test(test_padding_rows_are_never_sampled),
+        cmocka_unit_test(test_nan_in_a_padding_row_is_not_looked_at),
         cmocka_unit_test(test_cli_warns_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
