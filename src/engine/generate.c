@@ -96,20 +96,27 @@ static bool cancelled(const struct wl_generate_params *p)
 /* A non-finite logit means the model (or a kernel) produced garbage; say so
  * instead of sampling from it. Only ids that can be sampled are looked at:
  * padding rows past the tokenizer's vocabulary never are (model.h), so
- * their logits cannot matter. */
+ * their logits cannot matter. An F16 KV cache is a likely cause the message
+ * names: keys and values above 65504 become infinite there, and attention
+ * over them NaN (the type is known; checking the stores would slow every
+ * step). */
 int wl__generate_check_logits(const wl_context *ctx, const float *l, int32_t n, int32_t seq,
                               int32_t step, struct wl_errmsg *err)
 {
-    (void)ctx;
     for (int32_t i = 0; i < n; i++) {
         if (isfinite(l[i]))
             continue;
         char where[64] = "";
         if (seq >= 0)
             snprintf(where, sizeof where, " of sequence %d", seq);
+        const bool f16 = ctx->kv.type == WL_TTYPE_F16;
         return wl_errmsg_set(err, WL_ERANGE,
-                             "non-finite logit (%g) for token %d%s at generation step %d",
-                             (double)l[i], i, where, step);
+                             "non-finite logit (%g) for token %d%s at generation step %d%s",
+                             (double)l[i], i, where, step,
+                             f16 ? " (with the F16 KV cache, a key or value above 65504, "
+                                   "F16's largest, overflows; an F32 cache may help: "
+                                   "generate --cache-type f32)"
+                                 : "");
     }
     return 0;
 }

@@ -5,7 +5,9 @@
  * still gives one token (alone and in a batch); phi3 LongRoPE picks its
  * factors from n_ctx_rope when it is set, so a context sized to the request
  * gives the same greedy tokens as a large one; a huge n_predict with a small
- * context costs memory for the context's tokens only (alone and in a batch).
+ * context costs memory for the context's tokens only (alone and in a batch);
+ * keys too large for an F16 KV cache give a non-finite logit error that
+ * names the cache type and the remedy.
  */
 #include "test_support.h"
 
@@ -18,6 +20,8 @@
 #include "engine/tokenizer.h"
 #include "wattlens/error.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,6 +307,57 @@ static void test_huge_n_predict_costs_the_context_only(void **state)
     synth_free(&s);
 }
 
+/* Keys past F16's largest value (65504) become infinite in an F16 cache and
+ * attention turns them into NaN logits: the error says so and names the F32
+ * cache; with an F32 cache the same model generates. */
+static void test_f16_cache_overflow_is_named(void **state)
+{
+    (void)state;
+    struct synth s = {0};
+    synth_load(&s, WL_ARCH_LLAMA, 2048);
+    struct wl_weight *wk = &s.m->weights.layers[0].wk;
+    assert_int_equal(wk->type, WL_TTYPE_F32);
+    float *w = (float *)(uintptr_t)wk->data; /* the weights point into s.buf */
+    for (int64_t i = 0; i < wk->n_in * wk->n_out; i++)
+        w[i] *= 1e6f; /* keys ~1e6 */
+    struct wl_generate_params p = greedy("A", 4);
+    struct wl_generate_result r[2];
+    struct wl_errmsg err = {{0}};
+    const char *hint = "(with the F16 KV cache, a key or value above 65504, F16's largest, "
+                       "overflows; an F32 cache may help: generate --cache-type f32)";
+
+    wl_context *ctx = make_ctx(s.m, 16, 0, 2); /* F16, the default */
+    assert_int_equal(wl_generate(ctx, s.tok, &p, &r[0], &err), WL_ERANGE);
+    assert_non_null(strstr(err.text, "non-finite logit"));
+    assert_non_null(strstr(err.text, "at generation step 0 "));
+    assert_non_null(strstr(err.text, hint));
+    const char *prompts[] = {"A", "ab"};
+    struct wl_generate_batch_params bp = {.prompts = prompts, .n_seq = 2};
+    struct wl_generate_batch_stats st;
+    assert_int_equal(wl_generate_batch(ctx, s.tok, &p, &bp, r, &st, &err), WL_ERANGE);
+    assert_non_null(strstr(err.text, "of sequence 0 at generation step 0 "));
+    assert_non_null(strstr(err.text, hint));
+    wl_context_free(ctx);
+
+    struct wl_context_params cp = wl_context_default_params();
+    cp.n_ctx = 16;
+    cp.n_threads = 1;
+    cp.kv_type = WL_TTYPE_F32;
+    assert_int_equal(wl_context_create(s.m, &cp, &ctx, &err), 0);
+    if (wl_generate(ctx, s.tok, &p, &r[0], &err) != 0)
+        fail_msg("F32 cache: %s", err.text);
+    assert_int_equal(r[0].n_generated, 4);
+    wl_generate_result_free(&r[0]);
+    /* a non-finite logit with an F32 cache has other causes: no such hint */
+    float *wo = (float *)(uintptr_t)s.m->weights.output.data;
+    wo[5 * s.m->weights.output.n_in] = NAN;
+    assert_int_equal(wl_generate(ctx, s.tok, &p, &r[0], &err), WL_ERANGE);
+    assert_non_null(strstr(err.text, "for token 5 at generation step 0"));
+    assert_null(strstr(err.text, "KV cache"));
+    wl_context_free(ctx);
+    synth_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_prompt_filling_the_context_gives_one_token),
         cmocka_unit_test(test_phi3_rope_factors_follow_n_ctx_rope),
         cmocka_unit_test(test_huge_n_predict_costs_the_context_only),
+        cmocka_unit_test(test_f16_cache_overflow_is_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
