@@ -7,7 +7,9 @@
  * n_batch > 1 the tests run that many sequences together (batching) and
  * tokens/s is for the whole batch.
  *
- * Allocates one context for all runs (sized n_prompt + n_gen) and frees it.
+ * Allocates one context for all runs, of max(n_prompt, n_gen) positions per
+ * sequence (each test starts from a reset one, so neither needs room for the
+ * other), and frees it.
  * Thread-safety: uses the model read-only; one bench per thread.
  */
 #ifndef WL_ENGINE_BENCH_H

@@ -1,5 +1,7 @@
-/* An inference context: the run state of one sequence over a loaded model
- * (KV cache, activation buffers, logits, thread pool, hooks).
+/* An inference context: the run state of n_seq sequences (1 by default, up
+ * to WL_CONTEXT_MAX_SEQ with batching) over a loaded model (KV cache with
+ * n_ctx positions per sequence, activation buffers, logits, thread pool,
+ * hooks).
  *
  * Everything is allocated by wl_context_create(); prefill and decode allocate
  * nothing. Prefill runs the prompt in batches of n_ubatch tokens (matrix x

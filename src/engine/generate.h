@@ -76,11 +76,15 @@ struct wl_generate_result {
 struct wl_generate_params wl_generate_default_params(void);
 
 /* Runs one generation on ctx (reset first) with the model's tokenizer.
- * Errors: WL_EINVAL (bad parameters), WL_EFULL (the prompt has more tokens
- * than the context has positions), WL_ENOMEM; the message says what. A
- * prompt that fills the context exactly still gives one token (sampled from
- * its last logits), then stops with WL_STOP_CONTEXT_FULL; a full context
- * after at least one token is not an error. */
+ * Errors: WL_EINVAL (bad parameters, a prompt that tokenizes to nothing),
+ * WL_EFULL (the prompt has more tokens than the context has positions),
+ * WL_EFORMAT (the tokenizer has more tokens than the model has rows),
+ * WL_ERANGE (a non-finite logit for an id that can be sampled), WL_ENOMEM,
+ * a tokenizer error, or an evaluation's error (wl_context_prefill or
+ * wl_context_decode, e.g. the kernels refusing a weight); the message says what. A cancellation is
+ * not an error (stop WL_STOP_CANCELLED). A prompt that fills the context exactly still gives one
+ * token (sampled from its last logits), then stops with WL_STOP_CONTEXT_FULL; a full context after
+ * at least one token is not an error. */
 int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_generate_params *p,
                 struct wl_generate_result *res, struct wl_errmsg *err);
 

@@ -1,11 +1,13 @@
-/* The KV cache: keys and values of every layer for positions 0..n_ctx-1.
+/* The KV cache: keys and values of every layer for every cell (n_ctx cells:
+ * the context's positions times its sequences).
  *
  * Layout: k and v are [layer][kv_head][cell][head_dim] in the cache type
  * (F16 by default, F32 on request), so the keys of one head are one
  * contiguous matrix and attention streams them row by row. A cell is one
  * position of one sequence: the context gives sequence s the cells
- * [s * n_ctx_seq, (s + 1) * n_ctx_seq) (one sequence today; batching of
- * several sequences, issue 8, only changes which cells a token uses). The type-specific
+ * [s * n_ctx_seq, (s + 1) * n_ctx_seq) (n_ctx_seq: the context's n_ctx), so
+ * sequences run together (batching, up to WL_CONTEXT_MAX_SEQ) never share a
+ * cell, and attention reads only its own sequence's cells. The type-specific
  * inner loops of attention (q.k over positions, sum of p * v) live here so
  * the attention code does not care how the cache is stored.
  *
@@ -26,7 +28,7 @@
 struct wl_kv_cache {
     enum wl_ttype type; /* WL_TTYPE_F16 or WL_TTYPE_F32 */
     int32_t n_layer;
-    int32_t n_ctx;
+    int32_t n_ctx; /* cells: the context's positions x sequences */
     int32_t n_head_kv;
     int32_t head_dim;
     size_t elem_bytes;

@@ -24,7 +24,9 @@ struct wl_token_sampler_params {
 typedef struct wl_token_sampler wl_token_sampler;
 
 /* Defaults: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, repeat
- * penalty 1.0 (off) over the last 64 tokens, seed 0 (as llama.cpp's CLI). */
+ * penalty 1.0 (off) over the last 64 tokens, as llama.cpp's CLI; and seed 0,
+ * wattlens's own choice so that runs reproduce (llama.cpp's default seed,
+ * LLAMA_DEFAULT_SEED, draws a random one). */
 struct wl_token_sampler_params wl_token_sampler_default_params(void);
 
 /* Returns WL_EINVAL for nonsensical parameters (NaN, negative penalty). */
