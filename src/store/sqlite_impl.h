@@ -30,6 +30,7 @@ struct wl__db {
     uint64_t busy_since_ns;
     const volatile sig_atomic_t *cancel;
     bool busy_cancelled;
+    bool read_snapshot; /* wl_store_read_begin's transaction is open */
 };
 
 /* ---- errors and statement helpers (sqlite_util.c) ------------------------ */
@@ -98,6 +99,8 @@ int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_stor
                          int64_t limit, int64_t offset, struct wl_run_list *out,
                          struct wl_errmsg *err);
 int wl__sqlite_resolve_id(void *db, const char *prefix, char *id_out, struct wl_errmsg *err);
+int wl__sqlite_read_begin(void *db, struct wl_errmsg *err);
+void wl__sqlite_read_end(void *db);
 int wl__sqlite_foreach(void *db, const char *id, enum wl_store_table t, int64_t token_lo,
                        int64_t token_hi, wl_store_row_fn fn, void *user, struct wl_errmsg *err);
 int wl__sqlite_columns(void *db, enum wl_store_table t, wl_store_columns_fn fn, void *user,

@@ -400,6 +400,17 @@ int wl_store_resolve_id(wl_store *s, const char *id_or_prefix, char *id_out)
     return s->ops->resolve_id(s->db, id_or_prefix, id_out, &s->err);
 }
 
+int wl_store_read_begin(wl_store *s)
+{
+    return s->ops->read_begin(s->db, &s->err);
+}
+
+void wl_store_read_end(wl_store *s)
+{
+    if (s)
+        s->ops->read_end(s->db);
+}
+
 int wl_store_foreach(wl_store *s, const char *id, enum wl_store_table t, int64_t token_lo,
                      int64_t token_hi, wl_store_row_fn fn, void *user_data)
 {

@@ -378,6 +378,19 @@ int wl_store_resolve_id(wl_store *s, const char *id_or_prefix, char *id_out);
 
 /* ---- reading rows (export, show) ---------------------------------------- */
 
+/* Holds one read snapshot of the database on s from here to
+ * wl_store_read_end: every query in between (wl_store_foreach,
+ * wl_store_summary, ...) sees the database as it was at this call, so the
+ * tables of a run being recorded agree with each other (an export reads a
+ * dozen of them). Writers on other connections are not blocked and keep
+ * committing, but a checkpoint cannot move the write-ahead log past the
+ * snapshot, so the log grows until it ends: hold it for one export, not
+ * longer. WL_ESTATE when s is already in a transaction (one snapshot at a
+ * time; not while a wl_store_run writer on s has an open batch). */
+int wl_store_read_begin(wl_store *s);
+/* Ends the snapshot of wl_store_read_begin (none open: nothing to do). */
+void wl_store_read_end(wl_store *s);
+
 enum wl_store_table {
     WL_TABLE_RUN = 0, /* the run row itself (one row) */
     WL_TABLE_DOMAINS,

@@ -44,6 +44,9 @@ struct wl_store_ops {
     int (*list_runs)(void *db, const struct wl_store_filter *f, enum wl_store_sort sort,
                      int64_t limit, int64_t offset, struct wl_run_list *out, struct wl_errmsg *err);
     int (*resolve_id)(void *db, const char *prefix, char *id_out, struct wl_errmsg *err);
+    /* One read snapshot until read_end (wl_store_read_begin). */
+    int (*read_begin)(void *db, struct wl_errmsg *err);
+    void (*read_end)(void *db);
     int (*foreach)(void *db, const char *id, enum wl_store_table t, int64_t token_lo,
                    int64_t token_hi, wl_store_row_fn fn, void *user_data, struct wl_errmsg *err);
     int (*columns)(void *db, enum wl_store_table t, wl_store_columns_fn fn, void *user_data,

@@ -437,6 +437,38 @@ int wl__sqlite_columns(void *db, enum wl_store_table t, wl_store_columns_fn fn, 
     return rc;
 }
 
+int wl__sqlite_read_begin(void *db, struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    if (sqlite3_get_autocommit(d->db) == 0)
+        return wl_errmsg_set(err, WL_ESTATE, "%s: a transaction is open on this connection already",
+                             d->path);
+    /* BEGIN alone takes no snapshot (a deferred transaction starts at its
+     * first read): read the schema now, so that the snapshot is this
+     * moment's, not that of the caller's first query */
+    int rc = wl__exec(d, "BEGIN", err, "reading a run");
+    if (rc == 0) {
+        rc = wl__exec(d, "SELECT count(*) FROM sqlite_master", err, "reading a run");
+        if (rc != 0)
+            sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    d->read_snapshot = rc == 0;
+    return rc;
+}
+
+void wl__sqlite_read_end(void *db)
+{
+    struct wl__db *d = db;
+    /* a read transaction has nothing to commit; ROLLBACK also ends one
+     * whose COMMIT failed (a statement left open) */
+    if (!d->read_snapshot)
+        return;
+    d->read_snapshot = false;
+    if (sqlite3_get_autocommit(d->db) == 0 &&
+        sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 int wl__sqlite_foreach(void *db, const char *id, enum wl_store_table t, int64_t token_lo,
                        int64_t token_hi, wl_store_row_fn fn, void *user, struct wl_errmsg *err)
 {

@@ -3,8 +3,8 @@
  * (batches and their flush interval, bad rows, per-component sums, two
  * threads sharing a writer), every query (filters, caseless search beyond
  * ASCII and over invalid UTF-8, pagination, sorts, id prefixes, an
- * unfinished run, rows per level), cascade delete, and retention with its
- * compaction. Damaged and locked databases, whose writer is alive and
+ * unfinished run, rows per level, one read snapshot), cascade delete, and
+ * retention with its compaction. Damaged and locked databases, whose writer is alive and
  * read-only directories are in test_store_robust.c; the shared fixture is
  * tests/support/store_fixture.h.
  */
@@ -869,6 +869,60 @@ static void test_foreach_reads_each_level(void **state)
                      WL_ENOENT);
 }
 
+/* Adds output tokens first..first+n-1 to a run being written and commits. */
+static void add_output_tokens(wl_store_run *r, int first, int n)
+{
+    for (int i = first; i < first + n; i++) {
+        struct wl_store_token t = {.index = i,
+                                   .text = "t",
+                                   .start_ms = i,
+                                   .end_ms = i + 1,
+                                   .energy_j = 1,
+                                   .method = WL_METHOD_COUNTER,
+                                   .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &t), 0);
+    }
+    assert_int_equal(wl_store_flush(r), 0);
+}
+
+static int count_row(void *user, size_t n, const char *const *names,
+                     const struct wl_store_value *v)
+{
+    (void)n, (void)names, (void)v;
+    ++*(int *)user;
+    return 0;
+}
+
+/* wl_store_read_begin holds one snapshot: what another connection commits
+ * after it is not seen, by any query, until wl_store_read_end. */
+static void test_read_snapshot_hides_later_commits(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "m"};
+    char id[37];
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    add_output_tokens(r, 0, 3);
+    wl_store *reader = wl_test_store_open(f->path);
+    assert_int_equal(wl_store_read_begin(reader), 0);
+    assert_int_equal(wl_store_read_begin(reader), WL_ESTATE); /* one at a time */
+    add_output_tokens(r, 3, 5); /* committed after the snapshot was taken */
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(reader, id, &a), 0);
+    assert_int_equal(a.tokens.n_output, 3);
+    wl_store_aggregates_free(&a);
+    int rows = 0;
+    assert_int_equal(wl_store_foreach(reader, id, WL_TABLE_TOKENS, -1, -1, count_row, &rows), 0);
+    assert_int_equal(rows, 3);
+    wl_store_read_end(reader);
+    assert_int_equal(wl_store_summary(reader, id, &a), 0);
+    assert_int_equal(a.tokens.n_output, 8);
+    wl_store_aggregates_free(&a);
+    wl_store_read_end(reader); /* none open: nothing to do */
+    wl_store_close(reader);
+    wl_store_run_abandon(r);
+}
+
 static void test_writer_rejects_orphans_and_bad_json(void **state)
 {
     struct wl_test_store_fixture *f = *state;
@@ -1369,6 +1423,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete_run_removes_only_that_run, wl_test_store_setup,
                                         wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_delete_run_refuses_a_live_run_unless_forced,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_read_snapshot_hides_later_commits,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_foreach_reads_each_level, wl_test_store_setup,
                                         wl_test_store_teardown),
