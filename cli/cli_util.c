@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "cli_text.h"
 #include "util/log.h"
+#include "util/json_text.h"
 #include "util/read_all.h"
 #include "util/utf8.h"
 
@@ -128,7 +129,7 @@ int wl_cli_print_json(json_t *j)
 {
     if (!j)
         return wl_cli_fail(NULL, "internal error: could not build JSON output");
-    int rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+    int rc = json_dumpf(j, stdout, JSON_INDENT(2) | WL_JSON_REAL_FLAGS);
     json_decref(j);
     fputc('\n', stdout);
     if (!flush_stdout() || rc != 0)

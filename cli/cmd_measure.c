@@ -608,7 +608,7 @@ static int run_measure(int argc, char **argv)
     int werr = 0;
     if (f && json) {
         json_t *j = report_json(cmd, &r, saved ? run_id : NULL);
-        complete = json_dumpf(j, f, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) == 0;
+        complete = json_dumpf(j, f, JSON_INDENT(2) | WL_JSON_REAL_FLAGS) == 0;
         fputc('\n', f);
         json_decref(j);
     } else if (f) {

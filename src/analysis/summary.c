@@ -118,7 +118,7 @@ static void wl__phases(const struct wl_store_aggregates *a, struct wl_summary *s
      * finished one keeps what its writer stored, as in `runs`
      * (WL__LIST_ENERGY) */
     if (isnan(s->energy_j) && !isnan(sum_e) && s->partial) {
-        s->energy_j = sum_e;
+        s->energy_j = a->has_sections_energy_j ? a->sections_energy_j : sum_e;
         s->energy_from_phases = true;
         s->has_energy_method = wl_store_weakest_method(a->section_methods, &s->energy_method);
     }

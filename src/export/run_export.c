@@ -18,7 +18,7 @@
 #include <string.h>
 
 #define WL__TOKENS_PER_CHUNK 32
-#define WL__JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+#define WL__JSON_FLAGS (JSON_COMPACT | WL_JSON_REAL_FLAGS)
 
 /* ---- rows as JSON ---------------------------------------------------------- */
 
@@ -458,7 +458,7 @@ static void wl__csv_value(FILE *out, const struct wl_store_value *v)
         fprintf(out, "%lld", (long long)v->i);
         break;
     case WL_VALUE_REAL:
-        fprintf(out, "%.15g", v->r);
+        fprintf(out, "%.17g", v->r); /* as the JSON outputs (WL_JSON_REAL_FLAGS) */
         break;
     case WL_VALUE_TEXT:
         wl__csv_text(out, v->s, v->n);

@@ -547,6 +547,12 @@ struct wl_store_aggregates {
     struct wl_store_run_detail run;
     struct wl_agg_phase *phases; /* ordered by first start */
     size_t n_phases;
+    /* Every section's energy summed in one SQL sum(), as the run list sums
+     * an unfinished run's (WL__LIST_ENERGY), so that the summary's total of
+     * such a run is the list's to the last bit (a sum of the phases' sums
+     * can differ in it); has_ false when the run has no section energy. */
+    bool has_sections_energy_j;
+    double sections_energy_j;
     uint32_t section_methods; /* bit (1 << wl_method) of each method behind the sections' energy */
     struct wl_agg_layer *layers; /* by layer */
     size_t n_layers;

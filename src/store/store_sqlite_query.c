@@ -774,6 +774,14 @@ static int wl__output_token_row(sqlite3_stmt *st, void *u)
     return 0;
 }
 
+static int wl__sections_energy_row(sqlite3_stmt *st, void *u)
+{
+    struct wl_store_aggregates *a = u;
+    a->sections_energy_j = wl__col_double(st, 0);
+    a->has_sections_energy_j = !isnan(a->sections_energy_j);
+    return 0;
+}
+
 static int wl__count_row(sqlite3_stmt *st, void *u)
 {
     *(int64_t *)u = sqlite3_column_int64(st, 0);
@@ -935,6 +943,9 @@ static int wl__summary_queries(struct wl__db *d, const char *id, struct wl_store
     snprintf(sql + n, sizeof sql - (size_t)n,
              " FROM sections WHERE run_id = ? GROUP BY phase ORDER BY min(start_ms), phase");
     rc = wl__query(d, sql, pk, wl__phase_row, out, err);
+    if (rc == 0) /* the list's expression (WL__LIST_ENERGY) */
+        rc = wl__query(d, "SELECT sum(s.energy_j) FROM sections s WHERE s.run_id = ?", pk,
+                       wl__sections_energy_row, out, err);
     if (rc == 0)
         rc = wl__query(d, "SELECT DISTINCT method FROM sections WHERE run_id = ?", pk,
                        wl__section_method_row, out, err);

@@ -20,6 +20,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* How every JSON output writes a real number (jansson's dump flag):
+ * 17 significant digits (%.17g), which give back the exact double when
+ * parsed, so the same stored value reads the same in `runs --json`,
+ * `show --json`, `run --json` and the export (the CSV export prints %.17g
+ * too). The price: a value with no short exact form shows its last digits
+ * (0.1 is 0.10000000000000001). docs/internals/store.md, "JSON shapes". */
+#define WL_JSON_REAL_FLAGS JSON_REAL_PRECISION(17)
+
 /* Suffix of the field that carries the exact bytes of a text field. */
 #define WL_JSON_HEX_SUFFIX "_hex"
 

@@ -1,0 +1,201 @@
+/* The store's read commands give one run the same values: `runs --json`,
+ * `show --json` and `export` (JSON and CSV) print a stored number with the
+ * same digits (every one that round-trips the double). Runs are written
+ * through the store API, then the real `wattlens` binary reads them.
+ */
+#include "store_fixture.h"
+#include "test_support.h"
+
+#include "wattlens/error.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Runs `wattlens CMD --db DB ARGS` and parses its stdout as JSON. */
+static json_t *cli_json(const char *db, const char *cmd, const char *args)
+{
+    char line[8192], *out = NULL, *err = NULL;
+    snprintf(line, sizeof line, "%s --db '%s' %s", cmd, db, args);
+    int rc = wl_test_run_cli(line, &out, &err);
+    if (rc != 0)
+        fail_msg("wattlens %s: exit %d: %s", line, rc, err ? err : "");
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    if (!j)
+        fail_msg("wattlens %s: bad JSON (%s): %.200s", line, je.text, out);
+    free(out);
+    free(err);
+    return j;
+}
+
+static char *cli_text(const char *db, const char *cmd, const char *args)
+{
+    char line[8192], *out = NULL;
+    snprintf(line, sizeof line, "%s --db '%s' %s", cmd, db, args);
+    assert_int_equal(wl_test_run_cli(line, &out, NULL), 0);
+    assert_non_null(out);
+    return out;
+}
+
+/* runs --json's object of run id. */
+static json_t *listed(json_t *list, const char *id)
+{
+    json_t *runs = json_object_get(list, "runs");
+    for (size_t i = 0; i < json_array_size(runs); i++) {
+        json_t *r = json_array_get(runs, i);
+        if (strcmp(json_string_value(json_object_get(r, "id")), id) == 0)
+            return r;
+    }
+    fail_msg("run %s not listed", id);
+    return NULL;
+}
+
+/* The number at key of o, which must be there and be a number. */
+static double number(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_number(v))
+        fail_msg("%s: %s", key, v ? "not a number" : "missing");
+    return json_number_value(v);
+}
+
+/* The value of field `name` in a CSV export's metadata table. */
+static double csv_number(const char *csv, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\n%s,", name);
+    const char *p = strstr(csv, key);
+    assert_non_null(p);
+    char *end = NULL;
+    double v = strtod(p + strlen(key), &end);
+    assert_true(end && *end == '\n');
+    return v;
+}
+
+/* A finished run whose figures have no short decimal form: 17 digits are
+ * needed to tell them from their neighbours. */
+static void write_precise_run(wl_store *s, double duration_ms, double energy_j, int n_out, char *id)
+{
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "m"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    for (int i = 0; i < 1 + n_out; i++) {
+        struct wl_store_token t = {.index = i,
+                                   .text = "t",
+                                   .is_input = i == 0,
+                                   .start_ms = 10.0 * i,
+                                   .end_ms = 10.0 * i + 10,
+                                   .energy_j = energy_j / (1 + n_out),
+                                   .method = WL_METHOD_COUNTER,
+                                   .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &t), 0);
+    }
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = duration_ms,
+                                .energy_j = energy_j,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .input_tokens = 1,
+                                .output_tokens = n_out,
+                                .sample_count = 0,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+}
+
+static void test_one_stored_number_reads_the_same_everywhere(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    const double duration_ms = 25003.395965123457, energy_j = 0.1 + 0.2; /* 0.30000000000000004 */
+    char id[37];
+    write_precise_run(f->s, duration_ms, energy_j, 3, id);
+    const double jpt = energy_j / 3; /* the store's J/token */
+
+    json_t *list = cli_json(f->path, "runs", "--json");
+    json_t *row = listed(list, id);
+    char args[128];
+    snprintf(args, sizeof args, "--json %s", id);
+    json_t *show = cli_json(f->path, "show", args);
+    snprintf(args, sizeof args, "%s -f json", id);
+    json_t *exp = cli_json(f->path, "export", args);
+    json_t *run = json_object_get(exp, "run");
+    json_t *sum = json_object_get(run, "summary");
+    snprintf(args, sizeof args, "%s -f csv", id);
+    char *csv = cli_text(f->path, "export", args);
+
+    /* each parses back to the exact double that is stored */
+    assert_true(number(row, "energy_j") == energy_j);
+    assert_true(number(json_object_get(show, "totals"), "energy_j") == energy_j);
+    assert_true(number(run, "energy_j") == energy_j);
+    assert_true(number(json_object_get(sum, "totals"), "energy_j") == energy_j);
+    assert_true(csv_number(csv, "energy_j") == energy_j);
+
+    assert_true(number(row, "duration_ms") == duration_ms);
+    assert_true(number(json_object_get(show, "totals"), "duration_ms") == duration_ms);
+    assert_true(number(run, "duration_ms") == duration_ms);
+    assert_true(csv_number(csv, "duration_ms") == duration_ms);
+
+    assert_true(number(row, "j_per_token") == jpt);
+    assert_true(number(json_object_get(show, "efficiency"), "j_per_token") == jpt);
+    assert_true(number(run, "j_per_token") == jpt);
+    assert_true(csv_number(csv, "j_per_token") == jpt);
+    free(csv);
+    json_decref(exp);
+    json_decref(show);
+    json_decref(list);
+}
+
+/* A run that never finished has no totals: `runs` sums its sections in SQL,
+ * and `show` must give the same double, not a sum of its phases' sums
+ * (which rounds differently when the phases' sections interleave). */
+static void test_an_unfinished_run_sums_to_the_same_energy(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "m"};
+    char id[37];
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    /* in the order stored: (1e-16 + 1) + 1e-16 is 1; by phase,
+     * (1e-16 + 1e-16) + 1 is 1.0000000000000002 */
+    const struct {
+        const char *phase;
+        double start, energy_j;
+    } secs[] = {{"sample", 0, 1e-16}, {"prefill", 1, 1.0}, {"sample", 2, 1e-16}};
+    for (size_t i = 0; i < 3; i++) {
+        struct wl_store_section sec = {.phase = secs[i].phase,
+                                       .name = "x",
+                                       .token_index = -1,
+                                       .start_ms = secs[i].start,
+                                       .end_ms = secs[i].start + 1,
+                                       .energy_j = secs[i].energy_j,
+                                       .method = WL_METHOD_COUNTER};
+        assert_int_equal(wl_store_add_section(r, &sec), 0);
+    }
+    assert_int_equal(wl_store_flush(r), 0);
+
+    json_t *list = cli_json(f->path, "runs", "--json");
+    json_t *row = listed(list, id);
+    char args[64];
+    snprintf(args, sizeof args, "--json %s", id);
+    json_t *show = cli_json(f->path, "show", args);
+    json_t *tot = json_object_get(show, "totals");
+    assert_true(json_is_true(json_object_get(row, "partial")));
+    assert_true(json_is_true(json_object_get(tot, "energy_from_phases")));
+    assert_true(number(row, "energy_j") == number(tot, "energy_j"));
+    assert_true(number(row, "energy_j") == (1e-16 + 1.0) + 1e-16);
+    json_decref(show);
+    json_decref(list);
+    wl_store_run_abandon(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_one_stored_number_reads_the_same_everywhere,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_an_unfinished_run_sums_to_the_same_energy,
+                                        wl_test_store_setup, wl_test_store_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
