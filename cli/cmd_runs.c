@@ -59,9 +59,12 @@ static void usage(FILE *out)
             "  wattlens runs --tag baseline --limit 50 --offset 50 --json\n");
 }
 
+/* A figure, or null when unknown: NaN, and inf from another writer or a
+ * hand edit (which json_real refuses: the key would be dropped), as the
+ * export writes them. */
 static json_t *num_or_null(double v)
 {
-    return isnan(v) ? json_null() : json_real(v);
+    return isfinite(v) ? json_real(v) : json_null();
 }
 
 static json_t *row_json(const struct wl_run_row *r)

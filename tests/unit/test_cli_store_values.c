@@ -1,7 +1,8 @@
 /* The store's read commands give one run the same values: `runs --json`,
  * `show --json` and `export` (JSON and CSV) print a stored number with the
- * same digits (every one that round-trips the double). Runs are written
- * through the store API, then the real `wattlens` binary reads them.
+ * same digits (every one that round-trips the double) and null for an
+ * infinity a hand edit stored, the key kept. Runs are written through the
+ * store API, then the real `wattlens` binary reads them.
  */
 #include "store_fixture.h"
 #include "test_support.h"
@@ -189,12 +190,40 @@ static void test_an_unfinished_run_sums_to_the_same_energy(void **state)
     wl_store_run_abandon(r);
 }
 
+/* An infinity in a stored figure (another writer, a hand edit) is null in
+ * runs --json, as in the export: the key stays. */
+static void test_runs_json_keeps_the_key_of_an_infinite_figure(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char id[37];
+    write_precise_run(f->s, 10, 1, 2, id);
+    wl_test_store_raw_exec(f->path, "UPDATE runs SET energy_j = 9e999, duration_ms = -9e999, "
+                                    "j_per_token = 9e999");
+    json_t *list = cli_json(f->path, "runs", "--json");
+    json_t *row = listed(list, id);
+    const char *keys[] = {"energy_j", "duration_ms", "j_per_token"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *v = json_object_get(row, keys[i]);
+        if (!json_is_null(v))
+            fail_msg("runs --json %s: %s", keys[i], v ? "not null" : "missing");
+    }
+    json_decref(list);
+    char args[64];
+    snprintf(args, sizeof args, "%s -f json", id);
+    json_t *exp = cli_json(f->path, "export", args);
+    for (size_t i = 0; i < 3; i++)
+        assert_true(json_is_null(json_object_get(json_object_get(exp, "run"), keys[i])));
+    json_decref(exp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_one_stored_number_reads_the_same_everywhere,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_an_unfinished_run_sums_to_the_same_energy,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_runs_json_keeps_the_key_of_an_infinite_figure,
                                         wl_test_store_setup, wl_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
