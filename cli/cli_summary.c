@@ -192,7 +192,7 @@ static const char *fmt_fig(enum fig_kind k, double v, int dec, const char *unit,
 static void print_decode_steps(const struct wl_summary *s, bool span)
 {
     const struct wl_summary_efficiency *e = &s->eff;
-    if (e->output_tokens <= 0)
+    if (e->output_tokens <= 0 || e->decode_steps < 0)
         return;
     printf("  %-27s %lld%s", "decode steps", (long long)e->decode_steps, span ? "*" : "");
     if (s->batch.n_seq > 1)
@@ -235,8 +235,12 @@ static void print_efficiency(const struct wl_summary *s)
         {"EDP prefill", e->prefill_edp_js, FIG_SIG, 0, "J*s", false},
         {"EDP decode", e->decode_edp_js, FIG_SIG, 0, "J*s", false},
     };
-    printf("\nEfficiency (%lld input, %lld output token%s", (long long)e->input_tokens,
-           (long long)e->output_tokens, e->output_tokens == 1 ? "" : "s");
+    char n_in[24], n_out[24]; /* a count the run did not keep is n/a, not -1 */
+    snprintf(n_in, sizeof n_in, e->input_tokens >= 0 ? "%lld" : "n/a", (long long)e->input_tokens);
+    snprintf(n_out, sizeof n_out, e->output_tokens >= 0 ? "%lld" : "n/a",
+             (long long)e->output_tokens);
+    printf("\nEfficiency (%s input, %s output token%s", n_in, n_out,
+           e->output_tokens == 1 ? "" : "s");
     if (s->batch.n_seq > 1)
         printf(" of %lld sequences; whole batch", (long long)s->batch.n_seq);
     printf(")\n");

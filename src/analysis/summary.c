@@ -125,10 +125,22 @@ static void wl__phases(const struct wl_store_aggregates *a, struct wl_summary *s
     s->covered_energy_pct = wl__pct(sum_e, s->energy_j);
 }
 
-/* The run's input tokens (as the efficiency figures count them). */
+/* Whether the run saved token rows; without them and without a stored
+ * count its token counts are unknown (-1, JSON null), not 0: a measure run,
+ * or a run stopped before its first token was saved (as the run list's,
+ * WL__LIST_INPUT_TOKENS). */
+static bool wl__has_token_rows(const struct wl_store_aggregates *a)
+{
+    return a->tokens.n_input + a->tokens.n_output > 0;
+}
+
+/* The run's input tokens (as the efficiency figures count them); -1 when
+ * unknown. */
 static int64_t wl__input_tokens(const struct wl_store_aggregates *a)
 {
-    return a->run.row.input_tokens >= 0 ? a->run.row.input_tokens : a->tokens.n_input;
+    if (a->run.row.input_tokens >= 0)
+        return a->run.row.input_tokens;
+    return wl__has_token_rows(a) ? a->tokens.n_input : -1;
 }
 
 /* Per-token averages of rows stored per forward pass (summary.h): decode
@@ -269,7 +281,9 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
     e->input_tokens = wl__input_tokens(a);
     /* output tokens are counted per sequence: a decode round of a batched
      * run is one row holding n_seq tokens */
-    e->output_tokens = a->run.row.output_tokens >= 0 ? a->run.row.output_tokens : t->n_generated;
+    e->output_tokens = a->run.row.output_tokens >= 0 ? a->run.row.output_tokens
+                       : wl__has_token_rows(a)       ? t->n_generated
+                                                     : -1;
     double n_in = e->input_tokens > 0 ? (double)e->input_tokens : NA;
     double n_out = e->output_tokens > 0 ? (double)e->output_tokens : NA;
 
@@ -315,6 +329,8 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
         e->decode_steps++;
         e->decode_tokens += a->output_tokens[i].n_seq > 0 ? a->output_tokens[i].n_seq : 1;
     }
+    if (!wl__has_token_rows(a)) /* counted from rows there are none of: unknown */
+        e->decode_steps = e->decode_tokens = -1;
     const double n_dec = e->decode_tokens > 0 ? (double)e->decode_tokens : NA;
     const double step_j = first ? tok_decode_j - first->energy_j : NA;
     const double step_ms = first ? tok_decode_ms - first->dur_ms : NA;
@@ -748,6 +764,12 @@ static json_t *wl__num(double v)
     return isnan(v) || isinf(v) ? json_null() : json_real(v);
 }
 
+/* A count, null when unknown (< 0). */
+static json_t *wl__count(int64_t n)
+{
+    return n >= 0 ? json_integer(n) : json_null();
+}
+
 static json_t *wl__component_json(const struct wl_summary_component *c)
 {
     json_t *o = json_object();
@@ -941,10 +963,10 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
 
     const struct wl_summary_efficiency *e = &s->eff;
     json_t *ef = json_object();
-    json_object_set_new(ef, "input_tokens", json_integer(e->input_tokens));
-    json_object_set_new(ef, "output_tokens", json_integer(e->output_tokens));
-    json_object_set_new(ef, "decode_steps", json_integer(e->decode_steps));
-    json_object_set_new(ef, "decode_tokens", json_integer(e->decode_tokens));
+    json_object_set_new(ef, "input_tokens", wl__count(e->input_tokens));
+    json_object_set_new(ef, "output_tokens", wl__count(e->output_tokens));
+    json_object_set_new(ef, "decode_steps", wl__count(e->decode_steps));
+    json_object_set_new(ef, "decode_tokens", wl__count(e->decode_tokens));
     json_object_set_new(ef, "j_per_token", wl__num(e->j_per_token));
     json_object_set_new(ef, "prefill_j_per_input_token", wl__num(e->prefill_j_per_in_token));
     json_object_set_new(ef, "decode_j_per_output_token", wl__num(e->decode_j_per_out_token));
@@ -979,7 +1001,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_t *bj = json_object();
     json_object_set_new(bj, "n_seq", json_integer(b->n_seq));
     json_object_set_new(bj, "rounds", json_integer(b->n_rounds));
-    json_object_set_new(bj, "output_tokens", json_integer(e->output_tokens));
+    json_object_set_new(bj, "output_tokens", wl__count(e->output_tokens));
     json_object_set_new(bj, "tokens_per_s", wl__num(e->tokens_per_s));
     json_object_set_new(bj, "j_per_token", wl__num(e->j_per_token));
     json_t *sq = json_array();

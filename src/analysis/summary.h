@@ -78,6 +78,9 @@ struct wl_summary_domain {
  * one output token has no decode figures. Figures over every output token
  * (J/token, tokens/J, cost per 1000 tokens) keep all n. */
 struct wl_summary_efficiency {
+    /* The counts are -1 (JSON null) when unknown: input and output tokens
+     * when the run stored no count and saved no token row (a measure run),
+     * the decode counts when it saved no token row. */
     int64_t input_tokens, output_tokens;
     int64_t decode_steps;          /* output rows after the first (forward passes) */
     int64_t decode_tokens;         /* output tokens they produced (batch: sum of n_seq) */

@@ -1,7 +1,8 @@
 /* The store's read commands give one run the same values: `runs --json`,
  * `show --json` and `export` (JSON and CSV) print a stored number with the
- * same digits (every one that round-trips the double) and null for an
- * infinity a hand edit stored, the key kept. Runs are written through the
+ * same digits (every one that round-trips the double), and write null for
+ * what is unknown (a token count of a run without tokens, an infinity a
+ * hand edit stored) where the key stays. Runs are written through the
  * store API, then the real `wattlens` binary reads them.
  */
 #include "store_fixture.h"
@@ -190,6 +191,78 @@ static void test_an_unfinished_run_sums_to_the_same_energy(void **state)
     wl_store_run_abandon(r);
 }
 
+/* A run without token rows (a measure run) has unknown token counts: null
+ * in show --json as in runs --json and the export, never 0. */
+static void test_token_counts_of_a_run_without_tokens_are_null(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char id[37], inf_id[37];
+    struct wl_test_run_spec sp = {.command = "sleep 1", .duration_ms = 1000, .energy_j = 5};
+    wl_test_store_make_run(f->s, &sp, id);
+    struct wl_test_run_spec tk = {.duration_ms = 100, .energy_j = 5, .n_in = 2, .n_out = 3};
+    wl_test_store_make_run(f->s, &tk, inf_id);
+
+    json_t *list = cli_json(f->path, "runs", "--json");
+    char args[64];
+    snprintf(args, sizeof args, "--json %s", id);
+    json_t *show = cli_json(f->path, "show", args);
+    snprintf(args, sizeof args, "%s -f json", id);
+    json_t *exp = cli_json(f->path, "export", args);
+    json_t *row = listed(list, id), *run = json_object_get(exp, "run");
+    json_t *eff = json_object_get(show, "efficiency");
+    json_t *exp_eff = json_object_get(json_object_get(run, "summary"), "efficiency");
+    const char *counts[] = {"input_tokens", "output_tokens"};
+    for (size_t i = 0; i < 2; i++) {
+        assert_true(json_is_null(json_object_get(row, counts[i])));
+        assert_true(json_is_null(json_object_get(run, counts[i])));
+        assert_true(json_is_null(json_object_get(eff, counts[i])));
+        assert_true(json_is_null(json_object_get(exp_eff, counts[i])));
+    }
+    assert_true(json_is_null(json_object_get(eff, "decode_steps")));
+    assert_true(json_is_null(json_object_get(eff, "decode_tokens")));
+    assert_true(json_is_null(json_object_get(json_object_get(show, "batch"), "output_tokens")));
+    json_decref(exp);
+    json_decref(show);
+
+    /* a run with token rows keeps its counts, 0 included */
+    snprintf(args, sizeof args, "--json %s", inf_id);
+    show = cli_json(f->path, "show", args);
+    eff = json_object_get(show, "efficiency");
+    assert_int_equal(json_integer_value(json_object_get(eff, "input_tokens")), 2);
+    assert_int_equal(json_integer_value(json_object_get(eff, "output_tokens")), 3);
+    assert_int_equal(json_integer_value(json_object_get(eff, "decode_steps")), 2);
+    assert_int_equal(json_integer_value(json_object_get(eff, "decode_tokens")), 2);
+    json_decref(show);
+    json_decref(list);
+
+    /* a stored output count without token rows: the input count and the
+     * decode steps are unknown, and the text says n/a, not -1 or 0 */
+    char part[37];
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "m"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, part), 0);
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 100,
+                                .energy_j = 3,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .input_tokens = -1,
+                                .output_tokens = 3,
+                                .sample_count = 0,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    snprintf(args, sizeof args, "--json %s", part);
+    show = cli_json(f->path, "show", args);
+    eff = json_object_get(show, "efficiency");
+    assert_true(json_is_null(json_object_get(eff, "input_tokens")));
+    assert_int_equal(json_integer_value(json_object_get(eff, "output_tokens")), 3);
+    assert_true(json_is_null(json_object_get(eff, "decode_steps")));
+    json_decref(show);
+    char *out = cli_text(f->path, "show", part);
+    assert_non_null(strstr(out, "Efficiency (n/a input, 3 output tokens)"));
+    assert_null(strstr(out, "decode steps"));
+    free(out);
+}
+
 /* An infinity in a stored figure (another writer, a hand edit) is null in
  * runs --json, as in the export: the key stays. */
 static void test_runs_json_keeps_the_key_of_an_infinite_figure(void **state)
@@ -222,6 +295,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_one_stored_number_reads_the_same_everywhere,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_an_unfinished_run_sums_to_the_same_energy,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_token_counts_of_a_run_without_tokens_are_null,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_runs_json_keeps_the_key_of_an_infinite_figure,
                                         wl_test_store_setup, wl_test_store_teardown),
