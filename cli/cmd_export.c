@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const cmd = "export";
 
@@ -33,6 +34,10 @@ static void usage(FILE *out)
         "layers_last_token: the tokens whose energies together hold its layers (its\n"
         "batch's input tokens, or itself; empty/null when it has none). The first output\n"
         "token is sampled from the prefill's logits and has none.\n"
+        "The run is read in one snapshot: one still being recorded is written as it was\n"
+        "when the export began. Unknown values are null (JSON) or empty cells (CSV), the\n"
+        "0 ms and 0 J of a run that recorded nothing too; numbers have 17 significant\n"
+        "digits. On a terminal the CSV's stored text is escaped as 'show' escapes it.\n"
         "ID is a run id or a unique prefix of at least 4 characters.\n"
         "\n"
         "Options:\n"
@@ -97,7 +102,11 @@ static int run(int argc, char **argv)
         return rc == WL_EXIT_OK ? WL_EXIT_FAIL : rc;
     }
     struct wl_errmsg e = {{0}};
-    int erc = csv ? wl_export_run_csv(s, id, out, &e) : wl_export_run_json(s, id, out, &e);
+    /* on a terminal, the CSV's stored text is escaped as show's is (the
+     * JSON escapes control characters itself) */
+    const unsigned csv_flags = isatty(fileno(out)) == 1 ? WL_EXPORT_CSV_ESCAPE_TEXT : 0;
+    int erc =
+        csv ? wl_export_run_csv(s, id, csv_flags, out, &e) : wl_export_run_json(s, id, out, &e);
     const int werr = erc != 0 ? errno : 0;
     const bool write_failed = ferror(out) != 0;
     /* a failed write is reported by wl_cli_output_close, with its cause */

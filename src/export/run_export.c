@@ -1,14 +1,19 @@
-/* JSON and CSV exports of a stored run; see run_export.h. The JSON document
- * is written piecewise: the run object without its tokens, then the tokens
- * chunk by chunk (each chunk's layers, components and ops are read with
- * token-range queries and nested in memory), so memory stays bounded by the
- * chunk size. Per-head statistics (float32 blobs) become number arrays.
+/* JSON and CSV exports of a stored run; see run_export.h. Everything is
+ * read in one read snapshot of the store. The JSON document is written
+ * piecewise: the run's own fields as one object without its closing brace,
+ * then domains, samples and sections row by row (each dumped and freed
+ * from the store's row callback), the summary, and the tokens chunk by
+ * chunk (each chunk's layers, components and ops are read with token-range
+ * queries and nested in memory), so memory stays bounded by one chunk
+ * whatever the run's length. Per-head statistics (float32 blobs) become
+ * number arrays.
  */
 #include "export/run_export.h"
 
 #include "analysis/run_json.h"
 #include "analysis/summary.h"
 #include "util/json_text.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <errno.h>
@@ -66,13 +71,6 @@ static json_t *wl__row_json(size_t n, const char *const *names, const struct wl_
         }
     }
     return o;
-}
-
-static int wl__append_row(void *user, size_t n, const char *const *names,
-                          const struct wl_store_value *v)
-{
-    json_t *o = wl__row_json(n, names, v, 0);
-    return o && json_array_append_new(user, o) == 0 ? 0 : WL_ENOMEM;
 }
 
 /* The run row. Its columns that hold JSON text become JSON values and its
@@ -306,6 +304,100 @@ static int wl__store_err(wl_store *s, int rc, struct wl_errmsg *err)
     return wl_errmsg_set(err, rc, "%s", wl_store_last_error(s));
 }
 
+/* ---- a run that recorded nothing ------------------------------------------ *
+ * A finished run stopped during its set-up or idle baseline stores 0 ms and
+ * 0 J, which are no measurements (the summary's nothing_recorded, the list's
+ * WL__RECORDED_NOTHING): the export writes them unknown, as `runs` and `show`
+ * do, never as a zero labelled with a method. These columns: */
+static const char *const wl__unrecorded_run_cols[] = {"duration_ms", "energy_j", "j_per_token",
+                                                      NULL};
+static const char *const wl__unrecorded_domain_cols[] = {"energy_j", NULL};
+
+static bool wl__listed(const char *name, const char *const *list)
+{
+    for (; list && *list; list++) {
+        if (strcmp(name, *list) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The run's summary (computed by the store within the caller's snapshot):
+ * *json, when not NULL, gets it as JSON (without its run identity, which
+ * the export has in full), *nothing whether the run recorded nothing. */
+static int wl__summary(wl_store *s, const char *id, json_t **json, bool *nothing,
+                       struct wl_errmsg *err)
+{
+    struct wl_store_aggregates a;
+    struct wl_summary sum;
+    int rc = wl_store_summary(s, id, &a);
+    if (rc != 0)
+        return wl__store_err(s, rc, err);
+    rc = wl_summary_compute(&a, &sum);
+    if (rc == 0) {
+        *nothing = sum.nothing_recorded;
+        if (json) {
+            *json = wl_summary_to_json(&a, &sum);
+            if (!*json)
+                rc = WL_ENOMEM;
+            else
+                json_object_del(*json, "run");
+        }
+        wl_summary_free(&sum);
+    }
+    wl_store_aggregates_free(&a);
+    return rc == 0 ? 0 : wl_errmsg_set(err, rc, "out of memory");
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+/* Writes the rows of one table as the elements of a JSON array, each row
+ * dumped and freed as it comes (a long measure run has a sample every
+ * 10 ms: memory stays one row whatever their number). */
+struct wl__rows_out {
+    FILE *out;
+    struct wl_errmsg *err;
+    const char *const *null_cols; /* columns written null (a run that recorded nothing) */
+    bool first;
+    bool failed; /* err says why (a write, or out of memory) */
+};
+
+static int wl__stream_row(void *user, size_t n, const char *const *names,
+                          const struct wl_store_value *v)
+{
+    struct wl__rows_out *w = user;
+    json_t *o = wl__row_json(n, names, v, 0);
+    int rc = o ? 0 : wl_errmsg_set(w->err, WL_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (wl__listed(names[i], w->null_cols) && json_object_set_new(o, names[i], json_null()))
+            rc = wl_errmsg_set(w->err, WL_ENOMEM, "out of memory");
+    }
+    if (rc == 0 && !w->first)
+        rc = wl__write(w->out, ",", w->err);
+    w->first = false;
+    if (rc == 0)
+        rc = wl__dump(w->out, o, w->err);
+    json_decref(o);
+    w->failed = rc != 0;
+    return rc;
+}
+
+/* ,"key":[rows of table t] */
+static int wl__json_rows(wl_store *s, const char *id, enum wl_store_table t, const char *key,
+                         const char *const *null_cols, FILE *out, struct wl_errmsg *err)
+{
+    char head[64];
+    snprintf(head, sizeof head, ",\"%s\":[", key);
+    int rc = wl__write(out, head, err);
+    if (rc != 0)
+        return rc;
+    struct wl__rows_out w = {out, err, null_cols, true, false};
+    rc = wl_store_foreach(s, id, t, -1, -1, wl__stream_row, &w);
+    if (rc != 0)
+        return w.failed ? rc : wl__store_err(s, rc, err);
+    return wl__write(out, "]", err);
+}
+
 /* Writes the tokens in chunks of WL__TOKENS_PER_CHUNK stored tokens, each
  * with its layers, components and ops. */
 static int wl__json_tokens(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err)
@@ -359,65 +451,72 @@ static int wl__json_tokens(wl_store *s, const char *id, FILE *out, struct wl_err
     return rc;
 }
 
-int wl_export_run_json(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err)
+/* {"format":"wattlens-run","version":1,"run":{<run fields>,"domains":[...],
+ * "samples":[...],"sections":[...],"summary":{...},"tokens":[...]}}, every
+ * array written row by row (the run's own fields are dumped as one object
+ * without its closing brace). Called inside the export's read snapshot. */
+static int wl__json_document(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err)
 {
-    json_t *run = json_object();
-    json_t *doms = json_array(), *samples = json_array(), *secs = json_array();
     json_t *summary = NULL;
-    struct wl_store_aggregates a;
-    struct wl_summary sum;
-    memset(&sum, 0, sizeof sum);
-    int rc = wl_store_foreach(s, id, WL_TABLE_RUN, -1, -1, wl__run_row, run);
-    if (rc == 0)
-        rc = wl_store_foreach(s, id, WL_TABLE_DOMAINS, -1, -1, wl__append_row, doms);
-    if (rc == 0)
-        rc = wl_store_foreach(s, id, WL_TABLE_SAMPLES, -1, -1, wl__append_row, samples);
-    if (rc == 0)
-        rc = wl_store_foreach(s, id, WL_TABLE_SECTIONS, -1, -1, wl__append_row, secs);
-    if (rc == 0) {
-        rc = wl_store_summary(s, id, &a);
-        if (rc == 0) {
-            rc = wl_summary_compute(&a, &sum);
-            if (rc == 0)
-                summary = wl_summary_to_json(&a, &sum);
-            wl_summary_free(&sum);
-            wl_store_aggregates_free(&a);
-        }
+    bool nothing = false;
+    int rc = wl__summary(s, id, &summary, &nothing, err);
+    if (rc != 0)
+        return rc;
+    json_t *run = json_object();
+    if (!run) {
+        json_decref(summary);
+        return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
     }
-    if (rc != 0) {
+    rc = wl_store_foreach(s, id, WL_TABLE_RUN, -1, -1, wl__run_row, run);
+    if (rc != 0)
         rc = wl__store_err(s, rc, err);
-        goto done;
+    for (size_t i = 0; rc == 0 && nothing && wl__unrecorded_run_cols[i]; i++) {
+        if (json_object_set_new(run, wl__unrecorded_run_cols[i], json_null()) != 0)
+            rc = wl_errmsg_set(err, WL_ENOMEM, "out of memory");
     }
-    /* The summary repeats the run's identity; keep only its figures. */
-    json_object_del(summary, "run");
-    json_object_set_new(run, "domains", doms);
-    json_object_set_new(run, "samples", samples);
-    json_object_set_new(run, "sections", secs);
-    json_object_set_new(run, "summary", summary);
-    doms = samples = secs = summary = NULL;
-    /* {"format":...,"version":1,"run":{<run fields>,"tokens":[...]}} */
-    char *head = json_dumps(run, WL__JSON_FLAGS);
-    if (!head) {
+    if (rc == 0 && json_object_size(run) == 0) /* cannot be: the store found the run */
+        rc = wl_errmsg_set(err, WL_ENOENT, "run %s has no row", id);
+    char *head = rc == 0 ? json_dumps(run, WL__JSON_FLAGS) : NULL;
+    json_decref(run);
+    if (rc == 0 && !head)
         rc = wl_errmsg_set(err, WL_ENOMEM, "out of memory");
-        goto done;
+    if (rc == 0) {
+        head[strlen(head) - 1] = '\0'; /* drop the closing brace */
+        rc = wl__write(out, "{\"format\":\"wattlens-run\",\"version\":1,\"run\":", err);
     }
-    head[strlen(head) - 1] = '\0'; /* drop the closing brace */
-    rc = wl__write(out, "{\"format\":\"wattlens-run\",\"version\":1,\"run\":", err);
     if (rc == 0)
         rc = wl__write(out, head, err);
     free(head);
+    if (rc == 0)
+        rc = wl__json_rows(s, id, WL_TABLE_DOMAINS, "domains",
+                           nothing ? wl__unrecorded_domain_cols : NULL, out, err);
+    if (rc == 0)
+        rc = wl__json_rows(s, id, WL_TABLE_SAMPLES, "samples", NULL, out, err);
+    if (rc == 0)
+        rc = wl__json_rows(s, id, WL_TABLE_SECTIONS, "sections", NULL, out, err);
+    if (rc == 0)
+        rc = wl__write(out, ",\"summary\":", err);
+    if (rc == 0)
+        rc = wl__dump(out, summary, err);
     if (rc == 0)
         rc = wl__write(out, ",\"tokens\":[", err);
     if (rc == 0)
         rc = wl__json_tokens(s, id, out, err);
     if (rc == 0)
         rc = wl__write(out, "]}}\n", err);
-done:
-    json_decref(run);
-    json_decref(doms);
-    json_decref(samples);
-    json_decref(secs);
     json_decref(summary);
+    return rc;
+}
+
+int wl_export_run_json(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err)
+{
+    /* one snapshot for every table: a run being recorded keeps committing,
+     * and its summary, sections and tokens must describe one state of it */
+    int rc = wl_store_read_begin(s);
+    if (rc != 0)
+        return wl__store_err(s, rc, err);
+    rc = wl__json_document(s, id, out, err);
+    wl_store_read_end(s);
     return rc;
 }
 
@@ -426,13 +525,32 @@ done:
 struct wl__csv {
     FILE *out;
     bool header_done;
-    bool transpose;          /* metadata: one "field,value" line per column */
-    struct wl__cover *cover; /* tokens: their layers_first_token, layers_last_token */
+    bool transpose;               /* metadata: one "field,value" line per column */
+    bool escape;                  /* WL_EXPORT_CSV_ESCAPE_TEXT */
+    const char *const *null_cols; /* columns written empty (a run that recorded nothing) */
+    struct wl__cover *cover;      /* tokens: their layers_first_token, layers_last_token */
     int io_error;
 };
 
-static void wl__csv_text(FILE *out, const char *s, size_t n)
+/* One text cell: quoted when it holds a comma, a quote or a line break;
+ * with escape, first escaped as the text outputs are (wl_utf8_escape), so
+ * no control byte of a stored text reaches a terminal. */
+static void wl__csv_text(FILE *out, const char *s, size_t n, bool escape)
 {
+    char small[256], *big = NULL;
+    if (escape) {
+        size_t need = wl_utf8_escape(small, sizeof small, s, n);
+        if (need >= sizeof small) {
+            big = malloc(need + 1);
+            if (!big) { /* out of memory: a marker, never the raw bytes */
+                fputs("?", out);
+                return;
+            }
+            wl_utf8_escape(big, need + 1, s, n);
+        }
+        s = big ? big : small;
+        n = need;
+    }
     bool quote = false;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r')
@@ -440,34 +558,42 @@ static void wl__csv_text(FILE *out, const char *s, size_t n)
     }
     if (!quote) {
         fwrite(s, 1, n, out);
-        return;
+    } else {
+        fputc('"', out);
+        for (size_t i = 0; i < n; i++) {
+            if (s[i] == '"')
+                fputc('"', out);
+            fputc(s[i], out);
+        }
+        fputc('"', out);
     }
-    fputc('"', out);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"')
-            fputc('"', out);
-        fputc(s[i], out);
-    }
-    fputc('"', out);
+    free(big);
 }
 
-static void wl__csv_value(FILE *out, const struct wl_store_value *v)
+/* A value as a cell. Unknown is an empty cell: NULL, and a real that is not
+ * finite (inf or nan from another writer or a hand edit), as the JSON's
+ * null; an unknown float of a list is an empty item between its spaces. */
+static void wl__csv_value(FILE *out, const struct wl_store_value *v, bool escape)
 {
     switch (v->type) {
     case WL_VALUE_INT:
         fprintf(out, "%lld", (long long)v->i);
         break;
     case WL_VALUE_REAL:
-        fprintf(out, "%.17g", v->r); /* as the JSON outputs (WL_JSON_REAL_FLAGS) */
+        if (isfinite(v->r))
+            fprintf(out, "%.17g", v->r); /* as the JSON outputs (WL_JSON_REAL_FLAGS) */
         break;
     case WL_VALUE_TEXT:
-        wl__csv_text(out, v->s, v->n);
+        wl__csv_text(out, v->s, v->n, escape);
         break;
-    case WL_VALUE_BLOB: /* float32 values separated by spaces */
+    case WL_VALUE_BLOB: /* float32 values separated by spaces; %.9g gives a float back */
         for (size_t k = 0; k + sizeof(float) <= v->n; k += sizeof(float)) {
             float f;
             memcpy(&f, v->s + k, sizeof f);
-            fprintf(out, "%s%.9g", k ? " " : "", (double)f);
+            if (k)
+                fputc(' ', out);
+            if (isfinite(f))
+                fprintf(out, "%.9g", (double)f);
         }
         break;
     default:
@@ -491,13 +617,19 @@ static int wl__csv_header(void *user, size_t n, const char *const *names)
     for (size_t i = 0; i < n; i++) {
         if (i)
             fputc(',', c->out);
-        wl__csv_text(c->out, names[i], strlen(names[i]));
+        wl__csv_text(c->out, names[i], strlen(names[i]), false);
     }
     if (c->cover)
         fputs(",layers_first_token,layers_last_token", c->out);
     fputc('\n', c->out);
     c->header_done = true;
     return wl__csv_io(c);
+}
+
+static void wl__csv_cell(const struct wl__csv *c, const char *name, const struct wl_store_value *v)
+{
+    if (!wl__listed(name, c->null_cols))
+        wl__csv_value(c->out, v, c->escape);
 }
 
 static int wl__csv_row(void *user, size_t n, const char *const *names,
@@ -507,9 +639,9 @@ static int wl__csv_row(void *user, size_t n, const char *const *names,
     if (c->transpose) {
         fputs("field,value\n", c->out);
         for (size_t i = 0; i < n; i++) {
-            wl__csv_text(c->out, names[i], strlen(names[i]));
+            wl__csv_text(c->out, names[i], strlen(names[i]), false);
             fputc(',', c->out);
-            wl__csv_value(c->out, &v[i]);
+            wl__csv_cell(c, names[i], &v[i]);
             fputc('\n', c->out);
         }
     } else {
@@ -518,7 +650,7 @@ static int wl__csv_row(void *user, size_t n, const char *const *names,
         for (size_t i = 0; i < n; i++) {
             if (i)
                 fputc(',', c->out);
-            wl__csv_value(c->out, &v[i]);
+            wl__csv_cell(c, names[i], &v[i]);
         }
         int64_t first, last;
         if (c->cover &&
@@ -531,7 +663,9 @@ static int wl__csv_row(void *user, size_t n, const char *const *names,
     return wl__csv_io(c);
 }
 
-int wl_export_run_csv(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err)
+/* The tables one after another; called inside the export's read snapshot. */
+static int wl__csv_tables(wl_store *s, const char *id, unsigned flags, FILE *out,
+                          struct wl_errmsg *err)
 {
     static const struct {
         enum wl_store_table t;
@@ -541,13 +675,27 @@ int wl_export_run_csv(wl_store *s, const char *id, FILE *out, struct wl_errmsg *
         {WL_TABLE_SECTIONS, NULL},   {WL_TABLE_TOKENS, NULL},       {WL_TABLE_LAYERS, NULL},
         {WL_TABLE_COMPONENTS, NULL}, {WL_TABLE_OPS, NULL},
     };
+    bool nothing = false;
+    int rc = wl__summary(s, id, NULL, &nothing, err);
+    if (rc != 0)
+        return rc;
     struct wl__cover cover;
-    int rc = wl__cover_load(s, id, &cover);
+    rc = wl__cover_load(s, id, &cover);
     for (size_t i = 0; rc == 0 && i < sizeof tables / sizeof tables[0]; i++) {
         fprintf(out, "%s# %s\n", i ? "\n" : "",
                 tables[i].title ? tables[i].title : wl_store_table_name(tables[i].t));
-        struct wl__csv c = {out, false, tables[i].t == WL_TABLE_RUN,
-                            tables[i].t == WL_TABLE_TOKENS ? &cover : NULL, 0};
+        const char *const *null_cols = NULL;
+        if (nothing && tables[i].t == WL_TABLE_RUN)
+            null_cols = wl__unrecorded_run_cols;
+        else if (nothing && tables[i].t == WL_TABLE_DOMAINS)
+            null_cols = wl__unrecorded_domain_cols;
+        struct wl__csv c = {out,
+                            false,
+                            tables[i].t == WL_TABLE_RUN,
+                            (flags & WL_EXPORT_CSV_ESCAPE_TEXT) != 0,
+                            null_cols,
+                            tables[i].t == WL_TABLE_TOKENS ? &cover : NULL,
+                            0};
         rc = wl_store_foreach(s, id, tables[i].t, -1, -1, wl__csv_row, &c);
         /* every table has its header line, rows or not */
         if (rc == 0 && !c.header_done && !c.transpose)
@@ -563,4 +711,14 @@ int wl_export_run_csv(wl_store *s, const char *id, FILE *out, struct wl_errmsg *
     if (fflush(out) != 0 || ferror(out))
         return wl_errmsg_set(err, WL_EIO, "writing the export: %s", strerror(errno));
     return 0;
+}
+
+int wl_export_run_csv(wl_store *s, const char *id, unsigned flags, FILE *out, struct wl_errmsg *err)
+{
+    int rc = wl_store_read_begin(s); /* one snapshot, as the JSON's */
+    if (rc != 0)
+        return wl__store_err(s, rc, err);
+    rc = wl__csv_tables(s, id, flags, out, err);
+    wl_store_read_end(s);
+    return rc;
 }

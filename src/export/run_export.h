@@ -1,8 +1,14 @@
 /* Exports of one stored run: JSON (the nested run: run -> domains, samples,
  * sections, tokens -> layers -> components -> ops, plus its summary) and CSV
  * (one table after another: metadata, domains, power samples, sections,
- * tokens, layer, component and op metrics). Both stream from the store in
- * token chunks, so a deep run of a million rows needs little memory.
+ * tokens, layer, component and op metrics). Both stream from the store:
+ * rows are written as they are read (tokens in chunks, each with its
+ * layers, components and ops), so a run of a million samples or a deep run
+ * of a million rows needs little memory.
+ * Unknown values are null in the JSON and empty cells in the CSV: NULL, a
+ * stored real that is not finite, and the 0 ms / 0 J a run that recorded
+ * nothing stored (as `runs` and `show` give n/a). Reals are written with
+ * 17 significant digits, as every JSON output (util/json_text.h).
  * Field names are the store's column names (stable). In the JSON, the
  * run's JSON-text columns (sampling, sensor_provenance, model_features,
  * extra) are JSON values and its tags an array, as in `runs --json` and
@@ -21,9 +27,21 @@
 
 #include <stdio.h>
 
-/* id is a full run id (see wl_store_resolve_id). Returns 0, a store error,
- * or WL_EIO when writing to out fails; err says what. */
+/* Options of wl_export_run_csv (bits). */
+enum {
+    /* every text cell escaped as the CLI's text outputs are (wl_utf8_escape:
+     * a control byte as \xNN, ...): for a terminal, which a stored text
+     * must not drive; a file or a pipe gets the exact bytes */
+    WL_EXPORT_CSV_ESCAPE_TEXT = 1u << 0,
+};
+
+/* id is a full run id (see wl_store_resolve_id). Each export reads the run
+ * in one read snapshot of s (wl_store_read_begin), so a run being recorded
+ * is written as it was at one moment; s must have no transaction open.
+ * Returns 0, a store error, or WL_EIO when writing to out fails; err says
+ * what. */
 int wl_export_run_json(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err);
-int wl_export_run_csv(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err);
+int wl_export_run_csv(wl_store *s, const char *id, unsigned flags, FILE *out,
+                      struct wl_errmsg *err);
 
 #endif

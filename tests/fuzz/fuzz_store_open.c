@@ -52,7 +52,7 @@ static void walk(wl_store *s)
         }
         if (null) {
             wl_export_run_json(s, id, null, NULL);
-            wl_export_run_csv(s, id, null, NULL);
+            wl_export_run_csv(s, id, 0, null, NULL);
         }
     }
     if (null)

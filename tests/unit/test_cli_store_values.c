@@ -1,9 +1,10 @@
 /* The store's read commands give one run the same values: `runs --json`,
  * `show --json` and `export` (JSON and CSV) print a stored number with the
- * same digits (every one that round-trips the double), and write null for
- * what is unknown (a token count of a run without tokens, an infinity a
- * hand edit stored) where the key stays. Runs are written through the
- * store API, then the real `wattlens` binary reads them.
+ * same digits (every one that round-trips the double), write null (an empty
+ * CSV cell) for what is unknown (a token count of a run without tokens, an
+ * infinity a hand edit stored) where the key stays, and the CSV escapes
+ * stored text on a terminal. Runs are written through the store API, then
+ * the real `wattlens` binary reads them.
  */
 #include "store_fixture.h"
 #include "test_support.h"
@@ -289,6 +290,49 @@ static void test_runs_json_keeps_the_key_of_an_infinite_figure(void **state)
     json_decref(exp);
 }
 
+/* On a terminal (script(1) gives it one) the CSV's stored text is escaped as
+ * show escapes it; into a pipe it keeps its bytes. */
+static void test_csv_on_a_terminal_escapes_stored_text(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    if (system("command -v script >/dev/null 2>&1") != 0) {
+        print_message("no script(1): no terminal to test with\n");
+        skip();
+    }
+    struct wl_run_info info = {
+        .kind = WL_RUN_KIND_MEASURE, .command = "true", .prompt = "x\x1b[31mred\x1b[0m"};
+    char id[37];
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 1,
+                                .energy_j = 1,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = 0,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+
+    char cmd[16384], outp[4200];
+    snprintf(outp, sizeof outp, "%s/tty.out", f->dir);
+    snprintf(cmd, sizeof cmd,
+             "script -qec \"'%s' export %s --db '%s' -f csv\" /dev/null >'%s' 2>&1 </dev/null",
+             WL_CLI_PATH, id, f->path, outp);
+    assert_int_equal(system(cmd), 0);
+    char *tty = wl_test_read_file(outp, NULL);
+    assert_non_null(tty);
+    assert_non_null(strstr(tty, "prompt,x\\x1b[31mred\\x1b[0m"));
+    assert_null(strchr(tty, '\x1b'));
+    free(tty);
+
+    char args[64];
+    snprintf(args, sizeof args, "%s -f csv", id);
+    char *piped = cli_text(f->path, "export", args);
+    assert_non_null(strstr(piped, "prompt,x\x1b[31mred\x1b[0m\n"));
+    free(piped);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +343,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_token_counts_of_a_run_without_tokens_are_null,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_runs_json_keeps_the_key_of_an_infinite_figure,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_csv_on_a_terminal_escapes_stored_text,
                                         wl_test_store_setup, wl_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,570 @@
+/* The run exports (src/export/run_export.c) through the library: the JSON
+ * holds a long run's samples and sections one row at a time (jansson's
+ * live bytes are counted, not timed), both formats read one snapshot of a
+ * run being recorded (a second connection commits rows while the export
+ * writes: a deterministic interleaving through the output stream), a run
+ * that recorded nothing has no zero figures, and the CSV's unknown values
+ * and escaped text.
+ */
+#define _GNU_SOURCE /* fopencookie */
+#include "store_fixture.h"
+#include "test_support.h"
+
+#include "export/run_export.h"
+#include "wattlens/error.h"
+
+#include <jansson.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+/* The export of run id into a heap string (JSON, or CSV with flags). */
+static char *export_text(wl_store *s, const char *id, bool csv, unsigned flags)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    assert_non_null(f);
+    struct wl_errmsg e = {{0}};
+    int rc = csv ? wl_export_run_csv(s, id, flags, f, &e) : wl_export_run_json(s, id, f, &e);
+    if (rc != 0)
+        fail_msg("export: %s (%s)", wl_strerror(rc), e.text);
+    assert_int_equal(fclose(f), 0);
+    return buf;
+}
+
+static json_t *export_json(wl_store *s, const char *id)
+{
+    char *text = export_text(s, id, false, 0);
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+    if (!j)
+        fail_msg("export is no JSON (%s): %.200s", je.text, text);
+    free(text);
+    return j;
+}
+
+/* The lines of CSV table `name` (after its "# name" and header lines). */
+static size_t csv_rows(const char *csv, const char *name)
+{
+    char head[64];
+    snprintf(head, sizeof head, "# %s\n", name);
+    const char *p = strstr(csv, head);
+    assert_non_null(p);
+    p = strchr(p + strlen(head), '\n'); /* the header line */
+    assert_non_null(p);
+    size_t n = 0;
+    for (p++; *p && *p != '\n'; p = strchr(p, '\n') + 1)
+        n++;
+    return n;
+}
+
+/* The value of field `name` in the CSV's metadata table ("name,value"). */
+static const char *csv_field(const char *csv, const char *name, char *buf, size_t size)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\n%s,", name);
+    const char *p = strstr(csv, key);
+    assert_non_null(p);
+    p += strlen(key);
+    snprintf(buf, size, "%.*s", (int)strcspn(p, "\n"), p);
+    return buf;
+}
+
+static struct wl_store_sample sample_at(int i)
+{
+    struct wl_store_sample v = {.t_ms = 10.0 * i,
+                                .phase = "measure",
+                                .domain_mask = 1u << WL_DOMAIN_PACKAGE,
+                                .method_flags = 1u << WL_METHOD_MODEL_ESTIMATE};
+    v.power_w[WL_DOMAIN_PACKAGE] = 20 + i % 7;
+    v.energy_j[WL_DOMAIN_PACKAGE] = 0.2 * i;
+    return v;
+}
+
+/* A finished measure run of n_samples samples and n_sections sections. */
+static void write_measure_run(wl_store *s, int n_samples, int n_sections, char *id)
+{
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "sleep 1"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_sample batch[256];
+    for (int i = 0; i < n_samples;) {
+        int n = 0;
+        for (; n < 256 && i < n_samples; n++, i++)
+            batch[n] = sample_at(i);
+        assert_int_equal(wl_store_add_samples(r, batch, (size_t)n), 0);
+    }
+    for (int i = 0; i < n_sections; i++) {
+        struct wl_store_section sec = {.phase = "measure",
+                                       .name = "command",
+                                       .token_index = -1,
+                                       .start_ms = i,
+                                       .end_ms = i + 1,
+                                       .energy_j = 0.02,
+                                       .method = WL_METHOD_MODEL_ESTIMATE};
+        assert_int_equal(wl_store_add_section(r, &sec), 0);
+    }
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 10.0 * n_samples,
+                                .energy_j = 0.2 * n_samples,
+                                .energy_method = WL_METHOD_MODEL_ESTIMATE,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = n_samples,
+                                .sample_rate_hz = 100};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+}
+
+/* ---- 1: memory stays one row whatever the run's length ---------------------- *
+ * Every JSON value of the export is a jansson allocation: counting their
+ * live bytes gives the export's high-water mark, a figure that does not
+ * depend on timing. The sizes come from malloc_usable_size, not a header,
+ * so a block freed with plain free() (json_dumps's result) stays valid. */
+static size_t live_bytes, peak_bytes;
+
+static void *counting_malloc(size_t n)
+{
+    void *p = malloc(n);
+#if defined(__GLIBC__)
+    live_bytes += p ? malloc_usable_size(p) : 0;
+#endif
+    if (live_bytes > peak_bytes)
+        peak_bytes = live_bytes;
+    return p;
+}
+
+static void counting_free(void *p)
+{
+#if defined(__GLIBC__)
+    live_bytes -= p ? malloc_usable_size(p) : 0;
+#endif
+    free(p);
+}
+
+/* The peak of jansson's live bytes while run id is exported as JSON. */
+static size_t export_peak_bytes(wl_store *s, const char *id)
+{
+    FILE *null = fopen("/dev/null", "w");
+    assert_non_null(null);
+    live_bytes = peak_bytes = 0;
+    json_set_alloc_funcs(counting_malloc, counting_free);
+    struct wl_errmsg e = {{0}};
+    int rc = wl_export_run_json(s, id, null, &e);
+    json_set_alloc_funcs(malloc, free);
+    fclose(null);
+    if (rc != 0)
+        fail_msg("export: %s", e.text);
+    return peak_bytes;
+}
+
+static void test_json_memory_does_not_grow_with_samples_and_sections(void **state)
+{
+#if !defined(__GLIBC__)
+    (void)state;
+    skip(); /* malloc_usable_size */
+#else
+    struct wl_test_store_fixture *f = *state;
+    char small[37], large[37];
+    write_measure_run(f->s, 1000, 100, small);
+    write_measure_run(f->s, 20000, 2000, large);
+    const size_t p_small = export_peak_bytes(f->s, small);
+    const size_t p_large = export_peak_bytes(f->s, large);
+    print_message("jansson peak: %zu bytes for 1000 samples, %zu for 20000\n", p_small, p_large);
+    /* one row at a time: 20 times the rows, the same peak (a little slack
+     * for the summary's figures); holding them took ~1.5 KB per row, 30 MB */
+    assert_true(p_large <= p_small + 4096);
+    assert_true(p_large < 256 * 1024);
+
+    /* and every row is there, in order, in the document's shape */
+    json_t *doc = export_json(f->s, large);
+    json_t *run = json_object_get(doc, "run");
+    json_t *samples = json_object_get(run, "samples");
+    json_t *secs = json_object_get(run, "sections");
+    assert_int_equal(json_array_size(samples), 20000);
+    assert_int_equal(json_array_size(secs), 2000);
+    for (size_t i = 0; i < 20000; i += 4999) {
+        json_t *x = json_array_get(samples, i);
+        assert_true(json_real_value(json_object_get(x, "t_ms")) == 10.0 * (double)i);
+        assert_true(json_real_value(json_object_get(x, "package_power_w")) ==
+                    20.0 + (double)(i % 7));
+    }
+    assert_true(json_real_value(json_object_get(json_array_get(secs, 1999), "start_ms")) == 1999);
+    assert_int_equal(json_array_size(json_object_get(run, "domains")), 0);
+    assert_int_equal(json_array_size(json_object_get(run, "tokens")), 0);
+    assert_string_equal(json_string_value(json_object_get(run, "command")), "sleep 1");
+    assert_true(json_is_object(json_object_get(run, "summary")));
+    assert_null(json_object_get(json_object_get(run, "summary"), "run"));
+    /* the keys keep their order: the run's fields, then its arrays and summary */
+    const char *order[] = {"domains", "samples", "sections", "summary", "tokens"};
+    size_t k = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(run, key, v)
+    {
+        (void)v;
+        if (k < 5 && strcmp(key, order[k]) == 0)
+            k++;
+        else
+            assert_int_equal(k, 0); /* a run field after the arrays began */
+    }
+    assert_int_equal(k, 5);
+    json_decref(doc);
+#endif
+}
+
+/* ---- 2: one snapshot of a run being recorded --------------------------------- */
+
+/* The run being recorded: n_in input tokens, then output tokens, each with
+ * its decode section and a sample. */
+struct live_run {
+    wl_store_run *r;
+    int next; /* next token index */
+    int n_in;
+};
+
+static void live_add_tokens(struct live_run *lr, int n)
+{
+    for (int k = 0; k < n; k++, lr->next++) {
+        const int i = lr->next;
+        const bool in = i < lr->n_in;
+        if (!in) {
+            struct wl_store_section sec = {.phase = "decode",
+                                           .name = "token",
+                                           .token_index = i,
+                                           .start_ms = 10.0 * i,
+                                           .end_ms = 10.0 * i + 10,
+                                           .energy_j = 0.5,
+                                           .method = WL_METHOD_MODEL_ESTIMATE};
+            assert_int_equal(wl_store_add_section(lr->r, &sec), 0);
+        }
+        struct wl_store_token t = {.index = i,
+                                   .text = "t",
+                                   .is_input = in,
+                                   .start_ms = 10.0 * i,
+                                   .end_ms = 10.0 * i + 10,
+                                   .energy_j = 0.5,
+                                   .method = WL_METHOD_MODEL_ESTIMATE,
+                                   .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(lr->r, &t), 0);
+        struct wl_store_layer_metric lm = {i, 0, 5, 0.25};
+        assert_int_equal(wl_store_add_layer_metric(lr->r, &lm), 0);
+        struct wl_store_sample smp = sample_at(i);
+        assert_int_equal(wl_store_add_samples(lr->r, &smp, 1), 0);
+    }
+    assert_int_equal(wl_store_flush(lr->r), 0);
+}
+
+#if defined(__GLIBC__) /* fopencookie; elsewhere the test is skipped */
+/* An output stream whose first write commits more rows of the live run
+ * (through the writer's own connection) before it writes: the export's
+ * later reads come after that commit, whatever the export reads first. */
+struct hook {
+    struct live_run *lr;
+    FILE *sink;
+    bool fired;
+};
+
+static ssize_t hook_write(void *cookie, const char *buf, size_t n)
+{
+    struct hook *h = cookie;
+    if (!h->fired) {
+        h->fired = true;
+        live_add_tokens(h->lr, 40);
+    }
+    return (ssize_t)fwrite(buf, 1, n, h->sink);
+}
+
+/* Exports run id from reader s into a heap string while the hook commits. */
+static char *export_while_writing(wl_store *s, const char *id, bool csv, struct live_run *lr)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    struct hook h = {lr, open_memstream(&buf, &size), false};
+    assert_non_null(h.sink);
+    cookie_io_functions_t io = {.write = hook_write};
+    FILE *f = fopencookie(&h, "w", io);
+    assert_non_null(f);
+    setvbuf(f, NULL, _IONBF, 0); /* every write reaches the hook at once */
+    struct wl_errmsg e = {{0}};
+    int rc = csv ? wl_export_run_csv(s, id, 0, f, &e) : wl_export_run_json(s, id, f, &e);
+    if (rc != 0)
+        fail_msg("export: %s (%s)", wl_strerror(rc), e.text);
+    fclose(f);
+    assert_true(h.fired);
+    assert_int_equal(fclose(h.sink), 0);
+    return buf;
+}
+
+#endif
+
+static void test_an_export_reads_one_snapshot_of_a_live_run(void **state)
+{
+#if !defined(__GLIBC__)
+    (void)state;
+    skip();
+#else
+    struct wl_test_store_fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "m"};
+    char id[37];
+    struct live_run lr = {NULL, 0, 4};
+    assert_int_equal(wl_store_run_begin(f->s, &info, &lr.r, id), 0);
+    live_add_tokens(&lr, 20); /* 4 input, 16 output tokens committed */
+    wl_store *reader = wl_test_store_open(f->path);
+
+    /* JSON: the run row, summary, samples, sections and tokens all hold
+     * the 20 tokens committed before the export began, none of the 40
+     * committed while it wrote */
+    char *text = export_while_writing(reader, id, false, &lr);
+    json_t *doc = json_loads(text, 0, NULL);
+    assert_non_null(doc);
+    json_t *run = json_object_get(doc, "run");
+    assert_string_equal(json_string_value(json_object_get(run, "status")), "running");
+    json_t *eff = json_object_get(json_object_get(run, "summary"), "efficiency");
+    assert_int_equal(json_integer_value(json_object_get(eff, "output_tokens")), 16);
+    assert_int_equal(json_array_size(json_object_get(run, "tokens")), 20);
+    assert_int_equal(json_array_size(json_object_get(run, "sections")), 16);
+    assert_int_equal(json_array_size(json_object_get(run, "samples")), 20);
+    json_decref(doc);
+    free(text);
+    assert_int_equal(lr.next, 60);
+
+    /* CSV: every table as it was when the export began (40 more were
+     * committed by its first write) */
+    text = export_while_writing(reader, id, true, &lr);
+    assert_int_equal(csv_rows(text, "tokens"), 60);
+    assert_int_equal(csv_rows(text, "sections"), 56);
+    assert_int_equal(csv_rows(text, "power_samples"), 60);
+    assert_int_equal(csv_rows(text, "layer_metrics"), 60);
+    free(text);
+
+    /* the snapshot ends with the export: the next one sees everything */
+    text = export_text(reader, id, true, 0);
+    assert_int_equal(csv_rows(text, "tokens"), 100);
+    free(text);
+    wl_store_close(reader);
+    wl_store_run_abandon(lr.r);
+#endif
+}
+
+/* ---- 3: a run that recorded nothing ----------------------------------------- */
+
+static void test_a_run_that_recorded_nothing_has_no_zero_figures(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    /* cancelled during its idle baseline: a baseline section and samples,
+     * and the 0 ms / 0 J its writer stores */
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "m"};
+    char id[37];
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct wl_store_section base = {.phase = "baseline",
+                                    .name = "idle",
+                                    .token_index = -1,
+                                    .start_ms = 0,
+                                    .end_ms = 300,
+                                    .energy_j = 3,
+                                    .method = WL_METHOD_MODEL_ESTIMATE};
+    assert_int_equal(wl_store_add_section(r, &base), 0);
+    struct wl_store_sample smp = sample_at(1);
+    assert_int_equal(wl_store_add_samples(r, &smp, 1), 0);
+    struct wl_store_domain dom = {.domain = WL_DOMAIN_PACKAGE,
+                                  .method = WL_METHOD_MODEL_ESTIMATE,
+                                  .source = "cpu-model",
+                                  .energy_j = 0,
+                                  .avg_power_w = WL_STORE_UNSET,
+                                  .baseline_power_w = WL_STORE_UNSET,
+                                  .peak_power_w = WL_STORE_UNSET,
+                                  .peak_t_ms = WL_STORE_UNSET};
+    struct wl_run_totals tot = {.status = WL_RUN_CANCELLED,
+                                .duration_ms = 0,
+                                .energy_j = 0,
+                                .energy_method = WL_METHOD_MODEL_ESTIMATE,
+                                .input_tokens = 0,
+                                .output_tokens = 0,
+                                .sample_count = 1,
+                                .sample_rate_hz = WL_STORE_UNSET,
+                                .domains = &dom,
+                                .n_domains = 1};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+
+    json_t *doc = export_json(f->s, id);
+    json_t *run = json_object_get(doc, "run");
+    assert_true(json_is_true(json_object_get(
+        json_object_get(json_object_get(run, "summary"), "totals"), "nothing_recorded")));
+    assert_true(json_is_null(json_object_get(run, "duration_ms")));
+    assert_true(json_is_null(json_object_get(run, "energy_j")));
+    assert_true(json_is_null(json_object_get(run, "j_per_token")));
+    json_t *d0 = json_array_get(json_object_get(run, "domains"), 0);
+    assert_non_null(d0);
+    assert_true(json_is_null(json_object_get(d0, "energy_j")));
+    /* what was recorded stays: the method, the baseline section's energy */
+    assert_string_equal(json_string_value(json_object_get(run, "energy_method")), "model_estimate");
+    assert_true(json_real_value(json_object_get(json_array_get(json_object_get(run, "sections"), 0),
+                                                "energy_j")) == 3);
+    json_decref(doc);
+
+    char *csv = export_text(f->s, id, true, 0), b[64];
+    assert_string_equal(csv_field(csv, "duration_ms", b, sizeof b), "");
+    assert_string_equal(csv_field(csv, "energy_j", b, sizeof b), "");
+    assert_string_equal(csv_field(csv, "energy_method", b, sizeof b), "model_estimate");
+    assert_non_null(strstr(csv, "\npackage,model_estimate,cpu-model,,"));
+    free(csv);
+
+    /* a run that recorded something keeps a stored 0 J as it is */
+    char other[37];
+    struct wl_test_run_spec sp = {.duration_ms = 40, .energy_j = 0, .n_in = 1, .n_out = 1};
+    wl_test_store_make_run(f->s, &sp, other);
+    doc = export_json(f->s, other);
+    assert_true(json_real_value(json_object_get(json_object_get(doc, "run"), "energy_j")) == 0);
+    json_decref(doc);
+}
+
+/* ---- 7: the CSV's unknown values and its text on a terminal ------------------ */
+
+static void test_csv_unknown_values_are_empty_cells(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "m"};
+    char id[37];
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    for (int i = 0; i < 3; i++) {
+        struct wl_store_token t = {.index = i,
+                                   .text = "t",
+                                   .is_input = i == 0,
+                                   .start_ms = 10.0 * i,
+                                   .end_ms = 10.0 * i + 10,
+                                   .energy_j = 0.5,
+                                   .method = WL_METHOD_COUNTER,
+                                   .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &t), 0);
+    }
+    struct wl_store_layer_metric lm = {2, 0, 5, 0.25};
+    assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+    struct wl_store_component_metric cm = {.token_index = 2,
+                                           .layer = 0,
+                                           .component = 0,
+                                           .name = "attn",
+                                           .dur_ms = 5,
+                                           .energy_j = 0.25,
+                                           .act_mean_abs = WL_STORE_UNSET,
+                                           .act_std = WL_STORE_UNSET,
+                                           .act_max_abs = WL_STORE_UNSET,
+                                           .act_sparsity = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+    const float heads[3] = {0.5f, NAN, 0.25f};
+    struct wl_store_op_metric om = {.token_index = 2,
+                                    .layer = 0,
+                                    .component = 0,
+                                    .op = 0,
+                                    .name = "qk",
+                                    .dur_ms = 5,
+                                    .energy_j = 0.25,
+                                    .n_heads = 3,
+                                    .head_entropy = heads,
+                                    .entropy = WL_STORE_UNSET,
+                                    .max_weight = WL_STORE_UNSET,
+                                    .sparsity = WL_STORE_UNSET,
+                                    .kill_ratio = WL_STORE_UNSET,
+                                    .var_ratio = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_op_metric(r, &om), 0);
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 30,
+                                .energy_j = 1.5,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .input_tokens = 1,
+                                .output_tokens = 2,
+                                .sample_count = 0,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    /* infinities from another writer or a hand edit (SQLite keeps them) */
+    wl_test_store_raw_exec(f->path, "UPDATE runs SET energy_j = 9e999, j_per_token = -9e999");
+    wl_test_store_raw_exec(f->path, "UPDATE tokens SET energy_j = -9e999 WHERE idx = 1");
+
+    char *csv = export_text(f->s, id, true, 0), b[64];
+    for (const char *const *w = (const char *const[]){",inf,", ",inf\n", ",-inf,", ",-inf\n",
+                                                      ",nan,", ",nan\n", ",-nan,", ",-nan\n", NULL};
+         *w; w++) {
+        const char *p = strstr(csv, *w);
+        if (p)
+            fail_msg("'%s' in the CSV: ...%.40s", *w, p > csv + 40 ? p - 40 : csv);
+    }
+    assert_string_equal(csv_field(csv, "energy_j", b, sizeof b), "");
+    assert_string_equal(csv_field(csv, "j_per_token", b, sizeof b), "");
+    /* token 1: token_index,text,is_input,start_ms,end_ms,dur_ms,energy_j */
+    assert_non_null(strstr(csv, "\n1,t,0,10,20,10,,"));
+    /* an unknown float of a list is an empty item: its place is kept */
+    assert_non_null(strstr(csv, ",0.5  0.25,"));
+    free(csv);
+
+    /* the JSON says null for the same values */
+    json_t *doc = export_json(f->s, id);
+    json_t *run = json_object_get(doc, "run");
+    assert_true(json_is_null(json_object_get(run, "energy_j")));
+    json_t *t1 = json_array_get(json_object_get(run, "tokens"), 1);
+    assert_true(json_is_null(json_object_get(t1, "energy_j")));
+    json_decref(doc);
+}
+
+static void test_csv_text_is_escaped_on_request(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE,
+                               .command = "echo \x1b]0;pwned\x07",
+                               .prompt = "a\x1b[31mred\r\n\"q\",\xe2\x80\xae\xff"};
+    char id[37];
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 30,
+                                .energy_j = 1.5,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = 0,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+
+    /* to a file or a pipe: the exact bytes, quoted as CSV quotes */
+    char *csv = export_text(f->s, id, true, 0), b[256];
+    assert_non_null(strstr(csv, "\nprompt,\"a\x1b[31mred\r\n\"\"q\"\",\xe2\x80\xae\xff\"\n"));
+    free(csv);
+
+    /* for a terminal: no control byte but the line ends, text escaped as
+     * the text outputs escape it (wl_utf8_escape), then quoted */
+    csv = export_text(f->s, id, true, WL_EXPORT_CSV_ESCAPE_TEXT);
+    for (const unsigned char *p = (const unsigned char *)csv; *p; p++) {
+        if ((*p < 0x20 && *p != '\n') || *p == 0x7f)
+            fail_msg("control byte 0x%02x at %td", *p, (const char *)p - csv);
+    }
+    assert_null(strstr(csv, "\xe2\x80\xae"));
+    assert_string_equal(csv_field(csv, "prompt", b, sizeof b),
+                        "\"a\\x1b[31mred\\x0d\\x0a\"\"q\"\",\\u202e\\xff\"");
+    assert_string_equal(csv_field(csv, "command", b, sizeof b), "echo \\x1b]0;pwned\\x07");
+    free(csv);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_json_memory_does_not_grow_with_samples_and_sections,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_an_export_reads_one_snapshot_of_a_live_run,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_a_run_that_recorded_nothing_has_no_zero_figures,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_csv_unknown_values_are_empty_cells,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_csv_text_is_escaped_on_request, wl_test_store_setup,
+                                        wl_test_store_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
