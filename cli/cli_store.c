@@ -240,6 +240,12 @@ const char *wl_cli_fmt(double v, int decimals, const char *unit, char *buf, size
         snprintf(buf, size, "n/a");
         return buf;
     }
+    /* a huge value (another writer, a hand edit) in three significant
+     * digits: %f would write all of its 300 digits and cut the unit off */
+    if (fabs(v) >= 1e9) {
+        snprintf(buf, size, "%.3g%s%s", v, sep, u);
+        return buf;
+    }
     snprintf(buf, size, "%.*f%s%s", decimals, v, sep, u);
     /* a value that is not zero is never shown as zero: when every digit
      * printed is 0, two significant digits instead (a 0.004 % share reads

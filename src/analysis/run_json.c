@@ -20,9 +20,11 @@ const char *wl_run_json_format_time(int64_t unix_ms, char *buf, size_t size)
     }
     time_t t = (time_t)s;
     struct tm tm;
-    char day[32];
-    if (!gmtime_r(&t, &tm) || strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm) == 0 ||
-        snprintf(buf, size, "%s.%03dZ", day, (int)ms) >= (int)size)
+    if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+        return NULL;
+    /* the year with its four digits (glibc's %Y writes year 0 as "0") */
+    if (snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms) >= (int)size)
         snprintf(buf, size, "?");
     return buf;
 }
@@ -98,8 +100,8 @@ json_t *wl_run_json_identity(const struct wl_run_row *r)
         return NULL;
     int rc = wl_json_set_text(o, "id", r->id);
     rc |= json_object_set_new(o, "created_at_ms", json_integer(r->created_at_ms));
-    rc |= json_object_set_new(
-        o, "created_at", json_string(wl_run_json_format_time(r->created_at_ms, when, sizeof when)));
+    const char *at = wl_run_json_format_time(r->created_at_ms, when, sizeof when);
+    rc |= json_object_set_new(o, "created_at", at ? json_string(at) : json_null());
     rc |= json_object_set_new(o, "status", json_string(wl_run_status_name(r->status)));
     rc |= json_object_set_new(o, "kind", json_string(wl_run_kind_name(r->kind)));
     rc |= wl_json_set_text(o, "command", r->command);

@@ -1216,6 +1216,14 @@ static void test_run_json_shapes(void **state)
     assert_string_equal(wl_run_json_format_time(0, b, sizeof b), "1970-01-01T00:00:00.000Z");
     assert_string_equal(wl_run_json_format_time(-1, b, sizeof b), "1969-12-31T23:59:59.999Z");
     assert_string_equal(wl_run_json_format_time(0, b, 10), "?"); /* too small: not cut */
+    /* four digits of year, 0000 to 9999 (glibc's %Y wrote "0-01-01"); past
+     * them no ISO 8601 time, as SQLite's strftime (the export's) */
+    assert_string_equal(wl_run_json_format_time(-62167219200000LL, b, sizeof b),
+                        "0000-01-01T00:00:00.000Z");
+    assert_string_equal(wl_run_json_format_time(253402300799999LL, b, sizeof b),
+                        "9999-12-31T23:59:59.999Z");
+    assert_null(wl_run_json_format_time(253402300800000LL, b, sizeof b));
+    assert_null(wl_run_json_format_time(-62167219200001LL, b, sizeof b));
 
     json_t *o = json_object();
     assert_int_equal(wl_run_json_set_tags(o, "cpu,q4"), 0);

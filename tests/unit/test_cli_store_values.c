@@ -2,9 +2,9 @@
  * `show --json` and `export` (JSON and CSV) print a stored number with the
  * same digits (every one that round-trips the double), write null (an empty
  * CSV cell) for what is unknown (a token count of a run without tokens, an
- * infinity a hand edit stored) where the key stays, and the CSV escapes
- * stored text on a terminal. Runs are written through the store API, then
- * the real `wattlens` binary reads them.
+ * infinity a hand edit stored, a creation time past the year 9999) where
+ * the key stays, and the CSV escapes stored text on a terminal. Runs are written through the store
+ * API, then the real `wattlens` binary reads them.
  */
 #include "store_fixture.h"
 #include "test_support.h"
@@ -333,6 +333,40 @@ static void test_csv_on_a_terminal_escapes_stored_text(void **state)
     free(piped);
 }
 
+/* created_at outside the years ISO 8601 writes with four digits: null in
+ * runs --json as in the export (SQLite's strftime), and year 0 as 0000. */
+static void test_created_at_agrees_at_the_ends_of_the_calendar(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char id[2][37];
+    const int64_t at[2] = {253402300800000LL, -62167219200000LL}; /* 10000-01-01, 0000-01-01 */
+    const char *want[2] = {NULL, "0000-01-01T00:00:00.000Z"};
+    for (int i = 0; i < 2; i++) {
+        struct wl_test_run_spec sp = {.created_at_ms = 1, .duration_ms = 1, .energy_j = 1};
+        wl_test_store_make_run(f->s, &sp, id[i]);
+        char sql[128];
+        snprintf(sql, sizeof sql, "UPDATE runs SET created_at_ms = %lld WHERE uuid = '%s'",
+                 (long long)at[i], id[i]);
+        wl_test_store_raw_exec(f->path, sql);
+    }
+    json_t *list = cli_json(f->path, "runs", "--json");
+    for (int i = 0; i < 2; i++) {
+        char args[128];
+        snprintf(args, sizeof args, "%s -f json", id[i]);
+        json_t *exp = cli_json(f->path, "export", args);
+        json_t *shown[2] = {json_object_get(listed(list, id[i]), "created_at"),
+                            json_object_get(json_object_get(exp, "run"), "created_at")};
+        for (int k = 0; k < 2; k++) {
+            if (!want[i])
+                assert_true(json_is_null(shown[k]));
+            else
+                assert_string_equal(json_string_value(shown[k]), want[i]);
+        }
+        json_decref(exp);
+    }
+    json_decref(list);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +379,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_runs_json_keeps_the_key_of_an_infinite_figure,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_csv_on_a_terminal_escapes_stored_text,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_created_at_agrees_at_the_ends_of_the_calendar,
                                         wl_test_store_setup, wl_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

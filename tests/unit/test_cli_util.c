@@ -1,6 +1,6 @@
 /* cli/cli_util.c: the CPU's model name from /proc/cpuinfo, as text
  * (wl_cli_cpuinfo_model_name) and from the file (wl_cli_host_cpu, under
- * WATTLENS_PROC_ROOT); cli_store.c's size formatter; the KV cache type
+ * WATTLENS_PROC_ROOT); cli_store.c's size and figure formatters; the KV cache type
  * parser (wl_cli_parse_cache_type); generate's phase line (wl_cli_phase_text). The CLI's helper
  * sources are compiled into this test by cmake/extra/cli_fuzz.cmake.
  */
@@ -210,6 +210,20 @@ static void test_fmt_bytes_units(void **state)
     assert_string_equal(wl_cli_fmt_bytes(-1, b, sizeof b), "n/a");
 }
 
+/* A huge figure (a hand-edited database) keeps its unit: three significant
+ * digits past 1e9, where %f wrote every digit and cut the unit off. */
+static void test_fmt_huge_values_keep_their_unit(void **state)
+{
+    (void)state;
+    char b[32];
+    assert_string_equal(wl_cli_fmt_duration(1e308, b, sizeof b), "1.67e+303 min");
+    assert_string_equal(wl_cli_fmt_energy(-1e300, b, sizeof b), "-1e+297 kJ");
+    assert_string_equal(wl_cli_fmt_duration(90e3, b, sizeof b), "90.00 s"); /* as before */
+    assert_string_equal(wl_cli_fmt_duration(1e12, b, sizeof b), "16666666.7 min");
+    assert_string_equal(wl_cli_fmt_duration(1e14, b, sizeof b), "1.67e+09 min");
+    assert_string_equal(wl_cli_fmt(999999999.5, 1, "x", b, sizeof b), "999999999.5 x");
+}
+
 /* The KV cache types of the engine (generate/bench --cache-type, model info
  * --kv-type): f16 and f32 in any case; anything else (other weight types,
  * junk) is refused and leaves *out alone. */
@@ -261,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_cpuinfo_model_name_cut_between_characters),
         cmocka_unit_test(test_host_cpu_reads_whole_lines),
         cmocka_unit_test(test_fmt_bytes_units),
+        cmocka_unit_test(test_fmt_huge_values_keep_their_unit),
         cmocka_unit_test(test_parse_cache_type),
         cmocka_unit_test(test_phase_text),
     };
