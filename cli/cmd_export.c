@@ -36,7 +36,7 @@ static void usage(FILE *out)
         "token is sampled from the prefill's logits and has none.\n"
         "The run is read in one snapshot: one still being recorded is written as it was\n"
         "when the export began. Unknown values are null (JSON) or empty cells (CSV), the\n"
-        "0 ms and 0 J of a run that recorded nothing too; numbers have 17 significant\n"
+        "0 ms and 0 J of a run that recorded nothing too; numbers have 15 significant\n"
         "digits. On a terminal the CSV's stored text is escaped as 'show' escapes it.\n"
         "ID is a run id or a unique prefix of at least 4 characters.\n"
         "\n"

@@ -581,7 +581,7 @@ static void wl__csv_value(FILE *out, const struct wl_store_value *v, bool escape
         break;
     case WL_VALUE_REAL:
         if (isfinite(v->r))
-            fprintf(out, "%.17g", v->r); /* as the JSON outputs (WL_JSON_REAL_FLAGS) */
+            fprintf(out, "%.15g", v->r); /* as the JSON outputs (WL_JSON_REAL_FLAGS) */
         break;
     case WL_VALUE_TEXT:
         wl__csv_text(out, v->s, v->n, escape);

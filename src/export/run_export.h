@@ -8,7 +8,7 @@
  * Unknown values are null in the JSON and empty cells in the CSV: NULL, a
  * stored real that is not finite, and the 0 ms / 0 J a run that recorded
  * nothing stored (as `runs` and `show` give n/a). Reals are written with
- * 17 significant digits, as every JSON output (util/json_text.h).
+ * 15 significant digits, as every JSON output (util/json_text.h).
  * Field names are the store's column names (stable). In the JSON, the
  * run's JSON-text columns (sampling, sensor_provenance, model_features,
  * extra) are JSON values and its tags an array, as in `runs --json` and

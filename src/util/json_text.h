@@ -20,13 +20,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* How every JSON output writes a real number (jansson's dump flag):
- * 17 significant digits (%.17g), which give back the exact double when
- * parsed, so the same stored value reads the same in `runs --json`,
- * `show --json`, `run --json` and the export (the CSV export prints %.17g
- * too). The price: a value with no short exact form shows its last digits
- * (0.1 is 0.10000000000000001). docs/internals/store.md, "JSON shapes". */
-#define WL_JSON_REAL_FLAGS JSON_REAL_PRECISION(17)
+/* How every JSON output writes a real number (jansson's dump flag): 15
+ * significant digits (%.15g, DBL_DIG: every decimal of 15 digits survives
+ * the trip through a double), so the same stored value reads the same in
+ * `runs --json`, `show --json`, `run --json` and the export (the CSV export
+ * prints %.15g too), and a 0.7 given by the user reads 0.7, not the
+ * 0.69999999999999996 that 17 digits would show. The last bit or two of a
+ * double is not printed. docs/internals/store.md, "JSON shapes". */
+#define WL_JSON_REAL_FLAGS JSON_REAL_PRECISION(15)
 
 /* Suffix of the field that carries the exact bytes of a text field. */
 #define WL_JSON_HEX_SUFFIX "_hex"
