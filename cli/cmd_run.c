@@ -87,6 +87,7 @@ static void usage(FILE *out)
         "  -c, --ctx-size N        context positions (per sequence; default: the longest\n"
         "                          prompt's tokens + N, at most the model's training\n"
         "                          context; as in 'generate --help')\n"
+        "      --cache-type T      KV cache type f16 (default) or f32 (stored with the run)\n"
         "      --batch N           generate N sequences together (1..%d, default 1): one\n"
         "                          prefill for all prompts, then decode rounds of one token\n"
         "                          per running sequence (weights read once per round); each\n"
@@ -180,7 +181,8 @@ static int parse(int argc, char **argv, struct opts *o)
         O_CO2,
         O_JSON,
         O_LAYERS,
-        O_BATCH
+        O_BATCH,
+        O_CACHE
     };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
@@ -201,6 +203,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"json", no_argument, NULL, O_JSON},
         {"layers", required_argument, NULL, O_LAYERS},
         {"batch", required_argument, NULL, O_BATCH},
+        {"cache-type", required_argument, NULL, O_CACHE},
         {"help", no_argument, NULL, 'h'},
         WL_CLI_DB_OPTION,
         {NULL, 0, NULL, 0},
@@ -240,6 +243,10 @@ static int parse(int argc, char **argv, struct opts *o)
             break;
         case 'c':
             if (!wl_cli_parse_long(CMD, "-c", optarg, 1, 1 << 20, &o->n_ctx))
+                return WL_EXIT_USAGE;
+            break;
+        case O_CACHE:
+            if (!wl_cli_parse_cache_type(CMD, "--cache-type", optarg, &o->cp.kv_type))
                 return WL_EXIT_USAGE;
             break;
         case O_DEPTH:
@@ -583,6 +590,8 @@ static int run(int argc, char **argv)
         wl_store_run_set_extra(srun, "currency", extra);
     }
     wl_store_run_set_extra(srun, "default_model", default_model ? "true" : "false");
+    snprintf(extra, sizeof extra, "\"%s\"", wl_ttype_name(o.cp.kv_type));
+    wl_store_run_set_extra(srun, "kv_cache_type", extra);
 
     g_cancel = 0;
     memset(&sa, 0, sizeof sa);

@@ -115,7 +115,7 @@ int wl__generate_check_logits(const wl_context *ctx, const float *l, int32_t n, 
                              (double)l[i], i, where, step,
                              f16 ? " (with the F16 KV cache, a key or value above 65504, "
                                    "F16's largest, overflows; an F32 cache may help: "
-                                   "generate --cache-type f32)"
+                                   "--cache-type f32)"
                                  : "");
     }
     return 0;

@@ -324,7 +324,7 @@ static void test_f16_cache_overflow_is_named(void **state)
     struct wl_generate_result r[2];
     struct wl_errmsg err = {{0}};
     const char *hint = "(with the F16 KV cache, a key or value above 65504, F16's largest, "
-                       "overflows; an F32 cache may help: generate --cache-type f32)";
+                       "overflows; an F32 cache may help: --cache-type f32)";
 
     wl_context *ctx = make_ctx(s.m, 16, 0, 2); /* F16, the default */
     assert_int_equal(wl_generate(ctx, s.tok, &p, &r[0], &err), WL_ERANGE);
