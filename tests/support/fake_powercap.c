@@ -80,11 +80,15 @@ static void *writer(void *arg)
      * loaded machine (the lag of the last write is the fake's own error). */
     struct sched_param sp = {.sched_priority = 1};
     pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
-    uint64_t next = wl_clock_now_ns();
     while (!atomic_load(&fp->stop)) {
-        write_all(fp, wl_clock_now_ns());
-        next += fp->period_ns;
-        wl_clock_sleep_until_ns(next);
+        const uint64_t t = wl_clock_now_ns();
+        write_all(fp, t);
+        /* A period after this write, not on a fixed grid: after a late
+         * write the grid's next slot came at once (after a stall, a burst
+         * of writes microseconds apart), so the update period that tests
+         * measure or learn from the fake shrank, not only grew, with the
+         * host's stalls. Now every gap is at least a period. */
+        wl_clock_sleep_until_ns(t + fp->period_ns);
     }
     return NULL;
 }

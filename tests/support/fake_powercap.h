@@ -1,7 +1,8 @@
 /* A fake powercap sysfs tree for tests and benchmarks: zone directories under
  * ROOT/class/powercap/ whose energy_uj files a background thread advances at a
- * known power every period_ns (wrapping at max_energy_range_uj), so
- * the truth over any time interval is power x time. Test-only code.
+ * known power, a period_ns after its last write (wrapping at
+ * max_energy_range_uj), so the truth over any time interval is power x time.
+ * Test-only code.
  * One writer thread per fake; start/stop from the same thread.
  */
 #ifndef WL_TEST_FAKE_POWERCAP_H
