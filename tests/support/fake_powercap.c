@@ -1,7 +1,14 @@
-/* Fake powercap tree writer; see fake_powercap.h. */
+/* Fake powercap tree writer, its record of its own gaps, and the checks of
+ * values read through it; see fake_powercap.h. The writer thread alone
+ * writes the files and the gap record; the test thread reads the record,
+ * bumps the reset epoch and asks for pauses, all through atomics. */
 #include "fake_powercap.h"
 
 #include "util/clock.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <cmocka.h>
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -15,6 +22,13 @@
 
 #define FAKE_MAX_ZONES 16
 
+/* The gap record packs the reset epoch it belongs to over the longest gap
+ * (ns) seen in it, so that one atomic store publishes both: 48 bits of ns
+ * are 78 hours, 16 bits of epoch tell a record from before a reset. */
+#define GAP_BITS 48
+#define GAP_MASK ((UINT64_C(1) << GAP_BITS) - 1)
+#define EPOCH_MASK UINT64_C(0xffff)
+
 struct wl_fake_powercap {
     char root[1024];
     size_t n;
@@ -23,10 +37,14 @@ struct wl_fake_powercap {
     uint64_t t0_ns, period_ns;
     _Atomic double power_w[FAKE_MAX_ZONES];
     double cum_uj[FAKE_MAX_ZONES]; /* writer thread only */
-    uint64_t t_last_ns;            /* writer thread only */
+    uint64_t t_last_ns;            /* writer thread only: time of the last write's values */
     pthread_t thread;
     atomic_int stop;
     atomic_int broken;
+    _Atomic uint64_t gap_rec;     /* written by the writer only: (epoch << GAP_BITS) | gap */
+    _Atomic uint64_t t_values_ns; /* written by the writer only: t_last_ns, published */
+    _Atomic uint64_t epoch;       /* bumped by wl_fake_powercap_reset_gap */
+    _Atomic uint64_t pause_ns;    /* asked by wl_fake_powercap_pause, taken by the writer */
 };
 
 static int write_text(const char *path, const char *text)
@@ -60,7 +78,47 @@ static void write_all(struct wl_fake_powercap *fp, uint64_t t)
             write_value(fp->fd[i], (uint64_t)fp->cum_uj[i] % (fp->z[i].max_range_uj + 1));
         }
     }
+    /* The files held the previous values (computed at t_last_ns) until
+     * now: that is this gap. The epoch is loaded after the writes, so a
+     * reset before it is answered by a record that holds this gap, and a
+     * record of the old epoch ended before the reset (seq_cst). */
+    const uint64_t done = wl_clock_now_ns();
+    uint64_t gap = done > fp->t_last_ns ? done - fp->t_last_ns : 0;
+    if (gap > GAP_MASK)
+        gap = GAP_MASK;
+    const uint64_t epoch = atomic_load(&fp->epoch) & EPOCH_MASK;
+    const uint64_t rec = atomic_load(&fp->gap_rec);
+    if (rec >> GAP_BITS == epoch && (rec & GAP_MASK) > gap)
+        gap = rec & GAP_MASK;
+    atomic_store(&fp->gap_rec, epoch << GAP_BITS | gap);
     fp->t_last_ns = t;
+    atomic_store(&fp->t_values_ns, t); /* after the record: see max_gap_ns */
+}
+
+uint64_t wl_fake_powercap_max_gap_ns(const struct wl_fake_powercap *fp)
+{
+    /* Loads in the order opposite to the writer's stores: a record newer
+     * than the time loaded only makes the open gap look longer. With no
+     * record of this epoch yet, every write since the reset is still under
+     * way or unpublished: the open gap from the last values published
+     * covers them. */
+    const uint64_t epoch = atomic_load(&fp->epoch) & EPOCH_MASK;
+    const uint64_t t_values = atomic_load(&fp->t_values_ns);
+    const uint64_t rec = atomic_load(&fp->gap_rec);
+    const uint64_t now = wl_clock_now_ns();
+    const uint64_t open = now > t_values ? now - t_values : 0;
+    const uint64_t closed = rec >> GAP_BITS == epoch ? rec & GAP_MASK : 0;
+    return open > closed ? open : closed;
+}
+
+void wl_fake_powercap_reset_gap(struct wl_fake_powercap *fp)
+{
+    atomic_fetch_add(&fp->epoch, 1);
+}
+
+void wl_fake_powercap_pause(struct wl_fake_powercap *fp, uint64_t ns)
+{
+    atomic_store(&fp->pause_ns, ns);
 }
 
 void wl_fake_powercap_set_power(struct wl_fake_powercap *fp, size_t zone, double power_w)
@@ -81,6 +139,9 @@ static void *writer(void *arg)
     struct sched_param sp = {.sched_priority = 1};
     pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
     while (!atomic_load(&fp->stop)) {
+        const uint64_t pause = atomic_exchange(&fp->pause_ns, 0);
+        if (pause)
+            wl_clock_sleep_ns(pause);
         const uint64_t t = wl_clock_now_ns();
         write_all(fp, t);
         /* A period after this write, not on a fixed grid: after a late
@@ -130,6 +191,7 @@ struct wl_fake_powercap *wl_fake_powercap_start(const char *root, const struct w
         }
     }
     fp->t0_ns = fp->t_last_ns = wl_clock_now_ns();
+    atomic_store(&fp->t_values_ns, fp->t0_ns);
     write_all(fp, fp->t0_ns);
     if (pthread_create(&fp->thread, NULL, writer, fp) != 0) {
         for (size_t k = 0; k < n; k++)
@@ -156,4 +218,57 @@ const char *wl_fake_powercap_energy_path(const struct wl_fake_powercap *fp, size
     static char buf[2048];
     snprintf(buf, sizeof buf, "%s/class/powercap/%s/energy_uj", fp->root, fp->z[zone].dir);
     return buf;
+}
+
+/* ---- checks ----------------------------------------------------------------- */
+
+static bool check(struct wl_fake_verdict *v, const char *what, double got, bool in_range,
+                  const char *want, uint64_t gap_ns, uint64_t allow_gap_ns, const char *file,
+                  int line)
+{
+    if (in_range)
+        return true;
+    const double gap_ms = (double)gap_ns / 1e6, allow_ms = (double)allow_gap_ns / 1e6;
+    if (gap_ns > allow_gap_ns) {
+        fprintf(stderr,
+                "%s: got %.6f, want %s; inconclusive: the fake writer stalled %.3f ms (the "
+                "tolerance allows %.3f ms)\n",
+                what, got, want, gap_ms, allow_ms);
+        v->n_inconclusive++;
+        return false;
+    }
+    fprintf(stderr,
+            "%s: got %.6f, want %s (the fake writer's longest gap, %.3f ms, is within the %.3f "
+            "ms the tolerance allows)\n",
+            what, got, want, gap_ms, allow_ms);
+    _fail(file, line);
+    return false; /* not reached */
+}
+
+bool wl__fake_check_range(struct wl_fake_verdict *v, const char *what, double got, double lo,
+                          double hi, uint64_t gap_ns, uint64_t allow_gap_ns, const char *file,
+                          int line)
+{
+    char want[96];
+    snprintf(want, sizeof want, "%.6f..%.6f", lo, hi);
+    return check(v, what, got, got >= lo && got <= hi, want, gap_ns, allow_gap_ns, file, line);
+}
+
+bool wl__fake_check_near(struct wl_fake_verdict *v, const char *what, double got, double want,
+                         double tol, uint64_t gap_ns, uint64_t allow_gap_ns, const char *file,
+                         int line)
+{
+    char text[96];
+    snprintf(text, sizeof text, "%.6f +- %.6f", want, tol);
+    return check(v, what, got, got >= want - tol && got <= want + tol, text, gap_ns, allow_gap_ns,
+                 file, line);
+}
+
+void wl__fake_verdict_end(const struct wl_fake_verdict *v, const char *file, int line)
+{
+    if (v->n_inconclusive == 0)
+        return;
+    fprintf(stderr, "skipped: %u check(s) inconclusive (the fake writer stalled)\n",
+            v->n_inconclusive);
+    _skip(file, line);
 }

@@ -1,13 +1,16 @@
 /* A fake powercap sysfs tree for tests and benchmarks: zone directories under
  * ROOT/class/powercap/ whose energy_uj files a background thread advances at a
  * known power, a period_ns after its last write (wrapping at
- * max_energy_range_uj), so the truth over any time interval is power x time.
- * Test-only code.
- * One writer thread per fake; start/stop from the same thread.
+ * max_energy_range_uj), so the truth over any time interval is power x time,
+ * up to how stale the files are: the writer records its longest gap between
+ * two writes, and wl_fake_check_range tells a wrong value from a stalled
+ * writer. Test-only code. One writer thread per fake; start/stop from the
+ * same thread.
  */
 #ifndef WL_TEST_FAKE_POWERCAP_H
 #define WL_TEST_FAKE_POWERCAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,5 +36,69 @@ void wl_fake_powercap_set_power(struct wl_fake_powercap *fp, size_t zone, double
 void wl_fake_powercap_set_broken(struct wl_fake_powercap *fp, int broken);
 /* Path of a zone's energy_uj file (static buffer until the next call). */
 const char *wl_fake_powercap_energy_path(const struct wl_fake_powercap *fp, size_t zone);
+
+/* ---- the writer's punctuality ------------------------------------------------
+ * A file read at time t holds the value of the writer's last write before
+ * t, which was the truth when the writer computed it: the file is stale by
+ * at most the gap between that write and the next one. A punctual writer's
+ * gap is its period (plus microseconds); a host that stalls the writer
+ * (seen: 18 ms on a loaded 2-vCPU VM, more under sanitizers) makes it
+ * longer, and a power averaged over a window of W read through the fake is
+ * then off by up to gap / W either way (the stale value at either end),
+ * although the code under test is right. */
+
+/* The longest gap (ns) between two consecutive writes since the start or the
+ * last wl_fake_powercap_reset_gap(): from the time a write's values were
+ * computed to the end of the next write, and the gap still open (the time
+ * since the last write's values), so a stall under way counts. It bounds how
+ * stale any of the fake's files was over that time. Any thread; lock-free
+ * (the writer thread alone updates the record). */
+uint64_t wl_fake_powercap_max_gap_ns(const struct wl_fake_powercap *fp);
+/* Starts a new interval for wl_fake_powercap_max_gap_ns(): the gap under
+ * way at the reset counts in full (a file read just after it may be stale
+ * since the last write). Call it where a measured interval starts. Any
+ * thread; it bumps an epoch, the writer starts its record again. */
+void wl_fake_powercap_reset_gap(struct wl_fake_powercap *fp);
+/* Holds the writer for ns before its next write (as a stalled host would);
+ * that write then holds the energy of the whole pause, as after any stall.
+ * Returns at once. For tests of the fake and of the checks below. */
+void wl_fake_powercap_pause(struct wl_fake_powercap *fp, uint64_t ns);
+
+/* ---- checking a value read through the fake -------------------------------
+ * A test's tolerance for such a value allows the fake writer a longest gap
+ * (derived next to each check: a window of W ms with a tolerance of f
+ * allows f x W ms). wl_fake_check_range passes (returns true) a value
+ * inside [lo, hi]. Outside it, when the writer's longest gap over the
+ * measured interval (gap_ns: wl_fake_powercap_max_gap_ns() taken at its
+ * end, after a reset at its start) exceeded the one allowed (allow_gap_ns),
+ * the check is inconclusive: it prints "inconclusive: the fake writer
+ * stalled X ms (the tolerance allows Y ms)", counts it in *v and returns
+ * false, and the test goes on, frees what it holds and calls
+ * wl_fake_verdict_end(), which skips it (a skip at the check would leak the
+ * fake's thread and files). Else the value is wrong although the writer was
+ * punctual enough: it prints got/want and fails the test at once (cmocka).
+ * So a real defect still fails, and no tolerance is widened for the fake. */
+struct wl_fake_verdict {
+    unsigned n_inconclusive; /* checks out of range while the writer stalled */
+};
+
+#define wl_fake_check_range(v, what, got, lo, hi, gap_ns, allow_gap_ns)                            \
+    wl__fake_check_range((v), (what), (got), (lo), (hi), (gap_ns), (allow_gap_ns), __FILE__,       \
+                         __LINE__)
+/* The same for [want - tol, want + tol]. */
+#define wl_fake_check_near(v, what, got, want, tol, gap_ns, allow_gap_ns)                          \
+    wl__fake_check_near((v), (what), (got), (want), (tol), (gap_ns), (allow_gap_ns), __FILE__,     \
+                        __LINE__)
+/* After the test has freed what it holds: skips it (cmocka skip()) when a
+ * check was inconclusive; else returns. */
+#define wl_fake_verdict_end(v) wl__fake_verdict_end((v), __FILE__, __LINE__)
+
+bool wl__fake_check_range(struct wl_fake_verdict *v, const char *what, double got, double lo,
+                          double hi, uint64_t gap_ns, uint64_t allow_gap_ns, const char *file,
+                          int line);
+bool wl__fake_check_near(struct wl_fake_verdict *v, const char *what, double got, double want,
+                         double tol, uint64_t gap_ns, uint64_t allow_gap_ns, const char *file,
+                         int line);
+void wl__fake_verdict_end(const struct wl_fake_verdict *v, const char *file, int line);
 
 #endif
