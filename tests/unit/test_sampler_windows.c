@@ -14,6 +14,7 @@
 #include "test_support.h"
 
 #include "fake_powercap.h"
+#include "sample_window.h"
 #include "sampler/sampler.h"
 #include "sensors/sensor.h"
 #include "util/clock.h"
@@ -31,10 +32,13 @@ struct run {
     size_t n;
     struct wl_energy_window w;
     struct wl_domain_info di; /* after the stop: with a learned window */
+    uint64_t gap_ns;          /* the fake powercap writer's longest gap meanwhile */
 };
 
-/* Samples set every 10 ms, with a window of dur_ns from 50 ms in. */
-static void sample_for(wl_sensor_set *set, enum wl_domain d, uint64_t dur_ns, struct run *r)
+/* Samples set every 10 ms, with a window of dur_ns from 50 ms in; fp, the
+ * fake powercap tree the set reads or NULL, has its longest gap recorded. */
+static void sample_for(wl_sensor_set *set, struct wl_fake_powercap *fp, enum wl_domain d,
+                       uint64_t dur_ns, struct run *r)
 {
     struct wl_sampler_params sp;
     wl_sampler_params_default(&sp);
@@ -44,20 +48,27 @@ static void sample_for(wl_sensor_set *set, enum wl_domain d, uint64_t dur_ns, st
     assert_int_equal(wl_sampler_open(set, &sp, &s), 0);
     assert_true(wl_sampler_domain(s, d)->present);
     assert_true(wl_sampler_domain(s, d)->counter);
+    if (fp)
+        wl_fake_powercap_reset_gap(fp);
     assert_int_equal(wl_sampler_start(s), 0);
     wl_clock_sleep_ns(50000000);
     wl_sampler_window_begin(s, &r->w);
     wl_clock_sleep_ns(dur_ns);
     wl_sampler_window_end(s, &r->w);
     assert_int_equal(wl_sampler_stop(s), 0);
+    r->gap_ns = fp ? wl_fake_powercap_max_gap_ns(fp) : 0;
     r->n = wl_sampler_drain(s, r->buf, 4096);
     r->di = *wl_sampler_domain(s, d);
     wl_sampler_close(s);
 }
 
 /* Every known power of d in the samples is the truth within lo..hi (never
- * 0 W next to N x the truth), and at least one is known. */
-static void assert_sample_powers(const struct run *r, enum wl_domain d, double lo, double hi)
+ * 0 W next to N x the truth), and at least one is known. With v (a fake
+ * powercap's counter), a power over a window of W is off by up to the
+ * writer's longest gap G / W either way (a stale value at either end):
+ * lo allows G = (1 - lo / truth) x W, hi G = (hi / truth - 1) x W. */
+static void assert_sample_powers(const struct run *r, enum wl_domain d, double lo, double hi,
+                                 struct wl_fake_verdict *v)
 {
     size_t n_known = 0;
     for (size_t i = 0; i < r->n; i++) {
@@ -65,27 +76,50 @@ static void assert_sample_powers(const struct run *r, enum wl_domain d, double l
             continue;
         n_known++;
         const double p = r->buf[i].power_w[d];
-        if (p < lo || p > hi) {
-            fprintf(stderr, "sample %zu of %zu: %.3f W, want %.1f..%.1f W\n", i, r->n, p, lo, hi);
+        char what[64];
+        snprintf(what, sizeof what, "sample %zu of %zu (W)", i, r->n);
+        if (v) {
+            const double w_ns = (double)wl_test_power_window_ns(r->buf, i, d);
+            const double f = p < lo ? 1.0 - lo / TRUE_W : hi / TRUE_W - 1.0;
+            wl_fake_check_range(v, what, p, lo, hi, r->gap_ns, (uint64_t)(f * w_ns));
+        } else if (p < lo || p > hi) {
+            fprintf(stderr, "%s: %.3f W, want %.1f..%.1f W\n", what, p, lo, hi);
             fail();
         }
     }
     assert_true(n_known > 0);
 }
 
-/* The window's peak in spans of d's power window: at least its average,
- * and not above hi. */
-static void assert_peak(const struct run *r, enum wl_domain d, double hi)
+/* The window's peak in spans of d's power window: at least its average
+ * (the spans partition the window), and not above hi. With v (a fake
+ * powercap's counter): the peak is a span of >= 90 % of the power window
+ * or a sample's own window inside, W >= the shortest of those, and hi
+ * allows the writer a longest gap G = (hi / truth - 1) x W. */
+static void assert_peak(const struct run *r, enum wl_domain d, double hi, struct wl_fake_verdict *v)
 {
     struct wl_peak pk;
     wl_window_peak(r->buf, r->n, &r->w, d, r->di.power_window_ns, &pk);
     const double avg = wl_energy_window_avg_w(&r->w, d);
-    if (!pk.t_ns || pk.power_w < avg || pk.power_w > hi) {
-        fprintf(stderr, "peak %.3f W (%s), average %.3f W, power window %.1f ms, want <= %.1f W\n",
-                pk.power_w, pk.t_ns ? "at a time" : "none", avg,
-                (double)r->di.power_window_ns / 1e6, hi);
+    if (!pk.t_ns || pk.power_w < avg) {
+        fprintf(stderr, "peak %.3f W (%s), average %.3f W, power window %.1f ms\n", pk.power_w,
+                pk.t_ns ? "at a time" : "none", avg, (double)r->di.power_window_ns / 1e6);
         fail();
     }
+    if (!v) {
+        if (pk.power_w > hi) {
+            fprintf(stderr, "peak %.3f W, want <= %.1f W\n", pk.power_w, hi);
+            fail();
+        }
+        return;
+    }
+    uint64_t w_ns = r->di.power_window_ns / 10 * 9;
+    for (size_t i = 0; i < r->n; i++) {
+        const uint64_t own_ns = wl_test_power_window_ns(r->buf, i, d);
+        if (own_ns && own_ns < w_ns)
+            w_ns = own_ns;
+    }
+    wl_fake_check_range(v, "peak (W)", pk.power_w, avg, hi, r->gap_ns,
+                        (uint64_t)((hi / TRUE_W - 1.0) * (double)w_ns));
 }
 
 /* A powercap package at a constant 50 W whose counter moves every 100 ms:
@@ -108,15 +142,22 @@ static void test_coarse_counter_period_is_learned(void **state)
     assert_int_equal(wl_sensor_set_count(set), 1);
     assert_false(wl_sensor_get_info(wl_sensor_set_get(set, 0))->period_measured);
     static struct run r;
-    sample_for(set, WL_DOMAIN_PACKAGE, 2500000000ull, &r);
-    assert_sample_powers(&r, WL_DOMAIN_PACKAGE, TRUE_W * 0.7, TRUE_W * 1.4);
-    assert_peak(&r, WL_DOMAIN_PACKAGE, TRUE_W * 1.4);
-    /* ~10 periods of ~100 ms, as the thread saw them */
-    assert_true(r.di.power_window_ns >= 500000000ull && r.di.power_window_ns <= 2000000000ull);
+    sample_for(set, fp, WL_DOMAIN_PACKAGE, 2500000000ull, &r);
     wl_sensor_set_close(set);
     wl_fake_powercap_stop(fp);
     wl_test_rmtree(root);
     free(root);
+    struct wl_fake_verdict v = {0};
+    assert_sample_powers(&r, WL_DOMAIN_PACKAGE, TRUE_W * 0.7, TRUE_W * 1.4, &v);
+    assert_peak(&r, WL_DOMAIN_PACKAGE, TRUE_W * 1.4, &v);
+    /* ~10 periods of ~100 ms, as the thread saw them: ten times the mean
+     * time between the changes it saw, each seen up to one 10 ms interval
+     * late; the fake's writes are at least its period apart and at most
+     * its longest gap G, so at least 900 ms whatever the writer does, and
+     * 2 s allows G = 190 ms */
+    wl_fake_check_range(&v, "learned power window (ms)", (double)r.di.power_window_ns / 1e6, 500.0,
+                        2000.0, r.gap_ns, 190000000ull);
+    wl_fake_verdict_end(&v);
 }
 
 static wl_sensor_set *open_fake_nvml(void)
@@ -143,11 +184,11 @@ static void test_counter_that_reads_power_has_a_window(void **state)
     setenv("FAKE_NVML_ENERGY_PERIOD_MS", "100", 1);
     wl_sensor_set *set = open_fake_nvml();
     static struct run r;
-    sample_for(set, WL_DOMAIN_GPU, 2500000000ull, &r);
+    sample_for(set, NULL, WL_DOMAIN_GPU, 2500000000ull, &r);
     unsetenv("FAKE_NVML_ENERGY_PERIOD_MS");
     unsetenv("FAKE_NVML_GPUS");
-    assert_sample_powers(&r, WL_DOMAIN_GPU, TRUE_W * 0.99, TRUE_W * 1.01); /* read powers */
-    assert_peak(&r, WL_DOMAIN_GPU, TRUE_W * 1.4);
+    assert_sample_powers(&r, WL_DOMAIN_GPU, TRUE_W * 0.99, TRUE_W * 1.01, NULL); /* read powers */
+    assert_peak(&r, WL_DOMAIN_GPU, TRUE_W * 1.4, NULL);
     assert_true(r.di.power_window_ns >= 500000000ull && r.di.power_window_ns <= 2000000000ull);
     wl_sensor_set_close(set);
 }
@@ -162,11 +203,11 @@ static void test_fine_counter_that_reads_power_spans_an_interval(void **state)
     wl_sensor_set *set = open_fake_nvml();
     assert_true(wl_sensor_get_info(wl_sensor_set_get(set, 0))->period_measured);
     static struct run r;
-    sample_for(set, WL_DOMAIN_GPU, 300000000ull, &r);
+    sample_for(set, NULL, WL_DOMAIN_GPU, 300000000ull, &r);
     unsetenv("FAKE_NVML_GPUS");
     /* 1 mJ in at least 9 ms of 50 W is 0.2 %; a read preempted on a busy
      * machine misplaces its time by more (spans of one sample: up to 133 W) */
-    assert_peak(&r, WL_DOMAIN_GPU, TRUE_W * 1.25);
+    assert_peak(&r, WL_DOMAIN_GPU, TRUE_W * 1.25, NULL);
     assert_int_equal(r.di.power_window_ns, INTERVAL_NS);
     wl_sensor_set_close(set);
 }
