@@ -30,7 +30,8 @@ static const struct wl_fake_zone zone[] = {{"intel-rapl:0", "package-0", 30.0, 1
 
 /* Runs fn as a cmocka group of one in a child process, its stdout and
  * stderr into a file; returns the child's exit code (the number of failed
- * tests) and its output in *out (heap, echoed to stderr). No thread may
+ * tests) and its output in *out (heap, echoed to stderr, each line
+ * prefixed with "child NAME | "). No thread may
  * run in the caller (the child starts its own). */
 static int run_in_child(CMUnitTestFunction fn, const char *name, char **out)
 {
@@ -57,7 +58,13 @@ static int run_in_child(CMUnitTestFunction fn, const char *name, char **out)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     *out = wl_test_read_file(path, NULL);
     assert_non_null(*out);
-    fprintf(stderr, "---- child %s ----\n%s---- end of child %s ----\n", name, *out, name);
+    /* echoed with a prefix: its "[  FAILED  ]" lines are expected ones */
+    for (const char *line = *out; *line;) {
+        const char *nl = strchr(line, '\n');
+        const int len = nl ? (int)(nl - line) : (int)strlen(line);
+        fprintf(stderr, "child %s | %.*s\n", name, len, line);
+        line += len + (nl != NULL);
+    }
     wl_test_rmtree(dir);
     free(dir);
     assert_true(WIFEXITED(status));
