@@ -180,7 +180,10 @@ static void test_peak_has_power_time_and_phase(void **state)
      * ms: L = 3.5 ms). */
     wl_fake_check_range(&r.v, "peak power (the 40 W phase's)", pk->power_w, 30.0, 60.0, gap_ns,
                         shortest_window_ns(r.s, WL_DOMAIN_PACKAGE) / 2);
-    assert_int_equal(pk->phase, 2);
+    /* the 40 W phase's, or a window that ends just after it (tagged with
+     * the phase it ends in, 3, and almost all 40 W: the time bound below
+     * allows it), never the 10 W phase before it */
+    assert_true(pk->phase == 2 || pk->phase == 3);
     assert_true(pk->t_ns > t_hi && pk->t_ns < t_lo + 60000000);
     assert_near(st.peak[WL_DOMAIN_DRAM].power_w, 0, 0, "absent domain has no peak");
     rig_close(&r);
