@@ -100,6 +100,7 @@ struct wl_sampler {
     uint64_t interval_ns;
 
     _Atomic uint32_t phase;
+    _Atomic uint64_t phase_since_ns; /* when phase last changed (wl_clock_now_ns) */
 
     pthread_t thread;
     bool running; /* controlling thread only */
@@ -615,6 +616,9 @@ static int32_t energy_dt(uint64_t t_own, uint64_t t)
 
 static void take_sample(wl_sampler *s)
 {
+    /* the phase at the sample's time: reads can be slow (a bus, a stall), so
+     * a phase that changed during them is told by when it changed */
+    const uint32_t phase_before = atomic_load_explicit(&s->phase, memory_order_acquire);
     for (unsigned i = 0; i < s->n_sensors; i++)
         s->rd_rc[i] = read_sensor(s, i, true, true, &s->rd[i]);
     uint64_t t_before = s->rd[0].t_before_ns, t_after = s->rd[s->n_sensors - 1].t_after_ns;
@@ -625,7 +629,11 @@ static void take_sample(wl_sampler *s)
     struct wl_sample smp;
     memset(&smp, 0, sizeof smp);
     smp.t_ns = t;
-    smp.phase = atomic_load_explicit(&s->phase, memory_order_relaxed);
+    const uint32_t phase_after = atomic_load_explicit(&s->phase, memory_order_acquire);
+    smp.phase = phase_after == phase_before ||
+                        t >= atomic_load_explicit(&s->phase_since_ns, memory_order_relaxed)
+                    ? phase_after
+                    : phase_before;
     double pw[WL_DOMAIN_COUNT] = {0};
 
     pthread_mutex_lock(&s->mu);
@@ -842,7 +850,8 @@ void wl_sampler_close(wl_sampler *s)
 
 void wl_sampler_set_phase(wl_sampler *s, uint32_t phase)
 {
-    atomic_store_explicit(&s->phase, phase, memory_order_relaxed);
+    atomic_store_explicit(&s->phase_since_ns, wl_clock_now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&s->phase, phase, memory_order_release);
 }
 
 uint32_t wl_sampler_get_phase(const wl_sampler *s)

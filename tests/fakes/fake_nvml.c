@@ -14,6 +14,9 @@
  *   FAKE_NVML_ENERGY_PERIOD_MS the energy counters move only every this many ms
  *                             (by that much energy at once), as real boards' do;
  *                             the instant power stays exact
+ *   FAKE_NVML_SLOW_FILE       while this file exists, every energy read takes
+ *                             20 ms (a slow board or bus; checked per call, so
+ *                             a test can slow reads after the sensor's probe)
  *   FAKE_NVML_NAME            every GPU's name, given as a careless library
  *                             might: as many bytes as the buffer holds, with no
  *                             NUL when it does not fit, and success
@@ -24,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef int nvmlReturn_t;
 typedef struct fake_dev *nvmlDevice_t;
@@ -58,7 +62,7 @@ struct fake_dev {
 static struct fake_dev devs[FAKE_MAX_GPUS];
 static unsigned n_gpus;
 static int energy_error, fields_error;
-static const char *name_override;
+static const char *name_override, *slow_file;
 static long fail_after_ms = -1, reset_after_ms = -1, energy_period_ms = 0;
 static double t_init_s;
 
@@ -99,6 +103,7 @@ nvmlReturn_t nvmlInit_v2(void)
     reset_after_ms = env_int("FAKE_NVML_RESET_AFTER_MS", -1);
     energy_period_ms = env_int("FAKE_NVML_ENERGY_PERIOD_MS", 0);
     name_override = getenv("FAKE_NVML_NAME");
+    slow_file = getenv("FAKE_NVML_SLOW_FILE");
     for (unsigned i = 0; i < FAKE_MAX_GPUS; i++)
         devs[i].index = i;
     t_init_s = now_s();
@@ -166,6 +171,10 @@ nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned long l
         return energy_error;
     if (lost())
         return 15;
+    if (slow_file && access(slow_file, F_OK) == 0) {
+        const struct timespec slow = {0, 20000000};
+        nanosleep(&slow, NULL);
+    }
     double since_s = now_s() - t_init_s;
     if (reset_after_ms >= 0 && since_s * 1000.0 >= (double)reset_after_ms) {
         *mj = (unsigned long long)(power_w(d) * (since_s - reset_after_ms / 1000.0) * 1000.0);

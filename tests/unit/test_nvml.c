@@ -26,6 +26,7 @@ static void reset_env(void)
     unsetenv("FAKE_NVML_FAIL_AFTER_MS");
     unsetenv("FAKE_NVML_NAME");
     unsetenv("FAKE_NVML_RESET_AFTER_MS");
+    unsetenv("FAKE_NVML_SLOW_FILE");
 }
 
 static void params_for(struct wl_sensor_params *p, const char *lib)
@@ -366,6 +367,77 @@ static void test_energy_counter_reset_is_a_gap(void **state)
     reset_env();
 }
 
+/* A sample is tagged with the phase at its own time (the middle of its
+ * reads), also when the reads are slow and the phase changes during them:
+ * the old code read the phase after the reads, so a sample whose reads
+ * began (and whose time lay) before a change carried the new phase. With
+ * 20 ms reads every ~5 ms, most of eight changes land inside a read. No
+ * clock bound: each sample's tag is compared with the change times. */
+static void test_a_phase_change_during_slow_reads_tags_by_time(void **state)
+{
+    (void)state;
+    reset_env();
+    char *dir = wl_test_tmpdir();
+    char slow[1024];
+    snprintf(slow, sizeof slow, "%s/slow", dir);
+    setenv("FAKE_NVML_GPUS", "1", 1);
+    setenv("FAKE_NVML_SLOW_FILE", slow, 1);
+    struct wl_sensor_params p;
+    params_for(&p, FAKE_NVML_LIB);
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    struct wl_sampler_params sp;
+    wl_sampler_params_default(&sp);
+    sp.interval_ns = 5000000;
+    wl_sampler *smp = NULL;
+    assert_int_equal(wl_sampler_open(set, &sp, &smp), 0);
+    FILE *f = fopen(slow, "w"); /* reads are slow from here on */
+    assert_non_null(f);
+    fclose(f);
+    enum { N_CHANGES = 8 };
+    uint64_t t0[N_CHANGES], t1[N_CHANGES]; /* each change lies between */
+    wl_sampler_set_phase(smp, 1);
+    assert_int_equal(wl_sampler_start(smp), 0);
+    for (int i = 0; i < N_CHANGES; i++) {
+        wl_clock_sleep_ns(37000000);
+        t0[i] = wl_clock_now_ns();
+        wl_sampler_set_phase(smp, (uint32_t)i + 2);
+        t1[i] = wl_clock_now_ns();
+    }
+    wl_clock_sleep_ns(37000000);
+    assert_int_equal(wl_sampler_stop(smp), 0);
+    unlink(slow);
+    static struct wl_sample buf[4096];
+    const size_t n = wl_sampler_drain(smp, buf, 4096);
+    assert_true(n > 4);
+    size_t n_checked = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t want = 1;
+        bool unsure = false;
+        for (int c = 0; c < N_CHANGES; c++) {
+            if (buf[i].t_ns >= t1[c])
+                want = (uint32_t)c + 2;
+            else if (buf[i].t_ns >= t0[c])
+                unsure = true; /* during the change itself */
+        }
+        if (unsure)
+            continue;
+        n_checked++;
+        if (buf[i].phase != want) {
+            fprintf(stderr, "sample at %.3f ms: phase %u, want %u\n",
+                    (double)(int64_t)(buf[i].t_ns - t0[0]) / 1e6, (unsigned)buf[i].phase,
+                    (unsigned)want);
+            fail();
+        }
+    }
+    assert_true(n_checked > 4);
+    wl_sampler_close(smp);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(dir);
+    free(dir);
+    reset_env();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_gpus_over_the_limit_are_listed),
         cmocka_unit_test(test_energy_counter_reset_is_a_gap),
         cmocka_unit_test(test_more_unreadable_gpus_than_reasons_kept),
+        cmocka_unit_test(test_a_phase_change_during_slow_reads_tags_by_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
