@@ -20,9 +20,11 @@ export WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
        WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
 db="$tmp/m.db"
 
-# Holds the write lock of $1 for $2 seconds once taken; prints "locked" then.
+# Holds the write lock of $1 for $2 seconds once taken (or until killed);
+# prints "locked" then. Run in the background: it becomes the holder (exec),
+# so that killing $! releases the lock.
 hold_lock() {
-  python3 - "$1" "$2" <<'PY'
+  exec python3 - "$1" "$2" <<'PY'
 import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
 c.execute("BEGIN IMMEDIATE")
@@ -39,23 +41,51 @@ rows = [r for r in json.load(sys.stdin)["runs"] if r.get("command") == sys.argv[
 print(rows[0]["status"] if rows else "none")' "$1"
 }
 
+# The commands measured here run until the test lets them end: `sh -c "$held" F`
+# touches F, then waits for F.go (5 min at most, should the test die). A fixed
+# `sleep` could end before the steps meant to happen while it runs, each a
+# wattlens that a sanitizer build on a loaded machine starts slowly. Its
+# command line, as stored: held_cmd F.
+held='touch "$0"; n=0; until [ -e "$0.go" ] || [ $n = 6000 ]; do sleep 0.05; n=$((n + 1)); done'
+held_cmd() { echo "sh -c '$held' $1"; }
+
+# wait_save_waits PID: waits (up to ~30 s) until measure PID has reaped its
+# command (no child left) and sleeps in the save's wait for the write lock
+# (the busy handler's nanosleep, in /proc/PID/wchan): a stop signal sent next
+# lands in that wait, not in the measuring that precedes it. Where the
+# kernel does not name the wait (wchan 0), 1 s after the command is gone.
+wait_save_waits() {
+  local gone=""
+  for i in $(seq 1 600); do
+    if ! pgrep -P "$1" >/dev/null; then
+      case $(cat "/proc/$1/wchan" 2>/dev/null) in
+        *nanosleep*) return 0 ;;
+        "" | 0) gone=${gone:-$i}; [ $((i - gone)) -ge 20 ] && return 0 ;;
+      esac
+    fi
+    sleep 0.05
+  done
+  return 1
+}
+
 # 1. kill -9 of measure while its command runs: the row is there, incomplete
-"$WATTLENS" -q measure --db "$db" -- sleep 5 >/dev/null 2>&1 &
+"$WATTLENS" -q measure --db "$db" -- sh -c "$held" "$tmp/s1" >/dev/null 2>&1 &
 mpid=$!
 for _ in $(seq 1 100); do
-  [ "$(status_of 'sleep 5' 2>/dev/null)" = running ] && break
+  [ "$(status_of "$(held_cmd "$tmp/s1")" 2>/dev/null)" = running ] && break
   sleep 0.1
 done
 kill -9 "$mpid"
 wait "$mpid" 2>/dev/null
-st=$(status_of 'sleep 5')
+touch "$tmp/s1.go" # the orphaned command ends
+st=$(status_of "$(held_cmd "$tmp/s1")")
 [ "$st" = incomplete ] && ok "a SIGKILLed measure leaves its run, incomplete" \
   || bad "a SIGKILLed measure: run status '$st', not incomplete"
 
 # 2. another writer holds the database past the busy timeout: the command
 #    does not run, exit 1, a clear message
 "$WATTLENS" -q measure --db "$db" -- true >/dev/null 2>&1 # the file exists
-hold_lock "$db" 5 >"$tmp/lock1" &
+hold_lock "$db" 120 >"$tmp/lock1" & # until both measures below are done
 lpid=$!
 for _ in $(seq 1 100); do grep -q locked "$tmp/lock1" && break; sleep 0.1; done
 "$WATTLENS" -q measure --db "$db" -- touch "$tmp/ran" >/dev/null 2>"$tmp/err2"
@@ -69,18 +99,23 @@ grep -q "locked by another process" "$tmp/err2" && grep -q "the command was not 
 rc=$?
 [ $rc = 0 ] && [ -e "$tmp/ran" ] && ok "locked database: --no-store still measures" \
   || bad "locked database, --no-store: exit $rc"
-wait "$lpid"
+kill -0 "$lpid" 2>/dev/null || bad "locked database: the lock was released before the checks ended"
+kill "$lpid"
+{ wait "$lpid"; } 2>/dev/null
 
 # 3. a lock taken while the command runs, held past the busy timeout (2 s):
-#    the save waits for it
-"$WATTLENS" -q measure --db "$db" -- sh -c 'touch "$0"; sleep 1' "$tmp/started" \
-  >/dev/null 2>"$tmp/err3" &
+#    the save waits for it (the command ends once the lock is taken)
+"$WATTLENS" -q measure --db "$db" -- sh -c "$held" "$tmp/started" >/dev/null 2>"$tmp/err3" &
 mpid=$!
 for _ in $(seq 1 100); do [ -e "$tmp/started" ] && break; sleep 0.1; done
-hold_lock "$db" 4 >/dev/null
+hold_lock "$db" 4 >"$tmp/lock3" &
+lpid=$!
+for _ in $(seq 1 100); do grep -q locked "$tmp/lock3" && break; sleep 0.1; done
+touch "$tmp/started.go"
 wait "$mpid"
 rc=$?
-st=$(status_of "sh -c 'touch \"\$0\"; sleep 1' $tmp/started")
+wait "$lpid"
+st=$(status_of "$(held_cmd "$tmp/started")")
 [ $rc = 0 ] && [ "$st" = complete ] && ok "a lock held past the busy timeout delays the save" \
   || bad "lock during the command: exit $rc, status '$st': $(cat "$tmp/err3")"
 
@@ -108,8 +143,7 @@ fi
 
 # 5. a measure whose command runs past 24 h (its row's times moved back 25 h)
 #    stays running while it lives: gc keeps it and its save works
-"$WATTLENS" -q measure --db "$db" -- sh -c 'touch "$0"; sleep 3' "$tmp/long" \
-  >/dev/null 2>"$tmp/err5" &
+"$WATTLENS" -q measure --db "$db" -- sh -c "$held" "$tmp/long" >/dev/null 2>"$tmp/err5" &
 mpid=$!
 for _ in $(seq 1 100); do [ -e "$tmp/long" ] && break; sleep 0.1; done
 python3 - "$db" <<'PY'
@@ -119,13 +153,14 @@ c.execute("UPDATE runs SET updated_at_ms = updated_at_ms - 25*3600*1000, "
           "created_at_ms = created_at_ms - 25*3600*1000 WHERE status = 'running'")
 c.commit()
 PY
-lcmd="sh -c 'touch \"\$0\"; sleep 3' $tmp/long"
+lcmd=$(held_cmd "$tmp/long")
 st=$(status_of "$lcmd")
 [ "$st" = running ] && ok "a live measure 25 h old is still running" \
   || bad "a live measure 25 h old: status '$st'"
 "$WATTLENS" gc --db "$db" --max-age 1 >"$tmp/gc5" 2>&1
 grep -q "^0 runs removed" "$tmp/gc5" && ok "gc --max-age 1 keeps the live measure" \
   || bad "gc during a long measure: $(cat "$tmp/gc5")"
+touch "$tmp/long.go"
 wait "$mpid"
 rc=$?
 st=$(status_of "$lcmd")
@@ -136,36 +171,36 @@ st=$(status_of "$lcmd")
 #    exit 128+N, the run not saved (left incomplete), the report printed
 for sig in TERM HUP; do # (a script's background job ignores SIGINT)
   code=$((128 + $(kill -l "$sig")))
-  rm -f "$tmp/s6"
-  "$WATTLENS" measure --db "$db" -- sh -c 'touch "$0"; sleep 1' "$tmp/s6" \
-    >"$tmp/out6" 2>"$tmp/err6" &
+  rm -f "$tmp/s6" "$tmp/s6.go"
+  "$WATTLENS" measure --db "$db" -- sh -c "$held" "$tmp/s6" >"$tmp/out6" 2>"$tmp/err6" &
   mpid=$!
   for _ in $(seq 1 100); do [ -e "$tmp/s6" ] && break; sleep 0.1; done
-  hold_lock "$db" 5 >"$tmp/lock6" &
+  hold_lock "$db" 120 >"$tmp/lock6" & # until killed below
   lpid=$!
   for _ in $(seq 1 100); do grep -q locked "$tmp/lock6" && break; sleep 0.1; done
-  sleep 2 # the command has ended: the save waits for the lock
-  t0=$(date +%s.%N)
+  touch "$tmp/s6.go" # the command ends: the save waits for the lock
+  wait_save_waits "$mpid" || bad "SIG$sig: measure never waited for the lock"
   kill -"$sig" "$mpid"
   wait "$mpid"
   rc=$?
-  dt=$(python3 -c "print(round($(date +%s.%N) - $t0, 1))")
-  [ $rc = $code ] && python3 -c "import sys; sys.exit(0 if $dt < 3 else 1)" \
-    && ok "SIG$sig during the save's wait: exit $code at once ($dt s)" \
-    || bad "SIG$sig during the save's wait: exit $rc after $dt s: $(cat "$tmp/err6")"
+  # at once: while the lock is still held (a save not stopped waits 60 s for it)
+  kill -0 "$lpid" 2>/dev/null && held_on=yes || held_on=no
+  [ $rc = $code ] && [ $held_on = yes ] \
+    && ok "SIG$sig during the save's wait: exit $code at once (the lock still held)" \
+    || bad "SIG$sig during the save's wait: exit $rc, the lock still held: $held_on: $(cat "$tmp/err6")"
   grep -q "got SIG$sig while waiting for the database" "$tmp/err6" \
     && grep -q "the run was not saved" "$tmp/err6" && grep -q "left incomplete" "$tmp/err6" \
     && ok "... says the run was not saved" || bad "SIG$sig during the save: $(cat "$tmp/err6")"
   grep -q "exit status     0" "$tmp/out6" && ok "... the report is printed" \
     || bad "SIG$sig during the save: report: $(head -3 "$tmp/out6")"
-  wait "$lpid"
-  st=$(status_of "sh -c 'touch \"\$0\"; sleep 1' $tmp/s6")
+  kill "$lpid"
+  { wait "$lpid"; } 2>/dev/null
+  st=$(status_of "$(held_cmd "$tmp/s6")")
   [ "$st" = incomplete ] && ok "... and the run is incomplete" || bad "stopped save: status '$st'"
 done
 
 # 7. the run removed (rm --force) while its command runs: the save says so
-"$WATTLENS" -q measure --db "$db" -- sh -c 'touch "$0"; sleep 1' "$tmp/s7" \
-  >/dev/null 2>"$tmp/err7" &
+"$WATTLENS" -q measure --db "$db" -- sh -c "$held" "$tmp/s7" >/dev/null 2>"$tmp/err7" &
 mpid=$!
 for _ in $(seq 1 100); do [ -e "$tmp/s7" ] && break; sleep 0.1; done
 rid=$("$WATTLENS" runs --db "$db" --json | python3 -c '
@@ -177,6 +212,7 @@ print([r["id"] for r in json.load(sys.stdin)["runs"] if r["status"] == "running"
   && grep -q -- "--force" "$tmp/rm7" && ok "rm of a live measure is refused, naming its writer" \
   || bad "rm of a live measure: exit $rc, $(cat "$tmp/rm7")"
 "$WATTLENS" -q rm --db "$db" --force "$rid" >/dev/null 2>&1 || bad "rm --force of a live measure"
+touch "$tmp/s7.go"
 wait "$mpid"
 rc=$?
 [ $rc = 1 ] && grep -q "is no longer in the database: it was removed" "$tmp/err7" \
