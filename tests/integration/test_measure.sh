@@ -143,9 +143,12 @@ import json, sys
 d = json.load(open(sys.argv[1]))["domains"][0]
 assert d["method"] == "model_estimate" and d["exact_counter_window"] is None, d
 PY
+# (`true` with -i 1000: a window is at least one sampling interval, so 1 s;
+# the default, ~100 ms as learned, is only a few times what a sanitizer build
+# on a loaded machine takes to start and reap a command)
 "$WATTLENS" measure --json -- sleep 0.5 >"$tmp/pk.json" 2>/dev/null
-"$WATTLENS" measure --json -- true >"$tmp/pk0.json" 2>/dev/null
-"$WATTLENS" measure -- true >"$tmp/pk0.txt" 2>/dev/null
+"$WATTLENS" measure --json -i 1000 -- true >"$tmp/pk0.json" 2>/dev/null
+"$WATTLENS" measure -i 1000 -- true >"$tmp/pk0.txt" 2>/dev/null
 python3 - "$tmp/pk.json" "$tmp/pk0.json" <<'PY' && ok || bad "measure peaks (see above)"
 import json, sys
 j = json.load(open(sys.argv[1]))
@@ -319,9 +322,11 @@ PY
 # peak >= average: the command puts 2 J on the package counter just before it
 # exits, after the last power window that fits inside it (old: the peak came
 # from those windows alone, 0 W, far below the 2 J average; now the spans that
-# partition the command include its last part)
+# partition the command include its last part). The counter is rewritten in
+# place (1<>: no truncation), as a longer number: `>` would empty it first, and
+# a sample taken in between would read nothing (a sensor gap).
 e="$tmp/sys/class/powercap/intel-rapl:0/energy_uj"
-"$WATTLENS" measure --json -i 100 -- sh -c "sleep 0.5; echo 2123456 >'$e'" >"$tmp/pe.json" 2>/dev/null
+"$WATTLENS" measure --json -i 100 -- sh -c "sleep 0.5; echo 2123456 1<>'$e'" >"$tmp/pe.json" 2>/dev/null
 python3 - "$tmp/pe.json" <<'PY' && ok || bad "measure: peak below the average (see above)"
 import json, sys
 j = json.load(open(sys.argv[1]))
@@ -336,7 +341,7 @@ PY
 # counter "went back")
 mx="$tmp/sys/class/powercap/intel-rapl:0/max_energy_range_uj"
 echo 1000000 >"$mx"; echo 500000 >"$e"
-"$WATTLENS" measure --json -i 20 -- sh -c "sleep 0.4; echo 3000000 >'$e'; sleep 0.4" \
+"$WATTLENS" measure --json -i 20 -- sh -c "sleep 0.4; echo 3000000 1<>'$e'; sleep 0.4" \
   >"$tmp/ar.json" 2>"$tmp/ar.err"
 python3 - "$tmp/ar.json" <<'PY' && ok || bad "measure: a counter stuck above its range (see above)"
 import json, sys
