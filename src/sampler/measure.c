@@ -147,10 +147,12 @@ static void pass_on(pid_t pid, bool own_group, int sig)
  * wait when it comes between the check and the poll. In the caller's group
  * (own_group false) only signals sent by a process are passed on (the
  * kernel's for a terminal reached the command too); in its own group, every
- * one. A repeat of the signal last passed on within 100 ms of it is taken
- * as the same one (timeout(1) sends its signal to wattlens and then to
- * wattlens's whole group). The child is not reaped before this returns, so
- * its pid (and its group's id) cannot have been reused. */
+ * one. A repeat of the signal last passed on within WL__REPEAT_NS of it is
+ * taken as the same one (timeout(1) sends its signal to wattlens and then
+ * to wattlens's whole group, hundreds of ms apart on a loaded machine). The child is not reaped
+ * before this returns, so its pid (and its group's id) cannot have been reused. */
+#define WL__REPEAT_NS 1000000000ull
+
 static void wait_exit_nowait(pid_t pid, bool own_group, wl_sampler *s,
                              const struct wl_measure_params *p, struct wl_measure_result *r)
 {
@@ -168,7 +170,7 @@ static void wait_exit_nowait(pid_t pid, bool own_group, wl_sampler *s,
                 passed_on = requests;
                 const int sig = own_group ? p->stop->signal : p->stop->sent_signal;
                 const uint64_t now = wl_clock_now_ns();
-                if (sig != r->stop_signal || now - last_pass_ns >= 100000000ull) {
+                if (sig != r->stop_signal || now - last_pass_ns >= WL__REPEAT_NS) {
                     r->stop_signal = sig;
                     last_pass_ns = now;
                     pass_on(pid, own_group, sig);
