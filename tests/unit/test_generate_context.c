@@ -231,6 +231,7 @@ static void test_phi3_rope_factors_follow_n_ctx_rope(void **state)
 #endif
 #endif
 
+#ifndef UNDER_SANITIZER /* the limit below is not used under sanitizers */
 /* The process's address space in bytes (VmSize), 0 when unknown. */
 static uint64_t vm_size_bytes(void)
 {
@@ -245,6 +246,7 @@ static uint64_t vm_size_bytes(void)
     fclose(f);
     return (uint64_t)kb * 1024;
 }
+#endif
 
 /* In a child under an address-space limit of 256 MiB above what it uses
  * (Linux, no sanitizer: they reserve terabytes of shadow), generation with
