@@ -23,7 +23,7 @@ static int add_pair(const wl_tokenizer *t, struct wl__tok_scratch *s, const char
         return 0;
     const struct wl__tok_sym *a = &s->sym[l], *b = &s->sym[r];
     st->n_rank_lookups++;
-    int32_t rank = wl__tok_map_get(&t->merge_map, t->pool, w + a->off, a->n, w + b->off, b->n);
+    int32_t rank = wl__tok_map_get(&t->merge_map, t->pool, w + a->off, a->n, b->n);
     if (rank == WL_TOK_NULL)
         return 0;
     st->n_candidates++;
@@ -35,7 +35,7 @@ static int emit_symbol(const wl_tokenizer *t, const char *p, size_t n, struct wl
                        struct wl_tok_stats *st)
 {
     st->n_lookups++;
-    int32_t id = wl__tok_map_get(&t->bpe_map, t->pool, p, n, NULL, 0);
+    int32_t id = wl__tok_map_get(&t->bpe_map, t->pool, p, n, 0);
     if (id != WL_TOK_NULL)
         return wl__tok_ivec_push(out, id);
     /* The reference looks up each byte of the symbol's byte-level spelling as
@@ -61,7 +61,7 @@ static int merge_word(const wl_tokenizer *t, const char *w, size_t n, struct wl_
 {
     if (t->ignore_merges || n == 1) {
         st->n_lookups++;
-        int32_t id = wl__tok_map_get(&t->bpe_map, t->pool, w, n, NULL, 0);
+        int32_t id = wl__tok_map_get(&t->bpe_map, t->pool, w, n, 0);
         if (id != WL_TOK_NULL) {
             st->n_symbols++;
             return wl__tok_ivec_push(out, id);
@@ -104,7 +104,7 @@ int wl__tok_bpe_fragment(const wl_tokenizer *t, const char *text, size_t len,
             rc = merge_word(t, w, n, s, out, st);
             continue;
         }
-        uint64_t h = wl__tok_hash(t->hash_key, w, n, NULL, 0);
+        uint64_t h = wl__tok_hash(t->hash_key, w, n, 0);
         if (wl__tok_cache_get(s, w, n, h, out, &rc)) {
             st->n_cache_hits++;
             continue;

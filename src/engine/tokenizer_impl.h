@@ -49,10 +49,11 @@ struct wl__tok_map {
     uint64_t key[2]; /* the tokenizer's hash key */
 };
 
-/* Keyed hash of the pair (a, b), never 0: SipHash-1-3 of a then b under key
- * (the tokenizer's hash_key, from wl_random_bytes), so vocabulary entries or
- * prompt words cannot be chosen to collide, with la mixed in after. */
-uint64_t wl__tok_hash(const uint64_t key[2], const char *a, size_t la, const char *b, size_t lb);
+/* Keyed hash of the pair (a, b) held side by side at a (la bytes, then lb),
+ * never 0: SipHash-1-3 of the la + lb bytes under key (the tokenizer's
+ * hash_key, from wl_random_bytes), so vocabulary entries or prompt words
+ * cannot be chosen to collide, with la mixed in after. */
+uint64_t wl__tok_hash(const uint64_t key[2], const char *a, size_t la, size_t lb);
 /* Empty map for about `expected` keys hashed under key. */
 int wl__tok_map_init(struct wl__tok_map *m, size_t expected, const uint64_t key[2]);
 void wl__tok_map_free(struct wl__tok_map *m);
@@ -61,9 +62,11 @@ void wl__tok_map_free(struct wl__tok_map *m);
  * WL_TOK_NULL. */
 int wl__tok_map_put(struct wl__tok_map *m, const char *pool, uint32_t off, uint32_t la, uint32_t lb,
                     int32_t value, bool keep_first, int32_t *existing);
-/* Value for (a, b) or WL_TOK_NULL. */
+/* Value for (a, b) or WL_TOK_NULL, b being the lb bytes right after a's la
+ * (keys are always spans of one text: a merge pair's two symbols are
+ * neighbours in their word). */
 int32_t wl__tok_map_get(const struct wl__tok_map *m, const char *pool, const char *a, size_t la,
-                        const char *b, size_t lb);
+                        size_t lb);
 
 /* ---- the tokenizer ------------------------------------------------------------ */
 

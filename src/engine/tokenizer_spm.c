@@ -34,7 +34,7 @@ static int try_add(const wl_tokenizer *t, struct wl__tok_scratch *s, const char 
     const struct wl__tok_sym *a = &s->sym[l], *b = &s->sym[r];
     size_t n = (size_t)a->n + b->n;
     st->n_lookups++;
-    int32_t id = wl__tok_map_get(&t->text_map, t->pool, buf + a->off, n, NULL, 0);
+    int32_t id = wl__tok_map_get(&t->text_map, t->pool, buf + a->off, n, 0);
     if (id == WL_TOK_NULL)
         return 0;
     st->n_candidates++;
@@ -46,7 +46,7 @@ static int emit_symbol(const wl_tokenizer *t, const char *p, size_t n, struct wl
                        struct wl_tok_stats *st)
 {
     st->n_lookups++;
-    int32_t id = wl__tok_map_get(&t->text_map, t->pool, p, n, NULL, 0);
+    int32_t id = wl__tok_map_get(&t->text_map, t->pool, p, n, 0);
     if (id != WL_TOK_NULL)
         return wl__tok_ivec_push(out, id);
     for (size_t j = 0; j < n; j++) {
@@ -165,7 +165,7 @@ int wl__tok_spm_fragment(const wl_tokenizer *t, const char *text, size_t len, bo
             const char *w = buf + seg;
             size_t n = i - seg;
             st->n_words++;
-            uint64_t h = wl__tok_hash(t->hash_key, w, n, NULL, 0);
+            uint64_t h = wl__tok_hash(t->hash_key, w, n, 0);
             if (n <= WL__TOK_CACHE_MAX_WORD && wl__tok_cache_get(s, w, n, h, out, &rc)) {
                 st->n_cache_hits++;
             } else if (rc == 0) {

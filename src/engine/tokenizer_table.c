@@ -1,7 +1,7 @@
 /* Containers behind the tokenizers: growable id/offset vectors (per call) and
  * the string-pair hash map used for token text -> id and merge ranks (owned
  * by a wl_tokenizer, immutable after loading, so lookups are thread-safe).
- * Hash: keyed SipHash-1-3 (util/siphash.h) of a then b, with la mixed in.
+ * Hash: keyed SipHash-1-3 (util/siphash.h) of the key's bytes, with la mixed in.
  */
 #include "engine/tokenizer_impl.h"
 
@@ -58,18 +58,9 @@ int wl__tok_uvec_push(struct wl__tok_uvec *a, uint32_t x)
     return 0;
 }
 
-uint64_t wl__tok_hash(const uint64_t key[2], const char *a, size_t la, const char *b, size_t lb)
+uint64_t wl__tok_hash(const uint64_t key[2], const char *a, size_t la, size_t lb)
 {
-    uint64_t x;
-    if (lb == 0 || b == a + la) { /* one piece: every caller's case */
-        x = wl_siphash13(key, a, la + lb);
-    } else {
-        struct wl_siphash h;
-        wl_siphash_init(&h, key);
-        wl_siphash_update(&h, a, la);
-        wl_siphash_update(&h, b, lb);
-        x = wl_siphash_final(&h);
-    }
+    uint64_t x = wl_siphash13(key, a, la + lb);
     /* where a ends: (a, b) and (a', b') with a + b == a' + b' differ (an odd
      * multiplier is one-to-one; the splits of one string are few, so they
      * cannot be used to flood a slot) */
@@ -127,8 +118,7 @@ int wl__tok_map_put(struct wl__tok_map *m, const char *pool, uint32_t off, uint3
                     int32_t value, bool keep_first, int32_t *existing)
 {
     const char *a = pool + off;
-    const char *b = a + la;
-    uint64_t h = wl__tok_hash(m->key, a, la, b, lb);
+    uint64_t h = wl__tok_hash(m->key, a, la, lb);
     if (existing)
         *existing = WL_TOK_NULL;
     if ((m->n + 1) * 2 > m->mask + 1) {
@@ -155,16 +145,16 @@ int wl__tok_map_put(struct wl__tok_map *m, const char *pool, uint32_t off, uint3
 }
 
 int32_t wl__tok_map_get(const struct wl__tok_map *m, const char *pool, const char *a, size_t la,
-                        const char *b, size_t lb)
+                        size_t lb)
 {
     if (!m->slots)
         return WL_TOK_NULL;
-    uint64_t h = wl__tok_hash(m->key, a, la, b, lb);
+    uint64_t h = wl__tok_hash(m->key, a, la, lb);
     size_t j = h & m->mask;
     while (m->slots[j].hash) {
         const struct wl__tok_map_slot *s = &m->slots[j];
-        if (s->hash == h && s->len_a == la && s->len_b == lb && memcmp(pool + s->off, a, la) == 0 &&
-            (lb == 0 || memcmp(pool + s->off + la, b, lb) == 0))
+        if (s->hash == h && s->len_a == la && s->len_b == lb &&
+            memcmp(pool + s->off, a, la + lb) == 0)
             return s->value;
         j = (j + 1) & m->mask;
     }

@@ -178,7 +178,7 @@ static const char *const eog_names[] = {
 
 static int32_t find_text(const wl_tokenizer *t, const char *s)
 {
-    return wl__tok_map_get(&t->text_map, t->pool, s, strlen(s), NULL, 0);
+    return wl__tok_map_get(&t->text_map, t->pool, s, strlen(s), 0);
 }
 
 void wl_tok_vocab_desc_init(struct wl_tok_vocab_desc *d)
@@ -491,7 +491,7 @@ static int build_bpe_tables(wl_tokenizer *t, struct pool *pl, const struct wl_to
         size_t l = wl__utf8_encode(wl__tok_byte_to_cp((uint8_t)b), enc);
         t->bpe_fb[b][0] = t->bpe_fb[b][1] = WL_TOK_NULL;
         for (size_t j = 0; j < l && j < 2; j++)
-            t->bpe_fb[b][j] = wl__tok_map_get(&t->text_map, pl->p, enc + j, 1, NULL, 0);
+            t->bpe_fb[b][j] = wl__tok_map_get(&t->text_map, pl->p, enc + j, 1, 0);
     }
     return rc;
 }
@@ -696,7 +696,7 @@ int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct w
         int32_t id = find_text(t, hx);
         if (id == WL_TOK_NULL) {
             char c = (char)b;
-            id = wl__tok_map_get(&t->text_map, pl.p, &c, 1, NULL, 0);
+            id = wl__tok_map_get(&t->text_map, pl.p, &c, 1, 0);
         }
         t->spm_byte[b] = id;
     }
@@ -786,7 +786,7 @@ const char *wl_tok_token_text(const wl_tokenizer *t, int32_t id, size_t *len)
 
 int32_t wl_tok_find_token(const wl_tokenizer *t, const char *text, size_t len)
 {
-    return wl__tok_map_get(&t->text_map, t->pool, text, len, NULL, 0);
+    return wl__tok_map_get(&t->text_map, t->pool, text, len, 0);
 }
 
 bool wl_tok_is_eog(const wl_tokenizer *t, int32_t id)

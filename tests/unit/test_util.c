@@ -906,28 +906,20 @@ static void test_siphash13_matches_cpython(void **state)
         assert_true(wl_siphash13(zero, v[i].s, strlen(v[i].s)) == v[i].h);
 }
 
-/* Pieces hash as their concatenation, however the input is cut; the key
- * changes the hash. */
-static void test_siphash13_pieces_and_key(void **state)
+/* Every length across the word boundaries, and the key changes the hash. */
+static void test_siphash13_key_changes_every_length(void **state)
 {
     (void)state;
     char msg[40];
     for (size_t i = 0; i < sizeof msg; i++)
         msg[i] = (char)(i * 37 + 11);
     const uint64_t key[2] = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};
+    const uint64_t other[2] = {key[0] ^ 1, key[1]};
     for (size_t n = 0; n <= sizeof msg; n++) {
-        const uint64_t whole = wl_siphash13(key, msg, n);
-        for (size_t a = 0; a <= n; a++)
-            for (size_t b = a; b <= n; b++) {
-                struct wl_siphash h;
-                wl_siphash_init(&h, key);
-                wl_siphash_update(&h, msg, a);
-                wl_siphash_update(&h, msg + a, b - a);
-                wl_siphash_update(&h, msg + b, n - b);
-                assert_true(wl_siphash_final(&h) == whole);
-            }
-        const uint64_t other[2] = {key[0] ^ 1, key[1]};
-        assert_true(wl_siphash13(other, msg, n) != whole);
+        const uint64_t h = wl_siphash13(key, msg, n);
+        assert_true(wl_siphash13(other, msg, n) != h);
+        if (n > 0)
+            assert_true(wl_siphash13(key, msg, n - 1) != h);
     }
 }
 
@@ -962,7 +954,7 @@ int main(void)
         cmocka_unit_test(test_read_stream_whole_or_error),
         cmocka_unit_test(test_random_bytes_fill_n_and_differ),
         cmocka_unit_test(test_siphash13_matches_cpython),
-        cmocka_unit_test(test_siphash13_pieces_and_key),
+        cmocka_unit_test(test_siphash13_key_changes_every_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
