@@ -145,7 +145,7 @@ static int32_t argmax(const float *logits, int32_t n)
  * are distinct and the logits finite, generate refuses others). */
 static inline bool cand_worse(const struct cand *a, const struct cand *b)
 {
-    return a->logit != b->logit ? a->logit < b->logit : a->id > b->id;
+    return cmp_cand_desc(a, b) > 0;
 }
 
 /* Restores the heap below i in h[0..n): every parent ranks at or below its

@@ -14,21 +14,8 @@
 
 enum { V = 8 };
 
-static wl_token_sampler *mk_n(int32_t n, float temp, int top_k, float top_p, float min_p,
+static wl_token_sampler *mk_n(int32_t n, float temp, int top_k, float top_p, float min_p, float rep,
                               uint64_t seed)
-{
-    struct wl_token_sampler_params p = wl_token_sampler_default_params();
-    p.temperature = temp;
-    p.top_k = top_k;
-    p.top_p = top_p;
-    p.min_p = min_p;
-    p.seed = seed;
-    wl_token_sampler *s = NULL;
-    assert_int_equal(wl_token_sampler_create(&p, n, &s), 0);
-    return s;
-}
-
-static wl_token_sampler *mk(float temp, int top_k, float top_p, float min_p, float rep, uint64_t seed)
 {
     struct wl_token_sampler_params p = wl_token_sampler_default_params();
     p.temperature = temp;
@@ -38,8 +25,13 @@ static wl_token_sampler *mk(float temp, int top_k, float top_p, float min_p, flo
     p.repeat_penalty = rep;
     p.seed = seed;
     wl_token_sampler *s = NULL;
-    assert_int_equal(wl_token_sampler_create(&p, V, &s), 0);
+    assert_int_equal(wl_token_sampler_create(&p, n, &s), 0);
     return s;
+}
+
+static wl_token_sampler *mk(float temp, int top_k, float top_p, float min_p, float rep, uint64_t seed)
+{
+    return mk_n(V, temp, top_k, top_p, min_p, rep, seed);
 }
 
 /* logits with softmax probabilities ~ 0.50 0.25 0.125 ... (log2 steps) */
@@ -191,7 +183,7 @@ static void check_top_k(const float *l, int32_t n, int32_t k)
         ref[i] = (struct ref_cand){i, l[i]};
     qsort(ref, (size_t)n, sizeof *ref, ref_cmp);
     const int32_t want = k <= 0 || k >= n ? n : k;
-    wl_token_sampler *s = mk_n(n, 1.0f, k, 1.0f, 0.0f, 1);
+    wl_token_sampler *s = mk_n(n, 1.0f, k, 1.0f, 0.0f, 1.0f, 1);
     assert_int_equal(wl__token_sampler_top(s, l, k, ids), want);
     for (int32_t i = 0; i < want; i++)
         if (ids[i] != ref[i].id)
@@ -269,7 +261,7 @@ static void test_draw_above_the_rounded_sum_is_not_a_zero_probability_token(void
         /* the zero-probability token last in id order, then first */
         float ll[3] = {order ? -200.0f : 0.0f, b, order ? 0.0f : -200.0f};
         const int32_t top_id = order ? 2 : 0;
-        wl_token_sampler *s = mk_n(3, 1.0f, 0, 1.0f, 0.0f, 1);
+        wl_token_sampler *s = mk_n(3, 1.0f, 0, 1.0f, 0.0f, 1.0f, 1);
         assert_int_equal(wl__token_sampler_sample_u(s, ll, u), 1);
         assert_int_equal(wl__token_sampler_sample_u(s, ll, 0.0), top_id);
         wl_token_sampler_free(s);
