@@ -121,10 +121,31 @@ int wl__generate_check_logits(const wl_context *ctx, const float *l, int32_t n, 
     return 0;
 }
 
-/* Output text buffer, allocated once before the loop for the worst case:
- * the longest piece for every token that can be generated (n_predict, at
- * most the context's free positions + 1; generate_batch.c sizes its own
- * buffers the same way). */
+int wl__generate_n_sample(const wl_context *ctx, const wl_tokenizer *tok, int32_t *n,
+                          struct wl_errmsg *err)
+{
+    const int32_t vocab = wl_context_model(ctx)->config.vocab_size;
+    struct wl_tok_info ti;
+    wl_tok_get_info(tok, &ti);
+    if ((int64_t)ti.n_vocab > vocab)
+        return wl_errmsg_set(err, WL_EFORMAT,
+                             "the tokenizer has %u tokens but the model only %d embeddings",
+                             ti.n_vocab, vocab);
+    *n = (int32_t)ti.n_vocab;
+    return 0;
+}
+
+size_t wl__generate_text_cap(const wl_context *ctx, size_t n_prompt, int32_t n_predict,
+                             size_t piece_cap)
+{
+    int64_t max_tok = (int64_t)wl_context_n_ctx(ctx) - (int64_t)n_prompt + 1;
+    if (max_tok > n_predict)
+        max_tok = n_predict;
+    return (size_t)max_tok * (piece_cap + 4) + 1;
+}
+
+/* Output text buffer, allocated once before the loop for the worst case
+ * (wl__generate_text_cap). */
 struct textbuf {
     char *data;
     size_t len, cap;
@@ -135,17 +156,12 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
 {
     memset(res, 0, sizeof *res);
     const wl_model *m = wl_context_model(ctx);
-    const int32_t vocab = m->config.vocab_size;
     if (p->n_predict <= 0)
         return wl_errmsg_set(err, WL_EINVAL, "n_predict must be positive");
-    struct wl_tok_info ti;
-    wl_tok_get_info(tok, &ti);
-    if ((int64_t)ti.n_vocab > vocab)
-        return wl_errmsg_set(err, WL_EFORMAT,
-                             "the tokenizer has %u tokens but the model only %d embeddings",
-                             ti.n_vocab, vocab);
-    /* ids past the tokenizer's vocabulary are padding rows (model.h): never sampled */
-    const int32_t n_sample = (int64_t)ti.n_vocab < vocab ? (int32_t)ti.n_vocab : vocab;
+    int32_t n_sample = 0;
+    const int nrc = wl__generate_n_sample(ctx, tok, &n_sample, err);
+    if (nrc != 0)
+        return nrc;
 
     const uint64_t t_start = wl_clock_now_ns();
     int32_t *prompt = NULL;
@@ -188,11 +204,7 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
     wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, true);
     rc = wl_token_sampler_create(&p->sampling, n_sample, &smp);
     if (rc == 0) {
-        /* at most one token per free position (+1 from the last logits) */
-        int64_t max_tok = (int64_t)wl_context_n_ctx(ctx) - (int64_t)n_prompt + 1;
-        if (max_tok > p->n_predict)
-            max_tok = p->n_predict;
-        tb.cap = (size_t)max_tok * (piece_cap + 4) + 1;
+        tb.cap = wl__generate_text_cap(ctx, n_prompt, p->n_predict, piece_cap);
         tb.data = malloc(tb.cap);
         piece = malloc(piece_cap + 4);
         if (!tb.data || !piece)
@@ -271,7 +283,7 @@ end_pre:
         bool eog = wl_tok_is_eog(tok, id) || wl_model_is_eog(m, id);
         size_t nb = 0;
         wl_context_emit_section(ctx, WL_SECTION_DETOKENIZE, true);
-        if (!eog && id < (int32_t)ti.n_vocab)
+        if (!eog) /* a sampled id is below n_sample: the tokenizer's */
             wl_tok_decoder_push(&dec, id, piece, piece_cap, &nb);
         wl_context_emit_section(ctx, WL_SECTION_DETOKENIZE, false);
         wl_context_emit_token(ctx, i, false, 1, id, piece, nb);

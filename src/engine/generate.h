@@ -155,5 +155,15 @@ int wl_generate_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_
  * -1 for wl_generate) and the step. */
 int wl__generate_check_logits(const wl_context *ctx, const float *l, int32_t n, int32_t seq,
                               int32_t step, struct wl_errmsg *err);
+/* The ids a generation samples from, in *n: the tokenizer's (padding rows
+ * past it are never sampled, model.h); WL_EFORMAT when the tokenizer has
+ * more tokens than the model has embeddings. */
+int wl__generate_n_sample(const wl_context *ctx, const wl_tokenizer *tok, int32_t *n,
+                          struct wl_errmsg *err);
+/* Bytes of a sequence's text buffer: the longest piece (piece_cap + 4) for
+ * every token it can generate (n_predict, at most the context's free
+ * positions + 1: the first token comes from the prefill's logits), + 1. */
+size_t wl__generate_text_cap(const wl_context *ctx, size_t n_prompt, int32_t n_predict,
+                             size_t piece_cap);
 
 #endif

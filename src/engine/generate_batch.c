@@ -62,12 +62,6 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
                  const struct wl_generate_batch_params *bp, struct batch *b,
                  int32_t *n_prompt_total, struct wl_errmsg *err)
 {
-    /* ids past the tokenizer's vocabulary are padding rows (model.h): never sampled */
-    struct wl_tok_info ti;
-    wl_tok_get_info(tok, &ti);
-    b->n_sample = wl_context_model(ctx)->config.vocab_size;
-    if ((int64_t)ti.n_vocab < b->n_sample)
-        b->n_sample = (int32_t)ti.n_vocab;
     b->piece_cap = wl_tok_decoder_out_max(tok);
     b->piece = malloc(b->piece_cap + 4);
     b->s = calloc((size_t)b->n, sizeof *b->s);
@@ -116,12 +110,7 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
             wl_errmsg_set(err, rc, rc == WL_EINVAL ? "bad sampling parameters" : "out of memory");
             break;
         }
-        /* as wl_generate: at most one token per free position (+1 from the
-         * last logits), so a huge n_predict costs no more than the context */
-        int64_t max_tok = (int64_t)wl_context_n_ctx(ctx) - (int64_t)s->n_prompt + 1;
-        if (max_tok > p->n_predict)
-            max_tok = p->n_predict;
-        s->cap = (size_t)max_tok * (b->piece_cap + 4) + 1;
+        s->cap = wl__generate_text_cap(ctx, s->n_prompt, p->n_predict, b->piece_cap);
         s->text = malloc(s->cap);
         if (!s->text) {
             rc = wl_errmsg_set(err, WL_ENOMEM, "out of memory");
@@ -150,8 +139,6 @@ static int sample_round(wl_context *ctx, const wl_tokenizer *tok,
                         struct wl_errmsg *err)
 {
     const wl_model *m = wl_context_model(ctx);
-    struct wl_tok_info ti;
-    wl_tok_get_info(tok, &ti);
     *first_id = -1;
     *first_len = 0;
     for (int32_t i = 0; i < b->n; i++) {
@@ -172,7 +159,7 @@ static int sample_round(wl_context *ctx, const wl_tokenizer *tok,
         const bool eog = wl_tok_is_eog(tok, id) || wl_model_is_eog(m, id);
         size_t nb = 0;
         wl_context_emit_section(ctx, WL_SECTION_DETOKENIZE, true);
-        if (!eog && id < (int32_t)ti.n_vocab)
+        if (!eog) /* a sampled id is below n_sample: the tokenizer's */
             wl_tok_decoder_push(&s->dec, id, b->piece, b->piece_cap, &nb);
         wl_context_emit_section(ctx, WL_SECTION_DETOKENIZE, false);
         append(s, b->piece, nb);
@@ -208,16 +195,12 @@ int wl_generate_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_
         return wl_errmsg_set(err, WL_EINVAL,
                              "%d sequences asked for, the context was created for %d (n_seq)",
                              bp->n_seq, wl_context_n_seq(ctx));
-    const wl_model *m = wl_context_model(ctx);
-    struct wl_tok_info ti;
-    wl_tok_get_info(tok, &ti);
-    if ((int64_t)ti.n_vocab > m->config.vocab_size)
-        return wl_errmsg_set(err, WL_EFORMAT,
-                             "the tokenizer has %u tokens but the model only %d embeddings",
-                             ti.n_vocab, m->config.vocab_size);
 
-    const uint64_t t_start = wl_clock_now_ns();
     struct batch b = {.n = bp->n_seq};
+    const int nrc = wl__generate_n_sample(ctx, tok, &b.n_sample, err);
+    if (nrc != 0)
+        return nrc;
+    const uint64_t t_start = wl_clock_now_ns();
     int32_t n_prompt = 0;
 
     /* ---- pre_inference ----------------------------------------------------------- */
