@@ -195,6 +195,16 @@ int wl__rope_scaling_read(const wl_gguf *g, const char *prefix, struct wl_rope_s
         return wl_errmsg_set(err, WL_ENOTSUP, "RoPE scaling type '%.*s' is not supported",
                              (int)type.len, type.data);
     }
+    /* the engine uses 1 / factor as a float: a factor so small that this is
+     * infinite (a subnormal) would make every RoPE angle NaN */
+    if (r->in_file && !r->type_none && (float)r->factor > 0.0f &&
+        !isfinite(1.0f / (float)r->factor)) {
+        r->refused = true;
+        r->scale = NAN;
+        return wl_errmsg_set(err, WL_EFORMAT,
+                             "metadata '%s' (%g) is too small: 1/factor is not a finite float", key,
+                             r->factor);
+    }
     /* > 0 as the engine's float: a factor that underflows it counts as 0 */
     if (r->in_file && (float)r->factor > 0.0f && !r->type_none)
         r->scale = r->factor;

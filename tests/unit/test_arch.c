@@ -363,7 +363,8 @@ static void test_rope_scaling_rule(void **state)
         {1, 2.0f, "linear", 2.0, 0, ""},
         {1, 2.0f, "none", 1.0, 0, ""},
         {1, -3.0f, NULL, 1.0, 0, ""},
-        {1, 1e-40f, NULL, 1e-40f, 0, ""}, /* a float subnormal is > 0 */
+        /* a float subnormal is > 0, but 1/factor is infinite: every angle NaN */
+        {1, 1e-40f, NULL, NAN, WL_EFORMAT, "is too small: 1/factor is not a finite float"},
         {1, NAN, NULL, NAN, WL_EFORMAT, "'llama.rope.scaling.factor' is not a finite number"},
         {1, INFINITY, "none", NAN, WL_EFORMAT, "is not a finite number"},
         {2, 0, NULL, NAN, WL_EFORMAT, "'llama.rope.scaling.factor' is not a finite number"},
