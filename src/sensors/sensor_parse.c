@@ -6,6 +6,7 @@
  */
 #include "sensors/sensor_parse.h"
 
+#include "util/parse_num.h"
 #include "wattlens/error.h"
 
 #include <math.h>
@@ -13,36 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-/* Decimal digits at *p (at least one; stops at end or a non-digit) into *v;
- * advances *p past all of them. WL_EFORMAT when there is no digit,
- * WL_ERANGE when the value exceeds UINT64_MAX. */
-static int digits_u64(const char **p, const char *end, uint64_t *v)
-{
-    const char *s = *p;
-    uint64_t x = 0;
-    bool over = false;
-    if (s == end || !is_digit(*s))
-        return WL_EFORMAT;
-    for (; s != end && is_digit(*s); s++) {
-        unsigned d = (unsigned)(*s - '0');
-        if (x > (UINT64_MAX - d) / 10)
-            over = true;
-        else
-            x = x * 10 + d;
-    }
-    *p = s;
-    if (over)
-        return WL_ERANGE;
-    *v = x;
-    return 0;
-}
-
-/* The end of the NUL-terminated s, for digits_u64. */
+/* The end of the NUL-terminated s, for wl_parse_u64_digits. */
 static const char *str_end(const char *s)
 {
     return s + strlen(s);
@@ -54,7 +26,7 @@ int wl__sysfs_parse_u64(const char *s, size_t n, uint64_t *out)
     while (p != end && (*p == ' ' || *p == '\t'))
         p++;
     uint64_t v = 0;
-    int rc = digits_u64(&p, end, &v);
+    int rc = wl_parse_u64_digits(&p, end, &v);
     if (rc == WL_EFORMAT)
         return rc;
     while (p != end && (*p == '\n' || *p == ' '))
@@ -73,7 +45,7 @@ static int zone_number(const char **p, int *out)
 {
     const char *s = *p;
     uint64_t v = 0;
-    if (digits_u64(p, str_end(s), &v) != 0 || v > 4096 || (*s == '0' && *p - s > 1))
+    if (wl_parse_u64_digits(p, str_end(s), &v) != 0 || v > 4096 || (*s == '0' && *p - s > 1))
         return WL_EFORMAT;
     *out = (int)v;
     return 0;
@@ -124,7 +96,7 @@ int wl__proc_parse_stat_cpu(const char *s, uint64_t *busy_ticks)
             p++;
         if (*p == '\n' || *p == '\0')
             break;
-        int rc = digits_u64(&p, end, &v[n]);
+        int rc = wl_parse_u64_digits(&p, end, &v[n]);
         if (rc != 0)
             return rc;
         if (*p != ' ' && *p != '\n' && *p != '\0')
@@ -154,7 +126,7 @@ int wl__proc_parse_pids(const char *s, pid_t *pids, size_t max)
         if (*p == '\0')
             break;
         uint64_t v = 0;
-        if (digits_u64(&p, end, &v) != 0 || v == 0 || v > INT32_MAX)
+        if (wl_parse_u64_digits(&p, end, &v) != 0 || v == 0 || v > INT32_MAX)
             return WL_EFORMAT;
         if (*p != ' ' && *p != '\n' && *p != '\0')
             return WL_EFORMAT;

@@ -5,6 +5,8 @@
  * (fgets) took the rest of a long line for a line of its own. */
 #define _GNU_SOURCE
 #include "util/hugepage.h"
+
+#include "util/parse_num.h"
 #include "util/read_all.h"
 
 #include "wattlens/error.h"
@@ -60,17 +62,11 @@ static const char *skip_blanks(const char *p, const char *end)
 static int counted_bytes(const char *p, const char *end, uint64_t *bytes)
 {
     p = skip_blanks(p, end);
-    if (p == end || *p < '0' || *p > '9')
-        return WL_EFORMAT;
     uint64_t kib = 0;
-    bool over = false;
-    for (; p != end && *p >= '0' && *p <= '9'; p++) {
-        unsigned d = (unsigned)(*p - '0');
-        if (kib > (UINT64_MAX - d) / 10)
-            over = true;
-        else
-            kib = kib * 10 + d;
-    }
+    const int rc = wl_parse_u64_digits(&p, end, &kib);
+    if (rc == WL_EFORMAT)
+        return rc;
+    const bool over = rc == WL_ERANGE;
     p = skip_blanks(p, end);
     if (end - p < 2 || p[0] != 'k' || p[1] != 'B' || skip_blanks(p + 2, end) != end)
         return WL_EFORMAT;

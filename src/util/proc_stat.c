@@ -8,39 +8,25 @@
  */
 #include "util/proc_stat.h"
 
+#include "util/parse_num.h"
 #include "wattlens/error.h"
 
 #include <string.h>
 
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 /* An integer field at *p: an optional '-' (*neg), then at least one decimal
- * digit; *v is the magnitude. Advances *p past the sign and all the digits.
+ * digit before end; *v is the magnitude. Advances *p past the sign and all the digits.
  * WL_EFORMAT when there is no digit, WL_ERANGE when the magnitude exceeds
  * UINT64_MAX (*v then unspecified). */
-static int int_field(const char **p, bool *neg, uint64_t *v)
+static int int_field(const char **p, const char *end, bool *neg, uint64_t *v)
 {
     const char *s = *p;
     *neg = *s == '-';
     if (*neg)
         s++;
-    if (!is_digit(*s))
-        return WL_EFORMAT;
-    uint64_t x = 0;
-    bool over = false;
-    for (; is_digit(*s); s++) {
-        const unsigned d = (unsigned)(*s - '0');
-        if (x > (UINT64_MAX - d) / 10)
-            over = true;
-        else
-            x = x * 10 + d;
-    }
-    *p = s;
-    *v = x;
-    return over ? WL_ERANGE : 0;
+    const int rc = wl_parse_u64_digits(&s, end, v);
+    if (rc != WL_EFORMAT)
+        *p = s;
+    return rc;
 }
 
 static bool ends_line(char c)
@@ -50,7 +36,7 @@ static bool ends_line(char c)
 
 int wl__proc_stat_parse(const char *s, struct wl__proc_stat *out)
 {
-    const char *p = strrchr(s, ')');
+    const char *p = strrchr(s, ')'), *const end = s + strlen(s);
     if (!p)
         return WL_EFORMAT;
     p++;
@@ -78,7 +64,7 @@ int wl__proc_stat_parse(const char *s, struct wl__proc_stat *out)
         const bool used = field == 4 || (field >= 14 && field <= 17) || field == 22;
         bool neg;
         uint64_t v = 0;
-        int rc = int_field(&p, &neg, &v);
+        int rc = int_field(&p, end, &neg, &v);
         if (rc == WL_ERANGE && !used)
             rc = 0; /* only its shape matters */
         if (rc != 0)

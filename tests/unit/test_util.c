@@ -10,6 +10,7 @@
 #include "util/hugepage.h"
 #include "util/json_text.h"
 #include "util/log.h"
+#include "util/parse_num.h"
 #include "util/random.h"
 #include "util/read_all.h"
 #include "util/siphash.h"
@@ -923,6 +924,39 @@ static void test_siphash13_key_changes_every_length(void **state)
     }
 }
 
+/* Digits one by one: no sign, a stop at the first non-digit, overflow told. */
+static void test_parse_u64_digits(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        int rc;
+        uint64_t v;
+        size_t used;
+    } c[] = {
+        {"0", 0, 0, 1},
+        {"42 kB", 0, 42, 2},
+        {"18446744073709551615", 0, UINT64_MAX, 20},
+        {"18446744073709551616x", WL_ERANGE, 0, 20},
+        {"", WL_EFORMAT, 0, 0},
+        {"-1", WL_EFORMAT, 0, 0},
+        {"+1", WL_EFORMAT, 0, 0},
+        {" 1", WL_EFORMAT, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        const char *p = c[i].s;
+        uint64_t v = 0;
+        assert_int_equal(wl_parse_u64_digits(&p, c[i].s + strlen(c[i].s), &v), c[i].rc);
+        assert_int_equal((size_t)(p - c[i].s), c[i].used);
+        if (c[i].rc == 0)
+            assert_true(v == c[i].v);
+    }
+    const char *p = "123"; /* end cuts the digits */
+    uint64_t v = 0;
+    assert_int_equal(wl_parse_u64_digits(&p, p + 2, &v), 0);
+    assert_true(v == 12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -955,6 +989,7 @@ int main(void)
         cmocka_unit_test(test_random_bytes_fill_n_and_differ),
         cmocka_unit_test(test_siphash13_matches_cpython),
         cmocka_unit_test(test_siphash13_key_changes_every_length),
+        cmocka_unit_test(test_parse_u64_digits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
