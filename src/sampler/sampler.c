@@ -1046,7 +1046,7 @@ void wl_span_peak_end(struct wl_span_peak *sp, const struct wl_energy_mark *end,
     const uint64_t e1 = end->energy_uj[sp->d];
     *pk = sp->pk;
     /* whole (no span length known): add closed no span and min_ns is 0, so
-     * the open span [t0, t1] is the one span, in the third branch */
+     * the open span [t0, t1] is the one span, in the second branch */
     if (sp->cur_t_ns >= t1) {
         /* a sample at or past the end was added: the spans no longer
          * partition the window, so keep the promise with its own average */
