@@ -492,10 +492,10 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
     json_object_set_new(rope, "freq_base", real_json(f->rope_freq_base));
     /* scale: the engine's (null: it refuses the model's scaling, and
      * scale_refused); scale_in_file: rope.scaling.factor (null: none) */
-    json_object_set_new(rope, "scale", real_json(f->rope_scale));
+    json_object_set_new(rope, "scale", real_json(f->rope_scaling.scale));
     json_object_set_new(rope, "scale_in_file",
-                        f->rope_scale_in_file ? real_json(f->rope_scale_file) : json_null());
-    json_object_set_new(rope, "scale_refused", json_boolean(f->rope_scale_refused));
+                        f->rope_scaling.in_file ? real_json(f->rope_scaling.factor) : json_null());
+    json_object_set_new(rope, "scale_refused", json_boolean(f->rope_scaling.refused));
     json_object_set_new(j, "rope", rope);
     json_object_set_new(j, "norm_eps", real_json(f->norm_eps));
     json_object_set_new(j, "tied_embeddings", json_boolean(f->tied_embeddings));
@@ -604,14 +604,14 @@ static void print_features(const wl_gguf *g, const char *path, const struct wl_m
     printf("vocab size        %" PRIu32 "\n", f->vocab_size);
     printf("context length    %" PRIu32 "\n", f->context_length);
     printf("RoPE              dim %" PRIu32 ", base %g, scale ", f->rope_dim, f->rope_freq_base);
-    if (f->rope_scale_refused) /* the warning says why */
+    const struct wl_rope_scaling *rs = &f->rope_scaling;
+    if (rs->refused) /* the warning says why */
         printf("refused by the engine");
     else
-        printf("%g", f->rope_scale);
-    /* what the engine uses, then why */
-    if (f->rope_scale_in_file && (f->rope_scale_refused || f->rope_scale_file != f->rope_scale))
-        printf(" (file says %g%s)", f->rope_scale_file,
-               f->rope_scaling_none ? " with scaling type none" : "");
+        printf("%g", rs->scale);
+    /* what the engine uses, then why (a refused scale is NaN: never equal) */
+    if (rs->in_file && rs->factor != rs->scale)
+        printf(" (file says %g%s)", rs->factor, rs->type_none ? " with scaling type none" : "");
     putchar('\n');
     printf("parameters        %" PRIu64 "%s\n", f->n_params,
            f->n_params_active != f->n_params ? "" : " (from tensor shapes)");

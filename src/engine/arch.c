@@ -420,11 +420,7 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
     struct wl_errmsg rope_err;
     if (wl__rope_scaling_read(g, prefix, &rs, &rope_err) != 0)
         wl__warn(f, "the engine refuses this model: %s", rope_err.text);
-    f->rope_scale = rs.scale;
-    f->rope_scale_file = rs.factor;
-    f->rope_scale_in_file = rs.in_file;
-    f->rope_scaling_none = rs.type_none;
-    f->rope_scale_refused = rs.refused;
+    f->rope_scaling = rs;
     if (wl__get_f64(g, prefix, "attention.layer_norm_rms_epsilon", &f->norm_eps) != 0)
         wl__get_f64(g, prefix, "attention.layer_norm_epsilon", &f->norm_eps);
     f->tied_embeddings = f->n_tensors > 0 && emb && !wl__has(g, "output.weight");

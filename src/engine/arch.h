@@ -44,6 +44,20 @@ enum wl_attention {
 };
 const char *wl_attention_name(enum wl_attention a); /* "MHA", "GQA", "MQA", "unknown" */
 
+/* RoPE position scaling by the engine's one rule, read from
+ * "<prefix>.rope.scaling.factor" and "<prefix>.rope.scaling.type": the model
+ * loader (model.c) applies it and the features report it. */
+struct wl_rope_scaling {
+    double scale;   /* positions are divided by it: the factor when it is > 0 and the
+                     * type is "linear" or absent; 1 when the factor is absent or
+                     * <= 0 or the type is "none"; NaN when refused */
+    double factor;  /* rope.scaling.factor as the file has it (1 when absent) */
+    bool in_file;   /* the file has rope.scaling.factor as a number */
+    bool type_none; /* rope.scaling.type is "none" */
+    bool refused;   /* the factor is not a finite number, or the type is a string
+                     * other than "none" and "linear": the engine cannot run it */
+};
+
 struct wl_model_features {
     enum wl_arch arch;
     char arch_string[64]; /* general.architecture as written, cut like name ("" if absent) */
@@ -66,14 +80,9 @@ struct wl_model_features {
     uint32_t context_length;
     uint32_t rope_dim;     /* rope.dimension_count (0 if absent) */
     double rope_freq_base; /* 10000 when absent (the llama default) */
-    /* RoPE scaling by the engine's rule (wl__rope_scaling_read): rope_scale
-     * is the factor the engine divides positions by (NaN when it refuses the
-     * model's scaling: then rope_scale_refused and a warning say why) */
-    double rope_scale;
-    double rope_scale_file;  /* rope.scaling.factor as the file has it (1 when absent) */
-    bool rope_scale_in_file; /* the file has rope.scaling.factor as a number */
-    bool rope_scaling_none;  /* rope.scaling.type is "none" */
-    bool rope_scale_refused; /* the engine refuses the model over its RoPE scaling */
+    /* RoPE scaling by the engine's rule (wl__rope_scaling_read; when it is
+     * refused, a warning says why) */
+    struct wl_rope_scaling rope_scaling;
     double norm_eps;         /* rms or layer norm epsilon (0 if absent) */
     bool tied_embeddings;  /* no output.weight: the output reuses token_embd */
 
@@ -105,20 +114,6 @@ struct wl_model_features {
  * explained in f->warning. */
 int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
                                 struct wl_errmsg *err);
-
-/* RoPE position scaling by the engine's one rule, read from
- * "<prefix>.rope.scaling.factor" and "<prefix>.rope.scaling.type": the model
- * loader (model.c) applies it and the features report it. */
-struct wl_rope_scaling {
-    double scale;   /* positions are divided by it: the factor when it is > 0 and the
-                     * type is "linear" or absent; 1 when the factor is absent or
-                     * <= 0 or the type is "none"; NaN when refused */
-    double factor;  /* rope.scaling.factor as the file has it (1 when absent) */
-    bool in_file;   /* the file has rope.scaling.factor as a number */
-    bool type_none; /* rope.scaling.type is "none" */
-    bool refused;   /* the factor is not a finite number, or the type is a string
-                     * other than "none" and "linear": the engine cannot run it */
-};
 
 /* Fills r (always) and returns 0, or, when r->refused, WL_EFORMAT (the
  * factor is not a finite number) or WL_ENOTSUP (the scaling type) with the

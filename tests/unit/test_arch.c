@@ -399,12 +399,12 @@ static void test_rope_scaling_rule(void **state)
         /* the features carry the same, and a refusal is a warning */
         struct wl_model_features f;
         assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
-        assert_true(f.rope_scale_refused == refused);
-        assert_true(refused ? isnan(f.rope_scale) : f.rope_scale == cases[i].scale);
-        assert_true(f.rope_scale_in_file == r.in_file);
-        assert_true(f.rope_scaling_none == r.type_none);
+        assert_true(f.rope_scaling.refused == refused);
+        assert_true(refused ? isnan(f.rope_scaling.scale) : f.rope_scaling.scale == cases[i].scale);
+        assert_true(f.rope_scaling.in_file == r.in_file);
+        assert_true(f.rope_scaling.type_none == r.type_none);
         if (r.in_file && isfinite(r.factor))
-            assert_true(f.rope_scale_file == r.factor);
+            assert_true(f.rope_scaling.factor == r.factor);
         if (refused)
             assert_non_null(strstr(f.warning, cases[i].msg));
         else
