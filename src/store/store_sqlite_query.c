@@ -76,11 +76,14 @@ static int wl__read_row(sqlite3_stmt *st, int c, struct wl_run_row *row)
     " THEN NULL ELSE coalesce(r.duration_ms, CASE WHEN " WL__UNFINISHED                            \
     " THEN (SELECT max(s.end_ms) - min(s.start_ms) FROM sections s WHERE "                         \
     "s.run_id = r.id) END) END"
+/* Every section's energy of run `id` in one SQL sum(): the list's energy
+ * of an unfinished run and the summary's sections_energy_j, one expression
+ * so that the two agree to the last bit. */
+#define WL__SECTIONS_ENERGY(id) "(SELECT sum(s.energy_j) FROM sections s WHERE s.run_id = " id ")"
 #define WL__LIST_ENERGY                                                                            \
     "CASE WHEN " WL__RECORDED_NOTHING                                                              \
     " THEN NULL ELSE coalesce(r.energy_j, CASE WHEN " WL__UNFINISHED                               \
-    " THEN (SELECT sum(s.energy_j) FROM sections s WHERE s.run_id = r.id) END) "                   \
-    "END"
+    " THEN " WL__SECTIONS_ENERGY("r.id") " END) END"
 #define WL__LIST_METHODS                                                                           \
     "CASE WHEN " WL__UNFINISHED " AND r.energy_method IS NULL THEN (SELECT "                       \
     "group_concat(DISTINCT s.method) FROM sections s WHERE s.run_id = r.id) END"
@@ -924,6 +927,8 @@ done:
     return rc;
 }
 
+static const char wl__sections_energy_sql[] = "SELECT " WL__SECTIONS_ENERGY("?");
+
 static int wl__summary_queries(struct wl__db *d, const char *id, struct wl_store_aggregates *out,
                                struct wl_errmsg *err)
 {
@@ -944,8 +949,7 @@ static int wl__summary_queries(struct wl__db *d, const char *id, struct wl_store
              " FROM sections WHERE run_id = ? GROUP BY phase ORDER BY min(start_ms), phase");
     rc = wl__query(d, sql, pk, wl__phase_row, out, err);
     if (rc == 0) /* the list's expression (WL__LIST_ENERGY) */
-        rc = wl__query(d, "SELECT sum(s.energy_j) FROM sections s WHERE s.run_id = ?", pk,
-                       wl__sections_energy_row, out, err);
+        rc = wl__query(d, wl__sections_energy_sql, pk, wl__sections_energy_row, out, err);
     if (rc == 0)
         rc = wl__query(d, "SELECT DISTINCT method FROM sections WHERE run_id = ?", pk,
                        wl__section_method_row, out, err);
