@@ -307,7 +307,7 @@ static int wl__store_err(wl_store *s, int rc, struct wl_errmsg *err)
 /* ---- a run that recorded nothing ------------------------------------------ *
  * A finished run stopped during its set-up or idle baseline stores 0 ms and
  * 0 J, which are no measurements (the summary's nothing_recorded, the list's
- * WL__RECORDED_NOTHING): the export writes them unknown, as `runs` and `show`
+ * rule, wl_store_recorded_nothing): the export writes them unknown, as `runs` and `show`
  * do, never as a zero labelled with a method. These columns: */
 static const char *const wl__unrecorded_run_cols[] = {"duration_ms", "energy_j", "j_per_token",
                                                       NULL};
@@ -322,9 +322,9 @@ static bool wl__listed(const char *name, const char *const *list)
     return false;
 }
 
-/* The run's summary (computed by the store within the caller's snapshot):
- * *json, when not NULL, gets it as JSON (without its run identity, which
- * the export has in full), *nothing whether the run recorded nothing. */
+/* The run's summary (computed by the store within the caller's snapshot)
+ * into *json as JSON (without its run identity, which the export has in
+ * full), and *nothing: whether the run recorded nothing. */
 static int wl__summary(wl_store *s, const char *id, json_t **json, bool *nothing,
                        struct wl_errmsg *err)
 {
@@ -336,13 +336,11 @@ static int wl__summary(wl_store *s, const char *id, json_t **json, bool *nothing
     rc = wl_summary_compute(&a, &sum);
     if (rc == 0) {
         *nothing = sum.nothing_recorded;
-        if (json) {
-            *json = wl_summary_to_json(&a, &sum);
-            if (!*json)
-                rc = WL_ENOMEM;
-            else
-                json_object_del(*json, "run");
-        }
+        *json = wl_summary_to_json(&a, &sum);
+        if (!*json)
+            rc = WL_ENOMEM;
+        else
+            json_object_del(*json, "run");
         wl_summary_free(&sum);
     }
     wl_store_aggregates_free(&a);
@@ -675,10 +673,12 @@ static int wl__csv_tables(wl_store *s, const char *id, unsigned flags, FILE *out
         {WL_TABLE_SECTIONS, NULL},   {WL_TABLE_TOKENS, NULL},       {WL_TABLE_LAYERS, NULL},
         {WL_TABLE_COMPONENTS, NULL}, {WL_TABLE_OPS, NULL},
     };
+    /* the list's rule in one query of the run: no summary (its layer and
+     * component scans, its per-token array) for one bool */
     bool nothing = false;
-    int rc = wl__summary(s, id, NULL, &nothing, err);
+    int rc = wl_store_recorded_nothing(s, id, &nothing);
     if (rc != 0)
-        return rc;
+        return wl__store_err(s, rc, err);
     struct wl__cover cover;
     rc = wl__cover_load(s, id, &cover);
     for (size_t i = 0; rc == 0 && i < sizeof tables / sizeof tables[0]; i++) {

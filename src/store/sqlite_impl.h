@@ -107,6 +107,7 @@ int wl__sqlite_columns(void *db, enum wl_store_table t, wl_store_columns_fn fn, 
                        struct wl_errmsg *err);
 int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregates *out,
                        struct wl_errmsg *err);
+int wl__sqlite_recorded_nothing(void *db, const char *id, bool *out, struct wl_errmsg *err);
 int wl__sqlite_delete_run(void *db, const char *id, bool even_running, struct wl_errmsg *err);
 int wl__sqlite_gc(void *db, const struct wl_gc_params *p, struct wl_gc_result *out,
                   struct wl_errmsg *err);

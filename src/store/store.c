@@ -419,6 +419,13 @@ int wl_store_foreach(wl_store *s, const char *id, enum wl_store_table t, int64_t
     return s->ops->foreach (s->db, id, t, token_lo, token_hi, fn, user_data, &s->err);
 }
 
+int wl_store_recorded_nothing(wl_store *s, const char *id, bool *out)
+{
+    if (!id || !out)
+        return wl_errmsg_set(&s->err, WL_EINVAL, "invalid arguments");
+    return s->ops->recorded_nothing(s->db, id, out, &s->err);
+}
+
 int wl_store_summary(wl_store *s, const char *id, struct wl_store_aggregates *out)
 {
     memset(out, 0, sizeof *out);

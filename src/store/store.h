@@ -570,6 +570,15 @@ struct wl_store_aggregates {
  * complete runs read precomputed per-component rows). */
 int wl_store_summary(wl_store *s, const char *id, struct wl_store_aggregates *out);
 void wl_store_aggregates_free(struct wl_store_aggregates *a);
+
+/* Whether run id recorded nothing: finished (not running or incomplete),
+ * stopped during its set-up or idle baseline, with no section outside the
+ * baseline and no token, and the 0 ms its writer stored, which is no
+ * figure (nor its 0 J). The run list's rule (such a row's duration and
+ * energy are unknown) in the list's own SQL, and the summary's
+ * nothing_recorded; one query of the run, for a reader that needs no
+ * summary (the CSV export). WL_ENOENT: no such run. */
+int wl_store_recorded_nothing(wl_store *s, const char *id, bool *out);
 void wl_store_run_detail_free(struct wl_store_run_detail *d);
 
 /* ---- maintenance --------------------------------------------------------- */

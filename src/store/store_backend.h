@@ -53,6 +53,7 @@ struct wl_store_ops {
                    struct wl_errmsg *err);
     int (*summary)(void *db, const char *id, struct wl_store_aggregates *out,
                    struct wl_errmsg *err);
+    int (*recorded_nothing)(void *db, const char *id, bool *out, struct wl_errmsg *err);
     int (*delete_run)(void *db, const char *id, bool even_running, struct wl_errmsg *err);
     int (*gc)(void *db, const struct wl_gc_params *p, struct wl_gc_result *out,
               struct wl_errmsg *err);

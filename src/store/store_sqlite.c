@@ -1387,6 +1387,7 @@ const struct wl_store_ops wl__store_sqlite_ops = {
     .foreach = wl__sqlite_foreach,
     .columns = wl__sqlite_columns,
     .summary = wl__sqlite_summary,
+    .recorded_nothing = wl__sqlite_recorded_nothing,
     .delete_run = wl__sqlite_delete_run,
     .gc = wl__sqlite_gc,
     .stats = wl__sqlite_stats,

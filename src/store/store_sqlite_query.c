@@ -1038,6 +1038,19 @@ int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregates *out
     return rc;
 }
 
+int wl__sqlite_recorded_nothing(void *db, const char *id, bool *out, struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    int64_t pk = 0, nothing = 0;
+    int rc = wl__run_pk(d, id, &pk, err);
+    if (rc == 0)
+        rc = wl__query(d, "SELECT " WL__RECORDED_NOTHING " FROM runs r WHERE r.id = ?", pk,
+                       wl__count_row, &nothing, err);
+    if (rc == 0)
+        *out = nothing != 0;
+    return rc;
+}
+
 /* Deletes a run bottom-up (leaf tables first, each a contiguous key range),
  * which is much faster than letting the cascades walk row by row; the
  * schema's ON DELETE CASCADE stays the rule for any other deleter. */

@@ -1126,6 +1126,17 @@ static void test_a_run_that_recorded_nothing_has_no_figures(void **state)
     wl_summary_free(&s);
     wl_store_aggregates_free(&a);
 
+    /* the store's predicate (the list's rule, which the CSV export asks)
+     * says the same of both */
+    bool nothing = false;
+    assert_int_equal(wl_store_recorded_nothing(f->s, none_id, &nothing), 0);
+    assert_true(nothing);
+    assert_int_equal(wl_store_recorded_nothing(f->s, done_id, &nothing), 0);
+    assert_false(nothing);
+    assert_int_equal(
+        wl_store_recorded_nothing(f->s, "00000000-0000-4000-8000-000000000000", &nothing),
+        WL_ENOENT);
+
     struct wl_run_list l;
     assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_ENERGY, 0, 0, &l), 0);
     assert_int_equal(l.n, 2);

@@ -427,7 +427,33 @@ static void test_a_run_that_recorded_nothing_has_no_zero_figures(void **state)
     json_decref(doc);
 }
 
-/* ---- 7: the CSV's unknown values and its text on a terminal ------------------ */
+/* ---- 4: the CSV export computes no summary --------------------------------- *
+ * It needs to know only whether the run recorded nothing: one query of the
+ * run (wl_store_recorded_nothing, the list's rule). Old: it computed the
+ * whole summary for that bool (a deep run's layer and component scans, an
+ * array of every output token). Seen from outside: the CSV reads no table
+ * but those it writes and the run's, so it works with the summary's
+ * component_agg gone, where the JSON export, which has the summary, cannot. */
+static void test_the_csv_export_computes_no_summary(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char id[37];
+    struct wl_test_run_spec sp = {.duration_ms = 40, .energy_j = 2, .n_in = 1, .n_out = 1};
+    wl_test_store_make_run(f->s, &sp, id);
+    wl_test_store_raw_exec(f->path, "ALTER TABLE component_agg RENAME TO component_agg_moved");
+
+    FILE *null = fopen("/dev/null", "w");
+    assert_non_null(null);
+    struct wl_errmsg e = {{0}};
+    assert_int_not_equal(wl_export_run_json(f->s, id, null, &e), 0); /* the summary fails */
+    fclose(null);
+    char *csv = export_text(f->s, id, true, 0), b[64];
+    assert_int_equal(csv_rows(csv, "tokens"), 2);
+    assert_string_equal(csv_field(csv, "energy_j", b, sizeof b), "2");
+    free(csv);
+}
+
+/* ---- 5: the CSV's unknown values and its text on a terminal ------------------ */
 
 static void test_csv_unknown_values_are_empty_cells(void **state)
 {
@@ -560,6 +586,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_an_export_reads_one_snapshot_of_a_live_run,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_a_run_that_recorded_nothing_has_no_zero_figures,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_the_csv_export_computes_no_summary,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_csv_unknown_values_are_empty_cells,
                                         wl_test_store_setup, wl_test_store_teardown),
