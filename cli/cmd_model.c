@@ -24,7 +24,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,16 +272,8 @@ static const char *str_value(const struct wl_gguf_str *v, char buf[64])
  * each invalid byte as U+FFFD (wl_json_text), and *hex, NULL otherwise, is
  * set to its bytes: a hex string for a string, an array of every listed
  * item's hex for a string array (the shape wl_json_set_texts gives). The
- * caller files *hex under the key's name in metadata_value_bytes. */
-
-/* A float as JSON: null for NaN and +-inf, which JSON cannot write (and
- * json_real refuses: an array would lose the item, shifting every later
- * one, and an object the key). */
-static json_t *real_json(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
+ * caller files *hex under the key's name in metadata_value_bytes. A float
+ * that is not finite is null (wl_json_real_or_null): JSON cannot write it. */
 static json_t *scalar_json(const wl_gguf *g, const char *key, enum wl_gguf_vtype t, json_t **hex)
 {
     struct wl_gguf_str sv;
@@ -300,7 +291,7 @@ static json_t *scalar_json(const wl_gguf *g, const char *key, enum wl_gguf_vtype
     if (t == WL_GGUF_BOOL && wl_gguf_get_bool(g, key, &b) == 0)
         return json_boolean(b);
     if ((t == WL_GGUF_FLOAT32 || t == WL_GGUF_FLOAT64) && wl_gguf_get_f64(g, key, &f) == 0)
-        return real_json(f);
+        return wl_json_real_or_null(f);
     if (wl_gguf_get_i64(g, key, &i) == 0)
         return json_integer(i);
     if (wl_gguf_get_u64(g, key, &u) == 0)
@@ -333,7 +324,7 @@ static json_t *array_json(const wl_gguf *g, const char *key, json_t **hex)
             json_array_append_new(items, json_integer((json_int_t)sub.n));
         } else if ((a.elem_type == WL_GGUF_FLOAT32 || a.elem_type == WL_GGUF_FLOAT64) &&
                    wl_gguf_arr_f64(&a, k, &f) == 0) {
-            json_array_append_new(items, real_json(f));
+            json_array_append_new(items, wl_json_real_or_null(f));
         } else if (wl_gguf_arr_i64(&a, k, &i) == 0) {
             json_array_append_new(items, json_integer(i));
         } else {
@@ -489,15 +480,16 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
     json_object_set_new(j, "context_length", json_integer(f->context_length));
     json_t *rope = json_object();
     json_object_set_new(rope, "dimension_count", json_integer(f->rope_dim));
-    json_object_set_new(rope, "freq_base", real_json(f->rope_freq_base));
+    json_object_set_new(rope, "freq_base", wl_json_real_or_null(f->rope_freq_base));
     /* scale: the engine's (null: it refuses the model's scaling, and
      * scale_refused); scale_in_file: rope.scaling.factor (null: none) */
-    json_object_set_new(rope, "scale", real_json(f->rope_scaling.scale));
-    json_object_set_new(rope, "scale_in_file",
-                        f->rope_scaling.in_file ? real_json(f->rope_scaling.factor) : json_null());
+    json_object_set_new(rope, "scale", wl_json_real_or_null(f->rope_scaling.scale));
+    json_object_set_new(rope, "scale_in_file", f->rope_scaling.in_file
+                                                   ? wl_json_real_or_null(f->rope_scaling.factor)
+                                                   : json_null());
     json_object_set_new(rope, "scale_refused", json_boolean(f->rope_scaling.refused));
     json_object_set_new(j, "rope", rope);
-    json_object_set_new(j, "norm_eps", real_json(f->norm_eps));
+    json_object_set_new(j, "norm_eps", wl_json_real_or_null(f->norm_eps));
     json_object_set_new(j, "tied_embeddings", json_boolean(f->tied_embeddings));
     json_object_set_new(j, "n_params", json_integer((json_int_t)f->n_params));
     json_t *p = json_object();
@@ -529,7 +521,7 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
     json_object_set_new(j, "precision", json_string(prec));
     json_object_set_new(j, "n_tensors", json_integer((json_int_t)f->n_tensors));
     json_object_set_new(j, "tensor_bytes", json_integer((json_int_t)f->tensor_bytes));
-    json_object_set_new(j, "bits_per_weight", real_json(f->bits_per_weight));
+    json_object_set_new(j, "bits_per_weight", wl_json_real_or_null(f->bits_per_weight));
     uint64_t kv;
     json_object_set_new(j, "kv_cache_type", json_string(wl_ttype_name(kv_type)));
     json_object_set_new(j, "kv_bytes_per_token",

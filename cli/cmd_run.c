@@ -419,8 +419,8 @@ static bool store_sequences(wl_recorder *rec, wl_store_run *srun,
         json_object_set_new(o, "prompt_tokens", json_integer(n_eval[i]));
         json_object_set_new(o, "output_tokens", json_integer(n_gen[i]));
         json_object_set_new(o, "stop", json_string(wl_stop_reason_name(res[i].stop)));
-        json_object_set_new(o, "prefill_energy_j", json_real(pre[i]));
-        json_object_set_new(o, "decode_energy_j", json_real(dec[i]));
+        json_object_set_new(o, "prefill_energy_j", wl_json_real_or_null(pre[i]));
+        json_object_set_new(o, "decode_energy_j", wl_json_real_or_null(dec[i]));
         json_array_append_new(arr, o);
     }
     char *text = json_dumps(arr, JSON_COMPACT | JSON_REAL_PRECISION(17));

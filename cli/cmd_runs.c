@@ -6,6 +6,7 @@
 #include "cli_text.h"
 
 #include "analysis/run_json.h"
+#include "util/json_text.h"
 #include "util/utf8.h"
 
 #include <math.h>
@@ -59,19 +60,11 @@ static void usage(FILE *out)
             "  wattlens runs --tag baseline --limit 50 --offset 50 --json\n");
 }
 
-/* A figure, or null when unknown: NaN, and inf from another writer or a
- * hand edit (which json_real refuses: the key would be dropped), as the
- * export writes them. */
-static json_t *num_or_null(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
 static json_t *row_json(const struct wl_run_row *r)
 {
     json_t *o = wl_run_json_identity(r);
-    json_object_set_new(o, "duration_ms", num_or_null(r->duration_ms));
-    json_object_set_new(o, "energy_j", num_or_null(r->energy_j));
+    json_object_set_new(o, "duration_ms", wl_json_real_or_null(r->duration_ms));
+    json_object_set_new(o, "energy_j", wl_json_real_or_null(r->energy_j));
     json_object_set_new(o, "energy_method",
                         r->has_energy_method ? json_string(wl_method_key(r->energy_method))
                                              : json_null());
@@ -79,7 +72,7 @@ static json_t *row_json(const struct wl_run_row *r)
                         r->input_tokens >= 0 ? json_integer(r->input_tokens) : json_null());
     json_object_set_new(o, "output_tokens",
                         r->output_tokens >= 0 ? json_integer(r->output_tokens) : json_null());
-    json_object_set_new(o, "j_per_token", num_or_null(r->j_per_token));
+    json_object_set_new(o, "j_per_token", wl_json_real_or_null(r->j_per_token));
     /* a run that never finished: the figures above are sums of what it saved */
     json_object_set_new(o, "partial", json_boolean(r->partial));
     /* null, or the span j_per_token covers when the run's decode sections
@@ -90,7 +83,7 @@ static json_t *row_json(const struct wl_run_row *r)
         span = json_object();
         json_object_set_new(span, "last_token_index", json_integer(r->span_last_token));
         json_object_set_new(span, "output_tokens", json_integer(r->span_output_tokens));
-        json_object_set_new(span, "energy_j", num_or_null(r->span_energy_j));
+        json_object_set_new(span, "energy_j", wl_json_real_or_null(r->span_energy_j));
     }
     json_object_set_new(o, "per_token_span", span);
     return o;

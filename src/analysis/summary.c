@@ -759,11 +759,6 @@ void wl_summary_free(struct wl_summary *s)
 
 /* ---- JSON ----------------------------------------------------------------- */
 
-static json_t *wl__num(double v)
-{
-    return isnan(v) || isinf(v) ? json_null() : json_real(v);
-}
-
 /* A count, null when unknown (< 0). */
 static json_t *wl__count(int64_t n)
 {
@@ -777,22 +772,23 @@ static json_t *wl__component_json(const struct wl_summary_component *c)
         json_object_set_new(o, "layer", json_integer(c->layer));
     wl_json_set_text(o, "name", c->name);
     json_object_set_new(o, "count", json_integer(c->n));
-    json_object_set_new(o, "total_dur_ms", wl__num(c->total_dur_ms));
-    json_object_set_new(o, "total_energy_j", wl__num(c->total_energy_j));
-    json_object_set_new(o, "avg_dur_ms", wl__num(c->avg_dur_ms));
-    json_object_set_new(o, "avg_energy_j", wl__num(c->avg_energy_j));
-    json_object_set_new(o, "dur_pct", wl__num(c->dur_pct));
-    json_object_set_new(o, "energy_pct", wl__num(c->energy_pct));
+    json_object_set_new(o, "total_dur_ms", wl_json_real_or_null(c->total_dur_ms));
+    json_object_set_new(o, "total_energy_j", wl_json_real_or_null(c->total_energy_j));
+    json_object_set_new(o, "avg_dur_ms", wl_json_real_or_null(c->avg_dur_ms));
+    json_object_set_new(o, "avg_energy_j", wl_json_real_or_null(c->avg_energy_j));
+    json_object_set_new(o, "dur_pct", wl_json_real_or_null(c->dur_pct));
+    json_object_set_new(o, "energy_pct", wl_json_real_or_null(c->energy_pct));
     json_object_set_new(o, "energy_method", json_string("attributed"));
     /* count and avg_* are per stored row (forward pass and layer); these
      * per decode step and per input token (summary.h) */
     json_object_set_new(o, "decode_count", json_integer(c->decode_n));
-    json_object_set_new(o, "decode_avg_dur_ms", wl__num(c->decode_avg_dur_ms));
-    json_object_set_new(o, "decode_avg_energy_j", wl__num(c->decode_avg_energy_j));
+    json_object_set_new(o, "decode_avg_dur_ms", wl_json_real_or_null(c->decode_avg_dur_ms));
+    json_object_set_new(o, "decode_avg_energy_j", wl_json_real_or_null(c->decode_avg_energy_j));
     json_object_set_new(o, "prefill_count", json_integer(c->prefill_n));
-    json_object_set_new(o, "prefill_dur_ms_per_input_token", wl__num(c->prefill_dur_ms_per_token));
+    json_object_set_new(o, "prefill_dur_ms_per_input_token",
+                        wl_json_real_or_null(c->prefill_dur_ms_per_token));
     json_object_set_new(o, "prefill_energy_j_per_input_token",
-                        wl__num(c->prefill_energy_j_per_token));
+                        wl_json_real_or_null(c->prefill_energy_j_per_token));
     return o;
 }
 
@@ -831,12 +827,12 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(run, "n_seq", json_integer(s->batch.n_seq));
     wl_json_set_text(run, "error", r->error);
     json_object_set_new(run, "sample_count", json_integer(a->n_samples));
-    json_object_set_new(run, "sample_rate_hz", wl__num(r->sample_rate_hz));
+    json_object_set_new(run, "sample_rate_hz", wl_json_real_or_null(r->sample_rate_hz));
     wl__command_json(run, &s->command);
     json_object_set_new(j, "run", run);
 
     json_t *tot = json_object();
-    json_object_set_new(tot, "energy_j", wl__num(s->energy_j));
+    json_object_set_new(tot, "energy_j", wl_json_real_or_null(s->energy_j));
     json_object_set_new(tot, "energy_method",
                         s->has_energy_method ? json_string(wl_method_key(s->energy_method))
                                              : json_null());
@@ -846,11 +842,11 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     wl_json_set_text(tot, "energy_scope", r->energy_scope);
     json_object_set_new(tot, "energy_from_phases", json_boolean(s->energy_from_phases));
     json_object_set_new(tot, "partial", json_boolean(s->partial));
-    json_object_set_new(tot, "duration_ms", wl__num(s->duration_ms));
-    json_object_set_new(tot, "avg_power_w", wl__num(s->avg_power_w));
-    json_object_set_new(tot, "covered_energy_pct", wl__num(s->covered_energy_pct));
-    json_object_set_new(tot, "baseline_power_w", wl__num(s->baseline_power_w));
-    json_object_set_new(tot, "dynamic_energy_j", wl__num(s->dynamic_energy_j));
+    json_object_set_new(tot, "duration_ms", wl_json_real_or_null(s->duration_ms));
+    json_object_set_new(tot, "avg_power_w", wl_json_real_or_null(s->avg_power_w));
+    json_object_set_new(tot, "covered_energy_pct", wl_json_real_or_null(s->covered_energy_pct));
+    json_object_set_new(tot, "baseline_power_w", wl_json_real_or_null(s->baseline_power_w));
+    json_object_set_new(tot, "dynamic_energy_j", wl_json_real_or_null(s->dynamic_energy_j));
     json_object_set_new(tot, "baseline_status", json_string(wl_summary_baseline_key(s->baseline)));
     json_t *miss = json_array();
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
@@ -861,26 +857,26 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(tot, "nothing_recorded", json_boolean(s->nothing_recorded));
     json_object_set_new(tot, "kv_cache_bytes",
                         r->kv_cache_bytes >= 0 ? json_integer(r->kv_cache_bytes) : json_null());
-    json_object_set_new(tot, "peak_power_w", wl__num(s->peak_power_w));
-    json_object_set_new(tot, "peak_t_ms", wl__num(s->peak_t_ms));
+    json_object_set_new(tot, "peak_power_w", wl_json_real_or_null(s->peak_power_w));
+    json_object_set_new(tot, "peak_t_ms", wl_json_real_or_null(s->peak_t_ms));
     json_object_set_new(tot, "sensors_not_read", json_integer(s->sensors_not_read));
     json_object_set_new(tot, "peak_domain",
                         s->peak_domain >= 0
                             ? json_string(wl_domain_name((enum wl_domain)s->peak_domain))
                             : json_null());
-    json_object_set_new(tot, "power_window_ms", wl__num(s->power_window_ms));
+    json_object_set_new(tot, "power_window_ms", wl_json_real_or_null(s->power_window_ms));
     json_object_set_new(j, "totals", tot);
 
     const struct wl_summary_cost *c = &s->cost;
     json_t *co2 = json_object();
-    json_object_set_new(co2, "energy_kwh", wl__num(c->energy_kwh));
-    json_object_set_new(co2, "price_per_kwh", wl__num(c->price_per_kwh));
+    json_object_set_new(co2, "energy_kwh", wl_json_real_or_null(c->energy_kwh));
+    json_object_set_new(co2, "price_per_kwh", wl_json_real_or_null(c->price_per_kwh));
     wl_json_set_text(co2, "currency", c->currency);
-    json_object_set_new(co2, "cost", wl__num(c->cost));
-    json_object_set_new(co2, "cost_per_1k_tokens", wl__num(c->cost_per_1k_tokens));
-    json_object_set_new(co2, "co2_g_per_kwh", wl__num(c->co2_g_per_kwh));
-    json_object_set_new(co2, "co2_g", wl__num(c->co2_g));
-    json_object_set_new(co2, "co2_g_per_1k_tokens", wl__num(c->co2_g_per_1k_tokens));
+    json_object_set_new(co2, "cost", wl_json_real_or_null(c->cost));
+    json_object_set_new(co2, "cost_per_1k_tokens", wl_json_real_or_null(c->cost_per_1k_tokens));
+    json_object_set_new(co2, "co2_g_per_kwh", wl_json_real_or_null(c->co2_g_per_kwh));
+    json_object_set_new(co2, "co2_g", wl_json_real_or_null(c->co2_g));
+    json_object_set_new(co2, "co2_g_per_1k_tokens", wl_json_real_or_null(c->co2_g_per_1k_tokens));
     json_object_set_new(co2, "defaults_used", json_boolean(!c->price_from_run || !c->co2_from_run));
     json_object_set_new(j, "cost", co2);
 
@@ -893,18 +889,18 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         json_t *o = json_object();
         wl_json_set_text(o, "phase", p->name);
         json_object_set_new(o, "sections", json_integer(p->n_sections));
-        json_object_set_new(o, "dur_ms", wl__num(p->dur_ms));
-        json_object_set_new(o, "energy_j", wl__num(p->energy_j));
-        json_object_set_new(o, "avg_power_w", wl__num(p->avg_power_w));
-        json_object_set_new(o, "dur_pct", wl__num(p->dur_pct));
-        json_object_set_new(o, "energy_pct", wl__num(p->energy_pct));
+        json_object_set_new(o, "dur_ms", wl_json_real_or_null(p->dur_ms));
+        json_object_set_new(o, "energy_j", wl_json_real_or_null(p->energy_j));
+        json_object_set_new(o, "avg_power_w", wl_json_real_or_null(p->avg_power_w));
+        json_object_set_new(o, "dur_pct", wl_json_real_or_null(p->dur_pct));
+        json_object_set_new(o, "energy_pct", wl_json_real_or_null(p->energy_pct));
         json_t *dm = json_object();
         for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
             if (!((p->domain_mask >> d) & 1u))
                 continue;
             json_t *x = json_object();
-            json_object_set_new(x, "energy_j", wl__num(p->domain_energy_j[d]));
-            json_object_set_new(x, "pct", wl__num(p->domain_pct[d]));
+            json_object_set_new(x, "energy_j", wl_json_real_or_null(p->domain_energy_j[d]));
+            json_object_set_new(x, "pct", wl_json_real_or_null(p->domain_pct[d]));
             json_object_set_new(dm, wl_domain_name((enum wl_domain)d), x);
         }
         json_object_set_new(o, "domains", dm);
@@ -918,20 +914,20 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         json_t *o = json_object();
         json_object_set_new(o, "layer", json_integer(l->layer));
         json_object_set_new(o, "tokens", json_integer(l->n));
-        json_object_set_new(o, "avg_dur_ms", wl__num(l->avg_dur_ms));
-        json_object_set_new(o, "avg_energy_j", wl__num(l->avg_energy_j));
-        json_object_set_new(o, "energy_pct", wl__num(l->energy_pct));
+        json_object_set_new(o, "avg_dur_ms", wl_json_real_or_null(l->avg_dur_ms));
+        json_object_set_new(o, "avg_energy_j", wl_json_real_or_null(l->avg_energy_j));
+        json_object_set_new(o, "energy_pct", wl_json_real_or_null(l->energy_pct));
         /* "tokens" and avg_* are per stored row (forward pass); these per
          * decode step and per input token (summary.h) */
-        json_object_set_new(o, "energy_j", wl__num(l->energy_j));
+        json_object_set_new(o, "energy_j", wl_json_real_or_null(l->energy_j));
         json_object_set_new(o, "decode_steps", json_integer(l->decode_steps));
-        json_object_set_new(o, "decode_avg_dur_ms", wl__num(l->decode_avg_dur_ms));
-        json_object_set_new(o, "decode_avg_energy_j", wl__num(l->decode_avg_energy_j));
+        json_object_set_new(o, "decode_avg_dur_ms", wl_json_real_or_null(l->decode_avg_dur_ms));
+        json_object_set_new(o, "decode_avg_energy_j", wl_json_real_or_null(l->decode_avg_energy_j));
         json_object_set_new(o, "prefill_passes", json_integer(l->prefill_passes));
         json_object_set_new(o, "prefill_dur_ms_per_input_token",
-                            wl__num(l->prefill_dur_ms_per_token));
+                            wl_json_real_or_null(l->prefill_dur_ms_per_token));
         json_object_set_new(o, "prefill_energy_j_per_input_token",
-                            wl__num(l->prefill_energy_j_per_token));
+                            wl_json_real_or_null(l->prefill_energy_j_per_token));
         json_array_append_new(ly, o);
     }
     json_object_set_new(j, "layers", ly);
@@ -952,9 +948,9 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         const struct wl_agg_token *t = &a->output_tokens[i];
         json_t *o = json_object();
         json_object_set_new(o, "index", json_integer(t->index));
-        json_object_set_new(o, "end_ms", wl__num(t->end_ms));
-        json_object_set_new(o, "dur_ms", wl__num(t->dur_ms));
-        json_object_set_new(o, "energy_j", wl__num(t->energy_j));
+        json_object_set_new(o, "end_ms", wl_json_real_or_null(t->end_ms));
+        json_object_set_new(o, "dur_ms", wl_json_real_or_null(t->dur_ms));
+        json_object_set_new(o, "energy_j", wl_json_real_or_null(t->energy_j));
         /* tokens the round produced: one per running sequence (batch) */
         json_object_set_new(o, "n_seq", json_integer(t->n_seq > 0 ? t->n_seq : 1));
         json_array_append_new(toks, o);
@@ -967,30 +963,33 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(ef, "output_tokens", wl__count(e->output_tokens));
     json_object_set_new(ef, "decode_steps", wl__count(e->decode_steps));
     json_object_set_new(ef, "decode_tokens", wl__count(e->decode_tokens));
-    json_object_set_new(ef, "j_per_token", wl__num(e->j_per_token));
-    json_object_set_new(ef, "prefill_j_per_input_token", wl__num(e->prefill_j_per_in_token));
-    json_object_set_new(ef, "decode_j_per_output_token", wl__num(e->decode_j_per_out_token));
-    json_object_set_new(ef, "output_input_energy_ratio", wl__num(e->out_in_energy_ratio));
-    json_object_set_new(ef, "tokens_per_j", wl__num(e->tokens_per_j));
-    json_object_set_new(ef, "tokens_per_s", wl__num(e->tokens_per_s));
-    json_object_set_new(ef, "prefill_tokens_per_s", wl__num(e->prefill_tokens_per_s));
-    json_object_set_new(ef, "ttft_ms", wl__num(e->ttft_ms));
-    json_object_set_new(ef, "mean_itl_ms", wl__num(e->mean_itl_ms));
-    json_object_set_new(ef, "p50_itl_ms", wl__num(e->p50_itl_ms));
-    json_object_set_new(ef, "p90_itl_ms", wl__num(e->p90_itl_ms));
-    json_object_set_new(ef, "edp_js", wl__num(e->edp_js));
-    json_object_set_new(ef, "edp_per_token_js", wl__num(e->edp_per_token_js));
-    json_object_set_new(ef, "prefill_edp_js", wl__num(e->prefill_edp_js));
-    json_object_set_new(ef, "decode_edp_js", wl__num(e->decode_edp_js));
+    json_object_set_new(ef, "j_per_token", wl_json_real_or_null(e->j_per_token));
+    json_object_set_new(ef, "prefill_j_per_input_token",
+                        wl_json_real_or_null(e->prefill_j_per_in_token));
+    json_object_set_new(ef, "decode_j_per_output_token",
+                        wl_json_real_or_null(e->decode_j_per_out_token));
+    json_object_set_new(ef, "output_input_energy_ratio",
+                        wl_json_real_or_null(e->out_in_energy_ratio));
+    json_object_set_new(ef, "tokens_per_j", wl_json_real_or_null(e->tokens_per_j));
+    json_object_set_new(ef, "tokens_per_s", wl_json_real_or_null(e->tokens_per_s));
+    json_object_set_new(ef, "prefill_tokens_per_s", wl_json_real_or_null(e->prefill_tokens_per_s));
+    json_object_set_new(ef, "ttft_ms", wl_json_real_or_null(e->ttft_ms));
+    json_object_set_new(ef, "mean_itl_ms", wl_json_real_or_null(e->mean_itl_ms));
+    json_object_set_new(ef, "p50_itl_ms", wl_json_real_or_null(e->p50_itl_ms));
+    json_object_set_new(ef, "p90_itl_ms", wl_json_real_or_null(e->p90_itl_ms));
+    json_object_set_new(ef, "edp_js", wl_json_real_or_null(e->edp_js));
+    json_object_set_new(ef, "edp_per_token_js", wl_json_real_or_null(e->edp_per_token_js));
+    json_object_set_new(ef, "prefill_edp_js", wl_json_real_or_null(e->prefill_edp_js));
+    json_object_set_new(ef, "decode_edp_js", wl_json_real_or_null(e->decode_edp_js));
     /* null, or the span the per-token figures cover (summary.h) */
     json_t *span = json_null();
     if (e->span_last_token >= 0) {
         span = json_object();
         json_object_set_new(span, "last_token_index", json_integer(e->span_last_token));
         json_object_set_new(span, "output_tokens", json_integer(e->span_output_tokens));
-        json_object_set_new(span, "energy_j", wl__num(e->span_energy_j));
-        json_object_set_new(span, "decode_energy_j", wl__num(e->span_decode_energy_j));
-        json_object_set_new(span, "decode_dur_ms", wl__num(e->span_decode_dur_ms));
+        json_object_set_new(span, "energy_j", wl_json_real_or_null(e->span_energy_j));
+        json_object_set_new(span, "decode_energy_j", wl_json_real_or_null(e->span_decode_energy_j));
+        json_object_set_new(span, "decode_dur_ms", wl_json_real_or_null(e->span_decode_dur_ms));
         json_object_set_new(span, "decode_sections_beyond", json_integer(e->span_sections_beyond));
         json_object_set_new(span, "token_rows_beyond", json_integer(e->span_rows_beyond));
     }
@@ -1002,8 +1001,8 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(bj, "n_seq", json_integer(b->n_seq));
     json_object_set_new(bj, "rounds", json_integer(b->n_rounds));
     json_object_set_new(bj, "output_tokens", wl__count(e->output_tokens));
-    json_object_set_new(bj, "tokens_per_s", wl__num(e->tokens_per_s));
-    json_object_set_new(bj, "j_per_token", wl__num(e->j_per_token));
+    json_object_set_new(bj, "tokens_per_s", wl_json_real_or_null(e->tokens_per_s));
+    json_object_set_new(bj, "j_per_token", wl_json_real_or_null(e->j_per_token));
     json_t *sq = json_array();
     for (size_t i = 0; i < b->n_seqs; i++) {
         const struct wl_summary_sequence *q = &b->seqs[i];
@@ -1014,9 +1013,9 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         json_object_set_new(o, "output_tokens",
                             q->output_tokens >= 0 ? json_integer(q->output_tokens) : json_null());
         wl_json_set_text(o, "stop", q->stop);
-        json_object_set_new(o, "prefill_energy_j", wl__num(q->prefill_energy_j));
-        json_object_set_new(o, "decode_energy_j", wl__num(q->decode_energy_j));
-        json_object_set_new(o, "decode_j_per_token", wl__num(q->decode_j_per_token));
+        json_object_set_new(o, "prefill_energy_j", wl_json_real_or_null(q->prefill_energy_j));
+        json_object_set_new(o, "decode_energy_j", wl_json_real_or_null(q->decode_energy_j));
+        json_object_set_new(o, "decode_j_per_token", wl_json_real_or_null(q->decode_j_per_token));
         json_object_set_new(o, "energy_method", json_string("attributed"));
         json_array_append_new(sq, o);
     }
@@ -1030,14 +1029,14 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         json_object_set_new(o, "domain", json_string(wl_domain_name(d->domain)));
         json_object_set_new(o, "method", json_string(wl_method_key(d->method)));
         wl_json_set_text(o, "source", r->domain_source[i][0] ? r->domain_source[i] : NULL);
-        json_object_set_new(o, "energy_j", wl__num(d->energy_j));
-        json_object_set_new(o, "pct_of_total", wl__num(d->pct));
-        json_object_set_new(o, "avg_power_w", wl__num(d->avg_power_w));
-        json_object_set_new(o, "peak_power_w", wl__num(d->peak_power_w));
-        json_object_set_new(o, "peak_t_ms", wl__num(d->peak_t_ms));
-        json_object_set_new(o, "baseline_power_w", wl__num(d->baseline_power_w));
-        json_object_set_new(o, "baseline_energy_j", wl__num(d->baseline_energy_j));
-        json_object_set_new(o, "dynamic_energy_j", wl__num(d->dynamic_energy_j));
+        json_object_set_new(o, "energy_j", wl_json_real_or_null(d->energy_j));
+        json_object_set_new(o, "pct_of_total", wl_json_real_or_null(d->pct));
+        json_object_set_new(o, "avg_power_w", wl_json_real_or_null(d->avg_power_w));
+        json_object_set_new(o, "peak_power_w", wl_json_real_or_null(d->peak_power_w));
+        json_object_set_new(o, "peak_t_ms", wl_json_real_or_null(d->peak_t_ms));
+        json_object_set_new(o, "baseline_power_w", wl_json_real_or_null(d->baseline_power_w));
+        json_object_set_new(o, "baseline_energy_j", wl_json_real_or_null(d->baseline_energy_j));
+        json_object_set_new(o, "dynamic_energy_j", wl_json_real_or_null(d->dynamic_energy_j));
         json_array_append_new(dms, o);
     }
     json_object_set_new(j, "domains", dms);

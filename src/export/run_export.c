@@ -33,13 +33,13 @@ static json_t *wl__value_json(const struct wl_store_value *v)
     case WL_VALUE_INT:
         return json_integer(v->i);
     case WL_VALUE_REAL:
-        return isfinite(v->r) ? json_real(v->r) : json_null();
+        return wl_json_real_or_null(v->r);
     case WL_VALUE_BLOB: {
         json_t *a = json_array();
         for (size_t k = 0; k + sizeof(float) <= v->n; k += sizeof(float)) {
             float f;
             memcpy(&f, v->s + k, sizeof f);
-            json_array_append_new(a, isfinite(f) ? json_real(f) : json_null());
+            json_array_append_new(a, wl_json_real_or_null(f));
         }
         return a;
     }

@@ -1,13 +1,20 @@
 /* Text into JSON strings, lossless through a hex sibling; see json_text.h.
- * Built on jansson and util/utf8; no state.
+ * Built on jansson and util/utf8; no state. Also the one rule for a
+ * number that is not finite (null).
  */
 #include "util/json_text.h"
 
 #include "util/utf8.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+json_t *wl_json_real_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
 
 json_t *wl_json_text(const char *s, size_t n, bool *lossy)
 {

@@ -10,7 +10,8 @@
  * lowercase hex (for an array of texts, an array with every element's bytes,
  * in order). The sibling is present only when needed, so it also says that
  * the string is not the stored text. Documented in docs/internals/store.md
- * ("JSON shapes"). Pure functions, thread-safe; a json_t returned is a new
+ * ("JSON shapes"). Also how every JSON output writes a number (below).
+ * Pure functions, thread-safe; a json_t returned is a new
  * reference, NULL only when out of memory.
  */
 #ifndef WL_UTIL_JSON_TEXT_H
@@ -28,6 +29,12 @@
  * 0.69999999999999996 that 17 digits would show. The last bit or two of a
  * double is not printed. docs/internals/store.md, "JSON shapes". */
 #define WL_JSON_REAL_FLAGS JSON_REAL_PRECISION(15)
+
+/* A real as JSON, or null when it is not finite: NaN (unknown), and an
+ * infinity from another writer or a hand edit, which JSON cannot write and
+ * json_real refuses (the key set to it would be dropped, the array item
+ * lost and every later one shifted). One rule for every JSON output. */
+json_t *wl_json_real_or_null(double v);
 
 /* Suffix of the field that carries the exact bytes of a text field. */
 #define WL_JSON_HEX_SUFFIX "_hex"
