@@ -413,7 +413,7 @@ static bool wl__past_baseline(const struct wl_store_aggregates *a)
         if (strcmp(a->phases[i].name, "baseline") != 0)
             return true;
     }
-    return a->tokens.n_input > 0 || a->tokens.n_output > 0;
+    return wl__has_token_rows(a);
 }
 
 static uint32_t wl__bit(enum wl_domain d)

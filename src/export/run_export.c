@@ -48,24 +48,41 @@ static json_t *wl__value_json(const struct wl_store_value *v)
     }
 }
 
-/* Sets o[name] to the column's value. Text keeps its exact bytes: text
- * that is not valid UTF-8 (a token can be part of a character) also gets
- * "<name>_hex" (util/json_text.h). 0, or WL_ENOMEM. */
-static int wl__set_value(json_t *o, const char *name, const struct wl_store_value *v)
+/* Whether name is in the NULL-terminated list (NULL: an empty one). */
+static bool wl__listed(const char *name, const char *const *list)
 {
-    int rc = v->type == WL_VALUE_TEXT ? wl_json_set_textn(o, name, v->s, v->n)
-                                      : json_object_set_new(o, name, wl__value_json(v));
+    for (; list && *list; list++) {
+        if (strcmp(name, *list) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Sets o[name] to the column's value, or to null when name is one of
+ * null_cols (NULL: none; a run that recorded nothing). Text keeps its exact
+ * bytes: text that is not valid UTF-8 (a token can be part of a character)
+ * also gets "<name>_hex" (util/json_text.h). 0, or WL_ENOMEM. */
+static int wl__set_value(json_t *o, const char *name, const struct wl_store_value *v,
+                         const char *const *null_cols)
+{
+    int rc;
+    if (wl__listed(name, null_cols))
+        rc = json_object_set_new(o, name, json_null());
+    else if (v->type == WL_VALUE_TEXT)
+        rc = wl_json_set_textn(o, name, v->s, v->n);
+    else
+        rc = json_object_set_new(o, name, wl__value_json(v));
     return rc == 0 ? 0 : WL_ENOMEM;
 }
 
 /* The row as an object, leaving out the first `skip` columns (the parent's
- * key, implied by the nesting). NULL when out of memory. */
+ * key, implied by the nesting), null_cols null. NULL when out of memory. */
 static json_t *wl__row_json(size_t n, const char *const *names, const struct wl_store_value *v,
-                            size_t skip)
+                            size_t skip, const char *const *null_cols)
 {
     json_t *o = json_object();
     for (size_t i = skip; i < n && o; i++) {
-        if (wl__set_value(o, names[i], &v[i]) != 0) {
+        if (wl__set_value(o, names[i], &v[i], null_cols) != 0) {
             json_decref(o);
             o = NULL;
         }
@@ -73,15 +90,22 @@ static json_t *wl__row_json(size_t n, const char *const *names, const struct wl_
     return o;
 }
 
-/* The run row. Its columns that hold JSON text become JSON values and its
- * comma-separated tags an array, the shapes `runs --json` and `show --json`
- * use (analysis/run_json.h); the CSV keeps the stored text. */
+/* The run row into run, null_cols null. Its columns that hold JSON text
+ * become JSON values and its comma-separated tags an array, the shapes
+ * `runs --json` and `show --json` use (analysis/run_json.h); the CSV keeps
+ * the stored text. */
+struct wl__run_out {
+    json_t *run;
+    const char *const *null_cols;
+};
+
 static int wl__run_row(void *user, size_t n, const char *const *names,
                        const struct wl_store_value *v)
 {
     static const char *const json_fields[] = {"model_features", "sampling", "sensor_provenance",
                                               "extra"};
-    json_t *run = user;
+    const struct wl__run_out *w = user;
+    json_t *run = w->run;
     for (size_t i = 0; i < n; i++) {
         bool is_json = false;
         for (size_t k = 0; k < sizeof json_fields / sizeof json_fields[0]; k++)
@@ -93,7 +117,7 @@ static int wl__run_row(void *user, size_t n, const char *const *names,
         else if (is_json && text)
             rc = wl_run_json_set_json(run, names[i], v[i].s, v[i].n) == 0 ? 0 : WL_ENOMEM;
         else
-            rc = wl__set_value(run, names[i], &v[i]);
+            rc = wl__set_value(run, names[i], &v[i], w->null_cols);
         if (rc != 0)
             return rc;
     }
@@ -151,7 +175,7 @@ static int wl__nest_row(void *user, size_t n, const char *const *names,
         ns->cursor++;
     if (ns->cursor == p->n)
         return 0; /* orphan row (cannot happen with foreign keys on): skip */
-    json_t *obj = wl__row_json(n, names, v, ns->depth);
+    json_t *obj = wl__row_json(n, names, v, ns->depth, NULL);
     if (!obj)
         return WL_ENOMEM;
     json_t *parent = p->v[ns->cursor].obj;
@@ -251,7 +275,7 @@ static int wl__token_row(void *user, size_t n, const char *const *names,
                          const struct wl_store_value *v)
 {
     struct wl__tokens *t = user;
-    json_t *o = wl__row_json(n, names, v, 0);
+    json_t *o = wl__row_json(n, names, v, 0, NULL);
     if (!o || json_array_append_new(t->arr, o) != 0)
         return WL_ENOMEM;
     int64_t key = v[0].i, first, last;
@@ -313,15 +337,6 @@ static const char *const wl__unrecorded_run_cols[] = {"duration_ms", "energy_j",
                                                       NULL};
 static const char *const wl__unrecorded_domain_cols[] = {"energy_j", NULL};
 
-static bool wl__listed(const char *name, const char *const *list)
-{
-    for (; list && *list; list++) {
-        if (strcmp(name, *list) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* The run's summary (computed by the store within the caller's snapshot)
  * into *json as JSON (without its run identity, which the export has in
  * full), and *nothing: whether the run recorded nothing. */
@@ -364,12 +379,8 @@ static int wl__stream_row(void *user, size_t n, const char *const *names,
                           const struct wl_store_value *v)
 {
     struct wl__rows_out *w = user;
-    json_t *o = wl__row_json(n, names, v, 0);
+    json_t *o = wl__row_json(n, names, v, 0, w->null_cols);
     int rc = o ? 0 : wl_errmsg_set(w->err, WL_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (wl__listed(names[i], w->null_cols) && json_object_set_new(o, names[i], json_null()))
-            rc = wl_errmsg_set(w->err, WL_ENOMEM, "out of memory");
-    }
     if (rc == 0 && !w->first)
         rc = wl__write(w->out, ",", w->err);
     w->first = false;
@@ -465,15 +476,10 @@ static int wl__json_document(wl_store *s, const char *id, FILE *out, struct wl_e
         json_decref(summary);
         return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
     }
-    rc = wl_store_foreach(s, id, WL_TABLE_RUN, -1, -1, wl__run_row, run);
-    if (rc != 0)
+    struct wl__run_out ro = {run, nothing ? wl__unrecorded_run_cols : NULL};
+    rc = wl_store_foreach(s, id, WL_TABLE_RUN, -1, -1, wl__run_row, &ro);
+    if (rc != 0) /* WL_ENOMEM from wl__run_row, or the store's */
         rc = wl__store_err(s, rc, err);
-    for (size_t i = 0; rc == 0 && nothing && wl__unrecorded_run_cols[i]; i++) {
-        if (json_object_set_new(run, wl__unrecorded_run_cols[i], json_null()) != 0)
-            rc = wl_errmsg_set(err, WL_ENOMEM, "out of memory");
-    }
-    if (rc == 0 && json_object_size(run) == 0) /* cannot be: the store found the run */
-        rc = wl_errmsg_set(err, WL_ENOENT, "run %s has no row", id);
     char *head = rc == 0 ? json_dumps(run, WL__JSON_FLAGS) : NULL;
     json_decref(run);
     if (rc == 0 && !head)
