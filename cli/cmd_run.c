@@ -423,7 +423,7 @@ static bool store_sequences(wl_recorder *rec, wl_store_run *srun,
         json_object_set_new(o, "decode_energy_j", wl_json_real_or_null(dec[i]));
         json_array_append_new(arr, o);
     }
-    char *text = json_dumps(arr, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    char *text = json_dumps(arr, JSON_COMPACT | WL_JSON_REAL_FLAGS);
     json_decref(arr);
     bool ok = text && wl_store_run_set_extra(srun, "sequences", text) == 0;
     free(text);
@@ -575,14 +575,16 @@ static int run(int argc, char **argv)
         goto done;
     }
     wl_recorder_set_run(rec, srun);
-    /* only what the user gave: `show` labels the rest as defaults */
+    /* only what the user gave: `show` labels the rest as defaults; with
+     * 15 digits, as every stored JSON number (WL_JSON_REAL_FLAGS), so a
+     * price of 0.7 is stored, and exported as CSV, as 0.7 */
     char extra[96];
     if (o.price_set) {
-        snprintf(extra, sizeof extra, "%.17g", o.price);
+        snprintf(extra, sizeof extra, "%.15g", o.price);
         wl_store_run_set_extra(srun, "price_per_kwh", extra);
     }
     if (o.co2_set) {
-        snprintf(extra, sizeof extra, "%.17g", o.co2);
+        snprintf(extra, sizeof extra, "%.15g", o.co2);
         wl_store_run_set_extra(srun, "co2_g_per_kwh", extra);
     }
     if (o.currency_set) {

@@ -27,6 +27,21 @@
 
 /* ---- rows as JSON ---------------------------------------------------------- */
 
+/* A finite float of a per-head list as the shortest text that gives it
+ * back (6 to 9 significant digits: every float survives 9, and a shorter
+ * text is also %.6g's), for the JSON and the CSV alike: 0.1f is "0.1" in
+ * both (old: 0.100000001490116, the float's double at 15 digits, in the
+ * JSON, 0.100000001 in the CSV). buf: 32 bytes. */
+static const char *wl__float_text(float f, char *buf)
+{
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, 32, "%.*g", digits, (double)f);
+        if (strtof(buf, NULL) == f)
+            break;
+    }
+    return buf;
+}
+
 static json_t *wl__value_json(const struct wl_store_value *v)
 {
     switch (v->type) {
@@ -38,8 +53,10 @@ static json_t *wl__value_json(const struct wl_store_value *v)
         json_t *a = json_array();
         for (size_t k = 0; k + sizeof(float) <= v->n; k += sizeof(float)) {
             float f;
+            char text[32];
             memcpy(&f, v->s + k, sizeof f);
-            json_array_append_new(a, wl_json_real_or_null(f));
+            json_array_append_new(a, isfinite(f) ? json_real(strtod(wl__float_text(f, text), NULL))
+                                                 : json_null());
         }
         return a;
     }
@@ -590,14 +607,15 @@ static void wl__csv_value(FILE *out, const struct wl_store_value *v, bool escape
     case WL_VALUE_TEXT:
         wl__csv_text(out, v->s, v->n, escape);
         break;
-    case WL_VALUE_BLOB: /* float32 values separated by spaces; %.9g gives a float back */
+    case WL_VALUE_BLOB: /* float32 values separated by spaces, as the JSON's */
         for (size_t k = 0; k + sizeof(float) <= v->n; k += sizeof(float)) {
             float f;
+            char text[32];
             memcpy(&f, v->s + k, sizeof f);
             if (k)
                 fputc(' ', out);
             if (isfinite(f))
-                fprintf(out, "%.9g", (double)f);
+                fputs(wl__float_text(f, text), out);
         }
         break;
     default:

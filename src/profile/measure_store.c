@@ -71,7 +71,7 @@ static char *provenance_json(const struct wl_measure_result *r, const char *scop
     json_object_set_new(j, "sensors_not_read", json_integer(r->sensors_not_read));
     json_t *doms = wl_headline_domains_json(r->domains, mask);
     json_object_set_new(j, "domains", doms);
-    char *s = json_dumps(j, JSON_COMPACT);
+    char *s = json_dumps(j, JSON_COMPACT | WL_JSON_REAL_FLAGS); /* stored text: 15 digits */
     json_decref(j);
     return s;
 }

@@ -17,6 +17,7 @@
 #include "profile/headline.h"
 #include "sampler/sampler.h"
 #include "util/clock.h"
+#include "util/json_text.h"
 #include "util/signals.h"
 #include "wattlens/error.h"
 
@@ -1180,7 +1181,7 @@ char *wl_recorder_provenance_json(wl_recorder *r)
      * limit, unreadable): a figure that should include them is low */
     json_object_set_new(j, "sensors_not_read", json_integer(wl_sensor_set_n_not_read(r->set)));
     json_object_set_new(j, "domains", wl_headline_domains_json(r->dom, r->headline_mask));
-    char *s = json_dumps(j, JSON_COMPACT);
+    char *s = json_dumps(j, JSON_COMPACT | WL_JSON_REAL_FLAGS); /* stored text: 15 digits */
     json_decref(j);
     return s;
 }

@@ -101,6 +101,37 @@ c = j["summary"]["cost"] if "summary" in j else j["cost"]
 assert c["defaults_used"] is False and abs(c["price_per_kwh"] - 0.5) < 1e-12, c
 PY
 
+# --- stored JSON text has 15 significant digits, as every output -----------------------------
+# The CSV export keeps the stored text of the run's JSON columns: a given price of 0.7 reads 0.7
+# there as in the JSON export (old: 0.69999999999999996 in the CSV), and no number written into
+# them (sequences, sensor provenance of a run and of a measure) has more than 15 digits.
+ddb="$tmp/digits.db"
+"$WATTLENS" run --db "$ddb" -m "$M" -n 4 -t 1 --baseline 0 --settle 0 --price-kwh 0.7 \
+  --co2-g-kwh 0.1 --batch 2 -p a -p b >/dev/null 2>"$tmp/err" || bad "run --price-kwh 0.7: $(cat "$tmp/err")"
+"$WATTLENS" measure --db "$ddb" -- true >/dev/null 2>"$tmp/err" || bad "measure: $(cat "$tmp/err")"
+for rid in $("$WATTLENS" runs --db "$ddb" --json | python3 -c 'import json,sys; print(" ".join(r["id"] for r in json.load(sys.stdin)["runs"]))'); do
+  "$WATTLENS" export --db "$ddb" "$rid" -f csv >"$tmp/d.csv" 2>"$tmp/err" || bad "export csv: $(cat "$tmp/err")"
+  "$WATTLENS" export --db "$ddb" "$rid" -f json >"$tmp/d.json" 2>"$tmp/err" || bad "export json: $(cat "$tmp/err")"
+  python3 - "$tmp/d.csv" "$tmp/d.json" <<'PY' && ok "stored JSON text: 15 digits ($rid)" || bad "stored JSON text digits ($rid)"
+import csv, json, re, sys
+lines = open(sys.argv[1], newline="").read().split("\n\n")[0].splitlines()[2:]  # "# metadata", header
+meta = {row[0]: row[1] for row in csv.reader(lines)}
+run = json.load(open(sys.argv[2]))["run"]
+for col in ("model_features", "sampling", "sensor_provenance", "extra"):
+    text = meta.get(col, "")
+    if not text:
+        continue
+    json.loads(text)
+    for num in re.findall(r'(?<=[:\[,])-?[0-9][0-9.]*(?:[eE][-+]?[0-9]+)?(?=[,}\]])', text):
+        digits = re.sub(r"[eE].*", "", num).replace("-", "").replace(".", "").lstrip("0").rstrip("0")
+        assert len(digits) <= 15, (col, num)
+if run["kind"] == "inference":
+    assert '"price_per_kwh":0.7,' in meta["extra"] and '"co2_g_per_kwh":0.1,' in meta["extra"], meta["extra"]
+    assert run["extra"]["price_per_kwh"] == 0.7 and run["extra"]["co2_g_per_kwh"] == 0.1, run["extra"]
+    assert len(run["extra"]["sequences"]) == 2, run["extra"]
+PY
+done
+
 # --- runs --search is caseless for all of Unicode (its own database: the counts above stay) ---
 sdb="$tmp/search.db"
 for p in "Une école à Paris" "Die Straße" "plain prompt"; do

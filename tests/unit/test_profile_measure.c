@@ -1,8 +1,8 @@
 /* profile/measure_store: the heartbeat that keeps a measure run's row alive
  * while its command runs (every interval, a short wait for the lock, a
  * retry sooner after a failure) and what the save writes for a command of
- * unknown status or with thinned samples. The rest of the save is exercised
- * through the CLI (tests/integration/test_measure*.sh).
+ * unknown status or with thinned samples, and its provenance's digits. The rest of the save is
+ * exercised through the CLI (tests/integration/test_measure*.sh).
  */
 #include "test_support.h"
 
@@ -121,14 +121,17 @@ static void test_heartbeat_retries_sooner_when_the_database_is_locked(void **sta
     assert_int_equal(hb.n_ok, 1);
 }
 
-/* runs.extra of a saved run, with a plain connection. */
-static char *stored_extra(const char *path)
+/* Column col (extra, sensor_provenance) of the saved run, with a plain
+ * connection. */
+static char *stored_text(const char *path, const char *col)
 {
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT %s FROM runs", col);
     sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT extra FROM runs", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     const unsigned char *t = sqlite3_column_text(st, 0);
     char *v = strdup(t ? (const char *)t : "");
@@ -156,13 +159,34 @@ static void test_unknown_status_and_thinned_samples_are_saved_as_such(void **sta
     struct wl_errmsg e = {{0}};
     assert_int_equal(wl_measure_finish_run(f->s, f->run, &save, &e), 0);
     f->run = NULL; /* finish took it */
-    char *x = stored_extra(f->path);
+    char *x = stored_text(f->path, "extra");
     assert_non_null(strstr(x, "\"exit_status\":null"));
     assert_non_null(strstr(x, "\"status_unknown\":true"));
     assert_non_null(strstr(x, "\"cpu_time_s\":null"));
     assert_non_null(strstr(x, "\"samples_not_kept\":1234"));
     assert_non_null(strstr(x, "\"sample_stride\":4"));
     free(x);
+}
+
+/* The provenance is stored JSON text (which the CSV export keeps as it
+ * is): its numbers have 15 significant digits, as every JSON output writes
+ * them (WL_JSON_REAL_FLAGS; old: 17 digits, 126.59789000000001). */
+static void test_provenance_numbers_have_15_digits(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_measure_result r;
+    memset(&r, 0, sizeof r);
+    r.started = true;
+    r.stats.interval_ns = 126597890;
+    char *argv[] = {"sleep", "100000", NULL};
+    struct wl_measure_save save = {.argv = argv, .result = &r};
+    struct wl_errmsg e = {{0}};
+    assert_int_equal(wl_measure_finish_run(f->s, f->run, &save, &e), 0);
+    f->run = NULL; /* finish took it */
+    char *prov = stored_text(f->path, "sensor_provenance");
+    if (!strstr(prov, "\"sample_interval_ms\":126.59789,"))
+        fail_msg("provenance: %s", prov);
+    free(prov);
 }
 
 int main(void)
@@ -174,6 +198,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_status_and_thinned_samples_are_saved_as_such,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_provenance_numbers_have_15_digits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

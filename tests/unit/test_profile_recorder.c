@@ -34,7 +34,7 @@ struct fixture {
 
 /* A recorder writing into a new store run at depth (activation statistics
  * when activations); sample_ms: the sampling interval. */
-static struct fixture *open_fixture_at(uint64_t sample_ms, enum wl_profile_depth depth,
+static struct fixture *open_fixture_at(double sample_ms, enum wl_profile_depth depth,
                                        bool activations)
 {
     struct fixture *f = calloc(1, sizeof *f);
@@ -67,7 +67,7 @@ static struct fixture *open_fixture_at(uint64_t sample_ms, enum wl_profile_depth
     rp.sensors = &sp;
     rp.run = f->run;
     rp.interval_ms = 10;
-    rp.sample_interval_ns = sample_ms * 1000000ull;
+    rp.sample_interval_ns = (uint64_t)(sample_ms * 1e6 + 0.5);
     assert_int_equal(wl_recorder_create(&rp, &f->rec, &err), 0);
     f->h = wl_recorder_hooks(f->rec);
     return f;
@@ -467,6 +467,24 @@ static void test_a_recorder_never_started_stores_a_failed_run(void **state)
     close_fixture(f);
 }
 
+/* The provenance is stored JSON text (runs.sensor_provenance, which the
+ * CSV export keeps as it is): its numbers have 15 significant digits, as
+ * every JSON output writes them (WL_JSON_REAL_FLAGS; old: 17 digits,
+ * 126.59789000000001). */
+static void test_provenance_numbers_have_15_digits(void **state)
+{
+    (void)state;
+    struct fixture *f = open_fixture_at(126.59789, WL_PROFILE_OFF, false);
+    char *prov = wl_recorder_provenance_json(f->rec);
+    assert_non_null(prov);
+    if (!strstr(prov, "\"sample_interval_ms\":126.59789,"))
+        fail_msg("provenance: %s", prov);
+    free(prov);
+    begin_generation(f);
+    end_generation(f);
+    close_fixture(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_token_text_is_stored_whole),
         cmocka_unit_test(test_a_recorder_never_started_stores_a_failed_run),
         cmocka_unit_test(test_a_norm_run_in_place_stores_no_variance_ratio),
+        cmocka_unit_test(test_provenance_numbers_have_15_digits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

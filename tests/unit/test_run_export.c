@@ -51,6 +51,12 @@ static json_t *export_json(wl_store *s, const char *id)
     return j;
 }
 
+/* The first element of o's array at key. */
+static json_t *first_of(json_t *o, const char *key)
+{
+    return json_array_get(json_object_get(o, key), 0);
+}
+
 /* The lines of CSV table `name` (after its "# name" and header lines). */
 static size_t csv_rows(const char *csv, const char *name)
 {
@@ -486,7 +492,7 @@ static void test_csv_unknown_values_are_empty_cells(void **state)
                                            .act_max_abs = WL_STORE_UNSET,
                                            .act_sparsity = WL_STORE_UNSET};
     assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
-    const float heads[3] = {0.5f, NAN, 0.25f};
+    const float heads[3] = {0.5f, NAN, 0.25f}, weights[3] = {0.1f, 3.14159265f, 1e-5f};
     struct wl_store_op_metric om = {.token_index = 2,
                                     .layer = 0,
                                     .component = 0,
@@ -496,6 +502,7 @@ static void test_csv_unknown_values_are_empty_cells(void **state)
                                     .energy_j = 0.25,
                                     .n_heads = 3,
                                     .head_entropy = heads,
+                                    .head_max_weight = weights,
                                     .entropy = WL_STORE_UNSET,
                                     .max_weight = WL_STORE_UNSET,
                                     .sparsity = WL_STORE_UNSET,
@@ -529,14 +536,25 @@ static void test_csv_unknown_values_are_empty_cells(void **state)
     assert_non_null(strstr(csv, "\n1,t,0,10,20,10,,"));
     /* an unknown float of a list is an empty item: its place is kept */
     assert_non_null(strstr(csv, ",0.5  0.25,"));
+    /* a float of a list is the shortest text that gives it back, in the CSV
+     * as in the JSON (old: 0.100000001 here, 0.100000001490116 there) */
+    const char *const items[3] = {"0.1", "3.1415927", "1e-05"};
+    assert_non_null(strstr(csv, ",0.1 3.1415927 1e-05,"));
     free(csv);
 
-    /* the JSON says null for the same values */
+    /* the JSON says null for the same values, and the same floats */
     json_t *doc = export_json(f->s, id);
     json_t *run = json_object_get(doc, "run");
     assert_true(json_is_null(json_object_get(run, "energy_j")));
     json_t *t1 = json_array_get(json_object_get(run, "tokens"), 1);
     assert_true(json_is_null(json_object_get(t1, "energy_j")));
+    json_t *t2 = json_array_get(json_object_get(run, "tokens"), 2);
+    json_t *op = first_of(first_of(first_of(t2, "layers"), "components"), "ops");
+    json_t *w = json_object_get(op, "head_max_weight");
+    assert_int_equal(json_array_size(w), 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_true(json_real_value(json_array_get(w, i)) == strtod(items[i], NULL));
+    assert_true(json_is_null(json_array_get(json_object_get(op, "head_entropy"), 1)));
     json_decref(doc);
 }
 
