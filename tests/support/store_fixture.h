@@ -48,6 +48,10 @@ void wl_test_store_make_run(wl_store *s, const struct wl_test_run_spec *sp, char
  * table may carry a WHERE clause ("runs WHERE status = 'running'"). */
 int64_t wl_test_store_raw_count(const char *path, const char *table);
 
+/* The first column of sql's first row as a double, on path with a plain
+ * SQLite connection (what SQLite itself computes: "SELECT sum(...)"). */
+double wl_test_store_raw_double(const char *path, const char *sql);
+
 /* Runs sql on path with a plain SQLite connection (to move a run's
  * heartbeat back, make it another host's, or add a trigger or filler). */
 void wl_test_store_raw_exec(const char *path, const char *sql);
