@@ -1,10 +1,10 @@
 /* The store's read commands give one run the same values: `runs --json`,
  * `show --json` and `export` (JSON and CSV) print a stored number with the
- * same digits (every one that round-trips the double), write null (an empty
- * CSV cell) for what is unknown (a token count of a run without tokens, an
- * infinity a hand edit stored, a creation time past the year 9999) where
- * the key stays, and the CSV escapes stored text on a terminal. Runs are written through the store
- * API, then the real `wattlens` binary reads them.
+ * same 15 significant digits, write null (an empty CSV cell) for what is
+ * unknown (a token count of a run without tokens, an infinity a hand edit
+ * stored, a creation time past the year 9999) where the key stays, and the
+ * CSV escapes stored text on a terminal. Runs are written through the
+ * store API, then the real `wattlens` binary reads them.
  */
 #include "store_fixture.h"
 #include "test_support.h"

@@ -185,7 +185,8 @@ static void test_json_memory_does_not_grow_with_samples_and_sections(void **stat
     const size_t p_large = export_peak_bytes(f->s, large);
     print_message("jansson peak: %zu bytes for 1000 samples, %zu for 20000\n", p_small, p_large);
     /* one row at a time: 20 times the rows, the same peak (a little slack
-     * for the summary's figures); holding them took ~1.5 KB per row, 30 MB */
+     * for the summary's figures); holding them took 73 MB for these 22 000
+     * rows (measured with this test on the export before d3270d4) */
     assert_true(p_large <= p_small + 4096);
     assert_true(p_large < 256 * 1024);
 
