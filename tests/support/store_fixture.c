@@ -42,6 +42,81 @@ int wl_test_store_teardown(void **state)
     return 0;
 }
 
+struct wl_run_totals wl_test_totals(enum wl_run_status status, double duration_ms, double energy_j,
+                                    enum wl_method method)
+{
+    struct wl_run_totals t = {.status = status,
+                              .duration_ms = duration_ms,
+                              .energy_j = energy_j,
+                              .energy_method = method,
+                              .input_tokens = -1,
+                              .output_tokens = -1,
+                              .sample_count = -1,
+                              .sample_rate_hz = WL_STORE_UNSET};
+    return t;
+}
+
+void wl_test_store_add_tokens(wl_store_run *r, int first, int n, int n_in, double energy_j,
+                              enum wl_method method)
+{
+    for (int i = first; i < first + n; i++) {
+        struct wl_store_token t = {.index = i,
+                                   .text = "t",
+                                   .is_input = i < n_in,
+                                   .start_ms = 10.0 * i,
+                                   .end_ms = 10.0 * i + 10,
+                                   .energy_j = energy_j,
+                                   .method = method,
+                                   .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &t), 0);
+    }
+}
+
+void wl_test_store_add_baseline_samples(wl_store_run *r, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct wl_store_sample smp = {.t_ms = 100.0 * i,
+                                      .phase = "baseline",
+                                      .domain_mask = 1u << WL_DOMAIN_PACKAGE,
+                                      .method_flags = 1u << WL_METHOD_COUNTER};
+        smp.power_w[WL_DOMAIN_PACKAGE] = 10;
+        smp.energy_j[WL_DOMAIN_PACKAGE] = 1.0 * i;
+        assert_int_equal(wl_store_add_samples(r, &smp, 1), 0);
+    }
+}
+
+void wl_test_store_make_unrecorded_run(wl_store *s, int n_samples, bool with_section, char *id)
+{
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "cancelled"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    if (with_section) {
+        struct wl_store_section base = {.phase = "baseline",
+                                        .name = "idle",
+                                        .token_index = -1,
+                                        .start_ms = 0,
+                                        .end_ms = 300,
+                                        .energy_j = 3,
+                                        .method = WL_METHOD_MODEL_ESTIMATE};
+        assert_int_equal(wl_store_add_section(r, &base), 0);
+    }
+    wl_test_store_add_baseline_samples(r, n_samples);
+    struct wl_store_domain dom = {.domain = WL_DOMAIN_PACKAGE,
+                                  .method = WL_METHOD_MODEL_ESTIMATE,
+                                  .source = "cpu-model",
+                                  .energy_j = 0,
+                                  .avg_power_w = WL_STORE_UNSET,
+                                  .baseline_power_w = WL_STORE_UNSET,
+                                  .peak_power_w = WL_STORE_UNSET,
+                                  .peak_t_ms = WL_STORE_UNSET};
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_CANCELLED, 0, 0, WL_METHOD_MODEL_ESTIMATE);
+    tot.input_tokens = 0;
+    tot.output_tokens = 0;
+    tot.domains = &dom;
+    tot.n_domains = 1;
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+}
+
 void wl_test_store_make_run(wl_store *s, const struct wl_test_run_spec *sp, char *id)
 {
     struct wl_run_info info = {0};
@@ -58,25 +133,9 @@ void wl_test_store_make_run(wl_store *s, const struct wl_test_run_spec *sp, char
     info.n_tags = nt;
     wl_store_run *r = NULL;
     assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
-    for (int i = 0; i < sp->n_in + sp->n_out; i++) {
-        struct wl_store_token t = {.index = i,
-                                   .text = "tok",
-                                   .is_input = i < sp->n_in,
-                                   .start_ms = 10.0 * i,
-                                   .end_ms = 10.0 * i + 10,
-                                   .energy_j = 1.0,
-                                   .method = WL_METHOD_COUNTER,
-                                   .power_w = WL_STORE_UNSET};
-        assert_int_equal(wl_store_add_token(r, &t), 0);
-    }
-    struct wl_run_totals tot = {.status = sp->status ? sp->status : WL_RUN_COMPLETE,
-                                .duration_ms = sp->duration_ms,
-                                .energy_j = sp->energy_j,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET};
+    wl_test_store_add_tokens(r, 0, sp->n_in + sp->n_out, sp->n_in, 1.0, WL_METHOD_COUNTER);
+    struct wl_run_totals tot = wl_test_totals(sp->status ? sp->status : WL_RUN_COMPLETE,
+                                              sp->duration_ms, sp->energy_j, WL_METHOD_COUNTER);
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
 }
 

@@ -5,6 +5,7 @@
  * long for the summary's fields, cut between characters; and the JSON
  * shapes of a run's own fields, stored text that is not UTF-8 included.
  */
+#include "store_fixture.h"
 #include "test_support.h"
 
 #include "analysis/run_json.h"
@@ -20,35 +21,6 @@
 #include <string.h>
 
 #define EPS 1e-9
-
-struct fixture {
-    char *dir;
-    wl_store *s;
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    f->dir = wl_test_tmpdir();
-    char path[4200];
-    snprintf(path, sizeof path, "%s/a.db", f->dir);
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = path;
-    assert_int_equal(wl_store_open(&p, &f->s, NULL), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    wl_store_close(f->s);
-    wl_test_rmtree(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
-}
 
 /* The fixture (times in ms from the run's start):
  *   pre_inference  tokenize   0..100   0.5 J
@@ -282,7 +254,7 @@ static void check_domains(const struct wl_summary *s)
 
 static void test_summary_of_a_finished_run(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char id[37];
     write_fixture(f->s, true, id);
     struct wl_store_aggregates a;
@@ -318,7 +290,7 @@ static void test_summary_of_a_finished_run(void **state)
  * breakdowns come from the rows, the total from the phases. */
 static void test_summary_of_an_unfinished_run(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char id[37];
     write_fixture(f->s, false, id);
     struct wl_store_aggregates a;
@@ -342,7 +314,7 @@ static void test_summary_of_an_unfinished_run(void **state)
  * them. */
 static void test_list_agrees_with_the_summary_of_an_unfinished_run(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char done_id[37], open_id[37], small_id[37];
     write_fixture(f->s, true, done_id);
     struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "true"};
@@ -401,7 +373,7 @@ static void test_list_agrees_with_the_summary_of_an_unfinished_run(void **state)
  * its phases, the list did not). */
 static void test_list_agrees_with_the_summary_of_a_finished_run_without_totals(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char id[37];
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "no-totals"};
     wl_store_run *r = NULL;
@@ -522,7 +494,7 @@ static void write_parted_run(wl_store *s, int n_sec, int n_rows, char *id)
  * phases keep every section; `runs` gives the same J/token. */
 static void test_partial_run_per_token_figures_use_one_span(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     static const struct {
         int n_sec, n_rows;
         int64_t last, beyond_sec, beyond_rows, n_tok;
@@ -612,7 +584,7 @@ static void test_partial_run_per_token_figures_use_one_span(void **state)
  * per-row subquery took minutes (10^8 row visits). */
 static void test_partial_span_of_a_long_run_is_fast(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     enum { N_TOK = 6000, N_ROWS = 5000 };
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "long"};
     wl_store_run *r = NULL;
@@ -661,7 +633,7 @@ static void test_partial_span_of_a_long_run_is_fast(void **state)
 /* A measure run: no tokens, no sections. Token figures are unknown, not 0. */
 static void test_summary_without_tokens_leaves_token_figures_unknown(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "sleep 1"};
     wl_store_run *r = NULL;
     char id[37];
@@ -699,7 +671,7 @@ static void test_summary_without_tokens_leaves_token_figures_unknown(void **stat
  * say 3.4 s, past the 500 ms run's end). */
 static void test_peak_time_counts_from_the_run_start(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "work"};
     wl_store_run *r = NULL;
     char id[37];
@@ -981,7 +953,7 @@ static void write_prompt_batch_run(wl_store *s, bool finish, char *id)
  * a decode step takes 0.1 J and an input token 0.2 J. */
 static void test_layers_average_per_decode_step_and_per_input_token(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     for (int finish = 1; finish >= 0; finish--) { /* precomputed component rows, then not */
         char id[37];
         write_prompt_batch_run(f->s, finish, id);
@@ -1048,53 +1020,16 @@ static void test_layers_average_per_decode_step_and_per_input_token(void **state
 
 /* ---- baseline and runs that recorded nothing ----------------------------- */
 
-/* Baseline samples at 0, 100 and 200 ms whose package counter climbs 1 J
- * each: 10 W. */
-static void add_baseline_samples(wl_store_run *r, int n)
-{
-    for (int i = 0; i < n; i++) {
-        struct wl_store_sample smp = {.t_ms = 100.0 * i,
-                                      .phase = "baseline",
-                                      .domain_mask = 1u << WL_DOMAIN_PACKAGE,
-                                      .method_flags = 1u << WL_METHOD_COUNTER};
-        smp.power_w[WL_DOMAIN_PACKAGE] = 10;
-        smp.energy_j[WL_DOMAIN_PACKAGE] = 1.0 * i;
-        assert_int_equal(wl_store_add_samples(r, &smp, 1), 0);
-    }
-}
-
 /* A run cancelled during its idle baseline: its writer stored 0 ms and
  * 0 J, which are no figures; the summary says n/a and why there is no
  * dynamic energy, and the list agrees and sorts it with the runs that have
  * no figures (it sorted as the least energy). */
 static void test_a_run_that_recorded_nothing_has_no_figures(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     char done_id[37], none_id[37];
     write_fixture(f->s, true, done_id); /* 10 J */
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "cancelled"};
-    wl_store_run *r = NULL;
-    assert_int_equal(wl_store_run_begin(f->s, &info, &r, none_id), 0);
-    add_baseline_samples(r, 3);
-    struct wl_store_domain dom = {.domain = WL_DOMAIN_PACKAGE,
-                                  .method = WL_METHOD_MODEL_ESTIMATE,
-                                  .source = "model",
-                                  .energy_j = 0,
-                                  .avg_power_w = WL_STORE_UNSET,
-                                  .baseline_power_w = WL_STORE_UNSET,
-                                  .peak_power_w = WL_STORE_UNSET,
-                                  .peak_t_ms = WL_STORE_UNSET};
-    struct wl_run_totals tot = {.status = WL_RUN_CANCELLED,
-                                .duration_ms = 0,
-                                .energy_j = 0,
-                                .energy_method = WL_METHOD_MODEL_ESTIMATE,
-                                .input_tokens = 0,
-                                .output_tokens = 0,
-                                .sample_count = 3,
-                                .sample_rate_hz = WL_STORE_UNSET,
-                                .domains = &dom,
-                                .n_domains = 1};
-    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    wl_test_store_make_unrecorded_run(f->s, 3, false, none_id); /* 3 baseline samples */
 
     struct wl_store_aggregates a;
     assert_int_equal(wl_store_summary(f->s, none_id, &a), 0);
@@ -1156,7 +1091,7 @@ static void test_a_run_that_recorded_nothing_has_no_figures(void **state)
  * which. */
 static void test_baseline_of_an_unfinished_run_comes_from_its_samples(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     static const struct {
         int n_samples;
         bool finish;
@@ -1175,7 +1110,7 @@ static void test_baseline_of_an_unfinished_run_comes_from_its_samples(void **sta
         wl_store_run *r = NULL;
         char id[37];
         assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-        add_baseline_samples(r, cases[i].n_samples);
+        wl_test_store_add_baseline_samples(r, cases[i].n_samples);
         struct wl_store_section sec = {.phase = "prefill",
                                        .name = "layers",
                                        .token_index = -1,
@@ -1185,14 +1120,7 @@ static void test_baseline_of_an_unfinished_run_comes_from_its_samples(void **sta
                                        .method = WL_METHOD_COUNTER};
         assert_int_equal(wl_store_add_section(r, &sec), 0);
         if (cases[i].finish) {
-            struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                        .duration_ms = 200,
-                                        .energy_j = 4,
-                                        .energy_method = WL_METHOD_COUNTER,
-                                        .input_tokens = -1,
-                                        .output_tokens = -1,
-                                        .sample_count = -1,
-                                        .sample_rate_hz = WL_STORE_UNSET};
+            struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 200, 4, WL_METHOD_COUNTER);
             assert_int_equal(wl_store_run_finish(r, &tot), 0);
         } else {
             assert_int_equal(wl_store_flush(r), 0);
@@ -1285,7 +1213,7 @@ static void test_run_json_shapes(void **state)
  * rather than dropped: shown with U+FFFD, exact in "<field>_hex". */
 static void test_summary_json_keeps_text_that_is_not_utf8(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     const char *tags[] = {"t\xFE"};
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
                                .model_name = "m\xC3",
@@ -1346,7 +1274,7 @@ static const char *repeat(const char *s, int n)
  * not. */
 static void test_summary_names_are_cut_between_characters(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     for (int p = 0; p < WL_PHASE_COUNT; p++)
         assert_true(strlen(wl_phase_name((enum wl_phase)p)) < WL_STORE_NAME_SIZE);
     for (int c = 0; c < WL_COMP_COUNT; c++)
@@ -1464,32 +1392,37 @@ static void test_summary_names_are_cut_between_characters(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_summary_of_a_finished_run, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_summary_of_an_unfinished_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_summary_of_a_finished_run, wl_test_store_setup,
+                                        wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_summary_of_an_unfinished_run, wl_test_store_setup,
+                                        wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_list_agrees_with_the_summary_of_an_unfinished_run,
-                                        setup, teardown),
+                                        wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(
-            test_list_agrees_with_the_summary_of_a_finished_run_without_totals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_peak_time_counts_from_the_run_start, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_partial_run_per_token_figures_use_one_span, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_partial_span_of_a_long_run_is_fast, setup, teardown),
+            test_list_agrees_with_the_summary_of_a_finished_run_without_totals, wl_test_store_setup,
+            wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_peak_time_counts_from_the_run_start,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_partial_run_per_token_figures_use_one_span,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_partial_span_of_a_long_run_is_fast,
+                                        wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_summary_without_tokens_leaves_token_figures_unknown,
-                                        setup, teardown),
+                                        wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test(test_latency_percentiles),
         cmocka_unit_test(test_decode_figures_count_decode_steps),
         cmocka_unit_test(test_decode_figures_of_a_batch_count_rounds_after_the_first),
         cmocka_unit_test_setup_teardown(test_layers_average_per_decode_step_and_per_input_token,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_run_that_recorded_nothing_has_no_figures, setup,
-                                        teardown),
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_a_run_that_recorded_nothing_has_no_figures,
+                                        wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_baseline_of_an_unfinished_run_comes_from_its_samples,
-                                        setup, teardown),
+                                        wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test(test_run_json_shapes),
-        cmocka_unit_test_setup_teardown(test_summary_json_keeps_text_that_is_not_utf8, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_summary_names_are_cut_between_characters, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_summary_json_keeps_text_that_is_not_utf8,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_summary_names_are_cut_between_characters,
+                                        wl_test_store_setup, wl_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

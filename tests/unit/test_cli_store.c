@@ -3,6 +3,7 @@
  * WATTLENS_DB, and the messages for bad input. Fixture runs are written
  * through the store API, then the real `wattlens` binary reads them.
  */
+#include "store_fixture.h"
 #include "test_support.h"
 
 #include "store/store.h"
@@ -549,12 +550,7 @@ static void test_runs_marks_an_unfinished_run_partial(void **state)
 
     /* its writer gone (another boot's process): incomplete, also partial,
      * and it will never save them */
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_exec(db, "UPDATE runs SET writer_start = 'another-boot/12345'", NULL, NULL, NULL),
-        SQLITE_OK);
-    sqlite3_close(db);
+    wl_test_store_raw_exec(f->db, "UPDATE runs SET writer_start = 'another-boot/12345'");
     assert_int_equal(cli(f, "show", id, &out, &err), 0);
     assert_string_equal(value_of(out, "peak power", b, sizeof b),
                         "n/a (the run stopped before its per-domain figures were saved)");

@@ -85,25 +85,11 @@ static void write_precise_run(wl_store *s, double duration_ms, double energy_j, 
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "m"};
     wl_store_run *r = NULL;
     assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
-    for (int i = 0; i < 1 + n_out; i++) {
-        struct wl_store_token t = {.index = i,
-                                   .text = "t",
-                                   .is_input = i == 0,
-                                   .start_ms = 10.0 * i,
-                                   .end_ms = 10.0 * i + 10,
-                                   .energy_j = energy_j / (1 + n_out),
-                                   .method = WL_METHOD_COUNTER,
-                                   .power_w = WL_STORE_UNSET};
-        assert_int_equal(wl_store_add_token(r, &t), 0);
-    }
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = duration_ms,
-                                .energy_j = energy_j,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .input_tokens = 1,
-                                .output_tokens = n_out,
-                                .sample_count = 0,
-                                .sample_rate_hz = WL_STORE_UNSET};
+    wl_test_store_add_tokens(r, 0, 1 + n_out, 1, energy_j / (1 + n_out), WL_METHOD_COUNTER);
+    struct wl_run_totals tot =
+        wl_test_totals(WL_RUN_COMPLETE, duration_ms, energy_j, WL_METHOD_COUNTER);
+    tot.input_tokens = 1;
+    tot.output_tokens = n_out;
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
 }
 
@@ -261,14 +247,8 @@ static void test_token_counts_of_a_run_without_tokens_are_null(void **state)
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "m"};
     wl_store_run *r = NULL;
     assert_int_equal(wl_store_run_begin(f->s, &info, &r, part), 0);
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 100,
-                                .energy_j = 3,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .input_tokens = -1,
-                                .output_tokens = 3,
-                                .sample_count = 0,
-                                .sample_rate_hz = WL_STORE_UNSET};
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 100, 3, WL_METHOD_COUNTER);
+    tot.output_tokens = 3;
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
     snprintf(args, sizeof args, "--json %s", part);
     show = cli_json(f->path, "show", args);
@@ -323,14 +303,7 @@ static void test_csv_on_a_terminal_escapes_stored_text(void **state)
     char id[37];
     wl_store_run *r = NULL;
     assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 1,
-                                .energy_j = 1,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = 0,
-                                .sample_rate_hz = WL_STORE_UNSET};
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 1, 1, WL_METHOD_COUNTER);
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
 
     char cmd[16384], outp[4200];

@@ -118,14 +118,10 @@ static void write_measure_run(wl_store *s, int n_samples, int n_sections, char *
                                        .method = WL_METHOD_MODEL_ESTIMATE};
         assert_int_equal(wl_store_add_section(r, &sec), 0);
     }
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 10.0 * n_samples,
-                                .energy_j = 0.2 * n_samples,
-                                .energy_method = WL_METHOD_MODEL_ESTIMATE,
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = n_samples,
-                                .sample_rate_hz = 100};
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 10.0 * n_samples, 0.2 * n_samples,
+                                              WL_METHOD_MODEL_ESTIMATE);
+    tot.sample_count = n_samples;
+    tot.sample_rate_hz = 100;
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
 }
 
@@ -252,15 +248,7 @@ static void live_add_tokens(struct live_run *lr, int n)
                                            .method = WL_METHOD_MODEL_ESTIMATE};
             assert_int_equal(wl_store_add_section(lr->r, &sec), 0);
         }
-        struct wl_store_token t = {.index = i,
-                                   .text = "t",
-                                   .is_input = in,
-                                   .start_ms = 10.0 * i,
-                                   .end_ms = 10.0 * i + 10,
-                                   .energy_j = 0.5,
-                                   .method = WL_METHOD_MODEL_ESTIMATE,
-                                   .power_w = WL_STORE_UNSET};
-        assert_int_equal(wl_store_add_token(lr->r, &t), 0);
+        wl_test_store_add_tokens(lr->r, i, 1, lr->n_in, 0.5, WL_METHOD_MODEL_ESTIMATE);
         struct wl_store_layer_metric lm = {i, 0, 5, 0.25};
         assert_int_equal(wl_store_add_layer_metric(lr->r, &lm), 0);
         struct wl_store_sample smp = sample_at(i);
@@ -366,41 +354,11 @@ static void test_an_export_reads_one_snapshot_of_a_live_run(void **state)
 static void test_a_run_that_recorded_nothing_has_no_zero_figures(void **state)
 {
     struct wl_test_store_fixture *f = *state;
-    /* cancelled during its idle baseline: a baseline section and samples,
-     * and the 0 ms / 0 J its writer stores */
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "m"};
+    /* cancelled during its idle baseline: a baseline section of 3 J and a
+     * sample, the package domain (cpu-model) of 0 J, and the 0 ms / 0 J its
+     * writer stores */
     char id[37];
-    wl_store_run *r = NULL;
-    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    struct wl_store_section base = {.phase = "baseline",
-                                    .name = "idle",
-                                    .token_index = -1,
-                                    .start_ms = 0,
-                                    .end_ms = 300,
-                                    .energy_j = 3,
-                                    .method = WL_METHOD_MODEL_ESTIMATE};
-    assert_int_equal(wl_store_add_section(r, &base), 0);
-    struct wl_store_sample smp = sample_at(1);
-    assert_int_equal(wl_store_add_samples(r, &smp, 1), 0);
-    struct wl_store_domain dom = {.domain = WL_DOMAIN_PACKAGE,
-                                  .method = WL_METHOD_MODEL_ESTIMATE,
-                                  .source = "cpu-model",
-                                  .energy_j = 0,
-                                  .avg_power_w = WL_STORE_UNSET,
-                                  .baseline_power_w = WL_STORE_UNSET,
-                                  .peak_power_w = WL_STORE_UNSET,
-                                  .peak_t_ms = WL_STORE_UNSET};
-    struct wl_run_totals tot = {.status = WL_RUN_CANCELLED,
-                                .duration_ms = 0,
-                                .energy_j = 0,
-                                .energy_method = WL_METHOD_MODEL_ESTIMATE,
-                                .input_tokens = 0,
-                                .output_tokens = 0,
-                                .sample_count = 1,
-                                .sample_rate_hz = WL_STORE_UNSET,
-                                .domains = &dom,
-                                .n_domains = 1};
-    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    wl_test_store_make_unrecorded_run(f->s, 1, true, id);
 
     json_t *doc = export_json(f->s, id);
     json_t *run = json_object_get(doc, "run");
@@ -469,17 +427,7 @@ static void test_csv_unknown_values_are_empty_cells(void **state)
     char id[37];
     wl_store_run *r = NULL;
     assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    for (int i = 0; i < 3; i++) {
-        struct wl_store_token t = {.index = i,
-                                   .text = "t",
-                                   .is_input = i == 0,
-                                   .start_ms = 10.0 * i,
-                                   .end_ms = 10.0 * i + 10,
-                                   .energy_j = 0.5,
-                                   .method = WL_METHOD_COUNTER,
-                                   .power_w = WL_STORE_UNSET};
-        assert_int_equal(wl_store_add_token(r, &t), 0);
-    }
+    wl_test_store_add_tokens(r, 0, 3, 1, 0.5, WL_METHOD_COUNTER);
     struct wl_store_layer_metric lm = {2, 0, 5, 0.25};
     assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
     struct wl_store_component_metric cm = {.token_index = 2,
@@ -510,14 +458,9 @@ static void test_csv_unknown_values_are_empty_cells(void **state)
                                     .kill_ratio = WL_STORE_UNSET,
                                     .var_ratio = WL_STORE_UNSET};
     assert_int_equal(wl_store_add_op_metric(r, &om), 0);
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 30,
-                                .energy_j = 1.5,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .input_tokens = 1,
-                                .output_tokens = 2,
-                                .sample_count = 0,
-                                .sample_rate_hz = WL_STORE_UNSET};
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 30, 1.5, WL_METHOD_COUNTER);
+    tot.input_tokens = 1;
+    tot.output_tokens = 2;
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
     /* infinities from another writer or a hand edit (SQLite keeps them) */
     wl_test_store_raw_exec(f->path, "UPDATE runs SET energy_j = 9e999, j_per_token = -9e999");
@@ -568,14 +511,7 @@ static void test_csv_text_is_escaped_on_request(void **state)
     char id[37];
     wl_store_run *r = NULL;
     assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 30,
-                                .energy_j = 1.5,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = 0,
-                                .sample_rate_hz = WL_STORE_UNSET};
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 30, 1.5, WL_METHOD_COUNTER);
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
 
     /* to a file or a pipe: the exact bytes, quoted as CSV quotes */

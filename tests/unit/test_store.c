@@ -872,16 +872,7 @@ static void test_foreach_reads_each_level(void **state)
 /* Adds output tokens first..first+n-1 to a run being written and commits. */
 static void add_output_tokens(wl_store_run *r, int first, int n)
 {
-    for (int i = first; i < first + n; i++) {
-        struct wl_store_token t = {.index = i,
-                                   .text = "t",
-                                   .start_ms = i,
-                                   .end_ms = i + 1,
-                                   .energy_j = 1,
-                                   .method = WL_METHOD_COUNTER,
-                                   .power_w = WL_STORE_UNSET};
-        assert_int_equal(wl_store_add_token(r, &t), 0);
-    }
+    wl_test_store_add_tokens(r, first, n, 0, 1, WL_METHOD_COUNTER);
     assert_int_equal(wl_store_flush(r), 0);
 }
 
