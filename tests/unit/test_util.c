@@ -18,6 +18,7 @@
 #include "wattlens/wattlens.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -957,6 +958,23 @@ static void test_parse_u64_digits(void **state)
     assert_true(v == 12);
 }
 
+/* A finite real is a real; NaN and the infinities are null, never a
+ * missing value (an object key dropped, an array item lost). */
+static void test_json_real_or_null(void **state)
+{
+    (void)state;
+    json_t *a = json_array();
+    const double v[] = {1.5, NAN, INFINITY, -INFINITY, -0.25};
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(json_array_append_new(a, wl_json_real_or_null(v[i])), 0);
+    assert_int_equal(json_array_size(a), 5);
+    assert_true(json_real_value(json_array_get(a, 0)) == 1.5);
+    for (size_t i = 1; i < 4; i++)
+        assert_true(json_is_null(json_array_get(a, i)));
+    assert_true(json_real_value(json_array_get(a, 4)) == -0.25);
+    json_decref(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -990,6 +1008,7 @@ int main(void)
         cmocka_unit_test(test_siphash13_matches_cpython),
         cmocka_unit_test(test_siphash13_key_changes_every_length),
         cmocka_unit_test(test_parse_u64_digits),
+        cmocka_unit_test(test_json_real_or_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
