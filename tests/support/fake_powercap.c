@@ -1,7 +1,7 @@
 /* Fake powercap tree writer, its record of its own gaps, and the checks of
  * values read through it; see fake_powercap.h. The writer thread alone
- * writes the files and the gap record; the test thread reads the record,
- * bumps the reset epoch and asks for pauses, all through atomics. */
+ * writes the files and raises the longest gap; the test thread reads it,
+ * resets it to 0 and asks for pauses, all through atomics. */
 #include "fake_powercap.h"
 
 #include "util/clock.h"
@@ -22,13 +22,6 @@
 
 #define FAKE_MAX_ZONES 16
 
-/* The gap record packs the reset epoch it belongs to over the longest gap
- * (ns) seen in it, so that one atomic store publishes both: 48 bits of ns
- * are 78 hours, 16 bits of epoch tell a record from before a reset. */
-#define GAP_BITS 48
-#define GAP_MASK ((UINT64_C(1) << GAP_BITS) - 1)
-#define EPOCH_MASK UINT64_C(0xffff)
-
 struct wl_fake_powercap {
     char root[1024];
     size_t n;
@@ -37,13 +30,11 @@ struct wl_fake_powercap {
     uint64_t t0_ns, period_ns;
     _Atomic double power_w[FAKE_MAX_ZONES];
     double cum_uj[FAKE_MAX_ZONES]; /* writer thread only */
-    uint64_t t_last_ns;            /* writer thread only: time of the last write's values */
     pthread_t thread;
     atomic_int stop;
     atomic_int broken;
-    _Atomic uint64_t gap_rec;     /* written by the writer only: (epoch << GAP_BITS) | gap */
-    _Atomic uint64_t t_values_ns; /* written by the writer only: t_last_ns, published */
-    _Atomic uint64_t epoch;       /* bumped by wl_fake_powercap_reset_gap */
+    _Atomic uint64_t max_gap_ns;  /* the writer raises it, a reset stores 0 */
+    _Atomic uint64_t t_values_ns; /* written by the writer only: its last write's values' time */
     _Atomic uint64_t pause_ns;    /* asked by wl_fake_powercap_pause, taken by the writer */
 };
 
@@ -67,9 +58,10 @@ static void write_value(int fd, uint64_t v)
 
 static void write_all(struct wl_fake_powercap *fp, uint64_t t)
 {
+    const uint64_t t_last = atomic_load_explicit(&fp->t_values_ns, memory_order_relaxed);
     int broken = atomic_load(&fp->broken);
     for (size_t i = 0; i < fp->n; i++) {
-        fp->cum_uj[i] += atomic_load(&fp->power_w[i]) * (double)(t - fp->t_last_ns) / 1e3;
+        fp->cum_uj[i] += atomic_load(&fp->power_w[i]) * (double)(t - t_last) / 1e3;
         if (broken) {
             ssize_t w = pwrite(fp->fd[i], "garbage-not-a-number\n", 21, 0);
             (void)w;
@@ -78,42 +70,35 @@ static void write_all(struct wl_fake_powercap *fp, uint64_t t)
             write_value(fp->fd[i], (uint64_t)fp->cum_uj[i] % (fp->z[i].max_range_uj + 1));
         }
     }
-    /* The files held the previous values (computed at t_last_ns) until
-     * now: that is this gap. The epoch is loaded after the writes, so a
-     * reset before it is answered by a record that holds this gap, and a
-     * record of the old epoch ended before the reset (seq_cst). */
+    /* The files held the values computed at t_last until now: that is this
+     * gap, raised into the maximum. A reset (a store of 0) after the load
+     * fails the exchange, which retries against 0, so a gap that straddles
+     * the reset counts in full; a gap the loop leaves out ended before the
+     * load, so before any reset that could have dropped it. */
     const uint64_t done = wl_clock_now_ns();
-    uint64_t gap = done > fp->t_last_ns ? done - fp->t_last_ns : 0;
-    if (gap > GAP_MASK)
-        gap = GAP_MASK;
-    const uint64_t epoch = atomic_load(&fp->epoch) & EPOCH_MASK;
-    const uint64_t rec = atomic_load(&fp->gap_rec);
-    if (rec >> GAP_BITS == epoch && (rec & GAP_MASK) > gap)
-        gap = rec & GAP_MASK;
-    atomic_store(&fp->gap_rec, epoch << GAP_BITS | gap);
-    fp->t_last_ns = t;
+    const uint64_t gap = done > t_last ? done - t_last : 0;
+    uint64_t cur = atomic_load(&fp->max_gap_ns);
+    while (gap > cur && !atomic_compare_exchange_weak(&fp->max_gap_ns, &cur, gap)) {
+        /* cur now holds what beat this gap, 0 after a reset: try again */
+    }
     atomic_store(&fp->t_values_ns, t); /* after the record: see max_gap_ns */
 }
 
 uint64_t wl_fake_powercap_max_gap_ns(const struct wl_fake_powercap *fp)
 {
     /* Loads in the order opposite to the writer's stores: a record newer
-     * than the time loaded only makes the open gap look longer. With no
-     * record of this epoch yet, every write since the reset is still under
-     * way or unpublished: the open gap from the last values published
-     * covers them. */
-    const uint64_t epoch = atomic_load(&fp->epoch) & EPOCH_MASK;
+     * than the time loaded only makes the open gap look longer, and a write
+     * under way (or not yet recorded) is covered by the open gap. */
     const uint64_t t_values = atomic_load(&fp->t_values_ns);
-    const uint64_t rec = atomic_load(&fp->gap_rec);
+    const uint64_t closed = atomic_load(&fp->max_gap_ns);
     const uint64_t now = wl_clock_now_ns();
     const uint64_t open = now > t_values ? now - t_values : 0;
-    const uint64_t closed = rec >> GAP_BITS == epoch ? rec & GAP_MASK : 0;
     return open > closed ? open : closed;
 }
 
 void wl_fake_powercap_reset_gap(struct wl_fake_powercap *fp)
 {
-    atomic_fetch_add(&fp->epoch, 1);
+    atomic_store(&fp->max_gap_ns, 0);
 }
 
 void wl_fake_powercap_pause(struct wl_fake_powercap *fp, uint64_t ns)
@@ -190,7 +175,7 @@ struct wl_fake_powercap *wl_fake_powercap_start(const char *root, const struct w
             return NULL;
         }
     }
-    fp->t0_ns = fp->t_last_ns = wl_clock_now_ns();
+    fp->t0_ns = wl_clock_now_ns();
     atomic_store(&fp->t_values_ns, fp->t0_ns);
     write_all(fp, fp->t0_ns);
     if (pthread_create(&fp->thread, NULL, writer, fp) != 0) {

@@ -52,12 +52,12 @@ const char *wl_fake_powercap_energy_path(const struct wl_fake_powercap *fp, size
  * computed to the end of the next write, and the gap still open (the time
  * since the last write's values), so a stall under way counts. It bounds how
  * stale any of the fake's files was over that time. Any thread; lock-free
- * (the writer thread alone updates the record). */
+ * (one atomic maximum that the writer raises). */
 uint64_t wl_fake_powercap_max_gap_ns(const struct wl_fake_powercap *fp);
-/* Starts a new interval for wl_fake_powercap_max_gap_ns(): the gap under
- * way at the reset counts in full (a file read just after it may be stale
- * since the last write). Call it where a measured interval starts. Any
- * thread; it bumps an epoch, the writer starts its record again. */
+/* Starts a new interval for wl_fake_powercap_max_gap_ns() (sets the
+ * maximum to 0): the gap under way at the reset counts in full (a file read
+ * just after it may be stale since the last write). Call it where a
+ * measured interval starts. Any thread. */
 void wl_fake_powercap_reset_gap(struct wl_fake_powercap *fp);
 /* Holds the writer for ns before its next write (as a stalled host would);
  * that write then holds the energy of the whole pause, as after any stall.
