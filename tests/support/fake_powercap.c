@@ -207,53 +207,116 @@ const char *wl_fake_powercap_energy_path(const struct wl_fake_powercap *fp, size
 
 /* ---- checks ----------------------------------------------------------------- */
 
-static bool check(struct wl_fake_verdict *v, const char *what, double got, bool in_range,
-                  const char *want, uint64_t gap_ns, uint64_t allow_gap_ns, const char *file,
-                  int line)
+/* The bounds a gap of gap_ns explains (see fake_powercap.h): each bound b
+ * moves along the line through (0, ref) and (allow, b). */
+static void explained(double lo, double hi, double ref, uint64_t gap_ns, uint64_t allow_gap_ns,
+                      double *lo_x, double *hi_x)
 {
-    if (in_range)
+    const double k = (double)gap_ns / (double)allow_gap_ns;
+    *lo_x = ref - (ref - lo) * k;
+    *hi_x = ref + (hi - ref) * k;
+}
+
+enum wl_fake_judgement wl_fake_judge(double got, double lo, double hi, double ref, uint64_t gap_ns,
+                                     uint64_t allow_gap_ns)
+{
+    if (got >= lo && got <= hi)
+        return WL_FAKE_PASS;
+    if (allow_gap_ns == 0 || gap_ns <= allow_gap_ns)
+        return WL_FAKE_FAIL; /* NaN ends here too: no value is no stale value */
+    double lo_x, hi_x;
+    explained(lo, hi, ref, gap_ns, allow_gap_ns, &lo_x, &hi_x);
+    return got >= lo_x && got <= hi_x ? WL_FAKE_INCONCLUSIVE : WL_FAKE_FAIL;
+}
+
+enum wl_fake_judgement wl_fake_judge_cond(bool ok, uint64_t gap_ns, uint64_t allow_gap_ns)
+{
+    if (ok)
+        return WL_FAKE_PASS;
+    return allow_gap_ns > 0 && gap_ns > allow_gap_ns ? WL_FAKE_INCONCLUSIVE : WL_FAKE_FAIL;
+}
+
+/* Reports judgement j of a check: nothing on a pass; on an inconclusive
+ * one a line and a count in v (the test goes on); on a failure a line and
+ * cmocka's _fail. want and why_x describe the check and what the gap
+ * explains. */
+static bool report(struct wl_fake_verdict *v, enum wl_fake_judgement j, const char *what,
+                   const char *got, const char *want, const char *why_x, uint64_t gap_ns,
+                   uint64_t allow_gap_ns, const char *file, int line)
+{
+    if (j == WL_FAKE_PASS)
         return true;
     const double gap_ms = (double)gap_ns / 1e6, allow_ms = (double)allow_gap_ns / 1e6;
-    if (gap_ns > allow_gap_ns) {
+    if (j == WL_FAKE_INCONCLUSIVE) {
         fprintf(stderr,
-                "%s: got %.6f, want %s; inconclusive: the fake writer stalled %.3f ms (the "
-                "tolerance allows %.3f ms)\n",
-                what, got, want, gap_ms, allow_ms);
+                "%s: got %s, want %s; inconclusive: the fake writer's longest gap, %.3f ms, is "
+                "over the %.3f ms the tolerance allows, and %s\n",
+                what, got, want, gap_ms, allow_ms, why_x);
         v->n_inconclusive++;
         return false;
     }
-    fprintf(stderr,
-            "%s: got %.6f, want %s (the fake writer's longest gap, %.3f ms, is within the %.3f "
-            "ms the tolerance allows)\n",
-            what, got, want, gap_ms, allow_ms);
+    if (allow_gap_ns == 0)
+        fprintf(stderr, "%s: got %s, want %s (the tolerance allows the fake writer no gap)\n", what,
+                got, want);
+    else if (gap_ns <= allow_gap_ns)
+        fprintf(stderr,
+                "%s: got %s, want %s (the fake writer's longest gap, %.3f ms, is within the %.3f "
+                "ms the tolerance allows)\n",
+                what, got, want, gap_ms, allow_ms);
+    else
+        fprintf(stderr,
+                "%s: got %s, want %s (the fake writer's longest gap, %.3f ms, is over the %.3f ms "
+                "the tolerance allows, but %s)\n",
+                what, got, want, gap_ms, allow_ms, why_x);
     _fail(file, line);
     return false; /* not reached */
 }
 
 bool wl__fake_check_range(struct wl_fake_verdict *v, const char *what, double got, double lo,
-                          double hi, uint64_t gap_ns, uint64_t allow_gap_ns, const char *file,
-                          int line)
+                          double hi, double ref, uint64_t gap_ns, uint64_t allow_gap_ns,
+                          const char *file, int line)
 {
-    char want[96];
+    const enum wl_fake_judgement j = wl_fake_judge(got, lo, hi, ref, gap_ns, allow_gap_ns);
+    char got_s[48], want[96], why_x[160] = "";
+    snprintf(got_s, sizeof got_s, "%.6f", got);
     snprintf(want, sizeof want, "%.6f..%.6f", lo, hi);
-    return check(v, what, got, got >= lo && got <= hi, want, gap_ns, allow_gap_ns, file, line);
+    if (allow_gap_ns > 0 && gap_ns > allow_gap_ns) {
+        double lo_x, hi_x;
+        explained(lo, hi, ref, gap_ns, allow_gap_ns, &lo_x, &hi_x);
+        snprintf(why_x, sizeof why_x, "a gap that long explains %s%.6f..%.6f",
+                 j == WL_FAKE_FAIL ? "only " : "", lo_x, hi_x);
+    }
+    return report(v, j, what, got_s, want, why_x, gap_ns, allow_gap_ns, file, line);
 }
 
 bool wl__fake_check_near(struct wl_fake_verdict *v, const char *what, double got, double want,
                          double tol, uint64_t gap_ns, uint64_t allow_gap_ns, const char *file,
                          int line)
 {
-    char text[96];
+    const enum wl_fake_judgement j =
+        wl_fake_judge(got, want - tol, want + tol, want, gap_ns, allow_gap_ns);
+    char got_s[48], text[96], why_x[160] = "";
+    snprintf(got_s, sizeof got_s, "%.6f", got);
     snprintf(text, sizeof text, "%.6f +- %.6f", want, tol);
-    return check(v, what, got, got >= want - tol && got <= want + tol, text, gap_ns, allow_gap_ns,
-                 file, line);
+    if (allow_gap_ns > 0 && gap_ns > allow_gap_ns)
+        snprintf(why_x, sizeof why_x, "a gap that long explains %s+- %.6f",
+                 j == WL_FAKE_FAIL ? "only " : "", tol * (double)gap_ns / (double)allow_gap_ns);
+    return report(v, j, what, got_s, text, why_x, gap_ns, allow_gap_ns, file, line);
+}
+
+bool wl__fake_check_cond(struct wl_fake_verdict *v, const char *what, bool ok, uint64_t gap_ns,
+                         uint64_t allow_gap_ns, const char *file, int line)
+{
+    const enum wl_fake_judgement j = wl_fake_judge_cond(ok, gap_ns, allow_gap_ns);
+    return report(v, j, what, "false", "true", "a gap that long can make it false", gap_ns,
+                  allow_gap_ns, file, line);
 }
 
 void wl__fake_verdict_end(const struct wl_fake_verdict *v, const char *file, int line)
 {
     if (v->n_inconclusive == 0)
         return;
-    fprintf(stderr, "skipped: %u check(s) inconclusive (the fake writer stalled)\n",
+    fprintf(stderr, "skipped: %u check(s) inconclusive (the fake writer's longest gap)\n",
             v->n_inconclusive);
     _skip(file, line);
 }

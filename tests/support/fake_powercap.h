@@ -3,8 +3,8 @@
  * known power, a period_ns after its last write (wrapping at
  * max_energy_range_uj), so the truth over any time interval is power x time,
  * up to how stale the files are: the writer records its longest gap between
- * two writes, and wl_fake_check_range tells a wrong value from a stalled
- * writer. Test-only code. One writer thread per fake; start/stop from the
+ * two writes, and wl_fake_check_range tells a wrong value from one that a
+ * stalled writer explains. Test-only code. One writer thread per fake; start/stop from the
  * same thread.
  */
 #ifndef WL_TEST_FAKE_POWERCAP_H
@@ -66,39 +66,72 @@ void wl_fake_powercap_pause(struct wl_fake_powercap *fp, uint64_t ns);
 
 /* ---- checking a value read through the fake -------------------------------
  * A test's tolerance for such a value allows the fake writer a longest gap
- * (derived next to each check: a window of W ms with a tolerance of f
- * allows f x W ms). wl_fake_check_range passes (returns true) a value
- * inside [lo, hi]. Outside it, when the writer's longest gap over the
- * measured interval (gap_ns: wl_fake_powercap_max_gap_ns() taken at its
- * end, after a reset at its start) exceeded the one allowed (allow_gap_ns),
- * the check is inconclusive: it prints "inconclusive: the fake writer
- * stalled X ms (the tolerance allows Y ms)", counts it in *v and returns
- * false, and the test goes on, frees what it holds and calls
- * wl_fake_verdict_end(), which skips it (a skip at the check would leak the
- * fake's thread and files). Else the value is wrong although the writer was
- * punctual enough: it prints got/want and fails the test at once (cmocka).
- * So a real defect still fails, and no tolerance is widened for the fake. */
+ * A (allow_gap_ns), derived next to each check from what the test expects:
+ * a power averaged over a window of W with a tolerance of f of the truth
+ * allows f x W, W being the window the test configured (or the shortest a
+ * correct sampler makes of the fake's period), never the window of the
+ * output under test, which a bug may shrink. The gap actually seen is G
+ * (gap_ns: wl_fake_powercap_max_gap_ns() at the end of the measured
+ * interval, after a reset at its start).
+ *
+ * A value's error grows in proportion to the gap (a stale value at either
+ * end of a window: up to truth x G / W), so each bound b of [lo, hi] is
+ * what a gap of A gives, ref what a gap of 0 would (for a power: the truth),
+ * and a gap of G > A explains the bounds moved along those lines:
+ *     lo' = ref - (ref - lo) x G / A,   hi' = ref + (hi - ref) x G / A,
+ * for _near (ref = want): |got - want| <= tol x G / A. A bound that no
+ * gap moves (a floor the writer cannot push, as the learned window's) takes
+ * a ref on its inner side: its line then only tightens it.
+ *
+ *   pass          got in [lo, hi], whatever the writer did;
+ *   inconclusive  got outside, A > 0, G > A and got in [lo', hi']: it
+ *                 prints "inconclusive: the fake writer's longest gap, X ms,
+ *                 is over the Y ms the tolerance allows, and a gap that long
+ *                 explains ...", counts it in *v and returns false; the test
+ *                 goes on, frees what it holds and calls
+ *                 wl_fake_verdict_end(), which skips it (a skip at the check
+ *                 would leak the fake's thread and files);
+ *   fail          anything else: A = 0 (no gap is allowed), G <= A, no value
+ *                 (NaN), or a miss larger than a gap of G explains. It
+ *                 prints got/want and fails the test at once (cmocka).
+ * So a real defect fails unless its miss is one the stall could have made,
+ * and no tolerance is widened for the fake. The judgement alone, without
+ * output or cmocka, is wl_fake_judge(). */
+enum wl_fake_judgement { WL_FAKE_PASS, WL_FAKE_INCONCLUSIVE, WL_FAKE_FAIL };
+
+enum wl_fake_judgement wl_fake_judge(double got, double lo, double hi, double ref, uint64_t gap_ns,
+                                     uint64_t allow_gap_ns);
+/* For a condition that has no size (was the update period measured at
+ * all): false is inconclusive when A > 0 and G > A, else it fails. Only
+ * where a gap longer than A can make it false whatever the code does. */
+enum wl_fake_judgement wl_fake_judge_cond(bool ok, uint64_t gap_ns, uint64_t allow_gap_ns);
+
 struct wl_fake_verdict {
-    unsigned n_inconclusive; /* checks out of range while the writer stalled */
+    unsigned n_inconclusive; /* checks out of range that the writer's gap explains */
 };
 
-#define wl_fake_check_range(v, what, got, lo, hi, gap_ns, allow_gap_ns)                            \
-    wl__fake_check_range((v), (what), (got), (lo), (hi), (gap_ns), (allow_gap_ns), __FILE__,       \
-                         __LINE__)
-/* The same for [want - tol, want + tol]. */
+#define wl_fake_check_range(v, what, got, lo, hi, ref, gap_ns, allow_gap_ns)                       \
+    wl__fake_check_range((v), (what), (got), (lo), (hi), (ref), (gap_ns), (allow_gap_ns),          \
+                         __FILE__, __LINE__)
+/* The same for [want - tol, want + tol] with ref = want. */
 #define wl_fake_check_near(v, what, got, want, tol, gap_ns, allow_gap_ns)                          \
     wl__fake_check_near((v), (what), (got), (want), (tol), (gap_ns), (allow_gap_ns), __FILE__,     \
                         __LINE__)
+/* The same for a condition (wl_fake_judge_cond). */
+#define wl_fake_check_cond(v, what, ok, gap_ns, allow_gap_ns)                                      \
+    wl__fake_check_cond((v), (what), (ok), (gap_ns), (allow_gap_ns), __FILE__, __LINE__)
 /* After the test has freed what it holds: skips it (cmocka skip()) when a
  * check was inconclusive; else returns. */
 #define wl_fake_verdict_end(v) wl__fake_verdict_end((v), __FILE__, __LINE__)
 
 bool wl__fake_check_range(struct wl_fake_verdict *v, const char *what, double got, double lo,
-                          double hi, uint64_t gap_ns, uint64_t allow_gap_ns, const char *file,
-                          int line);
+                          double hi, double ref, uint64_t gap_ns, uint64_t allow_gap_ns,
+                          const char *file, int line);
 bool wl__fake_check_near(struct wl_fake_verdict *v, const char *what, double got, double want,
                          double tol, uint64_t gap_ns, uint64_t allow_gap_ns, const char *file,
                          int line);
+bool wl__fake_check_cond(struct wl_fake_verdict *v, const char *what, bool ok, uint64_t gap_ns,
+                         uint64_t allow_gap_ns, const char *file, int line);
 void wl__fake_verdict_end(const struct wl_fake_verdict *v, const char *file, int line);
 
 #endif
