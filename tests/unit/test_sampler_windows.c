@@ -14,7 +14,6 @@
 #include "test_support.h"
 
 #include "fake_powercap.h"
-#include "sample_window.h"
 #include "sampler/sampler.h"
 #include "sensors/sensor.h"
 #include "util/clock.h"
@@ -26,6 +25,15 @@
 
 #define INTERVAL_NS 10000000ull
 #define TRUE_W 50.0
+#define FAKE_PERIOD_NS 100000000ull /* the powercap fake's counter moves every 100 ms */
+/* The shortest window over which a correct sampler derives that counter's
+ * power: 90 % (a tick up to 10 % early closes one) of ten times the period
+ * it learns, the mean time between the changes its reads saw, each seen
+ * up to one interval late: 0.9 x 10 x (100 - 10) ms = 810 ms. From what
+ * the test configured, never from the samples under test: windows that
+ * shrink to one interval (0 W and 500 W) must fail, not shrink the
+ * allowance with them. */
+#define SHORTEST_WINDOW_NS ((FAKE_PERIOD_NS - INTERVAL_NS) * 9)
 
 struct run {
     struct wl_sample buf[4096];
@@ -64,9 +72,10 @@ static void sample_for(wl_sensor_set *set, struct wl_fake_powercap *fp, enum wl_
 
 /* Every known power of d in the samples is the truth within lo..hi (never
  * 0 W next to N x the truth), and at least one is known. With v (a fake
- * powercap's counter), a power over a window of W is off by up to the
- * writer's longest gap G / W either way (a stale value at either end):
- * lo allows G = (1 - lo / truth) x W, hi G = (hi / truth - 1) x W. */
+ * powercap's counter), a power over a window of W >= SHORTEST_WINDOW_NS is
+ * off by up to the writer's longest gap G / W either way (a stale value at
+ * either end): lo allows G = (1 - lo / truth) x W, hi G = (hi / truth - 1)
+ * x W. */
 static void assert_sample_powers(const struct run *r, enum wl_domain d, double lo, double hi,
                                  struct wl_fake_verdict *v)
 {
@@ -79,9 +88,9 @@ static void assert_sample_powers(const struct run *r, enum wl_domain d, double l
         char what[64];
         snprintf(what, sizeof what, "sample %zu of %zu (W)", i, r->n);
         if (v) {
-            const double w_ns = (double)wl_test_power_window_ns(r->buf, i, d);
             const double f = p < lo ? 1.0 - lo / TRUE_W : hi / TRUE_W - 1.0;
-            wl_fake_check_range(v, what, p, lo, hi, TRUE_W, r->gap_ns, (uint64_t)(f * w_ns));
+            wl_fake_check_range(v, what, p, lo, hi, TRUE_W, r->gap_ns,
+                                (uint64_t)(f * (double)SHORTEST_WINDOW_NS));
         } else if (p < lo || p > hi) {
             fprintf(stderr, "%s: %.3f W, want %.1f..%.1f W\n", what, p, lo, hi);
             fail();
@@ -93,8 +102,8 @@ static void assert_sample_powers(const struct run *r, enum wl_domain d, double l
 /* The window's peak in spans of d's power window: at least its average
  * (the spans partition the window), and not above hi. With v (a fake
  * powercap's counter): the peak is a span of >= 90 % of the power window
- * or a sample's own window inside, W >= the shortest of those, and hi
- * allows the writer a longest gap G = (hi / truth - 1) x W. */
+ * or a sample's own window inside, W >= SHORTEST_WINDOW_NS, and hi allows
+ * the writer a longest gap G = (hi / truth - 1) x W. */
 static void assert_peak(const struct run *r, enum wl_domain d, double hi, struct wl_fake_verdict *v)
 {
     struct wl_peak pk;
@@ -112,14 +121,8 @@ static void assert_peak(const struct run *r, enum wl_domain d, double hi, struct
         }
         return;
     }
-    uint64_t w_ns = r->di.power_window_ns / 10 * 9;
-    for (size_t i = 0; i < r->n; i++) {
-        const uint64_t own_ns = wl_test_power_window_ns(r->buf, i, d);
-        if (own_ns && own_ns < w_ns)
-            w_ns = own_ns;
-    }
     wl_fake_check_range(v, "peak (W)", pk.power_w, avg, hi, TRUE_W, r->gap_ns,
-                        (uint64_t)((hi / TRUE_W - 1.0) * (double)w_ns));
+                        (uint64_t)((hi / TRUE_W - 1.0) * (double)SHORTEST_WINDOW_NS));
 }
 
 /* A powercap package at a constant 50 W whose counter moves every 100 ms:
@@ -130,7 +133,7 @@ static void test_coarse_counter_period_is_learned(void **state)
     (void)state;
     static const struct wl_fake_zone z[] = {{"intel-rapl:0", "package-0", TRUE_W, 1ull << 40}};
     char *root = wl_test_tmpdir();
-    struct wl_fake_powercap *fp = wl_fake_powercap_start(root, z, 1, 100000000);
+    struct wl_fake_powercap *fp = wl_fake_powercap_start(root, z, 1, FAKE_PERIOD_NS);
     assert_non_null(fp);
     struct wl_sensor_params p;
     wl_sensor_params_default(&p);
