@@ -142,9 +142,6 @@ static int32_t wl__decode(const char *s, size_t l)
     return cp;
 }
 
-/* What wl_utf8_escape writes for the text at s (n > 0 bytes): the bytes it
- * takes (the return value) and what stands for them (*out, *out_len; an
- * escape is built in esc, 6 bytes at most). */
 /* The characters that reorder the text around them when displayed (ALM,
  * LRM, RLM, the embeddings and overrides U+202A-U+202E, the isolates
  * U+2066-U+2069): shown as they are, they make a line read differently
@@ -155,6 +152,17 @@ static bool wl__is_bidi_control(int32_t cp)
            (cp >= 0x2066 && cp <= 0x2069);
 }
 
+/* The characters above ASCII that wl_utf8_escape and
+ * wl_utf8_put_terminal_json write as \uNNNN: the C1 controls (some
+ * terminals take U+009B as CSI) and the bidirectional controls. */
+static bool wl__is_unicode_control(int32_t cp)
+{
+    return (cp >= 0x80 && cp < 0xA0) || wl__is_bidi_control(cp);
+}
+
+/* What wl_utf8_escape writes for the text at s (n > 0 bytes): the bytes it
+ * takes (the return value) and what stands for them (*out, *out_len; an
+ * escape is built in esc, 6 bytes at most). */
 static size_t wl__escape_piece(const char *s, size_t n, char *esc, const char **out,
                                size_t *out_len)
 {
@@ -173,7 +181,7 @@ static size_t wl__escape_piece(const char *s, size_t n, char *esc, const char **
         esc[3] = hex[c & 15];
         *out_len = 4;
         l = 1;
-    } else if ((cp >= 0x80 && cp < 0xA0) || wl__is_bidi_control(cp)) { /* C1, bidi */
+    } else if (wl__is_unicode_control(cp)) { /* C1, bidi */
         esc[0] = '\\';
         esc[1] = 'u';
         for (int k = 0; k < 4; k++)
@@ -208,6 +216,33 @@ size_t wl_utf8_escape(char *dst, size_t size, const char *src, size_t n)
     return need;
 }
 
+int wl_utf8_put_terminal_json(FILE *f, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF"; /* uppercase, as jansson's \u001B */
+    size_t kept = 0;                              /* start of the bytes not written yet */
+    for (size_t i = 0; i < n;) {
+        size_t l = wl_utf8_char_len(s + i, n - i);
+        if (l == 0) { /* not UTF-8 (jansson writes none): kept as it is */
+            i++;
+            continue;
+        }
+        const int32_t cp = wl__decode(s + i, l);
+        if (cp != 0x7F && !wl__is_unicode_control(cp)) {
+            i += l;
+            continue;
+        }
+        /* above U+001F, so inside a string: \uNNNN is the same character there */
+        const char esc[6] = {
+            '\\',        'u', hex[(cp >> 12) & 15], hex[(cp >> 8) & 15], hex[(cp >> 4) & 15],
+            hex[cp & 15]};
+        if (fwrite(s + kept, 1, i - kept, f) != i - kept || fwrite(esc, 1, 6, f) != 6)
+            return -1;
+        i += l;
+        kept = i;
+    }
+    return fwrite(s + kept, 1, n - kept, f) == n - kept ? 0 : -1;
+}
+
 /* What a cell shows for the text at s (n > 0 bytes): the bytes it takes
  * (the return value), what is printed for them (*out, *out_len) and how many
  * columns that is (*cols). */
@@ -222,7 +257,7 @@ static size_t wl__cell_piece(const char *s, size_t n, const char **out, size_t *
         return 1;
     }
     int32_t cp = wl__decode(s, l);
-    if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0) || wl__is_bidi_control(cp)) {
+    if (cp < 0x20 || cp == 0x7F || wl__is_unicode_control(cp)) {
         /* C0, DEL, C1 would break the row; a bidi control would reorder it */
         *out = " ";
         *out_len = 1;

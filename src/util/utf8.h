@@ -2,12 +2,13 @@
  * (RFC 3629: no overlong forms, surrogates or values above U+10FFFF),
  * copies and formatted messages in fixed buffers cut between characters
  * (a cut inside quoted text ends "..."), text escaped so that bytes from a
- * file or a sensor cannot drive a terminal, Markdown cell escaping, and
- * table cells
- * measured in display columns rather than bytes (utf8proc's East Asian
- * width data: CJK and emoji take two columns, combining marks none), cut
- * and padded without ever splitting a character. Text that is not valid
- * UTF-8 is accepted everywhere. Pure functions; thread-safe.
+ * file or a sensor cannot drive a terminal (and JSON text written for
+ * one), Markdown cell escaping, and table cells measured in display
+ * columns rather than bytes (utf8proc's East Asian width data: CJK and
+ * emoji take two columns, combining marks none), cut and padded without
+ * ever splitting a character. Text that is not valid UTF-8 is accepted
+ * everywhere. Pure functions (one writes to the caller's FILE);
+ * thread-safe.
  */
 #ifndef WL_UTIL_UTF8_H
 #define WL_UTIL_UTF8_H
@@ -15,6 +16,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* Length (1..4) of the valid UTF-8 character at s, of which n bytes are
  * available; 0 when the bytes there are not valid UTF-8 (or n is 0). */
@@ -55,6 +57,18 @@ size_t wl_utf8_copy(char *dst, size_t size, const char *src);
  * whole escaped text: a value >= size says dst holds a cut, as with
  * snprintf (size 0 measures). */
 size_t wl_utf8_escape(char *dst, size_t size, const char *src, size_t n);
+
+/* Writes the n bytes of JSON text at json (as jansson writes it) to f for
+ * a terminal: each C1 control, bidirectional control (both as
+ * wl_utf8_escape lists them) and DEL becomes the JSON escape \uNNNN
+ * (uppercase hex, as jansson writes the C0 controls it escapes itself:
+ * U+009B, CSI to some terminals, is \u009B, RIGHT-TO-LEFT OVERRIDE
+ * \u202E). JSON text holds such characters only inside strings (outside
+ * them it is ASCII: punctuation, numbers, literals, spaces and newlines),
+ * where the escape stands for the same character, so the text still
+ * parses to the same value; every other byte is kept, bytes that are not
+ * UTF-8 included. Returns 0, or -1 when a write to f failed. */
+int wl_utf8_put_terminal_json(FILE *f, const char *json, size_t n);
 
 /* wl_utf8_copy for text quoted inside a longer message (a path in a source
  * string, a name in an error), where a silent cut would read as the whole

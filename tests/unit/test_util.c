@@ -1,7 +1,7 @@
 /* util/: the error table, log level parsing, clocks, error messages, UTF-8
  * decoding, copies and formatted messages cut between characters (a shown
- * cut ending "..."), Markdown cell escaping, display widths, text into
- * JSON without losing bytes, random bytes with their fallback, and
+ * cut ending "..."), Markdown cell escaping, display widths, JSON text for
+ * a terminal, text into JSON without losing bytes, random bytes with their fallback, and
  * SipHash-1-3. */
 #include "test_support.h"
 
@@ -703,6 +703,56 @@ static void test_utf8_escape_keeps_text_and_escapes_controls(void **state)
     assert_string_equal(b, "");
 }
 
+/* The JSON text at s as wl_utf8_put_terminal_json writes it (a heap
+ * string). */
+static char *terminal_json(const char *s)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    assert_non_null(f);
+    assert_int_equal(wl_utf8_put_terminal_json(f, s, strlen(s)), 0);
+    assert_int_equal(fclose(f), 0);
+    return buf;
+}
+
+/* JSON for a terminal: the C1 and bidirectional controls and DEL that
+ * jansson writes raw become \uNNNN (the ends of each range, and the
+ * characters next to them kept); jansson's own escapes, the layout's
+ * newlines and other text are kept; the text parses to the same value. */
+static void test_terminal_json_escapes_what_jansson_writes_raw(void **state)
+{
+    (void)state;
+    json_t *v = json_pack("{s:s}", "k\xC2\x80",
+                          "\x1b\xC2\x9B"
+                          "1m\xC2\x9F\xC2\xA0\xE2\x80\xAA\xE2\x80\xAE\xE2\x80\xAF"
+                          "\xE2\x81\xA5\xE2\x81\xA6\xE2\x81\xA9\xE2\x80\x8E\xE2\x80\x8F"
+                          "\xD8\x9C\x7F\xE2\x80\xA9\xC3\xA9\\u0041");
+    assert_non_null(v);
+    char *dumped = json_dumps(v, JSON_INDENT(1));
+    char *out = terminal_json(dumped);
+    assert_string_equal(out, "{\n \"k\\u0080\": \"\\u001B\\u009B1m\\u009F\xC2\xA0\\u202A\\u202E"
+                             "\xE2\x80\xAF\xE2\x81\xA5\\u2066\\u2069\\u200E\\u200F\\u061C\\u007F"
+                             "\xE2\x80\xA9\xC3\xA9\\\\u0041\"\n}");
+    json_t *back = json_loads(out, 0, NULL);
+    assert_true(json_equal(back, v));
+    json_decref(back);
+    free(out);
+    free(dumped);
+    json_decref(v);
+    /* bytes that are not UTF-8 (jansson writes none) are kept, and a cut
+     * character at the end too */
+    out = terminal_json("\"\xFF\x9B\"\xC2");
+    assert_string_equal(out, "\"\xFF\x9B\"\xC2");
+    free(out);
+    /* a failed write is reported */
+    char ro[8] = "";
+    FILE *f = fmemopen(ro, sizeof ro, "r");
+    assert_non_null(f);
+    assert_int_equal(wl_utf8_put_terminal_json(f, "\"\xC2\x9B\"", 4), -1);
+    fclose(f);
+}
+
 /* A dst too small is cut between two pieces, never inside a character or
  * an escape; the return is the whole length, as with snprintf. */
 static void test_utf8_escape_cuts_between_pieces(void **state)
@@ -1002,6 +1052,7 @@ int main(void)
         cmocka_unit_test(test_utf8_cells_count_display_columns),
         cmocka_unit_test(test_utf8_escape_keeps_text_and_escapes_controls),
         cmocka_unit_test(test_utf8_escape_cuts_between_pieces),
+        cmocka_unit_test(test_terminal_json_escapes_what_jansson_writes_raw),
         cmocka_unit_test(test_utf8_escape_output_never_controls),
         cmocka_unit_test(test_read_stream_whole_or_error),
         cmocka_unit_test(test_random_bytes_fill_n_and_differ),
