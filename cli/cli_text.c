@@ -1,12 +1,15 @@
-/* Escaped text for the CLI's text outputs; see cli_text.h. Text that fits
- * a stack buffer is escaped there; longer text gets a heap buffer for the
- * one write (or, without memory, is cut with "..."). */
+/* Escaped text for the CLI's text outputs, and JSON for a terminal; see
+ * cli_text.h. Text that fits a stack buffer is escaped there; longer text
+ * gets a heap buffer for the one write (or, without memory, is cut with
+ * "..."). JSON for a terminal is dumped into a heap string first (a
+ * document the caller holds as json_t already), then written. */
 #include "cli_text.h"
 
 #include "util/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Writes the n bytes at s to f escaped; returns the display columns written. */
 static size_t put_escaped(FILE *f, const char *s, size_t n)
@@ -66,4 +69,16 @@ const char *wl_cli_text_pad(const char *s, size_t width, char *buf, size_t size)
         buf[k++] = ' ';
     buf[k] = '\0';
     return buf;
+}
+
+int wl_cli_put_json(FILE *f, const json_t *j, size_t flags)
+{
+    if (isatty(fileno(f)) != 1)
+        return json_dumpf(j, f, flags);
+    char *text = json_dumps(j, flags);
+    if (!text)
+        return -1;
+    int rc = wl_utf8_put_terminal_json(f, text, strlen(text));
+    free(text);
+    return rc;
 }

@@ -2,12 +2,15 @@
  * outputs: written escaped by wl_utf8_escape (util/utf8.h), so an ESC or a C1
  * control in a GGUF key, a sysfs name or a run's command reaches the
  * terminal as "\x1b" or "\u009b", never as itself, and a byte that is not
- * UTF-8 as "\xNN". JSON, CSV and generated text keep their bytes and do not
- * come here. Stateless; single-threaded like the rest of cli/.
+ * UTF-8 as "\xNN". JSON outputs come here too (wl_cli_put_json): on a
+ * terminal their C1 and bidirectional controls are written as \uNNNN,
+ * elsewhere they keep their bytes. CSV and generated text keep their bytes
+ * and do not come here. Stateless; single-threaded like the rest of cli/.
  */
 #ifndef WL_CLI_TEXT_H
 #define WL_CLI_TEXT_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -33,5 +36,14 @@ const char *wl_cli_text(const char *s, char *buf, size_t size);
 /* wl_cli_text, then spaces up to width display columns while buf has room:
  * a table cell to print with "%s" where "%-*s" would count bytes. */
 const char *wl_cli_text_pad(const char *s, size_t width, char *buf, size_t size);
+
+/* Dumps j to f as json_dumpf(j, f, flags) does, except on a terminal
+ * (isatty of f: stdout left as it is, or `-o /dev/tty`): there each C1
+ * control, bidirectional control and DEL is written as \uNNNN
+ * (wl_utf8_put_terminal_json), since jansson escapes only the C0 controls
+ * and writes those as they are, so a stored prompt could drive the
+ * terminal (U+009B is CSI to some) or reorder the line. A file or a pipe
+ * gets jansson's bytes. Returns 0, or -1 when the dump or a write failed. */
+int wl_cli_put_json(FILE *f, const json_t *j, size_t flags);
 
 #endif

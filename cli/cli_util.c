@@ -129,7 +129,7 @@ int wl_cli_print_json(json_t *j)
 {
     if (!j)
         return wl_cli_fail(NULL, "internal error: could not build JSON output");
-    int rc = json_dumpf(j, stdout, JSON_INDENT(2) | WL_JSON_REAL_FLAGS);
+    int rc = wl_cli_put_json(stdout, j, JSON_INDENT(2) | WL_JSON_REAL_FLAGS); /* escaped on a tty */
     json_decref(j);
     fputc('\n', stdout);
     if (!flush_stdout() || rc != 0)

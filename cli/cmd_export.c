@@ -102,11 +102,12 @@ static int run(int argc, char **argv)
         return rc == WL_EXIT_OK ? WL_EXIT_FAIL : rc;
     }
     struct wl_errmsg e = {{0}};
-    /* on a terminal, the CSV's stored text is escaped as show's is (the
-     * JSON escapes control characters itself) */
-    const unsigned csv_flags = isatty(fileno(out)) == 1 ? WL_EXPORT_CSV_ESCAPE_TEXT : 0;
+    /* on a terminal, the CSV's stored text is escaped as show's is, and the
+     * JSON's C1 and bidirectional controls are \uNNNN (jansson escapes C0) */
+    const unsigned flags =
+        isatty(fileno(out)) == 1 ? WL_EXPORT_CSV_ESCAPE_TEXT | WL_EXPORT_JSON_ESCAPE_CONTROLS : 0;
     int erc =
-        csv ? wl_export_run_csv(s, id, csv_flags, out, &e) : wl_export_run_json(s, id, out, &e);
+        csv ? wl_export_run_csv(s, id, flags, out, &e) : wl_export_run_json(s, id, flags, out, &e);
     const int werr = erc != 0 ? errno : 0;
     const bool write_failed = ferror(out) != 0;
     /* a failed write is reported by wl_cli_output_close, with its cause */

@@ -608,7 +608,8 @@ static int run_measure(int argc, char **argv)
     int werr = 0;
     if (f && json) {
         json_t *j = report_json(cmd, &r, saved ? run_id : NULL);
-        complete = json_dumpf(j, f, JSON_INDENT(2) | WL_JSON_REAL_FLAGS) == 0;
+        complete =
+            wl_cli_put_json(f, j, JSON_INDENT(2) | WL_JSON_REAL_FLAGS) == 0; /* tty: escaped */
         fputc('\n', f);
         json_decref(j);
     } else if (f) {

@@ -324,17 +324,34 @@ static int wl__token_index(void *user, size_t n, const char *const *names,
     return 0;
 }
 
-static int wl__write(FILE *out, const char *s, struct wl_errmsg *err)
+/* Where the JSON goes and how: escape is WL_EXPORT_JSON_ESCAPE_CONTROLS. */
+struct wl__jout {
+    FILE *out;
+    bool escape;
+    struct wl_errmsg *err;
+};
+
+/* Writes JSON text s (a piece of the document) to o. */
+static int wl__write(const struct wl__jout *o, const char *s)
 {
-    if (fputs(s, out) < 0)
-        return wl_errmsg_set(err, WL_EIO, "writing the export: %s", strerror(errno));
+    const int rc = o->escape ? wl_utf8_put_terminal_json(o->out, s, strlen(s)) : fputs(s, o->out);
+    if (rc < 0)
+        return wl_errmsg_set(o->err, WL_EIO, "writing the export: %s", strerror(errno));
     return 0;
 }
 
-static int wl__dump(FILE *out, json_t *j, struct wl_errmsg *err)
+static int wl__dump(const struct wl__jout *o, json_t *j)
 {
-    if (json_dumpf(j, out, WL__JSON_FLAGS) != 0)
-        return wl_errmsg_set(err, WL_EIO, "writing the export: %s", strerror(errno));
+    if (o->escape) { /* one row or one chunk of tokens at a time: a small string */
+        char *text = json_dumps(j, WL__JSON_FLAGS);
+        if (!text)
+            return wl_errmsg_set(o->err, WL_ENOMEM, "out of memory");
+        int rc = wl__write(o, text);
+        free(text);
+        return rc;
+    }
+    if (json_dumpf(j, o->out, WL__JSON_FLAGS) != 0)
+        return wl_errmsg_set(o->err, WL_EIO, "writing the export: %s", strerror(errno));
     return 0;
 }
 
@@ -385,8 +402,7 @@ static int wl__summary(wl_store *s, const char *id, json_t **json, bool *nothing
  * dumped and freed as it comes (a long measure run has a sample every
  * 10 ms: memory stays one row whatever their number). */
 struct wl__rows_out {
-    FILE *out;
-    struct wl_errmsg *err;
+    const struct wl__jout *o;
     const char *const *null_cols; /* columns written null (a run that recorded nothing) */
     bool first;
     bool failed; /* err says why (a write, or out of memory) */
@@ -397,12 +413,12 @@ static int wl__stream_row(void *user, size_t n, const char *const *names,
 {
     struct wl__rows_out *w = user;
     json_t *o = wl__row_json(n, names, v, 0, w->null_cols);
-    int rc = o ? 0 : wl_errmsg_set(w->err, WL_ENOMEM, "out of memory");
+    int rc = o ? 0 : wl_errmsg_set(w->o->err, WL_ENOMEM, "out of memory");
     if (rc == 0 && !w->first)
-        rc = wl__write(w->out, ",", w->err);
+        rc = wl__write(w->o, ",");
     w->first = false;
     if (rc == 0)
-        rc = wl__dump(w->out, o, w->err);
+        rc = wl__dump(w->o, o);
     json_decref(o);
     w->failed = rc != 0;
     return rc;
@@ -410,24 +426,25 @@ static int wl__stream_row(void *user, size_t n, const char *const *names,
 
 /* ,"key":[rows of table t] */
 static int wl__json_rows(wl_store *s, const char *id, enum wl_store_table t, const char *key,
-                         const char *const *null_cols, FILE *out, struct wl_errmsg *err)
+                         const char *const *null_cols, const struct wl__jout *o)
 {
     char head[64];
     snprintf(head, sizeof head, ",\"%s\":[", key);
-    int rc = wl__write(out, head, err);
+    int rc = wl__write(o, head);
     if (rc != 0)
         return rc;
-    struct wl__rows_out w = {out, err, null_cols, true, false};
+    struct wl__rows_out w = {o, null_cols, true, false};
     rc = wl_store_foreach(s, id, t, -1, -1, wl__stream_row, &w);
     if (rc != 0)
-        return w.failed ? rc : wl__store_err(s, rc, err);
-    return wl__write(out, "]", err);
+        return w.failed ? rc : wl__store_err(s, rc, o->err);
+    return wl__write(o, "]");
 }
 
 /* Writes the tokens in chunks of WL__TOKENS_PER_CHUNK stored tokens, each
  * with its layers, components and ops. */
-static int wl__json_tokens(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err)
+static int wl__json_tokens(wl_store *s, const char *id, const struct wl__jout *o)
 {
+    struct wl_errmsg *err = o->err;
     struct wl__indices idx = {0};
     struct wl__cover cover;
     int rc = wl_store_foreach(s, id, WL_TABLE_TOKENS, -1, -1, wl__token_index, &idx);
@@ -462,10 +479,10 @@ static int wl__json_tokens(wl_store *s, const char *id, FILE *out, struct wl_err
         if (rc != 0)
             rc = wl__store_err(s, rc, err);
         for (size_t k = 0; rc == 0 && k < json_array_size(arr); k++) {
-            rc = first ? 0 : wl__write(out, ",", err);
+            rc = first ? 0 : wl__write(o, ",");
             first = false;
             if (rc == 0)
-                rc = wl__dump(out, json_array_get(arr, k), err);
+                rc = wl__dump(o, json_array_get(arr, k));
         }
         json_decref(arr);
     }
@@ -481,8 +498,9 @@ static int wl__json_tokens(wl_store *s, const char *id, FILE *out, struct wl_err
  * "samples":[...],"sections":[...],"summary":{...},"tokens":[...]}}, every
  * array written row by row (the run's own fields are dumped as one object
  * without its closing brace). Called inside the export's read snapshot. */
-static int wl__json_document(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err)
+static int wl__json_document(wl_store *s, const char *id, const struct wl__jout *o)
 {
+    struct wl_errmsg *err = o->err;
     json_t *summary = NULL;
     bool nothing = false;
     int rc = wl__summary(s, id, &summary, &nothing, err);
@@ -503,40 +521,42 @@ static int wl__json_document(wl_store *s, const char *id, FILE *out, struct wl_e
         rc = wl_errmsg_set(err, WL_ENOMEM, "out of memory");
     if (rc == 0) {
         head[strlen(head) - 1] = '\0'; /* drop the closing brace */
-        rc = wl__write(out, "{\"format\":\"wattlens-run\",\"version\":1,\"run\":", err);
+        rc = wl__write(o, "{\"format\":\"wattlens-run\",\"version\":1,\"run\":");
     }
     if (rc == 0)
-        rc = wl__write(out, head, err);
+        rc = wl__write(o, head);
     free(head);
     if (rc == 0)
         rc = wl__json_rows(s, id, WL_TABLE_DOMAINS, "domains",
-                           nothing ? wl__unrecorded_domain_cols : NULL, out, err);
+                           nothing ? wl__unrecorded_domain_cols : NULL, o);
     if (rc == 0)
-        rc = wl__json_rows(s, id, WL_TABLE_SAMPLES, "samples", NULL, out, err);
+        rc = wl__json_rows(s, id, WL_TABLE_SAMPLES, "samples", NULL, o);
     if (rc == 0)
-        rc = wl__json_rows(s, id, WL_TABLE_SECTIONS, "sections", NULL, out, err);
+        rc = wl__json_rows(s, id, WL_TABLE_SECTIONS, "sections", NULL, o);
     if (rc == 0)
-        rc = wl__write(out, ",\"summary\":", err);
+        rc = wl__write(o, ",\"summary\":");
     if (rc == 0)
-        rc = wl__dump(out, summary, err);
+        rc = wl__dump(o, summary);
     if (rc == 0)
-        rc = wl__write(out, ",\"tokens\":[", err);
+        rc = wl__write(o, ",\"tokens\":[");
     if (rc == 0)
-        rc = wl__json_tokens(s, id, out, err);
+        rc = wl__json_tokens(s, id, o);
     if (rc == 0)
-        rc = wl__write(out, "]}}\n", err);
+        rc = wl__write(o, "]}}\n");
     json_decref(summary);
     return rc;
 }
 
-int wl_export_run_json(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err)
+int wl_export_run_json(wl_store *s, const char *id, unsigned flags, FILE *out,
+                       struct wl_errmsg *err)
 {
+    const struct wl__jout o = {out, (flags & WL_EXPORT_JSON_ESCAPE_CONTROLS) != 0, err};
     /* one snapshot for every table: a run being recorded keeps committing,
      * and its summary, sections and tokens must describe one state of it */
     int rc = wl_store_read_begin(s);
     if (rc != 0)
         return wl__store_err(s, rc, err);
-    rc = wl__json_document(s, id, out, err);
+    rc = wl__json_document(s, id, &o);
     wl_store_read_end(s);
     return rc;
 }

@@ -27,12 +27,18 @@
 
 #include <stdio.h>
 
-/* Options of wl_export_run_csv (bits). */
+/* Options of the exports (bits; each export reads its own and ignores the
+ * other's, so a caller writing to a terminal can give both). */
 enum {
-    /* every text cell escaped as the CLI's text outputs are (wl_utf8_escape:
-     * a control byte as \xNN, ...): for a terminal, which a stored text
-     * must not drive; a file or a pipe gets the exact bytes */
+    /* CSV: every text cell escaped as the CLI's text outputs are
+     * (wl_utf8_escape: a control byte as \xNN, ...): for a terminal, which a
+     * stored text must not drive; a file or a pipe gets the exact bytes */
     WL_EXPORT_CSV_ESCAPE_TEXT = 1u << 0,
+    /* JSON: each C1 control, bidirectional control and DEL written as the
+     * JSON escape \uNNNN (wl_utf8_put_terminal_json), which jansson writes
+     * as they are (it escapes the C0 controls only): for a terminal; the
+     * document parses to the same value. Without it, jansson's bytes. */
+    WL_EXPORT_JSON_ESCAPE_CONTROLS = 1u << 1,
 };
 
 /* id is a full run id (see wl_store_resolve_id). Each export reads the run
@@ -40,7 +46,8 @@ enum {
  * is written as it was at one moment; s must have no transaction open.
  * Returns 0, a store error, or WL_EIO when writing to out fails; err says
  * what. */
-int wl_export_run_json(wl_store *s, const char *id, FILE *out, struct wl_errmsg *err);
+int wl_export_run_json(wl_store *s, const char *id, unsigned flags, FILE *out,
+                       struct wl_errmsg *err);
 int wl_export_run_csv(wl_store *s, const char *id, unsigned flags, FILE *out,
                       struct wl_errmsg *err);
 

@@ -51,7 +51,7 @@ static void walk(wl_store *s)
             wl_store_aggregates_free(&a);
         }
         if (null) {
-            wl_export_run_json(s, id, null, NULL);
+            wl_export_run_json(s, id, 0, null, NULL);
             wl_export_run_csv(s, id, 0, null, NULL);
         }
     }

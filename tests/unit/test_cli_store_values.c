@@ -2,8 +2,9 @@
  * `show --json` and `export` (JSON and CSV) print a stored number with the
  * same 15 significant digits, write null (an empty CSV cell) for what is
  * unknown (a token count of a run without tokens, an infinity a hand edit
- * stored, a creation time past the year 9999) where the key stays, and the
- * CSV escapes stored text on a terminal. Runs are written through the
+ * stored, a creation time past the year 9999) where the key stays, the CSV
+ * escapes stored text on a terminal, and so does every JSON output (the C1
+ * and bidirectional controls jansson writes raw). Runs are written through the
  * store API, then the real `wattlens` binary reads them.
  */
 #include "store_fixture.h"
@@ -325,6 +326,90 @@ static void test_csv_on_a_terminal_escapes_stored_text(void **state)
     free(piped);
 }
 
+/* The text a JSON output holds with a C1 control (U+009B, CSI to some
+ * terminals), RIGHT-TO-LEFT OVERRIDE, an accent and DEL; as jansson writes
+ * it to a file or a pipe, and as it must reach a terminal. */
+#define TTY_TEXT                                                                                   \
+    "x\xC2\x9B"                                                                                    \
+    "31m\xE2\x80\xAEy\xC3\xA9\x7F"
+#define TTY_TEXT_ESCAPED "x\\u009B31m\\u202Ey\xC3\xA9\\u007F"
+
+/* Runs the shell line in script(1), which gives it a terminal, and returns
+ * what it printed (stdout and stderr) with script's \r removed. */
+static char *on_a_terminal(const char *dir, const char *line)
+{
+    char sh[4200], outp[4200], cmd[9000];
+    snprintf(sh, sizeof sh, "%s/tty.sh", dir);
+    snprintf(outp, sizeof outp, "%s/tty.out", dir);
+    FILE *f = fopen(sh, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n", line); /* the raw bytes in a file: no quoting for script -c */
+    assert_int_equal(fclose(f), 0);
+    snprintf(cmd, sizeof cmd, "script -qec \"sh '%s'\" /dev/null >'%s' 2>&1 </dev/null", sh, outp);
+    assert_int_equal(system(cmd), 0);
+    char *text = wl_test_read_file(outp, NULL);
+    assert_non_null(text);
+    char *w = text;
+    for (const char *r = text; *r; r++) {
+        if (*r != '\r')
+            *w++ = *r;
+    }
+    *w = '\0';
+    return text;
+}
+
+/* On a terminal every JSON output (runs, show, export, measure) writes the
+ * C1 and bidirectional controls and DEL of a text as \uNNNN, which jansson
+ * writes as they are: valid JSON of the same text, and nothing that drives
+ * the terminal or reorders the line; other text (an accent) as it is. Into
+ * a pipe the JSON keeps jansson's bytes. */
+static void test_json_on_a_terminal_escapes_c1_and_bidi_controls(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    if (system("command -v script >/dev/null 2>&1") != 0) {
+        print_message("no script(1): no terminal to test with\n");
+        skip();
+    }
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = TTY_TEXT};
+    char id[37];
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 1, 1, WL_METHOD_COUNTER);
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+
+    const char *cmds[] = {"runs --json", "show %s --json", "export %s -f json"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char args[128], line[9000];
+        snprintf(args, sizeof args, cmds[i], id);
+        snprintf(line, sizeof line, "'%s' %s --db '%s'", WL_CLI_PATH, args, f->path);
+        char *tty = on_a_terminal(f->dir, line);
+        if (!strstr(tty, "\"" TTY_TEXT_ESCAPED "\""))
+            fail_msg("%s on a terminal: %.2000s", args, tty);
+        assert_null(strstr(tty, "\xC2\x9B"));
+        assert_null(strstr(tty, "\xE2\x80\xAE"));
+        assert_null(strchr(tty, '\x7F'));
+        json_t *j = json_loads(tty, 0, NULL); /* the same text, escaped */
+        assert_non_null(j);
+        json_decref(j);
+        free(tty);
+        /* into a pipe: jansson's bytes */
+        char *piped = cli_text(f->path, args, "");
+        assert_non_null(strstr(piped, "\"" TTY_TEXT "\""));
+        free(piped);
+    }
+
+    /* measure --json: its command's arguments */
+    char line[9000];
+    snprintf(line, sizeof line, "'%s' measure --no-store --json -- true '" TTY_TEXT "'",
+             WL_CLI_PATH);
+    char *tty = on_a_terminal(f->dir, line);
+    if (!strstr(tty, "\"" TTY_TEXT_ESCAPED "\""))
+        fail_msg("measure on a terminal: %.2000s", tty);
+    assert_null(strstr(tty, "\xC2\x9B"));
+    assert_null(strstr(tty, "\xE2\x80\xAE"));
+    free(tty);
+}
+
 /* created_at outside the years ISO 8601 writes with four digits: null in
  * runs --json as in the export (SQLite's strftime), and year 0 as 0000. */
 static void test_created_at_agrees_at_the_ends_of_the_calendar(void **state)
@@ -371,6 +456,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_runs_json_keeps_the_key_of_an_infinite_figure,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_csv_on_a_terminal_escapes_stored_text,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_json_on_a_terminal_escapes_c1_and_bidi_controls,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_created_at_agrees_at_the_ends_of_the_calendar,
                                         wl_test_store_setup, wl_test_store_teardown),

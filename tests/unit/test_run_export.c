@@ -3,8 +3,8 @@
  * live bytes are counted, not timed), both formats read one snapshot of a
  * run being recorded (a second connection commits rows while the export
  * writes: a deterministic interleaving through the output stream), a run
- * that recorded nothing has no zero figures, and the CSV's unknown values
- * and escaped text.
+ * that recorded nothing has no zero figures, the CSV's unknown values and
+ * escaped text, and the JSON's controls escaped for a terminal.
  */
 #define _GNU_SOURCE /* fopencookie */
 #include "store_fixture.h"
@@ -33,7 +33,7 @@ static char *export_text(wl_store *s, const char *id, bool csv, unsigned flags)
     FILE *f = open_memstream(&buf, &size);
     assert_non_null(f);
     struct wl_errmsg e = {{0}};
-    int rc = csv ? wl_export_run_csv(s, id, flags, f, &e) : wl_export_run_json(s, id, f, &e);
+    int rc = csv ? wl_export_run_csv(s, id, flags, f, &e) : wl_export_run_json(s, id, flags, f, &e);
     if (rc != 0)
         fail_msg("export: %s (%s)", wl_strerror(rc), e.text);
     assert_int_equal(fclose(f), 0);
@@ -159,7 +159,7 @@ static size_t export_peak_bytes(wl_store *s, const char *id)
     live_bytes = peak_bytes = 0;
     json_set_alloc_funcs(counting_malloc, counting_free);
     struct wl_errmsg e = {{0}};
-    int rc = wl_export_run_json(s, id, null, &e);
+    int rc = wl_export_run_json(s, id, 0, null, &e);
     json_set_alloc_funcs(malloc, free);
     fclose(null);
     if (rc != 0)
@@ -289,7 +289,7 @@ static char *export_while_writing(wl_store *s, const char *id, bool csv, struct 
     assert_non_null(f);
     setvbuf(f, NULL, _IONBF, 0); /* every write reaches the hook at once */
     struct wl_errmsg e = {{0}};
-    int rc = csv ? wl_export_run_csv(s, id, 0, f, &e) : wl_export_run_json(s, id, f, &e);
+    int rc = csv ? wl_export_run_csv(s, id, 0, f, &e) : wl_export_run_json(s, id, 0, f, &e);
     if (rc != 0)
         fail_msg("export: %s (%s)", wl_strerror(rc), e.text);
     fclose(f);
@@ -410,7 +410,7 @@ static void test_the_csv_export_computes_no_summary(void **state)
     FILE *null = fopen("/dev/null", "w");
     assert_non_null(null);
     struct wl_errmsg e = {{0}};
-    assert_int_not_equal(wl_export_run_json(f->s, id, null, &e), 0); /* the summary fails */
+    assert_int_not_equal(wl_export_run_json(f->s, id, 0, null, &e), 0); /* the summary fails */
     fclose(null);
     char *csv = export_text(f->s, id, true, 0), b[64];
     assert_int_equal(csv_rows(csv, "tokens"), 2);
@@ -533,6 +533,58 @@ static void test_csv_text_is_escaped_on_request(void **state)
     free(csv);
 }
 
+/* For a terminal the JSON writes each C1 control, bidirectional control and
+ * DEL as \uNNNN wherever it is (the run's fields, a streamed section row,
+ * the summary, a token), and is the same document; without the flag it
+ * keeps jansson's bytes. */
+static void test_json_controls_are_escaped_on_request(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .model_name = "m",
+                               .prompt = "a\xC2\x9B"
+                                         "31mred\xE2\x80\xAE"};
+    char id[37];
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct wl_store_section sec = {.phase = "decode",
+                                   .name = "n\xE2\x81\xA6",
+                                   .token_index = 0,
+                                   .start_ms = 0,
+                                   .end_ms = 10,
+                                   .energy_j = 0.5,
+                                   .method = WL_METHOD_MODEL_ESTIMATE};
+    assert_int_equal(wl_store_add_section(r, &sec), 0);
+    struct wl_store_token tok = {.index = 0,
+                                 .text = "t\x7f\xC2\x85",
+                                 .start_ms = 0,
+                                 .end_ms = 10,
+                                 .energy_j = 0.5,
+                                 .method = WL_METHOD_MODEL_ESTIMATE,
+                                 .power_w = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_token(r, &tok), 0);
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 10, 0.5, WL_METHOD_MODEL_ESTIMATE);
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+
+    char *raw = export_text(f->s, id, false, 0);
+    char *esc = export_text(f->s, id, false, WL_EXPORT_JSON_ESCAPE_CONTROLS);
+    const char *bytes[] = {"\xC2\x9B", "\xE2\x80\xAE", "\xE2\x81\xA6", "\x7f", "\xC2\x85"};
+    const char *escapes[] = {"\"a\\u009B31mred\\u202E\"", "\"n\\u2066\"", "\"t\\u007F\\u0085\""};
+    for (size_t i = 0; i < sizeof bytes / sizeof bytes[0]; i++) {
+        assert_non_null(strstr(raw, bytes[i]));
+        assert_null(strstr(esc, bytes[i]));
+    }
+    for (size_t i = 0; i < sizeof escapes / sizeof escapes[0]; i++)
+        assert_non_null(strstr(esc, escapes[i]));
+    json_t *a = json_loads(raw, 0, NULL), *b = json_loads(esc, 0, NULL);
+    assert_non_null(a);
+    assert_true(json_equal(a, b));
+    json_decref(a);
+    json_decref(b);
+    free(raw);
+    free(esc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -548,6 +600,8 @@ int main(void)
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_csv_text_is_escaped_on_request, wl_test_store_setup,
                                         wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_json_controls_are_escaped_on_request,
+                                        wl_test_store_setup, wl_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
