@@ -49,8 +49,11 @@ static int last_errno(void)
  * a program's own handler, or an ignored signal, is left alone (run and
  * measure have their own: their temporary file can stay when they are
  * killed while writing). When the last is unregistered, the default
- * dispositions are restored. The handler only reads atomics and static
- * buffers and calls unlink, sigaction and raise: async-signal-safe. */
+ * dispositions are restored. The three are blocked from just before a
+ * temporary file is made until it is registered (or, for the probe of
+ * wl_outfile_open, removed), so none lands between the two. The handler
+ * only reads atomics and static buffers and calls unlink, sigaction and
+ * raise: async-signal-safe. */
 
 /* temporary files at once (threads writing outputs); more go unprotected */
 #define WL_OUTFILE_SLOTS 8
@@ -152,6 +155,27 @@ static void cleanup_unregister(int slot)
         }
     }
     pthread_mutex_unlock(&cleanup_lock);
+}
+
+/* Blocks the three signals of the cleanup in the calling thread (the
+ * previous mask to *old) while a temporary file is made and registered, or
+ * made and removed: one arriving between the two would end the process with
+ * the file left behind. It waits, pending, until restore_stop_signals, when
+ * the file is registered (the handler removes it) or gone. The library's own
+ * threads block them for good (util/signals.h), so no other thread takes it
+ * meanwhile. */
+static void block_stop_signals(sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof cleanup_signals / sizeof cleanup_signals[0]; i++)
+        sigaddset(&set, cleanup_signals[i]);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+static void restore_stop_signals(const sigset_t *old)
+{
+    pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 /* Records a failure in o and returns its WL_E* code. */
@@ -449,17 +473,22 @@ int wl_outfile_open(struct wl_outfile *o, const char *path, unsigned flags)
     /* can a file be made next to it? (made for real when the output is
      * written, so that none lies around while the caller works) */
     char *probe = NULL;
+    sigset_t mask;
+    block_stop_signals(&mask); /* never registered: gone before a stop signal acts */
     int fd = create_tmp(o->target, 0600, &probe);
+    e = fd < 0 ? last_errno() : 0;
+    if (fd >= 0) {
+        close(fd);
+        unlink(probe);
+        free(probe);
+    }
+    restore_stop_signals(&mask);
     if (fd < 0) {
-        e = last_errno();
         step = WL_OUTFILE_STEP_TEMP;
         if (exists) /* the file itself could be written: say why that is not enough */
             o->hint = wl__outfile_hint_next_to;
         goto fail;
     }
-    close(fd);
-    unlink(probe);
-    free(probe);
     o->kind = WL_OUTFILE_REPLACE;
     return 0;
 fail:
@@ -485,13 +514,18 @@ FILE *wl_outfile_stream(struct wl_outfile *o)
     bool keep = lstat(o->target, &old) == 0 && S_ISREG(old.st_mode);
     /* a new file: 0666 less the umask, applied by the kernel as for `>`;
      * an existing one: private until it has the old file's mode */
+    sigset_t mask;
+    block_stop_signals(&mask); /* until it is registered */
     int fd = create_tmp(o->target, keep ? 0600 : 0666, &o->tmp);
+    const int e = fd < 0 ? last_errno() : 0;
+    if (fd >= 0)
+        o->cleanup_slot = cleanup_register(o->tmp) + 1;
+    restore_stop_signals(&mask);
     if (fd < 0) {
-        fail(o, WL_OUTFILE_STEP_TEMP, last_errno());
+        fail(o, WL_OUTFILE_STEP_TEMP, e);
         o->hint = o->existed ? wl__outfile_hint_next_to : "";
         return NULL;
     }
-    o->cleanup_slot = cleanup_register(o->tmp) + 1;
     if (keep)
         copy_owner_and_mode(fd, &old);
     o->f = fdopen(fd, "w");

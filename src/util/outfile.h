@@ -11,7 +11,9 @@
  * caller's business. docs/internals/outfile.md has the rules and trade-offs.
  * While a temporary file exists, SIGINT, SIGTERM and SIGHUP, where their
  * action is still the default, remove it before the process dies by them
- * (a program's own handlers are left alone).
+ * (a program's own handlers are left alone); they are blocked in the calling
+ * thread while a temporary file is made and registered (or made and
+ * removed), and one that came meanwhile is delivered right after.
  * One struct wl_outfile per output, on the caller's stack; not thread-shared.
  * Thread-safe otherwise (the umask is applied by the kernel, never read).
  */

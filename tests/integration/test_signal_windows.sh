@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# A stop signal that lands between two steps which must go together leaves
+# nothing half done. Each signal is raised at a fixed point by the
+# LD_PRELOAD helper raise_in_window (tests/fakes/raise_in_window.c), from
+# inside the call that ends the first step, so nothing here depends on timing:
+# - an output file (export -o FILE, cli/cli_output.c over util/outfile.c):
+#   right after the temporary file next to FILE is made, by wl_outfile_open
+#   (its probe) and by wl_outfile_stream (the file written). wattlens dies
+#   by the signal (its default action) with no temporary file left and an
+#   existing FILE as it was.
+set -u
+: "${WATTLENS:?}" "${WL_TESTDATA:?}" "${WL_BINARY_DIR:?}"
+. "$(dirname "$0")/common.sh"
+lib="$WL_BINARY_DIR/libraise_in_window.so"
+[ -f "$lib" ] || { bad "no $lib (build the raise_in_window target)"; echo "$pass passed, $fail failed"; exit 1; }
+M="$WL_TESTDATA/models/stories260K.gguf"
+mkdir -p "$tmp/sys" "$tmp/dev" "$tmp/out"
+export WATTLENS_DB="$tmp/unused.db" WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
+       WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
+# an ASan build checks that its runtime is loaded first; the helper is not
+# instrumented and only passes calls on
+asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+
+# with_raise VAR=VALUE... -- CMD...: CMD with the helper preloaded
+with_raise() {
+  local envs=()
+  while [ "$1" != -- ]; do envs+=("$1"); shift; done
+  shift
+  env LD_PRELOAD="$lib" ASAN_OPTIONS="$asan" "${envs[@]}" "$@"
+}
+
+# --- an output file: a stop right after its temporary file is made ---------------------------
+db="$tmp/export.db"
+"$WATTLENS" measure --db "$db" -- true >/dev/null 2>&1 || bad "measure: a run to export"
+id=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])')
+no_temp_left() { ! ls -a "$tmp/out" | grep -q '\.tmp\.'; }
+for k in 1 2; do
+  what=$([ $k = 1 ] && echo "the probe at open" || echo "the file written")
+  for old in new existing; do
+    out="$tmp/out/report-$k-$old.json"
+    rm -f "$out"
+    [ $old = existing ] && echo old >"$out"
+    with_raise WL_RAISE_AFTER_TMP="$k:$out" -- \
+      "$WATTLENS" export --db "$db" "$id" -f json -o "$out" 2>"$tmp/e.err"
+    rc=$?
+    [ $rc = 143 ] && ok "export -o ($old file), SIGTERM after $what: ended by it" \
+      || bad "export -o ($old file), SIGTERM after $what: exit $rc (the signal did not land?): $(cat "$tmp/e.err")"
+    no_temp_left && ok "export -o ($old file), SIGTERM after $what: no temporary file left" \
+      || bad "export -o ($old file), SIGTERM after $what: left $(ls -a "$tmp/out" | grep '\.tmp\.')"
+    if [ $old = existing ]; then
+      [ "$(cat "$out")" = old ] && ok "export -o ($old file), SIGTERM after $what: the file is as it was" \
+        || bad "export -o ($old file), SIGTERM after $what: the file changed"
+    else
+      [ ! -e "$out" ] && ok "export -o ($old file), SIGTERM after $what: no file made" \
+        || bad "export -o ($old file), SIGTERM after $what: $out exists"
+    fi
+    rm -f "$tmp"/out/*
+  done
+done
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
