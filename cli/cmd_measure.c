@@ -5,7 +5,9 @@
  * SIGINT sent to wattlens (not a terminal's ^C, which reaches CMD itself
  * when wattlens is in the terminal's foreground group; CMD has its own group
  * otherwise: measure.h) are passed on to CMD; wattlens waits for it, stores the run as cancelled,
- * prints the report and exits 128 + the signal. Once CMD has ended, such a
+ * prints the report and exits 128 + the signal; before CMD starts (its row
+ * being made, the baseline) CMD is not started and the run is stored as
+ * cancelled, exit 128 + it too. Once CMD has ended, such a
  * signal stops only the save's wait for another writer's lock (the run is
  * then not saved; exit 128 + it). While CMD runs, the run's row is stamped
  * alive now and then (wl_measure_heartbeat_tick). Thin: the measuring is
@@ -144,8 +146,9 @@ static void usage(FILE *out)
             "CMD (in wattlens's group: to CMD's process alone, and a group-wide signal\n"
             "reaches CMD twice; use timeout --foreground from an interactive shell);\n"
             "wattlens waits for CMD to end, saves the run as cancelled with CMD's exit\n"
-            "status, prints the report and exits 128+N. During --baseline it, or a\n"
-            "terminal's Ctrl-C, ends the baseline and CMD is not started.\n"
+            "status, prints the report and exits 128+N. Before CMD starts (while its run\n"
+            "is created, during --baseline) it, or a terminal's Ctrl-C, keeps CMD from\n"
+            "starting: the run is saved as cancelled, and wattlens exits 128+N.\n"
             "\n"
             "The run is saved in the run database (kind measure: command, energy per domain,\n"
             "baseline, peaks, power samples, exit status; status failed when CMD could not\n"
@@ -533,23 +536,29 @@ static int run_measure(int argc, char **argv)
     wl_errmsg_clear(&em);
     wl_errmsg_clear(&se);
     save.created_at_ms = wl_clock_realtime_ns() / 1000000;
+    /* installed before the run's row exists and until the run is saved and
+     * reported: a stop signal from here on never leaves a row running (one
+     * that comes before CMD starts keeps it from starting and the run is
+     * saved as cancelled, by wl_measure_run's check); one that comes after
+     * the command's end changes nothing (the run is complete) */
+    struct stop_handlers sh;
+    stop_handlers_install(&sh);
+    mp.stop = &g_stop;
     /* the run's row (running, with the command line) before the command:
      * a database that cannot be written (locked by another writer past the
      * busy timeout, read-only) stops here, and a wattlens killed while CMD
      * runs leaves a row that the next open marks incomplete */
     wl_store_run *srun = NULL;
     if (st && wl_measure_begin_run(st, &save, &srun, run_id, &se) != 0) {
+        stop_handlers_restore(&sh);
         wl_cli_output_close(&out, false, 0);
         wl_store_close(st);
-        return wl_cli_fail("measure",
-                           "%s; the command was not run (--no-store measures it without saving)",
-                           se.text);
+        int frc = wl_cli_fail("measure",
+                              "%s; the command was not run (--no-store measures it without saving)",
+                              se.text);
+        /* stopped meanwhile: 128 + it, as any stop before CMD starts */
+        return g_stop.signal ? 128 + g_stop.signal : frc;
     }
-    /* installed until the run is saved and reported: a signal that comes
-     * after the command's end changes nothing (the run is complete) */
-    struct stop_handlers sh;
-    stop_handlers_install(&sh);
-    mp.stop = &g_stop;
     /* the row gets nothing else until CMD ends (which may be days) */
     struct wl_measure_heartbeat hb = {.run = srun};
     mp.on_samples = on_samples;

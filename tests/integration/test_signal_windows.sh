@@ -3,6 +3,10 @@
 # nothing half done. Each signal is raised at a fixed point by the
 # LD_PRELOAD helper raise_in_window (tests/fakes/raise_in_window.c), from
 # inside the call that ends the first step, so nothing here depends on timing:
+# - `measure`: right after the run's row (status running) is committed. Its
+#   stop handlers are already installed, so the command is not started, the
+#   run is stored as cancelled (never left running, read as incomplete), the
+#   report is printed and wattlens exits 128 + the signal;
 # - an output file (export -o FILE, cli/cli_output.c over util/outfile.c):
 #   right after the temporary file next to FILE is made, by wl_outfile_open
 #   (its probe) and by wl_outfile_stream (the file written). wattlens dies
@@ -28,6 +32,59 @@ with_raise() {
   shift
   env LD_PRELOAD="$lib" ASAN_OPTIONS="$asan" "${envs[@]}" "$@"
 }
+
+# right after the COMMIT of the run's row (wl_store_run_begin)
+after_row=(WL_RAISE_ARMED_BY="INSERT INTO runs " WL_RAISE_AFTER_EXEC=COMMIT)
+
+# the newest run of database $1 as "status output_tokens exit_status
+# stop_signal" (export --format json; the last two from a measure's extra)
+last_run() {
+  local id
+  id=$("$WATTLENS" runs --db "$1" --json 2>/dev/null |
+       python3 -c 'import json,sys; r=json.load(sys.stdin)["runs"]; print(r[0]["id"] if r else "")')
+  [ -n "$id" ] || { echo none; return; }
+  "$WATTLENS" export --db "$1" "$id" --format json 2>/dev/null | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["run"]
+x = r["extra"] or {}
+print(r["status"], r.get("output_tokens"), x.get("exit_status"), x.get("stop_signal"))'
+}
+
+# --- measure: a stop right after its row is made, before the command ------------------------
+# A signal ignored on entry stays ignored (nohup, a background job of a
+# script ignores SIGINT): not tried then.
+ignored() {
+  local mask
+  mask=$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status 2>/dev/null)
+  [ -n "$mask" ] && (( (16#$mask >> ($1 - 1)) & 1 ))
+}
+for sig in TERM HUP INT; do
+  n=$(kill -l $sig)
+  if ignored "$n"; then
+    echo "skip: SIG$sig is ignored here"
+    continue
+  fi
+  db="$tmp/measure-$sig.db"
+  rm -f "$tmp/ran"
+  with_raise "${after_row[@]}" WL_RAISE_SIGNAL="$n" -- \
+    "$WATTLENS" measure --db "$db" --json -- sh -c ": >'$tmp/ran'" >"$tmp/m.json" 2>"$tmp/m.err"
+  rc=$?
+  [ $rc = $((128 + n)) ] && ok "measure, SIG$sig after its row: exit $rc" \
+    || bad "measure, SIG$sig after its row: exit $rc: $(cat "$tmp/m.err")"
+  [ ! -e "$tmp/ran" ] && ok "measure, SIG$sig after its row: the command is not started" \
+    || bad "measure, SIG$sig after its row: the command ran"
+  python3 - "$tmp/m.json" "$n" <<'PY' && ok "measure, SIG$sig after its row: the report says so" \
+    || bad "measure, SIG$sig after its row: report: $(cat "$tmp/m.json" "$tmp/m.err")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["run_id"], j
+assert j["started"] is False and j["stop_signal"] == int(sys.argv[2]), j
+assert j["exit_status"] is None, j
+PY
+  got=$(last_run "$db")
+  [ "$got" = "cancelled None None $n" ] && ok "measure, SIG$sig after its row: stored as cancelled" \
+    || bad "measure, SIG$sig after its row: stored '$got', not 'cancelled None None $n'"
+done
 
 # --- an output file: a stop right after its temporary file is made ---------------------------
 db="$tmp/export.db"
