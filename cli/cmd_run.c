@@ -570,8 +570,20 @@ static int run(int argc, char **argv)
     }
     prov = wl_recorder_provenance_json(rec);
     info.sensor_provenance_json = prov;
+    /* before the run's row exists: a stop signal from here on is this
+     * handler's, so it never leaves the row running (one that comes before
+     * the generation keeps it from starting: the run is cancelled below) */
+    g_cancel = 0;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < N_STOP_SIGNALS; i++)
+        sigaction(stop_signals[i], &sa, &old[i]);
+    sig_set = true;
     if ((rc = wl_store_run_begin(st, &info, &srun, id)) != 0) {
         wl_cli_fail(CMD, "cannot store the run: %s", wl_store_last_error(st));
+        if (g_cancel) /* stopped meanwhile: 128 + it, as any stop */
+            status = 128 + (int)g_cancel;
         goto done;
     }
     wl_recorder_set_run(rec, srun);
@@ -595,13 +607,6 @@ static int run(int argc, char **argv)
     snprintf(extra, sizeof extra, "\"%s\"", wl_ttype_name(o.cp.kv_type));
     wl_store_run_set_extra(srun, "kv_cache_type", extra);
 
-    g_cancel = 0;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < N_STOP_SIGNALS; i++)
-        sigaction(stop_signals[i], &sa, &old[i]);
-    sig_set = true;
     if (o.settle_s > 0 || o.baseline_s > 0)
         wl_cli_note(CMD, "settling %.1f s, then measuring idle power for %.1f s", o.settle_s,
                     o.baseline_s);

@@ -3,10 +3,13 @@
 # nothing half done. Each signal is raised at a fixed point by the
 # LD_PRELOAD helper raise_in_window (tests/fakes/raise_in_window.c), from
 # inside the call that ends the first step, so nothing here depends on timing:
-# - `measure`: right after the run's row (status running) is committed. Its
-#   stop handlers are already installed, so the command is not started, the
-#   run is stored as cancelled (never left running, read as incomplete), the
-#   report is printed and wattlens exits 128 + the signal;
+# - `measure` and `run`: right after the run's row (status running) is
+#   committed. Their stop handlers are already installed, so the command /
+#   the generation is not started, the run is stored as cancelled (never
+#   left running, read as incomplete), the report is printed and wattlens
+#   exits 128 + the signal. Also right after the row's transaction waited
+#   for a lock held past the busy timeout: no row, nothing started, a
+#   message, exit 128 + the signal;
 # - an output file (export -o FILE, cli/cli_output.c over util/outfile.c):
 #   right after the temporary file next to FILE is made, by wl_outfile_open
 #   (its probe) and by wl_outfile_stream (the file written). wattlens dies
@@ -33,8 +36,10 @@ with_raise() {
   env LD_PRELOAD="$lib" ASAN_OPTIONS="$asan" "${envs[@]}" "$@"
 }
 
-# right after the COMMIT of the run's row (wl_store_run_begin)
+# right after the COMMIT of the run's row (wl_store_run_begin); right after
+# its BEGIN IMMEDIATE, which waits for another writer's lock
 after_row=(WL_RAISE_ARMED_BY="INSERT INTO runs " WL_RAISE_AFTER_EXEC=COMMIT)
+after_lock_wait=(WL_RAISE_ARMED_BY="INSERT INTO tokens " WL_RAISE_AFTER_EXEC="BEGIN IMMEDIATE")
 
 # the newest run of database $1 as "status output_tokens exit_status
 # stop_signal" (export --format json; the last two from a measure's extra)
@@ -85,6 +90,60 @@ PY
   [ "$got" = "cancelled None None $n" ] && ok "measure, SIG$sig after its row: stored as cancelled" \
     || bad "measure, SIG$sig after its row: stored '$got', not 'cancelled None None $n'"
 done
+
+# --- run: a stop right after its row is made, before the generation -------------------------
+db="$tmp/run.db"
+with_raise "${after_row[@]}" -- \
+  "$WATTLENS" run -m "$M" -n 8 -t 1 --settle 0 --baseline 0 --db "$db" --json \
+  >"$tmp/r.json" 2>"$tmp/r.err"
+rc=$?
+[ $rc = 143 ] && ok "run, SIGTERM after its row: exit 143" \
+  || bad "run, SIGTERM after its row: exit $rc: $(cat "$tmp/r.err")"
+python3 - "$tmp/r.json" <<'PY' && ok "run, SIGTERM after its row: nothing generated, reported cancelled" \
+  || bad "run, SIGTERM after its row: report: $(cat "$tmp/r.json" "$tmp/r.err")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["run_id"] and j["status"] == "cancelled", j
+assert j["stop_reason"] == "cancelled" and j["sequences"][0]["output_tokens"] == 0, j
+PY
+got=$(last_run "$db")
+[ "$got" = "cancelled 0 None None" ] && ok "run, SIGTERM after its row: stored as cancelled" \
+  || bad "run, SIGTERM after its row: stored '$got', not 'cancelled 0 None None'"
+
+# --- measure and run: a stop while the run's row waits for a locked database ----------------
+# The row cannot be made (another writer holds the lock past the 2 s busy
+# timeout): the command / the generation is not started, as without the
+# stop, and wattlens says why and exits 128 + the signal.
+db="$tmp/locked.db"
+"$WATTLENS" measure --db "$db" -- true >/dev/null 2>&1 || bad "measure: a database to lock"
+python3 - "$db" >"$tmp/lock" <<'PY' &
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(300)
+PY
+lpid=$!
+for _ in $(seq 1 600); do grep -q locked "$tmp/lock" && break; sleep 0.05; done
+grep -q locked "$tmp/lock" || bad "the database could not be locked"
+rm -f "$tmp/ran"
+with_raise "${after_lock_wait[@]}" -- \
+  "$WATTLENS" measure --db "$db" -- sh -c ": >'$tmp/ran'" >/dev/null 2>"$tmp/ml.err"
+rc=$?
+[ $rc = 143 ] && grep -q "the command was not run" "$tmp/ml.err" && [ ! -e "$tmp/ran" ] \
+  && ok "measure, SIGTERM while its row waits for the lock: not run, says why, exit 143" \
+  || bad "measure, SIGTERM while its row waits for the lock: exit $rc: $(cat "$tmp/ml.err")"
+with_raise "${after_lock_wait[@]}" -- \
+  "$WATTLENS" run -m "$M" -n 8 -t 1 --settle 0 --baseline 0 --db "$db" >"$tmp/rl.out" 2>"$tmp/rl.err"
+rc=$?
+[ $rc = 143 ] && grep -q "cannot store the run" "$tmp/rl.err" && ! grep -q "prefill and decode" "$tmp/rl.err" \
+  && ok "run, SIGTERM while its row waits for the lock: nothing generated, says why, exit 143" \
+  || bad "run, SIGTERM while its row waits for the lock: exit $rc: $(cat "$tmp/rl.err")"
+kill "$lpid"
+{ wait "$lpid"; } 2>/dev/null
+got=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
+[ "$got" = 1 ] && ok "a stop while the row waited for the lock: no row made" \
+  || bad "a stop while the row waited for the lock: $got runs, not 1"
 
 # --- an output file: a stop right after its temporary file is made ---------------------------
 db="$tmp/export.db"
