@@ -3,12 +3,14 @@
  * generator. Same seed, same logits, same choices: runs are reproducible.
  *
  * Lifetime: wl_token_sampler_create allocates every buffer (vocab-sized candidate
- * array, recent-token ring); sampling allocates nothing. Thread-safety: one
+ * array and, from 256 ids, a second one for the radix sort; recent-token
+ * ring); sampling allocates nothing. Thread-safety: one
  * sampler per sequence, used by one thread.
  */
 #ifndef WL_ENGINE_SAMPLING_H
 #define WL_ENGINE_SAMPLING_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct wl_token_sampler_params {
@@ -29,7 +31,12 @@ typedef struct wl_token_sampler wl_token_sampler;
  * LLAMA_DEFAULT_SEED, draws a random one). */
 struct wl_token_sampler_params wl_token_sampler_default_params(void);
 
-/* Returns WL_EINVAL for nonsensical parameters (NaN, negative penalty). */
+/* Bytes wl_token_sampler_create allocates for p and vocab_size (for an
+ * out-of-memory message); SIZE_MAX when they do not fit in a size_t. */
+size_t wl_token_sampler_bytes(const struct wl_token_sampler_params *p, int32_t vocab_size);
+
+/* Returns WL_EINVAL for nonsensical parameters (NaN, negative penalty),
+ * WL_ENOMEM. */
 int wl_token_sampler_create(const struct wl_token_sampler_params *p, int32_t vocab_size, wl_token_sampler **out);
 void wl_token_sampler_free(wl_token_sampler *s);
 
@@ -53,5 +60,15 @@ int32_t wl__token_sampler_sample_u(wl_token_sampler *s, float *logits, double u)
  * k largest logits (all of them for k <= 0 or k >= vocab_size), largest
  * first, equal logits by lower id first; returns how many. */
 int32_t wl__token_sampler_top(wl_token_sampler *s, const float *logits, int32_t k, int32_t *ids);
+
+/* The chain up to the draw (top-k, softmax, top-p, min-p, softmax at the
+ * temperature; no penalty, not greedy): writes the candidates that can be
+ * drawn into ids and their probabilities into probs (vocab_size entries
+ * each), in the order the draw walks them; returns how many. *norm is the
+ * first softmax's sum of exponentials, whose rounding depends on the order
+ * it is summed in and decides top-p's and min-p's borders (0 when both are
+ * off: it is not computed then). */
+int32_t wl__token_sampler_candidates(wl_token_sampler *s, const float *logits, int32_t *ids,
+                                     float *probs, double *norm);
 
 #endif
