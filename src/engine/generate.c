@@ -135,13 +135,54 @@ int wl__generate_n_sample(const wl_context *ctx, const wl_tokenizer *tok, int32_
     return 0;
 }
 
+int64_t wl__generate_text_tokens(const wl_context *ctx, size_t n_prompt, int32_t n_predict)
+{
+    const int64_t free_tok = (int64_t)wl_context_n_ctx(ctx) - (int64_t)n_prompt + 1;
+    return free_tok < n_predict ? free_tok : n_predict;
+}
+
 size_t wl__generate_text_cap(const wl_context *ctx, size_t n_prompt, int32_t n_predict,
                              size_t piece_cap)
 {
-    int64_t max_tok = (int64_t)wl_context_n_ctx(ctx) - (int64_t)n_prompt + 1;
-    if (max_tok > n_predict)
-        max_tok = n_predict;
-    return (size_t)max_tok * (piece_cap + 4) + 1;
+    const int64_t n_tok = wl__generate_text_tokens(ctx, n_prompt, n_predict);
+    if (piece_cap > WL__GENERATE_ALLOC_MAX - 4 ||
+        (uint64_t)n_tok > (WL__GENERATE_ALLOC_MAX - 1) / (piece_cap + 4))
+        return 0;
+    return (size_t)n_tok * (piece_cap + 4) + 1;
+}
+
+const char *wl__generate_bytes_text(char *buf, size_t size, double bytes)
+{
+    static const char *const unit[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int u = -1;
+    while (bytes >= 1024.0 && u + 1 < (int)(sizeof unit / sizeof unit[0])) {
+        bytes /= 1024.0;
+        u++;
+    }
+    if (u < 0)
+        snprintf(buf, size, "%.0f byte%s", bytes, bytes == 1.0 ? "" : "s");
+    else
+        snprintf(buf, size, "%.1f %s", bytes, unit[u]);
+    return buf;
+}
+
+/* The out-of-memory message of wl_generate's text buffer (and the piece
+ * buffer beside it): what could not be allocated and its bytes; refused:
+ * the size was refused before any allocation. */
+static int text_oom(struct wl_errmsg *err, int64_t n_tok, size_t piece_cap, bool refused)
+{
+    char need[32], piece[32];
+    const double piece_bytes = (double)piece_cap + 4.0;
+    if (piece_cap <= SIZE_MAX - 4) /* exact */
+        snprintf(piece, sizeof piece, "%zu", piece_cap + 4);
+    else
+        snprintf(piece, sizeof piece, "%.0f", piece_bytes);
+    return wl_errmsg_set(
+        err, WL_ENOMEM,
+        "out of memory: the text buffer needs %s%s (%lld tokens x %s bytes, the "
+        "longest piece, + 1)",
+        wl__generate_bytes_text(need, sizeof need, (double)n_tok * piece_bytes + 1.0),
+        refused ? WL__GENERATE_TOO_LARGE : "", (long long)n_tok, piece);
 }
 
 /* Output text buffer, allocated once before the loop for the worst case
@@ -203,18 +244,30 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
     }
     wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, true);
     rc = wl_token_sampler_create(&p->sampling, n_sample, &smp);
-    if (rc == 0) {
+    if (rc != 0) {
+        char need[32];
+        if (rc == WL_EINVAL)
+            wl_errmsg_set(err, rc, "bad sampling parameters");
+        else
+            wl_errmsg_set(
+                err, rc, "out of memory: the sampler (%d token ids) needs %s", n_sample,
+                wl__generate_bytes_text(need, sizeof need,
+                                        (double)wl_token_sampler_bytes(&p->sampling, n_sample)));
+    } else {
+        const int64_t n_tok = wl__generate_text_tokens(ctx, n_prompt, p->n_predict);
         tb.cap = wl__generate_text_cap(ctx, n_prompt, p->n_predict, piece_cap);
-        tb.data = malloc(tb.cap);
-        piece = malloc(piece_cap + 4);
-        if (!tb.data || !piece)
-            rc = WL_ENOMEM;
+        if (tb.cap == 0) {
+            rc = text_oom(err, n_tok, piece_cap, true);
+        } else {
+            tb.data = malloc(tb.cap);
+            piece = malloc(piece_cap + 4);
+            if (!tb.data || !piece)
+                rc = text_oom(err, n_tok, piece_cap, false);
+        }
     }
     wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, false);
-    if (rc != 0) {
-        wl_errmsg_set(err, rc, rc == WL_EINVAL ? "bad sampling parameters" : "out of memory");
+    if (rc != 0)
         goto end_pre;
-    }
     for (size_t i = 0; i < n_prompt; i++)
         wl_token_sampler_accept(smp, prompt[i]);
     /* the streaming decoder sees the prompt first, so the leading-space rule

@@ -160,10 +160,23 @@ int wl__generate_check_logits(const wl_context *ctx, const float *l, int32_t n, 
  * more tokens than the model has embeddings. */
 int wl__generate_n_sample(const wl_context *ctx, const wl_tokenizer *tok, int32_t *n,
                           struct wl_errmsg *err);
+/* Tokens a sequence's text buffer is sized for: n_predict, at most the
+ * context's free positions + 1 (the first token comes from the prefill's
+ * logits). */
+int64_t wl__generate_text_tokens(const wl_context *ctx, size_t n_prompt, int32_t n_predict);
 /* Bytes of a sequence's text buffer: the longest piece (piece_cap + 4) for
- * every token it can generate (n_predict, at most the context's free
- * positions + 1: the first token comes from the prefill's logits), + 1. */
+ * every token of wl__generate_text_tokens, + 1; 0 when that is past
+ * WL__GENERATE_ALLOC_MAX (the caller refuses it before allocating). */
 size_t wl__generate_text_cap(const wl_context *ctx, size_t n_prompt, int32_t n_predict,
                              size_t piece_cap);
+/* The largest single allocation: malloc refuses anything above PTRDIFF_MAX
+ * (pointer differences must fit), so a size above it is refused before
+ * any allocation, and size arithmetic checked against it cannot wrap. */
+#define WL__GENERATE_ALLOC_MAX ((size_t)PTRDIFF_MAX)
+/* What an out-of-memory message adds for a size refused before allocating. */
+#define WL__GENERATE_TOO_LARGE ", more than can be allocated"
+/* Bytes for a message, in binary units with one decimal ("1.2 GiB"), plain
+ * below 1 KiB; a double, so a size past SIZE_MAX prints too. Returns buf. */
+const char *wl__generate_bytes_text(char *buf, size_t size, double bytes);
 
 #endif

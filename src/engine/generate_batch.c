@@ -62,39 +62,6 @@ static void append(struct seq_state *s, const char *t, size_t n)
     }
 }
 
-/* Bytes for a message, in binary units with one decimal ("1.2 GiB"), plain
- * below 1 KiB; a double, so a size past SIZE_MAX prints too. Returns buf. */
-static const char *bytes_text(char *buf, size_t size, double bytes)
-{
-    static const char *const unit[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    int u = -1;
-    while (bytes >= 1024.0 && u + 1 < (int)(sizeof unit / sizeof unit[0])) {
-        bytes /= 1024.0;
-        u++;
-    }
-    if (u < 0)
-        snprintf(buf, size, "%.0f byte%s", bytes, bytes == 1.0 ? "" : "s");
-    else
-        snprintf(buf, size, "%.1f %s", bytes, unit[u]);
-    return buf;
-}
-
-/* The largest single allocation: malloc refuses anything above PTRDIFF_MAX
- * (pointer differences must fit), so a size above it is refused before
- * any allocation, and size arithmetic checked against it cannot wrap. */
-#define ALLOC_MAX ((size_t)PTRDIFF_MAX)
-
-/* What an out-of-memory message adds for a size refused before allocating. */
-static const char too_large[] = ", more than can be allocated";
-
-/* Tokens a sequence's text buffer is sized for: wl__generate_text_cap's
- * count (n_predict, at most the context's free positions + 1). */
-static int64_t text_tokens(const wl_context *ctx, size_t n_prompt, int32_t n_predict)
-{
-    const int64_t free_tok = (int64_t)wl_context_n_ctx(ctx) - (int64_t)n_prompt + 1;
-    return free_tok < n_predict ? free_tok : n_predict;
-}
-
 /* The out-of-memory messages: WL_ENOMEM, what could not be allocated and
  * its bytes, so a user can tell a huge --batch or n_predict from a machine
  * short of memory. refused: the size was refused before any allocation. */
@@ -104,19 +71,20 @@ static int piece_oom(struct wl_errmsg *err, double bytes, bool refused)
     return wl_errmsg_set(err, WL_ENOMEM,
                          "out of memory: the decoder's piece buffer (the longest token's text) "
                          "needs %s%s",
-                         bytes_text(need, sizeof need, bytes), refused ? too_large : "");
+                         wl__generate_bytes_text(need, sizeof need, bytes),
+                         refused ? WL__GENERATE_TOO_LARGE : "");
 }
 
 static int inputs_oom(struct wl_errmsg *err, const struct batch *b, size_t n_in, size_t bytes_each,
                       bool refused)
 {
     char need[32];
-    return wl_errmsg_set(err, WL_ENOMEM,
-                         "out of memory: the evaluation input of %zu tokens (the %d prompts "
-                         "together; an id, a sequence and a logits flag each) needs %s%s",
-                         n_in, b->n,
-                         bytes_text(need, sizeof need, (double)n_in * (double)bytes_each),
-                         refused ? too_large : "");
+    return wl_errmsg_set(
+        err, WL_ENOMEM,
+        "out of memory: the evaluation input of %zu tokens (the %d prompts "
+        "together; an id, a sequence and a logits flag each) needs %s%s",
+        n_in, b->n, wl__generate_bytes_text(need, sizeof need, (double)n_in * (double)bytes_each),
+        refused ? WL__GENERATE_TOO_LARGE : "");
 }
 
 /* piece_bytes: b->piece_cap + 4, checked; text_total: every sequence's
@@ -129,13 +97,13 @@ static int text_oom(struct wl_errmsg *err, const struct batch *b, int32_t seq, i
         err, WL_ENOMEM,
         "out of memory: the text buffer of sequence %d needs %s%s (%lld tokens x %zu bytes, the "
         "longest piece, + 1; the %d sequences' text buffers need %s together)",
-        seq, bytes_text(need, sizeof need, (double)n_tok * (double)piece_bytes + 1.0),
-        refused ? too_large : "", (long long)n_tok, piece_bytes, b->n,
-        bytes_text(all, sizeof all, text_total));
+        seq, wl__generate_bytes_text(need, sizeof need, (double)n_tok * (double)piece_bytes + 1.0),
+        refused ? WL__GENERATE_TOO_LARGE : "", (long long)n_tok, piece_bytes, b->n,
+        wl__generate_bytes_text(all, sizeof all, text_total));
 }
 
 /* Tokenizes every prompt, then sizes every buffer the loop needs (refusing
- * a size past ALLOC_MAX before allocating anything), then allocates them.
+ * a size past WL__GENERATE_ALLOC_MAX before allocating anything), then allocates them.
  * An allocation that fails says what it was for and how many bytes. */
 static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_generate_params *p,
                  const struct wl_generate_batch_params *bp, struct batch *b,
@@ -144,8 +112,9 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
     b->s = calloc((size_t)b->n, sizeof *b->s);
     if (!b->s) {
         char need[32];
-        return wl_errmsg_set(err, WL_ENOMEM, "out of memory: the state of %d sequences needs %s",
-                             b->n, bytes_text(need, sizeof need, (double)b->n * sizeof *b->s));
+        return wl_errmsg_set(
+            err, WL_ENOMEM, "out of memory: the state of %d sequences needs %s", b->n,
+            wl__generate_bytes_text(need, sizeof need, (double)b->n * sizeof *b->s));
     }
     size_t total = 0;
     unsigned flags = WL_TOK_ADD_BOS | (p->parse_special ? WL_TOK_PARSE_SPECIAL : 0);
@@ -178,7 +147,7 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
     wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, true);
     /* sizes first: the decoder's piece buffer, the evaluation inputs (a
      * token id, a sequence id and a logits flag per prompt token), each
-     * sequence's text buffer (text_tokens pieces of piece_cap + 4 bytes,
+     * sequence's text buffer (wl__generate_text_tokens pieces of piece_cap + 4 bytes,
      * and a NUL) */
     const size_t n_in = total > (size_t)b->n ? total : (size_t)b->n;
     const size_t in_bytes = sizeof *b->tokens + sizeof *b->seqs + sizeof *b->want;
@@ -186,17 +155,17 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
     const size_t piece_bytes = b->piece_cap + 4; /* checked below before any use */
     double text_total = 0.0; /* every sequence's text buffer, for the messages */
     for (int32_t i = 0; i < b->n; i++)
-        text_total += (double)text_tokens(ctx, b->s[i].n_prompt, p->n_predict) *
+        text_total += (double)wl__generate_text_tokens(ctx, b->s[i].n_prompt, p->n_predict) *
                           ((double)b->piece_cap + 4.0) +
                       1.0;
-    if (b->piece_cap > ALLOC_MAX - 4)
+    if (b->piece_cap > WL__GENERATE_ALLOC_MAX - 4)
         rc = piece_oom(err, (double)b->piece_cap + 4.0, true);
-    else if (n_in > ALLOC_MAX / sizeof *b->tokens)
+    else if (n_in > WL__GENERATE_ALLOC_MAX / sizeof *b->tokens)
         rc = inputs_oom(err, b, n_in, in_bytes, true);
     for (int32_t i = 0; i < b->n && rc == 0; i++) {
-        const int64_t n_tok = text_tokens(ctx, b->s[i].n_prompt, p->n_predict);
-        if ((uint64_t)n_tok > (ALLOC_MAX - 1) / piece_bytes)
-            rc = text_oom(err, b, i, n_tok, piece_bytes, text_total, true);
+        if (wl__generate_text_cap(ctx, b->s[i].n_prompt, p->n_predict, b->piece_cap) == 0)
+            rc = text_oom(err, b, i, wl__generate_text_tokens(ctx, b->s[i].n_prompt, p->n_predict),
+                          piece_bytes, text_total, true);
     }
     if (rc == 0) {
         b->piece = malloc(piece_bytes);
@@ -219,18 +188,18 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
             if (rc == WL_EINVAL)
                 wl_errmsg_set(err, rc, "bad sampling parameters");
             else
-                wl_errmsg_set(err, rc,
-                              "out of memory: the sampler of sequence %d (%d token ids) needs %s",
-                              i, b->n_sample,
-                              bytes_text(need, sizeof need,
-                                         (double)wl_token_sampler_bytes(&sp, b->n_sample)));
+                wl_errmsg_set(
+                    err, rc, "out of memory: the sampler of sequence %d (%d token ids) needs %s", i,
+                    b->n_sample,
+                    wl__generate_bytes_text(need, sizeof need,
+                                            (double)wl_token_sampler_bytes(&sp, b->n_sample)));
             break;
         }
         s->cap = wl__generate_text_cap(ctx, s->n_prompt, p->n_predict, b->piece_cap);
         s->text = malloc(s->cap);
         if (!s->text) {
-            rc = text_oom(err, b, i, text_tokens(ctx, s->n_prompt, p->n_predict), piece_bytes,
-                          text_total, false);
+            rc = text_oom(err, b, i, wl__generate_text_tokens(ctx, s->n_prompt, p->n_predict),
+                          piece_bytes, text_total, false);
             break;
         }
         for (size_t k = 0; k < s->n_prompt; k++)
