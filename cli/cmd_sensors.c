@@ -31,6 +31,12 @@ static void usage(FILE *out)
             "over the limit of %d channels per sensor. Its energies then leave those out:\n"
             "the source says PARTIAL and so does the closing line.\n"
             "\n"
+            "\"not summed:\" lines are what a backend can read but adds to no domain: an\n"
+            "hwmon device whose scope is unknown (an SFP module, a pump, a VRM: not the\n"
+            "whole system, and not a known part of it), or a channel inside another one\n"
+            "that is read (a GPU's package inside its card, a PSU's rails). They leave no\n"
+            "total short, so they do not make it PARTIAL.\n"
+            "\n"
             "Options:\n"
             "  --json         print the result as one JSON object (a name, label or path\n"
             "                 that is not UTF-8 shows U+FFFD, and <field>_hex has its bytes)\n"
@@ -154,6 +160,13 @@ static int print_json(const wl_sensor_set *set)
                 json_array_append_new(nr,
                                       wl_json_text(in->not_read[k], strlen(in->not_read[k]), NULL));
             json_object_set_new(b, "not_read", nr);
+            /* found and readable but added to no domain: not partial */
+            json_object_set_new(b, "n_not_summed", json_integer(in->n_not_summed));
+            json_t *ns = json_array();
+            for (unsigned k = 0; k < in->n_not_summed && k < WL_SENSOR_MAX_NOT_READ; k++)
+                json_array_append_new(
+                    ns, wl_json_text(in->not_summed[k], strlen(in->not_summed[k]), NULL));
+            json_object_set_new(b, "not_summed", ns);
         }
         json_array_append_new(arr, b);
     }
@@ -239,6 +252,10 @@ static void print_text(const wl_sensor_set *set)
                 text_line("      not read: ", in->not_read[k]);
             if (in->n_not_read > WL_SENSOR_MAX_NOT_READ)
                 printf("      not read: %u more\n", in->n_not_read - WL_SENSOR_MAX_NOT_READ);
+            for (unsigned k = 0; k < in->n_not_summed && k < WL_SENSOR_MAX_NOT_READ; k++)
+                text_line("      not summed: ", in->not_summed[k]);
+            if (in->n_not_summed > WL_SENSOR_MAX_NOT_READ)
+                printf("      not summed: %u more\n", in->n_not_summed - WL_SENSOR_MAX_NOT_READ);
         } else if (st->skipped) {
             printf("  %-14s ", st->backend);
             text_line("not used: ", st->why);

@@ -1,21 +1,25 @@
 /* Power and energy from Linux hwmon devices
  * (<sysfs>/class/hwmon/hwmonN/{name, power*_input (uW), energy*_input (uJ), *_label}).
  *
- * The device name decides the domain: amdgpu/nouveau/i915/xe -> gpu;
- * amd_energy / zenpower "Esocket*" -> package (energy counters), "Ecore*" is
- * per core and skipped (would need a sum); power_meter (ACPI) -> total (contains
- * everything, WL_CH_CONTAINS); anything else -> total, flagged as containing
- * others because its scope is unknown. The sampler sums the channels of one
- * domain, and the channels of a device of unknown scope may include one
- * another (corsair-psu: the input and its rails), as may two such devices,
- * so exactly one channel of them all is read as the total (add_unknown_device)
- * and every other one is listed in not_read with why. energy*_input is a
- * cumulative counter (64-bit, never wraps: a decrease is a discontinuity,
- * wl__counter_update, counted in n_discontinuities rather than the total
- * falling); power*_input is sampled power (integrated by the sampler). Files
- * stay open. Devices and their files are taken in natural order (hwmon2
- * before hwmon10); one that cannot be read, or one over the channel limit,
- * is listed in not_read.
+ * What a device measures decides what is summed, by one rule (device_class,
+ * from its name): amdgpu/nouveau/i915/xe -> gpu; amd_energy / zenpower ->
+ * package ("Esocket*"; "Ecore*" is per core and skipped: it would need a
+ * sum); a whole-system meter (ACPI power_meter; corsairpsu, a PSU that
+ * reports its total) -> total, containing everything (WL_CH_CONTAINS).
+ * Any other device's scope is unknown (an SFP module's laser power, a
+ * pump, a NIC, a VRM, an INA2xx rail): it is not the system, and which
+ * part of it is unknown, so none of its channels is summed; each is
+ * listed in not_summed with why. The sampler sums the channels of one
+ * domain, and a whole-system meter's channels may include one another
+ * (corsair-psu: the total and its rails), as may two such meters, so
+ * exactly one channel of them all is read as the total
+ * (add_system_devices) and every other one is listed with why. energy*_input
+ * is a cumulative counter (64-bit, never wraps: a decrease is a
+ * discontinuity, wl__counter_update, counted in n_discontinuities rather
+ * than the total falling); power*_input is sampled power (integrated by
+ * the sampler). Files stay open. Devices and their files are taken in
+ * natural order (hwmon2 before hwmon10); one that cannot be read, or one
+ * over the channel limit, is listed in not_read.
  */
 #include "sensors/sensor_impl.h"
 
@@ -54,14 +58,57 @@ static void hwmon_close(struct wl_sensor *s)
     s->impl = NULL;
 }
 
-static enum wl_domain device_domain(const char *dev, unsigned *flags)
+/* What a device measures, from its name: what its channels are summed
+ * into (class_domain). */
+enum dev_class {
+    DEV_GPU,     /* a GPU: gpu */
+    DEV_CPU,     /* per-socket CPU energy: package, every channel */
+    DEV_SYSTEM,  /* the whole system: total (contains everything), one channel of all */
+    DEV_UNKNOWN, /* scope unknown: nothing summed */
+};
+
+static bool name_in(const char *dev, const char *const *names)
+{
+    for (; *names; names++)
+        if (strcmp(dev, *names) == 0)
+            return true;
+    return false;
+}
+
+/* The one rule for what a device is. A whole-system meter is a driver known
+ * to measure the power of the whole machine: the ACPI power meter (ACPI
+ * 4.0 _PMM, "power_meter") and Corsair's HID PSUs ("corsairpsu", whose
+ * power1 "power total" is the PSU's total and power2-4 its rails). Every
+ * other driver that exposes power (sfp's TX/RX laser power, pumps, NICs,
+ * PMBus VRMs, INA2xx rail monitors, fam15h_power) measures a part of the
+ * machine, or something outside it, that is not known: never a headline. */
+static enum dev_class device_class(const char *dev)
+{
+    static const char *const gpu[] = {"amdgpu", "nouveau", "i915", "xe", NULL};
+    static const char *const cpu[] = {"amd_energy", "zenpower", NULL};
+    static const char *const system[] = {"power_meter", "corsairpsu", NULL};
+    if (name_in(dev, gpu))
+        return DEV_GPU;
+    if (name_in(dev, cpu))
+        return DEV_CPU;
+    if (name_in(dev, system))
+        return DEV_SYSTEM;
+    return DEV_UNKNOWN;
+}
+
+/* The domain and channel flags of a class's summed channels. */
+static enum wl_domain class_domain(enum dev_class c, unsigned *flags)
 {
     *flags = 0;
-    if (strcmp(dev, "amdgpu") == 0 || strcmp(dev, "nouveau") == 0 || strcmp(dev, "i915") == 0 ||
-        strcmp(dev, "xe") == 0)
+    switch (c) {
+    case DEV_GPU:
         return WL_DOMAIN_GPU;
-    if (strcmp(dev, "amd_energy") == 0 || strcmp(dev, "zenpower") == 0)
+    case DEV_CPU:
         return WL_DOMAIN_PACKAGE;
+    case DEV_SYSTEM:
+    case DEV_UNKNOWN: /* not summed: never added as a channel */
+        break;
+    }
     *flags = WL_CH_CONTAINS;
     return WL_DOMAIN_TOTAL;
 }
@@ -71,7 +118,7 @@ struct cand {
     char base[256]; /* "power1": the file name without "_input" (any d_name) */
     char label[WL_SENSOR_NAME_MAX];
     bool is_energy;
-    int rank;     /* devices of unknown scope: lower is read first (cand_rank) */
+    int rank;     /* one channel of a device: lower is read first (cand_rank) */
     unsigned seq; /* its place in file order (cmp_cand) */
 };
 
@@ -175,10 +222,10 @@ static bool contains_ci(const char *text, const char *word)
     return false;
 }
 
-/* Which channel of a device of unknown scope is read (the lowest rank; in
- * file order among equals): one labelled as the total ("power total" in
- * corsair-psu), else channel 1 (power1 of an ACPI power meter), else the
- * first; an energy counter before a power of the same rank. */
+/* Which channel of a device read as one whole is read (the lowest rank;
+ * in file order among equals): one labelled as the total ("power total"
+ * in corsair-psu), else channel 1 (power1 of an ACPI power meter), else
+ * the first; an energy counter before a power of the same rank. */
 static int cand_rank(const struct cand *c)
 {
     const char *digits = c->base + (c->is_energy ? strlen("energy") : strlen("power"));
@@ -224,60 +271,76 @@ static unsigned scan_device(const char *dir, struct cand **out)
     return n;
 }
 
-/* A device of unknown scope (its name is none of the known drivers'). */
-struct unknown_dev {
-    const char *hw;
-    char dev[64];
-    char dir[1400];
-    struct cand *c; /* its files, best first (cand_rank) */
+/* One hwmon device: its name, its power and energy files and its class. */
+struct hw_dev {
+    const char *hw; /* "hwmon3": the listing's entry */
+    char dev[64];   /* its name file, "?" when it has none */
+    char dir[1400]; /* where its files are */
+    struct cand *c; /* its files (heap) */
     unsigned n;
-    int rank;     /* which device is read: lower first (unknown_dev_rank) */
-    unsigned seq; /* its place in natural order (cmp_unknown_dev) */
+    enum dev_class cls;
+    int rank;     /* whole-system meters: which is read, lower first (system_dev_rank) */
+    unsigned seq; /* its place in natural order (cmp_hw_dev) */
 };
 
-static int cmp_unknown_dev(const void *a, const void *b)
+static int cmp_hw_dev(const void *a, const void *b)
 {
-    const struct unknown_dev *x = a, *y = b;
+    const struct hw_dev *x = a, *y = b;
     return cmp_rank_seq(x->rank, x->seq, y->rank, y->seq);
 }
 
-/* Which device of unknown scope is read: an ACPI power meter (the whole
- * system), else one with a channel labelled as a total, else the first. */
-static int unknown_dev_rank(const struct unknown_dev *u)
+/* Which whole-system meter is read: an ACPI power meter, else one with a
+ * channel labelled as a total, else the first. d's files are sorted best
+ * first. */
+static int system_dev_rank(const struct hw_dev *d)
 {
-    if (strcmp(u->dev, "power_meter") == 0)
+    if (strcmp(d->dev, "power_meter") == 0)
         return 0;
-    return u->n > 0 && u->c[0].rank < 2 ? 1 : 2;
+    return d->n > 0 && d->c[0].rank < 2 ? 1 : 2;
 }
 
-/* The devices of unknown scope: their channels may include one another
- * (corsair-psu's power1 is the PSU's input, power2-4 its rails), and two
- * such devices may too (an ACPI meter of the whole system and a pump), so
- * the sampler, which sums the channels of one domain, gets exactly one
- * channel of domain total: the best one (cand_rank) of the first device
- * (unknown_dev_rank, then natural order) that can be read. Every other one
- * is listed in not_read with why. device_domain put every such device in
- * domain total with WL_CH_CONTAINS; its channel is added as that.
- * total_name: the chosen channel's name, "" until one is. */
-static void add_unknown_device(struct wl_sensor *s, struct hwmon *h, const struct unknown_dev *u,
-                               char total_name[WL_SENSOR_NAME_MAX])
+/* The whole-system meters: their channels may include one another
+ * (corsair-psu's power1 is the PSU's total, power2-4 its rails), and two
+ * such meters may measure the same power (an ACPI meter and a PSU), so the
+ * sampler, which sums the channels of one domain, gets exactly one channel
+ * of domain total: the best one (cand_rank) of the first meter
+ * (system_dev_rank, then natural order) that can be read. The chosen
+ * meter's other channels are listed as not summed (they are inside what it
+ * reads); the other meters' channels as not read (which meter holds the
+ * true total is a guess: the total may be PARTIAL). total_name: the chosen
+ * channel's name, "" until one is. */
+static void add_system_device(struct wl_sensor *s, struct hwmon *h, const struct hw_dev *d,
+                              char total_name[WL_SENSOR_NAME_MAX])
 {
+    unsigned flags;
+    const enum wl_domain dom = class_domain(d->cls, &flags);
     const bool other_device = total_name[0] != '\0';
-    for (unsigned i = 0; i < u->n; i++) {
+    for (unsigned i = 0; i < d->n; i++) {
         char name[WL_SENSOR_NAME_MAX];
-        chan_name(name, u->hw, u->dev, u->c[i].base);
+        chan_name(name, d->hw, d->dev, d->c[i].base);
         if (other_device)
             wl__sensor_not_read(s,
-                                "%s: not summed with %s, read as the total (devices of unknown "
-                                "scope may include each other)",
+                                "%s: not summed with %s, read as the total (whole-system meters "
+                                "may measure the same power)",
                                 name, total_name);
         else if (total_name[0])
-            wl__sensor_not_read(s,
-                                "%s: not summed with %s, read as this device's total (channels "
-                                "of a device of unknown scope may include each other)",
-                                name, total_name);
-        else if (add_cand(s, h, u->dir, u->hw, u->dev, &u->c[i], WL_DOMAIN_TOTAL, WL_CH_CONTAINS))
+            wl__sensor_not_summed(s,
+                                  "%s: inside %s, read as this device's total (channels of a "
+                                  "meter may include each other)",
+                                  name, total_name);
+        else if (add_cand(s, h, d->dir, d->hw, d->dev, &d->c[i], dom, flags))
             memcpy(total_name, name, WL_SENSOR_NAME_MAX);
+    }
+}
+
+/* A device whose channels are summed into no domain: each is listed with
+ * why. */
+static void list_not_summed(struct wl_sensor *s, const struct hw_dev *d)
+{
+    for (unsigned i = 0; i < d->n; i++) {
+        char name[WL_SENSOR_NAME_MAX];
+        chan_name(name, d->hw, d->dev, d->c[i].base);
+        wl__sensor_not_summed(s, "%s: scope unknown (not a whole-system meter), not summed", name);
     }
 }
 
@@ -301,56 +364,57 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                                strerror(e));
     }
     struct hwmon *h = calloc(1, sizeof *h);
-    struct unknown_dev *unk = calloc((size_t)n_list + 1, sizeof *unk);
-    if (!h || !unk) {
+    struct hw_dev *sys = calloc((size_t)n_list + 1, sizeof *sys);
+    if (!h || !sys) {
         free(h);
-        free(unk);
+        free(sys);
         free_list(devs, n_list);
         return WL_ENOMEM;
     }
     s->impl = h;
-    unsigned n_dev = 0, n_unk = 0;
+    unsigned n_dev = 0, n_sys = 0;
     for (int i = 0; i < n_list; i++) {
         const char *hw = devs[i]->d_name;
         if (strncmp(hw, "hwmon", 5) != 0)
             continue;
         n_dev++;
-        char dir[1400], dev[64] = "?";
-        snprintf(dir, sizeof dir, "%s/%s", root, hw);
+        struct hw_dev d = {.hw = hw, .dev = "?"};
+        snprintf(d.dir, sizeof d.dir, "%s/%s", root, hw);
         char path[1500];
-        snprintf(path, sizeof path, "%s/name", dir);
-        wl__read_name(path, dev, sizeof dev);
+        snprintf(path, sizeof path, "%s/name", d.dir);
+        wl__read_name(path, d.dev, sizeof d.dev);
+        d.n = scan_device(d.dir, &d.c);
+        d.cls = device_class(d.dev);
         unsigned flags;
-        const enum wl_domain d = device_domain(dev, &flags);
-        struct cand *c = NULL;
-        const unsigned n = scan_device(dir, &c);
-        if (d != WL_DOMAIN_TOTAL) {
-            for (unsigned k = 0; k < n; k++)
-                add_cand(s, h, dir, hw, dev, &c[k], d, flags);
-            free(c);
-            continue;
+        const enum wl_domain dom = class_domain(d.cls, &flags);
+        switch (d.cls) {
+        case DEV_GPU:
+        case DEV_CPU:
+            for (unsigned k = 0; k < d.n; k++)
+                add_cand(s, h, d.dir, hw, d.dev, &d.c[k], dom, flags);
+            break;
+        case DEV_UNKNOWN:
+            list_not_summed(s, &d);
+            break;
+        case DEV_SYSTEM:
+            /* after the other devices, one channel of them all */
+            if (d.n > 1)
+                qsort(d.c, d.n, sizeof *d.c, cmp_cand); /* best first, file order among equals */
+            d.seq = n_sys;
+            d.rank = system_dev_rank(&d);
+            sys[n_sys++] = d;
+            continue; /* sys[] owns d.c now */
         }
-        /* scope unknown (device_domain: total, containing others): after
-         * the known devices, one channel of them all */
-        if (n > 1)
-            qsort(c, n, sizeof *c, cmp_cand); /* best first, file order among equals */
-        struct unknown_dev *u = &unk[n_unk];
-        u->seq = n_unk++;
-        u->hw = hw;
-        memcpy(u->dev, dev, sizeof u->dev);
-        memcpy(u->dir, dir, sizeof u->dir);
-        u->c = c;
-        u->n = n;
-        u->rank = unknown_dev_rank(u);
+        free(d.c);
     }
-    if (n_unk > 1)
-        qsort(unk, n_unk, sizeof *unk, cmp_unknown_dev); /* natural order among equals */
+    if (n_sys > 1)
+        qsort(sys, n_sys, sizeof *sys, cmp_hw_dev); /* natural order among equals */
     char total_name[WL_SENSOR_NAME_MAX] = "";
-    for (unsigned i = 0; i < n_unk; i++) {
-        add_unknown_device(s, h, &unk[i], total_name);
-        free(unk[i].c);
+    for (unsigned i = 0; i < n_sys; i++) {
+        add_system_device(s, h, &sys[i], total_name);
+        free(sys[i].c);
     }
-    free(unk);
+    free(sys);
     free_list(devs, n_list);
     if (h->n == 0) {
         hwmon_close(s);
@@ -360,6 +424,11 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                                    "none of the %u hwmon device(s) under %s exposes a readable "
                                    "power*_input or energy*_input (%u unreadable; the first: %s)",
                                    n_dev, root, s->info.n_not_read, s->info.not_read[0]);
+        if (s->info.n_not_summed)
+            return wl__sensor_fail(st, WL_ENOTSUP, fix,
+                                   "none of the %u hwmon device(s) under %s measures a known "
+                                   "scope (%u channel(s) not summed; the first: %s)",
+                                   n_dev, root, s->info.n_not_summed, s->info.not_summed[0]);
         return wl__sensor_fail(st, WL_ENOTSUP, fix,
                                "none of the %u hwmon device(s) under %s exposes a readable "
                                "power*_input or energy*_input",

@@ -107,9 +107,13 @@ void wl__sensor_set_source(struct wl_sensor *s, const char *fmt, ...)
     /* a partial sensor says so at the end, in room kept for it, so that no
      * cut of a long path can drop it: the source goes into every record of
      * a run's sensors */
-    char suffix[80] = "";
+    char suffix[96] = "";
+    size_t n = 0;
     if (s->info.n_not_read)
-        snprintf(suffix, sizeof suffix, " - PARTIAL: %u found but not read", s->info.n_not_read);
+        n = (size_t)snprintf(suffix, sizeof suffix, " - PARTIAL: %u found but not read",
+                             s->info.n_not_read);
+    if (s->info.n_not_summed && n < sizeof suffix)
+        snprintf(suffix + n, sizeof suffix - n, " - %u not summed", s->info.n_not_summed);
     va_list ap;
     va_start(ap, fmt);
     wl_utf8_vformat(s->info.source, sizeof s->info.source - strlen(suffix), fmt, ap);
@@ -262,6 +266,19 @@ void wl__sensor_not_read(struct wl_sensor *s, const char *fmt, ...)
     if (s->info.n_not_read < WL_SENSOR_MAX_NOT_READ)
         memcpy(s->info.not_read[s->info.n_not_read], text, sizeof text);
     s->info.n_not_read++;
+}
+
+void wl__sensor_not_summed(struct wl_sensor *s, const char *fmt, ...)
+{
+    char text[WL_SENSOR_NOTE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    wl_utf8_vformat(text, sizeof text, fmt, ap); /* names and paths: any bytes */
+    va_end(ap);
+    wl_log_info("sensors", "%s: not summed: %s", s->ops->name, text);
+    if (s->info.n_not_summed < WL_SENSOR_MAX_NOT_READ)
+        memcpy(s->info.not_summed[s->info.n_not_summed], text, sizeof text);
+    s->info.n_not_summed++;
 }
 
 int wl__name_cmp_natural(const char *a, const char *b)

@@ -22,7 +22,7 @@
 #include <sys/types.h>
 
 /* Channels per sensor. 64: a 16-socket powercap tree (package, core, uncore,
- * dram each) or 64 GPUs. Cheap: a wl_sensor_info is ~12 KB and a reading
+ * dram each) or 64 GPUs. Cheap: a wl_sensor_info is ~14 KB and a reading
  * ~3 KB; the sampler keeps 8 sensors x 64 channels of ~180 bytes (~90 KB;
  * sizeof, gcc 12 x86-64). A backend
  * that finds more keeps the most important ones (packages before their
@@ -117,6 +117,16 @@ struct wl_sensor_info {
      * WL_SENSOR_MAX_NOT_READ texts are kept; n_not_read counts them all. */
     unsigned n_not_read;
     char not_read[WL_SENSOR_MAX_NOT_READ][WL_SENSOR_NOTE_MAX];
+    /* What the backend found, and could read, but adds to no domain, each
+     * with why: a device whose scope is unknown (an SFP module's laser
+     * power, a pump, a VRM: not the system, not a known part of it), or a
+     * channel of a device another channel of which is read as its whole
+     * (xe's "pkg" inside "card", a PSU's rails). These leave no total
+     * short, so unlike not_read they do not make the sensor PARTIAL; the
+     * source says how many. The first WL_SENSOR_MAX_NOT_READ texts are
+     * kept; n_not_summed counts them all. */
+    unsigned n_not_summed;
+    char not_summed[WL_SENSOR_MAX_NOT_READ][WL_SENSOR_NOTE_MAX];
 };
 
 /* Outcome of trying one backend. */

@@ -109,6 +109,13 @@ int wl__pread_u64_err(int fd, uint64_t *out, int *err);
  * which then says PARTIAL. */
 void wl__sensor_not_read(struct wl_sensor *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Records a channel the backend could read but adds to no domain (out of
+ * every domain's scope, or inside a channel that is read) in
+ * s->info.not_summed (printf format, cut between characters) and logs it
+ * (info): the measurement is not partial for it. Call before
+ * wl__sensor_set_source, which then says how many. */
+void wl__sensor_not_summed(struct wl_sensor *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* strcmp, except that runs of digits compare as numbers ("hwmon2" before
  * "hwmon10"), for listings in a stable, human order. */

@@ -174,21 +174,26 @@ assert all(b == bars[0] for b in bars), bars
 PY
 
 # --- sensors: hwmon names and labels in CJK and not UTF-8, under a root that is not UTF-8 ------
-# hwmon reads one channel of all devices of unknown scope (hwmon0, the first)
-# and lists the others (hwmon2) as not read; hwmon1's folder name is not UTF-8
-# and its channel name longer than the channel column
+# hwmon reads one channel of all whole-system meters (hwmon0电源's power
+# meter, ranked first) and lists the others (hwmon2's PSU) as not read; a
+# device of unknown scope (hwmon3, an SFP module) as not summed; hwmon1's
+# folder name is not UTF-8 and hwmon0电源's channel name is longer than the
+# channel column
 sroot="$tmp/$(printf 'sys\xfe')"
 hw="$sroot/class/hwmon"
+hw0="$hw/hwmon0电源"
 hw1="$hw/$(printf 'hwmon1\xff')"
-mkdir -p "$hw/hwmon0" "$hw1" "$hw/hwmon2" "$tmp/nodev"
-printf '电源监视器\n' >"$hw/hwmon0/name"
-printf 'CPU 功率\n' >"$hw/hwmon0/power1_label"
-echo 1000000 >"$hw/hwmon0/power1_input"
+mkdir -p "$hw0" "$hw1" "$hw/hwmon2" "$hw/hwmon3" "$tmp/nodev"
+echo power_meter >"$hw0/name"
+printf 'CPU 功率\n' >"$hw0/power1_label"
+echo 1000000 >"$hw0/power1_input"
 printf 'amd_energy\n' >"$hw1/name"
 printf 'l\xfe\n' >"$hw1/energy1_label"
 echo 5 >"$hw1/energy1_input"
-echo acpi_power_meter >"$hw/hwmon2/name"
+echo corsairpsu >"$hw/hwmon2/name"
 echo 2000000 >"$hw/hwmon2/power1_input"
+printf '光模块\n' >"$hw/hwmon3/name"
+echo 500 >"$hw/hwmon3/power1_input"
 S_ENV=(env WATTLENS_SYSFS_ROOT="$sroot" WATTLENS_DEV_ROOT="$tmp/nodev"
   WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics")
 "${S_ENV[@]}" "$W" sensors --json >"$tmp/sensors.json" 2>"$tmp/err"
@@ -198,14 +203,18 @@ j = json.load(open(sys.argv[1]))
 root = os.fsencode(sys.argv[2])
 b = {x["backend"]: x for x in j["backends"]}
 ch = {c["name"]: c for c in b["hwmon"]["channels"]}
-cjk = ch["hwmon0/电源监视器/power1"]
+cjk = ch["hwmon0电源/power_meter/power1"]
 assert cjk["label"] == "CPU 功率" and "name_hex" not in cjk and "label_hex" not in cjk, cjk
+assert cjk["domain"] == "total", cjk
 raw = ch["hwmon1\ufffd/amd_energy/energy1"]
 assert bytes.fromhex(raw["name_hex"]) == b"hwmon1\xff/amd_energy/energy1", raw
 assert raw["label"] == "l\ufffd" and raw["label_hex"] == "6cfe", raw
 assert len(ch) == 2 and b["hwmon"]["partial"], b["hwmon"]
-assert any(t.startswith("hwmon2/acpi_power_meter/power1: not summed with hwmon0/电源监视器/power1")
-           for t in b["hwmon"]["not_read"]), b["hwmon"]
+assert b["hwmon"]["not_read"] == [
+    "hwmon2/corsairpsu/power1: not summed with hwmon0电源/power_meter/power1, read as the total "
+    "(whole-system meters may measure the same power)"], b["hwmon"]
+assert b["hwmon"]["n_not_summed"] == 1 and b["hwmon"]["not_summed"] == [
+    "hwmon3/光模块/power1: scope unknown (not a whole-system meter), not summed"], b["hwmon"]
 assert root in bytes.fromhex(b["hwmon"]["source_hex"]), b["hwmon"]
 assert root in bytes.fromhex(b["rapl-powercap"]["why_hex"]), b["rapl-powercap"]
 PY
@@ -220,9 +229,11 @@ lines = open(sys.argv[1], "rb").read().decode("utf-8", "surrogateescape").splitl
 start = lines.index("  hwmon          IN USE")
 hi = next(i for i in range(start, len(lines)) if lines[i].lstrip().startswith("channel "))
 head, rows = lines[hi], lines[hi + 1:hi + 3]
-assert any("电源监视器" in r and "[CPU 功率]" in r for r in rows), rows
+assert any("hwmon0电源/power_meter/power1" in r and "[CPU 功率]" in r for r in rows), rows
 assert any("hwmon1\ufffd/amd_energy/energy1" in r and "[l\ufffd]" in r for r in rows), rows
-assert lines[hi + 3].startswith("      not read: hwmon2/acpi_power_meter/power1: "), lines[hi + 3]
+assert lines[hi + 3].startswith("      not read: hwmon2/corsairpsu/power1: "), lines[hi + 3]
+assert lines[hi + 4] == ("      not summed: hwmon3/光模块/power1: scope unknown (not a "
+                         "whole-system meter), not summed"), lines[hi + 4]
 for r in rows:
     r.encode("utf-8")  # no byte that is not UTF-8 reaches a cell
     domain = " total " if " total " in r else " package "
@@ -242,11 +253,15 @@ bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0
 assert not bad, bad
 PY
 }
+# (hwmon0's name: a device of unknown scope, in a "not summed:" line; hwmon1
+# a GPU whose label has them)
 croot="$tmp/$(printf 's\033[31m\302\233\233')"
-mkdir -p "$croot/class/hwmon/hwmon0"
+mkdir -p "$croot/class/hwmon/hwmon0" "$croot/class/hwmon/hwmon1"
 printf 'n\033[2J\302\233\233\n' >"$croot/class/hwmon/hwmon0/name"
-printf 'l\033]0;t\007\n' >"$croot/class/hwmon/hwmon0/power1_label"
 echo 1000000 >"$croot/class/hwmon/hwmon0/power1_input"
+echo amdgpu >"$croot/class/hwmon/hwmon1/name"
+printf 'l\033]0;t\007\n' >"$croot/class/hwmon/hwmon1/power1_label"
+echo 1000000 >"$croot/class/hwmon/hwmon1/power1_input"
 env WATTLENS_SYSFS_ROOT="$croot" WATTLENS_DEV_ROOT="$tmp/nodev" \
   WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics" \
   "$W" sensors >"$tmp/csensors.txt" 2>"$tmp/err"
@@ -260,6 +275,9 @@ src = [l for l in lines if l.startswith("      source: ")]
 why = [l for l in lines if l.startswith("      why: ")]
 assert any(esc in l for l in src), src
 assert any(esc in l for l in why), why
+ns = [l for l in lines if l.startswith("      not summed: ")]
+assert ns == ["      not summed: hwmon0/n\\x1b[2J\\u009b\\x9b/power1: scope unknown (not a "
+              "whole-system meter), not summed"], ns
 PY
 env WATTLENS_SYSFS_ROOT="$croot" WATTLENS_DEV_ROOT="$tmp/nodev" \
   WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics" \

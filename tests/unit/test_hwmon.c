@@ -1,7 +1,8 @@
 /* hwmon: a fake /sys/class/hwmon tree. Device names decide domains (amdgpu ->
- * gpu, amd_energy -> package with per-core Ecore* skipped, anything else ->
- * total, flagged as containing others, one channel of all such devices
- * read and the others listed as not read); energy*_input is a counter (uJ),
+ * gpu, amd_energy -> package with per-core Ecore* skipped, a whole-system
+ * meter (power_meter, corsairpsu) -> total, flagged as containing others,
+ * one channel of all such meters read and the others listed; any other
+ * device's scope is unknown: not summed); energy*_input is a counter (uJ),
  * power*_input sampled power (uW); no usable file says why and how to fix;
  * a long multibyte device name or label is cut between characters, and so
  * is a long multibyte root where the source or a why quotes it. */
@@ -138,11 +139,14 @@ static void test_long_multibyte_names_are_cut_between_characters(void **state)
     char *root = wl_test_tmpdir();
     char text[256], want[256];
     /* "x" + 20 x "é": the name's part of the channel name is 24 bytes, which
-     * ends inside the 12th "é" */
+     * ends inside the 12th "é" (a device of unknown scope: the name is in
+     * its not-summed text) */
     dev(root, 0, e_acute(text, sizeof text, "x", 20, "\n"));
     put(root, "class/hwmon/hwmon0/power1_input", "5000000\n");
     /* 40 x "é" (80 bytes) in a 64-byte label: 63 bytes end inside the 32nd */
-    put(root, "class/hwmon/hwmon0/power1_label", e_acute(text, sizeof text, "", 40, "\n"));
+    dev(root, 1, "amdgpu\n");
+    put(root, "class/hwmon/hwmon1/power1_input", "5000000\n");
+    put(root, "class/hwmon/hwmon1/power1_label", e_acute(text, sizeof text, "", 40, "\n"));
     struct wl_sensor_params p;
     wl_sensor_params_default(&p);
     p.sysfs_root = root;
@@ -151,9 +155,11 @@ static void test_long_multibyte_names_are_cut_between_characters(void **state)
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 1);
+    assert_int_equal(in->n_not_summed, 1);
+    const char *ns = in->not_summed[0];
+    assert_true(wl_utf8_valid(ns, strlen(ns)));
+    assert_non_null(strstr(ns, e_acute(want, sizeof want, "hwmon0/x", 11, "/power1: ")));
     const struct wl_sensor_channel *c = &in->ch[0];
-    assert_true(wl_utf8_valid(c->name, strlen(c->name)));
-    assert_string_equal(c->name, e_acute(want, sizeof want, "hwmon0/x", 11, "/power1"));
     assert_true(wl_utf8_valid(c->label, strlen(c->label)));
     assert_string_equal(c->label, e_acute(want, sizeof want, "", 31, ""));
     wl_sensor_close(s);
@@ -331,13 +337,23 @@ static bool listed(const struct wl_sensor_info *in, const char *a, const char *b
     return false;
 }
 
-/* Devices of unknown scope are never summed: corsair-psu's power1 ("power
- * total", 300 W) includes its rails power2-4, and a pump's power1 is part
- * of the system too. Exactly one channel of them is read as the total (one
- * labelled total, before the first device's power1), and every other one
- * is listed as not read, saying with what it is not summed; a GPU is read
- * as before. */
-static void test_devices_of_unknown_scope_are_never_summed(void **state)
+/* True when one of in's not-summed texts contains every one of a and b. */
+static bool not_summed(const struct wl_sensor_info *in, const char *a, const char *b)
+{
+    for (unsigned i = 0; i < in->n_not_summed && i < WL_SENSOR_MAX_NOT_READ; i++)
+        if (strstr(in->not_summed[i], a) && strstr(in->not_summed[i], b))
+            return true;
+    return false;
+}
+
+/* Whole-system meters are never summed: corsair-psu's power1 ("power
+ * total", 300 W) includes its rails power2-4. Exactly one channel of them
+ * is read as the total (one labelled total, before the first device's
+ * power1); the meter's other channels are listed as not summed (inside
+ * it), another meter's as not read (which meter holds the total is a
+ * guess); a device of unknown scope (nzxtsmart2, a fan and pump
+ * controller) is not summed at all; a GPU is read as before. */
+static void test_whole_system_meters_are_never_summed(void **state)
 {
     (void)state;
     char *root = wl_test_tmpdir();
@@ -375,27 +391,26 @@ static void test_devices_of_unknown_scope_are_never_summed(void **state)
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_float_equal(domain_power_w(in, &r, WL_DOMAIN_TOTAL), 300.0, 1e-9);
     assert_float_equal(domain_power_w(in, &r, WL_DOMAIN_GPU), 45.0, 1e-9);
-    assert_int_equal(in->n_not_read, 4);
+    assert_int_equal(in->n_not_read, 0);
+    assert_int_equal(in->n_not_summed, 4);
+    assert_non_null(strstr(in->not_summed[0], "hwmon0/nzxtsmart2/power1: scope unknown"));
     for (int i = 2; i <= 4; i++) {
         char rail[64];
-        snprintf(rail, sizeof rail, "hwmon3/corsairpsu/power%d: not summed with ", i);
-        assert_true(listed(in, rail, "hwmon3/corsairpsu/power1, read as this device's total"));
-        /* channels of one rank in file order, the device before a lower-ranked one */
-        assert_non_null(strstr(in->not_read[i - 2], rail));
+        snprintf(rail, sizeof rail, "hwmon3/corsairpsu/power%d: inside ", i);
+        /* channels of one rank in file order */
+        assert_non_null(strstr(in->not_summed[i - 1], rail));
+        assert_true(not_summed(in, rail, "hwmon3/corsairpsu/power1, read as this device's total"));
     }
-    assert_non_null(strstr(in->not_read[3], "hwmon0/nzxtsmart2/power1"));
-    assert_true(listed(in, "hwmon0/nzxtsmart2/power1: not summed with hwmon3/corsairpsu/power1",
-                       "devices of unknown scope"));
-    assert_non_null(strstr(in->source, "PARTIAL: 4 found but not read"));
+    assert_null(strstr(in->source, "PARTIAL"));
+    assert_non_null(strstr(in->source, " - 4 not summed"));
     wl_sensor_close(s);
     wl_test_rmtree(root);
     free(root);
 
     /* an ACPI power meter (the whole system) is the total before any other
-     * device; within a device a label "TOTAL" wins over channel 1, and an
-     * unreadable best channel gives way to the next */
+     * meter, and an unreadable best channel gives way to the next */
     root = wl_test_tmpdir();
-    dev(root, 0, "foo\n");
+    dev(root, 0, "corsairpsu\n");
     put(root, "class/hwmon/hwmon0/power1_input", "7000000\n");
     put(root, "class/hwmon/hwmon0/power1_label", "cpu\n");
     put(root, "class/hwmon/hwmon0/power2_input", "9000000\n");
@@ -413,47 +428,140 @@ static void test_devices_of_unknown_scope_are_never_summed(void **state)
     assert_string_equal(in->ch[0].name, "hwmon2/power_meter/power1");
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_float_equal(domain_power_w(in, &r, WL_DOMAIN_TOTAL), 400.0, 1e-9);
-    assert_int_equal(in->n_not_read, 4);
+    assert_int_equal(in->n_not_read, 3);
     assert_true(listed(in, "hwmon2/power_meter/energy1: ", "directory"));
-    assert_true(listed(in, "hwmon2/power_meter/power2: not summed with hwmon2/power_meter/power1",
-                       "this device's total"));
-    assert_true(listed(in, "hwmon0/foo/power1: not summed with hwmon2/power_meter/power1", ""));
-    assert_true(listed(in, "hwmon0/foo/power2: not summed with hwmon2/power_meter/power1", ""));
+    assert_true(listed(in, "hwmon0/corsairpsu/power1: not summed with hwmon2/power_meter/power1",
+                       "whole-system meters"));
+    assert_true(
+        listed(in, "hwmon0/corsairpsu/power2: not summed with hwmon2/power_meter/power1", ""));
+    assert_int_equal(in->n_not_summed, 1);
+    assert_true(not_summed(in, "hwmon2/power_meter/power2: inside hwmon2/power_meter/power1",
+                           "this device's total"));
     wl_sensor_close(s);
 
-    /* without the meter, foo's power2 ("Board TOTAL") is the total */
+    /* without the power meter, the PSU's power2 ("Board TOTAL", any case)
+     * is the total, before its power1 */
     snprintf(path, sizeof path, "%s/class/hwmon/hwmon2", root);
     wl_test_rmtree(path);
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
     in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 1);
-    assert_string_equal(in->ch[0].name, "hwmon0/foo/power2");
-    assert_int_equal(in->n_not_read, 1);
-    assert_true(listed(in, "hwmon0/foo/power1: not summed with hwmon0/foo/power2", ""));
+    assert_string_equal(in->ch[0].name, "hwmon0/corsairpsu/power2");
+    assert_int_equal(in->n_not_read, 0);
+    assert_true(not_summed(in, "hwmon0/corsairpsu/power1: inside hwmon0/corsairpsu/power2", ""));
     wl_sensor_close(s);
     wl_test_rmtree(root);
     free(root);
 
-    /* devices of one rank are taken in natural order: hwmon2 before hwmon10
+    /* meters of one rank are taken in natural order: hwmon2 before hwmon10
      * (which sorts first by bytes), even though hwmon10's best channel
      * (power1) ranks above hwmon2's; hwmon2's channels of one rank in file
      * order */
     root = wl_test_tmpdir();
-    dev(root, 10, "pump\n");
+    dev(root, 10, "corsairpsu\n");
     put(root, "class/hwmon/hwmon10/power1_input", "3000000\n");
-    dev(root, 2, "fan\n");
+    dev(root, 2, "corsairpsu\n");
     put(root, "class/hwmon/hwmon2/power3_input", "2000000\n");
     put(root, "class/hwmon/hwmon2/power2_input", "1000000\n");
     p.sysfs_root = root;
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
     in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 1);
-    assert_string_equal(in->ch[0].name, "hwmon2/fan/power2");
-    assert_int_equal(in->n_not_read, 2);
+    assert_string_equal(in->ch[0].name, "hwmon2/corsairpsu/power2");
+    assert_int_equal(in->n_not_summed, 1);
     assert_non_null(
-        strstr(in->not_read[0], "hwmon2/fan/power3: not summed with hwmon2/fan/power2"));
-    assert_non_null(
-        strstr(in->not_read[1], "hwmon10/pump/power1: not summed with hwmon2/fan/power2"));
+        strstr(in->not_summed[0], "hwmon2/corsairpsu/power3: inside hwmon2/corsairpsu/power2"));
+    assert_int_equal(in->n_not_read, 1);
+    assert_non_null(strstr(in->not_read[0],
+                           "hwmon10/corsairpsu/power1: not summed with hwmon2/corsairpsu/power2"));
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+static void put_powercap_package(const char *root)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/class", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/class/powercap", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0", root);
+    mkdir(path, 0755);
+    put(root, "class/powercap/intel-rapl:0/name", "package-0\n");
+    put(root, "class/powercap/intel-rapl:0/max_energy_range_uj", "262143328850\n");
+    put(root, "class/powercap/intel-rapl:0/energy_uj", "1000000\n");
+}
+
+/* The domains of every open sensor's channels (bit 1 << domain). */
+static unsigned set_domains(const wl_sensor_set *set)
+{
+    unsigned m = 0;
+    for (unsigned i = 0; i < wl_sensor_set_count(set); i++) {
+        const struct wl_sensor_info *in = wl_sensor_get_info(wl_sensor_set_get(set, i));
+        for (unsigned c = 0; c < in->n_channels; c++)
+            m |= 1u << in->ch[c].domain;
+    }
+    return m;
+}
+
+/* A device of unknown scope is never the run's energy: the sfp driver's
+ * power1/power2 are an SFP module's TX and RX laser power (uW of light).
+ * As a "total" it displaced the 100 W RAPL package from the headline, and
+ * J/token became the laser's. Now none of its channels is summed: each is
+ * listed as not summed (the total is not partial for it), the headline
+ * stays package, and with nothing else to read hwmon says why. */
+static void test_device_of_unknown_scope_is_not_summed(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_powercap_package(root);
+    dev(root, 0, "sfp\n");
+    put(root, "class/hwmon/hwmon0/power1_input", "500\n");
+    put(root, "class/hwmon/hwmon0/power1_label", "TX_power\n");
+    put(root, "class/hwmon/hwmon0/power2_input", "300\n");
+    put(root, "class/hwmon/hwmon0/power2_label", "RX_power\n");
+    dev(root, 1, "coretemp\n");
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.period_probe_ns = 0;
+    p.backends = WL_BACKEND_RAPL_POWERCAP | WL_BACKEND_HWMON;
+    p.model_use = WL_MODEL_NEVER;
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    assert_int_equal(wl_sensor_set_count(set), 1); /* rapl-powercap alone */
+    const unsigned present = set_domains(set);
+    assert_int_equal(present, 1u << WL_DOMAIN_PACKAGE);
+    assert_int_equal(wl_headline_domains(present), 1u << WL_DOMAIN_PACKAGE);
+    assert_int_equal(wl_sensor_set_n_not_read(set), 0);
+    const struct wl_sensor_status *hw = NULL;
+    for (unsigned i = 0; i < wl_sensor_set_status_count(set); i++)
+        if (strcmp(wl_sensor_set_status(set, i)->backend, "hwmon") == 0)
+            hw = wl_sensor_set_status(set, i);
+    assert_non_null(hw);
+    assert_false(hw->available);
+    assert_non_null(strstr(hw->why, "measures a known scope (2 channel(s) not summed; the first: "
+                                    "hwmon0/sfp/power1: scope unknown (not a whole-system "
+                                    "meter), not summed)"));
+    wl_sensor_set_close(set);
+
+    /* next to a GPU: the GPU is read, the module listed, nothing PARTIAL */
+    dev(root, 2, "amdgpu\n");
+    put(root, "class/hwmon/hwmon2/power1_input", "45000000\n");
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_string_equal(in->ch[0].name, "hwmon2/amdgpu/power1");
+    assert_int_equal(in->n_not_read, 0);
+    assert_int_equal(in->n_not_summed, 2);
+    assert_string_equal(in->not_summed[0],
+                        "hwmon0/sfp/power1: scope unknown (not a whole-system meter), not summed");
+    assert_string_equal(in->not_summed[1],
+                        "hwmon0/sfp/power2: scope unknown (not a whole-system meter), not summed");
+    assert_null(strstr(in->source, "PARTIAL"));
+    assert_non_null(strstr(in->source, "(1 channel(s)) - 2 not summed"));
     wl_sensor_close(s);
     wl_test_rmtree(root);
     free(root);
@@ -468,7 +576,8 @@ int main(void)
         cmocka_unit_test(test_energy_counter_going_down_is_a_gap),
         cmocka_unit_test(test_fifos_do_not_hang),
         cmocka_unit_test(test_devices_over_the_limit_are_listed),
-        cmocka_unit_test(test_devices_of_unknown_scope_are_never_summed),
+        cmocka_unit_test(test_whole_system_meters_are_never_summed),
+        cmocka_unit_test(test_device_of_unknown_scope_is_not_summed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
