@@ -2,7 +2,10 @@
  * (<sysfs>/class/hwmon/hwmonN/{name, power*_input (uW), energy*_input (uJ), *_label}).
  *
  * What a device measures decides what is summed, by one rule (device_class,
- * from its name): amdgpu/nouveau/i915/xe -> gpu; amd_energy / zenpower ->
+ * from its name): amdgpu/nouveau/i915/xe -> gpu, one channel per device
+ * (its whole: xe's energy2 "pkg" is inside energy1 "card", and the
+ * sampler sums every channel of a domain; i915's per-GT devices
+ * "i915_gtN" are parts of the i915 one and not summed); amd_energy / zenpower ->
  * package ("Esocket*"; "Ecore*" is per core and skipped: it would need a
  * sum); a whole-system meter (ACPI power_meter; corsairpsu, a PSU that
  * reports its total) -> total, containing everything (WL_CH_CONTAINS).
@@ -13,7 +16,7 @@
  * domain, and a whole-system meter's channels may include one another
  * (corsair-psu: the total and its rails), as may two such meters, so
  * exactly one channel of them all is read as the total
- * (add_system_devices) and every other one is listed with why. energy*_input
+ * (add_system_device) and every other one is listed with why. energy*_input
  * is a cumulative counter (64-bit, never wraps: a decrease is a
  * discontinuity, wl__counter_update, counted in n_discontinuities rather
  * than the total falling); power*_input is sampled power (integrated by
@@ -34,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 struct hwmon_ch {
@@ -61,10 +65,11 @@ static void hwmon_close(struct wl_sensor *s)
 /* What a device measures, from its name: what its channels are summed
  * into (class_domain). */
 enum dev_class {
-    DEV_GPU,     /* a GPU: gpu */
-    DEV_CPU,     /* per-socket CPU energy: package, every channel */
-    DEV_SYSTEM,  /* the whole system: total (contains everything), one channel of all */
-    DEV_UNKNOWN, /* scope unknown: nothing summed */
+    DEV_GPU,      /* a GPU: gpu, one channel per device */
+    DEV_CPU,      /* per-socket CPU energy: package, every channel */
+    DEV_SYSTEM,   /* the whole system: total (contains everything), one channel of all */
+    DEV_GPU_PART, /* a part of a GPU another device reads whole: nothing summed */
+    DEV_UNKNOWN,  /* scope unknown: nothing summed */
 };
 
 static bool name_in(const char *dev, const char *const *names)
@@ -93,6 +98,8 @@ static enum dev_class device_class(const char *dev)
         return DEV_CPU;
     if (name_in(dev, system))
         return DEV_SYSTEM;
+    if (strncmp(dev, "i915_gt", strlen("i915_gt")) == 0)
+        return DEV_GPU_PART; /* one GT's energy; the "i915" device has the GPU's */
     return DEV_UNKNOWN;
 }
 
@@ -106,6 +113,7 @@ static enum wl_domain class_domain(enum dev_class c, unsigned *flags)
     case DEV_CPU:
         return WL_DOMAIN_PACKAGE;
     case DEV_SYSTEM:
+    case DEV_GPU_PART:
     case DEV_UNKNOWN: /* not summed: never added as a channel */
         break;
     }
@@ -223,13 +231,16 @@ static bool contains_ci(const char *text, const char *word)
 }
 
 /* Which channel of a device read as one whole is read (the lowest rank;
- * in file order among equals): one labelled as the total ("power total"
- * in corsair-psu), else channel 1 (power1 of an ACPI power meter), else
- * the first; an energy counter before a power of the same rank. */
+ * in file order among equals): one labelled as the whole device (a label
+ * containing "total": corsair-psu's "power total"; or "card": xe's card,
+ * of which "pkg" is a part), else channel 1 (power1 of an ACPI power
+ * meter, a GPU's first), else the first; an energy counter before a power
+ * of the same rank. */
 static int cand_rank(const struct cand *c)
 {
     const char *digits = c->base + (c->is_energy ? strlen("energy") : strlen("power"));
-    const int rank = contains_ci(c->label, "total") ? 0 : strcmp(digits, "1") == 0 ? 2 : 4;
+    const bool whole = contains_ci(c->label, "total") || strcasecmp(c->label, "card") == 0;
+    const int rank = whole ? 0 : strcmp(digits, "1") == 0 ? 2 : 4;
     return rank + (c->is_energy ? 0 : 1);
 }
 
@@ -299,37 +310,55 @@ static int system_dev_rank(const struct hw_dev *d)
     return d->n > 0 && d->c[0].rank < 2 ? 1 : 2;
 }
 
+/* Reads d as one whole: its best channel (d's files sorted by cand_rank)
+ * that can be read is added, as domain dom with flags; each one before it
+ * that could not be read is listed as not read (add_cand), each one after
+ * it as not summed (channels of one device may include each other: xe's
+ * "pkg" is inside "card", a PSU's rails inside its total). name: the
+ * channel added, "" when none could be. */
+static void add_device_whole(struct wl_sensor *s, struct hwmon *h, const struct hw_dev *d,
+                             enum wl_domain dom, unsigned flags, char name[WL_SENSOR_NAME_MAX])
+{
+    name[0] = '\0';
+    for (unsigned i = 0; i < d->n; i++) {
+        char ch[WL_SENSOR_NAME_MAX];
+        chan_name(ch, d->hw, d->dev, d->c[i].base);
+        if (name[0])
+            wl__sensor_not_summed(s,
+                                  "%s: not summed with %s, read as this device's total (channels "
+                                  "of one device may include each other)",
+                                  ch, name);
+        else if (add_cand(s, h, d->dir, d->hw, d->dev, &d->c[i], dom, flags))
+            memcpy(name, ch, WL_SENSOR_NAME_MAX);
+    }
+}
+
 /* The whole-system meters: their channels may include one another
  * (corsair-psu's power1 is the PSU's total, power2-4 its rails), and two
  * such meters may measure the same power (an ACPI meter and a PSU), so the
  * sampler, which sums the channels of one domain, gets exactly one channel
  * of domain total: the best one (cand_rank) of the first meter
- * (system_dev_rank, then natural order) that can be read. The chosen
- * meter's other channels are listed as not summed (they are inside what it
- * reads); the other meters' channels as not read (which meter holds the
- * true total is a guess: the total may be PARTIAL). total_name: the chosen
+ * (system_dev_rank, then natural order) that can be read
+ * (add_device_whole: its other channels are not summed). The other
+ * meters' channels are listed as not read (which meter holds the true
+ * total is a guess: the total may be PARTIAL). total_name: the chosen
  * channel's name, "" until one is. */
 static void add_system_device(struct wl_sensor *s, struct hwmon *h, const struct hw_dev *d,
                               char total_name[WL_SENSOR_NAME_MAX])
 {
-    unsigned flags;
-    const enum wl_domain dom = class_domain(d->cls, &flags);
-    const bool other_device = total_name[0] != '\0';
+    if (!total_name[0]) {
+        unsigned flags;
+        const enum wl_domain dom = class_domain(d->cls, &flags);
+        add_device_whole(s, h, d, dom, flags, total_name);
+        return;
+    }
     for (unsigned i = 0; i < d->n; i++) {
         char name[WL_SENSOR_NAME_MAX];
         chan_name(name, d->hw, d->dev, d->c[i].base);
-        if (other_device)
-            wl__sensor_not_read(s,
-                                "%s: not summed with %s, read as the total (whole-system meters "
-                                "may measure the same power)",
-                                name, total_name);
-        else if (total_name[0])
-            wl__sensor_not_summed(s,
-                                  "%s: inside %s, read as this device's total (channels of a "
-                                  "meter may include each other)",
-                                  name, total_name);
-        else if (add_cand(s, h, d->dir, d->hw, d->dev, &d->c[i], dom, flags))
-            memcpy(total_name, name, WL_SENSOR_NAME_MAX);
+        wl__sensor_not_read(s,
+                            "%s: not summed with %s, read as the total (whole-system meters "
+                            "may measure the same power)",
+                            name, total_name);
     }
 }
 
@@ -337,10 +366,13 @@ static void add_system_device(struct wl_sensor *s, struct hwmon *h, const struct
  * why. */
 static void list_not_summed(struct wl_sensor *s, const struct hw_dev *d)
 {
+    const char *why = d->cls == DEV_GPU_PART
+                          ? "a part of a GPU (the i915 device reads the whole GPU)"
+                          : "scope unknown (not a whole-system meter)";
     for (unsigned i = 0; i < d->n; i++) {
         char name[WL_SENSOR_NAME_MAX];
         chan_name(name, d->hw, d->dev, d->c[i].base);
-        wl__sensor_not_summed(s, "%s: scope unknown (not a whole-system meter), not summed", name);
+        wl__sensor_not_summed(s, "%s: %s, not summed", name, why);
     }
 }
 
@@ -387,19 +419,23 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         d.cls = device_class(d.dev);
         unsigned flags;
         const enum wl_domain dom = class_domain(d.cls, &flags);
+        if ((d.cls == DEV_GPU || d.cls == DEV_SYSTEM) && d.n > 1)
+            qsort(d.c, d.n, sizeof *d.c, cmp_cand); /* best first, file order among equals */
+        char whole[WL_SENSOR_NAME_MAX];
         switch (d.cls) {
         case DEV_GPU:
-        case DEV_CPU:
+            add_device_whole(s, h, &d, dom, flags, whole);
+            break;
+        case DEV_CPU: /* one channel per socket: all summed */
             for (unsigned k = 0; k < d.n; k++)
                 add_cand(s, h, d.dir, hw, d.dev, &d.c[k], dom, flags);
             break;
+        case DEV_GPU_PART:
         case DEV_UNKNOWN:
             list_not_summed(s, &d);
             break;
         case DEV_SYSTEM:
             /* after the other devices, one channel of them all */
-            if (d.n > 1)
-                qsort(d.c, d.n, sizeof *d.c, cmp_cand); /* best first, file order among equals */
             d.seq = n_sys;
             d.rank = system_dev_rank(&d);
             sys[n_sys++] = d;

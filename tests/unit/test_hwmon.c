@@ -396,7 +396,7 @@ static void test_whole_system_meters_are_never_summed(void **state)
     assert_non_null(strstr(in->not_summed[0], "hwmon0/nzxtsmart2/power1: scope unknown"));
     for (int i = 2; i <= 4; i++) {
         char rail[64];
-        snprintf(rail, sizeof rail, "hwmon3/corsairpsu/power%d: inside ", i);
+        snprintf(rail, sizeof rail, "hwmon3/corsairpsu/power%d: not summed with ", i);
         /* channels of one rank in file order */
         assert_non_null(strstr(in->not_summed[i - 1], rail));
         assert_true(not_summed(in, rail, "hwmon3/corsairpsu/power1, read as this device's total"));
@@ -435,7 +435,8 @@ static void test_whole_system_meters_are_never_summed(void **state)
     assert_true(
         listed(in, "hwmon0/corsairpsu/power2: not summed with hwmon2/power_meter/power1", ""));
     assert_int_equal(in->n_not_summed, 1);
-    assert_true(not_summed(in, "hwmon2/power_meter/power2: inside hwmon2/power_meter/power1",
+    assert_true(not_summed(in,
+                           "hwmon2/power_meter/power2: not summed with hwmon2/power_meter/power1",
                            "this device's total"));
     wl_sensor_close(s);
 
@@ -448,7 +449,8 @@ static void test_whole_system_meters_are_never_summed(void **state)
     assert_int_equal(in->n_channels, 1);
     assert_string_equal(in->ch[0].name, "hwmon0/corsairpsu/power2");
     assert_int_equal(in->n_not_read, 0);
-    assert_true(not_summed(in, "hwmon0/corsairpsu/power1: inside hwmon0/corsairpsu/power2", ""));
+    assert_true(
+        not_summed(in, "hwmon0/corsairpsu/power1: not summed with hwmon0/corsairpsu/power2", ""));
     wl_sensor_close(s);
     wl_test_rmtree(root);
     free(root);
@@ -469,8 +471,8 @@ static void test_whole_system_meters_are_never_summed(void **state)
     assert_int_equal(in->n_channels, 1);
     assert_string_equal(in->ch[0].name, "hwmon2/corsairpsu/power2");
     assert_int_equal(in->n_not_summed, 1);
-    assert_non_null(
-        strstr(in->not_summed[0], "hwmon2/corsairpsu/power3: inside hwmon2/corsairpsu/power2"));
+    assert_non_null(strstr(in->not_summed[0],
+                           "hwmon2/corsairpsu/power3: not summed with hwmon2/corsairpsu/power2"));
     assert_int_equal(in->n_not_read, 1);
     assert_non_null(strstr(in->not_read[0],
                            "hwmon10/corsairpsu/power1: not summed with hwmon2/corsairpsu/power2"));
@@ -567,6 +569,88 @@ static void test_device_of_unknown_scope_is_not_summed(void **state)
     free(root);
 }
 
+/* The sum of the energies of the channels of domain d in r. */
+static uint64_t domain_energy_uj(const struct wl_sensor_info *in, const struct wl_sensor_reading *r,
+                                 enum wl_domain d)
+{
+    uint64_t e = 0;
+    for (unsigned i = 0; i < in->n_channels; i++)
+        if (in->ch[i].domain == d && (r->v[i].valid & WL_CH_ENERGY))
+            e += r->v[i].energy_uj;
+    return e;
+}
+
+/* One GPU is read as one whole: Intel's xe driver exposes energy1 "card"
+ * and energy2 "pkg", and the package is inside the card (Level Zero's
+ * card and package power domains). Both were summed into gpu: a card
+ * drawing 30 W read as 50 W. Now the channel labelled card is read and
+ * pkg is listed as not summed; without labels channel 1 is read. i915's
+ * per-GT devices (i915_gtN) are parts of the i915 device, not summed. */
+static void test_gpu_device_is_read_as_one_whole(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    dev(root, 0, "xe\n");
+    /* pkg first in file order and as channel 1: the label decides */
+    put(root, "class/hwmon/hwmon0/energy1_input", "60000000\n");
+    put(root, "class/hwmon/hwmon0/energy1_label", "pkg\n");
+    put(root, "class/hwmon/hwmon0/energy2_input", "91000000\n");
+    put(root, "class/hwmon/hwmon0/energy2_label", "card\n");
+    dev(root, 1, "i915\n");
+    put(root, "class/hwmon/hwmon1/energy1_input", "1000000\n");
+    dev(root, 2, "i915_gt0\n");
+    put(root, "class/hwmon/hwmon2/energy1_input", "500000\n");
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 2);
+    const struct wl_sensor_channel *card = find(in, "hwmon0/xe/energy2");
+    assert_non_null(card);
+    assert_int_equal(card->domain, WL_DOMAIN_GPU);
+    assert_string_equal(card->label, "card");
+    assert_non_null(find(in, "hwmon1/i915/energy1"));
+    assert_int_equal(in->n_not_read, 0);
+    assert_int_equal(in->n_not_summed, 2);
+    assert_string_equal(in->not_summed[0],
+                        "hwmon0/xe/energy1: not summed with hwmon0/xe/energy2, read as this "
+                        "device's total (channels of one device may include each other)");
+    assert_string_equal(in->not_summed[1], "hwmon2/i915_gt0/energy1: a part of a GPU (the i915 "
+                                           "device reads the whole GPU), not summed");
+    /* 1 s at 30 W (card), 20 W (pkg), 10 W (the i915 card), 5 W (its GT) */
+    put(root, "class/hwmon/hwmon0/energy1_input", "80000000\n");
+    put(root, "class/hwmon/hwmon0/energy2_input", "121000000\n");
+    put(root, "class/hwmon/hwmon1/energy1_input", "11000000\n");
+    put(root, "class/hwmon/hwmon2/energy1_input", "5500000\n");
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(domain_energy_uj(in, &r, WL_DOMAIN_GPU), 40000000);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+
+    /* no labels: channel 1, an energy counter before a power */
+    root = wl_test_tmpdir();
+    dev(root, 0, "xe\n");
+    put(root, "class/hwmon/hwmon0/power1_input", "30000000\n");
+    put(root, "class/hwmon/hwmon0/energy2_input", "1000000\n");
+    put(root, "class/hwmon/hwmon0/energy1_input", "2000000\n");
+    p.sysfs_root = root;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_string_equal(in->ch[0].name, "hwmon0/xe/energy1");
+    assert_int_equal(in->n_not_summed, 2);
+    assert_true(not_summed(in, "hwmon0/xe/power1: not summed with hwmon0/xe/energy1", ""));
+    assert_true(not_summed(in, "hwmon0/xe/energy2: not summed with hwmon0/xe/energy1", ""));
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -578,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_devices_over_the_limit_are_listed),
         cmocka_unit_test(test_whole_system_meters_are_never_summed),
         cmocka_unit_test(test_device_of_unknown_scope_is_not_summed),
+        cmocka_unit_test(test_gpu_device_is_read_as_one_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

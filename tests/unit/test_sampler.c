@@ -676,8 +676,8 @@ static void test_power_only_energy_never_goes_back(void **state)
     free(root);
 }
 
-/* Two meters in one domain (two GPUs: hwmon sums those, not the channels
- * of a device of unknown scope): one falls from 100 W to 0 W while the other
+/* Two meters in one domain (two GPUs: hwmon sums those, not two channels
+ * of one device, which it reads as one whole): one falls from 100 W to 0 W while the other
  * rises from 0 W to 100 W, between a mark (at ~150 ms, which holds their
  * last powers) and the next sample (at ~200 ms). The domain never went
  * back, so the floor must not add anything: the domain's energy stays
@@ -691,7 +691,11 @@ static void test_power_only_floor_is_per_domain(void **state)
     make_power_meter(root, "100000000\n", p1, sizeof p1);
     snprintf(p2, sizeof p2, "%s/class/hwmon/hwmon0/name", root);
     assert_int_equal(wl_test_write_file(p2, "amdgpu\n", 7), 0);
-    snprintf(p2, sizeof p2, "%s/class/hwmon/hwmon0/power2_input", root);
+    snprintf(p2, sizeof p2, "%s/class/hwmon/hwmon1", root);
+    assert_int_equal(mkdir(p2, 0755), 0);
+    snprintf(p2, sizeof p2, "%s/class/hwmon/hwmon1/name", root);
+    assert_int_equal(wl_test_write_file(p2, "amdgpu\n", 7), 0);
+    snprintf(p2, sizeof p2, "%s/class/hwmon/hwmon1/power1_input", root);
     write_text(p2, "000000000\n");
     wl_sensor_set *set = NULL;
     wl_sampler *s = open_meter_sampler(root, 200000000, &set);
