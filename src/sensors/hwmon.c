@@ -2,7 +2,9 @@
  * (<sysfs>/class/hwmon/hwmonN/{name, power*_input (uW), energy*_input (uJ), *_label}).
  *
  * What a device measures decides what is summed, by one rule (device_class,
- * from its name): amdgpu/nouveau/i915/xe -> gpu, one channel per device
+ * from its name, and for amdgpu its files): amdgpu on an APU -> soc, the
+ * socket's power including the CPU (WL_CH_CONTAINS: never added to a
+ * package); amdgpu on a discrete card, nouveau, i915, xe -> gpu, one channel per device
  * (its whole: xe's energy2 "pkg" is inside energy1 "card", and the
  * sampler sums every channel of a domain; i915's per-GT devices
  * "i915_gtN" are parts of the i915 one and not summed); amd_energy / zenpower ->
@@ -62,10 +64,20 @@ static void hwmon_close(struct wl_sensor *s)
     s->impl = NULL;
 }
 
+/* One power*_input or energy*_input file of a device. */
+struct cand {
+    char base[256]; /* "power1": the file name without "_input" (any d_name) */
+    char label[WL_SENSOR_NAME_MAX];
+    bool is_energy;
+    int rank;     /* one channel of a device: lower is read first (cand_rank) */
+    unsigned seq; /* its place in file order (cmp_cand) */
+};
+
 /* What a device measures, from its name: what its channels are summed
  * into (class_domain). */
 enum dev_class {
     DEV_GPU,      /* a GPU: gpu, one channel per device */
+    DEV_APU,      /* an AMD APU's socket (CPU + GPU): soc, contains package, one channel */
     DEV_CPU,      /* per-socket CPU energy: package, every channel */
     DEV_SYSTEM,   /* the whole system: total (contains everything), one channel of all */
     DEV_GPU_PART, /* a part of a GPU another device reads whole: nothing summed */
@@ -80,18 +92,42 @@ static bool name_in(const char *dev, const char *const *names)
     return false;
 }
 
-/* The one rule for what a device is. A whole-system meter is a driver known
+/* True when an amdgpu device is an APU's GPU, from what amdgpu_pm.c
+ * creates only there: in1 (vddnb, the northbridge voltage: "only APUs have
+ * vddnb", hwmon_attributes_visible; read, not only there: an old kernel
+ * that made it on a discrete card fails the read), or a power channel
+ * labelled "fastPPT" (Van Gogh's slow/fast PPT pair). An APU's power1 is
+ * the socket's power, the CPU's included (the driver's hwmon docs: "On
+ * APUs this includes the CPU"). dir: the device's folder; c, n: its files. */
+static bool amdgpu_is_apu(const char *dir, const struct cand *c, unsigned n)
+{
+    char path[1500];
+    snprintf(path, sizeof path, "%s/in1_input", dir);
+    uint64_t mv;
+    if (wl__read_u64(path, &mv) == 0)
+        return true;
+    for (unsigned i = 0; i < n; i++)
+        if (strcmp(c[i].label, "fastPPT") == 0)
+            return true;
+    return false;
+}
+
+/* The one rule for what a device is, from its name (dev) and, for amdgpu,
+ * its files (amdgpu_is_apu). A whole-system meter is a driver known
  * to measure the power of the whole machine: the ACPI power meter (ACPI
  * 4.0 _PMM, "power_meter") and Corsair's HID PSUs ("corsairpsu", whose
  * power1 "power total" is the PSU's total and power2-4 its rails). Every
  * other driver that exposes power (sfp's TX/RX laser power, pumps, NICs,
  * PMBus VRMs, INA2xx rail monitors, fam15h_power) measures a part of the
  * machine, or something outside it, that is not known: never a headline. */
-static enum dev_class device_class(const char *dev)
+static enum dev_class device_class(const char *dev, const char *dir, const struct cand *c,
+                                   unsigned n)
 {
     static const char *const gpu[] = {"amdgpu", "nouveau", "i915", "xe", NULL};
     static const char *const cpu[] = {"amd_energy", "zenpower", NULL};
     static const char *const system[] = {"power_meter", "corsairpsu", NULL};
+    if (strcmp(dev, "amdgpu") == 0 && amdgpu_is_apu(dir, c, n))
+        return DEV_APU;
     if (name_in(dev, gpu))
         return DEV_GPU;
     if (name_in(dev, cpu))
@@ -110,6 +146,9 @@ static enum wl_domain class_domain(enum dev_class c, unsigned *flags)
     switch (c) {
     case DEV_GPU:
         return WL_DOMAIN_GPU;
+    case DEV_APU:
+        *flags = WL_CH_CONTAINS; /* the CPU package is inside */
+        return WL_DOMAIN_SOC;
     case DEV_CPU:
         return WL_DOMAIN_PACKAGE;
     case DEV_SYSTEM:
@@ -120,15 +159,6 @@ static enum wl_domain class_domain(enum dev_class c, unsigned *flags)
     *flags = WL_CH_CONTAINS;
     return WL_DOMAIN_TOTAL;
 }
-
-/* One power*_input or energy*_input file of a device. */
-struct cand {
-    char base[256]; /* "power1": the file name without "_input" (any d_name) */
-    char label[WL_SENSOR_NAME_MAX];
-    bool is_energy;
-    int rank;     /* one channel of a device: lower is read first (cand_rank) */
-    unsigned seq; /* its place in file order (cmp_cand) */
-};
 
 /* Lower rank first, then lower seq (the order found), so that equals keep
  * that order (qsort is not stable). */
@@ -416,14 +446,15 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         snprintf(path, sizeof path, "%s/name", d.dir);
         wl__read_name(path, d.dev, sizeof d.dev);
         d.n = scan_device(d.dir, &d.c);
-        d.cls = device_class(d.dev);
+        d.cls = device_class(d.dev, d.dir, d.c, d.n);
         unsigned flags;
         const enum wl_domain dom = class_domain(d.cls, &flags);
-        if ((d.cls == DEV_GPU || d.cls == DEV_SYSTEM) && d.n > 1)
+        if ((d.cls == DEV_GPU || d.cls == DEV_APU || d.cls == DEV_SYSTEM) && d.n > 1)
             qsort(d.c, d.n, sizeof *d.c, cmp_cand); /* best first, file order among equals */
         char whole[WL_SENSOR_NAME_MAX];
         switch (d.cls) {
         case DEV_GPU:
+        case DEV_APU:
             add_device_whole(s, h, &d, dom, flags, whole);
             break;
         case DEV_CPU: /* one channel per socket: all summed */

@@ -507,6 +507,15 @@ static unsigned set_domains(const wl_sensor_set *set)
     return m;
 }
 
+/* The status of backend name in set (NULL when not tried). */
+static const struct wl_sensor_status *status_of(const wl_sensor_set *set, const char *name)
+{
+    for (unsigned i = 0; i < wl_sensor_set_status_count(set); i++)
+        if (strcmp(wl_sensor_set_status(set, i)->backend, name) == 0)
+            return wl_sensor_set_status(set, i);
+    return NULL;
+}
+
 /* A device of unknown scope is never the run's energy: the sfp driver's
  * power1/power2 are an SFP module's TX and RX laser power (uW of light).
  * As a "total" it displaced the 100 W RAPL package from the headline, and
@@ -537,10 +546,7 @@ static void test_device_of_unknown_scope_is_not_summed(void **state)
     assert_int_equal(present, 1u << WL_DOMAIN_PACKAGE);
     assert_int_equal(wl_headline_domains(present), 1u << WL_DOMAIN_PACKAGE);
     assert_int_equal(wl_sensor_set_n_not_read(set), 0);
-    const struct wl_sensor_status *hw = NULL;
-    for (unsigned i = 0; i < wl_sensor_set_status_count(set); i++)
-        if (strcmp(wl_sensor_set_status(set, i)->backend, "hwmon") == 0)
-            hw = wl_sensor_set_status(set, i);
+    const struct wl_sensor_status *hw = status_of(set, "hwmon");
     assert_non_null(hw);
     assert_false(hw->available);
     assert_non_null(strstr(hw->why, "measures a known scope (2 channel(s) not summed; the first: "
@@ -651,6 +657,103 @@ static void test_gpu_device_is_read_as_one_whole(void **state)
     free(root);
 }
 
+/* amdgpu on an APU reports the socket's power, the CPU's included (the
+ * driver's hwmon docs: "On APUs this includes the CPU"). As gpu it was
+ * added to the RAPL package (or to the CPU model's, as a normal user):
+ * the CPU counted twice. An APU is told by what amdgpu makes only there
+ * (in1, vddnb, readable; or a fastPPT label): its channel is soc,
+ * containing the package, and the headline is soc alone; it is a CPU
+ * source, so the CPU model is not opened beside it. A discrete card
+ * (no in1) stays gpu, added to the package. */
+static void test_amdgpu_apu_is_the_socket_not_a_gpu(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_powercap_package(root);
+    dev(root, 0, "amdgpu\n");
+    put(root, "class/hwmon/hwmon0/power1_input", "25000000\n");
+    put(root, "class/hwmon/hwmon0/power1_label", "PPT\n");
+    put(root, "class/hwmon/hwmon0/in0_input", "1100\n");
+    put(root, "class/hwmon/hwmon0/in0_label", "vddgfx\n");
+    put(root, "class/hwmon/hwmon0/in1_input", "900\n");
+    put(root, "class/hwmon/hwmon0/in1_label", "vddnb\n");
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.period_probe_ns = 0;
+    p.backends = WL_BACKEND_RAPL_POWERCAP | WL_BACKEND_HWMON;
+    p.model_use = WL_MODEL_NEVER;
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    assert_int_equal(wl_sensor_set_count(set), 2);
+    unsigned present = set_domains(set);
+    assert_int_equal(present, (1u << WL_DOMAIN_PACKAGE) | (1u << WL_DOMAIN_SOC));
+    assert_int_equal(wl_headline_domains(present), 1u << WL_DOMAIN_SOC);
+    const struct wl_sensor_info *in = wl_sensor_get_info(wl_sensor_set_get(set, 1));
+    assert_string_equal(in->backend, "hwmon");
+    assert_int_equal(in->n_channels, 1);
+    assert_string_equal(in->ch[0].name, "hwmon0/amdgpu/power1");
+    assert_int_equal(in->ch[0].domain, WL_DOMAIN_SOC);
+    assert_true(in->ch[0].flags & WL_CH_CONTAINS);
+    wl_sensor_set_close(set);
+
+    /* as a normal user (no RAPL): the APU is the CPU source, no model */
+    p.backends = WL_BACKEND_HWMON | WL_BACKEND_CPU_MODEL;
+    p.model_use = WL_MODEL_AUTO;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    assert_int_equal(wl_sensor_set_count(set), 1);
+    assert_int_equal(set_domains(set), 1u << WL_DOMAIN_SOC);
+    const struct wl_sensor_status *model = status_of(set, "cpu-model");
+    assert_non_null(model);
+    assert_true(model->skipped);
+    wl_sensor_set_close(set);
+
+    /* Van Gogh (Steam Deck): no in1 here, but slowPPT/fastPPT: soc, one
+     * channel (the two are one power averaged two ways) */
+    char path[2048];
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/in1_input", root);
+    assert_int_equal(unlink(path), 0);
+    put(root, "class/hwmon/hwmon0/power1_label", "slowPPT\n");
+    put(root, "class/hwmon/hwmon0/power2_input", "26000000\n");
+    put(root, "class/hwmon/hwmon0/power2_label", "fastPPT\n");
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_string_equal(in->ch[0].name, "hwmon0/amdgpu/power1");
+    assert_int_equal(in->ch[0].domain, WL_DOMAIN_SOC);
+    assert_int_equal(in->n_not_summed, 1);
+    assert_true(not_summed(in, "hwmon0/amdgpu/power2: not summed with hwmon0/amdgpu/power1", ""));
+    wl_sensor_close(s);
+
+    /* a discrete card: no in1 (amdgpu hides it there), a PPT label: gpu,
+     * beside the package */
+    put(root, "class/hwmon/hwmon0/power1_label", "PPT\n");
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/power2_input", root);
+    assert_int_equal(unlink(path), 0);
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/power2_label", root);
+    assert_int_equal(unlink(path), 0);
+    put(root, "class/hwmon/hwmon0/freq2_input", "1000000000\n");
+    put(root, "class/hwmon/hwmon0/freq2_label", "mclk\n");
+    p.backends = WL_BACKEND_RAPL_POWERCAP | WL_BACKEND_HWMON;
+    p.model_use = WL_MODEL_NEVER;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    present = set_domains(set);
+    assert_int_equal(present, (1u << WL_DOMAIN_PACKAGE) | (1u << WL_DOMAIN_GPU));
+    assert_int_equal(wl_headline_domains(present),
+                     (1u << WL_DOMAIN_PACKAGE) | (1u << WL_DOMAIN_GPU));
+    wl_sensor_set_close(set);
+    /* an in1 that cannot be read (an old kernel made it on a discrete
+     * card, where reading it fails) is no APU */
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/in1_input", root);
+    assert_int_equal(mkdir(path, 0755), 0);
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    assert_int_equal(wl_sensor_get_info(s)->ch[0].domain, WL_DOMAIN_GPU);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -663,6 +766,7 @@ int main(void)
         cmocka_unit_test(test_whole_system_meters_are_never_summed),
         cmocka_unit_test(test_device_of_unknown_scope_is_not_summed),
         cmocka_unit_test(test_gpu_device_is_read_as_one_whole),
+        cmocka_unit_test(test_amdgpu_apu_is_the_socket_not_a_gpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
