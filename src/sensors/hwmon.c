@@ -1,5 +1,8 @@
 /* Power and energy from Linux hwmon devices
- * (<sysfs>/class/hwmon/hwmonN/{name, power*_input (uW), energy*_input (uJ), *_label}).
+ * (<sysfs>/class/hwmon/hwmonN/{name, power*_input or power*_average (uW),
+ * energy*_input (uJ), *_label}; a device registered the legacy way, such
+ * as the ACPI power meter before its conversion, has its name and files
+ * in hwmonN/device/, the device it belongs to).
  *
  * What a device measures decides what is summed, by one rule (device_class,
  * from its name, and for amdgpu its files): amdgpu on an APU -> soc, the
@@ -22,7 +25,10 @@
  * is a cumulative counter (64-bit, never wraps: a decrease is a
  * discontinuity, wl__counter_update, counted in n_discontinuities rather
  * than the total falling); power*_input is sampled power (integrated by
- * the sampler). Files stay open. Devices and their files are taken in
+ * the sampler); power*_average, a power the device averaged over its own
+ * interval (the ACPI meter's power1_average_interval, amdgpu's SMU), is a
+ * vendor estimate (integrated the same way; a power*_input of the same
+ * channel is read instead). Files stay open. Devices and their files are taken in
  * natural order (hwmon2 before hwmon10); one that cannot be read, or one
  * over the channel limit, is listed in not_read.
  */
@@ -64,11 +70,13 @@ static void hwmon_close(struct wl_sensor *s)
     s->impl = NULL;
 }
 
-/* One power*_input or energy*_input file of a device. */
+/* One power or energy file of a device: energy*_input, power*_input or
+ * power*_average. */
 struct cand {
-    char base[256]; /* "power1": the file name without "_input" (any d_name) */
+    char base[256]; /* "power1": the file name without its suffix (any d_name) */
     char label[WL_SENSOR_NAME_MAX];
     bool is_energy;
+    bool is_average; /* power*_average, not *_input */
     int rank;     /* one channel of a device: lower is read first (cand_rank) */
     unsigned seq; /* its place in file order (cmp_cand) */
 };
@@ -201,7 +209,7 @@ static bool add_cand(struct wl_sensor *s, struct hwmon *h, const char *dir, cons
         return false;
     }
     char path[1700];
-    snprintf(path, sizeof path, "%s/%s_input", dir, c->base);
+    snprintf(path, sizeof path, "%s/%s%s", dir, c->base, c->is_average ? "_average" : "_input");
     int err = 0;
     int fd = wl__attr_open(path, false, &err);
     uint64_t v;
@@ -213,8 +221,11 @@ static bool add_cand(struct wl_sensor *s, struct hwmon *h, const char *dir, cons
     }
     const uint64_t t_ns = wl_clock_now_ns();
     const bool is_energy = c->is_energy;
-    int ci = wl__sensor_add_channel(s, name, d, is_energy ? WL_METHOD_COUNTER : WL_METHOD_SAMPLED,
-                                    flags | (is_energy ? WL_CH_ENERGY : WL_CH_POWER), -1);
+    const enum wl_method m = is_energy       ? WL_METHOD_COUNTER
+                             : c->is_average ? WL_METHOD_VENDOR_ESTIMATE
+                                             : WL_METHOD_SAMPLED;
+    int ci =
+        wl__sensor_add_channel(s, name, d, m, flags | (is_energy ? WL_CH_ENERGY : WL_CH_POWER), -1);
     wl_utf8_copy(s->info.ch[ci].label, sizeof s->info.ch[ci].label, c->label);
     if (is_energy)
         s->info.ch[ci].resolution_uj = 1.0;
@@ -240,10 +251,13 @@ static void free_list(struct dirent **list, int n)
     free(list);
 }
 
-static int is_input(const char *n, const char *prefix)
+/* The length of n's base when n is prefix<something>suffix, else 0. */
+static size_t base_len(const char *n, const char *prefix, const char *suffix)
 {
-    size_t lp = strlen(prefix), ln = strlen(n);
-    return strncmp(n, prefix, lp) == 0 && ln > lp + 6 && strcmp(n + ln - 6, "_input") == 0;
+    const size_t lp = strlen(prefix), ls = strlen(suffix), ln = strlen(n);
+    if (strncmp(n, prefix, lp) != 0 || ln <= lp + ls || strcmp(n + ln - ls, suffix) != 0)
+        return 0;
+    return ln - ls;
 }
 
 /* True when text contains word (lower case), ignoring ASCII case. */
@@ -274,10 +288,12 @@ static int cand_rank(const struct cand *c)
     return rank + (c->is_energy ? 0 : 1);
 }
 
-/* The power*_input and energy*_input files of the device in dir, in
- * natural order (labels read, per-core Ecore* energies left out: they
- * would need a sum), into *out (heap, NULL when none; caller frees).
- * Returns how many. */
+/* The energy*_input, power*_input and power*_average files of the device
+ * in dir, one per channel (a power*_input before the power*_average of
+ * the same channel: amdgpu has both, the same power instant and
+ * averaged), in natural order (labels read, per-core Ecore* energies left
+ * out: they would need a sum), into *out (heap, NULL when none; caller
+ * frees). Returns how many. */
 static unsigned scan_device(const char *dir, struct cand **out)
 {
     *out = NULL;
@@ -291,11 +307,27 @@ static unsigned scan_device(const char *dir, struct cand **out)
     unsigned n = 0;
     for (int k = 0; c && k < n_files; k++) {
         const char *f = files[k]->d_name;
-        const bool energy = is_input(f, "energy");
-        if (!energy && !is_input(f, "power"))
+        size_t lb = base_len(f, "energy", "_input");
+        const bool energy = lb > 0;
+        bool average = false;
+        if (!lb)
+            lb = base_len(f, "power", "_input");
+        if (!lb) {
+            lb = base_len(f, "power", "_average");
+            average = lb > 0;
+        }
+        if (!lb || lb >= sizeof c->base)
             continue;
+        unsigned j = 0;
+        while (j < n && !(strlen(c[j].base) == lb && strncmp(c[j].base, f, lb) == 0))
+            j++;
+        if (j < n) { /* the channel's other file: *_input wins */
+            c[j].is_average = c[j].is_average && average;
+            continue;
+        }
         struct cand *x = &c[n];
-        snprintf(x->base, sizeof x->base, "%.*s", (int)(strlen(f) - strlen("_input")), f);
+        memcpy(x->base, f, lb);
+        x->base[lb] = '\0';
         char path[1700];
         snprintf(path, sizeof path, "%s/%s_label", dir, x->base);
         x->label[0] = '\0';
@@ -303,6 +335,7 @@ static unsigned scan_device(const char *dir, struct cand **out)
         if (strncmp(x->label, "Ecore", 5) == 0)
             continue; /* per-core energy (amd_energy): not summed here */
         x->is_energy = energy;
+        x->is_average = average;
         x->rank = cand_rank(x);
         x->seq = n;
         n++;
@@ -444,8 +477,19 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         snprintf(d.dir, sizeof d.dir, "%s/%s", root, hw);
         char path[1500];
         snprintf(path, sizeof path, "%s/name", d.dir);
-        wl__read_name(path, d.dev, sizeof d.dev);
+        if (wl__read_name(path, d.dev, sizeof d.dev) < 0) {
+            /* the legacy registration: the name is the device's */
+            snprintf(path, sizeof path, "%s/%s/device/name", root, hw);
+            wl__read_name(path, d.dev, sizeof d.dev);
+        }
         d.n = scan_device(d.dir, &d.c);
+        if (d.n == 0) {
+            /* the legacy registration (the ACPI power meter before its
+             * conversion): the files are the device's, hwmonN/device/ */
+            free(d.c);
+            snprintf(d.dir, sizeof d.dir, "%s/%s/device", root, hw);
+            d.n = scan_device(d.dir, &d.c);
+        }
         d.cls = device_class(d.dev, d.dir, d.c, d.n);
         unsigned flags;
         const enum wl_domain dom = class_domain(d.cls, &flags);
@@ -489,7 +533,8 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         if (s->info.n_not_read)
             return wl__sensor_fail(st, WL_ENOTSUP, fix,
                                    "none of the %u hwmon device(s) under %s exposes a readable "
-                                   "power*_input or energy*_input (%u unreadable; the first: %s)",
+                                   "power*_input, power*_average or energy*_input (%u "
+                                   "unreadable; the first: %s)",
                                    n_dev, root, s->info.n_not_read, s->info.not_read[0]);
         if (s->info.n_not_summed)
             return wl__sensor_fail(st, WL_ENOTSUP, fix,
@@ -498,7 +543,7 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                                    n_dev, root, s->info.n_not_summed, s->info.not_summed[0]);
         return wl__sensor_fail(st, WL_ENOTSUP, fix,
                                "none of the %u hwmon device(s) under %s exposes a readable "
-                               "power*_input or energy*_input",
+                               "power*_input, power*_average or energy*_input",
                                n_dev, root);
     }
     /* the root is any bytes (WATTLENS_SYSFS_ROOT): cut between characters */
@@ -539,7 +584,8 @@ static int hwmon_read(struct wl_sensor *s, struct wl_sensor_reading *r)
 
 const struct wl_sensor_ops wl__hwmon_ops = {
     .name = "hwmon",
-    .what = "Linux hwmon power*_input / energy*_input (AMD GPUs, amd_energy, ACPI power meter)",
+    .what = "Linux hwmon power*_input / power*_average / energy*_input (GPUs, amd_energy, ACPI "
+            "power meter, Corsair PSUs)",
     .bit = WL_BACKEND_HWMON,
     .open = hwmon_open,
     .read = hwmon_read,

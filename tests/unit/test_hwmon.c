@@ -3,9 +3,11 @@
  * meter (power_meter, corsairpsu) -> total, flagged as containing others,
  * one channel of all such meters read and the others listed; any other
  * device's scope is unknown: not summed); energy*_input is a counter (uJ),
- * power*_input sampled power (uW); no usable file says why and how to fix;
- * a long multibyte device name or label is cut between characters, and so
- * is a long multibyte root where the source or a why quotes it. */
+ * power*_input sampled power (uW), power*_average a vendor estimate (uW;
+ * in hwmonN/device/ for a legacy device such as the ACPI power meter); no
+ * usable file says why and how to fix; a long multibyte device name or
+ * label is cut between characters, and so is a long multibyte root where
+ * the source or a why quotes it. */
 #include "test_support.h"
 
 #include "sensors/sensor.h"
@@ -95,10 +97,11 @@ static void test_domains_methods_and_values(void **state)
     assert_int_equal(r.v[pi].energy_uj, 2500000);
     wl_sensor_close(s);
 
-    /* an unknown device with power is a "total" that contains others */
+    /* an ACPI power meter is a "total" that contains others (its real
+     * layout: test_power_meter_and_averages_are_read) */
     char *root2 = wl_test_tmpdir();
     dev(root2, 0, "power_meter\n");
-    put(root2, "class/hwmon/hwmon0/power1_input", "250000000\n");
+    put(root2, "class/hwmon/hwmon0/power1_average", "250000000\n");
     p.sysfs_root = root2;
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
     in = wl_sensor_get_info(s);
@@ -754,6 +757,87 @@ static void test_amdgpu_apu_is_the_socket_not_a_gpu(void **state)
     free(root);
 }
 
+/* The ACPI power meter exposes power1_average, never power1_input
+ * (acpi_power_meter.c, POWER_AVERAGE_NAME), and before its conversion to
+ * hwmon_device_register_with_info it made its attributes, name included,
+ * on the ACPI device: hwmonN/device/. Only *_input was read, in hwmonN/
+ * only, so no real power meter was ever read; many amdgpu cards have only
+ * power1_average too. Now power*_average is read (a vendor estimate: the
+ * device's own average), in hwmonN/device/ when hwmonN/ has no power
+ * files; a channel with both files is read once, from *_input. */
+static void test_power_meter_and_averages_are_read(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char path[2048], link[2048];
+    /* the legacy layout: hwmon0 holds a link to the ACPI device, no name */
+    dev(root, 1, "coretemp\n"); /* makes class/hwmon */
+    snprintf(path, sizeof path, "%s/devices", root);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/devices/ACPI000D:00", root);
+    assert_int_equal(mkdir(path, 0755), 0);
+    put(root, "devices/ACPI000D:00/name", "power_meter\n");
+    put(root, "devices/ACPI000D:00/power1_average", "312000000\n");
+    put(root, "devices/ACPI000D:00/power1_average_interval", "1000\n");
+    put(root, "devices/ACPI000D:00/power1_is_battery", "0\n");
+    put(root, "devices/ACPI000D:00/power1_oem_info", "meter\n");
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0", root);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(link, sizeof link, "%s/class/hwmon/hwmon0/device", root);
+    assert_int_equal(symlink("../../../devices/ACPI000D:00", link), 0);
+    /* a discrete amdgpu card with power1_average alone, and one with both */
+    dev(root, 2, "amdgpu\n");
+    put(root, "class/hwmon/hwmon2/power1_average", "80000000\n");
+    put(root, "class/hwmon/hwmon2/power1_label", "PPT\n");
+    dev(root, 3, "amdgpu\n");
+    put(root, "class/hwmon/hwmon3/power1_average", "70000000\n");
+    put(root, "class/hwmon/hwmon3/power1_input", "90000000\n");
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 3);
+    assert_int_equal(in->n_not_read, 0);
+    assert_int_equal(in->n_not_summed, 0);
+    const struct wl_sensor_channel *meter = find(in, "hwmon0/power_meter/power1");
+    assert_non_null(meter);
+    assert_int_equal(meter->domain, WL_DOMAIN_TOTAL);
+    assert_true(meter->flags & WL_CH_CONTAINS);
+    assert_int_equal(meter->method, WL_METHOD_VENDOR_ESTIMATE);
+    const struct wl_sensor_channel *avg = find(in, "hwmon2/amdgpu/power1");
+    assert_non_null(avg);
+    assert_int_equal(avg->domain, WL_DOMAIN_GPU);
+    assert_int_equal(avg->method, WL_METHOD_VENDOR_ESTIMATE);
+    assert_string_equal(avg->label, "PPT");
+    const struct wl_sensor_channel *both = find(in, "hwmon3/amdgpu/power1");
+    assert_non_null(both);
+    assert_int_equal(both->method, WL_METHOD_SAMPLED);
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_float_equal(domain_power_w(in, &r, WL_DOMAIN_TOTAL), 312.0, 1e-9);
+    assert_float_equal(domain_power_w(in, &r, WL_DOMAIN_GPU), 80.0 + 90.0, 1e-9);
+    wl_sensor_close(s);
+
+    /* the converted driver: name and power1_average in hwmonN/ */
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0", root);
+    wl_test_rmtree(path);
+    dev(root, 0, "power_meter\n");
+    put(root, "class/hwmon/hwmon0/power1_average", "200000000\n");
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    in = wl_sensor_get_info(s);
+    meter = find(in, "hwmon0/power_meter/power1");
+    assert_non_null(meter);
+    assert_int_equal(meter->method, WL_METHOD_VENDOR_ESTIMATE);
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_float_equal(domain_power_w(in, &r, WL_DOMAIN_TOTAL), 200.0, 1e-9);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -767,6 +851,7 @@ int main(void)
         cmocka_unit_test(test_device_of_unknown_scope_is_not_summed),
         cmocka_unit_test(test_gpu_device_is_read_as_one_whole),
         cmocka_unit_test(test_amdgpu_apu_is_the_socket_not_a_gpu),
+        cmocka_unit_test(test_power_meter_and_averages_are_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
