@@ -972,6 +972,85 @@ static void test_show_says_the_sensors_were_partial(void **state)
     free(err);
 }
 
+/* A run whose GPU energy was an NVML counter while the CPU package came
+ * from the CPU-time model (a normal user: powercap is root-only) has a
+ * headline method of model_estimate; its note says what was estimated and
+ * what measured, not "no energy sensor was readable"; --json gives the
+ * same per domain. */
+static void test_show_names_what_was_estimated(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    char id[37];
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .created_at_ms = T0_MS + 7 * DAY_MS,
+                               .model_name = "mixed",
+                               .depth = "off"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_domain dom[2] = {{.domain = WL_DOMAIN_PACKAGE,
+                                      .method = WL_METHOD_MODEL_ESTIMATE,
+                                      .source = "cpu-model",
+                                      .energy_j = 6,
+                                      .avg_power_w = 12,
+                                      .baseline_power_w = WL_STORE_UNSET,
+                                      .peak_power_w = WL_STORE_UNSET,
+                                      .peak_t_ms = WL_STORE_UNSET},
+                                     {.domain = WL_DOMAIN_GPU,
+                                      .method = WL_METHOD_COUNTER,
+                                      .source = "nvml",
+                                      .energy_j = 4,
+                                      .avg_power_w = 8,
+                                      .baseline_power_w = WL_STORE_UNSET,
+                                      .peak_power_w = WL_STORE_UNSET,
+                                      .peak_t_ms = WL_STORE_UNSET}};
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 500,
+                                .energy_j = 10,
+                                .energy_method = WL_METHOD_MODEL_ESTIMATE,
+                                .energy_scope = "package+gpu",
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET,
+                                .domains = dom,
+                                .n_domains = 2};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    wl_store_close(s);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(cli(f, "show", id, &out, &err), 0);
+    assert_non_null(strstr(out, "  NOTE: energy figures are partly ESTIMATED: package by "
+                                "wattlens's CPU-time model, not measured (no CPU energy sensor "
+                                "was readable); gpu: measured (energy counter).\n"));
+    assert_null(strstr(out, "no energy sensor was readable"));
+    free(out);
+    free(err);
+    char args[64];
+    snprintf(args, sizeof args, "%s --json", id);
+    json_t *j = cli_json(f, "show", args);
+    json_t *doms = json_object_get(j, "domains");
+    assert_int_equal(json_array_size(doms), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *d = json_array_get(doms, i);
+        const char *name = json_string_value(json_object_get(d, "domain"));
+        const char *method = json_string_value(json_object_get(d, "method"));
+        assert_non_null(name);
+        assert_non_null(method);
+        assert_string_equal(method, strcmp(name, "gpu") == 0 ? "counter" : "model_estimate");
+    }
+    json_decref(j);
+    /* a run estimated through and through keeps the plain note */
+    assert_int_equal(cli(f, "show", f->ids[0], &out, &err), 0);
+    assert_non_null(strstr(out, "NOTE: energy figures are ESTIMATED by wattlens's CPU-time model, "
+                                "not measured (no energy sensor was readable)."));
+    free(out);
+    free(err);
+}
+
 static void test_export_json_nests_the_hierarchy(void **state)
 {
     struct fixture *f = *state;
@@ -1463,6 +1542,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_show_names_the_headline_domain_without_a_baseline,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_says_the_sensors_were_partial, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_show_names_what_was_estimated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_json_nests_the_hierarchy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stored_text_that_is_not_json_stays_a_string, setup,
                                         teardown),
