@@ -1,6 +1,7 @@
 /* RAPL energy counters read directly from the model-specific registers
  * (<dev>/cpu/N/msr, pread at the MSR address), used when neither powercap nor
- * perf can be read. One CPU per package (from sysfs topology). Intel: unit
+ * perf can be read. One CPU per package (from sysfs topology; offline CPUs,
+ * which have none, skipped). Intel: unit
  * 0x606, package 0x611, pp0 0x639, pp1 0x641, dram 0x619, psys 0x64D; AMD Zen:
  * unit 0xC0010299, package 0xC001029B (the per-core 0xC001029A is not summed
  * here). Energy status registers are 32-bit and wrap (after ~44 min at
@@ -17,6 +18,7 @@
 #include "util/utf8.h"
 #include "wattlens/error.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -86,30 +88,46 @@ static int cpu_vendor(const char *proc)
     return v;
 }
 
+/* The CPU number of a <sysfs>/devices/system/cpu entry ("cpu12" -> 12),
+ * or -1 for any other entry (cpufreq, cpuidle, ...). */
+static int cpu_number(const char *name)
+{
+    if (strncmp(name, "cpu", 3) != 0 || !name[3] || strlen(name + 3) > 6)
+        return -1;
+    for (const char *c = name + 3; *c; c++)
+        if (*c < '0' || *c > '9')
+            return -1;
+    return atoi(name + 3);
+}
+
+static int cmp_dirent(const struct dirent **a, const struct dirent **b)
+{
+    return wl__name_cmp_natural((*a)->d_name, (*b)->d_name);
+}
+
 /* One CPU per physical package, in package order, for the first max
- * packages. Returns the count; *n_more the packages found beyond max. */
+ * packages, from every cpuN of <sysfs>/devices/system/cpu in number order.
+ * A CPU without topology/ is offline (the kernel removes its topology
+ * attributes) and is skipped: its package is read through another CPU of
+ * it; stopping there dropped every later socket without a word. With no
+ * CPU's topology at all, one package on CPU 0 is assumed. Returns the
+ * count; *n_more the packages found beyond max. */
 static unsigned package_cpus(const char *sysfs, int *cpus, unsigned max, unsigned *n_more)
 {
-    enum { MAX_CPU = 4096 };
     unsigned n = 0, n_seen = 0;
     *n_more = 0;
-    int *seen = malloc(MAX_CPU * sizeof *seen); /* package ids, one per package */
-    if (!seen)
-        return 0;
-    for (int cpu = 0; cpu < MAX_CPU; cpu++) {
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/devices/system/cpu", sysfs);
+    struct dirent **list = NULL;
+    const int n_list = scandir(dir, &list, NULL, cmp_dirent);
+    int *seen = n_list > 0 ? malloc((size_t)n_list * sizeof *seen) : NULL; /* package ids */
+    for (int i = 0; seen && i < n_list; i++) {
+        const int cpu = cpu_number(list[i]->d_name);
         char path[700];
         uint64_t pkg;
-        snprintf(path, sizeof path, "%s/devices/system/cpu/cpu%d/topology/physical_package_id",
-                 sysfs, cpu);
-        int rc = wl__read_u64(path, &pkg);
-        if (rc == WL_ENOENT && cpu > 0)
-            break;
-        if (rc != 0) {
-            if (cpu == 0) { /* no topology: assume one package on CPU 0 */
-                cpus[n++] = 0;
-            }
-            break;
-        }
+        snprintf(path, sizeof path, "%s/cpu%d/topology/physical_package_id", dir, cpu);
+        if (cpu < 0 || wl__read_u64(path, &pkg) != 0)
+            continue; /* not a CPU, or an offline one */
         bool dup = false;
         for (unsigned k = 0; k < n_seen; k++)
             dup = dup || seen[k] == (int)pkg;
@@ -121,7 +139,12 @@ static unsigned package_cpus(const char *sysfs, int *cpus, unsigned max, unsigne
         else
             (*n_more)++;
     }
+    for (int i = 0; i < n_list; i++)
+        free(list[i]);
+    free(list);
     free(seen);
+    if (n_seen == 0 && max > 0) /* no topology: assume one package on CPU 0 */
+        cpus[n++] = 0;
     return n;
 }
 

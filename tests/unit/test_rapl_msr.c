@@ -292,6 +292,48 @@ static void test_fifos_do_not_hang(void **state)
     alarm(0);
 }
 
+/* An offline CPU has cpuN/ but no cpuN/topology/ (the kernel removes its
+ * topology attributes). Package discovery stopped at the first such CPU,
+ * so the sockets after it were dropped without a word; now it is skipped
+ * and every cpuN is looked at, in number order (cpu10 after cpu2). */
+static void test_offline_cpu_does_not_hide_later_packages(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    make_machine_at(root, "GenuineIntel"); /* cpu0, cpu1: package 0; cpu2: package 1 */
+    char path[2048];
+    snprintf(path, sizeof path, "%s/sys/devices/system/cpu/cpu1/topology", root);
+    wl_test_rmtree(path); /* cpu1 offline */
+    mkdirs(root, "sys/devices/system/cpu/cpu10/topology");
+    put(root, "sys/devices/system/cpu/cpu10/topology/physical_package_id", "2\n");
+    mkdirs(root, "sys/devices/system/cpu/cpufreq");
+    put(root, "sys/devices/system/cpu/online", "0,2,10\n");
+    mkdirs(root, "dev/cpu/10");
+    for (int cpu = 0; cpu <= 10; cpu += cpu == 0 ? 2 : 8) {
+        set_msr(root, cpu, 0x606, 0xA0E03);
+        set_msr(root, cpu, 0x611, 1000);
+    }
+    char bufs[3 * 1024];
+    struct wl_sensor_params p;
+    params_for(&p, root, bufs, 1024);
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    int rc = wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st);
+    if (rc)
+        fprintf(stderr, "%s\n", st.why);
+    assert_int_equal(rc, 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_non_null(strstr(in->source, "Intel, 3 package(s)"));
+    assert_int_equal(in->n_not_read, 0);
+    unsigned n_pkg = 0;
+    for (unsigned i = 0; i < in->n_channels; i++)
+        n_pkg += in->ch[i].domain == WL_DOMAIN_PACKAGE;
+    assert_int_equal(n_pkg, 3);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_missing_driver_and_unknown_vendor),
         cmocka_unit_test(test_counter_reset_is_a_gap_not_a_wrap),
         cmocka_unit_test(test_fifos_do_not_hang),
+        cmocka_unit_test(test_offline_cpu_does_not_hide_later_packages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
