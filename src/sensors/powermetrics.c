@@ -59,6 +59,10 @@ struct pm {
     uint64_t n_lost_read; /* n_lost at the last read */
     uint32_t n_disc;      /* reads that saw a lost sample: every channel's
                              n_discontinuities */
+    uint32_t interval_ms; /* requested (-i): a sample's time when it has no elapsed_ns
+                             and none came before it */
+    uint64_t last_doc_ns; /* when the previous document arrived (0: none yet) */
+    bool no_elapsed_warned;
     unsigned present_union;
     double energy_mj[PM_N];
     double power_mw[PM_N];
@@ -89,27 +93,48 @@ static void on_doc(void *ud, const char *doc, size_t len)
     struct wl_pm_sample smp;
     struct wl_errmsg em;
     int rc = wl_pm_parse(doc, len, &smp, &em);
+    const uint64_t now = wl_clock_now_ns();
     pthread_mutex_lock(&pm->mu);
     if (rc != 0) {
         pm->n_errors++;
         wl_utf8_clip(pm->last_error, sizeof pm->last_error, em.text);
         lost_sample(pm, pm->last_error);
     } else {
-        double el_s = (double)smp.elapsed_ns / 1e9;
-        pm->energy_mj[PM_CPU] += smp.cpu_energy_mj;
-        pm->energy_mj[PM_GPU] += smp.gpu_energy_mj;
-        pm->energy_mj[PM_ANE] += smp.ane_energy_mj;
-        if (smp.present & (WL_PM_CPU_ENERGY | WL_PM_GPU_ENERGY | WL_PM_ANE_ENERGY))
-            pm->energy_mj[PM_COMBINED] += smp.cpu_energy_mj + smp.gpu_energy_mj + smp.ane_energy_mj;
-        else
-            pm->energy_mj[PM_COMBINED] += smp.combined_power_mw * el_s;
-        /* energy from power when a release gives power only */
-        if (!(smp.present & WL_PM_CPU_ENERGY))
-            pm->energy_mj[PM_CPU] += smp.cpu_power_mw * el_s;
-        if (!(smp.present & WL_PM_GPU_ENERGY))
-            pm->energy_mj[PM_GPU] += smp.gpu_power_mw * el_s;
-        if (!(smp.present & WL_PM_ANE_ENERGY))
-            pm->energy_mj[PM_ANE] += smp.ane_power_mw * el_s;
+        /* a sample without elapsed_ns (a release that gives power only):
+         * its time is the wall time since the previous document (they
+         * come one per interval, so these add up to the time sampled),
+         * the requested interval for the first; 0 s made its power-only
+         * channels add 0 J without a word */
+        uint64_t el_ns = smp.elapsed_ns;
+        if (!(smp.present & WL_PM_ELAPSED)) {
+            el_ns =
+                pm->last_doc_ns ? now - pm->last_doc_ns : (uint64_t)pm->interval_ms * 1000000ull;
+            if (!pm->no_elapsed_warned)
+                wl_log_warn("powermetrics",
+                            "samples carry no elapsed_ns: the energy of a power-only figure is "
+                            "its power x the time since the previous sample");
+            pm->no_elapsed_warned = true;
+        }
+        const double el_s = (double)el_ns / 1e9;
+        /* each component's energy, from its power x the interval where a
+         * release gives power only; combined is their sum (a component
+         * with power but no energy key is in it too), or Apple's
+         * combined_power when no component has an energy */
+        static const unsigned energy_bit[3] = {WL_PM_CPU_ENERGY, WL_PM_GPU_ENERGY,
+                                               WL_PM_ANE_ENERGY};
+        const double energy[3] = {smp.cpu_energy_mj, smp.gpu_energy_mj, smp.ane_energy_mj};
+        const double power[3] = {smp.cpu_power_mw, smp.gpu_power_mw, smp.ane_power_mw};
+        double sum = 0;
+        for (int k = 0; k < 3; k++) {
+            const double e = (smp.present & energy_bit[k]) ? energy[k] : power[k] * el_s;
+            pm->energy_mj[k] += e;
+            sum += e;
+        }
+        const bool any_energy =
+            smp.present & (WL_PM_CPU_ENERGY | WL_PM_GPU_ENERGY | WL_PM_ANE_ENERGY);
+        pm->energy_mj[PM_COMBINED] += !any_energy && (smp.present & WL_PM_COMBINED_POWER)
+                                          ? smp.combined_power_mw * el_s
+                                          : sum;
         pm->power_mw[PM_CPU] = smp.cpu_power_mw;
         pm->power_mw[PM_GPU] = smp.gpu_power_mw;
         pm->power_mw[PM_ANE] = smp.ane_power_mw;
@@ -122,6 +147,7 @@ static void on_doc(void *ud, const char *doc, size_t len)
             memcpy(pm->hw_model, smp.hw_model, sizeof pm->hw_model);
         pm->n_samples++;
     }
+    pm->last_doc_ns = now; /* a lost sample's time is its own, not the next one's */
     pthread_cond_broadcast(&pm->cv);
     pthread_mutex_unlock(&pm->mu);
 }
@@ -264,6 +290,7 @@ static int pm_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     if (!pm)
         return WL_ENOMEM;
     pm->out_fd = pm->err_fd = pm->stop_pipe[0] = pm->stop_pipe[1] = -1;
+    pm->interval_ms = ms;
     pthread_mutex_init(&pm->mu, NULL);
     pthread_cond_init(&pm->cv, NULL);
     s->impl = pm;

@@ -657,6 +657,92 @@ static void test_lost_samples_are_discontinuities(void **state)
     free(dir);
 }
 
+/* The cpu, gpu, ane and combined totals of s's last read r, in uJ (-1 for
+ * a channel s does not have). */
+static double total_uj(const wl_sensor *s, const struct wl_sensor_reading *r, const char *name)
+{
+    const struct wl_sensor_info *in = wl_sensor_get_info((wl_sensor *)s);
+    for (unsigned i = 0; i < in->n_channels; i++)
+        if (strcmp(in->ch[i].name, name) == 0)
+            return (double)r->v[i].energy_uj;
+    return -1;
+}
+
+/* A release whose samples have power but no elapsed_ns: each power-only
+ * figure is its power x the requested interval for the first sample, x
+ * the wall time since the previous one after (0 s made them add 0 J
+ * without a word); combined is then the sum of the components, not Apple's
+ * absent combined_power (0). A sample with some energies and a component
+ * with power only (ane here) has that component in combined too (it was
+ * left out). The fake waits for a file the test creates, so the second
+ * sample comes after the first was counted. */
+static void test_power_only_samples_are_not_zero(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char body[4096];
+    snprintf(body, sizeof body,
+             "#!/bin/sh\n"
+             "doc='<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>processor</key>"
+             "<dict><key>cpu_power</key><real>2000</real><key>gpu_power</key><real>500</real>"
+             "</dict></dict></plist>'\n"
+             "printf '%%s\\0' \"$doc\"\n"
+             "while ! [ -e \"%s/go\" ]; do sleep 0.01; done\n"
+             "printf '%%s\\0' \"$doc\"\n"
+             "exec sleep 30\n",
+             dir);
+    char *fake = write_script(dir, "powermetrics", body);
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.powermetrics = fake;
+    p.powermetrics_interval_ms = 100;
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    int rc = wl_sensor_open_backend(WL_BACKEND_POWERMETRICS, &p, &s, &st);
+    if (rc != 0)
+        fprintf(stderr, "open: %s\n", st.why);
+    assert_int_equal(rc, 0);
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    /* the first sample: 100 ms at 2 W and 0.5 W */
+    assert_float_equal(total_uj(s, &r, "cpu"), 200000.0, 0.5);
+    assert_float_equal(total_uj(s, &r, "gpu"), 50000.0, 0.5);
+    assert_float_equal(total_uj(s, &r, "combined"), 250000.0, 0.5);
+    char go[2048];
+    snprintf(go, sizeof go, "%s/go", dir);
+    assert_int_equal(wl_test_write_file(go, "", 0), 0);
+    /* the second: some time later, never 0 J */
+    assert_int_equal(read_until(s, 200001.0, &r), 0);
+    assert_true(total_uj(s, &r, "cpu") > 200000.0);
+    assert_float_equal(total_uj(s, &r, "combined"), total_uj(s, &r, "cpu") + total_uj(s, &r, "gpu"),
+                       1.0);
+    wl_sensor_close(s);
+    free(fake);
+
+    /* cpu has an energy, ane a power only: combined holds both */
+    snprintf(body, sizeof body,
+             "#!/bin/sh\n"
+             "printf '<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>elapsed_ns</key>"
+             "<integer>100000000</integer><key>processor</key><dict><key>cpu_energy</key>"
+             "<integer>50</integer><key>cpu_power</key><real>500</real><key>ane_power</key>"
+             "<real>300</real></dict></dict></plist>\\0'\n"
+             "exec sleep 30\n");
+    fake = write_script(dir, "pm-ane", body);
+    p.powermetrics = fake;
+    rc = wl_sensor_open_backend(WL_BACKEND_POWERMETRICS, &p, &s, &st);
+    if (rc != 0)
+        fprintf(stderr, "open: %s\n", st.why);
+    assert_int_equal(rc, 0);
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_float_equal(total_uj(s, &r, "cpu"), 50000.0, 0.5);
+    assert_float_equal(total_uj(s, &r, "ane"), 30000.0, 0.5);
+    assert_float_equal(total_uj(s, &r, "combined"), 80000.0, 0.5);
+    wl_sensor_close(s);
+    free(fake);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -667,6 +753,7 @@ int main(void)
         cmocka_unit_test(test_missing_keys_are_tolerated),
         cmocka_unit_test(test_shown_text_is_cut_between_characters),
         cmocka_unit_test(test_backend_runs_fake_powermetrics),
+        cmocka_unit_test(test_power_only_samples_are_not_zero),
         cmocka_unit_test(test_long_multibyte_stderr_and_path_are_cut_between_characters),
         cmocka_unit_test(test_survives_a_group_signal_and_close_stops_it),
         cmocka_unit_test(test_lost_samples_are_discontinuities),
