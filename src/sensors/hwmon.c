@@ -4,33 +4,35 @@
  * as the ACPI power meter before its conversion, has its name and files
  * in hwmonN/device/, the device it belongs to).
  *
- * What a device measures decides what is summed, by one rule (device_class,
- * from its name, and for amdgpu its files): amdgpu on an APU -> soc, the
- * socket's power including the CPU (WL_CH_CONTAINS: never added to a
- * package); amdgpu on a discrete card, nouveau, i915, xe -> gpu, one channel per device
- * (its whole: xe's energy2 "pkg" is inside energy1 "card", and the
- * sampler sums every channel of a domain; i915's per-GT devices
- * "i915_gtN" are parts of the i915 one and not summed); amd_energy / zenpower ->
- * package ("Esocket*"; "Ecore*" is per core and skipped: it would need a
- * sum); a whole-system meter (ACPI power_meter; corsairpsu, a PSU that
- * reports its total) -> total, containing everything (WL_CH_CONTAINS).
- * Any other device's scope is unknown (an SFP module's laser power, a
- * pump, a NIC, a VRM, an INA2xx rail): it is not the system, and which
- * part of it is unknown, so none of its channels is summed; each is
- * listed in not_summed with why. The sampler sums the channels of one
- * domain, and a whole-system meter's channels may include one another
- * (corsair-psu: the total and its rails), as may two such meters, so
- * exactly one channel of them all is read as the total
- * (add_system_device) and every other one is listed with why. energy*_input
- * is a cumulative counter (64-bit, never wraps: a decrease is a
- * discontinuity, wl__counter_update, counted in n_discontinuities rather
- * than the total falling); power*_input is sampled power (integrated by
- * the sampler); power*_average, a power the device averaged over its own
- * interval (the ACPI meter's power1_average_interval, amdgpu's SMU), is a
- * vendor estimate (integrated the same way; a power*_input of the same
- * channel is read instead). Files stay open. Devices and their files are taken in
- * natural order (hwmon2 before hwmon10); one that cannot be read, or one
- * over the channel limit, is listed in not_read.
+ * What a device measures decides what is summed, by one rule
+ * (device_class: its name, and for amdgpu its files; class_domain):
+ *  - amdgpu on an APU: soc, the socket's power with the CPU's in it
+ *    (WL_CH_CONTAINS: never added to a package), one channel;
+ *  - amdgpu on a discrete card, nouveau, i915, xe: gpu, one channel per
+ *    device, its whole (xe's energy2 "pkg" is inside energy1 "card", and
+ *    the sampler sums every channel of a domain); i915's per-GT devices
+ *    (i915_gtN) are parts of the i915 one: not summed;
+ *  - amd_energy, zenpower: package, every channel ("Esocket*"; the
+ *    per-core "Ecore*" is skipped: it would need a sum);
+ *  - a whole-system meter (ACPI power_meter; corsairpsu, a PSU that
+ *    reports its total): total, containing everything (WL_CH_CONTAINS).
+ *    A meter's channels may include one another (corsair-psu: the total
+ *    and its rails), as may two meters, so exactly one channel of them
+ *    all is read as the total (add_system_device);
+ *  - any other device: its scope is unknown (an SFP module's laser power,
+ *    a pump, a NIC, a VRM, an INA2xx rail): not the system, and which part
+ *    of it is unknown, so none of its channels is summed.
+ * Every channel found and not summed is listed with why (not_summed, or
+ * not_read where a total may be short). energy*_input is a cumulative
+ * counter (64-bit, never wraps: a decrease is a discontinuity,
+ * wl__counter_update, counted in n_discontinuities rather than the total
+ * falling); power*_input is sampled power (integrated by the sampler);
+ * power*_average, a power the device averaged over its own interval (the
+ * ACPI meter's power1_average_interval, amdgpu's SMU), is a vendor
+ * estimate, integrated the same way (a channel's power*_input is read
+ * instead when it has one). Files stay open. Devices and their files are
+ * taken in natural order (hwmon2 before hwmon10); one that cannot be read,
+ * or one over the channel limit, is listed in not_read.
  */
 #include "sensors/sensor_impl.h"
 
@@ -102,9 +104,9 @@ static bool name_in(const char *dev, const char *const *names)
 
 /* True when an amdgpu device is an APU's GPU, from what amdgpu_pm.c
  * creates only there: in1 (vddnb, the northbridge voltage: "only APUs have
- * vddnb", hwmon_attributes_visible; read, not only there: an old kernel
- * that made it on a discrete card fails the read), or a power channel
- * labelled "fastPPT" (Van Gogh's slow/fast PPT pair). An APU's power1 is
+ * vddnb", hwmon_attributes_visible), which must read as a number (an old
+ * kernel made it on a discrete card too, where reading it fails); or a
+ * power channel labelled "fastPPT" (Van Gogh's slow/fast PPT pair). An APU's power1 is
  * the socket's power, the CPU's included (the driver's hwmon docs: "On
  * APUs this includes the CPU"). dir: the device's folder; c, n: its files. */
 static bool amdgpu_is_apu(const char *dir, const struct cand *c, unsigned n)
@@ -147,7 +149,8 @@ static enum dev_class device_class(const char *dev, const char *dir, const struc
     return DEV_UNKNOWN;
 }
 
-/* The domain and channel flags of a class's summed channels. */
+/* The domain and channel flags of a class's summed channels;
+ * WL_DOMAIN_COUNT (no domain) for a class that is not summed. */
 static enum wl_domain class_domain(enum dev_class c, unsigned *flags)
 {
     *flags = 0;
@@ -160,12 +163,13 @@ static enum wl_domain class_domain(enum dev_class c, unsigned *flags)
     case DEV_CPU:
         return WL_DOMAIN_PACKAGE;
     case DEV_SYSTEM:
+        *flags = WL_CH_CONTAINS; /* everything is inside */
+        return WL_DOMAIN_TOTAL;
     case DEV_GPU_PART:
-    case DEV_UNKNOWN: /* not summed: never added as a channel */
+    case DEV_UNKNOWN:
         break;
     }
-    *flags = WL_CH_CONTAINS;
-    return WL_DOMAIN_TOTAL;
+    return WL_DOMAIN_COUNT;
 }
 
 /* Lower rank first, then lower seq (the order found), so that equals keep
