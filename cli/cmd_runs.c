@@ -49,9 +49,10 @@ static void usage(FILE *out)
             "When it stopped between two saves, its J/TOKEN covers only the output tokens\n"
             "saved with both their sections and their rows (JSON \"per_token_span\":\n"
             "{\"last_token_index\", \"output_tokens\", \"energy_j\"}; null otherwise).\n"
-            "Energies that are estimated, not measured (wattlens's CPU-time model on a\n"
-            "machine without a readable energy sensor) are marked '~' (\"energy_method\" in\n"
-            "JSON). A run that recorded nothing (stopped during its set-up or idle\n"
+            "Energies that are estimated, not measured (wholly or partly by wattlens's\n"
+            "CPU-time model, on a machine without a readable CPU energy sensor), are\n"
+            "marked '~' (\"energy_method\" in JSON; 'show ID' names each domain's method).\n"
+            "A run that recorded nothing (stopped during its set-up or idle\n"
             "baseline) shows n/a and sorts with the runs without figures.\n"
             "\n"
             "Examples:\n"
@@ -106,8 +107,9 @@ static void print_estimate_note(uint32_t methods)
 {
     static const char *const what[WL_METHOD_COUNT] = {
         [WL_METHOD_VENDOR_ESTIMATE] = "are the sensor vendor's own estimate",
-        [WL_METHOD_MODEL_ESTIMATE] = "come from wattlens's\n  CPU-time model, as no energy sensor "
-                                     "was readable",
+        [WL_METHOD_MODEL_ESTIMATE] = "come wholly or partly from\n  wattlens's CPU-time model, "
+                                     "as no CPU energy sensor was readable\n  ('wattlens show ID' "
+                                     "says which domains were measured)",
         [WL_METHOD_ATTRIBUTED] = "are shares attributed\n  by time",
     };
     if (methods)

@@ -38,7 +38,8 @@ const char *wl_domain_name(enum wl_domain d);
 /* Parses a domain name; returns 0 or WL_EINVAL. */
 int wl_domain_parse(const char *s, enum wl_domain *out);
 /* The domains a run's headline energy adds up, from the mask of domains
- * present (bit 1 << domain): total, else soc (Apple), else psys or
+ * present (bit 1 << domain): total, else soc (Apple's combined, an AMD
+ * APU's socket), else psys or
  * package+dram (core+uncore only without a package), plus gpu and ane.
  * Nested domains are never added together. */
 unsigned wl_headline_domains(unsigned present);

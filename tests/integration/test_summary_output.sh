@@ -186,8 +186,9 @@ rows = [l for l in t.split("\n") if re.match(r"[0-9a-f]{8}  ", l)]
 assert len(rows) == 4, rows
 for l in rows:
     assert len(re.findall(r" [0-9.]+ [nmu]?J~ ", l + " ")) == 2, l  # ENERGY and J/TOKEN
-assert ("\n~ estimated, not measured (model_estimate): ENERGY and J/TOKEN come from wattlens's\n"
-        "  CPU-time model, as no energy sensor was readable.\n") in t
+assert ("\n~ estimated, not measured (model_estimate): ENERGY and J/TOKEN come wholly or partly from\n"
+        "  wattlens's CPU-time model, as no CPU energy sensor was readable\n"
+        "  ('wattlens show ID' says which domains were measured).\n") in t
 PY
 "$W" runs --help | grep -q "marked '~'" && ok "runs --help explains '~'" || bad "runs --help lacks '~'"
 # a measured energy is not marked: a run whose energy method is a counter

@@ -523,7 +523,7 @@ static void test_runs_marks_an_unfinished_run_partial(void **state)
     assert_non_null(strstr(line, "0/1*"));
     assert_non_null(strstr(out, "\n* partial: "));
     assert_non_null(strstr(out, "\n~ estimated, not measured (model_estimate): ENERGY and "
-                                "J/TOKEN come from wattlens's\n  CPU-time model"));
+                                "J/TOKEN come wholly or partly from\n  wattlens's CPU-time model"));
     free(out);
     free(err);
     /* its per-domain rows (energy, peak) are written when it ends */
