@@ -91,7 +91,7 @@ static void print_help(FILE *out)
             "q4_k q6_k); norms and biases stay as they are; metadata is copied. The\n"
             "output is the same whatever the thread count. Progress goes to stderr when\n"
             "it is a terminal (not with 'wattlens -q'). OUT must not be IN (through any\n"
-            "name or link).\n"
+            "name or link, nor stdout redirected onto IN when OUT is '-').\n"
             "  --type T           target type (required)\n"
             "  -t, --threads N    threads that convert rows (default: online CPUs)\n"
             "\n"
@@ -114,12 +114,24 @@ static int open_model(const char *path, wl_gguf **g)
     return WL_EXIT_OK;
 }
 
+/* True when the open stream f is the file in names (the same inode). */
+static bool stream_is_file(FILE *f, const char *in)
+{
+    struct stat a, b;
+    return fstat(fileno(f), &a) == 0 && stat(in, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
 /* True, after printing why, when out names the same file as in (through
  * any name, symlink or hard link), a model this command reads: in is mapped
- * while the output is written, and replacing it is not what was asked. */
+ * while the output is written, and replacing it is not what was asked.
+ * When the model goes to stdout or stderr ("-", /dev/stdout), what counts
+ * is the file open there, not the name: `- 1<>IN` or `- >>IN` would write
+ * over the input or append to it. */
 static bool out_is_input(const char *out, const char *in)
 {
-    if (!wl_outfile_same_file(out, in))
+    FILE *f = wl_cli_output_std_stream(out);
+    if (f ? !stream_is_file(f, in) : !wl_outfile_same_file(out, in))
         return false;
     wl_cli_fail(CMD,
                 "refusing to write the output to %s: it is the input model %s; "

@@ -83,6 +83,27 @@ done
 [ $rc = 2 ] && grep -q "it is the input model" "$tmp/err" && cmp -s in.gguf ref.gguf \
   && ok "synth --vocab-from V -o a link to V: refused" || bad "synth onto its vocab (rc $rc): $(cat "$tmp/err")"
 
+# "-" is stdout: the file open there counts, not a file named "-". A shell
+# redirection onto the input (read-write in place, or appending) is refused
+# before anything is written, for quantize's input and synth's vocabulary.
+cp ref.gguf in.gguf
+"$W" model quantize in.gguf - --type q8_0 1<>in.gguf 2>"$tmp/err"; rc=$?
+[ $rc = 2 ] && grep -q "it is the input model" "$tmp/err" && cmp -s in.gguf ref.gguf \
+  && ok "quantize IN - 1<>IN: refused, the input intact" \
+  || bad "quantize IN - 1<>IN (rc $rc): $(cat "$tmp/err")"
+"$W" model quantize in.gguf - --type q8_0 >>in-hard.gguf 2>"$tmp/err"; rc=$?
+[ $rc = 2 ] && grep -q "it is the input model" "$tmp/err" && cmp -s in.gguf ref.gguf \
+  && ok "quantize IN - >>LINK-TO-IN: refused, the input intact" \
+  || bad "quantize IN - >>IN (rc $rc): $(cat "$tmp/err")"
+"$W" model synth --layers 1 --dim 32 --ffn 64 --heads 4 --vocab-from in.gguf -o - \
+  >>in.gguf 2>"$tmp/err"; rc=$?
+[ $rc = 2 ] && grep -q "it is the input model" "$tmp/err" && cmp -s in.gguf ref.gguf \
+  && ok "synth --vocab-from V -o - >>V: refused" || bad "synth -o - >>vocab (rc $rc): $(cat "$tmp/err")"
+cp ref.gguf ./- && "$W" model quantize ./- - --type q8_0 2>"$tmp/err" | cat >dashq.gguf
+cmp -s dashq.gguf refq.gguf && cmp -s ./- ref.gguf \
+  && ok "quantize ./- -: a file named '-' is not stdout" || bad "quantize ./- -: $(cat "$tmp/err")"
+rm -f ./-
+
 # --- FIFOs and devices are written in place --------------------------------------------------------
 mkfifo fifo
 timeout 20 cat fifo >from_fifo &
