@@ -30,6 +30,39 @@ static void on_sigint(int sig)
     g_cancel = 1;
 }
 
+/* Catches SIGINT for the generation; *old is the disposition to restore.
+ * SA_RESTART: a write blocked on a full pipe (`| less`, which ignores the
+ * Ctrl-C) or a stopped terminal goes on once it can, instead of failing with
+ * EINTR; the generation then stops at its next check of g_cancel. */
+static bool sigint_catch(struct sigaction *old)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    g_cancel = 0;
+    return sigaction(SIGINT, &sa, old) == 0;
+}
+
+static void sigint_restore(bool caught, const struct sigaction *old)
+{
+    if (caught)
+        sigaction(SIGINT, old, NULL);
+}
+
+/* True when a failed write to stdout (errnum: its errno) was cut short by
+ * the Ctrl-C that cancels the generation: EINTR once g_cancel is set, which
+ * SA_RESTART leaves for writes the kernel does not restart. That stop was
+ * asked for, so it is not an output error; stdout's error flag is cleared. */
+static bool write_cancelled(int errnum)
+{
+    if (errnum != EINTR || !g_cancel)
+        return false;
+    clearerr(stdout);
+    return true;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -44,7 +77,8 @@ static void usage(FILE *out)
             "in SentencePiece decoding, the leading space of the first piece after BOS is\n"
             "dropped. Generation stops at an end-of-generation token, after N tokens, when\n"
             "the context is full, or on Ctrl-C (exit status 130; during a long prompt's\n"
-            "prefill too, within one batch of 64 tokens). When the text cannot be written\n"
+            "prefill too, within one batch of 64 tokens; while stdout is blocked, once\n"
+            "the blocked text is written). When the text cannot be written\n"
             "(a full disk, a closed stdout) it stops with an error and exit status 1. With\n"
             "'wattlens -q generate' stderr gets errors only.\n"
             "\n"
@@ -93,6 +127,8 @@ static void on_text(void *ud, const char *text, size_t len)
         return;
     errno = 0;
     if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+        if (write_cancelled(errno))
+            return;
         o->failed = true;
         o->errnum = errno;
         g_cancel = 1;
@@ -113,18 +149,33 @@ static int run_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_g
     int rc = wl_generate_batch(ctx, tok, gp, &bp, res, &st, &err);
     if (rc != 0)
         return wl_cli_fail(CMD, "%s", err.text);
-    bool cancelled = false;
+    bool cancelled = false, failed = false;
+    int werr = 0; /* errno of the first failed write: printing stops there */
     for (int32_t i = 0; i < n; i++) {
-        printf("--- sequence %d (%d prompt token%s, %d generated, stop: %s)\n", (int)i,
-               res[i].n_prompt, res[i].n_prompt == 1 ? "" : "s", res[i].n_generated,
-               wl_stop_reason_name(res[i].stop));
-        fwrite(res[i].text, 1, res[i].text_len, stdout);
-        printf("\n");
+        if (!failed) {
+            errno = 0;
+            printf("--- sequence %d (%d prompt token%s, %d generated, stop: %s)\n", (int)i,
+                   res[i].n_prompt, res[i].n_prompt == 1 ? "" : "s", res[i].n_generated,
+                   wl_stop_reason_name(res[i].stop));
+            fwrite(res[i].text, 1, res[i].text_len, stdout);
+            printf("\n");
+            failed = ferror(stdout) != 0;
+            werr = errno;
+        }
         cancelled |= res[i].stop == WL_STOP_CANCELLED;
         wl_generate_result_free(&res[i]);
     }
-    if (wl_cli_flush_stdout(CMD) != WL_EXIT_OK)
-        return WL_EXIT_FAIL;
+    if (!failed) {
+        errno = 0;
+        failed = fflush(stdout) != 0;
+        werr = errno;
+    }
+    /* a write cut short by Ctrl-C while the texts are printed is a stop */
+    if (failed && !write_cancelled(werr))
+        return wl_cli_output_error(CMD, werr);
+    /* a Ctrl-C after the generation (while its texts were printed) still
+     * means the run was interrupted: exit status 130, as during it */
+    cancelled |= g_cancel != 0;
     if (wl_cli_quiet())
         return cancelled ? 130 : WL_EXIT_OK;
     const double pf_s = (double)st.t_prefill_ns / 1e9, dec_s = (double)st.t_decode_ns / 1e9;
@@ -257,23 +308,19 @@ static int run(int argc, char **argv)
         goto done;
     status = WL_EXIT_FAIL;
     const double load_ms = (double)(wl_clock_now_ns() - t_load0) / 1e6;
-    g_cancel = 0;
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old);
+    struct sigaction old;
+    const bool caught = sigint_catch(&old);
     struct text_out out = {0};
     gp.cancel = &g_cancel;
     gp.on_text = on_text;
     gp.user_data = &out;
     if (n_batch > 1) {
         status = run_batch(ctx, tok, &gp, prompts, n_prompts, (int32_t)n_batch, load_ms);
-        sigaction(SIGINT, &old, NULL);
+        sigint_restore(caught, &old);
         goto done;
     }
     rc = wl_generate(ctx, tok, &gp, &res, &err);
-    sigaction(SIGINT, &old, NULL);
+    sigint_restore(caught, &old);
     if (out.failed) {
         status = wl_cli_output_error(CMD, out.errnum);
         goto done;

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# `wattlens generate` and SIGINT while its stdout is blocked, and an ignored
+# SIGINT (no timing: each step waits for a state the kernel shows in /proc):
+# - Ctrl-C while a write of the text is blocked on a full pipe (`| less`,
+#   which ignores the Ctrl-C and has not read yet) stops the generation with
+#   exit status 130 and "stop: cancelled" once the pipe is read, not with
+#   "writing the output: Interrupted system call" and exit 1; the text so far
+#   arrives whole (a prefix of the uninterrupted text). --batch too, while its
+#   texts are printed: all of them arrive, exit 130.
+set -u
+W=${WATTLENS:?}
+. "$(dirname "$0")/common.sh"
+
+"$W" model synth --layers 1 --dim 32 --ffn 64 --heads 4 --vocab 300 --context 4096 --seed 3 \
+  -o "$tmp/m.gguf" >/dev/null 2>"$tmp/err" || { echo "FAIL: synth: $(cat "$tmp/err")"; exit 1; }
+GEN=(generate -m "$tmp/m.gguf" -p Once -t 1 --temp 0)
+
+# blocked.py catch|ignore OUT ERR -- CMD...: runs CMD with stdout a pipe that
+# is already full (so its first write blocks), waits until CMD is blocked in
+# that write (a task's wchan is pipe_write, or its syscall is write), sends
+# SIGINT, waits until the signal is no longer pending (handled, or discarded
+# when ignored), then reads the pipe to its end into OUT (the filler bytes
+# dropped). Prints CMD's exit status, or "never-blocked" when it ended
+# before it blocked. catch: also waits until SIGINT is caught (SigCgt).
+cat >"$tmp/blocked.py" <<'PY'
+import errno, fcntl, os, signal, subprocess, sys, time
+mode, out_path, err_path, cmd = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[5:]
+WRITE_NR = {"x86_64": 1, "aarch64": 64, "riscv64": 64, "i686": 4, "armv7l": 4}.get(os.uname().machine)
+r, w = os.pipe()
+flags = fcntl.fcntl(w, fcntl.F_GETFL)
+fcntl.fcntl(w, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+filled = 0
+for chunk in (4096, 1):
+    try:
+        while True:
+            filled += os.write(w, b"." * chunk)
+    except BlockingIOError:
+        pass
+fcntl.fcntl(w, fcntl.F_SETFL, flags)
+pre = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if mode == "ignore" else None
+with open(err_path, "wb") as err:
+    p = subprocess.Popen(cmd, stdout=w, stderr=err, preexec_fn=pre)
+os.close(w)
+
+def status_mask(field):
+    try:
+        with open(f"/proc/{p.pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1], 16)
+    except OSError:
+        pass
+    return 0
+
+def blocked_in_write():
+    try:
+        tasks = os.listdir(f"/proc/{p.pid}/task")
+    except OSError:
+        return False
+    for t in tasks:
+        try:
+            with open(f"/proc/{p.pid}/task/{t}/wchan") as f:
+                if f.read().endswith("pipe_write"):
+                    return True
+            with open(f"/proc/{p.pid}/task/{t}/syscall") as f:
+                if WRITE_NR is not None and f.read().split()[0] == str(WRITE_NR):
+                    return True
+        except (OSError, IndexError):
+            pass
+    return False
+
+SIGINT_BIT = 1 << (signal.SIGINT - 1)
+for _ in range(6000):  # up to ~10 minutes for a slow (sanitizer) build
+    if p.poll() is not None:
+        break
+    if blocked_in_write() and (mode != "catch" or status_mask("SigCgt") & SIGINT_BIT):
+        break
+    time.sleep(0.1)
+if p.poll() is not None:
+    print("never-blocked")
+    sys.exit(0)
+p.send_signal(signal.SIGINT)
+for _ in range(6000):
+    if p.poll() is not None or not ((status_mask("SigPnd") | status_mask("ShdPnd")) & SIGINT_BIT):
+        break
+    time.sleep(0.1)
+data = b""
+while True:
+    b = os.read(r, 65536)
+    if not b:
+        break
+    data += b
+with open(out_path, "wb") as f:
+    f.write(data[filled:])
+print(p.wait())
+PY
+
+blocked() { python3 "$tmp/blocked.py" "$@"; }
+
+"$W" "${GEN[@]}" -n 400 >"$tmp/ref.txt" 2>"$tmp/err" && [ -s "$tmp/ref.txt" ] \
+  || { echo "FAIL: reference generation: $(cat "$tmp/err")"; exit 1; }
+"$W" "${GEN[@]}" -n 50 --batch 2 >"$tmp/refb.txt" 2>"$tmp/err" \
+  || { echo "FAIL: reference batch: $(cat "$tmp/err")"; exit 1; }
+is_prefix() { [ "$(head -c "$(wc -c <"$1")" "$2" | cmp - "$1" >/dev/null && echo y)" = y ]; }
+
+# --- Ctrl-C while a write is blocked -----------------------------------------------------
+rc=$(blocked catch "$tmp/out.txt" "$tmp/err" -- "$W" "${GEN[@]}" -n 400)
+if [ "$rc" = 130 ] && grep -q "stop: cancelled" "$tmp/err" && ! grep -q "Interrupted" "$tmp/err" \
+  && [ -s "$tmp/out.txt" ] && is_prefix "$tmp/out.txt" "$tmp/ref.txt"; then
+  ok "SIGINT during a blocked write: exit 130, stop: cancelled, the text so far whole"
+else
+  bad "SIGINT during a blocked write (rc $rc, $(wc -c <"$tmp/out.txt") bytes): $(cat "$tmp/err")"
+fi
+rc=$(blocked catch "$tmp/out.txt" "$tmp/err" -- "$W" "${GEN[@]}" -n 50 --batch 2)
+if [ "$rc" = 130 ] && ! grep -q "Interrupted" "$tmp/err" && cmp -s "$tmp/out.txt" "$tmp/refb.txt"; then
+  ok "--batch: SIGINT while the texts are printed: exit 130, every text printed"
+else
+  bad "--batch: SIGINT while printing (rc $rc): $(cat "$tmp/err")"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
