@@ -31,6 +31,8 @@ static void on_sigint(int sig)
 }
 
 /* Catches SIGINT for the generation; *old is the disposition to restore.
+ * False (nothing installed) when SIGINT was ignored on entry (nohup, a
+ * background job of a script): it stays ignored, as `measure` leaves it.
  * SA_RESTART: a write blocked on a full pipe (`| less`, which ignores the
  * Ctrl-C) or a stopped terminal goes on once it can, instead of failing with
  * EINTR; the generation then stops at its next check of g_cancel. */
@@ -42,7 +44,8 @@ static bool sigint_catch(struct sigaction *old)
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     g_cancel = 0;
-    return sigaction(SIGINT, &sa, old) == 0;
+    return sigaction(SIGINT, NULL, old) == 0 && old->sa_handler != SIG_IGN &&
+           sigaction(SIGINT, &sa, NULL) == 0;
 }
 
 static void sigint_restore(bool caught, const struct sigaction *old)
@@ -78,7 +81,8 @@ static void usage(FILE *out)
             "dropped. Generation stops at an end-of-generation token, after N tokens, when\n"
             "the context is full, or on Ctrl-C (exit status 130; during a long prompt's\n"
             "prefill too, within one batch of 64 tokens; while stdout is blocked, once\n"
-            "the blocked text is written). When the text cannot be written\n"
+            "the blocked text is written; not when SIGINT was ignored on entry, as for a\n"
+            "background job of a script). When the text cannot be written\n"
             "(a full disk, a closed stdout) it stops with an error and exit status 1. With\n"
             "'wattlens -q generate' stderr gets errors only.\n"
             "\n"

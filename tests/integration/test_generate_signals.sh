@@ -7,6 +7,8 @@
 #   "writing the output: Interrupted system call" and exit 1; the text so far
 #   arrives whole (a prefix of the uninterrupted text). --batch too, while its
 #   texts are printed: all of them arrive, exit 130.
+# - SIGINT ignored on entry (a background job of a script) stays ignored:
+#   the generation runs to its end (exit 0, the uninterrupted text).
 set -u
 W=${WATTLENS:?}
 . "$(dirname "$0")/common.sh"
@@ -116,6 +118,14 @@ if [ "$rc" = 130 ] && ! grep -q "Interrupted" "$tmp/err" && cmp -s "$tmp/out.txt
   ok "--batch: SIGINT while the texts are printed: exit 130, every text printed"
 else
   bad "--batch: SIGINT while printing (rc $rc): $(cat "$tmp/err")"
+fi
+
+# --- SIGINT ignored on entry ---------------------------------------------------------------
+rc=$(blocked ignore "$tmp/out.txt" "$tmp/err" -- "$W" "${GEN[@]}" -n 400)
+if [ "$rc" = 0 ] && grep -q "stop: token limit" "$tmp/err" && cmp -s "$tmp/out.txt" "$tmp/ref.txt"; then
+  ok "SIGINT ignored on entry stays ignored: the whole text, exit 0"
+else
+  bad "ignored SIGINT (rc $rc): $(cat "$tmp/err")"
 fi
 
 echo "$pass passed, $fail failed"
