@@ -25,6 +25,52 @@ enum wl_ttype wl_requant_pick_type(enum wl_ttype want, uint32_t n_dims, uint64_t
     return WL_TTYPE_F16;
 }
 
+/* llama.cpp's names of tensors kept whatever their shape: matched anywhere
+ * in the name (they follow blk.N.), and matched whole */
+static const char *const keep_parts[] = {
+    "_norm.weight",
+    "ffn_gate_inp.weight",
+    "altup",
+    "laurel",
+    "per_layer_model_proj",
+    "ssm_conv1d.weight",
+    "shortconv.conv.weight",
+    "time_mix_first.weight",
+    "time_mix_w0.weight",
+    "time_mix_w1.weight",
+    "time_mix_w2.weight",
+    "time_mix_v0.weight",
+    "time_mix_v1.weight",
+    "time_mix_v2.weight",
+    "time_mix_a0.weight",
+    "time_mix_a1.weight",
+    "time_mix_a2.weight",
+    "time_mix_g1.weight",
+    "time_mix_g2.weight",
+    "time_mix_decay_w1.weight",
+    "time_mix_decay_w2.weight",
+    "time_mix_lerp_fused.weight",
+    "attn_rel_b.weight",
+};
+static const char *const keep_names[] = {"position_embd.weight", "token_types.weight"};
+
+bool wl_requant_converts(const char *name, uint32_t n_dims)
+{
+    static const char suffix[] = "weight";
+    const size_t n = strlen(name);
+    if (n_dims < 2 || n < sizeof suffix - 1 || strcmp(name + n - (sizeof suffix - 1), suffix) != 0)
+        return false;
+    for (size_t i = 0; i < sizeof keep_parts / sizeof keep_parts[0]; i++) {
+        if (strstr(name, keep_parts[i]))
+            return false;
+    }
+    for (size_t i = 0; i < sizeof keep_names / sizeof keep_names[0]; i++) {
+        if (strcmp(name, keep_names[i]) == 0)
+            return false;
+    }
+    return true;
+}
+
 int32_t wl_requant_file_type(enum wl_ttype t)
 {
     switch (t) {
@@ -202,8 +248,8 @@ int wl_requant_model(const wl_gguf *in, enum wl_ttype type, const struct wl_requ
         bytes_total += wl_gguf_tensor(in, i)->n_bytes;
     for (uint64_t i = 0; i < n_tensors; i++) {
         const struct wl_gguf_tensor *t = wl_gguf_tensor(in, i);
-        enum wl_ttype dst =
-            t->n_dims < 2 ? t->type : wl_requant_pick_type(type, t->n_dims, t->ne[0]);
+        const bool matrix = wl_requant_converts(t->name, t->n_dims);
+        enum wl_ttype dst = matrix ? wl_requant_pick_type(type, t->n_dims, t->ne[0]) : t->type;
         uint64_t out_bytes = t->n_bytes;
         if (dst != t->type) {
             if (!wl_quant_is_supported(t->type))
@@ -233,7 +279,7 @@ int wl_requant_model(const wl_gguf *in, enum wl_ttype type, const struct wl_requ
                                             requant_fill, it);
         if (rc)
             return wl_errmsg_set(err, rc, "cannot add tensor '%s'", t->name);
-        if (t->n_dims >= 2)
+        if (matrix)
             wl_requant_count_matrix(&st, type, dst, t->ne[0]);
         if (dst == t->type) {
             st.n_copied++;

@@ -16,13 +16,28 @@
 #include "engine/threadpool.h"
 #include "util/errmsg.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
-/* The type a tensor is stored in when `want` is requested: 1-D tensors
- * (norms, biases) stay F32; a matrix whose row length ne0 is not a multiple
- * of want's block size falls back to Q8_0 (rows multiple of 32), else F16.
- * That is llama.cpp's habit for small or odd dimensions. */
+/* The type a matrix is stored in when `want` is requested: one whose row
+ * length ne0 is not a multiple of want's block size falls back to Q8_0 (rows
+ * multiple of 32), else F16. That is llama.cpp's habit for small or odd
+ * dimensions. For 1-D tensors (norms, biases) it says F32, the type model
+ * synthesis stores them in; wl_requant_model keeps those in their source
+ * type instead (wl_requant_converts). */
 enum wl_ttype wl_requant_pick_type(enum wl_ttype want, uint32_t n_dims, uint64_t ne0);
+
+/* True when wl_requant_model converts the tensor named name with n_dims
+ * dimensions to the requested type: a weight matrix. llama.cpp's
+ * llama_model_quantize_impl rules: the name ends in "weight", it has 2 or
+ * more dimensions, and it is none of the tensors kept as they are whatever
+ * their shape: norms (*_norm.weight, also 2-D ones such as per-head Q/K
+ * norms), MoE routers (ffn_gate_inp.weight), position embeddings and token
+ * types (position_embd.weight, token_types.weight), Mamba's and RWKV's small
+ * 2-D weights (ssm_conv1d, shortconv.conv, time_mix_*), T5's relative
+ * position bias (attn_rel_b), Gemma-3n's altup, laurel and
+ * per_layer_model_proj. Everything else keeps its source type. */
+bool wl_requant_converts(const char *name, uint32_t n_dims);
 
 /* llama.cpp's general.file_type value for a model mostly of type t
  * (F32 0, F16 1, Q4_0 2, Q8_0 7, Q4_K 14 (Q4_K_S), Q6_K 18, BF16 32); -1 if none. */
@@ -31,9 +46,10 @@ int32_t wl_requant_file_type(enum wl_ttype t);
 struct wl_requant_stats {
     uint64_t n_converted; /* tensors stored in a new type */
     uint64_t n_fallback;  /* of those, stored in a fallback type (odd row length) */
-    uint64_t n_copied;    /* tensors copied unchanged (1-D, or already the type) */
+    uint64_t n_copied;    /* tensors copied unchanged (not converted, see
+                           * wl_requant_converts, or already the type) */
     uint64_t bytes_in, bytes_out;
-    /* The matrices (2-D and up) by what they became: in the requested type
+    /* The weight matrices (wl_requant_converts) by what they became: in the requested type
      * (converted or already of it), or in each fallback type because their
      * rows are not whole blocks of the requested type; the row lengths of
      * those, smallest and largest (0 when none fell back). */

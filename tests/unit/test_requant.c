@@ -1,0 +1,152 @@
+/* engine/requant: which tensors `model quantize` converts. llama.cpp's
+ * rules: a weight matrix (2-D or more, named ...weight) is converted; norms
+ * (2-D ones too), MoE routers, position embeddings and the other tensors
+ * llama.cpp keeps stay in their source type, byte for byte, and count as
+ * "other" tensors, not as matrices. */
+#include "test_support.h"
+
+#include "engine/gguf.h"
+#include "engine/gguf_write.h"
+#include "engine/requant.h"
+#include "wattlens/error.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_converts_weight_matrices_only(void **state)
+{
+    (void)state;
+    assert_true(wl_requant_converts("blk.0.attn_q.weight", 2));
+    assert_true(wl_requant_converts("token_embd.weight", 2));
+    assert_true(wl_requant_converts("output.weight", 2));
+    assert_true(wl_requant_converts("blk.3.ffn_down_exps.weight", 3));
+    /* shape and suffix */
+    assert_false(wl_requant_converts("blk.0.attn_norm.weight", 1));
+    assert_false(wl_requant_converts("blk.0.attn_q.bias", 1));
+    assert_false(wl_requant_converts("blk.0.attn_q.bias", 2));
+    assert_false(wl_requant_converts("weight", 1));
+    assert_false(wl_requant_converts("", 2));
+    /* kept whatever the shape */
+    assert_false(wl_requant_converts("blk.0.attn_q_norm.weight", 2));
+    assert_false(wl_requant_converts("blk.11.attn_k_norm.weight", 2));
+    assert_false(wl_requant_converts("output_norm.weight", 2));
+    assert_false(wl_requant_converts("blk.0.ffn_gate_inp.weight", 2));
+    assert_false(wl_requant_converts("position_embd.weight", 2));
+    assert_false(wl_requant_converts("token_types.weight", 2));
+    assert_false(wl_requant_converts("blk.0.ssm_conv1d.weight", 2));
+    assert_false(wl_requant_converts("blk.0.shortconv.conv.weight", 2));
+    assert_false(wl_requant_converts("blk.0.time_mix_w1.weight", 2));
+    assert_false(wl_requant_converts("blk.0.time_mix_lerp_fused.weight", 3));
+    assert_false(wl_requant_converts("blk.0.attn_rel_b.weight", 2));
+    assert_false(wl_requant_converts("blk.0.altup_router.weight", 2));
+    assert_false(wl_requant_converts("blk.0.laurel_l.weight", 2));
+    assert_false(wl_requant_converts("per_layer_model_proj.weight", 2));
+    /* matched whole only: a block's own position_embd is not llama.cpp's */
+    assert_true(wl_requant_converts("blk.0.position_embd.weight", 2));
+}
+
+struct case_tensor {
+    const char *name;
+    enum wl_ttype type;
+    uint32_t n_dims;
+    uint64_t ne[2];
+    bool converted; /* to the requested type */
+};
+
+/* A model of the tensors in cases, with values that vary (so a conversion
+ * changes the bytes); returns its bytes (caller frees). */
+static void *model_bytes(const struct case_tensor *cases, size_t n, size_t *size)
+{
+    wl_gguf_writer *w = NULL;
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "general.architecture", "llama"), 0);
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t n_el = cases[i].ne[0] * (cases[i].n_dims > 1 ? cases[i].ne[1] : 1);
+        uint64_t n_bytes;
+        assert_int_equal(wl_ttype_bytes(cases[i].type, n_el, &n_bytes), 0);
+        uint8_t *data = malloc((size_t)n_bytes);
+        assert_non_null(data);
+        if (cases[i].type == WL_TTYPE_F32) {
+            for (uint64_t k = 0; k < n_el; k++)
+                ((float *)data)[k] = (float)((k * 37 + i * 11) % 101) / 50.0f - 1.0f;
+        } else {
+            for (uint64_t k = 0; k < n_bytes / 2; k++) /* F16: 0x3c00 = 1.0 and 0x3800 = 0.5 */
+                ((uint16_t *)data)[k] = k % 2 ? 0x3c00 : 0x3800;
+        }
+        assert_int_equal(wl_gguf_writer_add_tensor_owned(w, cases[i].name, cases[i].type,
+                                                         cases[i].n_dims, cases[i].ne, data,
+                                                         n_bytes),
+                         0);
+    }
+    void *buf = NULL;
+    assert_int_equal(wl_gguf_writer_to_memory(w, &buf, size), 0);
+    wl_gguf_writer_free(w);
+    return buf;
+}
+
+static void test_quantize_keeps_norms_routers_and_position_embeddings(void **state)
+{
+    (void)state;
+    static const struct case_tensor cases[] = {
+        {"token_embd.weight", WL_TTYPE_F32, 2, {64, 16}, true},
+        {"blk.0.attn_norm.weight", WL_TTYPE_F16, 1, {64, 0}, false},
+        {"blk.0.attn_q.weight", WL_TTYPE_F32, 2, {64, 64}, true},
+        {"blk.0.attn_q.bias", WL_TTYPE_F32, 1, {64, 0}, false},
+        {"blk.0.attn_q_norm.weight", WL_TTYPE_F32, 2, {32, 4}, false},
+        {"blk.0.attn_k_norm.weight", WL_TTYPE_F16, 2, {32, 2}, false},
+        {"blk.0.ffn_gate_inp.weight", WL_TTYPE_F32, 2, {64, 8}, false},
+        {"blk.0.ffn_down_exps.weight", WL_TTYPE_F32, 2, {64, 32}, true},
+        {"position_embd.weight", WL_TTYPE_F32, 2, {64, 16}, false},
+        {"output_norm.weight", WL_TTYPE_F32, 1, {64, 0}, false},
+    };
+    const size_t n = sizeof cases / sizeof cases[0];
+    size_t size;
+    void *buf = model_bytes(cases, n, &size);
+    struct wl_errmsg err;
+    wl_gguf *in = NULL;
+    assert_int_equal(wl_gguf_open_memory(buf, size, &in, &err), 0);
+
+    wl_gguf_writer *w = NULL;
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    struct wl_requant_stats st;
+    assert_int_equal(wl_requant_model(in, WL_TTYPE_Q8_0, NULL, w, &st, &err), 0);
+    assert_int_equal(st.n_matrices, 3);
+    assert_int_equal(st.n_requested, 3);
+    assert_int_equal(st.n_converted, 3);
+    assert_int_equal(st.n_copied, n - 3);
+    void *qbuf;
+    size_t qsize;
+    assert_int_equal(wl_gguf_writer_to_memory(w, &qbuf, &qsize), 0);
+    wl_gguf_writer_free(w);
+    wl_gguf *q = NULL;
+    assert_int_equal(wl_gguf_open_memory(qbuf, qsize, &q, &err), 0);
+    for (size_t i = 0; i < n; i++) {
+        const struct wl_gguf_tensor *a = wl_gguf_find_tensor(in, cases[i].name);
+        const struct wl_gguf_tensor *b = wl_gguf_find_tensor(q, cases[i].name);
+        assert_non_null(a);
+        assert_non_null(b);
+        if (cases[i].converted) {
+            assert_int_equal(b->type, WL_TTYPE_Q8_0);
+            continue;
+        }
+        if (b->type != a->type)
+            fail_msg("%s: %s, expected its source type %s", cases[i].name, wl_ttype_name(b->type),
+                     wl_ttype_name(a->type));
+        assert_int_equal(b->n_bytes, a->n_bytes);
+        assert_memory_equal(b->data, a->data, a->n_bytes);
+    }
+    wl_gguf_close(q);
+    free(qbuf);
+    wl_gguf_close(in);
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_converts_weight_matrices_only),
+        cmocka_unit_test(test_quantize_keeps_norms_routers_and_position_embeddings),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
