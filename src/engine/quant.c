@@ -225,7 +225,7 @@ static inline float round_away(float v)
 }
 
 /* Sums over one candidate assignment q_i = min(round((x_i - lo) * is), qmax)
- * (fit_scale_min) or q_i = clamp(round(x_i * is), -32, 31) (fit_scale_sym):
+ * (wl__q4_k_fit_scale_min) or q_i = clamp(round(x_i * is), -32, 31) (fit_scale_sym):
  * sum q, sum q^2, sum q*x. Four interleaved partial sums, combined in a fixed
  * order, so that the SSE2 code and the portable code give the same bits. */
 struct qsums {
@@ -318,12 +318,11 @@ static struct qsums cand_sums_sym(const float *x, int n, float is)
 }
 #endif
 
-/* Fits x[0..n) ~= s*q - m with q in 0..nmax, s >= 0, m >= 0 (the minimum of a
- * sub-block is clipped to <= 0 so that m is a non-negative offset). Tries
- * 2*NSTEP+1 inverse scales around nmax/range; for each assignment of q it
- * refits s and m by least squares and scores the squared error (computed
- * from the sums, for that assignment); keeps the best. */
-static void fit_scale_min(int n, const float *x, int nmax, float *s_out, float *m_out)
+/* See quant.h. Tries 2*NSTEP+1 inverse scales around nmax/range; for each
+ * assignment of q it refits s and m by least squares and scores the squared
+ * error (computed from the sums, for that assignment); the last candidate is
+ * the plain min/max fit, scored with its own assignment; keeps the best. */
+void wl__q4_k_fit_scale_min(int n, const float *x, int nmax, float *s_out, float *m_out)
 {
     enum { NSTEP = 8 };
     float lo = x[0], hi = x[0], sx = 0.0f, sx2 = 0.0f;
@@ -340,13 +339,15 @@ static void fit_scale_min(int n, const float *x, int nmax, float *s_out, float *
         *m_out = -lo;
         return;
     }
-    /* the plain min/max fit is the first candidate */
+    /* the plain min/max fit: the answer should every refit be rejected */
     float best_s = (hi - lo) / (float)nmax, best_m = -lo;
     double best_err = -1.0;
     const float fmax_q = (float)nmax;
     for (int step = -NSTEP; step <= NSTEP + 1; step++) {
-        float is = step <= NSTEP ? ((float)nmax + 0.125f * (float)step) / (hi - lo)
-                                 : 1.0f / best_s; /* last: the plain fit, unrefined */
+        /* last: the plain fit, unrefined, scored with the q it rounds to
+         * (its own inverse scale, not the best refit's: that scored it for
+         * an assignment it does not make, and a worse refit could win) */
+        float is = ((float)nmax + 0.125f * (float)(step <= NSTEP ? step : 0)) / (hi - lo);
         struct qsums t = cand_sums_min(x, n, lo, is, fmax_q);
         float sq = t.q, sq2 = t.q2, sqx = t.qx;
         double s, b; /* x ~= s*q + b */
@@ -403,7 +404,7 @@ void wl_quantize_row_q4_k(const float *x, struct wl_block_q4_k *y, int64_t k)
     for (int64_t b = 0; b < nb; b++, x += WL_QK_K) {
         float s[8], m[8], smax = 0.0f, mmax = 0.0f;
         for (int j = 0; j < 8; j++) {
-            fit_scale_min(32, x + 32 * j, 15, &s[j], &m[j]);
+            wl__q4_k_fit_scale_min(32, x + 32 * j, 15, &s[j], &m[j]);
             smax = fmaxf(smax, s[j]);
             mmax = fmaxf(mmax, m[j]);
         }

@@ -128,4 +128,12 @@ void wl_dequantize_row_q8k(const struct wl_block_q8k *x, float *y, int64_t k);
  * and min. */
 void wl_q4_k_get_scale_min(const uint8_t scales[12], int j, uint8_t *sc, uint8_t *m);
 
+/* Internal (wl_quantize_row_q4_k's sub-block search, exported for its
+ * tests): fits x[0..n) ~= s*q - m with q in 0..nmax, s >= 0, m >= 0 (the
+ * minimum is clipped to <= 0, so that m is a non-negative offset); n a
+ * multiple of 4. The plain min/max fit (s = (max - min) / nmax, m = -min)
+ * is one of the candidates, scored by its own error, so the result never
+ * fits worse than it (up to the float rounding of the scores). */
+void wl__q4_k_fit_scale_min(int n, const float *x, int nmax, float *s_out, float *m_out);
+
 #endif

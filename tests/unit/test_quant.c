@@ -465,6 +465,64 @@ static void test_quantization_error_bounds(void **state)
     free(x);
 }
 
+/* The squared error of x ~= s*q - m over n values with each q in 0..nmax
+ * the nearest (the best assignment for s and m), in double. */
+static double fit_error(const float *x, int n, int nmax, float s, float m)
+{
+    double e = 0;
+    for (int i = 0; i < n; i++) {
+        double best = INFINITY;
+        for (int q = 0; q <= nmax; q++) {
+            double d = (double)s * q - (double)m - x[i];
+            best = fmin(best, d * d);
+        }
+        e += best;
+    }
+    return e;
+}
+
+/* Q4_K's sub-block search never returns a fit worse than the plain min/max
+ * fit, one of its candidates: it used to score that candidate with the q of
+ * the best refit so far, and then kept a worse refit, on sub-blocks away
+ * from zero (all values c +- spread, c >> spread: up to 29 times the plain
+ * fit's squared error). Other blocks were not affected. */
+static void test_q4_k_fit_never_worse_than_min_max(void **state)
+{
+    (void)state;
+    enum { N = 32, NMAX = 15, BLOCKS = 4000 };
+    static const float centre[] = {0.0f, 0.0f, 0.5f, 2.0f, 10.0f, 1000.0f, -3.0f, 0.2f};
+    static const float spread[] = {1.0f, 0.01f, 0.1f, 1.0f, 0.05f, 1.0f, 1.0f, 1.0f};
+    int worse = 0;
+    double worst_ratio = 0;
+    for (int b = 0; b < BLOCKS; b++) {
+        const int kind = b % (int)(sizeof centre / sizeof centre[0]);
+        float x[N], lo = INFINITY, hi = -INFINITY;
+        double energy = 0;
+        for (int i = 0; i < N; i++) {
+            x[i] = centre[kind] + spread[kind] * (kind == 7 ? rng_gauss() : 2 * rng_uniform() - 1);
+            lo = fminf(lo, x[i]);
+            hi = fmaxf(hi, x[i]);
+            energy += (double)x[i] * x[i];
+        }
+        lo = fminf(lo, 0.0f); /* as the fit clips it */
+        float s, m;
+        wl__q4_k_fit_scale_min(N, x, NMAX, &s, &m);
+        assert_true(s >= 0.0f && m >= 0.0f);
+        const double e = fit_error(x, N, NMAX, s, m);
+        const double e_plain = fit_error(x, N, NMAX, (hi - lo) / NMAX, -lo);
+        /* the scores are computed from float sums: a relative margin, and
+         * one for blocks the plain fit gets (almost) exactly */
+        if (e > e_plain * (1 + 1e-3) + 1e-9 * energy) {
+            if (worse++ < 3)
+                print_message("block %d (%g +- %g): error %.6g, plain min/max fit %.6g\n", b,
+                              (double)centre[kind], (double)spread[kind], e, e_plain);
+        }
+        worst_ratio = fmax(worst_ratio, e_plain > 0 ? e / e_plain : 0);
+    }
+    print_message("worst error / plain fit's error: %.4f\n", worst_ratio);
+    assert_int_equal(worse, 0);
+}
+
 static void test_q8a_activation_blocks(void **state)
 {
     (void)state;
@@ -568,6 +626,7 @@ int main(void)
         cmocka_unit_test(test_dequantize_plain_types),
         cmocka_unit_test(test_known_blocks),
         cmocka_unit_test(test_quantization_error_bounds),
+        cmocka_unit_test(test_q4_k_fit_never_worse_than_min_max),
         cmocka_unit_test(test_q8a_activation_blocks),
         cmocka_unit_test(test_q8k_activation_blocks),
         cmocka_unit_test(test_bad_arguments),
