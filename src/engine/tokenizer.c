@@ -5,9 +5,10 @@
  * Special tokens follow llama.cpp: longer texts are matched first over the
  * whole text, each token's leftmost non-overlapping occurrences in what is
  * still plain text; user-defined tokens are always matched, control and
- * unknown ones only with WL_TOK_PARSE_SPECIAL. This file finds every
- * occurrence with one trie walk per position, then accepts them in that
- * priority order (no rescans per token). Per-call memory; thread-safe.
+ * unknown ones only with WL_TOK_PARSE_SPECIAL. This file walks a trie of
+ * the special texts and accepts occurrences in that priority order through
+ * a heap holding one candidate per position (no rescans per token, no list
+ * of every overlapping occurrence). Per-call memory; thread-safe.
  */
 #include "engine/tokenizer_impl.h"
 
@@ -22,25 +23,50 @@ struct occ {
     int32_t token;
 };
 
-struct frag {
-    uint32_t off, len; /* text fragment, or the matched special token's span */
-    int32_t token;     /* WL_TOK_NULL for text */
-};
-
-static int occ_priority(const void *pa, const void *pb)
+/* Acceptance order: longer first, then lower id, then leftmost. */
+static bool occ_before(const struct occ *a, const struct occ *b)
 {
-    const struct occ *a = pa, *b = pb;
     if (a->len != b->len)
-        return a->len > b->len ? -1 : 1;
+        return a->len > b->len;
     if (a->token != b->token)
-        return a->token < b->token ? -1 : 1;
-    return a->pos < b->pos ? -1 : (a->pos > b->pos);
+        return a->token < b->token;
+    return a->pos < b->pos;
 }
 
 static int occ_position(const void *pa, const void *pb)
 {
     const struct occ *a = pa, *b = pb;
     return a->pos < b->pos ? -1 : (a->pos > b->pos);
+}
+
+static void occ_sift_down(struct occ *h, size_t n, size_t i)
+{
+    struct occ x = h[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && occ_before(&h[c + 1], &h[c]))
+            c++;
+        if (!occ_before(&h[c], &x))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
+static void occ_push(struct occ *h, size_t *n, struct occ x)
+{
+    size_t i = (*n)++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!occ_before(&x, &h[p]))
+            break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = x;
 }
 
 static bool c_isspace(unsigned char c)
@@ -53,82 +79,130 @@ static bool special_enabled(const wl_tokenizer *t, int32_t id, bool parse_specia
     return parse_special || !(t->tok[id].attr & (WL_TOK_ATTR_CONTROL | WL_TOK_ATTR_UNKNOWN));
 }
 
-/* Fills *frags (malloc'ed) with the fragments of text in order. */
-static int partition(const wl_tokenizer *t, const char *text, size_t len, bool parse_special,
-                     struct frag **frags, size_t *n_frags, uint64_t *n_special)
+/* The longest enabled special token that starts at p[0] and is at most max
+ * bytes long: its length (0 if none) and id. One trie walk. */
+static uint32_t longest_match(const wl_tokenizer *t, const unsigned char *p, size_t max,
+                              bool parse_special, int32_t *token)
 {
-    struct occ *occ = NULL;
-    size_t n_occ = 0, cap_occ = 0;
+    uint32_t best = 0;
+    uint32_t node = max ? t->trie_root[p[0]] : 0;
+    for (size_t j = 0; node;) {
+        const struct wl__tok_trie_node *nd = &t->trie[node];
+        if (nd->token != WL_TOK_NULL && special_enabled(t, nd->token, parse_special)) {
+            best = (uint32_t)(j + 1);
+            *token = nd->token;
+        }
+        if (++j >= max)
+            break;
+        uint32_t c = nd->first_child;
+        while (c && t->trie[c].byte != p[j])
+            c = t->trie[c].next;
+        node = c;
+    }
+    return best;
+}
+
+/* Which occurrences become special tokens. llama.cpp's rule amounts to:
+ * take every enabled occurrence in the order (length descending, id, then
+ * position) and accept it when none of its bytes is taken yet (LSTRIP /
+ * RSTRIP then also take the adjacent whitespace). Listing every occurrence
+ * costs memory and time in the number of overlapping occurrences: with the
+ * nested space-run tokens of NeoX / phi-2 style vocabularies every position
+ * of a whitespace run starts ~30 of them (8 MiB of spaces took 221 s and
+ * 5.9 GB). So they are generated lazily, in the same order: a heap holds at
+ * most one candidate per position, initially its longest match. A popped
+ * candidate whose first byte is taken is dropped (every later candidate at
+ * that position contains that byte, and bytes are never freed); one whose
+ * span is free is accepted; otherwise the next one at its position is the
+ * longest match that ends before the first taken byte, pushed in its place
+ * (it comes after the popped one in the order, so the pops stay sorted).
+ * Each accepted or rejected candidate is decided exactly where the full
+ * sorted list would decide it. Cost: O(N log N) heap operations plus trie
+ * walks of at most the longest special token per (re)push; memory: 12 bytes
+ * per position that starts an occurrence, 1 byte per text byte.
+ * Fills *frags (malloc'ed) with the fragments of text in order. */
+int wl__tok_partition(const wl_tokenizer *t, const char *text, size_t len, bool parse_special,
+                      struct wl__tok_frag **frags, size_t *n_frags, uint64_t *n_special)
+{
+    struct occ *heap = NULL;
+    size_t n_heap = 0;
+    struct occ *acc = NULL; /* accepted, reusing the heap's array from its end */
     uint8_t *mark = NULL;
-    struct frag *f = NULL;
+    struct wl__tok_frag *f = NULL;
     size_t nf = 0;
     int rc = 0;
     const unsigned char *p = (const unsigned char *)text;
 
+    size_t n_cand = 0, cap = 0;
     for (size_t i = 0; t->n_trie && i < len; i++) {
-        uint32_t node = t->trie_root[p[i]];
-        for (size_t j = i; node;) {
-            const struct wl__tok_trie_node *nd = &t->trie[node];
-            if (nd->token != WL_TOK_NULL && special_enabled(t, nd->token, parse_special)) {
-                if (n_occ == cap_occ) {
-                    size_t nc = cap_occ ? cap_occ * 2 : 64;
-                    struct occ *no = realloc(occ, nc * sizeof(*no));
-                    if (!no) {
-                        rc = WL_ENOMEM;
-                        goto fail;
-                    }
-                    occ = no;
-                    cap_occ = nc;
-                }
-                occ[n_occ++] = (struct occ){(uint32_t)i, (uint32_t)(j + 1 - i), nd->token};
+        int32_t id = WL_TOK_NULL;
+        uint32_t l = longest_match(t, p + i, len - i, parse_special, &id);
+        if (!l)
+            continue;
+        if (n_cand == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            struct occ *nh = realloc(heap, nc * sizeof(*nh));
+            if (!nh) {
+                rc = WL_ENOMEM;
+                goto fail;
             }
-            if (++j >= len)
-                break;
-            uint32_t c = nd->first_child;
-            while (c && t->trie[c].byte != p[j])
-                c = t->trie[c].next;
-            node = c;
+            heap = nh;
+            cap = nc;
         }
+        heap[n_cand++] = (struct occ){(uint32_t)i, l, id};
     }
-
-    if (n_occ == 0) {
+    if (n_cand == 0) {
         f = malloc(sizeof(*f));
         if (!f)
             return WL_ENOMEM;
-        f[0] = (struct frag){0, (uint32_t)len, WL_TOK_NULL};
+        f[0] = (struct wl__tok_frag){0, (uint32_t)len, WL_TOK_NULL};
         *frags = f;
         *n_frags = 1;
         return 0;
     }
-
-    /* Accept occurrences by priority; mark: 0 text, 1 token, 2 stripped space. */
-    qsort(occ, n_occ, sizeof(*occ), occ_priority);
-    mark = calloc(len, 1);
+    mark = calloc(len, 1); /* 0 text, 1 token, 2 stripped space */
     if (!mark) {
         rc = WL_ENOMEM;
         goto fail;
     }
+    n_heap = n_cand;
+    for (size_t i = n_heap / 2; i-- > 0;)
+        occ_sift_down(heap, n_heap, i);
+
+    /* The heap never grows past n_cand: a pop makes room for its push. The
+     * accepted ones are stored from the array's end, in the slots the heap
+     * has given up (heap size + accepted <= n_cand at every step). */
     size_t n_acc = 0;
-    for (size_t k = 0; k < n_occ; k++) {
-        struct occ o = occ[k];
-        bool free_span = true;
-        for (size_t j = o.pos; j < (size_t)o.pos + o.len && free_span; j++)
-            free_span = mark[j] == 0;
-        if (!free_span)
+    while (n_heap > 0) {
+        struct occ o = heap[0];
+        heap[0] = heap[--n_heap];
+        occ_sift_down(heap, n_heap, 0);
+        if (mark[o.pos] != 0)
             continue;
+        size_t end = (size_t)o.pos + o.len, j = o.pos + 1;
+        while (j < end && mark[j] == 0)
+            j++;
+        if (j < end) { /* byte j is taken: the next candidate must end before it */
+            int32_t id = WL_TOK_NULL;
+            uint32_t l = longest_match(t, p + o.pos, j - o.pos, parse_special, &id);
+            if (l)
+                occ_push(heap, &n_heap, (struct occ){o.pos, l, id});
+            continue;
+        }
         memset(mark + o.pos, 1, o.len);
         unsigned attr = t->tok[o.token].attr;
         if (attr & WL_TOK_ATTR_LSTRIP) {
-            for (size_t j = o.pos; j > 0 && mark[j - 1] == 0 && c_isspace(p[j - 1]); j--)
-                mark[j - 1] = 2;
+            for (size_t k = o.pos; k > 0 && mark[k - 1] == 0 && c_isspace(p[k - 1]); k--)
+                mark[k - 1] = 2;
         }
         if (attr & WL_TOK_ATTR_RSTRIP) {
-            for (size_t j = (size_t)o.pos + o.len; j < len && mark[j] == 0 && c_isspace(p[j]); j++)
-                mark[j] = 2;
+            for (size_t k = end; k < len && mark[k] == 0 && c_isspace(p[k]); k++)
+                mark[k] = 2;
         }
-        occ[n_acc++] = o;
+        heap[n_cand - 1 - n_acc++] = o;
     }
-    qsort(occ, n_acc, sizeof(*occ), occ_position);
+    acc = heap + n_cand - n_acc;
+    qsort(acc, n_acc, sizeof(*acc), occ_position);
     *n_special += n_acc;
 
     f = malloc((2 * n_acc + 1) * sizeof(*f));
@@ -139,8 +213,8 @@ static int partition(const wl_tokenizer *t, const char *text, size_t len, bool p
     size_t k = 0;
     for (size_t i = 0; i < len;) {
         if (mark[i] == 1) {
-            f[nf++] = (struct frag){occ[k].pos, occ[k].len, occ[k].token};
-            i += occ[k].len;
+            f[nf++] = (struct wl__tok_frag){acc[k].pos, acc[k].len, acc[k].token};
+            i += acc[k].len;
             k++;
         } else if (mark[i] == 2) {
             i++;
@@ -148,18 +222,18 @@ static int partition(const wl_tokenizer *t, const char *text, size_t len, bool p
             size_t j = i;
             while (j < len && mark[j] == 0)
                 j++;
-            f[nf++] = (struct frag){(uint32_t)i, (uint32_t)(j - i), WL_TOK_NULL};
+            f[nf++] = (struct wl__tok_frag){(uint32_t)i, (uint32_t)(j - i), WL_TOK_NULL};
             i = j;
         }
     }
     free(mark);
-    free(occ);
+    free(heap);
     *frags = f;
     *n_frags = nf;
     return 0;
 fail:
     free(mark);
-    free(occ);
+    free(heap);
     free(f);
     return rc;
 }
@@ -189,7 +263,7 @@ static int tokenize_vec(const wl_tokenizer *t, const char *text, size_t len, uns
 {
     struct wl_tok_stats st = {0};
     struct wl__tok_scratch s = {0};
-    struct frag *fr = NULL;
+    struct wl__tok_frag *fr = NULL;
     size_t nf = 0;
     int rc = 0;
     uint64_t t0 = wl_clock_now_ns();
@@ -204,7 +278,8 @@ static int tokenize_vec(const wl_tokenizer *t, const char *text, size_t len, uns
             goto done;
     }
     if (len > 0) {
-        rc = partition(t, text, len, (flags & WL_TOK_PARSE_SPECIAL) != 0, &fr, &nf, &st.n_special);
+        rc = wl__tok_partition(t, text, len, (flags & WL_TOK_PARSE_SPECIAL) != 0, &fr, &nf,
+                               &st.n_special);
         if (rc)
             goto done;
     }

@@ -149,6 +149,20 @@ uint32_t wl__tok_cp_lower(uint32_t cp);
 uint32_t wl__tok_byte_to_cp(uint8_t b);
 int wl__tok_cp_to_byte(uint32_t cp);
 
+/* ---- special tokens in text (tokenizer.c) -------------------------------------- */
+
+struct wl__tok_frag {
+    uint32_t off, len; /* text fragment, or the matched special token's span */
+    int32_t token;     /* WL_TOK_NULL for text */
+};
+/* Splits text (len < 2^32) into plain-text fragments and special tokens, as
+ * llama.cpp does (tokenizer.md, "Special tokens in text"): *frags (malloc'ed,
+ * caller frees) gets them in text order, *n_frags their count, and
+ * *n_special is increased by the number of special tokens. Whitespace that
+ * LSTRIP/RSTRIP removed is in no fragment. WL_ENOMEM. */
+int wl__tok_partition(const wl_tokenizer *t, const char *text, size_t len, bool parse_special,
+                      struct wl__tok_frag **frags, size_t *n_frags, uint64_t *n_special);
+
 /* ---- pre-tokenizer (tokenizer_pretok.c) ----------------------------------------
  * Splits text into words with the rules of t->pre; appends the end offset
  * (bytes, exclusive) of each word to ends. */
