@@ -314,6 +314,14 @@ static bool name_has_phi3(const char *name)
     return strstr(low, "phi-3") || strstr(low, "phi3");
 }
 
+/* llama.cpp gives <mask> LSTRIP when the pre-tokenizer name contains one of
+ * these (jina-v2 embedding models), and then skips the Phi-3 name rule. */
+static bool pre_has_jina_v2(const char *pre)
+{
+    return pre &&
+           (strstr(pre, "jina-v2-de") || strstr(pre, "jina-v2-es") || strstr(pre, "jina-v2-code"));
+}
+
 static void set_attr_by_text(wl_tokenizer *t, const char *text, unsigned bit, bool on)
 {
     int32_t id = find_text(t, text);
@@ -671,7 +679,8 @@ int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct w
     }
     t->n_trie = 1; /* node 0 means "none" */
     const unsigned special = WL_TOK_ATTR_CONTROL | WL_TOK_ATTR_USER_DEFINED | WL_TOK_ATTR_UNKNOWN;
-    bool phi3 = name_has_phi3(d->name);
+    bool jina = pre_has_jina_v2(d->pre);
+    bool phi3 = !jina && name_has_phi3(d->name);
     for (uint32_t i = 0; i < t->n_vocab; i++) {
         if (!(t->tok[i].attr & special))
             continue;
@@ -682,6 +691,8 @@ int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct w
         if (rc)
             goto fail;
     }
+    if (jina)
+        set_attr_by_text(t, "<mask>", WL_TOK_ATTR_LSTRIP, true);
     if (phi3) {
         set_attr_by_text(t, "</s>", WL_TOK_ATTR_RSTRIP, true);
         set_attr_by_text(t, "<unk>", WL_TOK_ATTR_RSTRIP, false);

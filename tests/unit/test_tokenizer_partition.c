@@ -7,7 +7,8 @@
  * name rule) and LSTRIP (<mask> with a jina-v2 pre-tokenizer name); the fragments and the final
  * token ids must be identical. Also: long whitespace runs against nested
  * space-run tokens (phi-2 / NeoX style) no longer need memory per
- * overlapping occurrence (checked under an address-space limit, not timed).
+ * overlapping occurrence (checked under an address-space limit, not timed),
+ * and the jina-v2 <mask> rule itself.
  */
 #include "test_support.h"
 
@@ -453,12 +454,46 @@ static void test_whitespace_run_memory_is_linear(void **state)
 #endif
 }
 
+/* llama.cpp: with a jina-v2 pre-tokenizer, <mask> strips the whitespace to
+ * its left; the Phi-3 name rule is then not applied. */
+static void test_jina_v2_mask_strips_left_whitespace(void **state)
+{
+    (void)state;
+    static const char *const pres[] = {"jina-v2-es", "jina-v2-de", "gpt-2"};
+    for (size_t k = 0; k < 3; k++) {
+        struct vocab v;
+        bpe_bytes(&v);
+        int32_t mask = add(&v, "<mask>", 6, 3);
+        wl_tokenizer *t = build(&v, WL_TOK_MODEL_BPE, pres[k], "Phi-3 jina");
+        bool jina = k < 2;
+        const char *text = "hi \t <mask> x";
+        int32_t ids[32];
+        size_t n = 0;
+        assert_int_equal(
+            wl_tok_tokenize(t, text, strlen(text), WL_TOK_PARSE_SPECIAL, ids, 32, &n, NULL), 0);
+        /* jina: the whitespace left of <mask> goes (LSTRIP, and no Phi-3
+         * RSTRIP); gpt-2 with the Phi-3 name: the whitespace right of it */
+        const int32_t want_jina[] = {'h', 'i', mask, ' ', 'x'};
+        const int32_t want_phi3[] = {'h', 'i', ' ', '\t', ' ', mask, 'x'};
+        if (jina) {
+            assert_int_equal(n, 5);
+            assert_memory_equal(ids, want_jina, sizeof want_jina);
+        } else {
+            assert_int_equal(n, 7);
+            assert_memory_equal(ids, want_phi3, sizeof want_phi3);
+        }
+        wl_tok_free(t);
+        vocab_free(&v);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_partition_matches_reference_on_nested_tokens),
         cmocka_unit_test(test_partition_matches_reference_on_whitespace_runs),
         cmocka_unit_test(test_whitespace_run_memory_is_linear),
+        cmocka_unit_test(test_jina_v2_mask_strips_left_whitespace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
