@@ -276,6 +276,9 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
         size_t nb = 0;
         wl_tok_decoder_push(&dec, prompt[i], piece, piece_cap, &nb);
     }
+    /* a prompt ending inside a character: those bytes are the prompt's, and
+     * only generated text is output (they would come out as U+FFFD) */
+    wl_tok_decoder_drop_pending(&dec);
     wl_context_emit_section(ctx, WL_SECTION_KV_INIT, true);
     wl_context_reset(ctx);
     wl_context_emit_section(ctx, WL_SECTION_KV_INIT, false);

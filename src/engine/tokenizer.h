@@ -220,5 +220,10 @@ size_t wl_tok_decoder_out_max(const wl_tokenizer *t);
 int wl_tok_decoder_push(struct wl_tok_decoder *d, int32_t id, char *out, size_t cap, size_t *n_out);
 /* Emits U+FFFD for a held-back incomplete character (end of stream). */
 int wl_tok_decoder_flush(struct wl_tok_decoder *d, char *out, size_t cap, size_t *n_out);
+/* Forgets a held-back incomplete character without emitting anything,
+ * keeping the leading-space state: for text pushed only to set that state
+ * (a prompt whose output is discarded), so that the prompt's own trailing
+ * partial character never shows up as U+FFFD in the text that follows. */
+void wl_tok_decoder_drop_pending(struct wl_tok_decoder *d);
 
 #endif

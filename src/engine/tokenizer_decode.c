@@ -211,3 +211,8 @@ int wl_tok_decoder_flush(struct wl_tok_decoder *d, char *out, size_t cap, size_t
     d->n_pend = 0;
     return 0;
 }
+
+void wl_tok_decoder_drop_pending(struct wl_tok_decoder *d)
+{
+    d->n_pend = 0;
+}

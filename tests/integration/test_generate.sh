@@ -50,6 +50,12 @@ else
     bad "stories260K greedy text differs (rc $rc)"; diff <(cat "$expected") <(cat "$tmp/out.txt") | head -5; cat "$tmp/err"
   fi
   if grep -q "tokens/s" "$tmp/err"; then ok "speed goes to stderr"; else bad "no speed on stderr"; fi
+  # a prompt cut inside a character (head -c): its partial UTF-8 is the
+  # prompt's, so no U+FFFD for it comes before the generated text
+  "$W" -q generate -m "$model" -p $'Once\xe2' -n 4 -t 1 --temp 0 >"$tmp/cut.txt" 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && [ -s "$tmp/cut.txt" ] && ! grep -q $'\xef\xbf\xbd' "$tmp/cut.txt"; then
+    ok "a prompt ending inside a character: no U+FFFD of its own in the output"
+  else bad "prompt ending inside a character (rc $rc)"; od -c "$tmp/cut.txt" | head -2; cat "$tmp/err"; fi
   # one token comes from the prefill's logits: there is no decode step to give a rate
   "$W" generate -m "$model" --temp 0 -n 1 >/dev/null 2>"$tmp/err1"
   if grep -Eq "decode [0-9.]+ ms \(n/a: no decode step\)" "$tmp/err1" && ! grep -q "0.00 tokens/s" "$tmp/err1"; then

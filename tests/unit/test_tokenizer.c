@@ -287,6 +287,37 @@ static void test_decoder_holds_back_partial_utf8(void **state)
     wl_tok_free(t);
 }
 
+/* A prompt's trailing partial character is dropped, not flushed into the
+ * generated text as U+FFFD; the leading-space state stays as it was. */
+static void test_decoder_drops_a_prompts_partial_character(void **state)
+{
+    (void)state;
+    struct vb v;
+    spm_base(&v);
+    int32_t spa = vb_s(&v, SP "a", -1, 1);
+    wl_tokenizer *t = spm_build(&v, NULL);
+    struct wl_tok_decoder d;
+    wl_tok_decoder_init(&d, t, 0);
+    push_expect(&d, 1, ""); /* BOS, then a lone E2 */
+    push_expect(&d, 3 + 0xE2, "");
+    wl_tok_decoder_drop_pending(&d);
+    push_expect(&d, spa, " a"); /* the E2 is gone; the space is kept (not the first piece) */
+    char out[8];
+    size_t n = 9;
+    assert_int_equal(wl_tok_decoder_flush(&d, out, sizeof(out), &n), 0);
+    assert_int_equal(n, 0);
+    /* nothing pushed yet but BOS: the first piece still loses its space */
+    wl_tok_decoder_init(&d, t, 0);
+    push_expect(&d, 1, "");
+    wl_tok_decoder_drop_pending(&d);
+    push_expect(&d, spa, "a");
+    /* bytes that continue the dropped lead byte are invalid on their own */
+    push_expect(&d, 3 + 0xE2, "");
+    wl_tok_decoder_drop_pending(&d);
+    push_expect(&d, 3 + 0x82, "\xef\xbf\xbd");
+    wl_tok_free(t);
+}
+
 /* ---- byte-level BPE ---------------------------------------------------------------- */
 
 static void bpe_spell(uint8_t b, char *out, size_t *len)
@@ -1105,6 +1136,7 @@ int main(void)
         cmocka_unit_test(test_spm_byte_fallback_and_spaces),
         cmocka_unit_test(test_spm_special_tokens),
         cmocka_unit_test(test_decoder_holds_back_partial_utf8),
+        cmocka_unit_test(test_decoder_drops_a_prompts_partial_character),
         cmocka_unit_test(test_bpe_merge_ranks_cache_and_fallback),
         cmocka_unit_test(test_bpe_every_byte_round_trips),
         cmocka_unit_test(test_pretokenizers),
