@@ -213,6 +213,11 @@ struct wl__cur {
     uint64_t off;
     struct wl_errmsg *err;
     uint64_t n_subarrays; /* nested arrays indexed so far */
+    /* For messages, so that each names its item: "key 'K': " or
+     * "tensor 'T': " while inside one ("" otherwise), and the index of the
+     * array string being read (-1 otherwise). */
+    char ctx[112];
+    int64_t elem;
 };
 
 /* A printable, bounded copy of a name from the file for error messages:
@@ -239,13 +244,25 @@ static uint64_t wl__left(const struct wl__cur *c)
     return c->size - c->off;
 }
 
+/* " 3" when an array's string 3 is being read, else "". */
+struct wl__elem_str {
+    char s[24];
+};
+static struct wl__elem_str wl__elem(const struct wl__cur *c)
+{
+    struct wl__elem_str r = {""};
+    if (c->elem >= 0)
+        snprintf(r.s, sizeof r.s, " %" PRId64, c->elem);
+    return r;
+}
+
 static int wl__need(struct wl__cur *c, uint64_t n, const char *what)
 {
     if (n > wl__left(c))
         return wl_errmsg_set(c->err, WL_EFORMAT,
-                             "truncated file: %s at byte %" PRIu64 " needs %" PRIu64
+                             "truncated file: %s%s%s at byte %" PRIu64 " needs %" PRIu64
                              " bytes but only %" PRIu64 " remain (file size %" PRIu64 ")",
-                             what, c->off, n, wl__left(c), c->size);
+                             c->ctx, what, wl__elem(c).s, c->off, n, wl__left(c), c->size);
     return 0;
 }
 
@@ -279,9 +296,9 @@ static int wl__get_str(struct wl__cur *c, const char *what, uint64_t *data_off, 
         return rc;
     if (*len > wl__left(c))
         return wl_errmsg_set(c->err, WL_EFORMAT,
-                             "%s at byte %" PRIu64 " has length %" PRIu64 " but only %" PRIu64
+                             "%s%s%s at byte %" PRIu64 " has length %" PRIu64 " but only %" PRIu64
                              " bytes remain in the file",
-                             what, at, *len, wl__left(c));
+                             c->ctx, what, wl__elem(c).s, at, *len, wl__left(c));
     *data_off = c->off;
     c->off += *len;
     return 0;
@@ -366,10 +383,12 @@ static int wl__parse_arr(struct wl__cur *c, struct wl__gguf_arr *a, unsigned dep
         for (uint64_t j = 0; j < n; j++) {
             uint64_t doff, len;
             a->str_off[j] = c->off;
-            rc = wl__get_str(c, "array string", &doff, &len);
+            c->elem = (int64_t)j;
+            rc = wl__get_str(c, "string", &doff, &len);
             if (rc)
                 return rc;
         }
+        c->elem = -1;
     } else if (et == WL_GGUF_ARRAY) {
         if (n > WL_GGUF_MAX_SUBARRAYS - c->n_subarrays)
             return wl_errmsg_set(c->err, WL_EFORMAT,
@@ -412,7 +431,8 @@ static int wl__parse_kv(struct wl__cur *c, struct wl__gguf_kv *kv)
         return rc;
     uint64_t tat = c->off;
     uint32_t t;
-    rc = wl__get_u32(c, "metadata value type", &t);
+    snprintf(c->ctx, sizeof c->ctx, "key '%s': ", wl__show(kv->key).s);
+    rc = wl__get_u32(c, "value type", &t);
     if (rc)
         return rc;
     if (t >= WL_GGUF_VTYPE_COUNT)
@@ -428,7 +448,9 @@ static int wl__parse_kv(struct wl__cur *c, struct wl__gguf_kv *kv)
     } else if (t == WL_GGUF_ARRAY) {
         rc = wl__parse_arr(c, &kv->arr, 0, wl__show(kv->key).s);
     } else {
-        rc = wl__need(c, wl__vtype_sizes[t], "metadata value");
+        char what[32];
+        snprintf(what, sizeof what, "%s value", wl__vtype_names[t]);
+        rc = wl__need(c, wl__vtype_sizes[t], what);
         if (rc == 0 && t == WL_GGUF_BOOL && c->p[c->off] > 1)
             rc = wl_errmsg_set(c->err, WL_EFORMAT,
                                "key '%s': bool value at byte %" PRIu64 " is %u (must be 0 or 1)",
@@ -438,6 +460,7 @@ static int wl__parse_kv(struct wl__cur *c, struct wl__gguf_kv *kv)
     }
     if (rc)
         return rc;
+    c->ctx[0] = '\0';
     kv->val_len = c->off - kv->val_off;
     return 0;
 }
@@ -451,9 +474,10 @@ static int wl__parse_tensor(struct wl__cur *c, struct wl_gguf_tensor *t, uint64_
         return rc;
     t->name = name;
     const struct wl__shown shown = wl__show(name);
+    snprintf(c->ctx, sizeof c->ctx, "tensor '%s': ", shown.s);
     uint32_t n_dims;
     uint64_t dat = c->off;
-    rc = wl__get_u32(c, "tensor n_dims", &n_dims);
+    rc = wl__get_u32(c, "n_dims", &n_dims);
     if (rc)
         return rc;
     if (n_dims > WL_GGUF_MAX_DIMS)
@@ -467,7 +491,9 @@ static int wl__parse_tensor(struct wl__cur *c, struct wl_gguf_tensor *t, uint64_
         t->ne[d] = 1;
     for (uint32_t d = 0; d < n_dims; d++) {
         uint64_t eat = c->off;
-        rc = wl__get_u64(c, "tensor dimension", &t->ne[d]);
+        char what[24];
+        snprintf(what, sizeof what, "dimension %" PRIu32, d);
+        rc = wl__get_u64(c, what, &t->ne[d]);
         if (rc)
             return rc;
         if (t->ne[d] > (uint64_t)INT64_MAX)
@@ -484,7 +510,7 @@ static int wl__parse_tensor(struct wl__cur *c, struct wl_gguf_tensor *t, uint64_
     t->n_elements = n_el;
     uint64_t tat = c->off;
     uint32_t type;
-    rc = wl__get_u32(c, "tensor type", &type);
+    rc = wl__get_u32(c, "type", &type);
     if (rc)
         return rc;
     if (!wl_ttype_is_known(type))
@@ -504,7 +530,10 @@ static int wl__parse_tensor(struct wl__cur *c, struct wl_gguf_tensor *t, uint64_
                              "tensor '%s' (at byte %" PRIu64 "): byte size of %" PRIu64
                              " %s elements overflows",
                              shown.s, at, n_el, wl_ttype_name(type));
-    return wl__get_u64(c, "tensor data offset", &t->offset);
+    rc = wl__get_u64(c, "data offset", &t->offset);
+    if (rc == 0)
+        c->ctx[0] = '\0';
+    return rc;
 }
 
 static int wl__cmp_tensor_off(const void *a, const void *b)
@@ -569,7 +598,7 @@ static int wl__check_tensor_data(wl_gguf *g, struct wl_errmsg *err)
 
 static int wl__parse(wl_gguf *g, struct wl_errmsg *err)
 {
-    struct wl__cur c = {.p = g->base, .size = g->size, .off = 0, .err = err};
+    struct wl__cur c = {.p = g->base, .size = g->size, .off = 0, .err = err, .elem = -1};
     int rc;
     if (g->size < 4 || memcmp(g->base, "GGUF", 4) != 0)
         return wl_errmsg_set(err, WL_EFORMAT,

@@ -559,7 +559,41 @@ static void test_bad_keys_types_and_strings(void **state)
     put_header(&b, 3, 0, 1);
     put_str(&b, "k"), put_u32(&b, WL_GGUF_ARRAY), put_u32(&b, WL_GGUF_STRING), put_u64(&b, 2);
     put_str(&b, "ok"), put_u64(&b, 1000), put(&b, "short", 5);
-    expect_fail(&b, WL_EFORMAT, "array string at byte 59 has length 1000");
+    expect_fail(&b, WL_EFORMAT, "key 'k': string 1 at byte 59 has length 1000");
+    /* Every error inside a value names its key: the value type, a scalar, an
+     * array's header, a string value. */
+    b.n = 0;
+    put_header(&b, 3, 0, 1);
+    put_str(&b, "abcd"), put_u8(&b, 0), put_u8(&b, 0); /* 14 bytes: the smallest entry */
+    expect_fail(
+        &b, WL_EFORMAT,
+        "truncated file: key 'abcd': value type at byte 36 needs 4 bytes but only 2 remain");
+    b.n = 0;
+    put_header(&b, 3, 0, 1);
+    put_str(&b, "tokenizer.ggml.bos_token_id"), put_u32(&b, WL_GGUF_UINT32), put_u8(&b, 1);
+    put_u8(&b, 0);
+    expect_fail(&b, WL_EFORMAT,
+                "truncated file: key 'tokenizer.ggml.bos_token_id': UINT32 value at byte 63 "
+                "needs 4 bytes but only 2 remain");
+    b.n = 0;
+    put_header(&b, 3, 0, 1);
+    put_str(&b, "k"), put_u32(&b, WL_GGUF_ARRAY), put_u8(&b, 1);
+    expect_fail(&b, WL_EFORMAT, "truncated file: key 'k': array element type at byte 37");
+    b.n = 0;
+    put_header(&b, 3, 0, 1);
+    put_str(&b, "k"), put_u32(&b, WL_GGUF_ARRAY), put_u32(&b, WL_GGUF_STRING), put_u8(&b, 5);
+    expect_fail(&b, WL_EFORMAT, "truncated file: key 'k': array length at byte 41");
+    b.n = 0;
+    put_header(&b, 3, 0, 1);
+    put_str(&b, "k"), put_u32(&b, WL_GGUF_STRING), put_u64(&b, 100), put(&b, "ab", 2);
+    expect_fail(&b, WL_EFORMAT, "key 'k': string value at byte 37 has length 100 but only 2");
+    /* an array of arrays of strings: the inner index */
+    b.n = 0;
+    put_header(&b, 3, 0, 1);
+    put_str(&b, "k"), put_u32(&b, WL_GGUF_ARRAY), put_u32(&b, WL_GGUF_ARRAY), put_u64(&b, 1);
+    put_u32(&b, WL_GGUF_STRING), put_u64(&b, 3), put_str(&b, "a"), put_str(&b, "b");
+    put_u64(&b, 9);
+    expect_fail(&b, WL_EFORMAT, "key 'k': string 2 at byte 79 has length 9");
     /* Arrays of arrays nested too deep. */
     b.n = 0;
     put_header(&b, 3, 0, 1);
@@ -598,6 +632,19 @@ static void test_bad_tensor_infos(void **state)
     put_header(&b, 3, 1, 0);
     put_tensor_info(&b, "t", 1, ne, 4, 0);
     expect_fail(&b, WL_EFORMAT, "unknown tensor type 4 at byte");
+    /* a tensor info cut short names the tensor and the field */
+    b.n = 0;
+    put_header(&b, 3, 1, 0);
+    put_str(&b, "tensor"), put_u32(&b, 2), put_u64(&b, 32), put_u8(&b, 0);
+    expect_fail(&b, WL_EFORMAT, "truncated file: tensor 'tensor': dimension 1 at byte 50");
+    b.n = 0;
+    put_header(&b, 3, 1, 0);
+    put_str(&b, "t"), put_u32(&b, 1), put_u64(&b, 32), put_u32(&b, 0), put_u8(&b, 0);
+    expect_fail(&b, WL_EFORMAT, "truncated file: tensor 't': data offset at byte 49");
+    b.n = 0;
+    put_header(&b, 3, 1, 0);
+    put_str(&b, "0123456789abcdef"), put_u8(&b, 1); /* 25 bytes: the smallest info */
+    expect_fail(&b, WL_EFORMAT, "truncated file: tensor '0123456789abcdef': n_dims at byte 48");
     /* five dimensions */
     b.n = 0;
     put_header(&b, 3, 1, 0);
@@ -828,12 +875,12 @@ static const struct {
     {"hostile-huge-kv-count.gguf", WL_EFORMAT, "metadata count 18446744073709551615 at byte 16"},
     {"hostile-huge-string-array.gguf", WL_EFORMAT,
      "claims 1152921504606846976 elements of type STRING"},
-    {"hostile-huge-string-length.gguf", WL_EFORMAT, "string value at byte 37 has length"},
+    {"hostile-huge-string-length.gguf", WL_EFORMAT, "key 'k': string value at byte 37 has length"},
     {"hostile-huge-tensor-count.gguf", WL_EFORMAT, "tensor count 4611686018427387904 at byte 8"},
     {"hostile-key-empty.gguf", WL_EFORMAT, "metadata key at byte 24 is empty"},
     {"hostile-key-with-nul.gguf", WL_EFORMAT, "metadata key at byte 24 contains a NUL"},
     {"hostile-string-array-element-past-end.gguf", WL_EFORMAT,
-     "array string at byte 59 has length 1000"},
+     "key 'k': string 1 at byte 59 has length 1000"},
     {"hostile-tensor-block-mismatch.gguf", WL_EFORMAT, "row length 33 is not a multiple"},
     {"hostile-tensor-dim-negative.gguf", WL_EFORMAT, "at byte 37 is out of range"},
     {"hostile-tensor-duplicate-name.gguf", WL_EFORMAT, "duplicate tensor name 't' at byte 57"},
@@ -851,7 +898,7 @@ static const struct {
     {"hostile-truncated-header.gguf", WL_EFORMAT, "shorter than a GGUF header"},
     {"hostile-truncated-in-metadata.gguf", WL_EFORMAT, "at byte 140 has length 26 but only 2"},
     {"hostile-truncated-in-tensor-infos.gguf", WL_EFORMAT,
-     "truncated file: tensor n_dims at byte 417"},
+     "truncated file: tensor 'blk.0.attn_q.weight': n_dims at byte 417"},
     {"hostile-truncated-tensor-data.gguf", WL_EFORMAT, "'output_norm.weight': data [1600, +128)"},
     {"hostile-unknown-array-type.gguf", WL_EFORMAT, "has unknown element type 200"},
     {"hostile-unknown-value-type.gguf", WL_EFORMAT, "unknown value type 13 at byte 33"},
