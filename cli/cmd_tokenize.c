@@ -13,9 +13,11 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *CMD = "tokenize";
 
@@ -34,7 +36,8 @@ static void usage(FILE *out)
             "Options:\n"
             "  -m, --model FILE   GGUF file with tokenizer.ggml.* metadata (required)\n"
             "  -p, --prompt TEXT  text to tokenize\n"
-            "  -f, --file FILE    read the text from FILE ('-' = stdin), byte for byte\n"
+            "  -f, --file FILE    read the text from FILE ('-' = stdin), byte for byte;\n"
+            "                     at most 1 GiB\n"
             "      --ids          print only the ids, separated by single spaces\n"
             "      --pieces       print only the pieces, one quoted string per line\n"
             "      --no-bos       do not prepend BOS even if the model asks for it\n"
@@ -63,6 +66,16 @@ static void usage(FILE *out)
             "  wattlens tokenize -m model.gguf -p 'query' --ids --eos   # as llama-tokenize\n"
             "  wattlens tokenize -m model.gguf -f prompt.txt --stats\n"
             "  wattlens tokenize -m model.gguf -p '<s>Hi</s>' --special --json\n");
+}
+
+/* file NULL: the -p text */
+static int too_long(const char *file, uint64_t len)
+{
+    return wl_cli_fail(CMD,
+                       "%s%s%s is %" PRIu64 " bytes: the tokenizer takes at most %zu bytes (1 GiB) "
+                       "per text",
+                       file ? "'" : "", file ? file : "the text", file ? "'" : "", len,
+                       WL_TOK_MAX_TEXT_BYTES);
 }
 
 static void print_escaped(FILE *out, const char *p, size_t n)
@@ -214,12 +227,20 @@ static int run(int argc, char **argv)
 
     char *text = NULL;
     size_t len = 0;
+    struct stat sb;
+    if (file && strcmp(file, "-") != 0 && stat(file, &sb) == 0 && S_ISREG(sb.st_mode) &&
+        (uint64_t)sb.st_size > WL_TOK_MAX_TEXT_BYTES) /* say so before reading it all */
+        return too_long(file, (uint64_t)sb.st_size);
     if (file) {
         int rc = wl_cli_read_all(file, &text, &len);
         if (rc)
             return wl_cli_fail(CMD, "cannot read '%s': %s", file, strerror(rc));
     } else {
         len = strlen(prompt);
+    }
+    if (len > WL_TOK_MAX_TEXT_BYTES) {
+        free(text);
+        return too_long(file, len);
     }
 
     wl_tokenizer *tok = NULL;

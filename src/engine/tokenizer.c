@@ -271,8 +271,8 @@ static int tokenize_vec(const wl_tokenizer *t, const char *text, size_t len, uns
 
     if (!t || (!text && len))
         return WL_EINVAL;
-    if (len > UINT32_MAX / 4)
-        return WL_ERANGE; /* offsets are 32-bit; 1 GiB per call is plenty */
+    if (len > WL_TOK_MAX_TEXT_BYTES)
+        return WL_ERANGE;
     if ((flags & WL_TOK_ADD_BOS) && t->add_bos && t->bos != WL_TOK_NULL) {
         if ((rc = wl__tok_ivec_push(out, t->bos)) != 0)
             goto done;

@@ -157,9 +157,14 @@ struct wl_tok_stats {
     uint64_t t_merge_ns;   /* merging + lookups */
 };
 
+/* The longest text one call tokenizes: 1 GiB. Offsets are 32-bit, and a
+ * SentencePiece fragment grows up to 3x when its spaces become "▁". */
+#define WL_TOK_MAX_TEXT_BYTES ((size_t)1 << 30)
+
 /* Tokenizes len bytes of text (any bytes; invalid UTF-8 is handled, see the
  * internals doc) into ids[0..cap). Returns 0 with *n_out tokens, or WL_EFULL
- * with *n_out = the number needed. stats may be NULL. */
+ * with *n_out = the number needed; WL_ERANGE when len exceeds
+ * WL_TOK_MAX_TEXT_BYTES (checked before text is read). stats may be NULL. */
 int wl_tok_tokenize(const wl_tokenizer *t, const char *text, size_t len, unsigned flags,
                     int32_t *ids, size_t cap, size_t *n_out, struct wl_tok_stats *stats);
 

@@ -128,7 +128,10 @@ int wl__tok_spm_fragment(const wl_tokenizer *t, const char *text, size_t len, bo
     size_t need = len + 2 * n_space + (space_prefix ? 3 : 0);
     if (need == 0)
         return 0;
-    if (need > UINT32_MAX / 2)
+    /* byte offsets are uint32 and symbol indices int32 (one per character):
+     * with len <= WL_TOK_MAX_TEXT_BYTES, need <= 3 GiB + 3 and there are at
+     * most 1 GiB + 1 characters, so this never fires for a checked call */
+    if (need > UINT32_MAX || len >= (size_t)INT32_MAX)
         return WL_ERANGE;
     if (need > s->buf_cap) {
         char *nb = realloc(s->buf, need);

@@ -115,6 +115,13 @@ printf '1 \033[31mred,2' | "$W" detokenize -m "$SPM" > /dev/null 2> "$tmp/e"; ch
 grep -qF "invalid token id '\\x1b[31mred' on stdin" "$tmp/e" && ok || bad "bad stdin id message: $(cat -v "$tmp/e")"
 "$W" tokenize -m "$WL_TESTDATA/powermetrics/$(ls "$WL_TESTDATA/powermetrics" | head -1)" -p hi > /dev/null 2> "$tmp/e"
 check "not a GGUF status" 1 "$?"
+# a text over the tokenizer's 1 GiB limit: said before it is read (a sparse
+# file, so nothing is written or read), naming the limit
+truncate -s $((1024 * 1024 * 1024 + 1)) "$tmp/big.txt"
+"$W" tokenize -m "$GPT2" -f "$tmp/big.txt" --ids > /dev/null 2> "$tmp/e"; check "text over 1 GiB status" 1 "$?"
+grep -qF "is 1073741825 bytes: the tokenizer takes at most 1073741824 bytes (1 GiB) per text" "$tmp/e" &&
+  ok || bad "text over 1 GiB message: $(cat "$tmp/e")"
+rm -f "$tmp/big.txt"
 "$W" tokenize --help | grep -q 'Examples' && ok || bad "tokenize --help"
 "$W" detokenize --help | grep -q 'Examples' && ok || bad "detokenize --help"
 

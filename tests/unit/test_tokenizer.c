@@ -287,6 +287,25 @@ static void test_decoder_holds_back_partial_utf8(void **state)
     wl_tok_free(t);
 }
 
+/* Texts over WL_TOK_MAX_TEXT_BYTES are refused before a byte is read (the
+ * pointer here has 2 bytes behind it). */
+static void test_text_over_the_limit_is_range_error(void **state)
+{
+    (void)state;
+    struct vb v;
+    spm_base(&v);
+    wl_tokenizer *t = spm_build(&v, NULL);
+    int32_t ids[4];
+    size_t n = 0;
+    int32_t *a = NULL;
+    assert_int_equal(wl_tok_tokenize(t, "a", WL_TOK_MAX_TEXT_BYTES + 1, 0, ids, 4, &n, NULL),
+                     WL_ERANGE);
+    assert_int_equal(wl_tok_tokenize_alloc(t, "a", (size_t)-1, 0, &a, &n, NULL), WL_ERANGE);
+    assert_null(a);
+    assert_int_equal(WL_TOK_MAX_TEXT_BYTES, (size_t)1 << 30);
+    wl_tok_free(t);
+}
+
 /* A prompt's trailing partial character is dropped, not flushed into the
  * generated text as U+FFFD; the leading-space state stays as it was. */
 static void test_decoder_drops_a_prompts_partial_character(void **state)
@@ -1137,6 +1156,7 @@ int main(void)
         cmocka_unit_test(test_spm_special_tokens),
         cmocka_unit_test(test_decoder_holds_back_partial_utf8),
         cmocka_unit_test(test_decoder_drops_a_prompts_partial_character),
+        cmocka_unit_test(test_text_over_the_limit_is_range_error),
         cmocka_unit_test(test_bpe_merge_ranks_cache_and_fallback),
         cmocka_unit_test(test_bpe_every_byte_round_trips),
         cmocka_unit_test(test_pretokenizers),
