@@ -26,8 +26,8 @@ static void usage(FILE *out)
         "\n"
         "Turns token ids back into text with the tokenizer stored in the model's GGUF\n"
         "file. Ids may be separated by spaces or commas; with no ID arguments they are\n"
-        "read from stdin. The text is written byte for byte (a trailing newline is added\n"
-        "only when stdout is a terminal).\n"
+        "read from stdin (as text: a NUL byte there is an error). The text is written\n"
+        "byte for byte (a trailing newline is added only when stdout is a terminal).\n"
         "\n"
         "Options:\n"
         "  -m, --model FILE   GGUF file with tokenizer.ggml.* metadata (required)\n"
@@ -97,6 +97,14 @@ static int run(int argc, char **argv)
         int e = wl_cli_read_all("-", &in, &in_len);
         if (e) /* as tokenize -f - says it */
             return wl_cli_fail(CMD, "cannot read '-': %s", strerror(e));
+        /* the parser reads a C string: what follows a NUL would be ignored */
+        const char *nul = memchr(in, '\0', in_len);
+        if (nul) {
+            wl_cli_fail(CMD, "invalid input on stdin: a NUL byte at byte %zu (token ids are text)",
+                        (size_t)(nul - in));
+            free(in);
+            return WL_EXIT_USAGE;
+        }
         rc = wl_cli_ids_parse(&ids, in, &bad, &bad_len);
     }
     if (rc == WL_EINVAL) {

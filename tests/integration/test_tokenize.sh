@@ -113,6 +113,12 @@ grep -q 'outside the vocabulary' "$tmp/e" && ok || bad "range message"
 # from the input never reaches the terminal
 printf '1 \033[31mred,2' | "$W" detokenize -m "$SPM" > /dev/null 2> "$tmp/e"; check "bad stdin id status" 2 "$?"
 grep -qF "invalid token id '\\x1b[31mred' on stdin" "$tmp/e" && ok || bad "bad stdin id message: $(cat -v "$tmp/e")"
+# a NUL byte on stdin is an error, not the end of the input (what followed it,
+# a bad id included, used to be ignored with exit status 0)
+printf '15043 3186\0 zzz 99' | "$W" detokenize -m "$SPM" > "$tmp/o" 2> "$tmp/e"; check "NUL on stdin status" 2 "$?"
+grep -qF "invalid input on stdin: a NUL byte at byte 10 (token ids are text)" "$tmp/e" &&
+  ok || bad "NUL on stdin message: $(cat -v "$tmp/e")"
+check "NUL on stdin: no text" "" "$(cat "$tmp/o")"
 "$W" tokenize -m "$WL_TESTDATA/powermetrics/$(ls "$WL_TESTDATA/powermetrics" | head -1)" -p hi > /dev/null 2> "$tmp/e"
 check "not a GGUF status" 1 "$?"
 # a text over the tokenizer's 1 GiB limit: said before it is read (a sparse
