@@ -367,8 +367,10 @@ static int wl__add_tensor(wl_gguf_writer *w, const char *name, enum wl_ttype typ
                           uint64_t n_bytes)
 {
     int rc = WL_EINVAL;
-    if (!wl__name_ok(name, WL_GGUF_WRITER_MAX_NAME) || n_dims == 0 || n_dims > WL_GGUF_MAX_DIMS ||
-        !ne || !wl_ttype_is_known(type) || (!data && !fill && n_bytes))
+    /* n_dims 0 is a scalar (one element), as the reader and llama.cpp's
+     * reader accept; ne may then be NULL */
+    if (!wl__name_ok(name, WL_GGUF_WRITER_MAX_NAME) || n_dims > WL_GGUF_MAX_DIMS ||
+        (!ne && n_dims) || !wl_ttype_is_known(type) || (!data && !fill && n_bytes))
         goto fail;
     uint64_t n_el = 1;
     for (uint32_t d = 0; d < n_dims; d++) {
@@ -378,7 +380,8 @@ static int wl__add_tensor(wl_gguf_writer *w, const char *name, enum wl_ttype typ
         }
     }
     uint64_t want;
-    if (ne[0] % wl_ttype_block_elems(type) != 0 || wl_ttype_bytes(type, n_el, &want) != 0 ||
+    const uint64_t ne0 = n_dims ? ne[0] : 1;
+    if (ne0 % wl_ttype_block_elems(type) != 0 || wl_ttype_bytes(type, n_el, &want) != 0 ||
         want != n_bytes)
         goto fail;
     for (uint64_t i = 0; i < w->n_t; i++) {

@@ -65,7 +65,8 @@ int wl_gguf_writer_copy_kv(wl_gguf_writer *w, const wl_gguf *src, uint64_t i);
 int wl_gguf_writer_remove(wl_gguf_writer *w, const char *key);
 uint64_t wl_gguf_writer_n_kv(const wl_gguf_writer *w);
 
-/* Adds a tensor. ne[0] is the row length; n_dims 1..4; data must hold exactly
+/* Adds a tensor. ne[0] is the row length; n_dims 0..4 (0: a scalar, one
+ * element, ne may be NULL; as the reader accepts); data must hold exactly
  * the type's byte size for the shape (n_bytes is checked). Names must be
  * unique. The _owned variant takes ownership of data (malloc'd) even when it
  * fails. */

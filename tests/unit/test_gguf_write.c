@@ -2,7 +2,8 @@
  * arrays, alignment, tensor bytes), byte-exact rewrites of the real model and
  * vocabulary files, the written file's pages dropped from the page cache, tensors
  * filled at write time, where the file goes (symlinks, modes, FIFOs, bad
- * directories), and the writer's own argument checks. */
+ * directories), 0-dimension tensors (written, and copied by model
+ * quantize), and the writer's own argument checks. */
 #include "test_support.h"
 
 #include "engine/gguf.h"
@@ -499,6 +500,61 @@ static void test_alignment_below_32_is_written_as_32(void **state)
     wl_gguf_close(src);
 }
 
+/* A 0-dimension tensor (a scalar: one element) is valid GGUF and the reader
+ * accepts it, so the writer writes it too, and model quantize copies it
+ * (it used to fail with "cannot add tensor 'X'" and no reason). */
+static void test_zero_dim_tensor_is_written_and_quantized(void **state)
+{
+    (void)state;
+    wl_gguf_writer *w = NULL;
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "general.architecture", "llama"), 0);
+    const float scalar = 2.5f, row[4] = {1, 2, 3, 4};
+    const uint64_t ne[1] = {4};
+    assert_int_equal(
+        wl_gguf_writer_add_tensor(w, "s", WL_TTYPE_F32, 0, NULL, &scalar, sizeof scalar), 0);
+    assert_int_equal(wl_gguf_writer_add_tensor(w, "r", WL_TTYPE_F32, 1, ne, row, sizeof row), 0);
+    /* one element: 4 bytes of F32, and no block type whose block is longer */
+    assert_int_equal(wl_gguf_writer_add_tensor(w, "x", WL_TTYPE_F32, 0, NULL, row, 8), WL_EINVAL);
+    assert_int_equal(wl_gguf_writer_add_tensor(w, "q", WL_TTYPE_Q8_0, 0, NULL, row, 34), WL_EINVAL);
+    void *buf = NULL;
+    wl_gguf *g = reopen(w, &buf);
+    const struct wl_gguf_tensor *t = wl_gguf_find_tensor(g, "s");
+    assert_non_null(t);
+    assert_int_equal(t->n_dims, 0);
+    assert_int_equal(t->n_elements, 1);
+    assert_int_equal(t->n_bytes, 4);
+    assert_memory_equal(t->data, &scalar, 4);
+    wl_gguf_close(g);
+    free(buf);
+
+    char *dir = wl_test_tmpdir();
+    char in[1024], out[1024], args[3072];
+    snprintf(in, sizeof in, "%s/in.gguf", dir);
+    snprintf(out, sizeof out, "%s/out.gguf", dir);
+    struct wl_errmsg err;
+    assert_int_equal(wl_gguf_writer_write(w, in, &err), 0);
+    snprintf(args, sizeof args, "model quantize '%s' '%s' --type q8_0 -t 1", in, out);
+    char *so = NULL, *se = NULL;
+    int rc = wl_test_run_cli(args, &so, &se);
+    if (rc != 0)
+        fprintf(stderr, "quantize: rc %d: %s\n", rc, se ? se : "");
+    assert_int_equal(rc, 0);
+    wl_gguf *q = NULL;
+    assert_int_equal(wl_gguf_open(out, &q, NULL), 0);
+    t = wl_gguf_find_tensor(q, "s");
+    assert_non_null(t);
+    assert_int_equal(t->n_dims, 0);
+    assert_int_equal(t->type, WL_TTYPE_F32);
+    assert_memory_equal(t->data, &scalar, 4);
+    wl_gguf_close(q);
+    free(so);
+    free(se);
+    wl_test_rmtree(dir);
+    free(dir);
+    wl_gguf_writer_free(w);
+}
+
 static void test_writer_rejects_bad_arguments(void **state)
 {
     (void)state;
@@ -546,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_fill_tensors_write_the_same_bytes_and_fail_cleanly),
         cmocka_unit_test(test_write_follows_links_keeps_modes_and_fifos),
         cmocka_unit_test(test_alignment_below_32_is_written_as_32),
+        cmocka_unit_test(test_zero_dim_tensor_is_written_and_quantized),
         cmocka_unit_test(test_writer_rejects_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
