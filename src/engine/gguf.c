@@ -688,6 +688,11 @@ static int wl__parse(wl_gguf *g, struct wl_errmsg *err)
                                  "general.alignment = %" PRIu32 " at byte %" PRIu64
                                  " is not a power of two",
                                  a, kv->val_off);
+        if (a > WL_GGUF_MAX_ALIGNMENT)
+            return wl_errmsg_set(err, WL_EFORMAT,
+                                 "general.alignment = %" PRIu32 " at byte %" PRIu64
+                                 " exceeds the largest alignment wattlens reads, %u (2 MiB)",
+                                 a, kv->val_off, WL_GGUF_MAX_ALIGNMENT);
         g->alignment = a;
     }
 
@@ -707,7 +712,7 @@ static int wl__parse(wl_gguf *g, struct wl_errmsg *err)
                                  wl__show(g->tensors[i].name).s, at, dup);
         wl__index_put(&g->tensor_index, g->tensors[i].name, i);
     }
-    /* alignment <= 2^31 and c.off <= size, so this cannot overflow. */
+    /* alignment <= 2 MiB and c.off <= size, so this cannot overflow. */
     g->data_offset = (c.off + g->alignment - 1) / g->alignment * g->alignment;
     return wl__check_tensor_data(g, err);
 }

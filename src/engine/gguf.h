@@ -42,6 +42,11 @@ enum wl_gguf_vtype {
 
 #define WL_GGUF_MAX_DIMS 4
 #define WL_GGUF_DEFAULT_ALIGNMENT 32
+/* The largest general.alignment read or written: 2 MiB (the x86-64 huge
+ * page; nothing gains from more). GGUF allows any power of two up to 2^31,
+ * and the writer pads the header and every tensor to the alignment, so a
+ * tiny file declaring 2^31 became 2 GiB of padding when rewritten. */
+#define WL_GGUF_MAX_ALIGNMENT (1u << 21)
 
 /* A string inside the file: data points into the mapping, len bytes, no NUL. */
 struct wl_gguf_str {

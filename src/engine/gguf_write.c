@@ -109,6 +109,10 @@ static int wl__set(wl_gguf_writer *w, const char *key, enum wl_gguf_vtype type, 
             free(val);
             return WL_EINVAL;
         }
+        if (a > WL_GGUF_MAX_ALIGNMENT) { /* as the reader: no file of padding */
+            free(val);
+            return WL_ERANGE;
+        }
         /* Never below the default: at 1 or 2 tensor data can land at odd
          * addresses, which the matrix kernels cannot read (the engine then
          * has to copy each such tensor at load). A file copied from one

@@ -8,7 +8,9 @@
  * "general.alignment" (UINT32, power of two) sets the data alignment;
  * a value below 32 (the GGUF default) is stored and used as 32, so no file
  * written here puts tensor data where the engine's kernels cannot read it
- * in place (see engine/model.h).
+ * in place (see engine/model.h); one above WL_GGUF_MAX_ALIGNMENT (2 MiB,
+ * which the reader refuses too) is WL_ERANGE. Another type or a value that
+ * is not a power of two is WL_EINVAL.
  *
  * Tensor data is either borrowed (must stay valid until the writer is freed),
  * owned (the writer free()s it), or filled in when the file is written (a

@@ -620,6 +620,25 @@ static void test_bad_alignment(void **state)
     put_header(&b, 3, 0, 1);
     put_str(&b, "general.alignment"), put_u32(&b, WL_GGUF_UINT64), put_u64(&b, 32);
     expect_fail(&b, WL_EFORMAT, "must be UINT32");
+    /* at most 2 MiB (a 168-byte file at 2^26 used to be rewritten as 64 MiB) */
+    b.n = 0;
+    put_header(&b, 3, 0, 1);
+    put_kv_u32(&b, "general.alignment", 1u << 22);
+    expect_fail(&b, WL_EFORMAT,
+                "general.alignment = 4194304 at byte 53 exceeds the largest alignment wattlens "
+                "reads, 2097152 (2 MiB)");
+    b.n = 0;
+    put_header(&b, 3, 0, 1);
+    put_kv_u32(&b, "general.alignment", 1u << 31);
+    expect_fail(&b, WL_EFORMAT, "exceeds the largest alignment");
+    b.n = 0;
+    put_header(&b, 3, 0, 1);
+    put_kv_u32(&b, "general.alignment", 1u << 21);
+    wl_gguf *g = NULL;
+    struct wl_errmsg err;
+    assert_int_equal(open_buf(&b, &g, &err), 0);
+    assert_int_equal(wl_gguf_alignment(g), 1u << 21);
+    wl_gguf_close(g);
     free(b.p);
 }
 

@@ -564,6 +564,12 @@ static void test_writer_rejects_bad_arguments(void **state)
     assert_int_equal(wl_gguf_writer_set_u32(w, NULL, 1), WL_EINVAL);
     assert_int_equal(wl_gguf_writer_set_u32(w, "general.alignment", 48), WL_EINVAL);
     assert_int_equal(wl_gguf_writer_set_u64(w, "general.alignment", 64), WL_EINVAL);
+    /* at most 2 MiB, the reader's bound: the writer pads to it */
+    assert_int_equal(wl_gguf_writer_set_u32(w, "general.alignment", 1u << 22), WL_ERANGE);
+    assert_int_equal(wl_gguf_writer_set_u32(w, "general.alignment", 1u << 31), WL_ERANGE);
+    assert_int_equal(wl_gguf_writer_n_kv(w), 0);
+    assert_int_equal(wl_gguf_writer_set_u32(w, "general.alignment", 1u << 21), 0);
+    assert_int_equal(wl_gguf_writer_remove(w, "general.alignment"), 0);
     assert_int_equal(wl_gguf_writer_set_arr(w, "a", WL_GGUF_STRING, "x", 1), WL_EINVAL);
     uint8_t bools[2] = {1, 2};
     assert_int_equal(wl_gguf_writer_set_arr(w, "b", WL_GGUF_BOOL, bools, 2), WL_EINVAL);
