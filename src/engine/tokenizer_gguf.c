@@ -16,25 +16,56 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A token id key. Missing, or out of the int32 range, means "the model type's
- * default", as in llama.cpp; converters write "no such token" as -1 stored in a
- * UINT32 (0xFFFFFFFF), e.g. stories260K's separator and padding ids: absent. */
-static int gguf_id(const wl_gguf *g, const char *key, int32_t *out)
+/* A token id key into *out: -2 when missing ("the model type's default").
+ * llama.cpp reads these as UINT32 and refuses any other type; we also take
+ * the other integer types, but a float, bool, string or array is
+ * WL_EFORMAT naming the key (it used to fall back to the default silently
+ * when the number was not an exact integer). Converters write "no such
+ * token" as -1 stored in a UINT32 (0xFFFFFFFF), e.g. stories260K's separator
+ * and padding ids: absent, as -1 in a signed type. Another value of the
+ * UINT32 range outside the vocabulary keeps the default with a warning, as
+ * llama.cpp (pick_id); one outside that range (negative, or 2^32 and up),
+ * which only a type llama.cpp refuses can hold, is WL_EFORMAT. */
+static int gguf_id(const wl_gguf *g, const char *key, int32_t *out, struct wl_errmsg *err)
 {
+    *out = -2;
+    int64_t i = wl_gguf_find_kv(g, key);
+    if (i < 0)
+        return 0;
+    enum wl_gguf_vtype ty = wl_gguf_kv_type(g, (uint64_t)i);
+    switch (ty) {
+    case WL_GGUF_UINT8:
+    case WL_GGUF_INT8:
+    case WL_GGUF_UINT16:
+    case WL_GGUF_INT16:
+    case WL_GGUF_UINT32:
+    case WL_GGUF_INT32:
+    case WL_GGUF_UINT64:
+    case WL_GGUF_INT64:
+        break;
+    default:
+        return wl_errmsg_set(err, WL_EFORMAT, "%s has type %s (a token id is an integer)", key,
+                             wl_gguf_vtype_name(ty));
+    }
     int64_t v;
     int rc = wl_gguf_get_i64(g, key, &v);
-    *out = -2;
-    if (rc == WL_ENOENT || rc == WL_ERANGE)
-        return 0;
+    if (rc == WL_ERANGE) { /* a UINT64 above INT64_MAX */
+        uint64_t u = 0;
+        wl_gguf_get_u64(g, key, &u);
+        return wl_errmsg_set(err, WL_EFORMAT, "%s = %llu is not a token id", key,
+                             (unsigned long long)u);
+    }
     if (rc)
-        return rc;
+        return wl_errmsg_set(err, WL_EFORMAT, "%s is not a valid token id", key);
     if (v == -1 || v == (int64_t)UINT32_MAX)
         *out = WL_TOK_NULL;
     else if (v >= 0 && v <= INT32_MAX)
-        *out = (int32_t)v;
+        *out = (int32_t)v; /* checked against the vocabulary by wl_tok_build */
+    else if (v > INT32_MAX && v < (int64_t)UINT32_MAX)
+        wl_log_warn("tokenizer", "%s = %lld is outside the vocabulary; using the default", key,
+                    (long long)v);
     else
-        wl_log_debug("tokenizer", "%s = %lld is not a token id; using the default", key,
-                     (long long)v);
+        return wl_errmsg_set(err, WL_EFORMAT, "%s = %lld is not a token id", key, (long long)v);
     return 0;
 }
 
@@ -237,10 +268,8 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
         {"tokenizer.ggml.padding_token_id", &d.pad},
     };
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-        if (gguf_id(g, ids[i].key, ids[i].dst) != 0) {
-            rc = wl_errmsg_set(err, WL_EFORMAT, "%s is not a valid token id", ids[i].key);
+        if ((rc = gguf_id(g, ids[i].key, ids[i].dst, err)) != 0)
             goto done;
-        }
     }
     struct {
         const char *key;

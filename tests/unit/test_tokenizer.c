@@ -745,6 +745,91 @@ static void test_gguf_tokenizer_key_of_wrong_type_is_refused(void **state)
     }
 }
 
+/* tokenizer.ggml.eos_token_id stored in case arg's type and value. */
+static void edit_eos_id(wl_gguf_writer *w, int arg)
+{
+    const char *k = "tokenizer.ggml.eos_token_id";
+    switch (arg) {
+    case 0:
+        assert_int_equal(wl_gguf_writer_set_f32(w, k, 1.5f), 0);
+        break;
+    case 1:
+        assert_int_equal(wl_gguf_writer_set_f32(w, k, 2.0f), 0);
+        break;
+    case 2:
+        assert_int_equal(wl_gguf_writer_set_bool(w, k, true), 0);
+        break;
+    case 3:
+        assert_int_equal(wl_gguf_writer_set_u64(w, k, (1ull << 63) + 5), 0);
+        break;
+    case 4:
+        assert_int_equal(wl_gguf_writer_set_i32(w, k, -5), 0);
+        break;
+    case 5:
+        assert_int_equal(wl_gguf_writer_set_i64(w, k, 1ll << 40), 0);
+        break;
+    case 6:
+        assert_int_equal(wl_gguf_writer_set_u32(w, k, 0xFFFFFFFBu), 0);
+        break;
+    case 7:
+        assert_int_equal(wl_gguf_writer_set_u32(w, k, 3), 0);
+        break;
+    case 8:
+        assert_int_equal(wl_gguf_writer_set_i32(w, k, -1), 0);
+        break;
+    case 9:
+        assert_int_equal(wl_gguf_writer_set_u32(w, k, 0xFFFFFFFFu), 0);
+        break;
+    default:
+        assert_int_equal(wl_gguf_writer_set_u8(w, k, 4), 0);
+        break;
+    }
+}
+
+/* A special token id must be an integer (llama.cpp refuses anything but
+ * UINT32): a float, a bool, or a value no UINT32 holds is WL_EFORMAT naming
+ * the key. A float 1.5 or a UINT64 above INT64_MAX used to fall back to the
+ * default id silently. -1 / 0xFFFFFFFF mean absent; another UINT32 outside
+ * the vocabulary keeps the default (llama.cpp warns and does the same). */
+static void test_gguf_special_id_of_wrong_type_is_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        int rc;
+        const char *msg;
+        int32_t eos;
+    } want[] = {
+        {WL_EFORMAT, "tokenizer.ggml.eos_token_id has type FLOAT32 (a token id is an integer)", 0},
+        {WL_EFORMAT, "tokenizer.ggml.eos_token_id has type FLOAT32", 0},
+        {WL_EFORMAT, "tokenizer.ggml.eos_token_id has type BOOL", 0},
+        {WL_EFORMAT, "tokenizer.ggml.eos_token_id = 9223372036854775813 is not a token id", 0},
+        {WL_EFORMAT, "tokenizer.ggml.eos_token_id = -5 is not a token id", 0},
+        {WL_EFORMAT, "tokenizer.ggml.eos_token_id = 1099511627776 is not a token id", 0},
+        {0, NULL, 2}, /* outside the vocabulary: the SPM default */
+        {0, NULL, 3},
+        {0, NULL, WL_TOK_NULL},
+        {0, NULL, WL_TOK_NULL},
+        {0, NULL, 4},
+    };
+    for (int arg = 0; arg < (int)(sizeof want / sizeof want[0]); arg++) {
+        wl_tokenizer *t = NULL;
+        struct wl_errmsg err;
+        int rc = load_written(edit_eos_id, arg, &t, &err);
+        if (rc != want[arg].rc || (want[arg].msg && !strstr(err.text, want[arg].msg)))
+            fprintf(stderr, "case %d: %s %s\n", arg, wl_strerror_name(rc), err.text);
+        assert_int_equal(rc, want[arg].rc);
+        if (rc) {
+            assert_null(t);
+            assert_non_null(strstr(err.text, want[arg].msg));
+            continue;
+        }
+        struct wl_tok_info inf;
+        wl_tok_get_info(t, &inf);
+        assert_int_equal(inf.eos, want[arg].eos);
+        wl_tok_free(t);
+    }
+}
+
 static void edit_nul(wl_gguf_writer *w, int arg)
 {
     static const char model[] = "llama\0x", pre[] = "gpt-2\0x";
@@ -1164,6 +1249,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_long_token_is_cut_between_characters),
         cmocka_unit_test(test_gguf_without_usable_tokenizer),
         cmocka_unit_test(test_gguf_tokenizer_key_of_wrong_type_is_refused),
+        cmocka_unit_test(test_gguf_special_id_of_wrong_type_is_refused),
         cmocka_unit_test(test_gguf_tokenizer_names_with_nul_are_refused),
         cmocka_unit_test(test_gguf_tokenizer_general_name_is_a_hint),
         cmocka_unit_test(test_gguf_tokenizer_long_pre_name_cut_between_characters),
