@@ -38,9 +38,12 @@ struct wl_family {
     void (*layer)(struct wl_context *ctx, int32_t il);
 };
 
-/* The llama family's load and layer (qwen2 reuses them around its own
- * switches: llama's layer already applies optional Q/K/V biases). */
-int wl__load_llama(wl_model *m, struct wl_errmsg *err);
+/* The llama family's load and layer; qwen2 reuses them around its own
+ * switches (the layer applies whichever biases are bound). The load binds
+ * llama's tensors; optional_parts
+ * adds what llama.cpp loads for llama only: the optional Q/K/V/O and
+ * gate/up/down biases and rope_freqs.weight (qwen2 has neither there). */
+int wl__load_llama_layers(wl_model *m, bool optional_parts, struct wl_errmsg *err);
 void wl__layer_llama(struct wl_context *ctx, int32_t il);
 
 /* The family for an architecture name, or NULL. */
@@ -195,9 +198,9 @@ struct wl__fwd_proj {
 void wl__fwd_linear_multi(struct wl_context *ctx, int32_t il, const struct wl__fwd_proj *p, int n,
                           const float *in);
 
-/* The Q, K and V projections of xn into rs->q, rs->k, rs->v (with the layer's
- * biases when it has them), and the gate / up projections into rs->hb / rs->hb2;
- * a layer with fused W_qkv / W_gate_up (phi3) goes to the _fused variants. */
+/* The Q, K and V projections of xn into rs->q, rs->k, rs->v, and the gate /
+ * up projections into rs->hb / rs->hb2, each with the layer's bias when it
+ * has one; a layer with fused W_qkv / W_gate_up (phi3) goes to the _fused variants. */
 void wl__fwd_qkv(struct wl_context *ctx, int32_t il, const float *xn);
 void wl__fwd_gate_up(struct wl_context *ctx, int32_t il, const float *xn);
 

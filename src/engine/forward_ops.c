@@ -211,8 +211,8 @@ void wl__fwd_gate_up(struct wl_context *ctx, int32_t il, const float *xn)
         return;
     }
     const struct wl__fwd_proj p[2] = {
-        {WL_COMP_GATE, WL_OP_GATE, &l->w_gate, NULL, rs->hb},
-        {WL_COMP_UP, WL_OP_UP, &l->w_up, NULL, rs->hb2},
+        {WL_COMP_GATE, WL_OP_GATE, &l->w_gate, l->b_gate, rs->hb},
+        {WL_COMP_UP, WL_OP_UP, &l->w_up, l->b_up, rs->hb2},
     };
     wl__fwd_linear_multi(ctx, il, p, 2, xn);
 }

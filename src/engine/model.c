@@ -77,6 +77,13 @@ static void widen_unaligned_16(enum wl_ttype type, const void *src, float *dst, 
     }
 }
 
+/* Notes that a part of the model took tensor t (see check_all_bound). */
+static void mark_bound(wl_model *m, const struct wl_gguf_tensor *t)
+{
+    if (m->tensor_bound)
+        m->tensor_bound[t - wl_gguf_tensor(m->gguf, 0)] = true;
+}
+
 int wl__model_bind_matrix(wl_model *m, const char *name, int64_t n_in, int64_t n_out,
                           bool optional, struct wl_weight *w, struct wl_errmsg *err)
 {
@@ -87,6 +94,7 @@ int wl__model_bind_matrix(wl_model *m, const char *name, int64_t n_in, int64_t n
             return 0;
         return wl_errmsg_set(err, WL_EFORMAT, "tensor '%s' is missing", name);
     }
+    mark_bound(m, t);
     if ((int64_t)t->ne[0] != n_in || (int64_t)t->ne[1] != n_out || t->ne[2] != 1 || t->ne[3] != 1)
         return wl_errmsg_set(err, WL_EFORMAT,
                              "tensor '%s' has shape [%llu, %llu, %llu, %llu], expected [%lld, %lld]",
@@ -151,6 +159,7 @@ int wl__model_bind_vector(wl_model *m, const char *name, int64_t n, bool optiona
             return 0;
         return wl_errmsg_set(err, WL_EFORMAT, "tensor '%s' is missing", name);
     }
+    mark_bound(m, t);
     if ((int64_t)t->n_elements != n || (int64_t)t->ne[0] != n)
         return wl_errmsg_set(err, WL_EFORMAT, "tensor '%s' has %llu elements, expected %lld", name,
                              (unsigned long long)t->n_elements, (long long)n);
@@ -389,7 +398,7 @@ static int read_vocab_meta(wl_model *m)
 }
 
 /* Tensors every family shares: embedding, final norm, output projection
- * (absent = tied to the embedding), optional RoPE frequency factors. */
+ * (absent = tied to the embedding). */
 static int bind_common(wl_model *m, struct wl_errmsg *err)
 {
     struct wl_model_config *c = &m->config;
@@ -400,15 +409,47 @@ static int bind_common(wl_model *m, struct wl_errmsg *err)
         (rc = wl__model_bind_vector(m, "output_norm.weight", c->dim, false, &w->output_norm,
                                     err)) != 0 ||
         (rc = wl__model_bind_matrix(m, "output.weight", c->dim, c->vocab_size, true, &w->output,
-                                    err)) != 0 ||
-        (rc = wl__model_bind_vector(m, "rope_freqs.weight", c->rope_dim / 2, true,
-                                    &w->rope_freq_factors, err)) != 0)
+                                    err)) != 0)
         return rc;
     if (!w->output.data) {
         w->output = w->tok_embd;
         c->tied_output = true;
     }
     return 0;
+}
+
+/* llama.cpp creates the tensors an architecture has and refuses a file with
+ * any other ("wrong number of tensors"): a tensor no part of the family
+ * took would be left out of the arithmetic without a word, and the model
+ * run would not be the one in the file. Names the first few. */
+static int check_all_bound(const wl_model *m, struct wl_errmsg *err)
+{
+    enum { SHOW = 3 };
+    const char *names[SHOW];
+    uint64_t n_unused = 0;
+    for (uint64_t i = 0; i < wl_gguf_n_tensors(m->gguf); i++) {
+        if (m->tensor_bound[i])
+            continue;
+        if (n_unused < SHOW)
+            names[n_unused] = wl_gguf_tensor(m->gguf, i)->name;
+        n_unused++;
+    }
+    if (n_unused == 0)
+        return 0;
+    if (n_unused == 1)
+        return wl_errmsg_set(err, WL_ENOTSUP,
+                             "tensor '%s' is not used by the engine's %s family: the model "
+                             "would run without it and compute something else",
+                             names[0], m->family->arch);
+    char list[WL_ERRMSG_SIZE];
+    size_t len = 0;
+    for (uint64_t k = 0; k < n_unused && k < SHOW && len < sizeof list; k++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s'%s'", k ? ", " : "", names[k]);
+    return wl_errmsg_set(err, WL_ENOTSUP,
+                         "%llu tensors are not used by the engine's %s family (%s%s): the model "
+                         "would run without them and compute something else",
+                         (unsigned long long)n_unused, m->family->arch, list,
+                         n_unused > SHOW ? ", ..." : "");
 }
 
 int wl_model_load_gguf(wl_gguf *g, wl_model **out, struct wl_errmsg *err)
@@ -445,10 +486,16 @@ int wl_model_load_gguf(wl_gguf *g, wl_model **out, struct wl_errmsg *err)
         rc = wl_errmsg_set(err, WL_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((rc = bind_common(m, err)) != 0)
+    m->tensor_bound = calloc(wl_gguf_n_tensors(g) + 1, sizeof *m->tensor_bound);
+    if (!m->tensor_bound) {
+        rc = wl_errmsg_set(err, WL_ENOMEM, "out of memory");
         goto fail;
-    if ((rc = m->family->load(m, err)) != 0)
+    }
+    if ((rc = bind_common(m, err)) != 0 || (rc = m->family->load(m, err)) != 0 ||
+        (rc = check_all_bound(m, err)) != 0)
         goto fail;
+    free(m->tensor_bound);
+    m->tensor_bound = NULL;
     if (m->realigned_tensors > 0)
         wl_log_warn("model",
                     "%llu tensors (%.1f MiB) are not aligned in memory for the kernels "
@@ -502,6 +549,7 @@ void wl_model_free(wl_model *m)
     for (size_t i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);
+    free(m->tensor_bound);
     free(m->weights.layers);
     if (m->owns_gguf)
         wl_gguf_close(m->gguf);

@@ -84,6 +84,10 @@ struct wl_layer_weights {
     struct wl_weight w_down;  /* (dim, ffn_dim) */
     /* optional parts used by other families (issue 8) */
     const float *bq, *bk, *bv; /* (n_head * head_dim), (kv_dim), (kv_dim) */
+    /* llama's optional biases (HF attention_bias / mlp_bias checkpoints), as
+     * llama.cpp applies them: on the O projection (dim) and on the gate, up
+     * (ffn_dim) and down (dim) projections; NULL when absent */
+    const float *bo, *b_gate, *b_up, *b_down;
     struct wl_weight wqkv;     /* phi3: (q_dim + 2 * kv_dim, dim), rows q then k then v */
     struct wl_weight w_gate_up; /* phi3: (2 * ffn_dim, dim), rows gate then up */
     const float *attn_norm_b, *ffn_norm_b; /* stablelm LayerNorm biases (dim) */
@@ -97,10 +101,11 @@ struct wl_model_weights {
     struct wl_layer_weights *layers; /* (n_layer) */
     const float *output_norm;       /* (dim) */
     struct wl_weight output;        /* (vocab_size, dim); == tok_embd when tied */
-    const float *rope_freq_factors; /* (rope_dim / 2) or NULL */
+    const float *rope_freq_factors; /* llama's rope_freqs.weight (rope_dim / 2) or NULL */
     const float *output_norm_b;     /* (dim) stablelm LayerNorm bias, else NULL */
     const float *rope_factors_long; /* phi3 LongRoPE (rope_dim / 2) or NULL */
     const float *rope_factors_short;
+    const float *output_b; /* (vocab_size) qwen2's optional output.bias, else NULL */
 };
 
 typedef struct wl_model wl_model;
@@ -136,11 +141,18 @@ struct wl_model {
     size_t n_owned;
     uint64_t realigned_tensors;
     uint64_t realigned_bytes;
+    /* While wl_model_load_gguf runs: one flag per tensor of the file, set
+     * when a bind below takes it (a file with a tensor no part took is
+     * refused); NULL before and after. */
+    bool *tensor_bound;
 };
 
 /* Loads path: opens the GGUF, detects the family, reads the config and binds
- * every weight (checking shapes and types). Errors say which key or tensor
- * was wrong; every message names the file (wl_gguf_open's do, the others
+ * every weight (checking shapes and types). A file with a tensor the family
+ * does not use is refused (WL_ENOTSUP, naming it), as llama.cpp refuses a
+ * file whose tensor count is not the one it expects: running without a
+ * bias or norm the file has would compute another model. Errors say which
+ * key or tensor was wrong; every message names the file (wl_gguf_open's do, the others
  * start "PATH: "), so a caller prints err as it is. A vocabulary with more
  * tokens than token_embd.weight has rows is an error (WL_EFORMAT); one with fewer is run with a
  * warning (logged once per load) and its padding rows never sampled (see n_vocab_tok). */

@@ -1,9 +1,11 @@
-/* engine families qwen2, phi3, gemma, gemma2, stablelm: the forward pass on a
+/* engine families llama, qwen2, phi3, gemma, gemma2, stablelm: the forward pass on a
  * tiny synthetic model (engine/synth, F32, the family's real tensor names
  * and metadata keys) against a plain scalar reference written here: double
  * precision, the whole sequence recomputed at every step, no cache, no
  * threads, no SIMD, no quantization, each family part spelled out:
- *   qwen2    Q/K/V biases
+ *   llama    adjacent-pair RoPE; optional Q/K/V/O and gate/up/down biases
+ *            and rope_freqs (as llama.cpp loads them)
+ *   qwen2    Q/K/V biases, optional output.bias
  *   phi3     fused QKV and gate/up rows, LongRoPE short/long factors and
  *            attention factor (short below the original context, long above)
  *   gemma    GeGLU (tanh GELU), embeddings x sqrt(dim), tied output, norm
@@ -15,7 +17,9 @@
  * Optional parts, in files without them: qwen2 with a tied output, phi3
  * without LongRoPE, stablelm without ffn_norm (parallel residual) and
  * without Q/K/V biases. Files missing a required part are refused with the
- * tensor's name. Also: hook events at depth OP name each family's own
+ * tensor's name, and so are files with a tensor the family does not use
+ * (llama.cpp refuses them: a left-out bias would compute another model).
+ * Also: hook events at depth OP name each family's own
  * parts, and logits do not depend on the depth (bit for bit).
  *
  * Tolerance: max |engine - reference| <= 2e-5 * max(1, max |reference|) over
@@ -50,33 +54,102 @@ struct fixture {
     const wl_gguf *g;
 };
 
-/* A copy of the GGUF at buf without the tensors whose name starts with
- * `drop` or contains "." + drop (every key kept): files of a family that
- * lack an optional part. */
-static void drop_tensors(void **buf, size_t *size, const char *drop)
+/* An extra F32 tensor for an edited file: values base + uniform(+-scale); a
+ * name with "%d" is one tensor per layer. ne[1] == 0: 1-D; ne[2] == 0: 2-D. */
+struct extra_tensor {
+    const char *fmt;
+    uint64_t ne[3];
+    float scale;
+    float base;
+};
+
+/* An extra metadata key (F32 when f32, else U32). */
+struct extra_key {
+    const char *key;
+    bool f32;
+    double value;
+};
+
+/* How a test edits a synthetic file: files of a family that lack an
+ * optional part, or carry parts synth does not write. */
+struct edit {
+    const char *drop[4];     /* tensors whose name starts with one, or contains "." + one */
+    const char *drop_key[2]; /* metadata keys left out */
+    struct extra_tensor add[8];
+    struct extra_key keys[3];
+};
+
+static bool dropped(const struct edit *e, const char *name)
+{
+    for (int d = 0; d < 4 && e->drop[d]; d++) {
+        char dotted[96];
+        snprintf(dotted, sizeof dotted, ".%s", e->drop[d]);
+        if (strncmp(name, e->drop[d], strlen(e->drop[d])) == 0 || strstr(name, dotted))
+            return true;
+    }
+    return false;
+}
+
+static void add_extra(wl_gguf_writer *w, const struct extra_tensor *x, int il, uint32_t *seed)
+{
+    char name[96];
+    snprintf(name, sizeof name, x->fmt, il);
+    const int n_dims = x->ne[1] == 0 ? 1 : x->ne[2] == 0 ? 2 : 3;
+    uint64_t ne[3] = {x->ne[0], x->ne[1], x->ne[2]}, n = 1;
+    for (int d = 0; d < n_dims; d++)
+        n *= ne[d];
+    float *v = malloc(n * sizeof *v);
+    assert_non_null(v);
+    for (uint64_t i = 0; i < n; i++) {
+        *seed = *seed * 1664525u + 1013904223u;
+        v[i] = x->base + x->scale * (2.0f * (float)(*seed >> 8) / (float)(1u << 24) - 1.0f);
+    }
+    assert_int_equal(
+        wl_gguf_writer_add_tensor_owned(w, name, WL_TTYPE_F32, n_dims, ne, v, n * sizeof *v), 0);
+}
+
+/* The GGUF at buf edited as e says (every other key and tensor kept). */
+static void edit_file(void **buf, size_t *size, const struct edit *e)
 {
     struct wl_errmsg err = {{0}};
     wl_gguf *src = NULL;
     assert_int_equal(wl_gguf_open_memory(*buf, *size, &src, &err), 0);
     wl_gguf_writer *w = NULL;
     assert_int_equal(wl_gguf_writer_new(&w), 0);
-    for (uint64_t i = 0; i < wl_gguf_n_kv(src); i++)
-        if (strcmp(wl_gguf_kv_key(src, i), "general.alignment") != 0)
+    int n_keys_dropped = 0, n_keys_to_drop = 0;
+    for (int d = 0; d < 2 && e->drop_key[d]; d++)
+        n_keys_to_drop++;
+    for (uint64_t i = 0; i < wl_gguf_n_kv(src); i++) {
+        const char *key = wl_gguf_kv_key(src, i);
+        bool drop = false;
+        for (int d = 0; d < n_keys_to_drop; d++)
+            drop |= strcmp(key, e->drop_key[d]) == 0;
+        n_keys_dropped += drop;
+        if (!drop && strcmp(key, "general.alignment") != 0)
             assert_int_equal(wl_gguf_writer_copy_kv(w, src, i), 0);
-    int dropped = 0;
+    }
+    assert_int_equal(n_keys_dropped, n_keys_to_drop);
+    for (int k = 0; k < 3 && e->keys[k].key; k++)
+        assert_int_equal(
+            e->keys[k].f32 ? wl_gguf_writer_set_f32(w, e->keys[k].key, (float)e->keys[k].value)
+                           : wl_gguf_writer_set_u32(w, e->keys[k].key, (uint32_t)e->keys[k].value),
+            0);
+    int n_dropped = 0;
     for (uint64_t i = 0; i < wl_gguf_n_tensors(src); i++) {
         const struct wl_gguf_tensor *t = wl_gguf_tensor(src, i);
-        char dotted[96];
-        snprintf(dotted, sizeof dotted, ".%s", drop);
-        if (strncmp(t->name, drop, strlen(drop)) == 0 || strstr(t->name, dotted)) {
-            dropped++;
+        if (dropped(e, t->name)) {
+            n_dropped++;
             continue;
         }
         assert_int_equal(
             wl_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, t->n_bytes),
             0);
     }
-    assert_true(dropped > 0);
+    assert_true(n_dropped > 0 || !e->drop[0]);
+    uint32_t seed = 7;
+    for (int x = 0; x < 8 && e->add[x].fmt; x++)
+        for (int il = 0; il < (strstr(e->add[x].fmt, "%d") ? NL : 1); il++)
+            add_extra(w, &e->add[x], il, &seed);
     void *out = NULL;
     assert_int_equal(wl_gguf_writer_to_memory(w, &out, size), 0);
     wl_gguf_writer_free(w);
@@ -85,8 +158,10 @@ static void drop_tensors(void **buf, size_t *size, const char *drop)
     *buf = out;
 }
 
-static int load_synth_drop(struct fixture *f, enum wl_arch arch, uint32_t context_length,
-                           const char *drop, struct wl_errmsg *err)
+/* A synthetic file of the family (seed 11, the sizes above), edited by e
+ * (NULL: as synth writes it), into *buf. */
+static void synth_file(enum wl_arch arch, uint32_t context_length, const struct edit *e, void **buf,
+                       size_t *size)
 {
     struct wl_synth_params p;
     wl_synth_default_params(&p);
@@ -101,13 +176,20 @@ static int load_synth_drop(struct fixture *f, enum wl_arch arch, uint32_t contex
     p.seed = 11;
     wl_gguf_writer *w = NULL;
     assert_int_equal(wl_gguf_writer_new(&w), 0);
-    if (wl_synth_model(&p, w, err) != 0)
-        fail_msg("synth: %s", err->text);
-    size_t size = 0;
-    assert_int_equal(wl_gguf_writer_to_memory(w, &f->buf, &size), 0);
+    struct wl_errmsg err = {{0}};
+    if (wl_synth_model(&p, w, &err) != 0)
+        fail_msg("synth: %s", err.text);
+    assert_int_equal(wl_gguf_writer_to_memory(w, buf, size), 0);
     wl_gguf_writer_free(w);
-    if (drop)
-        drop_tensors(&f->buf, &size, drop);
+    if (e)
+        edit_file(buf, size, e);
+}
+
+static int load_synth_edit(struct fixture *f, enum wl_arch arch, uint32_t context_length,
+                           const struct edit *e, struct wl_errmsg *err)
+{
+    size_t size = 0;
+    synth_file(arch, context_length, e, &f->buf, &size);
     wl_gguf *g = NULL;
     if (wl_gguf_open_memory(f->buf, size, &g, err) != 0)
         fail_msg("open: %s", err->text);
@@ -120,11 +202,18 @@ static int load_synth_drop(struct fixture *f, enum wl_arch arch, uint32_t contex
     return 0;
 }
 
+static int load_synth_drop(struct fixture *f, enum wl_arch arch, uint32_t context_length,
+                           const char *drop, struct wl_errmsg *err)
+{
+    const struct edit e = {.drop = {drop}};
+    return load_synth_edit(f, arch, context_length, drop ? &e : NULL, err);
+}
+
 static void load_synth(struct fixture *f, enum wl_arch arch, uint32_t context_length,
-                       const char *drop)
+                       const struct edit *e)
 {
     struct wl_errmsg err = {{0}};
-    if (load_synth_drop(f, arch, context_length, drop, &err) != 0)
+    if (load_synth_edit(f, arch, context_length, e, &err) != 0)
         fail_msg("load: %s", err.text);
 }
 
@@ -142,10 +231,12 @@ struct ref {
     int rope_dim;
     double eps;
     bool layer_norm, qkv_bias, fused, post_norms, geglu;
+    bool neox; /* rotate halves; else adjacent pairs (llama) */
     double embd_scale, attn_softcap, final_softcap;
     int window;           /* 0: none; else on even layers */
     const float *factors; /* per rope dimension pair, or NULL */
     double mscale;
+    double pos_div; /* RoPE scaling factor (1: none) */
 };
 
 /* An F32 tensor of the file by name; NULL when absent (optional parts). */
@@ -207,17 +298,20 @@ static void norm(const struct ref *r, const double *x, const float *w, const flo
         o[i] = (x[i] - mean) / sqrt(var + r->eps) * w[i] + (b ? b[i] : 0.0);
 }
 
-/* NeoX rotation of the first rope_dim dimensions: pairs (i, i + rope_dim/2). */
+/* Rotation of the first rope_dim dimensions: NeoX pairs (i, i + rope_dim/2),
+ * or adjacent pairs (2i, 2i + 1) for llama; positions divided by pos_div
+ * (linear RoPE scaling). */
 static void rope(const struct ref *r, double *v, int pos)
 {
     const int half = r->rope_dim / 2;
     for (int i = 0; i < half; i++) {
-        double th = pos * pow(10000.0, -2.0 * i / r->rope_dim);
+        double th = pos / r->pos_div * pow(10000.0, -2.0 * i / r->rope_dim);
         if (r->factors)
             th /= r->factors[i];
-        double a = v[i], b = v[i + half];
-        v[i] = (a * cos(th) - b * sin(th)) * r->mscale;
-        v[i + half] = (a * sin(th) + b * cos(th)) * r->mscale;
+        const int i0 = r->neox ? i : 2 * i, i1 = r->neox ? i + half : 2 * i + 1;
+        double a = v[i0], b = v[i1];
+        v[i0] = (a * cos(th) - b * sin(th)) * r->mscale;
+        v[i1] = (a * sin(th) + b * cos(th)) * r->mscale;
     }
 }
 
@@ -291,7 +385,8 @@ static void ref_forward(const struct ref *r, const int32_t *tok, int n, double *
                     att[h * HD + d] = a;
                 }
             }
-            matvec(T(r, "blk.%d.attn_output.weight", il), NULL, att, NH * HD, DIM, o);
+            matvec(T(r, "blk.%d.attn_output.weight", il), T(r, "blk.%d.attn_output.bias", il), att,
+                   NH * HD, DIM, o);
             if (r->post_norms)
                 norm(r, o, T(r, "blk.%d.post_attention_norm.weight", il), NULL, o);
             for (int i = 0; i < DIM; i++)
@@ -310,12 +405,15 @@ static void ref_forward(const struct ref *r, const int32_t *tok, int n, double *
                 memcpy(g, gu, sizeof g);
                 memcpy(u, gu + FFN, sizeof u);
             } else {
-                matvec(T(r, "blk.%d.ffn_gate.weight", il), NULL, xb, DIM, FFN, g);
-                matvec(T(r, "blk.%d.ffn_up.weight", il), NULL, xb, DIM, FFN, u);
+                matvec(T(r, "blk.%d.ffn_gate.weight", il), T(r, "blk.%d.ffn_gate.bias", il), xb,
+                       DIM, FFN, g);
+                matvec(T(r, "blk.%d.ffn_up.weight", il), T(r, "blk.%d.ffn_up.bias", il), xb, DIM,
+                       FFN, u);
             }
             for (int i = 0; i < FFN; i++)
                 g[i] = (r->geglu ? gelu_tanh(g[i]) : silu(g[i])) * u[i];
-            matvec(T(r, "blk.%d.ffn_down.weight", il), NULL, g, FFN, DIM, o);
+            matvec(T(r, "blk.%d.ffn_down.weight", il), T(r, "blk.%d.ffn_down.bias", il), g, FFN,
+                   DIM, o);
             if (r->post_norms)
                 norm(r, o, T(r, "blk.%d.post_ffw_norm.weight", il), NULL, o);
             for (int i = 0; i < DIM; i++)
@@ -324,7 +422,7 @@ static void ref_forward(const struct ref *r, const int32_t *tok, int n, double *
     }
     norm(r, x[n - 1], T(r, "output_norm.weight", 0), T(r, "output_norm.bias", 0), xb);
     const float *out = T(r, "output.weight", 0);
-    matvec(out ? out : emb, NULL, xb, DIM, VOCAB, logits);
+    matvec(out ? out : emb, T(r, "output.bias", 0), xb, DIM, VOCAB, logits);
     if (r->final_softcap > 0)
         for (int i = 0; i < VOCAB; i++)
             logits[i] = r->final_softcap * tanh(logits[i] / r->final_softcap);
@@ -339,14 +437,23 @@ static struct ref ref_for(const struct fixture *f, enum wl_arch arch, int n_ctx)
                     .rope_dim = HD,
                     .eps = 1e-5,
                     .embd_scale = 1.0,
-                    .mscale = 1.0};
+                    .mscale = 1.0,
+                    .pos_div = 1.0,
+                    .neox = arch != WL_ARCH_LLAMA};
     switch (arch) {
+    case WL_ARCH_LLAMA:
+        r.eps = meta_f(&r, "attention.layer_norm_rms_epsilon");
+        r.factors = T(&r, "rope_freqs.weight", 0); /* llama 3 */
+        break;
     case WL_ARCH_QWEN2:
         r.qkv_bias = true;
         break;
     case WL_ARCH_PHI3: {
         r.fused = true;
-        const int64_t orig = meta_i(&r, "rope.scaling.original_context_length");
+        /* without the key, the training context (as llama.cpp defaults it) */
+        int64_t orig = 0;
+        if (wl_gguf_get_i64(r.g, "phi3.rope.scaling.original_context_length", &orig) != 0)
+            orig = meta_i(&r, "context_length");
         r.factors =
             T(&r, n_ctx > orig ? "rope_factors_long.weight" : "rope_factors_short.weight", 0);
         /* the attention factor applies with or without the factors, as in the reference */
@@ -377,6 +484,14 @@ static struct ref ref_for(const struct fixture *f, enum wl_arch arch, int n_ctx)
         break;
     default:
         fail_msg("no reference for this family");
+    }
+    /* linear RoPE scaling: rope.scaling.factor, else the old key (as llama.cpp) */
+    char key[96];
+    snprintf(key, sizeof key, "%s.rope.scaling.factor", r.arch);
+    if (wl_gguf_get_f64(r.g, key, &r.pos_div) != 0) {
+        snprintf(key, sizeof key, "%s.rope.scale_linear", r.arch);
+        if (wl_gguf_get_f64(r.g, key, &r.pos_div) != 0)
+            r.pos_div = 1.0;
     }
     return r;
 }
@@ -409,11 +524,11 @@ static wl_context *make_ctx(const wl_model *m, int n_ctx, int ubatch, int thread
 
 /* Prefill 5 tokens (batches of 3), decode the rest one by one; the logits
  * of every step match the reference. */
-static void check_family(enum wl_arch arch, uint32_t context_length, int n_ctx, int threads,
-                         const char *drop)
+static void check_family_edit(enum wl_arch arch, uint32_t context_length, int n_ctx, int threads,
+                              const struct edit *e)
 {
     struct fixture f = {0};
-    load_synth(&f, arch, context_length, drop);
+    load_synth(&f, arch, context_length, e);
     assert_string_equal(f.m->config.arch, wl_arch_name(arch));
     struct ref r = ref_for(&f, arch, n_ctx);
     wl_context *ctx = make_ctx(f.m, n_ctx, 3, threads);
@@ -433,6 +548,13 @@ static void check_family(enum wl_arch arch, uint32_t context_length, int n_ctx, 
     }
     wl_context_free(ctx);
     fixture_free(&f);
+}
+
+static void check_family(enum wl_arch arch, uint32_t context_length, int n_ctx, int threads,
+                         const char *drop)
+{
+    const struct edit e = {.drop = {drop}};
+    check_family_edit(arch, context_length, n_ctx, threads, drop ? &e : NULL);
 }
 
 static void test_qwen2_matches_reference(void **state)
@@ -586,6 +708,110 @@ static void test_each_family_names_its_parts(void **state)
     assert_false(s.op[WL_OP_SOFTCAP]);
 }
 
+/* ---- the tensor contract: what llama.cpp applies, and nothing else ---------- */
+
+/* llama's optional biases (HF checkpoints with attention_bias / mlp_bias) */
+static const struct edit llama_biases = {.add = {
+                                             {"blk.%d.attn_q.bias", {NH * HD}, 0.5f, 0},
+                                             {"blk.%d.attn_k.bias", {NKV * HD}, 0.5f, 0},
+                                             {"blk.%d.attn_v.bias", {NKV * HD}, 0.5f, 0},
+                                             {"blk.%d.attn_output.bias", {DIM}, 0.5f, 0},
+                                             {"blk.%d.ffn_gate.bias", {FFN}, 0.5f, 0},
+                                             {"blk.%d.ffn_up.bias", {FFN}, 0.5f, 0},
+                                             {"blk.%d.ffn_down.bias", {DIM}, 0.5f, 0},
+                                         }};
+
+static double max_abs_diff(const float *a, const float *b)
+{
+    double md = 0;
+    for (int i = 0; i < VOCAB; i++)
+        md = fabs((double)a[i] - b[i]) > md ? fabs((double)a[i] - b[i]) : md;
+    return md;
+}
+
+static void logits_of(enum wl_arch arch, uint32_t context_length, const struct edit *e, float *out)
+{
+    struct fixture f = {0};
+    load_synth(&f, arch, context_length, e);
+    run_logits(f.m, NULL, out);
+    fixture_free(&f);
+}
+
+static void test_llama_biases_match_reference(void **state)
+{
+    (void)state;
+    /* plain llama (the reference's adjacent-pair RoPE), then with every bias */
+    check_family_edit(WL_ARCH_LLAMA, 2048, 16, 1, NULL);
+    check_family_edit(WL_ARCH_LLAMA, 2048, 16, 2, &llama_biases);
+    /* they are applied: the logits move (a load that ignored them would
+     * give the first file's) */
+    float plain[VOCAB], biased[VOCAB];
+    logits_of(WL_ARCH_LLAMA, 2048, NULL, plain);
+    logits_of(WL_ARCH_LLAMA, 2048, &llama_biases, biased);
+    assert_true(max_abs_diff(plain, biased) > 1e-2);
+    /* llama 3's rope_freqs.weight divides the frequencies */
+    const struct edit freqs = {.add = {{"rope_freqs.weight", {HD / 2}, 1.0f, 2.0f}}};
+    check_family_edit(WL_ARCH_LLAMA, 2048, 16, 1, &freqs);
+}
+
+static void test_qwen2_output_bias_matches_reference(void **state)
+{
+    (void)state;
+    const struct edit e = {.add = {{"output.bias", {VOCAB}, 2.0f, 0}}};
+    check_family_edit(WL_ARCH_QWEN2, 2048, 16, 1, &e);
+    /* with the output tied to the embedding too */
+    const struct edit tied = {.drop = {"output.weight"},
+                              .add = {{"output.bias", {VOCAB}, 2.0f, 0}}};
+    check_family_edit(WL_ARCH_QWEN2, 2048, 16, 1, &tied);
+    float plain[VOCAB], biased[VOCAB];
+    logits_of(WL_ARCH_QWEN2, 2048, NULL, plain);
+    logits_of(WL_ARCH_QWEN2, 2048, &e, biased);
+    assert_true(max_abs_diff(plain, biased) > 0.5);
+}
+
+static void expect_refused(enum wl_arch arch, const struct edit *e, int code, const char *needle)
+{
+    struct fixture f = {0};
+    struct wl_errmsg err = {{0}};
+    const int rc = load_synth_edit(&f, arch, 64, e, &err);
+    if (rc != code || !strstr(err.text, needle))
+        fail_msg("%s: expected %d with \"%s\", got %d: %s", wl_arch_name(arch), code, needle, rc,
+                 err.text);
+    assert_null(f.m);
+    free(f.buf);
+}
+
+static void test_unused_tensors_are_refused(void **state)
+{
+    (void)state;
+    /* a tensor llama.cpp does not create for the family is refused by name */
+    const struct edit knorm = {.add = {{"blk.1.attn_k_norm.weight", {HD}, 0.1f, 1.0f}}};
+    expect_refused(WL_ARCH_LLAMA, &knorm, WL_ENOTSUP,
+                   "tensor 'blk.1.attn_k_norm.weight' is not used by the engine's llama family");
+    /* llama's optional O bias is not one of qwen2's */
+    const struct edit bo = {.add = {{"blk.%d.attn_output.bias", {DIM}, 0.1f, 0}}};
+    expect_refused(WL_ARCH_QWEN2, &bo, WL_ENOTSUP,
+                   "2 tensors are not used by the engine's qwen2 family "
+                   "('blk.0.attn_output.bias', 'blk.1.attn_output.bias')");
+    /* nor llama 3's rope_freqs one of gemma2's */
+    const struct edit freqs = {.add = {{"rope_freqs.weight", {HD / 2}, 0.1f, 1.0f}}};
+    expect_refused(WL_ARCH_GEMMA2, &freqs, WL_ENOTSUP, "'rope_freqs.weight' is not used");
+    /* a K norm without the Q norm stablelm refuses by name */
+    const struct edit k_only = {.add = {{"blk.%d.attn_k_norm.weight", {HD, NKV}, 0.1f, 1.0f}}};
+    expect_refused(WL_ARCH_STABLELM, &k_only, WL_ENOTSUP, "'blk.0.attn_k_norm.weight'");
+    /* separate Q next to phi3's fused QKV */
+    const struct edit q = {.add = {{"blk.%d.attn_q.weight", {DIM, NH * HD}, 0.1f, 0}}};
+    expect_refused(WL_ARCH_PHI3, &q, WL_ENOTSUP, "'blk.0.attn_q.weight'");
+    /* many: the first three and how many */
+    const struct edit many = {.add = {{"blk.%d.attn_q_norm.weight", {HD}, 0.1f, 1.0f},
+                                      {"blk.%d.attn_k_norm.weight", {HD}, 0.1f, 1.0f},
+                                      {"rope_factors_long.weight", {HD / 2}, 0.1f, 1.0f}}};
+    expect_refused(
+        WL_ARCH_LLAMA, &many, WL_ENOTSUP,
+        "5 tensors are not used by the engine's llama family ('blk.0.attn_q_norm.weight', "
+        "'blk.1.attn_q_norm.weight', 'blk.0.attn_k_norm.weight', ...)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -598,6 +824,9 @@ int main(void)
         cmocka_unit_test(test_optional_parts_match_reference),
         cmocka_unit_test(test_broken_family_files_are_refused),
         cmocka_unit_test(test_each_family_names_its_parts),
+        cmocka_unit_test(test_llama_biases_match_reference),
+        cmocka_unit_test(test_qwen2_output_bias_matches_reference),
+        cmocka_unit_test(test_unused_tensors_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
