@@ -403,6 +403,11 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
     }
     wl__get_u32(g, prefix, "expert_count", &f->n_experts);
     wl__get_u32(g, prefix, "expert_used_count", &f->n_experts_used);
+    if (f->n_experts > 0 && f->arch != WL_ARCH_UNKNOWN) /* as the loader (model.c) */
+        wl__warn(f,
+                 "the engine refuses this model: mixture-of-experts models (%" PRIu32
+                 " experts) are not supported",
+                 f->n_experts);
 
     if (wl__get_u32(g, prefix, "vocab_size", &f->vocab_size) != 0) {
         enum wl_gguf_vtype et;

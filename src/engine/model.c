@@ -322,6 +322,16 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
     if (c->dim % c->n_head != 0)
         return wl_errmsg_set(err, WL_EFORMAT, "embedding length %d is not a multiple of %d heads",
                              c->dim, c->n_head);
+    /* llama.cpp runs "<arch>.expert_count" > 0 (Mixtral's router and stacked
+     * experts) with a MoE feed-forward this engine does not have */
+    char key[128];
+    snprintf(key, sizeof key, "%s.expert_count", a);
+    int64_t n_expert = 0;
+    if (wl_gguf_get_i64(g, key, &n_expert) == 0 && n_expert > 0)
+        return wl_errmsg_set(err, WL_ENOTSUP,
+                             "mixture-of-experts models (%lld experts, metadata '%s') are not "
+                             "supported by the engine",
+                             (long long)n_expert, key);
     if ((rc = get_i32(g, a, "attention.key_length", true, c->dim / c->n_head, &c->head_dim, err)) != 0)
         return rc;
     if (c->n_head_kv > c->n_head || c->n_head % c->n_head_kv != 0)

@@ -812,6 +812,44 @@ static void test_unused_tensors_are_refused(void **state)
         "'blk.1.attn_q_norm.weight', 'blk.0.attn_k_norm.weight', ...)");
 }
 
+/* A synthetic file's features (what `model info` shows); *buf owns the bytes. */
+static void features_of(enum wl_arch arch, const struct edit *e, struct wl_model_features *feat)
+{
+    void *buf = NULL;
+    size_t size = 0;
+    synth_file(arch, 64, e, &buf, &size);
+    wl_gguf *g = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_gguf_open_memory(buf, size, &g, &err), 0);
+    assert_int_equal(wl_model_features_from_gguf(g, feat, &err), 0);
+    wl_gguf_close(g);
+    free(buf);
+}
+
+static void test_moe_llama_is_refused_as_moe(void **state)
+{
+    (void)state;
+    /* the Mixtral layout: a router and stacked experts instead of ffn_gate/up/down */
+    const struct edit e = {
+        .drop = {"ffn_gate", "ffn_up", "ffn_down"},
+        .keys = {{"llama.expert_count", false, 4}, {"llama.expert_used_count", false, 2}},
+        .add = {{"blk.%d.ffn_gate_inp.weight", {DIM, 4}, 0.1f, 0},
+                {"blk.%d.ffn_gate_exps.weight", {DIM, FFN, 4}, 0.1f, 0},
+                {"blk.%d.ffn_up_exps.weight", {DIM, FFN, 4}, 0.1f, 0},
+                {"blk.%d.ffn_down_exps.weight", {FFN, DIM, 4}, 0.1f, 0}}};
+    expect_refused(WL_ARCH_LLAMA, &e, WL_ENOTSUP,
+                   "mixture-of-experts models (4 experts, metadata 'llama.expert_count') are not "
+                   "supported by the engine");
+    /* and model info says the engine refuses it */
+    struct wl_model_features feat;
+    features_of(WL_ARCH_LLAMA, &e, &feat);
+    assert_int_equal(feat.n_experts, 4);
+    if (!strstr(feat.warning, "the engine refuses this model: mixture-of-experts"))
+        fail_msg("warning: %s", feat.warning);
+    features_of(WL_ARCH_LLAMA, NULL, &feat);
+    assert_string_equal(feat.warning, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -827,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_llama_biases_match_reference),
         cmocka_unit_test(test_qwen2_output_bias_matches_reference),
         cmocka_unit_test(test_unused_tensors_are_refused),
+        cmocka_unit_test(test_moe_llama_is_refused_as_moe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
