@@ -180,7 +180,11 @@ int wl__rope_scaling_read(const wl_gguf *g, const char *prefix, struct wl_rope_s
     const bool have_type = wl_gguf_get_str(g, key, &type) == 0;
     r->type_none = have_type && type.len == 4 && memcmp(type.data, "none", 4) == 0;
     snprintf(key, sizeof key, "%s.rope.scaling.factor", prefix);
-    const int rc = wl_gguf_get_f64(g, key, &r->factor);
+    int rc = wl_gguf_get_f64(g, key, &r->factor);
+    if (rc == WL_ENOENT) { /* the key's old name, which llama.cpp still reads */
+        snprintf(key, sizeof key, "%s.rope.scale_linear", prefix);
+        rc = wl_gguf_get_f64(g, key, &r->factor);
+    }
     r->in_file = rc == 0;
     if (!r->in_file)
         r->factor = 1.0;

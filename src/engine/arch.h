@@ -45,14 +45,16 @@ enum wl_attention {
 const char *wl_attention_name(enum wl_attention a); /* "MHA", "GQA", "MQA", "unknown" */
 
 /* RoPE position scaling by the engine's one rule, read from
- * "<prefix>.rope.scaling.factor" and "<prefix>.rope.scaling.type": the model
- * loader (model.c) applies it and the features report it. */
+ * "<prefix>.rope.scaling.factor" (or, when absent, its old name
+ * "<prefix>.rope.scale_linear", as llama.cpp reads it) and
+ * "<prefix>.rope.scaling.type": the model loader (model.c) applies it and
+ * the features report it. */
 struct wl_rope_scaling {
     double scale;   /* positions are divided by it: the factor when it is > 0 and the
                      * type is "linear" or absent; 1 when the factor is absent or
                      * <= 0 or the type is "none"; NaN when refused */
-    double factor;  /* rope.scaling.factor as the file has it (1 when absent) */
-    bool in_file;   /* the file has rope.scaling.factor as a number */
+    double factor;  /* the factor as the file has it (1 when absent) */
+    bool in_file;   /* the file has the factor (either key) as a number */
     bool type_none; /* rope.scaling.type is "none" */
     bool refused;   /* the factor is not a finite number, or the type is a string
                      * other than "none" and "linear": the engine cannot run it */

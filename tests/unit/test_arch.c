@@ -343,14 +343,16 @@ static wl_gguf *open_writer(wl_gguf_writer *w, void **buf)
 }
 
 /* The RoPE scaling rule the loader applies and the features report: the
- * factor counts when > 0 and the type is linear or absent; a factor that is
+ * factor (rope.scaling.factor, else its old name rope.scale_linear, as
+ * llama.cpp reads them) counts when > 0 and the type is linear or absent; a factor that is
  * not a finite number (or not a number) or a type other than none/linear is
  * refused, with the loader's message, and the features say so. */
 static void test_rope_scaling_rule(void **state)
 {
     (void)state;
     static const struct {
-        int factor_kind; /* 0 absent, 1 number, 2 string */
+        int factor_kind; /* 0 absent, 1 number, 2 string, 3 the old key rope.scale_linear,
+                          * 4 both keys (factor, and 2 * factor under the old one) */
         float factor;
         const char *type;
         double scale; /* NAN: refused */
@@ -369,6 +371,11 @@ static void test_rope_scaling_rule(void **state)
         {1, INFINITY, "none", NAN, WL_EFORMAT, "is not a finite number"},
         {2, 0, NULL, NAN, WL_EFORMAT, "'llama.rope.scaling.factor' is not a finite number"},
         {1, 4.0f, "yarn", NAN, WL_ENOTSUP, "RoPE scaling type 'yarn' is not supported"},
+        /* the old key counts when rope.scaling.factor is absent, as in llama.cpp */
+        {3, 4.0f, NULL, 4.0, 0, ""},
+        {3, 4.0f, "none", 1.0, 0, ""},
+        {3, NAN, NULL, NAN, WL_EFORMAT, "'llama.rope.scale_linear' is not a finite number"},
+        {4, 2.0f, NULL, 2.0, 0, ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         wl_gguf_writer *w = NULL;
@@ -379,6 +386,15 @@ static void test_rope_scaling_rule(void **state)
                 wl_gguf_writer_set_f32(w, "llama.rope.scaling.factor", cases[i].factor), 0);
         else if (cases[i].factor_kind == 2)
             assert_int_equal(wl_gguf_writer_set_str(w, "llama.rope.scaling.factor", "4"), 0);
+        if (cases[i].factor_kind == 3)
+            assert_int_equal(wl_gguf_writer_set_f32(w, "llama.rope.scale_linear", cases[i].factor),
+                             0);
+        if (cases[i].factor_kind == 4) {
+            assert_int_equal(
+                wl_gguf_writer_set_f32(w, "llama.rope.scaling.factor", cases[i].factor), 0);
+            assert_int_equal(
+                wl_gguf_writer_set_f32(w, "llama.rope.scale_linear", 2 * cases[i].factor), 0);
+        }
         if (cases[i].type)
             assert_int_equal(wl_gguf_writer_set_str(w, "llama.rope.scaling.type", cases[i].type),
                              0);
@@ -392,8 +408,8 @@ static void test_rope_scaling_rule(void **state)
             fail_msg("case %zu: %d %s", i, rc, err.text);
         assert_true(r.refused == refused);
         assert_true(refused ? isnan(r.scale) : r.scale == cases[i].scale);
-        assert_true(r.in_file == (cases[i].factor_kind == 1));
-        if (cases[i].factor_kind == 1 && isfinite(cases[i].factor))
+        assert_true(r.in_file == (cases[i].factor_kind == 1 || cases[i].factor_kind >= 3));
+        if (cases[i].factor_kind != 2 && cases[i].factor_kind != 0 && isfinite(cases[i].factor))
             assert_true(r.factor == cases[i].factor);
         assert_true(r.type_none == (cases[i].type && strcmp(cases[i].type, "none") == 0));
         /* the features carry the same, and a refusal is a warning */

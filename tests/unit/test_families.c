@@ -812,6 +812,35 @@ static void test_unused_tensors_are_refused(void **state)
         "'blk.1.attn_q_norm.weight', 'blk.0.attn_k_norm.weight', ...)");
 }
 
+/* The old name of the RoPE scale key (written before rope.scaling.factor
+ * existed), which llama.cpp reads when the new one is absent. */
+static void test_legacy_rope_scale_key(void **state)
+{
+    (void)state;
+    const struct edit legacy = {.keys = {{"llama.rope.scale_linear", true, 4.0}}};
+    const struct edit current = {.keys = {{"llama.rope.scaling.factor", true, 4.0}}};
+    /* positions / 4, against the reference */
+    check_family_edit(WL_ARCH_LLAMA, 2048, 16, 1, &legacy);
+    /* the same logits as the current key, other ones than unscaled */
+    float old_key[VOCAB], new_key[VOCAB], plain[VOCAB];
+    logits_of(WL_ARCH_LLAMA, 2048, &legacy, old_key);
+    logits_of(WL_ARCH_LLAMA, 2048, &current, new_key);
+    logits_of(WL_ARCH_LLAMA, 2048, NULL, plain);
+    assert_memory_equal(old_key, new_key, sizeof old_key);
+    assert_true(max_abs_diff(old_key, plain) > 1e-3);
+    struct fixture f = {0};
+    load_synth(&f, WL_ARCH_LLAMA, 2048, &legacy);
+    assert_true(f.m->config.rope_freq_scale == 0.25f);
+    fixture_free(&f);
+    /* with both, the current key wins */
+    const struct edit both = {
+        .keys = {{"llama.rope.scale_linear", true, 4.0}, {"llama.rope.scaling.factor", true, 2.0}}};
+    memset(&f, 0, sizeof f);
+    load_synth(&f, WL_ARCH_LLAMA, 2048, &both);
+    assert_true(f.m->config.rope_freq_scale == 0.5f);
+    fixture_free(&f);
+}
+
 /* A synthetic file's features (what `model info` shows); *buf owns the bytes. */
 static void features_of(enum wl_arch arch, const struct edit *e, struct wl_model_features *feat)
 {
@@ -866,6 +895,7 @@ int main(void)
         cmocka_unit_test(test_qwen2_output_bias_matches_reference),
         cmocka_unit_test(test_unused_tensors_are_refused),
         cmocka_unit_test(test_moe_llama_is_refused_as_moe),
+        cmocka_unit_test(test_legacy_rope_scale_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
