@@ -4,7 +4,8 @@
  * 2 * ffn rows, gate first) with SiLU, NeoX-style RoPE. Long-context
  * models (LongRoPE) carry "rope_factors_long/short.weight" (per-dimension
  * frequency divisors: long when the context exceeds
- * "phi3.rope.scaling.original_context_length", chosen per context) and
+ * "phi3.rope.scaling.original_context_length", by default the training
+ * context "phi3.context_length", chosen per context) and
  * "phi3.rope.scaling.attn_factor", which multiplies cos and sin.
  * Stateless; see forward.h for how families plug in.
  */
@@ -21,7 +22,8 @@ static int phi3_load(wl_model *m, struct wl_errmsg *err)
     int rc;
     c->rope_neox = true;
     if ((rc = wl__model_get_f32(m, "rope.scaling.attn_factor", 1.0f, &c->rope_attn_factor, err)) ||
-        (rc = wl__model_get_i32(m, "rope.scaling.original_context_length", true, 0,
+        /* absent: the training context, as llama.cpp defaults n_ctx_orig_yarn */
+        (rc = wl__model_get_i32(m, "rope.scaling.original_context_length", true, c->n_ctx_train,
                                 &c->rope_n_ctx_orig, err)) ||
         (rc = wl__model_bind_vector(m, "rope_factors_long.weight", half, true,
                                     &m->weights.rope_factors_long, err)) ||

@@ -60,7 +60,8 @@ struct wl_model_config {
     /* Family switches (issue 8). Zero always means "as llama", so a config
      * built in memory without them runs the llama arithmetic. */
     float rope_attn_factor; /* multiplies cos and sin (phi3 LongRoPE); 0 = 1 */
-    int32_t rope_n_ctx_orig; /* phi3: contexts longer than this use the long factors; 0 = n/a */
+    int32_t rope_n_ctx_orig; /* phi3: contexts longer than this use the long factors
+                              * (default n_ctx_train); 0 = n/a */
     float attn_scale;       /* q.k scale; 0 = 1/sqrt(head_dim) */
     float attn_softcap;     /* scores = cap * tanh(scores / cap) before softmax; 0 = off (gemma2) */
     float final_softcap;    /* same on the output logits; 0 = off (gemma2) */

@@ -841,6 +841,22 @@ static void test_legacy_rope_scale_key(void **state)
     fixture_free(&f);
 }
 
+/* phi3 without rope.scaling.original_context_length: llama.cpp takes the
+ * training context, so a context beyond it uses the long factors. */
+static void test_phi3_original_context_defaults_to_training(void **state)
+{
+    (void)state;
+    const struct edit e = {.drop_key = {"phi3.rope.scaling.original_context_length"}};
+    /* past the training context 1024: long; within it: short (the reference
+     * picks by the same rule) */
+    check_family_edit(WL_ARCH_PHI3, 1024, 1100, 2, &e);
+    check_family_edit(WL_ARCH_PHI3, 1024, 40, 1, &e);
+    struct fixture f = {0};
+    load_synth(&f, WL_ARCH_PHI3, 1024, &e);
+    assert_int_equal(f.m->config.rope_n_ctx_orig, 1024);
+    fixture_free(&f);
+}
+
 /* A synthetic file's features (what `model info` shows); *buf owns the bytes. */
 static void features_of(enum wl_arch arch, const struct edit *e, struct wl_model_features *feat)
 {
@@ -896,6 +912,7 @@ int main(void)
         cmocka_unit_test(test_unused_tensors_are_refused),
         cmocka_unit_test(test_moe_llama_is_refused_as_moe),
         cmocka_unit_test(test_legacy_rope_scale_key),
+        cmocka_unit_test(test_phi3_original_context_defaults_to_training),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
