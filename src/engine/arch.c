@@ -215,6 +215,12 @@ int wl__rope_scaling_read(const wl_gguf *g, const char *prefix, struct wl_rope_s
     return 0;
 }
 
+const char *wl__arch_norm_eps_key(enum wl_arch a)
+{
+    return a == WL_ARCH_STABLELM ? "attention.layer_norm_epsilon"
+                                 : "attention.layer_norm_rms_epsilon";
+}
+
 static void wl__warn(struct wl_model_features *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -422,7 +428,8 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
             f->vocab_size = (uint32_t)emb->ne[1];
     }
     wl__get_u32(g, prefix, "context_length", &f->context_length);
-    wl__get_u32(g, prefix, "rope.dimension_count", &f->rope_dim);
+    if (wl__get_u32(g, prefix, "rope.dimension_count", &f->rope_dim) != 0)
+        f->rope_dim = f->head_dim; /* as the engine (model.c) and llama.cpp default it */
     if (wl__get_f64(g, prefix, "rope.freq_base", &f->rope_freq_base) != 0)
         f->rope_freq_base = 10000.0;
     struct wl_rope_scaling rs;
@@ -430,8 +437,14 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
     if (wl__rope_scaling_read(g, prefix, &rs, &rope_err) != 0)
         wl__warn(f, "the engine refuses this model: %s", rope_err.text);
     f->rope_scaling = rs;
-    if (wl__get_f64(g, prefix, "attention.layer_norm_rms_epsilon", &f->norm_eps) != 0)
+    if (f->arch != WL_ARCH_UNKNOWN && !f->arch_inferred) {
+        /* the family's key, which the engine requires */
+        const char *eps = wl__arch_norm_eps_key(f->arch);
+        if (wl__get_f64(g, prefix, eps, &f->norm_eps) != 0)
+            wl__warn(f, "the engine refuses this model: metadata '%s.%s' is missing", prefix, eps);
+    } else if (wl__get_f64(g, prefix, "attention.layer_norm_rms_epsilon", &f->norm_eps) != 0) {
         wl__get_f64(g, prefix, "attention.layer_norm_epsilon", &f->norm_eps);
+    }
     f->tied_embeddings = f->n_tensors > 0 && emb && !wl__has(g, "output.weight");
 
     if (f->n_layers) {

@@ -80,12 +80,14 @@ struct wl_model_features {
     uint32_t n_experts_used;
     uint32_t vocab_size;
     uint32_t context_length;
-    uint32_t rope_dim;     /* rope.dimension_count (0 if absent) */
+    uint32_t rope_dim;     /* rope.dimension_count; head_dim when absent (the engine's
+                            * and llama.cpp's default) */
     double rope_freq_base; /* 10000 when absent (the llama default) */
     /* RoPE scaling by the engine's rule (wl__rope_scaling_read; when it is
      * refused, a warning says why) */
     struct wl_rope_scaling rope_scaling;
-    double norm_eps;         /* rms or layer norm epsilon (0 if absent) */
+    double norm_eps;       /* rms or layer norm epsilon (0 if absent: the engine
+                            * refuses the model, and the warning says so) */
     bool tied_embeddings;  /* no output.weight: the output reuses token_embd */
 
     /* Parameter counts from tensor shapes. "Per layer" values are the layer
@@ -116,6 +118,12 @@ struct wl_model_features {
  * explained in f->warning. */
 int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
                                 struct wl_errmsg *err);
+
+/* The norm epsilon's key after "<arch>.": "attention.layer_norm_epsilon"
+ * for stablelm (LayerNorm), "attention.layer_norm_rms_epsilon" for the
+ * others. llama.cpp requires it, and so does the model loader (model.c);
+ * the features read the same key. */
+const char *wl__arch_norm_eps_key(enum wl_arch a);
 
 /* Fills r (always) and returns 0, or, when r->refused, WL_EFORMAT (the
  * factor is not a finite number) or WL_ENOTSUP (the scaling type) with the

@@ -20,8 +20,8 @@ static int stablelm_load(wl_model *m, struct wl_errmsg *err)
     int rc;
     c->rope_neox = true;
     c->layer_norm = true;
-    if ((rc = wl__model_get_f32(m, "attention.layer_norm_epsilon", 1e-5f, &c->norm_eps, err)) ||
-        (rc = wl__model_bind_vector(m, "output_norm.bias", c->dim, false, &m->weights.output_norm_b,
+    /* norm_eps is read by the loader from the family's key (arch.c) */
+    if ((rc = wl__model_bind_vector(m, "output_norm.bias", c->dim, false, &m->weights.output_norm_b,
                                     err)))
         return rc;
     if (!(c->norm_eps > 0.0f))

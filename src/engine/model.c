@@ -342,8 +342,19 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
     if (c->rope_dim > c->head_dim || c->rope_dim % 2 != 0)
         return wl_errmsg_set(err, WL_EFORMAT, "rope dimension %d does not fit head dimension %d",
                              c->rope_dim, c->head_dim);
-    if ((rc = get_f32(g, a, "attention.layer_norm_rms_epsilon", 1e-5f, &c->norm_eps, err)) != 0 ||
-        (rc = get_f32(g, a, "rope.freq_base", 10000.0f, &c->rope_freq_base, err)) != 0)
+    /* the family's norm epsilon: llama.cpp requires it (a guess, 1e-5 where
+     * the model was trained with 1e-6, would run another model) */
+    char eps_key[128];
+    snprintf(eps_key, sizeof eps_key, "%s.%s", a,
+             wl__arch_norm_eps_key(wl_arch_from_string(a, strlen(a))));
+    double eps = 0;
+    rc = wl_gguf_get_f64(g, eps_key, &eps);
+    if (rc == WL_ENOENT)
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is missing", eps_key);
+    if (rc != 0 || !isfinite(eps))
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is not a finite number", eps_key);
+    c->norm_eps = (float)eps;
+    if ((rc = get_f32(g, a, "rope.freq_base", 10000.0f, &c->rope_freq_base, err)) != 0)
         return rc;
     struct wl_rope_scaling rs;
     if ((rc = wl__rope_scaling_read(g, a, &rs, err)) != 0)

@@ -49,7 +49,7 @@ struct wl_model_config {
     int32_t ffn_dim;        /* feed-forward (intermediate) length */
     int32_t vocab_size;
     int32_t n_ctx_train;    /* context length the model was trained with */
-    float norm_eps;
+    float norm_eps;         /* the family's epsilon key (wl__arch_norm_eps_key); required */
     /* RoPE: theta_i = pos * freq_scale * freq_base^(-2i / rope_dim), divided
      * by rope_freq_factors[i] when the model has them (llama 3 style). */
     int32_t rope_dim;

@@ -66,6 +66,8 @@ static int load(const struct opts *o, wl_model **m, struct wl_errmsg *err, void 
     U32("attention.head_count_kv", o->n_head_kv ? o->n_head_kv : NKV);
     U32("context_length", 128);
 #undef U32
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", a);
+    wl_gguf_writer_set_f32(w, key, 1e-5f);
     wl_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
     wl_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
     add(w, o, "token_embd.weight", DIM, VOCAB);

@@ -895,6 +895,54 @@ static void test_moe_llama_is_refused_as_moe(void **state)
     assert_string_equal(feat.warning, "");
 }
 
+/* The norm epsilon is required, as llama.cpp requires it (a guess would run
+ * another model), and model info shows what the engine runs with. */
+static void test_missing_norm_epsilon_is_refused(void **state)
+{
+    (void)state;
+    static const enum wl_arch archs[] = {WL_ARCH_LLAMA, WL_ARCH_QWEN2,  WL_ARCH_PHI3,
+                                         WL_ARCH_GEMMA, WL_ARCH_GEMMA2, WL_ARCH_STABLELM};
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++) {
+        char key[96], msg[160];
+        snprintf(key, sizeof key, "%s.%s", wl_arch_name(archs[i]),
+                 archs[i] == WL_ARCH_STABLELM ? "attention.layer_norm_epsilon"
+                                              : "attention.layer_norm_rms_epsilon");
+        /* a file with the key: model info shows the epsilon the engine uses */
+        struct fixture f = {0};
+        load_synth(&f, archs[i], 64, NULL);
+        struct wl_model_features feat;
+        features_of(archs[i], NULL, &feat);
+        assert_true((float)feat.norm_eps == f.m->config.norm_eps);
+        assert_string_equal(feat.warning, "");
+        fixture_free(&f);
+        /* without it: refused, naming the key, and model info says so */
+        const struct edit e = {.drop_key = {key}};
+        snprintf(msg, sizeof msg, "metadata '%s' is missing", key);
+        expect_refused(archs[i], &e, WL_EFORMAT, msg);
+        features_of(archs[i], &e, &feat);
+        assert_true(feat.norm_eps == 0.0);
+        if (!strstr(feat.warning, "the engine refuses this model") || !strstr(feat.warning, msg))
+            fail_msg("%s: warning: %s", key, feat.warning);
+    }
+}
+
+/* Without rope.dimension_count the engine rotates the whole head (as
+ * llama.cpp); model info shows that, not 0. */
+static void test_rope_dimension_default_is_shown(void **state)
+{
+    (void)state;
+    const struct edit e = {.drop_key = {"llama.rope.dimension_count"}};
+    struct fixture f = {0};
+    load_synth(&f, WL_ARCH_LLAMA, 64, &e);
+    assert_int_equal(f.m->config.rope_dim, HD);
+    fixture_free(&f);
+    struct wl_model_features feat;
+    features_of(WL_ARCH_LLAMA, &e, &feat);
+    assert_int_equal(feat.rope_dim, HD);
+    /* and it runs as the file that has the key */
+    check_family_edit(WL_ARCH_LLAMA, 2048, 16, 1, &e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -913,6 +961,8 @@ int main(void)
         cmocka_unit_test(test_moe_llama_is_refused_as_moe),
         cmocka_unit_test(test_legacy_rope_scale_key),
         cmocka_unit_test(test_phi3_original_context_defaults_to_training),
+        cmocka_unit_test(test_missing_norm_epsilon_is_refused),
+        cmocka_unit_test(test_rope_dimension_default_is_shown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
