@@ -185,6 +185,16 @@ static int text_oom(struct wl_errmsg *err, int64_t n_tok, size_t piece_cap, bool
         refused ? WL__GENERATE_TOO_LARGE : "", (long long)n_tok, piece);
 }
 
+void wl__generate_decoder_prime(struct wl_tok_decoder *dec, const int32_t *prompt, size_t n_prompt,
+                                char *piece, size_t piece_cap)
+{
+    for (size_t i = 0; i < n_prompt; i++) {
+        size_t nb = 0;
+        wl_tok_decoder_push(dec, prompt[i], piece, piece_cap, &nb);
+    }
+    wl_tok_decoder_drop_pending(dec);
+}
+
 /* Output text buffer, allocated once before the loop for the worst case
  * (wl__generate_text_cap). */
 struct textbuf {
@@ -270,15 +280,7 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
         goto end_pre;
     for (size_t i = 0; i < n_prompt; i++)
         wl_token_sampler_accept(smp, prompt[i]);
-    /* the streaming decoder sees the prompt first, so the leading-space rule
-     * applies only right after BOS (an empty prompt), as in SentencePiece */
-    for (size_t i = 0; i < n_prompt; i++) {
-        size_t nb = 0;
-        wl_tok_decoder_push(&dec, prompt[i], piece, piece_cap, &nb);
-    }
-    /* a prompt ending inside a character: those bytes are the prompt's, and
-     * only generated text is output (they would come out as U+FFFD) */
-    wl_tok_decoder_drop_pending(&dec);
+    wl__generate_decoder_prime(&dec, prompt, n_prompt, piece, piece_cap);
     wl_context_emit_section(ctx, WL_SECTION_KV_INIT, true);
     wl_context_reset(ctx);
     wl_context_emit_section(ctx, WL_SECTION_KV_INIT, false);

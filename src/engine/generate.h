@@ -160,6 +160,14 @@ int wl__generate_check_logits(const wl_context *ctx, const float *l, int32_t n, 
  * more tokens than the model has embeddings. */
 int wl__generate_n_sample(const wl_context *ctx, const wl_tokenizer *tok, int32_t *n,
                           struct wl_errmsg *err);
+/* Feeds the prompt to a sequence's streaming decoder (initialised, empty)
+ * without output, so the leading-space rule applies only right after BOS
+ * (an empty prompt), as in SentencePiece; then drops the bytes of a prompt
+ * that ends inside a character: they are the prompt's, and only generated
+ * text is output (they would come out as U+FFFD). piece: piece_cap bytes
+ * of scratch. */
+void wl__generate_decoder_prime(struct wl_tok_decoder *dec, const int32_t *prompt, size_t n_prompt,
+                                char *piece, size_t piece_cap);
 /* Tokens a sequence's text buffer is sized for: n_predict, at most the
  * context's free positions + 1 (the first token comes from the prefill's
  * logits). */

@@ -204,12 +204,8 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
         }
         for (size_t k = 0; k < s->n_prompt; k++)
             wl_token_sampler_accept(s->smp, s->prompt[k]);
-        /* the decoder sees the prompt first (leading-space rule, as wl_generate) */
         wl_tok_decoder_init(&s->dec, tok, 0);
-        for (size_t k = 0; k < s->n_prompt; k++) {
-            size_t nb = 0;
-            wl_tok_decoder_push(&s->dec, s->prompt[k], b->piece, b->piece_cap, &nb);
-        }
+        wl__generate_decoder_prime(&s->dec, s->prompt, s->n_prompt, b->piece, b->piece_cap);
         s->row = -1;
     }
     wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, false);

@@ -56,6 +56,10 @@ else
   if [ $rc = 0 ] && [ -s "$tmp/cut.txt" ] && ! grep -q $'\xef\xbf\xbd' "$tmp/cut.txt"; then
     ok "a prompt ending inside a character: no U+FFFD of its own in the output"
   else bad "prompt ending inside a character (rc $rc)"; od -c "$tmp/cut.txt" | head -2; cat "$tmp/err"; fi
+  "$W" -q generate -m "$model" --batch 2 -p $'Once\xe2' -p $'One\xe2' -n 4 -t 1 --temp 0 >"$tmp/cutb.txt" 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && [ -s "$tmp/cutb.txt" ] && ! grep -q $'\xef\xbf\xbd' "$tmp/cutb.txt"; then
+    ok "--batch: prompts ending inside a character give no U+FFFD of their own"
+  else bad "--batch prompts ending inside a character (rc $rc)"; od -c "$tmp/cutb.txt" | head -3; cat "$tmp/err"; fi
   # one token comes from the prefill's logits: there is no decode step to give a rate
   "$W" generate -m "$model" --temp 0 -n 1 >/dev/null 2>"$tmp/err1"
   if grep -Eq "decode [0-9.]+ ms \(n/a: no decode step\)" "$tmp/err1" && ! grep -q "0.00 tokens/s" "$tmp/err1"; then
