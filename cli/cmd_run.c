@@ -49,6 +49,40 @@ static void on_stop_signal(int sig)
 static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
 enum { N_STOP_SIGNALS = sizeof stop_signals / sizeof stop_signals[0] };
 
+struct stop_handlers {
+    struct sigaction old[N_STOP_SIGNALS];
+    bool set[N_STOP_SIGNALS]; /* installed: old[i] is to be restored */
+};
+
+/* Catches the stop signals for the run, as `measure` does: one ignored on
+ * entry (nohup, a background job of a script ignores SIGINT) stays ignored.
+ * SA_RESTART: a write blocked on a full pipe or a stopped terminal (the
+ * notes and the progress line on stderr, the store's I/O) goes on once it
+ * can instead of failing with EINTR; the waits that a stop must end (the
+ * settle's and the baseline's sleeps) are never restarted. */
+static void stop_handlers_install(struct stop_handlers *h)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    g_cancel = 0;
+    for (int i = 0; i < N_STOP_SIGNALS; i++)
+        h->set[i] = sigaction(stop_signals[i], NULL, &h->old[i]) == 0 &&
+                    h->old[i].sa_handler != SIG_IGN && sigaction(stop_signals[i], &sa, NULL) == 0;
+}
+
+/* Puts back what stop_handlers_install replaced; again: nothing. */
+static void stop_handlers_restore(struct stop_handlers *h)
+{
+    for (int i = 0; i < N_STOP_SIGNALS; i++) {
+        if (h->set[i])
+            sigaction(stop_signals[i], &h->old[i], NULL);
+        h->set[i] = false;
+    }
+}
+
 /* --db at this help's description column */
 #define DB_HELP WL_CLI_DB_HELP_AT("      --db FILE           ", "                          ")
 
@@ -71,7 +105,9 @@ static void usage(FILE *out)
         "stored while it happens; the summary printed at the end is read back from the\n"
         "store, so 'wattlens show ID' prints the same. Ctrl-C (or SIGTERM, SIGHUP) stops\n"
         "the settle, the baseline or the generation and stores the run as cancelled\n"
-        "with everything so far; the exit status is then 128 + the signal number.\n"
+        "with everything so far; the exit status is then 128 + the signal number. A\n"
+        "stop signal ignored on entry (a background job of a script, nohup) stays\n"
+        "ignored.\n"
         "\n"
         "Without -m, a small synthetic llama model is generated once into\n"
         "$XDG_CACHE_HOME/wattlens (else ~/.cache/wattlens) and used: its weights are\n"
@@ -469,8 +505,7 @@ static int run(int argc, char **argv)
     const char **seq_prompts = calloc((size_t)n_seq, sizeof *seq_prompts);
     int status = WL_EXIT_FAIL, rc;
     char id[40] = "";
-    struct sigaction sa, old[N_STOP_SIGNALS];
-    bool sig_set = false;
+    struct stop_handlers sh = {0};
     if (!res || !seq_prompts) {
         wl_cli_fail(CMD, "out of memory");
         goto done;
@@ -573,13 +608,7 @@ static int run(int argc, char **argv)
     /* before the run's row exists: a stop signal from here on is this
      * handler's, so it never leaves the row running (one that comes before
      * the generation keeps it from starting: the run is cancelled below) */
-    g_cancel = 0;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < N_STOP_SIGNALS; i++)
-        sigaction(stop_signals[i], &sa, &old[i]);
-    sig_set = true;
+    stop_handlers_install(&sh);
     if ((rc = wl_store_run_begin(st, &info, &srun, id)) != 0) {
         wl_cli_fail(CMD, "cannot store the run: %s", wl_store_last_error(st));
         if (g_cancel) /* stopped meanwhile: 128 + it, as any stop */
@@ -668,9 +697,7 @@ static int run(int argc, char **argv)
     };
     int frc = wl_recorder_finish(rec, &fin);
     srun = NULL;
-    for (int i = 0; i < N_STOP_SIGNALS; i++)
-        sigaction(stop_signals[i], &old[i], NULL);
-    sig_set = false;
+    stop_handlers_restore(&sh);
     if (start_rc != 0)
         wl_cli_fail(CMD, "%s; nothing was generated (the run is stored as failed: %s)", err.text,
                     id);
@@ -750,9 +777,7 @@ static int run(int argc, char **argv)
              : fin.status == WL_RUN_CANCELLED ? 128 + (g_cancel ? (int)g_cancel : SIGINT)
                                               : WL_EXIT_OK;
 done:
-    if (sig_set)
-        for (int i = 0; i < N_STOP_SIGNALS; i++)
-            sigaction(stop_signals[i], &old[i], NULL);
+    stop_handlers_restore(&sh);
     if (srun)
         wl_store_run_abandon(srun);
     wl_recorder_free(rec);

@@ -126,7 +126,8 @@ usage2 "run --db ''" "--db needs a file name" run -m "$M" --db '' --baseline 0 -
 if [ ! -e "$tmp/s.gguf" ] && [ ! -e "$tmp/q.gguf" ]; then ok "no output written on a usage error"; else bad "usage error wrote output"; fi
 
 # --- run stopped during the baseline: no "prefill and decode" line -------------------------
-"$W" run -m "$M" --baseline 100 --settle 0 --db "$tmp/b.db" >/dev/null 2>"$tmp/err" &
+# (a background job of a script starts with SIGINT ignored, which run leaves ignored)
+env --default-signal=INT "$W" run -m "$M" --baseline 100 --settle 0 --db "$tmp/b.db" >/dev/null 2>"$tmp/err" &
 pid=$!
 for _ in $(seq 1 300); do grep -q "settling" "$tmp/err" 2>/dev/null && break; sleep 0.1; done
 sleep 0.3

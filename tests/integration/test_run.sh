@@ -164,7 +164,8 @@ PY
 fi
 
 # --- built-in model + SIGINT ------------------------------------------------------------
-"$W" run -n 2000 -c 2100 --temp 0 --baseline 0 --settle 0 --db "$db" >"$tmp/int.txt" 2>"$tmp/int.err" &
+# (a background job of a script starts with SIGINT ignored, which run leaves ignored)
+env --default-signal=INT "$W" run -n 2000 -c 2100 --temp 0 --baseline 0 --settle 0 --db "$db" >"$tmp/int.txt" 2>"$tmp/int.err" &
 pid=$!
 # interrupt once decode is under way (progress line, output tokens stored)
 wait_mid_decode "$tmp/int.err" "$db" 2

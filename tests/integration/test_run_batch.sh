@@ -189,7 +189,8 @@ assert spans and max(spans) == 70 and all(n <= run["batch_size"] for n in spans)
 PY
 
 # --- SIGINT during a batched decode -------------------------------------------------
-"$W" run --batch 2 -n 2000 -c 2100 --temp 0 --baseline 0 --settle 0 --db "$db" >"$tmp/int.txt" 2>"$tmp/int.err" &
+# (a background job of a script starts with SIGINT ignored, which run leaves ignored)
+env --default-signal=INT "$W" run --batch 2 -n 2000 -c 2100 --temp 0 --baseline 0 --settle 0 --db "$db" >"$tmp/int.txt" 2>"$tmp/int.err" &
 pid=$!
 wait_mid_decode "$tmp/int.err" "$db" 2
 kill -INT $pid

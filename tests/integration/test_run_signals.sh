@@ -27,8 +27,9 @@ st=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(jso
 
 # --- SIGINT during the baseline and the settle: they end at once ---------------------------
 for phase in "--baseline 60 --settle 0" "--baseline 0 --settle 60"; do
+  # (a background job of a script starts with SIGINT ignored, which run leaves ignored)
   # shellcheck disable=SC2086
-  "$WATTLENS" run -m "$M" -n 4 -t 1 $phase --db "$db" >/dev/null 2>"$tmp/b.err" &
+  env --default-signal=INT "$WATTLENS" run -m "$M" -n 4 -t 1 $phase --db "$db" >/dev/null 2>"$tmp/b.err" &
   pid=$!
   for _ in $(seq 1 300); do grep -q "settling" "$tmp/b.err" 2>/dev/null && break; sleep 0.1; done
   # into the baseline by a few samples (the summary's reason checks below)

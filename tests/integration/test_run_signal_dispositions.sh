@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# `wattlens run` and the dispositions of its stop signals (no timing: each
+# step waits for a state the kernel shows in /proc):
+# - a SIGINT ignored on entry (a background job of a script, nohup) stays
+#   ignored, as `measure` leaves it: with the stop handlers in place (SIGTERM
+#   caught) SIGINT is still ignored, a kill -INT does not stop the settle,
+#   and SIGTERM then does (exit 143, stored as cancelled);
+# - SIGINT while a note on stderr is blocked on a full pipe (`2>&1 | less`
+#   not reading) lets the write finish once the pipe is read (SA_RESTART):
+#   the note arrives whole, not lost to "Interrupted system call", and the
+#   run stops (exit 130).
+set -u
+: "${WATTLENS:?}" "${WL_TESTDATA:?}"
+. "$(dirname "$0")/common.sh"
+M="$WL_TESTDATA/models/stories260K.gguf"
+db="$tmp/runs.db"
+mkdir -p "$tmp/sys" "$tmp/dev"
+export WATTLENS_DB="$tmp/unused.db" WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
+       WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
+# a settle that only a stop signal ends
+settle=(run -m "$M" -n 4 -t 1 --settle 600 --baseline 0 --db "$db")
+
+# mask_has PID FIELD SIGNUM: the SigIgn/SigCgt/SigPnd/ShdPnd mask of PID has SIGNUM
+mask_has() {
+  local mask
+  mask=$(sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" 2>/dev/null)
+  [ -n "$mask" ] && (( (16#$mask >> ($3 - 1)) & 1 ))
+}
+
+# --- SIGINT ignored on entry ----------------------------------------------------------------
+(trap '' INT; exec "$WATTLENS" "${settle[@]}") >/dev/null 2>"$tmp/ign.err" &
+pid=$!
+if ! wait_catches $pid 15; then
+  bad "run never caught SIGTERM: $(cat "$tmp/ign.err")"
+else
+  if mask_has $pid SigIgn 2 && ! mask_has $pid SigCgt 2; then
+    ok "SIGINT ignored on entry stays ignored (SIGTERM caught)"
+  else
+    bad "SIGINT ignored on entry is caught by run"
+  fi
+  kill -INT $pid
+  # an ignored signal is dropped when sent; a caught one is handled (not pending)
+  for _ in $(seq 1 600); do
+    mask_has $pid SigPnd 2 || mask_has $pid ShdPnd 2 || break
+    sleep 0.1
+  done
+  if mask_has $pid SigCgt 15; then
+    ok "kill -INT of a run ignoring SIGINT: the settle goes on"
+  else
+    bad "kill -INT of a run ignoring SIGINT: it stopped"
+  fi
+  kill -TERM $pid
+fi
+wait $pid; rc=$?
+[ $rc = 143 ] && grep -q "stored as cancelled" "$tmp/ign.err" \
+  && ok "then SIGTERM stops it: exit 143, stored as cancelled" \
+  || bad "SIGTERM after an ignored SIGINT: exit $rc: $(cat "$tmp/ign.err")"
+
+# --- SIGINT while a note on stderr is blocked -----------------------------------------------
+# blocked_note.py ROOM ERR -- CMD...: runs CMD with stderr a pipe with ROOM
+# bytes free (its first note, the "loading" line, fits; the next blocks),
+# waits until CMD is blocked in a write with SIGINT caught (SigCgt), sends
+# SIGINT, waits until it is no longer pending, then reads the pipe to its
+# end into ERR (the filler dropped). Prints CMD's exit status, or
+# "never-blocked" when it ended before it blocked.
+cat >"$tmp/blocked_note.py" <<'PY'
+import fcntl, os, signal, subprocess, sys, time
+room, err_path, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[4:]
+WRITE_NR = {"x86_64": 1, "aarch64": 64, "riscv64": 64, "i686": 4, "armv7l": 4}.get(os.uname().machine)
+PAGE = 4096
+r, w = os.pipe()
+flags = fcntl.fcntl(w, fcntl.F_GETFL)
+fcntl.fcntl(w, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+filled = 0
+try:
+    while True:  # whole pages: every slot of the pipe full
+        filled += os.write(w, b"." * PAGE)
+except BlockingIOError:
+    pass
+# one slot free again, then a page with ROOM bytes left, which the first
+# note fills by merging into it
+assert len(os.read(r, PAGE)) == PAGE
+filled -= PAGE
+filled += os.write(w, b"." * (PAGE - room))
+fcntl.fcntl(w, fcntl.F_SETFL, flags)
+with open(os.devnull, "wb") as null:
+    p = subprocess.Popen(cmd, stdout=null, stderr=w)
+os.close(w)
+
+def status_mask(field):
+    try:
+        with open(f"/proc/{p.pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1], 16)
+    except OSError:
+        pass
+    return 0
+
+def blocked_in_write():
+    try:
+        tasks = os.listdir(f"/proc/{p.pid}/task")
+    except OSError:
+        return False
+    for t in tasks:
+        try:
+            with open(f"/proc/{p.pid}/task/{t}/wchan") as f:
+                if f.read().endswith("pipe_write"):
+                    return True
+            with open(f"/proc/{p.pid}/task/{t}/syscall") as f:
+                if WRITE_NR is not None and f.read().split()[0] == str(WRITE_NR):
+                    return True
+        except (OSError, IndexError):
+            pass
+    return False
+
+SIGINT_BIT = 1 << (signal.SIGINT - 1)
+for _ in range(6000):  # up to ~10 minutes for a slow (sanitizer) build
+    if p.poll() is not None:
+        break
+    if blocked_in_write() and status_mask("SigCgt") & SIGINT_BIT:
+        break
+    time.sleep(0.1)
+if p.poll() is not None:
+    print("never-blocked")
+    sys.exit(0)
+p.send_signal(signal.SIGINT)
+for _ in range(6000):
+    if p.poll() is not None or not ((status_mask("SigPnd") | status_mask("ShdPnd")) & SIGINT_BIT):
+        break
+    time.sleep(0.1)
+data = b""
+while True:
+    b = os.read(r, 65536)
+    if not b:
+        break
+    data += b
+with open(err_path, "wb") as f:
+    f.write(data[filled:])
+print(p.wait())
+PY
+loading="wattlens run: loading $M"
+room=$(( ${#loading} + 1 ))
+rc=$(env --default-signal=INT python3 "$tmp/blocked_note.py" "$room" "$tmp/blk.err" -- \
+  "$WATTLENS" "${settle[@]}")
+if [ "$rc" = 130 ] && head -1 "$tmp/blk.err" | grep -qxF "$loading" \
+  && grep -qx "wattlens run: settling 600.0 s, then measuring idle power for 0.0 s" "$tmp/blk.err" \
+  && ! grep -q "Interrupted" "$tmp/blk.err"; then
+  ok "SIGINT during a blocked note: the note whole, then exit 130"
+else
+  bad "SIGINT during a blocked note (rc $rc): $(cat "$tmp/blk.err")"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
