@@ -3,8 +3,9 @@
  * candidate goes through the whole chain, temperature 0.8, the draw) for
  * k = 40 (the default), 1000, 32768 and 0 (all: a full sort). Then top-k 0
  * with top-p 0.95 and min-p 0.05 (llama.cpp's defaults with top-k off),
- * the sampler against the way it sampled before the radix sort, kept here
- * as a reference (qsort of the whole vocabulary, then each filter): both
+ * the sampler against the way it sampled before the radix sort, kept as a
+ * reference in tests/reference/ref_sampling.c (qsort of the whole
+ * vocabulary, then each filter; test_sampling_chain checks against it): both
  * times, their ratio, and whether every draw took the same token (it must:
  * the order the filters see is the same). The generation loop books this
  * time, and its energy, to the SAMPLING section, so it must not grow faster
@@ -13,6 +14,7 @@
  */
 #include "bench_support.h"
 #include "engine/sampling.h"
+#include "ref_sampling.h"
 #include "util/clock.h"
 
 #include <math.h>
@@ -27,7 +29,7 @@ static const char usage[] =
     "65536-token vocabulary, for top-k 40, 1000, 32768 and 0 (every token).\n"
     "Then top-k 0 with top-p 0.95 and min-p 0.05 on two kinds of logits\n"
     "(uniform, and roughly normal with a few far ahead as a language model's):\n"
-    "the old full qsort (a reference copy in this bench) against the sampler,\n"
+    "the old full qsort (tests/reference/ref_sampling.c) against the sampler,\n"
     "ms per token, the ratio old / new, and how many draws took the same token\n"
     "(all must). Prints figures; asserts nothing about time.\n"
     "\n"
@@ -36,70 +38,6 @@ static const char usage[] =
     "Takes about 3 seconds.\n";
 
 enum { VOCAB = 65536 };
-
-/* ---- the reference: sampling.c's chain before the radix sort ------------------ */
-
-struct ref_cand {
-    int32_t id;
-    float logit;
-    float p;
-};
-
-static int ref_cmp(const void *a, const void *b)
-{
-    const struct ref_cand *x = a, *y = b;
-    if (x->logit != y->logit)
-        return x->logit > y->logit ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static void ref_softmax(struct ref_cand *c, int32_t n, float t)
-{
-    const float mx = c[0].logit;
-    double sum = 0.0;
-    for (int32_t i = 0; i < n; i++) {
-        c[i].p = expf((c[i].logit - mx) / t);
-        sum += c[i].p;
-    }
-    for (int32_t i = 0; i < n; i++)
-        c[i].p = (float)(c[i].p / sum);
-}
-
-/* Top-k 0: sort all, softmax, top-p, min-p, softmax at t, the draw u. */
-static int32_t ref_sample(struct ref_cand *c, const float *logits, int32_t n,
-                          const struct wl_token_sampler_params *p, double u)
-{
-    for (int32_t i = 0; i < n; i++) {
-        c[i].id = i;
-        c[i].logit = logits[i];
-    }
-    qsort(c, (size_t)n, sizeof *c, ref_cmp);
-    ref_softmax(c, n, 1.0f);
-    double cum = 0.0;
-    for (int32_t i = 0; i < n; i++) {
-        cum += c[i].p;
-        if (cum >= p->top_p) {
-            n = i + 1;
-            break;
-        }
-    }
-    const float floor_p = p->min_p * c[0].p;
-    int32_t keep = 1;
-    while (keep < n && c[keep].p >= floor_p)
-        keep++;
-    n = keep;
-    ref_softmax(c, n, p->temperature);
-    cum = 0.0;
-    int32_t last = 0;
-    for (int32_t i = 0; i < n; i++) {
-        cum += c[i].p;
-        if (u < cum)
-            return c[i].id;
-        if (c[i].p > 0.0f)
-            last = i;
-    }
-    return c[last].id;
-}
 
 /* ---- measurements --------------------------------------------------------------- */
 
@@ -113,7 +51,7 @@ static double draw_u(int i)
 /* Runs at least 5 draws and 0.4 s; returns ms per draw. ref != NULL: the
  * reference (tokens written to toks), else the sampler (tokens compared
  * with toks; *same counts the matches). */
-static double time_draws(wl_token_sampler *s, struct ref_cand *ref, const float *logits,
+static double time_draws(wl_token_sampler *s, struct wl_ref_cand *ref, const float *logits,
                          const struct wl_token_sampler_params *p, int32_t *toks, int max,
                          int *n_out, int *same)
 {
@@ -122,7 +60,7 @@ static double time_draws(wl_token_sampler *s, struct ref_cand *ref, const float 
     uint64_t dt = 0;
     while (n < max && (n < 5 || dt < 400000000ull)) {
         if (ref) {
-            toks[n] = ref_sample(ref, logits, VOCAB, p, draw_u(n));
+            toks[n] = wl_ref_sampling_sample(ref, logits, VOCAB, p, draw_u(n));
         } else {
             /* the penalty is off: logits stay as they are */
             const int32_t t = wl__token_sampler_sample_u(s, (float *)logits, draw_u(n));
@@ -144,7 +82,7 @@ static int compare_top_p(const char *who, const char *name, const float *logits)
     p.top_k = 0;
     p.top_p = 0.95f;
     p.min_p = 0.05f;
-    struct ref_cand *ref = malloc(VOCAB * sizeof *ref);
+    struct wl_ref_cand *ref = malloc(VOCAB * sizeof *ref);
     int32_t *toks = malloc(MAX_DRAWS * sizeof *toks);
     wl_token_sampler *s = NULL;
     if (!ref || !toks || wl_token_sampler_create(&p, VOCAB, &s) != 0) {

@@ -11,6 +11,7 @@
 #include "bench_support.h"
 #include "engine/tokenizer.h"
 #include "engine/tokenizer_impl.h"
+#include "ref_tokenizer.h"
 #include "util/clock.h"
 
 #include <stdint.h>
@@ -148,87 +149,11 @@ static void run(const char *vocab, const char *label, const char *text, size_t l
 }
 
 /* ---- special-token splitting: old (every occurrence) vs new (lazy heap) ----
- * The partition before the lazy heap listed every enabled occurrence of every
- * special token (12 bytes each) and sorted them all; with nested space-run
- * user tokens (phi-2 / GPT-NeoX style) each position of a whitespace run
- * starts ~30. Kept here only to print the old cost next to the new one. */
-struct old_occ {
-    uint32_t pos, len;
-    int32_t token;
-};
-
-static int old_priority(const void *pa, const void *pb)
-{
-    const struct old_occ *a = pa, *b = pb;
-    if (a->len != b->len)
-        return a->len > b->len ? -1 : 1;
-    if (a->token != b->token)
-        return a->token < b->token ? -1 : 1;
-    return a->pos < b->pos ? -1 : (a->pos > b->pos);
-}
-
-static int old_position(const void *pa, const void *pb)
-{
-    const struct old_occ *a = pa, *b = pb;
-    return a->pos < b->pos ? -1 : (a->pos > b->pos);
-}
-
-/* The old algorithm up to its accepted list (no LSTRIP/RSTRIP: the bench
- * vocabulary has none): *acc (malloc'ed) gets the accepted occurrences in
- * text order; returns their count, *n_listed the occurrences it had to
- * store, or -1 when out of memory. */
-static long old_partition(const wl_tokenizer *t, const char *text, size_t len, size_t *n_listed,
-                          struct old_occ **acc)
-{
-    struct old_occ *occ = NULL;
-    size_t n_occ = 0, cap = 0;
-    const unsigned char *p = (const unsigned char *)text;
-    for (size_t i = 0; i < len; i++) {
-        uint32_t node = t->trie_root[p[i]];
-        for (size_t j = i; node;) {
-            const struct wl__tok_trie_node *nd = &t->trie[node];
-            if (nd->token != WL_TOK_NULL && !(t->tok[nd->token].attr & WL_TOK_ATTR_CONTROL)) {
-                if (n_occ == cap) {
-                    cap = cap ? cap * 2 : 64;
-                    struct old_occ *no = realloc(occ, cap * sizeof(*no));
-                    if (!no) {
-                        free(occ);
-                        return -1;
-                    }
-                    occ = no;
-                }
-                occ[n_occ++] = (struct old_occ){(uint32_t)i, (uint32_t)(j + 1 - i), nd->token};
-            }
-            if (++j >= len)
-                break;
-            uint32_t c = nd->first_child;
-            while (c && t->trie[c].byte != p[j])
-                c = t->trie[c].next;
-            node = c;
-        }
-    }
-    *n_listed = n_occ;
-    qsort(occ, n_occ, sizeof(*occ), old_priority);
-    uint8_t *mark = calloc(len ? len : 1, 1);
-    long n_acc = 0;
-    for (size_t k = 0; mark && k < n_occ; k++) {
-        bool free_span = true;
-        for (size_t j = occ[k].pos; j < (size_t)occ[k].pos + occ[k].len && free_span; j++)
-            free_span = mark[j] == 0;
-        if (free_span) {
-            memset(mark + occ[k].pos, 1, occ[k].len);
-            occ[n_acc++] = occ[k];
-        }
-    }
-    if (!mark) {
-        free(occ);
-        return -1;
-    }
-    qsort(occ, (size_t)n_acc, sizeof(*occ), old_position);
-    free(mark);
-    *acc = occ;
-    return n_acc;
-}
+ * The partition before the lazy heap (tests/reference/ref_tokenizer.c) listed
+ * every enabled occurrence of every special token (12 bytes each) and sorted
+ * them all; with nested space-run user tokens (phi-2 / GPT-NeoX style) each
+ * position of a whitespace run starts ~30. Timed here only to print the old
+ * cost next to the new one. */
 
 /* phi-2-like: 256 byte tokens plus user-defined runs of 2..31 spaces and
  * 2..9 tabs, as phi-2 / CodeGen ship them (GPT-NeoX has 2..24 spaces). */
@@ -272,9 +197,10 @@ static wl_tokenizer *space_run_tokenizer(void)
 static void run_split(const wl_tokenizer *t, const char *label, const char *text, size_t len)
 {
     uint64_t c0 = wl_clock_thread_cpu_ns();
-    size_t n_listed = 0;
-    struct old_occ *acc = NULL;
-    long n_old = old_partition(t, text, len, &n_listed, &acc);
+    size_t n_listed = 0, n_old_frags = 0;
+    struct wl__tok_frag *acc = NULL;
+    uint64_t n_old = 0;
+    int old_rc = wl_ref_tok_partition(t, text, len, false, &acc, &n_old_frags, &n_old, &n_listed);
     double old_s = (double)(wl_clock_thread_cpu_ns() - c0) / 1e9;
     c0 = wl_clock_thread_cpu_ns();
     struct wl__tok_frag *f = NULL;
@@ -282,23 +208,17 @@ static void run_split(const wl_tokenizer *t, const char *label, const char *text
     uint64_t n_new = 0;
     int rc = wl__tok_partition(t, text, len, false, &f, &nf, &n_new);
     double new_s = (double)(wl_clock_thread_cpu_ns() - c0) / 1e9;
-    if (rc != 0 || n_old < 0) {
-        printf("  %-22s out of memory (old %ld, new rc %d)\n", label, n_old, rc);
+    if (rc != 0 || old_rc != 0) {
+        printf("  %-22s out of memory (old rc %d, new rc %d)\n", label, old_rc, rc);
         free(acc);
         free(f);
         return;
     }
-    /* the same special tokens at the same places */
-    bool same = (uint64_t)n_old == n_new;
-    for (size_t i = 0, k = 0; same && i < nf; i++) {
-        if (f[i].token == WL_TOK_NULL)
-            continue;
-        same = acc[k].pos == f[i].off && acc[k].len == f[i].len && acc[k].token == f[i].token;
-        k++;
-    }
+    /* the same special tokens and text at the same places */
+    bool same = n_old == n_new && n_old_frags == nf && memcmp(acc, f, nf * sizeof(*f)) == 0;
     printf("  %-22s old %7.3f s CPU, %9zu occurrences stored (%6.1f MB)   new %6.3f s CPU   "
            "%6.1fx   %llu special tokens, %s\n",
-           label, old_s, n_listed, (double)n_listed * sizeof(struct old_occ) / 1e6, new_s,
+           label, old_s, n_listed, (double)n_listed * sizeof(struct wl_ref_tok_occ) / 1e6, new_s,
            new_s > 0 ? old_s / new_s : 0.0, (unsigned long long)n_new,
            same ? "identical" : "DIFFERENT");
     free(acc);

@@ -1,7 +1,8 @@
 /* engine/sampling: the whole chain (top-k, softmax, top-p, min-p, softmax
- * at the temperature, the draw) against a reference written here the plain
- * way, as sampling.c did it before the radix sort: qsort every candidate
- * by (logit descending, id ascending), then each filter over that array.
+ * at the temperature, the draw) against the reference in
+ * tests/reference/ref_sampling.c, written the plain way, as sampling.c did it
+ * before the radix sort: qsort every candidate by (logit descending, id
+ * ascending), then each filter over that array.
  * The sampler must give the same candidates in the same order with
  * bit-identical probabilities, and so the same token for any draw, and the
  * same first-softmax sum to the last bit (its rounding depends on the order
@@ -13,87 +14,13 @@
 #include "test_support.h"
 
 #include "engine/sampling.h"
+#include "ref_sampling.h"
 
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- the reference ------------------------------------------------------------- */
-
-struct ref_cand {
-    int32_t id;
-    float logit;
-    float p;
-};
-
-static int ref_cmp(const void *a, const void *b)
-{
-    const struct ref_cand *x = a, *y = b;
-    if (x->logit != y->logit)
-        return x->logit > y->logit ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
-}
-
-/* Returns the sum of the exponentials (the normalizer). */
-static double ref_softmax(struct ref_cand *c, int32_t n, float t)
-{
-    const float mx = c[0].logit;
-    double sum = 0.0;
-    for (int32_t i = 0; i < n; i++) {
-        c[i].p = expf((c[i].logit - mx) / t);
-        sum += c[i].p;
-    }
-    for (int32_t i = 0; i < n; i++)
-        c[i].p = (float)(c[i].p / sum);
-    return sum;
-}
-
-/* sorted: every candidate in the reference order (the filters write p);
- * *norm: the first softmax's normalizer */
-static int32_t ref_filter(struct ref_cand *sorted, int32_t n,
-                          const struct wl_token_sampler_params *p, double *norm)
-{
-    if (p->top_k > 0 && p->top_k < n)
-        n = p->top_k;
-    *norm = ref_softmax(sorted, n, 1.0f);
-    if (p->top_p < 1.0f) {
-        double cum = 0.0;
-        int32_t keep = n;
-        for (int32_t i = 0; i < n; i++) {
-            cum += sorted[i].p;
-            if (cum >= p->top_p) {
-                keep = i + 1;
-                break;
-            }
-        }
-        n = keep;
-    }
-    if (p->min_p > 0.0f) {
-        const float floor_p = p->min_p * sorted[0].p;
-        int32_t keep = 1;
-        while (keep < n && sorted[keep].p >= floor_p)
-            keep++;
-        n = keep;
-    }
-    ref_softmax(sorted, n, p->temperature);
-    return n;
-}
-
-static int32_t ref_draw(const struct ref_cand *c, int32_t n, double u)
-{
-    double cum = 0.0;
-    int32_t last = 0;
-    for (int32_t i = 0; i < n; i++) {
-        cum += c[i].p;
-        if (u < cum)
-            return c[i].id;
-        if (c[i].p > 0.0f)
-            last = i;
-    }
-    return c[last].id;
-}
 
 /* ---- logits ------------------------------------------------------------------- */
 
@@ -155,7 +82,7 @@ static void fill(float *l, int32_t n, int shape, uint64_t *x)
 struct bufs {
     float *logits, *work, *probs;
     int32_t *ids;
-    struct ref_cand *sorted, *scratch;
+    struct wl_ref_cand *sorted, *scratch;
 };
 
 /* The sampler with p against the reference, on logits whose full sort is
@@ -167,7 +94,7 @@ static void check_one(struct bufs *b, int32_t n, const struct wl_token_sampler_p
     assert_int_equal(wl_token_sampler_create(p, n, &s), 0);
     memcpy(b->scratch, b->sorted, (size_t)n * sizeof *b->scratch);
     double want_norm = 0.0, got_norm = 0.0;
-    const int32_t want = ref_filter(b->scratch, n, p, &want_norm);
+    const int32_t want = wl_ref_sampling_filter(b->scratch, n, p, &want_norm);
     const int32_t got = wl__token_sampler_candidates(s, b->logits, b->ids, b->probs, &got_norm);
     if (got != want)
         fail_msg("n %d shape %d k %d top-p %g min-p %g t %g: %d candidates, the reference %d", n,
@@ -192,7 +119,7 @@ static void check_one(struct bufs *b, int32_t n, const struct wl_token_sampler_p
     for (size_t j = 0; j < n_us; j++) {
         memcpy(b->work, b->logits, (size_t)n * sizeof *b->work);
         const int32_t t = wl__token_sampler_sample_u(s, b->work, us[j]);
-        const int32_t r = ref_draw(b->scratch, want, us[j]);
+        const int32_t r = wl_ref_sampling_draw(b->scratch, want, us[j]);
         if (t != r)
             fail_msg("n %d shape %d top-p %g min-p %g: draw %.17g took %d, the reference %d", n,
                      shape, (double)p->top_p, (double)p->min_p, us[j], t, r);
@@ -203,9 +130,7 @@ static void check_one(struct bufs *b, int32_t n, const struct wl_token_sampler_p
 static void check_vector(struct bufs *b, int32_t n, int shape, uint64_t *x, bool all_params)
 {
     fill(b->logits, n, shape, x);
-    for (int32_t i = 0; i < n; i++)
-        b->sorted[i] = (struct ref_cand){i, b->logits[i], 0.0f};
-    qsort(b->sorted, (size_t)n, sizeof *b->sorted, ref_cmp);
+    wl_ref_sampling_sort(b->sorted, b->logits, n);
 
     static const float top_ps[] = {0.0f, 0.5f, 0.9f, 0.95f, 1.0f};
     static const float min_ps[] = {0.0f, 0.01f, 0.05f, 0.3f, 1.0f};
@@ -239,8 +164,8 @@ static void test_chain_is_the_full_sort_reference(void **state)
         .work = malloc(N_MAX * sizeof(float)),
         .probs = malloc(N_MAX * sizeof(float)),
         .ids = malloc(N_MAX * sizeof(int32_t)),
-        .sorted = malloc(N_MAX * sizeof(struct ref_cand)),
-        .scratch = malloc(N_MAX * sizeof(struct ref_cand)),
+        .sorted = malloc(N_MAX * sizeof(struct wl_ref_cand)),
+        .scratch = malloc(N_MAX * sizeof(struct wl_ref_cand)),
     };
     assert_non_null(b.logits);
     assert_non_null(b.work);

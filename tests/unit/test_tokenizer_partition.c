@@ -1,19 +1,19 @@
 /* engine/tokenizer: splitting special tokens out of text (wl__tok_partition).
  * The lazy-heap partition must give exactly what the earlier algorithm gave
  * (every occurrence listed, sorted by length, id and position, accepted
- * greedily), which agreed with llama.cpp; that algorithm is kept below as
- * the reference. Random texts over small alphabets meet vocabularies of
- * nested, overlapping user-defined and control tokens, with RSTRIP (Phi-3
- * name rule) and LSTRIP (<mask> with a jina-v2 pre-tokenizer name); the fragments and the final
- * token ids must be identical. Also: long whitespace runs against nested
- * space-run tokens (phi-2 / NeoX style) no longer need memory per
- * overlapping occurrence (checked under an address-space limit, not timed),
+ * greedily), which agreed with llama.cpp; that algorithm is kept as the
+ * reference in tests/reference/ref_tokenizer.c. Random texts over small alphabets meet vocabularies
+ * of nested, overlapping user-defined and control tokens, with RSTRIP (Phi-3 name rule) and LSTRIP
+ * (<mask> with a jina-v2 pre-tokenizer name); the fragments and the final token ids must be
+ * identical. Also: long whitespace runs against nested space-run tokens (phi-2 / NeoX style) no
+ * longer need memory per overlapping occurrence (checked under an address-space limit, not timed),
  * and the jina-v2 <mask> rule itself.
  */
 #include "test_support.h"
 
 #include "engine/tokenizer.h"
 #include "engine/tokenizer_impl.h"
+#include "ref_tokenizer.h"
 #include "util/utf8.h"
 #include "wattlens/error.h"
 
@@ -26,122 +26,7 @@
 #include <unistd.h>
 #endif
 
-/* ---- the reference: the partition before the lazy heap, verbatim ----------- */
-
-struct ref_occ {
-    uint32_t pos, len;
-    int32_t token;
-};
-
-static int ref_priority(const void *pa, const void *pb)
-{
-    const struct ref_occ *a = pa, *b = pb;
-    if (a->len != b->len)
-        return a->len > b->len ? -1 : 1;
-    if (a->token != b->token)
-        return a->token < b->token ? -1 : 1;
-    return a->pos < b->pos ? -1 : (a->pos > b->pos);
-}
-
-static int ref_position(const void *pa, const void *pb)
-{
-    const struct ref_occ *a = pa, *b = pb;
-    return a->pos < b->pos ? -1 : (a->pos > b->pos);
-}
-
-static bool ref_isspace(unsigned char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
-static bool ref_enabled(const wl_tokenizer *t, int32_t id, bool parse_special)
-{
-    return parse_special || !(t->tok[id].attr & (WL_TOK_ATTR_CONTROL | WL_TOK_ATTR_UNKNOWN));
-}
-
-/* Every occurrence of every enabled special token, sorted by priority, each
- * accepted when its bytes are all still plain text. */
-static void ref_partition(const wl_tokenizer *t, const char *text, size_t len, bool parse_special,
-                          struct wl__tok_frag **frags, size_t *n_frags, uint64_t *n_special)
-{
-    struct ref_occ *occ = NULL;
-    size_t n_occ = 0, cap_occ = 0;
-    const unsigned char *p = (const unsigned char *)text;
-    for (size_t i = 0; t->n_trie && i < len; i++) {
-        uint32_t node = t->trie_root[p[i]];
-        for (size_t j = i; node;) {
-            const struct wl__tok_trie_node *nd = &t->trie[node];
-            if (nd->token != WL_TOK_NULL && ref_enabled(t, nd->token, parse_special)) {
-                if (n_occ == cap_occ) {
-                    cap_occ = cap_occ ? cap_occ * 2 : 64;
-                    occ = realloc(occ, cap_occ * sizeof(*occ));
-                    assert_non_null(occ);
-                }
-                occ[n_occ++] = (struct ref_occ){(uint32_t)i, (uint32_t)(j + 1 - i), nd->token};
-            }
-            if (++j >= len)
-                break;
-            uint32_t c = nd->first_child;
-            while (c && t->trie[c].byte != p[j])
-                c = t->trie[c].next;
-            node = c;
-        }
-    }
-    struct wl__tok_frag *f = malloc((2 * n_occ + 1) * sizeof(*f));
-    uint8_t *mark = calloc(len ? len : 1, 1);
-    assert_non_null(f);
-    assert_non_null(mark);
-    size_t nf = 0;
-    if (n_occ == 0) {
-        f[nf++] = (struct wl__tok_frag){0, (uint32_t)len, WL_TOK_NULL};
-        goto out;
-    }
-    qsort(occ, n_occ, sizeof(*occ), ref_priority);
-    size_t n_acc = 0;
-    for (size_t k = 0; k < n_occ; k++) {
-        struct ref_occ o = occ[k];
-        bool free_span = true;
-        for (size_t j = o.pos; j < (size_t)o.pos + o.len && free_span; j++)
-            free_span = mark[j] == 0;
-        if (!free_span)
-            continue;
-        memset(mark + o.pos, 1, o.len);
-        unsigned attr = t->tok[o.token].attr;
-        if (attr & WL_TOK_ATTR_LSTRIP) {
-            for (size_t j = o.pos; j > 0 && mark[j - 1] == 0 && ref_isspace(p[j - 1]); j--)
-                mark[j - 1] = 2;
-        }
-        if (attr & WL_TOK_ATTR_RSTRIP) {
-            for (size_t j = (size_t)o.pos + o.len; j < len && mark[j] == 0 && ref_isspace(p[j]);
-                 j++)
-                mark[j] = 2;
-        }
-        occ[n_acc++] = o;
-    }
-    qsort(occ, n_acc, sizeof(*occ), ref_position);
-    *n_special += n_acc;
-    size_t k = 0;
-    for (size_t i = 0; i < len;) {
-        if (mark[i] == 1) {
-            f[nf++] = (struct wl__tok_frag){occ[k].pos, occ[k].len, occ[k].token};
-            i += occ[k].len;
-            k++;
-        } else if (mark[i] == 2) {
-            i++;
-        } else {
-            size_t j = i;
-            while (j < len && mark[j] == 0)
-                j++;
-            f[nf++] = (struct wl__tok_frag){(uint32_t)i, (uint32_t)(j - i), WL_TOK_NULL};
-            i = j;
-        }
-    }
-out:
-    free(mark);
-    free(occ);
-    *frags = f;
-    *n_frags = nf;
-}
+/* ---- the reference's tokens ---------------------------------------------- */
 
 /* The ids tokenize_vec makes from a partition (no BOS/EOS): special tokens as
  * they are, each text fragment merged on its own. */
@@ -271,7 +156,7 @@ static void expect_same(const wl_tokenizer *t, const char *text, size_t len, boo
     size_t na = 0, nb = 0;
     uint64_t sa = 0, sb = 0;
     assert_int_equal(wl__tok_partition(t, text, len, parse_special, &fa, &na, &sa), 0);
-    ref_partition(t, text, len, parse_special, &fb, &nb, &sb);
+    assert_int_equal(wl_ref_tok_partition(t, text, len, parse_special, &fb, &nb, &sb, NULL), 0);
     bool same = na == nb && sa == sb && memcmp(fa, fb, na * sizeof(*fa)) == 0;
     if (!same) {
         fprintf(stderr, "text (%zu bytes, special %d): '%.*s'\n got:", len, parse_special, (int)len,
