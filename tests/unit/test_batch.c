@@ -8,12 +8,11 @@
  * argument checks of the batch API, and hook events that nest with one
  * forward pass per decode round.
  */
+#include "synth_fixture.h"
 #include "test_support.h"
 
 #include "engine/context.h"
 #include "engine/generate.h"
-#include "engine/gguf.h"
-#include "engine/gguf_write.h"
 #include "engine/model.h"
 #include "engine/synth.h"
 #include "engine/tokenizer.h"
@@ -23,13 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct fixture {
-    void *buf;
-    wl_model *m;
-    wl_tokenizer *tok;
-};
-
-static void load_synth(struct fixture *f, enum wl_arch arch, enum wl_ttype type)
+static void load_synth(struct wl_test_synth *f, enum wl_arch arch, enum wl_ttype type)
 {
     struct wl_synth_params p;
     wl_synth_default_params(&p);
@@ -39,23 +32,10 @@ static void load_synth(struct fixture *f, enum wl_arch arch, enum wl_ttype type)
     p.dim = type == WL_TTYPE_Q4_K ? 256 : 64;
     p.ffn = type == WL_TTYPE_Q4_K ? 512 : 128;
     p.context_length = 64; /* gemma2: window 32 */
-    wl_gguf_writer *w = NULL;
-    struct wl_errmsg err = {{0}};
-    assert_int_equal(wl_gguf_writer_new(&w), 0);
-    if (wl_synth_model(&p, w, &err) != 0)
-        fail_msg("synth: %s", err.text);
-    size_t size = 0;
-    assert_int_equal(wl_gguf_writer_to_memory(w, &f->buf, &size), 0);
-    wl_gguf_writer_free(w);
-    wl_gguf *g = NULL;
-    assert_int_equal(wl_gguf_open_memory(f->buf, size, &g, &err), 0);
-    if (wl_model_load_gguf(g, &f->m, &err) != 0)
-        fail_msg("load: %s", err.text);
-    if (wl_tok_load_gguf(f->m->gguf, &f->tok, &err) != 0)
-        fail_msg("tokenizer: %s", err.text);
+    wl_test_synth_load(f, &p);
 }
 
-static bool load_stories(struct fixture *f)
+static bool load_stories(struct wl_test_synth *f)
 {
     if (!wl_test_have_data())
         return false;
@@ -66,13 +46,6 @@ static bool load_stories(struct fixture *f)
     return true;
 }
 
-static void fixture_free(struct fixture *f)
-{
-    wl_tok_free(f->tok);
-    wl_model_free(f->m);
-    free(f->buf);
-}
-
 static wl_context *make_ctx(const wl_model *m, int n_ctx, int n_seq, int threads)
 {
     struct wl_context_params p = wl_context_default_params();
@@ -80,11 +53,7 @@ static wl_context *make_ctx(const wl_model *m, int n_ctx, int n_seq, int threads
     p.n_seq = n_seq;
     p.n_threads = threads;
     p.n_ubatch = 8; /* prompts span several batches, mixed sequences in one */
-    wl_context *ctx = NULL;
-    struct wl_errmsg err = {{0}};
-    if (wl_context_create(m, &p, &ctx, &err) != 0)
-        fail_msg("context: %s", err.text);
-    return ctx;
+    return wl_test_context_open(m, &p);
 }
 
 /* Token ids of one generation, from the TOKEN end events (single sequence). */
@@ -103,7 +72,7 @@ static void on_token(void *ud, const struct wl_hook_event *ev)
 static const char *const prompts[] = {"Once upon a time", "The sky", "a", "Lily and Tom went to"};
 #define N_PROMPTS 4
 
-static void check_batch_equals_alone(const struct fixture *f, int n_predict, int threads)
+static void check_batch_equals_alone(const struct wl_test_synth *f, int n_predict, int threads)
 {
     struct wl_generate_params gp = wl_generate_default_params();
     gp.n_predict = n_predict;
@@ -148,51 +117,51 @@ static void check_batch_equals_alone(const struct fixture *f, int n_predict, int
 static void test_greedy_batch_equals_alone_llama_q8_0(void **state)
 {
     (void)state;
-    struct fixture f = {0};
+    struct wl_test_synth f = {0};
     load_synth(&f, WL_ARCH_LLAMA, WL_TTYPE_Q8_0);
     check_batch_equals_alone(&f, 16, 2);
-    fixture_free(&f);
+    wl_test_synth_free(&f);
 }
 
 static void test_greedy_batch_equals_alone_llama_q4_k(void **state)
 {
     (void)state;
-    struct fixture f = {0};
+    struct wl_test_synth f = {0};
     load_synth(&f, WL_ARCH_LLAMA, WL_TTYPE_Q4_K);
     check_batch_equals_alone(&f, 16, 1);
-    fixture_free(&f);
+    wl_test_synth_free(&f);
 }
 
 static void test_greedy_batch_equals_alone_gemma2_and_phi3(void **state)
 {
     (void)state;
-    struct fixture f = {0};
+    struct wl_test_synth f = {0};
     load_synth(&f, WL_ARCH_GEMMA2, WL_TTYPE_F32);
     check_batch_equals_alone(&f, 40, 2); /* past the 32-position window */
-    fixture_free(&f);
+    wl_test_synth_free(&f);
     memset(&f, 0, sizeof f);
     load_synth(&f, WL_ARCH_PHI3, WL_TTYPE_F32);
     check_batch_equals_alone(&f, 16, 1);
-    fixture_free(&f);
+    wl_test_synth_free(&f);
 }
 
 static void test_greedy_batch_equals_alone_stories260k(void **state)
 {
     (void)state;
-    struct fixture f = {0};
+    struct wl_test_synth f = {0};
     if (!load_stories(&f)) {
         skip();
         return;
     }
     check_batch_equals_alone(&f, 40, 2);
-    fixture_free(&f);
+    wl_test_synth_free(&f);
 }
 
 /* wl_context_eval_seqs: interleaved sequences give the logits each gives alone, bit for bit. */
 static void test_eval_seqs_logits_equal_single(void **state)
 {
     (void)state;
-    struct fixture f = {0};
+    struct wl_test_synth f = {0};
     load_synth(&f, WL_ARCH_LLAMA, WL_TTYPE_Q8_0);
     const int32_t a[] = {1, 300, 301, 302, 400, 5}, b[] = {1, 260, 270};
     const int vocab = f.m->config.vocab_size;
@@ -238,13 +207,13 @@ static void test_eval_seqs_logits_equal_single(void **state)
     wl_context_free(two);
     free(la);
     free(lb);
-    fixture_free(&f);
+    wl_test_synth_free(&f);
 }
 
 static void test_eval_seqs_errors(void **state)
 {
     (void)state;
-    struct fixture f = {0};
+    struct wl_test_synth f = {0};
     load_synth(&f, WL_ARCH_LLAMA, WL_TTYPE_F32);
     wl_context *ctx = make_ctx(f.m, 4, 2, 1);
     struct wl_errmsg err = {{0}};
@@ -277,7 +246,7 @@ static void test_eval_seqs_errors(void **state)
     for (int i = 0; i < 3; i++)
         assert_int_equal(res[i].stop, WL_STOP_ERROR);
     wl_context_free(ctx);
-    fixture_free(&f);
+    wl_test_synth_free(&f);
 }
 
 /* The context's own prompt batch size: the one asked for, raised to n_seq
@@ -286,7 +255,7 @@ static void test_eval_seqs_errors(void **state)
 static void test_n_ubatch_is_the_contexts(void **state)
 {
     (void)state;
-    struct fixture f = {0};
+    struct wl_test_synth f = {0};
     load_synth(&f, WL_ARCH_LLAMA, WL_TTYPE_F32);
     wl_context *ctx = make_ctx(f.m, 64, 2, 1); /* asks for 8 */
     assert_int_equal(wl_context_n_ubatch(ctx), 8);
@@ -297,14 +266,14 @@ static void test_n_ubatch_is_the_contexts(void **state)
     ctx = make_ctx(f.m, 2, 3, 1); /* at most n_ctx x n_seq = 6 */
     assert_int_equal(wl_context_n_ubatch(ctx), 6);
     wl_context_free(ctx);
-    fixture_free(&f);
+    wl_test_synth_free(&f);
 }
 
 /* Each sequence stops on its own: the long prompt fills its context first. */
 static void test_per_sequence_stop(void **state)
 {
     (void)state;
-    struct fixture f = {0};
+    struct wl_test_synth f = {0};
     load_synth(&f, WL_ARCH_LLAMA, WL_TTYPE_F32);
     wl_context *ctx = make_ctx(f.m, 12, 2, 1);
     struct wl_generate_params gp = wl_generate_default_params();
@@ -327,7 +296,7 @@ static void test_per_sequence_stop(void **state)
     wl_generate_result_free(&res[0]);
     wl_generate_result_free(&res[1]);
     wl_context_free(ctx);
-    fixture_free(&f);
+    wl_test_synth_free(&f);
 }
 
 /* Hook events of a batched generation nest properly at every depth; a TOKEN
@@ -361,7 +330,7 @@ static void on_nest(void *ud, const struct wl_hook_event *ev)
 static void test_batch_hook_events_nest(void **state)
 {
     (void)state;
-    struct fixture f = {0};
+    struct wl_test_synth f = {0};
     load_synth(&f, WL_ARCH_GEMMA2, WL_TTYPE_F32);
     wl_context *ctx = make_ctx(f.m, 32, 3, 2);
     struct nest n = {0};
@@ -383,7 +352,7 @@ static void test_batch_hook_events_nest(void **state)
     for (int i = 0; i < 3; i++)
         wl_generate_result_free(&res[i]);
     wl_context_free(ctx);
-    fixture_free(&f);
+    wl_test_synth_free(&f);
 }
 
 int main(void)

@@ -7,12 +7,11 @@
  * from a tokenizer whose longest piece is made absurdly long (the decoder
  * sizes its buffers by it, tokenizer_impl.h) on a synthetic model.
  */
+#include "synth_fixture.h"
 #include "test_support.h"
 
 #include "engine/context.h"
 #include "engine/generate.h"
-#include "engine/gguf.h"
-#include "engine/gguf_write.h"
 #include "engine/model.h"
 #include "engine/synth.h"
 #include "engine/tokenizer.h"
@@ -28,50 +27,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct synth {
-    void *buf;
-    wl_model *m;
-    wl_tokenizer *tok;
-};
-
-static void synth_load(struct synth *s)
+static void synth_load(struct wl_test_synth *s)
 {
     struct wl_synth_params p;
     wl_synth_default_params(&p);
-    wl_gguf_writer *w = NULL;
-    struct wl_errmsg err = {{0}};
-    assert_int_equal(wl_gguf_writer_new(&w), 0);
-    if (wl_synth_model(&p, w, &err) != 0)
-        fail_msg("synth: %s", err.text);
-    size_t size = 0;
-    assert_int_equal(wl_gguf_writer_to_memory(w, &s->buf, &size), 0);
-    wl_gguf_writer_free(w);
-    wl_gguf *g = NULL;
-    assert_int_equal(wl_gguf_open_memory(s->buf, size, &g, &err), 0);
-    if (wl_model_load_gguf(g, &s->m, &err) != 0)
-        fail_msg("load: %s", err.text);
-    if (wl_tok_load_gguf(s->m->gguf, &s->tok, &err) != 0)
-        fail_msg("tokenizer: %s", err.text);
-}
-
-static void synth_free(struct synth *s)
-{
-    wl_tok_free(s->tok);
-    wl_model_free(s->m);
-    free(s->buf);
-}
-
-static wl_context *make_ctx(const wl_model *m, int32_t n_ctx, int32_t n_seq)
-{
-    struct wl_context_params p = wl_context_default_params();
-    p.n_ctx = n_ctx;
-    p.n_seq = n_seq;
-    p.n_threads = 1;
-    wl_context *ctx = NULL;
-    struct wl_errmsg err = {{0}};
-    if (wl_context_create(m, &p, &ctx, &err) != 0)
-        fail_msg("context: %s", err.text);
-    return ctx;
+    wl_test_synth_load(s, &p);
 }
 
 /* Two sequences ("A", "B") of n_predict greedy tokens: the return code
@@ -114,9 +74,9 @@ static int run_one(wl_context *ctx, const wl_tokenizer *tok, int32_t n_predict,
 static void test_one_sequence_sizes_past_ptrdiff_max_are_refused(void **state)
 {
     (void)state;
-    struct synth s = {0};
+    struct wl_test_synth s = {0};
     synth_load(&s);
-    wl_context *ctx = make_ctx(s.m, 16, 1);
+    wl_context *ctx = wl_test_context_small(s.m, 16, 1);
     const size_t piece_len = s.tok->max_piece_len;
     struct wl_errmsg err = {{0}};
 
@@ -139,15 +99,15 @@ static void test_one_sequence_sizes_past_ptrdiff_max_are_refused(void **state)
     s.tok->max_piece_len = piece_len;
     assert_int_equal(run_one(ctx, s.tok, 3, &err), 0);
     wl_context_free(ctx);
-    synth_free(&s);
+    wl_test_synth_free(&s);
 }
 
 static void test_sizes_past_ptrdiff_max_are_refused_with_what_and_bytes(void **state)
 {
     (void)state;
-    struct synth s = {0};
+    struct wl_test_synth s = {0};
     synth_load(&s);
-    wl_context *ctx = make_ctx(s.m, 16, 2);
+    wl_context *ctx = wl_test_context_small(s.m, 16, 2);
     const size_t piece_len = s.tok->max_piece_len;
     struct wl_errmsg err = {{0}};
 
@@ -173,7 +133,7 @@ static void test_sizes_past_ptrdiff_max_are_refused_with_what_and_bytes(void **s
     s.tok->max_piece_len = piece_len;
     assert_int_equal(run_two(ctx, s.tok, 3, &err), 0);
     wl_context_free(ctx);
-    synth_free(&s);
+    wl_test_synth_free(&s);
 }
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -224,9 +184,9 @@ static void test_a_refused_allocation_says_what_and_how_many_bytes(void **state)
 #if defined(UNDER_SANITIZER) || !defined(__linux__)
     skip(); /* sanitizers reserve terabytes of shadow: no address-space limit */
 #else
-    struct synth s = {0};
+    struct wl_test_synth s = {0};
     synth_load(&s);
-    wl_context *ctx = make_ctx(s.m, 1024, 2);
+    wl_context *ctx = wl_test_context_small(s.m, 1024, 2);
     /* pieces of 3 x (2^20 + 4) + 4 bytes: 1000 of them, 2.9 GiB a sequence */
     s.tok->max_piece_len = (size_t)1 << 20;
     const char *want = "out of memory: the text buffer of sequence 0 needs 2.9 GiB (1000 tokens x "
@@ -254,7 +214,7 @@ static void test_a_refused_allocation_says_what_and_how_many_bytes(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     wl_context_free(ctx);
-    synth_free(&s);
+    wl_test_synth_free(&s);
 #endif
 }
 

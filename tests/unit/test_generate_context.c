@@ -9,12 +9,11 @@
  * keys too large for an F16 KV cache give a non-finite logit error that
  * names the cache type and the remedy.
  */
+#include "synth_fixture.h"
 #include "test_support.h"
 
 #include "engine/context.h"
 #include "engine/generate.h"
-#include "engine/gguf.h"
-#include "engine/gguf_write.h"
 #include "engine/model.h"
 #include "engine/synth.h"
 #include "engine/tokenizer.h"
@@ -29,39 +28,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct synth {
-    void *buf;
-    wl_model *m;
-    wl_tokenizer *tok;
-};
-
-static void synth_load(struct synth *s, enum wl_arch arch, uint32_t context_length)
+static void synth_load(struct wl_test_synth *s, enum wl_arch arch, uint32_t context_length)
 {
     struct wl_synth_params p;
     wl_synth_default_params(&p);
     p.arch = arch;
     p.context_length = context_length;
-    wl_gguf_writer *w = NULL;
-    struct wl_errmsg err = {{0}};
-    assert_int_equal(wl_gguf_writer_new(&w), 0);
-    if (wl_synth_model(&p, w, &err) != 0)
-        fail_msg("synth: %s", err.text);
-    size_t size = 0;
-    assert_int_equal(wl_gguf_writer_to_memory(w, &s->buf, &size), 0);
-    wl_gguf_writer_free(w);
-    wl_gguf *g = NULL;
-    assert_int_equal(wl_gguf_open_memory(s->buf, size, &g, &err), 0);
-    if (wl_model_load_gguf(g, &s->m, &err) != 0)
-        fail_msg("load: %s", err.text);
-    if (wl_tok_load_gguf(s->m->gguf, &s->tok, &err) != 0)
-        fail_msg("tokenizer: %s", err.text);
-}
-
-static void synth_free(struct synth *s)
-{
-    wl_tok_free(s->tok);
-    wl_model_free(s->m);
-    free(s->buf);
+    wl_test_synth_load(s, &p);
 }
 
 static wl_context *make_ctx(const wl_model *m, int32_t n_ctx, int32_t n_ctx_rope, int32_t n_seq)
@@ -71,11 +44,7 @@ static wl_context *make_ctx(const wl_model *m, int32_t n_ctx, int32_t n_ctx_rope
     p.n_ctx_rope = n_ctx_rope;
     p.n_seq = n_seq;
     p.n_threads = 1;
-    wl_context *ctx = NULL;
-    struct wl_errmsg err = {{0}};
-    if (wl_context_create(m, &p, &ctx, &err) != 0)
-        fail_msg("context: %s", err.text);
-    return ctx;
+    return wl_test_context_open(m, &p);
 }
 
 static struct wl_generate_params greedy(const char *prompt, int32_t n)
@@ -90,7 +59,7 @@ static struct wl_generate_params greedy(const char *prompt, int32_t n)
 static void test_default_n_ctx_counts_tokens(void **state)
 {
     (void)state;
-    struct synth s = {0};
+    struct wl_test_synth s = {0};
     synth_load(&s, WL_ARCH_LLAMA, 2048);
     struct wl_errmsg err = {{0}};
     /* 9 bytes: BOS, then each letter and each "▁" (3 byte tokens) */
@@ -117,13 +86,13 @@ static void test_default_n_ctx_counts_tokens(void **state)
     p.n_predict = 0;
     assert_int_equal(wl_generate_default_n_ctx(s.m, s.tok, &p, prompts, 1, &n_ctx, NULL, &err),
                      WL_EINVAL);
-    synth_free(&s);
+    wl_test_synth_free(&s);
 }
 
 static void test_default_n_ctx_capped_at_training(void **state)
 {
     (void)state;
-    struct synth s = {0};
+    struct wl_test_synth s = {0};
     synth_load(&s, WL_ARCH_LLAMA, 16);
     struct wl_errmsg err = {{0}};
     const char *fits[] = {"Hello"}; /* 9 tokens */
@@ -136,13 +105,13 @@ static void test_default_n_ctx_capped_at_training(void **state)
                      WL_EFULL);
     assert_non_null(strstr(err.text, "the prompt (17 tokens) is longer than the model's training "
                                      "context (16 positions)"));
-    synth_free(&s);
+    wl_test_synth_free(&s);
 }
 
 static void test_prompt_filling_the_context_gives_one_token(void **state)
 {
     (void)state;
-    struct synth s = {0};
+    struct wl_test_synth s = {0};
     synth_load(&s, WL_ARCH_LLAMA, 1);
     struct wl_errmsg err = {{0}};
     const char *bos[] = {""};
@@ -183,7 +152,7 @@ static void test_prompt_filling_the_context_gives_one_token(void **state)
         wl_generate_result_free(&res[i]);
     }
     wl_context_free(ctx);
-    synth_free(&s);
+    wl_test_synth_free(&s);
 }
 
 /* The greedy text of one generation from "Hello" (its bytes stand for the ids). */
@@ -206,7 +175,7 @@ static void greedy_text(const wl_model *m, const wl_tokenizer *tok, int32_t n_ct
 static void test_phi3_rope_factors_follow_n_ctx_rope(void **state)
 {
     (void)state;
-    struct synth s = {0};
+    struct wl_test_synth s = {0};
     synth_load(&s, WL_ARCH_PHI3, 2048); /* original context 64 */
     assert_int_equal(s.m->config.rope_n_ctx_orig, 64);
     char small[4096], large[4096], short_f[4096];
@@ -220,7 +189,7 @@ static void test_phi3_rope_factors_follow_n_ctx_rope(void **state)
     assert_false(long_short);
     assert_string_equal(small, large);
     assert_string_not_equal(small, short_f); /* the factors do matter */
-    synth_free(&s);
+    wl_test_synth_free(&s);
 }
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -291,7 +260,7 @@ static int huge_n_predict_child(wl_context *alone, wl_context *batched, const wl
 static void test_huge_n_predict_costs_the_context_only(void **state)
 {
     (void)state;
-    struct synth s = {0};
+    struct wl_test_synth s = {0};
     synth_load(&s, WL_ARCH_LLAMA, 2048);
     /* INT32_MAX tokens of the longest piece would be tens of GiB a sequence */
     wl_context *alone = make_ctx(s.m, 8, 0, 1), *batched = make_ctx(s.m, 8, 0, 4);
@@ -306,7 +275,7 @@ static void test_huge_n_predict_costs_the_context_only(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
     wl_context_free(alone);
     wl_context_free(batched);
-    synth_free(&s);
+    wl_test_synth_free(&s);
 }
 
 /* Keys past F16's largest value (65504) become infinite in an F16 cache and
@@ -315,7 +284,7 @@ static void test_huge_n_predict_costs_the_context_only(void **state)
 static void test_f16_cache_overflow_is_named(void **state)
 {
     (void)state;
-    struct synth s = {0};
+    struct wl_test_synth s = {0};
     synth_load(&s, WL_ARCH_LLAMA, 2048);
     struct wl_weight *wk = &s.m->weights.layers[0].wk;
     assert_int_equal(wk->type, WL_TTYPE_F32);
@@ -357,7 +326,7 @@ static void test_f16_cache_overflow_is_named(void **state)
     assert_non_null(strstr(err.text, "for token 5 at generation step 0"));
     assert_null(strstr(err.text, "KV cache"));
     wl_context_free(ctx);
-    synth_free(&s);
+    wl_test_synth_free(&s);
 }
 
 int main(void)
