@@ -46,6 +46,32 @@ static void dev(const char *root, int n, const char *name)
     put(root, rel, name);
 }
 
+/* The hwmon backend opened on the fake tree at root (no period probe):
+ * wl_sensor_open_backend's result, *s and *st as it sets them. */
+static int open_hwmon_rc(const char *root, wl_sensor **s, struct wl_sensor_status *st)
+{
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.period_probe_ns = 0;
+    return wl_sensor_open_backend(WL_BACKEND_HWMON, &p, s, st);
+}
+
+/* The same where it must open. */
+static wl_sensor *open_hwmon(const char *root)
+{
+    wl_sensor *s = NULL;
+    assert_int_equal(open_hwmon_rc(root, &s, NULL), 0);
+    return s;
+}
+
+/* Removes the fake tree at root (from wl_test_tmpdir) and frees the name. */
+static void tmpdir_free(char *root)
+{
+    wl_test_rmtree(root);
+    free(root);
+}
+
 static const struct wl_sensor_channel *find(const struct wl_sensor_info *in, const char *name)
 {
     for (unsigned i = 0; i < in->n_channels; i++) {
@@ -69,12 +95,7 @@ static void test_domains_methods_and_values(void **state)
     put(root, "class/hwmon/hwmon1/energy17_label", "Esocket0\n");
     dev(root, 2, "coretemp\n");
     put(root, "class/hwmon/hwmon2/temp1_input", "40000\n"); /* no power: ignored */
-    struct wl_sensor_params p;
-    wl_sensor_params_default(&p);
-    p.sysfs_root = root;
-    p.period_probe_ns = 0;
-    wl_sensor *s = NULL;
-    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    wl_sensor *s = open_hwmon(root);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 2); /* Ecore000 skipped */
     const struct wl_sensor_channel *gpu = find(in, "hwmon0/amdgpu/power1");
@@ -102,27 +123,22 @@ static void test_domains_methods_and_values(void **state)
     char *root2 = wl_test_tmpdir();
     dev(root2, 0, "power_meter\n");
     put(root2, "class/hwmon/hwmon0/power1_average", "250000000\n");
-    p.sysfs_root = root2;
-    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    s = open_hwmon(root2);
     in = wl_sensor_get_info(s);
     assert_int_equal(in->ch[0].domain, WL_DOMAIN_TOTAL);
     assert_true(in->ch[0].flags & WL_CH_CONTAINS);
     wl_sensor_close(s);
-    wl_test_rmtree(root2);
-    free(root2);
+    tmpdir_free(root2);
 
     /* devices without power or energy files: why and fix */
     char *root3 = wl_test_tmpdir();
     dev(root3, 0, "coretemp\n");
-    p.sysfs_root = root3;
     struct wl_sensor_status st;
-    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, &st), WL_ENOTSUP);
+    assert_int_equal(open_hwmon_rc(root3, &s, &st), WL_ENOTSUP);
     assert_non_null(strstr(st.why, "none of the 1 hwmon device(s)"));
     assert_non_null(strstr(st.fix, "amdgpu"));
-    wl_test_rmtree(root3);
-    free(root3);
-    wl_test_rmtree(root);
-    free(root);
+    tmpdir_free(root3);
+    tmpdir_free(root);
 }
 
 /* prefix, n copies of the 2-byte "é" and suffix, into buf */
@@ -150,12 +166,7 @@ static void test_long_multibyte_names_are_cut_between_characters(void **state)
     dev(root, 1, "amdgpu\n");
     put(root, "class/hwmon/hwmon1/power1_input", "5000000\n");
     put(root, "class/hwmon/hwmon1/power1_label", e_acute(text, sizeof text, "", 40, "\n"));
-    struct wl_sensor_params p;
-    wl_sensor_params_default(&p);
-    p.sysfs_root = root;
-    p.period_probe_ns = 0;
-    wl_sensor *s = NULL;
-    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    wl_sensor *s = open_hwmon(root);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 1);
     assert_int_equal(in->n_not_summed, 1);
@@ -166,8 +177,7 @@ static void test_long_multibyte_names_are_cut_between_characters(void **state)
     assert_true(wl_utf8_valid(c->label, strlen(c->label)));
     assert_string_equal(c->label, e_acute(want, sizeof want, "", 31, ""));
     wl_sensor_close(s);
-    wl_test_rmtree(root);
-    free(root);
+    tmpdir_free(root);
 }
 
 /* A sysfs root longer than the source keeps is cut between characters and
@@ -186,12 +196,7 @@ static void test_long_multibyte_root_is_cut_between_characters(void **state)
         mkdir(sys, 0755);
         dev(sys, 0, "amdgpu\n");
         put(sys, "class/hwmon/hwmon0/power1_input", "5000000\n");
-        struct wl_sensor_params p;
-        wl_sensor_params_default(&p);
-        p.sysfs_root = sys;
-        p.period_probe_ns = 0;
-        wl_sensor *s = NULL;
-        assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+        wl_sensor *s = open_hwmon(sys);
         const char *src = wl_sensor_get_info(s)->source;
         size_t n = strlen(src);
         assert_true(wl_utf8_valid(src, n));
@@ -203,15 +208,13 @@ static void test_long_multibyte_root_is_cut_between_characters(void **state)
         snprintf(sys, sizeof sys, "%s/none", root);
         mkdir(sys, 0755);
         dev(sys, 0, "coretemp\n");
-        p.sysfs_root = sys;
         struct wl_sensor_status st;
-        assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, &st), WL_ENOTSUP);
+        assert_int_equal(open_hwmon_rc(sys, &s, &st), WL_ENOTSUP);
         assert_true(wl_utf8_valid(st.why, strlen(st.why)));
         assert_non_null(strstr(st.why, "none of the 1 hwmon device(s) under "));
         free(root);
     }
-    wl_test_rmtree(tmp);
-    free(tmp);
+    tmpdir_free(tmp);
 }
 
 /* An energy counter that goes down (a driver reloaded) is a discontinuity:
@@ -225,12 +228,7 @@ static void test_energy_counter_going_down_is_a_gap(void **state)
     dev(root, 0, "amd_energy\n");
     put(root, "class/hwmon/hwmon0/energy1_input", "9000000\n");
     put(root, "class/hwmon/hwmon0/energy1_label", "Esocket0\n");
-    struct wl_sensor_params p;
-    wl_sensor_params_default(&p);
-    p.sysfs_root = root;
-    p.period_probe_ns = 0;
-    wl_sensor *s = NULL;
-    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    wl_sensor *s = open_hwmon(root);
     struct wl_sensor_reading r;
     put(root, "class/hwmon/hwmon0/energy1_input", "10000000\n");
     assert_int_equal(wl_sensor_read(s, &r), 0);
@@ -245,8 +243,7 @@ static void test_energy_counter_going_down_is_a_gap(void **state)
     assert_int_equal(r.v[0].energy_uj, 3000000); /* 1 J before, 2 J after */
     assert_int_equal(r.v[0].n_discontinuities, 1);
     wl_sensor_close(s);
-    wl_test_rmtree(root);
-    free(root);
+    tmpdir_free(root);
 }
 
 /* FIFOs as a power*_input and as a label hang nothing: the input is listed
@@ -264,12 +261,7 @@ static void test_fifos_do_not_hang(void **state)
     put(root, "class/hwmon/hwmon1/power1_input", "5000000\n");
     snprintf(path, sizeof path, "%s/class/hwmon/hwmon1/power1_label", root);
     assert_int_equal(mkfifo(path, 0644), 0);
-    struct wl_sensor_params p;
-    wl_sensor_params_default(&p);
-    p.sysfs_root = root;
-    p.period_probe_ns = 0;
-    wl_sensor *s = NULL;
-    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    wl_sensor *s = open_hwmon(root);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 1);
     assert_string_equal(in->ch[0].name, "hwmon1/amdgpu/power1");
@@ -278,8 +270,7 @@ static void test_fifos_do_not_hang(void **state)
     assert_non_null(strstr(in->not_read[0], "hwmon0/amdgpu/power1: a FIFO, not a regular file"));
     assert_non_null(strstr(in->source, "PARTIAL"));
     wl_sensor_close(s);
-    wl_test_rmtree(root);
-    free(root);
+    tmpdir_free(root);
     alarm(0);
 }
 
@@ -296,12 +287,7 @@ static void test_devices_over_the_limit_are_listed(void **state)
         snprintf(rel, sizeof rel, "class/hwmon/hwmon%d/power1_input", i);
         put(root, rel, "5000000\n");
     }
-    struct wl_sensor_params p;
-    wl_sensor_params_default(&p);
-    p.sysfs_root = root;
-    p.period_probe_ns = 0;
-    wl_sensor *s = NULL;
-    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    wl_sensor *s = open_hwmon(root);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, WL_SENSOR_MAX_CHANNELS);
     for (unsigned i = 0; i < in->n_channels; i++) {
@@ -315,8 +301,7 @@ static void test_devices_over_the_limit_are_listed(void **state)
     assert_non_null(strstr(in->not_read[0], want));
     assert_non_null(strstr(in->source, "PARTIAL: 6 found but not read"));
     wl_sensor_close(s);
-    wl_test_rmtree(root);
-    free(root);
+    tmpdir_free(root);
 }
 
 /* The sum of the powers of the channels of domain d in r: what the
@@ -376,12 +361,7 @@ static void test_whole_system_meters_are_never_summed(void **state)
         snprintf(rel, sizeof rel, "class/hwmon/hwmon3/power%d_label", i + 1);
         put(root, rel, rails[i][1]);
     }
-    struct wl_sensor_params p;
-    wl_sensor_params_default(&p);
-    p.sysfs_root = root;
-    p.period_probe_ns = 0;
-    wl_sensor *s = NULL;
-    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    wl_sensor *s = open_hwmon(root);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 2);
     assert_non_null(find(in, "hwmon1/amdgpu/power1"));
@@ -407,8 +387,7 @@ static void test_whole_system_meters_are_never_summed(void **state)
     assert_null(strstr(in->source, "PARTIAL"));
     assert_non_null(strstr(in->source, " - 4 not summed"));
     wl_sensor_close(s);
-    wl_test_rmtree(root);
-    free(root);
+    tmpdir_free(root);
 
     /* an ACPI power meter (the whole system) is the total before any other
      * meter, and an unreadable best channel gives way to the next */
@@ -424,8 +403,7 @@ static void test_whole_system_meters_are_never_summed(void **state)
     assert_int_equal(mkdir(path, 0755), 0); /* EISDIR: not read */
     put(root, "class/hwmon/hwmon2/power1_input", "400000000\n");
     put(root, "class/hwmon/hwmon2/power2_input", "1000000\n");
-    p.sysfs_root = root;
-    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    s = open_hwmon(root);
     in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 1);
     assert_string_equal(in->ch[0].name, "hwmon2/power_meter/power1");
@@ -447,7 +425,7 @@ static void test_whole_system_meters_are_never_summed(void **state)
      * is the total, before its power1 */
     snprintf(path, sizeof path, "%s/class/hwmon/hwmon2", root);
     wl_test_rmtree(path);
-    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    s = open_hwmon(root);
     in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 1);
     assert_string_equal(in->ch[0].name, "hwmon0/corsairpsu/power2");
@@ -455,8 +433,7 @@ static void test_whole_system_meters_are_never_summed(void **state)
     assert_true(
         not_summed(in, "hwmon0/corsairpsu/power1: not summed with hwmon0/corsairpsu/power2", ""));
     wl_sensor_close(s);
-    wl_test_rmtree(root);
-    free(root);
+    tmpdir_free(root);
 
     /* meters of one rank are taken in natural order: hwmon2 before hwmon10
      * (which sorts first by bytes), even though hwmon10's best channel
@@ -468,8 +445,7 @@ static void test_whole_system_meters_are_never_summed(void **state)
     dev(root, 2, "corsairpsu\n");
     put(root, "class/hwmon/hwmon2/power3_input", "2000000\n");
     put(root, "class/hwmon/hwmon2/power2_input", "1000000\n");
-    p.sysfs_root = root;
-    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    s = open_hwmon(root);
     in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 1);
     assert_string_equal(in->ch[0].name, "hwmon2/corsairpsu/power2");
@@ -480,8 +456,7 @@ static void test_whole_system_meters_are_never_summed(void **state)
     assert_non_null(strstr(in->not_read[0],
                            "hwmon10/corsairpsu/power1: not summed with hwmon2/corsairpsu/power2"));
     wl_sensor_close(s);
-    wl_test_rmtree(root);
-    free(root);
+    tmpdir_free(root);
 }
 
 static void put_powercap_package(const char *root)
@@ -574,8 +549,7 @@ static void test_device_of_unknown_scope_is_not_summed(void **state)
     assert_null(strstr(in->source, "PARTIAL"));
     assert_non_null(strstr(in->source, "(1 channel(s)) - 2 not summed"));
     wl_sensor_close(s);
-    wl_test_rmtree(root);
-    free(root);
+    tmpdir_free(root);
 }
 
 /* The sum of the energies of the channels of domain d in r. */
@@ -609,12 +583,7 @@ static void test_gpu_device_is_read_as_one_whole(void **state)
     put(root, "class/hwmon/hwmon1/energy1_input", "1000000\n");
     dev(root, 2, "i915_gt0\n");
     put(root, "class/hwmon/hwmon2/energy1_input", "500000\n");
-    struct wl_sensor_params p;
-    wl_sensor_params_default(&p);
-    p.sysfs_root = root;
-    p.period_probe_ns = 0;
-    wl_sensor *s = NULL;
-    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    wl_sensor *s = open_hwmon(root);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 2);
     const struct wl_sensor_channel *card = find(in, "hwmon0/xe/energy2");
@@ -638,8 +607,7 @@ static void test_gpu_device_is_read_as_one_whole(void **state)
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(domain_energy_uj(in, &r, WL_DOMAIN_GPU), 40000000);
     wl_sensor_close(s);
-    wl_test_rmtree(root);
-    free(root);
+    tmpdir_free(root);
 
     /* no labels: channel 1, an energy counter before a power */
     root = wl_test_tmpdir();
@@ -647,8 +615,7 @@ static void test_gpu_device_is_read_as_one_whole(void **state)
     put(root, "class/hwmon/hwmon0/power1_input", "30000000\n");
     put(root, "class/hwmon/hwmon0/energy2_input", "1000000\n");
     put(root, "class/hwmon/hwmon0/energy1_input", "2000000\n");
-    p.sysfs_root = root;
-    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    s = open_hwmon(root);
     in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 1);
     assert_string_equal(in->ch[0].name, "hwmon0/xe/energy1");
@@ -656,8 +623,7 @@ static void test_gpu_device_is_read_as_one_whole(void **state)
     assert_true(not_summed(in, "hwmon0/xe/power1: not summed with hwmon0/xe/energy1", ""));
     assert_true(not_summed(in, "hwmon0/xe/energy2: not summed with hwmon0/xe/energy1", ""));
     wl_sensor_close(s);
-    wl_test_rmtree(root);
-    free(root);
+    tmpdir_free(root);
 }
 
 /* amdgpu on an APU reports the socket's power, the CPU's included (the
@@ -753,8 +719,7 @@ static void test_amdgpu_apu_is_the_socket_not_a_gpu(void **state)
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
     assert_int_equal(wl_sensor_get_info(s)->ch[0].domain, WL_DOMAIN_GPU);
     wl_sensor_close(s);
-    wl_test_rmtree(root);
-    free(root);
+    tmpdir_free(root);
 }
 
 /* The ACPI power meter exposes power1_average, never power1_input
@@ -792,12 +757,7 @@ static void test_power_meter_and_averages_are_read(void **state)
     dev(root, 3, "amdgpu\n");
     put(root, "class/hwmon/hwmon3/power1_average", "70000000\n");
     put(root, "class/hwmon/hwmon3/power1_input", "90000000\n");
-    struct wl_sensor_params p;
-    wl_sensor_params_default(&p);
-    p.sysfs_root = root;
-    p.period_probe_ns = 0;
-    wl_sensor *s = NULL;
-    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    wl_sensor *s = open_hwmon(root);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 3);
     assert_int_equal(in->n_not_read, 0);
@@ -826,7 +786,7 @@ static void test_power_meter_and_averages_are_read(void **state)
     wl_test_rmtree(path);
     dev(root, 0, "power_meter\n");
     put(root, "class/hwmon/hwmon0/power1_average", "200000000\n");
-    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, NULL), 0);
+    s = open_hwmon(root);
     in = wl_sensor_get_info(s);
     meter = find(in, "hwmon0/power_meter/power1");
     assert_non_null(meter);
@@ -834,8 +794,7 @@ static void test_power_meter_and_averages_are_read(void **state)
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_float_equal(domain_power_w(in, &r, WL_DOMAIN_TOTAL), 200.0, 1e-9);
     wl_sensor_close(s);
-    wl_test_rmtree(root);
-    free(root);
+    tmpdir_free(root);
 }
 
 int main(void)
