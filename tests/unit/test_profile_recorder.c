@@ -1,3 +1,4 @@
+/* ctest-labels: timing (a token of 20 ms must get a sample from the sampler thread, which a loaded machine can starve) */
 /* profile/recorder driven by hand: the test calls the recorder's hook with
  * the events a generation emits (phases, sections, tokens; no engine), so
  * it chooses how long each token lasts and what text it carries. Energy
