@@ -12,6 +12,7 @@
 #include "engine/model.h"
 #include "engine/tokenizer.h"
 #include "util/clock.h"
+#include "util/signals.h"
 #include "wattlens/error.h"
 
 #include <errno.h>
@@ -44,8 +45,7 @@ static bool sigint_catch(struct sigaction *old)
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     g_cancel = 0;
-    return sigaction(SIGINT, NULL, old) == 0 && old->sa_handler != SIG_IGN &&
-           sigaction(SIGINT, &sa, NULL) == 0;
+    return wl_signal_catch_unless_ignored(SIGINT, &sa, old);
 }
 
 static void sigint_restore(bool caught, const struct sigaction *old)

@@ -98,10 +98,8 @@ static void stop_handlers_install(struct stop_handlers *h)
     g_stop.tty_count = 0;
     g_saving = 0;
     g_save_stop = 0;
-    for (int i = 0; i < N_STOP_SIGNALS; i++) {
-        h->set[i] = sigaction(stop_signals[i], NULL, &h->old[i]) == 0 &&
-                    h->old[i].sa_handler != SIG_IGN && sigaction(stop_signals[i], &sa, NULL) == 0;
-    }
+    for (int i = 0; i < N_STOP_SIGNALS; i++)
+        h->set[i] = wl_signal_catch_unless_ignored(stop_signals[i], &sa, &h->old[i]);
 }
 
 static void stop_handlers_restore(const struct stop_handlers *h)

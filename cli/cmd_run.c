@@ -25,6 +25,7 @@
 #include "profile/recorder.h"
 #include "util/clock.h"
 #include "util/json_text.h"
+#include "util/signals.h"
 #include "wattlens/error.h"
 
 #include <getopt.h>
@@ -69,8 +70,7 @@ static void stop_handlers_install(struct stop_handlers *h)
     sigemptyset(&sa.sa_mask);
     g_cancel = 0;
     for (int i = 0; i < N_STOP_SIGNALS; i++)
-        h->set[i] = sigaction(stop_signals[i], NULL, &h->old[i]) == 0 &&
-                    h->old[i].sa_handler != SIG_IGN && sigaction(stop_signals[i], &sa, NULL) == 0;
+        h->set[i] = wl_signal_catch_unless_ignored(stop_signals[i], &sa, &h->old[i]);
 }
 
 /* Puts back what stop_handlers_install replaced; again: nothing. */

@@ -69,3 +69,9 @@ int wl_signals_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
     restore(&old);
     return e;
 }
+
+bool wl_signal_catch_unless_ignored(int sig, const struct sigaction *sa, struct sigaction *old)
+{
+    return sigaction(sig, NULL, old) == 0 && old->sa_handler != SIG_IGN &&
+           sigaction(sig, sa, NULL) == 0;
+}

@@ -15,6 +15,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* "SIGTERM" for a standard signal's number; NULL for any other number. */
@@ -22,6 +23,11 @@ const char *wl_signal_name(int sig);
 /* wl_signal_name, or "signal N" written into buf (size >= 20) for a number
  * without a name. Returns the name or buf. */
 const char *wl_signal_label(int sig, char *buf, size_t size);
+
+/* sigaction(sig, sa, old) unless sig is ignored on entry (nohup, a
+ * background job of a script): an ignored signal stays ignored, as shells
+ * leave it. True when sa was installed; *old then holds what to restore. */
+bool wl_signal_catch_unless_ignored(int sig, const struct sigaction *sa, struct sigaction *old);
 
 /* pthread_create(t, attr, fn, arg) with every asynchronous signal blocked in
  * the new thread (the caller's mask is unchanged): for a library's
