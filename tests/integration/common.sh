@@ -7,6 +7,9 @@ ok() { pass=$((pass + 1)); echo "ok: $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# this directory, for the Python helpers next to the tests (sigint_blocked.py)
+WL_IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export WL_IT_DIR
 
 # Output-token rows of runs still marked running in the store DB (0 when the
 # store cannot be read yet). The recorder flushes while it runs.

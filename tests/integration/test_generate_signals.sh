@@ -26,8 +26,9 @@ GEN=(generate -m "$tmp/m.gguf" -p Once -t 1 --temp 0)
 # before it blocked. catch: also waits until SIGINT is caught (SigCgt).
 cat >"$tmp/blocked.py" <<'PY'
 import errno, fcntl, os, signal, subprocess, sys, time
+sys.path.insert(0, os.environ["WL_IT_DIR"])
+import sigint_blocked
 mode, out_path, err_path, cmd = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[5:]
-WRITE_NR = {"x86_64": 1, "aarch64": 64, "riscv64": 64, "i686": 4, "armv7l": 4}.get(os.uname().machine)
 r, w = os.pipe()
 flags = fcntl.fcntl(w, fcntl.F_GETFL)
 fcntl.fcntl(w, fcntl.F_SETFL, flags | os.O_NONBLOCK)
@@ -44,56 +45,12 @@ with open(err_path, "wb") as err:
     p = subprocess.Popen(cmd, stdout=w, stderr=err, preexec_fn=pre)
 os.close(w)
 
-def status_mask(field):
-    try:
-        with open(f"/proc/{p.pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1], 16)
-    except OSError:
-        pass
-    return 0
-
-def blocked_in_write():
-    try:
-        tasks = os.listdir(f"/proc/{p.pid}/task")
-    except OSError:
-        return False
-    for t in tasks:
-        try:
-            with open(f"/proc/{p.pid}/task/{t}/wchan") as f:
-                if f.read().endswith("pipe_write"):
-                    return True
-            with open(f"/proc/{p.pid}/task/{t}/syscall") as f:
-                if WRITE_NR is not None and f.read().split()[0] == str(WRITE_NR):
-                    return True
-        except (OSError, IndexError):
-            pass
-    return False
-
-SIGINT_BIT = 1 << (signal.SIGINT - 1)
-for _ in range(6000):  # up to ~10 minutes for a slow (sanitizer) build
-    if p.poll() is not None:
-        break
-    if blocked_in_write() and (mode != "catch" or status_mask("SigCgt") & SIGINT_BIT):
-        break
-    time.sleep(0.1)
-if p.poll() is not None:
+data = sigint_blocked.sigint_when_blocked(p, r, filled, mode == "catch")
+if data is None:
     print("never-blocked")
     sys.exit(0)
-p.send_signal(signal.SIGINT)
-for _ in range(6000):
-    if p.poll() is not None or not ((status_mask("SigPnd") | status_mask("ShdPnd")) & SIGINT_BIT):
-        break
-    time.sleep(0.1)
-data = b""
-while True:
-    b = os.read(r, 65536)
-    if not b:
-        break
-    data += b
 with open(out_path, "wb") as f:
-    f.write(data[filled:])
+    f.write(data)
 print(p.wait())
 PY
 

@@ -65,8 +65,9 @@ wait $pid; rc=$?
 # "never-blocked" when it ended before it blocked.
 cat >"$tmp/blocked_note.py" <<'PY'
 import fcntl, os, signal, subprocess, sys, time
+sys.path.insert(0, os.environ["WL_IT_DIR"])
+import sigint_blocked
 room, err_path, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[4:]
-WRITE_NR = {"x86_64": 1, "aarch64": 64, "riscv64": 64, "i686": 4, "armv7l": 4}.get(os.uname().machine)
 PAGE = 4096
 r, w = os.pipe()
 flags = fcntl.fcntl(w, fcntl.F_GETFL)
@@ -87,56 +88,12 @@ with open(os.devnull, "wb") as null:
     p = subprocess.Popen(cmd, stdout=null, stderr=w)
 os.close(w)
 
-def status_mask(field):
-    try:
-        with open(f"/proc/{p.pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1], 16)
-    except OSError:
-        pass
-    return 0
-
-def blocked_in_write():
-    try:
-        tasks = os.listdir(f"/proc/{p.pid}/task")
-    except OSError:
-        return False
-    for t in tasks:
-        try:
-            with open(f"/proc/{p.pid}/task/{t}/wchan") as f:
-                if f.read().endswith("pipe_write"):
-                    return True
-            with open(f"/proc/{p.pid}/task/{t}/syscall") as f:
-                if WRITE_NR is not None and f.read().split()[0] == str(WRITE_NR):
-                    return True
-        except (OSError, IndexError):
-            pass
-    return False
-
-SIGINT_BIT = 1 << (signal.SIGINT - 1)
-for _ in range(6000):  # up to ~10 minutes for a slow (sanitizer) build
-    if p.poll() is not None:
-        break
-    if blocked_in_write() and status_mask("SigCgt") & SIGINT_BIT:
-        break
-    time.sleep(0.1)
-if p.poll() is not None:
+data = sigint_blocked.sigint_when_blocked(p, r, filled, True)
+if data is None:
     print("never-blocked")
     sys.exit(0)
-p.send_signal(signal.SIGINT)
-for _ in range(6000):
-    if p.poll() is not None or not ((status_mask("SigPnd") | status_mask("ShdPnd")) & SIGINT_BIT):
-        break
-    time.sleep(0.1)
-data = b""
-while True:
-    b = os.read(r, 65536)
-    if not b:
-        break
-    data += b
 with open(err_path, "wb") as f:
-    f.write(data[filled:])
+    f.write(data)
 print(p.wait())
 PY
 loading="wattlens run: loading $M"
