@@ -72,7 +72,8 @@ int wl_ref_tok_partition(const wl_tokenizer *t, const char *text, size_t len, bo
     size_t nf = 0;
     if (!mark)
         goto fail;
-    qsort(occ, n_occ, sizeof(*occ), ref_priority);
+    if (n_occ) /* occ is NULL without occurrences (qsort's base must not be) */
+        qsort(occ, n_occ, sizeof(*occ), ref_priority);
     size_t n_acc = 0;
     for (size_t k = 0; k < n_occ; k++) {
         struct wl_ref_tok_occ o = occ[k];
