@@ -38,51 +38,29 @@ static void print_command_end(const struct wl_summary_command *c)
                wl_signal_label(c->stop_signal, b, sizeof b));
 }
 
-/* The run's text comes from the store, which any program (or a copied
- * database) may have written: every field of it is printed escaped
- * (cli_text.h), whole; the prompt is a one-line cell. */
-/* The method of domain d in s's table; has is false when d is not in it. */
-static enum wl_method domain_method(const struct wl_summary *s, enum wl_domain d, bool *has)
-{
-    for (size_t i = 0; i < s->n_domains; i++) {
-        if (s->domains[i].domain == d) {
-            *has = true;
-            return s->domains[i].method;
-        }
-    }
-    *has = false;
-    return WL_METHOD_MODEL_ESTIMATE;
-}
-
 /* When the headline energy is a model estimate (its weakest method), which
- * of its domains (energy_scope) the CPU-time model estimated and which were
- * measured: a GPU's energy counter next to the model's package is not "no
- * energy sensor was readable". With no domain of the scope measured (or
- * no scope to tell), all of it is estimated. */
-static void print_estimate_note(const struct wl_store_run_detail *r, const struct wl_summary *s)
+ * of its domains (wl_summary.headline_mask) the CPU-time model estimated and
+ * which were measured: a GPU's energy counter next to the model's package is
+ * not "no energy sensor was readable". A domain whose method is not known
+ * counts as estimated; with none of them measured (or no domain to tell),
+ * all of it is estimated. */
+static void print_estimate_note(const struct wl_summary *s)
 {
     if (!s->has_energy_method || s->energy_method != WL_METHOD_MODEL_ESTIMATE)
         return;
     char est[128] = "", meas[256] = "";
     size_t ne = 0, nm = 0;
-    const char *scope = r->energy_scope ? r->energy_scope : "";
-    while (*scope) {
-        const size_t len = strcspn(scope, "+");
-        char name[32];
-        enum wl_domain d;
-        bool has = false;
-        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1),
-                 scope);
-        scope += len + (scope[len] == '+');
-        if (wl_domain_parse(name, &d) != 0)
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if (!(s->headline_mask & (1u << d)))
             continue;
-        const enum wl_method m = domain_method(s, d, &has);
-        if (!has || m == WL_METHOD_MODEL_ESTIMATE) {
+        const char *name = wl_domain_name((enum wl_domain)d);
+        const bool known = s->method_known & (1u << d);
+        if (!known || s->domain_method[d] == WL_METHOD_MODEL_ESTIMATE) {
             if (ne < sizeof est)
                 ne += (size_t)snprintf(est + ne, sizeof est - ne, "%s%s", ne ? ", " : "", name);
         } else if (nm < sizeof meas) {
             nm += (size_t)snprintf(meas + nm, sizeof meas - nm, "%s%s: %s", nm ? "; " : "", name,
-                                   wl_method_label(m));
+                                   wl_method_label(s->domain_method[d]));
         }
     }
     if (!nm || !ne) {
@@ -95,6 +73,9 @@ static void print_estimate_note(const struct wl_store_run_detail *r, const struc
            est, meas);
 }
 
+/* The run's text comes from the store, which any program (or a copied
+ * database) may have written: every field of it is printed escaped
+ * (cli_text.h), whole; the prompt is a one-line cell. */
 static void print_header(const struct wl_store_aggregates *a, const struct wl_summary *s)
 {
     const struct wl_store_run_detail *r = &a->run;
@@ -178,7 +159,7 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
                "(over a limit, or unreadable); a figure that should include them is low "
                "('wattlens sensors' lists them).\n",
                s->sensors_not_read);
-    print_estimate_note(r, s);
+    print_estimate_note(s);
 }
 
 static void print_phases(const struct wl_summary *s)

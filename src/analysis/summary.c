@@ -462,6 +462,37 @@ static uint32_t wl__headline_mask(const struct wl_store_aggregates *a, const jso
     return m ? m : wl_headline_domains(present); /* else the recorder's rule */
 }
 
+/* The method of each domain (s->domain_method, s->method_known): the domain
+ * table's, else the provenance's domains[].method (written when the run
+ * began; the table only when it finished). */
+static void wl__domain_methods(const struct wl_store_aggregates *a, const json_t *prov,
+                               struct wl_summary *s)
+{
+    s->method_known = 0;
+    for (size_t i = 0; i < a->run.n_domains; i++) {
+        const struct wl_store_domain *d = &a->run.domains[i];
+        if ((unsigned)d->domain < WL_DOMAIN_COUNT && !(s->method_known & wl__bit(d->domain))) {
+            s->domain_method[d->domain] = d->method;
+            s->method_known |= wl__bit(d->domain);
+        }
+    }
+    if (s->method_known)
+        return;
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(prov, "domains"), i, o)
+    {
+        enum wl_domain d;
+        enum wl_method m;
+        if (wl_domain_parse(json_string_value(json_object_get(o, "domain")), &d) != 0 ||
+            wl_method_parse(json_string_value(json_object_get(o, "method")), &m) != 0 ||
+            (s->method_known & wl__bit(d)))
+            continue;
+        s->domain_method[d] = m;
+        s->method_known |= wl__bit(d);
+    }
+}
+
 /* The run's idle power over exactly the headline's domains (mask), so that
  * dynamic energy subtracts the idle power of what the energy covers: the
  * sum of their baselines (they never nest). NaN when none has one; NaN with
@@ -568,8 +599,9 @@ static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *
             present |= wl__bit(d->domain);
     }
     s->n_domains = a->run.n_domains;
-    s->baseline_power_w =
-        wl__run_baseline_w(base_w, wl__headline_mask(a, prov, present), &s->baseline_missing);
+    s->headline_mask = wl__headline_mask(a, prov, present);
+    wl__domain_methods(a, prov, s);
+    s->baseline_power_w = wl__run_baseline_w(base_w, s->headline_mask, &s->baseline_missing);
     s->dynamic_energy_j = s->energy_j - s->baseline_power_w * t_s;
     s->baseline = WL_SUMMARY_BASELINE_STORED;
     if (s->baseline_missing)

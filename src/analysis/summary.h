@@ -226,6 +226,16 @@ struct wl_summary {
     enum wl_summary_baseline baseline; /* where baseline_power_w comes from */
     uint32_t baseline_missing;         /* INCOMPLETE_DOMAINS: the headline's domains (bit d)
                                           without a baseline; 0 otherwise */
+    /* the domains (bit d) the headline energy covers: the run's
+     * energy_scope, else its provenance's (an unfinished run: the column is
+     * written when it finishes), else wl_headline_domains of its domain
+     * table; docs/internals/profile.md */
+    uint32_t headline_mask;
+    /* domain d's method, when bit d of method_known is set: from the domain
+     * table, else (an unfinished run: its table is written at the end) from
+     * the provenance's domains[] */
+    uint32_t method_known;
+    enum wl_method domain_method[WL_DOMAIN_COUNT];
     struct wl_summary_phase *phases;
     size_t n_phases;
     struct wl_summary_layer *layers;

@@ -1051,6 +1051,50 @@ static void test_show_names_what_was_estimated(void **state)
     free(err);
 }
 
+/* The same mix in a run that never finished: its energy_scope column and
+ * domain table are written when it ends, so the note reads the headline's
+ * domains and their methods from the provenance it wrote when it began. */
+static void test_show_names_what_was_estimated_in_an_unfinished_run(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    char id[37];
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    struct wl_run_info info = {
+        .kind = WL_RUN_KIND_INFERENCE,
+        .created_at_ms = T0_MS + 8 * DAY_MS,
+        .model_name = "mixed-open",
+        .depth = "off",
+        .sensor_provenance_json =
+            "{\"energy_scope\":\"package+gpu\",\"domains\":["
+            "{\"domain\":\"package\",\"method\":\"model_estimate\",\"in_headline\":true},"
+            "{\"domain\":\"gpu\",\"method\":\"counter\",\"in_headline\":true}]}"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_section sec = {.phase = "decode",
+                                   .name = "token",
+                                   .token_index = 0,
+                                   .start_ms = 100,
+                                   .end_ms = 350,
+                                   .energy_j = 3,
+                                   .method = WL_METHOD_MODEL_ESTIMATE};
+    assert_int_equal(wl_store_add_section(r, &sec), 0);
+    assert_int_equal(wl_store_flush(r), 0);
+    wl_store_run_abandon(r);
+    wl_store_close(s);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(cli(f, "show", id, &out, &err), 0);
+    assert_non_null(strstr(out, "  NOTE: energy figures are partly ESTIMATED: package by "
+                                "wattlens's CPU-time model, not measured (no CPU energy sensor "
+                                "was readable); gpu: measured (energy counter).\n"));
+    assert_null(strstr(out, "no energy sensor was readable"));
+    free(out);
+    free(err);
+}
+
 static void test_export_json_nests_the_hierarchy(void **state)
 {
     struct fixture *f = *state;
@@ -1543,6 +1587,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_says_the_sensors_were_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_names_what_was_estimated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_show_names_what_was_estimated_in_an_unfinished_run,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_json_nests_the_hierarchy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stored_text_that_is_not_json_stays_a_string, setup,
                                         teardown),
