@@ -14,11 +14,45 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* True, after printing why, when writing path would write the run database
- * at db_path (NULL: the default) or a companion file of SQLite's: the same
- * file through any name or link, or the same name when it does not exist
- * yet (a -wal written by someone else would be taken for SQLite's). The
- * temporary file is a new name (O_EXCL, util/outfile.c), never one of these. */
+/* True when fd is open on the file path names (the same inode), whatever
+ * its access mode. */
+static bool fd_is_file(int fd, const char *path)
+{
+    struct stat a, b;
+    return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+/* True when path names the file open on fd for writing (the same inode):
+ * written through that stream itself, so that `>>` still appends and what
+ * the measured command printed there is kept. Not for a closed fd (main
+ * put a read-only /dev/null there). */
+static bool names_fd(const char *path, int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl != -1 && (fl & O_ACCMODE) != O_RDONLY && fd_is_file(fd, path);
+}
+
+FILE *wl_cli_output_std_stream(const char *path)
+{
+    if (!path || strcmp(path, "-") == 0 || names_fd(path, STDOUT_FILENO))
+        return stdout;
+    return names_fd(path, STDERR_FILENO) ? stderr : NULL;
+}
+
+bool wl_cli_output_is_file(const char *out, const char *path)
+{
+    FILE *f = wl_cli_output_std_stream(out);
+    return f ? fd_is_file(fileno(f), path) : wl_outfile_same_file(out, path);
+}
+
+/* True, after printing why, when writing path (NULL or "-": stdout) would
+ * write the run database at db_path (NULL: the default) or a companion file
+ * of SQLite's: the same file through any name or link, or the same name
+ * when it does not exist yet (a -wal written by someone else would be taken
+ * for SQLite's); for stdout or stderr, the file open there
+ * (wl_cli_output_is_file: `-o - 1<>DB`). The temporary file is a new name
+ * (O_EXCL, util/outfile.c), never one of these. */
 static bool is_database(const char *cmd, const char *path, const char *db_path)
 {
     char def[WL_STORE_PATH_MAX];
@@ -35,51 +69,33 @@ static bool is_database(const char *cmd, const char *path, const char *db_path)
     for (i = 0; i < sizeof suffix / sizeof suffix[0] && !same; i++) {
         char db[WL_STORE_PATH_MAX + 16];
         snprintf(db, sizeof db, "%s%s", db_path, suffix[i]);
-        same = wl_outfile_same_file(path, db);
+        same = wl_cli_output_is_file(path, db);
     }
     if (same) {
         i--;
         wl_cli_fail(cmd,
                     "refusing to write the output to %s: it is the run database%s%s%s; "
                     "choose another file",
-                    path, i ? "'s " : "", i ? suffix[i] + 1 : "", i ? " file" : "");
+                    path && strcmp(path, "-") != 0 ? path : "stdout", i ? "'s " : "",
+                    i ? suffix[i] + 1 : "", i ? " file" : "");
     }
     return same;
-}
-
-/* True when path names the file open on fd for writing (the same inode):
- * written through that stream itself, so that `>>` still appends and what
- * the measured command printed there is kept. Not for a closed fd (main
- * put a read-only /dev/null there). */
-static bool names_fd(const char *path, int fd)
-{
-    struct stat a, b;
-    int fl = fcntl(fd, F_GETFL);
-    return fl != -1 && (fl & O_ACCMODE) != O_RDONLY && fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
-           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-FILE *wl_cli_output_std_stream(const char *path)
-{
-    if (!path || strcmp(path, "-") == 0 || names_fd(path, STDOUT_FILENO))
-        return stdout;
-    return names_fd(path, STDERR_FILENO) ? stderr : NULL;
 }
 
 int wl_cli_output_open(struct wl_cli_output *o, const char *cmd, const char *path,
                        const char *db_path)
 {
     *o = (struct wl_cli_output){.cmd = cmd, .path = "-"};
+    if (path && !*path)
+        return wl_cli_usage_error(cmd, "--output needs a file name (it is empty; '-' is stdout)");
+    if (is_database(cmd, path, db_path))
+        return WL_EXIT_USAGE;
     if (!path || strcmp(path, "-") == 0) {
         o->kind = WL_CLI_OUTPUT_STDOUT;
         o->std = stdout;
         return WL_EXIT_OK;
     }
-    if (!*path)
-        return wl_cli_usage_error(cmd, "--output needs a file name (it is empty; '-' is stdout)");
     o->path = path;
-    if (is_database(cmd, path, db_path))
-        return WL_EXIT_USAGE;
     if ((o->std = wl_cli_output_std_stream(path))) {
         o->kind = WL_CLI_OUTPUT_STDOUT;
         return WL_EXIT_OK;

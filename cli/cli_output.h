@@ -5,7 +5,8 @@
  * symlinks, is replaced atomically (a new temporary file next to it, the old
  * file's mode, synced, renamed over it), so a failed write leaves the old
  * file as it was; a FIFO, a device or anything in /dev or /proc is written
- * in place. The run database (and its -wal, -shm, -journal) is refused.
+ * in place. The run database (and its -wal, -shm, -journal) is refused,
+ * also as the file open on stdout (`-o - 1<>DB`).
  * docs/internals/cli_output.md has the rules this file adds (stdout, the
  * database, messages). Single-threaded, like the rest of cli/.
  */
@@ -72,5 +73,12 @@ int wl_cli_output_close(struct wl_cli_output *o, bool complete, int errnum);
  * file as fd 2, when fd 1 is not that file too), so that `2>>log` still
  * appends rather than being truncated by a reopen. NULL: any other name. */
 FILE *wl_cli_output_std_stream(const char *path);
+
+/* True when writing the output out (as wl_cli_output_open would) writes the
+ * file path names (through any name, symlink or hard link): for stdout or
+ * stderr (wl_cli_output_std_stream), the file open there, whatever its name
+ * (`-o - 1<>F`, `>>F`); else wl_outfile_same_file. False when path does not
+ * exist and out is a std stream. */
+bool wl_cli_output_is_file(const char *out, const char *path);
 
 #endif

@@ -116,14 +116,6 @@ static int open_model(const char *path, wl_gguf **g)
     return WL_EXIT_OK;
 }
 
-/* True when the open stream f is the file in names (the same inode). */
-static bool stream_is_file(FILE *f, const char *in)
-{
-    struct stat a, b;
-    return fstat(fileno(f), &a) == 0 && stat(in, &b) == 0 && a.st_dev == b.st_dev &&
-           a.st_ino == b.st_ino;
-}
-
 /* True, after printing why, when out names the same file as in (through
  * any name, symlink or hard link), a model this command reads: in is mapped
  * while the output is written, and replacing it is not what was asked.
@@ -132,8 +124,7 @@ static bool stream_is_file(FILE *f, const char *in)
  * over the input or append to it. */
 static bool out_is_input(const char *out, const char *in)
 {
-    FILE *f = wl_cli_output_std_stream(out);
-    if (f ? !stream_is_file(f, in) : !wl_outfile_same_file(out, in))
+    if (!wl_cli_output_is_file(out, in))
         return false;
     wl_cli_fail(CMD,
                 "refusing to write the output to %s: it is the input model %s; "

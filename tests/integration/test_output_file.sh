@@ -185,5 +185,15 @@ ln -s ns.db ns-link.db
 [ $rc = 2 ] && [ "$(n_runs ns.db)" = 1 ] && ok "export through a linked --db -o DB refused" \
   || bad "export linked DB (rc $rc): $(cat "$tmp/err")"
 
+# stdout open on the database ("-" or no -o): the file open there counts
+sum_ns=$(cksum <ns.db)
+"$W" export --db ns.db "$id" -f json -o - 1<>ns.db 2>"$tmp/err"; rc=$?
+[ $rc = 2 ] && grep -q "output to stdout: it is the run database" "$tmp/err" \
+  && [ "$(cksum <ns.db)" = "$sum_ns" ] && ok "export -o - 1<>DB refused, the database intact" \
+  || bad "export -o - 1<>DB (rc $rc): $(cat "$tmp/err")"
+"$W" export --db ns.db "$id" -f json >>ns.db 2>"$tmp/err"; rc=$?
+[ $rc = 2 ] && [ "$(cksum <ns.db)" = "$sum_ns" ] && ok "export >>DB refused, the database intact" \
+  || bad "export >>DB (rc $rc): $(cat "$tmp/err")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
