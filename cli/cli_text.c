@@ -5,6 +5,7 @@
  * document the caller holds as json_t already), then written. */
 #include "cli_text.h"
 
+#include "util/json_text.h"
 #include "util/utf8.h"
 
 #include <stdlib.h>
@@ -73,12 +74,5 @@ const char *wl_cli_text_pad(const char *s, size_t width, char *buf, size_t size)
 
 int wl_cli_put_json(FILE *f, const json_t *j, size_t flags)
 {
-    if (isatty(fileno(f)) != 1)
-        return json_dumpf(j, f, flags);
-    char *text = json_dumps(j, flags);
-    if (!text)
-        return -1;
-    int rc = wl_utf8_put_terminal_json(f, text, strlen(text));
-    free(text);
-    return rc;
+    return wl_json_put(f, j, flags, isatty(fileno(f)) == 1) == 0 ? 0 : -1;
 }

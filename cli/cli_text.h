@@ -40,10 +40,10 @@ const char *wl_cli_text_pad(const char *s, size_t width, char *buf, size_t size)
 /* Dumps j to f as json_dumpf(j, f, flags) does, except on a terminal
  * (isatty of f: stdout left as it is, or `-o /dev/tty`): there each C1
  * control, bidirectional control and DEL is written as \uNNNN
- * (wl_utf8_put_terminal_json), since jansson escapes only the C0 controls
- * and writes those as they are, so a stored prompt could drive the
- * terminal (U+009B is CSI to some) or reorder the line. A file or a pipe
- * gets jansson's bytes. Returns 0, or -1 when the dump or a write failed. */
+ * (wl_json_put), since jansson escapes only the C0 controls and writes
+ * those as they are, so a stored prompt could drive the terminal (U+009B
+ * is CSI to some) or reorder the line. A file or a pipe gets jansson's
+ * bytes. Returns 0, or -1 when the dump or a write failed. */
 int wl_cli_put_json(FILE *f, const json_t *j, size_t flags);
 
 #endif

@@ -340,17 +340,13 @@ static int wl__write(const struct wl__jout *o, const char *s)
     return 0;
 }
 
+/* One row or one chunk of tokens at a time: a small string when escaped. */
 static int wl__dump(const struct wl__jout *o, json_t *j)
 {
-    if (o->escape) { /* one row or one chunk of tokens at a time: a small string */
-        char *text = json_dumps(j, WL__JSON_FLAGS);
-        if (!text)
-            return wl_errmsg_set(o->err, WL_ENOMEM, "out of memory");
-        int rc = wl__write(o, text);
-        free(text);
-        return rc;
-    }
-    if (json_dumpf(j, o->out, WL__JSON_FLAGS) != 0)
+    const int rc = wl_json_put(o->out, j, WL__JSON_FLAGS, o->escape);
+    if (rc == WL_ENOMEM)
+        return wl_errmsg_set(o->err, WL_ENOMEM, "out of memory");
+    if (rc != 0)
         return wl_errmsg_set(o->err, WL_EIO, "writing the export: %s", strerror(errno));
     return 0;
 }

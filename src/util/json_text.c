@@ -5,6 +5,7 @@
 #include "util/json_text.h"
 
 #include "util/utf8.h"
+#include "wattlens/error.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -125,4 +126,16 @@ int wl_json_set_texts(json_t *obj, const char *key, const char *const *v, const 
         }
     }
     return wl__set_hex_field(obj, key, h);
+}
+
+int wl_json_put(FILE *f, const json_t *j, size_t flags, bool terminal)
+{
+    if (!terminal)
+        return json_dumpf(j, f, flags) == 0 ? 0 : WL_EIO;
+    char *text = json_dumps(j, flags);
+    if (!text)
+        return WL_ENOMEM;
+    int rc = wl_utf8_put_terminal_json(f, text, strlen(text));
+    free(text);
+    return rc == 0 ? 0 : WL_EIO;
 }

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* How every JSON output writes a real number (jansson's dump flag): 15
  * significant digits (%.15g, DBL_DIG: every decimal of 15 digits survives
@@ -62,5 +63,14 @@ int wl_json_set_textn(json_t *obj, const char *key, const char *s, size_t n);
  * the array of every text's bytes in hex. Returns 0 or -1 (out of memory). */
 int wl_json_set_texts(json_t *obj, const char *key, const char *const *v, const size_t *len,
                       size_t n);
+
+/* Dumps j to f as json_dumpf(j, f, flags) does, or, when terminal (the
+ * caller's test: isatty, an export's escape option), escaped for a terminal:
+ * the dump goes through wl_utf8_put_terminal_json (utf8.h), since jansson
+ * escapes only the C0 controls and writes C1 controls (U+009B is CSI to
+ * some terminals), bidirectional controls and DEL as they are. Returns 0,
+ * WL_ENOMEM when the escaped dump could not be built, or WL_EIO when the
+ * dump or a write failed (errno says why when a write did). */
+int wl_json_put(FILE *f, const json_t *j, size_t flags, bool terminal);
 
 #endif

@@ -753,6 +753,43 @@ static void test_terminal_json_escapes_what_jansson_writes_raw(void **state)
     fclose(f);
 }
 
+/* j as wl_json_put writes it (a heap string). */
+static char *json_put(const json_t *j, bool terminal)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    assert_non_null(f);
+    assert_int_equal(wl_json_put(f, j, JSON_COMPACT, terminal), 0);
+    assert_int_equal(fclose(f), 0);
+    return buf;
+}
+
+/* wl_json_put: for a terminal, the dump escaped (as above); else
+ * jansson's bytes; a failed write is WL_EIO. */
+static void test_json_put_escapes_only_for_a_terminal(void **state)
+{
+    (void)state;
+    json_t *v = json_pack("[s]", "\xC2\x9B"
+                                 "1m");
+    assert_non_null(v);
+    char *out = json_put(v, true);
+    assert_string_equal(out, "[\"\\u009B1m\"]");
+    free(out);
+    out = json_put(v, false);
+    assert_string_equal(out, "[\"\xC2\x9B"
+                             "1m\"]");
+    free(out);
+    char ro[8] = "";
+    for (int terminal = 0; terminal < 2; terminal++) {
+        FILE *f = fmemopen(ro, sizeof ro, "r");
+        assert_non_null(f);
+        assert_int_equal(wl_json_put(f, v, JSON_COMPACT, terminal), WL_EIO);
+        fclose(f);
+    }
+    json_decref(v);
+}
+
 /* A dst too small is cut between two pieces, never inside a character or
  * an escape; the return is the whole length, as with snprintf. */
 static void test_utf8_escape_cuts_between_pieces(void **state)
@@ -1053,6 +1090,7 @@ int main(void)
         cmocka_unit_test(test_utf8_escape_keeps_text_and_escapes_controls),
         cmocka_unit_test(test_utf8_escape_cuts_between_pieces),
         cmocka_unit_test(test_terminal_json_escapes_what_jansson_writes_raw),
+        cmocka_unit_test(test_json_put_escapes_only_for_a_terminal),
         cmocka_unit_test(test_utf8_escape_output_never_controls),
         cmocka_unit_test(test_read_stream_whole_or_error),
         cmocka_unit_test(test_random_bytes_fill_n_and_differ),
