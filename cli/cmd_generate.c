@@ -55,9 +55,15 @@ static void sigint_restore(bool caught, const struct sigaction *old)
 }
 
 /* True when a failed write to stdout (errnum: its errno) was cut short by
- * the Ctrl-C that cancels the generation: EINTR once g_cancel is set, which
- * SA_RESTART leaves for writes the kernel does not restart. That stop was
- * asked for, so it is not an output error; stdout's error flag is cleared. */
+ * the Ctrl-C that cancels the generation: EINTR once g_cancel is set. That
+ * stop was asked for, so it is not an output error; stdout's error flag is
+ * cleared. Rare: under SA_RESTART the kernel restarts a write blocked on a
+ * pipe, terminal or file, and one that wrote part returns a short count
+ * (stdio writes the rest). signal(7) leaves EINTR for a write that is not
+ * restarted whatever SA_RESTART says: stdout a socket with a send timeout
+ * (SO_SNDTIMEO, set by whoever passed it: a service manager, inetd). No
+ * test reaches it (none sets up such a socket); kept so that case reads as
+ * a cancel, not "writing the output: Interrupted system call". */
 static bool write_cancelled(int errnum)
 {
     if (errnum != EINTR || !g_cancel)
