@@ -116,6 +116,20 @@ static json_t *gpu_info_json(const struct wl_channel_value *v)
     return g;
 }
 
+/* Sets obj["n_<key>"] to n and obj[key] to the texts kept of them (the
+ * first WL_SENSOR_MAX_NOT_READ): a sensor's not_read or not_summed. */
+static void notes_json(json_t *obj, const char *key, unsigned n,
+                       const char (*texts)[WL_SENSOR_NOTE_MAX])
+{
+    char nkey[32];
+    snprintf(nkey, sizeof nkey, "n_%s", key);
+    json_object_set_new(obj, nkey, json_integer(n));
+    json_t *arr = json_array();
+    for (unsigned k = 0; k < n && k < WL_SENSOR_MAX_NOT_READ; k++)
+        json_array_append_new(arr, wl_json_text(texts[k], strlen(texts[k]), NULL));
+    json_object_set_new(obj, key, arr);
+}
+
 static int print_json(const wl_sensor_set *set)
 {
     json_t *root = json_object();
@@ -154,19 +168,9 @@ static int print_json(const wl_sensor_set *set)
             json_object_set_new(b, "channels", chs);
             /* found but not read: the sensor's energies leave these out */
             json_object_set_new(b, "partial", json_boolean(in->n_not_read > 0));
-            json_object_set_new(b, "n_not_read", json_integer(in->n_not_read));
-            json_t *nr = json_array();
-            for (unsigned k = 0; k < in->n_not_read && k < WL_SENSOR_MAX_NOT_READ; k++)
-                json_array_append_new(nr,
-                                      wl_json_text(in->not_read[k], strlen(in->not_read[k]), NULL));
-            json_object_set_new(b, "not_read", nr);
+            notes_json(b, "not_read", in->n_not_read, in->not_read);
             /* found and readable but added to no domain: not partial */
-            json_object_set_new(b, "n_not_summed", json_integer(in->n_not_summed));
-            json_t *ns = json_array();
-            for (unsigned k = 0; k < in->n_not_summed && k < WL_SENSOR_MAX_NOT_READ; k++)
-                json_array_append_new(
-                    ns, wl_json_text(in->not_summed[k], strlen(in->not_summed[k]), NULL));
-            json_object_set_new(b, "not_summed", ns);
+            notes_json(b, "not_summed", in->n_not_summed, in->not_summed);
         }
         json_array_append_new(arr, b);
     }
@@ -187,6 +191,15 @@ static void text_line(const char *prefix, const char *text)
     fputs(prefix, stdout);
     wl_cli_put_text(stdout, text);
     putchar('\n');
+}
+
+/* One line per text kept of n notes (prefix first), then how many more. */
+static void notes_print(const char *prefix, unsigned n, const char (*texts)[WL_SENSOR_NOTE_MAX])
+{
+    for (unsigned k = 0; k < n && k < WL_SENSOR_MAX_NOT_READ; k++)
+        text_line(prefix, texts[k]);
+    if (n > WL_SENSOR_MAX_NOT_READ)
+        printf("%s%u more\n", prefix, n - WL_SENSOR_MAX_NOT_READ);
 }
 
 static void print_text(const wl_sensor_set *set)
@@ -248,14 +261,8 @@ static void print_text(const wl_sensor_set *set)
                            wl_utf8_cell("", cw, true, cell, sizeof cell), rd.v[c].util_pct,
                            (double)rd.v[c].mem_used_b / (1024.0 * 1024 * 1024), rd.v[c].temp_c);
             }
-            for (unsigned k = 0; k < in->n_not_read && k < WL_SENSOR_MAX_NOT_READ; k++)
-                text_line("      not read: ", in->not_read[k]);
-            if (in->n_not_read > WL_SENSOR_MAX_NOT_READ)
-                printf("      not read: %u more\n", in->n_not_read - WL_SENSOR_MAX_NOT_READ);
-            for (unsigned k = 0; k < in->n_not_summed && k < WL_SENSOR_MAX_NOT_READ; k++)
-                text_line("      not summed: ", in->not_summed[k]);
-            if (in->n_not_summed > WL_SENSOR_MAX_NOT_READ)
-                printf("      not summed: %u more\n", in->n_not_summed - WL_SENSOR_MAX_NOT_READ);
+            notes_print("      not read: ", in->n_not_read, in->not_read);
+            notes_print("      not summed: ", in->n_not_summed, in->not_summed);
         } else if (st->skipped) {
             printf("  %-14s ", st->backend);
             text_line("not used: ", st->why);

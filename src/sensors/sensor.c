@@ -255,30 +255,36 @@ int wl__pread_u64(int fd, uint64_t *out)
     return wl__pread_u64_err(fd, out, NULL);
 }
 
-void wl__sensor_not_read(struct wl_sensor *s, const char *fmt, ...)
+/* One note of wl__sensor_not_read or wl__sensor_not_summed: formatted (cut
+ * between characters), logged at level after what, kept in texts while
+ * there is room, counted in *n either way. */
+static void wl__sensor_note(struct wl_sensor *s, unsigned *n, char (*texts)[WL_SENSOR_NOTE_MAX],
+                            enum wl_log_level level, const char *what, const char *fmt, va_list ap)
 {
     char text[WL_SENSOR_NOTE_MAX];
+    wl_utf8_vformat(text, sizeof text, fmt, ap); /* names and paths: any bytes */
+    wl_log(level, "sensors", "%s: %s: %s", s->ops->name, what, text);
+    if (*n < WL_SENSOR_MAX_NOT_READ)
+        memcpy(texts[*n], text, sizeof text);
+    (*n)++;
+}
+
+void wl__sensor_not_read(struct wl_sensor *s, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    wl_utf8_vformat(text, sizeof text, fmt, ap); /* names and paths: any bytes */
+    wl__sensor_note(s, &s->info.n_not_read, s->info.not_read, WL_LOG_WARN,
+                    "not read, the measurement is partial", fmt, ap);
     va_end(ap);
-    wl_log_warn("sensors", "%s: not read, the measurement is partial: %s", s->ops->name, text);
-    if (s->info.n_not_read < WL_SENSOR_MAX_NOT_READ)
-        memcpy(s->info.not_read[s->info.n_not_read], text, sizeof text);
-    s->info.n_not_read++;
 }
 
 void wl__sensor_not_summed(struct wl_sensor *s, const char *fmt, ...)
 {
-    char text[WL_SENSOR_NOTE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    wl_utf8_vformat(text, sizeof text, fmt, ap); /* names and paths: any bytes */
+    wl__sensor_note(s, &s->info.n_not_summed, s->info.not_summed, WL_LOG_INFO, "not summed", fmt,
+                    ap);
     va_end(ap);
-    wl_log_info("sensors", "%s: not summed: %s", s->ops->name, text);
-    if (s->info.n_not_summed < WL_SENSOR_MAX_NOT_READ)
-        memcpy(s->info.not_summed[s->info.n_not_summed], text, sizeof text);
-    s->info.n_not_summed++;
 }
 
 int wl__name_cmp_natural(const char *a, const char *b)

@@ -316,22 +316,26 @@ static double domain_power_w(const struct wl_sensor_info *in, const struct wl_se
     return w;
 }
 
-/* True when one of in's not-read texts contains every one of a and b. */
-static bool listed(const struct wl_sensor_info *in, const char *a, const char *b)
+/* True when one of the texts kept of n notes contains every one of a and b. */
+static bool in_notes(unsigned n, const char (*texts)[WL_SENSOR_NOTE_MAX], const char *a,
+                     const char *b)
 {
-    for (unsigned i = 0; i < in->n_not_read && i < WL_SENSOR_MAX_NOT_READ; i++)
-        if (strstr(in->not_read[i], a) && strstr(in->not_read[i], b))
+    for (unsigned i = 0; i < n && i < WL_SENSOR_MAX_NOT_READ; i++)
+        if (strstr(texts[i], a) && strstr(texts[i], b))
             return true;
     return false;
 }
 
-/* True when one of in's not-summed texts contains every one of a and b. */
+/* ... of in's not-read texts */
+static bool listed(const struct wl_sensor_info *in, const char *a, const char *b)
+{
+    return in_notes(in->n_not_read, in->not_read, a, b);
+}
+
+/* ... of in's not-summed texts */
 static bool not_summed(const struct wl_sensor_info *in, const char *a, const char *b)
 {
-    for (unsigned i = 0; i < in->n_not_summed && i < WL_SENSOR_MAX_NOT_READ; i++)
-        if (strstr(in->not_summed[i], a) && strstr(in->not_summed[i], b))
-            return true;
-    return false;
+    return in_notes(in->n_not_summed, in->not_summed, a, b);
 }
 
 /* Whole-system meters are never summed: corsair-psu's power1 ("power
