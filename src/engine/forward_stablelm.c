@@ -20,12 +20,10 @@ static int stablelm_load(wl_model *m, struct wl_errmsg *err)
     int rc;
     c->rope_neox = true;
     c->layer_norm = true;
-    /* norm_eps is read by the loader from the family's key (arch.c) */
+    /* norm_eps is read (and checked > 0) by the loader from the family's key (arch.c) */
     if ((rc = wl__model_bind_vector(m, "output_norm.bias", c->dim, false, &m->weights.output_norm_b,
                                     err)))
         return rc;
-    if (!(c->norm_eps > 0.0f))
-        return wl_errmsg_set(err, WL_EFORMAT, "stablelm.attention.layer_norm_epsilon must be > 0");
     if (wl_gguf_find_tensor(m->gguf, "blk.0.attn_q_norm.weight"))
         return wl_errmsg_set(err, WL_ENOTSUP,
                              "stablelm with per-head Q/K norms (attn_q_norm) is not supported");

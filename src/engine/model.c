@@ -227,17 +227,19 @@ static int get_i32(const wl_gguf *g, const char *arch, const char *suffix, bool 
     return 0;
 }
 
-static int get_f32(const wl_gguf *g, const char *arch, const char *suffix, float def, float *out,
-                   struct wl_errmsg *err)
+static int get_f32(const wl_gguf *g, const char *arch, const char *suffix, bool optional, float def,
+                   float *out, struct wl_errmsg *err)
 {
     char key[128];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
     double v = 0;
     int rc = wl_gguf_get_f64(g, key, &v);
-    if (rc == WL_ENOENT) {
+    if (rc == WL_ENOENT && optional) {
         *out = def;
         return 0;
     }
+    if (rc == WL_ENOENT)
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is missing", key);
     if (rc != 0 || !isfinite(v))
         return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is not a finite number", key);
     *out = (float)v;
@@ -303,7 +305,7 @@ int wl__model_get_i32(const wl_model *m, const char *suffix, bool optional, int3
 int wl__model_get_f32(const wl_model *m, const char *suffix, float def, float *out,
                       struct wl_errmsg *err)
 {
-    return get_f32(m->gguf, m->config.arch, suffix, def, out, err);
+    return get_f32(m->gguf, m->config.arch, suffix, true, def, out, err);
 }
 
 static int read_config(wl_model *m, struct wl_errmsg *err)
@@ -344,17 +346,15 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
                              c->rope_dim, c->head_dim);
     /* the family's norm epsilon: llama.cpp requires it (a guess, 1e-5 where
      * the model was trained with 1e-6, would run another model) */
-    char eps_key[128];
-    snprintf(eps_key, sizeof eps_key, "%s.%s", a,
-             wl__arch_norm_eps_key(wl_arch_from_string(a, strlen(a))));
-    double eps = 0;
-    rc = wl_gguf_get_f64(g, eps_key, &eps);
-    if (rc == WL_ENOENT)
-        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is missing", eps_key);
-    if (rc != 0 || !isfinite(eps))
-        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is not a finite number", eps_key);
-    c->norm_eps = (float)eps;
-    if ((rc = get_f32(g, a, "rope.freq_base", 10000.0f, &c->rope_freq_base, err)) != 0)
+    const char *eps_key = wl__arch_norm_eps_key(wl_arch_from_string(a, strlen(a)));
+    if ((rc = get_f32(g, a, eps_key, false, 0.0f, &c->norm_eps, err)) != 0)
+        return rc;
+    /* RMSNorm and LayerNorm divide by sqrt(mean + eps): a zero row with
+     * eps <= 0 (or one below float's range) would divide by zero */
+    if (!(c->norm_eps > 0.0f))
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s.%s' = %g must be > 0", a, eps_key,
+                             (double)c->norm_eps);
+    if ((rc = get_f32(g, a, "rope.freq_base", true, 10000.0f, &c->rope_freq_base, err)) != 0)
         return rc;
     struct wl_rope_scaling rs;
     if ((rc = wl__rope_scaling_read(g, a, &rs, err)) != 0)

@@ -896,7 +896,7 @@ static void test_moe_llama_is_refused_as_moe(void **state)
 }
 
 /* The norm epsilon is required, as llama.cpp requires it (a guess would run
- * another model), and model info shows what the engine runs with. */
+ * another model), must be > 0, and model info shows what the engine runs with. */
 static void test_missing_norm_epsilon_is_refused(void **state)
 {
     (void)state;
@@ -923,6 +923,14 @@ static void test_missing_norm_epsilon_is_refused(void **state)
         assert_true(feat.norm_eps == 0.0);
         if (!strstr(feat.warning, "the engine refuses this model") || !strstr(feat.warning, msg))
             fail_msg("%s: warning: %s", key, feat.warning);
+        /* an epsilon <= 0 is refused for every family (the norm of a zero
+         * row would divide by zero), naming the key */
+        static const double bad[] = {0.0, -1e-6};
+        for (size_t b = 0; b < 2; b++) {
+            const struct edit z = {.drop_key = {key}, .keys = {{key, true, bad[b]}}};
+            snprintf(msg, sizeof msg, "metadata '%s' = %g must be > 0", key, (double)(float)bad[b]);
+            expect_refused(archs[i], &z, WL_EFORMAT, msg);
+        }
     }
 }
 
