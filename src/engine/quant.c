@@ -320,8 +320,8 @@ static struct qsums cand_sums_sym(const float *x, int n, float is)
 
 /* See quant.h. Tries 2*NSTEP+1 inverse scales around nmax/range; for each
  * assignment of q it refits s and m by least squares and scores the squared
- * error (computed from the sums, for that assignment); the last candidate is
- * the plain min/max fit, scored with its own assignment; keeps the best. */
+ * error (computed from the sums, for that assignment); last, the plain
+ * min/max fit, scored with its own assignment (step 0's); keeps the best. */
 void wl__q4_k_fit_scale_min(int n, const float *x, int nmax, float *s_out, float *m_out)
 {
     enum { NSTEP = 8 };
@@ -343,12 +343,17 @@ void wl__q4_k_fit_scale_min(int n, const float *x, int nmax, float *s_out, float
     float best_s = (hi - lo) / (float)nmax, best_m = -lo;
     double best_err = -1.0;
     const float fmax_q = (float)nmax;
+    struct qsums t0 = {0};
     for (int step = -NSTEP; step <= NSTEP + 1; step++) {
-        /* last: the plain fit, unrefined, scored with the q it rounds to
-         * (its own inverse scale, not the best refit's: that scored it for
-         * an assignment it does not make, and a worse refit could win) */
-        float is = ((float)nmax + 0.125f * (float)(step <= NSTEP ? step : 0)) / (hi - lo);
-        struct qsums t = cand_sums_min(x, n, lo, is, fmax_q);
+        /* last: the plain fit, unrefined, scored with the q it rounds to:
+         * step 0's (its own inverse scale, not the best refit's: that
+         * scored it for an assignment it does not make, and a worse refit
+         * could win) */
+        struct qsums t = t0;
+        if (step <= NSTEP)
+            t = cand_sums_min(x, n, lo, ((float)nmax + 0.125f * (float)step) / (hi - lo), fmax_q);
+        if (step == 0)
+            t0 = t;
         float sq = t.q, sq2 = t.q2, sqx = t.qx;
         double s, b; /* x ~= s*q + b */
         if (step > NSTEP) {
