@@ -127,10 +127,8 @@ static void output_rows(struct wl_context *ctx, int32_t n_out, int32_t logit0)
     }
     float *logits = rs->logits + (size_t)logit0 * c->vocab_size;
     wl__matmul(ctx, &m->weights.output, rs->xb, n_out, logits);
-    if (m->weights.output_b) /* qwen2's optional output.bias, before any soft-cap */
-        for (int32_t r = 0; r < n_out; r++)
-            for (int32_t i = 0; i < c->vocab_size; i++)
-                logits[(size_t)r * c->vocab_size + i] += m->weights.output_b[i];
+    /* qwen2's optional output.bias, before any soft-cap */
+    wl__fwd_add_bias(logits, m->weights.output_b, n_out, c->vocab_size);
     if (c->final_softcap > 0.0f) {
         const float cap = c->final_softcap;
         for (size_t i = 0; i < (size_t)n_out * c->vocab_size; i++)

@@ -180,6 +180,9 @@ void wl__weight_row_f32(const struct wl_weight *w, int64_t row, float *out);
 void wl__fwd_rmsnorm(struct wl_context *ctx, int32_t il, enum wl_component comp,
                      const float *in, const float *w, float *out);
 
+/* out (n_tok, width) += bias per row; nothing when bias is NULL. */
+void wl__fwd_add_bias(float *out, const float *bias, int32_t n_tok, int64_t width);
+
 /* out (n_tok, w->n_out) = in (n_tok, w->n_in) x W^T [+ bias]; op = WL_OP_COUNT
  * when the component has no op of its own. */
 void wl__fwd_linear(struct wl_context *ctx, int32_t il, enum wl_component comp, enum wl_op op,

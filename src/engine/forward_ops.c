@@ -134,8 +134,7 @@ void wl__fwd_rmsnorm(struct wl_context *ctx, int32_t il, enum wl_component comp,
 
 /* ---- projections ------------------------------------------------------------- */
 
-/* out (n_tok, width) += bias per row; nothing when bias is NULL. */
-static void add_bias(float *out, const float *bias, int32_t n_tok, int64_t width)
+void wl__fwd_add_bias(float *out, const float *bias, int32_t n_tok, int64_t width)
 {
     if (!bias)
         return;
@@ -154,7 +153,7 @@ void wl__fwd_linear(struct wl_context *ctx, int32_t il, enum wl_component comp, 
     if (deep)
         op_event(ctx, il, comp, op, true, NULL, NULL, NULL);
     wl__matmul(ctx, w, in, n, out);
-    add_bias(out, bias, n, w->n_out);
+    wl__fwd_add_bias(out, bias, n, w->n_out);
     if (deep || WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT)) {
         struct wl_hook_tensor tin = view(in, n, (int32_t)w->n_in);
         struct wl_hook_tensor tout = view(out, n, (int32_t)w->n_out);
@@ -183,7 +182,7 @@ void wl__fwd_linear_multi(struct wl_context *ctx, int32_t il, const struct wl__f
     }
     wl__matmul_multi(ctx, ws, n, in, nt, ys);
     for (int i = 0; i < n; i++)
-        add_bias(p[i].out, p[i].bias, nt, p[i].w->n_out);
+        wl__fwd_add_bias(p[i].out, p[i].bias, nt, p[i].w->n_out);
 }
 
 void wl__fwd_qkv(struct wl_context *ctx, int32_t il, const float *xn)
