@@ -166,23 +166,41 @@ const char *wl__generate_bytes_text(char *buf, size_t size, double bytes)
     return buf;
 }
 
-/* The out-of-memory message of wl_generate's text buffer (and the piece
- * buffer beside it): what could not be allocated and its bytes; refused:
- * the size was refused before any allocation. */
-static int text_oom(struct wl_errmsg *err, int64_t n_tok, size_t piece_cap, bool refused)
+int wl__generate_text_oom(struct wl_errmsg *err, int32_t seq, int32_t n_seq, double total,
+                          int64_t n_tok, size_t piece_cap, bool refused)
 {
-    char need[32], piece[32];
+    char need[32], piece[32], of[32] = "", all[80] = "";
     const double piece_bytes = (double)piece_cap + 4.0;
     if (piece_cap <= SIZE_MAX - 4) /* exact */
         snprintf(piece, sizeof piece, "%zu", piece_cap + 4);
     else
         snprintf(piece, sizeof piece, "%.0f", piece_bytes);
+    if (seq >= 0) {
+        char together[32];
+        snprintf(of, sizeof of, " of sequence %d", (int)seq);
+        snprintf(all, sizeof all, "; the %d sequences' text buffers need %s together", (int)n_seq,
+                 wl__generate_bytes_text(together, sizeof together, total));
+    }
     return wl_errmsg_set(
         err, WL_ENOMEM,
-        "out of memory: the text buffer needs %s%s (%lld tokens x %s bytes, the "
-        "longest piece, + 1)",
-        wl__generate_bytes_text(need, sizeof need, (double)n_tok * piece_bytes + 1.0),
-        refused ? WL__GENERATE_TOO_LARGE : "", (long long)n_tok, piece);
+        "out of memory: the text buffer%s needs %s%s (%lld tokens x %s bytes, the "
+        "longest piece, + 1%s)",
+        of, wl__generate_bytes_text(need, sizeof need, (double)n_tok * piece_bytes + 1.0),
+        refused ? WL__GENERATE_TOO_LARGE : "", (long long)n_tok, piece, all);
+}
+
+int wl__generate_sampler_error(struct wl_errmsg *err, int rc,
+                               const struct wl_token_sampler_params *sp, int32_t n_sample,
+                               int32_t seq)
+{
+    if (rc == WL_EINVAL)
+        return wl_errmsg_set(err, rc, "bad sampling parameters");
+    char need[32], of[32] = "";
+    if (seq >= 0)
+        snprintf(of, sizeof of, " of sequence %d", (int)seq);
+    return wl_errmsg_set(
+        err, rc, "out of memory: the sampler%s (%d token ids) needs %s", of, (int)n_sample,
+        wl__generate_bytes_text(need, sizeof need, (double)wl_token_sampler_bytes(sp, n_sample)));
 }
 
 void wl__generate_decoder_prime(struct wl_tok_decoder *dec, const int32_t *prompt, size_t n_prompt,
@@ -255,24 +273,17 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
     wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, true);
     rc = wl_token_sampler_create(&p->sampling, n_sample, &smp);
     if (rc != 0) {
-        char need[32];
-        if (rc == WL_EINVAL)
-            wl_errmsg_set(err, rc, "bad sampling parameters");
-        else
-            wl_errmsg_set(
-                err, rc, "out of memory: the sampler (%d token ids) needs %s", n_sample,
-                wl__generate_bytes_text(need, sizeof need,
-                                        (double)wl_token_sampler_bytes(&p->sampling, n_sample)));
+        wl__generate_sampler_error(err, rc, &p->sampling, n_sample, -1);
     } else {
         const int64_t n_tok = wl__generate_text_tokens(ctx, n_prompt, p->n_predict);
         tb.cap = wl__generate_text_cap(ctx, n_prompt, p->n_predict, piece_cap);
         if (tb.cap == 0) {
-            rc = text_oom(err, n_tok, piece_cap, true);
+            rc = wl__generate_text_oom(err, -1, 1, 0.0, n_tok, piece_cap, true);
         } else {
             tb.data = malloc(tb.cap);
             piece = malloc(piece_cap + 4);
             if (!tb.data || !piece)
-                rc = text_oom(err, n_tok, piece_cap, false);
+                rc = wl__generate_text_oom(err, -1, 1, 0.0, n_tok, piece_cap, false);
         }
     }
     wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, false);

@@ -183,6 +183,18 @@ size_t wl__generate_text_cap(const wl_context *ctx, size_t n_prompt, int32_t n_p
 #define WL__GENERATE_ALLOC_MAX ((size_t)PTRDIFF_MAX)
 /* What an out-of-memory message adds for a size refused before allocating. */
 #define WL__GENERATE_TOO_LARGE ", more than can be allocated"
+/* The out-of-memory message of a text buffer of n_tok pieces (piece_cap + 4
+ * bytes each) and a NUL: seq < 0 for wl_generate's one buffer, else
+ * sequence seq of n_seq, whose text buffers need total bytes together;
+ * refused: the size was refused before any allocation. Returns WL_ENOMEM. */
+int wl__generate_text_oom(struct wl_errmsg *err, int32_t seq, int32_t n_seq, double total,
+                          int64_t n_tok, size_t piece_cap, bool refused);
+/* The message of wl_token_sampler_create's rc (bad parameters, or out of
+ * memory with the sampler's bytes) for sp and n_sample; seq < 0 for
+ * wl_generate's one sampler, else sequence seq's. Returns rc. */
+int wl__generate_sampler_error(struct wl_errmsg *err, int rc,
+                               const struct wl_token_sampler_params *sp, int32_t n_sample,
+                               int32_t seq);
 /* Bytes for a message, in binary units with one decimal ("1.2 GiB"), plain
  * below 1 KiB; a double, so a size past SIZE_MAX prints too. Returns buf. */
 const char *wl__generate_bytes_text(char *buf, size_t size, double bytes);

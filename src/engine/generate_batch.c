@@ -87,19 +87,19 @@ static int inputs_oom(struct wl_errmsg *err, const struct batch *b, size_t n_in,
         refused ? WL__GENERATE_TOO_LARGE : "");
 }
 
-/* piece_bytes: b->piece_cap + 4, checked; text_total: every sequence's
- * text buffer together, bytes */
-static int text_oom(struct wl_errmsg *err, const struct batch *b, int32_t seq, int64_t n_tok,
-                    size_t piece_bytes, double text_total, bool refused)
+/* Sequence seq's text buffer could not be had (refused: its size was
+ * refused before allocating); the message adds every sequence's together. */
+static int text_oom(struct wl_errmsg *err, const wl_context *ctx, int32_t n_predict,
+                    const struct batch *b, int32_t seq, bool refused)
 {
-    char need[32], all[32];
-    return wl_errmsg_set(
-        err, WL_ENOMEM,
-        "out of memory: the text buffer of sequence %d needs %s%s (%lld tokens x %zu bytes, the "
-        "longest piece, + 1; the %d sequences' text buffers need %s together)",
-        seq, wl__generate_bytes_text(need, sizeof need, (double)n_tok * (double)piece_bytes + 1.0),
-        refused ? WL__GENERATE_TOO_LARGE : "", (long long)n_tok, piece_bytes, b->n,
-        wl__generate_bytes_text(all, sizeof all, text_total));
+    double total = 0.0;
+    for (int32_t i = 0; i < b->n; i++)
+        total += (double)wl__generate_text_tokens(ctx, b->s[i].n_prompt, n_predict) *
+                     ((double)b->piece_cap + 4.0) +
+                 1.0;
+    return wl__generate_text_oom(err, seq, b->n, total,
+                                 wl__generate_text_tokens(ctx, b->s[seq].n_prompt, n_predict),
+                                 b->piece_cap, refused);
 }
 
 /* Tokenizes every prompt, then sizes every buffer the loop needs (refusing
@@ -153,19 +153,14 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
     const size_t in_bytes = sizeof *b->tokens + sizeof *b->seqs + sizeof *b->want;
     b->piece_cap = wl_tok_decoder_out_max(tok);
     const size_t piece_bytes = b->piece_cap + 4; /* checked below before any use */
-    double text_total = 0.0; /* every sequence's text buffer, for the messages */
-    for (int32_t i = 0; i < b->n; i++)
-        text_total += (double)wl__generate_text_tokens(ctx, b->s[i].n_prompt, p->n_predict) *
-                          ((double)b->piece_cap + 4.0) +
-                      1.0;
     if (b->piece_cap > WL__GENERATE_ALLOC_MAX - 4)
         rc = piece_oom(err, (double)b->piece_cap + 4.0, true);
     else if (n_in > WL__GENERATE_ALLOC_MAX / sizeof *b->tokens)
         rc = inputs_oom(err, b, n_in, in_bytes, true);
     for (int32_t i = 0; i < b->n && rc == 0; i++) {
-        if (wl__generate_text_cap(ctx, b->s[i].n_prompt, p->n_predict, b->piece_cap) == 0)
-            rc = text_oom(err, b, i, wl__generate_text_tokens(ctx, b->s[i].n_prompt, p->n_predict),
-                          piece_bytes, text_total, true);
+        b->s[i].cap = wl__generate_text_cap(ctx, b->s[i].n_prompt, p->n_predict, b->piece_cap);
+        if (b->s[i].cap == 0)
+            rc = text_oom(err, ctx, p->n_predict, b, i, true);
     }
     if (rc == 0) {
         b->piece = malloc(piece_bytes);
@@ -184,22 +179,12 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
         struct wl_token_sampler_params sp = p->sampling;
         sp.seed += (uint64_t)i;
         if ((rc = wl_token_sampler_create(&sp, b->n_sample, &s->smp)) != 0) {
-            char need[32];
-            if (rc == WL_EINVAL)
-                wl_errmsg_set(err, rc, "bad sampling parameters");
-            else
-                wl_errmsg_set(
-                    err, rc, "out of memory: the sampler of sequence %d (%d token ids) needs %s", i,
-                    b->n_sample,
-                    wl__generate_bytes_text(need, sizeof need,
-                                            (double)wl_token_sampler_bytes(&sp, b->n_sample)));
+            wl__generate_sampler_error(err, rc, &sp, b->n_sample, i);
             break;
         }
-        s->cap = wl__generate_text_cap(ctx, s->n_prompt, p->n_predict, b->piece_cap);
-        s->text = malloc(s->cap);
+        s->text = malloc(s->cap); /* s->cap: sized above */
         if (!s->text) {
-            rc = text_oom(err, b, i, wl__generate_text_tokens(ctx, s->n_prompt, p->n_predict),
-                          piece_bytes, text_total, false);
+            rc = text_oom(err, ctx, p->n_predict, b, i, false);
             break;
         }
         for (size_t k = 0; k < s->n_prompt; k++)
