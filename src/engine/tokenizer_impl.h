@@ -240,6 +240,11 @@ int wl__tok_merge_symbols(const wl_tokenizer *t, struct wl__tok_scratch *s, cons
 /* False when no token contains unit a directly followed by unit b (units:
  * code points, or 0x110000 + byte for invalid UTF-8). */
 bool wl__tok_spm_pair_possible(const wl_tokenizer *t, uint32_t a, uint32_t b);
+/* The bytes SentencePiece's escaped copy of a fragment of len bytes with
+ * n_space spaces needs (each space becomes U+2581's 3 bytes; space_prefix
+ * adds one), in *need; WL_ERANGE when byte offsets (uint32) or symbol
+ * indices (int32, one per character) could not hold it. */
+int wl__tok_spm_need(size_t len, size_t n_space, bool space_prefix, size_t *need);
 int wl__tok_spm_fragment(const wl_tokenizer *t, const char *text, size_t len, bool space_prefix,
                          struct wl__tok_scratch *s, struct wl__tok_ivec *out,
                          struct wl_tok_stats *st);

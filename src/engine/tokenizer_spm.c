@@ -118,6 +118,14 @@ static int spm_segment(const wl_tokenizer *t, const char *buf, size_t len,
     return rc;
 }
 
+int wl__tok_spm_need(size_t len, size_t n_space, bool space_prefix, size_t *need)
+{
+    /* with len <= WL_TOK_MAX_TEXT_BYTES, need <= 3 GiB + 3 and there are at
+     * most 1 GiB + 1 characters, so this never fires for a checked call */
+    *need = len + 2 * n_space + (space_prefix ? 3 : 0);
+    return *need > UINT32_MAX || len >= (size_t)INT32_MAX ? WL_ERANGE : 0;
+}
+
 int wl__tok_spm_fragment(const wl_tokenizer *t, const char *text, size_t len, bool space_prefix,
                          struct wl__tok_scratch *s, struct wl__tok_ivec *out,
                          struct wl_tok_stats *st)
@@ -125,14 +133,11 @@ int wl__tok_spm_fragment(const wl_tokenizer *t, const char *text, size_t len, bo
     size_t n_space = 0;
     for (size_t i = 0; i < len; i++)
         n_space += text[i] == ' ';
-    size_t need = len + 2 * n_space + (space_prefix ? 3 : 0);
+    size_t need = 0;
+    if (wl__tok_spm_need(len, n_space, space_prefix, &need) != 0)
+        return WL_ERANGE;
     if (need == 0)
         return 0;
-    /* byte offsets are uint32 and symbol indices int32 (one per character):
-     * with len <= WL_TOK_MAX_TEXT_BYTES, need <= 3 GiB + 3 and there are at
-     * most 1 GiB + 1 characters, so this never fires for a checked call */
-    if (need > UINT32_MAX || len >= (size_t)INT32_MAX)
-        return WL_ERANGE;
     if (need > s->buf_cap) {
         char *nb = realloc(s->buf, need);
         if (!nb)

@@ -288,7 +288,9 @@ static void test_decoder_holds_back_partial_utf8(void **state)
 }
 
 /* Texts over WL_TOK_MAX_TEXT_BYTES are refused before a byte is read (the
- * pointer here has 2 bytes behind it). */
+ * pointer here has 2 bytes behind it). A guard: the limit's value and the
+ * API's answer (test_spm_takes_every_text_under_the_limit tests the bound
+ * inside SentencePiece). */
 static void test_text_over_the_limit_is_range_error(void **state)
 {
     (void)state;
@@ -304,6 +306,25 @@ static void test_text_over_the_limit_is_range_error(void **state)
     assert_null(a);
     assert_int_equal(WL_TOK_MAX_TEXT_BYTES, (size_t)1 << 30);
     wl_tok_free(t);
+}
+
+/* SentencePiece's escaped copy (a space becomes 3 bytes) of any text the
+ * API takes fits its uint32 offsets: 1 GiB of spaces with the prefix is
+ * taken, not refused early (it was once refused past 2 GiB of copy);
+ * beyond what uint32 offsets or int32 symbols hold is refused. */
+static void test_spm_takes_every_text_under_the_limit(void **state)
+{
+    (void)state;
+    const size_t max = WL_TOK_MAX_TEXT_BYTES;
+    size_t need = 0;
+    assert_int_equal(wl__tok_spm_need(max, max, true, &need), 0);
+    assert_true(need == 3 * max + 3);
+    assert_int_equal(wl__tok_spm_need(max, 0, false, &need), 0);
+    assert_true(need == max);
+    /* past uint32 offsets: 1.5 GiB of spaces is 4.5 GiB of copy */
+    assert_int_equal(wl__tok_spm_need(max + max / 2, max + max / 2, false, &need), WL_ERANGE);
+    /* past int32 symbol indices, even without a space */
+    assert_int_equal(wl__tok_spm_need((size_t)INT32_MAX, 0, false, &need), WL_ERANGE);
 }
 
 /* A prompt's trailing partial character is dropped, not flushed into the
@@ -1242,6 +1263,7 @@ int main(void)
         cmocka_unit_test(test_decoder_holds_back_partial_utf8),
         cmocka_unit_test(test_decoder_drops_a_prompts_partial_character),
         cmocka_unit_test(test_text_over_the_limit_is_range_error),
+        cmocka_unit_test(test_spm_takes_every_text_under_the_limit),
         cmocka_unit_test(test_bpe_merge_ranks_cache_and_fallback),
         cmocka_unit_test(test_bpe_every_byte_round_trips),
         cmocka_unit_test(test_pretokenizers),
