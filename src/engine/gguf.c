@@ -342,8 +342,9 @@ static void wl__arr_free(struct wl__gguf_arr *a)
     a->str_off = NULL;
 }
 
-/* Parses an array value at the cursor (element type, count, elements). */
-static int wl__parse_arr(struct wl__cur *c, struct wl__gguf_arr *a, unsigned depth, const char *key)
+/* Parses an array value at the cursor (element type, count, elements);
+ * messages start with c->ctx, which names the key. */
+static int wl__parse_arr(struct wl__cur *c, struct wl__gguf_arr *a, unsigned depth)
 {
     uint64_t at = c->off;
     uint32_t et;
@@ -355,12 +356,12 @@ static int wl__parse_arr(struct wl__cur *c, struct wl__gguf_arr *a, unsigned dep
     if (rc)
         return rc;
     if (et >= WL_GGUF_VTYPE_COUNT)
-        return wl_errmsg_set(
-            c->err, WL_EFORMAT,
-            "key '%s': array at byte %" PRIu64 " has unknown element type %" PRIu32, key, at, et);
+        return wl_errmsg_set(c->err, WL_EFORMAT,
+                             "%sarray at byte %" PRIu64 " has unknown element type %" PRIu32,
+                             c->ctx, at, et);
     if (et == WL_GGUF_ARRAY && depth + 1 >= WL_GGUF_MAX_ARRAY_DEPTH)
         return wl_errmsg_set(c->err, WL_EFORMAT,
-                             "key '%s': arrays nested deeper than %u levels at byte %" PRIu64, key,
+                             "%sarrays nested deeper than %u levels at byte %" PRIu64, c->ctx,
                              WL_GGUF_MAX_ARRAY_DEPTH, at);
     a->elem_type = (enum wl_gguf_vtype)et;
     a->data_off = c->off;
@@ -371,14 +372,14 @@ static int wl__parse_arr(struct wl__cur *c, struct wl__gguf_arr *a, unsigned dep
         min_elem = 12;
     if (n > wl__left(c) / min_elem)
         return wl_errmsg_set(c->err, WL_EFORMAT,
-                             "key '%s': array at byte %" PRIu64 " claims %" PRIu64
+                             "%sarray at byte %" PRIu64 " claims %" PRIu64
                              " elements of type %s, which needs at least %" PRIu64
                              "-byte elements but only %" PRIu64 " bytes remain",
-                             key, at, n, wl__vtype_names[et], min_elem, wl__left(c));
+                             c->ctx, at, n, wl__vtype_names[et], min_elem, wl__left(c));
     if (et == WL_GGUF_STRING) {
         a->str_off = malloc((n ? n : 1) * sizeof *a->str_off);
         if (!a->str_off)
-            return wl_errmsg_set(c->err, WL_ENOMEM, "out of memory indexing array '%s'", key);
+            return wl_errmsg_set(c->err, WL_ENOMEM, "%sout of memory indexing the array", c->ctx);
         a->n = n;
         for (uint64_t j = 0; j < n; j++) {
             uint64_t doff, len;
@@ -392,16 +393,16 @@ static int wl__parse_arr(struct wl__cur *c, struct wl__gguf_arr *a, unsigned dep
     } else if (et == WL_GGUF_ARRAY) {
         if (n > WL_GGUF_MAX_SUBARRAYS - c->n_subarrays)
             return wl_errmsg_set(c->err, WL_EFORMAT,
-                                 "key '%s': array of %" PRIu64 " arrays at byte %" PRIu64
+                                 "%sarray of %" PRIu64 " arrays at byte %" PRIu64
                                  " exceeds the limit of %u nested arrays per file",
-                                 key, n, at, WL_GGUF_MAX_SUBARRAYS);
+                                 c->ctx, n, at, WL_GGUF_MAX_SUBARRAYS);
         c->n_subarrays += n;
         a->sub = calloc(n ? n : 1, sizeof *a->sub);
         if (!a->sub)
-            return wl_errmsg_set(c->err, WL_ENOMEM, "out of memory indexing array '%s'", key);
+            return wl_errmsg_set(c->err, WL_ENOMEM, "%sout of memory indexing the array", c->ctx);
         a->n = n; /* calloc'd children are safe to free even if parsing stops early */
         for (uint64_t j = 0; j < n; j++) {
-            rc = wl__parse_arr(c, &a->sub[j], depth + 1, key);
+            rc = wl__parse_arr(c, &a->sub[j], depth + 1);
             if (rc)
                 return rc;
         }
@@ -413,9 +414,9 @@ static int wl__parse_arr(struct wl__cur *c, struct wl__gguf_arr *a, unsigned dep
                 uint8_t b = c->p[c->off + j];
                 if (b > 1)
                     return wl_errmsg_set(c->err, WL_EFORMAT,
-                                         "key '%s': bool array element %" PRIu64 " at byte %" PRIu64
+                                         "%sbool array element %" PRIu64 " at byte %" PRIu64
                                          " is %u (must be 0 or 1)",
-                                         key, j, c->off + j, b);
+                                         c->ctx, j, c->off + j, b);
             }
         }
         c->off += bytes;
@@ -446,15 +447,15 @@ static int wl__parse_kv(struct wl__cur *c, struct wl__gguf_kv *kv)
         uint64_t doff, len;
         rc = wl__get_str(c, "string value", &doff, &len);
     } else if (t == WL_GGUF_ARRAY) {
-        rc = wl__parse_arr(c, &kv->arr, 0, wl__show(kv->key).s);
+        rc = wl__parse_arr(c, &kv->arr, 0);
     } else {
         char what[32];
         snprintf(what, sizeof what, "%s value", wl__vtype_names[t]);
         rc = wl__need(c, wl__vtype_sizes[t], what);
         if (rc == 0 && t == WL_GGUF_BOOL && c->p[c->off] > 1)
             rc = wl_errmsg_set(c->err, WL_EFORMAT,
-                               "key '%s': bool value at byte %" PRIu64 " is %u (must be 0 or 1)",
-                               wl__show(kv->key).s, c->off, c->p[c->off]);
+                               "%sbool value at byte %" PRIu64 " is %u (must be 0 or 1)", c->ctx,
+                               c->off, c->p[c->off]);
         if (rc == 0)
             c->off += wl__vtype_sizes[t];
     }
