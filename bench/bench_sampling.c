@@ -1,7 +1,9 @@
 /* Token sampling cost on a 64k vocabulary. First the time of one
  * wl_token_sampler_sample (top-k, softmax, top-p 1 and min-p 0 so every kept
  * candidate goes through the whole chain, temperature 0.8, the draw) for
- * k = 40 (the default), 1000, 32768 and 0 (all: a full sort). Then top-k 0
+ * k = 40 (the default), 1000, 2048, 4096, 32768 and 0 (all: a full sort);
+ * 2048 = n/32 is the largest k the bounded heap takes, 4096 is radix-sorted,
+ * so those two rows show the two sides of sampling.c's threshold. Then top-k 0
  * with top-p 0.95 and min-p 0.05 (llama.cpp's defaults with top-k off),
  * the sampler against the way it sampled before the radix sort, kept as a
  * reference in tests/reference/ref_sampling.c (qsort of the whole
@@ -26,7 +28,8 @@ static const char usage[] =
     "\n"
     "Milliseconds per sampled token (wl_token_sampler_sample: top-k, softmax,\n"
     "temperature 0.8, the draw; top-p and min-p off) on random logits over a\n"
-    "65536-token vocabulary, for top-k 40, 1000, 32768 and 0 (every token).\n"
+    "65536-token vocabulary, for top-k 40, 1000, 2048, 4096, 32768 and 0\n"
+    "(every token; up to 2048 a bounded heap, above it a radix sort).\n"
     "Then top-k 0 with top-p 0.95 and min-p 0.05 on two kinds of logits\n"
     "(uniform, and roughly normal with a few far ahead as a language model's):\n"
     "the old full qsort (tests/reference/ref_sampling.c) against the sampler,\n"
@@ -130,7 +133,7 @@ int main(int argc, char **argv)
         lm[i] = 2.6f * g + (r % 997 == 0 ? 16.0f + 4.0f * wl_bench_frand(&rng) : 0.0f);
     }
 
-    static const int32_t ks[] = {40, 1000, 32768, 0};
+    static const int32_t ks[] = {40, 1000, 2048, 4096, 32768, 0};
     printf("%-10s %12s %8s\n", "top-k", "ms/sample", "samples");
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
         struct wl_token_sampler_params p = wl_token_sampler_default_params();

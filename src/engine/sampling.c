@@ -267,7 +267,9 @@ static void sort_all(wl_token_sampler *s, int32_t n)
  * where qsort took ~20 ms. Otherwise a bounded heap of the k best so far
  * (worst at the root) sees each candidate once, O(n log k), then the k
  * survivors are sorted: faster below k ~ n / 32 (0.75 ms for k = 1000, 2.3
- * ms for k = 4096 against the radix sort's 1.4 ms, development VM). (An
+ * ms for k = 4096 against the radix sort's 1.4 ms, development VM, the heap
+ * figure measured once with this threshold raised; bench_sampling's k = 2048
+ * and 4096 rows time the two sides of it as shipped). (An
  * insertion into a sorted prefix was O(n k) and took ~1 s a token for
  * k = 32768 of 65536, all booked to SAMPLING.) */
 enum { RADIX_HEAP_MAX = 32 };
