@@ -256,7 +256,6 @@ static int wl__llama(struct wl__synth *s)
  * uniform(+-0.1), so the family-specific parts change the result. */
 struct wl__fam {
     enum wl_arch arch;
-    const char *eps_key;  /* "attention.layer_norm_rms_epsilon" or "...layer_norm_epsilon" */
     bool qkv_bias;        /* attn_{q,k,v}.bias */
     bool fused;           /* attn_qkv and a 2 * ffn ffn_up (no ffn_gate) */
     bool post_norms;      /* post_attention_norm, post_ffw_norm */
@@ -267,11 +266,11 @@ struct wl__fam {
 };
 
 static const struct wl__fam wl__fams[] = {
-    {WL_ARCH_QWEN2, "attention.layer_norm_rms_epsilon", true, false, false, false, false, false, 1},
-    {WL_ARCH_PHI3, "attention.layer_norm_rms_epsilon", false, true, false, false, false, false, 1},
-    {WL_ARCH_GEMMA, "attention.layer_norm_rms_epsilon", false, false, false, false, true, true, 1},
-    {WL_ARCH_GEMMA2, "attention.layer_norm_rms_epsilon", false, false, true, false, true, true, 1},
-    {WL_ARCH_STABLELM, "attention.layer_norm_epsilon", true, false, false, true, false, false, 4},
+    {WL_ARCH_QWEN2, true, false, false, false, false, false, 1},
+    {WL_ARCH_PHI3, false, true, false, false, false, false, 1},
+    {WL_ARCH_GEMMA, false, false, false, false, true, true, 1},
+    {WL_ARCH_GEMMA2, false, false, true, false, true, true, 1},
+    {WL_ARCH_STABLELM, true, false, false, true, false, false, 4},
 };
 
 static int wl__key_u32(struct wl__synth *s, const char *suffix, uint32_t v)
@@ -354,7 +353,7 @@ static int wl__family(struct wl__synth *s, const struct wl__fam *f)
     rc = rc ? rc : wl__key_u32(s, "attention.head_count", p->n_heads);
     rc = rc ? rc : wl__key_u32(s, "attention.head_count_kv", p->n_kv_heads);
     rc = rc ? rc : wl__key_f32(s, "rope.freq_base", (float)p->rope_freq_base);
-    rc = rc ? rc : wl__key_f32(s, f->eps_key, (float)p->norm_eps);
+    rc = rc ? rc : wl__key_f32(s, wl__arch_norm_eps_key(f->arch), (float)p->norm_eps);
     if (f->key_length) {
         rc = rc ? rc : wl__key_u32(s, "attention.key_length", head_dim);
         rc = rc ? rc : wl__key_u32(s, "attention.value_length", head_dim);

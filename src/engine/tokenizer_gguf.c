@@ -47,16 +47,15 @@ static int gguf_id(const wl_gguf *g, const char *key, int32_t *out, struct wl_er
         return wl_errmsg_set(err, WL_EFORMAT, "%s has type %s (a token id is an integer)", key,
                              wl_gguf_vtype_name(ty));
     }
-    int64_t v;
-    int rc = wl_gguf_get_i64(g, key, &v);
-    if (rc == WL_ERANGE) { /* a UINT64 above INT64_MAX */
+    /* the key is there and an integer: the only failure is a UINT64 above
+     * INT64_MAX (WL_ERANGE) */
+    int64_t v = 0;
+    if (wl_gguf_get_i64(g, key, &v) == WL_ERANGE) {
         uint64_t u = 0;
         wl_gguf_get_u64(g, key, &u);
         return wl_errmsg_set(err, WL_EFORMAT, "%s = %llu is not a token id", key,
                              (unsigned long long)u);
     }
-    if (rc)
-        return wl_errmsg_set(err, WL_EFORMAT, "%s is not a valid token id", key);
     if (v == -1 || v == (int64_t)UINT32_MAX)
         *out = WL_TOK_NULL;
     else if (v >= 0 && v <= INT32_MAX)
