@@ -972,6 +972,20 @@ static void test_show_says_the_sensors_were_partial(void **state)
     free(err);
 }
 
+/* A domain row with energy, average power and source; no baseline or peak. */
+static struct wl_store_domain measured_domain(enum wl_domain d, enum wl_method m, const char *source,
+                                              double energy_j, double avg_power_w)
+{
+    return (struct wl_store_domain){.domain = d,
+                                    .method = m,
+                                    .source = source,
+                                    .energy_j = energy_j,
+                                    .avg_power_w = avg_power_w,
+                                    .baseline_power_w = WL_STORE_UNSET,
+                                    .peak_power_w = WL_STORE_UNSET,
+                                    .peak_t_ms = WL_STORE_UNSET};
+}
+
 /* A run whose GPU energy was an NVML counter while the CPU package came
  * from the CPU-time model (a normal user: powercap is root-only) has a
  * headline method of model_estimate; its note says what was estimated and
@@ -980,45 +994,21 @@ static void test_show_says_the_sensors_were_partial(void **state)
 static void test_show_names_what_was_estimated(void **state)
 {
     struct fixture *f = *state;
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = f->db;
-    wl_store *s = NULL;
+    wl_store *s = wl_test_store_open(f->db);
     char id[37];
-    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
                                .created_at_ms = T0_MS + 7 * DAY_MS,
                                .model_name = "mixed",
                                .depth = "off"};
     wl_store_run *r = NULL;
     assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
-    struct wl_store_domain dom[2] = {{.domain = WL_DOMAIN_PACKAGE,
-                                      .method = WL_METHOD_MODEL_ESTIMATE,
-                                      .source = "cpu-model",
-                                      .energy_j = 6,
-                                      .avg_power_w = 12,
-                                      .baseline_power_w = WL_STORE_UNSET,
-                                      .peak_power_w = WL_STORE_UNSET,
-                                      .peak_t_ms = WL_STORE_UNSET},
-                                     {.domain = WL_DOMAIN_GPU,
-                                      .method = WL_METHOD_COUNTER,
-                                      .source = "nvml",
-                                      .energy_j = 4,
-                                      .avg_power_w = 8,
-                                      .baseline_power_w = WL_STORE_UNSET,
-                                      .peak_power_w = WL_STORE_UNSET,
-                                      .peak_t_ms = WL_STORE_UNSET}};
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 500,
-                                .energy_j = 10,
-                                .energy_method = WL_METHOD_MODEL_ESTIMATE,
-                                .energy_scope = "package+gpu",
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET,
-                                .domains = dom,
-                                .n_domains = 2};
+    struct wl_store_domain dom[2] = {
+        measured_domain(WL_DOMAIN_PACKAGE, WL_METHOD_MODEL_ESTIMATE, "cpu-model", 6, 12),
+        measured_domain(WL_DOMAIN_GPU, WL_METHOD_COUNTER, "nvml", 4, 8)};
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 500, 10, WL_METHOD_MODEL_ESTIMATE);
+    tot.energy_scope = "package+gpu";
+    tot.domains = dom;
+    tot.n_domains = 2;
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
     wl_store_close(s);
     char *out = NULL, *err = NULL;
@@ -1057,12 +1047,8 @@ static void test_show_names_what_was_estimated(void **state)
 static void test_show_names_what_was_estimated_in_an_unfinished_run(void **state)
 {
     struct fixture *f = *state;
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = f->db;
-    wl_store *s = NULL;
+    wl_store *s = wl_test_store_open(f->db);
     char id[37];
-    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
     struct wl_run_info info = {
         .kind = WL_RUN_KIND_INFERENCE,
         .created_at_ms = T0_MS + 8 * DAY_MS,
