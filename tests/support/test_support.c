@@ -143,3 +143,17 @@ int wl_test_model_from_memory(const void *buf, size_t size, struct wl_model **m,
         wl_gguf_close(g);
     return rc;
 }
+
+uint64_t wl_test_vm_size_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %llu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return (uint64_t)kb * 1024;
+}

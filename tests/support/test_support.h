@@ -11,6 +11,26 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+/* WL_TEST_UNDER_SANITIZER: 1 in an ASan, TSan or MSan build, else 0. They
+ * reserve terabytes of address space for shadow memory, so a test cannot
+ * make an allocation fail with an address-space limit there. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define WL_TEST_UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
+    __has_feature(memory_sanitizer)
+#define WL_TEST_UNDER_SANITIZER 1
+#endif
+#endif
+#ifndef WL_TEST_UNDER_SANITIZER
+#define WL_TEST_UNDER_SANITIZER 0
+#endif
+
+/* The calling process's address space in bytes (VmSize in
+ * /proc/self/status), 0 when unknown (not Linux): the base of an
+ * RLIMIT_AS a forked child sets to make a large allocation fail. */
+uint64_t wl_test_vm_size_bytes(void);
+
 /* Path of a file under ../shared/testdata (static buffer; valid until the next call). */
 const char *wl_test_data_path(const char *rel);
 

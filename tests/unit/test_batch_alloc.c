@@ -136,35 +136,13 @@ static void test_sizes_past_ptrdiff_max_are_refused_with_what_and_bytes(void **s
     wl_test_synth_free(&s);
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-
-#if !defined(UNDER_SANITIZER) && defined(__linux__)
-/* The process's address space in bytes (VmSize), 0 when unknown. */
-static uint64_t vm_size_bytes(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return 0;
-    char line[256];
-    unsigned long long kb = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmSize: %llu kB", &kb) == 1)
-            break;
-    fclose(f);
-    return (uint64_t)kb * 1024;
-}
+#if !WL_TEST_UNDER_SANITIZER && defined(__linux__)
 
 /* In a child under an address-space limit of 256 MiB above what it uses:
  * 0 when the batch failed with want. */
 static int refused_child(wl_context *ctx, const wl_tokenizer *tok, bool one, const char *want)
 {
-    const uint64_t vm = vm_size_bytes();
+    const uint64_t vm = wl_test_vm_size_bytes();
     struct rlimit rl = {.rlim_cur = vm + (256u << 20), .rlim_max = vm + (256u << 20)};
     if (vm == 0 || setrlimit(RLIMIT_AS, &rl) != 0)
         return 3;
@@ -181,7 +159,7 @@ static int refused_child(wl_context *ctx, const wl_tokenizer *tok, bool one, con
 static void test_a_refused_allocation_says_what_and_how_many_bytes(void **state)
 {
     (void)state;
-#if defined(UNDER_SANITIZER) || !defined(__linux__)
+#if WL_TEST_UNDER_SANITIZER || !defined(__linux__)
     skip(); /* sanitizers reserve terabytes of shadow: no address-space limit */
 #else
     struct wl_test_synth s = {0};

@@ -192,38 +192,13 @@ static void test_phi3_rope_factors_follow_n_ctx_rope(void **state)
     wl_test_synth_free(&s);
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-
-#ifndef UNDER_SANITIZER /* the limit below is not used under sanitizers */
-/* The process's address space in bytes (VmSize), 0 when unknown. */
-static uint64_t vm_size_bytes(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return 0;
-    char line[256];
-    unsigned long long kb = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmSize: %llu kB", &kb) == 1)
-            break;
-    fclose(f);
-    return (uint64_t)kb * 1024;
-}
-#endif
-
 /* In a child under an address-space limit of 256 MiB above what it uses
  * (Linux, no sanitizer: they reserve terabytes of shadow), generation with
  * n_predict INT32_MAX: 0 when alone and batched both ran to a full context. */
 static int huge_n_predict_child(wl_context *alone, wl_context *batched, const wl_tokenizer *tok)
 {
-#ifndef UNDER_SANITIZER
-    const uint64_t vm = vm_size_bytes();
+#if !WL_TEST_UNDER_SANITIZER
+    const uint64_t vm = wl_test_vm_size_bytes();
     if (vm > 0) {
         struct rlimit rl = {.rlim_cur = vm + (256u << 20), .rlim_max = vm + (256u << 20)};
         if (setrlimit(RLIMIT_AS, &rl) != 0)

@@ -286,15 +286,9 @@ static void test_partition_matches_reference_on_whitespace_runs(void **state)
 static void test_whitespace_run_memory_is_linear(void **state)
 {
     (void)state;
-#if !defined(__linux__) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if !defined(__linux__) || WL_TEST_UNDER_SANITIZER
     skip(); /* sanitizers reserve terabytes of address space */
 #else
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
-    __has_feature(memory_sanitizer)
-    skip();
-#endif
-#endif
     struct vocab v;
     wl_tokenizer *t = space_run_vocab(&v);
     size_t len = (size_t)4 << 20;
@@ -305,18 +299,10 @@ static void test_whitespace_run_memory_is_linear(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        unsigned long vm_kb = 0;
-        char line[256];
-        FILE *f = fopen("/proc/self/status", "r");
-        while (f && fgets(line, sizeof line, f))
-            if (sscanf(line, "VmSize: %lu kB", &vm_kb) == 1)
-                break;
-        if (f)
-            fclose(f);
-        if (vm_kb == 0)
+        const uint64_t vm = wl_test_vm_size_bytes();
+        if (vm == 0)
             _exit(3);
-        struct rlimit rl = {(rlim_t)vm_kb * 1024 + ((rlim_t)512 << 20),
-                            (rlim_t)vm_kb * 1024 + ((rlim_t)512 << 20)};
+        struct rlimit rl = {(rlim_t)vm + ((rlim_t)512 << 20), (rlim_t)vm + ((rlim_t)512 << 20)};
         if (setrlimit(RLIMIT_AS, &rl) != 0)
             _exit(4);
         int32_t *ids = NULL;
