@@ -94,36 +94,38 @@ static void after_open(const char *path, int flags, int fd)
         raise(signal_to_raise());
 }
 
+typedef int (*open_fn)(const char *, int, ...);
+
+/* open and open64: the next definition of sym (looked up once into *next),
+ * with the mode when the flags create a file, then after_open. */
+static int open_through(open_fn *next, const char *sym, const char *path, int flags, va_list ap)
+{
+    if (!*next)
+        *next = (open_fn)next_fn(sym);
+    mode_t mode = 0;
+    if (flags & (O_CREAT | O_TMPFILE))
+        mode = (mode_t)va_arg(ap, int);
+    int fd = (*next)(path, flags, mode);
+    after_open(path, flags, fd);
+    return fd;
+}
+
 int open(const char *path, int flags, ...)
 {
-    static int (*next)(const char *, int, ...);
-    if (!next)
-        next = (int (*)(const char *, int, ...))next_fn("open");
-    mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = (mode_t)va_arg(ap, int);
-        va_end(ap);
-    }
-    int fd = next(path, flags, mode);
-    after_open(path, flags, fd);
+    static open_fn next;
+    va_list ap;
+    va_start(ap, flags);
+    int fd = open_through(&next, "open", path, flags, ap);
+    va_end(ap);
     return fd;
 }
 
 int open64(const char *path, int flags, ...)
 {
-    static int (*next)(const char *, int, ...);
-    if (!next)
-        next = (int (*)(const char *, int, ...))next_fn("open64");
-    mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = (mode_t)va_arg(ap, int);
-        va_end(ap);
-    }
-    int fd = next(path, flags, mode);
-    after_open(path, flags, fd);
+    static open_fn next;
+    va_list ap;
+    va_start(ap, flags);
+    int fd = open_through(&next, "open64", path, flags, ap);
+    va_end(ap);
     return fd;
 }
