@@ -358,6 +358,30 @@ static void test_jina_v2_mask_strips_left_whitespace(void **state)
     }
 }
 
+/* The Phi-3 name rule looks at the whole general.name: it read only the
+ * first 127 bytes, so a long name with "Phi-3" at its end lost the rule. */
+static void test_phi3_name_rule_reads_the_whole_name(void **state)
+{
+    (void)state;
+    char name[300];
+    memset(name, 'x', 200);
+    strcpy(name + 200, " PHI3-mini");
+    struct vocab v;
+    bpe_bytes(&v);
+    int32_t mask = add(&v, "<mask>", 6, 3);
+    wl_tokenizer *t = build(&v, WL_TOK_MODEL_BPE, "gpt-2", name);
+    const char *text = "a<mask> x";
+    int32_t ids[16];
+    size_t n = 0;
+    assert_int_equal(
+        wl_tok_tokenize(t, text, strlen(text), WL_TOK_PARSE_SPECIAL, ids, 16, &n, NULL), 0);
+    const int32_t want[] = {'a', mask, 'x'}; /* RSTRIP: the space after <mask> goes */
+    assert_int_equal(n, 3);
+    assert_memory_equal(ids, want, sizeof want);
+    wl_tok_free(t);
+    vocab_free(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_partition_matches_reference_on_whitespace_runs),
         cmocka_unit_test(test_whitespace_run_memory_is_linear),
         cmocka_unit_test(test_jina_v2_mask_strips_left_whitespace),
+        cmocka_unit_test(test_phi3_name_rule_reads_the_whole_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
