@@ -931,7 +931,7 @@ static void on_quantize_progress(void *arg, uint64_t done, uint64_t n, uint64_t 
         fputc('\n', stderr);
 }
 
-/* "wrote OUT: <print_matrix_types>; 11 tensors copied (norms, biases);
+/* "wrote OUT: <print_matrix_types>; 11 other tensors kept in their source type;
  * tensor data A -> B bytes". */
 static void print_quantize_summary(FILE *f, const char *name, enum wl_ttype type,
                                    const struct wl_requant_stats *st)
@@ -940,8 +940,8 @@ static void print_quantize_summary(FILE *f, const char *name, enum wl_ttype type
     print_matrix_types(f, type, st);
     const uint64_t n_other = st->n_converted + st->n_copied - st->n_matrices;
     fprintf(f,
-            "; %" PRIu64 " other tensor%s (norms, biases) kept; tensor data %" PRIu64 " -> %" PRIu64
-            " bytes\n",
+            "; %" PRIu64 " other tensor%s kept in their source type; tensor data %" PRIu64
+            " -> %" PRIu64 " bytes\n",
             n_other, n_other == 1 ? "" : "s", st->bytes_in, st->bytes_out);
 }
 

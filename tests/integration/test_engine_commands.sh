@@ -207,7 +207,7 @@ if [ $rc = 0 ] && grep -q "0 of 37 weight matrices in Q4_K, 5 in the fallback F1
   ok "quantize: no Q4_K tensor is said, with a warning"
 else bad "quantize q4_k summary (rc $rc): $(cat "$tmp/out" "$tmp/err")"; fi
 "$W" model quantize "$M" "$tmp/f16.gguf" --type f16 >"$tmp/out" 2>"$tmp/err"; rc=$?
-if [ $rc = 0 ] && grep -q "37 of 37 weight matrices in F16; 11 other tensors" "$tmp/out" && [ ! -s "$tmp/err" ]; then
+if [ $rc = 0 ] && grep -q "37 of 37 weight matrices in F16; 11 other tensors kept in their source type;" "$tmp/out" && [ ! -s "$tmp/err" ]; then
   ok "quantize f16: all matrices, no warning"
 else bad "quantize f16 summary (rc $rc): $(cat "$tmp/out" "$tmp/err")"; fi
 
