@@ -4,8 +4,9 @@
  * terminal as "\x1b" or "\u009b", never as itself, and a byte that is not
  * UTF-8 as "\xNN". JSON outputs come here too (wl_cli_put_json): on a
  * terminal their C1 and bidirectional controls are written as \uNNNN,
- * elsewhere they keep their bytes. CSV and generated text keep their bytes
- * and do not come here. Stateless; single-threaded like the rest of cli/.
+ * elsewhere they keep their bytes. CSV cells are escaped the same way on a
+ * terminal by util/csv_text.h; generated text keeps its bytes. Stateless; single-threaded like the
+ * rest of cli/.
  */
 #ifndef WL_CLI_TEXT_H
 #define WL_CLI_TEXT_H

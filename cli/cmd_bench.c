@@ -10,6 +10,7 @@
 #include "engine/model.h"
 #include "engine/threadpool.h"
 #include "util/clock.h"
+#include "util/csv_text.h"
 #include "util/hugepage.h"
 #include "util/json_text.h"
 #include "util/utf8.h"
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *CMD = "bench";
 
@@ -53,7 +55,7 @@ static void usage(FILE *out)
             "  -t, --threads N       threads (default: online CPUs)\n"
             "  -o, --output FMT      md (default), csv or json (in json a model path or CPU\n"
             "                        name that is not UTF-8 shows U+FFFD, and <field>_hex\n"
-            "                        has its bytes; csv keeps the bytes)\n"
+            "                        has its bytes; csv keeps the bytes, escaped on a terminal)\n"
             "      --json            same as -o json\n"
             "  -ub, --ubatch-size N  prompt tokens per forward batch (default 64); csv and\n"
             "                        json's n_batch and n_ubatch are the batch the engine\n"
@@ -150,17 +152,13 @@ static void print_md(const struct info *in, const struct wl_bench_result *r, int
 
 /* One CSV field, quoted as llama-bench quotes every field, with each '"'
  * doubled (RFC 4180), so a comma, a quote or a line break in a path or a
- * CPU name stays inside its field. The bytes are written as they are,
- * UTF-8 or not: CSV has no escapes, and a reader gets the exact text. */
-static void print_csv_text(const char *s)
+ * CPU name stays inside its field. To a file or a pipe the bytes are
+ * written as they are, UTF-8 or not: CSV has no escapes, and a reader gets
+ * the exact text. On a terminal (tty) they are escaped as the md table's
+ * are, so an ESC in a model path does not drive the terminal. */
+static void print_csv_text(const char *s, bool tty)
 {
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"')
-            putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
+    wl_csv_put(stdout, s, strlen(s), WL_CSV_QUOTE_ALWAYS | (tty ? WL_CSV_ESCAPE : 0));
 }
 
 /* llama-bench's columns in its order (tools/llama-bench/llama-bench.cpp,
@@ -183,15 +181,16 @@ static void print_csv(const struct info *in, const struct wl_bench_result *r, in
            "type_v,n_gpu_layers,split_mode,main_gpu,no_kv_offload,flash_attn,tensor_split,"
            "tensor_buft_overrides,use_mmap,embeddings,no_op_offload,n_prompt,n_gen,n_depth,"
            "test_time,avg_ns,stddev_ns,avg_ts,stddev_ts,n_seq\n");
+    const bool tty = isatty(fileno(stdout)) == 1;
     for (int i = 0; i < n; i++) {
         char t[32];
         time_iso(r[i].test_time_s, t, sizeof t);
         printf("\"wattlens-%s\",\"0\",", wl_version());
-        print_csv_text(in->cpu);
+        print_csv_text(in->cpu, tty);
         printf(",\"\",\"CPU\",");
-        print_csv_text(in->filename);
+        print_csv_text(in->filename, tty);
         putchar(',');
-        print_csv_text(in->model_type);
+        print_csv_text(in->model_type, tty);
         printf(",\"%llu\",\"%llu\",\"%d\",\"%d\",\"%d\"," BENCH_FIXED_CPU
                ",\"%s\",\"%s\",\"0\"," BENCH_FIXED_GPU
                ",\"%d\",\"%d\",\"0\",\"%s\",\"%.0f\",\"%.0f\",\"%.6f\",\"%.6f\","

@@ -12,6 +12,7 @@
 
 #include "analysis/run_json.h"
 #include "analysis/summary.h"
+#include "util/csv_text.h"
 #include "util/json_text.h"
 #include "util/utf8.h"
 #include "wattlens/error.h"
@@ -569,42 +570,12 @@ struct wl__csv {
     int io_error;
 };
 
-/* One text cell: quoted when it holds a comma, a quote or a line break;
- * with escape, first escaped as the text outputs are (wl_utf8_escape), so
- * no control byte of a stored text reaches a terminal. */
+/* One text cell (wl_csv_put): quoted when it holds a comma, a quote or a
+ * line break; with escape, first escaped as the text outputs are, so no
+ * control byte of a stored text reaches a terminal. */
 static void wl__csv_text(FILE *out, const char *s, size_t n, bool escape)
 {
-    char small[256], *big = NULL;
-    if (escape) {
-        size_t need = wl_utf8_escape(small, sizeof small, s, n);
-        if (need >= sizeof small) {
-            big = malloc(need + 1);
-            if (!big) { /* out of memory: a marker, never the raw bytes */
-                fputs("?", out);
-                return;
-            }
-            wl_utf8_escape(big, need + 1, s, n);
-        }
-        s = big ? big : small;
-        n = need;
-    }
-    bool quote = false;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r')
-            quote = true;
-    }
-    if (!quote) {
-        fwrite(s, 1, n, out);
-    } else {
-        fputc('"', out);
-        for (size_t i = 0; i < n; i++) {
-            if (s[i] == '"')
-                fputc('"', out);
-            fputc(s[i], out);
-        }
-        fputc('"', out);
-    }
-    free(big);
+    wl_csv_put(out, s, n, escape ? WL_CSV_ESCAPE : 0);
 }
 
 /* A value as a cell. Unknown is an empty cell: NULL, and a real that is not

@@ -10,7 +10,7 @@
 #   model file named in CJK or with accents does not push the columns after
 #   it), measured here with Python's own Unicode width data;
 # - `bench -o csv` quotes a path with commas, quotes and a line break
-#   (RFC 4180) and keeps its bytes;
+#   (RFC 4180) and keeps its bytes, escaped on a terminal;
 # - text outputs never pass a control character from a file, a sensor or a
 #   stored run to the terminal: `sensors` shows a sysfs root holding ESC and
 #   CSI (as U+009B and as a raw 0x9B byte) escaped in its source and why
@@ -160,6 +160,23 @@ for r in rows[1:]:
     assert os.fsencode(r[head.index("model_filename")]) == os.fsencode(sys.argv[2]), r
     assert r[head.index("backends")] == "CPU" and r[head.index("n_seq")] == "1", r
 PY
+# on a terminal the CSV's text is escaped as the md table's is: an ESC and a
+# CSI in the model path reach it as \x1b and \u009b, never as themselves
+if command -v script >/dev/null 2>&1; then
+  tm="$tmp/$(printf 't\033[31m\302\233')".gguf
+  cp "$M" "$tm"
+  script -qec "$(printf '%q ' "$W" bench -m "$tm" -p 0 -n 1 -r 1 -t 1 --no-warmup -o csv)" /dev/null \
+    >"$tmp/bench-tty.csv" 2>&1
+  python3 - "$tmp/bench-tty.csv" <<'PY' && ok "bench -o csv on a terminal escapes the model path" || bad "bench -o csv on a terminal: $(od -c "$tmp/bench-tty.csv" | head -20)"
+import sys
+text = open(sys.argv[1], "rb").read().decode("utf-8")  # a raw 0x9B byte fails here
+assert '/t\\x1b[31m\\u009b.gguf"' in text, text
+bad = [c for c in text if (ord(c) < 0x20 and c not in "\r\n") or 0x7F <= ord(c) < 0xA0]
+assert not bad, bad
+PY
+else
+  echo "SKIP: no script(1) for a terminal (bench -o csv on a terminal)"
+fi
 "$W" "${B[@]}" >"$tmp/bench.md" 2>"$tmp/err"
 python3 - "$tmp/bench.md" <<'PY' && ok "bench md table aligned in display columns" || bad "bench md table (see above): $(cat "$tmp/err" "$tmp/bench.md")"
 import sys, unicodedata
