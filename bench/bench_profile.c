@@ -11,11 +11,18 @@
  * Two figures per depth, each the best of WL_BENCH_REPS (default 3):
  * - decode tokens/s (wall clock; noisy on a shared machine), and its overhead
  *   relative to depth off (targets: module <= 1 %, deep <= 5 %);
- * - CPU time per generated token with one engine thread (no worker polls):
- *   of the generating thread (CLOCK_THREAD_CPUTIME_ID over wl_generate: the
+ * - CPU time per decode step with one engine thread (no worker polls): of
+ *   the generating thread (CLOCK_THREAD_CPUTIME_ID over wl_generate: the
  *   hooks' and marks' cost), and of the whole process (CLOCK_PROCESS_CPUTIME_ID
  *   over the generation and the recorder's final flush: + sampler and store
  *   writer threads). What the profiler adds in work, robust to other load.
+ *   wl_generate also tokenizes the prompt, runs its prefill and samples the
+ *   first token; the recorder's cost there is once per forward batch, in
+ *   decode once per token, so counting them in would dilute the per-token
+ *   overhead (on the 1.1B model the prefill was about half the CPU time of
+ *   8 tokens). Each configuration therefore also runs with n_predict = 1,
+ *   and a decode step costs (cpu(N) - cpu(1)) / (N - 1), from the best
+ *   (lowest) of each over the repetitions.
  * Environment: WL_BENCH_REPS, WL_BENCH_THREADS (default 2), WL_BENCH_BIG=0
  * skips the 1.1B-shaped model, WL_BENCH_SMALL=0 stories260K, WL_BENCH_WALL=0
  * the wall-clock pass. Never asserts.
@@ -58,8 +65,18 @@ static const struct config configs[] = {
 
 struct figures {
     double decode_tps, prefill_tps;
-    double cpu_us_per_tok;    /* process CPU time per generated token */
-    double engine_us_per_tok; /* CPU time of the generating thread per generated token */
+    /* CPU time of one generation, whole: of the process (+ the recorder's
+     * final flush) and of the generating thread; 0 when unknown */
+    uint64_t process_ns, engine_ns;
+    int32_t n_generated;
+};
+
+/* CPU time per decode step, in us: of the best generations of n_predict N
+ * (gen) and of n_predict 1 (one), which share tokenization, prefill and the
+ * first token; 0 when unknown (no decode step, or the difference is not
+ * positive: noise larger than the decode). */
+struct cpu_step {
+    double process_us, engine_us;
 };
 
 static void empty_hook(void *user_data, const struct wl_hook_event *ev)
@@ -133,8 +150,9 @@ static int one(wl_model *m, wl_tokenizer *tok, wl_context *ctx, const struct con
     f->decode_tps = res.t_decode_ns && res.n_generated > 1
                         ? (res.n_generated - 1) / ((double)res.t_decode_ns / 1e9)
                         : 0;
-    f->cpu_us_per_tok = res.n_generated > 0 ? (double)(cpu1 - cpu0) / 1e3 / res.n_generated : 0;
-    f->engine_us_per_tok = res.n_generated > 0 ? (double)(th1 - th0) / 1e3 / res.n_generated : 0;
+    f->process_ns = cpu1 - cpu0;
+    f->engine_ns = th1 - th0;
+    f->n_generated = res.n_generated;
     wl_generate_result_free(&res);
     return 0;
 }
@@ -145,18 +163,36 @@ static void keep_best(struct figures *best, const struct figures *f)
         best->decode_tps = f->decode_tps;
     if (f->prefill_tps > best->prefill_tps)
         best->prefill_tps = f->prefill_tps;
-    if (f->cpu_us_per_tok > 0 &&
-        (best->cpu_us_per_tok == 0 || f->cpu_us_per_tok < best->cpu_us_per_tok))
-        best->cpu_us_per_tok = f->cpu_us_per_tok;
-    if (f->engine_us_per_tok > 0 &&
-        (best->engine_us_per_tok == 0 || f->engine_us_per_tok < best->engine_us_per_tok))
-        best->engine_us_per_tok = f->engine_us_per_tok;
+    if (f->process_ns > 0 && (best->process_ns == 0 || f->process_ns < best->process_ns))
+        best->process_ns = f->process_ns;
+    if (f->engine_ns > 0 && (best->engine_ns == 0 || f->engine_ns < best->engine_ns))
+        best->engine_ns = f->engine_ns;
+    if (f->n_generated > best->n_generated)
+        best->n_generated = f->n_generated;
+}
+
+static double per_step_us(uint64_t gen_ns, uint64_t one_ns, int32_t n_generated)
+{
+    if (n_generated < 2 || gen_ns == 0 || one_ns == 0 || gen_ns <= one_ns)
+        return 0;
+    return (double)(gen_ns - one_ns) / 1e3 / (n_generated - 1);
+}
+
+static struct cpu_step cpu_per_step(const struct figures *gen, const struct figures *one)
+{
+    return (struct cpu_step){
+        .process_us = per_step_us(gen->process_ns, one->process_ns, gen->n_generated),
+        .engine_us = per_step_us(gen->engine_ns, one->engine_ns, gen->n_generated),
+    };
 }
 
 /* Runs every configuration reps times, interleaved so drift on a shared
- * machine hits all of them; keeps the best figures. */
+ * machine hits all of them; keeps the best figures. With best_one (not
+ * NULL) each configuration also runs with n_predict 1 right after, into
+ * best_one: the prompt's part of a generation, for cpu_per_step. */
 static int run_all(wl_model *m, wl_tokenizer *tok, int threads, int n_gen, int reps,
-                   const char *dbdir, struct figures best[N_CONFIGS], const char *label)
+                   const char *dbdir, struct figures best[N_CONFIGS],
+                   struct figures best_one[N_CONFIGS], const char *label)
 {
     struct wl_errmsg err;
     wl_context *ctx = NULL;
@@ -168,6 +204,8 @@ static int run_all(wl_model *m, wl_tokenizer *tok, int threads, int n_gen, int r
         return -1;
     }
     memset(best, 0, sizeof(struct figures) * N_CONFIGS);
+    if (best_one)
+        memset(best_one, 0, sizeof(struct figures) * N_CONFIGS);
     for (int r = 0; r < reps; r++) {
         for (size_t i = 0; i < N_CONFIGS; i++) {
             struct figures f;
@@ -175,6 +213,12 @@ static int run_all(wl_model *m, wl_tokenizer *tok, int threads, int n_gen, int r
                 keep_best(&best[i], &f);
             else
                 printf("%s: generation failed with %s\n", label, configs[i].name);
+            if (!best_one)
+                continue;
+            if (one(m, tok, ctx, &configs[i], 1, dbdir, &f) == 0)
+                keep_best(&best_one[i], &f);
+            else
+                printf("%s: one-token generation failed with %s\n", label, configs[i].name);
         }
     }
     wl_context_free(ctx);
@@ -205,23 +249,29 @@ static void print_wall(const struct figures wall[N_CONFIGS], int threads, int n_
     }
 }
 
-static void print_cpu(const struct figures cpu[N_CONFIGS], int n_gen_cpu)
+static void print_cpu(const struct figures gen[N_CONFIGS], const struct figures one_tok[N_CONFIGS])
 {
-    printf("  CPU time per generated token, 1 engine thread, %d generated tokens (robust to\n"
-           "  other load): the engine thread alone (hooks, marks), and the whole process\n"
-           "  (+ sampler and store writer threads: SQLite rows)\n",
-           n_gen_cpu);
-    printf("  %-18s %12s %10s %10s %13s %10s %10s\n", "depth", "engine us/tok", "vs off", "vs none",
-           "process us/tok", "vs off", "vs none");
+    struct cpu_step c[N_CONFIGS];
+    for (size_t i = 0; i < N_CONFIGS; i++)
+        c[i] = cpu_per_step(&gen[i], &one_tok[i]);
+    printf("  CPU time per decode step, 1 engine thread (robust to other load): the engine\n"
+           "  thread alone (hooks, marks), and the whole process (+ sampler and store writer\n"
+           "  threads: SQLite rows); (cpu(%d tokens) - cpu(1 token)) / %d decode steps, so\n"
+           "  tokenizing, the prefill and the first token are not in it\n",
+           gen[REF].n_generated, gen[REF].n_generated - 1);
+    printf("  %-18s %13s %10s %10s %14s %10s %10s\n", "depth", "engine us/step", "vs off",
+           "vs none", "process us/step", "vs off", "vs none");
     for (size_t i = 0; i < N_CONFIGS; i++) {
-        char eo[32], en[32], po[32], pn[32];
-        print_overhead(eo, sizeof eo, cpu[REF].engine_us_per_tok, cpu[i].engine_us_per_tok, false);
-        print_overhead(en, sizeof en, cpu[0].engine_us_per_tok, cpu[i].engine_us_per_tok, false);
-        print_overhead(po, sizeof po, cpu[REF].cpu_us_per_tok, cpu[i].cpu_us_per_tok, false);
-        print_overhead(pn, sizeof pn, cpu[0].cpu_us_per_tok, cpu[i].cpu_us_per_tok, false);
-        printf("  %-18s %12.1f %10s %10s %13.1f %10s %10s\n", configs[i].name,
-               cpu[i].engine_us_per_tok, i == REF ? "(ref)" : eo, i == 0 ? "" : en,
-               cpu[i].cpu_us_per_tok, i == REF ? "(ref)" : po, i == 0 ? "" : pn);
+        char eo[32], en[32], po[32], pn[32], ev[32], pv[32];
+        print_overhead(eo, sizeof eo, c[REF].engine_us, c[i].engine_us, false);
+        print_overhead(en, sizeof en, c[0].engine_us, c[i].engine_us, false);
+        print_overhead(po, sizeof po, c[REF].process_us, c[i].process_us, false);
+        print_overhead(pn, sizeof pn, c[0].process_us, c[i].process_us, false);
+        snprintf(ev, sizeof ev, c[i].engine_us > 0 ? "%.1f" : "-", c[i].engine_us);
+        snprintf(pv, sizeof pv, c[i].process_us > 0 ? "%.1f" : "-", c[i].process_us);
+        printf("  %-18s %13s %10s %10s %14s %10s %10s\n", configs[i].name, ev,
+               i == REF ? "(ref)" : eo, i == 0 ? "" : en, pv, i == REF ? "(ref)" : po,
+               i == 0 ? "" : pn);
     }
 }
 
@@ -240,16 +290,16 @@ static void bench_model(const char *label, const char *path, int n_gen, int n_ge
     if (!mkdtemp(dbdir))
         goto out;
     have_dir = true;
-    struct figures wall[N_CONFIGS], cpu[N_CONFIGS];
+    struct figures wall[N_CONFIGS], cpu[N_CONFIGS], cpu_one[N_CONFIGS];
     const char *wall_env = getenv("WL_BENCH_WALL");
     const bool do_wall = !(wall_env && strcmp(wall_env, "0") == 0);
-    if ((do_wall && run_all(m, tok, threads, n_gen, reps, dbdir, wall, label) != 0) ||
-        run_all(m, tok, 1, n_gen_cpu, reps, dbdir, cpu, label) != 0)
+    if ((do_wall && run_all(m, tok, threads, n_gen, reps, dbdir, wall, NULL, label) != 0) ||
+        run_all(m, tok, 1, n_gen_cpu, reps, dbdir, cpu, cpu_one, label) != 0)
         goto out;
     printf("\n%s (%d layers, best of %d)\n", label, m->config.n_layer, reps);
     if (do_wall)
         print_wall(wall, threads, n_gen);
-    print_cpu(cpu, n_gen_cpu);
+    print_cpu(cpu, cpu_one);
 out:
     if (have_dir)
         wl_bench_rmtree("bench_profile", dbdir);
@@ -265,7 +315,9 @@ static const char usage[] =
     "(each writing into a store in a temporary directory), on stories260K and on\n"
     "the 1.1B-shaped synthetic llama (Q8_0, generated once with `wattlens model\n"
     "synth` into <build>/model-cache/). Prints decode tokens/s and its overhead\n"
-    "against depth off, and CPU time per generated token; never asserts.\n"
+    "against depth off, and CPU time per decode step (each configuration also\n"
+    "runs with one token, whose CPU time -- tokenizing, prefill, first token --\n"
+    "is taken off); never asserts.\n"
     "\n"
     "Environment:\n"
     "  WL_BENCH_REPS     repetitions, the best of which is shown (default 3)\n"
