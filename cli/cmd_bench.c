@@ -89,6 +89,11 @@ struct info {
     uint64_t n_params;
     int threads;
     const char *type_k;
+    /* the md table's conditional columns, shown as llama-bench shows them
+     * when the setting is not the default: n_ubatch when -ub asked for a
+     * batch other than the context's default, type_k and type_v when -ctk
+     * is not f16 (it sets both) */
+    bool show_ubatch, show_types;
 };
 
 static void time_iso(int64_t s, char *buf, size_t size)
@@ -106,32 +111,44 @@ static void print_right(const char *s, size_t width)
 
 /* llama-bench's md table (markdown_printer in tools/llama-bench/
  * llama-bench.cpp): its column widths (model -30, size and params 10,
- * backend -10, threads 7, test 15, t/s 20; negative: left-aligned) and
- * alignment row, in display columns rather than bytes: its "%-30s" model
- * column counts bytes, and the "±" of t/s is two bytes in one column
- * (llama-bench adds one to that column's width for it). llama-bench never
- * cuts the model; a longer one pushes the rest of its row out of line. The
- * rows are all known here, so the column widens to the widest model
- * instead: every row is as wide as the header, and nothing is cut. A '|' in
- * the model is written "\|" (GitHub Markdown's escape; llama-bench leaves
- * it bare, which splits the cell) and counts two columns. */
+ * backend -10, threads 7, n_ubatch 8, type_k and type_v 6, test 15, t/s 20;
+ * negative: left-aligned) and alignment row, in display columns rather than
+ * bytes: its "%-30s" model column counts bytes, and the "±" of t/s is two
+ * bytes in one column (llama-bench adds one to that column's width for
+ * it). n_ubatch, type_k and type_v are llama-bench's conditional columns,
+ * in its order after threads, printed only when the setting is not the
+ * default (struct info); n_ubatch's cells are the batch the engine ran, as
+ * in csv. llama-bench never cuts the model; a longer one pushes the rest of
+ * its row out of line. The rows are all known here, so the column widens to
+ * the widest model instead: every row is as wide as the header, and nothing
+ * is cut. A '|' in the model is written "\|" (GitHub Markdown's escape;
+ * llama-bench leaves it bare, which splits the cell) and counts two
+ * columns. llama-bench's "build: COMMIT (NUMBER)" footer is not printed. */
 static void print_md(const struct info *in, const struct wl_bench_result *r, int n)
 {
-    enum { MODEL_W = 30, TEST_W = 15, TS_W = 20 };
+    enum { MODEL_W = 30, UBATCH_W = 8, TYPE_W = 6, TEST_W = 15, TS_W = 20 };
     char model[2 * sizeof in->model_type]; /* each '|' becomes two bytes */
     wl_utf8_md_escape(model, sizeof model, in->model_type);
     size_t mw = wl_utf8_width(model, strlen(model));
     if (mw < MODEL_W)
         mw = MODEL_W;
     char cell[4 * sizeof model + 4 * MODEL_W]; /* U+FFFD is 3 bytes for 1 */
-    printf("| %s | %10s | %10s | %-10s | %7s | %*s | %*s |\n",
-           wl_utf8_cell("model", mw, true, cell, sizeof cell), "size", "params", "backend",
-           "threads", TEST_W, "test", TS_W, "t/s");
+    printf("| %s | %10s | %10s | %-10s | %7s |", wl_utf8_cell("model", mw, true, cell, sizeof cell),
+           "size", "params", "backend", "threads");
+    if (in->show_ubatch)
+        printf(" %*s |", UBATCH_W, "n_ubatch");
+    if (in->show_types)
+        printf(" %*s | %*s |", TYPE_W, "type_k", TYPE_W, "type_v");
+    printf(" %*s | %*s |\n", TEST_W, "test", TS_W, "t/s");
     printf("| ");
     for (size_t i = 0; i < mw; i++)
         putchar('-');
-    printf(" | ---------: | ---------: | ---------- | ------: | --------------: | "
-           "-------------------: |\n");
+    printf(" | ---------: | ---------: | ---------- | ------: |");
+    if (in->show_ubatch)
+        printf(" -------: |");
+    if (in->show_types)
+        printf(" -----: | -----: |");
+    printf(" --------------: | -------------------: |\n");
     for (int i = 0; i < n; i++) {
         char size[32], params[32], ts[48];
         snprintf(size, sizeof size, "%.2f MiB", (double)in->size / (1024.0 * 1024.0));
@@ -142,9 +159,13 @@ static void print_md(const struct info *in, const struct wl_bench_result *r, int
         else
             snprintf(params, sizeof params, "%.2f M", (double)in->n_params / 1e6);
         snprintf(ts, sizeof ts, "%.2f ± %.2f", r[i].avg_ts, r[i].stddev_ts);
-        printf("| %s | %10s | %10s | %-10s | %7d | %*s | ",
-               wl_utf8_cell(model, mw, true, cell, sizeof cell), size, params, "CPU", in->threads,
-               TEST_W, r[i].test);
+        printf("| %s | %10s | %10s | %-10s | %7d |",
+               wl_utf8_cell(model, mw, true, cell, sizeof cell), size, params, "CPU", in->threads);
+        if (in->show_ubatch)
+            printf(" %*d |", UBATCH_W, r[i].n_ubatch);
+        if (in->show_types)
+            printf(" %*s | %*s |", TYPE_W, in->type_k, TYPE_W, in->type_k);
+        printf(" %*s | ", TEST_W, r[i].test);
         print_right(ts, TS_W);
         printf(" |\n");
     }
@@ -407,7 +428,11 @@ static int run(int argc, char **argv)
     int rc = wl_model_load(model, &m, &err);
     if (rc != 0)
         return wl_cli_fail(CMD, "%s", err.text);
-    struct info in = {.filename = model, .type_k = p.kv_type == WL_TTYPE_F32 ? "f32" : "f16"};
+    struct info in = {.filename = model,
+                      .type_k = p.kv_type == WL_TTYPE_F32 ? "f32" : "f16",
+                      .show_ubatch =
+                          p.n_ubatch > 0 && p.n_ubatch != wl_context_default_params().n_ubatch,
+                      .show_types = p.kv_type != WL_TTYPE_F16};
     wl_model_file_totals(m, &in.size, &in.n_params); /* llama-bench's figures */
     wl_model_describe(m, in.model_type, sizeof in.model_type);
     wl_cli_host_cpu(in.cpu, sizeof in.cpu);

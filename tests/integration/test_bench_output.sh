@@ -4,11 +4,15 @@
 # shared and noisy; only what a figure means, and how it is labelled):
 # - bench_profile (stories260K only, one repetition, no wall-clock pass)
 #   gives CPU time per decode step, with the one-token generation
-#   (tokenizing, prefill, first token) taken off, for all six depths.
+#   (tokenizing, prefill, first token) taken off, for all six depths;
+# - `wattlens bench`'s md table adds llama-bench's conditional columns
+#   n_ubatch (width 8) and type_k / type_v (width 6), after threads, when
+#   -ub and -ctk are not the defaults, and only then; every '|' lines up.
 # Skips (and says so) what the build or the test data lacks.
 set -u
 B=${WL_BINARY_DIR:?}
 T=${WL_TESTDATA:?}
+W=${WATTLENS:?}
 . "$(dirname "$0")/common.sh"
 
 # --- bench_profile: CPU per decode step, not per generated token -------------------------
@@ -26,6 +30,42 @@ if [ -x "$B/bench_profile" ] && [ -f "$T/models/stories260K.gguf" ]; then
   fi
 else
   echo "SKIP: bench_profile or stories260K absent"
+fi
+
+# --- wattlens bench -o md: llama-bench's conditional columns ------------------------------
+# (markdown_printer::print_header in tools/llama-bench/llama-bench.cpp)
+M="$T/models/stories260K.gguf"
+md_table() { # NAME WANT_HEADER WANT_RULE ARGS...: the table's header, rule and alignment
+  local name=$1 head=$2 rule=$3
+  shift 3
+  "$W" bench -m "$M" -p 8 -n 2 -r 1 -t 1 --no-warmup "$@" >"$tmp/b.md" 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && sed -n 1p "$tmp/b.md" | grep -qF -- "$head" && sed -n 2p "$tmp/b.md" | grep -qF -- "$rule" \
+    && python3 - "$tmp/b.md" <<'PY'; then ok "bench md $name"; else bad "bench md $name (rc $rc): $(cat "$tmp/b.md" "$tmp/err")"; fi
+import sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+assert len(lines) == 4, lines
+bars = [[len(l[:i]) for i, c in enumerate(l) if c == "|"] for l in lines]  # "±" is one column
+assert all(b == bars[0] for b in bars), bars
+PY
+}
+if [ -f "$M" ]; then
+  md_table "default: no n_ubatch, type_k, type_v" \
+    "| threads |            test |                  t/s |" \
+    "| ------: | --------------: | -------------------: |"
+  md_table "-ub 4 -ctk f32: n_ubatch, type_k, type_v" \
+    "| threads | n_ubatch | type_k | type_v |            test |                  t/s |" \
+    "| ------: | -------: | -----: | -----: | --------------: | -------------------: |" -ub 4 -ctk f32
+  if grep -qE '^\|.*\|       1 \|        4 \|    f32 \|    f32 \|             pp8 \|' "$tmp/b.md"; then
+    ok "bench md -ub 4 -ctk f32: the row has 4, f32, f32"
+  else
+    bad "bench md -ub 4 -ctk f32 row: $(cat "$tmp/b.md")"
+  fi
+  md_table "-ub 4 only: n_ubatch" \
+    "| threads | n_ubatch |            test |" "| ------: | -------: | --------------: |" -ub 4
+  md_table "-ub 64 (the default): no n_ubatch" \
+    "| threads |            test |" "| ------: | --------------: |" -ub 64
+else
+  echo "SKIP: stories260K absent (bench md columns)"
 fi
 
 echo "$pass passed, $fail failed"
