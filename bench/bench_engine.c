@@ -125,7 +125,11 @@ static char *run_capture(char *const argv[], long *maxrss_kib)
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
     wait4(pid, &st, 0, &ru);
+#ifdef __APPLE__
+    *maxrss_kib = ru.ru_maxrss / 1024; /* bytes on macOS, KiB on Linux */
+#else
     *maxrss_kib = ru.ru_maxrss;
+#endif
     if (!buf || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         free(buf);
         return NULL;
@@ -150,7 +154,9 @@ static void page_in_huge(const char *path)
         return;
     }
     const size_t len = (size_t)st.st_size;
+#ifdef POSIX_FADV_DONTNEED /* not on macOS: the file's cached pages stay as they are */
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+#endif
     volatile const char *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (p == MAP_FAILED)
