@@ -11,7 +11,7 @@
  * counts as CPU time, so it is a lower bound of that).
  * Prints figures only; never asserts on time.
  * Usage: bench_kernels [-t TYPE[,..]] [-p PATH[,..]] [-j THREADS[,..]]
- * [-s SHAPE[,..]] [-m MIB] [-n ROWS] (described in usage[] below, which
+ * [-s SHAPE[,..]] [-m MIB] [-n ROWS] [-l] (described in usage[] below, which
  * --help prints), e.g. bench_kernels -t q8_0,q4_k -p avx512 -j 2
  */
 #include "bench_support.h"
@@ -30,14 +30,28 @@
 static const uint32_t types[] = {WL_TTYPE_F32,  WL_TTYPE_F16,  WL_TTYPE_BF16, WL_TTYPE_Q8_0,
                                  WL_TTYPE_Q4_0, WL_TTYPE_Q4_K, WL_TTYPE_Q6_K};
 static const struct {
-    const char *name;
-    int64_t rows, cols;
-} shapes[] = {{"attn 2048x2048", 2048, 2048},
-              {"ffn 5632x2048", 5632, 2048},
-              {"down 2048x5632", 2048, 5632}, /* the FFN down projection: long rows */
-              {"out 32000x2048", 32000, 2048},
-              /* only with -s l2 -m 0: fits in a 1 MiB L2, i.e. compute speed */
-              {"l2 256x2048", 256, 2048}};
+    const char *name;   /* as -s names it */
+    int64_t rows, cols; /* rows 0: as many as fit in L2_BYTES (shape_rows) */
+} shapes[] = {{"attn", 2048, 2048},
+              {"ffn", 5632, 2048},
+              {"down", 2048, 5632}, /* the FFN down projection: long rows */
+              {"out", 32000, 2048},
+              /* only with -s l2 -m 0: compute speed, the weights in L2 */
+              {"l2", 0, 2048}};
+
+/* The l2 shape's matrix, per type: at most 512 KiB, half of a 1 MiB L2
+ * (Zen 5's, the development machine's; x, y, the scratch and the stack
+ * need room too), in whole blocks of 16 rows. A fixed 256 rows was 2 MiB
+ * at F32 and 1 MiB at F16/BF16: those rows streamed partly from L3. */
+#define L2_BYTES ((size_t)512 << 10)
+
+static int64_t shape_rows(size_t si, uint32_t t)
+{
+    if (shapes[si].rows > 0)
+        return shapes[si].rows;
+    int64_t rows = (int64_t)(L2_BYTES / wl_quant_row_bytes(t, shapes[si].cols)) / 16 * 16;
+    return rows < 16 ? 16 : rows;
+}
 
 /* true when list (comma-separated, NULL = all) names item (case-insensitive) */
 static int selected(const char *list, const char *item)
@@ -57,6 +71,38 @@ static int selected(const char *list, const char *item)
     return 0;
 }
 
+/* "attn 2048x2048", "l2 64x2048" (rows per type) */
+static void shape_name(char *buf, size_t size, size_t si, uint32_t t)
+{
+    snprintf(buf, size, "%s %lldx%lld", shapes[si].name, (long long)shape_rows(si, t),
+             (long long)shapes[si].cols);
+}
+
+/* -s's selection; without -s every shape but l2 */
+static int shape_selected(const char *ssel, size_t si)
+{
+    return ssel ? selected(ssel, shapes[si].name) : strcmp(shapes[si].name, "l2") != 0;
+}
+
+/* -l: every selected type's selected shapes and the bytes of one matrix */
+static void print_shapes(const char *tsel, const char *ssel)
+{
+    printf("%-6s %-16s %10s\n", "type", "shape", "KiB");
+    for (size_t ty = 0; ty < sizeof types / sizeof types[0]; ty++) {
+        if (!selected(tsel, wl_ttype_name(types[ty])))
+            continue;
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+            if (!shape_selected(ssel, si))
+                continue;
+            char name[32];
+            shape_name(name, sizeof name, si, types[ty]);
+            const size_t mat =
+                wl_quant_row_bytes(types[ty], shapes[si].cols) * (size_t)shape_rows(si, types[ty]);
+            printf("%-6s %-16s %10.1f\n", wl_ttype_name(types[ty]), name, (double)mat / 1024.0);
+        }
+    }
+}
+
 static uint64_t rng = 88172645463325252ull;
 static float frand(void)
 {
@@ -72,7 +118,7 @@ static void empty_job(void *arg, int ith, int nth)
 
 static const char usage[] =
     "usage: bench_kernels [-t TYPE[,..]] [-p PATH[,..]] [-j THREADS[,..]] [-s SHAPE[,..]]\n"
-    "                     [-m MIB] [-n ROWS]\n"
+    "                     [-m MIB] [-n ROWS] [-l]\n"
     "\n"
     "Kernel throughput: GB/s of weights streamed per weight type, code path,\n"
     "matrix shape of a 1.1B llama layer and thread count, next to this machine's\n"
@@ -88,6 +134,9 @@ static const char usage[] =
     "                 cache-resident for small shapes: compute speed)\n"
     "  -n ROWS        activation rows per call (default 1 = decode matvec; e.g. 64 for\n"
     "                 prefill-style matmul, where GMAC/s is the figure that matters)\n"
+    "  -l             list the selected types' shapes (rows x columns) and the bytes\n"
+    "                 of one matrix, and exit: nothing is measured. The l2 shape has\n"
+    "                 as many rows as fit in 512 KiB at each type\n"
     "  -h, --help     this text\n"
     "\n"
     "Environment: none read.\n";
@@ -130,7 +179,6 @@ static int check_lists(const char *who, const char *tsel, const char *psel, cons
     const size_t n_shapes = sizeof shapes / sizeof shapes[0];
     char tnames[sizeof types / sizeof types[0]][8]; /* as usage[] writes them: q8_0 */
     const char *tname_ptrs[sizeof types / sizeof types[0]];
-    char snames[sizeof shapes / sizeof shapes[0]][8];
     const char *sname_ptrs[sizeof shapes / sizeof shapes[0]];
     const char *pnames[WL_KPATH_AVX512 - WL_KPATH_SCALAR + 1];
     for (size_t i = 0; i < n_types; i++) {
@@ -139,11 +187,8 @@ static int check_lists(const char *who, const char *tsel, const char *psel, cons
             *c = (char)tolower((unsigned char)*c);
         tname_ptrs[i] = tnames[i];
     }
-    for (size_t i = 0; i < n_shapes; i++) {
-        snprintf(snames[i], sizeof snames[i], "%.*s", (int)strcspn(shapes[i].name, " "),
-                 shapes[i].name);
-        sname_ptrs[i] = snames[i];
-    }
+    for (size_t i = 0; i < n_shapes; i++)
+        sname_ptrs[i] = shapes[i].name;
     for (int p = WL_KPATH_SCALAR; p <= WL_KPATH_AVX512; p++)
         pnames[p - WL_KPATH_SCALAR] = wl_kpath_name((enum wl_kpath)p);
     const size_t n_paths = sizeof pnames / sizeof pnames[0];
@@ -181,11 +226,16 @@ int main(int argc, char **argv)
     const char *tsel = NULL, *psel = NULL, *jsel = NULL, *ssel = NULL;
     size_t footprint_min = (size_t)256 << 20;
     int64_t n_x = 1;
+    int list_only = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (wl_bench_arg_is_help(a)) {
             fputs(usage, stdout);
             return 0;
+        }
+        if (!strcmp(a, "-l")) {
+            list_only = 1;
+            continue;
         }
         if (strcmp(a, "-t") && strcmp(a, "-p") && strcmp(a, "-j") && strcmp(a, "-s") &&
             strcmp(a, "-n") && strcmp(a, "-m"))
@@ -218,6 +268,10 @@ int main(int argc, char **argv)
     int lists = check_lists(who, tsel, psel, jsel, ssel);
     if (lists >= 0)
         return lists;
+    if (list_only) {
+        print_shapes(tsel, ssel);
+        return 0;
+    }
     const int thread_counts[] = {1, 2};
     struct wl_threadpool *pools[2] = {NULL, NULL};
     double bw[2] = {0, 0}, bw_cpu[2] = {0, 0};
@@ -260,22 +314,21 @@ int main(int argc, char **argv)
     }
     printf("# activation rows per call: %ld\n", (long)n_x);
     printf("# ratio = GB/s / bw GB/s (wall clock); cpu ratio = cpu GB/s / cpu-time bandwidth\n");
-    printf("%-6s %-7s %-16s %3s %9s %8s %9s %8s %7s %9s %8s\n", "type", "path", "shape", "thr",
-           "us/call", "GB/s", "cpu GB/s", "bw GB/s", "ratio", "cpu ratio", "GMAC/s");
+    printf("# KiB = bytes of one matrix; -m 0 runs one copy, cache-resident when it fits\n");
+    printf("%-6s %-7s %-16s %8s %3s %9s %8s %9s %8s %7s %9s %8s\n", "type", "path", "shape", "KiB",
+           "thr", "us/call", "GB/s", "cpu GB/s", "bw GB/s", "ratio", "cpu ratio", "GMAC/s");
 
     for (size_t ty = 0; ty < sizeof types / sizeof types[0]; ty++) {
         uint32_t t = types[ty];
         if (!selected(tsel, wl_ttype_name(t)))
             continue;
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
-            char sname[8]; /* first word: attn, ffn, down, out, l2 */
-            size_t wl = strcspn(shapes[si].name, " ");
-            memcpy(sname, shapes[si].name, wl);
-            sname[wl] = '\0';
-            if (!selected(ssel, sname) || (!ssel && !strcmp(sname, "l2")))
+            if (!shape_selected(ssel, si))
                 continue;
-            int64_t rows = shapes[si].rows, cols = shapes[si].cols;
+            int64_t rows = shape_rows(si, t), cols = shapes[si].cols;
             size_t rb = wl_quant_row_bytes(t, cols), mat = rb * (size_t)rows;
+            char sname[32];
+            shape_name(sname, sizeof sname, si, t);
             size_t copies = (footprint_min + mat - 1) / mat;
             if (copies < 1)
                 copies = 1;
@@ -341,8 +394,9 @@ int main(int argc, char **argv)
                     }
                     double gbps = (double)mat / best_ns;
                     double cpu_gbps = (double)mat / best_cpu_ns;
-                    printf("%-6s %-7s %-16s %3d %9.1f %8.2f %9.2f %8.2f %6.1f%% %8.1f%% %8.1f\n",
-                           wl_ttype_name(t), wl_kpath_name(k.path), shapes[si].name,
+                    printf("%-6s %-7s %-16s %8.0f %3d %9.1f %8.2f %9.2f %8.2f %6.1f%% %8.1f%% "
+                           "%8.1f\n",
+                           wl_ttype_name(t), wl_kpath_name(k.path), sname, (double)mat / 1024.0,
                            thread_counts[ti], best_ns / 1e3, gbps, cpu_gbps, bw[ti],
                            100.0 * gbps / bw[ti], 100.0 * cpu_gbps / bw_cpu[ti],
                            (double)rows * (double)cols * (double)n_x / best_ns);

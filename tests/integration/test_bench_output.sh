@@ -7,7 +7,10 @@
 #   (tokenizing, prefill, first token) taken off, for all six depths;
 # - `wattlens bench`'s md table adds llama-bench's conditional columns
 #   n_ubatch (width 8) and type_k / type_v (width 6), after threads, when
-#   -ub and -ctk are not the defaults, and only then; every '|' lines up.
+#   -ub and -ctk are not the defaults, and only then; every '|' lines up;
+# - bench_kernels -l lists the shapes without measuring; the l2 shape's
+#   matrix fits in 512 KiB at every type (it was 256 rows at every type:
+#   2 MiB at F32, 1 MiB at F16 and BF16, more than a 1 MiB L2 holds).
 # Skips (and says so) what the build or the test data lacks.
 set -u
 B=${WL_BINARY_DIR:?}
@@ -66,6 +69,28 @@ if [ -f "$M" ]; then
     "| threads |            test |" "| ------: | --------------: |" -ub 64
 else
   echo "SKIP: stories260K absent (bench md columns)"
+fi
+
+# --- bench_kernels -l: the l2 shape fits in 512 KiB at every type ------------------------
+if [ -x "$B/bench_kernels" ]; then
+  timeout 20 "$B/bench_kernels" -l -s l2 >"$tmp/shapes" 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && [ ! -s "$tmp/err" ] && awk '
+      NR == 1 { next }
+      $2 == "l2" { n++; if ($4 + 0 > 512 || $4 + 0 < 256) bad = 1 }
+      END { exit !(n == 7 && !bad) }' "$tmp/shapes"; then
+    ok "bench_kernels -l -s l2: 7 types, each matrix 256-512 KiB"
+  else
+    bad "bench_kernels -l -s l2 (rc $rc): $(cat "$tmp/shapes" "$tmp/err")"
+  fi
+  timeout 20 "$B/bench_kernels" -l -t f32 -s attn,out >"$tmp/shapes" 2>"$tmp/err"
+  if [ "$(sed 1d "$tmp/shapes")" = "$(printf '%s\n' 'F32    attn 2048x2048      16384.0' \
+    'F32    out 32000x2048     256000.0')" ]; then
+    ok "bench_kernels -l: the layer shapes as they were"
+  else
+    bad "bench_kernels -l -t f32 -s attn,out: $(cat "$tmp/shapes" "$tmp/err")"
+  fi
+else
+  echo "SKIP: no bench_kernels (built with WL_BUILD_BENCH=OFF?)"
 fi
 
 echo "$pass passed, $fail failed"
