@@ -8,10 +8,14 @@
  *
  * Rounds interleave the variants in a random order between two reads, so
  * that every variant sees the same moments of a shared, noisy machine; the
- * figures are medians over rounds. "us per product" is derived: the
- * variant's time minus the one-product time in the same round, divided by
- * its number of products (the cost of one product edge, gap included).
- * Prints figures only; never asserts on time.
+ * figures are medians over rounds. "us per edge" is derived: the variant's
+ * time minus the one-product time in the same round, divided by its edges,
+ * the boundaries it has between products that one product does not (n
+ * products: n - 1; the one product already pays one start and one end).
+ * For the gap variants that includes the gaps, the one after the last
+ * product too (n gaps over n - 1 edges). Each read is the best of
+ * READ_REPS passes of each of membw's two read variants (plain loads, with
+ * prefetch). Prints figures only; never asserts on time.
  *
  * The pinned core round-trip probe runs before and after each round; the
  * rounds where the two cores sat near or far apart throughout (both
@@ -19,7 +23,7 @@
  * apart, as bench_engine does with its segments: on the development VM the
  * two states read at different limits and pay different edge costs.
  *
- * Usage: bench_edges [-t TYPE] [-r ROUNDS] [-g GAP_US] [-s SPLIT_GBPS] [-v]
+ * Usage: bench_edges [-t TYPE] [-r ROUNDS] [-g GAP_US] [-s SPLIT_GBPS] [-S SETS] [-v]
  * (the options are described in usage[] below, which --help prints)
  */
 #include "bench_support.h"
@@ -36,7 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { COLS = 2048, LAYER_ROWS = 2048, SETS = 4, MAX_ROUNDS = 1000 };
+/* SETS: the default -S; READ_REPS: passes per read variant, as bench_engine
+ * reads its limits */
+enum { COLS = 2048, LAYER_ROWS = 2048, SETS = 4, MAX_SETS = 16, MAX_ROUNDS = 1000, READ_REPS = 3 };
 
 /* rows per product (0 = all rows in one product), gap after each product */
 static const struct variant {
@@ -152,28 +158,31 @@ static void summarise(const char *title, const struct round *rs, int n_rounds, d
         return;
     }
     printf("%s: %d rounds, read median %.1f GB/s\n", title, n, median(reads, n));
-    printf("  %-22s %9s %12s %14s\n", "variant", "of read", "vs one", "us per product");
+    printf("  %-22s %9s %12s %6s %12s\n", "variant", "of read", "vs one", "edges", "us per edge");
     for (int v = 0; v < N_VAR; v++) {
         int m = 0;
+        int64_t edges = 0;
         for (int r = 0; r < n_rounds; r++) {
             if (!in_group(&rs[r], lo, hi, dist))
                 continue;
+            edges = rs[r].n_products[v] - 1; /* the same in every round */
             frac[m] = (double)bytes / rs[r].sec[v] * 1e-9 / rs[r].read_gbps;
             ratio[m] = rs[r].sec[0] / rs[r].sec[v];
-            edge[m] = (rs[r].sec[v] - rs[r].sec[0]) * 1e6 / (double)rs[r].n_products[v];
+            edge[m] = edges > 0 ? (rs[r].sec[v] - rs[r].sec[0]) * 1e6 / (double)edges : 0;
             m++;
         }
-        printf("  %-22s %9.3f %12.3f", variants[v].name, median(frac, m), median(ratio, m));
-        if (v == 0)
-            printf(" %14s\n", "-");
+        printf("  %-22s %9.3f %12.3f %6lld", variants[v].name, median(frac, m), median(ratio, m),
+               (long long)edges);
+        if (edges <= 0)
+            printf(" %12s\n", "-");
         else
-            printf(" %14.2f\n", median(edge, m));
+            printf(" %12.2f\n", median(edge, m));
     }
     free(frac);
 }
 
 static const char usage[] =
-    "usage: bench_edges [-t TYPE] [-r ROUNDS] [-g GAP_US] [-s SPLIT_GBPS] [-v]\n"
+    "usage: bench_edges [-t TYPE] [-r ROUNDS] [-g GAP_US] [-s SPLIT_GBPS] [-S SETS] [-v]\n"
     "\n"
     "What a decode matrix product costs at its edges: the same weight bytes\n"
     "streamed as one product, as back-to-back products of decode sizes, and as\n"
@@ -187,6 +196,9 @@ static const char usage[] =
     "  -g GAP_US      caller-only work between products in us, 0..1000 (default 3)\n"
     "  -s SPLIT_GBPS  also summarise apart the rounds whose read is below / at or\n"
     "                 above this many GB/s\n"
+    "  -S SETS        weights streamed per variant, in sets of 22 layers' 2048-row\n"
+    "                 products, 1..16 (default 4: several times the last-level cache;\n"
+    "                 fewer is for a quick check)\n"
     "  -v             one line per round\n"
     "  -h, --help     this text\n"
     "\n"
@@ -195,7 +207,7 @@ static const char usage[] =
 /* -1: run; 0: the usage was asked for and printed; 2: a command-line error
  * (said on stderr). */
 static int parse_args(int argc, char **argv, uint32_t *type, int *rounds, double *gap,
-                      double *split, int *verbose)
+                      double *split, int *sets, int *verbose)
 {
     const char *who = "bench_edges";
     for (int i = 1; i < argc; i++) {
@@ -208,7 +220,8 @@ static int parse_args(int argc, char **argv, uint32_t *type, int *rounds, double
             *verbose = 1;
             continue;
         }
-        if (strcmp(a, "-t") && strcmp(a, "-r") && strcmp(a, "-g") && strcmp(a, "-s"))
+        if (strcmp(a, "-t") && strcmp(a, "-r") && strcmp(a, "-g") && strcmp(a, "-s") &&
+            strcmp(a, "-S"))
             return wl_bench_usage_error(who, usage, "unknown argument '%s'", a);
         if (!val)
             return wl_bench_usage_error(who, usage, "option '%s' needs a value", a);
@@ -226,6 +239,12 @@ static int parse_args(int argc, char **argv, uint32_t *type, int *rounds, double
                 return wl_bench_usage_error(who, usage, "-r: ROUNDS must be 1..%d, got '%s'",
                                             MAX_ROUNDS, val);
             *rounds = (int)v;
+        } else if (!strcmp(a, "-S")) {
+            long v = strtol(val, &end, 10);
+            if (end == val || *end || v < 1 || v > MAX_SETS)
+                return wl_bench_usage_error(who, usage, "-S: SETS must be 1..%d, got '%s'",
+                                            MAX_SETS, val);
+            *sets = (int)v;
         } else if (!strcmp(a, "-g")) {
             *gap = strtod(val, &end);
             if (end == val || *end || !(*gap >= 0 && *gap <= 1000))
@@ -244,15 +263,15 @@ static int parse_args(int argc, char **argv, uint32_t *type, int *rounds, double
 int main(int argc, char **argv)
 {
     struct setup s = {.type = WL_TTYPE_Q4_K, .gap_us = 3};
-    int rounds = 12, verbose = 0;
+    int rounds = 12, verbose = 0, sets = SETS;
     double split = 0;
-    int args = parse_args(argc, argv, &s.type, &rounds, &s.gap_us, &split, &verbose);
+    int args = parse_args(argc, argv, &s.type, &rounds, &s.gap_us, &split, &sets, &verbose);
     if (args >= 0)
         return args;
     s.row_bytes = wl_quant_row_bytes(s.type, COLS);
-    /* 22 layers' worth of 2048-row products per set, SETS sets: several times
-     * the last-level cache, so every pass streams from DRAM */
-    s.rows = (int64_t)22 * LAYER_ROWS * SETS;
+    /* 22 layers' worth of 2048-row products per set, SETS sets by default:
+     * several times the last-level cache, so every pass streams from DRAM */
+    s.rows = (int64_t)22 * LAYER_ROWS * sets;
     const size_t bytes = s.row_bytes * (size_t)s.rows;
     uint8_t *w = NULL;
     float *x = malloc(sizeof(float) * COLS), *y = malloc(sizeof(float) * (size_t)s.rows);
@@ -290,8 +309,13 @@ int main(int argc, char **argv)
     printf("# bench_edges: %s, %d columns, %zu MiB streamed per variant, 2 threads, path %s, "
            "gap %.1f us\n",
            wl_ttype_name(s.type), COLS, bytes >> 20, wl_kpath_name(s.k.path), s.gap_us);
-    printf("# read = the higher of two reads of as many bytes (best of 3 passes each) around a "
-           "round\n");
+    printf("# read = the higher of two reads of as many bytes around a round, each the best of\n"
+           "# %d passes of each of two read variants (plain loads, with prefetch)\n",
+           READ_REPS);
+    printf("# us per edge = (variant - one product) / edges (products - 1); a gap variant's\n"
+           "# includes its gaps, the one after the last product too\n");
+    char probe[320];
+    printf("# %s\n", wl_bench_core_probe_text(probe, sizeof probe));
     for (int r = 0; r < rounds; r++) {
         struct wl_membw_result m1 = {0}, m2 = {0};
         int order[N_VAR];
@@ -303,13 +327,13 @@ int main(int argc, char **argv)
             order[j] = t;
         }
         const double rt_before = wl_bench_core_roundtrip_ns();
-        if (wl_membw_measure_buf(s.pool, mb, 1, &m1) != 0) {
+        if (wl_membw_measure_buf(s.pool, mb, READ_REPS, &m1) != 0) {
             fprintf(stderr, "bench_edges: bandwidth reading failed\n");
             return 1;
         }
         for (int k = 0; k < N_VAR; k++)
             rs[r].sec[order[k]] = run_variant(&s, &variants[order[k]], &rs[r].n_products[order[k]]);
-        if (wl_membw_measure_buf(s.pool, mb, 1, &m2) != 0) {
+        if (wl_membw_measure_buf(s.pool, mb, READ_REPS, &m2) != 0) {
             fprintf(stderr, "bench_edges: bandwidth reading failed\n");
             return 1;
         }
@@ -317,8 +341,11 @@ int main(int argc, char **argv)
         rs[r].read_gbps = m1.best_gbps > m2.best_gbps ? m1.best_gbps : m2.best_gbps;
         rs[r].dist = wl_bench_core_distance(rt_before, rt_after);
         if (verbose) {
-            printf("round %d: cores %.0f/%.0f ns, read %.1f GB/s:", r, rt_before, rt_after,
-                   rs[r].read_gbps);
+            char huge[16];
+            printf("round %d: cores %.0f/%.0f ns, read %.1f GB/s (best of %d + %d passes, %s on 2 "
+                   "MiB pages):",
+                   r, rt_before, rt_after, rs[r].read_gbps, m1.reps, m2.reps,
+                   wl_bench_share_text(huge, sizeof huge, m2.huge_fraction));
             for (int v = 0; v < N_VAR; v++)
                 printf(" %.1f", (double)bytes / rs[r].sec[v] * 1e-9);
             printf(" GB/s\n");

@@ -536,10 +536,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_engine: bandwidth measurement failed\n");
         return 1;
     }
+    char huge[16], probe[320];
     printf("memory read bandwidth: %.2f GB/s best, %.2f GB/s mean (%d threads, %zu MiB x %d, "
-           "%.0f %% on 2 MiB pages; best plain loads %.2f, with prefetch %.2f)\n",
+           "%s on 2 MiB pages; best plain loads %.2f, with prefetch %.2f)\n",
            bw.best_gbps, bw.mean_gbps, bw.n_threads, bw.bytes >> 20, bw.reps,
-           100.0 * bw.huge_fraction, bw.best_plain_gbps, bw.best_prefetch_gbps);
+           wl_bench_share_text(huge, sizeof huge, bw.huge_fraction), bw.best_plain_gbps,
+           bw.best_prefetch_gbps);
+    printf("%s\n", wl_bench_core_probe_text(probe, sizeof probe));
 
     static const char *const all_types[] = {"q8_0", "q4_k"};
     for (size_t ti = 0; ti < sizeof all_types / sizeof all_types[0]; ti++) {
@@ -655,9 +658,10 @@ int main(int argc, char **argv)
             const double med = median_sorted(sfrac, n_s);
             printf("  interleaved segments (%d x %d decode steps, bandwidth %zu MiB (a token's "
                    "bytes)\n"
-                   "    x %d best before and after each, %.1f-%.1f GB/s; weights %.0f %% on 2 MiB\n"
+                   "    x %d best before and after each, %.1f-%.1f GB/s; weights %s on 2 MiB\n"
                    "    pages): quartiles %.1f / %.1f / %.1f %%, range %.1f-%.1f %%\n",
-                   n_s, seg_tokens, tok_bytes >> 20, SEG_BW_REPS, sr.bw_lo, sr.bw_hi, sr.huge_pct,
+                   n_s, seg_tokens, tok_bytes >> 20, SEG_BW_REPS, sr.bw_lo, sr.bw_hi,
+                   wl_bench_share_text(huge, sizeof huge, sr.huge_pct / 100.0),
                    100.0 * sfrac[n_s / 4], 100.0 * med, 100.0 * sfrac[(3 * n_s) / 4],
                    100.0 * sfrac[0], 100.0 * sfrac[n_s - 1]);
             printf(

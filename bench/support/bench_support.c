@@ -76,6 +76,32 @@ double wl_bench_core_roundtrip_ns(void)
     return c.roundtrip_ns;
 }
 
+const char *wl_bench_core_probe_text(char *buf, size_t size)
+{
+    int a, b, n;
+    if (wl_corelat_cpus(&a, &b, &n) != 0)
+        snprintf(buf, size, "core probe: CPU affinity cannot be read here: no core distance");
+    else if (a == b)
+        snprintf(buf, size, "core probe: one CPU allowed (CPU %d): no core distance", a);
+    else if (n <= 2)
+        snprintf(buf, size, "core probe: CPUs %d and %d, the two this process may run on", a, b);
+    else
+        snprintf(buf, size,
+                 "core probe: CPUs %d and %d of %d allowed; the pools are not pinned, so near / "
+                 "far is where CPUs %d and %d sat, not necessarily the pools' cores",
+                 a, b, n, a, b);
+    return buf;
+}
+
+const char *wl_bench_share_text(char *buf, size_t size, double fraction)
+{
+    if (fraction < 0)
+        snprintf(buf, size, "unknown");
+    else
+        snprintf(buf, size, "%.0f %%", 100.0 * fraction);
+    return buf;
+}
+
 int wl_bench_core_distance(double rt_before_ns, double rt_after_ns)
 {
     const double a = rt_before_ns, b = rt_after_ns;

@@ -52,6 +52,19 @@ float wl_bench_frand(uint64_t *state);
  * run pinned to two CPUs (then the figure is not a trip between cores). */
 double wl_bench_core_roundtrip_ns(void);
 
+/* What the core round-trip probe reads, for a bench to print once (no
+ * newline), from wl_corelat_cpus: its two CPUs by number, and, when the
+ * process may run on more than two, that the near / far split is about
+ * those two only: the benches' pools are not pinned, so their threads may
+ * have run elsewhere. One CPU, or no affinity to read: that no core
+ * distance is read. Writes into buf (size bytes); returns buf. */
+const char *wl_bench_core_probe_text(char *buf, size_t size);
+
+/* A share given as a fraction (0..1) as "N %" (no decimals), or "unknown"
+ * when it is negative (the membw and hugepage readers' "could not read",
+ * e.g. no /proc/self/smaps). Writes into buf (size bytes); returns buf. */
+const char *wl_bench_share_text(char *buf, size_t size, double fraction);
+
 /* Where two cores sat over a measurement, from the round trips read before
  * and after it: 1 far apart (both >= WL_BENCH_FAR_RT_NS), 0 near (both
  * known and below it), -1 unknown or mixed (the state changed, or a reading

@@ -55,6 +55,8 @@ bad_value bench_edges "-t: not a weight type" -t bogus
 bad_value bench_edges "-r: ROUNDS" -r 0
 bad_value bench_edges "-g: GAP_US" -g x
 bad_value bench_edges "-s: SPLIT_GBPS" -s -1
+bad_value bench_edges "-S: SETS must be 1..16" -S 0
+bad_value bench_edges "-S: SETS must be 1..16" -S 17
 bad_value bench_attention "ROUNDS must be" 0
 bad_value bench_sampler "SECONDS" 0
 if [ $found = 0 ]; then

@@ -10,7 +10,13 @@
 #   -ub and -ctk are not the defaults, and only then; every '|' lines up;
 # - bench_kernels -l lists the shapes without measuring; the l2 shape's
 #   matrix fits in 512 KiB at every type (it was 256 rows at every type:
-#   2 MiB at F32, 1 MiB at F16 and BF16, more than a 1 MiB L2 holds).
+#   2 MiB at F32, 1 MiB at F16 and BF16, more than a 1 MiB L2 holds);
+# - bench_edges (-S 1: a quarter of its weights; one round): each read is
+#   the best of 3 passes per read variant, as its header says (it took 1);
+#   the cost of an edge is over the n - 1 edges of n products (it divided
+#   by n), and the table says how many; the header names the CPUs the core
+#   probe reads (one CPU: no distance), and a huge-page share that cannot
+#   be read (no /proc) prints "unknown", not "-100 %".
 # Skips (and says so) what the build or the test data lacks.
 set -u
 B=${WL_BINARY_DIR:?}
@@ -91,6 +97,54 @@ if [ -x "$B/bench_kernels" ]; then
   fi
 else
   echo "SKIP: no bench_kernels (built with WL_BUILD_BENCH=OFF?)"
+fi
+
+# --- bench_edges: reads, edges, the core probe's CPUs, an unknown huge-page share ---------
+if [ -x "$B/bench_edges" ]; then
+  timeout 120 "$B/bench_edges" -S 1 -r 1 -v >"$tmp/edges" 2>"$tmp/err"; rc=$?
+  # 22 x 2048 rows: 6 products of 8192 rows, 22 of 2048, 88 of 512, 176 of 256
+  if [ $rc = 0 ] && python3 - "$tmp/edges" <<'PY'; then ok "bench_edges: best of 3 passes, n - 1 edges"; else bad "bench_edges (rc $rc): $(cat "$tmp/edges" "$tmp/err")"; fi
+import re, sys
+text = open(sys.argv[1]).read()
+assert re.search(r"^round 0: .*\(best of 3 \+ 3 passes, [0-9]+ % on 2 MiB pages\)", text, re.M), "reads"
+want = {"one product": 0, "8192 rows": 5, "2048 rows": 21, "512 rows": 87, "256 rows": 175,
+        "2048 rows + gap": 21, "2048 rows + pool job": 21}
+table = text.split("all rounds:")[1].split("\n")[2:2 + len(want)]
+got = {}
+for line in table:
+    m = re.match(r"^  (.+?) +-?[0-9.]+ +-?[0-9.]+ +([0-9]+) +(-|-?[0-9.]+)$", line)
+    assert m, line
+    got[m.group(1)] = int(m.group(2))
+    assert (m.group(3) == "-") == (m.group(2) == "0"), line
+assert got == want, got
+assert re.search(r"^# core probe: (CPUs [0-9]+ and [0-9]+|CPU affinity cannot be read)", text, re.M), "probe"
+PY
+  one=$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))')
+  if command -v taskset >/dev/null; then
+    taskset -c "$one" timeout 120 "$B/bench_edges" -S 1 -r 1 -v >"$tmp/edges1" 2>"$tmp/err"
+    if grep -qx "# core probe: one CPU allowed (CPU $one): no core distance" "$tmp/edges1" \
+      && grep -q "^round 0: cores -1/-1 ns" "$tmp/edges1"; then
+      ok "bench_edges on one CPU: the probe says it reads no distance"
+    else
+      bad "bench_edges on CPU $one: $(cat "$tmp/edges1" "$tmp/err")"
+    fi
+  else
+    echo "SKIP: no taskset (bench_edges on one CPU)"
+  fi
+  # an empty /proc (a user and mount namespace): /proc/self/smaps cannot be read
+  if unshare -rm true 2>/dev/null; then
+    unshare -rm sh -c 'mount -t tmpfs none /proc && exec "$@"' sh \
+      timeout 120 "$B/bench_edges" -S 1 -r 1 -v >"$tmp/edges2" 2>"$tmp/err"
+    if grep -q "^round 0: .*(best of 3 + 3 passes, unknown on 2 MiB pages)" "$tmp/edges2"; then
+      ok "bench_edges without /proc: the huge-page share is unknown"
+    else
+      bad "bench_edges without /proc: $(cat "$tmp/edges2" "$tmp/err")"
+    fi
+  else
+    echo "SKIP: no user namespaces (bench_edges without /proc)"
+  fi
+else
+  echo "SKIP: no bench_edges (built with WL_BUILD_BENCH=OFF?)"
 fi
 
 echo "$pass passed, $fail failed"

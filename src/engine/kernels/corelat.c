@@ -87,27 +87,32 @@ static void *pinger(void *arg)
     return NULL;
 }
 
-/* The first two CPUs the calling thread may run on, or the one it may run
- * on twice; -1 when the set cannot be read. */
-static void corelat_pick_cpus(int *a, int *b)
+int wl_corelat_cpus(int *cpu_a, int *cpu_b, int *n_allowed)
 {
-    *a = *b = -1;
+    int a = -1, b = -1, n = 0;
 #ifdef __linux__
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) != 0)
-        return;
-    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-        if (!CPU_ISSET(cpu, &set))
-            continue;
-        if (*a < 0) {
-            *a = cpu;
-        } else {
-            *b = cpu;
-            return;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        n = CPU_COUNT(&set);
+        for (int cpu = 0; cpu < CPU_SETSIZE && b < 0; cpu++) {
+            if (!CPU_ISSET(cpu, &set))
+                continue;
+            if (a < 0)
+                a = cpu;
+            else
+                b = cpu;
         }
+        if (b < 0)
+            b = a;
     }
-    *b = *a;
 #endif
+    if (cpu_a)
+        *cpu_a = a;
+    if (cpu_b)
+        *cpu_b = b;
+    if (n_allowed)
+        *n_allowed = n;
+    return a >= 0 ? 0 : WL_ENOTSUP;
 }
 
 /* Starts fn on `cpu` (any CPU when pinning is unavailable or refused). */
@@ -143,7 +148,7 @@ int wl_corelat_measure(int n, int max_ms, struct wl_corelat_result *out)
     atomic_init(&c.ping.v, 0);
     atomic_init(&c.pong.v, -1);
     int cpu_a, cpu_b, pinned = 1;
-    corelat_pick_cpus(&cpu_a, &cpu_b);
+    (void)wl_corelat_cpus(&cpu_a, &cpu_b, NULL);
     pthread_t tp, tq;
     int e = corelat_start(&tp, partner, &c, cpu_b, &pinned);
     if (e != 0)

@@ -37,4 +37,12 @@ struct wl_corelat_result {
  * creation. */
 int wl_corelat_measure(int n, int max_ms, struct wl_corelat_result *out);
 
+/* The two CPUs wl_corelat_measure pins its threads to: the first two the
+ * calling thread may run on (its one CPU twice when it may run on one), and
+ * how many it may run on. With more than two, the probe reads the distance
+ * between those two only, wherever the caller's other threads run. Any
+ * pointer may be NULL. Returns 0, or WL_ENOTSUP when the set cannot be read
+ * (not Linux): then -1, -1 and 0. */
+int wl_corelat_cpus(int *cpu_a, int *cpu_b, int *n_allowed);
+
 #endif
