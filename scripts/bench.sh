@@ -1,9 +1,23 @@
 #!/usr/bin/env bash
-# Runs every benchmark in the build directory and prints its figures.
-set -euo pipefail
+# Runs every benchmark in the build directory and prints its figures. A bench
+# that fails (some exit 1 by design, e.g. bench_sampling when a draw differs
+# from the reference) does not stop the others: each failure is said where it
+# happens and again at the end, and the exit status is then 1.
+set -uo pipefail
 build=${1:-build}
+failed=()
 for b in "$build"/bench_*; do
-  [ -x "$b" ] || continue
-  echo "== $(basename "$b")"
+  [ -f "$b" ] && [ -x "$b" ] || continue
+  name=$(basename "$b")
+  echo "== $name"
   "$b"
+  rc=$?
+  if [ $rc != 0 ]; then
+    echo "== $name failed (exit $rc)"
+    failed+=("$name (exit $rc)")
+  fi
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "== ${#failed[@]} bench(es) failed: ${failed[*]}" >&2
+  exit 1
+fi

@@ -16,7 +16,9 @@
 #   the cost of an edge is over the n - 1 edges of n products (it divided
 #   by n), and the table says how many; the header names the CPUs the core
 #   probe reads (one CPU: no distance), and a huge-page share that cannot
-#   be read (no /proc) prints "unknown", not "-100 %".
+#   be read (no /proc) prints "unknown", not "-100 %";
+# - scripts/bench.sh runs every bench even when one fails (it stopped at the
+#   first), names the failures at the end and exits 1.
 # Skips (and says so) what the build or the test data lacks.
 set -u
 B=${WL_BINARY_DIR:?}
@@ -145,6 +147,31 @@ PY
   fi
 else
   echo "SKIP: no bench_edges (built with WL_BUILD_BENCH=OFF?)"
+fi
+
+# --- scripts/bench.sh: one failing bench does not hide the others ------------------------
+S=${WL_SOURCE_DIR:-$(dirname "$0")/../..}/scripts/bench.sh
+fake="$tmp/fakebuild"
+mkdir -p "$fake/bench_dir"
+printf '#!/bin/sh\necho a ran\nexit 3\n' >"$fake/bench_a"
+printf '#!/bin/sh\necho b ran\n' >"$fake/bench_b"
+printf '#!/bin/sh\necho c ran\nexit 1\n' >"$fake/bench_c"
+chmod +x "$fake"/bench_?
+bash "$S" "$fake" >"$tmp/all.out" 2>"$tmp/all.err"; rc=$?
+if [ $rc = 1 ] && grep -qx "b ran" "$tmp/all.out" && grep -qx "c ran" "$tmp/all.out" \
+  && grep -qx "== bench_a failed (exit 3)" "$tmp/all.out" \
+  && grep -qx "== 2 bench(es) failed: bench_a (exit 3) bench_c (exit 1)" "$tmp/all.err" \
+  && ! grep -q "bench_dir" "$tmp/all.out"; then
+  ok "bench.sh runs every bench, names the failures at the end, exits 1"
+else
+  bad "bench.sh (rc $rc): $(cat "$tmp/all.out" "$tmp/all.err")"
+fi
+rm "$fake/bench_a" "$fake/bench_c"
+bash "$S" "$fake" >"$tmp/all.out" 2>"$tmp/all.err"; rc=$?
+if [ $rc = 0 ] && grep -qx "b ran" "$tmp/all.out" && [ ! -s "$tmp/all.err" ]; then
+  ok "bench.sh: exit 0 when every bench succeeds"
+else
+  bad "bench.sh all ok (rc $rc): $(cat "$tmp/all.out" "$tmp/all.err")"
 fi
 
 echo "$pass passed, $fail failed"
