@@ -502,7 +502,7 @@ int main(int argc, char **argv)
     int args = wl_bench_args_none(argc, argv, "bench_engine", usage);
     if (args >= 0)
         return args;
-    const char *cli = WL_CLI_PATH;
+    const char *cli = wl_bench_cli_path();
     const char *reps_env = getenv("WL_BENCH_REPS");
     const char *rounds_env = getenv("WL_BENCH_ROUNDS");
     const char *thr_env = getenv("WL_BENCH_THREADS");

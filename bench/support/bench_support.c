@@ -11,35 +11,79 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Runs cmd through /bin/sh; returns its exit status, -1 when it did not exit. */
-static int sh(const char *cmd)
+/* Runs argv (argv[0] a path; no shell, so no argument is split or
+ * interpreted) and waits; returns its exit status, -1 when it did not run
+ * or did not exit. */
+static int run_argv(char *const argv[])
 {
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int st = 0;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+const char *wl_bench_cli_path(void)
+{
+    const char *cli = getenv("WL_BENCH_CLI");
+    return cli && *cli ? cli : WL_CLI_PATH;
 }
 
 int wl_bench_synth_1b(const char *who, const char *type, char *path, size_t size)
 {
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/model-cache", WL_BINARY_DIR);
+    char dir[1024], tmp[1200];
+    const char *cache = getenv("WL_BENCH_MODEL_CACHE");
+    if (cache && *cache)
+        snprintf(dir, sizeof dir, "%s", cache);
+    else
+        snprintf(dir, sizeof dir, "%s/model-cache", WL_BINARY_DIR);
     mkdir(dir, 0755);
-    snprintf(path, size, "%s/llama-1.1b-shape-%s.gguf", dir, type);
+    int n = snprintf(path, size, "%s/llama-1.1b-shape-%s.gguf", dir, type);
+    if (n < 0 || (size_t)n >= size ||
+        snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+        fprintf(stderr, "%s: the model cache path is too long: %s\n", who, dir);
+        return -1;
+    }
     struct stat st;
     if (stat(path, &st) == 0 && st.st_size > 0)
         return 0;
     const char *vocab = WL_TESTDATA_DIR "/vocab/ggml-vocab-llama-spm.gguf";
-    char vocab_arg[512];
-    if (stat(vocab, &st) == 0)
-        snprintf(vocab_arg, sizeof vocab_arg, "--vocab-from %s", vocab);
-    else
-        snprintf(vocab_arg, sizeof vocab_arg, "--vocab 32000");
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd,
-             "%s model synth --arch llama --layers 22 --dim 2048 --ffn 5632 --heads 32 "
-             "--kv-heads 4 %s --type %s --seed 1 -o %s.tmp && mv %s.tmp %s",
-             WL_CLI_PATH, vocab_arg, type, path, path, path);
+    const bool have_vocab = stat(vocab, &st) == 0;
+    char *const argv[] = {(char *)wl_bench_cli_path(),
+                          "model",
+                          "synth",
+                          "--arch",
+                          "llama",
+                          "--layers",
+                          "22",
+                          "--dim",
+                          "2048",
+                          "--ffn",
+                          "5632",
+                          "--heads",
+                          "32",
+                          "--kv-heads",
+                          "4",
+                          have_vocab ? "--vocab-from" : "--vocab",
+                          have_vocab ? (char *)vocab : "32000",
+                          "--type",
+                          (char *)type,
+                          "--seed",
+                          "1",
+                          "-o",
+                          tmp,
+                          NULL};
     fprintf(stderr, "%s: generating %s (once; cached)\n", who, path);
-    return sh(cmd) == 0 ? 0 : -1;
+    if (run_argv(argv) == 0 && stat(tmp, &st) == 0 && st.st_size > 0 && rename(tmp, path) == 0)
+        return 0;
+    unlink(tmp);
+    return -1;
 }
 
 void wl_bench_rmtree(const char *who, const char *dir)

@@ -17,15 +17,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The wattlens CLI the benches run: $WL_BENCH_CLI when set (e.g. another
+ * build's, to compare two), else this build's. */
+const char *wl_bench_cli_path(void);
+
 /* Writes into path (caller buffer of size bytes) the file of a synthetic
  * llama shaped like a 1.1B-parameter model (22 layers, dim 2048, FFN 5632,
  * 32 heads, 4 KV heads, 32000 vocab; seed 1) with weights of the given
- * type ("q8_0" or "q4_k"): <build>/model-cache/llama-1.1b-shape-TYPE.gguf.
- * The first call for a type generates it with `wattlens model synth` (the
+ * type ("q8_0" or "q4_k"): <build>/model-cache/llama-1.1b-shape-TYPE.gguf,
+ * or in $WL_BENCH_MODEL_CACHE when set (a directory that build directories
+ * can share). The first call for a type generates it with `wattlens model
+ * synth` (wl_bench_cli_path; run without a shell, so any path works; the
  * vocabulary from the shared test data's llama SPM vocab when present, else
  * a synthetic one), into PATH.tmp then renamed, so an interrupted run leaves
- * no half-written model; it says so on stderr, prefixed "who: ". Returns 0
- * when the file is there, -1 when it could not be generated. */
+ * no half-written model; it says so on stderr, prefixed "who: ". A file
+ * already there is used as it is (its shape is not checked). Returns 0 when
+ * the file is there, -1 when it could not be generated. */
 int wl_bench_synth_1b(const char *who, const char *type, char *path, size_t size);
 
 /* Removes the directory tree dir (rm -rf, no shell); says on stderr,

@@ -18,7 +18,11 @@
 #   probe reads (one CPU: no distance), and a huge-page share that cannot
 #   be read (no /proc) prints "unknown", not "-100 %";
 # - scripts/bench.sh runs every bench even when one fails (it stopped at the
-#   first), names the failures at the end and exits 1.
+#   first), names the failures at the end and exits 1;
+# - the 1.1B-shaped model is generated without a shell: a model cache path
+#   with spaces, quotes, $( ) and ; reaches `wattlens model synth` as one
+#   argument (a stand-in CLI, WL_BENCH_CLI, records its arguments and
+#   writes a dummy file instead of generating 1 GB), then is renamed.
 # Skips (and says so) what the build or the test data lacks.
 set -u
 B=${WL_BINARY_DIR:?}
@@ -147,6 +151,36 @@ PY
   fi
 else
   echo "SKIP: no bench_edges (built with WL_BUILD_BENCH=OFF?)"
+fi
+
+# --- the model cache path goes to model synth as it is ------------------------------------
+if [ -x "$B/bench_profile" ]; then
+  cache="$tmp/model cache 'q' \"d\" \$(touch $tmp/ran);x"
+  mkdir -p "$cache"
+  fakecli="$tmp/fake wattlens"
+  cat >"$fakecli" <<'SH'
+#!/bin/sh
+# records its arguments, one per line, and writes a dummy file to -o's
+for a in "$@"; do printf '%s\n' "$a"; done >"$ARGS_OUT"
+while [ $# -gt 0 ]; do [ "$1" = -o ] && { echo x >"$2"; exit 0; }; shift; done
+exit 1
+SH
+  chmod +x "$fakecli"
+  # (20 s: the stand-in answers at once; a bench that ignored the two
+  # variables would start generating the real model, and be stopped)
+  ARGS_OUT="$tmp/args" WL_BENCH_CLI="$fakecli" WL_BENCH_MODEL_CACHE="$cache" WL_BENCH_SMALL=0 \
+    WL_BENCH_REPS=1 WL_BENCH_WALL=0 timeout 20 "$B/bench_profile" >"$tmp/prof" 2>"$tmp/err"; rc=$?
+  want="$cache/llama-1.1b-shape-q8_0.gguf"
+  if [ $rc = 0 ] && [ "$(sed -n 3p "$tmp/args" 2>/dev/null)" = "--arch" ] \
+    && [ "$(grep -A1 -x -- -o "$tmp/args" | sed -n 2p)" = "$want.tmp" ] \
+    && [ -f "$want" ] && [ ! -e "$want.tmp" ] && [ ! -e "$tmp/ran" ] \
+    && grep -qF "cannot load $want" "$tmp/prof"; then
+    ok "synth: the model cache path reaches model synth whole, no shell; renamed into place"
+  else
+    bad "synth with an odd cache path (rc $rc): $(cat "$tmp/args" "$tmp/prof" "$tmp/err" 2>&1)"
+  fi
+else
+  echo "SKIP: no bench_profile (synth path)"
 fi
 
 # --- scripts/bench.sh: one failing bench does not hide the others ------------------------
