@@ -127,6 +127,17 @@ int wl_cli_flush_stdout(const char *cmd);
  * (a failing command keeps its own status). Nothing may write to stdout after. */
 int wl_cli_close_stdout(const char *cmd, int status);
 
+/* Called first in main: a standard descriptor (0, 1, 2) that is closed is
+ * given a /dev/null that fails as a closed descriptor would (stdout and
+ * stderr read-only: writes fail with EBADF; stdin write-only), so that no
+ * file the command opens takes its number, and which ones were closed is
+ * remembered. */
+void wl_cli_reserve_std_fds(void);
+
+/* True when standard descriptor fd (0, 1 or 2) was closed when wattlens
+ * started (wl_cli_reserve_std_fds put its placeholder there). */
+bool wl_cli_std_fd_closed(int fd);
+
 /* getopt_long returned ':' (an option without its value) or '?' (an unknown
  * option): prints one usage error naming the option and returns
  * WL_EXIT_USAGE. Commands using it set opterr = 0 and start their short

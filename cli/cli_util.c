@@ -1,7 +1,9 @@
 /* Helpers shared by the subcommands: error printing, strict number parsing,
  * JSON output, reading an input whole, and the checks every command shares
- * (option errors, quiet, writing stdout). State: why stdout first failed and whether that was
- * reported, process-wide (the CLI is single-threaded). */
+ * (option errors, quiet, writing stdout, closed standard descriptors).
+ * State, process-wide (the CLI is single-threaded): why stdout first failed
+ * and whether that was reported; which standard descriptors were closed at
+ * start-up. */
 #include "cli.h"
 #include "cli_text.h"
 #include "util/log.h"
@@ -211,6 +213,34 @@ int wl_cli_option_error(const char *cmd, int c, char *const argv[])
     if (c == ':')
         return wl_cli_usage_error(cmd, "option '%s' needs a value", name);
     return wl_cli_usage_error(cmd, "unknown option '%s'", name);
+}
+
+/* Bit fd set: standard descriptor fd was closed when wattlens started. */
+static unsigned closed_std_fds;
+
+/* A standard descriptor that was closed (`wattlens ... >&-`) is taken by
+ * /dev/null, opened so that using it fails as a closed one would (writes to
+ * a read-only descriptor fail with EBADF): otherwise the next file opened
+ * (a model, the run database) would get the number and stdout would write
+ * into it. Which ones were closed is kept: a name of such a descriptor
+ * (-o /dev/stdout) must not reach the placeholder's /dev/null. */
+void wl_cli_reserve_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        closed_std_fds |= 1u << fd;
+        int nfd = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+        if (nfd >= 0 && nfd != fd) {
+            dup2(nfd, fd);
+            close(nfd);
+        }
+    }
+}
+
+bool wl_cli_std_fd_closed(int fd)
+{
+    return fd >= 0 && fd <= 2 && (closed_std_fds >> fd & 1u);
 }
 
 int wl_cli_read_all(const char *path, char **data, size_t *n)

@@ -7,8 +7,6 @@
 #include "util/log.h"
 #include "wattlens/wattlens.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -65,24 +63,6 @@ static const struct wl_cli_command *find_command(const char *name)
             return wl_cli_commands[i];
     }
     return NULL;
-}
-
-/* A standard descriptor that was closed (`wattlens ... >&-`) is taken by
- * /dev/null, opened so that using it fails as a closed one would (writes to
- * a read-only descriptor fail with EBADF): otherwise the next file opened
- * (a model, the run database) would get the number and stdout would write
- * into it. */
-static void reserve_std_fds(void)
-{
-    for (int fd = 0; fd <= 2; fd++) {
-        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
-            continue;
-        int nfd = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
-        if (nfd >= 0 && nfd != fd) {
-            dup2(nfd, fd);
-            close(nfd);
-        }
-    }
 }
 
 /* SIGPIPE: a reader that went away (`wattlens runs | head`, `generate |
@@ -179,7 +159,7 @@ static int dispatch(int argc, char **argv, const char **name)
 
 int main(int argc, char **argv)
 {
-    reserve_std_fds();
+    wl_cli_reserve_std_fds();
     catch_sigpipe();
     const char *name = NULL;
     int status = dispatch(argc, argv, &name);

@@ -2,7 +2,8 @@
 # What every command owes its caller, end to end on the engine-side commands:
 # - output that cannot be written (a full disk: /dev/full; a closed stdout)
 #   is an error with one message naming the cause, exit status 1, never a
-#   silent success (generate stops at the first failed write);
+#   silent success (generate stops at the first failed write), also when -o
+#   names the closed stdout or stderr (/dev/stdout, /dev/fd/1, a link);
 # - an option without its value, or an unknown one, is one clear usage error
 #   (exit 2), not getopt's message followed by a contradicting one;
 # - the global -q leaves only errors on stderr (no summary, no progress).
@@ -69,6 +70,54 @@ if [ -f "$M" ]; then
 else
   echo "SKIP: $M absent (output error tests on a model skipped)"
 fi
+
+# --- -o naming a closed stdout or stderr -------------------------------------------
+# `-o /dev/stdout >&-`: the name is the closed stream, so the write fails as
+# `-o -` does (EBADF, exit 1), never written to the /dev/null that holds the
+# descriptor's number; `-o /dev/null >&-` is still /dev/null (success).
+# closed_output_error NAME REDIR CMD...: REDIR is ">&-" or "2>&-"
+closed_output_error() {
+  local name=$1 redir=$2
+  shift 2
+  if [ "$redir" = ">&-" ]; then
+    "$@" >&- 2>"$tmp/err"; rc=$?
+    # the cause as for `-o -` (export of a small run loses it: "failed")
+    if [ $rc = 1 ] && grep -q "writing the output" "$tmp/err"; then
+      ok "$name >&-"
+    else
+      bad "$name >&- (rc $rc)"; cat "$tmp/err"
+    fi
+  else
+    "$@" 2>&- >"$tmp/out"; rc=$? # no stderr to say why: the status says it
+    if [ $rc = 1 ]; then ok "$name 2>&-"; else bad "$name 2>&- (rc $rc)"; fi
+  fi
+}
+cdb=$tmp/closed.db
+"$W" -q measure --db "$cdb" -- true >/dev/null 2>"$tmp/err" || { bad "measure for export"; cat "$tmp/err"; }
+cid=$("$W" runs --db "$cdb" --json 2>/dev/null | sed -n 's/.*"id": "\([0-9a-f-]*\)".*/\1/p' | head -n 1)
+if [ -n "$cid" ]; then
+  for o in /dev/stdout /dev/fd/1 /proc/self/fd/1; do
+    closed_output_error "export -o $o" ">&-" "$W" export --db "$cdb" "$cid" -f json -o $o
+  done
+  ln -s /dev/stdout "$tmp/to-stdout"
+  closed_output_error "export -o LINK-TO-/dev/stdout" ">&-" "$W" export --db "$cdb" "$cid" -f json -o "$tmp/to-stdout"
+  closed_output_error "export -o /dev/stderr" "2>&-" "$W" export --db "$cdb" "$cid" -f json -o /dev/stderr
+  "$W" export --db "$cdb" "$cid" -f json -o /dev/null >&- 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && [ ! -s "$tmp/err" ]; then ok "export -o /dev/null >&-: written"; else bad "export -o /dev/null >&- (rc $rc)"; cat "$tmp/err"; fi
+else
+  bad "no run id to export"
+fi
+closed_output_error "measure --no-store -o /dev/stdout" ">&-" "$W" measure --no-store -o /dev/stdout -- true
+closed_output_error "measure --no-store -o /dev/stderr" "2>&-" "$W" measure --no-store -o /dev/stderr -- true
+"$W" measure --no-store -o /dev/null -- true >&- 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ]; then ok "measure -o /dev/null >&-: written"; else bad "measure -o /dev/null >&- (rc $rc)"; cat "$tmp/err"; fi
+# synth's "wrote ..." line goes to stderr when the model goes to stdout, so
+# only the model's own write can fail here
+closed_output_error "model synth -o /dev/stdout" ">&-" "$W" model synth -o /dev/stdout
+closed_output_error "model synth -o /dev/stderr" "2>&-" "$W" model synth -o /dev/stderr
+# (with stdout closed, synth's "wrote /dev/null: ..." line itself fails)
+"$W" model synth -o /dev/null 2>&- >"$tmp/out"; rc=$?
+if [ $rc = 0 ] && grep -q "^wrote /dev/null" "$tmp/out"; then ok "model synth -o /dev/null 2>&-: written"; else bad "model synth -o /dev/null 2>&- (rc $rc)"; fi
 
 # --- option errors ------------------------------------------------------------------
 expect_option_error "generate -n without value" "option '-n' needs a value" "$W" generate -m x -n
