@@ -84,6 +84,6 @@ if [ ${#available[@]} -ne 0 ] &&
 fi
 if [ ${#absent[@]} -ne 0 ]; then
   echo "deps: not available here: ${absent[*]}; make fuzz (clang, libclang-rt-dev) or" \
-    "make format (clang-format) will not work, everything else will" >&2
+    "make format (clang-format) may not work; everything else will" >&2
 fi
 exit 0
