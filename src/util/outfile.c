@@ -420,6 +420,27 @@ static bool synced(int fd)
     return fsync(fd) == 0 || errno == EINVAL || errno == ENOTSUP;
 }
 
+/* fsync of the directory the rename changed, so that the new name is on
+ * disk when close reports success: until then a crash can still bring back
+ * the old file, or no file for a new target. A directory that cannot be
+ * opened (no read permission: `chmod 300`, or no memory) is not synced and
+ * not an error (the rename is done; a durable one was never promised
+ * there); a file system that cannot sync is not one either (synced). False,
+ * with errno, when the sync itself failed (EIO). */
+static bool dir_synced(const char *target)
+{
+    char *dir = dir_of(target);
+    int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    free(dir);
+    if (fd < 0)
+        return true;
+    bool ok = synced(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return ok;
+}
+
 int wl_outfile_open(struct wl_outfile *o, const char *path, unsigned flags)
 {
     *o = (struct wl_outfile){.flags = flags, .hint = ""};
@@ -566,9 +587,19 @@ int wl_outfile_close(struct wl_outfile *o, bool commit)
         o->f = NULL;
     }
     if (o->tmp) {
-        if (commit && rc == 0 && rename(o->tmp, o->target) != 0)
-            rc = fail(o, WL_OUTFILE_STEP_RENAME, last_errno());
-        if (!commit || rc != 0)
+        bool renamed = false;
+        if (commit && rc == 0) {
+            if (rename(o->tmp, o->target) != 0) {
+                rc = fail(o, WL_OUTFILE_STEP_RENAME, last_errno());
+            } else {
+                renamed = true;
+                /* the target is replaced; a failed sync says a crash may
+                 * still undo that (reported as the replace's failure) */
+                if (!dir_synced(o->target))
+                    rc = fail(o, WL_OUTFILE_STEP_RENAME, last_errno());
+            }
+        }
+        if (!renamed && (!commit || rc != 0))
             unlink(o->tmp); /* the old file stays as it was */
         /* after the rename or unlink: a signal before it still removes it
          * (after it, unlinking the name that is gone fails harmlessly) */

@@ -37,7 +37,8 @@ enum wl_outfile_step {
     WL_OUTFILE_STEP_OPEN,    /* opening in place, or an existing file is not writable */
     WL_OUTFILE_STEP_TEMP,    /* making the temporary file next to the target */
     WL_OUTFILE_STEP_WRITE,   /* flush, sync or close: the data did not all reach the file */
-    WL_OUTFILE_STEP_RENAME,  /* the rename of the temporary file over the target */
+    WL_OUTFILE_STEP_RENAME,  /* the rename of the temporary file over the target, or the
+                              * sync of its directory after it (the target was replaced) */
 };
 
 /* wl_outfile_open flags */
@@ -91,7 +92,11 @@ FILE *wl_outfile_stream(struct wl_outfile *o);
 
 /* Ends the output. commit: the whole output was written; the stream is
  * flushed, a replaced file synced (a file system that cannot sync is not an
- * error), closed and renamed over the target. !commit (the caller gave up,
+ * error), closed and renamed over the target, and the target's directory
+ * synced, so that the rename is on disk when 0 is returned (a directory
+ * that cannot be opened for reading is not synced, and not an error; a
+ * failed sync is a _RENAME failure after which the target was replaced,
+ * though a crash may undo it). !commit (the caller gave up,
  * or saw its own write fail): the stream is closed and the temporary file
  * removed, the target left as it was. A stream whose error flag is set is
  * never committed. Returns 0, or a WL_E* code (WL_EIO for a failed write)
