@@ -50,9 +50,14 @@ bool wl_cli_quiet(void);
  * and notes, not errors. */
 void wl_cli_note(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Strict number parsing for option values: the whole string must be a number
- * within [min, max]. On failure prints a usage error naming the option and
- * returns false. */
+/* Strict number parsing for option values: the whole string must be a
+ * decimal number within [min, max]. An integer is digits with an optional
+ * leading '-' ("-5", "007"); a number may also have a '.' and an exponent
+ * ("0.5", "-.5", "5.", "1e-3", "2E+2"; an underflow such as "1e-400" is the
+ * nearest value, 0). Refused: blanks (leading or trailing), '+' before the
+ * number, hex ("0x10", "0x1p-1"), "inf", "nan", a ',' for the decimal point,
+ * and an overflow. On failure prints a usage error naming the option and
+ * returns false, leaving *out untouched. */
 bool wl_cli_parse_long(const char *cmd, const char *opt, const char *s, long min, long max,
                        long *out);
 bool wl_cli_parse_double(const char *cmd, const char *opt, const char *s, double min, double max,

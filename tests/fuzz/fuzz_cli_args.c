@@ -7,8 +7,11 @@
  * Checks, trapping on failure: a rejected value leaves the output
  * untouched; an accepted time lies from year 0000 on, an age is now minus
  * the age (never after now), and a date written back as
- * YYYY-MM-DDTHH:MM:SSZ parses to the same instant; an accepted number is
- * within its bounds and round-trips through printf; an id list written
+ * YYYY-MM-DDTHH:MM:SSZ parses to the same instant; an integer is accepted
+ * exactly when it is -?[0-9]+ within its bounds (no blank, no '+'); an
+ * accepted number is within its bounds, decimal (a digit, '.' or '-'
+ * first; only digits, '.', 'e', 'E' and signs: no hex, inf or nan) and
+ * round-trips through printf; an id list written
  * back with commas parses to the same ids, and a rejected one names a
  * token of the input that is not an id and keeps the ids before it.
  * The parsers' usage messages go to stderr (run with -close_fd_mask=2).
@@ -19,6 +22,7 @@
 
 #include "wattlens/error.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -74,12 +78,19 @@ static void check_long(const char *s, unsigned sel)
 {
     static const long bounds[4][2] = {{0, LONG_MAX}, {1, 512}, {-5, 5}, {LONG_MIN, LONG_MAX}};
     const long *b = bounds[sel % 4];
+    /* the harness's own reading: -?[0-9]+ within the bounds */
+    const char *digits = *s == '-' ? s + 1 : s;
+    const bool plain = *digits && strspn(digits, "0123456789") == strlen(digits);
+    errno = 0;
+    const long mine = plain ? strtol(s, NULL, 10) : 0;
+    const bool fits = plain && errno == 0 && mine >= b[0] && mine <= b[1];
     long v = 42;
     if (!wl_cli_parse_long("fuzz", "--n", s, b[0], b[1], &v)) {
         CHECK(v == 42);
+        CHECK(!fits);
         return;
     }
-    CHECK(v >= b[0] && v <= b[1]);
+    CHECK(fits && v == mine);
     char text[32];
     snprintf(text, sizeof text, "%ld", v);
     long again = 0;
@@ -96,6 +107,9 @@ static void check_double(const char *s, unsigned sel)
         return;
     }
     CHECK(isfinite(v) && v >= b[0] && v <= b[1]);
+    /* decimal only: a digit, '.' or '-' first (no blank, no '+'), then
+     * digits, '.', an exponent and its sign (no hex, inf, nan) */
+    CHECK(strchr("0123456789.-", *s) && *s && s[strspn(s, "0123456789.eE+-")] == '\0');
     char text[64];
     snprintf(text, sizeof text, "%.17g", v);
     double again = 0;

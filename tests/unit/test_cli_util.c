@@ -1,7 +1,8 @@
 /* cli/cli_util.c: the CPU's model name from /proc/cpuinfo, as text
  * (wl_cli_cpuinfo_model_name) and from the file (wl_cli_host_cpu, under
  * WATTLENS_PROC_ROOT); cli_store.c's size and figure formatters; the KV cache type
- * parser (wl_cli_parse_cache_type); generate's phase line (wl_cli_phase_text). The CLI's helper
+ * parser (wl_cli_parse_cache_type); generate's phase line (wl_cli_phase_text); the strict
+ * option number parsers (wl_cli_parse_long, wl_cli_parse_double). The CLI's helper
  * sources are compiled into this test by cmake/extra/cli_fuzz.cmake.
  */
 #include "test_support.h"
@@ -251,6 +252,69 @@ static void test_parse_cache_type(void **state)
 /* generate's phase line: a rate when tokens ran in a measured time, "no
  * ... step" only when none ran, plain "n/a" when some ran faster than the
  * clock could tell (not "no decode step", which would be false). */
+/* Option values are plain decimal: what strtol/strtod would also take
+ * (leading blanks, '+', hex floats, inf) is refused, and *out untouched. */
+static void test_parse_long_is_strict(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        long v;
+    } good[] = {{"5", 5}, {"-5", -5}, {"0", 0}, {"007", 7}, {"-0", 0}, {"512", 512}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        long v = 42;
+        assert_true(wl_cli_parse_long("t", "-n", good[i].s, -512, 512, &v));
+        assert_int_equal(v, good[i].v);
+    }
+    static const char *const bad[] = {" 5",
+                                      "\t3",
+                                      "\n3",
+                                      "+5",
+                                      "5 ",
+                                      "",
+                                      "-",
+                                      "- 5",
+                                      "+-5",
+                                      "--5",
+                                      "0x10",
+                                      "5e2",
+                                      "5.0",
+                                      "1,5",
+                                      "513",
+                                      "-513",
+                                      "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        long v = 42;
+        if (wl_cli_parse_long("t", "-n", bad[i], -512, 512, &v))
+            fail_msg("'%s' accepted as an integer", bad[i]);
+        assert_int_equal(v, 42);
+    }
+}
+
+static void test_parse_double_is_strict(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        double v;
+    } good[] = {{"0.5", 0.5},   {"-.5", -0.5}, {".5", 0.5}, {"5.", 5},    {"5", 5},
+                {"1e-3", 1e-3}, {"2E+2", 200}, {"-0", 0},   {"1e-400", 0}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        double v = 42;
+        assert_true(wl_cli_parse_double("t", "--temp", good[i].s, -1e3, 1e3, &v));
+        assert_true(v == good[i].v);
+    }
+    static const char *const bad[] = {
+        " 0.5", "\t1", "+0.5",     "0.5 ", "",   "-",   ".",   "0x1p-1", "0X1P-1", "0x10",  "inf",
+        "-inf", "nan", "infinity", "1,5",  "e5", "-e5", "--1", "+-1",    "1e",     "1e400", "2000"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        double v = 42;
+        if (wl_cli_parse_double("t", "--temp", bad[i], -1e3, 1e3, &v))
+            fail_msg("'%s' accepted as a number", bad[i]);
+        assert_true(v == 42);
+    }
+}
+
 static void test_phase_text(void **state)
 {
     (void)state;
@@ -278,6 +342,8 @@ int main(void)
         cmocka_unit_test(test_fmt_huge_values_keep_their_unit),
         cmocka_unit_test(test_parse_cache_type),
         cmocka_unit_test(test_phase_text),
+        cmocka_unit_test(test_parse_long_is_strict),
+        cmocka_unit_test(test_parse_double_is_strict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
