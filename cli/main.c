@@ -52,8 +52,10 @@ static void print_help(FILE *out)
             "Data goes to stdout, diagnostics to stderr. Commands that print data accept --json\n"
             "(export: --format json), except generate, which prints only the generated text.\n"
             "Exit status: 0 success, 1 failure (also when the output cannot be written;\n"
-            "quietly when the reader went away, as with '| head'),\n"
-            "2 bad command line, 130 stopped by Ctrl-C (generate, run).\n");
+            "quietly when the reader went away, as with '| head'), 2 bad command line,\n"
+            "130 stopped by Ctrl-C (generate); run and measure stopped by SIGINT, SIGTERM\n"
+            "or SIGHUP (signal N): 128+N. measure otherwise exits with its command's own\n"
+            "status (128+N when signal N killed it, 126 or 127 when it could not be run).\n");
 }
 
 static const struct wl_cli_command *find_command(const char *name)
@@ -63,6 +65,15 @@ static const struct wl_cli_command *find_command(const char *name)
             return wl_cli_commands[i];
     }
     return NULL;
+}
+
+/* "wattlens: unknown command 'NAME'" (escaped: it is the user's text) and
+ * where to look; WL_EXIT_USAGE. */
+static int unknown_command(const char *name)
+{
+    wl_cli_usage_error(NULL, "unknown command '%s'", name);
+    fputs("Try 'wattlens --help'.\n", stderr);
+    return WL_EXIT_USAGE;
 }
 
 /* SIGPIPE: a reader that went away (`wattlens runs | head`, `generate |
@@ -137,22 +148,28 @@ static int dispatch(int argc, char **argv, const char **name)
         return WL_EXIT_USAGE;
     }
     if (strcmp(argv[i], "help") == 0) {
-        if (i + 1 < argc) {
-            const struct wl_cli_command *c = find_command(argv[i + 1]);
-            if (c) {
-                char *hargv[] = {argv[i + 1], "--help", NULL};
-                *name = c->name;
-                return c->run(2, hargv);
-            }
+        if (i + 1 >= argc) {
+            wl_cli_print_help(print_help);
+            return WL_EXIT_OK;
         }
-        wl_cli_print_help(print_help);
-        return WL_EXIT_OK;
+        /* as `wattlens COMMAND --help`: an unknown command, or more words,
+         * are mistakes as they would be there, not a request for all help */
+        const struct wl_cli_command *c = find_command(argv[i + 1]);
+        if (!c)
+            return unknown_command(argv[i + 1]);
+        if (i + 2 < argc) {
+            wl_cli_usage_error(NULL, "help takes one command: unexpected argument '%s'",
+                               argv[i + 2]);
+            fputs("Try 'wattlens --help'.\n", stderr);
+            return WL_EXIT_USAGE;
+        }
+        char *hargv[] = {argv[i + 1], "--help", NULL};
+        *name = c->name;
+        return c->run(2, hargv);
     }
     const struct wl_cli_command *cmd = find_command(argv[i]);
-    if (!cmd) {
-        fprintf(stderr, "wattlens: unknown command '%s'\nTry 'wattlens --help'.\n", argv[i]);
-        return WL_EXIT_USAGE;
-    }
+    if (!cmd)
+        return unknown_command(argv[i]);
     *name = cmd->name;
     return cmd->run(argc - i, argv + i);
 }

@@ -6,6 +6,7 @@
 #   names the closed stdout or stderr (/dev/stdout, /dev/fd/1, a link);
 # - an option without its value, or an unknown one, is one clear usage error
 #   (exit 2), not getopt's message followed by a contradicting one;
+# - `wattlens help X` with an unknown X is exit 2, as `wattlens X` is;
 # - the global -q leaves only errors on stderr (no summary, no progress).
 # Skips (and says so) the parts whose test data is absent.
 set -u
@@ -198,6 +199,21 @@ for c in export gc rm runs show; do
   expect_option_error "$c unknown option" "unknown option '--bogus'" "$W" $c --bogus
 done
 expect_option_error "gc --keep without value" "option '--keep' needs a value" "$W" gc --keep
+
+# --- help ---------------------------------------------------------------------------
+# `wattlens help X` is `wattlens X --help`: an unknown X is a mistake (exit 2),
+# as `wattlens X` is, not a request for the general help
+expect_option_error "help NOSUCHCMD" "unknown command 'nosuchcmd'" "$W" help nosuchcmd
+expect_option_error "help run EXTRA" "unexpected argument 'extra'" "$W" help run extra
+"$W" help run >"$tmp/out" 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && grep -q "^Usage: wattlens run" "$tmp/out"; then ok "help run: run's help"; else bad "help run (rc $rc)"; fi
+"$W" help >"$tmp/out" 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && grep -q "^Commands:" "$tmp/out"; then ok "help: the general help"; else bad "help (rc $rc)"; fi
+# the general help's exit statuses: measure's own, and 128+N for run and measure
+"$W" --help >"$tmp/out"
+if grep -q "measure otherwise exits with its command's own" "$tmp/out" && grep -q "128+N" "$tmp/out"; then
+  ok "--help: exit statuses of measure and of a signal"
+else bad "--help: exit statuses"; fi
 
 # --- -q: errors only -------------------------------------------------------------------
 if [ -f "$M" ]; then
