@@ -143,10 +143,21 @@ void wl_cli_reserve_std_fds(void);
  * started (wl_cli_reserve_std_fds put its placeholder there). */
 bool wl_cli_std_fd_closed(int fd);
 
+struct option; /* <getopt.h> */
+
 /* getopt_long returned ':' (an option without its value) or '?' (an unknown
  * option): prints one usage error naming the option and returns
- * WL_EXIT_USAGE. Commands using it set opterr = 0 and start their short
- * option string with ':'. */
+ * WL_EXIT_USAGE. opts is the option table given to getopt_long: a long
+ * option abbreviated to a prefix of several options that do different
+ * things (getopt_long takes a unique prefix: --lim for --limit) is
+ * "ambiguous option '--s' (--since, --search, --sort)", not unknown.
+ * Commands using it set opterr = 0 and start their short option string
+ * with ':'. */
+int wl_cli_option_error_in(const char *cmd, int c, char *const argv[], const struct option *opts);
+
+/* wl_cli_option_error_in without the table: an ambiguous abbreviation is
+ * called unknown. For a command that has not passed its table yet
+ * (cmd_bench.c); use wl_cli_option_error_in. */
 int wl_cli_option_error(const char *cmd, int c, char *const argv[]);
 
 #endif

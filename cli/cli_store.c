@@ -12,9 +12,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-void wl_cli_store_opts_init(struct wl_cli_store_opts *o, const char *cmd, void (*usage)(FILE *out))
+void wl_cli_store_opts_init(struct wl_cli_store_opts *o, const char *cmd, void (*usage)(FILE *out),
+                            const struct option *opts)
 {
-    *o = (struct wl_cli_store_opts){.cmd = cmd, .usage = usage, .exit_status = WL_EXIT_OK};
+    *o = (struct wl_cli_store_opts){
+        .cmd = cmd, .opts = opts, .usage = usage, .exit_status = WL_EXIT_OK};
     optind = 1;
     opterr = 0;
 }
@@ -33,7 +35,7 @@ bool wl_cli_store_option(struct wl_cli_store_opts *o, int c, char *const argv[])
         o->exit_status = WL_EXIT_OK;
         return false;
     default:
-        o->exit_status = wl_cli_option_error(o->cmd, c, argv);
+        o->exit_status = wl_cli_option_error_in(o->cmd, c, argv, o->opts);
         return false;
     }
 }

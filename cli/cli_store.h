@@ -41,7 +41,7 @@
  * wl_cli_store_option:
  *
  *     struct wl_cli_store_opts so;
- *     wl_cli_store_opts_init(&so, cmd, usage);
+ *     wl_cli_store_opts_init(&so, cmd, usage, opts);
  *     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
  *         switch (c) {
  *         case 'L': ... (the command's own options)
@@ -53,6 +53,7 @@
  */
 struct wl_cli_store_opts {
     const char *cmd;          /* command name, for messages */
+    const struct option *opts; /* the command's option table, for messages */
     void (*usage)(FILE *out); /* prints the command's --help */
     const char *db;           /* --db FILE; NULL = the default database */
     bool json;                /* --json */
@@ -66,16 +67,18 @@ struct wl_cli_store_opts {
     }
 #define WL_CLI_STORE_HELP WL_CLI_DB_HELP "  -h, --help           show this help\n"
 
-/* Sets o for a new command line (db NULL, json false) and resets getopt:
- * optind = 1, and opterr = 0 because the messages are ours. */
-void wl_cli_store_opts_init(struct wl_cli_store_opts *o, const char *cmd, void (*usage)(FILE *out));
+/* Sets o for a new command line (db NULL, json false) of cmd, whose option
+ * table is opts (for wl_cli_option_error_in), and resets getopt: optind =
+ * 1, and opterr = 0 because the messages are ours. */
+void wl_cli_store_opts_init(struct wl_cli_store_opts *o, const char *cmd, void (*usage)(FILE *out),
+                            const struct option *opts);
 
 /* Handles getopt_long code c, one the command does not handle itself:
  * --db and --json are stored in o; -h/--help prints the usage to stdout;
- * any other code (an unknown option, a missing value) prints "unknown option
- * or missing value: 'ARG'". Returns true to go on parsing, false when the
- * command must return o->exit_status now (WL_EXIT_OK after --help,
- * WL_EXIT_USAGE after a bad option). */
+ * any other code (an unknown or ambiguous option, a missing value) is
+ * reported by wl_cli_option_error_in with o->opts. Returns true to go on
+ * parsing, false when the command must return o->exit_status now
+ * (WL_EXIT_OK after --help, WL_EXIT_USAGE after a bad option). */
 bool wl_cli_store_option(struct wl_cli_store_opts *o, int c, char *const argv[]);
 
 /* How a command uses the run database. */

@@ -208,7 +208,46 @@ int wl_cli_close_stdout(const char *cmd, int status)
     return status == WL_EXIT_OK ? WL_EXIT_FAIL : status;
 }
 
+/* True when long options a and b do the same (getopt_long takes a prefix
+ * of both as either, not as ambiguous). */
+static bool same_option(const struct option *a, const struct option *b)
+{
+    return a->has_arg == b->has_arg && a->flag == b->flag && a->val == b->val;
+}
+
+/* When "--NAME" (n bytes of name) is a prefix of options of opts that do
+ * different things, and none is exactly NAME, writes them to list
+ * ("--since, --search, --sort") and returns true. */
+static bool ambiguous_option(const char *name, size_t n, const struct option *opts, char *list,
+                             size_t size)
+{
+    const struct option *first = NULL;
+    bool differ = false;
+    size_t len = 0;
+    list[0] = '\0';
+    for (const struct option *o = opts; o && o->name; o++) {
+        if (strncmp(o->name, name, n) != 0)
+            continue;
+        if (o->name[n] == '\0')
+            return false; /* an exact match is never ambiguous */
+        if (!first)
+            first = o;
+        else if (!same_option(first, o))
+            differ = true;
+        if (len < size) {
+            int w = snprintf(list + len, size - len, "%s--%s", len ? ", " : "", o->name);
+            len = w < 0 ? size : len + (size_t)w;
+        }
+    }
+    return differ;
+}
+
 int wl_cli_option_error(const char *cmd, int c, char *const argv[])
+{
+    return wl_cli_option_error_in(cmd, c, argv, NULL);
+}
+
+int wl_cli_option_error_in(const char *cmd, int c, char *const argv[], const struct option *opts)
 {
     /* getopt has stepped past a long option and past a lone short option;
      * optopt holds a short option's letter */
@@ -216,6 +255,11 @@ int wl_cli_option_error(const char *cmd, int c, char *const argv[])
     char name[64];
     if (strncmp(arg, "--", 2) == 0) {
         size_t n = strcspn(arg, "=");
+        /* getopt_long takes a unique prefix (--lim for --limit) and refuses
+         * one shared by several options as it refuses an unknown one */
+        char list[512];
+        if (c == '?' && ambiguous_option(arg + 2, n - 2, opts, list, sizeof list))
+            return wl_cli_usage_error(cmd, "ambiguous option '%.*s' (%s)", (int)n, arg, list);
         if (c != ':' && arg[n] == '=')
             return wl_cli_usage_error(cmd, "unknown option, or one that takes no value: '%s'", arg);
         snprintf(name, sizeof name, "%.*s", (int)n, arg);

@@ -60,7 +60,7 @@ static int run(int argc, char **argv)
     };
     const char *format = NULL, *output = NULL;
     struct wl_cli_store_opts so;
-    wl_cli_store_opts_init(&so, cmd, usage);
+    wl_cli_store_opts_init(&so, cmd, usage, opts);
     int c;
     while ((c = getopt_long(argc, argv, ":hf:o:", opts, NULL)) != -1) {
         switch (c) {

@@ -63,7 +63,7 @@ static int run(int argc, char **argv)
     struct wl_gc_params p = {.keep = -1, .max_age_days = -1};
     long keep;
     struct wl_cli_store_opts so;
-    wl_cli_store_opts_init(&so, cmd, usage);
+    wl_cli_store_opts_init(&so, cmd, usage, opts);
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {

@@ -64,7 +64,7 @@ static int run(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct wl_cli_store_opts so;
-    wl_cli_store_opts_init(&so, cmd, usage);
+    wl_cli_store_opts_init(&so, cmd, usage, opts);
     bool force = false;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {

@@ -212,7 +212,7 @@ static int run(int argc, char **argv)
     enum wl_store_sort sort = WL_SORT_DATE;
     long limit = 20, offset = 0;
     struct wl_cli_store_opts so;
-    wl_cli_store_opts_init(&so, cmd, usage);
+    wl_cli_store_opts_init(&so, cmd, usage, opts);
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {

@@ -46,7 +46,7 @@ static int run(int argc, char **argv)
     };
     long max_layers = 48;
     struct wl_cli_store_opts so;
-    wl_cli_store_opts_init(&so, cmd, usage);
+    wl_cli_store_opts_init(&so, cmd, usage, opts);
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {

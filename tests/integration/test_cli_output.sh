@@ -199,6 +199,18 @@ for c in export gc rm runs show; do
   expect_option_error "$c unknown option" "unknown option '--bogus'" "$W" $c --bogus
 done
 expect_option_error "gc --keep without value" "option '--keep' needs a value" "$W" gc --keep
+# a prefix of several options is ambiguous, said so with the candidates (it
+# was "unknown option", sending the user after an option that exists); a
+# unique prefix still works
+expect_option_error "runs --s (ambiguous)" "ambiguous option '--s' (--since, --search, --sort)" "$W" runs --db "$tmp/none.db" --s x
+expect_option_error "runs --s=x (ambiguous)" "ambiguous option '--s' (--since, --search, --sort)" "$W" runs --db "$tmp/none.db" --s=x
+expect_option_error "generate --to (ambiguous)" "ambiguous option '--to' (--top-k, --top-p)" "$W" generate -m x --to 1
+expect_option_error "model synth --h (ambiguous)" "ambiguous option '--h' (--heads, --help)" "$W" model synth --h
+expect_option_error "run --ba (ambiguous)" "ambiguous option '--ba' (--baseline, --batch)" "$W" run --ba 1
+if [ -n "${cid:-}" ]; then
+  "$W" runs --db "$cdb" --lim 1 >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ]; then ok "runs --lim (a unique prefix) works"; else bad "runs --lim (rc $rc)"; cat "$tmp/err"; fi
+fi
 
 # --- help ---------------------------------------------------------------------------
 # `wattlens help X` is `wattlens X --help`: an unknown X is a mistake (exit 2),

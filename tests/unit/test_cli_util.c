@@ -11,6 +11,7 @@
 #include "cli_store.h"
 #include "util/utf8.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,6 +316,73 @@ static void test_parse_double_is_strict(void **state)
     }
 }
 
+/* Runs getopt_long over argv (opterr 0, as the commands) and returns
+ * wl_cli_option_error_in's message for its first error, from stderr (heap). */
+static char *option_error(char **argv, int argc, const struct option *opts)
+{
+    char path[] = "/tmp/wl_test_cli_util_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0 && dup2(fd, STDERR_FILENO) == STDERR_FILENO);
+    optind = 0; /* glibc: a full reset */
+    opterr = 0;
+    int c, rc = -1;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == '?' || c == ':') {
+            rc = wl_cli_option_error_in("t", c, argv, opts);
+            break;
+        }
+    }
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fd);
+    assert_int_equal(rc, WL_EXIT_USAGE);
+    char *text = wl_test_read_file(path, NULL);
+    unlink(path);
+    assert_non_null(text);
+    return text;
+}
+
+static void test_option_error_ambiguous_prefix(void **state)
+{
+    (void)state;
+    static const struct option opts[] = {
+        {"since", required_argument, NULL, 'S'},
+        {"search", required_argument, NULL, 's'},
+        {"sort", no_argument, NULL, 'o'},
+        {"sorted", no_argument, NULL, 'd'},
+        {"colour", no_argument, NULL, 'c'},
+        {"color", no_argument, NULL, 'c'},
+        {NULL, 0, NULL, 0},
+    };
+    char *a1[] = {"t", "--s", "x", NULL};
+    char *text = option_error(a1, 3, opts);
+    assert_non_null(strstr(text, "ambiguous option '--s' (--since, --search, --sort, --sorted)"));
+    free(text);
+    char *a2[] = {"t", "--so=x", NULL};
+    text = option_error(a2, 2, opts);
+    assert_non_null(strstr(text, "ambiguous option '--so' (--sort, --sorted)"));
+    free(text);
+    /* an exact name is that option, not ambiguous: here one that takes no value */
+    char *a4[] = {"t", "--sort=x", NULL};
+    text = option_error(a4, 2, opts);
+    assert_non_null(strstr(text, "takes no value: '--sort=x'"));
+    free(text);
+    /* a prefix of two names of one option (same value) is that option */
+    char *a5[] = {"t", "--col=x", NULL};
+    text = option_error(a5, 2, opts);
+    assert_non_null(strstr(text, "takes no value: '--col=x'"));
+    assert_null(strstr(text, "ambiguous"));
+    free(text);
+    char *a6[] = {"t", "--bogus", NULL};
+    text = option_error(a6, 2, opts);
+    assert_non_null(strstr(text, "unknown option '--bogus'"));
+    free(text);
+}
+
 static void test_phase_text(void **state)
 {
     (void)state;
@@ -344,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_phase_text),
         cmocka_unit_test(test_parse_long_is_strict),
         cmocka_unit_test(test_parse_double_is_strict),
+        cmocka_unit_test(test_option_error_ambiguous_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
