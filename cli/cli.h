@@ -153,11 +153,6 @@ struct option; /* <getopt.h> */
  * "ambiguous option '--s' (--since, --search, --sort)", not unknown.
  * Commands using it set opterr = 0 and start their short option string
  * with ':'. */
-int wl_cli_option_error_in(const char *cmd, int c, char *const argv[], const struct option *opts);
-
-/* wl_cli_option_error_in without the table: an ambiguous abbreviation is
- * called unknown. For a command that has not passed its table yet
- * (cmd_bench.c); use wl_cli_option_error_in. */
-int wl_cli_option_error(const char *cmd, int c, char *const argv[]);
+int wl_cli_option_error(const char *cmd, int c, char *const argv[], const struct option *opts);
 
 #endif

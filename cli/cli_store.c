@@ -35,7 +35,7 @@ bool wl_cli_store_option(struct wl_cli_store_opts *o, int c, char *const argv[])
         o->exit_status = WL_EXIT_OK;
         return false;
     default:
-        o->exit_status = wl_cli_option_error_in(o->cmd, c, argv, o->opts);
+        o->exit_status = wl_cli_option_error(o->cmd, c, argv, o->opts);
         return false;
     }
 }

@@ -68,7 +68,7 @@ struct wl_cli_store_opts {
 #define WL_CLI_STORE_HELP WL_CLI_DB_HELP "  -h, --help           show this help\n"
 
 /* Sets o for a new command line (db NULL, json false) of cmd, whose option
- * table is opts (for wl_cli_option_error_in), and resets getopt: optind =
+ * table is opts (for wl_cli_option_error), and resets getopt: optind =
  * 1, and opterr = 0 because the messages are ours. */
 void wl_cli_store_opts_init(struct wl_cli_store_opts *o, const char *cmd, void (*usage)(FILE *out),
                             const struct option *opts);
@@ -76,7 +76,7 @@ void wl_cli_store_opts_init(struct wl_cli_store_opts *o, const char *cmd, void (
 /* Handles getopt_long code c, one the command does not handle itself:
  * --db and --json are stored in o; -h/--help prints the usage to stdout;
  * any other code (an unknown or ambiguous option, a missing value) is
- * reported by wl_cli_option_error_in with o->opts. Returns true to go on
+ * reported by wl_cli_option_error with o->opts. Returns true to go on
  * parsing, false when the command must return o->exit_status now
  * (WL_EXIT_OK after --help, WL_EXIT_USAGE after a bad option). */
 bool wl_cli_store_option(struct wl_cli_store_opts *o, int c, char *const argv[]);

@@ -242,12 +242,7 @@ static bool ambiguous_option(const char *name, size_t n, const struct option *op
     return differ;
 }
 
-int wl_cli_option_error(const char *cmd, int c, char *const argv[])
-{
-    return wl_cli_option_error_in(cmd, c, argv, NULL);
-}
-
-int wl_cli_option_error_in(const char *cmd, int c, char *const argv[], const struct option *opts)
+int wl_cli_option_error(const char *cmd, int c, char *const argv[], const struct option *opts)
 {
     /* getopt has stepped past a long option and past a lone short option;
      * optopt holds a short option's letter */

@@ -277,7 +277,7 @@ static int run(int argc, char **argv)
             wl_cli_print_help(usage);
             return WL_EXIT_OK;
         default:
-            return wl_cli_option_error_in(CMD, c, argv, opts);
+            return wl_cli_option_error(CMD, c, argv, opts);
         }
     }
     if (optind < argc)

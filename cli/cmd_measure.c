@@ -496,7 +496,7 @@ static int run_measure(int argc, char **argv)
             wl_cli_print_help(usage);
             return WL_EXIT_OK;
         default:
-            return wl_cli_option_error_in("measure", c, argv, opts);
+            return wl_cli_option_error("measure", c, argv, opts);
         }
     }
     if (optind >= argc)

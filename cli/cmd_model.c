@@ -674,7 +674,7 @@ static int cmd_info(int argc, char **argv)
             wl_cli_print_help(print_help);
             return WL_EXIT_OK;
         default:
-            return wl_cli_option_error_in(CMD " info", c, argv, opts);
+            return wl_cli_option_error(CMD " info", c, argv, opts);
         }
     }
     if (optind != argc - 1)
@@ -858,7 +858,7 @@ static int cmd_synth(int argc, char **argv)
             wl_cli_print_help(print_help);
             return WL_EXIT_OK;
         default:
-            return wl_cli_option_error_in(CMD " synth", c, argv, opts);
+            return wl_cli_option_error(CMD " synth", c, argv, opts);
         }
     }
     if (optind != argc)
@@ -972,7 +972,7 @@ static int cmd_quantize(int argc, char **argv)
             wl_cli_print_help(print_help);
             return WL_EXIT_OK;
         default:
-            return wl_cli_option_error_in(CMD " quantize", c, argv, opts);
+            return wl_cli_option_error(CMD " quantize", c, argv, opts);
         }
     }
     if (optind != argc - 2)

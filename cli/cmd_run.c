@@ -349,7 +349,7 @@ static int parse(int argc, char **argv, struct opts *o)
             wl_cli_print_help(usage);
             return -1;
         default:
-            return wl_cli_option_error_in(CMD, c, argv, opts);
+            return wl_cli_option_error(CMD, c, argv, opts);
         }
     }
     if (optind < argc)

@@ -319,7 +319,7 @@ static int run_sensors(int argc, char **argv)
             wl_cli_print_help(usage);
             return WL_EXIT_OK;
         default:
-            return wl_cli_option_error_in("sensors", c, argv, opts);
+            return wl_cli_option_error("sensors", c, argv, opts);
         }
     }
     if (optind < argc)

@@ -207,6 +207,7 @@ expect_option_error "runs --s=x (ambiguous)" "ambiguous option '--s' (--since, -
 expect_option_error "generate --to (ambiguous)" "ambiguous option '--to' (--top-k, --top-p)" "$W" generate -m x --to 1
 expect_option_error "model synth --h (ambiguous)" "ambiguous option '--h' (--heads, --help)" "$W" model synth --h
 expect_option_error "run --ba (ambiguous)" "ambiguous option '--ba' (--baseline, --batch)" "$W" run --ba 1
+expect_option_error "bench --n (ambiguous)" "ambiguous option '--n' (--n-prompt, --n-gen, --no-warmup)" "$W" bench -m x --n 3
 if [ -n "${cid:-}" ]; then
   "$W" runs --db "$cdb" --lim 1 >/dev/null 2>"$tmp/err"; rc=$?
   if [ $rc = 0 ]; then ok "runs --lim (a unique prefix) works"; else bad "runs --lim (rc $rc)"; cat "$tmp/err"; fi

@@ -317,7 +317,7 @@ static void test_parse_double_is_strict(void **state)
 }
 
 /* Runs getopt_long over argv (opterr 0, as the commands) and returns
- * wl_cli_option_error_in's message for its first error, from stderr (heap). */
+ * wl_cli_option_error's message for its first error, from stderr (heap). */
 static char *option_error(char **argv, int argc, const struct option *opts)
 {
     char path[] = "/tmp/wl_test_cli_util_XXXXXX";
@@ -331,7 +331,7 @@ static char *option_error(char **argv, int argc, const struct option *opts)
     int c, rc = -1;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == '?' || c == ':') {
-            rc = wl_cli_option_error_in("t", c, argv, opts);
+            rc = wl_cli_option_error("t", c, argv, opts);
             break;
         }
     }
