@@ -54,9 +54,10 @@ const char *wl_measure_phase_name(uint32_t phase); /* "run", "baseline", "?" */
  * its pid: descendants get them only if the command passes them on); else
  * the command has a process group of its own (a signal to the caller's
  * whole group, from timeout(1) say, does not reach it) and every signal of
- * either kind is sent to that group. A repeat of the same signal within
- * 100 ms counts once. The command is measured until it exits, however long
- * that takes. */
+ * either kind is sent to that group. A repeat of the signal last passed on
+ * within 1 s of it counts once (timeout(1) sends its signal to wattlens and
+ * then to the whole group, hundreds of ms apart on a loaded machine). The
+ * command is measured until it exits, however long that takes. */
 struct wl_measure_stop {
     volatile sig_atomic_t signal;      /* the last signal that asked to stop; 0 while none */
     volatile sig_atomic_t count;       /* signals sent by a process so far */
