@@ -402,6 +402,10 @@ static void record_fall(wl_sampler *s, unsigned i, struct falls *f)
     for (unsigned c = 0; c < WL_SENSOR_MAX_CHANNELS; c++)
         if (f->mask & (UINT64_C(1) << c))
             causes |= 1u << f->disc[c];
+    uint16_t doms = 0; /* the domains of the channels that fell */
+    for (unsigned k = 0; k < s->n_chans; k++)
+        if (s->chans[k].sensor == i && (f->mask & (UINT64_C(1) << s->chans[k].ch)))
+            doms |= (uint16_t)(1u << s->chans[k].d);
     pthread_mutex_lock(&s->mu);
     if ((f->mask & ~f->cont) == 0) {
         /* every channel continues its previous read's gap (one gap: its
@@ -412,6 +416,8 @@ static void record_fall(wl_sampler *s, unsigned i, struct falls *f)
                 struct wl_sampler_gap *g = &s->gaps[c->fall_gap];
                 g->t_end_ns = f->t;
                 g->causes |= causes;
+                g->domain_mask |= doms;
+                g->lost_mask |= doms;
                 break;
             }
         }
@@ -428,6 +434,8 @@ static void record_fall(wl_sampler *s, unsigned i, struct falls *f)
         g->error = WL_ERANGE;
         g->counter_fell = true;
         g->causes = causes;
+        g->backend = wl_sensor_get_info(s->sensors[i])->backend;
+        g->domain_mask = g->lost_mask = doms; /* nothing counted from t_prev to t */
         g->t_start_ns = f->t_prev;
         g->t_end_ns = f->t;
     }
@@ -649,6 +657,17 @@ static void take_sample(wl_sampler *s)
                 memset(g, 0, sizeof *g);
                 g->sensor = i;
                 g->error = s->rd_rc[i];
+                g->backend = wl_sensor_get_info(s->sensors[i])->backend;
+                /* a counter takes the gap in at its next good read; a read
+                 * power is lost for the gap (no integration across it) */
+                for (unsigned k = 0; k < s->n_chans; k++) {
+                    const struct chan *c = &s->chans[k];
+                    if (c->sensor != i)
+                        continue;
+                    g->domain_mask |= (uint16_t)(1u << c->d);
+                    if (!c->counter)
+                        g->lost_mask |= (uint16_t)(1u << c->d);
+                }
                 g->t_start_ns = t;
                 g->t_end_ns = 0;
             }

@@ -137,6 +137,15 @@ struct wl_sampler_gap {
                           see one on the same channels make one gap */
     unsigned causes;   /* counter_fell: bit (1u << enum wl_counter_disc, sensor.h) for
                           each kind of discontinuity in it; 0 otherwise */
+    const char *backend;  /* the sensor's backend ("rapl-powercap"; static) */
+    uint16_t domain_mask; /* bit d: domain d has a channel in the gap (a fall: the
+                             channels that fell; a failed read: the sensor's channels the
+                             sampler uses; 0 when it uses none of them) */
+    uint16_t lost_mask;   /* bit d: domain d's energy over the gap is not counted, so
+                             every figure across it is low: a fall's domains; for a failed
+                             read, those of its power-only channels (a counter keeps
+                             counting across a failed read: its next good read takes in
+                             the gap, unless the gap outlasts a wrap) */
     uint64_t t_start_ns;
     uint64_t t_end_ns; /* 0 while the sensor is still failing */
 };

@@ -469,6 +469,9 @@ static void test_sensor_failing_mid_run_leaves_a_gap(void **state)
     assert_int_equal(g[0].sensor, 0);
     assert_int_equal(g[0].error, WL_ESENSOR);
     assert_true(g[0].t_end_ns > g[0].t_start_ns);
+    /* a counter's energy is not lost across a failed read (checked below) */
+    assert_int_equal(g[0].domain_mask, 1u << WL_DOMAIN_PACKAGE);
+    assert_int_equal(g[0].lost_mask, 0);
     /* the gap starts while the sensor was broken (the mark above saw it at the
      * latest) and ends once it works again; how soon after depends on the
      * scheduler, so only a generous upper bound */
