@@ -729,6 +729,92 @@ static void wl__command(const struct wl_store_aggregates *a, struct wl_summary *
     json_decref(x);
 }
 
+void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double run_end_ms,
+                                struct wl_summary_gaps *g)
+{
+    memset(g, 0, sizeof *g);
+    json_t *n = json_is_object(extra) ? json_object_get(extra, "n_gaps") : NULL;
+    if (!json_is_integer(n))
+        return;
+    g->known = true;
+    g->n = json_integer_value(n);
+    json_t *arr = json_object_get(extra, "gaps");
+    for (size_t i = 0; json_is_array(arr) && i < json_array_size(arr); i++) {
+        json_t *o = json_array_get(arr, i);
+        if (!json_is_object(o))
+            continue;
+        g->n_listed++;
+        json_t *st = json_object_get(o, "start_ms"), *en = json_object_get(o, "end_ms");
+        const double t0 = json_is_number(st) ? json_number_value(st) : NA;
+        const double t1 = json_is_number(en) ? json_number_value(en) : NA; /* NaN: open */
+        const bool ended = !isnan(t0) && !isnan(t1);
+        g->n_open += !ended;
+        if (ended)
+            g->dur_s += (t1 - t0) / 1000.0;
+        json_t *counted = json_object_get(o, "energy_counted");
+        /* a counter discontinuity's energy is never counted */
+        const bool lost = json_is_boolean(counted)
+                              ? json_is_false(counted)
+                              : json_is_true(json_object_get(o, "counter_fell"));
+        /* wholly before the run's start or after its end (an open gap
+         * reaches to the end) */
+        const bool outside = (!isnan(t1) && t1 <= run_start_ms) ||
+                             (!isnan(t0) && !isnan(run_end_ms) && t0 >= run_end_ms);
+        if (!lost) {
+            g->n_counted++;
+        } else if (outside) {
+            g->n_outside++;
+        } else {
+            g->n_not_counted++;
+            if (ended)
+                g->not_counted_s += (t1 - t0) / 1000.0;
+        }
+    }
+    if (g->n < g->n_listed)
+        g->n = g->n_listed;
+}
+
+const char *wl_summary_gaps_text(const struct wl_summary_gaps *g, char *buf, size_t size)
+{
+    if (size == 0)
+        return buf;
+    buf[0] = '\0';
+    if (!g->known || g->n <= 0)
+        return buf;
+    size_t len = 0;
+#define WL__PUT(...)                                                                               \
+    do {                                                                                           \
+        if (len < size) {                                                                          \
+            const int k_ = snprintf(buf + len, size - len, __VA_ARGS__);                           \
+            len = k_ < 0 ? size : len + (size_t)k_;                                                \
+        }                                                                                          \
+    } while (0)
+    const long long n = g->n, listed = g->n_listed;
+    WL__PUT("sensor gaps: %lld (%.3f s in all", n, g->dur_s);
+    if (listed > 0 && g->n_not_counted == listed) {
+        WL__PUT("; the energy in them is NOT counted, the figures are low by it");
+    } else {
+        if (g->n_not_counted > 0)
+            WL__PUT("; the energy in %lld of them, %.3f s, is NOT counted, the figures are low by "
+                    "it",
+                    (long long)g->n_not_counted, g->not_counted_s);
+        if (g->n_outside > 0)
+            WL__PUT("; %lld outside the run (settle, idle baseline): not in its energy, but an "
+                    "idle baseline across one is low by it",
+                    (long long)g->n_outside);
+        if (g->n_counted > 0)
+            WL__PUT("; %lld failed read%s of energy counters, which kept counting",
+                    (long long)g->n_counted, g->n_counted == 1 ? "" : "s");
+    }
+    if (g->n_open > 0)
+        WL__PUT("; %lld still failing at the end, not in the time", (long long)g->n_open);
+    if (n > listed)
+        WL__PUT("; only the first %lld are listed, the rest are not in the time", listed);
+    WL__PUT(")");
+#undef WL__PUT
+    return buf;
+}
+
 int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s)
 {
     memset(s, 0, sizeof *s);
@@ -767,6 +853,11 @@ int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s
     wl__domains(a, s);
     wl__cost(a, s);
     wl__command(a, s);
+    /* the run's window: from its first phase, as long as it lasted */
+    json_t *x = a->run.extra_json ? json_loads(a->run.extra_json, 0, NULL) : NULL;
+    const double start_ms = wl__run_start_ms(a);
+    wl_summary_gaps_from_extra(x, start_ms, start_ms + s->duration_ms, &s->gaps);
+    json_decref(x);
     if (wl__batch(a, s) != 0) {
         wl_summary_free(s);
         return WL_ENOMEM;
@@ -849,6 +940,31 @@ static void wl__command_json(json_t *run, const struct wl_summary_command *c)
     json_object_set_new(run, "stop_signal_name", wl__signal_name(c->stop_signal));
 }
 
+/* sensor_gaps: null when the run stored none (runs stored before); else
+ * the counts, the line `show` prints and the stored list. */
+static json_t *wl__gaps_json(const struct wl_store_aggregates *a, const struct wl_summary_gaps *g)
+{
+    if (!g->known)
+        return json_null();
+    json_t *o = json_object();
+    json_object_set_new(o, "n_gaps", json_integer(g->n));
+    json_object_set_new(o, "n_listed", json_integer(g->n_listed));
+    json_object_set_new(o, "n_energy_not_counted", json_integer(g->n_not_counted));
+    json_object_set_new(o, "n_outside_run", json_integer(g->n_outside));
+    json_object_set_new(o, "n_energy_counted", json_integer(g->n_counted));
+    json_object_set_new(o, "n_still_failing", json_integer(g->n_open));
+    json_object_set_new(o, "total_s", json_real(g->dur_s));
+    json_object_set_new(o, "energy_not_counted_s", json_real(g->not_counted_s));
+    char text[512];
+    wl_summary_gaps_text(g, text, sizeof text);
+    json_object_set_new(o, "text", text[0] ? json_string(text) : json_null());
+    json_t *x = json_loads(a->run.extra_json, 0, NULL);
+    json_t *arr = json_is_object(x) ? json_object_get(x, "gaps") : NULL;
+    json_object_set_new(o, "gaps", json_is_array(arr) ? json_incref(arr) : json_array());
+    json_decref(x);
+    return o;
+}
+
 json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_summary *s)
 {
     const struct wl_store_run_detail *r = &a->run;
@@ -914,6 +1030,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
 
     wl_run_json_set_json(j, "provenance", r->sensor_provenance_json,
                          r->sensor_provenance_json ? strlen(r->sensor_provenance_json) : 0);
+    json_object_set_new(j, "sensor_gaps", wl__gaps_json(a, &s->gaps));
 
     json_t *ph = json_array();
     for (size_t i = 0; i < s->n_phases; i++) {

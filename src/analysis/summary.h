@@ -168,6 +168,35 @@ struct wl_summary_command {
     int stop_signal; /* the signal that stopped wattlens (passed on to it), 0 when none */
 };
 
+/* The sensor gaps the run stored (runs.extra "n_gaps" and "gaps", written
+ * by `run` and `measure`: profile/run_gaps.h): sensor reads that failed and
+ * energy counter discontinuities. Only the listed gaps' times are known;
+ * each listed gap is in exactly one of n_not_counted, n_outside, n_counted. */
+struct wl_summary_gaps {
+    bool known;            /* the run stored its gaps (runs stored before did not) */
+    int64_t n;             /* every gap, those not listed too */
+    int64_t n_listed;      /* in the stored list (the first 64) */
+    int64_t n_not_counted; /* energy not counted, in the run's window: its figures are low */
+    int64_t n_outside;     /* energy not counted, but wholly before or after the run's window
+                              (settle, idle baseline): an idle baseline across one is low */
+    int64_t n_counted;     /* failed reads of energy counters, which kept counting */
+    int64_t n_open;        /* listed gaps still failing when the gaps were stored (no end) */
+    double dur_s;          /* the listed gaps that ended, in all */
+    double not_counted_s;  /* ... those of them in n_not_counted */
+};
+
+/* The gaps in one line, "" when none (or not known): "sensor gaps: N (X.XXX s
+ * in all; the energy in them is NOT counted, the figures are low by it)", or
+ * what differs (gaps outside the run, failed reads of a counter that kept
+ * counting, still failing at the end, not all listed). `show`, `run` and
+ * `measure` print it as is; JSON sensor_gaps.text. Returns buf. */
+const char *wl_summary_gaps_text(const struct wl_summary_gaps *g, char *buf, size_t size);
+/* *g from a run's extra object (NULL or without "n_gaps": not known); the
+ * run's window is [run_start_ms, run_end_ms] in the stored times (NaN end:
+ * open-ended). */
+void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double run_end_ms,
+                                struct wl_summary_gaps *g);
+
 /* Where the run's idle baseline comes from, or why it has none (dynamic
  * energy is then unknown). */
 enum wl_summary_baseline {
@@ -251,6 +280,7 @@ struct wl_summary {
     struct wl_summary_efficiency eff;
     struct wl_summary_batch batch;
     struct wl_summary_command command;
+    struct wl_summary_gaps gaps;
 };
 
 /* Computes the summary of a run from its aggregates. Returns 0 or WL_ENOMEM. */

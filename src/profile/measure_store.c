@@ -8,6 +8,7 @@
 #include "profile/measure_store.h"
 
 #include "profile/headline.h"
+#include "profile/run_gaps.h"
 #include "util/json_text.h"
 #include "util/clock.h"
 #include "wattlens/error.h"
@@ -105,14 +106,18 @@ static int write_samples(wl_store_run *run, const struct wl_measure_result *r)
     return rc;
 }
 
-/* runs.extra: how the command ended (exit_status: its status, 128 + N when
- * signal N killed it; signal: N or null; both null when it never started
+/* runs.extra: the sensor gaps ("n_gaps", "gaps": run_gaps.h); how the command ended (exit_status:
+ * its status, 128 + N when signal N killed it; signal: N or null; both null when it never started
  * or its status could not be read: status_unknown true then), stop_signal:
  * the signal that asked wattlens to stop (passed on to the command), or
  * null; and the samples not kept (samples_not_kept, sample_stride) when a
  * long command's samples were thinned. */
 static int set_exit_extras(wl_store_run *run, const struct wl_measure_result *r)
 {
+    /* the sampler's gaps first: energy not counted, in the samples' time base */
+    const int grc = wl_run_gaps_store(run, r->gaps, r->n_gaps, r->stats.n_gaps, r->t0_ns);
+    if (grc != 0)
+        return grc;
     char v[32];
     snprintf(v, sizeof v, "%d", r->exit_code);
     const bool known = r->started && !r->status_unknown;

@@ -2,8 +2,8 @@
  * the command, its window (duration, energy and average power per domain
  * with its method, baseline, peaks), one section (phase "measure", name
  * "command") holding the headline energy, every power sample, sampling
- * statistics, and in runs.extra the exit status, signal, stop signal and CPU
- * time.
+ * statistics, and in runs.extra the exit status, signal, stop signal, CPU
+ * time and the sensor gaps.
  *
  * Lives in profile/ because it joins the sampler layer (which must not know
  * the store) and the store. Single-threaded; the store connection is
@@ -62,7 +62,8 @@ void wl_measure_heartbeat_tick(struct wl_measure_heartbeat *hb, uint64_t now_ns)
  * ran (its window and status are kept); else complete: a command's own
  * non-zero exit or death by a signal is still a complete measurement.
  * runs.extra gets exit_status, signal and stop_signal (null when not
- * applicable) and cpu_time_s; the sensor provenance is set here. Waits for
+ * applicable), cpu_time_s, and the sampler's gaps as n_gaps and gaps
+ * (profile/run_gaps.h); the sensor provenance is set here. Waits for
  * another writer up to the store's run_wait_ms, or until the store's cancel
  * flag is set (wl_store_set_cancel). Frees run, also on error.
  * Returns 0 or a WL_E* with a message in err; the row then stays as far as

@@ -15,6 +15,7 @@
 #include "profile/recorder.h"
 
 #include "profile/headline.h"
+#include "profile/run_gaps.h"
 #include "sampler/sampler.h"
 #include "util/clock.h"
 #include "util/json_text.h"
@@ -1196,6 +1197,8 @@ int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f)
     wl_recorder_stop(r);
     if (!r->run)
         return 0;
+    /* the sampler's gaps (energy not counted) go with the run; a failure is logged */
+    wl_run_gaps_store_sampler(r->run, r->smp, r->origin.t_ns);
     struct wl_recorder_totals t;
     wl_recorder_get_totals(r, &t);
     struct wl_baseline b;
