@@ -658,10 +658,19 @@ static void print_tokens(wl_store *st, const char *id)
     free(t.e);
 }
 
+/* The sensor gaps in one line (the one `measure` prints); none without gaps. */
+static void print_gaps(const struct wl_summary *s)
+{
+    char line[512];
+    if (*wl_summary_gaps_text(&s->gaps, line, sizeof line))
+        printf("  %s\n", line);
+}
+
 void wl_cli_print_summary(wl_store *st, const char *id, const struct wl_store_aggregates *a,
                           const struct wl_summary *s, long max_layers)
 {
     print_header(a, s);
+    print_gaps(s);
     print_phases(s);
     print_tokens(st, id);
     print_efficiency(s);

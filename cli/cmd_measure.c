@@ -19,7 +19,9 @@
 #include "cli_store.h"
 #include "cli_text.h"
 
+#include "analysis/summary.h"
 #include "profile/measure_store.h"
+#include "profile/run_gaps.h"
 #include "sampler/measure.h"
 #include "util/clock.h"
 #include "util/json_text.h"
@@ -305,9 +307,13 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
         /* a counter discontinuity: the energy over the gap is not counted */
         json_object_set_new(g, "counter_fell", json_boolean(r->gaps[i].counter_fell));
         json_object_set_new(g, "why", json_string(wl_sampler_gap_why(&r->gaps[i])));
+        /* false: some of its energy is not counted (run_gaps.h) */
+        json_object_set_new(g, "energy_counted", json_boolean(r->gaps[i].lost_mask == 0));
         json_array_append_new(gaps, g);
     }
     json_object_set_new(s, "gaps", gaps);
+    /* every gap, those not listed too */
+    json_object_set_new(s, "n_gaps", json_integer((json_int_t)r->stats.n_gaps));
     json_object_set_new(j, "sampling", s);
     return j;
 }
@@ -373,6 +379,16 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
                     (double)(g->t_start_ns - r->t0_ns) / 1e9, g->t_end_ns ? "recovered" : "end",
                     wl_strerror(g->error));
     }
+    /* the line `show` prints for the stored run: from the same extra */
+    json_t *gx = wl_run_gaps_json(r->gaps, r->n_gaps, r->stats.n_gaps, r->t0_ns);
+    struct wl_summary_gaps gs;
+    const struct wl_energy_window *w = &r->window;
+    wl_summary_gaps_from_extra(gx, ((double)w->begin.t_ns - (double)r->t0_ns) / 1e6,
+                               ((double)w->end.t_ns - (double)r->t0_ns) / 1e6, &gs);
+    json_decref(gx);
+    char gl[512];
+    if (*wl_summary_gaps_text(&gs, gl, sizeof gl))
+        fprintf(f, "  %s\n", gl);
     if (r->model_only)
         fprintf(f, "  energy source   ESTIMATED by the CPU-time model, NOT measured (no hardware\n"
                    "                  power sensor is readable here; see `wattlens sensors`)\n");
