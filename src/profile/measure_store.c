@@ -106,9 +106,10 @@ static int write_samples(wl_store_run *run, const struct wl_measure_result *r)
     return rc;
 }
 
-/* runs.extra: the sensor gaps ("n_gaps", "gaps": run_gaps.h); how the command ended (exit_status:
- * its status, 128 + N when signal N killed it; signal: N or null; both null when it never started
- * or its status could not be read: status_unknown true then), stop_signal:
+/* runs.extra: the sensor gaps ("n_gaps", "gaps": run_gaps.h); how the
+ * command ended (exit_status: its status, 128 + N when signal N killed it;
+ * signal: N or null; both null when it never started or its status could
+ * not be read: status_unknown true then), stop_signal:
  * the signal that asked wattlens to stop (passed on to the command), or
  * null; and the samples not kept (samples_not_kept, sample_stride) when a
  * long command's samples were thinned. */
