@@ -364,6 +364,12 @@ static void test_paths_report(void **state)
     assert_int_equal(wl_kpath_parse("AVX2", &pth), 0);
     assert_int_equal(pth, WL_KPATH_AVX2);
     assert_int_equal(wl_kpath_parse("sse", &pth), WL_EINVAL);
+#if defined(WL_NO_X86_KERNELS)
+    /* test_kernels_portable (cmake/extra/portable_kernels.cmake): the
+     * portable build offers the scalar table only, as on a non-x86 CPU */
+    assert_int_equal(wl_kpath_best(), WL_KPATH_SCALAR);
+    assert_int_equal(wl_kernels_init(&k, WL_KPATH_AVX2), WL_ENOTSUP);
+#endif
 }
 
 static void test_every_type_matvec(void **state)

@@ -200,9 +200,23 @@ static inline wl__dotp_fn wl__dotp_for(const struct wl__kernel_ops *ops, uint32_
     }
 }
 
+/* The accumulator layout wl_kernel_sum_sq promises on every path, the
+ * portable one included (so it stays outside the x86 block below): element i
+ * goes to accumulator i % WL__SUMSQ_ACC, and the accumulators are combined
+ * by wl__sum_sq_combine. */
+enum { WL__SUMSQ_ACC = 8 };
+static inline double wl__sum_sq_combine(double *acc)
+{
+    for (int w = WL__SUMSQ_ACC / 2; w > 0; w /= 2) {
+        for (int k = 0; k < w; k++)
+            acc[k] += acc[k + w];
+    }
+    return acc[0];
+}
+
 extern const struct wl__kernel_ops wl__kernel_ops_scalar;
 /* x86 SIMD paths (define WL_NO_X86_KERNELS to build the portable path only,
- * e.g. to check that a non-x86 build compiles and passes) */
+ * to check that a non-x86 build compiles and passes: test_kernels_portable) */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(WL_NO_X86_KERNELS)
 #define WL__HAVE_X86_KERNELS 1
 extern const struct wl__kernel_ops wl__kernel_ops_avx2;
@@ -215,19 +229,6 @@ void wl__silu_mul_avx2(float *g, const float *u, int64_t n);
 float wl__exp_sum_avx2(float *s, int64_t n, float mx);
 double wl__sum_sq_avx2(const float *x, int64_t n);
 void wl__scale_mul_avx2(float *o, const float *x, float s, const float *w, int64_t n);
-
-/* The accumulator layout wl_kernel_sum_sq promises on every path: element i
- * goes to accumulator i % WL__SUMSQ_ACC, and the accumulators are combined
- * by wl__sum_sq_combine. */
-enum { WL__SUMSQ_ACC = 8 };
-static inline double wl__sum_sq_combine(double *acc)
-{
-    for (int w = WL__SUMSQ_ACC / 2; w > 0; w /= 2) {
-        for (int k = 0; k < w; k++)
-            acc[k] += acc[k + w];
-    }
-    return acc[0];
-}
 #endif
 
 /* CPU features relevant to the paths (cpuid + OS register-state support). */

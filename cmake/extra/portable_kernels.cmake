@@ -1,0 +1,22 @@
+# The portable (non-x86) kernel build, checked on x86: test_kernels_portable is
+# test_kernels.c linked with the files that include kernels_impl.h compiled
+# with -DWL_NO_X86_KERNELS, so their scalar table and driver are what a macOS
+# arm64 or aarch64 build compiles (same flags, -Werror included) and what the
+# test runs. Their objects come before libwattlens on the link line, so the
+# library's x86 copies of those files are never pulled in.
+if(WL_BUILD_TESTS)
+  set(WL_PORTABLE_KERNEL_SOURCES
+    ${CMAKE_SOURCE_DIR}/src/engine/kernels/kernels.c
+    ${CMAKE_SOURCE_DIR}/src/engine/kernels/kernels_scalar.c
+    ${CMAKE_SOURCE_DIR}/src/engine/kernels/kernels_avx2.c
+    ${CMAKE_SOURCE_DIR}/src/engine/kernels/kernels_avx512.c
+    ${CMAKE_SOURCE_DIR}/src/engine/kernels/membw.c)
+  add_executable(test_kernels_portable ${CMAKE_SOURCE_DIR}/tests/unit/test_kernels.c
+    ${WL_PORTABLE_KERNEL_SOURCES})
+  target_compile_definitions(test_kernels_portable PRIVATE WL_NO_X86_KERNELS)
+  target_include_directories(test_kernels_portable PRIVATE ${CMAKE_SOURCE_DIR}/src)
+  target_link_libraries(test_kernels_portable PRIVATE wl_test_support)
+  add_test(NAME test_kernels_portable COMMAND test_kernels_portable
+    WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  set_tests_properties(test_kernels_portable PROPERTIES TIMEOUT 600)
+endif()
