@@ -664,10 +664,10 @@ static void test_dotp_identical(void **state)
 
 /* wl_kernel_silu_mul on every path against silu(x) * u in double: within
  * 4 ulp of the exact value (relative 4 * 2^-24 of it, plus |g u| 1e-38
- * for x < -87, where the SIMD paths divide by e^88 instead of e^-x), over
+ * for x < -87, where the SIMD paths divide by +inf instead of e^-x), over
  * x in [-100, 100] (dense around 0) with u = 1 and random u; NaN stays NaN,
- * +inf stays +inf; and a tail (n % 8 != 0) gives the same bits as the same
- * elements inside a longer row. */
+ * +inf stays +inf, -inf gives NaN (-inf / inf, as with expf); and a tail
+ * (n % 8 != 0) gives the same bits as the same elements inside a longer row. */
 static void test_silu_mul_paths(void **state)
 {
     (void)state;
@@ -711,11 +711,13 @@ static void test_silu_mul_paths(void **state)
                          (double)x[worst_i], (double)g[worst_i],
                          (double)x[worst_i] / (1.0 + exp(-(double)x[worst_i])) * u[worst_i], worst);
         }
-        float sp[4] = {NAN, INFINITY, 0.0f, -0.0f}, one[4] = {1.0f, 1.0f, 1.0f, 1.0f};
-        wl_kernel_silu_mul(&k, sp, one, 4);
+        float sp[5] = {NAN, INFINITY, 0.0f, -0.0f, -INFINITY};
+        const float one[5] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
+        wl_kernel_silu_mul(&k, sp, one, 5);
         assert_true(isnan(sp[0]));
         assert_true(isinf(sp[1]) && sp[1] > 0);
         assert_true(sp[2] == 0.0f && sp[3] == 0.0f);
+        assert_true(isnan(sp[4])); /* -inf / (1 + expf(+inf)), as on the scalar path */
         /* tails: n = 1..15 equal the same elements of a 16-element row */
         float full[16], part[16];
         memcpy(full, x + 100000 - 8, sizeof full);
@@ -785,6 +787,80 @@ static void test_exp_sum_paths(void **state)
                 fail_msg("path %s, n %d: sum %.9g, exact %.9g", wl_kpath_name((enum wl_kpath)path),
                          n, (double)sum, exact_sum);
         }
+    }
+}
+
+/* An exponential of wl_kernel_exp_sum against the scalar path's expf: the
+ * same NaN, infinity or exact 0 (e^-inf), else within 4 ulp of it each way
+ * (plus the SIMD paths' absolute 2e-38). */
+static bool exp_matches(float got, float ref, int n_terms)
+{
+    if (isnan(ref))
+        return isnan(got);
+    if (isinf(ref) || ref == 0.0f)
+        return got == ref;
+    return fabsf(got - ref) <= 8.0f * (float)n_terms * ref * 0x1p-24f + 4e-38f;
+}
+
+/* Non-finite scores (an F16 KV cache overflows to inf; docs/internals/engine.md):
+ * every path gives what the scalar path's expf gives, in the SIMD main loop and
+ * in its tail alike. NaN stays NaN, e^-inf is 0, e^+inf is +inf, and the sum
+ * follows; with mx taken as att_row_post takes it (the first score, then
+ * every larger one), a NaN or +inf score makes the row NaN, as does a row of
+ * -inf only. Every element is the same bits as in a longer row. */
+static void test_exp_sum_non_finite(void **state)
+{
+    (void)state;
+    enum { NMAX = 24 };
+    const float bad[3] = {NAN, INFINITY, -INFINITY};
+    struct wl_kernels ks;
+    assert_int_equal(wl_kernels_init(&ks, WL_KPATH_SCALAR), 0);
+    for (int path = WL_KPATH_AVX2; path <= WL_KPATH_AVX512; path++) {
+        struct wl_kernels k;
+        if (wl_kernels_init(&k, (enum wl_kpath)path) != 0)
+            continue;
+        const char *name = wl_kpath_name((enum wl_kpath)path);
+        for (int n = 1; n <= NMAX; n++)
+            for (int p = -1; p < n; p++) /* p = -1: every score -inf */
+                for (int b = 0; b < 3; b++)
+                    for (int row_max = 0; row_max < 2; row_max++) {
+                        if (p < 0 && (b != 2 || !row_max))
+                            continue;
+                        float src[NMAX], ref[NMAX], got[NMAX], longer[NMAX];
+                        for (int j = 0; j < NMAX; j++)
+                            src[j] = p < 0 ? -INFINITY : -0.25f - 1.5f * (float)(j % 5);
+                        if (p >= 0)
+                            src[p] = bad[b];
+                        float mx = 0.0f;
+                        if (row_max) {
+                            mx = src[0];
+                            for (int j = 1; j < n; j++)
+                                mx = src[j] > mx ? src[j] : mx;
+                        }
+                        memcpy(ref, src, sizeof src);
+                        memcpy(got, src, sizeof src);
+                        memcpy(longer, src, sizeof src);
+                        const float ref_sum = wl_kernel_exp_sum(&ks, ref, n, mx);
+                        const float sum = wl_kernel_exp_sum(&k, got, n, mx);
+                        wl_kernel_exp_sum(&k, longer, NMAX, mx);
+                        for (int j = 0; j < n; j++) {
+                            if (!exp_matches(got[j], ref[j], 1))
+                                fail_msg("path %s, n %d, score %g at %d, mx %g: e^(%g) gives %g, "
+                                         "expf %g",
+                                         name, n, (double)bad[b], p, (double)mx,
+                                         (double)src[j] - (double)mx, (double)got[j],
+                                         (double)ref[j]);
+                            if (memcmp(&got[j], &longer[j], sizeof(float)) != 0)
+                                fail_msg("path %s, n %d: element %d differs in a row of %d", name,
+                                         n, j, NMAX);
+                        }
+                        if (!exp_matches(sum, ref_sum, n))
+                            fail_msg("path %s, n %d, score %g at %d, mx %g: sum %g, scalar %g",
+                                     name, n, (double)bad[b], p, (double)mx, (double)sum,
+                                     (double)ref_sum);
+                        if (row_max && (p < 0 || b < 2))
+                            assert_true(isnan(sum));
+                    }
     }
 }
 
@@ -1010,6 +1086,7 @@ int main(void)
         cmocka_unit_test(test_dotp_identical),
         cmocka_unit_test(test_silu_mul_paths),
         cmocka_unit_test(test_exp_sum_paths),
+        cmocka_unit_test(test_exp_sum_non_finite),
         cmocka_unit_test(test_norm_helpers_paths),
         cmocka_unit_test(test_zero_activations_and_weights),
         cmocka_unit_test(test_bad_arguments),

@@ -135,14 +135,19 @@ int wl_kernel_matmul_multi(const struct wl_kernels *k, const struct wl_kernel_we
  * i < n (g and u must not overlap). The scalar path uses expf; the SIMD
  * paths a vector e^x (0.94 ulp worst measured over [-87, 88]), so results
  * differ from the scalar path by a few ulp (test_kernels bounds them: 4 ulp
- * of the exact value); for g < -87 the SIMD paths divide by e^88 instead of
- * e^-g, an absolute error below |g u| 1e-38. */
+ * of the exact value); for g <= -88.377 the SIMD paths divide by +inf
+ * instead of e^-g, an absolute error below |g u| 1e-38. NaN and +-inf give
+ * what they give with expf (silu(-inf) is NaN on every path). */
 void wl_kernel_silu_mul(const struct wl_kernels *k, float *g, const float *u, int64_t n);
 
 /* The exponentials of a softmax row: s[j] = e^(s[j] - mx) for j < n;
  * returns their sum. Arguments are meant to be <= 0 (mx the row maximum).
  * The scalar path uses expf and sums in order; the SIMD paths use the same
- * vector e^x as wl_kernel_silu_mul (4 ulp) and sum in 8 lanes. */
+ * vector e^x as wl_kernel_silu_mul (4 ulp; 0 below -87.683, where expf is
+ * under 8.4e-39) and sum in 8 lanes. Non-finite arguments give expf's
+ * results on every path: NaN stays NaN, e^-inf is 0, e^+inf is +inf. So a
+ * NaN or +inf score (an F16 KV cache overflow) makes the softmax row NaN,
+ * and generate reports it, whatever the path and the score's position. */
 float wl_kernel_exp_sum(const struct wl_kernels *k, float *s, int64_t n, float mx);
 
 /* sum of x[i]^2 for i < n, in double, from WL__SUMSQ_ACC interleaved
