@@ -22,6 +22,7 @@
 #include "engine/threadpool.h"
 #include "wattlens/error.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -517,6 +518,62 @@ static void test_q8k_quantizer_paths(void **state)
     free(scratch);
     free(ref);
     free(x);
+}
+
+/* Every path's Q8A activation quantizer writes exactly the bytes of the
+ * reference, also for rounding midpoints, zero, huge and tiny blocks: amax
+ * just above and below 127/FLT_MAX (~3.7e-37, where 127/amax overflows to
+ * inf), subnormal, and so small that d = amax/127 underflows to 0. */
+static void test_q8a_quantizer_paths(void **state)
+{
+    (void)state;
+    static const float scale[] = {0.0f,     3e37f,  1e-30f, 1e-36f, 9.7e-38f,
+                                  9.5e-38f, 1e-38f, 1e-40f, 1e-44f, 1.0f};
+    enum { NB = 2 + sizeof scale / sizeof scale[0], N = 32 * NB };
+    float x[N];
+    for (int i = 0; i < N; i++) {
+        const int b = i / 32, k = i % 32;
+        if (b == 0) /* amax 127 -> d = 1: halves k/2 - 8 hit rounding midpoints */
+            x[i] = k == 0 ? -127.0f : (float)k * 0.5f - 8.0f;
+        else if (b == 1) /* one value carries the block */
+            x[i] = k == 5 ? 1000.0f : 0.001f * rng_gauss();
+        else /* amax 3.9 * scale: 9.7e-38 and 9.5e-38 are either side of 127/FLT_MAX */
+            x[i] = (k == 9 ? 3.9f : 0.2f * rng_gauss()) * scale[b - 2];
+    }
+    struct wl_block_q8a ref[NB];
+    wl_quantize_row_q8a(x, ref, N);
+    for (int b = 0; b < NB; b++) {
+        int sum = 0;
+        for (int k = 0; k < 32; k++) {
+            assert_true(ref[b].qs[k] >= -127);
+            sum += ref[b].qs[k];
+        }
+        assert_true(ref[b].s == ref[b].d * (float)sum);
+    }
+    assert_true(ref[0].d == 1.0f);
+    assert_int_equal(ref[0].qs[5], -6); /* -5.5: to even */
+    assert_int_equal(ref[0].qs[21], 2); /* 2.5 */
+    assert_true(127.0f / (3.9f * 9.7e-38f) <= FLT_MAX && !(127.0f / (3.9f * 9.5e-38f) <= FLT_MAX));
+    const size_t sb = wl_kernel_scratch_bytes(WL_TTYPE_Q8_0, N, 1);
+    assert_int_equal(sb, wl__xq_row_bytes(N));
+    uint8_t *scratch = NULL;
+    assert_int_equal(posix_memalign((void **)&scratch, 64, sb), 0);
+    for (int path = WL_KPATH_SCALAR; path <= WL_KPATH_AVX512; path++) {
+        struct wl_kernels k;
+        if (wl_kernels_init(&k, (enum wl_kpath)path) != 0)
+            continue;
+        memset(scratch, 0x5a, sb);
+        assert_int_equal(wl_kernel_prepare_x(&k, WL_TTYPE_Q8_0, x, N, 1, scratch, sb), 0);
+        for (int b = 0; b < NB; b++) {
+            if (memcmp(ref[b].qs, scratch + 32 * b, 32) != 0)
+                fail_msg("path %s, block %d (amax scale %g): qs[0] %d, reference %d",
+                         wl_kpath_name((enum wl_kpath)path), b, b < 2 ? 1.0 : (double)scale[b - 2],
+                         ((const int8_t *)scratch)[32 * b], ref[b].qs[0]);
+            assert_true(ref[b].d == wl__xq_d(scratch, N)[b]);
+            assert_true(ref[b].s == wl__xq_s(scratch, N)[b]);
+        }
+    }
+    free(scratch);
 }
 
 /* The AVX-512 Q4_K kernel with and without GFNI (wl_kernels_init picks the
@@ -1082,6 +1139,7 @@ int main(void)
         cmocka_unit_test(test_odd_shapes),
         cmocka_unit_test(test_kquant_q8k_edges),
         cmocka_unit_test(test_q8k_quantizer_paths),
+        cmocka_unit_test(test_q8a_quantizer_paths),
         cmocka_unit_test(test_q4_k_gfni_variant_is_identical),
         cmocka_unit_test(test_dotp_identical),
         cmocka_unit_test(test_silu_mul_paths),

@@ -12,6 +12,7 @@
 
 #if defined(WL__HAVE_X86_KERNELS)
 #include <immintrin.h>
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -494,7 +495,12 @@ static WL_AVX2 void quant_q8a(const float *x, void *row, int64_t n)
         m = _mm_max_ss(m, _mm_movehdup_ps(m));
         float amax = _mm_cvtss_f32(m);
         float d = amax / 127.0f;
+        /* 127/amax overflows to inf for amax below 127/FLT_MAX (~3.7e-37; d may
+         * still be non-zero): the reference's lrintf(x * inf) then gives q = 0,
+         * where cvtps2dq would give INT_MIN, packed to -128. id = 0 gives 0. */
         float id = d != 0.0f ? 127.0f / amax : 0.0f;
+        if (!(id <= FLT_MAX))
+            id = 0.0f;
         __m256 idv = _mm256_set1_ps(id);
         __m256i q[4];
         for (int i = 0; i < 4; i++)

@@ -12,6 +12,7 @@
 
 #if defined(WL__HAVE_X86_KERNELS)
 #include <immintrin.h>
+#include <float.h>
 #include <string.h>
 
 #define WL_AVX512                                                                                  \
@@ -580,7 +581,12 @@ static WL_AVX512 void quant_q8a(const float *x, void *row, int64_t n)
         __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
         float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
         float d = amax / 127.0f;
+        /* 127/amax overflows to inf for amax below 127/FLT_MAX (~3.7e-37; d may
+         * still be non-zero): the reference's lrintf(x * inf) then gives q = 0,
+         * where cvtps2dq would give INT_MIN, packed to -128. id = 0 gives 0. */
         float id = d != 0.0f ? 127.0f / amax : 0.0f;
+        if (!(id <= FLT_MAX))
+            id = 0.0f;
         __m512 idv = _mm512_set1_ps(id);
         __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, idv));
         __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, idv));
