@@ -26,6 +26,7 @@
  * `gen`; with sequentially consistent atomics one of them sees the other, so
  * a wake-up is never lost and the mutex is only touched when someone sleeps.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "engine/threadpool.h"
 
 #include "util/cpu_relax.h"
@@ -316,7 +317,16 @@ void wl_threadpool_destroy(struct wl_threadpool *p)
 
 int wl_threadpool_default_threads(void)
 {
-    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+#ifdef __linux__
+    /* the CPUs this process may run on (taskset, numactl, a container's or a
+     * systemd unit's cpuset): more threads than those only take turns on
+     * them. A set that cannot be read (more than CPU_SETSIZE CPUs) leaves
+     * the online count. */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) >= 1)
+        n = CPU_COUNT(&set);
+#endif
     return n < 1 ? 1 : n > WL_POOL_MAX_THREADS ? WL_POOL_MAX_THREADS : (int)n;
 }
 

@@ -37,8 +37,9 @@ int wl_threadpool_create(int n_threads, struct wl_threadpool **out);
 void wl_threadpool_destroy(struct wl_threadpool *pool);
 
 /* The thread count a pool gets when the user asks for none in particular:
- * the online CPUs, at least 1 and at most 256 (wl_threadpool_create's
- * limit). */
+ * the CPUs the process may run on (its affinity mask on Linux, which
+ * taskset, numactl and cpusets narrow), else the online CPUs; at least 1 and
+ * at most 256 (wl_threadpool_create's limit). */
 int wl_threadpool_default_threads(void);
 
 /* Pool size (1 for NULL). */

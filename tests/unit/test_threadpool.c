@@ -1,9 +1,11 @@
 /* engine/threadpool: every share / chunk of a job runs exactly once with
  * the right index, memory written before/inside a run is visible after it,
  * many back-to-back runs (the per-token pattern), runs after the workers
- * went to sleep, slow shares, inline pools, row splitting, bad arguments.
+ * went to sleep, slow shares, inline pools, row splitting, bad arguments,
+ * the default thread count (the allowed CPUs).
  * Run under TSan too.
  */
+#define _GNU_SOURCE /* sched_setaffinity, CPU_COUNT */
 #include "test_support.h"
 
 #include "engine/threadpool.h"
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 enum { MAX_T = 8 };
@@ -325,19 +328,37 @@ static void test_bad_arguments(void **state)
     assert_int_equal(wl_threadpool_create(2, NULL), WL_EINVAL);
 }
 
-/* The default is the online CPUs, kept within what a pool can have. */
-static void test_default_threads_is_the_online_cpus(void **state)
+/* The default is the CPUs the calling thread may run on (its affinity mask,
+ * which taskset and cpusets narrow), kept within what a pool can have: one
+ * when the mask is narrowed to one CPU, whatever the online count. */
+static void test_default_threads_is_the_allowed_cpus(void **state)
 {
     (void)state;
     const int d = wl_threadpool_default_threads();
     assert_in_range(d, 1, 256);
-    const long online = sysconf(_SC_NPROCESSORS_ONLN);
-    if (online >= 1 && online <= 256)
-        assert_int_equal(d, online);
     struct wl_threadpool *pool = NULL;
     assert_int_equal(wl_threadpool_create(d, &pool), 0);
     assert_int_equal(wl_threadpool_n_threads(pool), d);
     wl_threadpool_destroy(pool);
+#ifdef __linux__
+    cpu_set_t all, one;
+    assert_int_equal(sched_getaffinity(0, sizeof all, &all), 0);
+    const int allowed = CPU_COUNT(&all);
+    assert_int_equal(d, allowed > 256 ? 256 : allowed);
+    int first = 0;
+    while (!CPU_ISSET(first, &all))
+        first++;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0); /* this thread only */
+    const int narrowed = wl_threadpool_default_threads();
+    assert_int_equal(sched_setaffinity(0, sizeof all, &all), 0);
+    assert_int_equal(narrowed, 1);
+#else
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (online >= 1 && online <= 256)
+        assert_int_equal(d, online);
+#endif
 }
 
 int main(void)
@@ -351,7 +372,7 @@ int main(void)
         cmocka_unit_test(test_run_chunks_runs_every_chunk_exactly_once),
         cmocka_unit_test(test_run_ranges_runs_every_chunk_exactly_once),
         cmocka_unit_test(test_slow_share_is_waited_for),
-        cmocka_unit_test(test_default_threads_is_the_online_cpus),
+        cmocka_unit_test(test_default_threads_is_the_allowed_cpus),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
