@@ -147,7 +147,7 @@ void wl_kernel_silu_mul(const struct wl_kernels *k, float *g, const float *u, in
  * under 8.4e-39) and sum in 8 lanes. Non-finite arguments give expf's
  * results on every path: NaN stays NaN, e^-inf is 0, e^+inf is +inf. So a
  * NaN or +inf score (an F16 KV cache overflow) makes the softmax row NaN,
- * and generate reports it, whatever the path and the score's position. */
+ * whatever the path and the score's position. */
 float wl_kernel_exp_sum(const struct wl_kernels *k, float *s, int64_t n, float mx);
 
 /* sum of x[i]^2 for i < n, in double, from WL__SUMSQ_ACC interleaved
