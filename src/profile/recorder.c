@@ -150,14 +150,22 @@ struct wl_recorder {
      * since the peak's spans end at the last mark, which the stream of
      * samples runs past */
     struct wl_span_peak span[WL_DOMAIN_COUNT];
+    /* per domain, the latest sample added that read it (bit d of
+     * read_mask) and span[d] as it was before that sample: a last mark
+     * without the domain (its read failed) ends the peak there instead */
+    struct wl_span_peak span_read[WL_DOMAIN_COUNT];
+    struct wl_sample read_last[WL_DOMAIN_COUNT];
+    uint16_t read_mask;
     struct wl_sample *held; /* (HELD_CAP) ring */
     size_t held_head, held_n;
     struct wl_peak peak[WL_DOMAIN_COUNT]; /* the result, set by wl_recorder_stop */
     int store_err;
     char store_err_text[256];
-    /* sums for the totals (writer thread, read after join) */
+    /* sums for the totals over the known energies (writer thread, read
+     * after join), and the rows stored without one */
     double sum_sections_j, sum_in_j, sum_out_j, prefill_j, decode_j;
     int64_t n_in_rows, n_out_rows, n_out_tokens;
+    int64_t n_secs_unknown, n_rows_unknown;
 };
 
 /* ---- names --------------------------------------------------------------------- */
@@ -244,9 +252,15 @@ static double mark_delta_j(const struct wl_energy_mark *a, const struct wl_energ
     return wl_energy_window_j(&w, d);
 }
 
+/* The headline energy between two marks: the sum over the headline's
+ * domains, or NaN (stored NULL) when either mark has no reading of one of
+ * them (its sensor read failed at that mark): never a partial sum, never a
+ * 0 J that reads as measured (as measure_store.c) */
 static double headline_j(const struct wl_recorder *r, const struct wl_energy_mark *a,
                          const struct wl_energy_mark *b)
 {
+    if ((a->valid_mask & b->valid_mask & r->headline_mask) != r->headline_mask)
+        return NAN;
     double e = 0;
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
         if (r->headline_mask & (1u << d))
@@ -769,8 +783,14 @@ static void store_fail(struct wl_recorder *r, int rc, const char *what)
 static void held_add_oldest(struct wl_recorder *r)
 {
     const struct wl_sample *x = &r->held[r->held_head];
-    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if ((x->valid_mask & (1u << d)) && x->t_ns > r->span[d].t0_ns) {
+            r->span_read[d] = r->span[d];
+            r->read_last[d] = *x;
+            r->read_mask |= (uint16_t)(1u << d);
+        }
         wl_span_peak_add(&r->span[d], x);
+    }
     r->held_head = (r->held_head + 1) % HELD_CAP;
     r->held_n--;
 }
@@ -822,11 +842,15 @@ static void write_samples(struct wl_recorder *r, uint64_t end_ns)
 static void write_section(struct wl_recorder *r, const struct sec_rec *s)
 {
     const double e = headline_j(r, &s->begin, &s->end);
-    r->sum_sections_j += e;
-    if (s->phase == WL_PHASE_PREFILL)
-        r->prefill_j += e;
-    else if (s->phase == WL_PHASE_DECODE)
-        r->decode_j += e;
+    if (isnan(e)) {
+        r->n_secs_unknown++;
+    } else {
+        r->sum_sections_j += e;
+        if (s->phase == WL_PHASE_PREFILL)
+            r->prefill_j += e;
+        else if (s->phase == WL_PHASE_DECODE)
+            r->decode_j += e;
+    }
     if (!r->run)
         return;
     struct wl_store_section o = {
@@ -856,8 +880,9 @@ static void write_metrics(struct wl_recorder *r, const struct slot *s, size_t si
     const uint64_t dur = s->layers.end.t_ns > s->layers.begin.t_ns
                              ? s->layers.end.t_ns - s->layers.begin.t_ns
                              : 0;
-    const double p_w = dur ? headline_j(r, &s->layers.begin, &s->layers.end) / ((double)dur / 1e9)
-                           : 0;
+    /* NaN when the window lacks a headline domain: every row's energy is unknown then */
+    const double e_layers = headline_j(r, &s->layers.begin, &s->layers.end);
+    const double p_w = isnan(e_layers) ? NAN : dur ? e_layers / ((double)dur / 1e9) : 0;
     const size_t nl = (size_t)r->p.n_layer;
     for (size_t l = 0; l < nl; l++) {
         const uint64_t ld = r->layer_dur[si * nl + l];
@@ -930,11 +955,14 @@ static void write_metrics(struct wl_recorder *r, const struct slot *s, size_t si
 
 static void write_slot(struct wl_recorder *r, const struct slot *s, size_t si)
 {
-    const double e = headline_j(r, &s->begin, &s->end);
+    const double e = headline_j(r, &s->begin, &s->end); /* NaN: unknown */
     if (s->kind == SLOT_PREFILL) {
         /* a batch's tokens share its energy equally: attributed, not measured */
         for (int32_t t = 0; t < s->n_tok; t++) {
-            r->sum_in_j += e / s->n_tok;
+            if (isnan(e))
+                r->n_rows_unknown++;
+            else
+                r->sum_in_j += e / s->n_tok;
             r->n_in_rows++;
             if (!r->run)
                 continue;
@@ -948,7 +976,10 @@ static void write_slot(struct wl_recorder *r, const struct slot *s, size_t si)
     } else {
         /* one row per decode round: its measured energy and time, and how
          * many sequences produced a token in it */
-        r->sum_out_j += e;
+        if (isnan(e))
+            r->n_rows_unknown++;
+        else
+            r->sum_out_j += e;
         r->n_out_rows++;
         r->n_out_tokens += s->n_tok;
         if (r->run) {
@@ -1044,6 +1075,7 @@ int wl_recorder_start(wl_recorder *r, struct wl_errmsg *err)
     for (int d = 0; d < WL_DOMAIN_COUNT; d++)
         wl_span_peak_begin(&r->span[d], &r->start, (enum wl_domain)d, r->dom[d].peak_span_ns);
     r->held_head = r->held_n = 0;
+    r->read_mask = 0;
     atomic_store(&r->stop, 0);
     const int e = wl_signals_thread_create(&r->thread, NULL, writer_main, r);
     if (e != 0) {
@@ -1062,6 +1094,24 @@ int wl_recorder_start(wl_recorder *r, struct wl_errmsg *err)
     return 0;
 }
 
+/* The peak of domain d when the last mark has no reading of it (its
+ * sensor read failed there): the window ends at the last sample that read
+ * it, whose energy is the last one known. The spans as they were before
+ * that sample, ended at its reading, are what adding it and ending there
+ * would give; its own power counts as add would count it. */
+static void peak_end_at_last_read(struct wl_recorder *r, enum wl_domain d)
+{
+    const struct wl_sample *x = &r->read_last[d];
+    struct wl_energy_mark end = {.t_ns = wl_sample_energy_t_ns(x, d),
+                                 .valid_mask = (uint16_t)(1u << d)};
+    end.energy_uj[d] = x->energy_uj[d];
+    struct wl_peak *pk = &r->peak[d];
+    wl_span_peak_end(&r->span_read[d], &end, pk);
+    if (r->span_read[d].on && !pk->too_short &&
+        wl_sample_power_within(x, d, r->start.t_ns, UINT64_MAX))
+        wl_peak_update(pk, x, d);
+}
+
 void wl_recorder_stop(wl_recorder *r)
 {
     if (!r->thread_running)
@@ -1076,8 +1126,12 @@ void wl_recorder_stop(wl_recorder *r)
      * counts, the rest came after it */
     held_add_before(r, r->last.t_ns);
     r->held_n = 0;
-    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
-        wl_span_peak_end(&r->span[d], &r->last, &r->peak[d]);
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if ((r->last.valid_mask | ~r->read_mask) & (1u << d))
+            wl_span_peak_end(&r->span[d], &r->last, &r->peak[d]);
+        else
+            peak_end_at_last_read(r, (enum wl_domain)d);
+    }
 }
 
 void wl_recorder_get_totals(wl_recorder *r, struct wl_recorder_totals *out)
@@ -1093,12 +1147,18 @@ void wl_recorder_get_totals(wl_recorder *r, struct wl_recorder_totals *out)
             out->domain_mask |= bit;
             out->domain_energy_j[d] = mark_delta_j(&r->start, &r->last, (enum wl_domain)d);
         }
+        if (r->dom[d].present) {
+            out->unread_start |= (uint16_t)(r->start.valid_mask & bit ? 0 : bit);
+            out->unread_end |= (uint16_t)(r->last.valid_mask & bit ? 0 : bit);
+        }
     }
     out->sections_energy_j = r->sum_sections_j;
     out->input_tokens_energy_j = r->sum_in_j;
     out->output_tokens_energy_j = r->sum_out_j;
     out->prefill_energy_j = r->prefill_j;
     out->decode_energy_j = r->decode_j;
+    out->n_sections_unknown = r->n_secs_unknown;
+    out->n_token_rows_unknown = r->n_rows_unknown;
     out->n_input_tokens = r->n_in_rows;
     out->n_output_tokens = r->n_out_tokens;
     out->n_rounds = r->n_out_rows;
@@ -1192,6 +1252,33 @@ char *wl_recorder_provenance_json(wl_recorder *r)
 _Static_assert(sizeof((struct wl_domain_info *)0)->sources <= WL_STORE_SOURCE_SIZE,
                "a summary must hold every source the sampler names");
 
+static json_t *domain_names_json(uint16_t mask)
+{
+    json_t *a = json_array();
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        if (mask & (1u << d))
+            json_array_append_new(a, json_string(wl_domain_name((enum wl_domain)d)));
+    return a;
+}
+
+/* runs.extra "energy_unknown" (recorder.h) when an energy is unknown
+ * because a sensor read failed at a mark; nothing otherwise. */
+static void store_energy_unknown(struct wl_recorder *r, const struct wl_recorder_totals *t)
+{
+    if (!t->unread_start && !t->unread_end && !t->n_sections_unknown && !t->n_token_rows_unknown)
+        return;
+    json_t *j = json_object();
+    json_object_set_new(j, "start", domain_names_json(t->unread_start));
+    json_object_set_new(j, "end", domain_names_json(t->unread_end));
+    json_object_set_new(j, "sections", json_integer(t->n_sections_unknown));
+    json_object_set_new(j, "token_rows", json_integer(t->n_token_rows_unknown));
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    store_fail(r, text ? wl_store_run_set_extra(r->run, "energy_unknown", text) : WL_ENOMEM,
+               "the unknown energies' reason");
+    free(text);
+}
+
 int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f)
 {
     wl_recorder_stop(r);
@@ -1201,24 +1288,29 @@ int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f)
     wl_run_gaps_store_sampler(r->run, r->smp, r->origin.t_ns);
     struct wl_recorder_totals t;
     wl_recorder_get_totals(r, &t);
+    store_energy_unknown(r, &t);
     struct wl_baseline b;
     wl_sampler_get_baseline(r->smp, &b);
     struct wl_store_domain doms[WL_DOMAIN_COUNT];
     size_t nd = 0;
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
-        if (!(t.domain_mask & (1u << d)))
+        /* every domain the sensors have, its energy unknown when the start
+         * or the last mark has no reading of it: its baseline and peak
+         * stand all the same */
+        if (!r->dom[d].present)
             continue;
+        const bool known = t.domain_mask & (1u << d);
         const struct wl_domain_info *di = &r->dom[d];
         struct wl_store_domain *o = &doms[nd++];
         o->domain = (enum wl_domain)d;
         o->method = di->method;
         o->source = di->sources;
-        o->energy_j = t.domain_energy_j[d];
+        o->energy_j = known ? t.domain_energy_j[d] : WL_STORE_UNSET;
         /* as the peak's spans compute it: a run of one span has a peak
          * equal to its average, not one rounding below */
         const struct wl_energy_window gen = {r->start, r->last};
         o->avg_power_w =
-            t.duration_ms > 0 ? wl_energy_window_avg_w(&gen, o->domain) : WL_STORE_UNSET;
+            known && t.duration_ms > 0 ? wl_energy_window_avg_w(&gen, o->domain) : WL_STORE_UNSET;
         o->baseline_power_w = b.valid && (b.valid_mask & (1u << d)) ? b.power_w[d]
                                                                      : WL_STORE_UNSET;
         o->peak_power_w = r->peak[d].t_ns ? r->peak[d].power_w : WL_STORE_UNSET;

@@ -110,18 +110,29 @@ int wl_recorder_start(wl_recorder *r, struct wl_errmsg *err);
  * drained the sampler, and closes the peaks at the last mark. Idempotent. */
 void wl_recorder_stop(wl_recorder *r);
 
-/* Figures of the generation window (start mark .. last section end). */
+/* Figures of the generation window (start mark .. last section end).
+ *
+ * A mark has no reading of a domain whose sensor read failed at that
+ * moment. An energy between two marks is then unknown (NaN, stored NULL)
+ * when either lacks one of the domains it covers: never a partial sum and
+ * never a 0 J that reads as measured. So energy_j is NaN when the start or
+ * the last mark lacks a headline domain (unread_start, unread_end), and the
+ * sums below are over the known energies only, the count of the unknown
+ * ones beside them. */
 struct wl_recorder_totals {
     double duration_ms;
-    double energy_j;           /* headline: the domains in energy_scope */
+    double energy_j;           /* headline: the domains in energy_scope; NaN: unknown */
     enum wl_method method;     /* weakest method among them */
     char energy_scope[64];     /* "package+dram", "psys", "total", ... */
-    uint16_t domain_mask;
+    uint16_t domain_mask;      /* domains read at both the start and the last mark */
     double domain_energy_j[WL_DOMAIN_COUNT];
+    uint16_t unread_start, unread_end; /* present domains without a reading at that mark */
     double sections_energy_j;      /* sum over stored sections (equals energy_j: sections tile) */
     double input_tokens_energy_j;  /* sum over input tokens (= prefill) */
     double output_tokens_energy_j; /* sum over output tokens (= decode) */
     double prefill_energy_j, decode_energy_j;
+    int64_t n_sections_unknown;   /* sections stored without energy */
+    int64_t n_token_rows_unknown; /* token rows (input and output) stored without energy */
     int64_t n_input_tokens;  /* prompt tokens of all sequences */
     int64_t n_output_tokens; /* generated tokens of all sequences (sum over rounds) */
     int64_t n_rounds;        /* output rows: decode rounds (= n_output_tokens for one sequence) */
@@ -169,7 +180,13 @@ struct wl_recorder_finish {
  * average, baseline and peak power: the peak of the generation's window by
  * wl_window_peak's rule, streamed, so never below the average) and the
  * final status, and finishes the store run (which the recorder then no
- * longer holds). A recorder never started (or whose start failed) recorded
+ * longer holds). Every present domain gets its row: one without a reading
+ * at the start or the last mark has no energy and average (NULL), and its
+ * peak, when the last mark lacks it, is over the window up to the last
+ * sample that read it. When an energy is unknown, runs.extra
+ * "energy_unknown" says why: {"start": [domains], "end": [domains],
+ * "sections": n, "token_rows": n} (the domains without a reading at those
+ * marks; the rows stored without energy). A recorder never started (or whose start failed) recorded
  * nothing: its run is stored as failed, with f->error or the reason, whatever
  * f->status says. Returns 0 or the store's error. */
 int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f);
