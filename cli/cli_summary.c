@@ -38,6 +38,51 @@ static void print_command_end(const struct wl_summary_command *c)
                wl_signal_label(c->stop_signal, b, sizeof b));
 }
 
+/* Where a sensor read failed at the generation's start or end mark, among
+ * the domains of mask: "start", "end" or "start and end" and their names
+ * ("package, dram") into names; NULL when at neither. */
+static const char *unread_at(const struct wl_summary_energy_unknown *u, uint32_t mask, char *names,
+                             size_t n)
+{
+    const uint32_t st = u->unread_start & mask, en = u->unread_end & mask;
+    size_t k = 0;
+    names[0] = '\0';
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        if (((st | en) & (1u << d)) && k < n)
+            k += (size_t)snprintf(names + k, n - k, "%s%s", k ? ", " : "",
+                                  wl_domain_name((enum wl_domain)d));
+    return st && en ? "start and end" : st ? "start" : en ? "end" : NULL;
+}
+
+/* The energies a failed sensor read left unknown (summary.h): other
+ * domains than the headline's (whose note is on the energy line), and the
+ * rows without energy that the phase and token figures leave out. */
+static void print_energy_unknown_note(const struct wl_summary *s)
+{
+    const struct wl_summary_energy_unknown *u = &s->energy_unknown;
+    if (!u->known)
+        return;
+    char names[128];
+    const char *at = unread_at(u, ~s->headline_mask, names, sizeof names);
+    if (at)
+        printf("  NOTE: a sensor read failed at the generation's %s (%s): that energy is "
+               "unknown.\n",
+               at, names);
+    if (u->n_sections == 0 && u->n_token_rows == 0)
+        return;
+    char sec[48] = "", tok[48] = "";
+    if (u->n_sections)
+        snprintf(sec, sizeof sec, "%lld section%s", (long long)u->n_sections,
+                 u->n_sections == 1 ? "" : "s");
+    if (u->n_token_rows)
+        snprintf(tok, sizeof tok, "%lld token row%s", (long long)u->n_token_rows,
+                 u->n_token_rows == 1 ? "" : "s");
+    printf("  NOTE: %s%s%s %s no energy (a sensor read failed at their start or end); the "
+           "phase, token and layer figures leave them out.\n",
+           sec, *sec && *tok ? " and " : "", tok,
+           u->n_sections + u->n_token_rows == 1 ? "has" : "have");
+}
+
 /* When the headline energy is a model estimate (its weakest method), which
  * of its domains (wl_summary.headline_mask) the CPU-time model estimated and
  * which were measured: a GPU's energy counter next to the model's package is
@@ -123,8 +168,14 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
                r->row.kind == WL_RUN_KIND_MEASURE ? "command" : "generation");
     else if (s->has_energy_method)
         printf("  %s", wl_method_label(s->energy_method));
+    char unread[128];
+    const char *unread_where =
+        unread_at(&s->energy_unknown, s->headline_mask, unread, sizeof unread);
     if (s->energy_from_phases)
         printf("  (run total missing: sum of its phases)");
+    else if (isnan(s->energy_j) && unread_where)
+        printf("  (unknown: a sensor read failed at the generation's %s (%s))", unread_where,
+               unread);
     else if (isnan(s->energy_j) && !s->nothing_recorded && !s->partial)
         /* a finished run keeps what its writer stored, as in `runs` */
         printf("  (the run stored no total)");
@@ -160,6 +211,7 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
                "('wattlens sensors' lists them).\n",
                s->sensors_not_read);
     print_estimate_note(s);
+    print_energy_unknown_note(s);
 }
 
 static void print_phases(const struct wl_summary *s)

@@ -815,6 +815,58 @@ const char *wl_summary_gaps_text(const struct wl_summary_gaps *g, char *buf, siz
     return buf;
 }
 
+/* The domains (bit d) named in a JSON array of domain names. */
+static uint32_t wl__domain_bits(const json_t *arr)
+{
+    uint32_t bits = 0;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        enum wl_domain d;
+        if (json_is_string(v) && wl_domain_parse(json_string_value(v), &d) == 0)
+            bits |= wl__bit(d);
+    }
+    return bits;
+}
+
+/* runs.extra "energy_unknown": {"start": [domains], "end": [domains],
+ * "sections": n, "token_rows": n} */
+static void wl__energy_unknown(const json_t *x, struct wl_summary *s)
+{
+    struct wl_summary_energy_unknown *u = &s->energy_unknown;
+    const json_t *o = json_is_object(x) ? json_object_get(x, "energy_unknown") : NULL;
+    if (json_is_object(o)) {
+        u->known = true;
+        u->unread_start = wl__domain_bits(json_object_get(o, "start"));
+        u->unread_end = wl__domain_bits(json_object_get(o, "end"));
+        const json_t *v = json_object_get(o, "sections");
+        u->n_sections = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+        v = json_object_get(o, "token_rows");
+        u->n_token_rows = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+    }
+    json_decref(x);
+}
+
+static json_t *wl__energy_unknown_json(const struct wl_summary_energy_unknown *u)
+{
+    if (!u->known)
+        return json_null();
+    json_t *o = json_object();
+    const uint32_t masks[2] = {u->unread_start, u->unread_end};
+    const char *keys[2] = {"start", "end"};
+    for (int k = 0; k < 2; k++) {
+        json_t *arr = json_array();
+        for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+            if (masks[k] & wl__bit((enum wl_domain)d))
+                json_array_append_new(arr, json_string(wl_domain_name((enum wl_domain)d)));
+        json_object_set_new(o, keys[k], arr);
+    }
+    json_object_set_new(o, "sections", json_integer(u->n_sections));
+    json_object_set_new(o, "token_rows", json_integer(u->n_token_rows));
+    return o;
+}
+
 int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s)
 {
     memset(s, 0, sizeof *s);
@@ -857,6 +909,7 @@ int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s
     json_t *x = a->run.extra_json ? json_loads(a->run.extra_json, 0, NULL) : NULL;
     const double start_ms = wl__run_start_ms(a);
     wl_summary_gaps_from_extra(x, start_ms, start_ms + s->duration_ms, &s->gaps);
+    wl__energy_unknown(x, s);
     json_decref(x);
     if (wl__batch(a, s) != 0) {
         wl_summary_free(s);
@@ -1003,6 +1056,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     }
     json_object_set_new(tot, "baseline_missing_domains", miss);
     json_object_set_new(tot, "nothing_recorded", json_boolean(s->nothing_recorded));
+    json_object_set_new(tot, "energy_unknown", wl__energy_unknown_json(&s->energy_unknown));
     json_object_set_new(tot, "kv_cache_bytes",
                         r->kv_cache_bytes >= 0 ? json_integer(r->kv_cache_bytes) : json_null());
     json_object_set_new(tot, "peak_power_w", wl_json_real_or_null(s->peak_power_w));

@@ -197,6 +197,18 @@ const char *wl_summary_gaps_text(const struct wl_summary_gaps *g, char *buf, siz
 void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double run_end_ms,
                                 struct wl_summary_gaps *g);
 
+/* Energies that a failed sensor read left unknown (runs.extra
+ * "energy_unknown", written by the inference recorder; recorder.h): the
+ * domains (bit d) without a reading at the generation's start or end mark
+ * (the run's energy is unknown when one of them is in the headline, and so
+ * is that domain's), and the sections and token rows stored without energy,
+ * which the phase, token and layer figures leave out. */
+struct wl_summary_energy_unknown {
+    bool known; /* the run stored it (only when something is unknown) */
+    uint32_t unread_start, unread_end;
+    int64_t n_sections, n_token_rows;
+};
+
 /* Where the run's idle baseline comes from, or why it has none (dynamic
  * energy is then unknown). */
 enum wl_summary_baseline {
@@ -281,6 +293,7 @@ struct wl_summary {
     struct wl_summary_batch batch;
     struct wl_summary_command command;
     struct wl_summary_gaps gaps;
+    struct wl_summary_energy_unknown energy_unknown;
 };
 
 /* Computes the summary of a run from its aggregates. Returns 0 or WL_ENOMEM. */

@@ -9,6 +9,7 @@
  */
 #include "test_support.h"
 
+#include "analysis/summary.h"
 #include "fake_powercap.h"
 #include "profile/recorder.h"
 #include "store/store.h"
@@ -279,7 +280,9 @@ static void wait_for_samples(struct fixture *f, int n)
  * through the end: the run's last mark has no reading. The run's energy is
  * unknown (it was 0 J "measured"), the package keeps its domain row with
  * its baseline and a peak over the samples that read it (the row was
- * dropped), and token 3 and the sections after the break have no energy. */
+ * dropped), token 3 and the sections after the break have no energy, and
+ * the summary says the baseline was read (it said "no sensor reading") and
+ * why the energy is unknown. */
 static void test_a_failed_read_at_the_end_leaves_the_run_energy_unknown(void **state)
 {
     (void)state;
@@ -315,6 +318,27 @@ static void test_a_failed_read_at_the_end_leaves_the_run_energy_unknown(void **s
         query_text(f->db, "SELECT json_extract(extra, '$.energy_unknown') FROM runs"),
         "{\"start\":[],\"end\":[\"package\"],\"sections\":3,\"token_rows\":1}");
 
+    struct wl_store_aggregates a;
+    struct wl_summary s;
+    assert_int_equal(wl_store_summary(f->st, f->id, &a), 0);
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_true(isnan(s.energy_j));
+    assert_int_equal(s.baseline, WL_SUMMARY_BASELINE_STORED);
+    assert_true(s.baseline_power_w > 0);
+    assert_int_equal(s.energy_unknown.unread_end, 1u << WL_DOMAIN_PACKAGE);
+    assert_int_equal(s.energy_unknown.n_sections, 3);
+    wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
+
+    char args[2048], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "show %s --db '%s'", f->id, f->db);
+    assert_int_equal(wl_test_run_cli(args, &out, &err), 0);
+    if (!strstr(out, "a sensor read failed at the generation's end (package)") ||
+        !strstr(out, "3 sections and 1 token row have no energy") ||
+        strstr(out, "no sensor reading"))
+        fail_msg("show:\n%s", out);
+    free(out);
+    free(err);
     close_fixture(f);
 }
 
