@@ -212,6 +212,12 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
                s->sensors_not_read);
     print_estimate_note(s);
     print_energy_unknown_note(s);
+    if (s->samples_lost > 0)
+        printf("  NOTE: %lld power sample%s overwritten before %s stored (the sampler's ring "
+               "was full): the samples and the peak miss %s; the energies (read at the marks) "
+               "do not.\n",
+               (long long)s->samples_lost, s->samples_lost == 1 ? " was" : "s were",
+               s->samples_lost == 1 ? "it was" : "they were", s->samples_lost == 1 ? "it" : "them");
 }
 
 static void print_phases(const struct wl_summary *s)

@@ -831,10 +831,12 @@ static uint32_t wl__domain_bits(const json_t *arr)
 }
 
 /* runs.extra "energy_unknown": {"start": [domains], "end": [domains],
- * "sections": n, "token_rows": n} */
+ * "sections": n, "token_rows": n}, and "samples_lost" */
 static void wl__energy_unknown(const json_t *x, struct wl_summary *s)
 {
     struct wl_summary_energy_unknown *u = &s->energy_unknown;
+    const json_t *lost = json_is_object(x) ? json_object_get(x, "samples_lost") : NULL;
+    s->samples_lost = json_is_integer(lost) ? (int64_t)json_integer_value(lost) : 0;
     const json_t *o = json_is_object(x) ? json_object_get(x, "energy_unknown") : NULL;
     if (json_is_object(o)) {
         u->known = true;
@@ -845,7 +847,6 @@ static void wl__energy_unknown(const json_t *x, struct wl_summary *s)
         v = json_object_get(o, "token_rows");
         u->n_token_rows = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
     }
-    json_decref(x);
 }
 
 static json_t *wl__energy_unknown_json(const struct wl_summary_energy_unknown *u)
@@ -1057,6 +1058,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(tot, "baseline_missing_domains", miss);
     json_object_set_new(tot, "nothing_recorded", json_boolean(s->nothing_recorded));
     json_object_set_new(tot, "energy_unknown", wl__energy_unknown_json(&s->energy_unknown));
+    json_object_set_new(tot, "samples_lost", json_integer(s->samples_lost));
     json_object_set_new(tot, "kv_cache_bytes",
                         r->kv_cache_bytes >= 0 ? json_integer(r->kv_cache_bytes) : json_null());
     json_object_set_new(tot, "peak_power_w", wl_json_real_or_null(s->peak_power_w));

@@ -294,6 +294,11 @@ struct wl_summary {
     struct wl_summary_command command;
     struct wl_summary_gaps gaps;
     struct wl_summary_energy_unknown energy_unknown;
+    /* power samples the sampler overwrote before they were stored
+     * (runs.extra "samples_lost", written by the inference recorder; 0:
+     * none): the samples table, and the peak taken from them, miss them;
+     * the energies (counters read at marks) do not */
+    int64_t samples_lost;
 };
 
 /* Computes the summary of a run from its aggregates. Returns 0 or WL_ENOMEM. */

@@ -324,6 +324,7 @@ int wl_recorder_create(const struct wl_recorder_params *p, wl_recorder **out,
     wl_sampler_params_default(&smpp);
     if (p->sample_interval_ns)
         smpp.interval_ns = p->sample_interval_ns;
+    smpp.ring_capacity = p->sample_ring_capacity;
     rc = wl_sampler_open(r->set, &smpp, &r->smp);
     if (rc != 0) {
         wl_recorder_free(r);
@@ -1016,8 +1017,9 @@ static void write_published(struct wl_recorder *r)
  * with the engine for cores on a busy machine; at nice 10 it yields to the
  * engine's threads (CFS weight ~10 %) and catches up in their gaps and at
  * finish, which loses nothing (records are preallocated for the whole run;
- * the sampler's ring holds 80 s of samples). It is never starved outright,
- * so rows still reach the database during long runs. */
+ * the sampler's ring holds 80 s of samples; what it overwrote all the same
+ * is counted: wl_recorder_samples_lost). It is never starved outright, so
+ * rows still reach the database during long runs. */
 #define WRITER_NICE 10
 
 static void *writer_main(void *arg)
@@ -1039,19 +1041,45 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Stores the samples so far, on the controlling thread before the writer
+ * thread exists (settle and baseline: no generation sample among them). */
+static void drain_before_start(void *ud)
+{
+    struct wl_recorder *r = ud;
+    write_samples(r, r->start.t_ns);
+}
+
 int wl_recorder_baseline(wl_recorder *r, uint64_t settle_ns, uint64_t baseline_ns,
                          const volatile sig_atomic_t *cancel)
 {
+    if (r->thread_running)
+        return WL_ESTATE;
+    /* drained every quarter of what the ring holds (at most every second):
+     * the writer thread starts with the generation, and a settle and
+     * baseline longer than the ring (82 s at the defaults) overwrote their
+     * first samples */
+    struct wl_sampler_stats st;
+    wl_sampler_stats(r->smp, &st);
+    const size_t cap = r->p.sample_ring_capacity ? r->p.sample_ring_capacity : 8192;
+    uint64_t slice_ns = st.interval_ns * (uint64_t)cap / 4;
+    if (slice_ns == 0 || slice_ns > 1000000000ull)
+        slice_ns = 1000000000ull;
     if (settle_ns) {
         wl_sampler_set_phase(r->smp, WL_PROFILE_TAG_SETTLE);
-        if (!wl_clock_sleep_cancellable_ns(settle_ns, cancel))
-            return WL_ECANCELED;
+        const uint64_t t_end = wl_clock_now_ns() + settle_ns;
+        for (uint64_t now = wl_clock_now_ns(); now < t_end; now = wl_clock_now_ns()) {
+            if (!wl_clock_sleep_cancellable_ns(t_end - now < slice_ns ? t_end - now : slice_ns,
+                                               cancel))
+                return WL_ECANCELED;
+            drain_before_start(r);
+        }
     }
     int rc = 0;
     if (baseline_ns) {
         struct wl_baseline b;
         wl_sampler_set_phase(r->smp, WL_PROFILE_TAG_BASELINE);
-        rc = wl_sampler_baseline(r->smp, baseline_ns, cancel, &b);
+        rc = wl_sampler_baseline_each(r->smp, baseline_ns, cancel, slice_ns, drain_before_start, r,
+                                      &b);
     }
     return rc;
 }
@@ -1252,6 +1280,13 @@ char *wl_recorder_provenance_json(wl_recorder *r)
 _Static_assert(sizeof((struct wl_domain_info *)0)->sources <= WL_STORE_SOURCE_SIZE,
                "a summary must hold every source the sampler names");
 
+uint64_t wl_recorder_samples_lost(wl_recorder *r)
+{
+    struct wl_sampler_stats st;
+    wl_sampler_stats(r->smp, &st);
+    return st.n_overflow;
+}
+
 static json_t *domain_names_json(uint16_t mask)
 {
     json_t *a = json_array();
@@ -1289,6 +1324,12 @@ int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f)
     struct wl_recorder_totals t;
     wl_recorder_get_totals(r, &t);
     store_energy_unknown(r, &t);
+    const uint64_t lost = wl_recorder_samples_lost(r);
+    if (lost) {
+        char text[32];
+        snprintf(text, sizeof text, "%llu", (unsigned long long)lost);
+        store_fail(r, wl_store_run_set_extra(r->run, "samples_lost", text), "the lost samples");
+    }
     struct wl_baseline b;
     wl_sampler_get_baseline(r->smp, &b);
     struct wl_store_domain doms[WL_DOMAIN_COUNT];

@@ -68,6 +68,8 @@ struct wl_recorder_params {
     const struct wl_sensor_params *sensors; /* NULL: defaults, with the CPU-time model
                                                following this process */
     uint64_t sample_interval_ns;            /* power sampling; 0 = the sampler's default */
+    size_t sample_ring_capacity;            /* samples the sampler holds until the recorder stores
+                                               them; 0 = the sampler's default (8192: 80 s at 10 ms) */
     wl_store_run *run;         /* optional; borrowed until wl_recorder_finish */
     int interval_ms;           /* writer thread period (default 50) */
 };
@@ -93,7 +95,9 @@ struct wl_hooks wl_recorder_hooks(wl_recorder *r);
 /* Settle (sampler tag "settle") for settle_ns, then measure the idle baseline
  * for baseline_ns (tag "baseline"); either may be 0. Blocks, until done or
  * until *cancel (may be NULL) becomes non-zero: then it returns
- * WL_ECANCELED at once, with no baseline kept. */
+ * WL_ECANCELED at once, with no baseline kept. Stores the samples as they
+ * come (the writer thread starts with the generation), so a wait longer than
+ * the sampler's ring keeps them all. */
 int wl_recorder_baseline(wl_recorder *r, uint64_t settle_ns, uint64_t baseline_ns,
                          const volatile sig_atomic_t *cancel);
 
@@ -169,6 +173,11 @@ int wl_recorder_sequence_energy(wl_recorder *r, int32_t n_seq, const int32_t *n_
  * frees): sources, scope, method per domain, resolution, sampler rate. */
 char *wl_recorder_provenance_json(wl_recorder *r);
 
+/* Samples the sampler overwrote before the recorder stored them (0
+ * normally: the ring holds sample_ring_capacity samples and is drained
+ * every interval_ms, and during the settle and the baseline). */
+uint64_t wl_recorder_samples_lost(wl_recorder *r);
+
 struct wl_recorder_finish {
     enum wl_run_status status; /* complete, cancelled or failed */
     const char *response;      /* generated text */
@@ -186,9 +195,11 @@ struct wl_recorder_finish {
  * sample that read it. When an energy is unknown, runs.extra
  * "energy_unknown" says why: {"start": [domains], "end": [domains],
  * "sections": n, "token_rows": n} (the domains without a reading at those
- * marks; the rows stored without energy). A recorder never started (or whose start failed) recorded
- * nothing: its run is stored as failed, with f->error or the reason, whatever
- * f->status says. Returns 0 or the store's error. */
+ * marks; the rows stored without energy). Samples the sampler overwrote
+ * before they were stored are counted in runs.extra "samples_lost" (only
+ * when there are some). A recorder never started (or whose start failed)
+ * recorded nothing: its run is stored as failed, with f->error or the
+ * reason, whatever f->status says. Returns 0 or the store's error. */
 int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f);
 
 #endif

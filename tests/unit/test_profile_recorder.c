@@ -9,10 +9,13 @@
  * token's text is stored whole (it was cut at 47 bytes, also inside a
  * UTF-8 character), and a piece longer than the recorder's room is cut
  * where a character begins; a norm run in place stores no variance ratio;
- * a recorder never started stores its run as failed.
+ * a recorder never started stores its run as failed; a settle and baseline
+ * longer than the sampler's ring keep their samples, and samples the ring
+ * overwrote all the same are counted and said.
  */
 #include "test_support.h"
 
+#include "analysis/summary.h"
 #include "profile/recorder.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -34,9 +37,10 @@ struct fixture {
 };
 
 /* A recorder writing into a new store run at depth (activation statistics
- * when activations); sample_ms: the sampling interval. */
-static struct fixture *open_fixture_at(double sample_ms, enum wl_profile_depth depth,
-                                       bool activations)
+ * when activations); sample_ms: the sampling interval; ring: the samples
+ * the sampler holds (0: its default); interval_ms: the writer's period. */
+static struct fixture *open_fixture_ring(double sample_ms, enum wl_profile_depth depth,
+                                         bool activations, size_t ring, int interval_ms)
 {
     struct fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
@@ -67,11 +71,18 @@ static struct fixture *open_fixture_at(double sample_ms, enum wl_profile_depth d
     rp.max_output_tokens = 16;
     rp.sensors = &sp;
     rp.run = f->run;
-    rp.interval_ms = 10;
+    rp.interval_ms = interval_ms;
     rp.sample_interval_ns = (uint64_t)(sample_ms * 1e6 + 0.5);
+    rp.sample_ring_capacity = ring;
     assert_int_equal(wl_recorder_create(&rp, &f->rec, &err), 0);
     f->h = wl_recorder_hooks(f->rec);
     return f;
+}
+
+static struct fixture *open_fixture_at(double sample_ms, enum wl_profile_depth depth,
+                                       bool activations)
+{
+    return open_fixture_ring(sample_ms, depth, activations, 0, 10);
 }
 
 static struct fixture *open_fixture(uint64_t sample_ms)
@@ -486,6 +497,117 @@ static void test_provenance_numbers_have_15_digits(void **state)
     close_fixture(f);
 }
 
+/* ---- samples the sampler's ring could not hold ------------------------------------- */
+
+struct sample_count {
+    int64_t n_before; /* tagged settle or baseline */
+    double rate_hz;   /* runs.sample_rate_hz; NAN when NULL */
+    int64_t lost;     /* runs.extra "samples_lost"; 0 when absent */
+};
+
+static int count_before(void *ud, size_t n, const char *const *names,
+                        const struct wl_store_value *v)
+{
+    struct sample_count *c = ud;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], "phase") == 0 && v[i].type == WL_VALUE_TEXT &&
+            (strcmp(v[i].s, "settle") == 0 || strcmp(v[i].s, "baseline") == 0))
+            c->n_before++;
+    return 0;
+}
+
+static int run_counts(void *ud, size_t n, const char *const *names, const struct wl_store_value *v)
+{
+    struct sample_count *c = ud;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], "sample_rate_hz") == 0 && v[i].type == WL_VALUE_REAL)
+            c->rate_hz = v[i].r;
+        else if (strcmp(names[i], "extra") == 0 && v[i].type == WL_VALUE_TEXT) {
+            const char *k = strstr(v[i].s, "\"samples_lost\":");
+            if (k)
+                c->lost = strtoll(k + strlen("\"samples_lost\":"), NULL, 10);
+        }
+    }
+    return 0;
+}
+
+static void count_samples(struct fixture *f, struct sample_count *c)
+{
+    memset(c, 0, sizeof *c);
+    c->rate_hz = NAN;
+    assert_int_equal(wl_store_foreach(f->st, f->id, WL_TABLE_SAMPLES, -1, -1, count_before, c), 0);
+    assert_int_equal(wl_store_foreach(f->st, f->id, WL_TABLE_RUN, -1, -1, run_counts, c), 0);
+}
+
+/* A settle and a baseline longer than the sampler's ring (64 samples of
+ * 1 ms here; 8192 of 10 ms, 82 s, in `run`) are stored as they come: the
+ * writer thread starts with the generation, and the ring then held only
+ * their last 64 samples, the rest overwritten without a word. Each sample
+ * taken is stored or counted lost, so with ~500 taken before the start,
+ * more than the ring holds are accounted for. Inconclusive (skipped) when
+ * the sampler thread was starved to fewer than 256 samples in that time. */
+static void test_a_long_baseline_keeps_its_samples(void **state)
+{
+    (void)state;
+    struct fixture *f = open_fixture_ring(1, WL_PROFILE_OFF, false, 64, 10);
+    assert_int_equal(wl_recorder_baseline(f->rec, 100000000, 400000000, NULL), 0);
+    assert_int_equal(wl_recorder_start(f->rec, NULL), 0);
+    begin_generation(f);
+    token(f, 0, 0, "a");
+    end_generation(f);
+    struct sample_count c;
+    count_samples(f, &c);
+    close_fixture(f);
+    fprintf(stderr, "settle and baseline: %lld samples stored, %lld lost, at %.0f Hz\n",
+            (long long)c.n_before, (long long)c.lost, c.rate_hz);
+    if (!(c.rate_hz * 0.5 >= 256))
+        skip(); /* inconclusive: the sampler took too few samples to fill the ring */
+    assert_true(c.n_before + c.lost > 64);
+}
+
+/* Samples overwritten all the same (a ring of 8 samples of 1 ms, drained
+ * every 200 ms during a 300 ms token) are counted in runs.extra
+ * "samples_lost", and the summary says so; they were lost without a
+ * word. Inconclusive (skipped) when the sampler thread was starved below
+ * 100 Hz (then the ring may have kept up). */
+static void test_samples_the_ring_lost_are_counted(void **state)
+{
+    (void)state;
+    struct fixture *f = open_fixture_ring(1, WL_PROFILE_OFF, false, 8, 200);
+    assert_int_equal(wl_recorder_start(f->rec, NULL), 0);
+    begin_generation(f);
+    token(f, 0, 300, "a");
+    end_generation(f);
+    struct sample_count c;
+    count_samples(f, &c);
+    struct wl_store_aggregates a;
+    struct wl_summary s;
+    assert_int_equal(wl_store_summary(f->st, f->id, &a), 0);
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    const int64_t summary_lost = s.samples_lost;
+    wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
+    char args[2048], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "show %s --db '%s/runs.db'", f->id, f->dir);
+    assert_int_equal(wl_test_run_cli(args, &out, &err), 0);
+    close_fixture(f);
+    fprintf(stderr, "%lld samples lost at %.0f Hz\n", (long long)c.lost, c.rate_hz);
+    if (!(c.rate_hz >= 100)) {
+        free(out);
+        free(err);
+        skip(); /* inconclusive: too few samples to overflow the ring */
+    }
+    assert_true(c.lost > 0);
+    assert_int_equal(summary_lost, c.lost);
+    char want[96];
+    snprintf(want, sizeof want, "NOTE: %lld power samples were overwritten before they were stored",
+             (long long)c.lost);
+    if (!strstr(out, want))
+        fail_msg("show does not say '%s':\n%s", want, out);
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +616,8 @@ int main(void)
         cmocka_unit_test(test_a_recorder_never_started_stores_a_failed_run),
         cmocka_unit_test(test_a_norm_run_in_place_stores_no_variance_ratio),
         cmocka_unit_test(test_provenance_numbers_have_15_digits),
+        cmocka_unit_test(test_a_long_baseline_keeps_its_samples),
+        cmocka_unit_test(test_samples_the_ring_lost_are_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
