@@ -331,8 +331,10 @@ end_pre:
             break;
         }
         wl_context_emit_token(ctx, i, true, 1, -1, NULL, 0);
+        /* a failed step produced no token: its end says so (no sequence,
+         * id -1; hooks.h), and a profiler keeps its time but stores no token */
         if (i > 0 && (rc = wl_context_decode(ctx, prev, err)) != 0) {
-            wl_context_emit_token(ctx, i, false, 1, -1, NULL, 0);
+            wl_context_emit_token(ctx, i, false, 0, -1, NULL, 0);
             break;
         }
         wl_context_emit_section(ctx, WL_SECTION_SAMPLING, true);
@@ -341,7 +343,7 @@ end_pre:
         int32_t id = rc == 0 ? wl_token_sampler_sample(smp, logits) : -1;
         wl_context_emit_section(ctx, WL_SECTION_SAMPLING, false);
         if (rc != 0) {
-            wl_context_emit_token(ctx, i, false, 1, -1, NULL, 0);
+            wl_context_emit_token(ctx, i, false, 0, -1, NULL, 0);
             break;
         }
         wl_token_sampler_accept(smp, id);

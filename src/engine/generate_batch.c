@@ -203,11 +203,12 @@ static int sample_round(wl_context *ctx, const wl_tokenizer *tok,
                         const struct wl_generate_params *p,
                         const struct wl_generate_batch_params *bp, struct batch *b, int32_t step,
                         struct wl_generate_result *res, int32_t *first_id, size_t *first_len,
-                        struct wl_errmsg *err)
+                        int32_t *n_sampled, struct wl_errmsg *err)
 {
     const wl_model *m = wl_context_model(ctx);
     *first_id = -1;
     *first_len = 0;
+    *n_sampled = 0;
     for (int32_t i = 0; i < b->n; i++) {
         struct seq_state *s = &b->s[i];
         if (s->done || s->row < 0)
@@ -223,6 +224,7 @@ static int sample_round(wl_context *ctx, const wl_tokenizer *tok,
         wl_context_emit_section(ctx, WL_SECTION_SAMPLING, false);
         wl_token_sampler_accept(s->smp, id);
         res[i].n_generated++;
+        (*n_sampled)++;
         const bool eog = wl_tok_is_eog(tok, id) || wl_model_is_eog(m, id);
         size_t nb = 0;
         wl_context_emit_section(ctx, WL_SECTION_DETOKENIZE, true);
@@ -350,22 +352,25 @@ int wl_generate_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_
         wl_context_emit_token(ctx, step, true, n_round, -1, NULL, 0);
         if (step > 0 &&
             (rc = wl_context_eval_seqs(ctx, b.tokens, b.seqs, b.want, n_run, err)) != 0) {
-            wl_context_emit_token(ctx, step, false, n_round, -1, NULL, 0);
+            wl_context_emit_token(ctx, step, false, 0, -1, NULL, 0); /* no token: hooks.h */
             break;
         }
-        int32_t first_id = -1;
+        int32_t first_id = -1, n_sampled = 0;
         size_t first_len = 0;
-        rc = sample_round(ctx, tok, p, bp, &b, step, res, &first_id, &first_len, err);
+        rc = sample_round(ctx, tok, p, bp, &b, step, res, &first_id, &first_len, &n_sampled, err);
         if (step == 0)
             for (int32_t i = 0; i < b.n; i++)
                 res[i].t_first_token_ns = wl_clock_now_ns() - t_start;
         else
             stats->n_rounds++;
-        /* the event carries the first running sequence's id; its piece is
-         * not kept separately, so the text is given only when one sequence
-         * runs (then b.piece holds exactly that piece) */
-        const bool one = n_round == 1;
-        wl_context_emit_token(ctx, step, false, n_round, first_id, one ? b.piece : NULL,
+        /* the event carries the first running sequence's id and, as its
+         * sequence count, those that sampled a token: all that ran, unless
+         * a sequence's sampling failed (the round stops there; none: a
+         * failed round, hooks.h). A piece is not kept separately, so the
+         * text is given only when one sequence sampled (then b.piece holds
+         * exactly its piece) */
+        const bool one = n_sampled == 1;
+        wl_context_emit_token(ctx, step, false, n_sampled, first_id, one ? b.piece : NULL,
                               one ? first_len : 0);
         if (rc != 0)
             break;

@@ -140,9 +140,14 @@ struct wl_hook_event {
     int32_t layer;               /* LAYER, COMPONENT, OP; -1 otherwise */
     enum wl_component component; /* COMPONENT, and the enclosing one for OP */
     enum wl_op op;               /* OP */
-    int32_t n_tok;               /* tokens in this forward pass (batch); TOKEN events:
+    int32_t n_tok;               /* tokens in this forward pass (batch); TOKEN begin:
                                     sequences running in the decode round (1 unless
-                                    wl_generate_batch) */
+                                    wl_generate_batch); TOKEN end: those that produced a
+                                    token in it -- fewer when the round failed part way
+                                    (its end is the generation's), 0 when none did: the
+                                    step failed (its forward pass or its logits) and
+                                    produced no token (token_id -1), so a profiler
+                                    keeps its time but counts no token */
     int32_t pos;                 /* position of the batch's first token */
     /* TOKEN events: index of the generated token (0-based) and, at end, its
      * id and its text piece (not NUL-terminated, text_len bytes; may be empty). */
