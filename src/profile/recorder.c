@@ -73,6 +73,7 @@ enum slot_kind { SLOT_PREFILL, SLOT_OUTPUT };
 
 struct slot {
     uint8_t kind;
+    bool failed; /* output: the step produced no token (TOKEN end with n_tok 0) */
     bool has_forward;
     bool has_layers_window;
     int32_t pos, n_tok;  /* prefill: first input token, count; output: position, sequences */
@@ -164,7 +165,7 @@ struct wl_recorder {
     /* sums for the totals over the known energies (writer thread, read
      * after join), and the rows stored without one */
     double sum_sections_j, sum_in_j, sum_out_j, prefill_j, decode_j;
-    int64_t n_in_rows, n_out_rows, n_out_tokens;
+    int64_t n_in_rows, n_out_rows, n_out_tokens, n_failed_steps;
     int64_t n_secs_unknown, n_rows_unknown;
 };
 
@@ -511,8 +512,11 @@ static void on_token(struct wl_recorder *r, const struct wl_hook_event *ev)
         return;
     }
     if (r->cur) {
-        if (ev->n_tok > 0)
-            r->cur->n_tok = ev->n_tok; /* the sequences that ran in the round */
+        /* the sequences that produced a token in the round; none: the step
+         * failed (hooks.h), and its slot is no token: its sections stay
+         * (they tile the run), its token row and layer rows are not written */
+        r->cur->failed = ev->n_tok <= 0;
+        r->cur->n_tok = ev->n_tok > 0 ? ev->n_tok : 0;
         /* the whole piece, or one longer than the room (made for the
          * tokenizer's longest, max_text_bytes) cut before the character
          * the room ends in: never half a UTF-8 character */
@@ -956,6 +960,10 @@ static void write_metrics(struct wl_recorder *r, const struct slot *s, size_t si
 
 static void write_slot(struct wl_recorder *r, const struct slot *s, size_t si)
 {
+    if (s->failed) {
+        r->n_failed_steps++;
+        return;
+    }
     const double e = headline_j(r, &s->begin, &s->end); /* NaN: unknown */
     if (s->kind == SLOT_PREFILL) {
         /* a batch's tokens share its energy equally: attributed, not measured */
@@ -1190,6 +1198,7 @@ void wl_recorder_get_totals(wl_recorder *r, struct wl_recorder_totals *out)
     out->n_input_tokens = r->n_in_rows;
     out->n_output_tokens = r->n_out_tokens;
     out->n_rounds = r->n_out_rows;
+    out->n_failed_steps = r->n_failed_steps;
     out->n_sections = (int64_t)r->w_secs;
     out->n_dropped = r->dropped;
     out->store_error = r->store_err;
@@ -1223,6 +1232,8 @@ int wl_recorder_sequence_energy(wl_recorder *r, int32_t n_seq, const int32_t *n_
     int64_t seq_end = n_prompt[0]; /* first input token after sequence seq's prompt */
     for (size_t k = 0; k < r->n_slots; k++) {
         const struct slot *s = &r->slots[k];
+        if (s->failed)
+            continue; /* no token: no sequence's round */
         const double e = headline_j(r, &s->begin, &s->end);
         if (s->kind == SLOT_PREFILL) {
             for (int64_t t = s->pos; t < (int64_t)s->pos + s->n_tok; t++) {

@@ -140,6 +140,8 @@ struct wl_recorder_totals {
     int64_t n_input_tokens;  /* prompt tokens of all sequences */
     int64_t n_output_tokens; /* generated tokens of all sequences (sum over rounds) */
     int64_t n_rounds;        /* output rows: decode rounds (= n_output_tokens for one sequence) */
+    int64_t n_failed_steps;  /* decode steps that produced no token (a failed forward pass or
+                                logits check): their sections are stored, no token row */
     int64_t n_sections;
     uint64_t n_dropped;        /* records beyond the preallocated capacity (0 normally) */
     int store_error;           /* first store error of the writer (0 = none) */

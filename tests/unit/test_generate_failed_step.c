@@ -1,19 +1,29 @@
 /* A decode step that fails (a NaN logit, from a token whose embedding row
- * is NaN) produces no token, and the engine's TOKEN end of that step says
- * so: no sequence (n_tok 0, id -1; a batched round that fails part way, the
- * sequences sampled before the failure). Checked on a synthetic llama,
- * alone and batched, through the hooks.
+ * is NaN) produces no token, and nothing downstream counts one: the
+ * engine's TOKEN end of that step carries no sequence (n_tok 0, id -1; a
+ * batched round that fails part way, the sequences sampled before the
+ * failure), and the recorder stores the step's sections but no token row,
+ * so the stored output tokens equal n_generated (they were one more: the
+ * failed step was stored as an output token with no text). Checked on a
+ * synthetic llama, alone and batched, through the hooks and through the
+ * recorder into a store, and through `wattlens run` on stories260K with one
+ * embedding row made NaN, against what `run` printed; `generate` (no
+ * hooks) prints what it printed before.
  */
 #include "synth_fixture.h"
 #include "test_support.h"
 
 #include "engine/context.h"
 #include "engine/generate.h"
+#include "engine/gguf.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
+#include "profile/recorder.h"
+#include "store/store.h"
 #include "wattlens/error.h"
 
 #include <math.h>
+#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,11 +201,180 @@ static void test_a_round_that_fails_part_way_counts_the_tokens_it_made(void **st
     wl_test_synth_free(&s);
 }
 
+/* ---- recorded ----------------------------------------------------------------------- */
+
+static int64_t query_int(const char *db, const char *sql)
+{
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(h));
+    int64_t v = -1;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+/* The recorder (CPU-time model) on the failing generation of the first
+ * test: the run stores 1 output token and 1 output row (it stored 2, the
+ * second with no text), the failed step's sections are kept (the decode
+ * phase holds its forward pass), and the totals count one failed step. */
+static void test_the_recorder_stores_no_token_for_a_failed_step(void **state)
+{
+    (void)state;
+    struct wl_test_synth s = {0};
+    struct wl_synth_params sp;
+    wl_synth_default_params(&sp);
+    wl_test_synth_load(&s, &sp);
+    wl_context *ctx = wl_test_context_small(s.m, 32, 1);
+    struct token_log l;
+    struct wl_generate_result r;
+    struct wl_errmsg err = {{0}};
+    struct wl_generate_params p = greedy("A", 4);
+    attach(ctx, &l, NULL);
+    if (wl_generate(ctx, s.tok, &p, &r, &err) != 0)
+        fail_msg("generate: %s", err.text);
+    wl_generate_result_free(&r);
+    const int32_t t0 = l.first_id[0];
+    float *saved = malloc((size_t)s.m->weights.tok_embd.n_in * sizeof *saved);
+    assert_non_null(saved);
+    poison(s.m, t0, saved);
+
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    char db[1024];
+    snprintf(db, sizeof db, "%s/runs.db", dir);
+    struct wl_store_params stp;
+    wl_store_default_params(&stp);
+    stp.path = db;
+    wl_store *st = NULL;
+    assert_int_equal(wl_store_open(&stp, &st, &err), 0);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .depth = "module"};
+    wl_store_run *run = NULL;
+    char id[40];
+    assert_int_equal(wl_store_run_begin(st, &info, &run, id), 0);
+    struct wl_sensor_params sen;
+    wl_sensor_params_default(&sen);
+    sen.backends = WL_BACKEND_CPU_MODEL;
+    sen.model_use = WL_MODEL_ALWAYS;
+    sen.model.scope = WL_MODEL_SCOPE_SELF;
+    struct wl_recorder_params rp;
+    wl_recorder_default_params(&rp);
+    rp.depth = WL_PROFILE_MODULE;
+    rp.n_layer = s.m->config.n_layer;
+    rp.n_head = s.m->config.n_head;
+    rp.max_input_tokens = 32;
+    rp.max_output_tokens = 4;
+    rp.sensors = &sen;
+    rp.run = run;
+    wl_recorder *rec = NULL;
+    if (wl_recorder_create(&rp, &rec, &err) != 0)
+        fail_msg("recorder: %s", err.text);
+    const struct wl_hooks rh = wl_recorder_hooks(rec);
+    attach(ctx, &l, &rh);
+    assert_int_equal(wl_recorder_start(rec, NULL), 0);
+    assert_int_equal(wl_generate(ctx, s.tok, &p, &r, &err), WL_ERANGE);
+    wl_context_set_hooks(ctx, NULL);
+    assert_int_equal(r.n_generated, 1);
+    wl_recorder_stop(rec);
+    struct wl_recorder_totals t;
+    wl_recorder_get_totals(rec, &t);
+    struct wl_recorder_finish fin = {.status = WL_RUN_FAILED, .error = err.text};
+    assert_int_equal(wl_recorder_finish(rec, &fin), 0);
+    wl_recorder_free(rec);
+    wl_store_close(st);
+
+    assert_int_equal(t.n_output_tokens, r.n_generated);
+    assert_int_equal(t.n_rounds, 1);
+    assert_int_equal(t.n_failed_steps, 1);
+    assert_int_equal(query_int(db, "SELECT output_tokens FROM runs"), r.n_generated);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM tokens WHERE is_input = 0"), 1);
+    /* token 1's forward pass (embedding .. output) and its failed sampling
+     * are kept under its index */
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM sections WHERE phase = 'decode' AND token_index = %d",
+             r.n_prompt + 1);
+    assert_int_equal(query_int(db, sql), 5);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM layer_metrics WHERE token_idx > 0 AND "
+                                   "token_idx NOT IN (SELECT idx FROM tokens)"),
+                     0);
+    wl_generate_result_free(&r);
+    wl_test_rmtree(dir);
+    free(dir);
+    restore(s.m, t0, saved);
+    free(saved);
+    wl_context_free(ctx);
+    wl_test_synth_free(&s);
+}
+
+/* ---- through the CLI ------------------------------------------------------------------- */
+
+/* stories260K with the embedding of ',' (432) made NaN: greedy from the
+ * default prompt samples ',' first, so step 1 fails. `run` says one token
+ * came before the failure and stores one output token (it stored two);
+ * `generate` prints the text up to it and the error, as before. */
+static void test_run_stores_the_tokens_it_printed(void **state)
+{
+    (void)state;
+    if (!wl_test_have_data())
+        skip();
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    size_t size = 0;
+    char *buf = wl_test_read_file(wl_test_data_path("models/stories260K.gguf"), &size);
+    assert_non_null(buf);
+    wl_gguf *g = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_gguf_open_memory(buf, size, &g, &err), 0);
+    const struct wl_gguf_tensor *e = wl_gguf_find_tensor(g, "token_embd.weight");
+    assert_non_null(e);
+    assert_int_equal(e->type, WL_TTYPE_F32);
+    const uint64_t off = wl_gguf_data_offset(g) + e->offset + 432ull * e->ne[0] * sizeof(float);
+    assert_true(off + e->ne[0] * sizeof(float) <= size);
+    const float nan = NAN;
+    for (uint64_t i = 0; i < e->ne[0]; i++)
+        memcpy(buf + off + i * sizeof nan, &nan, sizeof nan);
+    wl_gguf_close(g);
+    char model[1024], db[1024];
+    snprintf(model, sizeof model, "%s/nan.gguf", dir);
+    snprintf(db, sizeof db, "%s/runs.db", dir);
+    assert_int_equal(wl_test_write_file(model, buf, size), 0);
+    free(buf);
+
+    char args[4096], *out = NULL, *errs = NULL;
+    snprintf(args, sizeof args,
+             "run -m '%s' -n 8 -t 1 --temp 0 --db '%s' --baseline 0 --settle 0 --depth module",
+             model, db);
+    assert_int_equal(wl_test_run_cli(args, &out, &errs), 1);
+    if (!strstr(out, "Generated text (1 token before the generation failed)"))
+        fail_msg("run:\n%s\n%s", out, errs);
+    free(out);
+    free(errs);
+    assert_int_equal(query_int(db, "SELECT output_tokens FROM runs"), 1);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM tokens WHERE is_input = 0"), 1);
+
+    snprintf(args, sizeof args, "generate -m '%s' -n 8 -t 1 --temp 0", model);
+    assert_int_equal(wl_test_run_cli(args, &out, &errs), 1);
+    assert_string_equal(out, "Once upon a time,");
+    if (!strstr(errs, "non-finite logit (nan)"))
+        fail_msg("generate: %s", errs);
+    free(out);
+    free(errs);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_failed_step_ends_its_token_span_with_no_token),
         cmocka_unit_test(test_a_round_that_fails_part_way_counts_the_tokens_it_made),
+        cmocka_unit_test(test_the_recorder_stores_no_token_for_a_failed_step),
+        cmocka_unit_test(test_run_stores_the_tokens_it_printed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
