@@ -97,7 +97,8 @@ struct wl_hooks wl_recorder_hooks(wl_recorder *r);
  * until *cancel (may be NULL) becomes non-zero: then it returns
  * WL_ECANCELED at once, with no baseline kept. Stores the samples as they
  * come (the writer thread starts with the generation), so a wait longer than
- * the sampler's ring keeps them all. */
+ * the sampler's ring keeps them all. Before wl_recorder_start only
+ * (WL_ESTATE after it: the writer thread stores the samples then). */
 int wl_recorder_baseline(wl_recorder *r, uint64_t settle_ns, uint64_t baseline_ns,
                          const volatile sig_atomic_t *cancel);
 
