@@ -53,8 +53,9 @@ const struct wl_hooks *wl_context_hooks(const wl_context *ctx); /* NULL when non
 
 /* Reports a phase / section / token boundary through the attached hooks
  * (used by the generation loop; a no-op without hooks at depth TOKEN). A
- * token span is one decode round; n_seq is the number of sequences running
- * in it (1 for a single sequence), passed on as the event's n_tok. */
+ * token span is one decode round; n_seq is passed on as the event's n_tok:
+ * at begin the sequences running in it (1 for a single sequence), at end
+ * those that produced a token (0 when the step failed; hooks.h). */
 void wl_context_emit_phase(wl_context *ctx, enum wl_phase phase, bool begin);
 void wl_context_emit_section(wl_context *ctx, enum wl_section section, bool begin);
 void wl_context_emit_token(wl_context *ctx, int32_t index, bool begin, int32_t n_seq, int32_t id,
