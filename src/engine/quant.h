@@ -56,7 +56,11 @@ struct wl_block_q6_k {
 
 /* Q8A: the engine's activation block (not a GGUF type). 32 values,
  * x ~= d * qs[i]; s = d * sum(qs) lets kernels fold weight offsets (Q4_0's -8,
- * Q4_K's mins, Q6_K's -32) into one multiply per block. 40 bytes. */
+ * Q4_K's mins, Q6_K's -32) into one multiply per block. 40 bytes.
+ * A block holding NaN or +-inf (Q8A and Q8K alike) gets d = NaN (s = NaN,
+ * q = 0, bsums 0), so that every dot product with it is NaN, as a float
+ * one would be non-finite: an overflow upstream (an F16 KV cache) reaches the
+ * logits instead of quantizing to finite values. */
 struct wl_block_q8a {
     float d;
     float s;
@@ -66,7 +70,7 @@ struct wl_block_q8a {
 /* Q8K: the engine's activation block for K-quant weights (not a GGUF type).
  * 256 values, x ~= d * qs[i] with d = amax/127 and
  * qs[i] = rint(x[i] / d) (round half to even, clamped to +-127; 0 when
- * d = 0); bsums[k] is the sum
+ * d = 0; NaN and +-inf as in Q8A above); bsums[k] is the sum
  * of qs[16k .. 16k+15] (|bsums| <= 2032), which lets kernels apply Q4_K's
  * mins and Q6_K's -32 offset in integer arithmetic. One scale per 256 values
  * (instead of Q8A's per 32) lets a kernel accumulate a whole super-block in

@@ -439,11 +439,13 @@ static void test_kquant_q8k_edges(void **state)
 
 /* Every path's Q8K activation quantizer writes exactly the bytes of the
  * reference (round half to even, clamping, zero blocks, per-16 sums), also
- * for rounding midpoints, subnormal blocks and the float range ends. */
+ * for rounding midpoints, subnormal blocks and the float range ends; blocks
+ * holding NaN or +-inf (in any lane, with or without large finite values)
+ * get d = NaN, q = 0 and zero sums on every path. */
 static void test_q8k_quantizer_paths(void **state)
 {
     (void)state;
-    enum { N = 256 * 12 };
+    enum { N = 256 * 17 };
     float *x = malloc(sizeof(float) * N);
     assert_non_null(x);
     for (int i = 0; i < N; i++) {
@@ -471,6 +473,21 @@ static void test_q8k_quantizer_paths(void **state)
         case 6: /* one value carries the block */
             v = k == 200 ? -1000.0f : 0.001f * v;
             break;
+        case 12: /* NaN beside a large value, either order */
+            v = k == 100 ? NAN : (k == 5 || k == 250 ? 3e38f : v);
+            break;
+        case 13:
+            v = k == 255 ? INFINITY : v;
+            break;
+        case 14:
+            v = k == 0 ? -INFINITY : v;
+            break;
+        case 15: /* NaN of either sign in every lane */
+            v = k % 2 ? -NAN : NAN;
+            break;
+        case 16: /* the last lane of a vector, and a negative NaN */
+            v = k == 7 ? -NAN : (k == 15 ? INFINITY : v);
+            break;
         default:
             break;
         }
@@ -494,6 +511,13 @@ static void test_q8k_quantizer_paths(void **state)
     assert_int_equal(ref[0].qs[71], 4);  /* 3.5 */
     assert_int_equal(ref[0].qs[59], -2); /* -2.5 */
     assert_true(ref[1].d == 0.0f && ref[5].d == 0.0f && ref[5].qs[3] == 0);
+    static const int8_t zeros[256];
+    for (int b = 12; b < 17; b++) {
+        assert_true(isnan(ref[b].d));
+        assert_memory_equal(ref[b].qs, zeros, 256);
+        assert_memory_equal(ref[b].bsums, zeros, sizeof ref[b].bsums);
+    }
+    assert_true(isfinite(ref[11].d) && ref[11].d > 0.0f);
     size_t sb = wl_kernel_scratch_bytes(WL_TTYPE_Q6_K, N, 1);
     assert_int_equal(sb, wl__xk_row_bytes(N));
     uint8_t *scratch = NULL;
@@ -507,7 +531,10 @@ static void test_q8k_quantizer_paths(void **state)
         for (int b = 0; b < N / 256; b++) {
             assert_memory_equal(ref[b].qs, scratch + 256 * b, 256);
             assert_memory_equal(ref[b].bsums, wl__xk_bsums(scratch, N) + 16 * b, 32);
-            assert_true(ref[b].d == wl__xk_d(scratch, N)[b]);
+            if (memcmp(&ref[b].d, wl__xk_d(scratch, N) + b, sizeof ref[b].d) != 0)
+                fail_msg("path %s, block %d: d %g, reference %g",
+                         wl_kpath_name((enum wl_kpath)path), b, (double)wl__xk_d(scratch, N)[b],
+                         (double)ref[b].d);
             /* qp: the same values, sub-blocks in the order 0 2 1 3 4 6 5 7 */
             static const int order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
             for (int q = 0; q < 8; q++)
@@ -523,13 +550,19 @@ static void test_q8k_quantizer_paths(void **state)
 /* Every path's Q8A activation quantizer writes exactly the bytes of the
  * reference, also for rounding midpoints, zero, huge and tiny blocks: amax
  * just above and below 127/FLT_MAX (~3.7e-37, where 127/amax overflows to
- * inf), subnormal, and so small that d = amax/127 underflows to 0. */
+ * inf), subnormal, and so small that d = amax/127 underflows to 0. Blocks
+ * holding NaN or +-inf (in any lane, beside large values or not) get
+ * d = s = NaN and q = 0 on every path. */
 static void test_q8a_quantizer_paths(void **state)
 {
     (void)state;
     static const float scale[] = {0.0f,     3e37f,  1e-30f, 1e-36f, 9.7e-38f,
                                   9.5e-38f, 1e-38f, 1e-40f, 1e-44f, 1.0f};
-    enum { NB = 2 + sizeof scale / sizeof scale[0], N = 32 * NB };
+    /* the last NB_BAD blocks: one non-finite value at lane bad_at[j] */
+    static const float bad[] = {NAN, -NAN, INFINITY, -INFINITY, NAN, INFINITY, NAN};
+    static const int bad_at[] = {0, 7, 8, 31, 17, 23, -1}; /* -1: every lane */
+    enum { NB_BAD = sizeof bad / sizeof bad[0] };
+    enum { NB = 2 + sizeof scale / sizeof scale[0] + NB_BAD, N = 32 * NB };
     float x[N];
     for (int i = 0; i < N; i++) {
         const int b = i / 32, k = i % 32;
@@ -537,8 +570,13 @@ static void test_q8a_quantizer_paths(void **state)
             x[i] = k == 0 ? -127.0f : (float)k * 0.5f - 8.0f;
         else if (b == 1) /* one value carries the block */
             x[i] = k == 5 ? 1000.0f : 0.001f * rng_gauss();
-        else /* amax 3.9 * scale: 9.7e-38 and 9.5e-38 are either side of 127/FLT_MAX */
+        else if (b < NB - NB_BAD) /* amax 3.9 * scale: 9.7e-38 and 9.5e-38 are either side of
+                                     127/FLT_MAX */
             x[i] = (k == 9 ? 3.9f : 0.2f * rng_gauss()) * scale[b - 2];
+        else { /* beside values up to FLT_MAX */
+            const int j = b - (NB - NB_BAD);
+            x[i] = bad_at[j] < 0 || k == bad_at[j] ? bad[j] : (k == 3 ? FLT_MAX : rng_gauss());
+        }
     }
     struct wl_block_q8a ref[NB];
     wl_quantize_row_q8a(x, ref, N);
@@ -548,7 +586,13 @@ static void test_q8a_quantizer_paths(void **state)
             assert_true(ref[b].qs[k] >= -127);
             sum += ref[b].qs[k];
         }
-        assert_true(ref[b].s == ref[b].d * (float)sum);
+        if (b >= NB - NB_BAD) {
+            assert_int_equal(sum, 0);
+            assert_true(isnan(ref[b].d) && isnan(ref[b].s));
+            for (int k = 0; k < 32; k++)
+                assert_int_equal(ref[b].qs[k], 0);
+        } else
+            assert_true(ref[b].s == ref[b].d * (float)sum);
     }
     assert_true(ref[0].d == 1.0f);
     assert_int_equal(ref[0].qs[5], -6); /* -5.5: to even */
@@ -565,12 +609,16 @@ static void test_q8a_quantizer_paths(void **state)
         memset(scratch, 0x5a, sb);
         assert_int_equal(wl_kernel_prepare_x(&k, WL_TTYPE_Q8_0, x, N, 1, scratch, sb), 0);
         for (int b = 0; b < NB; b++) {
+            const float sc = b < 2 || b >= NB - NB_BAD ? 1.0f : scale[b - 2];
             if (memcmp(ref[b].qs, scratch + 32 * b, 32) != 0)
                 fail_msg("path %s, block %d (amax scale %g): qs[0] %d, reference %d",
-                         wl_kpath_name((enum wl_kpath)path), b, b < 2 ? 1.0 : (double)scale[b - 2],
+                         wl_kpath_name((enum wl_kpath)path), b, (double)sc,
                          ((const int8_t *)scratch)[32 * b], ref[b].qs[0]);
-            assert_true(ref[b].d == wl__xq_d(scratch, N)[b]);
-            assert_true(ref[b].s == wl__xq_s(scratch, N)[b]);
+            if (memcmp(&ref[b].d, wl__xq_d(scratch, N) + b, sizeof(float)) != 0 ||
+                memcmp(&ref[b].s, wl__xq_s(scratch, N) + b, sizeof(float)) != 0)
+                fail_msg("path %s, block %d: d %g s %g, reference %g %g",
+                         wl_kpath_name((enum wl_kpath)path), b, (double)wl__xq_d(scratch, N)[b],
+                         (double)wl__xq_s(scratch, N)[b], (double)ref[b].d, (double)ref[b].s);
         }
     }
     free(scratch);
@@ -999,6 +1047,75 @@ static void test_zero_activations_and_weights(void **state)
     }
 }
 
+/* An activation row holding NaN or +-inf (an overflow upstream) gives a
+ * non-finite product with every weight row, on every path and for every
+ * type, as float arithmetic would: with quantized weights the activation
+ * quantizers make that block's scale NaN (quant.h), so the product is NaN
+ * even against an all-zero weight row. The other activation rows of the
+ * same call are untouched. Through wl_kernel_matmul (3 rows, prefill) and
+ * wl_kernel_matvec (decode, the dotp entries where a path has them). */
+static void test_non_finite_activations(void **state)
+{
+    (void)state;
+    enum { ROWS = 5, COLS = 512, NX = 3 };
+    static const float bad[] = {NAN, INFINITY, -INFINITY};
+    static const int at[] = {0, 45, 300, 511};
+    float *x = malloc(sizeof(float) * NX * COLS), *wf = malloc(sizeof(float) * COLS);
+    float y[NX * ROWS], y_clean[NX * ROWS], y1[ROWS];
+    assert_true(x && wf);
+    for (size_t ti = 0; ti < N_TYPES; ti++) {
+        const uint32_t t = all_types[ti];
+        const size_t rb = wl_quant_row_bytes(t, COLS);
+        char *w = calloc(ROWS, rb); /* row ROWS - 1 stays all zero */
+        assert_non_null(w);
+        for (int r = 0; r < ROWS - 1; r++) {
+            for (int c = 0; c < COLS; c++)
+                wf[c] = 0.05f * rng_gauss();
+            assert_int_equal(wl_quantize_row(t, wf, w + (size_t)r * rb, COLS), 0);
+        }
+        const size_t sb = wl_kernel_scratch_bytes(t, COLS, NX);
+        void *scratch = NULL;
+        if (sb)
+            assert_int_equal(posix_memalign(&scratch, 64, sb), 0);
+        const struct wl_kernel_weight wd = {t, w, ROWS, COLS, rb};
+        for (int path = WL_KPATH_SCALAR; path <= WL_KPATH_AVX512; path++) {
+            struct wl_kernels k;
+            if (wl_kernels_init(&k, (enum wl_kpath)path) != 0)
+                continue;
+            const char *name = wl_kpath_name((enum wl_kpath)path);
+            for (int i = 0; i < NX * COLS; i++)
+                x[i] = rng_gauss();
+            assert_int_equal(wl_kernel_matmul(&k, &wd, x, NX, y_clean, scratch, sb, 0, NULL), 0);
+            for (size_t bi = 0; bi < sizeof bad / sizeof bad[0]; bi++)
+                for (size_t ai = 0; ai < sizeof at / sizeof at[0]; ai++) {
+                    const float keep = x[COLS + at[ai]];
+                    x[COLS + at[ai]] = bad[bi]; /* activation row 1 */
+                    assert_int_equal(wl_kernel_matmul(&k, &wd, x, NX, y, scratch, sb, 0, NULL), 0);
+                    assert_int_equal(wl_kernel_matvec(&k, &wd, x + COLS, y1, scratch, sb, NULL), 0);
+                    for (int r = 0; r < ROWS; r++) {
+                        if (isfinite(y[ROWS + r]) || isfinite(y1[r]))
+                            fail_msg("path %s, %s, %g at column %d: row %d gives %g (matmul), "
+                                     "%g (matvec)",
+                                     name, wl_ttype_name(t), (double)bad[bi], at[ai], r,
+                                     (double)y[ROWS + r], (double)y1[r]);
+                        if (is_quant(t))
+                            assert_true(isnan(y[ROWS + r]) && isnan(y1[r]));
+                    }
+                    for (int r = 0; r < ROWS; r++) { /* the other rows as before */
+                        assert_memory_equal(&y[r], &y_clean[r], sizeof(float));
+                        assert_memory_equal(&y[2 * ROWS + r], &y_clean[2 * ROWS + r],
+                                            sizeof(float));
+                    }
+                    x[COLS + at[ai]] = keep;
+                }
+        }
+        free(scratch);
+        free(w);
+    }
+    free(x);
+    free(wf);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -1147,6 +1264,7 @@ int main(void)
         cmocka_unit_test(test_exp_sum_non_finite),
         cmocka_unit_test(test_norm_helpers_paths),
         cmocka_unit_test(test_zero_activations_and_weights),
+        cmocka_unit_test(test_non_finite_activations),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_scratch_alignment),
         cmocka_unit_test(test_membw_measure),

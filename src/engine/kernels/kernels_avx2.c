@@ -476,29 +476,48 @@ static WL_AVX2 void dot_q6_k(int64_t n, const void *w, const void *x, size_t xs,
 
 /* ---- activation quantization ------------------------------------------------ */
 
+/* The largest |x| of a block as the reference takes it (quant.c,
+ * abs_max_bits): an integer maximum of the bit patterns with the sign
+ * cleared, in which NaN beats every number (vmaxps would drop it). */
+WL_INLINE WL_AVX2 __m256i abs_bits8(__m256 v)
+{
+    return _mm256_and_si256(_mm256_castps_si256(v), _mm256_set1_epi32(0x7fffffff));
+}
+
+WL_INLINE WL_AVX2 float hmax8_abs_bits(__m256i m8)
+{
+    __m128i m = _mm_max_epi32(_mm256_castsi256_si128(m8), _mm256_extracti128_si256(m8, 1));
+    m = _mm_max_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm_max_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtss_f32(_mm_castsi128_ps(m));
+}
+
 static WL_AVX2 void quant_q8a(const float *x, void *row, int64_t n)
 {
-    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     int8_t *qs = row;
     float *dd = (float *)(void *)(qs + n), *ss = dd + n / 32;
     int64_t nb = n / WL_QK8A;
     for (int64_t b = 0; b < nb; b++, x += WL_QK8A) {
         __m256 v[4];
-        __m256 mx = _mm256_setzero_ps();
+        __m256i mx = _mm256_setzero_si256();
         for (int i = 0; i < 4; i++) {
             v[i] = _mm256_loadu_ps(x + 8 * i);
-            mx = _mm256_max_ps(mx, _mm256_and_ps(v[i], absmask));
+            mx = _mm256_max_epi32(mx, abs_bits8(v[i]));
         }
-        __m128 m = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
-        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-        m = _mm_max_ss(m, _mm_movehdup_ps(m));
-        float amax = _mm_cvtss_f32(m);
+        float amax = hmax8_abs_bits(mx);
+        if (!(amax <= FLT_MAX)) { /* NaN or +-inf: d = NaN, as the reference */
+            memset(qs + 32 * b, 0, 32);
+            dd[b] = NAN;
+            ss[b] = NAN;
+            continue;
+        }
         float d = amax / 127.0f;
         /* 127/amax overflows to inf for amax below 127/FLT_MAX (~3.7e-37; d may
-         * still be non-zero): the reference's lrintf(x * inf) then gives q = 0,
-         * where cvtps2dq would give INT_MIN, packed to -128. id = 0 gives 0. */
-        float id = d != 0.0f ? 127.0f / amax : 0.0f;
+         * still be non-zero) and is inf for amax = 0; cvtps2dq would turn
+         * x * inf into INT_MIN (packed to -128): id = 0 gives q = 0, as the
+         * reference */
+        float id = 127.0f / amax;
         if (!(id <= FLT_MAX))
             id = 0.0f;
         __m256 idv = _mm256_set1_ps(id);
@@ -520,22 +539,21 @@ static WL_AVX2 void quant_q8a(const float *x, void *row, int64_t n)
 /* One Q8K super-block per iteration; each per-16 group is two vectors. */
 static WL_AVX2 void quant_q8k(const float *x, void *row, int64_t n)
 {
-    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
     int8_t *qs = row;
     int16_t *bsums = (int16_t *)(void *)(qs + n);
     float *dd = (float *)(void *)(bsums + n / 16);
     int64_t nb = n / WL_QK8K;
     for (int64_t b = 0; b < nb; b++, x += WL_QK8K) {
-        __m256 mx = _mm256_setzero_ps();
+        __m256i mx = _mm256_setzero_si256();
         for (int i = 0; i < WL_QK8K; i += 8)
-            mx = _mm256_max_ps(mx, _mm256_and_ps(_mm256_loadu_ps(x + i), absmask));
-        __m128 m = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
-        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-        m = _mm_max_ss(m, _mm_movehdup_ps(m));
-        float d = _mm_cvtss_f32(m) / 127.0f;
+            mx = _mm256_max_epi32(mx, abs_bits8(_mm256_loadu_ps(x + i)));
+        float amax = hmax8_abs_bits(mx);
+        /* NaN or +-inf: d = NaN and q = 0, as the reference */
+        const bool finite = amax <= FLT_MAX;
+        float d = finite ? amax / 127.0f : NAN;
         dd[b] = d;
-        if (d == 0.0f) {
+        if (!finite || d == 0.0f) {
             memset(qs + WL_QK8K * b, 0, WL_QK8K);
             memset(bsums + 16 * b, 0, 16 * sizeof *bsums);
             continue;

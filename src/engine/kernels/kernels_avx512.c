@@ -13,6 +13,7 @@
 #if defined(WL__HAVE_X86_KERNELS)
 #include <immintrin.h>
 #include <float.h>
+#include <math.h>
 #include <string.h>
 
 #define WL_AVX512                                                                                  \
@@ -572,6 +573,22 @@ static WL_AVX512 void dotp_q6_k(int64_t n, const void *w, size_t row_bytes, int6
 
 /* ---- activation quantization ------------------------------------------------ */
 
+/* The largest |x| of a block as the reference takes it (quant.c,
+ * abs_max_bits): an integer maximum of the bit patterns with the sign
+ * cleared, in which NaN beats every number (vmaxps would drop it). */
+WL_INLINE WL_AVX512 __m512i abs_bits16(__m512 v)
+{
+    return _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff));
+}
+
+WL_INLINE WL_AVX512 float hmax16_abs_bits(__m512i m)
+{
+    const uint32_t u = _mm512_reduce_max_epu32(m);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
 static WL_AVX512 void quant_q8a(const float *x, void *row, int64_t n)
 {
     int8_t *qs = row;
@@ -579,12 +596,19 @@ static WL_AVX512 void quant_q8a(const float *x, void *row, int64_t n)
     int64_t nb = n / WL_QK8A;
     for (int64_t b = 0; b < nb; b++, x += WL_QK8A) {
         __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        float amax = hmax16_abs_bits(_mm512_max_epu32(abs_bits16(v0), abs_bits16(v1)));
+        if (!(amax <= FLT_MAX)) { /* NaN or +-inf: d = NaN, as the reference */
+            memset(qs + 32 * b, 0, 32);
+            dd[b] = NAN;
+            ss[b] = NAN;
+            continue;
+        }
         float d = amax / 127.0f;
         /* 127/amax overflows to inf for amax below 127/FLT_MAX (~3.7e-37; d may
-         * still be non-zero): the reference's lrintf(x * inf) then gives q = 0,
-         * where cvtps2dq would give INT_MIN, packed to -128. id = 0 gives 0. */
-        float id = d != 0.0f ? 127.0f / amax : 0.0f;
+         * still be non-zero) and is inf for amax = 0; cvtps2dq would turn
+         * x * inf into INT_MIN (packed to -128): id = 0 gives q = 0, as the
+         * reference */
+        float id = 127.0f / amax;
         if (!(id <= FLT_MAX))
             id = 0.0f;
         __m512 idv = _mm512_set1_ps(id);
@@ -606,13 +630,15 @@ static WL_AVX512 void quant_q8k(const float *x, void *row, int64_t n)
     float *dd = (float *)(void *)(bsums + n / 16);
     int64_t nb = n / WL_QK8K;
     for (int64_t b = 0; b < nb; b++, x += WL_QK8K) {
-        __m512 mx = _mm512_setzero_ps();
+        __m512i mx = _mm512_setzero_si512();
         for (int g = 0; g < 16; g++)
-            mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(x + 16 * g)));
-        float amax = _mm512_reduce_max_ps(mx);
-        float d = amax / 127.0f;
+            mx = _mm512_max_epu32(mx, abs_bits16(_mm512_loadu_ps(x + 16 * g)));
+        float amax = hmax16_abs_bits(mx);
+        /* NaN or +-inf: d = NaN and q = 0, as the reference */
+        const bool finite = amax <= FLT_MAX;
+        float d = finite ? amax / 127.0f : NAN;
         dd[b] = d;
-        if (d == 0.0f) {
+        if (!finite || d == 0.0f) {
             memset(qs + WL_QK8K * b, 0, WL_QK8K);
             memset(bsums + 16 * b, 0, 16 * sizeof *bsums);
             continue;
