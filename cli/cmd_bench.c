@@ -52,7 +52,7 @@ static void usage(FILE *out)
             "  -p, --n-prompt N      prompt tokens for the pp test (default 512; 0 = skip)\n"
             "  -n, --n-gen N         generated tokens for the tg test (default 128; 0 = skip)\n"
             "  -r, --repetitions N   repetitions of each test (default 5)\n"
-            "  -t, --threads N       threads (default: online CPUs)\n"
+            "  -t, --threads N       threads (default: the CPUs wattlens may run on)\n"
             "  -o, --output FMT      md (default), csv or json (in json a model path or CPU\n"
             "                        name that is not UTF-8 shows U+FFFD, and <field>_hex\n"
             "                        has its bytes; csv keeps the bytes, escaped on a terminal)\n"
@@ -448,7 +448,8 @@ static int run(int argc, char **argv)
         wl_model_free(m);
         return wl_cli_fail(CMD, "%s", err.text);
     }
-    /* threads actually used (0 meant "online CPUs"); the batch size is
+    /* threads actually used (0 meant the CPUs it may run on, its affinity
+     * mask: wl_threadpool_default_threads); the batch size is
      * each result's n_ubatch, the context's */
     in.threads = p.n_threads;
     if (in.threads == 0)

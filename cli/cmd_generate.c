@@ -98,7 +98,7 @@ static void usage(FILE *out)
             "                          written in it (<s>, </s>, <|endoftext|>) are those\n"
             "                          tokens, as with 'tokenize --special'\n"
             "  -n, --n-predict N       tokens to generate (default 128)\n"
-            "  -t, --threads N         threads (default: online CPUs)\n"
+            "  -t, --threads N         threads (default: the CPUs wattlens may run on)\n"
             "  -c, --ctx-size N        context positions (default: the prompt's tokens + N,\n"
             "                          at most the model's training context; a larger -c\n"
             "                          is run, with a warning). Without -c, phi3 LongRoPE\n"

@@ -95,7 +95,7 @@ static void print_help(FILE *out)
             "OUT must not be IN (through any name or link, nor stdout redirected onto\n"
             "IN when OUT is '-').\n"
             "  --type T           target type (required)\n"
-            "  -t, --threads N    threads that convert rows (default: online CPUs)\n"
+            "  -t, --threads N    threads that convert rows (default: the CPUs it may run on)\n"
             "\n"
             "Examples:\n"
             "  wattlens model info ../shared/testdata/models/stories260K.gguf\n"

@@ -119,7 +119,7 @@ static void usage(FILE *out)
         "                          N times; control tokens written in it (<s>, </s>) are\n"
         "                          those tokens, as with 'tokenize --special'\n"
         "  -n, --n-predict N       tokens to generate (per sequence; default 64)\n"
-        "  -t, --threads N         threads (default: online CPUs)\n"
+        "  -t, --threads N         threads (default: the CPUs wattlens may run on)\n"
         "  -c, --ctx-size N        context positions (per sequence; default: the longest\n"
         "                          prompt's tokens + N, at most the model's training\n"
         "                          context; as in 'generate --help')\n"

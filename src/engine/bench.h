@@ -28,7 +28,7 @@ struct wl_bench_params {
     int32_t n_prompt;  /* 0 = no pp test */
     int32_t n_gen;     /* 0 = no tg test */
     int32_t reps;      /* 1..WL_BENCH_MAX_REPS */
-    int32_t n_threads; /* 0 = online CPUs */
+    int32_t n_threads; /* 0 = the CPUs it may run on (wl_threadpool_default_threads) */
     int32_t n_ubatch;  /* 0 = context default */
     enum wl_ttype kv_type;
     bool warmup;

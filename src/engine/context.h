@@ -28,7 +28,8 @@ typedef struct wl_context wl_context;
 struct wl_context_params {
     int32_t n_ctx;      /* positions the KV cache holds; 0 = the model's training length capped at 4096 */
     int32_t n_ubatch;   /* prompt tokens per forward batch (default 64) */
-    int32_t n_threads;  /* worker threads including the caller; 0 = online CPUs */
+    int32_t n_threads;  /* worker threads including the caller; 0 = the CPUs it may run
+                         * on (affinity mask: wl_threadpool_default_threads) */
     enum wl_ttype kv_type; /* WL_TTYPE_F16 (default) or WL_TTYPE_F32 */
     int32_t n_seq;      /* sequences run together (batching); 1 (default) .. WL_CONTEXT_MAX_SEQ.
                          * Each has its own n_ctx positions; n_ubatch is raised to n_seq */
