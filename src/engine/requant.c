@@ -9,6 +9,8 @@
 #include "wattlens/error.h"
 
 #include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -124,7 +126,18 @@ struct convert_job {
                    * can put a tensor at an odd address; the row converters
                    * read fp16 fields and floats, which must be aligned) */
     atomic_int rc;
+    _Atomic int64_t bad_row; /* a row holding NaN or an infinity, -1 while none */
 };
+
+/* Whether the n floats at x are all finite (no NaN, no infinity). */
+static bool all_finite(const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(x[i]))
+            return false;
+    }
+    return true;
+}
 
 static void convert_share(void *arg, int ith, int nth)
 {
@@ -140,6 +153,13 @@ static void convert_share(void *arg, int ith, int nth)
             src = raw;
         }
         int rc = wl_dequantize_row(j->src_type, src, row, j->ne0);
+        /* a block type would hide a NaN or an infinity (its block scale
+         * comes from the finite values), and the model would then run on
+         * numbers its file does not hold; a float type keeps them */
+        if (rc == 0 && wl_ttype_block_elems(j->dst_type) > 1 && !all_finite(row, j->ne0)) {
+            atomic_store(&j->bad_row, r);
+            rc = WL_EFORMAT;
+        }
         if (rc == 0)
             rc = wl_quantize_row(j->dst_type, row, j->dst + (size_t)r * j->out_row, j->ne0);
         if (rc) {
@@ -150,9 +170,10 @@ static void convert_share(void *arg, int ith, int nth)
 }
 
 /* Converts tensor t from its type to dst_type into dst (out_bytes), on
- * pool's threads. */
+ * pool's threads. WL_EFORMAT with *bad_row set: a row that holds NaN or an
+ * infinity, which a block type cannot keep. */
 static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
-                       struct wl_threadpool *pool, void *dst)
+                       struct wl_threadpool *pool, void *dst, int64_t *bad_row)
 {
     const uint64_t ne0 = t->ne[0];
     const int nth = wl_threadpool_n_threads(pool);
@@ -167,6 +188,7 @@ static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
         .out_row = wl_quant_row_bytes(dst_type, (int64_t)ne0),
     };
     atomic_init(&j.rc, 0);
+    atomic_init(&j.bad_row, -1);
     if (ne0 && (j.in_row == 0 || j.out_row == 0))
         return WL_EINVAL;
     j.rows = malloc((size_t)nth * (ne0 ? (size_t)ne0 : 1) * sizeof *j.rows);
@@ -185,6 +207,7 @@ static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
         wl_threadpool_run(pool, convert_share, &j);
     free(j.raw);
     free(j.rows);
+    *bad_row = atomic_load(&j.bad_row);
     return atomic_load(&j.rc);
 }
 
@@ -208,7 +231,14 @@ static int requant_fill(void *arg, void *dst, uint64_t n_bytes, struct wl_errmsg
     if (it->dst == t->type) {
         memcpy(dst, t->data, (size_t)n_bytes);
     } else {
-        int rc = wl__convert(t, it->dst, it->pool, dst);
+        int64_t bad_row = -1;
+        int rc = wl__convert(t, it->dst, it->pool, dst, &bad_row);
+        if (rc && bad_row >= 0)
+            return wl_errmsg_set(err, rc,
+                                 "tensor '%s': row %" PRId64 " holds NaN or an infinity, which %s "
+                                 "blocks cannot keep (the source model is damaged; nothing is "
+                                 "quantized from it)",
+                                 t->name, bad_row, wl_ttype_name(it->dst));
         if (rc)
             return wl_errmsg_set(err, rc, "tensor '%s': conversion %s -> %s failed", t->name,
                                  wl_ttype_name(t->type), wl_ttype_name(it->dst));

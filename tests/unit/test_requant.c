@@ -10,9 +10,11 @@
 #include "engine/requant.h"
 #include "wattlens/error.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void test_converts_weight_matrices_only(void **state)
 {
@@ -142,11 +144,60 @@ static void test_quantize_keeps_norms_routers_and_position_embeddings(void **sta
     free(buf);
 }
 
+/* A weight row that holds NaN or an infinity is refused, naming the tensor
+ * and the row, when the requested type is a block type (it would hide the
+ * value: the block's scale comes from its finite values); F16 keeps it. */
+static void test_non_finite_weights_are_refused_for_block_types(void **state)
+{
+    (void)state;
+    static const struct case_tensor cases[] = {
+        {"token_embd.weight", WL_TTYPE_F32, 2, {64, 16}, true},
+        {"blk.0.attn_q.weight", WL_TTYPE_F32, 2, {64, 8}, true},
+    };
+    static const float bad[] = {NAN, INFINITY, -INFINITY};
+    static const enum wl_ttype types[] = {WL_TTYPE_Q8_0, WL_TTYPE_Q4_0, WL_TTYPE_F16};
+    for (size_t b = 0; b < 3; b++) {
+        for (size_t k = 0; k < 3; k++) {
+            size_t size;
+            uint8_t *buf = model_bytes(cases, 2, &size);
+            struct wl_errmsg err;
+            wl_gguf *in = NULL;
+            assert_int_equal(wl_gguf_open_memory(buf, size, &in, &err), 0);
+            /* row 5 of attn_q, value 7 (the model is in memory: writable) */
+            const struct wl_gguf_tensor *t = wl_gguf_find_tensor(in, "blk.0.attn_q.weight");
+            assert_true((const uint8_t *)t->data > buf && (const uint8_t *)t->data < buf + size);
+            float *x = (float *)(buf + ((const uint8_t *)t->data - buf));
+            x[5 * 64 + 7] = bad[b];
+            wl_gguf_writer *w = NULL;
+            assert_int_equal(wl_gguf_writer_new(&w), 0);
+            struct wl_requant_stats st;
+            assert_int_equal(wl_requant_model(in, types[k], NULL, w, &st, &err), 0);
+            char path[64];
+            snprintf(path, sizeof path, "/tmp/wl-test-requant-%d.gguf", (int)getpid());
+            const int rc = wl_gguf_writer_write(w, path, &err);
+            if (types[k] == WL_TTYPE_F16) {
+                assert_int_equal(rc, 0);
+            } else {
+                assert_int_equal(rc, WL_EFORMAT);
+                if (!strstr(err.text, "tensor 'blk.0.attn_q.weight': row 5 holds NaN or an "
+                                      "infinity"))
+                    fail_msg("message: %s", err.text);
+                assert_int_equal(access(path, F_OK), -1); /* nothing written */
+            }
+            unlink(path);
+            wl_gguf_writer_free(w);
+            wl_gguf_close(in);
+            free(buf);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_converts_weight_matrices_only),
         cmocka_unit_test(test_quantize_keeps_norms_routers_and_position_embeddings),
+        cmocka_unit_test(test_non_finite_weights_are_refused_for_block_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
