@@ -79,6 +79,14 @@ int wl_cli_store_open(const char *cmd, const char *db_path, enum wl_cli_store_mo
     return WL_EXIT_OK;
 }
 
+int wl_cli_check_run_id(const char *cmd, const char *arg)
+{
+    struct wl_errmsg e = {{0}};
+    if (wl_store_check_id(arg, &e) == 0)
+        return WL_EXIT_OK;
+    return wl_cli_usage_error(cmd, "%s", e.text);
+}
+
 bool wl_cli_resolve_run(const char *cmd, wl_store *s, const char *arg, char *id_out)
 {
     if (wl_store_resolve_id(s, arg, id_out) == 0)

@@ -102,6 +102,12 @@ enum wl_cli_store_mode {
 int wl_cli_store_open(const char *cmd, const char *db_path, enum wl_cli_store_mode mode,
                       wl_store **out);
 
+/* WL_EXIT_OK when arg can name a run (wl_store_check_id); else prints why
+ * as a usage error and returns WL_EXIT_USAGE. Called on every ID argument
+ * before the database is opened: a malformed ID is a command-line mistake,
+ * whatever the database holds. */
+int wl_cli_check_run_id(const char *cmd, const char *arg);
+
 /* Resolves a run id or unique prefix into id_out (37 bytes); prints the
  * error and returns false when it cannot. */
 bool wl_cli_resolve_run(const char *cmd, wl_store *s, const char *arg, char *id_out);

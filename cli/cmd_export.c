@@ -84,6 +84,8 @@ static int run(int argc, char **argv)
     if (!csv && strcmp(format, "json") != 0)
         return wl_cli_usage_error(cmd, "invalid value '%s' for --format (expected json or csv)",
                                   format);
+    if (wl_cli_check_run_id(cmd, argv[optind]) != WL_EXIT_OK)
+        return WL_EXIT_USAGE;
     wl_store *s = NULL;
     int rc = wl_cli_store_open(cmd, so.db, WL_CLI_STORE_READ, &s);
     if (rc != WL_EXIT_OK)

@@ -20,8 +20,10 @@ static void usage(FILE *out)
             "\n"
             "Delete runs from the run database with everything recorded under them\n"
             "(power samples, sections, tokens, layer/component/op metrics). Each ID is a run\n"
-            "id or a unique prefix of at least 4 characters. Runs that cannot be found are\n"
-            "reported and the others are still deleted (exit status 1 if any failed).\n"
+            "id or a unique prefix of at least 4 characters; an ID that is not one (too\n"
+            "short, or not lowercase hex and '-') is a usage error and nothing is deleted.\n"
+            "Runs that cannot be found are reported and the others are still deleted (exit\n"
+            "status 1 if any failed).\n"
             "An ID given twice, or two IDs of one run, remove it once.\n"
             "A run still being recorded (a live 'run' or 'measure') is not deleted\n"
             "unless --force is given.\n"
@@ -75,6 +77,10 @@ static int run(int argc, char **argv)
     }
     if (optind >= argc)
         return wl_cli_usage_error(cmd, "missing run ID");
+    for (int i = optind; i < argc; i++) {
+        if (wl_cli_check_run_id(cmd, argv[i]) != WL_EXIT_OK)
+            return WL_EXIT_USAGE;
+    }
     wl_store *s = NULL;
     int rc = wl_cli_store_open(cmd, so.db, WL_CLI_STORE_MODIFY, &s);
     if (rc != WL_EXIT_OK)

@@ -62,6 +62,8 @@ static int run(int argc, char **argv)
     if (optind != argc - 1)
         return wl_cli_usage_error(cmd, optind >= argc ? "missing run ID"
                                                       : "expected exactly one run ID");
+    if (wl_cli_check_run_id(cmd, argv[optind]) != WL_EXIT_OK)
+        return WL_EXIT_USAGE;
     wl_store *s = NULL;
     int rc = wl_cli_store_open(cmd, so.db, WL_CLI_STORE_READ, &s);
     if (rc != WL_EXIT_OK)

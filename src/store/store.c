@@ -381,22 +381,30 @@ void wl_run_list_free(struct wl_run_list *l)
     memset(l, 0, sizeof *l);
 }
 
-int wl_store_resolve_id(wl_store *s, const char *id_or_prefix, char *id_out)
+int wl_store_check_id(const char *id_or_prefix, struct wl_errmsg *err)
 {
     const size_t len = id_or_prefix ? strlen(id_or_prefix) : 0;
     if (len > 36)
-        return wl_errmsg_set(&s->err, WL_EINVAL,
+        return wl_errmsg_set(err, WL_EINVAL,
                              "run id '%s': not a run id (%zu characters; a full id has 36)",
                              id_or_prefix, len);
     for (const char *c = id_or_prefix; c && *c; c++) {
         if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f') || *c == '-'))
-            return wl_errmsg_set(&s->err, WL_EINVAL,
+            return wl_errmsg_set(err, WL_EINVAL,
                                  "run id '%s': not a run id (lowercase hex and '-')", id_or_prefix);
     }
     if (len < 4)
-        return wl_errmsg_set(&s->err, WL_EINVAL,
+        return wl_errmsg_set(err, WL_EINVAL,
                              "run id '%s': give the full id or at least its first 4 characters",
                              id_or_prefix ? id_or_prefix : "");
+    return 0;
+}
+
+int wl_store_resolve_id(wl_store *s, const char *id_or_prefix, char *id_out)
+{
+    const int rc = wl_store_check_id(id_or_prefix, &s->err);
+    if (rc != 0)
+        return rc;
     return s->ops->resolve_id(s->db, id_or_prefix, id_out, &s->err);
 }
 

@@ -370,10 +370,17 @@ int wl_store_list_runs(wl_store *s, const struct wl_store_filter *f, enum wl_sto
                        int64_t limit, int64_t offset, struct wl_run_list *out);
 void wl_run_list_free(struct wl_run_list *l);
 
+/* Whether id_or_prefix can name a run at all, without a database: 0, or
+ * WL_EINVAL with a message in err (NULL allowed) when it is too short
+ * (under 4 characters) or not a run id (longer than a full id's 36
+ * characters, or characters other than lowercase hex and '-'). The CLI
+ * checks its arguments with it before it opens the database, as a usage
+ * error (exit 2). */
+int wl_store_check_id(const char *id_or_prefix, struct wl_errmsg *err);
+
 /* Resolves a full id or a unique prefix (>= 4 characters) into id_out (37
- * bytes). WL_ENOENT: no such run; WL_EINVAL: ambiguous, too short, or not
- * a run id (longer than a full id's 36 characters, or characters other than
- * lowercase hex and '-'). */
+ * bytes). WL_ENOENT: no such run; WL_EINVAL: ambiguous, or what
+ * wl_store_check_id refuses. */
 int wl_store_resolve_id(wl_store *s, const char *id_or_prefix, char *id_out);
 
 /* ---- reading rows (export, show) ---------------------------------------- */

@@ -57,9 +57,23 @@ done
 
 # --- an id with one character too many is not a run id (not "too short") ----------------
 "$WATTLENS" show "${id}0" --db "$db" >/dev/null 2>"$tmp/err"; rc=$?
-[ $rc = 1 ] && grep -q "not a run id (37 characters; a full id has 36)" "$tmp/err" \
+[ $rc = 2 ] && grep -q "not a run id (37 characters; a full id has 36)" "$tmp/err" \
   && ! grep -q "first 4" "$tmp/err" && ok "show ID+1 char: not a run id" \
   || bad "show ID+1 char: exit $rc, $(cat "$tmp/err")"
+
+# --- a malformed or too short id is a usage error (2), found before the database is opened:
+# the same with a database that does not exist; rm removes nothing when one of its ids is bad
+for c in "show 7f" "show ABCD" "export 7f -f json" "export ABCD -f csv" "rm 7f" "rm $id ABCD"; do
+  for d in "$db" "$tmp/nodir/typo.db"; do
+    # shellcheck disable=SC2086
+    "$WATTLENS" $c --db "$d" >/dev/null 2>"$tmp/err"; rc=$?
+    [ $rc = 2 ] && grep -q "give the full id or at least its first 4 characters\|not a run id (lowercase hex" "$tmp/err" \
+      && grep -q "Try 'wattlens" "$tmp/err" && ! grep -q "no run database" "$tmp/err" \
+      && ok "$c (--db ${d##*/}): usage error" || bad "$c (--db ${d##*/}): exit $rc, $(cat "$tmp/err")"
+  done
+done
+n=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))')
+[ "$n" = 3 ] && ok "rm with a bad id removed nothing" || bad "runs after rm with a bad id: $n"
 
 # --- gc --dry-run counts -------------------------------------------------------------------
 "$WATTLENS" gc --db "$db" --keep 1 --dry-run >"$tmp/gc" 2>&1
@@ -73,12 +87,13 @@ rdb="$tmp/rm.db"
 for i in 1 2; do "$WATTLENS" -q measure --db "$rdb" -- true >/dev/null || bad "measure $i for rm"; done
 ids=$("$WATTLENS" runs --db "$rdb" --json | python3 -c 'import json,sys; print(" ".join(r["id"] for r in json.load(sys.stdin)["runs"]))')
 set -- $ids
-"$WATTLENS" rm --db "$rdb" --json "${1:0:8}" zzzz "$1" "${2:0:4}" >"$tmp/rm.json" 2>"$tmp/err"; rc=$?
-python3 - "$tmp/rm.json" "$1" "$2" <<'PY' 2>"$tmp/py" && [ $rc = 1 ] && grep -q "'zzzz'" "$tmp/err" \
+# (no version 4 UUID has 'f' at position 14: a well-formed id of no run)
+"$WATTLENS" rm --db "$rdb" --json "${1:0:8}" ffffffff-ffff-f "$1" "${2:0:4}" >"$tmp/rm.json" 2>"$tmp/err"; rc=$?
+python3 - "$tmp/rm.json" "$1" "$2" <<'PY' 2>"$tmp/py" && [ $rc = 1 ] && grep -q "'ffffffff-ffff-f'" "$tmp/err" \
   && ok "rm --json: removed (full ids, once each) and not_removed, exit 1, the reason on stderr" \
   || bad "rm --json: exit $rc, $(cat "$tmp/rm.json" "$tmp/err" "$tmp/py")"
 import json, sys
-assert json.load(open(sys.argv[1])) == {"removed": [sys.argv[2], sys.argv[3]], "not_removed": ["zzzz"]}
+assert json.load(open(sys.argv[1])) == {"removed": [sys.argv[2], sys.argv[3]], "not_removed": ["ffffffff-ffff-f"]}
 PY
 n=$("$WATTLENS" runs --db "$rdb" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))')
 [ "$n" = 0 ] && ok "rm --json removed both runs" || bad "runs left after rm --json: $n"
