@@ -635,6 +635,7 @@ static int run(int argc, char **argv)
     wl_store_run_set_extra(srun, "default_model", default_model ? "true" : "false");
     snprintf(extra, sizeof extra, "\"%s\"", wl_ttype_name(o.cp.kv_type));
     wl_store_run_set_extra(srun, "kv_cache_type", extra);
+    (void)wl_store_flush(srun); /* not held through the settle and baseline (store.md) */
 
     if (o.settle_s > 0 || o.baseline_s > 0)
         wl_cli_note(CMD, "settling %.1f s, then measuring idle power for %.1f s", o.settle_s,

@@ -20,18 +20,32 @@ struct wl__db {
     sqlite3 *db;
     char path[WL_STORE_PATH_MAX];
     char host[256];      /* this host's name (gethostname at open): runs.writer_host */
-    int busy_timeout_ms; /* how long a wait for a lock lasts now (wl__busy_wait); error
-                            messages say this many ms */
+    int busy_timeout_ms; /* how long a wait for a lock lasts now (wl__busy_wait) */
     int run_wait_ms;     /* a run writer's batches wait this long (wl__run_txn) */
     int n_writers;       /* open run writers; automatic checkpoints are off while > 0 */
     /* wl__busy_wait's state: when the current wait began; the caller's
      * cancel flag (wl_store_set_cancel), and whether it ended a wait (the
-     * next WL_EBUSY is then reported as WL_ECANCELED) */
+     * next WL_EBUSY is then reported as WL_ECANCELED); whether the last
+     * wait ran out, and how long it was (wl__fail's "waited N ms": a
+     * WL_EBUSY that SQLite returns without waiting says no wait) */
     uint64_t busy_since_ns;
     const volatile sig_atomic_t *cancel;
     bool busy_cancelled;
+    bool busy_gave_up;
+    int busy_waited_ms;
     bool read_snapshot; /* wl_store_read_begin's transaction is open */
 };
+
+/* ---- waiting for the write lock ------------------------------------------ */
+/* A waiter for the lock tries again at least this often (wl__busy_wait). */
+#define WL__BUSY_POLL_MS 4
+/* After each commit of a batch, a run writer leaves the lock free for
+ * WL__BATCH_GAP_MS before it starts the next one, so that other writers,
+ * which poll every WL__BUSY_POLL_MS, get in between (wl__run_txn); for a
+ * flush interval under 40 times that, for 1/40 of the interval (2.5 % of
+ * the writer's time at most). */
+#define WL__BATCH_GAP_MS 25
+#define WL__BATCH_GAP_DIV 40
 
 /* ---- errors and statement helpers (sqlite_util.c) ------------------------ */
 /* What a damaged database's message adds: nothing is changed, and what can

@@ -57,11 +57,18 @@ int wl__fail(struct wl__db *d, int src, struct wl_errmsg *err, const char *what)
                              "holds locked (cancelled)",
                              d->path, what);
     }
-    if (code == WL_EBUSY)
+    if (code == WL_EBUSY && d->busy_gave_up) {
+        d->busy_gave_up = false;
         return wl_errmsg_set(err, code,
                              "%s: %s: the database is locked by another process "
                              "(waited %d ms); try again when it is done",
-                             d->path, what, d->busy_timeout_ms);
+                             d->path, what, d->busy_waited_ms);
+    }
+    if (code == WL_EBUSY) /* SQLite did not wait (it would deadlock with the holder) */
+        return wl_errmsg_set(err, code,
+                             "%s: %s: the database is locked by another process; try again "
+                             "when it is done",
+                             d->path, what);
     if ((src & 0xff) == SQLITE_CORRUPT)
         return wl_errmsg_set(err, code, "%s: %s: damaged database (SQLite: %s); " WL__SALVAGE_HINT,
                              d->path, what, msg);

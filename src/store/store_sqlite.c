@@ -63,6 +63,9 @@ struct wl__run {
     char uuid[37];
     bool in_txn;
     uint64_t txn_start_ns;
+    /* the last commit of a batch, and how long after it the lock is left
+     * free (WL__BATCH_GAP_MS; 0 until a flush sets it) */
+    uint64_t committed_ns, gap_ns;
     int64_t sample_seq, section_seq;
     sqlite3_stmt *st[ST_COUNT];
     struct wl__rowbuf comp, op; /* comp is drained before op (foreign keys) */
@@ -246,20 +249,26 @@ static char *wl__file_uri(const char *path, const char *query)
 /* ---- waiting for a lock -------------------------------------------------- */
 
 /* The connection's busy handler, in place of sqlite3_busy_timeout: retries
- * for up to d->busy_timeout_ms with sleeps growing to 100 ms, as SQLite's
- * own does, and gives up at once when the caller's cancel flag is set
- * (wl_store_set_cancel). A signal cuts the sleep short (nanosleep is not
+ * for up to d->busy_timeout_ms, every WL__BUSY_POLL_MS at most, and gives
+ * up at once when the caller's cancel flag is set (wl_store_set_cancel).
+ * Short sleeps, not SQLite's own growing to 100 ms: a run being recorded
+ * frees the lock only for WL__BATCH_GAP_MS (25 ms) after each commit, and
+ * a waiter sleeping longer than that would miss every gap; a try costs a
+ * few microseconds. A signal cuts the sleep short (nanosleep is not
  * restarted), so a stop signal whose handler sets the flag ends the wait at
- * once. SQLite counts the calls of one wait from 0. */
+ * once. SQLite counts the calls of one wait from 0. When it gives up it
+ * keeps how long it waited (d->busy_waited_ms, at most the timeout) for the
+ * message (wl__fail). */
 static int wl__busy_wait(void *arg, int count)
 {
-    static const unsigned delays_ms[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+    static const unsigned delays_ms[] = {1, 2, WL__BUSY_POLL_MS};
     enum { N_DELAYS = sizeof delays_ms / sizeof delays_ms[0] };
     struct wl__db *d = arg;
     const uint64_t now = wl_clock_now_ns();
     if (count == 0) {
         d->busy_since_ns = now;
         d->busy_cancelled = false;
+        d->busy_gave_up = false;
     }
     if (d->cancel && *d->cancel) {
         d->busy_cancelled = true;
@@ -267,8 +276,11 @@ static int wl__busy_wait(void *arg, int count)
     }
     const uint64_t waited_ms = (now - d->busy_since_ns) / 1000000u;
     const uint64_t limit_ms = d->busy_timeout_ms > 0 ? (uint64_t)d->busy_timeout_ms : 0;
-    if (waited_ms >= limit_ms)
+    if (waited_ms >= limit_ms) {
+        d->busy_gave_up = true;
+        d->busy_waited_ms = (int)limit_ms; /* overshoot of the last sleep is not counted */
         return 0;
+    }
     uint64_t delay_ms = delays_ms[count < N_DELAYS ? count : N_DELAYS - 1];
     if (delay_ms > limit_ms - waited_ms)
         delay_ms = limit_ms - waited_ms;
@@ -773,7 +785,7 @@ static int wl__run_lock(struct wl__run *r, int wait_ms, const char *what, struct
 {
     struct wl__db *d = r->d;
     const int busy_ms = d->busy_timeout_ms;
-    d->busy_timeout_ms = wait_ms; /* what the message says it waited */
+    d->busy_timeout_ms = wait_ms;
     int rc = wl__exec(d, "BEGIN IMMEDIATE", err, what);
     d->busy_timeout_ms = busy_ms;
     if (rc != 0)
@@ -796,14 +808,24 @@ static int wl__run_lock(struct wl__run *r, int wait_ms, const char *what, struct
     return rc;
 }
 
-/* Starts the writer's batch. Waits up to run_wait_ms for the write lock,
- * not the busy timeout: another writer (a run being recorded holds the lock
- * for each of its batches, up to the flush interval, and takes it again at
- * once) can keep it longer than that, and a row given up here is lost. */
+/* Starts the writer's batch. Not before the gap after its last commit has
+ * passed: without it a writer that adds rows all the time (the recorder's
+ * writer thread) took the lock again microseconds after each commit, and
+ * no other process ever got it (`measure`, `rm` and `gc` failed after their
+ * 2 s wait while a `run` recorded). The sleep holds up only this writer's
+ * thread. Then waits up to run_wait_ms for the write lock, not the busy
+ * timeout: another writer (a run being recorded holds the lock for each of
+ * its batches, up to the flush interval) can keep it longer than that, and
+ * a row given up here is lost. */
 static int wl__run_txn(struct wl__run *r, struct wl_errmsg *err)
 {
     if (r->in_txn)
         return 0;
+    if (r->committed_ns) {
+        const uint64_t free_until = r->committed_ns + r->gap_ns, now = wl_clock_now_ns();
+        if (now < free_until)
+            wl_clock_sleep_ns(free_until - now);
+    }
     int rc = wl__run_lock(r, r->d->run_wait_ms, "starting a batch", err);
     if (rc != 0)
         return rc;
@@ -831,6 +853,7 @@ static int wl__run_commit(struct wl__run *r, struct wl_errmsg *err)
     if (rc != 0)
         return rc;
     r->in_txn = false;
+    r->committed_ns = wl_clock_now_ns();
     return rows_rc;
 }
 
@@ -1256,6 +1279,9 @@ static int wl__sqlite_set_extra(void *run, const char *key, const char *json, st
 static int wl__sqlite_flush(void *run, bool force, int interval_ms, struct wl_errmsg *err)
 {
     struct wl__run *r = run;
+    const uint64_t gap_ns =
+        (uint64_t)(interval_ms > 0 ? interval_ms : 0) * 1000000u / WL__BATCH_GAP_DIV;
+    r->gap_ns = gap_ns < WL__BATCH_GAP_MS * 1000000u ? gap_ns : WL__BATCH_GAP_MS * 1000000u;
     if (!r->in_txn)
         return 0;
     if (!force && wl_clock_now_ns() - r->txn_start_ns < (uint64_t)interval_ms * 1000000u)

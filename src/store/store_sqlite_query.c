@@ -1131,10 +1131,22 @@ static int wl__refuse_running(struct wl__db *d, int64_t pk, const char *id, stru
 int wl__sqlite_delete_run(void *db, const char *id, bool even_running, struct wl_errmsg *err)
 {
     struct wl__db *d = db;
-    int rc = wl__exec(d, "BEGIN IMMEDIATE", err, "deleting a run");
+    int64_t pk = 0;
+    int rc;
+    if (!even_running) {
+        /* a plain read first: a run being recorded is refused by name at
+         * once, without waiting for the write lock its writer may hold
+         * (old: "locked by another process" after 2 s); checked again
+         * under the lock below */
+        rc = wl__run_pk(d, id, &pk, err);
+        if (rc == 0)
+            rc = wl__refuse_running(d, pk, id, err);
+        if (rc != 0)
+            return rc;
+    }
+    rc = wl__exec(d, "BEGIN IMMEDIATE", err, "deleting a run");
     if (rc != 0)
         return rc;
-    int64_t pk = 0;
     rc = wl__run_pk(d, id, &pk, err);
     if (rc == 0 && !even_running)
         rc = wl__refuse_running(d, pk, id, err);
@@ -1148,8 +1160,8 @@ int wl__sqlite_delete_run(void *db, const char *id, bool even_running, struct wl
 }
 
 /* gc takes the write lock once per run; after holding it this long in all
- * since its last pause, it pauses for WL__GC_PAUSE_MS, longer than
- * wl__busy_wait's longest sleep (100 ms), so that a writer waiting for the
+ * since its last pause, it pauses for WL__GC_PAUSE_MS, much longer than
+ * wl__busy_wait's longest sleep (WL__BUSY_POLL_MS), so that a writer waiting for the
  * lock (a run being recorded, whose batches wait up to run_wait_ms) gets it
  * between two runs instead of after the last one. */
 #define WL__GC_HOLD_MS 500
