@@ -164,15 +164,32 @@ static int wl__check_header(const char *path, bool must_exist, bool *exists, str
     return 0;
 }
 
-/* The header values every open checks before anything is written. */
+/* The header values every open checks before anything is written, read
+ * by one statement, so in one read transaction: another process creating
+ * the database meanwhile commits its tables and its application id
+ * together (wl__migrate), and read apart they could be seen half, tables
+ * without the id (old: a new store opened by several processes at once was
+ * now and then called "not a wattlens store"). */
 static int wl__read_header(struct wl__db *d, int64_t *app_id, int64_t *version, int64_t *n_objects,
                            struct wl_errmsg *err)
 {
-    int rc = wl__pragma_int(d, "PRAGMA application_id", app_id, err);
-    if (rc == 0)
-        rc = wl__pragma_int(d, "PRAGMA user_version", version, err);
-    if (rc == 0)
-        rc = wl__pragma_int(d, "SELECT count(*) FROM sqlite_master", n_objects, err);
+    sqlite3_stmt *st = NULL;
+    int rc = wl__prepare(d,
+                         "SELECT (SELECT application_id FROM pragma_application_id()), "
+                         "(SELECT user_version FROM pragma_user_version()), "
+                         "(SELECT count(*) FROM sqlite_master)",
+                         &st, err);
+    if (rc != 0)
+        return rc;
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW) {
+        *app_id = sqlite3_column_int64(st, 0);
+        *version = sqlite3_column_int64(st, 1);
+        *n_objects = sqlite3_column_int64(st, 2);
+    } else {
+        rc = wl__fail(d, s, err, "reading the database header");
+    }
+    sqlite3_finalize(st);
     return rc;
 }
 
@@ -480,6 +497,49 @@ static int wl__migrate(struct wl__db *d, struct wl_errmsg *err)
     }
 }
 
+/* PRAGMA journal_mode = WAL; *wal tells whether the database is in WAL
+ * mode then. Switching needs the exclusive lock, and while another
+ * connection holds a reserved one (another process creating the same new
+ * file, in the middle of its own switch) SQLite returns SQLITE_BUSY at
+ * once, without calling the busy handler (it would deadlock): tried again,
+ * with the busy handler's sleeps, for up to the busy timeout (old: such an
+ * open failed after a few ms with "waited 2000 ms"). */
+static int wl__switch_to_wal(struct wl__db *d, bool *wal, struct wl_errmsg *err)
+{
+    const uint64_t t0 = wl_clock_now_ns();
+    const uint64_t limit_ms = d->busy_timeout_ms > 0 ? (uint64_t)d->busy_timeout_ms : 0;
+    for (;;) {
+        sqlite3_stmt *st = NULL;
+        int rc = wl__prepare(d, "PRAGMA journal_mode = WAL", &st, err);
+        if (rc != 0)
+            return rc;
+        d->busy_gave_up = false;
+        int s = sqlite3_step(st);
+        const unsigned char *mode = s == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+        *wal = mode && strcmp((const char *)mode, "wal") == 0;
+        const uint64_t waited_ms = (wl_clock_now_ns() - t0) / 1000000u;
+        const bool again = (s & 0xff) == SQLITE_BUSY && !d->busy_gave_up &&
+                           !(d->cancel && *d->cancel) && waited_ms < limit_ms;
+        if (s != SQLITE_ROW && !again) {
+            if ((s & 0xff) == SQLITE_BUSY && !d->busy_gave_up) {
+                /* this loop's wait, not the handler's (which was not called) */
+                d->busy_cancelled = d->cancel && *d->cancel;
+                d->busy_gave_up = !d->busy_cancelled;
+                d->busy_waited_ms = (int)(waited_ms < limit_ms ? waited_ms : limit_ms);
+            }
+            rc = wl__fail(d, s, err, "switching to WAL journal");
+            if (rc == 0) /* SQLITE_DONE: no row, never seen */
+                rc = wl_errmsg_set(err, WL_EDB, "%s: switching to WAL journal: no answer", d->path);
+        }
+        sqlite3_finalize(st);
+        if (s == SQLITE_ROW || rc != 0)
+            return rc;
+        uint64_t delay_ms =
+            limit_ms - waited_ms < WL__BUSY_POLL_MS ? limit_ms - waited_ms : WL__BUSY_POLL_MS;
+        wl_clock_sleep_ns(delay_ms * 1000000u);
+    }
+}
+
 /* How long an open waits to mark dead runs before it leaves them for later. */
 #define WL__MARK_WAIT_MS 100
 
@@ -640,16 +700,8 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
         if (rc != 0)
             goto fail;
     }
-    sqlite3_stmt *st = NULL;
-    rc = wl__prepare(d, "PRAGMA journal_mode = WAL", &st, err);
-    if (rc != 0)
-        goto fail;
-    s = sqlite3_step(st);
-    const unsigned char *mode = s == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
-    bool wal = mode && strcmp((const char *)mode, "wal") == 0;
-    if (s != SQLITE_ROW)
-        rc = wl__fail(d, s, err, "switching to WAL journal");
-    sqlite3_finalize(st);
+    bool wal = false;
+    rc = wl__switch_to_wal(d, &wal, err);
     if (rc != 0)
         goto fail;
     if (!wal) {
