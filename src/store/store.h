@@ -262,9 +262,12 @@ struct wl_run_totals {
 int wl_store_run_begin(wl_store *s, const struct wl_run_info *info, wl_store_run **out,
                        char *id_out);
 
-/* Appends rows. They go into the writer's open transaction, which is
- * committed when it is older than flush_interval_ms (default 1000), by
- * wl_store_flush and by wl_store_run_finish. A layer needs its token, a
+/* Appends rows. They go into the writer's open transaction, which an add
+ * commits when the writer's last commit is older than flush_interval_ms
+ * (default 1000), as do wl_store_flush and wl_store_run_finish; after a
+ * commit the next add waits until the lock has been free for 25 ms, so
+ * that other processes can write (docs/internals/store.md, "Several
+ * writers"). A layer needs its token, a
  * component its layer, an op its component, and keys must not repeat:
  * otherwise WL_EINVAL naming the row. Component and op rows are inserted in
  * batches of 64, so their error may come from a later add, a flush or the

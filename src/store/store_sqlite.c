@@ -5,8 +5,10 @@
  *
  * One sqlite3 connection per wl_store, WAL journal, synchronous=NORMAL (a
  * commit survives a process crash; no fsync per commit), foreign keys on.
- * A run writer keeps one write transaction open and commits it when it is
- * older than the flush interval, so a crash loses at most one interval.
+ * A run writer keeps one write transaction open and commits it when its
+ * last commit is older than the flush interval, so a crash loses at most
+ * one interval; after a commit it leaves the lock free for a moment
+ * (wl__run_txn) so that other processes can write.
  * Prepared statements live in the writer; rows are bound with SQLITE_STATIC
  * and stepped at once. Not thread-safe by itself: store.c serialises.
  * A read-only open never creates a file next to the database (its VFS
@@ -62,9 +64,10 @@ struct wl__run {
     int64_t run_id;
     char uuid[37];
     bool in_txn;
-    uint64_t txn_start_ns;
-    /* the last commit of a batch, and how long after it the lock is left
-     * free (WL__BATCH_GAP_MS; 0 until a flush sets it) */
+    /* the last commit (of the run's row, then of a batch): the open batch
+     * is due when it is older than the flush interval, and the next batch
+     * waits until gap_ns after it (WL__BATCH_GAP_MS; 0 until a flush sets
+     * it) */
     uint64_t committed_ns, gap_ns;
     int64_t sample_seq, section_seq;
     sqlite3_stmt *st[ST_COUNT];
@@ -873,16 +876,13 @@ static int wl__run_txn(struct wl__run *r, struct wl_errmsg *err)
 {
     if (r->in_txn)
         return 0;
-    if (r->committed_ns) {
-        const uint64_t free_until = r->committed_ns + r->gap_ns, now = wl_clock_now_ns();
-        if (now < free_until)
-            wl_clock_sleep_ns(free_until - now);
-    }
+    const uint64_t free_until = r->committed_ns + r->gap_ns, now = wl_clock_now_ns();
+    if (now < free_until)
+        wl_clock_sleep_ns(free_until - now);
     int rc = wl__run_lock(r, r->d->run_wait_ms, "starting a batch", err);
     if (rc != 0)
         return rc;
     r->in_txn = true;
-    r->txn_start_ns = wl_clock_now_ns();
     return 0;
 }
 
@@ -1082,6 +1082,7 @@ static int wl__sqlite_run_begin(void *db, const struct wl_run_info *in, const ch
     rc = wl__exec(d, "COMMIT", err, "creating the run");
     if (rc != 0)
         goto rollback;
+    r->committed_ns = wl_clock_now_ns();
     /* No checkpoint (and so no fsync) stalls the writer inside a run; the
      * WAL is checkpointed after it (next commit or close). */
     if (d->n_writers++ == 0)
@@ -1336,7 +1337,11 @@ static int wl__sqlite_flush(void *run, bool force, int interval_ms, struct wl_er
     r->gap_ns = gap_ns < WL__BATCH_GAP_MS * 1000000u ? gap_ns : WL__BATCH_GAP_MS * 1000000u;
     if (!r->in_txn)
         return 0;
-    if (!force && wl_clock_now_ns() - r->txn_start_ns < (uint64_t)interval_ms * 1000000u)
+    /* due by the last commit, not by the batch's first row: a writer that
+     * adds once a second (`run`'s settle and baseline) would otherwise
+     * hold the lock from one add to the next, half of the time; it commits
+     * each add at once, and one that adds all the time commits as often */
+    if (!force && wl_clock_now_ns() - r->committed_ns < (uint64_t)interval_ms * 1000000u)
         return 0;
     return wl__run_commit(r, err);
 }
