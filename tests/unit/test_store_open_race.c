@@ -142,6 +142,7 @@ struct reserver {
     int release_ms;
     sqlite3 *db;
     atomic_int release;
+    int commit_rc;
 };
 
 static void *reserver_main(void *p)
@@ -152,13 +153,16 @@ static void *reserver_main(void *p)
     else
         while (!atomic_load(&rs->release))
             wl_clock_sleep_ns(1000000u);
-    sqlite3_exec(rs->db, "COMMIT", NULL, NULL, NULL);
+    /* its commit writes the new file's first page, which needs the
+     * exclusive lock: it waits for the open's tries to let go of theirs */
+    rs->commit_rc = sqlite3_exec(rs->db, "COMMIT", NULL, NULL, NULL);
     return NULL;
 }
 
 static void reserve(struct reserver *rs, pthread_t *t)
 {
     assert_int_equal(sqlite3_open(rs->path, &rs->db), SQLITE_OK);
+    sqlite3_busy_timeout(rs->db, 10000);
     assert_int_equal(sqlite3_exec(rs->db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     atomic_store(&rs->release, 0);
     assert_int_equal(pthread_create(t, NULL, reserver_main, rs), 0);
@@ -182,6 +186,7 @@ static void test_the_wal_switch_waits_for_another_creation(void **state)
     int rc = open_store(path, 10000, &s, &e);
     pthread_join(t, NULL);
     sqlite3_close(rs.db);
+    assert_int_equal(rs.commit_rc, SQLITE_OK);
     if (rc != 0)
         fail_msg("open while another connection held a reserved lock: %s (%s)", wl_strerror(rc),
                  e.text);
