@@ -187,9 +187,14 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
     printf("  duration   %s   avg power %s   samples %lld",
            wl_cli_fmt_duration(s->duration_ms, b1, sizeof b1),
            wl_cli_fmt(s->avg_power_w, 2, "W", b2, sizeof b2), (long long)a->n_samples);
+    /* the count is the whole recording's (settle and idle baseline too),
+     * not only the duration's next to it */
+    printf(" (whole recording");
     if (!isnan(r->sample_rate_hz))
-        printf(" (at %s)", wl_cli_fmt(r->sample_rate_hz, 1, "Hz", b3, sizeof b3));
-    printf("\n");
+        printf(", at %s", wl_cli_fmt(r->sample_rate_hz, 1, "Hz", b3, sizeof b3));
+    if (a->baseline_samples.n > 0)
+        printf("; %lld in the idle baseline", (long long)a->baseline_samples.n);
+    printf(")\n");
     if (s->batch.n_seq > 1) {
         /* the first output round is sampled from the prefill's logits */
         const long long n_dec = s->batch.n_rounds > 0 ? (long long)s->batch.n_rounds - 1 : 0;

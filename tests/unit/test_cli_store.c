@@ -799,6 +799,28 @@ static void test_show_says_why_a_run_has_no_peak(void **state)
     }
 }
 
+/* The samples count next to the duration is the whole recording's: show
+ * says so, and how many of them the idle baseline took (it read like a
+ * wrong count: 317 samples at 100 Hz next to 162 ms). */
+static void test_show_says_the_samples_are_the_whole_recording(void **state)
+{
+    struct fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    char id[37];
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    wl_test_store_make_unrecorded_run(s, 3, true, id);
+    wl_store_close(s);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(cli(f, "show", id, &out, &err), 0);
+    if (!strstr(out, "   samples 3 (whole recording; 3 in the idle baseline)\n"))
+        fail_msg("show: %s", out);
+    free(out);
+    free(err);
+}
+
 /* A headline of package+dram has the package's peak (the widest domain
  * with one); show says so rather than passing it off as the peak of all
  * the headline covers, and --json names the domain. */
@@ -1565,6 +1587,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_show_marks_per_token_figures_of_a_parted_run, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_show_small_figures_never_read_as_zero, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_show_says_the_samples_are_the_whole_recording, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_show_says_why_a_run_has_no_peak, setup, teardown),
         cmocka_unit_test_setup_teardown(
