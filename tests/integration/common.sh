@@ -1,12 +1,25 @@
 # Sourced by the integration tests (not a test itself): pass/fail counting,
-# a temporary directory removed on exit, and waiting for a run to be mid-decode.
+# a temporary directory removed on exit, sanitizer reports that fail the test,
+# and waiting for a run to be mid-decode.
 # Sets: pass, fail, tmp. Each test ends with: echo "$pass passed, $fail failed".
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); echo "ok: $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# Sanitizer reports go to files under $tmp/san (1777: some commands run as
+# nobody), so a report fails the test even when the script ignores that
+# command's exit status and stderr (the CLI closes stdout before exit-time
+# leak checks, so its output can be complete and still come with a report).
+# Options a caller set (the Makefile's check-asan) are kept: appended to.
+mkdir -m 1777 "$tmp/san"
+for v in ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS; do
+  export "$v=${!v:+${!v}:}log_path=$tmp/san/${v%%_*}"
+done
+unset v
+# the exit status is the script's, or 1 when a sanitizer wrote a report
+san_reports() { compgen -G "$tmp/san/*" >/dev/null; }
+trap 'st=$?; if san_reports; then echo "FAIL: sanitizer reports:" >&2; cat "$tmp"/san/* >&2; st=1; fi; rm -rf "$tmp"; exit $st' EXIT
 # this directory, for the Python helpers next to the tests (sigint_blocked.py)
 WL_IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export WL_IT_DIR

@@ -5,11 +5,11 @@
 # result is the same on a machine that has RAPL or a GPU).
 set -u
 : "${WATTLENS:?}"
+# tmp, the exit trap and sanitizer reports; ok/bad are this file's (ok is quiet)
+. "$(dirname "$0")/common.sh"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/sys" "$tmp/dev"
 # runs are saved in a database of this test, never the user's
 export WATTLENS_DB="$tmp/runs.db"

@@ -6,8 +6,8 @@ set -u
 W="${WATTLENS:?}"
 D="${WL_TESTDATA:?}"
 S="${WL_SOURCE_DIR:?}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# tmp, the exit trap and sanitizer reports; ok/bad are this file's (ok is quiet)
+. "$(dirname "$0")/common.sh"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }

@@ -6,14 +6,14 @@
 set -u
 W=${WATTLENS:?}
 V=${WL_TESTDATA:?}/vocab
+# tmp, the exit trap and sanitizer reports; ok/bad are this file's (ok is quiet)
+. "$(dirname "$0")/common.sh"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 check() { # name expected actual
   if [ "$2" == "$3" ]; then ok; else bad "$1: expected [$2] got [$3]"; fi
 }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
 if [ ! -f "$V/ggml-vocab-gpt-2.gguf" ]; then
   echo "shared test data missing ($V): skipped"
