@@ -74,20 +74,22 @@ else
     grep -q "settling" "$tmp/r.err" 2>/dev/null && break
     sleep 0.05
   done
+  # half a second into the 3 s baseline: the sampler thread has read the
+  # counter at its old value even on a slow start
+  sleep 0.5
   printf '%020d\n' 1000000 1<>"$e"
+  # inconclusive only when the write came after the baseline (a host stalled
+  # through the whole 3 s baseline): decided from the run's progress, never
+  # from what the sampler under test says about the counter
+  late=0
+  grep -q "prefill and decode" "$tmp/r.err" && late=1
   wait $pid; rc=$?
   rid=$(sed -n 's/^Run \([0-9a-f-]\{36\}\)  (.*/\1/p' "$tmp/r.txt" | head -1)
   if [ $rc = 0 ] && [ -n "$rid" ]; then ok "run stored $rid"; else bad "run (rc $rc)"; cat "$tmp/r.err"; fi
-  if ! grep -q "energy counter went back" "$tmp/r.err"; then
-    # the write came after the run's last read (a host stalled for the
-    # whole 3 s baseline): nothing to check, not a pass
-    echo "SKIP: the counter reset was not read during the run (inconclusive)"
+  if [ $late = 1 ]; then
+    echo "SKIP: the counter was moved back after the baseline (inconclusive)"
   else
-    rline=$(grep -o "sensor gaps: 1 (.*)" "$tmp/r.txt")
-    if [ -n "$rline" ]; then ok "run reports the gap"; else bad "run: no gap line"; head -14 "$tmp/r.txt"; fi
-    "$W" show "$rid" >"$tmp/rshow.txt" 2>&1
-    if [ -n "$rline" ] && grep -qF "  $rline" "$tmp/rshow.txt"; then ok "show prints the run's line"
-    else bad "show of the run: no gap line"; head -12 "$tmp/rshow.txt"; fi
+    # the stored gap first (not the wording of a log line), then the text
     "$W" show "$rid" --json >"$tmp/rshow.json" 2>&1
     if python3 - "$tmp/rshow.json" <<'PY'
 import json, sys
@@ -96,6 +98,11 @@ assert g is not None and g["n_gaps"] == 1, g
 assert g["gaps"][0]["counter_fell"] and g["gaps"][0]["sensor"] == "rapl-powercap", g
 PY
     then ok "show --json of the run has the gap"; else bad "show --json of the run: $(head -c 400 "$tmp/rshow.json")"; fi
+    rline=$(grep -o "sensor gaps: 1 (.*)" "$tmp/r.txt")
+    if [ -n "$rline" ]; then ok "run reports the gap"; else bad "run: no gap line"; head -14 "$tmp/r.txt"; fi
+    "$W" show "$rid" >"$tmp/rshow.txt" 2>&1
+    if [ -n "$rline" ] && grep -qF "  $rline" "$tmp/rshow.txt"; then ok "show prints the run's line"
+    else bad "show of the run: no gap line"; head -12 "$tmp/rshow.txt"; fi
   fi
 fi
 
