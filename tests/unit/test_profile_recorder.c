@@ -545,7 +545,8 @@ static void count_samples(struct fixture *f, struct sample_count *c)
  * their last 64 samples, the rest overwritten without a word. Each sample
  * taken is stored or counted lost, so with ~500 taken before the start,
  * more than the ring holds are accounted for. Inconclusive (skipped) when
- * the sampler thread was starved to fewer than 256 samples in that time. */
+ * the sampler thread was starved to fewer than 256 samples in that time
+ * (the stored rate says so; a run with no stored rate fails). */
 static void test_a_long_baseline_keeps_its_samples(void **state)
 {
     (void)state;
@@ -560,6 +561,10 @@ static void test_a_long_baseline_keeps_its_samples(void **state)
     close_fixture(f);
     fprintf(stderr, "settle and baseline: %lld samples stored, %lld lost, at %.0f Hz\n",
             (long long)c.n_before, (long long)c.lost, c.rate_hz);
+    /* a recorded run stores the rate it achieved: without it (NULL or 0)
+     * the guard below would skip, and nothing would be checked */
+    if (!(c.rate_hz > 0))
+        fail_msg("the run stored no sample rate (%f)", c.rate_hz);
     if (!(c.rate_hz * 0.5 >= 256))
         skip(); /* inconclusive: the sampler took too few samples to fill the ring */
     assert_true(c.n_before + c.lost > 64);
@@ -569,7 +574,7 @@ static void test_a_long_baseline_keeps_its_samples(void **state)
  * every 200 ms during a 300 ms token) are counted in runs.extra
  * "samples_lost", and the summary says so; they were lost without a
  * word. Inconclusive (skipped) when the sampler thread was starved below
- * 100 Hz (then the ring may have kept up). */
+ * 100 Hz (then the ring may have kept up); a run with no stored rate fails. */
 static void test_samples_the_ring_lost_are_counted(void **state)
 {
     (void)state;
@@ -592,6 +597,11 @@ static void test_samples_the_ring_lost_are_counted(void **state)
     assert_int_equal(wl_test_run_cli(args, &out, &err), 0);
     close_fixture(f);
     fprintf(stderr, "%lld samples lost at %.0f Hz\n", (long long)c.lost, c.rate_hz);
+    if (!(c.rate_hz > 0)) { /* as above: a missing rate is a defect, not inconclusive */
+        free(out);
+        free(err);
+        fail_msg("the run stored no sample rate (%f)", c.rate_hz);
+    }
     if (!(c.rate_hz >= 100)) {
         free(out);
         free(err);
