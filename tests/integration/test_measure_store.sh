@@ -150,11 +150,15 @@ fi
 "$WATTLENS" -q measure --db "$db" -- sh -c "$held" "$tmp/long" >/dev/null 2>"$tmp/err5" &
 mpid=$!
 for _ in $(seq 1 100); do [ -e "$tmp/long" ] && break; sleep 0.1; done
-python3 - "$db" <<'PY'
+# the fixture must hold: a failed or no-op update leaves the run fresh, and
+# the checks below would pass whatever the store does with old live runs
+python3 - "$db" <<'PY' || bad "could not age the live run's row"
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1], timeout=30)
-c.execute("UPDATE runs SET updated_at_ms = updated_at_ms - 25*3600*1000, "
-          "created_at_ms = created_at_ms - 25*3600*1000 WHERE status = 'running'")
+cur = c.execute("UPDATE runs SET updated_at_ms = updated_at_ms - 25*3600*1000, "
+                "created_at_ms = created_at_ms - 25*3600*1000 WHERE status = 'running'")
+if cur.rowcount != 1:
+    raise SystemExit("aged %d rows, not 1" % cur.rowcount)
 c.commit()
 PY
 lcmd=$(held_cmd "$tmp/long")
