@@ -165,13 +165,23 @@ for _ in $(seq 1 300); do grep -q "prefill and decode" "$tmp/early.err" 2>/dev/n
 kill -KILL $pid
 wait $pid 2>/dev/null
 eid=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])')
-"$WATTLENS" show --db "$db" "$eid" >"$tmp/e.txt" 2>&1
+"$WATTLENS" show --db "$db" "$eid" >"$tmp/e.txt" 2>&1; rc=$?
+# the killed run's own row (not the previous run's), shown, as incomplete:
+# else "no nan" below would pass on a failed or empty `show`
+[ $rc = 0 ] && [ -n "$eid" ] && [ "$eid" != "$kbid" ] && grep -q "incomplete" "$tmp/e.txt" \
+  && ok "early-killed run: shown as incomplete" \
+  || { bad "early-killed run: show $eid (rc $rc; the previous run $kbid)"; head -5 "$tmp/e.txt"; }
 grep -qw "nan" "$tmp/e.txt" && bad "early-killed run: 'nan' in show" || ok "early-killed run: no nan"
 # with no energy stored (the usual case here) cost and CO2 must say n/a;
-# if a flush did land first, they are numbers and this check does not apply
+# if a flush did land first, the energy is a positive number
 if grep -q "^  energy     n/a" "$tmp/e.txt"; then
   grep -Eq "^  cost +n/a" "$tmp/e.txt" && grep -Eq "^  CO2 +n/a" "$tmp/e.txt" \
     && ok "early-killed run: cost and CO2 n/a" || { bad "early-killed run: cost/CO2"; cat "$tmp/e.txt"; }
+else
+  echo "SKIP: early-killed run: a flush landed first (cost and CO2 n/a not checked)"
+  grep -Eq "^  energy     [0-9]+(\.[0-9]+)? [kmun]?J" "$tmp/e.txt" \
+    && ! grep -Eq "^  energy     0(\.0+)? " "$tmp/e.txt" \
+    && ok "early-killed run: a positive energy" || { bad "early-killed run: energy"; cat "$tmp/e.txt"; }
 fi
 
 echo "$pass passed, $fail failed"
