@@ -102,10 +102,11 @@ if [ $rc = 0 ] && grep -q "warning: -c 500 is more than the model's training con
   && grep -Eq "the context takes [0-9.]+ (KiB|MiB|GiB) \(KV cache [0-9.]+ (KiB|MiB|GiB)\)" "$tmp/err"; then
   ok "-c above the training context: warning and cost"
 else bad "-c 500 on a 16-position model (rc $rc)"; cat "$tmp/err"; fi
-"$W" generate -m "$tmp/c16.gguf" -n 5 -c 16 --temp 0 >/dev/null 2>"$tmp/err"
-if ! grep -q "warning" "$tmp/err"; then ok "-c at the training context: no warning"; else bad "-c 16 warned"; cat "$tmp/err"; fi
-"$W" -q generate -m "$tmp/c16.gguf" -n 5 -c 500 --temp 0 >/dev/null 2>"$tmp/err"
-if [ ! -s "$tmp/err" ]; then ok "-q: no warning"; else bad "-q printed"; cat "$tmp/err"; fi
+# (the exit status too: a crash prints nothing to err and would pass)
+"$W" generate -m "$tmp/c16.gguf" -n 5 -c 16 --temp 0 >/dev/null 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && ! grep -q "warning" "$tmp/err"; then ok "-c at the training context: no warning"; else bad "-c 16 warned (rc $rc)"; cat "$tmp/err"; fi
+"$W" -q generate -m "$tmp/c16.gguf" -n 5 -c 500 --temp 0 >/dev/null 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && [ ! -s "$tmp/err" ]; then ok "-q: no warning"; else bad "-q printed (rc $rc)"; cat "$tmp/err"; fi
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
