@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: timing (stops a quantize with SIGTERM while it writes, a race retried in the script)
 # Where `model synth -o OUT` and `model quantize IN OUT` write (the GGUF
 # writer through src/util/outfile.c, docs/internals/outfile.md):
 # - a symlink is followed and its target written; the link stays;

@@ -1,3 +1,4 @@
+/* ctest-labels: timing (sums within 10 % over 300 ms, a fake reset 100 ms after init) */
 /* nvml: a fake libnvidia-ml built by the test suite (tests/fakes/fake_nvml.c)
  * is loaded through the library-path override. Energy comes from the counter
  * per GPU; without the counter, instant power (sampled) and then average power
