@@ -91,7 +91,9 @@ act_ops = {o["name"]: o for o in comps["activation"]["ops"]}
 assert act_ops["gate_x_up"]["kill_ratio"] is not None, "kill ratio"
 norm_ops = {o["name"]: o for o in comps["attn_norm"]["ops"]}
 assert any(o["var_ratio"] is not None for o in norm_ops.values()), "variance ratio"
-assert len(run["sections"]) > 0 and len(run["samples"]) >= 0
+assert len(run["sections"]) > 0, "sections"
+# --baseline 0.3: the run has samples, the baseline's among them
+assert any(s["phase"] == "baseline" for s in run["samples"]), "baseline samples"
 PY
 
   # --- --json ---------------------------------------------------------------------------
