@@ -67,5 +67,9 @@ int main(int argc, char **argv)
             rc = 1;
     }
     printf("replayed %d inputs\n", count);
+    if (count == 0) { /* an empty or missing corpus would test nothing and pass */
+        fprintf(stderr, "replay: no inputs\n");
+        rc = 1;
+    }
     return rc;
 }
