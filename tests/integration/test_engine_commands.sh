@@ -23,9 +23,8 @@ export WATTLENS_DB=$tmp/unused-default.db
 export XDG_CACHE_HOME=$tmp/cache
 
 if [ ! -f "$M" ]; then
-  echo "shared test data missing ($D): skipped"
-  echo "0 passed, 0 failed"
-  exit 0
+  echo "SKIP: shared test data missing ($D)"
+  exit 77
 fi
 
 # --- the model path, once ----------------------------------------------------------------
@@ -161,8 +160,12 @@ if [ $rc = 0 ] && grep -q "was damaged (its shape is not the built-in model's" "
   [ "$(stat -c %s "$cached")" = "$size" ]; then
   ok "another model in the built-in model's place is replaced"
 else bad "wrong built-in model (rc $rc): $(cat "$tmp/err")"; fi
+# kept: the same file (inode and mtime), not regenerated without a word
+before=$(stat -c '%i %y' "$cached")
 runb; rc=$?
-if [ $rc = 0 ] && ! grep -q "generated" "$tmp/err"; then ok "a good built-in model is kept"; else bad "good built-in model (rc $rc): $(cat "$tmp/err")"; fi
+after=$(stat -c '%i %y' "$cached")
+if [ $rc = 0 ] && ! grep -q "generated" "$tmp/err" && [ "$before" = "$after" ]; then ok "a good built-in model is kept"
+else bad "good built-in model (rc $rc; $before -> $after): $(cat "$tmp/err")"; fi
 
 # --- bench: llama-bench's model_size (tensor data bytes) and model_type ----------------------
 "$W" model info "$M" --json >"$tmp/info.json" 2>/dev/null

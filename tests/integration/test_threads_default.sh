@@ -10,18 +10,15 @@ W=${WATTLENS:?}
 M="$WL_TESTDATA/models/stories260K.gguf"
 if [ ! -f "$M" ]; then
   echo "SKIP: $M absent"
-  echo "0 passed, 0 failed"
-  exit 0
+  exit 77
 fi
 if ! command -v taskset >/dev/null 2>&1; then
   echo "SKIP: no taskset (util-linux) to narrow the CPUs"
-  echo "0 passed, 0 failed"
-  exit 0
+  exit 77
 fi
 if [ "$(getconf _NPROCESSORS_ONLN)" -lt 2 ]; then
   echo "SKIP: one online CPU: the default cannot be told from the online count"
-  echo "0 passed, 0 failed"
-  exit 0
+  exit 77
 fi
 
 # threads_of ARGS...: the thread count generate's summary reports
