@@ -24,6 +24,19 @@ trap 'st=$?; if san_reports; then echo "FAIL: sanitizer reports:" >&2; cat "$tmp
 WL_IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export WL_IT_DIR
 
+# skip_no_data WHAT: the shared test data (../shared/testdata) lacks WHAT:
+# the whole test is skipped (exit 77, reported by ctest as skipped), or
+# fails when WL_REQUIRE_TESTDATA is set (CI sets it: there, missing data is
+# a broken set-up, not a reason to pass).
+skip_no_data() {
+  if [ -n "${WL_REQUIRE_TESTDATA:-}" ]; then
+    echo "FAIL: shared test data missing: $1 (WL_REQUIRE_TESTDATA is set)"
+    exit 1
+  fi
+  echo "SKIP: shared test data missing: $1"
+  exit 77
+}
+
 # Output-token rows of runs still marked running in the store DB (0 when the
 # store cannot be read yet). The recorder flushes while it runs.
 running_output_tokens() {

@@ -22,10 +22,7 @@ M=$D/models/stories260K.gguf
 export WATTLENS_DB=$tmp/unused-default.db
 export XDG_CACHE_HOME=$tmp/cache
 
-if [ ! -f "$M" ]; then
-  echo "SKIP: shared test data missing ($D)"
-  exit 77
-fi
+[ -f "$M" ] || skip_no_data "$M"
 
 # --- the model path, once ----------------------------------------------------------------
 missing=$tmp/nonexist.gguf

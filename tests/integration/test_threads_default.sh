@@ -8,10 +8,7 @@ W=${WATTLENS:?}
 : "${WL_TESTDATA:?}"
 . "$(dirname "$0")/common.sh"
 M="$WL_TESTDATA/models/stories260K.gguf"
-if [ ! -f "$M" ]; then
-  echo "SKIP: $M absent"
-  exit 77
-fi
+[ -f "$M" ] || skip_no_data "$M"
 if ! command -v taskset >/dev/null 2>&1; then
   echo "SKIP: no taskset (util-linux) to narrow the CPUs"
   exit 77

@@ -15,10 +15,7 @@ check() { # name expected actual
   if [ "$2" == "$3" ]; then ok; else bad "$1: expected [$2] got [$3]"; fi
 }
 
-if [ ! -f "$V/ggml-vocab-gpt-2.gguf" ]; then
-  echo "SKIP: shared test data missing ($V)"
-  exit 77
-fi
+[ -f "$V/ggml-vocab-gpt-2.gguf" ] || skip_no_data "$V/ggml-vocab-gpt-2.gguf"
 SPM=$V/ggml-vocab-llama-spm.gguf
 GPT2=$V/ggml-vocab-gpt-2.gguf
 

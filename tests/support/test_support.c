@@ -24,6 +24,12 @@ int wl_test_have_data(void)
     struct stat st;
     if (stat(WL_TESTDATA_DIR, &st) == 0 && S_ISDIR(st.st_mode))
         return 1;
+    const char *req = getenv("WL_REQUIRE_TESTDATA");
+    if (req && *req) { /* CI: missing data is a broken set-up, not a skip */
+        fprintf(stderr, "shared test data not found at %s (WL_REQUIRE_TESTDATA is set)\n",
+                WL_TESTDATA_DIR);
+        exit(1);
+    }
     fprintf(stderr, "skipping: shared test data not found at %s\n", WL_TESTDATA_DIR);
     return 0;
 }
