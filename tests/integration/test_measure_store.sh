@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: timing (10 s polling limits, and a lock held 4 s against a 2 s busy timeout)
 # `measure` and the run database: the run's row (running, with the command
 # line) is made before the command starts, so a wattlens killed with
 # SIGKILL leaves a row that shows as incomplete; a database another writer
