@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Missing shared test data: a test that needs it is skipped (exit 77, which
-# ctest reports as skipped), or fails when WL_REQUIRE_TESTDATA is set, as CI
-# sets it (.ci/run), so a CI machine without ../shared/testdata cannot pass
-# by skipping. Checked on test_tokenize.sh and test_threads_default.sh with
+# ctest reports as skipped), or fails when WL_REQUIRE_TESTDATA is set. .ci/run
+# sets it where ../shared/testdata exists, so a file missing from it fails;
+# where the directory is absent, .ci/run warns that those tests are skipped. Checked on test_tokenize.sh and test_threads_default.sh with
 # WL_TESTDATA pointing at an empty directory.
 set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}"
