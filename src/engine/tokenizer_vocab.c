@@ -11,6 +11,7 @@
  */
 #include "engine/tokenizer_impl.h"
 
+#include "util/ascii.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/random.h"
@@ -300,24 +301,10 @@ static int trie_insert(wl_tokenizer *t, const char *s, size_t n, int32_t id, uin
     }
 }
 
-/* Whether NEEDLE (lower case) occurs anywhere in HAY, ignoring ASCII case. */
-static bool contains_lower(const char *hay, const char *needle)
-{
-    size_t m = strlen(needle);
-    for (; *hay; hay++) {
-        size_t i = 0;
-        while (i < m && hay[i] && tolower((unsigned char)hay[i]) == needle[i])
-            i++;
-        if (i == m)
-            return true;
-    }
-    return false;
-}
-
 /* llama.cpp lower-cases the whole general.name and looks for either form. */
 static bool name_has_phi3(const char *name)
 {
-    return name && (contains_lower(name, "phi-3") || contains_lower(name, "phi3"));
+    return name && (wl_ascii_contains_ci(name, "phi-3") || wl_ascii_contains_ci(name, "phi3"));
 }
 
 /* llama.cpp gives <mask> LSTRIP when the pre-tokenizer name contains one of

@@ -36,11 +36,11 @@
  */
 #include "sensors/sensor_impl.h"
 
+#include "util/ascii.h"
 #include "util/clock.h"
 #include "util/utf8.h"
 #include "wattlens/error.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -264,20 +264,6 @@ static size_t base_len(const char *n, const char *prefix, const char *suffix)
     return ln - ls;
 }
 
-/* True when text contains word (lower case), ignoring ASCII case. */
-static bool contains_ci(const char *text, const char *word)
-{
-    const size_t n = strlen(word);
-    for (; *text; text++) {
-        size_t k = 0;
-        while (k < n && text[k] && tolower((unsigned char)text[k]) == word[k])
-            k++;
-        if (k == n)
-            return true;
-    }
-    return false;
-}
-
 /* Which channel of a device read as one whole is read (the lowest rank;
  * in file order among equals): one labelled as the whole device (a label
  * containing "total": corsair-psu's "power total"; or "card": xe's card,
@@ -287,7 +273,7 @@ static bool contains_ci(const char *text, const char *word)
 static int cand_rank(const struct cand *c)
 {
     const char *digits = c->base + (c->is_energy ? strlen("energy") : strlen("power"));
-    const bool whole = contains_ci(c->label, "total") || strcasecmp(c->label, "card") == 0;
+    const bool whole = wl_ascii_contains_ci(c->label, "total") || strcasecmp(c->label, "card") == 0;
     const int rank = whole ? 0 : strcmp(digits, "1") == 0 ? 2 : 4;
     return rank + (c->is_energy ? 0 : 1);
 }
