@@ -568,7 +568,7 @@ void wl_dequantize_row_q6_k(const struct wl_block_q6_k *x, float *y, int64_t k)
 /* The largest |x[i]|, i < n, as the largest of their bit patterns with the
  * sign cleared: for finite values and infinities the same as fmaxf, but a
  * NaN, above every other pattern, wins (fmaxf would skip it). So one compare
- * (!(amax <= FLT_MAX)) finds a block holding NaN or +-inf. The SIMD
+ * (wl_q8_amax_bad) finds a block holding NaN or +-inf. The SIMD
  * quantizers take the same integer maximum. */
 static float abs_max_bits(const float *x, int n)
 {
@@ -585,19 +585,13 @@ void wl_quantize_row_q8a(const float *x, struct wl_block_q8a *y, int64_t k)
     int64_t nb = k / WL_QK8A;
     for (int64_t b = 0; b < nb; b++, x += WL_QK8A) {
         float amax = abs_max_bits(x, WL_QK8A);
-        if (!(amax <= FLT_MAX)) { /* NaN or +-inf: see quant.h */
+        if (wl_q8_amax_bad(amax)) {
             memset(y[b].qs, 0, sizeof y[b].qs);
             y[b].d = NAN;
             y[b].s = NAN;
             continue;
         }
-        float d = amax / 127.0f;
-        /* 127/amax overflows to inf for amax below 127/FLT_MAX (~3.7e-37; d
-         * may still be non-zero) and is inf for amax = 0: id = 0 then gives
-         * q = 0 (lrintf(x * inf) would be unspecified) */
-        float id = 127.0f / amax;
-        if (!(id <= FLT_MAX))
-            id = 0.0f;
+        const float d = wl_q8_scale(amax), id = wl_q8_inv_scale(amax);
         int sum = 0;
         for (int i = 0; i < WL_QK8A; i++) {
             int q = clamp_int((int)lrintf(x[i] * id), -127, 127);
@@ -627,13 +621,13 @@ void wl_quantize_row_q8k(const float *x, struct wl_block_q8k *y, int64_t k)
     int64_t nb = k / WL_QK8K;
     for (int64_t b = 0; b < nb; b++, x += WL_QK8K) {
         float amax = abs_max_bits(x, WL_QK8K);
-        if (!(amax <= FLT_MAX)) { /* NaN or +-inf: see quant.h */
+        if (wl_q8_amax_bad(amax)) {
             memset(y[b].qs, 0, sizeof y[b].qs);
             memset(y[b].bsums, 0, sizeof y[b].bsums);
             y[b].d = NAN;
             continue;
         }
-        float d = amax / 127.0f;
+        const float d = wl_q8_scale(amax);
         for (int g = 0; g < WL_QK8K / 16; g++) {
             int sum = 0;
             for (int i = 16 * g; i < 16 * g + 16; i++) {

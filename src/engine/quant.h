@@ -12,6 +12,8 @@
 
 #include "engine/tensor_type.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,6 +83,36 @@ struct wl_block_q8k {
     int8_t qs[WL_QK8K];
     int16_t bsums[WL_QK8K / 16];
 };
+
+/* ---- Q8A/Q8K scale rules, shared by quant.c and the SIMD quantizers -------
+ * The reference quantizers and the AVX2/AVX-512 ones in engine/kernels/ must
+ * give the same bytes; these three carry the rules that differ most easily
+ * between paths, so that they are written once. amax is a block's largest
+ * |x|, taken as the largest bit pattern with the sign cleared (a NaN wins). */
+
+/* True when the block holds NaN or +-inf: it gets d = NaN (s = NaN), q = 0
+ * and bsums 0, as the blocks above say. */
+static inline bool wl_q8_amax_bad(float amax)
+{
+    return !(amax <= FLT_MAX);
+}
+
+/* The block scale d = amax/127, NaN for a block wl_q8_amax_bad finds. */
+static inline float wl_q8_scale(float amax)
+{
+    return wl_q8_amax_bad(amax) ? NAN : amax / 127.0f;
+}
+
+/* Q8A's multiplier 127/amax (q = rint(x * id)) for a finite amax, or 0 when
+ * that is not finite: it is inf for amax = 0 and overflows for amax below
+ * 127/FLT_MAX (~3.7e-37, where d may still be non-zero). id = 0 gives q = 0,
+ * where x * inf would give lrintf an unspecified value and cvtps2dq INT_MIN
+ * (packed to -128). Q8K divides by d instead and needs no such rule. */
+static inline float wl_q8_inv_scale(float amax)
+{
+    const float id = 127.0f / amax;
+    return id <= FLT_MAX ? id : 0.0f;
+}
 
 /* ---- scalar conversions (exact; round-to-nearest-even; NaN stays NaN) ---- */
 float wl_fp16_to_fp32(uint16_t h);

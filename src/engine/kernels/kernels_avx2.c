@@ -12,7 +12,6 @@
 
 #if defined(WL__HAVE_X86_KERNELS)
 #include <immintrin.h>
-#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -506,20 +505,13 @@ static WL_AVX2 void quant_q8a(const float *x, void *row, int64_t n)
             mx = _mm256_max_epi32(mx, abs_bits8(v[i]));
         }
         float amax = hmax8_abs_bits(mx);
-        if (!(amax <= FLT_MAX)) { /* NaN or +-inf: d = NaN, as the reference */
+        if (wl_q8_amax_bad(amax)) { /* the rules: quant.h */
             memset(qs + 32 * b, 0, 32);
             dd[b] = NAN;
             ss[b] = NAN;
             continue;
         }
-        float d = amax / 127.0f;
-        /* 127/amax overflows to inf for amax below 127/FLT_MAX (~3.7e-37; d may
-         * still be non-zero) and is inf for amax = 0; cvtps2dq would turn
-         * x * inf into INT_MIN (packed to -128): id = 0 gives q = 0, as the
-         * reference */
-        float id = 127.0f / amax;
-        if (!(id <= FLT_MAX))
-            id = 0.0f;
+        const float d = wl_q8_scale(amax), id = wl_q8_inv_scale(amax);
         __m256 idv = _mm256_set1_ps(id);
         __m256i q[4];
         for (int i = 0; i < 4; i++)
@@ -549,11 +541,9 @@ static WL_AVX2 void quant_q8k(const float *x, void *row, int64_t n)
         for (int i = 0; i < WL_QK8K; i += 8)
             mx = _mm256_max_epi32(mx, abs_bits8(_mm256_loadu_ps(x + i)));
         float amax = hmax8_abs_bits(mx);
-        /* NaN or +-inf: d = NaN and q = 0, as the reference */
-        const bool finite = amax <= FLT_MAX;
-        float d = finite ? amax / 127.0f : NAN;
+        const float d = wl_q8_scale(amax); /* the rules: quant.h */
         dd[b] = d;
-        if (!finite || d == 0.0f) {
+        if (wl_q8_amax_bad(amax) || d == 0.0f) {
             memset(qs + WL_QK8K * b, 0, WL_QK8K);
             memset(bsums + 16 * b, 0, 16 * sizeof *bsums);
             continue;

@@ -12,7 +12,6 @@
 
 #if defined(WL__HAVE_X86_KERNELS)
 #include <immintrin.h>
-#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -597,20 +596,13 @@ static WL_AVX512 void quant_q8a(const float *x, void *row, int64_t n)
     for (int64_t b = 0; b < nb; b++, x += WL_QK8A) {
         __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
         float amax = hmax16_abs_bits(_mm512_max_epu32(abs_bits16(v0), abs_bits16(v1)));
-        if (!(amax <= FLT_MAX)) { /* NaN or +-inf: d = NaN, as the reference */
+        if (wl_q8_amax_bad(amax)) { /* the rules: quant.h */
             memset(qs + 32 * b, 0, 32);
             dd[b] = NAN;
             ss[b] = NAN;
             continue;
         }
-        float d = amax / 127.0f;
-        /* 127/amax overflows to inf for amax below 127/FLT_MAX (~3.7e-37; d may
-         * still be non-zero) and is inf for amax = 0; cvtps2dq would turn
-         * x * inf into INT_MIN (packed to -128): id = 0 gives q = 0, as the
-         * reference */
-        float id = 127.0f / amax;
-        if (!(id <= FLT_MAX))
-            id = 0.0f;
+        const float d = wl_q8_scale(amax), id = wl_q8_inv_scale(amax);
         __m512 idv = _mm512_set1_ps(id);
         __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, idv));
         __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, idv));
@@ -634,11 +626,9 @@ static WL_AVX512 void quant_q8k(const float *x, void *row, int64_t n)
         for (int g = 0; g < 16; g++)
             mx = _mm512_max_epu32(mx, abs_bits16(_mm512_loadu_ps(x + 16 * g)));
         float amax = hmax16_abs_bits(mx);
-        /* NaN or +-inf: d = NaN and q = 0, as the reference */
-        const bool finite = amax <= FLT_MAX;
-        float d = finite ? amax / 127.0f : NAN;
+        const float d = wl_q8_scale(amax); /* the rules: quant.h */
         dd[b] = d;
-        if (!finite || d == 0.0f) {
+        if (wl_q8_amax_bad(amax) || d == 0.0f) {
             memset(qs + WL_QK8K * b, 0, WL_QK8K);
             memset(bsums + 16 * b, 0, 16 * sizeof *bsums);
             continue;
