@@ -575,7 +575,9 @@ static WL_AVX2 void quant_q8k(const float *x, void *row, int64_t n)
  * arguments spread across [-87, 88]: 0.94 ulp. Inputs are clamped to
  * [-88, 89], where n runs from -127 to 128: 2^-127 built that way is 0 and
  * 2^128 is +inf, so like expf, e^x is 0 for -inf and +inf for +inf, at no
- * cost (a test for them made wl__exp_sum_avx2 10-17 % slower). The price is
+ * cost (explicit tests for them made wl__exp_sum_avx2 10-17 % slower: one
+ * scratch measurement, session 31, not in bench/; docs/internals/kernels.md).
+ * The price is
  * at the ends: e^x is 0 for x <= -87.683 (expf's value is below 8.4e-39
  * there) and +inf for x >= 88.377 (expf overflows at 88.723). NaN stays NaN:
  * maxps/minps return their second operand when either is NaN, so the clamp
