@@ -11,16 +11,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Runs argv (argv[0] a path; no shell, so no argument is split or
- * interpreted) and waits; returns its exit status, -1 when it did not run
- * or did not exit. */
+/* Runs argv (argv[0] a path, or a name without '/' looked up on PATH; no
+ * shell, so no argument is split or interpreted) and waits; returns its
+ * exit status, -1 when it did not run or did not exit. */
 static int run_argv(char *const argv[])
 {
     pid_t pid = fork();
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        execv(argv[0], argv);
+        execvp(argv[0], argv);
         _exit(127);
     }
     int st = 0;
@@ -88,13 +88,8 @@ int wl_bench_synth_1b(const char *who, const char *type, char *path, size_t size
 
 void wl_bench_rmtree(const char *who, const char *dir)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        execlp("rm", "rm", "-rf", "--", dir, (char *)NULL);
-        _exit(127);
-    }
-    int st = 0;
-    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    char *argv[] = {"rm", "-rf", "--", (char *)dir, NULL};
+    if (run_argv(argv) != 0)
         fprintf(stderr, "%s: could not remove %s\n", who, dir);
 }
 
