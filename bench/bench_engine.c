@@ -276,7 +276,7 @@ struct seg_result {
     double bw[MAX_SEGMENTS];         /* each segment's limit: the higher best reading, GB/s */
     double bw_lo, bw_hi;             /* lowest and highest best reading (token-sized) */
     double bw_short_lo, bw_short_hi; /* the same of the 128 MiB readings */
-    double huge_pct;                 /* weights on 2 MiB pages after the warm-up; -1 unknown */
+    double huge_fraction;            /* weights on 2 MiB pages after the warm-up; -1 unknown */
     double rt_before[MAX_SEGMENTS];  /* core round trip at the readings before, ns; < 0 unknown */
     double rt_after[MAX_SEGMENTS];   /* ... and after the segment */
 };
@@ -417,9 +417,8 @@ static int interleaved_segments(const char *path, int threads, int n_seg, int se
             goto out;
     wl_context_reset(ctx);
     uint64_t res = 0, huge = 0;
-    r->huge_pct = wl_model_weight_pages(m, &res, &huge) == 0 && res > 0
-                      ? 100.0 * (double)huge / (double)res
-                      : -1.0;
+    r->huge_fraction =
+        wl_model_weight_pages(m, &res, &huge) == 0 && res > 0 ? (double)huge / (double)res : -1.0;
     struct wl_membw_result before, after, before_s, after_s;
     double rt_before = -1, rt_after = -1;
     if (seg_readings(pool, tok, shrt, &before, &before_s, &rt_before) != 0)
@@ -661,9 +660,9 @@ int main(int argc, char **argv)
                    "    x %d best before and after each, %.1f-%.1f GB/s; weights %s on 2 MiB\n"
                    "    pages): quartiles %.1f / %.1f / %.1f %%, range %.1f-%.1f %%\n",
                    n_s, seg_tokens, tok_bytes >> 20, SEG_BW_REPS, sr.bw_lo, sr.bw_hi,
-                   wl_bench_share_text(huge, sizeof huge, sr.huge_pct / 100.0),
-                   100.0 * sfrac[n_s / 4], 100.0 * med, 100.0 * sfrac[(3 * n_s) / 4],
-                   100.0 * sfrac[0], 100.0 * sfrac[n_s - 1]);
+                   wl_bench_share_text(huge, sizeof huge, sr.huge_fraction), 100.0 * sfrac[n_s / 4],
+                   100.0 * med, 100.0 * sfrac[(3 * n_s) / 4], 100.0 * sfrac[0],
+                   100.0 * sfrac[n_s - 1]);
             printf(
                 "  for comparison, not the target's measure: against the mean (not the best) of\n"
                 "    the readings around each segment, median %.1f %% (quartiles %.1f / %.1f %%);\n"
