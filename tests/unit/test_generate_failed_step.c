@@ -103,6 +103,28 @@ static void restore(const wl_model *m, int32_t t, const float *saved)
     memcpy(embedding_row(m, t), saved, (size_t)m->weights.tok_embd.n_in * sizeof *saved);
 }
 
+/* Generates greedy "A" (4 tokens) on ctx, then makes the embedding row of
+ * the first token sampled NaN, so that the same generation fails at step 1.
+ * The row is saved into *saved (heap: restore() it, then free it). Returns
+ * that token. */
+static int32_t poison_first_token(struct wl_test_synth *s, wl_context *ctx, float **saved)
+{
+    struct token_log l;
+    struct wl_generate_result r;
+    struct wl_errmsg err = {{0}};
+    struct wl_generate_params p = greedy("A", 4);
+    attach(ctx, &l, NULL);
+    if (wl_generate(ctx, s->tok, &p, &r, &err) != 0)
+        fail_msg("generate: %s", err.text);
+    wl_generate_result_free(&r);
+    const int32_t t0 = l.first_id[0];
+    assert_true(t0 >= 0);
+    *saved = malloc((size_t)s->m->weights.tok_embd.n_in * sizeof **saved);
+    assert_non_null(*saved);
+    poison(s->m, t0, *saved);
+    return t0;
+}
+
 /* ---- alone ------------------------------------------------------------------------ */
 
 /* The token sampled at step 0 has a NaN embedding, so step 1's logits are
@@ -121,15 +143,8 @@ static void test_a_failed_step_ends_its_token_span_with_no_token(void **state)
     struct wl_generate_result r;
     struct wl_errmsg err = {{0}};
     struct wl_generate_params p = greedy("A", 4);
-    attach(ctx, &l, NULL);
-    if (wl_generate(ctx, s.tok, &p, &r, &err) != 0)
-        fail_msg("generate: %s", err.text);
-    wl_generate_result_free(&r);
-    const int32_t t0 = l.first_id[0];
-    assert_true(t0 >= 0);
-    float *saved = malloc((size_t)s.m->weights.tok_embd.n_in * sizeof *saved);
-    assert_non_null(saved);
-    poison(s.m, t0, saved);
+    float *saved = NULL;
+    const int32_t t0 = poison_first_token(&s, ctx, &saved);
 
     attach(ctx, &l, NULL);
     assert_int_equal(wl_generate(ctx, s.tok, &p, &r, &err), WL_ERANGE);
@@ -234,14 +249,8 @@ static void test_the_recorder_stores_no_token_for_a_failed_step(void **state)
     struct wl_generate_result r;
     struct wl_errmsg err = {{0}};
     struct wl_generate_params p = greedy("A", 4);
-    attach(ctx, &l, NULL);
-    if (wl_generate(ctx, s.tok, &p, &r, &err) != 0)
-        fail_msg("generate: %s", err.text);
-    wl_generate_result_free(&r);
-    const int32_t t0 = l.first_id[0];
-    float *saved = malloc((size_t)s.m->weights.tok_embd.n_in * sizeof *saved);
-    assert_non_null(saved);
-    poison(s.m, t0, saved);
+    float *saved = NULL;
+    const int32_t t0 = poison_first_token(&s, ctx, &saved);
 
     char *dir = wl_test_tmpdir();
     assert_non_null(dir);
