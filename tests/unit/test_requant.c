@@ -156,6 +156,10 @@ static void test_non_finite_weights_are_refused_for_block_types(void **state)
     };
     static const float bad[] = {NAN, INFINITY, -INFINITY};
     static const enum wl_ttype types[] = {WL_TTYPE_Q8_0, WL_TTYPE_Q4_0, WL_TTYPE_F16};
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/out.gguf", dir);
     for (size_t b = 0; b < 3; b++) {
         for (size_t k = 0; k < 3; k++) {
             size_t size;
@@ -166,14 +170,12 @@ static void test_non_finite_weights_are_refused_for_block_types(void **state)
             /* row 5 of attn_q, value 7 (the model is in memory: writable) */
             const struct wl_gguf_tensor *t = wl_gguf_find_tensor(in, "blk.0.attn_q.weight");
             assert_true((const uint8_t *)t->data > buf && (const uint8_t *)t->data < buf + size);
-            float *x = (float *)(buf + ((const uint8_t *)t->data - buf));
+            float *x = (float *)(uintptr_t)t->data;
             x[5 * 64 + 7] = bad[b];
             wl_gguf_writer *w = NULL;
             assert_int_equal(wl_gguf_writer_new(&w), 0);
             struct wl_requant_stats st;
             assert_int_equal(wl_requant_model(in, types[k], NULL, w, &st, &err), 0);
-            char path[64];
-            snprintf(path, sizeof path, "/tmp/wl-test-requant-%d.gguf", (int)getpid());
             const int rc = wl_gguf_writer_write(w, path, &err);
             if (types[k] == WL_TTYPE_F16) {
                 assert_int_equal(rc, 0);
@@ -190,6 +192,8 @@ static void test_non_finite_weights_are_refused_for_block_types(void **state)
             free(buf);
         }
     }
+    wl_test_rmtree(dir);
+    free(dir);
 }
 
 int main(void)
