@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages that building and testing wattlens need,
 # and only those that are missing. Idempotent: runs `apt-get update` only
-# when something must be installed. Set WL_DEPS_SKIP=1 to skip entirely.
+# when something must be installed, that is when a required package is
+# missing or apt's current lists have a candidate for a missing optional one
+# (one the distribution lacks does not update apt on every make). Set
+# WL_DEPS_SKIP=1 to skip entirely.
 #
 # Two lists. REQUIRED is what `make`, `make run` and `make check` need: a
 # missing one that cannot be installed stops make. OPTIONAL serves one make
@@ -43,7 +46,7 @@ installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
 }
 
-# candidate PKG: true when apt can install PKG (after apt-get update)
+# candidate PKG: true when apt's current lists have a version of PKG to install
 candidate() {
   local c
   c=$(apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p')
@@ -54,6 +57,28 @@ missing=() optional=()
 for p in "${REQUIRED[@]}"; do installed "$p" || missing+=("$p"); done
 for p in "${OPTIONAL[@]}"; do installed "$p" || optional+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ] && exit 0
+
+# split_optional: available = the missing optional packages apt has a
+# candidate for in its current lists, absent = the others
+split_optional() {
+  available=() absent=()
+  for p in "${optional[@]}"; do
+    if candidate "$p"; then available+=("$p"); else absent+=("$p"); fi
+  done
+}
+note_absent() {
+  if [ ${#absent[@]} -ne 0 ]; then
+    echo "deps: not available here: ${absent[*]}; make fuzz (clang, libclang-rt-dev) or" \
+      "make format (clang-format) may not work; everything else will" >&2
+  fi
+}
+# Decided before any update: an optional package the lists have no
+# candidate for is not a reason to update (it would be one on every make).
+split_optional
+if [ ${#missing[@]} -eq 0 ] && [ ${#available[@]} -eq 0 ]; then
+  note_absent
+  exit 0
+fi
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
@@ -69,21 +94,15 @@ if [ "$(id -u)" != 0 ]; then
   SUDO=sudo
 fi
 export DEBIAN_FRONTEND=noninteractive
-echo "deps: installing missing Debian packages: ${missing[*]} ${optional[*]}" >&2
+echo "deps: installing missing Debian packages: ${missing[*]} ${available[*]}" >&2
 $SUDO apt-get update -qq
 if [ ${#missing[@]} -ne 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-available=() absent=()
-for p in "${optional[@]}"; do
-  if candidate "$p"; then available+=("$p"); else absent+=("$p"); fi
-done
+split_optional # again, with the updated lists
 if [ ${#available[@]} -ne 0 ] &&
   ! $SUDO apt-get install -y -qq --no-install-recommends "${available[@]}"; then
   absent+=("${available[@]}")
 fi
-if [ ${#absent[@]} -ne 0 ]; then
-  echo "deps: not available here: ${absent[*]}; make fuzz (clang, libclang-rt-dev) or" \
-    "make format (clang-format) may not work; everything else will" >&2
-fi
+note_absent
 exit 0
