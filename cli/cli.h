@@ -133,10 +133,10 @@ int wl_cli_flush_stdout(const char *cmd);
 int wl_cli_close_stdout(const char *cmd, int status);
 
 /* Called first in main: a standard descriptor (0, 1, 2) that is closed is
- * given a /dev/null that fails as a closed descriptor would (stdout and
- * stderr read-only: writes fail with EBADF; stdin write-only), so that no
- * file the command opens takes its number, and which ones were closed is
- * remembered. */
+ * given a placeholder that fails as a closed descriptor would (stdout and
+ * stderr: the read end of a pipe of their own, writes fail with EBADF;
+ * stdin: a write-only /dev/null), so that no file the command opens takes
+ * its number, and which ones were closed is remembered. */
 void wl_cli_reserve_std_fds(void);
 
 /* True when standard descriptor fd (0, 1 or 2) was closed when wattlens

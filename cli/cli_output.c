@@ -9,8 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,95 +24,25 @@ static bool fd_is_file(int fd, const char *path)
 
 /* True when path names the file open on fd for writing (the same inode):
  * written through that stream itself, so that `>>` still appends and what
- * the measured command printed there is kept. Not for a closed fd (main
- * put a read-only /dev/null there; see wl_cli_output_std_stream). */
+ * the measured command printed there is kept. */
 static bool names_fd(const char *path, int fd)
 {
     int fl = fcntl(fd, F_GETFL);
     return fl != -1 && (fl & O_ACCMODE) != O_RDONLY && fd_is_file(fd, path);
 }
 
-/* The descriptor path names when it is an entry of this process's
- * descriptor directory: DIR/N with DIR resolving to /proc/<pid>/fd or
- * /proc/<pid>/task/<pid>/fd (/proc/self/fd/N, /dev/fd/N,
- * /proc/thread-self/fd/N in the main thread) and N written as the kernel
- * reads it (decimal, no leading zero); else -1. */
-static int fd_dir_entry(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    const char *num = slash ? slash + 1 : path;
-    size_t len = strlen(num);
-    if (len == 0 || len > 9 || strspn(num, "0123456789") != len || (num[0] == '0' && len > 1))
-        return -1;
-    char dir[PATH_MAX], real[PATH_MAX], want[64];
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else if ((size_t)(slash - path) < sizeof dir)
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    else
-        return -1;
-    if (!realpath(dir, real))
-        return -1;
-    long pid = (long)getpid();
-    snprintf(want, sizeof want, "/proc/%ld/fd", pid);
-    bool ours = strcmp(real, want) == 0;
-    snprintf(want, sizeof want, "/proc/%ld/task/%ld/fd", pid, pid);
-    return ours || strcmp(real, want) == 0 ? atoi(num) : -1;
-}
-
-/* The descriptor path is a name of (fd_dir_entry), itself or through
- * symlinks followed one at a time (/dev/stdout -> /proc/self/fd/1); -1 for
- * any other name. The descriptor's own link is not followed: it leads to
- * the file open there, which for a descriptor that was closed at start-up
- * is the placeholder /dev/null, so a name compared by inode could not tell
- * `-o /dev/stdout >&-` from `-o /dev/null >&-`. */
-static int descriptor_name(const char *path)
-{
-    char cur[PATH_MAX], link[PATH_MAX];
-    if (strlen(path) >= sizeof cur)
-        return -1;
-    snprintf(cur, sizeof cur, "%s", path);
-    for (int hops = 0; hops < 40; hops++) { /* the kernel's limit on links */
-        int fd = fd_dir_entry(cur);
-        if (fd >= 0)
-            return fd;
-        struct stat st;
-        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode))
-            return -1;
-        ssize_t n = readlink(cur, link, sizeof link - 1);
-        if (n <= 0)
-            return -1;
-        link[n] = '\0';
-        const char *slash = strrchr(cur, '/');
-        if (link[0] == '/' || !slash) {
-            snprintf(cur, sizeof cur, "%s", link);
-        } else { /* relative to the link's directory */
-            size_t dlen = (size_t)(slash - cur) + 1;
-            if (dlen + (size_t)n >= sizeof cur)
-                return -1;
-            memcpy(cur + dlen, link, (size_t)n + 1);
-        }
-    }
-    return -1;
-}
-
 FILE *wl_cli_output_std_stream(const char *path)
 {
     if (!path || strcmp(path, "-") == 0)
         return stdout;
-    /* stdout or stderr was closed (`>&-`): a name of it is that stream, so
-     * that writing fails (EBADF) as for `-`, not the placeholder's
-     * /dev/null reopened for writing, which would drop the output and
-     * report success */
-    if (wl_cli_std_fd_closed(STDOUT_FILENO) || wl_cli_std_fd_closed(STDERR_FILENO)) {
-        int fd = descriptor_name(path);
-        if (fd == STDOUT_FILENO && wl_cli_std_fd_closed(fd))
-            return stdout;
-        if (fd == STDERR_FILENO && wl_cli_std_fd_closed(fd))
-            return stderr;
-    }
+    /* stdout or stderr was closed (`>&-`): its placeholder is a pipe that
+     * only a name of that descriptor reaches (/dev/stdout, /proc/self/fd/1),
+     * and such a name is that stream, so that writing fails (EBADF) as for
+     * `-`; /dev/null is just /dev/null */
+    if (wl_cli_std_fd_closed(STDOUT_FILENO) && fd_is_file(STDOUT_FILENO, path))
+        return stdout;
+    if (wl_cli_std_fd_closed(STDERR_FILENO) && fd_is_file(STDERR_FILENO, path))
+        return stderr;
     if (names_fd(path, STDOUT_FILENO))
         return stdout;
     return names_fd(path, STDERR_FILENO) ? stderr : NULL;

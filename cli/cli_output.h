@@ -71,10 +71,10 @@ int wl_cli_output_close(struct wl_cli_output *o, bool complete, int errnum);
  * process's stderr (/dev/stderr, /proc/self/fd/2, the same file as fd 2,
  * when fd 1 is not that file too), so that `2>>log` still appends rather
  * than being truncated by a reopen. When stdout or stderr was closed at
- * start-up (wl_cli_std_fd_closed), a descriptor name of it (/dev/stdout,
- * /dev/fd/1, /proc/self/fd/1, /proc/PID/fd/1, or a symlink to one) is
- * still that stream, so that writing fails (EBADF) as for "-"; the same
- * file as the placeholder (/dev/null) is not. NULL: any other name. */
+ * start-up (wl_cli_std_fd_closed), a name of it (/dev/stdout, /dev/fd/1,
+ * /proc/self/fd/1, or a symlink to one: the same file as its placeholder
+ * pipe, which nothing else reaches) is still that stream, so that writing
+ * fails (EBADF) as for "-"; /dev/null is not. NULL: any other name. */
 FILE *wl_cli_output_std_stream(const char *path);
 
 /* True when writing the output out (as wl_cli_output_open would) writes the

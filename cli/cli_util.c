@@ -271,23 +271,38 @@ int wl_cli_option_error(const char *cmd, int c, char *const argv[], const struct
 /* Bit fd set: standard descriptor fd was closed when wattlens started. */
 static unsigned closed_std_fds;
 
-/* A standard descriptor that was closed (`wattlens ... >&-`) is taken by
- * /dev/null, opened so that using it fails as a closed one would (writes to
- * a read-only descriptor fail with EBADF): otherwise the next file opened
- * (a model, the run database) would get the number and stdout would write
- * into it. Which ones were closed is kept: a name of such a descriptor
- * (-o /dev/stdout) must not reach the placeholder's /dev/null. */
+/* A standard descriptor that was closed (`wattlens ... >&-`) is taken by a
+ * placeholder on which using it fails as a closed one would: otherwise the
+ * next file opened (a model, the run database) would get the number and
+ * stdout would write into it. stdin gets a write-only /dev/null (a read
+ * fails with EBADF); stdout and stderr each get the read end of a pipe of
+ * their own whose write end is closed (a write fails with EBADF, a read
+ * gives EOF). No other name reaches that pipe, so a name of the descriptor
+ * (-o /dev/stdout) is told from any file by inode alone
+ * (wl_cli_output_std_stream), never from /dev/null. */
 void wl_cli_reserve_std_fds(void)
 {
+    unsigned closed = 0;
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF)
+            closed |= 1u << fd;
+    closed_std_fds = closed;
     for (int fd = 0; fd <= 2; fd++) {
-        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+        if (!(closed >> fd & 1u))
             continue;
-        closed_std_fds |= 1u << fd;
-        int nfd = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
-        if (nfd >= 0 && nfd != fd) {
-            dup2(nfd, fd);
-            close(nfd);
+        int p[2] = {-1, -1};
+        if (fd == 0)
+            p[0] = open("/dev/null", O_WRONLY);
+        else if (pipe(p) != 0)
+            continue;
+        /* the lowest free numbers: p[0] is fd itself, or p[1] is (a lower
+         * one failed), which dup2 then closes */
+        if (p[0] >= 0 && p[0] != fd) {
+            dup2(p[0], fd);
+            close(p[0]);
         }
+        if (p[1] >= 0 && p[1] != fd)
+            close(p[1]);
     }
 }
 
