@@ -37,6 +37,29 @@ skip_no_data() {
   exit 77
 }
 
+# have_data PATH [WHAT]: for a part of a test that needs PATH from the
+# shared test data: true when it exists; else false after a FAIL (counted)
+# when WL_REQUIRE_TESTDATA is set, or after a SKIP line saying that WHAT
+# (the part) is skipped. Use: if have_data "$M" "bench md"; then ...; fi
+have_data() {
+  [ -e "$1" ] && return 0
+  if [ -n "${WL_REQUIRE_TESTDATA:-}" ]; then
+    bad "shared test data missing: $1 (WL_REQUIRE_TESTDATA is set)${2:+; $2 not run}"
+  else
+    echo "SKIP: shared test data missing: $1${2:+ ($2 skipped)}"
+  fi
+  return 1
+}
+
+# need_tool CMD PACKAGE: the test needs CMD (from the Debian package
+# PACKAGE, which scripts/deps.sh installs): without it the test fails,
+# saying what to install, rather than passing on checks that never ran.
+need_tool() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "FAIL: $1 not found: install $2 (scripts/deps.sh does)"
+  exit 1
+}
+
 # Output-token rows of runs still marked running in the store DB (0 when the
 # store cannot be read yet). The recorder flushes while it runs.
 running_output_tokens() {

@@ -31,7 +31,9 @@ W=${WATTLENS:?}
 . "$(dirname "$0")/common.sh"
 
 # --- bench_profile: CPU per decode step, not per generated token -------------------------
-if [ -x "$B/bench_profile" ] && [ -f "$T/models/stories260K.gguf" ]; then
+if [ ! -x "$B/bench_profile" ]; then
+  echo "SKIP: bench_profile absent (not built)"
+elif have_data "$T/models/stories260K.gguf" "bench_profile"; then
   WL_BENCH_BIG=0 WL_BENCH_WALL=0 WL_BENCH_REPS=1 timeout 120 "$B/bench_profile" >"$tmp/prof" 2>"$tmp/err"
   rc=$?
   # the table's six rows, one per depth, each with engine us/step (a number,
@@ -46,8 +48,6 @@ if [ -x "$B/bench_profile" ] && [ -f "$T/models/stories260K.gguf" ]; then
   else
     bad "bench_profile (rc $rc): $(cat "$tmp/prof" "$tmp/err")"
   fi
-else
-  echo "SKIP: bench_profile or stories260K absent"
 fi
 
 # --- wattlens bench -o md: llama-bench's conditional columns ------------------------------
@@ -66,7 +66,7 @@ bars = [[len(l[:i]) for i, c in enumerate(l) if c == "|"] for l in lines]  # "±
 assert all(b == bars[0] for b in bars), bars
 PY
 }
-if [ -f "$M" ]; then
+if have_data "$M" "bench md columns"; then
   md_table "default: no n_ubatch, type_k, type_v" \
     "| threads |            test |                  t/s |" \
     "| ------: | --------------: | -------------------: |"
@@ -82,8 +82,6 @@ if [ -f "$M" ]; then
     "| threads | n_ubatch |            test |" "| ------: | -------: | --------------: |" -ub 4
   md_table "-ub 64 (the default): no n_ubatch" \
     "| threads |            test |" "| ------: | --------------: |" -ub 64
-else
-  echo "SKIP: stories260K absent (bench md columns)"
 fi
 
 # --- bench_kernels -l: the l2 shape fits in 512 KiB at every type ------------------------

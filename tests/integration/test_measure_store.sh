@@ -15,10 +15,9 @@
 set -u
 : "${WATTLENS:?}"
 . "$(dirname "$0")/common.sh"
-# pgrep (procps; scripts/deps.sh installs it) finds the measured command's
-# processes: without it every wait below would time out (30 s each) and every
-# "no orphan" check would pass without looking, so fail now
-command -v pgrep >/dev/null 2>&1 || { bad "pgrep not found: install procps"; echo "$pass passed, $fail failed"; exit 1; }
+# pgrep finds the measured command's processes (without it the waits would
+# time out and the "no orphan" checks pass without looking)
+need_tool pgrep procps
 mkdir -p "$tmp/sys" "$tmp/dev"
 export WATTLENS_DB="$tmp/unused-default.db" # never the user's
 export WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \

@@ -84,11 +84,7 @@ fi
 for pair in "phi-3:llama:<|user|> Hi<|end|> there" "phi-3:phi3:<|user|> Hi<|end|> there" \
   "llama-spm:phi3:Hi</s> there <s> x" "llama-spm:llama:Hi</s> there <s> x"; do
   voc=${pair%%:*} rest=${pair#*:} arch=${rest%%:*} text=${rest#*:}
-  if [ ! -f "$D/vocab/ggml-vocab-$voc.gguf" ]; then
-    [ -n "${WL_REQUIRE_TESTDATA:-}" ] && bad "no vocab $voc under $D (WL_REQUIRE_TESTDATA is set)" \
-      || echo "SKIP: no vocab $voc under $D"
-    continue
-  fi
+  have_data "$D/vocab/ggml-vocab-$voc.gguf" "vocab $voc" || continue
   "$W" model synth --arch "$arch" --vocab-from "$D/vocab/ggml-vocab-$voc.gguf" --layers 1 \
     --dim 64 --heads 8 -o "$tmp/vt.gguf" > /dev/null 2> "$tmp/e"; rc=$?
   [ $rc = 0 ] || bad "synth --arch $arch --vocab-from $voc exit $rc: $(cat "$tmp/e")"

@@ -62,9 +62,7 @@ then ok "export carries the gap in extra"; else bad "export: $(head -c 400 "$tmp
 
 # --- run ----------------------------------------------------------------------------
 model=$D/models/stories260K.gguf
-if [ ! -f "$model" ]; then
-  echo "SKIP: stories260K absent under $D (run part skipped)"
-else
+if have_data "$model" "run part"; then
   printf '%020d\n' 5000000 1<>"$e"
   "$W" run -m "$model" -n 8 -t 1 --temp 0 --depth off --baseline 3 --settle 0 \
     >"$tmp/r.txt" 2>"$tmp/r.err" &

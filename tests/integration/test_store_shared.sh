@@ -11,6 +11,7 @@ set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}"
 . "$(dirname "$0")/common.sh"
 M="$WL_TESTDATA/models/stories260K.gguf"
+[ -f "$M" ] || skip_no_data "$M"
 db="$tmp/shared.db"
 export WATTLENS_DB="$tmp/unused-default.db" # never the user's
 set -m # the run in its own process group: SIGINT reaches only it
