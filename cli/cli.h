@@ -35,8 +35,10 @@ enum {
  * the message escaped (cli_text.h: \xNN, \u00NN, \\): it can quote a key
  * from a model file, a sysfs path or a stored run's id. */
 
-/* Prints "wattlens CMD: message" to stderr; returns WL_EXIT_USAGE. Use it for
- * command-line mistakes, after which the command should exit with the result. */
+/* Prints "wattlens CMD: message" and "Try 'wattlens CMD --help'." to stderr
+ * (cmd NULL: "wattlens: message", "Try 'wattlens --help'."); returns
+ * WL_EXIT_USAGE. Use it for command-line mistakes, after which the command
+ * should exit with the result. */
 int wl_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prints "wattlens CMD: message" to stderr; returns WL_EXIT_FAIL. */

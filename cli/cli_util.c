@@ -47,8 +47,7 @@ int wl_cli_usage_error(const char *cmd, const char *fmt, ...)
     va_start(ap, fmt);
     wl__cli_vmsg(cmd, fmt, ap);
     va_end(ap);
-    if (cmd)
-        fprintf(stderr, "Try 'wattlens %s --help'.\n", cmd);
+    fprintf(stderr, "Try 'wattlens %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
     return WL_EXIT_USAGE;
 }
 

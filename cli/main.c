@@ -71,9 +71,7 @@ static const struct wl_cli_command *find_command(const char *name)
  * where to look; WL_EXIT_USAGE. */
 static int unknown_command(const char *name)
 {
-    wl_cli_usage_error(NULL, "unknown command '%s'", name);
-    fputs("Try 'wattlens --help'.\n", stderr);
-    return WL_EXIT_USAGE;
+    return wl_cli_usage_error(NULL, "unknown command '%s'", name);
 }
 
 /* SIGPIPE: a reader that went away (`wattlens runs | head`, `generate |
@@ -127,8 +125,7 @@ static int dispatch(int argc, char **argv, const char **name)
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             quiet = true;
         } else {
-            fprintf(stderr, "wattlens: unknown global option '%s'\nTry 'wattlens --help'.\n", a);
-            return WL_EXIT_USAGE;
+            return wl_cli_usage_error(NULL, "unknown global option '%s'", a);
         }
     }
     /* -q wins over any -v, before or after it, over a command's own -v
@@ -158,10 +155,8 @@ static int dispatch(int argc, char **argv, const char **name)
         if (!c)
             return unknown_command(argv[i + 1]);
         if (i + 2 < argc) {
-            wl_cli_usage_error(NULL, "help takes one command: unexpected argument '%s'",
-                               argv[i + 2]);
-            fputs("Try 'wattlens --help'.\n", stderr);
-            return WL_EXIT_USAGE;
+            return wl_cli_usage_error(NULL, "help takes one command: unexpected argument '%s'",
+                                      argv[i + 2]);
         }
         char *hargv[] = {argv[i + 1], "--help", NULL};
         *name = c->name;

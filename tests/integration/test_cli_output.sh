@@ -224,6 +224,16 @@ fi
 # as `wattlens X` is, not a request for the general help
 expect_option_error "help NOSUCHCMD" "unknown command 'nosuchcmd'" "$W" help nosuchcmd
 expect_option_error "help run EXTRA" "unexpected argument 'extra'" "$W" help run extra
+# the top-level mistakes end with one "Try 'wattlens --help'." line, and
+# quote the user's text escaped as every other message does
+for args in "help nosuchcmd" "help run extra" "nosuchcmd" "--bogus$(printf '\033')[31m"; do
+  # shellcheck disable=SC2086
+  "$W" $args >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 2 ] && [ "$(grep -c "^Try 'wattlens --help'\.\$" "$tmp/err")" = 1 ] &&
+    [ "$(wc -l <"$tmp/err")" = 2 ] && ! grep -q "$(printf '\033')" "$tmp/err"; then
+    ok "wattlens $(printf '%q' "$args"): one message, one Try line"
+  else bad "wattlens $(printf '%q' "$args") (rc $rc)"; cat -v "$tmp/err"; fi
+done
 "$W" help run >"$tmp/out" 2>"$tmp/err"; rc=$?
 if [ $rc = 0 ] && grep -q "^Usage: wattlens run" "$tmp/out"; then ok "help run: run's help"; else bad "help run (rc $rc)"; fi
 "$W" help >"$tmp/out" 2>"$tmp/err"; rc=$?
