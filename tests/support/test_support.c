@@ -34,6 +34,37 @@ int wl_test_have_data(void)
     return 0;
 }
 
+static int capture_saved = -1;  /* the real stderr while capturing */
+static char capture_path[4096]; /* the file it goes to */
+
+void wl_test_capture_stderr_begin(void)
+{
+    assert_true(capture_saved < 0);
+    const char *base = getenv("TMPDIR");
+    snprintf(capture_path, sizeof capture_path, "%s/wattlens-stderr-XXXXXX",
+             base && *base ? base : "/tmp");
+    int fd = mkstemp(capture_path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    capture_saved = dup(STDERR_FILENO);
+    assert_true(capture_saved >= 0);
+    assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    close(fd);
+}
+
+char *wl_test_capture_stderr_end(void)
+{
+    assert_true(capture_saved >= 0);
+    fflush(stderr);
+    dup2(capture_saved, STDERR_FILENO);
+    close(capture_saved);
+    capture_saved = -1;
+    char *text = wl_test_read_file(capture_path, NULL);
+    unlink(capture_path);
+    assert_non_null(text);
+    return text;
+}
+
 char *wl_test_tmpdir(void)
 {
     const char *base = getenv("TMPDIR");

@@ -58,6 +58,13 @@ int wl_test_write_file(const char *path, const void *data, size_t size);
 /* Reads a whole file into a NUL-terminated heap buffer; returns NULL on error. */
 char *wl_test_read_file(const char *path, size_t *size_out);
 
+/* Captures what this process writes to stderr (fd 2, and the stderr
+ * stream) between begin and end, in a temporary file: end restores stderr
+ * and returns the text (heap, NUL-terminated; caller frees). One capture
+ * at a time; failures are cmocka assertions. */
+void wl_test_capture_stderr_begin(void);
+char *wl_test_capture_stderr_end(void);
+
 /* Runs the wattlens CLI through /bin/sh with the given argument string
  * (shell-quoted by the caller), capturing stdout into *out (heap, NUL-terminated,
  * may be NULL) and returning the exit status (or -1). stderr is captured into

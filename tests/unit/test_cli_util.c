@@ -250,9 +250,6 @@ static void test_parse_cache_type(void **state)
     }
 }
 
-/* generate's phase line: a rate when tokens ran in a measured time, "no
- * ... step" only when none ran, plain "n/a" when some ran faster than the
- * clock could tell (not "no decode step", which would be false). */
 /* Option values are plain decimal: what strtol/strtod would also take
  * (leading blanks, '+', hex floats, inf) is refused, and *out untouched. */
 static void test_parse_long_is_strict(void **state)
@@ -320,12 +317,7 @@ static void test_parse_double_is_strict(void **state)
  * wl_cli_option_error's message for its first error, from stderr (heap). */
 static char *option_error(char **argv, int argc, const struct option *opts)
 {
-    char path[] = "/tmp/wl_test_cli_util_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    fflush(stderr);
-    int saved = dup(STDERR_FILENO);
-    assert_true(saved >= 0 && dup2(fd, STDERR_FILENO) == STDERR_FILENO);
+    wl_test_capture_stderr_begin();
     optind = 0; /* glibc: a full reset */
     opterr = 0;
     int c, rc = -1;
@@ -335,14 +327,8 @@ static char *option_error(char **argv, int argc, const struct option *opts)
             break;
         }
     }
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    close(fd);
+    char *text = wl_test_capture_stderr_end();
     assert_int_equal(rc, WL_EXIT_USAGE);
-    char *text = wl_test_read_file(path, NULL);
-    unlink(path);
-    assert_non_null(text);
     return text;
 }
 
@@ -383,6 +369,9 @@ static void test_option_error_ambiguous_prefix(void **state)
     free(text);
 }
 
+/* generate's phase line: a rate when tokens ran in a measured time, "no
+ * ... step" only when none ran, plain "n/a" when some ran faster than the
+ * clock could tell (not "no decode step", which would be false). */
 static void test_phase_text(void **state)
 {
     (void)state;
