@@ -26,13 +26,12 @@ struct wl__db {
     /* wl__busy_wait's state: when the current wait began; the caller's
      * cancel flag (wl_store_set_cancel), and whether it ended a wait (the
      * next WL_EBUSY is then reported as WL_ECANCELED); whether the last
-     * wait ran out, and how long it was (wl__fail's "waited N ms": a
+     * wait ran out (wl__fail's "waited N ms", N = busy_timeout_ms: a
      * WL_EBUSY that SQLite returns without waiting says no wait) */
     uint64_t busy_since_ns;
     const volatile sig_atomic_t *cancel;
     bool busy_cancelled;
     bool busy_gave_up;
-    int busy_waited_ms;
     bool read_snapshot; /* wl_store_read_begin's transaction is open */
 };
 

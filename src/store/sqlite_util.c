@@ -62,7 +62,7 @@ int wl__fail(struct wl__db *d, int src, struct wl_errmsg *err, const char *what)
         return wl_errmsg_set(err, code,
                              "%s: %s: the database is locked by another process "
                              "(waited %d ms); try again when it is done",
-                             d->path, what, d->busy_waited_ms);
+                             d->path, what, d->busy_timeout_ms);
     }
     if (code == WL_EBUSY) /* SQLite did not wait (it would deadlock with the holder) */
         return wl_errmsg_set(err, code,

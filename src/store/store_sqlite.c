@@ -277,8 +277,8 @@ static char *wl__file_uri(const char *path, const char *query)
  * few microseconds. A signal cuts the sleep short (nanosleep is not
  * restarted), so a stop signal whose handler sets the flag ends the wait at
  * once. SQLite counts the calls of one wait from 0. When it gives up it
- * keeps how long it waited (d->busy_waited_ms, at most the timeout) for the
- * message (wl__fail). */
+ * sets d->busy_gave_up, for the message (wl__fail: "waited N ms", N the
+ * timeout). */
 static int wl__busy_wait(void *arg, int count)
 {
     static const unsigned delays_ms[] = {1, 2, WL__BUSY_POLL_MS};
@@ -298,7 +298,6 @@ static int wl__busy_wait(void *arg, int count)
     const uint64_t limit_ms = d->busy_timeout_ms > 0 ? (uint64_t)d->busy_timeout_ms : 0;
     if (waited_ms >= limit_ms) {
         d->busy_gave_up = true;
-        d->busy_waited_ms = (int)limit_ms; /* overshoot of the last sleep is not counted */
         return 0;
     }
     uint64_t delay_ms = delays_ms[count < N_DELAYS ? count : N_DELAYS - 1];
@@ -509,9 +508,7 @@ static int wl__migrate(struct wl__db *d, struct wl_errmsg *err)
  * open failed after a few ms with "waited 2000 ms"). */
 static int wl__switch_to_wal(struct wl__db *d, bool *wal, struct wl_errmsg *err)
 {
-    const uint64_t t0 = wl_clock_now_ns();
-    const uint64_t limit_ms = d->busy_timeout_ms > 0 ? (uint64_t)d->busy_timeout_ms : 0;
-    for (;;) {
+    for (int n = 0;; n++) {
         sqlite3_stmt *st = NULL;
         int rc = wl__prepare(d, "PRAGMA journal_mode = WAL", &st, err);
         if (rc != 0)
@@ -520,16 +517,10 @@ static int wl__switch_to_wal(struct wl__db *d, bool *wal, struct wl_errmsg *err)
         int s = sqlite3_step(st);
         const unsigned char *mode = s == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
         *wal = mode && strcmp((const char *)mode, "wal") == 0;
-        const uint64_t waited_ms = (wl_clock_now_ns() - t0) / 1000000u;
-        const bool again = (s & 0xff) == SQLITE_BUSY && !d->busy_gave_up &&
-                           !(d->cancel && *d->cancel) && waited_ms < limit_ms;
+        /* a BUSY the handler was not called for: this loop waits with it */
+        const bool again =
+            (s & 0xff) == SQLITE_BUSY && !d->busy_gave_up && wl__busy_wait(d, n) != 0;
         if (s != SQLITE_ROW && !again) {
-            if ((s & 0xff) == SQLITE_BUSY && !d->busy_gave_up) {
-                /* this loop's wait, not the handler's (which was not called) */
-                d->busy_cancelled = d->cancel && *d->cancel;
-                d->busy_gave_up = !d->busy_cancelled;
-                d->busy_waited_ms = (int)(waited_ms < limit_ms ? waited_ms : limit_ms);
-            }
             rc = wl__fail(d, s, err, "switching to WAL journal");
             if (rc == 0) /* SQLITE_DONE: no row, never seen */
                 rc = wl_errmsg_set(err, WL_EDB, "%s: switching to WAL journal: no answer", d->path);
@@ -537,9 +528,6 @@ static int wl__switch_to_wal(struct wl__db *d, bool *wal, struct wl_errmsg *err)
         sqlite3_finalize(st);
         if (s == SQLITE_ROW || rc != 0)
             return rc;
-        uint64_t delay_ms =
-            limit_ms - waited_ms < WL__BUSY_POLL_MS ? limit_ms - waited_ms : WL__BUSY_POLL_MS;
-        wl_clock_sleep_ns(delay_ms * 1000000u);
     }
 }
 
