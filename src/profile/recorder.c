@@ -151,12 +151,6 @@ struct wl_recorder {
      * since the peak's spans end at the last mark, which the stream of
      * samples runs past */
     struct wl_span_peak span[WL_DOMAIN_COUNT];
-    /* per domain, the latest sample added that read it (bit d of
-     * read_mask) and span[d] as it was before that sample: a last mark
-     * without the domain (its read failed) ends the peak there instead */
-    struct wl_span_peak span_read[WL_DOMAIN_COUNT];
-    struct wl_sample read_last[WL_DOMAIN_COUNT];
-    uint16_t read_mask;
     struct wl_sample *held; /* (HELD_CAP) ring */
     size_t held_head, held_n;
     struct wl_peak peak[WL_DOMAIN_COUNT]; /* the result, set by wl_recorder_stop */
@@ -788,14 +782,8 @@ static void store_fail(struct wl_recorder *r, int rc, const char *what)
 static void held_add_oldest(struct wl_recorder *r)
 {
     const struct wl_sample *x = &r->held[r->held_head];
-    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
-        if ((x->valid_mask & (1u << d)) && x->t_ns > r->span[d].t0_ns) {
-            r->span_read[d] = r->span[d];
-            r->read_last[d] = *x;
-            r->read_mask |= (uint16_t)(1u << d);
-        }
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
         wl_span_peak_add(&r->span[d], x);
-    }
     r->held_head = (r->held_head + 1) % HELD_CAP;
     r->held_n--;
 }
@@ -1111,7 +1099,6 @@ int wl_recorder_start(wl_recorder *r, struct wl_errmsg *err)
     for (int d = 0; d < WL_DOMAIN_COUNT; d++)
         wl_span_peak_begin(&r->span[d], &r->start, (enum wl_domain)d, r->dom[d].peak_span_ns);
     r->held_head = r->held_n = 0;
-    r->read_mask = 0;
     atomic_store(&r->stop, 0);
     const int e = wl_signals_thread_create(&r->thread, NULL, writer_main, r);
     if (e != 0) {
@@ -1130,24 +1117,6 @@ int wl_recorder_start(wl_recorder *r, struct wl_errmsg *err)
     return 0;
 }
 
-/* The peak of domain d when the last mark has no reading of it (its
- * sensor read failed there): the window ends at the last sample that read
- * it, whose energy is the last one known. The spans as they were before
- * that sample, ended at its reading, are what adding it and ending there
- * would give; its own power counts as add would count it. */
-static void peak_end_at_last_read(struct wl_recorder *r, enum wl_domain d)
-{
-    const struct wl_sample *x = &r->read_last[d];
-    struct wl_energy_mark end = {.t_ns = wl_sample_energy_t_ns(x, d),
-                                 .valid_mask = (uint16_t)(1u << d)};
-    end.energy_uj[d] = x->energy_uj[d];
-    struct wl_peak *pk = &r->peak[d];
-    wl_span_peak_end(&r->span_read[d], &end, pk);
-    if (r->span_read[d].on && !pk->too_short &&
-        wl_sample_power_within(x, d, r->start.t_ns, UINT64_MAX))
-        wl_peak_update(pk, x, d);
-}
-
 void wl_recorder_stop(wl_recorder *r)
 {
     if (!r->thread_running)
@@ -1162,12 +1131,10 @@ void wl_recorder_stop(wl_recorder *r)
      * counts, the rest came after it */
     held_add_before(r, r->last.t_ns);
     r->held_n = 0;
-    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
-        if ((r->last.valid_mask | ~r->read_mask) & (1u << d))
-            wl_span_peak_end(&r->span[d], &r->last, &r->peak[d]);
-        else
-            peak_end_at_last_read(r, (enum wl_domain)d);
-    }
+    /* a domain the last mark lacks (its read failed) peaks up to its last
+     * reading (wl_span_peak_end) */
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        wl_span_peak_end(&r->span[d], &r->last, &r->peak[d]);
 }
 
 void wl_recorder_get_totals(wl_recorder *r, struct wl_recorder_totals *out)

@@ -1018,8 +1018,8 @@ void wl_span_peak_begin(struct wl_span_peak *sp, const struct wl_energy_mark *be
     sp->on = (unsigned)d < WL_DOMAIN_COUNT && (begin->valid_mask & (1u << d));
     sp->whole = span_ns == WL_PEAK_SPAN_UNKNOWN;
     sp->min_ns = sp->whole ? 0 : span_ns - span_ns / 10; /* the sampler's own 10 % slack */
-    sp->t0_ns = sp->cur_t_ns = begin->t_ns;
-    sp->e0_uj = sp->cur_e_uj = sp->on ? begin->energy_uj[d] : 0;
+    sp->t0_ns = sp->s.cur_t_ns = begin->t_ns;
+    sp->e0_uj = sp->s.cur_e_uj = sp->on ? begin->energy_uj[d] : 0;
 }
 
 void wl_span_peak_add(struct wl_span_peak *sp, const struct wl_sample *x)
@@ -1027,57 +1027,88 @@ void wl_span_peak_add(struct wl_span_peak *sp, const struct wl_sample *x)
     if (!sp->on || x->t_ns <= sp->t0_ns)
         return;
     const enum wl_domain d = sp->d;
-    sp->phase = x->phase;
-    /* x comes before the end (the caller's part), so its power window lies
-     * inside the window as soon as it starts late enough */
-    if (wl_sample_power_within(x, d, sp->t0_ns, UINT64_MAX))
-        wl_peak_update(&sp->pk, x, d);
+    struct wl_span_state *s = &sp->s;
     /* a span runs to when x's energy was read, not to x's time (the middle
      * of all the sensors' reads): a span's energy over a duration it does
      * not cover put peaks of a constant power 1-3 % above its average */
     const uint64_t te = wl_sample_energy_t_ns(x, d);
-    if (sp->whole || !(x->valid_mask & (1u << d)) || te <= sp->cur_t_ns ||
-        te - sp->cur_t_ns < sp->min_ns)
+    /* x comes before the end (the caller's part), so its power window lies
+     * inside the window as soon as it starts late enough */
+    const bool within = wl_sample_power_within(x, d, sp->t0_ns, UINT64_MAX);
+    if (x->valid_mask & (1u << d)) {
+        /* where an end without d ends the window: s before x, x's reading */
+        sp->have_read = true;
+        sp->before_read = *s;
+        sp->read_t_ns = te;
+        sp->read_e_uj = x->energy_uj[d];
+        memset(&sp->read_pk, 0, sizeof sp->read_pk);
+        if (within)
+            wl_peak_update(&sp->read_pk, x, d);
+    }
+    s->phase = x->phase;
+    if (within)
+        wl_peak_update(&s->pk, x, d);
+    if (sp->whole || !(x->valid_mask & (1u << d)) || te <= s->cur_t_ns ||
+        te - s->cur_t_ns < sp->min_ns)
         return;
-    if (sp->have_prev)
-        span_peak(&sp->pk, sp->prev_t_ns, sp->prev_e_uj, sp->cur_t_ns, sp->cur_e_uj,
-                  sp->prev_phase);
-    sp->prev_t_ns = sp->cur_t_ns;
-    sp->prev_e_uj = sp->cur_e_uj;
-    sp->prev_phase = sp->phase;
-    sp->have_prev = true;
-    sp->cur_t_ns = te;
-    sp->cur_e_uj = x->energy_uj[d];
+    if (s->have_prev)
+        span_peak(&s->pk, s->prev_t_ns, s->prev_e_uj, s->cur_t_ns, s->cur_e_uj, s->prev_phase);
+    s->prev_t_ns = s->cur_t_ns;
+    s->prev_e_uj = s->cur_e_uj;
+    s->prev_phase = s->phase;
+    s->have_prev = true;
+    s->cur_t_ns = te;
+    s->cur_e_uj = x->energy_uj[d];
 }
 
-void wl_span_peak_end(struct wl_span_peak *sp, const struct wl_energy_mark *end, struct wl_peak *pk)
+/* The peak of the spans s over [t0, t1], t1 with energy e1: wl_span_peak_end's part. */
+static void span_state_end(const struct wl_span_peak *sp, const struct wl_span_state *s,
+                           uint64_t t1, uint64_t e1, struct wl_peak *pk)
 {
-    memset(pk, 0, sizeof *pk);
-    const uint64_t t0 = sp->t0_ns, t1 = end->t_ns;
-    if (!sp->on || !(end->valid_mask & (1u << sp->d)))
-        return;
+    const uint64_t t0 = sp->t0_ns;
     if ((t1 > t0 ? t1 - t0 : 0) < sp->min_ns) {
         pk->too_short = true;
         return;
     }
     if (t1 <= t0)
         return;
-    const uint64_t e1 = end->energy_uj[sp->d];
-    *pk = sp->pk;
+    *pk = s->pk;
     /* whole (no span length known): add closed no span and min_ns is 0, so
      * the open span [t0, t1] is the one span, in the second branch */
-    if (sp->cur_t_ns >= t1) {
+    if (s->cur_t_ns >= t1) {
         /* a sample at or past the end was added: the spans no longer
          * partition the window, so keep the promise with its own average */
-        span_peak(pk, t0, sp->e0_uj, t1, e1, sp->phase);
-    } else if (t1 - sp->cur_t_ns >= sp->min_ns) {
-        if (sp->have_prev)
-            span_peak(pk, sp->prev_t_ns, sp->prev_e_uj, sp->cur_t_ns, sp->cur_e_uj, sp->prev_phase);
-        span_peak(pk, sp->cur_t_ns, sp->cur_e_uj, t1, e1, sp->phase);
+        span_peak(pk, t0, sp->e0_uj, t1, e1, s->phase);
+    } else if (t1 - s->cur_t_ns >= sp->min_ns) {
+        if (s->have_prev)
+            span_peak(pk, s->prev_t_ns, s->prev_e_uj, s->cur_t_ns, s->cur_e_uj, s->prev_phase);
+        span_peak(pk, s->cur_t_ns, s->cur_e_uj, t1, e1, s->phase);
     } else {
         /* the short remainder joins the span before it (there is one: the
          * window is at least min_ns long, so the open span is not its first) */
-        span_peak(pk, sp->prev_t_ns, sp->prev_e_uj, t1, e1, sp->prev_phase);
+        span_peak(pk, s->prev_t_ns, s->prev_e_uj, t1, e1, s->prev_phase);
+    }
+}
+
+void wl_span_peak_end(struct wl_span_peak *sp, const struct wl_energy_mark *end, struct wl_peak *pk)
+{
+    memset(pk, 0, sizeof *pk);
+    if (!sp->on)
+        return;
+    if (end->valid_mask & (1u << sp->d)) {
+        span_state_end(sp, &sp->s, end->t_ns, end->energy_uj[sp->d], pk);
+        return;
+    }
+    if (!sp->have_read)
+        return;
+    /* the end's read of d failed: the window ends at the last reading of
+     * it, which is what adding that sample to the spans before it and
+     * ending there gives, its own power counted as add counts it */
+    span_state_end(sp, &sp->before_read, sp->read_t_ns, sp->read_e_uj, pk);
+    if (!pk->too_short && sp->read_pk.t_ns && sp->read_pk.power_w > pk->power_w) {
+        pk->power_w = sp->read_pk.power_w;
+        pk->t_ns = sp->read_pk.t_ns;
+        pk->phase = sp->read_pk.phase;
     }
 }
 

@@ -232,9 +232,11 @@ void wl_peak_update(struct wl_peak *pk, const struct wl_sample *s, enum wl_domai
  * The spans cover w, so the peak is never below w's average power
  * (wl_energy_window_avg_w: a weighted mean of theirs), where the samples'
  * own windows alone can miss the edges of w, the time before the first
- * window that fits and after the last. No peak when w is shorter than 90 %
- * of span_ns (pk->too_short: the one place that rule is kept) or has no
- * value for d. span_ns WL_PEAK_SPAN_UNKNOWN (a
+ * window that fits and after the last. When w's end has no value for d
+ * (its read failed there), w ends at the last sample in it that read d,
+ * at that reading. No peak when w is shorter than 90 % of span_ns
+ * (pk->too_short: the one place that rule is kept), or its begin, or its
+ * end and every sample in it, have no value for d. span_ns WL_PEAK_SPAN_UNKNOWN (a
  * counter whose window is not known): w is the one span, so the peak is
  * w's average, or a higher sample power inside it. */
 void wl_window_peak(const struct wl_sample *samples, size_t n, const struct wl_energy_window *w,
@@ -252,24 +254,38 @@ void wl_window_peak(const struct wl_sample *samples, size_t n, const struct wl_e
  * slip in, the spans no longer partition the window, and end then also
  * takes the window's own average, so the peak is still never below it.
  * State only, caller-owned (no allocation); one thread at a time. */
-struct wl_span_peak {
-    enum wl_domain d;
-    bool on;                       /* begin has a value for d */
-    bool whole;                    /* span_ns WL_PEAK_SPAN_UNKNOWN: the window is one span */
+/* The spans of a wl_span_peak so far (its open one, the closed one before
+ * it, the peak of those before). */
+struct wl_span_state {
     bool have_prev;                /* prev_* hold a closed span */
-    uint64_t min_ns;               /* a span's least duration: 90 % of span_ns */
-    uint64_t t0_ns, e0_uj;         /* the begin mark */
     uint64_t cur_t_ns, cur_e_uj;   /* the open span's start */
     uint64_t prev_t_ns, prev_e_uj; /* the closed span before it: [prev, cur], counted
                                       only once it cannot take in the remainder */
     uint32_t prev_phase, phase;    /* tag at [prev, cur]'s end; the latest sample's */
     struct wl_peak pk;             /* peak so far (t_ns 0: none) */
 };
+struct wl_span_peak {
+    enum wl_domain d;
+    bool on;               /* begin has a value for d */
+    bool whole;            /* span_ns WL_PEAK_SPAN_UNKNOWN: the window is one span */
+    uint64_t min_ns;       /* a span's least duration: 90 % of span_ns */
+    uint64_t t0_ns, e0_uj; /* the begin mark */
+    struct wl_span_state s;
+    /* the latest sample added that read d (have_read): its energy reading
+     * (read_t_ns: wl_sample_energy_t_ns), its own power if it counts
+     * (read_pk, t_ns 0: not), and s as it was before it; an end mark
+     * without d (its read failed) ends the window there instead */
+    bool have_read;
+    uint64_t read_t_ns, read_e_uj;
+    struct wl_peak read_pk;
+    struct wl_span_state before_read;
+};
 void wl_span_peak_begin(struct wl_span_peak *sp, const struct wl_energy_mark *begin,
                         enum wl_domain d, uint64_t span_ns);
 void wl_span_peak_add(struct wl_span_peak *sp, const struct wl_sample *x);
 /* The window's peak into *pk (zeroed first; t_ns 0: no peak), as
- * wl_window_peak describes; sp is spent. */
+ * wl_window_peak describes; sp is spent. An end without a value for d ends
+ * the window at the last sample added that read d. */
 void wl_span_peak_end(struct wl_span_peak *sp, const struct wl_energy_mark *end,
                       struct wl_peak *pk);
 

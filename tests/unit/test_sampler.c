@@ -1149,6 +1149,35 @@ static void test_window_peak_of_an_unknown_span(void **state)
     assert_int_equal(pk.t_ns, buf[7].t_ns);
 }
 
+/* The end mark's read of the domain failed (`measure`'s command window
+ * ending on a failed read): the window ends at the last sample in it that
+ * read the domain (245 ms), so the peak is the one of the window [0, 245]
+ * ms, [0, 95] at 1850 mJ / 95 ms; it was none (the recorder alone had this
+ * rule). With no sample that read it, still none. */
+static void test_window_peak_when_the_end_lacks_the_domain(void **state)
+{
+    (void)state;
+    const enum wl_domain d = WL_DOMAIN_PACKAGE;
+    struct wl_sample buf[32];
+    const size_t n = edges_samples(buf);
+    struct wl_energy_window w;
+    struct wl_peak want, pk;
+    edges_window(&w, 245);
+    wl_window_peak(buf, n, &w, d, 100 * MS_NS, &want);
+    assert_near(want.power_w, 1850.0 / 95.0, 1e-9, "the window to the last reading");
+    edges_window(&w, 250);
+    w.end.valid_mask = 0;
+    w.end.energy_uj[d] = 0;
+    wl_window_peak(buf, n, &w, d, 100 * MS_NS, &pk);
+    assert_true(pk.t_ns != 0);
+    assert_true(pk.power_w == want.power_w);
+    assert_int_equal(pk.t_ns, want.t_ns);
+    for (size_t i = 0; i < n; i++)
+        buf[i].valid_mask = 0;
+    wl_window_peak(buf, n, &w, d, 100 * MS_NS, &pk);
+    assert_int_equal(pk.t_ns, 0);
+}
+
 /* A counter that moves every 100 ms is too slow for the probe at open: its
  * window is learned while sampling. At open it is unknown (0, no peak
  * span: the recorder's provenance stores no window); wl_sampler_domain_now()
@@ -1405,6 +1434,7 @@ int main(void)
         cmocka_unit_test(test_window_peak_of_short_windows),
         cmocka_unit_test(test_window_peak_of_read_powers),
         cmocka_unit_test(test_window_peak_of_an_unknown_span),
+        cmocka_unit_test(test_window_peak_when_the_end_lacks_the_domain),
         cmocka_unit_test(test_slow_counter_window_is_learned),
         cmocka_unit_test(test_span_peak_of_the_window_peak_cases),
         cmocka_unit_test(test_span_peak_agrees_with_window_peak),
