@@ -816,20 +816,6 @@ const char *wl_summary_gaps_text(const struct wl_summary_gaps *g, char *buf, siz
 }
 
 /* The domains (bit d) named in a JSON array of domain names. */
-static uint32_t wl__domain_bits(const json_t *arr)
-{
-    uint32_t bits = 0;
-    size_t i;
-    const json_t *v;
-    json_array_foreach(arr, i, v)
-    {
-        enum wl_domain d;
-        if (json_is_string(v) && wl_domain_parse(json_string_value(v), &d) == 0)
-            bits |= wl__bit(d);
-    }
-    return bits;
-}
-
 /* runs.extra "energy_unknown": {"start": [domains], "end": [domains],
  * "sections": n, "token_rows": n}, and "samples_lost" */
 static void wl__energy_unknown(const json_t *x, struct wl_summary *s)
@@ -840,8 +826,8 @@ static void wl__energy_unknown(const json_t *x, struct wl_summary *s)
     const json_t *o = json_is_object(x) ? json_object_get(x, "energy_unknown") : NULL;
     if (json_is_object(o)) {
         u->known = true;
-        u->unread_start = wl__domain_bits(json_object_get(o, "start"));
-        u->unread_end = wl__domain_bits(json_object_get(o, "end"));
+        u->unread_start = wl_json_domain_mask(json_object_get(o, "start"));
+        u->unread_end = wl_json_domain_mask(json_object_get(o, "end"));
         const json_t *v = json_object_get(o, "sections");
         u->n_sections = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
         v = json_object_get(o, "token_rows");
@@ -854,15 +840,8 @@ static json_t *wl__energy_unknown_json(const struct wl_summary_energy_unknown *u
     if (!u->known)
         return json_null();
     json_t *o = json_object();
-    const uint32_t masks[2] = {u->unread_start, u->unread_end};
-    const char *keys[2] = {"start", "end"};
-    for (int k = 0; k < 2; k++) {
-        json_t *arr = json_array();
-        for (int d = 0; d < WL_DOMAIN_COUNT; d++)
-            if (masks[k] & wl__bit((enum wl_domain)d))
-                json_array_append_new(arr, json_string(wl_domain_name((enum wl_domain)d)));
-        json_object_set_new(o, keys[k], arr);
-    }
+    json_object_set_new(o, "start", wl_json_domain_names(u->unread_start));
+    json_object_set_new(o, "end", wl_json_domain_names(u->unread_end));
     json_object_set_new(o, "sections", json_integer(u->n_sections));
     json_object_set_new(o, "token_rows", json_integer(u->n_token_rows));
     return o;
@@ -1050,12 +1029,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(tot, "baseline_power_w", wl_json_real_or_null(s->baseline_power_w));
     json_object_set_new(tot, "dynamic_energy_j", wl_json_real_or_null(s->dynamic_energy_j));
     json_object_set_new(tot, "baseline_status", json_string(wl_summary_baseline_key(s->baseline)));
-    json_t *miss = json_array();
-    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
-        if (s->baseline_missing & wl__bit((enum wl_domain)d))
-            json_array_append_new(miss, json_string(wl_domain_name((enum wl_domain)d)));
-    }
-    json_object_set_new(tot, "baseline_missing_domains", miss);
+    json_object_set_new(tot, "baseline_missing_domains", wl_json_domain_names(s->baseline_missing));
     json_object_set_new(tot, "nothing_recorded", json_boolean(s->nothing_recorded));
     json_object_set_new(tot, "energy_unknown", wl__energy_unknown_json(&s->energy_unknown));
     json_object_set_new(tot, "samples_lost", json_integer(s->samples_lost));

@@ -1265,15 +1265,6 @@ uint64_t wl_recorder_samples_lost(wl_recorder *r)
     return st.n_overflow;
 }
 
-static json_t *domain_names_json(uint16_t mask)
-{
-    json_t *a = json_array();
-    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
-        if (mask & (1u << d))
-            json_array_append_new(a, json_string(wl_domain_name((enum wl_domain)d)));
-    return a;
-}
-
 /* runs.extra "energy_unknown" (recorder.h) when an energy is unknown
  * because a sensor read failed at a mark; nothing otherwise. */
 static void store_energy_unknown(struct wl_recorder *r, const struct wl_recorder_totals *t)
@@ -1281,8 +1272,8 @@ static void store_energy_unknown(struct wl_recorder *r, const struct wl_recorder
     if (!t->unread_start && !t->unread_end && !t->n_sections_unknown && !t->n_token_rows_unknown)
         return;
     json_t *j = json_object();
-    json_object_set_new(j, "start", domain_names_json(t->unread_start));
-    json_object_set_new(j, "end", domain_names_json(t->unread_end));
+    json_object_set_new(j, "start", wl_json_domain_names(t->unread_start));
+    json_object_set_new(j, "end", wl_json_domain_names(t->unread_end));
     json_object_set_new(j, "sections", json_integer(t->n_sections_unknown));
     json_object_set_new(j, "token_rows", json_integer(t->n_token_rows_unknown));
     char *text = json_dumps(j, JSON_COMPACT);

@@ -24,11 +24,7 @@ static json_t *gap_json(const struct wl_sampler_gap *g, uint64_t origin_ns)
     json_object_set_new(o, "counter_fell", json_boolean(g->counter_fell));
     json_object_set_new(o, "energy_counted", json_boolean(g->lost_mask == 0));
     json_object_set_new(o, "sensor", g->backend ? json_string(g->backend) : json_null());
-    json_t *doms = json_array();
-    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
-        if (g->domain_mask & (1u << d))
-            json_array_append_new(doms, json_string(wl_domain_name((enum wl_domain)d)));
-    json_object_set_new(o, "domains", doms);
+    json_object_set_new(o, "domains", wl_json_domain_names(g->domain_mask));
     return o;
 }
 

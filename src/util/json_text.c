@@ -5,6 +5,7 @@
 #include "util/json_text.h"
 
 #include "util/utf8.h"
+#include "wattlens/energy.h"
 #include "wattlens/error.h"
 
 #include <math.h>
@@ -138,4 +139,27 @@ int wl_json_put(FILE *f, const json_t *j, size_t flags, bool terminal)
     int rc = wl_utf8_put_terminal_json(f, text, strlen(text));
     free(text);
     return rc == 0 ? 0 : WL_EIO;
+}
+
+json_t *wl_json_domain_names(uint32_t mask)
+{
+    json_t *a = json_array();
+    for (int d = 0; a && d < WL_DOMAIN_COUNT; d++)
+        if (mask & (1u << d))
+            json_array_append_new(a, json_string(wl_domain_name((enum wl_domain)d)));
+    return a;
+}
+
+uint32_t wl_json_domain_mask(const json_t *arr)
+{
+    uint32_t bits = 0;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        enum wl_domain d;
+        if (json_is_string(v) && wl_domain_parse(json_string_value(v), &d) == 0)
+            bits |= 1u << d;
+    }
+    return bits;
 }

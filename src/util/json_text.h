@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* How every JSON output writes a real number (jansson's dump flag): 15
@@ -36,6 +37,14 @@
  * json_real refuses (the key set to it would be dropped, the array item
  * lost and every later one shifted). One rule for every JSON output. */
 json_t *wl_json_real_or_null(double v);
+
+/* A mask of domains (bit d: enum wl_domain d) as a JSON array of their
+ * names (wl_domain_name), in domain order; the one way every JSON output
+ * and runs.extra key writes a set of domains. */
+json_t *wl_json_domain_names(uint32_t mask);
+/* The inverse: the mask of the names in arr that wl_domain_parse knows
+ * (others, and anything not a string, are skipped); 0 for a non-array. */
+uint32_t wl_json_domain_mask(const json_t *arr);
 
 /* Suffix of the field that carries the exact bytes of a text field. */
 #define WL_JSON_HEX_SUFFIX "_hex"
