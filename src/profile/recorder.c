@@ -1014,7 +1014,7 @@ static void write_published(struct wl_recorder *r)
  * engine's threads (CFS weight ~10 %) and catches up in their gaps and at
  * finish, which loses nothing (records are preallocated for the whole run;
  * the sampler's ring holds 80 s of samples; what it overwrote all the same
- * is counted: wl_recorder_samples_lost). It is never starved outright, so
+ * is counted: samples_lost). It is never starved outright, so
  * rows still reach the database during long runs. */
 #define WRITER_NICE 10
 
@@ -1258,7 +1258,10 @@ char *wl_recorder_provenance_json(wl_recorder *r)
 _Static_assert(sizeof((struct wl_domain_info *)0)->sources <= WL_STORE_SOURCE_SIZE,
                "a summary must hold every source the sampler names");
 
-uint64_t wl_recorder_samples_lost(wl_recorder *r)
+/* Samples the sampler overwrote before the recorder stored them (0
+ * normally: the ring holds sample_ring_capacity samples and is drained
+ * every interval_ms, and during the settle and the baseline). */
+static uint64_t samples_lost(wl_recorder *r)
 {
     struct wl_sampler_stats st;
     wl_sampler_stats(r->smp, &st);
@@ -1289,11 +1292,11 @@ int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f)
     if (!r->run)
         return 0;
     /* the sampler's gaps (energy not counted) go with the run; a failure is logged */
-    wl_run_gaps_store_sampler(r->run, r->smp, r->origin.t_ns);
+    store_fail(r, wl_run_gaps_store_sampler(r->run, r->smp, r->origin.t_ns), "the sensor gaps");
     struct wl_recorder_totals t;
     wl_recorder_get_totals(r, &t);
     store_energy_unknown(r, &t);
-    const uint64_t lost = wl_recorder_samples_lost(r);
+    const uint64_t lost = samples_lost(r);
     if (lost) {
         char text[32];
         snprintf(text, sizeof text, "%llu", (unsigned long long)lost);

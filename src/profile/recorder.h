@@ -176,11 +176,6 @@ int wl_recorder_sequence_energy(wl_recorder *r, int32_t n_seq, const int32_t *n_
  * frees): sources, scope, method per domain, resolution, sampler rate. */
 char *wl_recorder_provenance_json(wl_recorder *r);
 
-/* Samples the sampler overwrote before the recorder stored them (0
- * normally: the ring holds sample_ring_capacity samples and is drained
- * every interval_ms, and during the settle and the baseline). */
-uint64_t wl_recorder_samples_lost(wl_recorder *r);
-
 struct wl_recorder_finish {
     enum wl_run_status status; /* complete, cancelled or failed */
     const char *response;      /* generated text */

@@ -2,7 +2,6 @@
 #include "profile/run_gaps.h"
 
 #include "util/json_text.h"
-#include "util/log.h"
 #include "wattlens/energy.h"
 #include "wattlens/error.h"
 
@@ -89,9 +88,5 @@ int wl_run_gaps_store_sampler(wl_store_run *run, wl_sampler *s, uint64_t origin_
         wl_sampler_stats(s, &st);
         total = st.n_gaps;
     }
-    const int rc = wl_run_gaps_store(run, gaps, n, total, origin_ns);
-    if (rc != 0)
-        wl_log_warn("profile", "cannot store the run's %llu sensor gap(s): %s",
-                    (unsigned long long)total, wl_strerror(rc));
-    return rc;
+    return wl_run_gaps_store(run, gaps, n, total, origin_ns);
 }

@@ -34,8 +34,8 @@ int wl_run_gaps_store(wl_store_run *run, const struct wl_sampler_gap *gaps, size
                       uint64_t n_total, uint64_t origin_ns);
 
 /* wl_run_gaps_store with the gaps sampler s has recorded so far (it may
- * still run). A failure is logged as a warning (the run's own finish
- * reports a store that cannot be written) and returned. */
+ * still run). A failure is returned (the recorder's finish keeps it as its
+ * store error, as for its other runs.extra keys). */
 int wl_run_gaps_store_sampler(wl_store_run *run, wl_sampler *s, uint64_t origin_ns);
 
 #endif
