@@ -368,12 +368,17 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
                 r->n_samples, (unsigned)r->sample_stride, (unsigned long long)r->n_samples_dropped);
     for (size_t i = 0; i < r->n_gaps; i++) {
         const struct wl_sampler_gap *g = &r->gaps[i];
-        if (g->counter_fell)
+        /* "NOT counted" as the summary line below decides it (lost_mask: a
+         * discontinuity, or a failed read of a power-only channel) */
+        char till[32];
+        if (g->t_end_ns)
+            snprintf(till, sizeof till, "%.3f s", (double)(g->t_end_ns - r->t0_ns) / 1e9);
+        if (g->lost_mask)
             fprintf(f,
-                    "  sensor gap      %.3f s .. %.3f s (%s: its energy\n"
+                    "  sensor gap      %.3f s .. %s (%s: its energy\n"
                     "                  in between is NOT counted; the figures are low by it)\n",
-                    (double)(g->t_start_ns - r->t0_ns) / 1e9,
-                    (double)(g->t_end_ns - r->t0_ns) / 1e9, wl_sampler_gap_why(g));
+                    (double)(g->t_start_ns - r->t0_ns) / 1e9, g->t_end_ns ? till : "end",
+                    wl_sampler_gap_why(g));
         else
             fprintf(f, "  sensor gap      %.3f s .. %s (%s)\n",
                     (double)(g->t_start_ns - r->t0_ns) / 1e9, g->t_end_ns ? "recovered" : "end",
