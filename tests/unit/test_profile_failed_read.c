@@ -310,6 +310,15 @@ static void test_a_failed_read_at_the_end_leaves_the_run_energy_unknown(void **s
     const double peak = query_real(f->db, "SELECT peak_power_w FROM run_domains");
     if (!(base > 0) || !(peak > 0))
         fail_msg("package baseline %.3f W, peak %.3f W: both should be kept", base, peak);
+    /* both of the fake's constant TRUE_W: a peak over spans of about one
+     * 5 ms sample is off by the writer's longest gap G / 5 ms (1.3 x allows
+     * G = 1.5 ms), the 50 ms baseline by G / 50 ms (1.1 x allows 5 ms) */
+    const uint64_t gap_ns = wl_fake_powercap_max_gap_ns(f->fp);
+    struct wl_fake_verdict v = {0};
+    wl_fake_check_range(&v, "package peak (W)", peak, TRUE_W * 0.9, TRUE_W * 1.3, TRUE_W, gap_ns,
+                        1500000);
+    wl_fake_check_range(&v, "package baseline (W)", base, TRUE_W * 0.9, TRUE_W * 1.1, TRUE_W,
+                        gap_ns, 5000000);
     /* token 3 (sampling, detokenize) and post_inference's cleanup */
     assert_true(query_real(f->db, "SELECT count(*) FROM sections WHERE energy_j IS NULL") == 3.0);
     assert_true(query_real(f->db, "SELECT count(*) FROM tokens WHERE energy_j IS NULL") == 1.0);
@@ -340,6 +349,7 @@ static void test_a_failed_read_at_the_end_leaves_the_run_energy_unknown(void **s
     free(out);
     free(err);
     close_fixture(f);
+    wl_fake_verdict_end(&v);
 }
 
 int main(void)
