@@ -6,8 +6,9 @@
  * `run` and `measure` print. Before, neither writer stored a gap: a run
  * whose counter reset mid-generation read as a plain measured energy.
  * The `run` case drives a recorder by hand over a static fake powercap
- * zone whose counter the test moves back between two marks (no writer
- * thread, no timing).
+ * zone whose counter the test moves back between two marks (the recorder's
+ * writer and sampler threads run, every 10 ms, but no assertion depends on
+ * their timing).
  */
 #include "test_support.h"
 
