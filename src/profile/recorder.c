@@ -1056,7 +1056,8 @@ int wl_recorder_baseline(wl_recorder *r, uint64_t settle_ns, uint64_t baseline_n
      * first samples */
     struct wl_sampler_stats st;
     wl_sampler_stats(r->smp, &st);
-    const size_t cap = r->p.sample_ring_capacity ? r->p.sample_ring_capacity : 8192;
+    const size_t cap =
+        r->p.sample_ring_capacity ? r->p.sample_ring_capacity : WL_SAMPLER_DEFAULT_RING;
     uint64_t slice_ns = st.interval_ns * (uint64_t)cap / 4;
     if (slice_ns == 0 || slice_ns > 1000000000ull)
         slice_ns = 1000000000ull;

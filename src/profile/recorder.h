@@ -69,7 +69,8 @@ struct wl_recorder_params {
                                                following this process */
     uint64_t sample_interval_ns;            /* power sampling; 0 = the sampler's default */
     size_t sample_ring_capacity;            /* samples the sampler holds until the recorder stores
-                                               them; 0 = the sampler's default (8192: 80 s at 10 ms) */
+                                               them; 0 = the sampler's default (WL_SAMPLER_DEFAULT_RING: 82 s
+                                               at 10 ms) */
     wl_store_run *run;         /* optional; borrowed until wl_recorder_finish */
     int interval_ms;           /* writer thread period (default 50) */
 };

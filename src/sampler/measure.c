@@ -379,7 +379,7 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
     if (p->baseline_ns) {
         wl_sampler_set_phase(s, WL_MEASURE_PHASE_BASELINE);
         /* drained every 100 ms, as while the command runs: the ring holds
-         * ring_capacity samples (8192 by default, 82 s at 10 ms; --baseline
+         * ring_capacity samples (WL_SAMPLER_DEFAULT_RING by default, 82 s at 10 ms; --baseline
          * allows an hour) */
         struct drain_job job = {s, p, out};
         int brc = wl_sampler_baseline_each(s, p->baseline_ns, cancel, 100000000ull, drain_job_run,

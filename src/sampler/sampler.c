@@ -247,7 +247,7 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
         return WL_ENOMEM;
     s->set = set;
     s->n_sensors = n;
-    s->ring_cap = p.ring_capacity ? p.ring_capacity : 8192;
+    s->ring_cap = p.ring_capacity ? p.ring_capacity : WL_SAMPLER_DEFAULT_RING;
     s->ring = calloc(s->ring_cap, sizeof *s->ring);
     if (!s->ring) {
         free(s);

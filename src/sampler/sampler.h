@@ -172,9 +172,12 @@ struct wl_sampler_stats {
     struct wl_peak peak[WL_DOMAIN_COUNT];
 };
 
+/* The ring's capacity when wl_sampler_params.ring_capacity is 0: 82 s at 10 ms. */
+#define WL_SAMPLER_DEFAULT_RING 8192
+
 struct wl_sampler_params {
     uint64_t interval_ns; /* 0: 10 ms, or 100 ms when powermetrics is among the sensors */
-    size_t ring_capacity; /* samples kept until drained; 0: 8192 */
+    size_t ring_capacity; /* samples kept until drained; 0: WL_SAMPLER_DEFAULT_RING */
 };
 
 #define WL_SAMPLER_MAX_GAPS 64
