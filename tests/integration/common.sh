@@ -24,16 +24,13 @@ trap 'st=$?; if san_reports; then echo "FAIL: sanitizer reports:" >&2; cat "$tmp
 WL_IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export WL_IT_DIR
 
-# skip_no_data WHAT: the shared test data (../shared/testdata) lacks WHAT:
-# the whole test is skipped (exit 77, reported by ctest as skipped), or
-# fails when WL_REQUIRE_TESTDATA is set (CI sets it: there, missing data is
-# a broken set-up, not a reason to pass).
+# skip_no_data PATH: have_data for a whole test: without PATH the test is
+# skipped (exit 77, reported by ctest as skipped), or fails when
+# WL_REQUIRE_TESTDATA is set (.ci/run sets it where ../shared/testdata
+# exists: a file missing there is a broken set-up, not a reason to pass).
 skip_no_data() {
-  if [ -n "${WL_REQUIRE_TESTDATA:-}" ]; then
-    echo "FAIL: shared test data missing: $1 (WL_REQUIRE_TESTDATA is set)"
-    exit 1
-  fi
-  echo "SKIP: shared test data missing: $1"
+  have_data "$1" && return 0
+  [ -n "${WL_REQUIRE_TESTDATA:-}" ] && exit 1
   exit 77
 }
 
