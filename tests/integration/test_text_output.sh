@@ -165,7 +165,10 @@ PY
 if command -v script >/dev/null 2>&1; then
   tm="$tmp/$(printf 't\033[31m\302\233')".gguf
   cp "$M" "$tm"
-  script -qec "$(printf '%q ' "$W" bench -m "$tm" -p 0 -n 1 -r 1 -t 1 --no-warmup -o csv)" /dev/null \
+  # script(1) runs the line with $SHELL, which may be dash: no bash quoting
+  # in it, the paths reach it through the environment
+  WL_T_W=$W WL_T_M=$tm script -qec \
+    '"$WL_T_W" bench -m "$WL_T_M" -p 0 -n 1 -r 1 -t 1 --no-warmup -o csv' /dev/null \
     >"$tmp/bench-tty.csv" 2>&1
   python3 - "$tmp/bench-tty.csv" <<'PY' && ok "bench -o csv on a terminal escapes the model path" || bad "bench -o csv on a terminal: $(od -c "$tmp/bench-tty.csv" | head -20)"
 import sys
