@@ -20,6 +20,9 @@ unset v
 # the exit status is the script's, or 1 when a sanitizer wrote a report
 san_reports() { compgen -G "$tmp/san/*" >/dev/null; }
 trap 'st=$?; if san_reports; then echo "FAIL: sanitizer reports:" >&2; cat "$tmp"/san/* >&2; st=1; fi; rm -rf "$tmp"; exit $st' EXIT
+# script(1) and others run command lines with $SHELL: make it the plain
+# POSIX shell, as on CI, so a bash-only line fails here too
+export SHELL=/bin/sh
 # this directory, for the Python helpers next to the tests (sigint_blocked.py)
 WL_IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export WL_IT_DIR
