@@ -120,14 +120,28 @@ struct convert_job {
     int64_t ne0;
     uint64_t n_rows;
     size_t in_row, out_row;
-    float *rows; /* nth x ne0 */
+    float *rows;  /* nth x ne0; x 2 when narrows: the converted row read back */
+    bool narrows; /* dst is F16 or BF16: a finite value can become an infinity */
     uint8_t *raw; /* nth x in_row: aligned copies of the source rows, or NULL
                    * when src is aligned (a file with general.alignment 1 or 2
                    * can put a tensor at an odd address; the row converters
                    * read fp16 fields and floats, which must be aligned) */
     atomic_int rc;
     _Atomic int64_t bad_row; /* a row holding NaN or an infinity, -1 while none */
+    _Atomic int64_t big_row; /* a row whose finite value overflows dst, -1 while none */
+    _Atomic float big_value; /* that value */
 };
+
+/* The first i where x[i] is finite and back[i] (x converted and read back)
+ * is not, or -1 (n floats each). */
+static int64_t first_overflow(const float *x, const float *back, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        if (isfinite(x[i]) && !isfinite(back[i]))
+            return i;
+    }
+    return -1;
+}
 
 /* Whether the n floats at x are all finite (no NaN, no infinity). */
 static bool all_finite(const float *x, int64_t n)
@@ -160,8 +174,22 @@ static void convert_share(void *arg, int ith, int nth)
             atomic_store(&j->bad_row, r);
             rc = WL_EFORMAT;
         }
+        uint8_t *out = j->dst + (size_t)r * j->out_row;
         if (rc == 0)
-            rc = wl_quantize_row(j->dst_type, row, j->dst + (size_t)r * j->out_row, j->ne0);
+            rc = wl_quantize_row(j->dst_type, row, out, j->ne0);
+        /* a float type keeps NaN and infinities, but a finite weight beyond
+         * its range (F16: +-65504) would become one: the file would not
+         * hold what the model holds */
+        if (rc == 0 && j->narrows) {
+            float *back = j->rows + ((size_t)nth + (size_t)ith) * (size_t)j->ne0;
+            rc = wl_dequantize_row(j->dst_type, out, back, j->ne0);
+            const int64_t i = rc == 0 ? first_overflow(row, back, j->ne0) : -1;
+            if (i >= 0) {
+                atomic_store(&j->big_value, row[i]);
+                atomic_store(&j->big_row, r);
+                rc = WL_ERANGE;
+            }
+        }
         if (rc) {
             atomic_store(&j->rc, rc);
             return;
@@ -171,9 +199,12 @@ static void convert_share(void *arg, int ith, int nth)
 
 /* Converts tensor t from its type to dst_type into dst (out_bytes), on
  * pool's threads. WL_EFORMAT with *bad_row set: a row that holds NaN or an
- * infinity, which a block type cannot keep. */
+ * infinity, which a block type cannot keep. WL_ERANGE with *big_row and
+ * *big_value set: a row holding a finite value that dst_type (F16, BF16)
+ * would make infinite. */
 static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
-                       struct wl_threadpool *pool, void *dst, int64_t *bad_row)
+                       struct wl_threadpool *pool, void *dst, int64_t *bad_row, int64_t *big_row,
+                       float *big_value)
 {
     const uint64_t ne0 = t->ne[0];
     const int nth = wl_threadpool_n_threads(pool);
@@ -186,12 +217,15 @@ static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
         .n_rows = ne0 ? t->n_elements / ne0 : 0,
         .in_row = wl_quant_row_bytes(t->type, (int64_t)ne0),
         .out_row = wl_quant_row_bytes(dst_type, (int64_t)ne0),
+        .narrows = dst_type == WL_TTYPE_F16 || dst_type == WL_TTYPE_BF16,
     };
     atomic_init(&j.rc, 0);
     atomic_init(&j.bad_row, -1);
+    atomic_init(&j.big_row, -1);
+    atomic_init(&j.big_value, 0.0f);
     if (ne0 && (j.in_row == 0 || j.out_row == 0))
         return WL_EINVAL;
-    j.rows = malloc((size_t)nth * (ne0 ? (size_t)ne0 : 1) * sizeof *j.rows);
+    j.rows = malloc((j.narrows ? 2u : 1u) * (size_t)nth * (ne0 ? (size_t)ne0 : 1) * sizeof *j.rows);
     if (!j.rows)
         return WL_ENOMEM;
     /* the row readers need the kernels' alignment (fp16 fields in blocks);
@@ -208,6 +242,8 @@ static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
     free(j.raw);
     free(j.rows);
     *bad_row = atomic_load(&j.bad_row);
+    *big_row = atomic_load(&j.big_row);
+    *big_value = atomic_load(&j.big_value);
     return atomic_load(&j.rc);
 }
 
@@ -231,14 +267,21 @@ static int requant_fill(void *arg, void *dst, uint64_t n_bytes, struct wl_errmsg
     if (it->dst == t->type) {
         memcpy(dst, t->data, (size_t)n_bytes);
     } else {
-        int64_t bad_row = -1;
-        int rc = wl__convert(t, it->dst, it->pool, dst, &bad_row);
+        int64_t bad_row = -1, big_row = -1;
+        float big_value = 0.0f;
+        int rc = wl__convert(t, it->dst, it->pool, dst, &bad_row, &big_row, &big_value);
         if (rc && bad_row >= 0)
             return wl_errmsg_set(err, rc,
                                  "tensor '%s': row %" PRId64 " holds NaN or an infinity, which %s "
                                  "blocks cannot keep (the source model is damaged; nothing is "
                                  "quantized from it)",
                                  t->name, bad_row, wl_ttype_name(it->dst));
+        if (rc && big_row >= 0)
+            return wl_errmsg_set(err, rc,
+                                 "tensor '%s': row %" PRId64 " holds %g, beyond the range of %s, "
+                                 "where it would become an infinity (nothing is quantized; a "
+                                 "wider type such as f32 keeps it)",
+                                 t->name, big_row, (double)big_value, wl_ttype_name(it->dst));
         if (rc)
             return wl_errmsg_set(err, rc, "tensor '%s': conversion %s -> %s failed", t->name,
                                  wl_ttype_name(t->type), wl_ttype_name(it->dst));

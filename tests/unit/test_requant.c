@@ -10,6 +10,7 @@
 #include "engine/requant.h"
 #include "wattlens/error.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -196,12 +197,70 @@ static void test_non_finite_weights_are_refused_for_block_types(void **state)
     free(dir);
 }
 
+/* A finite weight that the float target would make infinite (F16 beyond
+ * +-65504, BF16 at FLT_MAX, which rounds up) is refused, naming the tensor,
+ * the row and the value; one inside the range is written. */
+static void test_weights_beyond_a_float_types_range_are_refused(void **state)
+{
+    (void)state;
+    static const struct case_tensor cases[] = {
+        {"token_embd.weight", WL_TTYPE_F32, 2, {64, 16}, true},
+        {"blk.0.attn_q.weight", WL_TTYPE_F32, 2, {64, 8}, true},
+    };
+    static const struct {
+        enum wl_ttype type;
+        float value;
+        bool refused;
+    } runs[] = {
+        {WL_TTYPE_F16, 1e5f, true},      {WL_TTYPE_F16, -70000.0f, true},
+        {WL_TTYPE_F16, 65504.0f, false}, {WL_TTYPE_BF16, 1e5f, false},
+        {WL_TTYPE_BF16, FLT_MAX, true},  {WL_TTYPE_Q8_0, 1e5f, false},
+    };
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/out.gguf", dir);
+    for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+        size_t size;
+        uint8_t *buf = model_bytes(cases, 2, &size);
+        struct wl_errmsg err;
+        wl_gguf *in = NULL;
+        assert_int_equal(wl_gguf_open_memory(buf, size, &in, &err), 0);
+        const struct wl_gguf_tensor *t = wl_gguf_find_tensor(in, "blk.0.attn_q.weight");
+        float *x = (float *)(uintptr_t)t->data;
+        x[3 * 64 + 9] = runs[k].value;
+        wl_gguf_writer *w = NULL;
+        assert_int_equal(wl_gguf_writer_new(&w), 0);
+        struct wl_requant_stats st;
+        assert_int_equal(wl_requant_model(in, runs[k].type, NULL, w, &st, &err), 0);
+        const int rc = wl_gguf_writer_write(w, path, &err);
+        if (!runs[k].refused) {
+            if (rc != 0)
+                fail_msg("case %zu: %s", k, err.text);
+        } else {
+            assert_int_equal(rc, WL_ERANGE);
+            if (!strstr(err.text, "tensor 'blk.0.attn_q.weight': row 3 holds ") ||
+                !strstr(err.text, wl_ttype_name(runs[k].type)) ||
+                !strstr(err.text, "would become an infinity"))
+                fail_msg("case %zu: message: %s", k, err.text);
+            assert_int_equal(access(path, F_OK), -1); /* nothing written */
+        }
+        unlink(path);
+        wl_gguf_writer_free(w);
+        wl_gguf_close(in);
+        free(buf);
+    }
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_converts_weight_matrices_only),
         cmocka_unit_test(test_quantize_keeps_norms_routers_and_position_embeddings),
         cmocka_unit_test(test_non_finite_weights_are_refused_for_block_types),
+        cmocka_unit_test(test_weights_beyond_a_float_types_range_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
