@@ -5,6 +5,7 @@
  * SipHash-1-3. */
 #include "test_support.h"
 
+#include "util/ascii.h"
 #include "util/clock.h"
 #include "util/errmsg.h"
 #include "util/hugepage.h"
@@ -1062,6 +1063,54 @@ static void test_json_real_or_null(void **state)
     json_decref(a);
 }
 
+/* A set of domains as JSON names and back: domain order, every domain,
+ * unknown names and non-strings skipped, a non-array is no domain. */
+static void test_json_domain_names_round_trip(void **state)
+{
+    (void)state;
+    const uint32_t all = (1u << WL_DOMAIN_COUNT) - 1;
+    for (uint32_t mask = 0; mask <= all; mask++) {
+        json_t *a = wl_json_domain_names(mask);
+        assert_non_null(a);
+        assert_int_equal(json_array_size(a), (size_t)__builtin_popcount(mask));
+        assert_int_equal(wl_json_domain_mask(a), mask);
+        json_decref(a);
+    }
+    json_t *a = wl_json_domain_names(1u << WL_DOMAIN_DRAM | 1u << WL_DOMAIN_PACKAGE);
+    assert_string_equal(json_string_value(json_array_get(a, 0)), "package");
+    assert_string_equal(json_string_value(json_array_get(a, 1)), "dram");
+    json_decref(a);
+    json_t *odd = json_pack("[s, i, s, n, s]", "gpu", 3, "no-such-domain", "dram");
+    assert_int_equal(wl_json_domain_mask(odd), 1u << WL_DOMAIN_GPU | 1u << WL_DOMAIN_DRAM);
+    json_decref(odd);
+    json_t *obj = json_pack("{s:s}", "package", "package");
+    assert_int_equal(wl_json_domain_mask(obj), 0);
+    json_decref(obj);
+    assert_int_equal(wl_json_domain_mask(NULL), 0);
+}
+
+/* An ASCII word anywhere in a text, ASCII case folded, other bytes as they
+ * are (whatever the locale). */
+static void test_ascii_contains_ci(void **state)
+{
+    (void)state;
+    assert_true(wl_ascii_contains_ci("Power TOTAL", "total"));
+    assert_true(wl_ascii_contains_ci("total", "total"));
+    assert_true(wl_ascii_contains_ci("xxTotAl", "total"));
+    assert_true(wl_ascii_contains_ci("anything", ""));
+    assert_true(wl_ascii_contains_ci("", ""));
+    assert_false(wl_ascii_contains_ci("", "a"));
+    assert_false(wl_ascii_contains_ci("tota", "total"));
+    assert_false(wl_ascii_contains_ci("t o t a l", "total"));
+    assert_true(wl_ascii_contains_ci("ttotal", "total")); /* a false start */
+    /* only A-Z fold: U+00C9 (\xc3\x89) is not U+00E9 (\xc3\xa9) */
+    assert_false(wl_ascii_contains_ci("CAF\xc3\x89", "caf\xc3\xa9"));
+    assert_true(wl_ascii_contains_ci("CAF\xc3\xa9", "caf\xc3\xa9"));
+    /* '@' (0x40) and '[' (0x5b) are next to A-Z and do not fold */
+    assert_false(wl_ascii_contains_ci("@", "`"));
+    assert_false(wl_ascii_contains_ci("[", "{"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1098,6 +1147,8 @@ int main(void)
         cmocka_unit_test(test_siphash13_key_changes_every_length),
         cmocka_unit_test(test_parse_u64_digits),
         cmocka_unit_test(test_json_real_or_null),
+        cmocka_unit_test(test_json_domain_names_round_trip),
+        cmocka_unit_test(test_ascii_contains_ci),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
