@@ -104,32 +104,11 @@ static wl_sensor_set *open_powercap(const char *root)
     return set;
 }
 
-/* stderr into a file while a test runs, to count the warnings logged */
-struct capture {
-    int saved_fd;
-    char path[2048];
-};
-
-static void capture_begin(struct capture *c, const char *dir)
+/* Ends a capture of stderr (wl_test_capture_stderr_begin), echoes what was
+ * captured to it, and returns it (heap). */
+static char *capture_end(void)
 {
-    snprintf(c->path, sizeof c->path, "%s/stderr.txt", dir);
-    fflush(stderr);
-    c->saved_fd = dup(2);
-    assert_true(c->saved_fd >= 0);
-    const int fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(dup2(fd, 2), 2);
-    close(fd);
-}
-
-/* Restores stderr, echoes what was captured to it, and returns it (heap). */
-static char *capture_end(struct capture *c)
-{
-    fflush(stderr);
-    assert_int_equal(dup2(c->saved_fd, 2), 2);
-    close(c->saved_fd);
-    char *text = wl_test_read_file(c->path, NULL);
-    assert_non_null(text);
+    char *text = wl_test_capture_stderr_end();
     fputs(text, stderr);
     return text;
 }
@@ -518,8 +497,7 @@ static void test_counter_above_its_range_is_one_gap(void **state)
     char *root = wl_test_tmpdir();
     put_zone(root, "intel-rapl:0", "package-0", 1000000, 500000);
     wl_sensor_set *set = open_powercap(root);
-    struct capture cap;
-    capture_begin(&cap, root);
+    wl_test_capture_stderr_begin();
     wl_sampler *s = open_sampler(set, 5000000);
     const enum wl_domain d = WL_DOMAIN_PACKAGE;
     assert_int_equal(wl_sampler_start(s), 0);
@@ -535,7 +513,7 @@ static void test_counter_above_its_range_is_one_gap(void **state)
     wl_clock_sleep_ns(30000000);
     assert_int_equal(wl_sampler_mark(s, &m[2]), 0);
     assert_int_equal(wl_sampler_stop(s), 0);
-    char *err = capture_end(&cap);
+    char *err = capture_end();
 
     struct wl_sampler_stats st;
     wl_sampler_stats(s, &st);
@@ -576,8 +554,7 @@ static void test_consecutive_falls_are_one_gap_and_warnings_are_limited(void **s
     char path[2048];
     make_energy_meter(root, 100000000, path, sizeof path);
     wl_sensor_set *set = open_hwmon(root, 0);
-    struct capture cap;
-    capture_begin(&cap, root);
+    wl_test_capture_stderr_begin();
     wl_sampler *s = open_sampler(set, 0);
     const enum wl_domain d = WL_DOMAIN_PACKAGE;
     /* J at each mark: 100, 99 (fall), 98 (fall), 99, 50 (fall), then a rise
@@ -590,7 +567,7 @@ static void test_consecutive_falls_are_one_gap_and_warnings_are_limited(void **s
         assert_int_equal(wl_sampler_mark(s, &m[i]), 0);
         assert_true(m[i].valid_mask & (1u << d));
     }
-    char *err = capture_end(&cap);
+    char *err = capture_end();
     /* a rise of 1 J counted after each fall but the first two */
     assert_int_equal(m[N - 1].energy_uj[d], 4000000);
     struct wl_sampler_gap g[8];
