@@ -145,16 +145,44 @@ static void test_quantize_keeps_norms_routers_and_position_embeddings(void **sta
     free(buf);
 }
 
+/* Quantizes a two-matrix F32 model to type, with blk.0.attn_q.weight's
+ * row `row`, column 7 set to value, into path; returns the writer's result,
+ * its message in err. Whatever the result, nothing is left at path unless
+ * it succeeded (checked here). */
+static int quantize_poked(const char *path, enum wl_ttype type, int row, float value,
+                          struct wl_errmsg *err)
+{
+    static const struct case_tensor cases[] = {
+        {"token_embd.weight", WL_TTYPE_F32, 2, {64, 16}, true},
+        {"blk.0.attn_q.weight", WL_TTYPE_F32, 2, {64, 8}, true},
+    };
+    size_t size;
+    uint8_t *buf = model_bytes(cases, 2, &size);
+    wl_gguf *in = NULL;
+    assert_int_equal(wl_gguf_open_memory(buf, size, &in, err), 0);
+    /* the model is in memory: writable */
+    const struct wl_gguf_tensor *t = wl_gguf_find_tensor(in, "blk.0.attn_q.weight");
+    assert_true((const uint8_t *)t->data > buf && (const uint8_t *)t->data < buf + size);
+    ((float *)(uintptr_t)t->data)[row * 64 + 7] = value;
+    wl_gguf_writer *w = NULL;
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    struct wl_requant_stats st;
+    assert_int_equal(wl_requant_model(in, type, NULL, w, &st, err), 0);
+    const int rc = wl_gguf_writer_write(w, path, err);
+    assert_int_equal(access(path, F_OK), rc == 0 ? 0 : -1); /* nothing written on failure */
+    unlink(path);
+    wl_gguf_writer_free(w);
+    wl_gguf_close(in);
+    free(buf);
+    return rc;
+}
+
 /* A weight row that holds NaN or an infinity is refused, naming the tensor
  * and the row, when the requested type is a block type (it would hide the
  * value: the block's scale comes from its finite values); F16 keeps it. */
 static void test_non_finite_weights_are_refused_for_block_types(void **state)
 {
     (void)state;
-    static const struct case_tensor cases[] = {
-        {"token_embd.weight", WL_TTYPE_F32, 2, {64, 16}, true},
-        {"blk.0.attn_q.weight", WL_TTYPE_F32, 2, {64, 8}, true},
-    };
     static const float bad[] = {NAN, INFINITY, -INFINITY};
     static const enum wl_ttype types[] = {WL_TTYPE_Q8_0, WL_TTYPE_Q4_0, WL_TTYPE_F16};
     char *dir = wl_test_tmpdir();
@@ -163,21 +191,8 @@ static void test_non_finite_weights_are_refused_for_block_types(void **state)
     snprintf(path, sizeof path, "%s/out.gguf", dir);
     for (size_t b = 0; b < 3; b++) {
         for (size_t k = 0; k < 3; k++) {
-            size_t size;
-            uint8_t *buf = model_bytes(cases, 2, &size);
             struct wl_errmsg err;
-            wl_gguf *in = NULL;
-            assert_int_equal(wl_gguf_open_memory(buf, size, &in, &err), 0);
-            /* row 5 of attn_q, value 7 (the model is in memory: writable) */
-            const struct wl_gguf_tensor *t = wl_gguf_find_tensor(in, "blk.0.attn_q.weight");
-            assert_true((const uint8_t *)t->data > buf && (const uint8_t *)t->data < buf + size);
-            float *x = (float *)(uintptr_t)t->data;
-            x[5 * 64 + 7] = bad[b];
-            wl_gguf_writer *w = NULL;
-            assert_int_equal(wl_gguf_writer_new(&w), 0);
-            struct wl_requant_stats st;
-            assert_int_equal(wl_requant_model(in, types[k], NULL, w, &st, &err), 0);
-            const int rc = wl_gguf_writer_write(w, path, &err);
+            const int rc = quantize_poked(path, types[k], 5, bad[b], &err);
             if (types[k] == WL_TTYPE_F16) {
                 assert_int_equal(rc, 0);
             } else {
@@ -185,12 +200,7 @@ static void test_non_finite_weights_are_refused_for_block_types(void **state)
                 if (!strstr(err.text, "tensor 'blk.0.attn_q.weight': row 5 holds NaN or an "
                                       "infinity"))
                     fail_msg("message: %s", err.text);
-                assert_int_equal(access(path, F_OK), -1); /* nothing written */
             }
-            unlink(path);
-            wl_gguf_writer_free(w);
-            wl_gguf_close(in);
-            free(buf);
         }
     }
     wl_test_rmtree(dir);
@@ -203,10 +213,6 @@ static void test_non_finite_weights_are_refused_for_block_types(void **state)
 static void test_weights_beyond_a_float_types_range_are_refused(void **state)
 {
     (void)state;
-    static const struct case_tensor cases[] = {
-        {"token_embd.weight", WL_TTYPE_F32, 2, {64, 16}, true},
-        {"blk.0.attn_q.weight", WL_TTYPE_F32, 2, {64, 8}, true},
-    };
     static const struct {
         enum wl_ttype type;
         float value;
@@ -221,19 +227,8 @@ static void test_weights_beyond_a_float_types_range_are_refused(void **state)
     char path[1024];
     snprintf(path, sizeof path, "%s/out.gguf", dir);
     for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
-        size_t size;
-        uint8_t *buf = model_bytes(cases, 2, &size);
         struct wl_errmsg err;
-        wl_gguf *in = NULL;
-        assert_int_equal(wl_gguf_open_memory(buf, size, &in, &err), 0);
-        const struct wl_gguf_tensor *t = wl_gguf_find_tensor(in, "blk.0.attn_q.weight");
-        float *x = (float *)(uintptr_t)t->data;
-        x[3 * 64 + 9] = runs[k].value;
-        wl_gguf_writer *w = NULL;
-        assert_int_equal(wl_gguf_writer_new(&w), 0);
-        struct wl_requant_stats st;
-        assert_int_equal(wl_requant_model(in, runs[k].type, NULL, w, &st, &err), 0);
-        const int rc = wl_gguf_writer_write(w, path, &err);
+        const int rc = quantize_poked(path, runs[k].type, 3, runs[k].value, &err);
         if (!runs[k].refused) {
             if (rc != 0)
                 fail_msg("case %zu: %s", k, err.text);
@@ -243,12 +238,7 @@ static void test_weights_beyond_a_float_types_range_are_refused(void **state)
                 !strstr(err.text, wl_ttype_name(runs[k].type)) ||
                 !strstr(err.text, "would become an infinity"))
                 fail_msg("case %zu: message: %s", k, err.text);
-            assert_int_equal(access(path, F_OK), -1); /* nothing written */
         }
-        unlink(path);
-        wl_gguf_writer_free(w);
-        wl_gguf_close(in);
-        free(buf);
     }
     wl_test_rmtree(dir);
     free(dir);
