@@ -751,7 +751,9 @@ int wl_gguf_open(const char *path, wl_gguf **out, struct wl_errmsg *err)
     if (!path || !out)
         return wl_errmsg_set(err, WL_EINVAL, "invalid argument");
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO without a writer is refused below (not a regular
+     * file) instead of waited on; the file is only mapped, never read */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         return wl_errmsg_set(err, wl_error_from_errno(e), "cannot open %s: %s", path, strerror(e));

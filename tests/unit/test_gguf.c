@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- a tiny GGUF byte builder ---------------------------------------------- */
 
@@ -308,6 +310,15 @@ static void test_open_reports_missing_and_non_gguf_files(void **state)
     assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
     assert_int_equal(wl_gguf_open(path, &g, &err), WL_EFORMAT);
     assert_non_null(strstr(err.text, "magic"));
+    /* a FIFO with no writer is refused at once, not waited on (the old
+     * open blocked for ever: the alarm ends such a test) */
+    snprintf(path, sizeof path, "%s/fifo.gguf", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    alarm(20);
+    assert_int_equal(wl_gguf_open(path, &g, &err), WL_EINVAL);
+    alarm(0);
+    assert_null(g);
+    assert_non_null(strstr(err.text, "is not a regular file"));
     wl_test_rmtree(dir);
     free(dir);
     wl_gguf_close(NULL);
