@@ -67,9 +67,12 @@ bool wl_cli_parse_double(const char *cmd, const char *opt, const char *s, double
 
 /* Reads all of path ('-' = stdin) into *data (malloc'd, NUL-terminated after
  * its *n bytes, which may hold NULs); 0 or an errno value: a read error
- * (EIO when the stream gave none), ENOMEM, and EISDIR for a directory
- * (which fopen accepts on Linux). */
-int wl_cli_read_all(const char *path, char **data, size_t *n);
+ * (EIO when the stream gave none), ENOMEM, EISDIR for a directory (which
+ * fopen accepts on Linux), and EFBIG when it holds more than max bytes.
+ * A regular file over max (stdin redirected from one too) is refused before
+ * it is read, with its size in *n; a pipe or a device is read to max + 1
+ * bytes at most, and then *n is 0 (its size is not known). */
+int wl_cli_read_all(const char *path, size_t max, char **data, size_t *n);
 
 /* Parses a KV cache type for option opt (--cache-type, --kv-type): "f16" or
  * "f32" in any case, as the weight types are read. On failure prints a usage

@@ -310,19 +310,33 @@ bool wl_cli_std_fd_closed(int fd)
     return fd >= 0 && fd <= 2 && (closed_std_fds >> fd & 1u);
 }
 
-int wl_cli_read_all(const char *path, char **data, size_t *n)
+int wl_cli_read_all(const char *path, size_t max, char **data, size_t *n)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f)
         return errno;
-    /* a directory opens on Linux; reading it is EISDIR, said before trying */
+    /* a directory opens on Linux; reading it is EISDIR, said before trying.
+     * A regular file (stdin redirected from one too) says its size: one over
+     * max is refused before a byte of it is read. */
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        if (f != stdin)
-            fclose(f);
-        return EISDIR;
+    const bool known = fstat(fileno(f), &st) == 0;
+    int rc = 0;
+    if (known && S_ISDIR(st.st_mode)) {
+        rc = EISDIR;
+    } else if (known && S_ISREG(st.st_mode)) {
+        /* what is left from the current offset (stdin may start inside) */
+        off_t at = ftello(f);
+        uintmax_t left = (uintmax_t)st.st_size - (at > 0 && at <= st.st_size ? (uintmax_t)at : 0);
+        if (left > max) {
+            *n = left < SIZE_MAX ? (size_t)left : SIZE_MAX;
+            rc = EFBIG;
+        }
     }
-    int rc = wl_read_stream(f, 65536, data, n);
+    if (rc == 0) {
+        rc = wl_read_stream(f, 65536, max, data, n);
+        if (rc == EFBIG) /* a pipe or a device: its size is not known */
+            *n = 0;
+    }
     if (f != stdin)
         fclose(f);
     return rc;

@@ -11,12 +11,17 @@
 #include "util/utf8.h"
 #include "wattlens/error.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *CMD = "detokenize";
+
+/* The most id text read from stdin: about 200 million ids. A bigger or
+ * endless stream is refused once this much is read, never buffered whole. */
+#define DETOK_MAX_STDIN_BYTES ((size_t)1 << 30)
 
 static void usage(FILE *out)
 {
@@ -26,8 +31,10 @@ static void usage(FILE *out)
         "\n"
         "Turns token ids back into text with the tokenizer stored in the model's GGUF\n"
         "file. Ids may be separated by spaces or commas; with no ID arguments they are\n"
-        "read from stdin (as text: a NUL byte there is an error). The text is written\n"
-        "byte for byte (a trailing newline is added only when stdout is a terminal).\n"
+        "read from stdin (as text, at most 1 GiB: a NUL byte there is an error). The\n"
+        "text is written"
+        " byte for byte (a trailing newline is added only when stdout is a\n"
+        "terminal).\n"
         "\n"
         "Options:\n"
         "  -m, --model FILE   GGUF file with tokenizer.ggml.* metadata (required)\n"
@@ -94,7 +101,12 @@ static int run(int argc, char **argv)
             rc = wl_cli_ids_parse(&ids, argv[i], &bad, &bad_len);
     } else {
         size_t in_len;
-        int e = wl_cli_read_all("-", &in, &in_len);
+        int e = wl_cli_read_all("-", DETOK_MAX_STDIN_BYTES, &in, &in_len);
+        if (e == EFBIG)
+            return wl_cli_fail(CMD,
+                               "the ids on stdin are more than %zu bytes (1 GiB), the most "
+                               "detokenize reads",
+                               DETOK_MAX_STDIN_BYTES);
         if (e) /* as tokenize -f - says it */
             return wl_cli_fail(CMD, "cannot read '-': %s", strerror(e));
         /* the parser reads a C string: what follows a NUL would be ignored */

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const char *CMD = "tokenize";
 
@@ -69,12 +68,16 @@ static void usage(FILE *out)
 }
 
 /* file NULL: the -p text */
+/* len 0: a stream of unknown size, cut after the limit */
 static int too_long(const char *file, uint64_t len)
 {
-    return wl_cli_fail(CMD,
-                       "%s%s%s is %" PRIu64 " bytes: the tokenizer takes at most %zu bytes (1 GiB) "
-                       "per text",
-                       file ? "'" : "", file ? file : "the text", file ? "'" : "", len,
+    char size[48];
+    if (len)
+        snprintf(size, sizeof size, "%" PRIu64 " bytes", len);
+    else
+        snprintf(size, sizeof size, "more than %zu bytes", WL_TOK_MAX_TEXT_BYTES);
+    return wl_cli_fail(CMD, "%s%s%s is %s: the tokenizer takes at most %zu bytes (1 GiB) per text",
+                       file ? "'" : "", file ? file : "the text", file ? "'" : "", size,
                        WL_TOK_MAX_TEXT_BYTES);
 }
 
@@ -227,12 +230,12 @@ static int run(int argc, char **argv)
 
     char *text = NULL;
     size_t len = 0;
-    struct stat sb;
-    if (file && strcmp(file, "-") != 0 && stat(file, &sb) == 0 && S_ISREG(sb.st_mode) &&
-        (uint64_t)sb.st_size > WL_TOK_MAX_TEXT_BYTES) /* say so before reading it all */
-        return too_long(file, (uint64_t)sb.st_size);
     if (file) {
-        int rc = wl_cli_read_all(file, &text, &len);
+        /* a regular file over the limit is refused before it is read, a
+         * pipe after limit + 1 bytes: never a buffer of the whole stream */
+        int rc = wl_cli_read_all(file, WL_TOK_MAX_TEXT_BYTES, &text, &len);
+        if (rc == EFBIG)
+            return too_long(file, len);
         if (rc)
             return wl_cli_fail(CMD, "cannot read '%s': %s", file, strerror(rc));
     } else {

@@ -107,7 +107,7 @@ static int read_all(const char *path, char **out)
         return wl_error_from_errno(e);
     }
     size_t n;
-    int rc = wl_read_stream(f, 4096, out, &n);
+    int rc = wl_read_stream(f, 4096, SIZE_MAX, out, &n);
     fclose(f);
     return rc ? wl_error_from_errno(rc) : 0;
 }

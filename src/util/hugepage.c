@@ -174,7 +174,7 @@ static int read_proc_file(const char *path, char **text, size_t *len)
     FILE *f = fopen(path, "r");
     if (!f)
         return WL_ENOTSUP;
-    int rc = wl_read_stream(f, 16384, text, len);
+    int rc = wl_read_stream(f, 16384, SIZE_MAX, text, len);
     fclose(f);
     return rc ? wl_error_from_errno(rc) : 0;
 }

@@ -124,6 +124,21 @@ truncate -s $((1024 * 1024 * 1024 + 1)) "$tmp/big.txt"
 "$W" tokenize -m "$GPT2" -f "$tmp/big.txt" --ids > /dev/null 2> "$tmp/e"; check "text over 1 GiB status" 1 "$?"
 grep -qF "is 1073741825 bytes: the tokenizer takes at most 1073741824 bytes (1 GiB) per text" "$tmp/e" &&
   ok || bad "text over 1 GiB message: $(cat "$tmp/e")"
+# the same file as stdin ('-') is refused before it is read too; it shares
+# its offset with fd 3 here, which stays at 0 (it used to be read whole, up
+# to a 2 GiB buffer, and refused only then)
+exec 3< "$tmp/big.txt"
+"$W" tokenize -m "$GPT2" -f - --ids <&3 > /dev/null 2> "$tmp/e"; check "stdin over 1 GiB status" 1 "$?"
+grep -qF "'-' is 1073741825 bytes: the tokenizer takes at most 1073741824 bytes (1 GiB) per text" "$tmp/e" &&
+  ok || bad "stdin over 1 GiB message: $(cat "$tmp/e")"
+if [ -r "/proc/$$/fdinfo/3" ]; then
+  check "stdin over 1 GiB is not read" 0 "$(sed -n 's/^pos:[[:space:]]*//p' "/proc/$$/fdinfo/3")"
+fi
+# detokenize takes at most 1 GiB of ids on stdin, said before reading a file
+"$W" detokenize -m "$GPT2" <&3 > /dev/null 2> "$tmp/e"; check "detokenize stdin over 1 GiB status" 1 "$?"
+grep -qF "the ids on stdin are more than 1073741824 bytes (1 GiB), the most detokenize reads" "$tmp/e" &&
+  ok || bad "detokenize stdin over 1 GiB message: $(cat "$tmp/e")"
+exec 3<&-
 rm -f "$tmp/big.txt"
 "$W" tokenize --help | grep -q 'Examples' && ok || bad "tokenize --help"
 "$W" detokenize --help | grep -q 'Examples' && ok || bad "detokenize --help"

@@ -2,7 +2,8 @@
  * (wl_cli_cpuinfo_model_name) and from the file (wl_cli_host_cpu, under
  * WATTLENS_PROC_ROOT); cli_store.c's size and figure formatters; the KV cache type
  * parser (wl_cli_parse_cache_type); generate's phase line (wl_cli_phase_text); the strict
- * option number parsers (wl_cli_parse_long, wl_cli_parse_double). The CLI's helper
+ * option number parsers (wl_cli_parse_long, wl_cli_parse_double); the capped whole-file
+ * reader (wl_cli_read_all). The CLI's helper
  * sources are compiled into this test by cmake/extra/cli_fuzz.cmake.
  */
 #include "test_support.h"
@@ -11,6 +12,8 @@
 #include "cli_store.h"
 #include "util/utf8.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +195,61 @@ static void test_host_cpu_reads_whole_lines(void **state)
     else
         unsetenv("WATTLENS_PROC_ROOT");
     free(saved);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
+/* wl_cli_read_all with a maximum: a regular file over it is refused with its
+ * size and not read (stdin redirected from one too, counted from its
+ * offset); a device without a size is read to max + 1 bytes and refused
+ * with size 0; a file of exactly max bytes is read. */
+static void test_read_all_refuses_over_max(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/text", dir);
+    char text[5000];
+    memset(text, 'x', sizeof text);
+    assert_int_equal(wl_test_write_file(path, text, sizeof text), 0);
+    char *data = NULL;
+    size_t n = 0;
+    assert_int_equal(wl_cli_read_all(path, sizeof text - 1, &data, &n), EFBIG);
+    assert_null(data);
+    assert_int_equal(n, sizeof text);
+    assert_int_equal(wl_cli_read_all(path, sizeof text, &data, &n), 0);
+    assert_int_equal(n, sizeof text);
+    free(data);
+    data = NULL;
+
+    /* '-': stdin from the same file, refused before a byte is read */
+    fflush(stdin);
+    int saved = dup(0);
+    assert_true(saved >= 0);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(dup2(fd, 0), 0);
+    close(fd);
+    clearerr(stdin);
+    assert_int_equal(wl_cli_read_all("-", 4000, &data, &n), EFBIG);
+    assert_null(data);
+    assert_int_equal(n, sizeof text);
+    assert_int_equal(lseek(0, 0, SEEK_CUR), 0);
+    /* from offset 1000 on, 4000 bytes are left: they fit */
+    assert_int_equal(lseek(0, 1000, SEEK_SET), 1000);
+    assert_int_equal(wl_cli_read_all("-", 4000, &data, &n), 0);
+    assert_int_equal(n, 4000);
+    free(data);
+    data = NULL;
+    assert_int_equal(dup2(saved, 0), 0);
+    close(saved);
+    clearerr(stdin);
+
+    /* an endless device: refused at the limit, its size unknown */
+    n = 7;
+    assert_int_equal(wl_cli_read_all("/dev/zero", (size_t)1 << 16, &data, &n), EFBIG);
+    assert_null(data);
+    assert_int_equal(n, 0);
     wl_test_rmtree(dir);
     free(dir);
 }
@@ -395,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_cpuinfo_model_name_line_rules),
         cmocka_unit_test(test_cpuinfo_model_name_cut_between_characters),
         cmocka_unit_test(test_host_cpu_reads_whole_lines),
+        cmocka_unit_test(test_read_all_refuses_over_max),
         cmocka_unit_test(test_fmt_bytes_units),
         cmocka_unit_test(test_fmt_huge_values_keep_their_unit),
         cmocka_unit_test(test_parse_cache_type),

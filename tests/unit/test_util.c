@@ -922,7 +922,7 @@ static void test_read_stream_whole_or_error(void **state)
     rewind(f);
     char *data = NULL;
     size_t n = 0;
-    assert_int_equal(wl_read_stream(f, 2, &data, &n), 0);
+    assert_int_equal(wl_read_stream(f, 2, SIZE_MAX, &data, &n), 0);
     assert_int_equal(n, sizeof text);
     assert_memory_equal(data, text, sizeof text);
     assert_int_equal(data[n], '\0');
@@ -931,7 +931,55 @@ static void test_read_stream_whole_or_error(void **state)
     f = fopen("/", "r"); /* a directory opens on Linux; reading it fails */
     assert_non_null(f);
     data = NULL;
-    assert_int_equal(wl_read_stream(f, 64, &data, &n), EISDIR);
+    assert_int_equal(wl_read_stream(f, 64, SIZE_MAX, &data, &n), EISDIR);
+    assert_null(data);
+    fclose(f);
+}
+
+/* wl_read_stream takes at most max bytes: a stream of exactly max is read
+ * whole, a longer one is EFBIG after max + 1 bytes (not read to its end,
+ * which an endless device never reaches), with nothing kept. */
+static void test_read_stream_stops_after_max(void **state)
+{
+    (void)state;
+    char text[5000];
+    memset(text, 'a', sizeof text);
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, sizeof text, f), sizeof text);
+    rewind(f);
+    char *data = NULL;
+    size_t n = 0;
+    assert_int_equal(wl_read_stream(f, 2, sizeof text, &data, &n), 0);
+    assert_int_equal(n, sizeof text);
+    assert_int_equal(data[n], '\0');
+    free(data);
+    /* unbuffered, so the file's offset is what was read */
+    rewind(f);
+    setvbuf(f, NULL, _IONBF, 0);
+    data = NULL;
+    n = 7;
+    assert_int_equal(wl_read_stream(f, 2, 1000, &data, &n), EFBIG);
+    assert_null(data);
+    assert_int_equal(n, 7);
+    assert_int_equal(ftell(f), 1001);
+    /* max 0: only an empty stream fits */
+    rewind(f);
+    assert_int_equal(wl_read_stream(f, 64, 0, &data, &n), EFBIG);
+    assert_null(data);
+    fclose(f);
+    f = tmpfile();
+    assert_non_null(f);
+    assert_int_equal(wl_read_stream(f, 64, 0, &data, &n), 0);
+    assert_int_equal(n, 0);
+    free(data);
+    fclose(f);
+    /* an endless stream ends at the limit (the old reader grew until
+     * memory ran out) */
+    f = fopen("/dev/zero", "rb");
+    assert_non_null(f);
+    data = NULL;
+    assert_int_equal(wl_read_stream(f, 2, (size_t)1 << 20, &data, &n), EFBIG);
     assert_null(data);
     fclose(f);
 }
@@ -1142,6 +1190,7 @@ int main(void)
         cmocka_unit_test(test_json_put_escapes_only_for_a_terminal),
         cmocka_unit_test(test_utf8_escape_output_never_controls),
         cmocka_unit_test(test_read_stream_whole_or_error),
+        cmocka_unit_test(test_read_stream_stops_after_max),
         cmocka_unit_test(test_random_bytes_fill_n_and_differ),
         cmocka_unit_test(test_siphash13_matches_cpython),
         cmocka_unit_test(test_siphash13_key_changes_every_length),
