@@ -54,14 +54,9 @@ bool wl_cli_output_is_file(const char *out, const char *path)
     return f ? fd_is_file(fileno(f), path) : wl_outfile_same_file(out, path);
 }
 
-/* True, after printing why, when writing path (NULL or "-": stdout) would
- * write the run database at db_path (NULL: the default) or a companion file
- * of SQLite's: the same file through any name or link, or the same name
- * when it does not exist yet (a -wal written by someone else would be taken
- * for SQLite's); for stdout or stderr, the file open there
- * (wl_cli_output_is_file: `-o - 1<>DB`). The temporary file is a new name
- * (O_EXCL, util/outfile.c), never one of these. */
-static bool is_database(const char *cmd, const char *path, const char *db_path)
+/* The temporary file is a new name (O_EXCL, util/outfile.c), never one of
+ * the database's files, so checking the target is enough. */
+bool wl_cli_output_is_database(const char *cmd, const char *path, const char *db_path)
 {
     char def[WL_STORE_PATH_MAX];
     if (!db_path) {
@@ -96,7 +91,7 @@ int wl_cli_output_open(struct wl_cli_output *o, const char *cmd, const char *pat
     *o = (struct wl_cli_output){.cmd = cmd, .path = "-"};
     if (path && !*path)
         return wl_cli_usage_error(cmd, "--output needs a file name (it is empty; '-' is stdout)");
-    if (is_database(cmd, path, db_path))
+    if (wl_cli_output_is_database(cmd, path, db_path))
         return WL_EXIT_USAGE;
     if (!path || strcmp(path, "-") == 0) {
         o->kind = WL_CLI_OUTPUT_STDOUT;

@@ -77,6 +77,18 @@ int wl_cli_output_close(struct wl_cli_output *o, bool complete, int errnum);
  * fails (EBADF) as for "-"; /dev/null is not. NULL: any other name. */
 FILE *wl_cli_output_std_stream(const char *path);
 
+/* True, after printing "wattlens CMD: refusing to write the output to PATH:
+ * it is the run database; choose another file", when writing path (NULL or
+ * "-": stdout) would write the run database at db_path (NULL: the default
+ * path, as the store resolves it) or a companion file of SQLite's (-wal,
+ * -shm, -journal): the same file through any name or link, or the same name
+ * when it does not exist yet (a -wal written by someone else would be taken
+ * for SQLite's); for stdout or stderr, the file open there
+ * (wl_cli_output_is_file: `-o - 1<>DB`). wl_cli_output_open checks it; a
+ * command that writes its file another way (model synth, model quantize)
+ * calls it before any work and exits WL_EXIT_USAGE. */
+bool wl_cli_output_is_database(const char *cmd, const char *path, const char *db_path);
+
 /* True when writing the output out (as wl_cli_output_open would) writes the
  * file path names (through any name, symlink or hard link): for stdout or
  * stderr (wl_cli_output_std_stream), the file open there, whatever its name

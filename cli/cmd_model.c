@@ -875,7 +875,8 @@ static int cmd_synth(int argc, char **argv)
     struct wl_errmsg err;
     if (wl_synth_check(&p, &err) != 0) /* a shape the options cannot make */
         return wl_cli_usage_error(CMD, "synth: %s", err.text);
-    if (out_is_terminal(out) || (vocab_from && out_is_input(out, vocab_from)))
+    if (out_is_terminal(out) || wl_cli_output_is_database(CMD, out, NULL) ||
+        (vocab_from && out_is_input(out, vocab_from)))
         return WL_EXIT_USAGE;
     wl_gguf *vg = NULL;
     if (vocab_from) {
@@ -984,7 +985,7 @@ static int cmd_quantize(int argc, char **argv)
     const char *in = argv[optind], *out = argv[optind + 1];
     if (name_is_empty("IN", in) || name_is_empty("OUT", out))
         return WL_EXIT_USAGE;
-    if (out_is_terminal(out) || out_is_input(out, in))
+    if (out_is_terminal(out) || wl_cli_output_is_database(CMD, out, NULL) || out_is_input(out, in))
         return WL_EXIT_USAGE;
     wl_gguf *g = NULL;
     int ec = open_model(in, &g);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The store commands guard the run database: an output file that is the
-# database (or its -wal/-shm) is refused and the runs stay; a mistyped --db
+# database (or its -wal/-shm) is refused (export, measure, model synth and
+# quantize) and the runs stay; a mistyped --db
 # is an error that creates nothing; gc --dry-run counts what it would keep
 # (and reads a database this user cannot write);
 # -q leaves stderr empty; cost says when it uses the default price; runs --search
@@ -29,6 +30,23 @@ ln -s "$db" "$tmp/alias.db"
 [ $rc = 2 ] && ok "export -o a link to the DB refused" || bad "export -o link exit $rc"
 "$WATTLENS" measure --db "$db" -o "$db" -- true >/dev/null 2>&1; rc=$?
 [ $rc = 2 ] && ok "measure -o DB refused" || bad "measure -o DB exit $rc"
+# model synth and quantize write their model another way, with the same
+# refusal (model has no --db: the database is $WATTLENS_DB's), before any work
+cp "$db" "$tmp/before.db"
+WATTLENS_DB="$db" "$WATTLENS" model synth -o "$db" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 2 ] && grep -q "refusing to write the output to $db: it is the run database" "$tmp/err" \
+  && ok "model synth -o DB refused (2)" || bad "model synth -o DB exit $rc: $(cat "$tmp/err")"
+WATTLENS_DB="$db" "$WATTLENS" model quantize "$M" "$tmp/alias.db" --type q8_0 >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 2 ] && grep -q "it is the run database" "$tmp/err" \
+  && ok "model quantize IN a-link-to-DB refused (2)" || bad "model quantize OUT=DB exit $rc: $(cat "$tmp/err")"
+WATTLENS_DB="$db" "$WATTLENS" model synth -o "$db-wal" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc = 2 ] && [ ! -e "$db-wal" ] && grep -q "it is the run database's wal file" "$tmp/err" \
+  && ok "model synth -o DB-wal refused (2)" || bad "model synth -o DB-wal exit $rc: $(cat "$tmp/err")"
+WATTLENS_DB="$db" "$WATTLENS" model synth -o - 1<>"$db" 2>"$tmp/err"; rc=$?
+[ $rc = 2 ] && grep -q "output to stdout: it is the run database" "$tmp/err" \
+  && ok "model synth -o - 1<>DB refused (2)" || bad "model synth -o - 1<>DB exit $rc: $(cat "$tmp/err")"
+cmp -s "$db" "$tmp/before.db" && ok "the refused model outputs left the database as it was" \
+  || bad "a refused model output changed the database"
 n=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))')
 [ "$n" = 3 ] && ok "the database still holds its 3 runs" || bad "runs after refused outputs: $n"
 "$WATTLENS" export --db "$db" "$id" -f json -o "$tmp/out.json" >/dev/null 2>&1 \
