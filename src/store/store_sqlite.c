@@ -639,7 +639,11 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
         rc = wl__register_run_status(d, err);
     if (rc != 0)
         goto fail;
-    if (app_id != WL__SQLITE_APP_ID && (app_id != 0 || n_objects > 0)) {
+    /* Ours has our application id; a file without it is one we may
+     * initialise only when it is blank: no tables and no user_version (a
+     * wattlens migration sets user_version, application_id and the tables in
+     * one transaction, so a user_version alone is another program's) */
+    if (app_id != WL__SQLITE_APP_ID && (app_id != 0 || n_objects > 0 || version != 0)) {
         rc = wl_errmsg_set(err, WL_EFORMAT,
                            "%s: an SQLite database, but not a wattlens store; refusing to touch "
                            "it - pass another path with --db or WATTLENS_DB",

@@ -1,5 +1,6 @@
 /* store/ when something goes wrong: a SIGKILLed writer, bad input (not a
- * database, another program's SQLite file, a truncated database, a newer
+ * database, another program's SQLite file (with tables, or only a user_version),
+ * a truncated database, a newer
  * schema, a locked database), a run writer waiting for another writer's
  * lock past the busy timeout and a cancel flag ending that wait, whose
  * writer is alive (this host, a reused pid, the start token's format,
@@ -251,6 +252,49 @@ static void test_refuses_a_file_that_is_not_a_database(void **state)
     assert_memory_equal(after, before, n);
     free(before);
     free(after);
+}
+
+/* Another program's fresh SQLite file that set user_version before making
+ * its tables (application id 0, no tables): not a wattlens store, refused
+ * by a writer and a reader with its bytes unchanged. It was taken for a
+ * wattlens store to migrate: switched to WAL, then "migrating the schema: no
+ * such table: runs" on every open. A wattlens migration sets user_version,
+ * application_id and the tables in one transaction, so it never leaves this. */
+static void test_refuses_an_sqlite_file_with_only_a_user_version(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    static const char *const pragmas[] = {"PRAGMA user_version = 1", "PRAGMA user_version = 3",
+                                          "PRAGMA user_version = 9999"};
+    for (size_t i = 0; i < sizeof pragmas / sizeof pragmas[0]; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/versioned%zu.db", f->dir, i);
+        sqlite3 *db = NULL;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, pragmas[i], NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        size_t n0, n;
+        char *before = snapshot(path, &n0);
+        for (int ro = 0; ro < 2; ro++) {
+            struct wl_store_params p;
+            wl_store_default_params(&p);
+            p.path = path;
+            p.busy_timeout_ms = 100;
+            p.read_only = ro;
+            wl_store *s = NULL;
+            struct wl_errmsg e = {{0}};
+            assert_int_equal(wl_store_open(&p, &s, &e), WL_EFORMAT);
+            assert_null(s);
+            assert_non_null(strstr(e.text, "an SQLite database, but not a wattlens store"));
+            char *after = snapshot(path, &n);
+            assert_int_equal(n, n0);
+            assert_memory_equal(after, before, n);
+            free(after);
+            char side[4300];
+            snprintf(side, sizeof side, "%s-wal", path);
+            assert_int_equal(access(side, F_OK), -1);
+        }
+        free(before);
+    }
 }
 
 /* A truncated wattlens database is a damaged wattlens database (its header
@@ -1116,6 +1160,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigkill_mid_run_leaves_an_incomplete_run,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_refuses_a_file_that_is_not_a_database,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_an_sqlite_file_with_only_a_user_version,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_refuses_a_newer_schema_without_touching_it,
                                         wl_test_store_setup, wl_test_store_teardown),
