@@ -660,14 +660,16 @@ const struct wl_sensor_status *wl_sensor_set_status(const wl_sensor_set *set, un
 
 bool wl_sensor_set_model_only(const wl_sensor_set *set)
 {
+    bool any = false; /* no channel at all: nothing is estimated either */
     for (unsigned i = 0; set && i < set->n_sensors; i++) {
         const struct wl_sensor_info *in = &set->sensors[i]->info;
         for (unsigned c = 0; c < in->n_channels; c++) {
             if (in->ch[c].method != WL_METHOD_MODEL_ESTIMATE)
                 return false;
+            any = true;
         }
     }
-    return true;
+    return any;
 }
 
 unsigned wl_sensor_set_method_mask(const wl_sensor_set *set)

@@ -213,7 +213,9 @@ wl_sensor *wl_sensor_set_get(const wl_sensor_set *set, unsigned i);
 /* One status per backend tried, in the order tried. */
 unsigned wl_sensor_set_status_count(const wl_sensor_set *set);
 const struct wl_sensor_status *wl_sensor_set_status(const wl_sensor_set *set, unsigned i);
-/* True when no open sensor measures (every channel is a model estimate). */
+/* True when the open sensors only estimate: there is a channel, and every
+ * channel is a model estimate. False for a set without any channel (no
+ * sensor opened: nothing is measured or estimated) and for NULL. */
 bool wl_sensor_set_model_only(const wl_sensor_set *set);
 /* Bit (1u << method) for every method among the open sensors' channels. */
 unsigned wl_sensor_set_method_mask(const wl_sensor_set *set);

@@ -252,6 +252,17 @@ for b in j["backends"]:
         assert not b["available"] and b["why"] and b["fix"], b
 PY
 
+# no power source at all (no /proc, so not even the CPU-time model): the text
+# and --json agree, nothing is "model only" (it said true with 0 sensors)
+WATTLENS_PROC_ROOT=/nonexistent "$WATTLENS" sensors 2>/dev/null | grep -q "No power source at all" \
+  && ok || bad "sensors without any source: text"
+WATTLENS_PROC_ROOT=/nonexistent "$WATTLENS" sensors --json >"$tmp/s0.json" 2>/dev/null
+python3 - "$tmp/s0.json" <<'PY' && ok || bad "sensors --json without any source: $(cat "$tmp/s0.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["sensors_in_use"] == 0 and j["model_only"] is False and j["energy_source"] == "none", j
+PY
+
 # a fake NVIDIA library (built by the test suite): GPUs are measured by their
 # counters, the CPU is still a model estimate, and the report says "mixed"
 fake_nvml="${WL_BINARY_DIR:-}/libfake_nvml.so"

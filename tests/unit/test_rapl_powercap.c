@@ -426,6 +426,31 @@ static void test_missing_tree_says_why_and_fix(void **state)
     free(root);
 }
 
+/* A set where no backend opened (no sysfs, /dev or /proc, so not even the
+ * CPU-time model) holds no estimate either: it is not "model only", which
+ * sensors --json printed as true next to "sensors_in_use": 0. */
+static void test_registry_with_no_sensor_is_not_model_only(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.dev_root = root;
+    p.proc_root = "/nonexistent";
+    p.nvml_lib = "/nonexistent/libnvidia-ml.so.1";
+    p.powermetrics = "/nonexistent/powermetrics";
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    assert_int_equal(wl_sensor_set_count(set), 0);
+    assert_false(wl_sensor_set_model_only(set));
+    assert_int_equal(wl_sensor_set_method_mask(set), 0);
+    wl_sensor_set_close(set);
+    assert_false(wl_sensor_set_model_only(NULL));
+    wl_test_rmtree(root);
+    free(root);
+}
+
 static void test_registry_prefers_powercap_and_skips_other_rapl(void **state)
 {
     (void)state;
@@ -764,6 +789,7 @@ int main(void)
         cmocka_unit_test(test_long_multibyte_zone_names_are_cut_between_characters),
         cmocka_unit_test(test_missing_tree_says_why_and_fix),
         cmocka_unit_test(test_registry_prefers_powercap_and_skips_other_rapl),
+        cmocka_unit_test(test_registry_with_no_sensor_is_not_model_only),
         cmocka_unit_test(test_counter_reset_is_a_gap_not_a_wrap),
         cmocka_unit_test(test_counter_above_its_range_is_not_a_wrap),
         cmocka_unit_test(test_unreadable_zone_is_skipped_not_the_backend),
