@@ -921,13 +921,15 @@ static int cmd_synth(int argc, char **argv)
 
 /* ---- quantize ----------------------------------------------------------------------- */
 
-/* A one-line progress display on stderr (a terminal). */
+/* A one-line progress display on stderr (a terminal); arg is a bool, true
+ * while the line is shown but not ended (the last tensor ends it). */
 static void on_quantize_progress(void *arg, uint64_t done, uint64_t n, uint64_t bytes_done,
                                  uint64_t bytes_total)
 {
-    (void)arg;
+    bool *line_open = arg;
     fprintf(stderr, "\r  quantize: %" PRIu64 "/%" PRIu64 " tensors, %.0f%% of the data   ", done, n,
             bytes_total ? 100.0 * (double)bytes_done / (double)bytes_total : 100.0);
+    *line_open = done != n;
     if (done == n)
         fputc('\n', stderr);
 }
@@ -1004,15 +1006,19 @@ static int cmd_quantize(int argc, char **argv)
         if (rc)
             wl_errmsg_set(&err, rc, "out of memory");
     }
+    bool line_open = false;
     if (rc == 0) {
         const struct wl_requant_opts ro = {
             .pool = pool,
             .progress = wl_cli_stderr_is_tty() && !wl_cli_quiet() ? on_quantize_progress : NULL,
+            .progress_arg = &line_open,
         };
         rc = wl_requant_model(g, type, &ro, w, &st, &err);
     }
     if (rc == 0)
-        rc = write_model(w, out, &err, &werr);
+        rc = write_model(w, out, &err, &werr); /* the tensors are converted while written */
+    if (line_open) /* a failure part way: its message starts a line of its own */
+        fputc('\n', stderr);
     FILE *sf = rc ? NULL : summary_stream(out);
     if (werr)
         ec = wl_cli_output_error(CMD, werr);

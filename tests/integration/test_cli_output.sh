@@ -7,7 +7,8 @@
 # - an option without its value, or an unknown one, is one clear usage error
 #   (exit 2), not getopt's message followed by a contradicting one;
 # - `wattlens help X` with an unknown X is exit 2, as `wattlens X` is;
-# - the global -q leaves only errors on stderr (no summary, no progress).
+# - the global -q leaves only errors on stderr (no summary, no progress);
+# - quantize failing part way on a terminal ends its progress line first.
 # Skips (and says so) the parts whose test data is absent.
 set -u
 W=${WATTLENS:?}
@@ -260,6 +261,14 @@ if [ -f "$M" ]; then
     if grep -q "quantize: " "$tmp/tty"; then ok "quantize progress on a terminal"; else bad "no quantize progress on a terminal"; fi
     script -qec "'$W' -q model quantize '$M' '$tmp/q.gguf' --type q8_0" /dev/null >"$tmp/tty" 2>&1
     if ! grep -q "quantize: " "$tmp/tty" && grep -q "^wrote" "$tmp/tty"; then ok "-q quantize: no progress"; else bad "-q quantize shows progress"; cat "$tmp/tty"; fi
+    # a failure part way (a file size limit: the tensors are converted while
+    # written) ends the progress line first: its message starts a line (it
+    # was printed at the end of "quantize: 9/48 tensors, ...")
+    script -qec "trap '' XFSZ; ulimit -f 200; '$W' model quantize '$M' '$tmp/q2.gguf' --type q8_0 -t 1" \
+      /dev/null >"$tmp/tty" 2>&1
+    if grep -q "quantize: 1/" "$tmp/tty" && grep -q "^wattlens model: quantize .*File too large" "$tmp/tty"; then
+      ok "quantize failing part way: the message on a line of its own"
+    else bad "quantize failing part way: $(cat -v "$tmp/tty")"; fi
   else
     echo "SKIP: no script(1) for a terminal (quantize progress tests skipped)"
   fi
