@@ -386,19 +386,31 @@ static int wl__open_reader(struct wl__db *d, struct wl_errmsg *err)
  * and -shm: when this user cannot, says which (before SQLite touches any of
  * them: it would open them read-only, create -wal and -shm to read, and fail
  * only at the first write, "attempt to write a readonly database") and
- * returns WL_EACCES; else 0. In a directory this user cannot write SQLite
- * creates nothing and says so itself (SQLITE_READONLY_DIRECTORY). */
+ * returns WL_EACCES; else 0. A read-only file is named whatever its
+ * directory, and with the directory when that is not writable either (so
+ * that fixing one does not meet a second refusal). In a directory this user
+ * cannot write, a writable file is left to SQLite, which creates nothing and
+ * says so itself (SQLITE_READONLY_DIRECTORY). */
 static int wl__check_writable(const char *path, struct wl_errmsg *err)
 {
     char dir[WL_STORE_PATH_MAX];
     wl__parent_dir(path, dir, sizeof dir);
-    if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0)
-        return 0;
-    if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0 && (errno == EACCES || errno == EROFS))
+    const bool dir_ok = faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0;
+    if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0 && (errno == EACCES || errno == EROFS)) {
+        if (!dir_ok)
+            return wl_errmsg_set(err, WL_EACCES,
+                                 "%s: the database file is read-only, and its directory is not "
+                                 "writable by this user either (SQLite keeps the write-ahead "
+                                 "log, -wal and -shm, next to the database); check the "
+                                 "permissions of both (or pass another path with --db)",
+                                 path);
         return wl_errmsg_set(err, WL_EACCES,
                              "%s: the database file is read-only; check its permissions (or "
                              "pass another path with --db)",
                              path);
+    }
+    if (!dir_ok)
+        return 0;
     static const char *const sides[] = {"-wal", "-shm"};
     for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
         char side[WL_STORE_PATH_MAX + 16];

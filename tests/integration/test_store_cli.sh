@@ -217,6 +217,20 @@ else
     [ $rc = 1 ] && grep -q "directory is not writable" "$tmp/err" && ok "${c%% *} in a read-only directory: error" \
       || bad "${c%% *} read-only dir: exit $rc, $(cat "$tmp/err")"
   done
+  # the file (root's, 0644) is read-only to this user too: both causes are
+  # named, so that fixing the directory does not meet a second refusal (only
+  # the directory was, after "preparing a query:")
+  as_user "$WATTLENS" rm --db "$ro/runs.db" "$id" >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc = 1 ] && grep -q "runs.db: the database file is read-only, and its directory is not writable by this user either" "$tmp/err" \
+    && ! grep -q "preparing a query" "$tmp/err" && ok "rm: a read-only file in a read-only directory names both" \
+    || bad "read-only file and directory: exit $rc, $(cat "$tmp/err")"
+  # a file this user can write in that directory: only the directory is named
+  chmod u+w "$ro" && cp "$db" "$ro/mine.db" && chmod 666 "$ro/mine.db" && chmod 555 "$ro"
+  as_user "$WATTLENS" rm --db "$ro/mine.db" "$id" >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc = 1 ] && grep -q "directory is not writable" "$tmp/err" && ! grep -q "file is read-only" "$tmp/err" \
+    && ok "rm: a writable file in a read-only directory names the directory" \
+    || bad "writable file, read-only directory: exit $rc, $(cat "$tmp/err")"
+  chmod u+w "$ro" && rm -f "$ro/mine.db" && chmod 555 "$ro"
   # a new database there: the message names the directory, not "unable to open database file"
   as_user "$WATTLENS" run --db "$ro/new.db" -m "$M" -n 1 --baseline 0 --settle 0 >/dev/null 2>"$tmp/err"; rc=$?
   [ $rc = 1 ] && grep -q "cannot create the database: its directory $ro is not writable by this user" "$tmp/err" \
