@@ -89,6 +89,9 @@ static int run(int argc, char **argv)
     }
     if (!model)
         return wl_cli_usage_error(CMD, "-m FILE.gguf is required");
+    /* an empty name is a command-line mistake, as for model's files and -o */
+    if (!*model)
+        return wl_cli_usage_error(CMD, "-m is empty: give a GGUF file name");
 
     struct wl_cli_ids ids = {0};
     const char *bad = NULL;

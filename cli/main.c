@@ -41,9 +41,10 @@ static void print_help(FILE *out)
             "Global options:\n"
             "  -h, --help           show this help; 'wattlens COMMAND --help' for a command\n"
             "  -V, --version        print the version\n"
-            "  -v, --verbose        more diagnostics on stderr (repeat for debug)\n"
+            "  -v, --verbose        more diagnostics on stderr (repeat for debug: -vv)\n"
             "  -q, --quiet          only errors on stderr (no summaries, notes or progress);\n"
             "                       wins over -v, a command's -v and WATTLENS_LOG\n"
+            "  --                   ends the global options (short ones group: -vv, -qv)\n"
             "\n"
             "Environment:\n"
             "  WATTLENS_LOG         log level: error, warn (default), info, debug, trace\n"
@@ -112,20 +113,32 @@ static int dispatch(int argc, char **argv, const char **name)
     *name = NULL;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            wl_cli_print_help(print_help);
-            return WL_EXIT_OK;
-        } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
-            printf("wattlens %s\n", wl_version());
-            return WL_EXIT_OK;
-        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-            verbose++;
-        } else if (strcmp(a, "-vv") == 0) {
-            verbose += 2;
-        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-            quiet = true;
-        } else {
+        if (strcmp(a, "--") == 0) { /* the end of the global options */
+            i++;
+            break;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "--version") == 0) {
+            a = a[2] == 'h' ? "-h" : "-V";
+        } else if (strcmp(a, "--verbose") == 0) {
+            a = "-v";
+        } else if (strcmp(a, "--quiet") == 0) {
+            a = "-q";
+        } else if (a[1] == '-' || a[1] == '\0' || a[strspn(a + 1, "hVvq") + 1] != '\0') {
             return wl_cli_usage_error(NULL, "unknown global option '%s'", a);
+        }
+        /* one letter or a group of them, as getopt takes them: -vvv, -qv */
+        for (const char *l = a + 1; *l; l++) {
+            if (*l == 'h') {
+                wl_cli_print_help(print_help);
+                return WL_EXIT_OK;
+            } else if (*l == 'V') {
+                printf("wattlens %s\n", wl_version());
+                return WL_EXIT_OK;
+            } else if (*l == 'v') {
+                verbose++;
+            } else {
+                quiet = true;
+            }
         }
     }
     /* -q wins over any -v, before or after it, over a command's own -v
@@ -150,13 +163,21 @@ static int dispatch(int argc, char **argv, const char **name)
             return WL_EXIT_OK;
         }
         /* as `wattlens COMMAND --help`: an unknown command, or more words,
-         * are mistakes as they would be there, not a request for all help */
-        const struct wl_cli_command *c = find_command(argv[i + 1]);
-        if (!c)
-            return unknown_command(argv[i + 1]);
+         * are mistakes as they would be there, not a request for all help;
+         * `help --help`, `help -h` and `help help` are this help */
+        const char *what = argv[i + 1];
+        const bool self =
+            strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0 || strcmp(what, "help") == 0;
+        const struct wl_cli_command *c = self ? NULL : find_command(what);
+        if (!self && !c)
+            return unknown_command(what);
         if (i + 2 < argc) {
             return wl_cli_usage_error(NULL, "help takes one command: unexpected argument '%s'",
                                       argv[i + 2]);
+        }
+        if (self) {
+            wl_cli_print_help(print_help);
+            return WL_EXIT_OK;
         }
         char *hargv[] = {argv[i + 1], "--help", NULL};
         *name = c->name;

@@ -7,6 +7,8 @@
 # - an option without its value, or an unknown one, is one clear usage error
 #   (exit 2), not getopt's message followed by a contradicting one;
 # - `wattlens help X` with an unknown X is exit 2, as `wattlens X` is;
+#   `help --help` is the general help;
+# - global short options group (-vvv, -qv) and `--` ends them;
 # - the global -q leaves only errors on stderr (no summary, no progress);
 # - quantize failing part way on a terminal ends its progress line first.
 # Skips (and says so) the parts whose test data is absent.
@@ -239,6 +241,32 @@ done
 if [ $rc = 0 ] && grep -q "^Usage: wattlens run" "$tmp/out"; then ok "help run: run's help"; else bad "help run (rc $rc)"; fi
 "$W" help >"$tmp/out" 2>"$tmp/err"; rc=$?
 if [ $rc = 0 ] && grep -q "^Commands:" "$tmp/out"; then ok "help: the general help"; else bad "help (rc $rc)"; fi
+# help about help is the general help; more words are still a mistake
+for h in --help -h help; do
+  "$W" help $h >"$tmp/out" 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && grep -q "^Commands:" "$tmp/out"; then ok "help $h: the general help"; else bad "help $h (rc $rc): $(cat "$tmp/err")"; fi
+done
+expect_option_error "help --help EXTRA" "unexpected argument 'extra'" "$W" help --help extra
+
+# --- global options --------------------------------------------------------------------
+# short ones group as getopt takes them (-vvv, -qv were unknown options);
+# -vvv is debug as -vv is, and -q in a group still wins
+"$W" -vvv sensors 2>"$tmp/vvv" >/dev/null; rc=$?
+if [ $rc = 0 ] && grep -q ": debug: " "$tmp/vvv"; then ok "-vvv: debug, as -vv"; else bad "-vvv (rc $rc): $(head -3 "$tmp/vvv")"; fi
+for g in -qv -vq -qvv; do
+  "$W" $g sensors 2>"$tmp/err" >/dev/null; rc=$?
+  if [ $rc = 0 ] && [ ! -s "$tmp/err" ]; then ok "$g: quiet"; else bad "$g (rc $rc): $(head -3 "$tmp/err")"; fi
+done
+expect_option_error "-vx (a group with an unknown letter)" "unknown global option '-vx'" "$W" -vx sensors
+# -- ends the global options: what follows is the command
+"$W" -v -- sensors --json >"$tmp/out" 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && python3 -m json.tool "$tmp/out" >/dev/null 2>&1; then ok "-- then the command"; else bad "wattlens -v -- sensors (rc $rc): $(cat "$tmp/err")"; fi
+expect_option_error "-- then an option" "unknown command '--version'" "$W" -- --version
+# an empty file name is a command-line mistake (exit 2), as for model and -o
+expect_option_error "tokenize -m ''" "-m is empty: give a GGUF file name" "$W" tokenize -m '' -p hi
+expect_option_error "tokenize -f ''" "-f is empty: give a file name ('-' is stdin)" "$W" tokenize -m x -f ''
+expect_option_error "detokenize -m ''" "-m is empty: give a GGUF file name" "$W" detokenize -m '' 1
+
 # the general help's exit statuses: measure's own, and 128+N for run and measure
 "$W" --help >"$tmp/out"
 if grep -q "measure otherwise exits with its command's own" "$tmp/out" && grep -q "128+N" "$tmp/out"; then
