@@ -121,11 +121,25 @@ static void print_estimate_note(uint32_t methods)
     }
 }
 
-static void print_table(const struct wl_run_list *l, int64_t offset)
+/* Whether f selects anything (an empty string filters too, see store.h). */
+static bool filter_is_set(const struct wl_store_filter *f)
+{
+    return f->model || f->tag || f->experiment || f->has_since || f->has_until || f->search;
+}
+
+/* n_all: the runs in the database (without a filter, the list's total),
+ * -1 when they could not be counted. */
+static void print_table(const struct wl_run_list *l, int64_t offset, int64_t n_all)
 {
     if (l->n == 0) {
-        if (l->total == 0)
-            printf("No runs match. Record one with 'wattlens measure -- CMD' or 'wattlens run'.\n");
+        if (l->total == 0 && n_all > 0) /* the runs exist: the filters left none */
+            printf("No runs match these filters (the database holds %lld run%s).\n",
+                   (long long)n_all, n_all == 1 ? "" : "s");
+        else if (l->total == 0 && n_all < 0)
+            printf("No runs match these filters.\n");
+        else if (l->total == 0)
+            printf("No runs in the database yet. Record one with 'wattlens measure -- CMD' or "
+                   "'wattlens run'.\n");
         else
             printf("No runs on this page (%lld match; lower --offset).\n", (long long)l->total);
         return;
@@ -284,7 +298,18 @@ static int run(int argc, char **argv)
         json_object_set_new(o, "offset", json_integer(offset));
         rc = wl_cli_print_json(o);
     } else {
-        print_table(&l, offset);
+        /* nothing matched the filters: how many runs there are says whether
+         * to loosen them or to record one (limit 1: only the count is used) */
+        int64_t n_all = l.total;
+        struct wl_run_list all;
+        if (l.total == 0 && filter_is_set(&flt)) {
+            n_all = -1;
+            if (wl_store_list_runs(s, NULL, WL_SORT_DATE, 1, 0, &all) == 0) {
+                n_all = all.total;
+                wl_run_list_free(&all);
+            }
+        }
+        print_table(&l, offset, n_all);
     }
     wl_run_list_free(&l);
     wl_store_close(s);

@@ -4,7 +4,8 @@
 # quantize) and the runs stay; a mistyped --db
 # is an error that creates nothing; gc --dry-run counts what it would keep
 # (and reads a database this user cannot write);
-# -q leaves stderr empty; cost says when it uses the default price; runs --search
+# -q leaves stderr empty; cost says when it uses the default price; runs that
+# match nothing say why (the filters, or no runs yet); runs --search
 # is caseless for Unicode; a database in a read-only directory can be read but
 # not written, and creating one there says the directory is not writable.
 set -u
@@ -181,6 +182,28 @@ found() {
 "$WATTLENS" runs --db "$sdb" --search $'\xff\xfe' --json >"$tmp/out" 2>"$tmp/err"; rc=$?
 [ $rc = 0 ] && python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["total"] == 0' "$tmp/out" \
   && ok "runs --search with invalid UTF-8: no match, no error" || bad "invalid UTF-8 search: exit $rc, $(cat "$tmp/err")"
+
+# --- runs that match nothing: why (the filters, or no runs at all) --------------------
+# filters that leave none say so and how many runs there are, not "record one"
+"$WATTLENS" runs --db "$sdb" --tag nosuchtag >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc = 0 ] && grep -qx "No runs match these filters (the database holds 3 runs)." "$tmp/out" \
+  && ! grep -q "Record one" "$tmp/out" && ok "runs --tag X matching nothing: the filters, 3 runs" \
+  || bad "runs --tag X (rc $rc): $(cat "$tmp/out" "$tmp/err")"
+"$WATTLENS" runs --db "$sdb" --search pLAIN --offset 5 >"$tmp/out" 2>&1
+grep -qx "No runs on this page (1 match; lower --offset)." "$tmp/out" && ok "runs past the last page" \
+  || bad "runs past the last page: $(cat "$tmp/out")"
+# a database without runs: record one, filtered or not
+cp "$sdb" "$tmp/none.db"
+# shellcheck disable=SC2046
+"$WATTLENS" rm --db "$tmp/none.db" $("$WATTLENS" runs --db "$sdb" --json \
+  | python3 -c 'import json,sys; print(" ".join(r["id"] for r in json.load(sys.stdin)["runs"]))') >/dev/null 2>&1
+for f in "" "--tag nosuchtag"; do
+  # shellcheck disable=SC2086
+  "$WATTLENS" runs --db "$tmp/none.db" $f >"$tmp/out" 2>&1
+  grep -qx "No runs in the database yet. Record one with 'wattlens measure -- CMD' or 'wattlens run'." "$tmp/out" \
+    && ok "runs $f on a database without runs: record one" || bad "runs $f without runs: $(cat "$tmp/out")"
+done
+rm -f "$tmp/none.db"*
 
 # --- a database in a directory this user cannot write -------------------------------------
 # Readers read it; writers fail and say why; a write-ahead log that cannot be used is an
