@@ -3,10 +3,11 @@
  * (the machine may be shared; median and range over rounds are printed).
  *
  * attention: q.k and p.v of one decode token over n_pos cached positions for
- * a 1.1B llama layer (32 heads, 4 KV heads, head_dim 64, F16 cache): one
- * head at a time (wl_kv_cache_dot / _accum per head, each K/V row converted
- * from F16 eight times) against the GQA-grouped loops (each row converted
- * once per group), which give bit-identical results (test_attention).
+ * a 1.1B llama layer (32 heads, 4 KV heads, head_dim 64), with an F16 and
+ * then an F32 cache: one head at a time (wl_kv_cache_dot / _accum per head,
+ * each F16 K/V row converted eight times) against the GQA-grouped loops
+ * (each row converted once per group), which give bit-identical results
+ * (test_attention). Both cache types run the same float row loops.
  * norm: wl__fwd_rmsnorm of one 2048-float row, next to a single-chain double
  * sum of squares (the loop shape it replaced) for scale.
  * Prints figures only; never asserts on time. Usage: bench_attention [ROUNDS]
@@ -71,10 +72,10 @@ static double sum_sq_chain(const float *x, int32_t n)
     return ss;
 }
 
-static int bench_attention(int rounds)
+static int bench_attention(int rounds, enum wl_ttype type)
 {
     struct wl_kv_cache kv;
-    if (wl_kv_cache_init(&kv, WL_TTYPE_F16, 1, MAX_POS, NKV, HD, NULL) != 0)
+    if (wl_kv_cache_init(&kv, type, 1, MAX_POS, NKV, HD, NULL) != 0)
         return 1;
     float *k = malloc(NKV * HD * sizeof(float)), *v = malloc(NKV * HD * sizeof(float));
     float *q = malloc(NH * HD * sizeof(float));
@@ -92,9 +93,12 @@ static int bench_attention(int rounds)
     }
     for (int i = 0; i < NH * HD; i++)
         q[i] = frand();
-    printf("attention q.k + p.v, one decode token, 32 heads / 4 KV heads, head_dim 64, F16 cache "
+    printf("attention q.k + p.v, one decode token, 32 heads / 4 KV heads, head_dim 64, %s cache "
            "(%s loops), 1 thread, CPU time per layer:\n",
-           kv.simd512 ? "AVX-512" : kv.simd_f16 ? "AVX2" : "scalar");
+           type == WL_TTYPE_F32 ? "F32" : "F16",
+           kv.simd512    ? "AVX-512"
+           : kv.simd_f16 ? "AVX2"
+                         : "scalar");
     static const int32_t n_pos_cases[] = {64, 512, 2048};
     for (size_t pc = 0; pc < sizeof n_pos_cases / sizeof n_pos_cases[0]; pc++) {
         const int32_t n_pos = n_pos_cases[pc];
@@ -203,7 +207,7 @@ static const char usage[] =
     "\n"
     "Decode attention outside the matvecs: q.k and p.v of one token over the\n"
     "cached positions of a 1.1B llama layer (32 heads, 4 KV heads, head_dim 64,\n"
-    "F16 cache), head by head against the GQA-grouped loops; and RMSNorm of one\n"
+    "F16 then F32 cache), head by head against the GQA-grouped loops; and RMSNorm of one\n"
     "2048-float row next to a single-chain sum of squares. One thread, CPU time,\n"
     "variants interleaved round by round; median and range over ROUNDS rounds\n"
     "(1..1000, default 7). Prints figures only; never asserts on time.\n"
@@ -229,7 +233,8 @@ int main(int argc, char **argv)
             return wl_bench_usage_error(who, usage, "ROUNDS must be 1..1000, got '%s'", argv[1]);
         rounds = (int)v;
     }
-    if (bench_attention(rounds) != 0 || bench_norm(rounds) != 0) {
+    if (bench_attention(rounds, WL_TTYPE_F16) != 0 || bench_attention(rounds, WL_TTYPE_F32) != 0 ||
+        bench_norm(rounds) != 0) {
         fprintf(stderr, "bench_attention: cannot set up the cache or context\n");
         return 1;
     }

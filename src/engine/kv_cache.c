@@ -1,9 +1,12 @@
 /* KV cache storage and the attention inner loops over it; see kv_cache.h.
  *
- * The F16 loops have an AVX2+F16C+FMA path chosen at run time (decode reads
- * the whole cache once per token per layer, so converting it element by
- * element would cost several percent of a token), an AVX-512 one on top
- * (engine/kv_cache_avx512.c) and a portable scalar path.
+ * The loops have an AVX2+F16C+FMA path chosen at run time (decode reads the
+ * whole cache once per token per layer, so converting F16 element by element
+ * or summing in one scalar chain would cost several times the attention), an
+ * AVX-512 one on top (engine/kv_cache_avx512.c) and a portable scalar path.
+ * F32 and F16 caches share the float row loops: an F16 block is converted
+ * to floats first (exactly), an F32 one is read in place, so on every path
+ * the two types give the same bits for the same (F16-representable) values.
  */
 #include "engine/kv_cache.h"
 
@@ -67,8 +70,7 @@ int wl_kv_cache_init(struct wl_kv_cache *kv, enum wl_ttype type, int32_t n_layer
     kv->simd_f16 = wl_kpath_available(WL_KPATH_AVX2);
 #endif
 #ifdef WL_KV_AVX512
-    kv->simd512 = kv->simd_f16 && type == WL_TTYPE_F16 && head_dim % 16 == 0 &&
-                  wl_kpath_available(WL_KPATH_AVX512);
+    kv->simd512 = kv->simd_f16 && head_dim % 16 == 0 && wl_kpath_available(WL_KPATH_AVX512);
 #endif
     return 0;
 }
@@ -84,9 +86,9 @@ void wl_kv_cache_free(struct wl_kv_cache *kv)
 }
 
 #ifdef WL_KV_AVX512
-/* The AVX-512 loops: simd512 was set at init for an F16 cache with a
- * suitable head_dim, and they build on the AVX2 path (tests switch
- * simd_f16 off to reach the scalar loops). */
+/* The AVX-512 loops: simd512 was set at init for a suitable head_dim, and
+ * they build on the AVX2 path (tests switch simd_f16 off to reach the
+ * scalar loops). */
 static inline bool use_avx512(const struct wl_kv_cache *kv)
 {
     return kv->simd512 && kv->simd_f16;
@@ -151,7 +153,7 @@ void wl_kv_cache_store(struct wl_kv_cache *kv, int32_t il, int32_t cell, int32_t
     }
 }
 
-/* ---- F32 ---------------------------------------------------------------- */
+/* ---- F32 rows, scalar (F32 cache, and F16 blocks converted) ---------------- */
 
 static void dot_f32(const float *K, int32_t n_pos, int32_t hd, const float *q, float *scores)
 {
@@ -248,8 +250,8 @@ accum_f16_avx2(const uint16_t *V, int32_t n_pos, int32_t hd, const float *p, flo
     }
 }
 
-/* Float rows (a block converted from F16) with the arithmetic of
- * dot_f16_avx2 per row: four rows at a time only so their FMA chains
+/* Float rows (an F32 cache in place, or a block converted from F16) with
+ * the arithmetic of dot_f16_avx2 per row: four rows at a time only so their FMA chains
  * overlap; each row's chain and lane sum are unchanged. */
 __attribute__((target("avx2,f16c,fma"))) static void
 dot_rows_avx2(const float *K, int32_t n_pos, int32_t hd, const float *q, float *scores)
@@ -339,6 +341,20 @@ void wl_kv_cache_dot(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, int3
 {
     const void *K = (const char *)kv->k + kv_offset(kv, il, kvh, cell0);
     if (kv->type == WL_TTYPE_F32) {
+        /* the grouped form's row loops over the whole range: each row's
+         * arithmetic does not depend on how rows are blocked */
+#ifdef WL_KV_AVX512
+        if (use_avx512(kv)) {
+            wl__kv_dot_rows_avx512(K, n_pos, kv->head_dim, q, scores);
+            return;
+        }
+#endif
+#ifdef WL_KV_X86
+        if (kv->simd_f16) {
+            dot_rows_avx2(K, n_pos, kv->head_dim, q, scores);
+            return;
+        }
+#endif
         dot_f32(K, n_pos, kv->head_dim, q, scores);
         return;
     }
@@ -362,6 +378,15 @@ void wl_kv_cache_accum(const struct wl_kv_cache *kv, int32_t il, int32_t kvh, in
 {
     const void *V = (const char *)kv->v + kv_offset(kv, il, kvh, cell0);
     if (kv->type == WL_TTYPE_F32) {
+#ifdef WL_KV_X86
+        /* one FMA per row in row order per element, as accum_f16_avx2 and
+         * the AVX-512 grouped loop */
+        if (kv->simd_f16) {
+            memset(out, 0, (size_t)kv->head_dim * sizeof(float));
+            accum_rows_avx2(V, n_pos, kv->head_dim, p, out);
+            return;
+        }
+#endif
         accum_f32(V, n_pos, kv->head_dim, p, out);
         return;
     }
@@ -402,11 +427,11 @@ static const float *rows_f32(const struct wl_kv_cache *kv, const void *base, int
     return scratch;
 }
 
-/* The per-head path used the SIMD loops (F16 with AVX2), so the grouped one must too. */
+/* The per-head path uses the SIMD loops (AVX2, F16 or F32), so the grouped one must too. */
 static bool group_simd(const struct wl_kv_cache *kv)
 {
 #ifdef WL_KV_X86
-    return kv->type == WL_TTYPE_F16 && kv->simd_f16;
+    return kv->simd_f16;
 #else
     (void)kv;
     return false;

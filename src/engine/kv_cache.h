@@ -35,8 +35,8 @@ struct wl_kv_cache {
     void *k; /* (n_layer, n_head_kv, n_ctx, head_dim) */
     void *v; /* (n_layer, n_head_kv, n_ctx, head_dim) */
     uint64_t bytes; /* k + v */
-    bool simd_f16;  /* F16C+AVX2+FMA conversion path usable (decided once at init) */
-    bool simd512;   /* and the AVX-512 loops (F16 cache, head_dim % 16 == 0); needs simd_f16 */
+    bool simd_f16;  /* AVX2+FMA+F16C loops usable, F16 or F32 (decided once at init) */
+    bool simd512;   /* and the AVX-512 loops (head_dim % 16 == 0); needs simd_f16 */
 };
 
 /* Allocates the cache. WL_ENOTSUP for a type other than F16/F32, WL_ENOMEM

@@ -1,8 +1,9 @@
 /* AVX-512 (F, DQ) + F16C + FMA attention loops over the KV cache, internal to
- * engine/kv_cache.c, which chooses them at run time (F16 cache, head_dim a
- * multiple of 16, the CPU has the AVX-512 kernel path). Bit-identical pairs:
- * wl__kv_dot_rows_avx512 over rows converted from F16 gives the scores of
- * wl__kv_dot_f16_avx512 on the F16 rows; wl__kv_accum_rows_avx512 gives, per
+ * engine/kv_cache.c, which chooses them at run time (F16 or F32 cache,
+ * head_dim a multiple of 16, the CPU has the AVX-512 kernel path).
+ * Bit-identical pairs: wl__kv_dot_rows_avx512 over rows converted from F16
+ * (or an F32 cache's rows) gives the scores of wl__kv_dot_f16_avx512 on the
+ * F16 rows; wl__kv_accum_rows_avx512 gives, per
  * head, the sums of kv_cache.c's AVX2 loops (test_attention checks both).
  */
 #ifndef WL_ENGINE_KV_CACHE_AVX512_H

@@ -1,11 +1,14 @@
 /* engine/kv_cache grouped loops + forward_ops attention: the GQA-grouped
  * paths (each K/V row converted once for the heads of its group) against
  * plain per-head references, bit for bit (memcmp, no tolerance), on random
- * data: F16 (SIMD and scalar loops) and F32 caches, group sizes 1, 2 and 8,
+ * data: F16 and F32 caches (SIMD and scalar loops), group sizes 1, 2 and 8,
  * head sizes with and without a SIMD tail, row counts around the block size,
  * decode and prefill batches at several positions, sliding windows,
- * soft-capping, fused and per-op (depth OP) stages, 1 and 3 threads. And
- * the F16 store: the SIMD conversion equals wl_fp32_to_fp16 bit for bit.
+ * soft-capping, fused and per-op (depth OP) stages, 1 and 3 threads. The
+ * cache type changes the storage, not the arithmetic: F32 and F16 caches
+ * holding the same F16-representable values give the same bits on every
+ * path, and both stay within n * 2^-23 * sum|terms| of a double reference.
+ * And the F16 store: the SIMD conversion equals wl_fp32_to_fp16 bit for bit.
  */
 #include "test_support.h"
 
@@ -123,11 +126,95 @@ static void test_group_loops_equal_per_head(void **state)
     }
 }
 
+/* ---- F32 and F16 caches: same loops ----------------------------------------------- */
+
+/* |got - ref| <= n * 2^-23 * sum|terms| for a float sum of n products in any
+ * order and with or without FMA (the classic n * u bound, doubled). */
+static void check_near(double got, double ref, double abs_sum, int32_t n, const char *what,
+                       int32_t hd, int32_t n_pos, int path)
+{
+    const double tol = (double)n * 0x1p-23 * abs_sum;
+    if (!(fabs(got - ref) <= tol))
+        fail_msg("%s hd %d n_pos %d path %d: %.9g, double %.9g (tolerance %.3g)", what, hd, n_pos,
+                 path, got, ref, tol);
+}
+
+static void set_path(struct wl_kv_cache *kv, int path)
+{
+    kv->simd512 = path == 0;
+    kv->simd_f16 = path <= 1;
+}
+
+static void test_f32_cache_uses_the_f16_loops(void **state)
+{
+    (void)state;
+    enum { NPOS = 70, MAXHD = 80, NLAY = 1, NHKV = 1 };
+    static const int32_t hds[] = {64, 80, 20, 7};
+    static const int32_t n_pos_cases[] = {1, 3, 17, 32, 33, 70};
+    rng_state = 1234;
+    for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++) {
+        const int32_t hd = hds[hi];
+        struct wl_kv_cache c16, c32;
+        assert_int_equal(wl_kv_cache_init(&c16, WL_TTYPE_F16, NLAY, NPOS, NHKV, hd, NULL), 0);
+        assert_int_equal(wl_kv_cache_init(&c32, WL_TTYPE_F32, NLAY, NPOS, NHKV, hd, NULL), 0);
+        assert_int_equal(c32.simd_f16, c16.simd_f16);
+        assert_int_equal(c32.simd512, c16.simd512); /* F32 may take the AVX-512 loops too */
+        /* the same F16-representable values in both caches */
+        static float K[NPOS][MAXHD], V[NPOS][MAXHD];
+        for (int32_t j = 0; j < NPOS; j++) {
+            for (int32_t d = 0; d < hd; d++) {
+                K[j][d] = wl_fp16_to_fp32(wl_fp32_to_fp16(2.0f * frand()));
+                V[j][d] = wl_fp16_to_fp32(wl_fp32_to_fp16(2.0f * frand()));
+            }
+            wl_kv_cache_store(&c16, 0, j, 1, K[j], V[j]);
+            wl_kv_cache_store(&c32, 0, j, 1, K[j], V[j]);
+        }
+        float q[MAXHD], p[NPOS], s16[NPOS], s32[NPOS], o16[MAXHD], o32[MAXHD];
+        fill_rand(q, (size_t)hd, 1.0f);
+        for (int32_t j = 0; j < NPOS; j++)
+            p[j] = 0.5f + frand();
+        const bool simd = c16.simd_f16, simd512 = c16.simd512;
+        for (int path = 0; path < 3; path++) { /* AVX-512, AVX2 (where present), scalar */
+            if ((path == 0 && !simd512) || (path == 1 && !simd))
+                continue;
+            set_path(&c16, path);
+            set_path(&c32, path);
+            for (size_t a = 0; a < sizeof n_pos_cases / sizeof n_pos_cases[0]; a++) {
+                const int32_t n_pos = n_pos_cases[a];
+                wl_kv_cache_dot(&c16, 0, 0, 0, n_pos, q, s16);
+                wl_kv_cache_dot(&c32, 0, 0, 0, n_pos, q, s32);
+                assert_memory_equal(s16, s32, (size_t)n_pos * sizeof(float));
+                wl_kv_cache_accum(&c16, 0, 0, 0, n_pos, p, o16);
+                wl_kv_cache_accum(&c32, 0, 0, 0, n_pos, p, o32);
+                assert_memory_equal(o16, o32, (size_t)hd * sizeof(float));
+                for (int32_t j = 0; j < n_pos; j++) {
+                    double ref = 0.0, abs_sum = 0.0;
+                    for (int32_t d = 0; d < hd; d++) {
+                        ref += (double)q[d] * K[j][d];
+                        abs_sum += fabs((double)q[d] * K[j][d]);
+                    }
+                    check_near(s32[j], ref, abs_sum, hd, "q.k", hd, n_pos, path);
+                }
+                for (int32_t d = 0; d < hd; d++) {
+                    double ref = 0.0, abs_sum = 0.0;
+                    for (int32_t j = 0; j < n_pos; j++) {
+                        ref += (double)p[j] * V[j][d];
+                        abs_sum += fabs((double)p[j] * V[j][d]);
+                    }
+                    check_near(o32[d], ref, abs_sum, n_pos, "p.v", hd, n_pos, path);
+                }
+            }
+        }
+        wl_kv_cache_free(&c16);
+        wl_kv_cache_free(&c32);
+    }
+}
+
 /* ---- att_rows through wl__fwd_attention ------------------------------------------ */
 
 struct att_case {
     enum wl_ttype kv_type;
-    bool scalar_f16; /* force the portable F16 loops */
+    bool scalar; /* force the portable loops */
     int32_t group, head_dim, window, n_threads;
     float softcap;
 };
@@ -243,7 +330,7 @@ static void check_case(const struct att_case *k)
     p.kv_type = k->kv_type;
     wl_context *ctx = NULL;
     assert_int_equal(wl_context_create(&m, &p, &ctx, NULL), 0);
-    if (k->scalar_f16)
+    if (k->scalar)
         ctx->kv.simd_f16 = false;
     fill_cache(&ctx->kv, NCTX);
     static const int32_t batches[][2] = {{0, 7}, {37, 4}, {100, 1}, {127, 1}}; /* pos0, n */
@@ -259,13 +346,13 @@ static void test_grouped_attention_equals_per_head(void **state)
     (void)state;
     static const int32_t groups[] = {1, 2, 8};
     rng_state = 7;
-    for (int ty = 0; ty < 3; ty++) { /* F16 SIMD (where available), F16 scalar, F32 */
+    for (int ty = 0; ty < 4; ty++) { /* F16 and F32, SIMD (where available) and scalar */
         for (size_t gi = 0; gi < sizeof groups / sizeof groups[0]; gi++) {
             for (int var = 0; var < 3; var++) { /* plain, sliding window, window + softcap */
                 for (int th = 1; th <= 3; th += 2) {
                     struct att_case k = {
-                        .kv_type = ty == 2 ? WL_TTYPE_F32 : WL_TTYPE_F16,
-                        .scalar_f16 = ty == 1,
+                        .kv_type = ty >= 2 ? WL_TTYPE_F32 : WL_TTYPE_F16,
+                        .scalar = ty % 2 == 1,
                         .group = groups[gi],
                         .head_dim = groups[gi] == 2 ? 20 : 64,
                         .window = var > 0 ? 5 : 0,
@@ -344,6 +431,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_group_loops_equal_per_head),
+        cmocka_unit_test(test_f32_cache_uses_the_f16_loops),
         cmocka_unit_test(test_grouped_attention_equals_per_head),
         cmocka_unit_test(test_f16_store_equals_scalar),
     };
