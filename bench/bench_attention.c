@@ -10,14 +10,20 @@
  * (test_attention). Both cache types run the same float row loops.
  * norm: wl__fwd_rmsnorm of one 2048-float row, next to a single-chain double
  * sum of squares (the loop shape it replaced) for scale.
+ * activation: the gated products of one 16384-float FFN row (gemma-2B's
+ * width), SwiGLU (wl_kernel_silu_mul) and GeGLU (wl_kernel_gelu_mul) on the
+ * best kernel path, next to GeGLU with libm tanhf per element (the loop
+ * wl_kernel_gelu_mul replaced in session 32) for scale.
  * Prints figures only; never asserts on time. Usage: bench_attention [ROUNDS]
  */
 #include "bench_support.h"
 #include "engine/context.h"
 #include "engine/forward.h"
+#include "engine/kernels/kernels.h"
 #include "engine/kv_cache.h"
 #include "util/clock.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,13 +208,69 @@ static int bench_norm(int rounds)
     return 0;
 }
 
+/* GeGLU as forward_family_ops.c computed it until session 32. */
+static void gelu_mul_tanhf(float *g, const float *u, int64_t n)
+{
+    const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
+    for (int64_t i = 0; i < n; i++) {
+        const float x = g[i];
+        g[i] = 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x))) * u[i];
+    }
+}
+
+static int bench_activation(int rounds)
+{
+    enum { FFN = 16384, REPS = 200 };
+    struct wl_kernels k;
+    if (wl_kernels_init(&k, WL_KPATH_AUTO) != 0)
+        return 1;
+    float *x = malloc(FFN * sizeof(float)), *u = malloc(FFN * sizeof(float));
+    float *g = malloc(FFN * sizeof(float));
+    uint64_t *t[3];
+    for (int v = 0; v < 3; v++)
+        t[v] = malloc((size_t)rounds * sizeof(uint64_t));
+    for (int i = 0; i < FFN; i++) { /* gate values of a trained FFN are mostly within +-4 */
+        x[i] = 8.0f * frand();
+        u[i] = 2.0f * frand();
+    }
+    for (int r = 0; r < rounds; r++) {
+        for (int v = 0; v < 3; v++) {
+            const uint64_t t0 = wl_clock_thread_cpu_ns();
+            for (int i = 0; i < REPS; i++) {
+                memcpy(g, x, FFN * sizeof(float));
+                if (v == 0)
+                    wl_kernel_silu_mul(&k, g, u, FFN);
+                else if (v == 1)
+                    wl_kernel_gelu_mul(&k, g, u, FFN);
+                else
+                    gelu_mul_tanhf(g, u, FFN);
+            }
+            t[v][r] = wl_clock_thread_cpu_ns() - t0;
+        }
+    }
+    printf("gated activation of one %d-float FFN row (%s path), 1 thread, CPU time per call "
+           "(with a row copy):\n",
+           FFN, wl_kpath_name(k.path));
+    print_stat("SwiGLU (wl_kernel_silu_mul)", t[0], rounds, REPS);
+    print_stat("GeGLU (wl_kernel_gelu_mul)", t[1], rounds, REPS);
+    print_stat("GeGLU with tanhf per element", t[2], rounds, REPS);
+    for (int v = 0; v < 3; v++)
+        free(t[v]);
+    free(x);
+    free(u);
+    free(g);
+    return 0;
+}
+
 static const char usage[] =
     "usage: bench_attention [ROUNDS]\n"
     "\n"
     "Decode attention outside the matvecs: q.k and p.v of one token over the\n"
     "cached positions of a 1.1B llama layer (32 heads, 4 KV heads, head_dim 64,\n"
     "F16 then F32 cache), head by head against the GQA-grouped loops; and RMSNorm of one\n"
-    "2048-float row next to a single-chain sum of squares. One thread, CPU time,\n"
+    "2048-float row next to a single-chain sum of squares; and the SwiGLU and\n"
+    "GeGLU gated products of one 16384-float FFN row (GeGLU also with tanhf per\n"
+    "element, the loop it replaced). One thread, CPU time,\n"
     "variants interleaved round by round; median and range over ROUNDS rounds\n"
     "(1..1000, default 7). Prints figures only; never asserts on time.\n"
     "\n"
@@ -234,7 +296,7 @@ int main(int argc, char **argv)
         rounds = (int)v;
     }
     if (bench_attention(rounds, WL_TTYPE_F16) != 0 || bench_attention(rounds, WL_TTYPE_F32) != 0 ||
-        bench_norm(rounds) != 0) {
+        bench_norm(rounds) != 0 || bench_activation(rounds) != 0) {
         fprintf(stderr, "bench_attention: cannot set up the cache or context\n");
         return 1;
     }

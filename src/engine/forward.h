@@ -217,6 +217,10 @@ void wl__fwd_attention(struct wl_context *ctx, int32_t il);
 /* rs->hb = silu(rs->hb) * rs->hb2 (component activation, op gate_x_up). */
 void wl__fwd_swiglu(struct wl_context *ctx, int32_t il);
 
+/* rs->hb = gelu_tanh(rs->hb) * rs->hb2 (GeGLU of gemma and gemma2; component
+ * activation, op gate_x_up): the SwiGLU code with wl_kernel_gelu_mul. */
+void wl__fwd_geglu(struct wl_context *ctx, int32_t il);
+
 /* ---- family blocks (engine/forward_family_ops.c) ---------------------------- */
 
 /* The config's norm: RMSNorm (w; b ignored) or LayerNorm with weight w and
@@ -230,9 +234,6 @@ void wl__fwd_norm(struct wl_context *ctx, int32_t il, enum wl_component comp, co
  * from W_gate_up in (component gate_up). Both go through rs->fused. */
 void wl__fwd_qkv_fused(struct wl_context *ctx, int32_t il, const float *in);
 void wl__fwd_gate_up_fused(struct wl_context *ctx, int32_t il, const float *in);
-
-/* rs->hb = gelu_tanh(rs->hb) * rs->hb2 (GeGLU; component activation, op gate_x_up). */
-void wl__fwd_geglu(struct wl_context *ctx, int32_t il);
 
 /* x += y over (n_tok, dim). */
 void wl__fwd_residual(struct wl_context *ctx, float *x, const float *y);

@@ -1,10 +1,10 @@
 /* Building blocks only some families use (issue 8): LayerNorm with bias
- * (stablelm), fused QKV and gate/up projections (phi3), GeGLU (gemma,
- * gemma2). Same rules as forward_ops.c: each block emits its component
- * boundary and, at depth OP, its ops; multi-op components run their stages
- * fused without a deep hook and as separate regions with one, with the same
- * per-element arithmetic, so results do not depend on the depth.
- * Stateless; runs on the caller's thread plus the context's pool.
+ * (stablelm), fused QKV and gate/up projections (phi3). (GeGLU, gemma's
+ * activation, shares SwiGLU's code in forward_ops.c.) Same rules as forward_ops.c: each block emits
+ * its component boundary and, at depth OP, its ops; multi-op components run their stages fused
+ * without a deep hook and as separate regions with one, with the same per-element arithmetic, so
+ * results do not depend on the depth. Stateless; runs on the caller's thread plus the context's
+ * pool.
  */
 #include "engine/forward.h"
 
@@ -185,45 +185,5 @@ void wl__fwd_gate_up_fused(struct wl_context *ctx, int32_t il, const float *in)
         const bool act = ctx->hooks.activations;
         emit(ctx, WL_HOOK_COMPONENT, il, WL_COMP_GATE_UP, WL_OP_COUNT, false, act ? &tin : NULL,
              act ? &tout : NULL);
-    }
-}
-
-/* ---- GeGLU -------------------------------------------------------------------- */
-
-struct geglu_task {
-    float *g; /* in: gate, out: gelu(gate) * up */
-    const float *u;
-    int64_t n;
-};
-
-static void geglu_rows(void *arg, int ith, int nth)
-{
-    const struct geglu_task *a = arg;
-    /* GELU, tanh approximation (what gemma's gelu_pytorch_tanh computes) */
-    const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
-    int64_t i0, i1;
-    split_range(a->n, ith, nth, &i0, &i1);
-    for (int64_t i = i0; i < i1; i++) {
-        const float x = a->g[i];
-        a->g[i] = 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x))) * a->u[i];
-    }
-}
-
-void wl__fwd_geglu(struct wl_context *ctx, int32_t il)
-{
-    const struct wl_model_config *c = &ctx->model->config;
-    const int32_t n = ctx->batch.n_tok;
-    struct geglu_task a = {.g = ctx->rs.hb, .u = ctx->rs.hb2, .n = (int64_t)n * c->ffn_dim};
-    if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT))
-        emit(ctx, WL_HOOK_COMPONENT, il, WL_COMP_ACTIVATION, WL_OP_COUNT, true, NULL, NULL);
-    if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_OP))
-        emit(ctx, WL_HOOK_OP, il, WL_COMP_ACTIVATION, WL_OP_GATE_X_UP, true, NULL, NULL);
-    wl__parallel(ctx, geglu_rows, &a, a.n * 12);
-    if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT)) {
-        struct wl_hook_tensor tout = view(ctx->rs.hb, n, c->ffn_dim);
-        const struct wl_hook_tensor *po = ctx->hooks.activations ? &tout : NULL;
-        if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_OP))
-            emit(ctx, WL_HOOK_OP, il, WL_COMP_ACTIVATION, WL_OP_GATE_X_UP, false, NULL, po);
-        emit(ctx, WL_HOOK_COMPONENT, il, WL_COMP_ACTIVATION, WL_OP_COUNT, false, NULL, po);
     }
 }

@@ -406,37 +406,45 @@ void wl__fwd_attention(struct wl_context *ctx, int32_t il)
 
 /* ---- gated activation ------------------------------------------------------- */
 
+typedef void (*gate_fn)(const struct wl_kernels *k, float *g, const float *u, int64_t n);
+
 struct act_task {
     const struct wl_kernels *kern;
-    float *g;        /* in: gate, out: act(gate) * up */
+    gate_fn gate; /* wl_kernel_silu_mul or wl_kernel_gelu_mul */
+    float *g;     /* in: gate, out: act(gate) * up */
     const float *u;
     int64_t n;
 };
 
 /* Split at multiples of 8 elements so that every element goes through the
  * same SIMD lanes whatever the thread count (results independent of it). */
-static void swiglu_rows(void *arg, int ith, int nth)
+static void gated_rows(void *arg, int ith, int nth)
 {
     const struct act_task *a = arg;
     int64_t b0, b1;
     split_range((a->n + 7) / 8, ith, nth, &b0, &b1);
     const int64_t i0 = b0 * 8, i1 = b1 * 8 < a->n ? b1 * 8 : a->n;
     if (i1 > i0)
-        wl_kernel_silu_mul(a->kern, a->g + i0, a->u + i0, i1 - i0);
+        a->gate(a->kern, a->g + i0, a->u + i0, i1 - i0);
 }
 
-void wl__fwd_swiglu(struct wl_context *ctx, int32_t il)
+/* rs->hb = act(rs->hb) * rs->hb2 with the kernel's gated product. */
+static void fwd_gated(struct wl_context *ctx, int32_t il, gate_fn gate)
 {
     const struct wl_model_config *c = &ctx->model->config;
     const int32_t n = ctx->batch.n_tok;
-    struct act_task a = {.kern = &ctx->kern, .g = ctx->rs.hb, .u = ctx->rs.hb2,
+    struct act_task a = {.kern = &ctx->kern,
+                         .gate = gate,
+                         .g = ctx->rs.hb,
+                         .u = ctx->rs.hb2,
                          .n = (int64_t)n * c->ffn_dim};
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT))
         comp_event(ctx, il, WL_COMP_ACTIVATION, true, NULL, NULL);
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_OP))
         op_event(ctx, il, WL_COMP_ACTIVATION, WL_OP_GATE_X_UP, true, NULL, NULL, NULL);
-    /* weight 4: a vector e^x is ~12 operations per 8 elements, plus a divide */
-    wl__parallel(ctx, swiglu_rows, &a, a.n * 4);
+    /* weight 4: a vector e^x is ~12 operations per 8 elements, plus a divide
+     * (GELU's 2y adds five) */
+    wl__parallel(ctx, gated_rows, &a, a.n * 4);
     if (WL_HOOK_ON(ctx, WL_HOOK_DEPTH_COMPONENT)) {
         struct wl_hook_tensor tout = view(ctx->rs.hb, n, c->ffn_dim);
         const struct wl_hook_tensor *po = want_act(ctx) ? &tout : NULL;
@@ -444,6 +452,16 @@ void wl__fwd_swiglu(struct wl_context *ctx, int32_t il)
             op_event(ctx, il, WL_COMP_ACTIVATION, WL_OP_GATE_X_UP, false, NULL, po, NULL);
         comp_event(ctx, il, WL_COMP_ACTIVATION, false, NULL, po);
     }
+}
+
+void wl__fwd_swiglu(struct wl_context *ctx, int32_t il)
+{
+    fwd_gated(ctx, il, wl_kernel_silu_mul);
+}
+
+void wl__fwd_geglu(struct wl_context *ctx, int32_t il)
+{
+    fwd_gated(ctx, il, wl_kernel_gelu_mul);
 }
 
 void wl__fwd_residual(struct wl_context *ctx, float *x, const float *y)

@@ -850,6 +850,121 @@ static void test_silu_mul_paths(void **state)
     free(us);
 }
 
+/* gelu_tanh(x) u in double, as x / (1 + e^-z), z = 2y = 2 sqrt(2/pi) (x +
+ * 0.044715 x^3): the same value as 0.5 x (1 + tanh(y)) u, without its
+ * cancellation for negative x (1 + tanh(y) is 0 in double below y = -19). */
+static double gelu_ref(double x, double u, double *z)
+{
+    *z = 2.0 * sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x);
+    return x / (1.0 + exp(-*z)) * u;
+}
+
+/* wl_kernel_gelu_mul on every path against gelu_tanh(x) * u in double:
+ * within 4 ulp of the exact value plus 8 |z| (1 - sigma(z)) ulp, the cost
+ * of rounding z = 2y in float (its relative error, at most ~8 * 2^-24,
+ * scaled by the function's condition number in z), plus |x u| 1e-38 where
+ * e^-z is past the SIMD e^x's range (those paths divide by +inf), over x in
+ * [-100, 100] (dense around 0) with u = 1 and random u. Every SIMD path
+ * against the scalar one: within 8 ulp plus |x u| 1e-38 (they compute z
+ * with the same float operations, so only the exponential differs). NaN,
+ * +-inf, +-0 and values whose cube overflows give what the scalar path and
+ * silu_mul give; a tail gives the same bits as in a longer row. */
+static void test_gelu_mul_paths(void **state)
+{
+    (void)state;
+    enum { N = 200001 };
+    float *g = malloc(N * sizeof(float)), *u = malloc(N * sizeof(float));
+    float *x = malloc(N * sizeof(float)), *us = malloc(N * sizeof(float));
+    float *scalar = malloc(N * sizeof(float));
+    assert_non_null(g);
+    assert_non_null(u);
+    assert_non_null(x);
+    assert_non_null(us);
+    assert_non_null(scalar);
+    uint32_t seed = 9;
+    for (int i = 0; i < N; i++) {
+        const double t = -1.0 + 2.0 * i / (N - 1); /* cubic: dense near 0 */
+        x[i] = (float)(100.0 * t * t * t);
+        seed = seed * 1664525u + 1013904223u;
+        us[i] = (float)((seed >> 8) * (1.0 / 16777216.0) * 4.0 - 2.0);
+    }
+    const float sp_in[10] = {NAN,   INFINITY, 0.0f,    -0.0f,    -INFINITY,
+                             1e13f, -1e13f,   FLT_MAX, -FLT_MAX, 1.0f};
+    float sp_scalar[10];
+    struct wl_kernels ks;
+    assert_int_equal(wl_kernels_init(&ks, WL_KPATH_SCALAR), 0);
+    memcpy(sp_scalar, sp_in, sizeof sp_in);
+    const float ones[10] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    wl_kernel_gelu_mul(&ks, sp_scalar, ones, 10);
+    for (int path = WL_KPATH_SCALAR; path <= WL_KPATH_AVX512; path++) {
+        struct wl_kernels k;
+        if (wl_kernels_init(&k, (enum wl_kpath)path) != 0)
+            continue;
+        const char *name = wl_kpath_name((enum wl_kpath)path);
+        for (int with_u = 0; with_u < 2; with_u++) {
+            for (int i = 0; i < N; i++)
+                u[i] = with_u ? us[i] : 1.0f;
+            memcpy(scalar, x, N * sizeof(float));
+            wl_kernel_gelu_mul(&ks, scalar, u, N);
+            memcpy(g, x, N * sizeof(float));
+            wl_kernel_gelu_mul(&k, g, u, N);
+            double worst = 0.0, worst_p = 0.0;
+            int worst_i = 0, worst_pi = 0;
+            for (int i = 0; i < N; i++) {
+                double z;
+                const double ref = gelu_ref(x[i], u[i], &z);
+                const double cond = fabs(z) / (1.0 + exp(z)); /* |z| (1 - sigma(z)) */
+                const double tiny = fabs((double)x[i] * u[i]) * 1e-38;
+                const double bound = (4.0 + 8.0 * cond) * fabs(ref) * 0x1p-24 + tiny;
+                if (fabs(g[i] - ref) / bound > worst) {
+                    worst = fabs(g[i] - ref) / bound;
+                    worst_i = i;
+                }
+                const double pb = 8.0 * fabs((double)scalar[i]) * 0x1p-24 + tiny;
+                if (fabs((double)g[i] - scalar[i]) / pb > worst_p) {
+                    worst_p = fabs((double)g[i] - scalar[i]) / pb;
+                    worst_pi = i;
+                }
+            }
+            double z;
+            if (worst > 1.0)
+                fail_msg("path %s, u %s: x = %.9g gives %.9g, exact %.9g (error %.2f x the bound)",
+                         name, with_u ? "random" : "1", (double)x[worst_i], (double)g[worst_i],
+                         gelu_ref(x[worst_i], u[worst_i], &z), worst);
+            if (worst_p > 1.0)
+                fail_msg("path %s, u %s: x = %.9g gives %.9g, scalar %.9g (%.2f x the bound)", name,
+                         with_u ? "random" : "1", (double)x[worst_pi], (double)g[worst_pi],
+                         (double)scalar[worst_pi], worst_p);
+        }
+        float sp[10];
+        memcpy(sp, sp_in, sizeof sp);
+        wl_kernel_gelu_mul(&k, sp, ones, 10);
+        assert_true(isnan(sp[0]));
+        assert_true(isinf(sp[1]) && sp[1] > 0);
+        assert_true(sp[2] == 0.0f && sp[3] == 0.0f);
+        assert_true(isnan(sp[4])); /* -inf / (1 + e^+inf), as silu_mul gives */
+        assert_true(sp[5] == 1e13f && sp[7] == FLT_MAX); /* the cube overflows: gelu(x) = x */
+        assert_true(sp[6] == 0.0f && sp[8] == 0.0f);
+        for (int i = 1; i < 9; i++) /* the same as the scalar path, sign of zero included */
+            assert_memory_equal(&sp[i], &sp_scalar[i], sizeof(float));
+        /* tails: n = 1..15 equal the same elements of a 16-element row */
+        float full[16], part[16];
+        memcpy(full, x + 100000 - 8, sizeof full);
+        wl_kernel_gelu_mul(&k, full, us, 16);
+        for (int n = 1; n < 16; n++) {
+            memcpy(part, x + 100000 - 8, sizeof part);
+            wl_kernel_gelu_mul(&k, part, us, n);
+            assert_memory_equal(part, full, (size_t)n * sizeof(float));
+            assert_memory_equal(part + n, x + 100000 - 8 + n, (size_t)(16 - n) * sizeof(float));
+        }
+    }
+    free(g);
+    free(u);
+    free(x);
+    free(us);
+    free(scalar);
+}
+
 /* Row lengths for the element-wise helpers: 1..40 (every SIMD tail), then
  * the given long ones. Returns the count written to out (room for 40 +
  * n_long). */
@@ -1274,6 +1389,7 @@ int main(void)
         cmocka_unit_test(test_q4_k_gfni_variant_is_identical),
         cmocka_unit_test(test_dotp_identical),
         cmocka_unit_test(test_silu_mul_paths),
+        cmocka_unit_test(test_gelu_mul_paths),
         cmocka_unit_test(test_exp_sum_paths),
         cmocka_unit_test(test_exp_sum_non_finite),
         cmocka_unit_test(test_norm_helpers_paths),

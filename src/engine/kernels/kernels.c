@@ -404,6 +404,11 @@ void wl_kernel_silu_mul(const struct wl_kernels *k, float *g, const float *u, in
     k->ops->silu_mul(g, u, n);
 }
 
+void wl_kernel_gelu_mul(const struct wl_kernels *k, float *g, const float *u, int64_t n)
+{
+    k->ops->gelu_mul(g, u, n);
+}
+
 float wl_kernel_exp_sum(const struct wl_kernels *k, float *s, int64_t n, float mx)
 {
     return k->ops->exp_sum(s, n, mx);

@@ -140,6 +140,19 @@ int wl_kernel_matmul_multi(const struct wl_kernels *k, const struct wl_kernel_we
  * what they give with expf (silu(-inf) is NaN on every path). */
 void wl_kernel_silu_mul(const struct wl_kernels *k, float *g, const float *u, int64_t n);
 
+/* The GELU-gated product of GeGLU (gemma), GELU's tanh approximation:
+ * g[i] = 0.5 x (1 + tanh(y)) * u[i] with x = g[i], y = sqrt(2/pi) (x +
+ * 0.044715 x^3), computed as x / (1 + e^-2y) (the same value: 0.5 (1 +
+ * tanh(y)) is the logistic function of 2y) with the exponential of
+ * wl_kernel_silu_mul: expf on the scalar path, the vector e^x on the SIMD
+ * paths, which compute 2y with the scalar path's float operations, so the
+ * paths differ only by the exponential. Accuracy (test_kernels): 4 ulp of
+ * the exact value plus what rounding 2y costs, 2|y| (1 - sigma(2y)) times
+ * its relative error (GELU's own conditioning: it grows for negative x),
+ * and |g u| 1e-38 absolute where e^-2y is past the SIMD e^x's range. NaN
+ * and +-inf give what silu_mul gives: NaN, +inf, NaN for -inf. */
+void wl_kernel_gelu_mul(const struct wl_kernels *k, float *g, const float *u, int64_t n);
+
 /* The exponentials of a softmax row: s[j] = e^(s[j] - mx) for j < n;
  * returns their sum. Arguments are meant to be <= 0 (mx the row maximum).
  * The scalar path uses expf and sums in order; the SIMD paths use the same

@@ -566,7 +566,7 @@ static WL_AVX2 void quant_q8k(const float *x, void *row, int64_t n)
     wl__xk_fill_qp(row, n);
 }
 
-/* ---- SiLU gate ---------------------------------------------------------------- */
+/* ---- SiLU and GELU gates ------------------------------------------------------ */
 
 /* e^x for 8 lanes: x = n ln2 + r with n = round(x / ln2) and |r| <= ln2/2
  * (ln2 split in two so that n ln2 is exact to ~2^-40), e^r by its Taylor
@@ -617,6 +617,30 @@ WL_AVX2 void wl__silu_mul_avx2(float *g, const float *u, int64_t n)
         memcpy(xb, g + i, (size_t)(n - i) * sizeof(float));
         memcpy(ub, u + i, (size_t)(n - i) * sizeof(float));
         wl__silu_mul_avx2(xb, ub, 8);
+        memcpy(g + i, xb, (size_t)(n - i) * sizeof(float));
+    }
+}
+
+/* The scalar path's 2y, operation by operation (multiplies and adds, no
+ * FMA), so only the exponential differs between the paths. */
+WL_AVX2 void wl__gelu_mul_avx2(float *g, const float *u, int64_t n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), c = _mm256_set1_ps(WL__GELU_C);
+    const __m256 k2 = _mm256_set1_ps(WL__GELU_2K);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        __m256 t = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(c, x), x), x);
+        t = _mm256_mul_ps(k2, _mm256_add_ps(t, x));
+        const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), t));
+        _mm256_storeu_ps(
+            g + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
+    }
+    if (i < n) { /* tail through the same lanes: results do not depend on n % 8 */
+        float xb[8] = {0}, ub[8] = {0};
+        memcpy(xb, g + i, (size_t)(n - i) * sizeof(float));
+        memcpy(ub, u + i, (size_t)(n - i) * sizeof(float));
+        wl__gelu_mul_avx2(xb, ub, 8);
         memcpy(g + i, xb, (size_t)(n - i) * sizeof(float));
     }
 }
@@ -701,6 +725,7 @@ const struct wl__kernel_ops wl__kernel_ops_avx2 = {
     .quant_q8a = quant_q8a,
     .quant_q8k = quant_q8k,
     .silu_mul = wl__silu_mul_avx2,
+    .gelu_mul = wl__gelu_mul_avx2,
     .exp_sum = wl__exp_sum_avx2,
     .sum_sq = wl__sum_sq_avx2,
     .scale_mul = wl__scale_mul_avx2,

@@ -139,6 +139,12 @@ typedef void (*wl__quant_row_fn)(const float *x, void *row, int64_t n);
 /* g[i] = silu(g[i]) * u[i] = g[i] / (1 + e^-g[i]) * u[i], i < n; see
  * wl_kernel_silu_mul for the accuracy of each path. */
 typedef void (*wl__silu_mul_fn)(float *g, const float *u, int64_t n);
+/* g[i] = gelu_tanh(g[i]) * u[i] = g[i] / (1 + e^-2y) * u[i] (wl_kernel_gelu_mul),
+ * 2y = WL__GELU_2K * (WL__GELU_C * x * x * x + x) in this order of float
+ * operations on every path. */
+typedef void (*wl__gelu_mul_fn)(float *g, const float *u, int64_t n);
+#define WL__GELU_2K 1.5957691216057308f /* 2 sqrt(2 / pi) */
+#define WL__GELU_C 0.044715f
 /* sum of x[i]^2 in double (wl_kernel_sum_sq: the same bits on every path) */
 typedef double (*wl__sum_sq_fn)(const float *x, int64_t n);
 /* o[i] = x[i] * s, then o[i] *= w[i] unless w is NULL (wl_kernel_scale_mul) */
@@ -154,6 +160,7 @@ struct wl__kernel_ops {
     wl__dotp_fn dotp_q8_0, dotp_q4_0, dotp_q4_k, dotp_q6_k;
     wl__quant_row_fn quant_q8a, quant_q8k;
     wl__silu_mul_fn silu_mul;
+    wl__gelu_mul_fn gelu_mul;
     wl__exp_sum_fn exp_sum;
     wl__sum_sq_fn sum_sq;
     wl__scale_mul_fn scale_mul;
@@ -226,6 +233,7 @@ extern const struct wl__kernel_ops wl__kernel_ops_avx512_gfni;
 /* the AVX2+FMA SiLU-gate loop, shared by the AVX2 and AVX-512 tables (8
  * lanes already make it a small fraction of the matrix products around it) */
 void wl__silu_mul_avx2(float *g, const float *u, int64_t n);
+void wl__gelu_mul_avx2(float *g, const float *u, int64_t n);
 float wl__exp_sum_avx2(float *s, int64_t n, float mx);
 double wl__sum_sq_avx2(const float *x, int64_t n);
 void wl__scale_mul_avx2(float *o, const float *x, float s, const float *w, int64_t n);

@@ -210,6 +210,15 @@ static void silu_mul(float *g, const float *u, int64_t n)
     }
 }
 
+static void gelu_mul(float *g, const float *u, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const float x = g[i];
+        const float y2 = WL__GELU_2K * (WL__GELU_C * x * x * x + x);
+        g[i] = x / (1.0f + expf(-y2)) * u[i];
+    }
+}
+
 static float exp_sum(float *s, int64_t n, float mx)
 {
     float sum = 0.0f;
@@ -247,6 +256,7 @@ const struct wl__kernel_ops wl__kernel_ops_scalar = {
     .quant_q8a = quant_q8a,
     .quant_q8k = quant_q8k,
     .silu_mul = silu_mul,
+    .gelu_mul = gelu_mul,
     .exp_sum = exp_sum,
     .sum_sq = sum_sq,
     .scale_mul = scale_mul,
