@@ -189,6 +189,26 @@ int wl__generate_text_oom(struct wl_errmsg *err, int32_t seq, int32_t n_seq, dou
         refused ? WL__GENERATE_TOO_LARGE : "", (long long)n_tok, piece, all);
 }
 
+int wl__generate_empty_prompt(const wl_tokenizer *tok, int32_t seq, struct wl_errmsg *err)
+{
+    struct wl_tok_info info;
+    wl_tok_get_info(tok, &info);
+    char which[32] = "the prompt";
+    if (seq >= 0)
+        snprintf(which, sizeof which, "prompt %d", (int)seq);
+    if (info.bos == WL_TOK_NULL)
+        return wl_errmsg_set(err, WL_EINVAL,
+                             "%s is empty and the vocabulary has no BOS token to start from: "
+                             "give a prompt with -p",
+                             which);
+    /* byte-level BPE vocabularies (GPT-2, Qwen2) have a BOS id but do not add it */
+    return wl_errmsg_set(err, WL_EINVAL,
+                         "%s is empty and this vocabulary does not add its BOS token (id %d; "
+                         "tokenizer.ggml.add_bos_token is false, or unset for a %s vocabulary): "
+                         "give a prompt with -p",
+                         which, (int)info.bos, info.model_name);
+}
+
 int wl__generate_sampler_error(struct wl_errmsg *err, int rc,
                                const struct wl_token_sampler_params *sp, int32_t n_sample,
                                int32_t seq)
@@ -256,8 +276,8 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
         goto end_pre;
     }
     if (n_prompt == 0) {
-        /* no BOS in this vocabulary and an empty prompt: nothing to start from */
-        rc = wl_errmsg_set(err, WL_EINVAL, "the prompt is empty and the vocabulary has no BOS token");
+        /* an empty prompt and no BOS added: nothing to start from */
+        rc = wl__generate_empty_prompt(tok, -1, err);
         goto end_pre;
     }
     res->n_prompt = (int32_t)n_prompt;

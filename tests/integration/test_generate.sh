@@ -8,7 +8,9 @@
 # - a synthetic llama with the real 32000-token llama vocabulary runs at every
 #   supported weight type without NaN/Inf (generate fails loudly on a
 #   non-finite logit);
-# - bad input gives clear errors (--cache-type names itself and takes any case); bench prints llama-bench formats (md with its widths).
+# - bad input gives clear errors (--cache-type names itself and takes any case;
+#   an empty prompt on GPT-2's vocabulary, which has a BOS id but does not add
+#   it, says so and asks for -p); bench prints llama-bench formats (md with its widths).
 # Skips (and says so) the parts whose test data is absent.
 set -u
 W=${WATTLENS:?}
@@ -124,6 +126,19 @@ if [ -f "$vocab" ] && "$W" model synth --help >/dev/null 2>&1; then
   done
 else
   echo "SKIP: llama-spm vocabulary or 'wattlens model synth' absent (synthetic-model checks skipped)"
+fi
+
+# --- an empty prompt on a vocabulary with a BOS id that it does not add (GPT-2) ---------
+gpt2=$D/vocab/ggml-vocab-gpt-2.gguf
+if [ -f "$gpt2" ] && "$W" -q model synth --arch qwen2 --layers 1 --vocab-from "$gpt2" -o "$tmp/gpt2.gguf" >/dev/null 2>"$tmp/serr"; then
+  "$W" generate -m "$tmp/gpt2.gguf" -t 1 -n 2 --temp 0 >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 1 ] && grep -qF "the prompt is empty and this vocabulary does not add its BOS token (id 50256; tokenizer.ggml.add_bos_token is false, or unset for a gpt2 vocabulary): give a prompt with -p" "$tmp/err"; then
+    ok "empty prompt, GPT-2 vocabulary: says BOS is not added, asks for -p"
+  else bad "empty prompt, GPT-2 vocabulary (rc $rc)"; cat "$tmp/err"; fi
+  "$W" -q generate -m "$tmp/gpt2.gguf" -t 1 -n 2 --temp 0 -p "Hello" >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ]; then ok "GPT-2 vocabulary with -p generates"; else bad "GPT-2 vocabulary with -p (rc $rc)"; cat "$tmp/err"; fi
+else
+  echo "SKIP: gpt-2 vocabulary or 'wattlens model synth' absent (empty-prompt check skipped)"
 fi
 
 # --- bench formats ---------------------------------------------------------------------

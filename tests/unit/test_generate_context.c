@@ -7,7 +7,8 @@
  * gives the same greedy tokens as a large one; a huge n_predict with a small
  * context costs memory for the context's tokens only (alone and in a batch);
  * keys too large for an F16 KV cache give a non-finite logit error that
- * names the cache type and the remedy.
+ * names the cache type and the remedy; an empty prompt on a vocabulary that
+ * adds no BOS is refused with the reason and the remedy.
  */
 #include "synth_fixture.h"
 #include "test_support.h"
@@ -304,6 +305,83 @@ static void test_f16_cache_overflow_is_named(void **state)
     wl_test_synth_free(&s);
 }
 
+/* A tokenizer of the byte-level kind the synth models have (<unk> <s> </s>
+ * and 256 byte tokens): bos its BOS id (WL_TOK_NULL: none), add_bos whether
+ * it adds it. */
+static wl_tokenizer *bytes_tokenizer(int32_t bos, int add_bos)
+{
+    static struct wl_tok_text tok[259];
+    static int32_t type[259];
+    static char text[259][8];
+    for (int i = 0; i < 259; i++) {
+        if (i < 3)
+            snprintf(text[i], sizeof text[i], "%s", i == 0 ? "<unk>" : i == 1 ? "<s>" : "</s>");
+        else
+            snprintf(text[i], sizeof text[i], "<0x%02X>", i - 3);
+        tok[i] = (struct wl_tok_text){text[i], strlen(text[i])};
+        type[i] = i == 0 ? 2 : i < 3 ? 3 : 6;
+    }
+    struct wl_tok_vocab_desc d;
+    wl_tok_vocab_desc_init(&d);
+    d.model = WL_TOK_MODEL_SPM;
+    d.n_tokens = 259;
+    d.tokens = tok;
+    d.types = type;
+    d.bos = bos;
+    d.add_bos = add_bos;
+    wl_tokenizer *t = NULL;
+    struct wl_errmsg err = {{0}};
+    if (wl_tok_build(&d, &t, &err) != 0)
+        fail_msg("tokenizer: %s", err.text);
+    return t;
+}
+
+/* An empty prompt gives no tokens when the vocabulary adds no BOS: the
+ * error says which case it is (no BOS at all, or a BOS that the vocabulary
+ * does not add, as GPT-2 and Qwen2 vocabularies) and asks for -p, alone and
+ * in a batch; the same vocabulary with a prompt generates. */
+static void test_empty_prompt_without_bos_is_named(void **state)
+{
+    (void)state;
+    struct wl_test_synth s = {0};
+    synth_load(&s, WL_ARCH_LLAMA, 2048);
+    wl_context *ctx = make_ctx(s.m, 16, 0, 2);
+    struct wl_generate_params p = greedy("", 2);
+    struct wl_generate_result r[2];
+    struct wl_generate_batch_stats st;
+    struct wl_errmsg err = {{0}};
+    const char *prompts[] = {"", "ab"};
+    struct wl_generate_batch_params bp = {.prompts = prompts, .n_seq = 2};
+
+    wl_tokenizer *none = bytes_tokenizer(WL_TOK_NULL, 0);
+    assert_int_equal(wl_generate(ctx, none, &p, &r[0], &err), WL_EINVAL);
+    assert_string_equal(err.text, "the prompt is empty and the vocabulary has no BOS token to "
+                                  "start from: give a prompt with -p");
+    assert_int_equal(wl_generate_batch(ctx, none, &p, &bp, r, &st, &err), WL_EINVAL);
+    assert_non_null(strstr(err.text, "prompt 0 is empty and the vocabulary has no BOS token"));
+
+    wl_tokenizer *unadded = bytes_tokenizer(1, 0);
+    const char *why = "is empty and this vocabulary does not add its BOS token (id 1; "
+                      "tokenizer.ggml.add_bos_token is false, or unset for a llama "
+                      "vocabulary): give a prompt with -p";
+    assert_int_equal(wl_generate(ctx, unadded, &p, &r[0], &err), WL_EINVAL);
+    assert_true(strncmp(err.text, "the prompt ", 11) == 0);
+    assert_string_equal(err.text + 11, why);
+    assert_int_equal(wl_generate_batch(ctx, unadded, &p, &bp, r, &st, &err), WL_EINVAL);
+    assert_true(strncmp(err.text, "prompt 0 ", 9) == 0);
+    assert_string_equal(err.text + 9, why);
+    p.prompt = "ab";
+    if (wl_generate(ctx, unadded, &p, &r[0], &err) != 0)
+        fail_msg("with a prompt: %s", err.text);
+    assert_int_equal(r[0].n_generated, 2);
+    wl_generate_result_free(&r[0]);
+
+    wl_tok_free(none);
+    wl_tok_free(unadded);
+    wl_context_free(ctx);
+    wl_test_synth_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_phi3_rope_factors_follow_n_ctx_rope),
         cmocka_unit_test(test_huge_n_predict_costs_the_context_only),
         cmocka_unit_test(test_f16_cache_overflow_is_named),
+        cmocka_unit_test(test_empty_prompt_without_bos_is_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
