@@ -427,7 +427,10 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
         else if (emb && emb->ne[1] <= UINT32_MAX)
             f->vocab_size = (uint32_t)emb->ne[1];
     }
-    wl__get_u32(g, prefix, "context_length", &f->context_length);
+    if (wl__get_u32(g, prefix, "context_length", &f->context_length) != 0 &&
+        f->arch != WL_ARCH_UNKNOWN && !f->arch_inferred) /* as the loader (model.c) */
+        wl__warn(f, "the engine refuses this model: metadata '%s.context_length' is missing",
+                 prefix);
     if (wl__get_u32(g, prefix, "rope.dimension_count", &f->rope_dim) != 0)
         f->rope_dim = f->head_dim; /* as the engine (model.c) and llama.cpp default it */
     if (wl__get_f64(g, prefix, "rope.freq_base", &f->rope_freq_base) != 0)

@@ -217,9 +217,10 @@ static int get_i32(const wl_gguf *g, const char *arch, const char *suffix, bool 
         *out = def;
         return 0;
     }
+    if (rc == WL_ENOENT)
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is missing", key);
     if (rc != 0)
-        return wl_errmsg_set(err, rc == WL_ENOENT ? WL_EFORMAT : rc, "metadata '%s': %s", key,
-                             rc == WL_ENOENT ? "missing" : wl_strerror(rc));
+        return wl_errmsg_set(err, rc, "metadata '%s': %s", key, wl_strerror(rc));
     if (v <= 0 || v > (1 << 30))
         return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' = %lld is out of range", key,
                              (long long)v);
@@ -319,7 +320,10 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
         (rc = get_i32(g, a, "feed_forward_length", false, 0, &c->ffn_dim, err)) != 0 ||
         (rc = get_i32(g, a, "attention.head_count", false, 0, &c->n_head, err)) != 0 ||
         (rc = get_i32(g, a, "attention.head_count_kv", true, c->n_head, &c->n_head_kv, err)) != 0 ||
-        (rc = get_i32(g, a, "context_length", true, 2048, &c->n_ctx_train, err)) != 0)
+        /* the training context is required as llama.cpp requires it: it caps
+         * the default context and picks phi3's LongRoPE factors, so a guess
+         * would run (and report) another model */
+        (rc = get_i32(g, a, "context_length", false, 0, &c->n_ctx_train, err)) != 0)
         return rc;
     if (c->dim % c->n_head != 0)
         return wl_errmsg_set(err, WL_EFORMAT, "embedding length %d is not a multiple of %d heads",

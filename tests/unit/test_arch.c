@@ -381,9 +381,11 @@ static void test_rope_scaling_rule(void **state)
         wl_gguf_writer *w = NULL;
         assert_int_equal(wl_gguf_writer_new(&w), 0);
         assert_int_equal(wl_gguf_writer_set_str(w, "general.architecture", "llama"), 0);
-        /* without its norm epsilon the engine would refuse the file for that */
+        /* without its norm epsilon or training context the engine would
+         * refuse the file for that */
         assert_int_equal(wl_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f),
                          0);
+        assert_int_equal(wl_gguf_writer_set_u32(w, "llama.context_length", 2048), 0);
         if (cases[i].factor_kind == 1)
             assert_int_equal(
                 wl_gguf_writer_set_f32(w, "llama.rope.scaling.factor", cases[i].factor), 0);
