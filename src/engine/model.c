@@ -325,6 +325,16 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
          * would run (and report) another model */
         (rc = get_i32(g, a, "context_length", false, 0, &c->n_ctx_train, err)) != 0)
         return rc;
+    /* every layer has several tensors: a block count past the file's tensor
+     * count is refused before the per-layer tables are allocated (a count
+     * near 2^30 would otherwise read as the machine being out of memory) */
+    const uint64_t n_tensors = wl_gguf_n_tensors(g);
+    if ((uint64_t)c->n_layer > n_tensors)
+        return wl_errmsg_set(err, WL_EFORMAT,
+                             "metadata '%s.block_count' = %d but the file has only %llu tensor%s "
+                             "(every layer needs several)",
+                             a, c->n_layer, (unsigned long long)n_tensors,
+                             n_tensors == 1 ? "" : "s");
     if (c->dim % c->n_head != 0)
         return wl_errmsg_set(err, WL_EFORMAT, "embedding length %d is not a multiple of %d heads",
                              c->dim, c->n_head);

@@ -23,6 +23,7 @@ struct opts {
     const char *q5_tensor;     /* store this tensor as Q5_0 */
     bool no_output;            /* tied output */
     bool no_block_count;
+    uint32_t block_count; /* 0: NL */
     uint32_t n_head_kv;
 };
 
@@ -58,7 +59,7 @@ static int load(const struct opts *o, wl_model **m, struct wl_errmsg *err, void 
     snprintf(key, sizeof key, "%s.%s", a, k);                                                  \
     wl_gguf_writer_set_u32(w, key, v)
     if (!o->no_block_count) {
-        U32("block_count", NL);
+        U32("block_count", o->block_count ? o->block_count : NL);
     }
     U32("embedding_length", DIM);
     U32("feed_forward_length", FFN);
@@ -175,6 +176,24 @@ static void test_bad_files_give_clear_errors(void **state)
     expect_error(&a, WL_ENOTSUP, "architecture 'mamba'");
     struct opts b = {.no_block_count = true};
     expect_error(&b, WL_EFORMAT, "llama.block_count");
+    /* a block count past the tensor count (3 + 9 per layer) is refused before
+     * anything is allocated for the layers, naming the key and both counts;
+     * up to the tensor count, the first missing layer's tensor is named */
+    enum { N_TENSORS = 3 + 9 * NL };
+    char msg[128];
+    struct opts huge = {.block_count = 1u << 30};
+    snprintf(msg, sizeof msg,
+             "metadata 'llama.block_count' = 1073741824 but the file has only %d tensors "
+             "(every layer needs several)",
+             N_TENSORS);
+    expect_error(&huge, WL_EFORMAT, msg);
+    struct opts over = {.block_count = N_TENSORS + 1};
+    snprintf(msg, sizeof msg, "metadata 'llama.block_count' = %d but the file has only %d tensors",
+             N_TENSORS + 1, N_TENSORS);
+    expect_error(&over, WL_EFORMAT, msg);
+    struct opts most = {.block_count = N_TENSORS};
+    snprintf(msg, sizeof msg, "tensor 'blk.%d.attn_norm.weight' is missing", NL);
+    expect_error(&most, WL_EFORMAT, msg);
     struct opts h = {.n_head_kv = 3};
     expect_error(&h, WL_EFORMAT, "grouped");
     struct opts e = {.skip_tensor = "token_embd.weight"};
