@@ -16,9 +16,12 @@
 
 #define NA WL_STORE_UNSET
 
+/* a / b, NaN (unknown) when either is not a finite number or b is 0: an
+ * infinity only a foreign writer or a hand edit can store is no figure,
+ * and must not make a share of it 0 % */
 static double wl__div(double a, double b)
 {
-    if (isnan(a) || isnan(b) || b == 0)
+    if (!isfinite(a) || !isfinite(b) || b == 0)
         return NA;
     return a / b;
 }
@@ -854,6 +857,10 @@ int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s
     s->energy_method = a->run.row.energy_method;
     s->has_energy_method = a->run.row.has_energy_method;
     s->duration_ms = a->run.row.duration_ms;
+    if (!isfinite(s->energy_j)) /* an infinity (a hand edit, another writer) is no figure */
+        s->energy_j = NA;
+    if (!isfinite(s->duration_ms))
+        s->duration_ms = NA;
     s->partial = a->run.row.status == WL_RUN_RUNNING || a->run.row.status == WL_RUN_INCOMPLETE;
     /* the same rule as the run list's (store_sqlite_query.c) */
     s->nothing_recorded = !s->partial && s->duration_ms == 0 && !wl__past_baseline(a);

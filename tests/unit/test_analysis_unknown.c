@@ -1,0 +1,79 @@
+/* analysis/summary over inputs that are not figures: energies a failed
+ * sensor read left unknown (NULL rows), an infinity a hand edit stored,
+ * a domain method this build cannot read, a currency stored without its
+ * price. Each figure either uses only what is known or is n/a; none is
+ * biased by what is missing. The rest of the summary is in test_analysis.c.
+ */
+#include "store_fixture.h"
+#include "test_support.h"
+
+#include "analysis/summary.h"
+#include "store/store.h"
+#include "wattlens/error.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EPS 1e-9
+
+/* Aggregates of a finished run by hand: 10 J in 1000 ms, one phase
+ * "decode" of 1 J in 100 ms, no tokens. */
+static void plain_run(struct wl_store_aggregates *a, struct wl_agg_phase *ph)
+{
+    memset(a, 0, sizeof *a);
+    a->run.row.kind = WL_RUN_KIND_INFERENCE;
+    a->run.row.status = WL_RUN_COMPLETE;
+    a->run.row.energy_j = 10;
+    a->run.row.duration_ms = 1000;
+    a->run.row.input_tokens = a->run.row.output_tokens = -1;
+    *ph = (struct wl_agg_phase){.name = "decode",
+                                .n_sections = 1,
+                                .start_ms = 0,
+                                .end_ms = 100,
+                                .dur_ms = 100,
+                                .energy_j = 1};
+    a->phases = ph;
+    a->n_phases = 1;
+    a->span.last_token = -1;
+}
+
+/* ---- an infinity is no figure -------------------------------------------- */
+
+/* A hand-edited runs.energy_j of 9e999 (inf): show printed "energy n/a"
+ * beside "the phases' sections account for 0.0 % of the run's energy" and
+ * a cost of "inf USD". */
+static void test_an_infinite_energy_is_unknown(void **state)
+{
+    (void)state;
+    struct wl_store_aggregates a;
+    struct wl_agg_phase ph;
+    plain_run(&a, &ph);
+    a.run.row.energy_j = INFINITY;
+    struct wl_summary s;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_true(isnan(s.energy_j)); /* JSON null, as the export writes it */
+    assert_true(isnan(s.covered_energy_pct));
+    assert_true(isnan(s.avg_power_w));
+    assert_true(isnan(s.cost.cost)); /* "inf USD" */
+    assert_true(isnan(s.cost.co2_g));
+    assert_true(isnan(s.eff.edp_js));
+    wl_summary_free(&s);
+
+    /* and an infinite phase energy gives no share and no power */
+    plain_run(&a, &ph);
+    ph.energy_j = -INFINITY;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_true(isnan(s.phases[0].avg_power_w));
+    assert_true(isnan(s.covered_energy_pct));
+    wl_summary_free(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_an_infinite_energy_is_unknown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
