@@ -467,14 +467,17 @@ static uint32_t wl__headline_mask(const struct wl_store_aggregates *a, const jso
 
 /* The method of each domain (s->domain_method, s->method_known): the domain
  * table's, else the provenance's domains[].method (written when the run
- * began; the table only when it finished). */
+ * began; the table only when it finished). A method the store could not
+ * read (WL_METHOD_COUNT: another writer's, a newer build's) is not known:
+ * such a domain must not pass for measured. */
 static void wl__domain_methods(const struct wl_store_aggregates *a, const json_t *prov,
                                struct wl_summary *s)
 {
     s->method_known = 0;
     for (size_t i = 0; i < a->run.n_domains; i++) {
         const struct wl_store_domain *d = &a->run.domains[i];
-        if ((unsigned)d->domain < WL_DOMAIN_COUNT && !(s->method_known & wl__bit(d->domain))) {
+        if ((unsigned)d->domain < WL_DOMAIN_COUNT && (unsigned)d->method < WL_METHOD_COUNT &&
+            !(s->method_known & wl__bit(d->domain))) {
             s->domain_method[d->domain] = d->method;
             s->method_known |= wl__bit(d->domain);
         }

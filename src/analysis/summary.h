@@ -273,8 +273,8 @@ struct wl_summary {
      * table; docs/internals/profile.md */
     uint32_t headline_mask;
     /* domain d's method, when bit d of method_known is set: from the domain
-     * table, else (an unfinished run: its table is written at the end) from
-     * the provenance's domains[] */
+     * table (a method the store could not read is not known), else (an unfinished run: its table is
+     * written at the end) from the provenance's domains[] */
     uint32_t method_known;
     enum wl_method domain_method[WL_DOMAIN_COUNT];
     struct wl_summary_phase *phases;

@@ -70,10 +70,47 @@ static void test_an_infinite_energy_is_unknown(void **state)
     wl_summary_free(&s);
 }
 
+/* ---- a method this build cannot read ------------------------------------ */
+
+/* A model-estimated package next to a dram whose stored method this build
+ * cannot parse (another writer's, a newer build's): the dram's method is
+ * not known, so show's note counts it as estimated; it printed "partly
+ * ESTIMATED: package ...; dram: ?", the dram as measured. */
+static void test_a_method_that_cannot_be_read_is_not_known(void **state)
+{
+    (void)state;
+    struct wl_store_aggregates a;
+    struct wl_agg_phase ph;
+    plain_run(&a, &ph);
+    a.run.row.energy_method = WL_METHOD_MODEL_ESTIMATE;
+    a.run.row.has_energy_method = true;
+    a.run.energy_scope = "package+dram";
+    a.run.domains[0] = (struct wl_store_domain){.domain = WL_DOMAIN_PACKAGE,
+                                                .method = WL_METHOD_MODEL_ESTIMATE,
+                                                .energy_j = 9,
+                                                .avg_power_w = WL_STORE_UNSET,
+                                                .baseline_power_w = WL_STORE_UNSET,
+                                                .peak_power_w = WL_STORE_UNSET,
+                                                .peak_t_ms = WL_STORE_UNSET};
+    a.run.domains[1] = a.run.domains[0];
+    a.run.domains[1].domain = WL_DOMAIN_DRAM;
+    a.run.domains[1].method = WL_METHOD_COUNT; /* what the store reads for "x" or NULL */
+    a.run.domains[1].energy_j = 1;
+    a.run.n_domains = 2;
+    struct wl_summary s;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_int_equal(s.headline_mask, (1u << WL_DOMAIN_PACKAGE) | (1u << WL_DOMAIN_DRAM));
+    assert_true(s.method_known & (1u << WL_DOMAIN_PACKAGE));
+    assert_int_equal(s.domain_method[WL_DOMAIN_PACKAGE], WL_METHOD_MODEL_ESTIMATE);
+    assert_false(s.method_known & (1u << WL_DOMAIN_DRAM));
+    wl_summary_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_an_infinite_energy_is_unknown),
+        cmocka_unit_test(test_a_method_that_cannot_be_read_is_not_known),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
