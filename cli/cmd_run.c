@@ -142,7 +142,8 @@ static void usage(FILE *out)
         "      --tags a,b          tags stored with the run (names, none empty)\n"
         "      --experiment NAME   experiment name stored with the run (not empty)\n"
         "      --price-kwh P       electricity price per kWh (default %.2f)\n"
-        "      --currency C        currency of the price (default %s)\n"
+        "      --currency C        currency of --price-kwh (default %s, the default\n"
+        "                          price's; another one needs --price-kwh)\n"
         "      --co2-g-kwh G       grid carbon intensity, g CO2 per kWh (default "
         "%.0f)\n" WL_CLI_SAMPLING_HELP
         "      --layers N          rows of the layer table (default 48; 0 = all)\n"
@@ -358,6 +359,13 @@ static int parse(int argc, char **argv, struct opts *o)
     if (o->n_prompts > o->n_batch)
         return wl_cli_usage_error(CMD, "%d prompts (-p) for a batch of %ld (use --batch %d)",
                                   o->n_prompts, o->n_batch, o->n_prompts);
+    /* a currency names the unit of a price: the default price is in USD,
+     * and labelled in another currency it would be off by the exchange rate */
+    if (o->currency_set && !o->price_set && strcmp(o->currency, WL_DEFAULT_CURRENCY) != 0)
+        return wl_cli_usage_error(CMD,
+                                  "--currency %s needs --price-kwh: the default price (%.2f per "
+                                  "kWh) is in %s",
+                                  o->currency, WL_DEFAULT_PRICE_PER_KWH, WL_DEFAULT_CURRENCY);
     return WL_EXIT_OK;
 }
 

@@ -650,8 +650,11 @@ static void wl__cost(const struct wl_store_aggregates *a, struct wl_summary *s)
             c->co2_g_per_kwh = json_number_value(v);
             c->co2_from_run = true;
         }
+        /* the run's currency is that of its own price: the default price
+         * is in WL_DEFAULT_CURRENCY, and relabelled (0.15 JPY/kWh) it
+         * would be off by the exchange rate */
         v = json_object_get(x, "currency");
-        if (json_is_string(v))
+        if (json_is_string(v) && c->price_from_run)
             snprintf(c->currency, sizeof c->currency, "%s", json_string_value(v));
     }
     json_decref(x);

@@ -116,8 +116,10 @@ struct wl_summary_efficiency {
 
 /* Defaults of the cost and carbon figures when a run does not carry its own
  * (runs.extra keys "price_per_kwh", "currency", "co2_g_per_kwh"): a typical
- * household electricity price and the world-average grid carbon intensity
- * (IEA, 2023). Documented in docs/internals/profile.md. */
+ * household electricity price, in US dollars, and the world-average grid
+ * carbon intensity (IEA, 2023). A stored currency is that of the stored
+ * price: without one, the cost keeps the default price and its currency.
+ * Documented in docs/internals/profile.md. */
 #define WL_DEFAULT_PRICE_PER_KWH 0.15
 #define WL_DEFAULT_CURRENCY "USD"
 #define WL_DEFAULT_CO2_G_PER_KWH 475.0

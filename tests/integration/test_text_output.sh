@@ -326,6 +326,7 @@ raw = lambda s: s.encode() + b"\x9b"  # ... and a raw 0x9B byte, which is not UT
 rid, extra = c.execute("select id, extra from runs where kind = 'inference'").fetchone()
 x = json.loads(extra or "{}")
 x["currency"] = "U" + bad
+x["price_per_kwh"] = 0.2  # the currency of a stored price (without one: the default's, USD)
 x["sequences"] = [{"seq": 0, "prompt_tokens": 1, "output_tokens": 2, "stop": "s" + bad}]
 c.execute("update runs set uuid = cast(? as text), model_name = cast(? as text),"
           " model_path = ?, experiment = ?, depth = ?, energy_scope = ?, error = ?, extra = ?"

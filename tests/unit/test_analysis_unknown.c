@@ -106,11 +106,41 @@ static void test_a_method_that_cannot_be_read_is_not_known(void **state)
     wl_summary_free(&s);
 }
 
+/* ---- a currency without its price --------------------------------------- */
+
+/* `run --currency JPY` without --price-kwh stored the currency alone, and
+ * the cost read "at 0.15 JPY/kWh (default price)": the USD default,
+ * relabelled, about 150 times too low. The currency is its price's unit. */
+static void test_a_currency_without_a_price_keeps_the_default_currency(void **state)
+{
+    (void)state;
+    struct wl_store_aggregates a;
+    struct wl_agg_phase ph;
+    plain_run(&a, &ph);
+    a.run.extra_json = "{\"currency\":\"JPY\"}";
+    struct wl_summary s;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_false(s.cost.price_from_run);
+    assert_string_equal(s.cost.currency, WL_DEFAULT_CURRENCY);
+    assert_float_equal(s.cost.price_per_kwh, WL_DEFAULT_PRICE_PER_KWH, EPS);
+    assert_float_equal(s.cost.cost, 10 / 3.6e6 * WL_DEFAULT_PRICE_PER_KWH, 1e-15);
+    wl_summary_free(&s);
+
+    /* with its own price, the run's currency is the cost's */
+    a.run.extra_json = "{\"currency\":\"JPY\",\"price_per_kwh\":30}";
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_true(s.cost.price_from_run);
+    assert_string_equal(s.cost.currency, "JPY");
+    assert_float_equal(s.cost.price_per_kwh, 30, EPS);
+    wl_summary_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_an_infinite_energy_is_unknown),
         cmocka_unit_test(test_a_method_that_cannot_be_read_is_not_known),
+        cmocka_unit_test(test_a_currency_without_a_price_keeps_the_default_currency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
