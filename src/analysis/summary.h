@@ -74,7 +74,8 @@ struct wl_summary_domain {
  * Decode figures count decode steps: token 0 (round 0 of a batched run) is
  * sampled from the prefill's logits and has no forward pass of its own, so
  * of n output tokens n - 1 were decoded (llama.cpp's "eval time" counts
- * them the same way). The decode rate is then 1 / mean ITL, and a run of
+ * them the same way). The decode rate is then 1 / mean ITL (n_seq / mean
+ * ITL for a batch of n_seq sequences while all of them run), and a run of
  * one output token has no decode figures. Figures over every output token
  * (J/token, tokens/J, cost per 1000 tokens) keep all n. */
 struct wl_summary_efficiency {
