@@ -56,7 +56,9 @@ static const char *unread_at(const struct wl_summary_energy_unknown *u, uint32_t
 
 /* The energies a failed sensor read left unknown (summary.h): other
  * domains than the headline's (whose note is on the energy line), and the
- * rows without energy that the phase and token figures leave out. */
+ * rows without energy, which every energy figure leaves out: sums add up
+ * the others, averages, powers and ratios pair them with the time and the
+ * tokens of the same rows, and a figure that needs them all is n/a. */
 static void print_energy_unknown_note(const struct wl_summary *s)
 {
     const struct wl_summary_energy_unknown *u = &s->energy_unknown;
@@ -77,8 +79,11 @@ static void print_energy_unknown_note(const struct wl_summary *s)
     if (u->n_token_rows)
         snprintf(tok, sizeof tok, "%lld token row%s", (long long)u->n_token_rows,
                  u->n_token_rows == 1 ? "" : "s");
-    printf("  NOTE: %s%s%s %s no energy (a sensor read failed at their start or end); the "
-           "phase, token and layer figures leave them out.\n",
+    printf("  NOTE: %s%s%s %s no energy (a sensor read failed at their start or end), nor "
+           "do the layer rows of those forward passes: the phase and layer energies add up "
+           "the others only (they are low), every average, power and ratio uses only rows "
+           "with energy, and a figure that needs them all (the EDP of their phase, a layer's "
+           "energy per input token) is n/a.\n",
            sec, *sec && *tok ? " and " : "", tok,
            u->n_sections + u->n_token_rows == 1 ? "has" : "have");
 }

@@ -105,15 +105,19 @@ static void wl__phases(const struct wl_store_aggregates *a, struct wl_summary *s
         memset(q, 0, sizeof *q);
         memcpy(q->name, p->name, sizeof q->name);
         q->n_sections = p->n_sections;
+        q->n_no_energy = p->n_no_energy;
         q->dur_ms = p->dur_ms;
         q->energy_j = p->energy_j;
-        q->avg_power_w = wl__div(p->energy_j, p->dur_ms / 1000.0);
+        /* the known energy over the time of the sections it was read in */
+        q->avg_power_w = wl__div(p->energy_j, (p->dur_ms - p->no_energy_dur_ms) / 1000.0);
         q->dur_pct = wl__pct(p->dur_ms, sum_d);
         q->energy_pct = wl__pct(p->energy_j, sum_e);
         q->domain_mask = p->domain_mask;
         for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
             q->domain_energy_j[d] = (p->domain_mask >> d) & 1u ? p->domain_energy_j[d] : NA;
-            q->domain_pct[d] = wl__pct(q->domain_energy_j[d], p->energy_j);
+            /* of the phase's energy in the sections where d's is known */
+            q->domain_pct[d] =
+                wl__pct(q->domain_energy_j[d], p->energy_j - p->no_domain_energy_j[d]);
         }
     }
     s->n_phases = a->n_phases;
@@ -148,15 +152,28 @@ static int64_t wl__input_tokens(const struct wl_store_aggregates *a)
 
 /* Per-token averages of rows stored per forward pass (summary.h): decode
  * sums over decode steps, prompt-batch sums over the run's input tokens
- * (times the layers they cover). */
+ * (times the layers they cover). An energy average is over the rows that
+ * have energy: n_steps counts those, and the prompt batches' energy per
+ * input token is NaN when one of them has none (n_no_energy; which input
+ * tokens the others cover is not stored). */
 static double wl__per_step(double total, double prefill, int64_t n_steps)
 {
     return n_steps > 0 ? wl__div(total - prefill, (double)n_steps) : NA;
 }
 
-static double wl__per_input_token(double prefill, int64_t n_rows, int64_t n_in, int64_t layers)
+static double wl__per_input_token(double prefill, int64_t n_rows, int64_t n_no_energy, int64_t n_in,
+                                  int64_t layers)
 {
-    return n_rows > 0 && n_in > 0 ? wl__div(prefill, (double)n_in * (double)layers) : NA;
+    return n_rows > 0 && n_no_energy == 0 && n_in > 0
+               ? wl__div(prefill, (double)n_in * (double)layers)
+               : NA;
+}
+
+/* A sum over rows with energy: 0 when no row had one (SQL's sum() of NULLs
+ * is NULL), so that what is subtracted from a total is the known part. */
+static double wl__known_sum(double sum, int64_t n_rows, int64_t n_no_energy)
+{
+    return n_rows > n_no_energy && !isnan(sum) ? sum : 0;
 }
 
 static void wl__layers(const struct wl_store_aggregates *a, struct wl_summary *s)
@@ -170,16 +187,21 @@ static void wl__layers(const struct wl_store_aggregates *a, struct wl_summary *s
         struct wl_summary_layer *q = &s->layers[i];
         q->layer = l->layer;
         q->n = l->n;
+        q->n_no_energy = l->n_no_energy;
+        q->prefill_n_no_energy = l->n_input_no_energy;
         q->energy_j = l->energy_j;
         q->avg_dur_ms = wl__div(l->dur_ms, (double)l->n);
-        q->avg_energy_j = wl__div(l->energy_j, (double)l->n);
+        q->avg_energy_j = wl__div(l->energy_j, (double)(l->n - l->n_no_energy));
         q->energy_pct = wl__pct(l->energy_j, sum_e);
         q->decode_steps = l->n - l->n_input;
         q->decode_avg_dur_ms = wl__per_step(l->dur_ms, l->input_dur_ms, q->decode_steps);
-        q->decode_avg_energy_j = wl__per_step(l->energy_j, l->input_energy_j, q->decode_steps);
+        q->decode_avg_energy_j = wl__per_step(
+            l->energy_j, wl__known_sum(l->input_energy_j, l->n_input, l->n_input_no_energy),
+            q->decode_steps - (l->n_no_energy - l->n_input_no_energy));
         q->prefill_passes = l->n_input;
-        q->prefill_dur_ms_per_token = wl__per_input_token(l->input_dur_ms, l->n_input, n_in, 1);
-        q->prefill_energy_j_per_token = wl__per_input_token(l->input_energy_j, l->n_input, n_in, 1);
+        q->prefill_dur_ms_per_token = wl__per_input_token(l->input_dur_ms, l->n_input, 0, n_in, 1);
+        q->prefill_energy_j_per_token =
+            wl__per_input_token(l->input_energy_j, l->n_input, l->n_input_no_energy, n_in, 1);
     }
     s->n_layers = a->n_layers;
 }
@@ -188,11 +210,13 @@ static void wl__layers(const struct wl_store_aggregates *a, struct wl_summary *s
 static void wl__component_add(struct wl_summary_component *q, const struct wl_agg_component *c)
 {
     q->n += c->n;
+    q->n_no_energy += c->n_no_energy;
     q->total_dur_ms = wl__add(q->total_dur_ms, c->dur_ms);
     q->total_energy_j = wl__add(q->total_energy_j, c->energy_j);
     q->prefill_n += c->n_input;
+    q->prefill_n_no_energy += c->n_input_no_energy;
     q->prefill_dur_ms += c->n_input > 0 ? c->input_dur_ms : 0;
-    q->prefill_energy_j += c->n_input > 0 ? c->input_energy_j : 0;
+    q->prefill_energy_j += wl__known_sum(c->input_energy_j, c->n_input, c->n_input_no_energy);
     q->prefill_layers += c->n_input > 0;
 }
 
@@ -201,16 +225,17 @@ static void wl__component_finish(struct wl_summary_component *q, double sum_e, d
                                  int64_t n_in)
 {
     q->avg_dur_ms = wl__div(q->total_dur_ms, (double)q->n);
-    q->avg_energy_j = wl__div(q->total_energy_j, (double)q->n);
+    q->avg_energy_j = wl__div(q->total_energy_j, (double)(q->n - q->n_no_energy));
     q->energy_pct = wl__pct(q->total_energy_j, sum_e);
     q->dur_pct = wl__pct(q->total_dur_ms, sum_d);
     q->decode_n = q->n - q->prefill_n;
     q->decode_avg_dur_ms = wl__per_step(q->total_dur_ms, q->prefill_dur_ms, q->decode_n);
-    q->decode_avg_energy_j = wl__per_step(q->total_energy_j, q->prefill_energy_j, q->decode_n);
+    q->decode_avg_energy_j = wl__per_step(q->total_energy_j, q->prefill_energy_j,
+                                          q->decode_n - (q->n_no_energy - q->prefill_n_no_energy));
     q->prefill_dur_ms_per_token =
-        wl__per_input_token(q->prefill_dur_ms, q->prefill_n, n_in, q->prefill_layers);
-    q->prefill_energy_j_per_token =
-        wl__per_input_token(q->prefill_energy_j, q->prefill_n, n_in, q->prefill_layers);
+        wl__per_input_token(q->prefill_dur_ms, q->prefill_n, 0, n_in, q->prefill_layers);
+    q->prefill_energy_j_per_token = wl__per_input_token(
+        q->prefill_energy_j, q->prefill_n, q->prefill_n_no_energy, n_in, q->prefill_layers);
 }
 
 static void wl__components(const struct wl_store_aggregates *a, struct wl_summary *s)
@@ -297,6 +322,10 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
     e->decode_energy_j = dec ? dec->energy_j : (t->n_output > 0 ? t->output_energy_j : NA);
     e->prefill_dur_ms = pre ? pre->dur_ms : NA;
     e->decode_dur_ms = dec ? dec->dur_ms : NA;
+    /* Whether those energies are whole: rows whose energy a failed sensor
+     * read left unknown are not in them (summary.h, wl_agg_phase). */
+    const bool prefill_whole = pre ? pre->n_no_energy == 0 : t->n_input_no_energy == 0;
+    const bool decode_whole = dec ? dec->n_no_energy == 0 : t->n_output_no_energy == 0;
 
     /* Per-token figures pair energy and time with the tokens they were
      * spent on. A run that never finished may have saved decode sections
@@ -320,7 +349,11 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
     }
     e->j_per_token = wl__div(tok_energy_j, n_tok);
     e->tokens_per_j = wl__div(n_tok, tok_energy_j);
-    e->prefill_j_per_in_token = wl__div(e->prefill_energy_j, n_in);
+    /* without every prefill section's energy: the mean of the input rows
+     * that have one (each holds its prompt batch's share) */
+    e->prefill_j_per_in_token =
+        prefill_whole ? wl__div(e->prefill_energy_j, n_in)
+                      : wl__div(t->input_energy_j, (double)(t->n_input - t->n_input_no_energy));
 
     /* Decode figures count the decode steps (summary.h): the output rows
      * after the first (up to the span's last token), whose sections are the
@@ -337,7 +370,24 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
     const double n_dec = e->decode_tokens > 0 ? (double)e->decode_tokens : NA;
     const double step_j = first ? tok_decode_j - first->energy_j : NA;
     const double step_ms = first ? tok_decode_ms - first->dur_ms : NA;
-    e->decode_j_per_out_token = wl__div(step_j, n_dec);
+    if (!first || (decode_whole && isfinite(first->energy_j))) {
+        e->decode_j_per_out_token = wl__div(step_j, n_dec);
+    } else {
+        /* Some decode sections, or token 0, have no energy: the decode
+         * rows that have one, over the tokens they produced (the rows tile
+         * the decode phase: with every energy known, this is the same
+         * figure). */
+        double sum_j = 0;
+        int64_t n_j = 0;
+        for (size_t i = 1; i < a->n_output_tokens && a->output_tokens[i].index <= last; i++) {
+            const struct wl_agg_token *r = &a->output_tokens[i];
+            if (!isfinite(r->energy_j))
+                continue;
+            sum_j += r->energy_j;
+            n_j += r->n_seq > 0 ? r->n_seq : 1;
+        }
+        e->decode_j_per_out_token = n_j > 0 ? wl__div(sum_j, (double)n_j) : NA;
+    }
     e->out_in_energy_ratio = wl__div(e->decode_j_per_out_token, e->prefill_j_per_in_token);
     e->tokens_per_s = wl__div(n_dec, step_ms / 1000.0);
     e->prefill_tokens_per_s = wl__div(n_in, e->prefill_dur_ms / 1000.0);
@@ -364,15 +414,23 @@ static void wl__efficiency(const struct wl_store_aggregates *a, struct wl_summar
     e->edp_js = s->energy_j * (s->duration_ms / 1000.0);
     /* a round's EDP shared by its n_seq tokens (energy split equally, the
      * round's duration each): sum over the decode rounds / their tokens
-     * (the first round, sampling only, left out as in the decode figures) */
-    const int64_t n_first = first ? (first->n_seq > 0 ? first->n_seq : 1) : 0;
-    const int64_t n_edp = t->n_generated - n_first;
-    e->edp_per_token_js =
-        first && n_edp > 0
-            ? wl__div(t->output_edp_js - first->energy_j * (first->dur_ms / 1000.0), (double)n_edp)
-            : NA;
-    e->prefill_edp_js = e->prefill_energy_j * (e->prefill_dur_ms / 1000.0);
-    e->decode_edp_js = e->decode_energy_j * (e->decode_dur_ms / 1000.0);
+     * (the first round, sampling only, left out as in the decode figures),
+     * over the rounds whose energy is known */
+    double edp_sum = 0;
+    int64_t n_edp = 0;
+    for (size_t i = 1; i < a->n_output_tokens; i++) {
+        const struct wl_agg_token *r = &a->output_tokens[i];
+        const double edp = r->energy_j * (r->dur_ms / 1000.0);
+        if (!isfinite(edp))
+            continue;
+        edp_sum += edp;
+        n_edp += r->n_seq > 0 ? r->n_seq : 1;
+    }
+    e->edp_per_token_js = n_edp > 0 ? wl__div(edp_sum, (double)n_edp) : NA;
+    /* a phase's EDP needs its whole energy: a product of a partial sum
+     * would pass for it */
+    e->prefill_edp_js = prefill_whole ? e->prefill_energy_j * (e->prefill_dur_ms / 1000.0) : NA;
+    e->decode_edp_js = decode_whole ? e->decode_energy_j * (e->decode_dur_ms / 1000.0) : NA;
 }
 
 /* The run's sensor provenance parsed (wl__domains does it once for the
@@ -941,6 +999,7 @@ static json_t *wl__component_json(const struct wl_summary_component *c)
         json_object_set_new(o, "layer", json_integer(c->layer));
     wl_json_set_text(o, "name", c->name);
     json_object_set_new(o, "count", json_integer(c->n));
+    json_object_set_new(o, "count_without_energy", json_integer(c->n_no_energy));
     json_object_set_new(o, "total_dur_ms", wl_json_real_or_null(c->total_dur_ms));
     json_object_set_new(o, "total_energy_j", wl_json_real_or_null(c->total_energy_j));
     json_object_set_new(o, "avg_dur_ms", wl_json_real_or_null(c->avg_dur_ms));
@@ -954,6 +1013,7 @@ static json_t *wl__component_json(const struct wl_summary_component *c)
     json_object_set_new(o, "decode_avg_dur_ms", wl_json_real_or_null(c->decode_avg_dur_ms));
     json_object_set_new(o, "decode_avg_energy_j", wl_json_real_or_null(c->decode_avg_energy_j));
     json_object_set_new(o, "prefill_count", json_integer(c->prefill_n));
+    json_object_set_new(o, "prefill_count_without_energy", json_integer(c->prefill_n_no_energy));
     json_object_set_new(o, "prefill_dur_ms_per_input_token",
                         wl_json_real_or_null(c->prefill_dur_ms_per_token));
     json_object_set_new(o, "prefill_energy_j_per_input_token",
@@ -1081,6 +1141,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         json_t *o = json_object();
         wl_json_set_text(o, "phase", p->name);
         json_object_set_new(o, "sections", json_integer(p->n_sections));
+        json_object_set_new(o, "sections_without_energy", json_integer(p->n_no_energy));
         json_object_set_new(o, "dur_ms", wl_json_real_or_null(p->dur_ms));
         json_object_set_new(o, "energy_j", wl_json_real_or_null(p->energy_j));
         json_object_set_new(o, "avg_power_w", wl_json_real_or_null(p->avg_power_w));
@@ -1106,6 +1167,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         json_t *o = json_object();
         json_object_set_new(o, "layer", json_integer(l->layer));
         json_object_set_new(o, "tokens", json_integer(l->n));
+        json_object_set_new(o, "rows_without_energy", json_integer(l->n_no_energy));
         json_object_set_new(o, "avg_dur_ms", wl_json_real_or_null(l->avg_dur_ms));
         json_object_set_new(o, "avg_energy_j", wl_json_real_or_null(l->avg_energy_j));
         json_object_set_new(o, "energy_pct", wl_json_real_or_null(l->energy_pct));
@@ -1116,6 +1178,8 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         json_object_set_new(o, "decode_avg_dur_ms", wl_json_real_or_null(l->decode_avg_dur_ms));
         json_object_set_new(o, "decode_avg_energy_j", wl_json_real_or_null(l->decode_avg_energy_j));
         json_object_set_new(o, "prefill_passes", json_integer(l->prefill_passes));
+        json_object_set_new(o, "prefill_passes_without_energy",
+                            json_integer(l->prefill_n_no_energy));
         json_object_set_new(o, "prefill_dur_ms_per_input_token",
                             wl_json_real_or_null(l->prefill_dur_ms_per_token));
         json_object_set_new(o, "prefill_energy_j_per_input_token",

@@ -14,9 +14,15 @@
 
 #define WL_SUMMARY_HOTTEST 10
 
+/* Sections whose energy a failed sensor read left unknown (n_no_energy;
+ * profile.md) are left out of every energy figure: energy_j and the
+ * domains' energies add up the others (a lower bound of the phase's), and
+ * avg_power_w and domain_pct pair them with the time and energy of the
+ * same sections (wl_agg_phase). */
 struct wl_summary_phase {
     char name[WL_STORE_NAME_SIZE];
     int64_t n_sections;
+    int64_t n_no_energy; /* sections without energy */
     double dur_ms, energy_j, avg_power_w;
     double dur_pct, energy_pct; /* of the sum over phases: they add up to 100 */
     uint32_t domain_mask;
@@ -31,10 +37,17 @@ struct wl_summary_phase {
  * steps (one output token each; one token of each running sequence in a
  * batched run) and the prefill_* figures divide the prompt batches' sums
  * by the run's input tokens. Token 0 has no forward pass of its own (it is
- * sampled from the prefill's logits), hence no rows. */
+ * sampled from the prefill's logits), hence no rows.
+ *
+ * Rows whose energy a failed sensor read left unknown (n_no_energy, and
+ * prefill_n_no_energy of them in prompt batches) are left out of the
+ * energy figures: energy sums add up the others, an energy average divides
+ * them by the rows that have energy, and the energy per input token, which
+ * needs every prompt batch, is then NaN. The time figures keep every row. */
 struct wl_summary_layer {
     int32_t layer;
     int64_t n;                       /* rows: forward passes, a prompt batch counting one */
+    int64_t n_no_energy, prefill_n_no_energy; /* rows without energy */
     double avg_dur_ms, avg_energy_j; /* per forward pass */
     double energy_j;                 /* sum over the run */
     double energy_pct;               /* of all layers, prefill and decode: they add up to 100 */
@@ -48,6 +61,7 @@ struct wl_summary_component {
     int32_t layer; /* -1 in per-name averages */
     char name[WL_STORE_NAME_SIZE];
     int64_t n; /* rows: forward passes x layers */
+    int64_t n_no_energy, prefill_n_no_energy; /* rows without energy, as in the layers */
     double total_dur_ms, total_energy_j;
     double avg_dur_ms, avg_energy_j;               /* per row (forward pass and layer) */
     double energy_pct, dur_pct;                    /* of all components: they add up to 100 */
@@ -205,7 +219,8 @@ void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double
  * domains (bit d) without a reading at the generation's start or end mark
  * (the run's energy is unknown when one of them is in the headline, and so
  * is that domain's), and the sections and token rows stored without energy,
- * which the phase, token and layer figures leave out. */
+ * which every energy figure leaves out (docs/internals/store.md, "Summary
+ * metrics"). */
 struct wl_summary_energy_unknown {
     bool known; /* the run stored it (only when something is unknown) */
     uint32_t unread_start, unread_end;

@@ -459,25 +459,41 @@ int wl_store_columns(wl_store *s, enum wl_store_table t, wl_store_columns_fn fn,
  * (recorder.c checks at compile time); a longer one is cut as above. */
 #define WL_STORE_SOURCE_SIZE 160
 
+/* A section whose energy a failed sensor read left unknown (NULL;
+ * profile.md) is counted in n_no_energy and left out of the energy sums;
+ * no_energy_dur_ms is its time, so that a power pairs the known energy with
+ * the time it was spent in. A domain's energy is summed over the sections
+ * whose energy is known; no_domain_energy_j[d] is their energy where that
+ * domain's is unknown, so that a domain's share pairs the two sums over the
+ * same sections. The unknown counts and sums are 0 when everything is
+ * known. */
 struct wl_agg_phase {
     char name[WL_STORE_NAME_SIZE];
     int64_t n_sections;
     double start_ms, end_ms; /* first start, last end */
-    double dur_ms, energy_j; /* sums over the phase's sections */
+    double dur_ms, energy_j; /* sums over the phase's sections (energy: the known ones) */
+    int64_t n_no_energy;     /* sections without energy */
+    double no_energy_dur_ms; /* their time */
     uint32_t domain_mask;
     double domain_energy_j[WL_DOMAIN_COUNT];
+    double no_domain_energy_j[WL_DOMAIN_COUNT];
 };
 
 /* n counts stored rows: one per forward pass (a decode step's rows are
  * under its output token, a prompt batch's under the batch's last input
  * token). The input_* fields are the part stored under input tokens (the
- * prompt batches), so that decode steps and prefill can be averaged apart. */
+ * prompt batches), so that decode steps and prefill can be averaged apart.
+ * The rows of a forward pass whose energy a failed sensor read left unknown
+ * (NULL) are counted in n_no_energy (n_input_no_energy of them under input
+ * tokens) and left out of the energy sums, which are NaN when no row has
+ * energy. */
 struct wl_agg_layer {
     int32_t layer;
     int64_t n;               /* rows (forward passes) */
     double dur_ms, energy_j; /* sums */
     int64_t n_input;         /* rows under input tokens (prompt batches) */
     double input_dur_ms, input_energy_j; /* their sums (0 without such rows) */
+    int64_t n_no_energy, n_input_no_energy;
 };
 
 struct wl_agg_component {
@@ -487,14 +503,15 @@ struct wl_agg_component {
     double dur_ms, energy_j; /* sums */
     int64_t n_input;         /* as in wl_agg_layer */
     double input_dur_ms, input_energy_j;
+    int64_t n_no_energy, n_input_no_energy;
 };
 
 struct wl_agg_tokens {
     int64_t n_input, n_output; /* rows in tokens (output rows are decode rounds) */
     int64_t n_generated;       /* output tokens: sum of the output rows' n_seq */
-    double input_energy_j, output_energy_j;
+    double input_energy_j, output_energy_j;         /* sums over the rows with energy */
+    int64_t n_input_no_energy, n_output_no_energy;  /* rows without (a failed sensor read) */
     double first_output_end_ms, last_output_end_ms; /* UNSET without output tokens */
-    double output_edp_js;                           /* sum of energy * duration */
 };
 
 /* One output row (a token; in a batched run a decode round), for latency

@@ -655,10 +655,15 @@ static int wl__phase_row(sqlite3_stmt *st, void *u)
     p->end_ms = wl__col_double(st, 3);
     p->dur_ms = wl__col_double(st, 4);
     p->energy_j = wl__col_double(st, 5);
+    p->n_no_energy = sqlite3_column_int64(st, 6);
+    p->no_energy_dur_ms = p->n_no_energy > 0 ? wl__col_double(st, 7) : 0;
     for (int dm = 0; dm < WL_DOMAIN_COUNT; dm++) {
-        p->domain_energy_j[dm] = wl__col_double(st, 6 + dm);
+        p->domain_energy_j[dm] = wl__col_double(st, 8 + 2 * dm);
         if (p->domain_energy_j[dm] == p->domain_energy_j[dm])
             p->domain_mask |= 1u << dm;
+        /* NULL: no section lacks the domain where the phase's energy is known */
+        const double missing = wl__col_double(st, 9 + 2 * dm);
+        p->no_domain_energy_j[dm] = missing == missing ? missing : 0;
     }
     return 0;
 }
@@ -683,7 +688,8 @@ static int wl__layer_row(sqlite3_stmt *st, void *u)
     l->n = sqlite3_column_int64(st, 1);
     l->dur_ms = wl__col_double(st, 2);
     l->energy_j = wl__col_double(st, 3);
-    l->n_input = 0; /* wl__input_split_row */
+    l->n_no_energy = sqlite3_column_int64(st, 4);
+    l->n_input = l->n_input_no_energy = 0; /* wl__input_split_row */
     l->input_dur_ms = l->input_energy_j = 0;
     return 0;
 }
@@ -701,12 +707,14 @@ static int wl__component_row(sqlite3_stmt *st, void *u)
     c->n = sqlite3_column_int64(st, 3);
     c->dur_ms = wl__col_double(st, 4);
     c->energy_j = wl__col_double(st, 5);
+    c->n_no_energy = sqlite3_column_int64(st, 6);
     return 0;
 }
 
 /* Rows of the layer (column 0) or (layer, component) (columns 0, 1) sums
- * over input tokens: columns n, dur, energy after the key. The aggregates
- * are ordered by the same keys, so a cursor finds each. */
+ * over input tokens: columns n, dur, energy, rows without energy after the
+ * key. The aggregates are ordered by the same keys, so a cursor finds
+ * each. */
 struct wl__input_split {
     struct wl_store_aggregates *a;
     bool components;
@@ -721,22 +729,25 @@ static int wl__input_split_row(sqlite3_stmt *st, void *u)
     const int c = x->components ? 2 : 1;
     const size_t n = x->components ? x->a->n_components : x->a->n_layers;
     for (; x->cursor < n; x->cursor++) {
-        int64_t *cnt;
+        int64_t *cnt, *no_e;
         double *dur, *e;
         if (x->components) {
             struct wl_agg_component *k = &x->a->components[x->cursor];
             if (k->layer != layer || k->component != comp)
                 continue;
             cnt = &k->n_input, dur = &k->input_dur_ms, e = &k->input_energy_j;
+            no_e = &k->n_input_no_energy;
         } else {
             struct wl_agg_layer *k = &x->a->layers[x->cursor];
             if (k->layer != layer)
                 continue;
             cnt = &k->n_input, dur = &k->input_dur_ms, e = &k->input_energy_j;
+            no_e = &k->n_input_no_energy;
         }
         *cnt = sqlite3_column_int64(st, c);
         *dur = wl__col_double(st, c + 1);
         *e = wl__col_double(st, c + 2);
+        *no_e = sqlite3_column_int64(st, c + 3);
         return 0;
     }
     x->cursor = 0; /* a key the totals lack (a row written in between): skip it */
@@ -749,15 +760,17 @@ static int wl__token_row(sqlite3_stmt *st, void *u)
     bool input = sqlite3_column_int(st, 0) != 0;
     int64_t n = sqlite3_column_int64(st, 1);
     double e = wl__col_double(st, 2);
+    int64_t no_e = sqlite3_column_int64(st, 5);
     if (input) {
         t->n_input = n;
         t->input_energy_j = e;
+        t->n_input_no_energy = no_e;
     } else {
         t->n_output = n;
         t->output_energy_j = e;
+        t->n_output_no_energy = no_e;
         t->first_output_end_ms = wl__col_double(st, 3);
         t->last_output_end_ms = wl__col_double(st, 4);
-        t->output_edp_js = wl__col_double(st, 5);
         t->n_generated = sqlite3_column_int64(st, 6);
     }
     return 0;
@@ -939,12 +952,19 @@ static int wl__summary_queries(struct wl__db *d, const char *id, struct wl_store
     rc = wl__read_detail(d, pk, &out->run, err);
     if (rc != 0)
         return rc;
-    char sql[1024];
+    /* wl_agg_phase: the sections without energy counted and timed apart,
+     * each domain's energy where the phase's is known, and the phase's
+     * energy where that domain's is not */
+    char sql[4096];
     int n = snprintf(sql, sizeof sql,
                      "SELECT phase, count(*), min(start_ms), max(end_ms), sum(dur_ms), "
-                     "sum(energy_j)");
+                     "sum(energy_j), count(*) - count(energy_j), "
+                     "sum(CASE WHEN energy_j IS NULL THEN dur_ms END)");
     for (int i = 0; i < WL_DOMAIN_COUNT; i++)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, ", sum(%s_j)", wl_domain_name(i));
+        n += snprintf(sql + n, sizeof sql - (size_t)n,
+                      ", sum(CASE WHEN energy_j IS NOT NULL THEN %s_j END), "
+                      "sum(CASE WHEN %s_j IS NULL THEN energy_j END)",
+                      wl_domain_name(i), wl_domain_name(i));
     snprintf(sql + n, sizeof sql - (size_t)n,
              " FROM sections WHERE run_id = ? GROUP BY phase ORDER BY min(start_ms), phase");
     rc = wl__query(d, sql, pk, wl__phase_row, out, err);
@@ -956,21 +976,31 @@ static int wl__summary_queries(struct wl__db *d, const char *id, struct wl_store
     if (rc != 0)
         return rc;
     rc = wl__query(d,
-                   "SELECT layer, count(*), sum(dur_ms), sum(energy_j) FROM layer_metrics "
+                   "SELECT layer, count(*), sum(dur_ms), sum(energy_j), "
+                   "count(*) - count(energy_j) FROM layer_metrics "
                    "WHERE run_id = ? GROUP BY layer ORDER BY layer",
                    pk, wl__layer_row, out, err);
     if (rc != 0)
         return rc;
-    /* Finished runs have precomputed rows; others are aggregated now. */
-    rc = wl__query(d,
-                   "SELECT layer, component, name, n, dur_ms, energy_j FROM component_agg "
-                   "WHERE run_id = ? ORDER BY layer, component",
-                   pk, wl__component_row, out, err);
+    /* Finished runs have precomputed rows; others are aggregated now, and
+     * so is a run with rows whose energy a failed sensor read left unknown:
+     * component_agg sums their energies but does not count them. A forward
+     * pass's layer and component rows lack energy together (profile.md), so
+     * its layer rows tell. */
+    int64_t layers_no_energy = 0;
+    for (size_t i = 0; i < out->n_layers; i++)
+        layers_no_energy += out->layers[i].n_no_energy;
+    if (layers_no_energy == 0)
+        rc = wl__query(d,
+                       "SELECT layer, component, name, n, dur_ms, energy_j, "
+                       "CASE WHEN energy_j IS NULL THEN n ELSE 0 END FROM component_agg "
+                       "WHERE run_id = ? ORDER BY layer, component",
+                       pk, wl__component_row, out, err);
     if (rc == 0 && out->n_components == 0)
         rc = wl__query(d,
-                       "SELECT layer, component, min(name), count(*), sum(dur_ms), sum(energy_j) "
-                       "FROM component_metrics WHERE run_id = ? GROUP BY layer, component "
-                       "ORDER BY layer, component",
+                       "SELECT layer, component, min(name), count(*), sum(dur_ms), sum(energy_j), "
+                       "count(*) - count(energy_j) FROM component_metrics WHERE run_id = ? "
+                       "GROUP BY layer, component ORDER BY layer, component",
                        pk, wl__component_row, out, err);
     if (rc != 0)
         return rc;
@@ -980,26 +1010,28 @@ static int wl__summary_queries(struct wl__db *d, const char *id, struct wl_store
      * which is what component_agg spares a finished deep run). */
     struct wl__input_split split = {out, false, 0};
     rc = wl__query(d,
-                   "SELECT l.layer, count(*), sum(l.dur_ms), sum(l.energy_j) FROM tokens t "
-                   "CROSS JOIN layer_metrics l ON l.run_id = t.run_id AND l.token_idx = t.idx "
-                   "WHERE t.run_id = ? AND t.is_input <> 0 GROUP BY l.layer ORDER BY l.layer",
+                   "SELECT l.layer, count(*), sum(l.dur_ms), sum(l.energy_j), "
+                   "count(*) - count(l.energy_j) FROM tokens t CROSS JOIN layer_metrics l "
+                   "ON l.run_id = t.run_id AND l.token_idx = t.idx WHERE t.run_id = ? AND "
+                   "t.is_input <> 0 GROUP BY l.layer ORDER BY l.layer",
                    pk, wl__input_split_row, &split, err);
     split = (struct wl__input_split){out, true, 0};
     if (rc == 0)
-        rc = wl__query(d,
-                       "SELECT c.layer, c.component, count(*), sum(c.dur_ms), sum(c.energy_j) "
-                       "FROM tokens t CROSS JOIN component_metrics c ON c.run_id = t.run_id AND "
-                       "c.token_idx = t.idx WHERE t.run_id = ? AND t.is_input <> 0 "
-                       "GROUP BY c.layer, c.component ORDER BY c.layer, c.component",
-                       pk, wl__input_split_row, &split, err);
+        rc =
+            wl__query(d,
+                      "SELECT c.layer, c.component, count(*), sum(c.dur_ms), sum(c.energy_j), "
+                      "count(*) - count(c.energy_j) FROM tokens t CROSS JOIN component_metrics "
+                      "c ON c.run_id = t.run_id AND c.token_idx = t.idx WHERE t.run_id = ? AND "
+                      "t.is_input <> 0 GROUP BY c.layer, c.component ORDER BY c.layer, c.component",
+                      pk, wl__input_split_row, &split, err);
     if (rc != 0)
         return rc;
     out->tokens.first_output_end_ms = WL_STORE_UNSET;
     out->tokens.last_output_end_ms = WL_STORE_UNSET;
     rc = wl__query(d,
                    "SELECT is_input, count(*), sum(energy_j), min(end_ms), max(end_ms), "
-                   "sum(edp_js), sum(coalesce(n_seq, 1)) FROM tokens WHERE run_id = ? "
-                   "GROUP BY is_input",
+                   "count(*) - count(energy_j), sum(coalesce(n_seq, 1)) FROM tokens "
+                   "WHERE run_id = ? GROUP BY is_input",
                    pk, wl__token_row, &out->tokens, err);
     if (rc != 0)
         return rc;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What `show` and `runs` say about a stored run whose inputs are partly not
 # figures, on copies of a real run (stories260K, the CPU-time model) edited
-# as the recorder or another writer leaves them: a currency stored without
-# its price (and `run` refusing one).
+# as the recorder or another writer leaves them: rows whose energy a failed
+# sensor read left unknown (the figures use only rows with energy), and a
+# currency stored without its price (and `run` refusing one).
 set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}"
 . "$(dirname "$0")/common.sh"
@@ -29,6 +30,51 @@ for s in stmts:
 c.commit()
 PY
 }
+
+# --- a sensor read failed at a mark inside a decode token ------------------------------------
+# as profile.md says the recorder stores it: the token's `layers` and `final_norm` sections,
+# its row and its forward pass's layer and component rows without energy, counted in extra
+cp "$db" "$tmp/fu.db"
+sql "$tmp/fu.db" \
+  "create temp table k as select min(idx) + 3 as tok from tokens where run_id = ?1 and is_input = 0" \
+  "update sections set energy_j = NULL, package_j = NULL where run_id = ?1 and name in ('layers', 'final_norm') and token_index = (select tok from k)" \
+  "update tokens set energy_j = NULL, edp_js = NULL, avg_power_w = NULL where run_id = ?1 and idx = (select tok from k)" \
+  "update layer_metrics set energy_j = NULL where run_id = ?1 and token_idx = (select tok from k)" \
+  "update component_metrics set energy_j = NULL where run_id = ?1 and token_idx = (select tok from k)" \
+  "update runs set extra = json_set(coalesce(extra, '{}'), '$.energy_unknown', json('{\"start\":[],\"end\":[],\"sections\":2,\"token_rows\":1}')) where id = ?1"
+"$W" show "$id" --db "$tmp/fu.db" >"$tmp/fu.txt" 2>"$tmp/err" || bad "show fu.db: $(cat "$tmp/err")"
+"$W" show "$id" --db "$tmp/fu.db" --json >"$tmp/fu.json" 2>"$tmp/err" || bad "show --json fu.db: $(cat "$tmp/err")"
+python3 - "$tmp/fu.db" "$tmp/fu.json" "$tmp/fu.txt" <<'PY' && ok "rows without energy: every average, power and ratio is over the rows with energy, and the note says so" || bad "rows without energy: $(grep -E 'NOTE|decode J|EDP' "$tmp/fu.txt")"
+import json, re, sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+s = json.load(open(sys.argv[2]))
+t = open(sys.argv[3]).read()
+close = lambda a, b: a is not None and abs(a - b) <= 1e-9 * max(abs(b), 1e-12)
+e, d_ms, n_no = c.execute("select sum(energy_j), sum(case when energy_j is not null then dur_ms end), "
+                          "count(*) - count(energy_j) from sections where phase = 'decode'").fetchone()
+dec = [p for p in s["phases"] if p["phase"] == "decode"][0]
+assert n_no == 2 and dec["sections_without_energy"] == 2, (n_no, dec)
+assert close(dec["avg_power_w"], e / (d_ms / 1000)), (dec["avg_power_w"], e / (d_ms / 1000))
+rows = c.execute("select energy_j, dur_ms from tokens where is_input = 0 order by idx").fetchall()[1:]
+known = [(j, ms) for j, ms in rows if j is not None]
+assert len(known) == len(rows) - 1
+ef = s["efficiency"]
+assert close(ef["decode_j_per_output_token"], sum(j for j, _ in known) / len(known)), ef
+assert close(ef["edp_per_token_js"], sum(j * ms / 1000 for j, ms in known) / len(known)), ef
+assert ef["decode_edp_js"] is None and ef["prefill_edp_js"] is not None, ef
+pre_in = ef["prefill_j_per_input_token"]
+assert close(ef["output_input_energy_ratio"], ef["decode_j_per_output_token"] / pre_in), ef
+lay = c.execute("select avg(l.energy_j), count(*) - count(l.energy_j) from layer_metrics l join tokens t "
+                "on t.run_id = l.run_id and t.idx = l.token_idx where t.is_input = 0 and l.layer = 0").fetchone()
+l0 = s["layers"][0]
+assert lay[1] == 1 and l0["rows_without_energy"] == 1 and close(l0["decode_avg_energy_j"], lay[0]), (l0, lay)
+assert re.search(r"\n  EDP decode +n/a\n", t)
+assert ("  NOTE: 2 sections and 1 token row have no energy (a sensor read failed at their start or "
+        "end), nor do the layer rows of those forward passes: the phase and layer energies add up "
+        "the others only (they are low), every average, power and ratio uses only rows with "
+        "energy, and a figure that needs them all (the EDP of their phase, a layer's energy per "
+        "input token) is n/a.\n") in t
+PY
 
 # --- a currency is the unit of its price -----------------------------------------------------
 "$W" run "${q[@]}" -n 2 --db "$tmp/cur.db" --currency EUR >/dev/null 2>"$tmp/err"; rc=$?

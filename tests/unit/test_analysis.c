@@ -784,7 +784,6 @@ static void decode_fixture(struct wl_store_aggregates *a, struct wl_agg_phase *p
         ph[1].end_ms = toks[i].end_ms;
         a->tokens.n_generated += toks[i].n_seq;
         a->tokens.output_energy_j += toks[i].energy_j;
-        a->tokens.output_edp_js += toks[i].energy_j * toks[i].dur_ms / 1000;
     }
     a->output_tokens = toks;
     a->n_output_tokens = n;

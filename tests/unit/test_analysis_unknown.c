@@ -39,6 +39,250 @@ static void plain_run(struct wl_store_aggregates *a, struct wl_agg_phase *ph)
     a->span.last_token = -1;
 }
 
+/* ---- rows whose energy a failed sensor read left unknown ----------------- */
+
+/* A run written through the store (times in ms, package 80 % and dram 20 %
+ * of every section):
+ *   prefill  embedding   0..20     0.2 J   (input tokens 0-1, 0.5 J each)
+ *   prefill  layers     20..100    0.8 J   (one prompt batch: rows under token 1)
+ *   decode   token 2   100..110    0.01 J  (token 0 of the output: sampling only)
+ *   decode   token 3   110..310    2 J
+ *   decode   token 4   310..510    2 J
+ *   decode   token 5   510..710    2 J     total 7.01 J in 710 ms
+ * Output rows hold their section's time and energy; each forward pass has
+ * layer 0 (prompt batch 40 ms, 0.4 J; decode step 50 ms, 0.5 J) with attn
+ * and ffn, half of it each. finish: complete with its totals, else left
+ * unfinished (its writer died after the last flush). */
+static void write_run(wl_store *s, bool finish, char *id)
+{
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "unknowns"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    const struct {
+        const char *phase, *name;
+        int64_t tok;
+        double a, b, e;
+    } secs[] = {
+        {"prefill", "embedding", -1, 0, 20, 0.2}, {"prefill", "layers", -1, 20, 100, 0.8},
+        {"decode", "token", 2, 100, 110, 0.01},   {"decode", "token", 3, 110, 310, 2},
+        {"decode", "token", 4, 310, 510, 2},      {"decode", "token", 5, 510, 710, 2},
+    };
+    for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
+        struct wl_store_section sec = {.phase = secs[i].phase,
+                                       .name = secs[i].name,
+                                       .token_index = secs[i].tok,
+                                       .start_ms = secs[i].a,
+                                       .end_ms = secs[i].b,
+                                       .energy_j = secs[i].e,
+                                       .method = WL_METHOD_COUNTER,
+                                       .domain_mask =
+                                           (1u << WL_DOMAIN_PACKAGE) | (1u << WL_DOMAIN_DRAM)};
+        sec.domain_energy_j[WL_DOMAIN_PACKAGE] = 0.8 * secs[i].e;
+        sec.domain_energy_j[WL_DOMAIN_DRAM] = 0.2 * secs[i].e;
+        assert_int_equal(wl_store_add_section(r, &sec), 0);
+    }
+    for (int t = 0; t < 6; t++) {
+        const bool in = t < 2;
+        struct wl_store_token tok = {.index = t,
+                                     .text = "t",
+                                     .is_input = in,
+                                     .start_ms = in ? WL_STORE_UNSET : secs[t].a,
+                                     .end_ms = in ? WL_STORE_UNSET : secs[t].b,
+                                     .energy_j = in ? 0.5 : secs[t].e,
+                                     .method = WL_METHOD_COUNTER,
+                                     .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &tok), 0);
+        if (t == 0 || t == 2) /* inside the prompt batch; sampled from its logits */
+            continue;
+        const double ms = in ? 40 : 50, j = in ? 0.4 : 0.5;
+        struct wl_store_layer_metric lm = {t, 0, ms, j};
+        assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+        for (int c = 0; c < 2; c++) {
+            struct wl_store_component_metric cm = {.token_index = t,
+                                                   .layer = 0,
+                                                   .component = c,
+                                                   .name = c ? "ffn" : "attn",
+                                                   .dur_ms = ms / 2,
+                                                   .energy_j = j / 2,
+                                                   .act_mean_abs = WL_STORE_UNSET,
+                                                   .act_std = WL_STORE_UNSET,
+                                                   .act_max_abs = WL_STORE_UNSET,
+                                                   .act_sparsity = WL_STORE_UNSET};
+            assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+        }
+    }
+    if (!finish) {
+        assert_int_equal(wl_store_flush(r), 0);
+        wl_store_run_abandon(r);
+        return;
+    }
+    struct wl_store_domain doms[2] = {
+        {.domain = WL_DOMAIN_PACKAGE,
+         .method = WL_METHOD_COUNTER,
+         .source = "fake",
+         .energy_j = 0.8 * 7.01,
+         .avg_power_w = WL_STORE_UNSET,
+         .baseline_power_w = WL_STORE_UNSET,
+         .peak_power_w = WL_STORE_UNSET,
+         .peak_t_ms = WL_STORE_UNSET},
+    };
+    doms[1] = doms[0];
+    doms[1].domain = WL_DOMAIN_DRAM;
+    doms[1].energy_j = 0.2 * 7.01;
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 710, 7.01, WL_METHOD_COUNTER);
+    tot.energy_scope = "package+dram";
+    tot.input_tokens = 2;
+    tot.output_tokens = 4;
+    tot.domains = doms;
+    tot.n_domains = 2;
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+}
+
+/* What the recorder stores when the package read fails at a mark inside
+ * token `tok`'s window (profile.md): that token's section and row, and the
+ * layer and component rows of its forward pass, without energy (the dram,
+ * read at both marks, keeps its part of the section); and, for a finished
+ * run, runs.extra.energy_unknown counting them. */
+static void forget_token(const char *path, int tok, bool finished)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "UPDATE sections SET energy_j = NULL, package_j = NULL WHERE token_index = %d;"
+             "UPDATE tokens SET energy_j = NULL, edp_js = NULL, avg_power_w = NULL "
+             "WHERE idx = %d;"
+             "UPDATE layer_metrics SET energy_j = NULL WHERE token_idx = %d;"
+             "UPDATE component_metrics SET energy_j = NULL WHERE token_idx = %d;%s",
+             tok, tok, tok, tok,
+             finished ? "UPDATE runs SET extra = json_set(coalesce(extra, '{}'), "
+                        "'$.energy_unknown', json('{\"start\":[],\"end\":[],\"sections\":1,"
+                        "\"token_rows\":1}'))"
+                      : "");
+    wl_test_store_raw_exec(path, sql);
+}
+
+static const struct wl_summary_phase *phase_named(const struct wl_summary *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_phases; i++) {
+        if (strcmp(s->phases[i].name, name) == 0)
+            return &s->phases[i];
+    }
+    fail_msg("no phase %s", name);
+    return NULL;
+}
+
+/* Token 4's energy unknown, in a finished run: the headline (counters read
+ * at the generation's start and end) stays 7.01 J, and every average,
+ * power and ratio is over the rows with energy. The old figures divided the
+ * known sums by every row, token or time: decode J/token 1.33 J (4 J / 3),
+ * out/in ratio 2.67, decode power 6.57 W (4.01 J / 0.61 s), EDP per token
+ * 0.267 J*s, layer 0 and attn per step 0.333 J and 0.167 J, dram 30 % of
+ * decode. */
+static void test_averages_leave_out_rows_without_energy(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char id[37];
+    write_run(f->s, true, id);
+    forget_token(f->path, 4, true);
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    struct wl_summary s;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_float_equal(s.energy_j, 7.01, EPS);
+    assert_int_equal(s.energy_unknown.n_sections, 1);
+
+    const struct wl_summary_phase *dec = phase_named(&s, "decode");
+    assert_int_equal(dec->n_sections, 4);
+    assert_int_equal(dec->n_no_energy, 1);
+    assert_float_equal(dec->energy_j, 4.01, EPS); /* the known sections' */
+    assert_float_equal(dec->dur_ms, 610, EPS);    /* every section's */
+    assert_float_equal(dec->avg_power_w, 4.01 / 0.41, EPS);
+    assert_float_equal(dec->domain_pct[WL_DOMAIN_PACKAGE], 80, EPS);
+    assert_float_equal(dec->domain_pct[WL_DOMAIN_DRAM], 20, EPS);
+    assert_float_equal(phase_named(&s, "prefill")->avg_power_w, 10, EPS); /* all known */
+
+    const struct wl_summary_efficiency *e = &s.eff;
+    assert_float_equal(e->j_per_token, 7.01 / 4, EPS); /* the headline's, as before */
+    assert_float_equal(e->prefill_j_per_in_token, 0.5, EPS);
+    assert_float_equal(e->decode_j_per_out_token, 2, EPS); /* tokens 3 and 5 */
+    assert_float_equal(e->out_in_energy_ratio, 4, EPS);
+    assert_float_equal(e->edp_per_token_js, 0.4, EPS); /* 2 J x 0.2 s, tokens 3 and 5 */
+    assert_true(isnan(e->decode_edp_js));              /* needs the whole decode energy */
+    assert_float_equal(e->prefill_edp_js, 0.1, EPS);   /* 1 J x 0.1 s */
+    assert_float_equal(e->tokens_per_s, 3 / 0.6, EPS); /* time: every row */
+
+    assert_int_equal(s.n_layers, 1);
+    const struct wl_summary_layer *l = &s.layers[0];
+    assert_int_equal(l->n, 4);
+    assert_int_equal(l->n_no_energy, 1);
+    assert_int_equal(l->prefill_n_no_energy, 0);
+    assert_float_equal(l->avg_energy_j, 1.4 / 3, EPS);
+    assert_float_equal(l->decode_avg_energy_j, 0.5, EPS);
+    assert_float_equal(l->decode_avg_dur_ms, 50, EPS);
+    assert_float_equal(l->prefill_energy_j_per_token, 0.2, EPS); /* 0.4 J / 2 */
+
+    /* components: component_agg holds their sums but not the rows without
+     * energy, so they are counted from the rows */
+    assert_int_equal(s.n_components, 2);
+    const struct wl_summary_component *attn = &s.components[0];
+    assert_string_equal(attn->name, "attn");
+    assert_int_equal(attn->n, 4);
+    assert_int_equal(attn->n_no_energy, 1);
+    assert_float_equal(attn->avg_energy_j, 0.7 / 3, EPS);
+    assert_float_equal(attn->decode_avg_energy_j, 0.25, EPS);
+    assert_float_equal(attn->prefill_energy_j_per_token, 0.1, EPS);
+    assert_float_equal(s.hottest[0].decode_avg_energy_j, 0.25, EPS);
+
+    json_t *j = wl_summary_to_json(&a, &s);
+    json_t *jp = json_array_get(json_object_get(j, "phases"), 1);
+    assert_int_equal(json_integer_value(json_object_get(jp, "sections_without_energy")), 1);
+    json_t *jl = json_array_get(json_object_get(j, "layers"), 0);
+    assert_int_equal(json_integer_value(json_object_get(jl, "rows_without_energy")), 1);
+    json_t *jc = json_array_get(json_object_get(j, "components"), 0);
+    assert_int_equal(json_integer_value(json_object_get(jc, "count_without_energy")), 1);
+    json_decref(j);
+    wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
+}
+
+/* The prompt batch's `layers` section without energy (its input rows are
+ * known: the batch's own marks were read): prefill J per input token is the
+ * input rows' mean, not the embedding's 0.2 J over 2 tokens; the prefill
+ * power is the embedding's; the layer's energy per input token, which
+ * needs every prompt batch, is n/a, and its decode steps are known. */
+static void test_prefill_figures_leave_out_a_section_without_energy(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char id[37];
+    write_run(f->s, true, id);
+    wl_test_store_raw_exec(f->path,
+                           "UPDATE sections SET energy_j = NULL, package_j = NULL "
+                           "WHERE name = 'layers';"
+                           "UPDATE layer_metrics SET energy_j = NULL WHERE token_idx = 1;"
+                           "UPDATE component_metrics SET energy_j = NULL WHERE token_idx = 1");
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    struct wl_summary s;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    const struct wl_summary_phase *pre = phase_named(&s, "prefill");
+    assert_int_equal(pre->n_no_energy, 1);
+    assert_float_equal(pre->energy_j, 0.2, EPS);
+    assert_float_equal(pre->avg_power_w, 10, EPS);              /* 0.2 J in 20 ms (was 2 W) */
+    assert_float_equal(s.eff.prefill_j_per_in_token, 0.5, EPS); /* was 0.1 J */
+    assert_float_equal(s.eff.decode_j_per_out_token, 2, EPS);
+    assert_float_equal(s.eff.out_in_energy_ratio, 4, EPS); /* was 20 */
+    assert_true(isnan(s.eff.prefill_edp_js));
+    assert_float_equal(s.eff.decode_edp_js, 6.01 * 0.61, EPS);
+    const struct wl_summary_layer *l = &s.layers[0];
+    assert_int_equal(l->prefill_n_no_energy, 1);
+    assert_true(isnan(l->prefill_energy_j_per_token));
+    assert_float_equal(l->prefill_dur_ms_per_token, 20, EPS);
+    assert_float_equal(l->decode_avg_energy_j, 0.5, EPS); /* was n/a */
+    assert_true(isnan(s.components[0].prefill_energy_j_per_token));
+    assert_float_equal(s.components[0].decode_avg_energy_j, 0.25, EPS);
+    wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
+}
+
 /* ---- an infinity is no figure -------------------------------------------- */
 
 /* A hand-edited runs.energy_j of 9e999 (inf): show printed "energy n/a"
@@ -138,6 +382,10 @@ static void test_a_currency_without_a_price_keeps_the_default_currency(void **st
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_averages_leave_out_rows_without_energy,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_prefill_figures_leave_out_a_section_without_energy,
+                                        wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test(test_an_infinite_energy_is_unknown),
         cmocka_unit_test(test_a_method_that_cannot_be_read_is_not_known),
         cmocka_unit_test(test_a_currency_without_a_price_keeps_the_default_currency),
