@@ -178,6 +178,11 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
         unread_at(&s->energy_unknown, s->headline_mask, unread, sizeof unread);
     if (s->energy_from_phases)
         printf("  (run total missing: sum of its phases)");
+    else if (isnan(s->energy_j) && s->partial && s->sections_no_energy > 0)
+        /* the sum of the others would pass for the run's (summary.h) */
+        printf("  (run total missing, and %lld of its sections %s saved without energy: the "
+               "sum of its phases is unknown)",
+               (long long)s->sections_no_energy, s->sections_no_energy == 1 ? "was" : "were");
     else if (isnan(s->energy_j) && unread_where)
         printf("  (unknown: a sensor read failed at the generation's %s (%s))", unread_where,
                unread);

@@ -49,6 +49,8 @@ static void usage(FILE *out)
             "When it stopped between two saves, its J/TOKEN covers only the output tokens\n"
             "saved with both their sections and their rows (JSON \"per_token_span\":\n"
             "{\"last_token_index\", \"output_tokens\", \"energy_j\"}; null otherwise).\n"
+            "With sections saved without energy (a sensor read failed), its ENERGY is\n"
+            "n/a* (\"sections_without_energy\": N in JSON): the sum of the others is low.\n"
             "Energies that are estimated, not measured (wholly or partly by wattlens's\n"
             "CPU-time model, on a machine without a readable CPU energy sensor), are\n"
             "marked '~' (\"energy_method\" in JSON; 'show ID' names each domain's method).\n"
@@ -76,6 +78,8 @@ static json_t *row_json(const struct wl_run_row *r)
     json_object_set_new(o, "j_per_token", wl_json_real_or_null(r->j_per_token));
     /* a run that never finished: the figures above are sums of what it saved */
     json_object_set_new(o, "partial", json_boolean(r->partial));
+    json_object_set_new(o, "sections_without_energy",
+                        r->partial ? json_integer(r->sections_no_energy) : json_null());
     /* null, or the span j_per_token covers when the run's decode sections
      * and token rows stop at different tokens (as show --json's
      * efficiency.per_token_span): energy_j / output_tokens of the span */
@@ -146,7 +150,7 @@ static void print_table(const struct wl_run_list *l, int64_t offset, int64_t n_a
     }
     printf("%-8s  %-16s  %-10s  %-9s  %-24s  %10s  %11s  %11s  %9s  %s\n", "ID", "CREATED (UTC)",
            "STATUS", "KIND", "MODEL / COMMAND", "DURATION", "ENERGY", "J/TOKEN", "TOKENS", "TAGS");
-    bool any_partial = false;
+    bool any_partial = false, any_no_energy = false;
     uint32_t estimated = 0; /* bit (1 << method) of each estimate listed */
     for (size_t i = 0; i < l->n; i++) {
         const struct wl_run_row *r = &l->rows[i];
@@ -174,9 +178,12 @@ static void print_table(const struct wl_run_list *l, int64_t offset, int64_t n_a
                 estimated |= 1u << r->energy_method;
         }
         if (r->partial) {
+            /* n/a*: sections saved without energy (store.h) */
+            const bool no_e = r->sections_no_energy > 0;
+            any_no_energy |= no_e;
             any_partial |= mark_figure(dur, sizeof dur, !isnan(r->duration_ms), '*');
-            any_partial |= mark_figure(en, sizeof en, !isnan(r->energy_j), '*');
-            any_partial |= mark_figure(jpt, sizeof jpt, !isnan(r->j_per_token), '*');
+            any_partial |= mark_figure(en, sizeof en, !isnan(r->energy_j) || no_e, '*');
+            any_partial |= mark_figure(jpt, sizeof jpt, !isnan(r->j_per_token) || no_e, '*');
             any_partial |= mark_figure(tok, sizeof tok, has_tokens, '*');
         }
         snprintf(id8, sizeof id8, "%.8s", r->id); /* from the database: escaped */
@@ -194,6 +201,9 @@ static void print_table(const struct wl_run_list *l, int64_t offset, int64_t n_a
                "counts only the\n  output tokens saved with both their sections and their "
                "rows, so it can differ from\n  ENERGY / TOKENS ('wattlens show ID' says how "
                "many were left out).\n");
+    if (any_no_energy)
+        printf("  n/a*: the run saved sections without energy (a sensor read failed at their "
+               "start or\n  end), and the sum of the others would be low.\n");
     /* "1 of 1 run", "run 6 of 12", "runs 1-5 of 12" */
     const long long first = (long long)offset + 1, last = (long long)offset + (long long)l->n;
     const long long total = (long long)l->total;

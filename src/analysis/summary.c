@@ -95,9 +95,11 @@ static double wl__add(double a, double b)
 static void wl__phases(const struct wl_store_aggregates *a, struct wl_summary *s)
 {
     double sum_e = NA, sum_d = NA;
+    int64_t n_no_energy = 0;
     for (size_t i = 0; i < a->n_phases; i++) {
         sum_e = wl__add(sum_e, a->phases[i].energy_j);
         sum_d = wl__add(sum_d, a->phases[i].dur_ms);
+        n_no_energy += a->phases[i].n_no_energy;
     }
     for (size_t i = 0; i < a->n_phases; i++) {
         const struct wl_agg_phase *p = &a->phases[i];
@@ -123,8 +125,10 @@ static void wl__phases(const struct wl_store_aggregates *a, struct wl_summary *s
     s->n_phases = a->n_phases;
     /* only a run that never finished has its total summed from its rows; a
      * finished one keeps what its writer stored, as in `runs`
-     * (WL__LIST_ENERGY) */
-    if (isnan(s->energy_j) && !isnan(sum_e) && s->partial) {
+     * (WL__LIST_ENERGY). With a section saved without energy the sum of the
+     * others would pass for the run's: unknown, as in the list. */
+    s->sections_no_energy = n_no_energy;
+    if (isnan(s->energy_j) && !isnan(sum_e) && s->partial && n_no_energy == 0) {
         s->energy_j = a->has_sections_energy_j ? a->sections_energy_j : sum_e;
         s->energy_from_phases = true;
         s->has_energy_method = wl_store_weakest_method(a->section_methods, &s->energy_method);
@@ -882,10 +886,12 @@ const char *wl_summary_gaps_text(const struct wl_summary_gaps *g, char *buf, siz
     return buf;
 }
 
-/* The domains (bit d) named in a JSON array of domain names. */
 /* runs.extra "energy_unknown": {"start": [domains], "end": [domains],
- * "sections": n, "token_rows": n}, and "samples_lost" */
-static void wl__energy_unknown(const json_t *x, struct wl_summary *s)
+ * "sections": n, "token_rows": n}, and "samples_lost". The recorder writes
+ * the first when the run finishes: without it (a run that never finished,
+ * another writer), the rows without energy are counted from the rows. */
+static void wl__energy_unknown(const struct wl_store_aggregates *a, const json_t *x,
+                               struct wl_summary *s)
 {
     struct wl_summary_energy_unknown *u = &s->energy_unknown;
     const json_t *lost = json_is_object(x) ? json_object_get(x, "samples_lost") : NULL;
@@ -899,6 +905,13 @@ static void wl__energy_unknown(const json_t *x, struct wl_summary *s)
         u->n_sections = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
         v = json_object_get(o, "token_rows");
         u->n_token_rows = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+        return;
+    }
+    const int64_t n_rows = a->tokens.n_input_no_energy + a->tokens.n_output_no_energy;
+    if (s->sections_no_energy > 0 || n_rows > 0) {
+        u->known = u->from_rows = true;
+        u->n_sections = s->sections_no_energy;
+        u->n_token_rows = n_rows;
     }
 }
 
@@ -911,6 +924,7 @@ static json_t *wl__energy_unknown_json(const struct wl_summary_energy_unknown *u
     json_object_set_new(o, "end", wl_json_domain_names(u->unread_end));
     json_object_set_new(o, "sections", json_integer(u->n_sections));
     json_object_set_new(o, "token_rows", json_integer(u->n_token_rows));
+    json_object_set_new(o, "counted_from_rows", json_boolean(u->from_rows));
     return o;
 }
 
@@ -960,7 +974,7 @@ int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s
     json_t *x = a->run.extra_json ? json_loads(a->run.extra_json, 0, NULL) : NULL;
     const double start_ms = wl__run_start_ms(a);
     wl_summary_gaps_from_extra(x, start_ms, start_ms + s->duration_ms, &s->gaps);
-    wl__energy_unknown(x, s);
+    wl__energy_unknown(a, x, s);
     json_decref(x);
     if (wl__batch(a, s) != 0) {
         wl_summary_free(s);

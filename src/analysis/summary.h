@@ -222,7 +222,11 @@ void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double
  * which every energy figure leaves out (docs/internals/store.md, "Summary
  * metrics"). */
 struct wl_summary_energy_unknown {
-    bool known; /* the run stored it (only when something is unknown) */
+    bool known; /* something is unknown: the run stored it, or from_rows */
+    /* the run stored none (it never finished: the recorder writes it at the
+     * end; another writer), but rows have no energy: n_sections and
+     * n_token_rows counted from them, the unread domains not known */
+    bool from_rows;
     uint32_t unread_start, unread_end;
     int64_t n_sections, n_token_rows;
 };
@@ -265,6 +269,10 @@ struct wl_summary {
                                spans: about two) */
     struct wl_summary_cost cost;
     bool energy_from_phases;                   /* run total missing: sum of phases */
+    /* sections saved without energy (a failed sensor read), counted from the
+     * rows: an unfinished run with any has no energy (NaN), since the sum
+     * of the others would pass for its total (as `runs`) */
+    int64_t sections_no_energy;
     /* the run never finished (running, incomplete): it has no totals, and
      * every figure covers only what it saved (as wl_run_row.partial) */
     bool partial;

@@ -357,6 +357,11 @@ struct wl_run_row {
      * row, whose span is in wl_agg_span). */
     int64_t span_last_token, span_output_tokens;
     double span_energy_j;
+    /* A partial row's sections saved without energy (a sensor read failed
+     * at their start or end: profile.md): its energy_j, and a span's
+     * span_energy_j that adds one of them, are then unknown (UNSET), never
+     * the sum of the others. 0 in other rows. */
+    int64_t sections_no_energy;
 };
 
 struct wl_run_list {

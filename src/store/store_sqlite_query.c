@@ -78,8 +78,17 @@ static int wl__read_row(sqlite3_stmt *st, int c, struct wl_run_row *row)
     "s.run_id = r.id) END) END"
 /* Every section's energy of run `id` in one SQL sum(): the list's energy
  * of an unfinished run and the summary's sections_energy_j, one expression
- * so that the two agree to the last bit. */
-#define WL__SECTIONS_ENERGY(id) "(SELECT sum(s.energy_j) FROM sections s WHERE s.run_id = " id ")"
+ * so that the two agree to the last bit. NULL when a section has no energy
+ * (a sensor read failed at its start or end: profile.md): the sum of the
+ * others would pass for the run's, as SQL's sum() skips NULLs. WL__KNOWN_SUM
+ * is such a sum of column col (s.energy_j) over the rows s of a scan. */
+#define WL__KNOWN_SUM(col) "CASE WHEN count(" col ") = count(*) THEN sum(" col ") END"
+#define WL__SECTIONS_ENERGY(id)                                                                    \
+    "(SELECT " WL__KNOWN_SUM("s.energy_j") " FROM sections s WHERE s.run_id = " id ")"
+/* The sections of run `id` saved without energy: why an unfinished run's
+ * energy is unknown (the list's sections_no_energy). */
+#define WL__SECTIONS_NO_ENERGY(id)                                                                 \
+    "(SELECT count(*) - count(s.energy_j) FROM sections s WHERE s.run_id = " id ")"
 #define WL__LIST_ENERGY                                                                            \
     "CASE WHEN " WL__RECORDED_NOTHING                                                              \
     " THEN NULL ELSE coalesce(r.energy_j, CASE WHEN " WL__UNFINISHED                               \
@@ -101,6 +110,8 @@ static int wl__read_row(sqlite3_stmt *st, int c, struct wl_run_row *row)
  * min() of a NULL is NULL). END(k): when k's last decode section ends.
  * BEYOND: decode sections / output rows past k. ENERGY(t): every section
  * that ends by t. DECODE: a column summed over the decode sections up to k.
+ * ENERGY and DECODE are NULL when a section they add has no value
+ * (WL__KNOWN_SUM).
  * TOKENS: output tokens up to k. Each is one scan of the run's rows; k and
  * t must be plain values where they are used (bound parameters, or columns
  * of a subquery that cannot be flattened, "LIMIT -1 OFFSET 0"): written as
@@ -117,10 +128,11 @@ static int wl__read_row(sqlite3_stmt *st, int c, struct wl_run_row *row)
 #define WL__SPAN_ROWS_BEYOND(id, k)                                                                \
     "(SELECT count(*) FROM tokens t WHERE t.run_id = " id " AND t.is_input = 0 AND t.idx > " k ")"
 #define WL__SPAN_ENERGY(id, t)                                                                     \
-    "(SELECT sum(s.energy_j) FROM sections s WHERE s.run_id = " id " AND s.end_ms <= " t ")"
+    "(SELECT " WL__KNOWN_SUM("s.energy_j") " FROM sections s WHERE s.run_id = " id                 \
+                                           " AND s.end_ms <= " t ")"
 #define WL__SPAN_DECODE(col, id, k)                                                                \
-    "(SELECT sum(s." col ") FROM sections s WHERE s.run_id = " id " AND s.phase = 'decode' AND "   \
-    "s.token_index <= " k ")"
+    "(SELECT " WL__KNOWN_SUM("s." col) " FROM sections s WHERE s.run_id = " id                     \
+                                       " AND s.phase = 'decode' AND s.token_index <= " k ")"
 #define WL__SPAN_TOKENS(id, k)                                                                     \
     "(SELECT sum(coalesce(t.n_seq, 1)) FROM tokens t WHERE t.run_id = " id " AND t.is_input = 0 "  \
     "AND t.idx <= " k ")"
@@ -139,16 +151,21 @@ static const char wl__list_run_cols[] =
     "stored_j_per_token, " WL__UNFINISHED " AS partial, " WL__LIST_DURATION
     " AS duration_ms, " WL__LIST_ENERGY " AS energy_j, " WL__LIST_METHODS
     " AS section_methods, " WL__LIST_INPUT_TOKENS " AS input_tokens, " WL__LIST_OUTPUT_TOKENS
-    " AS output_tokens, CASE WHEN " WL__UNFINISHED " THEN " WL__SPAN_K("r.id") " END AS span_k";
+    " AS output_tokens, CASE WHEN " WL__UNFINISHED
+    " THEN " WL__SPAN_K("r.id") " END AS span_k, "
+                                "CASE WHEN " WL__UNFINISHED
+                                " THEN " WL__SECTIONS_NO_ENERGY("r.id") " END AS "
+                                                                        "sections_no_energy";
 
-/* Reads the list's extra columns (partial, section methods, the span) at
- * column c. */
+/* Reads the list's extra columns (partial, section methods, the span, the
+ * sections without energy) at column c. */
 static void wl__read_partial(sqlite3_stmt *st, int c, struct wl_run_row *row)
 {
     row->partial = sqlite3_column_int(st, c) != 0;
     row->span_last_token = wl__col_int(st, c + 2, -1);
     row->span_output_tokens = row->span_last_token >= 0 ? wl__col_int(st, c + 3, 0) : 0;
     row->span_energy_j = row->span_last_token >= 0 ? wl__col_double(st, c + 4) : WL_STORE_UNSET;
+    row->sections_no_energy = wl__col_int(st, c + 5, 0);
     const char *keys = (const char *)sqlite3_column_text(st, c + 1);
     if (!row->partial || row->has_energy_method || !keys || isnan(row->energy_j))
         return;
@@ -248,7 +265,7 @@ int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_stor
     int n = snprintf(
         sql, sizeof sql,
         "SELECT " WL__ROW_COLS_LISTED ", r.partial, r.section_methods, r.span_last_token, "
-        "r.span_output_tokens, r.span_energy_j FROM (SELECT c.*, "
+        "r.span_output_tokens, r.span_energy_j, r.sections_no_energy FROM (SELECT c.*, "
         "coalesce(c.stored_j_per_token, CASE WHEN c.partial THEN CASE WHEN c.parted "
         "THEN 1.0 * c.span_energy_j / c.span_output_tokens "
         "ELSE 1.0 * c.energy_j / c.output_tokens END END) AS j_per_token FROM ("

@@ -2,7 +2,8 @@
 # What `show` and `runs` say about a stored run whose inputs are partly not
 # figures, on copies of a real run (stories260K, the CPU-time model) edited
 # as the recorder or another writer leaves them: rows whose energy a failed
-# sensor read left unknown (the figures use only rows with energy), and a
+# sensor read left unknown (the figures use only rows with energy; a run
+# that never finished has no energy then, in `show` as in `runs`), and a
 # currency stored without its price (and `run` refusing one).
 set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}"
@@ -17,6 +18,11 @@ export WATTLENS_DB="$tmp/unused.db" WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_
 q=(-m "$M" --temp 0 --baseline 0 --settle 0 -t 1)
 "$W" run "${q[@]}" -n 8 --db "$db" >/dev/null 2>"$tmp/err" || bad "run -n 8: $(cat "$tmp/err")"
 id=$("$W" runs --db "$db" --json --limit 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])')
+
+# copy SRC DST: a copy of a store with what its write-ahead log holds (cp copies the file alone)
+copy() {
+  python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))' "$1" "$2"
+}
 
 # sql DB STATEMENT...: runs the statements on a copy's run (?1 = its id)
 sql() {
@@ -34,7 +40,7 @@ PY
 # --- a sensor read failed at a mark inside a decode token ------------------------------------
 # as profile.md says the recorder stores it: the token's `layers` and `final_norm` sections,
 # its row and its forward pass's layer and component rows without energy, counted in extra
-cp "$db" "$tmp/fu.db"
+copy "$db" "$tmp/fu.db"
 sql "$tmp/fu.db" \
   "create temp table k as select min(idx) + 3 as tok from tokens where run_id = ?1 and is_input = 0" \
   "update sections set energy_j = NULL, package_j = NULL where run_id = ?1 and name in ('layers', 'final_norm') and token_index = (select tok from k)" \
@@ -76,12 +82,42 @@ assert ("  NOTE: 2 sections and 1 token row have no energy (a sensor read failed
         "input token) is n/a.\n") in t
 PY
 
+# --- the same in a run that never finished: no totals, no energy_unknown ---------------------
+copy "$tmp/fu.db" "$tmp/fi.db"
+sql "$tmp/fi.db" \
+  "update runs set status = 'incomplete', energy_j = NULL, duration_ms = NULL, energy_method = NULL, energy_scope = NULL, input_tokens = NULL, output_tokens = NULL, j_per_token = NULL, extra = json_remove(extra, '$.energy_unknown') where id = ?1" \
+  "delete from run_domains where run_id = ?1" "delete from component_agg where run_id = ?1"
+"$W" show "$id" --db "$tmp/fi.db" >"$tmp/fi.txt" 2>"$tmp/err" || bad "show fi.db: $(cat "$tmp/err")"
+"$W" show "$id" --db "$tmp/fi.db" --json >"$tmp/fi.json" 2>"$tmp/err" || bad "show --json fi.db: $(cat "$tmp/err")"
+"$W" runs --db "$tmp/fi.db" >"$tmp/fi-runs.txt" 2>"$tmp/err" || bad "runs fi.db: $(cat "$tmp/err")"
+"$W" runs --db "$tmp/fi.db" --json >"$tmp/fi-runs.json" 2>"$tmp/err" || bad "runs --json fi.db: $(cat "$tmp/err")"
+python3 - "$tmp/fi.txt" "$tmp/fi.json" "$tmp/fi-runs.txt" "$tmp/fi-runs.json" <<'PY' && ok "an unfinished run with sections without energy: energy and J/token n/a in show and runs, with notes" || bad "unfinished run without energies: $(head -8 "$tmp/fi.txt"; cat "$tmp/fi-runs.txt")"
+import json, re, sys
+t, s = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+rt, rj = open(sys.argv[3]).read(), json.load(open(sys.argv[4]))["runs"][0]
+assert ("\n  energy     n/a  (run total missing, and 2 of its sections were saved without energy: "
+        "the sum of its phases is unknown)\n") in t, t[:600]
+assert "\n  NOTE: 2 sections and 1 token row have no energy (a sensor read failed" in t
+assert re.search(r"\n  J/token \(output\) +n/a\n", t) and re.search(r"\n  cost +n/a ", t)
+tot = s["totals"]
+assert tot["energy_j"] is None and tot["partial"] and not tot["energy_from_phases"], tot
+u = tot["energy_unknown"]
+assert u["sections"] == 2 and u["token_rows"] == 1 and u["counted_from_rows"] is True, u
+assert s["efficiency"]["j_per_token"] is None and s["efficiency"]["decode_j_per_output_token"] > 0
+assert rj["partial"] and rj["energy_j"] is None and rj["j_per_token"] is None, rj
+assert rj["sections_without_energy"] == 2, rj
+row = [l for l in rt.split("\n") if re.match(r"[0-9a-f]{8}  ", l)][0]
+assert len(re.findall(r" n/a\* ", row)) == 2, row  # ENERGY and J/TOKEN
+assert ("\n  n/a*: the run saved sections without energy (a sensor read failed at their start or\n"
+        "  end), and the sum of the others would be low.\n") in rt, rt
+PY
+
 # --- a currency is the unit of its price -----------------------------------------------------
 "$W" run "${q[@]}" -n 2 --db "$tmp/cur.db" --currency EUR >/dev/null 2>"$tmp/err"; rc=$?
 [ "$rc" = 2 ] && grep -q "currency EUR needs --price-kwh: the default price (0.15 per kWh) is in USD" "$tmp/err" \
   && [ ! -e "$tmp/cur.db" ] \
   && ok "run --currency EUR without --price-kwh is a usage error" || bad "run --currency alone: rc $rc: $(cat "$tmp/err")"
-cp "$db" "$tmp/jpy.db"
+copy "$db" "$tmp/jpy.db"
 sql "$tmp/jpy.db" "update runs set extra = json_set(coalesce(extra, '{}'), '$.currency', 'JPY') where id = ?1"
 "$W" show "$id" --db "$tmp/jpy.db" >"$tmp/jpy.txt" 2>"$tmp/err" || bad "show jpy.db: $(cat "$tmp/err")"
 grep -qE "^  cost  .* USD .*at 0.15 USD/kWh \(default price\)$" "$tmp/jpy.txt" && ! grep -q JPY "$tmp/jpy.txt" \

@@ -283,6 +283,114 @@ static void test_prefill_figures_leave_out_a_section_without_energy(void **state
     wl_store_aggregates_free(&a);
 }
 
+/* The row of run id in the store's list. */
+static struct wl_run_row list_row(wl_store *st, const char *id, struct wl_run_list *l)
+{
+    struct wl_store_filter flt = {0};
+    assert_int_equal(wl_store_list_runs(st, &flt, WL_SORT_DATE, 0, 0, l), 0);
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->rows[i].id, id) == 0)
+            return l->rows[i];
+    }
+    fail_msg("run %s not listed", id);
+    return l->rows[0];
+}
+
+/* A run that never finished has no total and no energy_unknown (the
+ * recorder writes both at the end): the sum of its sections read 5.01 J
+ * (token 4's 2 J as 0), J/token 1.25 J, in `show` and `runs`, with no note.
+ * Now its energy is unknown in both, the rows without energy are counted
+ * from the rows, and the averages still use the rows with energy. */
+static void test_an_unfinished_run_with_sections_without_energy_has_no_total(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char id[37];
+    write_run(f->s, false, id);
+    forget_token(f->path, 4, false);
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    struct wl_summary s;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_true(s.partial);
+    assert_true(isnan(s.energy_j));
+    assert_false(s.energy_from_phases);
+    assert_int_equal(s.sections_no_energy, 1);
+    assert_true(isnan(s.eff.j_per_token));
+    assert_true(isnan(s.eff.tokens_per_j));
+    assert_true(isnan(s.cost.cost));
+    assert_true(isnan(s.cost.cost_per_1k_tokens));
+    assert_true(s.energy_unknown.known);
+    assert_true(s.energy_unknown.from_rows);
+    assert_int_equal(s.energy_unknown.n_sections, 1);
+    assert_int_equal(s.energy_unknown.n_token_rows, 1);
+    assert_float_equal(s.eff.decode_j_per_out_token, 2, EPS); /* over the rows with energy */
+    json_t *j = wl_summary_to_json(&a, &s);
+    json_t *u = json_object_get(json_object_get(j, "totals"), "energy_unknown");
+    assert_true(json_is_true(json_object_get(u, "counted_from_rows")));
+    assert_int_equal(json_integer_value(json_object_get(u, "sections")), 1);
+    assert_true(json_is_null(json_object_get(json_object_get(j, "totals"), "energy_j")));
+    json_decref(j);
+    wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
+
+    struct wl_run_list l = {0};
+    const struct wl_run_row r = list_row(f->s, id, &l);
+    assert_true(r.partial);
+    assert_int_equal(r.sections_no_energy, 1);
+    assert_true(isnan(r.energy_j));
+    assert_true(isnan(r.j_per_token));
+    assert_false(r.has_energy_method);
+    wl_run_list_free(&l);
+}
+
+/* The same run stopped between two saves (token 5's section saved, its row
+ * not): the per-token figures cover the span both tables hold, up to
+ * token 4. With the section without energy beyond the span, the span's
+ * energy is known (5.01 J over its 3 output tokens) while the run's is
+ * not; with one inside it, the span's is unknown too. `show` and `runs`
+ * agree. */
+static void test_the_span_of_an_unfinished_run_adds_only_known_sections(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    for (int inside = 0; inside < 2; inside++) {
+        char id[37];
+        write_run(f->s, false, id);
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM component_metrics WHERE token_idx = 5;"
+                 "DELETE FROM layer_metrics WHERE token_idx = 5;"
+                 "DELETE FROM tokens WHERE idx = 5;"
+                 "UPDATE sections SET energy_j = NULL WHERE token_index = %d",
+                 inside ? 3 : 5);
+        wl_test_store_raw_exec(f->path, sql);
+        struct wl_store_aggregates a;
+        assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+        struct wl_summary s;
+        assert_int_equal(wl_summary_compute(&a, &s), 0);
+        assert_true(isnan(s.energy_j));
+        assert_int_equal(s.eff.span_last_token, 4);
+        assert_int_equal(s.eff.span_output_tokens, 3);
+        struct wl_run_list l = {0};
+        const struct wl_run_row r = list_row(f->s, id, &l);
+        assert_int_equal(r.span_last_token, 4);
+        if (inside) {
+            assert_true(isnan(s.eff.span_energy_j));
+            assert_true(isnan(s.eff.j_per_token));
+            assert_true(isnan(r.span_energy_j));
+            assert_true(isnan(r.j_per_token));
+        } else {
+            assert_float_equal(s.eff.span_energy_j, 5.01, EPS);
+            assert_float_equal(s.eff.j_per_token, 5.01 / 3, EPS);
+            assert_float_equal(r.span_energy_j, 5.01, EPS);
+            assert_float_equal(r.j_per_token, s.eff.j_per_token, 0);
+        }
+        wl_run_list_free(&l);
+        wl_summary_free(&s);
+        wl_store_aggregates_free(&a);
+        assert_int_equal(wl_store_delete_run(f->s, id, true), 0); /* the edits hit every run */
+    }
+}
+
 /* ---- an infinity is no figure -------------------------------------------- */
 
 /* A hand-edited runs.energy_j of 9e999 (inf): show printed "energy n/a"
@@ -385,6 +493,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_averages_leave_out_rows_without_energy,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_prefill_figures_leave_out_a_section_without_energy,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_an_unfinished_run_with_sections_without_energy_has_no_total, wl_test_store_setup,
+            wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_the_span_of_an_unfinished_run_adds_only_known_sections,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test(test_an_infinite_energy_is_unknown),
         cmocka_unit_test(test_a_method_that_cannot_be_read_is_not_known),
