@@ -631,86 +631,55 @@ static void print_sequences(const struct wl_summary *s)
     }
 }
 
-/* Output rows' energies (tokens; decode rounds of a batch), from the store. */
-struct tok_energies {
-    double *e;
-    size_t n, cap;
-    int64_t n_tokens; /* sum of the rows' n_seq */
-    bool rounds;      /* some row holds several sequences' tokens */
-};
-
-static int tok_row(void *ud, size_t n_cols, const char *const *names,
-                   const struct wl_store_value *v)
+/* The output rows' energies (tokens; decode rounds of a batch) as a chart,
+ * from the aggregates: the summary's own snapshot, so that its row count is
+ * the efficiency table's (a second read of a run being recorded could see
+ * more rows than the summary did). */
+static void print_tokens(const struct wl_store_aggregates *a)
 {
-    struct tok_energies *t = ud;
-    double e = NAN;
-    bool input = false;
-    int64_t n_seq = 1;
-    for (size_t i = 0; i < n_cols; i++) {
-        if (strcmp(names[i], "is_input") == 0)
-            input = v[i].type == WL_VALUE_INT && v[i].i != 0;
-        else if (strcmp(names[i], "energy_j") == 0 && v[i].type == WL_VALUE_REAL)
-            e = v[i].r;
-        else if (strcmp(names[i], "n_seq") == 0 && v[i].type == WL_VALUE_INT)
-            n_seq = v[i].i;
-    }
-    if (input)
-        return 0;
-    t->n_tokens += n_seq;
-    t->rounds |= n_seq > 1;
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 256;
-        double *p = realloc(t->e, cap * sizeof *p);
-        if (!p)
-            return 1;
-        t->e = p;
-        t->cap = cap;
-    }
-    t->e[t->n++] = e;
-    return 0;
-}
-
-static void print_tokens(wl_store *st, const char *id)
-{
-    struct tok_energies t = {0};
-    if (wl_store_foreach(st, id, WL_TABLE_TOKENS, -1, -1, tok_row, &t) != 0 || t.n == 0) {
-        free(t.e);
+    const size_t n = a->n_output_tokens;
+    if (n == 0)
         return;
-    }
     double lo = INFINITY, hi = -INFINITY, sum = 0;
     size_t n_ok = 0;
-    for (size_t i = 0; i < t.n; i++) {
-        if (isnan(t.e[i]))
+    int64_t n_tokens = 0; /* sum of the rows' n_seq */
+    bool rounds = false;  /* some row holds several sequences' tokens */
+    for (size_t i = 0; i < n; i++) {
+        const struct wl_agg_token *t = &a->output_tokens[i];
+        n_tokens += t->n_seq > 0 ? t->n_seq : 1;
+        rounds |= t->n_seq > 1;
+        if (!isfinite(t->energy_j))
             continue;
-        lo = t.e[i] < lo ? t.e[i] : lo;
-        hi = t.e[i] > hi ? t.e[i] : hi;
-        sum += t.e[i];
+        lo = t->energy_j < lo ? t->energy_j : lo;
+        hi = t->energy_j > hi ? t->energy_j : hi;
+        sum += t->energy_j;
         n_ok++;
     }
     char b[3][48];
-    if (t.rounds)
+    if (rounds)
         printf("\nPer-round energy (%zu decode round%s, %lld output token%s; min %s, mean %s, "
                "max %s per round)\n  ",
-               t.n, t.n == 1 ? "" : "s", (long long)t.n_tokens, t.n_tokens == 1 ? "" : "s",
+               n, n == 1 ? "" : "s", (long long)n_tokens, n_tokens == 1 ? "" : "s",
                wl_cli_fmt_energy(n_ok ? lo : NAN, b[0], sizeof b[0]),
                wl_cli_fmt_energy(n_ok ? sum / (double)n_ok : NAN, b[1], sizeof b[1]),
                wl_cli_fmt_energy(n_ok ? hi : NAN, b[2], sizeof b[2]));
     else
-        printf("\nPer-token energy (%zu output token%s; min %s, mean %s, max %s)\n  ", t.n,
-               t.n == 1 ? "" : "s", wl_cli_fmt_energy(n_ok ? lo : NAN, b[0], sizeof b[0]),
+        printf("\nPer-token energy (%zu output token%s; min %s, mean %s, max %s)\n  ", n,
+               n == 1 ? "" : "s", wl_cli_fmt_energy(n_ok ? lo : NAN, b[0], sizeof b[0]),
                wl_cli_fmt_energy(n_ok ? sum / (double)n_ok : NAN, b[1], sizeof b[1]),
                wl_cli_fmt_energy(n_ok ? hi : NAN, b[2], sizeof b[2]));
     static const char *const bars[] = {"\u2581", "\u2582", "\u2583", "\u2584",
                                        "\u2585", "\u2586", "\u2587", "\u2588"};
     /* at most 72 columns: each shows the mean of its tokens */
-    const size_t cols = t.n < 72 ? t.n : 72;
+    const size_t cols = n < 72 ? n : 72;
     for (size_t c = 0; c < cols; c++) {
-        size_t i0 = c * t.n / cols, i1 = (c + 1) * t.n / cols;
+        size_t i0 = c * n / cols, i1 = (c + 1) * n / cols;
         double m = 0;
         size_t k = 0;
         for (size_t i = i0; i < i1; i++) {
-            if (!isnan(t.e[i])) {
-                m += t.e[i];
+            const double e = a->output_tokens[i].energy_j;
+            if (isfinite(e)) {
+                m += e;
                 k++;
             }
         }
@@ -722,13 +691,12 @@ static void print_tokens(wl_store *st, const char *id)
         int lvl = hi > lo ? (int)((m - lo) / (hi - lo) * 7.0 + 0.5) : 3;
         printf("%s", bars[lvl < 0 ? 0 : lvl > 7 ? 7 : lvl]);
     }
-    if (t.rounds)
+    if (rounds)
         printf("\n  (first round left; a round is one token of each running sequence; round 0 is "
                "sampled from the prefill's logits, so it holds sampling only)\n");
     else
         printf("\n  (first token left; token 0 is sampled from the prefill's logits, so it holds "
                "sampling only)\n");
-    free(t.e);
 }
 
 /* The sensor gaps in one line (the one `measure` prints); none without gaps. */
@@ -739,13 +707,13 @@ static void print_gaps(const struct wl_summary *s)
         printf("  %s\n", line);
 }
 
-void wl_cli_print_summary(wl_store *st, const char *id, const struct wl_store_aggregates *a,
-                          const struct wl_summary *s, long max_layers)
+void wl_cli_print_summary(const struct wl_store_aggregates *a, const struct wl_summary *s,
+                          long max_layers)
 {
     print_header(a, s);
     print_gaps(s);
     print_phases(s);
-    print_tokens(st, id);
+    print_tokens(a);
     print_efficiency(s);
     print_sequences(s);
     print_extras(a, s);

@@ -10,9 +10,10 @@
 #include "analysis/summary.h"
 #include "store/store.h"
 
-/* max_layers: rows of the layer table (0 = all). The per-token energy line
- * is read from the store (tokens of run id). */
-void wl_cli_print_summary(wl_store *s, const char *id, const struct wl_store_aggregates *a,
-                          const struct wl_summary *sum, long max_layers);
+/* max_layers: rows of the layer table (0 = all). Everything printed comes
+ * from a and sum (the per-token energy chart from a's output rows), so the
+ * tables of a run being recorded are one snapshot of it. */
+void wl_cli_print_summary(const struct wl_store_aggregates *a, const struct wl_summary *sum,
+                          long max_layers);
 
 #endif

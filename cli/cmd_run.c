@@ -774,7 +774,7 @@ static int run(int argc, char **argv)
             printf("Generated text (%d token%s, stop: %s):\n%s\n\n", res[0].n_generated,
                    res[0].n_generated == 1 ? "" : "s", wl_stop_reason_name(res[0].stop),
                    res[0].text ? res[0].text : "");
-        wl_cli_print_summary(st, id, &a, &sum, o.max_layers);
+        wl_cli_print_summary(&a, &sum, o.max_layers);
         printf("\nRun %s stored in %s.\nSee it again: wattlens show %.8s   "
                "everything: wattlens export %.8s --format json\n",
                id, wl_store_path(st), id, id);

@@ -88,7 +88,7 @@ static int run(int argc, char **argv)
     if (so.json) {
         rc = wl_cli_print_json(wl_summary_to_json(&a, &sum));
     } else {
-        wl_cli_print_summary(s, id, &a, &sum, max_layers);
+        wl_cli_print_summary(&a, &sum, max_layers);
         char id8[9], shown[64];
         snprintf(id8, sizeof id8, "%.8s", id); /* as the database has it: escaped */
         printf("\nExport everything: wattlens export %s --format json|csv\n",
