@@ -3,8 +3,9 @@
 # figures, on copies of a real run (stories260K, the CPU-time model) edited
 # as the recorder or another writer leaves them: rows whose energy a failed
 # sensor read left unknown (the figures use only rows with energy; a run
-# that never finished has no energy then, in `show` as in `runs`), and a
-# currency stored without its price (and `run` refusing one).
+# that never finished has no energy then, in `show` as in `runs`), a domain
+# method this build cannot read, and a currency stored without its price
+# (and `run` refusing one).
 set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}"
 . "$(dirname "$0")/common.sh"
@@ -111,6 +112,17 @@ assert len(re.findall(r" n/a\* ", row)) == 2, row  # ENERGY and J/TOKEN
 assert ("\n  n/a*: the run saved sections without energy (a sensor read failed at their start or\n"
         "  end), and the sum of the others would be low.\n") in rt, rt
 PY
+
+# --- a domain whose stored method this build cannot read is not "measured" --------------------
+copy "$db" "$tmp/fm.db"
+sql "$tmp/fm.db" \
+  "insert into run_domains (run_id, domain, method, source, energy_j) values (?1, 'dram', NULL, 'x', 0.001)" \
+  "update runs set energy_scope = 'package+dram' where id = ?1"
+"$W" show "$id" --db "$tmp/fm.db" >"$tmp/fm.txt" 2>"$tmp/err" || bad "show fm.db: $(cat "$tmp/err")"
+grep -q "^  NOTE: energy figures are ESTIMATED by wattlens's CPU-time model, not measured (no energy sensor was readable)\.$" "$tmp/fm.txt" \
+  && ! grep -q "dram: ?" "$tmp/fm.txt" \
+  && ok "a domain method that cannot be read counts as estimated, not measured" \
+  || bad "unreadable method: $(grep NOTE "$tmp/fm.txt")"
 
 # --- a currency is the unit of its price -----------------------------------------------------
 "$W" run "${q[@]}" -n 2 --db "$tmp/cur.db" --currency EUR >/dev/null 2>"$tmp/err"; rc=$?
