@@ -468,10 +468,15 @@ int wl_model_kv_bytes_per_token(const struct wl_model_features *f, enum wl_ttype
 {
     if (!f->n_layers || !f->n_kv_heads || !f->head_dim)
         return WL_EINVAL;
-    uint64_t row = (uint64_t)f->n_kv_heads * f->head_dim, row_bytes;
+    /* the row cannot overflow (two 32-bit factors); the rest can, for
+     * absurd hyperparameters, and a wrapped total would be a wrong number */
+    uint64_t row = (uint64_t)f->n_kv_heads * f->head_dim, row_bytes, layer_bytes, all;
     int rc = wl_ttype_bytes(cache_type, row, &row_bytes);
     if (rc)
         return rc;
-    *bytes = 2ull * f->n_layers * row_bytes;
+    if (__builtin_mul_overflow(row_bytes, (uint64_t)f->n_layers, &layer_bytes) ||
+        __builtin_mul_overflow(layer_bytes, (uint64_t)2, &all))
+        return WL_ERANGE;
+    *bytes = all;
     return 0;
 }

@@ -134,7 +134,8 @@ int wl__rope_scaling_read(const wl_gguf *g, const char *prefix, struct wl_rope_s
 /* Bytes of K and V cache per token of context for cache_type (F32, F16, BF16,
  * Q8_0, Q4_0, ...): 2 * n_layers * n_kv_heads * head_dim elements. WL_EINVAL
  * when the features lack the dimensions or the row does not fit the block
- * size of cache_type. */
+ * size of cache_type; WL_ERANGE when the bytes do not fit in 64 bits (absurd
+ * hyperparameters: never a wrapped number). *bytes is set only on success. */
 int wl_model_kv_bytes_per_token(const struct wl_model_features *f, enum wl_ttype cache_type,
                                 uint64_t *bytes);
 

@@ -435,6 +435,35 @@ static void test_rope_scaling_rule(void **state)
     }
 }
 
+/* Absurd hyperparameters (the file's, which the engine refuses) give a KV
+ * size that does not fit in 64 bits: refused, never a wrapped number such
+ * as the 0 that `model info` used to print. */
+static void test_kv_bytes_per_token_overflow_is_erange(void **state)
+{
+    (void)state;
+    struct wl_model_features f = {0};
+    uint64_t kv = 12345;
+    /* row 2^33 F16 elements = 2^34 bytes; times 2^31 layers overflows */
+    f.n_layers = 1u << 31;
+    f.n_kv_heads = 1u << 31;
+    f.head_dim = 4;
+    assert_int_equal(wl_model_kv_bytes_per_token(&f, WL_TTYPE_F16, &kv), WL_ERANGE);
+    assert_int_equal(kv, 12345);
+    /* 2^32 bytes a row times 2^31 layers is 2^63: only the K+V doubling overflows */
+    f.n_kv_heads = 1u << 29;
+    assert_int_equal(wl_model_kv_bytes_per_token(&f, WL_TTYPE_F16, &kv), WL_ERANGE);
+    assert_int_equal(kv, 12345);
+    /* one layer fewer in the exponent fits exactly */
+    f.n_layers = 1u << 30;
+    assert_int_equal(wl_model_kv_bytes_per_token(&f, WL_TTYPE_F16, &kv), 0);
+    assert_true(kv == 1ull << 63);
+    /* the largest 32-bit values: the row alone fits, the total does not */
+    f.n_layers = UINT32_MAX;
+    f.n_kv_heads = UINT32_MAX;
+    f.head_dim = UINT32_MAX;
+    assert_int_equal(wl_model_kv_bytes_per_token(&f, WL_TTYPE_F32, &kv), WL_ERANGE);
+}
+
 static void test_arch_names(void **state)
 {
     (void)state;
@@ -456,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_long_multibyte_names_are_cut_between_characters),
         cmocka_unit_test(test_long_warning_is_cut_between_characters),
         cmocka_unit_test(test_rope_scaling_rule),
+        cmocka_unit_test(test_kv_bytes_per_token_overflow_is_erange),
         cmocka_unit_test(test_arch_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
