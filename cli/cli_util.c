@@ -8,15 +8,14 @@
 #include "cli_text.h"
 #include "util/log.h"
 #include "util/json_text.h"
+#include "util/parse_num.h"
 #include "util/read_all.h"
 #include "util/utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <float.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,15 +74,14 @@ void wl_cli_note(const char *cmd, const char *fmt, ...)
     va_end(ap);
 }
 
-/* The first characters strtol/strtod may start at: a digit, or '-' and a
- * digit (for a number also '.', "-."). strtol and strtod themselves skip
- * leading blanks and take a '+', which the option values do not: "5 " is
- * refused as it should be, so " 5" and "+5" are too (as --since and the id
- * lists refuse them). */
-static bool starts_as_number(const char *s, bool dot)
+/* The first characters strtol may start at: a digit, or '-' and a digit.
+ * strtol itself skips leading blanks and takes a '+', which the option
+ * values do not: "5 " is refused as it should be, so " 5" and "+5" are too
+ * (as --since, the id lists and wl_parse_decimal refuse them). */
+static bool starts_as_integer(const char *s)
 {
     const char *p = *s == '-' ? s + 1 : s;
-    return isdigit((unsigned char)*p) || (dot && *p == '.');
+    return isdigit((unsigned char)*p);
 }
 
 bool wl_cli_parse_long(const char *cmd, const char *opt, const char *s, long min, long max,
@@ -91,7 +89,7 @@ bool wl_cli_parse_long(const char *cmd, const char *opt, const char *s, long min
 {
     char *end = NULL;
     errno = 0;
-    long v = starts_as_number(s, false) ? strtol(s, &end, 10) : 0;
+    long v = starts_as_integer(s) ? strtol(s, &end, 10) : 0;
     if (!end || errno != 0 || end == s || *end != '\0' || v < min || v > max) {
         wl_cli_usage_error(cmd, "invalid value '%s' for %s (expected an integer in %ld..%ld)", s,
                            opt, min, max);
@@ -104,17 +102,10 @@ bool wl_cli_parse_long(const char *cmd, const char *opt, const char *s, long min
 bool wl_cli_parse_double(const char *cmd, const char *opt, const char *s, double min, double max,
                          double *out)
 {
-    char *end = NULL;
-    errno = 0;
-    /* decimal only: strtod also reads hex ("0x1p-1" is 0.5), "inf", "nan";
-     * digits, '.', an exponent and its sign are all a number needs */
-    const bool decimal = starts_as_number(s, true) && s[strspn(s, "0123456789.eE+-")] == '\0';
-    double v = decimal ? strtod(s, &end) : 0;
-    /* ERANGE for an underflow (1e-320, a denormal, or 1e-400, 0) still gives
-     * the nearest value: a tiny number is a number; an overflow is not */
-    const bool underflow = errno == ERANGE && fabs(v) <= DBL_MIN;
-    if (!end || (errno != 0 && !underflow) || end == s || *end != '\0' || !isfinite(v) || v < min ||
-        v > max) {
+    /* decimal only, as the sensors read watts from the environment
+     * (util/parse_num.h): no hex, inf, nan, blanks or '+' */
+    double v = 0;
+    if (wl_parse_decimal(s, min, max, &v) != 0) {
         wl_cli_usage_error(cmd, "invalid value '%s' for %s (expected a number in %g..%g)", s, opt,
                            min, max);
         return false;

@@ -495,12 +495,12 @@ static int run_measure(int argc, char **argv)
             output = optarg;
             break;
         case 'I':
-            if (!wl_cli_parse_double("measure", "--model-idle-w", optarg, 0, 10000,
+            if (!wl_cli_parse_double("measure", "--model-idle-w", optarg, 0, WL_MODEL_MAX_W,
                                      &mp.sensors.model.idle_w))
                 return WL_EXIT_USAGE;
             break;
         case 'C':
-            if (!wl_cli_parse_double("measure", "--model-core-w", optarg, 0, 10000,
+            if (!wl_cli_parse_double("measure", "--model-core-w", optarg, 0, WL_MODEL_MAX_W,
                                      &mp.sensors.model.busy_core_w))
                 return WL_EXIT_USAGE;
             break;

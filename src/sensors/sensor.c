@@ -44,8 +44,8 @@ static double env_double(const char *name, double def)
     if (!v || !*v)
         return def;
     if (wl__sensor_parse_watts(v, &d) != 0) {
-        wl_log_warn("sensors", "ignoring %s='%s' (expected watts, a number from 0 to 100000)", name,
-                    v);
+        wl_log_warn("sensors", "ignoring %s='%s' (expected watts, a decimal number from 0 to %g)",
+                    name, v, WL_MODEL_MAX_W);
         return def;
     }
     return d;

@@ -161,6 +161,10 @@ struct wl_cpu_model_params {
 
 #define WL_MODEL_DEFAULT_IDLE_W 10.0
 #define WL_MODEL_DEFAULT_BUSY_CORE_W 7.5
+/* The largest idle_w or busy_core_w taken from the environment
+ * (WATTLENS_MODEL_*_W) or the CLI (measure --model-idle-w/--model-core-w),
+ * which read them with one grammar (util/parse_num.h's wl_parse_decimal). */
+#define WL_MODEL_MAX_W 10000.0
 
 /* Backend selection bits for wl_sensor_params.backends. */
 enum wl_backend_bit {

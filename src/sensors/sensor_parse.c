@@ -6,6 +6,7 @@
  */
 #include "sensors/sensor_parse.h"
 
+#include "sensors/sensor.h"
 #include "util/parse_num.h"
 #include "wattlens/error.h"
 
@@ -74,12 +75,8 @@ int wl__powercap_parse_zone_id(const char *name, int *pkg, int *sub)
 
 int wl__sensor_parse_watts(const char *s, double *out)
 {
-    char *end = NULL;
-    double d = strtod(s, &end);
-    if (end == s || *end != '\0' || !(d >= 0 && d <= 100000)) /* NaN fails too */
-        return WL_EFORMAT;
-    *out = d;
-    return 0;
+    /* the grammar and bound of measure --model-idle-w / --model-core-w */
+    return wl_parse_decimal(s, 0, WL_MODEL_MAX_W, out) == 0 ? 0 : WL_EFORMAT;
 }
 
 int wl__proc_parse_stat_cpu(const char *s, uint64_t *busy_ticks)

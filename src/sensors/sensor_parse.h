@@ -27,8 +27,9 @@ int wl__sysfs_parse_u64(const char *s, size_t n, uint64_t *out);
 int wl__powercap_parse_zone_id(const char *name, int *pkg, int *sub);
 
 /* A power in watts from the environment (WATTLENS_MODEL_IDLE_W, ...): the
- * whole string a number (strtod) from 0 to 100000; NaN and infinities are
- * refused. 0 or WL_EFORMAT. */
+ * whole string a decimal number from 0 to WL_MODEL_MAX_W (sensor.h), read by
+ * wl_parse_decimal (util/parse_num.h) as the CLI reads the same settings:
+ * no blanks, '+', hex, NaN or infinities. 0 or WL_EFORMAT. */
 int wl__sensor_parse_watts(const char *s, double *out);
 
 /* The aggregate line of /proc/stat (NUL-terminated text, the file or its

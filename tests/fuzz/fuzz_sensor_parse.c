@@ -10,7 +10,9 @@
  * the kernel's format so the parse can be checked against what was
  * written. Checks, trapping on failure: a rejected input leaves the outputs
  * untouched; an accepted one is canonical where the format is (the zone
- * name is exactly "intel-rapl:%d[:%d]"), its numbers round-trip through the
+ * name is exactly "intel-rapl:%d[:%d]"; watts are accepted exactly when
+ * they are a decimal number in 0..10000, as the CLI's options take them),
+ * its numbers round-trip through the
  * kernel's format, and the built lines parse to exactly the numbers written
  * in them (WL_ERANGE exactly when their sum overflows).
  */
@@ -84,14 +86,47 @@ static void check_zone_id(const char *s)
     CHECK(strcmp(text, s) == 0);
 }
 
+/* The harness's own reading of a decimal number, written apart from the
+ * parser's (as fuzz_cli_args's): -?(D+\.?D*|\.D+)([eE][+-]?D+)? with D a
+ * digit, the whole of s. */
+static bool decimal_number(const char *s)
+{
+    const char *p = s + (*s == '-');
+    size_t whole = strspn(p, "0123456789");
+    p += whole;
+    size_t frac = 0;
+    if (*p == '.') {
+        p++;
+        frac = strspn(p, "0123456789");
+        p += frac;
+    }
+    if (whole == 0 && frac == 0)
+        return false;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        size_t exp = strspn(p, "0123456789");
+        if (exp == 0)
+            return false;
+        p += exp;
+    }
+    return *p == '\0';
+}
+
 static void check_watts(const char *s)
 {
+    /* accepted exactly when the CLI's --model-idle-w would take it: a
+     * decimal number (no blank, '+', hex, inf or nan) in 0..10000 */
+    const double mine = decimal_number(s) ? strtod(s, NULL) : NAN;
+    const bool fits = isfinite(mine) && mine >= 0 && mine <= 10000;
     double w = -1.0;
     if (wl__sensor_parse_watts(s, &w) != 0) {
         CHECK(w == -1.0);
+        CHECK(!fits);
         return;
     }
-    CHECK(isfinite(w) && w >= 0 && w <= 100000);
+    CHECK(fits && w == mine);
     char text[64];
     snprintf(text, sizeof text, "%.17g", w);
     double again = -1.0;

@@ -558,8 +558,10 @@ static void test_self_scope_settled_read_counts_a_new_thread(void **state)
     check_busy_thread_counted(true);
 }
 
-/* WATTLENS_MODEL_IDLE_W / _BUSY_CORE_W: a number from 0 to 100000 is taken;
- * anything else (NaN, inf, negative, not a number) leaves the default. */
+/* WATTLENS_MODEL_IDLE_W / _BUSY_CORE_W: a decimal number from 0 to 10000 is
+ * taken, as measure --model-idle-w / --model-core-w take it; anything else
+ * (NaN, inf, negative, hex, blanks, a '+', above 10000, not a number) leaves
+ * the default. */
 static void test_model_watts_from_environment(void **state)
 {
     (void)state;
@@ -574,6 +576,17 @@ static void test_model_watts_from_environment(void **state)
                  {"-5", WL_MODEL_DEFAULT_IDLE_W},
                  {"1e9", WL_MODEL_DEFAULT_IDLE_W},
                  {"abc", WL_MODEL_DEFAULT_IDLE_W},
+                 {"1e3", 1000.0},
+                 {".5", 0.5},
+                 {"10000", 10000.0},
+                 {"10000.5", WL_MODEL_DEFAULT_IDLE_W},
+                 {"50000", WL_MODEL_DEFAULT_IDLE_W},
+                 {"0x1p6", WL_MODEL_DEFAULT_IDLE_W},
+                 {" 0x1p6", WL_MODEL_DEFAULT_IDLE_W},
+                 {" 12", WL_MODEL_DEFAULT_IDLE_W},
+                 {"12 ", WL_MODEL_DEFAULT_IDLE_W},
+                 {"+12", WL_MODEL_DEFAULT_IDLE_W},
+                 {"infinity", WL_MODEL_DEFAULT_IDLE_W},
                  {"", WL_MODEL_DEFAULT_IDLE_W}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_int_equal(setenv("WATTLENS_MODEL_IDLE_W", cases[i].v, 1), 0);

@@ -1094,6 +1094,59 @@ static void test_parse_u64_digits(void **state)
     assert_true(v == 12);
 }
 
+/* One decimal grammar for a user's number (CLI options, WATTLENS_MODEL_*_W):
+ * strtod's hex, inf, nan, blanks and '+' are not numbers; an underflow is
+ * the nearest value, an overflow or a value outside the bounds WL_ERANGE. */
+static void test_parse_decimal(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        int rc;
+        double v;
+    } c[] = {
+        {"0", 0, 0},
+        {"12.5", 0, 12.5},
+        {"-1.5", 0, -1.5},
+        {".5", 0, 0.5},
+        {"-.5", 0, -0.5},
+        {"5.", 0, 5},
+        {"1e3", 0, 1000},
+        {"1E+3", 0, 1000},
+        {"25e-1", 0, 2.5},
+        {"1e-400", 0, 0},
+        {"1e400", WL_ERANGE, 0},
+        {"2e3", WL_ERANGE, 0},
+        {"-2e3", WL_ERANGE, 0},
+        {"", WL_EFORMAT, 0},
+        {".", WL_EFORMAT, 0},
+        {"-", WL_EFORMAT, 0},
+        {"0x1p6", WL_EFORMAT, 0},
+        {" 1", WL_EFORMAT, 0},
+        {"1 ", WL_EFORMAT, 0},
+        {"+1", WL_EFORMAT, 0},
+        {"inf", WL_EFORMAT, 0},
+        {"nan", WL_EFORMAT, 0},
+        {"-inf", WL_EFORMAT, 0},
+        {"1e", WL_EFORMAT, 0},
+        {"1e+", WL_EFORMAT, 0},
+        {"1-2", WL_EFORMAT, 0},
+        {"1..2", WL_EFORMAT, 0},
+        {"--1", WL_EFORMAT, 0},
+        {"e5", WL_EFORMAT, 0},
+        {"1,5", WL_EFORMAT, 0},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        double v = 42;
+        const int rc = wl_parse_decimal(c[i].s, -1000, 1000, &v);
+        if (rc != c[i].rc || v != (rc == 0 ? c[i].v : 42))
+            fail_msg("'%s': rc %d, value %g", c[i].s, rc, v);
+    }
+    double v = 42;
+    assert_int_equal(wl_parse_decimal("1e-320", 0, 1, &v), 0); /* a denormal */
+    assert_true(v > 0 && v < 1e-300);
+}
+
 /* A finite real is a real; NaN and the infinities are null, never a
  * missing value (an object key dropped, an array item lost). */
 static void test_json_real_or_null(void **state)
@@ -1195,6 +1248,7 @@ int main(void)
         cmocka_unit_test(test_siphash13_matches_cpython),
         cmocka_unit_test(test_siphash13_key_changes_every_length),
         cmocka_unit_test(test_parse_u64_digits),
+        cmocka_unit_test(test_parse_decimal),
         cmocka_unit_test(test_json_real_or_null),
         cmocka_unit_test(test_json_domain_names_round_trip),
         cmocka_unit_test(test_ascii_contains_ci),
