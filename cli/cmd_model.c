@@ -273,6 +273,19 @@ static const char *str_value(const struct wl_gguf_str *v, char buf[64])
     return wl_cli_textn(v->data, (size_t)v->len, buf, 64);
 }
 
+/* An unsigned integer as JSON, exact: a number up to INT64_MAX (jansson's
+ * integers stop there), above it a string of its decimal digits, as
+ * protobuf's JSON mapping writes 64-bit integers (a double, as this was,
+ * keeps 15 digits: 2^64 - 1 read 1.84467440737096e19). */
+static json_t *u64_json(uint64_t u)
+{
+    if (u <= (uint64_t)INT64_MAX)
+        return json_integer((json_int_t)u);
+    char digits[24];
+    snprintf(digits, sizeof digits, "%" PRIu64, u);
+    return json_string(digits);
+}
+
 /* Metadata values as JSON. A string that is not valid UTF-8 is shown with
  * each invalid byte as U+FFFD (wl_json_text), and *hex, NULL otherwise, is
  * set to its bytes: a hex string for a string, an array of every listed
@@ -300,7 +313,7 @@ static json_t *scalar_json(const wl_gguf *g, const char *key, enum wl_gguf_vtype
     if (wl_gguf_get_i64(g, key, &i) == 0)
         return json_integer(i);
     if (wl_gguf_get_u64(g, key, &u) == 0)
-        return json_real((double)u); /* above INT64_MAX: JSON integers stop there */
+        return u64_json(u); /* above INT64_MAX */
     return json_null();
 }
 
@@ -330,6 +343,16 @@ static json_t *array_json(const wl_gguf *g, const char *key, json_t **hex)
         } else if ((a.elem_type == WL_GGUF_FLOAT32 || a.elem_type == WL_GGUF_FLOAT64) &&
                    wl_gguf_arr_f64(&a, k, &f) == 0) {
             json_array_append_new(items, wl_json_real_or_null(f));
+        } else if (a.elem_type == WL_GGUF_BOOL && wl_gguf_arr_i64(&a, k, &i) == 0) {
+            json_array_append_new(items, json_boolean(i != 0)); /* as a BOOL scalar */
+        } else if (a.elem_type == WL_GGUF_UINT64) {
+            /* the element's little-endian bytes: the i64 getter refuses
+             * values above INT64_MAX */
+            const unsigned char *e = (const unsigned char *)wl_gguf_arr_data(&a) + 8 * k;
+            uint64_t u = 0;
+            for (int b = 7; b >= 0; b--)
+                u = u << 8 | e[b];
+            json_array_append_new(items, u64_json(u));
         } else if (wl_gguf_arr_i64(&a, k, &i) == 0) {
             json_array_append_new(items, json_integer(i));
         } else {

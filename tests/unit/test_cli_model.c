@@ -9,7 +9,8 @@
  * name_hex); a path that is not UTF-8 stays in the JSON, and so do the bytes
  * of a tensor name that is not (name_hex in --tensors); ESC and C1 controls
  * in keys, values, names and tensor names never reach the terminal as they
- * are; NaN and inf are null in the JSON, in place; the RoPE scale shown is
+ * are; NaN and inf are null in the JSON, in place; integers are exact (a
+ * UINT64 above INT64_MAX as a string of digits) and BOOL items booleans; the RoPE scale shown is
  * the engine's; --kv-type takes the engine's cache types. The file is a synthesized model with
  * extra keys, read by the real `wattlens` binary.
  */
@@ -319,6 +320,59 @@ static void test_info_json_non_finite_numbers_are_null(void **state)
     free(dir);
 }
 
+/* Integers in --metadata --json are exact: up to INT64_MAX a JSON integer,
+ * a UINT64 above it a string of its digits (a double kept 15 of them), in
+ * scalars and array items alike; BOOL array items are true/false, as a BOOL
+ * scalar is. */
+static void test_info_json_metadata_integers_are_exact(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char path[512], args[1024];
+    snprintf(path, sizeof path, "%s/ints.gguf", dir);
+    wl_gguf_writer *w = synth_writer();
+    assert_int_equal(wl_gguf_writer_set_u64(w, "test.u64_max", UINT64_MAX), 0);
+    assert_int_equal(wl_gguf_writer_set_u64(w, "test.u64_big", (1ull << 63) + 1), 0);
+    assert_int_equal(wl_gguf_writer_set_u64(w, "test.u64_small", (1ull << 63) - 1), 0);
+    assert_int_equal(wl_gguf_writer_set_i64(w, "test.i64_min", INT64_MIN), 0);
+    assert_int_equal(wl_gguf_writer_set_bool(w, "test.bool", true), 0);
+    const uint64_t u64s[] = {1, 1ull << 63, UINT64_MAX};
+    assert_int_equal(wl_gguf_writer_set_arr(w, "test.u64s", WL_GGUF_UINT64, u64s, 3), 0);
+    const bool bools[] = {false, true, true};
+    assert_int_equal(wl_gguf_writer_set_arr(w, "test.bools", WL_GGUF_BOOL, bools, 3), 0);
+    write_model(w, path);
+    char *out = NULL, *errs = NULL;
+    snprintf(args, sizeof args, "model info '%s' --json --metadata", path);
+    assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+    json_error_t je;
+    json_t *doc = json_loads(out, 0, &je);
+    assert_non_null(doc);
+    json_t *meta = json_object_get(doc, "metadata");
+    assert_string_equal(json_string_value(json_object_get(meta, "test.u64_max")),
+                        "18446744073709551615");
+    assert_string_equal(json_string_value(json_object_get(meta, "test.u64_big")),
+                        "9223372036854775809");
+    assert_true(json_is_integer(json_object_get(meta, "test.u64_small")));
+    assert_true(json_integer_value(json_object_get(meta, "test.u64_small")) == INT64_MAX);
+    assert_true(json_integer_value(json_object_get(meta, "test.i64_min")) == INT64_MIN);
+    assert_true(json_is_true(json_object_get(meta, "test.bool")));
+    json_t *items = json_object_get(json_object_get(meta, "test.u64s"), "items");
+    assert_int_equal(json_array_size(items), 3);
+    assert_true(json_integer_value(json_array_get(items, 0)) == 1);
+    assert_string_equal(json_string_value(json_array_get(items, 1)), "9223372036854775808");
+    assert_string_equal(json_string_value(json_array_get(items, 2)), "18446744073709551615");
+    items = json_object_get(json_object_get(meta, "test.bools"), "items");
+    assert_int_equal(json_array_size(items), 3);
+    assert_true(json_is_false(json_array_get(items, 0)));
+    assert_true(json_is_true(json_array_get(items, 1)));
+    assert_true(json_is_true(json_array_get(items, 2)));
+    json_decref(doc);
+    free(out);
+    free(errs);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 /* The RoPE scale info shows is the one the engine uses: rope.scaling.factor
  * when it is > 0 and the scaling type is not "none", else 1, with what the
  * file says after it; JSON has both (scale, scale_in_file). A scaling type
@@ -580,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_metadata_values_that_are_not_utf8),
         cmocka_unit_test(test_info_json_keeps_a_path_that_is_not_utf8),
         cmocka_unit_test(test_info_json_non_finite_numbers_are_null),
+        cmocka_unit_test(test_info_json_metadata_integers_are_exact),
         cmocka_unit_test(test_info_rope_scale_is_the_engines),
         cmocka_unit_test(test_info_kv_type_is_a_cache_type),
         cmocka_unit_test(test_tensor_names_that_are_not_utf8),
