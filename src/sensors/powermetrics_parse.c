@@ -5,6 +5,7 @@
 #include "wattlens/error.h"
 
 #include <plist/plist.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,99 @@ static int node_number(plist_t n, double *out)
     return 0;
 }
 
+/* The first occurrence of the n-byte string pat in [p, end), or NULL. */
+static const char *find(const char *p, const char *end, const char *pat, size_t n)
+{
+    for (; (size_t)(end - p) >= n; p++) {
+        if (memcmp(p, pat, n) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/* Past the tag name at p (it ends at a blank, '<' or '>', as libplist
+ * reads it); *name_len its length. */
+static const char *tag_name(const char *p, const char *end, size_t *name_len)
+{
+    const char *q = p;
+    while (q < end && *q != ' ' && *q != '\t' && *q != '\r' && *q != '\n' && *q != '<' && *q != '>')
+        q++;
+    *name_len = (size_t)(q - p);
+    return q;
+}
+
+/* 'a' for an <array> tag name, 'd' for <dict>, else 0 (a trailing '/' of
+ * an empty tag written without a blank, "<array/>", is not part of it). */
+static char container(const char *name, size_t n)
+{
+    if (n > 0 && name[n - 1] == '/')
+        n--;
+    if (n == 5 && memcmp(name, "array", 5) == 0)
+        return 'a';
+    if (n == 4 && memcmp(name, "dict", 4) == 0)
+        return 'd';
+    return 0;
+}
+
+/* The deepest nesting of <array> and <dict> elements in doc, scanned as
+ * libplist's XML reader scans it, stopping as soon as it exceeds
+ * WL_PM_MAX_DEPTH (then *at is the byte offset of the tag that did). Only
+ * what libplist also reads as markup can close an element: comments,
+ * CDATA, <?...?> and the DOCTYPE are skipped as it skips them, and a close
+ * tag counts only when it closes the innermost element open here (any
+ * other would be a libplist error, which stops its parse). Anything else,
+ * malformed input included, can only make the count larger than libplist's
+ * depth, never smaller: a refusal is on the safe side. */
+static int plist_depth(const char *doc, size_t len, size_t *at)
+{
+    const char *p = doc, *end = doc + len;
+    char open[WL_PM_MAX_DEPTH + 1];
+    int depth = 0;
+    while ((p = memchr(p, '<', (size_t)(end - p))) != NULL) {
+        const char *tag = p++;
+        if (p < end && *p == '?') {
+            p = find(p, end, "?>", 2);
+        } else if ((size_t)(end - p) >= 3 && memcmp(p, "!--", 3) == 0) {
+            p = find(p + 3, end, "-->", 3);
+        } else if ((size_t)(end - p) >= 8 && memcmp(p, "![CDATA[", 8) == 0) {
+            p = find(p + 8, end, "]]>", 3);
+        } else if ((size_t)(end - p) >= 8 && memcmp(p, "!DOCTYPE", 8) == 0) {
+            /* up to '>', or, when a '[' comes first, an internal subset up to "]>" */
+            const char *q = p + 8;
+            while (q < end && *q != '[' && *q != '>')
+                q++;
+            p = q < end && *q == '[' ? find(q, end, "]>", 2) : q;
+        } else if (p < end && *p == '/') {
+            size_t n;
+            const char *name = p + 1;
+            p = tag_name(name, end, &n);
+            const char c = container(name, n);
+            if (c && depth > 0 && open[depth - 1] == c)
+                depth--;
+        } else if (p < end && *p != '!') {
+            size_t n;
+            const char *name = p;
+            p = tag_name(name, end, &n);
+            const char c = container(name, n);
+            /* the end of the tag: an empty one has '/' just before its '>' */
+            const char *gt = p;
+            while (gt < end && *gt != '<' && *gt != '>')
+                gt++;
+            const bool empty = gt < end && *gt == '>' && gt[-1] == '/';
+            if (c && !empty) {
+                if (depth == WL_PM_MAX_DEPTH) {
+                    *at = (size_t)(tag - doc);
+                    return depth + 1;
+                }
+                open[depth++] = c;
+            }
+        }
+        if (!p) /* an unterminated comment, CDATA, ...: libplist refuses it */
+            break;
+    }
+    return depth;
+}
+
 static void take(plist_t dict, const char *key, unsigned bit, double *dst, unsigned *present)
 {
     if (*present & bit)
@@ -76,6 +170,15 @@ int wl_pm_parse(const char *doc, size_t len, struct wl_pm_sample *out, struct wl
                              "run with -f plist?",
                              shown);
     }
+    /* libplist 2.2 frees (and builds) a tree recursively: a document nested
+     * some ten thousand levels deep overflows a thread's stack (the reader
+     * thread's 512 KiB on macOS sooner). Real samples nest 8 deep. */
+    size_t deep_at = 0;
+    if (plist_depth(doc, len, &deep_at) > WL_PM_MAX_DEPTH)
+        return wl_errmsg_set(err, WL_EFORMAT,
+                             "plist nested more than %d arrays and dictionaries deep (at byte %zu "
+                             "of a %zu-byte powermetrics document): refused, not parsed",
+                             WL_PM_MAX_DEPTH, deep_at, len);
     plist_t root = NULL;
     plist_from_xml(doc, (uint32_t)len, &root);
     if (!root)

@@ -35,8 +35,15 @@ struct wl_pm_sample {
     char hw_model[32]; /* "MacBookPro17,1" or "" */
 };
 
+/* The deepest nesting of <array> and <dict> a document may have (the root
+ * dictionary counts 1; real samples nest 8 deep). libplist builds and frees
+ * its tree recursively, so a deeper document is refused before it is
+ * parsed: thousands of levels overflow the reader thread's stack. */
+#define WL_PM_MAX_DEPTH 64
+
 /* Parses one plist document (len bytes, need not be NUL-terminated; leading
- * whitespace is skipped). Returns 0, or WL_EFORMAT with a message in err. */
+ * whitespace is skipped). Returns 0, or WL_EFORMAT with a message in err
+ * (for a document nested deeper than WL_PM_MAX_DEPTH too). */
 int wl_pm_parse(const char *doc, size_t len, struct wl_pm_sample *out, struct wl_errmsg *err);
 
 struct wl_pm_splitter {

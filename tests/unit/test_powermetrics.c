@@ -1,11 +1,12 @@
 /* powermetrics: every real capture parses to the numbers written in it; a
  * NUL-joined stream gives one sample per document whatever the chunking;
  * truncated or garbled input is an error, never a crash; missing keys are
- * tolerated; the backend runs a fake `powermetrics` executable and sums the
- * energies of its stream, a sample lost after open (garbled, oversized) is a
- * discontinuity and a warning; that child survives signals sent to the caller's
- * process group (a terminal's ^C) and is still stopped by close(). Text from the stream or from
- * powermetrics' stderr that is shown cut is cut between characters. */
+ * tolerated; a document nested deeper than 64 is refused, never parsed
+ * (libplist's recursion would overflow a thread's stack); the backend runs a fake `powermetrics`
+ * executable and sums the energies of its stream, a sample lost after open (garbled, oversized) is
+ * a discontinuity and a warning; that child survives signals sent to the caller's process group (a
+ * terminal's ^C) and is still stopped by close(). Text from the stream or from powermetrics' stderr
+ * that is shown cut is cut between characters. */
 #include "test_support.h"
 
 #include "sensors/powermetrics_parse.h"
@@ -15,6 +16,7 @@
 #include "wattlens/wattlens.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -226,6 +228,126 @@ static void test_truncated_and_garbled_input_is_an_error(void **state)
     const char *neg = "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>processor</key>"
                       "<dict><key>cpu_energy</key><integer>-5</integer></dict></dict></plist>";
     assert_int_equal(wl_pm_parse(neg, strlen(neg), &s, &em), WL_EFORMAT);
+}
+
+/* A sample document with `inner` inserted as the value of a key "deep" in
+ * the root dictionary (malloc'd; *len its length). */
+static char *doc_with(const char *inner, size_t *len)
+{
+    static const char head[] = "<?xml version=\"1.0\"?>\n<plist version=\"1.0\"><dict>"
+                               "<key>processor</key><dict><key>cpu_power</key><real>5.5</real>"
+                               "</dict><key>deep</key>";
+    static const char tail[] = "</dict></plist>";
+    *len = strlen(head) + strlen(inner) + strlen(tail);
+    char *doc = malloc(*len + 1);
+    assert_non_null(doc);
+    snprintf(doc, *len + 1, "%s%s%s", head, inner, tail);
+    return doc;
+}
+
+/* n copies of open, then n of close (either may be ""). */
+static char *nest(const char *open, const char *close, size_t n)
+{
+    const size_t lo = strlen(open), lc = strlen(close);
+    char *s = malloc(n * (lo + lc) + 1), *p = s;
+    assert_non_null(s);
+    for (size_t i = 0; i < n; i++, p += lo)
+        memcpy(p, open, lo);
+    for (size_t i = 0; i < n; i++, p += lc)
+        memcpy(p, close, lc);
+    *p = '\0';
+    return s;
+}
+
+struct deep_parse {
+    const char *doc;
+    size_t len;
+    int rc;
+    struct wl_errmsg em;
+};
+
+static void *deep_parse_thread(void *arg)
+{
+    struct deep_parse *d = arg;
+    struct wl_pm_sample s;
+    d->rc = wl_pm_parse(d->doc, d->len, &s, &d->em);
+    return NULL;
+}
+
+/* wl_pm_parse on a thread with macOS's default secondary-thread stack
+ * (512 KiB), where the backend's reader thread parses. */
+static int parse_on_small_stack(const char *doc, size_t len, struct wl_errmsg *em)
+{
+    struct deep_parse d = {.doc = doc, .len = len, .rc = -1};
+    pthread_attr_t attr;
+    pthread_t th;
+    assert_int_equal(pthread_attr_init(&attr), 0);
+    assert_int_equal(pthread_attr_setstacksize(&attr, 512 * 1024), 0);
+    assert_int_equal(pthread_create(&th, &attr, deep_parse_thread, &d), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    pthread_attr_destroy(&attr);
+    *em = d.em;
+    return d.rc;
+}
+
+/* libplist builds and frees its tree recursively: a document nested tens of
+ * thousands of levels deep overflowed the reader thread's stack. One
+ * nested more than WL_PM_MAX_DEPTH (64, the root dictionary counted; real
+ * samples nest 8) is refused before libplist sees it, with a message; the
+ * count is not fooled by close tags inside comments or CDATA, and empty
+ * <array/> elements do not nest. */
+static void test_deep_nesting_is_refused(void **state)
+{
+    (void)state;
+    struct wl_pm_sample s;
+    struct wl_errmsg em;
+    size_t len;
+    /* 20000 nested arrays: a crash on a 512 KiB stack before, refused now */
+    char *inner = nest("<array>", "</array>", 20000);
+    char *doc = doc_with(inner, &len);
+    assert_int_equal(parse_on_small_stack(doc, len, &em), WL_EFORMAT);
+    assert_non_null(strstr(em.text, "nested more than 64 arrays and dictionaries deep"));
+    free(doc);
+    free(inner);
+    /* the bound exactly: 63 levels under the root dictionary parse */
+    inner = nest("<array>", "</array>", WL_PM_MAX_DEPTH - 1);
+    doc = doc_with(inner, &len);
+    assert_int_equal(wl_pm_parse(doc, len, &s, &em), 0);
+    assert_true(s.cpu_power_mw == 5.5);
+    free(doc);
+    free(inner);
+    /* one more is refused, dictionaries as arrays */
+    inner = nest("<dict><key>k</key>", "</dict>", WL_PM_MAX_DEPTH);
+    doc = doc_with(inner, &len);
+    assert_int_equal(wl_pm_parse(doc, len, &s, &em), WL_EFORMAT);
+    assert_non_null(strstr(em.text, "nested more than 64"));
+    free(doc);
+    free(inner);
+    /* close tags libplist does not read as markup close nothing */
+    static const char *const hidden[] = {
+        "<array><!-- </array> -->",
+        "<array><string><![CDATA[</array>]]></string>",
+        "<array></dict>",
+    };
+    for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++) {
+        inner = nest(hidden[i], "</array>", 20000);
+        doc = doc_with(inner, &len);
+        assert_int_equal(parse_on_small_stack(doc, len, &em), WL_EFORMAT);
+        if (!strstr(em.text, "nested more than 64"))
+            fail_msg("'%s': %s", hidden[i], em.text);
+        free(doc);
+        free(inner);
+    }
+    /* many empty arrays side by side nest nothing */
+    inner = nest("<array/><array />", "", 1000);
+    char *wrapped = malloc(strlen(inner) + 20);
+    assert_non_null(wrapped);
+    sprintf(wrapped, "<array>%s</array>", inner);
+    doc = doc_with(wrapped, &len);
+    assert_int_equal(wl_pm_parse(doc, len, &s, &em), 0);
+    free(doc);
+    free(wrapped);
+    free(inner);
 }
 
 static void test_missing_keys_are_tolerated(void **state)
@@ -738,6 +860,7 @@ int main(void)
         cmocka_unit_test(test_nul_joined_stream_gives_one_sample_each),
         cmocka_unit_test(test_oversized_document_is_dropped_and_counted),
         cmocka_unit_test(test_truncated_and_garbled_input_is_an_error),
+        cmocka_unit_test(test_deep_nesting_is_refused),
         cmocka_unit_test(test_missing_keys_are_tolerated),
         cmocka_unit_test(test_shown_text_is_cut_between_characters),
         cmocka_unit_test(test_backend_runs_fake_powermetrics),
