@@ -254,7 +254,9 @@ void wl_pm_splitter_free(struct wl_pm_splitter *sp)
 
 static int append(struct wl_pm_splitter *sp, const char *data, size_t n)
 {
-    if (sp->skipping)
+    /* an empty part (a stream starting with NUL) adds nothing: buf is
+     * still NULL then, and memcpy from or to NULL is undefined even for 0 */
+    if (sp->skipping || n == 0)
         return 0;
     if (sp->len + n > sp->max_doc) {
         sp->skipping = 1;
