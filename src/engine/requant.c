@@ -128,8 +128,9 @@ struct convert_job {
                    * read fp16 fields and floats, which must be aligned) */
     atomic_int rc;
     _Atomic int64_t bad_row; /* a row holding NaN or an infinity, -1 while none */
-    _Atomic int64_t big_row; /* a row whose finite value overflows dst, -1 while none */
-    _Atomic float big_value; /* that value */
+    _Atomic int64_t
+        big_row;     /* the first row found whose finite value overflows dst, -1 while none */
+    float big_value; /* that value, written by the thread that set big_row */
 };
 
 /* The first i where x[i] is finite and back[i] (x converted and read back)
@@ -185,8 +186,9 @@ static void convert_share(void *arg, int ith, int nth)
             rc = wl_dequantize_row(j->dst_type, out, back, j->ne0);
             const int64_t i = rc == 0 ? first_overflow(row, back, j->ne0) : -1;
             if (i >= 0) {
-                atomic_store(&j->big_value, row[i]);
-                atomic_store(&j->big_row, r);
+                int64_t none = -1;
+                if (atomic_compare_exchange_strong(&j->big_row, &none, r))
+                    j->big_value = row[i];
                 rc = WL_ERANGE;
             }
         }
@@ -222,7 +224,6 @@ static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
     atomic_init(&j.rc, 0);
     atomic_init(&j.bad_row, -1);
     atomic_init(&j.big_row, -1);
-    atomic_init(&j.big_value, 0.0f);
     if (ne0 && (j.in_row == 0 || j.out_row == 0))
         return WL_EINVAL;
     j.rows = malloc((j.narrows ? 2u : 1u) * (size_t)nth * (ne0 ? (size_t)ne0 : 1) * sizeof *j.rows);
@@ -243,7 +244,7 @@ static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
     free(j.rows);
     *bad_row = atomic_load(&j.bad_row);
     *big_row = atomic_load(&j.big_row);
-    *big_value = atomic_load(&j.big_value);
+    *big_value = j.big_value; /* the pool's run has joined its threads */
     return atomic_load(&j.rc);
 }
 

@@ -8,6 +8,7 @@
 #include "engine/gguf.h"
 #include "engine/gguf_write.h"
 #include "engine/requant.h"
+#include "engine/threadpool.h"
 #include "wattlens/error.h"
 
 #include <float.h>
@@ -149,8 +150,11 @@ static void test_quantize_keeps_norms_routers_and_position_embeddings(void **sta
  * row `row`, column 7 set to value, into path; returns the writer's result,
  * its message in err. Whatever the result, nothing is left at path unless
  * it succeeded (checked here). */
-static int quantize_poked(const char *path, enum wl_ttype type, int row, float value,
-                          struct wl_errmsg *err)
+/* As quantize_poked, with n pokes (rows[i], column 7 = values[i]) and rows
+ * split over pool's threads (NULL: the caller's). */
+static int quantize_poked_n(const char *path, enum wl_ttype type, const int *rows,
+                            const float *values, int n, struct wl_threadpool *pool,
+                            struct wl_errmsg *err)
 {
     static const struct case_tensor cases[] = {
         {"token_embd.weight", WL_TTYPE_F32, 2, {64, 16}, true},
@@ -163,11 +167,13 @@ static int quantize_poked(const char *path, enum wl_ttype type, int row, float v
     /* the model is in memory: writable */
     const struct wl_gguf_tensor *t = wl_gguf_find_tensor(in, "blk.0.attn_q.weight");
     assert_true((const uint8_t *)t->data > buf && (const uint8_t *)t->data < buf + size);
-    ((float *)(uintptr_t)t->data)[row * 64 + 7] = value;
+    for (int i = 0; i < n; i++)
+        ((float *)(uintptr_t)t->data)[rows[i] * 64 + 7] = values[i];
     wl_gguf_writer *w = NULL;
     assert_int_equal(wl_gguf_writer_new(&w), 0);
     struct wl_requant_stats st;
-    assert_int_equal(wl_requant_model(in, type, NULL, w, &st, err), 0);
+    const struct wl_requant_opts opts = {.pool = pool};
+    assert_int_equal(wl_requant_model(in, type, &opts, w, &st, err), 0);
     const int rc = wl_gguf_writer_write(w, path, err);
     assert_int_equal(access(path, F_OK), rc == 0 ? 0 : -1); /* nothing written on failure */
     unlink(path);
@@ -175,6 +181,12 @@ static int quantize_poked(const char *path, enum wl_ttype type, int row, float v
     wl_gguf_close(in);
     free(buf);
     return rc;
+}
+
+static int quantize_poked(const char *path, enum wl_ttype type, int row, float value,
+                          struct wl_errmsg *err)
+{
+    return quantize_poked_n(path, type, &row, &value, 1, NULL, err);
 }
 
 /* A weight row that holds NaN or an infinity is refused, naming the tensor
@@ -244,6 +256,31 @@ static void test_weights_beyond_a_float_types_range_are_refused(void **state)
     free(dir);
 }
 
+/* Two rows beyond F16's range, converted by two threads: the message names
+ * one of them with its own value, whichever thread found its row first. */
+static void test_the_refused_row_is_named_with_its_own_value(void **state)
+{
+    (void)state;
+    struct wl_threadpool *pool = NULL;
+    assert_int_equal(wl_threadpool_create(2, &pool), 0);
+    char *dir = wl_test_tmpdir();
+    assert_non_null(dir);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/out.gguf", dir);
+    static const int rows[] = {1, 6};
+    static const float values[] = {100000.0f, 200000.0f};
+    for (int k = 0; k < 50; k++) {
+        struct wl_errmsg err;
+        assert_int_equal(quantize_poked_n(path, WL_TTYPE_F16, rows, values, 2, pool, &err),
+                         WL_ERANGE);
+        if (!strstr(err.text, "row 1 holds 100000,") && !strstr(err.text, "row 6 holds 200000,"))
+            fail_msg("message: %s", err.text);
+    }
+    wl_test_rmtree(dir);
+    free(dir);
+    wl_threadpool_destroy(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_quantize_keeps_norms_routers_and_position_embeddings),
         cmocka_unit_test(test_non_finite_weights_are_refused_for_block_types),
         cmocka_unit_test(test_weights_beyond_a_float_types_range_are_refused),
+        cmocka_unit_test(test_the_refused_row_is_named_with_its_own_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
