@@ -189,21 +189,30 @@ int wl__generate_text_oom(struct wl_errmsg *err, int32_t seq, int32_t n_seq, dou
         refused ? WL__GENERATE_TOO_LARGE : "", (long long)n_tok, piece, all);
 }
 
-int wl__generate_empty_prompt(const wl_tokenizer *tok, int32_t seq, struct wl_errmsg *err)
+int wl__generate_empty_prompt(const wl_tokenizer *tok, int32_t seq, size_t n_bytes,
+                              struct wl_errmsg *err)
 {
     struct wl_tok_info info;
     wl_tok_get_info(tok, &info);
-    char which[32] = "the prompt";
-    if (seq >= 0)
-        snprintf(which, sizeof which, "prompt %d", (int)seq);
+    char which[160];
+    int n = seq >= 0 ? snprintf(which, sizeof which, "prompt %d", (int)seq)
+                     : snprintf(which, sizeof which, "the prompt");
+    /* a prompt of bytes the vocabulary has no token for (and no byte
+     * fallback): each was dropped, so it is not empty, but gives nothing */
+    if (n_bytes > 0 && n > 0 && (size_t)n < sizeof which)
+        snprintf(which + n, sizeof which - (size_t)n,
+                 " (%zu bytes) gives no token (the vocabulary has none for any of its bytes), and",
+                 n_bytes);
+    else
+        snprintf(which + n, sizeof which - (size_t)n, " is empty and");
     if (info.bos == WL_TOK_NULL)
         return wl_errmsg_set(err, WL_EINVAL,
-                             "%s is empty and the vocabulary has no BOS token to start from: "
+                             "%s the vocabulary has no BOS token to start from: "
                              "give a prompt with -p",
                              which);
     /* byte-level BPE vocabularies (GPT-2, Qwen2) have a BOS id but do not add it */
     return wl_errmsg_set(err, WL_EINVAL,
-                         "%s is empty and this vocabulary does not add its BOS token (id %d; "
+                         "%s this vocabulary does not add its BOS token (id %d; "
                          "tokenizer.ggml.add_bos_token is false, or unset for a %s vocabulary): "
                          "give a prompt with -p",
                          which, (int)info.bos, info.model_name);
@@ -277,7 +286,7 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
     }
     if (n_prompt == 0) {
         /* an empty prompt and no BOS added: nothing to start from */
-        rc = wl__generate_empty_prompt(tok, -1, err);
+        rc = wl__generate_empty_prompt(tok, -1, strlen(text), err);
         goto end_pre;
     }
     res->n_prompt = (int32_t)n_prompt;

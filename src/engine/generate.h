@@ -195,11 +195,13 @@ int wl__generate_text_oom(struct wl_errmsg *err, int32_t seq, int32_t n_seq, dou
 int wl__generate_sampler_error(struct wl_errmsg *err, int rc,
                                const struct wl_token_sampler_params *sp, int32_t n_sample,
                                int32_t seq);
-/* The message of a prompt that gave no tokens (an empty prompt on a
- * vocabulary that adds no BOS): whether the vocabulary has no BOS, or has
- * one and does not add it, and the remedy (-p). seq < 0 for wl_generate's
- * prompt, else prompt seq's. Returns WL_EINVAL. */
-int wl__generate_empty_prompt(const wl_tokenizer *tok, int32_t seq, struct wl_errmsg *err);
+/* The message of a prompt of n_bytes bytes that gave no tokens (an empty
+ * prompt, or one whose every byte the vocabulary dropped, on a vocabulary
+ * that adds no BOS): which, whether the vocabulary has no BOS, or has one
+ * and does not add it, and the remedy. seq < 0 for wl_generate's prompt,
+ * else prompt seq's. Returns WL_EINVAL. */
+int wl__generate_empty_prompt(const wl_tokenizer *tok, int32_t seq, size_t n_bytes,
+                              struct wl_errmsg *err);
 /* Bytes for a message, in binary units with one decimal ("1.2 GiB"), plain
  * below 1 KiB; a double, so a size past SIZE_MAX prints too. Returns buf. */
 const char *wl__generate_bytes_text(char *buf, size_t size, double bytes);

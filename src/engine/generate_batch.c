@@ -127,7 +127,7 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
         if (rc != 0)
             wl_errmsg_set(err, rc, "cannot tokenize prompt %d: %s", i, wl_strerror(rc));
         else if (s->n_prompt == 0)
-            rc = wl__generate_empty_prompt(tok, i, err);
+            rc = wl__generate_empty_prompt(tok, i, strlen(text), err);
         else if ((int64_t)s->n_prompt > wl_context_n_ctx(ctx)) /* as wl_generate */
             rc =
                 wl_errmsg_set(err, WL_EFULL,

@@ -308,7 +308,7 @@ static void test_f16_cache_overflow_is_named(void **state)
 /* A tokenizer of the byte-level kind the synth models have (<unk> <s> </s>
  * and 256 byte tokens): bos its BOS id (WL_TOK_NULL: none), add_bos whether
  * it adds it. */
-static wl_tokenizer *bytes_tokenizer(int32_t bos, int add_bos)
+static wl_tokenizer *bytes_tokenizer_n(int32_t bos, int add_bos, size_t n_tokens)
 {
     static struct wl_tok_text tok[259];
     static int32_t type[259];
@@ -324,7 +324,7 @@ static wl_tokenizer *bytes_tokenizer(int32_t bos, int add_bos)
     struct wl_tok_vocab_desc d;
     wl_tok_vocab_desc_init(&d);
     d.model = WL_TOK_MODEL_SPM;
-    d.n_tokens = 259;
+    d.n_tokens = n_tokens;
     d.tokens = tok;
     d.types = type;
     d.bos = bos;
@@ -334,6 +334,11 @@ static wl_tokenizer *bytes_tokenizer(int32_t bos, int add_bos)
     if (wl_tok_build(&d, &t, &err) != 0)
         fail_msg("tokenizer: %s", err.text);
     return t;
+}
+
+static wl_tokenizer *bytes_tokenizer(int32_t bos, int add_bos)
+{
+    return bytes_tokenizer_n(bos, add_bos, 259);
 }
 
 /* An empty prompt gives no tokens when the vocabulary adds no BOS: the
@@ -376,6 +381,17 @@ static void test_empty_prompt_without_bos_is_named(void **state)
     assert_int_equal(r[0].n_generated, 2);
     wl_generate_result_free(&r[0]);
 
+    /* the same vocabulary without its byte tokens drops every byte of "ab":
+     * the prompt is not empty, and the message says what happened to it */
+    wl_tokenizer *bare = bytes_tokenizer_n(1, 0, 3);
+    assert_int_equal(wl_generate(ctx, bare, &p, &r[0], &err), WL_EINVAL);
+    if (!strstr(err.text, "the prompt (2 bytes) gives no token (the vocabulary has none for any "
+                          "of its bytes), and this vocabulary does not add its BOS token"))
+        fail_msg("message: %s", err.text);
+    assert_int_equal(wl_generate_batch(ctx, bare, &p, &bp, r, &st, &err), WL_EINVAL);
+    assert_non_null(strstr(err.text, "prompt 0 is empty and this vocabulary"));
+
+    wl_tok_free(bare);
     wl_tok_free(none);
     wl_tok_free(unadded);
     wl_context_free(ctx);
