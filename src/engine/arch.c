@@ -427,10 +427,11 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
         else if (emb && emb->ne[1] <= UINT32_MAX)
             f->vocab_size = (uint32_t)emb->ne[1];
     }
-    if (wl__get_u32(g, prefix, "context_length", &f->context_length) != 0 &&
-        f->arch != WL_ARCH_UNKNOWN && !f->arch_inferred) /* as the loader (model.c) */
-        wl__warn(f, "the engine refuses this model: metadata '%s.context_length' is missing",
-                 prefix);
+    const int ctx_rc = wl__get_u32(g, prefix, "context_length", &f->context_length);
+    if (ctx_rc != 0 && f->arch != WL_ARCH_UNKNOWN &&
+        !f->arch_inferred) /* as the loader (model.c) */
+        wl__warn(f, "the engine refuses this model: metadata '%s.context_length' %s", prefix,
+                 ctx_rc == WL_ENOENT ? "is missing" : "is not a usable count");
     if (wl__get_u32(g, prefix, "rope.dimension_count", &f->rope_dim) != 0)
         f->rope_dim = f->head_dim; /* as the engine (model.c) and llama.cpp default it */
     if (wl__get_f64(g, prefix, "rope.freq_base", &f->rope_freq_base) != 0)
@@ -443,8 +444,10 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
     if (f->arch != WL_ARCH_UNKNOWN && !f->arch_inferred) {
         /* the family's key, which the engine requires */
         const char *eps = wl__arch_norm_eps_key(f->arch);
-        if (wl__get_f64(g, prefix, eps, &f->norm_eps) != 0)
-            wl__warn(f, "the engine refuses this model: metadata '%s.%s' is missing", prefix, eps);
+        const int eps_rc = wl__get_f64(g, prefix, eps, &f->norm_eps);
+        if (eps_rc != 0)
+            wl__warn(f, "the engine refuses this model: metadata '%s.%s' %s", prefix, eps,
+                     eps_rc == WL_ENOENT ? "is missing" : "is not a number");
     } else if (wl__get_f64(g, prefix, "attention.layer_norm_rms_epsilon", &f->norm_eps) != 0) {
         wl__get_f64(g, prefix, "attention.layer_norm_epsilon", &f->norm_eps);
     }
