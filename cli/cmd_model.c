@@ -333,6 +333,7 @@ static json_t *array_json(const wl_gguf *g, const char *key, json_t **hex)
     for (uint64_t k = 0; k < a.n && k < 16; k++) {
         struct wl_gguf_str sv;
         int64_t i;
+        uint64_t u;
         double f;
         struct wl_gguf_arr sub;
         if (wl_gguf_arr_str(&a, k, &sv) == 0) {
@@ -345,14 +346,8 @@ static json_t *array_json(const wl_gguf *g, const char *key, json_t **hex)
             json_array_append_new(items, wl_json_real_or_null(f));
         } else if (a.elem_type == WL_GGUF_BOOL && wl_gguf_arr_i64(&a, k, &i) == 0) {
             json_array_append_new(items, json_boolean(i != 0)); /* as a BOOL scalar */
-        } else if (a.elem_type == WL_GGUF_UINT64) {
-            /* the element's little-endian bytes: the i64 getter refuses
-             * values above INT64_MAX */
-            const unsigned char *e = (const unsigned char *)wl_gguf_arr_data(&a) + 8 * k;
-            uint64_t u = 0;
-            for (int b = 7; b >= 0; b--)
-                u = u << 8 | e[b];
-            json_array_append_new(items, u64_json(u));
+        } else if (a.elem_type == WL_GGUF_UINT64 && wl_gguf_arr_u64(&a, k, &u) == 0) {
+            json_array_append_new(items, u64_json(u)); /* above INT64_MAX too */
         } else if (wl_gguf_arr_i64(&a, k, &i) == 0) {
             json_array_append_new(items, json_integer(i));
         } else {

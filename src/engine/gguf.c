@@ -982,26 +982,30 @@ int wl_gguf_get_i64(const wl_gguf *g, const char *key, int64_t *out)
     return rc ? rc : wl__num_to_i64(&n, out);
 }
 
+/* n as a uint64_t: negative or fractional is WL_ERANGE. */
+static int wl__num_to_u64(const struct wl__num *n, uint64_t *out)
+{
+    if (n->kind == WL__NUM_U) {
+        *out = n->u;
+        return 0;
+    }
+    if (n->kind == WL__NUM_S) {
+        if (n->s < 0)
+            return WL_ERANGE;
+        *out = (uint64_t)n->s;
+        return 0;
+    }
+    if (!(n->f >= 0.0 && n->f < 18446744073709551616.0) || n->f != (double)(uint64_t)n->f)
+        return WL_ERANGE;
+    *out = (uint64_t)n->f;
+    return 0;
+}
+
 int wl_gguf_get_u64(const wl_gguf *g, const char *key, uint64_t *out)
 {
     struct wl__num n;
     int rc = wl__get_num(g, key, &n);
-    if (rc)
-        return rc;
-    if (n.kind == WL__NUM_U) {
-        *out = n.u;
-        return 0;
-    }
-    if (n.kind == WL__NUM_S) {
-        if (n.s < 0)
-            return WL_ERANGE;
-        *out = (uint64_t)n.s;
-        return 0;
-    }
-    if (!(n.f >= 0.0 && n.f < 18446744073709551616.0) || n.f != (double)(uint64_t)n.f)
-        return WL_ERANGE;
-    *out = (uint64_t)n.f;
-    return 0;
+    return rc ? rc : wl__num_to_u64(&n, out);
 }
 
 int wl_gguf_get_f64(const wl_gguf *g, const char *key, double *out)
@@ -1100,6 +1104,13 @@ int wl_gguf_arr_i64(const struct wl_gguf_arr *a, uint64_t j, int64_t *out)
     struct wl__num num;
     int rc = wl__arr_num(a, j, &num);
     return rc ? rc : wl__num_to_i64(&num, out);
+}
+
+int wl_gguf_arr_u64(const struct wl_gguf_arr *a, uint64_t j, uint64_t *out)
+{
+    struct wl__num num;
+    int rc = wl__arr_num(a, j, &num);
+    return rc ? rc : wl__num_to_u64(&num, out);
 }
 
 int wl_gguf_arr_f64(const struct wl_gguf_arr *a, uint64_t j, double *out)

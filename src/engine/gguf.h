@@ -133,6 +133,7 @@ int wl_gguf_arr_sub(const struct wl_gguf_arr *a, uint64_t j, struct wl_gguf_arr 
 int wl_gguf_arr_str(const struct wl_gguf_arr *a, uint64_t j, struct wl_gguf_str *out);
 /* Element j of a numeric or bool array, converted as by the scalar getters. */
 int wl_gguf_arr_i64(const struct wl_gguf_arr *a, uint64_t j, int64_t *out);
+int wl_gguf_arr_u64(const struct wl_gguf_arr *a, uint64_t j, uint64_t *out);
 int wl_gguf_arr_f64(const struct wl_gguf_arr *a, uint64_t j, double *out);
 /* Raw little-endian bytes of a fixed-size element array; NULL otherwise. */
 const void *wl_gguf_arr_data(const struct wl_gguf_arr *a);

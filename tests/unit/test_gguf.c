@@ -424,6 +424,13 @@ static void check_all_types(wl_gguf *g)
     const uint8_t *raw = wl_gguf_get_arr_data(g, "t.i16arr");
     assert_non_null(raw);
     assert_int_equal(raw[4], 0x2c);
+    /* unsigned items: as wl_gguf_get_u64, a negative one is out of range */
+    struct wl_gguf_arr ia;
+    uint64_t ui;
+    assert_int_equal(wl_gguf_get_arr_view(g, "t.i16arr", &ia), 0);
+    assert_int_equal(wl_gguf_arr_u64(&ia, 2, &ui), 0), assert_true(ui == 300);
+    assert_int_equal(wl_gguf_arr_u64(&ia, 0, &ui), WL_ERANGE);
+    assert_int_equal(wl_gguf_arr_u64(&ia, 3, &ui), WL_ERANGE);
 
     assert_int_equal(wl_gguf_alignment(g), 64);
     assert_int_equal(wl_gguf_data_offset(g) % 64, 0);
