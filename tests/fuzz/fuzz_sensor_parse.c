@@ -16,7 +16,9 @@
  * kernel's format, and the built lines parse to exactly the numbers written
  * in them (WL_ERANGE exactly when their sum overflows).
  */
+#include "sensors/sensor.h"
 #include "sensors/sensor_parse.h"
+#include "util/parse_num.h"
 
 #include "wattlens/error.h"
 
@@ -86,40 +88,13 @@ static void check_zone_id(const char *s)
     CHECK(strcmp(text, s) == 0);
 }
 
-/* The harness's own reading of a decimal number, written apart from the
- * parser's (as fuzz_cli_args's): -?(D+\.?D*|\.D+)([eE][+-]?D+)? with D a
- * digit, the whole of s. */
-static bool decimal_number(const char *s)
-{
-    const char *p = s + (*s == '-');
-    size_t whole = strspn(p, "0123456789");
-    p += whole;
-    size_t frac = 0;
-    if (*p == '.') {
-        p++;
-        frac = strspn(p, "0123456789");
-        p += frac;
-    }
-    if (whole == 0 && frac == 0)
-        return false;
-    if (*p == 'e' || *p == 'E') {
-        p++;
-        if (*p == '+' || *p == '-')
-            p++;
-        size_t exp = strspn(p, "0123456789");
-        if (exp == 0)
-            return false;
-        p += exp;
-    }
-    return *p == '\0';
-}
-
 static void check_watts(const char *s)
 {
-    /* accepted exactly when the CLI's --model-idle-w would take it: a
-     * decimal number (no blank, '+', hex, inf or nan) in 0..10000 */
-    const double mine = decimal_number(s) ? strtod(s, NULL) : NAN;
-    const bool fits = isfinite(mine) && mine >= 0 && mine <= 10000;
+    /* accepted exactly when the CLI's --model-idle-w would take it: the
+     * same decimal parser and bound (fuzz_cli_args checks that parser
+     * against a scanner of its own) */
+    double mine = NAN;
+    const bool fits = wl_parse_decimal(s, 0.0, WL_MODEL_MAX_W, &mine) == 0;
     double w = -1.0;
     if (wl__sensor_parse_watts(s, &w) != 0) {
         CHECK(w == -1.0);
