@@ -133,7 +133,9 @@ static void wl__phases(const struct wl_store_aggregates *a, struct wl_summary *s
         s->energy_from_phases = true;
         s->has_energy_method = wl_store_weakest_method(a->section_methods, &s->energy_method);
     }
-    s->covered_energy_pct = wl__pct(sum_e, s->energy_j);
+    /* the known sections' sum over a total that includes the unknown ones'
+     * energy would read as sections missing from the phases: n/a */
+    s->covered_energy_pct = n_no_energy > 0 ? NA : wl__pct(sum_e, s->energy_j);
 }
 
 /* Whether the run saved token rows; without them and without a stored

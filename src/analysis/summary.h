@@ -286,7 +286,8 @@ struct wl_summary {
      * its writer stored are no figures, so energy, duration and the
      * domains' energies are unknown (`runs` applies the same rule) */
     bool nothing_recorded;
-    double covered_energy_pct;                 /* phase sum / run total */
+    /* phase sum / run total; NaN when a section has no energy */
+    double covered_energy_pct;
     /* run level: the idle power of exactly the headline energy's domains
      * (energy_scope), the sum of their baselines; docs/internals/store.md */
     double baseline_power_w, dynamic_energy_j;
