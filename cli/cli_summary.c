@@ -58,7 +58,10 @@ static const char *unread_at(const struct wl_summary_energy_unknown *u, uint32_t
  * domains than the headline's (whose note is on the energy line), and the
  * rows without energy, which every energy figure leaves out: sums add up
  * the others, averages, powers and ratios pair them with the time and the
- * tokens of the same rows, and a figure that needs them all is n/a. */
+ * tokens of the same rows, and a figure that needs them all is n/a. The
+ * layer rows are counted apart: they take their energy from the LAYERS
+ * section's own marks (profile.md), so a mark that failed elsewhere in a
+ * forward pass leaves them known. */
 static void print_energy_unknown_note(const struct wl_summary *s)
 {
     const struct wl_summary_energy_unknown *u = &s->energy_unknown;
@@ -72,20 +75,31 @@ static void print_energy_unknown_note(const struct wl_summary *s)
                at, names);
     if (u->n_sections == 0 && u->n_token_rows == 0)
         return;
-    char sec[48] = "", tok[48] = "";
-    if (u->n_sections)
-        snprintf(sec, sizeof sec, "%lld section%s", (long long)u->n_sections,
-                 u->n_sections == 1 ? "" : "s");
-    if (u->n_token_rows)
-        snprintf(tok, sizeof tok, "%lld token row%s", (long long)u->n_token_rows,
-                 u->n_token_rows == 1 ? "" : "s");
-    printf("  NOTE: %s%s%s %s no energy (a sensor read failed at their start or end), nor "
-           "do the layer rows of those forward passes: the phase and layer energies add up "
-           "the others only (they are low), every average, power and ratio uses only rows "
-           "with energy, and a figure that needs them all (the EDP of their phase, a layer's "
-           "energy per input token) is n/a.\n",
-           sec, *sec && *tok ? " and " : "", tok,
-           u->n_sections + u->n_token_rows == 1 ? "has" : "have");
+    int64_t n_layer_rows = 0;
+    for (size_t i = 0; i < s->n_layers; i++)
+        n_layer_rows += s->layers[i].n_no_energy;
+    const int64_t count[3] = {u->n_sections, u->n_token_rows, n_layer_rows};
+    const char *noun[3] = {"section", "token row", "layer row"};
+    char what[160] = "";
+    size_t k = 0;
+    int n_named = 0;
+    for (int i = 0; i < 3; i++)
+        n_named += count[i] > 0;
+    for (int i = 0, done = 0; i < 3 && k < sizeof what; i++) {
+        if (count[i] == 0)
+            continue;
+        const char *sep = done == 0 ? "" : done == n_named - 1 ? " and " : ", ";
+        k += (size_t)snprintf(what + k, sizeof what - k, "%s%lld %s%s", sep, (long long)count[i],
+                              noun[i], count[i] == 1 ? "" : "s");
+        done++;
+    }
+    printf("  NOTE: %s %s no energy (a sensor read failed at their start or end): the phase%s "
+           "energies add up the others only (they are low), every average, power and ratio "
+           "uses only rows with energy, and a figure that needs them all (the EDP of their "
+           "phase%s) is n/a.\n",
+           what, u->n_sections + u->n_token_rows + n_layer_rows == 1 ? "has" : "have",
+           n_layer_rows ? " and layer" : "",
+           n_layer_rows ? ", a layer's energy per input token" : "");
 }
 
 /* When the headline energy is a model estimate (its weakest method), which

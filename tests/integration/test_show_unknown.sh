@@ -76,12 +76,27 @@ lay = c.execute("select avg(l.energy_j), count(*) - count(l.energy_j) from layer
 l0 = s["layers"][0]
 assert lay[1] == 1 and l0["rows_without_energy"] == 1 and close(l0["decode_avg_energy_j"], lay[0]), (l0, lay)
 assert re.search(r"\n  EDP decode +n/a\n", t)
-assert ("  NOTE: 2 sections and 1 token row have no energy (a sensor read failed at their start or "
-        "end), nor do the layer rows of those forward passes: the phase and layer energies add up "
-        "the others only (they are low), every average, power and ratio uses only rows with "
-        "energy, and a figure that needs them all (the EDP of their phase, a layer's energy per "
-        "input token) is n/a.\n") in t
+n_lay = c.execute("select count(*) - count(energy_j) from layer_metrics").fetchone()[0]
+assert n_lay > 1
+assert ("  NOTE: 2 sections, 1 token row and %d layer rows have no energy (a sensor read failed at "
+        "their start or end): the phase and layer energies add up the others only (they are low), "
+        "every average, power and ratio uses only rows with energy, and a figure that needs them "
+        "all (the EDP of their phase, a layer's energy per input token) is n/a.\n" % n_lay) in t, t
 PY
+
+# --- a mark that failed after the forward pass: its layer rows keep their energy --------------
+# (they take it from the `layers` section's own marks): the note does not count them
+copy "$db" "$tmp/fs.db"
+sql "$tmp/fs.db" \
+  "create temp table k as select min(idx) + 3 as tok from tokens where run_id = ?1 and is_input = 0" \
+  "update sections set energy_j = NULL, package_j = NULL where run_id = ?1 and name = 'final_norm' and token_index = (select tok from k)" \
+  "update tokens set energy_j = NULL, edp_js = NULL, avg_power_w = NULL where run_id = ?1 and idx = (select tok from k)" \
+  "update runs set extra = json_set(coalesce(extra, '{}'), '$.energy_unknown', json('{\"start\":[],\"end\":[],\"sections\":1,\"token_rows\":1}')) where id = ?1"
+"$W" show "$id" --db "$tmp/fs.db" >"$tmp/fs.txt" 2>"$tmp/err" || bad "show fs.db: $(cat "$tmp/err")"
+grep -qF "  NOTE: 1 section and 1 token row have no energy (a sensor read failed at their start or end): the phase energies add up the others only (they are low), every average, power and ratio uses only rows with energy, and a figure that needs them all (the EDP of their phase) is n/a." "$tmp/fs.txt" \
+  && ! grep -q "layer row" "$tmp/fs.txt" \
+  && ok "a mark that failed after the forward pass: the note does not say its layer rows lack energy" \
+  || bad "layer rows known: $(grep NOTE "$tmp/fs.txt")"
 
 # --- the same in a run that never finished: no totals, no energy_unknown ---------------------
 copy "$tmp/fu.db" "$tmp/fi.db"
@@ -98,7 +113,7 @@ t, s = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
 rt, rj = open(sys.argv[3]).read(), json.load(open(sys.argv[4]))["runs"][0]
 assert ("\n  energy     n/a  (run total missing, and 2 of its sections were saved without energy: "
         "the sum of its phases is unknown)\n") in t, t[:600]
-assert "\n  NOTE: 2 sections and 1 token row have no energy (a sensor read failed" in t
+assert "\n  NOTE: 2 sections, 1 token row and " in t and " layer rows have no energy (a sensor read failed" in t
 assert re.search(r"\n  J/token \(output\) +n/a\n", t) and re.search(r"\n  cost +n/a ", t)
 tot = s["totals"]
 assert tot["energy_j"] is None and tot["partial"] and not tot["energy_from_phases"], tot
