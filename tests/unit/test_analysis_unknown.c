@@ -285,6 +285,30 @@ static void test_prefill_figures_leave_out_a_section_without_energy(void **state
     wl_store_aggregates_free(&a);
 }
 
+/* Token 4's dram read failed while its package was read (the section's
+ * energy known, its dram_j NULL): dram's share of decode is its known part
+ * over the energy of the sections where it is known, 0.802 J / 4.01 J =
+ * 20 %, not over the whole 6.01 J (13.3 %); package's stays 80 %. */
+static void test_a_domain_share_is_over_the_sections_where_it_is_known(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char id[37];
+    write_run(f->s, true, id);
+    wl_test_store_raw_exec(f->path, "UPDATE sections SET dram_j = NULL WHERE token_index = 4");
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    struct wl_summary s;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    const struct wl_summary_phase *dec = phase_named(&s, "decode");
+    assert_int_equal(dec->n_no_energy, 0);
+    assert_float_equal(dec->energy_j, 6.01, EPS);
+    assert_float_equal(dec->domain_energy_j[WL_DOMAIN_DRAM], 0.2 * 4.01, EPS);
+    assert_float_equal(dec->domain_pct[WL_DOMAIN_DRAM], 20, EPS);
+    assert_float_equal(dec->domain_pct[WL_DOMAIN_PACKAGE], 80, EPS);
+    wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
+}
+
 /* The row of run id in the store's list. */
 static struct wl_run_row list_row(wl_store *st, const char *id, struct wl_run_list *l)
 {
@@ -495,6 +519,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_averages_leave_out_rows_without_energy,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_prefill_figures_leave_out_a_section_without_energy,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_a_domain_share_is_over_the_sections_where_it_is_known,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(
             test_an_unfinished_run_with_sections_without_energy_has_no_total, wl_test_store_setup,
