@@ -922,8 +922,11 @@ static json_t *wl__energy_unknown_json(const struct wl_summary_energy_unknown *u
     if (!u->known)
         return json_null();
     json_t *o = json_object();
-    json_object_set_new(o, "start", wl_json_domain_names(u->unread_start));
-    json_object_set_new(o, "end", wl_json_domain_names(u->unread_end));
+    /* counted from the rows, which domain went unread is not known: null,
+     * not [] ("none was") */
+    json_object_set_new(o, "start",
+                        u->from_rows ? json_null() : wl_json_domain_names(u->unread_start));
+    json_object_set_new(o, "end", u->from_rows ? json_null() : wl_json_domain_names(u->unread_end));
     json_object_set_new(o, "sections", json_integer(u->n_sections));
     json_object_set_new(o, "token_rows", json_integer(u->n_token_rows));
     json_object_set_new(o, "counted_from_rows", json_boolean(u->from_rows));

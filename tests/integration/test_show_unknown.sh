@@ -119,6 +119,7 @@ tot = s["totals"]
 assert tot["energy_j"] is None and tot["partial"] and not tot["energy_from_phases"], tot
 u = tot["energy_unknown"]
 assert u["sections"] == 2 and u["token_rows"] == 1 and u["counted_from_rows"] is True, u
+assert u["start"] is None and u["end"] is None, u
 assert s["efficiency"]["j_per_token"] is None and s["efficiency"]["decode_j_per_output_token"] > 0
 assert rj["partial"] and rj["energy_j"] is None and rj["j_per_token"] is None, rj
 assert rj["sections_without_energy"] == 2, rj

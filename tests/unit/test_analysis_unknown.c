@@ -354,6 +354,9 @@ static void test_an_unfinished_run_with_sections_without_energy_has_no_total(voi
     json_t *u = json_object_get(json_object_get(j, "totals"), "energy_unknown");
     assert_true(json_is_true(json_object_get(u, "counted_from_rows")));
     assert_int_equal(json_integer_value(json_object_get(u, "sections")), 1);
+    /* which domain went unread is not known: null, not [] ("none") */
+    assert_true(json_is_null(json_object_get(u, "start")));
+    assert_true(json_is_null(json_object_get(u, "end")));
     assert_true(json_is_null(json_object_get(json_object_get(j, "totals"), "energy_j")));
     json_decref(j);
     wl_summary_free(&s);
