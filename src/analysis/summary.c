@@ -176,10 +176,11 @@ static double wl__per_input_token(double prefill, int64_t n_rows, int64_t n_no_e
 }
 
 /* A sum over rows with energy: 0 when no row had one (SQL's sum() of NULLs
- * is NULL), so that what is subtracted from a total is the known part. */
-static double wl__known_sum(double sum, int64_t n_rows, int64_t n_no_energy)
+ * is NULL; no row at all leaves it 0), so that what is subtracted from a
+ * total is the known part. */
+static double wl__known_sum(double sum)
 {
-    return n_rows > n_no_energy && !isnan(sum) ? sum : 0;
+    return isnan(sum) ? 0 : sum;
 }
 
 static void wl__layers(const struct wl_store_aggregates *a, struct wl_summary *s)
@@ -201,9 +202,9 @@ static void wl__layers(const struct wl_store_aggregates *a, struct wl_summary *s
         q->energy_pct = wl__pct(l->energy_j, sum_e);
         q->decode_steps = l->n - l->n_input;
         q->decode_avg_dur_ms = wl__per_step(l->dur_ms, l->input_dur_ms, q->decode_steps);
-        q->decode_avg_energy_j = wl__per_step(
-            l->energy_j, wl__known_sum(l->input_energy_j, l->n_input, l->n_input_no_energy),
-            q->decode_steps - (l->n_no_energy - l->n_input_no_energy));
+        q->decode_avg_energy_j =
+            wl__per_step(l->energy_j, wl__known_sum(l->input_energy_j),
+                         q->decode_steps - (l->n_no_energy - l->n_input_no_energy));
         q->prefill_passes = l->n_input;
         q->prefill_dur_ms_per_token = wl__per_input_token(l->input_dur_ms, l->n_input, 0, n_in, 1);
         q->prefill_energy_j_per_token =
@@ -222,7 +223,7 @@ static void wl__component_add(struct wl_summary_component *q, const struct wl_ag
     q->prefill_n += c->n_input;
     q->prefill_n_no_energy += c->n_input_no_energy;
     q->prefill_dur_ms += c->n_input > 0 ? c->input_dur_ms : 0;
-    q->prefill_energy_j += wl__known_sum(c->input_energy_j, c->n_input, c->n_input_no_energy);
+    q->prefill_energy_j += wl__known_sum(c->input_energy_j);
     q->prefill_layers += c->n_input > 0;
 }
 
