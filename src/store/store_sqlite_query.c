@@ -1000,14 +1000,16 @@ static int wl__summary_queries(struct wl__db *d, const char *id, struct wl_store
     if (rc != 0)
         return rc;
     /* Finished runs have precomputed rows; others are aggregated now, and
-     * so is a run with rows whose energy a failed sensor read left unknown:
-     * component_agg sums their energies but does not count them. A forward
-     * pass's layer and component rows lack energy together (profile.md), so
-     * its layer rows tell. */
-    int64_t layers_no_energy = 0;
+     * so is a run with a layer whose rows are partly without energy (a
+     * failed sensor read): component_agg sums the known energies but does
+     * not count the others. A layer whose rows all lack energy has a NULL
+     * sum there, and then all its n are counted. A forward pass's layer and
+     * component rows lack energy together (profile.md), so its layer rows
+     * tell. */
+    bool mixed = false;
     for (size_t i = 0; i < out->n_layers; i++)
-        layers_no_energy += out->layers[i].n_no_energy;
-    if (layers_no_energy == 0)
+        mixed |= out->layers[i].n_no_energy > 0 && out->layers[i].n_no_energy < out->layers[i].n;
+    if (!mixed)
         rc = wl__query(d,
                        "SELECT layer, component, name, n, dur_ms, energy_j, "
                        "CASE WHEN energy_j IS NULL THEN n ELSE 0 END FROM component_agg "

@@ -309,6 +309,29 @@ static void test_a_domain_share_is_over_the_sections_where_it_is_known(void **st
     wl_store_aggregates_free(&a);
 }
 
+/* A finished run whose every layer row lacks energy (the sensor was gone
+ * for the whole generation) reads its components from component_agg, whose
+ * NULL sums count all their rows: the rows are not rescanned. Token 5's
+ * component rows deleted after the finish tell the two apart (the rescan
+ * counted 3 rows). */
+static void test_components_without_any_energy_come_from_component_agg(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char id[37];
+    write_run(f->s, true, id);
+    wl_test_store_raw_exec(f->path, "UPDATE layer_metrics SET energy_j = NULL;"
+                                    "UPDATE component_metrics SET energy_j = NULL;"
+                                    "UPDATE component_agg SET energy_j = NULL;"
+                                    "DELETE FROM component_metrics WHERE token_idx = 5");
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    assert_int_equal(a.n_components, 2);
+    assert_int_equal(a.components[0].n, 4);
+    assert_int_equal(a.components[0].n_no_energy, 4);
+    assert_true(isnan(a.components[0].energy_j));
+    wl_store_aggregates_free(&a);
+}
+
 /* The row of run id in the store's list. */
 static struct wl_run_row list_row(wl_store *st, const char *id, struct wl_run_list *l)
 {
@@ -524,6 +547,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prefill_figures_leave_out_a_section_without_energy,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_a_domain_share_is_over_the_sections_where_it_is_known,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_components_without_any_energy_come_from_component_agg,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(
             test_an_unfinished_run_with_sections_without_energy_has_no_total, wl_test_store_setup,
