@@ -309,16 +309,10 @@ static int run(int argc, char **argv)
         rc = wl_cli_print_json(o);
     } else {
         /* nothing matched the filters: how many runs there are says whether
-         * to loosen them or to record one (limit 1: only the count is used) */
+         * to loosen them or to record one */
         int64_t n_all = l.total;
-        struct wl_run_list all;
-        if (l.total == 0 && filter_is_set(&flt)) {
+        if (l.total == 0 && filter_is_set(&flt) && wl_store_count_runs(s, NULL, &n_all) != 0)
             n_all = -1;
-            if (wl_store_list_runs(s, NULL, WL_SORT_DATE, 1, 0, &all) == 0) {
-                n_all = all.total;
-                wl_run_list_free(&all);
-            }
-        }
         print_table(&l, offset, n_all);
     }
     wl_run_list_free(&l);

@@ -108,6 +108,8 @@ int wl__register_run_status(struct wl__db *d, struct wl_errmsg *err);
 int wl__register_casefold(struct wl__db *d, struct wl_errmsg *err);
 
 /* ---- queries (store_sqlite_query.c) -------------------------------------- */
+int wl__sqlite_count_runs(void *db, const struct wl_store_filter *f, int64_t *n,
+                          struct wl_errmsg *err);
 int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_store_sort sort,
                          int64_t limit, int64_t offset, struct wl_run_list *out,
                          struct wl_errmsg *err);

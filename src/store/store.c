@@ -361,6 +361,13 @@ int wl_store_list_runs(wl_store *s, const struct wl_store_filter *f, enum wl_sto
     return rc;
 }
 
+int wl_store_count_runs(wl_store *s, const struct wl_store_filter *f, int64_t *n)
+{
+    static const struct wl_store_filter none;
+    *n = 0;
+    return s->ops->count_runs(s->db, f ? f : &none, n, &s->err);
+}
+
 void wl__run_row_clear(struct wl_run_row *r)
 {
     free(r->command);

@@ -377,6 +377,9 @@ struct wl_run_list {
 int wl_store_list_runs(wl_store *s, const struct wl_store_filter *f, enum wl_store_sort sort,
                        int64_t limit, int64_t offset, struct wl_run_list *out);
 void wl_run_list_free(struct wl_run_list *l);
+/* How many runs match f (NULL: all), the list's total without reading a
+ * row: what `runs` says when its filters matched none. */
+int wl_store_count_runs(wl_store *s, const struct wl_store_filter *f, int64_t *n);
 
 /* Whether id_or_prefix can name a run at all, without a database: 0, or
  * WL_EINVAL with a message in err (NULL allowed) when it is too short

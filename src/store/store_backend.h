@@ -41,6 +41,7 @@ struct wl_store_ops {
     /* Frees the run handle; rolls nothing back that was committed. */
     void (*release)(void *run);
 
+    int (*count_runs)(void *db, const struct wl_store_filter *f, int64_t *n, struct wl_errmsg *err);
     int (*list_runs)(void *db, const struct wl_store_filter *f, enum wl_store_sort sort,
                      int64_t limit, int64_t offset, struct wl_run_list *out, struct wl_errmsg *err);
     int (*resolve_id)(void *db, const char *prefix, char *id_out, struct wl_errmsg *err);

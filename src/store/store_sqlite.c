@@ -1467,6 +1467,7 @@ const struct wl_store_ops wl__store_sqlite_ops = {
     .heartbeat = wl__sqlite_heartbeat,
     .finish = wl__sqlite_finish,
     .release = wl__sqlite_release,
+    .count_runs = wl__sqlite_count_runs,
     .list_runs = wl__sqlite_list_runs,
     .resolve_id = wl__sqlite_resolve_id,
     .read_begin = wl__sqlite_read_begin,

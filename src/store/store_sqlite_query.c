@@ -226,6 +226,26 @@ static void wl__bind_filter(sqlite3_stmt *st, const struct wl_store_filter *f)
     wl__bind_text(st, 6, f->search);
 }
 
+int wl__sqlite_count_runs(void *db, const struct wl_store_filter *f, int64_t *n,
+                          struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    char sql[2048];
+    sqlite3_stmt *st = NULL;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM runs r%s", wl__filter_sql);
+    int rc = wl__prepare(d, sql, &st, err);
+    if (rc != 0)
+        return rc;
+    wl__bind_filter(st, f);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    else
+        rc = wl__fail(d, s, err, "counting runs");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_store_sort sort,
                          int64_t limit, int64_t offset, struct wl_run_list *out,
                          struct wl_errmsg *err)
@@ -241,19 +261,9 @@ int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_stor
     };
     char sql[8192];
     sqlite3_stmt *st = NULL;
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM runs r%s", wl__filter_sql);
-    int rc = wl__prepare(d, sql, &st, err);
+    int rc = wl__sqlite_count_runs(db, f, &out->total, err);
     if (rc != 0)
         return rc;
-    wl__bind_filter(st, f);
-    int s = sqlite3_step(st);
-    if (s != SQLITE_ROW) {
-        rc = wl__fail(d, s, err, "counting runs");
-        goto done;
-    }
-    out->total = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    st = NULL;
     /* innermost (e): the filter, each run's figures and span_k; then (d)
      * span_t from span_k and whether the tables part; then (c) the span's
      * energy and output tokens when they do; then J/token: over the span,
@@ -288,6 +298,7 @@ int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_stor
     sqlite3_bind_int64(st, 7, limit > 0 ? limit : -1);
     sqlite3_bind_int64(st, 8, offset);
     size_t cap = 0;
+    int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         rc = wl__list_push(out, &cap, st);
         if (rc != 0) {

@@ -312,6 +312,12 @@ static void test_list_filters(void **state)
     expect_ids(&l, ids, (int[]){1, 0}, 2);
     assert_int_equal(l.total, 2);
     wl_run_list_free(&l);
+    /* the count alone, without reading a row (`runs` when nothing matched) */
+    int64_t n = -1;
+    assert_int_equal(wl_store_count_runs(f->s, &flt, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(wl_store_count_runs(f->s, NULL, &n), 0);
+    assert_int_equal(n, 5);
 
     memset(&flt, 0, sizeof flt);
     flt.model = "sleep"; /* a measure run is found by its command */
