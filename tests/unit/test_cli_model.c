@@ -47,6 +47,28 @@ static void write_model(wl_gguf_writer *w, const char *path)
     wl_gguf_writer_free(w);
 }
 
+/* `model info` on w's model, written as `name` in a fresh directory (w
+ * freed; the directory removed), with flags that ask for JSON: the output
+ * parsed, for the caller to json_decref. */
+static json_t *info_json(wl_gguf_writer *w, const char *name, const char *flags)
+{
+    char *dir = wl_test_tmpdir();
+    char path[512], args[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    write_model(w, path);
+    char *out = NULL, *errs = NULL;
+    snprintf(args, sizeof args, "model info '%s' %s", path, flags);
+    assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+    json_error_t je;
+    json_t *doc = json_loads(out, 0, &je);
+    assert_non_null(doc);
+    free(out);
+    free(errs);
+    wl_test_rmtree(dir);
+    free(dir);
+    return doc;
+}
+
 static void test_metadata_keys_that_are_not_utf8(void **state)
 {
     (void)state;
@@ -252,17 +274,7 @@ static void test_metadata_values_that_are_not_utf8(void **state)
 static void test_info_json_keeps_a_path_that_is_not_utf8(void **state)
 {
     (void)state;
-    char *dir = wl_test_tmpdir();
-    char path[512], args[1024];
-    snprintf(path, sizeof path, "%s/m\xff.gguf", dir);
-    wl_gguf_writer *w = synth_writer();
-    write_model(w, path);
-    char *out = NULL, *errs = NULL;
-    snprintf(args, sizeof args, "model info '%s' --json", path);
-    assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
-    json_error_t je;
-    json_t *doc = json_loads(out, 0, &je);
-    assert_non_null(doc);
+    json_t *doc = info_json(synth_writer(), "m\xff.gguf", "--json");
     const char *file = json_string_value(json_object_get(doc, "file"));
     const char *hex = json_string_value(json_object_get(doc, "file_hex"));
     assert_non_null(file);
@@ -270,10 +282,6 @@ static void test_info_json_keeps_a_path_that_is_not_utf8(void **state)
     assert_non_null(strstr(file, "/m\xEF\xBF\xBD.gguf"));
     assert_non_null(strstr(hex, "2f6dff2e67677566")); /* "/m\xff.gguf" */
     json_decref(doc);
-    free(out);
-    free(errs);
-    wl_test_rmtree(dir);
-    free(dir);
 }
 
 /* NaN and inf in the file: JSON cannot hold them, so they are null, in
@@ -282,21 +290,12 @@ static void test_info_json_keeps_a_path_that_is_not_utf8(void **state)
 static void test_info_json_non_finite_numbers_are_null(void **state)
 {
     (void)state;
-    char *dir = wl_test_tmpdir();
-    char path[512], args[1024];
-    snprintf(path, sizeof path, "%s/nonfinite.gguf", dir);
     wl_gguf_writer *w = synth_writer();
     assert_int_equal(wl_gguf_writer_set_f32(w, "llama.rope.freq_base", INFINITY), 0);
     assert_int_equal(wl_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", NAN), 0);
     const float items[] = {INFINITY, NAN, -5.0f, 1.5f, -INFINITY};
     assert_int_equal(wl_gguf_writer_set_arr(w, "test.floats", WL_GGUF_FLOAT32, items, 5), 0);
-    write_model(w, path);
-    char *out = NULL, *errs = NULL;
-    snprintf(args, sizeof args, "model info '%s' --json --metadata", path);
-    assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
-    json_error_t je;
-    json_t *doc = json_loads(out, 0, &je);
-    assert_non_null(doc);
+    json_t *doc = info_json(w, "nonfinite.gguf", "--json --metadata");
     json_t *rope = json_object_get(doc, "rope");
     assert_non_null(rope);
     assert_true(json_is_null(json_object_get(rope, "freq_base")));
@@ -314,10 +313,6 @@ static void test_info_json_non_finite_numbers_are_null(void **state)
     assert_true(json_real_value(json_array_get(got, 3)) == 1.5);
     assert_true(json_is_null(json_array_get(got, 4)));
     json_decref(doc);
-    free(out);
-    free(errs);
-    wl_test_rmtree(dir);
-    free(dir);
 }
 
 /* Integers in --metadata --json are exact: up to INT64_MAX a JSON integer,
@@ -327,9 +322,6 @@ static void test_info_json_non_finite_numbers_are_null(void **state)
 static void test_info_json_metadata_integers_are_exact(void **state)
 {
     (void)state;
-    char *dir = wl_test_tmpdir();
-    char path[512], args[1024];
-    snprintf(path, sizeof path, "%s/ints.gguf", dir);
     wl_gguf_writer *w = synth_writer();
     assert_int_equal(wl_gguf_writer_set_u64(w, "test.u64_max", UINT64_MAX), 0);
     assert_int_equal(wl_gguf_writer_set_u64(w, "test.u64_big", (1ull << 63) + 1), 0);
@@ -340,13 +332,7 @@ static void test_info_json_metadata_integers_are_exact(void **state)
     assert_int_equal(wl_gguf_writer_set_arr(w, "test.u64s", WL_GGUF_UINT64, u64s, 3), 0);
     const bool bools[] = {false, true, true};
     assert_int_equal(wl_gguf_writer_set_arr(w, "test.bools", WL_GGUF_BOOL, bools, 3), 0);
-    write_model(w, path);
-    char *out = NULL, *errs = NULL;
-    snprintf(args, sizeof args, "model info '%s' --json --metadata", path);
-    assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
-    json_error_t je;
-    json_t *doc = json_loads(out, 0, &je);
-    assert_non_null(doc);
+    json_t *doc = info_json(w, "ints.gguf", "--json --metadata");
     json_t *meta = json_object_get(doc, "metadata");
     assert_string_equal(json_string_value(json_object_get(meta, "test.u64_max")),
                         "18446744073709551615");
@@ -367,10 +353,6 @@ static void test_info_json_metadata_integers_are_exact(void **state)
     assert_true(json_is_true(json_array_get(items, 1)));
     assert_true(json_is_true(json_array_get(items, 2)));
     json_decref(doc);
-    free(out);
-    free(errs);
-    wl_test_rmtree(dir);
-    free(dir);
 }
 
 /* The RoPE scale info shows is the one the engine uses: rope.scaling.factor
@@ -497,21 +479,12 @@ static void test_info_kv_type_is_a_cache_type(void **state)
 static void test_tensor_names_that_are_not_utf8(void **state)
 {
     (void)state;
-    char *dir = wl_test_tmpdir();
-    char path[512], args[1024];
-    snprintf(path, sizeof path, "%s/tensors.gguf", dir);
     wl_gguf_writer *w = synth_writer();
     uint64_t ne[1] = {4};
     float *d = calloc(4, sizeof *d);
     assert_int_equal(wl_gguf_writer_add_tensor_owned(w, "extra.\xFF", WL_TTYPE_F32, 1, ne, d, 16),
                      0);
-    write_model(w, path);
-    char *out = NULL, *errs = NULL;
-    snprintf(args, sizeof args, "model info '%s' --tensors --json", path);
-    assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
-    json_error_t je;
-    json_t *doc = json_loads(out, 0, &je);
-    assert_non_null(doc);
+    json_t *doc = info_json(w, "tensors.gguf", "--tensors --json");
     json_t *arr = json_object_get(doc, "tensors");
     size_t n_hex = 0, n_named = 0;
     for (size_t i = 0; i < json_array_size(arr); i++) {
@@ -529,10 +502,6 @@ static void test_tensor_names_that_are_not_utf8(void **state)
     assert_int_equal(n_named, json_array_size(arr));
     assert_int_equal(n_hex, 1);
     json_decref(doc);
-    free(out);
-    free(errs);
-    wl_test_rmtree(dir);
-    free(dir);
 }
 
 /* No control byte from the file reaches the terminal: ESC (0x1b), CSI as the
