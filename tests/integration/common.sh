@@ -6,7 +6,12 @@ pass=0
 fail=0
 ok() { pass=$((pass + 1)); echo "ok: $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
-tmp=$(mktemp -d)
+# without a temporary directory (TMPDIR missing, full or read-only) every
+# "$tmp/x" would be "/x": stop before anything is written
+tmp=$(mktemp -d) && [ -n "$tmp" ] || {
+  echo "FAIL: mktemp -d: no temporary directory (TMPDIR=${TMPDIR-unset})"
+  exit 1
+}
 # Sanitizer reports go to files under $tmp/san (1777: some commands run as
 # nobody), so a report fails the test even when the script ignores that
 # command's exit status and stderr (the CLI closes stdout before exit-time

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# common.sh gives every integration test the same environment wherever it
+# runs (ctest, CI's .ci/run, a developer's shell), whatever the caller's:
+# each case runs a small script that sources common.sh under a hostile
+# environment and checks what that script then sees or does.
+# - TMPDIR that cannot hold a directory: FAIL and exit 1 before anything is
+#   written (not "$tmp/x" turned into "/x").
+set -u
+. "$(dirname "$0")/common.sh"
+
+# The probes source a copy of common.sh in a directory anyone can read, so
+# that one can run as nobody (below) wherever the checkout is.
+it="$tmp/it"
+mkdir "$it" && cp "$WL_IT_DIR"/common.sh "$WL_IT_DIR"/sigint_blocked.py "$it/" && chmod 755 "$tmp" "$it"
+# probe BODY: writes $it/p.sh, which sources common.sh and then runs BODY
+probe() { printf '. %q\n%s\n' "$it/common.sh" "$1" >"$it/p.sh"; chmod 644 "$it/p.sh"; }
+
+# --- mktemp -d fails -------------------------------------------------------------------------
+# (as nobody when root: were the check missing, root would write into /)
+as_nobody=()
+[ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+probe 'echo "sourced: tmp=$tmp"'
+"${as_nobody[@]}" env TMPDIR="$tmp/none" bash "$it/p.sh" >"$tmp/out" 2>&1; rc=$?
+if [ $rc = 1 ] && grep -qx "FAIL: mktemp -d: no temporary directory (TMPDIR=$tmp/none)" "$tmp/out" \
+  && ! grep -q "^sourced" "$tmp/out"; then
+  ok "TMPDIR missing: FAIL, exit 1, before the script's first line"
+else
+  bad "TMPDIR missing: exit $rc: $(cat "$tmp/out")"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
