@@ -2,6 +2,15 @@
 # a temporary directory removed on exit, sanitizer reports that fail the test,
 # and waiting for a run to be mid-decode.
 # Sets: pass, fail, tmp. Each test ends with: echo "$pass passed, $fail failed".
+# It also makes the environment the same wherever the test is started
+# (ctest, .ci/run, a developer's shell); test_common_env.sh checks each part.
+
+# A locale that exists: one that does not (LC_ALL=en_US.UTF-8 where only
+# C, C.UTF-8 and POSIX are installed) makes every bash the test starts warn
+# on stderr, which fails the checks that stderr is empty. C.UTF-8 where
+# installed (as the developers' LANG), else C.
+unset LANGUAGE
+if locale -a 2>/dev/null | grep -qix 'c\.utf-\{0,1\}8'; then export LC_ALL=C.UTF-8; else export LC_ALL=C; fi
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); echo "ok: $1"; }

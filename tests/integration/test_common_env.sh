@@ -5,6 +5,8 @@
 # environment and checks what that script then sees or does.
 # - TMPDIR that cannot hold a directory: FAIL and exit 1 before anything is
 #   written (not "$tmp/x" turned into "/x").
+# - LC_ALL naming a locale that is not installed: the shells the test
+#   starts print no setlocale warning on stderr.
 set -u
 . "$(dirname "$0")/common.sh"
 
@@ -27,6 +29,12 @@ if [ $rc = 1 ] && grep -qx "FAIL: mktemp -d: no temporary directory (TMPDIR=$tmp
 else
   bad "TMPDIR missing: exit $rc: $(cat "$tmp/out")"
 fi
+
+# --- a locale that is not installed ---------------------------------------------------------
+probe 'bash -c true 2>"$tmp/child.err"; echo "child stderr: $(cat "$tmp/child.err")"'
+env LC_ALL=xx_XX.UTF-8 LANG=xx_XX.UTF-8 bash "$it/p.sh" >"$tmp/out" 2>/dev/null
+grep -qx "child stderr: " "$tmp/out" && ok "LC_ALL not installed: a child bash warns about nothing" \
+  || bad "LC_ALL not installed: $(cat "$tmp/out")"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
