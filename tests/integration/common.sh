@@ -5,6 +5,10 @@
 # It also makes the environment the same wherever the test is started
 # (ctest, .ci/run, a developer's shell); test_common_env.sh checks each part.
 
+# Standard input /dev/null, as ctest gives it: no test reads it, and a
+# closed one (`0<&-`, "no standard input") makes script(1) print nothing and
+# hands fd 0 to the first file a command opens.
+exec </dev/null
 # A locale that exists: one that does not (LC_ALL=en_US.UTF-8 where only
 # C, C.UTF-8 and POSIX are installed) makes every bash the test starts warn
 # on stderr, which fails the checks that stderr is empty. C.UTF-8 where

@@ -7,6 +7,7 @@
 #   written (not "$tmp/x" turned into "/x").
 # - LC_ALL naming a locale that is not installed: the shells the test
 #   starts print no setlocale warning on stderr.
+# - standard input closed: it is /dev/null, and script(1) runs its command.
 set -u
 . "$(dirname "$0")/common.sh"
 
@@ -35,6 +36,16 @@ probe 'bash -c true 2>"$tmp/child.err"; echo "child stderr: $(cat "$tmp/child.er
 env LC_ALL=xx_XX.UTF-8 LANG=xx_XX.UTF-8 bash "$it/p.sh" >"$tmp/out" 2>/dev/null
 grep -qx "child stderr: " "$tmp/out" && ok "LC_ALL not installed: a child bash warns about nothing" \
   || bad "LC_ALL not installed: $(cat "$tmp/out")"
+
+# --- standard input closed ---------------------------------------------------------------------
+probe 'echo "stdin: $(readlink /proc/self/fd/0)"
+script -qec "echo from-script" /dev/null >"$tmp/s.out" 2>&1; echo "script: $(tr -d "\r" <"$tmp/s.out")"'
+bash "$it/p.sh" >"$tmp/out" 2>&1 0<&-
+if grep -qx "stdin: /dev/null" "$tmp/out" && grep -qx "script: from-script" "$tmp/out"; then
+  ok "stdin closed: it is /dev/null, and script(1) runs its command"
+else
+  bad "stdin closed: $(cat "$tmp/out")"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
