@@ -5,6 +5,22 @@
 # It also makes the environment the same wherever the test is started
 # (ctest, .ci/run, a developer's shell); test_common_env.sh checks each part.
 
+# Signals ignored on entry (nohup, a background job of a script, a harness
+# that ignores SIGINT or SIGHUP) stay ignored in bash and in everything it
+# starts: a ^C or a kill -INT/-HUP that a test sends would be lost, and the
+# test fail or hang until its timeout. ctest starts every test with all
+# signals at their defaults; a script started otherwise (by hand, under
+# nohup) is run again the same way, once (WL_IT_SIGNALS_DEFAULT set by the
+# re-run, or by a caller who wants the signals left as they are). SIGQUIT
+# (mask bit 4) is left out: a bash running a script ignores it itself.
+if [ -z "${WL_IT_SIGNALS_DEFAULT:-}" ]; then
+  ign=$(sed -n 's/^SigIgn:[[:space:]]*//p' "/proc/$$/status" 2>/dev/null)
+  if [ -n "$ign" ] && (( 16#$ign & ~4 )) && env --default-signal true 2>/dev/null; then
+    exec env --default-signal WL_IT_SIGNALS_DEFAULT=1 bash "$0" "$@"
+  fi
+  unset ign
+fi
+unset WL_IT_SIGNALS_DEFAULT
 # Standard input /dev/null, as ctest gives it: no test reads it, and a
 # closed one (`0<&-`, "no standard input") makes script(1) print nothing and
 # hands fd 0 to the first file a command opens.

@@ -8,6 +8,8 @@
 # - LC_ALL naming a locale that is not installed: the shells the test
 #   starts print no setlocale warning on stderr.
 # - standard input closed: it is /dev/null, and script(1) runs its command.
+# - signals ignored on entry (nohup, a background job): the script is run
+#   again with every signal at its default, with its arguments.
 set -u
 . "$(dirname "$0")/common.sh"
 
@@ -45,6 +47,19 @@ if grep -qx "stdin: /dev/null" "$tmp/out" && grep -qx "script: from-script" "$tm
   ok "stdin closed: it is /dev/null, and script(1) runs its command"
 else
   bad "stdin closed: $(cat "$tmp/out")"
+fi
+
+# --- signals ignored on entry -------------------------------------------------------------------
+# (SIGQUIT aside: a bash running a script ignores it itself)
+probe 'ign=$(sed -n "s/^SigIgn:[[:space:]]*//p" /proc/$$/status); echo "ignored: $(( 16#$ign & ~4 ))"
+echo "args: $#:$1:$2"
+echo "guard: ${WL_IT_SIGNALS_DEFAULT-unset}"'
+bash -c 'trap "" INT HUP QUIT TERM PIPE; exec bash "$@"' sh "$it/p.sh" a 'b c' >"$tmp/out" 2>&1
+if grep -qx "ignored: 0" "$tmp/out" && grep -qx "args: 2:a:b c" "$tmp/out" \
+  && grep -qx "guard: unset" "$tmp/out"; then
+  ok "signals ignored on entry: run again with none ignored, same arguments"
+else
+  bad "signals ignored on entry: $(cat "$tmp/out")"
 fi
 
 echo "$pass passed, $fail failed"

@@ -40,7 +40,9 @@ for chunk in (4096, 1):
     except BlockingIOError:
         pass
 fcntl.fcntl(w, fcntl.F_SETFL, flags)
-pre = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if mode == "ignore" else None
+# catch: SIGINT at its default for CMD to catch, even when it was ignored here on entry
+sigint = signal.SIG_IGN if mode == "ignore" else signal.SIG_DFL
+pre = lambda: signal.signal(signal.SIGINT, sigint)
 with open(err_path, "wb") as err:
     p = subprocess.Popen(cmd, stdout=w, stderr=err, preexec_fn=pre)
 os.close(w)

@@ -184,9 +184,11 @@ fi
 
 # --- a terminal's Ctrl-C: the command gets it itself; a complete run, as before -----------------
 python3 - "$WATTLENS" "$db" >"$tmp/tty.out" 2>&1 <<'PY'
-import os, pty, select, sys, time
+import os, pty, select, signal, sys, time
 pid, fd = pty.fork()
 if pid == 0:
+    # a SIGINT ignored on entry would stay ignored (the ^C lost): the default, as a shell gives
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.execv(sys.argv[1], [sys.argv[1], "measure", "--db", sys.argv[2], "--", "sleep", "7.57"])
 def children():
     out = os.popen("pgrep -P %d -x sleep" % pid).read()
@@ -214,12 +216,14 @@ grep -q "^rc 130" "$tmp/tty.out" && ok "terminal ^C: exit 130" || bad "terminal 
 
 # --- a terminal's Ctrl-C during the idle baseline: a stop (the held child got it too) -----------
 # (python ignores SIGPIPE and its children inherit that: wattlens gets the
-# default back, so a write to the dead held child would kill it)
+# default back, so a write to the dead held child would kill it; SIGINT
+# too, which may have been ignored on entry)
 python3 - "$WATTLENS" "$db" >"$tmp/ttyb.out" 2>&1 <<'PY'
 import os, pty, select, signal, sys, time
 pid, fd = pty.fork()
 if pid == 0:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.execv(sys.argv[1], [sys.argv[1], "measure", "--db", sys.argv[2], "--baseline", "60", "--",
                            "sh", "-c", "echo RAN"])
 def catches_sigint():
