@@ -10,6 +10,8 @@
 # - standard input closed: it is /dev/null, and script(1) runs its command.
 # - signals ignored on entry (nohup, a background job): the script is run
 #   again with every signal at its default, with its arguments.
+# - every test, the unit tests too (no common.sh): ctest gives each
+#   SHELL=/bin/sh (CMakeLists.txt), whatever the caller's SHELL is.
 set -u
 . "$(dirname "$0")/common.sh"
 
@@ -60,6 +62,21 @@ if grep -qx "ignored: 0" "$tmp/out" && grep -qx "args: 2:a:b c" "$tmp/out" \
   ok "signals ignored on entry: run again with none ignored, same arguments"
 else
   bad "signals ignored on entry: $(cat "$tmp/out")"
+fi
+
+# --- every test's environment, from CMakeLists.txt ---------------------------------------------
+if [ -n "${WL_BINARY_DIR:-}" ] && command -v ctest >/dev/null; then
+  (cd "$WL_BINARY_DIR" && ctest --show-only=json-v1) >"$tmp/tests.json" 2>"$tmp/err"
+  if python3 - "$tmp/tests.json" 2>"$tmp/err" <<'PY'; then ok "every test gets SHELL=/bin/sh from ctest"; else bad "the tests' environment: $(cat "$tmp/err")"; fi
+import json, sys
+tests = json.load(open(sys.argv[1]))["tests"]
+assert len(tests) > 10, [t["name"] for t in tests]
+for t in tests:
+    env = next((p["value"] for p in t.get("properties", []) if p["name"] == "ENVIRONMENT"), [])
+    assert "SHELL=/bin/sh" in env, (t["name"], env)
+PY
+else
+  echo "SKIP: no WL_BINARY_DIR or ctest (the tests' environment from CMakeLists.txt is not checked)"
 fi
 
 echo "$pass passed, $fail failed"

@@ -291,7 +291,8 @@ static void test_runs_json_keeps_the_key_of_an_infinite_figure(void **state)
 }
 
 /* On a terminal (script(1) gives it one) the CSV's stored text is escaped as
- * show escapes it; into a pipe it keeps its bytes. */
+ * show escapes it; into a pipe it keeps its bytes. (script runs its command
+ * line with $SHELL, which may be nologin: the plain shell is named here.) */
 static void test_csv_on_a_terminal_escapes_stored_text(void **state)
 {
     struct wl_test_store_fixture *f = *state;
@@ -310,7 +311,8 @@ static void test_csv_on_a_terminal_escapes_stored_text(void **state)
     char cmd[16384], outp[4200];
     snprintf(outp, sizeof outp, "%s/tty.out", f->dir);
     snprintf(cmd, sizeof cmd,
-             "script -qec \"'%s' export %s --db '%s' -f csv\" /dev/null >'%s' 2>&1 </dev/null",
+             "SHELL=/bin/sh script -qec \"'%s' export %s --db '%s' -f csv\" /dev/null >'%s' 2>&1 "
+             "</dev/null",
              WL_CLI_PATH, id, f->path, outp);
     assert_int_equal(system(cmd), 0);
     char *tty = wl_test_read_file(outp, NULL);
@@ -345,7 +347,8 @@ static char *on_a_terminal(const char *dir, const char *line)
     assert_non_null(f);
     fprintf(f, "%s\n", line); /* the raw bytes in a file: no quoting for script -c */
     assert_int_equal(fclose(f), 0);
-    snprintf(cmd, sizeof cmd, "script -qec \"sh '%s'\" /dev/null >'%s' 2>&1 </dev/null", sh, outp);
+    snprintf(cmd, sizeof cmd,
+             "SHELL=/bin/sh script -qec \"sh '%s'\" /dev/null >'%s' 2>&1 </dev/null", sh, outp);
     assert_int_equal(system(cmd), 0);
     char *text = wl_test_read_file(outp, NULL);
     assert_non_null(text);
