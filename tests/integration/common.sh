@@ -54,6 +54,19 @@ unset v
 # the exit status is the script's, or 1 when a sanitizer wrote a report
 san_reports() { compgen -G "$tmp/san/*" >/dev/null; }
 trap 'st=$?; if san_reports; then echo "FAIL: sanitizer reports:" >&2; cat "$tmp"/san/* >&2; st=1; fi; rm -rf "$tmp"; exit $st' EXIT
+# The host's sensors and the caller's settings never reach a test: every
+# WATTLENS_* and WL_BENCH_* variable is unset, then the sensor backends
+# point at nothing under $tmp (empty sys and dev directories, no NVML
+# library, no powermetrics), so wattlens finds only the fakes a test makes
+# there or names itself; and runs go to $tmp/unused.db, never the user's
+# store. (A host's RAPL, hwmon or NVML adds warnings and changes figures;
+# WATTLENS_LOG=debug writes to every stderr.) WATTLENS_PROC_ROOT stays
+# unset: the CPU-time model reads the real /proc.
+for v in "${!WATTLENS_@}" "${!WL_BENCH_@}"; do unset "$v"; done
+unset v
+mkdir "$tmp/sys" "$tmp/dev"
+export WATTLENS_DB="$tmp/unused.db" WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
+       WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
 # script(1) and others run command lines with $SHELL: make it the plain
 # POSIX shell, as on CI, so a bash-only line fails here too
 export SHELL=/bin/sh

@@ -10,8 +10,12 @@
 # - standard input closed: it is /dev/null, and script(1) runs its command.
 # - signals ignored on entry (nohup, a background job): the script is run
 #   again with every signal at its default, with its arguments.
+# - the caller's WATTLENS_* and WL_BENCH_* settings (WATTLENS_LOG=debug, a
+#   host's sensors) are gone: the sensors point at nothing under $tmp, runs
+#   go to $tmp/unused.db, and wattlens prints nothing of them.
 # - every test, the unit tests too (no common.sh): ctest gives each
-#   SHELL=/bin/sh (CMakeLists.txt), whatever the caller's SHELL is.
+#   SHELL=/bin/sh and every WATTLENS_* variable the sources read, empty
+#   (CMakeLists.txt), whatever the caller's are.
 set -u
 . "$(dirname "$0")/common.sh"
 
@@ -64,19 +68,43 @@ else
   bad "signals ignored on entry: $(cat "$tmp/out")"
 fi
 
+# --- the caller's WATTLENS_* settings and the host's sensors ------------------------------------
+# (a powercap zone whose energy_uj cannot be read: with it measure warns)
+mkdir -p "$tmp/hostsys/class/powercap/intel-rapl:0/energy_uj"
+echo package-0 >"$tmp/hostsys/class/powercap/intel-rapl:0/name"
+probe 'env | grep -E "^(WATTLENS_|WL_BENCH_)" | sed "s|$tmp|TMP|" | sort
+"$WATTLENS" measure --no-store -- true 2>&1 >/dev/null; echo "measure: rc $?"'
+env WATTLENS_LOG=debug WATTLENS_SYSFS_ROOT="$tmp/hostsys" WATTLENS_MODEL_IDLE_W=7 WATTLENS_FUTURE=1 \
+  WATTLENS_DB="$tmp/users.db" WL_BENCH_REPS=9 bash "$it/p.sh" >"$tmp/out" 2>&1
+printf '%s\n' WATTLENS_DB=TMP/unused.db WATTLENS_DEV_ROOT=TMP/dev WATTLENS_NVML_LIB=TMP/no-libnvidia-ml.so.1 \
+  WATTLENS_POWERMETRICS=TMP/no-powermetrics WATTLENS_SYSFS_ROOT=TMP/sys "measure: rc 0" >"$tmp/want"
+diff "$tmp/want" "$tmp/out" >"$tmp/diff" && ok "the caller's WATTLENS_*, WL_BENCH_* and sensors reach no test" \
+  || bad "the caller's WATTLENS_* settings: $(cat "$tmp/diff")"
+
 # --- every test's environment, from CMakeLists.txt ---------------------------------------------
-if [ -n "${WL_BINARY_DIR:-}" ] && command -v ctest >/dev/null; then
+if [ -n "${WL_BINARY_DIR:-}" ] && [ -n "${WL_SOURCE_DIR:-}" ] && command -v ctest >/dev/null; then
   (cd "$WL_BINARY_DIR" && ctest --show-only=json-v1) >"$tmp/tests.json" 2>"$tmp/err"
-  if python3 - "$tmp/tests.json" 2>"$tmp/err" <<'PY'; then ok "every test gets SHELL=/bin/sh from ctest"; else bad "the tests' environment: $(cat "$tmp/err")"; fi
+  # every WATTLENS_* variable the sources read (a quoted name: getenv's, or a helper's argument)
+  read_vars=$(grep -rhoE '"WATTLENS_[A-Z0-9_]+"' "$WL_SOURCE_DIR/src" "$WL_SOURCE_DIR/cli" | tr -d '"' | sort -u)
+  # shellcheck disable=SC2086
+  python3 - "$tmp/tests.json" $read_vars 2>>"$tmp/err" <<'PY'
 import json, sys
 tests = json.load(open(sys.argv[1]))["tests"]
 assert len(tests) > 10, [t["name"] for t in tests]
+assert len(sys.argv) > 5, sys.argv[2:]
 for t in tests:
     env = next((p["value"] for p in t.get("properties", []) if p["name"] == "ENVIRONMENT"), [])
     assert "SHELL=/bin/sh" in env, (t["name"], env)
+    for v in sys.argv[2:]:
+        assert v + "=" in env, (t["name"], v, env)
 PY
+  if [ $? = 0 ]; then
+    ok "every test gets SHELL=/bin/sh and the $(echo $read_vars | wc -w) WATTLENS_* variables read, empty"
+  else
+    bad "the tests' environment: $(cat "$tmp/err")"
+  fi
 else
-  echo "SKIP: no WL_BINARY_DIR or ctest (the tests' environment from CMakeLists.txt is not checked)"
+  echo "SKIP: no WL_BINARY_DIR, WL_SOURCE_DIR or ctest (the tests' environment from CMakeLists.txt is not checked)"
 fi
 
 echo "$pass passed, $fail failed"

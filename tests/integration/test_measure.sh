@@ -10,11 +10,8 @@ set -u
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-mkdir -p "$tmp/sys" "$tmp/dev"
 # runs are saved in a database of this test, never the user's
 export WATTLENS_DB="$tmp/runs.db"
-export WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
-       WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
 
 # exit status is the command's
 "$WATTLENS" measure -- sh -c 'exit 7' >/dev/null 2>&1

@@ -9,11 +9,9 @@
 set -u
 W=${WATTLENS:?}
 . "$(dirname "$0")/common.sh"
-h="$tmp/sys/class/hwmon/hwmon0"
-mkdir -p "$h" "$tmp/dev"
+h="$tmp/sys/class/hwmon/hwmon0" # in the empty sysfs common.sh points wattlens at
+mkdir -p "$h"
 echo amdgpu >"$h/name"; echo PPT >"$h/power1_label"; echo 20000000 >"$h/power1_input"
-export WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
-       WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
 "$W" measure --no-store -i 10 -- sh -c "sleep 0.4; echo garbage >'$h/power1_input'; sleep 0.3; \
   echo 20000000 >'$h/power1_input'; sleep 0.4" >"$tmp/m.txt" 2>&1
 if grep -q "sensor gaps: 1 (.*NOT counted" "$tmp/m.txt"; then ok "the summary line: NOT counted"

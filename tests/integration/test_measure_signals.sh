@@ -13,9 +13,6 @@ set -u
 # time out and the "no orphan" checks pass without looking)
 need_tool pgrep procps
 db="$tmp/runs.db"
-mkdir -p "$tmp/sys" "$tmp/dev"
-export WATTLENS_DB="$tmp/unused.db" WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
-       WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
 
 # wait_child PID NAME: waits (up to ~30 s) until process PID has a child
 # called NAME (the command, once exec'd)

@@ -18,10 +18,7 @@ set -u
 # pgrep finds the measured command's processes (without it the waits would
 # time out and the "no orphan" checks pass without looking)
 need_tool pgrep procps
-mkdir -p "$tmp/sys" "$tmp/dev"
 export WATTLENS_DB="$tmp/unused-default.db" # never the user's
-export WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
-       WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
 db="$tmp/m.db"
 
 # Holds the write lock of $1 for $2 seconds once taken (or until killed);

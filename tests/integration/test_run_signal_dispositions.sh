@@ -14,9 +14,6 @@ set -u
 . "$(dirname "$0")/common.sh"
 M="$WL_TESTDATA/models/stories260K.gguf"
 db="$tmp/runs.db"
-mkdir -p "$tmp/sys" "$tmp/dev"
-export WATTLENS_DB="$tmp/unused.db" WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
-       WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
 # a settle that only a stop signal ends
 settle=(run -m "$M" -n 4 -t 1 --settle 600 --baseline 0 --db "$db")
 

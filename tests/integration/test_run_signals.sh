@@ -10,9 +10,6 @@ set -u
 . "$(dirname "$0")/common.sh"
 M="$WL_TESTDATA/models/stories260K.gguf"
 db="$tmp/runs.db"
-mkdir -p "$tmp/sys" "$tmp/dev"
-export WATTLENS_DB="$tmp/unused.db" WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
-       WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
 long=(-m "$M" -n 30000 -c 30000 -t 1 --temp 0 --baseline 0 --settle 0 --db "$db")
 
 # --- SIGTERM mid-decode -------------------------------------------------------------------

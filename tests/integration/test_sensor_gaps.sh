@@ -15,15 +15,13 @@ W=${WATTLENS:?}
 D=${WL_TESTDATA:?}
 . "$(dirname "$0")/common.sh"
 export WATTLENS_DB="$tmp/runs.db"
-# one fake package counter, every other backend pointed at nothing
+# one fake package counter (common.sh points every other backend at nothing)
 z="$tmp/sys/class/powercap/intel-rapl:0"
-mkdir -p "$z" "$tmp/dev"
+mkdir -p "$z"
 echo package-0 >"$z/name"
 echo 262143328850 >"$z/max_energy_range_uj"
 e="$z/energy_uj"
 printf '%020d\n' 5000000 >"$e"
-export WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
-       WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
 line_re='sensor gaps: 1 ([0-9.]* s in all; the energy in them is NOT counted, the figures are low by it)'
 
 # --- measure ------------------------------------------------------------------------

@@ -13,9 +13,6 @@ W=$WATTLENS
 M="$WL_TESTDATA/models/stories260K.gguf"
 skip_no_data "$M"
 db="$tmp/runs.db"
-mkdir -p "$tmp/sys" "$tmp/dev"
-export WATTLENS_DB="$tmp/unused.db" WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
-       WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
 q=(-m "$M" --temp 0 --baseline 0 --settle 0 -t 1)
 "$W" run "${q[@]}" -n 8 --db "$db" >/dev/null 2>"$tmp/err" || bad "run -n 8: $(cat "$tmp/err")"
 id=$("$W" runs --db "$db" --json --limit 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])')

@@ -21,9 +21,7 @@ set -u
 lib="$WL_BINARY_DIR/libraise_in_window.so"
 [ -f "$lib" ] || { bad "no $lib (build the raise_in_window target)"; echo "$pass passed, $fail failed"; exit 1; }
 M="$WL_TESTDATA/models/stories260K.gguf"
-mkdir -p "$tmp/sys" "$tmp/dev" "$tmp/out"
-export WATTLENS_DB="$tmp/unused.db" WATTLENS_SYSFS_ROOT="$tmp/sys" WATTLENS_DEV_ROOT="$tmp/dev" \
-       WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics"
+mkdir -p "$tmp/out"
 # an ASan build checks that its runtime is loaded first; the helper is not
 # instrumented and only passes calls on
 asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
