@@ -107,6 +107,33 @@ need_tool() {
   exit 1
 }
 
+# need_exec DIR: programs a test writes into DIR (fake tools, stand-ins)
+# can run there; else FAIL and exit before anything runs. A TMPDIR mounted
+# noexec cannot run them: run by path they fail with odd messages, and
+# found through PATH they are skipped for the real command.
+need_exec() {
+  printf '#!/bin/sh\nexit 0\n' >"$1/exec-probe" && chmod +x "$1/exec-probe" \
+    && "$1/exec-probe" 2>/dev/null && rm -f "$1/exec-probe" && return 0
+  echo "FAIL: cannot run programs written into $1 (TMPDIR=${TMPDIR-unset} mounted noexec?): set TMPDIR elsewhere"
+  exit 1
+}
+
+# need_stubs DIR NAME...: the stand-ins DIR/NAME a test made are what a
+# PATH that starts with DIR finds; else FAIL and exit before anything runs
+# (bash skips a file it cannot execute and finds the real command: with
+# stand-ins under a noexec TMPDIR, test_deps ran deps.sh on the real
+# dpkg-query, id and apt-get, as root).
+need_stubs() {
+  local dir=$1 n
+  shift
+  need_exec "$dir"
+  for n; do
+    [ "$(PATH="$dir:$PATH" command -v "$n")" = "$dir/$n" ] && continue
+    echo "FAIL: PATH=$dir:... finds $(PATH="$dir:$PATH" command -v "$n") for $n, not the stand-in: nothing run"
+    exit 1
+  done
+}
+
 # Output-token rows of runs still marked running in the store DB (0 when the
 # store cannot be read yet). The recorder flushes while it runs.
 running_output_tokens() {

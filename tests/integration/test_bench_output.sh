@@ -156,6 +156,7 @@ fi
 
 # --- the model cache path goes to model synth as it is ------------------------------------
 if [ -x "$B/bench_profile" ]; then
+  need_exec "$tmp" # the stand-in CLI below
   cache="$tmp/model cache 'q' \"d\" \$(touch $tmp/ran);x"
   mkdir -p "$cache"
   fakecli="$tmp/fake wattlens"
@@ -188,6 +189,7 @@ fi
 S=${WL_SOURCE_DIR:-$(dirname "$0")/../..}/scripts/bench.sh
 fake="$tmp/fakebuild"
 mkdir -p "$fake/bench_dir"
+need_exec "$fake"
 printf '#!/bin/sh\necho a ran\nexit 3\n' >"$fake/bench_a"
 printf '#!/bin/sh\necho b ran\n' >"$fake/bench_b"
 printf '#!/bin/sh\necho c ran\nexit 1\n' >"$fake/bench_c"

@@ -13,6 +13,9 @@
 # - the caller's WATTLENS_* and WL_BENCH_* settings (WATTLENS_LOG=debug, a
 #   host's sensors) are gone: the sensors point at nothing under $tmp, runs
 #   go to $tmp/unused.db, and wattlens prints nothing of them.
+# - stand-ins for real tools (need_stubs) under a TMPDIR mounted noexec, or
+#   not executable: FAIL and exit before anything runs, not the real tool
+#   found through PATH instead.
 # - every test, the unit tests too (no common.sh): ctest gives each
 #   SHELL=/bin/sh and every WATTLENS_* variable the sources read, empty
 #   (CMakeLists.txt), whatever the caller's are.
@@ -80,6 +83,29 @@ printf '%s\n' WATTLENS_DB=TMP/unused.db WATTLENS_DEV_ROOT=TMP/dev WATTLENS_NVML_
   WATTLENS_POWERMETRICS=TMP/no-powermetrics WATTLENS_SYSFS_ROOT=TMP/sys "measure: rc 0" >"$tmp/want"
 diff "$tmp/want" "$tmp/out" >"$tmp/diff" && ok "the caller's WATTLENS_*, WL_BENCH_* and sensors reach no test" \
   || bad "the caller's WATTLENS_* settings: $(cat "$tmp/diff")"
+
+# --- stand-ins that PATH does not find ------------------------------------------------------------
+# (an id stand-in that says 4242; the real one says 0 here as root)
+probe 'mkdir "$tmp/bin" && printf "#!/bin/sh\necho 4242\n" >"$tmp/bin/id" && chmod "$1" "$tmp/bin/id"
+need_stubs "$tmp/bin" id
+echo "ran: $(PATH="$tmp/bin:$PATH" id -u)"'
+bash "$it/p.sh" 644 >"$tmp/out" 2>&1; rc=$?
+[ $rc = 1 ] && grep -q "^FAIL: PATH=.* finds .* for id, not the stand-in: nothing run" "$tmp/out" && ! grep -q "^ran" "$tmp/out" \
+  && ok "a stand-in that is not executable: FAIL before anything runs" || bad "stand-in not executable: exit $rc: $(cat "$tmp/out")"
+bash "$it/p.sh" 755 >"$tmp/out" 2>&1; rc=$?
+[ $rc = 0 ] && grep -qx "ran: 4242" "$tmp/out" && ok "an executable stand-in: found" || bad "executable stand-in: exit $rc: $(cat "$tmp/out")"
+# a TMPDIR mounted noexec, in a mount namespace of its own
+if [ "$(id -u)" = 0 ]; then ns=(unshare -m); else ns=(unshare -rm); fi
+mkdir "$tmp/nx"
+if "${ns[@]}" sh -c 'mount -t tmpfs -o noexec none "$1"' sh "$tmp/nx" 2>/dev/null; then
+  "${ns[@]}" sh -c 'mount -t tmpfs -o noexec none "$1" && TMPDIR=$1 exec bash "$2" 755' sh "$tmp/nx" "$it/p.sh" \
+    >"$tmp/out" 2>&1; rc=$?
+  [ $rc = 1 ] && grep -q "^FAIL: cannot run programs written into $tmp/nx/.* (TMPDIR=$tmp/nx mounted noexec?)" "$tmp/out" \
+    && ! grep -q "^ran" "$tmp/out" && ok "stand-ins under a noexec TMPDIR: FAIL before anything runs" \
+    || bad "noexec TMPDIR: exit $rc: $(cat "$tmp/out")"
+else
+  echo "SKIP: cannot mount a noexec tmpfs in a mount namespace (noexec TMPDIR not checked)"
+fi
 
 # --- every test's environment, from CMakeLists.txt ---------------------------------------------
 if [ -n "${WL_BINARY_DIR:-}" ] && [ -n "${WL_SOURCE_DIR:-}" ] && command -v ctest >/dev/null; then

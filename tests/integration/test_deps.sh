@@ -35,6 +35,7 @@ printf '%s:\n  Installed: (none)\n  Candidate: 1.0\n' "$2"
 SH
 printf '#!/bin/sh\necho 0\n' >"$tmp/bin/id" # root: no sudo
 chmod +x "$tmp/bin/"*
+need_stubs "$tmp/bin" dpkg-query apt-get apt-cache id
 export STUB=$tmp
 
 all="build-essential cmake pkg-config git python3 procps libcmocka-dev libsqlite3-dev

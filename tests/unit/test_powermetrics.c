@@ -416,6 +416,9 @@ static char *write_script(const char *dir, const char *name, const char *body)
     snprintf(path, sizeof path, "%s/%s", dir, name);
     assert_int_equal(wl_test_write_file(path, body, strlen(body)), 0);
     assert_int_equal(chmod(path, 0755), 0);
+    if (access(path, X_OK) != 0) /* a TMPDIR mounted noexec */
+        fail_msg("cannot run %s (%s): set TMPDIR to a directory that allows running programs", path,
+                 strerror(errno));
     return strdup(path);
 }
 
