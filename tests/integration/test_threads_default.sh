@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The default thread count is the CPUs wattlens may run on, not the online
 # CPUs: under `taskset -c CPU` generate reports 1 thread, and without it as
-# many as nproc (which honours the affinity mask). Skipped without taskset
+# many as the affinity mask allows (not nproc, which OMP_NUM_THREADS and
+# OMP_THREAD_LIMIT change and wattlens does not read). Skipped without taskset
 # (util-linux) or with a single online CPU, where there is nothing to narrow.
 set -u
 W=${WATTLENS:?}
@@ -28,10 +29,11 @@ cpu=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9][0-9]*\).*/\1/p' /proc/sel
 cpu=${cpu:-0}
 one=$(threads_of taskset -c "$cpu")
 [ "$one" = 1 ] && ok "taskset -c $cpu: 1 thread" || bad "taskset -c $cpu: '$one' threads: $(cat "$tmp/err")"
-want=$(nproc)
+want=$(python3 -c 'import os; print(len(os.sched_getaffinity(0)))')
 [ "$want" -gt 256 ] && want=256
 all=$(threads_of env)
-[ "$all" = "$want" ] && ok "no taskset: $all threads, as nproc" || bad "no taskset: '$all' threads, nproc $want"
+[ "$all" = "$want" ] && ok "no taskset: $all threads, the CPUs allowed" \
+  || bad "no taskset: '$all' threads, $want CPUs allowed"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
