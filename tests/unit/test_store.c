@@ -215,10 +215,14 @@ static void test_default_path_order(void **state)
 {
     (void)state;
     char buf[4096];
+    /* every variable it reads is set here (HOME too: CI or `env -i` may
+     * have none), and put back as it was */
     char *old_db = getenv("WATTLENS_DB") ? strdup(getenv("WATTLENS_DB")) : NULL;
     char *old_xdg = getenv("XDG_DATA_HOME") ? strdup(getenv("XDG_DATA_HOME")) : NULL;
+    char *old_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
     setenv("WATTLENS_DB", "/x/y.db", 1);
     setenv("XDG_DATA_HOME", "/data", 1);
+    setenv("HOME", "/home/wl-test", 1);
     assert_int_equal(wl_store_default_path(buf, sizeof buf), 0);
     assert_string_equal(buf, "/x/y.db");
     unsetenv("WATTLENS_DB");
@@ -226,16 +230,22 @@ static void test_default_path_order(void **state)
     assert_string_equal(buf, "/data/wattlens/wattlens.db");
     unsetenv("XDG_DATA_HOME");
     assert_int_equal(wl_store_default_path(buf, sizeof buf), 0);
-    char want[4096];
-    snprintf(want, sizeof want, "%s/.local/share/wattlens/wattlens.db", getenv("HOME"));
-    assert_string_equal(buf, want);
+    assert_string_equal(buf, "/home/wl-test/.local/share/wattlens/wattlens.db");
     assert_int_equal(wl_store_default_path(buf, 5), WL_ERANGE);
+    /* no home: no default, not a path relative to the working directory */
+    setenv("HOME", "", 1);
+    assert_int_equal(wl_store_default_path(buf, sizeof buf), WL_ENOENT);
+    unsetenv("HOME");
+    assert_int_equal(wl_store_default_path(buf, sizeof buf), WL_ENOENT);
     if (old_db)
         setenv("WATTLENS_DB", old_db, 1);
     if (old_xdg)
         setenv("XDG_DATA_HOME", old_xdg, 1);
+    if (old_home)
+        setenv("HOME", old_home, 1);
     free(old_db);
     free(old_xdg);
+    free(old_home);
 }
 
 /* Five runs with distinct attributes, created a day apart (ids[0] oldest). */
