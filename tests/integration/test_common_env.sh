@@ -25,7 +25,7 @@ set -u
 # The probes source a copy of common.sh in a directory anyone can read, so
 # that one can run as nobody (below) wherever the checkout is.
 it="$tmp/it"
-mkdir "$it" && cp "$WL_IT_DIR"/common.sh "$WL_IT_DIR"/sigint_blocked.py "$it/" && chmod 755 "$tmp" "$it"
+mkdir "$it" && cp "$WL_IT_DIR"/common.sh "$it/" && chmod 755 "$tmp" "$it"
 # probe BODY: writes $it/p.sh, which sources common.sh and then runs BODY
 probe() { printf '. %q\n%s\n' "$it/common.sh" "$1" >"$it/p.sh"; chmod 644 "$it/p.sh"; }
 
