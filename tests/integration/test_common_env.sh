@@ -32,7 +32,8 @@ probe() { printf '. %q\n%s\n' "$it/common.sh" "$1" >"$it/p.sh"; chmod 644 "$it/p
 # --- mktemp -d fails -------------------------------------------------------------------------
 # (as nobody when root: were the check missing, root would write into /)
 as_nobody=()
-[ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+[ "$(id -u)" = 0 ] && setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null \
+  && as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 probe 'echo "sourced: tmp=$tmp"'
 "${as_nobody[@]}" env TMPDIR="$tmp/none" bash "$it/p.sh" >"$tmp/out" 2>&1; rc=$?
 if [ $rc = 1 ] && grep -qx "FAIL: mktemp -d: no temporary directory (TMPDIR=$tmp/none)" "$tmp/out" \
