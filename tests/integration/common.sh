@@ -12,7 +12,7 @@
 # signals at their defaults; a script started otherwise (by hand, under
 # nohup) is run again the same way, once (WL_IT_SIGNALS_DEFAULT set by the
 # re-run, or by a caller who wants the signals left as they are). SIGQUIT
-# (mask bit 4) is left out: a bash running a script ignores it itself.
+# (4 in the mask) is left out: a bash running a script ignores it itself.
 if [ -z "${WL_IT_SIGNALS_DEFAULT:-}" ]; then
   ign=$(sed -n 's/^SigIgn:[[:space:]]*//p' "/proc/$$/status" 2>/dev/null)
   if [ -n "$ign" ] && (( 16#$ign & ~4 )) && env --default-signal true 2>/dev/null; then
