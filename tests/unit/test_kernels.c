@@ -783,6 +783,26 @@ static void test_dotp_identical(void **state)
  * x in [-100, 100] (dense around 0) with u = 1 and random u; NaN stays NaN,
  * +inf stays +inf, -inf gives NaN (-inf / inf, as with expf); and a tail
  * (n % 8 != 0) gives the same bits as the same elements inside a longer row. */
+
+/* A gated activation g = act(g) * u over n floats (wl_kernel_silu_mul,
+ * wl_kernel_gelu_mul). */
+typedef void (*gate_fn)(const struct wl_kernels *k, float *g, const float *u, int64_t n);
+
+/* Tails: on k's path, fn over n = 1..15 of the 16 floats at src gives the
+ * same elements as over all 16, and leaves the rest untouched. */
+static void check_gate_tails(const struct wl_kernels *k, gate_fn fn, const float *src,
+                             const float *u)
+{
+    float full[16], part[16];
+    memcpy(full, src, sizeof full);
+    fn(k, full, u, 16);
+    for (int n = 1; n < 16; n++) {
+        memcpy(part, src, sizeof part);
+        fn(k, part, u, n);
+        assert_memory_equal(part, full, (size_t)n * sizeof(float));
+        assert_memory_equal(part + n, src + n, (size_t)(16 - n) * sizeof(float));
+    }
+}
 static void test_silu_mul_paths(void **state)
 {
     (void)state;
@@ -833,16 +853,7 @@ static void test_silu_mul_paths(void **state)
         assert_true(isinf(sp[1]) && sp[1] > 0);
         assert_true(sp[2] == 0.0f && sp[3] == 0.0f);
         assert_true(isnan(sp[4])); /* -inf / (1 + expf(+inf)), as on the scalar path */
-        /* tails: n = 1..15 equal the same elements of a 16-element row */
-        float full[16], part[16];
-        memcpy(full, x + 100000 - 8, sizeof full);
-        wl_kernel_silu_mul(&k, full, us, 16);
-        for (int n = 1; n < 16; n++) {
-            memcpy(part, x + 100000 - 8, sizeof part);
-            wl_kernel_silu_mul(&k, part, us, n);
-            assert_memory_equal(part, full, (size_t)n * sizeof(float));
-            assert_memory_equal(part + n, x + 100000 - 8 + n, (size_t)(16 - n) * sizeof(float));
-        }
+        check_gate_tails(&k, wl_kernel_silu_mul, x + 100000 - 8, us);
     }
     free(g);
     free(u);
@@ -947,16 +958,7 @@ static void test_gelu_mul_paths(void **state)
         assert_true(sp[6] == 0.0f && sp[8] == 0.0f);
         for (int i = 1; i < 9; i++) /* the same as the scalar path, sign of zero included */
             assert_memory_equal(&sp[i], &sp_scalar[i], sizeof(float));
-        /* tails: n = 1..15 equal the same elements of a 16-element row */
-        float full[16], part[16];
-        memcpy(full, x + 100000 - 8, sizeof full);
-        wl_kernel_gelu_mul(&k, full, us, 16);
-        for (int n = 1; n < 16; n++) {
-            memcpy(part, x + 100000 - 8, sizeof part);
-            wl_kernel_gelu_mul(&k, part, us, n);
-            assert_memory_equal(part, full, (size_t)n * sizeof(float));
-            assert_memory_equal(part + n, x + 100000 - 8 + n, (size_t)(16 - n) * sizeof(float));
-        }
+        check_gate_tails(&k, wl_kernel_gelu_mul, x + 100000 - 8, us);
     }
     free(g);
     free(u);
