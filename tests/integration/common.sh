@@ -101,6 +101,19 @@ have_data() {
 # need_tool CMD PACKAGE: the test needs CMD (from the Debian package
 # PACKAGE, which scripts/deps.sh installs): without it the test fails,
 # saying what to install, rather than passing on checks that never ran.
+# skip_other_user WHAT: a check run as another user (nobody, daemon)
+# cannot run here: a SKIP line saying so, or a FAIL (counted) when
+# WL_REQUIRE_OTHER_USER is set (.ci/run sets it when it runs as root, where
+# those users reach the checkout: a probe that fails there is a broken
+# set-up or a broken wattlens, not a reason to pass).
+skip_other_user() {
+  if [ -n "${WL_REQUIRE_OTHER_USER:-}" ]; then
+    bad "$1 (WL_REQUIRE_OTHER_USER is set)"
+  else
+    echo "SKIP: $1"
+  fi
+}
+
 need_tool() {
   command -v "$1" >/dev/null 2>&1 && return 0
   echo "FAIL: $1 not found: install $2 (scripts/deps.sh does)"

@@ -117,8 +117,10 @@ def probe():
     try:
         if os.read(ready_r, 1) != b"r":
             sys.exit(f"sigint_blocked probe: the writer did not start (exit {p.wait()})")
-        while state(p.pid) not in ("S", ""):
+        while state(p.pid) not in ("S", "", "Z", "X"):
             time.sleep(0.05)
+        if state(p.pid) in ("Z", "X"):  # "": /proc shows nothing, skipped below
+            sys.exit(f"sigint_blocked probe: the writer ended before blocking (exit {p.wait()})")
         if state(p.pid) == "S" and blocked_in_write(p.pid):
             return 0
         print(f"SKIP: /proc does not show a write blocked on a pipe here (wchan and syscall of "

@@ -172,7 +172,7 @@ if [ "$(id -u)" = 0 ]; then
     mkdir "$tmp/wo" && chown 65534:65534 "$tmp/wo" && chmod 300 "$tmp/wo"
     nb() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
     # (a TMPDIR or a binary under a 0700 directory: uid 65534 cannot get there)
-    if nb "$W" --version >/dev/null 2>&1 && nb test -w "$tmp/wo"; then
+    if nb test -x "$W" -a -w "$tmp/wo"; then
       nb "$W" measure --no-store -o "$tmp/wo/m.json" -- true >/dev/null 2>"$tmp/err"; rc=$?
     else
       rc=skip
@@ -184,7 +184,7 @@ else
   mkdir "$tmp/wo" && chmod 300 "$tmp/wo"
   "$W" measure --no-store -o "$tmp/wo/m.json" -- true >/dev/null 2>"$tmp/err"; rc=$?
 fi
-if [ "$rc" = skip ]; then echo "SKIP: cannot write as nobody (no setpriv, or uid 65534 cannot reach $W or $tmp)"
+if [ "$rc" = skip ]; then skip_other_user "cannot write as nobody (no setpriv, or uid 65534 cannot reach $W or $tmp)"
 elif [ $rc = 0 ] && [ -s "$tmp/wo/m.json" ]; then ok "-o into a directory that cannot be read (mode 300): written"
 else bad "-o into a mode-300 directory (rc $rc)"; cat "$tmp/err"; fi
 

@@ -131,7 +131,7 @@ if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null && id nobody >/dev/null 2
   # TMPDIR under a 0700 directory) is a set-up this check cannot run in
   if ! runuser -u nobody -- test -x "$WATTLENS" -a -r "$sh/many.db" 2>/dev/null \
     || ! runuser -u daemon -- test -x "$WATTLENS" -a -w "$sh/many.db" 2>/dev/null; then
-    echo "SKIP: nobody or daemon cannot reach $WATTLENS or $sh/many.db (reader/owner check skipped)"
+    skip_other_user "nobody or daemon cannot reach $WATTLENS or $sh/many.db (reader/owner check skipped)"
   else
     if runuser -u nobody -- "$WATTLENS" runs --db "$sh/many.db" >/dev/null 2>"$tmp/err4"; then
       ok "nobody reads daemon's database"
@@ -147,7 +147,7 @@ if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null && id nobody >/dev/null 2
     fi
   fi
 else
-  echo "SKIP: reader/owner check needs root, runuser and the users nobody and daemon"
+  skip_other_user "reader/owner check needs root, runuser and the users nobody and daemon"
 fi
 
 # 5. a measure whose command runs past 24 h (its row's times moved back 25 h)
@@ -255,7 +255,7 @@ reader=no
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   chmod 755 "$tmp" "$kd" && chmod 644 "$kdb"*
   # (a binary or a TMPDIR under a 0700 directory: uid 65534 cannot get there)
-  nb "$WATTLENS" --version >/dev/null 2>&1 && nb test -r "$kdb" && reader=yes
+  nb test -x "$WATTLENS" -a -r "$kdb" && reader=yes
 fi
 if [ $reader = yes ]; then
   st=$(nb "$WATTLENS" runs --db "$kdb" --json 2>"$tmp/err8" | python3 -c '
@@ -271,7 +271,7 @@ import json, sys; print(json.load(sys.stdin)["runs"][0]["id"])')" >"$tmp/show8" 
     || bad "read-only gc --dry-run: $(cat "$tmp/gc8")"
   [ "$(raw_status)" = running ] || bad "a reader wrote the status"
 else
-  echo "SKIP: the read-only reader check needs root, setpriv and uid 65534 reaching $WATTLENS and $kdb"
+  skip_other_user "the read-only reader check needs root, setpriv and uid 65534 reaching $WATTLENS and $kdb"
 fi
 # then as root, who can write it
 "$WATTLENS" gc --db "$kdb" --keep 0 --dry-run >"$tmp/gc8" 2>&1

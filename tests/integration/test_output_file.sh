@@ -57,7 +57,7 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && echo theirs >owned.json \
     && [ "$(mode_of owned.json)" = 640 ] && ok "as root, an existing file keeps its owner" \
     || bad "owner (rc $rc): $(stat -c '%U %a' owned.json)"
 else
-  echo "SKIP: not root, or cannot give a file to nobody here (owner test)"
+  skip_other_user "not root, or cannot give a file to nobody here (owner test)"
 fi
 no_temp_left && ok "no temporary file left" || bad "temporary files left: $(ls -a "$tmp")"
 

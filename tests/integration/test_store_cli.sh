@@ -217,7 +217,7 @@ as_user() {
 }
 chmod 555 "$ro"
 if ! as_user test -r "$ro/runs.db" -a -x "$WATTLENS" -a -r "$M" 2>/dev/null; then
-  echo "SKIP: cannot run as an unprivileged user that reaches $ro, $WATTLENS and $M (read-only directory checks skipped)"
+  skip_other_user "cannot run as an unprivileged user that reaches $ro, $WATTLENS and $M (read-only directory checks skipped)"
 else
   want=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"]))')
   n=$(as_user "$WATTLENS" runs --db "$ro/runs.db" --json 2>"$tmp/err" \
