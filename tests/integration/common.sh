@@ -11,11 +11,13 @@
 # test fail or hang until its timeout. ctest starts every test with all
 # signals at their defaults; a script started otherwise (by hand, under
 # nohup) is run again the same way, once (WL_IT_SIGNALS_DEFAULT set by the
-# re-run, or by a caller who wants the signals left as they are). SIGQUIT
-# (4 in the mask) is left out: a bash running a script ignores it itself.
+# re-run, or by a caller who wants the signals left as they are). Only the
+# standard signals 1-31 count (0x7FFFFFFF), less SIGQUIT (4 in the mask: a
+# bash running a script ignores it itself): 32 and 33 are the C library's
+# own, which a caller may leave ignored and no program can reset.
 if [ -z "${WL_IT_SIGNALS_DEFAULT:-}" ]; then
   ign=$(sed -n 's/^SigIgn:[[:space:]]*//p' "/proc/$$/status" 2>/dev/null)
-  if [ -n "$ign" ] && (( 16#$ign & ~4 )) && env --default-signal true 2>/dev/null; then
+  if [ -n "$ign" ] && (( 16#$ign & 0x7FFFFFFB )) && env --default-signal true 2>/dev/null; then
     exec env --default-signal WL_IT_SIGNALS_DEFAULT=1 bash "$0" "$@"
   fi
   unset ign

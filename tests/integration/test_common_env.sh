@@ -60,8 +60,9 @@ else
 fi
 
 # --- signals ignored on entry -------------------------------------------------------------------
-# (SIGQUIT aside: a bash running a script ignores it itself)
-probe 'ign=$(sed -n "s/^SigIgn:[[:space:]]*//p" /proc/$$/status); echo "ignored: $(( 16#$ign & ~4 ))"
+# (SIGQUIT aside: a bash running a script ignores it itself; and signals
+# 32-33, the C library's, which a caller may leave ignored and none resets)
+probe 'ign=$(sed -n "s/^SigIgn:[[:space:]]*//p" /proc/$$/status); echo "ignored: $(( 16#$ign & 0x7FFFFFFB ))"
 echo "args: $#:$1:$2"
 echo "guard: ${WL_IT_SIGNALS_DEFAULT-unset}"'
 bash -c 'trap "" INT HUP QUIT TERM PIPE; exec bash "$@"' sh "$it/p.sh" a 'b c' >"$tmp/out" 2>&1
