@@ -23,7 +23,7 @@ static void usage(FILE *out)
             "\n"
             "List the runs kept in the run database, newest first.\n"
             "\n"
-            "Filters (combine freely; all must match):\n"
+            "Filters (combine freely; all must match; none may be empty):\n"
             "  --model M            model name or path contains M (measure runs: the command)\n"
             "  --tag T              runs tagged T\n"
             "  --experiment E       runs of experiment E\n"
@@ -125,10 +125,24 @@ static void print_estimate_note(uint32_t methods)
     }
 }
 
-/* Whether f selects anything (an empty string filters too, see store.h). */
+/* Whether f selects anything. */
 static bool filter_is_set(const struct wl_store_filter *f)
 {
     return f->model || f->tag || f->experiment || f->has_since || f->has_until || f->search;
+}
+
+/* A text filter's value into *out; an empty one is a usage error naming
+ * the option (false), not a filter: `--tag "$TAG"` with TAG unset would
+ * otherwise list no run (an exact match of "") or every run (the empty
+ * substring) and look like an answer. what: what the option needs. */
+static bool filter_text(const char *opt, const char *what, const char *value, const char **out)
+{
+    if (!*value) {
+        wl_cli_usage_error(cmd, "%s needs %s (it is empty)", opt, what);
+        return false;
+    }
+    *out = value;
+    return true;
 }
 
 /* n_all: the runs in the database (without a filter, the list's total),
@@ -241,13 +255,16 @@ static int run(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
-            flt.model = optarg;
+            if (!filter_text("--model", "a model name or part of one", optarg, &flt.model))
+                return WL_EXIT_USAGE;
             break;
         case 't':
-            flt.tag = optarg;
+            if (!filter_text("--tag", "a tag", optarg, &flt.tag))
+                return WL_EXIT_USAGE;
             break;
         case 'e':
-            flt.experiment = optarg;
+            if (!filter_text("--experiment", "an experiment name", optarg, &flt.experiment))
+                return WL_EXIT_USAGE;
             break;
         case 'S':
             if (!wl_cli_parse_time(cmd, "--since", optarg, &flt.since_ms))
@@ -260,7 +277,8 @@ static int run(int argc, char **argv)
             flt.has_until = true;
             break;
         case 's':
-            flt.search = optarg;
+            if (!filter_text("--search", "a text to find in the prompts", optarg, &flt.search))
+                return WL_EXIT_USAGE;
             break;
         case 'o':
             if (wl_store_sort_parse(optarg, &sort) != 0)
