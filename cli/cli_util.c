@@ -24,9 +24,12 @@
 #include <unistd.h>
 
 /* The message is escaped (cli_text.h): it can quote a key from a model
- * file, a sysfs path or a stored run's id, and stderr is a terminal too. */
+ * file, a sysfs path or a stored run's id, and stderr is a terminal too.
+ * It starts a line of its own: an open progress line is ended first
+ * (util/log.h). The caller holds stderr locked (flockfile) around it. */
 static void wl__cli_vmsg(const char *cmd, const char *fmt, va_list ap)
 {
+    wl_log_progress_end();
     char small[1024], *big = NULL;
     va_list again;
     va_copy(again, ap);
@@ -44,9 +47,11 @@ int wl_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    flockfile(stderr);
     wl__cli_vmsg(cmd, fmt, ap);
     va_end(ap);
     fprintf(stderr, "Try 'wattlens %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
+    funlockfile(stderr);
     return WL_EXIT_USAGE;
 }
 
@@ -54,7 +59,9 @@ int wl_cli_fail(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    flockfile(stderr);
     wl__cli_vmsg(cmd, fmt, ap);
+    funlockfile(stderr);
     va_end(ap);
     return WL_EXIT_FAIL;
 }
@@ -70,7 +77,9 @@ void wl_cli_note(const char *cmd, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
+    flockfile(stderr);
     wl__cli_vmsg(cmd, fmt, ap);
+    funlockfile(stderr);
     va_end(ap);
 }
 

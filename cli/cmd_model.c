@@ -18,6 +18,7 @@
 #include "engine/synth.h"
 #include "engine/threadpool.h"
 #include "util/json_text.h"
+#include "util/log.h"
 #include "wattlens/error.h"
 
 #include <errno.h>
@@ -939,17 +940,17 @@ static int cmd_synth(int argc, char **argv)
 
 /* ---- quantize ----------------------------------------------------------------------- */
 
-/* A one-line progress display on stderr (a terminal); arg is a bool, true
- * while the line is shown but not ended (the last tensor ends it). */
+/* A one-line progress display on stderr (a terminal), a progress line of
+ * util/log.h: a log line or message meanwhile ends it and starts a line of
+ * its own; the last tensor ends it. arg: unused. */
 static void on_quantize_progress(void *arg, uint64_t done, uint64_t n, uint64_t bytes_done,
                                  uint64_t bytes_total)
 {
-    bool *line_open = arg;
-    fprintf(stderr, "\r  quantize: %" PRIu64 "/%" PRIu64 " tensors, %.0f%% of the data   ", done, n,
-            bytes_total ? 100.0 * (double)bytes_done / (double)bytes_total : 100.0);
-    *line_open = done != n;
+    (void)arg;
+    wl_log_progress("  quantize: %" PRIu64 "/%" PRIu64 " tensors, %.0f%% of the data   ", done, n,
+                    bytes_total ? 100.0 * (double)bytes_done / (double)bytes_total : 100.0);
     if (done == n)
-        fputc('\n', stderr);
+        wl_log_progress_end();
 }
 
 /* "wrote OUT: <print_matrix_types>; 11 other tensors kept in their source type;
@@ -1024,19 +1025,17 @@ static int cmd_quantize(int argc, char **argv)
         if (rc)
             wl_errmsg_set(&err, rc, "out of memory");
     }
-    bool line_open = false;
     if (rc == 0) {
         const struct wl_requant_opts ro = {
             .pool = pool,
             .progress = wl_cli_stderr_is_tty() && !wl_cli_quiet() ? on_quantize_progress : NULL,
-            .progress_arg = &line_open,
         };
         rc = wl_requant_model(g, type, &ro, w, &st, &err);
     }
     if (rc == 0)
         rc = write_model(w, out, &err, &werr); /* the tensors are converted while written */
-    if (line_open) /* a failure part way: its message starts a line of its own */
-        fputc('\n', stderr);
+    /* a failure part way left the progress line open */
+    wl_log_progress_end();
     FILE *sf = rc ? NULL : summary_stream(out);
     if (werr)
         ec = wl_cli_output_error(CMD, werr);

@@ -25,6 +25,7 @@
 #include "profile/recorder.h"
 #include "util/clock.h"
 #include "util/json_text.h"
+#include "util/log.h"
 #include "util/signals.h"
 #include "wattlens/error.h"
 
@@ -181,8 +182,9 @@ static void on_text(void *ud, const char *text, size_t len)
     if (!p->t_decode0)
         p->t_decode0 = now;
     double s = (double)(now - p->t_decode0) / 1e9;
-    fprintf(stderr, "\r  decode: %lld pieces, %.1f tokens/s   ", (long long)p->n,
-            s > 0 ? (double)(p->n - 1) / s : 0.0);
+    /* a log line or note meanwhile ends it and starts a line of its own */
+    wl_log_progress("  decode: %lld pieces, %.1f tokens/s   ", (long long)p->n,
+                    s > 0 ? (double)(p->n - 1) / s : 0.0);
 }
 
 static void on_seq_text(void *ud, int32_t seq, const char *text, size_t len)
@@ -684,8 +686,7 @@ static int run(int argc, char **argv)
                    : wl_generate(ctx, tok, &o.gp, &res[0], &err);
     }
     wl_context_set_hooks(ctx, NULL);
-    if (tty && !wl_cli_quiet())
-        fprintf(stderr, "\n");
+    wl_log_progress_end();
     bool cancelled = false;
     int64_t n_generated = 0;
     for (int32_t i = 0; i < n_seq; i++) {

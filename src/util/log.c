@@ -1,5 +1,8 @@
 /* Leveled logging to stderr; see log.h. The level is read lazily from
- * WATTLENS_LOG the first time it is needed unless set explicitly. */
+ * WATTLENS_LOG the first time it is needed unless set explicitly. A
+ * progress line's state is changed only with stderr locked, so a message
+ * and a progress update never interleave; it is atomic all the same, for
+ * the thread sanitizer, which does not see stdio's own lock. */
 #include "util/log.h"
 
 #include "util/utf8.h"
@@ -8,12 +11,16 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* -1: not yet initialised from the environment. */
 static atomic_int wl_log_level_value = -1;
+
+/* true while a progress line is shown on stderr and not ended */
+static atomic_bool wl_log_progress_open;
 
 static const char *const wl_log_names[] = {"error", "warn", "info", "debug", "trace"};
 
@@ -74,5 +81,28 @@ void wl_log(enum wl_log_level level, const char *module, const char *fmt, ...)
      * nothing in it drives the terminal (a cut one ends between escapes) */
     char shown[4 * sizeof buf];
     wl_utf8_escape(shown, sizeof shown, buf, strlen(buf));
+    flockfile(stderr);
+    wl_log_progress_end(); /* the message starts a line of its own */
     fprintf(stderr, "wattlens: %s: [%s] %s\n", wl_log_names[level], module ? module : "-", shown);
+    funlockfile(stderr);
+}
+
+void wl_log_progress(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    flockfile(stderr);
+    fputc('\r', stderr);
+    vfprintf(stderr, fmt, ap);
+    atomic_store(&wl_log_progress_open, true);
+    funlockfile(stderr);
+    va_end(ap);
+}
+
+void wl_log_progress_end(void)
+{
+    flockfile(stderr); /* recursive: wl_log calls it with stderr locked */
+    if (atomic_exchange(&wl_log_progress_open, false))
+        fputc('\n', stderr);
+    funlockfile(stderr);
 }

@@ -1,9 +1,11 @@
 /* Leveled logging to stderr.
  *
- * The level is process-wide (one atomic int, the only global in util/): set it
- * with wl_log_set_level() or the WATTLENS_LOG environment variable
- * (error|warn|info|debug|trace). Thread-safe: each message is one fprintf.
- * Never call from the engine's forward pass (hot path).
+ * The level is process-wide (an atomic int): set it with wl_log_set_level()
+ * or the WATTLENS_LOG environment variable (error|warn|info|debug|trace).
+ * So is whether a progress line is open on stderr (an atomic bool; see
+ * wl_log_progress): stderr is one per process. These two are the only
+ * globals in util/. Thread-safe: each message is written with stderr
+ * locked (flockfile). Never call from the engine's forward pass (hot path).
  */
 #ifndef WL_UTIL_LOG_H
 #define WL_UTIL_LOG_H
@@ -28,6 +30,22 @@ int wl_log_parse_level(const char *s, enum wl_log_level *out);
  * it must not drive the terminal. */
 void wl_log(enum wl_log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Progress lines. A progress display rewrites one line of stderr in place
+ * ('\r', then its text, no newline) while work goes on; anything else
+ * written to stderr meanwhile would land in the middle of that line.
+ * wl_log_progress writes the line (the formatted text after a '\r', as it
+ * is: numbers and fixed words, not escaped) and marks it open. wl_log ends
+ * an open line with '\n' before its message, so the message starts a line
+ * of its own and the display's next update starts the next one; any other
+ * writer to stderr calls wl_log_progress_end first (the CLI's messages do).
+ * The caller decides whether to show progress at all (stderr a terminal).
+ * Thread-safe: each call writes with stderr locked. */
+void wl_log_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Ends an open progress line with '\n': the display is done, or something
+ * else is about to be written to stderr. Nothing when no line is open. */
+void wl_log_progress_end(void);
 
 #define wl_log_error(mod, ...) wl_log(WL_LOG_ERROR, mod, __VA_ARGS__)
 #define wl_log_warn(mod, ...) wl_log(WL_LOG_WARN, mod, __VA_ARGS__)
