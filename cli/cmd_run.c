@@ -715,9 +715,10 @@ static int run(int argc, char **argv)
         wl_cli_fail(CMD, "generation failed: %s (the run is stored as failed: %s)", err.text, id);
     if (frc != 0)
         wl_cli_fail(CMD, "storing the run: %s", wl_store_last_error(st));
-    if (fin.status == WL_RUN_CANCELLED)
-        wl_cli_note(CMD, "cancelled; the run is stored as cancelled with %lld generated token%s",
-                    (long long)n_generated, n_generated == 1 ? "" : "s");
+    if (fin.status == WL_RUN_CANCELLED && frc == 0)
+        wl_cli_note(CMD,
+                    "cancelled; the run is stored as cancelled with %lld generated token%s: %s",
+                    (long long)n_generated, n_generated == 1 ? "" : "s", id);
 
     /* the summary, from the store alone */
     struct wl_store_aggregates a;

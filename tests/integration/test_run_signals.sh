@@ -21,6 +21,10 @@ wait $pid; rc=$?
 [ $rc = 143 ] && ok "SIGTERM: exit 143" || { bad "SIGTERM exit $rc"; cat "$tmp/term.err"; }
 st=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["status"])')
 [ "$st" = cancelled ] && ok "SIGTERM: stored as cancelled" || bad "SIGTERM: status $st"
+# the note names the stored run, so a report cut short by a second signal still leaves its id
+tid=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])')
+grep -q "stored as cancelled with [0-9]* generated tokens\{0,1\}: $tid\$" "$tmp/term.err" \
+  && ok "SIGTERM: the note names the run id" || { bad "SIGTERM: no run id in the note"; cat "$tmp/term.err"; }
 
 # --- SIGINT during the baseline and the settle: they end at once ---------------------------
 for phase in "--baseline 60 --settle 0" "--baseline 0 --settle 60"; do
