@@ -29,7 +29,10 @@ enum wl_method {
     WL_METHOD_SAMPLED,         /* sampled power integrated over time (trapezoid) */
     WL_METHOD_VENDOR_ESTIMATE, /* vendor's own estimate (e.g. powermetrics, NVML average) */
     WL_METHOD_MODEL_ESTIMATE,  /* wattlens's CPU-time model: not a measurement */
-    WL_METHOD_ATTRIBUTED,      /* share of a measured figure attributed by time */
+    /* a share of another figure (by time, or equal shares): says how the row
+     * was derived, not whether that figure was measured; outputs name the
+     * figure's own method next to it (energy_base_method) */
+    WL_METHOD_ATTRIBUTED,
     WL_METHOD_COUNT
 };
 

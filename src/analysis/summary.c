@@ -136,6 +136,10 @@ static void wl__phases(const struct wl_store_aggregates *a, struct wl_summary *s
     /* the known sections' sum over a total that includes the unknown ones'
      * energy would read as sections missing from the phases: n/a */
     s->covered_energy_pct = n_no_energy > 0 ? NA : wl__pct(sum_e, s->energy_j);
+    /* as the export's WL__BASE_METHOD */
+    s->base_method = s->energy_method;
+    s->has_base_method =
+        s->has_energy_method || wl_store_weakest_method(a->section_methods, &s->base_method);
 }
 
 /* Whether the run saved token rows; without them and without a stored
@@ -1012,7 +1016,17 @@ static json_t *wl__count(int64_t n)
     return n >= 0 ? json_integer(n) : json_null();
 }
 
-static json_t *wl__component_json(const struct wl_summary_component *c)
+/* energy_method "attributed" and energy_base_method: the method of the
+ * figure it is a share of (summary.h), null when unknown. */
+static void wl__attributed_json(json_t *o, const struct wl_summary *s)
+{
+    json_object_set_new(o, "energy_method", json_string(wl_method_key(WL_METHOD_ATTRIBUTED)));
+    json_object_set_new(o, "energy_base_method",
+                        s->has_base_method ? json_string(wl_method_key(s->base_method))
+                                           : json_null());
+}
+
+static json_t *wl__component_json(const struct wl_summary_component *c, const struct wl_summary *s)
 {
     json_t *o = json_object();
     if (c->layer >= 0)
@@ -1026,7 +1040,7 @@ static json_t *wl__component_json(const struct wl_summary_component *c)
     json_object_set_new(o, "avg_energy_j", wl_json_real_or_null(c->avg_energy_j));
     json_object_set_new(o, "dur_pct", wl_json_real_or_null(c->dur_pct));
     json_object_set_new(o, "energy_pct", wl_json_real_or_null(c->energy_pct));
-    json_object_set_new(o, "energy_method", json_string("attributed"));
+    wl__attributed_json(o, s);
     /* count and avg_* are per stored row (forward pass and layer); these
      * per decode step and per input token (summary.h) */
     json_object_set_new(o, "decode_count", json_integer(c->decode_n));
@@ -1209,15 +1223,15 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(j, "layers", ly);
     json_t *co = json_array();
     for (size_t i = 0; i < s->n_components; i++)
-        json_array_append_new(co, wl__component_json(&s->components[i]));
+        json_array_append_new(co, wl__component_json(&s->components[i], s));
     json_object_set_new(j, "components", co);
     json_t *hot = json_array();
     for (size_t i = 0; i < s->n_hottest; i++)
-        json_array_append_new(hot, wl__component_json(&s->hottest[i]));
+        json_array_append_new(hot, wl__component_json(&s->hottest[i], s));
     json_object_set_new(j, "hottest_components", hot);
     json_t *slow = json_array();
     for (size_t i = 0; i < s->n_slowest; i++)
-        json_array_append_new(slow, wl__component_json(&s->slowest[i]));
+        json_array_append_new(slow, wl__component_json(&s->slowest[i], s));
     json_object_set_new(j, "slowest_components", slow);
     json_t *toks = json_array();
     for (size_t i = 0; i < a->n_output_tokens; i++) {
@@ -1292,7 +1306,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         json_object_set_new(o, "prefill_energy_j", wl_json_real_or_null(q->prefill_energy_j));
         json_object_set_new(o, "decode_energy_j", wl_json_real_or_null(q->decode_energy_j));
         json_object_set_new(o, "decode_j_per_token", wl_json_real_or_null(q->decode_j_per_token));
-        json_object_set_new(o, "energy_method", json_string("attributed"));
+        wl__attributed_json(o, s);
         json_array_append_new(sq, o);
     }
     json_object_set_new(bj, "sequences", sq);

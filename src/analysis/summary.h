@@ -281,6 +281,14 @@ struct wl_summary {
      * (counter < sampled < vendor estimate < model estimate) */
     enum wl_method energy_method;
     bool has_energy_method;
+    /* what the attributed figures (input tokens, layers, components, ops, a
+     * batch's sequences) are shares of, that figure's method: energy_method,
+     * else (the run's energy is unknown) the weakest method behind its
+     * sections, as the export's rows say it (JSON energy_base_method next
+     * to energy_method "attributed"): a time share of the CPU-time model's
+     * estimate is an estimate too */
+    enum wl_method base_method;
+    bool has_base_method;
     /* a finished run that recorded nothing (stopped during its set-up or
      * idle baseline: no section outside the baseline, no token): the zeros
      * its writer stored are no figures, so energy, duration and the

@@ -362,6 +362,23 @@ static int wl__run_pk(struct wl__db *d, const char *uuid, int64_t *pk, struct wl
     return rc;
 }
 
+/* The method of the figure an attributed row's energy is a share of (an
+ * input token's of its prompt batch, a layer's, component's or op's of its
+ * forward pass): the export's energy_base_method, so that a share of the
+ * CPU-time model's estimate does not pass for a share of a measurement.
+ * It is run ?1's headline method, else (a run that never finished, or
+ * another writer, stored none) the weakest method behind its sections, as
+ * wl_store_weakest_method orders them; the summary's base_method is the
+ * same (summary.h). One uncorrelated subquery: SQLite evaluates it once per
+ * statement, not per row. */
+#define WL__METHOD_KEYS "('counter', 'sampled', 'vendor_estimate', 'model_estimate', 'attributed')"
+#define WL__BASE_METHOD                                                                            \
+    "coalesce((SELECT r.energy_method FROM runs r WHERE r.id = ?1 AND r.energy_method "            \
+    "IN " WL__METHOD_KEYS                                                                          \
+    "), (SELECT s.method FROM sections s WHERE s.run_id = ?1 AND s.method IN " WL__METHOD_KEYS     \
+    " ORDER BY CASE s.method WHEN 'model_estimate' THEN 0 WHEN "                                   \
+    "'vendor_estimate' THEN 1 WHEN 'sampled' THEN 2 WHEN 'counter' THEN 3 ELSE 4 END LIMIT 1))"
+
 /* The SELECT of table t's rows (?1 run, ?2..?3 token range) into sql. 0,
  * or WL_EINVAL for an unknown table. */
 static int wl__foreach_sql(enum wl_store_table t, char *sql, size_t size)
@@ -414,28 +431,31 @@ static int wl__foreach_sql(enum wl_store_table t, char *sql, size_t size)
     case WL_TABLE_TOKENS:
         snprintf(sql, size,
                  "SELECT idx AS token_index, text, is_input, start_ms, end_ms, dur_ms, energy_j, "
-                 "method AS energy_method, avg_power_w, power_w, edp_js, "
+                 "method AS energy_method, CASE WHEN method = 'attributed' THEN " WL__BASE_METHOD
+                 " END AS energy_base_method, avg_power_w, power_w, edp_js, "
                  "n_seq FROM tokens "
                  "WHERE run_id = ?1 AND idx BETWEEN ?2 AND ?3 ORDER BY idx");
         break;
     case WL_TABLE_LAYERS:
         snprintf(sql, size,
                  "SELECT token_idx AS token_index, layer, dur_ms, energy_j, "
-                 "'attributed' AS energy_method FROM layer_metrics "
+                 "'attributed' AS energy_method, " WL__BASE_METHOD " AS energy_base_method "
+                 "FROM layer_metrics "
                  "WHERE run_id = ?1 AND token_idx BETWEEN ?2 AND ?3 ORDER BY token_idx, layer");
         break;
     case WL_TABLE_COMPONENTS:
         snprintf(sql, size,
                  "SELECT token_idx AS token_index, layer, component, name, dur_ms, energy_j, "
-                 "'attributed' AS energy_method, act_mean_abs, act_std, act_max_abs, "
-                 "act_sparsity FROM component_metrics "
+                 "'attributed' AS energy_method, " WL__BASE_METHOD " AS energy_base_method, "
+                 "act_mean_abs, act_std, act_max_abs, act_sparsity FROM component_metrics "
                  "WHERE run_id = ?1 AND token_idx BETWEEN ?2 AND ?3 "
                  "ORDER BY token_idx, layer, component");
         break;
     case WL_TABLE_OPS:
         snprintf(sql, size,
                  "SELECT token_idx AS token_index, layer, component, op, name, dur_ms, energy_j, "
-                 "'attributed' AS energy_method, entropy, max_weight, sparsity, kill_ratio, "
+                 "'attributed' AS energy_method, " WL__BASE_METHOD " AS energy_base_method, "
+                 "entropy, max_weight, sparsity, kill_ratio, "
                  "var_ratio, head_entropy, head_max_weight, head_sparsity FROM op_metrics "
                  "WHERE run_id = ?1 AND token_idx BETWEEN ?2 AND ?3 "
                  "ORDER BY token_idx, layer, component, op");

@@ -79,6 +79,8 @@ comps = {c["name"]: c for c in L[0]["components"]}
 for n in ("attn_norm", "q", "k", "v", "rope", "attention", "o", "ffn_norm", "gate", "up", "activation", "down"):
     assert n in comps, n
     assert comps[n]["energy_method"] == "attributed"
+    # a share of the run's figure, whose method it names (the model's, without a sensor)
+    assert comps[n]["energy_base_method"] == run["energy_method"], comps[n]
 assert comps["q"]["act_std"] is not None, "activation statistics"
 ops = {o["name"]: o for o in comps["attention"]["ops"]}
 for n in ("qk", "scale_mask", "softmax", "av"):

@@ -3,8 +3,9 @@
  * live bytes are counted, not timed), both formats read one snapshot of a
  * run being recorded (a second connection commits rows while the export
  * writes: a deterministic interleaving through the output stream), a run
- * that recorded nothing has no zero figures, the CSV's unknown values and
- * escaped text, and the JSON's controls escaped for a terminal.
+ * that recorded nothing has no zero figures, attributed rows name the
+ * method of what they are a share of, the CSV's unknown values and escaped
+ * text, and the JSON's controls escaped for a terminal.
  */
 #define _GNU_SOURCE /* fopencookie */
 #include "store_fixture.h"
@@ -458,7 +459,155 @@ static void test_the_csv_export_computes_no_summary(void **state)
     free(csv);
 }
 
-/* ---- 5: the CSV's unknown values and its text on a terminal ------------------ */
+/* ---- 5: attributed rows say what they are a share of ------------------------ *
+ * An input token holds a share of its prompt batch's energy, a layer,
+ * component or op row a time share of its forward pass's, a batch's
+ * sequence a share of its rounds': energy_method "attributed" says how the
+ * row was derived, energy_base_method what the figure it shares is. Old:
+ * "attributed" alone, defined as a share of a measured figure, also when
+ * the figure was the CPU-time model's estimate (every run on a machine
+ * without a sensor). A run that never finished has no headline method:
+ * the base is then the weakest method behind its sections. */
+
+/* A model-only run of 2 sequences: a prompt batch of 2 input tokens
+ * (attributed), 2 output rounds (model_estimate), a forward pass's layer,
+ * component and op rows under input token 1; finished unless !finish. */
+static void write_model_only_run(wl_store *s, bool finish, char *id)
+{
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "m", .n_seq = 2};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_section sec = {.phase = "prefill",
+                                   .name = "layers",
+                                   .token_index = -1,
+                                   .start_ms = 0,
+                                   .end_ms = 20,
+                                   .energy_j = 1,
+                                   .method = WL_METHOD_MODEL_ESTIMATE};
+    assert_int_equal(wl_store_add_section(r, &sec), 0);
+    wl_test_store_add_tokens(r, 0, 2, 2, 0.5, WL_METHOD_ATTRIBUTED);
+    wl_test_store_add_tokens(r, 2, 2, 0, 0.25, WL_METHOD_MODEL_ESTIMATE);
+    struct wl_store_layer_metric lm = {1, 0, 5, 0.25};
+    assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+    struct wl_store_component_metric cm = {.token_index = 1,
+                                           .layer = 0,
+                                           .component = 0,
+                                           .name = "attn",
+                                           .dur_ms = 5,
+                                           .energy_j = 0.25,
+                                           .act_mean_abs = WL_STORE_UNSET,
+                                           .act_std = WL_STORE_UNSET,
+                                           .act_max_abs = WL_STORE_UNSET,
+                                           .act_sparsity = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+    struct wl_store_op_metric om = {.token_index = 1,
+                                    .layer = 0,
+                                    .component = 0,
+                                    .op = 0,
+                                    .name = "qk",
+                                    .dur_ms = 5,
+                                    .energy_j = 0.25,
+                                    .entropy = WL_STORE_UNSET,
+                                    .max_weight = WL_STORE_UNSET,
+                                    .sparsity = WL_STORE_UNSET,
+                                    .kill_ratio = WL_STORE_UNSET,
+                                    .var_ratio = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_op_metric(r, &om), 0);
+    assert_int_equal(wl_store_run_set_extra(r, "sequences",
+                                            "[{\"seq\":0,\"prompt_tokens\":1,\"output_tokens\":2,"
+                                            "\"prefill_energy_j\":0.5,\"decode_energy_j\":0.25},"
+                                            "{\"seq\":1,\"prompt_tokens\":1,\"output_tokens\":2,"
+                                            "\"prefill_energy_j\":0.5,\"decode_energy_j\":0.25}]"),
+                     0);
+    if (finish) {
+        struct wl_run_totals tot =
+            wl_test_totals(WL_RUN_COMPLETE, 40, 1.5, WL_METHOD_MODEL_ESTIMATE);
+        tot.input_tokens = 2;
+        tot.output_tokens = 4;
+        assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    } else {
+        assert_int_equal(wl_store_flush(r), 0);
+        wl_store_run_abandon(r); /* as a writer that died: status running, no totals */
+    }
+}
+
+/* The CSV cell of column `col` in the first data row of table `name`. */
+static const char *csv_cell(const char *csv, const char *name, const char *col, char *buf,
+                            size_t size)
+{
+    char head[64];
+    snprintf(head, sizeof head, "# %s\n", name);
+    const char *p = strstr(csv, head);
+    assert_non_null(p);
+    p += strlen(head);
+    const char *row = strchr(p, '\n') + 1;
+    size_t k = 0; /* col's position in the header line (no quoted names there) */
+    for (const char *h = p;
+         strncmp(h, col, strlen(col)) != 0 || (h[strlen(col)] != ',' && h[strlen(col)] != '\n');) {
+        h = strpbrk(h, ",\n");
+        if (!h || *h == '\n')
+            fail_msg("no column %s in %s", col, name);
+        h++;
+        k++;
+    }
+    for (; k > 0; k--)
+        row = strchr(row, ',') + 1;
+    snprintf(buf, size, "%.*s", (int)strcspn(row, ",\n"), row);
+    return buf;
+}
+
+static void check_base_method(wl_store *s, const char *id)
+{
+    json_t *doc = export_json(s, id);
+    json_t *run = json_object_get(doc, "run");
+    json_t *toks = json_object_get(run, "tokens");
+    json_t *in1 = json_array_get(toks, 1), *out = json_array_get(toks, 2);
+    json_t *layer = first_of(in1, "layers");
+    json_t *comp = first_of(layer, "components");
+    json_t *op = first_of(comp, "ops");
+    json_t *summary = json_object_get(run, "summary");
+    json_t *rows[] = {in1,
+                      layer,
+                      comp,
+                      op,
+                      first_of(summary, "components"),
+                      first_of(summary, "hottest_components"),
+                      first_of(json_object_get(summary, "batch"), "sequences")};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        assert_non_null(rows[i]);
+        assert_string_equal(json_string_value(json_object_get(rows[i], "energy_method")),
+                            "attributed");
+        const char *base = json_string_value(json_object_get(rows[i], "energy_base_method"));
+        if (!base || strcmp(base, "model_estimate") != 0)
+            fail_msg("row %zu: energy_base_method %s", i, base ? base : "missing or null");
+    }
+    /* a row that is no share has none */
+    assert_string_equal(json_string_value(json_object_get(out, "energy_method")), "model_estimate");
+    assert_true(json_is_null(json_object_get(out, "energy_base_method")));
+    json_decref(doc);
+
+    char *csv = export_text(s, id, true, 0), b[64];
+    for (const char *const *t = (const char *const[]){"tokens", "layer_metrics",
+                                                      "component_metrics", "op_metrics", NULL};
+         *t; t++) {
+        assert_string_equal(csv_cell(csv, *t, "energy_method", b, sizeof b), "attributed");
+        assert_string_equal(csv_cell(csv, *t, "energy_base_method", b, sizeof b), "model_estimate");
+    }
+    free(csv);
+}
+
+static void test_attributed_rows_say_what_they_are_a_share_of(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char done[37], open[37];
+    write_model_only_run(f->s, true, done);
+    check_base_method(f->s, done);
+    /* no headline method yet: the sections' */
+    write_model_only_run(f->s, false, open);
+    check_base_method(f->s, open);
+}
+
+/* ---- 6: the CSV's unknown values and its text on a terminal ------------------ */
 
 static void test_csv_unknown_values_are_empty_cells(void **state)
 {
@@ -638,6 +787,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_run_that_recorded_nothing_has_no_zero_figures,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_the_csv_export_computes_no_summary,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_attributed_rows_say_what_they_are_a_share_of,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_csv_unknown_values_are_empty_cells,
                                         wl_test_store_setup, wl_test_store_teardown),
