@@ -467,13 +467,22 @@ static void print_component_row(const struct wl_summary_component *c, bool with_
            wl_cli_fmt(c->energy_pct, 1, "", b[6], sizeof b[6]));
 }
 
-/* What the per-step and per-input-token averages are over. */
+/* What the per-step and per-input-token averages are over. ENERGY/STEP
+ * divides by the decode steps whose rows have energy (summary.h), fewer
+ * when a failed sensor read left some without: both counts are said, the
+ * fewest and most over the layers when they differ. A forward pass's
+ * component rows take the same power as its layer rows (profile.md), so
+ * they lack energy in the same steps. */
 static void print_average_counts(const struct wl_summary *s)
 {
-    int64_t steps = 0, passes = 0;
+    int64_t steps = 0, passes = 0, e_lo = -1, e_hi = -1;
     for (size_t i = 0; i < s->n_layers; i++) {
-        steps = s->layers[i].decode_steps > steps ? s->layers[i].decode_steps : steps;
-        passes = s->layers[i].prefill_passes > passes ? s->layers[i].prefill_passes : passes;
+        const struct wl_summary_layer *l = &s->layers[i];
+        const int64_t with_e = l->decode_steps - (l->n_no_energy - l->prefill_n_no_energy);
+        steps = l->decode_steps > steps ? l->decode_steps : steps;
+        passes = l->prefill_passes > passes ? l->prefill_passes : passes;
+        e_lo = e_lo < 0 || with_e < e_lo ? with_e : e_lo;
+        e_hi = with_e > e_hi ? with_e : e_hi;
     }
     const long long n_in = s->eff.input_tokens > 0 ? (long long)s->eff.input_tokens : 0;
     printf(
@@ -482,6 +491,12 @@ static void print_average_counts(const struct wl_summary *s)
         "and decode\n",
         (long long)steps, steps == 1 ? "" : "s", (long long)passes, passes == 1 ? "" : "es", n_in,
         n_in == 1 ? "" : "s");
+    if (e_lo >= 0 && e_lo < steps) {
+        printf("  (ENERGY/STEP: over the %lld", (long long)e_lo);
+        if (e_hi != e_lo)
+            printf(" to %lld (by layer)", (long long)e_hi);
+        printf(" of them whose rows have energy)\n");
+    }
     if (s->batch.n_seq > 1)
         printf("  (a step of a batched run decodes one token of each running sequence)\n");
 }

@@ -72,6 +72,9 @@ lay = c.execute("select avg(l.energy_j), count(*) - count(l.energy_j) from layer
                 "on t.run_id = l.run_id and t.idx = l.token_idx where t.is_input = 0 and l.layer = 0").fetchone()
 l0 = s["layers"][0]
 assert lay[1] == 1 and l0["rows_without_energy"] == 1 and close(l0["decode_avg_energy_j"], lay[0]), (l0, lay)
+# the footer under ENERGY/STEP says what it divides by: 6 of the 7 decode steps (once: "the 7")
+assert "\n  /STEP: average over the 7 decode steps; " in t, t
+assert "\n  (ENERGY/STEP: over the 6 of them whose rows have energy)\n" in t, t
 assert re.search(r"\n  EDP decode +n/a\n", t)
 n_lay = c.execute("select count(*) - count(energy_j) from layer_metrics").fetchone()[0]
 assert n_lay > 1
@@ -91,7 +94,7 @@ sql "$tmp/fs.db" \
   "update runs set extra = json_set(coalesce(extra, '{}'), '$.energy_unknown', json('{\"start\":[],\"end\":[],\"sections\":1,\"token_rows\":1}')) where id = ?1"
 "$W" show "$id" --db "$tmp/fs.db" >"$tmp/fs.txt" 2>"$tmp/err" || bad "show fs.db: $(cat "$tmp/err")"
 grep -qF "  NOTE: 1 section and 1 token row have no energy (a sensor read failed at their start or end): the phase energies add up the others only (they are low), every average, power and ratio uses only rows with energy, and a figure that needs them all (the EDP of their phase) is n/a." "$tmp/fs.txt" \
-  && ! grep -q "layer row" "$tmp/fs.txt" \
+  && ! grep -q "layer row" "$tmp/fs.txt" && ! grep -q "ENERGY/STEP: over" "$tmp/fs.txt" \
   && ok "a mark that failed after the forward pass: the note does not say its layer rows lack energy" \
   || bad "layer rows known: $(grep NOTE "$tmp/fs.txt")"
 
