@@ -271,6 +271,21 @@ static void print_phases(const struct wl_summary *s)
     if (!isnan(s->covered_energy_pct))
         printf("  (the phases' sections account for %s %% of the run's energy)\n",
                wl_cli_fmt(s->covered_energy_pct, 1, "", b[5], sizeof b[5]));
+    /* sections without energy: the shares are of the run's energy (summary.h) */
+    const long long n_no = (long long)s->sections_no_energy;
+    if (n_no > 0 && !isnan(s->energy_j)) {
+        double sum = 0;
+        for (size_t i = 0; i < s->n_phases; i++)
+            sum += isnan(s->phases[i].energy_pct) ? 0 : s->phases[i].energy_pct;
+        printf("  (ENERGY %%: of the run's energy, as %lld section%s no energy:\n"
+               "  the shares add up to %s %%, and %s the rest)\n",
+               n_no, n_no == 1 ? " has" : "s have", wl_cli_fmt(sum, 1, "", b[5], sizeof b[5]),
+               n_no == 1 ? "that section holds" : "those sections hold");
+    } else if (n_no > 0) {
+        printf("  (ENERGY %%: n/a, as %lld section%s no energy and the run's energy is "
+               "unknown)\n",
+               n_no, n_no == 1 ? " has" : "s have");
+    }
 }
 
 /* How a figure of the efficiency table is written: energies and durations

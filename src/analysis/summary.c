@@ -113,7 +113,9 @@ static void wl__phases(const struct wl_store_aggregates *a, struct wl_summary *s
         /* the known energy over the time of the sections it was read in */
         q->avg_power_w = wl__div(p->energy_j, (p->dur_ms - p->no_energy_dur_ms) / 1000.0);
         q->dur_pct = wl__pct(p->dur_ms, sum_d);
-        q->energy_pct = wl__pct(p->energy_j, sum_e);
+        /* a share of the known sections' sum would inflate every complete
+         * phase's share: of the run's energy then, unknown without it */
+        q->energy_pct = wl__pct(p->energy_j, n_no_energy > 0 ? s->energy_j : sum_e);
         q->domain_mask = p->domain_mask;
         for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
             q->domain_energy_j[d] = (p->domain_mask >> d) & 1u ? p->domain_energy_j[d] : NA;

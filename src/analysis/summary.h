@@ -24,7 +24,11 @@ struct wl_summary_phase {
     int64_t n_sections;
     int64_t n_no_energy; /* sections without energy */
     double dur_ms, energy_j, avg_power_w;
-    double dur_pct, energy_pct; /* of the sum over phases: they add up to 100 */
+    /* of the sum over phases: they add up to 100. energy_pct, when a
+     * section of the run has no energy: of the run's energy (wl_summary),
+     * NaN when that is unknown; they add up to less, the sections without
+     * energy holding the rest (sections tile the run) */
+    double dur_pct, energy_pct;
     uint32_t domain_mask;
     double domain_energy_j[WL_DOMAIN_COUNT];
     double domain_pct[WL_DOMAIN_COUNT]; /* of the phase's energy */

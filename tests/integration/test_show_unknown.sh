@@ -72,6 +72,15 @@ lay = c.execute("select avg(l.energy_j), count(*) - count(l.energy_j) from layer
                 "on t.run_id = l.run_id and t.idx = l.token_idx where t.is_input = 0 and l.layer = 0").fetchone()
 l0 = s["layers"][0]
 assert lay[1] == 1 and l0["rows_without_energy"] == 1 and close(l0["decode_avg_energy_j"], lay[0]), (l0, lay)
+# a phase's ENERGY % is of the run's energy: of the known sections' sum it inflated the
+# complete phases' shares and added up to 100 as if nothing were missing
+tot = s["totals"]["energy_j"]
+for p in s["phases"]:
+    assert close(p["energy_pct"], 100 * p["energy_j"] / tot), (p, tot)
+shown = sum(p["energy_pct"] for p in s["phases"])
+assert shown < 99.9, shown
+assert ("\n  (ENERGY %%: of the run's energy, as 2 sections have no energy:\n"
+        "  the shares add up to %.1f %%, and those sections hold the rest)\n" % shown) in t, t
 # the footer under ENERGY/STEP says what it divides by: 6 of the 7 decode steps (once: "the 7")
 assert "\n  /STEP: average over the 7 decode steps; " in t, t
 assert "\n  (ENERGY/STEP: over the 6 of them whose rows have energy)\n" in t, t
@@ -115,6 +124,9 @@ assert ("\n  energy     n/a  (run total missing, and 2 of its sections were save
         "the sum of its phases is unknown)\n") in t, t[:600]
 assert "\n  NOTE: 2 sections, 1 token row and " in t and " layer rows have no energy (a sensor read failed" in t
 assert re.search(r"\n  J/token \(output\) +n/a\n", t) and re.search(r"\n  cost +n/a ", t)
+# no run energy to take the phases' shares of
+assert all(p["energy_pct"] is None for p in s["phases"]), s["phases"]
+assert "\n  (ENERGY %: n/a, as 2 sections have no energy and the run's energy is unknown)\n" in t, t
 tot = s["totals"]
 assert tot["energy_j"] is None and tot["partial"] and not tot["energy_from_phases"], tot
 u = tot["energy_unknown"]

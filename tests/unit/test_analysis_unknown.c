@@ -201,6 +201,11 @@ static void test_averages_leave_out_rows_without_energy(void **state)
     assert_float_equal(dec->domain_pct[WL_DOMAIN_PACKAGE], 80, EPS);
     assert_float_equal(dec->domain_pct[WL_DOMAIN_DRAM], 20, EPS);
     assert_float_equal(phase_named(&s, "prefill")->avg_power_w, 10, EPS); /* all known */
+    /* energy shares are of the run's 7.01 J, the missing 2 J left out of
+     * them (of the known 5.01 J they read 20.0 % and 80.0 %, adding up to
+     * 100 as if nothing were missing, the complete prefill's inflated) */
+    assert_float_equal(phase_named(&s, "prefill")->energy_pct, 100 * 1 / 7.01, EPS);
+    assert_float_equal(dec->energy_pct, 100 * 4.01 / 7.01, EPS);
 
     const struct wl_summary_efficiency *e = &s.eff;
     assert_float_equal(e->j_per_token, 7.01 / 4, EPS); /* the headline's, as before */
@@ -368,6 +373,10 @@ static void test_an_unfinished_run_with_sections_without_energy_has_no_total(voi
     assert_true(isnan(s.eff.tokens_per_j));
     assert_true(isnan(s.cost.cost));
     assert_true(isnan(s.cost.cost_per_1k_tokens));
+    /* without the run's energy, a phase's share of it is unknown too */
+    for (size_t i = 0; i < s.n_phases; i++)
+        assert_true(isnan(s.phases[i].energy_pct));
+    assert_false(isnan(s.phases[0].dur_pct));
     assert_true(s.energy_unknown.known);
     assert_true(s.energy_unknown.from_rows);
     assert_int_equal(s.energy_unknown.n_sections, 1);
