@@ -93,13 +93,19 @@ static void print_energy_unknown_note(const struct wl_summary *s)
                               noun[i], count[i] == 1 ? "" : "s");
         done++;
     }
+    /* a batch's sequence sums its share of every round and prompt batch */
+    bool seq_na = false;
+    for (size_t i = 0; i < s->batch.n_seqs; i++)
+        seq_na |=
+            isnan(s->batch.seqs[i].prefill_energy_j) || isnan(s->batch.seqs[i].decode_energy_j);
     printf("  NOTE: %s %s no energy (a sensor read failed at their start or end): the phase%s "
            "energies add up the others only (they are low), every average, power and ratio "
            "uses only rows with energy, and a figure that needs them all (the EDP of their "
-           "phase%s) is n/a.\n",
+           "phase%s%s) is n/a.\n",
            what, u->n_sections + u->n_token_rows + n_layer_rows == 1 ? "has" : "have",
            n_layer_rows ? " and layer" : "",
-           n_layer_rows ? ", a layer's energy per input token" : "");
+           n_layer_rows ? ", a layer's energy per input token" : "",
+           seq_na ? ", a sequence's prefill or decode energy" : "");
 }
 
 /* When the headline energy is a model estimate (its weakest method), which
@@ -673,6 +679,18 @@ static void print_sequences(const struct wl_summary *s)
                wl_cli_fmt_energy(q->decode_energy_j, x[1], sizeof x[1]),
                wl_cli_fmt_energy(q->decode_j_per_token, x[2], sizeof x[2]));
     }
+    /* a sum needs every part; the average uses the rounds with energy (summary.h) */
+    bool pre_na = false, dec_na = false, rounds_na = false;
+    for (size_t i = 0; i < b->n_seqs; i++) {
+        pre_na |= isnan(b->seqs[i].prefill_energy_j);
+        dec_na |= isnan(b->seqs[i].decode_energy_j);
+        rounds_na |= b->seqs[i].decode_rounds_no_energy > 0;
+    }
+    if (pre_na && s->energy_unknown.known)
+        printf("  (PREFILL n/a: a prompt batch that held its prompt has no energy)\n");
+    if (dec_na && rounds_na)
+        printf("  (DECODE n/a: a round the sequence ran in has no energy; its DECODE J/TOKEN is "
+               "over its decode rounds with energy)\n");
 }
 
 /* The output rows' energies (tokens; decode rounds of a batch) as a chart,

@@ -742,6 +742,51 @@ static void wl__cost(const struct wl_store_aggregates *a, struct wl_summary *s)
     c->co2_g_per_1k_tokens = wl__div(kwh * c->co2_g_per_kwh * 1000.0, n_out);
 }
 
+/* Whether the output rows are the rounds of the sequences b holds, by the
+ * recorder's rule (wl_recorder_sequence_energy): one row per round, round
+ * r holding a token of each sequence with more than r output tokens. */
+static bool wl__rounds_match(const struct wl_store_aggregates *a, const struct wl_summary_batch *b)
+{
+    int64_t max_out = 0;
+    for (size_t i = 0; i < b->n_seqs; i++) {
+        if (b->seqs[i].output_tokens < 0)
+            return false;
+        max_out = b->seqs[i].output_tokens > max_out ? b->seqs[i].output_tokens : max_out;
+    }
+    if (b->n_seqs == 0 || max_out != (int64_t)a->n_output_tokens)
+        return false;
+    for (size_t r = 0; r < a->n_output_tokens; r++) {
+        int64_t members = 0;
+        for (size_t i = 0; i < b->n_seqs; i++)
+            members += b->seqs[i].output_tokens > (int64_t)r;
+        const int32_t n = a->output_tokens[r].n_seq;
+        if (members != (n > 0 ? n : 1))
+            return false;
+    }
+    return true;
+}
+
+/* q's rounds without energy and, when its decode energy is unknown, its
+ * decode J per token from its shares of its rounds with energy
+ * (wl_summary_sequence). */
+static void wl__sequence_rounds(const struct wl_store_aggregates *a, struct wl_summary_sequence *q)
+{
+    double known_j = 0;
+    int64_t n_known = 0;
+    q->decode_rounds_no_energy = 0;
+    for (int64_t r = 0; r < q->output_tokens; r++) {
+        const struct wl_agg_token *t = &a->output_tokens[r];
+        if (!isfinite(t->energy_j)) {
+            q->decode_rounds_no_energy++;
+        } else if (r > 0) { /* round 0 is sampled from the prefill's logits */
+            known_j += t->energy_j / (t->n_seq > 0 ? t->n_seq : 1);
+            n_known++;
+        }
+    }
+    if (isnan(q->decode_energy_j))
+        q->decode_j_per_token = n_known > 0 ? known_j / (double)n_known : NA;
+}
+
 /* runs.extra "sequences": [{"seq", "prompt_tokens", "output_tokens", "stop",
  * "prefill_energy_j", "decode_energy_j"}, ...]; entries that are not objects
  * are skipped, missing numbers are NaN. */
@@ -785,8 +830,13 @@ static int wl__batch(const struct wl_store_aggregates *a, struct wl_summary *s)
             q->output_tokens > 1 && !isnan(round0_share_j)
                 ? wl__div(q->decode_energy_j - round0_share_j, (double)(q->output_tokens - 1))
                 : NA;
+        q->decode_rounds_no_energy = -1;
     }
     json_decref(x);
+    if (wl__rounds_match(a, b)) {
+        for (size_t i = 0; i < b->n_seqs; i++)
+            wl__sequence_rounds(a, &b->seqs[i]);
+    }
     return 0;
 }
 
@@ -1308,6 +1358,8 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         json_object_set_new(o, "prefill_energy_j", wl_json_real_or_null(q->prefill_energy_j));
         json_object_set_new(o, "decode_energy_j", wl_json_real_or_null(q->decode_energy_j));
         json_object_set_new(o, "decode_j_per_token", wl_json_real_or_null(q->decode_j_per_token));
+        json_object_set_new(o, "decode_rounds_without_energy",
+                            wl__count(q->decode_rounds_no_energy));
         wl__attributed_json(o, s);
         json_array_append_new(sq, o);
     }

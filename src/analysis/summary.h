@@ -157,7 +157,16 @@ struct wl_summary_cost {
 /* One sequence of a batched run (runs.extra "sequences", written by `run
  * --batch`). Energies are attributed, not measured: each prompt token holds
  * an equal share of its prompt batch, each decode round's energy is split
- * equally among the sequences that ran in it. */
+ * equally among the sequences that ran in it.
+ *
+ * A sum needs every part: a round without energy (a failed sensor read)
+ * leaves decode_energy_j unknown (the recorder stores null) for each
+ * sequence that ran in it, a prompt batch without energy prefill_energy_j.
+ * decode_j_per_token, an average, then comes from the output rows: the
+ * sequence ran in rounds 0 .. output_tokens - 1 (the recorder's rule), so
+ * it is the mean of its shares (a round's energy / its n_seq) of its
+ * rounds after round 0 that have energy, as the run's decode J per output
+ * token uses the rows with energy. */
 struct wl_summary_sequence {
     int32_t seq;
     int64_t prompt_tokens, output_tokens;
@@ -166,6 +175,9 @@ struct wl_summary_sequence {
     double decode_energy_j;   /* attributed */
     double decode_j_per_token; /* decode steps' share / (output_tokens - 1): round 0 is
                                   sampled from the prefill's logits (as decode_j_per_out_token) */
+    /* of the rounds it ran in, those without energy; -1 when the output rows
+     * do not match the sequences' counts (another writer, an edit) */
+    int64_t decode_rounds_no_energy;
 };
 
 /* Batched runs: n_seq sequences generated together. Throughput, J/token and

@@ -881,6 +881,80 @@ static void test_decode_figures_of_a_batch_count_rounds_after_the_first(void **s
     wl_summary_free(&s);
 }
 
+/* The same batch with round 1's energy unknown (a failed sensor read): the
+ * recorder stores no decode energy for the sequences that ran in it (a sum
+ * needs every round), and their decode J per token is the mean of their
+ * shares of the decode rounds with energy, as the run's decode J per output
+ * token uses the rows with energy. Old: n/a for every sequence, with no
+ * reason given, beside a run-level figure from the known rows. */
+static void test_a_sequence_decode_j_per_token_uses_its_rounds_with_energy(void **state)
+{
+    (void)state;
+    struct wl_agg_token toks[3] = {
+        {3, 301, 1, 0.03, 3}, {4, 601, 300, NAN, 3}, {5, 901, 300, 3, 2}};
+    struct wl_agg_phase ph[2];
+    struct wl_store_aggregates a;
+    static const char seqs[] = "{\"sequences\":[{\"seq\":0,\"prompt_tokens\":1,\"output_tokens\":3,"
+                               "\"prefill_energy_j\":1,\"decode_energy_j\":null},"
+                               "{\"seq\":1,\"prompt_tokens\":1,\"output_tokens\":3,"
+                               "\"prefill_energy_j\":1,\"decode_energy_j\":null},"
+                               "{\"seq\":2,\"prompt_tokens\":1,\"output_tokens\":2,"
+                               "\"prefill_energy_j\":1,\"decode_energy_j\":null}]}";
+    decode_fixture(&a, ph, toks, 3, seqs);
+    a.run.n_seq = 3;
+    struct wl_summary s;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_int_equal(s.batch.n_seqs, 3);
+    for (int i = 0; i < 3; i++) {
+        const struct wl_summary_sequence *q = &s.batch.seqs[i];
+        assert_true(isnan(q->decode_energy_j)); /* the sum stays unknown */
+        assert_int_equal(q->decode_rounds_no_energy, 1);
+    }
+    /* sequences 0 and 1: round 2's 3 J over its 2 sequences */
+    assert_float_equal(s.batch.seqs[0].decode_j_per_token, 1.5, EPS);
+    assert_float_equal(s.batch.seqs[1].decode_j_per_token, 1.5, EPS);
+    /* sequence 2 decoded only in round 1 */
+    assert_true(isnan(s.batch.seqs[2].decode_j_per_token));
+    json_t *j = wl_summary_to_json(&a, &s);
+    json_t *q0 = json_array_get(json_object_get(json_object_get(j, "batch"), "sequences"), 0);
+    assert_true(json_is_null(json_object_get(q0, "decode_energy_j")));
+    assert_float_equal(json_real_value(json_object_get(q0, "decode_j_per_token")), 1.5, EPS);
+    assert_int_equal(json_integer_value(json_object_get(q0, "decode_rounds_without_energy")), 1);
+    json_decref(j);
+    wl_summary_free(&s);
+
+    /* every round known: the stored sums, no round without energy */
+    toks[1].energy_j = 3;
+    decode_fixture(&a, ph, toks, 3,
+                   "{\"sequences\":[{\"seq\":0,\"prompt_tokens\":1,\"output_tokens\":3,"
+                   "\"prefill_energy_j\":1,\"decode_energy_j\":2.51},"
+                   "{\"seq\":1,\"prompt_tokens\":1,\"output_tokens\":3,"
+                   "\"prefill_energy_j\":1,\"decode_energy_j\":2.51},"
+                   "{\"seq\":2,\"prompt_tokens\":1,\"output_tokens\":2,"
+                   "\"prefill_energy_j\":1,\"decode_energy_j\":1.01}]}");
+    a.run.n_seq = 3;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_int_equal(s.batch.seqs[0].decode_rounds_no_energy, 0);
+    assert_float_equal(s.batch.seqs[0].decode_j_per_token, 1.25, EPS);
+    assert_float_equal(s.batch.seqs[2].decode_j_per_token, 1, EPS);
+    wl_summary_free(&s);
+
+    /* rows that are not these sequences' rounds (another writer, an edit):
+     * nothing is taken from them */
+    toks[1].energy_j = NAN;
+    toks[2].n_seq = 3;
+    decode_fixture(&a, ph, toks, 3, seqs);
+    a.run.n_seq = 3;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_int_equal(s.batch.seqs[0].decode_rounds_no_energy, -1);
+    assert_true(isnan(s.batch.seqs[0].decode_j_per_token));
+    j = wl_summary_to_json(&a, &s);
+    q0 = json_array_get(json_object_get(json_object_get(j, "batch"), "sequences"), 0);
+    assert_true(json_is_null(json_object_get(q0, "decode_rounds_without_energy")));
+    json_decref(j);
+    wl_summary_free(&s);
+}
+
 /* ---- layers and components: per decode step, per input token ------------ */
 
 /* Input tokens 0-3 in two prompt batches (rows under tokens 1 and 3: 40 ms,
@@ -1411,6 +1485,7 @@ int main(void)
         cmocka_unit_test(test_latency_percentiles),
         cmocka_unit_test(test_decode_figures_count_decode_steps),
         cmocka_unit_test(test_decode_figures_of_a_batch_count_rounds_after_the_first),
+        cmocka_unit_test(test_a_sequence_decode_j_per_token_uses_its_rounds_with_energy),
         cmocka_unit_test_setup_teardown(test_layers_average_per_decode_step_and_per_input_token,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_a_run_that_recorded_nothing_has_no_figures,

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# What `show` says about a batched run (stories260K, `run --batch 3`, the
+# CPU-time model), on the run and on a copy edited as the recorder leaves a
+# decode round whose energy a failed sensor read left unknown: each
+# sequence's decode energy (a sum over its rounds) is then n/a with the
+# reason, and its decode J/token averages its shares of the rounds with
+# energy, as the run's decode J/output token uses the rows with energy.
+set -u
+: "${WATTLENS:?}" "${WL_TESTDATA:?}"
+. "$(dirname "$0")/common.sh"
+W=$WATTLENS
+M="$WL_TESTDATA/models/stories260K.gguf"
+skip_no_data "$M"
+db="$tmp/runs.db"
+"$W" run -m "$M" --batch 3 -p "Once upon" -p "The little dog ran to the park" -p "A cat" -n 10 \
+  --temp 0 --baseline 0 --settle 0 -t 1 --db "$db" >/dev/null 2>"$tmp/err" \
+  || bad "run --batch 3: $(cat "$tmp/err")"
+id=$("$W" runs --db "$db" --json --limit 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])')
+
+# copy SRC DST: a copy of a store with what its write-ahead log holds (cp copies the file alone)
+copy() {
+  python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))' "$1" "$2"
+}
+
+# --- a decode round without energy ---------------------------------------------------------
+# round 4: its sections, its row and its forward pass's layer and component rows without
+# energy, and, as wl_recorder_sequence_energy adds a NaN round, every sequence's decode energy
+# null (each ran in it: -n 10, none stops early at temperature 0 on this model)
+copy "$db" "$tmp/r.db"
+python3 - "$tmp/r.db" "$id" <<'PY' || bad "could not edit r.db"
+import json, sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+rid = c.execute("select id from runs where uuid = ?", (sys.argv[2],)).fetchone()[0]
+tok = c.execute("select idx from tokens where run_id = ? and is_input = 0 order by idx limit 1 offset 4",
+                (rid,)).fetchone()[0]
+n_sec = c.execute("update sections set energy_j = NULL, package_j = NULL where run_id = ? and token_index = ?",
+                  (rid, tok)).rowcount
+c.execute("update tokens set energy_j = NULL, edp_js = NULL, avg_power_w = NULL where run_id = ? and idx = ?", (rid, tok))
+c.execute("update layer_metrics set energy_j = NULL where run_id = ? and token_idx = ?", (rid, tok))
+c.execute("update component_metrics set energy_j = NULL where run_id = ? and token_idx = ?", (rid, tok))
+x = json.loads(c.execute("select extra from runs where id = ?", (rid,)).fetchone()[0])
+assert [q["output_tokens"] for q in x["sequences"]] == [10, 10, 10], x["sequences"]
+for q in x["sequences"]:
+    q["decode_energy_j"] = None
+x["energy_unknown"] = {"start": [], "end": [], "sections": n_sec, "token_rows": 1}
+c.execute("update runs set extra = ? where id = ?", (json.dumps(x), rid))
+c.commit()
+PY
+"$W" show "$id" --db "$tmp/r.db" >"$tmp/r.txt" 2>"$tmp/err" || bad "show r.db: $(cat "$tmp/err")"
+"$W" show "$id" --db "$tmp/r.db" --json >"$tmp/r.json" 2>"$tmp/err" || bad "show --json r.db: $(cat "$tmp/err")"
+python3 - "$tmp/r.db" "$tmp/r.json" "$tmp/r.txt" <<'PY' && ok "a round without energy: each sequence's DECODE n/a with the reason, its DECODE J/TOKEN over its rounds with energy" || bad "sequences with a round without energy: $(sed -n '/^Sequences/,/^$/p' "$tmp/r.txt")"
+import json, re, sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+s = json.load(open(sys.argv[2]))
+t = open(sys.argv[3]).read()
+rows = c.execute("select energy_j, coalesce(n_seq, 1) from tokens where is_input = 0 order by idx").fetchall()
+known = [j / n for j, n in rows[1:] if j is not None]
+assert len(known) == len(rows) - 2, rows
+want = sum(known) / len(known)
+for q in s["batch"]["sequences"]:
+    assert q["decode_energy_j"] is None and q["decode_rounds_without_energy"] == 1, q
+    assert abs(q["decode_j_per_token"] - want) <= 1e-9 * want, (q, want)
+# every sequence ran in every round here: the run's figure is the same average
+run_fig = s["efficiency"]["decode_j_per_output_token"]
+assert abs(run_fig - want) <= 1e-9 * want, (run_fig, want)
+seq_rows = re.findall(r"(?m)^ +[0-2] +\d+ +10 token limit +\S+ \S+ +n/a +(\S+ \S+)$", t)
+assert len(seq_rows) == 3 and "n/a" not in seq_rows[0], t
+assert ("\n  (DECODE n/a: a round the sequence ran in has no energy; its DECODE J/TOKEN is over its "
+        "decode rounds with energy)\n") in t, t
+assert ", a sequence's prefill or decode energy) is n/a.\n" in t, t
+PY
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
