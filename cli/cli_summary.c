@@ -718,11 +718,13 @@ static void print_tokens(const struct wl_store_aggregates *a)
         n_ok++;
     }
     char b[3][48];
+    /* round 0 is sampled from the prefill's logits: no decode round, as the
+     * batch line and the decode steps count them */
     if (rounds)
-        printf("\nPer-round energy (%zu decode round%s, %lld output token%s; min %s, mean %s, "
-               "max %s per round)\n  ",
-               n, n == 1 ? "" : "s", (long long)n_tokens, n_tokens == 1 ? "" : "s",
-               wl_cli_fmt_energy(n_ok ? lo : NAN, b[0], sizeof b[0]),
+        printf("\nPer-round energy (%zu output round%s: round 0 and %zu decode round%s, %lld "
+               "output token%s; min %s, mean %s, max %s per round)\n  ",
+               n, n == 1 ? "" : "s", n - 1, n - 1 == 1 ? "" : "s", (long long)n_tokens,
+               n_tokens == 1 ? "" : "s", wl_cli_fmt_energy(n_ok ? lo : NAN, b[0], sizeof b[0]),
                wl_cli_fmt_energy(n_ok ? sum / (double)n_ok : NAN, b[1], sizeof b[1]),
                wl_cli_fmt_energy(n_ok ? hi : NAN, b[2], sizeof b[2]));
     else

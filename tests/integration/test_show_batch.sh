@@ -22,6 +22,20 @@ copy() {
   python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))' "$1" "$2"
 }
 
+# --- one count of decode rounds ------------------------------------------------------------
+# round 0 is sampled from the prefill's logits: the batch line and the decode steps leave it
+# out, and the chart, which shows it, says so (it once said "10 decode rounds" beside "9")
+"$W" show "$id" --db "$db" >"$tmp/show.txt" 2>"$tmp/err" || bad "show: $(cat "$tmp/err")"
+python3 - "$tmp/show.txt" <<'PY' && ok "the batch line, the per-round chart and the decode steps count the same decode rounds" || bad "decode rounds: $(grep -E 'generated together|Per-round|decode steps' "$tmp/show.txt")"
+import re, sys
+t = open(sys.argv[1]).read()
+head = int(re.search(r"\n  batch +3 sequences generated together \((\d+) decode rounds after the first tokens\)", t).group(1))
+out, dec, toks = map(int, re.search(r"\nPer-round energy \((\d+) output rounds: round 0 and (\d+) decode rounds, "
+                                     r"(\d+) output tokens; ", t).groups())
+steps = int(re.search(r"\n  decode steps +(\d+) rounds, \d+ tokens", t).group(1))
+assert head == dec == steps == out - 1 == 9 and toks == 30, (head, out, dec, steps, toks)
+PY
+
 # --- a decode round without energy ---------------------------------------------------------
 # round 4: its sections, its row and its forward pass's layer and component rows without
 # energy, and, as wl_recorder_sequence_energy adds a NaN round, every sequence's decode energy
