@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # What `show` says about a batched run (stories260K, `run --batch 3`, the
-# CPU-time model), on the run and on a copy edited as the recorder leaves a
-# decode round whose energy a failed sensor read left unknown: each
-# sequence's decode energy (a sum over its rounds) is then n/a with the
-# reason, and its decode J/token averages its shares of the rounds with
-# energy, as the run's decode J/output token uses the rows with energy.
+# CPU-time model): one count of decode rounds (round 0 is none), the layers
+# per step within the decode energy per step (store.md), and, on a copy
+# edited as the recorder leaves a decode round whose energy a failed sensor
+# read left unknown, each sequence's decode energy (a sum over its rounds)
+# n/a with the reason, its decode J/token averaging its shares of the
+# rounds with energy, as the run's decode J/output token uses the rows with
+# energy.
 set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}"
 . "$(dirname "$0")/common.sh"
@@ -34,6 +36,22 @@ out, dec, toks = map(int, re.search(r"\nPer-round energy \((\d+) output rounds: 
                                      r"(\d+) output tokens; ", t).groups())
 steps = int(re.search(r"\n  decode steps +(\d+) rounds, \d+ tokens", t).group(1))
 assert head == dec == steps == out - 1 == 9 and toks == 30, (head, out, dec, steps, toks)
+PY
+
+# --- what the layers per step add up to -------------------------------------------------------
+# (store.md, "Summary metrics"): at most the decode energy per step, decode J per output token
+# x decode tokens / decode steps; a step of a batch decodes a token of each running sequence,
+# so the bound of one sequence (decode J per output token itself, test_summary_output) is not
+# the batch's, as store.md once said
+"$W" show "$id" --db "$db" --json >"$tmp/show.json" 2>"$tmp/err" || bad "show --json: $(cat "$tmp/err")"
+python3 - "$tmp/show.json" <<'PY' && ok "the layers per step add up to at most the decode energy per step" || bad "layers per step of a batch"
+import json, sys
+s = json.load(open(sys.argv[1]))
+e = s["efficiency"]
+assert e["decode_steps"] == 9 and e["decode_tokens"] == 27, e
+per_step = e["decode_j_per_output_token"] * e["decode_tokens"] / e["decode_steps"]
+layers = sum(l["decode_avg_energy_j"] for l in s["layers"])
+assert s["layers"] and layers <= per_step * 1.000001, (layers, per_step)
 PY
 
 # --- a decode round without energy ---------------------------------------------------------
