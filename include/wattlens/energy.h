@@ -42,8 +42,9 @@ const char *wl_domain_name(enum wl_domain d);
 int wl_domain_parse(const char *s, enum wl_domain *out);
 /* The domains a run's headline energy adds up, from the mask of domains
  * present (bit 1 << domain): total, else soc (Apple's combined, an AMD
- * APU's socket), else psys or
- * package+dram (core+uncore only without a package), plus gpu and ane.
+ * APU's socket), else package+dram (core+uncore only without a package)
+ * plus gpu and ane; psys instead of that only when no gpu or ane is
+ * present (psys may hold a laptop's discrete GPU: never added to one).
  * Nested domains are never added together. */
 unsigned wl_headline_domains(unsigned present);
 

@@ -12,9 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The widest non-nested set of present domains: a backend's total, else the
- * SoC, else psys (+ GPU, ANE), else package + dram (+ GPU, ANE); core and
- * uncore only when nothing else is there. dom[d] describes domain d. Fills
+/* The widest non-nested set of present domains (wl_headline_domains): a
+ * backend's total, else the SoC, else package + dram + GPU + ANE when a GPU
+ * or ANE is present (never psys + GPU: psys may hold a laptop's discrete
+ * GPU), else psys, else package + dram; core and uncore only without a
+ * package. dom[d] describes domain d. Fills
  * *mask (bit d), *method (the weakest method among them; counter when the
  * mask is empty) and scope ("package+dram"; "" when empty). */
 void wl_headline_choose(const struct wl_domain_info dom[WL_DOMAIN_COUNT], uint16_t *mask,

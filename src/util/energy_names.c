@@ -66,13 +66,17 @@ unsigned wl_headline_domains(unsigned present)
         return BIT(WL_DOMAIN_TOTAL);
     if (present & BIT(WL_DOMAIN_SOC))
         return BIT(WL_DOMAIN_SOC);
-    unsigned m;
-    if (present & BIT(WL_DOMAIN_PSYS))
-        m = BIT(WL_DOMAIN_PSYS);
-    else
-        m = present & (BIT(WL_DOMAIN_PACKAGE) | BIT(WL_DOMAIN_DRAM));
-    if (!m) /* core and uncore are inside package: only when it is absent */
-        m = present & (BIT(WL_DOMAIN_CORE) | BIT(WL_DOMAIN_UNCORE));
-    return m | (present & (BIT(WL_DOMAIN_GPU) | BIT(WL_DOMAIN_ANE)));
+    const unsigned dev = present & (BIT(WL_DOMAIN_GPU) | BIT(WL_DOMAIN_ANE));
+    unsigned cpu = present & (BIT(WL_DOMAIN_PACKAGE) | BIT(WL_DOMAIN_DRAM));
+    if (!cpu) /* core and uncore are inside package: only when it is absent */
+        cpu = present & (BIT(WL_DOMAIN_CORE) | BIT(WL_DOMAIN_UNCORE));
+    /* psys is what the platform's power delivery feeds, which on a laptop
+     * includes the discrete GPU: a GPU is never added to it. With a GPU the
+     * disjoint cpu + GPU sum is the headline (psys stays in the domain
+     * table); psys only without one, or with nothing disjoint from it to
+     * measure the CPU by (a GPU left out rather than counted twice). */
+    if ((present & BIT(WL_DOMAIN_PSYS)) && (!dev || !cpu))
+        return BIT(WL_DOMAIN_PSYS);
+    return cpu | dev;
 #undef BIT
 }
