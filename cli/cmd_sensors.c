@@ -59,12 +59,28 @@ static void usage(FILE *out)
             WL_SENSOR_MAX_CHANNELS, WL_MODEL_DEFAULT_IDLE_W, WL_MODEL_DEFAULT_BUSY_CORE_W);
 }
 
-static const char *flag_desc(unsigned f)
+/* True for a part of the CPU package (RAPL's core, uncore); powermetrics'
+ * cpu, gpu and ane are parts too, of combined (soc). */
+static bool part_of_package(const struct wl_sensor_channel *c)
 {
-    if (f & WL_CH_CONTAINS)
+    return (c->flags & WL_CH_PART) &&
+           (c->domain == WL_DOMAIN_CORE || c->domain == WL_DOMAIN_UNCORE);
+}
+
+/* What the headline does with a channel that holds others or is held
+ * (docs/internals/profile.md): psys is never summed, also not with a GPU
+ * (a laptop's dGPU is fed through it); a soc holds the CPU and is summed
+ * only with a GPU outside it (an AMD APU's discrete GPU). */
+static const char *flag_desc(const struct wl_sensor_channel *c)
+{
+    if ((c->flags & WL_CH_CONTAINS) && c->domain == WL_DOMAIN_PSYS)
+        return "contains the packages, and maybe a laptop's GPU: never summed with either";
+    if (c->flags & WL_CH_CONTAINS)
         return "contains other domains (never summed with them)";
-    if (f & WL_CH_PART)
+    if (part_of_package(c))
         return "part of the package";
+    if (c->flags & WL_CH_PART)
+        return "part of combined (never summed with it)";
     return "";
 }
 
@@ -82,7 +98,7 @@ static json_t *channel_json(const struct wl_sensor_channel *c)
     json_object_set_new(j, "energy_counter", json_boolean(c->flags & WL_CH_ENERGY));
     json_object_set_new(j, "power", json_boolean(c->flags & WL_CH_POWER));
     json_object_set_new(j, "contains_other_domains", json_boolean(c->flags & WL_CH_CONTAINS));
-    json_object_set_new(j, "part_of_package", json_boolean(c->flags & WL_CH_PART));
+    json_object_set_new(j, "part_of_package", json_boolean(part_of_package(c)));
     if (c->resolution_uj > 0)
         json_object_set_new(j, "resolution_uj", json_real(c->resolution_uj));
     if (c->power_resolution_w > 0)
@@ -252,7 +268,7 @@ static void print_text(const wl_sensor_set *set)
                 if (ch->label[0])
                     printf("  [%s]",
                            wl_utf8_cell(ch->label, WL_SENSOR_NAME_MAX, false, label, sizeof label));
-                const char *fd = flag_desc(ch->flags);
+                const char *fd = flag_desc(ch);
                 if (*fd)
                     printf("  (%s)", fd);
                 printf("\n");

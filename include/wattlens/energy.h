@@ -41,12 +41,16 @@ const char *wl_domain_name(enum wl_domain d);
 /* Parses a domain name; returns 0 or WL_EINVAL. */
 int wl_domain_parse(const char *s, enum wl_domain *out);
 /* The domains a run's headline energy adds up, from the mask of domains
- * present (bit 1 << domain): total, else soc (Apple's combined, an AMD
- * APU's socket), else package+dram (core+uncore only without a package)
- * plus gpu and ane; psys instead of that only when no gpu or ane is
- * present (psys may hold a laptop's discrete GPU: never added to one).
- * Nested domains are never added together. */
-unsigned wl_headline_domains(unsigned present);
+ * present (bit 1 << domain) and the mask of those measured as parts of
+ * another channel of their sensor (parts: Apple's cpu, gpu and ane inside
+ * combined; core and uncore inside package): total, else soc (Apple's
+ * combined, an AMD APU's socket) plus the gpu and ane that are not parts
+ * of it (an APU's discrete GPU is added, Apple's GPU is not), else
+ * package+dram (core+uncore only without a package) plus gpu and ane;
+ * psys instead of that only when no gpu or ane is present (psys may hold
+ * a laptop's discrete GPU: never added to one). Nested domains are never
+ * added together. */
+unsigned wl_headline_domains(unsigned present, unsigned parts);
 
 /* Machine key written to the store and JSON: "counter", "sampled",
  * "vendor_estimate", "model_estimate", "attributed". */

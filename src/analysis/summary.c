@@ -533,7 +533,11 @@ static uint32_t wl__headline_mask(const struct wl_store_aggregates *a, const jso
     uint32_t m = wl__scope_mask(a->run.energy_scope);
     if (!m)
         m = wl__scope_mask(json_string_value(json_object_get(prov, "energy_scope")));
-    return m ? m : wl_headline_domains(present); /* else the recorder's rule */
+    /* else the recorder's rule; which domains were parts of another is not
+     * stored: a GPU or ANE next to a soc is taken as inside it, as the rule
+     * had it before it knew (an Apple run's gpu must not be added twice) */
+    const uint32_t parts = wl__bit(WL_DOMAIN_GPU) | wl__bit(WL_DOMAIN_ANE);
+    return m ? m : wl_headline_domains(present, parts);
 }
 
 /* The method of each domain (s->domain_method, s->method_known): the domain

@@ -8,12 +8,14 @@
 void wl_headline_choose(const struct wl_domain_info dom[WL_DOMAIN_COUNT], uint16_t *mask,
                         enum wl_method *method, char *scope, size_t scope_size)
 {
-    uint16_t present = 0;
+    uint16_t present = 0, parts = 0;
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
         if (dom[d].present)
             present |= (uint16_t)(1u << d);
+        if (dom[d].present && dom[d].part)
+            parts |= (uint16_t)(1u << d);
     }
-    const uint16_t m = (uint16_t)wl_headline_domains(present);
+    const uint16_t m = (uint16_t)wl_headline_domains(present, parts);
     *mask = m;
     *method = WL_METHOD_COUNTER;
     size_t n = 0;

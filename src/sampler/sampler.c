@@ -309,6 +309,8 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
             }
             if (ch->method > di->method)
                 di->method = ch->method;
+            if (ch->flags & WL_CH_PART)
+                di->part = true;
             di->n_channels++;
             append_source(di, in->backend, ch->name, first);
         }

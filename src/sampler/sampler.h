@@ -66,6 +66,11 @@ uint64_t wl_sample_energy_t_ns(const struct wl_sample *s, enum wl_domain d);
 struct wl_domain_info {
     bool present;
     bool counter; /* all channels are counters: window energies are exact deltas */
+    /* a channel of it is a part of another channel of its sensor
+     * (WL_CH_PART: core/uncore inside package; Apple's cpu, gpu, ane inside
+     * combined): the headline never adds it to what holds it (an AMD APU's
+     * soc plus a discrete GPU, which is no part, is added) */
+    bool part;
     enum wl_method
         method; /* weakest method among its channels (counter < sampled < vendor < model) */
     unsigned n_channels;

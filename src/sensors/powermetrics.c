@@ -7,7 +7,9 @@
  * interval) to running totals. read() returns those totals, so a window's
  * energy is exact at powermetrics' own interval granularity. Figures are
  * Apple's own estimates: method vendor_estimate. combined = cpu+gpu+ane and is
- * flagged WL_CH_CONTAINS. A sample that cannot be read after open (it does
+ * flagged WL_CH_CONTAINS; cpu, gpu and ane are its parts (WL_CH_PART), so the
+ * headline never adds them to it (an AMD APU's soc holds no GPU: a discrete
+ * one is added there). A sample that cannot be read after open (it does
  * not parse, or it is over the size limit) is lost with its interval's
  * energy: it is logged (the first few) and counted as a discontinuity of
  * every channel at the next read, so the sampler records a gap instead of
@@ -395,7 +397,7 @@ static int pm_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             continue;
         int ci = wl__sensor_add_channel(
             s, names[i], doms[i], WL_METHOD_VENDOR_ESTIMATE,
-            WL_CH_ENERGY | WL_CH_POWER | (i == PM_COMBINED ? WL_CH_CONTAINS : 0), -1);
+            WL_CH_ENERGY | WL_CH_POWER | (i == PM_COMBINED ? WL_CH_CONTAINS : WL_CH_PART), -1);
         s->info.ch[ci].resolution_uj = 1000.0;
         s->info.ch[ci].power_resolution_w = 0.001;
         pm->ch_of[i] = ci;

@@ -40,7 +40,8 @@ enum wl_channel_flag {
     WL_CH_POWER = 1u << 1,  /* reads give a power (power_w) */
     WL_CH_CONTAINS =
         1u << 2,          /* includes other channels (psys, Apple combined): never sum with them */
-    WL_CH_PART = 1u << 3, /* is a part of another channel (core/uncore inside package) */
+    WL_CH_PART = 1u << 3, /* is a part of another channel of its sensor (core/uncore inside
+                             package; powermetrics' cpu/gpu/ane inside combined) */
     WL_CH_GPU_INFO = 1u << 4, /* reads fill util_pct, temp_c, mem_used_b */
 };
 

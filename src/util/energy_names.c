@@ -59,14 +59,16 @@ int wl_method_is_measured(enum wl_method m)
     return m == WL_METHOD_COUNTER || m == WL_METHOD_SAMPLED;
 }
 
-unsigned wl_headline_domains(unsigned present)
+unsigned wl_headline_domains(unsigned present, unsigned parts)
 {
 #define BIT(d) (1u << (d))
     if (present & BIT(WL_DOMAIN_TOTAL))
         return BIT(WL_DOMAIN_TOTAL);
-    if (present & BIT(WL_DOMAIN_SOC))
-        return BIT(WL_DOMAIN_SOC);
     const unsigned dev = present & (BIT(WL_DOMAIN_GPU) | BIT(WL_DOMAIN_ANE));
+    /* the socket holds the CPU; a GPU or ANE only when measured as its part
+     * (Apple's, inside combined): an AMD APU's discrete GPU is outside */
+    if (present & BIT(WL_DOMAIN_SOC))
+        return BIT(WL_DOMAIN_SOC) | (dev & ~parts);
     unsigned cpu = present & (BIT(WL_DOMAIN_PACKAGE) | BIT(WL_DOMAIN_DRAM));
     if (!cpu) /* core and uncore are inside package: only when it is absent */
         cpu = present & (BIT(WL_DOMAIN_CORE) | BIT(WL_DOMAIN_UNCORE));

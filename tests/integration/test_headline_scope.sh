@@ -5,7 +5,13 @@
 #  - a laptop: RAPL package and psys, and a discrete GPU (amdgpu, no vddnb).
 #    psys is what the platform's power delivery feeds, the dGPU included:
 #    the headline is package+gpu, psys stays in the domain table (old:
-#    psys+gpu, the dGPU counted twice).
+#    psys+gpu, the dGPU counted twice);
+#  - an AMD APU (amdgpu with vddnb: the socket, CPU included) next to RAPL
+#    and a discrete GPU, NVIDIA's (a fake NVML) or an amdgpu card: the
+#    headline is gpu+soc, the package inside the socket left out (old: soc
+#    alone, the dGPU dropped from every total);
+#  - Apple silicon (a fake powermetrics streaming the real captures):
+#    combined (soc) alone, its cpu, gpu and ane being parts of it.
 # The energy counters move by a known step during the command (rewritten in
 # place: `>` would empty the file first, and a sample in between would read
 # nothing); the GPU reads a constant power. The headline's value is checked
@@ -75,6 +81,72 @@ measure_show "$tmp/lap.db" "sleep 0.4; printf '%20d' 4000000 1<>'$pc/intel-rapl:
 python3 -c "$check" "$tmp/lap.json" package+gpu '{"package": 3.0, "psys": 9.0}' '{"gpu": 20.0}' &&
   ok "laptop: package+gpu, psys never added to the dGPU" ||
   bad "laptop headline (see above)"
+# `sensors` says so (old: "never summed with them" while it was summed with the GPU)
+WATTLENS_SYSFS_ROOT="$sys" "$WATTLENS" sensors >"$tmp/lap.txt" 2>&1
+grep -q "psys .*(contains the packages, and maybe a laptop's GPU: never summed with either)" \
+  "$tmp/lap.txt" && ok "sensors: psys is never summed" || bad "sensors on psys: $(grep psys "$tmp/lap.txt")"
+
+# ---- an AMD APU at 25 W, the package 3 J inside it, and a dGPU ----
+sys="$tmp/apu/sys"
+zone intel-rapl:0 package-0
+hwmon 0 amdgpu 25000000 in1
+pc="$sys/class/powercap"
+bump="sleep 0.4; printf '%20d' 4000000 1<>'$pc/intel-rapl:0/energy_uj'; sleep 0.4"
+fake_nvml="${WL_BINARY_DIR:-}/libfake_nvml.so"
+if [ -f "$fake_nvml" ]; then
+  # one fake NVIDIA GPU drawing 50 W (its energy counter)
+  WATTLENS_NVML_LIB="$fake_nvml" FAKE_NVML_GPUS=1 measure_show "$tmp/apu.db" "$bump" >"$tmp/apu.json"
+  python3 -c "$check" "$tmp/apu.json" gpu+soc '{"package": 3.0}' '{"soc": 25.0, "gpu": 50.0}' &&
+    ok "APU + NVIDIA dGPU: the socket and the dGPU" ||
+    bad "APU + NVIDIA dGPU headline (see above)"
+else
+  bad "fake NVML library not built at $fake_nvml"
+fi
+# a discrete amdgpu card (no vddnb) at 80 W
+hwmon 1 amdgpu 80000000
+printf '%20d\n' 1000000 >"$pc/intel-rapl:0/energy_uj"
+measure_show "$tmp/apu2.db" "$bump" >"$tmp/apu2.json"
+python3 -c "$check" "$tmp/apu2.json" gpu+soc '{"package": 3.0}' '{"soc": 25.0, "gpu": 80.0}' &&
+  ok "APU + amdgpu dGPU: the socket and the dGPU" ||
+  bad "APU + amdgpu dGPU headline (see above)"
+
+# ---- Apple silicon: the real powermetrics captures, over and over ----
+if have_data "${WL_TESTDATA:-}/powermetrics/powermetrics-output-m1.xml" "the Apple case"; then
+  sys="$tmp/mac/sys"
+  mkdir -p "$sys"
+  pm="$tmp/powermetrics"
+  {
+    echo '#!/bin/sh'
+    echo "d='$WL_TESTDATA/powermetrics'"
+    echo 'while :; do for f in m1 m1-2 m2ultra; do'
+    echo '  cat "$d/powermetrics-output-$f.xml"; printf "\0"; sleep 0.05'
+    echo 'done; done'
+  } >"$pm"
+  chmod +x "$pm"
+  WATTLENS_POWERMETRICS="$pm" WATTLENS_DEV_ROOT="$tmp/mac/dev" WATTLENS_PROC_ROOT="$tmp/mac/proc" \
+    measure_show "$tmp/mac.db" "sleep 1" >"$tmp/mac.json"
+  WATTLENS_POWERMETRICS="$pm" WATTLENS_DEV_ROOT="$tmp/mac/dev" WATTLENS_PROC_ROOT="$tmp/mac/proc" \
+    WATTLENS_SYSFS_ROOT="$sys" "$WATTLENS" sensors --json >"$tmp/macs.json" 2>/dev/null
+  python3 - "$tmp/macs.json" <<'PY' && ok "sensors: Apple's cpu, gpu, ane" || bad "sensors --json on Apple (see above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+b = {x["backend"]: x for x in j["backends"]}
+ch = {c["name"]: c for c in b["powermetrics"]["channels"]}
+# parts of combined, not of the package
+assert not any(c["part_of_package"] for c in ch.values()), ch
+assert ch["combined"]["contains_other_domains"], ch
+PY
+  python3 -c "$check" "$tmp/mac.json" soc '{}' '{}' &&
+    python3 - "$tmp/mac.json" <<'PY' && ok "Apple: combined alone" || bad "Apple headline (see above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+d = {x["domain"]: x for x in j["domains"]}
+# the captures' GPU draws (72607 mJ in one): adding it would show
+assert d["gpu"]["energy_j"] > 1 and d["package"]["energy_j"] > 0, d
+assert abs(d["soc"]["energy_j"] - d["package"]["energy_j"] - d["gpu"]["energy_j"]
+           - d["ane"]["energy_j"]) < 1e-6 * d["soc"]["energy_j"], d
+PY
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

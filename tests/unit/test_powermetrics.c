@@ -461,6 +461,9 @@ static void test_backend_runs_fake_powermetrics(void **state)
         assert_int_equal(in->ch[i].method, WL_METHOD_VENDOR_ESTIMATE);
     }
     assert_true(in->ch[3].flags & WL_CH_CONTAINS);
+    /* cpu, gpu and ane are parts of combined: the headline never adds them */
+    for (unsigned i = 0; i < 3; i++)
+        assert_true(in->ch[i].flags & WL_CH_PART);
     assert_true(in->period_measured && in->update_period_ns > 0);
     assert_non_null(strstr(in->source, "MacBookPro17,1"));
     /* wait for the whole stream */
