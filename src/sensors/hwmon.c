@@ -6,7 +6,8 @@
  *
  * What a device measures decides what is summed, by one rule
  * (device_class: its name, and for amdgpu its files; class_domain):
- *  - amdgpu on an APU: soc, the socket's power with the CPU's in it
+ *  - amdgpu on an APU (vddnb, a fastPPT label or a known APU's PCI id;
+ *    amdgpu_is_apu): soc, the socket's power with the CPU's in it
  *    (WL_CH_CONTAINS: never added to a package), one channel;
  *  - amdgpu on a discrete card, nouveau, i915, xe: gpu, one channel per
  *    device, its whole (xe's energy2 "pkg" is inside energy1 "card", and
@@ -38,6 +39,7 @@
 
 #include "util/ascii.h"
 #include "util/clock.h"
+#include "util/log.h"
 #include "util/utf8.h"
 #include "wattlens/error.h"
 
@@ -102,23 +104,69 @@ static bool name_in(const char *dev, const char *const *names)
     return false;
 }
 
+/* True when the PCI device an amdgpu hwmon belongs to (dir/device) is an
+ * APU that amdgpu gives no vddnb: the GC 9.4.3 APU, MI300A (0x74a0; the
+ * same GC's MI300X, 0x74a1, is a card), whose in1 amdgpu_pm.c hides as it
+ * does a card's. Its socket power holds its CPU as any APU's does. */
+static bool amdgpu_pci_is_apu_without_vddnb(const char *dir)
+{
+    static const unsigned long ids[] = {0x74a0};
+    char path[1500], text[32];
+    unsigned long id[2];
+    static const char *const attr[2] = {"vendor", "device"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/device/%s", dir, attr[i]);
+        char *end = NULL;
+        if (wl__read_name(path, text, sizeof text) <= 0)
+            return false;
+        errno = 0;
+        id[i] = strtoul(text, &end, 16);
+        if (errno || end == text || (*end && *end != '\n'))
+            return false;
+    }
+    if (id[0] != 0x1002) /* AMD */
+        return false;
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        if (id[1] == ids[i])
+            return true;
+    return false;
+}
+
 /* True when an amdgpu device is an APU's GPU, from what amdgpu_pm.c
  * creates only there: in1 (vddnb, the northbridge voltage: "only APUs have
  * vddnb", hwmon_attributes_visible), which must read as a number (an old
  * kernel made it on a discrete card too, where reading it fails); or a
- * power channel labelled "fastPPT" (Van Gogh's slow/fast PPT pair). An APU's power1 is
- * the socket's power, the CPU's included (the driver's hwmon docs: "On
- * APUs this includes the CPU"). dir: the device's folder; c, n: its files. */
-static bool amdgpu_is_apu(const char *dir, const struct cand *c, unsigned n)
+ * power channel labelled "fastPPT" (Van Gogh's slow/fast PPT pair); or a
+ * PCI id of an APU whose in1 is hidden (amdgpu_pci_is_apu_without_vddnb).
+ * An in1 that exists and fails is read again once after 50 ms: the driver
+ * fails it during a GPU reset or suspend (-EPERM), and an APU taken for a
+ * card is added to the CPU package it holds. An APU's power1 is the
+ * socket's power, the CPU's included (the driver's hwmon docs: "On APUs
+ * this includes the CPU"). dir: the device's folder; c, n: its files;
+ * hw: its hwmon name, for the log. */
+static bool amdgpu_is_apu(const char *dir, const struct cand *c, unsigned n, const char *hw)
 {
     char path[1500];
     snprintf(path, sizeof path, "%s/in1_input", dir);
     uint64_t mv;
-    if (wl__read_u64(path, &mv) == 0)
+    int err = 0;
+    if (wl__read_u64_err(path, &mv, &err) == 0)
         return true;
     for (unsigned i = 0; i < n; i++)
         if (strcmp(c[i].label, "fastPPT") == 0)
             return true;
+    if (amdgpu_pci_is_apu_without_vddnb(dir))
+        return true;
+    if (err == ENOENT || err == ENOTDIR)
+        return false; /* no in1: a card */
+    wl_clock_sleep_ns(50000000ull);
+    if (wl__read_u64(path, &mv) == 0)
+        return true;
+    wl_log_warn("hwmon",
+                "%s (amdgpu): in1 (vddnb) exists but cannot be read (twice): taken for a "
+                "discrete GPU (an old kernel makes it there); were it an APU in a reset or "
+                "suspend, its socket power, CPU included, would be added to the CPU package",
+                hw);
     return false;
 }
 
@@ -131,12 +179,12 @@ static bool amdgpu_is_apu(const char *dir, const struct cand *c, unsigned n)
  * PMBus VRMs, INA2xx rail monitors, fam15h_power) measures a part of the
  * machine, or something outside it, that is not known: never a headline. */
 static enum dev_class device_class(const char *dev, const char *dir, const struct cand *c,
-                                   unsigned n)
+                                   unsigned n, const char *hw)
 {
     static const char *const gpu[] = {"amdgpu", "nouveau", "i915", "xe", NULL};
     static const char *const cpu[] = {"amd_energy", "zenpower", NULL};
     static const char *const system[] = {"power_meter", "corsairpsu", NULL};
-    if (strcmp(dev, "amdgpu") == 0 && amdgpu_is_apu(dir, c, n))
+    if (strcmp(dev, "amdgpu") == 0 && amdgpu_is_apu(dir, c, n, hw))
         return DEV_APU;
     if (name_in(dev, gpu))
         return DEV_GPU;
@@ -480,7 +528,7 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             snprintf(d.dir, sizeof d.dir, "%s/%s/device", root, hw);
             d.n = scan_device(d.dir, &d.c);
         }
-        d.cls = device_class(d.dev, d.dir, d.c, d.n);
+        d.cls = device_class(d.dev, d.dir, d.c, d.n, hw);
         unsigned flags;
         const enum wl_domain dom = class_domain(d.cls, &flags);
         if ((d.cls == DEV_GPU || d.cls == DEV_APU || d.cls == DEV_SYSTEM) && d.n > 1)

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -740,6 +741,84 @@ static void test_amdgpu_apu_is_the_socket_not_a_gpu(void **state)
     tmpdir_free(root);
 }
 
+/* An APU that amdgpu gives no vddnb: MI300A (GC 9.4.3, PCI id 0x74a0),
+ * whose in1 amdgpu_pm.c hides as it does a card's. As gpu its socket
+ * power, CPU included, was added to the RAPL package; it is told by its
+ * PCI id, and the same GC's card (MI300X, 0x74a1) stays a gpu. */
+static void test_amdgpu_apu_without_vddnb_by_pci_id(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char path[2048];
+    dev(root, 0, "amdgpu\n");
+    put(root, "class/hwmon/hwmon0/power1_input", "550000000\n");
+    put(root, "class/hwmon/hwmon0/power1_label", "PPT\n");
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/device", root);
+    assert_int_equal(mkdir(path, 0755), 0);
+    put(root, "class/hwmon/hwmon0/device/vendor", "0x1002\n");
+    put(root, "class/hwmon/hwmon0/device/device", "0x74a0\n");
+    wl_sensor *s = open_hwmon(root);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_int_equal(in->ch[0].domain, WL_DOMAIN_SOC);
+    assert_true(in->ch[0].flags & WL_CH_CONTAINS);
+    wl_sensor_close(s);
+    /* MI300X: a card */
+    put(root, "class/hwmon/hwmon0/device/device", "0x74a1\n");
+    s = open_hwmon(root);
+    assert_int_equal(wl_sensor_get_info(s)->ch[0].domain, WL_DOMAIN_GPU);
+    wl_sensor_close(s);
+    /* another vendor's id is no AMD APU */
+    put(root, "class/hwmon/hwmon0/device/vendor", "0x10de\n");
+    put(root, "class/hwmon/hwmon0/device/device", "0x74a0\n");
+    s = open_hwmon(root);
+    assert_int_equal(wl_sensor_get_info(s)->ch[0].domain, WL_DOMAIN_GPU);
+    wl_sensor_close(s);
+    tmpdir_free(root);
+}
+
+/* An in1 (vddnb) that exists but fails to read is what an old kernel
+ * makes on a card, and what amdgpu gives an APU during a GPU reset or
+ * suspend (-EPERM): it is read a second time before the device is taken
+ * for a card (inotify counts the opens: no timing), and a card then comes
+ * with a warning that says what it would mean for an APU. */
+static void test_amdgpu_unreadable_vddnb_is_read_twice(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    dev(root, 0, "amdgpu\n");
+    put(root, "class/hwmon/hwmon0/power1_input", "25000000\n");
+    put(root, "class/hwmon/hwmon0/in1_input", "EPERM\n");
+    char dir[2048];
+    snprintf(dir, sizeof dir, "%s/class/hwmon/hwmon0", root);
+    int ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    assert_true(ino >= 0);
+    /* closes too: inotify merges identical events in a row */
+    assert_true(inotify_add_watch(ino, dir, IN_OPEN | IN_CLOSE_NOWRITE) >= 0);
+    wl_test_capture_stderr_begin();
+    wl_sensor *s = open_hwmon(root);
+    char *err = wl_test_capture_stderr_end();
+    assert_int_equal(wl_sensor_get_info(s)->ch[0].domain, WL_DOMAIN_GPU);
+    wl_sensor_close(s);
+    unsigned n_open = 0;
+    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t len;
+    while ((len = read(ino, buf, sizeof buf)) > 0) {
+        for (char *p = buf; p < buf + len;) {
+            const struct inotify_event *ev = (const struct inotify_event *)p;
+            if ((ev->mask & IN_OPEN) && ev->len && strcmp(ev->name, "in1_input") == 0)
+                n_open++;
+            p += sizeof *ev + ev->len;
+        }
+    }
+    close(ino);
+    assert_int_equal(n_open, 2);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "hwmon0 (amdgpu): in1 (vddnb) exists but cannot be read (twice)"));
+    free(err);
+    tmpdir_free(root);
+}
+
 /* The ACPI power meter exposes power1_average, never power1_input
  * (acpi_power_meter.c, POWER_AVERAGE_NAME), and before its conversion to
  * hwmon_device_register_with_info it made its attributes, name included,
@@ -828,6 +907,8 @@ int main(void)
         cmocka_unit_test(test_device_of_unknown_scope_is_not_summed),
         cmocka_unit_test(test_gpu_device_is_read_as_one_whole),
         cmocka_unit_test(test_amdgpu_apu_is_the_socket_not_a_gpu),
+        cmocka_unit_test(test_amdgpu_apu_without_vddnb_by_pci_id),
+        cmocka_unit_test(test_amdgpu_unreadable_vddnb_is_read_twice),
         cmocka_unit_test(test_power_meter_and_averages_are_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
