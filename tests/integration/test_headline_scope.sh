@@ -118,7 +118,8 @@ if have_data "${WL_TESTDATA:-}/powermetrics/powermetrics-output-m1.xml" "the App
   {
     echo '#!/bin/sh'
     echo "d='$WL_TESTDATA/powermetrics'"
-    echo 'while :; do for f in m1 m1-2 m2ultra; do'
+    # 40 rounds (6 s): bounded, should wattlens fail to stop it
+    echo 'i=0; while [ $i -lt 40 ]; do i=$((i + 1)); for f in m1 m1-2 m2ultra; do'
     echo '  cat "$d/powermetrics-output-$f.xml"; printf "\0"; sleep 0.05'
     echo 'done; done'
   } >"$pm"
