@@ -10,8 +10,11 @@ WATTLENS     = $(BUILD)/wattlens
 
 all: build
 
+# scripts/deps.sh: the missing Debian packages; an optional one that could
+# not be installed is noted once (in $(BUILD)/deps-optional-missing) and
+# tried again only by the target that needs it (--retry-optional)
 deps:
-	@scripts/deps.sh
+	@scripts/deps.sh $(BUILD)
 
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
@@ -57,7 +60,8 @@ check-tsan: deps
 		$(SAN_RUN) sh -c '$(CTEST) -LE "no-tsan|timing" && $(CTEST) -L timing -LE no-tsan $(CTEST_TIMING)'
 
 # libFuzzer targets (clang): build-fuzz/fuzz_<name>; see docs/fuzzing.md.
-fuzz: deps
+fuzz:
+	@scripts/deps.sh --retry-optional $(BUILD)
 	CC=clang cmake -S . -B build-fuzz -DWL_FUZZ=ON -DWL_BUILD_TESTS=OFF -DWL_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build build-fuzz -j $(JOBS)
 
@@ -65,6 +69,7 @@ bench: build
 	@scripts/bench.sh $(BUILD)
 
 format:
+	@scripts/deps.sh --retry-optional $(BUILD)
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:

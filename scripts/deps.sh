@@ -1,20 +1,33 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages that building and testing wattlens need,
-# and only those that are missing. Idempotent: runs `apt-get update` only
-# when something must be installed, that is when a required package is
-# missing or apt's current lists have a candidate for a missing optional one
-# (one the distribution lacks does not update apt on every make). Set
-# WL_DEPS_SKIP=1 to skip entirely.
+# and only those that are missing. Idempotent: apt is not touched when
+# nothing is missing. Set WL_DEPS_SKIP=1 to skip entirely.
+#
+# Usage: scripts/deps.sh [--retry-optional] [BUILD_DIR]
 #
 # Two lists. REQUIRED is what `make`, `make run` and `make check` need: a
-# missing one that cannot be installed stops make. OPTIONAL serves one make
-# target each (`make fuzz`, `make format`): installed when the distribution
-# has it; otherwise a note says which target will not work, and make goes
-# on. On a host without dpkg and apt-get (macOS, Fedora, ...) nothing is
-# installed: a note lists the packages to install by hand, and the exit
-# status is 0.
+# missing one is installed (as root, or through sudo, which may ask for a
+# password), and one that cannot be installed stops make. OPTIONAL serves
+# one make target each (`make fuzz`, `make format`) and never stops or
+# prompts: it is installed as root or through `sudo -n` (no password), and
+# when that cannot be done (no sudo rights, apt-get update or install
+# failing, a package apt does not have) a note says which target will not
+# work, once: the packages are remembered in BUILD_DIR/deps-optional-missing
+# (default: build), and later runs leave them alone while that set of
+# missing optional packages stays the same. `make fuzz` and `make format`
+# pass --retry-optional, which tries once more. On a host without dpkg and
+# apt-get (macOS, Fedora, ...) nothing is installed: a note lists the
+# packages to install by hand, and the exit status is 0.
 set -euo pipefail
 [ "${WL_DEPS_SKIP:-0}" = 1 ] && exit 0
+
+retry=0
+if [ "${1:-}" = --retry-optional ]; then
+  retry=1
+  shift
+fi
+build_dir=${1:-$(cd "$(dirname "$0")/.." && pwd)/build}
+stamp=$build_dir/deps-optional-missing
 
 REQUIRED=(
   build-essential cmake pkg-config git
@@ -29,7 +42,8 @@ REQUIRED=(
 # The clang runtime comes from llvm-defaults (libclang-rt-dev), so it is
 # always the one of the default `clang`, whatever its version. The
 # sanitizer builds (make check-asan, check-tsan) use the default compiler's
-# own runtimes (gcc: libasan, libtsan, with build-essential).
+# own runtimes (gcc: libasan, libtsan, with build-essential), so neither
+# they nor .ci/run need an optional package.
 OPTIONAL=(
   clang libclang-rt-dev # make fuzz: libFuzzer
   clang-format          # make format
@@ -56,53 +70,88 @@ candidate() {
 missing=() optional=()
 for p in "${REQUIRED[@]}"; do installed "$p" || missing+=("$p"); done
 for p in "${OPTIONAL[@]}"; do installed "$p" || optional+=("$p"); done
+if [ ${#optional[@]} -eq 0 ]; then
+  rm -f "$stamp"
+elif [ $retry = 0 ] && [ -f "$stamp" ] && [ "$(cat "$stamp" 2>/dev/null)" = "${optional[*]}" ]; then
+  optional=() # said once already: not tried, nor said, on every make
+fi
 [ ${#missing[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ] && exit 0
 
-# split_optional: available = the missing optional packages apt has a
-# candidate for in its current lists, absent = the others
-split_optional() {
-  available=() absent=()
-  for p in "${optional[@]}"; do
-    if candidate "$p"; then available+=("$p"); else absent+=("$p"); fi
-  done
+# note_optional WHY PKG...: the optional packages that are not installed,
+# the targets that need them, and how to try again; remembered in $stamp
+note_optional() {
+  local why=$1
+  shift
+  local pkgs=" $* " need="" verb=needs
+  case $pkgs in *" clang "* | *" libclang-rt-dev "*) need="make fuzz" ;; esac
+  case $pkgs in *" clang-format "*) [ -n "$need" ] && verb=need; need="${need:+$need and }make format" ;; esac
+  echo "deps: not installed ($why): $*, which $need $verb; everything else works." \
+    "Install by hand: apt-get install $*. Not said again: make fuzz and make format" \
+    "try again, and so does any make once $stamp is deleted" >&2
+  mkdir -p "$build_dir" 2>/dev/null && printf '%s\n' "${optional[*]}" >"$stamp" 2>/dev/null || true
 }
-note_absent() {
-  if [ ${#absent[@]} -ne 0 ]; then
-    echo "deps: not available here: ${absent[*]}; make fuzz (clang, libclang-rt-dev) or" \
-      "make format (clang-format) may not work; everything else will" >&2
-  fi
-}
-# Decided before any update: an optional package the lists have no
-# candidate for is not a reason to update (it would be one on every make).
-split_optional
-if [ ${#missing[@]} -eq 0 ] && [ ${#available[@]} -eq 0 ]; then
-  note_absent
-  exit 0
-fi
 
-SUDO=""
+# How apt is run. As root: directly. Otherwise through sudo: plain sudo
+# for a required package (a password prompt is better than a build that
+# cannot work), `sudo -n` for an optional one (never a prompt).
+SUDO=() OSUDO=()
 if [ "$(id -u)" != 0 ]; then
   if ! command -v sudo >/dev/null 2>&1; then
     if [ ${#missing[@]} -ne 0 ]; then
-      echo "deps: need root (or sudo) to install: ${missing[*]} ${optional[*]}" >&2
+      echo "deps: need root (or sudo) to install: ${missing[*]}" >&2
       exit 1
     fi
-    echo "deps: not installed (no root or sudo): ${optional[*]}; make fuzz or make format" \
-      "may not work" >&2
+    note_optional "no root or sudo" "${optional[@]}"
     exit 0
   fi
-  SUDO=sudo
+  SUDO=(sudo) OSUDO=(sudo -n)
 fi
 export DEBIAN_FRONTEND=noninteractive
-echo "deps: installing missing Debian packages: ${missing[*]} ${available[*]}" >&2
-$SUDO apt-get update -qq
+update_tried=0
 if [ ${#missing[@]} -ne 0 ]; then
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  echo "deps: installing missing Debian packages: ${missing[*]}" >&2
+  # a failing update (an unsigned third-party source, a mirror that is
+  # down) need not keep the current lists from having the packages
+  update_tried=1
+  "${SUDO[@]}" apt-get update -qq ||
+    echo "deps: apt-get update failed; trying with apt's current lists" >&2
+  if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
+    echo "deps: could not install ${missing[*]}, which make needs" >&2
+    exit 1
+  fi
 fi
-split_optional # again, with the updated lists
+[ ${#optional[@]} -eq 0 ] && exit 0
+
+# The optional packages: nothing here may fail the build or wait for input.
+# One attempt (update, install); what is still missing afterwards is noted
+# and remembered, so the next make does not try again.
+if [ ${#OSUDO[@]} -ne 0 ] && ! sudo -n true </dev/null 2>/dev/null; then
+  note_optional "sudo asks for a password" "${optional[@]}"
+  exit 0
+fi
+echo "deps: installing optional Debian packages: ${optional[*]}" >&2
+if [ $update_tried = 0 ]; then
+  "${OSUDO[@]}" apt-get update -qq </dev/null ||
+    echo "deps: apt-get update failed; trying with apt's current lists" >&2
+fi
+available=() absent=()
+for p in "${optional[@]}"; do
+  if candidate "$p"; then available+=("$p"); else absent+=("$p"); fi
+done
+failed=()
 if [ ${#available[@]} -ne 0 ] &&
-  ! $SUDO apt-get install -y -qq --no-install-recommends "${available[@]}"; then
-  absent+=("${available[@]}")
+  ! "${OSUDO[@]}" apt-get install -y -qq --no-install-recommends "${available[@]}" </dev/null; then
+  failed=("${available[@]}")
 fi
-note_absent
+left=()
+for p in "${optional[@]}"; do installed "$p" || left+=("$p"); done
+optional=(${left[@]+"${left[@]}"})
+if [ ${#left[@]} -eq 0 ]; then
+  rm -f "$stamp"
+  exit 0
+fi
+[ ${#absent[@]} -ne 0 ] && note_optional "apt has no candidate for them" "${absent[@]}"
+[ ${#failed[@]} -ne 0 ] && note_optional "apt-get install failed" "${failed[@]}"
+# installed without an error, yet not installed: remembered all the same
+[ ${#absent[@]} -eq 0 ] && [ ${#failed[@]} -eq 0 ] && note_optional "still missing after apt-get install" "${left[@]}"
 exit 0

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# scripts/deps.sh against stand-ins for dpkg-query, apt-get and apt-cache
-# (nothing is installed for real): it installs only what is missing, the
-# packages the tests and make targets need (procps for pgrep, clang-format,
-# the clang runtime of the default clang: libclang-rt-dev, never a
-# versioned one); an optional package the distribution lacks is a note, not
-# a failure; a required one that fails to install stops it; a host without
-# dpkg/apt-get gets a note and exit status 0.
+# scripts/deps.sh against stand-ins for dpkg-query, apt-get, apt-cache, id
+# and sudo (nothing is installed for real): it installs only what is
+# missing, the packages the tests and make targets need (procps for pgrep,
+# clang-format, the clang runtime of the default clang: libclang-rt-dev,
+# never a versioned one); a required one that fails to install stops it; a
+# host without dpkg/apt-get gets a note and exit status 0. An optional
+# package never stops make nor asks for a password: sudo -n only, a failed
+# apt-get update or install is a note, said once (remembered in
+# BUILD/deps-optional-missing) and tried again by --retry-optional.
 set -u
 : "${WL_SOURCE_DIR:?}"
 . "$(dirname "$0")/common.sh"
@@ -20,11 +22,15 @@ for p; do :; done
 grep -qx "$p" "$STUB/installed" 2>/dev/null && { printf 'install ok installed'; exit 0; }
 echo "dpkg-query: no packages found matching $p" >&2; exit 1
 SH
-# apt-get: logged; install fails when $tmp/fail names one of the packages
+# apt-get: logged; update fails when $tmp/update-fails exists; install
+# fails when $tmp/fail names one of the packages, else adds them to
+# $tmp/installed
 cat >"$tmp/bin/apt-get" <<'SH'
 #!/bin/sh
 echo "apt-get $*" >>"$STUB/log"
+[ "$1" = update ] && { [ -e "$STUB/update-fails" ] && exit 100; exit 0; }
 for p; do grep -qx -- "$p" "$STUB/fail" 2>/dev/null && exit 100; done
+for p; do case $p in -* | install) ;; *) echo "$p" >>"$STUB/installed" ;; esac; done
 exit 0
 SH
 # apt-cache policy PKG: no candidate for a line of $tmp/unknown
@@ -33,25 +39,60 @@ cat >"$tmp/bin/apt-cache" <<'SH'
 grep -qx "$2" "$STUB/unknown" 2>/dev/null && exit 0
 printf '%s:\n  Installed: (none)\n  Candidate: 1.0\n' "$2"
 SH
-printf '#!/bin/sh\necho 0\n' >"$tmp/bin/id" # root: no sudo
+# id -u: the content of $tmp/uid (0: root, no sudo)
+printf '#!/bin/sh\ncat "$STUB/uid"\n' >"$tmp/bin/id"
+# sudo [-n] CMD...: logged; runs CMD when $tmp/sudo-nopasswd exists (a
+# NOPASSWD rule, or a password typed a moment ago); else `sudo -n` fails
+# as the real one does, and plain sudo "prompts": it runs CMD when
+# $tmp/sudo-tty exists (a password typed at a terminal), else fails for
+# want of a terminal
+cat >"$tmp/bin/sudo" <<'SH'
+#!/bin/sh
+echo "sudo $*" >>"$STUB/sudo-log"
+n=0
+[ "$1" = -n ] && { n=1; shift; }
+[ -e "$STUB/sudo-nopasswd" ] && exec "$@"
+[ $n = 1 ] && { echo "sudo: a password is required" >&2; exit 1; }
+echo "PROMPT" >>"$STUB/sudo-log"
+[ -e "$STUB/sudo-tty" ] && exec "$@"
+echo "sudo: a terminal is required to read the password" >&2; exit 1
+SH
 chmod +x "$tmp/bin/"*
-need_stubs "$tmp/bin" dpkg-query apt-get apt-cache id
+need_stubs "$tmp/bin" dpkg-query apt-get apt-cache id sudo
 export STUB=$tmp
+echo 0 >"$tmp/uid"
 
+B=$tmp/build
+STAMP=$B/deps-optional-missing
 all="build-essential cmake pkg-config git python3 procps libcmocka-dev libsqlite3-dev
 libjansson-dev libplist-dev libutf8proc-dev clang libclang-rt-dev clang-format"
-deps() { env -u WL_DEPS_SKIP PATH="$tmp/bin:$PATH" "$BASH_BIN" "$DEPS" 2>"$tmp/err"; }
+deps() { env -u WL_DEPS_SKIP PATH="$tmp/bin:$PATH" "$BASH_BIN" "$DEPS" "$@" "$B" 2>"$tmp/err"; }
+# fresh: empty logs, nothing remembered, every stand-in setting back to its default
+fresh() {
+  : >"$tmp/log"
+  : >"$tmp/sudo-log"
+  : >"$tmp/fail"
+  : >"$tmp/unknown"
+  rm -f "$STAMP" "$tmp/update-fails" "$tmp/sudo-nopasswd" "$tmp/sudo-tty"
+  echo 0 >"$tmp/uid"
+}
+# installed_but PKG...: every package installed except these
+installed_but() {
+  local p args=()
+  for p; do args+=(-e "$p"); done
+  printf '%s\n' $all | grep -vx "${args[@]}" >"$tmp/installed"
+}
 
 # everything installed: nothing to do, apt not even updated
+fresh
 printf '%s\n' $all >"$tmp/installed"
-: >"$tmp/log"
 deps; rc=$?
 if [ $rc = 0 ] && [ ! -s "$tmp/log" ] && [ ! -s "$tmp/err" ]; then ok "all installed: nothing done"
 else bad "all installed (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
 
 # nothing installed, and this distribution has no libclang-rt-dev
+fresh
 : >"$tmp/installed"
-: >"$tmp/log"
 echo libclang-rt-dev >"$tmp/unknown"
 deps; rc=$?
 inst=$(grep "install" "$tmp/log" | tr '\n' ' ')
@@ -60,54 +101,142 @@ for p in procps python3 libcmocka-dev clang clang-format; do
   case " $inst " in *" $p "*) ok "installs $p" ;; *) bad "does not install $p: $inst" ;; esac
 done
 case "$inst" in *libclang-rt*) bad "asked for a clang runtime apt does not have: $inst" ;; *) ok "no libclang-rt-dev asked for" ;; esac
-if grep -q "not available here: libclang-rt-dev" "$tmp/err" && grep -q "make fuzz" "$tmp/err"; then ok "says make fuzz will not work"
+if grep -q "not installed.*: libclang-rt-dev" "$tmp/err" && grep -q "make fuzz" "$tmp/err"; then ok "says make fuzz will not work"
 else bad "no note about libclang-rt-dev"; cat "$tmp/err"; fi
 if [ "$(grep -c "update" "$tmp/log")" = 1 ]; then ok "one apt-get update"; else bad "apt-get update count"; cat "$tmp/log"; fi
 
-# the next make: everything else is installed now, libclang-rt-dev is still
-# unknown to apt: a note again, but no apt-get update (not on every make)
-printf '%s\n' $all | grep -vx libclang-rt-dev >"$tmp/installed"
+# the next make: libclang-rt-dev is still unknown to apt: said once is
+# enough, no apt-get update (not on every make)
 : >"$tmp/log"
 deps; rc=$?
-if [ $rc = 0 ] && ! grep -q "update" "$tmp/log" && grep -q "not available here: libclang-rt-dev" "$tmp/err"; then
-  ok "second run, optional package still unknown: a note, no apt-get update"
+if [ $rc = 0 ] && [ ! -s "$tmp/log" ] && [ ! -s "$tmp/err" ]; then
+  ok "second run, optional package still unknown: nothing done, nothing said"
 else bad "second run (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
 # a required package missing on top of that: apt updated once, the unknown optional one not asked for
-printf '%s\n' $all | grep -vx -e libclang-rt-dev -e procps >"$tmp/installed"
+installed_but libclang-rt-dev procps
 : >"$tmp/log"
 deps; rc=$?
 if [ $rc = 0 ] && [ "$(grep -c "update" "$tmp/log")" = 1 ] && grep -q "install.* procps" "$tmp/log" &&
   ! grep -q "libclang-rt" "$tmp/log"; then
   ok "a required package missing: one update, its install"
 else bad "required missing, optional unknown (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
-: >"$tmp/installed"
 
 # where the distribution has it, the clang runtime is llvm-defaults' one
-: >"$tmp/unknown"
-: >"$tmp/log"
+fresh
+: >"$tmp/installed"
 deps; rc=$?
 if [ $rc = 0 ] && grep -q "install.* libclang-rt-dev" "$tmp/log" && ! grep -q "libclang-rt-[0-9]" "$tmp/log"; then
   ok "installs libclang-rt-dev, no versioned runtime"
 else bad "clang runtime (rc $rc)"; cat "$tmp/log"; fi
 
 # a required package that fails to install stops it (and so make)
+fresh
+: >"$tmp/installed"
 echo procps >"$tmp/fail"
 deps; rc=$?
-if [ $rc != 0 ]; then ok "a required package that fails: exit $rc"; else bad "a failed required install passed"; fi
-# an optional one that fails does not
+if [ $rc != 0 ] && grep -q "procps" "$tmp/err"; then ok "a required package that fails: exit $rc"; else bad "a failed required install passed"; fi
+# an optional one that fails does not; the next make does not try again,
+# --retry-optional (make fuzz, make format) does
+fresh
+installed_but clang-format
 echo clang-format >"$tmp/fail"
 deps; rc=$?
-if [ $rc = 0 ] && grep -q "clang-format" "$tmp/err"; then ok "an optional package that fails: a note, exit 0"
+if [ $rc = 0 ] && grep -q "clang-format" "$tmp/err" && grep -q "make format" "$tmp/err"; then ok "an optional package that fails: a note, exit 0"
 else bad "optional install failure (rc $rc)"; cat "$tmp/err"; fi
+: >"$tmp/log"
+deps; rc=$?
+if [ $rc = 0 ] && [ ! -s "$tmp/log" ] && [ ! -s "$tmp/err" ]; then ok "a failed optional install is not tried on every make"
+else bad "failed optional install tried again (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
+deps --retry-optional; rc=$?
+if [ $rc = 0 ] && grep -q "install.* clang-format" "$tmp/log" && grep -q "clang-format" "$tmp/err"; then
+  ok "--retry-optional tries it again"
+else bad "--retry-optional (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
+# once it installs, the note is gone and so is the memory of it
 : >"$tmp/fail"
+deps --retry-optional; rc=$?
+if [ $rc = 0 ] && [ ! -e "$STAMP" ] && grep -qx clang-format "$tmp/installed"; then ok "installed on a retry: nothing remembered"
+else bad "retry that installs (rc $rc)"; cat "$tmp/err"; fi
+# a different set of missing optional packages is tried again
+fresh
+installed_but clang-format
+echo clang-format >"$tmp/fail"
+deps
+installed_but clang-format clang
+: >"$tmp/log"
+: >"$tmp/fail"
+deps; rc=$?
+if [ $rc = 0 ] && grep -q "install.* clang" "$tmp/log"; then ok "another package missing: tried again"
+else bad "another optional package missing (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
+
+# --- no password, no terminal: optional packages never fail make nor prompt ----
+# a developer (uid 1000) whose sudo asks for a password, run without a
+# terminal (an IDE, a script): only optional packages are missing
+fresh
+echo 1000 >"$tmp/uid"
+installed_but clang libclang-rt-dev clang-format
+deps </dev/null; rc=$?
+if [ $rc = 0 ]; then ok "optional missing, sudo needs a password: exit 0"; else bad "optional missing, sudo needs a password: rc $rc"; cat "$tmp/err"; fi
+if ! grep -q PROMPT "$tmp/sudo-log" && ! grep -q "^sudo [^-]" "$tmp/sudo-log"; then ok "only sudo -n, no prompt"
+else bad "sudo without -n for optional packages"; cat "$tmp/sudo-log"; fi
+if [ ! -s "$tmp/log" ]; then ok "no apt-get run without rights"; else bad "apt-get run"; cat "$tmp/log"; fi
+if grep -q "make fuzz and make format" "$tmp/err" && grep -q "password" "$tmp/err"; then ok "a note says why and what will not work"
+else bad "note for sudo with a password"; cat "$tmp/err"; fi
+: >"$tmp/sudo-log"
+deps </dev/null; rc=$?
+if [ $rc = 0 ] && [ ! -s "$tmp/sudo-log" ] && [ ! -s "$tmp/err" ]; then ok "the next make: sudo not even asked"
+else bad "next make with a password sudo (rc $rc)"; cat "$tmp/sudo-log" "$tmp/err"; fi
+# with a NOPASSWD rule (or a password just typed), sudo -n installs them
+fresh
+echo 1000 >"$tmp/uid"
+installed_but clang-format
+touch "$tmp/sudo-nopasswd"
+deps </dev/null; rc=$?
+if [ $rc = 0 ] && grep -q "install.* clang-format" "$tmp/log" && grep -q "^sudo -n apt-get install" "$tmp/sudo-log" &&
+  [ ! -e "$STAMP" ]; then ok "sudo -n without a password: installed"
+else bad "sudo -n install (rc $rc)"; cat "$tmp/log" "$tmp/sudo-log" "$tmp/err"; fi
+# a required package: plain sudo, which may prompt at a terminal
+fresh
+echo 1000 >"$tmp/uid"
+installed_but procps
+touch "$tmp/sudo-tty"
+deps; rc=$?
+if [ $rc = 0 ] && grep -q "install.* procps" "$tmp/log" && grep -q "^sudo apt-get install" "$tmp/sudo-log"; then
+  ok "a required package: installed through sudo"
+else bad "required package through sudo (rc $rc)"; cat "$tmp/log" "$tmp/sudo-log" "$tmp/err"; fi
+# and without a terminal, a missing required package still stops make
+rm -f "$tmp/sudo-tty"
+installed_but procps
+: >"$tmp/log"
+deps </dev/null; rc=$?
+if [ $rc != 0 ] && grep -q "procps" "$tmp/err"; then ok "a required package, sudo cannot ask: exit $rc"
+else bad "required package, no terminal (rc $rc)"; cat "$tmp/err"; fi
+
+# --- as root, apt-get update failing (an unsigned source, a mirror down) ------
+fresh
+installed_but clang libclang-rt-dev clang-format
+touch "$tmp/update-fails"
+deps; rc=$?
+if [ $rc = 0 ] && grep -q "update failed" "$tmp/err"; then ok "root, update fails, optional missing: a note, exit 0"
+else bad "root, update fails, optional missing (rc $rc)"; cat "$tmp/err"; fi
+: >"$tmp/log"
+deps; rc=$?
+if [ $rc = 0 ] && [ ! -s "$tmp/log" ]; then ok "root, update fails: not tried on every make"
+else bad "root, update fails, tried again (rc $rc)"; cat "$tmp/log"; fi
+# a required package: installed from the current lists all the same
+fresh
+installed_but procps
+touch "$tmp/update-fails"
+deps; rc=$?
+if [ $rc = 0 ] && grep -qx procps "$tmp/installed"; then ok "root, update fails: a required package installed from the current lists"
+else bad "root, update fails, required missing (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
 
 # no dpkg/apt-get at all (macOS, Fedora): a note, exit 0
-env -u WL_DEPS_SKIP PATH="$tmp/empty" "$BASH_BIN" "$DEPS" 2>"$tmp/err"; rc=$?
+env -u WL_DEPS_SKIP PATH="$tmp/empty" "$BASH_BIN" "$DEPS" "$B" 2>"$tmp/err"; rc=$?
 if [ $rc = 0 ] && grep -q "no dpkg/apt-get" "$tmp/err" && grep -q "WL_DEPS_SKIP=1" "$tmp/err"; then
   ok "no dpkg/apt-get: a note, exit 0"
 else bad "no dpkg/apt-get (rc $rc)"; cat "$tmp/err"; fi
 # WL_DEPS_SKIP=1: nothing at all
-WL_DEPS_SKIP=1 PATH="$tmp/empty" "$BASH_BIN" "$DEPS" 2>"$tmp/err"; rc=$?
+WL_DEPS_SKIP=1 PATH="$tmp/empty" "$BASH_BIN" "$DEPS" "$B" 2>"$tmp/err"; rc=$?
 if [ $rc = 0 ] && [ ! -s "$tmp/err" ]; then ok "WL_DEPS_SKIP=1: silent"; else bad "WL_DEPS_SKIP=1 (rc $rc)"; fi
 
 echo "$pass passed, $fail failed"
