@@ -56,8 +56,12 @@ if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>
   exit 0
 fi
 
+# installed PKG: dpkg's state of PKG is "installed". The state alone: the
+# whole Status is "WANT ok STATE", and a package kept with `apt-mark hold`
+# is "hold ok installed"; one half-installed, unpacked or with only its
+# config files left is missing.
 installed() {
-  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
 }
 
 # candidate PKG: true when apt's current lists have a version of PKG to install

@@ -15,12 +15,19 @@ DEPS=$WL_SOURCE_DIR/scripts/deps.sh
 BASH_BIN=$(command -v bash)
 
 mkdir -p "$tmp/bin" "$tmp/empty"
-# dpkg-query -W -f=... PKG: installed when PKG is a line of $tmp/installed
+# dpkg-query -W -f=FORMAT PKG: the Status "install ok installed" when PKG
+# is a line of $tmp/installed, "hold ok installed" (apt-mark hold) when one
+# of $tmp/held, "install ok half-installed" when one of $tmp/half; FORMAT
+# ${Status} or ${db:Status-Status} (the last word, dpkg's state)
 cat >"$tmp/bin/dpkg-query" <<'SH'
 #!/bin/sh
 for p; do :; done
-grep -qx "$p" "$STUB/installed" 2>/dev/null && { printf 'install ok installed'; exit 0; }
-echo "dpkg-query: no packages found matching $p" >&2; exit 1
+if grep -qx "$p" "$STUB/installed" 2>/dev/null; then s="install ok installed"
+elif grep -qx "$p" "$STUB/held" 2>/dev/null; then s="hold ok installed"
+elif grep -qx "$p" "$STUB/half" 2>/dev/null; then s="install ok half-installed"
+else echo "dpkg-query: no packages found matching $p" >&2; exit 1; fi
+case "$*" in *'${db:Status-Status}'*) s=${s##* } ;; esac
+printf '%s' "$s"
 SH
 # apt-get: logged; update fails when $tmp/update-fails exists; install
 # fails when $tmp/fail names one of the packages, else adds them to
@@ -73,6 +80,8 @@ fresh() {
   : >"$tmp/sudo-log"
   : >"$tmp/fail"
   : >"$tmp/unknown"
+  : >"$tmp/held"
+  : >"$tmp/half"
   rm -f "$STAMP" "$tmp/update-fails" "$tmp/sudo-nopasswd" "$tmp/sudo-tty"
   echo 0 >"$tmp/uid"
 }
@@ -120,6 +129,22 @@ if [ $rc = 0 ] && [ "$(grep -c "update" "$tmp/log")" = 1 ] && grep -q "install.*
   ! grep -q "libclang-rt" "$tmp/log"; then
   ok "a required package missing: one update, its install"
 else bad "required missing, optional unknown (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
+
+# a package kept at its version (apt-mark hold: "hold ok installed") is
+# installed; a half-installed one is not
+fresh
+installed_but cmake procps
+echo cmake >"$tmp/held"
+echo procps >"$tmp/half"
+deps; rc=$?
+if [ $rc = 0 ] && ! grep -q "install.* cmake" "$tmp/log"; then ok "a held package counts as installed"
+else bad "held package installed again (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
+if grep -q "install.* procps" "$tmp/log"; then ok "a half-installed package is installed again"
+else bad "half-installed package not installed (rc $rc)"; cat "$tmp/log"; fi
+: >"$tmp/log"
+deps; rc=$?
+if [ $rc = 0 ] && [ ! -s "$tmp/log" ]; then ok "held: nothing done on the next make"
+else bad "held: apt run again (rc $rc)"; cat "$tmp/log"; fi
 
 # where the distribution has it, the clang runtime is llvm-defaults' one
 fresh
