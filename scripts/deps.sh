@@ -64,10 +64,12 @@ installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
 }
 
-# candidate PKG: true when apt's current lists have a version of PKG to install
+# candidate PKG: true when apt's current lists have a version of PKG to
+# install. apt translates "Candidate:" ("Installationskandidat:" in German):
+# read in the C locale.
 candidate() {
   local c
-  c=$(apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p')
+  c=$(LC_ALL=C apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p')
   [ -n "$c" ] && [ "$c" != "(none)" ]
 }
 

@@ -40,11 +40,15 @@ for p; do grep -qx -- "$p" "$STUB/fail" 2>/dev/null && exit 100; done
 for p; do case $p in -* | install) ;; *) echo "$p" >>"$STUB/installed" ;; esac; done
 exit 0
 SH
-# apt-cache policy PKG: no candidate for a line of $tmp/unknown
+# apt-cache policy PKG: no candidate for a line of $tmp/unknown; in German
+# where the locale is (as apt's translation says it)
 cat >"$tmp/bin/apt-cache" <<'SH'
 #!/bin/sh
 grep -qx "$2" "$STUB/unknown" 2>/dev/null && exit 0
-printf '%s:\n  Installed: (none)\n  Candidate: 1.0\n' "$2"
+case ${LC_ALL:-${LC_MESSAGES:-${LANG:-}}} in
+de*) printf '%s:\n  Installiert: (keine)\n  Installationskandidat: 1.0\n' "$2" ;;
+*) printf '%s:\n  Installed: (none)\n  Candidate: 1.0\n' "$2" ;;
+esac
 SH
 # id -u: the content of $tmp/uid (0: root, no sudo)
 printf '#!/bin/sh\ncat "$STUB/uid"\n' >"$tmp/bin/id"
@@ -153,6 +157,13 @@ deps; rc=$?
 if [ $rc = 0 ] && grep -q "install.* libclang-rt-dev" "$tmp/log" && ! grep -q "libclang-rt-[0-9]" "$tmp/log"; then
   ok "installs libclang-rt-dev, no versioned runtime"
 else bad "clang runtime (rc $rc)"; cat "$tmp/log"; fi
+
+# apt speaks the user's language: its candidate is found all the same
+fresh
+installed_but clang-format
+LC_ALL= LC_MESSAGES= LANG=de_DE.UTF-8 deps; rc=$?
+if [ $rc = 0 ] && grep -q "install.* clang-format" "$tmp/log"; then ok "LANG=de_DE: the candidate is found"
+else bad "LANG=de_DE: no install (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
 
 # a required package that fails to install stops it (and so make)
 fresh
