@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -270,14 +271,44 @@ int wl_cli_option_error(const char *cmd, int c, char *const argv[], const struct
 /* Bit fd set: standard descriptor fd was closed when wattlens started. */
 static unsigned closed_std_fds;
 
+/* O_PATH is Linux's; glibc names it only under _GNU_SOURCE, but always
+ * defines __O_PATH */
+#if defined(__linux__) && !defined(O_PATH) && defined(__O_PATH)
+#define O_PATH __O_PATH
+#endif
+
+/* stdin's placeholder. On Linux: an O_PATH descriptor of a socket closed
+ * at once. A read or a write fails with EBADF (O_PATH), and no name of it
+ * opens (/dev/stdin, /dev/fd/0, /proc/self/fd/0: a socket cannot be opened
+ * by name, ENXIO), so that `-o /dev/stdin` and `-f /dev/stdin` fail as the
+ * shell's `> /dev/stdin` does when stdin is closed, instead of writing
+ * into or reading from /dev/null. Elsewhere (or without /proc): a
+ * write-only /dev/null, through which such a name still reaches
+ * /dev/null. Returns a descriptor, the lowest free one or another. */
+static int stdin_placeholder(void)
+{
+#ifdef O_PATH
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (s >= 0) {
+        char name[32];
+        snprintf(name, sizeof name, "/proc/self/fd/%d", s);
+        int fd = open(name, O_PATH);
+        close(s);
+        if (fd >= 0)
+            return fd;
+    }
+#endif
+    return open("/dev/null", O_WRONLY);
+}
+
 /* A standard descriptor that was closed (`wattlens ... >&-`) is taken by a
  * placeholder on which using it fails as a closed one would: otherwise the
  * next file opened (a model, the run database) would get the number and
- * stdout would write into it. stdin gets a write-only /dev/null (a read
- * fails with EBADF); stdout and stderr each get the read end of a pipe of
- * their own whose write end is closed (a write fails with EBADF, a read
- * gives EOF). No other name reaches that pipe, so a name of the descriptor
- * (-o /dev/stdout) is told from any file by inode alone
+ * stdout would write into it. stdin gets stdin_placeholder (a read fails
+ * with EBADF, its names do not open); stdout and stderr each get the read
+ * end of a pipe of their own whose write end is closed (a write fails with
+ * EBADF, a read gives EOF). No other name reaches that pipe, so a name of
+ * the descriptor (-o /dev/stdout) is told from any file by inode alone
  * (wl_cli_output_std_stream), never from /dev/null. */
 void wl_cli_reserve_std_fds(void)
 {
@@ -291,11 +322,12 @@ void wl_cli_reserve_std_fds(void)
             continue;
         int p[2] = {-1, -1};
         if (fd == 0)
-            p[0] = open("/dev/null", O_WRONLY);
+            p[0] = stdin_placeholder();
         else if (pipe(p) != 0)
             continue;
         /* the lowest free numbers: p[0] is fd itself, or p[1] is (a lower
-         * one failed), which dup2 then closes */
+         * one failed), which dup2 then closes; the placeholder of stdin
+         * may be any number (its socket took 0 while it was made) */
         if (p[0] >= 0 && p[0] != fd) {
             dup2(p[0], fd);
             close(p[0]);

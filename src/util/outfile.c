@@ -441,6 +441,27 @@ static bool dir_synced(const char *target)
     return ok;
 }
 
+/* The hint for a name of a standard descriptor that does not open with
+ * ENXIO ("No such device or address"): the descriptor is a socket, which
+ * cannot be opened by name; the CLI gives a stdin that was closed when it
+ * started such a placeholder (cli_util.c), so that -o /dev/stdin fails. */
+static const char *std_name_hint(const char *path)
+{
+    static const char *const hint[] = {
+        "it names standard input, which is closed (or a socket, which cannot be opened "
+        "by name): ",
+        "it names standard output, a socket, which cannot be opened by name: ",
+        "it names standard error, a socket, which cannot be opened by name: ",
+    };
+    struct stat p, fd;
+    if (stat(path, &p) != 0)
+        return "";
+    for (int i = 0; i <= 2; i++)
+        if (fstat(i, &fd) == 0 && fd.st_dev == p.st_dev && fd.st_ino == p.st_ino)
+            return hint[i];
+    return "";
+}
+
 int wl_outfile_open(struct wl_outfile *o, const char *path, unsigned flags)
 {
     *o = (struct wl_outfile){.flags = flags, .hint = ""};
@@ -467,6 +488,8 @@ int wl_outfile_open(struct wl_outfile *o, const char *path, unsigned flags)
             e = last_errno();
             if (fd >= 0)
                 close(fd);
+            if (e == ENXIO)
+                o->hint = std_name_hint(path);
             goto fail;
         }
         o->kind = WL_OUTFILE_DIRECT;
