@@ -3,6 +3,10 @@
  * FFN gate/up, 2048x5632 FFN down with its long rows, 32000x2048 output)
  * and thread count (1, 2), next to this machine's
  * measured memory read bandwidth with the same thread count, as a ratio.
+ * The bandwidth of a shared machine drifts (2x within seconds has been
+ * seen) over a table that runs for minutes: it is read again just before
+ * and just after each (type, shape) block, both readings are printed, and
+ * the block's ratios divide by the higher one (as bench_engine does).
  * Each matrix is replicated into enough copies (>= 256 MiB in total) that
  * consecutive calls stream from DRAM as decode does, not from the caches.
  * The machine may be shared: "GB/s" is wall-clock (best pass), "cpu GB/s"
@@ -22,6 +26,7 @@
 #include "util/hugepage.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +147,32 @@ static const char usage[] =
     "Environment: none read.\n";
 
 static const char *const thread_names[] = {"1", "2"}; /* -j: the pools main starts */
+
+/* The readings around each (type, shape) block: a kept buffer of this size
+ * (4x a 64 MiB last-level cache at most), best of this many passes; about
+ * 0.1-0.3 s each */
+#define BLOCK_BW_BYTES ((size_t)256 << 20)
+#define BLOCK_BW_REPS 3
+
+/* one row of a block, printed once the reading after the block is taken */
+struct row {
+    enum wl_kpath path;
+    int ti;                      /* index into thread_counts */
+    double best_ns, best_cpu_ns; /* per call */
+};
+
+/* each selected pool's reading of buf into out[ti]; 0 or -1 (said) */
+static int read_bw(struct wl_threadpool *const pools[2], const struct wl_membw_buf *buf,
+                   struct wl_membw_result out[2])
+{
+    for (int ti = 0; ti < 2; ti++) {
+        if (pools[ti] && wl_membw_measure_buf(pools[ti], buf, BLOCK_BW_REPS, &out[ti]) != 0) {
+            fprintf(stderr, "bench_kernels: bandwidth measurement failed\n");
+            return -1;
+        }
+    }
+    return 0;
+}
 
 /* -1 when every comma-separated item of list (-t, -p, -j, -s) is one of the
  * n names (case-insensitive, as selected() matches them); else says which is
@@ -274,7 +305,6 @@ int main(int argc, char **argv)
     }
     const int thread_counts[] = {1, 2};
     struct wl_threadpool *pools[2] = {NULL, NULL};
-    double bw[2] = {0, 0}, bw_cpu[2] = {0, 0};
     printf("# bench_kernels: best kernel path on this CPU: %s\n", wl_kpath_name(wl_kpath_best()));
     for (int ti = 0; ti < 2; ti++) {
         char name[8];
@@ -290,8 +320,6 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_kernels: bandwidth measurement failed\n");
             return 1;
         }
-        bw[ti] = r.best_gbps;
-        bw_cpu[ti] = r.best_cpu_gbps;
         if (thread_counts[ti] > 1) {
             /* cost of one parallel-for with empty shares, as paid per matmul (the caller
              * may run every share itself when the workers are not yet polling) */
@@ -308,15 +336,25 @@ int main(int argc, char **argv)
                    "10000 back-to-back)\n",
                    thread_counts[ti], best);
         }
-        printf("# memory read bandwidth, %d thread(s): best %.2f GB/s, mean %.2f GB/s, "
+        printf("# memory read bandwidth at start, %d thread(s): best %.2f GB/s, mean %.2f GB/s, "
                "cpu-time %.2f GB/s (%zu MiB x %d reps)\n",
                r.n_threads, r.best_gbps, r.mean_gbps, r.best_cpu_gbps, r.bytes >> 20, r.reps);
     }
+    struct wl_membw_buf *bwbuf = NULL;
+    if (wl_membw_buf_create(BLOCK_BW_BYTES, &bwbuf) != 0) {
+        fprintf(stderr, "bench_kernels: out of memory\n");
+        return 1;
+    }
     printf("# activation rows per call: %ld\n", (long)n_x);
-    printf("# ratio = GB/s / bw GB/s (wall clock); cpu ratio = cpu GB/s / cpu-time bandwidth\n");
+    printf("# bw pre, bw post = memory read bandwidth (GB/s, same threads; %zu MiB, best of %d) "
+           "read just before and just after each type and shape's rows\n",
+           BLOCK_BW_BYTES >> 20, BLOCK_BW_REPS);
+    printf("# ratio = GB/s / the higher of bw pre and bw post (wall clock); cpu ratio = cpu "
+           "GB/s / the higher cpu-time bandwidth of the two readings\n");
     printf("# KiB = bytes of one matrix; -m 0 runs one copy, cache-resident when it fits\n");
-    printf("%-6s %-7s %-16s %8s %3s %9s %8s %9s %8s %7s %9s %8s\n", "type", "path", "shape", "KiB",
-           "thr", "us/call", "GB/s", "cpu GB/s", "bw GB/s", "ratio", "cpu ratio", "GMAC/s");
+    printf("%-6s %-7s %-16s %8s %3s %9s %8s %9s %7s %7s %7s %9s %8s\n", "type", "path", "shape",
+           "KiB", "thr", "us/call", "GB/s", "cpu GB/s", "bw pre", "bw post", "ratio", "cpu ratio",
+           "GMAC/s");
 
     for (size_t ty = 0; ty < sizeof types / sizeof types[0]; ty++) {
         uint32_t t = types[ty];
@@ -362,6 +400,11 @@ int main(int argc, char **argv)
             for (int64_t c = 0; c < cols * n_x; c++)
                 x[c] = frand();
 
+            struct wl_membw_result pre[2], post[2];
+            struct row block[(WL_KPATH_AVX512 - WL_KPATH_SCALAR + 1) * 2];
+            size_t n_rows = 0;
+            if (read_bw(pools, bwbuf, pre) != 0)
+                return 1;
             for (int path = WL_KPATH_SCALAR; path <= WL_KPATH_AVX512; path++) {
                 struct wl_kernels k;
                 if (!selected(psel, wl_kpath_name((enum wl_kpath)path)) ||
@@ -392,17 +435,26 @@ int main(int argc, char **argv)
                         if (pass >= 50)
                             break;
                     }
-                    double gbps = (double)mat / best_ns;
-                    double cpu_gbps = (double)mat / best_cpu_ns;
-                    printf("%-6s %-7s %-16s %8.0f %3d %9.1f %8.2f %9.2f %8.2f %6.1f%% %8.1f%% "
-                           "%8.1f\n",
-                           wl_ttype_name(t), wl_kpath_name(k.path), sname, (double)mat / 1024.0,
-                           thread_counts[ti], best_ns / 1e3, gbps, cpu_gbps, bw[ti],
-                           100.0 * gbps / bw[ti], 100.0 * cpu_gbps / bw_cpu[ti],
-                           (double)rows * (double)cols * (double)n_x / best_ns);
-                    fflush(stdout);
+                    block[n_rows++] = (struct row){k.path, ti, best_ns, best_cpu_ns};
                 }
             }
+            if (read_bw(pools, bwbuf, post) != 0)
+                return 1;
+            for (size_t i = 0; i < n_rows; i++) {
+                const struct row *r = &block[i];
+                const int ti = r->ti;
+                const double bw = fmax(pre[ti].best_gbps, post[ti].best_gbps);
+                const double bw_cpu = fmax(pre[ti].best_cpu_gbps, post[ti].best_cpu_gbps);
+                const double gbps = (double)mat / r->best_ns;
+                const double cpu_gbps = (double)mat / r->best_cpu_ns;
+                printf("%-6s %-7s %-16s %8.0f %3d %9.1f %8.2f %9.2f %7.2f %7.2f %6.1f%% %8.1f%% "
+                       "%8.1f\n",
+                       wl_ttype_name(t), wl_kpath_name(r->path), sname, (double)mat / 1024.0,
+                       thread_counts[ti], r->best_ns / 1e3, gbps, cpu_gbps, pre[ti].best_gbps,
+                       post[ti].best_gbps, 100.0 * gbps / bw, 100.0 * cpu_gbps / bw_cpu,
+                       (double)rows * (double)cols * (double)n_x / r->best_ns);
+            }
+            fflush(stdout);
             free(w);
             free(src);
             free(x);
@@ -410,6 +462,7 @@ int main(int argc, char **argv)
             free(scratch);
         }
     }
+    wl_membw_buf_free(bwbuf);
     for (int ti = 0; ti < 2; ti++)
         wl_threadpool_destroy(pools[ti]);
     return 0;

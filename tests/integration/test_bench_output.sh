@@ -10,7 +10,9 @@
 #   -ub and -ctk are not the defaults, and only then; every '|' lines up;
 # - bench_kernels -l lists the shapes without measuring; the l2 shape's
 #   matrix fits in 512 KiB at every type (it was 256 rows at every type:
-#   2 MiB at F32, 1 MiB at F16 and BF16, more than a 1 MiB L2 holds);
+#   2 MiB at F32, 1 MiB at F16 and BF16, more than a 1 MiB L2 holds); its
+#   table prints the bandwidth read before and after each block, and each
+#   ratio is over the higher of the two;
 # - bench_edges (-S 1: a quarter of its weights; one round): each read is
 #   the best of 3 passes per read variant, as its header says (it took 1);
 #   the cost of an edge is over the n - 1 edges of n products (it divided
@@ -101,6 +103,32 @@ if [ -x "$B/bench_kernels" ]; then
     ok "bench_kernels -l: the layer shapes as they were"
   else
     bad "bench_kernels -l -t f32 -s attn,out: $(cat "$tmp/shapes" "$tmp/err")"
+  fi
+  # a small table (one l2 block, two paths, one thread): the bandwidth is
+  # read again around each block, both readings are printed, and each
+  # ratio is GB/s over the higher of the two (it was over one reading taken
+  # before a table that runs for minutes)
+  timeout 120 "$B/bench_kernels" -t q8_0 -s l2 -m 0 -p scalar,avx2 -j 1 >"$tmp/kern" 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && python3 - "$tmp/kern" <<'PY'; then
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+head = next(l for l in lines if l.startswith("type "))
+cols = head.replace("cpu GB/s", "cpu_GB/s").replace("bw pre", "bw_pre").replace(
+    "bw post", "bw_post").replace("cpu ratio", "cpu_ratio").split()
+assert "bw_pre" in cols and "bw_post" in cols, head
+assert any("read just before and just after" in l for l in lines if l.startswith("#"))
+rows = [dict(zip(cols, l.split()[:1] + l.split()[1:2] + [" ".join(l.split()[2:4])] + l.split()[4:]))
+        for l in lines if l.startswith("Q8_0")]
+assert rows, "no rows"
+for r in rows:
+    bw = max(float(r["bw_pre"]), float(r["bw_post"]))
+    want = 100 * float(r["GB/s"]) / bw
+    got = float(r["ratio"].rstrip("%"))
+    assert abs(got - want) <= 0.02 * want + 0.2, (r, want)
+PY
+    ok "bench_kernels: bandwidth read around each block; ratio over the higher reading"
+  else
+    bad "bench_kernels -t q8_0 -s l2 -m 0 (rc $rc): $(cat "$tmp/kern" "$tmp/err")"
   fi
 else
   echo "SKIP: no bench_kernels (built with WL_BUILD_BENCH=OFF?)"
