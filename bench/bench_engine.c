@@ -65,7 +65,12 @@
  * WL_BENCH_THREADS (default 2; the bandwidth is read with as many threads,
  * so 1 sets one core against its own read, a stand-in for the high state:
  * docs/internals/kernels.md, session 17), WL_BENCH_TYPES (default
- * "q8_0,q4_k").
+ * "q8_0,q4_k"; an item that is neither is an error, exit 2, before any
+ * measuring).
+ * Exit status 1 when a type asked for measured nothing or only part (its
+ * model could not be generated or loaded, `wattlens bench` failed, every
+ * paired round or the interleaved segments failed): `make bench` then
+ * reports the failure instead of a table with holes.
  */
 #include "bench_support.h"
 #include "engine/bench.h"
@@ -83,6 +88,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h> /* strncasecmp */
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -472,6 +478,38 @@ out:
     return n_ok;
 }
 
+/* The weight types the bench runs, as WL_BENCH_TYPES names them. */
+static const char *const all_types[] = {"q8_0", "q4_k"};
+#define N_TYPES (sizeof all_types / sizeof all_types[0])
+
+/* want[i]: all_types[i] is in list (comma-separated, case-insensitive;
+ * NULL = all). Returns 0, or -1 after naming an item that is not a type
+ * (a typo such as "q4k" must not measure nothing and exit 0). */
+static int parse_types(const char *list, bool want[N_TYPES])
+{
+    for (size_t i = 0; i < N_TYPES; i++)
+        want[i] = list == NULL;
+    if (!list)
+        return 0;
+    for (const char *p = list;;) {
+        size_t len = strcspn(p, ",");
+        size_t i = 0;
+        while (i < N_TYPES &&
+               !(strlen(all_types[i]) == len && strncasecmp(p, all_types[i], len) == 0))
+            i++;
+        if (i == N_TYPES) {
+            fprintf(stderr,
+                    "bench_engine: WL_BENCH_TYPES: '%.*s' is not one of q8_0, q4_k (in '%s')\n",
+                    (int)len, p, list);
+            return -1;
+        }
+        want[i] = true;
+        if (!p[len])
+            return 0;
+        p += len + 1;
+    }
+}
+
 static const char usage[] =
     "usage: bench_engine [-h | --help]\n"
     "\n"
@@ -491,6 +529,10 @@ static const char usage[] =
     "  WL_BENCH_THREADS     engine threads, and threads reading the bandwidth\n"
     "                       (default 2)\n"
     "  WL_BENCH_TYPES       weight types to run (default \"q8_0,q4_k\")\n"
+    "\n"
+    "Exit status: 0; 1 when a type measured nothing or only part (its model could\n"
+    "not be made or loaded, `wattlens bench` failed, ...); 2 for a bad argument or\n"
+    "WL_BENCH_TYPES item.\n"
     "\n"
     "Takes minutes: the first run generates the models (then cached); per type,\n"
     "each paired round is ~1.5 s of decode plus a process start, and each segment\n"
@@ -528,6 +570,29 @@ int main(int argc, char **argv)
     if (threads < 1)
         threads = 2;
     const int n_prompt = 512, n_gen = 128;
+    bool want[N_TYPES];
+    if (parse_types(types_env, want) != 0)
+        return 2;
+    int failed = 0; /* types that measured nothing or only part */
+    /* the models first: without one there is nothing to measure the
+     * bandwidth for */
+    char paths[N_TYPES][1200];
+    int n_models = 0;
+    for (size_t ti = 0; ti < N_TYPES; ti++) {
+        if (!want[ti])
+            continue;
+        if (wl_bench_synth_1b("bench_engine", all_types[ti], paths[ti], sizeof paths[ti]) != 0) {
+            fprintf(stderr, "bench_engine: %s: no model to measure (said above)\n", all_types[ti]);
+            want[ti] = false;
+            failed++;
+        } else {
+            n_models++;
+        }
+    }
+    if (n_models == 0) {
+        fprintf(stderr, "bench_engine: nothing measured\n");
+        return 1;
+    }
 
     /* bandwidth with the same number of threads the engine uses */
     struct wl_membw_result bw;
@@ -543,21 +608,16 @@ int main(int argc, char **argv)
            bw.best_prefetch_gbps);
     printf("%s\n", wl_bench_core_probe_text(probe, sizeof probe));
 
-    static const char *const all_types[] = {"q8_0", "q4_k"};
-    for (size_t ti = 0; ti < sizeof all_types / sizeof all_types[0]; ti++) {
-        if (types_env && !strstr(types_env, all_types[ti]))
+    for (size_t ti = 0; ti < N_TYPES; ti++) {
+        if (!want[ti])
             continue;
-        char path[1200];
-        if (wl_bench_synth_1b("bench_engine", all_types[ti], path, sizeof path) != 0) {
-            printf("%s: could not generate the model (is `wattlens model synth` built?)\n",
-                   all_types[ti]);
-            continue;
-        }
+        const char *path = paths[ti];
         /* weight bytes and KV geometry from the file itself */
         wl_model *m = NULL;
         struct wl_errmsg err = {{0}};
         if (wl_model_load(path, &m, &err) != 0) {
-            printf("%s: %s\n", path, err.text);
+            fprintf(stderr, "bench_engine: %s\n", err.text);
+            failed++;
             continue;
         }
         const struct wl_model_config *c = &m->config;
@@ -585,18 +645,22 @@ int main(int argc, char **argv)
         struct wl_membw_buf *tokbuf = NULL, *shortbuf = NULL;
         if (wl_membw_buf_create(tok_bytes, &tokbuf) != 0 ||
             wl_membw_buf_create(SEG_BW_BYTES, &shortbuf) != 0) {
-            printf("  could not allocate the bandwidth probe's buffers (%zu MiB)\n",
-                   (tok_bytes + SEG_BW_BYTES) >> 20);
+            fprintf(stderr,
+                    "bench_engine: %s: could not allocate the bandwidth probe's buffers "
+                    "(%zu MiB)\n",
+                    all_types[ti], (tok_bytes + SEG_BW_BYTES) >> 20);
             wl_membw_buf_free(tokbuf);
+            failed++;
             continue;
         }
 
         /* 1. the llama-bench-style figures */
         struct bench_run br;
         if (run_bench(cli, path, n_prompt, n_gen, reps, threads, &br) != 0) {
-            printf("%s: wattlens bench failed\n", desc);
+            fprintf(stderr, "bench_engine: %s: `%s bench` failed\n", desc, cli);
             wl_membw_buf_free(tokbuf);
             wl_membw_buf_free(shortbuf);
+            failed++;
             continue;
         }
         printf("  pp%d: %8.2f ± %.2f tok/s\n", n_prompt, br.pp, br.pp_sd);
@@ -632,6 +696,9 @@ int main(int argc, char **argv)
                 "= %5.1f %%\n",
                 r + 1, b1.best_gbps, b2.best_gbps, limit, tr.tg, 100.0 * tr.tg / limit);
         }
+        if (n_ok < rounds)
+            fprintf(stderr, "bench_engine: %s: %d of %d paired rounds failed\n", desc,
+                    rounds - n_ok, rounds);
         if (n_ok > 0) {
             qsort(frac, (size_t)n_ok, sizeof frac[0], cmp_double);
             const double med = median_sorted(frac, n_ok);
@@ -645,6 +712,11 @@ int main(int argc, char **argv)
                                        shortbuf, &sr);
         wl_membw_buf_free(tokbuf);
         wl_membw_buf_free(shortbuf);
+        if (n_s < n_seg)
+            fprintf(stderr, "bench_engine: %s: interleaved segments: %d of %d ran\n", desc,
+                    n_s > 0 ? n_s : 0, n_seg);
+        if (n_ok < rounds || n_s < n_seg)
+            failed++;
         if (n_s > 0) {
             struct bw_half h[2];
             const bool split = bw_split(&sr, n_s, h);
@@ -700,6 +772,13 @@ int main(int argc, char **argv)
         printf("  load average: %.2f (%ld CPUs); other processes share the memory bus and\n"
                "  cores, so figures under load understate the engine\n",
                load[0], sysconf(_SC_NPROCESSORS_ONLN));
+    }
+    if (failed) {
+        fprintf(stderr,
+                "bench_engine: %d of the weight types asked for measured nothing or only "
+                "part (see above)\n",
+                failed);
+        return 1;
     }
     return 0;
 }

@@ -25,7 +25,10 @@
  *   (lowest) of each over the repetitions.
  * Environment: WL_BENCH_REPS, WL_BENCH_THREADS (default 2), WL_BENCH_BIG=0
  * skips the 1.1B-shaped model, WL_BENCH_SMALL=0 stories260K, WL_BENCH_WALL=0
- * the wall-clock pass. Never asserts.
+ * the wall-clock pass; TMPDIR (default /tmp) holds the stores. Never asserts
+ * on time; exit status 1 when a model asked for was not measured (it could
+ * not be generated or loaded, no temporary directory, a generation failed)
+ * or nothing was.
  */
 #include "bench_support.h"
 #include "engine/context.h"
@@ -36,6 +39,7 @@
 #include "store/store.h"
 #include "util/clock.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,36 +279,52 @@ static void print_cpu(const struct figures gen[N_CONFIGS], const struct figures 
     }
 }
 
-static void bench_model(const char *label, const char *path, int n_gen, int n_gen_cpu, int reps,
-                        int threads)
+/* Measures one model; 0, or -1 after saying on stderr why it could not. */
+static int bench_model(const char *label, const char *path, int n_gen, int n_gen_cpu, int reps,
+                       int threads)
 {
     struct wl_errmsg err;
     wl_model *m = NULL;
     wl_tokenizer *tok = NULL;
-    char dbdir[] = "/tmp/wl-bench-profile-XXXXXX";
+    const char *tmpdir = getenv("TMPDIR");
+    char dbdir[1100];
     bool have_dir = false;
+    int rc = -1;
     if (wl_model_load(path, &m, &err) != 0 || wl_tok_load_gguf(m->gguf, &tok, &err) != 0) {
-        printf("%s: cannot load %s: %s\n", label, path, err.text);
+        fprintf(stderr, "bench_profile: %s: cannot load it: %s\n", label, err.text);
         goto out;
     }
-    if (!mkdtemp(dbdir))
+    if (!tmpdir || !*tmpdir)
+        tmpdir = "/tmp";
+    if (snprintf(dbdir, sizeof dbdir, "%s/wl-bench-profile-XXXXXX", tmpdir) >= (int)sizeof dbdir) {
+        fprintf(stderr, "bench_profile: TMPDIR is too long: %s\n", tmpdir);
         goto out;
+    }
+    if (!mkdtemp(dbdir)) {
+        fprintf(stderr, "bench_profile: %s: cannot create a temporary directory %s: %s\n", label,
+                dbdir, strerror(errno));
+        goto out;
+    }
     have_dir = true;
     struct figures wall[N_CONFIGS], cpu[N_CONFIGS], cpu_one[N_CONFIGS];
     const char *wall_env = getenv("WL_BENCH_WALL");
     const bool do_wall = !(wall_env && strcmp(wall_env, "0") == 0);
     if ((do_wall && run_all(m, tok, threads, n_gen, reps, dbdir, wall, NULL, label) != 0) ||
-        run_all(m, tok, 1, n_gen_cpu, reps, dbdir, cpu, cpu_one, label) != 0)
+        run_all(m, tok, 1, n_gen_cpu, reps, dbdir, cpu, cpu_one, label) != 0) {
+        fprintf(stderr, "bench_profile: %s: not measured (said above)\n", label);
         goto out;
+    }
     printf("\n%s (%d layers, best of %d)\n", label, m->config.n_layer, reps);
     if (do_wall)
         print_wall(wall, threads, n_gen);
     print_cpu(cpu, cpu_one);
+    rc = 0;
 out:
     if (have_dir)
         wl_bench_rmtree("bench_profile", dbdir);
     wl_tok_free(tok);
     wl_model_free(m);
+    return rc;
 }
 
 static const char usage[] =
@@ -325,6 +345,10 @@ static const char usage[] =
     "  WL_BENCH_BIG=0    skip the 1.1B-shaped model\n"
     "  WL_BENCH_SMALL=0  skip stories260K\n"
     "  WL_BENCH_WALL=0   skip the wall-clock pass\n"
+    "  TMPDIR            where the temporary stores go (default /tmp)\n"
+    "\n"
+    "Exit status 1 when a model asked for was not measured (it could not be\n"
+    "generated or loaded, no temporary directory, a generation failed), or none was.\n"
     "\n"
     "The first run also generates the 1.1B-shaped model (then cached).\n";
 
@@ -345,18 +369,29 @@ int main(int argc, char **argv)
     const char *s260 = WL_TESTDATA_DIR "/models/stories260K.gguf";
     struct stat st;
     const char *small_env = getenv("WL_BENCH_SMALL");
+    int failed = 0, measured = 0;
     if (small_env && strcmp(small_env, "0") == 0)
         printf("stories260K: skipped (WL_BENCH_SMALL=0)\n");
     else if (stat(s260, &st) == 0)
-        bench_model("stories260K", s260, 128, 128, reps, threads);
+        bench_model("stories260K", s260, 128, 128, reps, threads) == 0 ? measured++ : failed++;
     else
         printf("stories260K: absent under %s (skipped)\n", WL_TESTDATA_DIR);
-    if (big_env && strcmp(big_env, "0") == 0)
-        return 0;
-    char big[1200];
-    if (wl_bench_synth_1b("bench_profile", "q8_0", big, sizeof big) == 0)
-        bench_model("1.1B-shaped synthetic llama, Q8_0", big, 16, 8, reps, threads);
-    else
-        printf("1.1B-shaped model: could not be generated (skipped)\n");
+    if (!(big_env && strcmp(big_env, "0") == 0)) {
+        char big[1200];
+        if (wl_bench_synth_1b("bench_profile", "q8_0", big, sizeof big) != 0) {
+            fprintf(stderr, "bench_profile: the 1.1B-shaped model: none to measure (said above)\n");
+            failed++;
+        } else if (bench_model("1.1B-shaped synthetic llama, Q8_0", big, 16, 8, reps, threads) ==
+                   0) {
+            measured++;
+        } else {
+            failed++;
+        }
+    }
+    if (failed || !measured) {
+        fprintf(stderr, "bench_profile: %s\n",
+                failed ? "a model asked for was not measured (see above)" : "nothing measured");
+        return 1;
+    }
     return 0;
 }

@@ -109,7 +109,9 @@ static char *repetitive_text(size_t *len)
     return buf;
 }
 
-static void run(const char *vocab, const char *label, const char *text, size_t len)
+/* Tokenizes text with vocab (skipped with a note when the test data lacks
+ * it); 0, or -1 when tokenizing failed. */
+static int run(const char *vocab, const char *label, const char *text, size_t len)
 {
     char path[1024];
     snprintf(path, sizeof(path), "%s/vocab/ggml-vocab-%s.gguf", WL_TESTDATA_DIR, vocab);
@@ -118,17 +120,19 @@ static void run(const char *vocab, const char *label, const char *text, size_t l
     uint64_t t0 = wl_clock_now_ns();
     if (wl_tok_load_file(path, &t, &err) != 0) {
         printf("  %-13s %-10s skipped: %s\n", vocab, label, err.text);
-        return;
+        return 0;
     }
     double load_ms = (wl_clock_now_ns() - t0) / 1e6;
     struct wl_tok_stats best = {0};
     double best_mbs = 0;
+    int rc = 0;
     for (int r = 0; r < 3; r++) { /* best of 3: the machine is shared */
         struct wl_tok_stats st = {0};
         int32_t *ids = NULL;
         size_t n = 0;
         if (wl_tok_tokenize_alloc(t, text, len, 0, &ids, &n, &st) != 0) {
-            printf("  %-13s %-10s tokenize failed\n", vocab, label);
+            fprintf(stderr, "bench_tokenizer: %s, %s text: tokenize failed\n", vocab, label);
+            rc = -1;
             break;
         }
         free(ids);
@@ -146,6 +150,7 @@ static void run(const char *vocab, const char *label, const char *text, size_t l
            (unsigned long long)(best.n_lookups + best.n_rank_lookups),
            (unsigned long long)best.n_merges, 100.0 * wl_tok_stats_cache_hit_rate(&best));
     wl_tok_free(t);
+    return rc;
 }
 
 /* ---- special-token splitting: old (every occurrence) vs new (lazy heap) ----
@@ -188,13 +193,15 @@ static wl_tokenizer *space_run_tokenizer(void)
     wl_tokenizer *t = NULL;
     struct wl_errmsg err;
     if (wl_tok_build(&d, &t, &err) != 0) {
-        printf("  cannot build the space-run vocabulary: %s\n", err.text);
+        fprintf(stderr, "bench_tokenizer: cannot build the space-run vocabulary: %s\n", err.text);
         return NULL;
     }
     return t;
 }
 
-static void run_split(const wl_tokenizer *t, const char *label, const char *text, size_t len)
+/* Times the old and the new partition of text; 0, or -1 when one failed or
+ * the two differ (said on stderr: a bench that found a mismatch fails). */
+static int run_split(const wl_tokenizer *t, const char *label, const char *text, size_t len)
 {
     uint64_t c0 = wl_clock_thread_cpu_ns();
     size_t n_listed = 0, n_old_frags = 0;
@@ -209,10 +216,11 @@ static void run_split(const wl_tokenizer *t, const char *label, const char *text
     int rc = wl__tok_partition(t, text, len, false, &f, &nf, &n_new);
     double new_s = (double)(wl_clock_thread_cpu_ns() - c0) / 1e9;
     if (rc != 0 || old_rc != 0) {
-        printf("  %-22s out of memory (old rc %d, new rc %d)\n", label, old_rc, rc);
+        fprintf(stderr, "bench_tokenizer: %s: out of memory (old rc %d, new rc %d)\n", label,
+                old_rc, rc);
         free(acc);
         free(f);
-        return;
+        return -1;
     }
     /* the same special tokens and text at the same places */
     bool same = n_old == n_new && n_old_frags == nf && memcmp(acc, f, nf * sizeof(*f)) == 0;
@@ -223,22 +231,32 @@ static void run_split(const wl_tokenizer *t, const char *label, const char *text
            same ? "identical" : "DIFFERENT");
     free(acc);
     free(f);
+    if (!same) {
+        fprintf(stderr,
+                "bench_tokenizer: %s: the old and the new partition differ (%llu vs %llu special "
+                "tokens, %zu vs %zu pieces)\n",
+                label, (unsigned long long)n_old, (unsigned long long)n_new, n_old_frags, nf);
+        return -1;
+    }
+    return 0;
 }
 
-static void bench_split(void)
+/* 0, or -1 when a partition failed or differed (said on stderr) */
+static int bench_split(void)
 {
     printf("\nspecial-token splitting, phi-2-like user tokens of 2-31 spaces and 2-9 tabs: "
            "old (every occurrence listed and sorted) vs new (lazy heap)\n");
     wl_tokenizer *t = space_run_tokenizer();
     if (!t)
-        return;
+        return -1;
     char *text = malloc(TARGET_BYTES);
     if (!text) {
+        fprintf(stderr, "bench_tokenizer: out of memory\n");
         wl_tok_free(t);
-        return;
+        return -1;
     }
     memset(text, ' ', TARGET_BYTES);
-    run_split(t, "1 MiB of spaces", text, TARGET_BYTES);
+    int rc = run_split(t, "1 MiB of spaces", text, TARGET_BYTES);
     static const char *const lines[] = {"def f(x):\n",
                                         "    if x:\n",
                                         "        return g(x)\n",
@@ -255,9 +273,11 @@ static void bench_split(void)
         memcpy(text + n, l, k);
         n += k;
     }
-    run_split(t, "1 MB of indented code", text, n);
+    if (run_split(t, "1 MB of indented code", text, n) != 0)
+        rc = -1;
     free(text);
     wl_tok_free(t);
+    return rc;
 }
 
 static const char usage[] =
@@ -271,7 +291,8 @@ static const char usage[] =
     "splitting on 1 MiB of spaces and 1 MB of indented code with phi-2-like\n"
     "user tokens (runs of spaces and tabs): the old algorithm (every occurrence\n"
     "listed and sorted) against the current one, CPU seconds and tokens compared.\n"
-    "No assertions on time.\n"
+    "No assertions on time; exit status 1 when tokenizing failed or the old and\n"
+    "the new splitting differ (DIFFERENT).\n"
     "\n"
     "Environment: none read.\n";
 
@@ -287,12 +308,13 @@ int main(int argc, char **argv)
            "bytes)\n",
            nv, nr);
     const char *vocabs[] = {"llama-spm", "gpt-2", "phi-3", "starcoder", "deepseek-llm"};
+    int failed = 0;
     for (size_t i = 0; i < sizeof(vocabs) / sizeof(*vocabs); i++) {
-        run(vocabs[i], "varied", varied, nv);
-        run(vocabs[i], "repetitive", rep, nr);
+        failed |= run(vocabs[i], "varied", varied, nv) != 0;
+        failed |= run(vocabs[i], "repetitive", rep, nr) != 0;
     }
     free(varied);
     free(rep);
-    bench_split();
-    return 0;
+    failed |= bench_split() != 0;
+    return failed ? 1 : 0;
 }

@@ -80,8 +80,19 @@ int wl_bench_synth_1b(const char *who, const char *type, char *path, size_t size
                           tmp,
                           NULL};
     fprintf(stderr, "%s: generating %s (once; cached)\n", who, path);
-    if (run_argv(argv) == 0 && stat(tmp, &st) == 0 && st.st_size > 0 && rename(tmp, path) == 0)
+    int rc = run_argv(argv);
+    if (rc == 0 && stat(tmp, &st) == 0 && st.st_size > 0 && rename(tmp, path) == 0)
         return 0;
+    if (rc < 0)
+        fprintf(stderr, "%s: could not generate %s: `%s model synth` was killed\n", who, path,
+                argv[0]);
+    else if (rc == 127)
+        fprintf(stderr,
+                "%s: could not generate %s: `%s` could not be run (exit 127; WL_BENCH_CLI?)\n", who,
+                path, argv[0]);
+    else
+        fprintf(stderr, "%s: could not generate %s: `%s model synth` %s (exit %d)\n", who, path,
+                argv[0], rc ? "failed" : "wrote no file", rc);
     unlink(tmp);
     return -1;
 }

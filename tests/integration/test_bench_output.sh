@@ -20,7 +20,11 @@
 #   probe reads (one CPU: no distance), and a huge-page share that cannot
 #   be read (no /proc) prints "unknown", not "-100 %";
 # - scripts/bench.sh runs every bench even when one fails (it stopped at the
-#   first), names the failures at the end and exits 1;
+#   first), names the failures at the end and exits 1; with no bench at all
+#   it fails too;
+# - a bench that measured nothing exits non-zero: bench_engine with a typo
+#   in WL_BENCH_TYPES (exit 2, before measuring) or no model (exit 1),
+#   bench_profile with no model or no temporary directory under TMPDIR;
 # - the 1.1B-shaped model is generated without a shell: a model cache path
 #   with spaces, quotes, $( ) and ; reaches `wattlens model synth` as one
 #   argument (a stand-in CLI, WL_BENCH_CLI, records its arguments and
@@ -203,16 +207,70 @@ SH
   ARGS_OUT="$tmp/args" WL_BENCH_CLI="$fakecli" WL_BENCH_MODEL_CACHE="$cache" WL_BENCH_SMALL=0 \
     WL_BENCH_REPS=1 WL_BENCH_WALL=0 timeout 20 "$B/bench_profile" >"$tmp/prof" 2>"$tmp/err"; rc=$?
   want="$cache/llama-1.1b-shape-q8_0.gguf"
-  if [ $rc = 0 ] && [ "$(sed -n 3p "$tmp/args" 2>/dev/null)" = "--arch" ] \
+  if [ $rc = 1 ] && [ "$(sed -n 3p "$tmp/args" 2>/dev/null)" = "--arch" ] \
     && [ "$(grep -A1 -x -- -o "$tmp/args" | sed -n 2p)" = "$want.tmp" ] \
     && [ -f "$want" ] && [ ! -e "$want.tmp" ] && [ ! -e "$tmp/ran" ] \
-    && grep -qF "cannot load $want" "$tmp/prof"; then
+    && grep -qF "$want" "$tmp/err" && grep -q "cannot load it" "$tmp/err"; then
     ok "synth: the model cache path reaches model synth whole, no shell; renamed into place"
   else
     bad "synth with an odd cache path (rc $rc): $(cat "$tmp/args" "$tmp/prof" "$tmp/err" 2>&1)"
   fi
 else
   echo "SKIP: no bench_profile (synth path)"
+fi
+
+# --- a bench that measured nothing, or found a mismatch, fails ----------------------------
+# (they printed a line and exited 0, so `make bench` passed: a typo in
+# WL_BENCH_TYPES, no model, no temporary directory)
+if [ -x "$B/bench_engine" ]; then
+  # the typo is found before any measuring (it measured the bandwidth, then nothing)
+  WL_BENCH_TYPES=q4k timeout 60 "$B/bench_engine" >"$tmp/eng" 2>"$tmp/err"; rc=$?
+  if [ $rc = 2 ] && grep -q "WL_BENCH_TYPES: 'q4k' is not one of q8_0, q4_k" "$tmp/err" && [ ! -s "$tmp/eng" ]; then
+    ok "bench_engine WL_BENCH_TYPES=q4k: exit 2, nothing measured"
+  else
+    bad "bench_engine WL_BENCH_TYPES=q4k (rc $rc): $(cat "$tmp/eng" "$tmp/err")"
+  fi
+  mkdir -p "$tmp/nocache"
+  WL_BENCH_TYPES=q8_0 WL_BENCH_CLI="$tmp/no-such-cli" WL_BENCH_MODEL_CACHE="$tmp/nocache" \
+    timeout 60 "$B/bench_engine" >"$tmp/eng" 2>"$tmp/err"; rc=$?
+  if [ $rc = 1 ] && grep -q "could not generate" "$tmp/err" && grep -q "nothing measured" "$tmp/err" \
+    && [ ! -s "$tmp/eng" ]; then
+    ok "bench_engine without a model: exit 1"
+  else
+    bad "bench_engine without a model (rc $rc): $(cat "$tmp/eng" "$tmp/err")"
+  fi
+else
+  echo "SKIP: no bench_engine (measured nothing)"
+fi
+if [ -x "$B/bench_profile" ]; then
+  WL_BENCH_SMALL=0 WL_BENCH_CLI="$tmp/no-such-cli" WL_BENCH_MODEL_CACHE="$tmp/nocache" \
+    timeout 60 "$B/bench_profile" >"$tmp/prof" 2>"$tmp/err"; rc=$?
+  if [ $rc = 1 ] && grep -q "could not generate" "$tmp/err"; then
+    ok "bench_profile without the 1.1B model: exit 1"
+  else
+    bad "bench_profile without the 1.1B model (rc $rc): $(cat "$tmp/prof" "$tmp/err")"
+  fi
+  if have_data "$T/models/stories260K.gguf" "bench_profile TMPDIR"; then
+    # the stores go under TMPDIR (it was /tmp, whatever TMPDIR said); one
+    # that cannot be made is said and fails (it printed nothing and passed)
+    TMPDIR="$tmp/no-such-dir" WL_BENCH_BIG=0 WL_BENCH_WALL=0 WL_BENCH_REPS=1 \
+      timeout 120 "$B/bench_profile" >"$tmp/prof" 2>"$tmp/err"; rc=$?
+    if [ $rc = 1 ] && grep -qF "cannot create a temporary directory $tmp/no-such-dir/wl-bench-profile-" "$tmp/err"; then
+      ok "bench_profile: a TMPDIR it cannot use: said, exit 1"
+    else
+      bad "bench_profile with TMPDIR=$tmp/no-such-dir (rc $rc): $(cat "$tmp/prof" "$tmp/err")"
+    fi
+  fi
+else
+  echo "SKIP: no bench_profile (measured nothing)"
+fi
+# no benches at all (WL_BUILD_BENCH=OFF): make bench fails, saying so
+mkdir -p "$tmp/nobench"
+bash "${WL_SOURCE_DIR:-$(dirname "$0")/../..}/scripts/bench.sh" "$tmp/nobench" >"$tmp/all.out" 2>"$tmp/all.err"; rc=$?
+if [ $rc = 1 ] && grep -q "no bench_\* programs in $tmp/nobench" "$tmp/all.err"; then
+  ok "bench.sh with no benches: exit 1"
+else
+  bad "bench.sh with no benches (rc $rc): $(cat "$tmp/all.out" "$tmp/all.err")"
 fi
 
 # --- scripts/bench.sh: one failing bench does not hide the others ------------------------
