@@ -58,14 +58,12 @@ int main(int argc, char **argv)
     const int threads = env_int("WL_BENCH_THREADS", 2, 1);
 
     char path[1200];
-    if (wl_bench_synth_1b("bench_batch", type, path, sizeof path) != 0) {
-        fprintf(stderr, "bench_batch: could not generate the model\n");
-        return 1;
-    }
+    if (wl_bench_synth_1b("bench_batch", type, path, sizeof path) != 0)
+        return 1; /* said why */
     wl_model *m = NULL;
     struct wl_errmsg err = {{0}};
     if (wl_model_load(path, &m, &err) != 0) {
-        fprintf(stderr, "bench_batch: %s: %s\n", path, err.text);
+        fprintf(stderr, "bench_batch: %s\n", err.text); /* it names the file */
         return 1;
     }
     char desc[128];

@@ -28,7 +28,9 @@
 # - the 1.1B-shaped model is generated without a shell: a model cache path
 #   with spaces, quotes, $( ) and ; reaches `wattlens model synth` as one
 #   argument (a stand-in CLI, WL_BENCH_CLI, records its arguments and
-#   writes a dummy file instead of generating 1 GB), then is renamed.
+#   makes a small model instead of 1 GB), under a temporary name of its
+#   own, then is stamped and renamed; a cached one that is damaged or
+#   stale (its stamp) is made again;
 # Skips (and says so) what the build or the test data lacks.
 set -u
 B=${WL_BINARY_DIR:?}
@@ -188,35 +190,88 @@ else
   echo "SKIP: no bench_edges (built with WL_BUILD_BENCH=OFF?)"
 fi
 
-# --- the model cache path goes to model synth as it is ------------------------------------
-if [ -x "$B/bench_profile" ]; then
+# --- the cached bench model: made once, checked every time -------------------------------
+# The cache path reaches model synth as it is (no shell; missing parents
+# made); the model is generated under a name of this process's own, checked
+# (it loads), stamped (PATH.stamp: synth arguments, vocabulary, CLI
+# version, size) and renamed into place; the next run uses it as it is; a
+# truncated or overwritten file, or one whose stamp says other arguments,
+# is made again, and said (it was trusted on its size alone, and a damaged
+# one failed every run). A stand-in CLI (WL_BENCH_CLI) records its calls
+# and makes a small real model instead of 1 GB.
+if [ -x "$B/bench_batch" ]; then
   need_exec "$tmp" # the stand-in CLI below
-  cache="$tmp/model cache 'q' \"d\" \$(touch $tmp/ran);x"
-  mkdir -p "$cache"
+  cache="$tmp/model cache 'q' \"d\" \$(touch $tmp/ran);x/sub/dir"
   fakecli="$tmp/fake wattlens"
   cat >"$fakecli" <<'SH'
 #!/bin/sh
-# records its arguments, one per line, and writes a dummy file to -o's
-for a in "$@"; do printf '%s\n' "$a"; done >"$ARGS_OUT"
-while [ $# -gt 0 ]; do [ "$1" = -o ] && { echo x >"$2"; exit 0; }; shift; done
+# records each call's arguments (one per line, then "--"); makes a small
+# model where -o says
+for a in "$@"; do printf '%s\n' "$a"; done >>"$ARGS_OUT"
+echo -- >>"$ARGS_OUT"
+[ "$1" = --version ] && { echo "wattlens stand-in"; exit 0; }
+while [ $# -gt 0 ]; do
+  [ "$1" = -o ] && exec "$REAL_CLI" model synth --type q8_0 -o "$2" >/dev/null
+  shift
+done
 exit 1
 SH
   chmod +x "$fakecli"
-  # (20 s: the stand-in answers at once; a bench that ignored the two
-  # variables would start generating the real model, and be stopped)
-  ARGS_OUT="$tmp/args" WL_BENCH_CLI="$fakecli" WL_BENCH_MODEL_CACHE="$cache" WL_BENCH_SMALL=0 \
-    WL_BENCH_REPS=1 WL_BENCH_WALL=0 timeout 20 "$B/bench_profile" >"$tmp/prof" 2>"$tmp/err"; rc=$?
   want="$cache/llama-1.1b-shape-q8_0.gguf"
-  if [ $rc = 1 ] && [ "$(sed -n 3p "$tmp/args" 2>/dev/null)" = "--arch" ] \
-    && [ "$(grep -A1 -x -- -o "$tmp/args" | sed -n 2p)" = "$want.tmp" ] \
-    && [ -f "$want" ] && [ ! -e "$want.tmp" ] && [ ! -e "$tmp/ran" ] \
-    && grep -qF "$want" "$tmp/err" && grep -q "cannot load it" "$tmp/err"; then
-    ok "synth: the model cache path reaches model synth whole, no shell; renamed into place"
+  # cached_run: bench_batch on the cache, small; rc and the stand-in's calls
+  cached_run() {
+    : >"$tmp/args"
+    ARGS_OUT="$tmp/args" REAL_CLI="$W" WL_BENCH_CLI="${cli:-$fakecli}" WL_BENCH_MODEL_CACHE="$cache" \
+      WL_BENCH_TYPE=q8_0 WL_BENCH_GEN=2 WL_BENCH_REPS=1 timeout 60 "$B/bench_batch" >"$tmp/batch" 2>"$tmp/err"
+    rc=$?
+    synths=$(grep -cx synth "$tmp/args")
+  }
+  no_tmp_left() { ! ls -a "$cache" | grep -q '\.tmp'; }
+  cached_run
+  if [ $rc = 0 ] && [ "$synths" = 1 ] && [ "$(grep -A2 -x -- -- "$tmp/args" | grep -A1 -x model | sed -n 2p)" = synth ] \
+    && grep -qx -- "--arch" "$tmp/args" \
+    && case "$(grep -A1 -x -- -o "$tmp/args" | sed -n 2p)" in "$want.tmp."??????) true ;; *) false ;; esac \
+    && [ -f "$want" ] && [ -f "$want.stamp" ] && no_tmp_left && [ ! -e "$tmp/ran" ] \
+    && grep -qx "cli: wattlens stand-in" "$want.stamp"; then
+    ok "bench model: made in place through the cache path, no shell, stamped, renamed"
   else
-    bad "synth with an odd cache path (rc $rc): $(cat "$tmp/args" "$tmp/prof" "$tmp/err" 2>&1)"
+    bad "bench model, first run (rc $rc): $(cat "$tmp/args" "$tmp/batch" "$tmp/err" 2>&1)"
+  fi
+  cached_run
+  if [ $rc = 0 ] && [ "$synths" = 0 ] && ! grep -q "generating" "$tmp/err"; then
+    ok "bench model: the next run uses the cached one"
+  else
+    bad "bench model, second run (rc $rc, $synths synth calls): $(cat "$tmp/err")"
+  fi
+  # damaged: cut short; overwritten in place (same size); made with other arguments
+  for how in truncated overwritten other-arguments; do
+    case $how in
+    truncated) truncate -s 4096 "$want" ;;
+    overwritten) printf 'XXXX' | dd of="$want" conv=notrunc 2>/dev/null ;;
+    other-arguments) sed -i 's/ --seed 1$/ --seed 2/' "$want.stamp" ;;
+    esac
+    cached_run
+    if [ $rc = 0 ] && [ "$synths" = 1 ] && grep -q "cached bench model .* is stale or damaged" "$tmp/err" \
+      && no_tmp_left; then
+      ok "bench model $how: said, made again"
+    else
+      bad "bench model $how (rc $rc, $synths synth calls): $(cat "$tmp/err")"
+    fi
+  done
+  # a good cached model needs no CLI; a damaged one without a CLI fails, saying what to do
+  cli="$tmp/no-such-cli" cached_run
+  if [ $rc = 0 ]; then ok "bench model: a good cached one is used without a CLI"
+  else bad "bench model without a CLI (rc $rc): $(cat "$tmp/err")"; fi
+  truncate -s 4096 "$want"
+  cli="$tmp/no-such-cli" cached_run
+  if [ $rc = 1 ] && grep -q "stale or damaged" "$tmp/err" && grep -q "WL_BENCH_CLI" "$tmp/err" \
+    && ! grep -qF "$want: $want" "$tmp/err"; then
+    ok "bench model damaged, no CLI: exit 1, says what to do"
+  else
+    bad "bench model damaged, no CLI (rc $rc): $(cat "$tmp/err")"
   fi
 else
-  echo "SKIP: no bench_profile (synth path)"
+  echo "SKIP: no bench_batch (the bench model cache)"
 fi
 
 # --- a bench that measured nothing, or found a mismatch, fails ----------------------------
@@ -233,7 +288,7 @@ if [ -x "$B/bench_engine" ]; then
   mkdir -p "$tmp/nocache"
   WL_BENCH_TYPES=q8_0 WL_BENCH_CLI="$tmp/no-such-cli" WL_BENCH_MODEL_CACHE="$tmp/nocache" \
     timeout 60 "$B/bench_engine" >"$tmp/eng" 2>"$tmp/err"; rc=$?
-  if [ $rc = 1 ] && grep -q "could not generate" "$tmp/err" && grep -q "nothing measured" "$tmp/err" \
+  if [ $rc = 1 ] && grep -q "no model to measure" "$tmp/err" && grep -q "nothing measured" "$tmp/err" \
     && [ ! -s "$tmp/eng" ]; then
     ok "bench_engine without a model: exit 1"
   else
@@ -245,7 +300,7 @@ fi
 if [ -x "$B/bench_profile" ]; then
   WL_BENCH_SMALL=0 WL_BENCH_CLI="$tmp/no-such-cli" WL_BENCH_MODEL_CACHE="$tmp/nocache" \
     timeout 60 "$B/bench_profile" >"$tmp/prof" 2>"$tmp/err"; rc=$?
-  if [ $rc = 1 ] && grep -q "could not generate" "$tmp/err"; then
+  if [ $rc = 1 ] && grep -q "none to measure" "$tmp/err"; then
     ok "bench_profile without the 1.1B model: exit 1"
   else
     bad "bench_profile without the 1.1B model (rc $rc): $(cat "$tmp/prof" "$tmp/err")"
