@@ -4,13 +4,16 @@
  * Hierarchy tables are WITHOUT ROWID and keyed by (run, token, layer, ...),
  * so rows of one run are contiguous, appends stay cheap, and every foreign
  * key is covered by a primary-key prefix (no secondary indexes to maintain).
- * Static data; thread-safe.
+ * Static data, and a pure function of it; thread-safe.
  */
 #include "store/sqlite_schema.h"
 
 #include "wattlens/energy.h"
 
 #include "store/store.h"
+
+#include <stdio.h>
+#include <string.h>
 
 _Static_assert(WL_DOMAIN_COUNT == 9, "a new energy domain needs a migration adding its columns");
 
@@ -120,6 +123,84 @@ const char *const wl__sqlite_migrations[] = {
 const int wl__sqlite_n_migrations =
     (int)(sizeof wl__sqlite_migrations / sizeof wl__sqlite_migrations[0]);
 
+/* What each migration above adds, for readers (sqlite_schema.h). A new
+ * migration needs its entry: the columns it adds when it only adds
+ * nullable columns (ALTER TABLE ... ADD COLUMN without NOT NULL), else NULL. */
+static const struct wl__sqlite_added_column wl__bridge_2[] = {
+    {"runs", "n_seq"},
+    {"tokens", "n_seq"},
+    {NULL, NULL},
+};
+static const struct wl__sqlite_added_column wl__bridge_3[] = {
+    {"runs", "writer_start"},
+    {NULL, NULL},
+};
+
+const struct wl__sqlite_added_column *const wl__sqlite_read_bridges[] = {
+    NULL, /* migration 1 creates the schema */
+    wl__bridge_2,
+    wl__bridge_3,
+};
+
+_Static_assert(sizeof wl__sqlite_read_bridges / sizeof wl__sqlite_read_bridges[0] ==
+                   sizeof wl__sqlite_migrations / sizeof wl__sqlite_migrations[0],
+               "every migration says whether a reader can bridge it (wl__sqlite_read_bridges)");
+
 _Static_assert(sizeof wl__sqlite_migrations / sizeof wl__sqlite_migrations[0] ==
                    WL_STORE_SCHEMA_VERSION,
                "WL_STORE_SCHEMA_VERSION is the number of migrations");
+
+/* Whether a bridge from version on adds a column to c's table before c
+ * (the caller checked that every one from version on is a bridge). */
+static bool wl__added_before(int version, const struct wl__sqlite_added_column *c)
+{
+    for (int v = version; v < wl__sqlite_n_migrations; v++)
+        for (const struct wl__sqlite_added_column *p = wl__sqlite_read_bridges[v]; p && p->table;
+             p++) {
+            if (p == c)
+                return false;
+            if (strcmp(p->table, c->table) == 0)
+                return true;
+        }
+    return false;
+}
+
+/* Appends to buf (used bytes *n); false when it does not fit. */
+static bool wl__append(char *buf, size_t size, size_t *n, const char *a, const char *b)
+{
+    int k = snprintf(buf + *n, size - *n, "%s%s", a, b);
+    if (k < 0 || (size_t)k >= size - *n)
+        return false;
+    *n += (size_t)k;
+    return true;
+}
+
+int wl__sqlite_read_bridge_sql(int version, char *buf, size_t size)
+{
+    size_t n = 0;
+    if (size == 0 || version < 1 || version > wl__sqlite_n_migrations)
+        return -1;
+    buf[0] = '\0';
+    for (int v = version; v < wl__sqlite_n_migrations; v++)
+        if (!wl__sqlite_read_bridges[v])
+            return -1;
+    /* one view per table, made where its first added column appears */
+    for (int v = version; v < wl__sqlite_n_migrations; v++) {
+        for (const struct wl__sqlite_added_column *c = wl__sqlite_read_bridges[v]; c->table; c++) {
+            if (wl__added_before(version, c))
+                continue;
+            bool ok = wl__append(buf, size, &n, "CREATE TEMP VIEW ", c->table) &&
+                      wl__append(buf, size, &n, " AS SELECT *", "");
+            for (int lv = v; lv < wl__sqlite_n_migrations; lv++)
+                for (const struct wl__sqlite_added_column *l = wl__sqlite_read_bridges[lv];
+                     l->table; l++)
+                    if (strcmp(l->table, c->table) == 0)
+                        ok = ok && wl__append(buf, size, &n, ", NULL AS ", l->column);
+            ok = ok && wl__append(buf, size, &n, " FROM main.", c->table) &&
+                 wl__append(buf, size, &n, ";", "");
+            if (!ok)
+                return -1;
+        }
+    }
+    return (int)n;
+}

@@ -511,6 +511,25 @@ static int wl__migrate(struct wl__db *d, struct wl_errmsg *err)
     }
 }
 
+/* A read-only open of a database at an older version (it cannot migrate
+ * it): the columns that later migrations only added read as NULL through
+ * TEMP views named as their tables (wl__sqlite_read_bridge_sql), which live
+ * in memory, so the file and the directory are left as they are and every
+ * query sees the current schema. A version with a migration that cannot be
+ * bridged is WL_EVERSION. */
+static int wl__bridge_old_schema(struct wl__db *d, int version, struct wl_errmsg *err)
+{
+    char sql[1024];
+    if (wl__sqlite_read_bridge_sql(version, sql, sizeof sql) < 0)
+        return wl_errmsg_set(err, WL_EVERSION,
+                             "%s: schema version %d needs a migration to %d, which a read-only "
+                             "open does not do; open it once as a user who can write it "
+                             "(`wattlens runs --db FILE` migrates it then)",
+                             d->path, version, wl__sqlite_n_migrations);
+    int rc = wl__exec(d, "PRAGMA temp_store = MEMORY", err, "configuring the connection");
+    return rc != 0 ? rc : wl__exec(d, sql, err, "reading an older schema");
+}
+
 /* PRAGMA journal_mode = WAL; *wal tells whether the database is in WAL
  * mode then. Switching needs the exclusive lock, and while another
  * connection holds a reserved one (another process creating the same new
@@ -679,14 +698,9 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
         goto fail;
     }
     if (p->read_only) {
-        if (version != wl__sqlite_n_migrations) {
-            rc = wl_errmsg_set(err, WL_EVERSION,
-                               "%s: schema version %lld needs a migration to %d, which a "
-                               "read-only open does not do; open it once as a user who can "
-                               "write it (`wattlens runs --db FILE` migrates it then)",
-                               path, (long long)version, wl__sqlite_n_migrations);
+        rc = version < wl__sqlite_n_migrations ? wl__bridge_old_schema(d, (int)version, err) : 0;
+        if (rc != 0)
             goto fail;
-        }
         rc = wl__exec(d, "PRAGMA foreign_keys = ON", err, "configuring the connection");
         if (rc != 0)
             goto fail;
