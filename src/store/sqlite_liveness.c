@@ -8,7 +8,8 @@
  * host (runs.writer_host is this host's name) the writer is alive while its
  * pid exists and, when its start token was stored (runs.writer_start), that
  * pid still has that token: a pid reused by another process after the
- * writer died, or after a reboot, has another. Its heartbeat does not
+ * writer died, or after a reboot, has another; a zombie (a writer killed
+ * but not yet reaped by its parent) is gone. Its heartbeat does not
  * matter there (a `measure` of a 3-day command is alive while it runs).
  * On another host the pid means nothing here, so the writer is taken as
  * dead once its heartbeat (runs.updated_at_ms) is older than WL__STALE_MS.
@@ -46,24 +47,36 @@ static ssize_t wl__read_small(const char *path, char *buf, size_t size)
 }
 #endif
 
+#ifdef __linux__
+/* Process pid's /proc/PID/stat line, parsed by util/proc_stat (a line of
+ * another shape is not read at all); false when it cannot be read. */
+static bool wl__read_proc_stat(long pid, struct wl__proc_stat *st)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    return pid > 0 && wl__read_small(path, line, sizeof line) > 0 &&
+           wl__proc_stat_parse(line, st) == 0;
+}
+
+/* The start token (wl__process_start_token) of the process whose stat
+ * line is st. */
+static bool wl__start_token_of(const struct wl__proc_stat *st, char *buf, size_t size)
+{
+    char boot[64];
+    if (!st->has_start || wl__read_small("/proc/sys/kernel/random/boot_id", boot, sizeof boot) <= 0)
+        return false;
+    boot[strcspn(boot, "\n")] = '\0';
+    /* the start time is field 22, in clock ticks after boot */
+    int n = snprintf(buf, size, "%s/%" PRIu64, boot, st->start_ticks);
+    return n > 0 && (size_t)n < size;
+}
+#endif
+
 bool wl__process_start_token(long pid, char *buf, size_t size)
 {
 #ifdef __linux__
-    char boot[64], path[64], line[1024];
-    if (pid <= 0 || wl__read_small("/proc/sys/kernel/random/boot_id", boot, sizeof boot) <= 0)
-        return false;
-    boot[strcspn(boot, "\n")] = '\0';
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    if (wl__read_small(path, line, sizeof line) <= 0)
-        return false;
-    /* the start time is field 22, in clock ticks after boot: parsed by the
-     * same strict parser as the CPU-time model's (a line of another shape
-     * gives no token, not a number from the wrong field) */
     struct wl__proc_stat st;
-    if (wl__proc_stat_parse(line, &st) != 0 || !st.has_start)
-        return false;
-    int n = snprintf(buf, size, "%s/%" PRIu64, boot, st.start_ticks);
-    return n > 0 && (size_t)n < size;
+    return wl__read_proc_stat(pid, &st) && wl__start_token_of(&st, buf, size);
 #else
     (void)pid;
     (void)buf;
@@ -80,9 +93,20 @@ static bool wl__writer_alive(const struct wl__db *d, int64_t pid, const char *ho
     if (host && d->host[0] && strcmp(host, d->host) == 0 && pid > 0 && pid <= INT_MAX) {
         if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
             return false;
-        char now_start[WL__START_TOKEN_SIZE];
-        if (start && wl__process_start_token((long)pid, now_start, sizeof now_start))
-            return strcmp(start, now_start) == 0;
+#ifdef __linux__
+        struct wl__proc_stat st;
+        if (wl__read_proc_stat((long)pid, &st)) {
+            /* a zombie (killed or exited, not yet reaped by its parent: a
+             * harness that has not called wait() yet) or a process being
+             * torn down has stopped writing, although kill(pid, 0) still
+             * succeeds and its start time is still the writer's */
+            if (st.state == 'Z' || st.state == 'X' || st.state == 'x')
+                return false;
+            char now_start[WL__START_TOKEN_SIZE];
+            if (start && wl__start_token_of(&st, now_start, sizeof now_start))
+                return strcmp(start, now_start) == 0;
+        }
+#endif
         return true; /* EPERM: another user's process; or no token to compare */
     }
     return now_ms - updated_at_ms <= WL__STALE_MS;

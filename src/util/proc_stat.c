@@ -45,6 +45,7 @@ int wl__proc_stat_parse(const char *s, struct wl__proc_stat *out)
      * 23-52, not read */
     uint64_t ppid = 0, sum = 0, start = 0;
     bool has_start = false;
+    char state = 0;
     for (int field = 3; field <= 22; field++) {
         if (field > 17 && ends_line(*p))
             break;
@@ -57,6 +58,7 @@ int wl__proc_stat_parse(const char *s, struct wl__proc_stat *out)
         if (field == 3) {
             if (ends_line(*p))
                 return WL_EFORMAT;
+            state = *p;
             while (*p != ' ' && !ends_line(*p))
                 p++;
             continue;
@@ -88,6 +90,7 @@ int wl__proc_stat_parse(const char *s, struct wl__proc_stat *out)
             has_start = true;
         }
     }
+    out->state = state;
     out->ppid = (pid_t)ppid;
     out->cpu_ticks = sum;
     out->start_ticks = start;

@@ -1,6 +1,7 @@
 /* The one parser of /proc/PID/stat: the parent pid and CPU ticks the
- * CPU-time model sums (sensors/cpu_model.c) and the start time the store
- * keeps in a run's writer token (store/sqlite_liveness.c). In util so that
+ * CPU-time model sums (sensors/cpu_model.c), and the state and start time
+ * by which the store tells whether a run's writer lives
+ * (store/sqlite_liveness.c). In util so that
  * both layers share it without the store depending on the sensors. Pure: no
  * I/O, no state; thread-safe. The readers, the unit tests
  * (tests/unit/test_proc_stat.c) and tests/fuzz/fuzz_proc_stat.c call it.
@@ -17,6 +18,7 @@ struct wl__proc_stat {
     uint64_t cpu_ticks;   /* utime + stime + cutime + cstime (fields 14-17), clock ticks */
     uint64_t start_ticks; /* field 22: start time, clock ticks after boot; 0 without has_start */
     bool has_start;       /* false: the text ends before field 22 */
+    char state;           /* field 3's first byte: 'R', 'S', ...; 'Z' zombie, 'X' or 'x' dead */
 };
 
 /* /proc/PID/stat (NUL-terminated text): "PID (COMM) STATE PPID ...". COMM

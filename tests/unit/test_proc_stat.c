@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const struct wl__proc_stat UNTOUCHED = {-7, 777, 888, true};
+static const struct wl__proc_stat UNTOUCHED = {-7, 777, 888, true, '?'};
 
 /* Parses text, which must be refused with want_rc, leaving the output alone. */
 static void expect_refused(const char *text, int want_rc)
@@ -27,6 +27,7 @@ static void expect_refused(const char *text, int want_rc)
         fail_msg("%s: got %d, want %d", text, rc, want_rc);
     assert_int_equal(st.ppid, -7);
     assert_true(st.cpu_ticks == 777 && st.start_ticks == 888 && st.has_start);
+    assert_int_equal(st.state, '?');
 }
 
 static void expect_parsed(const char *text, pid_t ppid, uint64_t ticks, bool has_start,
@@ -60,6 +61,26 @@ static void test_command_with_spaces_and_parens(void **state)
     expect_refused("1234 (x S 77 1234 1234 34816 1234 4194304 100 0 0 0 10 5 3 2 20 0 1 0 5\n",
                    WL_EFORMAT); /* no ')' at all */
     expect_refused("1234 (x)S 77 1 1 0 -1 0 0 0 0 0 10 5 3 2 20 0 1 0 5\n", WL_EFORMAT);
+}
+
+/* Field 3's first byte: the store takes a zombie ('Z') or a dead process
+ * ('X', 'x') for a writer that is gone (sqlite_liveness.c). */
+static void test_state_is_field_3(void **state)
+{
+    (void)state;
+    static const char *const lines[] = {
+        "1 (x)" HEAD_3_17 " 20 0 1 0 5\n",
+        "1 (x) Z 77 1234 1234 34816 1234 4194304 100 0 0 0 10 5 3 2 20 0 1 0 5\n",
+        "1 (a) Z b)  X 77 1234 1234 34816 1234 4194304 100 0 0 0 10 5 3 2 20 0 1 0 5\n",
+        "1 (x) x 77 1234 1234 34816 1234 4194304 100 0 0 0 10 5 3 2\n",
+    };
+    static const char want[] = {'S', 'Z', 'X', 'x'};
+    for (size_t i = 0; i < sizeof want; i++) {
+        struct wl__proc_stat st = UNTOUCHED;
+        assert_int_equal(wl__proc_stat_parse(lines[i], &st), 0);
+        assert_int_equal(st.state, want[i]);
+        assert_int_equal(st.ppid, 77);
+    }
 }
 
 static void test_start_time_present_or_absent(void **state)
@@ -225,6 +246,7 @@ static void test_own_stat_line_matches_a_plain_split(void **state)
     }
     assert_true(st.cpu_ticks == ticks);
     assert_true(st.start_ticks > 0); /* this process did not start at boot */
+    assert_int_equal(st.state, 'R'); /* it is running: it reads the line */
 #else
     skip();
 #endif
@@ -234,6 +256,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_command_with_spaces_and_parens),
+        cmocka_unit_test(test_state_is_field_3),
         cmocka_unit_test(test_start_time_present_or_absent),
         cmocka_unit_test(test_start_time_must_be_a_number_in_range),
         cmocka_unit_test(test_cpu_ticks_and_ppid_keep_their_rules),

@@ -12,6 +12,7 @@
 #include "store_fixture.h"
 #include "test_support.h"
 
+#include "store/sqlite_impl.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "wattlens/error.h"
@@ -586,6 +587,57 @@ static void test_a_reused_pid_is_not_the_writer(void **state)
     wl_store_close(f->s);
     f->s = wl_test_store_open(f->path); /* a writable open stores what readers show */
     assert_string_equal(raw_status(f->path, id, st, sizeof st), "incomplete");
+}
+
+/* A writer killed or exited but not reaped yet by its parent (a zombie: a
+ * harness that has not called wait() yet) is gone, with or without a start
+ * token stored: kill(pid, 0) succeeds on a zombie and its start time is
+ * still the writer's, so before it read `running` (and rm refused the run,
+ * gc kept it) until the parent reaped it. */
+static void test_an_unreaped_writer_is_gone(void **state)
+{
+#ifdef __linux__
+    struct wl_test_store_fixture *f = *state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    const pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) { /* the writer: lives until the pipe closes */
+        char c;
+        close(fds[1]);
+        _exit(read(fds[0], &c, 1) == 0 ? 0 : 1);
+    }
+    close(fds[0]);
+    char token[WL__START_TOKEN_SIZE];
+    assert_true(wl__process_start_token((long)child, token, sizeof token));
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "unreaped"};
+    wl_store_run *r = NULL;
+    char id[37], sql[256];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    wl_store_run_abandon(r);
+    snprintf(sql, sizeof sql, "UPDATE runs SET writer_pid = %ld, writer_start = '%s'", (long)child,
+             token);
+    wl_test_store_raw_exec(f->path, sql);
+    expect_status_everywhere(f->s, id, WL_RUN_RUNNING); /* the child lives */
+    close(fds[1]);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    /* waits for it to end and leaves it a zombie (WNOWAIT: not reaped) */
+    assert_int_equal(waitid(P_PID, (id_t)child, &si, WEXITED | WNOWAIT), 0);
+    assert_int_equal(kill(child, 0), 0); /* a zombie still "exists" */
+    wl_store *ro = open_read_only(f->path);
+    expect_status_everywhere(ro, id, WL_RUN_INCOMPLETE);
+    wl_store_close(ro);
+    expect_status_everywhere(f->s, id, WL_RUN_INCOMPLETE);
+    wl_test_store_raw_exec(f->path, "UPDATE runs SET writer_start = NULL"); /* the pid alone */
+    expect_status_everywhere(f->s, id, WL_RUN_INCOMPLETE);
+    int st = 0;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+#else
+    (void)state;
+    skip();
+#endif
 }
 
 /* The writer's start token keeps its stored format, "BOOT_ID/START" with the
@@ -1174,6 +1226,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_live_writer_on_this_host_needs_no_heartbeat,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_a_reused_pid_is_not_the_writer, wl_test_store_setup,
+                                        wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_an_unreaped_writer_is_gone, wl_test_store_setup,
                                         wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_the_start_token_is_the_boot_id_and_field_22,
                                         wl_test_store_setup, wl_test_store_teardown),
