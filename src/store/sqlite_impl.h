@@ -46,6 +46,22 @@ struct wl__db {
 #define WL__BATCH_GAP_MS 25
 #define WL__BATCH_GAP_DIV 40
 
+/* Sets the connection's busy handler (store_sqlite.c): waits up to
+ * d->busy_timeout_ms, polling every WL__BUSY_POLL_MS at most, and ends at
+ * once when d->cancel is set. */
+void wl__set_busy_handler(struct wl__db *d);
+
+/* ---- reading without creating files (sqlite_reader.c) -------------------- */
+/* Opens d->path read-only into d->db through a VFS that creates and removes
+ * no file: -wal and -shm are used when they exist and never created;
+ * without them the first read fails (SQLITE_CANTOPEN: WL_EACCES) and the
+ * caller may fall back to wl__reopen_immutable. */
+int wl__open_reader(struct wl__db *d, struct wl_errmsg *err);
+/* Replaces d->db with an immutable connection (no locks, no -wal/-shm),
+ * but only when the main file holds every committed change (no log with
+ * frames, no hot journal); else WL_EACCES saying why. */
+int wl__reopen_immutable(struct wl__db *d, struct wl_errmsg *err);
+
 /* ---- errors and statement helpers (sqlite_util.c) ------------------------ */
 /* What a damaged database's message adds: nothing is changed, and what can
  * be saved (docs/internals/store.md, "A damaged database"). */
