@@ -125,8 +125,7 @@ int wl__rowbuf_drain(struct wl__db *d, struct wl__rowbuf *b, struct wl_errmsg *e
             rc = wl__fail(d, s, err, "storing metrics");
     }
 done:
-    b->n = 0;
-    b->arena_len = 0;
+    wl__rowbuf_clear(b);
     return rc;
 }
 
@@ -156,6 +155,12 @@ int wl__rowbuf_prepare(struct wl__db *d, struct wl__rowbuf *b, const char *what,
     int rc = wl__prepare(d, sql, &b->multi, err);
     free(sql);
     return rc;
+}
+
+void wl__rowbuf_clear(struct wl__rowbuf *b)
+{
+    b->n = 0;
+    b->arena_len = 0;
 }
 
 void wl__rowbuf_free(struct wl__rowbuf *b)

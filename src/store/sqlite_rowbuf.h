@@ -51,6 +51,8 @@ int wl__rowbuf_prepare(struct wl__db *d, struct wl__rowbuf *b, const char *what,
                        const char *insert_head, int ncol, struct wl_errmsg *err);
 /* Inserts the buffered rows (see sqlite_rowbuf.c) and empties b. */
 int wl__rowbuf_drain(struct wl__db *d, struct wl__rowbuf *b, struct wl_errmsg *err);
+/* Empties b without inserting its rows (their batch was rolled back). */
+void wl__rowbuf_clear(struct wl__rowbuf *b);
 void wl__rowbuf_free(struct wl__rowbuf *b);
 
 #endif

@@ -55,6 +55,23 @@ struct wl__agg {
     bool overflow;
 };
 
+/* Rows a writer was given, per kind, for what a rolled-back batch lost:
+ * power samples, sections, tokens (and the lowest and highest index),
+ * layer, component and op rows. */
+enum {
+    WL__ROWS_SAMPLE,
+    WL__ROWS_SECTION,
+    WL__ROWS_TOKEN,
+    WL__ROWS_LAYER,
+    WL__ROWS_COMPONENT,
+    WL__ROWS_OP,
+    WL__ROWS_KINDS
+};
+struct wl__rows {
+    int64_t n[WL__ROWS_KINDS];
+    int64_t token_lo, token_hi; /* valid when n[WL__ROWS_TOKEN] > 0 */
+};
+
 struct wl__run {
     struct wl__db *d;
     int64_t run_id;
@@ -70,6 +87,14 @@ struct wl__run {
     struct wl__rowbuf comp, op; /* comp is drained before op (foreign keys) */
     struct wl__agg agg;
     bool counted; /* included in d->n_writers */
+    /* rows given since the last commit (the open batch, buffered ones
+     * included); the rows of batches SQLite rolled back by itself
+     * (wl__run_check_txn), how many such batches, and the first one's
+     * error code and message */
+    struct wl__rows pending, lost;
+    int lost_batches;
+    int lost_rc;
+    char lost_why[512];
 };
 
 /* ---- opening ------------------------------------------------------------- */
@@ -682,6 +707,89 @@ static int wl__run_drain(struct wl__run *r, struct wl_errmsg *err)
     return rc != 0 ? rc : rc2;
 }
 
+static void wl__rows_add(struct wl__rows *to, const struct wl__rows *from)
+{
+    if (from->n[WL__ROWS_TOKEN] > 0) {
+        const bool first = to->n[WL__ROWS_TOKEN] == 0;
+        to->token_lo = first || from->token_lo < to->token_lo ? from->token_lo : to->token_lo;
+        to->token_hi = first || from->token_hi > to->token_hi ? from->token_hi : to->token_hi;
+    }
+    for (int k = 0; k < WL__ROWS_KINDS; k++)
+        to->n[k] += from->n[k];
+}
+
+static void wl__rows_token(struct wl__rows *x, int64_t index)
+{
+    if (x->n[WL__ROWS_TOKEN]++ == 0 || index < x->token_lo)
+        x->token_lo = index;
+    if (x->n[WL__ROWS_TOKEN] == 1 || index > x->token_hi)
+        x->token_hi = index;
+}
+
+/* "12 power samples, 5 tokens (indices 40-44), 120 layer rows" into buf:
+ * the kinds with rows, or "no rows". */
+static const char *wl__rows_describe(const struct wl__rows *x, char *buf, size_t size)
+{
+    static const char *const what[WL__ROWS_KINDS] = {"power sample", "section",       "token",
+                                                     "layer row",    "component row", "op row"};
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < WL__ROWS_KINDS && n < size; k++) {
+        if (x->n[k] == 0)
+            continue;
+        int w = snprintf(buf + n, size - n, "%s%lld %s%s", n ? ", " : "", (long long)x->n[k],
+                         what[k], x->n[k] == 1 ? "" : "s");
+        if (w > 0 && k == WL__ROWS_TOKEN && (size_t)w < size - n)
+            w += snprintf(buf + n + (size_t)w, size - n - (size_t)w, " (indices %lld-%lld)",
+                          (long long)x->token_lo, (long long)x->token_hi);
+        n = w > 0 ? n + (size_t)w : n;
+    }
+    if (n == 0)
+        snprintf(buf, size, "no rows");
+    return buf;
+}
+
+/* After a statement of the writer failed (rc, err) or before its next one
+ * (rc 0): SQLite rolls the whole transaction back by itself on some errors
+ * (SQLITE_IOERR, SQLITE_FULL, SQLITE_NOMEM: a failed commit among them),
+ * and then every later statement would run in autocommit, outside any
+ * batch, and the run could be finished `complete` with a hole. When the
+ * writer's batch is gone: the writer knows it has none (the next row
+ * starts one), the buffered rows are dropped (their tokens and layers
+ * were rolled back), the per-component sums are left to SQL (they hold
+ * rolled-back rows), the rows the batch had are added to what the run
+ * lost (finishing stores the run as failed and says so), and err says
+ * what was lost. Returns rc, or WL_EIO when the loss is found before the
+ * next statement (a failure that did not say it). */
+static int wl__run_check_txn(struct wl__run *r, int rc, struct wl_errmsg *err)
+{
+    if (!r->in_txn || sqlite3_get_autocommit(r->d->db) == 0)
+        return rc;
+    r->in_txn = false;
+    wl__rowbuf_clear(&r->comp);
+    wl__rowbuf_clear(&r->op);
+    r->agg.overflow = true;
+    const uint64_t now = wl_clock_now_ns();
+    const double age_s = (double)(now - r->committed_ns) / 1e9;
+    char why[512], rows[256];
+    snprintf(why, sizeof why, "%s",
+             rc != 0 ? err->text : "a write failed without saying so (SQLite ended the batch)");
+    if (rc == 0)
+        rc = WL_EIO;
+    if (r->lost_batches++ == 0) {
+        r->lost_rc = rc;
+        snprintf(r->lost_why, sizeof r->lost_why, "%s", why);
+    }
+    wl__rows_add(&r->lost, &r->pending);
+    wl__rows_describe(&r->pending, rows, sizeof rows);
+    memset(&r->pending, 0, sizeof r->pending);
+    r->committed_ns = now; /* what is lost next is counted from here */
+    return wl_errmsg_set(err, rc,
+                         "%s; SQLite rolled back the batch in progress with it, so the rows "
+                         "given since the last commit (%.1f s earlier) are lost: %s",
+                         why, age_s, rows);
+}
+
 /* Takes the write lock for the writer, waiting up to wait_ms, then checks
  * that the run's row is still there: `rm` (or another program) may have
  * removed it meanwhile, and its rows would then fail one by one on their
@@ -725,12 +833,15 @@ static int wl__run_lock(struct wl__run *r, int wait_ms, const char *what, struct
  * a row given up here is lost. */
 static int wl__run_txn(struct wl__run *r, struct wl_errmsg *err)
 {
+    int rc = wl__run_check_txn(r, 0, err);
+    if (rc != 0)
+        return rc;
     if (r->in_txn)
         return 0;
     const uint64_t free_until = r->committed_ns + r->gap_ns, now = wl_clock_now_ns();
     if (now < free_until)
         wl_clock_sleep_ns(free_until - now);
-    int rc = wl__run_lock(r, r->d->run_wait_ms, "starting a batch", err);
+    rc = wl__run_lock(r, r->d->run_wait_ms, "starting a batch", err);
     if (rc != 0)
         return rc;
     r->in_txn = true;
@@ -739,24 +850,25 @@ static int wl__run_txn(struct wl__run *r, struct wl_errmsg *err)
 
 static int wl__run_commit(struct wl__run *r, struct wl_errmsg *err)
 {
-    if (!r->in_txn)
-        return 0;
+    int rc = wl__run_check_txn(r, 0, err);
+    if (rc != 0 || !r->in_txn)
+        return rc;
     /* A bad row (WL_EINVAL, already named in err) does not hold back the
      * good ones: commit them, then report it. */
     int rows_rc = wl__run_drain(r, err);
     if (rows_rc != 0 && rows_rc != WL_EINVAL)
-        return rows_rc;
+        return wl__run_check_txn(r, rows_rc, err);
     sqlite3_stmt *hb = r->st[ST_HEARTBEAT];
     sqlite3_bind_int64(hb, 1, wl__now_ms());
     sqlite3_bind_int64(hb, 2, r->run_id);
-    int rc = wl__step_done(r->d, hb, err, "updating the run");
+    rc = wl__step_done(r->d, hb, err, "updating the run");
+    if (rc == 0)
+        rc = wl__exec(r->d, "COMMIT", err, "committing a batch");
     if (rc != 0)
-        return rc;
-    rc = wl__exec(r->d, "COMMIT", err, "committing a batch");
-    if (rc != 0)
-        return rc;
+        return wl__run_check_txn(r, rc, err);
     r->in_txn = false;
     r->committed_ns = wl_clock_now_ns();
+    memset(&r->pending, 0, sizeof r->pending);
     return rows_rc;
 }
 
@@ -971,8 +1083,9 @@ static int wl__sqlite_add_samples(void *run, const struct wl_store_sample *v, si
         }
         rc = wl__step_done(r->d, st, err, "storing a power sample");
         if (rc != 0)
-            return rc;
+            return wl__run_check_txn(r, rc, err);
         r->sample_seq++;
+        r->pending.n[WL__ROWS_SAMPLE]++;
     }
     return 0;
 }
@@ -1009,9 +1122,11 @@ static int wl__sqlite_add_section(void *run, const struct wl_store_section *v,
         wl__bind_double(st, i++,
                         ((v->domain_mask >> dm) & 1u) ? v->domain_energy_j[dm] : WL_STORE_UNSET);
     rc = wl__step_done(r->d, st, err, "storing a section");
-    if (rc == 0)
-        r->section_seq++;
-    return rc;
+    if (rc != 0)
+        return wl__run_check_txn(r, rc, err);
+    r->section_seq++;
+    r->pending.n[WL__ROWS_SECTION]++;
+    return 0;
 }
 
 static int wl__sqlite_add_token(void *run, const struct wl_store_token *v, struct wl_errmsg *err)
@@ -1039,7 +1154,10 @@ static int wl__sqlite_add_token(void *run, const struct wl_store_token *v, struc
     rc = wl__step_done(r->d, st, err, "storing a token");
     if (rc == WL_EINVAL)
         wl_errmsg_set(err, rc, "token %lld: already stored in this run", (long long)v->index);
-    return rc;
+    if (rc != 0)
+        return wl__run_check_txn(r, rc, err);
+    wl__rows_token(&r->pending, v->index);
+    return 0;
 }
 
 static int wl__sqlite_add_layer(void *run, const struct wl_store_layer_metric *v,
@@ -1059,7 +1177,10 @@ static int wl__sqlite_add_layer(void *run, const struct wl_store_layer_metric *v
     if (rc == WL_EINVAL)
         wl_errmsg_set(err, rc, "layer %d of token %lld: duplicate, or its token is not stored yet",
                       v->layer, (long long)v->token_index);
-    return rc;
+    if (rc != 0)
+        return wl__run_check_txn(r, rc, err);
+    r->pending.n[WL__ROWS_LAYER]++;
+    return 0;
 }
 
 static int wl__sqlite_add_component(void *run, const struct wl_store_component_metric *v,
@@ -1086,8 +1207,9 @@ static int wl__sqlite_add_component(void *run, const struct wl_store_component_m
     wl__val_double(b, c++, v->act_std);
     wl__val_double(b, c++, v->act_max_abs);
     wl__val_double(b, c++, v->act_sparsity);
+    r->pending.n[WL__ROWS_COMPONENT]++;
     if (++b->n == WL__BATCH_ROWS)
-        return wl__rowbuf_drain(r->d, b, err);
+        return wl__run_check_txn(r, wl__rowbuf_drain(r->d, b, err), err);
     return 0;
 }
 
@@ -1124,8 +1246,9 @@ static int wl__sqlite_add_op(void *run, const struct wl_store_op_metric *v, stru
         rc = wl__val_floats(b, c++, v->head_sparsity, v->n_heads);
     if (rc != 0)
         return wl_errmsg_set(err, rc, "out of memory");
-    if (++b->n == WL__BATCH_ROWS)
-        return wl__run_drain(r, err); /* their components first */
+    r->pending.n[WL__ROWS_OP]++;
+    if (++b->n == WL__BATCH_ROWS) /* their components first */
+        return wl__run_check_txn(r, wl__run_drain(r, err), err);
     return 0;
 }
 
@@ -1148,7 +1271,7 @@ static int wl__sqlite_set_domain(void *run, const struct wl_store_domain *v, str
     wl__bind_double(st, i++, v->baseline_power_w);
     wl__bind_double(st, i++, v->peak_power_w);
     wl__bind_double(st, i++, v->peak_t_ms);
-    return wl__step_done(r->d, st, err, "storing a domain's figures");
+    return wl__run_check_txn(r, wl__step_done(r->d, st, err, "storing a domain's figures"), err);
 }
 
 static int wl__sqlite_set_extra(void *run, const char *key, const char *json, struct wl_errmsg *err)
@@ -1175,9 +1298,10 @@ static int wl__sqlite_set_extra(void *run, const char *key, const char *json, st
     sqlite3_bind_int64(st, 3, r->run_id);
     rc = wl__step_done(r->d, st, err, "storing an extra field");
     sqlite3_finalize(st);
-    if (rc != 0 && rc != WL_EBUSY)
+    const bool batch_gone = rc != 0 && sqlite3_get_autocommit(r->d->db) != 0;
+    if (rc != 0 && rc != WL_EBUSY && !batch_gone)
         rc = wl_errmsg_set(err, WL_EINVAL, "extra field '%s': value is not valid JSON", key);
-    return rc;
+    return wl__run_check_txn(r, rc, err);
 }
 
 static int wl__sqlite_flush(void *run, bool force, int interval_ms, struct wl_errmsg *err)
@@ -1226,9 +1350,29 @@ static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl
 {
     struct wl__run *r = run;
     struct wl__db *d = r->d;
+    wl__run_check_txn(r, 0, err); /* a batch lost since the last call: counted, said below */
     int rc = wl__run_txn(r, err);
     if (rc != 0)
         return rc;
+    /* A run that lost rows (wl__run_check_txn) is not stored `complete`:
+     * its totals stand (the recorder counted them), but its rows have a
+     * hole, which its error says. */
+    enum wl_run_status status = t->status;
+    const char *error = t->error;
+    char loss[1024] = "", error_buf[1536];
+    if (r->lost_batches > 0) {
+        char rows[256];
+        if (status == WL_RUN_COMPLETE)
+            status = WL_RUN_FAILED;
+        snprintf(loss, sizeof loss,
+                 "rows not stored: %s, which SQLite rolled back after a write error (%d "
+                 "batch%s; the first error: %s)",
+                 wl__rows_describe(&r->lost, rows, sizeof rows), r->lost_batches,
+                 r->lost_batches == 1 ? "" : "es", r->lost_why);
+        snprintf(error_buf, sizeof error_buf, "%s%s%s", error ? error : "", error ? "; " : "",
+                 loss);
+        error = error_buf;
+    }
     int rows_rc = wl__run_drain(r, err); /* bad rows are named and skipped */
     if (rows_rc != 0 && rows_rc != WL_EINVAL) {
         rc = rows_rc;
@@ -1257,7 +1401,7 @@ static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl
         &st, err);
     if (rc != 0)
         goto fail;
-    sqlite3_bind_text(st, 1, wl_run_status_name(t->status), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, wl_run_status_name(status), -1, SQLITE_STATIC);
     wl__bind_double(st, 2, t->duration_ms);
     wl__bind_double(st, 3, t->energy_j);
     if ((unsigned)t->energy_method < WL_METHOD_COUNT && t->energy_j == t->energy_j)
@@ -1270,7 +1414,7 @@ static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl
     wl__bind_int_or_null(st, 10, t->sample_count, 0);
     wl__bind_double(st, 11, t->sample_rate_hz);
     sqlite3_bind_int64(st, 12, r->run_id);
-    wl__bind_text(st, 13, t->error);
+    wl__bind_text(st, 13, error);
     sqlite3_bind_int64(st, 14, wl__now_ms());
     wl__bind_text(st, 15, t->sensor_provenance_json);
     rc = wl__step_done(d, st, err, "finishing the run");
@@ -1288,9 +1432,14 @@ static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl
     if (rc != 0)
         goto fail;
     rc = wl__run_commit(r, err);
+    if (rc == 0 && r->lost_batches > 0)
+        return wl_errmsg_set(err, r->lost_rc, "%s: run %s was stored as %s: %s", d->path, r->uuid,
+                             wl_run_status_name(status), loss);
     return rc != 0 ? rc : rows_rc;
 fail:
-    /* Keep what was flushed; the batch in flight is dropped with the error. */
+    /* Keep what was flushed; the batch in flight is dropped with the error
+     * (and said to be, when SQLite dropped it itself). */
+    rc = wl__run_check_txn(r, rc, err);
     sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
     r->in_txn = false;
     return rc;

@@ -1,0 +1,172 @@
+/* store/: a batch of a run that SQLite rolls back by itself. On an I/O
+ * error, a full disk or no memory, SQLite ends the whole transaction, and
+ * a writer that went on as if its batch were open wrote every later row in
+ * autocommit and finished the run `complete`, with a hole where the batch
+ * was, while it said only "committing a batch: disk I/O error". Now the
+ * failed call says which rows were lost, the writer starts a new batch for
+ * the next row, and the run is stored `failed` with the loss in its error.
+ * The failure is made by a VFS whose writes to the write-ahead log fail
+ * while it is armed (a commit writes the batch there).
+ */
+#include "store_fixture.h"
+#include "test_support.h"
+
+#include "store/store.h"
+#include "wattlens/error.h"
+
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The default VFS with the write-ahead log's xWrite failing (disk I/O
+ * error) while fail_writes > 0, counting down. */
+static sqlite3_vfs faulty_vfs, *faulty_base;
+static sqlite3_io_methods faulty_methods;
+static const sqlite3_io_methods *faulty_base_methods;
+static atomic_int fail_writes;
+
+static int faulty_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
+{
+    if (atomic_load(&fail_writes) > 0) {
+        atomic_fetch_sub(&fail_writes, 1);
+        return SQLITE_IOERR_WRITE;
+    }
+    return faulty_base_methods->xWrite(f, buf, n, off);
+}
+
+static int faulty_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
+                       int *out_flags)
+{
+    (void)vfs;
+    int rc = faulty_base->xOpen(faulty_base, name, f, flags, out_flags);
+    if (rc != SQLITE_OK || !(flags & SQLITE_OPEN_WAL) || !f->pMethods)
+        return rc;
+    if (!faulty_base_methods) {
+        faulty_base_methods = f->pMethods;
+        faulty_methods = *faulty_base_methods;
+        faulty_methods.xWrite = faulty_write;
+    }
+    if (f->pMethods == faulty_base_methods)
+        f->pMethods = &faulty_methods;
+    return rc;
+}
+
+static int faulty_setup(void **state)
+{
+    int rc = wl_test_store_setup(state);
+    if (rc != 0)
+        return rc;
+    struct wl_test_store_fixture *f = *state;
+    wl_store_close(f->s); /* opened again through the faulty VFS */
+    faulty_base = sqlite3_vfs_find(NULL);
+    faulty_vfs = *faulty_base;
+    faulty_vfs.zName = "wl-test-faulty-wal";
+    faulty_vfs.pNext = NULL;
+    faulty_vfs.xOpen = faulty_open;
+    atomic_store(&fail_writes, 0);
+    if (sqlite3_vfs_register(&faulty_vfs, 1) != SQLITE_OK)
+        return -1;
+    f->s = wl_test_store_open(f->path);
+    return 0;
+}
+
+static int faulty_teardown(void **state)
+{
+    int rc = wl_test_store_teardown(state);
+    sqlite3_vfs_register(faulty_base, 1);
+    sqlite3_vfs_unregister(&faulty_vfs);
+    return rc;
+}
+
+/* The rows of table_where ("runs WHERE ...") in path. */
+static int64_t count_rows(const char *path, const char *table_where)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table_where);
+    return (int64_t)wl_test_store_raw_double(path, sql);
+}
+
+static void test_a_rolled_back_batch_is_said_and_the_run_is_not_complete(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "lost"};
+    wl_store_run *r = NULL;
+    char id[37], where[256];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    wl_store_run_set_flush_interval(r, 3600 * 1000); /* commits only when the test flushes */
+    wl_test_store_add_tokens(r, 0, 4, 2, 1.0, WL_METHOD_COUNTER);
+    assert_int_equal(wl_store_flush(r), 0);
+
+    /* tokens 4-6: their commit fails, and SQLite rolls the batch back */
+    wl_test_store_add_tokens(r, 4, 3, 2, 1.0, WL_METHOD_COUNTER);
+    atomic_store(&fail_writes, 1);
+    const int rc = wl_store_flush(r);
+    atomic_store(&fail_writes, 0);
+    assert_int_equal(rc, WL_EIO);
+    const char *msg = wl_store_last_error(f->s);
+    if (!strstr(msg, "disk I/O error") || !strstr(msg, "SQLite rolled back the batch") ||
+        !strstr(msg, "are lost: 3 tokens (indices 4-6)"))
+        fail_msg("flush: %s", msg);
+
+    /* the next rows are a batch of their own, and stored */
+    wl_test_store_add_tokens(r, 7, 3, 2, 1.0, WL_METHOD_COUNTER);
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 100, 10, WL_METHOD_COUNTER);
+    assert_int_equal(wl_store_run_finish(r, &tot), WL_EIO);
+    msg = wl_store_last_error(f->s);
+    if (!strstr(msg, "was stored as failed") ||
+        !strstr(msg, "rows not stored: 3 tokens (indices 4-6), which SQLite rolled back"))
+        fail_msg("finish: %s", msg);
+
+    snprintf(where, sizeof where, "runs WHERE uuid = '%s' AND status = 'failed'", id);
+    assert_int_equal(count_rows(f->path, where), 1);
+    snprintf(where, sizeof where,
+             "runs WHERE uuid = '%s' AND error LIKE 'rows not stored: 3 tokens (indices 4-6), "
+             "which SQLite rolled back after a write error (1 batch; the first error: %%"
+             "committing a batch: disk I/O error)'",
+             id);
+    assert_int_equal(count_rows(f->path, where), 1);
+    assert_int_equal(count_rows(f->path, "tokens WHERE idx BETWEEN 4 AND 6"), 0);
+    assert_int_equal(count_rows(f->path, "tokens"), 7);
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    assert_int_equal(a.run.row.status, WL_RUN_FAILED);
+    wl_store_aggregates_free(&a);
+}
+
+/* A run finished cancelled keeps its status; its error says what was lost. */
+static void test_a_cancelled_run_that_lost_rows_stays_cancelled(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "cancelled"};
+    wl_store_run *r = NULL;
+    char id[37], where[256];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    wl_store_run_set_flush_interval(r, 3600 * 1000);
+    struct wl_store_sample smp = {.t_ms = 5, .phase = "decode", .method_flags = 1};
+    assert_int_equal(wl_store_add_samples(r, &smp, 1), 0);
+    atomic_store(&fail_writes, 1);
+    assert_int_equal(wl_store_flush(r), WL_EIO);
+    atomic_store(&fail_writes, 0);
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_CANCELLED, 10, 1, WL_METHOD_COUNTER);
+    tot.error = "stopped by SIGINT";
+    assert_int_equal(wl_store_run_finish(r, &tot), WL_EIO);
+    snprintf(where, sizeof where,
+             "runs WHERE uuid = '%s' AND status = 'cancelled' AND error LIKE 'stopped by "
+             "SIGINT; rows not stored: 1 power sample, which SQLite rolled back%%'",
+             id);
+    assert_int_equal(count_rows(f->path, where), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_a_rolled_back_batch_is_said_and_the_run_is_not_complete, faulty_setup,
+            faulty_teardown),
+        cmocka_unit_test_setup_teardown(test_a_cancelled_run_that_lost_rows_stays_cancelled,
+                                        faulty_setup, faulty_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
