@@ -588,6 +588,14 @@ static void print_dynamic_energy(const struct wl_summary *s)
         printf(", which the headline energy covers)\n");
         return;
     }
+    if (s->baseline == WL_SUMMARY_BASELINE_CUT_SHORT && s->partial) {
+        /* an unfinished run's rows are saved about once a second, behind
+         * the generation: its baseline may have ended well before the stop */
+        printf("  %-27s n/a (nothing after the idle baseline was saved: the run stopped during "
+               "it or soon after)\n",
+               label);
+        return;
+    }
     static const char *const why[] = {
         [WL_SUMMARY_BASELINE_STORED] = "no idle baseline was stored",
         [WL_SUMMARY_BASELINE_SAMPLES] = "no idle baseline was stored",

@@ -1,0 +1,81 @@
+/* `show` of a run with idle-baseline samples and nothing after them: a
+ * finished run (stopped during its baseline, then finished cancelled, all
+ * its rows written) did stop in its baseline; an unfinished one (killed)
+ * only proves that nothing after the baseline was saved, since its writer
+ * saves about once a second and lags behind the generation (old: "the run
+ * stopped during its idle baseline" for a run killed a second into its
+ * generation, its whole baseline stored). Runs written through the store
+ * API, read by the real `wattlens` binary.
+ */
+#include "store_fixture.h"
+#include "test_support.h"
+
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The rest of out's line that starts (after spaces) with label. */
+static const char *value_of(const char *out, const char *label, char *buf, size_t size)
+{
+    const char *p = strstr(out, label);
+    if (!p)
+        fail_msg("no '%s' in: %s", label, out);
+    p += strlen(label);
+    p += strspn(p, " ");
+    snprintf(buf, size, "%.*s", (int)strcspn(p, "\n"), p);
+    return buf;
+}
+
+static void show_dynamic_energy(const char *db, const char *id, char *buf, size_t size)
+{
+    char args[4400], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "show --db '%s' %s", db, id);
+    if (wl_test_run_cli(args, &out, &err) != 0)
+        fail_msg("show: %s", err ? err : "");
+    value_of(out, "dynamic energy", buf, size);
+    free(out);
+    free(err);
+}
+
+static void test_an_unfinished_run_with_only_its_baseline_saved(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "killed"};
+    wl_store_run *r = NULL;
+    char id[37], b[256];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    wl_test_store_add_baseline_samples(r, 5);
+    assert_int_equal(wl_store_flush(r), 0);
+    wl_store_run_abandon(r); /* killed: left running */
+    /* its writer gone (another process's start token on this pid) */
+    wl_test_store_raw_exec(f->path, "UPDATE runs SET writer_start = 'another-boot/1'");
+    wl_store_close(f->s);
+    f->s = NULL;
+    show_dynamic_energy(f->path, id, b, sizeof b);
+    assert_string_equal(b, "n/a (nothing after the idle baseline was saved: the run stopped "
+                           "during it or soon after)");
+}
+
+static void test_a_finished_run_stopped_in_its_baseline(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char id[37], b[256];
+    wl_test_store_make_unrecorded_run(f->s, 3, false, id); /* finished, cancelled */
+    wl_store_close(f->s);
+    f->s = NULL;
+    show_dynamic_energy(f->path, id, b, sizeof b);
+    assert_string_equal(b, "n/a (the run stopped during its idle baseline)");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_an_unfinished_run_with_only_its_baseline_saved,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_a_finished_run_stopped_in_its_baseline,
+                                        wl_test_store_setup, wl_test_store_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
