@@ -246,11 +246,11 @@ int wl__sqlite_count_runs(void *db, const struct wl_store_filter *f, int64_t *n,
     return rc;
 }
 
-int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_store_sort sort,
+static int wl__list_runs(struct wl__db *d, const struct wl_store_filter *f, enum wl_store_sort sort,
                          int64_t limit, int64_t offset, struct wl_run_list *out,
                          struct wl_errmsg *err)
 {
-    struct wl__db *d = db;
+    void *db = d;
     static const char *const order[] = {
         [WL_SORT_DATE] = "r.created_at_ms DESC, r.id DESC",
         [WL_SORT_DURATION] = "r.duration_ms IS NULL, r.duration_ms DESC, r.created_at_ms DESC, "
@@ -311,6 +311,26 @@ int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_stor
         rc = wl__fail(d, s, err, "listing runs");
 done:
     sqlite3_finalize(st);
+    return rc;
+}
+
+/* The count and the page from one snapshot: in autocommit each statement
+ * had its own, and a run committed or removed between them made the total
+ * disagree with the rows ("runs 1-2 of 1"). Inside a transaction the caller
+ * opened (wl_store_read_begin) they share that one. */
+int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_store_sort sort,
+                         int64_t limit, int64_t offset, struct wl_run_list *out,
+                         struct wl_errmsg *err)
+{
+    struct wl__db *d = db;
+    const bool own = sqlite3_get_autocommit(d->db) != 0;
+    int rc = own ? wl__exec(d, "BEGIN", err, "listing runs") : 0;
+    if (rc != 0)
+        return rc;
+    rc = wl__list_runs(d, f, sort, limit, offset, out, err);
+    /* a read transaction has nothing to commit: ROLLBACK ends it either way */
+    if (own && sqlite3_get_autocommit(d->db) == 0)
+        sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 
