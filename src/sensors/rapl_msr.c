@@ -7,7 +7,10 @@
  * here). Energy status registers are 32-bit and wrap (after ~44 min at
  * 100 W with 61 uJ units, ~11 min with 15.3 uJ); they are unwrapped into
  * 64-bit totals at every read, and a fall no wrap can explain is a
- * discontinuity (wl__counter_update). Device and cpuinfo files are opened
+ * discontinuity (wl__counter_update). A register that reads 0 at open is
+ * not a channel, psys included (as the kernel's rapl_check_domain); a psys
+ * that stays flat or far below the packages over the period probe is
+ * dropped (msr_measure_period). Device and cpuinfo files are opened
  * with wl__attr_open (a FIFO cannot hang the open). Note: some Intel
  * server parts use a fixed DRAM unit (15.3 uJ) that differs from 0x606; this
  * reader uses 0x606 for every domain (docs/internals/sensors.md).
@@ -15,6 +18,7 @@
 #include "sensors/sensor_impl.h"
 
 #include "util/clock.h"
+#include "util/log.h"
 #include "util/utf8.h"
 #include "wattlens/error.h"
 
@@ -41,6 +45,8 @@ struct rapl_msr {
     int pkg_fd[MSR_MAX_PKG];
     unsigned n;
     struct msr_ch c[WL_SENSOR_MAX_CHANNELS];
+    int vendor;         /* cpu_vendor() */
+    char dev_part[181]; /* the /dev root for the source, cut between characters */
 };
 
 static int msr_read(int fd, uint32_t reg, uint64_t *out)
@@ -148,6 +154,13 @@ static unsigned package_cpus(const char *sysfs, int *cpus, unsigned max, unsigne
     return n;
 }
 
+static void msr_set_source(struct wl_sensor *s)
+{
+    const struct rapl_msr *m = s->impl;
+    wl__sensor_set_source(s, "%s/cpu/N/msr (%s, %u package(s))", m->dev_part,
+                          m->vendor == 0 ? "Intel" : "AMD", m->n_pkg);
+}
+
 static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                     struct wl_sensor_status *st)
 {
@@ -231,8 +244,16 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                 continue;
             if (msr_read(fd, reg, &v) != 0)
                 continue; /* domain not present on this CPU */
-            if (d != WL_DOMAIN_PACKAGE && d != WL_DOMAIN_PSYS && (v & 0xffffffffu) == 0)
-                continue; /* register exists but never counts */
+            /* A register that reads 0 exists but does not count: skipped as
+             * the kernel skips it (rapl_check_domain). psys included: the
+             * SDM's 0x64D "will read 0 if not valid" (platform and BIOS
+             * must support it), and a psys kept at 0 was the whole
+             * headline: 0 J, labelled measured. */
+            if (d != WL_DOMAIN_PACKAGE && (v & 0xffffffffu) == 0) {
+                wl_log_debug("rapl", "rapl-msr: register 0x%X (%s) of package %u reads 0: not used",
+                             reg, wl_domain_name(d), k);
+                continue;
+            }
             char name[WL_SENSOR_NAME_MAX];
             if (d == WL_DOMAIN_PACKAGE)
                 snprintf(name, sizeof name, "package-%u", k);
@@ -259,10 +280,10 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         rc = wl__sensor_fail(st, WL_ENOTSUP, NULL, "no RAPL energy register is readable");
         goto fail;
     }
-    char dev_part[181]; /* any bytes (WATTLENS_DEV_ROOT): cut between characters */
-    wl_utf8_clip(dev_part, sizeof dev_part, dev);
-    wl__sensor_set_source(s, "%s/cpu/N/msr (%s, %u package(s))", dev_part,
-                          vendor == 0 ? "Intel" : "AMD", m->n_pkg);
+    /* any bytes (WATTLENS_DEV_ROOT): cut between characters */
+    wl_utf8_clip(m->dev_part, sizeof m->dev_part, dev);
+    m->vendor = vendor;
+    msr_set_source(s);
     return 0;
 fail:
     msr_close(s);
@@ -293,6 +314,86 @@ static int msr_read_all(struct wl_sensor *s, struct wl_sensor_reading *r)
     return 0;
 }
 
+/* Removes channel ci (open time only: nobody has read the sensor yet). The
+ * counters name their channel by pointer into s->info.ch: re-pointed. */
+static void msr_drop_channel(struct wl_sensor *s, unsigned ci)
+{
+    struct rapl_msr *m = s->impl;
+    for (unsigned i = ci; i + 1 < m->n; i++) {
+        m->c[i] = m->c[i + 1];
+        s->info.ch[i] = s->info.ch[i + 1];
+    }
+    m->n--;
+    s->info.n_channels--;
+    for (unsigned i = 0; i < m->n; i++)
+        m->c[i].ctr.channel = s->info.ch[i].name;
+}
+
+/* A psys counter is only worth its name when it moves with the packages it
+ * contains (the SDM: MSR_PLATFORM_ENERGY_COUNTER holds the energy of the
+ * whole platform, processor included). One that reads 0 at open is never a
+ * channel (msr_open); this checks the rest over the update-period probe:
+ *  - flat while package-0 changed WL__PERIOD_PROBE_CHANGES times and more
+ *    (watched for up to one more probe budget, in case psys updates less
+ *    often): not valid on this platform;
+ *  - rising by less than a quarter of what the packages rose, once they
+ *    rose 10 mJ: not valid, or in a unit other than 0x606's (Sapphire
+ *    Rapids counts psys in joules).
+ * Either way psys is dropped and listed as not summed (the packages are
+ * still read: no total is short for it). Without a probe (budget 0) or a
+ * package that moved, nothing is decided. */
+#define MSR_PSYS_FLAT_CHANGES (WL__PERIOD_PROBE_CHANGES + 28)
+#define MSR_PSYS_MIN_PKG_UJ 10000.0
+static void msr_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p)
+{
+    struct rapl_msr *m = s->impl;
+    int ps = -1;
+    for (unsigned i = 0; i < m->n; i++)
+        if (s->info.ch[i].domain == WL_DOMAIN_PSYS)
+            ps = (int)i;
+    const uint64_t psys0_uj = ps >= 0 ? wl__counter_total_uj(&m->c[ps].ctr) : 0;
+    double pkg0_uj = 0;
+    for (unsigned i = 0; i < m->n; i++)
+        if (s->info.ch[i].domain == WL_DOMAIN_PACKAGE)
+            pkg0_uj += (double)wl__counter_total_uj(&m->c[i].ctr);
+    unsigned changes = (unsigned)wl__sensor_measure_period(s, p);
+    if (ps < 0 || changes == 0)
+        return;
+    struct wl_sensor_reading r;
+    memset(&r, 0, sizeof r);
+    bool flat = wl__counter_total_uj(&m->c[ps].ctr) == psys0_uj;
+    uint64_t last_pkg = wl__counter_total_uj(&m->c[0].ctr);
+    const uint64_t t_end = wl_clock_now_ns() + p->period_probe_ns;
+    while (flat && changes < MSR_PSYS_FLAT_CHANGES && wl_clock_now_ns() < t_end) {
+        wl_clock_sleep_ns(1000000);
+        if (s->ops->read(s, &r) != 0)
+            return;
+        if (r.v[0].energy_uj != last_pkg)
+            changes++;
+        last_pkg = r.v[0].energy_uj;
+        flat = r.v[ps].energy_uj == psys0_uj;
+    }
+    double pkg_uj = -pkg0_uj;
+    for (unsigned i = 0; i < m->n; i++)
+        if (s->info.ch[i].domain == WL_DOMAIN_PACKAGE)
+            pkg_uj += (double)wl__counter_total_uj(&m->c[i].ctr);
+    const double psys_uj = (double)(wl__counter_total_uj(&m->c[ps].ctr) - psys0_uj);
+    if (flat && changes >= MSR_PSYS_FLAT_CHANGES)
+        wl__sensor_not_summed(s,
+                              "psys (0x64D): did not move while package-0 changed %u times: not "
+                              "valid on this platform; not used",
+                              changes);
+    else if (pkg_uj >= MSR_PSYS_MIN_PKG_UJ && psys_uj * 4 < pkg_uj)
+        wl__sensor_not_summed(s,
+                              "psys (0x64D): rose %.3f mJ while the packages it contains rose "
+                              "%.3f mJ: not valid, or not in 0x606's unit; not used",
+                              psys_uj / 1e3, pkg_uj / 1e3);
+    else
+        return;
+    msr_drop_channel(s, (unsigned)ps);
+    msr_set_source(s);
+}
+
 const struct wl_sensor_ops wl__rapl_msr_ops = {
     .name = "rapl-msr",
     .what = "RAPL energy counters read from /dev/cpu/N/msr",
@@ -300,4 +401,5 @@ const struct wl_sensor_ops wl__rapl_msr_ops = {
     .open = msr_open,
     .read = msr_read_all,
     .close = msr_close,
+    .measure_period = msr_measure_period,
 };

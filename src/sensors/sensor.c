@@ -451,7 +451,8 @@ int wl__sensor_add_channel(struct wl_sensor *s, const char *name, enum wl_domain
     return (int)s->info.n_channels++;
 }
 
-/* Generic update-period measurement: read until the first channel's value has
+/* Generic update-period measurement (wl__sensor_measure_period, sensor_impl.h):
+ * read until the first channel's value has
  * changed several times (or the budget runs out) and average the intervals
  * between changes. For a counter that value is its energy alone: the period
  * is the counter's granularity (the sampler's power windows and peak spans
@@ -459,21 +460,21 @@ int wl__sensor_add_channel(struct wl_sensor *s, const char *name, enum wl_domain
  * changes more often made a 100 ms counter look like a fast one. Sleeps
  * 100 us between reads, so it costs little CPU. A counter slower than the
  * budget allows is not measured here; the sampler learns its period. */
-static void measure_period_generic(struct wl_sensor *s, const struct wl_sensor_params *p)
+int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p)
 {
     struct wl_sensor_reading r;
     uint64_t budget = p->period_probe_ns;
     if (budget == 0 || s->info.n_channels == 0)
-        return;
+        return 0;
     uint64_t t_end = wl_clock_now_ns() + budget;
     uint64_t last_e = 0, t_first = 0, t_last = 0;
     double last_p = 0;
     int have = 0, changes = 0;
     const bool energy_only = (s->info.ch[0].flags & WL_CH_ENERGY) != 0;
     memset(&r, 0, sizeof r);
-    while (wl_clock_now_ns() < t_end && changes < 12) {
+    while (wl_clock_now_ns() < t_end && changes < WL__PERIOD_PROBE_CHANGES) {
         if (s->ops->read(s, &r) != 0)
-            return;
+            return changes;
         const struct wl_channel_value *v = &r.v[0];
         if (have && (v->energy_uj != last_e || (!energy_only && v->power_w != last_p))) {
             if (changes == 0)
@@ -490,6 +491,7 @@ static void measure_period_generic(struct wl_sensor *s, const struct wl_sensor_p
         s->info.update_period_ns = (t_last - t_first) / (uint64_t)(changes - 1);
         s->info.period_measured = true;
     }
+    return changes;
 }
 
 static int open_one(const struct wl_sensor_ops *ops, const struct wl_sensor_params *p,
@@ -524,7 +526,7 @@ static int open_one(const struct wl_sensor_ops *ops, const struct wl_sensor_para
     if (ops->measure_period)
         ops->measure_period(s, p);
     else
-        measure_period_generic(s, p);
+        wl__sensor_measure_period(s, p);
     st->code = 0;
     st->available = true;
     st->why[0] = st->fix[0] = '\0';

@@ -117,6 +117,16 @@ void wl__sensor_not_read(struct wl_sensor *s, const char *fmt, ...)
 void wl__sensor_not_summed(struct wl_sensor *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The generic update-period probe (what open uses when ops->measure_period
+ * is NULL; a backend's own measure_period may call it and then check what
+ * it read): reads s (s->ops->read, without the lock: open time only) for
+ * at most p->period_probe_ns until channel 0 has changed
+ * WL__PERIOD_PROBE_CHANGES times, and sets s->info.update_period_ns and
+ * period_measured from the intervals between changes (two at least).
+ * Returns how many times channel 0 changed (0 when not probed). */
+#define WL__PERIOD_PROBE_CHANGES 12
+int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p);
+
 /* strcmp, except that runs of digits compare as numbers ("hwmon2" before
  * "hwmon10"), for listings in a stable, human order. */
 int wl__name_cmp_natural(const char *a, const char *b);

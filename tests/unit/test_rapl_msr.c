@@ -1,7 +1,9 @@
 /* rapl_msr: fake /dev/cpu/N/msr files (sparse files holding register values at
  * their MSR offsets), fake topology and cpuinfo. Intel and AMD register sets,
  * the energy unit from 0x606 / 0xC0010299, 32-bit wraparound, one reader per
- * package, and the fix when the msr driver is missing. A long multibyte
+ * package, and the fix when the msr driver is missing. psys is a channel
+ * only when it counts: not when it reads 0 at open, not when it stays flat
+ * or far below the packages over the period probe. A long multibyte
  * /dev root is cut between characters in the source. */
 #include "test_support.h"
 
@@ -10,6 +12,8 @@
 #include "wattlens/wattlens.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,6 +338,143 @@ static void test_offline_cpu_does_not_hide_later_packages(void **state)
     free(root);
 }
 
+/* MSR_PLATFORM_ENERGY_COUNTER (0x64D) "will read 0 if not valid" (SDM);
+ * the kernel skips every domain whose counter reads 0. A psys kept at 0
+ * became the whole headline: every run 0 J, labelled measured. */
+static void test_psys_reading_0_is_not_a_channel(void **state)
+{
+    (void)state;
+    char *root = make_machine("GenuineIntel");
+    for (int cpu = 0; cpu <= 2; cpu += 2) {
+        set_msr(root, cpu, 0x606, 0xA0E03);
+        set_msr(root, cpu, 0x611, 100000);
+        set_msr(root, cpu, 0x639, 50000);
+        set_msr(root, cpu, 0x64D, 0); /* exists, not valid */
+    }
+    char bufs[3 * 1024];
+    struct wl_sensor_params p;
+    params_for(&p, root, bufs, 1024);
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 4); /* package and core of each package */
+    for (unsigned i = 0; i < in->n_channels; i++)
+        assert_int_not_equal(in->ch[i].domain, WL_DOMAIN_PSYS);
+    assert_int_equal(in->n_not_read, 0);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* Counts registers up while the probe runs: package-0 by pkg_step, psys
+ * by psys_step, every 100 us, until stopped. */
+struct counting {
+    char path[2048];
+    uint64_t pkg, psys, pkg_step, psys_step;
+    atomic_bool stop;
+};
+
+static void *count_up(void *arg)
+{
+    struct counting *w = arg;
+    int fd = open(w->path, O_WRONLY);
+    while (fd >= 0 && !atomic_load(&w->stop)) {
+        w->pkg += w->pkg_step;
+        w->psys += w->psys_step;
+        if (pwrite(fd, &w->pkg, sizeof w->pkg, 0x611) != (ssize_t)sizeof w->pkg ||
+            pwrite(fd, &w->psys, sizeof w->psys, 0x64D) != (ssize_t)sizeof w->psys)
+            break;
+        usleep(100);
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+/* Opens rapl-msr with the period probe on (a budget that only a starved
+ * test could exhaust) while package-0 and psys count at the given steps;
+ * returns the sensor. */
+static wl_sensor *open_while_counting(const char *root, uint64_t pkg_step, uint64_t psys_step)
+{
+    for (int cpu = 0; cpu <= 2; cpu += 2) {
+        set_msr(root, cpu, 0x606, 0xA0E03); /* 61 uJ */
+        set_msr(root, cpu, 0x611, 100000);
+        set_msr(root, cpu, 0x64D, 5000);
+    }
+    static char bufs[3 * 1024];
+    struct wl_sensor_params p;
+    params_for(&p, root, bufs, 1024);
+    p.period_probe_ns = 20000000000ull;
+    struct counting w = {.pkg = 100000, .psys = 5000, .pkg_step = pkg_step, .psys_step = psys_step};
+    snprintf(w.path, sizeof w.path, "%s/dev/cpu/0/msr", root);
+    atomic_init(&w.stop, false);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, count_up, &w), 0);
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    int rc = wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st);
+    atomic_store(&w.stop, true);
+    pthread_join(th, NULL);
+    assert_int_equal(rc, 0);
+    return s;
+}
+
+static bool has_psys(const struct wl_sensor_info *in)
+{
+    for (unsigned i = 0; i < in->n_channels; i++)
+        if (in->ch[i].domain == WL_DOMAIN_PSYS)
+            return true;
+    return false;
+}
+
+/* A psys that reads non-zero but does not move while package-0 counts is
+ * not valid either: dropped, and listed as not summed (the packages are
+ * read; no total is short). */
+static void test_psys_flat_while_the_package_counts_is_dropped(void **state)
+{
+    (void)state;
+    char *root = make_machine("GenuineIntel");
+    wl_sensor *s = open_while_counting(root, 16, 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_false(has_psys(in));
+    assert_int_equal(in->n_channels, 2);
+    assert_string_equal(in->ch[0].name, "package-0");
+    assert_string_equal(in->ch[1].name, "package-1");
+    assert_int_equal(in->n_not_read, 0);
+    assert_int_equal(in->n_not_summed, 1);
+    assert_non_null(strstr(in->not_summed[0], "psys (0x64D): did not move"));
+    assert_non_null(strstr(in->source, "1 not summed"));
+    /* the counters still name their channels after the drop */
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.n_channels, 2);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* psys contains the packages: one that rises by a sliver of what they rise
+ * (1 unit per 1000: a joule-unit psys read in 0x606's units) is not used;
+ * one that rises with them is kept. */
+static void test_psys_far_below_the_packages_is_dropped(void **state)
+{
+    (void)state;
+    char *root = make_machine("GenuineIntel");
+    wl_sensor *s = open_while_counting(root, 1000, 1);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_false(has_psys(in));
+    assert_int_equal(in->n_not_summed, 1);
+    assert_non_null(strstr(in->not_summed[0], "not in 0x606's unit"));
+    wl_sensor_close(s);
+    s = open_while_counting(root, 1000, 2000);
+    in = wl_sensor_get_info(s);
+    assert_true(has_psys(in));
+    assert_int_equal(in->n_not_summed, 0);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +485,9 @@ int main(void)
         cmocka_unit_test(test_counter_reset_is_a_gap_not_a_wrap),
         cmocka_unit_test(test_fifos_do_not_hang),
         cmocka_unit_test(test_offline_cpu_does_not_hide_later_packages),
+        cmocka_unit_test(test_psys_reading_0_is_not_a_channel),
+        cmocka_unit_test(test_psys_flat_while_the_package_counts_is_dropped),
+        cmocka_unit_test(test_psys_far_below_the_packages_is_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
