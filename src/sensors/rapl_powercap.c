@@ -1,9 +1,10 @@
 /* RAPL energy counters through the Linux powercap sysfs interface
  * (<sysfs>/class/powercap/intel-rapl:N[:M]/{name,energy_uj,max_energy_range_uj}).
  *
- * Zones are matched by their `name` file (package-N, core, uncore, dram, psys),
- * never by their number. intel-rapl-mmio:* zones duplicate the package counter
- * and are skipped; psys contains the packages and is flagged WL_CH_CONTAINS;
+ * Zones are matched by their `name` file (package-N, core, uncore, dram, psys,
+ * psys-N: a second socket's platform domain), never by their number; a zone
+ * of another name is listed in not_read, never dropped silently. intel-rapl-mmio:* zones duplicate
+ * the package counter and are skipped; psys contains the packages and is flagged WL_CH_CONTAINS;
  * core and uncore are parts of their package (WL_CH_PART). Counters wrap at
  * max_energy_range_uj and are unwrapped into 64-bit totals on every read, so
  * reads must come more often than one wrap period (tens of seconds at most);
@@ -49,6 +50,7 @@ struct zone_probe {
     uint64_t max_range, raw, t_ns;
     enum wl_domain dom;
     unsigned flags;
+    int psys_index; /* psys-N: N; else -1 */
     char zname[64];
 };
 
@@ -62,9 +64,14 @@ static int cmp_zone(const void *a, const void *b)
     return x->sub < y->sub ? -1 : x->sub > y->sub;
 }
 
-static int domain_of(const char *zname, enum wl_domain *d, unsigned *flags)
+/* The domain, flags and number of a zone from its name file: package-N,
+ * core, uncore, dram, psys, and psys-N, which the kernel's
+ * rapl_init_domains names the platform domain of a package with id N > 0
+ * (*index N; -1 for plain psys). -1 for any other name. */
+static int domain_of(const char *zname, enum wl_domain *d, unsigned *flags, int *index)
 {
     *flags = WL_CH_ENERGY;
+    *index = -1;
     if (strncmp(zname, "package-", 8) == 0 || strcmp(zname, "package") == 0) {
         *d = WL_DOMAIN_PACKAGE;
     } else if (strcmp(zname, "core") == 0) {
@@ -78,6 +85,11 @@ static int domain_of(const char *zname, enum wl_domain *d, unsigned *flags)
     } else if (strcmp(zname, "psys") == 0) {
         *d = WL_DOMAIN_PSYS;
         *flags |= WL_CH_CONTAINS;
+    } else if (strncmp(zname, "psys-", 5) == 0 && zname[5] >= '0' && zname[5] <= '9' &&
+               strlen(zname + 5) <= 4 && strspn(zname + 5, "0123456789") == strlen(zname + 5)) {
+        *d = WL_DOMAIN_PSYS;
+        *flags |= WL_CH_CONTAINS;
+        *index = atoi(zname + 5);
     } else {
         return -1;
     }
@@ -129,8 +141,13 @@ static int probe_zone(struct wl_sensor *s, struct wl_sensor_status *st, const ch
         wl__sensor_not_read(s, "%s/name: %s", z->dir, rc < 0 ? wl__attr_strerror(err) : "empty");
         return 1;
     }
-    if (domain_of(z->zname, &z->dom, &z->flags) != 0) {
-        wl_log_debug("rapl", "%s: unknown zone name '%s', skipped", z->dir, z->zname);
+    if (domain_of(z->zname, &z->dom, &z->flags, &z->psys_index) != 0) {
+        /* its scope is unknown, so it is not guessed at; but it is a zone
+         * the kernel shows, and what it counts is not in any total */
+        wl__sensor_not_read(s,
+                            "%s: unknown zone name '%s' (known: package-N, core, uncore, dram, "
+                            "psys, psys-N)",
+                            z->dir, z->zname);
         return 1;
     }
     snprintf(path, sizeof path, "%s/%s/max_energy_range_uj", dir, z->dir);
@@ -296,7 +313,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         else
             snprintf(chname, sizeof chname, "package-%d/%s", z->pkg, zpart);
         int ci = wl__sensor_add_channel(s, chname, z->dom, WL_METHOD_COUNTER, z->flags,
-                                        z->dom == WL_DOMAIN_PSYS ? -1 : z->pkg);
+                                        z->dom == WL_DOMAIN_PSYS ? z->psys_index : z->pkg);
         if (ci < 0) { /* cannot happen: room is counted above */
             wl__sensor_not_read(s, "%s (%s): no channel left", z->dir, z->zname);
             continue;

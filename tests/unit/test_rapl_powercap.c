@@ -247,7 +247,9 @@ static void test_zones_matched_by_name_not_number(void **state)
     wl_sensor *s = NULL;
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
-    assert_int_equal(in->n_channels, 3); /* "mystery" is not guessed at */
+    assert_int_equal(in->n_channels, 3); /* "mystery" is not guessed at, but listed */
+    assert_int_equal(in->n_not_read, 1);
+    assert_non_null(strstr(in->not_read[0], "unknown zone name 'mystery'"));
     assert_string_equal(in->ch[1].name, "package-0/dram");
     assert_int_equal(in->ch[1].domain, WL_DOMAIN_DRAM);
     assert_string_equal(in->ch[2].name, "package-0/core");

@@ -1,0 +1,132 @@
+/* rapl_powercap zones in static fake trees (no writer, no timing): which
+ * zones become channels and which are listed. The kernel's per-socket psys
+ * (psys-N) is a psys channel with its number; a zone of an unknown name is
+ * listed in not_read, so the source says PARTIAL instead of dropping it
+ * without a word. */
+#include "test_support.h"
+
+#include "sensors/sensor.h"
+#include "wattlens/wattlens.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RANGE_UJ 262143328850ull
+
+/* Under root/class/powercap: zone dir with its name, range and energy. */
+static void put_zone(const char *root, const char *dir, const char *name, uint64_t energy)
+{
+    char path[2048], text[64];
+    snprintf(path, sizeof path, "%s/class", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/class/powercap", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/class/powercap/%s", root, dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/class/powercap/%s/name", root, dir);
+    snprintf(text, sizeof text, "%s\n", name);
+    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
+    snprintf(path, sizeof path, "%s/class/powercap/%s/max_energy_range_uj", root, dir);
+    snprintf(text, sizeof text, "%llu\n", RANGE_UJ);
+    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
+    snprintf(path, sizeof path, "%s/class/powercap/%s/energy_uj", root, dir);
+    snprintf(text, sizeof text, "%llu\n", (unsigned long long)energy);
+    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
+}
+
+static void params_for(struct wl_sensor_params *p, const char *sysfs, const char *proc)
+{
+    wl_sensor_params_default(p);
+    p->sysfs_root = sysfs;
+    p->proc_root = proc;
+    p->period_probe_ns = 0;
+}
+
+static int find_channel(const struct wl_sensor_info *in, const char *name)
+{
+    for (unsigned i = 0; i < in->n_channels; i++)
+        if (strcmp(in->ch[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static bool has_note(unsigned n, const char (*notes)[WL_SENSOR_NOTE_MAX], const char *a,
+                     const char *b)
+{
+    for (unsigned i = 0; i < n && i < WL_SENSOR_MAX_NOT_READ; i++)
+        if (strstr(notes[i], a) && (!b || strstr(notes[i], b)))
+            return true;
+    return false;
+}
+
+/* Two sockets, each with its psys (the kernel names the second "psys-1"):
+ * both are psys channels, numbered, never summed with the packages. Before,
+ * psys-1 was skipped with a debug line and socket 0's psys stood for the
+ * whole machine. */
+static void test_second_socket_psys_is_a_psys_channel(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "package-0", 1000);
+    put_zone(root, "intel-rapl:1", "package-1", 1000);
+    put_zone(root, "intel-rapl:2", "psys", 1000);
+    put_zone(root, "intel-rapl:3", "psys-1", 1000);
+    struct wl_sensor_params p;
+    params_for(&p, root, root);
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 4);
+    const int a = find_channel(in, "psys"), b = find_channel(in, "psys-1");
+    assert_true(a >= 0 && b >= 0);
+    assert_int_equal(in->ch[a].domain, WL_DOMAIN_PSYS);
+    assert_int_equal(in->ch[b].domain, WL_DOMAIN_PSYS);
+    assert_true(in->ch[b].flags & WL_CH_CONTAINS);
+    assert_int_equal(in->ch[a].index, -1);
+    assert_int_equal(in->ch[b].index, 1);
+    assert_int_equal(in->n_not_read, 0);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* A zone whose name wattlens does not know is not guessed at, but it is
+ * listed: the source says PARTIAL (the docs' "never dropped silently").
+ * "psys-" with no number, or with other characters, is not psys-N. */
+static void test_unknown_zone_name_is_not_read(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "package-0", 1000);
+    put_zone(root, "intel-rapl:0:0", "mystery", 1000);
+    put_zone(root, "intel-rapl:1", "psys-", 1000);
+    put_zone(root, "intel-rapl:2", "psys-1x", 1000);
+    struct wl_sensor_params p;
+    params_for(&p, root, root);
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_string_equal(in->ch[0].name, "package-0");
+    assert_int_equal(in->n_not_read, 3);
+    assert_true(has_note(in->n_not_read, in->not_read, "intel-rapl:0:0", "'mystery'"));
+    assert_true(has_note(in->n_not_read, in->not_read, "intel-rapl:1", "'psys-'"));
+    assert_true(has_note(in->n_not_read, in->not_read, "intel-rapl:2", "'psys-1x'"));
+    assert_non_null(strstr(in->source, "PARTIAL: 3 found but not read"));
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_second_socket_psys_is_a_psys_channel),
+        cmocka_unit_test(test_unknown_zone_name_is_not_read),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
