@@ -11,9 +11,12 @@
  * not a channel, psys included (as the kernel's rapl_check_domain); a psys
  * that stays flat or far below the packages over the period probe is
  * dropped (msr_measure_period). Device and cpuinfo files are opened
- * with wl__attr_open (a FIFO cannot hang the open). Note: some Intel
- * server parts use a fixed DRAM unit (15.3 uJ) that differs from 0x606; this
- * reader uses 0x606 for every domain (docs/internals/sensors.md).
+ * with wl__attr_open (a FIFO cannot hang the open). Not every register
+ * counts in 0x606's unit: the kernel's per-model rules (DRAM 15.3 uJ on
+ * Haswell-X .. Ice Lake-X, psys 1 J on Sapphire/Emerald Rapids, 2^ESU uJ on
+ * Silvermont Atoms) are applied from cpuinfo's family and model, and on a
+ * model not in that table DRAM and psys are listed in not_read rather than
+ * guessed (docs/internals/sensors.md, "rapl-msr: energy units per model").
  */
 #include "sensors/sensor_impl.h"
 
@@ -66,32 +69,119 @@ static void msr_close(struct wl_sensor *s)
     s->impl = NULL;
 }
 
-/* 0 = Intel, 1 = AMD, -1 = other/unknown */
-static int cpu_vendor(const char *proc)
+/* How the kernel reads the energy unit of each Intel model that has RAPL
+ * MSRs (drivers/powercap/intel_rapl_common.c: rapl_ids and the
+ * rapl_defaults_* it points to, applied in rapl_get_domain_unit;
+ * arch/x86/events/rapl.c's unit quirks agree, except where noted). */
+enum msr_units {
+    MSR_UNITS_UNKNOWN = 0,   /* not in the table: dram and psys not read */
+    MSR_UNITS_CORE,          /* every domain in 0x606's unit, 2^-ESU J */
+    MSR_UNITS_HSW_SERVER,    /* dram in 15.3 uJ (rapl_defaults_hsw_server) */
+    MSR_UNITS_SPR_SERVER,    /* psys in 1 J (rapl_defaults_spr_server) */
+    MSR_UNITS_ATOM,          /* every domain in 2^ESU uJ (rapl_check_unit_atom) */
+    MSR_UNITS_DRAM_DISPUTED, /* Broadwell-DE: powercap takes dram in 0x606's unit,
+                                perf in 15.3 uJ: dram not read */
+};
+
+static const struct {
+    uint8_t family, model, units;
+} intel_models[] = {
+    /* Sandy Bridge .. Coffee/Comet Lake, Ice/Tiger/Rocket Lake clients */
+    {6, 0x2A, MSR_UNITS_CORE},
+    {6, 0x2D, MSR_UNITS_CORE},
+    {6, 0x3A, MSR_UNITS_CORE},
+    {6, 0x3E, MSR_UNITS_CORE},
+    {6, 0x3C, MSR_UNITS_CORE},
+    {6, 0x45, MSR_UNITS_CORE},
+    {6, 0x46, MSR_UNITS_CORE},
+    {6, 0x3D, MSR_UNITS_CORE},
+    {6, 0x47, MSR_UNITS_CORE},
+    {6, 0x5E, MSR_UNITS_CORE},
+    {6, 0x4E, MSR_UNITS_CORE},
+    {6, 0x8E, MSR_UNITS_CORE},
+    {6, 0x9E, MSR_UNITS_CORE},
+    {6, 0x66, MSR_UNITS_CORE},
+    {6, 0x7E, MSR_UNITS_CORE},
+    {6, 0x7D, MSR_UNITS_CORE},
+    {6, 0x9D, MSR_UNITS_CORE},
+    {6, 0xA6, MSR_UNITS_CORE},
+    {6, 0xA5, MSR_UNITS_CORE},
+    {6, 0x8C, MSR_UNITS_CORE},
+    {6, 0x8D, MSR_UNITS_CORE},
+    {6, 0xA7, MSR_UNITS_CORE},
+    /* hybrid and later clients: Lakefield, Alder .. Wildcat Lake, Bartlett */
+    {6, 0x8A, MSR_UNITS_CORE},
+    {6, 0x97, MSR_UNITS_CORE},
+    {6, 0x9A, MSR_UNITS_CORE},
+    {6, 0xB7, MSR_UNITS_CORE},
+    {6, 0xBA, MSR_UNITS_CORE},
+    {6, 0xBF, MSR_UNITS_CORE},
+    {6, 0xD7, MSR_UNITS_CORE},
+    {6, 0xAC, MSR_UNITS_CORE},
+    {6, 0xAA, MSR_UNITS_CORE},
+    {6, 0xBD, MSR_UNITS_CORE},
+    {6, 0xCC, MSR_UNITS_CORE},
+    {6, 0xD5, MSR_UNITS_CORE},
+    {6, 0xC5, MSR_UNITS_CORE},
+    {6, 0xC6, MSR_UNITS_CORE},
+    {6, 0xB5, MSR_UNITS_CORE},
+    {18, 0x01, MSR_UNITS_CORE}, /* Nova Lake */
+    {18, 0x03, MSR_UNITS_CORE},
+    /* Atom: Goldmont and later read as cores; Silvermont/Airmont not */
+    {6, 0xBE, MSR_UNITS_CORE},
+    {6, 0x5C, MSR_UNITS_CORE},
+    {6, 0x7A, MSR_UNITS_CORE},
+    {6, 0x5F, MSR_UNITS_CORE},
+    {6, 0x96, MSR_UNITS_CORE},
+    {6, 0x86, MSR_UNITS_CORE},
+    {6, 0x9C, MSR_UNITS_CORE},
+    {6, 0x37, MSR_UNITS_ATOM},
+    {6, 0x4C, MSR_UNITS_ATOM},
+    {6, 0x4A, MSR_UNITS_ATOM},
+    {6, 0x5A, MSR_UNITS_ATOM},
+    /* servers: Haswell-X .. Ice Lake-X/D (Cascade and Cooper Lake are
+     * Skylake-X's 0x55), Xeon Phi; Sapphire and Emerald Rapids */
+    {6, 0x3F, MSR_UNITS_HSW_SERVER},
+    {6, 0x4F, MSR_UNITS_HSW_SERVER},
+    {6, 0x55, MSR_UNITS_HSW_SERVER},
+    {6, 0x6A, MSR_UNITS_HSW_SERVER},
+    {6, 0x6C, MSR_UNITS_HSW_SERVER},
+    {6, 0x57, MSR_UNITS_HSW_SERVER},
+    {6, 0x85, MSR_UNITS_HSW_SERVER},
+    {6, 0x56, MSR_UNITS_DRAM_DISPUTED},
+    {6, 0x8F, MSR_UNITS_SPR_SERVER},
+    {6, 0xCF, MSR_UNITS_SPR_SERVER},
+};
+
+static enum msr_units intel_units(const struct wl__cpu_ident *id)
 {
-    char path[600];
-    snprintf(path, sizeof path, "%s/cpuinfo", proc);
-    int fd = wl__attr_open(path, false, NULL); /* never a FIFO: no hang */
-    if (fd < 0)
-        return -1;
-    FILE *f = fdopen(fd, "r");
-    if (!f) {
-        close(fd);
-        return -1;
+    for (size_t i = 0; i < sizeof intel_models / sizeof intel_models[0]; i++)
+        if (intel_models[i].family == id->family && intel_models[i].model == id->model)
+            return (enum msr_units)intel_models[i].units;
+    return MSR_UNITS_UNKNOWN;
+}
+
+/* The energy of one count of domain d's register in uJ, from the unit
+ * register's ESU (bits 12:8) and the model's rule; 0 when it is not known
+ * (*why then says why: the domain is not read rather than guessed). */
+static double domain_unit_uj(enum msr_units u, enum wl_domain d, unsigned esu, const char **why)
+{
+    *why = NULL;
+    if (u == MSR_UNITS_ATOM)
+        return (double)(1ull << esu);
+    if (u == MSR_UNITS_HSW_SERVER && d == WL_DOMAIN_DRAM)
+        return 15.3;
+    if (u == MSR_UNITS_SPR_SERVER && d == WL_DOMAIN_PSYS)
+        return 1e6;
+    if (u == MSR_UNITS_DRAM_DISPUTED && d == WL_DOMAIN_DRAM) {
+        *why = "the kernel's powercap and perf drivers disagree (0x606's or 15.3 uJ)";
+        return 0;
     }
-    char line[256];
-    int v = -1;
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "vendor_id", 9) == 0) {
-            if (strstr(line, "GenuineIntel"))
-                v = 0;
-            else if (strstr(line, "AuthenticAMD") || strstr(line, "HygonGenuine"))
-                v = 1;
-            break;
-        }
+    if (u == MSR_UNITS_UNKNOWN && (d == WL_DOMAIN_DRAM || d == WL_DOMAIN_PSYS)) {
+        *why = "not in the kernel's RAPL model table wattlens carries (servers use own units)";
+        return 0;
     }
-    fclose(f);
-    return v;
+    return 1e6 / (double)(1ull << esu);
 }
 
 /* The CPU number of a <sysfs>/devices/system/cpu entry ("cpu12" -> 12),
@@ -181,7 +271,11 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         {0xC001029B, WL_DOMAIN_PACKAGE, 0},
     };
     const char *dev = wl__sensor_dev_root(p);
-    int vendor = cpu_vendor(wl__sensor_proc_root(p));
+    struct wl__cpu_ident id;
+    wl__cpu_ident_read(wl__sensor_proc_root(p), &id); /* unreadable: vendor OTHER */
+    const int vendor = id.vendor == WL__CPU_INTEL ? 0 : id.vendor == WL__CPU_AMD ? 1 : -1;
+    const enum msr_units units = vendor == 0 ? intel_units(&id) : MSR_UNITS_CORE;
+    unsigned unknown_noted = 0; /* bit (1 << domain): a domain of unknown unit, listed */
     if (vendor < 0)
         return wl__sensor_fail(
             st, WL_ENOTSUP, NULL,
@@ -232,8 +326,7 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                                  path, unit_reg);
             goto fail;
         }
-        unsigned esu = (unsigned)((unit >> 8) & 0x1f);
-        double unit_uj = 1e6 / (double)(1ull << esu);
+        const unsigned esu = (unsigned)((unit >> 8) & 0x1f);
         size_t nd = vendor == 0 ? sizeof intel / sizeof intel[0] : 1;
         for (size_t i = 0; i < nd; i++) {
             uint32_t reg = vendor == 0 ? intel[i].reg : amd[i].reg;
@@ -252,6 +345,16 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             if (d != WL_DOMAIN_PACKAGE && (v & 0xffffffffu) == 0) {
                 wl_log_debug("rapl", "rapl-msr: register 0x%X (%s) of package %u reads 0: not used",
                              reg, wl_domain_name(d), k);
+                continue;
+            }
+            const char *why_unknown;
+            const double unit_uj = domain_unit_uj(units, d, esu, &why_unknown);
+            if (unit_uj == 0) {
+                if (!(unknown_noted & 1u << d))
+                    wl__sensor_not_read(s,
+                                        "%s (0x%X): unit unknown on Intel family %d model %d: %s",
+                                        wl_domain_name(d), reg, id.family, id.model, why_unknown);
+                unknown_noted |= 1u << d;
                 continue;
             }
             char name[WL_SENSOR_NAME_MAX];
@@ -337,8 +440,11 @@ static void msr_drop_channel(struct wl_sensor *s, unsigned ci)
  *    (watched for up to one more probe budget, in case psys updates less
  *    often): not valid on this platform;
  *  - rising by less than a quarter of what the packages rose, once they
- *    rose 10 mJ: not valid, or in a unit other than 0x606's (Sapphire
- *    Rapids counts psys in joules).
+ *    rose 10 mJ: not valid, or in a unit other than the one read with it
+ *    (domain_unit_uj).
+ * Both need the packages to have risen by a few of psys's own units (2 and
+ * 8), so that a coarse psys (1 J on Sapphire Rapids) is not judged on a
+ * tick it has not reached yet.
  * Either way psys is dropped and listed as not summed (the packages are
  * still read: no total is short for it). Without a probe (budget 0) or a
  * package that moved, nothing is decided. */
@@ -378,15 +484,19 @@ static void msr_measure_period(struct wl_sensor *s, const struct wl_sensor_param
         if (s->info.ch[i].domain == WL_DOMAIN_PACKAGE)
             pkg_uj += (double)wl__counter_total_uj(&m->c[i].ctr);
     const double psys_uj = (double)(wl__counter_total_uj(&m->c[ps].ctr) - psys0_uj);
-    if (flat && changes >= MSR_PSYS_FLAT_CHANGES)
+    /* psys counts in its own unit (1 J on Sapphire Rapids): it must have
+     * ticked only once the packages rose by two of its units, and a ratio
+     * means something only over eight of them */
+    const double psys_res_uj = s->info.ch[ps].resolution_uj;
+    if (flat && changes >= MSR_PSYS_FLAT_CHANGES && pkg_uj >= 2 * psys_res_uj)
         wl__sensor_not_summed(s,
                               "psys (0x64D): did not move while package-0 changed %u times: not "
                               "valid on this platform; not used",
                               changes);
-    else if (pkg_uj >= MSR_PSYS_MIN_PKG_UJ && psys_uj * 4 < pkg_uj)
+    else if (pkg_uj >= MSR_PSYS_MIN_PKG_UJ && pkg_uj >= 8 * psys_res_uj && psys_uj * 4 < pkg_uj)
         wl__sensor_not_summed(s,
                               "psys (0x64D): rose %.3f mJ while the packages it contains rose "
-                              "%.3f mJ: not valid, or not in 0x606's unit; not used",
+                              "%.3f mJ: not valid, or not in the unit read with it; not used",
                               psys_uj / 1e3, pkg_uj / 1e3);
     else
         return;

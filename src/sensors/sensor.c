@@ -287,6 +287,78 @@ void wl__sensor_not_summed(struct wl_sensor *s, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The decimal number after the ':' of a cpuinfo line, or -1. */
+static int cpuinfo_number(const char *line)
+{
+    const char *c = strchr(line, ':');
+    if (!c)
+        return -1;
+    c++;
+    while (*c == ' ' || *c == '\t')
+        c++;
+    if (*c < '0' || *c > '9')
+        return -1;
+    long v = 0;
+    for (; *c >= '0' && *c <= '9' && v < 100000; c++)
+        v = v * 10 + (*c - '0');
+    return (int)v;
+}
+
+/* The line names key: key, then only blanks up to the ':' ("model" is not
+ * "model name"). */
+static bool cpuinfo_key(const char *line, const char *key)
+{
+    size_t n = strlen(key);
+    if (strncmp(line, key, n) != 0)
+        return false;
+    line += n;
+    while (*line == ' ' || *line == '\t')
+        line++;
+    return *line == ':';
+}
+
+int wl__cpu_ident_read(const char *proc_root, struct wl__cpu_ident *out)
+{
+    out->vendor = WL__CPU_OTHER;
+    out->family = out->model = -1;
+    char path[600];
+    snprintf(path, sizeof path, "%s/cpuinfo", proc_root);
+    int fd = wl__attr_open(path, false, NULL); /* never a FIFO: no hang */
+    if (fd < 0)
+        return fd;
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return WL_ENOMEM;
+    }
+    char line[256];
+    bool in_block = false, at_start = true; /* a line longer than line (flags) comes in pieces */
+    while (fgets(line, sizeof line, f)) {
+        const bool starts = at_start;
+        at_start = strchr(line, '\n') != NULL;
+        if (!starts)
+            continue;
+        if (line[0] == '\n') {
+            if (in_block)
+                break; /* the first CPU's block ends */
+            continue;
+        }
+        in_block = true;
+        if (cpuinfo_key(line, "vendor_id")) {
+            if (strstr(line, "GenuineIntel"))
+                out->vendor = WL__CPU_INTEL;
+            else if (strstr(line, "AuthenticAMD") || strstr(line, "HygonGenuine"))
+                out->vendor = WL__CPU_AMD;
+        } else if (cpuinfo_key(line, "cpu family")) {
+            out->family = cpuinfo_number(line);
+        } else if (cpuinfo_key(line, "model")) {
+            out->model = cpuinfo_number(line);
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
 int wl__name_cmp_natural(const char *a, const char *b)
 {
     while (*a && *b) {

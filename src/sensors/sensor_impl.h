@@ -102,6 +102,18 @@ int wl__read_u64_err(const char *path, uint64_t *out, int *err);
 int wl__pread_u64(int fd, uint64_t *out);
 int wl__pread_u64_err(int fd, uint64_t *out, int *err);
 
+/* What <proc>/cpuinfo says of the first CPU (the RAPL readers: which
+ * registers, which units). */
+enum wl__cpu_vendor { WL__CPU_OTHER = -1, WL__CPU_INTEL = 0, WL__CPU_AMD = 1 /* Hygon too */ };
+struct wl__cpu_ident {
+    enum wl__cpu_vendor vendor;
+    int family, model; /* decimal "cpu family" and "model" lines; -1 when absent */
+};
+/* Reads proc_root/cpuinfo (wl__attr_open: a FIFO cannot hang it) up to the
+ * end of the first CPU's block. Returns 0, or a negative WL_E* code when the
+ * file cannot be read (out: vendor WL__CPU_OTHER, family and model -1). */
+int wl__cpu_ident_read(const char *proc_root, struct wl__cpu_ident *out);
+
 /* Records something the backend found but will not read (a zone, device or
  * GPU over the channel limit, or one that cannot be read) in s->info.not_read
  * (printf format, cut between characters) and logs it as a warning: the

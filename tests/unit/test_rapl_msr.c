@@ -1,6 +1,8 @@
 /* rapl_msr: fake /dev/cpu/N/msr files (sparse files holding register values at
  * their MSR offsets), fake topology and cpuinfo. Intel and AMD register sets,
- * the energy unit from 0x606 / 0xC0010299, 32-bit wraparound, one reader per
+ * the energy unit from 0x606 / 0xC0010299 and the kernel's per-model units
+ * (server DRAM and psys, Silvermont Atoms; DRAM and psys left out on a model
+ * the table does not know), 32-bit wraparound, one reader per
  * package, and the fix when the msr driver is missing. psys is a channel
  * only when it counts: not when it reads 0 at open, not when it stays flat
  * or far below the packages over the period probe. A long multibyte
@@ -59,8 +61,12 @@ static void set_msr(const char *root, int cpu, uint32_t reg, uint64_t v)
 static void make_machine_at(const char *root, const char *vendor)
 {
     mkdirs(root, "proc");
-    char text[128];
-    snprintf(text, sizeof text, "processor\t: 0\nvendor_id\t: %s\ncpu family\t: 6\n", vendor);
+    char text[256];
+    /* a client model whose every unit is 0x606's (Kaby Lake, 158 = 0x9E) */
+    snprintf(text, sizeof text,
+             "processor\t: 0\nvendor_id\t: %s\ncpu family\t: 6\nmodel\t\t: 158\n"
+             "model name\t: Test CPU 4242\n\nprocessor\t: 1\nmodel\t\t: 85\n",
+             vendor);
     put(root, "proc/cpuinfo", text);
     for (int c = 0; c < 3; c++) {
         char rel[128];
@@ -464,13 +470,168 @@ static void test_psys_far_below_the_packages_is_dropped(void **state)
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_false(has_psys(in));
     assert_int_equal(in->n_not_summed, 1);
-    assert_non_null(strstr(in->not_summed[0], "not in 0x606's unit"));
+    assert_non_null(strstr(in->not_summed[0], "not in the unit read with it"));
     wl_sensor_close(s);
     s = open_while_counting(root, 1000, 2000);
     in = wl_sensor_get_info(s);
     assert_true(has_psys(in));
     assert_int_equal(in->n_not_summed, 0);
     wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* cpuinfo of an Intel CPU of that family and model (decimal, as cpuinfo
+ * writes them), with a long flags line before them that the reader must
+ * not take for a new line. */
+static void set_model(const char *root, int family, int model)
+{
+    char flags[600], text[1024];
+    memset(flags, 'x', sizeof flags - 1);
+    flags[sizeof flags - 1] = '\0';
+    snprintf(text, sizeof text,
+             "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: %s\ncpu family\t: %d\n"
+             "model\t\t: %d\nmodel name\t: Test CPU\n\n",
+             flags, family, model);
+    put(root, "proc/cpuinfo", text);
+}
+
+/* Every register of both packages counts from 1000 (unit register ESU 14:
+ * 61.035 uJ, and 5 for the Atoms' 2^ESU uJ); opens rapl-msr. */
+static wl_sensor *open_model(const char *root, int family, int model, unsigned esu)
+{
+    set_model(root, family, model);
+    for (int cpu = 0; cpu <= 2; cpu += 2) {
+        set_msr(root, cpu, 0x606, 0xA0003 | (uint64_t)esu << 8);
+        set_msr(root, cpu, 0x611, 1000);
+        set_msr(root, cpu, 0x639, 1000);
+        set_msr(root, cpu, 0x619, 1000);
+        set_msr(root, cpu, 0x64D, 1000);
+    }
+    static char bufs[3 * 1024];
+    struct wl_sensor_params p;
+    params_for(&p, root, bufs, 1024);
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    int rc = wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st);
+    if (rc)
+        fprintf(stderr, "%s\n", st.why);
+    assert_int_equal(rc, 0);
+    return s;
+}
+
+static int channel(const struct wl_sensor_info *in, const char *name)
+{
+    for (unsigned i = 0; i < in->n_channels; i++)
+        if (strcmp(in->ch[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* After +n counts of every register of package 0, the energy of name. */
+static uint64_t energy_after(const char *root, wl_sensor *s, const char *name, uint64_t n)
+{
+    for (uint32_t reg = 0x611; reg; reg = reg == 0x611   ? 0x639
+                                          : reg == 0x639 ? 0x619
+                                          : reg == 0x619 ? 0x64D
+                                                         : 0)
+        set_msr(root, 0, reg, 1000 + n);
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    const int i = channel(wl_sensor_get_info(s), name);
+    assert_true(i >= 0);
+    return r.v[i].energy_uj;
+}
+
+/* The kernel's per-model units (intel_rapl_common.c rapl_ids): Haswell-X
+ * to Ice Lake-X/D and Xeon Phi count DRAM in 15.3 uJ whatever 0x606 says
+ * (4x over-counted before); Sapphire and Emerald Rapids count psys in
+ * joules (16384x under-counted before, and psys is the headline). */
+static void test_server_models_have_their_own_dram_and_psys_units(void **state)
+{
+    (void)state;
+    char *root = make_machine("GenuineIntel");
+    static const int hsw_server[] = {0x3F, 0x4F, 0x55, 0x6A, 0x6C, 0x57, 0x85};
+    for (size_t k = 0; k < sizeof hsw_server / sizeof hsw_server[0]; k++) {
+        wl_sensor *s = open_model(root, 6, hsw_server[k], 14);
+        const struct wl_sensor_info *in = wl_sensor_get_info(s);
+        const int d = channel(in, "package-0/dram"), pk = channel(in, "package-0");
+        assert_true(d >= 0 && pk >= 0);
+        assert_float_equal(in->ch[d].resolution_uj, 15.3, 1e-9);
+        assert_float_equal(in->ch[pk].resolution_uj, 1e6 / 16384.0, 1e-9);
+        assert_int_equal(energy_after(root, s, "package-0/dram", 100000), 1530000);
+        wl_sensor_close(s);
+    }
+    static const int spr[] = {0x8F, 0xCF};
+    for (size_t k = 0; k < 2; k++) {
+        wl_sensor *s = open_model(root, 6, spr[k], 14);
+        const struct wl_sensor_info *in = wl_sensor_get_info(s);
+        const int ps = channel(in, "psys"), d = channel(in, "package-0/dram");
+        assert_true(ps >= 0 && d >= 0);
+        assert_float_equal(in->ch[ps].resolution_uj, 1e6, 1e-9);
+        assert_float_equal(in->ch[d].resolution_uj, 1e6 / 16384.0, 1e-9); /* 0x606's */
+        assert_int_equal(energy_after(root, s, "psys", 3), 3000000);
+        wl_sensor_close(s);
+    }
+    /* a client: every domain in 0x606's unit */
+    wl_sensor *s = open_model(root, 6, 0x9E, 14);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_not_read, 0);
+    assert_int_equal(energy_after(root, s, "package-0/dram", 16384), 1000000);
+    assert_int_equal(energy_after(root, s, "psys", 16384), 1000000);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* A model the table does not know (a newer server, family 19's Diamond
+ * Rapids, Granite Rapids whose RAPL the kernel reads through TPMI) may
+ * count dram and psys in a unit of its own: they are not read, and listed,
+ * rather than guessed; package and core are read in 0x606's unit. Broadwell-
+ * DE, where the kernel's two drivers disagree on the DRAM unit, likewise. */
+static void test_unknown_model_leaves_dram_and_psys_out(void **state)
+{
+    (void)state;
+    char *root = make_machine("GenuineIntel");
+    static const int family[] = {6, 19, 6}, model[] = {0xAD, 0x01, 0xFE};
+    for (size_t k = 0; k < 3; k++) {
+        wl_sensor *s = open_model(root, family[k], model[k], 14);
+        const struct wl_sensor_info *in = wl_sensor_get_info(s);
+        assert_int_equal(channel(in, "psys"), -1);
+        assert_int_equal(channel(in, "package-0/dram"), -1);
+        assert_int_equal(channel(in, "package-1/dram"), -1);
+        assert_true(channel(in, "package-0") >= 0 && channel(in, "package-1/core") >= 0);
+        assert_int_equal(in->n_not_read, 2); /* dram once, psys once */
+        assert_non_null(strstr(in->not_read[0], "dram (0x619): unit unknown"));
+        assert_non_null(strstr(in->not_read[1], "psys (0x64D): unit unknown"));
+        assert_non_null(strstr(in->source, "PARTIAL"));
+        wl_sensor_close(s);
+    }
+    wl_sensor *s = open_model(root, 6, 0x56, 14);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(channel(in, "package-0/dram"), -1);
+    assert_true(channel(in, "psys") >= 0);
+    assert_int_equal(in->n_not_read, 1);
+    assert_non_null(strstr(in->not_read[0], "disagree"));
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* Silvermont and Airmont Atoms read the unit register the other way up:
+ * 2^ESU uJ (rapl_check_unit_atom), 32 uJ for ESU 5, not 31 mJ. */
+static void test_silvermont_atoms_count_in_2_to_the_esu_uj(void **state)
+{
+    (void)state;
+    char *root = make_machine("GenuineIntel");
+    static const int atoms[] = {0x37, 0x4C, 0x4A, 0x5A};
+    for (size_t k = 0; k < 4; k++) {
+        wl_sensor *s = open_model(root, 6, atoms[k], 5);
+        const struct wl_sensor_info *in = wl_sensor_get_info(s);
+        assert_float_equal(in->ch[channel(in, "package-0")].resolution_uj, 32.0, 1e-9);
+        assert_int_equal(energy_after(root, s, "package-0", 1000), 32000);
+        wl_sensor_close(s);
+    }
     wl_test_rmtree(root);
     free(root);
 }
@@ -488,6 +649,9 @@ int main(void)
         cmocka_unit_test(test_psys_reading_0_is_not_a_channel),
         cmocka_unit_test(test_psys_flat_while_the_package_counts_is_dropped),
         cmocka_unit_test(test_psys_far_below_the_packages_is_dropped),
+        cmocka_unit_test(test_server_models_have_their_own_dram_and_psys_units),
+        cmocka_unit_test(test_unknown_model_leaves_dram_and_psys_out),
+        cmocka_unit_test(test_silvermont_atoms_count_in_2_to_the_esu_uj),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
