@@ -1,20 +1,24 @@
 /* RAPL energy counters through the Linux powercap sysfs interface
  * (<sysfs>/class/powercap/intel-rapl:N[:M]/{name,energy_uj,max_energy_range_uj}).
  *
- * Zones are matched by their `name` file (package-N, core, uncore, dram, psys,
- * psys-N: a second socket's platform domain), never by their number; a zone
- * of another name is listed in not_read, never dropped silently. intel-rapl-mmio:* zones duplicate
- * the package counter and are skipped; psys contains the packages and is flagged WL_CH_CONTAINS;
+ * Zones are matched by their `name` file (package-N, core, uncore, dram,
+ * psys, psys-N: a second socket's platform domain), never by their number;
+ * a zone of another name is listed in not_read, never dropped silently.
+ * intel-rapl-mmio:* zones duplicate the package counter and are skipped.
+ * Zones of the TPMI driver's own control type (intel-rapl-tpmi:N[:M]: Xeon
+ * 6 and later, on kernels that do not register them as intel-rapl) are
+ * read where no intel-rapl zone is the same channel; a duplicate is listed
+ * as not summed. psys contains the packages and is flagged WL_CH_CONTAINS;
  * core and uncore are parts of their package (WL_CH_PART). Counters wrap at
- * max_energy_range_uj and are unwrapped into 64-bit totals on every read, so
- * reads must come more often than one wrap period (tens of seconds at most);
- * a counter above its range or one that falls by more than a wrap can explain
- * is a discontinuity (wl__counter_update, counted in n_discontinuities:
- * the sampler records a gap). The
- * energy_uj files stay open for the sensor's lifetime; reads are pread().
- * A zone that cannot be read is skipped and listed in not_read (the others
- * are kept); a root-only energy_uj fails the backend with the fix. Zones are
- * sorted by number before any limit, which keeps packages before sub-zones.
+ * max_energy_range_uj and are unwrapped into 64-bit totals on every read,
+ * so reads must come more often than one wrap period (minutes even at
+ * 500 W: 262 kJ); a counter above its range or one that falls by more than
+ * a wrap can explain is a discontinuity (wl__counter_update, counted in
+ * n_discontinuities: the sampler records a gap). The energy_uj files stay
+ * open for the sensor's lifetime; reads are pread(). A zone that cannot be
+ * read is skipped and listed in not_read (the others are kept); a
+ * root-only energy_uj fails the backend with the fix. Zones are sorted by
+ * number before any limit, which keeps packages before sub-zones.
  */
 #include "sensors/sensor_impl.h"
 #include "sensors/sensor_parse.h"
@@ -44,7 +48,8 @@ struct powercap {
 
 /* A zone found under class/powercap, before it becomes a channel. */
 struct zone_probe {
-    char *dir; /* "intel-rapl:N[:M]" (heap) */
+    char *dir; /* "intel-rapl:N[:M]" or "intel-rapl-tpmi:N[:M]" (heap) */
+    bool tpmi; /* an intel-rapl-tpmi zone */
     int pkg, sub;
     int fd; /* energy_uj, -1 until probed or when not usable */
     uint64_t max_range, raw, t_ns;
@@ -54,11 +59,15 @@ struct zone_probe {
     char zname[64];
 };
 
-/* By package number, each package's sub-zones after it (numbers, not
- * strings: intel-rapl:10 after intel-rapl:2). */
+/* intel-rapl zones before intel-rapl-tpmi ones (the first are read, the
+ * second only where they add a channel), then by package number, each
+ * package's sub-zones after it (numbers, not strings: intel-rapl:10 after
+ * intel-rapl:2). */
 static int cmp_zone(const void *a, const void *b)
 {
     const struct zone_probe *x = a, *y = b;
+    if (x->tpmi != y->tpmi)
+        return x->tpmi ? 1 : -1;
     if (x->pkg != y->pkg)
         return x->pkg < y->pkg ? -1 : 1;
     return x->sub < y->sub ? -1 : x->sub > y->sub;
@@ -96,20 +105,53 @@ static int domain_of(const char *zname, enum wl_domain *d, unsigned *flags, int 
     return 0;
 }
 
-/* The fix for a root-only energy_uj into buf; dir (any bytes) is shown cut
- * between characters to 100 bytes. */
-static void fix_for_permission(char *buf, size_t size, const char *dir)
+/* A zone directory name: "intel-rapl:N[:M]" (*tpmi false) or the TPMI
+ * driver's "intel-rapl-tpmi:N[:M]" (*tpmi true; kernels that register TPMI
+ * RAPL under a control type of its own), numbers as
+ * wl__powercap_parse_zone_id takes them. 0 or WL_EFORMAT. */
+static int parse_zone_dir(const char *name, bool *tpmi, int *pkg, int *sub)
 {
-    char dir_part[101];
+    static const char tpmi_prefix[] = "intel-rapl-tpmi:";
+    *tpmi = strncmp(name, tpmi_prefix, sizeof tpmi_prefix - 1) == 0;
+    if (!*tpmi)
+        return strncmp(name, "intel-rapl:", 11) == 0 ? wl__powercap_parse_zone_id(name, pkg, sub)
+                                                     : WL_EFORMAT;
+    char as_msr[64]; /* the same numbers under the intel-rapl prefix */
+    if (strlen(name + sizeof tpmi_prefix - 1) > 40)
+        return WL_EFORMAT;
+    snprintf(as_msr, sizeof as_msr, "intel-rapl:%s", name + sizeof tpmi_prefix - 1);
+    return wl__powercap_parse_zone_id(as_msr, pkg, sub);
+}
+
+/* The fix for a root-only energy_uj into buf; dir (any bytes) is shown cut
+ * between characters to 100 bytes; tpmi adds the intel-rapl-tpmi zones. */
+static void fix_for_permission(char *buf, size_t size, const char *dir, bool tpmi)
+{
+    char dir_part[101], tpmi_part[160] = "";
     wl_utf8_clip(dir_part, sizeof dir_part, dir);
+    if (tpmi)
+        snprintf(tpmi_part, sizeof tpmi_part, " %s/intel-rapl-tpmi:*/energy_uj", dir_part);
     snprintf(buf, size,
              "energy_uj is readable by root only (Linux >= 5.10, CVE-2020-8694). Either run "
              "wattlens as root; or until reboot: sudo chmod a+r %s/intel-rapl:*/energy_uj "
-             "%s/intel-rapl:*:*/energy_uj; or permanently with a udev rule in "
+             "%s/intel-rapl:*:*/energy_uj%s; or permanently with a udev rule in "
              "/etc/udev/rules.d/99-wattlens-rapl.rules: SUBSYSTEM==\"powercap\", "
              "ACTION==\"add\", RUN+=\"/bin/chmod a+r /sys%%p/energy_uj\"; or give the binary "
              "the capability: sudo setcap cap_dac_read_search+ep $(command -v wattlens)",
-             dir_part, dir_part);
+             dir_part, dir_part, tpmi_part);
+}
+
+/* The channel name of a probed zone: its name for a top-level zone,
+ * "package-N/NAME" for a sub-zone (NAME cut between characters to 40
+ * bytes, as every channel name is). */
+static void zone_channel_name(const struct zone_probe *z, char *buf, size_t size)
+{
+    char zpart[41];
+    wl_utf8_copy(zpart, sizeof zpart, z->zname);
+    if (z->sub < 0)
+        snprintf(buf, size, "%s", z->zname);
+    else
+        snprintf(buf, size, "package-%d/%s", z->pkg, zpart);
 }
 
 static void powercap_close(struct wl_sensor *s)
@@ -174,7 +216,7 @@ static int probe_zone(struct wl_sensor *s, struct wl_sensor_status *st, const ch
         wl_utf8_clip(dir_part, sizeof dir_part, dir);
         rc = wl__sensor_fail(st, WL_EACCES, NULL, "%s/%s/energy_uj: permission denied", dir_part,
                              z->dir);
-        fix_for_permission(st->fix, sizeof st->fix, dir);
+        fix_for_permission(st->fix, sizeof st->fix, dir, z->tpmi);
         return rc;
     }
     if (rc != 0) {
@@ -208,8 +250,9 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     DIR *d = opendir(dir);
     if (!d) {
         static const char *fix = "On Linux with an Intel CPU or AMD Zen (kernel >= 5.8): sudo "
-                                 "modprobe intel_rapl_msr. Virtual machines usually do not "
-                                 "expose RAPL.";
+                                 "modprobe intel_rapl_msr; on Xeon 6 (Granite Rapids, Sierra "
+                                 "Forest) and later, whose RAPL is TPMI: sudo modprobe "
+                                 "intel_rapl_tpmi. Virtual machines usually do not expose RAPL.";
         int e = errno;
         if (e == ENOENT)
             return wl__sensor_fail(st, WL_ENOTSUP, fix,
@@ -226,8 +269,8 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             continue;
         }
         int pkg, sub;
-        if (strncmp(e->d_name, "intel-rapl:", 11) != 0 ||
-            wl__powercap_parse_zone_id(e->d_name, &pkg, &sub) != 0)
+        bool tpmi;
+        if (parse_zone_dir(e->d_name, &tpmi, &pkg, &sub) != 0)
             continue;
         if (n_zs == cap_zs) {
             size_t nc = cap_zs ? cap_zs * 2 : 16;
@@ -242,6 +285,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         struct zone_probe *z = &zs[n_zs];
         memset(z, 0, sizeof *z);
         z->fd = -1;
+        z->tpmi = tpmi;
         z->pkg = pkg;
         z->sub = sub;
         z->dir = strdup(e->d_name);
@@ -257,9 +301,11 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     if (n_zs == 0) {
         rc = wl__sensor_fail(st, WL_ENOTSUP,
                              "On an Intel CPU or AMD Zen (kernel >= 5.8): sudo modprobe "
-                             "intel_rapl_msr (check with: ls /sys/class/powercap). Virtual "
-                             "machines and other CPUs have no RAPL.",
-                             "no intel-rapl zone under %s", dir);
+                             "intel_rapl_msr; on Xeon 6 (Granite Rapids, Sierra Forest) and "
+                             "later, whose RAPL is TPMI: sudo modprobe intel_rapl_tpmi (check "
+                             "with: ls /sys/class/powercap). Virtual machines and other CPUs "
+                             "have no RAPL.",
+                             "no intel-rapl or intel-rapl-tpmi zone under %s", dir);
         goto out;
     }
     qsort(zs, n_zs, sizeof zs[0], cmp_zone);
@@ -269,17 +315,40 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                      "counter",
                      n_mmio);
 
-    size_t n_ok = 0, n_top = 0;
+    size_t n_ok = 0, n_top = 0, n_tpmi = 0;
     for (size_t i = 0; i < n_zs; i++) {
         int pr = probe_zone(s, st, dir, &zs[i]);
         if (pr < 0) {
             rc = pr;
             goto out;
         }
-        if (pr == 0) {
-            n_ok++;
-            n_top += zs[i].sub < 0;
+    }
+    /* A TPMI zone whose channel an intel-rapl zone already is (both drivers
+     * registered the same domain) is a duplicate: never read twice. One
+     * that adds a channel (TPMI packages next to an MSR psys) is read. */
+    for (size_t i = 0; i < n_zs; i++) {
+        struct zone_probe *z = &zs[i];
+        if (z->fd < 0)
+            continue;
+        char name[WL_SENSOR_NAME_MAX];
+        zone_channel_name(z, name, sizeof name);
+        bool dup = false;
+        for (size_t k = 0; z->tpmi && k < i && !dup; k++) {
+            char other[WL_SENSOR_NAME_MAX];
+            zone_channel_name(&zs[k], other, sizeof other);
+            dup = !zs[k].tpmi && zs[k].fd >= 0 && strcmp(name, other) == 0;
         }
+        if (dup) {
+            wl__sensor_not_summed(s,
+                                  "%s (%s): the same domain as an intel-rapl zone, which is read",
+                                  z->dir, z->zname);
+            close(z->fd);
+            z->fd = -1;
+            continue;
+        }
+        n_ok++;
+        n_top += z->sub < 0;
+        n_tpmi += z->tpmi;
     }
     /* Over the limit: every package (and psys) first, then sub-zones in
      * package order, so the package total is never the one cut short. */
@@ -306,12 +375,8 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         (*room)--;
         /* zname (any bytes from sysfs) cut between characters, as every
          * channel name is */
-        char chname[WL_SENSOR_NAME_MAX], zpart[41];
-        wl_utf8_copy(zpart, sizeof zpart, z->zname);
-        if (z->sub < 0)
-            snprintf(chname, sizeof chname, "%s", z->zname);
-        else
-            snprintf(chname, sizeof chname, "package-%d/%s", z->pkg, zpart);
+        char chname[WL_SENSOR_NAME_MAX];
+        zone_channel_name(z, chname, sizeof chname);
         int ci = wl__sensor_add_channel(s, chname, z->dom, WL_METHOD_COUNTER, z->flags,
                                         z->dom == WL_DOMAIN_PSYS ? z->psys_index : z->pkg);
         if (ci < 0) { /* cannot happen: room is counted above */
@@ -337,7 +402,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     }
     char dir_part[181]; /* cut between characters */
     wl_utf8_clip(dir_part, sizeof dir_part, dir);
-    wl__sensor_set_source(s, "%s (%u zone(s)%s)", dir_part, pc->n,
+    wl__sensor_set_source(s, "%s (%u zone(s)%s%s)", dir_part, pc->n, n_tpmi ? ", TPMI" : "",
                           n_mmio ? ", intel-rapl-mmio duplicates skipped" : "");
 out:
     for (size_t i = 0; i < n_zs; i++) {

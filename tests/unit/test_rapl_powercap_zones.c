@@ -2,7 +2,8 @@
  * zones become channels and which are listed. The kernel's per-socket psys
  * (psys-N) is a psys channel with its number; a zone of an unknown name is
  * listed in not_read, so the source says PARTIAL instead of dropping it
- * without a word. */
+ * without a word. intel-rapl-tpmi zones are read where they add a channel,
+ * never twice. */
 #include "test_support.h"
 
 #include "sensors/sensor.h"
@@ -122,11 +123,117 @@ static void test_unknown_zone_name_is_not_read(void **state)
     free(root);
 }
 
+/* Kernels whose TPMI RAPL driver registers its own control type show
+ * intel-rapl-tpmi:N[:M] zones (Xeon 6 and later); with no intel-rapl zone
+ * they were ignored and the backend said "no intel-rapl zone ... modprobe
+ * intel_rapl_msr" although the zones were there and readable. */
+static void test_tpmi_zones_are_read(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl-tpmi:0", "package-0", 1000);
+    put_zone(root, "intel-rapl-tpmi:0:0", "dram", 1000);
+    put_zone(root, "intel-rapl-tpmi:1", "package-1", 1000);
+    struct wl_sensor_params p;
+    params_for(&p, root, root);
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    int rc = wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, &st);
+    if (rc)
+        fprintf(stderr, "%s\n", st.why);
+    assert_int_equal(rc, 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 3);
+    assert_string_equal(in->ch[0].name, "package-0");
+    assert_string_equal(in->ch[1].name, "package-0/dram");
+    assert_int_equal(in->ch[1].domain, WL_DOMAIN_DRAM);
+    assert_string_equal(in->ch[2].name, "package-1");
+    assert_int_equal(in->n_not_read, 0);
+    assert_non_null(strstr(in->source, "3 zone(s), TPMI"));
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* An MSR psys next to TPMI packages: both are read (the packages vanished
+ * before, without a note). Where both drivers show the same domain, the
+ * intel-rapl zone is read and the TPMI one listed as not summed: never
+ * counted twice; a TPMI sub-zone that adds a domain is read. */
+static void test_tpmi_next_to_intel_rapl_adds_but_never_doubles(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "psys", 1000);
+    put_zone(root, "intel-rapl-tpmi:0", "package-0", 1000);
+    put_zone(root, "intel-rapl-tpmi:0:0", "dram", 1000);
+    struct wl_sensor_params p;
+    params_for(&p, root, root);
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 3);
+    assert_true(find_channel(in, "psys") >= 0);
+    assert_true(find_channel(in, "package-0") >= 0);
+    assert_true(find_channel(in, "package-0/dram") >= 0);
+    assert_int_equal(in->n_not_read + in->n_not_summed, 0);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+
+    root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "package-0", 1000);
+    put_zone(root, "intel-rapl:0:0", "dram", 1000);
+    put_zone(root, "intel-rapl-tpmi:0", "package-0", 1000);
+    put_zone(root, "intel-rapl-tpmi:0:0", "dram", 1000);
+    put_zone(root, "intel-rapl-tpmi:0:1", "core", 1000);
+    params_for(&p, root, root);
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+    in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 3);
+    assert_string_equal(in->ch[0].name, "package-0");
+    assert_string_equal(in->ch[1].name, "package-0/dram");
+    assert_string_equal(in->ch[2].name, "package-0/core");
+    assert_int_equal(in->n_not_read, 0);
+    assert_int_equal(in->n_not_summed, 2);
+    assert_true(
+        has_note(in->n_not_summed, in->not_summed, "intel-rapl-tpmi:0 (package-0)", "same domain"));
+    assert_true(
+        has_note(in->n_not_summed, in->not_summed, "intel-rapl-tpmi:0:0 (dram)", "same domain"));
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* No zone at all: the why names both kinds and the fix both drivers. */
+static void test_no_zone_why_and_fix_name_tpmi(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char d[2048];
+    snprintf(d, sizeof d, "%s/class", root);
+    mkdir(d, 0755);
+    snprintf(d, sizeof d, "%s/class/powercap", root);
+    mkdir(d, 0755);
+    struct wl_sensor_params p;
+    params_for(&p, root, root);
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, &st), WL_ENOTSUP);
+    assert_non_null(strstr(st.why, "no intel-rapl or intel-rapl-tpmi zone"));
+    assert_non_null(strstr(st.fix, "modprobe intel_rapl_msr"));
+    assert_non_null(strstr(st.fix, "modprobe intel_rapl_tpmi"));
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_second_socket_psys_is_a_psys_channel),
         cmocka_unit_test(test_unknown_zone_name_is_not_read),
+        cmocka_unit_test(test_tpmi_zones_are_read),
+        cmocka_unit_test(test_tpmi_next_to_intel_rapl_adds_but_never_doubles),
+        cmocka_unit_test(test_no_zone_why_and_fix_name_tpmi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
