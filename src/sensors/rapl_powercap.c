@@ -9,7 +9,9 @@
  * 6 and later, on kernels that do not register them as intel-rapl) are
  * read where no intel-rapl zone is the same channel; a duplicate is listed
  * as not summed. psys contains the packages and is flagged WL_CH_CONTAINS;
- * core and uncore are parts of their package (WL_CH_PART). Counters wrap at
+ * core and uncore are parts of their package (WL_CH_PART). On AMD (vendor
+ * from <sysfs>/devices/system/cpu/modalias) the core zone is one core's
+ * energy: not read, and listed as not summed. Counters wrap at
  * max_energy_range_uj and are unwrapped into 64-bit totals on every read,
  * so reads must come more often than one wrap period (minutes even at
  * 500 W: 262 kJ); a counter above its range or one that falls by more than
@@ -173,7 +175,7 @@ static void powercap_close(struct wl_sensor *s)
  * (a root-only energy_uj: the whole backend fails, the fix covers every
  * zone). */
 static int probe_zone(struct wl_sensor *s, struct wl_sensor_status *st, const char *dir,
-                      struct zone_probe *z)
+                      struct zone_probe *z, bool amd)
 {
     char path[1400];
     int err = 0, rc;
@@ -190,6 +192,15 @@ static int probe_zone(struct wl_sensor *s, struct wl_sensor_status *st, const ch
                             "%s: unknown zone name '%s' (known: package-N, core, uncore, dram, "
                             "psys, psys-N)",
                             z->dir, z->zname);
+        return 1;
+    }
+    if (amd && z->dom == WL_DOMAIN_CORE) {
+        /* the kernel's rapl_msr_priv_amd reads PP0 from the per-core
+         * MSR_AMD_CORE_ENERGY_STATUS on the package's first CPU */
+        wl__sensor_not_summed(s,
+                              "%s (core): on AMD one core's energy (the per-core register "
+                              "0xC001029A of the package's first CPU), not all cores'",
+                              z->dir);
         return 1;
     }
     snprintf(path, sizeof path, "%s/%s/max_energy_range_uj", dir, z->dir);
@@ -309,6 +320,10 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         goto out;
     }
     qsort(zs, n_zs, sizeof zs[0], cmp_zone);
+    /* AMD's core zone is one core (probe_zone); the vendor from the same
+     * sysfs as the zones */
+    struct wl__cpu_ident id;
+    wl__cpu_ident_modalias(wl__sensor_sysfs_root(p), &id);
     if (n_mmio)
         wl_log_debug("rapl",
                      "skipping %u intel-rapl-mmio zone(s): they duplicate the package "
@@ -317,7 +332,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
 
     size_t n_ok = 0, n_top = 0, n_tpmi = 0;
     for (size_t i = 0; i < n_zs; i++) {
-        int pr = probe_zone(s, st, dir, &zs[i]);
+        int pr = probe_zone(s, st, dir, &zs[i], id.vendor == WL__CPU_AMD);
         if (pr < 0) {
             rc = pr;
             goto out;

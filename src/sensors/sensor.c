@@ -359,6 +359,51 @@ int wl__cpu_ident_read(const char *proc_root, struct wl__cpu_ident *out)
     return 0;
 }
 
+/* n hex digits at s into *v; false when one is not a hex digit. */
+static bool hex_field(const char *s, int n, int *v)
+{
+    int x = 0;
+    for (int i = 0; i < n; i++) {
+        const char c = s[i];
+        const int d = c >= '0' && c <= '9'   ? c - '0'
+                      : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                      : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                             : -1;
+        if (d < 0)
+            return false;
+        x = x * 16 + d;
+    }
+    *v = x;
+    return true;
+}
+
+int wl__cpu_ident_modalias(const char *sysfs_root, struct wl__cpu_ident *out)
+{
+    out->vendor = WL__CPU_OTHER;
+    out->family = out->model = -1;
+    char path[600], text[64];
+    snprintf(path, sizeof path, "%s/devices/system/cpu/modalias", sysfs_root);
+    int fd = wl__attr_open(path, false, NULL); /* never a FIFO: no hang */
+    if (fd < 0)
+        return fd;
+    const ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    close(fd);
+    if (n < 0)
+        return WL_EIO;
+    text[n] = '\0';
+    static const char prefix[] = "cpu:type:x86,ven";
+    const char *t = text + sizeof prefix - 1;
+    int ven, fam, mod;
+    if (strncmp(text, prefix, sizeof prefix - 1) != 0 || (size_t)n < sizeof prefix - 1 + 18 ||
+        !hex_field(t, 4, &ven) || strncmp(t + 4, "fam", 3) != 0 || !hex_field(t + 7, 4, &fam) ||
+        strncmp(t + 11, "mod", 3) != 0 || !hex_field(t + 14, 4, &mod))
+        return WL_EFORMAT;
+    out->vendor = ven == 0 ? WL__CPU_INTEL : ven == 2 || ven == 9 ? WL__CPU_AMD : WL__CPU_OTHER;
+    out->family = fam;
+    out->model = mod;
+    return 0;
+}
+
 int wl__name_cmp_natural(const char *a, const char *b)
 {
     while (*a && *b) {

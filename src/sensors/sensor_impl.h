@@ -113,6 +113,12 @@ struct wl__cpu_ident {
  * end of the first CPU's block. Returns 0, or a negative WL_E* code when the
  * file cannot be read (out: vendor WL__CPU_OTHER, family and model -1). */
 int wl__cpu_ident_read(const char *proc_root, struct wl__cpu_ident *out);
+/* The same from sysfs_root/devices/system/cpu/modalias, which x86 kernels
+ * write as "cpu:type:x86,venVVVVfamFFFFmodMMMM:feature:..." (hex; vendor 0
+ * Intel, 2 AMD, 9 Hygon): for a backend that reads everything else from
+ * sysfs, so that a sysfs tree (WATTLENS_SYSFS_ROOT) is never judged by
+ * another machine's /proc. 0 or a negative WL_E* code (out as above). */
+int wl__cpu_ident_modalias(const char *sysfs_root, struct wl__cpu_ident *out);
 
 /* Records something the backend found but will not read (a zone, device or
  * GPU over the channel limit, or one that cannot be read) in s->info.not_read

@@ -3,7 +3,7 @@
  * (psys-N) is a psys channel with its number; a zone of an unknown name is
  * listed in not_read, so the source says PARTIAL instead of dropping it
  * without a word. intel-rapl-tpmi zones are read where they add a channel,
- * never twice. */
+ * never twice. On AMD the core zone (one core) is not summed. */
 #include "test_support.h"
 
 #include "sensors/sensor.h"
@@ -226,6 +226,62 @@ static void test_no_zone_why_and_fix_name_tpmi(void **state)
     free(root);
 }
 
+/* On AMD the kernel reads the core zone from the per-core register of the
+ * package's first CPU: one core's energy, not the cores'. It was shown as
+ * "core" next to package, as if it were all cores' share; it is now listed
+ * as not summed. On Intel it is the cores' (PP0) and read. The vendor
+ * comes from the tree's own devices/system/cpu/modalias, never from
+ * another machine's /proc. */
+static void test_amd_core_zone_is_one_core_not_summed(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "package-0", 1000);
+    put_zone(root, "intel-rapl:0:0", "core", 1000);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/devices", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/devices/system", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/devices/system/cpu", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/devices/system/cpu/modalias", root);
+    /* the kernel's cpu modalias: vendor 2 AMD, 9 Hygon, 0 Intel; none
+     * (a tree without it) reads the zone as before */
+    static const char *modalias[] = {
+        "cpu:type:x86,ven0002fam0019mod0021:feature:,0000,0001\n",
+        "cpu:type:x86,ven0009fam0018mod0000:feature:,0000\n",
+        "cpu:type:x86,ven0000fam0006mod009E:feature:,0000\n",
+        NULL,
+    };
+    for (int k = 0; k < 4; k++) {
+        if (modalias[k])
+            assert_int_equal(wl_test_write_file(path, modalias[k], strlen(modalias[k])), 0);
+        else
+            unlink(path);
+        struct wl_sensor_params p;
+        params_for(&p, root, root);
+        wl_sensor *s = NULL;
+        assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+        const struct wl_sensor_info *in = wl_sensor_get_info(s);
+        if (k < 2) {
+            assert_int_equal(in->n_channels, 1);
+            assert_string_equal(in->ch[0].name, "package-0");
+            assert_int_equal(in->n_not_summed, 1);
+            assert_true(has_note(in->n_not_summed, in->not_summed, "intel-rapl:0:0 (core)",
+                                 "one core's energy"));
+            assert_int_equal(in->n_not_read, 0); /* the package total is whole */
+        } else {
+            assert_int_equal(in->n_channels, 2);
+            assert_int_equal(in->ch[1].domain, WL_DOMAIN_CORE);
+            assert_int_equal(in->n_not_summed, 0);
+        }
+        wl_sensor_close(s);
+    }
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_tpmi_zones_are_read),
         cmocka_unit_test(test_tpmi_next_to_intel_rapl_adds_but_never_doubles),
         cmocka_unit_test(test_no_zone_why_and_fix_name_tpmi),
+        cmocka_unit_test(test_amd_core_zone_is_one_core_not_summed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
