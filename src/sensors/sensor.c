@@ -463,6 +463,11 @@ enum wl_counter_disc wl__counter_update(struct wl__counter *c, uint64_t raw, uin
     c->last_t_ns = t_ns;
     double step_uj = 0;
     bool bad_rise = false;
+    /* after a gap longer than a wrap takes at a real draw, a change can
+     * hide any number of wraps: a rise is not "no wrap", a fall not "one" */
+    const uint64_t wrap_ns = wl__counter_wrap_ns(c);
+    const bool ambiguous = raw != last && in_range && !was_above && wrap_ns != UINT64_MAX &&
+                           wrap_ns >= WL__COUNTER_WRAP_MIN_NS && dt > wrap_ns;
     if (raw > last && made_known) {
         /* a rise is at most what the most power could add between the two
          * values' making (a coarse counter, such as hwmon's updated once a
@@ -473,7 +478,7 @@ enum wl_counter_disc wl__counter_update(struct wl__counter *c, uint64_t raw, uin
     }
     /* a rise: in range, or above it while the counter stays there (its
      * advertised range is wrong, not its counting) */
-    if (!bad_rise && raw >= last && (in_range || was_above)) {
+    if (!ambiguous && !bad_rise && raw >= last && (in_range || was_above)) {
         if (!in_range && raw > last && !c->range_warned) {
             c->range_warned = true;
             wl_log_warn("sensors",
@@ -487,7 +492,9 @@ enum wl_counter_disc wl__counter_update(struct wl__counter *c, uint64_t raw, uin
         return WL_DISC_NONE;
     }
     enum wl_counter_disc why;
-    if (bad_rise) {
+    if (ambiguous) {
+        why = WL_DISC_AMBIGUOUS;
+    } else if (bad_rise) {
         why = WL_DISC_BAD_RISE;
     } else if (!in_range) {
         /* a read above the range from in range, or a fall while above it */
@@ -508,7 +515,15 @@ enum wl_counter_disc wl__counter_update(struct wl__counter *c, uint64_t raw, uin
     }
     c->n_discontinuities++;
     if (c->n_discontinuities <= 3) {
-        if (why == WL_DISC_BAD_RISE)
+        if (why == WL_DISC_AMBIGUOUS)
+            wl_log_warn("sensors",
+                        "%s %s: counter changed from %llu to %llu after %.1f s without a read, "
+                        "longer than its range takes at %.0f W (%.1f s): how many times it "
+                        "wrapped is unknown; the energy since the previous read is unknown (a "
+                        "gap)",
+                        c->backend, c->channel, (unsigned long long)last, (unsigned long long)raw,
+                        (double)dt / 1e9, WL__COUNTER_WRAP_W, (double)wrap_ns / 1e9);
+        else if (why == WL_DISC_BAD_RISE)
             wl_log_warn("sensors",
                         "%s %s: counter rose from %llu to %llu: %.0f J, more than %.0f W could "
                         "add in the time its values can be apart: a glitch or a reset; the "
@@ -551,6 +566,15 @@ enum wl_counter_disc wl__counter_update(struct wl__counter *c, uint64_t raw, uin
 uint64_t wl__counter_total_uj(const struct wl__counter *c)
 {
     return (uint64_t)((double)c->total_raw * c->unit_uj);
+}
+
+uint64_t wl__counter_wrap_ns(const struct wl__counter *c)
+{
+    if (c->top_raw == UINT64_MAX)
+        return UINT64_MAX;
+    /* uJ / W = us */
+    const double ns = ((double)c->top_raw + 1.0) * c->unit_uj / WL__COUNTER_WRAP_W * 1e3;
+    return ns >= 1.8e19 ? UINT64_MAX : (uint64_t)ns;
 }
 
 int wl__sensor_add_channel(struct wl_sensor *s, const char *name, enum wl_domain d,

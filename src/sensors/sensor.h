@@ -72,6 +72,9 @@ enum wl_counter_disc {
     WL_DISC_LOST_SAMPLE, /* a sample of the source could not be read (powermetrics:
                             a document that did not parse): its interval's energy
                             is not in the total */
+    WL_DISC_AMBIGUOUS,   /* changed after a read gap longer than the counter takes
+                            to wrap at 1 kW (WL__COUNTER_WRAP_W): how many times
+                            it wrapped is unknown (a stopped or starved reader) */
 };
 
 struct wl_channel_value {

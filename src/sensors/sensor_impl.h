@@ -180,6 +180,20 @@ static inline uint64_t wl__counter_step(uint64_t last_raw, uint64_t raw, uint64_
 #define WL__COUNTER_MAX_W 10000.0
 #define WL__COUNTER_SLACK_NS 10000000ull
 
+/* The most power one wrapping counter is taken to show between two reads
+ * when counting its wraps: 1 kW, twice the largest CPU package (~500 W).
+ * A counter read again after longer than its range takes at this power
+ * (wl__counter_wrap_ns: 262 s for a 262 kJ RAPL range, 65 s for Zen's
+ * 65.5 kJ) may have wrapped any number of times: a change then is
+ * WL_DISC_AMBIGUOUS, not a guess of 0 or 1 wraps. Not 10 kW: that would
+ * make a gap of every sample of a 10 s sampler on Zen, where a wrap takes
+ * over a minute at any real draw. A range this power crosses in less than
+ * WL__COUNTER_WRAP_MIN_NS (under 1 kJ; no RAPL counter's) is not checked:
+ * no read rate unwraps it unambiguously, and every decrease stays one
+ * wrap (sensors.md). */
+#define WL__COUNTER_WRAP_W 1000.0
+#define WL__COUNTER_WRAP_MIN_NS 1000000000ull
+
 /* One cumulative hardware counter unwrapped into a 64-bit total (RAPL
  * powercap and MSR, hwmon energy*_input, the NVML total-energy counter).
  * Not thread-safe: the sensor's lock serialises reads. */
@@ -221,9 +235,17 @@ void wl__counter_init(struct wl__counter *c, const char *backend, const char *ch
  *  - WL_DISC_FELL: a decrease of a counter that never wraps (top_raw
  *    UINT64_MAX), or from above its range;
  *  - WL_DISC_BAD_WRAP: a decrease whose wrap step would mean more than
- *    WL__COUNTER_MAX_W over the elapsed time (plus WL__COUNTER_SLACK_NS). */
+ *    WL__COUNTER_MAX_W over the elapsed time (plus WL__COUNTER_SLACK_NS);
+ *  - WL_DISC_AMBIGUOUS: any change (rise or fall) of a wrapping counter,
+ *    in range before and after, more than wl__counter_wrap_ns after the
+ *    previous read (a range of at least WL__COUNTER_WRAP_MIN_NS): it may
+ *    have wrapped any number of times. An unchanged counter is taken as
+ *    unchanged. */
 enum wl_counter_disc wl__counter_update(struct wl__counter *c, uint64_t raw, uint64_t t_ns);
 /* The unwrapped total in microjoules. */
 uint64_t wl__counter_total_uj(const struct wl__counter *c);
+/* How long c's whole range takes at WL__COUNTER_WRAP_W, in ns; UINT64_MAX
+ * for a counter that never wraps. */
+uint64_t wl__counter_wrap_ns(const struct wl__counter *c);
 
 #endif

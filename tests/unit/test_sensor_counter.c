@@ -3,8 +3,10 @@
  * largest value (MSR 0xffffffff, powercap max_energy_range_uj) and never
  * overflows for one that never wraps (UINT64_MAX); the 10 kW bound that
  * tells a wrap from a reset is 200 J at 10 ms between reads; each
- * discontinuity says what it was; and a counter that goes above its range
- * and stays there is one discontinuity, its rises there counted. */
+ * discontinuity says what it was; a counter that goes above its range
+ * and stays there is one discontinuity, its rises there counted; and a
+ * change after a read gap longer than a wrap takes at 1 kW is a gap, not a
+ * guess of 0 or 1 wraps. */
 #include "test_support.h"
 
 #include "sensors/sensor_impl.h"
@@ -124,6 +126,48 @@ static void test_a_rise_no_draw_explains_is_a_gap(void **state)
     assert_int_equal(c.n_discontinuities, 0);
 }
 
+/* After a read gap longer than the counter's range takes at 1 kW, a change
+ * may hide any number of wraps: the old code took a rise as no wrap and a
+ * fall as one, and said nothing. It is a discontinuity now (the sampler
+ * records a gap); the counter goes on from the new value. A 32-bit MSR
+ * with 61 uJ units wraps in 262 s at 1 kW; Zen's 15.3 uJ in 65.5 s. */
+static void test_a_change_after_a_gap_longer_than_a_wrap_is_ambiguous(void **state)
+{
+    (void)state;
+    const double unit_uj = 1e6 / 16384.0;
+    const uint64_t top = 0xffffffffull, s_ns = 1000000000ull;
+    struct wl__counter c;
+    wl__counter_init(&c, "test", "package-0", top, unit_uj, 1000, 0);
+    assert_int_equal(wl__counter_wrap_ns(&c), 262144000000ull);
+    /* within a wrap's time: a rise and a wrap count as before */
+    assert_int_equal(wl__counter_update(&c, 2000, 200 * s_ns), WL_DISC_NONE);
+    assert_int_equal(wl__counter_update(&c, 1000, 400 * s_ns), WL_DISC_NONE); /* one wrap */
+    assert_int_equal(c.total_raw, 1000 + (top - 2000) + 1 + 1000);
+    const uint64_t before = c.total_raw;
+    /* 300 s without a read: a rise may be a rise and a wrap or more */
+    assert_int_equal(wl__counter_update(&c, 5000, 700 * s_ns), WL_DISC_AMBIGUOUS);
+    assert_int_equal(c.total_raw, before);
+    assert_int_equal(c.n_discontinuities, 1);
+    assert_int_equal(wl__counter_update(&c, 6000, 700 * s_ns + 10000000), WL_DISC_NONE);
+    assert_int_equal(c.total_raw, before + 1000);
+    /* and a fall is not "one wrap" */
+    assert_int_equal(wl__counter_update(&c, 10, 1000 * s_ns), WL_DISC_AMBIGUOUS);
+    assert_int_equal(c.total_raw, before + 1000);
+    /* unchanged after a long gap: nothing drawn, not a gap */
+    assert_int_equal(wl__counter_update(&c, 10, 2000 * s_ns), WL_DISC_NONE);
+    /* Zen: 65.5 s at 1 kW; a 60 s sampler interval still unwraps */
+    wl__counter_init(&c, "test", "package-0", top, 1e6 / 65536.0, 1000, 0);
+    assert_int_equal(wl__counter_wrap_ns(&c), 65536000000ull);
+    assert_int_equal(wl__counter_update(&c, 2000, 60 * s_ns), WL_DISC_NONE);
+    assert_int_equal(wl__counter_update(&c, 3000, 130 * s_ns), WL_DISC_AMBIGUOUS);
+    /* never wraps: never ambiguous; a range under 1 kJ (1 ms at 1 kW) is
+     * not checked: every decrease stays one wrap, as documented */
+    wl__counter_init(&c, "test", "energy1", UINT64_MAX, 1.0, 0, 0);
+    assert_int_equal(wl__counter_update(&c, 5, 10000 * s_ns), WL_DISC_NONE);
+    wl__counter_init(&c, "test", "package-0", 1000000, 1.0, 500000, 0);
+    assert_int_equal(wl__counter_update(&c, 600000, 10 * s_ns), WL_DISC_NONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -133,6 +177,7 @@ int main(void)
         cmocka_unit_test(test_above_its_range_once_then_its_rises_count),
         cmocka_unit_test(test_back_in_range_a_second_jump_above_is_a_gap),
         cmocka_unit_test(test_a_rise_no_draw_explains_is_a_gap),
+        cmocka_unit_test(test_a_change_after_a_gap_longer_than_a_wrap_is_ambiguous),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
