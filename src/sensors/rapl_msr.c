@@ -1,7 +1,7 @@
 /* RAPL energy counters read directly from the model-specific registers
  * (<dev>/cpu/N/msr, pread at the MSR address), used when neither powercap nor
- * perf can be read. One CPU per package (from sysfs topology; offline CPUs,
- * which have none, skipped). Intel: unit
+ * perf can be read. One CPU per package, on Intel per die of a package
+ * (from sysfs topology; offline CPUs, which have none, skipped). Intel: unit
  * 0x606, package 0x611, pp0 0x639, pp1 0x641, dram 0x619, psys 0x64D; AMD Zen:
  * unit 0xC0010299, package 0xC001029B (the per-core 0xC001029A is not summed
  * here). Energy status registers are 32-bit and wrap (after ~44 min at
@@ -33,9 +33,16 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Packages read (16 x 4 domains fill WL_SENSOR_MAX_CHANNELS); more are
- * listed in not_read. */
+/* Packages (or dies) read (16 x 4 domains fill WL_SENSOR_MAX_CHANNELS);
+ * more are listed in not_read. */
 #define MSR_MAX_PKG 16
+
+/* One set of RAPL registers: a package, or on Intel a die of one (the
+ * package MSRs of multi-die parts such as Cascade Lake-AP are per die: the
+ * kernel makes package-N-die-M zones, perf one CPU per die). */
+struct msr_unit {
+    int cpu, pkg, die; /* the CPU it is read through; physical_package_id, die_id */
+};
 
 struct msr_ch {
     int fd; /* shared per package; owned by pkg_fd[] */
@@ -44,8 +51,10 @@ struct msr_ch {
 };
 
 struct rapl_msr {
-    unsigned n_pkg;
+    unsigned n_pkg; /* units (packages, or dies) open */
     int pkg_fd[MSR_MAX_PKG];
+    bool multi_die; /* some unit is a die other than 0: names say package-N-die-M */
+    unsigned n_sockets;
     unsigned n;
     struct msr_ch c[WL_SENSOR_MAX_CHANNELS];
     int vendor;         /* cpu_vendor() */
@@ -201,14 +210,17 @@ static int cmp_dirent(const struct dirent **a, const struct dirent **b)
     return wl__name_cmp_natural((*a)->d_name, (*b)->d_name);
 }
 
-/* One CPU per physical package, in package order, for the first max
- * packages, from every cpuN of <sysfs>/devices/system/cpu in number order.
- * A CPU without topology/ is offline (the kernel removes its topology
- * attributes) and is skipped: its package is read through another CPU of
- * it; stopping there dropped every later socket without a word. With no
- * CPU's topology at all, one package on CPU 0 is assumed. Returns the
- * count; *n_more the packages found beyond max. */
-static unsigned package_cpus(const char *sysfs, int *cpus, unsigned max, unsigned *n_more)
+/* One CPU per RAPL unit, for the first max units, from every cpuN of
+ * <sysfs>/devices/system/cpu in number order: per physical package, and
+ * with by_die per (package, topology/die_id) (a die_id file that is
+ * missing, before Linux 5.3, is die 0). A CPU without topology/ is offline
+ * (the kernel removes its topology attributes) and is skipped: its unit is
+ * read through another CPU of it; stopping there dropped every later
+ * socket without a word. With no CPU's topology at all, one package on
+ * CPU 0 is assumed. Returns the count; *n_more the units found beyond
+ * max. */
+static unsigned package_cpus(const char *sysfs, bool by_die, struct msr_unit *units, unsigned max,
+                             unsigned *n_more)
 {
     unsigned n = 0, n_seen = 0;
     *n_more = 0;
@@ -216,22 +228,26 @@ static unsigned package_cpus(const char *sysfs, int *cpus, unsigned max, unsigne
     snprintf(dir, sizeof dir, "%s/devices/system/cpu", sysfs);
     struct dirent **list = NULL;
     const int n_list = scandir(dir, &list, NULL, cmp_dirent);
-    int *seen = n_list > 0 ? malloc((size_t)n_list * sizeof *seen) : NULL; /* package ids */
+    struct msr_unit *seen = n_list > 0 ? malloc((size_t)n_list * sizeof *seen) : NULL;
     for (int i = 0; seen && i < n_list; i++) {
         const int cpu = cpu_number(list[i]->d_name);
         char path[700];
-        uint64_t pkg;
+        uint64_t pkg, die = 0;
         snprintf(path, sizeof path, "%s/cpu%d/topology/physical_package_id", dir, cpu);
-        if (cpu < 0 || wl__read_u64(path, &pkg) != 0)
+        if (cpu < 0 || wl__read_u64(path, &pkg) != 0 || pkg > 65535)
             continue; /* not a CPU, or an offline one */
+        snprintf(path, sizeof path, "%s/cpu%d/topology/die_id", dir, cpu);
+        if (!by_die || wl__read_u64(path, &die) != 0 || die > 65535)
+            die = 0;
         bool dup = false;
-        for (unsigned k = 0; k < n_seen; k++)
-            dup = dup || seen[k] == (int)pkg;
+        for (unsigned k = 0; k < n_seen && !dup; k++)
+            dup = seen[k].pkg == (int)pkg && seen[k].die == (int)die;
         if (dup)
             continue;
-        seen[n_seen++] = (int)pkg;
+        const struct msr_unit u = {.cpu = cpu, .pkg = (int)pkg, .die = (int)die};
+        seen[n_seen++] = u;
         if (n < max)
-            cpus[n++] = cpu;
+            units[n++] = u;
         else
             (*n_more)++;
     }
@@ -240,15 +256,19 @@ static unsigned package_cpus(const char *sysfs, int *cpus, unsigned max, unsigne
     free(list);
     free(seen);
     if (n_seen == 0 && max > 0) /* no topology: assume one package on CPU 0 */
-        cpus[n++] = 0;
+        units[n++] = (struct msr_unit){.cpu = 0, .pkg = 0, .die = 0};
     return n;
 }
 
 static void msr_set_source(struct wl_sensor *s)
 {
     const struct rapl_msr *m = s->impl;
-    wl__sensor_set_source(s, "%s/cpu/N/msr (%s, %u package(s))", m->dev_part,
-                          m->vendor == 0 ? "Intel" : "AMD", m->n_pkg);
+    if (m->multi_die)
+        wl__sensor_set_source(s, "%s/cpu/N/msr (%s, %u package(s), %u dies)", m->dev_part,
+                              m->vendor == 0 ? "Intel" : "AMD", m->n_sockets, m->n_pkg);
+    else
+        wl__sensor_set_source(s, "%s/cpu/N/msr (%s, %u package(s))", m->dev_part,
+                              m->vendor == 0 ? "Intel" : "AMD", m->n_pkg);
 }
 
 static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
@@ -281,20 +301,32 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             st, WL_ENOTSUP, NULL,
             "CPU vendor is neither Intel nor AMD (from %s/cpuinfo): no RAPL MSRs",
             wl__sensor_proc_root(p));
-    int cpus[MSR_MAX_PKG];
+    /* AMD's package energy counter is per package, whatever the dies
+     * (perf's rapl_pkg_pmu_is_pkg_scope); Intel's per die */
+    struct msr_unit units_rd[MSR_MAX_PKG];
     unsigned n_more = 0;
-    unsigned n_pkg = package_cpus(wl__sensor_sysfs_root(p), cpus, MSR_MAX_PKG, &n_more);
+    const unsigned n_pkg =
+        package_cpus(wl__sensor_sysfs_root(p), vendor == 0, units_rd, MSR_MAX_PKG, &n_more);
     struct rapl_msr *m = calloc(1, sizeof *m);
     if (!m)
         return WL_ENOMEM;
     s->impl = m;
     int rc = 0;
     if (n_more)
-        wl__sensor_not_read(s, "%u package(s) after the first %d: over the limit of packages read",
+        wl__sensor_not_read(s,
+                            "%u package(s) or die(s) after the first %d: over the limit of those "
+                            "read",
                             n_more, MSR_MAX_PKG);
     for (unsigned k = 0; k < n_pkg; k++) {
+        m->multi_die = m->multi_die || units_rd[k].die != 0;
+        bool seen = false;
+        for (unsigned j = 0; j < k && !seen; j++)
+            seen = units_rd[j].pkg == units_rd[k].pkg;
+        m->n_sockets += !seen;
+    }
+    for (unsigned k = 0; k < n_pkg; k++) {
         char path[600];
-        snprintf(path, sizeof path, "%s/cpu/%d/msr", dev, cpus[k]);
+        snprintf(path, sizeof path, "%s/cpu/%d/msr", dev, units_rd[k].cpu);
         /* a character device (a regular file in tests), never a FIFO */
         int err = 0;
         int fd = wl__attr_open(path, true, &err);
@@ -357,13 +389,20 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                 unknown_noted |= 1u << d;
                 continue;
             }
-            char name[WL_SENSOR_NAME_MAX];
+            /* package-K (K in package order), or as the kernel names the
+             * zones of a multi-die part: package-N-die-M */
+            char unit_name[32], name[WL_SENSOR_NAME_MAX];
+            if (m->multi_die)
+                snprintf(unit_name, sizeof unit_name, "package-%d-die-%d", units_rd[k].pkg,
+                         units_rd[k].die);
+            else
+                snprintf(unit_name, sizeof unit_name, "package-%u", k);
             if (d == WL_DOMAIN_PACKAGE)
-                snprintf(name, sizeof name, "package-%u", k);
+                snprintf(name, sizeof name, "%s", unit_name);
             else if (d == WL_DOMAIN_PSYS)
                 snprintf(name, sizeof name, "psys");
             else
-                snprintf(name, sizeof name, "package-%u/%s", k, wl_domain_name(d));
+                snprintf(name, sizeof name, "%s/%s", unit_name, wl_domain_name(d));
             if (m->n >= WL_SENSOR_MAX_CHANNELS) {
                 wl__sensor_not_read(s, "%s: over the limit of %d channels per sensor", name,
                                     WL_SENSOR_MAX_CHANNELS);

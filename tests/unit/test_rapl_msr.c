@@ -2,8 +2,8 @@
  * their MSR offsets), fake topology and cpuinfo. Intel and AMD register sets,
  * the energy unit from 0x606 / 0xC0010299 and the kernel's per-model units
  * (server DRAM and psys, Silvermont Atoms; DRAM and psys left out on a model
- * the table does not know), 32-bit wraparound, one reader per
- * package, and the fix when the msr driver is missing. psys is a channel
+ * the table does not know), 32-bit wraparound, one reader per die on Intel
+ * and per package on AMD, and the fix when the msr driver is missing. psys is a channel
  * only when it counts: not when it reads 0 at open, not when it stays flat
  * or far below the packages over the period probe. A long multibyte
  * /dev root is cut between characters in the source. */
@@ -636,6 +636,87 @@ static void test_silvermont_atoms_count_in_2_to_the_esu_uj(void **state)
     free(root);
 }
 
+/* cpu0..cpu3: packages 0, 0, 1, 1 and dies 0, 1, 0, 1 (a two-socket
+ * Cascade Lake-AP: two dies per package), the given vendor. */
+static char *make_multi_die(const char *vendor)
+{
+    char *root = make_machine(vendor);
+    mkdirs(root, "sys/devices/system/cpu/cpu3/topology");
+    mkdirs(root, "dev/cpu/3");
+    for (int c = 0; c < 4; c++) {
+        char rel[128], v[8];
+        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
+        snprintf(v, sizeof v, "%d\n", c / 2);
+        put(root, rel, v);
+        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/die_id", c);
+        snprintf(v, sizeof v, "%d\n", c % 2);
+        put(root, rel, v);
+    }
+    return root;
+}
+
+/* Intel's package MSRs are per die on multi-die parts (the kernel makes
+ * package-N-die-M zones, perf reads one CPU per die): each die is read,
+ * under the kernel's name. Reading one CPU per package dropped every
+ * second die's energy without a note. */
+static void test_intel_dies_are_read_each(void **state)
+{
+    (void)state;
+    char *root = make_multi_die("GenuineIntel");
+    for (int cpu = 0; cpu < 4; cpu++) {
+        set_msr(root, cpu, 0x606, 0xA0E03);
+        set_msr(root, cpu, 0x611, 1000);
+        set_msr(root, cpu, 0x619, 1000);
+    }
+    char bufs[3 * 1024];
+    struct wl_sensor_params p;
+    params_for(&p, root, bufs, 1024);
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    static const char *names[] = {
+        "package-0-die-0", "package-0-die-0/dram", "package-0-die-1", "package-0-die-1/dram",
+        "package-1-die-0", "package-1-die-0/dram", "package-1-die-1", "package-1-die-1/dram"};
+    assert_int_equal(in->n_channels, 8);
+    for (unsigned i = 0; i < 8; i++)
+        assert_string_equal(in->ch[i].name, names[i]);
+    assert_non_null(strstr(in->source, "Intel, 2 package(s), 4 dies"));
+    set_msr(root, 1, 0x611, 1000 + 16384); /* die 1 of package 0: 1 J */
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].energy_uj, 0);
+    assert_int_equal(r.v[2].energy_uj, 1000000);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* AMD's package counter is per package whatever the dies (perf's
+ * rapl_pkg_pmu_is_pkg_scope; newer kernels give Zen's CCDs die ids): one
+ * read per package, or each package would be counted once per die. */
+static void test_amd_reads_per_package_not_per_die(void **state)
+{
+    (void)state;
+    char *root = make_multi_die("AuthenticAMD");
+    for (int cpu = 0; cpu < 4; cpu++) {
+        set_msr(root, cpu, 0xC0010299, 0x1000);
+        set_msr(root, cpu, 0xC001029B, 1000);
+    }
+    char bufs[3 * 1024];
+    struct wl_sensor_params p;
+    params_for(&p, root, bufs, 1024);
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 2);
+    assert_string_equal(in->ch[0].name, "package-0");
+    assert_string_equal(in->ch[1].name, "package-1");
+    assert_non_null(strstr(in->source, "AMD, 2 package(s))"));
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -652,6 +733,8 @@ int main(void)
         cmocka_unit_test(test_server_models_have_their_own_dram_and_psys_units),
         cmocka_unit_test(test_unknown_model_leaves_dram_and_psys_out),
         cmocka_unit_test(test_silvermont_atoms_count_in_2_to_the_esu_uj),
+        cmocka_unit_test(test_intel_dies_are_read_each),
+        cmocka_unit_test(test_amd_reads_per_package_not_per_die),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
