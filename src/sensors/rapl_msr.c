@@ -57,7 +57,7 @@ struct rapl_msr {
     unsigned n_sockets;
     unsigned n;
     struct msr_ch c[WL_SENSOR_MAX_CHANNELS];
-    int vendor;         /* cpu_vendor() */
+    int vendor;         /* 0 Intel, 1 AMD */
     char dev_part[181]; /* the /dev root for the source, cut between characters */
 };
 
@@ -294,7 +294,7 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     struct wl__cpu_ident id;
     wl__cpu_ident_read(wl__sensor_proc_root(p), &id); /* unreadable: vendor OTHER */
     const int vendor = id.vendor == WL__CPU_INTEL ? 0 : id.vendor == WL__CPU_AMD ? 1 : -1;
-    const enum msr_units units = vendor == 0 ? intel_units(&id) : MSR_UNITS_CORE;
+    const enum msr_units unit_rule = vendor == 0 ? intel_units(&id) : MSR_UNITS_CORE;
     unsigned unknown_noted = 0; /* bit (1 << domain): a domain of unknown unit, listed */
     if (vendor < 0)
         return wl__sensor_fail(
@@ -303,10 +303,10 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             wl__sensor_proc_root(p));
     /* AMD's package energy counter is per package, whatever the dies
      * (perf's rapl_pkg_pmu_is_pkg_scope); Intel's per die */
-    struct msr_unit units_rd[MSR_MAX_PKG];
+    struct msr_unit groups[MSR_MAX_PKG];
     unsigned n_more = 0;
     const unsigned n_pkg =
-        package_cpus(wl__sensor_sysfs_root(p), vendor == 0, units_rd, MSR_MAX_PKG, &n_more);
+        package_cpus(wl__sensor_sysfs_root(p), vendor == 0, groups, MSR_MAX_PKG, &n_more);
     struct rapl_msr *m = calloc(1, sizeof *m);
     if (!m)
         return WL_ENOMEM;
@@ -318,15 +318,15 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                             "read",
                             n_more, MSR_MAX_PKG);
     for (unsigned k = 0; k < n_pkg; k++) {
-        m->multi_die = m->multi_die || units_rd[k].die != 0;
+        m->multi_die = m->multi_die || groups[k].die != 0;
         bool seen = false;
         for (unsigned j = 0; j < k && !seen; j++)
-            seen = units_rd[j].pkg == units_rd[k].pkg;
+            seen = groups[j].pkg == groups[k].pkg;
         m->n_sockets += !seen;
     }
     for (unsigned k = 0; k < n_pkg; k++) {
         char path[600];
-        snprintf(path, sizeof path, "%s/cpu/%d/msr", dev, units_rd[k].cpu);
+        snprintf(path, sizeof path, "%s/cpu/%d/msr", dev, groups[k].cpu);
         /* a character device (a regular file in tests), never a FIFO */
         int err = 0;
         int fd = wl__attr_open(path, true, &err);
@@ -380,7 +380,7 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                 continue;
             }
             const char *why_unknown;
-            const double unit_uj = domain_unit_uj(units, d, esu, &why_unknown);
+            const double unit_uj = domain_unit_uj(unit_rule, d, esu, &why_unknown);
             if (unit_uj == 0) {
                 if (!(unknown_noted & 1u << d))
                     wl__sensor_not_read(s,
@@ -393,8 +393,8 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
              * zones of a multi-die part: package-N-die-M */
             char unit_name[32], name[WL_SENSOR_NAME_MAX];
             if (m->multi_die)
-                snprintf(unit_name, sizeof unit_name, "package-%d-die-%d", units_rd[k].pkg,
-                         units_rd[k].die);
+                snprintf(unit_name, sizeof unit_name, "package-%d-die-%d", groups[k].pkg,
+                         groups[k].die);
             else
                 snprintf(unit_name, sizeof unit_name, "package-%u", k);
             if (d == WL_DOMAIN_PACKAGE)
