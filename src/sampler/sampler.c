@@ -386,6 +386,9 @@ static const char *disc_text(enum wl_counter_disc d)
         return "its energy counter jumped up by more than any real draw";
     case WL_DISC_LOST_SAMPLE:
         return "a sample from its source could not be read";
+    case WL_DISC_AMBIGUOUS:
+        return "its energy counter was not read for longer than it takes to wrap at 1 kW, so "
+               "how many times it wrapped is unknown";
     default:
         return "its energy counter went back";
     }
@@ -1253,7 +1256,7 @@ const char *wl_sampler_gap_why(const struct wl_sampler_gap *g)
     if (!g->counter_fell)
         return wl_strerror(g->error);
     const unsigned above = 1u << WL_DISC_ABOVE_RANGE, rise = 1u << WL_DISC_BAD_RISE,
-                   wrap = 1u << WL_DISC_BAD_WRAP;
+                   wrap = 1u << WL_DISC_BAD_WRAP, amb = 1u << WL_DISC_AMBIGUOUS;
     if (g->causes == above)
         return "an energy counter read above its advertised range";
     if (g->causes & above)
@@ -1262,6 +1265,12 @@ const char *wl_sampler_gap_why(const struct wl_sampler_gap *g)
         return "an energy counter jumped up by more than any real draw";
     if (g->causes & rise)
         return "an energy counter jumped up by more than any real draw and went back";
+    if (g->causes == amb)
+        return "an energy counter was not read for longer than it takes to wrap at 1 kW, so how "
+               "many times it wrapped is unknown";
+    if (g->causes & amb)
+        return "an energy counter was not read for longer than it takes to wrap at 1 kW (how many "
+               "times it wrapped is unknown) and went back";
     if (g->causes == wrap)
         return "an energy counter went back, further than a wrap can explain";
     if (g->causes == 1u << WL_DISC_LOST_SAMPLE)

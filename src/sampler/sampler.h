@@ -157,8 +157,9 @@ struct wl_sampler_gap {
 
 /* What the gap was, for people (static): for a counter discontinuity "an
  * energy counter went back", "... read above its advertised range" or
- * "... read above its advertised range and went back"; for a failed read
- * wl_strerror(error). */
+ * "... read above its advertised range and went back", "... was not read
+ * for longer than it takes to wrap at 1 kW, so how many times it wrapped
+ * is unknown" (WL_DISC_AMBIGUOUS); for a failed read wl_strerror(error). */
 const char *wl_sampler_gap_why(const struct wl_sampler_gap *g);
 
 struct wl_sampler_stats {

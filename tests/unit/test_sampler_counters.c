@@ -11,6 +11,8 @@
  * one channel are one gap, its warnings are limited, and a counter that
  * goes above its range is one gap that says so, its rises there counted.
  * A gap names its backend and domains, and which domains' energy it lost.
+ * A counter that changed after longer than it takes to wrap at 1 kW is a
+ * gap that says so.
  * Sensors are fake sysfs trees (powercap counters driven by a writer thread,
  * hwmon files written by the test). */
 #include "test_support.h"
@@ -648,6 +650,49 @@ static void test_failed_read_gap_loses_only_read_powers(void **state)
     free(root);
 }
 
+/* A powercap counter of a 1 kJ range (1 s to wrap at 1 kW) read by two
+ * marks 1.2 s apart, having risen by 1 J: it may have wrapped once too, so
+ * the rise is a gap (WL_DISC_AMBIGUOUS), and the gap and the sampler's
+ * warning say the counter was not read for longer than a wrap takes. The
+ * old code said "an energy counter went back" for both. */
+static void test_counter_read_after_its_wrap_time_is_an_ambiguous_gap(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "package-0", 1000000000, 500000);
+    wl_sensor_set *set = open_powercap(root);
+    wl_test_capture_stderr_begin();
+    wl_sampler *s = open_sampler(set, 0); /* marks only */
+    const enum wl_domain d = WL_DOMAIN_PACKAGE;
+    struct wl_energy_mark m[2];
+    assert_int_equal(wl_sampler_mark(s, &m[0]), 0);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0/energy_uj", root);
+    put_uj(path, 1500000);
+    wl_clock_sleep_ns(1200000000); /* at least: a slow host only makes it longer */
+    assert_int_equal(wl_sampler_mark(s, &m[1]), 0);
+    char *err = capture_end();
+
+    struct wl_sampler_gap g[4];
+    assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
+    assert_true(g[0].counter_fell);
+    assert_int_equal(g[0].causes, 1u << WL_DISC_AMBIGUOUS);
+    assert_string_equal(wl_sampler_gap_why(&g[0]),
+                        "an energy counter was not read for longer than it takes to wrap at "
+                        "1 kW, so how many times it wrapped is unknown");
+    assert_int_equal(g[0].lost_mask, 1u << d);
+    assert_int_equal(m[1].energy_uj[d] - m[0].energy_uj[d], 0); /* unknown, not 1 J */
+    assert_int_equal(count_of(err, "[sampler] rapl-powercap package-0: its energy counter was "
+                                   "not read for longer than it takes to wrap at 1 kW"),
+                     1);
+    assert_int_equal(count_of(err, "went back"), 0);
+    free(err);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 /* Each cause of a counter gap has its own reason; a read error its error. */
 static void test_gap_why_names_each_cause(void **state)
 {
@@ -662,6 +707,11 @@ static void test_gap_why_names_each_cause(void **state)
         {1u << WL_DISC_ABOVE_RANGE, "an energy counter read above its advertised range"},
         {1u << WL_DISC_BAD_RISE, "an energy counter jumped up by more than any real draw"},
         {1u << WL_DISC_LOST_SAMPLE, "a sample from the source could not be read"},
+        {1u << WL_DISC_AMBIGUOUS, "an energy counter was not read for longer than it takes to "
+                                  "wrap at 1 kW, so how many times it wrapped is unknown"},
+        {(1u << WL_DISC_AMBIGUOUS) | (1u << WL_DISC_FELL),
+         "an energy counter was not read for longer than it takes to wrap at 1 kW (how many "
+         "times it wrapped is unknown) and went back"},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         g.causes = want[i].causes;
@@ -684,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_fall_on_channel_33_leaves_channel_1_alone),
         cmocka_unit_test(test_counter_above_its_range_is_one_gap),
         cmocka_unit_test(test_consecutive_falls_are_one_gap_and_warnings_are_limited),
+        cmocka_unit_test(test_counter_read_after_its_wrap_time_is_an_ambiguous_gap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
