@@ -472,72 +472,19 @@ static void msr_drop_channel(struct wl_sensor *s, unsigned ci)
 }
 
 /* A psys counter is only worth its name when it moves with the packages it
- * contains (the SDM: MSR_PLATFORM_ENERGY_COUNTER holds the energy of the
- * whole platform, processor included). One that reads 0 at open is never a
- * channel (msr_open); this checks the rest over the update-period probe:
- *  - flat while package-0 changed WL__PERIOD_PROBE_CHANGES times and more
- *    (watched for up to one more probe budget, in case psys updates less
- *    often): not valid on this platform;
- *  - rising by less than a quarter of what the packages rose, once they
- *    rose 10 mJ: not valid, or in a unit other than the one read with it
- *    (domain_unit_uj).
- * Both need the packages to have risen by a few of psys's own units (2 and
- * 8), so that a coarse psys (1 J on Sapphire Rapids) is not judged on a
- * tick it has not reached yet.
- * Either way psys is dropped and listed as not summed (the packages are
- * still read: no total is short for it). Without a probe (budget 0) or a
- * package that moved, nothing is decided. */
-#define MSR_PSYS_FLAT_CHANGES (WL__PERIOD_PROBE_CHANGES + 28)
-#define MSR_PSYS_MIN_PKG_UJ 10000.0
+ * contains: one that reads 0 at open is never a channel (msr_open), the
+ * rest are checked over the update-period probe (wl__sensor_probe_psys:
+ * flat, or far below the packages), in psys's own unit (1 J on Sapphire
+ * Rapids: domain_unit_uj). A psys that fails is dropped and listed as not
+ * summed. */
 static void msr_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p)
 {
-    struct rapl_msr *m = s->impl;
-    int ps = -1;
-    for (unsigned i = 0; i < m->n; i++)
+    double tick_uj = 0;
+    for (unsigned i = 0; i < s->info.n_channels; i++)
         if (s->info.ch[i].domain == WL_DOMAIN_PSYS)
-            ps = (int)i;
-    const uint64_t psys0_uj = ps >= 0 ? wl__counter_total_uj(&m->c[ps].ctr) : 0;
-    double pkg0_uj = 0;
-    for (unsigned i = 0; i < m->n; i++)
-        if (s->info.ch[i].domain == WL_DOMAIN_PACKAGE)
-            pkg0_uj += (double)wl__counter_total_uj(&m->c[i].ctr);
-    unsigned changes = (unsigned)wl__sensor_measure_period(s, p);
-    if (ps < 0 || changes == 0)
-        return;
-    struct wl_sensor_reading r;
-    memset(&r, 0, sizeof r);
-    bool flat = wl__counter_total_uj(&m->c[ps].ctr) == psys0_uj;
-    uint64_t last_pkg = wl__counter_total_uj(&m->c[0].ctr);
-    const uint64_t t_end = wl_clock_now_ns() + p->period_probe_ns;
-    while (flat && changes < MSR_PSYS_FLAT_CHANGES && wl_clock_now_ns() < t_end) {
-        wl_clock_sleep_ns(1000000);
-        if (s->ops->read(s, &r) != 0)
-            return;
-        if (r.v[0].energy_uj != last_pkg)
-            changes++;
-        last_pkg = r.v[0].energy_uj;
-        flat = r.v[ps].energy_uj == psys0_uj;
-    }
-    double pkg_uj = -pkg0_uj;
-    for (unsigned i = 0; i < m->n; i++)
-        if (s->info.ch[i].domain == WL_DOMAIN_PACKAGE)
-            pkg_uj += (double)wl__counter_total_uj(&m->c[i].ctr);
-    const double psys_uj = (double)(wl__counter_total_uj(&m->c[ps].ctr) - psys0_uj);
-    /* psys counts in its own unit (1 J on Sapphire Rapids): it must have
-     * ticked only once the packages rose by two of its units, and a ratio
-     * means something only over eight of them */
-    const double psys_res_uj = s->info.ch[ps].resolution_uj;
-    if (flat && changes >= MSR_PSYS_FLAT_CHANGES && pkg_uj >= 2 * psys_res_uj)
-        wl__sensor_not_summed(s,
-                              "psys (0x64D): did not move while package-0 changed %u times: not "
-                              "valid on this platform; not used",
-                              changes);
-    else if (pkg_uj >= MSR_PSYS_MIN_PKG_UJ && pkg_uj >= 8 * psys_res_uj && psys_uj * 4 < pkg_uj)
-        wl__sensor_not_summed(s,
-                              "psys (0x64D): rose %.3f mJ while the packages it contains rose "
-                              "%.3f mJ: not valid, or not in the unit read with it; not used",
-                              psys_uj / 1e3, pkg_uj / 1e3);
-    else
+            tick_uj = s->info.ch[i].resolution_uj;
+    const int ps = wl__sensor_probe_psys(s, p, "0x64D", tick_uj);
+    if (ps < 0)
         return;
     msr_drop_channel(s, (unsigned)ps);
     msr_set_source(s);

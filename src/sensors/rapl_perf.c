@@ -4,7 +4,12 @@
  * (package CPU from cpumask, energy event); counts are 64-bit and scaled to
  * joules with the event's .scale file, so they do not wrap in practice. Needs
  * kernel.perf_event_paranoid <= 0 or CAP_PERFMON (system-wide events). The fds
- * stay open for the sensor's lifetime.
+ * stay open for the sensor's lifetime. Events are read in a fixed order
+ * (energy-pkg first: package-0 is channel 0). The kernel hides an event
+ * whose register reads 0 at boot, except psys on Sapphire Rapids and later
+ * servers (its probe skips the check there), and a count starts at 0 when
+ * the event is opened, so a dead psys is told by the period probe instead:
+ * one flat or far below the packages is dropped (wl__sensor_probe_psys).
  */
 #include "sensors/rapl_perf.h"
 #include "sensors/sensor_impl.h"
@@ -113,22 +118,24 @@ int wl__perf_parse_unit(const char *s)
     return strcmp(s, "Joules") == 0 ? 0 : WL_EFORMAT;
 }
 
-static int event_domain(const char *name, enum wl_domain *d)
+/* The events read, in the order their channels are added (a package's
+ * own energy first). */
+static const struct {
+    const char *n;
+    enum wl_domain d;
+} event_map[] = {
+    {"energy-pkg", WL_DOMAIN_PACKAGE}, {"energy-cores", WL_DOMAIN_CORE},
+    {"energy-gpu", WL_DOMAIN_UNCORE},  {"energy-ram", WL_DOMAIN_DRAM},
+    {"energy-psys", WL_DOMAIN_PSYS},
+};
+#define N_EVENT_MAP (sizeof event_map / sizeof event_map[0])
+
+/* name's place in event_map, or -1 for an event not read. */
+static int event_index(const char *name)
 {
-    static const struct {
-        const char *n;
-        enum wl_domain d;
-    } map[] = {
-        {"energy-pkg", WL_DOMAIN_PACKAGE}, {"energy-cores", WL_DOMAIN_CORE},
-        {"energy-gpu", WL_DOMAIN_UNCORE},  {"energy-ram", WL_DOMAIN_DRAM},
-        {"energy-psys", WL_DOMAIN_PSYS},
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-        if (strcmp(name, map[i].n) == 0) {
-            *d = map[i].d;
-            return 0;
-        }
-    }
+    for (size_t i = 0; i < N_EVENT_MAP; i++)
+        if (strcmp(name, event_map[i].n) == 0)
+            return (int)i;
     return -1;
 }
 
@@ -167,14 +174,23 @@ int wl__perf_pmu_scan(const char *pmu_dir, struct wl_perf_pmu *out, struct wl_er
             n_names++;
     }
     closedir(d);
+    /* in event_map's order, not readdir's (unknown events last) */
+    for (unsigned i = 1; i < n_names; i++) {
+        char *x = names[i];
+        const unsigned kx = (unsigned)event_index(x); /* -1: the largest */
+        unsigned j = i;
+        for (; j > 0 && (unsigned)event_index(names[j - 1]) > kx; j--)
+            names[j] = names[j - 1];
+        names[j] = x;
+    }
     rc = 0;
     for (unsigned i = 0; i < n_names && rc == 0; i++) {
-        enum wl_domain dom;
-        if (event_domain(names[i], &dom) != 0 || out->n_events >= WL_PERF_MAX_EVENTS)
+        const int k = event_index(names[i]);
+        if (k < 0 || out->n_events >= WL_PERF_MAX_EVENTS)
             continue;
         struct wl_perf_event_desc *ev = &out->ev[out->n_events];
         snprintf(ev->name, sizeof ev->name, "%s", names[i]);
-        ev->domain = dom;
+        ev->domain = event_map[k].d;
         snprintf(path, sizeof path, "%s/events/%s", pmu_dir, names[i]);
         if (wl__read_text(path, buf, sizeof buf) <= 0 ||
             wl__perf_parse_event(buf, &ev->config) != 0) {
@@ -214,7 +230,15 @@ struct perf_ch {
 struct rapl_perf {
     unsigned n;
     struct perf_ch c[WL_SENSOR_MAX_CHANNELS];
+    uint32_t type;  /* the PMU's, for the source */
+    unsigned n_pkg; /* packages (CPUs in its cpumask), for the source */
 };
+
+static void perf_set_source(struct wl_sensor *s)
+{
+    const struct rapl_perf *rp = s->impl;
+    wl__sensor_set_source(s, "perf_event power PMU (type %u, %u package(s))", rp->type, rp->n_pkg);
+}
 
 static void perf_close(struct wl_sensor *s)
 {
@@ -311,7 +335,9 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             }
         }
     }
-    wl__sensor_set_source(s, "perf_event power PMU (type %u, %u package(s))", pmu.type, pmu.n_cpus);
+    rp->type = pmu.type;
+    rp->n_pkg = pmu.n_cpus;
+    perf_set_source(s);
     return 0;
 }
 
@@ -332,6 +358,33 @@ static int perf_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     return 0;
 }
 
+/* Removes channel ci, closing its event (open time only: nobody has read
+ * the sensor yet). */
+static void perf_drop_channel(struct wl_sensor *s, unsigned ci)
+{
+    struct rapl_perf *rp = s->impl;
+    close(rp->c[ci].fd);
+    for (unsigned i = ci; i + 1 < rp->n; i++) {
+        rp->c[i] = rp->c[i + 1];
+        s->info.ch[i] = s->info.ch[i + 1];
+    }
+    rp->n--;
+    s->info.n_channels--;
+}
+
+/* The update-period probe, which also checks psys (wl__sensor_probe_psys).
+ * Its tick is hidden: the kernel scales every count to 2^-32 J, psys's
+ * 1 J on Sapphire Rapids too, so a flat one is judged only after the
+ * packages rose 2 J, two of the coarsest unit psys counts in. */
+static void perf_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p)
+{
+    const int ps = wl__sensor_probe_psys(s, p, "energy-psys", 1e6);
+    if (ps < 0)
+        return;
+    perf_drop_channel(s, (unsigned)ps);
+    perf_set_source(s);
+}
+
 #else /* !__linux__ */
 
 static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
@@ -344,6 +397,10 @@ static int perf_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     return WL_ENOTSUP;
 }
 static void perf_close(struct wl_sensor *s) {}
+static void perf_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p)
+{
+    wl__sensor_measure_period(s, p);
+}
 
 #endif
 
@@ -354,4 +411,5 @@ const struct wl_sensor_ops wl__rapl_perf_ops = {
     .open = perf_open,
     .read = perf_read,
     .close = perf_close,
+    .measure_period = perf_measure_period,
 };

@@ -635,6 +635,83 @@ int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params
     return changes;
 }
 
+/* The energy of every package channel in r, in uJ. */
+static double packages_uj(const struct wl_sensor *s, const struct wl_sensor_reading *r)
+{
+    double uj = 0;
+    for (unsigned i = 0; i < s->info.n_channels; i++)
+        if (s->info.ch[i].domain == WL_DOMAIN_PACKAGE)
+            uj += (double)r->v[i].energy_uj;
+    return uj;
+}
+
+/* The two rules and their thresholds: sensor_impl.h. The rise of psys is
+ * watched read by read after the period probe, and its smallest step is
+ * its tick (a counter steps by whole ticks), taken as at most psys's whole
+ * rise since the probe began until a single step is seen. */
+#define PSYS_FLAT_CHANGES (WL__PERIOD_PROBE_CHANGES + 28)
+#define PSYS_MIN_PKG_UJ 10000.0
+int wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_params *p, const char *what,
+                          double tick_max_uj)
+{
+    int ps = -1;
+    for (unsigned i = 0; i < s->info.n_channels; i++)
+        if (s->info.ch[i].domain == WL_DOMAIN_PSYS)
+            ps = (int)i;
+    struct wl_sensor_reading r;
+    memset(&r, 0, sizeof r);
+    if (ps < 0 || s->info.ch[0].domain != WL_DOMAIN_PACKAGE || p->period_probe_ns == 0 ||
+        s->ops->read(s, &r) != 0) {
+        wl__sensor_measure_period(s, p);
+        return -1;
+    }
+    const uint64_t psys0_uj = r.v[ps].energy_uj;
+    const double pkg0_uj = packages_uj(s, &r);
+    unsigned changes = (unsigned)wl__sensor_measure_period(s, p);
+    if (changes == 0 || s->ops->read(s, &r) != 0)
+        return -1;
+    uint64_t last_pkg = r.v[0].energy_uj, last_psys = r.v[ps].energy_uj;
+    double step_uj = last_psys > psys0_uj ? (double)(last_psys - psys0_uj) : 0;
+    const uint64_t t_end = wl_clock_now_ns() + p->period_probe_ns;
+    for (;;) {
+        const double pkg_uj = packages_uj(s, &r) - pkg0_uj;
+        const bool flat = r.v[ps].energy_uj <= psys0_uj;
+        const double psys_uj = flat ? 0 : (double)(r.v[ps].energy_uj - psys0_uj);
+        const double res_uj = s->info.ch[ps].resolution_uj;
+        const double tick_uj = step_uj > res_uj ? step_uj : res_uj;
+        if (flat && changes >= PSYS_FLAT_CHANGES && pkg_uj >= 2 * tick_max_uj) {
+            wl__sensor_not_summed(s,
+                                  "psys (%s): did not move while package-0 changed %u times: not "
+                                  "valid on this platform; not used",
+                                  what, changes);
+            return ps;
+        }
+        if (!flat && psys_uj * 4 >= pkg_uj)
+            return -1; /* it moves with the packages */
+        if (!flat && pkg_uj >= PSYS_MIN_PKG_UJ && pkg_uj >= 8 * tick_uj) {
+            wl__sensor_not_summed(s,
+                                  "psys (%s): rose %.3f mJ while the packages it contains rose "
+                                  "%.3f mJ: not valid, or not in the unit read with it; not used",
+                                  what, psys_uj / 1e3, pkg_uj / 1e3);
+            return ps;
+        }
+        if (wl_clock_now_ns() >= t_end)
+            return -1; /* not enough seen to tell: kept */
+        wl_clock_sleep_ns(1000000);
+        if (s->ops->read(s, &r) != 0)
+            return -1;
+        if (r.v[0].energy_uj != last_pkg)
+            changes++;
+        if (r.v[ps].energy_uj > last_psys) {
+            const double d = (double)(r.v[ps].energy_uj - last_psys);
+            if (step_uj == 0 || d < step_uj)
+                step_uj = d;
+        }
+        last_pkg = r.v[0].energy_uj;
+        last_psys = r.v[ps].energy_uj;
+    }
+}
+
 static int open_one(const struct wl_sensor_ops *ops, const struct wl_sensor_params *p,
                     wl_sensor **out, struct wl_sensor_status *st)
 {

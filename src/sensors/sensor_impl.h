@@ -145,6 +145,29 @@ void wl__sensor_not_summed(struct wl_sensor *s, const char *fmt, ...)
 #define WL__PERIOD_PROBE_CHANGES 12
 int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p);
 
+/* The update-period probe of a RAPL reader with a psys channel (rapl-msr,
+ * rapl-perf: their measure_period calls it): wl__sensor_measure_period,
+ * then a check that psys moves with the packages it contains (the SDM:
+ * psys holds the whole platform's energy, processor included), reading on
+ * 1 ms apart for up to one more probe budget until it can tell. Channel 0
+ * must be package-0 (its changes are counted). psys is not valid when it
+ *  - stayed flat while package-0 changed WL__PERIOD_PROBE_CHANGES + 28
+ *    times and the packages rose by two of tick_max_uj, the coarsest unit
+ *    psys may count in (1 J on Sapphire Rapids), so that a coarse psys is
+ *    not judged before it can have ticked;
+ *  - rose by less than a quarter of what the packages rose, once they rose
+ *    10 mJ and eight of psys's ticks (its smallest step seen, at least its
+ *    resolution_uj): a psys lags by less than one tick, so a valid one is
+ *    above 7/8 of the packages there.
+ * Then it is listed as not summed ("psys (<what>): ...", what naming the
+ * register or event) and its channel index returned: the caller drops the
+ * channel and sets its source again (the packages are still read: no
+ * total is short for it). Returns -1 when psys is kept: it moves with the
+ * packages, or there is no psys, no probe (budget 0), a failed read, or
+ * too little seen to tell. */
+int wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_params *p, const char *what,
+                          double tick_max_uj);
+
 /* strcmp, except that runs of digits compare as numbers ("hwmon2" before
  * "hwmon10"), for listings in a stable, human order. */
 int wl__name_cmp_natural(const char *a, const char *b);

@@ -177,8 +177,10 @@ static void test_backend_fails_clearly_without_a_counting_pmu(void **state)
  * time) described as the power PMU. Thirty "packages" (CPU 0 listed 30
  * times) of three per-package events and psys make 91 events for 64
  * channels: the rest are listed in not_read and the source says PARTIAL
- * (they used to be dropped without a word). Skipped where system-wide
- * software events are not allowed (perf_event_paranoid, seccomp). */
+ * (they used to be dropped without a word). psys counts 400 times faster
+ * than a package, so that it contains the packages read (else the probe
+ * drops it as not valid). Skipped where system-wide software events are
+ * not allowed (perf_event_paranoid, seccomp). */
 static void test_events_over_the_limit_are_listed(void **state)
 {
     (void)state;
@@ -197,6 +199,7 @@ static void test_events_over_the_limit_are_listed(void **state)
         snprintf(name, sizeof name, "events/%s", ev[i]);
         put(pmu, name, "event=0x0");
     }
+    put(pmu, "events/energy-psys.scale", "1e-7\n");
     struct wl_sensor_params p;
     wl_sensor_params_default(&p);
     p.sysfs_root = root;
@@ -228,6 +231,98 @@ static void test_events_over_the_limit_are_listed(void **state)
     free(root);
 }
 
+/* A one-package PMU that counts here: the software PMU (type 1) as the
+ * power PMU, every event cpu-clock (config 0: nanoseconds on CPU 0) but
+ * psys, which is psys_event (9, dummy, counts nothing) at psys_scale. The
+ * package's scale makes it 1 kW. Opens rapl-perf with the period probe on
+ * (a budget that only a starved test could exhaust); NULL when system-wide
+ * software events cannot count here. */
+static wl_sensor *open_counting(const char *root, const char *psys_event, const char *psys_scale,
+                                char *why, size_t size)
+{
+    char pmu[2048];
+    make_pmu((char *)root, pmu, sizeof pmu);
+    put(pmu, "type", "1\n");
+    put(pmu, "cpumask", "0\n");
+    put(pmu, "events/energy-pkg", "event=0x0");
+    put(pmu, "events/energy-pkg.scale", "1e-6\n");
+    put(pmu, "events/energy-cores", "event=0x0");
+    put(pmu, "events/energy-ram", "event=0x0");
+    put(pmu, "events/energy-psys", psys_event);
+    put(pmu, "events/energy-psys.scale", psys_scale);
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.period_probe_ns = 20000000000ull;
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    if (wl_sensor_open_backend(WL_BACKEND_RAPL_PERF, &p, &s, &st) != 0) {
+        snprintf(why, size, "%s", st.why);
+        return NULL;
+    }
+    return s;
+}
+
+static int channel_of(const struct wl_sensor_info *in, enum wl_domain d)
+{
+    for (unsigned i = 0; i < in->n_channels; i++)
+        if (in->ch[i].domain == d)
+            return (int)i;
+    return -1;
+}
+
+/* On Sapphire Rapids the kernel shows energy-psys even where its register
+ * reads 0 (its probe skips the zero check there), and a perf count starts
+ * at 0 anyway: a psys that never moves while the package counts was the
+ * whole headline at 0 J, "measured". It is dropped and listed as not
+ * summed, as rapl-msr does (wl__sensor_probe_psys); so is one far below
+ * the package it contains (1/1000 of it); one that moves with it is kept.
+ * The package is channel 0 whatever order the events directory lists. */
+static void test_psys_flat_or_far_below_the_package_is_dropped(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *event, *scale, *why; /* why: NULL when psys is kept */
+    } cases[] = {
+        {"event=0x9", "2.3283064365386962890625e-10\n", "psys (energy-psys): did not move"},
+        {"event=0x0", "1e-9\n", "psys (energy-psys): rose"},
+        {"event=0x0", "2e-6\n", NULL},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char *root = wl_test_tmpdir();
+        char why[512];
+        wl_sensor *s = open_counting(root, cases[k].event, cases[k].scale, why, sizeof why);
+        if (!s) {
+            fprintf(stderr, "SKIP: software perf events cannot count here: %s\n", why);
+            wl_test_rmtree(root);
+            free(root);
+            skip();
+        }
+        const struct wl_sensor_info *in = wl_sensor_get_info(s);
+        assert_string_equal(in->ch[0].name, "package-0");
+        if (cases[k].why) {
+            assert_int_equal(channel_of(in, WL_DOMAIN_PSYS), -1);
+            assert_int_equal(in->n_channels, 3);
+            assert_int_equal(in->n_not_summed, 1);
+            assert_non_null(strstr(in->not_summed[0], cases[k].why));
+            assert_non_null(strstr(in->source, "1 not summed"));
+        } else {
+            assert_true(channel_of(in, WL_DOMAIN_PSYS) >= 0);
+            assert_int_equal(in->n_channels, 4);
+            assert_int_equal(in->n_not_summed, 0);
+        }
+        assert_int_equal(in->n_not_read, 0);
+        /* the events left are read, each its own */
+        struct wl_sensor_reading r;
+        assert_int_equal(wl_sensor_read(s, &r), 0);
+        assert_int_equal(r.n_channels, in->n_channels);
+        assert_true(r.v[0].energy_uj > 0);
+        wl_sensor_close(s);
+        wl_test_rmtree(root);
+        free(root);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_pmu_description_parses),
         cmocka_unit_test(test_backend_fails_clearly_without_a_counting_pmu),
         cmocka_unit_test(test_events_over_the_limit_are_listed),
+        cmocka_unit_test(test_psys_flat_or_far_below_the_package_is_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
