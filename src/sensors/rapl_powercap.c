@@ -20,7 +20,11 @@
  * open for the sensor's lifetime; reads are pread(). A zone that cannot be
  * read is skipped and listed in not_read (the others are kept); a
  * root-only energy_uj fails the backend with the fix. Zones are sorted by
- * number before any limit, which keeps packages before sub-zones.
+ * number before any limit, which keeps packages before sub-zones. A
+ * sub-zone is named after its parent zone's name (package-0/dram), never
+ * its directory's number: the kernel numbers zones in the order it
+ * registers them, so a psys can be intel-rapl:0 and package-0
+ * intel-rapl:1.
  */
 #include "sensors/sensor_impl.h"
 #include "sensors/sensor_parse.h"
@@ -58,6 +62,7 @@ struct zone_probe {
     enum wl_domain dom;
     unsigned flags;
     int psys_index; /* psys-N: N; else -1 */
+    int parent;     /* a sub-zone's: index of its parent zone in the sorted list, or -1 */
     char zname[64];
 };
 
@@ -143,17 +148,54 @@ static void fix_for_permission(char *buf, size_t size, const char *dir, bool tpm
              dir_part, dir_part, tpmi_part);
 }
 
-/* The channel name of a probed zone: its name for a top-level zone,
- * "package-N/NAME" for a sub-zone (NAME cut between characters to 40
- * bytes, as every channel name is). */
-static void zone_channel_name(const struct zone_probe *z, char *buf, size_t size)
+/* Sets each sub-zone's parent in zs (sorted by cmp_zone: a parent comes
+ * just before its sub-zones): the top-level zone of the same control type
+ * and number, or -1 when there is none. */
+static void link_parents(struct zone_probe *zs, size_t n)
 {
-    char zpart[41];
+    int top = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (zs[i].sub < 0) {
+            top = (int)i;
+            zs[i].parent = -1;
+        } else {
+            const bool same = top >= 0 && zs[top].tpmi == zs[i].tpmi && zs[top].pkg == zs[i].pkg;
+            zs[i].parent = same ? top : -1;
+        }
+    }
+}
+
+/* The channel name of probed zone zs[i]: its name for a top-level zone,
+ * "PARENT/NAME" for a sub-zone, PARENT the name of its parent zone
+ * ("package-0", "package-1-die-0"; its directory when that name could not
+ * be read or there is no parent zone: "intel-rapl:1/dram"). Each part is
+ * cut between characters (22 and 40 bytes), as every channel name is. */
+static void zone_channel_name(const struct zone_probe *zs, size_t i, char *buf, size_t size)
+{
+    const struct zone_probe *z = &zs[i];
+    char zpart[41], ppart[23];
     wl_utf8_copy(zpart, sizeof zpart, z->zname);
-    if (z->sub < 0)
+    if (z->sub < 0) {
         snprintf(buf, size, "%s", z->zname);
+        return;
+    }
+    if (z->parent >= 0 && zs[z->parent].zname[0])
+        wl_utf8_copy(ppart, sizeof ppart, zs[z->parent].zname);
     else
-        snprintf(buf, size, "package-%d/%s", z->pkg, zpart);
+        snprintf(ppart, sizeof ppart, "%s:%d", z->tpmi ? "intel-rapl-tpmi" : "intel-rapl", z->pkg);
+    snprintf(buf, size, "%s/%s", ppart, zpart);
+}
+
+/* The package number of a package zone or a sub-zone's: N of its (parent's)
+ * name package-N[-die-M], else its directory's number. */
+static int zone_package(const struct zone_probe *zs, size_t i)
+{
+    const struct zone_probe *z = zs[i].sub >= 0 && zs[i].parent >= 0 ? &zs[zs[i].parent] : &zs[i];
+    const char *n = z->zname;
+    if (strncmp(n, "package-", 8) == 0 && n[8] >= '0' && n[8] <= '9' &&
+        strspn(n + 8, "0123456789") <= 4)
+        return atoi(n + 8);
+    return z->pkg;
 }
 
 static void powercap_close(struct wl_sensor *s)
@@ -320,6 +362,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         goto out;
     }
     qsort(zs, n_zs, sizeof zs[0], cmp_zone);
+    link_parents(zs, n_zs);
     /* AMD's core zone is one core (probe_zone); the vendor from the same
      * sysfs as the zones */
     struct wl__cpu_ident id;
@@ -346,11 +389,11 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         if (z->fd < 0)
             continue;
         char name[WL_SENSOR_NAME_MAX];
-        zone_channel_name(z, name, sizeof name);
+        zone_channel_name(zs, i, name, sizeof name);
         bool dup = false;
         for (size_t k = 0; z->tpmi && k < i && !dup; k++) {
             char other[WL_SENSOR_NAME_MAX];
-            zone_channel_name(&zs[k], other, sizeof other);
+            zone_channel_name(zs, k, other, sizeof other);
             dup = !zs[k].tpmi && zs[k].fd >= 0 && strcmp(name, other) == 0;
         }
         if (dup) {
@@ -391,9 +434,10 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         /* zname (any bytes from sysfs) cut between characters, as every
          * channel name is */
         char chname[WL_SENSOR_NAME_MAX];
-        zone_channel_name(z, chname, sizeof chname);
-        int ci = wl__sensor_add_channel(s, chname, z->dom, WL_METHOD_COUNTER, z->flags,
-                                        z->dom == WL_DOMAIN_PSYS ? z->psys_index : z->pkg);
+        zone_channel_name(zs, i, chname, sizeof chname);
+        int ci =
+            wl__sensor_add_channel(s, chname, z->dom, WL_METHOD_COUNTER, z->flags,
+                                   z->dom == WL_DOMAIN_PSYS ? z->psys_index : zone_package(zs, i));
         if (ci < 0) { /* cannot happen: room is counted above */
             wl__sensor_not_read(s, "%s (%s): no channel left", z->dir, z->zname);
             continue;

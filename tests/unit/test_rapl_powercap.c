@@ -390,7 +390,8 @@ static void test_long_multibyte_root_is_cut_between_characters(void **state)
 }
 
 /* Zone names are any bytes: one longer than a channel name, and a sub-zone's
- * part of "package-N/NAME", are cut between characters. */
+ * parts of "PARENT/NAME" (its parent zone's name, then its own), are cut
+ * between characters. */
 static void test_long_multibyte_zone_names_are_cut_between_characters(void **state)
 {
     (void)state;
@@ -415,7 +416,8 @@ static void test_long_multibyte_zone_names_are_cut_between_characters(void **sta
     assert_int_equal(in->n_channels, 2);
     snprintf(want, sizeof want, "%.62s", pkg); /* "package-" and 27 x "é" */
     assert_string_equal(in->ch[0].name, want);
-    snprintf(want, sizeof want, "package-0/%.39s", part); /* "package-x" and 15 x "é" */
+    /* "package-" and 7 x "é" (22 bytes), "package-x" and 15 x "é" */
+    snprintf(want, sizeof want, "%.22s/%.39s", pkg, part);
     assert_string_equal(in->ch[1].name, want);
     wl_sensor_close(s);
     wl_fake_powercap_stop(fp);

@@ -3,7 +3,8 @@
  * (psys-N) is a psys channel with its number; a zone of an unknown name is
  * listed in not_read, so the source says PARTIAL instead of dropping it
  * without a word. intel-rapl-tpmi zones are read where they add a channel,
- * never twice. On AMD the core zone (one core) is not summed. */
+ * never twice. On AMD the core zone (one core) is not summed. A sub-zone is
+ * named after its parent zone's name, not its directory's number. */
 #include "test_support.h"
 
 #include "sensors/sensor.h"
@@ -204,6 +205,47 @@ static void test_tpmi_next_to_intel_rapl_adds_but_never_doubles(void **state)
     free(root);
 }
 
+/* The kernel numbers zones in the order it registers them: with psys as
+ * intel-rapl:0, package-0 is intel-rapl:1 and package-1 intel-rapl:2. Their
+ * sub-zones are package-0/dram and package-1/dram, after the parent's name,
+ * and numbered by it; they were package-1/dram and package-2/dram (package
+ * 1's dram under package-0's name). A sub-zone whose parent's name cannot
+ * be read is named by the parent's directory, not by a guessed package. */
+static void test_sub_zones_are_named_after_their_parent_zone(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "psys", 1000);
+    put_zone(root, "intel-rapl:1", "package-0", 1000);
+    put_zone(root, "intel-rapl:1:0", "dram", 1000);
+    put_zone(root, "intel-rapl:1:1", "core", 1000);
+    put_zone(root, "intel-rapl:2", "package-1", 1000);
+    put_zone(root, "intel-rapl:2:0", "dram", 1000);
+    put_zone(root, "intel-rapl:3", "package-2", 1000);
+    put_zone(root, "intel-rapl:3:0", "dram", 1000);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:3/name", root);
+    assert_int_equal(unlink(path), 0);
+    struct wl_sensor_params p;
+    params_for(&p, root, root);
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    static const char *const want[] = {
+        "psys",      "package-0",      "package-0/dram",   "package-0/core",
+        "package-1", "package-1/dram", "intel-rapl:3/dram"};
+    static const int index[] = {-1, 0, 0, 0, 1, 1, 3};
+    assert_int_equal(in->n_channels, 7);
+    for (unsigned i = 0; i < 7; i++)
+        assert_string_equal(in->ch[i].name, want[i]);
+    for (unsigned i = 0; i < 7; i++)
+        assert_int_equal(in->ch[i].index, index[i]);
+    assert_int_equal(in->n_not_read, 1); /* intel-rapl:3's name */
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 /* No zone at all: the why names both kinds and the fix both drivers. */
 static void test_no_zone_why_and_fix_name_tpmi(void **state)
 {
@@ -291,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_tpmi_next_to_intel_rapl_adds_but_never_doubles),
         cmocka_unit_test(test_no_zone_why_and_fix_name_tpmi),
         cmocka_unit_test(test_amd_core_zone_is_one_core_not_summed),
+        cmocka_unit_test(test_sub_zones_are_named_after_their_parent_zone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
