@@ -588,19 +588,15 @@ static void print_dynamic_energy(const struct wl_summary *s)
         printf(", which the headline energy covers)\n");
         return;
     }
-    if (s->baseline == WL_SUMMARY_BASELINE_CUT_SHORT && s->partial) {
-        /* an unfinished run's rows are saved about once a second, behind
-         * the generation: its baseline may have ended well before the stop */
-        printf("  %-27s n/a (nothing after the idle baseline was saved: the run stopped during "
-               "it or soon after)\n",
-               label);
-        return;
-    }
     static const char *const why[] = {
         [WL_SUMMARY_BASELINE_STORED] = "no idle baseline was stored",
         [WL_SUMMARY_BASELINE_SAMPLES] = "no idle baseline was stored",
         [WL_SUMMARY_BASELINE_NOT_TAKEN] = "no idle baseline was taken",
         [WL_SUMMARY_BASELINE_CUT_SHORT] = "the run stopped during its idle baseline",
+        /* an unfinished run's rows are saved about once a second, behind
+         * the generation: its baseline may have ended well before the stop */
+        [WL_SUMMARY_BASELINE_ONLY_BASELINE_SAVED] =
+            "nothing after the idle baseline was saved: the run stopped during it or soon after",
         [WL_SUMMARY_BASELINE_NOT_SAVED] =
             "baseline not saved: the run did not finish, and its baseline samples give none",
         [WL_SUMMARY_BASELINE_NO_READING] = "the idle baseline got no sensor reading",

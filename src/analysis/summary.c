@@ -610,7 +610,10 @@ static void wl__baseline_fallback(const struct wl_store_aggregates *a, const jso
         return;
     }
     if (!wl__past_baseline(a)) {
-        s->baseline = WL_SUMMARY_BASELINE_CUT_SHORT;
+        /* only a finished run wrote all its rows: an unfinished one's stop
+         * may have come well after the baseline it saved */
+        s->baseline =
+            s->partial ? WL_SUMMARY_BASELINE_ONLY_BASELINE_SAVED : WL_SUMMARY_BASELINE_CUT_SHORT;
         return;
     }
     if (!s->partial) {
@@ -643,6 +646,7 @@ const char *wl_summary_baseline_key(enum wl_summary_baseline b)
         [WL_SUMMARY_BASELINE_SAMPLES] = "baseline_samples",
         [WL_SUMMARY_BASELINE_NOT_TAKEN] = "not_taken",
         [WL_SUMMARY_BASELINE_CUT_SHORT] = "cut_short",
+        [WL_SUMMARY_BASELINE_ONLY_BASELINE_SAVED] = "only_baseline_saved",
         [WL_SUMMARY_BASELINE_NOT_SAVED] = "not_saved",
         [WL_SUMMARY_BASELINE_NONE_SAVED] = "none_saved",
         [WL_SUMMARY_BASELINE_NO_READING] = "no_reading",

@@ -254,7 +254,13 @@ enum wl_summary_baseline {
     WL_SUMMARY_BASELINE_SAMPLES,    /* an unfinished run: the slope of its stored baseline
                                        samples' energy counters */
     WL_SUMMARY_BASELINE_NOT_TAKEN,  /* no baseline samples: none was taken (--baseline 0) */
-    WL_SUMMARY_BASELINE_CUT_SHORT,  /* the run stopped during its idle baseline */
+    WL_SUMMARY_BASELINE_CUT_SHORT,  /* a finished run (all its rows written) that stopped
+                                       during its idle baseline: its baseline samples and
+                                       nothing after them */
+    /* unfinished, and its baseline samples are all it saved: nothing after
+     * the baseline was saved, which proves no stop in it (rows are saved
+     * about once a second, behind the generation) */
+    WL_SUMMARY_BASELINE_ONLY_BASELINE_SAVED,
     WL_SUMMARY_BASELINE_NOT_SAVED,  /* unfinished: its baseline samples give no baseline */
     WL_SUMMARY_BASELINE_NO_READING, /* it took one, but the sensors gave no reading */
     WL_SUMMARY_BASELINE_NONE_SAVED, /* unfinished and no baseline samples saved: whether one
@@ -265,9 +271,9 @@ enum wl_summary_baseline {
     WL_SUMMARY_BASELINE_INCOMPLETE_DOMAINS,
 };
 
-/* "stored", "baseline_samples", "not_taken", "cut_short", "not_saved",
- * "no_reading", "none_saved", "incomplete_domains" (JSON
- * totals.baseline_status). */
+/* "stored", "baseline_samples", "not_taken", "cut_short",
+ * "only_baseline_saved", "not_saved", "no_reading", "none_saved",
+ * "incomplete_domains" (JSON totals.baseline_status). */
 const char *wl_summary_baseline_key(enum wl_summary_baseline b);
 
 struct wl_summary {

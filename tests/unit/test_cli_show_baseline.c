@@ -4,14 +4,17 @@
  * only proves that nothing after the baseline was saved, since its writer
  * saves about once a second and lags behind the generation (old: "the run
  * stopped during its idle baseline" for a run killed a second into its
- * generation, its whole baseline stored). Runs written through the store
- * API, read by the real `wattlens` binary.
+ * generation, its whole baseline stored). show --json tells the two apart
+ * as its text does: baseline_status "cut_short" and "only_baseline_saved"
+ * (old: "cut_short" for both). Runs written through the store API, read by
+ * the real `wattlens` binary.
  */
 #include "store_fixture.h"
 #include "test_support.h"
 
 #include "store/store.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +42,24 @@ static void show_dynamic_energy(const char *db, const char *id, char *buf, size_
     free(err);
 }
 
+/* show --json's totals.baseline_status into buf. */
+static void show_baseline_status(const char *db, const char *id, char *buf, size_t size)
+{
+    char args[4400], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "show --db '%s' %s --json", db, id);
+    if (wl_test_run_cli(args, &out, &err) != 0)
+        fail_msg("show --json: %s", err ? err : "");
+    json_t *j = json_loads(out, 0, NULL);
+    if (!j)
+        fail_msg("show --json: not JSON: %s", out);
+    const char *v =
+        json_string_value(json_object_get(json_object_get(j, "totals"), "baseline_status"));
+    snprintf(buf, size, "%s", v ? v : "(none)");
+    json_decref(j);
+    free(out);
+    free(err);
+}
+
 static void test_an_unfinished_run_with_only_its_baseline_saved(void **state)
 {
     struct wl_test_store_fixture *f = *state;
@@ -56,6 +77,8 @@ static void test_an_unfinished_run_with_only_its_baseline_saved(void **state)
     show_dynamic_energy(f->path, id, b, sizeof b);
     assert_string_equal(b, "n/a (nothing after the idle baseline was saved: the run stopped "
                            "during it or soon after)");
+    show_baseline_status(f->path, id, b, sizeof b);
+    assert_string_equal(b, "only_baseline_saved");
 }
 
 static void test_a_finished_run_stopped_in_its_baseline(void **state)
@@ -67,6 +90,8 @@ static void test_a_finished_run_stopped_in_its_baseline(void **state)
     f->s = NULL;
     show_dynamic_energy(f->path, id, b, sizeof b);
     assert_string_equal(b, "n/a (the run stopped during its idle baseline)");
+    show_baseline_status(f->path, id, b, sizeof b);
+    assert_string_equal(b, "cut_short");
 }
 
 int main(void)
