@@ -613,11 +613,12 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
     char b[6][48];
     printf("\nPower, memory, cost and CO2\n");
     /* the headline energy may cover several domains (package+dram); its
-     * peak is the widest one's: say which when that is not all of it */
-    const char *pd = s->peak_domain >= 0 ? wl_domain_name((enum wl_domain)s->peak_domain) : NULL;
+     * peak is then one of theirs: say which (an unfinished run's scope,
+     * from its provenance, too) */
     char label[40] = "peak power";
-    if (pd && a->run.energy_scope && strcmp(a->run.energy_scope, pd) != 0)
-        snprintf(label, sizeof label, "peak power (%s)", pd);
+    if (s->peak_domain >= 0 && s->headline_mask != 1u << s->peak_domain)
+        snprintf(label, sizeof label, "peak power (%s)",
+                 wl_domain_name((enum wl_domain)s->peak_domain));
     printf("  %-27s %s", label, wl_cli_fmt(s->peak_power_w, 2, "W", b[0], sizeof b[0]));
     if (!isnan(s->peak_t_ms))
         printf(" (at %s)", wl_cli_fmt_duration(s->peak_t_ms, b[1], sizeof b[1]));

@@ -655,6 +655,42 @@ const char *wl_summary_baseline_key(enum wl_summary_baseline b)
     return (unsigned)b < sizeof keys / sizeof keys[0] ? keys[b] : "?";
 }
 
+/* The run's peak power, of what its headline energy covers (s->headline_mask):
+ * a headline of one domain has that domain's peak. The peak of a sum
+ * (package+dram, + a GPU) is not kept (each domain's is taken over spans of
+ * its own power window): the highest of its domains' peaks stands for it,
+ * named, a part of the headline and so at most the sum's peak (powers are
+ * not negative). A domain outside the headline (a laptop's psys beside
+ * package+dram+gpu, a package beside soc) is never taken: it covers more,
+ * or less, than the energy beside it. Without a peak, the domain and window
+ * are those of the headline's domain with the shortest window (the run
+ * needs to last about one for any peak), else its first. */
+static void wl__peak(const struct wl_store_aggregates *a, const json_t *prov, double start,
+                     struct wl_summary *s)
+{
+    s->peak_power_w = s->peak_t_ms = s->power_window_ms = NA;
+    s->peak_domain = -1;
+    for (size_t i = 0; i < a->run.n_domains; i++) {
+        const struct wl_store_domain *d = &a->run.domains[i];
+        if ((unsigned)d->domain >= WL_DOMAIN_COUNT || !(s->headline_mask & wl__bit(d->domain)))
+            continue;
+        const double win = wl__power_window_ms(prov, d->domain);
+        bool take;
+        if (!isnan(d->peak_power_w))
+            take = isnan(s->peak_power_w) || d->peak_power_w > s->peak_power_w;
+        else
+            take = isnan(s->peak_power_w) &&
+                   (s->peak_domain < 0 ||
+                    (!isnan(win) && (isnan(s->power_window_ms) || win < s->power_window_ms)));
+        if (!take)
+            continue;
+        s->peak_power_w = d->peak_power_w;
+        s->peak_t_ms = d->peak_t_ms - start;
+        s->power_window_ms = win;
+        s->peak_domain = (int)d->domain;
+    }
+}
+
 static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *s)
 {
     json_t *prov = wl__provenance(a);
@@ -693,21 +729,8 @@ static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *
         s->baseline = WL_SUMMARY_BASELINE_INCOMPLETE_DOMAINS;
     else if (isnan(s->baseline_power_w))
         wl__baseline_fallback(a, prov, s);
-    static const enum wl_domain widest[] = {WL_DOMAIN_TOTAL, WL_DOMAIN_SOC, WL_DOMAIN_PSYS,
-                                            WL_DOMAIN_PACKAGE};
-    s->peak_power_w = s->peak_t_ms = s->power_window_ms = NA;
-    s->peak_domain = -1;
     s->sensors_not_read = wl__sensors_not_read(prov);
-    for (size_t w = 0; w < sizeof widest / sizeof widest[0] && isnan(s->peak_power_w); w++) {
-        for (size_t i = 0; i < a->run.n_domains; i++) {
-            if (a->run.domains[i].domain == widest[w]) {
-                s->peak_power_w = a->run.domains[i].peak_power_w;
-                s->peak_t_ms = a->run.domains[i].peak_t_ms - start;
-                s->power_window_ms = wl__power_window_ms(prov, widest[w]);
-                s->peak_domain = (int)widest[w];
-            }
-        }
-    }
+    wl__peak(a, prov, start, s);
     json_decref(prov);
 }
 

@@ -278,10 +278,13 @@ const char *wl_summary_baseline_key(enum wl_summary_baseline b);
 
 struct wl_summary {
     double energy_j, duration_ms, avg_power_w; /* headline */
-    double peak_power_w, peak_t_ms;            /* of the widest domain (total, soc, psys, package);
-                                                  time from the run's start */
-    int peak_domain;        /* that domain (enum wl_domain), -1 when none: the headline energy
-                               may cover more (package+dram), its peak only this one */
+    /* the peak of the headline's domain (headline_mask); of a headline of
+     * several (package+dram, + GPU), whose sum has no peak kept, the
+     * highest of their peaks (at most the sum's); time from the run's start */
+    double peak_power_w, peak_t_ms;
+    int peak_domain;            /* that domain (enum wl_domain), -1 when the headline has none
+                                   in the domain table: when the headline covers more, its
+                                   peak is this part's only */
     long long sensors_not_read; /* zones, devices or GPUs found but not read when the run
                                    was recorded (provenance "sensors_not_read"; 0 when
                                    absent): a figure that should include them is low */
