@@ -148,7 +148,8 @@ static void usage(FILE *out)
         "      --co2-g-kwh G       grid carbon intensity, g CO2 per kWh (default "
         "%.0f)\n" WL_CLI_SAMPLING_HELP
         "      --layers N          rows of the layer table (default 48; 0 = all)\n"
-        "      --json              print one JSON object: run_id, status, stop_reason,\n"
+        "      --json              print one JSON object: run_id, status (as stored),\n"
+        "                          store_error (null, or why storing failed), stop_reason,\n"
         "                          text (sequence 0's), n_seq, sequences (each one's\n"
         "                          prompt, tokens, stop_reason, text), default_model,\n"
         "                          note (built-in model only), summary, provenance\n" DB_HELP
@@ -713,8 +714,11 @@ static int run(int argc, char **argv)
                     id);
     else if (rc != 0)
         wl_cli_fail(CMD, "generation failed: %s (the run is stored as failed: %s)", err.text, id);
-    if (frc != 0)
-        wl_cli_fail(CMD, "storing the run: %s", wl_store_last_error(st));
+    char store_err[WL_ERRMSG_SIZE] = ""; /* frc's message, for --json */
+    if (frc != 0) {
+        snprintf(store_err, sizeof store_err, "%s", wl_store_last_error(st));
+        wl_cli_fail(CMD, "storing the run: %s", store_err);
+    }
     if (fin.status == WL_RUN_CANCELLED && frc == 0)
         wl_cli_note(CMD,
                     "cancelled; the run is stored as cancelled with %lld generated token%s: %s",
@@ -727,6 +731,15 @@ static int run(int argc, char **argv)
         wl_cli_fail(CMD, "%s", wl_store_last_error(st));
         goto done;
     }
+    /* Storing failed (frc): what was stored is said as it is. A finish
+     * that never landed left the row running, as this process, its writer,
+     * is alive: it gave up on it, and readers see it incomplete once it
+     * exits, so it is shown so now, not as still being recorded. A finish
+     * that landed may have stored another status than asked (a run that
+     * lost a batch SQLite rolled back is failed, not complete). */
+    const enum wl_run_status stored =
+        frc != 0 && a.run.row.status == WL_RUN_RUNNING ? WL_RUN_INCOMPLETE : a.run.row.status;
+    a.run.row.status = stored;
     if (wl_summary_compute(&a, &sum) != 0) {
         wl_store_aggregates_free(&a);
         wl_cli_fail(CMD, "out of memory");
@@ -738,7 +751,8 @@ static int run(int argc, char **argv)
     if (o.json) {
         json_t *j = json_object();
         json_object_set_new(j, "run_id", json_string(id));
-        json_object_set_new(j, "status", json_string(wl_run_status_name(fin.status)));
+        json_object_set_new(j, "status", json_string(wl_run_status_name(stored)));
+        json_object_set_new(j, "store_error", frc != 0 ? json_string(store_err) : json_null());
         /* sequence 0's (the only one without --batch); every one under "sequences" */
         json_object_set_new(j, "stop_reason", json_string(wl_stop_reason_name(res[0].stop)));
         wl_json_set_textn(j, "text", res[0].text ? res[0].text : "", res[0].text_len);
@@ -777,9 +791,19 @@ static int run(int argc, char **argv)
                    res[0].n_generated == 1 ? "" : "s", wl_stop_reason_name(res[0].stop),
                    res[0].text ? res[0].text : "");
         wl_cli_print_summary(&a, &sum, o.max_layers);
-        printf("\nRun %s stored in %s.\nSee it again: wattlens show %.8s   "
-               "everything: wattlens export %.8s --format json\n",
-               id, wl_store_path(st), id, id);
+        if (frc == 0)
+            printf("\nRun %s stored in %s.\n", id, wl_store_path(st));
+        else if (stored == WL_RUN_INCOMPLETE)
+            printf("\nRun %s is NOT stored whole in %s: storing it failed (see the error "
+                   "above); what was saved before reads as incomplete.\n",
+                   id, wl_store_path(st));
+        else
+            printf("\nRun %s stored in %s as %s: not all of it could be stored (see the error "
+                   "above).\n",
+                   id, wl_store_path(st), wl_run_status_name(stored));
+        printf("See it again: wattlens show %.8s   everything: wattlens export %.8s --format "
+               "json\n",
+               id, id);
         (void)wl_cli_flush_stdout(CMD); /* a failure: reported here, main exits 1 */
     }
     wl_summary_free(&sum);

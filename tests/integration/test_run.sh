@@ -138,7 +138,7 @@ PY
   python3 - "$tmp/run.json" "$tmp/run.help" <<'PY' 2>"$tmp/py" && ok "--json's top-level keys are those run --help lists" || { bad "--json keys vs help"; cat "$tmp/py"; }
 import json, re, sys
 keys = list(json.load(open(sys.argv[1])).keys())
-assert keys == ["run_id", "status", "stop_reason", "text", "n_seq", "sequences", "default_model",
+assert keys == ["run_id", "status", "store_error", "stop_reason", "text", "n_seq", "sequences", "default_model",
                 "summary", "provenance"], keys
 h = open(sys.argv[2]).read()
 doc = h[h.index("      --json "):h.index("  --db FILE")]

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# `run` whose storing fails says so in its final output, not only in the
+# error line above it, and exits 1. The failures are made by the LD_PRELOAD
+# helper fail_wal_write (tests/fakes/fail_wal_write.c): SQLite's write of
+# the write-ahead log that holds a given text fails (EIO), so it happens at
+# a fixed point without timing:
+# - a batch of the settle's samples fails once, SQLite rolls it back, and
+#   the run is stored `failed` with the lost rows in its error: the summary
+#   shows `failed` and the last line says the run is stored as failed and
+#   not all of it could be stored (it said "Run ... stored in DB." as after
+#   a clean run); `--json`'s status is the stored one (it said `complete`)
+#   and store_error has the message;
+# - every log write from the generation's first batch on fails, so the
+#   run's finish never lands: the row, left running by a writer that gave
+#   up on it, is shown incomplete (it was shown `running`, "the run has not
+#   ended"), and the last line says the run is NOT stored whole.
+set -u
+: "${WATTLENS:?}" "${WL_TESTDATA:?}" "${WL_BINARY_DIR:?}"
+. "$(dirname "$0")/common.sh"
+lib="$WL_BINARY_DIR/libfail_wal_write.so"
+[ -f "$lib" ] || { bad "no $lib (build the fail_wal_write target)"; echo "$pass passed, $fail failed"; exit 1; }
+M="$WL_TESTDATA/models/stories260K.gguf"
+skip_no_data "$M"
+# an ASan build checks that its runtime is loaded first; the helper is not
+# instrumented and only passes calls on
+asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+
+# failing VAR=TEXT DB ARGS...: `run` into DB with the helper preloaded
+failing() {
+  local spec=$1 db=$2
+  shift 2
+  env LD_PRELOAD="$lib" ASAN_OPTIONS="$asan" "$spec" \
+    "$WATTLENS" run -m "$M" -t 1 -n 8 --baseline 0 --db "$db" "$@"
+}
+
+# --- a rolled-back batch: stored failed ------------------------------------------------------
+# The settle stores its samples about every second (profile.md): a settle
+# of 2.2 s commits at least one batch of them before the generation.
+db="$tmp/lost.db"
+failing WL_FAIL_WAL_ONCE=settle "$db" --settle 2.2 >"$tmp/lost.out" 2>"$tmp/lost.err"
+st=$?
+python3 - "$tmp/lost.out" "$tmp/lost.err" "$st" <<'PY' && ok "run: a batch rolled back: stored failed, said last, exit 1" || { bad "run: a batch rolled back"; cat "$tmp/lost.out" "$tmp/lost.err"; }
+import re, sys
+out, err, st = open(sys.argv[1]).read(), open(sys.argv[2]).read(), int(sys.argv[3])
+assert st == 1, st
+assert re.search(r"was stored as failed: rows not stored: \d+ power samples?, which SQLite rolled back", err), err
+assert re.search(r"\nRun [0-9a-f-]{36}  \(failed, inference\)\n", out), out
+assert re.search(r"\n  error .*rows not stored: \d+ power samples?", out), out
+last = out.rstrip("\n").split("\n")[-2:]
+assert re.fullmatch(r"Run [0-9a-f-]{36} stored in .*lost\.db as failed: not all of it could be "
+                    r"stored \(see the error above\)\.", last[0]), last
+assert last[1].startswith("See it again: wattlens show "), last
+PY
+
+db="$tmp/lost-json.db"
+failing WL_FAIL_WAL_ONCE=kv_cache_type "$db" --settle 0 --json >"$tmp/lost.json" 2>"$tmp/lost-json.err"
+st=$?
+python3 - "$tmp/lost.json" "$st" <<'PY' && ok "run --json: a batch rolled back: status failed, store_error" || { bad "run --json: a batch rolled back"; cat "$tmp/lost.json" "$tmp/lost-json.err"; }
+import json, sys
+j, st = json.load(open(sys.argv[1])), int(sys.argv[2])
+assert st == 1, st
+assert j["status"] == "failed", j["status"]
+assert "was stored as failed: rows not stored" in j["store_error"], j["store_error"]
+assert j["summary"]["run"]["status"] == "failed", j["summary"]["run"]
+PY
+
+# --- a finish that never lands: shown incomplete ---------------------------------------------
+# The generation (8 tokens) is shorter than a flush interval: its rows and
+# the finish are one batch, the first log write to hold a "decode" row.
+db="$tmp/gone.db"
+failing WL_FAIL_WAL_FROM=decode "$db" --settle 0 >"$tmp/gone.out" 2>"$tmp/gone.err"
+st=$?
+python3 - "$tmp/gone.out" "$tmp/gone.err" "$st" <<'PY' && ok "run: the finish failed: shown incomplete, said last, exit 1" || { bad "run: the finish failed"; cat "$tmp/gone.out" "$tmp/gone.err"; }
+import re, sys
+out, err, st = open(sys.argv[1]).read(), open(sys.argv[2]).read(), int(sys.argv[3])
+assert st == 1, st
+assert "storing the run: " in err and "disk I/O error" in err, err
+assert re.search(r"\nRun [0-9a-f-]{36}  \(incomplete, inference\)\n", out), out
+assert "(running, " not in out and "the run has not ended" not in out, out
+last = out.rstrip("\n").split("\n")[-2:]
+assert re.fullmatch(r"Run [0-9a-f-]{36} is NOT stored whole in .*gone\.db: storing it failed "
+                    r"\(see the error above\); what was saved before reads as incomplete\.",
+                    last[0]), last
+PY
+failing WL_FAIL_WAL_FROM=decode "$tmp/gone-json.db" --settle 0 --json >"$tmp/gone.json" 2>/dev/null
+st=$?
+python3 - "$tmp/gone.json" "$st" <<'PY' && ok "run --json: the finish failed: status incomplete, store_error" || { bad "run --json: the finish failed"; cat "$tmp/gone.json"; }
+import json, sys
+j, st = json.load(open(sys.argv[1])), int(sys.argv[2])
+assert st == 1, st
+assert j["status"] == "incomplete" and "disk I/O error" in j["store_error"], j
+PY
+# what readers see once it exited
+"$WATTLENS" runs --db "$db" --json >"$tmp/gone-runs.json" 2>&1
+python3 - "$tmp/gone-runs.json" <<'PY' && ok "runs: the run whose finish failed reads incomplete" || { bad "runs after a failed finish"; cat "$tmp/gone-runs.json"; }
+import json, sys
+r = json.load(open(sys.argv[1]))["runs"]
+assert len(r) == 1 and r[0]["status"] == "incomplete", r
+PY
+
+# --- a clean run says nothing of the kind ----------------------------------------------------
+"$WATTLENS" run -m "$M" -t 1 -n 8 --settle 0 --baseline 0 --db "$tmp/clean.db" >"$tmp/clean.out" 2>"$tmp/clean.err"
+st=$?
+if [ "$st" = 0 ] && grep -qE "^Run [0-9a-f-]{36} stored in .*clean\.db\.$" "$tmp/clean.out" &&
+   "$WATTLENS" run -m "$M" -t 1 -n 8 --settle 0 --baseline 0 --db "$tmp/clean.db" --json |
+   python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["status"]=="complete" and j["store_error"] is None, j'; then
+  ok "run: a clean run: stored, status complete, store_error null"
+else
+  bad "run: a clean run (exit $st)"; cat "$tmp/clean.out" "$tmp/clean.err"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
