@@ -37,10 +37,12 @@ for v, cols in drops.items():
     c.close()  # in WAL mode, as written: the last close removes -wal and -shm
 PY
 
-# want.N.*: what the owner sees once a writable open has migrated a copy
+# want.N.*: what the owner sees once a writable open (gc: the owner's reads
+# no longer migrate) has migrated a copy
 cmds=("runs --json" "show $id" "export $id -f json" "export $id -f csv")
 for v in 1 2; do
   cp "$tmp/old/v$v.db" "$tmp/migrated$v.db"
+  "$WATTLENS" gc --db "$tmp/migrated$v.db" --keep 100 >/dev/null 2>&1 || bad "v$v: gc on a copy"
   for i in "${!cmds[@]}"; do
     # shellcheck disable=SC2086
     "$WATTLENS" ${cmds[i]%% *} --db "$tmp/migrated$v.db" ${cmds[i]#* } >"$tmp/want.$v.$i" 2>&1 \
