@@ -448,8 +448,9 @@ static bool dir_synced(const char *target)
 static const char *std_name_hint(const char *path)
 {
     static const char *const hint[] = {
-        "it names standard input, which is closed (or a socket, which cannot be opened "
-        "by name): ",
+        /* parenthesised: one element, which clang's -Wstring-concatenation asks for */
+        ("it names standard input, which is closed (or a socket, which cannot be opened "
+         "by name): "),
         "it names standard output, a socket, which cannot be opened by name: ",
         "it names standard error, a socket, which cannot be opened by name: ",
     };
