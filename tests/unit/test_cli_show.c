@@ -1,0 +1,593 @@
+/* The show command end to end: its text and JSON, the per-token figures
+ * of a run stopped between two saves, small figures that keep their
+ * digits, and the notes that say why a figure is missing or what it
+ * covers (no peak, the peak's domain, a headline domain without a
+ * baseline, partial sensors, what was estimated). The fixture's runs
+ * (cli_store_fixture.h) are written through the store API, then the real
+ * `wattlens` binary reads them.
+ */
+#include "cli_store_fixture.h"
+#include "store_fixture.h"
+#include "test_support.h"
+
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* show of a run stopped between two saves, its decode sections ahead of
+ * its token rows: the per-token figures cover the tokens both hold, are
+ * marked '*' and a note says so; the JSON gives the span. */
+static void test_show_marks_per_token_figures_of_a_parted_run(void **state)
+{
+    struct wl_test_cli_fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .created_at_ms = WL_TEST_T0_MS + 3 * WL_TEST_DAY_MS,
+                               .model_name = "parted"};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    /* prefill 0..100 ms 1 J (token 0); decode tokens 1, 2, 3: 100 ms and 2 J
+     * each; token rows for 1 and 2 only */
+    struct wl_store_section sec = {.phase = "prefill",
+                                   .name = "layers",
+                                   .token_index = -1,
+                                   .start_ms = 0,
+                                   .end_ms = 100,
+                                   .energy_j = 1,
+                                   .method = WL_METHOD_COUNTER};
+    assert_int_equal(wl_store_add_section(r, &sec), 0);
+    for (int t = 1; t <= 3; t++) {
+        sec = (struct wl_store_section){.phase = "decode",
+                                        .name = "token",
+                                        .token_index = t,
+                                        .start_ms = 100.0 * t,
+                                        .end_ms = 100.0 * t + 100,
+                                        .energy_j = 2,
+                                        .method = WL_METHOD_COUNTER};
+        assert_int_equal(wl_store_add_section(r, &sec), 0);
+    }
+    for (int t = 0; t <= 2; t++) {
+        struct wl_store_token tok = {.index = t,
+                                     .is_input = t == 0,
+                                     .start_ms = t ? 100.0 * t : WL_STORE_UNSET,
+                                     .end_ms = t ? 100.0 * t + 100 : WL_STORE_UNSET,
+                                     .energy_j = t ? 2 : 1,
+                                     .method = WL_METHOD_COUNTER,
+                                     .power_w = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_token(r, &tok), 0);
+    }
+    assert_int_equal(wl_store_flush(r), 0);
+    wl_store_run_abandon(r);
+    wl_store_close(s);
+
+    char *out = NULL, *err = NULL;
+    assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
+    /* decode: token 2's step, 2 J in 100 ms (token 1 is sampled from the
+     * prefill's logits), not 4 J over 1 token in 300 ms; J/token (1 + 4 J) / 2 */
+    assert_non_null(strstr(out, "decode steps                1*"));
+    assert_non_null(strstr(out, "decode J/output token       2.000 J*\n"));
+    assert_non_null(strstr(out, "decode tokens/s             10.00 tok/s*\n"));
+    assert_non_null(strstr(out, "J/token (output)            2.500 J*\n"));
+    assert_non_null(strstr(out, "prefill J/input token       1.000 J\n")); /* not marked */
+    assert_non_null(strstr(out, "  * partial: the run stopped between two saves and kept 1 decode "
+                                "section without\n    their token rows;"));
+    assert_non_null(strstr(out, "only the 2 output tokens both hold, up to token 2 (4.000 J in "
+                                "200.00 ms of decode)\n"));
+    assert_non_null(strstr(out, "per 1000 output tokens*)"));
+    free(out);
+    free(err);
+    char args[64];
+    snprintf(args, sizeof args, "%s --json", id);
+    json_t *j = wl_test_cli_db_json(f, "show", args);
+    json_t *ef = json_object_get(j, "efficiency");
+    assert_float_equal(json_real_value(json_object_get(ef, "decode_j_per_output_token")), 2, 1e-9);
+    json_t *sp = json_object_get(ef, "per_token_span");
+    assert_int_equal(json_integer_value(json_object_get(ef, "decode_steps")), 1);
+    assert_int_equal(json_integer_value(json_object_get(sp, "last_token_index")), 2);
+    assert_int_equal(json_integer_value(json_object_get(sp, "decode_sections_beyond")), 1);
+    assert_int_equal(json_integer_value(json_object_get(sp, "token_rows_beyond")), 0);
+    /* each output row says how many tokens its round produced */
+    json_t *toks = json_object_get(j, "output_tokens");
+    assert_int_equal(json_array_size(toks), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(toks, 0), "n_seq")), 1);
+    json_decref(j);
+    /* the list's J/token is over the same span, and says so: its energy_j
+     * (7 J, every section) over output_tokens (2) is not it */
+    j = wl_test_cli_db_json(f, "runs", "--json --limit 2");
+    json_t *r0 = json_array_get(json_object_get(j, "runs"), 0);
+    assert_string_equal(json_string_value(json_object_get(r0, "id")), id);
+    assert_float_equal(json_real_value(json_object_get(r0, "energy_j")), 7, 1e-9);
+    assert_int_equal(json_integer_value(json_object_get(r0, "output_tokens")), 2);
+    assert_float_equal(json_real_value(json_object_get(r0, "j_per_token")), 2.5, 1e-9);
+    sp = json_object_get(r0, "per_token_span");
+    assert_int_equal(json_integer_value(json_object_get(sp, "last_token_index")), 2);
+    assert_int_equal(json_integer_value(json_object_get(sp, "output_tokens")), 2);
+    assert_float_equal(json_real_value(json_object_get(sp, "energy_j")), 5, 1e-9);
+    /* a finished run's covers every token: no span */
+    assert_true(json_is_null(
+        json_object_get(json_array_get(json_object_get(j, "runs"), 1), "per_token_span")));
+    json_decref(j);
+}
+
+static void test_show_text_and_json(void **state)
+{
+    struct wl_test_cli_fixture *f = *state;
+    char *out = NULL, *err = NULL;
+    char args[64];
+    snprintf(args, sizeof args, "%.6s", f->ids[0]);
+    assert_int_equal(wl_test_cli_db(f, "show", args, &out, &err), 0);
+    assert_non_null(strstr(out, f->ids[0]));
+    assert_non_null(strstr(out, "Phases"));
+    assert_non_null(strstr(out, "decode"));
+    assert_non_null(strstr(out, "J/token (output)"));
+    assert_non_null(strstr(out, "5.000 J"));
+    assert_non_null(strstr(out, "ESTIMATED"));
+    assert_non_null(strstr(out, "Hottest components"));
+    free(out);
+    free(err);
+
+    snprintf(args, sizeof args, "--json %s", f->ids[0]);
+    json_t *j = wl_test_cli_db_json(f, "show", args);
+    json_t *ef = json_object_get(j, "efficiency");
+    assert_float_equal(json_real_value(json_object_get(ef, "j_per_token")), 5, 1e-9);
+    /* (6 J of decode - 2.5 J of token 2, sampled from the prefill's logits) / 1 step */
+    assert_float_equal(json_real_value(json_object_get(ef, "decode_j_per_output_token")), 3.5,
+                       1e-9);
+    json_t *ph = json_object_get(j, "phases");
+    assert_int_equal(json_array_size(ph), 2);
+    double pct = 0;
+    for (size_t i = 0; i < 2; i++)
+        pct += json_real_value(json_object_get(json_array_get(ph, i), "energy_pct"));
+    assert_float_equal(pct, 100, 1e-9);
+    wl_test_check_run_identity(json_object_get(j, "run"), f->ids[0], "2023-11-14T22:13:20.000Z");
+    assert_true(json_object_get(json_object_get(j, "provenance"), "model_only") == json_true());
+    json_decref(j);
+
+    assert_int_equal(wl_test_cli_db(f, "show", "ffffffff", &out, &err), 1);
+    assert_non_null(strstr(err, "no run with id 'ffffffff'"));
+    free(out);
+    free(err);
+    assert_int_equal(wl_test_cli_db(f, "show", "", &out, &err), 2);
+    assert_non_null(strstr(err, "missing run ID"));
+    free(out);
+    free(err);
+}
+
+/* A tiny run (1 uJ over 1 s, 2 output tokens): its small figures keep their
+ * digits and units instead of reading 0.0000 J or 0.000000 J*s. */
+static void test_show_small_figures_never_read_as_zero(void **state)
+{
+    struct wl_test_cli_fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    char id[37], b[128];
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    wl_test_cli_write_run(s, WL_TEST_T0_MS + 3 * WL_TEST_DAY_MS, "tiny", NULL, 1e-6, id);
+    wl_store_close(s);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
+    /* 1 uJ / 2 output tokens */
+    assert_string_equal(wl_test_line_value(out, "J/token (output)", b, sizeof b), "500.00 nJ");
+    /* decode: (0.6 uJ - 0.25 uJ of the first output token) / 1 step */
+    assert_string_equal(wl_test_line_value(out, "decode J/output token", b, sizeof b), "350.00 nJ");
+    /* each decode token: 0.25 uJ over 250 ms */
+    assert_string_equal(wl_test_line_value(out, "EDP per output token", b, sizeof b),
+                        "6.25e-08 J*s");
+    /* three significant digits, as every EDP figure (not "1e-06") */
+    assert_string_equal(wl_test_line_value(out, "EDP total", b, sizeof b), "1.00e-06 J*s");
+    /* layer energy 1 uJ / 16 per token and layer; components half of that */
+    assert_non_null(strstr(out, "62.50 nJ"));
+    assert_non_null(strstr(out, "31.25 nJ"));
+    if (strstr(out, "0.0000 ") || strstr(out, " 0.00 mJ"))
+        fail_msg("a small figure reads as zero:\n%s", out);
+    free(out);
+    free(err);
+    assert_int_equal(wl_test_cli_db(f, "runs", "", &out, &err), 0);
+    assert_non_null(strstr(out, "500.00 nJ")); /* the J/TOKEN column */
+    free(out);
+    free(err);
+}
+
+/* A run of package energy without a peak, whose 100 ms power window the
+ * provenance gives. */
+static void write_peakless_run(wl_store *s, int64_t created, double duration_ms, char *id)
+{
+    struct wl_run_info info = {
+        .kind = WL_RUN_KIND_INFERENCE,
+        .created_at_ms = created,
+        .model_name = "short",
+        .depth = "off",
+        .sensor_provenance_json =
+            "{\"domains\":[{\"domain\":\"package\",\"power_window_ms\":100}]}"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_domain dom = {.domain = WL_DOMAIN_PACKAGE,
+                                  .method = WL_METHOD_COUNTER,
+                                  .energy_j = 1,
+                                  .avg_power_w = 1000 / duration_ms,
+                                  .baseline_power_w = WL_STORE_UNSET,
+                                  .peak_power_w = WL_STORE_UNSET,
+                                  .peak_t_ms = WL_STORE_UNSET};
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = duration_ms,
+                                .energy_j = 1,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .energy_scope = "package",
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET,
+                                .domains = &dom,
+                                .n_domains = 1};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+}
+
+/* show says why a run has no peak: shorter than one power window, which
+ * is all a run needs; one that lasted longer and has none was recorded
+ * when only the samples' own windows counted, and needed about two. */
+static void test_show_says_why_a_run_has_no_peak(void **state)
+{
+    struct wl_test_cli_fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    char id[2][37], b[160];
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    write_peakless_run(s, WL_TEST_T0_MS + 3 * WL_TEST_DAY_MS, 60, id[0]);
+    write_peakless_run(s, WL_TEST_T0_MS + 4 * WL_TEST_DAY_MS, 150, id[1]);
+    wl_store_close(s);
+    static const char *const want[2] = {
+        "n/a (no 100.00 ms power window lies inside the run; it needs about one)",
+        "n/a (no 100.00 ms power window lies inside the run; it needs about two)"};
+    for (int i = 0; i < 2; i++) {
+        char *out = NULL, *err = NULL;
+        assert_int_equal(wl_test_cli_db(f, "show", id[i], &out, &err), 0);
+        assert_string_equal(wl_test_line_value(out, "peak power", b, sizeof b), want[i]);
+        free(out);
+        free(err);
+    }
+}
+
+/* The samples count next to the duration is the whole recording's: show
+ * says so, and how many of them the idle baseline took (it read like a
+ * wrong count: 317 samples at 100 Hz next to 162 ms). */
+static void test_show_says_the_samples_are_the_whole_recording(void **state)
+{
+    struct wl_test_cli_fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    char id[37];
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    wl_test_store_make_unrecorded_run(s, 3, true, id);
+    wl_store_close(s);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
+    if (!strstr(out, "   samples 3 (whole recording; 3 in the idle baseline)\n"))
+        fail_msg("show: %s", out);
+    free(out);
+    free(err);
+}
+
+/* A headline of package+dram has the package's peak (the widest domain
+ * with one); show says so rather than passing it off as the peak of all
+ * the headline covers, and --json names the domain. */
+static void test_show_names_the_peak_domain_when_the_headline_covers_more(void **state)
+{
+    struct wl_test_cli_fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    char id[37], b[160];
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .created_at_ms = WL_TEST_T0_MS + 5 * WL_TEST_DAY_MS,
+                               .model_name = "two-domains",
+                               .depth = "off"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_domain dom[2] = {{.domain = WL_DOMAIN_PACKAGE,
+                                      .method = WL_METHOD_COUNTER,
+                                      .energy_j = 8,
+                                      .avg_power_w = 16,
+                                      .baseline_power_w = WL_STORE_UNSET,
+                                      .peak_power_w = 30,
+                                      .peak_t_ms = 100},
+                                     {.domain = WL_DOMAIN_DRAM,
+                                      .method = WL_METHOD_COUNTER,
+                                      .energy_j = 2,
+                                      .avg_power_w = 4,
+                                      .baseline_power_w = WL_STORE_UNSET,
+                                      .peak_power_w = 6,
+                                      .peak_t_ms = 200}};
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 500,
+                                .energy_j = 10,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .energy_scope = "package+dram",
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET,
+                                .domains = dom,
+                                .n_domains = 2};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    wl_store_close(s);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
+    assert_non_null(strstr(out, "peak power (package)"));
+    assert_string_equal(wl_test_line_value(out, "peak power (package)", b, sizeof b),
+                        "30.00 W (at 100.00 ms)");
+    free(out);
+    free(err);
+    char args[64];
+    snprintf(args, sizeof args, "%s --json", id);
+    json_t *j = wl_test_cli_db_json(f, "show", args);
+    json_t *t = json_object_get(j, "totals");
+    assert_string_equal(json_string_value(json_object_get(t, "peak_domain")), "package");
+    assert_float_equal(json_number_value(json_object_get(t, "peak_power_w")), 30, 1e-9);
+    json_decref(j);
+}
+
+/* A headline domain without an idle baseline: show gives no run-level
+ * baseline (package's alone would pass for package+dram's) and names the
+ * domain that has none. */
+static void test_show_names_the_headline_domain_without_a_baseline(void **state)
+{
+    struct wl_test_cli_fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    char id[37], b[160];
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .created_at_ms = WL_TEST_T0_MS + 5 * WL_TEST_DAY_MS,
+                               .model_name = "dram-without-baseline",
+                               .depth = "off"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_domain dom[2] = {{.domain = WL_DOMAIN_PACKAGE,
+                                      .method = WL_METHOD_COUNTER,
+                                      .energy_j = 8,
+                                      .avg_power_w = WL_STORE_UNSET,
+                                      .baseline_power_w = 10,
+                                      .peak_power_w = WL_STORE_UNSET,
+                                      .peak_t_ms = WL_STORE_UNSET},
+                                     {.domain = WL_DOMAIN_DRAM,
+                                      .method = WL_METHOD_COUNTER,
+                                      .energy_j = 2,
+                                      .avg_power_w = WL_STORE_UNSET,
+                                      .baseline_power_w = WL_STORE_UNSET,
+                                      .peak_power_w = WL_STORE_UNSET,
+                                      .peak_t_ms = WL_STORE_UNSET}};
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 500,
+                                .energy_j = 10,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .energy_scope = "package+dram",
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET,
+                                .domains = dom,
+                                .n_domains = 2};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    wl_store_close(s);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
+    assert_string_equal(wl_test_line_value(out, "dynamic energy", b, sizeof b),
+                        "n/a (no idle baseline for dram, which the headline energy covers)");
+    assert_null(strstr(out, "  run: baseline"));
+    free(out);
+    free(err);
+    char args[64];
+    snprintf(args, sizeof args, "%s --json", id);
+    json_t *j = wl_test_cli_db_json(f, "show", args);
+    json_t *t = json_object_get(j, "totals");
+    assert_string_equal(json_string_value(json_object_get(t, "baseline_status")),
+                        "incomplete_domains");
+    assert_true(json_is_null(json_object_get(t, "baseline_power_w")));
+    json_t *miss = json_object_get(t, "baseline_missing_domains");
+    assert_int_equal(json_array_size(miss), 1);
+    assert_string_equal(json_string_value(json_array_get(miss, 0)), "dram");
+    json_decref(j);
+}
+
+/* A run recorded while the sensors left zones unread (provenance
+ * "sensors_not_read") says so in show's notes and in --json totals. */
+static void test_show_says_the_sensors_were_partial(void **state)
+{
+    struct wl_test_cli_fixture *f = *state;
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->db;
+    wl_store *s = NULL;
+    char id[37];
+    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .created_at_ms = WL_TEST_T0_MS + 6 * WL_TEST_DAY_MS,
+                               .model_name = "partial",
+                               .depth = "off",
+                               .sensor_provenance_json = "{\"sensors_not_read\":2,\"domains\":[]}"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 500,
+                                .energy_j = 10,
+                                .energy_method = WL_METHOD_COUNTER,
+                                .energy_scope = "package",
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    wl_store_close(s);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
+    assert_non_null(strstr(out, "NOTE: PARTIAL sensors: 2 zone(s)"));
+    free(out);
+    free(err);
+    char args[64];
+    snprintf(args, sizeof args, "%s --json", id);
+    json_t *j = wl_test_cli_db_json(f, "show", args);
+    json_t *t = json_object_get(j, "totals");
+    assert_int_equal(json_integer_value(json_object_get(t, "sensors_not_read")), 2);
+    json_decref(j);
+    /* a run without the field (older runs, fixture runs) has no note */
+    assert_int_equal(wl_test_cli_db(f, "show", f->ids[0], &out, &err), 0);
+    assert_null(strstr(out, "PARTIAL"));
+    free(out);
+    free(err);
+}
+
+/* A domain row with energy, average power and source; no baseline or peak. */
+static struct wl_store_domain measured_domain(enum wl_domain d, enum wl_method m,
+                                              const char *source, double energy_j,
+                                              double avg_power_w)
+{
+    return (struct wl_store_domain){.domain = d,
+                                    .method = m,
+                                    .source = source,
+                                    .energy_j = energy_j,
+                                    .avg_power_w = avg_power_w,
+                                    .baseline_power_w = WL_STORE_UNSET,
+                                    .peak_power_w = WL_STORE_UNSET,
+                                    .peak_t_ms = WL_STORE_UNSET};
+}
+
+/* A run whose GPU energy was an NVML counter while the CPU package came
+ * from the CPU-time model (a normal user: powercap is root-only) has a
+ * headline method of model_estimate; its note says what was estimated and
+ * what measured, not "no energy sensor was readable"; --json gives the
+ * same per domain. */
+static void test_show_names_what_was_estimated(void **state)
+{
+    struct wl_test_cli_fixture *f = *state;
+    wl_store *s = wl_test_store_open(f->db);
+    char id[37];
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .created_at_ms = WL_TEST_T0_MS + 7 * WL_TEST_DAY_MS,
+                               .model_name = "mixed",
+                               .depth = "off"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_domain dom[2] = {
+        measured_domain(WL_DOMAIN_PACKAGE, WL_METHOD_MODEL_ESTIMATE, "cpu-model", 6, 12),
+        measured_domain(WL_DOMAIN_GPU, WL_METHOD_COUNTER, "nvml", 4, 8)};
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 500, 10, WL_METHOD_MODEL_ESTIMATE);
+    tot.energy_scope = "package+gpu";
+    tot.domains = dom;
+    tot.n_domains = 2;
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    wl_store_close(s);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
+    assert_non_null(strstr(out, "  NOTE: energy figures are partly ESTIMATED: package by "
+                                "wattlens's CPU-time model, not measured (no CPU energy sensor "
+                                "was readable); gpu: measured (energy counter).\n"));
+    assert_null(strstr(out, "no energy sensor was readable"));
+    free(out);
+    free(err);
+    char args[64];
+    snprintf(args, sizeof args, "%s --json", id);
+    json_t *j = wl_test_cli_db_json(f, "show", args);
+    json_t *doms = json_object_get(j, "domains");
+    assert_int_equal(json_array_size(doms), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *d = json_array_get(doms, i);
+        const char *name = json_string_value(json_object_get(d, "domain"));
+        const char *method = json_string_value(json_object_get(d, "method"));
+        assert_non_null(name);
+        assert_non_null(method);
+        assert_string_equal(method, strcmp(name, "gpu") == 0 ? "counter" : "model_estimate");
+    }
+    json_decref(j);
+    /* a run estimated through and through keeps the plain note */
+    assert_int_equal(wl_test_cli_db(f, "show", f->ids[0], &out, &err), 0);
+    assert_non_null(strstr(out, "NOTE: energy figures are ESTIMATED by wattlens's CPU-time model, "
+                                "not measured (no energy sensor was readable)."));
+    free(out);
+    free(err);
+}
+
+/* The same mix in a run that never finished: its energy_scope column and
+ * domain table are written when it ends, so the note reads the headline's
+ * domains and their methods from the provenance it wrote when it began. */
+static void test_show_names_what_was_estimated_in_an_unfinished_run(void **state)
+{
+    struct wl_test_cli_fixture *f = *state;
+    wl_store *s = wl_test_store_open(f->db);
+    char id[37];
+    struct wl_run_info info = {
+        .kind = WL_RUN_KIND_INFERENCE,
+        .created_at_ms = WL_TEST_T0_MS + 8 * WL_TEST_DAY_MS,
+        .model_name = "mixed-open",
+        .depth = "off",
+        .sensor_provenance_json =
+            "{\"energy_scope\":\"package+gpu\",\"domains\":["
+            "{\"domain\":\"package\",\"method\":\"model_estimate\",\"in_headline\":true},"
+            "{\"domain\":\"gpu\",\"method\":\"counter\",\"in_headline\":true}]}"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_section sec = {.phase = "decode",
+                                   .name = "token",
+                                   .token_index = 0,
+                                   .start_ms = 100,
+                                   .end_ms = 350,
+                                   .energy_j = 3,
+                                   .method = WL_METHOD_MODEL_ESTIMATE};
+    assert_int_equal(wl_store_add_section(r, &sec), 0);
+    assert_int_equal(wl_store_flush(r), 0);
+    wl_store_run_abandon(r);
+    wl_store_close(s);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
+    assert_non_null(strstr(out, "  NOTE: energy figures are partly ESTIMATED: package by "
+                                "wattlens's CPU-time model, not measured (no CPU energy sensor "
+                                "was readable); gpu: measured (energy counter).\n"));
+    assert_null(strstr(out, "no energy sensor was readable"));
+    free(out);
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_show_marks_per_token_figures_of_a_parted_run,
+                                        wl_test_cli_setup, wl_test_cli_teardown),
+        cmocka_unit_test_setup_teardown(test_show_text_and_json, wl_test_cli_setup,
+                                        wl_test_cli_teardown),
+        cmocka_unit_test_setup_teardown(test_show_small_figures_never_read_as_zero,
+                                        wl_test_cli_setup, wl_test_cli_teardown),
+        cmocka_unit_test_setup_teardown(test_show_says_why_a_run_has_no_peak, wl_test_cli_setup,
+                                        wl_test_cli_teardown),
+        cmocka_unit_test_setup_teardown(test_show_says_the_samples_are_the_whole_recording,
+                                        wl_test_cli_setup, wl_test_cli_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_show_names_the_peak_domain_when_the_headline_covers_more, wl_test_cli_setup,
+            wl_test_cli_teardown),
+        cmocka_unit_test_setup_teardown(test_show_names_the_headline_domain_without_a_baseline,
+                                        wl_test_cli_setup, wl_test_cli_teardown),
+        cmocka_unit_test_setup_teardown(test_show_says_the_sensors_were_partial, wl_test_cli_setup,
+                                        wl_test_cli_teardown),
+        cmocka_unit_test_setup_teardown(test_show_names_what_was_estimated, wl_test_cli_setup,
+                                        wl_test_cli_teardown),
+        cmocka_unit_test_setup_teardown(test_show_names_what_was_estimated_in_an_unfinished_run,
+                                        wl_test_cli_setup, wl_test_cli_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
