@@ -135,11 +135,7 @@ int wl_test_cli_setup(void **state)
     struct wl_test_cli_fixture *f = calloc(1, sizeof *f);
     f->dir = wl_test_tmpdir();
     snprintf(f->db, sizeof f->db, "%s/cli.db", f->dir);
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = f->db;
-    wl_store *s = NULL;
-    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    wl_store *s = wl_test_store_open(f->db);
     wl_test_cli_write_run(s, WL_TEST_T0_MS, "llama-tiny", "a", 10, f->ids[0]); /* J/token 5 */
     wl_test_cli_write_run(s, WL_TEST_T0_MS + WL_TEST_DAY_MS, "phi-tiny", "b", 4,
                           f->ids[1]); /* J/token 2 */

@@ -98,11 +98,7 @@ static void test_stored_text_that_is_not_json_stays_a_string(void **state)
 static void test_text_that_is_not_utf8_is_kept(void **state)
 {
     struct wl_test_cli_fixture *f = *state;
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = f->db;
-    wl_store *s = NULL;
-    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    wl_store *s = wl_test_store_open(f->db);
     const char *tags[] = {"\xC3\xA9t\xE9"}; /* "ete" in UTF-8 then Latin-1 */
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
                                .created_at_ms = WL_TEST_T0_MS + 3 * WL_TEST_DAY_MS,

@@ -232,11 +232,7 @@ static void test_runs_table_pads_by_display_width(void **state)
          "\xE5\x9E\x8B\xE6\xA8\xA1\xE5\x9E\x8B... "},
     };
     enum { N = sizeof cases / sizeof cases[0] };
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = f->db;
-    wl_store *s = NULL;
-    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    wl_store *s = wl_test_store_open(f->db);
     char ids[N][37];
     for (int i = 0; i < N; i++) {
         const char *tags[] = {"\xE6\xA8\xA1"};
@@ -277,11 +273,7 @@ static void test_runs_table_pads_by_display_width(void **state)
 static void test_runs_marks_an_unfinished_run_partial(void **state)
 {
     struct wl_test_cli_fixture *f = *state;
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = f->db;
-    wl_store *s = NULL;
-    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    wl_store *s = wl_test_store_open(f->db);
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
                                .created_at_ms = WL_TEST_T0_MS + 3 * WL_TEST_DAY_MS,
                                .model_name = "open"};

@@ -23,11 +23,7 @@
 static void test_show_marks_per_token_figures_of_a_parted_run(void **state)
 {
     struct wl_test_cli_fixture *f = *state;
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = f->db;
-    wl_store *s = NULL;
-    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
+    wl_store *s = wl_test_store_open(f->db);
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
                                .created_at_ms = WL_TEST_T0_MS + 3 * WL_TEST_DAY_MS,
                                .model_name = "parted"};
@@ -166,12 +162,8 @@ static void test_show_text_and_json(void **state)
 static void test_show_small_figures_never_read_as_zero(void **state)
 {
     struct wl_test_cli_fixture *f = *state;
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = f->db;
-    wl_store *s = NULL;
+    wl_store *s = wl_test_store_open(f->db);
     char id[37], b[128];
-    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
     wl_test_cli_write_run(s, WL_TEST_T0_MS + 3 * WL_TEST_DAY_MS, "tiny", NULL, 1e-6, id);
     wl_store_close(s);
     char *out = NULL, *err = NULL;
@@ -238,12 +230,8 @@ static void write_peakless_run(wl_store *s, int64_t created, double duration_ms,
 static void test_show_says_why_a_run_has_no_peak(void **state)
 {
     struct wl_test_cli_fixture *f = *state;
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = f->db;
-    wl_store *s = NULL;
+    wl_store *s = wl_test_store_open(f->db);
     char id[2][37], b[160];
-    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
     write_peakless_run(s, WL_TEST_T0_MS + 3 * WL_TEST_DAY_MS, 60, id[0]);
     write_peakless_run(s, WL_TEST_T0_MS + 4 * WL_TEST_DAY_MS, 150, id[1]);
     wl_store_close(s);
@@ -265,12 +253,8 @@ static void test_show_says_why_a_run_has_no_peak(void **state)
 static void test_show_says_the_samples_are_the_whole_recording(void **state)
 {
     struct wl_test_cli_fixture *f = *state;
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = f->db;
-    wl_store *s = NULL;
+    wl_store *s = wl_test_store_open(f->db);
     char id[37];
-    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
     wl_test_store_make_unrecorded_run(s, 3, true, id);
     wl_store_close(s);
     char *out = NULL, *err = NULL;
@@ -287,12 +271,8 @@ static void test_show_says_the_samples_are_the_whole_recording(void **state)
 static void test_show_names_the_peak_domain_when_the_headline_covers_more(void **state)
 {
     struct wl_test_cli_fixture *f = *state;
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = f->db;
-    wl_store *s = NULL;
+    wl_store *s = wl_test_store_open(f->db);
     char id[37], b[160];
-    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
                                .created_at_ms = WL_TEST_T0_MS + 5 * WL_TEST_DAY_MS,
                                .model_name = "two-domains",
@@ -348,12 +328,8 @@ static void test_show_names_the_peak_domain_when_the_headline_covers_more(void *
 static void test_show_names_the_headline_domain_without_a_baseline(void **state)
 {
     struct wl_test_cli_fixture *f = *state;
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = f->db;
-    wl_store *s = NULL;
+    wl_store *s = wl_test_store_open(f->db);
     char id[37], b[160];
-    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
                                .created_at_ms = WL_TEST_T0_MS + 5 * WL_TEST_DAY_MS,
                                .model_name = "dram-without-baseline",
@@ -412,12 +388,8 @@ static void test_show_names_the_headline_domain_without_a_baseline(void **state)
 static void test_show_says_the_sensors_were_partial(void **state)
 {
     struct wl_test_cli_fixture *f = *state;
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = f->db;
-    wl_store *s = NULL;
+    wl_store *s = wl_test_store_open(f->db);
     char id[37];
-    assert_int_equal(wl_store_open(&p, &s, NULL), 0);
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
                                .created_at_ms = WL_TEST_T0_MS + 6 * WL_TEST_DAY_MS,
                                .model_name = "partial",
