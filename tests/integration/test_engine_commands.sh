@@ -19,7 +19,6 @@ W=${WATTLENS:?}
 D=${WL_TESTDATA:?}
 . "$(dirname "$0")/common.sh"
 M=$D/models/stories260K.gguf
-export WATTLENS_DB=$tmp/unused-default.db
 export XDG_CACHE_HOME=$tmp/cache
 
 [ -f "$M" ] || skip_no_data "$M"

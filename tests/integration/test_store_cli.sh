@@ -13,7 +13,6 @@ set -u
 . "$(dirname "$0")/common.sh"
 M="$WL_TESTDATA/models/stories260K.gguf"
 db="$tmp/runs.db"
-export WATTLENS_DB="$tmp/unused-default.db" # never the user's; must not be created either
 
 for i in 1 2 3; do
   "$WATTLENS" run --db "$db" -m "$M" -n 4 -t 1 --baseline 0 --settle 0 >/dev/null 2>&1 \
@@ -70,7 +69,7 @@ for c in "runs" "show $id" "export $id -f json" "rm $id" "gc --keep 1 --dry-run"
     || bad "$c on a missing DB: exit $rc, $(cat "$tmp/err")"
 done
 [ ! -e "$tmp/nodir" ] && ok "nothing created for a missing DB" || bad "a missing DB was created"
-[ ! -e "$WATTLENS_DB" ] || bad "the default DB was created"
+[ ! -e "$WATTLENS_DB" ] || bad "the default DB was created" # common.sh sets it, under $tmp
 "$WATTLENS" runs --db '' >/dev/null 2>&1; rc=$?
 [ $rc = 2 ] && ok "--db '' is a usage error" || bad "--db '' exit $rc"
 

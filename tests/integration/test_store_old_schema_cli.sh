@@ -12,7 +12,6 @@ set -u
 M="$WL_TESTDATA/models/stories260K.gguf"
 skip_no_data "$M"
 db="$tmp/new.db"
-export WATTLENS_DB="$tmp/unused-default.db" # never the user's
 
 "$WATTLENS" run --db "$db" -m "$M" -n 4 -t 1 --baseline 0 --settle 0 >/dev/null 2>&1 || bad "run failed"
 "$WATTLENS" measure --db "$db" -- true >/dev/null 2>&1 || bad "measure failed"

@@ -13,7 +13,6 @@ set -u
 M="$WL_TESTDATA/models/stories260K.gguf"
 [ -f "$M" ] || skip_no_data "$M"
 db="$tmp/shared.db"
-export WATTLENS_DB="$tmp/unused-default.db" # never the user's
 set -m # the run in its own process group: SIGINT reaches only it
 
 # The id of the run recorded into $db while it is still running ("" until its row exists).

@@ -23,7 +23,6 @@ D=${WL_TESTDATA:?}
 . "$(dirname "$0")/common.sh"
 M=$D/models/stories260K.gguf
 db=$tmp/runs.db
-export WATTLENS_DB=$tmp/unused-default.db
 
 # --- text that is not UTF-8 in JSON ------------------------------------------------------
 "$W" run -m "$M" -p "$(printf 'a\xffb')" -n 3 -t 1 --baseline 0 --settle 0 --db "$db" \
@@ -203,7 +202,7 @@ sroot="$tmp/$(printf 'sys\xfe')"
 hw="$sroot/class/hwmon"
 hw0="$hw/hwmon0电源"
 hw1="$hw/$(printf 'hwmon1\xff')"
-mkdir -p "$hw0" "$hw1" "$hw/hwmon2" "$hw/hwmon3" "$tmp/nodev"
+mkdir -p "$hw0" "$hw1" "$hw/hwmon2" "$hw/hwmon3"
 echo power_meter >"$hw0/name"
 printf 'CPU 功率\n' >"$hw0/power1_label"
 echo 1000000 >"$hw0/power1_input"
@@ -214,8 +213,7 @@ echo corsairpsu >"$hw/hwmon2/name"
 echo 2000000 >"$hw/hwmon2/power1_input"
 printf '光模块\n' >"$hw/hwmon3/name"
 echo 500 >"$hw/hwmon3/power1_input"
-S_ENV=(env WATTLENS_SYSFS_ROOT="$sroot" WATTLENS_DEV_ROOT="$tmp/nodev"
-  WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics")
+S_ENV=(env WATTLENS_SYSFS_ROOT="$sroot") # no NVML, powermetrics or /dev (common.sh)
 "${S_ENV[@]}" "$W" sensors --json >"$tmp/sensors.json" 2>"$tmp/err"
 python3 - "$tmp/sensors.json" "$sroot" <<'PY' && ok "sensors --json keeps hwmon names, labels and paths" || bad "sensors --json: $(cat "$tmp/err")"
 import json, os, sys
@@ -282,9 +280,7 @@ echo 1000000 >"$croot/class/hwmon/hwmon0/power1_input"
 echo amdgpu >"$croot/class/hwmon/hwmon1/name"
 printf 'l\033]0;t\007\n' >"$croot/class/hwmon/hwmon1/power1_label"
 echo 1000000 >"$croot/class/hwmon/hwmon1/power1_input"
-env WATTLENS_SYSFS_ROOT="$croot" WATTLENS_DEV_ROOT="$tmp/nodev" \
-  WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics" \
-  "$W" sensors >"$tmp/csensors.txt" 2>"$tmp/err"
+WATTLENS_SYSFS_ROOT="$croot" "$W" sensors >"$tmp/csensors.txt" 2>"$tmp/err"
 no_controls "$tmp/csensors.txt" && ok "sensors prints no control character from sysfs" \
   || bad "sensors: a control character reached the output: $(od -c "$tmp/csensors.txt" | head -30)"
 python3 - "$tmp/csensors.txt" <<'PY' && ok "sensors escapes the root in its source and why lines" || bad "sensors source/why lines: $(cat "$tmp/csensors.txt")"
@@ -299,15 +295,13 @@ ns = [l for l in lines if l.startswith("      not summed: ")]
 assert ns == ["      not summed: hwmon0/n\\x1b[2J\\u009b\\x9b/power1: scope unknown (not a "
               "whole-system meter), not summed"], ns
 PY
-env WATTLENS_SYSFS_ROOT="$croot" WATTLENS_DEV_ROOT="$tmp/nodev" \
-  WATTLENS_NVML_LIB="$tmp/no-libnvidia-ml.so.1" WATTLENS_POWERMETRICS="$tmp/no-powermetrics" \
-  "$W" measure --no-store -- true >"$tmp/cmeasure.txt" 2>"$tmp/err"
+WATTLENS_SYSFS_ROOT="$croot" "$W" measure --no-store -- true >"$tmp/cmeasure.txt" 2>"$tmp/err"
 no_controls "$tmp/cmeasure.txt" && grep -qF '/s\x1b[31m\u009b\x9b/class/hwmon' "$tmp/cmeasure.txt" \
   && ok "measure escapes the sensors in its sources line" || bad "measure: $(cat "$tmp/err" "$tmp/cmeasure.txt")"
 
 # a warning from the library quotes what it ignored, escaped (util/log.c)
-env WATTLENS_SYSFS_ROOT="$croot" WATTLENS_DEV_ROOT="$tmp/nodev" \
-  WATTLENS_MODEL_IDLE_W="$(printf 'w\033[31m\302\233\233')" "$W" sensors >/dev/null 2>"$tmp/cwarn.txt"
+WATTLENS_SYSFS_ROOT="$croot" WATTLENS_MODEL_IDLE_W="$(printf 'w\033[31m\302\233\233')" \
+  "$W" sensors >/dev/null 2>"$tmp/cwarn.txt"
 no_controls "$tmp/cwarn.txt" && grep -qF "WATTLENS_MODEL_IDLE_W='w\x1b[31m\u009b\x9b'" "$tmp/cwarn.txt" \
   && ok "log warnings are escaped" || bad "log warning: $(cat "$tmp/cwarn.txt")"
 
