@@ -58,6 +58,8 @@
 
 #include "wattlens/error.h"
 
+#include "fuzz_input.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -75,42 +77,10 @@
 #define MAX_TENSORS 1024
 #define N_CTX 4
 
-struct input {
-    const uint8_t *p;
-    size_t n;
-};
-
-static uint8_t take_u8(struct input *in)
-{
-    if (in->n == 0)
-        return 0;
-    in->n--;
-    return *in->p++;
-}
-
-/* Up to n bytes (fewer at the end of the input): a pointer into it. */
-static const uint8_t *take_bytes(struct input *in, size_t n, size_t *got)
-{
-    *got = n < in->n ? n : in->n;
-    const uint8_t *s = in->p;
-    in->p += *got;
-    in->n -= *got;
-    return s;
-}
-
-/* n bytes into dst, zero-filled past the end of the input. */
-static void take_into(struct input *in, void *dst, size_t n)
-{
-    size_t got;
-    const uint8_t *s = take_bytes(in, n, &got);
-    memset(dst, 0, n);
-    memcpy(dst, s, got);
-}
-
-static uint32_t take_u32(struct input *in)
+static uint32_t take_u32(struct wl_fuzz_input *in)
 {
     uint8_t b[4];
-    take_into(in, b, 4);
+    wl_fuzz_take_into(in, b, 4);
     return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
@@ -119,50 +89,50 @@ static const char *const archs[7] = {"llama",  "qwen2",    "phi3",   "gemma",
 
 /* A key or name into buf (NUL-terminated; it may hold NULs, which the
  * writer refuses). */
-static void take_key(struct input *in, const char *arch, char *buf, size_t cap)
+static void take_key(struct wl_fuzz_input *in, const char *arch, char *buf, size_t cap)
 {
-    const bool prefixed = take_u8(in) & 1;
+    const bool prefixed = wl_fuzz_take_u8(in) & 1;
     size_t len;
-    const uint8_t *s = take_bytes(in, take_u8(in), &len);
+    const uint8_t *s = wl_fuzz_take_bytes(in, wl_fuzz_take_u8(in), &len);
     int k = prefixed ? snprintf(buf, cap, "%s.", arch) : 0;
     memcpy(buf + k, s, len);
     buf[k + len] = '\0';
 }
 
-static void take_name(struct input *in, char *buf)
+static void take_name(struct wl_fuzz_input *in, char *buf)
 {
     size_t len;
-    const uint8_t *s = take_bytes(in, take_u8(in), &len);
+    const uint8_t *s = wl_fuzz_take_bytes(in, wl_fuzz_take_u8(in), &len);
     memcpy(buf, s, len);
     buf[len] = '\0';
 }
 
 /* One value, serialized as in a GGUF file, set under key (or skipped). */
-static void set_value(wl_gguf_writer *w, const char *key, struct input *in)
+static void set_value(wl_gguf_writer *w, const char *key, struct wl_fuzz_input *in)
 {
-    const enum wl_gguf_vtype t = (enum wl_gguf_vtype)(take_u8(in) % WL_GGUF_VTYPE_COUNT);
+    const enum wl_gguf_vtype t = (enum wl_gguf_vtype)(wl_fuzz_take_u8(in) % WL_GGUF_VTYPE_COUNT);
     if (t == WL_GGUF_STRING) {
         size_t len;
-        const uint8_t *s = take_bytes(in, take_u8(in), &len);
+        const uint8_t *s = wl_fuzz_take_bytes(in, wl_fuzz_take_u8(in), &len);
         (void)wl_gguf_writer_set_strn(w, key, (const char *)s, len);
         return;
     }
     if (t != WL_GGUF_ARRAY) {
         uint8_t v[8];
-        take_into(in, v, wl_gguf_vtype_size(t));
+        wl_fuzz_take_into(in, v, wl_gguf_vtype_size(t));
         if (t == WL_GGUF_BOOL)
             v[0] &= 1;
         (void)wl_gguf_writer_set_raw(w, key, t, v, wl_gguf_vtype_size(t));
         return;
     }
-    enum wl_gguf_vtype et = (enum wl_gguf_vtype)(take_u8(in) % WL_GGUF_VTYPE_COUNT);
-    const uint32_t n = (uint32_t)take_u8(in) | (uint32_t)take_u8(in) << 8;
+    enum wl_gguf_vtype et = (enum wl_gguf_vtype)(wl_fuzz_take_u8(in) % WL_GGUF_VTYPE_COUNT);
+    const uint32_t n = (uint32_t)wl_fuzz_take_u8(in) | (uint32_t)wl_fuzz_take_u8(in) << 8;
     if (et == WL_GGUF_STRING) {
         struct wl_gguf_str *items = malloc((n ? n : 1) * sizeof *items);
         CHECK(items != NULL);
         for (uint32_t i = 0; i < n; i++) {
             size_t len;
-            items[i].data = (const char *)take_bytes(in, take_u8(in), &len);
+            items[i].data = (const char *)wl_fuzz_take_bytes(in, wl_fuzz_take_u8(in), &len);
             items[i].len = len;
         }
         (void)wl_gguf_writer_set_arr_str(w, key, items, n);
@@ -183,9 +153,9 @@ static void set_value(wl_gguf_writer *w, const char *key, struct input *in)
             const uint64_t one = 1;
             memcpy(raw + len, &it, 4);
             memcpy(raw + len + 4, &one, 8);
-            take_into(in, raw + len + 12, 4);
+            wl_fuzz_take_into(in, raw + len + 12, 4);
         } else {
-            take_into(in, raw + len, es);
+            wl_fuzz_take_into(in, raw + len, es);
             if (et == WL_GGUF_BOOL)
                 raw[len] &= 1;
         }
@@ -244,7 +214,8 @@ static void *tensor_data(const struct tensor *t, uint64_t seed, bool raw, uint64
 }
 
 /* The file from the input, into *file (malloc'd, *size bytes). */
-static void build_file(struct input *in, uint8_t h, uint64_t seed, void **file, size_t *size)
+static void build_file(struct wl_fuzz_input *in, uint8_t h, uint64_t seed, void **file,
+                       size_t *size)
 {
     const char *arch = (h & 7) < 7 ? archs[h & 7] : "llama";
     wl_gguf_writer *w = NULL;
@@ -256,7 +227,7 @@ static void build_file(struct input *in, uint8_t h, uint64_t seed, void **file, 
     uint64_t total = 0;
     char key[64 + 256];
     while (in->n > 0) {
-        switch (take_u8(in) & 3) {
+        switch (wl_fuzz_take_u8(in) & 3) {
         case 0:
             take_key(in, arch, key, sizeof key);
             set_value(w, key, in);
@@ -268,8 +239,8 @@ static void build_file(struct input *in, uint8_t h, uint64_t seed, void **file, 
         case 2: {
             struct tensor t = {0};
             take_name(in, t.name);
-            t.type = (enum wl_ttype)take_u8(in);
-            t.n_dims = take_u8(in) % (WL_GGUF_MAX_DIMS + 1);
+            t.type = (enum wl_ttype)wl_fuzz_take_u8(in);
+            t.n_dims = wl_fuzz_take_u8(in) % (WL_GGUF_MAX_DIMS + 1);
             uint64_t n = 1;
             bool fits = true;
             for (uint32_t d = 0; d < t.n_dims; d++) {
@@ -381,9 +352,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 3)
         return 0;
-    struct input in = {data, size};
-    const uint8_t h = take_u8(&in);
-    const uint8_t t0 = take_u8(&in), t1 = take_u8(&in);
+    struct wl_fuzz_input in = {data, size};
+    const uint8_t h = wl_fuzz_take_u8(&in);
+    const uint8_t t0 = wl_fuzz_take_u8(&in), t1 = wl_fuzz_take_u8(&in);
     void *file = NULL;
     size_t file_size = 0;
     build_file(&in, h, (uint64_t)t0 << 8 | t1, &file, &file_size);

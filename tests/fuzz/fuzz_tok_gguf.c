@@ -39,6 +39,8 @@
 
 #include "wattlens/error.h"
 
+#include "fuzz_input.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,38 +52,6 @@
         if (!(c))                                                                                  \
             __builtin_trap();                                                                      \
     } while (0)
-
-struct input {
-    const uint8_t *p;
-    size_t n;
-};
-
-static uint8_t take_u8(struct input *in)
-{
-    if (in->n == 0)
-        return 0;
-    in->n--;
-    return *in->p++;
-}
-
-/* Up to n bytes (fewer at the end of the input): a pointer into it. */
-static const char *take_bytes(struct input *in, size_t n, size_t *got)
-{
-    *got = n < in->n ? n : in->n;
-    const char *s = (const char *)in->p;
-    in->p += *got;
-    in->n -= *got;
-    return s;
-}
-
-/* n bytes into dst, zero-filled past the end of the input. */
-static void take_into(struct input *in, void *dst, size_t n)
-{
-    size_t got;
-    const char *s = take_bytes(in, n, &got);
-    memset(dst, 0, n);
-    memcpy(dst, s, got);
-}
 
 enum { K_MODEL, K_PRE, K_TOKENS, K_SCORES, K_TYPES, K_MERGES, K_BOS, K_ADD_BOS = K_BOS + 7 };
 static const char *const keys[] = {
@@ -109,14 +79,14 @@ static const char *const keys[] = {
 
 /* An array of strings from the input: a count byte, then per string a
  * length byte (low five bits) and its bytes. */
-static int set_strings(wl_gguf_writer *w, const char *key, struct input *in, bool typed,
+static int set_strings(wl_gguf_writer *w, const char *key, struct wl_fuzz_input *in, bool typed,
                        int32_t *types)
 {
     static struct wl_gguf_str items[MAX_ITEMS];
-    size_t n = take_u8(in);
+    size_t n = wl_fuzz_take_u8(in);
     for (size_t i = 0; i < n; i++) {
-        uint8_t b = take_u8(in);
-        items[i].data = take_bytes(in, b & 31, &items[i].len);
+        uint8_t b = wl_fuzz_take_u8(in);
+        items[i].data = (const char *)wl_fuzz_take_bytes(in, b & 31, &items[i].len);
         if (typed)
             types[i] = b >> 5;
     }
@@ -130,33 +100,33 @@ static const enum wl_gguf_vtype scalar_types[12] = {
 
 /* One record: a key replaced with a value of the op's type, or removed (a
  * value the writer refuses leaves the key as it was). */
-static void apply_record(wl_gguf_writer *w, struct input *in)
+static void apply_record(wl_gguf_writer *w, struct wl_fuzz_input *in)
 {
-    const char *key = keys[take_u8(in) % N_KEYS];
-    const unsigned op = take_u8(in) % 16;
+    const char *key = keys[wl_fuzz_take_u8(in) % N_KEYS];
+    const unsigned op = wl_fuzz_take_u8(in) % 16;
     if (op == 0) {
         (void)wl_gguf_writer_remove(w, key);
     } else if (op <= 12) {
         enum wl_gguf_vtype t = scalar_types[op - 1];
         if (t == WL_GGUF_STRING) {
             size_t len;
-            const char *s = take_bytes(in, take_u8(in), &len);
+            const char *s = (const char *)wl_fuzz_take_bytes(in, wl_fuzz_take_u8(in), &len);
             (void)wl_gguf_writer_set_strn(w, key, s, len);
         } else if (t == WL_GGUF_BOOL) {
-            (void)wl_gguf_writer_set_bool(w, key, take_u8(in) & 1);
+            (void)wl_gguf_writer_set_bool(w, key, wl_fuzz_take_u8(in) & 1);
         } else {
             uint8_t v[8]; /* the value's bytes as stored: little-endian */
-            take_into(in, v, wl_gguf_vtype_size(t));
+            wl_fuzz_take_into(in, v, wl_gguf_vtype_size(t));
             (void)wl_gguf_writer_set_raw(w, key, t, v, wl_gguf_vtype_size(t));
         }
     } else if (op == 13) {
-        enum wl_gguf_vtype t = scalar_types[take_u8(in) % 12];
+        enum wl_gguf_vtype t = scalar_types[wl_fuzz_take_u8(in) % 12];
         if (t == WL_GGUF_STRING)
             t = WL_GGUF_INT32;
-        size_t n = take_u8(in), es = wl_gguf_vtype_size(t);
+        size_t n = wl_fuzz_take_u8(in), es = wl_gguf_vtype_size(t);
         uint8_t *v = malloc(n * es + 1);
         CHECK(v);
-        take_into(in, v, n * es);
+        wl_fuzz_take_into(in, v, n * es);
         if (t == WL_GGUF_BOOL)
             for (size_t i = 0; i < n; i++)
                 v[i] &= 1;
@@ -167,18 +137,18 @@ static void apply_record(wl_gguf_writer *w, struct input *in)
     } else {
         /* up to 3 arrays of up to 3 INT32 */
         uint8_t raw[12 + 3 * (12 + 12)];
-        size_t len = 0, n = take_u8(in) % 4;
+        size_t len = 0, n = wl_fuzz_take_u8(in) % 4;
         uint32_t et = WL_GGUF_ARRAY, it = WL_GGUF_INT32;
         uint64_t n64 = n;
         memcpy(raw + len, &et, 4);
         memcpy(raw + len + 4, &n64, 8);
         len += 12;
         for (size_t i = 0; i < n; i++) {
-            uint64_t m = take_u8(in) % 4;
+            uint64_t m = wl_fuzz_take_u8(in) % 4;
             memcpy(raw + len, &it, 4);
             memcpy(raw + len + 4, &m, 8);
             len += 12;
-            take_into(in, raw + len, 4 * m);
+            wl_fuzz_take_into(in, raw + len, 4 * m);
             len += 4 * m;
         }
         (void)wl_gguf_writer_set_raw(w, key, WL_GGUF_ARRAY, raw, len);
@@ -326,8 +296,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                         "falcon",  "deepseek-coder", "no-such-pre", NULL};
     if (size == 0)
         return 0;
-    struct input in = {data, size};
-    const uint8_t h = take_u8(&in);
+    struct wl_fuzz_input in = {data, size};
+    const uint8_t h = wl_fuzz_take_u8(&in);
     const bool bpe = h & 1;
     wl_gguf_writer *w = NULL;
     CHECK(wl_gguf_writer_new(&w) == 0);
