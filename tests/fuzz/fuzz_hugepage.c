@@ -19,6 +19,8 @@
 
 #include "wattlens/error.h"
 
+#include "fuzz_input.h"
+
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -34,28 +36,11 @@
 
 static const uint64_t SENTINEL = 0x5eed5eed5eed5eedull;
 
-/* Takes 8 bytes (fewer at the end: zero-filled) as a number. */
-static uint64_t take_u64(const uint8_t **d, size_t *n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8 && *n > 0; i++, (*d)++, (*n)--)
-        v = v << 8 | **d;
-    return v;
-}
-
-static uint8_t take_u8(const uint8_t **d, size_t *n)
-{
-    if (*n == 0)
-        return 0;
-    (*n)--;
-    return *(*d)++;
-}
-
 /* A fuzzed count in kB: small, near the limit or anything, by its top bits. */
-static uint64_t take_kib(const uint8_t **d, size_t *n)
+static uint64_t take_kib(struct wl_fuzz_input *in)
 {
-    uint8_t shape = take_u8(d, n);
-    uint64_t v = take_u64(d, n);
+    uint8_t shape = wl_fuzz_take_u8(in);
+    uint64_t v = wl_fuzz_take_u64(in);
     switch (shape & 3) {
     case 0:
         return v >> (shape >> 2); /* any size */
@@ -113,17 +98,18 @@ static void check_meminfo(const char *s, size_t n)
 
 /* /proc/meminfo written from fuzzed counts: the FileHugePages line among
  * others, with or without a newline at the end. */
-static void check_meminfo_built(const uint8_t *d, size_t n)
+static void check_meminfo_built(const uint8_t *data, size_t n_data)
 {
+    struct wl_fuzz_input in = {data, n_data};
     static const char *const keys[] = {
         "MemTotal:", "FileHugePages:", "ShmemHugePages:", "FilePmdMapped:", "Hugepagesize:"};
-    uint8_t layout = take_u8(&d, &n);
+    uint8_t layout = wl_fuzz_take_u8(&in);
     char text[512];
     size_t len = 0;
     uint64_t want = 0;
     bool have = false;
     for (int i = 0; i < 5; i++) {
-        uint64_t kib = take_kib(&d, &n);
+        uint64_t kib = take_kib(&in);
         const char *k = keys[(i + layout) % 5];
         len += (size_t)snprintf(text + len, sizeof text - len, "%-15s%*" PRIu64 "%s kB\n", k,
                                 (layout & 8) ? 1 : 9, kib, (layout & 16) ? "\t" : "");
@@ -168,11 +154,12 @@ static void check_smaps(const char *s, size_t n, uintptr_t addr)
 
 /* /proc/self/smaps written from fuzzed mappings (ranges may overlap) and
  * counts, each block's lines in a fuzzed order, some of them left out. */
-static void check_smaps_built(const uint8_t *d, size_t n)
+static void check_smaps_built(const uint8_t *data, size_t n_data)
 {
+    struct wl_fuzz_input in = {data, n_data};
     static const char *const keys[] = {
         "Rss:", "AnonHugePages:", "FilePmdMapped:", "ShmemPmdMapped:", "Size:", "Pss:"};
-    uint8_t head = take_u8(&d, &n);
+    uint8_t head = wl_fuzz_take_u8(&in);
     size_t n_map = 1 + head % MAX_MAPPINGS, target = (head >> 2) % n_map;
     uintptr_t lo[MAX_MAPPINGS], hi[MAX_MAPPINGS];
     uint64_t kib[MAX_MAPPINGS][6];
@@ -182,20 +169,20 @@ static void check_smaps_built(const uint8_t *d, size_t n)
         return;
     size_t len = 0;
     for (size_t m = 0; m < n_map; m++) {
-        lo[m] = (uintptr_t)take_u64(&d, &n);
-        uintptr_t size = (uintptr_t)take_u64(&d, &n) >> (take_u8(&d, &n) % 64);
+        lo[m] = (uintptr_t)wl_fuzz_take_u64(&in);
+        uintptr_t size = (uintptr_t)wl_fuzz_take_u64(&in) >> (wl_fuzz_take_u8(&in) % 64);
         if (size == 0)
             size = 1;
         hi[m] = lo[m] + size < lo[m] ? UINTPTR_MAX : lo[m] + size;
         if (lo[m] == hi[m])
             lo[m]--;
-        uint8_t order = take_u8(&d, &n), absent = take_u8(&d, &n);
+        uint8_t order = wl_fuzz_take_u8(&in), absent = wl_fuzz_take_u8(&in);
         len += (size_t)snprintf(text + len, 4096 - len,
                                 "%" PRIxPTR "-%" PRIxPTR " r--p 00000000 fe:00 42 /m%zu\n", lo[m],
                                 hi[m], m);
         for (int i = 0; i < 6; i++) {
             int k = (i + order) % 6;
-            kib[m][k] = take_kib(&d, &n);
+            kib[m][k] = take_kib(&in);
             present[m][k] = !(absent >> k & 1);
             if (present[m][k])
                 len += (size_t)snprintf(text + len, 4096 - len, "%-16s%8" PRIu64 " kB\n", keys[k],
@@ -205,7 +192,7 @@ static void check_smaps_built(const uint8_t *d, size_t n)
                                 (int)(order & 1));
     }
     uintptr_t span = hi[target] - lo[target];
-    uintptr_t addr = lo[target] + (uintptr_t)take_u64(&d, &n) % span;
+    uintptr_t addr = lo[target] + (uintptr_t)wl_fuzz_take_u64(&in) % span;
     size_t first = 0;
     while (!(addr >= lo[first] && addr < hi[first]))
         first++;

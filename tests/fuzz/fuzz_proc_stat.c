@@ -23,6 +23,8 @@
 
 #include "wattlens/error.h"
 
+#include "fuzz_input.h"
+
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -42,23 +44,6 @@ static bool same(const struct wl__proc_stat *a, const struct wl__proc_stat *b)
 {
     return a->ppid == b->ppid && a->cpu_ticks == b->cpu_ticks && a->start_ticks == b->start_ticks &&
            a->has_start == b->has_start && a->state == b->state;
-}
-
-/* Takes 8 bytes (fewer at the end: zero-filled) as a number. */
-static uint64_t take_u64(const uint8_t **d, size_t *n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8 && *n > 0; i++, (*d)++, (*n)--)
-        v = v << 8 | **d;
-    return v;
-}
-
-static unsigned take_byte(const uint8_t **d, size_t *n)
-{
-    if (*n == 0)
-        return 0;
-    (*n)--;
-    return *(*d)++;
 }
 
 /* One field as the harness reads it: an optional '-', decimal digits, nothing
@@ -181,24 +166,25 @@ static const struct spoil {
     {"-99999999999999999999999", 0, WL_ERANGE},
 };
 
-static void check_built(const uint8_t *d, size_t n)
+static void check_built(const uint8_t *data, size_t n_data)
 {
-    const pid_t ppid = (pid_t)(take_u64(&d, &n) & 0x7fffffff);
+    struct wl_fuzz_input in = {data, n_data};
+    const pid_t ppid = (pid_t)(wl_fuzz_take_u64(&in) & 0x7fffffff);
     uint64_t v[5]; /* utime, stime, cutime, cstime, starttime */
     for (int i = 0; i < 5; i++) {
-        v[i] = take_u64(&d, &n);
-        v[i] >>= take_byte(&d, &n) % 64;
+        v[i] = wl_fuzz_take_u64(&in);
+        v[i] >>= wl_fuzz_take_u8(&in) % 64;
     }
-    const unsigned how_end = take_byte(&d, &n);
-    const unsigned how_spoil = take_byte(&d, &n);
+    const unsigned how_end = wl_fuzz_take_u8(&in);
+    const unsigned how_spoil = wl_fuzz_take_u8(&in);
     /* the line ends after field last (17..22; 23: all 52 fields) */
     const int last = 17 + (int)(how_end % 7);
     const int spoilt = 18 + (int)(how_spoil % 8); /* 23..25: after 22, never read */
     const struct spoil *sp = &SPOILS[(how_spoil / 8) % (sizeof SPOILS / sizeof SPOILS[0])];
     char comm[65];
     size_t cl = 0;
-    for (; cl < n && cl < 64; cl++)
-        comm[cl] = d[cl] ? (char)d[cl] : ')';
+    for (; cl < in.n && cl < 64; cl++)
+        comm[cl] = in.p[cl] ? (char)in.p[cl] : ')';
     comm[cl] = '\0';
 
     char text[1024];

@@ -22,6 +22,8 @@
 
 #include "wattlens/error.h"
 
+#include "fuzz_input.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -37,15 +39,6 @@
     } while (0)
 
 static const uint64_t SENTINEL = 0x5eed5eed5eed5eedull;
-
-/* Takes 8 bytes (fewer at the end: zero-filled) as a number. */
-static uint64_t take_u64(const uint8_t **d, size_t *n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8 && *n > 0; i++, (*d)++, (*n)--)
-        v = v << 8 | **d;
-    return v;
-}
 
 static void check_u64(const char *s, size_t n)
 {
@@ -125,12 +118,13 @@ static void check_stat_cpu(const char *s)
 
 /* /proc/stat written from eight fuzzed counts: parses to their busy sum,
  * or WL_ERANGE exactly when that sum overflows. */
-static void check_stat_cpu_built(const uint8_t *d, size_t n)
+static void check_stat_cpu_built(const uint8_t *data, size_t n_data)
 {
+    struct wl_fuzz_input in = {data, n_data};
     uint64_t v[8];
     for (int i = 0; i < 8; i++)
-        v[i] = take_u64(&d, &n);
-    unsigned n_fields = 7 + (n > 0 && (d[0] & 1)); /* steal present or not */
+        v[i] = wl_fuzz_take_u64(&in);
+    unsigned n_fields = 7 + (in.n > 0 && (in.p[0] & 1)); /* steal present or not */
     char text[400];
     int len = snprintf(text, sizeof text, "cpu ");
     for (unsigned i = 0; i < n_fields; i++)

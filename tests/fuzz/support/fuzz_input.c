@@ -27,3 +27,11 @@ void wl_fuzz_take_into(struct wl_fuzz_input *in, void *dst, size_t n)
     memset(dst, 0, n);
     memcpy(dst, s, got);
 }
+
+uint64_t wl_fuzz_take_u64(struct wl_fuzz_input *in)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8 && in->n > 0; i++, in->p++, in->n--)
+        v = v << 8 | *in->p;
+    return v;
+}

@@ -1,5 +1,6 @@
 /* Reading a fuzz input one field at a time, for the targets that build a
- * file from fuzzed fields (fuzz_model_load, fuzz_tok_gguf). Past the end
+ * file or text from fuzzed fields (fuzz_model_load, fuzz_tok_gguf,
+ * fuzz_hugepage, fuzz_proc_stat, fuzz_sensor_parse). Past the end
  * of the input every reader gives zeros or fewer bytes, so that every
  * input, however short, describes a whole file. A struct wl_fuzz_input
  * points into the caller's input and owns nothing. Test-only code.
@@ -25,5 +26,9 @@ const uint8_t *wl_fuzz_take_bytes(struct wl_fuzz_input *in, size_t n, size_t *go
 
 /* n bytes into dst, zero-filled past the end of the input. */
 void wl_fuzz_take_into(struct wl_fuzz_input *in, void *dst, size_t n);
+
+/* The next 8 bytes as a big-endian number; fewer at the end of the input
+ * make a smaller one (2 bytes left: 0..65535), none 0. */
+uint64_t wl_fuzz_take_u64(struct wl_fuzz_input *in);
 
 #endif
