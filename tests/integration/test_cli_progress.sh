@@ -19,12 +19,7 @@ if ! command -v script >/dev/null 2>&1; then
 fi
 
 # one fake package counter (common.sh points every other backend at nothing)
-z="$tmp/sys/class/powercap/intel-rapl:0"
-mkdir -p "$z"
-echo package-0 >"$z/name"
-echo 262143328850 >"$z/max_energy_range_uj"
-e="$z/energy_uj"
-printf '%020d\n' 5000000 >"$e"
+e=$(fake_zone intel-rapl:0 package-0 5000000) || { echo "FAIL: no fake powercap zone"; exit 1; }
 
 # --- run: a warning during the decode --------------------------------------------------
 # script(1) runs the line with $SHELL (sh): the paths reach it through the

@@ -16,12 +16,7 @@ D=${WL_TESTDATA:?}
 . "$(dirname "$0")/common.sh"
 export WATTLENS_DB="$tmp/runs.db"
 # one fake package counter (common.sh points every other backend at nothing)
-z="$tmp/sys/class/powercap/intel-rapl:0"
-mkdir -p "$z"
-echo package-0 >"$z/name"
-echo 262143328850 >"$z/max_energy_range_uj"
-e="$z/energy_uj"
-printf '%020d\n' 5000000 >"$e"
+e=$(fake_zone intel-rapl:0 package-0 5000000) || { echo "FAIL: no fake powercap zone"; exit 1; }
 line_re='sensor gaps: 1 ([0-9.]* s in all; the energy in them is NOT counted, the figures are low by it)'
 
 # --- measure ------------------------------------------------------------------------
