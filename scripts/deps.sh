@@ -8,11 +8,12 @@
 # Two lists. REQUIRED is what `make`, `make run` and `make check` need: a
 # missing one is installed (as root, or through sudo, which may ask for a
 # password), and one that cannot be installed stops make. OPTIONAL serves
-# one make target each (`make fuzz`, `make format`) and never stops or
-# prompts: it is installed as root or through `sudo -n` (no password), and
-# when that cannot be done (no sudo rights, apt-get update or install
-# failing, a package apt does not have) a note says which target will not
-# work, once: the packages are remembered in BUILD_DIR/deps-optional-missing
+# one make target or check each (`make fuzz`, `make format`, the fsync
+# checks of `make check`, which are skipped without strace) and never stops
+# or prompts: it is installed as root or through `sudo -n` (no password),
+# and when that cannot be done (no sudo rights, apt-get update or install
+# failing, a package apt does not have) a note says which target or check
+# will not work, once: the packages are remembered in BUILD_DIR/deps-optional-missing
 # (default: build), and later runs leave them alone while that set of
 # missing optional packages stays the same. `make fuzz` and `make format`
 # pass --retry-optional, which tries once more. On a host without dpkg and
@@ -47,11 +48,13 @@ REQUIRED=(
 OPTIONAL=(
   clang libclang-rt-dev # make fuzz: libFuzzer
   clang-format          # make format
+  strace                # make check: a replaced file's directory fsynced (test_cli_output.sh)
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "deps: no dpkg/apt-get on this host: install by hand the equivalents of" \
-    "${REQUIRED[*]} (and for make fuzz / make format: ${OPTIONAL[*]});" \
+    "${REQUIRED[*]} (and for make fuzz, make format and make check's fsync checks:" \
+    "${OPTIONAL[*]});" \
     "set WL_DEPS_SKIP=1 to silence this note" >&2
   exit 0
 fi
@@ -84,13 +87,21 @@ fi
 [ ${#missing[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ] && exit 0
 
 # note_optional WHY PKG...: the optional packages that are not installed,
-# the targets that need them, and how to try again; remembered in $stamp
+# the targets and checks that need them, and how to try again; remembered
+# in $stamp
 note_optional() {
   local why=$1
   shift
-  local pkgs=" $* " need="" verb=needs
-  case $pkgs in *" clang "* | *" libclang-rt-dev "*) need="make fuzz" ;; esac
-  case $pkgs in *" clang-format "*) [ -n "$need" ] && verb=need; need="${need:+$need and }make format" ;; esac
+  local pkgs=" $* " needs=() need verb=needs i
+  case $pkgs in *" clang "* | *" libclang-rt-dev "*) needs+=("make fuzz") ;; esac
+  case $pkgs in *" clang-format "*) needs+=("make format") ;; esac
+  case $pkgs in *" strace "*) needs+=("make check's fsync checks (skipped without it)") ;; esac
+  # "A", "A and B", "A, B and C"
+  need=${needs[0]:-some make targets}
+  for ((i = 1; i < ${#needs[@]}; i++)); do
+    verb=need
+    if [ $i = $((${#needs[@]} - 1)) ]; then need+=" and ${needs[i]}"; else need+=", ${needs[i]}"; fi
+  done
   echo "deps: not installed ($why): $*, which $need $verb; everything else works." \
     "Install by hand: apt-get install $*. Not said again: make fuzz and make format" \
     "try again, and so does any make once $stamp is deleted" >&2

@@ -128,7 +128,9 @@ if [ $rc = 0 ] && grep -q "^wrote /dev/null" "$tmp/out"; then ok "model synth -o
 # After the rename over the target, its directory is fsynced, so that the
 # exit status 0 holds after a power loss. Only strace can see that (a test
 # that reads the files back cannot tell a synced directory from one that is
-# not); without strace this part is skipped. The other half is that the
+# not); without strace (the Debian package strace, which scripts/deps.sh
+# installs for make check where it can) or where it cannot trace (no
+# ptrace), this part is skipped, saying which. The other half is that the
 # sync breaks nothing: a directory that cannot be read (mode 300) is still
 # written.
 # dir_fsynced LOG TARGET: after LOG's rename to TARGET, TARGET's directory is
@@ -141,7 +143,13 @@ dir_fsynced() {
     renamed && fd != "" && $0 ~ ("fsync\\(" fd "\\) += 0") { found = 1 }
     END { exit found ? 0 : 1 }' "$1"
 }
-if command -v strace >/dev/null 2>&1 && strace -o /dev/null true 2>/dev/null; then
+strace_skip=""
+if ! command -v strace >/dev/null 2>&1; then
+  strace_skip="no strace: install the Debian package strace (make check's scripts/deps.sh tries to)"
+elif ! strace -o /dev/null true 2>/dev/null; then
+  strace_skip="strace is installed but cannot trace here (ptrace not permitted)"
+fi
+if [ -z "$strace_skip" ]; then
   sdir=$tmp/synced
   mkdir -p "$sdir"
   # LeakSanitizer cannot run under ptrace (a sanitizer build reports a fatal
@@ -163,7 +171,7 @@ if command -v strace >/dev/null 2>&1 && strace -o /dev/null true 2>/dev/null; th
     else bad "export -o FILE: no fsync of the directory after the rename"; fi
   fi
 else
-  echo "SKIP: no strace (or no ptrace here): the directory fsync after a rename is not checked"
+  echo "SKIP: $strace_skip; the directory fsync after a rename is not checked"
 fi
 # a directory this user can write but not read: written all the same
 if [ "$(id -u)" = 0 ]; then

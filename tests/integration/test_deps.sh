@@ -3,7 +3,9 @@
 # and sudo (nothing is installed for real): it installs only what is
 # missing, the packages the tests and make targets need (procps for pgrep,
 # clang-format, the clang runtime of the default clang: libclang-rt-dev,
-# never a versioned one); a required one that fails to install stops it; a
+# never a versioned one; strace for make check's fsync checks, optional:
+# a fresh machine without it still builds and checks); a required one that
+# fails to install stops it; a
 # host without dpkg/apt-get gets a note and exit status 0. An optional
 # package never stops make nor asks for a password: sudo -n only, a failed
 # apt-get update or install is a note, said once (remembered in
@@ -76,7 +78,7 @@ echo 0 >"$tmp/uid"
 B=$tmp/build
 STAMP=$B/deps-optional-missing
 all="build-essential cmake pkg-config git python3 procps libcmocka-dev libsqlite3-dev
-libjansson-dev libplist-dev libutf8proc-dev clang libclang-rt-dev clang-format"
+libjansson-dev libplist-dev libutf8proc-dev clang libclang-rt-dev clang-format strace"
 deps() { env -u WL_DEPS_SKIP PATH="$tmp/bin:$PATH" "$BASH_BIN" "$DEPS" "$@" "$B" 2>"$tmp/err"; }
 # fresh: empty logs, nothing remembered, every stand-in setting back to its default
 fresh() {
@@ -110,7 +112,7 @@ echo libclang-rt-dev >"$tmp/unknown"
 deps; rc=$?
 inst=$(grep "install" "$tmp/log" | tr '\n' ' ')
 if [ $rc = 0 ]; then ok "an optional package missing from the distribution: exit 0"; else bad "optional missing: rc $rc"; cat "$tmp/err"; fi
-for p in procps python3 libcmocka-dev clang clang-format; do
+for p in procps python3 libcmocka-dev clang clang-format strace; do
   case " $inst " in *" $p "*) ok "installs $p" ;; *) bad "does not install $p: $inst" ;; esac
 done
 case "$inst" in *libclang-rt*) bad "asked for a clang runtime apt does not have: $inst" ;; *) ok "no libclang-rt-dev asked for" ;; esac
@@ -133,6 +135,32 @@ if [ $rc = 0 ] && [ "$(grep -c "update" "$tmp/log")" = 1 ] && grep -q "install.*
   ! grep -q "libclang-rt" "$tmp/log"; then
   ok "a required package missing: one update, its install"
 else bad "required missing, optional unknown (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
+
+# strace (make check's fsync checks) is optional: where apt has none, or
+# installing it fails, make check goes on (the checks skip) after a note,
+# said once, that names the package and the checks
+for how in unknown fail; do
+  fresh
+  installed_but strace
+  echo strace >"$tmp/$how"
+  deps; rc=$?
+  if [ $rc = 0 ] && grep -q "not installed (.*): strace, which make check's fsync checks (skipped without it) needs;" "$tmp/err" \
+    && grep -q "apt-get install strace" "$tmp/err"; then
+    ok "strace: $how: a note naming it and make check's fsync checks, exit 0"
+  else bad "strace: $how (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
+  : >"$tmp/log"
+  deps; rc=$?
+  if [ $rc = 0 ] && [ ! -s "$tmp/log" ] && [ ! -s "$tmp/err" ]; then ok "strace: $how: not tried nor said on the next make"
+  else bad "strace: $how: the next make (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
+done
+# all three optional needs in one note: "A, B and C need"
+fresh
+echo 1000 >"$tmp/uid"
+installed_but clang clang-format strace
+deps </dev/null; rc=$?
+if [ $rc = 0 ] && grep -q "clang clang-format strace, which make fuzz, make format and make check's fsync checks (skipped without it) need;" "$tmp/err"; then
+  ok "three optional needs named in one note"
+else bad "three optional needs (rc $rc)"; cat "$tmp/err"; fi
 
 # a package kept at its version (apt-mark hold: "hold ok installed") is
 # installed; a half-installed one is not
