@@ -116,17 +116,12 @@ void wl_test_cli_write_run(wl_store *s, int64_t created_ms, const char *model, c
                                   .baseline_power_w = 1,
                                   .peak_power_w = 20,
                                   .peak_t_ms = 600};
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 1000,
-                                .energy_j = energy_j,
-                                .energy_method = WL_METHOD_MODEL_ESTIMATE,
-                                .energy_scope = "package",
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = -1,
-                                .sample_rate_hz = 10,
-                                .domains = &dom,
-                                .n_domains = 1};
+    struct wl_run_totals tot =
+        wl_test_totals(WL_RUN_COMPLETE, 1000, energy_j, WL_METHOD_MODEL_ESTIMATE);
+    tot.energy_scope = "package";
+    tot.sample_rate_hz = 10;
+    tot.domains = &dom;
+    tot.n_domains = 1;
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
 }
 

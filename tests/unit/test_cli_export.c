@@ -123,15 +123,10 @@ static void test_text_that_is_not_utf8_is_kept(void **state)
                                      .power_w = WL_STORE_UNSET};
         assert_int_equal(wl_store_add_token(r, &tok), 0);
     }
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 3,
-                                .energy_j = 3,
-                                .energy_method = WL_METHOD_MODEL_ESTIMATE,
-                                .input_tokens = 1,
-                                .output_tokens = 2,
-                                .response = "\xE2\x82\xAC",
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET};
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 3, 3, WL_METHOD_MODEL_ESTIMATE);
+    tot.input_tokens = 1;
+    tot.output_tokens = 2;
+    tot.response = "\xE2\x82\xAC";
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
     wl_store_close(s);
 

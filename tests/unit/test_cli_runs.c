@@ -243,14 +243,7 @@ static void test_runs_table_pads_by_display_width(void **state)
                                    .n_tags = 1};
         wl_store_run *r = NULL;
         assert_int_equal(wl_store_run_begin(s, &info, &r, ids[i]), 0);
-        struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                    .duration_ms = 1000,
-                                    .energy_j = 1,
-                                    .energy_method = WL_METHOD_COUNTER,
-                                    .input_tokens = -1,
-                                    .output_tokens = -1,
-                                    .sample_count = -1,
-                                    .sample_rate_hz = WL_STORE_UNSET};
+        struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 1000, 1, WL_METHOD_COUNTER);
         assert_int_equal(wl_store_run_finish(r, &tot), 0);
     }
     wl_store_close(s);

@@ -190,6 +190,39 @@ static void test_show_small_figures_never_read_as_zero(void **state)
     free(err);
 }
 
+/* A domain row with energy, average power and source; no baseline or peak. */
+static struct wl_store_domain measured_domain(enum wl_domain d, enum wl_method m,
+                                              const char *source, double energy_j,
+                                              double avg_power_w)
+{
+    return (struct wl_store_domain){.domain = d,
+                                    .method = m,
+                                    .source = source,
+                                    .energy_j = energy_j,
+                                    .avg_power_w = avg_power_w,
+                                    .baseline_power_w = WL_STORE_UNSET,
+                                    .peak_power_w = WL_STORE_UNSET,
+                                    .peak_t_ms = WL_STORE_UNSET};
+}
+
+/* A finished run of package+dram (500 ms, 10 J, counter) with the domain
+ * rows dom, five days after the fixture's first run; its id into id. */
+static void write_package_dram_run(wl_store *s, const char *model, struct wl_store_domain dom[2],
+                                   char *id)
+{
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .created_at_ms = WL_TEST_T0_MS + 5 * WL_TEST_DAY_MS,
+                               .model_name = model,
+                               .depth = "off"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 500, 10, WL_METHOD_COUNTER);
+    tot.energy_scope = "package+dram";
+    tot.domains = dom;
+    tot.n_domains = 2;
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+}
+
 /* A run of package energy without a peak, whose 100 ms power window the
  * provenance gives. */
 static void write_peakless_run(wl_store *s, int64_t created, double duration_ms, char *id)
@@ -203,24 +236,12 @@ static void write_peakless_run(wl_store *s, int64_t created, double duration_ms,
             "{\"domains\":[{\"domain\":\"package\",\"power_window_ms\":100}]}"};
     wl_store_run *r = NULL;
     assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
-    struct wl_store_domain dom = {.domain = WL_DOMAIN_PACKAGE,
-                                  .method = WL_METHOD_COUNTER,
-                                  .energy_j = 1,
-                                  .avg_power_w = 1000 / duration_ms,
-                                  .baseline_power_w = WL_STORE_UNSET,
-                                  .peak_power_w = WL_STORE_UNSET,
-                                  .peak_t_ms = WL_STORE_UNSET};
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = duration_ms,
-                                .energy_j = 1,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .energy_scope = "package",
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET,
-                                .domains = &dom,
-                                .n_domains = 1};
+    struct wl_store_domain dom =
+        measured_domain(WL_DOMAIN_PACKAGE, WL_METHOD_COUNTER, NULL, 1, 1000 / duration_ms);
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, duration_ms, 1, WL_METHOD_COUNTER);
+    tot.energy_scope = "package";
+    tot.domains = &dom;
+    tot.n_domains = 1;
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
 }
 
@@ -273,38 +294,14 @@ static void test_show_names_the_peak_domain_when_the_headline_covers_more(void *
     struct wl_test_cli_fixture *f = *state;
     wl_store *s = wl_test_store_open(f->db);
     char id[37], b[160];
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
-                               .created_at_ms = WL_TEST_T0_MS + 5 * WL_TEST_DAY_MS,
-                               .model_name = "two-domains",
-                               .depth = "off"};
-    wl_store_run *r = NULL;
-    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
-    struct wl_store_domain dom[2] = {{.domain = WL_DOMAIN_PACKAGE,
-                                      .method = WL_METHOD_COUNTER,
-                                      .energy_j = 8,
-                                      .avg_power_w = 16,
-                                      .baseline_power_w = WL_STORE_UNSET,
-                                      .peak_power_w = 30,
-                                      .peak_t_ms = 100},
-                                     {.domain = WL_DOMAIN_DRAM,
-                                      .method = WL_METHOD_COUNTER,
-                                      .energy_j = 2,
-                                      .avg_power_w = 4,
-                                      .baseline_power_w = WL_STORE_UNSET,
-                                      .peak_power_w = 6,
-                                      .peak_t_ms = 200}};
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 500,
-                                .energy_j = 10,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .energy_scope = "package+dram",
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET,
-                                .domains = dom,
-                                .n_domains = 2};
-    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    struct wl_store_domain dom[2] = {
+        measured_domain(WL_DOMAIN_PACKAGE, WL_METHOD_COUNTER, NULL, 8, 16),
+        measured_domain(WL_DOMAIN_DRAM, WL_METHOD_COUNTER, NULL, 2, 4)};
+    dom[0].peak_power_w = 30;
+    dom[0].peak_t_ms = 100;
+    dom[1].peak_power_w = 6;
+    dom[1].peak_t_ms = 200;
+    write_package_dram_run(s, "two-domains", dom, id);
     wl_store_close(s);
     char *out = NULL, *err = NULL;
     assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
@@ -330,38 +327,11 @@ static void test_show_names_the_headline_domain_without_a_baseline(void **state)
     struct wl_test_cli_fixture *f = *state;
     wl_store *s = wl_test_store_open(f->db);
     char id[37], b[160];
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
-                               .created_at_ms = WL_TEST_T0_MS + 5 * WL_TEST_DAY_MS,
-                               .model_name = "dram-without-baseline",
-                               .depth = "off"};
-    wl_store_run *r = NULL;
-    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
-    struct wl_store_domain dom[2] = {{.domain = WL_DOMAIN_PACKAGE,
-                                      .method = WL_METHOD_COUNTER,
-                                      .energy_j = 8,
-                                      .avg_power_w = WL_STORE_UNSET,
-                                      .baseline_power_w = 10,
-                                      .peak_power_w = WL_STORE_UNSET,
-                                      .peak_t_ms = WL_STORE_UNSET},
-                                     {.domain = WL_DOMAIN_DRAM,
-                                      .method = WL_METHOD_COUNTER,
-                                      .energy_j = 2,
-                                      .avg_power_w = WL_STORE_UNSET,
-                                      .baseline_power_w = WL_STORE_UNSET,
-                                      .peak_power_w = WL_STORE_UNSET,
-                                      .peak_t_ms = WL_STORE_UNSET}};
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 500,
-                                .energy_j = 10,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .energy_scope = "package+dram",
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET,
-                                .domains = dom,
-                                .n_domains = 2};
-    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    struct wl_store_domain dom[2] = {
+        measured_domain(WL_DOMAIN_PACKAGE, WL_METHOD_COUNTER, NULL, 8, WL_STORE_UNSET),
+        measured_domain(WL_DOMAIN_DRAM, WL_METHOD_COUNTER, NULL, 2, WL_STORE_UNSET)};
+    dom[0].baseline_power_w = 10;
+    write_package_dram_run(s, "dram-without-baseline", dom, id);
     wl_store_close(s);
     char *out = NULL, *err = NULL;
     assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
@@ -397,15 +367,8 @@ static void test_show_says_the_sensors_were_partial(void **state)
                                .sensor_provenance_json = "{\"sensors_not_read\":2,\"domains\":[]}"};
     wl_store_run *r = NULL;
     assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 500,
-                                .energy_j = 10,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .energy_scope = "package",
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET};
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 500, 10, WL_METHOD_COUNTER);
+    tot.energy_scope = "package";
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
     wl_store_close(s);
     char *out = NULL, *err = NULL;
@@ -424,21 +387,6 @@ static void test_show_says_the_sensors_were_partial(void **state)
     assert_null(strstr(out, "PARTIAL"));
     free(out);
     free(err);
-}
-
-/* A domain row with energy, average power and source; no baseline or peak. */
-static struct wl_store_domain measured_domain(enum wl_domain d, enum wl_method m,
-                                              const char *source, double energy_j,
-                                              double avg_power_w)
-{
-    return (struct wl_store_domain){.domain = d,
-                                    .method = m,
-                                    .source = source,
-                                    .energy_j = energy_j,
-                                    .avg_power_w = avg_power_w,
-                                    .baseline_power_w = WL_STORE_UNSET,
-                                    .peak_power_w = WL_STORE_UNSET,
-                                    .peak_t_ms = WL_STORE_UNSET};
 }
 
 /* A run whose GPU energy was an NVML counter while the CPU package came
