@@ -600,8 +600,9 @@ static void print_dynamic_energy(const struct wl_summary *s)
         [WL_SUMMARY_BASELINE_NOT_SAVED] =
             "baseline not saved: the run did not finish, and its baseline samples give none",
         [WL_SUMMARY_BASELINE_NO_READING] = "the idle baseline got no sensor reading",
-        [WL_SUMMARY_BASELINE_NONE_SAVED] = "the run did not finish and saved no baseline "
-                                           "samples: none was taken, or they were not written yet",
+        [WL_SUMMARY_BASELINE_NONE_SAVED] =
+            ("the run did not finish and saved no baseline samples: none was taken, or they were "
+             "not written yet"),
     };
     printf("  %-27s n/a (%s)\n", label,
            (unsigned)s->baseline < sizeof why / sizeof why[0] ? why[s->baseline] : "unknown");
