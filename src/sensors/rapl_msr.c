@@ -78,121 +78,6 @@ static void msr_close(struct wl_sensor *s)
     s->impl = NULL;
 }
 
-/* How the kernel reads the energy unit of each Intel model that has RAPL
- * MSRs (drivers/powercap/intel_rapl_common.c: rapl_ids and the
- * rapl_defaults_* it points to, applied in rapl_get_domain_unit;
- * arch/x86/events/rapl.c's unit quirks agree, except where noted). */
-enum msr_units {
-    MSR_UNITS_UNKNOWN = 0,   /* not in the table: dram and psys not read */
-    MSR_UNITS_CORE,          /* every domain in 0x606's unit, 2^-ESU J */
-    MSR_UNITS_HSW_SERVER,    /* dram in 15.3 uJ (rapl_defaults_hsw_server) */
-    MSR_UNITS_SPR_SERVER,    /* psys in 1 J (rapl_defaults_spr_server) */
-    MSR_UNITS_ATOM,          /* every domain in 2^ESU uJ (rapl_check_unit_atom) */
-    MSR_UNITS_DRAM_DISPUTED, /* Broadwell-DE: powercap takes dram in 0x606's unit,
-                                perf in 15.3 uJ: dram not read */
-};
-
-static const struct {
-    uint8_t family, model, units;
-} intel_models[] = {
-    /* Sandy Bridge .. Coffee/Comet Lake, Ice/Tiger/Rocket Lake clients */
-    {6, 0x2A, MSR_UNITS_CORE},
-    {6, 0x2D, MSR_UNITS_CORE},
-    {6, 0x3A, MSR_UNITS_CORE},
-    {6, 0x3E, MSR_UNITS_CORE},
-    {6, 0x3C, MSR_UNITS_CORE},
-    {6, 0x45, MSR_UNITS_CORE},
-    {6, 0x46, MSR_UNITS_CORE},
-    {6, 0x3D, MSR_UNITS_CORE},
-    {6, 0x47, MSR_UNITS_CORE},
-    {6, 0x5E, MSR_UNITS_CORE},
-    {6, 0x4E, MSR_UNITS_CORE},
-    {6, 0x8E, MSR_UNITS_CORE},
-    {6, 0x9E, MSR_UNITS_CORE},
-    {6, 0x66, MSR_UNITS_CORE},
-    {6, 0x7E, MSR_UNITS_CORE},
-    {6, 0x7D, MSR_UNITS_CORE},
-    {6, 0x9D, MSR_UNITS_CORE},
-    {6, 0xA6, MSR_UNITS_CORE},
-    {6, 0xA5, MSR_UNITS_CORE},
-    {6, 0x8C, MSR_UNITS_CORE},
-    {6, 0x8D, MSR_UNITS_CORE},
-    {6, 0xA7, MSR_UNITS_CORE},
-    /* hybrid and later clients: Lakefield, Alder .. Wildcat Lake, Bartlett */
-    {6, 0x8A, MSR_UNITS_CORE},
-    {6, 0x97, MSR_UNITS_CORE},
-    {6, 0x9A, MSR_UNITS_CORE},
-    {6, 0xB7, MSR_UNITS_CORE},
-    {6, 0xBA, MSR_UNITS_CORE},
-    {6, 0xBF, MSR_UNITS_CORE},
-    {6, 0xD7, MSR_UNITS_CORE},
-    {6, 0xAC, MSR_UNITS_CORE},
-    {6, 0xAA, MSR_UNITS_CORE},
-    {6, 0xBD, MSR_UNITS_CORE},
-    {6, 0xCC, MSR_UNITS_CORE},
-    {6, 0xD5, MSR_UNITS_CORE},
-    {6, 0xC5, MSR_UNITS_CORE},
-    {6, 0xC6, MSR_UNITS_CORE},
-    {6, 0xB5, MSR_UNITS_CORE},
-    {18, 0x01, MSR_UNITS_CORE}, /* Nova Lake */
-    {18, 0x03, MSR_UNITS_CORE},
-    /* Atom: Goldmont and later read as cores; Silvermont/Airmont not */
-    {6, 0xBE, MSR_UNITS_CORE},
-    {6, 0x5C, MSR_UNITS_CORE},
-    {6, 0x7A, MSR_UNITS_CORE},
-    {6, 0x5F, MSR_UNITS_CORE},
-    {6, 0x96, MSR_UNITS_CORE},
-    {6, 0x86, MSR_UNITS_CORE},
-    {6, 0x9C, MSR_UNITS_CORE},
-    {6, 0x37, MSR_UNITS_ATOM},
-    {6, 0x4C, MSR_UNITS_ATOM},
-    {6, 0x4A, MSR_UNITS_ATOM},
-    {6, 0x5A, MSR_UNITS_ATOM},
-    /* servers: Haswell-X .. Ice Lake-X/D (Cascade and Cooper Lake are
-     * Skylake-X's 0x55), Xeon Phi; Sapphire and Emerald Rapids */
-    {6, 0x3F, MSR_UNITS_HSW_SERVER},
-    {6, 0x4F, MSR_UNITS_HSW_SERVER},
-    {6, 0x55, MSR_UNITS_HSW_SERVER},
-    {6, 0x6A, MSR_UNITS_HSW_SERVER},
-    {6, 0x6C, MSR_UNITS_HSW_SERVER},
-    {6, 0x57, MSR_UNITS_HSW_SERVER},
-    {6, 0x85, MSR_UNITS_HSW_SERVER},
-    {6, 0x56, MSR_UNITS_DRAM_DISPUTED},
-    {6, 0x8F, MSR_UNITS_SPR_SERVER},
-    {6, 0xCF, MSR_UNITS_SPR_SERVER},
-};
-
-static enum msr_units intel_units(const struct wl__cpu_ident *id)
-{
-    for (size_t i = 0; i < sizeof intel_models / sizeof intel_models[0]; i++)
-        if (intel_models[i].family == id->family && intel_models[i].model == id->model)
-            return (enum msr_units)intel_models[i].units;
-    return MSR_UNITS_UNKNOWN;
-}
-
-/* The energy of one count of domain d's register in uJ, from the unit
- * register's ESU (bits 12:8) and the model's rule; 0 when it is not known
- * (*why then says why: the domain is not read rather than guessed). */
-static double domain_unit_uj(enum msr_units u, enum wl_domain d, unsigned esu, const char **why)
-{
-    *why = NULL;
-    if (u == MSR_UNITS_ATOM)
-        return (double)(1ull << esu);
-    if (u == MSR_UNITS_HSW_SERVER && d == WL_DOMAIN_DRAM)
-        return 15.3;
-    if (u == MSR_UNITS_SPR_SERVER && d == WL_DOMAIN_PSYS)
-        return 1e6;
-    if (u == MSR_UNITS_DRAM_DISPUTED && d == WL_DOMAIN_DRAM) {
-        *why = "the kernel's powercap and perf drivers disagree (0x606's or 15.3 uJ)";
-        return 0;
-    }
-    if (u == MSR_UNITS_UNKNOWN && (d == WL_DOMAIN_DRAM || d == WL_DOMAIN_PSYS)) {
-        *why = "not in the kernel's RAPL model table wattlens carries (servers use own units)";
-        return 0;
-    }
-    return 1e6 / (double)(1ull << esu);
-}
-
 /* The CPU number of a <sysfs>/devices/system/cpu entry ("cpu12" -> 12),
  * or -1 for any other entry (cpufreq, cpuidle, ...). */
 static int cpu_number(const char *name)
@@ -294,7 +179,8 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     struct wl__cpu_ident id;
     wl__cpu_ident_read(wl__sensor_proc_root(p), &id); /* unreadable: vendor OTHER */
     const int vendor = id.vendor == WL__CPU_INTEL ? 0 : id.vendor == WL__CPU_AMD ? 1 : -1;
-    const enum msr_units unit_rule = vendor == 0 ? intel_units(&id) : MSR_UNITS_CORE;
+    const enum wl__rapl_units unit_rule =
+        vendor == 0 ? wl__rapl_intel_units(&id) : WL__RAPL_UNITS_CORE;
     unsigned unknown_noted = 0; /* bit (1 << domain): a domain of unknown unit, listed */
     if (vendor < 0)
         return wl__sensor_fail(
@@ -380,7 +266,7 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                 continue;
             }
             const char *why_unknown;
-            const double unit_uj = domain_unit_uj(unit_rule, d, esu, &why_unknown);
+            const double unit_uj = wl__rapl_unit_uj(unit_rule, d, esu, &why_unknown);
             if (unit_uj == 0) {
                 if (!(unknown_noted & 1u << d))
                     wl__sensor_not_read(s,
@@ -475,7 +361,7 @@ static void msr_drop_channel(struct wl_sensor *s, unsigned ci)
  * contains: one that reads 0 at open is never a channel (msr_open), the
  * rest are checked over the update-period probe (wl__sensor_probe_psys:
  * flat, or far below the packages), in psys's own unit (1 J on Sapphire
- * Rapids: domain_unit_uj). A psys that fails is dropped and listed as not
+ * Rapids: wl__rapl_unit_uj). A psys that fails is dropped and listed as not
  * summed. */
 static void msr_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p)
 {

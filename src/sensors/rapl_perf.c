@@ -10,6 +10,9 @@
  * servers (its probe skips the check there), and a count starts at 0 when
  * the event is opened, so a dead psys is told by the period probe instead:
  * one flat or far below the packages is dropped (wl__sensor_probe_psys).
+ * A channel's resolution is its event's .scale (2^-32 J), except psys on
+ * Sapphire/Emerald Rapids: 1 J, its register's step, from cpuinfo's model
+ * and the RAPL model table rapl-msr reads by (wl__rapl_fixed_unit_uj).
  */
 #include "sensors/rapl_perf.h"
 #include "sensors/sensor_impl.h"
@@ -272,6 +275,11 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             "PMU (CONFIG_PERF_EVENTS_INTEL_RAPL / CONFIG_PERF_EVENTS_AMD_POWER); "
             "virtual machines usually have none.",
             "%s", em.text);
+    /* the model's rule gives psys's step where .scale hides it (below);
+     * cpuinfo unreadable or not Intel: no rule, .scale kept */
+    struct wl__cpu_ident id;
+    wl__cpu_ident_read(wl__sensor_proc_root(p), &id);
+    const enum wl__rapl_units unit_rule = wl__rapl_intel_units(&id);
     struct rapl_perf *rp = calloc(1, sizeof *rp);
     if (!rp)
         return WL_ENOMEM;
@@ -324,7 +332,15 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                 flags |= WL_CH_CONTAINS;
             int ci = wl__sensor_add_channel(s, name, ev->domain, WL_METHOD_COUNTER, flags,
                                             ev->domain == WL_DOMAIN_PSYS ? -1 : (int)c);
-            s->info.ch[ci].resolution_uj = ev->scale_j * 1e6;
+            /* .scale is the unit of a count (the kernel shifts every
+             * register's count to 2^-32 J), not the counter's step: psys
+             * steps by 1 J on Sapphire/Emerald Rapids (the model's rule,
+             * as rapl-msr reads it), which `sensors` shows and the psys
+             * probe takes as its smallest tick */
+            const double model_uj =
+                ev->domain == WL_DOMAIN_PSYS ? wl__rapl_fixed_unit_uj(unit_rule, ev->domain) : 0;
+            s->info.ch[ci].resolution_uj =
+                model_uj > ev->scale_j * 1e6 ? model_uj : ev->scale_j * 1e6;
             struct perf_ch *pc = &rp->c[rp->n++];
             pc->fd = (int)fd;
             pc->scale_j = ev->scale_j;
@@ -373,9 +389,11 @@ static void perf_drop_channel(struct wl_sensor *s, unsigned ci)
 }
 
 /* The update-period probe, which also checks psys (wl__sensor_probe_psys).
- * Its tick is hidden: the kernel scales every count to 2^-32 J, psys's
- * 1 J on Sapphire Rapids too, so a flat one is judged only after the
- * packages rose 2 J, two of the coarsest unit psys counts in. */
+ * Its tick is hidden: the kernel scales every count to 2^-32 J, and psys's
+ * resolution is its true step only where the model says (1 J on Sapphire
+ * Rapids); elsewhere its 2^-ESU J is not shown. So a flat one is judged
+ * only after the packages rose 2 J, two of the coarsest unit psys counts
+ * in. */
 static void perf_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p)
 {
     const int ps = wl__sensor_probe_psys(s, p, "energy-psys", 1e6);

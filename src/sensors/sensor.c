@@ -404,6 +404,115 @@ int wl__cpu_ident_modalias(const char *sysfs_root, struct wl__cpu_ident *out)
     return 0;
 }
 
+/* The kernel's RAPL model table (wl__rapl_intel_units, sensor_impl.h). */
+static const struct {
+    uint8_t family, model, units;
+} intel_models[] = {
+    /* Sandy Bridge .. Coffee/Comet Lake, Ice/Tiger/Rocket Lake clients */
+    {6, 0x2A, WL__RAPL_UNITS_CORE},
+    {6, 0x2D, WL__RAPL_UNITS_CORE},
+    {6, 0x3A, WL__RAPL_UNITS_CORE},
+    {6, 0x3E, WL__RAPL_UNITS_CORE},
+    {6, 0x3C, WL__RAPL_UNITS_CORE},
+    {6, 0x45, WL__RAPL_UNITS_CORE},
+    {6, 0x46, WL__RAPL_UNITS_CORE},
+    {6, 0x3D, WL__RAPL_UNITS_CORE},
+    {6, 0x47, WL__RAPL_UNITS_CORE},
+    {6, 0x5E, WL__RAPL_UNITS_CORE},
+    {6, 0x4E, WL__RAPL_UNITS_CORE},
+    {6, 0x8E, WL__RAPL_UNITS_CORE},
+    {6, 0x9E, WL__RAPL_UNITS_CORE},
+    {6, 0x66, WL__RAPL_UNITS_CORE},
+    {6, 0x7E, WL__RAPL_UNITS_CORE},
+    {6, 0x7D, WL__RAPL_UNITS_CORE},
+    {6, 0x9D, WL__RAPL_UNITS_CORE},
+    {6, 0xA6, WL__RAPL_UNITS_CORE},
+    {6, 0xA5, WL__RAPL_UNITS_CORE},
+    {6, 0x8C, WL__RAPL_UNITS_CORE},
+    {6, 0x8D, WL__RAPL_UNITS_CORE},
+    {6, 0xA7, WL__RAPL_UNITS_CORE},
+    /* hybrid and later clients: Lakefield, Alder .. Wildcat Lake, Bartlett */
+    {6, 0x8A, WL__RAPL_UNITS_CORE},
+    {6, 0x97, WL__RAPL_UNITS_CORE},
+    {6, 0x9A, WL__RAPL_UNITS_CORE},
+    {6, 0xB7, WL__RAPL_UNITS_CORE},
+    {6, 0xBA, WL__RAPL_UNITS_CORE},
+    {6, 0xBF, WL__RAPL_UNITS_CORE},
+    {6, 0xD7, WL__RAPL_UNITS_CORE},
+    {6, 0xAC, WL__RAPL_UNITS_CORE},
+    {6, 0xAA, WL__RAPL_UNITS_CORE},
+    {6, 0xBD, WL__RAPL_UNITS_CORE},
+    {6, 0xCC, WL__RAPL_UNITS_CORE},
+    {6, 0xD5, WL__RAPL_UNITS_CORE},
+    {6, 0xC5, WL__RAPL_UNITS_CORE},
+    {6, 0xC6, WL__RAPL_UNITS_CORE},
+    {6, 0xB5, WL__RAPL_UNITS_CORE},
+    {18, 0x01, WL__RAPL_UNITS_CORE}, /* Nova Lake */
+    {18, 0x03, WL__RAPL_UNITS_CORE},
+    /* Atom: Goldmont and later read as cores; Silvermont/Airmont not */
+    {6, 0xBE, WL__RAPL_UNITS_CORE},
+    {6, 0x5C, WL__RAPL_UNITS_CORE},
+    {6, 0x7A, WL__RAPL_UNITS_CORE},
+    {6, 0x5F, WL__RAPL_UNITS_CORE},
+    {6, 0x96, WL__RAPL_UNITS_CORE},
+    {6, 0x86, WL__RAPL_UNITS_CORE},
+    {6, 0x9C, WL__RAPL_UNITS_CORE},
+    {6, 0x37, WL__RAPL_UNITS_ATOM},
+    {6, 0x4C, WL__RAPL_UNITS_ATOM},
+    {6, 0x4A, WL__RAPL_UNITS_ATOM},
+    {6, 0x5A, WL__RAPL_UNITS_ATOM},
+    /* servers: Haswell-X .. Ice Lake-X/D (Cascade and Cooper Lake are
+     * Skylake-X's 0x55), Xeon Phi; Sapphire and Emerald Rapids */
+    {6, 0x3F, WL__RAPL_UNITS_HSW_SERVER},
+    {6, 0x4F, WL__RAPL_UNITS_HSW_SERVER},
+    {6, 0x55, WL__RAPL_UNITS_HSW_SERVER},
+    {6, 0x6A, WL__RAPL_UNITS_HSW_SERVER},
+    {6, 0x6C, WL__RAPL_UNITS_HSW_SERVER},
+    {6, 0x57, WL__RAPL_UNITS_HSW_SERVER},
+    {6, 0x85, WL__RAPL_UNITS_HSW_SERVER},
+    {6, 0x56, WL__RAPL_UNITS_DRAM_DISPUTED},
+    {6, 0x8F, WL__RAPL_UNITS_SPR_SERVER},
+    {6, 0xCF, WL__RAPL_UNITS_SPR_SERVER},
+};
+
+enum wl__rapl_units wl__rapl_intel_units(const struct wl__cpu_ident *id)
+{
+    if (id->vendor != WL__CPU_INTEL)
+        return WL__RAPL_UNITS_UNKNOWN;
+    for (size_t i = 0; i < sizeof intel_models / sizeof intel_models[0]; i++)
+        if (intel_models[i].family == id->family && intel_models[i].model == id->model)
+            return (enum wl__rapl_units)intel_models[i].units;
+    return WL__RAPL_UNITS_UNKNOWN;
+}
+
+double wl__rapl_fixed_unit_uj(enum wl__rapl_units u, enum wl_domain d)
+{
+    if (u == WL__RAPL_UNITS_HSW_SERVER && d == WL_DOMAIN_DRAM)
+        return 15.3;
+    if (u == WL__RAPL_UNITS_SPR_SERVER && d == WL_DOMAIN_PSYS)
+        return 1e6;
+    return 0;
+}
+
+double wl__rapl_unit_uj(enum wl__rapl_units u, enum wl_domain d, unsigned esu, const char **why)
+{
+    *why = NULL;
+    if (u == WL__RAPL_UNITS_ATOM)
+        return (double)(1ull << esu);
+    const double fixed_uj = wl__rapl_fixed_unit_uj(u, d);
+    if (fixed_uj > 0)
+        return fixed_uj;
+    if (u == WL__RAPL_UNITS_DRAM_DISPUTED && d == WL_DOMAIN_DRAM) {
+        *why = "the kernel's powercap and perf drivers disagree (0x606's or 15.3 uJ)";
+        return 0;
+    }
+    if (u == WL__RAPL_UNITS_UNKNOWN && (d == WL_DOMAIN_DRAM || d == WL_DOMAIN_PSYS)) {
+        *why = "not in the kernel's RAPL model table wattlens carries (servers use own units)";
+        return 0;
+    }
+    return 1e6 / (double)(1ull << esu);
+}
+
 int wl__name_cmp_natural(const char *a, const char *b)
 {
     while (*a && *b) {

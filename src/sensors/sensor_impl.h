@@ -120,6 +120,34 @@ int wl__cpu_ident_read(const char *proc_root, struct wl__cpu_ident *out);
  * another machine's /proc. 0 or a negative WL_E* code (out as above). */
 int wl__cpu_ident_modalias(const char *sysfs_root, struct wl__cpu_ident *out);
 
+/* How the kernel reads the energy unit of each RAPL domain of an Intel
+ * model (drivers/powercap/intel_rapl_common.c: rapl_ids and the
+ * rapl_defaults_* it points to, applied in rapl_get_domain_unit;
+ * arch/x86/events/rapl.c's unit quirks agree, except where noted): one
+ * table for rapl-msr, which reads the registers, and rapl-perf, whose
+ * counts the kernel scales to 2^-32 J and so hide the registers' step
+ * (docs/internals/sensors.md, "rapl-msr: energy units per model"). */
+enum wl__rapl_units {
+    WL__RAPL_UNITS_UNKNOWN = 0,   /* not in the table: dram and psys not read */
+    WL__RAPL_UNITS_CORE,          /* every domain in 0x606's unit, 2^-ESU J */
+    WL__RAPL_UNITS_HSW_SERVER,    /* dram in 15.3 uJ (rapl_defaults_hsw_server) */
+    WL__RAPL_UNITS_SPR_SERVER,    /* psys in 1 J (rapl_defaults_spr_server) */
+    WL__RAPL_UNITS_ATOM,          /* every domain in 2^ESU uJ (rapl_check_unit_atom) */
+    WL__RAPL_UNITS_DRAM_DISPUTED, /* Broadwell-DE: powercap takes dram in 0x606's unit,
+                                     perf in 15.3 uJ: dram not read */
+};
+/* The rule of id's model; WL__RAPL_UNITS_UNKNOWN for a model not in the
+ * table, or a CPU that is not Intel's. */
+enum wl__rapl_units wl__rapl_intel_units(const struct wl__cpu_ident *id);
+/* The energy of one count of domain d's register in uJ, from the unit
+ * register's ESU (bits 12:8) and the model's rule; 0 when it is not known
+ * (*why then says why: the domain is not read rather than guessed). */
+double wl__rapl_unit_uj(enum wl__rapl_units u, enum wl_domain d, unsigned esu, const char **why);
+/* The unit in uJ the rule gives domain d whatever the ESU says (psys 1 J on
+ * Sapphire/Emerald Rapids, dram 15.3 uJ on Haswell-X .. Ice Lake-X), or 0
+ * when d counts in a unit made from the ESU (or is not known). */
+double wl__rapl_fixed_unit_uj(enum wl__rapl_units u, enum wl_domain d);
+
 /* Records something the backend found but will not read (a zone, device or
  * GPU over the channel limit, or one that cannot be read) in s->info.not_read
  * (printf format, cut between characters) and logs it as a warning: the

@@ -231,17 +231,36 @@ static void test_events_over_the_limit_are_listed(void **state)
     free(root);
 }
 
+/* ROOT/proc/cpuinfo of an Intel CPU of that family and model (decimal, as
+ * cpuinfo writes them): the model the RAPL unit rules are chosen by, and
+ * not the host's. */
+static void put_cpuinfo(const char *root, int family, int model)
+{
+    char dir[2048], text[256];
+    snprintf(dir, sizeof dir, "%s/proc", root);
+    mkdir(dir, 0755);
+    snprintf(text, sizeof text,
+             "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: %d\nmodel\t\t: %d\n"
+             "model name\t: Test CPU\n\n",
+             family, model);
+    put(dir, "cpuinfo", text);
+}
+
 /* A one-package PMU that counts here: the software PMU (type 1) as the
  * power PMU, every event cpu-clock (config 0: nanoseconds on CPU 0) but
  * psys, which is psys_event (9, dummy, counts nothing) at psys_scale. The
- * package's scale makes it 1 kW. Opens rapl-perf with the period probe on
- * (a budget that only a starved test could exhaust); NULL when system-wide
- * software events cannot count here. */
-static wl_sensor *open_counting(const char *root, const char *psys_event, const char *psys_scale,
-                                char *why, size_t size)
+ * package's scale makes it 1 kW. The CPU is Intel family 6 of that model
+ * (ROOT/proc). Opens rapl-perf with the period probe's budget probe_ns
+ * (20 s: one that only a starved test could exhaust; 0: no probe, psys
+ * kept); NULL when system-wide software events cannot count here. */
+static wl_sensor *open_counting_model(const char *root, const char *psys_event,
+                                      const char *psys_scale, int model, uint64_t probe_ns,
+                                      char *why, size_t size)
 {
-    char pmu[2048];
+    char pmu[2048], proc[2048];
     make_pmu((char *)root, pmu, sizeof pmu);
+    put_cpuinfo(root, 6, model);
+    snprintf(proc, sizeof proc, "%s/proc", root);
     put(pmu, "type", "1\n");
     put(pmu, "cpumask", "0\n");
     put(pmu, "events/energy-pkg", "event=0x0");
@@ -253,7 +272,8 @@ static wl_sensor *open_counting(const char *root, const char *psys_event, const 
     struct wl_sensor_params p;
     wl_sensor_params_default(&p);
     p.sysfs_root = root;
-    p.period_probe_ns = 20000000000ull;
+    p.proc_root = proc;
+    p.period_probe_ns = probe_ns;
     wl_sensor *s = NULL;
     struct wl_sensor_status st;
     if (wl_sensor_open_backend(WL_BACKEND_RAPL_PERF, &p, &s, &st) != 0) {
@@ -261,6 +281,14 @@ static wl_sensor *open_counting(const char *root, const char *psys_event, const 
         return NULL;
     }
     return s;
+}
+
+/* open_counting_model on a client model (Kaby Lake, 158 = 0x9E: every
+ * domain in 0x606's unit), with the period probe. */
+static wl_sensor *open_counting(const char *root, const char *psys_event, const char *psys_scale,
+                                char *why, size_t size)
+{
+    return open_counting_model(root, psys_event, psys_scale, 158, 20000000000ull, why, size);
 }
 
 static int channel_of(const struct wl_sensor_info *in, enum wl_domain d)
@@ -323,6 +351,42 @@ static void test_psys_flat_or_far_below_the_package_is_dropped(void **state)
     }
 }
 
+/* The kernel scales every perf count to 2^-32 J (each event's .scale), but
+ * psys's register on Sapphire and Emerald Rapids (models 0x8F, 0xCF) steps
+ * by 1 J: that is its resolution, what `sensors` shows and the psys probe
+ * takes as its smallest tick, from cpuinfo's model by the table rapl-msr
+ * reads by. It said 2^-32 J, 2^32 times finer than psys can show. The
+ * package keeps its .scale, and so does psys on a client model. */
+static void test_psys_resolution_is_its_register_step(void **state)
+{
+    (void)state;
+    static const struct {
+        int model;
+        double psys_uj;
+    } cases[] = {{0x8F, 1e6}, {0xCF, 1e6}, {0x9E, 0x1p-32 * 1e6}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char *root = wl_test_tmpdir();
+        char why[512];
+        wl_sensor *s = open_counting_model(root, "event=0x9", "2.3283064365386962890625e-10\n",
+                                           cases[k].model, 0, why, sizeof why);
+        if (!s) {
+            fprintf(stderr, "SKIP: software perf events cannot count here: %s\n", why);
+            wl_test_rmtree(root);
+            free(root);
+            skip();
+        }
+        const struct wl_sensor_info *in = wl_sensor_get_info(s);
+        const int ps = channel_of(in, WL_DOMAIN_PSYS);
+        assert_true(ps >= 0);
+        assert_float_equal(in->ch[ps].resolution_uj, cases[k].psys_uj, cases[k].psys_uj * 1e-12);
+        assert_string_equal(in->ch[0].name, "package-0");
+        assert_float_equal(in->ch[0].resolution_uj, 1.0, 1e-12); /* .scale 1e-6 J */
+        wl_sensor_close(s);
+        wl_test_rmtree(root);
+        free(root);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_backend_fails_clearly_without_a_counting_pmu),
         cmocka_unit_test(test_events_over_the_limit_are_listed),
         cmocka_unit_test(test_psys_flat_or_far_below_the_package_is_dropped),
+        cmocka_unit_test(test_psys_resolution_is_its_register_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
