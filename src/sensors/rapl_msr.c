@@ -37,13 +37,6 @@
  * more are listed in not_read. */
 #define MSR_MAX_PKG 16
 
-/* One set of RAPL registers: a package, or on Intel a die of one (the
- * package MSRs of multi-die parts such as Cascade Lake-AP are per die: the
- * kernel makes package-N-die-M zones, perf one CPU per die). */
-struct msr_unit {
-    int cpu, pkg, die; /* the CPU it is read through; physical_package_id, die_id */
-};
-
 struct msr_ch {
     int fd; /* shared per package; owned by pkg_fd[] */
     uint32_t reg;
@@ -104,8 +97,8 @@ static int cmp_dirent(const struct dirent **a, const struct dirent **b)
  * socket without a word. With no CPU's topology at all, one package on
  * CPU 0 is assumed. Returns the count; *n_more the units found beyond
  * max. */
-static unsigned package_cpus(const char *sysfs, bool by_die, struct msr_unit *units, unsigned max,
-                             unsigned *n_more)
+static unsigned package_cpus(const char *sysfs, bool by_die, struct wl__rapl_unit *units,
+                             unsigned max, unsigned *n_more)
 {
     unsigned n = 0, n_seen = 0;
     *n_more = 0;
@@ -113,23 +106,17 @@ static unsigned package_cpus(const char *sysfs, bool by_die, struct msr_unit *un
     snprintf(dir, sizeof dir, "%s/devices/system/cpu", sysfs);
     struct dirent **list = NULL;
     const int n_list = scandir(dir, &list, NULL, cmp_dirent);
-    struct msr_unit *seen = n_list > 0 ? malloc((size_t)n_list * sizeof *seen) : NULL;
+    struct wl__rapl_unit *seen = n_list > 0 ? malloc((size_t)n_list * sizeof *seen) : NULL;
     for (int i = 0; seen && i < n_list; i++) {
         const int cpu = cpu_number(list[i]->d_name);
-        char path[700];
-        uint64_t pkg, die = 0;
-        snprintf(path, sizeof path, "%s/cpu%d/topology/physical_package_id", dir, cpu);
-        if (cpu < 0 || wl__read_u64(path, &pkg) != 0 || pkg > 65535)
+        struct wl__rapl_unit u;
+        if (cpu < 0 || wl__rapl_unit_read(sysfs, cpu, by_die, &u) != 0)
             continue; /* not a CPU, or an offline one */
-        snprintf(path, sizeof path, "%s/cpu%d/topology/die_id", dir, cpu);
-        if (!by_die || wl__read_u64(path, &die) != 0 || die > 65535)
-            die = 0;
         bool dup = false;
         for (unsigned k = 0; k < n_seen && !dup; k++)
-            dup = seen[k].pkg == (int)pkg && seen[k].die == (int)die;
+            dup = seen[k].pkg == u.pkg && seen[k].die == u.die;
         if (dup)
             continue;
-        const struct msr_unit u = {.cpu = cpu, .pkg = (int)pkg, .die = (int)die};
         seen[n_seen++] = u;
         if (n < max)
             units[n++] = u;
@@ -141,7 +128,7 @@ static unsigned package_cpus(const char *sysfs, bool by_die, struct msr_unit *un
     free(list);
     free(seen);
     if (n_seen == 0 && max > 0) /* no topology: assume one package on CPU 0 */
-        units[n++] = (struct msr_unit){.cpu = 0, .pkg = 0, .die = 0};
+        units[n++] = (struct wl__rapl_unit){.cpu = 0, .pkg = 0, .die = 0};
     return n;
 }
 
@@ -189,7 +176,7 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             wl__sensor_proc_root(p));
     /* AMD's package energy counter is per package, whatever the dies
      * (perf's rapl_pkg_pmu_is_pkg_scope); Intel's per die */
-    struct msr_unit groups[MSR_MAX_PKG];
+    struct wl__rapl_unit groups[MSR_MAX_PKG];
     unsigned n_more = 0;
     const unsigned n_pkg =
         package_cpus(wl__sensor_sysfs_root(p), vendor == 0, groups, MSR_MAX_PKG, &n_more);
@@ -203,13 +190,7 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                             "%u package(s) or die(s) after the first %d: over the limit of those "
                             "read",
                             n_more, MSR_MAX_PKG);
-    for (unsigned k = 0; k < n_pkg; k++) {
-        m->multi_die = m->multi_die || groups[k].die != 0;
-        bool seen = false;
-        for (unsigned j = 0; j < k && !seen; j++)
-            seen = groups[j].pkg == groups[k].pkg;
-        m->n_sockets += !seen;
-    }
+    m->multi_die = wl__rapl_units_by_die(groups, n_pkg, &m->n_sockets);
     for (unsigned k = 0; k < n_pkg; k++) {
         char path[600];
         snprintf(path, sizeof path, "%s/cpu/%d/msr", dev, groups[k].cpu);
@@ -278,11 +259,7 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             /* package-K (K in package order), or as the kernel names the
              * zones of a multi-die part: package-N-die-M */
             char unit_name[32], name[WL_SENSOR_NAME_MAX];
-            if (m->multi_die)
-                snprintf(unit_name, sizeof unit_name, "package-%d-die-%d", groups[k].pkg,
-                         groups[k].die);
-            else
-                snprintf(unit_name, sizeof unit_name, "package-%u", k);
+            wl__rapl_unit_name(unit_name, sizeof unit_name, &groups[k], k, m->multi_die);
             if (d == WL_DOMAIN_PACKAGE)
                 snprintf(name, sizeof name, "%s", unit_name);
             else if (d == WL_DOMAIN_PSYS)

@@ -10,6 +10,8 @@
  * servers (its probe skips the check there), and a count starts at 0 when
  * the event is opened, so a dead psys is told by the period probe instead:
  * one flat or far below the packages is dropped (wl__sensor_probe_psys).
+ * Channels are named from the topology of each CPU in the PMU's cpumask
+ * (one per package, or per die: package-N-die-M, as rapl-msr names them).
  * A channel's resolution is its event's .scale (2^-32 J), except psys on
  * Sapphire/Emerald Rapids: 1 J, its register's step, from cpuinfo's model
  * and the RAPL model table rapl-msr reads by (wl__rapl_fixed_unit_uj).
@@ -233,14 +235,47 @@ struct perf_ch {
 struct rapl_perf {
     unsigned n;
     struct perf_ch c[WL_SENSOR_MAX_CHANNELS];
-    uint32_t type;  /* the PMU's, for the source */
-    unsigned n_pkg; /* packages (CPUs in its cpumask), for the source */
+    uint32_t type;   /* the PMU's, for the source */
+    unsigned n_pkg;  /* packages the CPUs in its cpumask are in, for the source */
+    unsigned n_dies; /* CPUs in its cpumask, when by_die */
+    bool by_die;     /* names say package-N-die-M */
 };
 
 static void perf_set_source(struct wl_sensor *s)
 {
     const struct rapl_perf *rp = s->impl;
-    wl__sensor_set_source(s, "perf_event power PMU (type %u, %u package(s))", rp->type, rp->n_pkg);
+    if (rp->by_die)
+        wl__sensor_set_source(s, "perf_event power PMU (type %u, %u package(s), %u dies)", rp->type,
+                              rp->n_pkg, rp->n_dies);
+    else
+        wl__sensor_set_source(s, "perf_event power PMU (type %u, %u package(s))", rp->type,
+                              rp->n_pkg);
+}
+
+/* The RAPL unit of each CPU in the PMU's cpumask, the first of its package
+ * or, on a multi-die Intel part, of its die (the kernel's scope for the
+ * PMU), from its topology under sysfs, so that units are named as
+ * rapl-msr names them (wl__rapl_unit_name): the position in the cpumask
+ * called die 1 of package 0 package-1. Dies are read on Intel only (as
+ * rapl-msr: AMD's counter is per package whatever die ids the kernel
+ * gives). Returns whether names go by die, *n_pkg the packages. A listed
+ * CPU without a topology, or two of one package and die (nothing tells
+ * them apart), leave every unit named by its position, package-K. */
+static bool perf_units(const char *sysfs, const struct wl_perf_pmu *pmu, bool intel,
+                       struct wl__rapl_unit *u, unsigned *n_pkg)
+{
+    bool known = true;
+    for (unsigned c = 0; c < pmu->n_cpus && known; c++) {
+        known = wl__rapl_unit_read(sysfs, pmu->cpus[c], intel, &u[c]) == 0;
+        for (unsigned j = 0; j < c && known; j++)
+            known = u[j].pkg != u[c].pkg || u[j].die != u[c].die;
+    }
+    if (known)
+        return wl__rapl_units_by_die(u, pmu->n_cpus, n_pkg);
+    for (unsigned c = 0; c < pmu->n_cpus; c++)
+        u[c] = (struct wl__rapl_unit){.cpu = pmu->cpus[c], .pkg = (int)c, .die = 0};
+    *n_pkg = pmu->n_cpus;
+    return false;
 }
 
 static void perf_close(struct wl_sensor *s)
@@ -284,6 +319,10 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     if (!rp)
         return WL_ENOMEM;
     s->impl = rp;
+    struct wl__rapl_unit units[WL_PERF_MAX_CPUS];
+    rp->by_die =
+        perf_units(wl__sensor_sysfs_root(p), &pmu, id.vendor == WL__CPU_INTEL, units, &rp->n_pkg);
+    rp->n_dies = pmu.n_cpus;
     for (unsigned c = 0; c < pmu.n_cpus; c++) {
         for (unsigned e = 0; e < pmu.n_events; e++) {
             const struct wl_perf_event_desc *ev = &pmu.ev[e];
@@ -317,14 +356,14 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                                        "perf_event_open(%s on CPU %d): %s", ev->name, pmu.cpus[c],
                                        strerror(err));
             }
-            char name[WL_SENSOR_NAME_MAX];
-            const char *dn = wl_domain_name(ev->domain);
+            char unit_name[32], name[WL_SENSOR_NAME_MAX];
+            wl__rapl_unit_name(unit_name, sizeof unit_name, &units[c], c, rp->by_die);
             if (ev->domain == WL_DOMAIN_PSYS)
                 snprintf(name, sizeof name, "psys");
             else if (ev->domain == WL_DOMAIN_PACKAGE)
-                snprintf(name, sizeof name, "package-%u", c);
+                snprintf(name, sizeof name, "%s", unit_name);
             else
-                snprintf(name, sizeof name, "package-%u/%s", c, dn);
+                snprintf(name, sizeof name, "%s/%s", unit_name, wl_domain_name(ev->domain));
             unsigned flags = WL_CH_ENERGY;
             if (ev->domain == WL_DOMAIN_CORE || ev->domain == WL_DOMAIN_UNCORE)
                 flags |= WL_CH_PART;
@@ -352,7 +391,6 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         }
     }
     rp->type = pmu.type;
-    rp->n_pkg = pmu.n_cpus;
     perf_set_source(s);
     return 0;
 }

@@ -513,6 +513,48 @@ double wl__rapl_unit_uj(enum wl__rapl_units u, enum wl_domain d, unsigned esu, c
     return 1e6 / (double)(1ull << esu);
 }
 
+int wl__rapl_unit_read(const char *sysfs_root, int cpu, bool by_die, struct wl__rapl_unit *u)
+{
+    char path[700];
+    uint64_t pkg, die = 0;
+    snprintf(path, sizeof path, "%s/devices/system/cpu/cpu%d/topology/physical_package_id",
+             sysfs_root, cpu);
+    int rc = wl__read_u64(path, &pkg);
+    if (rc != 0)
+        return rc;
+    if (pkg > 65535)
+        return WL_EFORMAT;
+    snprintf(path, sizeof path, "%s/devices/system/cpu/cpu%d/topology/die_id", sysfs_root, cpu);
+    if (!by_die || wl__read_u64(path, &die) != 0 || die > 65535)
+        die = 0;
+    *u = (struct wl__rapl_unit){.cpu = cpu, .pkg = (int)pkg, .die = (int)die};
+    return 0;
+}
+
+bool wl__rapl_units_by_die(const struct wl__rapl_unit *u, unsigned n, unsigned *n_packages)
+{
+    bool by_die = false;
+    unsigned n_pkg = 0;
+    for (unsigned k = 0; k < n; k++) {
+        by_die = by_die || u[k].die != 0;
+        bool seen = false;
+        for (unsigned j = 0; j < k && !seen; j++)
+            seen = u[j].pkg == u[k].pkg;
+        n_pkg += !seen;
+    }
+    if (n_packages)
+        *n_packages = n_pkg;
+    return by_die;
+}
+
+int wl__rapl_unit_name(char *buf, size_t size, const struct wl__rapl_unit *u, unsigned k,
+                       bool by_die)
+{
+    if (by_die)
+        return snprintf(buf, size, "package-%d-die-%d", u->pkg, u->die);
+    return snprintf(buf, size, "package-%u", k);
+}
+
 int wl__name_cmp_natural(const char *a, const char *b)
 {
     while (*a && *b) {

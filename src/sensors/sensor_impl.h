@@ -148,6 +148,29 @@ double wl__rapl_unit_uj(enum wl__rapl_units u, enum wl_domain d, unsigned esu, c
  * when d counts in a unit made from the ESU (or is not known). */
 double wl__rapl_fixed_unit_uj(enum wl__rapl_units u, enum wl_domain d);
 
+/* One set of RAPL registers: a package, or on Intel a die of one (the
+ * package MSRs of multi-die parts such as Cascade Lake-AP are per die: the
+ * kernel makes package-N-die-M zones, and perf's power PMU lists one CPU
+ * per die in its cpumask). rapl-msr and rapl-perf name them alike. */
+struct wl__rapl_unit {
+    int cpu, pkg, die; /* the CPU it is read through; physical_package_id, die_id */
+};
+/* Reads <sysfs_root>/devices/system/cpu/cpuN/topology/physical_package_id
+ * (0..65535) of CPU cpu into u (u->cpu = cpu), and with by_die its die_id
+ * (a missing one, before Linux 5.3, or one above 65535 is die 0; without
+ * by_die, 0). Returns 0, or a negative WL_E* code when the package id
+ * cannot be read: an offline CPU has no topology/. */
+int wl__rapl_unit_read(const char *sysfs_root, int cpu, bool by_die, struct wl__rapl_unit *u);
+/* Whether units u[0..n) are named by die: when one is a die other than 0
+ * (the kernel's zones of a multi-die part are package-N-die-M). *n_packages
+ * (may be NULL) gets how many packages they are in. */
+bool wl__rapl_units_by_die(const struct wl__rapl_unit *u, unsigned n, unsigned *n_packages);
+/* The name of unit u, the k-th of its sensor (from 0, in CPU order):
+ * package-N-die-M from its topology when by_die, else package-K. Writes
+ * buf (size bytes; 32 hold any name) and returns snprintf's length. */
+int wl__rapl_unit_name(char *buf, size_t size, const struct wl__rapl_unit *u, unsigned k,
+                       bool by_die);
+
 /* Records something the backend found but will not read (a zone, device or
  * GPU over the channel limit, or one that cannot be read) in s->info.not_read
  * (printf format, cut between characters) and logs it as a warning: the

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void put(const char *dir, const char *name, const char *text)
 {
@@ -231,44 +232,48 @@ static void test_events_over_the_limit_are_listed(void **state)
     free(root);
 }
 
-/* ROOT/proc/cpuinfo of an Intel CPU of that family and model (decimal, as
- * cpuinfo writes them): the model the RAPL unit rules are chosen by, and
- * not the host's. */
-static void put_cpuinfo(const char *root, int family, int model)
+/* ROOT/proc/cpuinfo of a CPU of that vendor, family and model (decimal,
+ * as cpuinfo writes them): the CPU the RAPL unit rules and the die rule
+ * go by, not the host's. */
+static void put_cpuinfo(const char *root, const char *vendor, int family, int model)
 {
     char dir[2048], text[256];
     snprintf(dir, sizeof dir, "%s/proc", root);
     mkdir(dir, 0755);
     snprintf(text, sizeof text,
-             "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: %d\nmodel\t\t: %d\n"
+             "processor\t: 0\nvendor_id\t: %s\ncpu family\t: %d\nmodel\t\t: %d\n"
              "model name\t: Test CPU\n\n",
-             family, model);
+             vendor, family, model);
     put(dir, "cpuinfo", text);
 }
 
-/* A one-package PMU that counts here: the software PMU (type 1) as the
- * power PMU, every event cpu-clock (config 0: nanoseconds on CPU 0) but
- * psys, which is psys_event (9, dummy, counts nothing) at psys_scale. The
- * package's scale makes it 1 kW. The CPU is Intel family 6 of that model
- * (ROOT/proc). Opens rapl-perf with the period probe's budget probe_ns
- * (20 s: one that only a starved test could exhaust; 0: no probe, psys
- * kept); NULL when system-wide software events cannot count here. */
-static wl_sensor *open_counting_model(const char *root, const char *psys_event,
-                                      const char *psys_scale, int model, uint64_t probe_ns,
-                                      char *why, size_t size)
+/* A PMU that counts here: the software PMU (type 1) as the power PMU,
+ * listing cpumask, every event cpu-clock (config 0: nanoseconds on the
+ * CPU) but psys, which is psys_event (9, dummy, counts nothing) at
+ * psys_scale. The package's scale makes it 1 kW. */
+static void make_counting(const char *root, const char *cpumask, const char *psys_event,
+                          const char *psys_scale)
 {
-    char pmu[2048], proc[2048];
+    char pmu[2048];
     make_pmu((char *)root, pmu, sizeof pmu);
-    put_cpuinfo(root, 6, model);
-    snprintf(proc, sizeof proc, "%s/proc", root);
     put(pmu, "type", "1\n");
-    put(pmu, "cpumask", "0\n");
+    put(pmu, "cpumask", cpumask);
     put(pmu, "events/energy-pkg", "event=0x0");
     put(pmu, "events/energy-pkg.scale", "1e-6\n");
     put(pmu, "events/energy-cores", "event=0x0");
     put(pmu, "events/energy-ram", "event=0x0");
     put(pmu, "events/energy-psys", psys_event);
     put(pmu, "events/energy-psys.scale", psys_scale);
+}
+
+/* Opens rapl-perf on ROOT (sysfs) and ROOT/proc with the period probe's
+ * budget probe_ns (20 s: one that only a starved test could exhaust; 0:
+ * no probe, psys kept); NULL when system-wide software events cannot
+ * count here. */
+static wl_sensor *open_perf(const char *root, uint64_t probe_ns, char *why, size_t size)
+{
+    char proc[2048];
+    snprintf(proc, sizeof proc, "%s/proc", root);
     struct wl_sensor_params p;
     wl_sensor_params_default(&p);
     p.sysfs_root = root;
@@ -281,6 +286,16 @@ static wl_sensor *open_counting_model(const char *root, const char *psys_event,
         return NULL;
     }
     return s;
+}
+
+/* make_counting on CPU 0 of an Intel family 6 CPU of that model, opened. */
+static wl_sensor *open_counting_model(const char *root, const char *psys_event,
+                                      const char *psys_scale, int model, uint64_t probe_ns,
+                                      char *why, size_t size)
+{
+    make_counting(root, "0\n", psys_event, psys_scale);
+    put_cpuinfo(root, "GenuineIntel", 6, model);
+    return open_perf(root, probe_ns, why, size);
 }
 
 /* open_counting_model on a client model (Kaby Lake, 158 = 0x9E: every
@@ -387,6 +402,87 @@ static void test_psys_resolution_is_its_register_step(void **state)
     }
 }
 
+/* ROOT/devices/system/cpu/cpuN/topology: physical_package_id pkg and, when
+ * die >= 0, die_id die. */
+static void put_topology(const char *root, int cpu, int pkg, int die)
+{
+    char dir[2048], v[16];
+    static const char *const parts[] = {"devices", "devices/system", "devices/system/cpu"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(dir, sizeof dir, "%s/%s", root, parts[i]);
+        mkdir(dir, 0755);
+    }
+    snprintf(dir, sizeof dir, "%s/devices/system/cpu/cpu%d", root, cpu);
+    mkdir(dir, 0755);
+    snprintf(dir, sizeof dir, "%s/devices/system/cpu/cpu%d/topology", root, cpu);
+    mkdir(dir, 0755);
+    snprintf(v, sizeof v, "%d\n", pkg);
+    put(dir, "physical_package_id", v);
+    if (die >= 0) {
+        snprintf(v, sizeof v, "%d\n", die);
+        put(dir, "die_id", v);
+    }
+}
+
+/* On a multi-die part the kernel's cpumask lists one CPU per die (Intel's
+ * package counters are per die), so die 1 of package 0 was "package-1",
+ * a package that does not exist. Units are named from each listed CPU's
+ * topology as rapl-msr and the kernel's zones name them: package-N-die-M
+ * on an Intel multi-die part; package-K otherwise, also on AMD, whose
+ * counter is per package whatever die ids the kernel gives. CPUs 0 and 1
+ * are listed (the software PMU opens on real CPUs: skipped on one). */
+static void test_units_are_named_from_the_listed_cpus_topology(void **state)
+{
+    (void)state;
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+        fprintf(stderr, "SKIP: needs two online CPUs\n");
+        skip();
+    }
+    static const struct {
+        const char *vendor;
+        int pkg1, die0, die1; /* CPU 0: package 0, die die0; CPU 1: pkg1, die1 */
+        const char *unit0, *unit1, *source;
+    } cases[] = {
+        {"GenuineIntel", 0, 0, 1, "package-0-die-0", "package-0-die-1", "1 package(s), 2 dies)"},
+        {"GenuineIntel", 1, 0, 0, "package-0", "package-1", "2 package(s))"},
+        {"GenuineIntel", 1, -1, -1, "package-0", "package-1", "2 package(s))"}, /* no die_id */
+        {"AuthenticAMD", 1, 0, 1, "package-0", "package-1", "2 package(s))"},
+        /* one package and die twice: nothing tells them apart, by position */
+        {"GenuineIntel", 0, 0, 0, "package-0", "package-1", "2 package(s))"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char *root = wl_test_tmpdir();
+        char why[512];
+        make_counting(root, "0-1\n", "event=0x0", "2e-6\n");
+        put_cpuinfo(root, cases[k].vendor, cases[k].vendor[0] == 'G' ? 6 : 25, 0x9E);
+        put_topology(root, 0, 0, cases[k].die0);
+        put_topology(root, 1, cases[k].pkg1, cases[k].die1);
+        wl_sensor *s = open_perf(root, 0, why, sizeof why);
+        if (!s) {
+            fprintf(stderr, "SKIP: software perf events cannot count here: %s\n", why);
+            wl_test_rmtree(root);
+            free(root);
+            skip();
+        }
+        const struct wl_sensor_info *in = wl_sensor_get_info(s);
+        char want[7][64];
+        snprintf(want[0], sizeof want[0], "%s", cases[k].unit0);
+        snprintf(want[1], sizeof want[1], "%s/core", cases[k].unit0);
+        snprintf(want[2], sizeof want[2], "%s/dram", cases[k].unit0);
+        snprintf(want[3], sizeof want[3], "psys");
+        snprintf(want[4], sizeof want[4], "%s", cases[k].unit1);
+        snprintf(want[5], sizeof want[5], "%s/core", cases[k].unit1);
+        snprintf(want[6], sizeof want[6], "%s/dram", cases[k].unit1);
+        assert_int_equal(in->n_channels, 7);
+        for (unsigned i = 0; i < 7; i++)
+            assert_string_equal(in->ch[i].name, want[i]);
+        assert_non_null(strstr(in->source, cases[k].source));
+        wl_sensor_close(s);
+        wl_test_rmtree(root);
+        free(root);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_events_over_the_limit_are_listed),
         cmocka_unit_test(test_psys_flat_or_far_below_the_package_is_dropped),
         cmocka_unit_test(test_psys_resolution_is_its_register_step),
+        cmocka_unit_test(test_units_are_named_from_the_listed_cpus_topology),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
