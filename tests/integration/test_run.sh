@@ -26,6 +26,13 @@ model=$D/models/stories260K.gguf
 
 # --- usage ----------------------------------------------------------------------
 if "$W" run --help | grep -q -- "--depth"; then ok "run --help"; else bad "run --help"; fi
+# the model stands in for the CPU whenever no CPU energy sensor is readable,
+# a readable GPU sensor or not (not only "when no sensor is readable")
+if "$W" run --help | grep -q "model's estimate when no CPU energy sensor is readable, even beside"; then
+  ok "run --help: when the CPU-time model is used"
+else
+  bad "run --help: when the CPU-time model is used"
+fi
 "$W" run --depth full --db "$db" >/dev/null 2>"$tmp/err"; rc=$?
 if [ $rc = 2 ] && grep -q "off, module or deep" "$tmp/err"; then ok "bad --depth"; else bad "bad --depth (rc $rc)"; fi
 "$W" run -m "$tmp/missing.gguf" --db "$db" --baseline 0 --settle 0 >/dev/null 2>"$tmp/err"; rc=$?

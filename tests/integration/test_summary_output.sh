@@ -145,6 +145,9 @@ for r, t in zip(rows, toks):
 PY
 "$W" export --help | grep -q "layers_first_token and" && "$W" export --help | grep -q "header line (even with no rows)" \
   && ok "export --help explains layers_first_token and the CSV headers" || bad "export --help"
+"$W" export --help | grep -q "model_estimate when no CPU energy sensor was readable, even beside a" \
+  && ok "export --help: model_estimate without a CPU energy sensor, GPU sensor or not" \
+  || bad "export --help: when energy_base_method is model_estimate"
 
 # --- D6: every CSV table has its header, rows or not ----------------------------------------
 "$W" run "${q[@]}" -n 3 --depth off >/dev/null 2>"$tmp/err" || bad "run --depth off: $(cat "$tmp/err")"
