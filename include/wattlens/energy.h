@@ -56,7 +56,9 @@ unsigned wl_headline_domains(unsigned present, unsigned parts);
  * "vendor_estimate", "model_estimate", "attributed". */
 const char *wl_method_key(enum wl_method m);
 /* Label for people: "measured (energy counter)", "measured (sampled power)",
- * "vendor estimate", "estimated (model)", "attributed (time share)". */
+ * "vendor estimate", "estimated (model)", "attributed (share)" (a time share
+ * of a forward pass for layers, components and ops, an equal share of a
+ * prompt batch or decode round for input tokens and sequences). */
 const char *wl_method_label(enum wl_method m);
 /* Parses a method key; returns 0 or WL_EINVAL. */
 int wl_method_parse(const char *s, enum wl_method *out);

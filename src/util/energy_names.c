@@ -14,7 +14,7 @@ static const char *const wl_method_keys[WL_METHOD_COUNT] = {
 
 static const char *const wl_method_labels[WL_METHOD_COUNT] = {
     "measured (energy counter)", "measured (sampled power)", "vendor estimate",
-    "estimated (model)",         "attributed (time share)",
+    "estimated (model)",         "attributed (share)",
 };
 
 const char *wl_domain_name(enum wl_domain d)

@@ -28,10 +28,17 @@ model=$D/models/stories260K.gguf
 if "$W" run --help | grep -q -- "--depth"; then ok "run --help"; else bad "run --help"; fi
 # the model stands in for the CPU whenever no CPU energy sensor is readable,
 # a readable GPU sensor or not (not only "when no sensor is readable")
-if "$W" run --help | grep -q "model's estimate when no CPU energy sensor is readable, even beside"; then
+if "$W" run --help | grep -q "model's estimate when no CPU energy sensor is readable"; then
   ok "run --help: when the CPU-time model is used"
 else
   bad "run --help: when the CPU-time model is used"
+fi
+# an input token's energy is an equal share of its prompt batch, not a
+# measured delta nor a time share
+if "$W" run --help | tr '\n' ' ' | grep -q "an input token's energy is an equal share of its prompt batch's"; then
+  ok "run --help: an input token is an equal share of its batch"
+else
+  bad "run --help: what an input token's energy is"
 fi
 "$W" run --depth full --db "$db" >/dev/null 2>"$tmp/err"; rc=$?
 if [ $rc = 2 ] && grep -q "off, module or deep" "$tmp/err"; then ok "bad --depth"; else bad "bad --depth (rc $rc)"; fi

@@ -1,8 +1,8 @@
 /* util/: the error table, log level parsing, clocks, error messages, UTF-8
  * decoding, copies and formatted messages cut between characters (a shown
  * cut ending "..."), Markdown cell escaping, display widths, JSON text for
- * a terminal, text into JSON without losing bytes, random bytes with their fallback, and
- * SipHash-1-3. */
+ * a terminal, text into JSON without losing bytes, random bytes with their fallback,
+ * SipHash-1-3, and energy method keys and labels. */
 #include "test_support.h"
 
 #include "util/ascii.h"
@@ -1164,6 +1164,26 @@ static void test_json_real_or_null(void **state)
     json_decref(a);
 }
 
+/* Method keys and labels: every method has both, the key parses back, and
+ * the label of "attributed" fits every attributed row. Layers, components
+ * and ops are time shares of their forward pass, but an input token is an
+ * equal share of its prompt batch and a sequence of a batched run equal
+ * shares of its decode rounds, so the label says "share", not "time share". */
+static void test_method_keys_and_labels(void **state)
+{
+    (void)state;
+    for (int m = 0; m < WL_METHOD_COUNT; m++) {
+        enum wl_method back;
+        assert_string_not_equal(wl_method_key((enum wl_method)m), "?");
+        assert_string_not_equal(wl_method_label((enum wl_method)m), "?");
+        assert_int_equal(wl_method_parse(wl_method_key((enum wl_method)m), &back), 0);
+        assert_int_equal(back, m);
+    }
+    assert_string_equal(wl_method_label(WL_METHOD_ATTRIBUTED), "attributed (share)");
+    assert_null(strstr(wl_method_label(WL_METHOD_ATTRIBUTED), "time"));
+    assert_string_equal(wl_method_label(WL_METHOD_COUNT), "?");
+}
+
 /* A set of domains as JSON names and back: domain order, every domain,
  * unknown names and non-strings skipped, a non-array is no domain. */
 static void test_json_domain_names_round_trip(void **state)
@@ -1250,6 +1270,7 @@ int main(void)
         cmocka_unit_test(test_parse_u64_digits),
         cmocka_unit_test(test_parse_decimal),
         cmocka_unit_test(test_json_real_or_null),
+        cmocka_unit_test(test_method_keys_and_labels),
         cmocka_unit_test(test_json_domain_names_round_trip),
         cmocka_unit_test(test_ascii_contains_ci),
     };
