@@ -202,7 +202,10 @@ static const char usage[] =
     "  -v             one line per round\n"
     "  -h, --help     this text\n"
     "\n"
-    "Environment: none read.\n";
+    "Environment: none read.\n"
+    "\n"
+    "Exit status: 0; 1 when memory, the kernels, the threads or a bandwidth reading\n"
+    "fail; 2 for a bad argument or value.\n";
 
 /* -1: run; 0: the usage was asked for and printed; 2: a command-line error
  * (said on stderr). */

@@ -144,7 +144,10 @@ static const char usage[] =
     "                 as many rows as fit in 512 KiB at each type\n"
     "  -h, --help     this text\n"
     "\n"
-    "Environment: none read.\n";
+    "Environment: none read.\n"
+    "\n"
+    "Exit status: 0 (-l too); 1 when memory, the threads or a bandwidth reading fail;\n"
+    "2 for a bad argument or value (a -p path this CPU runs none of too).\n";
 
 static const char *const thread_names[] = {"1", "2"}; /* -j: the pools main starts */
 

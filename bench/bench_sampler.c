@@ -25,6 +25,9 @@ static const char usage[] =
     "\n"
     "Environment: none read (the fake tree goes under /tmp).\n"
     "\n"
+    "Exit status: 0; 1 when the fake tree, its sensor or the sampler cannot be set\n"
+    "up; 2 for a bad argument.\n"
+    "\n"
     "Takes about 2 x SECONDS.\n";
 
 int main(int argc, char **argv)

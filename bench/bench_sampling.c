@@ -38,6 +38,9 @@ static const char usage[] =
     "\n"
     "Environment: none read.\n"
     "\n"
+    "Exit status: 0; 1 when a draw differs from the old sort's or memory fails; 2\n"
+    "for any argument but -h / --help.\n"
+    "\n"
     "Takes about 3 seconds.\n";
 
 enum { VOCAB = 65536 };

@@ -161,7 +161,10 @@ static const char usage[] =
     "against the targets (write <= 1 s, summary <= 50 ms); never asserts on time.\n"
     "\n"
     "Environment:\n"
-    "  TMPDIR  where the temporary database goes (default /tmp)\n";
+    "  TMPDIR  where the temporary database goes (default /tmp)\n"
+    "\n"
+    "Exit status: 0; 1 when the database cannot be made, written, read or a run\n"
+    "deleted; 2 for any argument but -h / --help.\n";
 
 int main(int argc, char **argv)
 {

@@ -3,7 +3,9 @@
 # - -h / --help prints "usage: NAME ..." on stdout and exits 0 at once;
 # - an argument a bench does not take, or a value it does not take, is an
 #   error on stderr, exit 2, again without running it (each call is under a 20 s timeout: a bench that
-#   started measuring instead would fail this test, not hang it).
+#   started measuring instead would fail this test, not hang it);
+# - -h names every environment variable the bench reads (from its source and
+#   the shared helpers it calls) and has an "Exit status: 0; ..." paragraph.
 # Skips (and says so) when the build has no benches (WL_BUILD_BENCH=OFF).
 set -u
 B=${WL_BINARY_DIR:?}
@@ -29,6 +31,32 @@ for b in "$B"/bench_*; do
   else
     bad "$name --no-such-option: exit $rc, $(head -3 "$tmp/out" "$tmp/err")"
   fi
+done
+# -h names every environment variable the bench reads (its own getenv /
+# env_int calls, and those of the shared helpers it calls: the model cache
+# and the CLI of wl_bench_synth_1b, the CLI of wl_bench_cli_path) and says
+# its exit status
+S=${WL_SOURCE_DIR:-$(dirname "$0")/../..}
+env_names() { grep -oE '(getenv|env_[a-z]+)\("[A-Z_][A-Z0-9_]*"' "$@" | sed 's/.*("//; s/"$//' | sort -u; }
+support=$(env_names "$S/bench/support/bench_support.c" | tr '\n' ' ')
+if [ "$support" = "WL_BENCH_CLI WL_BENCH_MODEL_CACHE " ]; then
+  ok "bench_support reads WL_BENCH_CLI and WL_BENCH_MODEL_CACHE (as this test maps them)"
+else
+  bad "bench_support reads '$support': update the helper-to-variable map in this test"
+fi
+for b in "$B"/bench_*; do
+  [ -x "$b" ] && [ -f "$b" ] || continue
+  name=$(basename "$b")
+  src=$S/bench/$name.c
+  [ -f "$src" ] || { bad "$name: no source $src"; continue; }
+  want=$(env_names "$src")
+  grep -q "wl_bench_synth_1b(" "$src" && want="$want WL_BENCH_MODEL_CACHE WL_BENCH_CLI"
+  grep -q "wl_bench_cli_path(" "$src" && want="$want WL_BENCH_CLI"
+  timeout 20 "$b" -h >"$tmp/help" 2>/dev/null
+  missing=
+  for v in $want; do grep -qw -- "$v" "$tmp/help" || missing="$missing $v"; done
+  if [ -z "$missing" ]; then ok "$name -h names the variables it reads"; else bad "$name -h lacks:$missing"; fi
+  if grep -q "^Exit status: 0" "$tmp/help"; then ok "$name -h says its exit status"; else bad "$name -h: no 'Exit status: 0' paragraph"; fi
 done
 # a value a bench does not take is an error too, found before any measuring
 # (bench_kernels used to read 512 MiB for bandwidth, then print an empty table)
