@@ -33,6 +33,13 @@ if "$W" run --help | grep -q "model's estimate when no CPU energy sensor is read
 else
   bad "run --help: when the CPU-time model is used"
 fi
+# op rows and activation statistics are stored but never printed by run or
+# show: the help says where they are
+if "$W" run --help | tr '\n' ' ' | tr -s ' ' | grep -q "variance ratio (slower; stored, and like op rows only 'wattlens export' writes them)"; then
+  ok "run --help: op rows and activation statistics are in export"
+else
+  bad "run --help: where op rows and activation statistics are"
+fi
 # an input token's energy is an equal share of its prompt batch, not a
 # measured delta nor a time share
 if "$W" run --help | tr '\n' ' ' | grep -q "an input token's energy is an equal share of its prompt batch's"; then
