@@ -16,7 +16,9 @@
 #   CSI (as U+009B and as a raw 0x9B byte) escaped in its source and why
 #   lines (\x1b, \u009b, \x9b), and `measure` in its sources line; `show`,
 #   `gc --dry-run`, `rm` and `runs` show a stored run whose every text field
-#   holds them without one.
+#   holds them without one;
+# - `sensors --help` names every kind of reason for a "not read:" or "not
+#   summed:" line.
 set -u
 W=${WATTLENS:?}
 D=${WL_TESTDATA:?}
@@ -259,6 +261,18 @@ for r in rows:
         want, got = width(head[:head.index(col)]), width(r[:r.index(cell) + 1])
         assert got == want, (col, r, got, want)
 PY
+# sensors --help gives every kind of reason a backend has for a "not read:" or
+# a "not summed:" line (the backends' wl__sensor_not_read / _not_summed calls)
+"$W" sensors --help | tr '\n' ' ' | tr -s ' ' >"$tmp/sensors.help"
+miss=
+for want in "cannot be read" "over the limit of" "powercap zone of an unknown name" \
+  "rapl-msr DRAM or psys register whose unit is unknown" "whole-system meter other than the one read as the total" \
+  "hwmon device whose scope is unknown" "a channel inside another one" "an i915 GPU's parts" \
+  "a TPMI zone of the same domain as an intel-rapl zone" "on AMD the powercap core zone" \
+  "a psys counter that stays flat or rises far less than the packages"; do
+  grep -qF -- "$want" "$tmp/sensors.help" || miss="$miss [$want]"
+done
+if [ -z "$miss" ]; then ok "sensors --help names every not-read and not-summed reason"; else bad "sensors --help lacks:$miss"; fi
 
 # --- sensors: a root and hwmon names with ESC and CSI reach no terminal as they are ---------
 # no_controls FILE: FILE is UTF-8 without a control character (C0 but a newline, DEL, C1)
