@@ -380,9 +380,9 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
                     (double)(g->t_start_ns - r->t0_ns) / 1e9, g->t_end_ns ? till : "end",
                     wl_sampler_gap_why(g));
         else
-            fprintf(f, "  sensor gap      %.3f s .. %s (%s)\n",
-                    (double)(g->t_start_ns - r->t0_ns) / 1e9, g->t_end_ns ? "recovered" : "end",
-                    wl_strerror(g->error));
+            fprintf(f, "  sensor gap      %.3f s .. %s (%s%s)\n",
+                    (double)(g->t_start_ns - r->t0_ns) / 1e9, g->t_end_ns ? till : "end",
+                    wl_strerror(g->error), g->t_end_ns ? "; recovered" : "");
     }
     /* the line `show` prints for the stored run: from the same extra */
     json_t *gx = wl_run_gaps_json(r->gaps, r->n_gaps, r->stats.n_gaps, r->t0_ns);

@@ -890,6 +890,38 @@ static void wl__command(const struct wl_store_aggregates *a, struct wl_summary *
     json_decref(x);
 }
 
+/* A gap's [start, end] in ms. */
+struct wl__span {
+    double t0, t1;
+};
+
+static int wl__cmp_span(const void *x, const void *y)
+{
+    const double a = ((const struct wl__span *)x)->t0, b = ((const struct wl__span *)y)->t0;
+    return (a > b) - (a < b);
+}
+
+/* The length in seconds of the union of the n spans (sorted here): gaps
+ * overlap (a failed read and the counter discontinuity its next good read
+ * finds span the same time), and time in two of them is one time. */
+static double wl__union_s(struct wl__span *v, size_t n)
+{
+    if (n == 0)
+        return 0.0;
+    qsort(v, n, sizeof *v, wl__cmp_span);
+    double sum = 0.0, a = v[0].t0, b = v[0].t1;
+    for (size_t i = 1; i < n; i++) {
+        if (v[i].t0 > b) {
+            sum += b - a;
+            a = v[i].t0;
+            b = v[i].t1;
+        } else if (v[i].t1 > b) {
+            b = v[i].t1;
+        }
+    }
+    return (sum + (b - a)) / 1000.0;
+}
+
 void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double run_end_ms,
                                 struct wl_summary_gaps *g)
 {
@@ -900,7 +932,12 @@ void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double
     g->known = true;
     g->n = json_integer_value(n);
     json_t *arr = json_object_get(extra, "gaps");
-    for (size_t i = 0; json_is_array(arr) && i < json_array_size(arr); i++) {
+    const size_t n_arr = json_is_array(arr) ? json_array_size(arr) : 0;
+    /* the ended gaps' spans: all of them, and those whose energy is not counted */
+    struct wl__span *all = n_arr ? malloc(2 * n_arr * sizeof *all) : NULL;
+    struct wl__span *lost_v = all ? all + n_arr : NULL;
+    size_t n_all = 0, n_lost = 0;
+    for (size_t i = 0; i < n_arr; i++) {
         json_t *o = json_array_get(arr, i);
         if (!json_is_object(o))
             continue;
@@ -910,7 +947,9 @@ void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double
         const double t1 = json_is_number(en) ? json_number_value(en) : NA; /* NaN: open */
         const bool ended = !isnan(t0) && !isnan(t1);
         g->n_open += !ended;
-        if (ended)
+        if (ended && all)
+            all[n_all++] = (struct wl__span){t0, t1 < t0 ? t0 : t1};
+        else if (ended) /* no memory for the union: the plain sum */
             g->dur_s += (t1 - t0) / 1000.0;
         json_t *counted = json_object_get(o, "energy_counted");
         /* a counter discontinuity's energy is never counted */
@@ -927,9 +966,16 @@ void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double
             g->n_outside++;
         } else {
             g->n_not_counted++;
-            if (ended)
+            if (ended && lost_v)
+                lost_v[n_lost++] = (struct wl__span){t0, t1 < t0 ? t0 : t1};
+            else if (ended)
                 g->not_counted_s += (t1 - t0) / 1000.0;
         }
+    }
+    if (all) {
+        g->dur_s = wl__union_s(all, n_all);
+        g->not_counted_s = wl__union_s(lost_v, n_lost);
+        free(all);
     }
     if (g->n < g->n_listed)
         g->n = g->n_listed;

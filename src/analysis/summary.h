@@ -214,8 +214,9 @@ struct wl_summary_gaps {
                               (settle, idle baseline): an idle baseline across one is low */
     int64_t n_counted;     /* failed reads of energy counters, which kept counting */
     int64_t n_open;        /* listed gaps still failing when the gaps were stored (no end) */
-    double dur_s;          /* the listed gaps that ended, in all */
-    double not_counted_s;  /* ... those of them in n_not_counted */
+    double dur_s;          /* the time in the listed gaps that ended (the length of their
+                              union: time in two overlapping gaps counts once) */
+    double not_counted_s;  /* ... in those of them in n_not_counted */
 };
 
 /* The gaps in one line, "" when none (or not known): "sensor gaps: N (X.XXX s

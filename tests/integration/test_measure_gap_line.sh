@@ -23,5 +23,39 @@ else bad "the gap's own line does not say NOT counted: $(grep -A1 '^  sensor gap
 if grep -q "^  sensor gap .*recovered" "$tmp/m.txt"; then bad "a lost gap printed as plain recovered"
 else ok "no plain recovered line"; fi
 
+# A counter's reads fail for 2 s and its range wraps in 1 s at 1 kW: the
+# failed reads are one gap and the discontinuity the next good read finds
+# (how many times it wrapped is unknown) another over the same time. Each
+# line gives its end time, and the time in all is their union's length.
+# Old: the failed reads' line said ".. recovered" with no end, and the line
+# summed the two (4.0 s of gaps in a 2.8 s command).
+e=$(fake_zone intel-rapl:0 package-0 5000000) || { echo "FAIL: no fake powercap zone"; exit 1; }
+echo 1000000000 >"${e%/*}/max_energy_range_uj"
+"$W" measure --no-store -i 10 -- sh -c "sleep 0.3; echo garbage >'$e'; sleep 2; \
+  printf '%020d\n' 9000000 >'$e'; sleep 0.5" >"$tmp/w.txt" 2>&1
+if python3 - "$tmp/w.txt" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+spans = [(float(a), float(b)) for a, b in
+         re.findall(r"^  sensor gap +([0-9.]+) s \.\. ([0-9.]+) s ", t, re.M)]
+lines = re.findall(r"^  sensor gap .*", t, re.M)
+assert len(lines) == 2 and len(spans) == 2, ("each gap's line has its end time", lines)
+assert "wrap" in t, "no ambiguous-wrap gap"
+m = re.search(r"sensor gaps: 2 \(([0-9.]+) s in all", t)
+assert m, "no summary line"
+spans.sort()
+union, (a, b) = 0.0, spans[0]
+for c, d in spans[1:]:
+    if c > b:
+        union += b - a; a, b = c, d
+    else:
+        b = max(b, d)
+union += b - a
+# the printed times are rounded to 1 ms
+assert abs(float(m.group(1)) - union) < 0.005, (m.group(1), union, spans)
+PY
+then ok "overlapping gaps: each line has its end, the time in all is their union"
+else bad "overlapping gaps: $(cat "$tmp/w.txt")"; fi
+
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
