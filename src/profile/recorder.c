@@ -1226,6 +1226,36 @@ int wl_recorder_sequence_energy(wl_recorder *r, int32_t n_seq, const int32_t *n_
     return n_rounds == max_gen ? 0 : WL_EINVAL;
 }
 
+/* How a token's energy was found, for the provenance, into buf: the
+ * headline's energy between the boundaries (of tokens, or of decode rounds
+ * when sequences run together) as its method has it; an input token's is
+ * an equal share of its prompt batch's (one forward pass). */
+static const char *token_energy_text(const wl_recorder *r, char *buf, size_t size)
+{
+    const char *what = "energy between";
+    switch (r->headline_method) {
+    case WL_METHOD_COUNTER:
+        what = "counter delta at";
+        break;
+    case WL_METHOD_SAMPLED:
+        what = "sampled power integrated between";
+        break;
+    case WL_METHOD_VENDOR_ESTIMATE:
+        what = "vendor estimate between";
+        break;
+    case WL_METHOD_MODEL_ESTIMATE:
+        what = "model estimate: CPU time at";
+        break;
+    default:
+        break;
+    }
+    snprintf(buf, size, "%s %s; an input token is an equal share of its prompt batch's", what,
+             r->p.n_seq > 1 ? "decode round boundaries (a round is one token of each running "
+                              "sequence)"
+                            : "token boundaries");
+    return buf;
+}
+
 char *wl_recorder_provenance_json(wl_recorder *r)
 {
     struct wl_sampler_stats st;
@@ -1234,11 +1264,8 @@ char *wl_recorder_provenance_json(wl_recorder *r)
     json_object_set_new(j, "energy_scope", json_string(r->scope));
     json_object_set_new(j, "energy_method", json_string(wl_method_key(r->headline_method)));
     json_object_set_new(j, "model_only", json_boolean(wl_sampler_model_only(r->smp)));
-    json_object_set_new(j, "token_energy",
-                        json_string(r->p.n_seq > 1
-                                        ? "counter delta at decode round boundaries (a round is "
-                                          "one token of each running sequence)"
-                                        : "counter delta at token boundaries"));
+    char te[192];
+    json_object_set_new(j, "token_energy", json_string(token_energy_text(r, te, sizeof te)));
     json_object_set_new(j, "layer_component_op_energy", json_string("attributed by time share"));
     if (r->p.n_seq > 1)
         json_object_set_new(j, "sequence_energy",

@@ -292,6 +292,13 @@ static void test_token_energy_matches_driven_counter(void **state)
     wl_recorder *rec = NULL;
     assert_int_equal(wl_recorder_create(&rp, &rec, &err), 0);
     assert_false(wl_recorder_model_only(rec));
+    /* the provenance says the counter's delta, and input tokens' equal shares */
+    char *prov = wl_recorder_provenance_json(rec);
+    assert_non_null(prov);
+    if (!strstr(prov, "\"token_energy\":\"counter delta at token boundaries; an input token "
+                      "is an equal share of its prompt batch's\""))
+        fail_msg("provenance: %s", prov);
+    free(prov);
     d.inner = wl_recorder_hooks(rec);
     struct wl_hooks h = d.inner;
     h.fn = driver_hook;

@@ -497,6 +497,25 @@ static void test_provenance_numbers_have_15_digits(void **state)
     close_fixture(f);
 }
 
+/* The provenance's token_energy says how this run's token energy was found:
+ * here the CPU-time model's estimate, not a counter, and an input token's
+ * is an equal share of its prompt batch's (old: "counter delta at token
+ * boundaries" for every run). */
+static void test_provenance_token_energy_says_the_method(void **state)
+{
+    (void)state;
+    struct fixture *f = open_fixture(10);
+    char *prov = wl_recorder_provenance_json(f->rec);
+    assert_non_null(prov);
+    if (!strstr(prov, "\"token_energy\":\"model estimate: CPU time at token boundaries; an "
+                      "input token is an equal share of its prompt batch's\""))
+        fail_msg("provenance: %s", prov);
+    free(prov);
+    begin_generation(f);
+    end_generation(f);
+    close_fixture(f);
+}
+
 /* ---- samples the sampler's ring could not hold ------------------------------------- */
 
 struct sample_count {
@@ -630,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_a_recorder_never_started_stores_a_failed_run),
         cmocka_unit_test(test_a_norm_run_in_place_stores_no_variance_ratio),
         cmocka_unit_test(test_provenance_numbers_have_15_digits),
+        cmocka_unit_test(test_provenance_token_energy_says_the_method),
         cmocka_unit_test(test_a_long_baseline_keeps_its_samples),
         cmocka_unit_test(test_samples_the_ring_lost_are_counted),
     };
