@@ -46,9 +46,9 @@ static const char usage[] =
     "  WL_BENCH_CLI          the wattlens CLI that generates the model (default\n"
     "                        this build's)\n"
     "\n"
-    "Exit status: 0; 1 when WL_BENCH_TYPE is neither q4_k nor q8_0, the model could\n"
-    "not be made or loaded, or a batch size failed (the larger ones are then not\n"
-    "run); 2 for any argument but -h / --help.\n"
+    "Exit status: 0; 1 when the model could not be made or loaded, or a batch size\n"
+    "failed (the larger ones are then not run); 2 for any argument but -h / --help\n"
+    "and when WL_BENCH_TYPE is neither q4_k nor q8_0 (before measuring).\n"
     "\n"
     "The first run also generates the model (then cached).\n";
 
@@ -59,8 +59,8 @@ int main(int argc, char **argv)
         return args;
     const char *type = getenv("WL_BENCH_TYPE") ? getenv("WL_BENCH_TYPE") : "q4_k";
     if (strcmp(type, "q4_k") != 0 && strcmp(type, "q8_0") != 0) {
-        fprintf(stderr, "bench_batch: WL_BENCH_TYPE must be q4_k or q8_0\n");
-        return 1;
+        fprintf(stderr, "bench_batch: WL_BENCH_TYPE: '%s' is not one of q4_k, q8_0\n", type);
+        return 2;
     }
     const int n_gen = env_int("WL_BENCH_GEN", 8, 1);
     const int reps = env_int("WL_BENCH_REPS", 2, 1);

@@ -109,18 +109,18 @@ static char *repetitive_text(size_t *len)
     return buf;
 }
 
-/* Tokenizes text with vocab (skipped with a note when the test data lacks
- * it); 0, or -1 when tokenizing failed. */
-static int run(const char *vocab, const char *label, const char *text, size_t len)
+/* Tokenizes text with vocab from dir (skipped with a note when dir lacks
+ * it); 0 when measured, 1 when skipped, -1 when tokenizing failed. */
+static int run(const char *dir, const char *vocab, const char *label, const char *text, size_t len)
 {
     char path[1024];
-    snprintf(path, sizeof(path), "%s/vocab/ggml-vocab-%s.gguf", WL_TESTDATA_DIR, vocab);
+    snprintf(path, sizeof(path), "%s/ggml-vocab-%s.gguf", dir, vocab);
     wl_tokenizer *t = NULL;
     struct wl_errmsg err;
     uint64_t t0 = wl_clock_now_ns();
     if (wl_tok_load_file(path, &t, &err) != 0) {
         printf("  %-13s %-10s skipped: %s\n", vocab, label, err.text);
-        return 0;
+        return 1;
     }
     double load_ms = (wl_clock_now_ns() - t0) / 1e6;
     struct wl_tok_stats best = {0};
@@ -285,7 +285,7 @@ static const char usage[] =
     "\n"
     "Tokenizer throughput on about 1 MB of mixed text, varied (cache-hostile) and\n"
     "repetitive, for the llama-spm and gpt-2 vocabularies and, when present, phi-3,\n"
-    "starcoder and deepseek-llm (from " WL_TESTDATA_DIR "/vocab):\n"
+    "starcoder and deepseek-llm (ggml-vocab-NAME.gguf files):\n"
     "MB/s per CPU second of the tokenizing thread (best of 3) and per wall second,\n"
     "tokens/s, bytes/token, lookups and cache hit rate. Then special-token\n"
     "splitting on 1 MiB of spaces and 1 MB of indented code with phi-2-like\n"
@@ -293,28 +293,51 @@ static const char usage[] =
     "listed and sorted) against the current one, CPU seconds and tokens compared.\n"
     "No assertions on time.\n"
     "\n"
-    "Environment: none read.\n"
+    "Environment:\n"
+    "  WL_BENCH_VOCAB_DIR    directory of the vocabularies (default\n"
+    "                        " WL_TESTDATA_DIR "/vocab)\n"
     "\n"
-    "Exit status: 0 (a vocabulary absent from the test data is skipped with a note);\n"
-    "1 when tokenizing failed or the old and the new splitting differ (DIFFERENT); 2\n"
-    "for any argument but -h / --help.\n";
+    "Exit status: 0 (a vocabulary absent from the directory is skipped with a\n"
+    "note); 1 when none of them is there (before measuring anything), tokenizing\n"
+    "failed or the old and the new splitting differ (DIFFERENT); 2 for any argument\n"
+    "but -h / --help.\n";
 
 int main(int argc, char **argv)
 {
     int args = wl_bench_args_none(argc, argv, "bench_tokenizer", usage);
     if (args >= 0)
         return args;
+    const char *dir = getenv("WL_BENCH_VOCAB_DIR");
+    if (!dir || !*dir)
+        dir = WL_TESTDATA_DIR "/vocab";
+    const char *vocabs[] = {"llama-spm", "gpt-2", "phi-3", "starcoder", "deepseek-llm"};
+    const size_t n_vocabs = sizeof(vocabs) / sizeof(*vocabs);
+    size_t n_present = 0;
+    for (size_t i = 0; i < n_vocabs; i++) {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/ggml-vocab-%s.gguf", dir, vocabs[i]);
+        FILE *f = fopen(path, "rb");
+        n_present += f != NULL;
+        if (f)
+            fclose(f);
+    }
+    if (n_present == 0) { /* before measuring anything, as a missing model is */
+        fprintf(stderr,
+                "bench_tokenizer: no vocabulary in %s (ggml-vocab-NAME.gguf for %s, %s, %s, %s "
+                "or %s): nothing measured\n",
+                dir, vocabs[0], vocabs[1], vocabs[2], vocabs[3], vocabs[4]);
+        return 1;
+    }
     size_t nv = 0, nr = 0;
     char *varied = varied_text(&nv);
     char *rep = repetitive_text(&nr);
     printf("tokenizer throughput, best of 3 runs by CPU time (varied: %zu bytes, repetitive: %zu "
            "bytes)\n",
            nv, nr);
-    const char *vocabs[] = {"llama-spm", "gpt-2", "phi-3", "starcoder", "deepseek-llm"};
     int failed = 0;
-    for (size_t i = 0; i < sizeof(vocabs) / sizeof(*vocabs); i++) {
-        failed |= run(vocabs[i], "varied", varied, nv) != 0;
-        failed |= run(vocabs[i], "repetitive", rep, nr) != 0;
+    for (size_t i = 0; i < n_vocabs; i++) {
+        failed |= run(dir, vocabs[i], "varied", varied, nv) < 0;
+        failed |= run(dir, vocabs[i], "repetitive", rep, nr) < 0;
     }
     free(varied);
     free(rep);

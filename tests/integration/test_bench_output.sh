@@ -24,7 +24,9 @@
 #   it fails too;
 # - a bench that measured nothing exits non-zero: bench_engine with a typo
 #   in WL_BENCH_TYPES (exit 2, before measuring) or no model (exit 1),
-#   bench_profile with no model or no temporary directory under TMPDIR;
+#   bench_batch with a bad WL_BENCH_TYPE (exit 2), bench_tokenizer with no
+#   vocabulary at all (exit 1), bench_profile with no model or no temporary
+#   directory under TMPDIR;
 # - the 1.1B-shaped model is generated without a shell: a model cache path
 #   with spaces, quotes, $( ) and ; reaches `wattlens model synth` as one
 #   argument (a stand-in CLI, WL_BENCH_CLI, records its arguments and
@@ -296,6 +298,33 @@ if [ -x "$B/bench_engine" ]; then
   fi
 else
   echo "SKIP: no bench_engine (measured nothing)"
+fi
+if [ -x "$B/bench_batch" ]; then
+  # a bad value is an error (exit 2, as bench_engine's WL_BENCH_TYPES), before
+  # anything is made or measured (old: exit 1)
+  WL_BENCH_TYPE=q4k WL_BENCH_CLI="$tmp/no-such-cli" WL_BENCH_MODEL_CACHE="$tmp/nocache" \
+    timeout 60 "$B/bench_batch" >"$tmp/batch" 2>"$tmp/err"; rc=$?
+  if [ $rc = 2 ] && grep -q "WL_BENCH_TYPE: 'q4k' is not one of q4_k, q8_0" "$tmp/err" && [ ! -s "$tmp/batch" ]; then
+    ok "bench_batch WL_BENCH_TYPE=q4k: exit 2, nothing measured"
+  else
+    bad "bench_batch WL_BENCH_TYPE=q4k (rc $rc): $(cat "$tmp/batch" "$tmp/err")"
+  fi
+else
+  echo "SKIP: no bench_batch (a bad WL_BENCH_TYPE)"
+fi
+if [ -x "$B/bench_tokenizer" ]; then
+  # no vocabulary at all: nothing to measure, said, exit 1 (old: every
+  # vocabulary "skipped" and exit 0)
+  mkdir -p "$tmp/novocab"
+  WL_BENCH_VOCAB_DIR="$tmp/novocab" timeout 60 "$B/bench_tokenizer" >"$tmp/tok" 2>"$tmp/err"; rc=$?
+  if [ $rc = 1 ] && grep -qF "bench_tokenizer: no vocabulary in $tmp/novocab" "$tmp/err" \
+    && grep -q "nothing measured" "$tmp/err" && [ ! -s "$tmp/tok" ]; then
+    ok "bench_tokenizer without a vocabulary: said, exit 1"
+  else
+    bad "bench_tokenizer without a vocabulary (rc $rc): $(head -5 "$tmp/tok") $(cat "$tmp/err")"
+  fi
+else
+  echo "SKIP: no bench_tokenizer (no vocabulary)"
 fi
 if [ -x "$B/bench_profile" ]; then
   WL_BENCH_SMALL=0 WL_BENCH_CLI="$tmp/no-such-cli" WL_BENCH_MODEL_CACHE="$tmp/nocache" \
