@@ -114,7 +114,11 @@ static void print_estimate_note(uint32_t methods)
         [WL_METHOD_MODEL_ESTIMATE] = "come wholly or partly from\n  wattlens's CPU-time model, "
                                      "as no CPU energy sensor was readable\n  ('wattlens show ID' "
                                      "says which domains were measured)",
-        [WL_METHOD_ATTRIBUTED] = "are shares attributed\n  by time",
+        /* no wattlens writer stores a run's or a section's energy as
+         * attributed (no sensor has that method), another writer's
+         * database can */
+        [WL_METHOD_ATTRIBUTED] = "are attributed (share):\n  equal or time shares of another "
+                                 "figure",
     };
     if (methods)
         printf("\n");

@@ -333,6 +333,45 @@ static void test_runs_marks_an_unfinished_run_partial(void **state)
     free(err);
 }
 
+/* A run whose energy is stored as attributed (no wattlens writer stores a
+ * run's or a section's energy so: sensors have no such method; another
+ * writer's database can) is marked '~' and its footnote says what an
+ * attributed figure is: a share of another figure, equal or by time (old:
+ * "shares attributed by time", while input tokens are equal shares). */
+static void test_runs_footnote_of_an_attributed_energy(void **state)
+{
+    struct wl_test_cli_fixture *f = *state;
+    wl_store *s = wl_test_store_open(f->db);
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
+                               .created_at_ms = WL_TEST_T0_MS + 3 * WL_TEST_DAY_MS,
+                               .model_name = "shared"};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
+    struct wl_store_section sec = {.phase = "decode",
+                                   .name = "token",
+                                   .token_index = 0,
+                                   .start_ms = 100,
+                                   .end_ms = 350,
+                                   .energy_j = 3,
+                                   .method = WL_METHOD_ATTRIBUTED};
+    assert_int_equal(wl_store_add_section(r, &sec), 0);
+    assert_int_equal(wl_store_flush(r), 0);
+    wl_store_run_abandon(r);
+    wl_store_close(s);
+
+    char *out = NULL, *err = NULL;
+    assert_int_equal(wl_test_cli_db(f, "runs", "", &out, &err), 0);
+    const char *line = strstr(out, "\n") + 1; /* newest first: this run */
+    assert_true(strncmp(line, id, 8) == 0);
+    assert_non_null(strstr(line, "3.000 J~*"));
+    if (!strstr(out, "\n~ estimated, not measured (attributed): ENERGY and J/TOKEN are "
+                     "attributed (share):\n  equal or time shares of another figure.\n"))
+        fail_msg("no attributed footnote:\n%s", out);
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +386,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_runs_table_pads_by_display_width, wl_test_cli_setup,
                                         wl_test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_runs_marks_an_unfinished_run_partial,
+                                        wl_test_cli_setup, wl_test_cli_teardown),
+        cmocka_unit_test_setup_teardown(test_runs_footnote_of_an_attributed_energy,
                                         wl_test_cli_setup, wl_test_cli_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
