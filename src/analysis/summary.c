@@ -893,7 +893,23 @@ static void wl__command(const struct wl_store_aggregates *a, struct wl_summary *
 /* A gap's [start, end] in ms. */
 struct wl__span {
     double t0, t1;
+    const json_t *gap; /* the stored gap (its sensor and domains) */
 };
+
+/* Two stored gaps of one sensor that share a domain. */
+static bool wl__same_counter(const json_t *a, const json_t *b)
+{
+    const char *sa = json_string_value(json_object_get(a, "sensor"));
+    const char *sb = json_string_value(json_object_get(b, "sensor"));
+    if (!sa || !sb || strcmp(sa, sb) != 0)
+        return false;
+    const json_t *da = json_object_get(a, "domains"), *db = json_object_get(b, "domains");
+    for (size_t i = 0; i < json_array_size(da); i++)
+        for (size_t j = 0; j < json_array_size(db); j++)
+            if (json_equal(json_array_get(da, i), json_array_get(db, j)))
+                return true;
+    return false;
+}
 
 static int wl__cmp_span(const void *x, const void *y)
 {
@@ -933,10 +949,12 @@ void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double
     g->n = json_integer_value(n);
     json_t *arr = json_object_get(extra, "gaps");
     const size_t n_arr = json_is_array(arr) ? json_array_size(arr) : 0;
-    /* the ended gaps' spans: all of them, and those whose energy is not counted */
-    struct wl__span *all = n_arr ? malloc(2 * n_arr * sizeof *all) : NULL;
+    /* the ended gaps' spans: all of them, those whose energy is not counted,
+     * and those of failed reads whose counters kept counting */
+    struct wl__span *all = n_arr ? malloc(3 * n_arr * sizeof *all) : NULL;
     struct wl__span *lost_v = all ? all + n_arr : NULL;
-    size_t n_all = 0, n_lost = 0;
+    struct wl__span *kept_v = all ? all + 2 * n_arr : NULL;
+    size_t n_all = 0, n_lost = 0, n_kept = 0;
     for (size_t i = 0; i < n_arr; i++) {
         json_t *o = json_array_get(arr, i);
         if (!json_is_object(o))
@@ -948,7 +966,7 @@ void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double
         const bool ended = !isnan(t0) && !isnan(t1);
         g->n_open += !ended;
         if (ended && all)
-            all[n_all++] = (struct wl__span){t0, t1 < t0 ? t0 : t1};
+            all[n_all++] = (struct wl__span){t0, t1 < t0 ? t0 : t1, o};
         else if (ended) /* no memory for the union: the plain sum */
             g->dur_s += (t1 - t0) / 1000.0;
         json_t *counted = json_object_get(o, "energy_counted");
@@ -962,14 +980,32 @@ void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double
                              (!isnan(t0) && !isnan(run_end_ms) && t0 >= run_end_ms);
         if (!lost) {
             g->n_counted++;
+            if (ended && kept_v && !outside)
+                kept_v[n_kept++] = (struct wl__span){t0, t1 < t0 ? t0 : t1, o};
         } else if (outside) {
             g->n_outside++;
         } else {
             g->n_not_counted++;
             if (ended && lost_v)
-                lost_v[n_lost++] = (struct wl__span){t0, t1 < t0 ? t0 : t1};
+                lost_v[n_lost++] = (struct wl__span){t0, t1 < t0 ? t0 : t1, o};
             else if (ended)
                 g->not_counted_s += (t1 - t0) / 1000.0;
+        }
+    }
+    /* a failed read inside a gap of the same sensor and domain whose energy
+     * is lost (the counter's next good read found a discontinuity: an
+     * ambiguous wrap after a long failure) lost its energy with it, though
+     * its counter kept counting */
+    const size_t n_lost_read = n_lost;
+    for (size_t i = 0; i < n_kept; i++) {
+        for (size_t j = 0; j < n_lost_read; j++) {
+            if (kept_v[i].t0 < lost_v[j].t1 && lost_v[j].t0 < kept_v[i].t1 &&
+                wl__same_counter(kept_v[i].gap, lost_v[j].gap)) {
+                g->n_counted--;
+                g->n_not_counted++;
+                lost_v[n_lost++] = kept_v[i]; /* its time is not counted either */
+                break;
+            }
         }
     }
     if (all) {

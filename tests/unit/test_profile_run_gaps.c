@@ -389,6 +389,34 @@ static void test_gap_time_is_the_union_of_overlapping_gaps(void **state)
                         "which kept counting)");
 }
 
+/* A counter's failed reads, then the ambiguous discontinuity its next good
+ * read finds: the energy over the failed reads is lost with the
+ * discontinuity's, though the counter kept counting. Another sensor's failed
+ * read at the same time keeps its energy. */
+static void test_failed_read_inside_a_lost_gap_of_its_counter_is_not_counted(void **state)
+{
+    (void)state;
+    char line[512];
+    struct wl_summary_gaps g;
+    json_t *x = json_loads("{\"n_gaps\":3,\"gaps\":["
+                           "{\"start_ms\":310,\"end_ms\":2310,\"energy_counted\":true,"
+                           "\"sensor\":\"rapl-powercap\",\"domains\":[\"package\"]},"
+                           "{\"start_ms\":300,\"end_ms\":2310,\"energy_counted\":false,"
+                           "\"sensor\":\"rapl-powercap\",\"domains\":[\"dram\",\"package\"]},"
+                           "{\"start_ms\":500,\"end_ms\":900,\"energy_counted\":true,"
+                           "\"sensor\":\"nvml\",\"domains\":[\"gpu\"]}]}",
+                           0, NULL);
+    wl_summary_gaps_from_extra(x, 0, 2800, &g);
+    json_decref(x);
+    assert_int_equal(g.n_not_counted, 2);
+    assert_int_equal(g.n_counted, 1);
+    assert_true(fabs(g.not_counted_s - 2.01) < 1e-9);
+    assert_string_equal(wl_summary_gaps_text(&g, line, sizeof line),
+                        "sensor gaps: 3 (2.010 s in all; the energy in 2 of them, 2.010 s, is NOT "
+                        "counted, the figures are low by it; 1 failed read of energy counters, "
+                        "which kept counting)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_measure_stores_its_gaps),
         cmocka_unit_test(test_gap_line_for_open_and_unlisted_gaps),
         cmocka_unit_test(test_gap_time_is_the_union_of_overlapping_gaps),
+        cmocka_unit_test(test_failed_read_inside_a_lost_gap_of_its_counter_is_not_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
