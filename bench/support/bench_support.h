@@ -24,20 +24,20 @@ const char *wl_bench_cli_path(void);
 /* Writes into path (caller buffer of size bytes) the file of a synthetic
  * llama shaped like a 1.1B-parameter model (22 layers, dim 2048, FFN 5632,
  * 32 heads, 4 KV heads, 32000 vocab; seed 1) with weights of the given
- * type ("q8_0" or "q4_k"): <build>/model-cache/llama-1.1b-shape-TYPE.gguf,
- * or in $WL_BENCH_MODEL_CACHE when set (a directory that build directories
- * can share; made with its parents). The file is generated with `wattlens
- * model synth` (wl_bench_cli_path; run without a shell, so any path works;
- * the vocabulary from the shared test data's llama SPM vocab when present,
- * else a synthetic one) under a temporary name of this process's own,
- * checked (it loads), stamped and renamed into place, so an interrupted or
- * concurrent run leaves no half-written model. Its stamp, PATH.stamp, holds
- * the synth arguments, the vocabulary file's size, the CLI's `--version`
- * and the file's size: a cached file is used when its stamp says the same
- * and it loads (without a CLI to ask, its version is not compared), and is
- * made again otherwise (stale or damaged, said on stderr). Says what it
- * does and why it failed on stderr, prefixed "who: ". Returns 0 when the
- * file is there, -1 when it could not be made. */
+ * type ("q8_0" or "q4_k"):
+ * <build>/model-cache/llama-1.1b-shape-VERSION-TYPE-VOCAB.gguf, or in
+ * $WL_BENCH_MODEL_CACHE when set (a directory that build directories can
+ * share; made with its parents). VERSION is the generator's (bumped when
+ * what is generated changes), VOCAB "spm" when the shared test data's llama
+ * SPM vocabulary is there and used, else "bytes" (a synthetic one): the
+ * name says all the model is made from, so a cached file is used when it
+ * loads (a truncated or overwritten one does not) and is made again
+ * otherwise, said on stderr. It is generated with `wattlens model synth -o
+ * PATH` (wl_bench_cli_path; run without a shell, so any path works), which
+ * writes a temporary file and renames it into place (removed when
+ * interrupted): an interrupted or concurrent run leaves no half-written
+ * model. Says what it does and why it failed on stderr, prefixed "who: ".
+ * Returns 0 when the file is there, -1 when it could not be made. */
 int wl_bench_synth_1b(const char *who, const char *type, char *path, size_t size);
 
 /* Removes the directory tree dir (rm -rf, no shell); says on stderr,

@@ -5,6 +5,7 @@
 #include "engine/gguf.h"
 #include "engine/gguf_write.h"
 #include "engine/model.h"
+#include "util/mkdir_p.h"
 #include "util/utf8.h"
 #include "wattlens/error.h"
 
@@ -56,21 +57,6 @@ int wl_default_model_path(char *buf, size_t size)
                      p.n_layers, p.dim, p.ffn, p.n_heads, p.vocab_size, wl_ttype_name(p.type),
                      (unsigned long long)p.seed);
     return n < 0 || (size_t)n >= size ? WL_ERANGE : 0;
-}
-
-/* mkdir -p for the cache directory. */
-static int make_dirs(char *path)
-{
-    for (char *c = path + 1; *c; c++) {
-        if (*c != '/')
-            continue;
-        *c = '\0';
-        int rc = mkdir(path, 0755);
-        *c = '/';
-        if (rc != 0 && errno != EEXIST)
-            return -1;
-    }
-    return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1;
 }
 
 /* True when the file at path is the built-in model p describes; else
@@ -140,7 +126,7 @@ int wl_default_model_ensure(char *buf, size_t size, struct wl_default_model_stat
     }
     char dir[4096];
     cache_dir(dir, sizeof dir);
-    if (make_dirs(dir) != 0)
+    if (wl_mkdir_p(dir) != 0)
         return wl_errmsg_set(err, WL_EIO, "cannot create the cache directory %s: %s", dir,
                              strerror(errno));
     wl_gguf_writer *w = NULL;

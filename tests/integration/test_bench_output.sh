@@ -194,13 +194,14 @@ fi
 
 # --- the cached bench model: made once, checked every time -------------------------------
 # The cache path reaches model synth as it is (no shell; missing parents
-# made); the model is generated under a name of this process's own, checked
-# (it loads), stamped (PATH.stamp: synth arguments, vocabulary, CLI
-# version, size) and renamed into place; the next run uses it as it is; a
-# truncated or overwritten file, or one whose stamp says other arguments,
-# is made again, and said (it was trusted on its size alone, and a damaged
-# one failed every run). A stand-in CLI (WL_BENCH_CLI) records its calls
-# and makes a small real model instead of 1 GB.
+# made); model synth writes the model under its final name (it replaces it
+# atomically: the bench adds no temporary file of its own, which an
+# interrupted run left behind), a name that says the generator's version,
+# the type and the vocabulary; the next run uses it as it is; a truncated or
+# overwritten file does not load, and is made again, and said (it was
+# trusted on its size alone, and a damaged one failed every run). A
+# stand-in CLI (WL_BENCH_CLI) records its calls and makes a small real model
+# instead of 1 GB.
 if [ -x "$B/bench_batch" ]; then
   need_exec "$tmp" # the stand-in CLI below
   cache="$tmp/model cache 'q' \"d\" \$(touch $tmp/ran);x/sub/dir"
@@ -211,7 +212,6 @@ if [ -x "$B/bench_batch" ]; then
 # model where -o says
 for a in "$@"; do printf '%s\n' "$a"; done >>"$ARGS_OUT"
 echo -- >>"$ARGS_OUT"
-[ "$1" = --version ] && { echo "wattlens stand-in"; exit 0; }
 while [ $# -gt 0 ]; do
   [ "$1" = -o ] && exec "$REAL_CLI" model synth --type q8_0 -o "$2" >/dev/null
   shift
@@ -219,7 +219,6 @@ done
 exit 1
 SH
   chmod +x "$fakecli"
-  want="$cache/llama-1.1b-shape-q8_0.gguf"
   # cached_run: bench_batch on the cache, small; rc and the stand-in's calls
   cached_run() {
     : >"$tmp/args"
@@ -230,12 +229,11 @@ SH
   }
   no_tmp_left() { ! ls -a "$cache" | grep -q '\.tmp'; }
   cached_run
-  if [ $rc = 0 ] && [ "$synths" = 1 ] && [ "$(grep -A2 -x -- -- "$tmp/args" | grep -A1 -x model | sed -n 2p)" = synth ] \
-    && grep -qx -- "--arch" "$tmp/args" \
-    && case "$(grep -A1 -x -- -o "$tmp/args" | sed -n 2p)" in "$want.tmp."??????) true ;; *) false ;; esac \
-    && [ -f "$want" ] && [ -f "$want.stamp" ] && no_tmp_left && [ ! -e "$tmp/ran" ] \
-    && grep -qx "cli: wattlens stand-in" "$want.stamp"; then
-    ok "bench model: made in place through the cache path, no shell, stamped, renamed"
+  want=$(grep -A1 -x -- -o "$tmp/args" | sed -n 2p)
+  if [ $rc = 0 ] && [ "$synths" = 1 ] && [ "$(sed -n 1,2p "$tmp/args" | tr '\n' ' ')" = "model synth " ] \
+    && grep -qx -- "--arch" "$tmp/args" && case "$want" in "$cache"/llama-1.1b-shape-v[0-9]*-q8_0-[a-z]*.gguf) true ;; *) false ;; esac \
+    && [ -f "$want" ] && [ "$(ls -A "$cache")" = "$(basename "$want")" ] && [ ! -e "$tmp/ran" ]; then
+    ok "bench model: made in place through the cache path, no shell, nothing else left"
   else
     bad "bench model, first run (rc $rc): $(cat "$tmp/args" "$tmp/batch" "$tmp/err" 2>&1)"
   fi
@@ -245,15 +243,14 @@ SH
   else
     bad "bench model, second run (rc $rc, $synths synth calls): $(cat "$tmp/err")"
   fi
-  # damaged: cut short; overwritten in place (same size); made with other arguments
-  for how in truncated overwritten other-arguments; do
+  # damaged: cut short; overwritten in place (same size)
+  for how in truncated overwritten; do
     case $how in
     truncated) truncate -s 4096 "$want" ;;
     overwritten) printf 'XXXX' | dd of="$want" conv=notrunc 2>/dev/null ;;
-    other-arguments) sed -i 's/ --seed 1$/ --seed 2/' "$want.stamp" ;;
     esac
     cached_run
-    if [ $rc = 0 ] && [ "$synths" = 1 ] && grep -q "cached bench model .* is stale or damaged" "$tmp/err" \
+    if [ $rc = 0 ] && [ "$synths" = 1 ] && grep -qF "cached bench model $want is damaged: " "$tmp/err" \
       && no_tmp_left; then
       ok "bench model $how: said, made again"
     else
@@ -266,7 +263,7 @@ SH
   else bad "bench model without a CLI (rc $rc): $(cat "$tmp/err")"; fi
   truncate -s 4096 "$want"
   cli="$tmp/no-such-cli" cached_run
-  if [ $rc = 1 ] && grep -q "stale or damaged" "$tmp/err" && grep -q "WL_BENCH_CLI" "$tmp/err" \
+  if [ $rc = 1 ] && grep -q "is damaged" "$tmp/err" && grep -q "WL_BENCH_CLI" "$tmp/err" \
     && ! grep -qF "$want: $want" "$tmp/err"; then
     ok "bench model damaged, no CLI: exit 1, says what to do"
   else

@@ -1,0 +1,11 @@
+/* mkdir -p. Stateless and thread-safe. */
+#ifndef WL_UTIL_MKDIR_P_H
+#define WL_UTIL_MKDIR_P_H
+
+/* Makes the directory dir and its missing parents (mode 0755, less the
+ * umask); one that exists already is fine. Returns 0, or -1 with errno
+ * (ENOTDIR when dir or a parent is not a directory, ENAMETOOLONG past
+ * 4095 bytes, or mkdir's own). */
+int wl_mkdir_p(const char *dir);
+
+#endif
