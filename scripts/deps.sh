@@ -43,8 +43,10 @@ REQUIRED=(
 # The clang runtime comes from llvm-defaults (libclang-rt-dev), so it is
 # always the one of the default `clang`, whatever its version. The
 # sanitizer builds (make check-asan, check-tsan) use the default compiler's
-# own runtimes (gcc: libasan, libtsan, with build-essential), so neither
-# they nor .ci/run need an optional package.
+# own runtimes (gcc: libasan, libtsan, with build-essential). .ci/run does
+# need the optional packages (it runs make fuzz, and make check's fsync
+# checks want strace): it stops at once, before its checks, when make fuzz
+# could not work.
 OPTIONAL=(
   clang libclang-rt-dev # make fuzz: libFuzzer
   clang-format          # make format
@@ -124,15 +126,22 @@ if [ "$(id -u)" != 0 ]; then
   SUDO=(sudo) OSUDO=(sudo -n)
 fi
 export DEBIAN_FRONTEND=noninteractive
-update_tried=0
+# install waits up to 5 minutes for a dpkg lock held by another apt
+# (unattended-upgrades at boot) instead of failing at once. The option
+# does not cover the lists lock of apt-get update, which then fails: apt's
+# current lists are used.
+INSTALL=(apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends)
+update_tried=0 update_failed=0
 if [ ${#missing[@]} -ne 0 ]; then
   echo "deps: installing missing Debian packages: ${missing[*]}" >&2
   # a failing update (an unsigned third-party source, a mirror that is
   # down) need not keep the current lists from having the packages
   update_tried=1
-  "${SUDO[@]}" apt-get update -qq ||
+  if ! "${SUDO[@]}" apt-get update -qq; then
+    update_failed=1
     echo "deps: apt-get update failed; trying with apt's current lists" >&2
-  if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
+  fi
+  if ! "${SUDO[@]}" "${INSTALL[@]}" "${missing[@]}"; then
     echo "deps: could not install ${missing[*]}, which make needs" >&2
     exit 1
   fi
@@ -148,8 +157,10 @@ if [ ${#OSUDO[@]} -ne 0 ] && ! sudo -n true </dev/null 2>/dev/null; then
 fi
 echo "deps: installing optional Debian packages: ${optional[*]}" >&2
 if [ $update_tried = 0 ]; then
-  "${OSUDO[@]}" apt-get update -qq </dev/null ||
+  if ! "${OSUDO[@]}" apt-get update -qq </dev/null; then
+    update_failed=1
     echo "deps: apt-get update failed; trying with apt's current lists" >&2
+  fi
 fi
 available=() absent=()
 for p in "${optional[@]}"; do
@@ -157,18 +168,23 @@ for p in "${optional[@]}"; do
 done
 failed=()
 if [ ${#available[@]} -ne 0 ] &&
-  ! "${OSUDO[@]}" apt-get install -y -qq --no-install-recommends "${available[@]}" </dev/null; then
+  ! "${OSUDO[@]}" "${INSTALL[@]}" "${available[@]}" </dev/null; then
   failed=("${available[@]}")
 fi
 left=()
 for p in "${optional[@]}"; do installed "$p" || left+=("$p"); done
-optional=(${left[@]+"${left[@]}"})
 if [ ${#left[@]} -eq 0 ]; then
   rm -f "$stamp"
   exit 0
 fi
-[ ${#absent[@]} -ne 0 ] && note_optional "apt has no candidate for them" "${absent[@]}"
-[ ${#failed[@]} -ne 0 ] && note_optional "apt-get install failed" "${failed[@]}"
-# installed without an error, yet not installed: remembered all the same
-[ ${#absent[@]} -eq 0 ] && [ ${#failed[@]} -eq 0 ] && note_optional "still missing after apt-get install" "${left[@]}"
+optional=("${left[@]}") # what the note remembers
+# one note, with every reason
+why=
+if [ ${#absent[@]} -ne 0 ]; then
+  why="apt has no candidate for ${absent[*]}"
+  [ $update_failed = 1 ] && why+=" (its lists may be old or empty: apt-get update failed)"
+fi
+[ ${#failed[@]} -ne 0 ] && why+="${why:+; }apt-get install failed"
+# installed without an error, yet not installed
+note_optional "${why:-still missing after apt-get install}" "${left[@]}"
 exit 0

@@ -31,12 +31,13 @@ else echo "dpkg-query: no packages found matching $p" >&2; exit 1; fi
 case "$*" in *'${db:Status-Status}'*) s=${s##* } ;; esac
 printf '%s' "$s"
 SH
-# apt-get: logged; update fails when $tmp/update-fails exists; install
-# fails when $tmp/fail names one of the packages, else adds them to
-# $tmp/installed
+# apt-get [-o OPTION]... COMMAND: logged; update fails when $tmp/update-fails
+# exists; install fails when $tmp/fail names one of the packages, else
+# adds them to $tmp/installed
 cat >"$tmp/bin/apt-get" <<'SH'
 #!/bin/sh
 echo "apt-get $*" >>"$STUB/log"
+while [ "$1" = -o ]; do shift 2; done
 [ "$1" = update ] && { [ -e "$STUB/update-fails" ] && exit 100; exit 0; }
 for p; do grep -qx -- "$p" "$STUB/fail" 2>/dev/null && exit 100; done
 for p; do case $p in -* | install) ;; *) echo "$p" >>"$STUB/installed" ;; esac; done
@@ -119,6 +120,11 @@ case "$inst" in *libclang-rt*) bad "asked for a clang runtime apt does not have:
 if grep -q "not installed.*: libclang-rt-dev" "$tmp/err" && grep -q "make fuzz" "$tmp/err"; then ok "says make fuzz will not work"
 else bad "no note about libclang-rt-dev"; cat "$tmp/err"; fi
 if [ "$(grep -c "update" "$tmp/log")" = 1 ]; then ok "one apt-get update"; else bad "apt-get update count"; cat "$tmp/log"; fi
+# every install waits for a dpkg lock another apt holds (unattended-upgrades at boot)
+if [ "$(grep -c " install " "$tmp/log")" = 2 ] &&
+  [ "$(grep " install " "$tmp/log" | grep -c "^apt-get -o DPkg::Lock::Timeout=300 install ")" = 2 ]; then
+  ok "apt-get install waits for the dpkg lock"
+else bad "apt-get install without a lock timeout"; cat "$tmp/log"; fi
 
 # the next make: libclang-rt-dev is still unknown to apt: said once is
 # enough, no apt-get update (not on every make)
@@ -255,7 +261,7 @@ echo 1000 >"$tmp/uid"
 installed_but clang-format
 touch "$tmp/sudo-nopasswd"
 deps </dev/null; rc=$?
-if [ $rc = 0 ] && grep -q "install.* clang-format" "$tmp/log" && grep -q "^sudo -n apt-get install" "$tmp/sudo-log" &&
+if [ $rc = 0 ] && grep -q "install.* clang-format" "$tmp/log" && grep -q "^sudo -n apt-get -o DPkg::Lock::Timeout=300 install" "$tmp/sudo-log" &&
   [ ! -e "$STAMP" ]; then ok "sudo -n without a password: installed"
 else bad "sudo -n install (rc $rc)"; cat "$tmp/log" "$tmp/sudo-log" "$tmp/err"; fi
 # a required package: plain sudo, which may prompt at a terminal
@@ -264,7 +270,7 @@ echo 1000 >"$tmp/uid"
 installed_but procps
 touch "$tmp/sudo-tty"
 deps; rc=$?
-if [ $rc = 0 ] && grep -q "install.* procps" "$tmp/log" && grep -q "^sudo apt-get install" "$tmp/sudo-log"; then
+if [ $rc = 0 ] && grep -q "install.* procps" "$tmp/log" && grep -q "^sudo apt-get -o DPkg::Lock::Timeout=300 install" "$tmp/sudo-log"; then
   ok "a required package: installed through sudo"
 else bad "required package through sudo (rc $rc)"; cat "$tmp/log" "$tmp/sudo-log" "$tmp/err"; fi
 # and without a terminal, a missing required package still stops make
@@ -276,16 +282,31 @@ if [ $rc != 0 ] && grep -q "procps" "$tmp/err"; then ok "a required package, sud
 else bad "required package, no terminal (rc $rc)"; cat "$tmp/err"; fi
 
 # --- as root, apt-get update failing (an unsigned source, a mirror down) ------
+# (no lists after a failed update on a fresh machine: apt has no candidate)
 fresh
 installed_but clang libclang-rt-dev clang-format
 touch "$tmp/update-fails"
+printf '%s\n' clang libclang-rt-dev clang-format >"$tmp/unknown"
 deps; rc=$?
-if [ $rc = 0 ] && grep -q "update failed" "$tmp/err"; then ok "root, update fails, optional missing: a note, exit 0"
+if [ $rc = 0 ] && grep -q "update failed" "$tmp/err" &&
+  grep -q "not installed (apt has no candidate for clang libclang-rt-dev clang-format (.*apt-get update failed)): " "$tmp/err" &&
+  [ "$(cat "$STAMP" 2>/dev/null)" = "clang libclang-rt-dev clang-format" ]; then
+  ok "root, update fails, optional missing: a note that says the update failed, remembered, exit 0"
 else bad "root, update fails, optional missing (rc $rc)"; cat "$tmp/err"; fi
 : >"$tmp/log"
 deps; rc=$?
-if [ $rc = 0 ] && [ ! -s "$tmp/log" ]; then ok "root, update fails: not tried on every make"
-else bad "root, update fails, tried again (rc $rc)"; cat "$tmp/log"; fi
+if [ $rc = 0 ] && [ ! -s "$tmp/log" ] && [ ! -s "$tmp/err" ]; then ok "root, update fails: not tried on every make"
+else bad "root, update fails, tried again (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
+# one package apt does not have, another that fails to install: one note with both reasons
+fresh
+installed_but clang-format strace
+echo strace >"$tmp/unknown"
+echo clang-format >"$tmp/fail"
+deps; rc=$?
+if [ $rc = 0 ] && [ "$(grep -c "not installed" "$tmp/err")" = 1 ] &&
+  grep -q "not installed (apt has no candidate for strace; apt-get install failed): clang-format strace," "$tmp/err"; then
+  ok "no candidate and a failed install: one note with both reasons"
+else bad "no candidate and a failed install (rc $rc)"; cat "$tmp/err"; fi
 # a required package: installed from the current lists all the same
 fresh
 installed_but procps
@@ -293,6 +314,40 @@ touch "$tmp/update-fails"
 deps; rc=$?
 if [ $rc = 0 ] && grep -qx procps "$tmp/installed"; then ok "root, update fails: a required package installed from the current lists"
 else bad "root, update fails, required missing (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
+
+# --- .ci/run: make fuzz comes last, after about an hour of checks; what it
+# needs (clang, its libFuzzer runtime) is checked right after deps.sh, which
+# only notes an optional package it could not install. A copy of .ci/run in
+# a tree of stand-ins: deps.sh and make log their calls; clang is absent, or
+# cannot link a libFuzzer target (no libclang-rt-dev), or can.
+mkdir -p "$tmp/ci/.ci" "$tmp/ci/scripts" "$tmp/cibin"
+cp "$WL_SOURCE_DIR/.ci/run" "$tmp/ci/.ci/run"
+printf '#!/bin/sh\necho "deps.sh $*" >>"$STUB/ci-log"\n' >"$tmp/ci/scripts/deps.sh"
+printf '#!/bin/sh\necho "make $*" >>"$STUB/ci-log"\n' >"$tmp/cibin/make"
+chmod +x "$tmp/ci/.ci/run" "$tmp/ci/scripts/deps.sh" "$tmp/cibin/make"
+for t in bash cat dirname grep head id mktemp rm sed sort tr; do ln -sf "$(command -v $t)" "$tmp/cibin/$t"; done
+for how in no-clang no-runtime clang-works; do
+  rm -f "$tmp/cibin/clang"
+  case $how in
+  no-runtime) printf '#!/bin/sh\necho "/usr/bin/ld: cannot find libclang_rt.fuzzer-x86_64.a" >&2\nexit 1\n' >"$tmp/cibin/clang" ;;
+  clang-works) printf '#!/bin/sh\nwhile [ "$1" != -o ]; do shift; done\n: >"$2"\n' >"$tmp/cibin/clang" ;;
+  esac
+  [ -e "$tmp/cibin/clang" ] && chmod +x "$tmp/cibin/clang"
+  : >"$tmp/ci-log"
+  env PATH="$tmp/cibin" "$tmp/ci/.ci/run" >/dev/null 2>"$tmp/err"; rc=$?
+  case $how in
+  no-clang) want="ci: clang is missing" ;;
+  no-runtime) want="ci: clang cannot link a libFuzzer target (package libclang-rt-dev" ;;
+  esac
+  if [ $how = clang-works ]; then
+    if [ $rc = 0 ] && [ "$(tr '\n' ' ' <"$tmp/ci-log")" = "deps.sh --retry-optional make check make check-asan make check-tsan make fuzz " ]; then
+      ok ".ci/run with clang and libFuzzer: deps.sh --retry-optional, then every check"
+    else bad ".ci/run, clang works (rc $rc): $(cat "$tmp/ci-log" "$tmp/err")"; fi
+  elif [ $rc = 1 ] && grep -qF "$want" "$tmp/err" && grep -q "make fuzz cannot run" "$tmp/err" &&
+    [ "$(cat "$tmp/ci-log")" = "deps.sh --retry-optional" ]; then
+    ok ".ci/run, $how: stops before any check, says why"
+  else bad ".ci/run, $how (rc $rc): $(cat "$tmp/ci-log" "$tmp/err")"; fi
+done
 
 # no dpkg/apt-get at all (macOS, Fedora): a note, exit 0
 env -u WL_DEPS_SKIP PATH="$tmp/empty" "$BASH_BIN" "$DEPS" "$B" 2>"$tmp/err"; rc=$?
