@@ -286,7 +286,6 @@ static int bench_model(const char *label, const char *path, int n_gen, int n_gen
     struct wl_errmsg err;
     wl_model *m = NULL;
     wl_tokenizer *tok = NULL;
-    const char *tmpdir = getenv("TMPDIR");
     char dbdir[1100];
     bool have_dir = false;
     int rc = -1;
@@ -294,17 +293,8 @@ static int bench_model(const char *label, const char *path, int n_gen, int n_gen
         fprintf(stderr, "bench_profile: %s: cannot load it: %s\n", label, err.text);
         goto out;
     }
-    if (!tmpdir || !*tmpdir)
-        tmpdir = "/tmp";
-    if (snprintf(dbdir, sizeof dbdir, "%s/wl-bench-profile-XXXXXX", tmpdir) >= (int)sizeof dbdir) {
-        fprintf(stderr, "bench_profile: TMPDIR is too long: %s\n", tmpdir);
+    if (wl_bench_mkdtemp("bench_profile", "wl-bench-profile", dbdir, sizeof dbdir) != 0)
         goto out;
-    }
-    if (!mkdtemp(dbdir)) {
-        fprintf(stderr, "bench_profile: %s: cannot create a temporary directory %s: %s\n", label,
-                dbdir, strerror(errno));
-        goto out;
-    }
     have_dir = true;
     struct figures wall[N_CONFIGS], cpu[N_CONFIGS], cpu_one[N_CONFIGS];
     const char *wall_env = getenv("WL_BENCH_WALL");

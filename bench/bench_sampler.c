@@ -23,7 +23,8 @@ static const char usage[] =
     "default 2), and the cost of one energy mark. Prints figures and the targets;\n"
     "never asserts on time.\n"
     "\n"
-    "Environment: none read (the fake tree goes under /tmp).\n"
+    "Environment:\n"
+    "  TMPDIR  where the fake tree goes (default /tmp)\n"
     "\n"
     "Exit status: 0; 1 when the fake tree, its sensor or the sampler cannot be set\n"
     "up; 2 for a bad argument.\n"
@@ -49,11 +50,9 @@ int main(int argc, char **argv)
             return wl_bench_usage_error(who, usage, "SECONDS must be > 0 and <= 3600, got '%s'",
                                         argv[1]);
     }
-    char root[] = "/tmp/wattlens-bench-XXXXXX";
-    if (!mkdtemp(root)) {
-        perror("mkdtemp");
+    char root[4096];
+    if (wl_bench_mkdtemp(who, "wattlens-bench", root, sizeof root) != 0)
         return 1;
-    }
     static const struct wl_fake_zone zones[] = {
         {"intel-rapl:0", "package-0", 45.0, 262143328850ull},
         {"intel-rapl:0:0", "core", 30.0, 262143328850ull},

@@ -171,11 +171,9 @@ int main(int argc, char **argv)
     int args = wl_bench_args_none(argc, argv, "bench_store", usage);
     if (args >= 0)
         return args;
-    const char *tmp = getenv("TMPDIR");
     char dir[4096], path[4200];
-    snprintf(dir, sizeof dir, "%s/wattlens-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir))
-        return perror("mkdtemp"), 1;
+    if (wl_bench_mkdtemp("bench_store", "wattlens-bench", dir, sizeof dir) != 0)
+        return 1;
     snprintf(path, sizeof path, "%s/bench.db", dir);
     struct wl_store_params p;
     wl_store_default_params(&p);

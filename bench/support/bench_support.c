@@ -137,6 +137,24 @@ int wl_bench_synth_1b(const char *who, const char *type, char *path, size_t size
     return -1;
 }
 
+int wl_bench_mkdtemp(const char *who, const char *prefix, char *buf, size_t size)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    if (!tmpdir || !*tmpdir)
+        tmpdir = "/tmp";
+    const int n = snprintf(buf, size, "%s/%s-XXXXXX", tmpdir, prefix);
+    if (n < 0 || (size_t)n >= size) {
+        fprintf(stderr, "%s: TMPDIR is too long: %s\n", who, tmpdir);
+        return -1;
+    }
+    if (!mkdtemp(buf)) {
+        fprintf(stderr, "%s: cannot create a temporary directory %s: %s (TMPDIR names another)\n",
+                who, buf, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 void wl_bench_rmtree(const char *who, const char *dir)
 {
     char *argv[] = {"rm", "-rf", "--", (char *)dir, NULL};

@@ -1,7 +1,7 @@
 /* Helpers shared by the benchmarks (bench/bench_*.c): the 1.1B-shaped
  * synthetic llama they measure, generated once per build directory into
  * <build>/model-cache/ by the `wattlens` CLI and reused by every bench.
- * Also removing a bench's temporary directory, a small random generator
+ * Also making and removing a bench's temporary directory, a small random generator
  * for test data, and the pinned core round-trip probe that tells whether
  * the two cores sat near or far apart during a measurement, and the
  * command-line conventions every bench follows (-h / --help prints its
@@ -39,6 +39,12 @@ const char *wl_bench_cli_path(void);
  * model. Says what it does and why it failed on stderr, prefixed "who: ".
  * Returns 0 when the file is there, -1 when it could not be made. */
 int wl_bench_synth_1b(const char *who, const char *type, char *path, size_t size);
+
+/* Makes a new directory TMPDIR/PREFIX-XXXXXX (/tmp when TMPDIR is unset
+ * or empty) and writes its name into buf (size bytes). Returns 0, or -1
+ * after saying on stderr, prefixed "who: ", which directory it could not
+ * make and why. */
+int wl_bench_mkdtemp(const char *who, const char *prefix, char *buf, size_t size);
 
 /* Removes the directory tree dir (rm -rf, no shell); says on stderr,
  * prefixed "who: ", when it could not. */

@@ -27,12 +27,15 @@
 #   bench_batch with a bad WL_BENCH_TYPE (exit 2), bench_tokenizer with no
 #   vocabulary at all (exit 1), bench_profile with no model or no temporary
 #   directory under TMPDIR;
+# - bench_profile, bench_store and bench_sampler make their temporary
+#   directory under TMPDIR (bench_sampler's was always /tmp), and say so
+#   when they cannot;
 # - the 1.1B-shaped model is generated without a shell: a model cache path
 #   with spaces, quotes, $( ) and ; reaches `wattlens model synth` as one
 #   argument (a stand-in CLI, WL_BENCH_CLI, records its arguments and
-#   makes a small model instead of 1 GB), under a temporary name of its
-#   own, then is stamped and renamed; a cached one that is damaged or
-#   stale (its stamp) is made again;
+#   makes a small model instead of 1 GB), under its final name (model
+#   synth writes it atomically), which says what it is made from; a cached
+#   one that is damaged is made again;
 # Skips (and says so) what the build or the test data lacks.
 set -u
 B=${WL_BINARY_DIR:?}
@@ -272,6 +275,22 @@ SH
 else
   echo "SKIP: no bench_batch (the bench model cache)"
 fi
+
+# --- the temporary directory goes under TMPDIR --------------------------------------------
+for b in bench_store bench_sampler; do
+  if [ -x "$B/$b" ]; then
+    args=()
+    [ $b = bench_sampler ] && args=(0.05)
+    TMPDIR="$tmp/no-such-dir" timeout 60 "$B/$b" "${args[@]}" >"$tmp/out" 2>"$tmp/err"; rc=$?
+    if [ $rc = 1 ] && grep -qF "$b: cannot create a temporary directory $tmp/no-such-dir/wattlens-bench-" "$tmp/err"; then
+      ok "$b: a TMPDIR it cannot use: said, exit 1"
+    else
+      bad "$b with TMPDIR=$tmp/no-such-dir (rc $rc): $(cat "$tmp/out" "$tmp/err")"
+    fi
+  else
+    echo "SKIP: no $b (TMPDIR)"
+  fi
+done
 
 # --- a bench that measured nothing, or found a mismatch, fails ----------------------------
 # (they printed a line and exited 0, so `make bench` passed: a typo in
