@@ -149,13 +149,14 @@ need_stubs() {
   done
 }
 
-# fake_zone DIR NAME UJ: a powercap zone DIR under the sysfs root wattlens
-# reads here ($tmp/sys/class/powercap/DIR), named NAME, with Intel's
-# counter range (262143328850 uJ) and its counter at UJ, written 20 digits
-# wide so that a test can rewrite it in place (printf '%020d\n' N 1<>FILE)
-# and no read sees a shorter file. Prints the counter's path (energy_uj).
+# fake_zone DIR NAME UJ [ROOT]: a powercap zone DIR under the sysfs root
+# ROOT (default $tmp/sys, the one wattlens reads here), at
+# ROOT/class/powercap/DIR, named NAME, with Intel's counter range
+# (262143328850 uJ) and its counter at UJ, written 20 digits wide so that a
+# test can rewrite it in place (printf '%020d\n' N 1<>FILE) and no read sees
+# a shorter file. Prints the counter's path (energy_uj).
 fake_zone() {
-  local z="$tmp/sys/class/powercap/$1"
+  local z="${4:-$tmp/sys}/class/powercap/$1"
   mkdir -p "$z" && echo "$2" >"$z/name" && echo 262143328850 >"$z/max_energy_range_uj" \
     && printf '%020d\n' "$3" >"$z/energy_uj" && echo "$z/energy_uj"
 }

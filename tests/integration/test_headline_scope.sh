@@ -19,17 +19,10 @@
 set -u
 : "${WATTLENS:?}"
 . "$(dirname "$0")/common.sh"
-export WATTLENS_DB="$tmp/unused-default.db" # never the user's
-export WATTLENS_NVML_LIB=/nonexistent       # no real GPU library, whatever the host has
+# (common.sh: never the user's database, no real GPU library)
 
-# zone DIR NAME: a powercap zone whose counter starts at 1 J
-zone() {
-  local z="$sys/class/powercap/$1"
-  mkdir -p "$z"
-  echo "$2" >"$z/name"
-  echo 262143328850 >"$z/max_energy_range_uj"
-  printf '%20d\n' 1000000 >"$z/energy_uj"
-}
+# zone DIR NAME: a powercap zone under $sys whose counter starts at 1 J
+zone() { fake_zone "$1" "$2" 1000000 "$sys" >/dev/null; }
 # hwmon N NAME POWER_UW [in1]: an hwmon device with a constant power1_input
 hwmon() {
   local h="$sys/class/hwmon/hwmon$1"
