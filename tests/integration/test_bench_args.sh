@@ -34,13 +34,14 @@ for b in "$B"/bench_*; do
 done
 # -h names every environment variable the bench reads (its own getenv /
 # env_int calls, and those of the shared helpers it calls: the model cache
-# and the CLI of wl_bench_synth_1b, the CLI of wl_bench_cli_path) and says
+# and the CLI of wl_bench_synth_1b, the CLI of wl_bench_cli_path, TMPDIR of
+# wl_bench_mkdtemp) and says
 # its exit status
 S=${WL_SOURCE_DIR:-$(dirname "$0")/../..}
 env_names() { grep -oE '(getenv|env_[a-z]+)\("[A-Z_][A-Z0-9_]*"' "$@" | sed 's/.*("//; s/"$//' | sort -u; }
 support=$(env_names "$S/bench/support/bench_support.c" | tr '\n' ' ')
-if [ "$support" = "WL_BENCH_CLI WL_BENCH_MODEL_CACHE " ]; then
-  ok "bench_support reads WL_BENCH_CLI and WL_BENCH_MODEL_CACHE (as this test maps them)"
+if [ "$support" = "TMPDIR WL_BENCH_CLI WL_BENCH_MODEL_CACHE " ]; then
+  ok "bench_support reads TMPDIR, WL_BENCH_CLI and WL_BENCH_MODEL_CACHE (as this test maps them)"
 else
   bad "bench_support reads '$support': update the helper-to-variable map in this test"
 fi
@@ -52,6 +53,7 @@ for b in "$B"/bench_*; do
   want=$(env_names "$src")
   grep -q "wl_bench_synth_1b(" "$src" && want="$want WL_BENCH_MODEL_CACHE WL_BENCH_CLI"
   grep -q "wl_bench_cli_path(" "$src" && want="$want WL_BENCH_CLI"
+  grep -q "wl_bench_mkdtemp(" "$src" && want="$want TMPDIR"
   timeout 20 "$b" -h >"$tmp/help" 2>/dev/null
   missing=
   for v in $want; do grep -qw -- "$v" "$tmp/help" || missing="$missing $v"; done
