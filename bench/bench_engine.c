@@ -482,34 +482,6 @@ out:
 static const char *const all_types[] = {"q8_0", "q4_k"};
 #define N_TYPES (sizeof all_types / sizeof all_types[0])
 
-/* want[i]: all_types[i] is in list (comma-separated, case-insensitive;
- * NULL = all). Returns 0, or -1 after naming an item that is not a type
- * (a typo such as "q4k" must not measure nothing and exit 0). */
-static int parse_types(const char *list, bool want[N_TYPES])
-{
-    for (size_t i = 0; i < N_TYPES; i++)
-        want[i] = list == NULL;
-    if (!list)
-        return 0;
-    for (const char *p = list;;) {
-        size_t len = strcspn(p, ",");
-        size_t i = 0;
-        while (i < N_TYPES &&
-               !(strlen(all_types[i]) == len && strncasecmp(p, all_types[i], len) == 0))
-            i++;
-        if (i == N_TYPES) {
-            fprintf(stderr,
-                    "bench_engine: WL_BENCH_TYPES: '%.*s' is not one of q8_0, q4_k (in '%s')\n",
-                    (int)len, p, list);
-            return -1;
-        }
-        want[i] = true;
-        if (!p[len])
-            return 0;
-        p += len + 1;
-    }
-}
-
 static const char usage[] =
     "usage: bench_engine [-h | --help]\n"
     "\n"
@@ -576,9 +548,12 @@ int main(int argc, char **argv)
     if (threads < 1)
         threads = 2;
     const int n_prompt = 512, n_gen = 128;
+    if (types_env && (args = wl_bench_check_list("bench_engine", usage, "WL_BENCH_TYPES", types_env,
+                                                 all_types, N_TYPES)) >= 0)
+        return args;
     bool want[N_TYPES];
-    if (parse_types(types_env, want) != 0)
-        return 2;
+    for (size_t ti = 0; ti < N_TYPES; ti++)
+        want[ti] = wl_bench_list_has(types_env, all_types[ti]);
     int failed = 0; /* types that measured nothing or only part */
     /* the models first: without one there is nothing to measure the
      * bandwidth for */

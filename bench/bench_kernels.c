@@ -58,24 +58,6 @@ static int64_t shape_rows(size_t si, uint32_t t)
     return rows < 16 ? 16 : rows;
 }
 
-/* true when list (comma-separated, NULL = all) names item (case-insensitive) */
-static int selected(const char *list, const char *item)
-{
-    if (!list)
-        return 1;
-    size_t n = strlen(item);
-    for (const char *p = list; *p;) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && strncasecmp(p, item, n) == 0)
-            return 1;
-        if (!e)
-            break;
-        p = e + 1;
-    }
-    return 0;
-}
-
 /* "attn 2048x2048", "l2 64x2048" (rows per type) */
 static void shape_name(char *buf, size_t size, size_t si, uint32_t t)
 {
@@ -86,7 +68,7 @@ static void shape_name(char *buf, size_t size, size_t si, uint32_t t)
 /* -s's selection; without -s every shape but l2 */
 static int shape_selected(const char *ssel, size_t si)
 {
-    return ssel ? selected(ssel, shapes[si].name) : strcmp(shapes[si].name, "l2") != 0;
+    return ssel ? wl_bench_list_has(ssel, shapes[si].name) : strcmp(shapes[si].name, "l2") != 0;
 }
 
 /* -l: every selected type's selected shapes and the bytes of one matrix */
@@ -94,7 +76,7 @@ static void print_shapes(const char *tsel, const char *ssel)
 {
     printf("%-6s %-16s %10s\n", "type", "shape", "KiB");
     for (size_t ty = 0; ty < sizeof types / sizeof types[0]; ty++) {
-        if (!selected(tsel, wl_ttype_name(types[ty])))
+        if (!wl_bench_list_has(tsel, wl_ttype_name(types[ty])))
             continue;
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
             if (!shape_selected(ssel, si))
@@ -177,32 +159,6 @@ static int read_bw(struct wl_threadpool *const pools[2], const struct wl_membw_b
     return 0;
 }
 
-/* -1 when every comma-separated item of list (-t, -p, -j, -s) is one of the
- * n names (case-insensitive, as selected() matches them); else says which is
- * not and returns 2, before any measuring: a typo must not run an empty
- * table after seconds of bandwidth reads. */
-static int check_list(const char *who, const char *opt, const char *list, const char *const *names,
-                      size_t n)
-{
-    for (const char *p = list;;) {
-        size_t len = strcspn(p, ",");
-        int known = 0;
-        for (size_t i = 0; i < n && !known; i++)
-            known = strlen(names[i]) == len && strncasecmp(p, names[i], len) == 0;
-        if (!known) {
-            char all[96] = "";
-            for (size_t i = 0; i < n; i++)
-                snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", i ? ", " : "",
-                         names[i]);
-            return wl_bench_usage_error(who, usage, "%s: '%.*s' is not one of %s (in '%s')", opt,
-                                        (int)len, p, all, list);
-        }
-        if (!p[len])
-            return -1;
-        p += len + 1;
-    }
-}
-
 /* The lists' checks: -1 to run, else 2 (said on stderr). A path this CPU
  * cannot run is skipped with a note; when none of those asked for runs,
  * there is nothing to measure: an error. */
@@ -227,20 +183,20 @@ static int check_lists(const char *who, const char *tsel, const char *psel, cons
         pnames[p - WL_KPATH_SCALAR] = wl_kpath_name((enum wl_kpath)p);
     const size_t n_paths = sizeof pnames / sizeof pnames[0];
     int rc = -1;
-    if (tsel && (rc = check_list(who, "-t", tsel, tname_ptrs, n_types)) >= 0)
+    if (tsel && (rc = wl_bench_check_list(who, usage, "-t", tsel, tname_ptrs, n_types)) >= 0)
         return rc;
-    if (psel && (rc = check_list(who, "-p", psel, pnames, n_paths)) >= 0)
+    if (psel && (rc = wl_bench_check_list(who, usage, "-p", psel, pnames, n_paths)) >= 0)
         return rc;
-    if (jsel && (rc = check_list(who, "-j", jsel, thread_names, 2)) >= 0)
+    if (jsel && (rc = wl_bench_check_list(who, usage, "-j", jsel, thread_names, 2)) >= 0)
         return rc;
-    if (ssel && (rc = check_list(who, "-s", ssel, sname_ptrs, n_shapes)) >= 0)
+    if (ssel && (rc = wl_bench_check_list(who, usage, "-s", ssel, sname_ptrs, n_shapes)) >= 0)
         return rc;
     if (!psel)
         return -1;
     int runs = 0;
     for (size_t i = 0; i < n_paths; i++) {
         struct wl_kernels k;
-        if (!selected(psel, pnames[i]))
+        if (!wl_bench_list_has(psel, pnames[i]))
             continue;
         if (wl_kernels_init(&k, (enum wl_kpath)(WL_KPATH_SCALAR + (int)i)) == 0)
             runs = 1;
@@ -312,7 +268,7 @@ int main(int argc, char **argv)
     for (int ti = 0; ti < 2; ti++) {
         char name[8];
         snprintf(name, sizeof name, "%d", thread_counts[ti]);
-        if (!selected(jsel, name))
+        if (!wl_bench_list_has(jsel, name))
             continue;
         if (wl_threadpool_create(thread_counts[ti], &pools[ti]) != 0) {
             fprintf(stderr, "bench_kernels: cannot start %d threads\n", thread_counts[ti]);
@@ -361,7 +317,7 @@ int main(int argc, char **argv)
 
     for (size_t ty = 0; ty < sizeof types / sizeof types[0]; ty++) {
         uint32_t t = types[ty];
-        if (!selected(tsel, wl_ttype_name(t)))
+        if (!wl_bench_list_has(tsel, wl_ttype_name(t)))
             continue;
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
             if (!shape_selected(ssel, si))
@@ -410,7 +366,7 @@ int main(int argc, char **argv)
                 return 1;
             for (int path = WL_KPATH_SCALAR; path <= WL_KPATH_AVX512; path++) {
                 struct wl_kernels k;
-                if (!selected(psel, wl_kpath_name((enum wl_kpath)path)) ||
+                if (!wl_bench_list_has(psel, wl_kpath_name((enum wl_kpath)path)) ||
                     wl_kernels_init(&k, (enum wl_kpath)path) != 0)
                     continue;
                 for (int ti = 0; ti < 2; ti++) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -246,4 +247,41 @@ int wl_bench_args_none(int argc, char **argv, const char *who, const char *usage
     }
     return wl_bench_usage_error(who, usage, "unexpected argument '%s' (it takes none but --help)",
                                 wl_bench_arg_is_help(argv[1]) ? argv[2] : argv[1]);
+}
+
+bool wl_bench_list_has(const char *list, const char *item)
+{
+    if (!list)
+        return true;
+    const size_t n = strlen(item);
+    for (const char *p = list;;) {
+        const size_t len = strcspn(p, ",");
+        if (len == n && strncasecmp(p, item, n) == 0)
+            return true;
+        if (!p[len])
+            return false;
+        p += len + 1;
+    }
+}
+
+int wl_bench_check_list(const char *who, const char *usage, const char *what, const char *list,
+                        const char *const *names, size_t n)
+{
+    for (const char *p = list;;) {
+        const size_t len = strcspn(p, ",");
+        bool known = false;
+        for (size_t i = 0; i < n && !known; i++)
+            known = strlen(names[i]) == len && strncasecmp(p, names[i], len) == 0;
+        if (!known) {
+            char all[256] = "";
+            for (size_t i = 0; i < n; i++)
+                snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", i ? ", " : "",
+                         names[i]);
+            return wl_bench_usage_error(who, usage, "%s: '%.*s' is not one of %s (in '%s')", what,
+                                        (int)len, p, all, list);
+        }
+        if (!p[len])
+            return -1;
+        p += len + 1;
+    }
 }

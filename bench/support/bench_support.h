@@ -101,6 +101,19 @@ bool wl_bench_arg_is_help(const char *arg);
 int wl_bench_usage_error(const char *who, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* True when list (comma-separated names, case-insensitive; NULL: every
+ * name) names item. */
+bool wl_bench_list_has(const char *list, const char *item);
+
+/* Checks a list of names (an option's or a variable's, what: "-t",
+ * "WL_BENCH_TYPES"), before any measuring: a typo must not measure nothing,
+ * or an empty table after seconds of bandwidth reads. -1 when every
+ * comma-separated item of list is one of the n names (as wl_bench_list_has
+ * matches them); else 2 after wl_bench_usage_error "WHAT: 'ITEM' is not one
+ * of NAME, NAME (in 'LIST')". */
+int wl_bench_check_list(const char *who, const char *usage, const char *what, const char *list,
+                        const char *const *names, size_t n);
+
 /* The command line of a bench that takes no arguments: -1 when there are
  * none (run the bench); 0 after printing usage on stdout for -h / --help;
  * 2 after wl_bench_usage_error for anything else. main returns the value
