@@ -298,8 +298,9 @@ done
 if [ -x "$B/bench_engine" ]; then
   # the typo is found before any measuring (it measured the bandwidth, then nothing)
   WL_BENCH_TYPES=q4k timeout 60 "$B/bench_engine" >"$tmp/eng" 2>"$tmp/err"; rc=$?
-  if [ $rc = 2 ] && grep -q "WL_BENCH_TYPES: 'q4k' is not one of q8_0, q4_k" "$tmp/err" && [ ! -s "$tmp/eng" ]; then
-    ok "bench_engine WL_BENCH_TYPES=q4k: exit 2, nothing measured"
+  if [ $rc = 2 ] && grep -q "WL_BENCH_TYPES: 'q4k' is not one of q8_0, q4_k (in 'q4k')" "$tmp/err" \
+    && grep -q "^usage: bench_engine" "$tmp/err" && [ ! -s "$tmp/eng" ]; then
+    ok "bench_engine WL_BENCH_TYPES=q4k: exit 2 with the usage line, nothing measured"
   else
     bad "bench_engine WL_BENCH_TYPES=q4k (rc $rc): $(cat "$tmp/eng" "$tmp/err")"
   fi
