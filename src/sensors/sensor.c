@@ -799,9 +799,11 @@ static double packages_uj(const struct wl_sensor *s, const struct wl_sensor_read
 /* The two rules and their thresholds: sensor_impl.h. The rise of psys is
  * watched read by read after the period probe, and its smallest step is
  * its tick (a counter steps by whole ticks), taken as at most psys's whole
- * rise since the probe began until a single step is seen. */
-#define PSYS_FLAT_CHANGES (WL__PERIOD_PROBE_CHANGES + 28)
+ * rise since the probe began until a single step is seen. Flat is judged
+ * by time and energy, not by a count of package changes: at 1 ms per
+ * change no count above the period probe's fits in its budget. */
 #define PSYS_MIN_PKG_UJ 10000.0
+#define PSYS_FLAT_BUDGETS 4
 int wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_params *p, const char *what,
                           double tick_max_uj)
 {
@@ -818,23 +820,25 @@ int wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_params *p,
     }
     const uint64_t psys0_uj = r.v[ps].energy_uj;
     const double pkg0_uj = packages_uj(s, &r);
-    unsigned changes = (unsigned)wl__sensor_measure_period(s, p);
-    if (changes == 0 || s->ops->read(s, &r) != 0)
+    if (wl__sensor_measure_period(s, p) == 0 || s->ops->read(s, &r) != 0)
         return -1;
-    uint64_t last_pkg = r.v[0].energy_uj, last_psys = r.v[ps].energy_uj;
+    uint64_t last_psys = r.v[ps].energy_uj;
     double step_uj = last_psys > psys0_uj ? (double)(last_psys - psys0_uj) : 0;
-    const uint64_t t_end = wl_clock_now_ns() + p->period_probe_ns;
+    const uint64_t t0 = wl_clock_now_ns();
+    const uint64_t t_end = t0 + p->period_probe_ns;
+    const uint64_t t_flat_end = t0 + PSYS_FLAT_BUDGETS * p->period_probe_ns;
     for (;;) {
         const double pkg_uj = packages_uj(s, &r) - pkg0_uj;
         const bool flat = r.v[ps].energy_uj <= psys0_uj;
         const double psys_uj = flat ? 0 : (double)(r.v[ps].energy_uj - psys0_uj);
         const double res_uj = s->info.ch[ps].resolution_uj;
         const double tick_uj = step_uj > res_uj ? step_uj : res_uj;
-        if (flat && changes >= PSYS_FLAT_CHANGES && pkg_uj >= 2 * tick_max_uj) {
+        const uint64_t now = wl_clock_now_ns();
+        if (flat && now >= t_end && pkg_uj >= 2 * tick_max_uj) {
             wl__sensor_not_summed(s,
-                                  "psys (%s): did not move while package-0 changed %u times: not "
+                                  "psys (%s): did not move while the packages rose %.3f mJ: not "
                                   "valid on this platform; not used",
-                                  what, changes);
+                                  what, pkg_uj / 1e3);
             return ps;
         }
         if (!flat && psys_uj * 4 >= pkg_uj)
@@ -846,19 +850,19 @@ int wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_params *p,
                                   what, psys_uj / 1e3, pkg_uj / 1e3);
             return ps;
         }
-        if (wl_clock_now_ns() >= t_end)
+        /* a flat psys in a coarse unit (1 J on Sapphire Rapids) may not
+         * have had two of its ticks yet: waited for up to a few budgets,
+         * which a psys that moves ends at its first tick */
+        if (now >= (flat ? t_flat_end : t_end))
             return -1; /* not enough seen to tell: kept */
         wl_clock_sleep_ns(1000000);
         if (s->ops->read(s, &r) != 0)
             return -1;
-        if (r.v[0].energy_uj != last_pkg)
-            changes++;
         if (r.v[ps].energy_uj > last_psys) {
             const double d = (double)(r.v[ps].energy_uj - last_psys);
             if (step_uj == 0 || d < step_uj)
                 step_uj = d;
         }
-        last_pkg = r.v[0].energy_uj;
         last_psys = r.v[ps].energy_uj;
     }
 }

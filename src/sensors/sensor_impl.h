@@ -201,11 +201,13 @@ int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params
  * then a check that psys moves with the packages it contains (the SDM:
  * psys holds the whole platform's energy, processor included), reading on
  * 1 ms apart for up to one more probe budget until it can tell. Channel 0
- * must be package-0 (its changes are counted). psys is not valid when it
- *  - stayed flat while package-0 changed WL__PERIOD_PROBE_CHANGES + 28
- *    times and the packages rose by two of tick_max_uj, the coarsest unit
- *    psys may count in (1 J on Sapphire Rapids), so that a coarse psys is
- *    not judged before it can have ticked;
+ * must be package-0. psys is not valid when it
+ *  - is still flat once that budget is over and the packages rose by two
+ *    of tick_max_uj, the coarsest unit psys may count in (1 J on Sapphire
+ *    Rapids), so that a coarse psys is not judged before it can have
+ *    ticked. A flat psys is watched for up to four budgets after the
+ *    period probe (about 100 ms) for that rise; one in 1 J units on a package under ~20 W is
+ *    not seen to rise 2 J by then and is kept;
  *  - rose by less than a quarter of what the packages rose, once they rose
  *    10 mJ and eight of psys's ticks (its smallest step seen, at least its
  *    resolution_uj): a psys lags by less than one tick, so a valid one is

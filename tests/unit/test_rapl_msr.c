@@ -373,10 +373,11 @@ static void test_psys_reading_0_is_not_a_channel(void **state)
 }
 
 /* Counts registers up while the probe runs: package-0 by pkg_step, psys
- * by psys_step, every 100 us, until stopped. */
+ * by psys_step, every period_us, until stopped. */
 struct counting {
     char path[2048];
     uint64_t pkg, psys, pkg_step, psys_step;
+    unsigned period_us;
     atomic_bool stop;
 };
 
@@ -390,17 +391,17 @@ static void *count_up(void *arg)
         if (pwrite(fd, &w->pkg, sizeof w->pkg, 0x611) != (ssize_t)sizeof w->pkg ||
             pwrite(fd, &w->psys, sizeof w->psys, 0x64D) != (ssize_t)sizeof w->psys)
             break;
-        usleep(100);
+        usleep(w->period_us);
     }
     if (fd >= 0)
         close(fd);
     return NULL;
 }
 
-/* Opens rapl-msr with the period probe on (a budget that only a starved
- * test could exhaust) while package-0 and psys count at the given steps;
- * returns the sensor. */
-static wl_sensor *open_while_counting(const char *root, uint64_t pkg_step, uint64_t psys_step)
+/* Opens rapl-msr with the period probe's budget probe_ns while package-0
+ * and psys count at the given steps every period_us; returns the sensor. */
+static wl_sensor *open_while_counting_at(const char *root, uint64_t pkg_step, uint64_t psys_step,
+                                         uint64_t probe_ns, unsigned period_us)
 {
     for (int cpu = 0; cpu <= 2; cpu += 2) {
         set_msr(root, cpu, 0x606, 0xA0E03); /* 61 uJ */
@@ -410,8 +411,12 @@ static wl_sensor *open_while_counting(const char *root, uint64_t pkg_step, uint6
     static char bufs[3 * 1024];
     struct wl_sensor_params p;
     params_for(&p, root, bufs, 1024);
-    p.period_probe_ns = 20000000000ull;
-    struct counting w = {.pkg = 100000, .psys = 5000, .pkg_step = pkg_step, .psys_step = psys_step};
+    p.period_probe_ns = probe_ns;
+    struct counting w = {.pkg = 100000,
+                         .psys = 5000,
+                         .pkg_step = pkg_step,
+                         .psys_step = psys_step,
+                         .period_us = period_us};
     snprintf(w.path, sizeof w.path, "%s/dev/cpu/0/msr", root);
     atomic_init(&w.stop, false);
     pthread_t th;
@@ -423,6 +428,13 @@ static wl_sensor *open_while_counting(const char *root, uint64_t pkg_step, uint6
     pthread_join(th, NULL);
     assert_int_equal(rc, 0);
     return s;
+}
+
+/* open_while_counting_at with a budget that only a starved test could
+ * exhaust, counting every 100 us. */
+static wl_sensor *open_while_counting(const char *root, uint64_t pkg_step, uint64_t psys_step)
+{
+    return open_while_counting_at(root, pkg_step, psys_step, 20000000000ull, 100);
 }
 
 static bool has_psys(const struct wl_sensor_info *in)
@@ -440,7 +452,10 @@ static void test_psys_flat_while_the_package_counts_is_dropped(void **state)
 {
     (void)state;
     char *root = make_machine("GenuineIntel");
-    wl_sensor *s = open_while_counting(root, 16, 0);
+    struct wl_sensor_params def;
+    wl_sensor_params_default(&def);
+    /* judged when the budget is over: the default one, not 20 s */
+    wl_sensor *s = open_while_counting_at(root, 16, 0, def.period_probe_ns, 100);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_false(has_psys(in));
     assert_int_equal(in->n_channels, 2);
@@ -454,6 +469,47 @@ static void test_psys_flat_while_the_package_counts_is_dropped(void **state)
     struct wl_sensor_reading r;
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.n_channels, 2);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+static void set_model(const char *root, int family, int model);
+
+/* The same at the default probe budget (25 ms), with package-0 changing
+ * every 1 ms as RAPL does: a count of package changes could not be reached
+ * in that time (a flat psys was kept, and was the 0 J headline), the rise
+ * of the packages is. */
+static void test_psys_flat_is_dropped_at_the_default_budget(void **state)
+{
+    (void)state;
+    char *root = make_machine("GenuineIntel");
+    struct wl_sensor_params def;
+    wl_sensor_params_default(&def);
+    wl_sensor *s = open_while_counting_at(root, 16, 0, def.period_probe_ns, 1000);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_false(has_psys(in));
+    assert_int_equal(in->n_not_summed, 1);
+    assert_non_null(strstr(in->not_summed[0], "psys (0x64D): did not move"));
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* On Sapphire Rapids psys counts in 1 J: a flat one is not judged before
+ * the packages rose 2 J, so one that has not ticked on a package at about
+ * 1 W is kept (the fake could only pass 2 J after 2 s of counting). */
+static void test_psys_flat_in_joules_on_a_quiet_package_is_kept(void **state)
+{
+    (void)state;
+    char *root = make_machine("GenuineIntel");
+    set_model(root, 6, 0x8F);
+    struct wl_sensor_params def;
+    wl_sensor_params_default(&def);
+    wl_sensor *s = open_while_counting_at(root, 16, 0, def.period_probe_ns, 1000);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_true(has_psys(in));
+    assert_int_equal(in->n_not_summed, 0);
     wl_sensor_close(s);
     wl_test_rmtree(root);
     free(root);
@@ -730,6 +786,8 @@ int main(void)
         cmocka_unit_test(test_psys_reading_0_is_not_a_channel),
         cmocka_unit_test(test_psys_flat_while_the_package_counts_is_dropped),
         cmocka_unit_test(test_psys_far_below_the_packages_is_dropped),
+        cmocka_unit_test(test_psys_flat_is_dropped_at_the_default_budget),
+        cmocka_unit_test(test_psys_flat_in_joules_on_a_quiet_package_is_kept),
         cmocka_unit_test(test_server_models_have_their_own_dram_and_psys_units),
         cmocka_unit_test(test_unknown_model_leaves_dram_and_psys_out),
         cmocka_unit_test(test_silvermont_atoms_count_in_2_to_the_esu_uj),
