@@ -57,7 +57,8 @@ struct zone_probe {
     char *dir; /* "intel-rapl:N[:M]" or "intel-rapl-tpmi:N[:M]" (heap) */
     bool tpmi; /* an intel-rapl-tpmi zone */
     int pkg, sub;
-    int fd; /* energy_uj, -1 until probed or when not usable */
+    bool named; /* name and range usable (probe_zone_name): its counter may be opened */
+    int fd;     /* energy_uj, -1 until probed or when not usable */
     uint64_t max_range, raw, t_ns;
     enum wl_domain dom;
     unsigned flags;
@@ -211,13 +212,12 @@ static void powercap_close(struct wl_sensor *s)
     s->impl = NULL;
 }
 
-/* Reads one zone's name, range and counter into z (fd left open) or says in
- * s's not_read why it cannot be used. Returns 0 (usable), 1 (skipped: not a
- * zone of a known name, or unreadable), or WL_EACCES with why and fix in st
- * (a root-only energy_uj: the whole backend fails, the fix covers every
- * zone). */
-static int probe_zone(struct wl_sensor *s, struct wl_sensor_status *st, const char *dir,
-                      struct zone_probe *z, bool amd)
+/* Reads one zone's name and range into z, its counter not yet opened
+ * (probe_zone_counter: after the duplicates are known, so that a
+ * duplicate's energy_uj is never opened), or says in s's not_read why it
+ * cannot be used. Returns 0 (usable so far) or 1 (skipped: not a zone of a
+ * known name, or unreadable). */
+static int probe_zone_name(struct wl_sensor *s, const char *dir, struct zone_probe *z, bool amd)
 {
     char path[1400];
     int err = 0, rc;
@@ -252,6 +252,20 @@ static int probe_zone(struct wl_sensor *s, struct wl_sensor_status *st, const ch
                             z->zname, rc != 0 ? wl__attr_strerror(err) : "0");
         return 1;
     }
+    z->named = true;
+    return 0;
+}
+
+/* Opens and reads the counter of a zone probe_zone_name found usable into z
+ * (fd left open), or says in s's not_read why it cannot be used. Returns 0
+ * (usable), 1 (skipped: unreadable), or WL_EACCES with why and fix in st (a
+ * root-only energy_uj: the whole backend fails, the fix covers every
+ * zone). */
+static int probe_zone_counter(struct wl_sensor *s, struct wl_sensor_status *st, const char *dir,
+                              struct zone_probe *z)
+{
+    char path[1400];
+    int err = 0, rc;
     snprintf(path, sizeof path, "%s/%s/energy_uj", dir, z->dir);
     int fd = wl__attr_open(path, false, &err);
     if (fd >= 0) {
@@ -374,19 +388,19 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                      n_mmio);
 
     size_t n_ok = 0, n_top = 0, n_tpmi = 0;
-    for (size_t i = 0; i < n_zs; i++) {
-        int pr = probe_zone(s, st, dir, &zs[i], id.vendor == WL__CPU_AMD);
-        if (pr < 0) {
-            rc = pr;
-            goto out;
-        }
-    }
+    for (size_t i = 0; i < n_zs; i++)
+        probe_zone_name(s, dir, &zs[i], id.vendor == WL__CPU_AMD);
     /* A TPMI zone whose channel an intel-rapl zone already is (both drivers
      * registered the same domain) is a duplicate: never read twice. One
-     * that adds a channel (TPMI packages next to an MSR psys) is read. */
+     * that adds a channel (TPMI packages next to an MSR psys) is read.
+     * Found by name before the counter is opened: a root-only duplicate
+     * (chmod a+r .../intel-rapl:* leaves intel-rapl-tpmi:* root-only) does
+     * not fail a backend whose intel-rapl zones are readable. The
+     * intel-rapl zones come first (cmp_zone), so their counters are opened
+     * by then: an unreadable one lets its TPMI duplicate be read. */
     for (size_t i = 0; i < n_zs; i++) {
         struct zone_probe *z = &zs[i];
-        if (z->fd < 0)
+        if (!z->named)
             continue;
         char name[WL_SENSOR_NAME_MAX];
         zone_channel_name(zs, i, name, sizeof name);
@@ -400,10 +414,15 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             wl__sensor_not_summed(s,
                                   "%s (%s): the same domain as an intel-rapl zone, which is read",
                                   z->dir, z->zname);
-            close(z->fd);
-            z->fd = -1;
             continue;
         }
+        const int pr = probe_zone_counter(s, st, dir, z);
+        if (pr < 0) {
+            rc = pr;
+            goto out;
+        }
+        if (pr > 0)
+            continue;
         n_ok++;
         n_top += z->sub < 0;
         n_tpmi += z->tpmi;

@@ -10,11 +10,13 @@
 #include "sensors/sensor.h"
 #include "wattlens/wattlens.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define RANGE_UJ 262143328850ull
@@ -205,6 +207,85 @@ static void test_tpmi_next_to_intel_rapl_adds_but_never_doubles(void **state)
     free(root);
 }
 
+/* What an open of rapl-powercap on root saw, from a child process. */
+struct open_seen {
+    int rc;
+    unsigned n_channels, n_not_read, n_not_summed;
+};
+
+/* Opens rapl-powercap on root in a child that cannot read a 0000-mode file
+ * (uid 65534 when run as root, where mode bits do not stop reads). Returns
+ * false when the child cannot become uid 65534 here. */
+static bool open_without_root(const char *root, struct open_seen *seen)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(errno == EPERM || errno == EINVAL ? 5 : 3);
+        struct wl_sensor_params p;
+        params_for(&p, root, root);
+        wl_sensor *s = NULL;
+        struct open_seen c = {0};
+        c.rc = wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL);
+        if (s) {
+            const struct wl_sensor_info *in = wl_sensor_get_info(s);
+            c.n_channels = in->n_channels;
+            c.n_not_read = in->n_not_read;
+            c.n_not_summed = in->n_not_summed;
+        }
+        _exit(write(fds[1], &c, sizeof c) == (ssize_t)sizeof c ? 0 : 4);
+    }
+    close(fds[1]);
+    ssize_t n = read(fds[0], seen, sizeof *seen);
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 5)
+        return false;
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(n, (ssize_t)sizeof *seen);
+    return true;
+}
+
+/* A TPMI duplicate is found by name before any counter is opened: its
+ * energy_uj is never opened. A root-only one (chmod a+r on intel-rapl:*
+ * leaves intel-rapl-tpmi:* as it was) failed the whole backend with
+ * "permission denied" though every zone read is readable; one with no
+ * energy_uj at all was listed as not read (PARTIAL) instead of as the
+ * duplicate it is. */
+static void test_tpmi_duplicate_counter_is_never_opened(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    assert_int_equal(chmod(root, 0755), 0);
+    put_zone(root, "intel-rapl:0", "package-0", 1000);
+    put_zone(root, "intel-rapl-tpmi:0", "package-0", 1000);
+    put_zone(root, "intel-rapl-tpmi:1", "package-1", 1000);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/class/powercap/intel-rapl-tpmi:1/energy_uj", root);
+    assert_int_equal(unlink(path), 0);
+    put_zone(root, "intel-rapl:1", "package-1", 1000);
+    snprintf(path, sizeof path, "%s/class/powercap/intel-rapl-tpmi:0/energy_uj", root);
+    assert_int_equal(chmod(path, 0), 0);
+    struct open_seen seen;
+    if (!open_without_root(root, &seen)) {
+        print_message("cannot become uid 65534 here: skipped\n");
+        wl_test_rmtree(root);
+        free(root);
+        skip();
+    }
+    assert_int_equal(seen.rc, 0);
+    assert_int_equal(seen.n_channels, 2);
+    assert_int_equal(seen.n_not_read, 0);
+    assert_int_equal(seen.n_not_summed, 2);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 /* The kernel numbers zones in the order it registers them: with psys as
  * intel-rapl:0, package-0 is intel-rapl:1 and package-1 intel-rapl:2. Their
  * sub-zones are package-0/dram and package-1/dram, after the parent's name,
@@ -331,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_unknown_zone_name_is_not_read),
         cmocka_unit_test(test_tpmi_zones_are_read),
         cmocka_unit_test(test_tpmi_next_to_intel_rapl_adds_but_never_doubles),
+        cmocka_unit_test(test_tpmi_duplicate_counter_is_never_opened),
         cmocka_unit_test(test_no_zone_why_and_fix_name_tpmi),
         cmocka_unit_test(test_amd_core_zone_is_one_core_not_summed),
         cmocka_unit_test(test_sub_zones_are_named_after_their_parent_zone),
