@@ -135,11 +135,14 @@ static bool amdgpu_pci_is_apu_without_vddnb(const char *dir)
 /* True when an amdgpu device is an APU's GPU, from what amdgpu_pm.c
  * creates only there: in1 (vddnb, the northbridge voltage: "only APUs have
  * vddnb", hwmon_attributes_visible), which must read as a number (an old
- * kernel made it on a discrete card too, where reading it fails); or a
+ * kernel made it on a discrete card too, where reading it fails with
+ * EINVAL: amdgpu_hwmon_show_vddnb's "only APUs have vddnb"); or a
  * power channel labelled "fastPPT" (Van Gogh's slow/fast PPT pair); or a
  * PCI id of an APU whose in1 is hidden (amdgpu_pci_is_apu_without_vddnb).
- * An in1 that exists and fails is read again once after 50 ms: the driver
- * fails it during a GPU reset or suspend (-EPERM), and an APU taken for a
+ * An in1 that exists and fails with EINVAL is a card at once (no wait, no
+ * warning: it cost 50 ms per card on every open). One that fails otherwise
+ * is read again once after 50 ms: the driver fails it during a GPU reset
+ * or suspend (-EPERM, checked before the APU test), and an APU taken for a
  * card is added to the CPU package it holds. An APU's power1 is the
  * socket's power, the CPU's included (the driver's hwmon docs: "On APUs
  * this includes the CPU"). dir: the device's folder; c, n: its files;
@@ -157,8 +160,8 @@ static bool amdgpu_is_apu(const char *dir, const struct cand *c, unsigned n, con
             return true;
     if (amdgpu_pci_is_apu_without_vddnb(dir))
         return true;
-    if (err == ENOENT || err == ENOTDIR)
-        return false; /* no in1: a card */
+    if (err == ENOENT || err == ENOTDIR || err == EINVAL)
+        return false; /* no in1, or the card's "only APUs have vddnb": a card */
     wl_clock_sleep_ns(50000000ull);
     if (wl__read_u64(path, &mv) == 0)
         return true;

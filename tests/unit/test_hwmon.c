@@ -8,6 +8,7 @@
  * usable file says why and how to fix; a long multibyte device name or
  * label is cut between characters, and so is a long multibyte root where
  * the source or a why quotes it. */
+#undef _FORTIFY_SOURCE /* pread is defined here (an inline of its own would clash) */
 #include "test_support.h"
 
 #include "sensors/sensor.h"
@@ -19,8 +20,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+/* The library's pread, here so that a fake sysfs file can fail as the
+ * kernel's do: one that holds "EINVAL\n" or "EPERM\n" reads as that
+ * error (what amdgpu's in1 gives a discrete card on an old kernel, and an
+ * APU in a GPU reset or suspend); any other reads as it is. */
+ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+    ssize_t r = syscall(SYS_pread64, fd, buf, n, off);
+    if (r == 7 && off == 0 && memcmp(buf, "EINVAL\n", 7) == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (r == 6 && off == 0 && memcmp(buf, "EPERM\n", 6) == 0) {
+        errno = EPERM;
+        return -1;
+    }
+    return r;
+}
 
 /* Tests with a FIFO in the tree arm this watchdog: SIGALRM's default action
  * ends the test process (a failure) instead of a hang for ever. */
@@ -777,6 +798,26 @@ static void test_amdgpu_apu_without_vddnb_by_pci_id(void **state)
     tmpdir_free(root);
 }
 
+/* How many times in1_input was opened, from the inotify watch ino (its
+ * folder, IN_OPEN | IN_CLOSE_NOWRITE: closes too, since inotify merges
+ * identical events in a row); closes ino. */
+static unsigned in1_opens(int ino)
+{
+    unsigned n_open = 0;
+    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t len;
+    while ((len = read(ino, buf, sizeof buf)) > 0) {
+        for (char *p = buf; p < buf + len;) {
+            const struct inotify_event *ev = (const struct inotify_event *)p;
+            if ((ev->mask & IN_OPEN) && ev->len && strcmp(ev->name, "in1_input") == 0)
+                n_open++;
+            p += sizeof *ev + ev->len;
+        }
+    }
+    close(ino);
+    return n_open;
+}
+
 /* An in1 (vddnb) that exists but fails to read is what an old kernel
  * makes on a card, and what amdgpu gives an APU during a GPU reset or
  * suspend (-EPERM): it is read a second time before the device is taken
@@ -800,21 +841,39 @@ static void test_amdgpu_unreadable_vddnb_is_read_twice(void **state)
     char *err = wl_test_capture_stderr_end();
     assert_int_equal(wl_sensor_get_info(s)->ch[0].domain, WL_DOMAIN_GPU);
     wl_sensor_close(s);
-    unsigned n_open = 0;
-    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
-    ssize_t len;
-    while ((len = read(ino, buf, sizeof buf)) > 0) {
-        for (char *p = buf; p < buf + len;) {
-            const struct inotify_event *ev = (const struct inotify_event *)p;
-            if ((ev->mask & IN_OPEN) && ev->len && strcmp(ev->name, "in1_input") == 0)
-                n_open++;
-            p += sizeof *ev + ev->len;
-        }
-    }
-    close(ino);
+    const unsigned n_open = in1_opens(ino);
     assert_int_equal(n_open, 2);
     assert_non_null(err);
     assert_non_null(strstr(err, "hwmon0 (amdgpu): in1 (vddnb) exists but cannot be read (twice)"));
+    free(err);
+    tmpdir_free(root);
+}
+
+/* A discrete card on an old kernel has an in1 that fails with EINVAL
+ * (amdgpu_hwmon_show_vddnb: "only APUs have vddnb"; a reset or suspend
+ * fails it with EPERM, checked first): a card at once, read once, with
+ * no warning about an APU. It cost 50 ms and that warning per card on
+ * every open. */
+static void test_amdgpu_vddnb_einval_is_a_card_at_once(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    dev(root, 0, "amdgpu\n");
+    put(root, "class/hwmon/hwmon0/power1_input", "25000000\n");
+    put(root, "class/hwmon/hwmon0/in1_input", "EINVAL\n");
+    char dir[2048];
+    snprintf(dir, sizeof dir, "%s/class/hwmon/hwmon0", root);
+    int ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    assert_true(ino >= 0);
+    assert_true(inotify_add_watch(ino, dir, IN_OPEN | IN_CLOSE_NOWRITE) >= 0);
+    wl_test_capture_stderr_begin();
+    wl_sensor *s = open_hwmon(root);
+    char *err = wl_test_capture_stderr_end();
+    assert_int_equal(wl_sensor_get_info(s)->ch[0].domain, WL_DOMAIN_GPU);
+    wl_sensor_close(s);
+    const unsigned n_open = in1_opens(ino);
+    assert_int_equal(n_open, 1);
+    assert_true(!err || !strstr(err, "in1 (vddnb)"));
     free(err);
     tmpdir_free(root);
 }
@@ -908,6 +967,7 @@ int main(void)
         cmocka_unit_test(test_gpu_device_is_read_as_one_whole),
         cmocka_unit_test(test_amdgpu_apu_is_the_socket_not_a_gpu),
         cmocka_unit_test(test_amdgpu_apu_without_vddnb_by_pci_id),
+        cmocka_unit_test(test_amdgpu_vddnb_einval_is_a_card_at_once),
         cmocka_unit_test(test_amdgpu_unreadable_vddnb_is_read_twice),
         cmocka_unit_test(test_power_meter_and_averages_are_read),
     };
