@@ -334,19 +334,15 @@ static void msr_drop_channel(struct wl_sensor *s, unsigned ci)
         m->c[i].ctr.channel = s->info.ch[i].name;
 }
 
-/* A psys counter is only worth its name when it moves with the packages it
- * contains: one that reads 0 at open is never a channel (msr_open), the
- * rest are checked over the update-period probe (wl__sensor_probe_psys:
- * flat, or far below the packages), in psys's own unit (1 J on Sapphire
- * Rapids: wl__rapl_unit_uj). A psys that fails is dropped and listed as not
- * summed. */
+/* A psys counter is only worth its name when it moves with package-0,
+ * which it contains: one that reads 0 at open is never a channel
+ * (msr_open), the rest are checked over the update-period probe
+ * (wl__sensor_probe_psys: flat, or far below package-0), in psys's own
+ * unit, its resolution (1 J on Sapphire Rapids: wl__rapl_unit_uj). A psys
+ * that fails is dropped and listed as not summed. */
 static void msr_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p)
 {
-    double tick_uj = 0;
-    for (unsigned i = 0; i < s->info.n_channels; i++)
-        if (s->info.ch[i].domain == WL_DOMAIN_PSYS)
-            tick_uj = s->info.ch[i].resolution_uj;
-    const int ps = wl__sensor_probe_psys(s, p, "0x64D", tick_uj);
+    const int ps = wl__sensor_probe_psys(s, p, "0x64D", 0); /* in psys's resolution */
     if (ps < 0)
         return;
     msr_drop_channel(s, (unsigned)ps);

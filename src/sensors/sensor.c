@@ -786,16 +786,6 @@ int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params
     return changes;
 }
 
-/* The energy of every package channel in r, in uJ. */
-static double packages_uj(const struct wl_sensor *s, const struct wl_sensor_reading *r)
-{
-    double uj = 0;
-    for (unsigned i = 0; i < s->info.n_channels; i++)
-        if (s->info.ch[i].domain == WL_DOMAIN_PACKAGE)
-            uj += (double)r->v[i].energy_uj;
-    return uj;
-}
-
 /* The two rules and their thresholds: sensor_impl.h. The rise of psys is
  * watched read by read after the period probe, and its smallest step is
  * its tick (a counter steps by whole ticks), taken as at most psys's whole
@@ -818,8 +808,13 @@ int wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_params *p,
         wl__sensor_measure_period(s, p);
         return -1;
     }
-    const uint64_t psys0_uj = r.v[ps].energy_uj;
-    const double pkg0_uj = packages_uj(s, &r);
+    /* socket 0's psys (rapl-msr reads 0x64D on package 0 alone; powercap's
+     * psys-N are per socket) contains package-0, not the other packages:
+     * compared with package-0, so that a busy second socket does not make a
+     * valid psys look far below */
+    const uint64_t psys0_uj = r.v[ps].energy_uj, pkg0_uj = r.v[0].energy_uj;
+    if (tick_max_uj <= 0)
+        tick_max_uj = s->info.ch[ps].resolution_uj;
     if (wl__sensor_measure_period(s, p) == 0 || s->ops->read(s, &r) != 0)
         return -1;
     uint64_t last_psys = r.v[ps].energy_uj;
@@ -828,7 +823,7 @@ int wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_params *p,
     const uint64_t t_end = t0 + p->period_probe_ns;
     const uint64_t t_flat_end = t0 + PSYS_FLAT_BUDGETS * p->period_probe_ns;
     for (;;) {
-        const double pkg_uj = packages_uj(s, &r) - pkg0_uj;
+        const double pkg_uj = r.v[0].energy_uj > pkg0_uj ? (double)(r.v[0].energy_uj - pkg0_uj) : 0;
         const bool flat = r.v[ps].energy_uj <= psys0_uj;
         const double psys_uj = flat ? 0 : (double)(r.v[ps].energy_uj - psys0_uj);
         const double res_uj = s->info.ch[ps].resolution_uj;
@@ -836,17 +831,18 @@ int wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_params *p,
         const uint64_t now = wl_clock_now_ns();
         if (flat && now >= t_end && pkg_uj >= 2 * tick_max_uj) {
             wl__sensor_not_summed(s,
-                                  "psys (%s): did not move while the packages rose %.3f mJ: not "
+                                  "psys (%s): did not move while package-0 rose %.3f mJ: not "
                                   "valid on this platform; not used",
                                   what, pkg_uj / 1e3);
             return ps;
         }
         if (!flat && psys_uj * 4 >= pkg_uj)
-            return -1; /* it moves with the packages */
+            return -1; /* it moves with package-0 */
         if (!flat && pkg_uj >= PSYS_MIN_PKG_UJ && pkg_uj >= 8 * tick_uj) {
             wl__sensor_not_summed(s,
-                                  "psys (%s): rose %.3f mJ while the packages it contains rose "
-                                  "%.3f mJ: not valid, or not in the unit read with it; not used",
+                                  "psys (%s): rose %.3f mJ while package-0, which it contains, "
+                                  "rose %.3f mJ: not valid, or not in the unit read with it; not "
+                                  "used",
                                   what, psys_uj / 1e3, pkg_uj / 1e3);
             return ps;
         }

@@ -198,25 +198,27 @@ int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params
 
 /* The update-period probe of a RAPL reader with a psys channel (rapl-msr,
  * rapl-perf: their measure_period calls it): wl__sensor_measure_period,
- * then a check that psys moves with the packages it contains (the SDM:
- * psys holds the whole platform's energy, processor included), reading on
+ * then a check that psys moves with package-0, which it contains (the SDM:
+ * psys holds the whole platform's energy, processor included; the psys
+ * read is socket 0's, so the other packages are not compared), reading on
  * 1 ms apart for up to one more probe budget until it can tell. Channel 0
  * must be package-0. psys is not valid when it
- *  - is still flat once that budget is over and the packages rose by two
- *    of tick_max_uj, the coarsest unit psys may count in (1 J on Sapphire
- *    Rapids), so that a coarse psys is not judged before it can have
- *    ticked. A flat psys is watched for up to four budgets after the
- *    period probe (about 100 ms) for that rise; one in 1 J units on a package under ~20 W is
- *    not seen to rise 2 J by then and is kept;
- *  - rose by less than a quarter of what the packages rose, once they rose
+ *  - is still flat once that budget is over and package-0 rose by two of
+ *    tick_max_uj, the coarsest unit psys may count in (1 J on Sapphire
+ *    Rapids; 0: psys's resolution_uj), so that a coarse psys is not judged
+ *    before it can have ticked. A flat psys is watched for up to four
+ *    budgets after the period probe (about 100 ms) for that rise; one in
+ *    1 J units on a package-0 under about 20 W is not seen to rise 2 J by
+ *    then and is kept;
+ *  - rose by less than a quarter of what package-0 rose, once it rose
  *    10 mJ and eight of psys's ticks (its smallest step seen, at least its
  *    resolution_uj): a psys lags by less than one tick, so a valid one is
- *    above 7/8 of the packages there.
+ *    above 7/8 of package-0 there.
  * Then it is listed as not summed ("psys (<what>): ...", what naming the
  * register or event) and its channel index returned: the caller drops the
  * channel and sets its source again (the packages are still read: no
- * total is short for it). Returns -1 when psys is kept: it moves with the
- * packages, or there is no psys, no probe (budget 0), a failed read, or
+ * total is short for it). Returns -1 when psys is kept: it moves with
+ * package-0, or there is no psys, no probe (budget 0), a failed read, or
  * too little seen to tell. */
 int wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_params *p, const char *what,
                           double tick_max_uj);

@@ -5,7 +5,7 @@
  * the table does not know), 32-bit wraparound, one reader per die on Intel
  * and per package on AMD, and the fix when the msr driver is missing. psys is a channel
  * only when it counts: not when it reads 0 at open, not when it stays flat
- * or far below the packages over the period probe. A long multibyte
+ * or far below package-0 over the period probe. A long multibyte
  * /dev root is cut between characters in the source. */
 #include "test_support.h"
 
@@ -373,10 +373,10 @@ static void test_psys_reading_0_is_not_a_channel(void **state)
 }
 
 /* Counts registers up while the probe runs: package-0 by pkg_step, psys
- * by psys_step, every period_us, until stopped. */
+ * by psys_step, package-1 by pkg1_step, every period_us, until stopped. */
 struct counting {
-    char path[2048];
-    uint64_t pkg, psys, pkg_step, psys_step;
+    char path[2048], path1[2048];
+    uint64_t pkg, psys, pkg1, pkg_step, psys_step, pkg1_step;
     unsigned period_us;
     atomic_bool stop;
 };
@@ -384,24 +384,29 @@ struct counting {
 static void *count_up(void *arg)
 {
     struct counting *w = arg;
-    int fd = open(w->path, O_WRONLY);
-    while (fd >= 0 && !atomic_load(&w->stop)) {
+    int fd = open(w->path, O_WRONLY), fd1 = open(w->path1, O_WRONLY);
+    while (fd >= 0 && fd1 >= 0 && !atomic_load(&w->stop)) {
         w->pkg += w->pkg_step;
         w->psys += w->psys_step;
+        w->pkg1 += w->pkg1_step;
         if (pwrite(fd, &w->pkg, sizeof w->pkg, 0x611) != (ssize_t)sizeof w->pkg ||
-            pwrite(fd, &w->psys, sizeof w->psys, 0x64D) != (ssize_t)sizeof w->psys)
+            pwrite(fd, &w->psys, sizeof w->psys, 0x64D) != (ssize_t)sizeof w->psys ||
+            pwrite(fd1, &w->pkg1, sizeof w->pkg1, 0x611) != (ssize_t)sizeof w->pkg1)
             break;
         usleep(w->period_us);
     }
     if (fd >= 0)
         close(fd);
+    if (fd1 >= 0)
+        close(fd1);
     return NULL;
 }
 
-/* Opens rapl-msr with the period probe's budget probe_ns while package-0
- * and psys count at the given steps every period_us; returns the sensor. */
+/* Opens rapl-msr with the period probe's budget probe_ns while package-0,
+ * psys and package-1 count at the given steps every period_us; returns the
+ * sensor. */
 static wl_sensor *open_while_counting_at(const char *root, uint64_t pkg_step, uint64_t psys_step,
-                                         uint64_t probe_ns, unsigned period_us)
+                                         uint64_t pkg1_step, uint64_t probe_ns, unsigned period_us)
 {
     for (int cpu = 0; cpu <= 2; cpu += 2) {
         set_msr(root, cpu, 0x606, 0xA0E03); /* 61 uJ */
@@ -414,10 +419,13 @@ static wl_sensor *open_while_counting_at(const char *root, uint64_t pkg_step, ui
     p.period_probe_ns = probe_ns;
     struct counting w = {.pkg = 100000,
                          .psys = 5000,
+                         .pkg1 = 100000,
                          .pkg_step = pkg_step,
                          .psys_step = psys_step,
+                         .pkg1_step = pkg1_step,
                          .period_us = period_us};
     snprintf(w.path, sizeof w.path, "%s/dev/cpu/0/msr", root);
+    snprintf(w.path1, sizeof w.path1, "%s/dev/cpu/2/msr", root);
     atomic_init(&w.stop, false);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, count_up, &w), 0);
@@ -434,7 +442,7 @@ static wl_sensor *open_while_counting_at(const char *root, uint64_t pkg_step, ui
  * exhaust, counting every 100 us. */
 static wl_sensor *open_while_counting(const char *root, uint64_t pkg_step, uint64_t psys_step)
 {
-    return open_while_counting_at(root, pkg_step, psys_step, 20000000000ull, 100);
+    return open_while_counting_at(root, pkg_step, psys_step, 0, 20000000000ull, 100);
 }
 
 static bool has_psys(const struct wl_sensor_info *in)
@@ -455,7 +463,7 @@ static void test_psys_flat_while_the_package_counts_is_dropped(void **state)
     struct wl_sensor_params def;
     wl_sensor_params_default(&def);
     /* judged when the budget is over: the default one, not 20 s */
-    wl_sensor *s = open_while_counting_at(root, 16, 0, def.period_probe_ns, 100);
+    wl_sensor *s = open_while_counting_at(root, 16, 0, 0, def.period_probe_ns, 100);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_false(has_psys(in));
     assert_int_equal(in->n_channels, 2);
@@ -486,7 +494,7 @@ static void test_psys_flat_is_dropped_at_the_default_budget(void **state)
     char *root = make_machine("GenuineIntel");
     struct wl_sensor_params def;
     wl_sensor_params_default(&def);
-    wl_sensor *s = open_while_counting_at(root, 16, 0, def.period_probe_ns, 1000);
+    wl_sensor *s = open_while_counting_at(root, 16, 0, 0, def.period_probe_ns, 1000);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_false(has_psys(in));
     assert_int_equal(in->n_not_summed, 1);
@@ -506,7 +514,7 @@ static void test_psys_flat_in_joules_on_a_quiet_package_is_kept(void **state)
     set_model(root, 6, 0x8F);
     struct wl_sensor_params def;
     wl_sensor_params_default(&def);
-    wl_sensor *s = open_while_counting_at(root, 16, 0, def.period_probe_ns, 1000);
+    wl_sensor *s = open_while_counting_at(root, 16, 0, 0, def.period_probe_ns, 1000);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_true(has_psys(in));
     assert_int_equal(in->n_not_summed, 0);
@@ -530,6 +538,23 @@ static void test_psys_far_below_the_packages_is_dropped(void **state)
     wl_sensor_close(s);
     s = open_while_counting(root, 1000, 2000);
     in = wl_sensor_get_info(s);
+    assert_true(has_psys(in));
+    assert_int_equal(in->n_not_summed, 0);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* psys is socket 0's (0x64D is read on package 0 alone) and contains
+ * package-0, not package-1: one that moves with package-0 is kept while
+ * package-1 rises a thousand times more. Compared with every package, it
+ * was far below them and dropped. */
+static void test_psys_is_compared_with_package_0_alone(void **state)
+{
+    (void)state;
+    char *root = make_machine("GenuineIntel");
+    wl_sensor *s = open_while_counting_at(root, 16, 16, 16000, 20000000000ull, 100);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_true(has_psys(in));
     assert_int_equal(in->n_not_summed, 0);
     wl_sensor_close(s);
@@ -788,6 +813,7 @@ int main(void)
         cmocka_unit_test(test_psys_far_below_the_packages_is_dropped),
         cmocka_unit_test(test_psys_flat_is_dropped_at_the_default_budget),
         cmocka_unit_test(test_psys_flat_in_joules_on_a_quiet_package_is_kept),
+        cmocka_unit_test(test_psys_is_compared_with_package_0_alone),
         cmocka_unit_test(test_server_models_have_their_own_dram_and_psys_units),
         cmocka_unit_test(test_unknown_model_leaves_dram_and_psys_out),
         cmocka_unit_test(test_silvermont_atoms_count_in_2_to_the_esu_uj),
