@@ -46,12 +46,8 @@ struct msr_ch {
 struct rapl_msr {
     unsigned n_pkg; /* units (packages, or dies) open */
     int pkg_fd[MSR_MAX_PKG];
-    bool multi_die; /* some unit is a die other than 0: names say package-N-die-M */
-    unsigned n_sockets;
     unsigned n;
     struct msr_ch c[WL_SENSOR_MAX_CHANNELS];
-    int vendor;         /* 0 Intel, 1 AMD */
-    char dev_part[181]; /* the /dev root for the source, cut between characters */
 };
 
 static int msr_read(int fd, uint32_t reg, uint64_t *out)
@@ -132,17 +128,6 @@ static unsigned package_cpus(const char *sysfs, bool by_die, struct wl__rapl_uni
     return n;
 }
 
-static void msr_set_source(struct wl_sensor *s)
-{
-    const struct rapl_msr *m = s->impl;
-    if (m->multi_die)
-        wl__sensor_set_source(s, "%s/cpu/N/msr (%s, %u package(s), %u dies)", m->dev_part,
-                              m->vendor == 0 ? "Intel" : "AMD", m->n_sockets, m->n_pkg);
-    else
-        wl__sensor_set_source(s, "%s/cpu/N/msr (%s, %u package(s))", m->dev_part,
-                              m->vendor == 0 ? "Intel" : "AMD", m->n_pkg);
-}
-
 static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                     struct wl_sensor_status *st)
 {
@@ -190,7 +175,9 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                             "%u package(s) or die(s) after the first %d: over the limit of those "
                             "read",
                             n_more, MSR_MAX_PKG);
-    m->multi_die = wl__rapl_units_by_die(groups, n_pkg, &m->n_sockets);
+    unsigned n_sockets = 0;
+    /* some unit is a die other than 0: names say package-N-die-M */
+    const bool multi_die = wl__rapl_units_by_die(groups, n_pkg, &n_sockets);
     for (unsigned k = 0; k < n_pkg; k++) {
         char path[600];
         snprintf(path, sizeof path, "%s/cpu/%d/msr", dev, groups[k].cpu);
@@ -259,7 +246,7 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             /* package-K (K in package order), or as the kernel names the
              * zones of a multi-die part: package-N-die-M */
             char unit_name[32], name[WL_SENSOR_NAME_MAX];
-            wl__rapl_unit_name(unit_name, sizeof unit_name, &groups[k], k, m->multi_die);
+            wl__rapl_unit_name(unit_name, sizeof unit_name, &groups[k], k, multi_die);
             if (d == WL_DOMAIN_PACKAGE)
                 snprintf(name, sizeof name, "%s", unit_name);
             else if (d == WL_DOMAIN_PSYS)
@@ -286,9 +273,14 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         goto fail;
     }
     /* any bytes (WATTLENS_DEV_ROOT): cut between characters */
-    wl_utf8_clip(m->dev_part, sizeof m->dev_part, dev);
-    m->vendor = vendor;
-    msr_set_source(s);
+    char dev_part[181];
+    wl_utf8_clip(dev_part, sizeof dev_part, dev);
+    if (multi_die)
+        wl__sensor_set_source(s, "%s/cpu/N/msr (%s, %u package(s), %u dies)", dev_part,
+                              vendor == 0 ? "Intel" : "AMD", n_sockets, m->n_pkg);
+    else
+        wl__sensor_set_source(s, "%s/cpu/N/msr (%s, %u package(s))", dev_part,
+                              vendor == 0 ? "Intel" : "AMD", m->n_pkg);
     return 0;
 fail:
     msr_close(s);
@@ -324,12 +316,10 @@ static int msr_read_all(struct wl_sensor *s, struct wl_sensor_reading *r)
 static void msr_drop_channel(struct wl_sensor *s, unsigned ci)
 {
     struct rapl_msr *m = s->impl;
-    for (unsigned i = ci; i + 1 < m->n; i++) {
+    wl__sensor_drop_channel(s, ci);
+    for (unsigned i = ci; i + 1 < m->n; i++)
         m->c[i] = m->c[i + 1];
-        s->info.ch[i] = s->info.ch[i + 1];
-    }
     m->n--;
-    s->info.n_channels--;
     for (unsigned i = 0; i < m->n; i++)
         m->c[i].ctr.channel = s->info.ch[i].name;
 }
@@ -346,7 +336,6 @@ static void msr_measure_period(struct wl_sensor *s, const struct wl_sensor_param
     if (ps < 0)
         return;
     msr_drop_channel(s, (unsigned)ps);
-    msr_set_source(s);
 }
 
 const struct wl_sensor_ops wl__rapl_msr_ops = {

@@ -235,22 +235,7 @@ struct perf_ch {
 struct rapl_perf {
     unsigned n;
     struct perf_ch c[WL_SENSOR_MAX_CHANNELS];
-    uint32_t type;   /* the PMU's, for the source */
-    unsigned n_pkg;  /* packages the CPUs in its cpumask are in, for the source */
-    unsigned n_dies; /* CPUs in its cpumask, when by_die */
-    bool by_die;     /* names say package-N-die-M */
 };
-
-static void perf_set_source(struct wl_sensor *s)
-{
-    const struct rapl_perf *rp = s->impl;
-    if (rp->by_die)
-        wl__sensor_set_source(s, "perf_event power PMU (type %u, %u package(s), %u dies)", rp->type,
-                              rp->n_pkg, rp->n_dies);
-    else
-        wl__sensor_set_source(s, "perf_event power PMU (type %u, %u package(s))", rp->type,
-                              rp->n_pkg);
-}
 
 /* The RAPL unit of each CPU in the PMU's cpumask, the first of its package
  * or, on a multi-die Intel part, of its die (the kernel's scope for the
@@ -320,9 +305,9 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         return WL_ENOMEM;
     s->impl = rp;
     struct wl__rapl_unit units[WL_PERF_MAX_CPUS];
-    rp->by_die =
-        perf_units(wl__sensor_sysfs_root(p), &pmu, id.vendor == WL__CPU_INTEL, units, &rp->n_pkg);
-    rp->n_dies = pmu.n_cpus;
+    unsigned n_pkg = 0; /* packages the CPUs in its cpumask are in, for the source */
+    const bool by_die = /* names say package-N-die-M */
+        perf_units(wl__sensor_sysfs_root(p), &pmu, id.vendor == WL__CPU_INTEL, units, &n_pkg);
     for (unsigned c = 0; c < pmu.n_cpus; c++) {
         for (unsigned e = 0; e < pmu.n_events; e++) {
             const struct wl_perf_event_desc *ev = &pmu.ev[e];
@@ -357,7 +342,7 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                                        strerror(err));
             }
             char unit_name[32], name[WL_SENSOR_NAME_MAX];
-            wl__rapl_unit_name(unit_name, sizeof unit_name, &units[c], c, rp->by_die);
+            wl__rapl_unit_name(unit_name, sizeof unit_name, &units[c], c, by_die);
             if (ev->domain == WL_DOMAIN_PSYS)
                 snprintf(name, sizeof name, "psys");
             else if (ev->domain == WL_DOMAIN_PACKAGE)
@@ -390,8 +375,11 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             }
         }
     }
-    rp->type = pmu.type;
-    perf_set_source(s);
+    if (by_die) /* a die per CPU in the cpumask */
+        wl__sensor_set_source(s, "perf_event power PMU (type %u, %u package(s), %u dies)", pmu.type,
+                              n_pkg, pmu.n_cpus);
+    else
+        wl__sensor_set_source(s, "perf_event power PMU (type %u, %u package(s))", pmu.type, n_pkg);
     return 0;
 }
 
@@ -418,12 +406,10 @@ static void perf_drop_channel(struct wl_sensor *s, unsigned ci)
 {
     struct rapl_perf *rp = s->impl;
     close(rp->c[ci].fd);
-    for (unsigned i = ci; i + 1 < rp->n; i++) {
+    wl__sensor_drop_channel(s, ci);
+    for (unsigned i = ci; i + 1 < rp->n; i++)
         rp->c[i] = rp->c[i + 1];
-        s->info.ch[i] = s->info.ch[i + 1];
-    }
     rp->n--;
-    s->info.n_channels--;
 }
 
 /* The update-period probe, which also checks psys (wl__sensor_probe_psys).
@@ -438,7 +424,6 @@ static void perf_measure_period(struct wl_sensor *s, const struct wl_sensor_para
     if (ps < 0)
         return;
     perf_drop_channel(s, (unsigned)ps);
-    perf_set_source(s);
 }
 
 #else /* !__linux__ */

@@ -102,7 +102,8 @@ int wl__sensor_fail(struct wl_sensor_status *st, int code, const char *fix, cons
     return code;
 }
 
-void wl__sensor_set_source(struct wl_sensor *s, const char *fmt, ...)
+/* info.source from source_base and the current counts */
+static void render_source(struct wl_sensor *s)
 {
     /* a partial sensor says so at the end, in room kept for it, so that no
      * cut of a long path can drop it: the source goes into every record of
@@ -114,11 +115,24 @@ void wl__sensor_set_source(struct wl_sensor *s, const char *fmt, ...)
                              s->info.n_not_read);
     if (s->info.n_not_summed && n < sizeof suffix)
         snprintf(suffix + n, sizeof suffix - n, " - %u not summed", s->info.n_not_summed);
+    wl_utf8_clip(s->info.source, sizeof s->info.source - strlen(suffix), s->source_base);
+    strcat(s->info.source, suffix);
+}
+
+void wl__sensor_set_source(struct wl_sensor *s, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    wl_utf8_vformat(s->info.source, sizeof s->info.source - strlen(suffix), fmt, ap);
+    wl_utf8_vformat(s->source_base, sizeof s->source_base, fmt, ap);
     va_end(ap);
-    strcat(s->info.source, suffix);
+    render_source(s);
+}
+
+void wl__sensor_drop_channel(struct wl_sensor *s, unsigned ci)
+{
+    for (unsigned i = ci; i + 1 < s->info.n_channels; i++)
+        s->info.ch[i] = s->info.ch[i + 1];
+    s->info.n_channels--;
 }
 
 int wl__attr_open(const char *path, bool allow_device, int *err)
@@ -267,6 +281,8 @@ static void wl__sensor_note(struct wl_sensor *s, unsigned *n, char (*texts)[WL_S
     if (*n < WL_SENSOR_MAX_NOT_READ)
         memcpy(texts[*n], text, sizeof text);
     (*n)++;
+    if (s->source_base[0])
+        render_source(s); /* the source was set: its count is refreshed */
 }
 
 void wl__sensor_not_read(struct wl_sensor *s, const char *fmt, ...)

@@ -39,6 +39,10 @@ struct wl_sensor {
     const struct wl_sensor_ops *ops;
     void *impl;
     struct wl_sensor_info info;
+    /* info.source without its " - PARTIAL ..." / " - N not summed" suffix
+     * ("" until wl__sensor_set_source): a note added after it (a psys the
+     * probe drops) renders the suffix again here, in one place */
+    char source_base[sizeof((struct wl_sensor_info *)0)->source];
     pthread_mutex_t lock; /* serialises read() */
 };
 
@@ -62,7 +66,9 @@ int wl__sensor_fail(struct wl_sensor_status *st, int code, const char *fix, cons
 
 /* Formats s->info.source (printf format); text longer than the field is cut
  * between characters and ends "...". Callers cut a path argument of any
- * length themselves (wl_utf8_clip), so what follows it stays. */
+ * length themselves (wl_utf8_clip), so what follows it stays. The suffix
+ * that says how many were not read or not summed is kept up to date by
+ * wl__sensor_not_read / wl__sensor_not_summed, called before or after. */
 void wl__sensor_set_source(struct wl_sensor *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -174,17 +180,21 @@ int wl__rapl_unit_name(char *buf, size_t size, const struct wl__rapl_unit *u, un
 /* Records something the backend found but will not read (a zone, device or
  * GPU over the channel limit, or one that cannot be read) in s->info.not_read
  * (printf format, cut between characters) and logs it as a warning: the
- * sensor's measurement is then partial. Call before wl__sensor_set_source,
- * which then says PARTIAL. */
+ * sensor's measurement is then partial: the source says PARTIAL. */
 void wl__sensor_not_read(struct wl_sensor *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Records a channel the backend could read but adds to no domain (out of
  * every domain's scope, or inside a channel that is read) in
  * s->info.not_summed (printf format, cut between characters) and logs it
- * (info): the measurement is not partial for it. Call before
- * wl__sensor_set_source, which then says how many. */
+ * (info): the measurement is not partial for it; the source says how
+ * many. */
 void wl__sensor_not_summed(struct wl_sensor *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Removes channel ci from s->info.ch (open time only: nobody has read the
+ * sensor yet), the channels after it moving down one; the backend moves
+ * its own per-channel state likewise. */
+void wl__sensor_drop_channel(struct wl_sensor *s, unsigned ci);
 
 /* The generic update-period probe (what open uses when ops->measure_period
  * is NULL; a backend's own measure_period may call it and then check what
@@ -216,10 +226,9 @@ int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params
  *    above 7/8 of package-0 there.
  * Then it is listed as not summed ("psys (<what>): ...", what naming the
  * register or event) and its channel index returned: the caller drops the
- * channel and sets its source again (the packages are still read: no
- * total is short for it). Returns -1 when psys is kept: it moves with
- * package-0, or there is no psys, no probe (budget 0), a failed read, or
- * too little seen to tell. */
+ * channel (the packages are still read: no total is short for it). Returns -1 when psys is kept: it
+ * moves with package-0, or there is no psys, no probe (budget 0), a failed read, or too little seen
+ * to tell. */
 int wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_params *p, const char *what,
                           double tick_max_uj);
 

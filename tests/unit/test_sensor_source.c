@@ -1,0 +1,83 @@
+/* A sensor's source and notes (wl__sensor_set_source, wl__sensor_not_read,
+ * wl__sensor_not_summed, wl__sensor_drop_channel; sensor_impl.h), driven
+ * directly: the suffix that says how many were not read or not summed is
+ * kept up to date by the shared code whether a note comes before or after
+ * the source is set (a psys the update-period probe drops comes after:
+ * each backend rebuilt its source for it), and a long source is cut
+ * between characters before the suffix, which always stays whole. */
+#include "test_support.h"
+
+#include "sensors/sensor_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct wl_sensor_ops fake_ops = {.name = "fake", .what = "a test sensor"};
+
+static void test_a_note_after_the_source_refreshes_its_suffix(void **state)
+{
+    (void)state;
+    wl_sensor *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    s->ops = &fake_ops;
+    wl__sensor_not_summed(s, "before the source");
+    wl__sensor_set_source(s, "dev (%u package(s))", 2u);
+    assert_string_equal(s->info.source, "dev (2 package(s)) - 1 not summed");
+    wl__sensor_not_summed(s, "psys: dropped by the probe");
+    assert_string_equal(s->info.source, "dev (2 package(s)) - 2 not summed");
+    wl__sensor_not_read(s, "a zone");
+    assert_string_equal(s->info.source,
+                        "dev (2 package(s)) - PARTIAL: 1 found but not read - 2 not summed");
+    free(s);
+}
+
+static void test_a_long_source_is_cut_before_a_suffix_that_grows(void **state)
+{
+    (void)state;
+    wl_sensor *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    s->ops = &fake_ops;
+    char longer[400] = "";
+    while (strlen(longer) + 2 < sizeof longer - 2)
+        strcat(longer, "\xc3\xa9"); /* e acute, two bytes */
+    wl__sensor_set_source(s, "%s", longer);
+    assert_string_equal(s->info.source + strlen(s->info.source) - 3, "...");
+    wl__sensor_not_summed(s, "one");
+    const char *suffix = " - 1 not summed";
+    const size_t n = strlen(s->info.source), k = strlen(suffix);
+    assert_true(n > k && n < sizeof s->info.source);
+    assert_string_equal(s->info.source + n - k, suffix);
+    assert_memory_equal(s->info.source + n - k - 3, "...", 3);
+    /* cut between characters: an even count of two-byte characters */
+    assert_int_equal((n - k - 3) % 2, 0);
+    free(s);
+}
+
+static void test_drop_channel_moves_the_rest_down(void **state)
+{
+    (void)state;
+    wl_sensor *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    s->ops = &fake_ops;
+    const char *names[] = {"package-0", "psys", "package-1"};
+    for (unsigned i = 0; i < 3; i++) {
+        snprintf(s->info.ch[i].name, sizeof s->info.ch[i].name, "%s", names[i]);
+        s->info.n_channels++;
+    }
+    wl__sensor_drop_channel(s, 1);
+    assert_int_equal(s->info.n_channels, 2);
+    assert_string_equal(s->info.ch[0].name, "package-0");
+    assert_string_equal(s->info.ch[1].name, "package-1");
+    free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_note_after_the_source_refreshes_its_suffix),
+        cmocka_unit_test(test_a_long_source_is_cut_before_a_suffix_that_grows),
+        cmocka_unit_test(test_drop_channel_moves_the_rest_down),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
