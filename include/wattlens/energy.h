@@ -47,9 +47,11 @@ int wl_domain_parse(const char *s, enum wl_domain *out);
  * combined, an AMD APU's socket) plus the gpu and ane that are not parts
  * of it (an APU's discrete GPU is added, Apple's GPU is not), else
  * package+dram (core+uncore only without a package) plus gpu and ane;
- * psys instead of that only when no gpu or ane is present (psys may hold
- * a laptop's discrete GPU: never added to one). Nested domains are never
- * added together. */
+ * psys instead of that only when no gpu or ane is present, or when no
+ * CPU domain besides psys is (no package, dram, core or uncore: psys alone,
+ * the gpu and ane left out rather than counted twice); psys may hold a
+ * laptop's discrete GPU, so it is never added to one. Nested domains are
+ * never added together. */
 unsigned wl_headline_domains(unsigned present, unsigned parts);
 
 /* Machine key written to the store and JSON: "counter", "sampled",

@@ -15,7 +15,9 @@
 /* The widest non-nested set of present domains (wl_headline_domains): a
  * backend's total, else the SoC, else package + dram + GPU + ANE when a GPU
  * or ANE is present (never psys + GPU: psys may hold a laptop's discrete
- * GPU), else psys, else package + dram; core and uncore only without a
+ * GPU) and some CPU domain besides psys is, else psys (with a GPU but no
+ * package, dram, core or uncore: psys alone, the GPU left out rather than
+ * counted twice), else package + dram; core and uncore only without a
  * package. dom[d] describes domain d. Fills
  * *mask (bit d), *method (the weakest method among them; counter when the
  * mask is empty) and scope ("package+dram"; "" when empty). */
