@@ -5,7 +5,6 @@
 #include "util/clock.h"
 #include "wattlens/error.h"
 
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,35 +41,6 @@ bool wl_cli_store_option(struct wl_cli_store_opts *o, int c, char *const argv[])
     }
 }
 
-/* Whether the file at path (NULL: the default) holds a run database of an
- * older schema than this build's: its SQLite header's user_version (a
- * big-endian 32-bit number at byte 60), which every migration sets, is 1 ..
- * WL_STORE_SCHEMA_VERSION - 1. A regular file only (a FIFO would block the
- * read). A migration another wattlens committed to the write-ahead log but
- * has not copied back yet leaves the header older: read read-only, which
- * reads the log, that file is simply current. */
-static bool wl__older_schema(const char *path)
-{
-    char def[WL_STORE_PATH_MAX];
-    if (!path && wl_store_default_path(def, sizeof def) == 0)
-        path = def;
-    if (!path)
-        return false;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0)
-        return false;
-    unsigned char h[64];
-    struct stat st;
-    const bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-                    pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h &&
-                    memcmp(h, "SQLite format 3", 16) == 0;
-    close(fd);
-    if (!ok)
-        return false;
-    const uint32_t v = (uint32_t)h[60] << 24 | (uint32_t)h[61] << 16 | (uint32_t)h[62] << 8 | h[63];
-    return v >= 1 && v < WL_STORE_SCHEMA_VERSION;
-}
-
 int wl_cli_store_open(const char *cmd, const char *db_path, enum wl_cli_store_mode mode,
                       wl_store **out)
 {
@@ -80,20 +50,13 @@ int wl_cli_store_open(const char *cmd, const char *db_path, enum wl_cli_store_mo
     wl_store_default_params(&p);
     p.path = db_path;
     p.no_create = mode != WL_CLI_STORE_CREATE;
-    /* a reader never migrates: an older schema is read read-only through
-     * the store's bridges, and the file (which an older wattlens may still
-     * use) stays as it was */
-    const bool older = mode == WL_CLI_STORE_READ && wl__older_schema(db_path);
-    p.read_only = mode == WL_CLI_STORE_READ_ONLY || older;
+    p.read_only = mode == WL_CLI_STORE_READ_ONLY;
+    /* a reader never migrates: an older schema is read through the store's
+     * bridges, with the usual locks, and the file (which an older wattlens
+     * may still use) stays as it was */
+    p.no_migrate = mode == WL_CLI_STORE_READ;
     struct wl_errmsg e = {{0}};
     int rc = wl_store_open(&p, out, &e);
-    if (rc != 0 && older) {
-        /* what a read-only open cannot read (a write-ahead log without its
-         * index) the writable open still reads, migrating it as it did */
-        p.read_only = false;
-        e = (struct wl_errmsg){{0}};
-        rc = wl_store_open(&p, out, &e);
-    }
     if (rc == WL_EACCES && mode == WL_CLI_STORE_READ) {
         /* a file (or directory) this user cannot write: read it as it is */
         p.read_only = true;

@@ -85,9 +85,9 @@ bool wl_cli_store_option(struct wl_cli_store_opts *o, int c, char *const argv[])
 enum wl_cli_store_mode {
     /* runs, show, export: the file must exist (a mistyped --db is an error,
      * not a new empty database); opened read-only when it cannot be written
-     * (a read-only file or directory) and when it holds an older schema
-     * (read through the store's bridges, not migrated: readers never write
-     * it; writable only when a read-only open cannot read it) */
+     * (a read-only file or directory), else writable with no_migrate: an
+     * older schema is read through the store's bridges, not migrated, and
+     * its dead runs are not marked (readers never write it) */
     WL_CLI_STORE_READ,
     /* gc --dry-run: the file must exist; always opened read-only, so that
      * nothing is written (no migration, no dead run marked incomplete) */

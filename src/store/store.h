@@ -83,6 +83,14 @@ struct wl_store_params {
                             initialising an empty one (0 bytes, or an SQLite file
                             without tables), which is left unchanged; read_only
                             does the same */
+    bool no_migrate;     /* a file of an older schema is left as it is: read
+                            through TEMP views that show the later columns as
+                            NULL, not migrated, and its dead runs are not marked
+                            `incomplete` (readers show them so anyway); its
+                            connection stays writable, with the usual locks,
+                            but writes to it fail. A current file opens as
+                            without it. For readers (runs, show, export) of a
+                            file an older wattlens may still use */
 };
 
 void wl_store_default_params(struct wl_store_params *p);

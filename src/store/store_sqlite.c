@@ -369,8 +369,8 @@ static int wl__migrate(struct wl__db *d, struct wl_errmsg *err)
     }
 }
 
-/* A read-only open of a database at an older version (it cannot migrate
- * it): the columns that later migrations only added read as NULL through
+/* A read-only or no_migrate open of a database at an older version (it
+ * does not migrate it): the columns that later migrations only added read as NULL through
  * TEMP views named as their tables (wl__sqlite_read_bridge_sql), which live
  * in memory, so the file and the directory are left as they are and every
  * query sees the current schema. A version with a migration that cannot be
@@ -380,9 +380,9 @@ static int wl__bridge_old_schema(struct wl__db *d, int version, struct wl_errmsg
     char sql[1024];
     if (wl__sqlite_read_bridge_sql(version, sql, sizeof sql) < 0)
         return wl_errmsg_set(err, WL_EVERSION,
-                             "%s: schema version %d needs a migration to %d, which a read-only "
-                             "open does not do; open it once as a user who can write it "
-                             "(`wattlens runs --db FILE` migrates it then)",
+                             "%s: schema version %d needs a migration to %d, which a reader "
+                             "does not do; a command that writes it (run, measure, rm, gc), "
+                             "as a user who can write it, migrates it",
                              d->path, version, wl__sqlite_n_migrations);
     int rc = wl__exec(d, "PRAGMA temp_store = MEMORY", err, "configuring the connection");
     return rc != 0 ? rc : wl__exec(d, sql, err, "reading an older schema");
@@ -555,8 +555,12 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
                            path, (long long)version, wl__sqlite_n_migrations);
         goto fail;
     }
-    if (p->read_only) {
-        rc = version < wl__sqlite_n_migrations ? wl__bridge_old_schema(d, (int)version, err) : 0;
+    /* an older schema left as it is (read-only, or no_migrate on a writable
+     * connection, which keeps its locks): no migration, no WAL switch, no
+     * dead run marked; the version is SQLite's, the log's included */
+    const bool old_schema = version < wl__sqlite_n_migrations;
+    if (p->read_only || (p->no_migrate && old_schema)) {
+        rc = old_schema ? wl__bridge_old_schema(d, (int)version, err) : 0;
         if (rc != 0)
             goto fail;
         rc = wl__exec(d, "PRAGMA foreign_keys = ON", err, "configuring the connection");

@@ -1,4 +1,4 @@
-/* store/: a read-only open of a database at an older schema version (1:
+/* store/: a read-only or no_migrate open of a database at an older schema version (1:
  * before n_seq, 2: before writer_start). Every migration since version 1
  * only adds nullable columns, so a reader that may not write shows them as
  * NULL (TEMP views, sqlite_schema.c's read bridges) instead of refusing the
@@ -167,11 +167,86 @@ static void test_a_read_only_open_reads_versions_1_and_2(void **state)
     }
 }
 
+/* no_migrate on a writable connection (the owner's runs, show, export):
+ * the old file is read through the same bridges, with the usual locks, and
+ * left byte for byte as it was: no migration, no WAL switch, no dead run
+ * marked `incomplete` (it reads so all the same). Old: the CLI peeked at the
+ * header and opened such a file read-only, which the owner then read as an
+ * immutable file, taking no lock; a writable open migrated it. */
+static void test_a_no_migrate_open_reads_versions_1_and_2_as_they_are(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    for (int version = 1; version <= 2; version++) {
+        char path[4200], id[37];
+        make_old_store(f, version, path, sizeof path, id);
+        /* its writer gone: another host's, silent since 1970 */
+        wl_test_store_raw_exec(path, "UPDATE runs SET status = 'running', writer_host = "
+                                     "'elsewhere.invalid', updated_at_ms = 0");
+        check_side_files(path, false);
+        size_t n_before = 0, n_after = 0;
+        char *before = wl_test_read_file(path, &n_before);
+
+        struct wl_store_params p;
+        wl_store_default_params(&p);
+        p.path = path;
+        p.no_migrate = true;
+        wl_store *s = NULL;
+        struct wl_errmsg e = {{0}};
+        assert_int_equal(wl_store_open(&p, &s, &e), 0);
+        struct wl_run_list l;
+        assert_int_equal(wl_store_list_runs(s, NULL, WL_SORT_DATE, 0, 0, &l), 0);
+        assert_int_equal(l.n, 1);
+        assert_string_equal(l.rows[0].id, id);
+        assert_int_equal(l.rows[0].status, WL_RUN_INCOMPLETE);
+        wl_run_list_free(&l);
+        struct wl_store_aggregates a;
+        assert_int_equal(wl_store_summary(s, id, &a), 0);
+        assert_int_equal(a.run.n_seq, 1);
+        assert_int_equal(a.tokens.n_output, 3);
+        wl_store_aggregates_free(&a);
+        struct wl_store_stats st;
+        assert_int_equal(wl_store_stats(s, &st), 0);
+        assert_int_equal(st.schema_version, version);
+        wl_store_close(s);
+
+        char *after = wl_test_read_file(path, &n_after);
+        assert_int_equal(n_after, n_before);
+        assert_memory_equal(after, before, n_before);
+        free(after);
+        free(before);
+        check_side_files(path, false);
+        assert_int_equal(wl_test_store_raw_double(path, "PRAGMA user_version"), version);
+        assert_int_equal(wl_test_store_raw_count(path, "runs WHERE status = 'running'"), 1);
+        unlink(path);
+    }
+    /* a current file opens as without it: its dead run is marked */
+    wl_store_close(f->s);
+    f->s = NULL;
+    char id[37];
+    wl_store *w = wl_test_store_open(f->path);
+    wl_store_run *r = NULL;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "true"};
+    assert_int_equal(wl_store_run_begin(w, &info, &r, id), 0);
+    wl_store_run_abandon(r); /* the row stays `running` */
+    wl_store_close(w);
+    wl_test_store_raw_exec(f->path, "UPDATE runs SET writer_host = 'elsewhere.invalid', "
+                                    "updated_at_ms = 0");
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->path;
+    p.no_migrate = true;
+    struct wl_errmsg e = {{0}};
+    assert_int_equal(wl_store_open(&p, &f->s, &e), 0);
+    assert_int_equal(wl_test_store_raw_count(f->path, "runs WHERE status = 'incomplete'"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_bridge_sql_adds_the_later_columns_as_null),
         cmocka_unit_test_setup_teardown(test_a_read_only_open_reads_versions_1_and_2,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_a_no_migrate_open_reads_versions_1_and_2_as_they_are,
                                         wl_test_store_setup, wl_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
