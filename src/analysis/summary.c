@@ -138,7 +138,8 @@ static void wl__phases(const struct wl_store_aggregates *a, struct wl_summary *s
     /* the known sections' sum over a total that includes the unknown ones'
      * energy would read as sections missing from the phases: n/a */
     s->covered_energy_pct = n_no_energy > 0 ? NA : wl__pct(sum_e, s->energy_j);
-    /* as the export's WL__BASE_METHOD */
+    /* as the export's energy_base_method (store_sqlite_query.c's
+     * wl__base_method) */
     s->base_method = s->energy_method;
     s->has_base_method =
         s->has_energy_method || wl_store_weakest_method(a->section_methods, &s->base_method);

@@ -382,25 +382,9 @@ static int wl__run_pk(struct wl__db *d, const char *uuid, int64_t *pk, struct wl
     return rc;
 }
 
-/* The method of the figure an attributed row's energy is a share of (an
- * input token's of its prompt batch, a layer's, component's or op's of its
- * forward pass): the export's energy_base_method, so that a share of the
- * CPU-time model's estimate does not pass for a share of a measurement.
- * It is run ?1's headline method, else (a run that never finished, or
- * another writer, stored none) the weakest method behind its sections, as
- * wl_store_weakest_method orders them; the summary's base_method is the
- * same (summary.h). One uncorrelated subquery: SQLite evaluates it once per
- * statement, not per row. */
-#define WL__METHOD_KEYS "('counter', 'sampled', 'vendor_estimate', 'model_estimate', 'attributed')"
-#define WL__BASE_METHOD                                                                            \
-    "coalesce((SELECT r.energy_method FROM runs r WHERE r.id = ?1 AND r.energy_method "            \
-    "IN " WL__METHOD_KEYS                                                                          \
-    "), (SELECT s.method FROM sections s WHERE s.run_id = ?1 AND s.method IN " WL__METHOD_KEYS     \
-    " ORDER BY CASE s.method WHEN 'model_estimate' THEN 0 WHEN "                                   \
-    "'vendor_estimate' THEN 1 WHEN 'sampled' THEN 2 WHEN 'counter' THEN 3 ELSE 4 END LIMIT 1))"
-
-/* The SELECT of table t's rows (?1 run, ?2..?3 token range) into sql. 0,
- * or WL_EINVAL for an unknown table. */
+/* The SELECT of table t's rows (?1 run, ?2..?3 token range, ?4 the base
+ * method of attributed rows: wl__base_method) into sql. 0, or WL_EINVAL for
+ * an unknown table. */
 static int wl__foreach_sql(enum wl_store_table t, char *sql, size_t size)
 {
     int n;
@@ -451,22 +435,22 @@ static int wl__foreach_sql(enum wl_store_table t, char *sql, size_t size)
     case WL_TABLE_TOKENS:
         snprintf(sql, size,
                  "SELECT idx AS token_index, text, is_input, start_ms, end_ms, dur_ms, energy_j, "
-                 "method AS energy_method, CASE WHEN method = 'attributed' THEN " WL__BASE_METHOD
-                 " END AS energy_base_method, avg_power_w, power_w, edp_js, "
+                 "method AS energy_method, CASE WHEN method = 'attributed' THEN ?4 "
+                 "END AS energy_base_method, avg_power_w, power_w, edp_js, "
                  "n_seq FROM tokens "
                  "WHERE run_id = ?1 AND idx BETWEEN ?2 AND ?3 ORDER BY idx");
         break;
     case WL_TABLE_LAYERS:
         snprintf(sql, size,
                  "SELECT token_idx AS token_index, layer, dur_ms, energy_j, "
-                 "'attributed' AS energy_method, " WL__BASE_METHOD " AS energy_base_method "
+                 "'attributed' AS energy_method, ?4 AS energy_base_method "
                  "FROM layer_metrics "
                  "WHERE run_id = ?1 AND token_idx BETWEEN ?2 AND ?3 ORDER BY token_idx, layer");
         break;
     case WL_TABLE_COMPONENTS:
         snprintf(sql, size,
                  "SELECT token_idx AS token_index, layer, component, name, dur_ms, energy_j, "
-                 "'attributed' AS energy_method, " WL__BASE_METHOD " AS energy_base_method, "
+                 "'attributed' AS energy_method, ?4 AS energy_base_method, "
                  "act_mean_abs, act_std, act_max_abs, act_sparsity FROM component_metrics "
                  "WHERE run_id = ?1 AND token_idx BETWEEN ?2 AND ?3 "
                  "ORDER BY token_idx, layer, component");
@@ -474,7 +458,7 @@ static int wl__foreach_sql(enum wl_store_table t, char *sql, size_t size)
     case WL_TABLE_OPS:
         snprintf(sql, size,
                  "SELECT token_idx AS token_index, layer, component, op, name, dur_ms, energy_j, "
-                 "'attributed' AS energy_method, " WL__BASE_METHOD " AS energy_base_method, "
+                 "'attributed' AS energy_method, ?4 AS energy_base_method, "
                  "entropy, max_weight, sparsity, kill_ratio, "
                  "var_ratio, head_entropy, head_max_weight, head_sparsity FROM op_metrics "
                  "WHERE run_id = ?1 AND token_idx BETWEEN ?2 AND ?3 "
@@ -540,6 +524,51 @@ void wl__sqlite_read_end(void *db)
         sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* The methods (bit 1 << method) that sql's first column names for run pk
+ * (?1) into *mask; keys that are no method are left out. */
+static int wl__methods_of(struct wl__db *d, const char *sql, int64_t pk, uint32_t *mask,
+                          struct wl_errmsg *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = wl__prepare(d, sql, &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, pk);
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *key = sqlite3_column_text(st, 0);
+        enum wl_method m;
+        if (key && wl_method_parse((const char *)key, &m) == 0)
+            *mask |= 1u << m;
+    }
+    if (s != SQLITE_DONE)
+        rc = wl__fail(d, s, err, "reading a run");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The method of the figure an attributed row's energy is a share of (an
+ * input token's of its prompt batch, a layer's, component's or op's of its
+ * forward pass): the export's energy_base_method, so that a share of the
+ * CPU-time model's estimate does not pass for a share of a measurement.
+ * It is run pk's headline method, else (a run that never finished, or
+ * another writer, stored none) the weakest method behind its sections
+ * (wl_store_weakest_method), as the summary's base_method (summary.h);
+ * NULL when neither is known. Worked out once per read and bound as ?4. */
+static int wl__base_method(struct wl__db *d, int64_t pk, const char **key, struct wl_errmsg *err)
+{
+    *key = NULL;
+    uint32_t mask = 0;
+    int rc = wl__methods_of(d, "SELECT energy_method FROM runs WHERE id = ?", pk, &mask, err);
+    if (rc == 0 && mask == 0)
+        rc = wl__methods_of(d, "SELECT DISTINCT method FROM sections WHERE run_id = ?", pk, &mask,
+                            err);
+    enum wl_method m;
+    if (rc == 0 && wl_store_weakest_method(mask, &m))
+        *key = wl_method_key(m);
+    return rc;
+}
+
 int wl__sqlite_foreach(void *db, const char *id, enum wl_store_table t, int64_t token_lo,
                        int64_t token_hi, wl_store_row_fn fn, void *user, struct wl_errmsg *err)
 {
@@ -558,6 +587,15 @@ int wl__sqlite_foreach(void *db, const char *id, enum wl_store_table t, int64_t 
     sqlite3_bind_int64(st, 1, pk);
     sqlite3_bind_int64(st, 2, token_lo >= 0 ? token_lo : INT64_MIN);
     sqlite3_bind_int64(st, 3, token_hi >= 0 ? token_hi : INT64_MAX);
+    if (sqlite3_bind_parameter_count(st) >= 4) {
+        const char *base = NULL;
+        rc = wl__base_method(d, pk, &base, err);
+        if (rc != 0) {
+            sqlite3_finalize(st);
+            return rc;
+        }
+        wl__bind_text(st, 4, base);
+    }
     size_t ncol = (size_t)sqlite3_column_count(st);
     const char *names[64];
     struct wl_store_value vals[64];

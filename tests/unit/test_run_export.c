@@ -607,6 +607,72 @@ static void test_attributed_rows_say_what_they_are_a_share_of(void **state)
     check_base_method(f->s, open);
 }
 
+/* A run without a headline method whose sections mix methods: the base
+ * method is the weakest of them, by wl_store_weakest_method's order, in the
+ * export's rows and in the summary alike (the export once ordered the
+ * methods again in SQL). */
+static void test_the_base_method_is_the_weakest_section_method(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    static const enum wl_method mixes[][3] = {
+        {WL_METHOD_COUNTER, WL_METHOD_SAMPLED, WL_METHOD_ATTRIBUTED},
+        {WL_METHOD_MODEL_ESTIMATE, WL_METHOD_VENDOR_ESTIMATE, WL_METHOD_COUNTER},
+        {WL_METHOD_ATTRIBUTED, WL_METHOD_VENDOR_ESTIMATE, WL_METHOD_SAMPLED},
+        {WL_METHOD_ATTRIBUTED, WL_METHOD_ATTRIBUTED, WL_METHOD_ATTRIBUTED},
+    };
+    for (size_t k = 0; k < sizeof mixes / sizeof mixes[0]; k++) {
+        struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "m"};
+        wl_store_run *r = NULL;
+        char id[37];
+        assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+        uint32_t mask = 0;
+        for (int i = 0; i < 3; i++) {
+            struct wl_store_section sec = {.phase = "prefill",
+                                           .name = "layers",
+                                           .token_index = -1,
+                                           .start_ms = 10 * i,
+                                           .end_ms = 10 * i + 10,
+                                           .energy_j = 1,
+                                           .method = mixes[k][i]};
+            assert_int_equal(wl_store_add_section(r, &sec), 0);
+            mask |= 1u << mixes[k][i];
+        }
+        enum wl_method want;
+        assert_true(wl_store_weakest_method(mask, &want));
+        wl_test_store_add_tokens(r, 0, 2, 2, 0.5, WL_METHOD_ATTRIBUTED);
+        struct wl_store_layer_metric lm = {1, 0, 5, 0.25};
+        assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+        struct wl_store_component_metric cm = {.token_index = 1,
+                                               .layer = 0,
+                                               .component = 0,
+                                               .name = "attn",
+                                               .dur_ms = 5,
+                                               .energy_j = 0.25,
+                                               .act_mean_abs = WL_STORE_UNSET,
+                                               .act_std = WL_STORE_UNSET,
+                                               .act_max_abs = WL_STORE_UNSET,
+                                               .act_sparsity = WL_STORE_UNSET};
+        assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+        assert_int_equal(wl_store_flush(r), 0);
+        wl_store_run_abandon(r); /* no headline method */
+
+        json_t *doc = export_json(f->s, id);
+        json_t *run = json_object_get(doc, "run");
+        json_t *in1 = json_array_get(json_object_get(run, "tokens"), 1);
+        json_t *layer = first_of(in1, "layers");
+        json_t *rows[] = {in1, layer, first_of(layer, "components"),
+                          first_of(json_object_get(run, "summary"), "components")};
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+            assert_non_null(rows[i]);
+            const char *base = json_string_value(json_object_get(rows[i], "energy_base_method"));
+            if (!base || strcmp(base, wl_method_key(want)) != 0)
+                fail_msg("mix %zu, row %zu: energy_base_method %s, not %s", k, i,
+                         base ? base : "missing or null", wl_method_key(want));
+        }
+        json_decref(doc);
+    }
+}
+
 /* ---- 6: the CSV's unknown values and its text on a terminal ------------------ */
 
 static void test_csv_unknown_values_are_empty_cells(void **state)
@@ -789,6 +855,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_the_csv_export_computes_no_summary,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_attributed_rows_say_what_they_are_a_share_of,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_the_base_method_is_the_weakest_section_method,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_csv_unknown_values_are_empty_cells,
                                         wl_test_store_setup, wl_test_store_teardown),
