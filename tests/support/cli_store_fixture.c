@@ -11,7 +11,8 @@
 const char *wl_test_line_value(const char *out, const char *label, char *buf, size_t size)
 {
     const char *p = strstr(out, label);
-    assert_non_null(p);
+    if (!p)
+        fail_msg("no '%s' in: %s", label, out);
     p += strlen(label);
     p += strspn(p, " ");
     size_t n = strcspn(p, "\n");

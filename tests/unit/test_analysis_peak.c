@@ -10,6 +10,7 @@
  * headline of a GPU alone. `show` also names the domain of an unfinished
  * run, whose scope comes from its provenance (it named none).
  */
+#include "cli_store_fixture.h"
 #include "store_fixture.h"
 #include "test_support.h"
 
@@ -150,18 +151,6 @@ static void test_no_peak_of_the_headline_is_no_peak(void **state)
     check_peak(f->s, id, NAN, NAN, "dram");
 }
 
-/* The rest of out's line that starts (after spaces) with label. */
-static const char *value_of(const char *out, const char *label, char *buf, size_t size)
-{
-    const char *p = strstr(out, label);
-    if (!p)
-        fail_msg("no '%s' in: %s", label, out);
-    p += strlen(label);
-    p += strspn(p, " ");
-    snprintf(buf, size, "%.*s", (int)strcspn(p, "\n"), p);
-    return buf;
-}
-
 static char *show(const char *db, const char *id)
 {
     char args[4400], *out = NULL, *err = NULL;
@@ -200,13 +189,15 @@ static void test_show_names_the_peak_domain(void **state)
     f->s = NULL;
 
     char *out = show(f->path, id[0]);
-    assert_string_equal(value_of(out, "peak power (gpu)", b, sizeof b), "80.00 W (at 400.00 ms)");
+    assert_string_equal(wl_test_line_value(out, "peak power (gpu)", b, sizeof b),
+                        "80.00 W (at 400.00 ms)");
     free(out);
     out = show(f->path, id[1]);
-    assert_string_equal(value_of(out, "\n  peak power", b, sizeof b), "30.00 W (at 100.00 ms)");
+    assert_string_equal(wl_test_line_value(out, "\n  peak power", b, sizeof b),
+                        "30.00 W (at 100.00 ms)");
     free(out);
     out = show(f->path, id[2]);
-    assert_string_equal(value_of(out, "peak power (package)", b, sizeof b),
+    assert_string_equal(wl_test_line_value(out, "peak power (package)", b, sizeof b),
                         "30.00 W (at 100.00 ms)");
     free(out);
 }

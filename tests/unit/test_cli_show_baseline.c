@@ -9,6 +9,7 @@
  * (old: "cut_short" for both). Runs written through the store API, read by
  * the real `wattlens` binary.
  */
+#include "cli_store_fixture.h"
 #include "store_fixture.h"
 #include "test_support.h"
 
@@ -19,25 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The rest of out's line that starts (after spaces) with label. */
-static const char *value_of(const char *out, const char *label, char *buf, size_t size)
-{
-    const char *p = strstr(out, label);
-    if (!p)
-        fail_msg("no '%s' in: %s", label, out);
-    p += strlen(label);
-    p += strspn(p, " ");
-    snprintf(buf, size, "%.*s", (int)strcspn(p, "\n"), p);
-    return buf;
-}
-
 static void show_dynamic_energy(const char *db, const char *id, char *buf, size_t size)
 {
     char args[4400], *out = NULL, *err = NULL;
     snprintf(args, sizeof args, "show --db '%s' %s", db, id);
     if (wl_test_run_cli(args, &out, &err) != 0)
         fail_msg("show: %s", err ? err : "");
-    value_of(out, "dynamic energy", buf, size);
+    wl_test_line_value(out, "dynamic energy", buf, size);
     free(out);
     free(err);
 }

@@ -80,14 +80,6 @@ static int faulty_teardown(void **state)
     return rc;
 }
 
-/* The rows of table_where ("runs WHERE ...") in path. */
-static int64_t count_rows(const char *path, const char *table_where)
-{
-    char sql[512];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table_where);
-    return (int64_t)wl_test_store_raw_double(path, sql);
-}
-
 static void test_a_rolled_back_batch_is_said_and_the_run_is_not_complete(void **state)
 {
     struct wl_test_store_fixture *f = *state;
@@ -120,15 +112,15 @@ static void test_a_rolled_back_batch_is_said_and_the_run_is_not_complete(void **
         fail_msg("finish: %s", msg);
 
     snprintf(where, sizeof where, "runs WHERE uuid = '%s' AND status = 'failed'", id);
-    assert_int_equal(count_rows(f->path, where), 1);
+    assert_int_equal(wl_test_store_raw_count(f->path, where), 1);
     snprintf(where, sizeof where,
              "runs WHERE uuid = '%s' AND error LIKE 'rows not stored: 3 tokens (indices 4-6), "
              "which SQLite rolled back after a write error (1 batch; the first error: %%"
              "committing a batch: disk I/O error)'",
              id);
-    assert_int_equal(count_rows(f->path, where), 1);
-    assert_int_equal(count_rows(f->path, "tokens WHERE idx BETWEEN 4 AND 6"), 0);
-    assert_int_equal(count_rows(f->path, "tokens"), 7);
+    assert_int_equal(wl_test_store_raw_count(f->path, where), 1);
+    assert_int_equal(wl_test_store_raw_count(f->path, "tokens WHERE idx BETWEEN 4 AND 6"), 0);
+    assert_int_equal(wl_test_store_raw_count(f->path, "tokens"), 7);
     struct wl_store_aggregates a;
     assert_int_equal(wl_store_summary(f->s, id, &a), 0);
     assert_int_equal(a.run.row.status, WL_RUN_FAILED);
@@ -156,7 +148,7 @@ static void test_a_cancelled_run_that_lost_rows_stays_cancelled(void **state)
              "runs WHERE uuid = '%s' AND status = 'cancelled' AND error LIKE 'stopped by "
              "SIGINT; rows not stored: 1 power sample, which SQLite rolled back%%'",
              id);
-    assert_int_equal(count_rows(f->path, where), 1);
+    assert_int_equal(wl_test_store_raw_count(f->path, where), 1);
 }
 
 int main(void)
