@@ -1074,6 +1074,8 @@ static int wl__sqlite_add_samples(void *run, const struct wl_store_sample *v, si
         return rc;
     sqlite3_stmt *st = r->st[ST_SAMPLE];
     for (size_t k = 0; k < n; k++) {
+        /* counted first, as given: one whose INSERT fails is lost too */
+        r->pending.n[WL__ROWS_SAMPLE]++;
         int i = 1;
         sqlite3_bind_int64(st, i++, r->run_id);
         sqlite3_bind_int64(st, i++, r->sample_seq);
@@ -1089,7 +1091,6 @@ static int wl__sqlite_add_samples(void *run, const struct wl_store_sample *v, si
         if (rc != 0)
             return wl__run_check_txn(r, rc, err);
         r->sample_seq++;
-        r->pending.n[WL__ROWS_SAMPLE]++;
     }
     return 0;
 }
@@ -1125,11 +1126,11 @@ static int wl__sqlite_add_section(void *run, const struct wl_store_section *v,
     for (int dm = 0; dm < WL_DOMAIN_COUNT; dm++)
         wl__bind_double(st, i++,
                         ((v->domain_mask >> dm) & 1u) ? v->domain_energy_j[dm] : WL_STORE_UNSET);
+    r->pending.n[WL__ROWS_SECTION]++;
     rc = wl__step_done(r->d, st, err, "storing a section");
     if (rc != 0)
         return wl__run_check_txn(r, rc, err);
     r->section_seq++;
-    r->pending.n[WL__ROWS_SECTION]++;
     return 0;
 }
 
@@ -1155,12 +1156,12 @@ static int wl__sqlite_add_token(void *run, const struct wl_store_token *v, struc
     wl__bind_double(st, i++, v->power_w);
     wl__bind_double(st, i++, v->energy_j * (dur / 1000.0));
     wl__bind_int_or_null(st, i++, v->n_seq, 1);
+    wl__rows_token(&r->pending, v->index);
     rc = wl__step_done(r->d, st, err, "storing a token");
     if (rc == WL_EINVAL)
         wl_errmsg_set(err, rc, "token %lld: already stored in this run", (long long)v->index);
     if (rc != 0)
         return wl__run_check_txn(r, rc, err);
-    wl__rows_token(&r->pending, v->index);
     return 0;
 }
 
@@ -1177,13 +1178,13 @@ static int wl__sqlite_add_layer(void *run, const struct wl_store_layer_metric *v
     sqlite3_bind_int(st, 3, v->layer);
     wl__bind_double(st, 4, v->dur_ms);
     wl__bind_double(st, 5, v->energy_j);
+    r->pending.n[WL__ROWS_LAYER]++;
     rc = wl__step_done(r->d, st, err, "storing a layer metric");
     if (rc == WL_EINVAL)
         wl_errmsg_set(err, rc, "layer %d of token %lld: duplicate, or its token is not stored yet",
                       v->layer, (long long)v->token_index);
     if (rc != 0)
         return wl__run_check_txn(r, rc, err);
-    r->pending.n[WL__ROWS_LAYER]++;
     return 0;
 }
 

@@ -151,6 +151,91 @@ static void test_a_cancelled_run_that_lost_rows_stays_cancelled(void **state)
     assert_int_equal(wl_test_store_raw_count(f->path, where), 1);
 }
 
+/* Adds row i of kind k (0 samples, 1 sections, 2 tokens, 3 layer rows of
+ * token 0): rows large enough (text, every domain) that a few hundred
+ * thousand at most fill the connection's page cache, which then spills
+ * the batch to the write-ahead log inside an INSERT. */
+static int add_row(wl_store_run *r, int k, int i, const char *text)
+{
+    switch (k) {
+    case 0: {
+        struct wl_store_sample smp = {.t_ms = i, .phase = "decode", .method_flags = 1};
+        smp.domain_mask = (1u << WL_DOMAIN_COUNT) - 1;
+        for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+            smp.power_w[d] = 10.0 + i;
+            smp.energy_j[d] = 0.5 * i;
+        }
+        return wl_store_add_samples(r, &smp, 1);
+    }
+    case 1: {
+        struct wl_store_section sec = {.phase = "decode",
+                                       .name = text,
+                                       .token_index = -1,
+                                       .start_ms = i,
+                                       .end_ms = i + 1,
+                                       .energy_j = 1,
+                                       .method = WL_METHOD_COUNTER};
+        return wl_store_add_section(r, &sec);
+    }
+    case 2: {
+        struct wl_store_token tok = {.index = i,
+                                     .text = text,
+                                     .start_ms = i,
+                                     .end_ms = i + 1,
+                                     .energy_j = 1,
+                                     .method = WL_METHOD_COUNTER,
+                                     .power_w = WL_STORE_UNSET};
+        return wl_store_add_token(r, &tok);
+    }
+    default: {
+        struct wl_store_layer_metric lm = {0, i, 1, 0.25};
+        return wl_store_add_layer_metric(r, &lm);
+    }
+    }
+}
+
+/* The row whose own INSERT fails (a page cache spill that cannot be
+ * written) is counted with the batch it was lost with. Old: samples,
+ * sections, tokens and layer rows were counted only once stored, so the
+ * message said one row fewer than were lost ("3 tokens" for 4). */
+static void test_the_row_whose_insert_fails_is_counted_lost(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    static const char *const what[] = {"power samples", "sections", "tokens", "layer rows"};
+    const size_t text_len = 64 * 1024;
+    char *text = malloc(text_len + 1);
+    assert_non_null(text);
+    memset(text, 'x', text_len);
+    text[text_len] = '\0';
+    for (int k = 0; k < 4; k++) {
+        struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "spill"};
+        wl_store_run *r = NULL;
+        char id[37];
+        assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+        wl_store_run_set_flush_interval(r, 3600 * 1000);
+        if (k == 3) { /* the layer rows' token, committed */
+            wl_test_store_add_tokens(r, 0, 1, 0, 1.0, WL_METHOD_COUNTER);
+            assert_int_equal(wl_store_flush(r), 0);
+        }
+        atomic_store(&fail_writes, 1 << 30);
+        int i = 0, rc = 0;
+        while (rc == 0 && i < 4000000)
+            rc = add_row(r, k, i++, k == 1 || k == 2 ? text : "x");
+        atomic_store(&fail_writes, 0);
+        assert_int_equal(rc, WL_EIO);
+        char want[128];
+        if (k == 2)
+            snprintf(want, sizeof want, "are lost: %d tokens (indices 0-%d)", i, i - 1);
+        else
+            snprintf(want, sizeof want, "are lost: %d %s", i, what[k]);
+        const char *msg = wl_store_last_error(f->s);
+        if (!strstr(msg, want))
+            fail_msg("%s: \"%s\" not in: %s", what[k], want, msg);
+        wl_store_run_abandon(r);
+    }
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +243,8 @@ int main(void)
             test_a_rolled_back_batch_is_said_and_the_run_is_not_complete, faulty_setup,
             faulty_teardown),
         cmocka_unit_test_setup_teardown(test_a_cancelled_run_that_lost_rows_stays_cancelled,
+                                        faulty_setup, faulty_teardown),
+        cmocka_unit_test_setup_teardown(test_the_row_whose_insert_fails_is_counted_lost,
                                         faulty_setup, faulty_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
