@@ -87,6 +87,13 @@ int wl__step_done(struct wl__db *d, sqlite3_stmt *st, struct wl_errmsg *err, con
 int64_t wl__file_bytes(const char *path);
 int64_t wl__now_ms(void);
 int wl__pragma_int(struct wl__db *d, const char *sql, int64_t *out, struct wl_errmsg *err);
+/* A reader's statements in one snapshot: wl__read_txn_begin opens a read
+ * transaction (BEGIN) only when d is in autocommit, and *own says whether
+ * it did (a connection in a transaction already, a writer's batch or
+ * wl_store_read_begin's, reads in that one); wl__read_txn_end(d, own) ends
+ * what it opened. what names the step in err. */
+int wl__read_txn_begin(struct wl__db *d, bool *own, struct wl_errmsg *err, const char *what);
+void wl__read_txn_end(struct wl__db *d, bool own);
 
 /* ---- writers' liveness (sqlite_liveness.c) ------------------------------- */
 /* A run left `running` whose writer shows no sign of life for this long is

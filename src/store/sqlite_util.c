@@ -185,3 +185,20 @@ int wl__pragma_int(struct wl__db *d, const char *sql, int64_t *out, struct wl_er
     sqlite3_finalize(st);
     return rc;
 }
+
+int wl__read_txn_begin(struct wl__db *d, bool *own, struct wl_errmsg *err, const char *what)
+{
+    *own = sqlite3_get_autocommit(d->db) != 0;
+    const int rc = *own ? wl__exec(d, "BEGIN", err, what) : 0;
+    if (rc != 0)
+        *own = false;
+    return rc;
+}
+
+void wl__read_txn_end(struct wl__db *d, bool own)
+{
+    /* a read transaction has nothing to commit: ROLLBACK ends it whether
+     * its reads succeeded or not */
+    if (own && sqlite3_get_autocommit(d->db) == 0)
+        sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+}

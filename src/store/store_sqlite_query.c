@@ -250,7 +250,6 @@ static int wl__list_runs(struct wl__db *d, const struct wl_store_filter *f, enum
                          int64_t limit, int64_t offset, struct wl_run_list *out,
                          struct wl_errmsg *err)
 {
-    void *db = d;
     static const char *const order[] = {
         [WL_SORT_DATE] = "r.created_at_ms DESC, r.id DESC",
         [WL_SORT_DURATION] = "r.duration_ms IS NULL, r.duration_ms DESC, r.created_at_ms DESC, "
@@ -261,7 +260,7 @@ static int wl__list_runs(struct wl__db *d, const struct wl_store_filter *f, enum
     };
     char sql[8192];
     sqlite3_stmt *st = NULL;
-    int rc = wl__sqlite_count_runs(db, f, &out->total, err);
+    int rc = wl__sqlite_count_runs(d, f, &out->total, err);
     if (rc != 0)
         return rc;
     /* innermost (e): the filter, each run's figures and span_k; then (d)
@@ -323,14 +322,12 @@ int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_stor
                          struct wl_errmsg *err)
 {
     struct wl__db *d = db;
-    const bool own = sqlite3_get_autocommit(d->db) != 0;
-    int rc = own ? wl__exec(d, "BEGIN", err, "listing runs") : 0;
+    bool own = false;
+    int rc = wl__read_txn_begin(d, &own, err, "listing runs");
     if (rc != 0)
         return rc;
     rc = wl__list_runs(d, f, sort, limit, offset, out, err);
-    /* a read transaction has nothing to commit: ROLLBACK ends it either way */
-    if (own && sqlite3_get_autocommit(d->db) == 0)
-        sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+    wl__read_txn_end(d, own);
     return rc;
 }
 
@@ -1166,15 +1163,12 @@ int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregates *out
      * run being recorded (old: a batch committed between them could make,
      * say, more prompt passes than layer rows: negative decode steps). A
      * connection already in a transaction (a writer's batch) has one. */
-    const bool own = sqlite3_get_autocommit(d->db) != 0;
-    if (own) {
-        int rc = wl__exec(d, "BEGIN", err, "reading a run");
-        if (rc != 0)
-            return rc;
-    }
-    int rc = wl__summary_queries(d, id, out, err);
-    if (own)
-        sqlite3_exec(d->db, rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+    bool own = false;
+    int rc = wl__read_txn_begin(d, &own, err, "reading a run");
+    if (rc != 0)
+        return rc;
+    rc = wl__summary_queries(d, id, out, err);
+    wl__read_txn_end(d, own);
     return rc;
 }
 
