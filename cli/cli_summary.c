@@ -94,10 +94,7 @@ static void print_energy_unknown_note(const struct wl_summary *s)
         done++;
     }
     /* a batch's sequence sums its share of every round and prompt batch */
-    bool seq_na = false;
-    for (size_t i = 0; i < s->batch.n_seqs; i++)
-        seq_na |=
-            isnan(s->batch.seqs[i].prefill_energy_j) || isnan(s->batch.seqs[i].decode_energy_j);
+    const bool seq_na = s->batch.n_prefill_no_energy + s->batch.n_decode_no_energy > 0;
     printf("  NOTE: %s %s no energy (a sensor read failed at their start or end): the phase%s "
            "energies add up the others only (they are low), every average, power and ratio "
            "uses only rows with energy, and a figure that needs them all (the EDP of their "
@@ -686,15 +683,9 @@ static void print_sequences(const struct wl_summary *s)
                wl_cli_fmt_energy(q->decode_j_per_token, x[2], sizeof x[2]));
     }
     /* a sum needs every part; the average uses the rounds with energy (summary.h) */
-    bool pre_na = false, dec_na = false, rounds_na = false;
-    for (size_t i = 0; i < b->n_seqs; i++) {
-        pre_na |= isnan(b->seqs[i].prefill_energy_j);
-        dec_na |= isnan(b->seqs[i].decode_energy_j);
-        rounds_na |= b->seqs[i].decode_rounds_no_energy > 0;
-    }
-    if (pre_na && s->energy_unknown.known)
+    if (b->n_prefill_no_energy > 0 && s->energy_unknown.known)
         printf("  (PREFILL n/a: a prompt batch that held its prompt has no energy)\n");
-    if (dec_na && rounds_na)
+    if (b->n_decode_no_energy > 0 && b->n_rounds_no_energy > 0)
         printf("  (DECODE n/a: a round the sequence ran in has no energy; its DECODE J/TOKEN is "
                "over its decode rounds with energy)\n");
 }

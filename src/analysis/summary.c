@@ -865,9 +865,14 @@ static int wl__batch(const struct wl_store_aggregates *a, struct wl_summary *s)
         q->decode_rounds_no_energy = -1;
     }
     json_decref(x);
-    if (wl__rounds_match(a, b)) {
-        for (size_t i = 0; i < b->n_seqs; i++)
-            wl__sequence_rounds(a, &b->seqs[i]);
+    const bool rounds = wl__rounds_match(a, b);
+    for (size_t i = 0; i < b->n_seqs; i++) {
+        struct wl_summary_sequence *q = &b->seqs[i];
+        if (rounds)
+            wl__sequence_rounds(a, q);
+        b->n_prefill_no_energy += isnan(q->prefill_energy_j);
+        b->n_decode_no_energy += isnan(q->decode_energy_j);
+        b->n_rounds_no_energy += q->decode_rounds_no_energy > 0;
     }
     return 0;
 }

@@ -188,6 +188,9 @@ struct wl_summary_batch {
     int64_t n_rounds; /* decode rounds (output rows) */
     struct wl_summary_sequence *seqs; /* heap; n_seqs (0 when the run stored none) */
     size_t n_seqs;
+    /* of seqs, those whose prefill_energy_j, decode_energy_j is unknown, and
+     * those with a round without energy (decode_rounds_no_energy > 0) */
+    size_t n_prefill_no_energy, n_decode_no_energy, n_rounds_no_energy;
 };
 
 /* How a measured command ended (runs.extra "exit_status", "signal" and

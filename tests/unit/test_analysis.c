@@ -910,6 +910,10 @@ static void test_a_sequence_decode_j_per_token_uses_its_rounds_with_energy(void 
         assert_true(isnan(q->decode_energy_j)); /* the sum stays unknown */
         assert_int_equal(q->decode_rounds_no_energy, 1);
     }
+    /* counted once for `show`'s notes */
+    assert_int_equal(s.batch.n_decode_no_energy, 3);
+    assert_int_equal(s.batch.n_rounds_no_energy, 3);
+    assert_int_equal(s.batch.n_prefill_no_energy, 0);
     /* sequences 0 and 1: round 2's 3 J over its 2 sequences */
     assert_float_equal(s.batch.seqs[0].decode_j_per_token, 1.5, EPS);
     assert_float_equal(s.batch.seqs[1].decode_j_per_token, 1.5, EPS);
@@ -935,6 +939,7 @@ static void test_a_sequence_decode_j_per_token_uses_its_rounds_with_energy(void 
     a.run.n_seq = 3;
     assert_int_equal(wl_summary_compute(&a, &s), 0);
     assert_int_equal(s.batch.seqs[0].decode_rounds_no_energy, 0);
+    assert_int_equal(s.batch.n_decode_no_energy + s.batch.n_rounds_no_energy, 0);
     assert_float_equal(s.batch.seqs[0].decode_j_per_token, 1.25, EPS);
     assert_float_equal(s.batch.seqs[2].decode_j_per_token, 1, EPS);
     wl_summary_free(&s);
@@ -947,6 +952,8 @@ static void test_a_sequence_decode_j_per_token_uses_its_rounds_with_energy(void 
     a.run.n_seq = 3;
     assert_int_equal(wl_summary_compute(&a, &s), 0);
     assert_int_equal(s.batch.seqs[0].decode_rounds_no_energy, -1);
+    assert_int_equal(s.batch.n_decode_no_energy, 3); /* rounds not known: no note on them */
+    assert_int_equal(s.batch.n_rounds_no_energy, 0);
     assert_true(isnan(s.batch.seqs[0].decode_j_per_token));
     j = wl_summary_to_json(&a, &s);
     q0 = json_array_get(json_object_get(json_object_get(j, "batch"), "sequences"), 0);
