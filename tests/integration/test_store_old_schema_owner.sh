@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The owner's read commands (runs, show, export) never write a database of
 # an older schema (schema 1: before n_seq; schema 2: before writer_start):
-# they read it read-only through the store's bridges, as a user who cannot
-# write it does, and show what a migrated copy shows. Old: they opened it
+# they open it writable with no_migrate, with the usual locks, read it
+# through the store's bridges, as a user who cannot write it does, and show
+# what a migrated copy shows. Old: they opened it
 # writable and migrated it, so that an older wattlens still using the file
 # (another host, a pinned CI version) then found it "written by a newer
 # wattlens". A command that writes anyway (gc) still migrates it.
