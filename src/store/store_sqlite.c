@@ -564,6 +564,13 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
         if (rc != 0)
             goto fail;
         rc = wl__exec(d, "PRAGMA foreign_keys = ON", err, "configuring the connection");
+        /* a reader's connection writes nothing, whichever table (the views
+         * hide only runs and tokens; a delete would start with the sections).
+         * Closing the last connection to a WAL file may still checkpoint a
+         * log another writer left into it, as any SQLite reader does: the
+         * rows stay what they were */
+        if (rc == 0 && old_schema)
+            rc = wl__exec(d, "PRAGMA query_only = ON", err, "configuring the connection");
         if (rc != 0)
             goto fail;
         *out = d;

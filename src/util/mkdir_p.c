@@ -13,6 +13,10 @@ int wl_mkdir_p(const char *dir)
         errno = ENAMETOOLONG;
         return -1;
     }
+    if (n == 0) {
+        errno = ENOENT; /* as mkdir("") */
+        return -1;
+    }
     for (char *c = buf + 1;; c++) {
         if (*c != '/' && *c != '\0')
             continue;

@@ -11,6 +11,7 @@
 #include "util/hugepage.h"
 #include "util/json_text.h"
 #include "util/log.h"
+#include "util/mkdir_p.h"
 #include "util/parse_num.h"
 #include "util/random.h"
 #include "util/read_all.h"
@@ -23,6 +24,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 static void test_every_code_has_a_distinct_name_and_message(void **state)
 {
@@ -1212,6 +1214,34 @@ static void test_json_domain_names_round_trip(void **state)
 
 /* An ASCII word anywhere in a text, ASCII case folded, other bytes as they
  * are (whatever the locale). */
+/* mkdir -p: makes every missing parent, accepts one that exists, refuses a
+ * file in the way and an empty path (which read a byte never written) */
+static void test_mkdir_p(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/a/b/c", dir);
+    assert_int_equal(wl_mkdir_p(path), 0);
+    assert_int_equal(wl_mkdir_p(path), 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    snprintf(path, sizeof path, "%s/f", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/f/g", dir);
+    errno = 0;
+    assert_int_equal(wl_mkdir_p(path), -1);
+    assert_int_equal(errno, ENOTDIR);
+    errno = 0;
+    assert_int_equal(wl_mkdir_p(""), -1);
+    assert_int_equal(errno, ENOENT);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 static void test_ascii_contains_ci(void **state)
 {
     (void)state;
@@ -1273,6 +1303,7 @@ int main(void)
         cmocka_unit_test(test_method_keys_and_labels),
         cmocka_unit_test(test_json_domain_names_round_trip),
         cmocka_unit_test(test_ascii_contains_ci),
+        cmocka_unit_test(test_mkdir_p),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
