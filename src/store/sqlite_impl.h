@@ -131,6 +131,24 @@ int wl__register_run_status(struct wl__db *d, struct wl_errmsg *err);
 int wl__register_casefold(struct wl__db *d, struct wl_errmsg *err);
 
 /* ---- queries (store_sqlite_query.c) -------------------------------------- */
+/* Columns of a run row, in wl__read_row order, with the status as readers
+ * show it (WL__LIVE_STATUS: a run whose writer is gone reads incomplete)
+ * when r is the runs table (WL__ROW_COLS), or as given (WL__ROW_COLS_AS). */
+#define WL__STATUS_OF_R WL__LIVE_STATUS("r")
+#define WL__ROW_COLS WL__ROW_COLS_AS(WL__STATUS_OF_R)
+#define WL__ROW_COLS_LISTED WL__ROW_COLS_AS("r.status") /* the list's outer query */
+#define WL__ROW_COLS_AS(status)                                                                    \
+    "r.uuid, r.created_at_ms, " status ", r.kind, r.command, r.model_name, r.prompt, "             \
+    "r.experiment, (SELECT group_concat(tag, ',') FROM (SELECT tag FROM run_tags t "               \
+    "WHERE t.run_id = r.id ORDER BY tag)), r.duration_ms, r.energy_j, r.energy_method, "           \
+    "r.input_tokens, r.output_tokens, r.j_per_token"
+#define WL__ROW_NCOLS 15
+
+/* Appends the run row st holds (WL__ROW_COLS from column 0) to l, growing
+ * it by *cap. */
+int wl__list_push(struct wl_run_list *l, size_t *cap, sqlite3_stmt *st);
+/* Internal id of a run by its full UUID. */
+int wl__run_pk(struct wl__db *d, const char *uuid, int64_t *pk, struct wl_errmsg *err);
 int wl__sqlite_count_runs(void *db, const struct wl_store_filter *f, int64_t *n,
                           struct wl_errmsg *err);
 int wl__sqlite_list_runs(void *db, const struct wl_store_filter *f, enum wl_store_sort sort,
@@ -146,6 +164,7 @@ int wl__sqlite_columns(void *db, enum wl_store_table t, wl_store_columns_fn fn, 
 int wl__sqlite_summary(void *db, const char *id, struct wl_store_aggregates *out,
                        struct wl_errmsg *err);
 int wl__sqlite_recorded_nothing(void *db, const char *id, bool *out, struct wl_errmsg *err);
+/* ---- deleting runs, the store's size (store_sqlite_delete.c) -------------- */
 int wl__sqlite_delete_run(void *db, const char *id, bool even_running, struct wl_errmsg *err);
 int wl__sqlite_gc(void *db, const struct wl_gc_params *p, struct wl_gc_result *out,
                   struct wl_errmsg *err);
