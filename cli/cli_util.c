@@ -277,7 +277,7 @@ static unsigned closed_std_fds;
 #define O_PATH __O_PATH
 #endif
 
-/* stdin's placeholder. On Linux: an O_PATH descriptor of a socket closed
+/* stdin's stand-in descriptor. On Linux: an O_PATH descriptor of a socket closed
  * at once. A read or a write fails with EBADF (O_PATH), and no name of it
  * opens (/dev/stdin, /dev/fd/0, /proc/self/fd/0: a socket cannot be opened
  * by name, ENXIO), so that `-o /dev/stdin` and `-f /dev/stdin` fail as the
@@ -285,7 +285,7 @@ static unsigned closed_std_fds;
  * into or reading from /dev/null. Elsewhere (or without /proc): a
  * write-only /dev/null, through which such a name still reaches
  * /dev/null. Returns a descriptor, the lowest free one or another. */
-static int stdin_placeholder(void)
+static int stdin_stand_in(void)
 {
 #ifdef O_PATH
     int s = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -302,9 +302,9 @@ static int stdin_placeholder(void)
 }
 
 /* A standard descriptor that was closed (`wattlens ... >&-`) is taken by a
- * placeholder on which using it fails as a closed one would: otherwise the
+ * stand-in descriptor on which using it fails as a closed one would: otherwise the
  * next file opened (a model, the run database) would get the number and
- * stdout would write into it. stdin gets stdin_placeholder (a read fails
+ * stdout would write into it. stdin gets stdin_stand_in (a read fails
  * with EBADF, its names do not open); stdout and stderr each get the read
  * end of a pipe of their own whose write end is closed (a write fails with
  * EBADF, a read gives EOF). No other name reaches that pipe, so a name of
@@ -322,11 +322,11 @@ void wl_cli_reserve_std_fds(void)
             continue;
         int p[2] = {-1, -1};
         if (fd == 0)
-            p[0] = stdin_placeholder();
+            p[0] = stdin_stand_in();
         else if (pipe(p) != 0)
             continue;
         /* the lowest free numbers: p[0] is fd itself, or p[1] is (a lower
-         * one failed), which dup2 then closes; the placeholder of stdin
+         * one failed), which dup2 then closes; the stand-in of stdin
          * may be any number (its socket took 0 while it was made) */
         if (p[0] >= 0 && p[0] != fd) {
             dup2(p[0], fd);

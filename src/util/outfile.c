@@ -444,7 +444,7 @@ static bool dir_synced(const char *target)
 /* The hint for a name of a standard descriptor that does not open with
  * ENXIO ("No such device or address"): the descriptor is a socket, which
  * cannot be opened by name; the CLI gives a stdin that was closed when it
- * started such a placeholder (cli_util.c), so that -o /dev/stdin fails. */
+ * started such a stand-in descriptor (cli_util.c), so that -o /dev/stdin fails. */
 static const char *std_name_hint(const char *path)
 {
     static const char *const hint[] = {

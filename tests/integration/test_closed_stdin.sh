@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # A closed stdin (`0<&-`, cli_util.c: wl_cli_reserve_std_fds): its number is
-# held by a placeholder that no name opens, so that a name of stdin
+# held by a stand-in descriptor that no name opens, so that a name of stdin
 # (/dev/stdin, /dev/fd/0, /proc/self/fd/0) given to -o or -f fails with exit
 # 1, as `-f -` and the shell's `> /dev/stdin` do, instead of writing into
 # /dev/null with exit 0 (the output lost) or reading an empty text from it.
-# Linux only (the placeholder is an O_PATH descriptor of a socket; elsewhere
+# Linux only (the stand-in is an O_PATH descriptor of a socket; elsewhere
 # it stays /dev/null).
 set -u
 W=${WATTLENS:?}
