@@ -205,3 +205,24 @@ wait_catches() {
   done
   return 1
 }
+
+# make_old_schema_dbs SRC DIR: DIR/v1.db and DIR/v2.db, copies of the
+# wattlens database SRC without the columns the migrations after schema 1
+# and 2 added, with that user_version (for the old-schema tests)
+make_old_schema_dbs() {
+  mkdir -p "$2" && python3 - "$1" "$2" <<'PY'
+import shutil, sqlite3, sys
+src, out = sys.argv[1:]
+drops = {2: ["runs.writer_start"], 1: ["runs.writer_start", "runs.n_seq", "tokens.n_seq"]}
+for v, cols in drops.items():
+    path = "%s/v%d.db" % (out, v)
+    shutil.copy(src, path)
+    c = sqlite3.connect(path)
+    for tc in cols:
+        t, col = tc.split(".")
+        c.execute("ALTER TABLE %s DROP COLUMN %s" % (t, col))
+    c.execute("PRAGMA user_version = %d" % v)
+    c.commit()
+    c.close()  # in WAL mode, as written: the last close removes -wal and -shm
+PY
+}

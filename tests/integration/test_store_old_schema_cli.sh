@@ -19,22 +19,7 @@ id=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(jso
 [ -n "$id" ] || bad "no run id"
 
 # old/vN.db: the same runs without the columns that migrations after N added
-mkdir "$tmp/old"
-python3 - "$db" "$tmp/old" <<'PY' || bad "could not build the old databases"
-import shutil, sqlite3, sys
-src, out = sys.argv[1:]
-drops = {2: ["runs.writer_start"], 1: ["runs.writer_start", "runs.n_seq", "tokens.n_seq"]}
-for v, cols in drops.items():
-    path = "%s/v%d.db" % (out, v)
-    shutil.copy(src, path)
-    c = sqlite3.connect(path)
-    for tc in cols:
-        t, col = tc.split(".")
-        c.execute("ALTER TABLE %s DROP COLUMN %s" % (t, col))
-    c.execute("PRAGMA user_version = %d" % v)
-    c.commit()
-    c.close()  # in WAL mode, as written: the last close removes -wal and -shm
-PY
+make_old_schema_dbs "$db" "$tmp/old" || bad "could not build the old databases"
 
 # want.N.*: what the owner sees once a writable open (gc: the owner's reads
 # no longer migrate) has migrated a copy
