@@ -1,7 +1,7 @@
 /* analysis/summary: the run-level idle baseline and dynamic energy cover
  * exactly the headline energy's domains (energy_scope), for every headline
  * shape, for finished runs (stored baselines) and unfinished ones (their
- * baseline samples). The rest of the summary is in test_analysis.c.
+ * baseline samples). The rest of the summary is in test_analysis*.c.
  */
 #include "test_support.h"
 

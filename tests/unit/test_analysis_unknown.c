@@ -2,7 +2,7 @@
  * sensor read left unknown (NULL rows), an infinity a hand edit stored,
  * a domain method this build cannot read, a currency stored without its
  * price. Each figure either uses only what is known or is n/a; none is
- * biased by what is missing. The rest of the summary is in test_analysis.c.
+ * biased by what is missing. The rest of the summary is in test_analysis*.c.
  */
 #include "store_fixture.h"
 #include "test_support.h"
