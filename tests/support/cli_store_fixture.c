@@ -150,27 +150,58 @@ int wl_test_cli_teardown(void **state)
     return 0;
 }
 
-int wl_test_cli_db(const struct wl_test_cli_fixture *f, const char *cmd, const char *args,
-                   char **out, char **err)
+/* `wattlens <cmd> --db '<db>' <args>` as wl_test_run_cli runs it. */
+static int cli_on_db(const char *db, const char *cmd, const char *args, char **out, char **err)
 {
     char line[16384];
-    snprintf(line, sizeof line, "%s --db '%s' %s", cmd, f->db, args);
+    snprintf(line, sizeof line, "%s --db '%s' %s", cmd, db, args);
     return wl_test_run_cli(line, out, err);
 }
 
-json_t *wl_test_cli_db_json(const struct wl_test_cli_fixture *f, const char *cmd, const char *args)
+/* The same for a command that must succeed: its output (heap). */
+static char *cli_on_db_text(const char *db, const char *cmd, const char *args)
 {
     char *out = NULL, *err = NULL;
-    int rc = wl_test_cli_db(f, cmd, args, &out, &err);
+    int rc = cli_on_db(db, cmd, args, &out, &err);
     if (rc != 0)
         fail_msg("wattlens %s %s: exit %d: %s", cmd, args, rc, err ? err : "");
+    free(err);
+    return out;
+}
+
+/* The same for a command that must print JSON: the parsed output. */
+static json_t *cli_on_db_json(const char *db, const char *cmd, const char *args)
+{
+    char *out = cli_on_db_text(db, cmd, args);
     json_error_t je;
     json_t *j = json_loads(out, 0, &je);
     if (!j)
         fail_msg("wattlens %s %s: bad JSON (%s): %.200s", cmd, args, je.text, out);
     free(out);
-    free(err);
     return j;
+}
+
+int wl_test_cli_db(const struct wl_test_cli_fixture *f, const char *cmd, const char *args,
+                   char **out, char **err)
+{
+    return cli_on_db(f->db, cmd, args, out, err);
+}
+
+json_t *wl_test_cli_db_json(const struct wl_test_cli_fixture *f, const char *cmd, const char *args)
+{
+    return cli_on_db_json(f->db, cmd, args);
+}
+
+char *wl_test_show_text(const char *db, const char *id)
+{
+    return cli_on_db_text(db, "show", id);
+}
+
+json_t *wl_test_show_json(const char *db, const char *id)
+{
+    char args[128];
+    snprintf(args, sizeof args, "%s --json", id);
+    return cli_on_db_json(db, "show", args);
 }
 
 void wl_test_check_run_identity(json_t *run, const char *id, const char *created_at)

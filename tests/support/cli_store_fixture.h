@@ -1,5 +1,5 @@
 /* The fixture shared by the store commands' CLI tests (test_cli_runs.c,
- * test_cli_show.c, test_cli_export.c, test_cli_gc_rm.c, test_cli_store.c):
+ * test_cli_show*.c, test_cli_export.c, test_cli_gc_rm.c, test_cli_store.c):
  * a fresh database in a temporary directory holding three finished runs,
  * written through the store API, which the real `wattlens` binary then
  * reads; helpers to run a store command on that database and to read its
@@ -51,6 +51,15 @@ int wl_test_cli_db(const struct wl_test_cli_fixture *f, const char *cmd, const c
 /* The same, for a command that must succeed with JSON: its parsed output
  * (caller json_decref's); fails the test on a non-zero exit or bad JSON. */
 json_t *wl_test_cli_db_json(const struct wl_test_cli_fixture *f, const char *cmd, const char *args);
+
+/* `wattlens show --db <db> <id>`, which must succeed: its output (heap,
+ * caller frees). db is any store's path (a fixture's f->db, a store
+ * fixture's path). */
+char *wl_test_show_text(const char *db, const char *id);
+
+/* The same with --json: the parsed output (caller json_decref's); fails
+ * the test on a non-zero exit or bad JSON. */
+json_t *wl_test_show_json(const char *db, const char *id);
 
 /* The value on the line of out that starts with label (spaces trimmed),
  * into buf; returns buf. Fails the test when no line has label. */

@@ -8,6 +8,7 @@
  * test_analysis_decode.c, the summary's text and JSON shapes in
  * test_analysis_text.c.
  */
+#include "run_rows.h"
 #include "store_fixture.h"
 #include "test_support.h"
 
@@ -88,16 +89,7 @@ static void write_fixture(wl_store *s, bool finish, char *id)
             double ea = l ? 0.1 : 0.2, ef = l ? 0.3 : 0.4;
             struct wl_store_layer_metric lm = {t, l, 50, ea + ef};
             assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
-            struct wl_store_component_metric attn = {.token_index = t,
-                                                     .layer = l,
-                                                     .component = 0,
-                                                     .name = "attn",
-                                                     .dur_ms = 20,
-                                                     .energy_j = ea,
-                                                     .act_mean_abs = WL_STORE_UNSET,
-                                                     .act_std = WL_STORE_UNSET,
-                                                     .act_max_abs = WL_STORE_UNSET,
-                                                     .act_sparsity = WL_STORE_UNSET};
+            struct wl_store_component_metric attn = wl_test_component_row(t, l, 0, "attn", 20, ea);
             struct wl_store_component_metric ffn = attn;
             ffn.component = 1;
             ffn.name = "ffn";
@@ -429,67 +421,10 @@ static void test_list_agrees_with_the_summary_of_a_finished_run_without_totals(v
 }
 
 /* An unfinished run whose writer died between two commits, so that its
- * decode sections and its output token rows stop at different tokens:
- *   pre_inference  tokenize   0..100   0.5 J
- *   prefill        layers   100..300   3.0 J  (input tokens 0-2, 1 J each)
- *   decode         token t  from 300, 200 ms each, energies 2.0 2.5 1.5 3.0 4.0
- * with decode sections for the first n_sec output tokens (3, 4, ...) and
- * token rows (same energy and times) for the first n_rows. */
-static void write_parted_run(wl_store *s, int n_sec, int n_rows, char *id)
-{
-    static const double out_e[5] = {2.0, 2.5, 1.5, 3.0, 4.0};
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "parted"};
-    wl_store_run *r = NULL;
-    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
-    struct wl_store_section sec = {.phase = "pre_inference",
-                                   .name = "tokenize",
-                                   .token_index = -1,
-                                   .start_ms = 0,
-                                   .end_ms = 100,
-                                   .energy_j = 0.5,
-                                   .method = WL_METHOD_COUNTER};
-    assert_int_equal(wl_store_add_section(r, &sec), 0);
-    sec = (struct wl_store_section){.phase = "prefill",
-                                    .name = "layers",
-                                    .token_index = -1,
-                                    .start_ms = 100,
-                                    .end_ms = 300,
-                                    .energy_j = 3.0,
-                                    .method = WL_METHOD_COUNTER};
-    assert_int_equal(wl_store_add_section(r, &sec), 0);
-    for (int t = 0; t < 3; t++) {
-        struct wl_store_token tok = {.index = t,
-                                     .is_input = true,
-                                     .start_ms = WL_STORE_UNSET,
-                                     .end_ms = WL_STORE_UNSET,
-                                     .energy_j = 1.0,
-                                     .power_w = WL_STORE_UNSET};
-        assert_int_equal(wl_store_add_token(r, &tok), 0);
-    }
-    for (int i = 0; i < n_sec; i++) {
-        sec = (struct wl_store_section){.phase = "decode",
-                                        .name = "token",
-                                        .token_index = 3 + i,
-                                        .start_ms = 300 + 200.0 * i,
-                                        .end_ms = 500 + 200.0 * i,
-                                        .energy_j = out_e[i],
-                                        .method = WL_METHOD_COUNTER};
-        assert_int_equal(wl_store_add_section(r, &sec), 0);
-    }
-    for (int i = 0; i < n_rows; i++) {
-        struct wl_store_token tok = {.index = 3 + i,
-                                     .start_ms = 300 + 200.0 * i,
-                                     .end_ms = 500 + 200.0 * i,
-                                     .energy_j = out_e[i],
-                                     .method = WL_METHOD_COUNTER,
-                                     .power_w = WL_STORE_UNSET};
-        assert_int_equal(wl_store_add_token(r, &tok), 0);
-    }
-    assert_int_equal(wl_store_flush(r), 0);
-    wl_store_run_abandon(r);
-}
-
-/* The per-token figures of such a run pair energy and time with the tokens
+ * decode sections and its output token rows stop at different tokens
+ * (wl_test_store_make_parted_run: output tokens 3, 4, ... of 2.0, 2.5,
+ * 1.5, 3.0, 4.0 J, 200 ms each, after 0.5 J of pre_inference and 3 J of
+ * prefill). Its per-token figures pair energy and time with the tokens
  * both tables hold, never the sections of 5 tokens with the rows of 3; the
  * phases keep every section; `runs` gives the same J/token. */
 static void test_partial_run_per_token_figures_use_one_span(void **state)
@@ -507,7 +442,7 @@ static void test_partial_run_per_token_figures_use_one_span(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char id[37];
-        write_parted_run(f->s, cases[i].n_sec, cases[i].n_rows, id);
+        wl_test_store_make_parted_run(f->s, cases[i].n_sec, cases[i].n_rows, id);
         struct wl_store_aggregates a;
         assert_int_equal(wl_store_summary(f->s, id, &a), 0);
         assert_int_equal(a.span.last_token, cases[i].last);
@@ -564,7 +499,7 @@ static void test_partial_run_per_token_figures_use_one_span(void **state)
 
     /* tables that agree need no span: the figures cover the whole run */
     char id[37];
-    write_parted_run(f->s, 3, 3, id);
+    wl_test_store_make_parted_run(f->s, 3, 3, id);
     struct wl_store_aggregates a;
     assert_int_equal(wl_store_summary(f->s, id, &a), 0);
     struct wl_summary s;

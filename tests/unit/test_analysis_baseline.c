@@ -3,6 +3,7 @@
  * shape, for finished runs (stored baselines) and unfinished ones (their
  * baseline samples). The rest of the summary is in test_analysis*.c.
  */
+#include "store_fixture.h"
 #include "test_support.h"
 
 #include "analysis/summary.h"
@@ -13,35 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct fixture {
-    char *dir;
-    wl_store *s;
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    f->dir = wl_test_tmpdir();
-    char path[4200];
-    snprintf(path, sizeof path, "%s/a.db", f->dir);
-    struct wl_store_params p;
-    wl_store_default_params(&p);
-    p.path = path;
-    assert_int_equal(wl_store_open(&p, &f->s, NULL), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    wl_store_close(f->s);
-    wl_test_rmtree(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
-}
 
 /* The run-level baseline is the idle power of exactly the domains the
  * headline energy covers (energy_scope), whatever other domains the run
@@ -169,7 +141,7 @@ static void check_headline_case(wl_store *st, const struct headline_case *c, con
 
 static void test_run_baseline_covers_the_headline_domains(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     enum { PKG = WL_DOMAIN_PACKAGE, DRAM = WL_DOMAIN_DRAM, PSYS = WL_DOMAIN_PSYS };
     enum { GPU = WL_DOMAIN_GPU, SOC = WL_DOMAIN_SOC, ANE = WL_DOMAIN_ANE };
     const enum wl_summary_baseline STORED = WL_SUMMARY_BASELINE_STORED,
@@ -240,7 +212,7 @@ static void test_run_baseline_covers_the_headline_domains(void **state)
  * it was 10 W here). */
 static void test_unreadable_scope_takes_the_recorders_rule(void **state)
 {
-    struct fixture *f = *state;
+    struct wl_test_store_fixture *f = *state;
     const struct headline_case c = {"package+npu, unfinished",
                                     "package+npu",
                                     false,
@@ -258,10 +230,10 @@ static void test_unreadable_scope_takes_the_recorders_rule(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_run_baseline_covers_the_headline_domains, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_unreadable_scope_takes_the_recorders_rule, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_run_baseline_covers_the_headline_domains,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_unreadable_scope_takes_the_recorders_rule,
+                                        wl_test_store_setup, wl_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

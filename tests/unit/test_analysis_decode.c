@@ -6,6 +6,7 @@
  * aggregates built by hand (the summary is a pure function of them). The
  * rest of the summary is in test_analysis.c.
  */
+#include "run_rows.h"
 #include "store_fixture.h"
 #include "test_support.h"
 
@@ -302,16 +303,8 @@ static void write_prompt_batch_run(wl_store *s, bool finish, char *id)
             struct wl_store_layer_metric lm = {t, l, 10 * scale, 0.1 * scale};
             assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
             for (int c = 0; c < 2; c++) {
-                struct wl_store_component_metric cm = {.token_index = t,
-                                                       .layer = l,
-                                                       .component = c,
-                                                       .name = c ? "ffn" : "attn",
-                                                       .dur_ms = 5 * scale,
-                                                       .energy_j = 0.05 * scale,
-                                                       .act_mean_abs = WL_STORE_UNSET,
-                                                       .act_std = WL_STORE_UNSET,
-                                                       .act_max_abs = WL_STORE_UNSET,
-                                                       .act_sparsity = WL_STORE_UNSET};
+                struct wl_store_component_metric cm =
+                    wl_test_component_row(t, l, c, c ? "ffn" : "attn", 5 * scale, 0.05 * scale);
                 assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
             }
         }

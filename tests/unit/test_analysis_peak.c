@@ -11,6 +11,7 @@
  * run, whose scope comes from its provenance (it named none).
  */
 #include "cli_store_fixture.h"
+#include "run_rows.h"
 #include "store_fixture.h"
 #include "test_support.h"
 
@@ -33,14 +34,10 @@ struct dom {
 
 static struct wl_store_domain domain_row(const struct dom *x)
 {
-    struct wl_store_domain o = {.domain = x->d,
-                                .method = WL_METHOD_COUNTER,
-                                .source = "fake",
-                                .energy_j = 1,
-                                .avg_power_w = WL_STORE_UNSET,
-                                .baseline_power_w = WL_STORE_UNSET,
-                                .peak_power_w = x->peak_w,
-                                .peak_t_ms = x->peak_t_ms};
+    struct wl_store_domain o =
+        wl_test_domain_row(x->d, WL_METHOD_COUNTER, "fake", 1, WL_STORE_UNSET);
+    o.peak_power_w = x->peak_w;
+    o.peak_t_ms = x->peak_t_ms;
     return o;
 }
 
@@ -151,16 +148,6 @@ static void test_no_peak_of_the_headline_is_no_peak(void **state)
     check_peak(f->s, id, NAN, NAN, "dram");
 }
 
-static char *show(const char *db, const char *id)
-{
-    char args[4400], *out = NULL, *err = NULL;
-    snprintf(args, sizeof args, "show --db '%s' %s", db, id);
-    if (wl_test_run_cli(args, &out, &err) != 0)
-        fail_msg("show: %s", err ? err : "");
-    free(err);
-    return out;
-}
-
 /* show labels the peak with its domain when the headline covers more,
  * also for an unfinished run (its scope from the provenance), and not for
  * a headline of that one domain. */
@@ -188,15 +175,15 @@ static void test_show_names_the_peak_domain(void **state)
     wl_store_close(f->s);
     f->s = NULL;
 
-    char *out = show(f->path, id[0]);
+    char *out = wl_test_show_text(f->path, id[0]);
     assert_string_equal(wl_test_line_value(out, "peak power (gpu)", b, sizeof b),
                         "80.00 W (at 400.00 ms)");
     free(out);
-    out = show(f->path, id[1]);
+    out = wl_test_show_text(f->path, id[1]);
     assert_string_equal(wl_test_line_value(out, "\n  peak power", b, sizeof b),
                         "30.00 W (at 100.00 ms)");
     free(out);
-    out = show(f->path, id[2]);
+    out = wl_test_show_text(f->path, id[2]);
     assert_string_equal(wl_test_line_value(out, "peak power (package)", b, sizeof b),
                         "30.00 W (at 100.00 ms)");
     free(out);

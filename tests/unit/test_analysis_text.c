@@ -4,6 +4,7 @@
  * the summary's fields cut between characters. The rest of the summary is
  * in test_analysis.c.
  */
+#include "run_rows.h"
 #include "store_fixture.h"
 #include "test_support.h"
 
@@ -183,35 +184,11 @@ static void test_summary_names_are_cut_between_characters(void **state)
         assert_int_equal(wl_store_add_token(r, &tok), 0);
         struct wl_store_layer_metric lm = {0, 0, 10, 1};
         assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
-        struct wl_store_component_metric cm = {.token_index = 0,
-                                               .layer = 0,
-                                               .component = 0,
-                                               .name = comp,
-                                               .dur_ms = 10,
-                                               .energy_j = 1,
-                                               .act_mean_abs = WL_STORE_UNSET,
-                                               .act_std = WL_STORE_UNSET,
-                                               .act_max_abs = WL_STORE_UNSET,
-                                               .act_sparsity = WL_STORE_UNSET};
+        struct wl_store_component_metric cm = wl_test_component_row(0, 0, 0, comp, 10, 1);
         assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
         struct wl_store_domain doms[2] = {
-            {.domain = WL_DOMAIN_PACKAGE,
-             .method = WL_METHOD_COUNTER,
-             .source = long_ascii,
-             .energy_j = 1,
-             .avg_power_w = WL_STORE_UNSET,
-             .baseline_power_w = WL_STORE_UNSET,
-             .peak_power_w = WL_STORE_UNSET,
-             .peak_t_ms = WL_STORE_UNSET},
-            {.domain = WL_DOMAIN_DRAM,
-             .method = WL_METHOD_COUNTER,
-             .source = source,
-             .energy_j = 1,
-             .avg_power_w = WL_STORE_UNSET,
-             .baseline_power_w = WL_STORE_UNSET,
-             .peak_power_w = WL_STORE_UNSET,
-             .peak_t_ms = WL_STORE_UNSET},
-        };
+            wl_test_domain_row(WL_DOMAIN_PACKAGE, WL_METHOD_COUNTER, long_ascii, 1, WL_STORE_UNSET),
+            wl_test_domain_row(WL_DOMAIN_DRAM, WL_METHOD_COUNTER, source, 1, WL_STORE_UNSET)};
         if (finish) {
             struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
                                         .duration_ms = 10,

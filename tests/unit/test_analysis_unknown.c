@@ -4,6 +4,7 @@
  * price. Each figure either uses only what is known or is n/a; none is
  * biased by what is missing. The rest of the summary is in test_analysis*.c.
  */
+#include "run_rows.h"
 #include "store_fixture.h"
 #include "test_support.h"
 
@@ -98,16 +99,8 @@ static void write_run(wl_store *s, bool finish, char *id)
         struct wl_store_layer_metric lm = {t, 0, ms, j};
         assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
         for (int c = 0; c < 2; c++) {
-            struct wl_store_component_metric cm = {.token_index = t,
-                                                   .layer = 0,
-                                                   .component = c,
-                                                   .name = c ? "ffn" : "attn",
-                                                   .dur_ms = ms / 2,
-                                                   .energy_j = j / 2,
-                                                   .act_mean_abs = WL_STORE_UNSET,
-                                                   .act_std = WL_STORE_UNSET,
-                                                   .act_max_abs = WL_STORE_UNSET,
-                                                   .act_sparsity = WL_STORE_UNSET};
+            struct wl_store_component_metric cm =
+                wl_test_component_row(t, 0, c, c ? "ffn" : "attn", ms / 2, j / 2);
             assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
         }
     }

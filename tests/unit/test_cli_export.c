@@ -5,6 +5,7 @@
  * API, then the real `wattlens` binary reads them.
  */
 #include "cli_store_fixture.h"
+#include "csv_table.h"
 #include "store_fixture.h"
 #include "test_support.h"
 
@@ -84,8 +85,7 @@ static void test_stored_text_that_is_not_json_stays_a_string(void **state)
     assert_string_equal(json_string_value(json_object_get(run, "sensor_provenance")), "{broken");
     assert_true(json_is_object(json_object_get(run, "extra"))); /* the others still parse */
     json_decref(j);
-    snprintf(args, sizeof args, "--json %s", f->ids[0]);
-    j = wl_test_cli_db_json(f, "show", args);
+    j = wl_test_show_json(f->db, f->ids[0]);
     assert_string_equal(json_string_value(json_object_get(j, "provenance")), "{broken");
     json_decref(j);
 }
@@ -187,20 +187,6 @@ static void test_text_that_is_not_utf8_is_kept(void **state)
     free(err);
 }
 
-static int count_lines_of_section(const char *text, const char *section)
-{
-    const char *p = strstr(text, section);
-    if (!p)
-        return -1;
-    p = strchr(p, '\n');
-    int n = 0;
-    while (p && p[1] && p[1] != '\n' && p[1] != '#') {
-        n++;
-        p = strchr(p + 1, '\n');
-    }
-    return n;
-}
-
 static void test_export_csv_to_a_file(void **state)
 {
     struct wl_test_cli_fixture *f = *state;
@@ -218,11 +204,11 @@ static void test_export_csv_to_a_file(void **state)
     assert_non_null(strstr(csv, "\n# tokens\ntoken_index,text,is_input,"));
     assert_non_null(strstr(csv, "\n0,\"in,put\",1,")); /* quoted comma */
     assert_non_null(strstr(csv, "\"out \"\"q\"\"\"")); /* doubled quotes */
-    assert_int_equal(count_lines_of_section(csv, "# tokens\n"), 1 + 4);
-    assert_int_equal(count_lines_of_section(csv, "# power_samples\n"), 1 + 1);
-    assert_int_equal(count_lines_of_section(csv, "# layer_metrics\n"), 1 + 8);
-    assert_int_equal(count_lines_of_section(csv, "# component_metrics\n"), 1 + 16);
-    assert_int_equal(count_lines_of_section(csv, "# op_metrics\n"), 1 + 32);
+    assert_int_equal(wl_test_csv_rows(csv, "tokens"), 4);
+    assert_int_equal(wl_test_csv_rows(csv, "power_samples"), 1);
+    assert_int_equal(wl_test_csv_rows(csv, "layer_metrics"), 8);
+    assert_int_equal(wl_test_csv_rows(csv, "component_metrics"), 16);
+    assert_int_equal(wl_test_csv_rows(csv, "op_metrics"), 32);
     assert_non_null(strstr(csv, ",1.5 0.5,")); /* per-head values */
     free(csv);
 

@@ -7,6 +7,7 @@
  * `wattlens` binary reads them.
  */
 #include "cli_store_fixture.h"
+#include "run_rows.h"
 #include "store_fixture.h"
 #include "test_support.h"
 
@@ -24,70 +25,34 @@ static void test_show_marks_per_token_figures_of_a_parted_run(void **state)
 {
     struct wl_test_cli_fixture *f = *state;
     wl_store *s = wl_test_store_open(f->db);
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
-                               .created_at_ms = WL_TEST_T0_MS + 3 * WL_TEST_DAY_MS,
-                               .model_name = "parted"};
-    wl_store_run *r = NULL;
     char id[37];
-    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
-    /* prefill 0..100 ms 1 J (token 0); decode tokens 1, 2, 3: 100 ms and 2 J
-     * each; token rows for 1 and 2 only */
-    struct wl_store_section sec = {.phase = "prefill",
-                                   .name = "layers",
-                                   .token_index = -1,
-                                   .start_ms = 0,
-                                   .end_ms = 100,
-                                   .energy_j = 1,
-                                   .method = WL_METHOD_COUNTER};
-    assert_int_equal(wl_store_add_section(r, &sec), 0);
-    for (int t = 1; t <= 3; t++) {
-        sec = (struct wl_store_section){.phase = "decode",
-                                        .name = "token",
-                                        .token_index = t,
-                                        .start_ms = 100.0 * t,
-                                        .end_ms = 100.0 * t + 100,
-                                        .energy_j = 2,
-                                        .method = WL_METHOD_COUNTER};
-        assert_int_equal(wl_store_add_section(r, &sec), 0);
-    }
-    for (int t = 0; t <= 2; t++) {
-        struct wl_store_token tok = {.index = t,
-                                     .is_input = t == 0,
-                                     .start_ms = t ? 100.0 * t : WL_STORE_UNSET,
-                                     .end_ms = t ? 100.0 * t + 100 : WL_STORE_UNSET,
-                                     .energy_j = t ? 2 : 1,
-                                     .method = WL_METHOD_COUNTER,
-                                     .power_w = WL_STORE_UNSET};
-        assert_int_equal(wl_store_add_token(r, &tok), 0);
-    }
-    assert_int_equal(wl_store_flush(r), 0);
-    wl_store_run_abandon(r);
+    /* decode sections of output tokens 3, 4 and 5 (2, 2.5 and 1.5 J, 200 ms
+     * each); token rows of 3 and 4 only */
+    wl_test_store_make_parted_run(s, 3, 2, id);
     wl_store_close(s);
 
-    char *out = NULL, *err = NULL;
-    assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
-    /* decode: token 2's step, 2 J in 100 ms (token 1 is sampled from the
-     * prefill's logits), not 4 J over 1 token in 300 ms; J/token (1 + 4 J) / 2 */
+    char *out = wl_test_show_text(f->db, id);
+    /* decode: token 4's step, 2.5 J in 200 ms (token 3 is sampled from the
+     * prefill's logits), not token 5's section with it; J/token over the
+     * tokens both hold: (0.5 + 3 + 2 + 2.5 J) / 2 */
     assert_non_null(strstr(out, "decode steps                1*"));
-    assert_non_null(strstr(out, "decode J/output token       2.000 J*\n"));
-    assert_non_null(strstr(out, "decode tokens/s             10.00 tok/s*\n"));
-    assert_non_null(strstr(out, "J/token (output)            2.500 J*\n"));
+    assert_non_null(strstr(out, "decode J/output token       2.500 J*\n"));
+    assert_non_null(strstr(out, "decode tokens/s             5.00 tok/s*\n"));
+    assert_non_null(strstr(out, "J/token (output)            4.000 J*\n"));
     assert_non_null(strstr(out, "prefill J/input token       1.000 J\n")); /* not marked */
     assert_non_null(strstr(out, "  * partial: the run stopped between two saves and kept 1 decode "
                                 "section without\n    their token rows;"));
-    assert_non_null(strstr(out, "only the 2 output tokens both hold, up to token 2 (4.000 J in "
-                                "200.00 ms of decode)\n"));
+    assert_non_null(strstr(out, "only the 2 output tokens both hold, up to token 4 (4.500 J in "
+                                "400.00 ms of decode)\n"));
     assert_non_null(strstr(out, "per 1000 output tokens*)"));
     free(out);
-    free(err);
-    char args[64];
-    snprintf(args, sizeof args, "%s --json", id);
-    json_t *j = wl_test_cli_db_json(f, "show", args);
+    json_t *j = wl_test_show_json(f->db, id);
     json_t *ef = json_object_get(j, "efficiency");
-    assert_float_equal(json_real_value(json_object_get(ef, "decode_j_per_output_token")), 2, 1e-9);
+    assert_float_equal(json_real_value(json_object_get(ef, "decode_j_per_output_token")), 2.5,
+                       1e-9);
     json_t *sp = json_object_get(ef, "per_token_span");
     assert_int_equal(json_integer_value(json_object_get(ef, "decode_steps")), 1);
-    assert_int_equal(json_integer_value(json_object_get(sp, "last_token_index")), 2);
+    assert_int_equal(json_integer_value(json_object_get(sp, "last_token_index")), 4);
     assert_int_equal(json_integer_value(json_object_get(sp, "decode_sections_beyond")), 1);
     assert_int_equal(json_integer_value(json_object_get(sp, "token_rows_beyond")), 0);
     /* each output row says how many tokens its round produced */
@@ -96,17 +61,17 @@ static void test_show_marks_per_token_figures_of_a_parted_run(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_array_get(toks, 0), "n_seq")), 1);
     json_decref(j);
     /* the list's J/token is over the same span, and says so: its energy_j
-     * (7 J, every section) over output_tokens (2) is not it */
+     * (9.5 J, every section) over output_tokens (2) is not it */
     j = wl_test_cli_db_json(f, "runs", "--json --limit 2");
     json_t *r0 = json_array_get(json_object_get(j, "runs"), 0);
     assert_string_equal(json_string_value(json_object_get(r0, "id")), id);
-    assert_float_equal(json_real_value(json_object_get(r0, "energy_j")), 7, 1e-9);
+    assert_float_equal(json_real_value(json_object_get(r0, "energy_j")), 9.5, 1e-9);
     assert_int_equal(json_integer_value(json_object_get(r0, "output_tokens")), 2);
-    assert_float_equal(json_real_value(json_object_get(r0, "j_per_token")), 2.5, 1e-9);
+    assert_float_equal(json_real_value(json_object_get(r0, "j_per_token")), 4, 1e-9);
     sp = json_object_get(r0, "per_token_span");
-    assert_int_equal(json_integer_value(json_object_get(sp, "last_token_index")), 2);
+    assert_int_equal(json_integer_value(json_object_get(sp, "last_token_index")), 4);
     assert_int_equal(json_integer_value(json_object_get(sp, "output_tokens")), 2);
-    assert_float_equal(json_real_value(json_object_get(sp, "energy_j")), 5, 1e-9);
+    assert_float_equal(json_real_value(json_object_get(sp, "energy_j")), 8, 1e-9);
     /* a finished run's covers every token: no span */
     assert_true(json_is_null(
         json_object_get(json_array_get(json_object_get(j, "runs"), 1), "per_token_span")));
@@ -130,8 +95,7 @@ static void test_show_text_and_json(void **state)
     free(out);
     free(err);
 
-    snprintf(args, sizeof args, "--json %s", f->ids[0]);
-    json_t *j = wl_test_cli_db_json(f, "show", args);
+    json_t *j = wl_test_show_json(f->db, f->ids[0]);
     json_t *ef = json_object_get(j, "efficiency");
     assert_float_equal(json_real_value(json_object_get(ef, "j_per_token")), 5, 1e-9);
     /* (6 J of decode - 2.5 J of token 2, sampled from the prefill's logits) / 1 step */
@@ -166,8 +130,7 @@ static void test_show_small_figures_never_read_as_zero(void **state)
     char id[37], b[128];
     wl_test_cli_write_run(s, WL_TEST_T0_MS + 3 * WL_TEST_DAY_MS, "tiny", NULL, 1e-6, id);
     wl_store_close(s);
-    char *out = NULL, *err = NULL;
-    assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
+    char *out = wl_test_show_text(f->db, id);
     /* 1 uJ / 2 output tokens */
     assert_string_equal(wl_test_line_value(out, "J/token (output)", b, sizeof b), "500.00 nJ");
     /* decode: (0.6 uJ - 0.25 uJ of the first output token) / 1 step */
@@ -183,30 +146,30 @@ static void test_show_small_figures_never_read_as_zero(void **state)
     if (strstr(out, "0.0000 ") || strstr(out, " 0.00 mJ"))
         fail_msg("a small figure reads as zero:\n%s", out);
     free(out);
-    free(err);
+    char *err = NULL;
     assert_int_equal(wl_test_cli_db(f, "runs", "", &out, &err), 0);
     assert_non_null(strstr(out, "500.00 nJ")); /* the J/TOKEN column */
     free(out);
     free(err);
 }
 
-/* A domain row with energy, average power and source; no baseline or peak. */
-static struct wl_store_domain measured_domain(enum wl_domain d, enum wl_method m,
-                                              const char *source, double energy_j,
-                                              double avg_power_w)
+/* Writes a finished run of info: 500 ms and 10 J by method over scope,
+ * with the domain rows dom[0..n_dom); its id into id. */
+static void write_finished_run(wl_store *s, const struct wl_run_info *info, enum wl_method method,
+                               const char *scope, struct wl_store_domain *dom, size_t n_dom,
+                               char *id)
 {
-    return (struct wl_store_domain){.domain = d,
-                                    .method = m,
-                                    .source = source,
-                                    .energy_j = energy_j,
-                                    .avg_power_w = avg_power_w,
-                                    .baseline_power_w = WL_STORE_UNSET,
-                                    .peak_power_w = WL_STORE_UNSET,
-                                    .peak_t_ms = WL_STORE_UNSET};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(s, info, &r, id), 0);
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 500, 10, method);
+    tot.energy_scope = scope;
+    tot.domains = dom;
+    tot.n_domains = n_dom;
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
 }
 
-/* A finished run of package+dram (500 ms, 10 J, counter) with the domain
- * rows dom, five days after the fixture's first run; its id into id. */
+/* A finished run of package+dram (counter) with the domain rows dom, five
+ * days after the fixture's first run; its id into id. */
 static void write_package_dram_run(wl_store *s, const char *model, struct wl_store_domain dom[2],
                                    char *id)
 {
@@ -214,13 +177,7 @@ static void write_package_dram_run(wl_store *s, const char *model, struct wl_sto
                                .created_at_ms = WL_TEST_T0_MS + 5 * WL_TEST_DAY_MS,
                                .model_name = model,
                                .depth = "off"};
-    wl_store_run *r = NULL;
-    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
-    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 500, 10, WL_METHOD_COUNTER);
-    tot.energy_scope = "package+dram";
-    tot.domains = dom;
-    tot.n_domains = 2;
-    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    write_finished_run(s, &info, WL_METHOD_COUNTER, "package+dram", dom, 2, id);
 }
 
 /* A run of package energy without a peak, whose 100 ms power window the
@@ -237,7 +194,7 @@ static void write_peakless_run(wl_store *s, int64_t created, double duration_ms,
     wl_store_run *r = NULL;
     assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
     struct wl_store_domain dom =
-        measured_domain(WL_DOMAIN_PACKAGE, WL_METHOD_COUNTER, NULL, 1, 1000 / duration_ms);
+        wl_test_domain_row(WL_DOMAIN_PACKAGE, WL_METHOD_COUNTER, NULL, 1, 1000 / duration_ms);
     struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, duration_ms, 1, WL_METHOD_COUNTER);
     tot.energy_scope = "package";
     tot.domains = &dom;
@@ -260,11 +217,9 @@ static void test_show_says_why_a_run_has_no_peak(void **state)
         "n/a (no 100.00 ms power window lies inside the run; it needs about one)",
         "n/a (no 100.00 ms power window lies inside the run; it needs about two)"};
     for (int i = 0; i < 2; i++) {
-        char *out = NULL, *err = NULL;
-        assert_int_equal(wl_test_cli_db(f, "show", id[i], &out, &err), 0);
+        char *out = wl_test_show_text(f->db, id[i]);
         assert_string_equal(wl_test_line_value(out, "peak power", b, sizeof b), want[i]);
         free(out);
-        free(err);
     }
 }
 
@@ -278,12 +233,10 @@ static void test_show_says_the_samples_are_the_whole_recording(void **state)
     char id[37];
     wl_test_store_make_unrecorded_run(s, 3, true, id);
     wl_store_close(s);
-    char *out = NULL, *err = NULL;
-    assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
+    char *out = wl_test_show_text(f->db, id);
     if (!strstr(out, "   samples 3 (whole recording; 3 in the idle baseline)\n"))
         fail_msg("show: %s", out);
     free(out);
-    free(err);
 }
 
 /* A headline of package+dram has the package's peak (the widest domain
@@ -295,24 +248,20 @@ static void test_show_names_the_peak_domain_when_the_headline_covers_more(void *
     wl_store *s = wl_test_store_open(f->db);
     char id[37], b[160];
     struct wl_store_domain dom[2] = {
-        measured_domain(WL_DOMAIN_PACKAGE, WL_METHOD_COUNTER, NULL, 8, 16),
-        measured_domain(WL_DOMAIN_DRAM, WL_METHOD_COUNTER, NULL, 2, 4)};
+        wl_test_domain_row(WL_DOMAIN_PACKAGE, WL_METHOD_COUNTER, NULL, 8, 16),
+        wl_test_domain_row(WL_DOMAIN_DRAM, WL_METHOD_COUNTER, NULL, 2, 4)};
     dom[0].peak_power_w = 30;
     dom[0].peak_t_ms = 100;
     dom[1].peak_power_w = 6;
     dom[1].peak_t_ms = 200;
     write_package_dram_run(s, "two-domains", dom, id);
     wl_store_close(s);
-    char *out = NULL, *err = NULL;
-    assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
+    char *out = wl_test_show_text(f->db, id);
     assert_non_null(strstr(out, "peak power (package)"));
     assert_string_equal(wl_test_line_value(out, "peak power (package)", b, sizeof b),
                         "30.00 W (at 100.00 ms)");
     free(out);
-    free(err);
-    char args[64];
-    snprintf(args, sizeof args, "%s --json", id);
-    json_t *j = wl_test_cli_db_json(f, "show", args);
+    json_t *j = wl_test_show_json(f->db, id);
     json_t *t = json_object_get(j, "totals");
     assert_string_equal(json_string_value(json_object_get(t, "peak_domain")), "package");
     assert_float_equal(json_number_value(json_object_get(t, "peak_power_w")), 30, 1e-9);
@@ -328,21 +277,17 @@ static void test_show_names_the_headline_domain_without_a_baseline(void **state)
     wl_store *s = wl_test_store_open(f->db);
     char id[37], b[160];
     struct wl_store_domain dom[2] = {
-        measured_domain(WL_DOMAIN_PACKAGE, WL_METHOD_COUNTER, NULL, 8, WL_STORE_UNSET),
-        measured_domain(WL_DOMAIN_DRAM, WL_METHOD_COUNTER, NULL, 2, WL_STORE_UNSET)};
+        wl_test_domain_row(WL_DOMAIN_PACKAGE, WL_METHOD_COUNTER, NULL, 8, WL_STORE_UNSET),
+        wl_test_domain_row(WL_DOMAIN_DRAM, WL_METHOD_COUNTER, NULL, 2, WL_STORE_UNSET)};
     dom[0].baseline_power_w = 10;
     write_package_dram_run(s, "dram-without-baseline", dom, id);
     wl_store_close(s);
-    char *out = NULL, *err = NULL;
-    assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
+    char *out = wl_test_show_text(f->db, id);
     assert_string_equal(wl_test_line_value(out, "dynamic energy", b, sizeof b),
                         "n/a (no idle baseline for dram, which the headline energy covers)");
     assert_null(strstr(out, "  run: baseline"));
     free(out);
-    free(err);
-    char args[64];
-    snprintf(args, sizeof args, "%s --json", id);
-    json_t *j = wl_test_cli_db_json(f, "show", args);
+    json_t *j = wl_test_show_json(f->db, id);
     json_t *t = json_object_get(j, "totals");
     assert_string_equal(json_string_value(json_object_get(t, "baseline_status")),
                         "incomplete_domains");
@@ -365,28 +310,19 @@ static void test_show_says_the_sensors_were_partial(void **state)
                                .model_name = "partial",
                                .depth = "off",
                                .sensor_provenance_json = "{\"sensors_not_read\":2,\"domains\":[]}"};
-    wl_store_run *r = NULL;
-    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
-    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 500, 10, WL_METHOD_COUNTER);
-    tot.energy_scope = "package";
-    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    write_finished_run(s, &info, WL_METHOD_COUNTER, "package", NULL, 0, id);
     wl_store_close(s);
-    char *out = NULL, *err = NULL;
-    assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
+    char *out = wl_test_show_text(f->db, id);
     assert_non_null(strstr(out, "NOTE: PARTIAL sensors: 2 zone(s)"));
     free(out);
-    free(err);
-    char args[64];
-    snprintf(args, sizeof args, "%s --json", id);
-    json_t *j = wl_test_cli_db_json(f, "show", args);
+    json_t *j = wl_test_show_json(f->db, id);
     json_t *t = json_object_get(j, "totals");
     assert_int_equal(json_integer_value(json_object_get(t, "sensors_not_read")), 2);
     json_decref(j);
     /* a run without the field (older runs, fixture runs) has no note */
-    assert_int_equal(wl_test_cli_db(f, "show", f->ids[0], &out, &err), 0);
+    out = wl_test_show_text(f->db, f->ids[0]);
     assert_null(strstr(out, "PARTIAL"));
     free(out);
-    free(err);
 }
 
 /* A run whose GPU energy was an NVML counter while the CPU package came
@@ -403,28 +339,18 @@ static void test_show_names_what_was_estimated(void **state)
                                .created_at_ms = WL_TEST_T0_MS + 7 * WL_TEST_DAY_MS,
                                .model_name = "mixed",
                                .depth = "off"};
-    wl_store_run *r = NULL;
-    assert_int_equal(wl_store_run_begin(s, &info, &r, id), 0);
     struct wl_store_domain dom[2] = {
-        measured_domain(WL_DOMAIN_PACKAGE, WL_METHOD_MODEL_ESTIMATE, "cpu-model", 6, 12),
-        measured_domain(WL_DOMAIN_GPU, WL_METHOD_COUNTER, "nvml", 4, 8)};
-    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 500, 10, WL_METHOD_MODEL_ESTIMATE);
-    tot.energy_scope = "package+gpu";
-    tot.domains = dom;
-    tot.n_domains = 2;
-    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+        wl_test_domain_row(WL_DOMAIN_PACKAGE, WL_METHOD_MODEL_ESTIMATE, "cpu-model", 6, 12),
+        wl_test_domain_row(WL_DOMAIN_GPU, WL_METHOD_COUNTER, "nvml", 4, 8)};
+    write_finished_run(s, &info, WL_METHOD_MODEL_ESTIMATE, "package+gpu", dom, 2, id);
     wl_store_close(s);
-    char *out = NULL, *err = NULL;
-    assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
+    char *out = wl_test_show_text(f->db, id);
     assert_non_null(strstr(out, "  NOTE: energy figures are partly ESTIMATED: package by "
                                 "wattlens's CPU-time model, not measured (no CPU energy sensor "
                                 "was readable); gpu: measured (energy counter).\n"));
     assert_null(strstr(out, "no energy sensor was readable"));
     free(out);
-    free(err);
-    char args[64];
-    snprintf(args, sizeof args, "%s --json", id);
-    json_t *j = wl_test_cli_db_json(f, "show", args);
+    json_t *j = wl_test_show_json(f->db, id);
     json_t *doms = json_object_get(j, "domains");
     assert_int_equal(json_array_size(doms), 2);
     for (size_t i = 0; i < 2; i++) {
@@ -437,11 +363,10 @@ static void test_show_names_what_was_estimated(void **state)
     }
     json_decref(j);
     /* a run estimated through and through keeps the plain note */
-    assert_int_equal(wl_test_cli_db(f, "show", f->ids[0], &out, &err), 0);
+    out = wl_test_show_text(f->db, f->ids[0]);
     assert_non_null(strstr(out, "NOTE: energy figures are ESTIMATED by wattlens's CPU-time model, "
                                 "not measured (no energy sensor was readable)."));
     free(out);
-    free(err);
 }
 
 /* The same mix in a run that never finished: its energy_scope column and
@@ -474,14 +399,12 @@ static void test_show_names_what_was_estimated_in_an_unfinished_run(void **state
     assert_int_equal(wl_store_flush(r), 0);
     wl_store_run_abandon(r);
     wl_store_close(s);
-    char *out = NULL, *err = NULL;
-    assert_int_equal(wl_test_cli_db(f, "show", id, &out, &err), 0);
+    char *out = wl_test_show_text(f->db, id);
     assert_non_null(strstr(out, "  NOTE: energy figures are partly ESTIMATED: package by "
                                 "wattlens's CPU-time model, not measured (no CPU energy sensor "
                                 "was readable); gpu: measured (energy counter).\n"));
     assert_null(strstr(out, "no energy sensor was readable"));
     free(out);
-    free(err);
 }
 
 int main(void)

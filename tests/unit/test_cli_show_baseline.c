@@ -20,33 +20,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* show's "dynamic energy" line into buf. */
 static void show_dynamic_energy(const char *db, const char *id, char *buf, size_t size)
 {
-    char args[4400], *out = NULL, *err = NULL;
-    snprintf(args, sizeof args, "show --db '%s' %s", db, id);
-    if (wl_test_run_cli(args, &out, &err) != 0)
-        fail_msg("show: %s", err ? err : "");
+    char *out = wl_test_show_text(db, id);
     wl_test_line_value(out, "dynamic energy", buf, size);
     free(out);
-    free(err);
 }
 
 /* show --json's totals.baseline_status into buf. */
 static void show_baseline_status(const char *db, const char *id, char *buf, size_t size)
 {
-    char args[4400], *out = NULL, *err = NULL;
-    snprintf(args, sizeof args, "show --db '%s' %s --json", db, id);
-    if (wl_test_run_cli(args, &out, &err) != 0)
-        fail_msg("show --json: %s", err ? err : "");
-    json_t *j = json_loads(out, 0, NULL);
-    if (!j)
-        fail_msg("show --json: not JSON: %s", out);
+    json_t *j = wl_test_show_json(db, id);
     const char *v =
         json_string_value(json_object_get(json_object_get(j, "totals"), "baseline_status"));
     snprintf(buf, size, "%s", v ? v : "(none)");
     json_decref(j);
-    free(out);
-    free(err);
 }
 
 static void test_an_unfinished_run_with_only_its_baseline_saved(void **state)

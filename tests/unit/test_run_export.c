@@ -8,6 +8,8 @@
  * text, and the JSON's controls escaped for a terminal.
  */
 #define _GNU_SOURCE /* fopencookie */
+#include "csv_table.h"
+#include "run_rows.h"
 #include "store_fixture.h"
 #include "test_support.h"
 
@@ -56,33 +58,6 @@ static json_t *export_json(wl_store *s, const char *id)
 static json_t *first_of(json_t *o, const char *key)
 {
     return json_array_get(json_object_get(o, key), 0);
-}
-
-/* The lines of CSV table `name` (after its "# name" and header lines). */
-static size_t csv_rows(const char *csv, const char *name)
-{
-    char head[64];
-    snprintf(head, sizeof head, "# %s\n", name);
-    const char *p = strstr(csv, head);
-    assert_non_null(p);
-    p = strchr(p + strlen(head), '\n'); /* the header line */
-    assert_non_null(p);
-    size_t n = 0;
-    for (p++; *p && *p != '\n'; p = strchr(p, '\n') + 1)
-        n++;
-    return n;
-}
-
-/* The value of field `name` in the CSV's metadata table ("name,value"). */
-static const char *csv_field(const char *csv, const char *name, char *buf, size_t size)
-{
-    char key[64];
-    snprintf(key, sizeof key, "\n%s,", name);
-    const char *p = strstr(csv, key);
-    assert_non_null(p);
-    p += strlen(key);
-    snprintf(buf, size, "%.*s", (int)strcspn(p, "\n"), p);
-    return buf;
 }
 
 static struct wl_store_sample sample_at(int i)
@@ -343,15 +318,15 @@ static void test_an_export_reads_one_snapshot_of_a_live_run(void **state)
     /* CSV: every table as it was when the export began (40 more were
      * committed by its first write) */
     text = export_while_writing(reader, id, true, &lr, false);
-    assert_int_equal(csv_rows(text, "tokens"), 60);
-    assert_int_equal(csv_rows(text, "sections"), 56);
-    assert_int_equal(csv_rows(text, "power_samples"), 60);
-    assert_int_equal(csv_rows(text, "layer_metrics"), 60);
+    assert_int_equal(wl_test_csv_rows(text, "tokens"), 60);
+    assert_int_equal(wl_test_csv_rows(text, "sections"), 56);
+    assert_int_equal(wl_test_csv_rows(text, "power_samples"), 60);
+    assert_int_equal(wl_test_csv_rows(text, "layer_metrics"), 60);
     free(text);
 
     /* the snapshot ends with the export: the next one sees everything */
     text = export_text(reader, id, true, 0);
-    assert_int_equal(csv_rows(text, "tokens"), 100);
+    assert_int_equal(wl_test_csv_rows(text, "tokens"), 100);
     free(text);
     wl_store_close(reader);
     wl_store_run_abandon(lr.r);
@@ -378,13 +353,13 @@ static void test_a_run_finished_during_an_export_keeps_the_snapshots_status(void
     wl_store *reader = wl_test_store_open(f->path);
     char *text = export_while_writing(reader, id, true, &lr, true);
     assert_null(lr.r); /* finished by the export's first write */
-    assert_string_equal(csv_field(text, "status", b, sizeof b), "running");
-    assert_int_equal(csv_rows(text, "tokens"), 20);
+    assert_string_equal(wl_test_csv_field(text, "status", b, sizeof b), "running");
+    assert_int_equal(wl_test_csv_rows(text, "tokens"), 20);
     free(text);
     /* the next export sees the finished run */
     text = export_text(reader, id, true, 0);
-    assert_string_equal(csv_field(text, "status", b, sizeof b), "complete");
-    assert_int_equal(csv_rows(text, "tokens"), 60);
+    assert_string_equal(wl_test_csv_field(text, "status", b, sizeof b), "complete");
+    assert_int_equal(wl_test_csv_rows(text, "tokens"), 60);
     free(text);
     wl_store_close(reader);
 #endif
@@ -418,9 +393,9 @@ static void test_a_run_that_recorded_nothing_has_no_zero_figures(void **state)
     json_decref(doc);
 
     char *csv = export_text(f->s, id, true, 0), b[64];
-    assert_string_equal(csv_field(csv, "duration_ms", b, sizeof b), "");
-    assert_string_equal(csv_field(csv, "energy_j", b, sizeof b), "");
-    assert_string_equal(csv_field(csv, "energy_method", b, sizeof b), "model_estimate");
+    assert_string_equal(wl_test_csv_field(csv, "duration_ms", b, sizeof b), "");
+    assert_string_equal(wl_test_csv_field(csv, "energy_j", b, sizeof b), "");
+    assert_string_equal(wl_test_csv_field(csv, "energy_method", b, sizeof b), "model_estimate");
     assert_non_null(strstr(csv, "\npackage,model_estimate,cpu-model,,"));
     free(csv);
 
@@ -454,8 +429,8 @@ static void test_the_csv_export_computes_no_summary(void **state)
     assert_int_not_equal(wl_export_run_json(f->s, id, 0, null, &e), 0); /* the summary fails */
     fclose(null);
     char *csv = export_text(f->s, id, true, 0), b[64];
-    assert_int_equal(csv_rows(csv, "tokens"), 2);
-    assert_string_equal(csv_field(csv, "energy_j", b, sizeof b), "2");
+    assert_int_equal(wl_test_csv_rows(csv, "tokens"), 2);
+    assert_string_equal(wl_test_csv_field(csv, "energy_j", b, sizeof b), "2");
     free(csv);
 }
 
@@ -489,16 +464,7 @@ static void write_model_only_run(wl_store *s, bool finish, char *id)
     wl_test_store_add_tokens(r, 2, 2, 0, 0.25, WL_METHOD_MODEL_ESTIMATE);
     struct wl_store_layer_metric lm = {1, 0, 5, 0.25};
     assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
-    struct wl_store_component_metric cm = {.token_index = 1,
-                                           .layer = 0,
-                                           .component = 0,
-                                           .name = "attn",
-                                           .dur_ms = 5,
-                                           .energy_j = 0.25,
-                                           .act_mean_abs = WL_STORE_UNSET,
-                                           .act_std = WL_STORE_UNSET,
-                                           .act_max_abs = WL_STORE_UNSET,
-                                           .act_sparsity = WL_STORE_UNSET};
+    struct wl_store_component_metric cm = wl_test_component_row(1, 0, 0, "attn", 5, 0.25);
     assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
     struct wl_store_op_metric om = {.token_index = 1,
                                     .layer = 0,
@@ -529,31 +495,6 @@ static void write_model_only_run(wl_store *s, bool finish, char *id)
         assert_int_equal(wl_store_flush(r), 0);
         wl_store_run_abandon(r); /* as a writer that died: status running, no totals */
     }
-}
-
-/* The CSV cell of column `col` in the first data row of table `name`. */
-static const char *csv_cell(const char *csv, const char *name, const char *col, char *buf,
-                            size_t size)
-{
-    char head[64];
-    snprintf(head, sizeof head, "# %s\n", name);
-    const char *p = strstr(csv, head);
-    assert_non_null(p);
-    p += strlen(head);
-    const char *row = strchr(p, '\n') + 1;
-    size_t k = 0; /* col's position in the header line (no quoted names there) */
-    for (const char *h = p;
-         strncmp(h, col, strlen(col)) != 0 || (h[strlen(col)] != ',' && h[strlen(col)] != '\n');) {
-        h = strpbrk(h, ",\n");
-        if (!h || *h == '\n')
-            fail_msg("no column %s in %s", col, name);
-        h++;
-        k++;
-    }
-    for (; k > 0; k--)
-        row = strchr(row, ',') + 1;
-    snprintf(buf, size, "%.*s", (int)strcspn(row, ",\n"), row);
-    return buf;
 }
 
 static void check_base_method(wl_store *s, const char *id)
@@ -590,8 +531,9 @@ static void check_base_method(wl_store *s, const char *id)
     for (const char *const *t = (const char *const[]){"tokens", "layer_metrics",
                                                       "component_metrics", "op_metrics", NULL};
          *t; t++) {
-        assert_string_equal(csv_cell(csv, *t, "energy_method", b, sizeof b), "attributed");
-        assert_string_equal(csv_cell(csv, *t, "energy_base_method", b, sizeof b), "model_estimate");
+        assert_string_equal(wl_test_csv_cell(csv, *t, "energy_method", b, sizeof b), "attributed");
+        assert_string_equal(wl_test_csv_cell(csv, *t, "energy_base_method", b, sizeof b),
+                            "model_estimate");
     }
     free(csv);
 }
@@ -643,16 +585,7 @@ static void test_the_base_method_is_the_weakest_section_method(void **state)
         wl_test_store_add_tokens(r, 0, 2, 2, 0.5, WL_METHOD_ATTRIBUTED);
         struct wl_store_layer_metric lm = {1, 0, 5, 0.25};
         assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
-        struct wl_store_component_metric cm = {.token_index = 1,
-                                               .layer = 0,
-                                               .component = 0,
-                                               .name = "attn",
-                                               .dur_ms = 5,
-                                               .energy_j = 0.25,
-                                               .act_mean_abs = WL_STORE_UNSET,
-                                               .act_std = WL_STORE_UNSET,
-                                               .act_max_abs = WL_STORE_UNSET,
-                                               .act_sparsity = WL_STORE_UNSET};
+        struct wl_store_component_metric cm = wl_test_component_row(1, 0, 0, "attn", 5, 0.25);
         assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
         assert_int_equal(wl_store_flush(r), 0);
         wl_store_run_abandon(r); /* no headline method */
@@ -686,16 +619,7 @@ static void test_csv_unknown_values_are_empty_cells(void **state)
     wl_test_store_add_tokens(r, 0, 3, 1, 0.5, WL_METHOD_COUNTER);
     struct wl_store_layer_metric lm = {2, 0, 5, 0.25};
     assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
-    struct wl_store_component_metric cm = {.token_index = 2,
-                                           .layer = 0,
-                                           .component = 0,
-                                           .name = "attn",
-                                           .dur_ms = 5,
-                                           .energy_j = 0.25,
-                                           .act_mean_abs = WL_STORE_UNSET,
-                                           .act_std = WL_STORE_UNSET,
-                                           .act_max_abs = WL_STORE_UNSET,
-                                           .act_sparsity = WL_STORE_UNSET};
+    struct wl_store_component_metric cm = wl_test_component_row(2, 0, 0, "attn", 5, 0.25);
     assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
     const float heads[3] = {0.5f, NAN, 0.25f}, weights[3] = {0.1f, 3.14159265f, 1e-5f};
     struct wl_store_op_metric om = {.token_index = 2,
@@ -730,8 +654,8 @@ static void test_csv_unknown_values_are_empty_cells(void **state)
         if (p)
             fail_msg("'%s' in the CSV: ...%.40s", *w, p > csv + 40 ? p - 40 : csv);
     }
-    assert_string_equal(csv_field(csv, "energy_j", b, sizeof b), "");
-    assert_string_equal(csv_field(csv, "j_per_token", b, sizeof b), "");
+    assert_string_equal(wl_test_csv_field(csv, "energy_j", b, sizeof b), "");
+    assert_string_equal(wl_test_csv_field(csv, "j_per_token", b, sizeof b), "");
     /* token 1: token_index,text,is_input,start_ms,end_ms,dur_ms,energy_j */
     assert_non_null(strstr(csv, "\n1,t,0,10,20,10,,"));
     /* an unknown float of a list is an empty item: its place is kept */
@@ -783,9 +707,9 @@ static void test_csv_text_is_escaped_on_request(void **state)
             fail_msg("control byte 0x%02x at %td", *p, (const char *)p - csv);
     }
     assert_null(strstr(csv, "\xe2\x80\xae"));
-    assert_string_equal(csv_field(csv, "prompt", b, sizeof b),
+    assert_string_equal(wl_test_csv_field(csv, "prompt", b, sizeof b),
                         "\"a\\x1b[31mred\\x0d\\x0a\"\"q\"\",\\u202e\\xff\"");
-    assert_string_equal(csv_field(csv, "command", b, sizeof b), "echo \\x1b]0;pwned\\x07");
+    assert_string_equal(wl_test_csv_field(csv, "command", b, sizeof b), "echo \\x1b]0;pwned\\x07");
     free(csv);
 }
 
