@@ -18,7 +18,6 @@ set -u
 # pgrep finds the measured command's processes (without it the waits would
 # time out and the "no orphan" checks pass without looking)
 need_tool pgrep procps
-export WATTLENS_DB="$tmp/unused-default.db" # never the user's
 db="$tmp/m.db"
 
 # Holds the write lock of $1 for $2 seconds once taken (or until killed);
@@ -284,14 +283,15 @@ grep -q "^1 run removed" "$tmp/gc8" && ok "gc removes what its dry run said" \
   || bad "gc after the dry run: $(cat "$tmp/gc8")"
 
 # a zone the sensors found but could not read makes the stored run say
-# PARTIAL (provenance sensors_not_read; show's note)
+# PARTIAL (provenance sensors_not_read; show's note); under $tmp/sys, the
+# sysfs root common.sh gives wattlens
 pc="$tmp/sys/class/powercap"
 mkdir -p "$pc/intel-rapl:0" "$pc/intel-rapl:0:0/energy_uj"
 echo package-0 >"$pc/intel-rapl:0/name" && echo core >"$pc/intel-rapl:0:0/name"
 for z in intel-rapl:0 intel-rapl:0:0; do echo 262143328850 >"$pc/$z/max_energy_range_uj"; done
 echo 1000 >"$pc/intel-rapl:0/energy_uj"
 pdb="$tmp/partial.db"
-WATTLENS_SYSFS_ROOT="$tmp/sys" "$WATTLENS" -q measure --db "$pdb" -- true >/dev/null 2>"$tmp/err"
+"$WATTLENS" -q measure --db "$pdb" -- true >/dev/null 2>"$tmp/err"
 pid=$("$WATTLENS" runs --db "$pdb" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])')
 "$WATTLENS" show --db "$pdb" "$pid" >"$tmp/show.txt" 2>&1
 n=$("$WATTLENS" show --db "$pdb" "$pid" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["sensors_not_read"])')
