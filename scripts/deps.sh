@@ -127,17 +127,49 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 # install waits up to 5 minutes for a dpkg lock held by another apt
-# (unattended-upgrades at boot) instead of failing at once. The option
-# does not cover the lists lock of apt-get update, which then fails: apt's
-# current lists are used.
+# (unattended-upgrades at boot) instead of failing at once.
 INSTALL=(apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends)
+
+# apt_update [SUDO...]: apt-get update, through SUDO. DPkg::Lock::Timeout
+# does not cover the lock of apt's lists (/var/lib/apt/lists/lock), which
+# apt-get update takes: held by another apt (apt-daily, unattended-upgrades
+# at boot), the update fails at once. Such a failure is tried again every
+# WL_DEPS_LOCK_POLL_S seconds (5) until WL_DEPS_LOCK_WAIT_S (300, as the
+# dpkg lock's wait) have passed, said once; apt runs in the C locale, so
+# that its message can be recognised. Any other failure, or the lock still
+# held at the end, fails at once, with apt's messages.
+apt_update() {
+  local wait=${WL_DEPS_LOCK_WAIT_S:-300} poll=${WL_DEPS_LOCK_POLL_S:-5} start=$SECONDS err said=0
+  while :; do
+    # apt's stderr kept, its stdout passed on (fd 3)
+    if { err=$("$@" env LC_ALL=C apt-get update -qq 2>&1 1>&3); } 3>&1; then
+      [ -z "$err" ] || printf '%s\n' "$err" >&2
+      return 0
+    fi
+    if ! grep -Eq 'Could not get lock [^ ]*/lists/lock|Unable to lock directory [^ ]*/lists' <<<"$err"; then
+      printf '%s\n' "$err" >&2
+      return 1
+    fi
+    if [ $((SECONDS - start)) -ge "$wait" ]; then
+      printf '%s\n' "$err" >&2
+      echo "deps: apt's lists lock (/var/lib/apt/lists/lock) is still held by another apt after ${wait} s" >&2
+      return 1
+    fi
+    if [ $said = 0 ]; then
+      said=1
+      echo "deps: another apt holds apt's lists lock (/var/lib/apt/lists/lock; apt-daily or" \
+        "unattended-upgrades, often at boot): waiting up to ${wait} s for apt-get update" >&2
+    fi
+    sleep "$poll"
+  done
+}
 update_tried=0 update_failed=0
 if [ ${#missing[@]} -ne 0 ]; then
   echo "deps: installing missing Debian packages: ${missing[*]}" >&2
   # a failing update (an unsigned third-party source, a mirror that is
   # down) need not keep the current lists from having the packages
   update_tried=1
-  if ! "${SUDO[@]}" apt-get update -qq; then
+  if ! apt_update "${SUDO[@]}"; then
     update_failed=1
     echo "deps: apt-get update failed; trying with apt's current lists" >&2
   fi
@@ -157,7 +189,7 @@ if [ ${#OSUDO[@]} -ne 0 ] && ! sudo -n true </dev/null 2>/dev/null; then
 fi
 echo "deps: installing optional Debian packages: ${optional[*]}" >&2
 if [ $update_tried = 0 ]; then
-  if ! "${OSUDO[@]}" apt-get update -qq </dev/null; then
+  if ! apt_update "${OSUDO[@]}" </dev/null; then
     update_failed=1
     echo "deps: apt-get update failed; trying with apt's current lists" >&2
   fi

@@ -32,12 +32,25 @@ case "$*" in *'${db:Status-Status}'*) s=${s##* } ;; esac
 printf '%s' "$s"
 SH
 # apt-get [-o OPTION]... COMMAND: logged; update fails when $tmp/update-fails
-# exists; install fails when $tmp/fail names one of the packages, else
-# adds them to $tmp/installed
+# exists, and while $tmp/lists-locked holds a count above 0 (counted down)
+# fails as when another apt holds the lists lock (in German unless
+# LC_ALL=C, as apt's translation says it); install fails when $tmp/fail
+# names one of the packages, else adds them to $tmp/installed
 cat >"$tmp/bin/apt-get" <<'SH'
 #!/bin/sh
 echo "apt-get $*" >>"$STUB/log"
 while [ "$1" = -o ]; do shift 2; done
+n=$(cat "$STUB/lists-locked" 2>/dev/null || echo 0)
+if [ "$1" = update ] && [ "$n" -gt 0 ]; then
+  echo $((n - 1)) >"$STUB/lists-locked"
+  if [ "${LC_ALL:-}" = C ]; then
+    echo "E: Could not get lock /var/lib/apt/lists/lock. It is held by process 4242 (apt-get)" >&2
+    echo "E: Unable to lock directory /var/lib/apt/lists/" >&2
+  else
+    echo "E: Sperre /var/lib/apt/lists/lock konnte nicht erhalten werden." >&2
+  fi
+  exit 100
+fi
 [ "$1" = update ] && { [ -e "$STUB/update-fails" ] && exit 100; exit 0; }
 for p; do grep -qx -- "$p" "$STUB/fail" 2>/dev/null && exit 100; done
 for p; do case $p in -* | install) ;; *) echo "$p" >>"$STUB/installed" ;; esac; done
@@ -80,7 +93,10 @@ B=$tmp/build
 STAMP=$B/deps-optional-missing
 all="build-essential cmake pkg-config git python3 procps libcmocka-dev libsqlite3-dev
 libjansson-dev libplist-dev libutf8proc-dev clang libclang-rt-dev clang-format strace"
-deps() { env -u WL_DEPS_SKIP PATH="$tmp/bin:$PATH" "$BASH_BIN" "$DEPS" "$@" "$B" 2>"$tmp/err"; }
+# (the lists lock polled at once: no test waits for it)
+deps() {
+  env -u WL_DEPS_SKIP WL_DEPS_LOCK_POLL_S=0 PATH="$tmp/bin:$PATH" "$BASH_BIN" "$DEPS" "$@" "$B" 2>"$tmp/err"
+}
 # fresh: empty logs, nothing remembered, every stand-in setting back to its default
 fresh() {
   : >"$tmp/log"
@@ -89,7 +105,7 @@ fresh() {
   : >"$tmp/unknown"
   : >"$tmp/held"
   : >"$tmp/half"
-  rm -f "$STAMP" "$tmp/update-fails" "$tmp/sudo-nopasswd" "$tmp/sudo-tty"
+  rm -f "$STAMP" "$tmp/update-fails" "$tmp/lists-locked" "$tmp/sudo-nopasswd" "$tmp/sudo-tty"
   echo 0 >"$tmp/uid"
 }
 # installed_but PKG...: every package installed except these
@@ -314,6 +330,53 @@ touch "$tmp/update-fails"
 deps; rc=$?
 if [ $rc = 0 ] && grep -qx procps "$tmp/installed"; then ok "root, update fails: a required package installed from the current lists"
 else bad "root, update fails, required missing (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
+
+# --- apt's lists lock, held by another apt (apt-daily, unattended-upgrades at boot) ---
+# apt-get update cannot wait for it (DPkg::Lock::Timeout is the dpkg lock's):
+# deps.sh tries it again, says so once, and installs after it is released;
+# whatever the user's language (apt's message is read in the C locale)
+for lang in C de_DE.UTF-8; do
+  fresh
+  installed_but procps clang-format
+  echo 3 >"$tmp/lists-locked"
+  LC_ALL= LC_MESSAGES= LANG=$lang deps; rc=$?
+  if [ $rc = 0 ] && [ "$(grep -c "update" "$tmp/log")" = 4 ] &&
+    [ "$(grep -c "waiting up to 300 s for apt-get update" "$tmp/err")" = 1 ] &&
+    ! grep -q "update failed" "$tmp/err" && grep -q "install.* procps" "$tmp/log" &&
+    grep -q "install.* clang-format" "$tmp/log"; then
+    ok "LANG=$lang: the lists lock held for 3 updates: waited for, said once, then installed"
+  else bad "LANG=$lang: lists lock held for a while (rc $rc): $(cat "$tmp/log" "$tmp/err")"; fi
+done
+# held past the wait: the update fails (the current lists are used), with apt's words
+fresh
+installed_but procps
+echo 1000 >"$tmp/lists-locked"
+WL_DEPS_LOCK_WAIT_S=0 deps; rc=$?
+if [ $rc = 0 ] && [ "$(grep -c "update" "$tmp/log")" = 1 ] &&
+  grep -q "still held by another apt after 0 s" "$tmp/err" &&
+  grep -q "Could not get lock /var/lib/apt/lists/lock" "$tmp/err" &&
+  grep -q "update failed; trying with apt's current lists" "$tmp/err" && grep -q "install.* procps" "$tmp/log"; then
+  ok "the lists lock held past the wait: the update fails, install from the current lists"
+else bad "lists lock held past the wait (rc $rc): $(cat "$tmp/log" "$tmp/err")"; fi
+# another failure is not waited on: one update
+fresh
+installed_but procps
+touch "$tmp/update-fails"
+deps; rc=$?
+if [ $rc = 0 ] && [ "$(grep -c "update" "$tmp/log")" = 1 ] && ! grep -q "waiting" "$tmp/err"; then
+  ok "an update failing otherwise is not tried again"
+else bad "update failing otherwise (rc $rc): $(cat "$tmp/log" "$tmp/err")"; fi
+# through sudo -n (optional packages, a NOPASSWD rule): waited for too
+fresh
+echo 1000 >"$tmp/uid"
+installed_but clang-format
+touch "$tmp/sudo-nopasswd"
+echo 2 >"$tmp/lists-locked"
+deps </dev/null; rc=$?
+if [ $rc = 0 ] && [ "$(grep -c "^sudo -n env LC_ALL=C apt-get update" "$tmp/sudo-log")" = 3 ] &&
+  grep -qx clang-format "$tmp/installed"; then
+  ok "sudo -n: the lists lock waited for, then installed"
+else bad "sudo -n, lists lock (rc $rc): $(cat "$tmp/sudo-log" "$tmp/err")"; fi
 
 # --- .ci/run: make fuzz comes last, after about an hour of checks; what it
 # needs (clang, its libFuzzer runtime) is checked right after deps.sh, which
