@@ -1,7 +1,9 @@
 # Top-level entry points. Everything goes through CMake; this file only picks
 # build directories and makes sure the Debian packages are there first.
 MAKEFLAGS   += --no-print-directory
-JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+# jobs at once: the CPUs make may run on, cut to its cgroup's CPU quota
+# (a container's cpu.max); scripts/jobs.sh
+JOBS        ?= $(shell scripts/jobs.sh 2>/dev/null || echo 2)
 BUILD       ?= build
 CMAKE_FLAGS ?=
 WATTLENS     = $(BUILD)/wattlens
