@@ -125,17 +125,10 @@ static void write_fixture(wl_store *s, bool finish, char *id)
         wl_store_run_abandon(r);
         return;
     }
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 1000,
-                                .energy_j = 10,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .energy_scope = "package+dram",
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET,
-                                .domains = doms,
-                                .n_domains = 2};
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 1000, 10, WL_METHOD_COUNTER);
+    tot.energy_scope = "package+dram";
+    tot.domains = doms;
+    tot.n_domains = 2;
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
 }
 
@@ -312,14 +305,7 @@ static void test_list_agrees_with_the_summary_of_an_unfinished_run(void **state)
     struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "true"};
     wl_store_run *r = NULL;
     assert_int_equal(wl_store_run_begin(f->s, &info, &r, small_id), 0);
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 5000,
-                                .energy_j = 6,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET};
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 5000, 6, WL_METHOD_COUNTER);
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
     write_fixture(f->s, false, open_id); /* left running */
 
@@ -573,14 +559,7 @@ static void test_summary_without_tokens_leaves_token_figures_unknown(void **stat
     wl_store_run *r = NULL;
     char id[37];
     assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 2000,
-                                .energy_j = 6,
-                                .energy_method = WL_METHOD_MODEL_ESTIMATE,
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET};
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 2000, 6, WL_METHOD_MODEL_ESTIMATE);
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
     struct wl_store_aggregates a;
     assert_int_equal(wl_store_summary(f->s, id, &a), 0);
@@ -627,16 +606,9 @@ static void test_peak_time_counts_from_the_run_start(void **state)
                                   .baseline_power_w = 5,
                                   .peak_power_w = 30,
                                   .peak_t_ms = 3400};
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 500,
-                                .energy_j = 10,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET,
-                                .domains = &dom,
-                                .n_domains = 1};
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 500, 10, WL_METHOD_COUNTER);
+    tot.domains = &dom;
+    tot.n_domains = 1;
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
     struct wl_store_aggregates a;
     assert_int_equal(wl_store_summary(f->s, id, &a), 0);

@@ -89,17 +89,10 @@ static void write_headline_case(wl_store *st, const struct headline_case *c, con
                                              .peak_power_w = WL_STORE_UNSET,
                                              .peak_t_ms = WL_STORE_UNSET};
     }
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 1000,
-                                .energy_j = 100,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .energy_scope = c->scope,
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET,
-                                .domains = doms,
-                                .n_domains = n};
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 1000, 100, WL_METHOD_COUNTER);
+    tot.energy_scope = c->scope;
+    tot.domains = doms;
+    tot.n_domains = n;
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
 }
 

@@ -190,16 +190,9 @@ static void test_summary_names_are_cut_between_characters(void **state)
             wl_test_domain_row(WL_DOMAIN_PACKAGE, WL_METHOD_COUNTER, long_ascii, 1, WL_STORE_UNSET),
             wl_test_domain_row(WL_DOMAIN_DRAM, WL_METHOD_COUNTER, source, 1, WL_STORE_UNSET)};
         if (finish) {
-            struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                        .duration_ms = 10,
-                                        .energy_j = 1,
-                                        .energy_method = WL_METHOD_COUNTER,
-                                        .input_tokens = -1,
-                                        .output_tokens = -1,
-                                        .sample_count = -1,
-                                        .sample_rate_hz = WL_STORE_UNSET,
-                                        .domains = doms,
-                                        .n_domains = 2};
+            struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 10, 1, WL_METHOD_COUNTER);
+            tot.domains = doms;
+            tot.n_domains = 2;
             assert_int_equal(wl_store_run_finish(r, &tot), 0);
         } else {
             assert_int_equal(wl_store_run_set_domain(r, &doms[0]), 0);
