@@ -6,6 +6,7 @@
  * the first read transaction after it is armed (a reader's read-mark is
  * released), inserts a run from a connection of its own.
  */
+#include "sqlite_vfs_hook.h"
 #include "store_fixture.h"
 #include "test_support.h"
 
@@ -18,9 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static sqlite3_vfs hook_vfs, *hook_base;
-static sqlite3_io_methods hook_methods;
-static const sqlite3_io_methods *hook_base_methods;
 static atomic_int hook_armed;
 static atomic_int hook_fired;
 static const char *hook_path;
@@ -44,27 +42,16 @@ static void insert_run(const char *path, const char *uuid)
  * a read transaction. */
 static int hook_shm_lock(sqlite3_file *f, int ofst, int n, int flags)
 {
-    int rc = hook_base_methods->xShmLock(f, ofst, n, flags);
+    int rc = wl_test_vfs_hook_base()->xShmLock(f, ofst, n, flags);
     if (flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_SHARED) && ofst >= 3 &&
         atomic_exchange(&hook_armed, 0))
         insert_run(hook_path, "00000000-0000-4000-8000-0000000000b2");
     return rc;
 }
 
-static int hook_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out_flags)
+static void hook_patch(sqlite3_io_methods *m)
 {
-    (void)vfs;
-    int rc = hook_base->xOpen(hook_base, name, f, flags, out_flags);
-    if (rc != SQLITE_OK || !(flags & SQLITE_OPEN_MAIN_DB) || !f->pMethods)
-        return rc;
-    if (!hook_base_methods) {
-        hook_base_methods = f->pMethods;
-        hook_methods = *hook_base_methods;
-        hook_methods.xShmLock = hook_shm_lock;
-    }
-    if (f->pMethods == hook_base_methods)
-        f->pMethods = &hook_methods;
-    return rc;
+    m->xShmLock = hook_shm_lock;
 }
 
 static int hook_setup(void **state)
@@ -79,15 +66,11 @@ static int hook_setup(void **state)
         .created_at_ms = WL_TEST_T0_MS, .model = "first", .duration_ms = 5, .energy_j = 2};
     wl_test_store_make_run(f->s, &sp, id);
     wl_store_close(f->s);
-    hook_base = sqlite3_vfs_find(NULL);
-    hook_vfs = *hook_base;
-    hook_vfs.zName = "wl-test-shm-lock-hook";
-    hook_vfs.pNext = NULL;
-    hook_vfs.xOpen = hook_open;
     hook_path = f->path;
     atomic_store(&hook_armed, 0);
     atomic_store(&hook_fired, 0);
-    if (sqlite3_vfs_register(&hook_vfs, 1) != SQLITE_OK)
+    if (wl_test_vfs_hook_install("wl-test-shm-lock-hook", SQLITE_OPEN_MAIN_DB, hook_patch) !=
+        SQLITE_OK)
         return -1;
     f->s = wl_test_store_open(f->path);
     return 0;
@@ -97,8 +80,7 @@ static int hook_teardown(void **state)
 {
     atomic_store(&hook_armed, 0);
     int rc = wl_test_store_teardown(state);
-    sqlite3_vfs_register(hook_base, 1);
-    sqlite3_vfs_unregister(&hook_vfs);
+    wl_test_vfs_hook_remove();
     return rc;
 }
 

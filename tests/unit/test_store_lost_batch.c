@@ -8,6 +8,7 @@
  * The failure is made by a VFS whose writes to the write-ahead log fail
  * while it is armed (a commit writes the batch there).
  */
+#include "sqlite_vfs_hook.h"
 #include "store_fixture.h"
 #include "test_support.h"
 
@@ -20,11 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The default VFS with the write-ahead log's xWrite failing (disk I/O
- * error) while fail_writes > 0, counting down. */
-static sqlite3_vfs faulty_vfs, *faulty_base;
-static sqlite3_io_methods faulty_methods;
-static const sqlite3_io_methods *faulty_base_methods;
+/* The write-ahead log's xWrite fails (disk I/O error) while fail_writes
+ * > 0, counting down. */
 static atomic_int fail_writes;
 
 static int faulty_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
@@ -33,24 +31,12 @@ static int faulty_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 o
         atomic_fetch_sub(&fail_writes, 1);
         return SQLITE_IOERR_WRITE;
     }
-    return faulty_base_methods->xWrite(f, buf, n, off);
+    return wl_test_vfs_hook_base()->xWrite(f, buf, n, off);
 }
 
-static int faulty_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
-                       int *out_flags)
+static void faulty_patch(sqlite3_io_methods *m)
 {
-    (void)vfs;
-    int rc = faulty_base->xOpen(faulty_base, name, f, flags, out_flags);
-    if (rc != SQLITE_OK || !(flags & SQLITE_OPEN_WAL) || !f->pMethods)
-        return rc;
-    if (!faulty_base_methods) {
-        faulty_base_methods = f->pMethods;
-        faulty_methods = *faulty_base_methods;
-        faulty_methods.xWrite = faulty_write;
-    }
-    if (f->pMethods == faulty_base_methods)
-        f->pMethods = &faulty_methods;
-    return rc;
+    m->xWrite = faulty_write;
 }
 
 static int faulty_setup(void **state)
@@ -60,13 +46,8 @@ static int faulty_setup(void **state)
         return rc;
     struct wl_test_store_fixture *f = *state;
     wl_store_close(f->s); /* opened again through the faulty VFS */
-    faulty_base = sqlite3_vfs_find(NULL);
-    faulty_vfs = *faulty_base;
-    faulty_vfs.zName = "wl-test-faulty-wal";
-    faulty_vfs.pNext = NULL;
-    faulty_vfs.xOpen = faulty_open;
     atomic_store(&fail_writes, 0);
-    if (sqlite3_vfs_register(&faulty_vfs, 1) != SQLITE_OK)
+    if (wl_test_vfs_hook_install("wl-test-faulty-wal", SQLITE_OPEN_WAL, faulty_patch) != SQLITE_OK)
         return -1;
     f->s = wl_test_store_open(f->path);
     return 0;
@@ -75,8 +56,7 @@ static int faulty_setup(void **state)
 static int faulty_teardown(void **state)
 {
     int rc = wl_test_store_teardown(state);
-    sqlite3_vfs_register(faulty_base, 1);
-    sqlite3_vfs_unregister(&faulty_vfs);
+    wl_test_vfs_hook_remove();
     return rc;
 }
 

@@ -8,6 +8,7 @@
  * that runs the other connection's creation from inside this one's unlock,
  * and with a reserved lock held from a second connection.
  */
+#include "sqlite_vfs_hook.h"
 #include "store_fixture.h"
 #include "test_support.h"
 
@@ -40,16 +41,13 @@ static int open_store(const char *path, int busy_ms, wl_store **s, struct wl_err
  * hook is armed, the first unlock to no lock (the end of a read
  * transaction) creates the store at hook_path from a connection of its own,
  * as another process starting at the same moment would. */
-static sqlite3_vfs hook_vfs, *hook_base;
-static sqlite3_io_methods hook_methods;
-static const sqlite3_io_methods *hook_base_methods;
 static atomic_int hook_armed;
 static atomic_int hook_fired;
 static const char *hook_path;
 
 static int hook_unlock(sqlite3_file *f, int lock)
 {
-    int rc = hook_base_methods->xUnlock(f, lock);
+    int rc = wl_test_vfs_hook_base()->xUnlock(f, lock);
     if (lock == SQLITE_LOCK_NONE && atomic_exchange(&hook_armed, 0)) {
         wl_store *other = NULL;
         struct wl_errmsg e = {{0}};
@@ -60,41 +58,25 @@ static int hook_unlock(sqlite3_file *f, int lock)
     return rc;
 }
 
-static int hook_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out_flags)
+static void hook_patch(sqlite3_io_methods *m)
 {
-    (void)vfs;
-    int rc = hook_base->xOpen(hook_base, name, f, flags, out_flags);
-    if (rc != SQLITE_OK || !(flags & SQLITE_OPEN_MAIN_DB) || !f->pMethods)
-        return rc;
-    if (!hook_base_methods) {
-        hook_base_methods = f->pMethods;
-        hook_methods = *hook_base_methods;
-        hook_methods.xUnlock = hook_unlock;
-    }
-    if (f->pMethods == hook_base_methods)
-        f->pMethods = &hook_methods; /* same file object: only the unlock is ours */
-    return rc;
+    m->xUnlock = hook_unlock;
 }
 
 static void hook_install(const char *path)
 {
-    hook_base = sqlite3_vfs_find(NULL);
-    assert_non_null(hook_base);
-    hook_vfs = *hook_base;
-    hook_vfs.zName = "wl-test-unlock-hook";
-    hook_vfs.pNext = NULL;
-    hook_vfs.xOpen = hook_open;
     hook_path = path;
     atomic_store(&hook_fired, 0);
     atomic_store(&hook_armed, 1);
-    assert_int_equal(sqlite3_vfs_register(&hook_vfs, 1), SQLITE_OK);
+    assert_int_equal(
+        wl_test_vfs_hook_install("wl-test-unlock-hook", SQLITE_OPEN_MAIN_DB, hook_patch),
+        SQLITE_OK);
 }
 
 static void hook_remove(void)
 {
     atomic_store(&hook_armed, 0);
-    sqlite3_vfs_register(hook_base, 1);
-    sqlite3_vfs_unregister(&hook_vfs);
+    wl_test_vfs_hook_remove();
 }
 
 /* Old: application_id, user_version and the table count were three reads;
