@@ -79,10 +79,14 @@ static void wl__bind_vals(struct wl__rowbuf *b, sqlite3_stmt *st, int row, int f
 
 /* Inserts the buffered rows: one multi-row statement for a full buffer;
  * otherwise, or when that fails, row by row so that a bad row is named and
- * the good ones are kept. Columns 1..4 (or 1..5) are the row's key. */
+ * the good ones are kept. Columns 1..4 (or 1..5) are the row's key. The
+ * rows refused alone (a constraint: a duplicate, a missing parent) are
+ * counted in b->n_refused: they are no part of the batch, which the writer
+ * needs to know when it says what a batch rolled back later lost. */
 int wl__rowbuf_drain(struct wl__db *d, struct wl__rowbuf *b, struct wl_errmsg *err)
 {
     int rc = 0;
+    b->n_refused = 0;
     if (b->n == 0)
         return 0;
     if (b->n == WL__BATCH_ROWS) {
@@ -106,6 +110,8 @@ int wl__rowbuf_drain(struct wl__db *d, struct wl__rowbuf *b, struct wl_errmsg *e
         sqlite3_reset(b->single);
         if (s == SQLITE_DONE && b->on_stored)
             b->on_stored(b->user, &b->vals[row * b->ncol], b->arena);
+        if ((s & 0xff) == SQLITE_CONSTRAINT)
+            b->n_refused++;
         if (s == SQLITE_DONE || rc != 0)
             continue;
         const struct wl__val *k = &b->vals[row * b->ncol];

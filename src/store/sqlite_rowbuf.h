@@ -26,7 +26,8 @@ struct wl__val {
 struct wl__rowbuf {
     const char *what; /* "component metric", "op metric" */
     int ncol;
-    int n; /* rows buffered */
+    int n;         /* rows buffered */
+    int n_refused; /* rows the last drain refused alone (a constraint; named in err) */
     struct wl__val vals[WL__BATCH_ROWS * 16];
     char *arena;
     size_t arena_len, arena_cap;
@@ -49,7 +50,8 @@ int wl__val_floats(struct wl__rowbuf *b, int c, const float *v, size_t n);
  * `insert_head VALUES (...)` of ncol columns; what names the rows in errors. */
 int wl__rowbuf_prepare(struct wl__db *d, struct wl__rowbuf *b, const char *what,
                        const char *insert_head, int ncol, struct wl_errmsg *err);
-/* Inserts the buffered rows (see sqlite_rowbuf.c) and empties b. */
+/* Inserts the buffered rows (see sqlite_rowbuf.c) and empties b; sets
+ * b->n_refused. */
 int wl__rowbuf_drain(struct wl__db *d, struct wl__rowbuf *b, struct wl_errmsg *err);
 /* Empties b without inserting its rows (their batch was rolled back). */
 void wl__rowbuf_clear(struct wl__rowbuf *b);

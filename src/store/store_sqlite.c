@@ -88,7 +88,8 @@ struct wl__run {
     struct wl__agg agg;
     bool counted; /* included in d->n_writers */
     /* rows given since the last commit (the open batch, buffered ones
-     * included); the rows of batches SQLite rolled back by itself
+     * included; not the rows refused alone, wl__row_refused, which are no
+     * part of it); the rows of batches SQLite rolled back by itself
      * (wl__run_check_txn), how many such batches, and the first one's
      * error code and message */
     struct wl__rows pending, lost;
@@ -710,12 +711,33 @@ static int wl__agg_write(struct wl__run *r, struct wl_errmsg *err)
     return rc;
 }
 
+/* Drains buffer b, whose rows are of kind (WL__ROWS_COMPONENT, _OP): the
+ * rows it refuses alone are taken out of the pending count (they were
+ * counted as given, when buffered). */
+static int wl__run_drain_rows(struct wl__run *r, struct wl__rowbuf *b, int kind,
+                              struct wl_errmsg *err)
+{
+    int rc = wl__rowbuf_drain(r->d, b, err);
+    r->pending.n[kind] -= b->n_refused;
+    return rc;
+}
+
 /* Drains the buffers parents first. */
 static int wl__run_drain(struct wl__run *r, struct wl_errmsg *err)
 {
-    int rc = wl__rowbuf_drain(r->d, &r->comp, err);
-    int rc2 = wl__rowbuf_drain(r->d, &r->op, err);
+    int rc = wl__run_drain_rows(r, &r->comp, WL__ROWS_COMPONENT, err);
+    int rc2 = wl__run_drain_rows(r, &r->op, WL__ROWS_OP, err);
     return rc != 0 ? rc : rc2;
+}
+
+/* Whether a row whose statement failed with rc was refused alone (a
+ * duplicate, a missing parent: SQLite undoes the statement and the batch
+ * goes on), so it is no part of what a batch rolled back later loses. A
+ * failure that ended the batch (wl__run_check_txn) took the row with it:
+ * not refused, it is counted lost. */
+static bool wl__row_refused(const struct wl__run *r, int rc)
+{
+    return rc != 0 && r->in_txn && sqlite3_get_autocommit(r->d->db) == 0;
 }
 
 static void wl__rows_add(struct wl__rows *to, const struct wl__rows *from)
@@ -1081,8 +1103,6 @@ static int wl__sqlite_add_samples(void *run, const struct wl_store_sample *v, si
         return rc;
     sqlite3_stmt *st = r->st[ST_SAMPLE];
     for (size_t k = 0; k < n; k++) {
-        /* counted first, as given: one whose INSERT fails is lost too */
-        r->pending.n[WL__ROWS_SAMPLE]++;
         int i = 1;
         sqlite3_bind_int64(st, i++, r->run_id);
         sqlite3_bind_int64(st, i++, r->sample_seq);
@@ -1095,6 +1115,9 @@ static int wl__sqlite_add_samples(void *run, const struct wl_store_sample *v, si
             wl__bind_double(st, i++, on ? v[k].energy_j[dm] : WL_STORE_UNSET);
         }
         rc = wl__step_done(r->d, st, err, "storing a power sample");
+        /* one whose INSERT ended the batch is lost with it */
+        if (!wl__row_refused(r, rc))
+            r->pending.n[WL__ROWS_SAMPLE]++;
         if (rc != 0)
             return wl__run_check_txn(r, rc, err);
         r->sample_seq++;
@@ -1133,8 +1156,9 @@ static int wl__sqlite_add_section(void *run, const struct wl_store_section *v,
     for (int dm = 0; dm < WL_DOMAIN_COUNT; dm++)
         wl__bind_double(st, i++,
                         ((v->domain_mask >> dm) & 1u) ? v->domain_energy_j[dm] : WL_STORE_UNSET);
-    r->pending.n[WL__ROWS_SECTION]++;
     rc = wl__step_done(r->d, st, err, "storing a section");
+    if (!wl__row_refused(r, rc))
+        r->pending.n[WL__ROWS_SECTION]++;
     if (rc != 0)
         return wl__run_check_txn(r, rc, err);
     r->section_seq++;
@@ -1163,8 +1187,9 @@ static int wl__sqlite_add_token(void *run, const struct wl_store_token *v, struc
     wl__bind_double(st, i++, v->power_w);
     wl__bind_double(st, i++, v->energy_j * (dur / 1000.0));
     wl__bind_int_or_null(st, i++, v->n_seq, 1);
-    wl__rows_token(&r->pending, v->index);
     rc = wl__step_done(r->d, st, err, "storing a token");
+    if (!wl__row_refused(r, rc))
+        wl__rows_token(&r->pending, v->index);
     if (rc == WL_EINVAL)
         wl_errmsg_set(err, rc, "token %lld: already stored in this run", (long long)v->index);
     if (rc != 0)
@@ -1185,8 +1210,9 @@ static int wl__sqlite_add_layer(void *run, const struct wl_store_layer_metric *v
     sqlite3_bind_int(st, 3, v->layer);
     wl__bind_double(st, 4, v->dur_ms);
     wl__bind_double(st, 5, v->energy_j);
-    r->pending.n[WL__ROWS_LAYER]++;
     rc = wl__step_done(r->d, st, err, "storing a layer metric");
+    if (!wl__row_refused(r, rc))
+        r->pending.n[WL__ROWS_LAYER]++;
     if (rc == WL_EINVAL)
         wl_errmsg_set(err, rc, "layer %d of token %lld: duplicate, or its token is not stored yet",
                       v->layer, (long long)v->token_index);
@@ -1221,7 +1247,7 @@ static int wl__sqlite_add_component(void *run, const struct wl_store_component_m
     wl__val_double(b, c++, v->act_sparsity);
     r->pending.n[WL__ROWS_COMPONENT]++;
     if (++b->n == WL__BATCH_ROWS)
-        return wl__run_check_txn(r, wl__rowbuf_drain(r->d, b, err), err);
+        return wl__run_check_txn(r, wl__run_drain_rows(r, b, WL__ROWS_COMPONENT, err), err);
     return 0;
 }
 

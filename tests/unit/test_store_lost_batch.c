@@ -131,6 +131,79 @@ static void test_a_cancelled_run_that_lost_rows_stays_cancelled(void **state)
     assert_int_equal(wl_test_store_raw_count(f->path, where), 1);
 }
 
+/* Rows the store refused alone (a duplicate token, layer or component, an
+ * op without its component) are not in the batch, whose other rows are
+ * kept while it stands: a rollback afterwards does not lose them, and the
+ * loss does not name them. Old: every row was counted as given, so the
+ * duplicate token 2 made the loss "4 tokens (indices 2-6)" and the
+ * refused component and op rows were counted lost too. */
+static void test_rows_refused_alone_are_not_counted_lost(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "refused"};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    wl_store_run_set_flush_interval(r, 3600 * 1000);
+    wl_test_store_add_tokens(r, 0, 4, 2, 1.0, WL_METHOD_COUNTER);
+    assert_int_equal(wl_store_flush(r), 0);
+
+    wl_test_store_add_tokens(r, 4, 3, 0, 1.0, WL_METHOD_COUNTER);
+    struct wl_store_token dup = {.index = 2,
+                                 .start_ms = 2,
+                                 .end_ms = 3,
+                                 .energy_j = 1,
+                                 .method = WL_METHOD_COUNTER,
+                                 .power_w = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_token(r, &dup), WL_EINVAL);
+    struct wl_store_layer_metric lm = {.token_index = 4, .layer = 0, .dur_ms = 1, .energy_j = 0.5};
+    assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+    assert_int_equal(wl_store_add_layer_metric(r, &lm), WL_EINVAL); /* a duplicate */
+    struct wl_store_component_metric cm = {.token_index = 4,
+                                           .layer = 0,
+                                           .name = "attn",
+                                           .dur_ms = 0.5,
+                                           .energy_j = 0.25,
+                                           .act_mean_abs = WL_STORE_UNSET,
+                                           .act_std = WL_STORE_UNSET,
+                                           .act_max_abs = WL_STORE_UNSET,
+                                           .act_sparsity = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+    cm.component = 1;
+    assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+    assert_int_equal(wl_store_add_component_metric(r, &cm), 0); /* buffered: refused later */
+    struct wl_store_op_metric om = {.token_index = 4,
+                                    .layer = 0,
+                                    .component = 9,
+                                    .op = 0,
+                                    .name = "qk",
+                                    .dur_ms = 0.1,
+                                    .energy_j = 0.01,
+                                    .entropy = WL_STORE_UNSET,
+                                    .max_weight = WL_STORE_UNSET,
+                                    .sparsity = WL_STORE_UNSET,
+                                    .kill_ratio = WL_STORE_UNSET,
+                                    .var_ratio = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_op_metric(r, &om), 0); /* its component 9 never comes */
+    om.component = 0;
+    assert_int_equal(wl_store_add_op_metric(r, &om), 0);
+
+    atomic_store(&fail_writes, 1);
+    const int rc = wl_store_flush(r);
+    atomic_store(&fail_writes, 0);
+    assert_int_equal(rc, WL_EIO);
+    const char *msg = wl_store_last_error(f->s);
+    if (!strstr(msg, "are lost: 3 tokens (indices 4-6), 1 layer row, 2 component rows, 1 op "
+                     "row"))
+        fail_msg("flush: %s", msg);
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 100, 10, WL_METHOD_COUNTER);
+    assert_int_equal(wl_store_run_finish(r, &tot), WL_EIO);
+    msg = wl_store_last_error(f->s);
+    if (!strstr(msg, "rows not stored: 3 tokens (indices 4-6), 1 layer row, 2 component rows, "
+                     "1 op row, which SQLite rolled back"))
+        fail_msg("finish: %s", msg);
+}
+
 /* Adds row i of kind k (0 samples, 1 sections, 2 tokens, 3 layer rows of
  * token 0): rows large enough (text, every domain) that a few hundred
  * thousand at most fill the connection's page cache, which then spills
@@ -226,6 +299,8 @@ int main(void)
                                         faulty_setup, faulty_teardown),
         cmocka_unit_test_setup_teardown(test_the_row_whose_insert_fails_is_counted_lost,
                                         faulty_setup, faulty_teardown),
+        cmocka_unit_test_setup_teardown(test_rows_refused_alone_are_not_counted_lost, faulty_setup,
+                                        faulty_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
