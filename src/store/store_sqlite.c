@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,10 @@ struct wl__agg {
 
 /* Rows a writer was given, per kind, for what a rolled-back batch lost:
  * power samples, sections, tokens (and the lowest and highest index),
- * layer, component and op rows. */
+ * layer, component and op rows; the energy domains whose run_domains row
+ * was set, and the keys of the run's extra fields set (wl_store_run_
+ * set_extra: an UPDATE of the run's row, which the batch holds too), each
+ * once, comma-separated, with those that did not fit counted. */
 enum {
     WL__ROWS_SAMPLE,
     WL__ROWS_SECTION,
@@ -70,6 +74,9 @@ enum {
 struct wl__rows {
     int64_t n[WL__ROWS_KINDS];
     int64_t token_lo, token_hi; /* valid when n[WL__ROWS_TOKEN] > 0 */
+    uint32_t domains;           /* bit 1 << wl_domain */
+    char extra[192];            /* "currency,kv_cache_type" */
+    int64_t n_extra_cut;        /* keys that did not fit in extra */
 };
 
 struct wl__run {
@@ -740,6 +747,23 @@ static bool wl__row_refused(const struct wl__run *r, int rc)
     return rc != 0 && r->in_txn && sqlite3_get_autocommit(r->d->db) == 0;
 }
 
+/* Adds the extra field key (len bytes) to x, unless it is there. */
+static void wl__rows_extra(struct wl__rows *x, const char *key, size_t len)
+{
+    const size_t have = strlen(x->extra);
+    for (const char *p = x->extra; *p;) {
+        const size_t n = strcspn(p, ",");
+        if (n == len && memcmp(p, key, len) == 0)
+            return;
+        p += p[n] ? n + 1 : n;
+    }
+    if (have + (have ? 1 : 0) + len >= sizeof x->extra) {
+        x->n_extra_cut++;
+        return;
+    }
+    snprintf(x->extra + have, sizeof x->extra - have, "%s%.*s", have ? "," : "", (int)len, key);
+}
+
 static void wl__rows_add(struct wl__rows *to, const struct wl__rows *from)
 {
     if (from->n[WL__ROWS_TOKEN] > 0) {
@@ -749,6 +773,13 @@ static void wl__rows_add(struct wl__rows *to, const struct wl__rows *from)
     }
     for (int k = 0; k < WL__ROWS_KINDS; k++)
         to->n[k] += from->n[k];
+    to->domains |= from->domains;
+    for (const char *p = from->extra; *p;) {
+        const size_t n = strcspn(p, ",");
+        wl__rows_extra(to, p, n);
+        p += p[n] ? n + 1 : n;
+    }
+    to->n_extra_cut += from->n_extra_cut;
 }
 
 static void wl__rows_token(struct wl__rows *x, int64_t index)
@@ -759,7 +790,23 @@ static void wl__rows_token(struct wl__rows *x, int64_t index)
         x->token_hi = index;
 }
 
-/* "12 power samples, 5 tokens (indices 40-44), 120 layer rows" into buf:
+/* Appends printf text at buf + *n (size bytes in all), cut at the end. */
+static void wl__cat(char *buf, size_t size, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void wl__cat(char *buf, size_t size, size_t *n, const char *fmt, ...)
+{
+    if (*n + 1 >= size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    const int w = vsnprintf(buf + *n, size - *n, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        *n = (size_t)w < size - *n ? *n + (size_t)w : size - 1;
+}
+
+/* "12 power samples, 5 tokens (indices 40-44), 120 layer rows, 1 domain
+ * row (package), the run's extra fields currency, kv_cache_type" into buf:
  * the kinds with rows, or "no rows". */
 static const char *wl__rows_describe(const struct wl__rows *x, char *buf, size_t size)
 {
@@ -767,15 +814,38 @@ static const char *wl__rows_describe(const struct wl__rows *x, char *buf, size_t
                                                      "layer row",    "component row", "op row"};
     size_t n = 0;
     buf[0] = '\0';
-    for (int k = 0; k < WL__ROWS_KINDS && n < size; k++) {
+    for (int k = 0; k < WL__ROWS_KINDS; k++) {
         if (x->n[k] == 0)
             continue;
-        int w = snprintf(buf + n, size - n, "%s%lld %s%s", n ? ", " : "", (long long)x->n[k],
-                         what[k], x->n[k] == 1 ? "" : "s");
-        if (w > 0 && k == WL__ROWS_TOKEN && (size_t)w < size - n)
-            w += snprintf(buf + n + (size_t)w, size - n - (size_t)w, " (indices %lld-%lld)",
-                          (long long)x->token_lo, (long long)x->token_hi);
-        n = w > 0 ? n + (size_t)w : n;
+        wl__cat(buf, size, &n, "%s%lld %s%s", n ? ", " : "", (long long)x->n[k], what[k],
+                x->n[k] == 1 ? "" : "s");
+        if (k == WL__ROWS_TOKEN)
+            wl__cat(buf, size, &n, " (indices %lld-%lld)", (long long)x->token_lo,
+                    (long long)x->token_hi);
+    }
+    int n_domains = 0;
+    for (int dm = 0; dm < WL_DOMAIN_COUNT; dm++)
+        n_domains += (x->domains >> dm) & 1u;
+    for (int dm = 0, i = 0; dm < WL_DOMAIN_COUNT; dm++) {
+        if (!((x->domains >> dm) & 1u))
+            continue;
+        if (i++ == 0)
+            wl__cat(buf, size, &n, "%s%d domain row%s (", n ? ", " : "", n_domains,
+                    n_domains == 1 ? "" : "s");
+        wl__cat(buf, size, &n, "%s%s%s", i > 1 ? ", " : "", wl_domain_name((enum wl_domain)dm),
+                i == n_domains ? ")" : "");
+    }
+    if (x->extra[0] || x->n_extra_cut > 0) {
+        const bool one = !strchr(x->extra, ',') && x->n_extra_cut == 0;
+        wl__cat(buf, size, &n, "%sthe run's extra field%s ", n ? ", " : "", one ? "" : "s");
+        for (const char *p = x->extra; *p;) {
+            const size_t len = strcspn(p, ",");
+            wl__cat(buf, size, &n, "%s%.*s", p == x->extra ? "" : ", ", (int)len, p);
+            p += p[len] ? len + 1 : len;
+        }
+        if (x->n_extra_cut > 0)
+            wl__cat(buf, size, &n, "%s%lld more", x->extra[0] ? " and " : "",
+                    (long long)x->n_extra_cut);
     }
     if (n == 0)
         snprintf(buf, size, "no rows");
@@ -804,7 +874,7 @@ static int wl__run_check_txn(struct wl__run *r, int rc, struct wl_errmsg *err)
     r->agg.overflow = true;
     const uint64_t now = wl_clock_now_ns();
     const double age_s = (double)(now - r->committed_ns) / 1e9;
-    char why[512], rows[256];
+    char why[512], rows[384];
     snprintf(why, sizeof why, "%s",
              rc != 0 ? err->text : "a write failed without saying so (SQLite ended the batch)");
     if (rc == 0)
@@ -1309,7 +1379,10 @@ static int wl__sqlite_set_domain(void *run, const struct wl_store_domain *v, str
     wl__bind_double(st, i++, v->baseline_power_w);
     wl__bind_double(st, i++, v->peak_power_w);
     wl__bind_double(st, i++, v->peak_t_ms);
-    return wl__run_check_txn(r, wl__step_done(r->d, st, err, "storing a domain's figures"), err);
+    rc = wl__step_done(r->d, st, err, "storing a domain's figures");
+    if (!wl__row_refused(r, rc))
+        r->pending.domains |= 1u << v->domain;
+    return wl__run_check_txn(r, rc, err);
 }
 
 static int wl__sqlite_set_extra(void *run, const char *key, const char *json, struct wl_errmsg *err)
@@ -1336,8 +1409,10 @@ static int wl__sqlite_set_extra(void *run, const char *key, const char *json, st
     sqlite3_bind_int64(st, 3, r->run_id);
     rc = wl__step_done(r->d, st, err, "storing an extra field");
     sqlite3_finalize(st);
-    const bool batch_gone = rc != 0 && sqlite3_get_autocommit(r->d->db) != 0;
-    if (rc != 0 && rc != WL_EBUSY && !batch_gone)
+    const bool refused = wl__row_refused(r, rc);
+    if (!refused)
+        wl__rows_extra(&r->pending, key, strlen(key));
+    if (refused && rc != WL_EBUSY)
         rc = wl_errmsg_set(err, WL_EINVAL, "extra field '%s': value is not valid JSON", key);
     return wl__run_check_txn(r, rc, err);
 }
@@ -1399,7 +1474,7 @@ static int wl__sqlite_finish(void *run, const struct wl_run_totals *t, struct wl
     const char *error = t->error;
     char loss[1024] = "", error_buf[1536];
     if (r->lost_batches > 0) {
-        char rows[256];
+        char rows[384];
         if (status == WL_RUN_COMPLETE)
             status = WL_RUN_FAILED;
         snprintf(loss, sizeof loss,

@@ -204,6 +204,55 @@ static void test_rows_refused_alone_are_not_counted_lost(void **state)
         fail_msg("finish: %s", msg);
 }
 
+/* A batch that held only the run's extra fields (wl_store_run_set_extra:
+ * `run` sets its cost figures and KV cache type, then flushes) names them
+ * when it is lost, each once, and so does the run's error. Old: "are lost:
+ * no rows", and the run was stored failed for "rows not stored: no rows". */
+static void test_a_lost_batch_of_extra_fields_names_them(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "extra"};
+    wl_store_run *r = NULL;
+    char id[37], where[512];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    wl_store_run_set_flush_interval(r, 3600 * 1000);
+    assert_int_equal(wl_store_run_set_extra(r, "currency", "\"EUR\""), 0);
+    assert_int_equal(wl_store_run_set_extra(r, "kv_cache_type", "\"f16\""), 0);
+    assert_int_equal(wl_store_run_set_extra(r, "currency", "\"USD\""), 0);
+    assert_int_equal(wl_store_run_set_extra(r, "price_per_kwh", "not json"), WL_EINVAL);
+    atomic_store(&fail_writes, 1);
+    assert_int_equal(wl_store_flush(r), WL_EIO);
+    atomic_store(&fail_writes, 0);
+    const char *msg = wl_store_last_error(f->s);
+    if (!strstr(msg, "are lost: the run's extra fields currency, kv_cache_type"))
+        fail_msg("flush: %s", msg);
+
+    /* a domain's row is named too (the recorder sets them as it finishes) */
+    struct wl_store_domain dom = {.domain = WL_DOMAIN_PACKAGE,
+                                  .method = WL_METHOD_COUNTER,
+                                  .energy_j = 3,
+                                  .avg_power_w = WL_STORE_UNSET,
+                                  .baseline_power_w = WL_STORE_UNSET,
+                                  .peak_power_w = WL_STORE_UNSET,
+                                  .peak_t_ms = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_set_domain(r, &dom), 0);
+    assert_int_equal(wl_store_run_set_extra(r, "kv_cache_type", "\"q8_0\""), 0);
+    atomic_store(&fail_writes, 1);
+    assert_int_equal(wl_store_flush(r), WL_EIO);
+    atomic_store(&fail_writes, 0);
+    msg = wl_store_last_error(f->s);
+    if (!strstr(msg, "are lost: 1 domain row (package), the run's extra field kv_cache_type"))
+        fail_msg("second flush: %s", msg);
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 100, 10, WL_METHOD_COUNTER);
+    assert_int_equal(wl_store_run_finish(r, &tot), WL_EIO);
+    snprintf(where, sizeof where,
+             "runs WHERE uuid = '%s' AND status = 'failed' AND error LIKE 'rows not stored: "
+             "1 domain row (package), the run''s extra fields currency, kv_cache_type, which "
+             "SQLite rolled back after a write error (2 batches;%%' AND extra IS NULL",
+             id);
+    assert_int_equal(wl_test_store_raw_count(f->path, where), 1);
+}
+
 /* Adds row i of kind k (0 samples, 1 sections, 2 tokens, 3 layer rows of
  * token 0): rows large enough (text, every domain) that a few hundred
  * thousand at most fill the connection's page cache, which then spills
@@ -300,6 +349,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_the_row_whose_insert_fails_is_counted_lost,
                                         faulty_setup, faulty_teardown),
         cmocka_unit_test_setup_teardown(test_rows_refused_alone_are_not_counted_lost, faulty_setup,
+                                        faulty_teardown),
+        cmocka_unit_test_setup_teardown(test_a_lost_batch_of_extra_fields_names_them, faulty_setup,
                                         faulty_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
