@@ -16,10 +16,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Room for the /proc root with its NUL (the CPU-time model's limit too). */
+#define WL__PROC_ROOT_SIZE 512
+
 struct wl__db {
     sqlite3 *db;
     char path[WL_STORE_PATH_MAX];
     char host[256];      /* this host's name (gethostname at open): runs.writer_host */
+    /* where this host's processes are looked up (sqlite_liveness.c):
+     * $WATTLENS_PROC_ROOT at open when set and not empty, as for the
+     * sensors, else "/proc" */
+    char proc_root[WL__PROC_ROOT_SIZE];
     int busy_timeout_ms; /* how long a wait for a lock lasts now (wl__busy_wait) */
     int run_wait_ms;     /* a run writer's batches wait this long (wl__run_txn) */
     int n_writers;       /* open run writers; automatic checkpoints are off while > 0 */
@@ -104,13 +111,19 @@ void wl__read_txn_end(struct wl__db *d, bool own);
 #define WL__START_TOKEN_SIZE 96
 
 /* The start token of process pid on this host into buf: "BOOT_ID/START"
- * (Linux: /proc/sys/kernel/random/boot_id and the start time in clock ticks
- * after boot, field 22 of /proc/PID/stat, in decimal without leading
- * zeros), which tells a pid reused after its process ended, or after a
- * reboot, from the process itself. Tokens are stored in databases: keep the
- * format. False when it cannot be read (another system, /proc hidden) or
- * the stat line does not parse (util/proc_stat.h): the pid alone then. */
-bool wl__process_start_token(long pid, char *buf, size_t size);
+ * (Linux: PROC/sys/kernel/random/boot_id and the start time in clock ticks
+ * after boot, field 22 of PROC/PID/stat, in decimal without leading
+ * zeros; PROC is proc_root, d->proc_root), which tells a pid reused after
+ * its process ended, or after a reboot, from the process itself. Tokens
+ * are stored in databases: keep the format. False when it cannot be read
+ * (another system, /proc hidden) or the stat line does not parse
+ * (util/proc_stat.h): the pid alone then. */
+bool wl__process_start_token(const char *proc_root, long pid, char *buf, size_t size);
+
+/* Sets d->proc_root from $WATTLENS_PROC_ROOT (when set and not empty) or
+ * "/proc". WL_ERANGE, saying so, for a root too long to use (a cut one
+ * would name another directory). */
+int wl__set_proc_root(struct wl__db *d, struct wl_errmsg *err);
 
 /* Registers wl_run_status(status, writer_pid, writer_host, writer_start,
  * updated_at_ms) on the connection: status itself, except `running` whose

@@ -13,7 +13,11 @@
  * matter there (a `measure` of a 3-day command is alive while it runs).
  * On another host the pid means nothing here, so the writer is taken as
  * dead once its heartbeat (runs.updated_at_ms) is older than WL__STALE_MS.
- * Stateless apart from the connection's host name; thread-safe.
+ * Processes are looked up under the connection's /proc root
+ * ($WATTLENS_PROC_ROOT, as the sensors read it, else /proc), so tests can
+ * fake a writer's stat line and boot id; kill(pid, 0) still asks the
+ * kernel. Stateless apart from the connection's host name and /proc root;
+ * thread-safe.
  */
 #include "store/sqlite_impl.h"
 
@@ -32,10 +36,11 @@
 
 #ifdef __linux__
 /* Reads up to size - 1 bytes of a small file into buf (NUL-terminated);
- * the byte count, or -1. */
+ * the byte count, or -1. Non-blocking: a FIFO in a faked /proc root reads
+ * as empty instead of hanging the query. */
 static ssize_t wl__read_small(const char *path, char *buf, size_t size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return -1;
     ssize_t n = read(fd, buf, size - 1);
@@ -48,22 +53,24 @@ static ssize_t wl__read_small(const char *path, char *buf, size_t size)
 #endif
 
 #ifdef __linux__
-/* Process pid's /proc/PID/stat line, parsed by util/proc_stat (a line of
+/* Process pid's PROC/PID/stat line, parsed by util/proc_stat (a line of
  * another shape is not read at all); false when it cannot be read. */
-static bool wl__read_proc_stat(long pid, struct wl__proc_stat *st)
+static bool wl__read_proc_stat(const char *proc_root, long pid, struct wl__proc_stat *st)
 {
-    char path[64], line[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    char path[WL__PROC_ROOT_SIZE + 32], line[1024];
+    snprintf(path, sizeof path, "%s/%ld/stat", proc_root, pid);
     return pid > 0 && wl__read_small(path, line, sizeof line) > 0 &&
            wl__proc_stat_parse(line, st) == 0;
 }
 
 /* The start token (wl__process_start_token) of the process whose stat
  * line is st. */
-static bool wl__start_token_of(const struct wl__proc_stat *st, char *buf, size_t size)
+static bool wl__start_token_of(const char *proc_root, const struct wl__proc_stat *st, char *buf,
+                               size_t size)
 {
-    char boot[64];
-    if (!st->has_start || wl__read_small("/proc/sys/kernel/random/boot_id", boot, sizeof boot) <= 0)
+    char path[WL__PROC_ROOT_SIZE + 32], boot[64];
+    snprintf(path, sizeof path, "%s/sys/kernel/random/boot_id", proc_root);
+    if (!st->has_start || wl__read_small(path, boot, sizeof boot) <= 0)
         return false;
     boot[strcspn(boot, "\n")] = '\0';
     /* the start time is field 22, in clock ticks after boot */
@@ -72,12 +79,29 @@ static bool wl__start_token_of(const struct wl__proc_stat *st, char *buf, size_t
 }
 #endif
 
-bool wl__process_start_token(long pid, char *buf, size_t size)
+int wl__set_proc_root(struct wl__db *d, struct wl_errmsg *err)
+{
+    const char *root = getenv("WATTLENS_PROC_ROOT");
+    if (!root || !*root)
+        root = "/proc";
+    const size_t len = strlen(root);
+    if (len >= sizeof d->proc_root)
+        return wl_errmsg_set(err, WL_ERANGE,
+                             "%s: WATTLENS_PROC_ROOT is %zu bytes long, more than the %zu the "
+                             "store can use to tell whether a run's writer is alive; give a "
+                             "shorter /proc root",
+                             d->path, len, sizeof d->proc_root - 1);
+    memcpy(d->proc_root, root, len + 1);
+    return 0;
+}
+
+bool wl__process_start_token(const char *proc_root, long pid, char *buf, size_t size)
 {
 #ifdef __linux__
     struct wl__proc_stat st;
-    return wl__read_proc_stat(pid, &st) && wl__start_token_of(&st, buf, size);
+    return wl__read_proc_stat(proc_root, pid, &st) && wl__start_token_of(proc_root, &st, buf, size);
 #else
+    (void)proc_root;
     (void)pid;
     (void)buf;
     (void)size;
@@ -95,7 +119,7 @@ static bool wl__writer_alive(const struct wl__db *d, int64_t pid, const char *ho
             return false;
 #ifdef __linux__
         struct wl__proc_stat st;
-        if (wl__read_proc_stat((long)pid, &st)) {
+        if (wl__read_proc_stat(d->proc_root, (long)pid, &st)) {
             /* a zombie (killed or exited, not yet reaped by its parent: a
              * harness that has not called wait() yet) or a process being
              * torn down has stopped writing, although kill(pid, 0) still
@@ -103,7 +127,7 @@ static bool wl__writer_alive(const struct wl__db *d, int64_t pid, const char *ho
             if (st.state == 'Z' || st.state == 'X' || st.state == 'x')
                 return false;
             char now_start[WL__START_TOKEN_SIZE];
-            if (start && wl__start_token_of(&st, now_start, sizeof now_start))
+            if (start && wl__start_token_of(d->proc_root, &st, now_start, sizeof now_start))
                 return strcmp(start, now_start) == 0;
         }
 #endif

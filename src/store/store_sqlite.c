@@ -486,7 +486,9 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
     d->busy_timeout_ms = p->busy_timeout_ms > 0 ? p->busy_timeout_ms : 0;
     d->run_wait_ms = p->run_wait_ms > d->busy_timeout_ms ? p->run_wait_ms : d->busy_timeout_ms;
     bool exists = false;
-    int rc = wl__check_header(path, p->read_only || p->no_create, &exists, err);
+    int rc = wl__set_proc_root(d, err);
+    if (rc == 0)
+        rc = wl__check_header(path, p->read_only || p->no_create, &exists, err);
     if (rc != 0)
         goto fail;
     if (!exists) {
@@ -1093,7 +1095,8 @@ static int wl__sqlite_run_begin(void *db, const struct wl_run_info *in, const ch
         goto rollback;
     const char *host = d->host;
     char start[WL__START_TOKEN_SIZE];
-    const bool has_start = wl__process_start_token((long)getpid(), start, sizeof start);
+    const bool has_start =
+        wl__process_start_token(d->proc_root, (long)getpid(), start, sizeof start);
     int64_t now = wl__now_ms();
     int i = 1;
     sqlite3_bind_text(st, i++, uuid, -1, SQLITE_STATIC);

@@ -15,6 +15,7 @@
 #include "store/sqlite_impl.h"
 #include "store/store.h"
 #include "util/clock.h"
+#include "util/mkdir_p.h"
 #include "wattlens/error.h"
 
 #include <errno.h>
@@ -609,7 +610,7 @@ static void test_an_unreaped_writer_is_gone(void **state)
     }
     close(fds[0]);
     char token[WL__START_TOKEN_SIZE];
-    assert_true(wl__process_start_token((long)child, token, sizeof token));
+    assert_true(wl__process_start_token("/proc", (long)child, token, sizeof token));
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "unreaped"};
     wl_store_run *r = NULL;
     char id[37], sql[256];
@@ -674,6 +675,90 @@ static void test_the_start_token_is_the_boot_id_and_field_22(void **state)
     wl_store_run_abandon(r);
     snprintf(where, sizeof where, "runs WHERE writer_start = '%s/%s'", boot, field);
     assert_int_equal(wl_test_store_raw_count(f->path, where), 1);
+#else
+    (void)state;
+    skip();
+#endif
+}
+
+/* A faked /proc: this process's stat line (state, start time) and the boot
+ * id, under root. */
+static void write_fake_proc(const char *root, char state, const char *start)
+{
+    char path[4300], text[256];
+    snprintf(path, sizeof path, "%s/sys/kernel/random", root);
+    assert_int_equal(wl_mkdir_p(path), 0);
+    snprintf(path, sizeof path, "%s/sys/kernel/random/boot_id", root);
+    assert_int_equal(wl_test_write_file(path, "fake-boot\n", 10), 0);
+    snprintf(path, sizeof path, "%s/%ld", root, (long)getpid());
+    assert_int_equal(wl_mkdir_p(path), 0);
+    snprintf(path, sizeof path, "%s/%ld/stat", root, (long)getpid());
+    int n =
+        snprintf(text, sizeof text, "%ld (writer) %c 1 1 1 0 -1 0 0 0 0 0 5 5 0 0 20 0 1 0 %s\n",
+                 (long)getpid(), state, start);
+    assert_int_equal(wl_test_write_file(path, text, (size_t)n), 0);
+}
+
+static void reopen_store(struct wl_test_store_fixture *f)
+{
+    wl_store_close(f->s);
+    f->s = wl_test_store_open(f->path);
+}
+
+/* The writer's liveness reads processes under $WATTLENS_PROC_ROOT, as the
+ * sensors do (else /proc), so a test can fake a writer: its start token is
+ * stored from there, and a stat line there that says zombie, or another
+ * start time, makes its run read incomplete while the process lives. Old:
+ * the store read the real /proc whatever the variable said, so the token
+ * was the real one and this live writer read running throughout. */
+static void test_liveness_reads_processes_under_wattlens_proc_root(void **state)
+{
+#ifdef __linux__
+    struct wl_test_store_fixture *f = *state;
+    char root[4200], path[4300];
+    snprintf(root, sizeof root, "%s/proc", f->dir);
+    write_fake_proc(root, 'S', "777");
+    assert_int_equal(setenv("WATTLENS_PROC_ROOT", root, 1), 0);
+    reopen_store(f); /* the root is read at open */
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "faked"};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    wl_store_run_abandon(r);
+    assert_int_equal(wl_test_store_raw_count(f->path, "runs WHERE writer_start = 'fake-boot/777'"),
+                     1);
+    expect_status_everywhere(f->s, id, WL_RUN_RUNNING);
+    write_fake_proc(root, 'Z', "777"); /* a zombie */
+    expect_status_everywhere(f->s, id, WL_RUN_INCOMPLETE);
+    write_fake_proc(root, 'S', "778"); /* the pid reused */
+    expect_status_everywhere(f->s, id, WL_RUN_INCOMPLETE);
+    /* a stat that cannot be read: the pid alone, which lives; a FIFO there
+     * reads as nothing, without hanging the query */
+    snprintf(path, sizeof path, "%s/%ld/stat", root, (long)getpid());
+    assert_int_equal(unlink(path), 0);
+    expect_status_everywhere(f->s, id, WL_RUN_RUNNING);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    expect_status_everywhere(f->s, id, WL_RUN_RUNNING);
+
+    /* a root too long to use is said, not cut */
+    char long_root[600];
+    memset(long_root, 'p', sizeof long_root - 1);
+    long_root[0] = '/';
+    long_root[sizeof long_root - 1] = '\0';
+    assert_int_equal(setenv("WATTLENS_PROC_ROOT", long_root, 1), 0);
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->path;
+    wl_store *s = NULL;
+    struct wl_errmsg e = {{0}};
+    assert_int_equal(wl_store_open(&p, &s, &e), WL_ERANGE);
+    if (!strstr(e.text, "WATTLENS_PROC_ROOT is 599 bytes long"))
+        fail_msg("%s", e.text);
+    /* empty is unset: the real /proc, where the token is not the fake one */
+    assert_int_equal(setenv("WATTLENS_PROC_ROOT", "", 1), 0);
+    reopen_store(f);
+    unsetenv("WATTLENS_PROC_ROOT");
+    expect_status_everywhere(f->s, id, WL_RUN_INCOMPLETE);
 #else
     (void)state;
     skip();
@@ -1229,6 +1314,8 @@ int main(void)
                                         wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_an_unreaped_writer_is_gone, wl_test_store_setup,
                                         wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_liveness_reads_processes_under_wattlens_proc_root,
+                                        wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_the_start_token_is_the_boot_id_and_field_22,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_open_with_a_dead_run_and_the_lock_held_elsewhere,
