@@ -19,6 +19,7 @@
 #include "store/sqlite_rowbuf.h"
 #include "store/store_backend.h"
 #include "util/clock.h"
+#include "util/mkdir_p.h"
 #include "wattlens/energy.h"
 #include "wattlens/error.h"
 
@@ -107,31 +108,6 @@ struct wl__run {
 
 /* ---- opening ------------------------------------------------------------- */
 
-/* mkdir -p of path's directory. */
-static int wl__make_parent_dirs(const char *path, struct wl_errmsg *err)
-{
-    char buf[WL_STORE_PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    char *slash = strrchr(buf, '/');
-    if (!slash || slash == buf)
-        return 0;
-    *slash = '\0';
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            goto fail;
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        goto fail;
-    return 0;
-fail:
-    return wl_errmsg_set(err, wl_error_from_errno(errno), "%s: cannot create directory %s: %s",
-                         path, buf, strerror(errno));
-}
-
 /* The directory of path into dir: "." for a bare name, "/" for "/x.db". */
 static void wl__parent_dir(const char *path, char *dir, size_t size)
 {
@@ -141,6 +117,36 @@ static void wl__parent_dir(const char *path, char *dir, size_t size)
         snprintf(dir, size, ".");
     else
         slash[slash == dir ? 1 : 0] = '\0';
+}
+
+/* mkdir -p of path's directory (util/mkdir_p), naming the directory that
+ * could not be made. A symbolic link to nothing there or just above (mkdir
+ * finds the link, stat and mkdir below it do not) is named as one: "No
+ * such file or directory" alone reads as a typo. */
+static int wl__make_parent_dirs(const char *path, struct wl_errmsg *err)
+{
+    char dir[WL_STORE_PATH_MAX], failed[WL_STORE_PATH_MAX], link[WL_STORE_PATH_MAX] = "";
+    wl__parent_dir(path, dir, sizeof dir);
+    if (wl_mkdir_p_where(dir, failed, sizeof failed) == 0)
+        return 0;
+    const int e = errno;
+    struct stat st;
+    if (e == ENOENT && failed[0]) {
+        char up[WL_STORE_PATH_MAX];
+        wl__parent_dir(failed, up, sizeof up);
+        const char *const cand[] = {failed, up};
+        for (int i = 0; i < 2 && !link[0]; i++) {
+            if (lstat(cand[i], &st) == 0 && S_ISLNK(st.st_mode))
+                snprintf(link, sizeof link, "%s", cand[i]);
+        }
+    }
+    if (link[0])
+        return wl_errmsg_set(err, wl_error_from_errno(e),
+                             "%s: cannot create directory %s: %s (%s is a symbolic link to a "
+                             "directory that does not exist)",
+                             path, failed, strerror(e), link);
+    return wl_errmsg_set(err, wl_error_from_errno(e), "%s: cannot create directory %s: %s", path,
+                         failed[0] ? failed : dir, strerror(e));
 }
 
 /* Creating path failed: when its directory is what this user cannot write

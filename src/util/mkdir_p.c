@@ -7,6 +7,23 @@
 
 int wl_mkdir_p(const char *dir)
 {
+    return wl_mkdir_p_where(dir, NULL, 0);
+}
+
+/* The directory of a failure into where (errno kept). */
+static int wl__failed_at(const char *path, char *where, size_t size)
+{
+    const int e = errno;
+    if (where && size > 0)
+        snprintf(where, size, "%s", path);
+    errno = e;
+    return -1;
+}
+
+int wl_mkdir_p_where(const char *dir, char *where, size_t size)
+{
+    if (where && size > 0)
+        where[0] = '\0';
     char buf[4096];
     const int n = snprintf(buf, sizeof buf, "%s", dir);
     if (n < 0 || (size_t)n >= sizeof buf) {
@@ -23,17 +40,17 @@ int wl_mkdir_p(const char *dir)
         const char keep = *c;
         *c = '\0';
         if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return -1;
+            return wl__failed_at(buf, where, size);
         *c = keep;
         if (!keep)
             break;
     }
     struct stat st;
     if (stat(buf, &st) != 0)
-        return -1;
+        return wl__failed_at(buf, where, size);
     if (!S_ISDIR(st.st_mode)) {
         errno = ENOTDIR;
-        return -1;
+        return wl__failed_at(buf, where, size);
     }
     return 0;
 }

@@ -220,6 +220,44 @@ static int try_open(const char *path, int busy_ms, struct wl_errmsg *e)
     return rc;
 }
 
+/* The database's missing directories are made (util/mkdir_p); one that
+ * cannot be is named, and a symbolic link to nothing on the way is said to
+ * be one. Old (a copy of mkdir -p of its own): a link to nothing as the
+ * directory itself passed as made, and SQLite said only "unable to open
+ * database file". */
+static void test_a_directory_that_cannot_be_made_is_named(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char link[4200], target[4200], path[4300], want[8800];
+    struct wl_errmsg e = {{0}};
+    snprintf(link, sizeof link, "%s/dangling", f->dir);
+    snprintf(target, sizeof target, "%s/nowhere", f->dir);
+    assert_int_equal(symlink(target, link), 0);
+    snprintf(path, sizeof path, "%s/w.db", link);
+    assert_int_equal(try_open(path, 100, &e), WL_ENOENT);
+    snprintf(want, sizeof want,
+             "cannot create directory %s: No such file or directory (%s is a symbolic link to "
+             "a directory that does not exist)",
+             link, link);
+    if (!strstr(e.text, want))
+        fail_msg("%s", e.text);
+    snprintf(path, sizeof path, "%s/sub/w.db", link);
+    assert_int_equal(try_open(path, 100, &e), WL_ENOENT);
+    snprintf(want, sizeof want,
+             "cannot create directory %s/sub: No such file or directory (%s is a symbolic link "
+             "to a directory that does not exist)",
+             link, link);
+    if (!strstr(e.text, want))
+        fail_msg("%s", e.text);
+    /* once the link leads somewhere, both are made */
+    assert_int_equal(mkdir(target, 0755), 0);
+    assert_int_equal(try_open(path, 100, &e), 0);
+    snprintf(path, sizeof path, "%s/sub", target);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+}
+
 static void test_refuses_a_file_that_is_not_a_database(void **state)
 {
     struct wl_test_store_fixture *f = *state;
@@ -1295,6 +1333,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sigkill_mid_run_leaves_an_incomplete_run,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_a_directory_that_cannot_be_made_is_named,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_refuses_a_file_that_is_not_a_database,
                                         wl_test_store_setup, wl_test_store_teardown),
