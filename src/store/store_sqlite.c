@@ -17,6 +17,7 @@
 #include "store/sqlite_schema.h"
 #include "store/sqlite_impl.h"
 #include "store/sqlite_rowbuf.h"
+#include "store/sqlite_rowcount.h"
 #include "store/store_backend.h"
 #include "util/clock.h"
 #include "util/mkdir_p.h"
@@ -27,7 +28,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,29 +55,6 @@ struct wl__agg {
     struct wl__agg_slot *slots;
     size_t n_layers; /* rows of slots allocated */
     bool overflow;
-};
-
-/* Rows a writer was given, per kind, for what a rolled-back batch lost:
- * power samples, sections, tokens (and the lowest and highest index),
- * layer, component and op rows; the energy domains whose run_domains row
- * was set, and the keys of the run's extra fields set (wl_store_run_
- * set_extra: an UPDATE of the run's row, which the batch holds too), each
- * once, comma-separated, with those that did not fit counted. */
-enum {
-    WL__ROWS_SAMPLE,
-    WL__ROWS_SECTION,
-    WL__ROWS_TOKEN,
-    WL__ROWS_LAYER,
-    WL__ROWS_COMPONENT,
-    WL__ROWS_OP,
-    WL__ROWS_KINDS
-};
-struct wl__rows {
-    int64_t n[WL__ROWS_KINDS];
-    int64_t token_lo, token_hi; /* valid when n[WL__ROWS_TOKEN] > 0 */
-    uint32_t domains;           /* bit 1 << wl_domain */
-    char extra[192];            /* "currency,kv_cache_type" */
-    int64_t n_extra_cut;        /* keys that did not fit in extra */
 };
 
 struct wl__run {
@@ -753,111 +730,6 @@ static int wl__run_drain(struct wl__run *r, struct wl_errmsg *err)
 static bool wl__row_refused(const struct wl__run *r, int rc)
 {
     return rc != 0 && r->in_txn && sqlite3_get_autocommit(r->d->db) == 0;
-}
-
-/* Adds the extra field key (len bytes) to x, unless it is there. */
-static void wl__rows_extra(struct wl__rows *x, const char *key, size_t len)
-{
-    const size_t have = strlen(x->extra);
-    for (const char *p = x->extra; *p;) {
-        const size_t n = strcspn(p, ",");
-        if (n == len && memcmp(p, key, len) == 0)
-            return;
-        p += p[n] ? n + 1 : n;
-    }
-    if (have + (have ? 1 : 0) + len >= sizeof x->extra) {
-        x->n_extra_cut++;
-        return;
-    }
-    snprintf(x->extra + have, sizeof x->extra - have, "%s%.*s", have ? "," : "", (int)len, key);
-}
-
-static void wl__rows_add(struct wl__rows *to, const struct wl__rows *from)
-{
-    if (from->n[WL__ROWS_TOKEN] > 0) {
-        const bool first = to->n[WL__ROWS_TOKEN] == 0;
-        to->token_lo = first || from->token_lo < to->token_lo ? from->token_lo : to->token_lo;
-        to->token_hi = first || from->token_hi > to->token_hi ? from->token_hi : to->token_hi;
-    }
-    for (int k = 0; k < WL__ROWS_KINDS; k++)
-        to->n[k] += from->n[k];
-    to->domains |= from->domains;
-    for (const char *p = from->extra; *p;) {
-        const size_t n = strcspn(p, ",");
-        wl__rows_extra(to, p, n);
-        p += p[n] ? n + 1 : n;
-    }
-    to->n_extra_cut += from->n_extra_cut;
-}
-
-static void wl__rows_token(struct wl__rows *x, int64_t index)
-{
-    if (x->n[WL__ROWS_TOKEN]++ == 0 || index < x->token_lo)
-        x->token_lo = index;
-    if (x->n[WL__ROWS_TOKEN] == 1 || index > x->token_hi)
-        x->token_hi = index;
-}
-
-/* Appends printf text at buf + *n (size bytes in all), cut at the end. */
-static void wl__cat(char *buf, size_t size, size_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void wl__cat(char *buf, size_t size, size_t *n, const char *fmt, ...)
-{
-    if (*n + 1 >= size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    const int w = vsnprintf(buf + *n, size - *n, fmt, ap);
-    va_end(ap);
-    if (w > 0)
-        *n = (size_t)w < size - *n ? *n + (size_t)w : size - 1;
-}
-
-/* "12 power samples, 5 tokens (indices 40-44), 120 layer rows, 1 domain
- * row (package), the run's extra fields currency, kv_cache_type" into buf:
- * the kinds with rows, or "no rows". */
-static const char *wl__rows_describe(const struct wl__rows *x, char *buf, size_t size)
-{
-    static const char *const what[WL__ROWS_KINDS] = {"power sample", "section",       "token",
-                                                     "layer row",    "component row", "op row"};
-    size_t n = 0;
-    buf[0] = '\0';
-    for (int k = 0; k < WL__ROWS_KINDS; k++) {
-        if (x->n[k] == 0)
-            continue;
-        wl__cat(buf, size, &n, "%s%lld %s%s", n ? ", " : "", (long long)x->n[k], what[k],
-                x->n[k] == 1 ? "" : "s");
-        if (k == WL__ROWS_TOKEN)
-            wl__cat(buf, size, &n, " (indices %lld-%lld)", (long long)x->token_lo,
-                    (long long)x->token_hi);
-    }
-    int n_domains = 0;
-    for (int dm = 0; dm < WL_DOMAIN_COUNT; dm++)
-        n_domains += (x->domains >> dm) & 1u;
-    for (int dm = 0, i = 0; dm < WL_DOMAIN_COUNT; dm++) {
-        if (!((x->domains >> dm) & 1u))
-            continue;
-        if (i++ == 0)
-            wl__cat(buf, size, &n, "%s%d domain row%s (", n ? ", " : "", n_domains,
-                    n_domains == 1 ? "" : "s");
-        wl__cat(buf, size, &n, "%s%s%s", i > 1 ? ", " : "", wl_domain_name((enum wl_domain)dm),
-                i == n_domains ? ")" : "");
-    }
-    if (x->extra[0] || x->n_extra_cut > 0) {
-        const bool one = !strchr(x->extra, ',') && x->n_extra_cut == 0;
-        wl__cat(buf, size, &n, "%sthe run's extra field%s ", n ? ", " : "", one ? "" : "s");
-        for (const char *p = x->extra; *p;) {
-            const size_t len = strcspn(p, ",");
-            wl__cat(buf, size, &n, "%s%.*s", p == x->extra ? "" : ", ", (int)len, p);
-            p += p[len] ? len + 1 : len;
-        }
-        if (x->n_extra_cut > 0)
-            wl__cat(buf, size, &n, "%s%lld more", x->extra[0] ? " and " : "",
-                    (long long)x->n_extra_cut);
-    }
-    if (n == 0)
-        snprintf(buf, size, "no rows");
-    return buf;
 }
 
 /* After a statement of the writer failed (rc, err) or before its next one
