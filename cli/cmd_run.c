@@ -156,7 +156,9 @@ static void usage(FILE *out)
         "                          store_error (null, or why storing failed), stop_reason,\n"
         "                          text (sequence 0's), n_seq, sequences (each one's\n"
         "                          prompt, tokens, stop_reason, text), default_model,\n"
-        "                          note (built-in model only), summary, provenance\n" DB_HELP
+        "                          note (built-in model only), summary (null when the\n"
+        "                          run cannot be read back: then generation, the\n"
+        "                          recorder's own figures), provenance\n" DB_HELP
         "  -h, --help              show this help\n"
         "\n"
         "Examples:\n"
@@ -481,6 +483,72 @@ static bool store_sequences(wl_recorder *rec, wl_store_run *srun,
     return ok;
 }
 
+/* What `run --json` prints: the run's id and stored status (NULL: not
+ * known), why storing failed (NULL: it did not), the generation's own
+ * results, and the summary read back from the store (NULL: it could not be
+ * read, and then the recorder's own figures, as `generation`). */
+struct run_json {
+    const char *id, *status, *store_error;
+    const struct wl_generate_result *res;
+    const char *const *prompts;
+    int32_t n_seq;
+    bool default_model;
+    const char *note;
+    json_t *summary;                             /* taken */
+    const struct wl_recorder_totals *generation; /* when summary is NULL */
+    const char *provenance;                      /* JSON text, may be NULL */
+};
+
+static json_t *generation_json(const struct wl_recorder_totals *t)
+{
+    json_t *g = json_object();
+    const bool known = t->energy_j == t->energy_j;
+    json_object_set_new(g, "duration_ms", wl_json_real_or_null(t->duration_ms));
+    json_object_set_new(g, "energy_j", wl_json_real_or_null(t->energy_j));
+    json_object_set_new(g, "energy_method",
+                        known ? json_string(wl_method_key(t->method)) : json_null());
+    json_object_set_new(g, "energy_scope",
+                        t->energy_scope[0] ? json_string(t->energy_scope) : json_null());
+    json_object_set_new(g, "input_tokens", json_integer(t->n_input_tokens));
+    json_object_set_new(g, "output_tokens", json_integer(t->n_output_tokens));
+    return g;
+}
+
+static void print_run_json(const struct run_json *in)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "run_id", in->id && in->id[0] ? json_string(in->id) : json_null());
+    json_object_set_new(j, "status", in->status ? json_string(in->status) : json_null());
+    json_object_set_new(j, "store_error",
+                        in->store_error ? json_string(in->store_error) : json_null());
+    const struct wl_generate_result *res = in->res;
+    /* sequence 0's (the only one without --batch); every one under "sequences" */
+    json_object_set_new(j, "stop_reason", json_string(wl_stop_reason_name(res[0].stop)));
+    wl_json_set_textn(j, "text", res[0].text ? res[0].text : "", res[0].text_len);
+    json_object_set_new(j, "n_seq", json_integer(in->n_seq));
+    json_t *seqs = json_array();
+    for (int32_t i = 0; i < in->n_seq; i++) {
+        json_t *q = json_object();
+        json_object_set_new(q, "seq", json_integer(i));
+        wl_json_set_text(q, "prompt", in->prompts[i]);
+        json_object_set_new(q, "prompt_tokens", json_integer(res[i].n_prompt));
+        json_object_set_new(q, "output_tokens", json_integer(res[i].n_generated));
+        json_object_set_new(q, "stop_reason", json_string(wl_stop_reason_name(res[i].stop)));
+        wl_json_set_textn(q, "text", res[i].text ? res[i].text : "", res[i].text_len);
+        json_array_append_new(seqs, q);
+    }
+    json_object_set_new(j, "sequences", seqs);
+    json_object_set_new(j, "default_model", json_boolean(in->default_model));
+    if (in->default_model)
+        json_object_set_new(j, "note", json_string(in->note));
+    json_object_set_new(j, "summary", in->summary ? in->summary : json_null());
+    if (!in->summary && in->generation)
+        json_object_set_new(j, "generation", generation_json(in->generation));
+    json_t *pj = in->provenance ? json_loads(in->provenance, 0, NULL) : NULL;
+    json_object_set_new(j, "provenance", pj ? pj : json_null());
+    wl_cli_print_json(j);
+}
+
 static int run(int argc, char **argv)
 {
     struct opts o = {.prompt = "Once upon a time",
@@ -728,11 +796,37 @@ static int run(int argc, char **argv)
                     "cancelled; the run is stored as cancelled with %lld generated token%s: %s",
                     (long long)n_generated, n_generated == 1 ? "" : "s", id);
 
+    const char *note = "the built-in model has random weights: its text is meaningless; it only "
+                       "shows the profile. Point -m at a real GGUF model (for example "
+                       "stories260K.gguf or any llama-family GGUF) for real text.";
+    struct run_json rj = {.id = id,
+                          .res = res,
+                          .prompts = seq_prompts,
+                          .n_seq = n_seq,
+                          .default_model = default_model,
+                          .note = note,
+                          .provenance = prov};
+
     /* the summary, from the store alone */
     struct wl_store_aggregates a;
     struct wl_summary sum;
     if (wl_store_summary(st, id, &a) != 0) {
+        /* --json still prints what is known (exit 1): the id, why storing
+         * or reading back failed, the generation's own results and the
+         * recorder's figures; the status only when the finish landed (as
+         * asked: a finish that stored another status says so in frc) */
+        char read_err[2 * WL_ERRMSG_SIZE + 64];
+        snprintf(read_err, sizeof read_err, "%s%sreading the run back failed: %s", store_err,
+                 store_err[0] ? "; then " : "", wl_store_last_error(st));
         wl_cli_fail(CMD, "%s", wl_store_last_error(st));
+        if (o.json) {
+            struct wl_recorder_totals t;
+            wl_recorder_get_totals(rec, &t);
+            rj.status = frc == 0 ? wl_run_status_name(fin.status) : NULL;
+            rj.store_error = read_err;
+            rj.generation = &t;
+            print_run_json(&rj);
+        }
         goto done;
     }
     /* Storing failed (frc): what was stored is said as it is. A finish
@@ -749,37 +843,11 @@ static int run(int argc, char **argv)
         wl_cli_fail(CMD, "out of memory");
         goto done;
     }
-    const char *note = "the built-in model has random weights: its text is meaningless; it only "
-                       "shows the profile. Point -m at a real GGUF model (for example "
-                       "stories260K.gguf or any llama-family GGUF) for real text.";
     if (o.json) {
-        json_t *j = json_object();
-        json_object_set_new(j, "run_id", json_string(id));
-        json_object_set_new(j, "status", json_string(wl_run_status_name(stored)));
-        json_object_set_new(j, "store_error", frc != 0 ? json_string(store_err) : json_null());
-        /* sequence 0's (the only one without --batch); every one under "sequences" */
-        json_object_set_new(j, "stop_reason", json_string(wl_stop_reason_name(res[0].stop)));
-        wl_json_set_textn(j, "text", res[0].text ? res[0].text : "", res[0].text_len);
-        json_object_set_new(j, "n_seq", json_integer(n_seq));
-        json_t *seqs = json_array();
-        for (int32_t i = 0; i < n_seq; i++) {
-            json_t *q = json_object();
-            json_object_set_new(q, "seq", json_integer(i));
-            wl_json_set_text(q, "prompt", seq_prompts[i]);
-            json_object_set_new(q, "prompt_tokens", json_integer(res[i].n_prompt));
-            json_object_set_new(q, "output_tokens", json_integer(res[i].n_generated));
-            json_object_set_new(q, "stop_reason", json_string(wl_stop_reason_name(res[i].stop)));
-            wl_json_set_textn(q, "text", res[i].text ? res[i].text : "", res[i].text_len);
-            json_array_append_new(seqs, q);
-        }
-        json_object_set_new(j, "sequences", seqs);
-        json_object_set_new(j, "default_model", json_boolean(default_model));
-        if (default_model)
-            json_object_set_new(j, "note", json_string(note));
-        json_object_set_new(j, "summary", wl_summary_to_json(&a, &sum));
-        json_t *pj = prov ? json_loads(prov, 0, NULL) : NULL;
-        json_object_set_new(j, "provenance", pj ? pj : json_null());
-        wl_cli_print_json(j);
+        rj.status = wl_run_status_name(stored);
+        rj.store_error = frc != 0 ? store_err : NULL;
+        rj.summary = wl_summary_to_json(&a, &sum);
+        print_run_json(&rj);
     } else {
         if (default_model)
             printf("NOTE: %s\n\n", note);

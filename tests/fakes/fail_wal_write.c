@@ -7,6 +7,10 @@
  *                          and later batches are written as usual)
  *   WL_FAIL_WAL_FROM=TEXT  the first write whose bytes hold TEXT and every
  *                          write to a log after it fail (a disk gone bad)
+ *   WL_FAIL_READS=1        with WL_FAIL_WAL_FROM, once it matched, reads of
+ *                          a database (a file whose name ends in ".db") and
+ *                          of its log fail too: nothing of the run can be
+ *                          read back either
  * SQLite writes a log's frames with pwrite64 (header, then page): a page
  * holding TEXT in a row fails. Other calls are passed on unchanged
  * (RTLD_NEXT).
@@ -34,15 +38,59 @@ static void *next_fn(const char *name)
     return f;
 }
 
-static bool is_wal(int fd)
+/* Whether fd's file name ends in suffix. */
+static bool name_ends(int fd, const char *suffix)
 {
     char link[64], path[4096];
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     ssize_t n = readlink(link, path, sizeof path - 1);
-    if (n < 4)
+    const size_t len = strlen(suffix);
+    if (n < (ssize_t)len)
         return false;
     path[n] = '\0';
-    return strcmp(path + n - 4, "-wal") == 0;
+    return strcmp(path + n - len, suffix) == 0;
+}
+
+static bool is_wal(int fd)
+{
+    return name_ends(fd, "-wal");
+}
+
+/* Whether this read of fd must fail (WL_FAIL_READS). */
+static bool read_must_fail(int fd)
+{
+    const char *on = getenv("WL_FAIL_READS");
+    return on && strcmp(on, "1") == 0 && atomic_load(&from_on) &&
+           (name_ends(fd, ".db") || name_ends(fd, "-wal"));
+}
+
+ssize_t pread64(int fd, void *buf, size_t n, off64_t off)
+{
+    static ssize_t (*next)(int, void *, size_t, off64_t);
+    if (!next)
+        next = (ssize_t(*)(int, void *, size_t, off64_t))next_fn("pread64");
+    if (read_must_fail(fd)) {
+        errno = EIO;
+        return -1;
+    }
+    return next(fd, buf, n, off);
+}
+
+ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+    return pread64(fd, buf, n, off);
+}
+
+ssize_t read(int fd, void *buf, size_t n)
+{
+    static ssize_t (*next)(int, void *, size_t);
+    if (!next)
+        next = (ssize_t(*)(int, void *, size_t))next_fn("read");
+    if (read_must_fail(fd)) {
+        errno = EIO;
+        return -1;
+    }
+    return next(fd, buf, n);
 }
 
 static bool holds(const void *buf, size_t n, const char *text)

@@ -13,7 +13,11 @@
 # - every log write from the generation's first batch on fails, so the
 #   run's finish never lands: the row, left running by a writer that gave
 #   up on it, is shown incomplete (it was shown `running`, "the run has not
-#   ended"), and the last line says the run is NOT stored whole.
+#   ended"), and the last line says the run is NOT stored whole;
+# - the same, and every read of the database fails too: `--json` still
+#   prints one object (the run's id, store_error, the texts, the recorder's
+#   own figures under `generation`, `summary` null), where it printed
+#   nothing.
 set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}" "${WL_BINARY_DIR:?}"
 . "$(dirname "$0")/common.sh"
@@ -96,6 +100,30 @@ python3 - "$tmp/gone-runs.json" <<'PY' && ok "runs: the run whose finish failed 
 import json, sys
 r = json.load(open(sys.argv[1]))["runs"]
 assert len(r) == 1 and r[0]["status"] == "incomplete", r
+PY
+
+# --- nor can it be read back: --json still prints what is known ----------------------------------
+# Every read of the database fails too once the finish failed (a disk gone
+# bad): the summary cannot be read back. Old: `run --json` printed nothing
+# at all (the error on stderr only, exit 1).
+env WL_FAIL_READS=1 LD_PRELOAD="$lib" ASAN_OPTIONS="$asan" WL_FAIL_WAL_FROM=decode \
+  "$WATTLENS" run -m "$M" -t 1 -n 8 --baseline 0 --settle 0 --db "$tmp/unread.db" --json \
+  >"$tmp/unread.json" 2>"$tmp/unread.err"
+st=$?
+python3 - "$tmp/unread.json" "$st" <<'PY' && ok "run --json: stored and read back neither: still one object, exit 1" || { bad "run --json: not read back"; cat "$tmp/unread.json" "$tmp/unread.err"; }
+import json, re, sys
+j, st = json.load(open(sys.argv[1])), int(sys.argv[2])
+assert st == 1, st
+assert re.fullmatch(r"[0-9a-f-]{36}", j["run_id"]), j["run_id"]
+assert j["status"] is None, j["status"]  # its finish did not land: not known
+e = j["store_error"]
+assert "disk I/O error" in e and "; then reading the run back failed: " in e, e
+assert j["summary"] is None, j["summary"]
+g = j["generation"]  # the recorder's own figures
+assert g["input_tokens"] == 5 and g["output_tokens"] == 8, g
+assert g["duration_ms"] > 0 and g["energy_j"] is not None and g["energy_method"], g
+assert j["sequences"][0]["output_tokens"] == 8 and j["text"] == j["sequences"][0]["text"], j
+assert j["provenance"] is not None, j
 PY
 
 # --- a clean run says nothing of the kind ----------------------------------------------------
