@@ -227,12 +227,17 @@ static inline float round_away(float v)
 /* Sums over one candidate assignment q_i = min(round((x_i - lo) * is), qmax)
  * (wl__q4_k_fit_scale_min) or q_i = clamp(round(x_i * is), -32, 31) (fit_scale_sym):
  * sum q, sum q^2, sum q*x. Four interleaved partial sums, combined in a fixed
- * order, so that the SSE2 code and the portable code give the same bits. */
+ * order, so that the SSE2 code and the portable code give the same bits.
+ * That also needs each multiply-add rounded twice, as written: the build
+ * compiles this file with -ffp-contract=off (CMakeLists.txt), since clang
+ * fuses them into FMAs by default where the target has FMA (arm64).
+ * WL_QUANT_PORTABLE builds the portable loops on x86 too (the test
+ * test_quant_portable, cmake/extra/quant_portable.cmake). */
 struct qsums {
     float q, q2, qx;
 };
 
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(WL_QUANT_PORTABLE)
 #include <emmintrin.h>
 
 static struct qsums lane_total(__m128 aq, __m128 aq2, __m128 aqx)
