@@ -370,6 +370,12 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
                              (double)c->norm_eps);
     if ((rc = get_f32(g, a, "rope.freq_base", true, 10000.0f, &c->rope_freq_base, err)) != 0)
         return rc;
+    /* the frequencies are base^(-2i/rope_dim): a base of 0 makes them
+     * infinite (NaN angles at position 0), a negative one NaN (a fractional
+     * power), and every logit NaN */
+    if (!(c->rope_freq_base > 0.0f))
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s.rope.freq_base' = %g must be > 0", a,
+                             (double)c->rope_freq_base);
     struct wl_rope_scaling rs;
     if ((rc = wl__rope_scaling_read(g, a, &rs, err)) != 0)
         return rc;
@@ -382,6 +388,32 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
     if (te->ne[1] == 0 || te->ne[1] > (1u << 30))
         return wl_errmsg_set(err, WL_EFORMAT, "tensor 'token_embd.weight' has a bad vocabulary size");
     c->vocab_size = (int32_t)te->ne[1];
+    return 0;
+}
+
+/* The RoPE frequency factors a family bound (llama 3's rope_freqs, phi3's
+ * LongRoPE pair) divide the frequencies: a factor of 0 makes them
+ * infinite, a negative or non-finite one gives NaN or wrong angles, and
+ * every logit NaN. Refused as the base is, naming the tensor and the index
+ * (llama.cpp does not check them). */
+static int check_rope_factors(const wl_model *m, struct wl_errmsg *err)
+{
+    const struct {
+        const char *name;
+        const float *f;
+    } t[] = {
+        {"rope_freqs.weight", m->weights.rope_freq_factors},
+        {"rope_factors_long.weight", m->weights.rope_factors_long},
+        {"rope_factors_short.weight", m->weights.rope_factors_short},
+    };
+    const int32_t half = m->config.rope_dim / 2;
+    for (size_t k = 0; k < sizeof t / sizeof t[0]; k++)
+        for (int32_t i = 0; t[k].f && i < half; i++)
+            if (!(t[k].f[i] > 0.0f) || !isfinite(t[k].f[i]))
+                return wl_errmsg_set(err, WL_EFORMAT,
+                                     "tensor '%s' has %g at index %d; RoPE frequency factors "
+                                     "must be finite and > 0",
+                                     t[k].name, (double)t[k].f[i], (int)i);
     return 0;
 }
 
@@ -527,7 +559,7 @@ int wl_model_load_gguf(wl_gguf *g, wl_model **out, struct wl_errmsg *err)
         goto fail;
     }
     if ((rc = bind_common(m, err)) != 0 || (rc = m->family->load(m, err)) != 0 ||
-        (rc = check_all_bound(m, err)) != 0)
+        (rc = check_all_bound(m, err)) != 0 || (rc = check_rope_factors(m, err)) != 0)
         goto fail;
     free(m->tensor_bound);
     m->tensor_bound = NULL;

@@ -21,7 +21,8 @@
  * (llama.cpp refuses them: a left-out bias would compute another model).
  * Also: hook events at depth OP name each family's own
  * parts, and logits do not depend on the depth (bit for bit); the norm
- * epsilon and the training context are required keys.
+ * epsilon and the training context are required keys; a RoPE base or
+ * frequency factor that would make the angles NaN is refused.
  *
  * Tolerance: max |engine - reference| <= 2e-5 * max(1, max |reference|) over
  * the vocabulary (F32 KV cache). The engine works in float32 where the
@@ -896,6 +897,46 @@ static void test_moe_llama_is_refused_as_moe(void **state)
     assert_string_equal(feat.warning, "");
 }
 
+/* The RoPE inputs that make every angle, and so every logit, NaN are
+ * refused at load, naming the key or the tensor and the index, as the norm
+ * epsilon is (they loaded, and the NaN was then blamed on the F16 KV cache):
+ * a base <= 0 (0^-x is infinite, a negative base to a fractional power NaN),
+ * and a frequency factor (llama 3's rope_freqs, phi3's LongRoPE pair) that is
+ * 0, negative or not finite. */
+static void test_bad_rope_base_and_factors_are_refused(void **state)
+{
+    (void)state;
+    const struct edit base0 = {.drop_key = {"llama.rope.freq_base"},
+                               .keys = {{"llama.rope.freq_base", true, 0.0}}};
+    expect_refused(WL_ARCH_LLAMA, &base0, WL_EFORMAT,
+                   "metadata 'llama.rope.freq_base' = 0 must be > 0");
+    const struct edit negative = {.drop_key = {"llama.rope.freq_base"},
+                                  .keys = {{"llama.rope.freq_base", true, -10000.0}}};
+    expect_refused(WL_ARCH_LLAMA, &negative, WL_EFORMAT,
+                   "metadata 'llama.rope.freq_base' = -10000 must be > 0");
+    /* every factor the same (scale 0): index 0 is named */
+    const struct edit zero = {.add = {{"rope_freqs.weight", {HD / 2}, 0.0f, 0.0f}}};
+    expect_refused(WL_ARCH_LLAMA, &zero, WL_EFORMAT,
+                   "tensor 'rope_freqs.weight' has 0 at index 0; RoPE frequency factors must be "
+                   "finite and > 0");
+    const struct edit below = {.add = {{"rope_freqs.weight", {HD / 2}, 0.0f, -1.0f}}};
+    expect_refused(WL_ARCH_LLAMA, &below, WL_EFORMAT, "'rope_freqs.weight' has -1 at index 0");
+    const struct edit inf = {.add = {{"rope_freqs.weight", {HD / 2}, 0.0f, INFINITY}}};
+    expect_refused(WL_ARCH_LLAMA, &inf, WL_EFORMAT, "'rope_freqs.weight' has inf at index 0");
+    const struct edit long0 = {.drop = {"rope_factors_long"},
+                               .add = {{"rope_factors_long.weight", {HD / 2}, 0.0f, 0.0f}}};
+    expect_refused(WL_ARCH_PHI3, &long0, WL_EFORMAT, "'rope_factors_long.weight' has 0 at index 0");
+    const struct edit short_nan = {.drop = {"rope_factors_short"},
+                                   .add = {{"rope_factors_short.weight", {HD / 2}, 0.0f, NAN}}};
+    expect_refused(WL_ARCH_PHI3, &short_nan, WL_EFORMAT, "'rope_factors_short.weight' has nan");
+    /* positive factors load (and run: test_llama_biases_match_reference) */
+    const struct edit fine = {.add = {{"rope_freqs.weight", {HD / 2}, 1.0f, 2.0f}}};
+    struct fixture f = {0};
+    load_synth(&f, WL_ARCH_LLAMA, 64, &fine);
+    assert_non_null(f.m->weights.rope_freq_factors);
+    fixture_free(&f);
+}
+
 /* The norm epsilon is required, as llama.cpp requires it (a guess would run
  * another model), must be > 0, and model info shows what the engine runs with. */
 static void test_missing_norm_epsilon_is_refused(void **state)
@@ -1011,6 +1052,7 @@ int main(void)
         cmocka_unit_test(test_moe_llama_is_refused_as_moe),
         cmocka_unit_test(test_legacy_rope_scale_key),
         cmocka_unit_test(test_phi3_original_context_defaults_to_training),
+        cmocka_unit_test(test_bad_rope_base_and_factors_are_refused),
         cmocka_unit_test(test_missing_norm_epsilon_is_refused),
         cmocka_unit_test(test_missing_context_length_is_refused),
         cmocka_unit_test(test_rope_dimension_default_is_shown),
