@@ -198,24 +198,36 @@ int wl__generate_empty_prompt(const wl_tokenizer *tok, int32_t seq, size_t n_byt
     int n = seq >= 0 ? snprintf(which, sizeof which, "prompt %d", (int)seq)
                      : snprintf(which, sizeof which, "the prompt");
     /* a prompt of bytes the vocabulary has no token for (and no byte
-     * fallback): each was dropped, so it is not empty, but gives nothing */
-    if (n_bytes > 0 && n > 0 && (size_t)n < sizeof which)
+     * fallback): each was dropped, so it is not empty, but gives nothing;
+     * another prompt helps, not -p (it was given) */
+    const bool dropped = n_bytes > 0;
+    if (dropped && n > 0 && (size_t)n < sizeof which)
         snprintf(which + n, sizeof which - (size_t)n,
-                 " (%zu bytes) gives no token (the vocabulary has none for any of its bytes), and",
-                 n_bytes);
+                 " (%zu byte%s) gives no token (the vocabulary has none for any of its bytes), "
+                 "and",
+                 n_bytes, n_bytes == 1 ? "" : "s");
     else
         snprintf(which + n, sizeof which - (size_t)n, " is empty and");
+    const char *remedy =
+        dropped ? "use text this vocabulary can tokenize" : "give a prompt with -p";
     if (info.bos == WL_TOK_NULL)
-        return wl_errmsg_set(err, WL_EINVAL,
-                             "%s the vocabulary has no BOS token to start from: "
-                             "give a prompt with -p",
-                             which);
-    /* byte-level BPE vocabularies (GPT-2, Qwen2) have a BOS id but do not add it */
+        return wl_errmsg_set(err, WL_EINVAL, "%s the vocabulary has no BOS token to start from: %s",
+                             which, remedy);
+    /* A BOS id that is not added: the key says so, or, for a byte-level BPE
+     * vocabulary (GPT-2, Qwen2), it is unset and the pre-tokenizer's
+     * default adds none. An SPM (llama) vocabulary adds BOS when the key is
+     * unset, so there only "false" can be the reason. */
+    char why[192];
+    if (info.model == WL_TOK_MODEL_SPM)
+        snprintf(why, sizeof why, "tokenizer.ggml.add_bos_token is false");
+    else
+        snprintf(why, sizeof why,
+                 "tokenizer.ggml.add_bos_token is false, or unset and the %s vocabulary's "
+                 "pre-tokenizer '%s' adds none by default",
+                 info.model_name, info.pre_name);
     return wl_errmsg_set(err, WL_EINVAL,
-                         "%s this vocabulary does not add its BOS token (id %d; "
-                         "tokenizer.ggml.add_bos_token is false, or unset for a %s vocabulary): "
-                         "give a prompt with -p",
-                         which, (int)info.bos, info.model_name);
+                         "%s this vocabulary does not add its BOS token (id %d; %s): %s", which,
+                         (int)info.bos, why, remedy);
 }
 
 int wl__generate_sampler_error(struct wl_errmsg *err, int rc,

@@ -198,8 +198,10 @@ int wl__generate_sampler_error(struct wl_errmsg *err, int rc,
 /* The message of a prompt of n_bytes bytes that gave no tokens (an empty
  * prompt, or one whose every byte the vocabulary dropped, on a vocabulary
  * that adds no BOS): which, whether the vocabulary has no BOS, or has one
- * and does not add it, and the remedy. seq < 0 for wl_generate's prompt,
- * else prompt seq's. Returns WL_EINVAL. */
+ * and does not add it (why, as far as the vocabulary's kind tells), and the
+ * remedy (-p for an empty prompt, tokenizable text for one whose bytes were
+ * dropped). seq < 0 for wl_generate's prompt, else prompt seq's. Returns
+ * WL_EINVAL. */
 int wl__generate_empty_prompt(const wl_tokenizer *tok, int32_t seq, size_t n_bytes,
                               struct wl_errmsg *err);
 /* Bytes for a message, in binary units with one decimal ("1.2 GiB"), plain

@@ -132,7 +132,7 @@ fi
 gpt2=$D/vocab/ggml-vocab-gpt-2.gguf
 if [ -f "$gpt2" ] && "$W" -q model synth --arch qwen2 --layers 1 --vocab-from "$gpt2" -o "$tmp/gpt2.gguf" >/dev/null 2>"$tmp/serr"; then
   "$W" generate -m "$tmp/gpt2.gguf" -t 1 -n 2 --temp 0 >/dev/null 2>"$tmp/err"; rc=$?
-  if [ $rc = 1 ] && grep -qF "the prompt is empty and this vocabulary does not add its BOS token (id 50256; tokenizer.ggml.add_bos_token is false, or unset for a gpt2 vocabulary): give a prompt with -p" "$tmp/err"; then
+  if [ $rc = 1 ] && grep -qF "the prompt is empty and this vocabulary does not add its BOS token (id 50256; tokenizer.ggml.add_bos_token is false, or unset and the gpt2 vocabulary's pre-tokenizer 'gpt-2' adds none by default): give a prompt with -p" "$tmp/err"; then
     ok "empty prompt, GPT-2 vocabulary: says BOS is not added, asks for -p"
   else bad "empty prompt, GPT-2 vocabulary (rc $rc)"; cat "$tmp/err"; fi
   "$W" -q generate -m "$tmp/gpt2.gguf" -t 1 -n 2 --temp 0 -p "Hello" >/dev/null 2>"$tmp/err"; rc=$?
