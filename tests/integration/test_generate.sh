@@ -23,6 +23,11 @@ vocab=$D/vocab/ggml-vocab-llama-spm.gguf
 
 # --- usage errors -------------------------------------------------------------
 if "$W" generate --help | grep -q -- "--temp"; then ok "generate --help"; else bad "generate --help"; fi
+# a prefill checks Ctrl-C once per forward batch, which --batch N above 64 makes N tokens
+# (context.c raises n_ubatch to n_seq); the help said 64 whatever --batch was
+if "$W" generate --help | tr '\n' ' ' | grep -q "within one forward batch: 64 tokens, or N with --batch N above 64;"; then
+  ok "generate --help: Ctrl-C in prefill within one forward batch, N with --batch N"
+else bad "generate --help: the prefill's Ctrl-C batch"; fi
 "$W" generate -n 5 >/dev/null 2>"$tmp/err"; rc=$?
 if [ $rc = 2 ] && grep -q "model" "$tmp/err"; then ok "generate without -m is a usage error"; else bad "generate without -m (rc $rc)"; fi
 "$W" generate -m "$tmp/missing.gguf" -n 5 >/dev/null 2>"$tmp/err"; rc=$?
