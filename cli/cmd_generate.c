@@ -147,6 +147,29 @@ static void on_text(void *ud, const char *text, size_t len)
     }
 }
 
+/* What a full context of n_ctx positions leaves the user: a larger -c,
+ * which runs past what the model was trained for once n_ctx reaches its
+ * training context n_train (without -c the context stops there). */
+static void context_full_hint(int32_t n_ctx, int32_t n_train)
+{
+    const char *s = n_ctx == 1 ? "" : "s";
+    if (n_ctx < n_train)
+        fprintf(stderr,
+                "  the context (%d position%s) is full; use -c to make it larger (the model's "
+                "training context is %d positions)\n",
+                (int)n_ctx, s, (int)n_train);
+    else if (n_ctx == n_train)
+        fprintf(stderr,
+                "  the context (%d position%s) is full: it is the model's whole training "
+                "context; a larger -c runs past what the model was trained for\n",
+                (int)n_ctx, s);
+    else
+        fprintf(stderr,
+                "  the context (%d position%s) is full; it is past the model's training "
+                "context (%d position%s) already: a larger -c runs further past it\n",
+                (int)n_ctx, s, (int)n_train, n_train == 1 ? "" : "s");
+}
+
 /* --batch N: every sequence's text after the run, then whole-batch figures. */
 static int run_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_generate_params *gp,
                      const char *const *prompts, int n_prompts, int32_t n, double load_ms)
@@ -366,8 +389,7 @@ static int run(int argc, char **argv)
             (double)res.t_first_token_ns / 1e6, wl_context_n_threads(ctx),
             wl_context_n_threads(ctx) == 1 ? "" : "s");
     if (res.stop == WL_STOP_CONTEXT_FULL)
-        fprintf(stderr, "  the context (%d position%s) is full; use -c to make it larger\n",
-                wl_context_n_ctx(ctx), wl_context_n_ctx(ctx) == 1 ? "" : "s");
+        context_full_hint(wl_context_n_ctx(ctx), m->config.n_ctx_train);
 done:
     wl_generate_result_free(&res);
     wl_context_free(ctx);

@@ -307,8 +307,10 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
     if ((int64_t)n_prompt > wl_context_n_ctx(ctx)) {
         const int32_t n_ctx = wl_context_n_ctx(ctx);
         rc = wl_errmsg_set(err, WL_EFULL,
-                           "the prompt (%zu token%s) does not fit in the context (%d position%s)",
-                           n_prompt, n_prompt == 1 ? "" : "s", n_ctx, n_ctx == 1 ? "" : "s");
+                           "the prompt (%zu token%s) does not fit in the context (%d position%s): "
+                           "use -c %zu or more",
+                           n_prompt, n_prompt == 1 ? "" : "s", n_ctx, n_ctx == 1 ? "" : "s",
+                           n_prompt);
         goto end_pre;
     }
     wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, true);

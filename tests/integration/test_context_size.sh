@@ -69,7 +69,7 @@ if [ $rc = 0 ] && grep -q "1 generated (stop: context full)" "$tmp/err" && grep 
   ok "context length 1, -n 3: one token, then context full (singular)"
 else bad "context 1 -n 3 (rc $rc)"; cat "$tmp/err"; fi
 "$W" generate -m "$tmp/llama.gguf" -c 1 -p "Hi" -n 1 --temp 0 >/dev/null 2>"$tmp/err"; rc=$?
-if [ $rc = 1 ] && grep -q "the prompt (6 tokens) does not fit in the context (1 position)$" "$tmp/err"; then
+if [ $rc = 1 ] && grep -q "the prompt (6 tokens) does not fit in the context (1 position): use -c 6 or more$" "$tmp/err"; then
   ok "-c 1 with a longer prompt: clear error (singular)"
 else bad "-c 1 longer prompt (rc $rc)"; cat "$tmp/err"; fi
 "$W" generate -m "$tmp/llama.gguf" --batch 2 -n 2 --temp 0 >"$tmp/out" 2>/dev/null

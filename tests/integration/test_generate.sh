@@ -10,7 +10,9 @@
 #   non-finite logit);
 # - bad input gives clear errors (--cache-type names itself and takes any case;
 #   an empty prompt on GPT-2's vocabulary, which has a BOS id but does not add
-#   it, says so and asks for -p); bench prints llama-bench formats (md with its widths).
+#   it, says so and asks for -p);
+# - a full context's hint says whether a larger -c runs past the training context;
+# - bench prints llama-bench formats (md with its widths).
 # Skips (and says so) the parts whose test data is absent.
 set -u
 W=${WATTLENS:?}
@@ -131,6 +133,27 @@ if [ -f "$vocab" ] && "$W" model synth --help >/dev/null 2>&1; then
   done
 else
   echo "SKIP: llama-spm vocabulary or 'wattlens model synth' absent (synthetic-model checks skipped)"
+fi
+
+# --- a full context: the hint says when a larger -c runs past the training context -------
+# (without -c the context stops at the training context; the hint said "use -c to make it
+# larger" there too, as if nothing stood past it)
+if "$W" model synth --context 8 -o "$tmp/c8.gguf" >/dev/null 2>&1; then
+  "$W" generate -m "$tmp/c8.gguf" -t 1 -n 20 --temp 0 -p Hi >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && grep -q "(stop: context full)" "$tmp/err" &&
+     grep -qF "the context (8 positions) is full: it is the model's whole training context; a larger -c runs past what the model was trained for" "$tmp/err"; then
+    ok "context full without -c: it is the training context, a larger -c runs past it"
+  else bad "context full without -c (rc $rc)"; cat "$tmp/err"; fi
+  "$W" generate -m "$tmp/c8.gguf" -t 1 -n 20 --temp 0 -p Hi -c 7 >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && grep -qF "the context (7 positions) is full; use -c to make it larger (the model's training context is 8 positions)" "$tmp/err"; then
+    ok "context full with -c below the training context: use -c"
+  else bad "context full with -c 7 (rc $rc)"; cat "$tmp/err"; fi
+  "$W" generate -m "$tmp/c8.gguf" -t 1 -n 20 --temp 0 -p Hi -c 10 >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && grep -qF "the context (10 positions) is full; it is past the model's training context (8 positions) already: a larger -c runs further past it" "$tmp/err"; then
+    ok "context full with -c past the training context: says so"
+  else bad "context full with -c 10 (rc $rc)"; cat "$tmp/err"; fi
+else
+  echo "SKIP: 'wattlens model synth' absent (context-full hints skipped)"
 fi
 
 # --- an empty prompt on a vocabulary with a BOS id that it does not add (GPT-2) ---------

@@ -135,7 +135,8 @@ static void test_prompt_filling_the_context_gives_one_token(void **state)
     /* one token more than the context: an error, worded in the singular */
     p.prompt = "H"; /* BOS, the 3 bytes of "▁", H */
     assert_int_equal(wl_generate(ctx, s.tok, &p, &r, &err), WL_EFULL);
-    assert_string_equal(err.text, "the prompt (5 tokens) does not fit in the context (1 position)");
+    assert_string_equal(err.text, "the prompt (5 tokens) does not fit in the context (1 position): "
+                                  "use -c 5 or more");
     wl_generate_result_free(&r);
     wl_context_free(ctx);
 
@@ -152,6 +153,13 @@ static void test_prompt_filling_the_context_gives_one_token(void **state)
         assert_int_equal(res[i].stop, WL_STOP_CONTEXT_FULL);
         wl_generate_result_free(&res[i]);
     }
+    /* a prompt too long for a sequence's positions: its error names the
+     * -c that holds it, as wl_generate's */
+    const char *one_long[] = {"", "H"};
+    bp.prompts = one_long;
+    assert_int_equal(wl_generate_batch(ctx, s.tok, &p, &bp, res, &st, &err), WL_EFULL);
+    assert_string_equal(err.text, "prompt 1 (5 tokens) does not fit in the context (1 position): "
+                                  "use -c 5 or more");
     wl_context_free(ctx);
     wl_test_synth_free(&s);
 }
