@@ -363,7 +363,10 @@ end_pre:
     wl_context_emit_phase(ctx, WL_PHASE_DECODE, true);
     res->stop = WL_STOP_MAX_TOKENS;
     int32_t prev = -1;
-    const uint64_t t_dec0 = wl_clock_now_ns();
+    /* the decode clock starts once token 0 is done: it is sampled from the
+     * prefill's logits, so it is not a decode step, and the rate
+     * (n_generated - 1 tokens over t_decode_ns) must not hold its sampling */
+    uint64_t t_dec0 = 0;
     for (int32_t i = 0; i < p->n_predict; i++) {
         if (prefill_cancelled || cancelled(p)) {
             res->stop = WL_STOP_CANCELLED;
@@ -411,9 +414,12 @@ end_pre:
             res->stop = WL_STOP_EOG;
             break;
         }
+        if (i == 0) /* token 0 done, its text given out too (each step holds its own) */
+            t_dec0 = wl_clock_now_ns();
         prev = id;
     }
-    res->t_decode_ns = wl_clock_now_ns() - t_dec0;
+    /* no decode step completed (one token at most): no decode time */
+    res->t_decode_ns = res->n_generated > 1 ? wl_clock_now_ns() - t_dec0 : 0;
     wl_context_emit_phase(ctx, WL_PHASE_DECODE, false);
     if (rc != 0)
         goto done;

@@ -66,7 +66,11 @@ struct wl_generate_result {
     uint64_t t_tokenize_ns;
     uint64_t t_prefill_ns;
     uint64_t t_first_token_ns; /* from start (before tokenization) to the first token */
-    uint64_t t_decode_ns;      /* all decode steps (after the first token) */
+    /* the decode steps: from the end of token 0 (sampled from the prefill's
+     * logits, its text given out) to the end of the last step, so
+     * n_generated - 1 tokens over this is the decode rate; 0 when no step
+     * ran (n_generated <= 1) */
+    uint64_t t_decode_ns;
     uint64_t t_total_ns;
     struct wl_tok_stats tok_stats; /* the prompt's tokenization profile */
     char *text;                /* the generated text (caller frees), NUL-terminated */
@@ -137,6 +141,10 @@ struct wl_generate_batch_stats {
     int32_t n_prompt;      /* prompt tokens of all sequences */
     int32_t n_generated;   /* tokens sampled by all sequences */
     int32_t n_rounds;      /* decode rounds after the first token */
+    /* t_decode_ns: the decode rounds, from the end of round 0 (every
+     * sequence's first token, from the prefill's logits) to the end of the
+     * last round, so n_generated - n_seq tokens over it is the decode rate;
+     * 0 when no round ran (n_rounds 0) */
     uint64_t t_tokenize_ns, t_prefill_ns, t_decode_ns, t_total_ns;
 };
 

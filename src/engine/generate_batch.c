@@ -315,7 +315,11 @@ int wl_generate_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_
     wl_context_emit_phase(ctx, WL_PHASE_DECODE, true);
     for (int32_t i = 0; i < b.n; i++)
         res[i].stop = WL_STOP_MAX_TOKENS;
-    const uint64_t t_dec0 = wl_clock_now_ns();
+    /* the decode clock starts once round 0 is done: it samples from the
+     * prefill's logits, so it is no decode round, and the rate (the tokens
+     * after each sequence's first over t_decode_ns) must not hold its
+     * samplings (as wl_generate) */
+    uint64_t t_dec0 = 0;
     for (int32_t step = 0; step < p->n_predict; step++) {
         if (prefill_cancelled || (p->cancel && *p->cancel)) {
             for (int32_t i = 0; i < b.n; i++)
@@ -373,13 +377,16 @@ int wl_generate_batch(wl_context *ctx, const wl_tokenizer *tok, const struct wl_
                               one ? first_len : 0);
         if (rc != 0)
             break;
+        if (step == 0)
+            t_dec0 = wl_clock_now_ns();
         bool all_done = true;
         for (int32_t i = 0; i < b.n; i++)
             all_done &= b.s[i].done;
         if (all_done)
             break;
     }
-    stats->t_decode_ns = wl_clock_now_ns() - t_dec0;
+    /* no decode round ran (one token per sequence at most): no decode time */
+    stats->t_decode_ns = stats->n_rounds > 0 ? wl_clock_now_ns() - t_dec0 : 0;
     wl_context_emit_phase(ctx, WL_PHASE_DECODE, false);
     if (rc != 0)
         goto done;
