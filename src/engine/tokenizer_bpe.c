@@ -105,16 +105,17 @@ int wl__tok_bpe_fragment(const wl_tokenizer *t, const char *text, size_t len,
             continue;
         }
         uint64_t h = wl__tok_hash(t->hash_key, w, n, 0);
-        if (wl__tok_cache_get(s, w, n, h, out, &rc)) {
+        if (wl__tok_cache_get(s, w, n, h, out, &st->n_byte_fallback, &rc)) {
             st->n_cache_hits++;
             continue;
         }
         st->n_cache_misses++;
         size_t first = out->n;
-        uint64_t dropped = st->n_bytes_dropped;
+        uint64_t dropped = st->n_bytes_dropped, fallback = st->n_byte_fallback;
         rc = merge_word(t, w, n, s, out, st);
         if (rc == 0 && st->n_bytes_dropped == dropped) /* keep drops counted per word */
-            rc = wl__tok_cache_put(s, w, n, h, out->v + first, out->n - first);
+            rc = wl__tok_cache_put(s, w, n, h, out->v + first, out->n - first,
+                                   st->n_byte_fallback - fallback);
     }
     st->t_merge_ns += wl_clock_now_ns() - t1;
     return rc;

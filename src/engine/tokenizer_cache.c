@@ -1,7 +1,9 @@
 /* Per-call word cache of the tokenizers: the ids of a word (BPE) or segment
  * (SPM) depend only on its bytes, so repeated words are merged once. Keys are
  * copied, so callers may reuse their buffers. Bounded (no eviction: once full,
- * new words are simply not cached). Owned by one call's scratch; not shared.
+ * new words are simply not cached). An entry also keeps how many of its ids
+ * are byte-fallback tokens, so a hit adds them to the stats as a merge would.
+ * Owned by one call's scratch; not shared.
  */
 #include "engine/tokenizer_impl.h"
 
@@ -45,7 +47,7 @@ static int grow(struct wl__tok_scratch *s)
 }
 
 bool wl__tok_cache_get(struct wl__tok_scratch *s, const char *w, size_t n, uint64_t h,
-                       struct wl__tok_ivec *out, int *rc)
+                       struct wl__tok_ivec *out, uint64_t *n_fallback, int *rc)
 {
     *rc = 0;
     if (!s->wc || n > WL__TOK_CACHE_MAX_WORD)
@@ -58,11 +60,13 @@ bool wl__tok_cache_get(struct wl__tok_scratch *s, const char *w, size_t n, uint6
         memcpy(out->v + out->n, s->wc_ids.v + e->ids_off, e->n_ids * sizeof(int32_t));
         out->n += e->n_ids;
     }
+    if (*rc == 0)
+        *n_fallback += e->n_fallback;
     return true;
 }
 
 int wl__tok_cache_put(struct wl__tok_scratch *s, const char *w, size_t n, uint64_t h,
-                      const int32_t *ids, size_t n_ids)
+                      const int32_t *ids, size_t n_ids, uint64_t n_fallback)
 {
     if (n > WL__TOK_CACHE_MAX_WORD || s->wc_ids.n + n_ids > UINT32_MAX / 2 ||
         s->wc_keys_n + n > UINT32_MAX / 2)
@@ -94,8 +98,12 @@ int wl__tok_cache_put(struct wl__tok_scratch *s, const char *w, size_t n, uint64
         memcpy(s->wc_keys + s->wc_keys_n, w, n);
     if (n_ids)
         memcpy(s->wc_ids.v + s->wc_ids.n, ids, n_ids * sizeof(int32_t));
-    *e = (struct wl__tok_wc_slot){h, (uint32_t)s->wc_keys_n, (uint32_t)n, (uint32_t)s->wc_ids.n,
-                                  (uint32_t)n_ids};
+    *e = (struct wl__tok_wc_slot){h,
+                                  (uint32_t)s->wc_keys_n,
+                                  (uint32_t)n,
+                                  (uint32_t)s->wc_ids.n,
+                                  (uint32_t)n_ids,
+                                  (uint32_t)n_fallback};
     s->wc_keys_n += n;
     s->wc_ids.n += n_ids;
     s->wc_n++;

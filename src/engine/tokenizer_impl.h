@@ -197,6 +197,7 @@ struct wl__tok_wc_slot {
     uint64_t hash;           /* 0 = empty */
     uint32_t key_off, len;   /* copy of the word in wc_keys */
     uint32_t ids_off, n_ids; /* in wc_ids */
+    uint32_t n_fallback;     /* how many of those ids are byte-fallback tokens */
 };
 
 struct wl__tok_scratch {
@@ -213,12 +214,15 @@ struct wl__tok_scratch {
     size_t wc_keys_n, wc_keys_cap;
 };
 
-/* Looks word up; on a hit appends its ids to out and returns true. */
+/* Looks word up; on a hit appends its ids to out, adds the number of them
+ * that are byte-fallback tokens to *n_fallback (so the stats count a cached
+ * word like a merged one) and returns true. */
 bool wl__tok_cache_get(struct wl__tok_scratch *s, const char *w, size_t n, uint64_t h,
-                       struct wl__tok_ivec *out, int *rc);
-/* Remembers ids for word (silently skipped when the cache is full or the word long). */
+                       struct wl__tok_ivec *out, uint64_t *n_fallback, int *rc);
+/* Remembers ids for word, n_fallback of them byte-fallback tokens (silently
+ * skipped when the cache is full or the word long). */
 int wl__tok_cache_put(struct wl__tok_scratch *s, const char *w, size_t n, uint64_t h,
-                      const int32_t *ids, size_t n_ids);
+                      const int32_t *ids, size_t n_ids, uint64_t n_fallback);
 #define WL__TOK_CACHE_MAX_WORD 256
 
 void wl__tok_scratch_free(struct wl__tok_scratch *s);

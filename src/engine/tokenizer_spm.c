@@ -174,15 +174,17 @@ int wl__tok_spm_fragment(const wl_tokenizer *t, const char *text, size_t len, bo
             size_t n = i - seg;
             st->n_words++;
             uint64_t h = wl__tok_hash(t->hash_key, w, n, 0);
-            if (n <= WL__TOK_CACHE_MAX_WORD && wl__tok_cache_get(s, w, n, h, out, &rc)) {
+            if (n <= WL__TOK_CACHE_MAX_WORD &&
+                wl__tok_cache_get(s, w, n, h, out, &st->n_byte_fallback, &rc)) {
                 st->n_cache_hits++;
             } else if (rc == 0) {
                 size_t first = out->n;
-                uint64_t dropped = st->n_bytes_dropped;
+                uint64_t dropped = st->n_bytes_dropped, fallback = st->n_byte_fallback;
                 st->n_cache_misses += n <= WL__TOK_CACHE_MAX_WORD;
                 rc = spm_segment(t, w, n, s, out, st);
                 if (rc == 0 && st->n_bytes_dropped == dropped)
-                    rc = wl__tok_cache_put(s, w, n, h, out->v + first, out->n - first);
+                    rc = wl__tok_cache_put(s, w, n, h, out->v + first, out->n - first,
+                                           st->n_byte_fallback - fallback);
             }
             seg = i;
         }

@@ -457,6 +457,41 @@ static void test_bpe_merge_ranks_cache_and_fallback(void **state)
     wl_tok_free(t);
 }
 
+/* Byte-fallback tokens are counted for every word that emits them, also when
+ * the word's ids come from the word cache (SPM segments and BPE words). */
+static void test_byte_fallback_counted_on_cache_hits(void **state)
+{
+    (void)state;
+    struct vb v;
+    spm_base(&v);
+    vb_s(&v, SP, -5, 1);
+    wl_tokenizer *t = spm_build(&v, NULL);
+    int32_t ids[4096];
+    struct wl_tok_stats st = {0};
+    size_t n = 0;
+    const char *txt = "\xc3\xa9 \xc3\xa9 \xc3\xa9"; /* "é é é": é is no token */
+    assert_int_equal(wl_tok_tokenize(t, txt, strlen(txt), 0, ids, 4096, &n, &st), 0);
+    size_t n_byte = 0;
+    for (size_t i = 0; i < n; i++)
+        n_byte += (wl_tok_token_attr(t, ids[i]) & WL_TOK_ATTR_BYTE) != 0;
+    assert_int_equal(n_byte, 6);
+    assert_true(st.n_cache_hits >= 2); /* the second and third "é" */
+    assert_int_equal(st.n_byte_fallback, n_byte);
+    wl_tok_free(t);
+
+    /* BPE: "xy" merges into a symbol that is no token, so it falls back to 'x' 'y' */
+    bpe_base(&v);
+    vb_merge(&v, "x y");
+    t = bpe_build(&v, "gpt-2");
+    memset(&st, 0, sizeof st);
+    txt = "xy xy xy";
+    assert_int_equal(wl_tok_tokenize(t, txt, strlen(txt), 0, ids, 4096, &n, &st), 0);
+    EXPECT(ids, n, 'x', 'y', ' ', 'x', 'y', ' ', 'x', 'y');
+    assert_int_equal(st.n_cache_hits, 1); /* the third word, " xy" */
+    assert_int_equal(st.n_byte_fallback, 6);
+    wl_tok_free(t);
+}
+
 static void test_bpe_every_byte_round_trips(void **state)
 {
     (void)state;
@@ -1265,6 +1300,7 @@ int main(void)
         cmocka_unit_test(test_text_over_the_limit_is_range_error),
         cmocka_unit_test(test_spm_takes_every_text_under_the_limit),
         cmocka_unit_test(test_bpe_merge_ranks_cache_and_fallback),
+        cmocka_unit_test(test_byte_fallback_counted_on_cache_hits),
         cmocka_unit_test(test_bpe_every_byte_round_trips),
         cmocka_unit_test(test_pretokenizers),
         cmocka_unit_test(test_build_errors_say_what),
