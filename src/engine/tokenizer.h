@@ -190,12 +190,13 @@ double wl_tok_stats_cache_hit_rate(const struct wl_tok_stats *s);
 int wl_tok_token_piece(const wl_tokenizer *t, int32_t id, unsigned flags, const char **piece,
                        size_t *len);
 
-/* Concatenated pieces of ids. With add_space_prefix models (SPM), one leading
- * space is dropped from the first text piece at the start and after BOS or
- * any special token (the space the tokenizer inserted there), unless
- * WL_DETOK_KEEP_SPACE. Writes raw bytes (may be invalid UTF-8 if the ids
- * are), NUL-terminated when there is room. Returns 0 with *len_out, or
- * WL_EFULL with *len_out = bytes needed (without NUL), WL_EINVAL on a bad id. */
+/* Concatenated pieces of ids. With SPM models that have add_space_prefix,
+ * one leading space is dropped from the first text piece at the start and
+ * after BOS or any special token (the space the tokenizer inserted there),
+ * unless WL_DETOK_KEEP_SPACE; byte-level BPE inserts none, so nothing is
+ * dropped there even when the file sets add_space_prefix. Writes raw bytes (may be invalid UTF-8 if
+ * the ids are), NUL-terminated when there is room. Returns 0 with *len_out, or WL_EFULL with
+ * *len_out = bytes needed (without NUL), WL_EINVAL on a bad id. */
 int wl_tok_detokenize(const wl_tokenizer *t, const int32_t *ids, size_t n, unsigned flags,
                       char *buf, size_t cap, size_t *len_out);
 /* Same into a malloc'ed NUL-terminated string (caller frees). */

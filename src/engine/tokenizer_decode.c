@@ -1,11 +1,13 @@
 /* Detokenization: token pieces, whole-sequence detokenize, and the streaming
  * decoder that only ever emits complete UTF-8 characters.
  *
- * Leading-space rule (models with add_space_prefix, i.e. SentencePiece): the
+ * Leading-space rule (SentencePiece models with add_space_prefix): the
  * tokenizer puts a "▁" before the text at the start and after every special
  * token, so decoding drops one leading space from the first text piece at the
  * start and after BOS or any other special token. This makes
- * detokenize(tokenize(x)) == x and matches SentencePiece's decode.
+ * detokenize(tokenize(x)) == x and matches SentencePiece's decode. Byte-level
+ * BPE never inserts that space, whatever add_space_prefix says, so its spaces
+ * are all real text and none is dropped.
  * No allocation in the decoder; a decoder belongs to one thread.
  */
 #include "engine/tokenizer_impl.h"
@@ -31,6 +33,13 @@ int wl_tok_token_piece(const wl_tokenizer *t, int32_t id, unsigned flags, const 
     return 0;
 }
 
+/* True when decoding drops the space the tokenizer inserted: only SPM
+ * inserts one (llama.cpp's BPE ignores add_space_prefix when tokenizing). */
+static bool strips_prefix(const wl_tokenizer *t, unsigned flags)
+{
+    return t->model == WL_TOK_MODEL_SPM && t->add_space_prefix && !(flags & WL_DETOK_KEEP_SPACE);
+}
+
 /* The piece of id after applying and updating the leading-space state. */
 static int piece_stripped(const wl_tokenizer *t, int32_t id, unsigned flags, bool *strip,
                           const char **p, size_t *n)
@@ -38,9 +47,8 @@ static int piece_stripped(const wl_tokenizer *t, int32_t id, unsigned flags, boo
     int rc = wl_tok_token_piece(t, id, flags, p, n);
     if (rc)
         return rc;
-    bool rearm = t->add_space_prefix && !(flags & WL_DETOK_KEEP_SPACE);
     if (t->tok[id].attr & SPECIALISH) {
-        *strip = rearm;
+        *strip = strips_prefix(t, flags);
         return 0;
     }
     if (t->tok[id].attr & (WL_TOK_ATTR_NORMAL | WL_TOK_ATTR_BYTE)) {
@@ -56,7 +64,7 @@ static int piece_stripped(const wl_tokenizer *t, int32_t id, unsigned flags, boo
 int wl_tok_detokenize(const wl_tokenizer *t, const int32_t *ids, size_t n, unsigned flags,
                       char *buf, size_t cap, size_t *len_out)
 {
-    bool strip = t->add_space_prefix && !(flags & WL_DETOK_KEEP_SPACE);
+    bool strip = strips_prefix(t, flags);
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         const char *p;
@@ -103,7 +111,7 @@ void wl_tok_decoder_init(struct wl_tok_decoder *d, const wl_tokenizer *t, unsign
     memset(d, 0, sizeof(*d));
     d->tok = t;
     d->flags = flags;
-    d->strip_next = t->add_space_prefix && !(flags & WL_DETOK_KEEP_SPACE);
+    d->strip_next = strips_prefix(t, flags);
 }
 
 size_t wl_tok_decoder_out_max(const wl_tokenizer *t)

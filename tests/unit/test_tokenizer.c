@@ -492,6 +492,46 @@ static void test_byte_fallback_counted_on_cache_hits(void **state)
     wl_tok_free(t);
 }
 
+/* A byte-level BPE file may say add_space_prefix = true (convert_hf_to_gguf
+ * copies add_prefix_space), but BPE tokenizing never inserts that space, so
+ * decoding keeps every space: at the start and after a special token. */
+static void test_bpe_add_space_prefix_keeps_real_spaces(void **state)
+{
+    (void)state;
+    struct vb v;
+    bpe_base(&v);
+    int32_t eot = vb_s(&v, "<|endoftext|>", 0, 3);
+    vb_merge(&v, "a b");
+    struct wl_tok_vocab_desc d;
+    wl_tok_vocab_desc_init(&d);
+    d.model = WL_TOK_MODEL_BPE;
+    d.pre = "gpt-2";
+    d.n_tokens = v.n;
+    d.tokens = v.tok;
+    d.types = v.type;
+    d.n_merges = v.n_merges;
+    d.merges = v.merges;
+    d.add_space_prefix = 1;
+    wl_tokenizer *t = NULL;
+    struct wl_errmsg err;
+    assert_int_equal(wl_tok_build(&d, &t, &err), 0);
+    int32_t ids[4096];
+    size_t n = tok(t, "b<|endoftext|> a", WL_TOK_PARSE_SPECIAL, ids);
+    EXPECT(ids, n, 'b', eot, ' ', 'a');
+    detok_eq(t, ids, n, 0, "b a");
+    detok_eq(t, ids, n, WL_DETOK_SPECIAL, "b<|endoftext|> a");
+    n = tok(t, " a", 0, ids);
+    EXPECT(ids, n, ' ', 'a');
+    detok_eq(t, ids, n, 0, " a");
+    struct wl_tok_decoder dec;
+    wl_tok_decoder_init(&dec, t, 0);
+    push_expect(&dec, ' ', " ");
+    push_expect(&dec, 'a', "a");
+    push_expect(&dec, eot, "");
+    push_expect(&dec, ' ', " ");
+    wl_tok_free(t);
+}
+
 static void test_bpe_every_byte_round_trips(void **state)
 {
     (void)state;
@@ -1301,6 +1341,7 @@ int main(void)
         cmocka_unit_test(test_spm_takes_every_text_under_the_limit),
         cmocka_unit_test(test_bpe_merge_ranks_cache_and_fallback),
         cmocka_unit_test(test_byte_fallback_counted_on_cache_hits),
+        cmocka_unit_test(test_bpe_add_space_prefix_keeps_real_spaces),
         cmocka_unit_test(test_bpe_every_byte_round_trips),
         cmocka_unit_test(test_pretokenizers),
         cmocka_unit_test(test_build_errors_say_what),
