@@ -34,10 +34,10 @@ enum wl_tok_model {
 enum wl_tok_pre {
     WL_TOK_PRE_NONE = 0,
     WL_TOK_PRE_DEFAULT,      /* "default" or missing */
-    WL_TOK_PRE_GPT2,         /* "gpt-2", "mpt", "olmo", "phi-2", "jais", ... */
-    WL_TOK_PRE_LLAMA3,       /* "llama3", "llama-bpe", "llama-v3", "falcon3", "dbrx", "smaug-bpe" */
-    WL_TOK_PRE_QWEN2,        /* "qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "hunyuan" */
-    WL_TOK_PRE_STARCODER,    /* "starcoder", "refact", "command-r", "smollm", "codeshell", ... */
+    WL_TOK_PRE_GPT2,         /* "gpt-2", "mpt", "olmo", "phi-2", "jais", "jina-v2-code", ... */
+    WL_TOK_PRE_LLAMA3,       /* "llama3", "llama-bpe", "falcon3", "pixtral", "lfm2", "dbrx", ... */
+    WL_TOK_PRE_QWEN2,        /* "qwen2", "deepseek-r1-qwen", "kormo", "stablelm2", "megrez", ... */
+    WL_TOK_PRE_STARCODER,    /* "starcoder", "refact", "command-r", "smollm", "mellum2", ... */
     WL_TOK_PRE_DEEPSEEK_LLM, /* "deepseek-llm" */
     WL_TOK_PRE_DEEPSEEK_CODER, /* "deepseek-coder" */
     WL_TOK_PRE_FALCON,         /* "falcon" */
@@ -86,7 +86,8 @@ struct wl_tok_vocab_desc {
 void wl_tok_vocab_desc_init(struct wl_tok_vocab_desc *d);
 
 /* Builds a tokenizer from d. WL_EINVAL / WL_EFORMAT / WL_ENOTSUP with a
- * message in err (e.g. "unknown pre-tokenizer 'x'", "duplicate token ..."). */
+ * message in err (e.g. "pre-tokenizer 'x' (tokenizer.ggml.pre) is not
+ * supported", "duplicate token ..."). */
 int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct wl_errmsg *err);
 
 /* Loads from an open GGUF (tokenizer.ggml.* keys). */

@@ -59,12 +59,24 @@ struct pre_name {
     bool ignore_merges, add_bos;
 };
 
+/* Every name llama.cpp's llama_vocab::impl::load maps to a rule implemented
+ * here, with the flags it sets (clean_spaces only changes llama.cpp's
+ * detokenize, which we do not reproduce; add_sep is not used by tokenize).
+ * Left out: names whose rule we lack, and two whose rule we have but that
+ * need more than the rule: "modern-bert" (llama.cpp gives [MASK] LSTRIP when
+ * general.name contains it) and "solar-open" (its <|end|> must leave the
+ * end-of-generation set when <|calls|> and <|flush|> exist). */
 static const struct pre_name pre_names[] = {
     {"default", WL_TOK_PRE_DEFAULT, false, false},
     {"llama3", WL_TOK_PRE_LLAMA3, true, true},
     {"llama-v3", WL_TOK_PRE_LLAMA3, true, true},
     {"llama-bpe", WL_TOK_PRE_LLAMA3, true, true},
     {"falcon3", WL_TOK_PRE_LLAMA3, true, true},
+    {"falcon-h1", WL_TOK_PRE_LLAMA3, true, true},
+    {"pixtral", WL_TOK_PRE_LLAMA3, true, true},
+    {"midm-2.0", WL_TOK_PRE_LLAMA3, true, true},
+    {"lfm2", WL_TOK_PRE_LLAMA3, true, true},
+    {"jina-v5-nano", WL_TOK_PRE_LLAMA3, true, true},
     {"dbrx", WL_TOK_PRE_LLAMA3, false, false},
     {"smaug-bpe", WL_TOK_PRE_LLAMA3, false, false},
     {"deepseek-llm", WL_TOK_PRE_DEEPSEEK_LLM, false, false},
@@ -79,6 +91,13 @@ static const struct pre_name pre_names[] = {
     {"jina-de", WL_TOK_PRE_GPT2, false, false},
     {"jina-v2-es", WL_TOK_PRE_GPT2, false, false},
     {"jina-v2-de", WL_TOK_PRE_GPT2, false, false},
+    {"jina-v1-en", WL_TOK_PRE_GPT2, false, false},
+    {"jina-v2-code", WL_TOK_PRE_GPT2, false, false},
+    {"roberta-bpe", WL_TOK_PRE_GPT2, false, false},
+    {"gigachat", WL_TOK_PRE_GPT2, false, false},
+    {"a.x-4.0", WL_TOK_PRE_GPT2, false, false},
+    {"mellum", WL_TOK_PRE_GPT2, false, false},
+    {"granite-docling", WL_TOK_PRE_GPT2, false, false},
     {"trillion", WL_TOK_PRE_GPT2, false, false},
     {"exaone4", WL_TOK_PRE_GPT2, false, false},
     {"starcoder", WL_TOK_PRE_STARCODER, false, false},
@@ -88,8 +107,11 @@ static const struct pre_name pre_names[] = {
     {"codeshell", WL_TOK_PRE_STARCODER, false, false},
     {"exaone", WL_TOK_PRE_STARCODER, false, false},
     {"minerva-7b", WL_TOK_PRE_STARCODER, false, false},
+    {"mellum2", WL_TOK_PRE_STARCODER, false, false},
     {"qwen2", WL_TOK_PRE_QWEN2, false, false},
     {"deepseek-r1-qwen", WL_TOK_PRE_QWEN2, false, false},
+    {"kormo", WL_TOK_PRE_QWEN2, false, false},
+    {"f2llmv2", WL_TOK_PRE_QWEN2, false, false},
     {"stablelm2", WL_TOK_PRE_QWEN2, false, false},
     {"megrez", WL_TOK_PRE_QWEN2, false, false},
     {"hunyuan", WL_TOK_PRE_QWEN2, false, false},
@@ -541,8 +563,9 @@ int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct w
             if (strcmp(pre_names[i].name, pn) == 0)
                 hit = &pre_names[i];
         if (!hit) {
-            rc = wl_errmsg_set(err, WL_ENOTSUP, "unknown pre-tokenizer '%s' (tokenizer.ggml.pre)",
-                               pn);
+            /* llama.cpp may know the name: it is not ours that it is unknown */
+            rc = wl_errmsg_set(err, WL_ENOTSUP,
+                               "pre-tokenizer '%s' (tokenizer.ggml.pre) is not supported", pn);
             goto fail;
         }
         if (!d->pre)
