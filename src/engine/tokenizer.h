@@ -78,6 +78,10 @@ struct wl_tok_vocab_desc {
     const struct wl_tok_text *merges; /* BPE: "left right", rank = index */
     /* Special ids: WL_TOK_NULL = absent, -2 = the model type's default. */
     int32_t bos, eos, eot, eom, unk, sep, pad;
+    /* Fill-in-the-middle ids (prefix, suffix, middle, pad, repo, file
+     * separator), same convention (no default: a kind without an id takes
+     * the first token named like it, see tokenizer.md). */
+    int32_t fim_pre, fim_suf, fim_mid, fim_pad, fim_rep, fim_sep;
     /* -1 = the model type's default, 0 = false, 1 = true. */
     int add_bos, add_eos, add_space_prefix;
 };
@@ -110,6 +114,7 @@ struct wl_tok_info {
     uint32_t n_merges;  /* merges actually usable (BPE) */
     uint32_t n_special; /* control/user-defined/unknown tokens matched in text */
     int32_t bos, eos, eot, eom, unk, sep, pad; /* WL_TOK_NULL when absent */
+    int32_t fim_pre, fim_suf, fim_mid, fim_pad, fim_rep, fim_sep;
     bool add_bos, add_eos, add_space_prefix, ignore_merges;
     size_t max_piece_len; /* longest detokenized piece, bytes */
     uint64_t load_ns;     /* time spent building the tables */

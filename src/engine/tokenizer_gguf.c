@@ -2,7 +2,9 @@
  * pre-tokenizer, tokens, scores, token types, merges, special ids, add_*
  * flags) into a wl_tok_vocab_desc that points into the file's mapping, and
  * builds the tokenizer from it (which copies everything, so the file may be
- * closed afterwards). Errors name the key that is missing or malformed: a
+ * closed afterwards). The FIM ids come from tokenizer.ggml.fim_*_token_id
+ * or the deprecated prefix/suffix/middle_token_id keys. Errors name the key
+ * that is missing or malformed: a
  * tokenizer key of another type than the loader reads is refused, never
  * taken as absent (a pre-tokenizer stored as a number would otherwise
  * tokenize with the default rules). general.name is only a hint (the Phi-3
@@ -261,14 +263,41 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
         const char *key;
         int32_t *dst;
     } ids[] = {
-        {"tokenizer.ggml.bos_token_id", &d.bos},     {"tokenizer.ggml.eos_token_id", &d.eos},
-        {"tokenizer.ggml.eot_token_id", &d.eot},     {"tokenizer.ggml.eom_token_id", &d.eom},
-        {"tokenizer.ggml.unknown_token_id", &d.unk}, {"tokenizer.ggml.seperator_token_id", &d.sep},
+        {"tokenizer.ggml.bos_token_id", &d.bos},
+        {"tokenizer.ggml.eos_token_id", &d.eos},
+        {"tokenizer.ggml.eot_token_id", &d.eot},
+        {"tokenizer.ggml.eom_token_id", &d.eom},
+        {"tokenizer.ggml.unknown_token_id", &d.unk},
+        {"tokenizer.ggml.seperator_token_id", &d.sep},
         {"tokenizer.ggml.padding_token_id", &d.pad},
+        {"tokenizer.ggml.fim_pre_token_id", &d.fim_pre},
+        {"tokenizer.ggml.fim_suf_token_id", &d.fim_suf},
+        {"tokenizer.ggml.fim_mid_token_id", &d.fim_mid},
+        {"tokenizer.ggml.fim_pad_token_id", &d.fim_pad},
+        {"tokenizer.ggml.fim_rep_token_id", &d.fim_rep},
+        {"tokenizer.ggml.fim_sep_token_id", &d.fim_sep},
     };
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
         if ((rc = gguf_id(g, ids[i].key, ids[i].dst, err)) != 0)
             goto done;
+    }
+    /* The deprecated FIM keys come after the new ones in llama.cpp's list:
+     * one that names a token of the vocabulary wins, any other value leaves
+     * what the new key said. */
+    struct {
+        const char *key;
+        int32_t *dst;
+    } old_fim[] = {
+        {"tokenizer.ggml.prefix_token_id", &d.fim_pre},
+        {"tokenizer.ggml.suffix_token_id", &d.fim_suf},
+        {"tokenizer.ggml.middle_token_id", &d.fim_mid},
+    };
+    for (size_t i = 0; i < sizeof(old_fim) / sizeof(old_fim[0]); i++) {
+        int32_t id;
+        if ((rc = gguf_id(g, old_fim[i].key, &id, err)) != 0)
+            goto done;
+        if (id >= 0 && (size_t)id < d.n_tokens)
+            *old_fim[i].dst = id;
     }
     struct {
         const char *key;

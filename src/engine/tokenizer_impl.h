@@ -106,6 +106,7 @@ struct wl_tokenizer {
     uint32_t n_special;
 
     int32_t bos, eos, eot, eom, unk, sep, pad;
+    int32_t fim_pre, fim_suf, fim_mid, fim_pad, fim_rep, fim_sep;
     bool add_bos, add_eos, add_space_prefix, ignore_merges;
 
     /* SPM: every pair of adjacent characters occurring inside some token. A

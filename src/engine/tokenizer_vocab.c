@@ -1,8 +1,9 @@
 /* Builds a wl_tokenizer from a vocabulary description: token texts, scores and
  * types, special ids and flags with llama.cpp's per-model defaults, the
- * attribute adjustments llama.cpp makes by token text (end-of-generation and
- * FIM tokens become control tokens; Phi-3 special tokens strip spaces to
- * their right), the special-token trie, detokenized pieces, and for
+ * attribute adjustments llama.cpp makes by token text (end-of-generation
+ * tokens, and per FIM kind without an id in the file its first token by
+ * name, become control tokens; Phi-3 special tokens strip spaces to their
+ * right), the special-token trie, detokenized pieces, and for
  * byte-level BPE the vocabulary and merges decoded back to raw bytes.
  * The GGUF front end is tokenizer_gguf.c.
  *
@@ -135,43 +136,54 @@ static const char *const eot_names[] = {
     NULL,
 };
 static const char *const eom_names[] = {"<|eom_id|>", NULL};
-/* FIM tokens: promoted to control; pad/repo/sep also end generation. */
-static const char *const fim_names[] = {
+/* FIM token names per kind, in llama.cpp's order. For a kind whose id the
+ * file does not give, the first name the vocabulary has is that kind's token
+ * and becomes a control token; pad/repo/sep ids also end generation. */
+static const char *const fim_pre_names[] = {
     "<|fim_prefix|>",
     "<fim-prefix>",
     "<fim_prefix>",
+    "<\xef\xbd\x9c"
+    "fim\xe2\x96\x81"
+    "begin\xef\xbd\x9c>",
     "<PRE>",
     "\xe2\x96\x81<PRE>",
     "<|code_prefix|>",
     "<|prefix|>",
-    "<\xef\xbd\x9c"
-    "fim\xe2\x96\x81"
-    "begin\xef\xbd\x9c>",
+    NULL,
+};
+static const char *const fim_suf_names[] = {
     "<|fim_suffix|>",
     "<fim-suffix>",
     "<fim_suffix>",
+    "<\xef\xbd\x9c"
+    "fim\xe2\x96\x81hole\xef\xbd\x9c>",
     "<SUF>",
     "\xe2\x96\x81<SUF>",
     "<|code_suffix|>",
     "<|suffix|>",
-    "<\xef\xbd\x9c"
-    "fim\xe2\x96\x81hole\xef\xbd\x9c>",
+    NULL,
+};
+static const char *const fim_mid_names[] = {
     "<|fim_middle|>",
     "<fim-middle>",
     "<fim_middle>",
+    "<\xef\xbd\x9c"
+    "fim\xe2\x96\x81"
+    "end\xef\xbd\x9c>",
     "<MID>",
     "\xe2\x96\x81<MID>",
     "<|code_middle|>",
     "<|middle|>",
-    "<\xef\xbd\x9c"
-    "fim\xe2\x96\x81"
-    "end\xef\xbd\x9c>",
     NULL,
 };
-static const char *const fim_eog_names[] = {
-    "<|fim_pad|>",   "<fim-pad>",  "<fim_pad>", "<PAD>",      "[PAD]",        "<|fim_repo|>",
-    "<|repo_name|>", "<fim-repo>", "<REPO>",    "<reponame>", "<|file_sep|>", NULL,
+static const char *const fim_pad_names[] = {
+    "<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]", NULL,
 };
+static const char *const fim_rep_names[] = {
+    "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>", NULL,
+};
+static const char *const fim_sep_names[] = {"<|file_sep|>", NULL};
 static const char *const eog_names[] = {
     "<|eot_id|>",
     "<|im_end|>",
@@ -208,6 +220,7 @@ void wl_tok_vocab_desc_init(struct wl_tok_vocab_desc *d)
 {
     memset(d, 0, sizeof(*d));
     d->bos = d->eos = d->eot = d->eom = d->unk = d->sep = d->pad = -2;
+    d->fim_pre = d->fim_suf = d->fim_mid = d->fim_pad = d->fim_rep = d->fim_sep = -2;
     d->add_bos = d->add_eos = d->add_space_prefix = -1;
 }
 
@@ -664,16 +677,33 @@ int wl_tok_build(const struct wl_tok_vocab_desc *d, wl_tokenizer **out, struct w
             t->eom = id;
         t->tok[id].attr |= WL_TOK_ATTR_CONTROL;
     }
-    for (const char *const *n = fim_names; *n; n++)
-        set_attr_by_text(t, *n, WL_TOK_ATTR_CONTROL, true);
-    for (const char *const *n = fim_eog_names; *n; n++) {
-        int32_t id = find_text(t, *n);
-        if (id == WL_TOK_NULL)
-            continue;
-        t->tok[id].attr |= WL_TOK_ATTR_CONTROL;
-        if ((rc = eog_add(t, id)) != 0)
-            goto fail;
+    /* FIM, as llama.cpp: an id from the file stays as it is; only a kind
+     * without one is looked up by name, and only its first match changes */
+    const struct {
+        int32_t given, *id;
+        const char *what;
+        const char *const *names;
+    } fim[] = {
+        {d->fim_pre, &t->fim_pre, "FIM prefix", fim_pre_names},
+        {d->fim_suf, &t->fim_suf, "FIM suffix", fim_suf_names},
+        {d->fim_mid, &t->fim_mid, "FIM middle", fim_mid_names},
+        {d->fim_pad, &t->fim_pad, "FIM pad", fim_pad_names},
+        {d->fim_rep, &t->fim_rep, "FIM repo", fim_rep_names},
+        {d->fim_sep, &t->fim_sep, "FIM separator", fim_sep_names},
+    };
+    for (size_t k = 0; k < sizeof(fim) / sizeof(fim[0]); k++) {
+        *fim[k].id = pick_id(fim[k].given, WL_TOK_NULL, t->n_vocab, fim[k].what);
+        for (const char *const *n = fim[k].names; *fim[k].id == WL_TOK_NULL && *n; n++) {
+            int32_t id = find_text(t, *n);
+            if (id == WL_TOK_NULL)
+                continue;
+            *fim[k].id = id;
+            t->tok[id].attr |= WL_TOK_ATTR_CONTROL;
+        }
     }
+    if ((rc = eog_add(t, t->fim_pad)) || (rc = eog_add(t, t->fim_rep)) ||
+        (rc = eog_add(t, t->fim_sep)))
+        goto fail;
     for (const char *const *n = eog_names; *n; n++) {
         int32_t id = find_text(t, *n);
         if (id == WL_TOK_NULL)
@@ -786,6 +816,12 @@ void wl_tok_get_info(const wl_tokenizer *t, struct wl_tok_info *o)
     o->unk = t->unk;
     o->sep = t->sep;
     o->pad = t->pad;
+    o->fim_pre = t->fim_pre;
+    o->fim_suf = t->fim_suf;
+    o->fim_mid = t->fim_mid;
+    o->fim_pad = t->fim_pad;
+    o->fim_rep = t->fim_rep;
+    o->fim_sep = t->fim_sep;
     o->add_bos = t->add_bos;
     o->add_eos = t->add_eos;
     o->add_space_prefix = t->add_space_prefix;

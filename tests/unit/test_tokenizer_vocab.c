@@ -4,7 +4,12 @@
  * - every tokenizer.ggml.pre name llama.cpp maps to a rule implemented here
  *   loads with that rule and llama.cpp's flags (ignore_merges, add BOS);
  *   jina-v2-code also gets its <mask> LSTRIP; a name we do not support is
- *   refused as "not supported" (llama.cpp may know it), not "unknown".
+ *   refused as "not supported" (llama.cpp may know it), not "unknown";
+ * - FIM tokens: a kind whose id the file gives (tokenizer.ggml.fim_*_token_id,
+ *   or the deprecated prefix/suffix/middle keys) takes that id and no token
+ *   is promoted by its name; for a kind without one, only the first token
+ *   named like it becomes CONTROL. The FIM pad/repo/sep ids, from the key or
+ *   that first match, end generation; other tokens with such names do not.
  */
 #include "test_support.h"
 
@@ -91,6 +96,11 @@ static wl_tokenizer *must_load(const char *pre, const struct extra *extra, size_
     return t;
 }
 
+static bool is_control(const wl_tokenizer *t, int32_t id)
+{
+    return (wl_tok_token_attr(t, id) & WL_TOK_ATTR_CONTROL) != 0;
+}
+
 /* ---- pre-tokenizer names ------------------------------------------------------------ */
 
 static void test_pre_names_of_implemented_rules_load(void **state)
@@ -173,12 +183,126 @@ static void test_pre_name_not_supported_says_so(void **state)
     }
 }
 
+/* ---- FIM tokens ------------------------------------------------------------------------- */
+
+/* No FIM key: per kind, the first name of llama.cpp's list that the
+ * vocabulary has becomes CONTROL (and for pad/repo/sep ends generation);
+ * a second token named for the same kind keeps its type. */
+static void test_fim_names_mark_only_the_first_match(void **state)
+{
+    (void)state;
+    static const struct extra ex[] = {
+        {"<fim_prefix>", 1},   /* 256: second in the list for FIM_PRE */
+        {"<|fim_prefix|>", 1}, /* 257: first */
+        {"<PAD>", 4},          /* 258: FIM_PAD, after <|fim_pad|> */
+        {"<|fim_pad|>", 1},    /* 259 */
+        {"<reponame>", 1},     /* 260: FIM_REP, after <|fim_repo|> */
+        {"<|fim_repo|>", 1},   /* 261 */
+        {"<|file_sep|>", 1},   /* 262: FIM_SEP */
+        {"<fim_middle>", 1},   /* 263: FIM_MID, the only one */
+    };
+    wl_tokenizer *t = must_load("gpt-2", ex, sizeof ex / sizeof ex[0], NULL, 0);
+    assert_true(is_control(t, 257));
+    assert_false(is_control(t, 256));
+    assert_true(is_control(t, 263));
+    assert_true(is_control(t, 259) && wl_tok_is_eog(t, 259));
+    assert_false(is_control(t, 258) || wl_tok_is_eog(t, 258));
+    assert_true(is_control(t, 261) && wl_tok_is_eog(t, 261));
+    assert_false(is_control(t, 260) || wl_tok_is_eog(t, 260));
+    assert_true(is_control(t, 262) && wl_tok_is_eog(t, 262));
+    struct wl_tok_info inf;
+    wl_tok_get_info(t, &inf);
+    assert_int_equal(inf.fim_pre, 257);
+    assert_int_equal(inf.fim_suf, WL_TOK_NULL);
+    assert_int_equal(inf.fim_mid, 263);
+    assert_int_equal(inf.fim_pad, 259);
+    assert_int_equal(inf.fim_rep, 261);
+    assert_int_equal(inf.fim_sep, 262);
+    /* the user-defined <PAD> is still split out of text and printed */
+    int32_t ids[64];
+    size_t n = 0;
+    assert_int_equal(wl_tok_tokenize(t, "x<PAD>", 6, 0, ids, 64, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[1], 258);
+    char back[32];
+    size_t bl = 0;
+    assert_int_equal(wl_tok_detokenize(t, ids, n, 0, back, sizeof back, &bl), 0);
+    assert_int_equal(bl, 6);
+    assert_memory_equal(back, "x<PAD>", 6);
+    wl_tok_free(t);
+}
+
+/* A kind whose id the file gives: that id, unchanged, and no token is
+ * promoted by its name; the given pad/repo/sep ids end generation. */
+static void test_fim_key_given_skips_the_names(void **state)
+{
+    (void)state;
+    static const struct extra ex[] = {
+        {"<fim_prefix>", 4},   /* 256: user-defined, named FIM_PRE */
+        {"<my_pre>", 4},       /* 257 */
+        {"<|fim_pad|>", 1},    /* 258 */
+        {"<my_pad>", 1},       /* 259 */
+        {"<|fim_repo|>", 1},   /* 260 */
+        {"<my_repo>", 1},      /* 261 */
+        {"<|file_sep|>", 1},   /* 262 */
+        {"<my_sep>", 1},       /* 263 */
+        {"<|fim_suffix|>", 1}, /* 264: its kind has a deprecated key */
+        {"<|fim_middle|>", 1}, /* 265: its key is 0xFFFFFFFF: none */
+    };
+    static const struct id_key keys[] = {
+        {"tokenizer.ggml.fim_pre_token_id", 257}, {"tokenizer.ggml.fim_pad_token_id", 259},
+        {"tokenizer.ggml.fim_rep_token_id", 261}, {"tokenizer.ggml.fim_sep_token_id", 263},
+        {"tokenizer.ggml.suffix_token_id", 257},  {"tokenizer.ggml.fim_mid_token_id", 0xFFFFFFFFu},
+    };
+    wl_tokenizer *t =
+        must_load("gpt-2", ex, sizeof ex / sizeof ex[0], keys, sizeof keys / sizeof keys[0]);
+    assert_int_equal(wl_tok_token_attr(t, 256), WL_TOK_ATTR_USER_DEFINED);
+    assert_int_equal(wl_tok_token_attr(t, 257), WL_TOK_ATTR_USER_DEFINED);
+    for (int32_t id = 258; id <= 263; id++) {
+        assert_false(is_control(t, id));
+        assert_int_equal(wl_tok_is_eog(t, id), id % 2 == 1); /* the ids the keys give */
+    }
+    assert_false(is_control(t, 264));
+    assert_true(is_control(t, 265)); /* no id given: found by its name */
+    struct wl_tok_info inf;
+    wl_tok_get_info(t, &inf);
+    assert_int_equal(inf.fim_pre, 257);
+    assert_int_equal(inf.fim_suf, 257);
+    assert_int_equal(inf.fim_mid, 265);
+    assert_int_equal(inf.fim_pad, 259);
+    /* the user-defined <fim_prefix> is text: split out without --special, printed */
+    int32_t ids[64];
+    size_t n = 0;
+    assert_int_equal(wl_tok_tokenize(t, "<fim_prefix>", 12, 0, ids, 64, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], 256);
+    char back[32];
+    size_t bl = 0;
+    assert_int_equal(wl_tok_detokenize(t, ids, n, 0, back, sizeof back, &bl), 0);
+    assert_int_equal(bl, 12);
+    wl_tok_free(t);
+
+    /* a deprecated key outside the vocabulary leaves the newer key's id */
+    static const struct extra ex2[] = {{"<fim_prefix>", 1}, {"<my_pre>", 1}};
+    static const struct id_key keys2[] = {
+        {"tokenizer.ggml.fim_pre_token_id", 257},
+        {"tokenizer.ggml.prefix_token_id", 99999},
+    };
+    t = must_load("gpt-2", ex2, 2, keys2, 2);
+    assert_false(is_control(t, 256));
+    wl_tok_get_info(t, &inf);
+    assert_int_equal(inf.fim_pre, 257);
+    wl_tok_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pre_names_of_implemented_rules_load),
         cmocka_unit_test(test_jina_v2_code_mask_strips_left),
         cmocka_unit_test(test_pre_name_not_supported_says_so),
+        cmocka_unit_test(test_fim_names_mark_only_the_first_match),
+        cmocka_unit_test(test_fim_key_given_skips_the_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
