@@ -123,15 +123,18 @@ static int run(int argc, char **argv)
         rc = wl_cli_ids_parse(&ids, in, &bad, &bad_len);
     }
     if (rc == WL_EINVAL) {
-        /* the bad token, cut between characters; the message is escaped */
+        /* the bad token, cut between characters; the message is escaped.
+         * It is not digits, or it is digits beyond INT32_MAX (a token id is
+         * an int32): the range covers both */
+        static const char range[] = "integers from 0 to 2147483647";
         char tok[24];
         char *copy = strndup(bad, bad_len);
         wl_utf8_clip(tok, sizeof tok, copy ? copy : "");
         free(copy);
-        int r =
-            from_stdin
-                ? (wl_cli_fail(CMD, "invalid token id '%s' on stdin", tok), WL_EXIT_USAGE)
-                : wl_cli_usage_error(CMD, "invalid token id '%s' (expected integers >= 0)", tok);
+        int r = from_stdin
+                    ? (wl_cli_fail(CMD, "invalid token id '%s' on stdin (expected %s)", tok, range),
+                       WL_EXIT_USAGE)
+                    : wl_cli_usage_error(CMD, "invalid token id '%s' (expected %s)", tok, range);
         free(in);
         wl_cli_ids_free(&ids);
         return r;

@@ -105,6 +105,14 @@ grep -q "cannot read '$tmp/missing.txt': No such file or directory" "$tmp/e" && 
 check "id out of range status" 1 "$st"
 grep -q 'outside the vocabulary' "$tmp/e" && ok || bad "range message"
 "$W" detokenize -m "$SPM" 12abc > /dev/null 2>&1; check "bad id status" 2 "$?"
+# an id too large for a token id is a non-negative integer all the same: the
+# message gives the range instead of "expected integers >= 0"
+"$W" detokenize -m "$SPM" 99999999999 > /dev/null 2> "$tmp/e"; check "huge id status" 2 "$?"
+grep -qF "invalid token id '99999999999' (expected integers from 0 to 2147483647)" "$tmp/e" &&
+  ok || bad "huge id message: $(cat -v "$tmp/e")"
+printf '1 99999999999' | "$W" detokenize -m "$SPM" > /dev/null 2> "$tmp/e"; check "huge stdin id status" 2 "$?"
+grep -qF "invalid token id '99999999999' on stdin (expected integers from 0 to 2147483647)" "$tmp/e" &&
+  ok || bad "huge stdin id message: $(cat -v "$tmp/e")"
 "$W" detokenize -m "$SPM" -- -5 > /dev/null 2>&1; check "signed id status" 2 "$?"
 # a bad id on stdin is quoted whole (to its separator) and escaped: an ESC
 # from the input never reaches the terminal
