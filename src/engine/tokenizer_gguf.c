@@ -259,45 +259,37 @@ int wl_tok_load_gguf(const wl_gguf *g, wl_tokenizer **out, struct wl_errmsg *err
             goto done;
         d.merges = merges;
     }
+    /* The deprecated FIM keys come last, as in llama.cpp's list: a later key
+     * that names a token of the vocabulary replaces what an earlier one
+     * said; any other value of it leaves that. */
     struct {
         const char *key;
         int32_t *dst;
+        bool later;
     } ids[] = {
-        {"tokenizer.ggml.bos_token_id", &d.bos},
-        {"tokenizer.ggml.eos_token_id", &d.eos},
-        {"tokenizer.ggml.eot_token_id", &d.eot},
-        {"tokenizer.ggml.eom_token_id", &d.eom},
-        {"tokenizer.ggml.unknown_token_id", &d.unk},
-        {"tokenizer.ggml.seperator_token_id", &d.sep},
-        {"tokenizer.ggml.padding_token_id", &d.pad},
-        {"tokenizer.ggml.fim_pre_token_id", &d.fim_pre},
-        {"tokenizer.ggml.fim_suf_token_id", &d.fim_suf},
-        {"tokenizer.ggml.fim_mid_token_id", &d.fim_mid},
-        {"tokenizer.ggml.fim_pad_token_id", &d.fim_pad},
-        {"tokenizer.ggml.fim_rep_token_id", &d.fim_rep},
-        {"tokenizer.ggml.fim_sep_token_id", &d.fim_sep},
+        {"tokenizer.ggml.bos_token_id", &d.bos, false},
+        {"tokenizer.ggml.eos_token_id", &d.eos, false},
+        {"tokenizer.ggml.eot_token_id", &d.eot, false},
+        {"tokenizer.ggml.eom_token_id", &d.eom, false},
+        {"tokenizer.ggml.unknown_token_id", &d.unk, false},
+        {"tokenizer.ggml.seperator_token_id", &d.sep, false},
+        {"tokenizer.ggml.padding_token_id", &d.pad, false},
+        {"tokenizer.ggml.fim_pre_token_id", &d.fim_pre, false},
+        {"tokenizer.ggml.fim_suf_token_id", &d.fim_suf, false},
+        {"tokenizer.ggml.fim_mid_token_id", &d.fim_mid, false},
+        {"tokenizer.ggml.fim_pad_token_id", &d.fim_pad, false},
+        {"tokenizer.ggml.fim_rep_token_id", &d.fim_rep, false},
+        {"tokenizer.ggml.fim_sep_token_id", &d.fim_sep, false},
+        {"tokenizer.ggml.prefix_token_id", &d.fim_pre, true},
+        {"tokenizer.ggml.suffix_token_id", &d.fim_suf, true},
+        {"tokenizer.ggml.middle_token_id", &d.fim_mid, true},
     };
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-        if ((rc = gguf_id(g, ids[i].key, ids[i].dst, err)) != 0)
-            goto done;
-    }
-    /* The deprecated FIM keys come after the new ones in llama.cpp's list:
-     * one that names a token of the vocabulary wins, any other value leaves
-     * what the new key said. */
-    struct {
-        const char *key;
-        int32_t *dst;
-    } old_fim[] = {
-        {"tokenizer.ggml.prefix_token_id", &d.fim_pre},
-        {"tokenizer.ggml.suffix_token_id", &d.fim_suf},
-        {"tokenizer.ggml.middle_token_id", &d.fim_mid},
-    };
-    for (size_t i = 0; i < sizeof(old_fim) / sizeof(old_fim[0]); i++) {
         int32_t id;
-        if ((rc = gguf_id(g, old_fim[i].key, &id, err)) != 0)
+        if ((rc = gguf_id(g, ids[i].key, &id, err)) != 0)
             goto done;
-        if (id >= 0 && (size_t)id < d.n_tokens)
-            *old_fim[i].dst = id;
+        if (!ids[i].later || (id >= 0 && (size_t)id < d.n_tokens))
+            *ids[i].dst = id;
     }
     struct {
         const char *key;

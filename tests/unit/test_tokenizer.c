@@ -382,17 +382,23 @@ static void vb_merge(struct vb *v, const char *m)
     v->merges[v->n_merges++] = (struct wl_tok_text){m, strlen(m)};
 }
 
+/* v described as a byte-level BPE vocabulary with pre-tokenizer pre. */
+static void bpe_desc(struct vb *v, const char *pre, struct wl_tok_vocab_desc *d)
+{
+    wl_tok_vocab_desc_init(d);
+    d->model = WL_TOK_MODEL_BPE;
+    d->pre = pre;
+    d->n_tokens = v->n;
+    d->tokens = v->tok;
+    d->types = v->type;
+    d->n_merges = v->n_merges;
+    d->merges = v->merges;
+}
+
 static wl_tokenizer *bpe_build(struct vb *v, const char *pre)
 {
     struct wl_tok_vocab_desc d;
-    wl_tok_vocab_desc_init(&d);
-    d.model = WL_TOK_MODEL_BPE;
-    d.pre = pre;
-    d.n_tokens = v->n;
-    d.tokens = v->tok;
-    d.types = v->type;
-    d.n_merges = v->n_merges;
-    d.merges = v->merges;
+    bpe_desc(v, pre, &d);
     wl_tokenizer *t = NULL;
     struct wl_errmsg err;
     int rc = wl_tok_build(&d, &t, &err);
@@ -503,14 +509,7 @@ static void test_bpe_add_space_prefix_keeps_real_spaces(void **state)
     int32_t eot = vb_s(&v, "<|endoftext|>", 0, 3);
     vb_merge(&v, "a b");
     struct wl_tok_vocab_desc d;
-    wl_tok_vocab_desc_init(&d);
-    d.model = WL_TOK_MODEL_BPE;
-    d.pre = "gpt-2";
-    d.n_tokens = v.n;
-    d.tokens = v.tok;
-    d.types = v.type;
-    d.n_merges = v.n_merges;
-    d.merges = v.merges;
+    bpe_desc(&v, "gpt-2", &d);
     d.add_space_prefix = 1;
     wl_tokenizer *t = NULL;
     struct wl_errmsg err;
@@ -625,13 +624,7 @@ static void test_build_errors_say_what(void **state)
     bpe_base(&v);
     vb_merge(&v, "a b");
     struct wl_tok_vocab_desc d;
-    wl_tok_vocab_desc_init(&d);
-    d.model = WL_TOK_MODEL_BPE;
-    d.pre = "no-such-pre";
-    d.n_tokens = v.n;
-    d.tokens = v.tok;
-    d.n_merges = v.n_merges;
-    d.merges = v.merges;
+    bpe_desc(&v, "no-such-pre", &d);
     wl_tokenizer *t = NULL;
     struct wl_errmsg err;
     assert_int_equal(wl_tok_build(&d, &t, &err), WL_ENOTSUP);

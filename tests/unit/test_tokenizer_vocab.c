@@ -101,6 +101,23 @@ static bool is_control(const wl_tokenizer *t, int32_t id)
     return (wl_tok_token_attr(t, id) & WL_TOK_ATTR_CONTROL) != 0;
 }
 
+/* text tokenizes without PARSE_SPECIAL to ids (n of them) and decodes back
+ * to itself: a user-defined token in it is text. */
+static void expect_plain_text(const wl_tokenizer *t, const char *text, const int32_t *want,
+                              size_t n_want)
+{
+    int32_t ids[64];
+    size_t n = 0;
+    assert_int_equal(wl_tok_tokenize(t, text, strlen(text), 0, ids, 64, &n, NULL), 0);
+    assert_int_equal(n, n_want);
+    assert_memory_equal(ids, want, n * sizeof ids[0]);
+    char back[64];
+    size_t bl = 0;
+    assert_int_equal(wl_tok_detokenize(t, ids, n, 0, back, sizeof back, &bl), 0);
+    assert_int_equal(bl, strlen(text));
+    assert_memory_equal(back, text, bl);
+}
+
 /* ---- pre-tokenizer names ------------------------------------------------------------ */
 
 static void test_pre_names_of_implemented_rules_load(void **state)
@@ -219,16 +236,7 @@ static void test_fim_names_mark_only_the_first_match(void **state)
     assert_int_equal(inf.fim_rep, 261);
     assert_int_equal(inf.fim_sep, 262);
     /* the user-defined <PAD> is still split out of text and printed */
-    int32_t ids[64];
-    size_t n = 0;
-    assert_int_equal(wl_tok_tokenize(t, "x<PAD>", 6, 0, ids, 64, &n, NULL), 0);
-    assert_int_equal(n, 2);
-    assert_int_equal(ids[1], 258);
-    char back[32];
-    size_t bl = 0;
-    assert_int_equal(wl_tok_detokenize(t, ids, n, 0, back, sizeof back, &bl), 0);
-    assert_int_equal(bl, 6);
-    assert_memory_equal(back, "x<PAD>", 6);
+    expect_plain_text(t, "x<PAD>", (const int32_t[]){'x', 258}, 2);
     wl_tok_free(t);
 }
 
@@ -271,15 +279,7 @@ static void test_fim_key_given_skips_the_names(void **state)
     assert_int_equal(inf.fim_mid, 265);
     assert_int_equal(inf.fim_pad, 259);
     /* the user-defined <fim_prefix> is text: split out without --special, printed */
-    int32_t ids[64];
-    size_t n = 0;
-    assert_int_equal(wl_tok_tokenize(t, "<fim_prefix>", 12, 0, ids, 64, &n, NULL), 0);
-    assert_int_equal(n, 1);
-    assert_int_equal(ids[0], 256);
-    char back[32];
-    size_t bl = 0;
-    assert_int_equal(wl_tok_detokenize(t, ids, n, 0, back, sizeof back, &bl), 0);
-    assert_int_equal(bl, 12);
+    expect_plain_text(t, "<fim_prefix>", (const int32_t[]){256}, 1);
     wl_tok_free(t);
 
     /* a deprecated key outside the vocabulary leaves the newer key's id */
