@@ -14,7 +14,8 @@
  * with wl__attr_open (a FIFO cannot hang the open). Not every register
  * counts in 0x606's unit: the kernel's per-model rules (DRAM 15.3 uJ on
  * Haswell-X .. Ice Lake-X, psys 1 J on Sapphire/Emerald Rapids, 2^ESU uJ on
- * Silvermont Atoms) are applied from cpuinfo's family and model, and on a
+ * Silvermont Atoms) are applied from the CPU's family and model
+ * (wl__sensor_cpu_ident: cpuinfo, or a sysfs tree's own CPU), and on a
  * model not in that table DRAM and psys are listed in not_read rather than
  * guessed (docs/internals/sensors.md, "rapl-msr: energy units per model").
  */
@@ -149,16 +150,23 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     };
     const char *dev = wl__sensor_dev_root(p);
     struct wl__cpu_ident id;
-    wl__cpu_ident_read(wl__sensor_proc_root(p), &id); /* unreadable: vendor OTHER */
+    char id_from[320];
+    /* unreadable, or a faked sysfs without its own CPU: vendor OTHER */
+    const int id_rc = wl__sensor_cpu_ident(p, &id, id_from, sizeof id_from);
     const int vendor = id.vendor == WL__CPU_INTEL ? 0 : id.vendor == WL__CPU_AMD ? 1 : -1;
     const enum wl__rapl_units unit_rule =
         vendor == 0 ? wl__rapl_intel_units(&id) : WL__RAPL_UNITS_CORE;
     unsigned unknown_noted = 0; /* bit (1 << domain): a domain of unknown unit, listed */
+    if (vendor < 0 && id_rc == 0)
+        return wl__sensor_fail(st, WL_ENOTSUP, NULL,
+                               "CPU vendor is neither Intel nor AMD (from %s): no RAPL MSRs",
+                               id_from);
     if (vendor < 0)
         return wl__sensor_fail(
-            st, WL_ENOTSUP, NULL,
-            "CPU vendor is neither Intel nor AMD (from %s/cpuinfo): no RAPL MSRs",
-            wl__sensor_proc_root(p));
+            st, WL_ENOTSUP,
+            "Make cpuinfo readable, or give the /proc root of the machine the sysfs tree is "
+            "from (WATTLENS_PROC_ROOT).",
+            "CPU vendor not known (%s): which RAPL MSRs to read is not known", id_from);
     /* AMD's package energy counter is per package, whatever the dies
      * (perf's rapl_pkg_pmu_is_pkg_scope); Intel's per die */
     struct wl__rapl_unit groups[MSR_MAX_PKG];

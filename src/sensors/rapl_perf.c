@@ -20,6 +20,7 @@
 #include "sensors/sensor_impl.h"
 
 #include "util/clock.h"
+#include "util/log.h"
 #include "wattlens/error.h"
 
 #include <dirent.h>
@@ -298,7 +299,11 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     /* the model's rule gives psys's step where .scale hides it (below);
      * cpuinfo unreadable or not Intel: no rule, .scale kept */
     struct wl__cpu_ident id;
-    wl__cpu_ident_read(wl__sensor_proc_root(p), &id);
+    char id_from[320];
+    /* a faked sysfs without its own CPU: unknown, never the host's cpuinfo */
+    if (wl__sensor_cpu_ident(p, &id, id_from, sizeof id_from) != 0)
+        wl_log_warn("rapl", "rapl-perf: the CPU is not known (%s): dies and units not told",
+                    id_from);
     const enum wl__rapl_units unit_rule = wl__rapl_intel_units(&id);
     struct rapl_perf *rp = calloc(1, sizeof *rp);
     if (!rp)

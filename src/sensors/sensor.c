@@ -420,6 +420,55 @@ int wl__cpu_ident_modalias(const char *sysfs_root, struct wl__cpu_ident *out)
     return 0;
 }
 
+/* Whether a root was given: a parameter, else a non-empty variable. */
+static bool root_given(const char *param, const char *env)
+{
+    const char *v = getenv(env);
+    return (param && *param) || (v && *v);
+}
+
+int wl__sensor_cpu_ident(const struct wl_sensor_params *p, struct wl__cpu_ident *out, char *from,
+                         size_t size)
+{
+    const char *proc = wl__sensor_proc_root(p), *sysfs = wl__sensor_sysfs_root(p);
+    char clip[160];
+    if (root_given(p->proc_root, "WATTLENS_PROC_ROOT") ||
+        !root_given(p->sysfs_root, "WATTLENS_SYSFS_ROOT")) {
+        wl_utf8_clip(clip, sizeof clip, proc); /* any bytes: cut between characters */
+        const int rc = wl__cpu_ident_read(proc, out);
+        snprintf(from, size, "%s/cpuinfo%s", clip, rc == 0 ? "" : ": cannot be read");
+        return rc;
+    }
+    /* another machine's sysfs: its own CPU, never the host's cpuinfo */
+    wl_utf8_clip(clip, sizeof clip, sysfs);
+    if (wl__cpu_ident_modalias(sysfs, out) == 0) {
+        snprintf(from, size, "%s/devices/system/cpu/modalias", clip);
+        return 0;
+    }
+    char sibling[1024];
+    size_t n = strlen(sysfs);
+    while (n > 1 && sysfs[n - 1] == '/')
+        n--; /* "/x/sys/" is "/x/sys" */
+    while (n > 0 && sysfs[n - 1] != '/')
+        n--;    /* the parent, with its '/' */
+    if (n == 0) /* a relative root with no '/': its parent is "." */
+        snprintf(sibling, sizeof sibling, "./proc");
+    else if (n < sizeof sibling - 5)
+        snprintf(sibling, sizeof sibling, "%.*sproc", (int)n, sysfs);
+    else
+        sibling[0] = '\0';
+    if (sibling[0] && wl__cpu_ident_read(sibling, out) == 0) {
+        wl_utf8_clip(clip, sizeof clip, sibling);
+        snprintf(from, size, "%s/cpuinfo", clip);
+        return 0;
+    }
+    snprintf(from, size,
+             "unknown: the sysfs root %s has no devices/system/cpu/modalias nor a proc/cpuinfo "
+             "next to it, and no /proc root is given (WATTLENS_PROC_ROOT)",
+             clip);
+    return WL_ENOENT;
+}
+
 /* The kernel's RAPL model table (wl__rapl_intel_units, sensor_impl.h). */
 static const struct {
     uint8_t family, model, units;

@@ -125,6 +125,20 @@ int wl__cpu_ident_read(const char *proc_root, struct wl__cpu_ident *out);
  * sysfs, so that a sysfs tree (WATTLENS_SYSFS_ROOT) is never judged by
  * another machine's /proc. 0 or a negative WL_E* code (out as above). */
 int wl__cpu_ident_modalias(const char *sysfs_root, struct wl__cpu_ident *out);
+/* The CPU that the RAPL readers' model-specific rules (which registers,
+ * which units) go by, from where p says the machine is:
+ *  - a /proc root given (p->proc_root or WATTLENS_PROC_ROOT), or no sysfs
+ *    root given either: <proc>/cpuinfo (the host's /proc by default);
+ *  - a sysfs root given without a /proc root (a tree of another machine,
+ *    or a test's): never the host's cpuinfo, which describes this machine.
+ *    The tree's own devices/system/cpu/modalias, else a proc/cpuinfo next
+ *    to it (<dir>/proc for a root <dir>/sys), else the CPU is unknown
+ *    (vendor WL__CPU_OTHER, family and model -1): the caller says so.
+ * from (size bytes) gets where it came from for people: the file read, or
+ * why nothing was. Returns 0 when a file was read (its vendor may still be
+ * another one), or a negative WL_E* code when the CPU is unknown. */
+int wl__sensor_cpu_ident(const struct wl_sensor_params *p, struct wl__cpu_ident *out, char *from,
+                         size_t size);
 
 /* How the kernel reads the energy unit of each RAPL domain of an Intel
  * model (drivers/powercap/intel_rapl_common.c: rapl_ids and the

@@ -276,7 +276,8 @@ static void test_counter_reset_is_a_gap_not_a_wrap(void **state)
 }
 
 /* A FIFO as an MSR device or as cpuinfo hangs nothing: the device is
- * refused as not a device or regular file, cpuinfo as unreadable. */
+ * refused as not a device or regular file, cpuinfo as unreadable (the CPU
+ * is then not known). */
 static void test_fifos_do_not_hang(void **state)
 {
     (void)state;
@@ -296,7 +297,8 @@ static void test_fifos_do_not_hang(void **state)
     unlink(path);
     assert_int_equal(mkfifo(path, 0644), 0);
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st), WL_ENOTSUP);
-    assert_non_null(strstr(st.why, "neither Intel nor AMD"));
+    assert_non_null(strstr(st.why, "CPU vendor not known ("));
+    assert_non_null(strstr(st.why, "/cpuinfo: cannot be read)"));
     wl_test_rmtree(root);
     free(root);
     alarm(0);
@@ -798,6 +800,66 @@ static void test_amd_reads_per_package_not_per_die(void **state)
     free(root);
 }
 
+/* A sysfs root given without a /proc root is another machine's tree (or a
+ * test's): its CPU is never read from the host's /proc/cpuinfo. It comes
+ * from the tree's devices/system/cpu/modalias, else from a proc/cpuinfo
+ * next to it, else it is unknown and the MSRs are not read (with a fix
+ * naming WATTLENS_PROC_ROOT). Before, the host's cpuinfo chose the
+ * registers and units. Every case's device files hold both Intel's and
+ * AMD's registers, so that either vendor reads them. */
+static void test_sysfs_tree_without_proc_root_is_not_judged_by_the_host(void **state)
+{
+    (void)state;
+    char *root = make_machine("AuthenticAMD"); /* ROOT/proc/cpuinfo: AMD */
+    for (int cpu = 0; cpu <= 2; cpu += 2) {
+        set_msr(root, cpu, 0x606, 0xA0E03);
+        set_msr(root, cpu, 0x611, 1000);
+        set_msr(root, cpu, 0x64D, 1000);
+        set_msr(root, cpu, 0xC0010299, 0x1000);
+        set_msr(root, cpu, 0xC001029B, 1000);
+    }
+    char bufs[3 * 1024];
+    struct wl_sensor_params p;
+    params_for(&p, root, bufs, 1024);
+    p.proc_root = NULL;
+    unsetenv("WATTLENS_PROC_ROOT");
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    /* the proc/ next to the sysfs root */
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st), 0);
+    assert_non_null(strstr(wl_sensor_get_info(s)->source, "(AMD, 2 package(s))"));
+    wl_sensor_close(s);
+    /* the tree's own modalias first: Sapphire Rapids, psys in joules */
+    put(root, "sys/devices/system/cpu/modalias",
+        "cpu:type:x86,ven0000fam0006mod008F:feature:,0000,0001\n");
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_non_null(strstr(in->source, "(Intel, 2 package(s))"));
+    const int ps = channel(in, "psys");
+    assert_true(ps >= 0);
+    assert_float_equal(in->ch[ps].resolution_uj, 1e6, 1e-9);
+    wl_sensor_close(s);
+    /* neither: unknown, not the host's */
+    char path[2048];
+    snprintf(path, sizeof path, "%s/sys/devices/system/cpu/modalias", root);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/proc", root);
+    wl_test_rmtree(path);
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st), WL_ENOTSUP);
+    assert_null(s);
+    assert_non_null(strstr(st.why, "CPU vendor not known (unknown: the sysfs root"));
+    assert_non_null(strstr(st.fix, "WATTLENS_PROC_ROOT"));
+    /* a /proc root given is read, whatever the sysfs root */
+    mkdirs(root, "proc");
+    put(root, "proc/cpuinfo", "processor\t: 0\nvendor_id\t: AuthenticAMD\n\n");
+    p.proc_root = bufs + 2 * 1024;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st), 0);
+    assert_non_null(strstr(wl_sensor_get_info(s)->source, "(AMD, 2 package(s))"));
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -819,6 +881,7 @@ int main(void)
         cmocka_unit_test(test_silvermont_atoms_count_in_2_to_the_esu_uj),
         cmocka_unit_test(test_intel_dies_are_read_each),
         cmocka_unit_test(test_amd_reads_per_package_not_per_die),
+        cmocka_unit_test(test_sysfs_tree_without_proc_root_is_not_judged_by_the_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -489,6 +489,39 @@ static void test_units_are_named_from_the_listed_cpus_topology(void **state)
     }
 }
 
+/* A sysfs root given without a /proc root is another machine's tree: the
+ * model rules go by its devices/system/cpu/modalias (here Sapphire Rapids:
+ * psys in joules), never by the host's /proc/cpuinfo, which they did. */
+static void test_sysfs_tree_without_proc_root_uses_its_own_cpu(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    make_counting(root, "0\n", "event=0x9", "2.3283064365386962890625e-10\n");
+    put_topology(root, 0, 0, -1);
+    put(root, "devices/system/cpu/modalias",
+        "cpu:type:x86,ven0000fam0006mod008F:feature:,0000,0001\n");
+    unsetenv("WATTLENS_PROC_ROOT");
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = root;
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    if (wl_sensor_open_backend(WL_BACKEND_RAPL_PERF, &p, &s, &st) != 0) {
+        fprintf(stderr, "SKIP: software perf events cannot count here: %s\n", st.why);
+        wl_test_rmtree(root);
+        free(root);
+        skip();
+    }
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    const int ps = channel_of(in, WL_DOMAIN_PSYS);
+    assert_true(ps >= 0);
+    assert_float_equal(in->ch[ps].resolution_uj, 1e6, 1e-6);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -500,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_psys_flat_or_far_below_the_package_is_dropped),
         cmocka_unit_test(test_psys_resolution_is_its_register_step),
         cmocka_unit_test(test_units_are_named_from_the_listed_cpus_topology),
+        cmocka_unit_test(test_sysfs_tree_without_proc_root_uses_its_own_cpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
