@@ -7,17 +7,18 @@
  * here). Energy status registers are 32-bit and wrap (after ~44 min at
  * 100 W with 61 uJ units, ~11 min with 15.3 uJ); they are unwrapped into
  * 64-bit totals at every read, and a fall no wrap can explain is a
- * discontinuity (wl__counter_update). A register that reads 0 at open is
- * not a channel, psys included (as the kernel's rapl_check_domain); a psys
- * that stays flat or far below the packages over the period probe is
- * dropped (msr_measure_period). Device and cpuinfo files are opened
- * with wl__attr_open (a FIFO cannot hang the open). Not every register
- * counts in 0x606's unit: the kernel's per-model rules (DRAM 15.3 uJ on
- * Haswell-X .. Ice Lake-X, psys 1 J on Sapphire/Emerald Rapids, 2^ESU uJ on
- * Silvermont Atoms) are applied from the CPU's family and model
- * (wl__sensor_cpu_ident: cpuinfo, or a sysfs tree's own CPU), and on a
- * model not in that table DRAM and psys are listed in not_read rather than
- * guessed (docs/internals/sensors.md, "rapl-msr: energy units per model").
+ * discontinuity (wl__counter_update). psys (the platform's counter) is
+ * read on every package, as the kernel reads it, and named as its zones
+ * are: psys, psys-N. A register that reads 0 at open is not a channel,
+ * psys included (as the kernel's rapl_check_domain: psys reads 0 on a
+ * package other than its platform's master); a psys that stays flat or far
+ * below its package over the period probe is dropped (msr_measure_period). Device and cpuinfo files
+ * are opened with wl__attr_open (a FIFO cannot hang the open). Not every register counts in 0x606's
+ * unit: the kernel's per-model rules (DRAM 15.3 uJ on Haswell-X .. Ice Lake-X, psys 1 J on
+ * Sapphire/Emerald Rapids, 2^ESU uJ on Silvermont Atoms) are applied from the CPU's family and
+ * model (wl__sensor_cpu_ident: cpuinfo, or a sysfs tree's own CPU), and on a model not in that
+ * table DRAM and psys are listed in not_read rather than guessed (docs/internals/sensors.md,
+ * "rapl-msr: energy units per model").
  */
 #include "sensors/sensor_impl.h"
 
@@ -41,6 +42,8 @@
 struct msr_ch {
     int fd; /* shared per package; owned by pkg_fd[] */
     uint32_t reg;
+    unsigned unit;          /* the unit (package or die) it is read through */
+    uint64_t contains;      /* psys: its package's channels (a bit each), for the probe */
     struct wl__counter ctr; /* raw units of unit_uj, 32-bit: top_raw 0xffffffff */
 };
 
@@ -187,6 +190,12 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     /* some unit is a die other than 0: names say package-N-die-M */
     const bool multi_die = wl__rapl_units_by_die(groups, n_pkg, &n_sockets);
     for (unsigned k = 0; k < n_pkg; k++) {
+        /* psys is the platform's counter, read through the first unit of
+         * each package: only its platform's master package counts (the
+         * kernel reads it on every package; others read 0) */
+        bool first_of_pkg = true;
+        for (unsigned j = 0; j < k; j++)
+            first_of_pkg = first_of_pkg && groups[j].pkg != groups[k].pkg;
         char path[600];
         snprintf(path, sizeof path, "%s/cpu/%d/msr", dev, groups[k].cpu);
         /* a character device (a regular file in tests), never a FIFO */
@@ -227,14 +236,15 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             enum wl_domain d = vendor == 0 ? intel[i].d : amd[i].d;
             unsigned flags = vendor == 0 ? intel[i].flags : amd[i].flags;
             uint64_t v;
-            if (d == WL_DOMAIN_PSYS && k > 0)
-                continue;
+            if (d == WL_DOMAIN_PSYS && !first_of_pkg)
+                continue; /* another die of a package whose psys is read */
             if (msr_read(fd, reg, &v) != 0)
                 continue; /* domain not present on this CPU */
             /* A register that reads 0 exists but does not count: skipped as
              * the kernel skips it (rapl_check_domain). psys included: the
              * SDM's 0x64D "will read 0 if not valid" (platform and BIOS
-             * must support it), and a psys kept at 0 was the whole
+             * must support it; on a package other than its platform's
+             * master it reads 0), and a psys kept at 0 was the whole
              * headline: 0 J, labelled measured. */
             if (d != WL_DOMAIN_PACKAGE && (v & 0xffffffffu) == 0) {
                 wl_log_debug("rapl", "rapl-msr: register 0x%X (%s) of package %u reads 0: not used",
@@ -254,11 +264,12 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             /* package-K (K in package order), or as the kernel names the
              * zones of a multi-die part: package-N-die-M */
             char unit_name[32], name[WL_SENSOR_NAME_MAX];
+            int index = (int)k;
             wl__rapl_unit_name(unit_name, sizeof unit_name, &groups[k], k, multi_die);
             if (d == WL_DOMAIN_PACKAGE)
                 snprintf(name, sizeof name, "%s", unit_name);
-            else if (d == WL_DOMAIN_PSYS)
-                snprintf(name, sizeof name, "psys");
+            else if (d == WL_DOMAIN_PSYS) /* psys, psys-N: as the kernel's zones */
+                wl__rapl_psys_name(name, sizeof name, &groups[k], k, multi_die, &index);
             else
                 snprintf(name, sizeof name, "%s/%s", unit_name, wl_domain_name(d));
             if (m->n >= WL_SENSOR_MAX_CHANNELS) {
@@ -266,12 +277,13 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                                     WL_SENSOR_MAX_CHANNELS);
                 continue;
             }
-            int ci = wl__sensor_add_channel(s, name, d, WL_METHOD_COUNTER, WL_CH_ENERGY | flags,
-                                            d == WL_DOMAIN_PSYS ? -1 : (int)k);
+            int ci =
+                wl__sensor_add_channel(s, name, d, WL_METHOD_COUNTER, WL_CH_ENERGY | flags, index);
             s->info.ch[ci].resolution_uj = unit_uj;
             struct msr_ch *c = &m->c[m->n++];
             c->fd = fd;
             c->reg = reg;
+            c->unit = k;
             wl__counter_init(&c->ctr, "rapl-msr", s->info.ch[ci].name, 0xffffffffull, unit_uj,
                              v & 0xffffffffu, wl_clock_now_ns());
         }
@@ -280,6 +292,13 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         rc = wl__sensor_fail(st, WL_ENOTSUP, NULL, "no RAPL energy register is readable");
         goto fail;
     }
+    /* what each psys holds for certain: the package (each die of it) it
+     * is read through */
+    for (unsigned i = 0; i < m->n; i++)
+        for (unsigned j = 0; j < m->n && s->info.ch[i].domain == WL_DOMAIN_PSYS; j++)
+            if (s->info.ch[j].domain == WL_DOMAIN_PACKAGE &&
+                groups[m->c[j].unit].pkg == groups[m->c[i].unit].pkg)
+                m->c[i].contains |= UINT64_C(1) << j;
     /* any bytes (WATTLENS_DEV_ROOT): cut between characters */
     char dev_part[181];
     wl_utf8_clip(dev_part, sizeof dev_part, dev);
@@ -332,18 +351,22 @@ static void msr_drop_channel(struct wl_sensor *s, unsigned ci)
         m->c[i].ctr.channel = s->info.ch[i].name;
 }
 
-/* A psys counter is only worth its name when it moves with package-0,
- * which it contains: one that reads 0 at open is never a channel
- * (msr_open), the rest are checked over the update-period probe
- * (wl__sensor_probe_psys: flat, or far below package-0), in psys's own
+/* A psys counter is only worth its name when it moves with the package it
+ * is read through, which it contains: one that reads 0 at open is never a
+ * channel (msr_open), the rest are checked over the update-period probe
+ * (wl__sensor_probe_psys: flat, or far below its package), in psys's own
  * unit, its resolution (1 J on Sapphire Rapids: wl__rapl_unit_uj). A psys
  * that fails is dropped and listed as not summed. */
 static void msr_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p)
 {
-    const int ps = wl__sensor_probe_psys(s, p, "0x64D", 0); /* in psys's resolution */
-    if (ps < 0)
-        return;
-    msr_drop_channel(s, (unsigned)ps);
+    struct rapl_msr *m = s->impl;
+    uint64_t contains[WL_SENSOR_MAX_CHANNELS] = {0};
+    for (unsigned i = 0; i < m->n; i++)
+        contains[i] = m->c[i].contains;
+    const uint64_t drop = wl__sensor_probe_psys(s, p, "0x64D", 0, contains); /* its resolution */
+    for (unsigned i = m->n; i-- > 0;)
+        if (drop & (UINT64_C(1) << i))
+            msr_drop_channel(s, i);
 }
 
 const struct wl_sensor_ops wl__rapl_msr_ops = {

@@ -9,7 +9,9 @@
  * whose register reads 0 at boot, except psys on Sapphire Rapids and later
  * servers (its probe skips the check there), and a count starts at 0 when
  * the event is opened, so a dead psys is told by the period probe instead:
- * one flat or far below the packages is dropped (wl__sensor_probe_psys).
+ * one flat or far below its package is dropped (wl__sensor_probe_psys).
+ * psys is counted on each package's first CPU (only its platform's master
+ * package counts), named psys, psys-N as the kernel's zones.
  * Channels are named from the topology of each CPU in the PMU's cpumask
  * (one per package, or per die: package-N-die-M, as rapl-msr names them).
  * A channel's resolution is its event's .scale (2^-32 J), except psys on
@@ -231,6 +233,8 @@ struct perf_ch {
     int fd;
     double scale_j;
     uint64_t count0;
+    unsigned unit;     /* the CPU of the cpumask (its unit) it counts on */
+    uint64_t contains; /* psys: its package's channels (a bit each), for the probe */
 };
 
 struct rapl_perf {
@@ -314,10 +318,18 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     const bool by_die = /* names say package-N-die-M */
         perf_units(wl__sensor_sysfs_root(p), &pmu, id.vendor == WL__CPU_INTEL, units, &n_pkg);
     for (unsigned c = 0; c < pmu.n_cpus; c++) {
+        /* psys is the platform's counter, counted on each package's first
+         * unit (as the kernel's powercap reads it: only its platform's
+         * master package counts; another's stays flat and the probe drops
+         * it). Counted on CPU 0 alone, it was lost where the master is
+         * another package. */
+        bool first_of_pkg = true;
+        for (unsigned j = 0; j < c; j++)
+            first_of_pkg = first_of_pkg && units[j].pkg != units[c].pkg;
         for (unsigned e = 0; e < pmu.n_events; e++) {
             const struct wl_perf_event_desc *ev = &pmu.ev[e];
-            if (ev->domain == WL_DOMAIN_PSYS && c > 0)
-                continue; /* platform-wide: once */
+            if (ev->domain == WL_DOMAIN_PSYS && !first_of_pkg)
+                continue; /* another die of a package whose psys is read */
             if (rp->n >= WL_SENSOR_MAX_CHANNELS) {
                 wl__sensor_not_read(s, "%s on CPU %d: over the limit of %d channels per sensor",
                                     ev->name, pmu.cpus[c], WL_SENSOR_MAX_CHANNELS);
@@ -347,9 +359,10 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                                        strerror(err));
             }
             char unit_name[32], name[WL_SENSOR_NAME_MAX];
+            int index = (int)c;
             wl__rapl_unit_name(unit_name, sizeof unit_name, &units[c], c, by_die);
-            if (ev->domain == WL_DOMAIN_PSYS)
-                snprintf(name, sizeof name, "psys");
+            if (ev->domain == WL_DOMAIN_PSYS) /* psys, psys-N: as the kernel's zones */
+                wl__rapl_psys_name(name, sizeof name, &units[c], c, by_die, &index);
             else if (ev->domain == WL_DOMAIN_PACKAGE)
                 snprintf(name, sizeof name, "%s", unit_name);
             else
@@ -359,8 +372,7 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                 flags |= WL_CH_PART;
             if (ev->domain == WL_DOMAIN_PSYS)
                 flags |= WL_CH_CONTAINS;
-            int ci = wl__sensor_add_channel(s, name, ev->domain, WL_METHOD_COUNTER, flags,
-                                            ev->domain == WL_DOMAIN_PSYS ? -1 : (int)c);
+            int ci = wl__sensor_add_channel(s, name, ev->domain, WL_METHOD_COUNTER, flags, index);
             /* .scale is the unit of a count (the kernel shifts every
              * register's count to 2^-32 J), not the counter's step: psys
              * steps by 1 J on Sapphire/Emerald Rapids (the model's rule,
@@ -373,6 +385,7 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             struct perf_ch *pc = &rp->c[rp->n++];
             pc->fd = (int)fd;
             pc->scale_j = ev->scale_j;
+            pc->unit = c;
             if (read_count(pc->fd, &pc->count0) != 0) {
                 perf_close(s);
                 s->info.n_channels = 0;
@@ -380,6 +393,13 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             }
         }
     }
+    /* what each psys holds for certain: the package (each die of it) it
+     * is counted on */
+    for (unsigned i = 0; i < rp->n; i++)
+        for (unsigned j = 0; j < rp->n && s->info.ch[i].domain == WL_DOMAIN_PSYS; j++)
+            if (s->info.ch[j].domain == WL_DOMAIN_PACKAGE &&
+                units[rp->c[j].unit].pkg == units[rp->c[i].unit].pkg)
+                rp->c[i].contains |= UINT64_C(1) << j;
     if (by_die) /* a die per CPU in the cpumask */
         wl__sensor_set_source(s, "perf_event power PMU (type %u, %u package(s), %u dies)", pmu.type,
                               n_pkg, pmu.n_cpus);
@@ -425,10 +445,14 @@ static void perf_drop_channel(struct wl_sensor *s, unsigned ci)
  * in. */
 static void perf_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p)
 {
-    const int ps = wl__sensor_probe_psys(s, p, "energy-psys", 1e6);
-    if (ps < 0)
-        return;
-    perf_drop_channel(s, (unsigned)ps);
+    struct rapl_perf *rp = s->impl;
+    uint64_t contains[WL_SENSOR_MAX_CHANNELS] = {0};
+    for (unsigned i = 0; i < rp->n; i++)
+        contains[i] = rp->c[i].contains;
+    const uint64_t drop = wl__sensor_probe_psys(s, p, "energy-psys", 1e6, contains);
+    for (unsigned i = rp->n; i-- > 0;)
+        if (drop & (UINT64_C(1) << i))
+            perf_drop_channel(s, i);
 }
 
 #else /* !__linux__ */

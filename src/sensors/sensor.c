@@ -620,6 +620,14 @@ int wl__rapl_unit_name(char *buf, size_t size, const struct wl__rapl_unit *u, un
     return snprintf(buf, size, "package-%u", k);
 }
 
+int wl__rapl_psys_name(char *buf, size_t size, const struct wl__rapl_unit *u, unsigned k,
+                       bool by_die, int *index)
+{
+    const int n = by_die ? u->pkg : (int)k;
+    *index = n == 0 ? -1 : n;
+    return n == 0 ? snprintf(buf, size, "psys") : snprintf(buf, size, "psys-%d", n);
+}
+
 int wl__name_cmp_natural(const char *a, const char *b)
 {
     while (*a && *b) {
@@ -851,80 +859,161 @@ int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params
     return changes;
 }
 
-/* The two rules and their thresholds: sensor_impl.h. The rise of psys is
- * watched read by read after the period probe, and its smallest step is
- * its tick (a counter steps by whole ticks), taken as at most psys's whole
- * rise since the probe began until a single step is seen. Flat is judged
- * by time and energy, not by a count of package changes: at 1 ms per
- * change no count above the period probe's fits in its budget. */
+/* The two rules and their thresholds: sensor_impl.h. The rise of each
+ * psys is watched read by read after the period probe, and its smallest
+ * step is its tick (a counter steps by whole ticks), taken as at most
+ * psys's whole rise since the probe began until a single step is seen.
+ * Flat is judged by time and energy, not by a count of package changes: at
+ * 1 ms per change no count above the period probe's fits in its budget. */
 #define PSYS_MIN_PKG_UJ 10000.0
 #define PSYS_FLAT_BUDGETS 4
-int wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_params *p, const char *what,
-                          double tick_max_uj)
+
+/* One psys channel under the probe. */
+struct psys_watch {
+    unsigned ci;                            /* the psys channel */
+    uint64_t pkg_mask;                      /* the channels of its package */
+    uint64_t psys0, pkg0;                   /* at the probe's start */
+    uint64_t last;                          /* psys at the last read */
+    double step_uj;                         /* its smallest step seen (0: none yet) */
+    bool have0, decided;                    /* a start was read; kept or dropped */
+    char pkg_name[WL_SENSOR_NAME_MAX + 16]; /* "package-1", "package-0-die-0 and 1 more" */
+};
+
+/* The energy of w's psys and package in r; false when r has none of
+ * them (a channel not read this time). */
+static bool psys_watch_read(const struct wl_sensor *s, const struct psys_watch *w,
+                            const struct wl_sensor_reading *r, uint64_t *psys, uint64_t *pkg)
 {
-    int ps = -1;
-    for (unsigned i = 0; i < s->info.n_channels; i++)
-        if (s->info.ch[i].domain == WL_DOMAIN_PSYS)
-            ps = (int)i;
+    if (!(r->v[w->ci].valid & WL_CH_ENERGY))
+        return false;
+    *psys = r->v[w->ci].energy_uj;
+    *pkg = 0;
+    for (unsigned i = 0; i < s->info.n_channels; i++) {
+        if (!(w->pkg_mask & (UINT64_C(1) << i)))
+            continue;
+        if (!(r->v[i].valid & WL_CH_ENERGY))
+            return false;
+        *pkg += r->v[i].energy_uj;
+    }
+    return true;
+}
+
+/* Judges w at a read (psys_uj, pkg_uj since the start; now): drops it
+ * (a not-summed note, returns 1), keeps it (returns 0), or waits (-1). */
+static int psys_watch_judge(struct wl_sensor *s, struct psys_watch *w, const char *what,
+                            double tick_max_uj, uint64_t psys, uint64_t pkg, uint64_t now,
+                            uint64_t t_end, uint64_t t_flat_end)
+{
+    const struct wl_sensor_channel *ch = &s->info.ch[w->ci];
+    const double pkg_uj = pkg > w->pkg0 ? (double)(pkg - w->pkg0) : 0;
+    const bool flat = psys <= w->psys0;
+    const double psys_uj = flat ? 0 : (double)(psys - w->psys0);
+    const double res_uj = ch->resolution_uj;
+    const double tick_uj = w->step_uj > res_uj ? w->step_uj : res_uj;
+    const double tick_max = tick_max_uj > 0 ? tick_max_uj : res_uj;
+    if (flat && now >= t_end && pkg_uj >= 2 * tick_max) {
+        wl__sensor_not_summed(s,
+                              "%s (%s): did not move while %s rose %.3f mJ: not valid on this "
+                              "platform; not used",
+                              ch->name, what, w->pkg_name, pkg_uj / 1e3);
+        return 1;
+    }
+    if (!flat && psys_uj * 4 >= pkg_uj)
+        return 0; /* it moves with its package */
+    if (!flat && pkg_uj >= PSYS_MIN_PKG_UJ && pkg_uj >= 8 * tick_uj) {
+        wl__sensor_not_summed(s,
+                              "%s (%s): rose %.3f mJ while %s, which it contains, rose %.3f mJ: "
+                              "not valid, or not in the unit read with it; not used",
+                              ch->name, what, psys_uj / 1e3, w->pkg_name, pkg_uj / 1e3);
+        return 1;
+    }
+    /* a flat psys in a coarse unit (1 J on Sapphire Rapids) may not have
+     * had two of its ticks yet: waited for up to a few budgets, which a
+     * psys that moves ends at its first tick */
+    return now >= (flat ? t_flat_end : t_end) ? 0 : -1; /* not enough seen: kept */
+}
+
+uint64_t wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_params *p,
+                               const char *what, double tick_max_uj, const uint64_t *contains)
+{
+    struct psys_watch w[WL_SENSOR_MAX_CHANNELS];
+    unsigned n = 0;
+    for (unsigned i = 0; i < s->info.n_channels; i++) {
+        if (s->info.ch[i].domain != WL_DOMAIN_PSYS || !contains[i])
+            continue;
+        struct psys_watch *x = &w[n++];
+        memset(x, 0, sizeof *x);
+        x->ci = i;
+        x->pkg_mask = contains[i];
+        unsigned n_pkg = 0;
+        for (unsigned k = 0; k < s->info.n_channels; k++) {
+            if (!(x->pkg_mask & (UINT64_C(1) << k)))
+                continue;
+            if (n_pkg++ == 0)
+                snprintf(x->pkg_name, sizeof x->pkg_name, "%s", s->info.ch[k].name);
+        }
+        if (n_pkg > 1) {
+            const size_t len = strlen(x->pkg_name);
+            snprintf(x->pkg_name + len, sizeof x->pkg_name - len, " and %u more", n_pkg - 1);
+        }
+    }
     struct wl_sensor_reading r;
     memset(&r, 0, sizeof r);
-    if (ps < 0 || s->info.ch[0].domain != WL_DOMAIN_PACKAGE || p->period_probe_ns == 0 ||
-        s->ops->read(s, &r) != 0) {
+    if (n == 0 || p->period_probe_ns == 0 || s->ops->read(s, &r) != 0) {
         wl__sensor_measure_period(s, p);
-        return -1;
+        return 0;
     }
-    /* socket 0's psys (rapl-msr reads 0x64D on package 0 alone; powercap's
-     * psys-N are per socket) contains package-0, not the other packages:
-     * compared with package-0, so that a busy second socket does not make a
-     * valid psys look far below */
-    const uint64_t psys0_uj = r.v[ps].energy_uj, pkg0_uj = r.v[0].energy_uj;
-    if (tick_max_uj <= 0)
-        tick_max_uj = s->info.ch[ps].resolution_uj;
+    for (unsigned k = 0; k < n; k++)
+        w[k].have0 = psys_watch_read(s, &w[k], &r, &w[k].psys0, &w[k].pkg0);
     if (wl__sensor_measure_period(s, p) == 0 || s->ops->read(s, &r) != 0)
-        return -1;
-    uint64_t last_psys = r.v[ps].energy_uj;
-    double step_uj = last_psys > psys0_uj ? (double)(last_psys - psys0_uj) : 0;
+        return 0;
+    for (unsigned k = 0; k < n; k++) {
+        uint64_t psys, pkg;
+        if (w[k].have0 && psys_watch_read(s, &w[k], &r, &psys, &pkg)) {
+            w[k].last = psys;
+            w[k].step_uj = psys > w[k].psys0 ? (double)(psys - w[k].psys0) : 0;
+        } else {
+            w[k].decided = true; /* no start, or no read after the period probe: kept */
+        }
+    }
     const uint64_t t0 = wl_clock_now_ns();
     const uint64_t t_end = t0 + p->period_probe_ns;
     const uint64_t t_flat_end = t0 + PSYS_FLAT_BUDGETS * p->period_probe_ns;
+    uint64_t drop = 0;
     for (;;) {
-        const double pkg_uj = r.v[0].energy_uj > pkg0_uj ? (double)(r.v[0].energy_uj - pkg0_uj) : 0;
-        const bool flat = r.v[ps].energy_uj <= psys0_uj;
-        const double psys_uj = flat ? 0 : (double)(r.v[ps].energy_uj - psys0_uj);
-        const double res_uj = s->info.ch[ps].resolution_uj;
-        const double tick_uj = step_uj > res_uj ? step_uj : res_uj;
         const uint64_t now = wl_clock_now_ns();
-        if (flat && now >= t_end && pkg_uj >= 2 * tick_max_uj) {
-            wl__sensor_not_summed(s,
-                                  "psys (%s): did not move while package-0 rose %.3f mJ: not "
-                                  "valid on this platform; not used",
-                                  what, pkg_uj / 1e3);
-            return ps;
+        unsigned n_open = 0;
+        for (unsigned k = 0; k < n; k++) {
+            uint64_t psys, pkg;
+            if (w[k].decided)
+                continue;
+            int v = -1;
+            if (psys_watch_read(s, &w[k], &r, &psys, &pkg))
+                v = psys_watch_judge(s, &w[k], what, tick_max_uj, psys, pkg, now, t_end,
+                                     t_flat_end);
+            else if (now >= t_flat_end)
+                v = 0; /* never read again: kept */
+            if (v > 0)
+                drop |= UINT64_C(1) << w[k].ci;
+            w[k].decided = v >= 0;
+            n_open += !w[k].decided;
         }
-        if (!flat && psys_uj * 4 >= pkg_uj)
-            return -1; /* it moves with package-0 */
-        if (!flat && pkg_uj >= PSYS_MIN_PKG_UJ && pkg_uj >= 8 * tick_uj) {
-            wl__sensor_not_summed(s,
-                                  "psys (%s): rose %.3f mJ while package-0, which it contains, "
-                                  "rose %.3f mJ: not valid, or not in the unit read with it; not "
-                                  "used",
-                                  what, psys_uj / 1e3, pkg_uj / 1e3);
-            return ps;
-        }
-        /* a flat psys in a coarse unit (1 J on Sapphire Rapids) may not
-         * have had two of its ticks yet: waited for up to a few budgets,
-         * which a psys that moves ends at its first tick */
-        if (now >= (flat ? t_flat_end : t_end))
-            return -1; /* not enough seen to tell: kept */
+        if (n_open == 0)
+            return drop;
         wl_clock_sleep_ns(1000000);
         if (s->ops->read(s, &r) != 0)
-            return -1;
-        if (r.v[ps].energy_uj > last_psys) {
-            const double d = (double)(r.v[ps].energy_uj - last_psys);
-            if (step_uj == 0 || d < step_uj)
-                step_uj = d;
+            return drop; /* the undecided are kept */
+        for (unsigned k = 0; k < n; k++) {
+            uint64_t psys, pkg;
+            if (w[k].decided || !psys_watch_read(s, &w[k], &r, &psys, &pkg))
+                continue;
+            if (psys > w[k].last) {
+                const double d = (double)(psys - w[k].last);
+                if (w[k].step_uj == 0 || d < w[k].step_uj)
+                    w[k].step_uj = d;
+            }
+            w[k].last = psys;
         }
-        last_psys = r.v[ps].energy_uj;
     }
 }
 

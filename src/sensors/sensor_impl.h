@@ -190,6 +190,13 @@ bool wl__rapl_units_by_die(const struct wl__rapl_unit *u, unsigned n, unsigned *
  * buf (size bytes; 32 hold any name) and returns snprintf's length. */
 int wl__rapl_unit_name(char *buf, size_t size, const struct wl__rapl_unit *u, unsigned k,
                        bool by_die);
+/* The name of the psys read through unit u (the first unit of its
+ * package), named as the kernel's zones are and after the package as
+ * wl__rapl_unit_name names it: "psys" for package 0, "psys-N" for package
+ * N (its position K, or with by_die its physical_package_id). *index
+ * gets N, or -1 for plain psys (as rapl-powercap's psys and psys-N). */
+int wl__rapl_psys_name(char *buf, size_t size, const struct wl__rapl_unit *u, unsigned k,
+                       bool by_die, int *index);
 
 /* Records something the backend found but will not read (a zone, device or
  * GPU over the channel limit, or one that cannot be read) in s->info.not_read
@@ -220,31 +227,35 @@ void wl__sensor_drop_channel(struct wl_sensor *s, unsigned ci);
 #define WL__PERIOD_PROBE_CHANGES 12
 int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p);
 
-/* The update-period probe of a RAPL reader with a psys channel (rapl-msr,
+/* The update-period probe of a RAPL reader with psys channels (rapl-msr,
  * rapl-perf: their measure_period calls it): wl__sensor_measure_period,
- * then a check that psys moves with package-0, which it contains (the SDM:
- * psys holds the whole platform's energy, processor included; the psys
- * read is socket 0's, so the other packages are not compared), reading on
- * 1 ms apart for up to one more probe budget until it can tell. Channel 0
- * must be package-0. psys is not valid when it
- *  - is still flat once that budget is over and package-0 rose by two of
- *    tick_max_uj, the coarsest unit psys may count in (1 J on Sapphire
+ * then a check that each psys moves with what it contains, reading on
+ * 1 ms apart for up to one more probe budget until it can tell. psys is
+ * the platform's counter, read through a package (the kernel reads it on
+ * every package: only its platform's master package counts, the others
+ * read 0); it holds at least that package. contains[i] is, for psys
+ * channel i, the channels of that package (a bit each: the package, or
+ * each of its dies); 0: not checked. A psys is not valid when it
+ *  - is still flat once that budget is over and its package rose by two
+ *    of tick_max_uj, the coarsest unit psys may count in (1 J on Sapphire
  *    Rapids; 0: psys's resolution_uj), so that a coarse psys is not judged
  *    before it can have ticked. A flat psys is watched for up to four
  *    budgets after the period probe (about 100 ms) for that rise; one in
- *    1 J units on a package-0 under about 20 W is not seen to rise 2 J by
+ *    1 J units on a package under about 20 W is not seen to rise 2 J by
  *    then and is kept;
- *  - rose by less than a quarter of what package-0 rose, once it rose
+ *  - rose by less than a quarter of what its package rose, once that rose
  *    10 mJ and eight of psys's ticks (its smallest step seen, at least its
  *    resolution_uj): a psys lags by less than one tick, so a valid one is
- *    above 7/8 of package-0 there.
- * Then it is listed as not summed ("psys (<what>): ...", what naming the
- * register or event) and its channel index returned: the caller drops the
- * channel (the packages are still read: no total is short for it). Returns -1 when psys is kept: it
- * moves with package-0, or there is no psys, no probe (budget 0), a failed read, or too little seen
- * to tell. */
-int wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_params *p, const char *what,
-                          double tick_max_uj);
+ *    above 7/8 of its package there.
+ * Each such psys is listed as not summed ("psys-1 (<what>): ...", what
+ * naming the register or event) and its bit set in the mask returned: the
+ * caller drops those channels (the packages are still read: no total is
+ * short for them). 0 when every psys is kept: it moves with its package,
+ * or there is no probe (budget 0), a failed read, or too little seen to
+ * tell. A read that has no energy for a psys or its package tells nothing
+ * of it. */
+uint64_t wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_params *p,
+                               const char *what, double tick_max_uj, const uint64_t *contains);
 
 /* strcmp, except that runs of digits compare as numbers ("hwmon2" before
  * "hwmon10"), for listings in a stable, human order. */

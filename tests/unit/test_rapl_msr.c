@@ -121,14 +121,18 @@ static void test_intel_registers_units_and_wrap(void **state)
         fprintf(stderr, "%s\n", st.why);
     assert_int_equal(rc, 0);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    /* psys is read on each package, named as the kernel's zones */
     static const char *names[] = {"package-0", "package-0/core", "package-0/dram", "psys",
-                                  "package-1", "package-1/core", "package-1/dram"};
-    assert_int_equal(in->n_channels, 7);
-    for (unsigned i = 0; i < 7; i++) {
+                                  "package-1", "package-1/core", "package-1/dram", "psys-1"};
+    assert_int_equal(in->n_channels, 8);
+    for (unsigned i = 0; i < 8; i++) {
         assert_string_equal(in->ch[i].name, names[i]);
         assert_float_equal(in->ch[i].resolution_uj, 1e6 / 16384.0, 1e-9);
     }
     assert_true(in->ch[3].flags & WL_CH_CONTAINS);
+    assert_true(in->ch[7].flags & WL_CH_CONTAINS);
+    assert_int_equal(in->ch[3].index, -1);
+    assert_int_equal(in->ch[7].index, 1);
     assert_true(in->ch[1].flags & WL_CH_PART);
     assert_non_null(strstr(in->source, "Intel, 2 package(s)"));
     struct wl_sensor_reading r;
@@ -374,11 +378,12 @@ static void test_psys_reading_0_is_not_a_channel(void **state)
     free(root);
 }
 
-/* Counts registers up while the probe runs: package-0 by pkg_step, psys
- * by psys_step, package-1 by pkg1_step, every period_us, until stopped. */
+/* Counts registers up while the probe runs: on package k (CPU 0, CPU 2)
+ * 0x611 by pkg_step[k] and, where psys_step[k] is not 0, 0x64D by it,
+ * every period_us, until stopped. */
 struct counting {
-    char path[2048], path1[2048];
-    uint64_t pkg, psys, pkg1, pkg_step, psys_step, pkg1_step;
+    char path[2][2048];
+    uint64_t pkg[2], psys[2], pkg_step[2], psys_step[2];
     unsigned period_us;
     atomic_bool stop;
 };
@@ -386,48 +391,49 @@ struct counting {
 static void *count_up(void *arg)
 {
     struct counting *w = arg;
-    int fd = open(w->path, O_WRONLY), fd1 = open(w->path1, O_WRONLY);
-    while (fd >= 0 && fd1 >= 0 && !atomic_load(&w->stop)) {
-        w->pkg += w->pkg_step;
-        w->psys += w->psys_step;
-        w->pkg1 += w->pkg1_step;
-        if (pwrite(fd, &w->pkg, sizeof w->pkg, 0x611) != (ssize_t)sizeof w->pkg ||
-            pwrite(fd, &w->psys, sizeof w->psys, 0x64D) != (ssize_t)sizeof w->psys ||
-            pwrite(fd1, &w->pkg1, sizeof w->pkg1, 0x611) != (ssize_t)sizeof w->pkg1)
-            break;
+    int fd[2] = {open(w->path[0], O_WRONLY), open(w->path[1], O_WRONLY)};
+    bool ok = fd[0] >= 0 && fd[1] >= 0;
+    while (ok && !atomic_load(&w->stop)) {
+        for (int k = 0; k < 2 && ok; k++) {
+            w->pkg[k] += w->pkg_step[k];
+            w->psys[k] += w->psys_step[k];
+            ok = pwrite(fd[k], &w->pkg[k], sizeof w->pkg[k], 0x611) == (ssize_t)sizeof w->pkg[k];
+            if (ok && w->psys_step[k])
+                ok = pwrite(fd[k], &w->psys[k], sizeof w->psys[k], 0x64D) ==
+                     (ssize_t)sizeof w->psys[k];
+        }
         usleep(w->period_us);
     }
-    if (fd >= 0)
-        close(fd);
-    if (fd1 >= 0)
-        close(fd1);
+    for (int k = 0; k < 2; k++)
+        if (fd[k] >= 0)
+            close(fd[k]);
     return NULL;
 }
 
-/* Opens rapl-msr with the period probe's budget probe_ns while package-0,
- * psys and package-1 count at the given steps every period_us; returns the
- * sensor. */
-static wl_sensor *open_while_counting_at(const char *root, uint64_t pkg_step, uint64_t psys_step,
-                                         uint64_t pkg1_step, uint64_t probe_ns, unsigned period_us)
+/* Opens rapl-msr with the period probe's budget probe_ns while package k
+ * counts by pkg_step[k] and its psys by psys_step[k] every period_us; a
+ * package whose psys0[k] is 0 has a psys register reading 0 (not its
+ * platform's master); returns the sensor. */
+static wl_sensor *open_counting_packages(const char *root, const uint64_t pkg_step[2],
+                                         const uint64_t psys0[2], const uint64_t psys_step[2],
+                                         uint64_t probe_ns, unsigned period_us)
 {
-    for (int cpu = 0; cpu <= 2; cpu += 2) {
-        set_msr(root, cpu, 0x606, 0xA0E03); /* 61 uJ */
-        set_msr(root, cpu, 0x611, 100000);
-        set_msr(root, cpu, 0x64D, 5000);
+    for (int k = 0; k < 2; k++) {
+        set_msr(root, 2 * k, 0x606, 0xA0E03); /* 61 uJ */
+        set_msr(root, 2 * k, 0x611, 100000);
+        set_msr(root, 2 * k, 0x64D, psys0[k]);
     }
     static char bufs[3 * 1024];
     struct wl_sensor_params p;
     params_for(&p, root, bufs, 1024);
     p.period_probe_ns = probe_ns;
-    struct counting w = {.pkg = 100000,
-                         .psys = 5000,
-                         .pkg1 = 100000,
-                         .pkg_step = pkg_step,
-                         .psys_step = psys_step,
-                         .pkg1_step = pkg1_step,
+    struct counting w = {.pkg = {100000, 100000},
+                         .psys = {psys0[0], psys0[1]},
+                         .pkg_step = {pkg_step[0], pkg_step[1]},
+                         .psys_step = {psys_step[0], psys_step[1]},
                          .period_us = period_us};
-    snprintf(w.path, sizeof w.path, "%s/dev/cpu/0/msr", root);
-    snprintf(w.path1, sizeof w.path1, "%s/dev/cpu/2/msr", root);
+    for (int k = 0; k < 2; k++)
+        snprintf(w.path[k], sizeof w.path[k], "%s/dev/cpu/%d/msr", root, 2 * k);
     atomic_init(&w.stop, false);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, count_up, &w), 0);
@@ -438,6 +444,16 @@ static wl_sensor *open_while_counting_at(const char *root, uint64_t pkg_step, ui
     pthread_join(th, NULL);
     assert_int_equal(rc, 0);
     return s;
+}
+
+/* open_counting_packages with a psys on package 0 alone (package 1's reads
+ * 0), package-0 and psys counting by pkg_step and psys_step, package-1 by
+ * pkg1_step. */
+static wl_sensor *open_while_counting_at(const char *root, uint64_t pkg_step, uint64_t psys_step,
+                                         uint64_t pkg1_step, uint64_t probe_ns, unsigned period_us)
+{
+    const uint64_t pkg[2] = {pkg_step, pkg1_step}, psys0[2] = {5000, 0}, psys[2] = {psys_step, 0};
+    return open_counting_packages(root, pkg, psys0, psys, probe_ns, period_us);
 }
 
 /* open_while_counting_at with a budget that only a starved test could
@@ -485,6 +501,7 @@ static void test_psys_flat_while_the_package_counts_is_dropped(void **state)
 }
 
 static void set_model(const char *root, int family, int model);
+static int channel(const struct wl_sensor_info *in, const char *name);
 
 /* The same at the default probe budget (25 ms), with package-0 changing
  * every 1 ms as RAPL does: a count of package changes could not be reached
@@ -559,6 +576,57 @@ static void test_psys_is_compared_with_package_0_alone(void **state)
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_true(has_psys(in));
     assert_int_equal(in->n_not_summed, 0);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* psys is the platform's counter, read through a package: the kernel
+ * reads it on every package, only its platform's master package counts
+ * (the others read 0), and it names a non-zero package's "psys-N". Read on
+ * package 0 alone, a platform whose master is package 1 (Sapphire Rapids)
+ * had no psys. Here package 1's counts: it is "psys-1" (index 1), checked
+ * against package-1, which it holds, not package-0 (idle here). */
+static void test_psys_is_read_on_every_package(void **state)
+{
+    (void)state;
+    char *root = make_machine("GenuineIntel");
+    const uint64_t pkg[2] = {0, 16}, psys0[2] = {0, 5000}, psys[2] = {0, 32};
+    wl_sensor *s = open_counting_packages(root, pkg, psys0, psys, 20000000000ull, 100);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(channel(in, "psys"), -1);
+    const int ps = channel(in, "psys-1");
+    assert_true(ps >= 0);
+    assert_int_equal(in->ch[ps].index, 1);
+    assert_int_equal(in->ch[ps].domain, WL_DOMAIN_PSYS);
+    assert_true(in->ch[ps].flags & WL_CH_CONTAINS);
+    assert_int_equal(in->n_not_summed, 0);
+    assert_int_equal(in->n_not_read, 0);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* Each psys is judged by itself against its own package: with a psys on
+ * both packages, package 1's flat while package-1 counts is dropped (and
+ * named), package 0's, moving with package-0, kept. */
+static void test_each_psys_is_judged_against_its_package(void **state)
+{
+    (void)state;
+    char *root = make_machine("GenuineIntel");
+    struct wl_sensor_params def;
+    wl_sensor_params_default(&def);
+    const uint64_t pkg[2] = {16, 16}, psys0[2] = {5000, 5000}, psys[2] = {32, 0};
+    wl_sensor *s = open_counting_packages(root, pkg, psys0, psys, def.period_probe_ns, 100);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_true(channel(in, "psys") >= 0);
+    assert_int_equal(channel(in, "psys-1"), -1);
+    assert_int_equal(in->n_not_summed, 1);
+    assert_non_null(strstr(in->not_summed[0], "psys-1 (0x64D): did not move while package-1 rose"));
+    /* the counters name their channels after the drop */
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.n_channels, in->n_channels);
     wl_sensor_close(s);
     wl_test_rmtree(root);
     free(root);
@@ -876,6 +944,8 @@ int main(void)
         cmocka_unit_test(test_psys_flat_is_dropped_at_the_default_budget),
         cmocka_unit_test(test_psys_flat_in_joules_on_a_quiet_package_is_kept),
         cmocka_unit_test(test_psys_is_compared_with_package_0_alone),
+        cmocka_unit_test(test_psys_is_read_on_every_package),
+        cmocka_unit_test(test_each_psys_is_judged_against_its_package),
         cmocka_unit_test(test_server_models_have_their_own_dram_and_psys_units),
         cmocka_unit_test(test_unknown_model_leaves_dram_and_psys_out),
         cmocka_unit_test(test_silvermont_atoms_count_in_2_to_the_esu_uj),

@@ -176,9 +176,10 @@ static void test_backend_fails_clearly_without_a_counting_pmu(void **state)
 /* The backend's open/read path on a PMU that counts here: the software PMU
  * (type 1, PERF_TYPE_SOFTWARE; config 0 is cpu-clock, nanoseconds of CPU
  * time) described as the power PMU. Thirty "packages" (CPU 0 listed 30
- * times) of three per-package events and psys make 91 events for 64
- * channels: the rest are listed in not_read and the source says PARTIAL
- * (they used to be dropped without a word). psys counts 400 times faster
+ * times, so told apart by position) of three per-package events and psys
+ * (read on each package) make 120 events for 64 channels: the rest are
+ * listed in not_read and the source says PARTIAL (they used to be dropped
+ * without a word). psys counts 400 times faster
  * than a package, so that it contains the packages read (else the probe
  * drops it as not valid). Skipped where system-wide software events are
  * not allowed (perf_event_paranoid, seccomp). */
@@ -215,7 +216,7 @@ static void test_events_over_the_limit_are_listed(void **state)
     }
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, WL_SENSOR_MAX_CHANNELS);
-    assert_int_equal(in->n_not_read, 30 * 3 + 1 - WL_SENSOR_MAX_CHANNELS);
+    assert_int_equal(in->n_not_read, 30 * 4 - WL_SENSOR_MAX_CHANNELS);
     assert_non_null(strstr(in->not_read[0], "over the limit of 64 channels"));
     assert_non_null(strstr(in->source, "PARTIAL"));
     assert_int_equal(strncmp(in->ch[0].name, "package-0", 9), 0);
@@ -444,17 +445,21 @@ static void test_units_are_named_from_the_listed_cpus_topology(void **state)
         fprintf(stderr, "SKIP: needs two online CPUs\n");
         skip();
     }
+    /* psys is counted on each package's first unit: psys-1 on a second
+     * package (as the kernel's zones name it), none on a second die */
     static const struct {
         const char *vendor;
         int pkg1, die0, die1; /* CPU 0: package 0, die die0; CPU 1: pkg1, die1 */
-        const char *unit0, *unit1, *source;
+        const char *unit0, *unit1, *source, *psys1;
     } cases[] = {
-        {"GenuineIntel", 0, 0, 1, "package-0-die-0", "package-0-die-1", "1 package(s), 2 dies)"},
-        {"GenuineIntel", 1, 0, 0, "package-0", "package-1", "2 package(s))"},
-        {"GenuineIntel", 1, -1, -1, "package-0", "package-1", "2 package(s))"}, /* no die_id */
-        {"AuthenticAMD", 1, 0, 1, "package-0", "package-1", "2 package(s))"},
+        {"GenuineIntel", 0, 0, 1, "package-0-die-0", "package-0-die-1", "1 package(s), 2 dies)",
+         NULL},
+        {"GenuineIntel", 1, 0, 0, "package-0", "package-1", "2 package(s))", "psys-1"},
+        {"GenuineIntel", 1, -1, -1, "package-0", "package-1", "2 package(s))",
+         "psys-1"}, /* no die_id */
+        {"AuthenticAMD", 1, 0, 1, "package-0", "package-1", "2 package(s))", "psys-1"},
         /* one package and die twice: nothing tells them apart, by position */
-        {"GenuineIntel", 0, 0, 0, "package-0", "package-1", "2 package(s))"},
+        {"GenuineIntel", 0, 0, 0, "package-0", "package-1", "2 package(s))", "psys-1"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         char *root = wl_test_tmpdir();
@@ -471,7 +476,7 @@ static void test_units_are_named_from_the_listed_cpus_topology(void **state)
             skip();
         }
         const struct wl_sensor_info *in = wl_sensor_get_info(s);
-        char want[7][64];
+        char want[8][64];
         snprintf(want[0], sizeof want[0], "%s", cases[k].unit0);
         snprintf(want[1], sizeof want[1], "%s/core", cases[k].unit0);
         snprintf(want[2], sizeof want[2], "%s/dram", cases[k].unit0);
@@ -479,9 +484,15 @@ static void test_units_are_named_from_the_listed_cpus_topology(void **state)
         snprintf(want[4], sizeof want[4], "%s", cases[k].unit1);
         snprintf(want[5], sizeof want[5], "%s/core", cases[k].unit1);
         snprintf(want[6], sizeof want[6], "%s/dram", cases[k].unit1);
-        assert_int_equal(in->n_channels, 7);
-        for (unsigned i = 0; i < 7; i++)
+        const unsigned n = cases[k].psys1 ? 8 : 7;
+        if (cases[k].psys1)
+            snprintf(want[7], sizeof want[7], "%s", cases[k].psys1);
+        assert_int_equal(in->n_channels, n);
+        for (unsigned i = 0; i < n; i++)
             assert_string_equal(in->ch[i].name, want[i]);
+        assert_int_equal(in->ch[3].index, -1);
+        if (cases[k].psys1)
+            assert_int_equal(in->ch[7].index, 1);
         assert_non_null(strstr(in->source, cases[k].source));
         wl_sensor_close(s);
         wl_test_rmtree(root);
