@@ -14,9 +14,13 @@
  * package counts), named psys, psys-N as the kernel's zones.
  * Channels are named from the topology of each CPU in the PMU's cpumask
  * (one per package, or per die: package-N-die-M, as rapl-msr names them).
- * A channel's resolution is its event's .scale (2^-32 J), except psys on
- * Sapphire/Emerald Rapids: 1 J, its register's step, from cpuinfo's model
- * and the RAPL model table rapl-msr reads by (wl__rapl_fixed_unit_uj).
+ * A channel's resolution is its register's energy unit, never the event's
+ * .scale (the kernel scales every count to 2^-32 J, far finer than any
+ * register steps): from the unit register (0x606, AMD 0xC0010299) when the
+ * CPU's MSR device can be read, by the RAPL model table rapl-msr reads by
+ * (wl__rapl_unit_uj); else the unit the table fixes whatever the register
+ * says (psys 1 J on Sapphire/Emerald Rapids, DRAM 15.3 uJ on Haswell-X ..
+ * Ice Lake-X: wl__rapl_fixed_unit_uj); else unknown (0).
  */
 #include "sensors/rapl_perf.h"
 #include "sensors/sensor_impl.h"
@@ -279,6 +283,35 @@ static void perf_close(struct wl_sensor *s)
     s->impl = NULL;
 }
 
+/* The energy status unit (ESU, bits 12:8 of the RAPL unit register) of
+ * CPU cpu's registers, from <dev>/cpu/<cpu>/msr when it can be read (root
+ * with the msr driver; a character device, never a FIFO); -1 otherwise,
+ * or when the vendor's registers are not known. */
+static int unit_esu(const char *dev, int cpu, enum wl__cpu_vendor vendor)
+{
+    if (vendor != WL__CPU_INTEL && vendor != WL__CPU_AMD)
+        return -1;
+    char path[600];
+    snprintf(path, sizeof path, "%s/cpu/%d/msr", dev, cpu);
+    const int fd = wl__attr_open(path, true, NULL);
+    if (fd < 0)
+        return -1;
+    uint64_t unit;
+    const ssize_t n = pread(fd, &unit, sizeof unit, vendor == WL__CPU_INTEL ? 0x606 : 0xC0010299);
+    close(fd);
+    return n == (ssize_t)sizeof unit ? (int)((unit >> 8) & 0x1f) : -1;
+}
+
+/* Domain d's energy unit in uJ, a channel's resolution: by the model's rule
+ * from esu when it is known (>= 0), else only what the rule fixes whatever
+ * the ESU; 0 when unknown. */
+static double unit_resolution_uj(enum wl__rapl_units rule, enum wl_domain d, int esu)
+{
+    const char *why;
+    return esu >= 0 ? wl__rapl_unit_uj(rule, d, (unsigned)esu, &why)
+                    : wl__rapl_fixed_unit_uj(rule, d);
+}
+
 static int read_count(int fd, uint64_t *out)
 {
     ssize_t n = read(fd, out, sizeof *out);
@@ -300,15 +333,16 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             "PMU (CONFIG_PERF_EVENTS_INTEL_RAPL / CONFIG_PERF_EVENTS_AMD_POWER); "
             "virtual machines usually have none.",
             "%s", em.text);
-    /* the model's rule gives psys's step where .scale hides it (below);
-     * cpuinfo unreadable or not Intel: no rule, .scale kept */
+    /* the model's rule gives the registers' steps, which .scale hides
+     * (below); the CPU not known: no rule, resolutions unknown */
     struct wl__cpu_ident id;
     char id_from[320];
     /* a faked sysfs without its own CPU: unknown, never the host's cpuinfo */
     if (wl__sensor_cpu_ident(p, &id, id_from, sizeof id_from) != 0)
         wl_log_warn("rapl", "rapl-perf: the CPU is not known (%s): dies and units not told",
                     id_from);
-    const enum wl__rapl_units unit_rule = wl__rapl_intel_units(&id);
+    const enum wl__rapl_units unit_rule =
+        id.vendor == WL__CPU_AMD ? WL__RAPL_UNITS_CORE : wl__rapl_intel_units(&id);
     struct rapl_perf *rp = calloc(1, sizeof *rp);
     if (!rp)
         return WL_ENOMEM;
@@ -326,6 +360,7 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         bool first_of_pkg = true;
         for (unsigned j = 0; j < c; j++)
             first_of_pkg = first_of_pkg && units[j].pkg != units[c].pkg;
+        const int esu = unit_esu(wl__sensor_dev_root(p), pmu.cpus[c], id.vendor);
         for (unsigned e = 0; e < pmu.n_events; e++) {
             const struct wl_perf_event_desc *ev = &pmu.ev[e];
             if (ev->domain == WL_DOMAIN_PSYS && !first_of_pkg)
@@ -374,14 +409,11 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                 flags |= WL_CH_CONTAINS;
             int ci = wl__sensor_add_channel(s, name, ev->domain, WL_METHOD_COUNTER, flags, index);
             /* .scale is the unit of a count (the kernel shifts every
-             * register's count to 2^-32 J), not the counter's step: psys
-             * steps by 1 J on Sapphire/Emerald Rapids (the model's rule,
-             * as rapl-msr reads it), which `sensors` shows and the psys
-             * probe takes as its smallest tick */
-            const double model_uj =
-                ev->domain == WL_DOMAIN_PSYS ? wl__rapl_fixed_unit_uj(unit_rule, ev->domain) : 0;
-            s->info.ch[ci].resolution_uj =
-                model_uj > ev->scale_j * 1e6 ? model_uj : ev->scale_j * 1e6;
+             * register's count to 2^-32 J), not the counter's step, which
+             * is the register's unit (psys steps by 1 J on Sapphire/Emerald
+             * Rapids): `sensors` shows it and the psys probe takes it as
+             * its smallest tick. Not known: 0, never .scale. */
+            s->info.ch[ci].resolution_uj = unit_resolution_uj(unit_rule, ev->domain, esu);
             struct perf_ch *pc = &rp->c[rp->n++];
             pc->fd = (int)fd;
             pc->scale_j = ev->scale_j;

@@ -7,6 +7,7 @@
 #include "sensors/sensor.h"
 #include "wattlens/wattlens.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,18 +268,20 @@ static void make_counting(const char *root, const char *cpumask, const char *psy
     put(pmu, "events/energy-psys.scale", psys_scale);
 }
 
-/* Opens rapl-perf on ROOT (sysfs) and ROOT/proc with the period probe's
- * budget probe_ns (20 s: one that only a starved test could exhaust; 0:
- * no probe, psys kept); NULL when system-wide software events cannot
- * count here. */
+/* Opens rapl-perf on ROOT (sysfs), ROOT/proc and ROOT/dev (MSR devices,
+ * none unless a test makes them) with the period probe's budget probe_ns
+ * (20 s: one that only a starved test could exhaust; 0: no probe, psys
+ * kept); NULL when system-wide software events cannot count here. */
 static wl_sensor *open_perf(const char *root, uint64_t probe_ns, char *why, size_t size)
 {
-    char proc[2048];
+    char proc[2048], dev[2048];
     snprintf(proc, sizeof proc, "%s/proc", root);
+    snprintf(dev, sizeof dev, "%s/dev", root);
     struct wl_sensor_params p;
     wl_sensor_params_default(&p);
     p.sysfs_root = root;
     p.proc_root = proc;
+    p.dev_root = dev;
     p.period_probe_ns = probe_ns;
     wl_sensor *s = NULL;
     struct wl_sensor_status st;
@@ -373,24 +376,61 @@ static void test_psys_flat_or_far_below_the_package_is_dropped(void **state)
     }
 }
 
-/* The kernel scales every perf count to 2^-32 J (each event's .scale), but
- * psys's register on Sapphire and Emerald Rapids (models 0x8F, 0xCF) steps
- * by 1 J: that is its resolution, what `sensors` shows and the psys probe
- * takes as its smallest tick, from cpuinfo's model by the table rapl-msr
- * reads by. It said 2^-32 J, 2^32 times finer than psys can show. The
- * package keeps its .scale, and so does psys on a client model. */
-static void test_psys_resolution_is_its_register_step(void **state)
+/* ROOT/dev/cpu/0/msr holding the RAPL unit register reg (0x606 or
+ * 0xC0010299) with energy status unit esu (a sparse file, as rapl-msr's
+ * tests make). */
+static void put_unit_msr(const char *root, uint32_t reg, unsigned esu)
+{
+    char path[2048];
+    static const char *const parts[] = {"dev", "dev/cpu", "dev/cpu/0"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", root, parts[i]);
+        mkdir(path, 0755);
+    }
+    snprintf(path, sizeof path, "%s/dev/cpu/0/msr", root);
+    const uint64_t v = 0xA0003 | (uint64_t)esu << 8;
+    int fd = open(path, O_WRONLY | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, &v, sizeof v, (off_t)reg), (ssize_t)sizeof v);
+    close(fd);
+}
+
+/* The kernel scales every perf count to 2^-32 J (each event's .scale), far
+ * finer than any register steps, so a channel's resolution is its
+ * register's energy unit, never .scale: from the unit register when the
+ * CPU's MSR device can be read (2^-ESU J; AMD's too), by the model table
+ * rapl-msr reads by (psys in 1 J on Sapphire and Emerald Rapids, models
+ * 0x8F and 0xCF; DRAM in 15.3 uJ on Haswell-X .. Ice Lake-X), else only
+ * what that table fixes whatever the register says, else unknown (0). It
+ * said .scale: 2^-32 J for psys on a client, 1 uJ for a package whose
+ * .scale is 1e-6 J. */
+static void test_resolution_is_the_register_unit_never_the_scale(void **state)
 {
     (void)state;
     static const struct {
-        int model;
-        double psys_uj;
-    } cases[] = {{0x8F, 1e6}, {0xCF, 1e6}, {0x9E, 0x1p-32 * 1e6}};
+        const char *vendor;
+        int family, model, esu; /* esu -1: no MSR device */
+        double pkg_uj, dram_uj, psys_uj;
+    } cases[] = {
+        {"GenuineIntel", 6, 0x8F, -1, 0, 0, 1e6},
+        {"GenuineIntel", 6, 0xCF, -1, 0, 0, 1e6},
+        {"GenuineIntel", 6, 0x55, -1, 0, 15.3, 0},
+        {"GenuineIntel", 6, 0x9E, -1, 0, 0, 0},
+        {"GenuineIntel", 6, 0x9E, 14, 1e6 / 16384.0, 1e6 / 16384.0, 1e6 / 16384.0},
+        {"GenuineIntel", 6, 0x8F, 14, 1e6 / 16384.0, 1e6 / 16384.0, 1e6},
+        {"GenuineIntel", 6, 0x37, 5, 32, 32, 32},           /* Silvermont: 2^ESU uJ */
+        {"GenuineIntel", 6, 0xAD, 14, 1e6 / 16384.0, 0, 0}, /* not in the table */
+        {"AuthenticAMD", 25, 1, 16, 1e6 / 65536.0, 1e6 / 65536.0, 1e6 / 65536.0},
+    };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         char *root = wl_test_tmpdir();
         char why[512];
-        wl_sensor *s = open_counting_model(root, "event=0x9", "2.3283064365386962890625e-10\n",
-                                           cases[k].model, 0, why, sizeof why);
+        make_counting(root, "0\n", "event=0x9", "2.3283064365386962890625e-10\n");
+        put_cpuinfo(root, cases[k].vendor, cases[k].family, cases[k].model);
+        if (cases[k].esu >= 0)
+            put_unit_msr(root, cases[k].vendor[0] == 'G' ? 0x606 : 0xC0010299,
+                         (unsigned)cases[k].esu);
+        wl_sensor *s = open_perf(root, 0, why, sizeof why);
         if (!s) {
             fprintf(stderr, "SKIP: software perf events cannot count here: %s\n", why);
             wl_test_rmtree(root);
@@ -398,11 +438,14 @@ static void test_psys_resolution_is_its_register_step(void **state)
             skip();
         }
         const struct wl_sensor_info *in = wl_sensor_get_info(s);
-        const int ps = channel_of(in, WL_DOMAIN_PSYS);
-        assert_true(ps >= 0);
-        assert_float_equal(in->ch[ps].resolution_uj, cases[k].psys_uj, cases[k].psys_uj * 1e-12);
-        assert_string_equal(in->ch[0].name, "package-0");
-        assert_float_equal(in->ch[0].resolution_uj, 1.0, 1e-12); /* .scale 1e-6 J */
+        const int pk = channel_of(in, WL_DOMAIN_PACKAGE), dr = channel_of(in, WL_DOMAIN_DRAM),
+                  ps = channel_of(in, WL_DOMAIN_PSYS);
+        assert_true(pk >= 0 && dr >= 0 && ps >= 0);
+        assert_float_equal(in->ch[pk].resolution_uj, cases[k].pkg_uj, 1e-9);
+        assert_float_equal(in->ch[dr].resolution_uj, cases[k].dram_uj, 1e-9);
+        assert_float_equal(in->ch[ps].resolution_uj, cases[k].psys_uj, 1e-9);
+        for (unsigned i = 0; i < in->n_channels; i++) /* never a count's 2^-32 J or 1 uJ */
+            assert_true(in->ch[i].resolution_uj == 0 || in->ch[i].resolution_uj > 1.0);
         wl_sensor_close(s);
         wl_test_rmtree(root);
         free(root);
@@ -542,7 +585,7 @@ int main(void)
         cmocka_unit_test(test_backend_fails_clearly_without_a_counting_pmu),
         cmocka_unit_test(test_events_over_the_limit_are_listed),
         cmocka_unit_test(test_psys_flat_or_far_below_the_package_is_dropped),
-        cmocka_unit_test(test_psys_resolution_is_its_register_step),
+        cmocka_unit_test(test_resolution_is_the_register_unit_never_the_scale),
         cmocka_unit_test(test_units_are_named_from_the_listed_cpus_topology),
         cmocka_unit_test(test_sysfs_tree_without_proc_root_uses_its_own_cpu),
     };
