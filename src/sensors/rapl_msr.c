@@ -132,6 +132,32 @@ static unsigned package_cpus(const char *sysfs, bool by_die, struct wl__rapl_uni
     return n;
 }
 
+/* Why unit device path cannot be read (fd: its open's result, err its
+ * errno; else reading unit_reg failed), as st's why and fix (st may be
+ * NULL); returns the code. */
+static int unit_fail(struct wl_sensor_status *st, const char *path, int fd, int err,
+                     uint32_t unit_reg)
+{
+    if (fd >= 0)
+        return wl__sensor_fail(st, WL_ENOTSUP, NULL,
+                               "%s: reading the RAPL unit register 0x%X failed (no RAPL on this "
+                               "CPU, or a virtual machine)",
+                               path, unit_reg);
+    if (err == ENOENT)
+        return wl__sensor_fail(st, WL_ENOTSUP,
+                               "Load the msr driver: sudo modprobe msr (and make it "
+                               "permanent: echo msr | sudo tee /etc/modules-load.d/msr.conf).",
+                               "%s does not exist: the msr driver is not loaded", path);
+    if (err == EACCES || err == EPERM)
+        return wl__sensor_fail(st, WL_EACCES,
+                               "MSR access needs root with CAP_SYS_RAWIO: run as root, or "
+                               "sudo setcap cap_sys_rawio,cap_dac_read_search+ep $(command "
+                               "-v wattlens) and make the device readable (sudo chmod o+r "
+                               "/dev/cpu/*/msr).",
+                               "%s: %s", path, strerror(err));
+    return wl__sensor_fail(st, fd, NULL, "%s: %s", path, wl__attr_strerror(err));
+}
+
 static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                     struct wl_sensor_status *st)
 {
@@ -186,49 +212,44 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                             "%u package(s) or die(s) after the first %d: over the limit of those "
                             "read",
                             n_more, MSR_MAX_PKG);
-    unsigned n_sockets = 0;
     /* some unit is a die other than 0: names say package-N-die-M */
-    const bool multi_die = wl__rapl_units_by_die(groups, n_pkg, &n_sockets);
+    const bool multi_die = wl__rapl_units_by_die(groups, n_pkg, NULL);
+    const uint32_t unit_reg = vendor == 0 ? 0x606 : 0xC0010299;
+    struct wl__rapl_unit opened[MSR_MAX_PKG]; /* the units whose device is read */
+    struct unit_bad {
+        unsigned k;  /* the unit */
+        bool opened; /* its device opened, its unit register did not read */
+        int err;     /* else the open's errno (wl__attr_open) */
+    } bad[MSR_MAX_PKG];
+    unsigned n_bad = 0;
     for (unsigned k = 0; k < n_pkg; k++) {
         /* psys is the platform's counter, read through the first unit of
-         * each package: only its platform's master package counts (the
-         * kernel reads it on every package; others read 0) */
+         * each package that can be read: only its platform's master
+         * package counts (the kernel reads it on every package; others
+         * read 0) */
         bool first_of_pkg = true;
-        for (unsigned j = 0; j < k; j++)
-            first_of_pkg = first_of_pkg && groups[j].pkg != groups[k].pkg;
+        for (unsigned j = 0; j < m->n_pkg; j++)
+            first_of_pkg = first_of_pkg && opened[j].pkg != groups[k].pkg;
         char path[600];
         snprintf(path, sizeof path, "%s/cpu/%d/msr", dev, groups[k].cpu);
-        /* a character device (a regular file in tests), never a FIFO */
+        /* a character device (a regular file in tests), never a FIFO; one
+         * that cannot be opened or read leaves the others read: it is
+         * listed (the source says PARTIAL), and only when none can be is
+         * the backend not used, with the first one's why and fix */
         int err = 0;
         int fd = wl__attr_open(path, true, &err);
-        if (fd < 0) {
-            if (err == ENOENT)
-                rc =
-                    wl__sensor_fail(st, WL_ENOTSUP,
-                                    "Load the msr driver: sudo modprobe msr (and make it "
-                                    "permanent: echo msr | sudo tee /etc/modules-load.d/msr.conf).",
-                                    "%s does not exist: the msr driver is not loaded", path);
-            else if (err == EACCES || err == EPERM)
-                rc = wl__sensor_fail(st, WL_EACCES,
-                                     "MSR access needs root with CAP_SYS_RAWIO: run as root, or "
-                                     "sudo setcap cap_sys_rawio,cap_dac_read_search+ep $(command "
-                                     "-v wattlens) and make the device readable (sudo chmod o+r "
-                                     "/dev/cpu/*/msr).",
-                                     "%s: %s", path, strerror(err));
-            else
-                rc = wl__sensor_fail(st, fd, NULL, "%s: %s", path, wl__attr_strerror(err));
-            goto fail;
+        uint64_t unit = 0;
+        const bool unit_ok = fd >= 0 && msr_read(fd, unit_reg, &unit) == 0;
+        if (!unit_ok) {
+            const int why = unit_fail(rc == 0 ? st : NULL, path, fd, err, unit_reg);
+            rc = rc == 0 ? why : rc;
+            if (fd >= 0)
+                close(fd);
+            bad[n_bad++] = (struct unit_bad){.k = k, .opened = fd >= 0, .err = err};
+            continue;
         }
+        opened[m->n_pkg] = groups[k];
         m->pkg_fd[m->n_pkg++] = fd;
-        uint64_t unit;
-        uint32_t unit_reg = vendor == 0 ? 0x606 : 0xC0010299;
-        if (msr_read(fd, unit_reg, &unit) != 0) {
-            rc = wl__sensor_fail(st, WL_ENOTSUP, NULL,
-                                 "%s: reading the RAPL unit register 0x%X failed (no RAPL on this "
-                                 "CPU, or a virtual machine)",
-                                 path, unit_reg);
-            goto fail;
-        }
         const unsigned esu = (unsigned)((unit >> 8) & 0x1f);
         size_t nd = vendor == 0 ? sizeof intel / sizeof intel[0] : 1;
         for (size_t i = 0; i < nd; i++) {
@@ -288,6 +309,21 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                              v & 0xffffffffu, wl_clock_now_ns());
         }
     }
+    if (m->n_pkg == 0)
+        goto fail; /* none could be read: the first one's why (rc) */
+    rc = 0;
+    for (unsigned b = 0; b < n_bad; b++) { /* the others are read: these are listed */
+        char unit_name[32], path[600];
+        wl__rapl_unit_name(unit_name, sizeof unit_name, &groups[bad[b].k], bad[b].k, multi_die);
+        snprintf(path, sizeof path, "%s/cpu/%d/msr", dev, groups[bad[b].k].cpu);
+        if (bad[b].opened)
+            wl__sensor_not_read(s, "%s (%s): reading the RAPL unit register 0x%X failed", unit_name,
+                                path, unit_reg);
+        else
+            wl__sensor_not_read(s, "%s (%s): %s", unit_name, path,
+                                bad[b].err == ENOENT ? "does not exist"
+                                                     : wl__attr_strerror(bad[b].err));
+    }
     if (m->n == 0) {
         rc = wl__sensor_fail(st, WL_ENOTSUP, NULL, "no RAPL energy register is readable");
         goto fail;
@@ -299,6 +335,8 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             if (s->info.ch[j].domain == WL_DOMAIN_PACKAGE &&
                 groups[m->c[j].unit].pkg == groups[m->c[i].unit].pkg)
                 m->c[i].contains |= UINT64_C(1) << j;
+    unsigned n_sockets = 0; /* of the units read */
+    wl__rapl_units_by_die(opened, m->n_pkg, &n_sockets);
     /* any bytes (WATTLENS_DEV_ROOT): cut between characters */
     char dev_part[181];
     wl_utf8_clip(dev_part, sizeof dev_part, dev);

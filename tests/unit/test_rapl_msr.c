@@ -868,6 +868,69 @@ static void test_amd_reads_per_package_not_per_die(void **state)
     free(root);
 }
 
+/* One package's device that cannot be opened or read no longer fails the
+ * backend: the packages that can be read are, the other is listed in
+ * not_read with why (the source says PARTIAL), psys too is read where it
+ * can be. Package 1's device is missing, a FIFO, or too short to hold the
+ * unit register. Only when no package can be read is the backend not used,
+ * with the first one's why and fix. */
+static void test_one_unreadable_package_leaves_the_others_read(void **state)
+{
+    (void)state;
+    alarm(WATCHDOG_S);
+    static const struct {
+        const char *why;
+    } cases[] = {{"does not exist"},
+                 {"a FIFO, not a regular file"},
+                 {"reading the RAPL unit register 0x606 failed"}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char *root = make_machine("GenuineIntel");
+        set_msr(root, 0, 0x606, 0xA0E03);
+        set_msr(root, 0, 0x611, 1000);
+        set_msr(root, 0, 0x64D, 1000);
+        char path[2048];
+        snprintf(path, sizeof path, "%s/dev/cpu/2/msr", root);
+        if (k == 1)
+            assert_int_equal(mkfifo(path, 0644), 0);
+        else if (k == 2)
+            put(root, "dev/cpu/2/msr", "short");
+        char bufs[3 * 1024];
+        struct wl_sensor_params p;
+        params_for(&p, root, bufs, 1024);
+        wl_sensor *s = NULL;
+        struct wl_sensor_status st;
+        int rc = wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st);
+        if (rc)
+            fprintf(stderr, "%s\n", st.why);
+        assert_int_equal(rc, 0);
+        const struct wl_sensor_info *in = wl_sensor_get_info(s);
+        assert_int_equal(in->n_channels, 2);
+        assert_string_equal(in->ch[0].name, "package-0");
+        assert_string_equal(in->ch[1].name, "psys");
+        assert_int_equal(in->n_not_read, 1);
+        assert_non_null(strstr(in->not_read[0], "package-1 ("));
+        assert_non_null(strstr(in->not_read[0], "/dev/cpu/2/msr): "));
+        assert_non_null(strstr(in->not_read[0], cases[k].why));
+        assert_non_null(
+            strstr(in->source, "(Intel, 1 package(s)) - PARTIAL: 1 found but not read"));
+        set_msr(root, 0, 0x611, 1000 + 16384);
+        struct wl_sensor_reading r;
+        assert_int_equal(wl_sensor_read(s, &r), 0);
+        assert_int_equal(r.v[0].energy_uj, 1000000);
+        wl_sensor_close(s);
+        /* package 0's missing too: not used, with the first one's why */
+        snprintf(path, sizeof path, "%s/dev/cpu/0/msr", root);
+        unlink(path);
+        assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st), WL_ENOTSUP);
+        assert_null(s);
+        assert_non_null(strstr(st.why, "/dev/cpu/0/msr does not exist"));
+        assert_non_null(strstr(st.fix, "modprobe msr"));
+        wl_test_rmtree(root);
+        free(root);
+    }
+    alarm(0);
+}
+
 /* A sysfs root given without a /proc root is another machine's tree (or a
  * test's): its CPU is never read from the host's /proc/cpuinfo. It comes
  * from the tree's devices/system/cpu/modalias, else from a proc/cpuinfo
@@ -952,6 +1015,7 @@ int main(void)
         cmocka_unit_test(test_intel_dies_are_read_each),
         cmocka_unit_test(test_amd_reads_per_package_not_per_die),
         cmocka_unit_test(test_sysfs_tree_without_proc_root_is_not_judged_by_the_host),
+        cmocka_unit_test(test_one_unreadable_package_leaves_the_others_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
