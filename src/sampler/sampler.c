@@ -48,6 +48,8 @@ struct chan {
                              changes, and how many */
     uint32_t n_chg;
     /* counter continuity (under the sensor's rd_mu) */
+    bool raw_known;    /* raw_* hold a read (false while it has not been read since open:
+                          its first good read starts it, adding nothing) */
     uint64_t raw_uj;   /* the sensor's cumulative value at the last read */
     uint32_t raw_disc; /* the sensor's n_discontinuities at the last read */
     uint64_t raw_t_ns; /* that read's time (middle) */
@@ -59,6 +61,8 @@ struct chan {
     int fall_gap;         /* index into gaps[] of its latest fall's gap, -1 if not kept */
     uint32_t n_fall_logs; /* its falls logged so far (FALL_LOGS_PER_CHAN) */
     /* thread state (under mu) */
+    bool seen;       /* a read since open has read it (the origin's or the thread's): a
+                        counter has a start; one without loses the energy of its gap */
     uint64_t e_uj;   /* cumulative since open (counter delta or integral) */
     uint64_t e_t_ns; /* when e_uj was read (its sensor's read, middle) */
     double integ_uj; /* power-only: trapezoid integral */
@@ -74,9 +78,13 @@ struct chan {
     uint64_t p_from_ns; /* derived: start of the time p_w averages over */
 };
 
+/* A sensor's failed reads: the whole sensor, or some of its channels (a
+ * GPU of several, one hwmon device: wl_sensor_read); one gap from the
+ * first read at which any of its channels failed to the first at which
+ * none did, its domains those of every channel that failed in it. */
 struct sensor_state {
-    bool failing;
-    int gap_index; /* index into gaps[] of the open gap, -1 if not kept */
+    uint64_t failing; /* bit (1 << chan.ch): its channel not read at the last sample */
+    int gap_index;    /* index into gaps[] of the open gap, -1 if not kept */
 };
 
 struct wl_sampler {
@@ -227,6 +235,88 @@ static bool wake_cv_init(pthread_cond_t *cv)
     return true;
 }
 
+/* Whether c was read by its sensor's read r (rc its result): the read
+ * succeeded and has c's own kind of value, energy for a counter, power
+ * for a power-only channel (a read can succeed with some channels failed:
+ * wl_sensor_read). */
+static bool chan_read(const struct chan *c, int rc, const struct wl_sensor_reading *r)
+{
+    return rc == 0 && (r->v[c->ch].valid & (c->counter ? WL_CH_ENERGY : WL_CH_POWER)) != 0;
+}
+
+/* The channels of sensor i (bit 1 << chan.ch) that its read r (rc) did
+ * not read. */
+static uint64_t chans_not_read(const wl_sampler *s, unsigned i, int rc,
+                               const struct wl_sensor_reading *r)
+{
+    uint64_t m = 0;
+    for (unsigned k = 0; k < s->n_chans; k++)
+        if (s->chans[k].sensor == i && !chan_read(&s->chans[k], rc, r))
+            m |= UINT64_C(1) << s->chans[k].ch;
+    return m;
+}
+
+/* Opens, extends or closes sensor i's gap of failed reads at sample time t
+ * (under mu) from fail, the channels its read did not read (rc its
+ * result); logs a change (no lock needed for the log). A counter takes a
+ * gap in at its next good read, unless it has no start yet (not read
+ * since open): its energy to that read is lost, as a power-only
+ * channel's. */
+static void track_failed_reads(wl_sampler *s, unsigned i, int rc, uint64_t fail, uint64_t t)
+{
+    struct sensor_state *ss = &s->sst[i];
+    const struct wl_sensor_info *in = wl_sensor_get_info(s->sensors[i]);
+    uint16_t doms = 0, lost = 0;
+    int first = -1; /* the first channel newly not read */
+    for (unsigned k = 0; k < s->n_chans; k++) {
+        const struct chan *c = &s->chans[k];
+        const uint64_t bit = UINT64_C(1) << c->ch;
+        if (c->sensor != i || !(fail & bit))
+            continue;
+        doms |= (uint16_t)(1u << c->d);
+        if (!c->counter || !c->seen)
+            lost |= (uint16_t)(1u << c->d);
+        if (first < 0 && !(ss->failing & bit))
+            first = (int)c->ch;
+    }
+    if (fail && !ss->failing) {
+        s->st.n_gaps++;
+        ss->gap_index = -1;
+        if (s->n_gaps_kept < WL_SAMPLER_MAX_GAPS) {
+            ss->gap_index = (int)s->n_gaps_kept;
+            struct wl_sampler_gap *g = &s->gaps[s->n_gaps_kept++];
+            memset(g, 0, sizeof *g);
+            g->sensor = i;
+            g->error = rc != 0 ? rc : WL_ESENSOR;
+            g->backend = in->backend;
+            /* a counter takes the gap in at its next good read; a read
+             * power is lost for the gap (no integration across it) */
+            g->domain_mask = doms;
+            g->lost_mask = lost;
+            g->t_start_ns = t;
+            g->t_end_ns = 0;
+        }
+        if (rc != 0)
+            wl_log_warn("sampler", "%s: read failed (%s); recording a gap and continuing",
+                        in->backend, wl_strerror(rc));
+        else
+            wl_log_warn("sampler",
+                        "%s %s: not read (%u of its channels failed; the others are read); "
+                        "recording a gap for its domain and continuing",
+                        in->backend, first >= 0 ? in->ch[first].name : "?",
+                        (unsigned)__builtin_popcountll(fail));
+    } else if (fail && ss->gap_index >= 0) {
+        /* more of its channels failing: the gap holds their domains too */
+        s->gaps[ss->gap_index].domain_mask |= doms;
+        s->gaps[ss->gap_index].lost_mask |= lost;
+    } else if (!fail && ss->failing) {
+        if (ss->gap_index >= 0)
+            s->gaps[ss->gap_index].t_end_ns = t;
+        wl_log_warn("sampler", "%s: reads work again; gap closed", in->backend);
+    }
+    ss->failing = fail;
+}
+
 int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl_sampler **out)
 {
     struct wl_sampler_params p;
@@ -345,6 +435,9 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
         struct chan *c = &s->chans[k];
         const struct wl_sensor_reading *r = &s->rd[c->sensor];
         uint64_t t = r->t_before_ns / 2 + r->t_after_ns / 2;
+        /* a channel the origin read did not read starts at its first good
+         * read: a gap from here to there (below) */
+        c->raw_known = c->seen = chan_read(c, 0, r);
         c->raw_uj = r->v[c->ch].energy_uj;
         c->raw_disc = r->v[c->ch].n_discontinuities;
         c->raw_t_ns = t;
@@ -355,6 +448,11 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
             c->last_t_ns = t;
             c->have_last = true;
         }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        const uint64_t fail = chans_not_read(s, i, 0, &s->rd[i]);
+        if (fail)
+            track_failed_reads(s, i, 0, fail, s->t0_ns);
     }
     *out = s;
     return 0;
@@ -507,7 +605,11 @@ static int read_sensor(wl_sampler *s, unsigned i, bool settle, bool by_thread,
                 /* a discontinuity the backend saw (a reset: its total
                  * left the step out) is a fall too */
                 const bool disc = v->n_discontinuities != c->raw_disc;
-                if (v->energy_uj >= c->raw_uj && !disc) {
+                if (!c->raw_known) {
+                    /* its first read since open: the start, nothing
+                     * counted (the energy before it is in its gap, lost) */
+                    c->raw_known = true;
+                } else if (v->energy_uj >= c->raw_uj && !disc) {
                     c->cum_uj += v->energy_uj - c->raw_uj;
                     c->raw_fell = false;
                 } else {
@@ -650,52 +752,19 @@ static void take_sample(wl_sampler *s)
     double pw[WL_DOMAIN_COUNT] = {0};
 
     pthread_mutex_lock(&s->mu);
-    for (unsigned i = 0; i < s->n_sensors; i++) {
-        struct sensor_state *ss = &s->sst[i];
-        if (s->rd_rc[i] != 0 && !ss->failing) {
-            ss->failing = true;
-            s->st.n_gaps++;
-            ss->gap_index = -1;
-            if (s->n_gaps_kept < WL_SAMPLER_MAX_GAPS) {
-                ss->gap_index = (int)s->n_gaps_kept;
-                struct wl_sampler_gap *g = &s->gaps[s->n_gaps_kept++];
-                memset(g, 0, sizeof *g);
-                g->sensor = i;
-                g->error = s->rd_rc[i];
-                g->backend = wl_sensor_get_info(s->sensors[i])->backend;
-                /* a counter takes the gap in at its next good read; a read
-                 * power is lost for the gap (no integration across it) */
-                for (unsigned k = 0; k < s->n_chans; k++) {
-                    const struct chan *c = &s->chans[k];
-                    if (c->sensor != i)
-                        continue;
-                    g->domain_mask |= (uint16_t)(1u << c->d);
-                    if (!c->counter)
-                        g->lost_mask |= (uint16_t)(1u << c->d);
-                }
-                g->t_start_ns = t;
-                g->t_end_ns = 0;
-            }
-            wl_log_warn("sampler", "%s: read failed (%s); recording a gap and continuing",
-                        wl_sensor_get_info(s->sensors[i])->backend, wl_strerror(s->rd_rc[i]));
-        } else if (s->rd_rc[i] == 0 && ss->failing) {
-            ss->failing = false;
-            if (ss->gap_index >= 0)
-                s->gaps[ss->gap_index].t_end_ns = t;
-            wl_log_warn("sampler", "%s: reads work again; gap closed",
-                        wl_sensor_get_info(s->sensors[i])->backend);
-        }
-    }
+    for (unsigned i = 0; i < s->n_sensors; i++)
+        track_failed_reads(s, i, s->rd_rc[i], chans_not_read(s, i, s->rd_rc[i], &s->rd[i]), t);
     uint16_t bad = 0;
     for (unsigned k = 0; k < s->n_chans; k++) {
         struct chan *c = &s->chans[k];
-        if (s->rd_rc[c->sensor] != 0) {
+        if (!chan_read(c, s->rd_rc[c->sensor], &s->rd[c->sensor])) {
             bad |= (uint16_t)(1u << c->d);
             c->have_last = false; /* no integration across a gap */
             c->ref_stale = true;  /* counter power (and learning) restarts at the next good read */
             c->p_known = false;   /* and is unknown until its next full window */
             continue;
         }
+        c->seen = true;
         const struct wl_sensor_reading *r = &s->rd[c->sensor];
         const uint64_t t_own = read_mid_ns(r);
         /* a fall seen by this read or a mark's before it restarts the power
@@ -923,7 +992,7 @@ static int mark(wl_sampler *s, struct wl_energy_mark *out, bool settle)
         struct chan *c = &s->chans[k];
         if (c->counter)
             continue;
-        if (s->sst[c->sensor].failing) {
+        if (s->sst[c->sensor].failing & (UINT64_C(1) << c->ch)) {
             bad |= (uint16_t)(1u << c->d);
             continue;
         }

@@ -45,7 +45,8 @@ struct wl_sample {
     uint64_t t_ns;                       /* CLOCK_MONOTONIC, middle of the sensor reads */
     uint32_t phase;                      /* caller's phase tag at that time */
     uint16_t valid_mask;                 /* bit d: domain d has a value in this sample */
-    uint16_t gap_mask;                   /* bit d: a sensor of domain d failed at this sample */
+    uint16_t gap_mask; /* bit d: a sensor of domain d failed at this sample, or did not
+                          read one of d's channels */
     uint16_t power_mask;                 /* bit d: power_w[d] is known (else NAN): a counter
                                             domain has none until its first full window */
     float power_w[WL_DOMAIN_COUNT];      /* power (W): counter delta / time, or read power */
@@ -145,12 +146,16 @@ struct wl_sampler_gap {
     const char *backend;  /* the sensor's backend ("rapl-powercap"; static) */
     uint16_t domain_mask; /* bit d: domain d has a channel in the gap (a fall: the
                              channels that fell; a failed read: the sensor's channels the
-                             sampler uses; 0 when it uses none of them) */
+                             sampler uses that it did not read, all of them when the
+                             whole read failed, one GPU's when one GPU of several did,
+                             every one that failed from the gap's start to its end; 0
+                             when it uses none of them) */
     uint16_t lost_mask;   /* bit d: domain d's energy over the gap is not counted, so
                              every figure across it is low: a fall's domains; for a failed
-                             read, those of its power-only channels (a counter keeps
-                             counting across a failed read: its next good read takes in
-                             the gap, unless the gap outlasts a wrap) */
+                             read, those of its power-only channels and of its counters
+                             not read since open (a counter keeps counting across a
+                             failed read: its next good read takes in the gap, unless the
+                             gap outlasts a wrap) */
     uint64_t t_start_ns;
     uint64_t t_end_ns; /* 0 while the sensor is still failing */
 };

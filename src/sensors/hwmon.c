@@ -599,10 +599,20 @@ static int hwmon_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     struct hwmon *h = s->impl;
     r->t_before_ns = wl_clock_now_ns();
     r->n_channels = h->n;
+    unsigned n_read = 0;
     for (unsigned i = 0; i < h->n; i++) {
         uint64_t v;
-        if (wl__pread_u64(h->c[i].fd, &v) != 0)
-            return WL_ESENSOR;
+        /* a device that fails (amdgpu during a reset: -EPERM) is not read
+         * this time (valid 0): the others are, and the sampler records a
+         * gap for its domain alone */
+        if (wl__pread_u64(h->c[i].fd, &v) != 0) {
+            r->v[i].energy_uj = h->c[i].is_energy ? wl__counter_total_uj(&h->c[i].ctr) : 0;
+            r->v[i].n_discontinuities = h->c[i].is_energy ? h->c[i].ctr.n_discontinuities : 0;
+            r->v[i].power_w = 0;
+            r->v[i].valid = 0;
+            continue;
+        }
+        n_read++;
         if (h->c[i].is_energy) {
             /* a decrease (a driver reloaded) is a discontinuity, not a
              * falling total: counted in n_discontinuities, the energy
@@ -620,7 +630,7 @@ static int hwmon_read(struct wl_sensor *s, struct wl_sensor_reading *r)
         }
     }
     r->t_after_ns = wl_clock_now_ns();
-    return 0;
+    return n_read ? 0 : WL_ESENSOR;
 }
 
 const struct wl_sensor_ops wl__hwmon_ops = {

@@ -302,16 +302,22 @@ static int nvml_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     const struct nvml_api *a = &nv->api;
     r->t_before_ns = wl_clock_now_ns();
     r->n_channels = nv->n;
+    unsigned n_read = 0;
     for (unsigned i = 0; i < nv->n; i++) {
         struct nvml_gpu *g = &nv->g[i];
         struct wl_channel_value *v = &r->v[i];
         memset(v, 0, sizeof *v);
         unsigned int mw;
         double w;
+        /* a GPU that fails (fallen off the bus, an XID) is not read this
+         * time (valid 0): the others are, and the sampler records a gap
+         * for it alone */
         if (g->src == SRC_ENERGY) {
             unsigned long long mj;
+            v->energy_uj = wl__counter_total_uj(&g->ctr);
+            v->n_discontinuities = g->ctr.n_discontinuities;
             if (a->get_energy(g->dev, &mj) != NVML_SUCCESS)
-                return WL_ESENSOR;
+                continue;
             /* a fall (the driver reloaded) is a discontinuity, counted in
              * n_discontinuities (disc says what it was): a gap, not a
              * falling total */
@@ -325,15 +331,16 @@ static int nvml_read(struct wl_sensor *s, struct wl_sensor_reading *r)
             }
         } else if (g->src == SRC_INSTANT) {
             if (!read_instant(nv, g->dev, &w))
-                return WL_ESENSOR;
+                continue;
             v->power_w = w;
             v->valid = WL_CH_POWER;
         } else {
             if (a->get_power(g->dev, &mw) != NVML_SUCCESS)
-                return WL_ESENSOR;
+                continue;
             v->power_w = mw / 1000.0;
             v->valid = WL_CH_POWER;
         }
+        n_read++;
         nvmlUtilization_t u;
         nvmlMemory_t m;
         unsigned int t;
@@ -351,7 +358,7 @@ static int nvml_read(struct wl_sensor *s, struct wl_sensor_reading *r)
         }
     }
     r->t_after_ns = wl_clock_now_ns();
-    return 0;
+    return n_read ? 0 : WL_ESENSOR;
 }
 
 const struct wl_sensor_ops wl__nvml_ops = {

@@ -358,11 +358,19 @@ static int msr_read_all(struct wl_sensor *s, struct wl_sensor_reading *r)
     struct rapl_msr *m = s->impl;
     r->t_before_ns = wl_clock_now_ns();
     r->n_channels = m->n;
+    unsigned n_read = 0;
     for (unsigned i = 0; i < m->n; i++) {
         struct msr_ch *c = &m->c[i];
         uint64_t v;
-        if (msr_read(c->fd, c->reg, &v) != 0)
-            return WL_ESENSOR;
+        /* a register that fails (its CPU went offline) is not read this
+         * time (valid 0): the others are */
+        r->v[i].energy_uj = wl__counter_total_uj(&c->ctr);
+        r->v[i].n_discontinuities = c->ctr.n_discontinuities;
+        if (msr_read(c->fd, c->reg, &v) != 0) {
+            r->v[i].valid = 0;
+            continue;
+        }
+        n_read++;
         /* the energy status is the low 32 bits; a fall that no wrap can
          * explain is a discontinuity (wl__counter_update), counted in
          * n_discontinuities and said in disc: the sampler records a gap */
@@ -373,7 +381,7 @@ static int msr_read_all(struct wl_sensor *s, struct wl_sensor_reading *r)
         r->v[i].valid = WL_CH_ENERGY;
     }
     r->t_after_ns = wl_clock_now_ns();
-    return 0;
+    return n_read ? 0 : WL_ESENSOR;
 }
 
 /* Removes channel ci (open time only: nobody has read the sensor yet). The

@@ -237,6 +237,7 @@ struct perf_ch {
     int fd;
     double scale_j;
     uint64_t count0;
+    uint64_t last_uj;  /* the energy of its last good read */
     unsigned unit;     /* the CPU of the cpumask (its unit) it counts on */
     uint64_t contains; /* psys: its package's channels (a bit each), for the probe */
 };
@@ -445,16 +446,24 @@ static int perf_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     struct rapl_perf *rp = s->impl;
     r->t_before_ns = wl_clock_now_ns();
     r->n_channels = rp->n;
+    unsigned n_read = 0;
     for (unsigned i = 0; i < rp->n; i++) {
         uint64_t c;
-        if (read_count(rp->c[i].fd, &c) != 0)
-            return WL_ESENSOR;
-        r->v[i].energy_uj = (uint64_t)((double)(c - rp->c[i].count0) * rp->c[i].scale_j * 1e6);
         r->v[i].power_w = 0;
+        /* an event that fails is not read this time (valid 0): the
+         * others are */
+        if (read_count(rp->c[i].fd, &c) != 0) {
+            r->v[i].energy_uj = rp->c[i].last_uj;
+            r->v[i].valid = 0;
+            continue;
+        }
+        n_read++;
+        rp->c[i].last_uj = (uint64_t)((double)(c - rp->c[i].count0) * rp->c[i].scale_j * 1e6);
+        r->v[i].energy_uj = rp->c[i].last_uj;
         r->v[i].valid = WL_CH_ENERGY;
     }
     r->t_after_ns = wl_clock_now_ns();
-    return 0;
+    return n_read ? 0 : WL_ESENSOR;
 }
 
 /* Removes channel ci, closing its event (open time only: nobody has read

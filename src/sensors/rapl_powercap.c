@@ -501,12 +501,19 @@ static int powercap_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     struct powercap *pc = s->impl;
     r->t_before_ns = wl_clock_now_ns();
     r->n_channels = pc->n;
+    unsigned n_read = 0;
     for (unsigned i = 0; i < pc->n; i++) {
         struct powercap_zone *z = &pc->z[i];
         uint64_t raw;
-        int rc = wl__pread_u64(z->fd, &raw);
-        if (rc != 0)
-            return WL_ESENSOR;
+        /* a zone that fails is not read this time (valid 0): the others
+         * are, and the sampler records a gap for its domain alone */
+        r->v[i].energy_uj = wl__counter_total_uj(&z->ctr);
+        r->v[i].n_discontinuities = z->ctr.n_discontinuities;
+        if (wl__pread_u64(z->fd, &raw) != 0) {
+            r->v[i].valid = 0;
+            continue;
+        }
+        n_read++;
         /* a discontinuity shows in n_discontinuities and disc: the
          * sampler records a gap there, its energy not counted */
         r->v[i].disc = wl__counter_update(&z->ctr, raw, wl_clock_now_ns());
@@ -516,7 +523,7 @@ static int powercap_read(struct wl_sensor *s, struct wl_sensor_reading *r)
         r->v[i].valid = WL_CH_ENERGY;
     }
     r->t_after_ns = wl_clock_now_ns();
-    return 0;
+    return n_read ? 0 : WL_ESENSOR;
 }
 
 const struct wl_sensor_ops wl__rapl_powercap_ops = {

@@ -841,6 +841,10 @@ int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params
         if (s->ops->read(s, &r) != 0)
             return changes;
         const struct wl_channel_value *v = &r.v[0];
+        if (!(v->valid & (WL_CH_ENERGY | WL_CH_POWER))) { /* not read this time */
+            wl_clock_sleep_ns(100000);
+            continue;
+        }
         if (have && (v->energy_uj != last_e || (!energy_only && v->power_w != last_p))) {
             if (changes == 0)
                 t_first = r.t_after_ns;

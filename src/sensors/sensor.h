@@ -95,7 +95,8 @@ struct wl_channel_value {
     float util_pct;     /* GPU utilisation (WL_CH_GPU_INFO) */
     float temp_c;       /* GPU temperature (WL_CH_GPU_INFO) */
     uint64_t mem_used_b;
-    unsigned valid; /* WL_CH_ENERGY / WL_CH_POWER / WL_CH_GPU_INFO present in this read */
+    unsigned valid; /* WL_CH_ENERGY / WL_CH_POWER / WL_CH_GPU_INFO present in this read; a
+                       channel's own kind missing: not read this time (wl_sensor_read) */
 };
 
 /* One read of all channels of a sensor, bracketed by monotonic times. */
@@ -238,7 +239,14 @@ const char *wl_provenance_summary(unsigned method_mask);
 
 const struct wl_sensor_info *wl_sensor_get_info(const wl_sensor *s);
 /* Reads every channel. Thread-safe (per-sensor lock). Returns 0 or a WL_E*
- * code (WL_ESENSOR, WL_EIO, ...); on error r holds no valid values. */
+ * code (WL_ESENSOR, WL_EIO, ...); on error r holds no valid values. A read
+ * where some channels fail (one GPU of several, one hwmon device, one
+ * powercap zone or MSR package) succeeds: each failed channel is not read
+ * this time, its valid without WL_CH_ENERGY (a channel with the
+ * WL_CH_ENERGY flag) or WL_CH_POWER (a power-only channel), its energy_uj
+ * its last total, and the others are good; the sampler records a gap for
+ * the failed channels' domains alone. WL_ESENSOR when no channel could be
+ * read. */
 int wl_sensor_read(wl_sensor *s, struct wl_sensor_reading *r);
 /* wl_sensor_read, after letting the backend bring up to date what it keeps
  * about its source. The CPU-time model with scope SELF: the process CPU

@@ -9,6 +9,11 @@
  *   FAKE_NVML_ENERGY_ERROR    nvmlDeviceGetTotalEnergyConsumption returns this code
  *   FAKE_NVML_FIELDS_ERROR    nvmlDeviceGetFieldValues returns this code
  *   FAKE_NVML_FAIL_AFTER_MS   every device call fails (GPU is lost) after this time
+ *   FAKE_NVML_LOST_FILE       while this file exists, every device call fails
+ *                             (GPU is lost; checked per call, so a test can lose
+ *                             a GPU after open and bring it back)
+ *   FAKE_NVML_LOST_GPU        the index of the one GPU that the two above lose
+ *                             (default: every GPU)
  *   FAKE_NVML_RESET_AFTER_MS  the energy counters restart from 0 after this time
  *                             (the driver reloaded)
  *   FAKE_NVML_ENERGY_PERIOD_MS the energy counters move only every this many ms
@@ -62,8 +67,8 @@ struct fake_dev {
 static struct fake_dev devs[FAKE_MAX_GPUS];
 static unsigned n_gpus;
 static int energy_error, fields_error;
-static const char *name_override, *slow_file;
-static long fail_after_ms = -1, reset_after_ms = -1, energy_period_ms = 0;
+static const char *name_override, *slow_file, *lost_file;
+static long fail_after_ms = -1, reset_after_ms = -1, energy_period_ms = 0, lost_gpu = -1;
 static double t_init_s;
 
 static double now_s(void)
@@ -84,9 +89,12 @@ static double power_w(const struct fake_dev *d)
     return 50.0 * (d->index + 1);
 }
 
-static int lost(void)
+static int lost(const struct fake_dev *d)
 {
-    return fail_after_ms >= 0 && (now_s() - t_init_s) * 1000.0 >= (double)fail_after_ms;
+    if (lost_gpu >= 0 && d->index != (unsigned)lost_gpu)
+        return 0;
+    return (fail_after_ms >= 0 && (now_s() - t_init_s) * 1000.0 >= (double)fail_after_ms) ||
+           (lost_file && access(lost_file, F_OK) == 0);
 }
 
 nvmlReturn_t nvmlInit_v2(void)
@@ -104,6 +112,8 @@ nvmlReturn_t nvmlInit_v2(void)
     energy_period_ms = env_int("FAKE_NVML_ENERGY_PERIOD_MS", 0);
     name_override = getenv("FAKE_NVML_NAME");
     slow_file = getenv("FAKE_NVML_SLOW_FILE");
+    lost_file = getenv("FAKE_NVML_LOST_FILE");
+    lost_gpu = env_int("FAKE_NVML_LOST_GPU", -1);
     for (unsigned i = 0; i < FAKE_MAX_GPUS; i++)
         devs[i].index = i;
     t_init_s = now_s();
@@ -169,7 +179,7 @@ nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned long l
 {
     if (energy_error)
         return energy_error;
-    if (lost())
+    if (lost(d))
         return 15;
     if (slow_file && access(slow_file, F_OK) == 0) {
         const struct timespec slow = {0, 20000000};
@@ -193,7 +203,7 @@ nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t d, int n, nvmlFieldValue_t *v
 {
     if (fields_error)
         return fields_error;
-    if (lost())
+    if (lost(d))
         return 15;
     for (int i = 0; i < n; i++) {
         if (v[i].fieldId == 186) {
@@ -209,7 +219,7 @@ nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t d, int n, nvmlFieldValue_t *v
 
 nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned int *mw)
 {
-    if (lost())
+    if (lost(d))
         return 15;
     *mw = (unsigned int)(power_w(d) * 1000.0);
     return 0;

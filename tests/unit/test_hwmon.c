@@ -163,6 +163,51 @@ static void test_domains_methods_and_values(void **state)
     tmpdir_free(root);
 }
 
+/* One device that fails (amdgpu during a GPU reset: -EPERM) no longer
+ * fails the read of every device: the read succeeds, that device's channel
+ * is not read this time (no power in valid), the others are (the package
+ * counter counts on); once back it is read again. Only when every device
+ * fails does the read fail. Before, one failing device made the whole
+ * read fail, and the sampler a gap on every hwmon domain: the APU's soc
+ * headline, a power meter's total. */
+static void test_one_failing_device_leaves_the_others_read(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    dev(root, 0, "amdgpu\n");
+    put(root, "class/hwmon/hwmon0/power1_input", "45000000\n");
+    dev(root, 1, "amd_energy\n");
+    put(root, "class/hwmon/hwmon1/energy1_input", "5000000\n");
+    put(root, "class/hwmon/hwmon1/energy1_label", "Esocket0\n");
+    wl_sensor *s = open_hwmon(root);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    const unsigned gi = (unsigned)(find(in, "hwmon0/amdgpu/power1") - in->ch);
+    const unsigned pi = (unsigned)(find(in, "hwmon1/amd_energy/energy1") - in->ch);
+    struct wl_sensor_reading r;
+    put(root, "class/hwmon/hwmon0/power1_input", "EPERM\n");
+    put(root, "class/hwmon/hwmon1/energy1_input", "6000000\n");
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.n_channels, 2);
+    assert_int_equal(r.v[gi].valid & (WL_CH_ENERGY | WL_CH_POWER), 0);
+    assert_int_equal(r.v[pi].valid, WL_CH_ENERGY);
+    assert_int_equal(r.v[pi].energy_uj, 1000000);
+    put(root, "class/hwmon/hwmon0/power1_input", "45000000\n");
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[gi].valid, WL_CH_POWER);
+    assert_float_equal(r.v[gi].power_w, 45.0, 1e-9);
+    /* the package counter fails: its total stays, the GPU is read */
+    put(root, "class/hwmon/hwmon1/energy1_input", "EPERM\n");
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[pi].valid, 0);
+    assert_int_equal(r.v[pi].energy_uj, 1000000);
+    assert_int_equal(r.v[gi].valid, WL_CH_POWER);
+    /* every device fails: the read fails */
+    put(root, "class/hwmon/hwmon0/power1_input", "EPERM\n");
+    assert_int_equal(wl_sensor_read(s, &r), WL_ESENSOR);
+    wl_sensor_close(s);
+    tmpdir_free(root);
+}
+
 /* prefix, n copies of the 2-byte "é" and suffix, into buf */
 static const char *e_acute(char *buf, size_t size, const char *prefix, unsigned n,
                            const char *suffix)
@@ -970,6 +1015,7 @@ int main(void)
         cmocka_unit_test(test_amdgpu_vddnb_einval_is_a_card_at_once),
         cmocka_unit_test(test_amdgpu_unreadable_vddnb_is_read_twice),
         cmocka_unit_test(test_power_meter_and_averages_are_read),
+        cmocka_unit_test(test_one_failing_device_leaves_the_others_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,8 @@ static void reset_env(void)
     unsetenv("FAKE_NVML_NAME");
     unsetenv("FAKE_NVML_RESET_AFTER_MS");
     unsetenv("FAKE_NVML_SLOW_FILE");
+    unsetenv("FAKE_NVML_LOST_FILE");
+    unsetenv("FAKE_NVML_LOST_GPU");
 }
 
 static void params_for(struct wl_sensor_params *p, const char *lib)
@@ -246,6 +248,50 @@ static void test_gpu_lost_mid_run_is_a_gap(void **state)
     reset_env();
 }
 
+/* One GPU of three that is lost (fallen off the bus, an XID) no longer
+ * fails the read of every GPU: the read succeeds, the lost GPU is not read
+ * this time (no energy or power in valid, its total as it was), the others
+ * are; once back it is read again. Before, the whole read failed, and with
+ * it every GPU's figures for the time. */
+static void test_one_lost_gpu_leaves_the_others_read(void **state)
+{
+    (void)state;
+    reset_env();
+    char *dir = wl_test_tmpdir();
+    char lost[2048];
+    snprintf(lost, sizeof lost, "%s/lost", dir);
+    setenv("FAKE_NVML_GPUS", "3", 1);
+    setenv("FAKE_NVML_LOST_FILE", lost, 1);
+    setenv("FAKE_NVML_LOST_GPU", "1", 1);
+    struct wl_sensor_params p;
+    params_for(&p, FAKE_NVML_LIB);
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_NVML, &p, &s, &st), 0);
+    assert_int_equal(wl_sensor_get_info(s)->n_channels, 3);
+    struct wl_sensor_reading a, b;
+    assert_int_equal(wl_sensor_read(s, &a), 0);
+    for (unsigned i = 0; i < 3; i++)
+        assert_true(a.v[i].valid & WL_CH_ENERGY);
+    assert_int_equal(wl_test_write_file(lost, "", 0), 0);
+    assert_int_equal(wl_sensor_read(s, &b), 0);
+    assert_int_equal(b.n_channels, 3);
+    assert_true(b.v[0].valid & WL_CH_ENERGY);
+    assert_true(b.v[2].valid & WL_CH_ENERGY);
+    assert_int_equal(b.v[1].valid & (WL_CH_ENERGY | WL_CH_POWER), 0);
+    assert_true(b.v[1].energy_uj == a.v[1].energy_uj); /* its total as it was */
+    assert_true(b.v[0].energy_uj >= a.v[0].energy_uj);
+    unlink(lost);
+    assert_int_equal(wl_sensor_read(s, &b), 0);
+    assert_true(b.v[1].valid & WL_CH_ENERGY);
+    assert_true(b.v[1].energy_uj >= a.v[1].energy_uj);
+    wl_sensor_close(s);
+    wl_test_rmtree(dir);
+    free(dir);
+    reset_env();
+}
+
 /* A GPU name longer than the label, from a library that fills the whole
  * buffer it is given and adds no NUL: the label is cut between characters
  * and ends inside the label. A library path longer than the source keeps
@@ -447,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_fallbacks_are_labelled),
         cmocka_unit_test(test_missing_symbol_and_error_codes_degrade_clearly),
         cmocka_unit_test(test_gpu_lost_mid_run_is_a_gap),
+        cmocka_unit_test(test_one_lost_gpu_leaves_the_others_read),
         cmocka_unit_test(test_long_multibyte_name_and_path_are_cut_between_characters),
         cmocka_unit_test(test_gpus_over_the_limit_are_listed),
         cmocka_unit_test(test_energy_counter_reset_is_a_gap),

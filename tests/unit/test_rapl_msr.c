@@ -931,6 +931,43 @@ static void test_one_unreadable_package_leaves_the_others_read(void **state)
     alarm(0);
 }
 
+/* A package whose registers fail at a read (its CPU went offline: the
+ * device reads nothing) no longer fails the read of every package: that
+ * package's channels are not read this time (no energy in valid, totals
+ * as they were), the others are. Only when every register fails does the
+ * read fail. */
+static void test_one_failing_package_read_leaves_the_others_read(void **state)
+{
+    (void)state;
+    char *root = make_machine("GenuineIntel");
+    for (int cpu = 0; cpu <= 2; cpu += 2) {
+        set_msr(root, cpu, 0x606, 0xA0E03);
+        set_msr(root, cpu, 0x611, 1000);
+    }
+    char bufs[3 * 1024];
+    struct wl_sensor_params p;
+    params_for(&p, root, bufs, 1024);
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, NULL), 0);
+    assert_int_equal(wl_sensor_get_info(s)->n_channels, 2);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/dev/cpu/2/msr", root);
+    assert_int_equal(truncate(path, 0), 0); /* package 1's reads get nothing */
+    set_msr(root, 0, 0x611, 1000 + 16384);
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].valid, WL_CH_ENERGY);
+    assert_int_equal(r.v[0].energy_uj, 1000000);
+    assert_int_equal(r.v[1].valid, 0);
+    assert_int_equal(r.v[1].energy_uj, 0);
+    snprintf(path, sizeof path, "%s/dev/cpu/0/msr", root);
+    assert_int_equal(truncate(path, 0), 0);
+    assert_int_equal(wl_sensor_read(s, &r), WL_ESENSOR);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 /* A sysfs root given without a /proc root is another machine's tree (or a
  * test's): its CPU is never read from the host's /proc/cpuinfo. It comes
  * from the tree's devices/system/cpu/modalias, else from a proc/cpuinfo
@@ -1016,6 +1053,7 @@ int main(void)
         cmocka_unit_test(test_amd_reads_per_package_not_per_die),
         cmocka_unit_test(test_sysfs_tree_without_proc_root_is_not_judged_by_the_host),
         cmocka_unit_test(test_one_unreadable_package_leaves_the_others_read),
+        cmocka_unit_test(test_one_failing_package_read_leaves_the_others_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -405,6 +405,52 @@ static void test_amd_core_zone_is_one_core_not_summed(void **state)
     free(root);
 }
 
+/* A zone whose energy_uj fails at a read (EIO, garbage) no longer fails
+ * the read of every zone: the read succeeds, that zone is not read this
+ * time (no energy in valid, its total as it was), the others are; once
+ * readable it counts on. Only when every zone fails does the read fail. */
+static void test_one_failing_zone_leaves_the_others_read(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "package-0", 1000);
+    put_zone(root, "intel-rapl:1", "package-1", 1000);
+    struct wl_sensor_params p;
+    params_for(&p, root, NULL);
+    p.backends = WL_BACKEND_RAPL_POWERCAP;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    const int p0 = find_channel(in, "package-0"), p1 = find_channel(in, "package-1");
+    assert_true(p0 >= 0 && p1 >= 0);
+    struct wl_sensor_reading r;
+    put_zone(root, "intel-rapl:0", "package-0", 3000);
+    put_zone(root, "intel-rapl:1", "package-1", 2000);
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:1/energy_uj", root);
+    assert_int_equal(wl_test_write_file(path, "garbage\n", 8), 0);
+    put_zone(root, "intel-rapl:0", "package-0", 5000);
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.n_channels, 2);
+    assert_int_equal(r.v[p0].valid, WL_CH_ENERGY);
+    assert_int_equal(r.v[p0].energy_uj, 4000);
+    assert_int_equal(r.v[p1].valid, 0);
+    assert_int_equal(r.v[p1].energy_uj, 1000); /* its total as it was */
+    put_zone(root, "intel-rapl:1", "package-1", 2500);
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[p1].valid, WL_CH_ENERGY);
+    assert_int_equal(r.v[p1].energy_uj, 1500);
+    /* every zone fails: the read fails */
+    assert_int_equal(wl_test_write_file(path, "garbage\n", 8), 0);
+    snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0/energy_uj", root);
+    assert_int_equal(wl_test_write_file(path, "garbage\n", 8), 0);
+    assert_int_equal(wl_sensor_read(s, &r), WL_ESENSOR);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_no_zone_why_and_fix_name_tpmi),
         cmocka_unit_test(test_amd_core_zone_is_one_core_not_summed),
         cmocka_unit_test(test_sub_zones_are_named_after_their_parent_zone),
+        cmocka_unit_test(test_one_failing_zone_leaves_the_others_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

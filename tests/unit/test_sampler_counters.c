@@ -617,7 +617,8 @@ static void test_failed_read_gap_loses_only_read_powers(void **state)
     assert_true(wl_sampler_domain(s, WL_DOMAIN_PACKAGE)->counter);
     assert_false(wl_sampler_domain(s, WL_DOMAIN_TOTAL)->counter);
     assert_int_equal(wl_sampler_start(s), 0);
-    put_text(pw, "garbage!!\n"); /* the sensor's reads fail */
+    put_text(pw, "garbage!!\n"); /* the sensor's reads fail: every device's */
+    put_text(path, "garbage!!\n");
     struct wl_sampler_stats st;
     /* until the thread has seen it (no time is asserted: a stalled host
      * only waits longer) */
@@ -628,6 +629,7 @@ static void test_failed_read_gap_loses_only_read_powers(void **state)
         wl_clock_sleep_ns(5000000);
     }
     put_text(pw, "080000000\n");
+    put_uj(path, 100001000);
     struct wl_sampler_gap g[4];
     for (int i = 0; i < 6000; i++) {
         assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
@@ -644,6 +646,124 @@ static void test_failed_read_gap_loses_only_read_powers(void **state)
     assert_string_equal(g[0].backend, "hwmon");
     assert_int_equal(g[0].domain_mask, (1u << WL_DOMAIN_PACKAGE) | (1u << WL_DOMAIN_TOTAL));
     assert_int_equal(g[0].lost_mask, 1u << WL_DOMAIN_TOTAL);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* One device of a sensor that fails (a power meter, total) while another
+ * is read (amd_energy, package) is a gap of its domain alone: samples and
+ * marks keep the package, only total is out of them and in the gap, and
+ * only its energy is lost. Before, one failing device failed the whole
+ * read: every hwmon domain was a gap (an APU's soc headline with a dGPU's
+ * failure). */
+static void test_one_failed_device_is_a_gap_of_its_domain_alone(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char path[2048], pw[2048];
+    make_energy_meter(root, 100000000, path, sizeof path);
+    snprintf(pw, sizeof pw, "%s/class/hwmon/hwmon1", root);
+    mkdir(pw, 0755);
+    snprintf(pw, sizeof pw, "%s/class/hwmon/hwmon1/name", root);
+    put_text(pw, "power_meter\n");
+    snprintf(pw, sizeof pw, "%s/class/hwmon/hwmon1/power1_input", root);
+    put_text(pw, "080000000\n");
+    wl_sensor_set *set = open_hwmon(root, 0);
+    assert_int_equal(wl_sensor_set_count(set), 1);
+    wl_sampler *s = open_sampler(set, 10000000);
+    assert_int_equal(wl_sampler_start(s), 0);
+    put_text(pw, "garbage!!\n"); /* the power meter fails, amd_energy is read */
+    struct wl_sampler_stats st;
+    for (int i = 0; i < 6000; i++) {
+        wl_sampler_stats(s, &st);
+        if (st.n_gaps > 0)
+            break;
+        wl_clock_sleep_ns(5000000);
+    }
+    struct wl_energy_mark m; /* the meter still fails: the thread has not read it since */
+    assert_int_equal(wl_sampler_mark(s, &m), 0);
+    assert_true(m.valid_mask & (1u << WL_DOMAIN_PACKAGE));
+    assert_false(m.valid_mask & (1u << WL_DOMAIN_TOTAL));
+    put_text(pw, "080000000\n");
+    struct wl_sampler_gap g[4];
+    for (int i = 0; i < 6000; i++) {
+        assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
+        if (g[0].t_end_ns != 0)
+            break;
+        wl_clock_sleep_ns(5000000);
+    }
+    assert_int_equal(wl_sampler_stop(s), 0);
+    assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
+    assert_false(g[0].counter_fell);
+    assert_int_equal(g[0].error, WL_ESENSOR);
+    assert_string_equal(g[0].backend, "hwmon");
+    assert_int_equal(g[0].domain_mask, 1u << WL_DOMAIN_TOTAL);
+    assert_int_equal(g[0].lost_mask, 1u << WL_DOMAIN_TOTAL);
+    static struct wl_sample buf[4096];
+    const size_t n = wl_sampler_drain(s, buf, 4096);
+    size_t n_gap = 0;
+    for (size_t i = 0; i < n; i++) {
+        assert_true(buf[i].valid_mask & (1u << WL_DOMAIN_PACKAGE));
+        assert_false(buf[i].gap_mask & (1u << WL_DOMAIN_PACKAGE));
+        if (buf[i].gap_mask & (1u << WL_DOMAIN_TOTAL)) {
+            assert_false(buf[i].valid_mask & (1u << WL_DOMAIN_TOTAL));
+            n_gap++;
+        }
+    }
+    assert_true(n_gap > 0);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* A counter that its sensor's origin read did not read (its device failed
+ * while another was read) has no start: its energy up to its first good
+ * read is unknown, so that read starts it, adding nothing, and the gap
+ * from the origin to there says the energy is lost. Before, the origin
+ * read failed whole and the sampler did not open. */
+static void test_counter_not_read_at_the_origin_starts_at_its_first_read(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char path[2048], pw[2048];
+    make_energy_meter(root, 100000000, path, sizeof path);
+    snprintf(pw, sizeof pw, "%s/class/hwmon/hwmon1", root);
+    mkdir(pw, 0755);
+    snprintf(pw, sizeof pw, "%s/class/hwmon/hwmon1/name", root);
+    put_text(pw, "power_meter\n");
+    snprintf(pw, sizeof pw, "%s/class/hwmon/hwmon1/power1_input", root);
+    put_text(pw, "080000000\n");
+    wl_sensor_set *set = open_hwmon(root, 0);
+    assert_int_equal(wl_sensor_set_count(set), 1);
+    put_text(path, "garbage!!\n"); /* amd_energy fails at the origin read */
+    wl_sampler *s = open_sampler(set, 10000000);
+    struct wl_sampler_gap g[4];
+    assert_int_equal(wl_sampler_gaps(s, g, 4), 1); /* from the origin */
+    assert_int_equal(g[0].domain_mask, 1u << WL_DOMAIN_PACKAGE);
+    assert_int_equal(g[0].lost_mask, 1u << WL_DOMAIN_PACKAGE);
+    assert_int_equal(g[0].t_start_ns, wl_sampler_t0_ns(s));
+    put_uj(path, 150000000); /* 50 J since the sensor's open: when, is unknown */
+    assert_int_equal(wl_sampler_start(s), 0);
+    for (int i = 0; i < 6000; i++) {
+        assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
+        if (g[0].t_end_ns != 0)
+            break;
+        wl_clock_sleep_ns(5000000);
+    }
+    put_uj(path, 150001000); /* +1 mJ after its start: counted */
+    struct wl_energy_mark m;
+    for (int i = 0; i < 6000; i++) {
+        assert_int_equal(wl_sampler_mark(s, &m), 0);
+        if (m.energy_uj[WL_DOMAIN_PACKAGE] > 0)
+            break;
+        wl_clock_sleep_ns(5000000);
+    }
+    assert_true(m.valid_mask & (1u << WL_DOMAIN_PACKAGE));
+    assert_int_equal(m.energy_uj[WL_DOMAIN_PACKAGE], 1000);
+    assert_int_equal(wl_sampler_stop(s), 0);
     wl_sampler_close(s);
     wl_sensor_set_close(set);
     wl_test_rmtree(root);
@@ -729,6 +849,8 @@ int main(void)
         cmocka_unit_test(test_gap_why_names_each_cause),
         cmocka_unit_test(test_counter_falling_between_marks),
         cmocka_unit_test(test_failed_read_gap_loses_only_read_powers),
+        cmocka_unit_test(test_one_failed_device_is_a_gap_of_its_domain_alone),
+        cmocka_unit_test(test_counter_not_read_at_the_origin_starts_at_its_first_read),
         cmocka_unit_test(test_counter_falling_mid_run),
         cmocka_unit_test(test_constant_power_peaks_at_its_average),
         cmocka_unit_test(test_fall_on_channel_33_leaves_channel_1_alone),
