@@ -50,8 +50,10 @@ int wl__val_floats(struct wl__rowbuf *b, int c, const float *v, size_t n);
  * `insert_head VALUES (...)` of ncol columns; what names the rows in errors. */
 int wl__rowbuf_prepare(struct wl__db *d, struct wl__rowbuf *b, const char *what,
                        const char *insert_head, int ncol, struct wl_errmsg *err);
-/* Inserts the buffered rows (see sqlite_rowbuf.c) and empties b; sets
- * b->n_refused. */
+/* Inserts the buffered rows inside the caller's transaction (see
+ * sqlite_rowbuf.c) and empties b; sets b->n_refused. Stops at a failure
+ * that ends the transaction (sqlite3_get_autocommit): the rest of b is
+ * then not inserted. */
 int wl__rowbuf_drain(struct wl__db *d, struct wl__rowbuf *b, struct wl_errmsg *err);
 /* Empties b without inserting its rows (their batch was rolled back). */
 void wl__rowbuf_clear(struct wl__rowbuf *b);

@@ -714,10 +714,14 @@ static int wl__run_drain_rows(struct wl__run *r, struct wl__rowbuf *b, int kind,
     return rc;
 }
 
-/* Drains the buffers parents first. */
+/* Drains the buffers parents first. When the components' drain ended the
+ * batch (wl__rowbuf_drain stopped at the failure), the op rows are not
+ * inserted: outside the batch, each would be committed alone. */
 static int wl__run_drain(struct wl__run *r, struct wl_errmsg *err)
 {
     int rc = wl__run_drain_rows(r, &r->comp, WL__ROWS_COMPONENT, err);
+    if (rc != 0 && sqlite3_get_autocommit(r->d->db) != 0)
+        return rc;
     int rc2 = wl__run_drain_rows(r, &r->op, WL__ROWS_OP, err);
     return rc != 0 ? rc : rc2;
 }

@@ -6,7 +6,8 @@
  * failed call says which rows were lost, the writer starts a new batch for
  * the next row, and the run is stored `failed` with the loss in its error.
  * The failure is made by a VFS whose writes to the write-ahead log fail
- * while it is armed (a commit writes the batch there).
+ * while it is armed (a commit writes the batch there), or, at an exact row,
+ * by a trigger calling a function that fails with an I/O error.
  */
 #include "sqlite_vfs_hook.h"
 #include "store_fixture.h"
@@ -338,6 +339,129 @@ static void test_the_row_whose_insert_fails_is_counted_lost(void **state)
     free(text);
 }
 
+/* wl_test_fail_io(): fails with SQLite's "disk I/O error", which ends the
+ * transaction of the statement that called it (SQLite rolls it all back,
+ * as for an I/O error of its own). Registered on every connection opened
+ * while fail_io_setup's automatic extension is in place, so that a trigger
+ * can fail an INSERT at an exact row. */
+static void fail_io_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    sqlite3_result_error_code(ctx, SQLITE_IOERR);
+}
+
+static int fail_io_register(sqlite3 *db, const char **err, const struct sqlite3_api_routines *api)
+{
+    (void)err;
+    (void)api;
+    return sqlite3_create_function(db, "wl_test_fail_io", 0, SQLITE_UTF8, NULL, fail_io_fn, NULL,
+                                   NULL);
+}
+
+typedef void (*auto_entry)(void); /* SQLite's type of an automatic extension */
+
+static int fail_io_setup(void **state)
+{
+    int rc = wl_test_store_setup(state);
+    if (rc != 0)
+        return rc;
+    struct wl_test_store_fixture *f = *state;
+    wl_store_close(f->s); /* opened again with wl_test_fail_io() */
+    if (sqlite3_auto_extension((auto_entry)fail_io_register) != SQLITE_OK)
+        return -1;
+    f->s = wl_test_store_open(f->path);
+    return 0;
+}
+
+static int fail_io_teardown(void **state)
+{
+    int rc = wl_test_store_teardown(state);
+    sqlite3_cancel_auto_extension((auto_entry)fail_io_register);
+    return rc;
+}
+
+static void add_component(wl_store_run *r, int component)
+{
+    struct wl_store_component_metric cm = {.token_index = 0,
+                                           .layer = 0,
+                                           .component = component,
+                                           .name = "c",
+                                           .dur_ms = 0.5,
+                                           .energy_j = 0.25,
+                                           .act_mean_abs = WL_STORE_UNSET,
+                                           .act_std = WL_STORE_UNSET,
+                                           .act_max_abs = WL_STORE_UNSET,
+                                           .act_sparsity = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+}
+
+static void add_op(wl_store_run *r, int component, int op)
+{
+    struct wl_store_op_metric om = {.token_index = 0,
+                                    .layer = 0,
+                                    .component = component,
+                                    .op = op,
+                                    .name = "qk",
+                                    .dur_ms = 0.1,
+                                    .energy_j = 0.01,
+                                    .entropy = WL_STORE_UNSET,
+                                    .max_weight = WL_STORE_UNSET,
+                                    .sparsity = WL_STORE_UNSET,
+                                    .kill_ratio = WL_STORE_UNSET,
+                                    .var_ratio = WL_STORE_UNSET};
+    assert_int_equal(wl_store_add_op_metric(r, &om), 0);
+}
+
+/* Buffered component rows are inserted one by one when fewer than a full
+ * buffer are flushed; the one whose INSERT fails with an I/O error ends
+ * the batch, and the rows after it, and the op rows drained after the
+ * components, go with the batch: none is stored. Old: they were inserted
+ * after the failure outside any batch, each committed alone, while the
+ * error counted them lost (the component rows 6-9 and the ops of the
+ * components committed earlier were in the file). */
+static void test_rows_after_a_failure_that_ends_the_batch_are_not_stored(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "ended"};
+    wl_store_run *r = NULL;
+    char id[37], where[512];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    wl_store_run_set_flush_interval(r, 3600 * 1000);
+    wl_test_store_add_tokens(r, 0, 1, 0, 1.0, WL_METHOD_COUNTER);
+    struct wl_store_layer_metric lm = {.token_index = 0, .layer = 0, .dur_ms = 1, .energy_j = 0.5};
+    assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+    add_component(r, 0);
+    add_component(r, 1);
+    assert_int_equal(wl_store_flush(r), 0);
+
+    wl_test_store_raw_exec(f->path, "CREATE TRIGGER fail_component_5 BEFORE INSERT ON "
+                                    "component_metrics WHEN NEW.component = 5 BEGIN "
+                                    "SELECT wl_test_fail_io(); END");
+    for (int c = 2; c < 10; c++)
+        add_component(r, c);
+    add_op(r, 0, 0);
+    add_op(r, 1, 0);
+    assert_int_equal(wl_store_flush(r), WL_EIO);
+    const char *msg = wl_store_last_error(f->s);
+    if (!strstr(msg, "storing metrics: disk I/O error") ||
+        !strstr(msg, "are lost: 8 component rows, 2 op rows"))
+        fail_msg("flush: %s", msg);
+    assert_int_equal(wl_test_store_raw_count(f->path, "component_metrics"), 2);
+    assert_int_equal(wl_test_store_raw_count(f->path, "op_metrics"), 0);
+
+    wl_test_store_raw_exec(f->path, "DROP TRIGGER fail_component_5");
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 100, 10, WL_METHOD_COUNTER);
+    assert_int_equal(wl_store_run_finish(r, &tot), WL_EIO);
+    snprintf(where, sizeof where,
+             "runs WHERE uuid = '%s' AND status = 'failed' AND error LIKE 'rows not stored: "
+             "8 component rows, 2 op rows, which SQLite rolled back after a write error%%'",
+             id);
+    assert_int_equal(wl_test_store_raw_count(f->path, where), 1);
+    assert_int_equal(wl_test_store_raw_count(f->path, "component_metrics"), 2);
+    assert_int_equal(wl_test_store_raw_count(f->path, "op_metrics"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +476,9 @@ int main(void)
                                         faulty_teardown),
         cmocka_unit_test_setup_teardown(test_a_lost_batch_of_extra_fields_names_them, faulty_setup,
                                         faulty_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_rows_after_a_failure_that_ends_the_batch_are_not_stored, fail_io_setup,
+            fail_io_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
