@@ -77,7 +77,22 @@ int wl__reopen_immutable(struct wl__db *d, struct wl_errmsg *err);
     "shell (.recover or .dump, on a copy); what the damage took (the end of a truncated file) "    \
     "is lost"
 
+/* What a read that the disk or its filesystem failed adds: SQLite's
+ * SQLITE_IOERR on a read, or SQLITE_CORRUPT for a file whose read fails
+ * (wl__read_fails), which says nothing of the file's contents. */
+#define WL__READ_IOERR_HINT                                                                        \
+    "the disk or its filesystem failed the read, which says nothing of the file's contents (it "   \
+    "may be intact): check them (the kernel log, dmesg; the filesystem's own check), then try "    \
+    "again"
+
 int wl__code(int src);
+/* Reads d's database file and its write-ahead log through the
+ * connection's own file handles (opening them again and closing would
+ * drop the connection's POSIX locks) to the end, stopping at the first read
+ * that fails: 0 when every read succeeds, else the errno it left (EIO when
+ * unknown), with "STRERROR at byte N of FILE" in buf. O(file size): for an
+ * error path only (wl__fail on SQLITE_CORRUPT). */
+int wl__read_fails(struct wl__db *d, char *buf, size_t size);
 int wl__fail(struct wl__db *d, int src, struct wl_errmsg *err, const char *what);
 int wl__exec(struct wl__db *d, const char *sql, struct wl_errmsg *err, const char *what);
 int wl__prepare(struct wl__db *d, const char *sql, sqlite3_stmt **st, struct wl_errmsg *err);

@@ -45,11 +45,74 @@ int wl__code(int src)
     }
 }
 
+/* Whether src (an extended code) is SQLite's report of a failed read of a
+ * file: the unix VFS says SQLITE_IOERR_CORRUPTFS for EIO (and ERANGE,
+ * ENXIO), SQLITE_IOERR_READ for other errors. */
+static bool wl__is_read_ioerr(int src)
+{
+#ifdef SQLITE_IOERR_CORRUPTFS
+    if (src == SQLITE_IOERR_CORRUPTFS)
+        return true;
+#endif
+    return src == SQLITE_IOERR_READ || src == SQLITE_IOERR_SHORT_READ;
+}
+
+/* Reads file f (size from its xFileSize) through its own methods, in
+ * 64 KiB steps, until a read fails: the byte it started at into *at and
+ * the errno the read left into *errno_out (0: unknown), and true; false
+ * when every read succeeded. */
+static bool wl__file_read_fails(sqlite3_file *f, int64_t *at, int *errno_out)
+{
+    enum { STEP = 64 * 1024 };
+    sqlite3_int64 size = 0;
+    if (!f || !f->pMethods || f->pMethods->xFileSize(f, &size) != SQLITE_OK)
+        return false;
+    char *buf = malloc(STEP);
+    bool failed = false;
+    for (sqlite3_int64 off = 0; buf && off < size && !failed; off += STEP) {
+        const int n = size - off < STEP ? (int)(size - off) : STEP;
+        errno = 0;
+        const int rc = f->pMethods->xRead(f, buf, n, off);
+        failed = rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ;
+        if (failed) {
+            *at = off;
+            *errno_out = errno;
+        }
+    }
+    free(buf);
+    return failed;
+}
+
+int wl__read_fails(struct wl__db *d, char *buf, size_t size)
+{
+    sqlite3_file *files[2] = {NULL, NULL};
+    static const char *const names[2] = {"", "-wal"};
+    if (!d->db)
+        return 0;
+    sqlite3_file_control(d->db, "main", SQLITE_FCNTL_FILE_POINTER, &files[0]);
+    sqlite3_file_control(d->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &files[1]);
+    for (int i = 0; i < 2; i++) {
+        int64_t at = 0;
+        int e = 0;
+        if (!wl__file_read_fails(files[i], &at, &e))
+            continue;
+        snprintf(buf, size, "%s at byte %lld of %s%s", e ? strerror(e) : "a read error",
+                 (long long)at, d->path, names[i]);
+        return e ? e : EIO;
+    }
+    return 0;
+}
+
 /* Maps a failed SQLite call to a WL_E* code with a message naming the file. */
 int wl__fail(struct wl__db *d, int src, struct wl_errmsg *err, const char *what)
 {
     int code = wl__code(src);
     const char *msg = d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(src);
+    /* the extended code, when the call returned only the primary one (an
+     * open without SQLITE_OPEN_EXRESCODE) */
+    const int ext = d->db && (sqlite3_extended_errcode(d->db) & 0xff) == (src & 0xff)
+                        ? sqlite3_extended_errcode(d->db)
+                        : src;
     if (code == WL_EBUSY && d->busy_cancelled) {
         d->busy_cancelled = false;
         return wl_errmsg_set(err, WL_ECANCELED,
@@ -69,6 +132,19 @@ int wl__fail(struct wl__db *d, int src, struct wl_errmsg *err, const char *what)
                              "%s: %s: the database is locked by another process; try again "
                              "when it is done",
                              d->path, what);
+    if (wl__is_read_ioerr(ext))
+        return wl_errmsg_set(
+            err, code, "%s: %s: an I/O error reading the file (SQLite: %s); " WL__READ_IOERR_HINT,
+            d->path, what, msg);
+    char failed[WL_STORE_PATH_MAX + 128];
+    /* SQLite calls a database it cannot read "malformed" too (an EIO read
+     * of a page came back as SQLITE_CORRUPT here): only a file that reads
+     * back whole is called damaged */
+    if ((src & 0xff) == SQLITE_CORRUPT && wl__read_fails(d, failed, sizeof failed) != 0)
+        return wl_errmsg_set(
+            err, WL_EIO,
+            "%s: %s: an I/O error reading the file (%s; SQLite: %s); " WL__READ_IOERR_HINT, d->path,
+            what, failed, msg);
     if ((src & 0xff) == SQLITE_CORRUPT)
         return wl_errmsg_set(err, code, "%s: %s: damaged database (SQLite: %s); " WL__SALVAGE_HINT,
                              d->path, what, msg);

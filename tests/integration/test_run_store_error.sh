@@ -17,7 +17,7 @@
 # - the same, and every read of the database fails too: `--json` still
 #   prints one object (the run's id, store_error, the texts, the recorder's
 #   own figures under `generation`, `summary` null), where it printed
-#   nothing.
+#   nothing; the failed reads are said to be an I/O error, not damage.
 set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}" "${WL_BINARY_DIR:?}"
 . "$(dirname "$0")/common.sh"
@@ -105,15 +105,24 @@ PY
 # --- nor can it be read back: --json still prints what is known ----------------------------------
 # Every read of the database fails too once the finish failed (a disk gone
 # bad): the summary cannot be read back. Old: `run --json` printed nothing
-# at all (the error on stderr only, exit 1).
+# at all (the error on stderr only, exit 1). The failed reads are an I/O
+# error, not a damaged file (SQLite says "malformed"; the store called the
+# file damaged and suggested salvaging it).
 env WL_FAIL_READS=1 LD_PRELOAD="$lib" ASAN_OPTIONS="$asan" WL_FAIL_WAL_FROM=decode \
   "$WATTLENS" run -m "$M" -t 1 -n 8 --baseline 0 --settle 0 --db "$tmp/unread.db" --json \
   >"$tmp/unread.json" 2>"$tmp/unread.err"
 st=$?
-python3 - "$tmp/unread.json" "$st" <<'PY' && ok "run --json: stored and read back neither: still one object, exit 1" || { bad "run --json: not read back"; cat "$tmp/unread.json" "$tmp/unread.err"; }
+python3 - "$tmp/unread.json" "$st" "$tmp/unread.err" <<'PY' && ok "run --json: stored and read back neither: still one object, exit 1" || { bad "run --json: not read back"; cat "$tmp/unread.json" "$tmp/unread.err"; }
 import json, re, sys
 j, st = json.load(open(sys.argv[1])), int(sys.argv[2])
 assert st == 1, st
+# SQLite says "database disk image is malformed" for the failed reads: the
+# file is not called damaged (it said "damaged database ... salvaged")
+err = open(sys.argv[3]).read()
+assert re.search(r"reading the run back failed: .*unread\.db: [a-z ]+: an I/O error reading the "
+                 r"file \(Input/output error at byte \d+ of .*unread\.db(-wal)?; SQLite: database "
+                 r"disk image is malformed\); the disk or its filesystem failed the read", j["store_error"]), j["store_error"]
+assert "damaged" not in err and "salvage" not in err, err
 assert re.fullmatch(r"[0-9a-f-]{36}", j["run_id"]), j["run_id"]
 assert j["status"] is None, j["status"]  # its finish did not land: not known
 e = j["store_error"]
