@@ -3,7 +3,8 @@
  * stores the whole run while it happens, then prints its summary computed
  * from the store (the same tables as `wattlens show ID`) or, with --json, one
  * object with run_id, the status, the text(s), the summary and the energy
- * provenance (README's `wattlens run` lists every key). SIGINT (or
+ * provenance (README's `wattlens run` lists every key); a run that cannot
+ * be read back gets the recorder's own figures instead. SIGINT (or
  * SIGTERM, SIGHUP) stops the settle, the baseline or generation cleanly and
  * the run is stored as `cancelled`. With --batch N, N sequences are
  * generated together (wl_generate_batch) and the run stores
@@ -549,6 +550,62 @@ static void print_run_json(const struct run_json *in)
     wl_cli_print_json(j);
 }
 
+/* What the text output prints before the summary: the note on the
+ * built-in model, then the generated text(s). */
+struct run_text {
+    const char *note;  /* NULL: not the built-in model */
+    const char *texts; /* a batch's texts (batch_texts); NULL: one sequence */
+    int32_t n_seq;
+    int64_t n_generated;
+    bool failed; /* the generation failed */
+    const struct wl_generate_result *res;
+};
+
+static void print_run_text(const struct run_text *in)
+{
+    const struct wl_generate_result *r = &in->res[0];
+    if (in->note)
+        printf("NOTE: %s\n\n", in->note);
+    if (in->n_seq > 1)
+        printf("Generated texts (batch of %d, %lld token%s):\n%s\n", (int)in->n_seq,
+               (long long)in->n_generated, in->n_generated == 1 ? "" : "s",
+               in->texts ? in->texts : "");
+    else if (in->failed)
+        printf("Generated text (%d token%s before the generation failed):\n%s\n\n", r->n_generated,
+               r->n_generated == 1 ? "" : "s", r->text ? r->text : "");
+    else
+        printf("Generated text (%d token%s, stop: %s):\n%s\n\n", r->n_generated,
+               r->n_generated == 1 ? "" : "s", wl_stop_reason_name(r->stop),
+               r->text ? r->text : "");
+}
+
+/* The text output's last line when the run cannot be read back from db
+ * (no summary): whether it is stored (stored_ok: its finish landed) and
+ * the recorder's own figures t, which are not in the store when it is not
+ * (`--json` gives them as `generation`). */
+static void print_unread_run(const char *id, const char *db, bool stored_ok,
+                             const struct wl_recorder_totals *t)
+{
+    char dur[32], energy[32];
+    wl_cli_fmt_duration(t->duration_ms, dur, sizeof dur);
+    wl_cli_fmt_energy(t->energy_j, energy, sizeof energy);
+    if (stored_ok)
+        printf("Run %s stored in %s, but it could not be read back (see the error above). The "
+               "recorder's own figures: ",
+               id, db);
+    else
+        printf("Run %s is NOT stored whole in %s, nor could it be read back (see the errors "
+               "above). The recorder's own figures, not stored: ",
+               id, db);
+    printf("%lld input token%s, %lld output token%s, %s, energy %s", (long long)t->n_input_tokens,
+           t->n_input_tokens == 1 ? "" : "s", (long long)t->n_output_tokens,
+           t->n_output_tokens == 1 ? "" : "s", dur, energy);
+    if (t->energy_j == t->energy_j)
+        printf(" (%s%s%s)", wl_method_label(t->method), t->energy_scope[0] ? ", " : "",
+               t->energy_scope);
+    printf(".\n");
+}
+
 static int run(int argc, char **argv)
 {
     struct opts o = {.prompt = "Once upon a time",
@@ -806,6 +863,12 @@ static int run(int argc, char **argv)
                           .default_model = default_model,
                           .note = note,
                           .provenance = prov};
+    const struct run_text rt = {.note = default_model ? note : NULL,
+                                .texts = texts,
+                                .n_seq = n_seq,
+                                .n_generated = n_generated,
+                                .failed = rc != 0,
+                                .res = res};
 
     /* the summary, from the store alone */
     struct wl_store_aggregates a;
@@ -819,13 +882,17 @@ static int run(int argc, char **argv)
         snprintf(read_err, sizeof read_err, "%s%sreading the run back failed: %s", store_err,
                  store_err[0] ? "; then " : "", wl_store_last_error(st));
         wl_cli_fail(CMD, "%s", wl_store_last_error(st));
+        struct wl_recorder_totals t;
+        wl_recorder_get_totals(rec, &t);
         if (o.json) {
-            struct wl_recorder_totals t;
-            wl_recorder_get_totals(rec, &t);
             rj.status = frc == 0 ? wl_run_status_name(fin.status) : NULL;
             rj.store_error = read_err;
             rj.generation = &t;
             print_run_json(&rj);
+        } else { /* the text and the recorder's figures (exit 1) */
+            print_run_text(&rt);
+            print_unread_run(id, wl_store_path(st), frc == 0, &t);
+            (void)wl_cli_flush_stdout(CMD);
         }
         goto done;
     }
@@ -849,19 +916,7 @@ static int run(int argc, char **argv)
         rj.summary = wl_summary_to_json(&a, &sum);
         print_run_json(&rj);
     } else {
-        if (default_model)
-            printf("NOTE: %s\n\n", note);
-        if (batch)
-            printf("Generated texts (batch of %d, %lld token%s):\n%s\n", (int)n_seq,
-                   (long long)n_generated, n_generated == 1 ? "" : "s", texts ? texts : "");
-        else if (rc != 0)
-            printf("Generated text (%d token%s before the generation failed):\n%s\n\n",
-                   res[0].n_generated, res[0].n_generated == 1 ? "" : "s",
-                   res[0].text ? res[0].text : "");
-        else
-            printf("Generated text (%d token%s, stop: %s):\n%s\n\n", res[0].n_generated,
-                   res[0].n_generated == 1 ? "" : "s", wl_stop_reason_name(res[0].stop),
-                   res[0].text ? res[0].text : "");
+        print_run_text(&rt);
         wl_cli_print_summary(&a, &sum, o.max_layers);
         if (frc == 0)
             printf("\nRun %s stored in %s.\n", id, wl_store_path(st));

@@ -17,7 +17,9 @@
 # - the same, and every read of the database fails too: `--json` still
 #   prints one object (the run's id, store_error, the texts, the recorder's
 #   own figures under `generation`, `summary` null), where it printed
-#   nothing; the failed reads are said to be an I/O error, not damage.
+#   nothing; in text, the generated text and a last line with the
+#   recorder's figures marked as not stored (it printed nothing on
+#   stdout); the failed reads are said to be an I/O error, not damage.
 set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}" "${WL_BINARY_DIR:?}"
 . "$(dirname "$0")/common.sh"
@@ -133,6 +135,26 @@ assert g["input_tokens"] == 5 and g["output_tokens"] == 8, g
 assert g["duration_ms"] > 0 and g["energy_j"] is not None and g["energy_method"], g
 assert j["sequences"][0]["output_tokens"] == 8 and j["text"] == j["sequences"][0]["text"], j
 assert j["provenance"] is not None, j
+PY
+
+# and in text: the generated text and, last, the recorder's own figures
+# marked as not stored. Old: nothing on stdout (the error on stderr only).
+env WL_FAIL_READS=1 LD_PRELOAD="$lib" ASAN_OPTIONS="$asan" WL_FAIL_WAL_FROM=decode \
+  "$WATTLENS" run -m "$M" -t 1 -n 8 --baseline 0 --settle 0 --db "$tmp/unread-text.db" \
+  >"$tmp/unread.out" 2>"$tmp/unread-text.err"
+st=$?
+python3 - "$tmp/unread.out" "$tmp/unread-text.err" "$st" <<'PY' && ok "run: stored and read back neither: the text and the recorder's figures, not stored, exit 1" || { bad "run: not read back (text)"; cat "$tmp/unread.out" "$tmp/unread-text.err"; }
+import re, sys
+out, err, st = open(sys.argv[1]).read(), open(sys.argv[2]).read(), int(sys.argv[3])
+assert st == 1, st
+assert "an I/O error reading the file" in err and "damaged" not in err, err
+assert re.match(r"Generated text \(8 tokens, stop: [a-z ]+\):\n.+\n", out), out
+last = out.rstrip("\n").split("\n")[-1]
+assert re.fullmatch(r"Run [0-9a-f-]{36} is NOT stored whole in .*unread-text\.db, nor could it be "
+                    r"read back \(see the errors above\)\. The recorder's own figures, not stored: "
+                    r"5 input tokens, 8 output tokens, [0-9.]+ [mµ]?s, energy [0-9.]+ [mµ]?J "
+                    r"\([^,()]+(\([^()]*\))?, [a-z+]+\)\.", last), last
+assert "See it again" not in out, out
 PY
 
 # --- a clean run says nothing of the kind ----------------------------------------------------
