@@ -170,6 +170,67 @@ static int wl__get_f64(const wl_gguf *g, const char *prefix, const char *suffix,
     return wl_gguf_get_f64(g, key, out);
 }
 
+/* The type of key's value as the file names it ("STRING"). */
+static const char *wl__kv_type_name(const wl_gguf *g, const char *key)
+{
+    const int64_t i = wl_gguf_find_kv(g, key);
+    return wl_gguf_vtype_name(i < 0 ? WL_GGUF_VTYPE_COUNT : wl_gguf_kv_type(g, (uint64_t)i));
+}
+
+int wl__metadata_int(const wl_gguf *g, const char *key, int64_t *out, char *why, size_t size)
+{
+    why[0] = '\0';
+    const int rc = wl_gguf_get_i64(g, key, out);
+    if (rc == 0 || rc == WL_ENOENT)
+        return rc;
+    uint64_t u;
+    double d = 0.0;
+    if (rc != WL_ERANGE)
+        snprintf(why, size, "has type %s, not an integer", wl__kv_type_name(g, key));
+    else if (wl_gguf_get_u64(g, key, &u) == 0) /* above INT64_MAX */
+        snprintf(why, size, "= %" PRIu64 " is out of range", u);
+    else if (wl_gguf_get_f64(g, key, &d) == 0 && (isinf(d) || d == floor(d)))
+        snprintf(why, size, "= %g is out of range", d);
+    else
+        snprintf(why, size, "= %g is not a whole number", d);
+    return WL_EFORMAT;
+}
+
+int wl__metadata_num(const wl_gguf *g, const char *key, double *out, char *why, size_t size)
+{
+    why[0] = '\0';
+    const int rc = wl_gguf_get_f64(g, key, out);
+    if (rc == WL_ENOENT)
+        return rc;
+    if (rc != 0)
+        snprintf(why, size, "has type %s, not a number", wl__kv_type_name(g, key));
+    else if (!isfinite(*out))
+        snprintf(why, size, "= %g is not a finite number", *out);
+    else
+        return 0;
+    return WL_EFORMAT;
+}
+
+int wl__metadata_name(const wl_gguf *g, const char *key, struct wl_gguf_str *out, char *why,
+                      size_t size)
+{
+    why[0] = '\0';
+    const int rc = wl_gguf_get_str(g, key, out);
+    if (rc == WL_ENOENT)
+        return rc;
+    if (rc != 0) {
+        snprintf(why, size, "has type %s, not a string", wl__kv_type_name(g, key));
+        return WL_EFORMAT;
+    }
+    const char *nul = memchr(out->data, '\0', (size_t)out->len);
+    if (nul) {
+        snprintf(why, size, "holds a NUL byte (at offset %zu of its %" PRIu64 " bytes)",
+                 (size_t)(nul - out->data), out->len);
+        return WL_EFORMAT;
+    }
+    return 0;
+}
+
 int wl__rope_scaling_read(const wl_gguf *g, const char *prefix, struct wl_rope_scaling *r,
                           struct wl_errmsg *err)
 {
@@ -267,6 +328,20 @@ _Static_assert(sizeof((struct wl_model_features *)0)->name <= WL__COPY_MAX, "nam
 _Static_assert(sizeof((struct wl_model_features *)0)->arch_string <= WL__COPY_MAX,
                "arch_string fits");
 
+/* A note when "<prefix>.<suffix>" is in the file but is not an integer the
+ * loader reads (wl__metadata_int), which then refuses the model when it
+ * reads that key (engine_reads); a present key is never called missing. */
+static void wl__note_unusable_int(struct wl_model_features *f, const wl_gguf *g, const char *prefix,
+                                  const char *suffix, bool engine_reads)
+{
+    char key[256], why[96];
+    int64_t v;
+    snprintf(key, sizeof key, "%s.%s", prefix, suffix);
+    if (wl__metadata_int(g, key, &v, why, sizeof why) == WL_EFORMAT)
+        wl__warn(f, "%smetadata '%s' %s", engine_reads ? "the engine refuses this model: " : "",
+                 key, why);
+}
+
 /* ---- features -------------------------------------------------------------------- */
 
 static void wl__count_params(const wl_gguf *g, struct wl_model_features *f, uint32_t *max_layer,
@@ -326,8 +401,16 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
     wl__copy_str(g, "general.architecture", f->arch_string, sizeof f->arch_string);
     wl__copy_str(g, "general.name", f->name, sizeof f->name);
 
+    /* a string the engine cannot take as a name (another type, a NUL byte)
+     * is as good as none: the tensor names tell the family, and no key can
+     * be under it (keys hold no NUL) */
     struct wl_gguf_str as;
-    bool have_arch = wl_gguf_get_str(g, "general.architecture", &as) == 0;
+    char unusable[96];
+    const int arch_rc =
+        wl__metadata_name(g, "general.architecture", &as, unusable, sizeof unusable);
+    const bool have_arch = arch_rc == 0;
+    if (arch_rc == WL_EFORMAT)
+        wl__warn(f, "the engine refuses this model: metadata 'general.architecture' %s", unusable);
     f->arch = have_arch ? wl_arch_from_string(as.data, as.len) : WL_ARCH_UNKNOWN;
     if (f->arch == WL_ARCH_UNKNOWN) {
         /* the warnings quote the string as the file has it (cut between
@@ -349,29 +432,44 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
                 wl__warn(f, "architecture '%s' is not known; treated as %s from tensor names (%s)",
                          quoted, wl_arch_name(inf), why);
             else
-                wl__warn(f, "no general.architecture; inferred %s from tensor names (%s)",
-                         wl_arch_name(inf), why);
+                wl__warn(f, "%s general.architecture; inferred %s from tensor names (%s)",
+                         arch_rc == WL_ENOENT ? "no" : "no usable", wl_arch_name(inf), why);
         } else if (have_arch) {
             wl__warn(f,
                      "architecture '%s' is not known and could not be inferred from tensor names",
                      quoted);
         } else if (f->n_tensors > 0) {
             return wl_errmsg_set(err, WL_EFORMAT,
-                                 "no general.architecture and no recognisable tensor names: "
-                                 "not a transformer model this tool knows");
+                                 "no %sgeneral.architecture and no recognisable tensor names: "
+                                 "not a transformer model this tool knows",
+                                 arch_rc == WL_ENOENT ? "" : "usable ");
         }
     }
     /* Keys are prefixed with the architecture string as written in the file. */
-    const char *prefix = f->arch_string[0] ? f->arch_string : wl_arch_name(f->arch);
+    const char *prefix = have_arch && f->arch_string[0] ? f->arch_string : wl_arch_name(f->arch);
+    /* the engine reads its keys under exactly this name (model.c): a key
+     * there that it cannot read makes it refuse the model */
+    const bool engine_reads = f->arch != WL_ARCH_UNKNOWN && !f->arch_inferred;
 
     uint32_t tensor_layers;
     uint64_t expert_params;
     wl__count_params(g, f, &tensor_layers, &expert_params);
 
-    if (wl__get_u32(g, prefix, "block_count", &f->n_layers) != 0) {
+    /* the integer keys the loader reads (read_config): one it cannot read
+     * is named, with what is wrong with it */
+    static const char *const int_keys[] = {
+        "block_count",          "embedding_length",        "feed_forward_length",
+        "attention.head_count", "attention.head_count_kv", "attention.key_length",
+        "rope.dimension_count", /* context_length: below */
+    };
+    for (size_t i = 0; i < sizeof int_keys / sizeof int_keys[0]; i++)
+        wl__note_unusable_int(f, g, prefix, int_keys[i], engine_reads);
+    const int layers_rc = wl__get_u32(g, prefix, "block_count", &f->n_layers);
+    if (layers_rc != 0) {
         f->n_layers = tensor_layers;
         if (f->n_tensors)
-            wl__warn(f, "%s.block_count missing; counted blk.N tensors", prefix);
+            wl__warn(f, "%s.block_count %s; counted blk.N tensors", prefix,
+                     layers_rc == WL_ENOENT ? "missing" : "not usable");
     } else if (f->n_tensors && tensor_layers != f->n_layers) {
         wl__warn(f, "%s.block_count = %" PRIu32 " but the tensors have %" PRIu32 " layers", prefix,
                  f->n_layers, tensor_layers);
@@ -387,8 +485,10 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
         if (up && up->ne[1] <= UINT32_MAX)
             f->intermediate_size = (uint32_t)up->ne[1];
     }
-    if (wl__get_u32(g, prefix, "attention.head_count", &f->n_heads) != 0 && f->n_tensors)
-        wl__warn(f, "%s.attention.head_count missing; head count unknown", prefix);
+    const int heads_rc = wl__get_u32(g, prefix, "attention.head_count", &f->n_heads);
+    if (heads_rc != 0 && f->n_tensors)
+        wl__warn(f, "%s.attention.head_count %s; head count unknown", prefix,
+                 heads_rc == WL_ENOENT ? "missing" : "not usable");
     if (wl__get_u32(g, prefix, "attention.key_length", &f->head_dim) != 0 && f->n_heads)
         f->head_dim = f->hidden_size / f->n_heads;
     if (wl__get_u32(g, prefix, "attention.head_count_kv", &f->n_kv_heads) != 0) {
@@ -408,8 +508,12 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
             f->attention = WL_ATTN_MHA;
         else if (f->n_kv_heads == 1)
             f->attention = WL_ATTN_MQA;
-        else
+        else if (f->n_kv_heads < f->n_heads && f->n_heads % f->n_kv_heads == 0)
             f->attention = WL_ATTN_GQA;
+        else /* no grouping: unknown, as the loader refuses it (model.c) */
+            wl__warn(f, "%s%" PRIu32 " heads cannot be grouped over %" PRIu32 " KV heads",
+                     engine_reads ? "the engine refuses this model: " : "", f->n_heads,
+                     f->n_kv_heads);
     }
     wl__get_u32(g, prefix, "expert_count", &f->n_experts);
     wl__get_u32(g, prefix, "expert_used_count", &f->n_experts_used);
@@ -428,10 +532,18 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
             f->vocab_size = (uint32_t)emb->ne[1];
     }
     const int ctx_rc = wl__get_u32(g, prefix, "context_length", &f->context_length);
-    if (ctx_rc != 0 && f->arch != WL_ARCH_UNKNOWN &&
-        !f->arch_inferred) /* as the loader (model.c) */
-        wl__warn(f, "the engine refuses this model: metadata '%s.context_length' %s", prefix,
-                 ctx_rc == WL_ENOENT ? "is missing" : "is not a usable count");
+    if (ctx_rc != 0) { /* the loader requires it (model.c) */
+        char key[256];
+        int64_t v;
+        snprintf(key, sizeof key, "%s.context_length", prefix);
+        const bool bad = wl__metadata_int(g, key, &v, unusable, sizeof unusable) == WL_EFORMAT;
+        if (engine_reads || bad)
+            wl__warn(f, "%smetadata '%s' %s", engine_reads ? "the engine refuses this model: " : "",
+                     key,
+                     ctx_rc == WL_ENOENT ? "is missing"
+                     : bad               ? unusable
+                                         : "is not a usable count");
+    }
     if (wl__get_u32(g, prefix, "rope.dimension_count", &f->rope_dim) != 0)
         f->rope_dim = f->head_dim; /* as the engine (model.c) and llama.cpp default it */
     if (wl__get_f64(g, prefix, "rope.freq_base", &f->rope_freq_base) != 0)
@@ -441,13 +553,14 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
     if (wl__rope_scaling_read(g, prefix, &rs, &rope_err) != 0)
         wl__warn(f, "the engine refuses this model: %s", rope_err.text);
     f->rope_scaling = rs;
-    if (f->arch != WL_ARCH_UNKNOWN && !f->arch_inferred) {
+    if (engine_reads) {
         /* the family's key, which the engine requires */
-        const char *eps = wl__arch_norm_eps_key(f->arch);
-        const int eps_rc = wl__get_f64(g, prefix, eps, &f->norm_eps);
+        char eps_key[256];
+        snprintf(eps_key, sizeof eps_key, "%s.%s", prefix, wl__arch_norm_eps_key(f->arch));
+        const int eps_rc = wl__metadata_num(g, eps_key, &f->norm_eps, unusable, sizeof unusable);
         if (eps_rc != 0)
-            wl__warn(f, "the engine refuses this model: metadata '%s.%s' %s", prefix, eps,
-                     eps_rc == WL_ENOENT ? "is missing" : "is not a number");
+            wl__warn(f, "the engine refuses this model: metadata '%s' %s", eps_key,
+                     eps_rc == WL_ENOENT ? "is missing" : unusable);
     } else if (wl__get_f64(g, prefix, "attention.layer_norm_rms_epsilon", &f->norm_eps) != 0) {
         wl__get_f64(g, prefix, "attention.layer_norm_epsilon", &f->norm_eps);
     }

@@ -125,6 +125,25 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
  * the features read the same key. */
 const char *wl__arch_norm_eps_key(enum wl_arch a);
 
+/* The metadata value under key as the model loader reads it, and, when it
+ * cannot, why, as the words after the key's name in a message, into why
+ * (size bytes): the loader's errors ("metadata 'K' <why>") and the
+ * features' warnings use these, so both say the same.
+ * - wl__metadata_int: any integer type, or a float holding a whole number,
+ *   that fits in an int64: "has type STRING, not an integer",
+ *   "= 18446744073709551615 is out of range", "= 2.5 is not a whole number";
+ * - wl__metadata_num: any number type, finite: "has type STRING, not a
+ *   number", "= inf is not a finite number";
+ * - wl__metadata_name: a string without a NUL byte (whose C copy would
+ *   read as a shorter name: "llama\0x" as "llama"): "has type UINT32, not
+ *   a string", "holds a NUL byte (at offset 5 of its 7 bytes)".
+ * Return 0 (*out set), WL_ENOENT when key is absent (why ""), or
+ * WL_EFORMAT. */
+int wl__metadata_int(const wl_gguf *g, const char *key, int64_t *out, char *why, size_t size);
+int wl__metadata_num(const wl_gguf *g, const char *key, double *out, char *why, size_t size);
+int wl__metadata_name(const wl_gguf *g, const char *key, struct wl_gguf_str *out, char *why,
+                      size_t size);
+
 /* Fills r (always) and returns 0, or, when r->refused, WL_EFORMAT (the
  * factor is not a finite number) or WL_ENOTSUP (the scaling type) with the
  * message the loader gives in err (which may be NULL). */

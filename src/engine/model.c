@@ -212,15 +212,16 @@ static int get_i32(const wl_gguf *g, const char *arch, const char *suffix, bool 
     char key[128];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
     int64_t v = 0;
-    int rc = wl_gguf_get_i64(g, key, &v);
+    char why[96];
+    int rc = wl__metadata_int(g, key, &v, why, sizeof why);
     if (rc == WL_ENOENT && optional) {
         *out = def;
         return 0;
     }
     if (rc == WL_ENOENT)
         return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is missing", key);
-    if (rc != 0)
-        return wl_errmsg_set(err, rc, "metadata '%s': %s", key, wl_strerror(rc));
+    if (rc != 0) /* another type, or a value no int64 holds: say which */
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' %s", key, why);
     if (v <= 0 || v > (1 << 30))
         return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' = %lld is out of range", key,
                              (long long)v);
@@ -234,15 +235,16 @@ static int get_f32(const wl_gguf *g, const char *arch, const char *suffix, bool 
     char key[128];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
     double v = 0;
-    int rc = wl_gguf_get_f64(g, key, &v);
+    char why[96];
+    int rc = wl__metadata_num(g, key, &v, why, sizeof why);
     if (rc == WL_ENOENT && optional) {
         *out = def;
         return 0;
     }
     if (rc == WL_ENOENT)
         return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is missing", key);
-    if (rc != 0 || !isfinite(v))
-        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is not a finite number", key);
+    if (rc != 0)
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' %s", key, why);
     *out = (float)v;
     return 0;
 }
@@ -528,8 +530,16 @@ int wl_model_load_gguf(wl_gguf *g, wl_model **out, struct wl_errmsg *err)
     m->gguf = g;
     int rc;
     struct wl_gguf_str arch;
-    if (wl_gguf_get_str(g, "general.architecture", &arch) != 0) {
+    char why[96];
+    /* a NUL byte is refused, not read as the name before it ("llama\0x"
+     * would run as llama while `model info` calls it unknown) */
+    rc = wl__metadata_name(g, "general.architecture", &arch, why, sizeof why);
+    if (rc == WL_ENOENT) {
         rc = wl_errmsg_set(err, WL_EFORMAT, "metadata 'general.architecture' is missing");
+        goto fail;
+    }
+    if (rc != 0) {
+        rc = wl_errmsg_set(err, WL_EFORMAT, "metadata 'general.architecture' %s", why);
         goto fail;
     }
     if (arch.len == 0 || arch.len >= sizeof m->config.arch) {

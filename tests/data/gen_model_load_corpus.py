@@ -65,6 +65,12 @@ VARIANTS = [
     ("phi3-f16", "layers-above-2p30", key_rec(0, b"block_count") + bytes([10]) + struct.pack("<Q", 2**30 + 1)),
     ("gemma2-q4_0", "no-eps", key_rec(1, b"attention.layer_norm_rms_epsilon")),
     ("llama-q4_k", "key-length-huge", key_rec(0, b"attention.key_length") + bytes([4]) + struct.pack("<I", 2**31)),
+    # general.architecture holding a NUL byte ("llama\0x" is not llama), or
+    # of another type; a count as a string; KV heads that do not group
+    ("llama-f32", "arch-nul", key_rec(0, b"general.architecture", False) + bytes([STRING, 7]) + b"llama\0x"),
+    ("llama-f32", "arch-u32", key_rec(0, b"general.architecture", False) + bytes([4]) + struct.pack("<I", 7)),
+    ("llama-f32", "block-count-string", key_rec(0, b"block_count") + bytes([STRING, 1]) + b"1"),
+    ("llama-f32", "kv-heads-3", key_rec(0, b"attention.head_count_kv") + bytes([4]) + struct.pack("<I", 3)),
 ]
 
 

@@ -2,9 +2,12 @@
  * GGUF writer) loads with the right config, in-place weights and tied output;
  * each kind of bad file gives a clear error naming the key or tensor:
  * missing tensor, wrong shape, unsupported weight type, unknown
- * architecture, missing metadata, bad head grouping. */
+ * architecture, missing metadata, bad head grouping, an architecture
+ * holding a NUL byte, metadata of the wrong type or out of range; and the
+ * features (`model info`) say that the engine refuses such a file. */
 #include "test_support.h"
 
+#include "engine/arch.h"
 #include "engine/context.h"
 #include "engine/gguf_write.h"
 #include "engine/model.h"
@@ -18,6 +21,12 @@ enum { DIM = 64, FFN = 96, NH = 4, NKV = 2, VOCAB = 32, NL = 2 };
 
 struct opts {
     const char *arch;
+    uint64_t arch_len;           /* 0: strlen(arch); else the first arch_len bytes (NULs too) */
+    bool arch_u32;               /* general.architecture as the UINT32 7 */
+    const char *block_count_str; /* <arch>.block_count as this STRING */
+    uint64_t block_count_u64;    /* <arch>.block_count as this UINT64 */
+    float block_count_f32;       /* <arch>.block_count as this FLOAT32 (0: not) */
+    const char *eps_str;         /* the epsilon as this STRING */
     const char *skip_tensor;   /* leave this tensor out */
     const char *bad_shape;     /* give this tensor a wrong row count */
     const char *q5_tensor;     /* store this tensor as Q5_0 */
@@ -48,17 +57,29 @@ static void add(wl_gguf_writer *w, const struct opts *o, const char *name, uint6
     assert_int_equal(wl_gguf_writer_add_tensor_owned(w, name, t, n1 == 1 ? 1 : 2, ne, data, bytes), 0);
 }
 
-static int load(const struct opts *o, wl_model **m, struct wl_errmsg *err, void **buf)
+/* The file o describes, into *buf (malloc'd, *size bytes). */
+static void build(const struct opts *o, void **buf, size_t *size)
 {
     wl_gguf_writer *w = NULL;
     assert_int_equal(wl_gguf_writer_new(&w), 0);
     const char *a = o->arch ? o->arch : "llama";
     char key[96];
-    wl_gguf_writer_set_str(w, "general.architecture", a);
+    if (o->arch_u32)
+        wl_gguf_writer_set_u32(w, "general.architecture", 7);
+    else
+        wl_gguf_writer_set_strn(w, "general.architecture", a,
+                                o->arch_len ? o->arch_len : strlen(a));
 #define U32(k, v)                                                                              \
     snprintf(key, sizeof key, "%s.%s", a, k);                                                  \
     wl_gguf_writer_set_u32(w, key, v)
-    if (!o->no_block_count) {
+    snprintf(key, sizeof key, "%s.block_count", a);
+    if (o->block_count_str)
+        wl_gguf_writer_set_str(w, key, o->block_count_str);
+    else if (o->block_count_u64)
+        wl_gguf_writer_set_u64(w, key, o->block_count_u64);
+    else if (o->block_count_f32 != 0.0f)
+        wl_gguf_writer_set_f32(w, key, o->block_count_f32);
+    else if (!o->no_block_count) {
         U32("block_count", o->block_count ? o->block_count : NL);
     }
     U32("embedding_length", DIM);
@@ -68,7 +89,10 @@ static int load(const struct opts *o, wl_model **m, struct wl_errmsg *err, void 
     U32("context_length", 128);
 #undef U32
     snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", a);
-    wl_gguf_writer_set_f32(w, key, 1e-5f);
+    if (o->eps_str)
+        wl_gguf_writer_set_str(w, key, o->eps_str);
+    else
+        wl_gguf_writer_set_f32(w, key, 1e-5f);
     wl_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
     wl_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
     add(w, o, "token_embd.weight", DIM, VOCAB);
@@ -88,9 +112,14 @@ static int load(const struct opts *o, wl_model **m, struct wl_errmsg *err, void 
             add(w, o, n, t[i].n0, t[i].n1);
         }
     }
-    size_t size = 0;
-    assert_int_equal(wl_gguf_writer_to_memory(w, buf, &size), 0);
+    assert_int_equal(wl_gguf_writer_to_memory(w, buf, size), 0);
     wl_gguf_writer_free(w);
+}
+
+static int load(const struct opts *o, wl_model **m, struct wl_errmsg *err, void **buf)
+{
+    size_t size = 0;
+    build(o, buf, &size);
     return wl_test_model_from_memory(*buf, size, m, err);
 }
 
@@ -200,6 +229,103 @@ static void test_bad_files_give_clear_errors(void **state)
     expect_error(&e, WL_EFORMAT, "token_embd.weight");
 }
 
+/* A file the loader refuses for its metadata: the loader names the key and
+ * what is wrong with it (never "missing" for a key that is there, never a
+ * bare "invalid argument"), and the features that `model info` shows say
+ * the same after "the engine refuses this model: ". */
+static void expect_refused(const struct opts *o, const char *msg)
+{
+    expect_error(o, WL_EFORMAT, msg);
+    void *buf = NULL;
+    size_t size = 0;
+    build(o, &buf, &size);
+    wl_gguf *g = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_gguf_open_memory(buf, size, &g, &err), 0);
+    struct wl_model_features f;
+    assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
+    char warning[256];
+    snprintf(warning, sizeof warning, "the engine refuses this model: %s", msg);
+    if (!strstr(f.warning, warning))
+        fail_msg("expected a warning with '%s', got: %s", warning, f.warning);
+    assert_null(strstr(f.warning, " missing"));
+    wl_gguf_close(g);
+    free(buf);
+}
+
+/* "llama\0x" is not "llama": the loader refuses to read it as its C-string
+ * prefix (the tokenizer refuses the same), and the features say why
+ * instead of quoting the name cut at the NUL as an unknown architecture. */
+static void test_architecture_with_a_nul_byte_is_refused(void **state)
+{
+    (void)state;
+    struct opts o = {.arch = "llama\0x", .arch_len = 7};
+    expect_refused(&o, "metadata 'general.architecture' holds a NUL byte (at offset 5 of its 7 "
+                       "bytes)");
+    void *buf = NULL;
+    size_t size = 0;
+    build(&o, &buf, &size);
+    wl_gguf *g = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_gguf_open_memory(buf, size, &g, &err), 0);
+    struct wl_model_features f;
+    assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
+    assert_null(strstr(f.warning, "is not known")); /* not quoted cut, as another name */
+    /* the family from the tensors, its keys read under that name (no key can
+     * hold the NUL: the reader refuses one) */
+    assert_true(f.arch_inferred);
+    assert_int_equal(f.arch, WL_ARCH_LLAMA);
+    assert_int_equal(f.n_layers, NL);
+    assert_int_equal(f.n_heads, NH);
+    assert_int_equal(f.attention, WL_ATTN_GQA);
+    wl_gguf_close(g);
+    free(buf);
+}
+
+static void test_metadata_of_the_wrong_type_is_named(void **state)
+{
+    (void)state;
+    struct opts a = {.arch_u32 = true};
+    expect_refused(&a, "metadata 'general.architecture' has type UINT32, not a string");
+    struct opts b = {.block_count_str = "2"};
+    expect_refused(&b, "metadata 'llama.block_count' has type STRING, not an integer");
+    struct opts e = {.eps_str = "1e-5"};
+    expect_refused(&e, "metadata 'llama.attention.layer_norm_rms_epsilon' has type STRING, not a "
+                       "number");
+    /* a value no int64 holds, or not a whole number: the value is printed */
+    struct opts u = {.block_count_u64 = UINT64_MAX};
+    expect_refused(&u, "metadata 'llama.block_count' = 18446744073709551615 is out of range");
+    struct opts h = {.block_count_f32 = 2.5f};
+    expect_refused(&h, "metadata 'llama.block_count' = 2.5 is not a whole number");
+}
+
+/* KV heads above the head count, or not dividing it, are no grouping: the
+ * loader refuses them, and the features call the attention unknown (not
+ * GQA) and say the engine refuses the model. */
+static void test_kv_heads_that_do_not_group_are_not_gqa(void **state)
+{
+    (void)state;
+    const uint32_t kv[] = {8, 3};
+    for (size_t i = 0; i < 2; i++) {
+        struct opts o = {.n_head_kv = kv[i]};
+        char msg[96];
+        snprintf(msg, sizeof msg, "%d heads cannot be grouped over %u KV heads", NH, kv[i]);
+        expect_refused(&o, msg);
+        void *buf = NULL;
+        size_t size = 0;
+        build(&o, &buf, &size);
+        wl_gguf *g = NULL;
+        struct wl_errmsg err = {{0}};
+        assert_int_equal(wl_gguf_open_memory(buf, size, &g, &err), 0);
+        struct wl_model_features f;
+        assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
+        assert_int_equal(f.n_kv_heads, kv[i]);
+        assert_int_equal(f.attention, WL_ATTN_UNKNOWN);
+        wl_gguf_close(g);
+        free(buf);
+    }
+}
+
 /* A model loaded from a file reports its mapping's resident and huge-page
  * bytes (how many are huge depends on the kernel and the page cache). */
 static void test_weight_pages_of_a_file(void **state)
@@ -250,6 +376,9 @@ int main(void)
         cmocka_unit_test(test_tied_output),
         cmocka_unit_test(test_weight_pages_of_a_file),
         cmocka_unit_test(test_bad_files_give_clear_errors),
+        cmocka_unit_test(test_architecture_with_a_nul_byte_is_refused),
+        cmocka_unit_test(test_metadata_of_the_wrong_type_is_named),
+        cmocka_unit_test(test_kv_heads_that_do_not_group_are_not_gqa),
         cmocka_unit_test(test_missing_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
