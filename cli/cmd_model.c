@@ -550,7 +550,7 @@ static json_t *features_json(const wl_gguf *g, const char *path, const struct wl
     json_object_set_new(j, "kv_cache_type", json_string(wl_ttype_name(kv_type)));
     json_object_set_new(j, "kv_bytes_per_token",
                         wl_model_kv_bytes_per_token(f, kv_type, &kv) == 0
-                            ? json_integer((json_int_t)kv)
+                            ? u64_json(kv) /* above INT64_MAX: its digits */
                             : json_null());
     /* a warning quotes general.architecture as written: U+FFFD for a byte
      * that is not UTF-8, and warnings_hex (util/json_text.h) */
@@ -601,10 +601,14 @@ static void print_features(const wl_gguf *g, const char *path, const struct wl_m
         printf("name              %s\n", wl_cli_textn(sv.data, (size_t)sv.len, text, sizeof text));
     printf("architecture      %s", wl_arch_name(f->arch));
     if (f->arch_inferred || (f->arch_string[0] && strcmp(f->arch_string, wl_arch_name(f->arch)))) {
-        if (wl_gguf_get_str(g, "general.architecture", &sv) != 0)
-            sv = (struct wl_gguf_str){"", 0};
-        printf(" (metadata says '%s'%s)", wl_cli_textn(sv.data, (size_t)sv.len, text, sizeof text),
-               f->arch_inferred ? "; inferred" : "");
+        if (wl_gguf_get_str(g, "general.architecture", &sv) != 0) /* absent, or not a string */
+            printf(" (no %sgeneral.architecture%s)",
+                   wl_gguf_find_kv(g, "general.architecture") < 0 ? "" : "usable ",
+                   f->arch_inferred ? "; inferred" : "");
+        else
+            printf(" (metadata says '%s'%s)",
+                   wl_cli_textn(sv.data, (size_t)sv.len, text, sizeof text),
+                   f->arch_inferred ? "; inferred" : "");
     }
     printf("\n");
     printf("layers            %" PRIu32 "\n", f->n_layers);

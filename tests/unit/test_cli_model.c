@@ -10,7 +10,8 @@
  * of a tensor name that is not (name_hex in --tensors); ESC and C1 controls
  * in keys, values, names and tensor names never reach the terminal as they
  * are; NaN and inf are null in the JSON, in place; integers are exact (a
- * UINT64 above INT64_MAX as a string of digits) and BOOL items booleans; the RoPE scale shown is
+ * UINT64 above INT64_MAX as a string of digits, and so are KV bytes per token) and BOOL items
+ * booleans; KV heads that do not group are not GQA; the RoPE scale shown is
  * the engine's; --kv-type takes the engine's cache types. The file is a synthesized model with
  * extra keys, read by the real `wattlens` binary.
  */
@@ -355,6 +356,33 @@ static void test_info_json_metadata_integers_are_exact(void **state)
     json_decref(doc);
 }
 
+/* KV bytes per token above INT64_MAX (up to 2^64 - 1 they are a number,
+ * wl_model_kv_bytes_per_token) are written as a string of their digits in
+ * the JSON, as the metadata's integers, never a wrapped negative; KV heads
+ * above the head count are no grouping (unknown, not GQA), and a warning
+ * says the engine refuses the model. Metadata only: 1 layer, 1 head, 2^31
+ * KV heads of 2^30 dims, F16: 2 * 2^31 * 2^30 * 2 = 2^63 bytes. */
+static void test_info_json_kv_bytes_above_int64_max(void **state)
+{
+    (void)state;
+    wl_gguf_writer *w = NULL;
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "general.architecture", "llama"), 0);
+    assert_int_equal(wl_gguf_writer_set_u32(w, "llama.block_count", 1), 0);
+    assert_int_equal(wl_gguf_writer_set_u32(w, "llama.attention.head_count", 1), 0);
+    assert_int_equal(wl_gguf_writer_set_u32(w, "llama.attention.head_count_kv", 1u << 31), 0);
+    assert_int_equal(wl_gguf_writer_set_u32(w, "llama.attention.key_length", 1u << 30), 0);
+    json_t *doc = info_json(w, "kvbig.gguf", "--json --kv-type f16");
+    assert_string_equal(json_string_value(json_object_get(doc, "kv_bytes_per_token")),
+                        "9223372036854775808");
+    assert_string_equal(json_string_value(json_object_get(doc, "attention")), "unknown");
+    json_t *warnings = json_object_get(doc, "warnings");
+    assert_non_null(strstr(json_string_value(json_array_get(warnings, 0)),
+                           "the engine refuses this model: 1 heads cannot be grouped over "
+                           "2147483648 KV heads"));
+    json_decref(doc);
+}
+
 /* The RoPE scale info shows is the one the engine uses: rope.scaling.factor
  * when it is > 0 and the scaling type is not "none", else 1, with what the
  * file says after it; JSON has both (scale, scale_in_file). A scaling type
@@ -604,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_info_json_keeps_a_path_that_is_not_utf8),
         cmocka_unit_test(test_info_json_non_finite_numbers_are_null),
         cmocka_unit_test(test_info_json_metadata_integers_are_exact),
+        cmocka_unit_test(test_info_json_kv_bytes_above_int64_max),
         cmocka_unit_test(test_info_rope_scale_is_the_engines),
         cmocka_unit_test(test_info_kv_type_is_a_cache_type),
         cmocka_unit_test(test_tensor_names_that_are_not_utf8),
