@@ -533,8 +533,10 @@ static int wl__serialize(const wl_gguf_writer *w, FILE *f, bool *fill_err, struc
     for (uint64_t i = 0; i < w->n_t; i++)
         if (w->t[i].fill && w->t[i].n_bytes > fill_max)
             fill_max = w->t[i].n_bytes;
+    /* at least one byte: a fill gets a buffer even for 0 bytes (one that
+     * copies with memcpy may not pass it NULL) */
     uint8_t *buf = NULL;
-    if (fill_max > SIZE_MAX || (fill_max && !(buf = malloc((size_t)fill_max)))) {
+    if (fill_max > SIZE_MAX - 1 || !(buf = malloc((size_t)fill_max + 1))) {
         *fill_err = true;
         return wl_errmsg_set(err, WL_ENOMEM, "out of memory (a %" PRIu64 "-byte tensor buffer)",
                              fill_max);

@@ -79,7 +79,8 @@ int wl_gguf_writer_add_tensor_owned(wl_gguf_writer *w, const char *name, enum wl
                                     uint32_t n_dims, const uint64_t *ne, void *data,
                                     uint64_t n_bytes);
 /* Produces a tensor's n_bytes bytes into dst when the file is written: 0, or
- * a WL_E* code with err (which may be NULL) saying what failed. */
+ * a WL_E* code with err (which may be NULL) saying what failed. dst is never
+ * NULL, also when n_bytes is 0 (a dimension of 0). */
 typedef int (*wl_gguf_fill_fn)(void *arg, void *dst, uint64_t n_bytes, struct wl_errmsg *err);
 /* Adds a tensor whose bytes fill(arg, ...) produces in tensor order at each
  * write, through one buffer the size of the largest such tensor. The writer

@@ -266,7 +266,8 @@ static int requant_fill(void *arg, void *dst, uint64_t n_bytes, struct wl_errmsg
     const struct requant_item *it = arg;
     const struct wl_gguf_tensor *t = it->t;
     if (it->dst == t->type) {
-        memcpy(dst, t->data, (size_t)n_bytes);
+        if (n_bytes) /* a tensor of 0 elements has data == NULL (gguf.h) */
+            memcpy(dst, t->data, (size_t)n_bytes);
     } else {
         int64_t bad_row = -1, big_row = -1;
         float big_value = 0.0f;

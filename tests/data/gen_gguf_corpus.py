@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of the GGUF reader's fuzz target:
-tests/fuzz/corpus/fuzz_gguf/{valid-*,hostile-*}.gguf.
+tests/fuzz/corpus/fuzz_gguf/{valid-*,hostile-*}.gguf, and the valid ones
+again as the seeds of the writer's (and quantize's) round trip,
+tests/fuzz/corpus/fuzz_gguf_roundtrip/valid-*.gguf.
 
 valid-*   small well-formed files (every value type, nested arrays, v2, custom
           alignment, quantized tensors) the fuzzer mutates from.
@@ -14,9 +16,10 @@ import os
 import struct
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "corpus", "fuzz_gguf")
+OUT_ROUNDTRIP = OUT + "_roundtrip"
 
 U8, I8, U16, I16, U32, I32, F32, BOOL, STR, ARR, U64, I64, F64 = range(13)
-T_F32, T_F16, T_Q4_0, T_Q8_0, T_Q4_K, T_Q6_K = 0, 1, 2, 8, 12, 14
+T_F32, T_F16, T_Q4_0, T_Q8_0, T_Q4_K, T_Q5_K, T_Q6_K = 0, 1, 2, 8, 12, 13, 14
 
 
 def u32(v): return struct.pack("<I", v & 0xFFFFFFFF)
@@ -87,8 +90,9 @@ def all_types(version=3):
 
 
 def write(name, data):
-    with open(os.path.join(OUT, name), "wb") as f:
-        f.write(data)
+    for out in (OUT, OUT_ROUNDTRIP) if name.startswith("valid-") else (OUT,):
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
 
 
 def main():
@@ -106,6 +110,13 @@ def main():
     write("valid-quant-types.gguf", model(tensors=[("a", [256], T_Q4_K, 144), ("b", [256], T_Q6_K, 210),
                                                    ("c", [32, 2], T_Q4_0, 36), ("d", [8], T_F16, 16)]))
     write("valid-empty-v3.gguf", header(0, 0))
+    # tensors of 0 elements (data NULL when read) next to one with data, and
+    # alone (no tensor has a byte); a matrix quantize cannot read (Q5_K)
+    zero = [("z", [0], T_F32, 0), ("e.weight", [32, 0], T_F32, 0)]
+    write("valid-zero-elements.gguf", model(tensors=[("a.weight", [32, 2], T_F32, 256)] + zero))
+    write("valid-zero-elements-only.gguf", model(tensors=zero))
+    write("valid-unreadable-matrix.gguf", model(tensors=[("a.weight", [256, 1], T_Q5_K, 176),
+                                                         ("b.weight", [32, 2], T_F32, 256)]))
 
     H = write
     H("hostile-truncated-header.gguf", good[:13])

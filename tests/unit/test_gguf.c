@@ -991,9 +991,10 @@ static void test_valid_corpus_opens(void **state)
 {
     (void)state;
     static const char *const valid[] = {
-        "valid-all-types-v2.gguf",  "valid-all-types-v3.gguf", "valid-empty-v3.gguf",
-        "valid-model-align64.gguf", "valid-model-v2.gguf",     "valid-model-v3.gguf",
-        "valid-quant-types.gguf",   "valid-model-align1.gguf",
+        "valid-all-types-v2.gguf",       "valid-all-types-v3.gguf",      "valid-empty-v3.gguf",
+        "valid-model-align64.gguf",      "valid-model-v2.gguf",          "valid-model-v3.gguf",
+        "valid-quant-types.gguf",        "valid-model-align1.gguf",      "valid-zero-elements.gguf",
+        "valid-zero-elements-only.gguf", "valid-unreadable-matrix.gguf",
     };
     for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
         char path[1024];

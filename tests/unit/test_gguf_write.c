@@ -514,6 +514,11 @@ static void test_zero_dim_tensor_is_written_and_quantized(void **state)
     assert_int_equal(
         wl_gguf_writer_add_tensor(w, "s", WL_TTYPE_F32, 0, NULL, &scalar, sizeof scalar), 0);
     assert_int_equal(wl_gguf_writer_add_tensor(w, "r", WL_TTYPE_F32, 1, ne, row, sizeof row), 0);
+    /* and 0 elements, of a dimension of 0 (data == NULL when read): copied,
+     * or converted, by quantize (which once passed NULL to memcpy) */
+    const uint64_t ne_z[1] = {0}, ne_zm[2] = {32, 0};
+    assert_int_equal(wl_gguf_writer_add_tensor(w, "z", WL_TTYPE_F32, 1, ne_z, NULL, 0), 0);
+    assert_int_equal(wl_gguf_writer_add_tensor(w, "zm.weight", WL_TTYPE_F32, 2, ne_zm, NULL, 0), 0);
     /* one element: 4 bytes of F32, and no block type whose block is longer */
     assert_int_equal(wl_gguf_writer_add_tensor(w, "x", WL_TTYPE_F32, 0, NULL, row, 8), WL_EINVAL);
     assert_int_equal(wl_gguf_writer_add_tensor(w, "q", WL_TTYPE_Q8_0, 0, NULL, row, 34), WL_EINVAL);
@@ -547,12 +552,67 @@ static void test_zero_dim_tensor_is_written_and_quantized(void **state)
     assert_int_equal(t->n_dims, 0);
     assert_int_equal(t->type, WL_TTYPE_F32);
     assert_memory_equal(t->data, &scalar, 4);
+    t = wl_gguf_find_tensor(q, "z");
+    assert_non_null(t);
+    assert_int_equal(t->n_dims, 1);
+    assert_int_equal(t->ne[0], 0);
+    assert_null(t->data);
+    t = wl_gguf_find_tensor(q, "zm.weight");
+    assert_non_null(t);
+    assert_int_equal(t->n_dims, 2);
+    assert_int_equal(t->ne[0], 32);
+    assert_int_equal(t->ne[1], 0);
+    assert_int_equal(t->n_bytes, 0);
     wl_gguf_close(q);
     free(so);
     free(se);
     wl_test_rmtree(dir);
     free(dir);
     wl_gguf_writer_free(w);
+}
+
+static int fill_checks_dst(void *arg, void *dst, uint64_t n_bytes, struct wl_errmsg *err)
+{
+    (void)err;
+    int *calls = arg;
+    (*calls)++;
+    assert_non_null(dst); /* a buffer, even for 0 bytes (memcpy's arguments may not be NULL) */
+    memset(dst, 0x11, (size_t)n_bytes);
+    return 0;
+}
+
+/* A fill is called with a buffer, never NULL, also for a tensor of 0 bytes
+ * and when every filled tensor has 0 (the buffer the size of the largest
+ * one then has none): a fill that copies with memcpy(dst, src, 0) would
+ * pass NULL, which is undefined. */
+static void test_fill_of_zero_bytes_gets_a_buffer(void **state)
+{
+    (void)state;
+    for (int with_data = 0; with_data < 2; with_data++) {
+        wl_gguf_writer *w = NULL;
+        assert_int_equal(wl_gguf_writer_new(&w), 0);
+        int *calls = malloc(sizeof *calls); /* owned by the writer */
+        assert_non_null(calls);
+        *calls = 0;
+        const uint64_t ne_z[1] = {0}, ne_d[1] = {32};
+        assert_int_equal(wl_gguf_writer_add_tensor_fill(w, "z", WL_TTYPE_F32, 1, ne_z, 0,
+                                                        fill_checks_dst, calls),
+                         0);
+        if (with_data) {
+            int *other = malloc(sizeof *other);
+            assert_non_null(other);
+            *other = 0;
+            assert_int_equal(wl_gguf_writer_add_tensor_fill(w, "d", WL_TTYPE_F32, 1, ne_d, 128,
+                                                            fill_checks_dst, other),
+                             0);
+        }
+        void *buf = NULL;
+        size_t size = 0;
+        assert_int_equal(wl_gguf_writer_to_memory(w, &buf, &size), 0);
+        assert_int_equal(*calls, 1);
+        free(buf);
+        wl_gguf_writer_free(w);
+    }
 }
 
 static void test_writer_rejects_bad_arguments(void **state)
@@ -609,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_write_follows_links_keeps_modes_and_fifos),
         cmocka_unit_test(test_alignment_below_32_is_written_as_32),
         cmocka_unit_test(test_zero_dim_tensor_is_written_and_quantized),
+        cmocka_unit_test(test_fill_of_zero_bytes_gets_a_buffer),
         cmocka_unit_test(test_writer_rejects_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

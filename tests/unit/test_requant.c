@@ -281,6 +281,76 @@ static void test_the_refused_row_is_named_with_its_own_value(void **state)
     wl_threadpool_destroy(pool);
 }
 
+struct progress_count {
+    uint64_t calls, last_done, n_tensors;
+};
+
+static void count_progress(void *arg, uint64_t done, uint64_t n_tensors, uint64_t bytes_done,
+                           uint64_t bytes_total)
+{
+    struct progress_count *c = arg;
+    (void)bytes_done;
+    (void)bytes_total;
+    c->calls++;
+    c->last_done = done;
+    c->n_tensors = n_tensors;
+}
+
+/* Tensors of 0 elements (a dimension of 0: valid GGUF, which the reader
+ * gives data == NULL) are copied or converted like any other: the copy
+ * holds every tensor with its name, shape and count, and progress counts
+ * each. Once next to a tensor with data, once alone (no tensor has a byte:
+ * the writer's fill buffer is never allocated). Under the sanitizer build
+ * the copy once passed NULL to memcpy (undefined, and fatal there). */
+static void test_zero_element_tensors_are_copied(void **state)
+{
+    (void)state;
+    static const struct case_tensor cases[] = {
+        {"z", WL_TTYPE_F32, 1, {0, 0}, false},
+        {"blk.0.attn_q.weight", WL_TTYPE_F32, 2, {32, 0}, true},
+        {"blk.0.attn_k.weight", WL_TTYPE_F16, 2, {0, 32}, true},
+        {"a.weight", WL_TTYPE_F32, 2, {32, 2}, true},
+    };
+    for (size_t n = 3; n <= 4; n++) { /* without, then with a tensor of data */
+        size_t size;
+        void *buf = model_bytes(cases, n, &size);
+        struct wl_errmsg err;
+        wl_gguf *in = NULL;
+        assert_int_equal(wl_gguf_open_memory(buf, size, &in, &err), 0);
+        assert_null(wl_gguf_find_tensor(in, "z")->data);
+        wl_gguf_writer *w = NULL;
+        assert_int_equal(wl_gguf_writer_new(&w), 0);
+        struct progress_count pc = {0};
+        const struct wl_requant_opts opts = {.progress = count_progress, .progress_arg = &pc};
+        struct wl_requant_stats st;
+        assert_int_equal(wl_requant_model(in, WL_TTYPE_Q8_0, &opts, w, &st, &err), 0);
+        void *qbuf;
+        size_t qsize;
+        assert_int_equal(wl_gguf_writer_to_memory(w, &qbuf, &qsize), 0);
+        wl_gguf_writer_free(w);
+        assert_int_equal(pc.calls, n);
+        assert_int_equal(pc.last_done, n);
+        wl_gguf *q = NULL;
+        assert_int_equal(wl_gguf_open_memory(qbuf, qsize, &q, &err), 0);
+        assert_int_equal(wl_gguf_n_tensors(q), n);
+        for (size_t i = 0; i < n; i++) {
+            const struct wl_gguf_tensor *a = wl_gguf_find_tensor(in, cases[i].name);
+            const struct wl_gguf_tensor *b = wl_gguf_find_tensor(q, cases[i].name);
+            assert_non_null(b);
+            assert_int_equal(b->n_dims, a->n_dims);
+            assert_int_equal(b->ne[0], a->ne[0]);
+            assert_int_equal(b->ne[1], a->ne[1]);
+            assert_int_equal(b->n_elements, a->n_elements);
+            if (a->n_elements)
+                assert_int_equal(b->type, WL_TTYPE_Q8_0);
+        }
+        wl_gguf_close(q);
+        free(qbuf);
+        wl_gguf_close(in);
+        free(buf);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_non_finite_weights_are_refused_for_block_types),
         cmocka_unit_test(test_weights_beyond_a_float_types_range_are_refused),
         cmocka_unit_test(test_the_refused_row_is_named_with_its_own_value),
+        cmocka_unit_test(test_zero_element_tensors_are_copied),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
