@@ -7,7 +7,16 @@
  * 0..65535 and, written back as the kernel writes it (ranges for runs),
  * parses to the same CPUs; an accepted config is at most 64 bits and
  * round-trips through "event=0x%llx"; an accepted scale is finite, in
- * (0, 1], and round-trips through "%.17g"; only "Joules" is a unit.
+ * (0, 1], and round-trips through "%.17g".
+ * The unit goes through the backend's whole reading path: the text is
+ * written as events/energy-pkg.unit of a scratch PMU directory whose other
+ * files are valid, read by wl__perf_pmu_scan (wl__read_text, then
+ * wl__perf_parse_unit). The PMU is accepted, with its one event as the
+ * other files say, exactly when the harness's own reading of the file is
+ * "Joules": its first 255 bytes (the scan's buffer) up to a NUL, less
+ * trailing newlines and blanks, as sysfs text is read ("Joules\n", the
+ * kernel's, is a unit; "joules" is not); else it is WL_EFORMAT naming the
+ * .unit file. Literal cases are checked once per process.
  */
 #include "sensors/rapl_perf.h"
 
@@ -15,10 +24,13 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
@@ -85,6 +97,110 @@ static void check_scale(const char *s)
     CHECK(wl__perf_parse_scale(text, &again) == 0 && again == v);
 }
 
+/* A scratch PMU directory (energy-pkg, event 0x2, scale 2^-32 J on CPU 0),
+ * made once per process and removed at its exit; the unit file is written
+ * for each input. */
+static char pmu_dir[] = "/tmp/fuzz_rapl_perf.XXXXXX";
+static char events_dir[sizeof pmu_dir + 8];
+static const char *const pmu_files[] = {"type", "cpumask", "events/energy-pkg",
+                                        "events/energy-pkg.scale", "events/energy-pkg.unit"};
+
+static void pmu_path(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", pmu_dir, name);
+}
+
+static void write_file(const char *name, const void *text, size_t len)
+{
+    char path[128];
+    pmu_path(path, sizeof path, name);
+    unlink(path); /* a new file each time: ext4 delays a rewritten one's close */
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(text, 1, len, f) == len && fclose(f) == 0);
+}
+
+static void remove_pmu(void)
+{
+    for (size_t i = 0; i < sizeof pmu_files / sizeof pmu_files[0]; i++) {
+        char path[128];
+        pmu_path(path, sizeof path, pmu_files[i]);
+        unlink(path);
+    }
+    rmdir(events_dir);
+    rmdir(pmu_dir);
+}
+
+static void make_pmu(void)
+{
+    if (events_dir[0])
+        return;
+    CHECK(mkdtemp(pmu_dir) != NULL);
+    snprintf(events_dir, sizeof events_dir, "%s/events", pmu_dir);
+    CHECK(mkdir(events_dir, 0700) == 0);
+    atexit(remove_pmu);
+    write_file("type", "9\n", 2);
+    write_file("cpumask", "0\n", 2);
+    write_file("events/energy-pkg", "event=0x02\n", 11);
+    write_file("events/energy-pkg.scale", "2.3283064365386962890625e-10\n", 29);
+}
+
+/* The harness's reading of a unit file's text: the scan's 255 bytes, up to
+ * a NUL, less trailing newlines and blanks; true when that is "Joules". */
+static bool is_joules(const char *text, size_t len)
+{
+    if (len > 255)
+        len = 255;
+    const char *nul = memchr(text, '\0', len);
+    if (nul)
+        len = (size_t)(nul - text);
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+        len--;
+    return len == 6 && memcmp(text, "Joules", 6) == 0;
+}
+
+/* The PMU with text as the unit: accepted exactly when it is Joules. */
+static void check_unit(const char *text, size_t len)
+{
+    make_pmu();
+    write_file("events/energy-pkg.unit", text, len);
+    struct wl_perf_pmu pmu;
+    struct wl_errmsg err = {{0}};
+    const int rc = wl__perf_pmu_scan(pmu_dir, &pmu, &err);
+    if (!is_joules(text, len)) {
+        CHECK(rc == WL_EFORMAT && strstr(err.text, "energy-pkg.unit") != NULL);
+        return;
+    }
+    CHECK(rc == 0 && pmu.type == 9 && pmu.n_cpus == 1 && pmu.cpus[0] == 0);
+    CHECK(pmu.n_events == 1 && strcmp(pmu.ev[0].name, "energy-pkg") == 0);
+    CHECK(pmu.ev[0].domain == WL_DOMAIN_PACKAGE && pmu.ev[0].config == 2);
+    CHECK(pmu.ev[0].scale_j == 0x1p-32);
+}
+
+/* Literal unit files, whatever the fuzzer sends: the kernel's text, and
+ * ones a sloppy reading would take. */
+static void check_unit_literals(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    static const struct {
+        const char *text;
+        size_t len;
+        bool unit;
+    } cases[] = {
+        {"Joules\n", 7, true},  {"Joules", 6, true},    {"Joules \n\n", 9, true},
+        {"Joules\0x", 8, true}, {"joules\n", 7, false}, {" Joules\n", 8, false},
+        {"Joule\n", 6, false},  {"Joulesx", 7, false},  {"Joules\nx", 8, false},
+        {"Joules\t", 7, false}, {"", 0, false},         {"\n", 1, false},
+        {"Watts\n", 6, false},  {"\0Joules", 7, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK(is_joules(cases[i].text, cases[i].len) == cases[i].unit);
+        check_unit(cases[i].text, cases[i].len);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
@@ -106,7 +222,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_scale(s);
         break;
     default:
-        CHECK((wl__perf_parse_unit(s) == 0) == (strcmp(s, "Joules") == 0));
+        check_unit_literals();
+        check_unit((const char *)data + 1, size - 1);
         break;
     }
     free(s);
