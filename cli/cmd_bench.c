@@ -216,11 +216,12 @@ static void print_csv(const struct info *in, const struct wl_bench_result *r, in
         print_csv_text(in->model_type, tty);
         printf(",\"%llu\",\"%llu\",\"%d\",\"%d\",\"%d\"," BENCH_FIXED_CPU
                ",\"%s\",\"%s\",\"0\"," BENCH_FIXED_GPU
-               ",\"%d\",\"%d\",\"0\",\"%s\",\"%.0f\",\"%.0f\",\"%.6f\",\"%.6f\","
+               ",\"%d\",\"%d\",\"0\",\"%s\",\"%llu\",\"%llu\",\"%.6f\",\"%.6f\","
                "\"%d\"\n",
                (unsigned long long)in->size, (unsigned long long)in->n_params, r[i].n_ubatch,
                r[i].n_ubatch, in->threads, in->type_k, in->type_k, r[i].n_prompt, r[i].n_gen, t,
-               r[i].avg_ns, r[i].stddev_ns, r[i].avg_ts, r[i].stddev_ts, r[i].n_batch);
+               (unsigned long long)r[i].avg_ns, (unsigned long long)r[i].stddev_ns, r[i].avg_ts,
+               r[i].stddev_ts, r[i].n_batch);
     }
 }
 
@@ -323,15 +324,27 @@ static void weight_pages_note(const wl_model *m, const char *path, bool verbose)
             pct, shown, shown);
 }
 
+/* llama-bench spells two options with a single dash and two letters; they
+ * are rewritten to these long options before getopt sees them (the
+ * pointers tell a rewritten argument from a typed long option) */
+static char ub_long[] = "--ubatch-size", ctk_long[] = "--cache-type";
+static char ub_short[] = "-ub", ctk_short[] = "-ctk";
+
+/* The spelling typed of the option with a value getopt just returned:
+ * "-ub" for an argument rewritten to --ubatch-size, else the long name. */
+static const char *typed_option(char **argv, const char *long_name)
+{
+    const char *opt = optarg == argv[optind - 1] ? argv[optind - 2] : argv[optind - 1];
+    return opt == ub_long ? ub_short : opt == ctk_long ? ctk_short : long_name;
+}
+
 static int run(int argc, char **argv)
 {
-    /* llama-bench spells two options with a single dash and two letters;
-     * rewrite them to long options before getopt sees them */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-ub") == 0)
-            argv[i] = "--ubatch-size";
+            argv[i] = ub_long;
         else if (strcmp(argv[i], "-ctk") == 0)
-            argv[i] = "--cache-type";
+            argv[i] = ctk_long;
     }
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
@@ -382,12 +395,12 @@ static int run(int argc, char **argv)
             p.n_threads = (int32_t)v;
             break;
         case 'U':
-            if (!wl_cli_parse_long(CMD, "-ub", optarg, 1, 1 << 16, &v))
+            if (!wl_cli_parse_long(CMD, typed_option(argv, ub_long), optarg, 1, 1 << 16, &v))
                 return WL_EXIT_USAGE;
             p.n_ubatch = (int32_t)v;
             break;
         case 'K':
-            if (!wl_cli_parse_cache_type(CMD, "--cache-type", optarg, &p.kv_type))
+            if (!wl_cli_parse_cache_type(CMD, typed_option(argv, ctk_long), optarg, &p.kv_type))
                 return WL_EXIT_USAGE;
             break;
         case 'o':
@@ -413,6 +426,12 @@ static int run(int argc, char **argv)
             wl_cli_print_help(usage);
             return WL_EXIT_OK;
         default:
+            /* a rewritten option without its value: as typed (getopt's
+             * optopt, which wl_cli_option_error names, is its letter) */
+            if (c == ':' && optind > 0 &&
+                (argv[optind - 1] == ub_long || argv[optind - 1] == ctk_long))
+                return wl_cli_usage_error(CMD, "option '%s' needs a value",
+                                          argv[optind - 1] == ub_long ? ub_short : ctk_short);
             return wl_cli_option_error(CMD, c, argv, opts);
         }
     }

@@ -293,21 +293,23 @@ static int run_tg_batch(wl_context *ctx, const struct batch_buf *b, const int32_
 
 static void finish_stats(struct wl_bench_result *r, int32_t n_tokens)
 {
-    double sum_ns = 0, sum_ts = 0;
+    uint64_t sum_ns = 0; /* 100 samples of up to ~5.8 years each */
+    double sum_ts = 0;
     for (int i = 0; i < r->reps; i++) {
         r->samples_ts[i] = r->samples_ns[i] ? 1e9 * n_tokens / (double)r->samples_ns[i] : 0.0;
-        sum_ns += (double)r->samples_ns[i];
+        sum_ns += r->samples_ns[i];
         sum_ts += r->samples_ts[i];
     }
-    r->avg_ns = sum_ns / r->reps;
+    const double mean_ns = (double)sum_ns / r->reps;
+    r->avg_ns = sum_ns / (uint64_t)r->reps; /* truncated, as llama-bench's */
     r->avg_ts = sum_ts / r->reps;
     double v_ns = 0, v_ts = 0;
     for (int i = 0; i < r->reps; i++) {
-        v_ns += ((double)r->samples_ns[i] - r->avg_ns) * ((double)r->samples_ns[i] - r->avg_ns);
+        v_ns += ((double)r->samples_ns[i] - mean_ns) * ((double)r->samples_ns[i] - mean_ns);
         v_ts += (r->samples_ts[i] - r->avg_ts) * (r->samples_ts[i] - r->avg_ts);
     }
     /* sample standard deviation, 0 for a single repetition (as llama-bench) */
-    r->stddev_ns = r->reps > 1 ? sqrt(v_ns / (r->reps - 1)) : 0.0;
+    r->stddev_ns = r->reps > 1 ? (uint64_t)sqrt(v_ns / (r->reps - 1)) : 0;
     r->stddev_ts = r->reps > 1 ? sqrt(v_ts / (r->reps - 1)) : 0.0;
 }
 

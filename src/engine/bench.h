@@ -48,7 +48,10 @@ struct wl_bench_result {
     int32_t reps;
     uint64_t samples_ns[WL_BENCH_MAX_REPS];
     double samples_ts[WL_BENCH_MAX_REPS];
-    double avg_ns, stddev_ns;
+    /* whole nanoseconds: the mean and the sample standard deviation of
+     * samples_ns truncated, as llama-bench's (computed over uint64_t), so
+     * every output prints the same number */
+    uint64_t avg_ns, stddev_ns;
     double avg_ts, stddev_ts;
     int64_t test_time_s; /* wall clock (Unix seconds) at the start of the test */
 };
