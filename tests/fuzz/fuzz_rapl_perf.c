@@ -13,8 +13,8 @@
  * files are valid, read by wl__perf_pmu_scan (wl__read_text, then
  * wl__perf_parse_unit). The PMU is accepted, with its one event as the
  * other files say, exactly when the harness's own reading of the file is
- * "Joules": its first 255 bytes (the scan's buffer) up to a NUL, less
- * trailing newlines and blanks, as sysfs text is read ("Joules\n", the
+ * "Joules": its first 255 bytes (the scan's buffer) less trailing newlines
+ * and blanks, as sysfs text is read, then up to a NUL ("Joules\n", the
  * kernel's, is a unit; "joules" is not); else it is WL_EFORMAT naming the
  * .unit file. Literal cases are checked once per process.
  */
@@ -144,17 +144,18 @@ static void make_pmu(void)
     write_file("events/energy-pkg.scale", "2.3283064365386962890625e-10\n", 29);
 }
 
-/* The harness's reading of a unit file's text: the scan's 255 bytes, up to
- * a NUL, less trailing newlines and blanks; true when that is "Joules". */
+/* The harness's reading of a unit file's text: the scan's 255 bytes less
+ * trailing newlines and blanks (the bytes read: a NUL stops nothing), then
+ * as a C string, up to a NUL; true when that is "Joules". */
 static bool is_joules(const char *text, size_t len)
 {
     if (len > 255)
         len = 255;
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+        len--;
     const char *nul = memchr(text, '\0', len);
     if (nul)
         len = (size_t)(nul - text);
-    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
-        len--;
     return len == 6 && memcmp(text, "Joules", 6) == 0;
 }
 
@@ -189,11 +190,21 @@ static void check_unit_literals(void)
         size_t len;
         bool unit;
     } cases[] = {
-        {"Joules\n", 7, true},  {"Joules", 6, true},    {"Joules \n\n", 9, true},
-        {"Joules\0x", 8, true}, {"joules\n", 7, false}, {" Joules\n", 8, false},
-        {"Joule\n", 6, false},  {"Joulesx", 7, false},  {"Joules\nx", 8, false},
-        {"Joules\t", 7, false}, {"", 0, false},         {"\n", 1, false},
-        {"Watts\n", 6, false},  {"\0Joules", 7, false},
+        {"Joules\n", 7, true},
+        {"Joules", 6, true},
+        {"Joules \n\n", 9, true},
+        {"Joules\0x", 8, true},
+        {"joules\n", 7, false},
+        {" Joules\n", 8, false},
+        {"Joule\n", 6, false},
+        {"Joulesx", 7, false},
+        {"Joules\nx", 8, false},
+        {"Joules\t", 7, false},
+        {"", 0, false},
+        {"\n", 1, false},
+        {"Watts\n", 6, false},
+        {"\0Joules", 7, false},
+        {"Joules\n\0\n", 9, false}, /* trimmed at the end only: "Joules\n" */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         CHECK(is_joules(cases[i].text, cases[i].len) == cases[i].unit);
