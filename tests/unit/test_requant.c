@@ -309,9 +309,12 @@ static void test_zero_element_tensors_are_copied(void **state)
         {"z", WL_TTYPE_F32, 1, {0, 0}, false},
         {"blk.0.attn_q.weight", WL_TTYPE_F32, 2, {32, 0}, true},
         {"blk.0.attn_k.weight", WL_TTYPE_F16, 2, {0, 32}, true},
+        /* rows of 2^46 values, none of them: nothing to convert, and no row
+         * buffer to allocate (256 TiB; quantize once failed "out of memory") */
+        {"blk.0.attn_v.weight", WL_TTYPE_F32, 2, {1ull << 46, 0}, true},
         {"a.weight", WL_TTYPE_F32, 2, {32, 2}, true},
     };
-    for (size_t n = 3; n <= 4; n++) { /* without, then with a tensor of data */
+    for (size_t n = 4; n <= 5; n++) { /* without, then with a tensor of data */
         size_t size;
         void *buf = model_bytes(cases, n, &size);
         struct wl_errmsg err;
