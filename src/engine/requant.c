@@ -224,12 +224,13 @@ static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
     atomic_init(&j.rc, 0);
     atomic_init(&j.bad_row, -1);
     atomic_init(&j.big_row, -1);
-    if (ne0 && (j.in_row == 0 || j.out_row == 0))
-        return WL_EINVAL;
     /* no row, nothing to convert: no row buffer either (a tensor of 0 rows
-     * may have rows of any length, 2^46 values, whose buffer cannot be had) */
+     * may have rows of any length, 2^62 values, whose bytes are past 64 bits
+     * and whose buffer cannot be had) */
     if (j.n_rows == 0)
         return 0;
+    if (j.in_row == 0 || j.out_row == 0)
+        return WL_EINVAL;
     j.rows = malloc((j.narrows ? 2u : 1u) * (size_t)nth * (ne0 ? (size_t)ne0 : 1) * sizeof *j.rows);
     if (!j.rows)
         return WL_ENOMEM;

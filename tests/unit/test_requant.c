@@ -309,12 +309,14 @@ static void test_zero_element_tensors_are_copied(void **state)
         {"z", WL_TTYPE_F32, 1, {0, 0}, false},
         {"blk.0.attn_q.weight", WL_TTYPE_F32, 2, {32, 0}, true},
         {"blk.0.attn_k.weight", WL_TTYPE_F16, 2, {0, 32}, true},
-        /* rows of 2^46 values, none of them: nothing to convert, and no row
-         * buffer to allocate (256 TiB; quantize once failed "out of memory") */
+        /* rows of 2^46 and of 2^62 values, none of them: nothing to convert,
+         * and no row buffer (256 TiB), nor a row's bytes (past 64 bits), to
+         * have (quantize once failed "conversion failed") */
         {"blk.0.attn_v.weight", WL_TTYPE_F32, 2, {1ull << 46, 0}, true},
+        {"blk.0.attn_output.weight", WL_TTYPE_F32, 2, {1ull << 62, 0}, true},
         {"a.weight", WL_TTYPE_F32, 2, {32, 2}, true},
     };
-    for (size_t n = 4; n <= 5; n++) { /* without, then with a tensor of data */
+    for (size_t n = 5; n <= 6; n++) { /* without, then with a tensor of data */
         size_t size;
         void *buf = model_bytes(cases, n, &size);
         struct wl_errmsg err;
