@@ -328,18 +328,18 @@ _Static_assert(sizeof((struct wl_model_features *)0)->name <= WL__COPY_MAX, "nam
 _Static_assert(sizeof((struct wl_model_features *)0)->arch_string <= WL__COPY_MAX,
                "arch_string fits");
 
-/* A note when "<prefix>.<suffix>" is in the file but is not an integer the
- * loader reads (wl__metadata_int), which then refuses the model when it
- * reads that key (engine_reads); a present key is never called missing. */
+/* A note when "<prefix>.<suffix>", a key the loader reads, is in the file
+ * but is not an integer it reads (wl__metadata_int): it refuses the model
+ * then. (Other architectures' files, which the loader does not read, may
+ * hold per-layer arrays, whose first element the features show.) */
 static void wl__note_unusable_int(struct wl_model_features *f, const wl_gguf *g, const char *prefix,
-                                  const char *suffix, bool engine_reads)
+                                  const char *suffix)
 {
     char key[256], why[96];
     int64_t v;
     snprintf(key, sizeof key, "%s.%s", prefix, suffix);
     if (wl__metadata_int(g, key, &v, why, sizeof why) == WL_EFORMAT)
-        wl__warn(f, "%smetadata '%s' %s", engine_reads ? "the engine refuses this model: " : "",
-                 key, why);
+        wl__warn(f, "the engine refuses this model: metadata '%s' %s", key, why);
 }
 
 /* ---- features -------------------------------------------------------------------- */
@@ -462,8 +462,8 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
         "attention.head_count", "attention.head_count_kv", "attention.key_length",
         "rope.dimension_count", /* context_length: below */
     };
-    for (size_t i = 0; i < sizeof int_keys / sizeof int_keys[0]; i++)
-        wl__note_unusable_int(f, g, prefix, int_keys[i], engine_reads);
+    for (size_t i = 0; engine_reads && i < sizeof int_keys / sizeof int_keys[0]; i++)
+        wl__note_unusable_int(f, g, prefix, int_keys[i]);
     const int layers_rc = wl__get_u32(g, prefix, "block_count", &f->n_layers);
     if (layers_rc != 0) {
         f->n_layers = tensor_layers;
@@ -532,17 +532,15 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
             f->vocab_size = (uint32_t)emb->ne[1];
     }
     const int ctx_rc = wl__get_u32(g, prefix, "context_length", &f->context_length);
-    if (ctx_rc != 0) { /* the loader requires it (model.c) */
+    if (ctx_rc != 0 && engine_reads) { /* the loader requires it (model.c) */
         char key[256];
         int64_t v;
         snprintf(key, sizeof key, "%s.context_length", prefix);
         const bool bad = wl__metadata_int(g, key, &v, unusable, sizeof unusable) == WL_EFORMAT;
-        if (engine_reads || bad)
-            wl__warn(f, "%smetadata '%s' %s", engine_reads ? "the engine refuses this model: " : "",
-                     key,
-                     ctx_rc == WL_ENOENT ? "is missing"
-                     : bad               ? unusable
-                                         : "is not a usable count");
+        wl__warn(f, "the engine refuses this model: metadata '%s' %s", key,
+                 ctx_rc == WL_ENOENT ? "is missing"
+                 : bad               ? unusable
+                                     : "is not a usable count");
     }
     if (wl__get_u32(g, prefix, "rope.dimension_count", &f->rope_dim) != 0)
         f->rope_dim = f->head_dim; /* as the engine (model.c) and llama.cpp default it */
