@@ -203,7 +203,8 @@ expect_option_error "generate --temp without value" "option '--temp' needs a val
 expect_option_error "generate unknown option" "unknown option '--bogus'" "$W" generate -m x --bogus
 expect_option_error "generate unknown short option" "unknown option '-Z'" "$W" generate -m x -Z
 expect_option_error "bench -r without value" "option '-r' needs a value" "$W" bench -m x -r
-expect_option_error "bench -ub without value" "option '--ubatch-size' needs a value" "$W" bench -m x -ub
+expect_option_error "bench -ub without value" "option '-ub' needs a value" "$W" bench -m x -ub
+expect_option_error "bench --ubatch-size without value" "option '--ubatch-size' needs a value" "$W" bench -m x --ubatch-size
 expect_option_error "bench unknown option" "unknown option '--bogus'" "$W" bench -m x --bogus
 expect_option_error "model info --kv-type without value" "option '--kv-type' needs a value" "$W" model info x --kv-type
 expect_option_error "model info --json=1" "takes no value: '--json=1'" "$W" model info x --json=1
