@@ -269,15 +269,46 @@ int wl__pread_u64(int fd, uint64_t *out)
     return wl__pread_u64_err(fd, out, NULL);
 }
 
+/* How a note is logged: a not-read one as a warning, a not-summed one as
+ * information. */
+static void log_note(const struct wl_sensor *s, bool not_read, const char *text)
+{
+    if (not_read)
+        wl_log(WL_LOG_WARN, "sensors", "%s: not read, the measurement is partial: %s", s->ops->name,
+               text);
+    else
+        wl_log(WL_LOG_INFO, "sensors", "%s: not summed: %s", s->ops->name, text);
+}
+
+/* Holds a note made while the backend opens (s->pending); false when
+ * there is no memory for it (it is then logged at once). */
+static bool hold_note(struct wl_sensor *s, bool not_read, const char *text)
+{
+    if (s->n_pending == s->cap_pending) {
+        const unsigned cap = s->cap_pending ? 2 * s->cap_pending : 8;
+        struct wl__sensor_note *n = realloc(s->pending, cap * sizeof *n);
+        if (!n)
+            return false;
+        s->pending = n;
+        s->cap_pending = cap;
+    }
+    s->pending[s->n_pending].not_read = not_read;
+    memcpy(s->pending[s->n_pending].text, text, WL_SENSOR_NOTE_MAX);
+    s->n_pending++;
+    return true;
+}
+
 /* One note of wl__sensor_not_read or wl__sensor_not_summed: formatted (cut
- * between characters), logged at level after what, kept in texts while
- * there is room, counted in *n either way. */
+ * between characters), logged (log_note; while the backend opens, held
+ * until it has: hold_note), kept in texts while there is room, counted in
+ * *n either way. */
 static void wl__sensor_note(struct wl_sensor *s, unsigned *n, char (*texts)[WL_SENSOR_NOTE_MAX],
-                            enum wl_log_level level, const char *what, const char *fmt, va_list ap)
+                            bool not_read, const char *fmt, va_list ap)
 {
     char text[WL_SENSOR_NOTE_MAX];
     wl_utf8_vformat(text, sizeof text, fmt, ap); /* names and paths: any bytes */
-    wl_log(level, "sensors", "%s: %s: %s", s->ops->name, what, text);
+    if (!s->opening || !hold_note(s, not_read, text))
+        log_note(s, not_read, text);
     if (*n < WL_SENSOR_MAX_NOT_READ)
         memcpy(texts[*n], text, sizeof text);
     (*n)++;
@@ -289,8 +320,7 @@ void wl__sensor_not_read(struct wl_sensor *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    wl__sensor_note(s, &s->info.n_not_read, s->info.not_read, WL_LOG_WARN,
-                    "not read, the measurement is partial", fmt, ap);
+    wl__sensor_note(s, &s->info.n_not_read, s->info.not_read, true, fmt, ap);
     va_end(ap);
 }
 
@@ -298,8 +328,7 @@ void wl__sensor_not_summed(struct wl_sensor *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    wl__sensor_note(s, &s->info.n_not_summed, s->info.not_summed, WL_LOG_INFO, "not summed", fmt,
-                    ap);
+    wl__sensor_note(s, &s->info.n_not_summed, s->info.not_summed, false, fmt, ap);
     va_end(ap);
 }
 
@@ -1021,6 +1050,18 @@ uint64_t wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_param
     }
 }
 
+/* Ends the backend's open: logs the notes it made (ok: it opened) or
+ * drops them (it failed), and frees them. */
+static void end_open(struct wl_sensor *s, bool ok)
+{
+    s->opening = false;
+    for (unsigned i = 0; ok && i < s->n_pending; i++)
+        log_note(s, s->pending[i].not_read, s->pending[i].text);
+    free(s->pending);
+    s->pending = NULL;
+    s->n_pending = s->cap_pending = 0;
+}
+
 static int open_one(const struct wl_sensor_ops *ops, const struct wl_sensor_params *p,
                     wl_sensor **out, struct wl_sensor_status *st)
 {
@@ -1032,8 +1073,10 @@ static int open_one(const struct wl_sensor_ops *ops, const struct wl_sensor_para
         return wl__sensor_fail(st, WL_ENOMEM, NULL, "out of memory");
     s->ops = ops;
     s->info.backend = ops->name;
+    s->opening = true; /* its notes are logged once it has opened */
     int rc = ops->open(s, p, st);
     if (rc != 0) {
+        end_open(s, false);
         if (st->why[0] == '\0')
             wl__sensor_fail(st, rc, NULL, "%s", wl_strerror(rc));
         st->code = rc;
@@ -1041,15 +1084,18 @@ static int open_one(const struct wl_sensor_ops *ops, const struct wl_sensor_para
         return rc;
     }
     if (s->info.n_channels == 0) {
+        end_open(s, false);
         ops->close(s);
         free(s);
         return wl__sensor_fail(st, WL_ENOTSUP, NULL, "no channel found");
     }
     if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        end_open(s, false);
         ops->close(s);
         free(s);
         return wl__sensor_fail(st, WL_ENOMEM, NULL, "cannot create a mutex");
     }
+    end_open(s, true);
     if (ops->measure_period)
         ops->measure_period(s, p);
     else

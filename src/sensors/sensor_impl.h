@@ -35,6 +35,12 @@ struct wl_sensor_ops {
     void (*settle)(struct wl_sensor *s);
 };
 
+/* A note made while the backend opens, logged once it has opened. */
+struct wl__sensor_note {
+    bool not_read; /* else not summed */
+    char text[WL_SENSOR_NOTE_MAX];
+};
+
 struct wl_sensor {
     const struct wl_sensor_ops *ops;
     void *impl;
@@ -43,6 +49,14 @@ struct wl_sensor {
      * ("" until wl__sensor_set_source): a note added after it (a psys the
      * probe drops) renders the suffix again here, in one place */
     char source_base[sizeof((struct wl_sensor_info *)0)->source];
+    /* true while ops->open runs: its notes (wl__sensor_not_read,
+     * wl__sensor_not_summed) are held in pending (heap, in the order made)
+     * and logged only once it has opened: a backend that fails measures
+     * nothing, so a warning that its measurement is partial would be
+     * false (its why says what it found) */
+    bool opening;
+    struct wl__sensor_note *pending;
+    unsigned n_pending, cap_pending;
     pthread_mutex_t lock; /* serialises read() */
 };
 
@@ -201,7 +215,9 @@ int wl__rapl_psys_name(char *buf, size_t size, const struct wl__rapl_unit *u, un
 /* Records something the backend found but will not read (a zone, device or
  * GPU over the channel limit, or one that cannot be read) in s->info.not_read
  * (printf format, cut between characters) and logs it as a warning: the
- * sensor's measurement is then partial: the source says PARTIAL. */
+ * sensor's measurement is then partial: the source says PARTIAL. A note
+ * made while the backend opens is logged only once it has opened (never
+ * for a backend that fails). */
 void wl__sensor_not_read(struct wl_sensor *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Records a channel the backend could read but adds to no domain (out of

@@ -1028,6 +1028,67 @@ static void test_sysfs_tree_without_proc_root_is_not_judged_by_the_host(void **s
     free(root);
 }
 
+/* More packages than are read (MSR_MAX_PKG, 16) make a "not read" note,
+ * which the log shows as a warning that the measurement is partial. A
+ * backend that then fails (no /dev/cpu/N/msr opens) measures nothing: the
+ * note was logged all the same, a warning about a measurement never made.
+ * Notes are logged only once the backend opens: then once, with the others. */
+static void test_over_the_limit_note_is_logged_only_when_the_backend_opens(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    mkdirs(root, "proc");
+    put(root, "proc/cpuinfo",
+        "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 158\n\n");
+    enum { N_PKG = 18 }; /* 2 over the limit */
+    for (int c = 0; c < N_PKG; c++) {
+        char rel[128], id[16];
+        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology", c);
+        mkdirs(root, rel);
+        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
+        snprintf(id, sizeof id, "%d\n", c);
+        put(root, rel, id);
+        snprintf(rel, sizeof rel, "dev/cpu/%d", c);
+        mkdirs(root, rel);
+    }
+    char bufs[3 * 1024];
+    struct wl_sensor_params p;
+    params_for(&p, root, bufs, 1024);
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    /* no msr device: the backend fails, and nothing is logged as partial */
+    wl_test_capture_stderr_begin();
+    const int rc = wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st);
+    char *err = wl_test_capture_stderr_end();
+    fputs(err, stderr);
+    assert_int_equal(rc, WL_ENOTSUP);
+    assert_null(s);
+    assert_non_null(strstr(st.why, "the msr driver is not loaded"));
+    assert_null(strstr(err, "over the limit"));
+    assert_null(strstr(err, "not read"));
+    free(err);
+    /* every device readable: it opens, and the note is logged once */
+    for (int c = 0; c < N_PKG; c++) {
+        set_msr(root, c, 0x606, 0xA0E03);
+        set_msr(root, c, 0x611, 1000);
+    }
+    wl_test_capture_stderr_begin();
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st), 0);
+    err = wl_test_capture_stderr_end();
+    fputs(err, stderr);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 16);
+    assert_int_equal(in->n_not_read, 1);
+    assert_non_null(strstr(in->not_read[0], "2 package(s) or die(s) after the first 16"));
+    const char *hit = strstr(err, "over the limit");
+    assert_non_null(hit);
+    assert_null(strstr(hit + 1, "over the limit"));
+    free(err);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1054,6 +1115,7 @@ int main(void)
         cmocka_unit_test(test_sysfs_tree_without_proc_root_is_not_judged_by_the_host),
         cmocka_unit_test(test_one_unreadable_package_leaves_the_others_read),
         cmocka_unit_test(test_one_failing_package_read_leaves_the_others_read),
+        cmocka_unit_test(test_over_the_limit_note_is_logged_only_when_the_backend_opens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
