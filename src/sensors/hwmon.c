@@ -480,15 +480,47 @@ static void list_not_summed(struct wl_sensor *s, const struct hw_dev *d)
     }
 }
 
+/* The fix when no hwmon device can be used, into buf (size bytes), by the
+ * kernel the machine runs (wl__sensor_kernel_version): the amd_energy
+ * driver (an AMD Zen CPU's RAPL energy as hwmon) was in Linux 5.8 to 5.12
+ * and removed in 5.13 (after the PLATYPUS side channel); the same counters
+ * are read by rapl-perf (AMD in the RAPL perf PMU from 5.8) and
+ * rapl-powercap (AMD in intel_rapl_msr from 5.11). A kernel not known
+ * gets every case with its kernels. zenpower is out of tree. */
+static void hwmon_fix(char *buf, size_t size, const struct wl_sensor_params *p)
+{
+    static const char *common =
+        "hwmon power/energy comes from drivers such as amdgpu (AMD GPUs) and acpi_power_meter "
+        "(servers: sudo modprobe acpi_power_meter).";
+    int major = 0, minor = 0;
+    const bool known = wl__sensor_kernel_version(p, &major, &minor) == 0;
+    const int v = major * 10000 + minor;
+    const char *amd;
+    if (!known)
+        amd = " AMD CPUs: their energy is RAPL, read by rapl-powercap (sudo modprobe "
+              "intel_rapl_msr; Linux 5.11 and later) and rapl-perf (Linux 5.8 and later); the "
+              "amd_energy hwmon driver was only in Linux 5.8 to 5.12 (sudo modprobe amd_energy "
+              "there); zenpower is an out-of-tree module.";
+    else if (v >= 50013)
+        amd = " AMD CPUs: their energy is RAPL, read by rapl-powercap (sudo modprobe "
+              "intel_rapl_msr) and rapl-perf; its hwmon driver, amd_energy, was removed in Linux "
+              "5.13 (zenpower is an out-of-tree module).";
+    else if (v >= 50008)
+        amd = " AMD Zen CPUs: sudo modprobe amd_energy (Linux 5.8 to 5.12; removed in 5.13); "
+              "rapl-perf reads the same counters without it, and rapl-powercap from Linux 5.11.";
+    else
+        amd = " AMD Zen CPUs: no driver of this kernel reads their energy: amd_energy and "
+              "rapl-perf need Linux 5.8, rapl-powercap 5.11 (zenpower is an out-of-tree module).";
+    snprintf(buf, size, "%s%s", common, amd);
+}
+
 static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                       struct wl_sensor_status *st)
 {
     char root[1024];
     snprintf(root, sizeof root, "%s/class/hwmon", wl__sensor_sysfs_root(p));
-    static const char *fix =
-        "hwmon power/energy comes from drivers such as amdgpu (AMD GPUs), amd_energy or zenpower "
-        "(AMD CPUs: sudo modprobe amd_energy) and acpi_power_meter (servers: sudo modprobe "
-        "acpi_power_meter).";
+    char fix[640];
+    hwmon_fix(fix, sizeof fix, p);
     struct dirent **devs = NULL;
     int n_list = scandir(root, &devs, NULL, cmp_dirent);
     if (n_list < 0) {

@@ -12,6 +12,7 @@
 
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/parse_num.h"
 #include "util/utf8.h"
 #include "wattlens/error.h"
 
@@ -456,13 +457,37 @@ static bool root_given(const char *param, const char *env)
     return (param && *param) || (v && *v);
 }
 
+/* The proc/ next to a sysfs root ("<dir>/proc" for "<dir>/sys", "./proc"
+ * for a relative root with no '/') into buf; false when it does not fit. */
+static bool sibling_proc(const char *sysfs, char *buf, size_t size)
+{
+    size_t n = strlen(sysfs);
+    while (n > 1 && sysfs[n - 1] == '/')
+        n--; /* "/x/sys/" is "/x/sys" */
+    while (n > 0 && sysfs[n - 1] != '/')
+        n--;    /* the parent, with its '/' */
+    if (n == 0) /* a relative root with no '/': its parent is "." */
+        return snprintf(buf, size, "./proc") < (int)size;
+    if (n + 5 > size)
+        return false;
+    snprintf(buf, size, "%.*sproc", (int)n, sysfs);
+    return true;
+}
+
+/* Whether the machine is judged by the /proc root: one given, or neither
+ * root given (both are the host's). */
+static bool proc_root_is_the_machines(const struct wl_sensor_params *p)
+{
+    return root_given(p->proc_root, "WATTLENS_PROC_ROOT") ||
+           !root_given(p->sysfs_root, "WATTLENS_SYSFS_ROOT");
+}
+
 int wl__sensor_cpu_ident(const struct wl_sensor_params *p, struct wl__cpu_ident *out, char *from,
                          size_t size)
 {
     const char *proc = wl__sensor_proc_root(p), *sysfs = wl__sensor_sysfs_root(p);
     char clip[160];
-    if (root_given(p->proc_root, "WATTLENS_PROC_ROOT") ||
-        !root_given(p->sysfs_root, "WATTLENS_SYSFS_ROOT")) {
+    if (proc_root_is_the_machines(p)) {
         wl_utf8_clip(clip, sizeof clip, proc); /* any bytes: cut between characters */
         const int rc = wl__cpu_ident_read(proc, out);
         snprintf(from, size, "%s/cpuinfo%s", clip, rc == 0 ? "" : ": cannot be read");
@@ -475,18 +500,7 @@ int wl__sensor_cpu_ident(const struct wl_sensor_params *p, struct wl__cpu_ident 
         return 0;
     }
     char sibling[1024];
-    size_t n = strlen(sysfs);
-    while (n > 1 && sysfs[n - 1] == '/')
-        n--; /* "/x/sys/" is "/x/sys" */
-    while (n > 0 && sysfs[n - 1] != '/')
-        n--;    /* the parent, with its '/' */
-    if (n == 0) /* a relative root with no '/': its parent is "." */
-        snprintf(sibling, sizeof sibling, "./proc");
-    else if (n < sizeof sibling - 5)
-        snprintf(sibling, sizeof sibling, "%.*sproc", (int)n, sysfs);
-    else
-        sibling[0] = '\0';
-    if (sibling[0] && wl__cpu_ident_read(sibling, out) == 0) {
+    if (sibling_proc(sysfs, sibling, sizeof sibling) && wl__cpu_ident_read(sibling, out) == 0) {
         wl_utf8_clip(clip, sizeof clip, sibling);
         snprintf(from, size, "%s/cpuinfo", clip);
         return 0;
@@ -496,6 +510,36 @@ int wl__sensor_cpu_ident(const struct wl_sensor_params *p, struct wl__cpu_ident 
              "next to it, and no /proc root is given (WATTLENS_PROC_ROOT)",
              clip);
     return WL_ENOENT;
+}
+
+/* The leading "MAJOR.MINOR" of a kernel release ("6.18.0-1-amd64"): each
+ * 0..9999, the minor followed by anything but a digit. */
+static int parse_kernel_release(const char *s, int *major, int *minor)
+{
+    const char *p = s, *end = s + strlen(s);
+    uint64_t a, b;
+    if (wl_parse_u64_digits(&p, end, &a) != 0 || a > 9999 || *p != '.')
+        return WL_EFORMAT;
+    p++;
+    if (wl_parse_u64_digits(&p, end, &b) != 0 || b > 9999)
+        return WL_EFORMAT;
+    *major = (int)a;
+    *minor = (int)b;
+    return 0;
+}
+
+int wl__sensor_kernel_version(const struct wl_sensor_params *p, int *major, int *minor)
+{
+    char proc[1024], path[1100], text[128];
+    if (proc_root_is_the_machines(p))
+        snprintf(proc, sizeof proc, "%s", wl__sensor_proc_root(p));
+    else if (!sibling_proc(wl__sensor_sysfs_root(p), proc, sizeof proc))
+        return WL_ENOENT;
+    snprintf(path, sizeof path, "%s/sys/kernel/osrelease", proc);
+    const int rc = wl__read_text(path, text, sizeof text);
+    if (rc < 0)
+        return rc;
+    return parse_kernel_release(text, major, minor);
 }
 
 /* The kernel's RAPL model table (wl__rapl_intel_units, sensor_impl.h). */

@@ -154,6 +154,14 @@ int wl__cpu_ident_modalias(const char *sysfs_root, struct wl__cpu_ident *out);
 int wl__sensor_cpu_ident(const struct wl_sensor_params *p, struct wl__cpu_ident *out, char *from,
                          size_t size);
 
+/* The version of the kernel the machine runs, from <proc>/sys/kernel/osrelease
+ * ("6.18.0-1-amd64": 6, 18), the /proc root chosen as wl__sensor_cpu_ident
+ * chooses it (a sysfs root given without a /proc root: the proc/ next to
+ * it, never the host's). 0, or a negative WL_E* code when it is not known
+ * (*major, *minor untouched). For advice that depends on it (hwmon's fix:
+ * amd_energy was in Linux 5.8 to 5.12 only). */
+int wl__sensor_kernel_version(const struct wl_sensor_params *p, int *major, int *minor);
+
 /* How the kernel reads the energy unit of each RAPL domain of an Intel
  * model (drivers/powercap/intel_rapl_common.c: rapl_ids and the
  * rapl_defaults_* it points to, applied in rapl_get_domain_unit;

@@ -7,7 +7,8 @@
  * in hwmonN/device/ for a legacy device such as the ACPI power meter); no
  * usable file says why and how to fix; a long multibyte device name or
  * label is cut between characters, and so is a long multibyte root where
- * the source or a why quotes it. */
+ * the source or a why quotes it; the AMD CPU advice of the fix follows the
+ * kernel version (amd_energy only on Linux 5.8 to 5.12). */
 #undef _FORTIFY_SOURCE /* pread is defined here (an inline of its own would clash) */
 #include "test_support.h"
 
@@ -998,6 +999,85 @@ static void test_power_meter_and_averages_are_read(void **state)
     tmpdir_free(root);
 }
 
+/* The fix when no device is usable, by the kernel the machine runs
+ * (<proc>/sys/kernel/osrelease): the amd_energy driver was in Linux 5.8 to
+ * 5.12 only (removed in 5.13), so "sudo modprobe amd_energy" is advice for
+ * those kernels alone; on a later one an AMD CPU's energy is RAPL, read by
+ * rapl-powercap (5.11 and later) and rapl-perf (5.8 and later). It said
+ * "sudo modprobe amd_energy" on every kernel ("Module amd_energy not
+ * found" on 6.18). A kernel that is not known (a sysfs tree given without
+ * a /proc root) gets every case, each with its kernels. */
+static void test_amd_cpu_fix_follows_the_kernel_version(void **state)
+{
+    (void)state;
+    unsetenv("WATTLENS_PROC_ROOT"); /* the roots are the parameters' */
+    char *root = wl_test_tmpdir();
+    char sys[1100], proc[1100], path[1200];
+    snprintf(sys, sizeof sys, "%s/sys", root);
+    snprintf(proc, sizeof proc, "%s/proc", root);
+    mkdir(sys, 0755);
+    dev(sys, 0, "coretemp\n"); /* no power or energy file: not usable */
+    snprintf(path, sizeof path, "%s/sys", proc);
+    assert_int_equal(mkdir(proc, 0755) == 0 && mkdir(path, 0755) == 0, 1);
+    snprintf(path, sizeof path, "%s/sys/kernel", proc);
+    assert_int_equal(mkdir(path, 0755), 0);
+    static const struct {
+        const char *release;
+        bool amd_energy; /* "sudo modprobe amd_energy" is the advice */
+    } cases[] = {
+        {"6.18.0-1-amd64\n", false}, {"5.13.0\n", false},
+        {"5.12.19-arch1-1\n", true}, {"5.8.0-63-generic\n", true},
+        {"5.7.19\n", false},         {"4.19.0-27-amd64\n", false},
+        {"10.1\n", false},
+    };
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = sys;
+    p.proc_root = proc;
+    p.period_probe_ns = 0;
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        put(proc, "sys/kernel/osrelease", cases[k].release);
+        assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, &st), WL_ENOTSUP);
+        fprintf(stderr, "%s", cases[k].release);
+        fprintf(stderr, "  fix: %s\n", st.fix);
+        assert_non_null(strstr(st.fix, "acpi_power_meter"));
+        if (cases[k].amd_energy) {
+            assert_non_null(strstr(st.fix, "sudo modprobe amd_energy"));
+        } else {
+            assert_null(strstr(st.fix, "modprobe amd_energy"));
+            assert_non_null(strstr(st.fix, "rapl-perf"));
+        }
+    }
+    /* 5.13 and later: the driver is gone, RAPL reads the CPU */
+    put(proc, "sys/kernel/osrelease", "6.18.0-1-amd64\n");
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, &st), WL_ENOTSUP);
+    assert_non_null(strstr(st.fix, "removed in Linux 5.13"));
+    assert_non_null(strstr(st.fix, "rapl-powercap (sudo modprobe intel_rapl_msr)"));
+    /* an osrelease that is not a version: not known */
+    put(proc, "sys/kernel/osrelease", "garbage\n");
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, &st), WL_ENOTSUP);
+    assert_non_null(strstr(st.fix, "only in Linux 5.8 to 5.12"));
+    assert_null(strstr(st.fix, "AMD CPUs: sudo modprobe amd_energy"));
+    /* a sysfs tree without a /proc root, nor a proc/ next to it: not known
+     * (never the host's kernel) */
+    char *root2 = wl_test_tmpdir();
+    dev(root2, 0, "coretemp\n");
+    p.sysfs_root = root2;
+    p.proc_root = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, &st), WL_ENOTSUP);
+    assert_non_null(strstr(st.fix, "only in Linux 5.8 to 5.12"));
+    assert_non_null(strstr(st.fix, "rapl-powercap"));
+    /* ... but the proc/ next to it is its own */
+    put(proc, "sys/kernel/osrelease", "6.18.0-1-amd64\n");
+    p.sysfs_root = sys;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_HWMON, &p, &s, &st), WL_ENOTSUP);
+    assert_non_null(strstr(st.fix, "removed in Linux 5.13"));
+    tmpdir_free(root2);
+    tmpdir_free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1016,6 +1096,7 @@ int main(void)
         cmocka_unit_test(test_amdgpu_unreadable_vddnb_is_read_twice),
         cmocka_unit_test(test_power_meter_and_averages_are_read),
         cmocka_unit_test(test_one_failing_device_leaves_the_others_read),
+        cmocka_unit_test(test_amd_cpu_fix_follows_the_kernel_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
