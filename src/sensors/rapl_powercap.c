@@ -316,8 +316,8 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     snprintf(dir, sizeof dir, "%s/class/powercap", wl__sensor_sysfs_root(p));
     DIR *d = opendir(dir);
     if (!d) {
-        static const char *fix = "On Linux with an Intel CPU or AMD Zen (kernel >= 5.8): sudo "
-                                 "modprobe intel_rapl_msr; on Xeon 6 (Granite Rapids, Sierra "
+        static const char *fix = "On Linux with an Intel CPU, or AMD Zen with Linux 5.11 or later: "
+                                 "sudo modprobe intel_rapl_msr; on Xeon 6 (Granite Rapids, Sierra "
                                  "Forest) and later, whose RAPL is TPMI: sudo modprobe "
                                  "intel_rapl_tpmi. Virtual machines usually do not expose RAPL.";
         int e = errno;
@@ -367,7 +367,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         goto out;
     if (n_zs == 0) {
         rc = wl__sensor_fail(st, WL_ENOTSUP,
-                             "On an Intel CPU or AMD Zen (kernel >= 5.8): sudo modprobe "
+                             "On an Intel CPU, or AMD Zen with Linux 5.11 or later: sudo modprobe "
                              "intel_rapl_msr; on Xeon 6 (Granite Rapids, Sierra Forest) and "
                              "later, whose RAPL is TPMI: sudo modprobe intel_rapl_tpmi (check "
                              "with: ls /sys/class/powercap). Virtual machines and other CPUs "

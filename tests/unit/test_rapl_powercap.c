@@ -437,6 +437,7 @@ static void test_missing_tree_says_why_and_fix(void **state)
     assert_null(s);
     assert_non_null(strstr(st.why, "class/powercap does not exist"));
     assert_non_null(strstr(st.fix, "modprobe intel_rapl_msr"));
+    assert_non_null(strstr(st.fix, "AMD Zen with Linux 5.11 or later"));
     /* a tree with only mmio zones is "no zone", not a package */
     char d[2048];
     snprintf(d, sizeof d, "%s/class", root);

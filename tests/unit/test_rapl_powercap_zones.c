@@ -327,7 +327,10 @@ static void test_sub_zones_are_named_after_their_parent_zone(void **state)
     free(root);
 }
 
-/* No zone at all: the why names both kinds and the fix both drivers. */
+/* No zone at all: the why names both kinds and the fix both drivers, and
+ * the kernel from which AMD Zen has zones: 5.11 (intel_rapl_msr's AMD
+ * support, "powercap: Add AMD Fam17h RAPL support"), not 5.8, which is
+ * when AMD came to the RAPL perf PMU (rapl-perf). */
 static void test_no_zone_why_and_fix_name_tpmi(void **state)
 {
     (void)state;
@@ -345,6 +348,8 @@ static void test_no_zone_why_and_fix_name_tpmi(void **state)
     assert_non_null(strstr(st.why, "no intel-rapl or intel-rapl-tpmi zone"));
     assert_non_null(strstr(st.fix, "modprobe intel_rapl_msr"));
     assert_non_null(strstr(st.fix, "modprobe intel_rapl_tpmi"));
+    assert_non_null(strstr(st.fix, "AMD Zen with Linux 5.11 or later"));
+    assert_null(strstr(st.fix, "5.8"));
     wl_test_rmtree(root);
     free(root);
 }
