@@ -282,9 +282,10 @@ static bool add_cand(struct wl_sensor *s, struct hwmon *h, const char *dir, cons
     int ci =
         wl__sensor_add_channel(s, name, d, m, flags | (is_energy ? WL_CH_ENERGY : WL_CH_POWER), -1);
     wl_utf8_copy(s->info.ch[ci].label, sizeof s->info.ch[ci].label, c->label);
-    if (is_energy)
-        s->info.ch[ci].resolution_uj = 1.0;
-    else
+    /* energy*_input is in uJ, but that is the file's unit, not the step
+     * of the driver's counter (amd_energy: the RAPL unit register's, 15.3
+     * uJ by default; a GPU's its own): not known (0, shown as -) */
+    if (!is_energy)
         s->info.ch[ci].power_resolution_w = 1e-6;
     struct hwmon_ch *hc = &h->c[h->n++];
     hc->fd = fd;

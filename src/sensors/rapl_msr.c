@@ -71,18 +71,6 @@ static void msr_close(struct wl_sensor *s)
     s->impl = NULL;
 }
 
-/* The CPU number of a <sysfs>/devices/system/cpu entry ("cpu12" -> 12),
- * or -1 for any other entry (cpufreq, cpuidle, ...). */
-static int cpu_number(const char *name)
-{
-    if (strncmp(name, "cpu", 3) != 0 || !name[3] || strlen(name + 3) > 6)
-        return -1;
-    for (const char *c = name + 3; *c; c++)
-        if (*c < '0' || *c > '9')
-            return -1;
-    return atoi(name + 3);
-}
-
 static int cmp_dirent(const struct dirent **a, const struct dirent **b)
 {
     return wl__name_cmp_natural((*a)->d_name, (*b)->d_name);
@@ -108,7 +96,7 @@ static unsigned package_cpus(const char *sysfs, bool by_die, struct wl__rapl_uni
     const int n_list = scandir(dir, &list, NULL, cmp_dirent);
     struct wl__rapl_unit *seen = n_list > 0 ? malloc((size_t)n_list * sizeof *seen) : NULL;
     for (int i = 0; seen && i < n_list; i++) {
-        const int cpu = cpu_number(list[i]->d_name);
+        const int cpu = wl__sysfs_cpu_number(list[i]->d_name);
         struct wl__rapl_unit u;
         if (cpu < 0 || wl__rapl_unit_read(sysfs, cpu, by_die, &u) != 0)
             continue; /* not a CPU, or an offline one */

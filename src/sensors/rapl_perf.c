@@ -284,35 +284,6 @@ static void perf_close(struct wl_sensor *s)
     s->impl = NULL;
 }
 
-/* The energy status unit (ESU, bits 12:8 of the RAPL unit register) of
- * CPU cpu's registers, from <dev>/cpu/<cpu>/msr when it can be read (root
- * with the msr driver; a character device, never a FIFO); -1 otherwise,
- * or when the vendor's registers are not known. */
-static int unit_esu(const char *dev, int cpu, enum wl__cpu_vendor vendor)
-{
-    if (vendor != WL__CPU_INTEL && vendor != WL__CPU_AMD)
-        return -1;
-    char path[600];
-    snprintf(path, sizeof path, "%s/cpu/%d/msr", dev, cpu);
-    const int fd = wl__attr_open(path, true, NULL);
-    if (fd < 0)
-        return -1;
-    uint64_t unit;
-    const ssize_t n = pread(fd, &unit, sizeof unit, vendor == WL__CPU_INTEL ? 0x606 : 0xC0010299);
-    close(fd);
-    return n == (ssize_t)sizeof unit ? (int)((unit >> 8) & 0x1f) : -1;
-}
-
-/* Domain d's energy unit in uJ, a channel's resolution: by the model's rule
- * from esu when it is known (>= 0), else only what the rule fixes whatever
- * the ESU; 0 when unknown. */
-static double unit_resolution_uj(enum wl__rapl_units rule, enum wl_domain d, int esu)
-{
-    const char *why;
-    return esu >= 0 ? wl__rapl_unit_uj(rule, d, (unsigned)esu, &why)
-                    : wl__rapl_fixed_unit_uj(rule, d);
-}
-
 static int read_count(int fd, uint64_t *out)
 {
     ssize_t n = read(fd, out, sizeof *out);
@@ -361,7 +332,7 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         bool first_of_pkg = true;
         for (unsigned j = 0; j < c; j++)
             first_of_pkg = first_of_pkg && units[j].pkg != units[c].pkg;
-        const int esu = unit_esu(wl__sensor_dev_root(p), pmu.cpus[c], id.vendor);
+        const int esu = wl__rapl_read_esu(wl__sensor_dev_root(p), pmu.cpus[c], id.vendor);
         for (unsigned e = 0; e < pmu.n_events; e++) {
             const struct wl_perf_event_desc *ev = &pmu.ev[e];
             if (ev->domain == WL_DOMAIN_PSYS && !first_of_pkg)
@@ -414,7 +385,7 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
              * is the register's unit (psys steps by 1 J on Sapphire/Emerald
              * Rapids): `sensors` shows it and the psys probe takes it as
              * its smallest tick. Not known: 0, never .scale. */
-            s->info.ch[ci].resolution_uj = unit_resolution_uj(unit_rule, ev->domain, esu);
+            s->info.ch[ci].resolution_uj = wl__rapl_resolution_uj(unit_rule, ev->domain, esu);
             struct perf_ch *pc = &rp->c[rp->n++];
             pc->fd = (int)fd;
             pc->scale_j = ev->scale_j;

@@ -24,7 +24,10 @@
  * sub-zone is named after its parent zone's name (package-0/dram), never
  * its directory's number: the kernel numbers zones in the order it
  * registers them, so a psys can be intel-rapl:0 and package-0
- * intel-rapl:1.
+ * intel-rapl:1. A zone's resolution is its register's energy unit (its
+ * package's unit register through an MSR device when one can be read, by
+ * the RAPL model table; else the units the table fixes), else unknown:
+ * never energy_uj's 1 uJ, the file's unit (zone_resolution_uj).
  */
 #include "sensors/sensor_impl.h"
 #include "sensors/sensor_parse.h"
@@ -199,6 +202,91 @@ static int zone_package(const struct zone_probe *zs, size_t i)
     return z->pkg;
 }
 
+/* What a zone's resolution is found by: the CPU's unit rule and vendor,
+ * the MSR devices' root, which CPU is on which package (read once, when
+ * first needed) and the ESU of each package asked for. */
+struct unit_finder {
+    const char *sysfs, *dev;
+    enum wl__cpu_vendor vendor;
+    enum wl__rapl_units rule;
+    bool listed; /* cpus[] read */
+    struct cpu_pkg {
+        int cpu, pkg; /* a CPU and its physical package */
+    } * cpus;         /* heap */
+    unsigned n_cpus;
+    unsigned n_seen;
+    struct pkg_esu {
+        int pkg, esu;
+    } seen[16];
+};
+
+/* Every online CPU under <sysfs>/devices/system/cpu with its physical
+ * package (an offline one has no topology/: left out) into f->cpus. */
+static void list_cpus(struct unit_finder *f)
+{
+    f->listed = true;
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s/devices/system/cpu", f->sysfs);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    unsigned cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        struct wl__rapl_unit u;
+        const int cpu = wl__sysfs_cpu_number(e->d_name);
+        if (cpu < 0 || wl__rapl_unit_read(f->sysfs, cpu, false, &u) != 0)
+            continue;
+        if (f->n_cpus == cap) {
+            const unsigned nc = cap ? 2 * cap : 64;
+            struct cpu_pkg *n = realloc(f->cpus, nc * sizeof *n);
+            if (!n)
+                break;
+            f->cpus = n;
+            cap = nc;
+        }
+        f->cpus[f->n_cpus++] = (struct cpu_pkg){.cpu = cpu, .pkg = u.pkg};
+    }
+    closedir(d);
+}
+
+/* The ESU of physical package pkg's unit register, read through the first
+ * of its CPUs whose MSR device can be read (wl__rapl_read_esu); -1 when
+ * none can be, or the vendor's registers are not known. */
+static int package_esu(struct unit_finder *f, int pkg)
+{
+    if (f->vendor != WL__CPU_INTEL && f->vendor != WL__CPU_AMD)
+        return -1;
+    for (unsigned i = 0; i < f->n_seen; i++)
+        if (f->seen[i].pkg == pkg)
+            return f->seen[i].esu;
+    if (!f->listed)
+        list_cpus(f);
+    int esu = -1;
+    for (unsigned i = 0; i < f->n_cpus && esu < 0; i++)
+        if (f->cpus[i].pkg == pkg)
+            esu = wl__rapl_read_esu(f->dev, f->cpus[i].cpu, f->vendor);
+    if (f->n_seen < sizeof f->seen / sizeof f->seen[0])
+        f->seen[f->n_seen++] = (struct pkg_esu){.pkg = pkg, .esu = esu};
+    return esu;
+}
+
+/* The resolution of zone i: its register's energy unit (the model's rule,
+ * from its package's ESU when an MSR device can be read, else the units
+ * the rule fixes), at least the 1 uJ of energy_uj; 0 when not known, and
+ * for a TPMI zone (its unit is in TPMI's own register). Never energy_uj's
+ * 1 uJ alone: a register steps by ~61 uJ (Intel), 15.3 uJ (AMD). */
+static double zone_resolution_uj(struct unit_finder *f, const struct zone_probe *zs, size_t i)
+{
+    const struct zone_probe *z = &zs[i];
+    if (z->tpmi)
+        return 0;
+    const int pkg =
+        z->dom == WL_DOMAIN_PSYS ? (z->psys_index < 0 ? 0 : z->psys_index) : zone_package(zs, i);
+    const double uj = wl__rapl_resolution_uj(f->rule, z->dom, package_esu(f, pkg));
+    return uj > 0 && uj < 1 ? 1 : uj;
+}
+
 static void powercap_close(struct wl_sensor *s)
 {
     struct powercap *pc = s->impl;
@@ -313,6 +401,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     size_t n_zs = 0, cap_zs = 0;
     unsigned n_mmio = 0;
     int rc = 0;
+    struct unit_finder uf = {.vendor = WL__CPU_OTHER}; /* filled once zones are found */
     snprintf(dir, sizeof dir, "%s/class/powercap", wl__sensor_sysfs_root(p));
     DIR *d = opendir(dir);
     if (!d) {
@@ -380,7 +469,17 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     /* AMD's core zone is one core (probe_zone); the vendor from the same
      * sysfs as the zones */
     struct wl__cpu_ident id;
-    wl__cpu_ident_modalias(wl__sensor_sysfs_root(p), &id);
+    const bool modalias = wl__cpu_ident_modalias(wl__sensor_sysfs_root(p), &id) == 0;
+    /* the registers' units: by the same CPU, else the one the RAPL readers
+     * judge the machine by (wl__sensor_cpu_ident) */
+    struct wl__cpu_ident uid = id;
+    char uid_from[320];
+    if (!modalias)
+        wl__sensor_cpu_ident(p, &uid, uid_from, sizeof uid_from);
+    uf.sysfs = wl__sensor_sysfs_root(p);
+    uf.dev = wl__sensor_dev_root(p);
+    uf.vendor = uid.vendor;
+    uf.rule = uid.vendor == WL__CPU_AMD ? WL__RAPL_UNITS_CORE : wl__rapl_intel_units(&uid);
     if (n_mmio)
         wl_log_debug("rapl",
                      "skipping %u intel-rapl-mmio zone(s): they duplicate the package "
@@ -461,7 +560,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             wl__sensor_not_read(s, "%s (%s): no channel left", z->dir, z->zname);
             continue;
         }
-        s->info.ch[ci].resolution_uj = 1.0;
+        s->info.ch[ci].resolution_uj = zone_resolution_uj(&uf, zs, i);
         struct powercap_zone *pz = &pc->z[pc->n++];
         pz->fd = z->fd;
         z->fd = -1; /* owned by pc now */
@@ -483,6 +582,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     wl__sensor_set_source(s, "%s (%u zone(s)%s%s)", dir_part, pc->n, n_tpmi ? ", TPMI" : "",
                           n_mmio ? ", intel-rapl-mmio duplicates skipped" : "");
 out:
+    free(uf.cpus);
     for (size_t i = 0; i < n_zs; i++) {
         if (zs[i].fd >= 0)
             close(zs[i].fd);

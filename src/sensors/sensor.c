@@ -651,6 +651,38 @@ double wl__rapl_unit_uj(enum wl__rapl_units u, enum wl_domain d, unsigned esu, c
     return 1e6 / (double)(1ull << esu);
 }
 
+int wl__sysfs_cpu_number(const char *name)
+{
+    if (strncmp(name, "cpu", 3) != 0 || !name[3] || strlen(name + 3) > 6)
+        return -1;
+    for (const char *c = name + 3; *c; c++)
+        if (*c < '0' || *c > '9')
+            return -1;
+    return atoi(name + 3);
+}
+
+int wl__rapl_read_esu(const char *dev_root, int cpu, enum wl__cpu_vendor vendor)
+{
+    if (vendor != WL__CPU_INTEL && vendor != WL__CPU_AMD)
+        return -1;
+    char path[600];
+    snprintf(path, sizeof path, "%s/cpu/%d/msr", dev_root, cpu);
+    const int fd = wl__attr_open(path, true, NULL);
+    if (fd < 0)
+        return -1;
+    uint64_t unit;
+    const ssize_t n = pread(fd, &unit, sizeof unit, vendor == WL__CPU_INTEL ? 0x606 : 0xC0010299);
+    close(fd);
+    return n == (ssize_t)sizeof unit ? (int)((unit >> 8) & 0x1f) : -1;
+}
+
+double wl__rapl_resolution_uj(enum wl__rapl_units rule, enum wl_domain d, int esu)
+{
+    const char *why;
+    return esu >= 0 ? wl__rapl_unit_uj(rule, d, (unsigned)esu, &why)
+                    : wl__rapl_fixed_unit_uj(rule, d);
+}
+
 int wl__rapl_unit_read(const char *sysfs_root, int cpu, bool by_die, struct wl__rapl_unit *u)
 {
     char path[700];

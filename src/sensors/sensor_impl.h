@@ -190,6 +190,19 @@ double wl__rapl_unit_uj(enum wl__rapl_units u, enum wl_domain d, unsigned esu, c
  * when d counts in a unit made from the ESU (or is not known). */
 double wl__rapl_fixed_unit_uj(enum wl__rapl_units u, enum wl_domain d);
 
+/* The CPU number of a <sysfs>/devices/system/cpu entry ("cpu12" -> 12), or
+ * -1 for any other entry (cpufreq, cpuidle, modalias, ...). */
+int wl__sysfs_cpu_number(const char *name);
+/* The energy status unit (ESU, bits 12:8 of the RAPL unit register: 0x606,
+ * AMD 0xC0010299) of CPU cpu, from <dev_root>/cpu/<cpu>/msr when it can be
+ * read (root with the msr driver; wl__attr_open: a character device, never
+ * a FIFO); -1 otherwise, or when the vendor's registers are not known. */
+int wl__rapl_read_esu(const char *dev_root, int cpu, enum wl__cpu_vendor vendor);
+/* Domain d's energy unit in uJ, the step a RAPL channel's resolution
+ * states: by rule from esu when it is known (>= 0), else only what the rule
+ * fixes whatever the ESU (wl__rapl_fixed_unit_uj); 0 when unknown. */
+double wl__rapl_resolution_uj(enum wl__rapl_units rule, enum wl_domain d, int esu);
+
 /* One set of RAPL registers: a package, or on Intel a die of one (the
  * package MSRs of multi-die parts such as Cascade Lake-AP are per die: the
  * kernel makes package-N-die-M zones, and perf's power PMU lists one CPU

@@ -1078,6 +1078,32 @@ static void test_amd_cpu_fix_follows_the_kernel_version(void **state)
     tmpdir_free(root);
 }
 
+/* An energy*_input channel's resolution is not known: energy*_input is in
+ * uJ (the sysfs unit), but what a driver's counter steps by is its own
+ * (amd_energy: the RAPL unit register's, 15.3 uJ by default, finer or
+ * coarser as the part sets it; xe and i915: the GPU's). It claimed 1 uJ,
+ * the unit of the file, as a measured resolution. */
+static void test_energy_resolution_is_not_the_sysfs_unit(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    dev(root, 0, "amd_energy\n");
+    put(root, "class/hwmon/hwmon0/energy1_input", "5000000\n");
+    put(root, "class/hwmon/hwmon0/energy1_label", "Esocket0\n");
+    dev(root, 1, "xe\n");
+    put(root, "class/hwmon/hwmon1/energy1_input", "7000000\n");
+    put(root, "class/hwmon/hwmon1/energy1_label", "card\n");
+    wl_sensor *s = open_hwmon(root);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 2);
+    for (unsigned i = 0; i < in->n_channels; i++) {
+        assert_true(in->ch[i].flags & WL_CH_ENERGY);
+        assert_float_equal(in->ch[i].resolution_uj, 0, 0); /* shown as - */
+    }
+    wl_sensor_close(s);
+    tmpdir_free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1097,6 +1123,7 @@ int main(void)
         cmocka_unit_test(test_power_meter_and_averages_are_read),
         cmocka_unit_test(test_one_failing_device_leaves_the_others_read),
         cmocka_unit_test(test_amd_cpu_fix_follows_the_kernel_version),
+        cmocka_unit_test(test_energy_resolution_is_not_the_sysfs_unit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -456,6 +456,151 @@ static void test_one_failing_zone_leaves_the_others_read(void **state)
     free(root);
 }
 
+/* root/rel, its parents made */
+static void put_file(const char *root, const char *rel, const char *text)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    for (char *c = path + strlen(root) + 1; *c; c++) {
+        if (*c == '/') {
+            *c = '\0';
+            mkdir(path, 0755);
+            *c = '/';
+        }
+    }
+    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
+}
+
+/* A fake MSR device of cpu under dev: the unit register reg holding an
+ * ESU (bits 12:8). */
+static void put_msr_esu(const char *dev, int cpu, uint32_t reg, unsigned esu)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/cpu", dev);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/cpu/%d", dev, cpu);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/cpu/%d/msr", dev, cpu);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    const uint64_t v = (uint64_t)esu << 8 | 0x3;
+    assert_int_equal(fseek(f, (long)reg, SEEK_SET), 0);
+    assert_int_equal(fwrite(&v, sizeof v, 1, f), 1);
+    fclose(f);
+}
+
+/* A zone's resolution is its register's energy unit, never the 1 uJ of
+ * energy_uj (the sysfs unit: a package counts in 61 uJ on most Intel
+ * parts, 15.3 uJ on AMD): from the unit register when the package's MSR
+ * device can be read (0x606, AMD 0xC0010299; a CPU of that package from
+ * the topology) by the model's rule, else the units the rule fixes (DRAM
+ * 15.3 uJ on Haswell-X .. Ice Lake-X, psys 1 J on Sapphire Rapids), else
+ * unknown (0, shown as -). A TPMI zone's unit is in TPMI's own register:
+ * unknown. Every channel claimed 1 uJ. */
+static void test_resolution_is_the_register_unit_never_the_sysfs_uj(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char sys[1100], proc[1100], dev[1100];
+    snprintf(sys, sizeof sys, "%s/sys", root);
+    snprintf(proc, sizeof proc, "%s/proc", root);
+    snprintf(dev, sizeof dev, "%s/dev", root);
+    mkdir(sys, 0755);
+    mkdir(proc, 0755);
+    mkdir(dev, 0755);
+    put_zone(sys, "intel-rapl:0", "package-0", 1000);
+    put_zone(sys, "intel-rapl:0:0", "core", 1000);
+    put_zone(sys, "intel-rapl:0:1", "dram", 1000);
+    put_zone(sys, "intel-rapl:1", "package-1", 1000);
+    put_zone(sys, "intel-rapl:2", "psys", 1000);
+    for (int c = 0; c < 4; c++) { /* cpu0, 1 on package 0; cpu2, 3 on package 1 */
+        char rel[128];
+        snprintf(rel, sizeof rel, "devices/system/cpu/cpu%d/topology/physical_package_id", c);
+        put_file(sys, rel, c < 2 ? "0\n" : "1\n");
+    }
+    struct wl_sensor_params p;
+    params_for(&p, sys, proc);
+    p.dev_root = dev;
+    static const char *intel = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n";
+    static const struct {
+        const char *model;                   /* cpuinfo's model line */
+        int esu0, esu1;                      /* the packages' ESUs; -1: no readable MSR device */
+        double pkg0, pkg1, core, dram, psys; /* uJ, 0 unknown */
+    } cases[] = {
+        /* Skylake-X: DRAM 15.3 uJ whatever 0x606 says */
+        {"model\t\t: 85\n", -1, -1, 0, 0, 0, 15.3, 0},
+        {"model\t\t: 85\n", 14, 14, 1e6 / 16384, 1e6 / 16384, 1e6 / 16384, 15.3, 1e6 / 16384},
+        /* each package by its own register */
+        {"model\t\t: 85\n", 14, 16, 1e6 / 16384, 1e6 / 65536, 1e6 / 16384, 15.3, 1e6 / 16384},
+        /* Sapphire Rapids: psys 1 J */
+        {"model\t\t: 143\n", -1, -1, 0, 0, 0, 0, 1e6},
+        /* a model the table does not know: package by 0x606, DRAM and psys not known */
+        {"model\t\t: 250\n", 14, 14, 1e6 / 16384, 1e6 / 16384, 1e6 / 16384, 0, 0},
+        /* Kaby Lake client: every domain 0x606's; ESU 20 is below the 1 uJ of energy_uj */
+        {"model\t\t: 158\n", 20, 20, 1, 1, 1, 1, 1},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char text[256];
+        snprintf(text, sizeof text, "%s%s\n", intel, cases[k].model);
+        put_file(proc, "cpuinfo", text);
+        wl_test_rmtree(dev);
+        mkdir(dev, 0755);
+        if (cases[k].esu0 >= 0)
+            put_msr_esu(dev, 0, 0x606, (unsigned)cases[k].esu0);
+        if (cases[k].esu1 >= 0)
+            put_msr_esu(dev, 3, 0x606, (unsigned)cases[k].esu1); /* cpu2 has none: cpu3 */
+        wl_sensor *s = NULL;
+        assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+        const struct wl_sensor_info *in = wl_sensor_get_info(s);
+        assert_int_equal(in->n_channels, 5);
+        static const char *names[] = {"package-0", "package-0/core", "package-0/dram", "package-1",
+                                      "psys"};
+        const double want[] = {cases[k].pkg0, cases[k].core, cases[k].dram, cases[k].pkg1,
+                               cases[k].psys};
+        for (int i = 0; i < 5; i++) {
+            const int ci = find_channel(in, names[i]);
+            assert_true(ci >= 0);
+            fprintf(stderr, "case %zu %s: %g uJ (want %g)\n", k, names[i], in->ch[ci].resolution_uj,
+                    want[i]);
+            assert_float_equal(in->ch[ci].resolution_uj, want[i], 1e-9);
+        }
+        wl_sensor_close(s);
+    }
+    /* AMD: 0xC0010299's ESU, 15.3 uJ at 16 */
+    put_file(proc, "cpuinfo", "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n\n");
+    wl_test_rmtree(dev);
+    mkdir(dev, 0755);
+    put_msr_esu(dev, 0, 0xC0010299, 16);
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    int ci = find_channel(in, "package-0");
+    assert_true(ci >= 0);
+    assert_float_equal(in->ch[ci].resolution_uj, 1e6 / 65536, 1e-9);
+    ci = find_channel(in, "package-1"); /* no device of its own: not known */
+    assert_float_equal(in->ch[ci].resolution_uj, 0, 0);
+    wl_sensor_close(s);
+    /* TPMI: unknown, whatever 0x606 says */
+    char *root2 = wl_test_tmpdir();
+    put_zone(root2, "intel-rapl-tpmi:0", "package-0", 1000);
+    put_file(root2, "devices/system/cpu/cpu0/topology/physical_package_id", "0\n");
+    put_file(proc, "cpuinfo",
+             "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n"
+             "model\t\t: 173\n\n");
+    put_msr_esu(dev, 0, 0x606, 14);
+    params_for(&p, root2, proc);
+    p.dev_root = dev;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+    in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_float_equal(in->ch[0].resolution_uj, 0, 0);
+    wl_sensor_close(s);
+    wl_test_rmtree(root2);
+    free(root2);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -468,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_amd_core_zone_is_one_core_not_summed),
         cmocka_unit_test(test_sub_zones_are_named_after_their_parent_zone),
         cmocka_unit_test(test_one_failing_zone_leaves_the_others_read),
+        cmocka_unit_test(test_resolution_is_the_register_unit_never_the_sysfs_uj),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
