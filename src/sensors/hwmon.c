@@ -282,11 +282,10 @@ static bool add_cand(struct wl_sensor *s, struct hwmon *h, const char *dir, cons
     int ci =
         wl__sensor_add_channel(s, name, d, m, flags | (is_energy ? WL_CH_ENERGY : WL_CH_POWER), -1);
     wl_utf8_copy(s->info.ch[ci].label, sizeof s->info.ch[ci].label, c->label);
-    /* energy*_input is in uJ, but that is the file's unit, not the step
-     * of the driver's counter (amd_energy: the RAPL unit register's, 15.3
-     * uJ by default; a GPU's its own): not known (0, shown as -) */
-    if (!is_energy)
-        s->info.ch[ci].power_resolution_w = 1e-6;
+    /* energy*_input is in uJ and power*_* in uW, but those are the files'
+     * units, not the steps of the driver's readings (amd_energy: the RAPL
+     * unit register's, 15.3 uJ by default; the ACPI meter's mW at best; a
+     * GPU's its own): not known (0, shown as -) */
     struct hwmon_ch *hc = &h->c[h->n++];
     hc->fd = fd;
     hc->is_energy = is_energy;

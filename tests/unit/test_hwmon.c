@@ -1082,7 +1082,10 @@ static void test_amd_cpu_fix_follows_the_kernel_version(void **state)
  * uJ (the sysfs unit), but what a driver's counter steps by is its own
  * (amd_energy: the RAPL unit register's, 15.3 uJ by default, finer or
  * coarser as the part sets it; xe and i915: the GPU's). It claimed 1 uJ,
- * the unit of the file, as a measured resolution. */
+ * the unit of the file, as a measured resolution. Likewise a power*_input
+ * or power*_average channel's: the file is in uW, the device's step its
+ * own (the ACPI meter's is in mW at best, amdgpu's SMU its own): it
+ * claimed 1 uW. */
 static void test_energy_resolution_is_not_the_sysfs_unit(void **state)
 {
     (void)state;
@@ -1099,6 +1102,20 @@ static void test_energy_resolution_is_not_the_sysfs_unit(void **state)
     for (unsigned i = 0; i < in->n_channels; i++) {
         assert_true(in->ch[i].flags & WL_CH_ENERGY);
         assert_float_equal(in->ch[i].resolution_uj, 0, 0); /* shown as - */
+    }
+    wl_sensor_close(s);
+    tmpdir_free(root);
+    root = wl_test_tmpdir();
+    dev(root, 0, "amdgpu\n");
+    put(root, "class/hwmon/hwmon0/power1_input", "45000000\n");
+    dev(root, 1, "power_meter\n");
+    put(root, "class/hwmon/hwmon1/power1_average", "250000000\n");
+    s = open_hwmon(root);
+    in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 2);
+    for (unsigned i = 0; i < in->n_channels; i++) {
+        assert_true(in->ch[i].flags & WL_CH_POWER);
+        assert_float_equal(in->ch[i].power_resolution_w, 0, 0);
     }
     wl_sensor_close(s);
     tmpdir_free(root);
