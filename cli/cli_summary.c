@@ -211,6 +211,14 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
         wl_cli_put_text(stdout, r->energy_scope);
     }
     printf("\n");
+    if (s->sensors[0]) {
+        /* what the figures come from: for the CPU-time model its watts and
+         * whose CPU time (this process for `run`, the command's tree for
+         * `measure`), which two estimates must share to be compared */
+        fputs("  sensors    ", stdout);
+        wl_cli_put_text(stdout, s->sensors);
+        putchar('\n');
+    }
     printf("  duration   %s   avg power %s   samples %lld",
            wl_cli_fmt_duration(s->duration_ms, b1, sizeof b1),
            wl_cli_fmt(s->avg_power_w, 2, "W", b2, sizeof b2), (long long)a->n_samples);

@@ -26,6 +26,11 @@ static void usage(FILE *out)
             "for the same RAPL counters), nvml (NVIDIA), powermetrics (macOS), hwmon, and the\n"
             "cpu-model estimate, used only when no CPU energy source is readable.\n"
             "\n"
+            "Whose CPU time the cpu-model counts depends on the command: `run` counts its\n"
+            "own process (all its threads), `measure` the command and its descendants, and\n"
+            "`measure --model-system` the whole system. This probe follows the whole system,\n"
+            "so its source line says so; `show` gives a run's own (its sensors line).\n"
+            "\n"
             "A backend in use lists what it found but does not read (\"not read:\"): a zone,\n"
             "device or GPU that cannot be read (it is skipped, the others are kept); one\n"
             "over the limit of %d channels per sensor (or of GPUs, packages or dies); a\n"
@@ -112,6 +117,20 @@ static json_t *channel_json(const struct wl_sensor_channel *c)
     return j;
 }
 
+/* Whose CPU time the model counts, per command (the probe here follows the
+ * whole system; recorder.c and sampler/measure.c choose the scopes). */
+static const char *const model_cpu_time[][2] = {
+    {"run", "wattlens's own process (all its threads, no descendants)"},
+    {"measure", "the command and its descendants"},
+    {"measure --model-system", "the whole system"},
+};
+#define N_MODEL_CPU_TIME (sizeof model_cpu_time / sizeof model_cpu_time[0])
+
+static bool is_model(const struct wl_sensor_info *in)
+{
+    return in->n_channels && in->ch[0].method == WL_METHOD_MODEL_ESTIMATE;
+}
+
 static wl_sensor *find_sensor(const wl_sensor_set *set, const char *backend)
 {
     for (unsigned i = 0; i < wl_sensor_set_count(set); i++) {
@@ -180,6 +199,13 @@ static int print_json(const wl_sensor_set *set)
                                 in->update_period_ns ? json_real((double)in->update_period_ns / 1e6)
                                                      : json_null());
             json_object_set_new(b, "update_period_measured", json_boolean(in->period_measured));
+            if (is_model(in)) {
+                json_t *ct = json_object();
+                for (size_t k = 0; k < N_MODEL_CPU_TIME; k++)
+                    json_object_set_new(ct, model_cpu_time[k][0],
+                                        json_string(model_cpu_time[k][1]));
+                json_object_set_new(b, "cpu_time_by_command", ct);
+            }
             json_t *chs = json_array();
             for (unsigned c = 0; c < in->n_channels; c++) {
                 json_t *cj = channel_json(&in->ch[c]);
@@ -234,11 +260,18 @@ static void print_text(const wl_sensor_set *set)
         struct wl_sensor_reading rd;
         bool have_rd = read_once(sen, &rd);
         if (in) {
-            bool model = in->n_channels && in->ch[0].method == WL_METHOD_MODEL_ESTIMATE;
+            bool model = is_model(in);
             printf("  %-14s IN USE%s\n", st->backend,
                    model ? " - an ESTIMATE, not a measurement" : "");
             printf("      %s\n", st->what);
             text_line("      source: ", in->source);
+            if (model) {
+                /* the source is this probe's scope, not the one each command uses */
+                printf(
+                    "      CPU time counted, by command (this probe counts the whole system's):\n");
+                for (size_t k = 0; k < N_MODEL_CPU_TIME; k++)
+                    printf("        %-24s %s\n", model_cpu_time[k][0], model_cpu_time[k][1]);
+            }
             if (in->update_period_ns)
                 printf("      update period: %.3f ms (%s)\n", (double)in->update_period_ns / 1e6,
                        in->period_measured ? "measured at open" : "nominal, not measured");

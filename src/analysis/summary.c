@@ -7,6 +7,7 @@
 #include "analysis/run_json.h"
 #include "util/json_text.h"
 #include "util/signals.h"
+#include "util/utf8.h"
 #include "wattlens/error.h"
 
 #include <math.h>
@@ -480,6 +481,13 @@ static long long wl__sensors_not_read(const json_t *prov)
     return json_is_integer(n) && json_integer_value(n) > 0 ? json_integer_value(n) : 0;
 }
 
+/* The provenance's "sensors" into buf ("" when absent: older runs). */
+static void wl__sensors_text(const json_t *prov, char *buf, size_t size)
+{
+    const char *t = json_string_value(json_object_get(prov, "sensors"));
+    wl_utf8_clip(buf, size, t ? t : ""); /* a longer one is cut between characters */
+}
+
 /* A section outside the idle baseline, or a token: the run got past its
  * set-up and baseline (the generation or the measured command began). */
 static bool wl__past_baseline(const struct wl_store_aggregates *a)
@@ -731,6 +739,7 @@ static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *
     else if (isnan(s->baseline_power_w))
         wl__baseline_fallback(a, prov, s);
     s->sensors_not_read = wl__sensors_not_read(prov);
+    wl__sensors_text(prov, s->sensors, sizeof s->sensors);
     wl__peak(a, prov, start, s);
     json_decref(prov);
 }

@@ -292,6 +292,10 @@ struct wl_summary {
     long long sensors_not_read; /* zones, devices or GPUs found but not read when the run
                                    was recorded (provenance "sensors_not_read"; 0 when
                                    absent): a figure that should include them is low */
+    /* the sensors the run was recorded with and their sources (provenance
+     * "sensors", as `run` and `measure` write it; "" when absent: older
+     * runs): for the CPU-time model, its watts and whose CPU time it counts */
+    char sensors[512];
     double power_window_ms; /* how long that domain's sample powers average over (NAN:
                                unknown, or read powers); a run needs to last about one
                                window to have a peak (runs recorded before peaks took
