@@ -30,11 +30,13 @@
 #include "util/signals.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Written by on_stop_signal only, which runs on the main thread (the only
  * one not blocking it: measure.h), and read there by wl_measure_run. */
@@ -136,6 +138,12 @@ static void usage(FILE *out)
             "the run could not be saved, it exits 1 after printing the report; so it does\n"
             "when the report could not be written (a full disk).\n"
             "\n"
+            "Output: CMD's standard output and error are wattlens's, and the report follows\n"
+            "CMD's output on stdout. With --json and the report on stdout (no -o, or -o -),\n"
+            "CMD's standard output goes to wattlens's standard error instead, so that stdout\n"
+            "holds the JSON report alone (`wattlens measure --json -- CMD | jq .`); give\n"
+            "-o FILE to keep CMD's output on stdout and the report apart.\n"
+            "\n"
             "Process group: when wattlens runs in the foreground of a terminal, CMD runs in\n"
             "wattlens's process group, so a terminal's Ctrl-C reaches CMD itself and is left\n"
             "to it, and job control (Ctrl-Z, fg) works on both. Anywhere else (no terminal,\n"
@@ -169,7 +177,8 @@ static void usage(FILE *out)
             "  -i, --interval MS      sampling interval in milliseconds (default 10; 100 with\n"
             "                         powermetrics)\n"
             "  -b, --baseline SEC     measure idle power for SEC seconds before CMD (default 0)\n"
-            "      --json             print the report as one JSON object\n"
+            "      --json             print the report as one JSON object (on stdout: CMD's\n"
+            "                         stdout then goes to stderr, see Output above)\n"
             "  -o, --output FILE      write the report to FILE instead of stdout ('-': stdout);\n"
             "                         a regular FILE is replaced once the report is written\n"
             "      --model-idle-w W   CPU model: idle watts (default %.1f)\n"
@@ -443,6 +452,43 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
     fputc('\n', f);
 }
 
+/* --json on stdout: the report must be all that stdout holds, so CMD's
+ * stdout is wattlens's stderr (as time(1) and perf stat keep their report
+ * apart from the command's output). Returns a copy of stdout (close-on-exec)
+ * that stdout_restore puts back once CMD has ended, or -1 with errno set.
+ * Until then fd 1 is CMD's: wattlens writes nothing to stdout meanwhile. */
+static int stdout_to_stderr(void)
+{
+    fflush(stdout);
+    int saved = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (saved < 0)
+        return -1;
+    /* a stderr closed at start-up is a placeholder pipe's read end (main.c):
+     * CMD's output then goes nowhere, as it would with `1>&2 2>&-`, but its
+     * writes succeed */
+    int fd = wl_cli_std_fd_closed(STDERR_FILENO) ? open("/dev/null", O_WRONLY | O_CLOEXEC)
+                                                 : STDERR_FILENO;
+    if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) {
+        const int e = errno;
+        if (fd > STDERR_FILENO)
+            close(fd);
+        close(saved);
+        errno = e;
+        return -1;
+    }
+    if (fd > STDERR_FILENO)
+        close(fd);
+    return saved;
+}
+
+static void stdout_restore(int saved)
+{
+    if (saved < 0)
+        return;
+    (void)dup2(saved, STDOUT_FILENO);
+    close(saved);
+}
+
 /* The samples callback of wl_measure_run, on the thread that waits for CMD:
  * used only to stamp the run's row alive now and then. */
 static void on_samples(void *user_data, const struct wl_sample *samples, size_t n)
@@ -582,7 +628,17 @@ static int run_measure(int argc, char **argv)
     struct wl_measure_heartbeat hb = {.run = srun};
     mp.on_samples = on_samples;
     mp.user_data = &hb;
+    int saved_stdout = -1;
+    if (json && out.kind == WL_CLI_OUTPUT_STDOUT && out.std == stdout) {
+        saved_stdout = stdout_to_stderr();
+        if (saved_stdout < 0)
+            wl_cli_note("measure",
+                        "warning: cannot send the command's output to stderr (%s): it is mixed "
+                        "with the JSON report on stdout (give -o FILE)",
+                        strerror(errno));
+    }
     int rc = wl_measure_run(&mp, &r, &em);
+    stdout_restore(saved_stdout); /* CMD has ended */
     g_saving = 1; /* CMD has ended (or never started): see on_stop_signal */
     if (rc != 0) {
         stop_handlers_restore(&sh);
