@@ -160,4 +160,11 @@ struct option; /* <getopt.h> */
  * with ':'. */
 int wl_cli_option_error(const char *cmd, int c, char *const argv[], const struct option *opts);
 
+/* What to say about an argument left over by a command that takes a model
+ * with -m and a prompt with -p (run, generate): "give the model with -m
+ * FILE" when arg ends in .gguf or names an existing regular file, else
+ * "quote the prompt: -p \"...\"".
+ * A static string. */
+const char *wl_cli_stray_argument_hint(const char *arg);
+
 #endif

@@ -265,7 +265,35 @@ int wl_cli_option_error(const char *cmd, int c, char *const argv[], const struct
     }
     if (c == ':')
         return wl_cli_usage_error(cmd, "option '%s' needs a value", name);
+    /* wattlens's own options (main.c) are taken only before the command:
+     * after it they are the command's, and this one has none of that name */
+    static const char *const globals[] = {"-q", "-v", "-V", "--quiet", "--verbose", "--version"};
+    for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++) {
+        if (strcmp(name, globals[i]) != 0)
+            continue;
+        if (strcmp(name, "-V") == 0 || strcmp(name, "--version") == 0)
+            return wl_cli_usage_error(cmd,
+                                      "unknown option '%s' (the version is a global option: "
+                                      "'wattlens %s')",
+                                      name, name);
+        return wl_cli_usage_error(cmd,
+                                  "unknown option '%s' (a global option: put it before the "
+                                  "command, 'wattlens %s %s ...')",
+                                  name, name, cmd);
+    }
     return wl_cli_usage_error(cmd, "unknown option '%s'", name);
+}
+
+const char *wl_cli_stray_argument_hint(const char *arg)
+{
+    /* a model given without -m (as `model info FILE` takes it) is the
+     * likeliest mistake; anything else is most likely an unquoted prompt */
+    const size_t n = strlen(arg);
+    struct stat st;
+    if ((n > 5 && strcmp(arg + n - 5, ".gguf") == 0) ||
+        (stat(arg, &st) == 0 && S_ISREG(st.st_mode)))
+        return "give the model with -m FILE";
+    return "quote the prompt: -p \"...\"";
 }
 
 /* Bit fd set: standard descriptor fd was closed when wattlens started. */

@@ -306,8 +306,8 @@ static int run(int argc, char **argv)
         }
     }
     if (optind < argc)
-        return wl_cli_usage_error(CMD, "unexpected argument '%s' (quote the prompt: -p \"...\")",
-                                  argv[optind]);
+        return wl_cli_usage_error(CMD, "unexpected argument '%s' (%s)", argv[optind],
+                                  wl_cli_stray_argument_hint(argv[optind]));
     if (!model)
         return wl_cli_usage_error(CMD, "a model is required (-m FILE)");
     if (n_prompts > n_batch)

@@ -142,7 +142,8 @@ static void usage(FILE *out)
         "      --activations       activation statistics per component; with deep also\n"
         "                          attention statistics per head, MLP kill ratio and norm\n"
         "                          variance ratio (slower; stored, and like op rows only\n"
-        "                          'wattlens export' writes them)\n"
+        "                          'wattlens export' writes them); needs depth module or\n"
+        "                          deep\n"
         "      --baseline SEC      idle baseline before the run (default 2; 0 = none)\n"
         "      --settle SEC        wait after model load before the baseline (default 1)\n"
         "      --tags a,b          tags stored with the run (names, none empty)\n"
@@ -364,8 +365,13 @@ static int parse(int argc, char **argv, struct opts *o)
         }
     }
     if (optind < argc)
-        return wl_cli_usage_error(CMD, "unexpected argument '%s' (quote the prompt: -p \"...\")",
-                                  argv[optind]);
+        return wl_cli_usage_error(CMD, "unexpected argument '%s' (%s)", argv[optind],
+                                  wl_cli_stray_argument_hint(argv[optind]));
+    /* the statistics are taken from the tensors of component and op
+     * events, which depth off does not record: nothing would be collected */
+    if (o->activations && o->depth == WL_PROFILE_OFF)
+        return wl_cli_usage_error(CMD, "--activations needs --depth module or deep (depth off "
+                                       "records no components, so no statistics)");
     if (o->n_prompts > o->n_batch)
         return wl_cli_usage_error(CMD, "%d prompts (-p) for a batch of %ld (use --batch %d)",
                                   o->n_prompts, o->n_batch, o->n_prompts);

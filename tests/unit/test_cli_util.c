@@ -427,6 +427,56 @@ static void test_option_error_ambiguous_prefix(void **state)
     free(text);
 }
 
+/* wattlens's own options given after a command: the error says where they
+ * go (before the command); another unknown option gets no such hint. */
+static void test_option_error_global_option_hint(void **state)
+{
+    (void)state;
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {NULL, 0, NULL, 0},
+    };
+    char *a1[] = {"t", "-q", NULL};
+    char *text = option_error(a1, 2, opts);
+    assert_non_null(strstr(text, "unknown option '-q' (a global option: put it before the "
+                                 "command, 'wattlens -q t ...')"));
+    free(text);
+    char *a2[] = {"t", "--verbose", NULL};
+    text = option_error(a2, 2, opts);
+    assert_non_null(strstr(text, "unknown option '--verbose' (a global option: put it before the "
+                                 "command, 'wattlens --verbose t ...')"));
+    free(text);
+    char *a3[] = {"t", "-V", NULL};
+    text = option_error(a3, 2, opts);
+    assert_non_null(strstr(text, "(the version is a global option: 'wattlens -V')"));
+    free(text);
+    char *a4[] = {"t", "-x", NULL};
+    text = option_error(a4, 2, opts);
+    assert_non_null(strstr(text, "unknown option '-x'"));
+    assert_null(strstr(text, "global"));
+    free(text);
+}
+
+/* An argument left over by run or generate: a model file (named .gguf, or
+ * any regular file that exists) is to be given with -m; other words are
+ * taken for an unquoted prompt. */
+static void test_stray_argument_hint(void **state)
+{
+    (void)state;
+    const char *model = "give the model with -m FILE", *prompt = "quote the prompt: -p \"...\"";
+    assert_string_equal(wl_cli_stray_argument_hint("models/missing.gguf"), model);
+    char path[] = "/tmp/wl_stray_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_string_equal(wl_cli_stray_argument_hint(path), model);
+    unlink(path);
+    assert_string_equal(wl_cli_stray_argument_hint(path), prompt);
+    assert_string_equal(wl_cli_stray_argument_hint("upon"), prompt);
+    assert_string_equal(wl_cli_stray_argument_hint(".gguf"), prompt); /* no name before it */
+    assert_string_equal(wl_cli_stray_argument_hint("/tmp"), prompt);  /* a directory */
+}
+
 /* generate's phase line: a rate when tokens ran in a measured time, "no
  * ... step" only when none ran, plain "n/a" when some ran faster than the
  * clock could tell (not "no decode step", which would be false). */
@@ -461,6 +511,8 @@ int main(void)
         cmocka_unit_test(test_parse_long_is_strict),
         cmocka_unit_test(test_parse_double_is_strict),
         cmocka_unit_test(test_option_error_ambiguous_prefix),
+        cmocka_unit_test(test_option_error_global_option_hint),
+        cmocka_unit_test(test_stray_argument_hint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Usage errors that say what to do instead, end to end (each exits 2 before
+# any model is loaded or run stored):
+# - `run --depth off --activations`: statistics need components, which depth
+#   off does not record (it was accepted, announced, and stored nothing);
+# - `run model.gguf` / `generate model.gguf`: the model goes with -m (the
+#   hint was to quote the prompt); a stray word still gets that hint;
+# - wattlens's global options after a command (`measure -q`, `runs -v`) are
+#   unknown to the command: the error says to put them before it.
+set -u
+W=${WATTLENS:?}
+. "$(dirname "$0")/common.sh"
+db=$tmp/runs.db
+# were a usage error missed, the built-in model would be made: in the build tree's cache
+export XDG_CACHE_HOME=${WL_BINARY_DIR:-$tmp}/model-cache
+
+# expect_usage NAME PATTERN CMD...: exit 2, PATTERN (fixed) on stderr, no database made
+expect_usage() {
+  local name=$1 pat=$2
+  shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
+  if [ $rc = 2 ] && grep -qF -- "$pat" "$tmp/err" && [ ! -e "$db" ]; then
+    ok "$name"
+  else
+    bad "$name (rc $rc): $(cat "$tmp/err")"
+  fi
+}
+
+expect_usage "run --depth off --activations refused" \
+  "run: --activations needs --depth module or deep" \
+  "$W" run --depth off --activations --db "$db" --baseline 0 --settle 0
+expect_usage "run --activations --depth off (either order) refused" \
+  "run: --activations needs --depth module or deep" \
+  "$W" run --activations --depth off --db "$db" --baseline 0 --settle 0
+"$W" run --help | tr '\n' ' ' | tr -s ' ' | grep -q "writes them); needs depth module or deep" \
+  && ok "run --help: --activations needs depth module or deep" || bad "run --help: --activations"
+
+touch "$tmp/some file.bin"
+for c in run generate; do
+  # generate stores nothing and takes no --db: the check that no database is made holds
+  dbopt=(); [ $c = run ] && dbopt=(--db "$db")
+  expect_usage "$c model.gguf: give it with -m" \
+    "$c: unexpected argument 'stories260K.gguf' (give the model with -m FILE)" \
+    "$W" $c stories260K.gguf "${dbopt[@]}"
+  expect_usage "$c EXISTING-FILE: give it with -m" \
+    "(give the model with -m FILE)" "$W" $c "$tmp/some file.bin" "${dbopt[@]}"
+  expect_usage "$c WORD: quote the prompt" \
+    "$c: unexpected argument 'upon' (quote the prompt: -p \"...\")" \
+    "$W" $c -p once upon "${dbopt[@]}"
+done
+
+expect_usage "measure -q: a global option" \
+  "measure: unknown option '-q' (a global option: put it before the command, 'wattlens -q measure ...')" \
+  "$W" measure -q -- true
+expect_usage "runs -v: a global option" \
+  "runs: unknown option '-v' (a global option: put it before the command, 'wattlens -v runs ...')" \
+  "$W" runs -v --db "$db"
+expect_usage "show --quiet: a global option" \
+  "show: unknown option '--quiet' (a global option: put it before the command" \
+  "$W" show --quiet 1234 --db "$db"
+expect_usage "sensors --version: a global option" \
+  "sensors: unknown option '--version' (the version is a global option: 'wattlens --version')" \
+  "$W" sensors --version
+expect_usage "an unknown option that is not global: no hint" "unknown option '-x'" "$W" sensors -x
+grep -q global "$tmp/err" && bad "sensors -x: a global hint: $(cat "$tmp/err")" || ok "sensors -x: no global hint"
+# bench has a -v of its own: still taken as bench's
+"$W" bench --help >/dev/null 2>&1 && "$W" bench -v --help >/dev/null 2>"$tmp/err" \
+  && ok "bench -v is bench's own" || bad "bench -v: $(cat "$tmp/err")"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
