@@ -14,7 +14,13 @@
  * makes per-section marks in the profiler affordable. The tree total is kept monotonic: a
  * descendant re-parented away from the tree takes its time with it, so the largest total seen is
  * used. The single channel is labelled model_estimate. Energy since open = idle_w * wall +
- * busy_core_w * cpu, in microjoules.
+ * busy_core_w * cpu, in microjoules, wall up to the middle of the read's bracket (the time
+ * the sampler gives the sample). In the /proc scopes (SYSTEM, TREE) the CPU time is in clock
+ * ticks, cut to whole ticks per CPU or per process, and a child never seen by the walk shows
+ * up whole when it is reaped: a reading may rise by more than n_cpus x the wall time since
+ * the last one, which would put the estimate above its own ceiling (idle_w + busy_core_w x
+ * n_cpus). So the CPU time used rises at most n_cpus per second of wall time; the excess is
+ * carried into the next reads (see limit_cpu).
  */
 #include "sensors/sensor_impl.h"
 #include "sensors/sensor_parse.h"
@@ -47,6 +53,10 @@ struct cpu_model {
     uint64_t t0_ns;
     uint64_t cpu0_ns;            /* CPU time at open */
     uint64_t cpu_max_ns;         /* largest CPU time seen (the tree total stays monotonic) */
+    uint64_t cpu_used_ns;        /* the CPU time the energy uses: cpu_max_ns, or less while
+                                    limit_cpu carries an excess (SYSTEM, TREE) */
+    uint64_t t_used_ns;          /* the time cpu_used_ns was last set (t0_ns at open) */
+    unsigned n_cpus;             /* the CPUs whose time can be counted (limit_cpu) */
     pid_t *tids; /* SELF: this process's threads (listed at open and by settled reads) */
     size_t n_tids;
     pid_t stack[MODEL_MAX_TREE]; /* tree walk work list */
@@ -333,6 +343,51 @@ static int model_cpu_ns(struct cpu_model *m, uint64_t *out)
     return rc;
 }
 
+/* The CPUs of the /proc root's stat (its cpuN lines: another machine's
+ * under WATTLENS_PROC_ROOT), else this machine's online ones; at least 1. */
+static unsigned count_cpus(const struct cpu_model *m)
+{
+    unsigned n = 0;
+    char path[600], *text;
+    snprintf(path, sizeof path, "%s/stat", m->proc);
+    if (m->mp.scope == WL_MODEL_SCOPE_SYSTEM && read_all(path, &text) == 0) {
+        for (const char *l = text; l;) {
+            if (strncmp(l, "cpu", 3) == 0 && l[3] >= '0' && l[3] <= '9')
+                n++;
+            l = strchr(l, '\n');
+            l = l ? l + 1 : NULL;
+        }
+        free(text);
+    }
+    if (n == 0) {
+        const long online = sysconf(_SC_NPROCESSORS_ONLN);
+        n = online > 0 ? (unsigned)online : 1;
+    }
+    return n;
+}
+
+/* The CPU time the energy at time t uses (SYSTEM, TREE): cpu_max_ns, but
+ * risen by at most n_cpus x (t - t_used_ns) since the last read, since no
+ * more CPU time can have been spent. What a tick's cut or a reaped child
+ * adds beyond that is carried, and given in the next reads as far as that
+ * bound allows: no window of the estimate is above its ceiling, a total
+ * keeps what was carried (a window ending at the carry's read leaves out
+ * at most about a tick per CPU plus what a reap added at once). */
+static uint64_t limit_cpu(struct cpu_model *m, uint64_t t)
+{
+    if (m->mp.scope == WL_MODEL_SCOPE_SELF || t <= m->t_used_ns) {
+        /* SELF: the process clock at ns, accounted per thread (exact) */
+        if (m->mp.scope == WL_MODEL_SCOPE_SELF)
+            m->cpu_used_ns = m->cpu_max_ns;
+        return m->cpu_used_ns;
+    }
+    const uint64_t room = (t - m->t_used_ns) * (uint64_t)m->n_cpus;
+    const uint64_t want = m->cpu_max_ns - m->cpu_used_ns;
+    m->cpu_used_ns += want < room ? want : room;
+    m->t_used_ns = t;
+    return m->cpu_used_ns;
+}
+
 static void model_close(struct wl_sensor *s)
 {
     struct cpu_model *m = s->impl;
@@ -399,8 +454,9 @@ static int model_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                                    ? "its first line is not 'cpu' and its tick counts"
                                    : wl_strerror(rc));
     }
-    m->t0_ns = wl_clock_now_ns();
-    m->cpu0_ns = m->cpu_max_ns = cpu_ns;
+    m->t0_ns = m->t_used_ns = wl_clock_now_ns();
+    m->cpu0_ns = m->cpu_max_ns = m->cpu_used_ns = cpu_ns;
+    m->n_cpus = count_cpus(m);
     int ci = wl__sensor_add_channel(s, "cpu", WL_DOMAIN_PACKAGE, WL_METHOD_MODEL_ESTIMATE,
                                     WL_CH_ENERGY, -1);
     snprintf(s->info.ch[ci].label, sizeof s->info.ch[ci].label, "CPU-time model");
@@ -444,8 +500,10 @@ static int model_read(struct wl_sensor *s, struct wl_sensor_reading *r)
         return WL_ESENSOR;
     if (cpu_ns > m->cpu_max_ns)
         m->cpu_max_ns = cpu_ns;
-    double wall_s = (double)(r->t_after_ns - m->t0_ns) / 1e9;
-    double cpu_s = (double)(m->cpu_max_ns - m->cpu0_ns) / 1e9;
+    /* the sample's time: the middle of the bracket, where the sampler puts it */
+    const uint64_t t = r->t_before_ns / 2 + r->t_after_ns / 2;
+    double wall_s = t > m->t0_ns ? (double)(t - m->t0_ns) / 1e9 : 0;
+    double cpu_s = (double)(limit_cpu(m, t) - m->cpu0_ns) / 1e9;
     double energy_j = m->mp.idle_w * wall_s + m->mp.busy_core_w * cpu_s;
     r->n_channels = 1;
     r->v[0].energy_uj = (uint64_t)(energy_j * 1e6 + 0.5);

@@ -72,6 +72,28 @@ static double energy_j(wl_sensor *s, uint64_t *t_after)
     return (double)r.v[0].energy_uj / 1e6;
 }
 
+/* Sleeps until cpu_s seconds of CPU time fit under the model's bound of
+ * n_cpus per second of wall time since its last read (a read sooner
+ * gives only what fits, and carries the rest: test_never_above_ceiling),
+ * with a margin; n_cpus 0: this machine's online CPUs (the tree scope's). */
+static void wait_for_room(double cpu_s, unsigned n_cpus)
+{
+    if (n_cpus == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        n_cpus = n > 0 ? (unsigned)n : 1;
+    }
+    wl_clock_sleep_ns((uint64_t)(cpu_s / n_cpus * 1e9) + 20000000ull);
+}
+
+/* A /proc/stat of n_cpus CPUs with total busy ticks busy (user) and idle
+ * ticks idle, into text. */
+static void stat_text(char *text, size_t size, long busy, long idle, unsigned n_cpus)
+{
+    size_t len = (size_t)snprintf(text, size, "cpu  %ld 0 0 %ld 0 0 0 0 0 0\n", busy, idle);
+    for (unsigned i = 0; i < n_cpus && len < size; i++)
+        len += (size_t)snprintf(text + len, size - len, "cpu%u 0 0 0 0 0 0 0 0 0 0\n", i);
+}
+
 static void params_for(struct wl_sensor_params *p, const char *proc)
 {
     wl_sensor_params_default(p);
@@ -86,7 +108,10 @@ static void test_system_scope_follows_proc_stat(void **state)
     (void)state;
     char *root = wl_test_tmpdir();
     long tck = sysconf(_SC_CLK_TCK);
-    put(root, "stat", "cpu  100 5 50 100000 7 1 2 3 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n");
+    /* 16 CPUs (its cpuN lines): 2 s of CPU time fit in 125 ms */
+    char text[1024];
+    stat_text(text, sizeof text, 161, 100000, 16); /* as busy as the line below, less 2 s */
+    put(root, "stat", text);
     struct wl_sensor_params p;
     params_for(&p, root);
     p.model.scope = WL_MODEL_SCOPE_SYSTEM;
@@ -99,9 +124,9 @@ static void test_system_scope_follows_proc_stat(void **state)
     assert_int_equal(in->ch[0].domain, WL_DOMAIN_PACKAGE);
     assert_non_null(strstr(in->source, "10.00 W idle + 7.50 W per busy core"));
     /* busy = user+nice+system+irq+softirq+steal; idle and iowait do not count */
-    char text[128];
     snprintf(text, sizeof text, "cpu  %ld 5 50 200000 900 1 2 3 0 0\n", 100 + 2 * tck);
     put(root, "stat", text);
+    wait_for_room(2.0, 16);
     uint64_t t_after;
     double e = energy_j(s, &t_after);
     double wall_max = (double)(t_after - t_before) / 1e9;
@@ -110,6 +135,73 @@ static void test_system_scope_follows_proc_stat(void **state)
     wl_sensor_close(s);
     wl_test_rmtree(root);
     free(root);
+}
+
+/* The /proc scopes count CPU time in whole clock ticks: a reading can
+ * rise by more than every CPU could have run since the last one (a tick
+ * cut, a reaped child seen at once). The estimate never goes above its own
+ * ceiling (idle_w + busy_core_w x n_cpus) between two reads: the CPU time
+ * used rises at most n_cpus per second, the rest is carried and given
+ * later. Here 0.5 s of CPU appears at once on 2 CPUs (the cpuN lines of
+ * the system's stat; the tree follows this machine's online CPUs). */
+static void never_above_ceiling(enum wl_model_scope scope)
+{
+    char *root = wl_test_tmpdir();
+    const long tck = sysconf(_SC_CLK_TCK);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    const unsigned n_cpus =
+        scope == WL_MODEL_SCOPE_SYSTEM ? 2 : (unsigned)(online > 0 ? online : 1);
+    char text[1024];
+    stat_text(text, sizeof text, 100, 100000, 2);
+    put(root, "stat", text);
+    put_stat(root, 100, 1, 10, 0, 0, 0);
+    struct wl_sensor_params p;
+    params_for(&p, root);
+    p.model.scope = scope;
+    p.model.pid = 100;
+    p.model.idle_w = 0; /* the CPU part alone: 7.5 W per busy core */
+    uint64_t t_open = wl_clock_now_ns();
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, NULL), 0);
+    if (scope == WL_MODEL_SCOPE_SYSTEM)
+        stat_text(text, sizeof text, 100 + tck / 2, 100000, 2);
+    else
+        put_stat(root, 100, 1, 10 + (int)tck / 2, 0, 0, 0);
+    put(root, "stat", text);
+    /* reads back to back: each rise is at most 7.5 W x n_cpus over the
+     * time between them (from the start of one read's bracket to the end
+     * of the next's: the time it uses lies inside) */
+    double e_prev = 0;
+    uint64_t t_prev = t_open;
+    for (int i = 0; i < 5; i++) {
+        struct wl_sensor_reading r;
+        assert_int_equal(wl_sensor_read(s, &r), 0);
+        const double e = (double)r.v[0].energy_uj / 1e6;
+        const double bound = 7.5 * n_cpus * (double)(r.t_after_ns - t_prev) / 1e9;
+        if (!(e - e_prev <= bound + 2e-6))
+            fail_msg("read %d: %.6f J more in %.6f s, above the ceiling's %.6f J", i, e - e_prev,
+                     (double)(r.t_after_ns - t_prev) / 1e9, bound);
+        e_prev = e;
+        t_prev = r.t_before_ns;
+    }
+    /* once every CPU could have run it, all of it is counted */
+    wait_for_room(0.5, n_cpus);
+    assert_float_equal(energy_j(s, NULL), 3.75, 1e-6);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+static void test_system_scope_never_above_ceiling(void **state)
+{
+    (void)state;
+    never_above_ceiling(WL_MODEL_SCOPE_SYSTEM);
+}
+
+static void test_tree_scope_never_above_ceiling(void **state)
+{
+    (void)state;
+    never_above_ceiling(WL_MODEL_SCOPE_TREE);
 }
 
 static void tree_case(int use_children)
@@ -147,6 +239,7 @@ static void tree_case(int use_children)
     /* the grandchild uses 1 s of CPU; the unrelated process 10 s */
     put_stat(root, 102, 101, (int)tck, 0, 0, 0);
     put_stat(root, 200, 1, 500 + 10 * (int)tck, 500, 0, 0);
+    wait_for_room(1.0, 0);
     assert_float_equal(energy_j(s, NULL), 7.5, 1e-6);
     /* the grandchild is reaped by its parent: its time moves to cutime */
     put_stat(root, 101, 100, 20, 0, 3 + (int)tck, 0);
@@ -321,6 +414,7 @@ static void test_tree_scope_long_children_list(void **state)
     assert_float_equal(energy_j(s, NULL), 0, 1e-9);
     /* the last child uses 1 s of CPU */
     put_stat(root, 100000 + N_KIDS - 1, 100, 1 + (int)tck, 0, 0, 0);
+    wait_for_room(1.0, 0);
     assert_float_equal(energy_j(s, NULL), 7.5, 1e-6);
     wl_sensor_close(s);
     wl_test_rmtree(root);
@@ -642,6 +736,8 @@ int main(void)
         cmocka_unit_test(test_model_watts_from_environment),
         cmocka_unit_test(test_proc_fifos_do_not_hang),
         cmocka_unit_test(test_system_scope_follows_proc_stat),
+        cmocka_unit_test(test_system_scope_never_above_ceiling),
+        cmocka_unit_test(test_tree_scope_never_above_ceiling),
         cmocka_unit_test(test_long_multibyte_proc_root_is_cut_between_characters),
         cmocka_unit_test(test_too_long_proc_root_is_an_error),
         cmocka_unit_test(test_tree_scope_by_scan),
