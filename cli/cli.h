@@ -88,9 +88,11 @@ bool wl_cli_parse_cache_type(const char *cmd, const char *opt, const char *s, en
 const char *wl_cli_phase_text(const char *name, double s, int64_t count, const char *suffix,
                               char *buf, size_t size);
 
-/* The CPU's model name from /proc/cpuinfo ($WATTLENS_PROC_ROOT/cpuinfo when
- * set; a regular file only) into buf, as wl_cli_cpuinfo_model_name gives
- * it ("" when unknown). */
+/* The CPU's model name from the cpuinfo of the CPU the sensors read
+ * (wl_sensor_cpuinfo_path: /proc/cpuinfo, $WATTLENS_PROC_ROOT/cpuinfo when
+ * set, a proc/cpuinfo next to $WATTLENS_SYSFS_ROOT given alone; a regular
+ * file only) into buf, as wl_cli_cpuinfo_model_name gives it ("" when
+ * unknown: also for a sysfs root given alone with no cpuinfo next to it). */
 void wl_cli_host_cpu(char *buf, size_t size);
 
 /* The CPU's model name in /proc/cpuinfo text (len bytes, any bytes): the

@@ -6,6 +6,7 @@
  * start-up. */
 #include "cli.h"
 #include "cli_text.h"
+#include "sensors/sensor.h"
 #include "util/log.h"
 #include "util/json_text.h"
 #include "util/parse_num.h"
@@ -471,10 +472,14 @@ bool wl_cli_cpuinfo_model_name(const char *text, size_t len, char *buf, size_t s
 void wl_cli_host_cpu(char *buf, size_t size)
 {
     buf[0] = '\0';
-    /* the sensors' /proc override, so that tests can give any name */
-    const char *root = getenv("WATTLENS_PROC_ROOT");
+    /* the CPU the sensors read (WATTLENS_PROC_ROOT, WATTLENS_SYSFS_ROOT):
+     * a faked sysfs tree is never named after this machine's CPU. Only the
+     * roots are set: the defaults' model watts would warn again about a bad
+     * WATTLENS_MODEL_*_W */
+    const struct wl_sensor_params roots = {0};
     char path[4096];
-    snprintf(path, sizeof path, "%s/cpuinfo", root && *root ? root : "/proc");
+    if (wl_sensor_cpuinfo_path(&roots, path, sizeof path) != 0)
+        return; /* unknown */
     /* non-blocking and a regular file only: a FIFO there must not hang
      * the command (procfs files are regular) */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);

@@ -482,6 +482,28 @@ static bool proc_root_is_the_machines(const struct wl_sensor_params *p)
            !root_given(p->sysfs_root, "WATTLENS_SYSFS_ROOT");
 }
 
+int wl_sensor_cpuinfo_path(const struct wl_sensor_params *p, char *path, size_t size)
+{
+    char sibling[1024];
+    const char *proc = sibling;
+    path[0] = '\0';
+    if (proc_root_is_the_machines(p))
+        proc = wl__sensor_proc_root(p);
+    else if (!sibling_proc(wl__sensor_sysfs_root(p), sibling, sizeof sibling))
+        return WL_ENOENT;
+    if ((size_t)snprintf(path, size, "%s/cpuinfo", proc) >= size) {
+        path[0] = '\0';
+        return WL_ERANGE;
+    }
+    /* another machine's tree without a cpuinfo next to it (its modalias
+     * holds no name, and the host's describes this machine): unknown */
+    if (!proc_root_is_the_machines(p) && access(path, F_OK) != 0) {
+        path[0] = '\0';
+        return WL_ENOENT;
+    }
+    return 0;
+}
+
 int wl__sensor_cpu_ident(const struct wl_sensor_params *p, struct wl__cpu_ident *out, char *from,
                          size_t size)
 {

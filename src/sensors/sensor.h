@@ -215,6 +215,17 @@ void wl_sensor_params_default(struct wl_sensor_params *p);
  * be opened: then wl_sensor_set_count() is 0 and every status says why.
  * Returns WL_ENOMEM / WL_EINVAL only. */
 int wl_sensor_set_open(const struct wl_sensor_params *p, wl_sensor_set **out);
+
+/* The cpuinfo file that describes the CPU the sensors of p read, for its
+ * name (the run's host CPU), by the rule the RAPL readers identify the CPU
+ * by: a /proc root given (p->proc_root or WATTLENS_PROC_ROOT), or no sysfs
+ * root either, <proc>/cpuinfo; a sysfs root alone (another machine's tree,
+ * or a test's) the proc/cpuinfo next to it when it exists, never the
+ * host's. Into path (size bytes). Returns 0; WL_ENOENT when no cpuinfo
+ * describes that CPU (the name is unknown), WL_ERANGE when the path does
+ * not fit (path "" then). Reads only the environment and, for a sysfs root,
+ * whether the file exists. */
+int wl_sensor_cpuinfo_path(const struct wl_sensor_params *p, char *path, size_t size);
 void wl_sensor_set_close(wl_sensor_set *set); /* accepts NULL */
 
 unsigned wl_sensor_set_count(const wl_sensor_set *set);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The first processor of /proc/cpuinfo on the development machine (an AMD
@@ -427,6 +428,66 @@ static void test_option_error_ambiguous_prefix(void **state)
     free(text);
 }
 
+/* Sets or (NULL) unsets name; returns its old value (heap) or NULL. */
+static char *swap_env(const char *name, const char *value)
+{
+    const char *old = getenv(name);
+    char *saved = old ? strdup(old) : NULL;
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+    return saved;
+}
+
+static void restore_env(const char *name, char *saved)
+{
+    if (saved)
+        setenv(name, saved, 1);
+    else
+        unsetenv(name);
+    free(saved);
+}
+
+/* The run's CPU name comes from where the sensors identify the CPU: a
+ * sysfs root given alone (another machine's tree, or a test's) is never
+ * named after this machine's /proc/cpuinfo, but after a proc/cpuinfo next
+ * to it, else unknown; a /proc root given names it. */
+static void test_host_cpu_follows_the_sensor_roots(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char sys[4200], proc[4200], path[4300], other[4200];
+    snprintf(sys, sizeof sys, "%s/sys", dir);
+    snprintf(proc, sizeof proc, "%s/proc", dir);
+    snprintf(other, sizeof other, "%s/other", dir);
+    assert_int_equal(mkdir(sys, 0755), 0);
+    char *old_sys = swap_env("WATTLENS_SYSFS_ROOT", sys);
+    char *old_proc = swap_env("WATTLENS_PROC_ROOT", NULL);
+    char buf[256];
+    wl_cli_host_cpu(buf, sizeof buf);
+    assert_string_equal(buf, ""); /* unknown, not this machine's */
+    /* a proc/cpuinfo next to the tree */
+    assert_int_equal(mkdir(proc, 0755), 0);
+    snprintf(path, sizeof path, "%s/cpuinfo", proc);
+    static const char beside[] = "processor\t: 0\nmodel name\t: Tree CPU\n";
+    assert_int_equal(wl_test_write_file(path, beside, sizeof beside - 1), 0);
+    wl_cli_host_cpu(buf, sizeof buf);
+    assert_string_equal(buf, "Tree CPU");
+    /* a /proc root given names the CPU, the tree's notwithstanding */
+    assert_int_equal(mkdir(other, 0755), 0);
+    snprintf(path, sizeof path, "%s/cpuinfo", other);
+    static const char given[] = "model name\t: Given CPU\n";
+    assert_int_equal(wl_test_write_file(path, given, sizeof given - 1), 0);
+    setenv("WATTLENS_PROC_ROOT", other, 1);
+    wl_cli_host_cpu(buf, sizeof buf);
+    assert_string_equal(buf, "Given CPU");
+    restore_env("WATTLENS_PROC_ROOT", old_proc);
+    restore_env("WATTLENS_SYSFS_ROOT", old_sys);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 /* wattlens's own options given after a command: the error says where they
  * go (before the command); another unknown option gets no such hint. */
 static void test_option_error_global_option_hint(void **state)
@@ -512,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_parse_double_is_strict),
         cmocka_unit_test(test_option_error_ambiguous_prefix),
         cmocka_unit_test(test_option_error_global_option_hint),
+        cmocka_unit_test(test_host_cpu_follows_the_sensor_roots),
         cmocka_unit_test(test_stray_argument_hint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
