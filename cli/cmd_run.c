@@ -105,7 +105,10 @@ static void usage(FILE *out)
         "part is the CPU-time model's estimate when no CPU energy sensor is readable,\n"
         "even beside a readable GPU sensor: labelled so); an input token's energy is an\n"
         "equal share of its prompt batch's, and layer, component and op energies are\n"
-        "time shares of their forward pass's, all labelled 'attributed'. The run is\n"
+        "time shares of their forward pass's, all labelled 'attributed'. The model\n"
+        "counts this process's CPU time (all its threads) at WATTLENS_MODEL_IDLE_W watts\n"
+        "idle plus WATTLENS_MODEL_BUSY_CORE_W per busy core (defaults %.1f and %.1f);\n"
+        "the run keeps them, and the summary's sensors line shows them. The run is\n"
         "stored while it happens; the summary printed at the end is read back from the\n"
         "store, so 'wattlens show ID' prints the same. Ctrl-C (or SIGTERM, SIGHUP) stops\n"
         "the settle, the baseline or the generation and stores the run as cancelled\n"
@@ -169,8 +172,8 @@ static void usage(FILE *out)
         "  wattlens run -m model.gguf -p \"Hello\" --baseline 0 --tags q8,laptop --json\n"
         "  wattlens run -m model.gguf --batch 4 -p \"Once\" -p \"The sky\" --depth deep\n"
         "  wattlens show RUN_ID                           # the summary again, from the store\n",
-        WL_CONTEXT_MAX_SEQ, WL_DEFAULT_PRICE_PER_KWH, WL_DEFAULT_CURRENCY,
-        WL_DEFAULT_CO2_G_PER_KWH);
+        WL_MODEL_DEFAULT_IDLE_W, WL_MODEL_DEFAULT_BUSY_CORE_W, WL_CONTEXT_MAX_SEQ,
+        WL_DEFAULT_PRICE_PER_KWH, WL_DEFAULT_CURRENCY, WL_DEFAULT_CO2_G_PER_KWH);
 }
 
 struct progress {

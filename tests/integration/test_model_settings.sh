@@ -66,6 +66,8 @@ c = b["cpu_time_by_command"]
 assert list(c) == ["run", "measure", "measure --model-system"], c
 assert c["run"].startswith("wattlens's own process"), c
 PY
+"$W" run --help | tr '\n' ' ' | grep -q "The model counts this process's CPU time (all its threads) at WATTLENS_MODEL_IDLE_W" \
+  && ok "run --help says whose CPU time and which watts" || bad "run --help: no word on the model's scope"
 "$W" sensors --help | grep -q '`run` counts its' && ok "sensors --help says whose CPU time" \
   || bad "sensors --help: no CPU-time scope"
 
