@@ -152,7 +152,7 @@ assert re.match(r"Generated text \(8 tokens, stop: [a-z ]+\):\n.+\n", out), out
 last = out.rstrip("\n").split("\n")[-1]
 assert re.fullmatch(r"Run [0-9a-f-]{36} is NOT stored whole in .*unread-text\.db, nor could it be "
                     r"read back \(see the errors above\)\. The recorder's own figures, not stored: "
-                    r"5 input tokens, 8 output tokens, [0-9.]+ [mµ]?s, energy [0-9.]+ [mµ]?J "
+                    r"5 input tokens, 8 output tokens, [0-9.]+ [mµu]?s, energy [0-9.]+ [mµu]?J "
                     r"\([^,()]+(\([^()]*\))?, [a-z+]+\)\.", last), last
 assert "See it again" not in out, out
 PY
