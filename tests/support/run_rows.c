@@ -1,7 +1,10 @@
 /* Rows and runs the summary, export and show tests write; see run_rows.h. */
 #include "run_rows.h"
 
+#include "store_fixture.h"
 #include "test_support.h"
+
+#include <string.h>
 
 struct wl_store_domain wl_test_domain_row(enum wl_domain d, enum wl_method method,
                                           const char *source, double energy_j, double avg_power_w)
@@ -30,6 +33,48 @@ struct wl_store_component_metric wl_test_component_row(int64_t token_index, int3
                                               .act_std = WL_STORE_UNSET,
                                               .act_max_abs = WL_STORE_UNSET,
                                               .act_sparsity = WL_STORE_UNSET};
+}
+
+struct wl_store_op_metric wl_test_op_row(int64_t token_index, int32_t layer, int32_t component,
+                                         int32_t op, const char *name, double dur_ms,
+                                         double energy_j)
+{
+    return (struct wl_store_op_metric){.token_index = token_index,
+                                       .layer = layer,
+                                       .component = component,
+                                       .op = op,
+                                       .name = name,
+                                       .dur_ms = dur_ms,
+                                       .energy_j = energy_j,
+                                       .entropy = WL_STORE_UNSET,
+                                       .max_weight = WL_STORE_UNSET,
+                                       .sparsity = WL_STORE_UNSET,
+                                       .kill_ratio = WL_STORE_UNSET,
+                                       .var_ratio = WL_STORE_UNSET};
+}
+
+void wl_test_store_make_filler_runs(wl_store *s, int n)
+{
+    char id[37];
+    for (int i = 0; i < n; i++) {
+        struct wl_test_run_spec sp = {.created_at_ms = WL_TEST_T0_MS + i,
+                                      .duration_ms = 1,
+                                      .energy_j = 1,
+                                      .n_in = 20,
+                                      .n_out = 200};
+        wl_test_store_make_run(s, &sp, id);
+    }
+}
+
+void wl_test_agg_finished_run(struct wl_store_aggregates *a, double energy_j, double duration_ms)
+{
+    memset(a, 0, sizeof *a);
+    a->run.row.kind = WL_RUN_KIND_INFERENCE;
+    a->run.row.status = WL_RUN_COMPLETE;
+    a->run.row.energy_j = energy_j;
+    a->run.row.duration_ms = duration_ms;
+    a->run.row.input_tokens = a->run.row.output_tokens = -1;
+    a->span.last_token = -1;
 }
 
 void wl_test_store_make_parted_run(wl_store *s, int n_sec, int n_rows, char *id)

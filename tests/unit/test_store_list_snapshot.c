@@ -8,6 +8,7 @@
  */
 #include "sqlite_vfs_hook.h"
 #include "store_fixture.h"
+#include "store_hook_fixture.h"
 #include "test_support.h"
 
 #include "store/store.h"
@@ -54,34 +55,28 @@ static void hook_patch(sqlite3_io_methods *m)
     m->xShmLock = hook_shm_lock;
 }
 
+/* The store opened through the hook (not armed), with one run. */
 static int hook_setup(void **state)
 {
-    int rc = wl_test_store_setup(state);
+    atomic_store(&hook_armed, 0);
+    atomic_store(&hook_fired, 0);
+    int rc =
+        wl_test_store_hook_setup(state, "wl-test-shm-lock-hook", SQLITE_OPEN_MAIN_DB, hook_patch);
     if (rc != 0)
         return rc;
     struct wl_test_store_fixture *f = *state;
-    /* one run, then the store opened again through the hook */
+    hook_path = f->path;
     char id[37];
     struct wl_test_run_spec sp = {
         .created_at_ms = WL_TEST_T0_MS, .model = "first", .duration_ms = 5, .energy_j = 2};
     wl_test_store_make_run(f->s, &sp, id);
-    wl_store_close(f->s);
-    hook_path = f->path;
-    atomic_store(&hook_armed, 0);
-    atomic_store(&hook_fired, 0);
-    if (wl_test_vfs_hook_install("wl-test-shm-lock-hook", SQLITE_OPEN_MAIN_DB, hook_patch) !=
-        SQLITE_OK)
-        return -1;
-    f->s = wl_test_store_open(f->path);
     return 0;
 }
 
 static int hook_teardown(void **state)
 {
     atomic_store(&hook_armed, 0);
-    int rc = wl_test_store_teardown(state);
-    wl_test_vfs_hook_remove();
-    return rc;
+    return wl_test_store_hook_teardown(state);
 }
 
 static void test_the_total_and_the_rows_are_one_snapshot(void **state)

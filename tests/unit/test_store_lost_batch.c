@@ -9,8 +9,10 @@
  * while it is armed (a commit writes the batch there), or, at an exact row,
  * by a trigger calling a function that fails with an I/O error.
  */
+#include "run_rows.h"
 #include "sqlite_vfs_hook.h"
 #include "store_fixture.h"
+#include "store_hook_fixture.h"
 #include "test_support.h"
 
 #include "store/store.h"
@@ -42,42 +44,42 @@ static void faulty_patch(sqlite3_io_methods *m)
 
 static int faulty_setup(void **state)
 {
-    int rc = wl_test_store_setup(state);
-    if (rc != 0)
-        return rc;
-    struct wl_test_store_fixture *f = *state;
-    wl_store_close(f->s); /* opened again through the faulty VFS */
     atomic_store(&fail_writes, 0);
-    if (wl_test_vfs_hook_install("wl-test-faulty-wal", SQLITE_OPEN_WAL, faulty_patch) != SQLITE_OK)
-        return -1;
-    f->s = wl_test_store_open(f->path);
-    return 0;
+    return wl_test_store_hook_setup(state, "wl-test-faulty-wal", SQLITE_OPEN_WAL, faulty_patch);
 }
 
-static int faulty_teardown(void **state)
+/* Begins a run on f's store whose batch commits only when the test
+ * flushes; its id into id (37 bytes). */
+static wl_store_run *begin_run(struct wl_test_store_fixture *f, const char *prompt, char *id)
 {
-    int rc = wl_test_store_teardown(state);
-    wl_test_vfs_hook_remove();
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = prompt};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    wl_store_run_set_flush_interval(r, 3600 * 1000);
+    return r;
+}
+
+/* Flushes r with the log's next write failing: its commit fails, and
+ * SQLite rolls the batch back. */
+static int flush_failing(wl_store_run *r)
+{
+    atomic_store(&fail_writes, 1);
+    const int rc = wl_store_flush(r);
+    atomic_store(&fail_writes, 0);
     return rc;
 }
 
 static void test_a_rolled_back_batch_is_said_and_the_run_is_not_complete(void **state)
 {
     struct wl_test_store_fixture *f = *state;
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "lost"};
-    wl_store_run *r = NULL;
     char id[37], where[256];
-    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    wl_store_run_set_flush_interval(r, 3600 * 1000); /* commits only when the test flushes */
+    wl_store_run *r = begin_run(f, "lost", id);
     wl_test_store_add_tokens(r, 0, 4, 2, 1.0, WL_METHOD_COUNTER);
     assert_int_equal(wl_store_flush(r), 0);
 
     /* tokens 4-6: their commit fails, and SQLite rolls the batch back */
     wl_test_store_add_tokens(r, 4, 3, 2, 1.0, WL_METHOD_COUNTER);
-    atomic_store(&fail_writes, 1);
-    const int rc = wl_store_flush(r);
-    atomic_store(&fail_writes, 0);
-    assert_int_equal(rc, WL_EIO);
+    assert_int_equal(flush_failing(r), WL_EIO);
     const char *msg = wl_store_last_error(f->s);
     if (!strstr(msg, "disk I/O error") || !strstr(msg, "SQLite rolled back the batch") ||
         !strstr(msg, "are lost: 3 tokens (indices 4-6)"))
@@ -112,16 +114,11 @@ static void test_a_rolled_back_batch_is_said_and_the_run_is_not_complete(void **
 static void test_a_cancelled_run_that_lost_rows_stays_cancelled(void **state)
 {
     struct wl_test_store_fixture *f = *state;
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "cancelled"};
-    wl_store_run *r = NULL;
     char id[37], where[256];
-    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    wl_store_run_set_flush_interval(r, 3600 * 1000);
+    wl_store_run *r = begin_run(f, "cancelled", id);
     struct wl_store_sample smp = {.t_ms = 5, .phase = "decode", .method_flags = 1};
     assert_int_equal(wl_store_add_samples(r, &smp, 1), 0);
-    atomic_store(&fail_writes, 1);
-    assert_int_equal(wl_store_flush(r), WL_EIO);
-    atomic_store(&fail_writes, 0);
+    assert_int_equal(flush_failing(r), WL_EIO);
     struct wl_run_totals tot = wl_test_totals(WL_RUN_CANCELLED, 10, 1, WL_METHOD_COUNTER);
     tot.error = "stopped by SIGINT";
     assert_int_equal(wl_store_run_finish(r, &tot), WL_EIO);
@@ -141,11 +138,8 @@ static void test_a_cancelled_run_that_lost_rows_stays_cancelled(void **state)
 static void test_rows_refused_alone_are_not_counted_lost(void **state)
 {
     struct wl_test_store_fixture *f = *state;
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "refused"};
-    wl_store_run *r = NULL;
     char id[37];
-    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    wl_store_run_set_flush_interval(r, 3600 * 1000);
+    wl_store_run *r = begin_run(f, "refused", id);
     wl_test_store_add_tokens(r, 0, 4, 2, 1.0, WL_METHOD_COUNTER);
     assert_int_equal(wl_store_flush(r), 0);
 
@@ -160,39 +154,17 @@ static void test_rows_refused_alone_are_not_counted_lost(void **state)
     struct wl_store_layer_metric lm = {.token_index = 4, .layer = 0, .dur_ms = 1, .energy_j = 0.5};
     assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
     assert_int_equal(wl_store_add_layer_metric(r, &lm), WL_EINVAL); /* a duplicate */
-    struct wl_store_component_metric cm = {.token_index = 4,
-                                           .layer = 0,
-                                           .name = "attn",
-                                           .dur_ms = 0.5,
-                                           .energy_j = 0.25,
-                                           .act_mean_abs = WL_STORE_UNSET,
-                                           .act_std = WL_STORE_UNSET,
-                                           .act_max_abs = WL_STORE_UNSET,
-                                           .act_sparsity = WL_STORE_UNSET};
+    struct wl_store_component_metric cm = wl_test_component_row(4, 0, 0, "attn", 0.5, 0.25);
     assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
     cm.component = 1;
     assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
     assert_int_equal(wl_store_add_component_metric(r, &cm), 0); /* buffered: refused later */
-    struct wl_store_op_metric om = {.token_index = 4,
-                                    .layer = 0,
-                                    .component = 9,
-                                    .op = 0,
-                                    .name = "qk",
-                                    .dur_ms = 0.1,
-                                    .energy_j = 0.01,
-                                    .entropy = WL_STORE_UNSET,
-                                    .max_weight = WL_STORE_UNSET,
-                                    .sparsity = WL_STORE_UNSET,
-                                    .kill_ratio = WL_STORE_UNSET,
-                                    .var_ratio = WL_STORE_UNSET};
+    struct wl_store_op_metric om = wl_test_op_row(4, 0, 9, 0, "qk", 0.1, 0.01);
     assert_int_equal(wl_store_add_op_metric(r, &om), 0); /* its component 9 never comes */
     om.component = 0;
     assert_int_equal(wl_store_add_op_metric(r, &om), 0);
 
-    atomic_store(&fail_writes, 1);
-    const int rc = wl_store_flush(r);
-    atomic_store(&fail_writes, 0);
-    assert_int_equal(rc, WL_EIO);
+    assert_int_equal(flush_failing(r), WL_EIO);
     const char *msg = wl_store_last_error(f->s);
     if (!strstr(msg, "are lost: 3 tokens (indices 4-6), 1 layer row, 2 component rows, 1 op "
                      "row"))
@@ -212,35 +184,23 @@ static void test_rows_refused_alone_are_not_counted_lost(void **state)
 static void test_a_lost_batch_of_extra_fields_names_them(void **state)
 {
     struct wl_test_store_fixture *f = *state;
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "extra"};
-    wl_store_run *r = NULL;
     char id[37], where[512];
-    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    wl_store_run_set_flush_interval(r, 3600 * 1000);
+    wl_store_run *r = begin_run(f, "extra", id);
     assert_int_equal(wl_store_run_set_extra(r, "currency", "\"EUR\""), 0);
     assert_int_equal(wl_store_run_set_extra(r, "kv_cache_type", "\"f16\""), 0);
     assert_int_equal(wl_store_run_set_extra(r, "currency", "\"USD\""), 0);
     assert_int_equal(wl_store_run_set_extra(r, "price_per_kwh", "not json"), WL_EINVAL);
-    atomic_store(&fail_writes, 1);
-    assert_int_equal(wl_store_flush(r), WL_EIO);
-    atomic_store(&fail_writes, 0);
+    assert_int_equal(flush_failing(r), WL_EIO);
     const char *msg = wl_store_last_error(f->s);
     if (!strstr(msg, "are lost: the run's extra fields currency, kv_cache_type"))
         fail_msg("flush: %s", msg);
 
     /* a domain's row is named too (the recorder sets them as it finishes) */
-    struct wl_store_domain dom = {.domain = WL_DOMAIN_PACKAGE,
-                                  .method = WL_METHOD_COUNTER,
-                                  .energy_j = 3,
-                                  .avg_power_w = WL_STORE_UNSET,
-                                  .baseline_power_w = WL_STORE_UNSET,
-                                  .peak_power_w = WL_STORE_UNSET,
-                                  .peak_t_ms = WL_STORE_UNSET};
+    struct wl_store_domain dom =
+        wl_test_domain_row(WL_DOMAIN_PACKAGE, WL_METHOD_COUNTER, NULL, 3, WL_STORE_UNSET);
     assert_int_equal(wl_store_run_set_domain(r, &dom), 0);
     assert_int_equal(wl_store_run_set_extra(r, "kv_cache_type", "\"q8_0\""), 0);
-    atomic_store(&fail_writes, 1);
-    assert_int_equal(wl_store_flush(r), WL_EIO);
-    atomic_store(&fail_writes, 0);
+    assert_int_equal(flush_failing(r), WL_EIO);
     msg = wl_store_last_error(f->s);
     if (!strstr(msg, "are lost: 1 domain row (package), the run's extra field kv_cache_type"))
         fail_msg("second flush: %s", msg);
@@ -311,11 +271,8 @@ static void test_the_row_whose_insert_fails_is_counted_lost(void **state)
     memset(text, 'x', text_len);
     text[text_len] = '\0';
     for (int k = 0; k < 4; k++) {
-        struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "spill"};
-        wl_store_run *r = NULL;
         char id[37];
-        assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-        wl_store_run_set_flush_interval(r, 3600 * 1000);
+        wl_store_run *r = begin_run(f, "spill", id);
         if (k == 3) { /* the layer rows' token, committed */
             wl_test_store_add_tokens(r, 0, 1, 0, 1.0, WL_METHOD_COUNTER);
             assert_int_equal(wl_store_flush(r), 0);
@@ -381,35 +338,16 @@ static int fail_io_teardown(void **state)
     return rc;
 }
 
+/* Component `component` and its op `op` of token 0, layer 0. */
 static void add_component(wl_store_run *r, int component)
 {
-    struct wl_store_component_metric cm = {.token_index = 0,
-                                           .layer = 0,
-                                           .component = component,
-                                           .name = "c",
-                                           .dur_ms = 0.5,
-                                           .energy_j = 0.25,
-                                           .act_mean_abs = WL_STORE_UNSET,
-                                           .act_std = WL_STORE_UNSET,
-                                           .act_max_abs = WL_STORE_UNSET,
-                                           .act_sparsity = WL_STORE_UNSET};
+    struct wl_store_component_metric cm = wl_test_component_row(0, 0, component, "c", 0.5, 0.25);
     assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
 }
 
 static void add_op(wl_store_run *r, int component, int op)
 {
-    struct wl_store_op_metric om = {.token_index = 0,
-                                    .layer = 0,
-                                    .component = component,
-                                    .op = op,
-                                    .name = "qk",
-                                    .dur_ms = 0.1,
-                                    .energy_j = 0.01,
-                                    .entropy = WL_STORE_UNSET,
-                                    .max_weight = WL_STORE_UNSET,
-                                    .sparsity = WL_STORE_UNSET,
-                                    .kill_ratio = WL_STORE_UNSET,
-                                    .var_ratio = WL_STORE_UNSET};
+    struct wl_store_op_metric om = wl_test_op_row(0, 0, component, op, "qk", 0.1, 0.01);
     assert_int_equal(wl_store_add_op_metric(r, &om), 0);
 }
 
@@ -423,11 +361,8 @@ static void add_op(wl_store_run *r, int component, int op)
 static void test_rows_after_a_failure_that_ends_the_batch_are_not_stored(void **state)
 {
     struct wl_test_store_fixture *f = *state;
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .prompt = "ended"};
-    wl_store_run *r = NULL;
     char id[37], where[512];
-    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    wl_store_run_set_flush_interval(r, 3600 * 1000);
+    wl_store_run *r = begin_run(f, "ended", id);
     wl_test_store_add_tokens(r, 0, 1, 0, 1.0, WL_METHOD_COUNTER);
     struct wl_store_layer_metric lm = {.token_index = 0, .layer = 0, .dur_ms = 1, .energy_j = 0.5};
     assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
@@ -467,15 +402,15 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_a_rolled_back_batch_is_said_and_the_run_is_not_complete, faulty_setup,
-            faulty_teardown),
+            wl_test_store_hook_teardown),
         cmocka_unit_test_setup_teardown(test_a_cancelled_run_that_lost_rows_stays_cancelled,
-                                        faulty_setup, faulty_teardown),
+                                        faulty_setup, wl_test_store_hook_teardown),
         cmocka_unit_test_setup_teardown(test_the_row_whose_insert_fails_is_counted_lost,
-                                        faulty_setup, faulty_teardown),
+                                        faulty_setup, wl_test_store_hook_teardown),
         cmocka_unit_test_setup_teardown(test_rows_refused_alone_are_not_counted_lost, faulty_setup,
-                                        faulty_teardown),
+                                        wl_test_store_hook_teardown),
         cmocka_unit_test_setup_teardown(test_a_lost_batch_of_extra_fields_names_them, faulty_setup,
-                                        faulty_teardown),
+                                        wl_test_store_hook_teardown),
         cmocka_unit_test_setup_teardown(
             test_rows_after_a_failure_that_ends_the_batch_are_not_stored, fail_io_setup,
             fail_io_teardown),

@@ -8,8 +8,10 @@
  * says SQLITE_IOERR_CORRUPTFS for EIO); a truncated file still reads
  * "damaged" (test_store_robust.c).
  */
+#include "run_rows.h"
 #include "sqlite_vfs_hook.h"
 #include "store_fixture.h"
+#include "store_hook_fixture.h"
 #include "test_support.h"
 
 #include "store/store.h"
@@ -37,38 +39,26 @@ static void failing_patch(sqlite3_io_methods *m)
     m->xRead = failing_read;
 }
 
-/* Three runs written, the store closed (its log checkpointed into the
- * file), the hook installed; reads not failing yet. */
+/* The hook installed, three runs written and the store closed (its log
+ * checkpointed into the file); reads not failing yet. */
 static int read_error_setup(void **state)
 {
-    int rc = wl_test_store_setup(state);
+    atomic_store(&reads_fail, 0);
+    int rc =
+        wl_test_store_hook_setup(state, "wl-test-failing-read", SQLITE_OPEN_MAIN_DB, failing_patch);
     if (rc != 0)
         return rc;
     struct wl_test_store_fixture *f = *state;
-    char id[37];
-    for (int i = 0; i < 3; i++) {
-        struct wl_test_run_spec sp = {.created_at_ms = WL_TEST_T0_MS + i,
-                                      .duration_ms = 1,
-                                      .energy_j = 1,
-                                      .n_in = 20,
-                                      .n_out = 200};
-        wl_test_store_make_run(f->s, &sp, id);
-    }
+    wl_test_store_make_filler_runs(f->s, 3);
     wl_store_close(f->s);
     f->s = NULL;
-    atomic_store(&reads_fail, 0);
-    return wl_test_vfs_hook_install("wl-test-failing-read", SQLITE_OPEN_MAIN_DB, failing_patch) ==
-                   SQLITE_OK
-               ? 0
-               : -1;
+    return 0;
 }
 
 static int read_error_teardown(void **state)
 {
     atomic_store(&reads_fail, 0);
-    int rc = wl_test_store_teardown(state);
-    wl_test_vfs_hook_remove();
-    return rc;
+    return wl_test_store_hook_teardown(state);
 }
 
 /* msg says an I/O error, what to check, and nothing of damage or salvage. */
