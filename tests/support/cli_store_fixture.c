@@ -1,6 +1,7 @@
 /* The store commands' CLI test fixture; see cli_store_fixture.h. */
 #include "cli_store_fixture.h"
 
+#include "run_rows.h"
 #include "store_fixture.h"
 #include "test_support.h"
 
@@ -78,32 +79,16 @@ void wl_test_cli_write_run(wl_store *s, int64_t created_ms, const char *model, c
             struct wl_store_layer_metric lm = {t, l, 100, energy_j / 16};
             assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
             for (int c = 0; c < 2; c++) {
-                struct wl_store_component_metric cm = {.token_index = t,
-                                                       .layer = l,
-                                                       .component = c,
-                                                       .name = c ? "ffn" : "attn",
-                                                       .dur_ms = 50,
-                                                       .energy_j = energy_j / 32,
-                                                       .act_mean_abs = 0.5,
-                                                       .act_std = WL_STORE_UNSET,
-                                                       .act_max_abs = WL_STORE_UNSET,
-                                                       .act_sparsity = WL_STORE_UNSET};
+                struct wl_store_component_metric cm =
+                    wl_test_component_row(t, l, c, c ? "ffn" : "attn", 50, energy_j / 32);
+                cm.act_mean_abs = 0.5;
                 assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
                 for (int o = 0; o < 2; o++) {
-                    struct wl_store_op_metric om = {.token_index = t,
-                                                    .layer = l,
-                                                    .component = c,
-                                                    .op = o,
-                                                    .name = o ? "softmax" : "qk",
-                                                    .dur_ms = 25,
-                                                    .energy_j = energy_j / 64,
-                                                    .n_heads = 2,
-                                                    .head_entropy = heads,
-                                                    .entropy = 1.0,
-                                                    .max_weight = WL_STORE_UNSET,
-                                                    .sparsity = WL_STORE_UNSET,
-                                                    .kill_ratio = WL_STORE_UNSET,
-                                                    .var_ratio = WL_STORE_UNSET};
+                    struct wl_store_op_metric om =
+                        wl_test_op_row(t, l, c, o, o ? "softmax" : "qk", 25, energy_j / 64);
+                    om.n_heads = 2;
+                    om.head_entropy = heads;
+                    om.entropy = 1.0;
                     assert_int_equal(wl_store_add_op_metric(r, &om), 0);
                 }
             }

@@ -63,12 +63,7 @@ static void test_latency_percentiles(void **state)
 static void decode_fixture(struct wl_store_aggregates *a, struct wl_agg_phase *ph,
                            struct wl_agg_token *toks, size_t n, const char *extra)
 {
-    memset(a, 0, sizeof *a);
-    a->run.row.kind = WL_RUN_KIND_INFERENCE;
-    a->run.row.status = WL_RUN_COMPLETE;
-    a->run.row.energy_j = 10;
-    a->run.row.duration_ms = 1000;
-    a->run.row.input_tokens = a->run.row.output_tokens = -1;
+    wl_test_agg_finished_run(a, 10, 1000);
     a->run.extra_json = (char *)extra;
     ph[0] = (struct wl_agg_phase){.name = "prefill",
                                   .n_sections = 1,
@@ -92,7 +87,6 @@ static void decode_fixture(struct wl_store_aggregates *a, struct wl_agg_phase *p
     }
     a->output_tokens = toks;
     a->n_output_tokens = n;
-    a->span.last_token = -1;
 }
 
 /* Token 3 (sampling only: 10 mJ in 1 ms) is sampled from the prefill's

@@ -23,12 +23,7 @@
  * "decode" of 1 J in 100 ms, no tokens. */
 static void plain_run(struct wl_store_aggregates *a, struct wl_agg_phase *ph)
 {
-    memset(a, 0, sizeof *a);
-    a->run.row.kind = WL_RUN_KIND_INFERENCE;
-    a->run.row.status = WL_RUN_COMPLETE;
-    a->run.row.energy_j = 10;
-    a->run.row.duration_ms = 1000;
-    a->run.row.input_tokens = a->run.row.output_tokens = -1;
+    wl_test_agg_finished_run(a, 10, 1000);
     *ph = (struct wl_agg_phase){.name = "decode",
                                 .n_sections = 1,
                                 .start_ms = 0,
@@ -37,7 +32,6 @@ static void plain_run(struct wl_store_aggregates *a, struct wl_agg_phase *ph)
                                 .energy_j = 1};
     a->phases = ph;
     a->n_phases = 1;
-    a->span.last_token = -1;
 }
 
 /* ---- rows whose energy a failed sensor read left unknown ----------------- */
@@ -110,18 +104,9 @@ static void write_run(wl_store *s, bool finish, char *id)
         return;
     }
     struct wl_store_domain doms[2] = {
-        {.domain = WL_DOMAIN_PACKAGE,
-         .method = WL_METHOD_COUNTER,
-         .source = "fake",
-         .energy_j = 0.8 * 7.01,
-         .avg_power_w = WL_STORE_UNSET,
-         .baseline_power_w = WL_STORE_UNSET,
-         .peak_power_w = WL_STORE_UNSET,
-         .peak_t_ms = WL_STORE_UNSET},
-    };
-    doms[1] = doms[0];
-    doms[1].domain = WL_DOMAIN_DRAM;
-    doms[1].energy_j = 0.2 * 7.01;
+        wl_test_domain_row(WL_DOMAIN_PACKAGE, WL_METHOD_COUNTER, "fake", 0.8 * 7.01,
+                           WL_STORE_UNSET),
+        wl_test_domain_row(WL_DOMAIN_DRAM, WL_METHOD_COUNTER, "fake", 0.2 * 7.01, WL_STORE_UNSET)};
     struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 710, 7.01, WL_METHOD_COUNTER);
     tot.energy_scope = "package+dram";
     tot.input_tokens = 2;
@@ -491,17 +476,10 @@ static void test_a_method_that_cannot_be_read_is_not_known(void **state)
     a.run.row.energy_method = WL_METHOD_MODEL_ESTIMATE;
     a.run.row.has_energy_method = true;
     a.run.energy_scope = "package+dram";
-    a.run.domains[0] = (struct wl_store_domain){.domain = WL_DOMAIN_PACKAGE,
-                                                .method = WL_METHOD_MODEL_ESTIMATE,
-                                                .energy_j = 9,
-                                                .avg_power_w = WL_STORE_UNSET,
-                                                .baseline_power_w = WL_STORE_UNSET,
-                                                .peak_power_w = WL_STORE_UNSET,
-                                                .peak_t_ms = WL_STORE_UNSET};
-    a.run.domains[1] = a.run.domains[0];
-    a.run.domains[1].domain = WL_DOMAIN_DRAM;
-    a.run.domains[1].method = WL_METHOD_COUNT; /* what the store reads for "x" or NULL */
-    a.run.domains[1].energy_j = 1;
+    a.run.domains[0] =
+        wl_test_domain_row(WL_DOMAIN_PACKAGE, WL_METHOD_MODEL_ESTIMATE, NULL, 9, WL_STORE_UNSET);
+    /* WL_METHOD_COUNT: what the store reads for "x" or NULL */
+    a.run.domains[1] = wl_test_domain_row(WL_DOMAIN_DRAM, WL_METHOD_COUNT, NULL, 1, WL_STORE_UNSET);
     a.run.n_domains = 2;
     struct wl_summary s;
     assert_int_equal(wl_summary_compute(&a, &s), 0);

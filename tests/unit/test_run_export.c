@@ -466,18 +466,7 @@ static void write_model_only_run(wl_store *s, bool finish, char *id)
     assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
     struct wl_store_component_metric cm = wl_test_component_row(1, 0, 0, "attn", 5, 0.25);
     assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
-    struct wl_store_op_metric om = {.token_index = 1,
-                                    .layer = 0,
-                                    .component = 0,
-                                    .op = 0,
-                                    .name = "qk",
-                                    .dur_ms = 5,
-                                    .energy_j = 0.25,
-                                    .entropy = WL_STORE_UNSET,
-                                    .max_weight = WL_STORE_UNSET,
-                                    .sparsity = WL_STORE_UNSET,
-                                    .kill_ratio = WL_STORE_UNSET,
-                                    .var_ratio = WL_STORE_UNSET};
+    struct wl_store_op_metric om = wl_test_op_row(1, 0, 0, 0, "qk", 5, 0.25);
     assert_int_equal(wl_store_add_op_metric(r, &om), 0);
     assert_int_equal(wl_store_run_set_extra(r, "sequences",
                                             "[{\"seq\":0,\"prompt_tokens\":1,\"output_tokens\":2,"
@@ -622,21 +611,10 @@ static void test_csv_unknown_values_are_empty_cells(void **state)
     struct wl_store_component_metric cm = wl_test_component_row(2, 0, 0, "attn", 5, 0.25);
     assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
     const float heads[3] = {0.5f, NAN, 0.25f}, weights[3] = {0.1f, 3.14159265f, 1e-5f};
-    struct wl_store_op_metric om = {.token_index = 2,
-                                    .layer = 0,
-                                    .component = 0,
-                                    .op = 0,
-                                    .name = "qk",
-                                    .dur_ms = 5,
-                                    .energy_j = 0.25,
-                                    .n_heads = 3,
-                                    .head_entropy = heads,
-                                    .head_max_weight = weights,
-                                    .entropy = WL_STORE_UNSET,
-                                    .max_weight = WL_STORE_UNSET,
-                                    .sparsity = WL_STORE_UNSET,
-                                    .kill_ratio = WL_STORE_UNSET,
-                                    .var_ratio = WL_STORE_UNSET};
+    struct wl_store_op_metric om = wl_test_op_row(2, 0, 0, 0, "qk", 5, 0.25);
+    om.n_heads = 3;
+    om.head_entropy = heads;
+    om.head_max_weight = weights;
     assert_int_equal(wl_store_add_op_metric(r, &om), 0);
     struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 30, 1.5, WL_METHOD_COUNTER);
     tot.input_tokens = 1;

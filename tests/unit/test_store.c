@@ -8,6 +8,7 @@
  * read-only directories are in test_store_robust.c; the shared fixture is
  * tests/support/store_fixture.h.
  */
+#include "run_rows.h"
 #include "store_fixture.h"
 #include "test_support.h"
 
@@ -720,32 +721,14 @@ static void make_deep(wl_store *s, char *id)
             struct wl_store_layer_metric lm = {t, l, 0.4, 0.2};
             assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
             for (int c = 0; c < 2; c++) {
-                struct wl_store_component_metric cm = {.token_index = t,
-                                                       .layer = l,
-                                                       .component = c,
-                                                       .name = c ? "ffn" : "attn",
-                                                       .dur_ms = 0.2,
-                                                       .energy_j = 0.1,
-                                                       .act_mean_abs = WL_STORE_UNSET,
-                                                       .act_std = WL_STORE_UNSET,
-                                                       .act_max_abs = WL_STORE_UNSET,
-                                                       .act_sparsity = WL_STORE_UNSET};
+                struct wl_store_component_metric cm =
+                    wl_test_component_row(t, l, c, c ? "ffn" : "attn", 0.2, 0.1);
                 assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
                 for (int o = 0; o < 2; o++) {
-                    struct wl_store_op_metric om = {.token_index = t,
-                                                    .layer = l,
-                                                    .component = c,
-                                                    .op = o,
-                                                    .name = "softmax",
-                                                    .dur_ms = 0.1,
-                                                    .energy_j = 0.05,
-                                                    .n_heads = 2,
-                                                    .head_entropy = heads,
-                                                    .entropy = 0.375,
-                                                    .max_weight = WL_STORE_UNSET,
-                                                    .sparsity = WL_STORE_UNSET,
-                                                    .kill_ratio = WL_STORE_UNSET,
-                                                    .var_ratio = WL_STORE_UNSET};
+                    struct wl_store_op_metric om = wl_test_op_row(t, l, c, o, "softmax", 0.1, 0.05);
+                    om.n_heads = 2;
+                    om.head_entropy = heads;
+                    om.entropy = 0.375;
                     assert_int_equal(wl_store_add_op_metric(r, &om), 0);
                 }
             }
@@ -1002,30 +985,12 @@ static void test_batched_metrics_name_a_bad_row_and_keep_the_rest(void **state)
     assert_int_equal(wl_store_add_token(r, &t), 0);
     struct wl_store_layer_metric lm = {0, 0, 1, 1};
     assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
-    struct wl_store_component_metric cm = {.token_index = 0,
-                                           .layer = 0,
-                                           .name = "attn",
-                                           .dur_ms = 1,
-                                           .energy_j = 1,
-                                           .act_mean_abs = WL_STORE_UNSET,
-                                           .act_std = WL_STORE_UNSET,
-                                           .act_max_abs = WL_STORE_UNSET,
-                                           .act_sparsity = WL_STORE_UNSET};
+    struct wl_store_component_metric cm = wl_test_component_row(0, 0, 0, "attn", 1, 1);
     assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
     int rc = 0;
     for (int o = 0; o < 200 && rc == 0; o++) {
-        struct wl_store_op_metric om = {.token_index = 0,
-                                        .layer = 0,
-                                        .component = o == 70 ? 5 : 0, /* 5 does not exist */
-                                        .op = o,
-                                        .name = "qk",
-                                        .dur_ms = 0.1,
-                                        .energy_j = 0.1,
-                                        .entropy = WL_STORE_UNSET,
-                                        .max_weight = WL_STORE_UNSET,
-                                        .sparsity = WL_STORE_UNSET,
-                                        .kill_ratio = WL_STORE_UNSET,
-                                        .var_ratio = WL_STORE_UNSET};
+        /* op 70 is of component 5, which does not exist */
+        struct wl_store_op_metric om = wl_test_op_row(0, 0, o == 70 ? 5 : 0, o, "qk", 0.1, 0.1);
         rc = wl_store_add_op_metric(r, &om);
     }
     assert_int_equal(rc, WL_EINVAL); /* reported when its batch (ops 64..127) is inserted */
@@ -1071,16 +1036,8 @@ static void test_component_aggregates_in_and_out_of_the_grid(void **state)
             assert_int_equal(wl_store_add_token(r, &tok), 0);
             struct wl_store_layer_metric lm = {t, 2, 1, 1};
             assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
-            struct wl_store_component_metric cm = {.token_index = t,
-                                                   .layer = 2,
-                                                   .component = big ? 100 : 7,
-                                                   .name = "mlp",
-                                                   .dur_ms = 0.5 * (t + 1),
-                                                   .energy_j = t == 1 ? WL_STORE_UNSET : 0.25,
-                                                   .act_mean_abs = WL_STORE_UNSET,
-                                                   .act_std = WL_STORE_UNSET,
-                                                   .act_max_abs = WL_STORE_UNSET,
-                                                   .act_sparsity = WL_STORE_UNSET};
+            struct wl_store_component_metric cm = wl_test_component_row(
+                t, 2, big ? 100 : 7, "mlp", 0.5 * (t + 1), t == 1 ? WL_STORE_UNSET : 0.25);
             assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
         }
         struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
@@ -1122,16 +1079,7 @@ static void test_component_aggregates_keep_a_long_name(void **state)
     assert_int_equal(wl_store_add_token(r, &tok), 0);
     struct wl_store_layer_metric lm = {0, 0, 1, 1};
     assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
-    struct wl_store_component_metric cm = {.token_index = 0,
-                                           .layer = 0,
-                                           .component = 3,
-                                           .name = name,
-                                           .dur_ms = 1,
-                                           .energy_j = 1,
-                                           .act_mean_abs = WL_STORE_UNSET,
-                                           .act_std = WL_STORE_UNSET,
-                                           .act_max_abs = WL_STORE_UNSET,
-                                           .act_sparsity = WL_STORE_UNSET};
+    struct wl_store_component_metric cm = wl_test_component_row(0, 0, 3, name, 1, 1);
     assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
     struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
                                 .duration_ms = 1,
