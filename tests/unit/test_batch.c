@@ -9,6 +9,7 @@
  * forward pass per decode round.
  */
 #include "synth_fixture.h"
+#include "synth_generate.h"
 #include "test_support.h"
 
 #include "engine/context.h"
@@ -74,9 +75,7 @@ static const char *const prompts[] = {"Once upon a time", "The sky", "a", "Lily 
 
 static void check_batch_equals_alone(const struct wl_test_synth *f, int n_predict, int threads)
 {
-    struct wl_generate_params gp = wl_generate_default_params();
-    gp.n_predict = n_predict;
-    gp.sampling.temperature = 0.0f;
+    struct wl_generate_params gp = wl_test_greedy_params(NULL, n_predict);
     struct wl_errmsg err = {{0}};
 
     struct wl_generate_result alone[N_PROMPTS];
@@ -276,9 +275,7 @@ static void test_per_sequence_stop(void **state)
     struct wl_test_synth f = {0};
     load_synth(&f, WL_ARCH_LLAMA, WL_TTYPE_F32);
     wl_context *ctx = make_ctx(f.m, 12, 2, 1);
-    struct wl_generate_params gp = wl_generate_default_params();
-    gp.n_predict = 6;
-    gp.sampling.temperature = 0.0f;
+    struct wl_generate_params gp = wl_test_greedy_params(NULL, 6);
     const char *two[] = {"a", "abcdefgh"}; /* 2 tokens, and 8 or more (byte fallback) */
     struct wl_generate_batch_params bp = {.prompts = two, .n_seq = 2};
     struct wl_generate_result res[2];
@@ -336,9 +333,7 @@ static void test_batch_hook_events_nest(void **state)
     struct nest n = {0};
     struct wl_hooks h = {.fn = on_nest, .user_data = &n, .depth = WL_HOOK_DEPTH_OP};
     wl_context_set_hooks(ctx, &h);
-    struct wl_generate_params gp = wl_generate_default_params();
-    gp.n_predict = 5;
-    gp.sampling.temperature = 0.0f;
+    struct wl_generate_params gp = wl_test_greedy_params(NULL, 5);
     struct wl_generate_batch_params bp = {.prompts = prompts, .n_seq = 3};
     struct wl_generate_result res[3];
     struct wl_generate_batch_stats st;

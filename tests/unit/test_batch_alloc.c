@@ -8,12 +8,12 @@
  * sizes its buffers by it, tokenizer_impl.h) on a synthetic model.
  */
 #include "synth_fixture.h"
+#include "synth_generate.h"
 #include "test_support.h"
 
 #include "engine/context.h"
 #include "engine/generate.h"
 #include "engine/model.h"
-#include "engine/synth.h"
 #include "engine/tokenizer.h"
 #include "engine/tokenizer_impl.h"
 #include "wattlens/error.h"
@@ -27,21 +27,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void synth_load(struct wl_test_synth *s)
-{
-    struct wl_synth_params p;
-    wl_synth_default_params(&p);
-    wl_test_synth_load(s, &p);
-}
-
 /* Two sequences ("A", "B") of n_predict greedy tokens: the return code
  * (-1000 when it failed but a result does not say so), the message in err. */
 static int run_two(wl_context *ctx, const wl_tokenizer *tok, int32_t n_predict,
                    struct wl_errmsg *err)
 {
-    struct wl_generate_params p = wl_generate_default_params();
-    p.sampling.temperature = 0.0f;
-    p.n_predict = n_predict;
+    struct wl_generate_params p = wl_test_greedy_params(NULL, n_predict);
     const char *prompts[] = {"A", "B"};
     struct wl_generate_batch_params bp = {.prompts = prompts, .n_seq = 2};
     struct wl_generate_result res[2];
@@ -60,10 +51,7 @@ static int run_two(wl_context *ctx, const wl_tokenizer *tok, int32_t n_predict,
 static int run_one(wl_context *ctx, const wl_tokenizer *tok, int32_t n_predict,
                    struct wl_errmsg *err)
 {
-    struct wl_generate_params p = wl_generate_default_params();
-    p.sampling.temperature = 0.0f;
-    p.n_predict = n_predict;
-    p.prompt = "A";
+    struct wl_generate_params p = wl_test_greedy_params("A", n_predict);
     struct wl_generate_result res;
     const int rc = wl_generate(ctx, tok, &p, &res, err);
     const bool stop_error = res.stop == WL_STOP_ERROR && !res.text;
@@ -75,7 +63,7 @@ static void test_one_sequence_sizes_past_ptrdiff_max_are_refused(void **state)
 {
     (void)state;
     struct wl_test_synth s = {0};
-    synth_load(&s);
+    wl_test_synth_load_default(&s);
     wl_context *ctx = wl_test_context_small(s.m, 16, 1);
     const size_t piece_len = s.tok->max_piece_len;
     struct wl_errmsg err = {{0}};
@@ -106,7 +94,7 @@ static void test_sizes_past_ptrdiff_max_are_refused_with_what_and_bytes(void **s
 {
     (void)state;
     struct wl_test_synth s = {0};
-    synth_load(&s);
+    wl_test_synth_load_default(&s);
     wl_context *ctx = wl_test_context_small(s.m, 16, 2);
     const size_t piece_len = s.tok->max_piece_len;
     struct wl_errmsg err = {{0}};
@@ -163,7 +151,7 @@ static void test_a_refused_allocation_says_what_and_how_many_bytes(void **state)
     skip(); /* sanitizers reserve terabytes of shadow: no address-space limit */
 #else
     struct wl_test_synth s = {0};
-    synth_load(&s);
+    wl_test_synth_load_default(&s);
     wl_context *ctx = wl_test_context_small(s.m, 1024, 2);
     /* pieces of 3 x (2^20 + 4) + 4 bytes: 1000 of them, 2.9 GiB a sequence */
     s.tok->max_piece_len = (size_t)1 << 20;

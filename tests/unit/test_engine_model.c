@@ -229,6 +229,20 @@ static void test_bad_files_give_clear_errors(void **state)
     expect_error(&e, WL_EFORMAT, "token_embd.weight");
 }
 
+/* The features (`model info`) of the file o describes, which must parse. */
+static void features_of(const struct opts *o, struct wl_model_features *f)
+{
+    void *buf = NULL;
+    size_t size = 0;
+    build(o, &buf, &size);
+    wl_gguf *g = NULL;
+    struct wl_errmsg err = {{0}};
+    assert_int_equal(wl_gguf_open_memory(buf, size, &g, &err), 0);
+    assert_int_equal(wl_model_features_from_gguf(g, f, &err), 0);
+    wl_gguf_close(g);
+    free(buf);
+}
+
 /* A file the loader refuses for its metadata: the loader names the key and
  * what is wrong with it (never "missing" for a key that is there, never a
  * bare "invalid argument"), and the features that `model info` shows say
@@ -236,21 +250,13 @@ static void test_bad_files_give_clear_errors(void **state)
 static void expect_refused(const struct opts *o, const char *msg)
 {
     expect_error(o, WL_EFORMAT, msg);
-    void *buf = NULL;
-    size_t size = 0;
-    build(o, &buf, &size);
-    wl_gguf *g = NULL;
-    struct wl_errmsg err = {{0}};
-    assert_int_equal(wl_gguf_open_memory(buf, size, &g, &err), 0);
     struct wl_model_features f;
-    assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
+    features_of(o, &f);
     char warning[256];
     snprintf(warning, sizeof warning, "the engine refuses this model: %s", msg);
     if (!strstr(f.warning, warning))
         fail_msg("expected a warning with '%s', got: %s", warning, f.warning);
     assert_null(strstr(f.warning, " missing"));
-    wl_gguf_close(g);
-    free(buf);
 }
 
 /* "llama\0x" is not "llama": the loader refuses to read it as its C-string
@@ -262,14 +268,8 @@ static void test_architecture_with_a_nul_byte_is_refused(void **state)
     struct opts o = {.arch = "llama\0x", .arch_len = 7};
     expect_refused(&o, "metadata 'general.architecture' holds a NUL byte (at offset 5 of its 7 "
                        "bytes)");
-    void *buf = NULL;
-    size_t size = 0;
-    build(&o, &buf, &size);
-    wl_gguf *g = NULL;
-    struct wl_errmsg err = {{0}};
-    assert_int_equal(wl_gguf_open_memory(buf, size, &g, &err), 0);
     struct wl_model_features f;
-    assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
+    features_of(&o, &f);
     assert_null(strstr(f.warning, "is not known")); /* not quoted cut, as another name */
     /* the family from the tensors, its keys read under that name (no key can
      * hold the NUL: the reader refuses one) */
@@ -278,8 +278,6 @@ static void test_architecture_with_a_nul_byte_is_refused(void **state)
     assert_int_equal(f.n_layers, NL);
     assert_int_equal(f.n_heads, NH);
     assert_int_equal(f.attention, WL_ATTN_GQA);
-    wl_gguf_close(g);
-    free(buf);
 }
 
 static void test_metadata_of_the_wrong_type_is_named(void **state)
@@ -311,18 +309,10 @@ static void test_kv_heads_that_do_not_group_are_not_gqa(void **state)
         char msg[96];
         snprintf(msg, sizeof msg, "%d heads cannot be grouped over %u KV heads", NH, kv[i]);
         expect_refused(&o, msg);
-        void *buf = NULL;
-        size_t size = 0;
-        build(&o, &buf, &size);
-        wl_gguf *g = NULL;
-        struct wl_errmsg err = {{0}};
-        assert_int_equal(wl_gguf_open_memory(buf, size, &g, &err), 0);
         struct wl_model_features f;
-        assert_int_equal(wl_model_features_from_gguf(g, &f, &err), 0);
+        features_of(&o, &f);
         assert_int_equal(f.n_kv_heads, kv[i]);
         assert_int_equal(f.attention, WL_ATTN_UNKNOWN);
-        wl_gguf_close(g);
-        free(buf);
     }
 }
 

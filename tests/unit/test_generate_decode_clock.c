@@ -11,11 +11,11 @@
  * With one token (no step) the decode time is 0.
  */
 #include "synth_fixture.h"
+#include "synth_generate.h"
 #include "test_support.h"
 
 #include "engine/context.h"
 #include "engine/generate.h"
-#include "engine/synth.h"
 #include "util/clock.h"
 #include "wattlens/error.h"
 
@@ -64,23 +64,6 @@ static void attach(wl_context *ctx, struct bounds *b)
     wl_context_set_hooks(ctx, &h);
 }
 
-/* Greedy, and no token ends generation: the counts are exact. */
-static struct wl_generate_params params(const char *prompt, int32_t n)
-{
-    struct wl_generate_params p = wl_generate_default_params();
-    p.sampling.temperature = 0.0f;
-    p.prompt = prompt;
-    p.n_predict = n;
-    return p;
-}
-
-static void load(struct wl_test_synth *s)
-{
-    struct wl_synth_params sp;
-    wl_synth_default_params(&sp);
-    wl_test_synth_load(s, &sp);
-}
-
 /* t_decode_ns lies within the decode steps' boundaries. */
 static void check_decode_time(const struct bounds *b, uint64_t t_decode_ns)
 {
@@ -97,13 +80,14 @@ static void test_decode_time_starts_after_token_0(void **state)
 {
     (void)state;
     struct wl_test_synth s = {0};
-    load(&s);
+    wl_test_synth_load_default(&s);
     wl_context *ctx = wl_test_context_small(s.m, 32, 1);
     struct bounds b;
     struct wl_generate_result r;
     struct wl_errmsg err = {{0}};
 
-    struct wl_generate_params p = params("A", 4);
+    /* greedy, and no token ends generation: the counts are exact */
+    struct wl_generate_params p = wl_test_greedy_params("A", 4);
     attach(ctx, &b);
     if (wl_generate(ctx, s.tok, &p, &r, &err) != 0)
         fail_msg("generate: %s", err.text);
@@ -131,7 +115,7 @@ static void test_batch_decode_time_starts_after_round_0(void **state)
 {
     (void)state;
     struct wl_test_synth s = {0};
-    load(&s);
+    wl_test_synth_load_default(&s);
     wl_context *ctx = wl_test_context_small(s.m, 32, 2);
     const char *prompts[] = {"A", "Hi"};
     struct wl_generate_batch_params bp = {.prompts = prompts, .n_seq = 2};
@@ -140,7 +124,7 @@ static void test_batch_decode_time_starts_after_round_0(void **state)
     struct wl_errmsg err = {{0}};
     struct bounds b;
 
-    struct wl_generate_params p = params(NULL, 4);
+    struct wl_generate_params p = wl_test_greedy_params(NULL, 4);
     attach(ctx, &b);
     if (wl_generate_batch(ctx, s.tok, &p, &bp, r, &st, &err) != 0)
         fail_msg("generate_batch: %s", err.text);

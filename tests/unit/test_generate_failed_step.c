@@ -11,6 +11,7 @@
  * hooks) prints what it printed before.
  */
 #include "synth_fixture.h"
+#include "synth_generate.h"
 #include "test_support.h"
 
 #include "engine/context.h"
@@ -70,15 +71,6 @@ static void attach(wl_context *ctx, struct token_log *l, const struct wl_hooks *
     wl_context_set_hooks(ctx, &h);
 }
 
-static struct wl_generate_params greedy(const char *prompt, int32_t n)
-{
-    struct wl_generate_params p = wl_generate_default_params();
-    p.sampling.temperature = 0.0f;
-    p.prompt = prompt;
-    p.n_predict = n;
-    return p;
-}
-
 /* Token t's embedding row (F32, the synthetic model's), to poison with NaN. */
 static float *embedding_row(const wl_model *m, int32_t t)
 {
@@ -112,7 +104,7 @@ static int32_t poison_first_token(struct wl_test_synth *s, wl_context *ctx, floa
     struct token_log l;
     struct wl_generate_result r;
     struct wl_errmsg err = {{0}};
-    struct wl_generate_params p = greedy("A", 4);
+    struct wl_generate_params p = wl_test_greedy_params("A", 4);
     attach(ctx, &l, NULL);
     if (wl_generate(ctx, s->tok, &p, &r, &err) != 0)
         fail_msg("generate: %s", err.text);
@@ -135,14 +127,12 @@ static void test_a_failed_step_ends_its_token_span_with_no_token(void **state)
 {
     (void)state;
     struct wl_test_synth s = {0};
-    struct wl_synth_params sp;
-    wl_synth_default_params(&sp);
-    wl_test_synth_load(&s, &sp);
+    wl_test_synth_load_default(&s);
     wl_context *ctx = wl_test_context_small(s.m, 32, 1);
     struct token_log l;
     struct wl_generate_result r;
     struct wl_errmsg err = {{0}};
-    struct wl_generate_params p = greedy("A", 4);
+    struct wl_generate_params p = wl_test_greedy_params("A", 4);
     float *saved = NULL;
     const int32_t t0 = poison_first_token(&s, ctx, &saved);
 
@@ -174,9 +164,7 @@ static void test_a_round_that_fails_part_way_counts_the_tokens_it_made(void **st
 {
     (void)state;
     struct wl_test_synth s = {0};
-    struct wl_synth_params sp;
-    wl_synth_default_params(&sp);
-    wl_test_synth_load(&s, &sp);
+    wl_test_synth_load_default(&s);
     wl_context *ctx = wl_test_context_small(s.m, 32, 2);
     float *saved = malloc((size_t)s.m->weights.tok_embd.n_in * sizeof *saved);
     assert_non_null(saved);
@@ -185,14 +173,14 @@ static void test_a_round_that_fails_part_way_counts_the_tokens_it_made(void **st
     bool found = false;
     for (size_t k = 0; k < sizeof pairs / sizeof pairs[0] && !found; k++) {
         const char *prompts[2] = {pairs[k][0], pairs[k][1]};
-        struct wl_generate_params p = greedy(NULL, 4);
+        struct wl_generate_params p = wl_test_greedy_params(NULL, 4);
         struct wl_generate_batch_params bp = {.prompts = prompts, .n_seq = 2};
         struct wl_generate_result r[2];
         struct wl_generate_batch_stats st;
         struct wl_errmsg err = {{0}};
         /* sequence 1's first token: alone it samples what it samples batched */
         struct token_log l;
-        struct wl_generate_params p1 = greedy(prompts[1], 1);
+        struct wl_generate_params p1 = wl_test_greedy_params(prompts[1], 1);
         attach(ctx, &l, NULL);
         if (wl_generate(ctx, s.tok, &p1, &r[0], &err) != 0)
             fail_msg("generate: %s", err.text);
@@ -241,14 +229,12 @@ static void test_the_recorder_stores_no_token_for_a_failed_step(void **state)
 {
     (void)state;
     struct wl_test_synth s = {0};
-    struct wl_synth_params sp;
-    wl_synth_default_params(&sp);
-    wl_test_synth_load(&s, &sp);
+    wl_test_synth_load_default(&s);
     wl_context *ctx = wl_test_context_small(s.m, 32, 1);
     struct token_log l;
     struct wl_generate_result r;
     struct wl_errmsg err = {{0}};
-    struct wl_generate_params p = greedy("A", 4);
+    struct wl_generate_params p = wl_test_greedy_params("A", 4);
     float *saved = NULL;
     const int32_t t0 = poison_first_token(&s, ctx, &saved);
 
