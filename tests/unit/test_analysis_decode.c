@@ -308,14 +308,9 @@ static void write_prompt_batch_run(wl_store *s, bool finish, char *id)
         wl_store_run_abandon(r);
         return;
     }
-    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
-                                .duration_ms = 260,
-                                .energy_j = 2.6,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .input_tokens = 4,
-                                .output_tokens = 3,
-                                .sample_count = -1,
-                                .sample_rate_hz = WL_STORE_UNSET};
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 260, 2.6, WL_METHOD_COUNTER);
+    tot.input_tokens = 4;
+    tot.output_tokens = 3;
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
 }
 

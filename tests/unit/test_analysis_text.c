@@ -97,13 +97,8 @@ static void test_summary_json_keeps_text_that_is_not_utf8(void **state)
     wl_store_run *r = NULL;
     char id[37];
     assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
-    struct wl_run_totals tot = {.status = WL_RUN_FAILED,
-                                .duration_ms = 1,
-                                .energy_j = 1,
-                                .energy_method = WL_METHOD_COUNTER,
-                                .input_tokens = -1,
-                                .output_tokens = -1,
-                                .error = "bad \x80 byte"};
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_FAILED, 1, 1, WL_METHOD_COUNTER);
+    tot.error = "bad \x80 byte";
     assert_int_equal(wl_store_run_finish(r, &tot), 0);
     struct wl_store_aggregates a;
     assert_int_equal(wl_store_summary(f->s, id, &a), 0);

@@ -59,6 +59,15 @@ static wl_store_run *begin_run(struct wl_test_store_fixture *f, const char *prom
     return r;
 }
 
+/* Run id's row in f's file matches cond (SQL on the runs table). */
+static void expect_run_row(const struct wl_test_store_fixture *f, const char *id, const char *cond)
+{
+    char where[1024];
+    snprintf(where, sizeof where, "runs WHERE uuid = '%s' AND %s", id, cond);
+    if (wl_test_store_raw_count(f->path, where) != 1)
+        fail_msg("run %s does not match: %s", id, cond);
+}
+
 /* Flushes r with the log's next write failing: its commit fails, and
  * SQLite rolls the batch back. */
 static int flush_failing(wl_store_run *r)
@@ -72,7 +81,7 @@ static int flush_failing(wl_store_run *r)
 static void test_a_rolled_back_batch_is_said_and_the_run_is_not_complete(void **state)
 {
     struct wl_test_store_fixture *f = *state;
-    char id[37], where[256];
+    char id[37];
     wl_store_run *r = begin_run(f, "lost", id);
     wl_test_store_add_tokens(r, 0, 4, 2, 1.0, WL_METHOD_COUNTER);
     assert_int_equal(wl_store_flush(r), 0);
@@ -94,14 +103,11 @@ static void test_a_rolled_back_batch_is_said_and_the_run_is_not_complete(void **
         !strstr(msg, "rows not stored: 3 tokens (indices 4-6), which SQLite rolled back"))
         fail_msg("finish: %s", msg);
 
-    snprintf(where, sizeof where, "runs WHERE uuid = '%s' AND status = 'failed'", id);
-    assert_int_equal(wl_test_store_raw_count(f->path, where), 1);
-    snprintf(where, sizeof where,
-             "runs WHERE uuid = '%s' AND error LIKE 'rows not stored: 3 tokens (indices 4-6), "
-             "which SQLite rolled back after a write error (1 batch; the first error: %%"
-             "committing a batch: disk I/O error)'",
-             id);
-    assert_int_equal(wl_test_store_raw_count(f->path, where), 1);
+    expect_run_row(f, id, "status = 'failed'");
+    expect_run_row(f, id,
+                   "error LIKE 'rows not stored: 3 tokens (indices 4-6), which SQLite rolled back "
+                   "after a write error (1 batch; the first error: %committing a batch: disk I/O "
+                   "error)'");
     assert_int_equal(wl_test_store_raw_count(f->path, "tokens WHERE idx BETWEEN 4 AND 6"), 0);
     assert_int_equal(wl_test_store_raw_count(f->path, "tokens"), 7);
     struct wl_store_aggregates a;
@@ -114,7 +120,7 @@ static void test_a_rolled_back_batch_is_said_and_the_run_is_not_complete(void **
 static void test_a_cancelled_run_that_lost_rows_stays_cancelled(void **state)
 {
     struct wl_test_store_fixture *f = *state;
-    char id[37], where[256];
+    char id[37];
     wl_store_run *r = begin_run(f, "cancelled", id);
     struct wl_store_sample smp = {.t_ms = 5, .phase = "decode", .method_flags = 1};
     assert_int_equal(wl_store_add_samples(r, &smp, 1), 0);
@@ -122,11 +128,9 @@ static void test_a_cancelled_run_that_lost_rows_stays_cancelled(void **state)
     struct wl_run_totals tot = wl_test_totals(WL_RUN_CANCELLED, 10, 1, WL_METHOD_COUNTER);
     tot.error = "stopped by SIGINT";
     assert_int_equal(wl_store_run_finish(r, &tot), WL_EIO);
-    snprintf(where, sizeof where,
-             "runs WHERE uuid = '%s' AND status = 'cancelled' AND error LIKE 'stopped by "
-             "SIGINT; rows not stored: 1 power sample, which SQLite rolled back%%'",
-             id);
-    assert_int_equal(wl_test_store_raw_count(f->path, where), 1);
+    expect_run_row(f, id,
+                   "status = 'cancelled' AND error LIKE 'stopped by SIGINT; rows not stored: 1 "
+                   "power sample, which SQLite rolled back%'");
 }
 
 /* Rows the store refused alone (a duplicate token, layer or component, an
@@ -184,7 +188,7 @@ static void test_rows_refused_alone_are_not_counted_lost(void **state)
 static void test_a_lost_batch_of_extra_fields_names_them(void **state)
 {
     struct wl_test_store_fixture *f = *state;
-    char id[37], where[512];
+    char id[37];
     wl_store_run *r = begin_run(f, "extra", id);
     assert_int_equal(wl_store_run_set_extra(r, "currency", "\"EUR\""), 0);
     assert_int_equal(wl_store_run_set_extra(r, "kv_cache_type", "\"f16\""), 0);
@@ -206,12 +210,10 @@ static void test_a_lost_batch_of_extra_fields_names_them(void **state)
         fail_msg("second flush: %s", msg);
     struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 100, 10, WL_METHOD_COUNTER);
     assert_int_equal(wl_store_run_finish(r, &tot), WL_EIO);
-    snprintf(where, sizeof where,
-             "runs WHERE uuid = '%s' AND status = 'failed' AND error LIKE 'rows not stored: "
-             "1 domain row (package), the run''s extra fields currency, kv_cache_type, which "
-             "SQLite rolled back after a write error (2 batches;%%' AND extra IS NULL",
-             id);
-    assert_int_equal(wl_test_store_raw_count(f->path, where), 1);
+    expect_run_row(f, id,
+                   "status = 'failed' AND error LIKE 'rows not stored: 1 domain row (package), "
+                   "the run''s extra fields currency, kv_cache_type, which SQLite rolled back "
+                   "after a write error (2 batches;%' AND extra IS NULL");
 }
 
 /* Adds row i of kind k (0 samples, 1 sections, 2 tokens, 3 layer rows of
@@ -361,7 +363,7 @@ static void add_op(wl_store_run *r, int component, int op)
 static void test_rows_after_a_failure_that_ends_the_batch_are_not_stored(void **state)
 {
     struct wl_test_store_fixture *f = *state;
-    char id[37], where[512];
+    char id[37];
     wl_store_run *r = begin_run(f, "ended", id);
     wl_test_store_add_tokens(r, 0, 1, 0, 1.0, WL_METHOD_COUNTER);
     struct wl_store_layer_metric lm = {.token_index = 0, .layer = 0, .dur_ms = 1, .energy_j = 0.5};
@@ -388,11 +390,9 @@ static void test_rows_after_a_failure_that_ends_the_batch_are_not_stored(void **
     wl_test_store_raw_exec(f->path, "DROP TRIGGER fail_component_5");
     struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 100, 10, WL_METHOD_COUNTER);
     assert_int_equal(wl_store_run_finish(r, &tot), WL_EIO);
-    snprintf(where, sizeof where,
-             "runs WHERE uuid = '%s' AND status = 'failed' AND error LIKE 'rows not stored: "
-             "8 component rows, 2 op rows, which SQLite rolled back after a write error%%'",
-             id);
-    assert_int_equal(wl_test_store_raw_count(f->path, where), 1);
+    expect_run_row(f, id,
+                   "status = 'failed' AND error LIKE 'rows not stored: 8 component rows, 2 op "
+                   "rows, which SQLite rolled back after a write error%'");
     assert_int_equal(wl_test_store_raw_count(f->path, "component_metrics"), 2);
     assert_int_equal(wl_test_store_raw_count(f->path, "op_metrics"), 0);
 }
