@@ -120,8 +120,8 @@ struct convert_job {
     int64_t ne0;
     uint64_t n_rows;
     size_t in_row, out_row;
-    float *rows;  /* nth x ne0; x 2 when narrows: the converted row read back */
-    bool narrows; /* dst is F16 or BF16: a finite value can become an infinity */
+    float *rows;     /* nth x ne0; x 2 when check_back: the converted row read back */
+    bool check_back; /* dst is not F32: a finite value can come back non-finite */
     uint8_t *raw; /* nth x in_row: aligned copies of the source rows, or NULL
                    * when src is aligned (a file with general.alignment 1 or 2
                    * can put a tensor at an odd address; the row converters
@@ -129,8 +129,9 @@ struct convert_job {
     atomic_int rc;
     _Atomic int64_t bad_row; /* a row holding NaN or an infinity, -1 while none */
     _Atomic int64_t
-        big_row;     /* the first row found whose finite value overflows dst, -1 while none */
-    float big_value; /* that value, written by the thread that set big_row */
+        big_row;       /* the first row found whose finite value overflows dst, -1 while none */
+    int64_t big_block; /* its block (block types), written by the thread that set big_row */
+    float big_value;   /* the value that does not fit, written by that thread too */
 };
 
 /* The first i where x[i] is finite and back[i] (x converted and read back)
@@ -142,6 +143,18 @@ static int64_t first_overflow(const float *x, const float *back, int64_t n)
             return i;
     }
     return -1;
+}
+
+/* The value of largest magnitude among the n floats at x (n > 0, all
+ * finite): the one a block's scale comes from. */
+static float largest_magnitude(const float *x, int64_t n)
+{
+    float v = x[0];
+    for (int64_t i = 1; i < n; i++) {
+        if (fabsf(x[i]) > fabsf(v))
+            v = x[i];
+    }
+    return v;
 }
 
 /* Whether the n floats at x are all finite (no NaN, no infinity). */
@@ -179,16 +192,25 @@ static void convert_share(void *arg, int ith, int nth)
         if (rc == 0)
             rc = wl_quantize_row(j->dst_type, row, out, j->ne0);
         /* a float type keeps NaN and infinities, but a finite weight beyond
-         * its range (F16: +-65504) would become one: the file would not
-         * hold what the model holds */
-        if (rc == 0 && j->narrows) {
+         * its range (F16: +-65504) would become one; a block type stores its
+         * scale as fp16 too, and a weight too large for that scale (Q4_0:
+         * |x| >= 524160, d = x/-8 >= 65520) makes the whole block infinite or
+         * NaN. Either way the file would not hold what the model holds: the
+         * converted row is read back (one dequantization per row) */
+        if (rc == 0 && j->check_back) {
             float *back = j->rows + ((size_t)nth + (size_t)ith) * (size_t)j->ne0;
             rc = wl_dequantize_row(j->dst_type, out, back, j->ne0);
             const int64_t i = rc == 0 ? first_overflow(row, back, j->ne0) : -1;
             if (i >= 0) {
+                /* in a block, the first broken value may be a small one: the
+                 * value that does not fit is the block's largest */
+                const int64_t be = (int64_t)wl_ttype_block_elems(j->dst_type);
+                const int64_t blk = i / be;
                 int64_t none = -1;
-                if (atomic_compare_exchange_strong(&j->big_row, &none, r))
-                    j->big_value = row[i];
+                if (atomic_compare_exchange_strong(&j->big_row, &none, r)) {
+                    j->big_block = blk;
+                    j->big_value = be > 1 ? largest_magnitude(row + blk * be, be) : row[i];
+                }
                 rc = WL_ERANGE;
             }
         }
@@ -201,12 +223,14 @@ static void convert_share(void *arg, int ith, int nth)
 
 /* Converts tensor t from its type to dst_type into dst (out_bytes), on
  * pool's threads. WL_EFORMAT with *bad_row set: a row that holds NaN or an
- * infinity, which a block type cannot keep. WL_ERANGE with *big_row and
- * *big_value set: a row holding a finite value that dst_type (F16, BF16)
- * would make infinite. */
+ * infinity, which a block type cannot keep. WL_ERANGE with *big_row,
+ * *big_block and *big_value set: a row holding a finite value that dst_type
+ * would make infinite or NaN (F16 and BF16: the value itself; a block type:
+ * its block, whose fp16 scale overflows; *big_block is the block's index in
+ * the row, *big_value its largest value). */
 static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
                        struct wl_threadpool *pool, void *dst, int64_t *bad_row, int64_t *big_row,
-                       float *big_value)
+                       int64_t *big_block, float *big_value)
 {
     const uint64_t ne0 = t->ne[0];
     const int nth = wl_threadpool_n_threads(pool);
@@ -219,7 +243,7 @@ static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
         .n_rows = ne0 ? t->n_elements / ne0 : 0,
         .in_row = wl_quant_row_bytes(t->type, (int64_t)ne0),
         .out_row = wl_quant_row_bytes(dst_type, (int64_t)ne0),
-        .narrows = dst_type == WL_TTYPE_F16 || dst_type == WL_TTYPE_BF16,
+        .check_back = dst_type != WL_TTYPE_F32,
     };
     atomic_init(&j.rc, 0);
     atomic_init(&j.bad_row, -1);
@@ -231,7 +255,8 @@ static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
         return 0;
     if (j.in_row == 0 || j.out_row == 0)
         return WL_EINVAL;
-    j.rows = malloc((j.narrows ? 2u : 1u) * (size_t)nth * (ne0 ? (size_t)ne0 : 1) * sizeof *j.rows);
+    j.rows =
+        malloc((j.check_back ? 2u : 1u) * (size_t)nth * (ne0 ? (size_t)ne0 : 1) * sizeof *j.rows);
     if (!j.rows)
         return WL_ENOMEM;
     /* the row readers need the kernels' alignment (fp16 fields in blocks);
@@ -249,7 +274,8 @@ static int wl__convert(const struct wl_gguf_tensor *t, enum wl_ttype dst_type,
     free(j.rows);
     *bad_row = atomic_load(&j.bad_row);
     *big_row = atomic_load(&j.big_row);
-    *big_value = j.big_value; /* the pool's run has joined its threads */
+    *big_block = j.big_block; /* the pool's run has joined its threads */
+    *big_value = j.big_value;
     return atomic_load(&j.rc);
 }
 
@@ -274,15 +300,23 @@ static int requant_fill(void *arg, void *dst, uint64_t n_bytes, struct wl_errmsg
         if (n_bytes) /* a tensor of 0 elements has data == NULL (gguf.h) */
             memcpy(dst, t->data, (size_t)n_bytes);
     } else {
-        int64_t bad_row = -1, big_row = -1;
+        int64_t bad_row = -1, big_row = -1, big_block = -1;
         float big_value = 0.0f;
-        int rc = wl__convert(t, it->dst, it->pool, dst, &bad_row, &big_row, &big_value);
+        int rc = wl__convert(t, it->dst, it->pool, dst, &bad_row, &big_row, &big_block, &big_value);
         if (rc && bad_row >= 0)
             return wl_errmsg_set(err, rc,
                                  "tensor '%s': row %" PRId64 " holds NaN or an infinity, which %s "
                                  "blocks cannot keep (the source model is damaged; nothing is "
                                  "quantized from it)",
                                  t->name, bad_row, wl_ttype_name(it->dst));
+        if (rc && big_row >= 0 && wl_ttype_block_elems(it->dst) > 1)
+            return wl_errmsg_set(err, rc,
+                                 "tensor '%s': row %" PRId64 ", block %" PRId64 " holds %g, "
+                                 "beyond what %s's fp16 block scale can hold, where the block "
+                                 "would become infinities or NaN (nothing is quantized; a float "
+                                 "type such as f32 keeps it)",
+                                 t->name, big_row, big_block, (double)big_value,
+                                 wl_ttype_name(it->dst));
         if (rc && big_row >= 0)
             return wl_errmsg_set(err, rc,
                                  "tensor '%s': row %" PRId64 " holds %g, beyond the range of %s, "

@@ -146,10 +146,6 @@ static void test_quantize_keeps_norms_routers_and_position_embeddings(void **sta
     free(buf);
 }
 
-/* Quantizes a two-matrix F32 model to type, with blk.0.attn_q.weight's
- * row `row`, column 7 set to value, into path; returns the writer's result,
- * its message in err. Whatever the result, nothing is left at path unless
- * it succeeded (checked here). */
 /* As quantize_poked, with n pokes (rows[i], column 7 = values[i]) and rows
  * split over pool's threads (NULL: the caller's). */
 static int quantize_poked_n(const char *path, enum wl_ttype type, const int *rows,
@@ -157,8 +153,8 @@ static int quantize_poked_n(const char *path, enum wl_ttype type, const int *row
                             struct wl_errmsg *err)
 {
     static const struct case_tensor cases[] = {
-        {"token_embd.weight", WL_TTYPE_F32, 2, {64, 16}, true},
-        {"blk.0.attn_q.weight", WL_TTYPE_F32, 2, {64, 8}, true},
+        {"token_embd.weight", WL_TTYPE_F32, 2, {256, 16}, true},
+        {"blk.0.attn_q.weight", WL_TTYPE_F32, 2, {256, 8}, true},
     };
     size_t size;
     uint8_t *buf = model_bytes(cases, 2, &size);
@@ -168,7 +164,7 @@ static int quantize_poked_n(const char *path, enum wl_ttype type, const int *row
     const struct wl_gguf_tensor *t = wl_gguf_find_tensor(in, "blk.0.attn_q.weight");
     assert_true((const uint8_t *)t->data > buf && (const uint8_t *)t->data < buf + size);
     for (int i = 0; i < n; i++)
-        ((float *)(uintptr_t)t->data)[rows[i] * 64 + 7] = values[i];
+        ((float *)(uintptr_t)t->data)[rows[i] * 256 + 7] = values[i];
     wl_gguf_writer *w = NULL;
     assert_int_equal(wl_gguf_writer_new(&w), 0);
     struct wl_requant_stats st;
@@ -183,6 +179,11 @@ static int quantize_poked_n(const char *path, enum wl_ttype type, const int *row
     return rc;
 }
 
+/* Quantizes a two-matrix F32 model (rows of 256 values in [-1, 1]: one
+ * Q4_K or Q6_K block, eight Q8_0 or Q4_0 blocks) to type, with
+ * blk.0.attn_q.weight's row `row`, column 7 set to value, into path; returns
+ * the writer's result, its message in err. Whatever the result, nothing is
+ * left at path unless it succeeded (checked here). */
 static int quantize_poked(const char *path, enum wl_ttype type, int row, float value,
                           struct wl_errmsg *err)
 {
@@ -219,10 +220,16 @@ static void test_non_finite_weights_are_refused_for_block_types(void **state)
     free(dir);
 }
 
-/* A finite weight that the float target would make infinite (F16 beyond
- * +-65504, BF16 at FLT_MAX, which rounds up) is refused, naming the tensor,
- * the row and the value; one inside the range is written. */
-static void test_weights_beyond_a_float_types_range_are_refused(void **state)
+/* A finite weight that the target would make infinite or NaN is refused,
+ * naming the tensor, the row and the value; one inside the range is
+ * written. A float type makes the value itself infinite (F16 beyond
+ * +-65504, BF16 at FLT_MAX, which rounds up); a block type stores its scale
+ * as fp16, and a weight too large for it breaks its whole block (Q4_0:
+ * d = x/-8 overflows from |x| = 524160, Q8_0: d = |x|/127 from 8321040; Q4_K
+ * and Q6_K pick their scales by a search, so their limits, measured on this
+ * row, are not sharp: Q4_K's dmin from about -4.13e6, its d from about
+ * 6.19e7, Q6_K's d from about 2.6e8). Column 7 is in block 0 for each. */
+static void test_weights_beyond_a_types_range_are_refused(void **state)
 {
     (void)state;
     static const struct {
@@ -230,9 +237,16 @@ static void test_weights_beyond_a_float_types_range_are_refused(void **state)
         float value;
         bool refused;
     } runs[] = {
-        {WL_TTYPE_F16, 1e5f, true},      {WL_TTYPE_F16, -70000.0f, true},
-        {WL_TTYPE_F16, 65504.0f, false}, {WL_TTYPE_BF16, 1e5f, false},
-        {WL_TTYPE_BF16, FLT_MAX, true},  {WL_TTYPE_Q8_0, 1e5f, false},
+        {WL_TTYPE_F16, 1e5f, true},        {WL_TTYPE_F16, -70000.0f, true},
+        {WL_TTYPE_F16, 65504.0f, false},   {WL_TTYPE_BF16, 1e5f, false},
+        {WL_TTYPE_BF16, FLT_MAX, true},    {WL_TTYPE_Q8_0, 1e5f, false},
+        {WL_TTYPE_Q4_0, 524159.0f, false}, {WL_TTYPE_Q4_0, 524160.0f, true},
+        {WL_TTYPE_Q4_0, -6e5f, true},      {WL_TTYPE_Q8_0, 8321039.0f, false},
+        {WL_TTYPE_Q8_0, 8321040.0f, true}, {WL_TTYPE_Q8_0, -1e7f, true},
+        {WL_TTYPE_Q4_K, -4.1e6f, false},   {WL_TTYPE_Q4_K, -4.2e6f, true},
+        {WL_TTYPE_Q4_K, 6.1e7f, false},    {WL_TTYPE_Q4_K, 7e7f, true},
+        {WL_TTYPE_Q6_K, 2.5e8f, false},    {WL_TTYPE_Q6_K, 3e8f, true},
+        {WL_TTYPE_Q6_K, -3e8f, true},
     };
     char *dir = wl_test_tmpdir();
     assert_non_null(dir);
@@ -244,13 +258,18 @@ static void test_weights_beyond_a_float_types_range_are_refused(void **state)
         if (!runs[k].refused) {
             if (rc != 0)
                 fail_msg("case %zu: %s", k, err.text);
-        } else {
-            assert_int_equal(rc, WL_ERANGE);
-            if (!strstr(err.text, "tensor 'blk.0.attn_q.weight': row 3 holds ") ||
-                !strstr(err.text, wl_ttype_name(runs[k].type)) ||
-                !strstr(err.text, "would become an infinity"))
-                fail_msg("case %zu: message: %s", k, err.text);
+            continue;
         }
+        if (rc != WL_ERANGE)
+            fail_msg("case %zu (%s, %g): %d, expected WL_ERANGE", k, wl_ttype_name(runs[k].type),
+                     (double)runs[k].value, rc);
+        const bool block = wl_ttype_block_elems(runs[k].type) > 1;
+        char where[128];
+        snprintf(where, sizeof where, "tensor 'blk.0.attn_q.weight': row 3%s holds %g,",
+                 block ? ", block 0" : "", (double)runs[k].value);
+        if (!strstr(err.text, where) || !strstr(err.text, wl_ttype_name(runs[k].type)) ||
+            !strstr(err.text, block ? "fp16 block scale" : "would become an infinity"))
+            fail_msg("case %zu: message: %s", k, err.text);
     }
     wl_test_rmtree(dir);
     free(dir);
@@ -362,7 +381,7 @@ int main(void)
         cmocka_unit_test(test_converts_weight_matrices_only),
         cmocka_unit_test(test_quantize_keeps_norms_routers_and_position_embeddings),
         cmocka_unit_test(test_non_finite_weights_are_refused_for_block_types),
-        cmocka_unit_test(test_weights_beyond_a_float_types_range_are_refused),
+        cmocka_unit_test(test_weights_beyond_a_types_range_are_refused),
         cmocka_unit_test(test_the_refused_row_is_named_with_its_own_value),
         cmocka_unit_test(test_zero_element_tensors_are_copied),
     };
