@@ -329,17 +329,42 @@ _Static_assert(sizeof((struct wl_model_features *)0)->arch_string <= WL__COPY_MA
                "arch_string fits");
 
 /* A note when "<prefix>.<suffix>", a key the loader reads, is in the file
- * but is not an integer it reads (wl__metadata_int): it refuses the model
- * then. (Other architectures' files, which the loader does not read, may
- * hold per-layer arrays, whose first element the features show.) */
+ * but is not an integer it reads (wl__metadata_int), or is one outside the
+ * counts it takes (1..2^30, get_i32 in model.c: a block count of 0 would
+ * be a model without layers): it refuses the model then, in these words.
+ * (Other architectures' files, which the loader does not read, may hold
+ * per-layer arrays, whose first element the features show.) */
 static void wl__note_unusable_int(struct wl_model_features *f, const wl_gguf *g, const char *prefix,
                                   const char *suffix)
 {
     char key[256], why[96];
     int64_t v;
     snprintf(key, sizeof key, "%s.%s", prefix, suffix);
-    if (wl__metadata_int(g, key, &v, why, sizeof why) == WL_EFORMAT)
+    const int rc = wl__metadata_int(g, key, &v, why, sizeof why);
+    if (rc == WL_EFORMAT)
         wl__warn(f, "the engine refuses this model: metadata '%s' %s", key, why);
+    else if (rc == 0 && (v <= 0 || v > (1 << 30)))
+        wl__warn(f, "the engine refuses this model: metadata '%s' = %lld is out of range", key,
+                 (long long)v);
+}
+
+/* A note when "<prefix>.<suffix>", a number the loader reads as a float
+ * and requires > 0 (the RoPE base: its frequencies are base^(-2i/d); the
+ * norm epsilon: a divisor's floor), is not a number or not > 0 as a
+ * float: the loader refuses the model then, in these words (read_config in
+ * model.c). Absent: nothing (the caller knows whether it is required). */
+static void wl__note_unusable_positive(struct wl_model_features *f, const wl_gguf *g,
+                                       const char *prefix, const char *suffix)
+{
+    char key[256], why[96];
+    double v;
+    snprintf(key, sizeof key, "%s.%s", prefix, suffix);
+    const int rc = wl__metadata_num(g, key, &v, why, sizeof why);
+    if (rc == WL_EFORMAT)
+        wl__warn(f, "the engine refuses this model: metadata '%s' %s", key, why);
+    else if (rc == 0 && !((float)v > 0.0f))
+        wl__warn(f, "the engine refuses this model: metadata '%s' = %g must be > 0", key,
+                 (double)(float)v);
 }
 
 /* ---- features -------------------------------------------------------------------- */
@@ -460,7 +485,7 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
     static const char *const int_keys[] = {
         "block_count",          "embedding_length",        "feed_forward_length",
         "attention.head_count", "attention.head_count_kv", "attention.key_length",
-        "rope.dimension_count", /* context_length: below */
+        "rope.dimension_count", "context_length",
     };
     for (size_t i = 0; engine_reads && i < sizeof int_keys / sizeof int_keys[0]; i++)
         wl__note_unusable_int(f, g, prefix, int_keys[i]);
@@ -474,6 +499,13 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
         wl__warn(f, "%s.block_count = %" PRIu32 " but the tensors have %" PRIu32 " layers", prefix,
                  f->n_layers, tensor_layers);
     }
+    /* the loader's check before it sizes its per-layer tables (model.c) */
+    if (engine_reads && layers_rc == 0 && f->n_layers > 0 && f->n_layers <= (1u << 30) &&
+        f->n_layers > f->n_tensors)
+        wl__warn(f,
+                 "the engine refuses this model: metadata '%s.block_count' = %" PRIu32
+                 " but the file has only %" PRIu64 " tensor%s (every layer needs several)",
+                 prefix, f->n_layers, f->n_tensors, f->n_tensors == 1 ? "" : "s");
     const struct wl_gguf_tensor *emb = wl_gguf_find_tensor(g, "token_embd.weight");
     if (wl__get_u32(g, prefix, "embedding_length", &f->hidden_size) != 0 && emb &&
         emb->ne[0] <= UINT32_MAX)
@@ -531,21 +563,17 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
         else if (emb && emb->ne[1] <= UINT32_MAX)
             f->vocab_size = (uint32_t)emb->ne[1];
     }
-    const int ctx_rc = wl__get_u32(g, prefix, "context_length", &f->context_length);
-    if (ctx_rc != 0 && engine_reads) { /* the loader requires it (model.c) */
-        char key[256];
-        int64_t v;
-        snprintf(key, sizeof key, "%s.context_length", prefix);
-        const bool bad = wl__metadata_int(g, key, &v, unusable, sizeof unusable) == WL_EFORMAT;
-        wl__warn(f, "the engine refuses this model: metadata '%s' %s", key,
-                 ctx_rc == WL_ENOENT ? "is missing"
-                 : bad               ? unusable
-                                     : "is not a usable count");
-    }
+    /* the loader requires it (model.c); a value it cannot use is noted
+     * with the other integer keys above */
+    if (wl__get_u32(g, prefix, "context_length", &f->context_length) == WL_ENOENT && engine_reads)
+        wl__warn(f, "the engine refuses this model: metadata '%s.context_length' is missing",
+                 prefix);
     if (wl__get_u32(g, prefix, "rope.dimension_count", &f->rope_dim) != 0)
         f->rope_dim = f->head_dim; /* as the engine (model.c) and llama.cpp default it */
     if (wl__get_f64(g, prefix, "rope.freq_base", &f->rope_freq_base) != 0)
         f->rope_freq_base = 10000.0;
+    if (engine_reads)
+        wl__note_unusable_positive(f, g, prefix, "rope.freq_base");
     struct wl_rope_scaling rs;
     struct wl_errmsg rope_err;
     if (wl__rope_scaling_read(g, prefix, &rs, &rope_err) != 0)
@@ -556,9 +584,10 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
         char eps_key[256];
         snprintf(eps_key, sizeof eps_key, "%s.%s", prefix, wl__arch_norm_eps_key(f->arch));
         const int eps_rc = wl__metadata_num(g, eps_key, &f->norm_eps, unusable, sizeof unusable);
-        if (eps_rc != 0)
-            wl__warn(f, "the engine refuses this model: metadata '%s' %s", eps_key,
-                     eps_rc == WL_ENOENT ? "is missing" : unusable);
+        if (eps_rc == WL_ENOENT)
+            wl__warn(f, "the engine refuses this model: metadata '%s' is missing", eps_key);
+        else
+            wl__note_unusable_positive(f, g, prefix, wl__arch_norm_eps_key(f->arch));
     } else if (wl__get_f64(g, prefix, "attention.layer_norm_rms_epsilon", &f->norm_eps) != 0) {
         wl__get_f64(g, prefix, "attention.layer_norm_epsilon", &f->norm_eps);
     }

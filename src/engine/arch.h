@@ -65,8 +65,10 @@ struct wl_model_features {
     char arch_string[64]; /* general.architecture as written, cut like name ("" if absent) */
     bool arch_inferred;   /* arch came from tensor names, not from metadata */
     char name[128];       /* general.name, cut between characters ("" if absent) */
-    char warning[256];    /* non-empty when something was inferred or inconsistent; it can
-                           * quote general.architecture's bytes (not UTF-8, controls):
+    char warning[768];    /* non-empty when something was inferred or inconsistent, or the
+                           * engine refuses the model (every reason: a metadata-only file
+                           * can have seven); "; "-separated; it can quote
+                           * general.architecture's bytes (not UTF-8, controls):
                            * escape it to show it (cli_text.h, util/json_text.h) */
 
     uint32_t n_layers;

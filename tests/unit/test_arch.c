@@ -260,8 +260,15 @@ static void test_long_warning_is_cut_between_characters(void **state)
         assert_int_equal(wl_gguf_writer_set_str(w, "general.architecture",
                                                 e_acute(arch, sizeof arch, prefixes[k], 40)),
                          0);
+        /* a RoPE scaling type of 200 "é"s under the architecture as cut
+         * (31 "é"s after the prefix), which the engine refuses, quoting it */
+        char key[320], type[512];
+        char cut[128];
+        snprintf(key, sizeof key, "%s.rope.scaling.type",
+                 e_acute(cut, sizeof cut, prefixes[k], 31));
+        assert_int_equal(wl_gguf_writer_set_str(w, key, e_acute(type, sizeof type, "", 200)), 0);
         /* a tensor to infer nothing from, no block_count or head_count:
-         * three notes, the third cut inside its quote */
+         * four notes, the fourth cut inside its quote */
         uint64_t ne[2] = {8, 8};
         float *d = calloc(64, sizeof *d);
         assert_int_equal(wl_gguf_writer_add_tensor_owned(w, "weights", WL_TTYPE_F32, 2, ne, d, 256),
@@ -281,6 +288,7 @@ static void test_long_warning_is_cut_between_characters(void **state)
         assert_string_equal(f.warning + n - 3, "...");
         assert_non_null(strstr(f.warning, "could not be inferred"));
         assert_non_null(strstr(f.warning, ".block_count missing"));
+        assert_non_null(strstr(f.warning, "RoPE scaling type '\xC3\xA9\xC3\xA9"));
         wl_gguf_close(g);
         free(buf);
     }

@@ -462,6 +462,82 @@ static void test_info_rope_scale_is_the_engines(void **state)
     free(dir);
 }
 
+/* A value the loader refuses (a count of 0 or above 2^30, a block count
+ * past the tensor count, a RoPE base or norm epsilon that is not > 0 or
+ * not a number) makes `model info` warn, in the loader's own words after
+ * "the engine refuses this model: ", and info still shows the model; the
+ * loader does refuse each. */
+static void test_info_warns_of_values_the_loader_refuses(void **state)
+{
+    (void)state;
+    enum kind { U32, I32, F32, STR };
+    static const struct {
+        const char *key;
+        enum kind kind;
+        double value;
+    } cases[] = {
+        {"llama.block_count", U32, 0},
+        {"llama.block_count", U32, 100000},
+        {"llama.embedding_length", I32, -64},
+        {"llama.attention.head_count_kv", U32, 0},
+        {"llama.context_length", U32, 0},
+        {"llama.rope.dimension_count", U32, 2147483648.0},
+        {"llama.rope.freq_base", F32, 0},
+        {"llama.rope.freq_base", F32, -10000},
+        {"llama.rope.freq_base", STR, 0},
+        {"llama.attention.layer_norm_rms_epsilon", F32, 0},
+        {"llama.attention.layer_norm_rms_epsilon", F32, -1e-5},
+    };
+    char *dir = wl_test_tmpdir();
+    char path[512], args[1024];
+    snprintf(path, sizeof path, "%s/refused.gguf", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wl_gguf_writer *w = synth_writer();
+        const char *key = cases[i].key;
+        const double v = cases[i].value;
+        int rc = 0;
+        switch (cases[i].kind) {
+        case U32:
+            rc = wl_gguf_writer_set_u32(w, key, (uint32_t)v);
+            break;
+        case I32:
+            rc = wl_gguf_writer_set_i32(w, key, (int32_t)v);
+            break;
+        case F32:
+            rc = wl_gguf_writer_set_f32(w, key, (float)v);
+            break;
+        case STR:
+            rc = wl_gguf_writer_set_str(w, key, "10000");
+            break;
+        }
+        assert_int_equal(rc, 0);
+        write_model(w, path);
+        wl_model *m = NULL;
+        struct wl_errmsg err = {{0}};
+        assert_int_equal(wl_model_load(path, &m, &err), WL_EFORMAT);
+        if (!strstr(err.text, key))
+            fail_msg("case %zu: the loader's message does not name %s: %s", i, key, err.text);
+        char *out = NULL, *errs = NULL;
+        snprintf(args, sizeof args, "model info '%s'", path);
+        assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);
+        /* the loader's message after the path it puts first */
+        const size_t n_path = strlen(path);
+        const char *why =
+            strncmp(err.text, path, n_path) == 0 && strncmp(err.text + n_path, ": ", 2) == 0
+                ? err.text + n_path + 2
+                : err.text;
+        char want[sizeof err.text + 64];
+        snprintf(want, sizeof want, "the engine refuses this model: %s", why);
+        if (!strstr(errs, want))
+            fail_msg("case %zu: expected \"%s\" in: %s", i, want, errs);
+        assert_non_null(strstr(out, "RoPE"));
+        free(out);
+        free(errs);
+    }
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 /* --kv-type takes the engine's KV cache types only (f16, f32; any case),
  * and says so: not "cannot write ... weights", since info writes nothing. */
 static void test_info_kv_type_is_a_cache_type(void **state)
@@ -634,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_info_json_metadata_integers_are_exact),
         cmocka_unit_test(test_info_json_kv_bytes_above_int64_max),
         cmocka_unit_test(test_info_rope_scale_is_the_engines),
+        cmocka_unit_test(test_info_warns_of_values_the_loader_refuses),
         cmocka_unit_test(test_info_kv_type_is_a_cache_type),
         cmocka_unit_test(test_tensor_names_that_are_not_utf8),
         cmocka_unit_test(test_text_output_escapes_terminal_controls),
