@@ -10,7 +10,7 @@
  *   tokens: a count byte, then per token a byte (bits 0-4 its length,
  *           bits 5-7 its type) and its bytes; for "gpt2" the merges: a
  *           count byte, then per merge a length byte (0..31) and its bytes;
- *   then records to the end, each replacing one key (any of the 16
+ *   then records to the end, each replacing one key (any of the 25
  *           tokenizer.ggml.* keys the loader reads, or general.name) with a
  *           value of a fuzzed type, or removing it: a key byte, an op byte
  *           (0 remove, 1-12 a scalar of each type, 13 a numeric array, 14 an
@@ -24,7 +24,9 @@
  * loader reads, never ignored when present: the pre-tokenizer's name is
  * the string's (without a NUL; a long one cut between characters as
  * wl_utf8_copy cuts it to 47 bytes); special ids are absent or in range,
- * and each id key given as an integer in range is that id; each add_*
+ * and each id key given as an integer in range is that id (the six FIM
+ * kinds too: a deprecated prefix/suffix/middle key in range wins over the
+ * fim_pre/suf/mid one); each add_*
  * flag given as a boolean is that flag; tokenizing its texts in a row and
  * a fixed text succeeds (or runs out of memory: never another error) and
  * gives ids in range that detokenize, and the streaming
@@ -53,7 +55,19 @@
             __builtin_trap();                                                                      \
     } while (0)
 
-enum { K_MODEL, K_PRE, K_TOKENS, K_SCORES, K_TYPES, K_MERGES, K_BOS, K_ADD_BOS = K_BOS + 7 };
+enum {
+    K_MODEL,
+    K_PRE,
+    K_TOKENS,
+    K_SCORES,
+    K_TYPES,
+    K_MERGES,
+    K_BOS,
+    K_ADD_BOS = K_BOS + 7,
+    K_NAME = K_ADD_BOS + 3,
+    K_FIM_PRE,
+    K_PREFIX = K_FIM_PRE + 6, /* the deprecated prefix/suffix/middle keys */
+};
 static const char *const keys[] = {
     "tokenizer.ggml.model",
     "tokenizer.ggml.pre",
@@ -72,8 +86,18 @@ static const char *const keys[] = {
     "tokenizer.ggml.add_eos_token",
     "tokenizer.ggml.add_space_prefix",
     "general.name",
+    "tokenizer.ggml.fim_pre_token_id",
+    "tokenizer.ggml.fim_suf_token_id",
+    "tokenizer.ggml.fim_mid_token_id",
+    "tokenizer.ggml.fim_pad_token_id",
+    "tokenizer.ggml.fim_rep_token_id",
+    "tokenizer.ggml.fim_sep_token_id",
+    "tokenizer.ggml.prefix_token_id",
+    "tokenizer.ggml.suffix_token_id",
+    "tokenizer.ggml.middle_token_id",
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
+_Static_assert(sizeof keys / sizeof keys[0] == K_PREFIX + 3, "one name per key index");
 
 #define MAX_ITEMS 255
 
@@ -249,6 +273,22 @@ static void check_loaded(const wl_gguf *g, const wl_tokenizer *t)
         int64_t v;
         if (wl_gguf_get_i64(g, keys[K_BOS + i], &v) == 0 && v >= 0 && v < (int64_t)inf.n_vocab)
             CHECK(got[i] == v);
+    }
+    /* FIM: absent or in range; a kind whose key gives an id in range has
+     * that id, and the deprecated prefix/suffix/middle key wins when it
+     * gives one (it comes later in llama.cpp's list) */
+    const int32_t got_fim[6] = {inf.fim_pre, inf.fim_suf, inf.fim_mid,
+                                inf.fim_pad, inf.fim_rep, inf.fim_sep};
+    for (int i = 0; i < 6; i++) {
+        CHECK(got_fim[i] == WL_TOK_NULL || (got_fim[i] >= 0 && (uint32_t)got_fim[i] < inf.n_vocab));
+        int64_t want = -1, v;
+        if (wl_gguf_get_i64(g, keys[K_FIM_PRE + i], &v) == 0 && v >= 0 && v < (int64_t)inf.n_vocab)
+            want = v;
+        if (i < 3 && wl_gguf_get_i64(g, keys[K_PREFIX + i], &v) == 0 && v >= 0 &&
+            v < (int64_t)inf.n_vocab)
+            want = v;
+        if (want >= 0)
+            CHECK(got_fim[i] == want);
     }
     const bool flags[3] = {inf.add_bos, inf.add_eos, inf.add_space_prefix};
     for (int i = 0; i < 3; i++) {

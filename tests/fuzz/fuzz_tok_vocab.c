@@ -7,6 +7,9 @@
  *           add_bos / add_eos forced on;
  *   bytes 1-7: BOS, EOS, EOT, EOM, UNK, SEP, PAD ids (0xFF the model's
  *           default, 0xFE absent, else any id, out of range included);
+ *   bytes 8-13: the FIM prefix, suffix, middle, pad, repo and separator
+ *           ids (tokenizer.ggml.fim_*_token_id as tokenizer_gguf.c hands
+ *           them over), coded as the special ids;
  *   the rest: one token per line ('\n'); "M\t<left right>" is a merge
  *           instead, "<1-6>\t<text>" a token with that GGUF type.
  * Checks, trapping on failure: a refused vocabulary gives an error code and
@@ -15,7 +18,12 @@
  * id, its special ids are absent or in range, and tokenizing its own
  * texts (specials parsed) and a fixed text succeeds (or runs out of
  * memory: never another error, whatever the bytes) and gives ids in range
- * that detokenize without error.
+ * that detokenize without error. Its six FIM ids are absent or in range; an
+ * id given in range is used as it is; a kind given none (or one outside the
+ * vocabulary) takes the first of its names (llama.cpp's list, copied below
+ * from tokenizer_vocab.c as the specification) that the vocabulary has,
+ * which becomes a control token, or none; pad, repo and separator ids end
+ * generation.
  */
 #include "engine/tokenizer.h"
 
@@ -37,6 +45,38 @@
 
 static const char *const pres[8] = {"default", "gpt-2",     "llama-bpe",      "qwen2",
                                     "falcon",  "starcoder", "deepseek-coder", "no-such-pre"};
+
+/* The FIM names per kind, in order (docs/internals/tokenizer.md). */
+static const char *const fim_names[6][9] = {
+    {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>",
+     "<\xef\xbd\x9c"
+     "fim\xe2\x96\x81"
+     "begin\xef\xbd\x9c>",
+     "<PRE>", "\xe2\x96\x81<PRE>", "<|code_prefix|>", "<|prefix|>", NULL},
+    {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>",
+     "<\xef\xbd\x9c"
+     "fim\xe2\x96\x81hole\xef\xbd\x9c>",
+     "<SUF>", "\xe2\x96\x81<SUF>", "<|code_suffix|>", "<|suffix|>", NULL},
+    {"<|fim_middle|>", "<fim-middle>", "<fim_middle>",
+     "<\xef\xbd\x9c"
+     "fim\xe2\x96\x81"
+     "end\xef\xbd\x9c>",
+     "<MID>", "\xe2\x96\x81<MID>", "<|code_middle|>", "<|middle|>", NULL},
+    {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]", NULL},
+    {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>", NULL},
+    {"<|file_sep|>", NULL},
+};
+
+/* The first of names that t's vocabulary has, or WL_TOK_NULL. */
+static int32_t first_named(const wl_tokenizer *t, const char *const *names)
+{
+    for (; *names; names++) {
+        const int32_t id = wl_tok_find_token(t, *names, strlen(*names));
+        if (id != WL_TOK_NULL)
+            return id;
+    }
+    return WL_TOK_NULL;
+}
 
 static int32_t special_id(uint8_t b)
 {
@@ -66,7 +106,7 @@ static void check_tokenize(const wl_tokenizer *t, uint32_t n_vocab, const char *
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 8)
+    if (size < 14)
         return 0;
     const uint8_t h = data[0];
     struct wl_tok_vocab_desc d;
@@ -81,12 +121,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int32_t *sp[7] = {&d.bos, &d.eos, &d.eot, &d.eom, &d.unk, &d.sep, &d.pad};
     for (int i = 0; i < 7; i++)
         *sp[i] = special_id(data[1 + i]);
+    int32_t *fim[6] = {&d.fim_pre, &d.fim_suf, &d.fim_mid, &d.fim_pad, &d.fim_rep, &d.fim_sep};
+    for (int i = 0; i < 6; i++)
+        *fim[i] = special_id(data[8 + i]);
 
     static struct wl_tok_text tokens[MAX_TOKENS], merges[MAX_TOKENS];
     static int32_t types[MAX_TOKENS];
     static float scores[MAX_TOKENS];
     size_t nt = 0, nm = 0;
-    const char *p = (const char *)data + 8, *end = (const char *)data + size;
+    const char *p = (const char *)data + 14, *end = (const char *)data + size;
     while (p < end && nt < MAX_TOKENS && nm < MAX_TOKENS) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *e = nl ? nl : end;
@@ -128,6 +171,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const int32_t got[7] = {inf.bos, inf.eos, inf.eot, inf.eom, inf.unk, inf.sep, inf.pad};
     for (int i = 0; i < 7; i++)
         CHECK(got[i] == WL_TOK_NULL || (got[i] >= 0 && (uint32_t)got[i] < nt));
+    const int32_t got_fim[6] = {inf.fim_pre, inf.fim_suf, inf.fim_mid,
+                                inf.fim_pad, inf.fim_rep, inf.fim_sep};
+    for (int i = 0; i < 6; i++) {
+        const int32_t given = *fim[i];
+        if (given >= 0 && (uint32_t)given < nt) {
+            CHECK(got_fim[i] == given);
+        } else {
+            CHECK(got_fim[i] == first_named(t, fim_names[i]));
+            if (got_fim[i] != WL_TOK_NULL)
+                CHECK(wl_tok_token_attr(t, got_fim[i]) & WL_TOK_ATTR_CONTROL);
+        }
+        CHECK(got_fim[i] == WL_TOK_NULL || (uint32_t)got_fim[i] < nt);
+        if (i >= 3 && got_fim[i] != WL_TOK_NULL)
+            CHECK(wl_tok_is_eog(t, got_fim[i]));
+    }
     size_t all_len = 0;
     for (uint32_t i = 0; i < nt; i++) {
         size_t len = 0;
