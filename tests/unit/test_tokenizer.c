@@ -8,6 +8,7 @@
  * multibyte token cuts it between characters. The hash maps are keyed:
  * texts chosen to collide do not. */
 #include "test_support.h"
+#include "tok_fixture.h"
 
 #include "engine/gguf_write.h"
 #include "engine/tokenizer.h"
@@ -773,18 +774,7 @@ static int load_written(void (*edit)(wl_gguf_writer *w, int arg), int arg, wl_to
     assert_int_equal(wl_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true), 0);
     if (edit)
         edit(w, arg);
-    void *buf = NULL;
-    size_t size = 0;
-    assert_int_equal(wl_gguf_writer_to_memory(w, &buf, &size), 0);
-    wl_gguf_writer_free(w);
-    wl_gguf *g = NULL;
-    assert_int_equal(wl_gguf_open_memory(buf, size, &g, err), 0);
-    *t = (wl_tokenizer *)g; /* reset on failure */
-    err->text[0] = '\0';
-    int rc = wl_tok_load_gguf(g, t, err);
-    wl_gguf_close(g);
-    free(buf);
-    return rc;
+    return wl_test_tok_load_written(w, t, err);
 }
 
 static const char *const malformed_keys[] = {

@@ -12,8 +12,8 @@
  *   that first match, end generation; other tokens with such names do not.
  */
 #include "test_support.h"
+#include "tok_fixture.h"
 
-#include "engine/gguf.h"
 #include "engine/gguf_write.h"
 #include "engine/tokenizer.h"
 #include "engine/tokenizer_impl.h"
@@ -70,19 +70,7 @@ static int load_bpe(const char *pre, const struct extra *extra, size_t n_extra,
     assert_int_equal(wl_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", &merge, 1), 0);
     for (size_t i = 0; i < n_keys; i++)
         assert_int_equal(wl_gguf_writer_set_u32(w, keys[i].key, keys[i].id), 0);
-    void *buf = NULL;
-    size_t size = 0;
-    assert_int_equal(wl_gguf_writer_to_memory(w, &buf, &size), 0);
-    wl_gguf_writer_free(w);
-    wl_gguf *g = NULL;
-    assert_int_equal(wl_gguf_open_memory(buf, size, &g, err), 0);
-    err->text[0] = '\0';
-    int rc = wl_tok_load_gguf(g, t, err);
-    if (rc == 0 && !*t)
-        rc = WL_EINVAL;
-    wl_gguf_close(g);
-    free(buf);
-    return rc;
+    return wl_test_tok_load_written(w, t, err);
 }
 
 static wl_tokenizer *must_load(const char *pre, const struct extra *extra, size_t n_extra,
