@@ -363,6 +363,32 @@ static bool cpuinfo_key(const char *line, const char *key)
     return *line == ':';
 }
 
+/* One line of f, up to its '\n' or the end of the file: its first size - 1
+ * bytes into line, NUL-terminated (the rest of a longer one, such as flags,
+ * is read and dropped, never taken for a line of its own). A NUL byte in
+ * the line ends its text there, not the line: the next line is still a line
+ * (fgets cannot tell a NUL it read from its own terminator). Returns the
+ * line's length in bytes (0: an empty line) capped at size, or -1 at the
+ * end of the file. */
+static long cpuinfo_line(FILE *f, char *line, size_t size)
+{
+    size_t n = 0, whole = 0;
+    int c;
+    for (;;) {
+        c = getc(f);
+        if (c == EOF || c == '\n')
+            break;
+        if (n < size - 1)
+            line[n++] = (char)c;
+        if (whole < size)
+            whole++;
+    }
+    line[n] = '\0';
+    if (c == EOF && whole == 0)
+        return -1;
+    return (long)whole;
+}
+
 int wl__cpu_ident_read(const char *proc_root, struct wl__cpu_ident *out)
 {
     out->vendor = WL__CPU_OTHER;
@@ -378,13 +404,12 @@ int wl__cpu_ident_read(const char *proc_root, struct wl__cpu_ident *out)
         return WL_ENOMEM;
     }
     char line[256];
-    bool in_block = false, at_start = true; /* a line longer than line (flags) comes in pieces */
-    while (fgets(line, sizeof line, f)) {
-        const bool starts = at_start;
-        at_start = strchr(line, '\n') != NULL;
-        if (!starts)
-            continue;
-        if (line[0] == '\n') {
+    bool in_block = false;
+    for (;;) {
+        const long len = cpuinfo_line(f, line, sizeof line);
+        if (len < 0)
+            break;
+        if (len == 0) {
             if (in_block)
                 break; /* the first CPU's block ends */
             continue;

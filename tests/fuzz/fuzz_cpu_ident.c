@@ -17,9 +17,11 @@
  *   GenuineIntel is Intel, AuthenticAMD or HygonGenuine AMD (a later such
  *   line wins); a number is the digits after the ':' and its blanks, read
  *   until the value reaches 100000 (-1 without a digit); the last such line
- *   wins; absent ones leave OTHER and -1. Text holding a NUL byte is
- *   checked only for values in range (the reader is line-based; sysfs and
- *   procfs text holds no NUL).
+ *   wins; absent ones leave OTHER and -1. A NUL byte ends a line's text
+ *   (what is read of it is the bytes before it) but not the line: the next
+ *   line is still read as one (until session 34 the reader took it for the
+ *   rest of the line before, and skipped it). procfs text holds no NUL; a
+ *   test tree or a damaged file may.
  * - modalias: it parses exactly when its first 63 bytes (the reader's
  *   buffer) begin "cpu:type:x86,venVVVVfamFFFFmodMMMM" with hex digits of
  *   either case; then family and model written back with %04X are those
@@ -138,8 +140,11 @@ static void expected_cpuinfo(const char *text, size_t len, struct wl__cpu_ident 
             e++;
         const size_t whole = e - i; /* the line without its newline */
         const char *line = text + i;
-        /* read in pieces of 255 bytes: a longer line is its first piece */
-        const size_t n = whole < 255 ? whole : 255;
+        /* a longer line is its first 255 bytes, and those up to a NUL */
+        size_t n = whole < 255 ? whole : 255;
+        const char *nul = memchr(line, '\0', n);
+        if (nul)
+            n = (size_t)(nul - line);
         i = e + 1;
         if (whole == 0) {
             if (in_block)
@@ -166,12 +171,6 @@ static void check_cpuinfo(const uint8_t *data, size_t len)
     write_file("cpuinfo", data, len);
     struct wl__cpu_ident got;
     CHECK(wl__cpu_ident_read(root, &got) == 0);
-    if (memchr(data, '\0', len)) {
-        CHECK(got.vendor == WL__CPU_OTHER || got.vendor == WL__CPU_INTEL ||
-              got.vendor == WL__CPU_AMD);
-        CHECK(got.family >= -1 && got.family < 1000000 && got.model >= -1 && got.model < 1000000);
-        return;
-    }
     struct wl__cpu_ident want;
     expected_cpuinfo((const char *)data, len, &want);
     CHECK(got.vendor == want.vendor && got.family == want.family && got.model == want.model);
