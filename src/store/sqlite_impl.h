@@ -106,6 +106,14 @@ char *wl__col_strdup(sqlite3_stmt *st, int i);
  * when it does not fit (wl_utf8_copy). */
 void wl__col_copy(sqlite3_stmt *st, int i, char *buf, size_t size);
 int wl__step_done(struct wl__db *d, sqlite3_stmt *st, struct wl_errmsg *err, const char *what);
+/* The one rule for a statement that failed inside a transaction: it ended
+ * the transaction (true: SQLite rolled it all back by itself, as on an I/O
+ * error, a full disk, no memory, a trigger's RAISE(ROLLBACK), and every
+ * later statement runs in autocommit), or it was refused alone (false: a
+ * duplicate, a missing parent, any other error that undoes only that
+ * statement; the transaction goes on without its row). was_in_txn: a
+ * transaction was open before the statement; call right after it. */
+bool wl__txn_ended(const struct wl__db *d, bool was_in_txn);
 int64_t wl__file_bytes(const char *path);
 int64_t wl__now_ms(void);
 int wl__pragma_int(struct wl__db *d, const char *sql, int64_t *out, struct wl_errmsg *err);

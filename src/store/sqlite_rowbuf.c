@@ -78,26 +78,18 @@ static void wl__bind_vals(struct wl__rowbuf *b, sqlite3_stmt *st, int row, int f
     }
 }
 
-/* Whether the statement that failed with s ended the transaction the
- * drain began in (in_txn): SQLite rolls it all back by itself on some
- * errors (an I/O error, a full disk, no memory, a trigger's
- * RAISE(ROLLBACK)), and a statement after it would run in autocommit,
- * committed alone. */
-static bool wl__ended_txn(struct wl__db *d, bool in_txn, int s)
-{
-    return s != SQLITE_DONE && in_txn && sqlite3_get_autocommit(d->db) != 0;
-}
-
 /* Inserts the buffered rows, inside the caller's transaction (the
  * writer's batch): one multi-row statement for a full buffer; otherwise,
  * or when that fails on a constraint, row by row so that a bad row is
  * named and the good ones are kept. Columns 1..4 (or 1..5) are the row's
- * key. The rows refused alone (a constraint: a duplicate, a missing
- * parent) are counted in b->n_refused: they are no part of the batch,
- * which the writer needs to know when it says what a batch rolled back
- * later lost. A failure that ends the transaction stops the drain: the
- * rows not inserted yet are lost with the batch, not stored outside it;
- * its error replaces that of a row refused before it. */
+ * key. The rows refused alone (every failure that leaves the transaction
+ * open, wl__txn_ended: a constraint, named in err, or any other error;
+ * a multi-row INSERT that fails so refuses all its rows) are counted in
+ * b->n_refused: they are no part of the batch, which the writer needs to
+ * know when it says what a batch rolled back later lost. A failure that
+ * ends the transaction stops the drain: the rows not inserted yet are lost
+ * with the batch, not stored outside it; its error replaces that of a row
+ * refused before it. */
 int wl__rowbuf_drain(struct wl__db *d, struct wl__rowbuf *b, struct wl_errmsg *err)
 {
     int rc = 0;
@@ -115,7 +107,12 @@ int wl__rowbuf_drain(struct wl__db *d, struct wl__rowbuf *b, struct wl_errmsg *e
                 b->on_stored(b->user, &b->vals[row * b->ncol], b->arena);
             goto done;
         }
-        if ((s & 0xff) != SQLITE_CONSTRAINT || wl__ended_txn(d, in_txn, s)) {
+        if (wl__txn_ended(d, in_txn)) {
+            rc = wl__fail(d, s, err, "storing metrics");
+            goto done;
+        }
+        if ((s & 0xff) != SQLITE_CONSTRAINT) { /* none is stored: refused alone */
+            b->n_refused = b->n;
             rc = wl__fail(d, s, err, "storing metrics");
             goto done;
         }
@@ -124,15 +121,17 @@ int wl__rowbuf_drain(struct wl__db *d, struct wl__rowbuf *b, struct wl_errmsg *e
         wl__bind_vals(b, b->single, row, 1);
         int s = sqlite3_step(b->single);
         sqlite3_reset(b->single);
-        if (wl__ended_txn(d, in_txn, s)) {
+        if (s == SQLITE_DONE) {
+            if (b->on_stored)
+                b->on_stored(b->user, &b->vals[row * b->ncol], b->arena);
+            continue;
+        }
+        if (wl__txn_ended(d, in_txn)) {
             rc = wl__fail(d, s, err, "storing metrics");
             break;
         }
-        if (s == SQLITE_DONE && b->on_stored)
-            b->on_stored(b->user, &b->vals[row * b->ncol], b->arena);
-        if ((s & 0xff) == SQLITE_CONSTRAINT)
-            b->n_refused++;
-        if (s == SQLITE_DONE || rc != 0)
+        b->n_refused++;
+        if (rc != 0)
             continue;
         const struct wl__val *k = &b->vals[row * b->ncol];
         if ((s & 0xff) == SQLITE_CONSTRAINT && b->ncol > 5 && k[5].type == SQLITE_TEXT &&

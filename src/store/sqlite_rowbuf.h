@@ -27,7 +27,7 @@ struct wl__rowbuf {
     const char *what; /* "component metric", "op metric" */
     int ncol;
     int n;         /* rows buffered */
-    int n_refused; /* rows the last drain refused alone (a constraint; named in err) */
+    int n_refused; /* rows the last drain refused alone (wl__txn_ended: false) */
     struct wl__val vals[WL__BATCH_ROWS * 16];
     char *arena;
     size_t arena_len, arena_cap;
@@ -52,7 +52,7 @@ int wl__rowbuf_prepare(struct wl__db *d, struct wl__rowbuf *b, const char *what,
                        const char *insert_head, int ncol, struct wl_errmsg *err);
 /* Inserts the buffered rows inside the caller's transaction (see
  * sqlite_rowbuf.c) and empties b; sets b->n_refused. Stops at a failure
- * that ends the transaction (sqlite3_get_autocommit): the rest of b is
+ * that ends the transaction (wl__txn_ended): the rest of b is
  * then not inserted. */
 int wl__rowbuf_drain(struct wl__db *d, struct wl__rowbuf *b, struct wl_errmsg *err);
 /* Empties b without inserting its rows (their batch was rolled back). */

@@ -229,6 +229,11 @@ int wl__step_done(struct wl__db *d, sqlite3_stmt *st, struct wl_errmsg *err, con
     return rc == SQLITE_DONE ? 0 : wl__fail(d, rc, err, what);
 }
 
+bool wl__txn_ended(const struct wl__db *d, bool was_in_txn)
+{
+    return was_in_txn && sqlite3_get_autocommit(d->db) != 0;
+}
+
 int64_t wl__file_bytes(const char *path)
 {
     struct stat st;

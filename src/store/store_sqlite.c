@@ -720,20 +720,21 @@ static int wl__run_drain_rows(struct wl__run *r, struct wl__rowbuf *b, int kind,
 static int wl__run_drain(struct wl__run *r, struct wl_errmsg *err)
 {
     int rc = wl__run_drain_rows(r, &r->comp, WL__ROWS_COMPONENT, err);
-    if (rc != 0 && sqlite3_get_autocommit(r->d->db) != 0)
+    if (rc != 0 && wl__txn_ended(r->d, r->in_txn))
         return rc;
     int rc2 = wl__run_drain_rows(r, &r->op, WL__ROWS_OP, err);
     return rc != 0 ? rc : rc2;
 }
 
-/* Whether a row whose statement failed with rc was refused alone (a
- * duplicate, a missing parent: SQLite undoes the statement and the batch
- * goes on), so it is no part of what a batch rolled back later loses. A
- * failure that ended the batch (wl__run_check_txn) took the row with it:
- * not refused, it is counted lost. */
+/* Whether a row whose statement failed with rc was refused alone
+ * (wl__txn_ended's rule: SQLite undid the statement and the batch goes
+ * on), so it is no part of what a batch rolled back later loses. A failure
+ * that ended the batch (wl__run_check_txn) took the row with it: not
+ * refused, it is counted lost. The buffered rows follow the same rule
+ * (sqlite_rowbuf.c's n_refused). */
 static bool wl__row_refused(const struct wl__run *r, int rc)
 {
-    return rc != 0 && r->in_txn && sqlite3_get_autocommit(r->d->db) == 0;
+    return rc != 0 && !wl__txn_ended(r->d, r->in_txn);
 }
 
 /* After a statement of the writer failed (rc, err) or before its next one
@@ -750,7 +751,7 @@ static bool wl__row_refused(const struct wl__run *r, int rc)
  * next statement (a failure that did not say it). */
 static int wl__run_check_txn(struct wl__run *r, int rc, struct wl_errmsg *err)
 {
-    if (!r->in_txn || sqlite3_get_autocommit(r->d->db) == 0)
+    if (!wl__txn_ended(r->d, r->in_txn))
         return rc;
     r->in_txn = false;
     wl__rowbuf_clear(&r->comp);

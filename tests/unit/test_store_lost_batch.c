@@ -181,6 +181,41 @@ static void test_rows_refused_alone_are_not_counted_lost(void **state)
         fail_msg("finish: %s", msg);
 }
 
+/* A buffered component row refused for a reason other than a constraint
+ * that leaves the batch open (here a trigger's "integer overflow") is no
+ * part of the batch either: a rollback afterwards does not count it lost,
+ * as for a token or layer row refused the same way. Old: the drain counted
+ * only constraint refusals, so the loss said "8 component rows" for the 7
+ * the batch held. */
+static void test_a_buffered_row_refused_by_any_error_is_not_counted_lost(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char id[37];
+    wl_store_run *r = begin_run(f, "refused-other", id);
+    wl_test_store_add_tokens(r, 0, 1, 0, 1.0, WL_METHOD_COUNTER);
+    struct wl_store_layer_metric lm = {.token_index = 0, .layer = 0, .dur_ms = 1, .energy_j = 0.5};
+    assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+    assert_int_equal(wl_store_flush(r), 0);
+
+    wl_test_store_raw_exec(f->path, "CREATE TRIGGER overflow_component_5 BEFORE INSERT ON "
+                                    "component_metrics WHEN NEW.component = 5 BEGIN "
+                                    "SELECT abs(-9223372036854775807 - 1); END");
+    for (int c = 2; c < 10; c++) {
+        struct wl_store_component_metric cm = wl_test_component_row(0, 0, c, "c", 0.5, 0.25);
+        assert_int_equal(wl_store_add_component_metric(r, &cm), 0);
+    }
+    assert_int_not_equal(wl_store_flush(r), 0); /* component 5 refused; the batch stands */
+    const char *msg = wl_store_last_error(f->s);
+    if (!strstr(msg, "integer overflow") || strstr(msg, "rolled back"))
+        fail_msg("flush: %s", msg);
+
+    assert_int_equal(flush_failing(r), WL_EIO);
+    msg = wl_store_last_error(f->s);
+    if (!strstr(msg, "are lost: 7 component rows"))
+        fail_msg("failing flush: %s", msg);
+    wl_store_run_abandon(r);
+}
+
 /* A batch that held only the run's extra fields (wl_store_run_set_extra:
  * `run` sets its cost figures and KV cache type, then flushes) names them
  * when it is lost, each once, and so does the run's error. Old: "are lost:
@@ -409,6 +444,9 @@ int main(void)
                                         faulty_setup, wl_test_store_hook_teardown),
         cmocka_unit_test_setup_teardown(test_rows_refused_alone_are_not_counted_lost, faulty_setup,
                                         wl_test_store_hook_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_buffered_row_refused_by_any_error_is_not_counted_lost, faulty_setup,
+            wl_test_store_hook_teardown),
         cmocka_unit_test_setup_teardown(test_a_lost_batch_of_extra_fields_names_them, faulty_setup,
                                         wl_test_store_hook_teardown),
         cmocka_unit_test_setup_teardown(
