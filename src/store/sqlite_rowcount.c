@@ -2,6 +2,7 @@
  * sqlite_rowcount.h. */
 #include "store/sqlite_rowcount.h"
 
+#include "util/siphash.h"
 #include "wattlens/energy.h"
 
 #include <stdarg.h>
@@ -9,18 +10,61 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Adds the extra field key (len bytes) to x, unless it is there. */
+/* The key at *p in a comma-joined list (extra): its start, its length in
+ * *len, and *p moved past it; NULL at the end of the list. */
+static const char *wl__next_key(const char **p, size_t *len)
+{
+    if (**p == '\0')
+        return NULL;
+    const char *key = *p;
+    *len = strcspn(key, ",");
+    *p = key[*len] ? key + *len + 1 : key + *len;
+    return key;
+}
+
+/* A key's fingerprint, what the keys that did not fit are remembered by.
+ * A fixed SipHash key: the keys come from the program; two keys whose
+ * 64-bit hashes collide would be counted as one. */
+static uint64_t wl__key_hash(const char *key, size_t len)
+{
+    static const uint64_t k[2] = {0x77617474u, 0x6c656e73u};
+    return wl_siphash13(k, key, len);
+}
+
+/* Whether x has the key whose hash is h (named in extra, or remembered as
+ * cut). */
+static bool wl__rows_has(const struct wl__rows *x, uint64_t h)
+{
+    size_t n;
+    for (const char *p = x->extra, *k; (k = wl__next_key(&p, &n));)
+        if (wl__key_hash(k, n) == h)
+            return true;
+    const int64_t remembered =
+        x->n_extra_cut < WL__ROWS_CUT_KEYS ? x->n_extra_cut : WL__ROWS_CUT_KEYS;
+    for (int64_t i = 0; i < remembered; i++)
+        if (x->cut[i] == h)
+            return true;
+    return false;
+}
+
+/* Counts a key that did not fit in x->extra (hash h), unless x has it. */
+static void wl__rows_cut(struct wl__rows *x, uint64_t h)
+{
+    if (wl__rows_has(x, h))
+        return;
+    if (x->n_extra_cut < WL__ROWS_CUT_KEYS)
+        x->cut[x->n_extra_cut] = h;
+    x->n_extra_cut++;
+}
+
 void wl__rows_extra(struct wl__rows *x, const char *key, size_t len)
 {
+    const uint64_t h = wl__key_hash(key, len);
+    if (wl__rows_has(x, h))
+        return;
     const size_t have = strlen(x->extra);
-    for (const char *p = x->extra; *p;) {
-        const size_t n = strcspn(p, ",");
-        if (n == len && memcmp(p, key, len) == 0)
-            return;
-        p += p[n] ? n + 1 : n;
-    }
     if (have + (have ? 1 : 0) + len >= sizeof x->extra) {
-        x->n_extra_cut++;
+        wl__rows_cut(x, h);
         return;
     }
     snprintf(x->extra + have, sizeof x->extra - have, "%s%.*s", have ? "," : "", (int)len, key);
@@ -36,12 +80,17 @@ void wl__rows_add(struct wl__rows *to, const struct wl__rows *from)
     for (int k = 0; k < WL__ROWS_KINDS; k++)
         to->n[k] += from->n[k];
     to->domains |= from->domains;
-    for (const char *p = from->extra; *p;) {
-        const size_t n = strcspn(p, ",");
-        wl__rows_extra(to, p, n);
-        p += p[n] ? n + 1 : n;
+    size_t n;
+    for (const char *p = from->extra, *k; (k = wl__next_key(&p, &n));)
+        wl__rows_extra(to, k, n);
+    /* from's cut keys: those it remembers each once, unless to has them;
+     * past WL__ROWS_CUT_KEYS (not remembered), each counted */
+    for (int64_t i = 0; i < from->n_extra_cut; i++) {
+        if (i < WL__ROWS_CUT_KEYS)
+            wl__rows_cut(to, from->cut[i]);
+        else
+            to->n_extra_cut++;
     }
-    to->n_extra_cut += from->n_extra_cut;
 }
 
 void wl__rows_token(struct wl__rows *x, int64_t index)
@@ -100,11 +149,9 @@ const char *wl__rows_describe(const struct wl__rows *x, char *buf, size_t size)
     if (x->extra[0] || x->n_extra_cut > 0) {
         const bool one = !strchr(x->extra, ',') && x->n_extra_cut == 0;
         wl__cat(buf, size, &n, "%sthe run's extra field%s ", n ? ", " : "", one ? "" : "s");
-        for (const char *p = x->extra; *p;) {
-            const size_t len = strcspn(p, ",");
-            wl__cat(buf, size, &n, "%s%.*s", p == x->extra ? "" : ", ", (int)len, p);
-            p += p[len] ? len + 1 : len;
-        }
+        size_t len;
+        for (const char *p = x->extra, *k; (k = wl__next_key(&p, &len));)
+            wl__cat(buf, size, &n, "%s%.*s", k == x->extra ? "" : ", ", (int)len, k);
         if (x->n_extra_cut > 0)
             wl__cat(buf, size, &n, "%s%lld more", x->extra[0] ? " and " : "",
                     (long long)x->n_extra_cut);

@@ -14,7 +14,9 @@
  * layer, component and op rows; the energy domains whose run_domains row
  * was set, and the keys of the run's extra fields set (wl_store_run_
  * set_extra: an UPDATE of the run's row, which the batch holds too), each
- * once, comma-separated, with those that did not fit counted. */
+ * once, comma-separated, with those that did not fit counted, each once
+ * (by hash; past WL__ROWS_CUT_KEYS distinct ones, every one counted). */
+#define WL__ROWS_CUT_KEYS 16
 enum {
     WL__ROWS_SAMPLE,
     WL__ROWS_SECTION,
@@ -30,6 +32,7 @@ struct wl__rows {
     uint32_t domains;           /* bit 1 << wl_domain */
     char extra[192];            /* "currency,kv_cache_type" */
     int64_t n_extra_cut;        /* keys that did not fit in extra */
+    uint64_t cut[WL__ROWS_CUT_KEYS]; /* their hashes, the first WL__ROWS_CUT_KEYS */
 };
 
 /* Adds the extra field key (len bytes) to x, unless it is there. */
