@@ -13,6 +13,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/parse_num.h"
+#include "util/proc_root.h"
 #include "util/utf8.h"
 #include "wattlens/error.h"
 
@@ -86,7 +87,7 @@ const char *wl__sensor_dev_root(const struct wl_sensor_params *p)
 
 const char *wl__sensor_proc_root(const struct wl_sensor_params *p)
 {
-    return pick(p->proc_root, "WATTLENS_PROC_ROOT", "/proc");
+    return wl_proc_root(p->proc_root);
 }
 
 int wl__sensor_fail(struct wl_sensor_status *st, int code, const char *fix, const char *fmt, ...)

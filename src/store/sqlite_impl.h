@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Room for the /proc root with its NUL (the CPU-time model's limit too). */
+/* Room for the /proc root with its NUL. */
 #define WL__PROC_ROOT_SIZE 512
 
 struct wl__db {
@@ -24,8 +24,8 @@ struct wl__db {
     char path[WL_STORE_PATH_MAX];
     char host[256];      /* this host's name (gethostname at open): runs.writer_host */
     /* where this host's processes are looked up (sqlite_liveness.c):
-     * $WATTLENS_PROC_ROOT at open when set and not empty, as for the
-     * sensors, else "/proc" */
+     * wl_proc_root at open ($WATTLENS_PROC_ROOT when set and not empty, as
+     * for the sensors, else "/proc") */
     char proc_root[WL__PROC_ROOT_SIZE];
     int busy_timeout_ms; /* how long a wait for a lock lasts now (wl__busy_wait) */
     int run_wait_ms;     /* a run writer's batches wait this long (wl__run_txn) */
@@ -143,7 +143,7 @@ void wl__read_txn_end(struct wl__db *d, bool own);
  * (util/proc_stat.h): the pid alone then. */
 bool wl__process_start_token(const char *proc_root, long pid, char *buf, size_t size);
 
-/* Sets d->proc_root from $WATTLENS_PROC_ROOT (when set and not empty) or
+/* Sets d->proc_root from wl_proc_root: $WATTLENS_PROC_ROOT (when set and not empty) or
  * "/proc". WL_ERANGE, saying so, for a root too long to use (a cut one
  * would name another directory). */
 int wl__set_proc_root(struct wl__db *d, struct wl_errmsg *err);

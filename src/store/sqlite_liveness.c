@@ -14,13 +14,14 @@
  * On another host the pid means nothing here, so the writer is taken as
  * dead once its heartbeat (runs.updated_at_ms) is older than WL__STALE_MS.
  * Processes are looked up under the connection's /proc root
- * ($WATTLENS_PROC_ROOT, as the sensors read it, else /proc), so tests can
+ * (wl_proc_root, as the sensors read it: $WATTLENS_PROC_ROOT, else /proc), so tests can
  * fake a writer's stat line and boot id; kill(pid, 0) still asks the
  * kernel. Stateless apart from the connection's host name and /proc root;
  * thread-safe.
  */
 #include "store/sqlite_impl.h"
 
+#include "util/proc_root.h"
 #include "util/proc_stat.h"
 #include "wattlens/error.h"
 
@@ -81,9 +82,7 @@ static bool wl__start_token_of(const char *proc_root, const struct wl__proc_stat
 
 int wl__set_proc_root(struct wl__db *d, struct wl_errmsg *err)
 {
-    const char *root = getenv("WATTLENS_PROC_ROOT");
-    if (!root || !*root)
-        root = "/proc";
+    const char *root = wl_proc_root(NULL);
     const size_t len = strlen(root);
     if (len >= sizeof d->proc_root)
         return wl_errmsg_set(err, WL_ERANGE,
