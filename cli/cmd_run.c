@@ -30,6 +30,7 @@
 #include "util/signals.h"
 #include "wattlens/error.h"
 
+#include <math.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -512,7 +513,7 @@ struct run_json {
 static json_t *generation_json(const struct wl_recorder_totals *t)
 {
     json_t *g = json_object();
-    const bool known = t->energy_j == t->energy_j;
+    const bool known = !isnan(t->energy_j);
     json_object_set_new(g, "duration_ms", wl_json_real_or_null(t->duration_ms));
     json_object_set_new(g, "energy_j", wl_json_real_or_null(t->energy_j));
     json_object_set_new(g, "energy_method",
@@ -609,7 +610,7 @@ static void print_unread_run(const char *id, const char *db, bool stored_ok,
     printf("%lld input token%s, %lld output token%s, %s, energy %s", (long long)t->n_input_tokens,
            t->n_input_tokens == 1 ? "" : "s", (long long)t->n_output_tokens,
            t->n_output_tokens == 1 ? "" : "s", dur, energy);
-    if (t->energy_j == t->energy_j)
+    if (!isnan(t->energy_j))
         printf(" (%s%s%s)", wl_method_label(t->method), t->energy_scope[0] ? ", " : "",
                t->energy_scope);
     printf(".\n");
