@@ -231,6 +231,61 @@ int wl__metadata_name(const wl_gguf *g, const char *key, struct wl_gguf_str *out
     return 0;
 }
 
+int wl__metadata_count_check(int64_t v, char *why, size_t size)
+{
+    why[0] = '\0';
+    if (v >= 1 && v <= (1 << 30))
+        return 0;
+    snprintf(why, size, "= %lld is out of range", (long long)v);
+    return WL_EFORMAT;
+}
+
+int wl__metadata_count(const wl_gguf *g, const char *key, int64_t *out, char *why, size_t size)
+{
+    const int rc = wl__metadata_int(g, key, out, why, size);
+    return rc != 0 ? rc : wl__metadata_count_check(*out, why, size);
+}
+
+int wl__metadata_positive(const wl_gguf *g, const char *key, double *out, char *why, size_t size)
+{
+    const int rc = wl__metadata_num(g, key, out, why, size);
+    if (rc != 0 || (float)*out > 0.0f)
+        return rc;
+    snprintf(why, size, "= %g must be > 0", (double)(float)*out);
+    return WL_EFORMAT;
+}
+
+int wl__metadata_layers_fit(int64_t n_layer, uint64_t n_tensors, char *why, size_t size)
+{
+    why[0] = '\0';
+    if ((uint64_t)n_layer <= n_tensors)
+        return 0;
+    snprintf(why, size, "= %lld but the file has only %llu tensor%s (every layer needs several)",
+             (long long)n_layer, (unsigned long long)n_tensors, n_tensors == 1 ? "" : "s");
+    return WL_EFORMAT;
+}
+
+int wl__metadata_grouping(int64_t n_head, int64_t n_head_kv, char *why, size_t size)
+{
+    why[0] = '\0';
+    if (n_head_kv <= n_head && n_head % n_head_kv == 0)
+        return 0;
+    snprintf(why, size, "%lld heads cannot be grouped over %lld KV heads", (long long)n_head,
+             (long long)n_head_kv);
+    return WL_EFORMAT;
+}
+
+const char *const wl__config_int_keys[WL__CONFIG_INT_COUNT] = {
+    [WL__CONFIG_BLOCK_COUNT] = "block_count",
+    [WL__CONFIG_EMBEDDING_LENGTH] = "embedding_length",
+    [WL__CONFIG_FEED_FORWARD_LENGTH] = "feed_forward_length",
+    [WL__CONFIG_HEAD_COUNT] = "attention.head_count",
+    [WL__CONFIG_HEAD_COUNT_KV] = "attention.head_count_kv",
+    [WL__CONFIG_KEY_LENGTH] = "attention.key_length",
+    [WL__CONFIG_ROPE_DIMENSION_COUNT] = "rope.dimension_count",
+    [WL__CONFIG_CONTEXT_LENGTH] = "context_length",
+};
+
 int wl__rope_scaling_read(const wl_gguf *g, const char *prefix, struct wl_rope_scaling *r,
                           struct wl_errmsg *err)
 {
@@ -328,43 +383,13 @@ _Static_assert(sizeof((struct wl_model_features *)0)->name <= WL__COPY_MAX, "nam
 _Static_assert(sizeof((struct wl_model_features *)0)->arch_string <= WL__COPY_MAX,
                "arch_string fits");
 
-/* A note when "<prefix>.<suffix>", a key the loader reads, is in the file
- * but is not an integer it reads (wl__metadata_int), or is one outside the
- * counts it takes (1..2^30, get_i32 in model.c: a block count of 0 would
- * be a model without layers): it refuses the model then, in these words.
- * (Other architectures' files, which the loader does not read, may hold
- * per-layer arrays, whose first element the features show.) */
-static void wl__note_unusable_int(struct wl_model_features *f, const wl_gguf *g, const char *prefix,
-                                  const char *suffix)
+/* A note when the loader refuses key, whose value it cannot use (rc
+ * WL_EFORMAT from a wl__metadata_* rule, why its words): in the loader's
+ * words, "metadata 'K' <why>" (model.c). */
+static void wl__note_refused(struct wl_model_features *f, const char *key, int rc, const char *why)
 {
-    char key[256], why[96];
-    int64_t v;
-    snprintf(key, sizeof key, "%s.%s", prefix, suffix);
-    const int rc = wl__metadata_int(g, key, &v, why, sizeof why);
     if (rc == WL_EFORMAT)
         wl__warn(f, "the engine refuses this model: metadata '%s' %s", key, why);
-    else if (rc == 0 && (v <= 0 || v > (1 << 30)))
-        wl__warn(f, "the engine refuses this model: metadata '%s' = %lld is out of range", key,
-                 (long long)v);
-}
-
-/* A note when "<prefix>.<suffix>", a number the loader reads as a float
- * and requires > 0 (the RoPE base: its frequencies are base^(-2i/d); the
- * norm epsilon: a divisor's floor), is not a number or not > 0 as a
- * float: the loader refuses the model then, in these words (read_config in
- * model.c). Absent: nothing (the caller knows whether it is required). */
-static void wl__note_unusable_positive(struct wl_model_features *f, const wl_gguf *g,
-                                       const char *prefix, const char *suffix)
-{
-    char key[256], why[96];
-    double v;
-    snprintf(key, sizeof key, "%s.%s", prefix, suffix);
-    const int rc = wl__metadata_num(g, key, &v, why, sizeof why);
-    if (rc == WL_EFORMAT)
-        wl__warn(f, "the engine refuses this model: metadata '%s' %s", key, why);
-    else if (rc == 0 && !((float)v > 0.0f))
-        wl__warn(f, "the engine refuses this model: metadata '%s' = %g must be > 0", key,
-                 (double)(float)v);
 }
 
 /* ---- features -------------------------------------------------------------------- */
@@ -481,14 +506,15 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
     wl__count_params(g, f, &tensor_layers, &expert_params);
 
     /* the integer keys the loader reads (read_config): one it cannot read
-     * is named, with what is wrong with it */
-    static const char *const int_keys[] = {
-        "block_count",          "embedding_length",        "feed_forward_length",
-        "attention.head_count", "attention.head_count_kv", "attention.key_length",
-        "rope.dimension_count", "context_length",
-    };
-    for (size_t i = 0; engine_reads && i < sizeof int_keys / sizeof int_keys[0]; i++)
-        wl__note_unusable_int(f, g, prefix, int_keys[i]);
+     * is named, with what is wrong with it. (Other architectures' files,
+     * which the loader does not read, may hold per-layer arrays, whose
+     * first element the features show.) */
+    char key[256], why[96];
+    for (size_t i = 0; engine_reads && i < WL__CONFIG_INT_COUNT; i++) {
+        int64_t v;
+        snprintf(key, sizeof key, "%s.%s", prefix, wl__config_int_keys[i]);
+        wl__note_refused(f, key, wl__metadata_count(g, key, &v, why, sizeof why), why);
+    }
     const int layers_rc = wl__get_u32(g, prefix, "block_count", &f->n_layers);
     if (layers_rc != 0) {
         f->n_layers = tensor_layers;
@@ -500,12 +526,12 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
                  f->n_layers, tensor_layers);
     }
     /* the loader's check before it sizes its per-layer tables (model.c) */
-    if (engine_reads && layers_rc == 0 && f->n_layers > 0 && f->n_layers <= (1u << 30) &&
-        f->n_layers > f->n_tensors)
-        wl__warn(f,
-                 "the engine refuses this model: metadata '%s.block_count' = %" PRIu32
-                 " but the file has only %" PRIu64 " tensor%s (every layer needs several)",
-                 prefix, f->n_layers, f->n_tensors, f->n_tensors == 1 ? "" : "s");
+    if (engine_reads && layers_rc == 0 &&
+        wl__metadata_count_check(f->n_layers, why, sizeof why) == 0) {
+        snprintf(key, sizeof key, "%s.block_count", prefix);
+        wl__note_refused(f, key,
+                         wl__metadata_layers_fit(f->n_layers, f->n_tensors, why, sizeof why), why);
+    }
     const struct wl_gguf_tensor *emb = wl_gguf_find_tensor(g, "token_embd.weight");
     if (wl__get_u32(g, prefix, "embedding_length", &f->hidden_size) != 0 && emb &&
         emb->ne[0] <= UINT32_MAX)
@@ -540,12 +566,10 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
             f->attention = WL_ATTN_MHA;
         else if (f->n_kv_heads == 1)
             f->attention = WL_ATTN_MQA;
-        else if (f->n_kv_heads < f->n_heads && f->n_heads % f->n_kv_heads == 0)
+        else if (wl__metadata_grouping(f->n_heads, f->n_kv_heads, why, sizeof why) == 0)
             f->attention = WL_ATTN_GQA;
         else /* no grouping: unknown, as the loader refuses it (model.c) */
-            wl__warn(f, "%s%" PRIu32 " heads cannot be grouped over %" PRIu32 " KV heads",
-                     engine_reads ? "the engine refuses this model: " : "", f->n_heads,
-                     f->n_kv_heads);
+            wl__warn(f, "%s%s", engine_reads ? "the engine refuses this model: " : "", why);
     }
     wl__get_u32(g, prefix, "expert_count", &f->n_experts);
     wl__get_u32(g, prefix, "expert_used_count", &f->n_experts_used);
@@ -572,8 +596,11 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
         f->rope_dim = f->head_dim; /* as the engine (model.c) and llama.cpp default it */
     if (wl__get_f64(g, prefix, "rope.freq_base", &f->rope_freq_base) != 0)
         f->rope_freq_base = 10000.0;
-    if (engine_reads)
-        wl__note_unusable_positive(f, g, prefix, "rope.freq_base");
+    if (engine_reads) {
+        double base;
+        snprintf(key, sizeof key, "%s.rope.freq_base", prefix);
+        wl__note_refused(f, key, wl__metadata_positive(g, key, &base, why, sizeof why), why);
+    }
     struct wl_rope_scaling rs;
     struct wl_errmsg rope_err;
     if (wl__rope_scaling_read(g, prefix, &rs, &rope_err) != 0)
@@ -581,13 +608,14 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
     f->rope_scaling = rs;
     if (engine_reads) {
         /* the family's key, which the engine requires */
-        char eps_key[256];
-        snprintf(eps_key, sizeof eps_key, "%s.%s", prefix, wl__arch_norm_eps_key(f->arch));
-        const int eps_rc = wl__metadata_num(g, eps_key, &f->norm_eps, unusable, sizeof unusable);
-        if (eps_rc == WL_ENOENT)
-            wl__warn(f, "the engine refuses this model: metadata '%s' is missing", eps_key);
-        else
-            wl__note_unusable_positive(f, g, prefix, wl__arch_norm_eps_key(f->arch));
+        snprintf(key, sizeof key, "%s.%s", prefix, wl__arch_norm_eps_key(f->arch));
+        const int eps_rc = wl__metadata_num(g, key, &f->norm_eps, why, sizeof why);
+        if (eps_rc == WL_ENOENT) {
+            wl__warn(f, "the engine refuses this model: metadata '%s' is missing", key);
+        } else {
+            double eps;
+            wl__note_refused(f, key, wl__metadata_positive(g, key, &eps, why, sizeof why), why);
+        }
     } else if (wl__get_f64(g, prefix, "attention.layer_norm_rms_epsilon", &f->norm_eps) != 0) {
         wl__get_f64(g, prefix, "attention.layer_norm_epsilon", &f->norm_eps);
     }

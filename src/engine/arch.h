@@ -146,6 +146,42 @@ int wl__metadata_num(const wl_gguf *g, const char *key, double *out, char *why, 
 int wl__metadata_name(const wl_gguf *g, const char *key, struct wl_gguf_str *out, char *why,
                       size_t size);
 
+/* The loader's value rules, in the same words (why, after "metadata 'K' ";
+ * the grouping's why is a whole sentence):
+ * - wl__metadata_count_check: a count the loader takes, 1..2^30 (a block
+ *   count of 0 would be a model without layers): "= 0 is out of range";
+ * - wl__metadata_count: wl__metadata_int, then wl__metadata_count_check;
+ * - wl__metadata_positive: wl__metadata_num, then > 0 as the float the
+ *   loader keeps (the RoPE base: its frequencies are base^(-2i/d); the
+ *   norm epsilon: a divisor's floor): "= 0 must be > 0"; *out holds the
+ *   value read even when it is refused;
+ * - wl__metadata_layers_fit: a block count (a count as above) no larger
+ *   than the file's tensor count, as every layer has several tensors:
+ *   "= 9 but the file has only 8 tensors (every layer needs several)";
+ * - wl__metadata_grouping: n_head (> 0) query heads share n_head_kv (> 0)
+ *   KV heads evenly: "7 heads cannot be grouped over 2 KV heads".
+ * Return 0, WL_ENOENT (the readers: key absent, why "") or WL_EFORMAT. */
+int wl__metadata_count_check(int64_t v, char *why, size_t size);
+int wl__metadata_count(const wl_gguf *g, const char *key, int64_t *out, char *why, size_t size);
+int wl__metadata_positive(const wl_gguf *g, const char *key, double *out, char *why, size_t size);
+int wl__metadata_layers_fit(int64_t n_layer, uint64_t n_tensors, char *why, size_t size);
+int wl__metadata_grouping(int64_t n_head, int64_t n_head_kv, char *why, size_t size);
+
+/* The integer keys the loader reads (after "<arch>."; read_config in
+ * model.c reads each by its index, the features check every one). */
+enum wl__config_int {
+    WL__CONFIG_BLOCK_COUNT,
+    WL__CONFIG_EMBEDDING_LENGTH,
+    WL__CONFIG_FEED_FORWARD_LENGTH,
+    WL__CONFIG_HEAD_COUNT,
+    WL__CONFIG_HEAD_COUNT_KV,
+    WL__CONFIG_KEY_LENGTH,
+    WL__CONFIG_ROPE_DIMENSION_COUNT,
+    WL__CONFIG_CONTEXT_LENGTH,
+    WL__CONFIG_INT_COUNT
+};
+extern const char *const wl__config_int_keys[WL__CONFIG_INT_COUNT];
+
 /* Fills r (always) and returns 0, or, when r->refused, WL_EFORMAT (the
  * factor is not a finite number) or WL_ENOTSUP (the scaling type) with the
  * message the loader gives in err (which may be NULL). */

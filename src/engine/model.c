@@ -213,30 +213,32 @@ static int get_i32(const wl_gguf *g, const char *arch, const char *suffix, bool 
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
     int64_t v = 0;
     char why[96];
-    int rc = wl__metadata_int(g, key, &v, why, sizeof why);
+    int rc = wl__metadata_count(g, key, &v, why, sizeof why);
     if (rc == WL_ENOENT && optional) {
         *out = def;
         return 0;
     }
     if (rc == WL_ENOENT)
         return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is missing", key);
-    if (rc != 0) /* another type, or a value no int64 holds: say which */
+    if (rc != 0) /* another type, a value no int64 holds, or not a count: say which */
         return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' %s", key, why);
-    if (v <= 0 || v > (1 << 30))
-        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' = %lld is out of range", key,
-                             (long long)v);
     *out = (int32_t)v;
     return 0;
 }
 
-static int get_f32(const wl_gguf *g, const char *arch, const char *suffix, bool optional, float def,
-                   float *out, struct wl_errmsg *err)
+/* read is the rule the value must meet (wl__metadata_num, or
+ * wl__metadata_positive), whose words the error gives. */
+typedef int (*metadata_num_fn)(const wl_gguf *g, const char *key, double *out, char *why,
+                               size_t size);
+
+static int get_f32(const wl_gguf *g, const char *arch, const char *suffix, metadata_num_fn read,
+                   bool optional, float def, float *out, struct wl_errmsg *err)
 {
     char key[128];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
     double v = 0;
     char why[96];
-    int rc = wl__metadata_num(g, key, &v, why, sizeof why);
+    int rc = read(g, key, &v, why, sizeof why);
     if (rc == WL_ENOENT && optional) {
         *out = def;
         return 0;
@@ -308,7 +310,7 @@ int wl__model_get_i32(const wl_model *m, const char *suffix, bool optional, int3
 int wl__model_get_f32(const wl_model *m, const char *suffix, float def, float *out,
                       struct wl_errmsg *err)
 {
-    return get_f32(m->gguf, m->config.arch, suffix, true, def, out, err);
+    return get_f32(m->gguf, m->config.arch, suffix, wl__metadata_num, true, def, out, err);
 }
 
 static int read_config(wl_model *m, struct wl_errmsg *err)
@@ -317,26 +319,28 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
     struct wl_model_config *c = &m->config;
     const char *a = c->arch;
     int rc;
-    if ((rc = get_i32(g, a, "block_count", false, 0, &c->n_layer, err)) != 0 ||
-        (rc = get_i32(g, a, "embedding_length", false, 0, &c->dim, err)) != 0 ||
-        (rc = get_i32(g, a, "feed_forward_length", false, 0, &c->ffn_dim, err)) != 0 ||
-        (rc = get_i32(g, a, "attention.head_count", false, 0, &c->n_head, err)) != 0 ||
-        (rc = get_i32(g, a, "attention.head_count_kv", true, c->n_head, &c->n_head_kv, err)) != 0 ||
+    /* the keys are wl__config_int_keys' (arch.c), which the features check
+     * in the same words */
+    const char *const *keys = wl__config_int_keys;
+    char why[96];
+    if ((rc = get_i32(g, a, keys[WL__CONFIG_BLOCK_COUNT], false, 0, &c->n_layer, err)) != 0 ||
+        (rc = get_i32(g, a, keys[WL__CONFIG_EMBEDDING_LENGTH], false, 0, &c->dim, err)) != 0 ||
+        (rc = get_i32(g, a, keys[WL__CONFIG_FEED_FORWARD_LENGTH], false, 0, &c->ffn_dim, err)) !=
+            0 ||
+        (rc = get_i32(g, a, keys[WL__CONFIG_HEAD_COUNT], false, 0, &c->n_head, err)) != 0 ||
+        (rc = get_i32(g, a, keys[WL__CONFIG_HEAD_COUNT_KV], true, c->n_head, &c->n_head_kv, err)) !=
+            0 ||
         /* the training context is required as llama.cpp requires it: it caps
          * the default context and picks phi3's LongRoPE factors, so a guess
          * would run (and report) another model */
-        (rc = get_i32(g, a, "context_length", false, 0, &c->n_ctx_train, err)) != 0)
+        (rc = get_i32(g, a, keys[WL__CONFIG_CONTEXT_LENGTH], false, 0, &c->n_ctx_train, err)) != 0)
         return rc;
     /* every layer has several tensors: a block count past the file's tensor
      * count is refused before the per-layer tables are allocated (a count
      * near 2^30 would otherwise read as the machine being out of memory) */
-    const uint64_t n_tensors = wl_gguf_n_tensors(g);
-    if ((uint64_t)c->n_layer > n_tensors)
-        return wl_errmsg_set(err, WL_EFORMAT,
-                             "metadata '%s.block_count' = %d but the file has only %llu tensor%s "
-                             "(every layer needs several)",
-                             a, c->n_layer, (unsigned long long)n_tensors,
-                             n_tensors == 1 ? "" : "s");
+    if (wl__metadata_layers_fit(c->n_layer, wl_gguf_n_tensors(g), why, sizeof why) != 0)
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s.%s' %s", a,
+                             keys[WL__CONFIG_BLOCK_COUNT], why);
     if (c->dim % c->n_head != 0)
         return wl_errmsg_set(err, WL_EFORMAT, "embedding length %d is not a multiple of %d heads",
                              c->dim, c->n_head);
@@ -350,12 +354,13 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
                              "mixture-of-experts models (%lld experts, metadata '%s') are not "
                              "supported by the engine",
                              (long long)n_expert, key);
-    if ((rc = get_i32(g, a, "attention.key_length", true, c->dim / c->n_head, &c->head_dim, err)) != 0)
+    if ((rc = get_i32(g, a, keys[WL__CONFIG_KEY_LENGTH], true, c->dim / c->n_head, &c->head_dim,
+                      err)) != 0)
         return rc;
-    if (c->n_head_kv > c->n_head || c->n_head % c->n_head_kv != 0)
-        return wl_errmsg_set(err, WL_EFORMAT, "%d heads cannot be grouped over %d KV heads",
-                             c->n_head, c->n_head_kv);
-    if ((rc = get_i32(g, a, "rope.dimension_count", true, c->head_dim, &c->rope_dim, err)) != 0)
+    if (wl__metadata_grouping(c->n_head, c->n_head_kv, why, sizeof why) != 0)
+        return wl_errmsg_set(err, WL_EFORMAT, "%s", why);
+    if ((rc = get_i32(g, a, keys[WL__CONFIG_ROPE_DIMENSION_COUNT], true, c->head_dim, &c->rope_dim,
+                      err)) != 0)
         return rc;
     if (c->rope_dim > c->head_dim || c->rope_dim % 2 != 0)
         return wl_errmsg_set(err, WL_EFORMAT, "rope dimension %d does not fit head dimension %d",
@@ -363,21 +368,16 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
     /* the family's norm epsilon: llama.cpp requires it (a guess, 1e-5 where
      * the model was trained with 1e-6, would run another model) */
     const char *eps_key = wl__arch_norm_eps_key(wl_arch_from_string(a, strlen(a)));
-    if ((rc = get_f32(g, a, eps_key, false, 0.0f, &c->norm_eps, err)) != 0)
+    /* > 0: RMSNorm and LayerNorm divide by sqrt(mean + eps): a zero row
+     * with eps <= 0 (or one below float's range) would divide by zero */
+    if ((rc = get_f32(g, a, eps_key, wl__metadata_positive, false, 0.0f, &c->norm_eps, err)) != 0)
         return rc;
-    /* RMSNorm and LayerNorm divide by sqrt(mean + eps): a zero row with
-     * eps <= 0 (or one below float's range) would divide by zero */
-    if (!(c->norm_eps > 0.0f))
-        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s.%s' = %g must be > 0", a, eps_key,
-                             (double)c->norm_eps);
-    if ((rc = get_f32(g, a, "rope.freq_base", true, 10000.0f, &c->rope_freq_base, err)) != 0)
-        return rc;
-    /* the frequencies are base^(-2i/rope_dim): a base of 0 makes them
+    /* > 0: the frequencies are base^(-2i/rope_dim): a base of 0 makes them
      * infinite (NaN angles at position 0), a negative one NaN (a fractional
      * power), and every logit NaN */
-    if (!(c->rope_freq_base > 0.0f))
-        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s.rope.freq_base' = %g must be > 0", a,
-                             (double)c->rope_freq_base);
+    if ((rc = get_f32(g, a, "rope.freq_base", wl__metadata_positive, true, 10000.0f,
+                      &c->rope_freq_base, err)) != 0)
+        return rc;
     struct wl_rope_scaling rs;
     if ((rc = wl__rope_scaling_read(g, a, &rs, err)) != 0)
         return rc;

@@ -355,6 +355,78 @@ static wl_gguf *open_writer(wl_gguf_writer *w, void **buf)
  * llama.cpp reads them) counts when > 0 and the type is linear or absent; a factor that is
  * not a finite number (or not a number) or a type other than none/linear is
  * refused, with the loader's message, and the features say so. */
+/* The loader's value rules (model.c) and the features' warnings (arch.c)
+ * both come from these: a count is 1..2^30, a positive number is > 0 as a
+ * float, the block count fits the tensor count, heads group evenly. */
+static void test_metadata_value_rules(void **state)
+{
+    (void)state;
+    char why[96];
+    assert_int_equal(wl__metadata_count_check(1, why, sizeof why), 0);
+    assert_string_equal(why, "");
+    assert_int_equal(wl__metadata_count_check(1 << 30, why, sizeof why), 0);
+    assert_int_equal(wl__metadata_count_check(0, why, sizeof why), WL_EFORMAT);
+    assert_string_equal(why, "= 0 is out of range");
+    assert_int_equal(wl__metadata_count_check((1 << 30) + 1, why, sizeof why), WL_EFORMAT);
+    assert_string_equal(why, "= 1073741825 is out of range");
+    assert_int_equal(wl__metadata_count_check(-3, why, sizeof why), WL_EFORMAT);
+    assert_string_equal(why, "= -3 is out of range");
+
+    assert_int_equal(wl__metadata_layers_fit(8, 8, why, sizeof why), 0);
+    assert_int_equal(wl__metadata_layers_fit(9, 8, why, sizeof why), WL_EFORMAT);
+    assert_string_equal(why, "= 9 but the file has only 8 tensors (every layer needs several)");
+    assert_int_equal(wl__metadata_layers_fit(2, 1, why, sizeof why), WL_EFORMAT);
+    assert_string_equal(why, "= 2 but the file has only 1 tensor (every layer needs several)");
+
+    assert_int_equal(wl__metadata_grouping(8, 8, why, sizeof why), 0);
+    assert_int_equal(wl__metadata_grouping(8, 2, why, sizeof why), 0);
+    assert_int_equal(wl__metadata_grouping(8, 1, why, sizeof why), 0);
+    assert_int_equal(wl__metadata_grouping(7, 2, why, sizeof why), WL_EFORMAT);
+    assert_string_equal(why, "7 heads cannot be grouped over 2 KV heads");
+    assert_int_equal(wl__metadata_grouping(2, 4, why, sizeof why), WL_EFORMAT);
+    assert_string_equal(why, "2 heads cannot be grouped over 4 KV heads");
+
+    wl_gguf_writer *w = NULL;
+    assert_int_equal(wl_gguf_writer_new(&w), 0);
+    assert_int_equal(wl_gguf_writer_set_u32(w, "k.count", 5), 0);
+    assert_int_equal(wl_gguf_writer_set_u32(w, "k.zero", 0), 0);
+    assert_int_equal(wl_gguf_writer_set_str(w, "k.str", "5"), 0);
+    assert_int_equal(wl_gguf_writer_set_f32(w, "k.pos", 1e-5f), 0);
+    assert_int_equal(wl_gguf_writer_set_f32(w, "k.neg", -2.0f), 0);
+    /* > 0 as a double, 0 as the float the loader keeps */
+    assert_int_equal(wl_gguf_writer_set_f64(w, "k.tiny", 1e-300), 0);
+    void *buf = NULL;
+    wl_gguf *g = open_writer(w, &buf);
+    int64_t v;
+    double d;
+    assert_int_equal(wl__metadata_count(g, "k.count", &v, why, sizeof why), 0);
+    assert_int_equal(v, 5);
+    assert_int_equal(wl__metadata_count(g, "k.zero", &v, why, sizeof why), WL_EFORMAT);
+    assert_string_equal(why, "= 0 is out of range");
+    assert_int_equal(wl__metadata_count(g, "k.str", &v, why, sizeof why), WL_EFORMAT);
+    assert_string_equal(why, "has type STRING, not an integer");
+    assert_int_equal(wl__metadata_count(g, "k.none", &v, why, sizeof why), WL_ENOENT);
+    assert_int_equal(wl__metadata_positive(g, "k.pos", &d, why, sizeof why), 0);
+    assert_true((float)d == 1e-5f);
+    assert_int_equal(wl__metadata_positive(g, "k.neg", &d, why, sizeof why), WL_EFORMAT);
+    assert_string_equal(why, "= -2 must be > 0");
+    assert_true(d == -2.0);
+    assert_int_equal(wl__metadata_positive(g, "k.tiny", &d, why, sizeof why), WL_EFORMAT);
+    assert_string_equal(why, "= 0 must be > 0");
+    assert_int_equal(wl__metadata_positive(g, "k.str", &d, why, sizeof why), WL_EFORMAT);
+    assert_string_equal(why, "has type STRING, not a number");
+    assert_int_equal(wl__metadata_positive(g, "k.none", &d, why, sizeof why), WL_ENOENT);
+    wl_gguf_close(g);
+    free(buf);
+
+    /* every key in the table is named once */
+    for (int i = 0; i < WL__CONFIG_INT_COUNT; i++) {
+        assert_non_null(wl__config_int_keys[i]);
+        for (int j = 0; j < i; j++)
+            assert_string_not_equal(wl__config_int_keys[i], wl__config_int_keys[j]);
+    }
+}
+
 static void test_rope_scaling_rule(void **state)
 {
     (void)state;
@@ -492,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_moe_active_parameters),
         cmocka_unit_test(test_long_multibyte_names_are_cut_between_characters),
         cmocka_unit_test(test_long_warning_is_cut_between_characters),
+        cmocka_unit_test(test_metadata_value_rules),
         cmocka_unit_test(test_rope_scaling_rule),
         cmocka_unit_test(test_kv_bytes_per_token_overflow_is_erange),
         cmocka_unit_test(test_arch_names),
