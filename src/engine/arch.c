@@ -260,7 +260,8 @@ int wl__metadata_layers_fit(int64_t n_layer, uint64_t n_tensors, char *why, size
     why[0] = '\0';
     if ((uint64_t)n_layer <= n_tensors)
         return 0;
-    snprintf(why, size, "= %lld but the file has only %llu tensor%s (every layer needs several)",
+    snprintf(why, size,
+             "= %lld but the file has only %llu tensor%s (every layer needs several)",
              (long long)n_layer, (unsigned long long)n_tensors, n_tensors == 1 ? "" : "s");
     return WL_EFORMAT;
 }
@@ -526,11 +527,10 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
                  f->n_layers, tensor_layers);
     }
     /* the loader's check before it sizes its per-layer tables (model.c) */
-    if (engine_reads && layers_rc == 0 &&
-        wl__metadata_count_check(f->n_layers, why, sizeof why) == 0) {
+    if (engine_reads && layers_rc == 0 && wl__metadata_count_check(f->n_layers, why, sizeof why) == 0) {
         snprintf(key, sizeof key, "%s.block_count", prefix);
-        wl__note_refused(f, key,
-                         wl__metadata_layers_fit(f->n_layers, f->n_tensors, why, sizeof why), why);
+        wl__note_refused(f, key, wl__metadata_layers_fit(f->n_layers, f->n_tensors, why, sizeof why),
+                         why);
     }
     const struct wl_gguf_tensor *emb = wl_gguf_find_tensor(g, "token_embd.weight");
     if (wl__get_u32(g, prefix, "embedding_length", &f->hidden_size) != 0 && emb &&
@@ -609,13 +609,11 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
     if (engine_reads) {
         /* the family's key, which the engine requires */
         snprintf(key, sizeof key, "%s.%s", prefix, wl__arch_norm_eps_key(f->arch));
-        const int eps_rc = wl__metadata_num(g, key, &f->norm_eps, why, sizeof why);
-        if (eps_rc == WL_ENOENT) {
+        const int eps_rc = wl__metadata_positive(g, key, &f->norm_eps, why, sizeof why);
+        if (eps_rc == WL_ENOENT)
             wl__warn(f, "the engine refuses this model: metadata '%s' is missing", key);
-        } else {
-            double eps;
-            wl__note_refused(f, key, wl__metadata_positive(g, key, &eps, why, sizeof why), why);
-        }
+        else
+            wl__note_refused(f, key, eps_rc, why);
     } else if (wl__get_f64(g, prefix, "attention.layer_norm_rms_epsilon", &f->norm_eps) != 0) {
         wl__get_f64(g, prefix, "attention.layer_norm_epsilon", &f->norm_eps);
     }
