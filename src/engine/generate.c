@@ -189,6 +189,20 @@ int wl__generate_text_oom(struct wl_errmsg *err, int32_t seq, int32_t n_seq, dou
         refused ? WL__GENERATE_TOO_LARGE : "", (long long)n_tok, piece, all);
 }
 
+int wl__generate_prompt_too_long(int32_t seq, size_t n_prompt, int32_t n_ctx, struct wl_errmsg *err)
+{
+    char which[32];
+    if (seq >= 0)
+        snprintf(which, sizeof which, "prompt %d", (int)seq);
+    else
+        snprintf(which, sizeof which, "the prompt");
+    return wl_errmsg_set(err, WL_EFULL,
+                         "%s (%zu token%s) does not fit in the context (%d position%s): use -c "
+                         "%zu or more",
+                         which, n_prompt, n_prompt == 1 ? "" : "s", (int)n_ctx,
+                         n_ctx == 1 ? "" : "s", n_prompt);
+}
+
 int wl__generate_empty_prompt(const wl_tokenizer *tok, int32_t seq, size_t n_bytes,
                               struct wl_errmsg *err)
 {
@@ -305,12 +319,7 @@ int wl_generate(wl_context *ctx, const wl_tokenizer *tok, const struct wl_genera
     /* a prompt that fills the context still gives one token: the first is
      * sampled from the prefill's logits and needs no position of its own */
     if ((int64_t)n_prompt > wl_context_n_ctx(ctx)) {
-        const int32_t n_ctx = wl_context_n_ctx(ctx);
-        rc = wl_errmsg_set(err, WL_EFULL,
-                           "the prompt (%zu token%s) does not fit in the context (%d position%s): "
-                           "use -c %zu or more",
-                           n_prompt, n_prompt == 1 ? "" : "s", n_ctx, n_ctx == 1 ? "" : "s",
-                           n_prompt);
+        rc = wl__generate_prompt_too_long(-1, n_prompt, wl_context_n_ctx(ctx), err);
         goto end_pre;
     }
     wl_context_emit_section(ctx, WL_SECTION_INPUT_SETUP, true);

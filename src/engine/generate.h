@@ -212,6 +212,12 @@ int wl__generate_sampler_error(struct wl_errmsg *err, int rc,
  * WL_EINVAL. */
 int wl__generate_empty_prompt(const wl_tokenizer *tok, int32_t seq, size_t n_bytes,
                               struct wl_errmsg *err);
+/* The message of a prompt of n_prompt tokens past a context of n_ctx
+ * positions (a prompt of n_ctx tokens still fits: the first token is
+ * sampled from the prefill's logits), with the -c that would hold it.
+ * seq < 0 for wl_generate's prompt, else prompt seq's. Returns WL_EFULL. */
+int wl__generate_prompt_too_long(int32_t seq, size_t n_prompt, int32_t n_ctx,
+                                 struct wl_errmsg *err);
 /* Bytes for a message, in binary units with one decimal ("1.2 GiB"), plain
  * below 1 KiB; a double, so a size past SIZE_MAX prints too. Returns buf. */
 const char *wl__generate_bytes_text(char *buf, size_t size, double bytes);

@@ -129,11 +129,7 @@ static int setup(wl_context *ctx, const wl_tokenizer *tok, const struct wl_gener
         else if (s->n_prompt == 0)
             rc = wl__generate_empty_prompt(tok, i, strlen(text), err);
         else if ((int64_t)s->n_prompt > wl_context_n_ctx(ctx)) /* as wl_generate */
-            rc = wl_errmsg_set(err, WL_EFULL,
-                               "prompt %d (%zu token%s) does not fit in the context (%d "
-                               "position%s): use -c %zu or more",
-                               i, s->n_prompt, s->n_prompt == 1 ? "" : "s", wl_context_n_ctx(ctx),
-                               wl_context_n_ctx(ctx) == 1 ? "" : "s", s->n_prompt);
+            rc = wl__generate_prompt_too_long(i, s->n_prompt, wl_context_n_ctx(ctx), err);
         total += s->n_prompt;
     }
     wl_context_emit_section(ctx, WL_SECTION_TOKENIZE, false);

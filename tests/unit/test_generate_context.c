@@ -164,6 +164,23 @@ static void test_prompt_filling_the_context_gives_one_token(void **state)
     wl_test_synth_free(&s);
 }
 
+/* The one message wl_generate and wl_generate_batch give for a prompt past
+ * the context: whose prompt, singular and plural, and the -c that holds it. */
+static void test_prompt_too_long_message(void **state)
+{
+    (void)state;
+    struct wl_errmsg err;
+    assert_int_equal(wl__generate_prompt_too_long(-1, 1, 0, &err), WL_EFULL);
+    assert_string_equal(err.text, "the prompt (1 token) does not fit in the context (0 positions): "
+                                  "use -c 1 or more");
+    assert_int_equal(wl__generate_prompt_too_long(3, 9, 8, &err), WL_EFULL);
+    assert_string_equal(err.text, "prompt 3 (9 tokens) does not fit in the context (8 positions): "
+                                  "use -c 9 or more");
+    assert_int_equal(wl__generate_prompt_too_long(0, 2, 1, &err), WL_EFULL);
+    assert_string_equal(err.text, "prompt 0 (2 tokens) does not fit in the context (1 position): "
+                                  "use -c 2 or more");
+}
+
 /* The greedy text of one generation from "Hello" (its bytes stand for the ids). */
 static void greedy_text(const wl_model *m, const wl_tokenizer *tok, int32_t n_ctx,
                         int32_t n_ctx_rope, int32_t n, char *out, size_t cap, bool *rope_long)
@@ -412,6 +429,7 @@ static void test_empty_prompt_without_bos_is_named(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prompt_too_long_message),
         cmocka_unit_test(test_default_n_ctx_counts_tokens),
         cmocka_unit_test(test_default_n_ctx_capped_at_training),
         cmocka_unit_test(test_prompt_filling_the_context_gives_one_token),
