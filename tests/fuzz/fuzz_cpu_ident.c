@@ -32,14 +32,14 @@
 
 #include "wattlens/error.h"
 
+#include "fuzz_scratch.h"
+
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
@@ -47,48 +47,11 @@
             __builtin_trap();                                                                      \
     } while (0)
 
-/* <root>/cpuinfo and <root>/sys/devices/system/cpu/modalias */
-static char root[] = "/tmp/fuzz_cpu_ident.XXXXXX";
-static char sysfs[sizeof root + 8];
-static const char *const dirs[] = {"sys/devices/system/cpu", "sys/devices/system", "sys/devices",
-                                   "sys"};
-
-static void path_of(char *buf, size_t size, const char *name)
+/* <root>/cpuinfo and <root>/sys/devices/system/cpu/modalias, root the
+ * scratch directory */
+static const char *root(void)
 {
-    snprintf(buf, size, "%s/%s", root, name);
-}
-
-static void remove_tree(void)
-{
-    char p[128];
-    path_of(p, sizeof p, "cpuinfo");
-    unlink(p);
-    path_of(p, sizeof p, "sys/devices/system/cpu/modalias");
-    unlink(p);
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        path_of(p, sizeof p, dirs[i]);
-        rmdir(p);
-    }
-    rmdir(root);
-}
-
-static void write_file(const char *name, const uint8_t *text, size_t len)
-{
-    if (!sysfs[0]) {
-        CHECK(mkdtemp(root) != NULL);
-        for (size_t i = sizeof dirs / sizeof dirs[0]; i-- > 0;) {
-            char p[128];
-            path_of(p, sizeof p, dirs[i]);
-            CHECK(mkdir(p, 0700) == 0);
-        }
-        snprintf(sysfs, sizeof sysfs, "%s/sys", root);
-        atexit(remove_tree);
-    }
-    char p[128];
-    path_of(p, sizeof p, name);
-    unlink(p); /* ext4 delays the close of a file truncated and rewritten */
-    FILE *f = fopen(p, "wb");
-    CHECK(f && (len == 0 || fwrite(text, 1, len, f) == len) && fclose(f) == 0);
+    return wl_fuzz_scratch_dir("fuzz_cpu_ident");
 }
 
 /* line (n bytes, no newline) is key, blanks, ':'; *value then just after
@@ -168,9 +131,10 @@ static void expected_cpuinfo(const char *text, size_t len, struct wl__cpu_ident 
 
 static void check_cpuinfo(const uint8_t *data, size_t len)
 {
-    write_file("cpuinfo", data, len);
+    root();
+    wl_fuzz_scratch_write("cpuinfo", data, len);
     struct wl__cpu_ident got;
-    CHECK(wl__cpu_ident_read(root, &got) == 0);
+    CHECK(wl__cpu_ident_read(root(), &got) == 0);
     struct wl__cpu_ident want;
     expected_cpuinfo((const char *)data, len, &want);
     CHECK(got.vendor == want.vendor && got.family == want.family && got.model == want.model);
@@ -189,7 +153,9 @@ static int hex4(const char *s)
 
 static void check_modalias(const uint8_t *data, size_t len)
 {
-    write_file("sys/devices/system/cpu/modalias", data, len);
+    char sysfs[128];
+    snprintf(sysfs, sizeof sysfs, "%s/sys", root());
+    wl_fuzz_scratch_write("sys/devices/system/cpu/modalias", data, len);
     struct wl__cpu_ident got;
     const int rc = wl__cpu_ident_modalias(sysfs, &got);
     /* the reader's 63 bytes, up to a NUL */

@@ -16,12 +16,13 @@
 #include "cli.h"
 #include "util/utf8.h"
 
+#include "fuzz_scratch.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
@@ -62,26 +63,14 @@ static char *expected_name(const char *s, size_t n)
     return NULL;
 }
 
-/* A scratch directory with the cpuinfo file, made once per process and
- * removed at its exit. */
-static char scratch_dir[] = "/tmp/fuzz_cpuinfo.XXXXXX";
-static char scratch_path[sizeof scratch_dir + 8];
-
-static void remove_scratch(void)
+/* The proc root: a scratch directory, made once per process and removed
+ * at its exit, whose cpuinfo each input from a file writes. */
+static void use_scratch_proc_root(void)
 {
-    unlink(scratch_path);
-    rmdir(scratch_dir);
-}
-
-static const char *cpuinfo_path(void)
-{
-    if (!scratch_path[0]) {
-        CHECK(mkdtemp(scratch_dir) != NULL);
-        CHECK(setenv("WATTLENS_PROC_ROOT", scratch_dir, 1) == 0);
-        snprintf(scratch_path, sizeof scratch_path, "%s/cpuinfo", scratch_dir);
-        atexit(remove_scratch);
-    }
-    return scratch_path;
+    static bool set;
+    if (!set)
+        CHECK(setenv("WATTLENS_PROC_ROOT", wl_fuzz_scratch_dir("fuzz_cpuinfo"), 1) == 0);
+    set = true;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -99,11 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(buf, 0x5a, buf_size);
     bool found;
     if (from_file) {
-        /* a new file each time: ext4 writes a truncated and rewritten file
-         * out at its close (auto_da_alloc), which made the runs wait */
-        unlink(cpuinfo_path());
-        FILE *f = fopen(cpuinfo_path(), "wb");
-        CHECK(f && fwrite(text, 1, len, f) == len && fclose(f) == 0);
+        use_scratch_proc_root();
+        wl_fuzz_scratch_write("cpuinfo", text, len);
         wl_cli_host_cpu(buf, buf_size);
         found = want != NULL; /* what the buffer holds says it, or "" */
         if (!found)

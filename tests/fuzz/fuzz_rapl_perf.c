@@ -22,6 +22,8 @@
 
 #include "wattlens/error.h"
 
+#include "fuzz_scratch.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -29,8 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
@@ -100,48 +100,17 @@ static void check_scale(const char *s)
 /* A scratch PMU directory (energy-pkg, event 0x2, scale 2^-32 J on CPU 0),
  * made once per process and removed at its exit; the unit file is written
  * for each input. */
-static char pmu_dir[] = "/tmp/fuzz_rapl_perf.XXXXXX";
-static char events_dir[sizeof pmu_dir + 8];
-static const char *const pmu_files[] = {"type", "cpumask", "events/energy-pkg",
-                                        "events/energy-pkg.scale", "events/energy-pkg.unit"};
-
-static void pmu_path(char *buf, size_t size, const char *name)
+static const char *make_pmu(void)
 {
-    snprintf(buf, size, "%s/%s", pmu_dir, name);
-}
-
-static void write_file(const char *name, const void *text, size_t len)
-{
-    char path[128];
-    pmu_path(path, sizeof path, name);
-    unlink(path); /* a new file each time: ext4 delays a rewritten one's close */
-    FILE *f = fopen(path, "wb");
-    CHECK(f && fwrite(text, 1, len, f) == len && fclose(f) == 0);
-}
-
-static void remove_pmu(void)
-{
-    for (size_t i = 0; i < sizeof pmu_files / sizeof pmu_files[0]; i++) {
-        char path[128];
-        pmu_path(path, sizeof path, pmu_files[i]);
-        unlink(path);
-    }
-    rmdir(events_dir);
-    rmdir(pmu_dir);
-}
-
-static void make_pmu(void)
-{
-    if (events_dir[0])
-        return;
-    CHECK(mkdtemp(pmu_dir) != NULL);
-    snprintf(events_dir, sizeof events_dir, "%s/events", pmu_dir);
-    CHECK(mkdir(events_dir, 0700) == 0);
-    atexit(remove_pmu);
-    write_file("type", "9\n", 2);
-    write_file("cpumask", "0\n", 2);
-    write_file("events/energy-pkg", "event=0x02\n", 11);
-    write_file("events/energy-pkg.scale", "2.3283064365386962890625e-10\n", 29);
+    static const char *pmu_dir;
+    if (pmu_dir)
+        return pmu_dir;
+    pmu_dir = wl_fuzz_scratch_dir("fuzz_rapl_perf");
+    wl_fuzz_scratch_write("type", "9\n", 2);
+    wl_fuzz_scratch_write("cpumask", "0\n", 2);
+    wl_fuzz_scratch_write("events/energy-pkg", "event=0x02\n", 11);
+    wl_fuzz_scratch_write("events/energy-pkg.scale", "2.3283064365386962890625e-10\n", 29);
+    return pmu_dir;
 }
 
 /* The harness's reading of a unit file's text: the scan's 255 bytes less
@@ -162,8 +131,8 @@ static bool is_joules(const char *text, size_t len)
 /* The PMU with text as the unit: accepted exactly when it is Joules. */
 static void check_unit(const char *text, size_t len)
 {
-    make_pmu();
-    write_file("events/energy-pkg.unit", text, len);
+    const char *pmu_dir = make_pmu();
+    wl_fuzz_scratch_write("events/energy-pkg.unit", text, len);
     struct wl_perf_pmu pmu;
     struct wl_errmsg err = {{0}};
     const int rc = wl__perf_pmu_scan(pmu_dir, &pmu, &err);
