@@ -32,6 +32,14 @@ static void check(int cond, const char *what)
     }
 }
 
+/* The type the rule gives tensor x in a copy quantized to Q8_0. */
+static enum wl_ttype want_type(const struct wl_gguf_tensor *x)
+{
+    return wl_requant_converts(x->name, x->n_dims)
+               ? wl_requant_pick_type(WL_TTYPE_Q8_0, x->n_dims, x->ne[0])
+               : x->type;
+}
+
 /* The model quantized to Q8_0 against what the rule says of each tensor. */
 static void check_requant(const wl_gguf *g)
 {
@@ -39,9 +47,7 @@ static void check_requant(const wl_gguf *g)
     bool unreadable = false, converts = false;
     for (uint64_t t = 0; t < n_t; t++) {
         const struct wl_gguf_tensor *x = wl_gguf_tensor(g, t);
-        const enum wl_ttype want = wl_requant_converts(x->name, x->n_dims)
-                                       ? wl_requant_pick_type(WL_TTYPE_Q8_0, x->n_dims, x->ne[0])
-                                       : x->type;
+        const enum wl_ttype want = want_type(x);
         if (want != x->type) {
             converts = converts || x->n_elements > 0;
             unreadable = unreadable || !wl_quant_is_supported(x->type);
@@ -74,9 +80,7 @@ static void check_requant(const wl_gguf *g)
     check(wl_gguf_n_tensors(h) == n_t, "quantized n_tensors");
     for (uint64_t t = 0; t < n_t; t++) {
         const struct wl_gguf_tensor *x = wl_gguf_tensor(g, t), *y = wl_gguf_tensor(h, t);
-        const enum wl_ttype want = wl_requant_converts(x->name, x->n_dims)
-                                       ? wl_requant_pick_type(WL_TTYPE_Q8_0, x->n_dims, x->ne[0])
-                                       : x->type;
+        const enum wl_ttype want = want_type(x);
         uint64_t bytes = 0;
         check(strcmp(x->name, y->name) == 0 && y->type == want && x->n_dims == y->n_dims &&
                   memcmp(x->ne, y->ne, sizeof x->ne) == 0 &&
