@@ -140,6 +140,31 @@ static void make_energy_meter(const char *root, uint64_t uj, char *path, size_t 
     put_uj(path, uj);
 }
 
+/* A second hwmon device under root (hwmon1): a power meter (domain total)
+ * reading 80 W in uW, fixed width so that a rewrite replaces it whole;
+ * its power file's path goes to path. */
+static void make_power_meter(const char *root, char *path, size_t size)
+{
+    snprintf(path, size, "%s/class/hwmon/hwmon1", root);
+    mkdir(path, 0755);
+    snprintf(path, size, "%s/class/hwmon/hwmon1/name", root);
+    put_text(path, "power_meter\n");
+    snprintf(path, size, "%s/class/hwmon/hwmon1/power1_input", root);
+    put_text(path, "080000000\n");
+}
+
+/* Waits (no time asserted: a stalled host only waits longer) until the
+ * sampler's one gap has ended; g[0] is then that gap. */
+static void wait_for_the_gap_to_end(wl_sampler *s, struct wl_sampler_gap g[4])
+{
+    for (int i = 0; i < 6000; i++) {
+        assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
+        if (g[0].t_end_ns != 0)
+            return;
+        wl_clock_sleep_ns(5000000);
+    }
+}
+
 static wl_sensor_set *open_hwmon(const char *root, unsigned more_backends)
 {
     struct wl_sensor_params p;
@@ -605,12 +630,7 @@ static void test_failed_read_gap_loses_only_read_powers(void **state)
     char *root = wl_test_tmpdir();
     char path[2048], pw[2048];
     make_energy_meter(root, 100000000, path, sizeof path);
-    snprintf(pw, sizeof pw, "%s/class/hwmon/hwmon1", root);
-    mkdir(pw, 0755);
-    snprintf(pw, sizeof pw, "%s/class/hwmon/hwmon1/name", root);
-    put_text(pw, "power_meter\n");
-    snprintf(pw, sizeof pw, "%s/class/hwmon/hwmon1/power1_input", root);
-    put_text(pw, "080000000\n"); /* 80 W in uW, fixed width */
+    make_power_meter(root, pw, sizeof pw);
     wl_sensor_set *set = open_hwmon(root, 0);
     assert_int_equal(wl_sensor_set_count(set), 1);
     wl_sampler *s = open_sampler(set, 10000000);
@@ -632,12 +652,7 @@ static void test_failed_read_gap_loses_only_read_powers(void **state)
     }
     put_text(pw, "080000000\n");
     put_uj(path, 100001000);
-    for (int i = 0; i < 6000; i++) {
-        assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
-        if (g[0].t_end_ns != 0)
-            break;
-        wl_clock_sleep_ns(5000000);
-    }
+    wait_for_the_gap_to_end(s, g);
     assert_int_equal(wl_sampler_stop(s), 0);
     assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
     assert_false(g[0].counter_fell);
@@ -665,12 +680,7 @@ static void test_one_failed_device_is_a_gap_of_its_domain_alone(void **state)
     char *root = wl_test_tmpdir();
     char path[2048], pw[2048];
     make_energy_meter(root, 100000000, path, sizeof path);
-    snprintf(pw, sizeof pw, "%s/class/hwmon/hwmon1", root);
-    mkdir(pw, 0755);
-    snprintf(pw, sizeof pw, "%s/class/hwmon/hwmon1/name", root);
-    put_text(pw, "power_meter\n");
-    snprintf(pw, sizeof pw, "%s/class/hwmon/hwmon1/power1_input", root);
-    put_text(pw, "080000000\n");
+    make_power_meter(root, pw, sizeof pw);
     wl_sensor_set *set = open_hwmon(root, 0);
     assert_int_equal(wl_sensor_set_count(set), 1);
     wl_sampler *s = open_sampler(set, 10000000);
@@ -689,12 +699,7 @@ static void test_one_failed_device_is_a_gap_of_its_domain_alone(void **state)
     assert_false(m.valid_mask & (1u << WL_DOMAIN_TOTAL));
     put_text(pw, "080000000\n");
     struct wl_sampler_gap g[4];
-    for (int i = 0; i < 6000; i++) {
-        assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
-        if (g[0].t_end_ns != 0)
-            break;
-        wl_clock_sleep_ns(5000000);
-    }
+    wait_for_the_gap_to_end(s, g);
     assert_int_equal(wl_sampler_stop(s), 0);
     assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
     assert_false(g[0].counter_fell);
@@ -731,12 +736,7 @@ static void test_counter_not_read_at_the_origin_starts_at_its_first_read(void **
     char *root = wl_test_tmpdir();
     char path[2048], pw[2048];
     make_energy_meter(root, 100000000, path, sizeof path);
-    snprintf(pw, sizeof pw, "%s/class/hwmon/hwmon1", root);
-    mkdir(pw, 0755);
-    snprintf(pw, sizeof pw, "%s/class/hwmon/hwmon1/name", root);
-    put_text(pw, "power_meter\n");
-    snprintf(pw, sizeof pw, "%s/class/hwmon/hwmon1/power1_input", root);
-    put_text(pw, "080000000\n");
+    make_power_meter(root, pw, sizeof pw);
     wl_sensor_set *set = open_hwmon(root, 0);
     assert_int_equal(wl_sensor_set_count(set), 1);
     put_text(path, "garbage!!\n"); /* amd_energy fails at the origin read */
@@ -748,12 +748,7 @@ static void test_counter_not_read_at_the_origin_starts_at_its_first_read(void **
     assert_int_equal(g[0].t_start_ns, wl_sampler_t0_ns(s));
     put_uj(path, 150000000); /* 50 J since the sensor's open: when, is unknown */
     assert_int_equal(wl_sampler_start(s), 0);
-    for (int i = 0; i < 6000; i++) {
-        assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
-        if (g[0].t_end_ns != 0)
-            break;
-        wl_clock_sleep_ns(5000000);
-    }
+    wait_for_the_gap_to_end(s, g);
     put_uj(path, 150001000); /* +1 mJ after its start: counted */
     struct wl_energy_mark m;
     for (int i = 0; i < 6000; i++) {
