@@ -391,6 +391,23 @@ static char *option_error(char **argv, int argc, const struct option *opts)
     return text;
 }
 
+/* option_error over argv (NULL-terminated) holds has and, unless lacks is
+ * NULL, not lacks. */
+static void expect_option_error(const struct option *opts, char **argv, const char *has,
+                                const char *lacks)
+{
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    char *text = option_error(argv, argc, opts);
+    if (!strstr(text, has) || (lacks && strstr(text, lacks)))
+        fprintf(stderr, "option error for %s: %s", argv[1], text);
+    assert_non_null(strstr(text, has));
+    if (lacks)
+        assert_null(strstr(text, lacks));
+    free(text);
+}
+
 static void test_option_error_ambiguous_prefix(void **state)
 {
     (void)state;
@@ -403,29 +420,17 @@ static void test_option_error_ambiguous_prefix(void **state)
         {"color", no_argument, NULL, 'c'},
         {NULL, 0, NULL, 0},
     };
-    char *a1[] = {"t", "--s", "x", NULL};
-    char *text = option_error(a1, 3, opts);
-    assert_non_null(strstr(text, "ambiguous option '--s' (--since, --search, --sort, --sorted)"));
-    free(text);
-    char *a2[] = {"t", "--so=x", NULL};
-    text = option_error(a2, 2, opts);
-    assert_non_null(strstr(text, "ambiguous option '--so' (--sort, --sorted)"));
-    free(text);
+    expect_option_error(opts, (char *[]){"t", "--s", "x", NULL},
+                        "ambiguous option '--s' (--since, --search, --sort, --sorted)", NULL);
+    expect_option_error(opts, (char *[]){"t", "--so=x", NULL},
+                        "ambiguous option '--so' (--sort, --sorted)", NULL);
     /* an exact name is that option, not ambiguous: here one that takes no value */
-    char *a4[] = {"t", "--sort=x", NULL};
-    text = option_error(a4, 2, opts);
-    assert_non_null(strstr(text, "takes no value: '--sort=x'"));
-    free(text);
+    expect_option_error(opts, (char *[]){"t", "--sort=x", NULL}, "takes no value: '--sort=x'",
+                        NULL);
     /* a prefix of two names of one option (same value) is that option */
-    char *a5[] = {"t", "--col=x", NULL};
-    text = option_error(a5, 2, opts);
-    assert_non_null(strstr(text, "takes no value: '--col=x'"));
-    assert_null(strstr(text, "ambiguous"));
-    free(text);
-    char *a6[] = {"t", "--bogus", NULL};
-    text = option_error(a6, 2, opts);
-    assert_non_null(strstr(text, "unknown option '--bogus'"));
-    free(text);
+    expect_option_error(opts, (char *[]){"t", "--col=x", NULL}, "takes no value: '--col=x'",
+                        "ambiguous");
+    expect_option_error(opts, (char *[]){"t", "--bogus", NULL}, "unknown option '--bogus'", NULL);
 }
 
 /* Sets or (NULL) unsets name; returns its old value (heap) or NULL. */
@@ -497,25 +502,17 @@ static void test_option_error_global_option_hint(void **state)
         {"json", no_argument, NULL, 'j'},
         {NULL, 0, NULL, 0},
     };
-    char *a1[] = {"t", "-q", NULL};
-    char *text = option_error(a1, 2, opts);
-    assert_non_null(strstr(text, "unknown option '-q' (a global option: put it before the "
-                                 "command, 'wattlens -q t ...')"));
-    free(text);
-    char *a2[] = {"t", "--verbose", NULL};
-    text = option_error(a2, 2, opts);
-    assert_non_null(strstr(text, "unknown option '--verbose' (a global option: put it before the "
-                                 "command, 'wattlens --verbose t ...')"));
-    free(text);
-    char *a3[] = {"t", "-V", NULL};
-    text = option_error(a3, 2, opts);
-    assert_non_null(strstr(text, "(the version is a global option: 'wattlens -V')"));
-    free(text);
-    char *a4[] = {"t", "-x", NULL};
-    text = option_error(a4, 2, opts);
-    assert_non_null(strstr(text, "unknown option '-x'"));
-    assert_null(strstr(text, "global"));
-    free(text);
+    expect_option_error(opts, (char *[]){"t", "-q", NULL},
+                        "unknown option '-q' (a global option: put it before the "
+                        "command, 'wattlens -q t ...')",
+                        NULL);
+    expect_option_error(opts, (char *[]){"t", "--verbose", NULL},
+                        "unknown option '--verbose' (a global option: put it before the "
+                        "command, 'wattlens --verbose t ...')",
+                        NULL);
+    expect_option_error(opts, (char *[]){"t", "-V", NULL},
+                        "(the version is a global option: 'wattlens -V')", NULL);
+    expect_option_error(opts, (char *[]){"t", "-x", NULL}, "unknown option '-x'", "global");
 }
 
 /* An argument left over by run or generate: a model file (named .gguf, or
