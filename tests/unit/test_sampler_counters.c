@@ -179,6 +179,47 @@ static wl_sensor_set *open_hwmon(const char *root, unsigned more_backends)
     return set;
 }
 
+/* An amd_energy device (package, a counter at 100 J) and a power meter
+ * (total, 80 W) under a new root: one hwmon sensor of two devices. */
+struct two_meters {
+    char *root;        /* heap */
+    char energy[2048]; /* amd_energy's energy1_input */
+    char power[2048];  /* the meter's power1_input */
+};
+
+static wl_sensor_set *open_two_meters(struct two_meters *tm)
+{
+    tm->root = wl_test_tmpdir();
+    make_energy_meter(tm->root, 100000000, tm->energy, sizeof tm->energy);
+    make_power_meter(tm->root, tm->power, sizeof tm->power);
+    wl_sensor_set *set = open_hwmon(tm->root, 0);
+    assert_int_equal(wl_sensor_set_count(set), 1);
+    return set;
+}
+
+static void close_two_meters(struct two_meters *tm, wl_sensor_set *set)
+{
+    wl_sensor_set_close(set);
+    wl_test_rmtree(tm->root);
+    free(tm->root);
+}
+
+/* Stops s, whose one gap (in g) must be a failed hwmon read that ended,
+ * on domain_mask, losing lost_mask. */
+static void stop_with_one_failed_read_gap(wl_sampler *s, struct wl_sampler_gap g[4],
+                                          unsigned domain_mask, unsigned lost_mask)
+{
+    assert_int_equal(wl_sampler_stop(s), 0);
+    assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
+    assert_false(g[0].counter_fell);
+    assert_int_equal(g[0].error, WL_ESENSOR);
+    assert_true(g[0].t_end_ns > g[0].t_start_ns);
+    assert_non_null(g[0].backend);
+    assert_string_equal(g[0].backend, "hwmon");
+    assert_int_equal(g[0].domain_mask, domain_mask);
+    assert_int_equal(g[0].lost_mask, lost_mask);
+}
+
 /* A powercap package at 20 W whose energy_uj reads garbage for 200 ms
  * mid-run (the counter goes on underneath). The first sample after the gap
  * has no power, and every later one is the true 20 W over a window that
@@ -627,18 +668,14 @@ static void test_consecutive_falls_are_one_gap_and_warnings_are_limited(void **s
 static void test_failed_read_gap_loses_only_read_powers(void **state)
 {
     (void)state;
-    char *root = wl_test_tmpdir();
-    char path[2048], pw[2048];
-    make_energy_meter(root, 100000000, path, sizeof path);
-    make_power_meter(root, pw, sizeof pw);
-    wl_sensor_set *set = open_hwmon(root, 0);
-    assert_int_equal(wl_sensor_set_count(set), 1);
+    struct two_meters tm;
+    wl_sensor_set *set = open_two_meters(&tm);
     wl_sampler *s = open_sampler(set, 10000000);
     assert_true(wl_sampler_domain(s, WL_DOMAIN_PACKAGE)->counter);
     assert_false(wl_sampler_domain(s, WL_DOMAIN_TOTAL)->counter);
     assert_int_equal(wl_sampler_start(s), 0);
-    put_text(pw, "garbage!!\n"); /* the sensor's reads fail: every device's */
-    put_text(path, "garbage!!\n");
+    put_text(tm.power, "garbage!!\n"); /* the sensor's reads fail: every device's */
+    put_text(tm.energy, "garbage!!\n");
     /* until the thread has seen both fail (no time is asserted: a stalled
      * host only waits longer). A read between the two writes above opens
      * the gap with total alone; the package joins it at a later read, so
@@ -650,22 +687,12 @@ static void test_failed_read_gap_loses_only_read_powers(void **state)
             break;
         wl_clock_sleep_ns(5000000);
     }
-    put_text(pw, "080000000\n");
-    put_uj(path, 100001000);
+    put_text(tm.power, "080000000\n");
+    put_uj(tm.energy, 100001000);
     wait_for_the_gap_to_end(s, g);
-    assert_int_equal(wl_sampler_stop(s), 0);
-    assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
-    assert_false(g[0].counter_fell);
-    assert_int_equal(g[0].error, WL_ESENSOR);
-    assert_true(g[0].t_end_ns > g[0].t_start_ns);
-    assert_non_null(g[0].backend);
-    assert_string_equal(g[0].backend, "hwmon");
-    assert_int_equal(g[0].domain_mask, both);
-    assert_int_equal(g[0].lost_mask, 1u << WL_DOMAIN_TOTAL);
+    stop_with_one_failed_read_gap(s, g, both, 1u << WL_DOMAIN_TOTAL);
     wl_sampler_close(s);
-    wl_sensor_set_close(set);
-    wl_test_rmtree(root);
-    free(root);
+    close_two_meters(&tm, set);
 }
 
 /* One device of a sensor that fails (a power meter, total) while another
@@ -677,15 +704,11 @@ static void test_failed_read_gap_loses_only_read_powers(void **state)
 static void test_one_failed_device_is_a_gap_of_its_domain_alone(void **state)
 {
     (void)state;
-    char *root = wl_test_tmpdir();
-    char path[2048], pw[2048];
-    make_energy_meter(root, 100000000, path, sizeof path);
-    make_power_meter(root, pw, sizeof pw);
-    wl_sensor_set *set = open_hwmon(root, 0);
-    assert_int_equal(wl_sensor_set_count(set), 1);
+    struct two_meters tm;
+    wl_sensor_set *set = open_two_meters(&tm);
     wl_sampler *s = open_sampler(set, 10000000);
     assert_int_equal(wl_sampler_start(s), 0);
-    put_text(pw, "garbage!!\n"); /* the power meter fails, amd_energy is read */
+    put_text(tm.power, "garbage!!\n"); /* the power meter fails, amd_energy is read */
     struct wl_sampler_stats st;
     for (int i = 0; i < 6000; i++) {
         wl_sampler_stats(s, &st);
@@ -697,16 +720,10 @@ static void test_one_failed_device_is_a_gap_of_its_domain_alone(void **state)
     assert_int_equal(wl_sampler_mark(s, &m), 0);
     assert_true(m.valid_mask & (1u << WL_DOMAIN_PACKAGE));
     assert_false(m.valid_mask & (1u << WL_DOMAIN_TOTAL));
-    put_text(pw, "080000000\n");
+    put_text(tm.power, "080000000\n");
     struct wl_sampler_gap g[4];
     wait_for_the_gap_to_end(s, g);
-    assert_int_equal(wl_sampler_stop(s), 0);
-    assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
-    assert_false(g[0].counter_fell);
-    assert_int_equal(g[0].error, WL_ESENSOR);
-    assert_string_equal(g[0].backend, "hwmon");
-    assert_int_equal(g[0].domain_mask, 1u << WL_DOMAIN_TOTAL);
-    assert_int_equal(g[0].lost_mask, 1u << WL_DOMAIN_TOTAL);
+    stop_with_one_failed_read_gap(s, g, 1u << WL_DOMAIN_TOTAL, 1u << WL_DOMAIN_TOTAL);
     static struct wl_sample buf[4096];
     const size_t n = wl_sampler_drain(s, buf, 4096);
     size_t n_gap = 0;
@@ -720,9 +737,7 @@ static void test_one_failed_device_is_a_gap_of_its_domain_alone(void **state)
     }
     assert_true(n_gap > 0);
     wl_sampler_close(s);
-    wl_sensor_set_close(set);
-    wl_test_rmtree(root);
-    free(root);
+    close_two_meters(&tm, set);
 }
 
 /* A counter that its sensor's origin read did not read (its device failed
@@ -733,23 +748,19 @@ static void test_one_failed_device_is_a_gap_of_its_domain_alone(void **state)
 static void test_counter_not_read_at_the_origin_starts_at_its_first_read(void **state)
 {
     (void)state;
-    char *root = wl_test_tmpdir();
-    char path[2048], pw[2048];
-    make_energy_meter(root, 100000000, path, sizeof path);
-    make_power_meter(root, pw, sizeof pw);
-    wl_sensor_set *set = open_hwmon(root, 0);
-    assert_int_equal(wl_sensor_set_count(set), 1);
-    put_text(path, "garbage!!\n"); /* amd_energy fails at the origin read */
+    struct two_meters tm;
+    wl_sensor_set *set = open_two_meters(&tm);
+    put_text(tm.energy, "garbage!!\n"); /* amd_energy fails at the origin read */
     wl_sampler *s = open_sampler(set, 10000000);
     struct wl_sampler_gap g[4];
     assert_int_equal(wl_sampler_gaps(s, g, 4), 1); /* from the origin */
     assert_int_equal(g[0].domain_mask, 1u << WL_DOMAIN_PACKAGE);
     assert_int_equal(g[0].lost_mask, 1u << WL_DOMAIN_PACKAGE);
     assert_int_equal(g[0].t_start_ns, wl_sampler_t0_ns(s));
-    put_uj(path, 150000000); /* 50 J since the sensor's open: when, is unknown */
+    put_uj(tm.energy, 150000000); /* 50 J since the sensor's open: when, is unknown */
     assert_int_equal(wl_sampler_start(s), 0);
     wait_for_the_gap_to_end(s, g);
-    put_uj(path, 150001000); /* +1 mJ after its start: counted */
+    put_uj(tm.energy, 150001000); /* +1 mJ after its start: counted */
     struct wl_energy_mark m;
     for (int i = 0; i < 6000; i++) {
         assert_int_equal(wl_sampler_mark(s, &m), 0);
@@ -761,9 +772,7 @@ static void test_counter_not_read_at_the_origin_starts_at_its_first_read(void **
     assert_int_equal(m.energy_uj[WL_DOMAIN_PACKAGE], 1000);
     assert_int_equal(wl_sampler_stop(s), 0);
     wl_sampler_close(s);
-    wl_sensor_set_close(set);
-    wl_test_rmtree(root);
-    free(root);
+    close_two_meters(&tm, set);
 }
 
 /* A powercap counter of a 1 kJ range (1 s to wrap at 1 kW) read by two
