@@ -7,6 +7,7 @@
  * multibyte /proc root is cut between characters in the source; one longer
  * than the model can hold is an error. */
 #define _GNU_SOURCE /* CPU affinity */
+#include "sensor_open.h"
 #include "test_support.h"
 
 #include "sensors/sensor.h"
@@ -227,12 +228,8 @@ static void tree_case(int use_children)
     p.model.scope = WL_MODEL_SCOPE_TREE;
     p.model.pid = 100;
     p.model.idle_w = 0; /* isolate the CPU part */
-    wl_sensor *s = NULL;
     struct wl_sensor_status st;
-    int rc = wl_sensor_open_backend(WL_BACKEND_CPU_MODEL, &p, &s, &st);
-    if (rc)
-        fprintf(stderr, "%s\n", st.why);
-    assert_int_equal(rc, 0);
+    wl_sensor *s = wl_test_open_backend(WL_BACKEND_CPU_MODEL, &p);
     assert_non_null(
         strstr(wl_sensor_get_info(s)->source, use_children ? "children links" : "full /proc scan"));
     assert_float_equal(energy_j(s, NULL), 0, 1e-9);

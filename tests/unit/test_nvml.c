@@ -5,6 +5,7 @@
  * (vendor estimate) are used and labelled so; a missing symbol, an NVML error
  * code or a GPU lost mid-run degrade with clear messages; a long multibyte
  * GPU name or library path is cut between characters. */
+#include "sensor_open.h"
 #include "test_support.h"
 
 #include "sampler/sampler.h"
@@ -56,12 +57,7 @@ static void test_energy_from_counter_per_gpu(void **state)
     setenv("FAKE_NVML_GPUS", "3", 1);
     struct wl_sensor_params p;
     params_for(&p, FAKE_NVML_LIB);
-    wl_sensor *s = NULL;
-    struct wl_sensor_status st;
-    int rc = wl_sensor_open_backend(WL_BACKEND_NVML, &p, &s, &st);
-    if (rc)
-        fprintf(stderr, "%s\n", st.why);
-    assert_int_equal(rc, 0);
+    wl_sensor *s = wl_test_open_backend(WL_BACKEND_NVML, &p);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 3);
     for (unsigned i = 0; i < 3; i++) {

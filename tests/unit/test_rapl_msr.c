@@ -7,6 +7,7 @@
  * only when it counts: not when it reads 0 at open, not when it stays flat
  * or far below package-0 over the period probe. A long multibyte
  * /dev root is cut between characters in the source. */
+#include "sensor_open.h"
 #include "test_support.h"
 
 #include "sensors/sensor.h"
@@ -99,18 +100,6 @@ static void params_for(struct wl_sensor_params *p, const char *root, char *bufs,
     p->period_probe_ns = 0;
 }
 
-/* Opens rapl-msr with p; it must open (else its why goes to stderr). */
-static wl_sensor *open_msr(const struct wl_sensor_params *p)
-{
-    wl_sensor *s = NULL;
-    struct wl_sensor_status st;
-    const int rc = wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, p, &s, &st);
-    if (rc)
-        fprintf(stderr, "%s\n", st.why);
-    assert_int_equal(rc, 0);
-    return s;
-}
-
 static void test_intel_registers_units_and_wrap(void **state)
 {
     (void)state;
@@ -126,7 +115,7 @@ static void test_intel_registers_units_and_wrap(void **state)
     char bufs[3 * 1024];
     struct wl_sensor_params p;
     params_for(&p, root, bufs, 1024);
-    wl_sensor *s = open_msr(&p);
+    wl_sensor *s = wl_test_open_backend(WL_BACKEND_RAPL_MSR, &p);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     /* psys is read on each package, named as the kernel's zones */
     static const char *names[] = {"package-0", "package-0/core", "package-0/dram", "psys",
@@ -339,7 +328,7 @@ static void test_offline_cpu_does_not_hide_later_packages(void **state)
     char bufs[3 * 1024];
     struct wl_sensor_params p;
     params_for(&p, root, bufs, 1024);
-    wl_sensor *s = open_msr(&p);
+    wl_sensor *s = wl_test_open_backend(WL_BACKEND_RAPL_MSR, &p);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_non_null(strstr(in->source, "Intel, 3 package(s)"));
     assert_int_equal(in->n_not_read, 0);
@@ -664,7 +653,7 @@ static wl_sensor *open_model(const char *root, int family, int model, unsigned e
     static char bufs[3 * 1024];
     struct wl_sensor_params p;
     params_for(&p, root, bufs, 1024);
-    wl_sensor *s = open_msr(&p);
+    wl_sensor *s = wl_test_open_backend(WL_BACKEND_RAPL_MSR, &p);
     return s;
 }
 
@@ -895,7 +884,7 @@ static void test_one_unreadable_package_leaves_the_others_read(void **state)
         struct wl_sensor_params p;
         params_for(&p, root, bufs, 1024);
         struct wl_sensor_status st;
-        wl_sensor *s = open_msr(&p);
+        wl_sensor *s = wl_test_open_backend(WL_BACKEND_RAPL_MSR, &p);
         const struct wl_sensor_info *in = wl_sensor_get_info(s);
         assert_int_equal(in->n_channels, 2);
         assert_string_equal(in->ch[0].name, "package-0");

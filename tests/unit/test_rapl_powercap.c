@@ -6,6 +6,7 @@
  * gives the exact fix; a missing tree says why and how to fix it; a long
  * multibyte root or zone name is cut between characters wherever it is
  * shown. */
+#include "sensor_open.h"
 #include "test_support.h"
 
 #include "fake_powercap.h"
@@ -690,12 +691,7 @@ static void test_unreadable_zone_is_skipped_not_the_backend(void **state)
     struct wl_sensor_params p;
     params_for(&p, root);
     p.period_probe_ns = 0;
-    wl_sensor *s = NULL;
-    struct wl_sensor_status st;
-    int rc = wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, &st);
-    if (rc)
-        fprintf(stderr, "%s\n", st.why);
-    assert_int_equal(rc, 0);
+    wl_sensor *s = wl_test_open_backend(WL_BACKEND_RAPL_POWERCAP, &p);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 1);
     assert_string_equal(in->ch[0].name, "package-0");

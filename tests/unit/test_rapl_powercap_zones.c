@@ -5,6 +5,7 @@
  * without a word. intel-rapl-tpmi zones are read where they add a channel,
  * never twice. On AMD the core zone (one core) is not summed. A sub-zone is
  * named after its parent zone's name, not its directory's number. */
+#include "sensor_open.h"
 #include "test_support.h"
 
 #include "sensors/sensor.h"
@@ -139,12 +140,7 @@ static void test_tpmi_zones_are_read(void **state)
     put_zone(root, "intel-rapl-tpmi:1", "package-1", 1000);
     struct wl_sensor_params p;
     params_for(&p, root, root);
-    wl_sensor *s = NULL;
-    struct wl_sensor_status st;
-    int rc = wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, &st);
-    if (rc)
-        fprintf(stderr, "%s\n", st.why);
-    assert_int_equal(rc, 0);
+    wl_sensor *s = wl_test_open_backend(WL_BACKEND_RAPL_POWERCAP, &p);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 3);
     assert_string_equal(in->ch[0].name, "package-0");
