@@ -7,6 +7,7 @@
  * only when it counts: not when it reads 0 at open, not when it stays flat
  * or far below package-0 over the period probe. A long multibyte
  * /dev root is cut between characters in the source. */
+#include "fake_msr.h"
 #include "sensor_open.h"
 #include "test_support.h"
 
@@ -50,12 +51,9 @@ static void put(const char *root, const char *rel, const char *text)
 
 static void set_msr(const char *root, int cpu, uint32_t reg, uint64_t v)
 {
-    char path[2048];
-    snprintf(path, sizeof path, "%s/dev/cpu/%d/msr", root, cpu);
-    int fd = open(path, O_WRONLY | O_CREAT, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(pwrite(fd, &v, sizeof v, (off_t)reg), (ssize_t)sizeof v);
-    close(fd);
+    char dev[2048];
+    snprintf(dev, sizeof dev, "%s/dev", root);
+    wl_test_put_msr(dev, cpu, reg, v);
 }
 
 /* cpu0, cpu1 on package 0; cpu2 on package 1; under root (which exists) */

@@ -5,6 +5,7 @@
  * without a word. intel-rapl-tpmi zones are read where they add a channel,
  * never twice. On AMD the core zone (one core) is not summed. A sub-zone is
  * named after its parent zone's name, not its directory's number. */
+#include "fake_msr.h"
 #include "sensor_open.h"
 #include "test_support.h"
 
@@ -471,18 +472,7 @@ static void put_file(const char *root, const char *rel, const char *text)
  * ESU (bits 12:8). */
 static void put_msr_esu(const char *dev, int cpu, uint32_t reg, unsigned esu)
 {
-    char path[2048];
-    snprintf(path, sizeof path, "%s/cpu", dev);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/cpu/%d", dev, cpu);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/cpu/%d/msr", dev, cpu);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    const uint64_t v = (uint64_t)esu << 8 | 0x3;
-    assert_int_equal(fseek(f, (long)reg, SEEK_SET), 0);
-    assert_int_equal(fwrite(&v, sizeof v, 1, f), 1);
-    fclose(f);
+    wl_test_put_msr(dev, cpu, reg, (uint64_t)esu << 8 | 0x3);
 }
 
 /* A zone's resolution is its register's energy unit, never the 1 uJ of
