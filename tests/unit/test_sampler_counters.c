@@ -523,7 +523,15 @@ static void test_fall_on_channel_33_leaves_channel_1_alone(void **state)
     put_uj(path, 1000); /* channel 33: a reset */
     struct wl_energy_mark m;
     assert_int_equal(wl_sampler_mark(s, &m), 0); /* the fall is read by now */
-    wl_clock_sleep_ns(100000000);
+    /* until the thread has taken three samples after the mark (a fixed
+     * 100 ms left fewer than two on a loaded host; no time is asserted) */
+    struct wl_sampler_stats st;
+    wl_sampler_stats(s, &st);
+    const uint64_t n_at_mark = st.n_samples;
+    for (int i = 0; i < 6000 && st.n_samples < n_at_mark + 3; i++) {
+        wl_clock_sleep_ns(5000000);
+        wl_sampler_stats(s, &st);
+    }
     assert_int_equal(wl_sampler_stop(s), 0);
 
     struct wl_sampler_gap g[4];
