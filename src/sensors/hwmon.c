@@ -631,7 +631,6 @@ static int hwmon_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     struct hwmon *h = s->impl;
     r->t_before_ns = wl_clock_now_ns();
     r->n_channels = h->n;
-    unsigned n_read = 0;
     for (unsigned i = 0; i < h->n; i++) {
         uint64_t v;
         /* a device that fails (amdgpu during a reset: -EPERM) is not read
@@ -644,7 +643,6 @@ static int hwmon_read(struct wl_sensor *s, struct wl_sensor_reading *r)
             r->v[i].valid = 0;
             continue;
         }
-        n_read++;
         if (h->c[i].is_energy) {
             /* a decrease (a driver reloaded) is a discontinuity, not a
              * falling total: counted in n_discontinuities, the energy
@@ -662,7 +660,7 @@ static int hwmon_read(struct wl_sensor *s, struct wl_sensor_reading *r)
         }
     }
     r->t_after_ns = wl_clock_now_ns();
-    return n_read ? 0 : WL_ESENSOR;
+    return 0;
 }
 
 const struct wl_sensor_ops wl__hwmon_ops = {

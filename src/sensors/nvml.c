@@ -302,7 +302,6 @@ static int nvml_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     const struct nvml_api *a = &nv->api;
     r->t_before_ns = wl_clock_now_ns();
     r->n_channels = nv->n;
-    unsigned n_read = 0;
     for (unsigned i = 0; i < nv->n; i++) {
         struct nvml_gpu *g = &nv->g[i];
         struct wl_channel_value *v = &r->v[i];
@@ -340,7 +339,6 @@ static int nvml_read(struct wl_sensor *s, struct wl_sensor_reading *r)
             v->power_w = mw / 1000.0;
             v->valid = WL_CH_POWER;
         }
-        n_read++;
         nvmlUtilization_t u;
         nvmlMemory_t m;
         unsigned int t;
@@ -358,7 +356,7 @@ static int nvml_read(struct wl_sensor *s, struct wl_sensor_reading *r)
         }
     }
     r->t_after_ns = wl_clock_now_ns();
-    return n_read ? 0 : WL_ESENSOR;
+    return 0;
 }
 
 const struct wl_sensor_ops wl__nvml_ops = {

@@ -417,7 +417,6 @@ static int perf_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     struct rapl_perf *rp = s->impl;
     r->t_before_ns = wl_clock_now_ns();
     r->n_channels = rp->n;
-    unsigned n_read = 0;
     for (unsigned i = 0; i < rp->n; i++) {
         uint64_t c;
         r->v[i].power_w = 0;
@@ -428,13 +427,12 @@ static int perf_read(struct wl_sensor *s, struct wl_sensor_reading *r)
             r->v[i].valid = 0;
             continue;
         }
-        n_read++;
         rp->c[i].last_uj = (uint64_t)((double)(c - rp->c[i].count0) * rp->c[i].scale_j * 1e6);
         r->v[i].energy_uj = rp->c[i].last_uj;
         r->v[i].valid = WL_CH_ENERGY;
     }
     r->t_after_ns = wl_clock_now_ns();
-    return n_read ? 0 : WL_ESENSOR;
+    return 0;
 }
 
 /* Removes channel ci, closing its event (open time only: nobody has read

@@ -601,7 +601,6 @@ static int powercap_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     struct powercap *pc = s->impl;
     r->t_before_ns = wl_clock_now_ns();
     r->n_channels = pc->n;
-    unsigned n_read = 0;
     for (unsigned i = 0; i < pc->n; i++) {
         struct powercap_zone *z = &pc->z[i];
         uint64_t raw;
@@ -613,7 +612,6 @@ static int powercap_read(struct wl_sensor *s, struct wl_sensor_reading *r)
             r->v[i].valid = 0;
             continue;
         }
-        n_read++;
         /* a discontinuity shows in n_discontinuities and disc: the
          * sampler records a gap there, its energy not counted */
         r->v[i].disc = wl__counter_update(&z->ctr, raw, wl_clock_now_ns());
@@ -623,7 +621,7 @@ static int powercap_read(struct wl_sensor *s, struct wl_sensor_reading *r)
         r->v[i].valid = WL_CH_ENERGY;
     }
     r->t_after_ns = wl_clock_now_ns();
-    return n_read ? 0 : WL_ESENSOR;
+    return 0;
 }
 
 const struct wl_sensor_ops wl__rapl_powercap_ops = {

@@ -1409,6 +1409,14 @@ const struct wl_sensor_info *wl_sensor_get_info(const wl_sensor *s)
     return &s->info;
 }
 
+static bool any_channel_read(const struct wl_sensor_reading *r)
+{
+    for (unsigned i = 0; i < r->n_channels && i < WL_SENSOR_MAX_CHANNELS; i++)
+        if (r->v[i].valid & (WL_CH_ENERGY | WL_CH_POWER))
+            return true;
+    return false;
+}
+
 static int sensor_read(wl_sensor *s, struct wl_sensor_reading *r, bool settle)
 {
     if (settle && s->ops->settle)
@@ -1419,6 +1427,10 @@ static int sensor_read(wl_sensor *s, struct wl_sensor_reading *r, bool settle)
     pthread_mutex_lock(&s->lock);
     int rc = s->ops->read(s, r);
     pthread_mutex_unlock(&s->lock);
+    /* the backends read what they can and return 0; a read where no
+     * channel could be read fails here, for every backend alike */
+    if (rc == 0 && !any_channel_read(r))
+        rc = WL_ESENSOR;
     if (rc != 0)
         r->n_channels = 0;
     return rc;

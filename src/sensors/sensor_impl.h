@@ -22,6 +22,10 @@ struct wl_sensor_ops {
     const char *what; /* one line for people */
     unsigned bit;     /* WL_BACKEND_* */
     int (*open)(struct wl_sensor *s, const struct wl_sensor_params *p, struct wl_sensor_status *st);
+    /* Reads every channel it can: a channel that fails is not read this
+     * time (valid 0) and the read still returns 0; wl_sensor_read fails
+     * with WL_ESENSOR when no channel was read. An error code only for a
+     * source that is gone as a whole (powermetrics' pipe closed). */
     int (*read)(struct wl_sensor *s, struct wl_sensor_reading *r);
     void (*close)(struct wl_sensor *s);
     /* Optional: measures the update period itself (e.g. from a source other

@@ -4,11 +4,14 @@
  * kept up to date by the shared code whether a note comes before or after
  * the source is set (a psys the update-period probe drops comes after:
  * each backend rebuilt its source for it), and a long source is cut
- * between characters before the suffix, which always stays whole. */
+ * between characters before the suffix, which always stays whole. A read
+ * where no channel was read fails in the shared code, for any backend. */
 #include "test_support.h"
 
 #include "sensors/sensor_impl.h"
+#include "wattlens/error.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +57,43 @@ static void test_a_long_source_is_cut_before_a_suffix_that_grows(void **state)
     free(s);
 }
 
+/* A backend returns 0 for every read it ran; when no channel was read,
+ * wl_sensor_read fails for it with WL_ESENSOR and no values. */
+static unsigned fake_valid;
+static int fake_read(struct wl_sensor *s, struct wl_sensor_reading *r)
+{
+    r->n_channels = s->info.n_channels;
+    for (unsigned i = 0; i < r->n_channels; i++) {
+        r->v[i].valid = i == 1 ? fake_valid : 0; /* channel 1 alone, if at all */
+        r->v[i].energy_uj = 0;
+    }
+    return 0;
+}
+static const struct wl_sensor_ops fake_read_ops = {
+    .name = "fake", .what = "a test sensor", .read = fake_read};
+
+static void test_a_read_with_no_channel_read_fails(void **state)
+{
+    (void)state;
+    wl_sensor *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    s->ops = &fake_read_ops;
+    assert_int_equal(pthread_mutex_init(&s->lock, NULL), 0);
+    s->info.n_channels = 3;
+    struct wl_sensor_reading r;
+    fake_valid = 0;
+    assert_int_equal(wl_sensor_read(s, &r), WL_ESENSOR);
+    assert_int_equal(r.n_channels, 0);
+    fake_valid = WL_CH_GPU_INFO; /* not a reading of energy or power */
+    assert_int_equal(wl_sensor_read(s, &r), WL_ESENSOR);
+    fake_valid = WL_CH_POWER; /* one channel read: the read succeeds */
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.n_channels, 3);
+    assert_int_equal(r.v[0].valid, 0);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
 static void test_drop_channel_moves_the_rest_down(void **state)
 {
     (void)state;
@@ -78,6 +118,7 @@ int main(void)
         cmocka_unit_test(test_a_note_after_the_source_refreshes_its_suffix),
         cmocka_unit_test(test_a_long_source_is_cut_before_a_suffix_that_grows),
         cmocka_unit_test(test_drop_channel_moves_the_rest_down),
+        cmocka_unit_test(test_a_read_with_no_channel_read_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
