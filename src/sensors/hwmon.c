@@ -637,10 +637,7 @@ static int hwmon_read(struct wl_sensor *s, struct wl_sensor_reading *r)
          * this time (valid 0): the others are, and the sampler records a
          * gap for its domain alone */
         if (wl__pread_u64(h->c[i].fd, &v) != 0) {
-            r->v[i].energy_uj = h->c[i].is_energy ? wl__counter_total_uj(&h->c[i].ctr) : 0;
-            r->v[i].n_discontinuities = h->c[i].is_energy ? h->c[i].ctr.n_discontinuities : 0;
-            r->v[i].power_w = 0;
-            r->v[i].valid = 0;
+            memset(&r->v[i], 0, sizeof r->v[i]);
             continue;
         }
         if (h->c[i].is_energy) {

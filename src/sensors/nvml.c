@@ -313,8 +313,6 @@ static int nvml_read(struct wl_sensor *s, struct wl_sensor_reading *r)
          * for it alone */
         if (g->src == SRC_ENERGY) {
             unsigned long long mj;
-            v->energy_uj = wl__counter_total_uj(&g->ctr);
-            v->n_discontinuities = g->ctr.n_discontinuities;
             if (a->get_energy(g->dev, &mj) != NVML_SUCCESS)
                 continue;
             /* a fall (the driver reloaded) is a discontinuity, counted in

@@ -350,11 +350,9 @@ static int msr_read_all(struct wl_sensor *s, struct wl_sensor_reading *r)
         struct msr_ch *c = &m->c[i];
         uint64_t v;
         /* a register that fails (its CPU went offline) is not read this
-         * time (valid 0): the others are */
-        r->v[i].energy_uj = wl__counter_total_uj(&c->ctr);
-        r->v[i].n_discontinuities = c->ctr.n_discontinuities;
+         * time (valid 0, its values 0): the others are */
         if (msr_read(c->fd, c->reg, &v) != 0) {
-            r->v[i].valid = 0;
+            memset(&r->v[i], 0, sizeof r->v[i]);
             continue;
         }
         /* the energy status is the low 32 bits; a fall that no wrap can

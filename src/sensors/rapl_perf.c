@@ -237,7 +237,6 @@ struct perf_ch {
     int fd;
     double scale_j;
     uint64_t count0;
-    uint64_t last_uj;  /* the energy of its last good read */
     unsigned unit;     /* the CPU of the cpumask (its unit) it counts on */
     uint64_t contains; /* psys: its package's channels (a bit each), for the probe */
 };
@@ -419,16 +418,12 @@ static int perf_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     r->n_channels = rp->n;
     for (unsigned i = 0; i < rp->n; i++) {
         uint64_t c;
-        r->v[i].power_w = 0;
-        /* an event that fails is not read this time (valid 0): the
-         * others are */
-        if (read_count(rp->c[i].fd, &c) != 0) {
-            r->v[i].energy_uj = rp->c[i].last_uj;
-            r->v[i].valid = 0;
+        /* an event that fails is not read this time (valid 0, its values
+         * 0): the others are */
+        memset(&r->v[i], 0, sizeof r->v[i]);
+        if (read_count(rp->c[i].fd, &c) != 0)
             continue;
-        }
-        rp->c[i].last_uj = (uint64_t)((double)(c - rp->c[i].count0) * rp->c[i].scale_j * 1e6);
-        r->v[i].energy_uj = rp->c[i].last_uj;
+        r->v[i].energy_uj = (uint64_t)((double)(c - rp->c[i].count0) * rp->c[i].scale_j * 1e6);
         r->v[i].valid = WL_CH_ENERGY;
     }
     r->t_after_ns = wl_clock_now_ns();

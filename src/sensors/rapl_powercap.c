@@ -606,10 +606,8 @@ static int powercap_read(struct wl_sensor *s, struct wl_sensor_reading *r)
         uint64_t raw;
         /* a zone that fails is not read this time (valid 0): the others
          * are, and the sampler records a gap for its domain alone */
-        r->v[i].energy_uj = wl__counter_total_uj(&z->ctr);
-        r->v[i].n_discontinuities = z->ctr.n_discontinuities;
         if (wl__pread_u64(z->fd, &raw) != 0) {
-            r->v[i].valid = 0;
+            memset(&r->v[i], 0, sizeof r->v[i]);
             continue;
         }
         /* a discontinuity shows in n_discontinuities and disc: the

@@ -254,8 +254,8 @@ const struct wl_sensor_info *wl_sensor_get_info(const wl_sensor *s);
  * where some channels fail (one GPU of several, one hwmon device, one
  * powercap zone or MSR package) succeeds: each failed channel is not read
  * this time, its valid without WL_CH_ENERGY (a channel with the
- * WL_CH_ENERGY flag) or WL_CH_POWER (a power-only channel), its energy_uj
- * its last total, and the others are good; the sampler records a gap for
+ * WL_CH_ENERGY flag) or WL_CH_POWER (a power-only channel) and its values
+ * 0, and the others are good; the sampler records a gap for
  * the failed channels' domains alone. WL_ESENSOR when no channel could be
  * read. */
 int wl_sensor_read(wl_sensor *s, struct wl_sensor_reading *r);
