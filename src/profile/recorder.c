@@ -1256,22 +1256,6 @@ static const char *token_energy_text(const wl_recorder *r, char *buf, size_t siz
     return buf;
 }
 
-/* The sensors in use with their sources into buf, as measure names them
- * (sampler/measure.c, wl_measure_result.sensors_desc): "backend (source)"
- * joined by "; ". The CPU-time model's source gives its watts and whose CPU
- * time it counts (this process's, for the recorder's default scope SELF). */
-static const char *sensors_text(const wl_recorder *r, char *buf, size_t size)
-{
-    size_t len = 0;
-    buf[0] = '\0';
-    for (unsigned i = 0; i < wl_sensor_set_count(r->set) && len < size; i++) {
-        const struct wl_sensor_info *in = wl_sensor_get_info(wl_sensor_set_get(r->set, i));
-        len += (size_t)snprintf(buf + len, size - len, "%s%s (%s)", i ? "; " : "", in->backend,
-                                in->source);
-    }
-    return buf;
-}
-
 char *wl_recorder_provenance_json(wl_recorder *r)
 {
     struct wl_sampler_stats st;
@@ -1288,9 +1272,13 @@ char *wl_recorder_provenance_json(wl_recorder *r)
                             json_string("attributed: a round's energy split equally among its "
                                         "sequences, a prompt batch's equally among its tokens"));
     json_object_set_new(j, "sample_interval_ms", json_real((double)st.interval_ns / 1e6));
-    char sensors[512];
-    /* sources name sysfs paths and labels: any bytes */
-    wl_json_set_text(j, "sensors", sensors_text(r, sensors, sizeof sensors));
+    /* as measure names them (wl_sensor_set_describe). The CPU-time model's
+     * source gives its watts and whose CPU time it counts (this process's,
+     * for the recorder's default scope SELF). Sources name sysfs paths and
+     * labels: any bytes */
+    char sensors[WL_SENSOR_SET_DESCRIBE_SIZE];
+    wl_sensor_set_describe(r->set, sensors, sizeof sensors);
+    wl_json_set_text(j, "sensors", sensors);
     /* zones, devices or GPUs the sensors found but did not read (over a
      * limit, unreadable): a figure that should include them is low */
     json_object_set_new(j, "sensors_not_read", json_integer(wl_sensor_set_n_not_read(r->set)));

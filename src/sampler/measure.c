@@ -365,15 +365,8 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
     int rc = open_sampling(p, pid, &set, &s, err);
     if (rc != 0)
         goto fail_child;
-    {
-        size_t len = 0;
-        out->sensors_not_read = wl_sensor_set_n_not_read(set);
-        for (unsigned i = 0; i < wl_sensor_set_count(set) && len < sizeof out->sensors_desc; i++) {
-            const struct wl_sensor_info *in = wl_sensor_get_info(wl_sensor_set_get(set, i));
-            len += (size_t)snprintf(out->sensors_desc + len, sizeof out->sensors_desc - len,
-                                    "%s%s (%s)", i ? "; " : "", in->backend, in->source);
-        }
-    }
+    out->sensors_not_read = wl_sensor_set_n_not_read(set);
+    wl_sensor_set_describe(set, out->sensors_desc, sizeof out->sensors_desc);
     out->t0_ns = wl_sampler_t0_ns(s);
     const volatile sig_atomic_t *cancel = p->stop ? &p->stop->signal : NULL;
     if (p->baseline_ns) {

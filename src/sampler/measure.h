@@ -108,7 +108,7 @@ struct wl_measure_result {
     struct wl_sampler_gap gaps[WL_SAMPLER_MAX_GAPS];
     bool model_only;           /* every figure is a model estimate */
     uint64_t cpu_ns;           /* CPU time of the command and its reaped descendants (rusage) */
-    char sensors_desc[512];    /* "cpu-model (model: 10.00 W idle + ...)" */
+    char sensors_desc[WL_SENSOR_SET_DESCRIBE_SIZE]; /* "cpu-model (model: 10.00 W idle + ...)" */
     unsigned sensors_not_read; /* found but not read by the sensors (wl_sensor_set_n_not_read) */
     struct wl_sample *samples; /* heap, the samples kept, in time order (up to max_samples:
                                   every sample_stride-th drained) */

@@ -1390,6 +1390,20 @@ unsigned wl_sensor_set_n_not_read(const wl_sensor_set *set)
     return n;
 }
 
+size_t wl_sensor_set_describe(const wl_sensor_set *set, char *buf, size_t size)
+{
+    if (size == 0)
+        return 0;
+    size_t len = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; set && i < set->n_sensors && len < size; i++) {
+        const struct wl_sensor_info *in = &set->sensors[i]->info;
+        len += (size_t)snprintf(buf + len, size - len, "%s%s (%s)", i ? "; " : "", in->backend,
+                                in->source);
+    }
+    return len < size ? len : size - 1;
+}
+
 const char *wl_provenance_summary(unsigned method_mask)
 {
     const unsigned measured = (1u << WL_METHOD_COUNTER) | (1u << WL_METHOD_SAMPLED);

@@ -242,6 +242,13 @@ unsigned wl_sensor_set_method_mask(const wl_sensor_set *set);
 /* How many zones/devices/GPUs the open sensors found but do not read (the
  * sum of their n_not_read): more than 0 means every total is partial. */
 unsigned wl_sensor_set_n_not_read(const wl_sensor_set *set);
+/* The open sensors with their sources, "backend (source)" joined by "; ",
+ * into buf (caller buffer + size, NUL-terminated; cut at size): the run's
+ * `sensors` provenance, the same for run and measure. Returns the length
+ * written. WL_SENSOR_SET_DESCRIBE_SIZE holds every source whole in the
+ * common case. */
+#define WL_SENSOR_SET_DESCRIBE_SIZE 512
+size_t wl_sensor_set_describe(const wl_sensor_set *set, char *buf, size_t size);
 
 /* One phrase for a set of methods (bit 1u << wl_method each), for the top of a
  * report: "measured" (only counter/sampled), "estimated (model)",

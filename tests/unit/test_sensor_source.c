@@ -112,6 +112,32 @@ static void test_drop_channel_moves_the_rest_down(void **state)
     free(s);
 }
 
+/* The run's `sensors` provenance, the same text for run and measure:
+ * "backend (source)" joined by "; ", cut at the buffer's size. */
+static void test_set_describe_names_each_backend_and_source(void **state)
+{
+    (void)state;
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.backends = WL_BACKEND_CPU_MODEL;
+    p.model_use = WL_MODEL_ALWAYS;
+    p.period_probe_ns = 0;
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    assert_int_equal(wl_sensor_set_count(set), 1);
+    const struct wl_sensor_info *in = wl_sensor_get_info(wl_sensor_set_get(set, 0));
+    char want[WL_SENSOR_SET_DESCRIBE_SIZE + 16];
+    snprintf(want, sizeof want, "%s (%s)", in->backend, in->source);
+    char buf[WL_SENSOR_SET_DESCRIBE_SIZE];
+    assert_int_equal(wl_sensor_set_describe(set, buf, sizeof buf), strlen(want));
+    assert_string_equal(buf, want);
+    char small[8];
+    assert_int_equal(wl_sensor_set_describe(set, small, sizeof small), 7);
+    assert_memory_equal(small, want, 7);
+    assert_int_equal(small[7], '\0');
+    wl_sensor_set_close(set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -119,6 +145,7 @@ int main(void)
         cmocka_unit_test(test_a_long_source_is_cut_before_a_suffix_that_grows),
         cmocka_unit_test(test_drop_channel_moves_the_rest_down),
         cmocka_unit_test(test_a_read_with_no_channel_read_fails),
+        cmocka_unit_test(test_set_describe_names_each_backend_and_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
