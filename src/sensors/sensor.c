@@ -508,22 +508,34 @@ static bool proc_root_is_the_machines(const struct wl_sensor_params *p)
            !root_given(p->sysfs_root, "WATTLENS_SYSFS_ROOT");
 }
 
+/* The machine's proc directory into buf: the /proc root when it is the
+ * machine's (*is_proc_root true), else the proc/ next to another machine's
+ * sysfs root (WL_ENOENT when that does not fit). One choice for cpuinfo,
+ * the CPU's identity and the kernel version. */
+static int machine_proc_dir(const struct wl_sensor_params *p, char *buf, size_t size,
+                            bool *is_proc_root)
+{
+    *is_proc_root = proc_root_is_the_machines(p);
+    if (*is_proc_root)
+        return (size_t)snprintf(buf, size, "%s", wl__sensor_proc_root(p)) < size ? 0 : WL_ERANGE;
+    return sibling_proc(wl__sensor_sysfs_root(p), buf, size) ? 0 : WL_ENOENT;
+}
+
 int wl_sensor_cpuinfo_path(const struct wl_sensor_params *p, char *path, size_t size)
 {
-    char sibling[1024];
-    const char *proc = sibling;
+    char proc[1024];
+    bool is_proc_root;
     path[0] = '\0';
-    if (proc_root_is_the_machines(p))
-        proc = wl__sensor_proc_root(p);
-    else if (!sibling_proc(wl__sensor_sysfs_root(p), sibling, sizeof sibling))
-        return WL_ENOENT;
+    const int rc = machine_proc_dir(p, proc, sizeof proc, &is_proc_root);
+    if (rc != 0)
+        return rc;
     if ((size_t)snprintf(path, size, "%s/cpuinfo", proc) >= size) {
         path[0] = '\0';
         return WL_ERANGE;
     }
     /* another machine's tree without a cpuinfo next to it (its modalias
      * holds no name, and the host's describes this machine): unknown */
-    if (!proc_root_is_the_machines(p) && access(path, F_OK) != 0) {
+    if (!is_proc_root && access(path, F_OK) != 0) {
         path[0] = '\0';
         return WL_ENOENT;
     }
@@ -533,9 +545,11 @@ int wl_sensor_cpuinfo_path(const struct wl_sensor_params *p, char *path, size_t 
 int wl__sensor_cpu_ident(const struct wl_sensor_params *p, struct wl__cpu_ident *out, char *from,
                          size_t size)
 {
-    const char *proc = wl__sensor_proc_root(p), *sysfs = wl__sensor_sysfs_root(p);
-    char clip[160];
-    if (proc_root_is_the_machines(p)) {
+    const char *sysfs = wl__sensor_sysfs_root(p);
+    char clip[160], proc[1024];
+    bool is_proc_root;
+    const int have_proc = machine_proc_dir(p, proc, sizeof proc, &is_proc_root);
+    if (is_proc_root) {
         wl_utf8_clip(clip, sizeof clip, proc); /* any bytes: cut between characters */
         const int rc = wl__cpu_ident_read(proc, out);
         snprintf(from, size, "%s/cpuinfo%s", clip, rc == 0 ? "" : ": cannot be read");
@@ -547,9 +561,8 @@ int wl__sensor_cpu_ident(const struct wl_sensor_params *p, struct wl__cpu_ident 
         snprintf(from, size, "%s/devices/system/cpu/modalias", clip);
         return 0;
     }
-    char sibling[1024];
-    if (sibling_proc(sysfs, sibling, sizeof sibling) && wl__cpu_ident_read(sibling, out) == 0) {
-        wl_utf8_clip(clip, sizeof clip, sibling);
+    if (have_proc == 0 && wl__cpu_ident_read(proc, out) == 0) {
+        wl_utf8_clip(clip, sizeof clip, proc);
         snprintf(from, size, "%s/cpuinfo", clip);
         return 0;
     }
@@ -579,10 +592,10 @@ static int parse_kernel_release(const char *s, int *major, int *minor)
 int wl__sensor_kernel_version(const struct wl_sensor_params *p, int *major, int *minor)
 {
     char proc[1024], path[1100], text[128];
-    if (proc_root_is_the_machines(p))
-        snprintf(proc, sizeof proc, "%s", wl__sensor_proc_root(p));
-    else if (!sibling_proc(wl__sensor_sysfs_root(p), proc, sizeof proc))
-        return WL_ENOENT;
+    bool is_proc_root;
+    const int rc_dir = machine_proc_dir(p, proc, sizeof proc, &is_proc_root);
+    if (rc_dir != 0)
+        return rc_dir;
     snprintf(path, sizeof path, "%s/sys/kernel/osrelease", proc);
     const int rc = wl__read_text(path, text, sizeof text);
     if (rc < 0)
