@@ -519,12 +519,13 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
 {
     char root[1024];
     snprintf(root, sizeof root, "%s/class/hwmon", wl__sensor_sysfs_root(p));
+    /* the fix reads the kernel version: built on the failure paths alone */
     char fix[640];
-    hwmon_fix(fix, sizeof fix, p);
     struct dirent **devs = NULL;
     int n_list = scandir(root, &devs, NULL, cmp_dirent);
     if (n_list < 0) {
         int e = errno;
+        hwmon_fix(fix, sizeof fix, p);
         if (e == ENOENT)
             return wl__sensor_fail(st, WL_ENOTSUP, fix, "%s does not exist (%s)", root,
                                    strerror(e));
@@ -603,6 +604,7 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     if (h->n == 0) {
         hwmon_close(s);
         s->info.n_channels = 0;
+        hwmon_fix(fix, sizeof fix, p);
         if (s->info.n_not_read)
             return wl__sensor_fail(st, WL_ENOTSUP, fix,
                                    "none of the %u hwmon device(s) under %s exposes a readable "
