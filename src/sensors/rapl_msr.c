@@ -43,7 +43,6 @@ struct msr_ch {
     int fd; /* shared per package; owned by pkg_fd[] */
     uint32_t reg;
     unsigned unit;          /* the unit (package or die) it is read through */
-    uint64_t contains;      /* psys: its package's channels (a bit each), for the probe */
     struct wl__counter ctr; /* raw units of unit_uj, 32-bit: top_raw 0xffffffff */
 };
 
@@ -52,6 +51,7 @@ struct rapl_msr {
     int pkg_fd[MSR_MAX_PKG];
     unsigned n;
     struct msr_ch c[WL_SENSOR_MAX_CHANNELS];
+    uint64_t psys_contains[WL_SENSOR_MAX_CHANNELS]; /* for the probe (wl__rapl_psys_contains) */
 };
 
 static int msr_read(int fd, uint32_t reg, uint64_t *out)
@@ -318,11 +318,12 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     }
     /* what each psys holds for certain: the package (each die of it) it
      * is read through */
-    for (unsigned i = 0; i < m->n; i++)
-        for (unsigned j = 0; j < m->n && s->info.ch[i].domain == WL_DOMAIN_PSYS; j++)
-            if (s->info.ch[j].domain == WL_DOMAIN_PACKAGE &&
-                groups[m->c[j].unit].pkg == groups[m->c[i].unit].pkg)
-                m->c[i].contains |= UINT64_C(1) << j;
+    {
+        int pkg_of[WL_SENSOR_MAX_CHANNELS];
+        for (unsigned i = 0; i < m->n; i++)
+            pkg_of[i] = groups[m->c[i].unit].pkg;
+        wl__rapl_psys_contains(s, pkg_of, m->psys_contains);
+    }
     unsigned n_sockets = 0; /* of the units read */
     wl__rapl_units_by_die(opened, m->n_pkg, &n_sockets);
     /* any bytes (WATTLENS_DEV_ROOT): cut between characters */
@@ -390,13 +391,8 @@ static void msr_drop_channel(struct wl_sensor *s, unsigned ci)
 static void msr_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p)
 {
     struct rapl_msr *m = s->impl;
-    uint64_t contains[WL_SENSOR_MAX_CHANNELS] = {0};
-    for (unsigned i = 0; i < m->n; i++)
-        contains[i] = m->c[i].contains;
-    const uint64_t drop = wl__sensor_probe_psys(s, p, "0x64D", 0, contains); /* its resolution */
-    for (unsigned i = m->n; i-- > 0;)
-        if (drop & (UINT64_C(1) << i))
-            msr_drop_channel(s, i);
+    /* tick 0: its resolution */
+    wl__sensor_probe_psys_and_drop(s, p, "0x64D", 0, m->psys_contains, msr_drop_channel);
 }
 
 const struct wl_sensor_ops wl__rapl_msr_ops = {

@@ -237,13 +237,13 @@ struct perf_ch {
     int fd;
     double scale_j;
     uint64_t count0;
-    unsigned unit;     /* the CPU of the cpumask (its unit) it counts on */
-    uint64_t contains; /* psys: its package's channels (a bit each), for the probe */
+    unsigned unit; /* the CPU of the cpumask (its unit) it counts on */
 };
 
 struct rapl_perf {
     unsigned n;
     struct perf_ch c[WL_SENSOR_MAX_CHANNELS];
+    uint64_t psys_contains[WL_SENSOR_MAX_CHANNELS]; /* for the probe (wl__rapl_psys_contains) */
 };
 
 /* The RAPL unit of each CPU in the PMU's cpumask, the first of its package
@@ -398,11 +398,10 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     }
     /* what each psys holds for certain: the package (each die of it) it
      * is counted on */
+    int pkg_of[WL_SENSOR_MAX_CHANNELS];
     for (unsigned i = 0; i < rp->n; i++)
-        for (unsigned j = 0; j < rp->n && s->info.ch[i].domain == WL_DOMAIN_PSYS; j++)
-            if (s->info.ch[j].domain == WL_DOMAIN_PACKAGE &&
-                units[rp->c[j].unit].pkg == units[rp->c[i].unit].pkg)
-                rp->c[i].contains |= UINT64_C(1) << j;
+        pkg_of[i] = units[rp->c[i].unit].pkg;
+    wl__rapl_psys_contains(s, pkg_of, rp->psys_contains);
     if (by_die) /* a die per CPU in the cpumask */
         wl__sensor_set_source(s, "perf_event power PMU (type %u, %u package(s), %u dies)", pmu.type,
                               n_pkg, pmu.n_cpus);
@@ -451,13 +450,7 @@ static void perf_drop_channel(struct wl_sensor *s, unsigned ci)
 static void perf_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p)
 {
     struct rapl_perf *rp = s->impl;
-    uint64_t contains[WL_SENSOR_MAX_CHANNELS] = {0};
-    for (unsigned i = 0; i < rp->n; i++)
-        contains[i] = rp->c[i].contains;
-    const uint64_t drop = wl__sensor_probe_psys(s, p, "energy-psys", 1e6, contains);
-    for (unsigned i = rp->n; i-- > 0;)
-        if (drop & (UINT64_C(1) << i))
-            perf_drop_channel(s, i);
+    wl__sensor_probe_psys_and_drop(s, p, "energy-psys", 1e6, rp->psys_contains, perf_drop_channel);
 }
 
 #else /* !__linux__ */

@@ -1103,6 +1103,27 @@ static int psys_watch_judge(struct wl_sensor *s, struct psys_watch *w, const cha
     return now >= (flat ? t_flat_end : t_end) ? 0 : -1; /* not enough seen: kept */
 }
 
+void wl__rapl_psys_contains(const struct wl_sensor *s, const int *pkg_of, uint64_t *contains)
+{
+    const unsigned n = s->info.n_channels;
+    for (unsigned i = 0; i < n; i++) {
+        contains[i] = 0;
+        for (unsigned j = 0; j < n && s->info.ch[i].domain == WL_DOMAIN_PSYS; j++)
+            if (s->info.ch[j].domain == WL_DOMAIN_PACKAGE && pkg_of[j] == pkg_of[i])
+                contains[i] |= UINT64_C(1) << j;
+    }
+}
+
+void wl__sensor_probe_psys_and_drop(struct wl_sensor *s, const struct wl_sensor_params *p,
+                                    const char *what, double tick_max_uj, const uint64_t *contains,
+                                    void (*drop_channel)(struct wl_sensor *s, unsigned ci))
+{
+    const uint64_t drop = wl__sensor_probe_psys(s, p, what, tick_max_uj, contains);
+    for (unsigned i = s->info.n_channels; i-- > 0;)
+        if (drop & (UINT64_C(1) << i))
+            drop_channel(s, i);
+}
+
 uint64_t wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_params *p,
                                const char *what, double tick_max_uj, const uint64_t *contains)
 {

@@ -297,6 +297,16 @@ int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params
  * of it. */
 uint64_t wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_params *p,
                                const char *what, double tick_max_uj, const uint64_t *contains);
+/* wl__sensor_probe_psys, then drop_channel(s, i) for each channel it
+ * failed, the highest index first (so the lower ones keep theirs): the
+ * RAPL readers' whole measure_period. */
+void wl__sensor_probe_psys_and_drop(struct wl_sensor *s, const struct wl_sensor_params *p,
+                                    const char *what, double tick_max_uj, const uint64_t *contains,
+                                    void (*drop_channel)(struct wl_sensor *s, unsigned ci));
+/* What each psys channel holds for certain, for the probe: a bit for each
+ * PACKAGE channel on its package (pkg_of[i]: channel i's package id);
+ * contains[i] is 0 for every other channel. Over s->info.n_channels. */
+void wl__rapl_psys_contains(const struct wl_sensor *s, const int *pkg_of, uint64_t *contains);
 
 /* strcmp, except that runs of digits compare as numbers ("hwmon2" before
  * "hwmon10"), for listings in a stable, human order. */
