@@ -244,16 +244,17 @@ static bool chan_read(const struct chan *c, int rc, const struct wl_sensor_readi
     return rc == 0 && (r->v[c->ch].valid & (c->counter ? WL_CH_ENERGY : WL_CH_POWER)) != 0;
 }
 
-/* The channels of sensor i (bit 1 << chan.ch) that its read r (rc) did
- * not read. */
-static uint64_t chans_not_read(const wl_sampler *s, unsigned i, int rc,
-                               const struct wl_sensor_reading *r)
+/* The channels each sensor's read (s->rd[i], its result rc[i]; rc NULL:
+ * every result 0) did not read, in one pass over the channels: fail[i]
+ * holds bit 1 << chan.ch for each of sensor i's. */
+static void chans_not_read(const wl_sampler *s, const int *rc, uint64_t fail[MAX_SENSORS])
 {
-    uint64_t m = 0;
-    for (unsigned k = 0; k < s->n_chans; k++)
-        if (s->chans[k].sensor == i && !chan_read(&s->chans[k], rc, r))
-            m |= UINT64_C(1) << s->chans[k].ch;
-    return m;
+    memset(fail, 0, MAX_SENSORS * sizeof *fail);
+    for (unsigned k = 0; k < s->n_chans; k++) {
+        const struct chan *c = &s->chans[k];
+        if (!chan_read(c, rc ? rc[c->sensor] : 0, &s->rd[c->sensor]))
+            fail[c->sensor] |= UINT64_C(1) << c->ch;
+    }
 }
 
 /* Opens, extends or closes sensor i's gap of failed reads at sample time t
@@ -265,6 +266,8 @@ static uint64_t chans_not_read(const wl_sampler *s, unsigned i, int rc,
 static void track_failed_reads(wl_sampler *s, unsigned i, int rc, uint64_t fail, uint64_t t)
 {
     struct sensor_state *ss = &s->sst[i];
+    if (!fail && !ss->failing)
+        return; /* every read good, as before: the common case costs nothing */
     const struct wl_sensor_info *in = wl_sensor_get_info(s->sensors[i]);
     uint16_t doms = 0, lost = 0;
     int first = -1; /* the first channel newly not read */
@@ -449,11 +452,10 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
             c->have_last = true;
         }
     }
-    for (unsigned i = 0; i < n; i++) {
-        const uint64_t fail = chans_not_read(s, i, 0, &s->rd[i]);
-        if (fail)
-            track_failed_reads(s, i, 0, fail, s->t0_ns);
-    }
+    uint64_t fail[MAX_SENSORS];
+    chans_not_read(s, NULL, fail);
+    for (unsigned i = 0; i < n; i++)
+        track_failed_reads(s, i, 0, fail[i], s->t0_ns);
     *out = s;
     return 0;
 }
@@ -752,12 +754,14 @@ static void take_sample(wl_sampler *s)
     double pw[WL_DOMAIN_COUNT] = {0};
 
     pthread_mutex_lock(&s->mu);
+    uint64_t fail[MAX_SENSORS];
+    chans_not_read(s, s->rd_rc, fail); /* one pass; the channel loop below tests its bits */
     for (unsigned i = 0; i < s->n_sensors; i++)
-        track_failed_reads(s, i, s->rd_rc[i], chans_not_read(s, i, s->rd_rc[i], &s->rd[i]), t);
+        track_failed_reads(s, i, s->rd_rc[i], fail[i], t);
     uint16_t bad = 0;
     for (unsigned k = 0; k < s->n_chans; k++) {
         struct chan *c = &s->chans[k];
-        if (!chan_read(c, s->rd_rc[c->sensor], &s->rd[c->sensor])) {
+        if (fail[c->sensor] & (UINT64_C(1) << c->ch)) {
             bad |= (uint16_t)(1u << c->d);
             c->have_last = false; /* no integration across a gap */
             c->ref_stale = true;  /* counter power (and learning) restarts at the next good read */
