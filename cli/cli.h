@@ -140,14 +140,14 @@ int wl_cli_flush_stdout(const char *cmd);
 int wl_cli_close_stdout(const char *cmd, int status);
 
 /* Called first in main: a standard descriptor (0, 1, 2) that is closed is
- * given a placeholder that fails as a closed descriptor would (stdout and
+ * given a stand-in that fails as a closed descriptor would (stdout and
  * stderr: the read end of a pipe of their own, writes fail with EBADF;
  * stdin: a write-only /dev/null), so that no file the command opens takes
  * its number, and which ones were closed is remembered. */
 void wl_cli_reserve_std_fds(void);
 
 /* True when standard descriptor fd (0, 1 or 2) was closed when wattlens
- * started (wl_cli_reserve_std_fds put its placeholder there). */
+ * started (wl_cli_reserve_std_fds put its stand-in there). */
 bool wl_cli_std_fd_closed(int fd);
 
 struct option; /* <getopt.h> */

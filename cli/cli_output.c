@@ -35,7 +35,7 @@ FILE *wl_cli_output_std_stream(const char *path)
 {
     if (!path || strcmp(path, "-") == 0)
         return stdout;
-    /* stdout or stderr was closed (`>&-`): its placeholder is a pipe that
+    /* stdout or stderr was closed (`>&-`): its stand-in is a pipe that
      * only a name of that descriptor reaches (/dev/stdout, /proc/self/fd/1),
      * and such a name is that stream, so that writing fails (EBADF) as for
      * `-`; /dev/null is just /dev/null */

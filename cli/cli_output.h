@@ -72,7 +72,7 @@ int wl_cli_output_close(struct wl_cli_output *o, bool complete, int errnum);
  * when fd 1 is not that file too), so that `2>>log` still appends rather
  * than being truncated by a reopen. When stdout or stderr was closed at
  * start-up (wl_cli_std_fd_closed), a name of it (/dev/stdout, /dev/fd/1,
- * /proc/self/fd/1, or a symlink to one: the same file as its placeholder
+ * /proc/self/fd/1, or a symlink to one: the same file as its stand-in
  * pipe, which nothing else reaches) is still that stream, so that writing
  * fails (EBADF) as for "-"; /dev/null is not. NULL: any other name. */
 FILE *wl_cli_output_std_stream(const char *path);

@@ -463,7 +463,7 @@ static int stdout_to_stderr(void)
     int saved = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
     if (saved < 0)
         return -1;
-    /* a stderr closed at start-up is a placeholder pipe's read end (main.c):
+    /* a stderr closed at start-up is a stand-in pipe's read end (main.c):
      * CMD's output then goes nowhere, as it would with `1>&2 2>&-`, but its
      * writes succeed */
     int fd = wl_cli_std_fd_closed(STDERR_FILENO) ? open("/dev/null", O_WRONLY | O_CLOEXEC)
