@@ -550,6 +550,12 @@ int wl__sensor_cpu_ident(const struct wl_sensor_params *p, struct wl__cpu_ident 
     bool is_proc_root;
     const int have_proc = machine_proc_dir(p, proc, sizeof proc, &is_proc_root);
     if (is_proc_root) {
+        if (have_proc != 0) { /* never read a cut path: another directory */
+            wl_utf8_clip(clip, sizeof clip, wl__sensor_proc_root(p));
+            snprintf(from, size, "%s/cpuinfo: the /proc root is too long (%zu bytes at most)", clip,
+                     sizeof proc - 1);
+            return have_proc;
+        }
         wl_utf8_clip(clip, sizeof clip, proc); /* any bytes: cut between characters */
         const int rc = wl__cpu_ident_read(proc, out);
         snprintf(from, size, "%s/cpuinfo%s", clip, rc == 0 ? "" : ": cannot be read");

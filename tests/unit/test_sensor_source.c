@@ -138,6 +138,25 @@ static void test_set_describe_names_each_backend_and_source(void **state)
     wl_sensor_set_close(set);
 }
 
+/* A /proc root longer than the reader's path buffer is refused by name,
+ * not read cut (a cut path is another directory, whose cpuinfo would
+ * judge the CPU). */
+static void test_a_proc_root_too_long_is_not_read_cut(void **state)
+{
+    (void)state;
+    static char root[1400];
+    memset(root, 'a', sizeof root - 1);
+    root[0] = '/';
+    root[sizeof root - 1] = '\0';
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.proc_root = root;
+    struct wl__cpu_ident id;
+    char from[256];
+    assert_int_equal(wl__sensor_cpu_ident(&p, &id, from, sizeof from), WL_ERANGE);
+    assert_non_null(strstr(from, "the /proc root is too long"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +165,7 @@ int main(void)
         cmocka_unit_test(test_drop_channel_moves_the_rest_down),
         cmocka_unit_test(test_a_read_with_no_channel_read_fails),
         cmocka_unit_test(test_set_describe_names_each_backend_and_source),
+        cmocka_unit_test(test_a_proc_root_too_long_is_not_read_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
