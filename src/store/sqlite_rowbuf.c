@@ -80,11 +80,11 @@ static void wl__bind_vals(struct wl__rowbuf *b, sqlite3_stmt *st, int row, int f
 
 /* Inserts the buffered rows, inside the caller's transaction (the
  * writer's batch): one multi-row statement for a full buffer; otherwise,
- * or when that fails on a constraint, row by row so that a bad row is
- * named and the good ones are kept. Columns 1..4 (or 1..5) are the row's
- * key. The rows refused alone (every failure that leaves the transaction
- * open, wl__txn_ended: a constraint, named in err, or any other error;
- * a multi-row INSERT that fails so refuses all its rows) are counted in
+ * or when that fails and leaves the transaction open (whatever the
+ * error), row by row so that a bad row is named and the good ones are
+ * kept. Columns 1..4 (or 1..5) are the row's key. The rows refused alone
+ * (every failure that leaves the transaction open, wl__txn_ended: a
+ * constraint, named in err, or any other error) are counted in
  * b->n_refused: they are no part of the batch, which the writer needs to
  * know when it says what a batch rolled back later lost. A failure that
  * ends the transaction stops the drain: the rows not inserted yet are lost
@@ -111,11 +111,7 @@ int wl__rowbuf_drain(struct wl__db *d, struct wl__rowbuf *b, struct wl_errmsg *e
             rc = wl__fail(d, s, err, "storing metrics");
             goto done;
         }
-        if ((s & 0xff) != SQLITE_CONSTRAINT) { /* none is stored: refused alone */
-            b->n_refused = b->n;
-            rc = wl__fail(d, s, err, "storing metrics");
-            goto done;
-        }
+        /* none is stored and the batch is open: row by row below */
     }
     for (int row = 0; row < b->n; row++) {
         wl__bind_vals(b, b->single, row, 1);

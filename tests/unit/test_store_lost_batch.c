@@ -216,6 +216,44 @@ static void test_a_buffered_row_refused_by_any_error_is_not_counted_lost(void **
     wl_store_run_abandon(r);
 }
 
+/* The same with a full buffer (64 component rows, one multi-row INSERT):
+ * its failure leaves the batch open, so the rows are inserted one by one,
+ * and only the bad one is refused. Old: a multi-row INSERT that failed
+ * other than on a constraint refused all its 64 rows, so the batch held
+ * 6 component rows, not 69. */
+static void test_a_full_buffer_with_a_bad_row_keeps_the_good_ones(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char id[37];
+    wl_store_run *r = begin_run(f, "refused-full", id);
+    wl_test_store_add_tokens(r, 0, 1, 0, 1.0, WL_METHOD_COUNTER);
+    struct wl_store_layer_metric lm = {.token_index = 0, .layer = 0, .dur_ms = 1, .energy_j = 0.5};
+    assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+    assert_int_equal(wl_store_flush(r), 0);
+
+    wl_test_store_raw_exec(f->path, "CREATE TRIGGER overflow_component_5 BEFORE INSERT ON "
+                                    "component_metrics WHEN NEW.component = 5 BEGIN "
+                                    "SELECT abs(-9223372036854775807 - 1); END");
+    int failed = 0;
+    for (int c = 2; c < 72; c++) { /* the 64th fills the buffer, which is drained */
+        struct wl_store_component_metric cm = wl_test_component_row(0, 0, c, "c", 0.5, 0.25);
+        if (wl_store_add_component_metric(r, &cm) != 0) {
+            failed++;
+            const char *msg = wl_store_last_error(f->s);
+            if (!strstr(msg, "integer overflow") || strstr(msg, "rolled back"))
+                fail_msg("add: %s", msg);
+        }
+    }
+    assert_int_equal(failed, 1);
+
+    /* the batch (the 63 good rows of the full buffer and the 6 after it) */
+    assert_int_equal(flush_failing(r), WL_EIO);
+    const char *msg = wl_store_last_error(f->s);
+    if (!strstr(msg, "are lost: 69 component rows"))
+        fail_msg("failing flush: %s", msg);
+    wl_store_run_abandon(r);
+}
+
 /* A batch that held only the run's extra fields (wl_store_run_set_extra:
  * `run` sets its cost figures and KV cache type, then flushes) names them
  * when it is lost, each once, and so does the run's error. Old: "are lost:
@@ -447,6 +485,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_a_buffered_row_refused_by_any_error_is_not_counted_lost, faulty_setup,
             wl_test_store_hook_teardown),
+        cmocka_unit_test_setup_teardown(test_a_full_buffer_with_a_bad_row_keeps_the_good_ones,
+                                        faulty_setup, wl_test_store_hook_teardown),
         cmocka_unit_test_setup_teardown(test_a_lost_batch_of_extra_fields_names_them, faulty_setup,
                                         wl_test_store_hook_teardown),
         cmocka_unit_test_setup_teardown(
