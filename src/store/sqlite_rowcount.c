@@ -31,13 +31,14 @@ static uint64_t wl__key_hash(const char *key, size_t len)
     return wl_siphash13(k, key, len);
 }
 
-/* Whether x has the key whose hash is h (named in extra, or remembered as
- * cut). */
-static bool wl__rows_has(const struct wl__rows *x, uint64_t h)
+/* Whether x has the key whose hash is h: named in extra (compared by
+ * bytes, or by hash when the key itself is gone, key NULL: a key another
+ * count remembers only as cut), or remembered as cut. */
+static bool wl__rows_has(const struct wl__rows *x, const char *key, size_t len, uint64_t h)
 {
     size_t n;
     for (const char *p = x->extra, *k; (k = wl__next_key(&p, &n));)
-        if (wl__key_hash(k, n) == h)
+        if (key ? n == len && memcmp(k, key, len) == 0 : wl__key_hash(k, n) == h)
             return true;
     const int64_t remembered =
         x->n_extra_cut < WL__ROWS_CUT_KEYS ? x->n_extra_cut : WL__ROWS_CUT_KEYS;
@@ -47,10 +48,11 @@ static bool wl__rows_has(const struct wl__rows *x, uint64_t h)
     return false;
 }
 
-/* Counts a key that did not fit in x->extra (hash h), unless x has it. */
-static void wl__rows_cut(struct wl__rows *x, uint64_t h)
+/* Counts a key that did not fit in x->extra (hash h; the key itself, or
+ * NULL when only its hash is known), unless x has it. */
+static void wl__rows_cut(struct wl__rows *x, const char *key, size_t len, uint64_t h)
 {
-    if (wl__rows_has(x, h))
+    if (wl__rows_has(x, key, len, h))
         return;
     if (x->n_extra_cut < WL__ROWS_CUT_KEYS)
         x->cut[x->n_extra_cut] = h;
@@ -60,11 +62,11 @@ static void wl__rows_cut(struct wl__rows *x, uint64_t h)
 void wl__rows_extra(struct wl__rows *x, const char *key, size_t len)
 {
     const uint64_t h = wl__key_hash(key, len);
-    if (wl__rows_has(x, h))
+    if (wl__rows_has(x, key, len, h))
         return;
     const size_t have = strlen(x->extra);
     if (have + (have ? 1 : 0) + len >= sizeof x->extra) {
-        wl__rows_cut(x, h);
+        wl__rows_cut(x, key, len, h);
         return;
     }
     snprintf(x->extra + have, sizeof x->extra - have, "%s%.*s", have ? "," : "", (int)len, key);
@@ -87,7 +89,7 @@ void wl__rows_add(struct wl__rows *to, const struct wl__rows *from)
      * past WL__ROWS_CUT_KEYS (not remembered), each counted */
     for (int64_t i = 0; i < from->n_extra_cut; i++) {
         if (i < WL__ROWS_CUT_KEYS)
-            wl__rows_cut(to, from->cut[i]);
+            wl__rows_cut(to, NULL, 0, from->cut[i]);
         else
             to->n_extra_cut++;
     }

@@ -67,11 +67,29 @@ static void test_a_key_cut_in_both_is_counted_once_when_added(void **state)
     expect_more(&first, " and 3 more"); /* 5, 0, 1, 2 named; 3, 4, 6 cut */
 }
 
+/* Named keys are told apart by their bytes: a prefix of another key, or
+ * one that differs in its last byte, is a key of its own; the same key
+ * again is not. (Regression guard for the byte comparison; the hash that
+ * compared them before tells these apart too.) */
+static void test_named_keys_are_compared_by_bytes(void **state)
+{
+    (void)state;
+    struct wl__rows x = {0};
+    wl__rows_extra(&x, "kv", 2);
+    wl__rows_extra(&x, "kv_cache_type", 13);
+    wl__rows_extra(&x, "kv_cache_typf", 13);
+    wl__rows_extra(&x, "kv_cache_type", 13);
+    wl__rows_extra(&x, "kv_cache_typextra", 13); /* the first 13 bytes: a key named */
+    assert_string_equal(x.extra, "kv,kv_cache_type,kv_cache_typf");
+    assert_int_equal(x.n_extra_cut, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_cut_key_set_again_is_counted_once),
         cmocka_unit_test(test_a_key_cut_in_both_is_counted_once_when_added),
+        cmocka_unit_test(test_named_keys_are_compared_by_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
