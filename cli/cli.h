@@ -162,6 +162,18 @@ struct option; /* <getopt.h> */
  * with ':'. */
 int wl_cli_option_error(const char *cmd, int c, char *const argv[], const struct option *opts);
 
+/* The same, for an option the command rewrote before getopt saw it (bench
+ * takes llama-bench's -ub as --ubatch-size): typed is the spelling the
+ * user gave of argv[optind - 1], named in the message; NULL: as above. */
+int wl_cli_option_error_typed(const char *cmd, int c, char *const argv[], const struct option *opts,
+                              const char *typed);
+
+/* wattlens's own options, taken only before the command (main.c parses
+ * them; wl_cli_option_error says where they go when given after it): the
+ * letter ("-v", grouped as getopt groups them: -vq) of a's long name
+ * ("--verbose") or of a's one letter ("-v"); 0 when a is neither. */
+char wl_cli_global_option(const char *a);
+
 /* What to say about an argument left over by a command that takes a model
  * with -m and a prompt with -p (run, generate): "give the model with -m
  * FILE" when arg ends in .gguf or names an existing regular file, else

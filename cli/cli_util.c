@@ -243,7 +243,35 @@ static bool ambiguous_option(const char *name, size_t n, const struct option *op
     return differ;
 }
 
+/* wattlens's own options (main.c parses them before the command) */
+static const struct {
+    char letter;
+    const char *name;
+} wl__global_options[] = {
+    {'h', "--help"},
+    {'V', "--version"},
+    {'v', "--verbose"},
+    {'q', "--quiet"},
+};
+
+char wl_cli_global_option(const char *a)
+{
+    for (size_t i = 0; i < sizeof wl__global_options / sizeof wl__global_options[0]; i++) {
+        const char l = wl__global_options[i].letter;
+        if (strcmp(a, wl__global_options[i].name) == 0 ||
+            (a[0] == '-' && a[1] == l && a[2] == '\0'))
+            return l;
+    }
+    return 0;
+}
+
 int wl_cli_option_error(const char *cmd, int c, char *const argv[], const struct option *opts)
+{
+    return wl_cli_option_error_typed(cmd, c, argv, opts, NULL);
+}
+
+int wl_cli_option_error_typed(const char *cmd, int c, char *const argv[], const struct option *opts,
+                              const char *typed)
 {
     /* getopt has stepped past a long option and past a lone short option;
      * optopt holds a short option's letter */
@@ -264,24 +292,24 @@ int wl_cli_option_error(const char *cmd, int c, char *const argv[], const struct
     } else {
         snprintf(name, sizeof name, "%s", arg);
     }
+    if (typed)
+        snprintf(name, sizeof name, "%s", typed);
     if (c == ':')
         return wl_cli_usage_error(cmd, "option '%s' needs a value", name);
-    /* wattlens's own options (main.c) are taken only before the command:
-     * after it they are the command's, and this one has none of that name */
-    static const char *const globals[] = {"-q", "-v", "-V", "--quiet", "--verbose", "--version"};
-    for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++) {
-        if (strcmp(name, globals[i]) != 0)
-            continue;
-        if (strcmp(name, "-V") == 0 || strcmp(name, "--version") == 0)
-            return wl_cli_usage_error(cmd,
-                                      "unknown option '%s' (the version is a global option: "
-                                      "'wattlens %s')",
-                                      name, name);
+    /* wattlens's own options are taken only before the command: after it
+     * they are the command's, and this one has none of that name (help is
+     * every command's own) */
+    const char g = wl_cli_global_option(name);
+    if (g == 'V')
+        return wl_cli_usage_error(cmd,
+                                  "unknown option '%s' (the version is a global option: "
+                                  "'wattlens %s')",
+                                  name, name);
+    if (g != 0 && g != 'h')
         return wl_cli_usage_error(cmd,
                                   "unknown option '%s' (a global option: put it before the "
                                   "command, 'wattlens %s %s ...')",
                                   name, name, cmd);
-    }
     return wl_cli_usage_error(cmd, "unknown option '%s'", name);
 }
 

@@ -425,14 +425,14 @@ static int run(int argc, char **argv)
         case 'h':
             wl_cli_print_help(usage);
             return WL_EXIT_OK;
-        default:
-            /* a rewritten option without its value: as typed (getopt's
-             * optopt, which wl_cli_option_error names, is its letter) */
-            if (c == ':' && optind > 0 &&
-                (argv[optind - 1] == ub_long || argv[optind - 1] == ctk_long))
-                return wl_cli_usage_error(CMD, "option '%s' needs a value",
-                                          argv[optind - 1] == ub_long ? ub_short : ctk_short);
-            return wl_cli_option_error(CMD, c, argv, opts);
+        default: {
+            /* a rewritten option is named as typed */
+            const char *last = optind > 0 ? argv[optind - 1] : NULL;
+            return wl_cli_option_error_typed(CMD, c, argv, opts,
+                                             last == ub_long    ? ub_short
+                                             : last == ctk_long ? ctk_short
+                                                                : NULL);
+        }
         }
     }
     if (optind < argc)

@@ -117,17 +117,23 @@ static int dispatch(int argc, char **argv, const char **name)
             i++;
             break;
         }
-        if (strcmp(a, "--help") == 0 || strcmp(a, "--version") == 0) {
-            a = a[2] == 'h' ? "-h" : "-V";
-        } else if (strcmp(a, "--verbose") == 0) {
-            a = "-v";
-        } else if (strcmp(a, "--quiet") == 0) {
-            a = "-q";
-        } else if (a[1] == '-' || a[1] == '\0' || a[strspn(a + 1, "hVvq") + 1] != '\0') {
-            return wl_cli_usage_error(NULL, "unknown global option '%s'", a);
+        /* a long name (as its letter), or one letter or a group of them,
+         * as getopt takes them: -vvv, -qv */
+        char letters[2] = {0};
+        if (a[1] == '-') {
+            letters[0] = wl_cli_global_option(a);
+            a = letters[0] ? letters : "";
+        } else if (a[1] != '\0') {
+            a++;
+        } else {
+            a = "";
         }
-        /* one letter or a group of them, as getopt takes them: -vvv, -qv */
-        for (const char *l = a + 1; *l; l++) {
+        bool known = *a != '\0';
+        for (const char *l = a; *l; l++)
+            known = known && wl_cli_global_option((char[]){'-', *l, '\0'}) != 0;
+        if (!known)
+            return wl_cli_usage_error(NULL, "unknown global option '%s'", argv[i]);
+        for (const char *l = a; *l; l++) {
             if (*l == 'h') {
                 wl_cli_print_help(print_help);
                 return WL_EXIT_OK;

@@ -204,6 +204,7 @@ expect_option_error "generate unknown option" "unknown option '--bogus'" "$W" ge
 expect_option_error "generate unknown short option" "unknown option '-Z'" "$W" generate -m x -Z
 expect_option_error "bench -r without value" "option '-r' needs a value" "$W" bench -m x -r
 expect_option_error "bench -ub without value" "option '-ub' needs a value" "$W" bench -m x -ub
+expect_option_error "bench -ctk without value" "option '-ctk' needs a value" "$W" bench -m x -ctk
 expect_option_error "bench --ubatch-size without value" "option '--ubatch-size' needs a value" "$W" bench -m x --ubatch-size
 expect_option_error "bench unknown option" "unknown option '--bogus'" "$W" bench -m x --bogus
 expect_option_error "model info --kv-type without value" "option '--kv-type' needs a value" "$W" model info x --kv-type

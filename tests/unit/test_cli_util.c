@@ -515,6 +515,45 @@ static void test_option_error_global_option_hint(void **state)
     expect_option_error(opts, (char *[]){"t", "-x", NULL}, "unknown option '-x'", "global");
 }
 
+/* The one table of wattlens's own options, which main.c parses and the
+ * hint above names: each by its letter and its long name, nothing else.
+ * Old: two lists kept apart (the hint's had no --help). */
+static void test_global_options_are_one_table(void **state)
+{
+    (void)state;
+    const char *const both[][2] = {
+        {"-h", "--help"}, {"-V", "--version"}, {"-v", "--verbose"}, {"-q", "--quiet"}};
+    for (size_t i = 0; i < sizeof both / sizeof both[0]; i++) {
+        assert_int_equal(wl_cli_global_option(both[i][0]), both[i][0][1]);
+        assert_int_equal(wl_cli_global_option(both[i][1]), both[i][0][1]);
+    }
+    const char *const others[] = {"-x", "--verb", "-vq", "--", "-", "", "verbose", "--json"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        assert_int_equal(wl_cli_global_option(others[i]), 0);
+}
+
+/* An option a command rewrote before getopt saw it is named as typed,
+ * with its value missing or unknown alike. */
+static void test_option_error_typed_names_the_option_as_typed(void **state)
+{
+    (void)state;
+    static const struct option opts[] = {
+        {"ubatch-size", required_argument, NULL, 'U'},
+        {NULL, 0, NULL, 0},
+    };
+    char *argv[] = {"t", "--ubatch-size", NULL};
+    opterr = 0;
+    optind = 0;
+    int c = getopt_long(2, argv, ":", opts, NULL);
+    assert_int_equal(c, ':');
+    wl_test_capture_stderr_begin();
+    const int rc = wl_cli_option_error_typed("t", c, argv, opts, "-ub");
+    char *text = wl_test_capture_stderr_end();
+    assert_int_equal(rc, WL_EXIT_USAGE);
+    assert_non_null(strstr(text, "option '-ub' needs a value"));
+    free(text);
+}
+
 /* An argument left over by run or generate: a model file (named .gguf, or
  * any regular file that exists) is to be given with -m; other words are
  * taken for an unquoted prompt. */
@@ -570,6 +609,8 @@ int main(void)
         cmocka_unit_test(test_parse_double_is_strict),
         cmocka_unit_test(test_option_error_ambiguous_prefix),
         cmocka_unit_test(test_option_error_global_option_hint),
+        cmocka_unit_test(test_global_options_are_one_table),
+        cmocka_unit_test(test_option_error_typed_names_the_option_as_typed),
         cmocka_unit_test(test_host_cpu_follows_the_sensor_roots),
         cmocka_unit_test(test_stray_argument_hint),
     };
