@@ -988,6 +988,27 @@ int wl__sensor_add_channel(struct wl_sensor *s, const char *name, enum wl_domain
     return (int)s->info.n_channels++;
 }
 
+static bool any_channel_read(const struct wl_sensor_reading *r)
+{
+    for (unsigned i = 0; i < r->n_channels && i < WL_SENSOR_MAX_CHANNELS; i++)
+        if (r->v[i].valid & (WL_CH_ENERGY | WL_CH_POWER))
+            return true;
+    return false;
+}
+
+/* s->ops->read with the rule every caller sees: the backends read what
+ * they can and return 0; a read where no channel could be read fails here
+ * (WL_ESENSOR), for every backend alike. wl_sensor_read and the open-time
+ * probes read through it, so a sensor whose reads all fail right after
+ * open is not polled until the probe budgets run out. */
+static int backend_read(struct wl_sensor *s, struct wl_sensor_reading *r)
+{
+    int rc = s->ops->read(s, r);
+    if (rc == 0 && !any_channel_read(r))
+        rc = WL_ESENSOR;
+    return rc;
+}
+
 /* Generic update-period measurement (wl__sensor_measure_period, sensor_impl.h):
  * read until the first channel's value has
  * changed several times (or the budget runs out) and average the intervals
@@ -1010,7 +1031,7 @@ int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params
     const bool energy_only = (s->info.ch[0].flags & WL_CH_ENERGY) != 0;
     memset(&r, 0, sizeof r);
     while (wl_clock_now_ns() < t_end && changes < WL__PERIOD_PROBE_CHANGES) {
-        if (s->ops->read(s, &r) != 0)
+        if (backend_read(s, &r) != 0)
             return changes;
         const struct wl_channel_value *v = &r.v[0];
         if (!(v->valid & (WL_CH_ENERGY | WL_CH_POWER))) { /* not read this time */
@@ -1156,13 +1177,13 @@ uint64_t wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_param
     }
     struct wl_sensor_reading r;
     memset(&r, 0, sizeof r);
-    if (n == 0 || p->period_probe_ns == 0 || s->ops->read(s, &r) != 0) {
+    if (n == 0 || p->period_probe_ns == 0 || backend_read(s, &r) != 0) {
         wl__sensor_measure_period(s, p);
         return 0;
     }
     for (unsigned k = 0; k < n; k++)
         w[k].have0 = psys_watch_read(s, &w[k], &r, &w[k].psys0, &w[k].pkg0);
-    if (wl__sensor_measure_period(s, p) == 0 || s->ops->read(s, &r) != 0)
+    if (wl__sensor_measure_period(s, p) == 0 || backend_read(s, &r) != 0)
         return 0;
     for (unsigned k = 0; k < n; k++) {
         uint64_t psys, pkg;
@@ -1198,7 +1219,7 @@ uint64_t wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_param
         if (n_open == 0)
             return drop;
         wl_clock_sleep_ns(1000000);
-        if (s->ops->read(s, &r) != 0)
+        if (backend_read(s, &r) != 0)
             return drop; /* the undecided are kept */
         for (unsigned k = 0; k < n; k++) {
             uint64_t psys, pkg;
@@ -1463,14 +1484,6 @@ const struct wl_sensor_info *wl_sensor_get_info(const wl_sensor *s)
     return &s->info;
 }
 
-static bool any_channel_read(const struct wl_sensor_reading *r)
-{
-    for (unsigned i = 0; i < r->n_channels && i < WL_SENSOR_MAX_CHANNELS; i++)
-        if (r->v[i].valid & (WL_CH_ENERGY | WL_CH_POWER))
-            return true;
-    return false;
-}
-
 static int sensor_read(wl_sensor *s, struct wl_sensor_reading *r, bool settle)
 {
     if (settle && s->ops->settle)
@@ -1479,12 +1492,8 @@ static int sensor_read(wl_sensor *s, struct wl_sensor_reading *r, bool settle)
      * counters) read 0 */
     memset(r, 0, sizeof *r);
     pthread_mutex_lock(&s->lock);
-    int rc = s->ops->read(s, r);
+    int rc = backend_read(s, r);
     pthread_mutex_unlock(&s->lock);
-    /* the backends read what they can and return 0; a read where no
-     * channel could be read fails here, for every backend alike */
-    if (rc == 0 && !any_channel_read(r))
-        rc = WL_ESENSOR;
     if (rc != 0)
         r->n_channels = 0;
     return rc;

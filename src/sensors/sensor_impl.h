@@ -23,8 +23,9 @@ struct wl_sensor_ops {
     unsigned bit;     /* WL_BACKEND_* */
     int (*open)(struct wl_sensor *s, const struct wl_sensor_params *p, struct wl_sensor_status *st);
     /* Reads every channel it can: a channel that fails is not read this
-     * time (valid 0) and the read still returns 0; wl_sensor_read fails
-     * with WL_ESENSOR when no channel was read. An error code only for a
+     * time (valid 0) and the read still returns 0; the shared code
+     * (wl_sensor_read and the open-time probes alike) fails a read where
+     * no channel was read with WL_ESENSOR. An error code only for a
      * source that is gone as a whole (powermetrics' pipe closed). */
     int (*read)(struct wl_sensor *s, struct wl_sensor_reading *r);
     void (*close)(struct wl_sensor *s);
@@ -264,7 +265,8 @@ void wl__sensor_drop_channel(struct wl_sensor *s, unsigned ci);
  * at most p->period_probe_ns until channel 0 has changed
  * WL__PERIOD_PROBE_CHANGES times, and sets s->info.update_period_ns and
  * period_measured from the intervals between changes (two at least).
- * Returns how many times channel 0 changed (0 when not probed). */
+ * A read where no channel was read ends it. Returns how many times channel 0 changed (0 when not
+ * probed). */
 #define WL__PERIOD_PROBE_CHANGES 12
 int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p);
 

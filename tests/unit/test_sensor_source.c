@@ -5,7 +5,8 @@
  * the source is set (a psys the update-period probe drops comes after:
  * each backend rebuilt its source for it), and a long source is cut
  * between characters before the suffix, which always stays whole. A read
- * where no channel was read fails in the shared code, for any backend. */
+ * where no channel was read fails in the shared code, for any backend,
+ * and ends the open-time probes at that read. */
 #include "test_support.h"
 
 #include "sensors/sensor_impl.h"
@@ -94,6 +95,63 @@ static void test_a_read_with_no_channel_read_fails(void **state)
     free(s);
 }
 
+/* The open-time probes read through the same rule: once no channel is
+ * read they stop at that read, not poll until their budgets run out. The
+ * fake counts its reads; the first probe_good of them read a package
+ * (channel 0, rising) and a flat psys (channel 1), the rest read nothing.
+ * Counted reads, not time: the old probes read on hundreds of times. */
+static unsigned probe_reads, probe_good;
+static int probe_read(struct wl_sensor *s, struct wl_sensor_reading *r)
+{
+    probe_reads++;
+    r->n_channels = s->info.n_channels;
+    for (unsigned i = 0; i < r->n_channels; i++) {
+        r->v[i].valid = probe_reads <= probe_good ? WL_CH_ENERGY : 0;
+        r->v[i].energy_uj = i == 0 ? probe_reads : 5;
+    }
+    return 0;
+}
+static const struct wl_sensor_ops probe_read_ops = {
+    .name = "fake", .what = "a test sensor", .read = probe_read};
+
+static wl_sensor *probe_sensor(struct wl_sensor_params *p)
+{
+    wl_sensor *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    s->ops = &probe_read_ops;
+    s->info.n_channels = 2;
+    s->info.ch[0].flags = s->info.ch[1].flags = WL_CH_ENERGY;
+    s->info.ch[0].domain = WL_DOMAIN_PACKAGE;
+    s->info.ch[1].domain = WL_DOMAIN_PSYS;
+    memset(p, 0, sizeof *p);
+    p->period_probe_ns = 200000000; /* 200 ms: room for hundreds of reads */
+    probe_reads = probe_good = 0;
+    return s;
+}
+
+static void test_the_probes_stop_at_a_read_with_no_channel_read(void **state)
+{
+    (void)state;
+    struct wl_sensor_params p;
+    wl_sensor *s = probe_sensor(&p);
+    /* the update-period probe: its first read has nothing */
+    assert_int_equal(wl__sensor_measure_period(s, &p), 0);
+    assert_int_equal(probe_reads, 1);
+    /* the psys probe: its first read, then the period probe's first */
+    const uint64_t contains[2] = {0, 1};
+    probe_reads = 0;
+    assert_int_equal(wl__sensor_probe_psys(s, &p, "a test", 1e6, contains), 0);
+    assert_int_equal(probe_reads, 2);
+    /* reads fail after the period probe: a start (1), the period probe's
+     * 12 changes (13), the read after it (14), then the watch's next (15)
+     * reads nothing and the still undecided flat psys is kept */
+    probe_reads = 0;
+    probe_good = 1 + (WL__PERIOD_PROBE_CHANGES + 1) + 1;
+    assert_int_equal(wl__sensor_probe_psys(s, &p, "a test", 1e6, contains), 0);
+    assert_int_equal(probe_reads, probe_good + 1);
+    free(s);
+}
+
 static void test_drop_channel_moves_the_rest_down(void **state)
 {
     (void)state;
@@ -164,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_a_long_source_is_cut_before_a_suffix_that_grows),
         cmocka_unit_test(test_drop_channel_moves_the_rest_down),
         cmocka_unit_test(test_a_read_with_no_channel_read_fails),
+        cmocka_unit_test(test_the_probes_stop_at_a_read_with_no_channel_read),
         cmocka_unit_test(test_set_describe_names_each_backend_and_source),
         cmocka_unit_test(test_a_proc_root_too_long_is_not_read_cut),
     };
