@@ -301,8 +301,8 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         return wl__sensor_fail(
             st, rc == WL_ENOENT ? WL_ENOTSUP : rc,
             "Needs an Intel CPU or AMD Zen and a kernel with the RAPL perf "
-            "PMU (CONFIG_PERF_EVENTS_INTEL_RAPL / CONFIG_PERF_EVENTS_AMD_POWER); "
-            "virtual machines usually have none.",
+            "PMU (CONFIG_PERF_EVENTS_INTEL_RAPL, \"Intel/AMD rapl performance "
+            "events\"; AMD Zen from Linux 5.8); virtual machines usually have none.",
             "%s", em.text);
     /* the model's rule gives the registers' steps, which .scale hides
      * (below); the CPU not known: no rule, resolutions unknown */

@@ -170,6 +170,11 @@ static void test_backend_fails_clearly_without_a_counting_pmu(void **state)
     p.sysfs_root = "/nonexistent";
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_PERF, &p, &s, &st), WL_ENOTSUP);
     assert_non_null(strstr(st.why, "no RAPL perf PMU"));
+    /* Zen's RAPL events are under the Intel option ("Intel/AMD rapl
+     * performance events", 5.8); CONFIG_PERF_EVENTS_AMD_POWER is the
+     * Fam15h power-pkg PMU, which is not this one */
+    assert_non_null(strstr(st.fix, "CONFIG_PERF_EVENTS_INTEL_RAPL"));
+    assert_null(strstr(st.fix, "AMD_POWER"));
     wl_test_rmtree(root);
     free(root);
 }
