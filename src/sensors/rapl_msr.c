@@ -71,55 +71,6 @@ static void msr_close(struct wl_sensor *s)
     s->impl = NULL;
 }
 
-static int cmp_dirent(const struct dirent **a, const struct dirent **b)
-{
-    return wl__name_cmp_natural((*a)->d_name, (*b)->d_name);
-}
-
-/* One CPU per RAPL unit, for the first max units, from every cpuN of
- * <sysfs>/devices/system/cpu in number order: per physical package, and
- * with by_die per (package, topology/die_id) (a die_id file that is
- * missing, before Linux 5.3, is die 0). A CPU without topology/ is offline
- * (the kernel removes its topology attributes) and is skipped: its unit is
- * read through another CPU of it; stopping there dropped every later
- * socket without a word. With no CPU's topology at all, one package on
- * CPU 0 is assumed. Returns the count; *n_more the units found beyond
- * max. */
-static unsigned package_cpus(const char *sysfs, bool by_die, struct wl__rapl_unit *units,
-                             unsigned max, unsigned *n_more)
-{
-    unsigned n = 0, n_seen = 0;
-    *n_more = 0;
-    char dir[600];
-    snprintf(dir, sizeof dir, "%s/devices/system/cpu", sysfs);
-    struct dirent **list = NULL;
-    const int n_list = scandir(dir, &list, NULL, cmp_dirent);
-    struct wl__rapl_unit *seen = n_list > 0 ? malloc((size_t)n_list * sizeof *seen) : NULL;
-    for (int i = 0; seen && i < n_list; i++) {
-        const int cpu = wl__sysfs_cpu_number(list[i]->d_name);
-        struct wl__rapl_unit u;
-        if (cpu < 0 || wl__rapl_unit_read(sysfs, cpu, by_die, &u) != 0)
-            continue; /* not a CPU, or an offline one */
-        bool dup = false;
-        for (unsigned k = 0; k < n_seen && !dup; k++)
-            dup = seen[k].pkg == u.pkg && seen[k].die == u.die;
-        if (dup)
-            continue;
-        seen[n_seen++] = u;
-        if (n < max)
-            units[n++] = u;
-        else
-            (*n_more)++;
-    }
-    for (int i = 0; i < n_list; i++)
-        free(list[i]);
-    free(list);
-    free(seen);
-    if (n_seen == 0 && max > 0) /* no topology: assume one package on CPU 0 */
-        units[n++] = (struct wl__rapl_unit){.cpu = 0, .pkg = 0, .die = 0};
-    return n;
-}
-
 /* Why unit device path cannot be read (fd: its open's result, err its
  * errno; else reading unit_reg failed), as st's why and fix (st may be
  * NULL); returns the code. */
@@ -189,7 +140,7 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     struct wl__rapl_unit groups[MSR_MAX_PKG];
     unsigned n_more = 0;
     const unsigned n_pkg =
-        package_cpus(wl__sensor_sysfs_root(p), vendor == 0, groups, MSR_MAX_PKG, &n_more);
+        wl__rapl_package_units(wl__sensor_sysfs_root(p), vendor == 0, groups, MSR_MAX_PKG, &n_more);
     struct rapl_msr *m = calloc(1, sizeof *m);
     if (!m)
         return WL_ENOMEM;

@@ -202,73 +202,40 @@ static int zone_package(const struct zone_probe *zs, size_t i)
     return z->pkg;
 }
 
-/* What a zone's resolution is found by: the CPU's unit rule and vendor,
- * the MSR devices' root, which CPU is on which package (read once, when
- * first needed) and the ESU of each package asked for. */
+/* What a zone's resolution is found by: the CPU's unit rule and the ESU
+ * of each package's unit register, read once per package (through the
+ * CPU wl__rapl_package_units names for it; -1 when its MSR device cannot
+ * be read, or the vendor's registers are not known). */
+#define UNIT_MAX_PKG 64
 struct unit_finder {
-    const char *sysfs, *dev;
-    enum wl__cpu_vendor vendor;
     enum wl__rapl_units rule;
-    bool listed; /* cpus[] read */
-    struct cpu_pkg {
-        int cpu, pkg; /* a CPU and its physical package */
-    } * cpus;         /* heap */
-    unsigned n_cpus;
-    unsigned n_seen;
+    unsigned n;
     struct pkg_esu {
         int pkg, esu;
-    } seen[16];
+    } pkg[UNIT_MAX_PKG];
 };
 
-/* Every online CPU under <sysfs>/devices/system/cpu with its physical
- * package (an offline one has no topology/: left out) into f->cpus. */
-static void list_cpus(struct unit_finder *f)
+static void unit_finder_fill(struct unit_finder *f, const char *sysfs, const char *dev,
+                             enum wl__cpu_vendor vendor)
 {
-    f->listed = true;
-    char dir[1100];
-    snprintf(dir, sizeof dir, "%s/devices/system/cpu", f->sysfs);
-    DIR *d = opendir(dir);
-    if (!d)
+    f->n = 0;
+    if (vendor != WL__CPU_INTEL && vendor != WL__CPU_AMD)
         return;
-    unsigned cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        struct wl__rapl_unit u;
-        const int cpu = wl__sysfs_cpu_number(e->d_name);
-        if (cpu < 0 || wl__rapl_unit_read(f->sysfs, cpu, false, &u) != 0)
-            continue;
-        if (f->n_cpus == cap) {
-            const unsigned nc = cap ? 2 * cap : 64;
-            struct cpu_pkg *n = realloc(f->cpus, nc * sizeof *n);
-            if (!n)
-                break;
-            f->cpus = n;
-            cap = nc;
-        }
-        f->cpus[f->n_cpus++] = (struct cpu_pkg){.cpu = cpu, .pkg = u.pkg};
-    }
-    closedir(d);
+    struct wl__rapl_unit u[UNIT_MAX_PKG];
+    unsigned n_more;
+    f->n = wl__rapl_package_units(sysfs, false, u, UNIT_MAX_PKG, &n_more);
+    for (unsigned k = 0; k < f->n; k++)
+        f->pkg[k] =
+            (struct pkg_esu){.pkg = u[k].pkg, .esu = wl__rapl_read_esu(dev, u[k].cpu, vendor)};
 }
 
-/* The ESU of physical package pkg's unit register, read through the first
- * of its CPUs whose MSR device can be read (wl__rapl_read_esu); -1 when
- * none can be, or the vendor's registers are not known. */
-static int package_esu(struct unit_finder *f, int pkg)
+/* The ESU of physical package pkg's unit register; -1 when not known. */
+static int package_esu(const struct unit_finder *f, int pkg)
 {
-    if (f->vendor != WL__CPU_INTEL && f->vendor != WL__CPU_AMD)
-        return -1;
-    for (unsigned i = 0; i < f->n_seen; i++)
-        if (f->seen[i].pkg == pkg)
-            return f->seen[i].esu;
-    if (!f->listed)
-        list_cpus(f);
-    int esu = -1;
-    for (unsigned i = 0; i < f->n_cpus && esu < 0; i++)
-        if (f->cpus[i].pkg == pkg)
-            esu = wl__rapl_read_esu(f->dev, f->cpus[i].cpu, f->vendor);
-    if (f->n_seen < sizeof f->seen / sizeof f->seen[0])
-        f->seen[f->n_seen++] = (struct pkg_esu){.pkg = pkg, .esu = esu};
-    return esu;
+    for (unsigned k = 0; k < f->n; k++)
+        if (f->pkg[k].pkg == pkg)
+            return f->pkg[k].esu;
+    return -1;
 }
 
 /* The resolution of zone i: its register's energy unit (the model's rule,
@@ -276,7 +243,7 @@ static int package_esu(struct unit_finder *f, int pkg)
  * the rule fixes), at least the 1 uJ of energy_uj; 0 when not known, and
  * for a TPMI zone (its unit is in TPMI's own register). Never energy_uj's
  * 1 uJ alone: a register steps by ~61 uJ (Intel), 15.3 uJ (AMD). */
-static double zone_resolution_uj(struct unit_finder *f, const struct zone_probe *zs, size_t i)
+static double zone_resolution_uj(const struct unit_finder *f, const struct zone_probe *zs, size_t i)
 {
     const struct zone_probe *z = &zs[i];
     if (z->tpmi)
@@ -401,7 +368,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     size_t n_zs = 0, cap_zs = 0;
     unsigned n_mmio = 0;
     int rc = 0;
-    struct unit_finder uf = {.vendor = WL__CPU_OTHER}; /* filled once zones are found */
+    struct unit_finder uf = {.n = 0}; /* filled once zones are found */
     snprintf(dir, sizeof dir, "%s/class/powercap", wl__sensor_sysfs_root(p));
     DIR *d = opendir(dir);
     if (!d) {
@@ -476,9 +443,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     char uid_from[320];
     if (!modalias)
         wl__sensor_cpu_ident(p, &uid, uid_from, sizeof uid_from);
-    uf.sysfs = wl__sensor_sysfs_root(p);
-    uf.dev = wl__sensor_dev_root(p);
-    uf.vendor = uid.vendor;
+    unit_finder_fill(&uf, wl__sensor_sysfs_root(p), wl__sensor_dev_root(p), uid.vendor);
     uf.rule = uid.vendor == WL__CPU_AMD ? WL__RAPL_UNITS_CORE : wl__rapl_intel_units(&uid);
     if (n_mmio)
         wl_log_debug("rapl",
@@ -582,7 +547,6 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     wl__sensor_set_source(s, "%s (%u zone(s)%s%s)", dir_part, pc->n, n_tpmi ? ", TPMI" : "",
                           n_mmio ? ", intel-rapl-mmio duplicates skipped" : "");
 out:
-    free(uf.cpus);
     for (size_t i = 0; i < n_zs; i++) {
         if (zs[i].fd >= 0)
             close(zs[i].fd);

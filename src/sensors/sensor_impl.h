@@ -221,6 +221,16 @@ struct wl__rapl_unit {
  * by_die, 0). Returns 0, or a negative WL_E* code when the package id
  * cannot be read: an offline CPU has no topology/. */
 int wl__rapl_unit_read(const char *sysfs_root, int cpu, bool by_die, struct wl__rapl_unit *u);
+/* One CPU per RAPL unit, for the first max units, from every cpuN of
+ * <sysfs>/devices/system/cpu in number order: per physical package, and
+ * with by_die per (package, topology/die_id) (a die_id file that is
+ * missing, before Linux 5.3, is die 0). A CPU without topology/ is offline
+ * (the kernel removes its topology attributes) and is skipped: its unit is
+ * read through another CPU of it. With no CPU's topology at all, one
+ * package on CPU 0 is assumed. Returns the count into units; *n_more the
+ * units found beyond max. rapl_units.c. */
+unsigned wl__rapl_package_units(const char *sysfs, bool by_die, struct wl__rapl_unit *units,
+                                unsigned max, unsigned *n_more);
 /* Whether units u[0..n) are named by die: when one is a die other than 0
  * (the kernel's zones of a multi-die part are package-N-die-M). *n_packages
  * (may be NULL) gets how many packages they are in. */

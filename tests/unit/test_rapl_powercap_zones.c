@@ -478,9 +478,9 @@ static void put_msr_esu(const char *dev, int cpu, uint32_t reg, unsigned esu)
 /* A zone's resolution is its register's energy unit, never the 1 uJ of
  * energy_uj (the sysfs unit: a package counts in 61 uJ on most Intel
  * parts, 15.3 uJ on AMD): from the unit register when the package's MSR
- * device can be read (0x606, AMD 0xC0010299; a CPU of that package from
- * the topology) by the model's rule, else the units the rule fixes (DRAM
- * 15.3 uJ on Haswell-X .. Ice Lake-X, psys 1 J on Sapphire Rapids), else
+ * device can be read (0x606, AMD 0xC0010299; read once per package,
+ * through its first online CPU in the topology, as rapl-msr reads it) by the model's rule, else the
+ * units the rule fixes (DRAM 15.3 uJ on Haswell-X .. Ice Lake-X, psys 1 J on Sapphire Rapids), else
  * unknown (0, shown as -). A TPMI zone's unit is in TPMI's own register:
  * unknown. Every channel claimed 1 uJ. */
 static void test_resolution_is_the_register_unit_never_the_sysfs_uj(void **state)
@@ -534,7 +534,7 @@ static void test_resolution_is_the_register_unit_never_the_sysfs_uj(void **state
         if (cases[k].esu0 >= 0)
             put_msr_esu(dev, 0, 0x606, (unsigned)cases[k].esu0);
         if (cases[k].esu1 >= 0)
-            put_msr_esu(dev, 3, 0x606, (unsigned)cases[k].esu1); /* cpu2 has none: cpu3 */
+            put_msr_esu(dev, 2, 0x606, (unsigned)cases[k].esu1); /* package 1's first CPU */
         wl_sensor *s = NULL;
         assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
         const struct wl_sensor_info *in = wl_sensor_get_info(s);
@@ -565,6 +565,20 @@ static void test_resolution_is_the_register_unit_never_the_sysfs_uj(void **state
     assert_float_equal(in->ch[ci].resolution_uj, 1e6 / 65536, 1e-9);
     ci = find_channel(in, "package-1"); /* no device of its own: not known */
     assert_float_equal(in->ch[ci].resolution_uj, 0, 0);
+    wl_sensor_close(s);
+    /* no CPU topology (a container's sysfs): one package on CPU 0, as
+     * rapl-msr reads it (wl__rapl_package_units), whose ESU is package-0's;
+     * listing the CPUs by topology alone finds none, and the unit unknown */
+    char rel[1200];
+    for (int c = 0; c < 4; c++) {
+        snprintf(rel, sizeof rel, "%s/devices/system/cpu/cpu%d", sys, c);
+        wl_test_rmtree(rel);
+    }
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+    in = wl_sensor_get_info(s);
+    ci = find_channel(in, "package-0");
+    assert_true(ci >= 0);
+    assert_float_equal(in->ch[ci].resolution_uj, 1e6 / 65536, 1e-9);
     wl_sensor_close(s);
     /* TPMI: unknown, whatever 0x606 says */
     char *root2 = wl_test_tmpdir();
