@@ -1,11 +1,16 @@
-/* Which CPU each RAPL unit is read through (wl__rapl_package_units,
- * sensor_impl.h): shared by rapl-msr, which reads its counters there, and
- * rapl-powercap, which reads each package's energy unit there. */
+/* RAPL units (sensor_impl.h), shared by rapl-msr, rapl-perf and
+ * rapl-powercap: the kernel's per-model energy units, the unit register's
+ * ESU, and which CPU each RAPL unit (package or die) is read through. */
 #include "sensors/sensor_impl.h"
 
+#include "wattlens/error.h"
+
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 static int cmp_dirent(const struct dirent **a, const struct dirent **b)
 {
@@ -45,4 +50,195 @@ unsigned wl__rapl_package_units(const char *sysfs, bool by_die, struct wl__rapl_
     if (n_seen == 0 && max > 0) /* no topology: assume one package on CPU 0 */
         units[n++] = (struct wl__rapl_unit){.cpu = 0, .pkg = 0, .die = 0};
     return n;
+}
+
+/* The kernel's RAPL model table (wl__rapl_intel_units, sensor_impl.h). */
+static const struct {
+    uint8_t family, model, units;
+} intel_models[] = {
+    /* Sandy Bridge .. Coffee/Comet Lake, Ice/Tiger/Rocket Lake clients */
+    {6, 0x2A, WL__RAPL_UNITS_CORE},
+    {6, 0x2D, WL__RAPL_UNITS_CORE},
+    {6, 0x3A, WL__RAPL_UNITS_CORE},
+    {6, 0x3E, WL__RAPL_UNITS_CORE},
+    {6, 0x3C, WL__RAPL_UNITS_CORE},
+    {6, 0x45, WL__RAPL_UNITS_CORE},
+    {6, 0x46, WL__RAPL_UNITS_CORE},
+    {6, 0x3D, WL__RAPL_UNITS_CORE},
+    {6, 0x47, WL__RAPL_UNITS_CORE},
+    {6, 0x5E, WL__RAPL_UNITS_CORE},
+    {6, 0x4E, WL__RAPL_UNITS_CORE},
+    {6, 0x8E, WL__RAPL_UNITS_CORE},
+    {6, 0x9E, WL__RAPL_UNITS_CORE},
+    {6, 0x66, WL__RAPL_UNITS_CORE},
+    {6, 0x7E, WL__RAPL_UNITS_CORE},
+    {6, 0x7D, WL__RAPL_UNITS_CORE},
+    {6, 0x9D, WL__RAPL_UNITS_CORE},
+    {6, 0xA6, WL__RAPL_UNITS_CORE},
+    {6, 0xA5, WL__RAPL_UNITS_CORE},
+    {6, 0x8C, WL__RAPL_UNITS_CORE},
+    {6, 0x8D, WL__RAPL_UNITS_CORE},
+    {6, 0xA7, WL__RAPL_UNITS_CORE},
+    /* hybrid and later clients: Lakefield, Alder .. Wildcat Lake, Bartlett */
+    {6, 0x8A, WL__RAPL_UNITS_CORE},
+    {6, 0x97, WL__RAPL_UNITS_CORE},
+    {6, 0x9A, WL__RAPL_UNITS_CORE},
+    {6, 0xB7, WL__RAPL_UNITS_CORE},
+    {6, 0xBA, WL__RAPL_UNITS_CORE},
+    {6, 0xBF, WL__RAPL_UNITS_CORE},
+    {6, 0xD7, WL__RAPL_UNITS_CORE},
+    {6, 0xAC, WL__RAPL_UNITS_CORE},
+    {6, 0xAA, WL__RAPL_UNITS_CORE},
+    {6, 0xBD, WL__RAPL_UNITS_CORE},
+    {6, 0xCC, WL__RAPL_UNITS_CORE},
+    {6, 0xD5, WL__RAPL_UNITS_CORE},
+    {6, 0xC5, WL__RAPL_UNITS_CORE},
+    {6, 0xC6, WL__RAPL_UNITS_CORE},
+    {6, 0xB5, WL__RAPL_UNITS_CORE},
+    {18, 0x01, WL__RAPL_UNITS_CORE}, /* Nova Lake */
+    {18, 0x03, WL__RAPL_UNITS_CORE},
+    /* Atom: Goldmont and later read as cores; Silvermont/Airmont not */
+    {6, 0xBE, WL__RAPL_UNITS_CORE},
+    {6, 0x5C, WL__RAPL_UNITS_CORE},
+    {6, 0x7A, WL__RAPL_UNITS_CORE},
+    {6, 0x5F, WL__RAPL_UNITS_CORE},
+    {6, 0x96, WL__RAPL_UNITS_CORE},
+    {6, 0x86, WL__RAPL_UNITS_CORE},
+    {6, 0x9C, WL__RAPL_UNITS_CORE},
+    {6, 0x37, WL__RAPL_UNITS_ATOM},
+    {6, 0x4C, WL__RAPL_UNITS_ATOM},
+    {6, 0x4A, WL__RAPL_UNITS_ATOM},
+    {6, 0x5A, WL__RAPL_UNITS_ATOM},
+    /* servers: Haswell-X .. Ice Lake-X/D (Cascade and Cooper Lake are
+     * Skylake-X's 0x55), Xeon Phi; Sapphire and Emerald Rapids */
+    {6, 0x3F, WL__RAPL_UNITS_HSW_SERVER},
+    {6, 0x4F, WL__RAPL_UNITS_HSW_SERVER},
+    {6, 0x55, WL__RAPL_UNITS_HSW_SERVER},
+    {6, 0x6A, WL__RAPL_UNITS_HSW_SERVER},
+    {6, 0x6C, WL__RAPL_UNITS_HSW_SERVER},
+    {6, 0x57, WL__RAPL_UNITS_HSW_SERVER},
+    {6, 0x85, WL__RAPL_UNITS_HSW_SERVER},
+    {6, 0x56, WL__RAPL_UNITS_DRAM_DISPUTED},
+    {6, 0x8F, WL__RAPL_UNITS_SPR_SERVER},
+    {6, 0xCF, WL__RAPL_UNITS_SPR_SERVER},
+};
+
+enum wl__rapl_units wl__rapl_intel_units(const struct wl__cpu_ident *id)
+{
+    if (id->vendor != WL__CPU_INTEL)
+        return WL__RAPL_UNITS_UNKNOWN;
+    for (size_t i = 0; i < sizeof intel_models / sizeof intel_models[0]; i++)
+        if (intel_models[i].family == id->family && intel_models[i].model == id->model)
+            return (enum wl__rapl_units)intel_models[i].units;
+    return WL__RAPL_UNITS_UNKNOWN;
+}
+
+double wl__rapl_fixed_unit_uj(enum wl__rapl_units u, enum wl_domain d)
+{
+    if (u == WL__RAPL_UNITS_HSW_SERVER && d == WL_DOMAIN_DRAM)
+        return 15.3;
+    if (u == WL__RAPL_UNITS_SPR_SERVER && d == WL_DOMAIN_PSYS)
+        return 1e6;
+    return 0;
+}
+
+double wl__rapl_unit_uj(enum wl__rapl_units u, enum wl_domain d, unsigned esu, const char **why)
+{
+    *why = NULL;
+    if (u == WL__RAPL_UNITS_ATOM)
+        return (double)(1ull << esu);
+    const double fixed_uj = wl__rapl_fixed_unit_uj(u, d);
+    if (fixed_uj > 0)
+        return fixed_uj;
+    if (u == WL__RAPL_UNITS_DRAM_DISPUTED && d == WL_DOMAIN_DRAM) {
+        *why = "the kernel's powercap and perf drivers disagree (0x606's or 15.3 uJ)";
+        return 0;
+    }
+    if (u == WL__RAPL_UNITS_UNKNOWN && (d == WL_DOMAIN_DRAM || d == WL_DOMAIN_PSYS)) {
+        *why = "not in the kernel's RAPL model table wattlens carries (servers use own units)";
+        return 0;
+    }
+    return 1e6 / (double)(1ull << esu);
+}
+
+int wl__sysfs_cpu_number(const char *name)
+{
+    if (strncmp(name, "cpu", 3) != 0 || !name[3] || strlen(name + 3) > 6)
+        return -1;
+    for (const char *c = name + 3; *c; c++)
+        if (*c < '0' || *c > '9')
+            return -1;
+    return atoi(name + 3);
+}
+
+int wl__rapl_read_esu(const char *dev_root, int cpu, enum wl__cpu_vendor vendor)
+{
+    if (vendor != WL__CPU_INTEL && vendor != WL__CPU_AMD)
+        return -1;
+    char path[600];
+    snprintf(path, sizeof path, "%s/cpu/%d/msr", dev_root, cpu);
+    const int fd = wl__attr_open(path, true, NULL);
+    if (fd < 0)
+        return -1;
+    uint64_t unit;
+    const ssize_t n = pread(fd, &unit, sizeof unit, vendor == WL__CPU_INTEL ? 0x606 : 0xC0010299);
+    close(fd);
+    return n == (ssize_t)sizeof unit ? (int)((unit >> 8) & 0x1f) : -1;
+}
+
+double wl__rapl_resolution_uj(enum wl__rapl_units rule, enum wl_domain d, int esu)
+{
+    const char *why;
+    return esu >= 0 ? wl__rapl_unit_uj(rule, d, (unsigned)esu, &why)
+                    : wl__rapl_fixed_unit_uj(rule, d);
+}
+
+int wl__rapl_unit_read(const char *sysfs_root, int cpu, bool by_die, struct wl__rapl_unit *u)
+{
+    char path[700];
+    uint64_t pkg, die = 0;
+    snprintf(path, sizeof path, "%s/devices/system/cpu/cpu%d/topology/physical_package_id",
+             sysfs_root, cpu);
+    int rc = wl__read_u64(path, &pkg);
+    if (rc != 0)
+        return rc;
+    if (pkg > 65535)
+        return WL_EFORMAT;
+    snprintf(path, sizeof path, "%s/devices/system/cpu/cpu%d/topology/die_id", sysfs_root, cpu);
+    if (!by_die || wl__read_u64(path, &die) != 0 || die > 65535)
+        die = 0;
+    *u = (struct wl__rapl_unit){.cpu = cpu, .pkg = (int)pkg, .die = (int)die};
+    return 0;
+}
+
+bool wl__rapl_units_by_die(const struct wl__rapl_unit *u, unsigned n, unsigned *n_packages)
+{
+    bool by_die = false;
+    unsigned n_pkg = 0;
+    for (unsigned k = 0; k < n; k++) {
+        by_die = by_die || u[k].die != 0;
+        bool seen = false;
+        for (unsigned j = 0; j < k && !seen; j++)
+            seen = u[j].pkg == u[k].pkg;
+        n_pkg += !seen;
+    }
+    if (n_packages)
+        *n_packages = n_pkg;
+    return by_die;
+}
+
+int wl__rapl_unit_name(char *buf, size_t size, const struct wl__rapl_unit *u, unsigned k,
+                       bool by_die)
+{
+    if (by_die)
+        return snprintf(buf, size, "package-%d-die-%d", u->pkg, u->die);
+    return snprintf(buf, size, "package-%u", k);
+}
+
+int wl__rapl_psys_name(char *buf, size_t size, const struct wl__rapl_unit *u, unsigned k,
+                       bool by_die, int *index)
+{
+    const int n = by_die ? u->pkg : (int)k;
+    *index = n == 0 ? -1 : n;
+    return n == 0 ? snprintf(buf, size, "psys") : snprintf(buf, size, "psys-%d", n);
 }
