@@ -21,7 +21,7 @@
  * fraction). Every reading of the limit reads a buffer of as many bytes as
  * one decode token reads (best of 3 passes of each of two read variants):
  * the rate at which this machine reads a token's bytes. A short probe
- * reads faster than a token-sized read (docs/internals/kernels.md, session
+ * reads faster than a token-sized read (docs/internals/kernels-decode.md, session
  * 11): 128 MiB read 1.04-1.08x a 640 MiB-1 GiB buffer, best of 3 each.
  * Re-reading one buffer is partly served by the cache (64 MiB: 1.13x fresh
  * windows; 128 MiB: 1.01-1.04x), and the best of many short fresh passes
@@ -52,7 +52,7 @@
  * bandwidth's two states; see bw_split). For comparison only, the same
  * segments are also set against the mean (not the best) of the readings
  * around them: decode is a mean over its steps, the headline's limit a
- * best of 12 short passes (docs/internals/kernels.md, sessions 8 and 9).
+ * best of 12 short passes (docs/internals/kernels-decode.md, sessions 8 and 9).
  * Next to each reading, the round trip of a cache line between two cores
  * (wl_corelat_measure, two pinned threads) tells how far apart the two
  * cores were, and the segments are also split by it. Session 15 saw the
@@ -64,7 +64,7 @@
  * (interleaved segments, default 32), WL_BENCH_SEG_TOKENS (default 8),
  * WL_BENCH_THREADS (default 2; the bandwidth is read with as many threads,
  * so 1 sets one core against its own read, a stand-in for the high state:
- * docs/internals/kernels.md, session 17), WL_BENCH_TYPES (default
+ * docs/internals/kernels-decode-far.md, session 17), WL_BENCH_TYPES (default
  * "q8_0,q4_k"; an item that is neither is an error, exit 2, before any
  * measuring).
  * Exit status 1 when a type asked for measured nothing or only part (its
@@ -328,7 +328,7 @@ static int cmp_seg_bw(const void *a, const void *b)
  * upper half: their limits' range and median fraction. This machine's read
  * bandwidth moves between states (~40-48 and ~65-80 GB/s), and Q4_K decode
  * keeps up with the lower much better than with the higher
- * (docs/internals/kernels.md, sessions 11 and 12). */
+ * (docs/internals/kernels-decode.md, session 11, and kernels-decode-far.md, session 12). */
 struct bw_half {
     double bw_lo, bw_hi, median;
 };

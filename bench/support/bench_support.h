@@ -62,7 +62,7 @@ float wl_bench_frand(uint64_t *state);
  * low-bandwidth state and 538-1153 ns in the high one; session 16's pinned
  * probe read 51-355 ns (median 108), all in the low state, and later
  * sessions' pinned probe ~100 ns near and ~510-630 ns far
- * (docs/internals/kernels.md, sessions 15-21). */
+ * (docs/internals/kernels-decode-far.md, sessions 15-21). */
 #define WL_BENCH_FAR_RT_NS 300.0
 
 /* One core round-trip reading: 20000 round trips or 50 ms between two

@@ -576,7 +576,7 @@ int wl_gguf_writer_write(const wl_gguf_writer *w, const char *path, struct wl_er
      * file mapping is PMD-mapped only when its cache is read in through a
      * huge-page-advised mapping (util/hugepage.h). The first load then reads
      * the file from disk once and decodes on 2 MiB pages
-     * (docs/internals/kernels.md, "Session 9"). */
+     * (docs/internals/kernels-decode.md, "Session 9"). */
     struct wl_outfile o;
     int rc = wl_outfile_open(&o, path, WL_OUTFILE_DROP_CACHE);
     if (rc)

@@ -167,7 +167,7 @@ void wl_model_free(wl_model *m);
 
 /* Resident bytes of the model file's mapping and how many of them are
  * mapped as 2 MiB pages (util/hugepage.h; decode read 4 KiB pages ~3 %
- * slower in paired runs, docs/internals/kernels.md "Session 9"). 0;
+ * slower in paired runs, docs/internals/kernels-decode.md "Session 9"). 0;
  * WL_ENOTSUP when the model does not read a file mapping or the system
  * cannot tell. */
 int wl_model_weight_pages(const wl_model *m, uint64_t *resident, uint64_t *huge);

@@ -1,7 +1,7 @@
 /* Transparent huge pages for large read-mostly mappings (model weights, the
  * bandwidth benchmark's buffer). Streaming a gigabyte through 4 KiB pages
  * costs a TLB miss per page and stops the hardware prefetchers at every page
- * boundary. On the development machine (session 9, docs/internals/kernels.md)
+ * boundary. On the development machine (session 9, docs/internals/kernels-decode.md)
  * a plain 2-thread read of a model file on 4 KiB pages ran at 0.92-0.95 of
  * 2 MiB pages, and decode at 0.97 (paired per-token runs). On Linux a file
  * mapping is PMD-mapped only when its page-cache folios are 2 MiB, which

@@ -2,7 +2,7 @@
  * lines (one each way) and time the round trips. On the development VM (2
  * vCPUs) it is meant to tell where the two vCPUs sit: two threads read
  * ~32-54 GB/s together when they share a limit and ~75 GB/s when each core
- * streams at its own (docs/internals/kernels.md, sessions 15-16). Session
+ * streams at its own (docs/internals/kernels-decode-far.md, sessions 15-16). Session
  * 15's unpinned readings went with those states (53-293 ns and 538-1153 ns)
  * but also produced false slow readings (see wl_corelat_measure); the
  * pinned readings of session 16 were 51-355 ns (median 108), all in the

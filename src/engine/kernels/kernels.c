@@ -372,8 +372,8 @@ int wl_kernel_matmul_multi(const struct wl_kernels *k, const struct wl_kernel_we
      * the caller waits for the other thread: with 16 chunks per thread the
      * 1.1B shape's decode waited ~2.5-3 us per product (89 per token), with
      * 64 ~1-1.9 us, and claiming the extra chunks did not lengthen the
-     * caller's own share (docs/internals/kernels.md, session 4). Prefill: ~WL_CHUNKS_PER_THREAD
-     * chunks per thread, claimed in order, whole tiles. Several matrices
+     * caller's own share (docs/internals/kernels-decode.md, session 4). Prefill:
+     * ~WL_CHUNKS_PER_THREAD chunks per thread, claimed in order, whole tiles. Several matrices
      * share the chunk size; a chunk never spans two matrices. */
     const int64_t per_thread = n_x == 1 ? 64 : WL_CHUNKS_PER_THREAD;
     int64_t cr = (total_rows + (int64_t)nth * per_thread - 1) / ((int64_t)nth * per_thread);

@@ -19,7 +19,7 @@
  * (bc: the block's scm lane in every 128-bit lane; the scales are picked by
  * VPSHUFB, q4k_tab.psel). Per super-block and row that is 6 multiplies
  * instead of the 8 of VPMADDUBSW + VPDPWSSD per 64 weights, and 2 scale
- * shuffles instead of 4 (docs/internals/kernels.md, "Session 18"). With rows
+ * shuffles instead of 4 (docs/internals/kernels-decode-far.md, "Session 18"). With rows
  * per call (wl__dotp_fn) and the constant table, ~1.3x faster from L2 than
  * the loop before those (session 10). */
 WL_INLINE WL_Q4K_ATTR void WL_Q4K(q4_k_isum)(const struct wl_block_q4_k *blk, __m512i bc,

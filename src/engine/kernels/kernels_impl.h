@@ -26,7 +26,7 @@ typedef void (*wl__dot_fn)(int64_t n, const void *w, const void *x, size_t x_str
  * (wl__prefetch_span): the caller's weight stream ahead. On Zen 5 this decodes 7-9 % (Q4_K),
  * 10-12 % (Q8_0), 9-10 % (Q4_0) and 7-9 % (Q6_K) faster than the same
  * prefetches issued in one burst before each row (paired per-token runs,
- * docs/internals/kernels.md, "Session 6" and "Session 7"). A range of rows
+ * docs/internals/kernels-decode.md, "Session 6" and "Session 7"). A range of rows
  * per call saves a call per row ("Session 10"). NULL in a table where a
  * type has none. */
 typedef void (*wl__dotp_fn)(int64_t n, const void *w, size_t row_bytes, int64_t rows, const void *x,
@@ -60,7 +60,7 @@ static inline const float *wl__xq_s(const void *row, int64_t n)
  * 32-byte load. qp is what a Q4_K kernel multiplies by the low and the high
  * nibbles of 64 weight bytes at once: the low nibbles of qs bytes 0-63 of a
  * super-block are sub-blocks 0 and 2, the high nibbles 1 and 3 (the AVX-512
- * path; docs/internals/kernels.md, "Session 10"). n is a multiple of 256. */
+ * path; docs/internals/kernels-decode.md, "Session 10"). n is a multiple of 256. */
 static inline size_t wl__xk_qp_offset(int64_t n)
 {
     size_t b = (size_t)n + sizeof(int16_t) * (size_t)(n / 16) + sizeof(float) * (size_t)(n / 256);
