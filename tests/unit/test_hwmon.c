@@ -864,6 +864,29 @@ static unsigned in1_opens(int ino)
     return n_open;
 }
 
+/* An amdgpu device of 25 W whose in1 (vddnb) reads as in1 says: opened,
+ * its first channel checked to be a GPU, and how many times in1 was opened
+ * (inotify counts the opens: no timing) and what stderr said (freed by the
+ * caller) returned. */
+static unsigned open_amdgpu_count_in1(char *root, const char *in1, char **err)
+{
+    dev(root, 0, "amdgpu\n");
+    put(root, "class/hwmon/hwmon0/power1_input", "25000000\n");
+    put(root, "class/hwmon/hwmon0/in1_input", in1);
+    char dir[2048];
+    snprintf(dir, sizeof dir, "%s/class/hwmon/hwmon0", root);
+    int ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    assert_true(ino >= 0);
+    /* closes too: inotify merges identical events in a row */
+    assert_true(inotify_add_watch(ino, dir, IN_OPEN | IN_CLOSE_NOWRITE) >= 0);
+    wl_test_capture_stderr_begin();
+    wl_sensor *s = open_hwmon(root);
+    *err = wl_test_capture_stderr_end();
+    assert_int_equal(wl_sensor_get_info(s)->ch[0].domain, WL_DOMAIN_GPU);
+    wl_sensor_close(s);
+    return in1_opens(ino);
+}
+
 /* An in1 (vddnb) that exists but fails to read is what an old kernel
  * makes on a card, and what amdgpu gives an APU during a GPU reset or
  * suspend (-EPERM): it is read a second time before the device is taken
@@ -873,22 +896,8 @@ static void test_amdgpu_unreadable_vddnb_is_read_twice(void **state)
 {
     (void)state;
     char *root = wl_test_tmpdir();
-    dev(root, 0, "amdgpu\n");
-    put(root, "class/hwmon/hwmon0/power1_input", "25000000\n");
-    put(root, "class/hwmon/hwmon0/in1_input", "EPERM\n");
-    char dir[2048];
-    snprintf(dir, sizeof dir, "%s/class/hwmon/hwmon0", root);
-    int ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    assert_true(ino >= 0);
-    /* closes too: inotify merges identical events in a row */
-    assert_true(inotify_add_watch(ino, dir, IN_OPEN | IN_CLOSE_NOWRITE) >= 0);
-    wl_test_capture_stderr_begin();
-    wl_sensor *s = open_hwmon(root);
-    char *err = wl_test_capture_stderr_end();
-    assert_int_equal(wl_sensor_get_info(s)->ch[0].domain, WL_DOMAIN_GPU);
-    wl_sensor_close(s);
-    const unsigned n_open = in1_opens(ino);
-    assert_int_equal(n_open, 2);
+    char *err = NULL;
+    assert_int_equal(open_amdgpu_count_in1(root, "EPERM\n", &err), 2);
     assert_non_null(err);
     assert_non_null(strstr(err, "hwmon0 (amdgpu): in1 (vddnb) exists but cannot be read (twice)"));
     free(err);
@@ -904,21 +913,8 @@ static void test_amdgpu_vddnb_einval_is_a_card_at_once(void **state)
 {
     (void)state;
     char *root = wl_test_tmpdir();
-    dev(root, 0, "amdgpu\n");
-    put(root, "class/hwmon/hwmon0/power1_input", "25000000\n");
-    put(root, "class/hwmon/hwmon0/in1_input", "EINVAL\n");
-    char dir[2048];
-    snprintf(dir, sizeof dir, "%s/class/hwmon/hwmon0", root);
-    int ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    assert_true(ino >= 0);
-    assert_true(inotify_add_watch(ino, dir, IN_OPEN | IN_CLOSE_NOWRITE) >= 0);
-    wl_test_capture_stderr_begin();
-    wl_sensor *s = open_hwmon(root);
-    char *err = wl_test_capture_stderr_end();
-    assert_int_equal(wl_sensor_get_info(s)->ch[0].domain, WL_DOMAIN_GPU);
-    wl_sensor_close(s);
-    const unsigned n_open = in1_opens(ino);
-    assert_int_equal(n_open, 1);
+    char *err = NULL;
+    assert_int_equal(open_amdgpu_count_in1(root, "EINVAL\n", &err), 1);
     assert_true(!err || !strstr(err, "in1 (vddnb)"));
     free(err);
     tmpdir_free(root);
