@@ -553,10 +553,10 @@ static void test_psys_far_below_the_packages_is_dropped(void **state)
     free(root);
 }
 
-/* psys is socket 0's (0x64D is read on package 0 alone) and contains
- * package-0, not package-1: one that moves with package-0 is kept while
- * package-1 rises a thousand times more. Compared with every package, it
- * was far below them and dropped. */
+/* A psys read through package 0 is judged against package-0, the package
+ * it is read through, not package-1: one that moves with package-0 is kept
+ * while package-1 rises a thousand times more. Compared with every
+ * package, it was far below them and dropped. */
 static void test_psys_is_compared_with_package_0_alone(void **state)
 {
     (void)state;
