@@ -782,7 +782,10 @@ static int wl__run_check_txn(struct wl__run *r, int rc, struct wl_errmsg *err)
  * that the run's row is still there: `rm` (or another program) may have
  * removed it meanwhile, and its rows would then fail one by one on their
  * foreign key ("FOREIGN KEY constraint failed") instead of saying why.
- * WL_ENOENT then, with the lock released. */
+ * WL_ENOENT then, with the lock released. The row is matched by its uuid
+ * too: once the run was removed, the next run made gets its key, and its
+ * rows would otherwise go under that run. Every write of the writer is
+ * inside a batch begun here, so this one check guards them all. */
 static int wl__run_lock(struct wl__run *r, int wait_ms, const char *what, struct wl_errmsg *err)
 {
     struct wl__db *d = r->d;
@@ -794,6 +797,7 @@ static int wl__run_lock(struct wl__run *r, int wait_ms, const char *what, struct
         return rc;
     sqlite3_stmt *ex = r->st[ST_EXISTS];
     sqlite3_bind_int64(ex, 1, r->run_id);
+    sqlite3_bind_text(ex, 2, r->uuid, -1, SQLITE_STATIC);
     int s = sqlite3_step(ex);
     sqlite3_reset(ex);
     if (s == SQLITE_ROW)
@@ -923,7 +927,10 @@ static int wl__run_prepare(struct wl__run *r, struct wl_errmsg *err)
                       "peak_power_w = coalesce(excluded.peak_power_w, peak_power_w), "
                       "peak_t_ms = coalesce(excluded.peak_t_ms, peak_t_ms)",
         [ST_HEARTBEAT] = "UPDATE runs SET updated_at_ms = ? WHERE id = ?",
-        [ST_EXISTS] = "SELECT 1 FROM runs WHERE id = ?",
+        /* by key and uuid: a removed run's key is given again to the next
+         * run made (runs.id has no AUTOINCREMENT), whose row the key alone
+         * would find */
+        [ST_EXISTS] = "SELECT 1 FROM runs WHERE id = ?1 AND uuid = ?2",
     };
     for (int i = ST_TOKEN; i < ST_COUNT; i++) {
         if (!fixed[i])

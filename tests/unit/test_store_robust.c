@@ -912,6 +912,47 @@ static void test_heartbeat_waits_briefly_and_a_removed_run_says_so(void **state)
     assert_int_equal(wl_test_store_raw_count(f->path, "runs"), 0); /* not made again */
 }
 
+/* A run removed while recorded gives its key to the next run made (runs.id
+ * has no AUTOINCREMENT). Its writer must still find itself gone: old, it
+ * checked the key alone and went on writing its rows and totals into the
+ * new run, whose own rows then collided with them (both runs lost). */
+static void test_a_removed_run_does_not_write_into_the_run_that_takes_its_key(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "sleep 1"};
+    wl_store_run *r = NULL, *next = NULL;
+    char id[37], next_id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    wl_store *other = wl_test_store_open(f->path);
+    assert_int_equal(wl_store_delete_run(other, id, true), 0); /* `wattlens rm --force` */
+    struct wl_run_info info2 = {.kind = WL_RUN_KIND_MEASURE, .command = "true"};
+    assert_int_equal(wl_store_run_begin(other, &info2, &next, next_id), 0);
+    char where[128];
+    snprintf(where, sizeof where, "runs WHERE id = 1 AND uuid = '%s'", next_id);
+    assert_int_equal(wl_test_store_raw_count(f->path, where), 1); /* the removed run's key */
+    struct wl_store_section sec = {
+        .phase = "measure", .name = "command", .token_index = -1, .end_ms = 1, .energy_j = 1};
+    assert_int_equal(wl_store_add_section(r, &sec), WL_ENOENT);
+    assert_non_null(strstr(wl_store_last_error(f->s), "is no longer in the database"));
+    struct wl_run_totals tot = {.status = WL_RUN_COMPLETE,
+                                .duration_ms = 1,
+                                .energy_j = 1,
+                                .input_tokens = -1,
+                                .output_tokens = -1,
+                                .sample_count = -1,
+                                .sample_rate_hz = WL_STORE_UNSET};
+    assert_int_equal(wl_store_run_finish(r, &tot), WL_ENOENT);
+    assert_int_equal(wl_test_store_raw_count(f->path, "sections"), 0);
+    assert_int_equal(wl_store_add_section(next, &sec), 0); /* the new run's own rows go in */
+    tot.energy_j = 2;
+    assert_int_equal(wl_store_run_finish(next, &tot), 0);
+    snprintf(where, sizeof where, "runs WHERE uuid = '%s' AND status = 'complete' AND energy_j = 2",
+             next_id);
+    assert_int_equal(wl_test_store_raw_count(f->path, where), 1);
+    assert_int_equal(wl_test_store_raw_count(f->path, "sections"), 1);
+    wl_store_close(other);
+}
+
 /* The flag is set as measure sets it: by a signal handler on the thread
  * that waits (a thread writing it would be a data race, as TSan says). */
 static volatile sig_atomic_t g_cancel_stop;
@@ -1359,6 +1400,9 @@ int main(void)
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_another_hosts_run_lives_by_its_heartbeat,
                                         wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_removed_run_does_not_write_into_the_run_that_takes_its_key, wl_test_store_setup,
+            wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_heartbeat_waits_briefly_and_a_removed_run_says_so,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_a_cancel_flag_ends_a_wait_for_the_lock,
