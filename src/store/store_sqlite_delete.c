@@ -34,7 +34,9 @@ static int wl__delete_pk(struct wl__db *d, int64_t pk, struct wl_errmsg *err)
 
 /* Run pk as every reader sees it (its status through WL__STATUS_OF_R), and
  * while it is being recorded, its writer for a message: kind, process and
- * host (the stored bytes, escaped). */
+ * host (the stored bytes, escaped). With a uuid, a row under pk with
+ * another uuid does not exist: a key is given again to the next run made
+ * once its run is removed. */
 struct wl__run_state {
     bool exists, running;
     char kind[32];
@@ -42,18 +44,20 @@ struct wl__run_state {
     char writer_host[256];
 };
 
-static int wl__run_state(struct wl__db *d, int64_t pk, struct wl__run_state *out,
+static int wl__run_state(struct wl__db *d, int64_t pk, const char *uuid, struct wl__run_state *out,
                          struct wl_errmsg *err, const char *what)
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = NULL;
     int rc = wl__prepare(d,
                          "SELECT " WL__STATUS_OF_R ", r.kind, r.writer_pid, r.writer_host "
-                         "FROM runs r WHERE r.id = ?",
+                         "FROM runs r WHERE r.id = ?1 AND (?2 IS NULL OR r.uuid = ?2)",
                          &st, err);
     if (rc != 0)
         return rc;
     sqlite3_bind_int64(st, 1, pk);
+    if (uuid)
+        sqlite3_bind_text(st, 2, uuid, -1, SQLITE_STATIC);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) {
         const char *status = (const char *)sqlite3_column_text(st, 0);
@@ -78,7 +82,7 @@ static int wl__run_state(struct wl__db *d, int64_t pk, struct wl__run_state *out
 static int wl__refuse_running(struct wl__db *d, int64_t pk, const char *id, struct wl_errmsg *err)
 {
     struct wl__run_state rs;
-    int rc = wl__run_state(d, pk, &rs, err, "looking up a run");
+    int rc = wl__run_state(d, pk, NULL, &rs, err, "looking up a run");
     if (rc != 0 || !rs.running)
         return rc;
     return wl_errmsg_set(err, WL_ESTATE,
@@ -128,17 +132,19 @@ int wl__sqlite_delete_run(void *db, const char *id, bool even_running, struct wl
 #define WL__GC_HOLD_MS 500
 #define WL__GC_PAUSE_MS 150
 
-/* Deletes run pk in its own transaction unless it is gone (another rm or
- * gc) or being recorded after all (a writer on another host that stalled
- * past WL__STALE_MS and came back). *deleted tells which. */
-static int wl__gc_delete(struct wl__db *d, int64_t pk, bool *deleted, struct wl_errmsg *err)
+/* Deletes run pk (with that uuid) in its own transaction unless it is gone
+ * (another rm or gc; its key may be another run's by now) or being recorded
+ * after all (a writer on another host that stalled past WL__STALE_MS and
+ * came back). *deleted tells which. */
+static int wl__gc_delete(struct wl__db *d, int64_t pk, const char *uuid, bool *deleted,
+                         struct wl_errmsg *err)
 {
     *deleted = false;
     int rc = wl__exec(d, "BEGIN IMMEDIATE", err, "removing old runs");
     if (rc != 0)
         return rc;
     struct wl__run_state rs;
-    rc = wl__run_state(d, pk, &rs, err, "removing old runs");
+    rc = wl__run_state(d, pk, uuid, &rs, err, "removing old runs");
     const bool go = rs.exists && !rs.running;
     if (rc == 0 && go)
         rc = wl__delete_pk(d, pk, err);
@@ -276,7 +282,7 @@ int wl__sqlite_gc(void *db, const struct wl_gc_params *p, struct wl_gc_result *o
     for (; k < n_listed; k++) {
         bool deleted = false;
         const uint64_t t0 = wl_clock_now_ns();
-        rc = wl__gc_delete(d, pks[k], &deleted, err);
+        rc = wl__gc_delete(d, pks[k], out->removed.rows[k].id, &deleted, err);
         if (rc != 0) {
             struct wl_errmsg why = *err;
             rc = wl_errmsg_set(err, rc, "run %s: %s", out->removed.rows[k].id, why.text);
