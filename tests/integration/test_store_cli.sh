@@ -69,6 +69,15 @@ for c in "runs" "show $id" "export $id -f json" "rm $id" "gc --keep 1 --dry-run"
     || bad "$c on a missing DB: exit $rc, $(cat "$tmp/err")"
 done
 [ ! -e "$tmp/nodir" ] && ok "nothing created for a missing DB" || bad "a missing DB was created"
+# no default path at all (no WATTLENS_DB, XDG_DATA_HOME or HOME: cron, env -i): say so, as
+# run and measure do, not "nothing was recorded there yet"
+for c in "runs" "show $id" "rm $id" "gc --keep 1"; do
+  # shellcheck disable=SC2086
+  env -u WATTLENS_DB -u XDG_DATA_HOME -u HOME "$WATTLENS" $c >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc = 1 ] && grep -q "cannot find a default database path" "$tmp/err" \
+    && ! grep -q "nothing was recorded" "$tmp/err" && ok "$c with no default path: named" \
+    || bad "$c with no default path: exit $rc, $(cat "$tmp/err")"
+done
 [ ! -e "$WATTLENS_DB" ] || bad "the default DB was created" # common.sh sets it, under $tmp
 "$WATTLENS" runs --db '' >/dev/null 2>&1; rc=$?
 [ $rc = 2 ] && ok "--db '' is a usage error" || bad "--db '' exit $rc"
