@@ -149,6 +149,39 @@ static int wl__explain_create_failure(const char *path, struct wl_errmsg *err)
                          path, dir);
 }
 
+/* Reads the first n bytes of path into buf through SQLite's default VFS;
+ * 0, 1 when the file is shorter (the rest of buf zeroed), or -1 when it
+ * cannot be opened or read (an I/O error, which SQLite's open then says
+ * itself). Not with an open()/close() of our own: closing any descriptor of a file drops every
+ * POSIX lock this process holds on it, those of another SQLite connection
+ * to it included, and the unix VFS keeps a descriptor it opened open until
+ * no connection of the process holds a lock on the file. */
+static int wl__read_head(const char *path, void *buf, int n)
+{
+    sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
+    sqlite3_file *f = vfs ? calloc(1, (size_t)vfs->szOsFile) : NULL;
+    /* a main database's name as SQLite makes it (a VFS may look for URI
+     * parameters after its end) */
+    sqlite3_filename name = f ? sqlite3_create_filename(path, "", "", 0, NULL) : NULL;
+    int out_flags = 0;
+    int rc = -1;
+    if (!name) {
+        free(f);
+        return -1;
+    }
+    if (vfs->xOpen(vfs, name, f, SQLITE_OPEN_READONLY | SQLITE_OPEN_MAIN_DB, &out_flags) ==
+        SQLITE_OK) {
+        const int s = f->pMethods->xRead(f, buf, n, 0);
+        rc = s == SQLITE_OK ? 0 : s == SQLITE_IOERR_SHORT_READ ? 1 : -1;
+        f->pMethods->xClose(f);
+    } else if (f->pMethods) {
+        f->pMethods->xClose(f); /* a failed xOpen may leave methods set */
+    }
+    sqlite3_free_filename(name);
+    free(f);
+    return rc;
+}
+
 /* Refuses files that are not SQLite databases before SQLite touches them. */
 static int wl__check_header(const char *path, bool must_exist, bool *exists, struct wl_errmsg *err)
 {
@@ -164,14 +197,14 @@ static int wl__check_header(const char *path, bool must_exist, bool *exists, str
         return wl_errmsg_set(err, WL_EINVAL, "%s: is a directory, not a database file", path);
     if (st.st_size == 0)
         return 0; /* an empty file becomes a new database (unless no_create) */
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) != 0)
         return wl_errmsg_set(err, wl_error_from_errno(errno), "%s: cannot read: %s", path,
                              strerror(errno));
     char hdr[16] = {0};
-    ssize_t n = read(fd, hdr, sizeof hdr);
-    close(fd);
-    if (n != (ssize_t)sizeof hdr || memcmp(hdr, "SQLite format 3", 16) != 0)
+    const int got = wl__read_head(path, hdr, (int)sizeof hdr);
+    if (got < 0)
+        return 0; /* unreadable: SQLite's open fails and says why */
+    if (got > 0 || memcmp(hdr, "SQLite format 3", 16) != 0)
         return wl_errmsg_set(err, WL_EFORMAT,
                              "%s: not a wattlens database (not an SQLite file); refusing to "
                              "touch it - pass another path with --db or WATTLENS_DB",
@@ -315,14 +348,18 @@ static void wl__explain_unreadable(struct wl__db *d, struct wl_errmsg *err)
         wl_errmsg_set(err, WL_EFORMAT, "%s: not a wattlens database (%s)", d->path, msg);
         return;
     }
+    /* read through the connection's own file, not an open()/close() of
+     * our own: closing any descriptor of the file drops every POSIX lock
+     * this process holds on it, those of other connections included (the
+     * unix VFS keeps its own descriptors open while a lock is held) */
     unsigned char hdr[72] = {0};
-    int fd = open(d->path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, hdr, sizeof hdr) : -1;
-    if (fd >= 0)
-        close(fd);
+    sqlite3_file *f = NULL;
+    const bool got =
+        sqlite3_file_control(d->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK && f &&
+        f->pMethods && f->pMethods->xRead(f, hdr, (int)sizeof hdr, 0) == SQLITE_OK; /* not short */
     const uint32_t app_id =
         (uint32_t)hdr[68] << 24 | (uint32_t)hdr[69] << 16 | (uint32_t)hdr[70] << 8 | hdr[71];
-    const bool ours = n == (ssize_t)sizeof hdr && app_id == (uint32_t)WL__SQLITE_APP_ID;
+    const bool ours = got && app_id == (uint32_t)WL__SQLITE_APP_ID;
     wl_errmsg_set(err, WL_EFORMAT, "%s: damaged %s database (SQLite: %s); " WL__SALVAGE_HINT,
                   d->path, ours ? "wattlens" : "SQLite", msg);
 }
