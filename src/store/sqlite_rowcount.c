@@ -40,23 +40,25 @@ static bool wl__rows_has(const struct wl__rows *x, const char *key, size_t len, 
     for (const char *p = x->extra, *k; (k = wl__next_key(&p, &n));)
         if (key ? n == len && memcmp(k, key, len) == 0 : wl__key_hash(k, n) == h)
             return true;
-    const int64_t remembered =
-        x->n_extra_cut < WL__ROWS_CUT_KEYS ? x->n_extra_cut : WL__ROWS_CUT_KEYS;
-    for (int64_t i = 0; i < remembered; i++)
+    for (int64_t i = 0; i < x->n_extra_cut; i++)
         if (x->cut[i] == h)
             return true;
     return false;
 }
 
 /* Counts a key that did not fit in x->extra (hash h; the key itself, or
- * NULL when only its hash is known), unless x has it. */
+ * NULL when only its hash is known), unless x has it. With
+ * WL__ROWS_CUT_KEYS remembered, a new one is not: whether a later key is
+ * it again cannot be told, so the count stops and is only a lower bound
+ * (old: each such key was counted as it came, 24 for 20 keys set twice). */
 static void wl__rows_cut(struct wl__rows *x, const char *key, size_t len, uint64_t h)
 {
     if (wl__rows_has(x, key, len, h))
         return;
     if (x->n_extra_cut < WL__ROWS_CUT_KEYS)
-        x->cut[x->n_extra_cut] = h;
-    x->n_extra_cut++;
+        x->cut[x->n_extra_cut++] = h;
+    else
+        x->extra_cut_more = true;
 }
 
 void wl__rows_extra(struct wl__rows *x, const char *key, size_t len)
@@ -86,13 +88,10 @@ void wl__rows_add(struct wl__rows *to, const struct wl__rows *from)
     for (const char *p = from->extra, *k; (k = wl__next_key(&p, &n));)
         wl__rows_extra(to, k, n);
     /* from's cut keys: those it remembers each once, unless to has them;
-     * past WL__ROWS_CUT_KEYS (not remembered), each counted */
-    for (int64_t i = 0; i < from->n_extra_cut; i++) {
-        if (i < WL__ROWS_CUT_KEYS)
-            wl__rows_cut(to, NULL, 0, from->cut[i]);
-        else
-            to->n_extra_cut++;
-    }
+     * those it did not remember leave to's count a lower bound too */
+    for (int64_t i = 0; i < from->n_extra_cut; i++)
+        wl__rows_cut(to, NULL, 0, from->cut[i]);
+    to->extra_cut_more |= from->extra_cut_more;
 }
 
 void wl__rows_token(struct wl__rows *x, int64_t index)
@@ -155,8 +154,8 @@ const char *wl__rows_describe(const struct wl__rows *x, char *buf, size_t size)
         for (const char *p = x->extra, *k; (k = wl__next_key(&p, &len));)
             wl__cat(buf, size, &n, "%s%.*s", k == x->extra ? "" : ", ", (int)len, k);
         if (x->n_extra_cut > 0)
-            wl__cat(buf, size, &n, "%s%lld more", x->extra[0] ? " and " : "",
-                    (long long)x->n_extra_cut);
+            wl__cat(buf, size, &n, "%s%s%lld more", x->extra[0] ? " and " : "",
+                    x->extra_cut_more ? "at least " : "", (long long)x->n_extra_cut);
     }
     if (n == 0)
         snprintf(buf, size, "no rows");

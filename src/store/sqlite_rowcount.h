@@ -6,6 +6,7 @@
 #ifndef WL_STORE_SQLITE_ROWCOUNT_H
 #define WL_STORE_SQLITE_ROWCOUNT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,7 +16,9 @@
  * was set, and the keys of the run's extra fields set (wl_store_run_
  * set_extra: an UPDATE of the run's row, which the batch holds too), each
  * once, comma-separated, with those that did not fit counted, each once
- * (by hash; past WL__ROWS_CUT_KEYS distinct ones, every one counted). */
+ * (by hash). Past WL__ROWS_CUT_KEYS distinct ones a key that did not fit
+ * cannot be told from those seen before: the count stops there and says
+ * "at least" (a plain value keeps no growing set). */
 #define WL__ROWS_CUT_KEYS 16
 enum {
     WL__ROWS_SAMPLE,
@@ -31,8 +34,9 @@ struct wl__rows {
     int64_t token_lo, token_hi; /* valid when n[WL__ROWS_TOKEN] > 0 */
     uint32_t domains;           /* bit 1 << wl_domain */
     char extra[192];            /* "currency,kv_cache_type" */
-    int64_t n_extra_cut;        /* keys that did not fit in extra */
-    uint64_t cut[WL__ROWS_CUT_KEYS]; /* their hashes, the first WL__ROWS_CUT_KEYS */
+    int64_t n_extra_cut;        /* keys that did not fit in extra, each once */
+    uint64_t cut[WL__ROWS_CUT_KEYS]; /* their hashes (n_extra_cut of them) */
+    bool extra_cut_more;             /* and some not remembered: n_extra_cut is a lower bound */
 };
 
 /* Adds the extra field key (len bytes) to x, unless it is there. */
