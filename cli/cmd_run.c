@@ -164,7 +164,8 @@ static void usage(FILE *out)
         "                          prompt, tokens, stop_reason, text), default_model,\n"
         "                          note (built-in model only), summary (null when the\n"
         "                          run cannot be read back: then generation, the\n"
-        "                          recorder's own figures), provenance\n" DB_HELP
+        "                          recorder's own figures), provenance; nothing when\n"
+        "                          the run cannot be started (the error is on stderr)\n" DB_HELP
         "  -h, --help              show this help\n"
         "\n"
         "Examples:\n"
@@ -760,7 +761,12 @@ static int run(int argc, char **argv)
      * the generation keeps it from starting: the run is cancelled below) */
     stop_handlers_install(&sh);
     if ((rc = wl_store_run_begin(st, &info, &srun, id)) != 0) {
-        wl_cli_fail(CMD, "cannot store the run: %s", wl_store_last_error(st));
+        /* nothing generated, no run id: with --json too, as every failure
+         * before the run (a model or a database that cannot be opened),
+         * only this message and exit 1 (128 + a stop signal that came);
+         * stdout stays empty (README) */
+        wl_cli_fail(CMD, "cannot store the run, so it was not started: %s",
+                    wl_store_last_error(st));
         if (g_cancel) /* stopped meanwhile: 128 + it, as any stop */
             status = 128 + (int)g_cancel;
         goto done;

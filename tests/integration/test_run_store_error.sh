@@ -19,7 +19,10 @@
 #   own figures under `generation`, `summary` null), where it printed
 #   nothing; in text, the generated text and a last line with the
 #   recorder's figures marked as not stored (it printed nothing on
-#   stdout); the failed reads are said to be an I/O error, not damage.
+#   stdout); the failed reads are said to be an I/O error, not damage;
+# - the run's row itself cannot be created: nothing is generated, one
+#   error says the run was not started, stdout stays empty with `--json`
+#   too (README), exit 1.
 set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}" "${WL_BINARY_DIR:?}"
 . "$(dirname "$0")/common.sh"
@@ -156,6 +159,31 @@ assert re.fullmatch(r"Run [0-9a-f-]{36} is NOT stored whole in .*unread-text\.db
                     r"\([^,()]+(\([^()]*\))?, [a-z+]+\)\.", last), last
 assert "See it again" not in out, out
 PY
+
+# --- the run's row cannot be created: not started, said once, stdout empty -----------------------
+# The first log write that holds the prompt (the run's row) and every one
+# after fail: nothing is generated and there is no run to describe, so
+# `--json` too prints nothing on stdout (as when the model or the database
+# cannot be opened) and the one error says the run was not started. Old:
+# "cannot store the run: ..." left open whether anything had run.
+for mode in json text; do
+  flag=; [ "$mode" = json ] && flag=--json
+  env LD_PRELOAD="$lib" ASAN_OPTIONS="$asan" WL_FAIL_WAL_FROM=zqx_first_row_prompt \
+    "$WATTLENS" run -m "$M" -t 1 -n 8 --baseline 0 --settle 0 -p zqx_first_row_prompt \
+    --db "$tmp/norow-$mode.db" $flag >"$tmp/norow-$mode.out" 2>"$tmp/norow-$mode.err"
+  st=$?
+  python3 - "$tmp/norow-$mode.out" "$tmp/norow-$mode.err" "$st" <<'PY' && ok "run ($mode): the run's row cannot be created: not started, stdout empty, exit 1" || { bad "run ($mode): the run's row cannot be created (exit $st)"; cat "$tmp/norow-$mode.out" "$tmp/norow-$mode.err"; }
+import re, sys
+out, err, st = open(sys.argv[1]).read(), open(sys.argv[2]).read(), int(sys.argv[3])
+assert st == 1, st
+assert out == "", out
+errs = [l for l in err.splitlines() if "cannot" in l or "failed" in l or "error" in l]
+assert len(errs) == 1, errs
+assert re.fullmatch(r"wattlens run: cannot store the run, so it was not started: .*norow-[a-z]+\.db: "
+                    r"creating the run: disk I/O error", errs[0]), errs
+assert "prefill and decode" not in err, err
+PY
+done
 
 # --- a clean run says nothing of the kind ----------------------------------------------------
 "$WATTLENS" run -m "$M" -t 1 -n 8 --settle 0 --baseline 0 --db "$tmp/clean.db" >"$tmp/clean.out" 2>"$tmp/clean.err"
