@@ -65,24 +65,14 @@ void wl_sensor_params_default(struct wl_sensor_params *p)
     p->period_probe_ns = 25000000ull;
 }
 
-static const char *pick(const char *param, const char *env, const char *def)
-{
-    if (param && *param)
-        return param;
-    const char *v = getenv(env);
-    if (v && *v)
-        return v;
-    return def;
-}
-
 const char *wl__sensor_sysfs_root(const struct wl_sensor_params *p)
 {
-    return pick(p->sysfs_root, "WATTLENS_SYSFS_ROOT", "/sys");
+    return wl_root_pick(p->sysfs_root, "WATTLENS_SYSFS_ROOT", "/sys");
 }
 
 const char *wl__sensor_dev_root(const struct wl_sensor_params *p)
 {
-    return pick(p->dev_root, "WATTLENS_DEV_ROOT", "/dev");
+    return wl_root_pick(p->dev_root, "WATTLENS_DEV_ROOT", "/dev");
 }
 
 const char *wl__sensor_proc_root(const struct wl_sensor_params *p)
@@ -479,8 +469,7 @@ int wl__cpu_ident_modalias(const char *sysfs_root, struct wl__cpu_ident *out)
 /* Whether a root was given: a parameter, else a non-empty variable. */
 static bool root_given(const char *param, const char *env)
 {
-    const char *v = getenv(env);
-    return (param && *param) || (v && *v);
+    return wl_root_pick(param, env, NULL) != NULL;
 }
 
 /* The proc/ next to a sysfs root ("<dir>/proc" for "<dir>/sys", "./proc"
