@@ -204,8 +204,9 @@ static int zone_package(const struct zone_probe *zs, size_t i)
 
 /* What a zone's resolution is found by: the CPU's unit rule and the ESU
  * of each package's unit register, read once per package (through the
- * CPU wl__rapl_package_units names for it; -1 when its MSR device cannot
- * be read, or the vendor's registers are not known). */
+ * CPU wl__rapl_package_units names for it, else another CPU of that
+ * package whose MSR device reads: wl__rapl_unit_esu; -1 when none can be
+ * read, or the vendor's registers are not known). */
 #define UNIT_MAX_PKG 64
 struct unit_finder {
     enum wl__rapl_units rule;
@@ -225,8 +226,8 @@ static void unit_finder_fill(struct unit_finder *f, const char *sysfs, const cha
     unsigned n_more;
     f->n = wl__rapl_package_units(sysfs, false, u, UNIT_MAX_PKG, &n_more);
     for (unsigned k = 0; k < f->n; k++)
-        f->pkg[k] =
-            (struct pkg_esu){.pkg = u[k].pkg, .esu = wl__rapl_read_esu(dev, u[k].cpu, vendor)};
+        f->pkg[k] = (struct pkg_esu){.pkg = u[k].pkg,
+                                     .esu = wl__rapl_unit_esu(sysfs, dev, &u[k], false, vendor)};
 }
 
 /* The ESU of physical package pkg's unit register; -1 when not known. */

@@ -186,6 +186,29 @@ int wl__rapl_read_esu(const char *dev_root, int cpu, enum wl__cpu_vendor vendor)
     return n == (ssize_t)sizeof unit ? (int)((unit >> 8) & 0x1f) : -1;
 }
 
+int wl__rapl_unit_esu(const char *sysfs_root, const char *dev_root, const struct wl__rapl_unit *u,
+                      bool by_die, enum wl__cpu_vendor vendor)
+{
+    int esu = wl__rapl_read_esu(dev_root, u->cpu, vendor);
+    if (esu >= 0 || (vendor != WL__CPU_INTEL && vendor != WL__CPU_AMD))
+        return esu;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/devices/system/cpu", sysfs_root);
+    struct dirent **list = NULL;
+    const int n_list = scandir(dir, &list, NULL, cmp_dirent);
+    for (int i = 0; i < n_list; i++) {
+        const int cpu = wl__sysfs_cpu_number(list[i]->d_name);
+        struct wl__rapl_unit v;
+        if (esu < 0 && cpu >= 0 && cpu != u->cpu &&
+            wl__rapl_unit_read(sysfs_root, cpu, by_die, &v) == 0 && v.pkg == u->pkg &&
+            v.die == u->die)
+            esu = wl__rapl_read_esu(dev_root, cpu, vendor);
+        free(list[i]);
+    }
+    free(list);
+    return esu;
+}
+
 double wl__rapl_resolution_uj(enum wl__rapl_units rule, enum wl_domain d, int esu)
 {
     const char *why;

@@ -601,6 +601,50 @@ static void test_resolution_is_the_register_unit_never_the_sysfs_uj(void **state
     free(root);
 }
 
+/* A package's unit register is read through another of its CPUs when
+ * the first one's MSR device cannot be read (no cpu/0/msr: a node not
+ * made, a device that does not open). Package 0's first CPU is cpu0,
+ * whose device is missing; cpu1's holds the ESU. Before, the unit was
+ * read through cpu0 alone and package-0's resolution was unknown. */
+static void test_resolution_read_through_another_cpu_of_the_package(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char sys[1100], proc[1100], dev[1100];
+    snprintf(sys, sizeof sys, "%s/sys", root);
+    snprintf(proc, sizeof proc, "%s/proc", root);
+    snprintf(dev, sizeof dev, "%s/dev", root);
+    mkdir(sys, 0755);
+    mkdir(proc, 0755);
+    mkdir(dev, 0755);
+    put_zone(sys, "intel-rapl:0", "package-0", 1000);
+    put_zone(sys, "intel-rapl:1", "package-1", 1000);
+    for (int c = 0; c < 4; c++) { /* cpu0, 1 on package 0; cpu2, 3 on package 1 */
+        char rel[128];
+        snprintf(rel, sizeof rel, "devices/system/cpu/cpu%d/topology/physical_package_id", c);
+        put_file(sys, rel, c < 2 ? "0\n" : "1\n");
+    }
+    put_file(proc, "cpuinfo",
+             "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n\n");
+    put_msr_esu(dev, 1, 0x606, 14); /* package 0: not cpu0, cpu1 */
+    put_msr_esu(dev, 3, 0x606, 16); /* package 1: its second CPU; never package 0's */
+    struct wl_sensor_params p;
+    params_for(&p, sys, proc);
+    p.dev_root = dev;
+    wl_sensor *s = NULL;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    int ci = find_channel(in, "package-0");
+    assert_true(ci >= 0);
+    assert_float_equal(in->ch[ci].resolution_uj, 1e6 / 16384, 1e-9);
+    ci = find_channel(in, "package-1");
+    assert_true(ci >= 0);
+    assert_float_equal(in->ch[ci].resolution_uj, 1e6 / 65536, 1e-9);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -614,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_sub_zones_are_named_after_their_parent_zone),
         cmocka_unit_test(test_one_failing_zone_leaves_the_others_read),
         cmocka_unit_test(test_resolution_is_the_register_unit_never_the_sysfs_uj),
+        cmocka_unit_test(test_resolution_read_through_another_cpu_of_the_package),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
