@@ -26,8 +26,9 @@
  * registers them, so a psys can be intel-rapl:0 and package-0
  * intel-rapl:1. A zone's resolution is its register's energy unit (its
  * package's unit register through an MSR device when one can be read, by
- * the RAPL model table; else the units the table fixes), else unknown:
- * never energy_uj's 1 uJ, the file's unit (zone_resolution_uj).
+ * the RAPL model table; else the units the table fixes), else unknown
+ * (a TPMI zone's, also one named intel-rapl on a TPMI model): never
+ * energy_uj's 1 uJ, the file's unit (zone_resolution_uj).
  */
 #include "sensors/sensor_impl.h"
 #include "sensors/sensor_parse.h"
@@ -210,6 +211,7 @@ static int zone_package(const struct zone_probe *zs, size_t i)
 #define UNIT_MAX_PKG 64
 struct unit_finder {
     enum wl__rapl_units rule;
+    bool tpmi_model; /* its intel-rapl zones are TPMI's too (wl__rapl_tpmi_model) */
     unsigned n;
     struct pkg_esu {
         int pkg, esu;
@@ -242,12 +244,14 @@ static int package_esu(const struct unit_finder *f, int pkg)
 /* The resolution of zone i: its register's energy unit (the model's rule,
  * from its package's ESU when an MSR device can be read, else the units
  * the rule fixes), at least the 1 uJ of energy_uj; 0 when not known, and
- * for a TPMI zone (its unit is in TPMI's own register). Never energy_uj's
+ * for a TPMI zone (its unit is in TPMI's own register): an intel-rapl-tpmi
+ * one, and on a TPMI model every zone (mainline's intel_rapl_tpmi
+ * registers its zones as intel-rapl; their unit is not 0x606's). Never energy_uj's
  * 1 uJ alone: a register steps by ~61 uJ (Intel), 15.3 uJ (AMD). */
 static double zone_resolution_uj(const struct unit_finder *f, const struct zone_probe *zs, size_t i)
 {
     const struct zone_probe *z = &zs[i];
-    if (z->tpmi)
+    if (z->tpmi || f->tpmi_model)
         return 0;
     const int pkg =
         z->dom == WL_DOMAIN_PSYS ? (z->psys_index < 0 ? 0 : z->psys_index) : zone_package(zs, i);
@@ -446,6 +450,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         wl__sensor_cpu_ident(p, &uid, uid_from, sizeof uid_from);
     unit_finder_fill(&uf, wl__sensor_sysfs_root(p), wl__sensor_dev_root(p), uid.vendor);
     uf.rule = uid.vendor == WL__CPU_AMD ? WL__RAPL_UNITS_CORE : wl__rapl_intel_units(&uid);
+    uf.tpmi_model = wl__rapl_tpmi_model(&uid);
     if (n_mmio)
         wl_log_debug("rapl",
                      "skipping %u intel-rapl-mmio zone(s): they duplicate the package "

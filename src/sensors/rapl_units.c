@@ -133,6 +133,26 @@ enum wl__rapl_units wl__rapl_intel_units(const struct wl__cpu_ident *id)
     return WL__RAPL_UNITS_UNKNOWN;
 }
 
+bool wl__rapl_tpmi_model(const struct wl__cpu_ident *id)
+{
+    static const struct {
+        int family, model;
+    } tpmi[] = {
+        {6, 0xAD},  /* Granite Rapids X */
+        {6, 0xAE},  /* Granite Rapids D */
+        {6, 0xAF},  /* Sierra Forest */
+        {6, 0xB6},  /* Grand Ridge */
+        {6, 0xDD},  /* Clearwater Forest */
+        {19, 0x01}, /* Diamond Rapids */
+    };
+    if (id->vendor != WL__CPU_INTEL)
+        return false;
+    for (size_t i = 0; i < sizeof tpmi / sizeof tpmi[0]; i++)
+        if (tpmi[i].family == id->family && tpmi[i].model == id->model)
+            return true;
+    return false;
+}
+
 double wl__rapl_fixed_unit_uj(enum wl__rapl_units u, enum wl_domain d)
 {
     if (u == WL__RAPL_UNITS_HSW_SERVER && d == WL_DOMAIN_DRAM)

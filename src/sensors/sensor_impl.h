@@ -186,6 +186,11 @@ enum wl__rapl_units {
 /* The rule of id's model; WL__RAPL_UNITS_UNKNOWN for a model not in the
  * table, or a CPU that is not Intel's. */
 enum wl__rapl_units wl__rapl_intel_units(const struct wl__cpu_ident *id);
+/* Whether id is a model whose RAPL the kernel reads through TPMI (Granite
+ * Rapids, Sierra Forest, Grand Ridge, Clearwater Forest, Diamond Rapids):
+ * mainline's intel_rapl_tpmi registers its zones as intel-rapl:N, and each
+ * TPMI domain has a unit register of its own, not 0x606. */
+bool wl__rapl_tpmi_model(const struct wl__cpu_ident *id);
 /* The energy of one count of domain d's register in uJ, from the unit
  * register's ESU (bits 12:8) and the model's rule; 0 when it is not known
  * (*why then says why: the domain is not read rather than guessed). */

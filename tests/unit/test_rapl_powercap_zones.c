@@ -482,7 +482,8 @@ static void put_msr_esu(const char *dev, int cpu, uint32_t reg, unsigned esu)
  * through its first online CPU in the topology, as rapl-msr reads it) by the model's rule, else the
  * units the rule fixes (DRAM 15.3 uJ on Haswell-X .. Ice Lake-X, psys 1 J on Sapphire Rapids), else
  * unknown (0, shown as -). A TPMI zone's unit is in TPMI's own register:
- * unknown. Every channel claimed 1 uJ. */
+ * unknown, also where mainline names it intel-rapl (a TPMI model). Every
+ * channel claimed 1 uJ. */
 static void test_resolution_is_the_register_unit_never_the_sysfs_uj(void **state)
 {
     (void)state;
@@ -593,6 +594,18 @@ static void test_resolution_is_the_register_unit_never_the_sysfs_uj(void **state
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
     in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 1);
+    assert_float_equal(in->ch[0].resolution_uj, 0, 0);
+    wl_sensor_close(s);
+    /* mainline's intel_rapl_tpmi registers its zones as intel-rapl:N: on
+     * a TPMI model (Granite Rapids, 173) their unit is not 0x606's either */
+    char zdir[1200];
+    snprintf(zdir, sizeof zdir, "%s/class/powercap/intel-rapl-tpmi:0", root2);
+    wl_test_rmtree(zdir);
+    put_zone(root2, "intel-rapl:0", "package-0", 1000);
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+    in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_string_equal(in->ch[0].name, "package-0");
     assert_float_equal(in->ch[0].resolution_uj, 0, 0);
     wl_sensor_close(s);
     wl_test_rmtree(root2);
