@@ -548,10 +548,26 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                                  "no usable RAPL zone under %s (zone names not recognised)", dir);
         goto out;
     }
+    /* The kernel registers psys only where it counts (its platform's
+     * master package; TPMI: each power domain's root), so two psys zones
+     * are two platforms, and their channels are summed as such. That sum
+     * is not one measured counter: the source says so (were two to meter
+     * one platform, the sum would count it twice). */
+    unsigned n_psys = 0;
+    for (unsigned i = 0; i < s->info.n_channels; i++)
+        n_psys += s->info.ch[i].domain == WL_DOMAIN_PSYS;
+    char psys_part[64] = "";
+    if (n_psys > 1)
+        snprintf(psys_part, sizeof psys_part, ", psys summed over %u zones", n_psys);
     char dir_part[181]; /* cut between characters */
     wl_utf8_clip(dir_part, sizeof dir_part, dir);
-    wl__sensor_set_source(s, "%s (%u zone(s)%s%s)", dir_part, pc->n, n_tpmi ? ", TPMI" : "",
-                          n_mmio ? ", intel-rapl-mmio duplicates skipped" : "");
+    wl__sensor_set_source(s, "%s (%u zone(s)%s%s%s)", dir_part, pc->n, n_tpmi ? ", TPMI" : "",
+                          psys_part, n_mmio ? ", intel-rapl-mmio duplicates skipped" : "");
+    if (n_psys > 1)
+        wl_log_info("rapl",
+                    "rapl-powercap: %u psys zones, taken as %u platforms and summed (the kernel "
+                    "registers psys on each platform's master package only)",
+                    n_psys, n_psys);
 out:
     for (size_t i = 0; i < n_zs; i++) {
         if (zs[i].fd >= 0)

@@ -70,7 +70,8 @@ static bool has_note(unsigned n, const char (*notes)[WL_SENSOR_NOTE_MAX], const 
 }
 
 /* Two sockets, each with its psys (the kernel names the second "psys-1"):
- * both are psys channels, numbered, never summed with the packages. Before,
+ * both are psys channels, numbered, never summed with the packages; the
+ * source says the psys total is their sum, not one counter. Before,
  * psys-1 was skipped with a debug line and socket 0's psys stood for the
  * whole machine. */
 static void test_second_socket_psys_is_a_psys_channel(void **state)
@@ -95,6 +96,8 @@ static void test_second_socket_psys_is_a_psys_channel(void **state)
     assert_int_equal(in->ch[a].index, -1);
     assert_int_equal(in->ch[b].index, 1);
     assert_int_equal(in->n_not_read, 0);
+    /* their sum is no one measured counter: the source says it is a sum */
+    assert_non_null(strstr(in->source, "psys summed over 2 zones"));
     wl_sensor_close(s);
     wl_test_rmtree(root);
     free(root);
