@@ -174,11 +174,23 @@ int wl_cli_option_error_typed(const char *cmd, int c, char *const argv[], const 
  * ("--verbose") or of a's one letter ("-v"); 0 when a is neither. */
 char wl_cli_global_option(const char *a);
 
-/* What to say about an argument left over by a command that takes a model
- * with -m and a prompt with -p (run, generate): "give the model with -m
- * FILE" when arg ends in .gguf or names an existing regular file, else
- * "quote the prompt: -p \"...\"".
- * A static string. */
-const char *wl_cli_stray_argument_hint(const char *arg);
+/* What a command takes besides its options, for the hint on an argument
+ * left over (wl_cli_stray_argument_hint). */
+enum wl_cli_args {
+    WL_CLI_ARGS_PROMPT, /* run, generate: -m FILE and -p TEXT */
+    WL_CLI_ARGS_TEXT,   /* tokenize: -m FILE and -p TEXT or -f FILE */
+    WL_CLI_ARGS_VALUES, /* bench: -m FILE and numbers, each after its option */
+    WL_CLI_ARGS_IDS,    /* detokenize: -m FILE and token ids as arguments */
+};
+
+/* What to say about an argument left over by a command that takes args:
+ * "give the model with -m FILE" when arg ends in .gguf or names an existing
+ * regular file (for WL_CLI_ARGS_TEXT, one that starts with GGUF's magic: any
+ * other is a text file, "read a text file with -f FILE"); else, by args:
+ * PROMPT "quote the prompt: -p \"...\"", TEXT "quote the text: -p \"...\"; -f -
+ * reads it from stdin", VALUES "a value goes right after its option: -p 512,
+ * -n 128", IDS NULL (the caller says what a token id is).
+ * A static string or NULL. */
+const char *wl_cli_stray_argument_hint(const char *arg, enum wl_cli_args args);
 
 #endif

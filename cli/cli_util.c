@@ -313,16 +313,46 @@ int wl_cli_option_error_typed(const char *cmd, int c, char *const argv[], const 
     return wl_cli_usage_error(cmd, "unknown option '%s'", name);
 }
 
-const char *wl_cli_stray_argument_hint(const char *arg)
+/* arg names a GGUF file: it starts with the magic "GGUF" */
+static bool file_is_gguf(const char *arg)
+{
+    char magic[4];
+    FILE *f = fopen(arg, "rb");
+    if (!f)
+        return false;
+    const bool gguf = fread(magic, 1, sizeof magic, f) == sizeof magic &&
+                      memcmp(magic, "GGUF", sizeof magic) == 0;
+    fclose(f);
+    return gguf;
+}
+
+const char *wl_cli_stray_argument_hint(const char *arg, enum wl_cli_args args)
 {
     /* a model given without -m (as `model info FILE` takes it) is the
-     * likeliest mistake; anything else is most likely an unquoted prompt */
+     * likeliest mistake; anything else is most likely an unquoted prompt
+     * or text, or a value apart from its option */
+    static const char model[] = "give the model with -m FILE";
     const size_t n = strlen(arg);
     struct stat st;
-    if ((n > 5 && strcmp(arg + n - 5, ".gguf") == 0) ||
-        (stat(arg, &st) == 0 && S_ISREG(st.st_mode)))
-        return "give the model with -m FILE";
-    return "quote the prompt: -p \"...\"";
+    if (n > 5 && strcmp(arg + n - 5, ".gguf") == 0)
+        return model;
+    /* tokenize reads text from a file (-f): only a GGUF file is a model */
+    if (stat(arg, &st) == 0 && S_ISREG(st.st_mode)) {
+        if (args != WL_CLI_ARGS_TEXT || file_is_gguf(arg))
+            return model;
+        return "read a text file with -f FILE";
+    }
+    switch (args) {
+    case WL_CLI_ARGS_PROMPT:
+        return "quote the prompt: -p \"...\"";
+    case WL_CLI_ARGS_TEXT:
+        return "quote the text: -p \"...\"; -f - reads it from stdin";
+    case WL_CLI_ARGS_VALUES:
+        return "a value goes right after its option: -p 512, -n 128";
+    case WL_CLI_ARGS_IDS:
+        break;
+    }
+    return NULL;
 }
 
 /* Bit fd set: standard descriptor fd was closed when wattlens started. */

@@ -436,7 +436,8 @@ static int run(int argc, char **argv)
         }
     }
     if (optind < argc)
-        return wl_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+        return wl_cli_usage_error(CMD, "unexpected argument '%s' (%s)", argv[optind],
+                                  wl_cli_stray_argument_hint(argv[optind], WL_CLI_ARGS_VALUES));
     if (!model)
         return wl_cli_usage_error(CMD, "a model is required (-m FILE)");
     if (p.n_prompt == 0 && p.n_gen == 0)

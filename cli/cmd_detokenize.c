@@ -87,12 +87,6 @@ static int run(int argc, char **argv)
             return wl_cli_option_error(CMD, c, argv, opts);
         }
     }
-    if (!model)
-        return wl_cli_usage_error(CMD, "-m FILE.gguf is required");
-    /* an empty name is a command-line mistake, as for model's files and -o */
-    if (!*model)
-        return wl_cli_usage_error(CMD, "-m is empty: give a GGUF file name");
-
     struct wl_cli_ids ids = {0};
     const char *bad = NULL;
     size_t bad_len = 0;
@@ -100,9 +94,25 @@ static int run(int argc, char **argv)
     bool from_stdin = optind >= argc;
     char *in = NULL;
     if (!from_stdin) {
-        for (int i = optind; i < argc && rc == 0; i++)
+        int i = optind;
+        for (; i < argc && rc == 0; i++)
             rc = wl_cli_ids_parse(&ids, argv[i], &bad, &bad_len);
-    } else {
+        /* a model given without -m (`detokenize model.gguf 1 2`) is no
+         * id: say where it goes, as run and bench do, before asking for -m */
+        const char *hint =
+            rc == WL_EINVAL ? wl_cli_stray_argument_hint(argv[i - 1], WL_CLI_ARGS_IDS) : NULL;
+        if (hint) {
+            wl_cli_ids_free(&ids);
+            return wl_cli_usage_error(CMD, "unexpected argument '%s' (%s)", argv[i - 1], hint);
+        }
+    }
+    if (!model || !*model) {
+        wl_cli_ids_free(&ids);
+        /* an empty name is a command-line mistake, as for model's files and -o */
+        return wl_cli_usage_error(CMD, model ? "-m is empty: give a GGUF file name"
+                                             : "-m FILE.gguf is required");
+    }
+    if (from_stdin) {
         size_t in_len;
         int e = wl_cli_read_all("-", DETOK_MAX_STDIN_BYTES, &in, &in_len);
         if (e == EFBIG)

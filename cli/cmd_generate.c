@@ -307,7 +307,7 @@ static int run(int argc, char **argv)
     }
     if (optind < argc)
         return wl_cli_usage_error(CMD, "unexpected argument '%s' (%s)", argv[optind],
-                                  wl_cli_stray_argument_hint(argv[optind]));
+                                  wl_cli_stray_argument_hint(argv[optind], WL_CLI_ARGS_PROMPT));
     if (!model)
         return wl_cli_usage_error(CMD, "a model is required (-m FILE)");
     if (n_prompts > n_batch)

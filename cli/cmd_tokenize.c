@@ -218,7 +218,8 @@ static int run(int argc, char **argv)
         }
     }
     if (optind < argc)
-        return wl_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+        return wl_cli_usage_error(CMD, "unexpected argument '%s' (%s)", argv[optind],
+                                  wl_cli_stray_argument_hint(argv[optind], WL_CLI_ARGS_TEXT));
     if (!model)
         return wl_cli_usage_error(CMD, "-m FILE.gguf is required");
     if (!prompt == !file)

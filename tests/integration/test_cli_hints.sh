@@ -5,6 +5,9 @@
 #   off does not record (it was accepted, announced, and stored nothing);
 # - `run model.gguf` / `generate model.gguf`: the model goes with -m (the
 #   hint was to quote the prompt); a stray word still gets that hint;
+# - bench, tokenize and detokenize say the same of a model given without -m;
+#   bench of a value apart from its option (`-p 512 128`), tokenize of
+#   unquoted text (quote it) or a text file (-f FILE);
 # - wattlens's global options after a command (`measure -q`, `runs -v`) are
 #   unknown to the command: the error says to put them before it.
 set -u
@@ -48,6 +51,29 @@ for c in run generate; do
     "$c: unexpected argument 'upon' (quote the prompt: -p \"...\")" \
     "$W" $c -p once upon "${dbopt[@]}"
 done
+
+for c in bench tokenize detokenize; do
+  expect_usage "$c model.gguf: give it with -m" \
+    "$c: unexpected argument 'stories260K.gguf' (give the model with -m FILE)" \
+    "$W" $c stories260K.gguf 1
+done
+expect_usage "bench -p 512 128: a value goes after its option" \
+  "bench: unexpected argument '128' (a value goes right after its option: -p 512, -n 128)" \
+  "$W" bench -m stories260K.gguf -p 512 128
+expect_usage "tokenize WORD: quote the text" \
+  "tokenize: unexpected argument 'upon' (quote the text: -p \"...\"; -f - reads it from stdin)" \
+  "$W" tokenize -m stories260K.gguf -p once upon
+expect_usage "tokenize TEXT-FILE: read it with -f" \
+  "tokenize: unexpected argument '$tmp/some file.bin' (read a text file with -f FILE)" \
+  "$W" tokenize -m stories260K.gguf "$tmp/some file.bin"
+printf 'GGUF' >"$tmp/model.bin"
+expect_usage "tokenize GGUF-FILE: give it with -m" \
+  "tokenize: unexpected argument '$tmp/model.bin' (give the model with -m FILE)" \
+  "$W" tokenize "$tmp/model.bin" -p hello
+# an id list is detokenize's argument: a word that is not one keeps its message
+expect_usage "detokenize WORD: an invalid id" \
+  "detokenize: invalid token id 'hello' (expected integers from 0 to 2147483647)" \
+  "$W" detokenize -m stories260K.gguf 1 hello
 
 expect_usage "measure -q: a global option" \
   "measure: unknown option '-q' (a global option: put it before the command, 'wattlens -q measure ...')" \

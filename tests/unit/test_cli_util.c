@@ -560,18 +560,48 @@ static void test_option_error_typed_names_the_option_as_typed(void **state)
 static void test_stray_argument_hint(void **state)
 {
     (void)state;
+    const enum wl_cli_args P = WL_CLI_ARGS_PROMPT;
     const char *model = "give the model with -m FILE", *prompt = "quote the prompt: -p \"...\"";
-    assert_string_equal(wl_cli_stray_argument_hint("models/missing.gguf"), model);
+    assert_string_equal(wl_cli_stray_argument_hint("models/missing.gguf", P), model);
     char path[] = "/tmp/wl_stray_XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
-    assert_string_equal(wl_cli_stray_argument_hint(path), model);
+    assert_string_equal(wl_cli_stray_argument_hint(path, P), model);
     unlink(path);
-    assert_string_equal(wl_cli_stray_argument_hint(path), prompt);
-    assert_string_equal(wl_cli_stray_argument_hint("upon"), prompt);
-    assert_string_equal(wl_cli_stray_argument_hint(".gguf"), prompt); /* no name before it */
-    assert_string_equal(wl_cli_stray_argument_hint("/tmp"), prompt);  /* a directory */
+    assert_string_equal(wl_cli_stray_argument_hint(path, P), prompt);
+    assert_string_equal(wl_cli_stray_argument_hint("upon", P), prompt);
+    assert_string_equal(wl_cli_stray_argument_hint(".gguf", P), prompt); /* no name before it */
+    assert_string_equal(wl_cli_stray_argument_hint("/tmp", P), prompt);  /* a directory */
+}
+
+/* The same for tokenize, bench and detokenize: a model is a .gguf name or,
+ * for tokenize (which reads text files with -f), a file with GGUF's magic;
+ * other words are text (tokenize), values apart from their option (bench)
+ * or no hint (detokenize: ids, the caller says what one is). */
+static void test_stray_argument_hint_by_command(void **state)
+{
+    (void)state;
+    const char *model = "give the model with -m FILE";
+    assert_string_equal(wl_cli_stray_argument_hint("m.gguf", WL_CLI_ARGS_TEXT), model);
+    assert_string_equal(wl_cli_stray_argument_hint("m.gguf", WL_CLI_ARGS_VALUES), model);
+    assert_string_equal(wl_cli_stray_argument_hint("m.gguf", WL_CLI_ARGS_IDS), model);
+    assert_string_equal(wl_cli_stray_argument_hint("world", WL_CLI_ARGS_TEXT),
+                        "quote the text: -p \"...\"; -f - reads it from stdin");
+    assert_string_equal(wl_cli_stray_argument_hint("512", WL_CLI_ARGS_VALUES),
+                        "a value goes right after its option: -p 512, -n 128");
+    assert_null(wl_cli_stray_argument_hint("hello", WL_CLI_ARGS_IDS));
+    char path[] = "/tmp/wl_stray_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "text", 4), 4);
+    assert_string_equal(wl_cli_stray_argument_hint(path, WL_CLI_ARGS_TEXT),
+                        "read a text file with -f FILE");
+    assert_string_equal(wl_cli_stray_argument_hint(path, WL_CLI_ARGS_VALUES), model);
+    assert_int_equal(pwrite(fd, "GGUF", 4, 0), 4);
+    close(fd);
+    assert_string_equal(wl_cli_stray_argument_hint(path, WL_CLI_ARGS_TEXT), model);
+    unlink(path);
 }
 
 /* generate's phase line: a rate when tokens ran in a measured time, "no
@@ -613,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_option_error_typed_names_the_option_as_typed),
         cmocka_unit_test(test_host_cpu_follows_the_sensor_roots),
         cmocka_unit_test(test_stray_argument_hint),
+        cmocka_unit_test(test_stray_argument_hint_by_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
