@@ -276,6 +276,32 @@ int wl__metadata_grouping(int64_t n_head, int64_t n_head_kv, char *why, size_t s
     return WL_EFORMAT;
 }
 
+int wl__metadata_heads_divide(int64_t dim, int64_t n_head, char *why, size_t size)
+{
+    why[0] = '\0';
+    if (dim % n_head == 0)
+        return 0;
+    snprintf(why, size, "embedding length %lld is not a multiple of %lld heads", (long long)dim,
+             (long long)n_head);
+    return WL_EFORMAT;
+}
+
+int wl__metadata_rope_fits(int64_t rope_dim, int64_t head_dim, char *why, size_t size)
+{
+    why[0] = '\0';
+    /* the forward pass's RoPE turns pairs of each head's first rope_dim
+     * values (forward_ops.c): an odd count would leave one value unturned
+     * and a larger one turn values of the next head (the last head's past
+     * the row) */
+    if (rope_dim <= head_dim && rope_dim % 2 == 0)
+        return 0;
+    snprintf(why, size,
+             "rope dimension %lld does not fit head dimension %lld (it must be even and at most "
+             "the head dimension)",
+             (long long)rope_dim, (long long)head_dim);
+    return WL_EFORMAT;
+}
+
 const char *const wl__config_int_keys[WL__CONFIG_INT_COUNT] = {
     [WL__CONFIG_BLOCK_COUNT] = "block_count",
     [WL__CONFIG_EMBEDDING_LENGTH] = "embedding_length",
@@ -395,6 +421,33 @@ static void wl__note_refused(struct wl_model_features *f, const char *key, int r
 
 /* ---- features -------------------------------------------------------------------- */
 
+/* The loader's checks of the head shape (read_config in model.c), on the
+ * integer keys as it reads them (cfg where cfg_rc is 0; WL_ENOENT: absent,
+ * the optional ones defaulted as the loader does): the embedding length
+ * splits over the heads, and the RoPE dimension fits the head dimension.
+ * A check whose values the loader cannot read is left to that key's note. */
+static void wl__note_shape(struct wl_model_features *f, const int64_t *cfg, const int *cfg_rc)
+{
+    char why[160];
+    if (cfg_rc[WL__CONFIG_EMBEDDING_LENGTH] != 0 || cfg_rc[WL__CONFIG_HEAD_COUNT] != 0)
+        return;
+    const int64_t dim = cfg[WL__CONFIG_EMBEDDING_LENGTH], n_head = cfg[WL__CONFIG_HEAD_COUNT];
+    const bool divides = wl__metadata_heads_divide(dim, n_head, why, sizeof why) == 0;
+    if (!divides)
+        wl__warn(f, "the engine refuses this model: %s", why);
+    /* the head dimension: attention.key_length, else dim / n_head (not a
+     * head dimension when the heads do not divide dim: refused above) */
+    const int key_rc = cfg_rc[WL__CONFIG_KEY_LENGTH],
+              rope_rc = cfg_rc[WL__CONFIG_ROPE_DIMENSION_COUNT];
+    if ((key_rc != 0 && (key_rc != WL_ENOENT || !divides)) ||
+        (rope_rc != 0 && rope_rc != WL_ENOENT))
+        return;
+    const int64_t head_dim = key_rc == 0 ? cfg[WL__CONFIG_KEY_LENGTH] : dim / n_head;
+    const int64_t rope_dim = rope_rc == 0 ? cfg[WL__CONFIG_ROPE_DIMENSION_COUNT] : head_dim;
+    if (wl__metadata_rope_fits(rope_dim, head_dim, why, sizeof why) != 0)
+        wl__warn(f, "the engine refuses this model: %s", why);
+}
+
 static void wl__count_params(const wl_gguf *g, struct wl_model_features *f, uint32_t *max_layer,
                              uint64_t *expert_params)
 {
@@ -511,11 +564,15 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
      * which the loader does not read, may hold per-layer arrays, whose
      * first element the features show.) */
     char key[256], why[96];
+    int64_t cfg[WL__CONFIG_INT_COUNT]; /* as the loader reads them, where cfg_rc is 0 */
+    int cfg_rc[WL__CONFIG_INT_COUNT];
     for (size_t i = 0; engine_reads && i < WL__CONFIG_INT_COUNT; i++) {
-        int64_t v;
         snprintf(key, sizeof key, "%s.%s", prefix, wl__config_int_keys[i]);
-        wl__note_refused(f, key, wl__metadata_count(g, key, &v, why, sizeof why), why);
+        cfg_rc[i] = wl__metadata_count(g, key, &cfg[i], why, sizeof why);
+        wl__note_refused(f, key, cfg_rc[i], why);
     }
+    if (engine_reads)
+        wl__note_shape(f, cfg, cfg_rc);
     const int layers_rc = wl__get_u32(g, prefix, "block_count", &f->n_layers);
     if (layers_rc != 0) {
         f->n_layers = tensor_layers;

@@ -159,13 +159,22 @@ int wl__metadata_name(const wl_gguf *g, const char *key, struct wl_gguf_str *out
  *   than the file's tensor count, as every layer has several tensors:
  *   "= 9 but the file has only 8 tensors (every layer needs several)";
  * - wl__metadata_grouping: n_head (> 0) query heads share n_head_kv (> 0)
- *   KV heads evenly: "7 heads cannot be grouped over 2 KV heads".
+ *   KV heads evenly: "7 heads cannot be grouped over 2 KV heads";
+ * - wl__metadata_heads_divide: the embedding length (> 0) splits evenly over
+ *   n_head (> 0) heads: "embedding length 10 is not a multiple of 3 heads";
+ * - wl__metadata_rope_fits: the RoPE dimension (rope.dimension_count, else
+ *   the head dimension) is even, as RoPE turns pairs of values, and at most
+ *   the head dimension, the values of a head it turns: "rope dimension 7
+ *   does not fit head dimension 8 (it must be even and at most the head
+ *   dimension)": its why needs 160 bytes (the others' 96).
  * Return 0, WL_ENOENT (the readers: key absent, why "") or WL_EFORMAT. */
 int wl__metadata_count_check(int64_t v, char *why, size_t size);
 int wl__metadata_count(const wl_gguf *g, const char *key, int64_t *out, char *why, size_t size);
 int wl__metadata_positive(const wl_gguf *g, const char *key, double *out, char *why, size_t size);
 int wl__metadata_layers_fit(int64_t n_layer, uint64_t n_tensors, char *why, size_t size);
 int wl__metadata_grouping(int64_t n_head, int64_t n_head_kv, char *why, size_t size);
+int wl__metadata_heads_divide(int64_t dim, int64_t n_head, char *why, size_t size);
+int wl__metadata_rope_fits(int64_t rope_dim, int64_t head_dim, char *why, size_t size);
 
 /* The integer keys the loader reads (after "<arch>."; read_config in
  * model.c reads each by its index, the features check every one). */

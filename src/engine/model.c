@@ -322,7 +322,7 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
     /* the keys are wl__config_int_keys' (arch.c), which the features check
      * in the same words */
     const char *const *keys = wl__config_int_keys;
-    char why[96];
+    char why[160]; /* the longest: wl__metadata_rope_fits' */
     if ((rc = get_i32(g, a, keys[WL__CONFIG_BLOCK_COUNT], false, 0, &c->n_layer, err)) != 0 ||
         (rc = get_i32(g, a, keys[WL__CONFIG_EMBEDDING_LENGTH], false, 0, &c->dim, err)) != 0 ||
         (rc = get_i32(g, a, keys[WL__CONFIG_FEED_FORWARD_LENGTH], false, 0, &c->ffn_dim, err)) !=
@@ -341,9 +341,8 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
     if (wl__metadata_layers_fit(c->n_layer, wl_gguf_n_tensors(g), why, sizeof why) != 0)
         return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s.%s' %s", a,
                              keys[WL__CONFIG_BLOCK_COUNT], why);
-    if (c->dim % c->n_head != 0)
-        return wl_errmsg_set(err, WL_EFORMAT, "embedding length %d is not a multiple of %d heads",
-                             c->dim, c->n_head);
+    if (wl__metadata_heads_divide(c->dim, c->n_head, why, sizeof why) != 0)
+        return wl_errmsg_set(err, WL_EFORMAT, "%s", why);
     /* llama.cpp runs "<arch>.expert_count" > 0 (Mixtral's router and stacked
      * experts) with a MoE feed-forward this engine does not have */
     char key[128];
@@ -362,9 +361,8 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
     if ((rc = get_i32(g, a, keys[WL__CONFIG_ROPE_DIMENSION_COUNT], true, c->head_dim, &c->rope_dim,
                       err)) != 0)
         return rc;
-    if (c->rope_dim > c->head_dim || c->rope_dim % 2 != 0)
-        return wl_errmsg_set(err, WL_EFORMAT, "rope dimension %d does not fit head dimension %d",
-                             c->rope_dim, c->head_dim);
+    if (wl__metadata_rope_fits(c->rope_dim, c->head_dim, why, sizeof why) != 0)
+        return wl_errmsg_set(err, WL_EFORMAT, "%s", why);
     /* the family's norm epsilon: llama.cpp requires it (a guess, 1e-5 where
      * the model was trained with 1e-6, would run another model) */
     const char *eps_key = wl__arch_norm_eps_key(wl_arch_from_string(a, strlen(a)));

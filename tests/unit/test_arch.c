@@ -357,11 +357,13 @@ static wl_gguf *open_writer(wl_gguf_writer *w, void **buf)
  * refused, with the loader's message, and the features say so. */
 /* The loader's value rules (model.c) and the features' warnings (arch.c)
  * both come from these: a count is 1..2^30, a positive number is > 0 as a
- * float, the block count fits the tensor count, heads group evenly. */
+ * float, the block count fits the tensor count, heads group evenly, the
+ * heads split the embedding length, the RoPE dimension is even and at most
+ * the head dimension. */
 static void test_metadata_value_rules(void **state)
 {
     (void)state;
-    char why[96];
+    char why[160];
     assert_int_equal(wl__metadata_count_check(1, why, sizeof why), 0);
     assert_string_equal(why, "");
     assert_int_equal(wl__metadata_count_check(1 << 30, why, sizeof why), 0);
@@ -385,6 +387,21 @@ static void test_metadata_value_rules(void **state)
     assert_string_equal(why, "7 heads cannot be grouped over 2 KV heads");
     assert_int_equal(wl__metadata_grouping(2, 4, why, sizeof why), WL_EFORMAT);
     assert_string_equal(why, "2 heads cannot be grouped over 4 KV heads");
+
+    assert_int_equal(wl__metadata_heads_divide(64, 4, why, sizeof why), 0);
+    assert_int_equal(wl__metadata_heads_divide(66, 4, why, sizeof why), WL_EFORMAT);
+    assert_string_equal(why, "embedding length 66 is not a multiple of 4 heads");
+
+    assert_int_equal(wl__metadata_rope_fits(16, 16, why, sizeof why), 0);
+    assert_int_equal(wl__metadata_rope_fits(8, 16, why, sizeof why), 0); /* partial */
+    assert_int_equal(wl__metadata_rope_fits(15, 16, why, sizeof why), WL_EFORMAT);
+    assert_string_equal(why, "rope dimension 15 does not fit head dimension 16 (it must be even "
+                             "and at most the head dimension)");
+    assert_int_equal(wl__metadata_rope_fits(18, 16, why, sizeof why), WL_EFORMAT);
+    assert_int_equal(wl__metadata_rope_fits(7, 7, why, sizeof why), WL_EFORMAT);
+    /* the longest message fits the callers' buffers (160 bytes) */
+    assert_int_equal(wl__metadata_rope_fits(1 << 30, (1 << 30) - 1, why, sizeof why), WL_EFORMAT);
+    assert_true(strlen(why) < sizeof why - 1);
 
     wl_gguf_writer *w = NULL;
     assert_int_equal(wl_gguf_writer_new(&w), 0);

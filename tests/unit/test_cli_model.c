@@ -464,9 +464,10 @@ static void test_info_rope_scale_is_the_engines(void **state)
 
 /* A value the loader refuses (a count of 0 or above 2^30, a block count
  * past the tensor count, a RoPE base or norm epsilon that is not > 0 or
- * not a number) makes `model info` warn, in the loader's own words after
- * "the engine refuses this model: ", and info still shows the model; the
- * loader does refuse each. */
+ * not a number, an embedding length the heads do not split, a RoPE
+ * dimension that is odd or past the head dimension) makes `model info`
+ * warn, in the loader's own words after "the engine refuses this model: ",
+ * and info still shows the model; the loader does refuse each. */
 static void test_info_warns_of_values_the_loader_refuses(void **state)
 {
     (void)state;
@@ -475,18 +476,23 @@ static void test_info_warns_of_values_the_loader_refuses(void **state)
         const char *key;
         enum kind kind;
         double value;
+        const char *said; /* what the loader's message names (NULL: the key) */
     } cases[] = {
-        {"llama.block_count", U32, 0},
-        {"llama.block_count", U32, 100000},
-        {"llama.embedding_length", I32, -64},
-        {"llama.attention.head_count_kv", U32, 0},
-        {"llama.context_length", U32, 0},
-        {"llama.rope.dimension_count", U32, 2147483648.0},
-        {"llama.rope.freq_base", F32, 0},
-        {"llama.rope.freq_base", F32, -10000},
-        {"llama.rope.freq_base", STR, 0},
-        {"llama.attention.layer_norm_rms_epsilon", F32, 0},
-        {"llama.attention.layer_norm_rms_epsilon", F32, -1e-5},
+        {"llama.block_count", U32, 0, NULL},
+        {"llama.block_count", U32, 100000, NULL},
+        {"llama.embedding_length", I32, -64, NULL},
+        {"llama.attention.head_count_kv", U32, 0, NULL},
+        {"llama.context_length", U32, 0, NULL},
+        {"llama.rope.dimension_count", U32, 2147483648.0, NULL},
+        {"llama.rope.freq_base", F32, 0, NULL},
+        {"llama.rope.freq_base", F32, -10000, NULL},
+        {"llama.rope.freq_base", STR, 0, NULL},
+        {"llama.attention.layer_norm_rms_epsilon", F32, 0, NULL},
+        {"llama.attention.layer_norm_rms_epsilon", F32, -1e-5, NULL},
+        /* the synthetic model's 64 values over 8 heads of 8 */
+        {"llama.embedding_length", U32, 66, "embedding length 66 is not a multiple of 8 heads"},
+        {"llama.rope.dimension_count", U32, 7, "rope dimension 7 does not fit head dimension 8"},
+        {"llama.rope.dimension_count", U32, 10, "rope dimension 10 does not fit head dimension 8"},
     };
     char *dir = wl_test_tmpdir();
     char path[512], args[1024];
@@ -515,8 +521,9 @@ static void test_info_warns_of_values_the_loader_refuses(void **state)
         wl_model *m = NULL;
         struct wl_errmsg err = {{0}};
         assert_int_equal(wl_model_load(path, &m, &err), WL_EFORMAT);
-        if (!strstr(err.text, key))
-            fail_msg("case %zu: the loader's message does not name %s: %s", i, key, err.text);
+        const char *said = cases[i].said ? cases[i].said : key;
+        if (!strstr(err.text, said))
+            fail_msg("case %zu: the loader's message does not name %s: %s", i, said, err.text);
         char *out = NULL, *errs = NULL;
         snprintf(args, sizeof args, "model info '%s'", path);
         assert_int_equal(wl_test_run_cli(args, &out, &errs), 0);

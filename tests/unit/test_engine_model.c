@@ -34,6 +34,9 @@ struct opts {
     bool no_block_count;
     uint32_t block_count; /* 0: NL */
     uint32_t n_head_kv;
+    uint32_t dim;        /* <arch>.embedding_length (0: DIM; the tensors keep DIM) */
+    uint32_t key_length; /* <arch>.attention.key_length (0: absent) */
+    uint32_t rope_dim;   /* <arch>.rope.dimension_count (0: absent) */
 };
 
 static void add(wl_gguf_writer *w, const struct opts *o, const char *name, uint64_t n0, uint64_t n1)
@@ -82,7 +85,13 @@ static void build(const struct opts *o, void **buf, size_t *size)
     else if (!o->no_block_count) {
         U32("block_count", o->block_count ? o->block_count : NL);
     }
-    U32("embedding_length", DIM);
+    U32("embedding_length", o->dim ? o->dim : DIM);
+    if (o->key_length) {
+        U32("attention.key_length", o->key_length);
+    }
+    if (o->rope_dim) {
+        U32("rope.dimension_count", o->rope_dim);
+    }
     U32("feed_forward_length", FFN);
     U32("attention.head_count", NH);
     U32("attention.head_count_kv", o->n_head_kv ? o->n_head_kv : NKV);
@@ -316,6 +325,48 @@ static void test_kv_heads_that_do_not_group_are_not_gqa(void **state)
     }
 }
 
+/* Heads that do not split the embedding length, and a RoPE dimension that
+ * is odd or larger than the head dimension (rope.dimension_count, or the
+ * head dimension itself when the key is absent), are refused by the loader
+ * (RoPE turns pairs of a head's values: one left over, or those of the next
+ * head) and the features (`model info`) say so in its words; a partial
+ * RoPE (an even dimension below the head's) loads, without a warning. */
+static void test_head_shape_the_engine_cannot_run_is_refused(void **state)
+{
+    (void)state;
+    struct opts dim = {.dim = DIM + 2};
+    char msg[160];
+    snprintf(msg, sizeof msg, "embedding length %d is not a multiple of %d heads", DIM + 2, NH);
+    expect_refused(&dim, msg);
+    const char *const must = "(it must be even and at most the head dimension)";
+    const struct {
+        uint32_t rope_dim, key_length, want_rope, want_head;
+    } rope[] = {
+        {DIM / NH - 1, 0, DIM / NH - 1, DIM / NH},     /* odd */
+        {DIM / NH + 2, 0, DIM / NH + 2, DIM / NH},     /* past the head */
+        {0, DIM / NH - 1, DIM / NH - 1, DIM / NH - 1}, /* the default, an odd head dimension */
+    };
+    for (size_t i = 0; i < sizeof rope / sizeof rope[0]; i++) {
+        struct opts o = {.rope_dim = rope[i].rope_dim, .key_length = rope[i].key_length};
+        snprintf(msg, sizeof msg, "rope dimension %u does not fit head dimension %u %s",
+                 rope[i].want_rope, rope[i].want_head, must);
+        expect_refused(&o, msg);
+    }
+    struct opts partial = {.rope_dim = DIM / NH / 2};
+    wl_model *m = NULL;
+    struct wl_errmsg err = {{0}};
+    void *buf = NULL;
+    if (load(&partial, &m, &err, &buf) != 0)
+        fail_msg("a partial RoPE is refused: %s", err.text);
+    assert_int_equal(m->config.rope_dim, DIM / NH / 2);
+    wl_model_free(m);
+    free(buf);
+    struct wl_model_features f;
+    features_of(&partial, &f);
+    assert_null(strstr(f.warning, "refuses"));
+    assert_int_equal(f.rope_dim, DIM / NH / 2);
+}
+
 /* A model loaded from a file reports its mapping's resident and huge-page
  * bytes (how many are huge depends on the kernel and the page cache). */
 static void test_weight_pages_of_a_file(void **state)
@@ -369,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_architecture_with_a_nul_byte_is_refused),
         cmocka_unit_test(test_metadata_of_the_wrong_type_is_named),
         cmocka_unit_test(test_kv_heads_that_do_not_group_are_not_gqa),
+        cmocka_unit_test(test_head_shape_the_engine_cannot_run_is_refused),
         cmocka_unit_test(test_missing_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
