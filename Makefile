@@ -8,7 +8,7 @@ BUILD       ?= build
 CMAKE_FLAGS ?=
 WATTLENS     = $(BUILD)/wattlens
 
-.PHONY: all deps build run check check-asan check-tsan fuzz bench format clean
+.PHONY: all deps build run check check-asan check-tsan fuzz bench format clean FORCE
 
 all: build
 
@@ -18,11 +18,27 @@ all: build
 deps:
 	@scripts/deps.sh $(BUILD)
 
-$(BUILD)/CMakeCache.txt: | deps
+# The configure stamp: written only after cmake succeeded, and holding the
+# CMAKE_FLAGS it ran with. CMake writes CMakeCache.txt even when the
+# configure fails or is interrupted (no build system then): keyed on the
+# cache, every later make skipped the configure and died in `cmake --build`
+# ("Makefile: No such file or directory") until build/ was deleted. The
+# configure runs again when the stamp is missing or other flags are given
+# (`make CMAKE_FLAGS=...` on a configured tree used to be ignored).
+CONFIGURED = $(BUILD)/wl-configured
+sq = '$(subst ','\'',$(1))'
+ifneq ($(file <$(CONFIGURED)),CMAKE_FLAGS=$(strip $(CMAKE_FLAGS)))
+$(CONFIGURED): FORCE
+endif
+$(CONFIGURED): | deps
+	@rm -f $@
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+	@printf '%s\n' $(call sq,CMAKE_FLAGS=$(strip $(CMAKE_FLAGS))) >$@
 
-build: deps $(BUILD)/CMakeCache.txt
+build: deps $(CONFIGURED)
 	cmake --build $(BUILD) -j $(JOBS)
+
+FORCE:
 
 # The main job: profile a generation on the built-in default model.
 run: build
