@@ -38,6 +38,7 @@
 #include "profile/recorder.h"
 #include "store/store.h"
 #include "util/clock.h"
+#include "wattlens/error.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -89,9 +90,11 @@ static void empty_hook(void *user_data, const struct wl_hook_event *ev)
     (void)ev;
 }
 
-/* One generation; fills *f (decode/prefill tokens/s, CPU per token). */
+/* One generation; fills *f (decode/prefill tokens/s, CPU per token).
+ * 0, or -1 after saying on stderr, prefixed "LABEL: ", which step failed
+ * (store open, run begin, recorder create, generate) and why. */
 static int one(wl_model *m, wl_tokenizer *tok, wl_context *ctx, const struct config *c, int n_gen,
-               const char *dbdir, struct figures *f)
+               const char *dbdir, const char *label, struct figures *f)
 {
     struct wl_errmsg err;
     wl_store *st = NULL;
@@ -105,7 +108,16 @@ static int one(wl_model *m, wl_tokenizer *tok, wl_context *ctx, const struct con
         sp.path = path;
         struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
                                    .depth = wl_profile_depth_name(c->depth)};
-        if (wl_store_open(&sp, &st, &err) != 0 || wl_store_run_begin(st, &info, &run, id) != 0) {
+        if (wl_store_open(&sp, &st, &err) != 0) {
+            fprintf(stderr, "bench_profile: %s: %s, %d tokens: opening the store %s: %s\n", label,
+                    c->name, n_gen, path, err.text);
+            return -1;
+        }
+        int brc = wl_store_run_begin(st, &info, &run, id);
+        if (brc != 0) {
+            const char *why = wl_store_last_error(st);
+            fprintf(stderr, "bench_profile: %s: %s, %d tokens: beginning a run in the store: %s\n",
+                    label, c->name, n_gen, why && *why ? why : wl_strerror(brc));
             wl_store_close(st);
             return -1;
         }
@@ -119,14 +131,16 @@ static int one(wl_model *m, wl_tokenizer *tok, wl_context *ctx, const struct con
         rp.max_output_tokens = n_gen;
         rp.run = run;
         if (wl_recorder_create(&rp, &rec, &err) != 0) {
-            fprintf(stderr, "bench_profile: %s\n", err.text);
+            fprintf(stderr, "bench_profile: %s: %s, %d tokens: creating the recorder: %s\n", label,
+                    c->name, n_gen, err.text);
             wl_store_close(st);
             return -1;
         }
         struct wl_hooks h = wl_recorder_hooks(rec);
         wl_context_set_hooks(ctx, &h);
         if (wl_recorder_start(rec, &err) != 0)
-            fprintf(stderr, "bench_profile: %s (nothing is recorded)\n", err.text);
+            fprintf(stderr, "bench_profile: %s: %s: %s (nothing is recorded)\n", label, c->name,
+                    err.text);
     } else if (c->null_hook) {
         struct wl_hooks h = {.fn = empty_hook, .depth = WL_HOOK_DEPTH_OP};
         wl_context_set_hooks(ctx, &h);
@@ -148,8 +162,11 @@ static int one(wl_model *m, wl_tokenizer *tok, wl_context *ctx, const struct con
     const uint64_t cpu1 = wl_clock_process_cpu_ns();
     wl_recorder_free(rec);
     wl_store_close(st);
-    if (rc != 0)
+    if (rc != 0) {
+        fprintf(stderr, "bench_profile: %s: %s, %d tokens: generating: %s\n", label, c->name, n_gen,
+                err.text);
         return -1;
+    }
     f->prefill_tps = res.t_prefill_ns ? res.n_prompt / ((double)res.t_prefill_ns / 1e9) : 0;
     f->decode_tps = res.t_decode_ns && res.n_generated > 1
                         ? (res.n_generated - 1) / ((double)res.t_decode_ns / 1e9)
@@ -193,7 +210,9 @@ static struct cpu_step cpu_per_step(const struct figures *gen, const struct figu
 /* Runs every configuration reps times, interleaved so drift on a shared
  * machine hits all of them; keeps the best figures. With best_one (not
  * NULL) each configuration also runs with n_predict 1 right after, into
- * best_one: the prompt's part of a generation, for cpu_per_step. */
+ * best_one: the prompt's part of a generation, for cpu_per_step. Returns
+ * how many generations failed (each said on stderr by one), or -1 when the
+ * context could not be made (said on stderr). */
 static int run_all(wl_model *m, wl_tokenizer *tok, int threads, int n_gen, int reps,
                    const char *dbdir, struct figures best[N_CONFIGS],
                    struct figures best_one[N_CONFIGS], const char *label)
@@ -204,29 +223,30 @@ static int run_all(wl_model *m, wl_tokenizer *tok, int threads, int n_gen, int r
     cp.n_ctx = 64 + n_gen;
     cp.n_threads = threads;
     if (wl_context_create(m, &cp, &ctx, &err) != 0) {
-        printf("%s: %s\n", label, err.text);
+        fprintf(stderr, "bench_profile: %s: creating the context: %s\n", label, err.text);
         return -1;
     }
+    int failed = 0;
     memset(best, 0, sizeof(struct figures) * N_CONFIGS);
     if (best_one)
         memset(best_one, 0, sizeof(struct figures) * N_CONFIGS);
     for (int r = 0; r < reps; r++) {
         for (size_t i = 0; i < N_CONFIGS; i++) {
             struct figures f;
-            if (one(m, tok, ctx, &configs[i], n_gen, dbdir, &f) == 0)
+            if (one(m, tok, ctx, &configs[i], n_gen, dbdir, label, &f) == 0)
                 keep_best(&best[i], &f);
             else
-                printf("%s: generation failed with %s\n", label, configs[i].name);
+                failed++;
             if (!best_one)
                 continue;
-            if (one(m, tok, ctx, &configs[i], 1, dbdir, &f) == 0)
+            if (one(m, tok, ctx, &configs[i], 1, dbdir, label, &f) == 0)
                 keep_best(&best_one[i], &f);
             else
-                printf("%s: one-token generation failed with %s\n", label, configs[i].name);
+                failed++;
         }
     }
     wl_context_free(ctx);
-    return 0;
+    return failed;
 }
 
 static void print_overhead(char *buf, size_t size, double ref, double v, bool higher_is_better)
@@ -237,10 +257,22 @@ static void print_overhead(char *buf, size_t size, double ref, double v, bool hi
         snprintf(buf, size, "%+.2f %%", (higher_is_better ? ref / v - 1.0 : v / ref - 1.0) * 100.0);
 }
 
+/* The tokens the configurations generated (the most of any; an end of
+ * generation may stop them before n_gen), or n_gen when none ran: what a
+ * table's header states. */
+static int32_t n_generated_of(const struct figures f[N_CONFIGS], int n_gen)
+{
+    int32_t n = 0;
+    for (size_t i = 0; i < N_CONFIGS; i++)
+        if (f[i].n_generated > n)
+            n = f[i].n_generated;
+    return n > 0 ? n : n_gen;
+}
+
 static void print_wall(const struct figures wall[N_CONFIGS], int threads, int n_gen)
 {
     printf("  wall clock: %d engine threads, %d generated tokens (noisy on a shared machine)\n",
-           threads, n_gen);
+           threads, (int)n_generated_of(wall, n_gen));
     printf("  %-18s %12s %13s %12s\n", "depth", "decode tok/s", "prefill tok/s", "vs off");
     for (size_t i = 0; i < N_CONFIGS; i++) {
         char ov[32];
@@ -253,8 +285,10 @@ static void print_wall(const struct figures wall[N_CONFIGS], int threads, int n_
     }
 }
 
-static void print_cpu(const struct figures gen[N_CONFIGS], const struct figures one_tok[N_CONFIGS])
+static void print_cpu(const struct figures gen[N_CONFIGS], const struct figures one_tok[N_CONFIGS],
+                      int n_gen)
 {
+    const int n = (int)n_generated_of(gen, n_gen);
     struct cpu_step c[N_CONFIGS];
     for (size_t i = 0; i < N_CONFIGS; i++)
         c[i] = cpu_per_step(&gen[i], &one_tok[i]);
@@ -262,7 +296,7 @@ static void print_cpu(const struct figures gen[N_CONFIGS], const struct figures 
            "  thread alone (hooks, marks), and the whole process (+ sampler and store writer\n"
            "  threads: SQLite rows); (cpu(%d tokens) - cpu(1 token)) / %d decode steps, so\n"
            "  tokenizing, the prefill and the first token are not in it\n",
-           gen[REF].n_generated, gen[REF].n_generated - 1);
+           n, n - 1);
     printf("  %-18s %13s %10s %10s %14s %10s %10s\n", "depth", "engine us/step", "vs off",
            "vs none", "process us/step", "vs off", "vs none");
     for (size_t i = 0; i < N_CONFIGS; i++) {
@@ -299,15 +333,25 @@ static int bench_model(const char *label, const char *path, int n_gen, int n_gen
     struct figures wall[N_CONFIGS], cpu[N_CONFIGS], cpu_one[N_CONFIGS];
     const char *wall_env = getenv("WL_BENCH_WALL");
     const bool do_wall = !(wall_env && strcmp(wall_env, "0") == 0);
-    if ((do_wall && run_all(m, tok, threads, n_gen, reps, dbdir, wall, NULL, label) != 0) ||
-        run_all(m, tok, 1, n_gen_cpu, reps, dbdir, cpu, cpu_one, label) != 0) {
+    int wall_failed = do_wall ? run_all(m, tok, threads, n_gen, reps, dbdir, wall, NULL, label) : 0;
+    int cpu_failed =
+        wall_failed < 0 ? -1 : run_all(m, tok, 1, n_gen_cpu, reps, dbdir, cpu, cpu_one, label);
+    if (wall_failed < 0 || cpu_failed < 0) {
         fprintf(stderr, "bench_profile: %s: not measured (said above)\n", label);
         goto out;
     }
+    /* what did run is printed; a generation that failed makes the model
+     * count as not measured (its row is "-", or a best of fewer) */
     printf("\n%s (%d layers, best of %d)\n", label, m->config.n_layer, reps);
     if (do_wall)
         print_wall(wall, threads, n_gen);
-    print_cpu(cpu, cpu_one);
+    print_cpu(cpu, cpu_one, n_gen_cpu);
+    if (wall_failed + cpu_failed > 0) {
+        fprintf(stderr,
+                "bench_profile: %s: %d generation(s) failed (said above): not fully measured\n",
+                label, wall_failed + cpu_failed);
+        goto out;
+    }
     rc = 0;
 out:
     if (have_dir)
@@ -345,8 +389,8 @@ static const char usage[] =
     "                        reads (WATTLENS_SYSFS_ROOT, ...; README)\n"
     "\n"
     "Exit status: 0; 1 when a model asked for was not measured (it could not be\n"
-    "generated or loaded, no temporary directory, a generation failed), or none was;\n"
-    "2 for any argument but -h / --help.\n"
+    "generated or loaded, no temporary directory, a generation failed, each said on\n"
+    "stderr), or none was; 2 for any argument but -h / --help.\n"
     "\n"
     "The first run also generates the 1.1B-shaped model (then cached).\n";
 
@@ -375,12 +419,12 @@ int main(int argc, char **argv)
     else
         printf("stories260K: absent under %s (skipped)\n", WL_TESTDATA_DIR);
     if (!(big_env && strcmp(big_env, "0") == 0)) {
-        char big[1200];
-        if (wl_bench_synth_1b("bench_profile", "q8_0", big, sizeof big) != 0) {
+        char big_path[1200];
+        if (wl_bench_synth_1b("bench_profile", "q8_0", big_path, sizeof big_path) != 0) {
             fprintf(stderr, "bench_profile: the 1.1B-shaped model: none to measure (said above)\n");
             failed++;
-        } else if (bench_model("1.1B-shaped synthetic llama, Q8_0", big, 16, 8, reps, threads) ==
-                   0) {
+        } else if (bench_model("1.1B-shaped synthetic llama, Q8_0", big_path, 16, 8, reps,
+                               threads) == 0) {
             measured++;
         } else {
             failed++;
