@@ -14,10 +14,12 @@
 #include "ref_tokenizer.h"
 #include "util/clock.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define TARGET_BYTES (1u << 20)
 
@@ -109,31 +111,20 @@ static char *repetitive_text(size_t *len)
     return buf;
 }
 
-/* Tokenizes text with vocab from dir (skipped with a note when dir lacks
- * it); 0 when measured, 1 when skipped, -1 when tokenizing failed. */
-static int run(const char *dir, const char *vocab, const char *label, const char *text, size_t len)
+/* Tokenizes text with t (vocab, loaded in load_ms); 0 when measured, -1
+ * when tokenizing failed (said on stderr; no figures printed then). */
+static int run(const wl_tokenizer *t, const char *vocab, double load_ms, const char *label,
+               const char *text, size_t len)
 {
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/ggml-vocab-%s.gguf", dir, vocab);
-    wl_tokenizer *t = NULL;
-    struct wl_errmsg err;
-    uint64_t t0 = wl_clock_now_ns();
-    if (wl_tok_load_file(path, &t, &err) != 0) {
-        printf("  %-13s %-10s skipped: %s\n", vocab, label, err.text);
-        return 1;
-    }
-    double load_ms = (wl_clock_now_ns() - t0) / 1e6;
     struct wl_tok_stats best = {0};
     double best_mbs = 0;
-    int rc = 0;
     for (int r = 0; r < 3; r++) { /* best of 3: the machine is shared */
         struct wl_tok_stats st = {0};
         int32_t *ids = NULL;
         size_t n = 0;
         if (wl_tok_tokenize_alloc(t, text, len, 0, &ids, &n, &st) != 0) {
             fprintf(stderr, "bench_tokenizer: %s, %s text: tokenize failed\n", vocab, label);
-            rc = -1;
-            break;
+            return -1;
         }
         free(ids);
         if (wl_tok_stats_mb_per_cpu_s(&st) > best_mbs) {
@@ -149,8 +140,7 @@ static int run(const char *dir, const char *vocab, const char *label, const char
            best.n_tokens ? (double)best.n_bytes / (double)best.n_tokens : 0.0, load_ms,
            (unsigned long long)(best.n_lookups + best.n_rank_lookups),
            (unsigned long long)best.n_merges, 100.0 * wl_tok_stats_cache_hit_rate(&best));
-    wl_tok_free(t);
-    return rc;
+    return 0;
 }
 
 /* ---- special-token splitting: old (every occurrence) vs new (lazy heap) ----
@@ -298,9 +288,9 @@ static const char usage[] =
     "                        " WL_TESTDATA_DIR "/vocab)\n"
     "\n"
     "Exit status: 0 (a vocabulary absent from the directory is skipped with a\n"
-    "note); 1 when none of them is there (before measuring anything), tokenizing\n"
-    "failed or the old and the new splitting differ (DIFFERENT); 2 for any argument\n"
-    "but -h / --help.\n";
+    "note); 1 when none of them is there or one that is there does not load (both\n"
+    "before measuring anything), tokenizing failed or the old and the new splitting\n"
+    "differ (DIFFERENT); 2 for any argument but -h / --help.\n";
 
 int main(int argc, char **argv)
 {
@@ -311,21 +301,41 @@ int main(int argc, char **argv)
     if (!dir || !*dir)
         dir = WL_TESTDATA_DIR "/vocab";
     const char *vocabs[] = {"llama-spm", "gpt-2", "phi-3", "starcoder", "deepseek-llm"};
-    const size_t n_vocabs = sizeof(vocabs) / sizeof(*vocabs);
+    enum { N_VOCABS = sizeof(vocabs) / sizeof(*vocabs) };
+    /* every vocabulary there is loaded before measuring anything: one that is
+     * there and does not load (damaged, unsupported) is a failure, as a
+     * model that does not load is; only an absent one is skipped */
+    wl_tokenizer *toks[N_VOCABS] = {0};
+    double load_ms[N_VOCABS] = {0};
     size_t n_present = 0;
-    for (size_t i = 0; i < n_vocabs; i++) {
+    int failed = 0;
+    for (size_t i = 0; i < N_VOCABS; i++) {
         char path[1024];
+        struct stat sb;
+        struct wl_errmsg err;
         snprintf(path, sizeof(path), "%s/ggml-vocab-%s.gguf", dir, vocabs[i]);
-        FILE *f = fopen(path, "rb");
-        n_present += f != NULL;
-        if (f)
-            fclose(f);
+        if (stat(path, &sb) != 0 && errno == ENOENT)
+            continue;
+        n_present++;
+        const uint64_t t0 = wl_clock_now_ns();
+        if (wl_tok_load_file(path, &toks[i], &err) != 0) {
+            fprintf(stderr, "bench_tokenizer: %s: cannot load it: %s\n", path, err.text);
+            failed = 1;
+            continue;
+        }
+        load_ms[i] = (double)(wl_clock_now_ns() - t0) / 1e6;
     }
-    if (n_present == 0) { /* before measuring anything, as a missing model is */
-        fprintf(stderr,
-                "bench_tokenizer: no vocabulary in %s (ggml-vocab-NAME.gguf for %s, %s, %s, %s "
-                "or %s): nothing measured\n",
-                dir, vocabs[0], vocabs[1], vocabs[2], vocabs[3], vocabs[4]);
+    if (n_present == 0 || failed) { /* before measuring anything, as a missing model is */
+        if (n_present == 0)
+            fprintf(stderr,
+                    "bench_tokenizer: no vocabulary in %s (ggml-vocab-NAME.gguf for %s, %s, %s, "
+                    "%s or %s): nothing measured\n",
+                    dir, vocabs[0], vocabs[1], vocabs[2], vocabs[3], vocabs[4]);
+        else
+            fprintf(stderr, "bench_tokenizer: a vocabulary does not load (said above): nothing "
+                            "measured\n");
+        for (size_t i = 0; i < N_VOCABS; i++)
+            wl_tok_free(toks[i]);
         return 1;
     }
     size_t nv = 0, nr = 0;
@@ -334,10 +344,14 @@ int main(int argc, char **argv)
     printf("tokenizer throughput, best of 3 runs by CPU time (varied: %zu bytes, repetitive: %zu "
            "bytes)\n",
            nv, nr);
-    int failed = 0;
-    for (size_t i = 0; i < n_vocabs; i++) {
-        failed |= run(dir, vocabs[i], "varied", varied, nv) < 0;
-        failed |= run(dir, vocabs[i], "repetitive", rep, nr) < 0;
+    for (size_t i = 0; i < N_VOCABS; i++) {
+        if (!toks[i]) {
+            printf("  %-13s skipped: no %s/ggml-vocab-%s.gguf\n", vocabs[i], dir, vocabs[i]);
+            continue;
+        }
+        failed |= run(toks[i], vocabs[i], load_ms[i], "varied", varied, nv) < 0;
+        failed |= run(toks[i], vocabs[i], load_ms[i], "repetitive", rep, nr) < 0;
+        wl_tok_free(toks[i]);
     }
     free(varied);
     free(rep);

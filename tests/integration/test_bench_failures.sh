@@ -49,5 +49,19 @@ elif have_data "$T/models/stories260K.gguf" "bench_profile with a failing store"
   fi
 fi
 
+if [ -x "$B/bench_tokenizer" ]; then
+  mkdir "$tmp/vocab"
+  echo "not a gguf" >"$tmp/vocab/ggml-vocab-gpt-2.gguf"
+  WL_BENCH_VOCAB_DIR="$tmp/vocab" timeout 300 "$B/bench_tokenizer" >"$tmp/out" 2>"$tmp/err"; rc=$?
+  if [ $rc = 1 ] && grep -qF "bench_tokenizer: $tmp/vocab/ggml-vocab-gpt-2.gguf: cannot load it: " "$tmp/err" \
+    && ! grep -q "MB/s" "$tmp/out"; then
+    ok "bench_tokenizer, a vocabulary that does not load: said, exit 1, nothing measured"
+  else
+    bad "bench_tokenizer, a vocabulary that does not load (rc $rc): $(head -5 "$tmp/out") $(cat "$tmp/err")"
+  fi
+else
+  echo "SKIP: bench_tokenizer absent (not built)"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
