@@ -18,13 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int env_int(const char *name, int def, int lo)
-{
-    const char *v = getenv(name);
-    int n = v ? atoi(v) : def;
-    return n < lo ? def : n;
-}
+#include <strings.h>
 
 static const char usage[] =
     "usage: bench_batch [-h | --help]\n"
@@ -36,10 +30,10 @@ static const char usage[] =
     "nothing about time.\n"
     "\n"
     "Environment:\n"
-    "  WL_BENCH_TYPE         weight type: q4_k (default) or q8_0\n"
-    "  WL_BENCH_GEN          decode steps per test (default 8)\n"
-    "  WL_BENCH_REPS         repetitions (default 2)\n"
-    "  WL_BENCH_THREADS      threads (default 2)\n"
+    "  WL_BENCH_TYPE         weight type: q4_k (default) or q8_0 (any case)\n"
+    "  WL_BENCH_GEN          decode steps per test, 1..4096 (default 8)\n"
+    "  WL_BENCH_REPS         repetitions, 1..100 (default 2)\n"
+    "  WL_BENCH_THREADS      threads, 1..256 (default 2)\n"
     "  WL_BENCH_MODEL_CACHE  directory to generate and keep the 1.1B-shaped model in\n"
     "                        (default <build>/model-cache/; build directories can\n"
     "                        share one)\n"
@@ -48,7 +42,7 @@ static const char usage[] =
     "\n"
     "Exit status: 0; 1 when the model could not be made or loaded, or a batch size\n"
     "failed (the larger ones are then not run); 2 for any argument but -h / --help\n"
-    "and when WL_BENCH_TYPE is neither q4_k nor q8_0 (before measuring).\n"
+    "and for a value of a variable above it does not take (before measuring).\n"
     "\n"
     "The first run also generates the model (then cached).\n";
 
@@ -57,14 +51,24 @@ int main(int argc, char **argv)
     int args = wl_bench_args_none(argc, argv, "bench_batch", usage);
     if (args >= 0)
         return args;
-    const char *type = getenv("WL_BENCH_TYPE") ? getenv("WL_BENCH_TYPE") : "q4_k";
-    if (strcmp(type, "q4_k") != 0 && strcmp(type, "q8_0") != 0) {
-        fprintf(stderr, "bench_batch: WL_BENCH_TYPE: '%s' is not one of q4_k, q8_0\n", type);
-        return 2;
-    }
-    const int n_gen = env_int("WL_BENCH_GEN", 8, 1);
-    const int reps = env_int("WL_BENCH_REPS", 2, 1);
-    const int threads = env_int("WL_BENCH_THREADS", 2, 1);
+    static const char *const types[] = {"q4_k", "q8_0"};
+    const char *type_env = getenv("WL_BENCH_TYPE"), *type = NULL;
+    if (!type_env || !*type_env)
+        type = types[0];
+    for (size_t i = 0; !type && i < sizeof types / sizeof types[0]; i++)
+        if (strcasecmp(type_env, types[i]) == 0)
+            type = types[i];
+    if (!type)
+        return wl_bench_usage_error("bench_batch", usage,
+                                    "WL_BENCH_TYPE: '%s' is not one of %s, %s", type_env, types[0],
+                                    types[1]);
+    int n_gen, reps, threads;
+    if ((args = wl_bench_env_int("bench_batch", usage, "WL_BENCH_GEN", 8, 1, 4096, &n_gen)) >= 0 ||
+        (args = wl_bench_env_int("bench_batch", usage, "WL_BENCH_REPS", 2, 1, WL_BENCH_MAX_REPS,
+                                 &reps)) >= 0 ||
+        (args = wl_bench_env_int("bench_batch", usage, "WL_BENCH_THREADS", 2, 1,
+                                 WL_BENCH_MAX_THREADS, &threads)) >= 0)
+        return args;
 
     char path[1200];
     if (wl_bench_synth_1b("bench_batch", type, path, sizeof path) != 0)

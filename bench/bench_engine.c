@@ -494,13 +494,14 @@ static const char usage[] =
     "Prints figures; asserts nothing about time.\n"
     "\n"
     "Environment:\n"
-    "  WL_BENCH_REPS         repetitions of the llama-bench-style run (default 3)\n"
-    "  WL_BENCH_ROUNDS       paired rounds (default 5)\n"
-    "  WL_BENCH_SEGMENTS     interleaved segments (default 32)\n"
-    "  WL_BENCH_SEG_TOKENS   decode steps per segment (default 8)\n"
-    "  WL_BENCH_THREADS      engine threads, and threads reading the bandwidth\n"
-    "                        (default 2)\n"
-    "  WL_BENCH_TYPES        weight types to run (default \"q8_0,q4_k\")\n"
+    "  WL_BENCH_REPS         repetitions of the llama-bench-style run, 1..100\n"
+    "                        (default 3)\n"
+    "  WL_BENCH_ROUNDS       paired rounds, 1..50 (default 5)\n"
+    "  WL_BENCH_SEGMENTS     interleaved segments, 1..256 (default 32)\n"
+    "  WL_BENCH_SEG_TOKENS   decode steps per segment, 1..128 (default 8)\n"
+    "  WL_BENCH_THREADS      engine threads, and threads reading the bandwidth,\n"
+    "                        1..256 (default 2)\n"
+    "  WL_BENCH_TYPES        weight types to run (default \"q8_0,q4_k\"; any case)\n"
     "  WL_BENCH_MODEL_CACHE  directory to generate and keep the 1.1B-shaped model in\n"
     "                        (default <build>/model-cache/; build directories can\n"
     "                        share one)\n"
@@ -510,7 +511,8 @@ static const char usage[] =
     "\n"
     "Exit status: 0; 1 when a type measured nothing or only part (its model could\n"
     "not be made or loaded, `wattlens bench` failed, ...) or the bandwidth could\n"
-    "not be read; 2 for a bad argument or WL_BENCH_TYPES item.\n"
+    "not be read; 2 for a bad argument, WL_BENCH_TYPES item or value of a variable\n"
+    "above (before measuring).\n"
     "\n"
     "Takes minutes: the first run generates the models (then cached); per type,\n"
     "each paired round is ~1.5 s of decode plus a process start, and each segment\n"
@@ -522,31 +524,19 @@ int main(int argc, char **argv)
     if (args >= 0)
         return args;
     const char *cli = wl_bench_cli_path();
-    const char *reps_env = getenv("WL_BENCH_REPS");
-    const char *rounds_env = getenv("WL_BENCH_ROUNDS");
-    const char *thr_env = getenv("WL_BENCH_THREADS");
     const char *types_env = getenv("WL_BENCH_TYPES");
-    const char *seg_env = getenv("WL_BENCH_SEGMENTS");
-    const char *segtok_env = getenv("WL_BENCH_SEG_TOKENS");
-    int n_seg = seg_env ? atoi(seg_env) : 32;
-    int seg_tokens = segtok_env ? atoi(segtok_env) : 8;
-    if (n_seg < 1)
-        n_seg = 1;
-    if (n_seg > MAX_SEGMENTS)
-        n_seg = MAX_SEGMENTS;
-    if (seg_tokens < 1 || seg_tokens > SEG_RESTART)
-        seg_tokens = 8;
-    int reps = reps_env ? atoi(reps_env) : 3;
-    int rounds = rounds_env ? atoi(rounds_env) : 5;
-    int threads = thr_env ? atoi(thr_env) : 2;
-    if (reps < 1)
-        reps = 1;
-    if (rounds < 1)
-        rounds = 1;
-    if (rounds > MAX_ROUNDS)
-        rounds = MAX_ROUNDS;
-    if (threads < 1)
-        threads = 2;
+    int n_seg, seg_tokens, reps, rounds, threads;
+    if ((args = wl_bench_env_int("bench_engine", usage, "WL_BENCH_SEGMENTS", 32, 1, MAX_SEGMENTS,
+                                 &n_seg)) >= 0 ||
+        (args = wl_bench_env_int("bench_engine", usage, "WL_BENCH_SEG_TOKENS", 8, 1, SEG_RESTART,
+                                 &seg_tokens)) >= 0 ||
+        (args = wl_bench_env_int("bench_engine", usage, "WL_BENCH_REPS", 3, 1, WL_BENCH_MAX_REPS,
+                                 &reps)) >= 0 ||
+        (args = wl_bench_env_int("bench_engine", usage, "WL_BENCH_ROUNDS", 5, 1, MAX_ROUNDS,
+                                 &rounds)) >= 0 ||
+        (args = wl_bench_env_int("bench_engine", usage, "WL_BENCH_THREADS", 2, 1,
+                                 WL_BENCH_MAX_THREADS, &threads)) >= 0)
+        return args;
     const int n_prompt = 512, n_gen = 128;
     if (types_env && (args = wl_bench_check_list("bench_engine", usage, "WL_BENCH_TYPES", types_env,
                                                  all_types, N_TYPES)) >= 0)

@@ -315,7 +315,7 @@ static void print_cpu(const struct figures gen[N_CONFIGS], const struct figures 
 
 /* Measures one model; 0, or -1 after saying on stderr why it could not. */
 static int bench_model(const char *label, const char *path, int n_gen, int n_gen_cpu, int reps,
-                       int threads)
+                       int threads, bool do_wall)
 {
     struct wl_errmsg err;
     wl_model *m = NULL;
@@ -331,8 +331,6 @@ static int bench_model(const char *label, const char *path, int n_gen, int n_gen
         goto out;
     have_dir = true;
     struct figures wall[N_CONFIGS], cpu[N_CONFIGS], cpu_one[N_CONFIGS];
-    const char *wall_env = getenv("WL_BENCH_WALL");
-    const bool do_wall = !(wall_env && strcmp(wall_env, "0") == 0);
     int wall_failed = do_wall ? run_all(m, tok, threads, n_gen, reps, dbdir, wall, NULL, label) : 0;
     int cpu_failed =
         wall_failed < 0 ? -1 : run_all(m, tok, 1, n_gen_cpu, reps, dbdir, cpu, cpu_one, label);
@@ -374,11 +372,13 @@ static const char usage[] =
     "is taken off); never asserts.\n"
     "\n"
     "Environment:\n"
-    "  WL_BENCH_REPS         repetitions, the best of which is shown (default 3)\n"
-    "  WL_BENCH_THREADS      engine threads (default 2)\n"
+    "  WL_BENCH_REPS         repetitions, the best of which is shown, 1..100\n"
+    "                        (default 3)\n"
+    "  WL_BENCH_THREADS      engine threads, 1..256 (default 2)\n"
     "  WL_BENCH_BIG=0        skip the 1.1B-shaped model\n"
     "  WL_BENCH_SMALL=0      skip stories260K\n"
-    "  WL_BENCH_WALL=0       skip the wall-clock pass\n"
+    "  WL_BENCH_WALL=0       skip the wall-clock pass (these three switches take\n"
+    "                        0, no, false or 1, yes, true; default 1)\n"
     "  TMPDIR                where the temporary stores go (default /tmp)\n"
     "  WL_BENCH_MODEL_CACHE  directory to generate and keep the 1.1B-shaped model in\n"
     "                        (default <build>/model-cache/; build directories can\n"
@@ -390,7 +390,8 @@ static const char usage[] =
     "\n"
     "Exit status: 0; 1 when a model asked for was not measured (it could not be\n"
     "generated or loaded, no temporary directory, a generation failed, each said on\n"
-    "stderr), or none was; 2 for any argument but -h / --help.\n"
+    "stderr), or none was; 2 for any argument but -h / --help, and for a value of a\n"
+    "variable above it does not take (before anything runs).\n"
     "\n"
     "The first run also generates the 1.1B-shaped model (then cached).\n";
 
@@ -399,32 +400,34 @@ int main(int argc, char **argv)
     int args = wl_bench_args_none(argc, argv, "bench_profile", usage);
     if (args >= 0)
         return args;
-    const char *reps_env = getenv("WL_BENCH_REPS"), *thr_env = getenv("WL_BENCH_THREADS");
-    const char *big_env = getenv("WL_BENCH_BIG");
-    int reps = reps_env ? atoi(reps_env) : 3, threads = thr_env ? atoi(thr_env) : 2;
-    if (reps < 1)
-        reps = 1;
-    if (threads < 1)
-        threads = 2;
+    int reps, threads;
+    bool big, small, wall;
+    if ((args = wl_bench_env_int("bench_profile", usage, "WL_BENCH_REPS", 3, 1, 100, &reps)) >= 0 ||
+        (args = wl_bench_env_int("bench_profile", usage, "WL_BENCH_THREADS", 2, 1,
+                                 WL_BENCH_MAX_THREADS, &threads)) >= 0 ||
+        (args = wl_bench_env_switch("bench_profile", usage, "WL_BENCH_BIG", true, &big)) >= 0 ||
+        (args = wl_bench_env_switch("bench_profile", usage, "WL_BENCH_SMALL", true, &small)) >= 0 ||
+        (args = wl_bench_env_switch("bench_profile", usage, "WL_BENCH_WALL", true, &wall)) >= 0)
+        return args;
     printf("bench_profile: recorder overhead per depth (energy from whatever sensor this\n"
            "machine has; the overhead is what matters here)\n");
     const char *s260 = WL_TESTDATA_DIR "/models/stories260K.gguf";
     struct stat st;
-    const char *small_env = getenv("WL_BENCH_SMALL");
     int failed = 0, measured = 0;
-    if (small_env && strcmp(small_env, "0") == 0)
-        printf("stories260K: skipped (WL_BENCH_SMALL=0)\n");
+    if (!small)
+        printf("stories260K: skipped (WL_BENCH_SMALL=%s)\n", getenv("WL_BENCH_SMALL"));
     else if (stat(s260, &st) == 0)
-        bench_model("stories260K", s260, 128, 128, reps, threads) == 0 ? measured++ : failed++;
+        bench_model("stories260K", s260, 128, 128, reps, threads, wall) == 0 ? measured++
+                                                                             : failed++;
     else
         printf("stories260K: absent under %s (skipped)\n", WL_TESTDATA_DIR);
-    if (!(big_env && strcmp(big_env, "0") == 0)) {
+    if (big) {
         char big_path[1200];
         if (wl_bench_synth_1b("bench_profile", "q8_0", big_path, sizeof big_path) != 0) {
             fprintf(stderr, "bench_profile: the 1.1B-shaped model: none to measure (said above)\n");
             failed++;
-        } else if (bench_model("1.1B-shaped synthetic llama, Q8_0", big_path, 16, 8, reps,
-                               threads) == 0) {
+        } else if (bench_model("1.1B-shaped synthetic llama, Q8_0", big_path, 16, 8, reps, threads,
+                               wall) == 0) {
             measured++;
         } else {
             failed++;

@@ -285,3 +285,42 @@ int wl_bench_check_list(const char *who, const char *usage, const char *what, co
         p += len + 1;
     }
 }
+
+int wl_bench_env_int(const char *who, const char *usage, const char *name, int def, int lo, int hi,
+                     int *out)
+{
+    const char *v = getenv(name);
+    *out = def;
+    if (!v || !*v)
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    const long n = strtol(v, &end, 10);
+    const bool digits = (v[0] >= '0' && v[0] <= '9') || v[0] == '-'; /* no spaces, no + */
+    if (!digits || errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
+        return wl_bench_usage_error(who, usage, "%s: '%s' is not an integer in %d..%d", name, v, lo,
+                                    hi);
+    *out = (int)n;
+    return -1;
+}
+
+int wl_bench_env_switch(const char *who, const char *usage, const char *name, bool def, bool *out)
+{
+    static const char *const on[] = {"1", "yes", "true"}, *const off[] = {"0", "no", "false"};
+    const char *v = getenv(name);
+    *out = def;
+    if (!v || !*v)
+        return -1;
+    for (size_t i = 0; i < sizeof on / sizeof on[0]; i++) {
+        if (strcasecmp(v, on[i]) == 0) {
+            *out = true;
+            return -1;
+        }
+        if (strcasecmp(v, off[i]) == 0) {
+            *out = false;
+            return -1;
+        }
+    }
+    return wl_bench_usage_error(who, usage, "%s: '%s' is not one of 1, yes, true, 0, no, false",
+                                name, v);
+}

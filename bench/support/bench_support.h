@@ -114,6 +114,23 @@ bool wl_bench_list_has(const char *list, const char *item);
 int wl_bench_check_list(const char *who, const char *usage, const char *what, const char *list,
                         const char *const *names, size_t n);
 
+/* The WL_BENCH_* variables a bench reads are checked before any work, as
+ * its arguments are: a value it does not take is an error (exit 2), never
+ * silently replaced by a default or clamped (a typo must not start a run of
+ * minutes, or measure something else than asked). Both return -1 with *out
+ * set (def when the variable is unset or empty), else 2 after
+ * wl_bench_usage_error naming the variable and the values it takes. */
+
+/* The most engine threads a context takes (wl_context_create refuses more). */
+#define WL_BENCH_MAX_THREADS 256
+
+/* An integer in lo..hi (decimal, nothing after it). */
+int wl_bench_env_int(const char *who, const char *usage, const char *name, int def, int lo, int hi,
+                     int *out);
+
+/* A switch: 1, yes or true; 0, no or false (any case). */
+int wl_bench_env_switch(const char *who, const char *usage, const char *name, bool def, bool *out);
+
 /* The command line of a bench that takes no arguments: -1 when there are
  * none (run the bench); 0 after printing usage on stdout for -h / --help;
  * 2 after wl_bench_usage_error for anything else. main returns the value

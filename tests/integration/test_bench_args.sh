@@ -38,7 +38,12 @@ done
 # wl_bench_mkdtemp) and says
 # its exit status
 S=${WL_SOURCE_DIR:-$(dirname "$0")/../..}
-env_names() { grep -oE '(getenv|env_[a-z]+)\("[A-Z_][A-Z0-9_]*"' "$@" | sed 's/.*("//; s/"$//' | sort -u; }
+# (getenv("NAME"), and the shared wl_bench_env_int / wl_bench_env_switch,
+# whose name comes after who and usage: env_int(who, usage, "NAME", ...))
+env_names() {
+  grep -oE '(getenv\(|env_[a-z]+\(("[a-z_]+"|[a-z_]+), *[a-z_]+, *)"[A-Z_][A-Z0-9_]*"' "$@" \
+    | sed -E 's/.*"([A-Z_][A-Z0-9_]*)"$/\1/' | sort -u
+}
 support=$(env_names "$S/bench/support/bench_support.c" | tr '\n' ' ')
 if [ "$support" = "TMPDIR WL_BENCH_CLI WL_BENCH_MODEL_CACHE " ]; then
   ok "bench_support reads TMPDIR, WL_BENCH_CLI and WL_BENCH_MODEL_CACHE (as this test maps them)"
@@ -94,6 +99,55 @@ bad_value bench_edges "-S: SETS must be 1..16" -S 0
 bad_value bench_edges "-S: SETS must be 1..16" -S 17
 bad_value bench_attention "ROUNDS must be" 0
 bad_value bench_sampler "SECONDS" 0
+# The WL_BENCH_* variables too: a value a bench does not take is exit 2
+# with the variable named, before anything runs (they were read with atoi
+# and silently replaced or clamped, a switch other than "0" ran the 1.1B
+# model, and WL_BENCH_REPS above 100 failed only after the model was
+# made). WL_BENCH_SMALL=0 and a model CLI that fails (WL_BENCH_CLI=false,
+# a cache under $tmp) keep a bench that does start cheap: it then fails
+# with exit 1 about the model.
+bad_env() {
+  local b=$1 pat=$2
+  shift 2
+  [ -x "$B/$b" ] || { [ $found = 1 ] && bad "$b: not built, while other benches are"; return 0; }
+  env WL_BENCH_SMALL=0 WL_BENCH_CLI=false WL_BENCH_MODEL_CACHE="$tmp/cache" "$@" \
+    timeout 20 "$B/$b" >"$tmp/out" 2>"$tmp/err"; rc=$?
+  if [ $rc = 2 ] && grep -qF -- "$pat" "$tmp/err" && grep -q "^usage: $b" "$tmp/err" && [ ! -s "$tmp/out" ]; then
+    ok "$b $*: exit 2, nothing run"
+  else
+    bad "$b $*: exit $rc, $(head -3 "$tmp/out" "$tmp/err")"
+  fi
+}
+bad_env bench_profile "WL_BENCH_BIG: 'off' is not one of 1, yes, true, 0, no, false" WL_BENCH_BIG=off
+bad_env bench_profile "WL_BENCH_WALL: '00' is not one of" WL_BENCH_WALL=00 WL_BENCH_BIG=0
+bad_env bench_profile "WL_BENCH_REPS: 'abc' is not an integer in 1..100" WL_BENCH_REPS=abc
+bad_env bench_profile "WL_BENCH_THREADS: 'two' is not an integer in 1..256" WL_BENCH_THREADS=two
+bad_env bench_batch "WL_BENCH_REPS: '200' is not an integer in 1..100" WL_BENCH_REPS=200
+bad_env bench_batch "WL_BENCH_GEN: '8x' is not an integer" WL_BENCH_GEN=8x
+bad_env bench_batch "WL_BENCH_THREADS: ' 2' is not an integer" "WL_BENCH_THREADS= 2"
+bad_env bench_batch "WL_BENCH_TYPE: 'q4k' is not one of q4_k, q8_0" WL_BENCH_TYPE=q4k
+bad_env bench_engine "WL_BENCH_SEGMENTS: '1000' is not an integer in 1..256" WL_BENCH_SEGMENTS=1000
+bad_env bench_engine "WL_BENCH_SEG_TOKENS: '200' is not an integer in 1..128" WL_BENCH_SEG_TOKENS=200
+bad_env bench_engine "WL_BENCH_ROUNDS: '80' is not an integer in 1..50" WL_BENCH_ROUNDS=80
+bad_env bench_engine "WL_BENCH_REPS: '0' is not an integer in 1..100" WL_BENCH_REPS=0
+# values they do take go on to the model (which the failing CLI cannot make:
+# exit 1, no word about the variable): a switch spelled no / FALSE / Yes, a
+# type in capitals
+good_env() {
+  local b=$1 var=$2 pat=$3
+  shift 3
+  [ -x "$B/$b" ] || return 0
+  env WL_BENCH_SMALL=0 WL_BENCH_CLI=false WL_BENCH_MODEL_CACHE="$tmp/cache" "$@" \
+    timeout 20 "$B/$b" >"$tmp/out" 2>"$tmp/err"; rc=$?
+  if [ $rc = 1 ] && ! grep -q "$var" "$tmp/err" && grep -qF -- "$pat" "$tmp/out" "$tmp/err"; then
+    ok "$b $*: taken"
+  else
+    bad "$b $*: exit $rc, $(head -5 "$tmp/out" "$tmp/err")"
+  fi
+}
+good_env bench_batch WL_BENCH_TYPE "q8_0" WL_BENCH_TYPE=Q8_0
+good_env bench_profile WL_BENCH_BIG "nothing measured" WL_BENCH_BIG=no WL_BENCH_SMALL=FALSE
+good_env bench_profile WL_BENCH_BIG "1.1B-shaped model: none to measure" WL_BENCH_BIG=Yes WL_BENCH_WALL=false
 if [ $found = 0 ]; then
   echo "SKIP: no bench_* binaries in $B (built with WL_BUILD_BENCH=OFF?)"
   exit 77
