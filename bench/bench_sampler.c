@@ -50,9 +50,14 @@ int main(int argc, char **argv)
             return wl_bench_usage_error(who, usage, "SECONDS must be > 0 and <= 3600, got '%s'",
                                         argv[1]);
     }
+    /* one way out (out:): the sampler closed, the fake tree's writer
+     * stopped and the temporary directory removed, whatever failed */
     char root[4096];
     if (wl_bench_mkdtemp(who, "wattlens-bench", root, sizeof root) != 0)
         return 1;
+    int status = 1;
+    wl_sensor_set *set = NULL;
+    wl_sampler *s = NULL;
     static const struct wl_fake_zone zones[] = {
         {"intel-rapl:0", "package-0", 45.0, 262143328850ull},
         {"intel-rapl:0:0", "core", 30.0, 262143328850ull},
@@ -61,30 +66,28 @@ int main(int argc, char **argv)
     };
     struct wl_fake_powercap *fp = wl_fake_powercap_start(root, zones, 4, 1000000);
     if (!fp) {
-        fprintf(stderr, "cannot create the fake powercap tree\n");
-        return 1;
+        fprintf(stderr, "%s: cannot create the fake powercap tree in %s\n", who, root);
+        goto out;
     }
     struct wl_sensor_params p;
     wl_sensor_params_default(&p);
     p.sysfs_root = root;
     p.backends = WL_BACKEND_RAPL_POWERCAP;
     p.model_use = WL_MODEL_NEVER;
-    wl_sensor_set *set = NULL;
     if (wl_sensor_set_open(&p, &set) != 0 || wl_sensor_set_count(set) != 1) {
-        fprintf(stderr, "cannot open the fake powercap tree\n");
-        return 1;
+        fprintf(stderr, "%s: cannot open the fake powercap tree in %s\n", who, root);
+        goto out;
     }
     static const uint64_t intervals_ns[] = {1000000,
                                             10000000}; /* 1 kHz (target), 100 Hz (default) */
     double mark_cpu_us = 0;
     for (size_t k = 0; k < 2; k++) {
-        wl_sampler *s = NULL;
         struct wl_sampler_params sp;
         wl_sampler_params_default(&sp);
         sp.interval_ns = intervals_ns[k];
         if (wl_sampler_open(set, &sp, &s) != 0) {
-            fprintf(stderr, "cannot open the sampler\n");
-            return 1;
+            fprintf(stderr, "%s: cannot open the sampler\n", who);
+            goto out;
         }
         if (k == 0) {
             /* cost of a mark (= half a window) on the caller's thread */
@@ -122,9 +125,13 @@ int main(int argc, char **argv)
             "  CPU per sample   %.2f us = reads+bookkeeping ~%.2f us + sleep/wake-up ~%.2f us\n\n",
             per, mark_cpu_us, per > mark_cpu_us ? per - mark_cpu_us : 0);
         wl_sampler_close(s);
+        s = NULL;
     }
+    status = 0;
+out:
+    wl_sampler_close(s);
     wl_sensor_set_close(set);
     wl_fake_powercap_stop(fp);
-    wl_bench_rmtree("bench_sampler", root);
-    return 0;
+    wl_bench_rmtree(who, root);
+    return status;
 }

@@ -171,9 +171,13 @@ int main(int argc, char **argv)
     int args = wl_bench_args_none(argc, argv, "bench_store", usage);
     if (args >= 0)
         return args;
+    /* one way out (out:): the store is closed and the temporary directory
+     * removed whatever failed (a full disk must not also keep the partial
+     * database and its WAL) */
     char dir[4096], path[4200];
     if (wl_bench_mkdtemp("bench_store", "wattlens-bench", dir, sizeof dir) != 0)
         return 1;
+    int status = 1;
     snprintf(path, sizeof path, "%s/bench.db", dir);
     struct wl_store_params p;
     wl_store_default_params(&p);
@@ -181,9 +185,10 @@ int main(int argc, char **argv)
     wl_store *s = NULL;
     struct wl_errmsg e = {{0}};
     int rc = wl_store_open(&p, &s, &e);
-    if (rc != 0)
-        return fprintf(stderr, "bench_store: %s\n", e.text), 1;
-
+    if (rc != 0) {
+        fprintf(stderr, "bench_store: %s\n", e.text);
+        goto out;
+    }
     /* The machine is shared: the best of three writes is the figure least
      * disturbed by other processes (CPU time is printed too). */
     char id[37];
@@ -193,7 +198,7 @@ int main(int argc, char **argv)
         double fin = 0;
         uint64_t t0 = wl_clock_now_ns(), cpu0 = wl_clock_process_cpu_ns();
         if (write_deep_run(s, id, &rows, &fin) != 0)
-            return 1;
+            goto out;
         double ms = ms_since(t0);
         if (ms < write_ms) {
             write_ms = ms;
@@ -204,8 +209,10 @@ int main(int argc, char **argv)
             break;
         t0 = wl_clock_now_ns();
         rc = wl_store_delete_run(s, id, false);
-        if (rc != 0)
-            return die(s, "delete", rc);
+        if (rc != 0) {
+            die(s, "delete", rc);
+            goto out;
+        }
         ms = ms_since(t0);
         if (ms < delete_ms)
             delete_ms = ms;
@@ -219,8 +226,10 @@ int main(int argc, char **argv)
         t0 = wl_clock_now_ns();
         rc = wl_store_summary(s, id, &a);
         double ms = ms_since(t0);
-        if (rc != 0)
-            return die(s, "summary", rc);
+        if (rc != 0) {
+            die(s, "summary", rc);
+            goto out;
+        }
         n_comp = a.n_components;
         wl_store_aggregates_free(&a);
         if (ms < best_summary)
@@ -230,8 +239,10 @@ int main(int argc, char **argv)
     t0 = wl_clock_now_ns();
     rc = wl_store_list_runs(s, NULL, WL_SORT_JPT, 20, 0, &l);
     double list_ms = ms_since(t0);
-    if (rc != 0)
-        return die(s, "list", rc);
+    if (rc != 0) {
+        die(s, "list", rc);
+        goto out;
+    }
     wl_run_list_free(&l);
     struct wl_store_stats st;
     wl_store_stats(s, &st);
@@ -253,7 +264,9 @@ int main(int argc, char **argv)
            best_summary, best_summary / 50.0, n_comp);
     printf("  list (jpt, 20)       %8.2f ms\n", list_ms);
     printf("  delete run (best of 2) %6.1f ms\n", delete_ms);
+    status = 0;
+out:
     wl_store_close(s);
     wl_bench_rmtree("bench_store", dir);
-    return 0;
+    return status;
 }

@@ -63,5 +63,29 @@ else
   echo "SKIP: bench_tokenizer absent (not built)"
 fi
 
+if [ -x "$B/bench_store" ]; then
+  mkdir "$tmp/st"
+  limited 4096 env TMPDIR="$tmp/st" timeout 120 "$B/bench_store"
+  if [ "$rc" = 1 ] && grep -q "^bench_store: " "$tmp/err" && [ -z "$(ls -A "$tmp/st")" ]; then
+    ok "bench_store, database writes failing: said, exit 1, its directory removed"
+  else
+    bad "bench_store, database writes failing (rc $rc): $(cat "$tmp/out" "$tmp/err"); left: $(ls -AR "$tmp/st")"
+  fi
+else
+  echo "SKIP: bench_store absent (not built)"
+fi
+
+if [ -x "$B/bench_sampler" ]; then
+  mkdir "$tmp/sa"
+  limited 0 env TMPDIR="$tmp/sa" timeout 60 "$B/bench_sampler" 0.05
+  if [ "$rc" = 1 ] && grep -q "^bench_sampler: " "$tmp/err" && [ -z "$(ls -A "$tmp/sa")" ]; then
+    ok "bench_sampler, fake tree writes failing: said, exit 1, its directory removed"
+  else
+    bad "bench_sampler, fake tree writes failing (rc $rc): $(cat "$tmp/out" "$tmp/err"); left: $(ls -AR "$tmp/sa")"
+  fi
+else
+  echo "SKIP: bench_sampler absent (not built)"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
