@@ -68,10 +68,13 @@ int wl_bench_synth_1b(const char *who, const char *type, char *path, size_t size
 {
     char dir[1024];
     const char *cache = getenv("WL_BENCH_MODEL_CACHE");
-    if (cache && *cache)
-        snprintf(dir, sizeof dir, "%s", cache);
-    else
-        snprintf(dir, sizeof dir, "%s/model-cache", WL_BINARY_DIR);
+    int dn = cache && *cache ? snprintf(dir, sizeof dir, "%s", cache)
+                             : snprintf(dir, sizeof dir, "%s/model-cache", WL_BINARY_DIR);
+    if (dn < 0 || (size_t)dn >= sizeof dir) { /* never a cut name: another directory */
+        fprintf(stderr, "%s: the model cache path is too long (%d bytes, at most %zu): %.64s...\n",
+                who, dn, sizeof dir - 1, cache && *cache ? cache : WL_BINARY_DIR);
+        return -1;
+    }
     struct stat st;
     const char *vocab = WL_TESTDATA_DIR "/vocab/ggml-vocab-llama-spm.gguf";
     const bool have_vocab = stat(vocab, &st) == 0;

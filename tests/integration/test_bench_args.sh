@@ -148,6 +148,17 @@ good_env() {
 good_env bench_batch WL_BENCH_TYPE "q8_0" WL_BENCH_TYPE=Q8_0
 good_env bench_profile WL_BENCH_BIG "nothing measured" WL_BENCH_BIG=no WL_BENCH_SMALL=FALSE
 good_env bench_profile WL_BENCH_BIG "1.1B-shaped model: none to measure" WL_BENCH_BIG=Yes WL_BENCH_WALL=false
+# a model cache path too long to hold is refused, not cut to another
+# directory's name (which was then made and used)
+if [ -x "$B/bench_batch" ]; then
+  long=$tmp/$(printf 'c%.0s' $(seq 1100))
+  WL_BENCH_CLI=false WL_BENCH_MODEL_CACHE="$long" timeout 20 "$B/bench_batch" >"$tmp/out" 2>"$tmp/err"; rc=$?
+  if [ $rc = 1 ] && grep -q "the model cache path is too long" "$tmp/err" && [ -z "$(ls "$tmp" | grep '^ccc')" ]; then
+    ok "bench_batch: a WL_BENCH_MODEL_CACHE too long: said, exit 1"
+  else
+    bad "bench_batch, WL_BENCH_MODEL_CACHE of 1100+ bytes (rc $rc): $(head -c 600 "$tmp/err")"
+  fi
+fi
 if [ $found = 0 ]; then
   echo "SKIP: no bench_* binaries in $B (built with WL_BUILD_BENCH=OFF?)"
   exit 77
