@@ -562,8 +562,10 @@ static void print_layers(const struct wl_summary *s, long max_layers)
     }
 }
 
-/* Dynamic energy, or the true reason it is unknown (summary.h). */
-static void print_dynamic_energy(const struct wl_summary *s)
+/* Dynamic energy, or the true reason it is unknown (summary.h). A run
+ * still recording (running) has not stopped: the unfinished reasons say
+ * what is not saved yet, not that it stopped or did not finish. */
+static void print_dynamic_energy(const struct wl_summary *s, bool running)
 {
     char b[2][48];
     const char *label = "dynamic energy";
@@ -609,8 +611,23 @@ static void print_dynamic_energy(const struct wl_summary *s)
             ("the run did not finish and saved no baseline samples: none was taken, or they were "
              "not written yet"),
     };
-    printf("  %-27s n/a (%s)\n", label,
-           (unsigned)s->baseline < sizeof why / sizeof why[0] ? why[s->baseline] : "unknown");
+    static const char *const why_running[] = {
+        [WL_SUMMARY_BASELINE_ONLY_BASELINE_SAVED] =
+            "nothing after the idle baseline is saved yet: the run is still in it, or has not "
+            "saved what followed it",
+        [WL_SUMMARY_BASELINE_NOT_SAVED] =
+            "baseline not saved yet: the run has not ended, and its baseline samples give none",
+        [WL_SUMMARY_BASELINE_NONE_SAVED] =
+            ("the run has not ended and has saved no baseline samples: none was taken, or they "
+             "are not written yet"),
+    };
+    const char *text = "unknown";
+    if (running && (unsigned)s->baseline < sizeof why_running / sizeof why_running[0] &&
+        why_running[s->baseline])
+        text = why_running[s->baseline];
+    else if ((unsigned)s->baseline < sizeof why / sizeof why[0])
+        text = why[s->baseline];
+    printf("  %-27s n/a (%s)\n", label, text);
 }
 
 static void print_extras(const struct wl_store_aggregates *a, const struct wl_summary *s)
@@ -643,7 +660,7 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
                             ? "the run has not ended; its per-domain figures are saved when it does"
                             : "the run stopped before its per-domain figures were saved");
     printf("\n");
-    print_dynamic_energy(s);
+    print_dynamic_energy(s, a->run.row.status == WL_RUN_RUNNING);
     if (a->run.kv_cache_bytes >= 0)
         printf("  %-27s %s\n", "KV cache",
                wl_cli_fmt_bytes(a->run.kv_cache_bytes, b[0], sizeof b[0]));
