@@ -679,9 +679,12 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
         snprintf(amount[0], sizeof amount[0], "%.6g %s", c->cost, currency);
     if (!isnan(c->co2_g))
         snprintf(amount[1], sizeof amount[1], "%.6g g", c->co2_g);
-    printf("  %-27s %s%s at %.3g %s/kWh%s\n", "cost", amount[0], per[0], c->price_per_kwh, currency,
-           c->price_from_run ? "" : " (default price)");
-    printf("  %-27s %s%s at %.4g g/kWh%s\n", "CO2", amount[1], per[1], c->co2_g_per_kwh,
+    /* the user's own rates as given, with the 15 digits of every JSON
+     * output (store.md "Numbers"): 0.28751 reads 0.28751, not 0.288, so
+     * that cost = kWh x the price shown */
+    printf("  %-27s %s%s at %.15g %s/kWh%s\n", "cost", amount[0], per[0], c->price_per_kwh,
+           currency, c->price_from_run ? "" : " (default price)");
+    printf("  %-27s %s%s at %.15g g/kWh%s\n", "CO2", amount[1], per[1], c->co2_g_per_kwh,
            c->co2_from_run ? "" : " (default intensity)");
 }
 

@@ -4,8 +4,9 @@
 # as the recorder or another writer leaves them: rows whose energy a failed
 # sensor read left unknown (the figures use only rows with energy; a run
 # that never finished has no energy then, in `show` as in `runs`), a domain
-# method this build cannot read, and a currency stored without its price
-# (and `run` refusing one).
+# method this build cannot read, a currency stored without its price
+# (and `run` refusing one), and the user's own price and intensity, which
+# read as given.
 set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}"
 . "$(dirname "$0")/common.sh"
@@ -166,6 +167,24 @@ grep -qE "^  cost  .* USD .*at 0.15 USD/kWh \(default price\)$" "$tmp/jpy.txt" &
 sql "$tmp/jpy.db" "update runs set extra = json_set(extra, '$.price_per_kwh', 30) where id = ?1"
 "$W" show "$id" --db "$tmp/jpy.db" | grep -qE "^  cost  .* JPY .*at 30 JPY/kWh$" \
   && ok "a stored currency with its price is the cost's" || bad "currency with a price"
+
+# --- the user's own price and intensity read as given -----------------------------------------
+# (old: "at 0.288 EUR/kWh" and "at 1.235e+04 g/kWh", while show --json gave them exactly)
+"$W" run "${q[@]}" -n 2 --db "$tmp/rate.db" --price-kwh 0.28751 --currency EUR \
+  --co2-g-kwh 12345.678 >"$tmp/rate.txt" 2>"$tmp/err" || bad "run with rates: $(cat "$tmp/err")"
+rid=$("$W" runs --db "$tmp/rate.db" --json --limit 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])')
+"$W" show "$rid" --db "$tmp/rate.db" >"$tmp/rate-show.txt" 2>"$tmp/err" || bad "show rate.db: $(cat "$tmp/err")"
+for f in rate.txt rate-show.txt; do
+  grep -qE "^  cost  .* EUR.* at 0\.28751 EUR/kWh$" "$tmp/$f" \
+    && grep -qE "^  CO2  .* at 12345\.678 g/kWh$" "$tmp/$f" \
+    && ok "$f: the price and CO2 intensity read as given" \
+    || bad "$f: rates rounded: $(grep -E '^  (cost|CO2) ' "$tmp/$f")"
+done
+"$W" show "$rid" --db "$tmp/rate.db" --json | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["cost"]
+assert c["price_per_kwh"] == 0.28751 and c["co2_g_per_kwh"] == 12345.678, c
+' && ok "show --json gives the same rates" || bad "show --json rates"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
