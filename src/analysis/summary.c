@@ -1331,7 +1331,13 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         const struct wl_summary_domain *d = &s->domains[i];
         json_t *o = json_object();
         json_object_set_new(o, "domain", json_string(wl_domain_name(d->domain)));
-        json_object_set_new(o, "method", json_string(wl_method_key(d->method)));
+        /* a method this build cannot read (another writer's, a newer
+         * build's) is unknown: null, as store.md's JSON rules say, not
+         * wl_method_key's "?" */
+        json_object_set_new(o, "method",
+                            (unsigned)d->method < WL_METHOD_COUNT
+                                ? json_string(wl_method_key(d->method))
+                                : json_null());
         wl_json_set_text(o, "source", r->domain_source[i][0] ? r->domain_source[i] : NULL);
         json_object_set_new(o, "energy_j", wl_json_real_or_null(d->energy_j));
         json_object_set_new(o, "pct_of_total", wl_json_real_or_null(d->pct));

@@ -152,6 +152,15 @@ grep -q "^  NOTE: energy figures are ESTIMATED by wattlens's CPU-time model, not
   && ! grep -q "dram: ?" "$tmp/fm.txt" \
   && ok "a domain method that cannot be read counts as estimated, not measured" \
   || bad "unreadable method: $(grep NOTE "$tmp/fm.txt")"
+# show --json gives an unknown method as null, as store.md's JSON rules say (old: "?", which is
+# neither the stored value nor null); a readable one keeps its key
+sql "$tmp/fm.db" "insert into run_domains (run_id, domain, method, source, energy_j) values (?1, 'gpu', 'quantum', 'y', 0.002)"
+"$W" show "$id" --db "$tmp/fm.db" --json | python3 -c '
+import json, sys
+d = {o["domain"]: o for o in json.load(sys.stdin)["domains"]}
+assert d["dram"]["method"] is None and d["gpu"]["method"] is None, d
+assert d["package"]["method"] == "model_estimate", d["package"]
+' && ok "show --json: a domain method that cannot be read is null" || bad "show --json unreadable method"
 
 # --- a currency is the unit of its price -----------------------------------------------------
 "$W" run "${q[@]}" -n 2 --db "$tmp/cur.db" --currency EUR >/dev/null 2>"$tmp/err"; rc=$?
