@@ -190,8 +190,8 @@ static void print_table(const struct wl_run_list *l, int64_t offset, int64_t n_a
         /* '~': an estimate, not a measurement; '*': summed from what an
          * unfinished run saved (the notes below) */
         if (r->has_energy_method && !wl_method_is_measured(r->energy_method)) {
-            bool marked = mark_figure(en, sizeof en, !isnan(r->energy_j), '~');
-            marked |= mark_figure(jpt, sizeof jpt, !isnan(r->j_per_token), '~');
+            bool marked = mark_figure(en, sizeof en, isfinite(r->energy_j), '~');
+            marked |= mark_figure(jpt, sizeof jpt, isfinite(r->j_per_token), '~');
             if (marked && (unsigned)r->energy_method < WL_METHOD_COUNT)
                 estimated |= 1u << r->energy_method;
         }
@@ -199,9 +199,9 @@ static void print_table(const struct wl_run_list *l, int64_t offset, int64_t n_a
             /* n/a*: sections saved without energy (store.h) */
             const bool no_e = r->sections_no_energy > 0;
             any_no_energy |= no_e;
-            any_partial |= mark_figure(dur, sizeof dur, !isnan(r->duration_ms), '*');
-            any_partial |= mark_figure(en, sizeof en, !isnan(r->energy_j) || no_e, '*');
-            any_partial |= mark_figure(jpt, sizeof jpt, !isnan(r->j_per_token) || no_e, '*');
+            any_partial |= mark_figure(dur, sizeof dur, isfinite(r->duration_ms), '*');
+            any_partial |= mark_figure(en, sizeof en, isfinite(r->energy_j) || no_e, '*');
+            any_partial |= mark_figure(jpt, sizeof jpt, isfinite(r->j_per_token) || no_e, '*');
             any_partial |= mark_figure(tok, sizeof tok, has_tokens, '*');
         }
         snprintf(id8, sizeof id8, "%.8s", r->id); /* from the database: escaped */

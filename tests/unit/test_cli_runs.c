@@ -1,7 +1,8 @@
 /* The runs command end to end: its filters (model, tag, experiment,
  * search, time bounds and ages), sort, pages and footer, the JSON list,
  * the table's cells padded by display width, a run that never finished
- * listed as partial, and its usage errors. The fixture's runs
+ * listed as partial, an infinite stored figure shown as n/a without a
+ * mark, and its usage errors. The fixture's runs
  * (cli_store_fixture.h) are written through the store API, then the real
  * `wattlens` binary reads them.
  */
@@ -333,6 +334,45 @@ static void test_runs_marks_an_unfinished_run_partial(void **state)
     free(err);
 }
 
+/* An infinite stored figure (a hand edit, another writer: SQLite keeps
+ * it) is no figure: the table prints n/a without the estimate mark '~',
+ * as runs --json gives null (old: "n/a~", marked because it was not NaN).
+ * The fixture's runs are model estimates. */
+static void test_runs_does_not_mark_an_infinite_figure(void **state)
+{
+    struct wl_test_cli_fixture *f = *state;
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "UPDATE runs SET energy_j = 9e999, j_per_token = -9e999 WHERE uuid = '%s'", f->ids[1]);
+    wl_test_store_raw_exec(f->db, sql);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(wl_test_cli_db(f, "runs", "", &out, &err), 0);
+    char prefix[9];
+    memcpy(prefix, f->ids[1], 8);
+    prefix[8] = '\0';
+    const char *line = strstr(out, prefix);
+    assert_non_null(line);
+    const char *end = strchr(line, '\n');
+    char row[512];
+    snprintf(row, sizeof row, "%.*s", (int)(end - line), line);
+    if (strstr(row, "n/a~") || !strstr(row, "n/a  "))
+        fail_msg("an infinite figure is marked, or not n/a:\n%s", row);
+    /* the other runs' estimates keep their mark */
+    assert_non_null(strstr(out, "J~"));
+    free(out);
+    free(err);
+    json_t *j = wl_test_cli_db_json(f, "runs", "--json");
+    json_t *runs = json_object_get(j, "runs");
+    for (size_t i = 0; i < json_array_size(runs); i++) {
+        json_t *r = json_array_get(runs, i);
+        if (strcmp(json_string_value(json_object_get(r, "id")), f->ids[1]) != 0)
+            continue;
+        assert_true(json_is_null(json_object_get(r, "energy_j")));
+        assert_true(json_is_null(json_object_get(r, "j_per_token")));
+    }
+    json_decref(j);
+}
+
 /* A run whose energy is stored as attributed (no wattlens writer stores a
  * run's or a section's energy so: sensors have no such method; another
  * writer's database can) is marked '~' and its footnote says what an
@@ -386,6 +426,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_runs_table_pads_by_display_width, wl_test_cli_setup,
                                         wl_test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_runs_marks_an_unfinished_run_partial,
+                                        wl_test_cli_setup, wl_test_cli_teardown),
+        cmocka_unit_test_setup_teardown(test_runs_does_not_mark_an_infinite_figure,
                                         wl_test_cli_setup, wl_test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_runs_footnote_of_an_attributed_energy,
                                         wl_test_cli_setup, wl_test_cli_teardown),
