@@ -688,6 +688,17 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
            c->co2_from_run ? "" : " (default intensity)");
 }
 
+/* A token count into buf, "n/a" for -1: the run's extra has none (JSON
+ * null), as print_efficiency says it. */
+static const char *fmt_count(int64_t n, char *buf, size_t size)
+{
+    if (n < 0)
+        snprintf(buf, size, "n/a");
+    else
+        snprintf(buf, size, "%lld", (long long)n);
+    return buf;
+}
+
 /* Batched runs: each sequence's tokens, stop reason and attributed energy. */
 static void print_sequences(const struct wl_summary *s)
 {
@@ -703,9 +714,11 @@ static void print_sequences(const struct wl_summary *s)
            "DECODE", "DECODE J/TOKEN");
     for (size_t i = 0; i < b->n_seqs; i++) {
         const struct wl_summary_sequence *q = &b->seqs[i];
-        char stop[6 * sizeof q->stop + 24];
-        printf("  %4d %7lld %7lld %s %12s %12s %14s\n", q->seq, (long long)q->prompt_tokens,
-               (long long)q->output_tokens, wl_cli_text_pad(q->stop, 23, stop, sizeof stop),
+        char stop[6 * sizeof q->stop + 24], n[2][24];
+        printf("  %4d %7s %7s %s %12s %12s %14s\n", q->seq,
+               fmt_count(q->prompt_tokens, n[0], sizeof n[0]),
+               fmt_count(q->output_tokens, n[1], sizeof n[1]),
+               wl_cli_text_pad(q->stop, 23, stop, sizeof stop),
                wl_cli_fmt_energy(q->prefill_energy_j, x[0], sizeof x[0]),
                wl_cli_fmt_energy(q->decode_energy_j, x[1], sizeof x[1]),
                wl_cli_fmt_energy(q->decode_j_per_token, x[2], sizeof x[2]));

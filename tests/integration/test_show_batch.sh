@@ -6,7 +6,8 @@
 # read left unknown, each sequence's decode energy (a sum over its rounds)
 # n/a with the reason, its decode J/token averaging its shares of the
 # rounds with energy, as the run's decode J/output token uses the rows with
-# energy.
+# energy; and a sequence's token count the run's extra lacks, n/a in the
+# table as null in JSON.
 set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}"
 . "$(dirname "$0")/common.sh"
@@ -100,6 +101,32 @@ assert len(seq_rows) == 3 and "n/a" not in seq_rows[0], t
 assert ("\n  (DECODE n/a: a round the sequence ran in has no energy; its DECODE J/TOKEN is over its "
         "decode rounds with energy)\n") in t, t
 assert ", a sequence's prefill or decode energy) is n/a.\n" in t, t
+PY
+
+# --- a sequence whose token counts the run's extra does not hold ------------------------------
+# (another writer, a hand edit): show --json gives null, and the Sequences table n/a (old: -1)
+copy "$db" "$tmp/n.db"
+python3 - "$tmp/n.db" "$id" <<'PY' || bad "could not edit n.db"
+import json, sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+rid = c.execute("select id from runs where uuid = ?", (sys.argv[2],)).fetchone()[0]
+x = json.loads(c.execute("select extra from runs where id = ?", (rid,)).fetchone()[0])
+del x["sequences"][1]["prompt_tokens"]
+x["sequences"][2]["output_tokens"] = None
+c.execute("update runs set extra = ? where id = ?", (json.dumps(x), rid))
+c.commit()
+PY
+"$W" show "$id" --db "$tmp/n.db" >"$tmp/n.txt" 2>"$tmp/err" || bad "show n.db: $(cat "$tmp/err")"
+"$W" show "$id" --db "$tmp/n.db" --json >"$tmp/n.json" 2>"$tmp/err" || bad "show --json n.db: $(cat "$tmp/err")"
+python3 - "$tmp/n.json" "$tmp/n.txt" <<'PY' && ok "a sequence's missing token count: null in JSON, n/a in the Sequences table" || bad "missing sequence counts: $(sed -n '/^Sequences/,/^$/p' "$tmp/n.txt")"
+import json, re, sys
+q = json.load(open(sys.argv[1]))["batch"]["sequences"]
+assert q[1]["prompt_tokens"] is None and q[2]["output_tokens"] is None, q
+assert q[0]["prompt_tokens"] is not None and q[1]["output_tokens"] == 10, q
+t = open(sys.argv[2]).read()
+assert re.search(r"(?m)^ +1 +n/a +10 token limit ", t), t
+assert re.search(r"(?m)^ +2 +\d+ +n/a token limit ", t), t
+assert not re.search(r"(?m)^ +[0-2] .*-1 ", t), t
 PY
 
 echo "$pass passed, $fail failed"
