@@ -26,12 +26,17 @@ static double rel_ms(const struct wl_measure_result *r, uint64_t t_ns)
     return ((double)t_ns - (double)r->t0_ns) / 1e6;
 }
 
-/* The command line as one string, arguments with blanks or quotes quoted. */
-static char *join_argv(char *const *argv)
+char *wl_measure_command_line(char *const *argv)
 {
+    /* each argument: a blank before it, its two quotes, its bytes, and 3
+     * more for each ' (written as the 4 bytes '\'') */
     size_t cap = 1;
-    for (int i = 0; argv && argv[i]; i++)
-        cap += 2 * strlen(argv[i]) + 3;
+    for (int i = 0; argv && argv[i]; i++) {
+        size_t n_quotes = 0;
+        for (const char *a = argv[i]; *a; a++)
+            n_quotes += *a == '\'';
+        cap += strlen(argv[i]) + 3 + 3 * n_quotes;
+    }
     char *s = malloc(cap), *o = s;
     if (!s)
         return NULL;
@@ -148,7 +153,7 @@ int wl_measure_begin_run(wl_store *st, const struct wl_measure_save *p, wl_store
                          char *id_out, struct wl_errmsg *err)
 {
     *out = NULL;
-    char *cmd = join_argv(p->argv);
+    char *cmd = wl_measure_command_line(p->argv);
     if (!cmd)
         return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
     struct wl_run_info info = {

@@ -1,7 +1,8 @@
 /* profile/measure_store: the heartbeat that keeps a measure run's row alive
  * while its command runs (every interval, a short wait for the lock, a
  * retry sooner after a failure) and what the save writes for a command of
- * unknown status or with thinned samples, and its provenance's digits. The rest of the save is
+ * unknown status or with thinned samples, its provenance's digits, and the
+ * command line as stored (quotes, empty arguments). The rest of the save is
  * exercised through the CLI (tests/integration/test_measure*.sh).
  */
 #include "test_support.h"
@@ -12,8 +13,12 @@
 
 #include <sqlite3.h>
 #include <stdio.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define S_NS 1000000000ull
 
@@ -189,6 +194,75 @@ static void test_provenance_numbers_have_15_digits(void **state)
     free(prov);
 }
 
+/* The command line is quoted as a shell reads it back: an argument of
+ * quotes only, an empty one and a mix. Each ' takes 4 bytes ('\''); the
+ * buffer once counted 2 per byte and overflowed the heap (ASan:
+ * heap-buffer-overflow; glibc: "free(): invalid next size"). */
+static void test_command_line_quotes_every_quote_and_empty_argument(void **state)
+{
+    (void)state;
+    char quotes[2001];
+    memset(quotes, '\'', sizeof quotes - 1);
+    quotes[sizeof quotes - 1] = '\0';
+    char *argv[] = {"echo", quotes, "", "it's", "a\nb", "plain", NULL};
+    char *s = wl_measure_command_line(argv);
+    assert_non_null(s);
+    /* echo '<'\'' 2000 times>' '' 'it'\''s' 'a\nb' plain */
+    const char *tail = " '' 'it'\\''s' 'a\nb' plain";
+    const size_t want = strlen("echo ''") + 4 * 2000 + strlen(tail);
+    assert_int_equal(strlen(s), want);
+#ifdef __GLIBC__
+    assert_true(malloc_usable_size(s) >= want + 1); /* the buffer holds what was written */
+#endif
+    assert_memory_equal(s, "echo '", 6);
+    for (size_t i = 0; i < 2000; i++)
+        assert_memory_equal(s + 6 + 4 * i, "'\\''", 4);
+    assert_string_equal(s + 6 + 4 * 2000, "' '' 'it'\\''s' 'a\nb' plain"); /* ' then tail */
+    free(s);
+
+    char *one[] = {"''''''''''''''''''''", NULL}; /* the review's 20 quotes */
+    s = wl_measure_command_line(one);
+    assert_int_equal(strlen(s), 2 + 4 * 20);
+#ifdef __GLIBC__
+    assert_true(malloc_usable_size(s) >= 2 + 4 * 20 + 1);
+#endif
+    free(s);
+    char *mix[] = {"", "a b", "'", NULL};
+    s = wl_measure_command_line(mix);
+    assert_string_equal(s, "'' 'a b' ''\\'''");
+    free(s);
+    s = wl_measure_command_line(NULL);
+    assert_string_equal(s, "");
+    free(s);
+}
+
+/* The same through the save: the run's row holds the command as quoted
+ * (the overflow happened here, before the command ran). */
+static void test_begin_run_stores_a_command_of_quotes(void **state)
+{
+    struct fixture *f = *state;
+    wl_store_run_abandon(f->run);
+    f->run = NULL;
+    wl_store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(unlink(f->path), 0);
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = f->path;
+    struct wl_errmsg e = {{0}};
+    assert_int_equal(wl_store_open(&p, &f->s, &e), 0);
+    char quotes[1001];
+    memset(quotes, '\'', sizeof quotes - 1);
+    quotes[sizeof quotes - 1] = '\0';
+    char *argv[] = {"sh", "-c", quotes, "", "x'y", NULL};
+    struct wl_measure_save save = {.argv = argv};
+    assert_int_equal(wl_measure_begin_run(f->s, &save, &f->run, f->id, &e), 0);
+    char *cmd = stored_text(f->path, "command");
+    assert_int_equal(strlen(cmd), strlen("sh -c ''") + 4 * 1000 + strlen(" '' 'x'\\''y'"));
+    assert_string_equal(cmd + strlen("sh -c ''") + 4 * 1000, " '' 'x'\\''y'");
+    free(cmd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +273,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_status_and_thinned_samples_are_saved_as_such,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_provenance_numbers_have_15_digits, setup, teardown),
+        cmocka_unit_test(test_command_line_quotes_every_quote_and_empty_argument),
+        cmocka_unit_test_setup_teardown(test_begin_run_stores_a_command_of_quotes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
