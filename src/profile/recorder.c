@@ -525,11 +525,15 @@ static void on_token(struct wl_recorder *r, const struct wl_hook_event *ev)
         r->cur->text[n] = '\0';
         r->cur->text_len = (uint32_t)n;
         /* the power of the latest sample, if it was taken inside the token
-         * (a generation sample between its start and its end mark): a
-         * token shorter than the sampling interval usually holds none, and
-         * the latest sample is then the previous token's, or the idle
-         * baseline's before the generation. No power is stored then; the
-         * token's energy / duration stands for it (store.h) */
+         * (a generation sample between its start and its end mark) and,
+         * for each headline domain, averages over a window that lies inside
+         * the token (wl_sample_power_within, as the peaks): a counter's
+         * power is a delta over ~10 update periods (>= 10 ms for RAPL,
+         * more when learned), which reaches back before a short token into
+         * the previous tokens or the idle baseline (a token drawing 40 W
+         * was stored with the baseline's 2 W). A token shorter than that
+         * window, or than the sampling interval, gets no power; its
+         * energy / duration stands for it (store.h) */
         struct wl_sample smp;
         if (wl_sampler_snapshot(r->smp, &smp) == 0 && smp.phase < WL_PHASE_COUNT &&
             smp.t_ns >= r->cur->begin.t_ns && smp.t_ns <= r->last.t_ns) {
@@ -538,7 +542,8 @@ static void on_token(struct wl_recorder *r, const struct wl_hook_event *ev)
             for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
                 if (!(r->headline_mask & (1u << d)))
                     continue;
-                all = all && (smp.power_mask & (1u << d));
+                all = all && wl_sample_power_within(&smp, (enum wl_domain)d, r->cur->begin.t_ns,
+                                                    r->last.t_ns);
                 pw += all ? smp.power_w[d] : 0;
             }
             r->cur->has_power = all;

@@ -205,7 +205,8 @@ struct wl_store_token {
     double start_ms, end_ms; /* WL_STORE_UNSET for input tokens processed in a batch */
     double energy_j;
     enum wl_method method;
-    double power_w; /* a power sample taken inside the token; UNSET = energy / duration */
+    double power_w; /* a power sample taken, and averaged, inside the token; UNSET = energy /
+                       duration */
     /* Output rows of a batched generation are decode rounds: the number of
      * sequences that produced a token in the round (energy_j is the whole
      * round's). 0 = not given (NULL, read as 1). */
