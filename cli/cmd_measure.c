@@ -330,10 +330,13 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
 static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
 {
     double dur = (double)wl_energy_window_dur_ns(&r->window) / 1e9;
-    fprintf(f, "\nwattlens measure:");
-    for (int i = 0; argv[i]; i++)
-        fprintf(f, strpbrk(argv[i], " \t'\"$|&;<>*?") ? " '%s'" : " %s", argv[i]);
+    /* the command as it is stored (and `show` prints it): quoted for a
+     * shell, its control bytes escaped (a newline as \x0a: one line) */
+    char *cmdline = wl_measure_command_line(argv);
+    fprintf(f, "\nwattlens measure: ");
+    wl_cli_put_text(f, cmdline ? cmdline : argv[0]);
     fprintf(f, "\n");
+    free(cmdline);
     char b1[24], b2[24];
     if (r->exec_errno)
         fprintf(f, "  could not run the command: %s\n", strerror(r->exec_errno));
