@@ -262,7 +262,10 @@ static void chans_not_read(const wl_sampler *s, const int *rc, uint64_t fail[MAX
  * result); logs a change (no lock needed for the log). A counter takes a
  * gap in at its next good read, unless it has no start yet (not read
  * since open): its energy to that read is lost, as a power-only
- * channel's. */
+ * channel's. A power-only channel is integrated from one good read to the
+ * next, so what it loses starts at its last good read (last_t_ns, still
+ * set: the caller clears have_last after this), not at the failed read:
+ * the gap starts there, one interval before t. */
 static void track_failed_reads(wl_sampler *s, unsigned i, int rc, uint64_t fail, uint64_t t)
 {
     struct sensor_state *ss = &s->sst[i];
@@ -270,7 +273,8 @@ static void track_failed_reads(wl_sampler *s, unsigned i, int rc, uint64_t fail,
         return; /* every read good, as before: the common case costs nothing */
     const struct wl_sensor_info *in = wl_sensor_get_info(s->sensors[i]);
     uint16_t doms = 0, lost = 0;
-    int first = -1; /* the first channel newly not read */
+    int first = -1;         /* the first channel newly not read */
+    uint64_t lost_from = t; /* where the lost energy starts */
     for (unsigned k = 0; k < s->n_chans; k++) {
         const struct chan *c = &s->chans[k];
         const uint64_t bit = UINT64_C(1) << c->ch;
@@ -279,6 +283,8 @@ static void track_failed_reads(wl_sampler *s, unsigned i, int rc, uint64_t fail,
         doms |= (uint16_t)(1u << c->d);
         if (!c->counter || !c->seen)
             lost |= (uint16_t)(1u << c->d);
+        if (!c->counter && c->have_last && c->last_t_ns < lost_from)
+            lost_from = c->last_t_ns;
         if (first < 0 && !(ss->failing & bit))
             first = (int)c->ch;
     }
@@ -292,11 +298,12 @@ static void track_failed_reads(wl_sampler *s, unsigned i, int rc, uint64_t fail,
             g->sensor = i;
             g->error = rc != 0 ? rc : WL_ESENSOR;
             g->backend = in->backend;
-            /* a counter takes the gap in at its next good read; a read
-             * power is lost for the gap (no integration across it) */
+            /* a counter takes the gap in at its next good read (the gap
+             * starts at its failed read); a read power is lost from its
+             * last good read (no integration across the gap) */
             g->domain_mask = doms;
             g->lost_mask = lost;
-            g->t_start_ns = t;
+            g->t_start_ns = lost_from;
             g->t_end_ns = 0;
         }
         if (rc != 0)
@@ -312,6 +319,8 @@ static void track_failed_reads(wl_sampler *s, unsigned i, int rc, uint64_t fail,
         /* more of its channels failing: the gap holds their domains too */
         s->gaps[ss->gap_index].domain_mask |= doms;
         s->gaps[ss->gap_index].lost_mask |= lost;
+        if (lost_from < s->gaps[ss->gap_index].t_start_ns)
+            s->gaps[ss->gap_index].t_start_ns = lost_from;
     } else if (!fail && ss->failing) {
         if (ss->gap_index >= 0)
             s->gaps[ss->gap_index].t_end_ns = t;

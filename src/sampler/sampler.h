@@ -156,8 +156,10 @@ struct wl_sampler_gap {
                              not read since open (a counter keeps counting across a
                              failed read: its next good read takes in the gap, unless the
                              gap outlasts a wrap) */
-    uint64_t t_start_ns;
-    uint64_t t_end_ns; /* 0 while the sensor is still failing */
+    uint64_t t_start_ns;  /* a fall: the previous read; a failed read: the first failed
+                             read, or when it loses a power-only channel's energy that
+                             channel's last good read (its energy is lost from there) */
+    uint64_t t_end_ns;    /* 0 while the sensor is still failing */
 };
 
 /* What the gap was, for people (static): for a counter discontinuity "an
