@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,6 +245,42 @@ static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
     return j;
 }
 
+/* Seconds from the command's start to t_ns (negative: before it), the
+ * base of the peaks' and the gaps' times; NaN when the command never
+ * started (no start to count from). */
+static double since_start_s(const struct wl_measure_result *r, uint64_t t_ns)
+{
+    if (!r->started || r->window.begin.t_ns == 0)
+        return NAN;
+    return (double)(int64_t)(t_ns - r->window.begin.t_ns) / 1e9;
+}
+
+/* What a gap whose energy is lost (lost_mask) does to the figures, by
+ * where it lies (wl_summary_gap_place, as the summary line decides it):
+ * across some of the command, its figures are low by it; before it, in
+ * the idle baseline, the baseline power (and the dynamic energy is high);
+ * else (set-up, after the command) nothing the report shows. The text
+ * follows "(why:" in a gap's line. */
+static const char *lost_gap_effect(const struct wl_measure_result *r,
+                                   const struct wl_sampler_gap *g)
+{
+    const double t0 = since_start_s(r, g->t_start_ns);
+    const double t1 = g->t_end_ns ? since_start_s(r, g->t_end_ns) : NAN;
+    const double dur = (double)wl_energy_window_dur_ns(&r->window) / 1e9;
+    const int place = wl_summary_gap_place(t0, t1, 0.0, dur);
+    if (place == 0)
+        return " its energy\n"
+               "                  in between is NOT counted; the figures are low by it";
+    if (place > 0)
+        return "\n                  after the command: not in its figures";
+    if (r->baseline.valid && wl_summary_gap_place(t0, t1, since_start_s(r, r->baseline.t_begin_ns),
+                                                  since_start_s(r, r->baseline.t_end_ns)) == 0)
+        return "\n                  before the command, in the idle baseline: not in the command's"
+               "\n                  energy, but the baseline power is low by it, the dynamic "
+               "energy high";
+    return "\n                  before the command: not in its figures";
+}
+
 static json_t *report_json(char **argv, const struct wl_measure_result *r, const char *run_id)
 {
     json_t *j = json_object();
@@ -306,12 +343,12 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
     json_t *gaps = json_array();
     for (size_t i = 0; i < r->n_gaps; i++) {
         json_t *g = json_object();
-        json_object_set_new(g, "start_s",
-                            json_real((double)(r->gaps[i].t_start_ns - r->t0_ns) / 1e9));
-        json_object_set_new(g, "end_s",
-                            r->gaps[i].t_end_ns
-                                ? json_real((double)(r->gaps[i].t_end_ns - r->t0_ns) / 1e9)
-                                : json_null());
+        /* from the command's start, as peak_at_s (negative: before it);
+         * null when it never started */
+        const double t0 = since_start_s(r, r->gaps[i].t_start_ns);
+        const double t1 = r->gaps[i].t_end_ns ? since_start_s(r, r->gaps[i].t_end_ns) : NAN;
+        json_object_set_new(g, "start_s", isnan(t0) ? json_null() : json_real(t0));
+        json_object_set_new(g, "end_s", isnan(t1) ? json_null() : json_real(t1));
         json_object_set_new(g, "error", json_string(wl_strerror_name(r->gaps[i].error)));
         /* a counter discontinuity: the energy over the gap is not counted */
         json_object_set_new(g, "counter_fell", json_boolean(r->gaps[i].counter_fell));
@@ -380,21 +417,21 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
                 r->n_samples, (unsigned)r->sample_stride, (unsigned long long)r->n_samples_dropped);
     for (size_t i = 0; i < r->n_gaps; i++) {
         const struct wl_sampler_gap *g = &r->gaps[i];
-        /* "NOT counted" as the summary line below decides it (lost_mask: a
-         * discontinuity, or a failed read of a power-only channel) */
-        char till[32];
+        /* times from the command's start, as the peaks' (negative: before
+         * it, in the set-up or the idle baseline) */
+        char from[32], till[32] = "end";
+        snprintf(from, sizeof from, "%.3f s", since_start_s(r, g->t_start_ns));
         if (g->t_end_ns)
-            snprintf(till, sizeof till, "%.3f s", (double)(g->t_end_ns - r->t0_ns) / 1e9);
+            snprintf(till, sizeof till, "%.3f s", since_start_s(r, g->t_end_ns));
         if (g->lost_mask)
-            fprintf(f,
-                    "  sensor gap      %.3f s .. %s (%s: its energy\n"
-                    "                  in between is NOT counted; the figures are low by it)\n",
-                    (double)(g->t_start_ns - r->t0_ns) / 1e9, g->t_end_ns ? till : "end",
-                    wl_sampler_gap_why(g));
+            /* "NOT counted" as the summary line below decides it (lost_mask:
+             * a discontinuity, or a failed read of a power-only channel),
+             * and which figures are low by it from where it lies */
+            fprintf(f, "  sensor gap      %s .. %s (%s:%s)\n", from, till, wl_sampler_gap_why(g),
+                    lost_gap_effect(r, g));
         else
-            fprintf(f, "  sensor gap      %.3f s .. %s (%s%s)\n",
-                    (double)(g->t_start_ns - r->t0_ns) / 1e9, g->t_end_ns ? till : "end",
-                    wl_strerror(g->error), g->t_end_ns ? "; recovered" : "");
+            fprintf(f, "  sensor gap      %s .. %s (%s%s)\n", from, till, wl_strerror(g->error),
+                    g->t_end_ns ? "; recovered" : "");
     }
     /* the line `show` prints for the stored run: from the same extra */
     json_t *gx = wl_run_gaps_json(r->gaps, r->n_gaps, r->stats.n_gaps, r->t0_ns);

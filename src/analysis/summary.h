@@ -233,6 +233,14 @@ const char *wl_summary_gaps_text(const struct wl_summary_gaps *g, char *buf, siz
  * open-ended). */
 void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double run_end_ms,
                                 struct wl_summary_gaps *g);
+/* Where a gap [t0, t1] lies against a window [start, end], all in one unit
+ * and base (t1 NaN: still failing at the end; end NaN: open-ended): wholly
+ * before the window (< 0; a gap that ends where it starts is before it),
+ * wholly after it (> 0; one that starts where it ends is after it) or
+ * across some of it (0). wl_summary_gaps_from_extra counts a gap whose
+ * energy is lost as outside the run by it (n_outside); `measure` words
+ * each gap's line by it. */
+int wl_summary_gap_place(double t0, double t1, double start, double end);
 
 /* Energies that a failed sensor read left unknown (runs.extra
  * "energy_unknown", written by the inference recorder; recorder.h): the

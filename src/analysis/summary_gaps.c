@@ -59,6 +59,15 @@ static double wl__union_s(struct wl__span *v, size_t n)
     return (sum + (b - a)) / 1000.0;
 }
 
+int wl_summary_gap_place(double t0, double t1, double start, double end)
+{
+    if (!isnan(t1) && t1 <= start)
+        return -1;
+    if (!isnan(t0) && !isnan(end) && t0 >= end)
+        return 1;
+    return 0;
+}
+
 void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double run_end_ms,
                                 struct wl_summary_gaps *g)
 {
@@ -97,8 +106,7 @@ void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double
                               : json_is_true(json_object_get(o, "counter_fell"));
         /* wholly before the run's start or after its end (an open gap
          * reaches to the end) */
-        const bool outside = (!isnan(t1) && t1 <= run_start_ms) ||
-                             (!isnan(t0) && !isnan(run_end_ms) && t0 >= run_end_ms);
+        const bool outside = wl_summary_gap_place(t0, t1, run_start_ms, run_end_ms) != 0;
         if (!lost) {
             g->n_counted++;
             if (ended && kept_v && !outside)

@@ -1303,6 +1303,8 @@ int wl_sampler_baseline_each(wl_sampler *s, uint64_t dur_ns, const volatile sig_
         return WL_ECANCELED;
     }
     b.dur_ns = wl_energy_window_dur_ns(&w);
+    b.t_begin_ns = w.begin.t_ns;
+    b.t_end_ns = w.end.t_ns;
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
         if (wl_energy_window_has(&w, (enum wl_domain)d)) {
             b.valid_mask |= (uint16_t)(1u << d);

@@ -128,6 +128,7 @@ struct wl_peak {
 struct wl_baseline {
     bool valid;
     uint64_t dur_ns;
+    uint64_t t_begin_ns, t_end_ns; /* its window's marks (monotonic; dur_ns apart) */
     uint16_t valid_mask;
     double power_w[WL_DOMAIN_COUNT]; /* average power over the baseline window */
 };
