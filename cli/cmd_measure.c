@@ -364,6 +364,15 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
     return j;
 }
 
+/* A sampling rate (per second) in three figures, whole from 100 up: one
+ * decimal gave "0.0/s" for -i 60000's 0.0167/s, and %.3g alone "1e+03/s".
+ * Returns buf. */
+static const char *rate_text(double hz, char *buf, size_t size)
+{
+    snprintf(buf, size, hz >= 100 ? "%.0f" : "%.3g", hz);
+    return buf;
+}
+
 static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
 {
     double dur = (double)wl_energy_window_dur_ns(&r->window) / 1e9;
@@ -402,8 +411,15 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
         fprintf(f, "  duration        %.3f s (CPU time unknown)\n", dur);
     else
         fprintf(f, "  duration        %.3f s (CPU time %.3f s)\n", dur, (double)r->cpu_ns / 1e9);
-    fprintf(f, "  samples         %llu at %.1f/s (requested %.1f/s)%s\n",
-            (unsigned long long)r->stats.n_samples, r->stats.achieved_hz, r->stats.requested_hz,
+    /* a rate needs two samples (achieved_hz 0 with fewer) */
+    char got[48] = "", want[32];
+    if (r->stats.n_samples >= 2) {
+        char hz[32];
+        snprintf(got, sizeof got, " at %s/s", rate_text(r->stats.achieved_hz, hz, sizeof hz));
+    }
+    fprintf(f, "  samples         %llu%s (requested %s/s)%s\n",
+            (unsigned long long)r->stats.n_samples, got,
+            rate_text(r->stats.requested_hz, want, sizeof want),
             !r->stats.rate_judged ? "  (too few samples to judge the rate)"
             : r->stats.rate_ok    ? ""
                                   : "  WARNING: more than 20 % off the requested rate");

@@ -933,7 +933,7 @@ int wl_sampler_stop(wl_sampler *s)
     pthread_mutex_unlock(&s->mu);
     if (!st.rate_ok)
         wl_log_warn("sampler",
-                    "achieved %.1f samples/s, requested %.1f (more than 20 %% off; "
+                    "achieved %.4g samples/s, requested %.4g (more than 20 %% off; "
                     "the machine is busy or the sensors are slow)",
                     st.achieved_hz, st.requested_hz);
     return 0;
