@@ -52,6 +52,25 @@ static wl_sampler *open_sampler(wl_sensor_set *set, uint64_t interval_ns)
     return s;
 }
 
+/* Waits until the sampler thread has taken n samples since its start:
+ * polls the count (a condition, not a time: a loaded host delays the
+ * thread, and a fixed sleep then held fewer samples than a test needs);
+ * fails should the thread not get there within about a minute. */
+static void wait_for_samples(wl_sampler *s, uint64_t n)
+{
+    struct wl_sampler_stats st;
+    wl_sampler_stats(s, &st);
+    for (int i = 0; i < 12000 && st.n_samples < n; i++) {
+        wl_clock_sleep_ns(5000000);
+        wl_sampler_stats(s, &st);
+    }
+    if (st.n_samples < n) {
+        fprintf(stderr, "the sampler thread took %llu samples, waited for %llu\n",
+                (unsigned long long)st.n_samples, (unsigned long long)n);
+        fail();
+    }
+}
+
 /* Writes text over the start of path in one write, without truncating (the
  * sensor keeps the file open); callers keep the width fixed. */
 static void put_text(const char *path, const char *text)
@@ -517,21 +536,20 @@ static void test_fall_on_channel_33_leaves_channel_1_alone(void **state)
     sen->info.period_measured = true;
     wl_sampler *s = open_sampler(set, 20000000);
     assert_int_equal(wl_sampler_start(s), 0);
-    wl_clock_sleep_ns(100000000);
+    /* the fall comes after the thread's second sample, so that the first
+     * sample after it has core's power (its first window is over by the
+     * second sample). A fixed 100 ms sleep held fewer on a loaded host:
+     * the first sample after the fall was then left unchecked, and the
+     * one checked in its place already had dram's next window. */
+    wait_for_samples(s, 2);
     char path[2048];
     snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0:32/energy_uj", root);
     put_uj(path, 1000); /* channel 33: a reset */
     struct wl_energy_mark m;
     assert_int_equal(wl_sampler_mark(s, &m), 0); /* the fall is read by now */
-    /* until the thread has taken three samples after the mark (a fixed
-     * 100 ms left fewer than two on a loaded host; no time is asserted) */
     struct wl_sampler_stats st;
     wl_sampler_stats(s, &st);
-    const uint64_t n_at_mark = st.n_samples;
-    for (int i = 0; i < 6000 && st.n_samples < n_at_mark + 3; i++) {
-        wl_clock_sleep_ns(5000000);
-        wl_sampler_stats(s, &st);
-    }
+    wait_for_samples(s, st.n_samples + 3); /* three after the mark */
     assert_int_equal(wl_sampler_stop(s), 0);
 
     struct wl_sampler_gap g[4];
@@ -541,7 +559,16 @@ static void test_fall_on_channel_33_leaves_channel_1_alone(void **state)
     assert_true(g[0].t_end_ns <= m.t_ns); /* the thread's read or the mark saw it */
     static struct wl_sample buf[4096];
     const size_t n = wl_sampler_drain(s, buf, 4096);
-    size_t n_after = 0;
+    /* the first sample after the fall: the one of the read that saw it
+     * (one sensor: its read is the sample's time) or the thread's next
+     * read after the mark's that saw it; after the second sample */
+    size_t first = 0;
+    while (first < n && buf[first].t_ns < g[0].t_end_ns)
+        first++;
+    assert_true(first >= 2);
+    assert_true(n - first >= 2);
+    /* the fall restarts dram's window: no power in that sample */
+    assert_false(buf[first].power_mask & (1u << WL_DOMAIN_DRAM));
     for (size_t i = 2; i < n; i++) { /* from the second window on */
         const bool core = (buf[i].power_mask & (1u << WL_DOMAIN_CORE)) != 0;
         if (!core)
@@ -549,13 +576,7 @@ static void test_fall_on_channel_33_leaves_channel_1_alone(void **state)
                     ((double)buf[i].t_ns - (double)g[0].t_end_ns) / 1e6);
         assert_true(core);
         assert_true(buf[i].power_mask & (1u << WL_DOMAIN_PACKAGE));
-        /* the fall restarts dram's window: no power in the sample of the
-         * read that saw it (one sensor: its read is the sample's time) or
-         * of the thread's next read after the mark's that saw it */
-        if (buf[i].t_ns >= g[0].t_end_ns && n_after++ == 0)
-            assert_false(buf[i].power_mask & (1u << WL_DOMAIN_DRAM));
     }
-    assert_true(n_after >= 2);
     wl_sampler_close(s);
     wl_sensor_set_close(set);
     wl_test_rmtree(root);
