@@ -575,12 +575,16 @@ static void test_psys_is_compared_with_package_0_alone(void **state)
  * (the others read 0), and it names a non-zero package's "psys-N". Read on
  * package 0 alone, a platform whose master is package 1 (Sapphire Rapids)
  * had no psys. Here package 1's counts: it is "psys-1" (index 1), checked
- * against package-1, which it holds, not package-0 (idle here). */
+ * against package-1, which it holds, and kept, not against package-0,
+ * which rises a thousand times more (against it, psys-1 would be far below
+ * and dropped). package-0 counts so that the probe, which times it, ends:
+ * idle, it held the open for the whole 20 s budget and psys-1 was never
+ * judged. */
 static void test_psys_is_read_on_every_package(void **state)
 {
     (void)state;
     char *root = make_machine("GenuineIntel");
-    const uint64_t pkg[2] = {0, 16}, psys0[2] = {0, 5000}, psys[2] = {0, 32};
+    const uint64_t pkg[2] = {16000, 16}, psys0[2] = {0, 5000}, psys[2] = {0, 32};
     wl_sensor *s = open_counting_packages(root, pkg, psys0, psys, 20000000000ull, 100);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_int_equal(channel(in, "psys"), -1);
