@@ -460,6 +460,31 @@ static bool has_psys(const struct wl_sensor_info *in)
     return false;
 }
 
+/* Checks the probe's verdict on s's one psys, then closes s: kept
+ * (dropped_why NULL: a psys channel, nothing listed as not summed) or
+ * dropped (no psys channel, one not-summed note, holding dropped_why). */
+static void check_psys_and_close(wl_sensor *s, const char *dropped_why)
+{
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    if (dropped_why) {
+        assert_false(has_psys(in));
+        assert_int_equal(in->n_not_summed, 1);
+        assert_non_null(strstr(in->not_summed[0], dropped_why));
+    } else {
+        assert_true(has_psys(in));
+        assert_int_equal(in->n_not_summed, 0);
+    }
+    wl_sensor_close(s);
+}
+
+/* The period probe's default budget (25 ms). */
+static uint64_t default_probe_ns(void)
+{
+    struct wl_sensor_params def;
+    wl_sensor_params_default(&def);
+    return def.period_probe_ns;
+}
+
 /* A psys that reads non-zero but does not move while package-0 counts is
  * not valid either: dropped, and listed as not summed (the packages are
  * read; no total is short). */
@@ -467,10 +492,8 @@ static void test_psys_flat_while_the_package_counts_is_dropped(void **state)
 {
     (void)state;
     char *root = make_machine("GenuineIntel");
-    struct wl_sensor_params def;
-    wl_sensor_params_default(&def);
     /* judged when the budget is over: the default one, not 20 s */
-    wl_sensor *s = open_while_counting_at(root, 16, 0, 0, def.period_probe_ns, 100);
+    wl_sensor *s = open_while_counting_at(root, 16, 0, 0, default_probe_ns(), 100);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_false(has_psys(in));
     assert_int_equal(in->n_channels, 2);
@@ -500,14 +523,8 @@ static void test_psys_flat_is_dropped_at_the_default_budget(void **state)
 {
     (void)state;
     char *root = make_machine("GenuineIntel");
-    struct wl_sensor_params def;
-    wl_sensor_params_default(&def);
-    wl_sensor *s = open_while_counting_at(root, 16, 0, 0, def.period_probe_ns, 1000);
-    const struct wl_sensor_info *in = wl_sensor_get_info(s);
-    assert_false(has_psys(in));
-    assert_int_equal(in->n_not_summed, 1);
-    assert_non_null(strstr(in->not_summed[0], "psys (0x64D): did not move"));
-    wl_sensor_close(s);
+    wl_sensor *s = open_while_counting_at(root, 16, 0, 0, default_probe_ns(), 1000);
+    check_psys_and_close(s, "psys (0x64D): did not move");
     wl_test_rmtree(root);
     free(root);
 }
@@ -520,13 +537,8 @@ static void test_psys_flat_in_joules_on_a_quiet_package_is_kept(void **state)
     (void)state;
     char *root = make_machine("GenuineIntel");
     set_model(root, 6, 0x8F);
-    struct wl_sensor_params def;
-    wl_sensor_params_default(&def);
-    wl_sensor *s = open_while_counting_at(root, 16, 0, 0, def.period_probe_ns, 1000);
-    const struct wl_sensor_info *in = wl_sensor_get_info(s);
-    assert_true(has_psys(in));
-    assert_int_equal(in->n_not_summed, 0);
-    wl_sensor_close(s);
+    wl_sensor *s = open_while_counting_at(root, 16, 0, 0, default_probe_ns(), 1000);
+    check_psys_and_close(s, NULL);
     wl_test_rmtree(root);
     free(root);
 }
@@ -538,17 +550,8 @@ static void test_psys_far_below_the_packages_is_dropped(void **state)
 {
     (void)state;
     char *root = make_machine("GenuineIntel");
-    wl_sensor *s = open_while_counting(root, 1000, 1);
-    const struct wl_sensor_info *in = wl_sensor_get_info(s);
-    assert_false(has_psys(in));
-    assert_int_equal(in->n_not_summed, 1);
-    assert_non_null(strstr(in->not_summed[0], "not in the unit read with it"));
-    wl_sensor_close(s);
-    s = open_while_counting(root, 1000, 2000);
-    in = wl_sensor_get_info(s);
-    assert_true(has_psys(in));
-    assert_int_equal(in->n_not_summed, 0);
-    wl_sensor_close(s);
+    check_psys_and_close(open_while_counting(root, 1000, 1), "not in the unit read with it");
+    check_psys_and_close(open_while_counting(root, 1000, 2000), NULL);
     wl_test_rmtree(root);
     free(root);
 }
@@ -561,11 +564,7 @@ static void test_psys_is_compared_with_package_0_alone(void **state)
 {
     (void)state;
     char *root = make_machine("GenuineIntel");
-    wl_sensor *s = open_while_counting_at(root, 16, 16, 16000, 20000000000ull, 100);
-    const struct wl_sensor_info *in = wl_sensor_get_info(s);
-    assert_true(has_psys(in));
-    assert_int_equal(in->n_not_summed, 0);
-    wl_sensor_close(s);
+    check_psys_and_close(open_while_counting_at(root, 16, 16, 16000, 20000000000ull, 100), NULL);
     wl_test_rmtree(root);
     free(root);
 }
@@ -607,10 +606,8 @@ static void test_each_psys_is_judged_against_its_package(void **state)
 {
     (void)state;
     char *root = make_machine("GenuineIntel");
-    struct wl_sensor_params def;
-    wl_sensor_params_default(&def);
     const uint64_t pkg[2] = {16, 16}, psys0[2] = {5000, 5000}, psys[2] = {32, 0};
-    wl_sensor *s = open_counting_packages(root, pkg, psys0, psys, def.period_probe_ns, 100);
+    wl_sensor *s = open_counting_packages(root, pkg, psys0, psys, default_probe_ns(), 100);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_true(channel(in, "psys") >= 0);
     assert_int_equal(channel(in, "psys-1"), -1);
