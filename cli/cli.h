@@ -181,15 +181,20 @@ enum wl_cli_args {
     WL_CLI_ARGS_TEXT,   /* tokenize: -m FILE and -p TEXT or -f FILE */
     WL_CLI_ARGS_VALUES, /* bench: -m FILE and numbers, each after its option */
     WL_CLI_ARGS_IDS,    /* detokenize: -m FILE and token ids as arguments */
+    WL_CLI_ARGS_SHAPE,  /* model synth: options only, -o OUT.gguf and shape values */
 };
 
-/* What to say about an argument left over by a command that takes args:
- * "give the model with -m FILE" when arg ends in .gguf or names an existing
- * regular file (for WL_CLI_ARGS_TEXT, one that starts with GGUF's magic: any
- * other is a text file, "read a text file with -f FILE"); else, by args:
- * PROMPT "quote the prompt: -p \"...\"", TEXT "quote the text: -p \"...\"; -f -
- * reads it from stdin", VALUES "a value goes right after its option: -p 512,
- * -n 128", IDS NULL (the caller says what a token id is).
+/* What to say about an argument left over by a command that takes args.
+ * For the commands with -m: "give the model with -m FILE" when arg ends in
+ * .gguf or names an existing regular file (for WL_CLI_ARGS_TEXT, one that
+ * starts with GGUF's magic: any other is a text file, "read a text file
+ * with -f FILE"); else, by args: PROMPT "quote the prompt: -p \"...\"", TEXT
+ * "quote the text: -p \"...\"; -f - reads it from stdin", VALUES "a value
+ * goes right after its option: -p 512, -n 128", IDS NULL (the caller says
+ * what a token id is).
+ * For the others, by what arg looks like: SHAPE (model synth) a .gguf name
+ * or a file: -o OUT.gguf or --vocab-from FILE; a number: after its option;
+ * else options only.
  * A static string or NULL. */
 const char *wl_cli_stray_argument_hint(const char *arg, enum wl_cli_args args);
 

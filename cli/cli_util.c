@@ -313,32 +313,50 @@ int wl_cli_option_error_typed(const char *cmd, int c, char *const argv[], const 
     return wl_cli_usage_error(cmd, "unknown option '%s'", name);
 }
 
-/* arg names a GGUF file: it starts with the magic "GGUF" */
-static bool file_is_gguf(const char *arg)
+/* arg names a file that starts with the len (at most 16) bytes of magic */
+static bool file_starts_with(const char *arg, const char *magic, size_t len)
 {
-    char magic[4];
+    char head[16];
     FILE *f = fopen(arg, "rb");
     if (!f)
         return false;
-    const bool gguf = fread(magic, 1, sizeof magic, f) == sizeof magic &&
-                      memcmp(magic, "GGUF", sizeof magic) == 0;
+    const bool match =
+        len <= sizeof head && fread(head, 1, len, f) == len && memcmp(head, magic, len) == 0;
     fclose(f);
-    return gguf;
+    return match;
 }
 
-const char *wl_cli_stray_argument_hint(const char *arg, enum wl_cli_args args)
+/* arg, of n bytes, ends in suffix after at least one byte of name */
+static bool has_suffix(const char *arg, size_t n, const char *suffix)
+{
+    const size_t k = strlen(suffix);
+    return n > k && strcmp(arg + n - k, suffix) == 0;
+}
+
+/* arg is a number as a value is written: 512, 0.5, -1 */
+static bool is_number(const char *arg)
+{
+    char *end;
+    if (!*arg || isspace((unsigned char)*arg))
+        return false;
+    (void)strtod(arg, &end);
+    return *end == '\0';
+}
+
+/* The hint of a command that takes a model with -m (run, generate,
+ * tokenize, bench, detokenize). */
+static const char *model_command_hint(const char *arg, size_t n, bool regular,
+                                      enum wl_cli_args args)
 {
     /* a model given without -m (as `model info FILE` takes it) is the
      * likeliest mistake; anything else is most likely an unquoted prompt
      * or text, or a value apart from its option */
     static const char model[] = "give the model with -m FILE";
-    const size_t n = strlen(arg);
-    struct stat st;
-    if (n > 5 && strcmp(arg + n - 5, ".gguf") == 0)
+    if (has_suffix(arg, n, ".gguf"))
         return model;
     /* tokenize reads text from a file (-f): only a GGUF file is a model */
-    if (stat(arg, &st) == 0 && S_ISREG(st.st_mode)) {
-        if (args != WL_CLI_ARGS_TEXT || file_is_gguf(arg))
+    if (regular) {
+        if (args != WL_CLI_ARGS_TEXT || file_starts_with(arg, "GGUF", 4))
             return model;
         return "read a text file with -f FILE";
     }
@@ -349,8 +367,28 @@ const char *wl_cli_stray_argument_hint(const char *arg, enum wl_cli_args args)
         return "quote the text: -p \"...\"; -f - reads it from stdin";
     case WL_CLI_ARGS_VALUES:
         return "a value goes right after its option: -p 512, -n 128";
+    default:
+        return NULL;
+    }
+}
+
+const char *wl_cli_stray_argument_hint(const char *arg, enum wl_cli_args args)
+{
+    const size_t n = strlen(arg);
+    struct stat st;
+    const bool regular = stat(arg, &st) == 0 && S_ISREG(st.st_mode);
+    switch (args) {
+    case WL_CLI_ARGS_PROMPT:
+    case WL_CLI_ARGS_TEXT:
+    case WL_CLI_ARGS_VALUES:
     case WL_CLI_ARGS_IDS:
-        break;
+        return model_command_hint(arg, n, regular, args);
+    case WL_CLI_ARGS_SHAPE:
+        if (has_suffix(arg, n, ".gguf") || regular)
+            return "write the model with -o OUT.gguf; copy a tokenizer with --vocab-from FILE";
+        if (is_number(arg))
+            return "a value goes right after its option: --layers 4, --dim 256";
+        return "model synth takes options only: --arch A, --layers N, ..., -o OUT.gguf";
     }
     return NULL;
 }

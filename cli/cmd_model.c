@@ -885,7 +885,8 @@ static int cmd_synth(int argc, char **argv)
         }
     }
     if (optind != argc)
-        return wl_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+        return wl_cli_usage_error(CMD " synth", "unexpected argument '%s' (%s)", argv[optind],
+                                  wl_cli_stray_argument_hint(argv[optind], WL_CLI_ARGS_SHAPE));
     if (!out)
         return wl_cli_usage_error(CMD, "'model synth' needs -o OUT.gguf");
     if (name_is_empty("-o OUT.gguf", out) ||

@@ -8,6 +8,8 @@
 # - bench, tokenize and detokenize say the same of a model given without -m;
 #   bench of a value apart from its option (`-p 512 128`), tokenize of
 #   unquoted text (quote it) or a text file (-f FILE);
+# - an argument `model synth` does not take names the subcommand (it said
+#   "model:") and says where a word, a value or a file name goes;
 # - wattlens's global options after a command (`measure -q`, `runs -v`) are
 #   unknown to the command: the error says to put them before it.
 set -u
@@ -74,6 +76,20 @@ expect_usage "tokenize GGUF-FILE: give it with -m" \
 expect_usage "detokenize WORD: an invalid id" \
   "detokenize: invalid token id 'hello' (expected integers from 0 to 2147483647)" \
   "$W" detokenize -m stories260K.gguf 1 hello
+
+# model synth takes options only; nothing is written
+for a in EXTRA 4 "$tmp/synth.gguf"; do
+  case $a in
+    EXTRA) hint="model synth takes options only: --arch A, --layers N, ..., -o OUT.gguf" ;;
+    4) hint="a value goes right after its option: --layers 4, --dim 256" ;;
+    *) hint="write the model with -o OUT.gguf; copy a tokenizer with --vocab-from FILE" ;;
+  esac
+  expect_usage "model synth $a: named, with a hint" \
+    "wattlens model synth: unexpected argument '$a' ($hint)" \
+    "$W" model synth --layers 2 "$a" -o "$tmp/out.gguf"
+  [ ! -e "$tmp/out.gguf" ] && ok "model synth $a: nothing written" || bad "model synth $a: wrote"
+done
+
 
 expect_usage "measure -q: a global option" \
   "measure: unknown option '-q' (a global option: put it before the command, 'wattlens -q measure ...')" \

@@ -604,6 +604,31 @@ static void test_stray_argument_hint_by_command(void **state)
     unlink(path);
 }
 
+/* model synth takes options only: a model file is its output (or a
+ * tokenizer source), a number a value apart from its option, and -m's
+ * hint, which synth does not take, is never given. */
+static void test_stray_argument_hint_synth(void **state)
+{
+    (void)state;
+    const enum wl_cli_args S = WL_CLI_ARGS_SHAPE;
+    const char *out = "write the model with -o OUT.gguf; copy a tokenizer with --vocab-from FILE";
+    assert_string_equal(wl_cli_stray_argument_hint("out.gguf", S), out);
+    char path[] = "/tmp/wl_stray_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_string_equal(wl_cli_stray_argument_hint(path, S), out);
+    unlink(path);
+    assert_string_equal(wl_cli_stray_argument_hint("256", S),
+                        "a value goes right after its option: --layers 4, --dim 256");
+    assert_string_equal(wl_cli_stray_argument_hint("0.5", S),
+                        "a value goes right after its option: --layers 4, --dim 256");
+    assert_string_equal(wl_cli_stray_argument_hint("llama", S),
+                        "model synth takes options only: --arch A, --layers N, ..., -o OUT.gguf");
+    assert_string_equal(wl_cli_stray_argument_hint("", S),
+                        "model synth takes options only: --arch A, --layers N, ..., -o OUT.gguf");
+}
+
 /* generate's phase line: a rate when tokens ran in a measured time, "no
  * ... step" only when none ran, plain "n/a" when some ran faster than the
  * clock could tell (not "no decode step", which would be false). */
@@ -644,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_host_cpu_follows_the_sensor_roots),
         cmocka_unit_test(test_stray_argument_hint),
         cmocka_unit_test(test_stray_argument_hint_by_command),
+        cmocka_unit_test(test_stray_argument_hint_synth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
