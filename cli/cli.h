@@ -177,11 +177,14 @@ char wl_cli_global_option(const char *a);
 /* What a command takes besides its options, for the hint on an argument
  * left over (wl_cli_stray_argument_hint). */
 enum wl_cli_args {
-    WL_CLI_ARGS_PROMPT, /* run, generate: -m FILE and -p TEXT */
-    WL_CLI_ARGS_TEXT,   /* tokenize: -m FILE and -p TEXT or -f FILE */
-    WL_CLI_ARGS_VALUES, /* bench: -m FILE and numbers, each after its option */
-    WL_CLI_ARGS_IDS,    /* detokenize: -m FILE and token ids as arguments */
-    WL_CLI_ARGS_SHAPE,  /* model synth: options only, -o OUT.gguf and shape values */
+    WL_CLI_ARGS_PROMPT,  /* run, generate: -m FILE and -p TEXT */
+    WL_CLI_ARGS_TEXT,    /* tokenize: -m FILE and -p TEXT or -f FILE */
+    WL_CLI_ARGS_VALUES,  /* bench: -m FILE and numbers, each after its option */
+    WL_CLI_ARGS_IDS,     /* detokenize: -m FILE and token ids as arguments */
+    WL_CLI_ARGS_SHAPE,   /* model synth: options only, -o OUT.gguf and shape values */
+    WL_CLI_ARGS_LIMITS,  /* gc: options only, --keep N and/or --max-age DAYS */
+    WL_CLI_ARGS_FILTERS, /* runs: options only, filters each with its option */
+    WL_CLI_ARGS_PROBE,   /* sensors: no argument (it probes every backend; --json) */
 };
 
 /* What to say about an argument left over by a command that takes args.
@@ -194,7 +197,10 @@ enum wl_cli_args {
  * what a token id is).
  * For the others, by what arg looks like: SHAPE (model synth) a .gguf name
  * or a file: -o OUT.gguf or --vocab-from FILE; a number: after its option;
- * else options only.
+ * else options only. LIMITS (gc) and FILTERS (runs): a .db name or an SQLite
+ * file: --db FILE; a number: --keep N / --max-age DAYS (gc), --limit N
+ * (runs); runs: a .gguf name: --model M; else the options they take. PROBE
+ * (sensors): it takes no argument.
  * A static string or NULL. */
 const char *wl_cli_stray_argument_hint(const char *arg, enum wl_cli_args args);
 

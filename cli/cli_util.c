@@ -374,9 +374,13 @@ static const char *model_command_hint(const char *arg, size_t n, bool regular,
 
 const char *wl_cli_stray_argument_hint(const char *arg, enum wl_cli_args args)
 {
+    static const char db[] = "give the run database with --db FILE";
     const size_t n = strlen(arg);
     struct stat st;
     const bool regular = stat(arg, &st) == 0 && S_ISREG(st.st_mode);
+    /* the store's file: a .db name or SQLite's 16-byte header */
+    const bool is_db =
+        has_suffix(arg, n, ".db") || (regular && file_starts_with(arg, "SQLite format 3", 16));
     switch (args) {
     case WL_CLI_ARGS_PROMPT:
     case WL_CLI_ARGS_TEXT:
@@ -389,8 +393,26 @@ const char *wl_cli_stray_argument_hint(const char *arg, enum wl_cli_args args)
         if (is_number(arg))
             return "a value goes right after its option: --layers 4, --dim 256";
         return "model synth takes options only: --arch A, --layers N, ..., -o OUT.gguf";
+    case WL_CLI_ARGS_LIMITS:
+        if (is_db)
+            return db;
+        if (is_number(arg))
+            return "a number goes after its option: --keep N keeps the N newest runs, "
+                   "--max-age DAYS removes older ones";
+        return "gc takes options only: --keep N and/or --max-age DAYS";
+    case WL_CLI_ARGS_FILTERS:
+        if (is_db)
+            return db;
+        if (has_suffix(arg, n, ".gguf"))
+            return "filter by model with --model M";
+        if (is_number(arg))
+            return "at most N runs with --limit N; one run with 'wattlens show ID'";
+        return "a filter goes after its option: --model M, --tag T, --search TEXT, ...; "
+               "one run with 'wattlens show ID'";
+    case WL_CLI_ARGS_PROBE:
+        break;
     }
-    return NULL;
+    return "sensors takes no argument: it tries every backend; --json prints JSON";
 }
 
 /* Bit fd set: standard descriptor fd was closed when wattlens started. */

@@ -85,7 +85,8 @@ static int run(int argc, char **argv)
         }
     }
     if (optind < argc)
-        return wl_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        return wl_cli_usage_error(cmd, "unexpected argument '%s' (%s)", argv[optind],
+                                  wl_cli_stray_argument_hint(argv[optind], WL_CLI_ARGS_LIMITS));
     if (p.keep < 0 && p.max_age_days < 0)
         return wl_cli_usage_error(cmd, "give --keep N and/or --max-age DAYS");
     wl_store *s = NULL;

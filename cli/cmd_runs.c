@@ -305,7 +305,8 @@ static int run(int argc, char **argv)
         }
     }
     if (optind < argc)
-        return wl_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        return wl_cli_usage_error(cmd, "unexpected argument '%s' (%s)", argv[optind],
+                                  wl_cli_stray_argument_hint(argv[optind], WL_CLI_ARGS_FILTERS));
     if (flt.has_since && flt.has_until && flt.since_ms >= flt.until_ms)
         return wl_cli_usage_error(cmd, "--since must be earlier than --until");
 

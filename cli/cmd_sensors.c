@@ -378,7 +378,8 @@ static int run_sensors(int argc, char **argv)
         }
     }
     if (optind < argc)
-        return wl_cli_usage_error("sensors", "unexpected argument '%s'", argv[optind]);
+        return wl_cli_usage_error("sensors", "unexpected argument '%s' (%s)", argv[optind],
+                                  wl_cli_stray_argument_hint(argv[optind], WL_CLI_ARGS_PROBE));
     struct wl_sensor_params p;
     wl_sensor_params_default(&p);
     wl_sensor_set *set = NULL;

@@ -10,6 +10,10 @@
 #   unquoted text (quote it) or a text file (-f FILE);
 # - an argument `model synth` does not take names the subcommand (it said
 #   "model:") and says where a word, a value or a file name goes;
+# - gc, runs and sensors say what they take instead of a stray argument: gc
+#   a number with --keep or --max-age, runs filters with their options (a
+#   number: --limit, a model file: --model), both a database with --db;
+#   sensors nothing at all;
 # - wattlens's global options after a command (`measure -q`, `runs -v`) are
 #   unknown to the command: the error says to put them before it.
 set -u
@@ -90,6 +94,29 @@ for a in EXTRA 4 "$tmp/synth.gguf"; do
   [ ! -e "$tmp/out.gguf" ] && ok "model synth $a: nothing written" || bad "model synth $a: wrote"
 done
 
+expect_usage "sensors WORD: takes no argument" \
+  "wattlens sensors: unexpected argument 'rapl' (sensors takes no argument: it tries every backend; --json prints JSON)" \
+  "$W" sensors rapl
+expect_usage "gc NUMBER: --keep or --max-age" \
+  "wattlens gc: unexpected argument '5' (a number goes after its option: --keep N keeps the N newest runs, --max-age DAYS removes older ones)" \
+  "$W" gc 5 --db "$db"
+expect_usage "gc WORD: the options it takes" \
+  "wattlens gc: unexpected argument 'all' (gc takes options only: --keep N and/or --max-age DAYS)" \
+  "$W" gc --keep 5 all --db "$db"
+expect_usage "runs WORD: filters go with their option" \
+  "wattlens runs: unexpected argument 'llama' (a filter goes after its option: --model M, --tag T, --search TEXT, ...; one run with 'wattlens show ID')" \
+  "$W" runs llama --db "$db"
+expect_usage "runs NUMBER: --limit" \
+  "wattlens runs: unexpected argument '5' (at most N runs with --limit N; one run with 'wattlens show ID')" \
+  "$W" runs 5 --db "$db"
+expect_usage "runs model.gguf: --model" \
+  "wattlens runs: unexpected argument 'stories260K.gguf' (filter by model with --model M)" \
+  "$W" runs stories260K.gguf --db "$db"
+for c in gc runs; do
+  expect_usage "$c DATABASE: --db" \
+    "wattlens $c: unexpected argument '$db' (give the run database with --db FILE)" \
+    "$W" $c "$db"
+done
 
 expect_usage "measure -q: a global option" \
   "measure: unknown option '-q' (a global option: put it before the command, 'wattlens -q measure ...')" \

@@ -629,6 +629,43 @@ static void test_stray_argument_hint_synth(void **state)
                         "model synth takes options only: --arch A, --layers N, ..., -o OUT.gguf");
 }
 
+/* gc and runs take options only: a database (a .db name or a file with
+ * SQLite's header) goes with --db, a number with gc's limits or runs's
+ * --limit, a model file with runs's --model (any other file is not the
+ * store's: the options they take); sensors takes nothing. */
+static void test_stray_argument_hint_store_commands(void **state)
+{
+    (void)state;
+    const enum wl_cli_args G = WL_CLI_ARGS_LIMITS, R = WL_CLI_ARGS_FILTERS;
+    const char *db = "give the run database with --db FILE";
+    const char *gc = "gc takes options only: --keep N and/or --max-age DAYS";
+    const char *filters = "a filter goes after its option: --model M, --tag T, --search TEXT, "
+                          "...; one run with 'wattlens show ID'";
+    assert_string_equal(wl_cli_stray_argument_hint("runs.db", G), db);
+    assert_string_equal(wl_cli_stray_argument_hint("runs.db", R), db);
+    char path[] = "/tmp/wl_stray_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "text", 4), 4);
+    assert_string_equal(wl_cli_stray_argument_hint(path, G), gc);
+    assert_string_equal(wl_cli_stray_argument_hint(path, R), filters);
+    assert_int_equal(pwrite(fd, "SQLite format 3", 16, 0), 16);
+    close(fd);
+    assert_string_equal(wl_cli_stray_argument_hint(path, G), db);
+    assert_string_equal(wl_cli_stray_argument_hint(path, R), db);
+    unlink(path);
+    assert_string_equal(wl_cli_stray_argument_hint("30", G),
+                        "a number goes after its option: --keep N keeps the N newest runs, "
+                        "--max-age DAYS removes older ones");
+    assert_string_equal(wl_cli_stray_argument_hint("all", G), gc);
+    assert_string_equal(wl_cli_stray_argument_hint("10", R),
+                        "at most N runs with --limit N; one run with 'wattlens show ID'");
+    assert_string_equal(wl_cli_stray_argument_hint("m.gguf", R), "filter by model with --model M");
+    assert_string_equal(wl_cli_stray_argument_hint("llama", R), filters);
+    assert_string_equal(wl_cli_stray_argument_hint("rapl", WL_CLI_ARGS_PROBE),
+                        "sensors takes no argument: it tries every backend; --json prints JSON");
+}
+
 /* generate's phase line: a rate when tokens ran in a measured time, "no
  * ... step" only when none ran, plain "n/a" when some ran faster than the
  * clock could tell (not "no decode step", which would be false). */
@@ -670,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_stray_argument_hint),
         cmocka_unit_test(test_stray_argument_hint_by_command),
         cmocka_unit_test(test_stray_argument_hint_synth),
+        cmocka_unit_test(test_stray_argument_hint_store_commands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
