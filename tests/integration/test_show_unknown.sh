@@ -161,6 +161,13 @@ d = {o["domain"]: o for o in json.load(sys.stdin)["domains"]}
 assert d["dram"]["method"] is None and d["gpu"]["method"] is None, d
 assert d["package"]["method"] == "model_estimate", d["package"]
 ' && ok "show --json: a domain method that cannot be read is null" || bad "show --json unreadable method"
+# and the text's domain table n/a, as every unknown cell (old: "?"); a readable one its key
+"$W" show "$id" --db "$tmp/fm.db" >"$tmp/fm.txt" 2>"$tmp/err" || bad "show fm.db: $(cat "$tmp/err")"
+grep -qE "^  dram +n/a +[^ ]" "$tmp/fm.txt" && grep -qE "^  gpu +n/a +[^ ]" "$tmp/fm.txt" \
+  && grep -qE "^  package +model_estimate +[^ ]" "$tmp/fm.txt" \
+  && ! grep -qE "^  [a-z]+ +\? " "$tmp/fm.txt" \
+  && ok "show: a domain method that cannot be read is n/a in the domain table" \
+  || bad "show unreadable method: $(grep -E '^  (dram|gpu|package) ' "$tmp/fm.txt")"
 
 # --- a currency is the unit of its price -----------------------------------------------------
 "$W" run "${q[@]}" -n 2 --db "$tmp/cur.db" --currency EUR >/dev/null 2>"$tmp/err"; rc=$?
