@@ -12,10 +12,8 @@ endif()
 # when WL_REQUIRE_TESTDATA is set (as .ci/run sets it), not quietly drop the
 # real vocabularies: a wrong WL_TESTDATA would otherwise pass unseen.
 if(TARGET fuzz_tokenizer_replay)
-  add_executable(fuzz_tokenizer_nodata_replay ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_tokenizer.c
-    ${CMAKE_SOURCE_DIR}/tests/fuzz/replay_main.c)
-  target_include_directories(fuzz_tokenizer_nodata_replay PRIVATE ${CMAKE_SOURCE_DIR}/src)
-  target_link_libraries(fuzz_tokenizer_nodata_replay PRIVATE wattlens)
+  wl_fuzz_executable(fuzz_tokenizer_nodata_replay ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_tokenizer.c
+    REPLAY)
   target_compile_definitions(fuzz_tokenizer_nodata_replay PRIVATE
     WL_TESTDATA_DIR="${CMAKE_BINARY_DIR}/no-such-testdata")
   add_test(NAME fuzz_tokenizer_requires_testdata COMMAND fuzz_tokenizer_nodata_replay
