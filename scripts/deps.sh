@@ -125,10 +125,13 @@ if [ "$(id -u)" != 0 ]; then
   fi
   SUDO=(sudo) OSUDO=(sudo -n)
 fi
-export DEBIAN_FRONTEND=noninteractive
 # install waits up to 5 minutes for a dpkg lock held by another apt
-# (unattended-upgrades at boot) instead of failing at once.
-INSTALL=(apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends)
+# (unattended-upgrades at boot) instead of failing at once. Its debconf
+# questions are never asked: DEBIAN_FRONTEND=noninteractive is given on its
+# command line, not exported, as sudo resets the environment (env_reset)
+# and would drop an exported one.
+INSTALL=(env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq
+  --no-install-recommends)
 
 # apt_update [SUDO...]: apt-get update, through SUDO. DPkg::Lock::Timeout
 # does not cover the lock of apt's lists (/var/lib/apt/lists/lock), which

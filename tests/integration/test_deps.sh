@@ -35,11 +35,13 @@ SH
 # exists, and while $tmp/lists-locked holds a count above 0 (counted down)
 # fails as when another apt holds the lists lock (in German unless
 # LC_ALL=C, as apt's translation says it); install fails when $tmp/fail
-# names one of the packages, else adds them to $tmp/installed
+# names one of the packages, else adds them to $tmp/installed; an install
+# writes the DEBIAN_FRONTEND it sees to $tmp/frontend
 cat >"$tmp/bin/apt-get" <<'SH'
 #!/bin/sh
 echo "apt-get $*" >>"$STUB/log"
 while [ "$1" = -o ]; do shift 2; done
+[ "$1" = install ] && echo "DEBIAN_FRONTEND=${DEBIAN_FRONTEND-unset}" >>"$STUB/frontend"
 n=$(cat "$STUB/lists-locked" 2>/dev/null || echo 0)
 if [ "$1" = update ] && [ "$n" -gt 0 ]; then
   echo $((n - 1)) >"$STUB/lists-locked"
@@ -72,16 +74,19 @@ printf '#!/bin/sh\ncat "$STUB/uid"\n' >"$tmp/bin/id"
 # NOPASSWD rule, or a password typed a moment ago); else `sudo -n` fails
 # as the real one does, and plain sudo "prompts": it runs CMD when
 # $tmp/sudo-tty exists (a password typed at a terminal), else fails for
-# want of a terminal
+# want of a terminal. CMD gets a reset environment, as from the real one
+# (env_reset): PATH, the locale and the stand-ins' STUB; an exported
+# DEBIAN_FRONTEND does not get through
 cat >"$tmp/bin/sudo" <<'SH'
 #!/bin/sh
 echo "sudo $*" >>"$STUB/sudo-log"
 n=0
 [ "$1" = -n ] && { n=1; shift; }
-[ -e "$STUB/sudo-nopasswd" ] && exec "$@"
+run() { exec env -i PATH="$PATH" STUB="$STUB" ${LANG+LANG="$LANG"} ${LC_ALL+LC_ALL="$LC_ALL"} "$@"; }
+[ -e "$STUB/sudo-nopasswd" ] && run "$@"
 [ $n = 1 ] && { echo "sudo: a password is required" >&2; exit 1; }
 echo "PROMPT" >>"$STUB/sudo-log"
-[ -e "$STUB/sudo-tty" ] && exec "$@"
+[ -e "$STUB/sudo-tty" ] && run "$@"
 echo "sudo: a terminal is required to read the password" >&2; exit 1
 SH
 chmod +x "$tmp/bin/"*
@@ -101,6 +106,7 @@ deps() {
 fresh() {
   : >"$tmp/log"
   : >"$tmp/sudo-log"
+  : >"$tmp/frontend"
   : >"$tmp/fail"
   : >"$tmp/unknown"
   : >"$tmp/held"
@@ -113,6 +119,15 @@ installed_but() {
   local p args=()
   for p; do args+=(-e "$p"); done
   printf '%s\n' $all | grep -vx "${args[@]}" >"$tmp/installed"
+}
+
+# install_noninteractive WHAT: every apt-get install of the run saw
+# DEBIAN_FRONTEND=noninteractive (no debconf question, which would hang make
+# without a terminal), through sudo too, which resets the environment
+install_noninteractive() {
+  if [ -s "$tmp/frontend" ] && ! grep -qvx "DEBIAN_FRONTEND=noninteractive" "$tmp/frontend"; then
+    ok "$1: apt-get install sees DEBIAN_FRONTEND=noninteractive"
+  else bad "$1: apt-get install without DEBIAN_FRONTEND=noninteractive"; cat "$tmp/frontend"; fi
 }
 
 # everything installed: nothing to do, apt not even updated
@@ -136,6 +151,7 @@ case "$inst" in *libclang-rt*) bad "asked for a clang runtime apt does not have:
 if grep -q "not installed.*: libclang-rt-dev" "$tmp/err" && grep -q "make fuzz" "$tmp/err"; then ok "says make fuzz will not work"
 else bad "no note about libclang-rt-dev"; cat "$tmp/err"; fi
 if [ "$(grep -c "update" "$tmp/log")" = 1 ]; then ok "one apt-get update"; else bad "apt-get update count"; cat "$tmp/log"; fi
+install_noninteractive "as root"
 # every install waits for a dpkg lock another apt holds (unattended-upgrades at boot)
 if [ "$(grep -c " install " "$tmp/log")" = 2 ] &&
   [ "$(grep " install " "$tmp/log" | grep -c "^apt-get -o DPkg::Lock::Timeout=300 install ")" = 2 ]; then
@@ -277,18 +293,20 @@ echo 1000 >"$tmp/uid"
 installed_but clang-format
 touch "$tmp/sudo-nopasswd"
 deps </dev/null; rc=$?
-if [ $rc = 0 ] && grep -q "install.* clang-format" "$tmp/log" && grep -q "^sudo -n apt-get -o DPkg::Lock::Timeout=300 install" "$tmp/sudo-log" &&
+if [ $rc = 0 ] && grep -q "install.* clang-format" "$tmp/log" && grep -q "^sudo -n .*apt-get -o DPkg::Lock::Timeout=300 install" "$tmp/sudo-log" &&
   [ ! -e "$STAMP" ]; then ok "sudo -n without a password: installed"
 else bad "sudo -n install (rc $rc)"; cat "$tmp/log" "$tmp/sudo-log" "$tmp/err"; fi
+install_noninteractive "sudo -n"
 # a required package: plain sudo, which may prompt at a terminal
 fresh
 echo 1000 >"$tmp/uid"
 installed_but procps
 touch "$tmp/sudo-tty"
 deps; rc=$?
-if [ $rc = 0 ] && grep -q "install.* procps" "$tmp/log" && grep -q "^sudo apt-get -o DPkg::Lock::Timeout=300 install" "$tmp/sudo-log"; then
+if [ $rc = 0 ] && grep -q "install.* procps" "$tmp/log" && grep -Eq "^sudo ([^-].* )?apt-get -o DPkg::Lock::Timeout=300 install" "$tmp/sudo-log"; then
   ok "a required package: installed through sudo"
 else bad "required package through sudo (rc $rc)"; cat "$tmp/log" "$tmp/sudo-log" "$tmp/err"; fi
+install_noninteractive "plain sudo"
 # and without a terminal, a missing required package still stops make
 rm -f "$tmp/sudo-tty"
 installed_but procps
