@@ -73,15 +73,24 @@ static void msr_close(struct wl_sensor *s)
 
 /* Why unit device path cannot be read (fd: its open's result, err its
  * errno; else reading unit_reg failed), as st's why and fix (st may be
- * NULL); returns the code. */
+ * NULL); returns the code. beside: the /dev root is the one beside a given
+ * sysfs root (wl__sensor_dev_root), not the host's. */
 static int unit_fail(struct wl_sensor_status *st, const char *path, int fd, int err,
-                     uint32_t unit_reg)
+                     uint32_t unit_reg, bool beside)
 {
     if (fd >= 0)
         return wl__sensor_fail(st, WL_ENOTSUP, NULL,
                                "%s: reading the RAPL unit register 0x%X failed (no RAPL on this "
                                "CPU, or a virtual machine)",
                                path, unit_reg);
+    if (err == ENOENT && beside)
+        return wl__sensor_fail(st, WL_ENOTSUP,
+                               "Put the tree's MSR devices beside its sys/ (dev/cpu/N/msr), or "
+                               "give its /dev root (WATTLENS_DEV_ROOT).",
+                               "%s does not exist: the sysfs root is another machine's tree (or a "
+                               "test's) and its /dev, beside it, has no MSR device (as a host "
+                               "without the msr driver); the host's /dev is not read for it",
+                               path);
     if (err == ENOENT)
         return wl__sensor_fail(st, WL_ENOTSUP,
                                "Load the msr driver: sudo modprobe msr (and make it "
@@ -116,7 +125,11 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     } amd[] = {
         {0xC001029B, WL_DOMAIN_PACKAGE, 0},
     };
-    const char *dev = wl__sensor_dev_root(p);
+    char dev[512];
+    bool dev_beside;
+    if (wl__sensor_dev_root(p, dev, sizeof dev, &dev_beside) != 0)
+        return wl__sensor_fail(st, WL_ERANGE, NULL, "the /dev root is too long (%zu bytes at most)",
+                               sizeof dev - 1);
     struct wl__cpu_ident id;
     char id_from[320];
     /* unreadable, or a faked sysfs without its own CPU: vendor OTHER */
@@ -180,7 +193,7 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         uint64_t unit = 0;
         const bool unit_ok = fd >= 0 && msr_read(fd, unit_reg, &unit) == 0;
         if (!unit_ok) {
-            const int why = unit_fail(rc == 0 ? st : NULL, path, fd, err, unit_reg);
+            const int why = unit_fail(rc == 0 ? st : NULL, path, fd, err, unit_reg, dev_beside);
             rc = rc == 0 ? why : rc;
             if (fd >= 0)
                 close(fd);

@@ -322,6 +322,10 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     unsigned n_pkg = 0; /* packages the CPUs in its cpumask are in, for the source */
     const bool by_die = /* names say package-N-die-M */
         perf_units(wl__sensor_sysfs_root(p), &pmu, id.vendor == WL__CPU_INTEL, units, &n_pkg);
+    /* the unit registers' device files: the /dev root, beside a given
+     * sysfs root when none is given (never the host's for another tree) */
+    char dev[512];
+    const bool have_dev = wl__sensor_dev_root(p, dev, sizeof dev, NULL) == 0;
     for (unsigned c = 0; c < pmu.n_cpus; c++) {
         /* psys is the platform's counter, counted on each package's first
          * unit (as the kernel's powercap reads it: only its platform's
@@ -331,7 +335,7 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         bool first_of_pkg = true;
         for (unsigned j = 0; j < c; j++)
             first_of_pkg = first_of_pkg && units[j].pkg != units[c].pkg;
-        const int esu = wl__rapl_read_esu(wl__sensor_dev_root(p), pmu.cpus[c], id.vendor);
+        const int esu = have_dev ? wl__rapl_read_esu(dev, pmu.cpus[c], id.vendor) : -1;
         for (unsigned e = 0; e < pmu.n_events; e++) {
             const struct wl_perf_event_desc *ev = &pmu.ev[e];
             if (ev->domain == WL_DOMAIN_PSYS && !first_of_pkg)

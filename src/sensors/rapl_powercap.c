@@ -218,11 +218,12 @@ struct unit_finder {
     } pkg[UNIT_MAX_PKG];
 };
 
+/* dev: the /dev root, NULL when none can be used (every ESU unknown). */
 static void unit_finder_fill(struct unit_finder *f, const char *sysfs, const char *dev,
                              enum wl__cpu_vendor vendor)
 {
     f->n = 0;
-    if (vendor != WL__CPU_INTEL && vendor != WL__CPU_AMD)
+    if (!dev || (vendor != WL__CPU_INTEL && vendor != WL__CPU_AMD))
         return;
     struct wl__rapl_unit u[UNIT_MAX_PKG];
     unsigned n_more;
@@ -448,7 +449,11 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     char uid_from[320];
     if (!modalias)
         wl__sensor_cpu_ident(p, &uid, uid_from, sizeof uid_from);
-    unit_finder_fill(&uf, wl__sensor_sysfs_root(p), wl__sensor_dev_root(p), uid.vendor);
+    /* the unit registers' device files: the /dev root, beside a given
+     * sysfs root when none is given (never the host's for another tree) */
+    char dev[512];
+    const bool have_dev = wl__sensor_dev_root(p, dev, sizeof dev, NULL) == 0;
+    unit_finder_fill(&uf, wl__sensor_sysfs_root(p), have_dev ? dev : NULL, uid.vendor);
     uf.rule = uid.vendor == WL__CPU_AMD ? WL__RAPL_UNITS_CORE : wl__rapl_intel_units(&uid);
     uf.tpmi_model = wl__rapl_tpmi_model(&uid);
     if (n_mmio)

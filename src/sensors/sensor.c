@@ -70,9 +70,21 @@ const char *wl__sensor_sysfs_root(const struct wl_sensor_params *p)
     return wl_root_pick(p->sysfs_root, "WATTLENS_SYSFS_ROOT", "/sys");
 }
 
-const char *wl__sensor_dev_root(const struct wl_sensor_params *p)
+/* The sysfs root when one is given (another machine's tree, or a test's),
+ * else NULL: the host's. */
+static const char *sysfs_given(const struct wl_sensor_params *p)
 {
-    return wl_root_pick(p->dev_root, "WATTLENS_DEV_ROOT", "/dev");
+    return wl_root_pick(p->sysfs_root, "WATTLENS_SYSFS_ROOT", NULL);
+}
+
+int wl__sensor_dev_root(const struct wl_sensor_params *p, char *buf, size_t size, bool *beside)
+{
+    bool b;
+    const int rc = wl_root_beside(p->dev_root, "WATTLENS_DEV_ROOT", "/dev", sysfs_given(p), "dev",
+                                  buf, size, &b);
+    if (beside)
+        *beside = b;
+    return rc;
 }
 
 const char *wl__sensor_proc_root(const struct wl_sensor_params *p)
@@ -466,48 +478,19 @@ int wl__cpu_ident_modalias(const char *sysfs_root, struct wl__cpu_ident *out)
     return 0;
 }
 
-/* Whether a root was given: a parameter, else a non-empty variable. */
-static bool root_given(const char *param, const char *env)
-{
-    return wl_root_pick(param, env, NULL) != NULL;
-}
-
-/* The proc/ next to a sysfs root ("<dir>/proc" for "<dir>/sys", "./proc"
- * for a relative root with no '/') into buf; false when it does not fit. */
-static bool sibling_proc(const char *sysfs, char *buf, size_t size)
-{
-    size_t n = strlen(sysfs);
-    while (n > 1 && sysfs[n - 1] == '/')
-        n--; /* "/x/sys/" is "/x/sys" */
-    while (n > 0 && sysfs[n - 1] != '/')
-        n--;    /* the parent, with its '/' */
-    if (n == 0) /* a relative root with no '/': its parent is "." */
-        return snprintf(buf, size, "./proc") < (int)size;
-    if (n + 5 > size)
-        return false;
-    snprintf(buf, size, "%.*sproc", (int)n, sysfs);
-    return true;
-}
-
-/* Whether the machine is judged by the /proc root: one given, or neither
- * root given (both are the host's). */
-static bool proc_root_is_the_machines(const struct wl_sensor_params *p)
-{
-    return root_given(p->proc_root, "WATTLENS_PROC_ROOT") ||
-           !root_given(p->sysfs_root, "WATTLENS_SYSFS_ROOT");
-}
-
 /* The machine's proc directory into buf: the /proc root when it is the
- * machine's (*is_proc_root true), else the proc/ next to another machine's
- * sysfs root (WL_ENOENT when that does not fit). One choice for cpuinfo,
- * the CPU's identity and the kernel version. */
+ * machine's (*is_proc_root true: one given, or neither it nor a sysfs root
+ * given), else the proc/ next to another machine's sysfs root (WL_ENOENT
+ * when that does not fit): wl_root_beside, the rule the /dev root follows.
+ * One choice for cpuinfo, the CPU's identity and the kernel version. */
 static int machine_proc_dir(const struct wl_sensor_params *p, char *buf, size_t size,
                             bool *is_proc_root)
 {
-    *is_proc_root = proc_root_is_the_machines(p);
-    if (*is_proc_root)
-        return (size_t)snprintf(buf, size, "%s", wl__sensor_proc_root(p)) < size ? 0 : WL_ERANGE;
-    return sibling_proc(wl__sensor_sysfs_root(p), buf, size) ? 0 : WL_ENOENT;
+    bool beside;
+    const int rc = wl_root_beside(p->proc_root, "WATTLENS_PROC_ROOT", "/proc", sysfs_given(p),
+                                  "proc", buf, size, &beside);
+    *is_proc_root = !beside;
+    return rc == 0 || !beside ? rc : WL_ENOENT;
 }
 
 int wl_sensor_cpuinfo_path(const struct wl_sensor_params *p, char *path, size_t size)

@@ -191,8 +191,10 @@ enum wl_model_use {
 
 struct wl_sensor_params {
     const char *sysfs_root; /* NULL: $WATTLENS_SYSFS_ROOT, else "/sys" */
-    const char *dev_root;   /* NULL: $WATTLENS_DEV_ROOT, else "/dev" (MSR device files) */
-    const char *proc_root;  /* NULL: $WATTLENS_PROC_ROOT, else "/proc" */
+    /* MSR device files. NULL: $WATTLENS_DEV_ROOT, else with a sysfs root
+     * given the dev/ beside it (<dir>/dev for <dir>/sys), else "/dev" */
+    const char *dev_root;
+    const char *proc_root;  /* NULL: $WATTLENS_PROC_ROOT, else "/proc" (see below) */
     const char *nvml_lib;   /* NULL: $WATTLENS_NVML_LIB, else "libnvidia-ml.so.1" */
     const char
         *powermetrics; /* NULL: $WATTLENS_POWERMETRICS, else /usr/bin/powermetrics on macOS */

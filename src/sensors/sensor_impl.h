@@ -75,8 +75,16 @@ extern const struct wl_sensor_ops wl__cpu_model_ops;
 
 /* Resolved roots and paths: explicit param, else environment, else default. */
 const char *wl__sensor_sysfs_root(const struct wl_sensor_params *p);
-const char *wl__sensor_dev_root(const struct wl_sensor_params *p);
 const char *wl__sensor_proc_root(const struct wl_sensor_params *p);
+/* The /dev root (MSR device files) into buf (size bytes): p->dev_root,
+ * else $WATTLENS_DEV_ROOT; else, with a sysfs root given (another
+ * machine's tree, or a test's), the dev/ beside it (<dir>/dev for
+ * <dir>/sys), as the /proc root (wl_root_beside): never the host's /dev,
+ * whose registers are this machine's, read against that tree's topology.
+ * When it has no cpu/N/msr, MSR reads fail as on a host without the msr
+ * driver. Else "/dev". *beside (may be NULL) gets whether it is the one
+ * beside the sysfs root. 0, or WL_ERANGE when it does not fit (buf ""). */
+int wl__sensor_dev_root(const struct wl_sensor_params *p, char *buf, size_t size, bool *beside);
 
 /* Fills st->why / st->fix (printf formats; fix may be NULL) and returns code.
  * A why longer than its field is cut between characters and ends "...". */

@@ -6,7 +6,9 @@
  * and per package on AMD, and the fix when the msr driver is missing. psys is a channel
  * only when it counts: not when it reads 0 at open, not when it stays flat
  * or far below package-0 over the period probe. A long multibyte
- * /dev root is cut between characters in the source. */
+ * /dev root is cut between characters in the source; a sysfs tree given
+ * without a /dev root is read through the dev/ beside it, never the
+ * host's /dev. */
 #include "fake_msr.h"
 #include "sensor_open.h"
 #include "test_support.h"
@@ -172,6 +174,47 @@ static void test_long_multibyte_dev_root_is_cut_between_characters(void **state)
     }
     wl_test_rmtree(tmp);
     free(tmp);
+}
+
+/* A sysfs root given without a /dev root is another machine's tree (or a
+ * test's): its MSR devices are the dev/ beside it (<dir>/dev for <dir>/sys,
+ * as its /proc is <dir>/proc), never the host's /dev, whose registers were
+ * read against the tree's topology and units. With no dev/ beside it,
+ * rapl-msr is not used, as on a host without the msr driver, and says so,
+ * naming the path it looked for. */
+static void test_sysfs_tree_without_dev_root_reads_the_dev_beside_it(void **state)
+{
+    (void)state;
+    char *root = make_machine("GenuineIntel");
+    for (int cpu = 0; cpu <= 2; cpu += 2) {
+        set_msr(root, cpu, 0x606, 0xA0E03);
+        set_msr(root, cpu, 0x611, 1);
+    }
+    unsetenv("WATTLENS_DEV_ROOT");
+    char bufs[3 * 1024], want[1200];
+    struct wl_sensor_params p;
+    params_for(&p, root, bufs, 1024);
+    p.dev_root = NULL;
+    snprintf(want, sizeof want, "%s/dev/cpu/N/msr (Intel, 2 package(s))", root);
+    for (int slash = 0; slash < 2; slash++) { /* "<dir>/sys/" is "<dir>/sys" */
+        snprintf(bufs, 1024, "%s/sys%s", root, slash ? "/" : "");
+        wl_sensor *s = wl_test_open_backend(WL_BACKEND_RAPL_MSR, &p);
+        assert_non_null(strstr(wl_sensor_get_info(s)->source, want));
+        wl_sensor_close(s);
+    }
+    /* no dev/ beside the tree: not the host's /dev either */
+    snprintf(want, sizeof want, "%s/dev", root);
+    wl_test_rmtree(want);
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st), WL_ENOTSUP);
+    assert_null(s);
+    snprintf(want, sizeof want, "%s/dev/cpu/0/msr does not exist", root);
+    assert_non_null(strstr(st.why, want));
+    assert_non_null(strstr(st.why, "the host's /dev is not read"));
+    assert_non_null(strstr(st.fix, "WATTLENS_DEV_ROOT"));
+    wl_test_rmtree(root);
+    free(root);
 }
 
 static void test_amd_package_registers(void **state)
@@ -1075,6 +1118,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_intel_registers_units_and_wrap),
         cmocka_unit_test(test_long_multibyte_dev_root_is_cut_between_characters),
+        cmocka_unit_test(test_sysfs_tree_without_dev_root_reads_the_dev_beside_it),
         cmocka_unit_test(test_amd_package_registers),
         cmocka_unit_test(test_missing_driver_and_unknown_vendor),
         cmocka_unit_test(test_counter_reset_is_a_gap_not_a_wrap),

@@ -457,6 +457,51 @@ static void test_resolution_is_the_register_unit_never_the_scale(void **state)
     }
 }
 
+/* A sysfs root given without a /dev root is another machine's tree (or a
+ * test's): the unit register is read from the dev/ beside it (<dir>/dev
+ * for <dir>/sys, as its /proc is <dir>/proc), never from the host's /dev.
+ * With no dev/ beside it the unit is not known, as on a host without the
+ * msr driver. */
+static void test_sysfs_tree_without_dev_root_reads_the_dev_beside_it(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char sys[2048], proc[2048], dev[2048], why[512];
+    snprintf(sys, sizeof sys, "%s/sys", root);
+    snprintf(proc, sizeof proc, "%s/proc", root);
+    snprintf(dev, sizeof dev, "%s/dev", root);
+    mkdir(sys, 0755);
+    make_counting(sys, "0\n", "event=0x9", "2.3283064365386962890625e-10\n");
+    put_cpuinfo(root, "GenuineIntel", 6, 0x9E);
+    put_unit_msr(root, 0x606, 14);
+    unsetenv("WATTLENS_DEV_ROOT");
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.sysfs_root = sys;
+    p.proc_root = proc;
+    p.period_probe_ns = 0;
+    for (int beside = 1; beside >= 0; beside--) {
+        if (!beside)
+            wl_test_rmtree(dev);
+        wl_sensor *s = NULL;
+        struct wl_sensor_status st;
+        if (wl_sensor_open_backend(WL_BACKEND_RAPL_PERF, &p, &s, &st) != 0) {
+            snprintf(why, sizeof why, "%s", st.why);
+            fprintf(stderr, "SKIP: software perf events cannot count here: %s\n", why);
+            wl_test_rmtree(root);
+            free(root);
+            skip();
+        }
+        const struct wl_sensor_info *in = wl_sensor_get_info(s);
+        const int pk = channel_of(in, WL_DOMAIN_PACKAGE);
+        assert_true(pk >= 0);
+        assert_float_equal(in->ch[pk].resolution_uj, beside ? 1e6 / 16384.0 : 0, 1e-9);
+        wl_sensor_close(s);
+    }
+    wl_test_rmtree(root);
+    free(root);
+}
+
 /* ROOT/devices/system/cpu/cpuN/topology: physical_package_id pkg and, when
  * die >= 0, die_id die. */
 static void put_topology(const char *root, int cpu, int pkg, int die)
@@ -591,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_events_over_the_limit_are_listed),
         cmocka_unit_test(test_psys_flat_or_far_below_the_package_is_dropped),
         cmocka_unit_test(test_resolution_is_the_register_unit_never_the_scale),
+        cmocka_unit_test(test_sysfs_tree_without_dev_root_reads_the_dev_beside_it),
         cmocka_unit_test(test_units_are_named_from_the_listed_cpus_topology),
         cmocka_unit_test(test_sysfs_tree_without_proc_root_uses_its_own_cpu),
     };

@@ -661,6 +661,46 @@ static void test_resolution_read_through_another_cpu_of_the_package(void **state
     free(root);
 }
 
+/* A sysfs root given without a /dev root is another machine's tree (or a
+ * test's): the packages' unit registers are read from the dev/ beside it
+ * (<dir>/dev for <dir>/sys, as its /proc is <dir>/proc), never from the
+ * host's /dev; with no dev/ beside it the units are not known, as on a
+ * host without the msr driver. */
+static void test_sysfs_tree_without_dev_root_reads_the_dev_beside_it(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char sys[1100], proc[1100], dev[1100];
+    snprintf(sys, sizeof sys, "%s/sys", root);
+    snprintf(proc, sizeof proc, "%s/proc", root);
+    snprintf(dev, sizeof dev, "%s/dev", root);
+    mkdir(sys, 0755);
+    mkdir(proc, 0755);
+    mkdir(dev, 0755);
+    put_zone(sys, "intel-rapl:0", "package-0", 1000);
+    put_file(sys, "devices/system/cpu/cpu0/topology/physical_package_id", "0\n");
+    put_file(proc, "cpuinfo",
+             "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 158\n\n");
+    put_msr_esu(dev, 0, 0x606, 14);
+    unsetenv("WATTLENS_DEV_ROOT");
+    struct wl_sensor_params p;
+    params_for(&p, sys, proc);
+    p.dev_root = NULL;
+    for (int beside = 1; beside >= 0; beside--) {
+        if (!beside)
+            wl_test_rmtree(dev);
+        wl_sensor *s = NULL;
+        assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
+        const struct wl_sensor_info *in = wl_sensor_get_info(s);
+        const int ci = find_channel(in, "package-0");
+        assert_true(ci >= 0);
+        assert_float_equal(in->ch[ci].resolution_uj, beside ? 1e6 / 16384 : 0, 1e-9);
+        wl_sensor_close(s);
+    }
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -675,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_one_failing_zone_leaves_the_others_read),
         cmocka_unit_test(test_resolution_is_the_register_unit_never_the_sysfs_uj),
         cmocka_unit_test(test_resolution_read_through_another_cpu_of_the_package),
+        cmocka_unit_test(test_sysfs_tree_without_dev_root_reads_the_dev_beside_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
