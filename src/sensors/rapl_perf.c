@@ -17,7 +17,9 @@
  * A channel's resolution is its register's energy unit, never the event's
  * .scale (the kernel scales every count to 2^-32 J, far finer than any
  * register steps): from the unit register (0x606, AMD 0xC0010299) when the
- * CPU's MSR device can be read, by the RAPL model table rapl-msr reads by
+ * CPU's MSR device can be read (else, the topology known, another online
+ * CPU's of its package and die: wl__rapl_unit_esu), by the RAPL model
+ * table rapl-msr reads by
  * (wl__rapl_unit_uj); else the unit the table fixes whatever the register
  * says (psys 1 J on Sapphire/Emerald Rapids, DRAM 15.3 uJ on Haswell-X ..
  * Ice Lake-X: wl__rapl_fixed_unit_uj); else unknown (0).
@@ -252,19 +254,21 @@ struct rapl_perf {
  * rapl-msr names them (wl__rapl_unit_name): the position in the cpumask
  * called die 1 of package 0 package-1. Dies are read on Intel only (as
  * rapl-msr: AMD's counter is per package whatever die ids the kernel
- * gives). Returns whether names go by die, *n_pkg the packages. A listed
- * CPU without a topology, or two of one package and die (nothing tells
- * them apart), leave every unit named by its position, package-K. */
+ * gives). Returns whether names go by die, *n_pkg the packages, *known
+ * whether u holds the real topology. A listed CPU without a topology, or
+ * two of one package and die (nothing tells them apart), leave every unit
+ * named by its position, package-K (*known false: those package numbers
+ * are not real). */
 static bool perf_units(const char *sysfs, const struct wl_perf_pmu *pmu, bool intel,
-                       struct wl__rapl_unit *u, unsigned *n_pkg)
+                       struct wl__rapl_unit *u, unsigned *n_pkg, bool *known)
 {
-    bool known = true;
-    for (unsigned c = 0; c < pmu->n_cpus && known; c++) {
-        known = wl__rapl_unit_read(sysfs, pmu->cpus[c], intel, &u[c]) == 0;
-        for (unsigned j = 0; j < c && known; j++)
-            known = u[j].pkg != u[c].pkg || u[j].die != u[c].die;
+    *known = true;
+    for (unsigned c = 0; c < pmu->n_cpus && *known; c++) {
+        *known = wl__rapl_unit_read(sysfs, pmu->cpus[c], intel, &u[c]) == 0;
+        for (unsigned j = 0; j < c && *known; j++)
+            *known = u[j].pkg != u[c].pkg || u[j].die != u[c].die;
     }
-    if (known)
+    if (*known)
         return wl__rapl_units_by_die(u, pmu->n_cpus, n_pkg);
     for (unsigned c = 0; c < pmu->n_cpus; c++)
         u[c] = (struct wl__rapl_unit){.cpu = pmu->cpus[c], .pkg = (int)c, .die = 0};
@@ -320,8 +324,10 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     s->impl = rp;
     struct wl__rapl_unit units[WL_PERF_MAX_CPUS];
     unsigned n_pkg = 0; /* packages the CPUs in its cpumask are in, for the source */
+    bool topology_known;
+    const bool intel = id.vendor == WL__CPU_INTEL;
     const bool by_die = /* names say package-N-die-M */
-        perf_units(wl__sensor_sysfs_root(p), &pmu, id.vendor == WL__CPU_INTEL, units, &n_pkg);
+        perf_units(wl__sensor_sysfs_root(p), &pmu, intel, units, &n_pkg, &topology_known);
     /* the unit registers' device files: the /dev root, beside a given
      * sysfs root when none is given (never the host's for another tree) */
     char dev[512];
@@ -335,7 +341,15 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         bool first_of_pkg = true;
         for (unsigned j = 0; j < c; j++)
             first_of_pkg = first_of_pkg && units[j].pkg != units[c].pkg;
-        const int esu = have_dev ? wl__rapl_read_esu(dev, pmu.cpus[c], id.vendor) : -1;
+        /* the unit register through the cpumask's CPU, else (its device
+         * missing or failing) another online CPU of its package and die,
+         * as rapl-powercap finds it; by position (package numbers not
+         * real) through the cpumask's CPU alone */
+        int esu = -1;
+        if (have_dev && topology_known)
+            esu = wl__rapl_unit_esu(wl__sensor_sysfs_root(p), dev, &units[c], intel, id.vendor);
+        else if (have_dev)
+            esu = wl__rapl_read_esu(dev, pmu.cpus[c], id.vendor);
         for (unsigned e = 0; e < pmu.n_events; e++) {
             const struct wl_perf_event_desc *ev = &pmu.ev[e];
             if (ev->domain == WL_DOMAIN_PSYS && !first_of_pkg)

@@ -381,23 +381,30 @@ static void test_psys_flat_or_far_below_the_package_is_dropped(void **state)
     }
 }
 
-/* ROOT/dev/cpu/0/msr holding the RAPL unit register reg (0x606 or
+/* ROOT/dev/cpu/CPU/msr holding the RAPL unit register reg (0x606 or
  * 0xC0010299) with energy status unit esu (a sparse file, as rapl-msr's
  * tests make). */
-static void put_unit_msr(const char *root, uint32_t reg, unsigned esu)
+static void put_cpu_unit_msr(const char *root, int cpu, uint32_t reg, unsigned esu)
 {
     char path[2048];
-    static const char *const parts[] = {"dev", "dev/cpu", "dev/cpu/0"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", root, parts[i]);
-        mkdir(path, 0755);
-    }
-    snprintf(path, sizeof path, "%s/dev/cpu/0/msr", root);
+    snprintf(path, sizeof path, "%s/dev", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/dev/cpu", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/dev/cpu/%d", root, cpu);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/dev/cpu/%d/msr", root, cpu);
     const uint64_t v = 0xA0003 | (uint64_t)esu << 8;
     int fd = open(path, O_WRONLY | O_CREAT, 0644);
     assert_true(fd >= 0);
     assert_int_equal(pwrite(fd, &v, sizeof v, (off_t)reg), (ssize_t)sizeof v);
     close(fd);
+}
+
+/* put_cpu_unit_msr of CPU 0 */
+static void put_unit_msr(const char *root, uint32_t reg, unsigned esu)
+{
+    put_cpu_unit_msr(root, 0, reg, esu);
 }
 
 /* The kernel scales every perf count to 2^-32 J (each event's .scale), far
@@ -593,6 +600,62 @@ static void test_units_are_named_from_the_listed_cpus_topology(void **state)
     }
 }
 
+/* The unit register is read through the cpumask's CPU, else through
+ * another online CPU of its package (and die), as rapl-powercap reads it
+ * (wl__rapl_unit_esu): CPU 0, listed, has no MSR device; CPU 1, of its
+ * package, holds ESU 14; CPU 2, of another package, ESU 16, never read for
+ * package 0. Before, CPU 0's device alone was tried and the resolution was
+ * unknown. Where the topology is not known (CPU 0 without one: units by
+ * position, their package numbers not real), the cpumask's CPU alone. */
+static void test_unit_read_through_another_cpu_of_the_package(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char sys[2048], why[512];
+    snprintf(sys, sizeof sys, "%s/sys", root);
+    mkdir(sys, 0755);
+    make_counting(sys, "0\n", "event=0x9", "2.3283064365386962890625e-10\n");
+    put_cpuinfo(root, "GenuineIntel", 6, 0x9E);
+    put_topology(sys, 0, 0, 0);
+    put_topology(sys, 1, 0, 0);
+    put_topology(sys, 2, 1, 0);
+    put_cpu_unit_msr(root, 1, 0x606, 14);
+    put_cpu_unit_msr(root, 2, 0x606, 16);
+    for (int topology = 1; topology >= 0; topology--) {
+        if (!topology) {
+            char dir[2200];
+            snprintf(dir, sizeof dir, "%s/devices/system/cpu/cpu0/topology", sys);
+            wl_test_rmtree(dir);
+        }
+        char proc[2048], dev[2048];
+        snprintf(proc, sizeof proc, "%s/proc", root);
+        snprintf(dev, sizeof dev, "%s/dev", root);
+        struct wl_sensor_params p;
+        wl_sensor_params_default(&p);
+        p.sysfs_root = sys;
+        p.proc_root = proc;
+        p.dev_root = dev;
+        p.period_probe_ns = 0;
+        wl_sensor *s = NULL;
+        struct wl_sensor_status st;
+        if (wl_sensor_open_backend(WL_BACKEND_RAPL_PERF, &p, &s, &st) != 0) {
+            snprintf(why, sizeof why, "%s", st.why);
+            fprintf(stderr, "SKIP: software perf events cannot count here: %s\n", why);
+            wl_test_rmtree(root);
+            free(root);
+            skip();
+        }
+        const struct wl_sensor_info *in = wl_sensor_get_info(s);
+        const int pk = channel_of(in, WL_DOMAIN_PACKAGE);
+        assert_true(pk >= 0);
+        assert_string_equal(in->ch[pk].name, "package-0");
+        assert_float_equal(in->ch[pk].resolution_uj, topology ? 1e6 / 16384.0 : 0, 1e-9);
+        wl_sensor_close(s);
+    }
+    wl_test_rmtree(root);
+    free(root);
+}
+
 /* A sysfs root given without a /proc root is another machine's tree: the
  * model rules go by its devices/system/cpu/modalias (here Sapphire Rapids:
  * psys in joules), never by the host's /proc/cpuinfo, which they did. */
@@ -638,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_resolution_is_the_register_unit_never_the_scale),
         cmocka_unit_test(test_sysfs_tree_without_dev_root_reads_the_dev_beside_it),
         cmocka_unit_test(test_units_are_named_from_the_listed_cpus_topology),
+        cmocka_unit_test(test_unit_read_through_another_cpu_of_the_package),
         cmocka_unit_test(test_sysfs_tree_without_proc_root_uses_its_own_cpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
