@@ -1,3 +1,4 @@
+/* ctest-labels: timing (the psys tests at the default 25 ms probe budget judge a counter a writer thread moves; a starved writer leaves it unjudged) */
 /* rapl_msr: fake /dev/cpu/N/msr files (sparse files holding register values at
  * their MSR offsets), fake topology and cpuinfo. Intel and AMD register sets,
  * the energy unit from 0x606 / 0xC0010299 and the kernel's per-model units
