@@ -261,16 +261,26 @@ static void test_power_after_a_read_gap(void **state)
     assert_int_equal(wl_sensor_set_open(&p, &set), 0);
     wl_sampler *s = open_sampler(set, 5000000);
     assert_int_equal(wl_sampler_start(s), 0);
-    wl_clock_sleep_ns(100000000);
+    /* the thread's reads are counted, not slept for: on a loaded host the
+     * old fixed sleeps (100, 200, 150 ms) saw no failed read in the break,
+     * or fewer than five windows after it */
+    wait_for_samples(s, 20); /* 100 ms at 5 ms */
     wl_fake_powercap_set_broken(fp, 1);
+    /* broken for 200 ms at least (a gap twenty windows long: the old code's
+     * first window after it held ~400 W), and until the thread read it so */
     wl_clock_sleep_ns(200000000);
+    struct wl_sampler_gap g[4];
+    for (int i = 0; i < 12000 && wl_sampler_gaps(s, g, 4) == 0; i++)
+        wl_clock_sleep_ns(5000000);
     wl_fake_powercap_set_broken(fp, 0);
     wl_fake_powercap_reset_gap(fp); /* the windows checked start after the gap */
-    wl_clock_sleep_ns(150000000);
+    wait_for_the_gap_to_end(s, g);
+    struct wl_sampler_stats st;
+    wl_sampler_stats(s, &st);
+    wait_for_samples(s, st.n_samples + 30); /* 150 ms at 5 ms */
     assert_int_equal(wl_sampler_stop(s), 0);
     const uint64_t gap_ns = wl_fake_powercap_max_gap_ns(fp);
 
-    struct wl_sampler_gap g[4];
     assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
     assert_true(g[0].t_end_ns > g[0].t_start_ns);
     static struct wl_sample buf[4096];
@@ -309,16 +319,29 @@ static void test_power_after_a_read_gap(void **state)
     wl_fake_verdict_end(&v);
 }
 
-/* Writes base + 20 W x the time since t0 into path every ~1 ms for dur_ns;
- * returns the last value written. */
-static uint64_t ramp_20w(const char *path, uint64_t base_uj, uint64_t dur_ns)
+/* Writes base + 20 W x the time since t0 into path every ~1 ms for dur_ns
+ * and until the thread of s has taken n_min samples since the ramp's start
+ * (counted, not slept for: a loaded host delays the thread); returns the
+ * last value written. */
+static uint64_t ramp_20w(wl_sampler *s, const char *path, uint64_t base_uj, uint64_t dur_ns,
+                         uint64_t n_min)
 {
+    struct wl_sampler_stats st;
+    wl_sampler_stats(s, &st);
+    const uint64_t want = st.n_samples + n_min;
     const uint64_t t0 = wl_clock_now_ns();
     uint64_t v = base_uj;
-    for (uint64_t t = t0; t - t0 < dur_ns; t = wl_clock_now_ns()) {
+    for (uint64_t t = t0, i = 0; t - t0 < dur_ns || st.n_samples < want;
+         t = wl_clock_now_ns(), i++) {
         v = base_uj + (uint64_t)(20.0 * (double)(t - t0) / 1e3);
         put_uj(path, v);
         wl_clock_sleep_ns(1000000);
+        wl_sampler_stats(s, &st);
+        if (i > 60000) { /* about a minute: the thread is stuck */
+            fprintf(stderr, "the sampler thread took %llu samples, waited for %llu\n",
+                    (unsigned long long)st.n_samples, (unsigned long long)want);
+            fail();
+        }
     }
     return v;
 }
@@ -399,9 +422,11 @@ static void test_counter_falling_mid_run(void **state)
     struct wl_energy_window w;
     wl_sampler_window_begin(s, &w);
     const uint64_t t_ramp = wl_clock_now_ns();
-    const uint64_t top1 = ramp_20w(path, 100000000, 150000000);
+    /* 150 ms each and 15 of the thread's samples (a loaded host took fewer
+     * than 20 in the two fixed 150 ms ramps) */
+    const uint64_t top1 = ramp_20w(s, path, 100000000, 150000000, 15);
     const uint64_t t_fall = wl_clock_now_ns();
-    const uint64_t top2 = ramp_20w(path, 100500000, 150000000); /* reset from ~103 J */
+    const uint64_t top2 = ramp_20w(s, path, 100500000, 150000000, 15); /* reset from ~103 J */
     wl_sampler_window_end(s, &w);
     assert_int_equal(wl_sampler_stop(s), 0);
 
