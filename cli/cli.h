@@ -41,6 +41,12 @@ enum {
  * should exit with the result. */
 int wl_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The -m FILE given is empty (`-m "$MODEL"` with MODEL unset): a
+ * command-line mistake, not a file that cannot be opened. Prints "-m is
+ * empty: give a GGUF file name" as a usage error and returns true; false
+ * for NULL (no -m) or a name. */
+bool wl_cli_model_name_empty(const char *cmd, const char *model);
+
 /* Prints "wattlens CMD: message" to stderr; returns WL_EXIT_FAIL. */
 int wl_cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -57,6 +57,14 @@ int wl_cli_usage_error(const char *cmd, const char *fmt, ...)
     return WL_EXIT_USAGE;
 }
 
+bool wl_cli_model_name_empty(const char *cmd, const char *model)
+{
+    if (!model || *model)
+        return false;
+    wl_cli_usage_error(cmd, "-m is empty: give a GGUF file name");
+    return true;
+}
+
 int wl_cli_fail(const char *cmd, const char *fmt, ...)
 {
     va_list ap;

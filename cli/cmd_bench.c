@@ -440,6 +440,8 @@ static int run(int argc, char **argv)
                                   wl_cli_stray_argument_hint(argv[optind], WL_CLI_ARGS_VALUES));
     if (!model)
         return wl_cli_usage_error(CMD, "a model is required (-m FILE)");
+    if (wl_cli_model_name_empty(CMD, model))
+        return WL_EXIT_USAGE;
     if (p.n_prompt == 0 && p.n_gen == 0)
         return wl_cli_usage_error(CMD, "nothing to run: -p and -n are both 0");
 

@@ -310,6 +310,8 @@ static int run(int argc, char **argv)
                                   wl_cli_stray_argument_hint(argv[optind], WL_CLI_ARGS_PROMPT));
     if (!model)
         return wl_cli_usage_error(CMD, "a model is required (-m FILE)");
+    if (wl_cli_model_name_empty(CMD, model))
+        return WL_EXIT_USAGE;
     if (n_prompts > n_batch)
         return wl_cli_usage_error(CMD, "%d prompts for a batch of %ld (use --batch %d)", n_prompts,
                                   n_batch, n_prompts);

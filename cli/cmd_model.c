@@ -703,6 +703,8 @@ static int cmd_info(int argc, char **argv)
     if (optind != argc - 1)
         return wl_cli_usage_error(CMD, "'model info' takes exactly one FILE");
     const char *path = argv[optind];
+    if (name_is_empty("FILE", path))
+        return WL_EXIT_USAGE;
     wl_gguf *g = NULL;
     int ec = open_model(path, &g);
     if (ec)

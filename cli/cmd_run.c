@@ -372,6 +372,8 @@ static int parse(int argc, char **argv, struct opts *o)
     if (optind < argc)
         return wl_cli_usage_error(CMD, "unexpected argument '%s' (%s)", argv[optind],
                                   wl_cli_stray_argument_hint(argv[optind], WL_CLI_ARGS_PROMPT));
+    if (wl_cli_model_name_empty(CMD, o->model))
+        return WL_EXIT_USAGE;
     /* the statistics are taken from the tensors of component and op
      * events, which depth off does not record: nothing would be collected */
     if (o->activations && o->depth == WL_PROFILE_OFF)

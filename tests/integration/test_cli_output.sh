@@ -282,6 +282,14 @@ expect_option_error "-- then an option" "unknown command '--version'" "$W" -- --
 expect_option_error "tokenize -m ''" "-m is empty: give a GGUF file name" "$W" tokenize -m '' -p hi
 expect_option_error "tokenize -f ''" "-f is empty: give a file name ('-' is stdin)" "$W" tokenize -m x -f ''
 expect_option_error "detokenize -m ''" "-m is empty: give a GGUF file name" "$W" detokenize -m '' 1
+# run, generate, bench and model info once opened it: "cannot open : No such
+# file or directory", exit 1 (run after "loading ")
+expect_option_error "run -m ''" "wattlens run: -m is empty: give a GGUF file name" \
+  "$W" run --db "$tmp/empty-m.db" -m '' -p hi
+expect_option_error "generate -m ''" "wattlens generate: -m is empty: give a GGUF file name" \
+  "$W" generate -m '' -p hi
+expect_option_error "bench -m ''" "wattlens bench: -m is empty: give a GGUF file name" "$W" bench -m ''
+expect_option_error "model info ''" "wattlens model: FILE is empty: give a file name" "$W" model info ''
 
 # the general help's exit statuses: measure's own, and 128+N for run and measure
 "$W" --help >"$tmp/out"
