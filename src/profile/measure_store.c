@@ -26,6 +26,27 @@ static double rel_ms(const struct wl_measure_result *r, uint64_t t_ns)
     return ((double)t_ns - (double)r->t0_ns) / 1e6;
 }
 
+/* An argument a shell reads back as it is, unquoted: made only of bytes no
+ * shell acts on (Python's shlex.quote set). Every other byte is quoted:
+ * '#' (a comment), '~' (the home directory), '[' and '*' (globs), '{'
+ * (bash's brace expansion), '!' (history), a control or non-ASCII byte.
+ * The command's name (first) is quoted with a '=' (read as an assignment,
+ * FOO=1) or a '%' (a job, %1) too. */
+static bool needs_quotes(const char *a, bool first)
+{
+    if (!*a)
+        return true;
+    for (; *a; a++) {
+        const char c = *a;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+            continue;
+        if (strchr("_@+:,./-", c) || (!first && (c == '=' || c == '%')))
+            continue;
+        return true;
+    }
+    return false;
+}
+
 char *wl_measure_command_line(char *const *argv)
 {
     /* each argument: a blank before it, its two quotes, its bytes, and 3
@@ -42,7 +63,7 @@ char *wl_measure_command_line(char *const *argv)
         return NULL;
     for (int i = 0; argv && argv[i]; i++) {
         const char *a = argv[i];
-        const bool quote = !*a || strpbrk(a, " \t\n'\"\\$`;&|<>()*?") != NULL;
+        const bool quote = needs_quotes(a, i == 0);
         if (i)
             *o++ = ' ';
         if (quote)

@@ -28,10 +28,10 @@ struct wl_measure_save {
 
 /* The command line argv (NULL-terminated; NULL is an empty command) as one
  * string, as it is stored with the run and as a shell reads it back: an
- * argument that is empty or holds a blank, a quote or a shell character is
- * written in '...', each ' in it as '\''. The bytes are kept (a newline
- * too): escape them before printing. Returns a malloc'd string the caller
- * frees, or NULL when out of memory. */
+ * argument that is empty or holds any byte but [A-Za-z0-9_@%+=:,./-] (the
+ * command's name: '=' and '%' too) is written in '...', each ' in it as
+ * '\''. The bytes are kept (a newline too): escape them before printing.
+ * Returns a malloc'd string the caller frees, or NULL when out of memory. */
 char *wl_measure_command_line(char *const *argv);
 
 /* Creates the run's row before the command runs (status running; the

@@ -25,5 +25,15 @@ id=$(sed -n 's/.*saved as run \([0-9a-f-]*\).*/\1/p' "$tmp/m.err")
 shown=$(sed -n 's/^  command    //p' "$tmp/show.txt")
 [ "wattlens measure: $shown" = "$head" ] && ok "header is show's command" ||
   bad "show's command [$shown] differs from the header [$head]"
+# a byte any shell acts on is quoted too: `echo #x ~root` was stored bare,
+# and pasted back it ran `echo` with a comment
+"$W" measure -b 0 -- true '#x' '~root' '{a,b}' '[ab]' '!!' 'x=1' >"$tmp/s.txt" 2>"$tmp/s.err"
+head=$(grep '^wattlens measure:' "$tmp/s.txt")
+want="wattlens measure: true '#x' '~root' '{a,b}' '[ab]' '!!' x=1"
+[ "$head" = "$want" ] && ok "header quotes #, ~, {, [ and !" || bad "header: [$head], want [$want]"
+id=$(sed -n 's/.*saved as run \([0-9a-f-]*\).*/\1/p' "$tmp/s.err")
+shown=$("$W" show "$id" 2>/dev/null | sed -n 's/^  command    //p')
+[ "wattlens measure: $shown" = "$want" ] && ok "show quotes them as the header" ||
+  bad "show's command [$shown], want [$want]"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -365,7 +365,7 @@ assert re.search(r"\n  q\\x1b\[31m\\u009b +\d[\d.]* [nmu]?s ", t), "component"
 PY
 "$W" gc --db "$cdb" --keep 0 --dry-run >"$tmp/cgc.txt" 2>"$tmp/err"
 no_controls "$tmp/cgc.txt" && grep -qF 'would remove abcd\x1b0000-1111\x9b ' "$tmp/cgc.txt" \
-  && grep -qF 'UTC  printf %s c\x1b[2J\u009b\x9b' "$tmp/cgc.txt" \
+  && grep -qF "UTC  printf %s 'c\\x1b[2J\\u009b\\x9b'" "$tmp/cgc.txt" \
   && ok "gc --dry-run escapes ids, models and commands" || bad "gc --dry-run: $(cat "$tmp/err" "$tmp/cgc.txt")"
 "$W" runs --db "$cdb" >"$tmp/cruns.txt" 2>"$tmp/err"
 no_controls "$tmp/cruns.txt" && grep -qF 'abcd\x1b000  ' "$tmp/cruns.txt" \

@@ -236,6 +236,43 @@ static void test_command_line_quotes_every_quote_and_empty_argument(void **state
     free(s);
 }
 
+/* Every byte a shell acts on is quoted, not only blanks, quotes and the
+ * operators: `echo '#x'` was stored as `echo #x`, which a shell reads as
+ * echo and a comment; ~ expanded to a home, [ab] and {a,b} to names, ! to
+ * history. Bytes of the safe set stay bare, and so does '=' after the
+ * command's name (--opt=v); in the name it would be an assignment. */
+static void test_command_line_quotes_every_shell_special_byte(void **state)
+{
+    (void)state;
+    static const char special[] = "#~[]{}!^ \t\n'\"\\$`;&|<>()*?\x1b\xc3";
+    for (const char *c = special; *c; c++) {
+        char arg[4] = {'a', *c, 'b', '\0'};
+        char *argv[] = {"echo", arg, NULL};
+        char *s = wl_measure_command_line(argv);
+        assert_non_null(s);
+        char want[32];
+        if (*c == '\'')
+            snprintf(want, sizeof want, "echo 'a'\\''b'");
+        else
+            snprintf(want, sizeof want, "echo '%s'", arg);
+        if (strcmp(s, want) != 0)
+            fail_msg("byte 0x%02x: got [%s], want [%s]", (unsigned char)*c, s, want);
+        free(s);
+    }
+    char *safe[] = {"ls", "Az09_@%+=:,./-", "--opt=v", NULL};
+    char *s = wl_measure_command_line(safe);
+    assert_string_equal(s, "ls Az09_@%+=:,./- --opt=v");
+    free(s);
+    char *assign[] = {"FOO=1", "%1", NULL};
+    s = wl_measure_command_line(assign);
+    assert_string_equal(s, "'FOO=1' %1");
+    free(s);
+    char *review[] = {"echo", "#x", "~root", "{a,b}", "[ab]", "!!", NULL};
+    s = wl_measure_command_line(review);
+    assert_string_equal(s, "echo '#x' '~root' '{a,b}' '[ab]' '!!'");
+    free(s);
+}
+
 /* The same through the save: the run's row holds the command as quoted
  * (the overflow happened here, before the command ran). */
 static void test_begin_run_stores_a_command_of_quotes(void **state)
@@ -274,6 +311,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_provenance_numbers_have_15_digits, setup, teardown),
         cmocka_unit_test(test_command_line_quotes_every_quote_and_empty_argument),
+        cmocka_unit_test(test_command_line_quotes_every_shell_special_byte),
         cmocka_unit_test_setup_teardown(test_begin_run_stores_a_command_of_quotes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
