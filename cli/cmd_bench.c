@@ -331,11 +331,16 @@ static char ub_long[] = "--ubatch-size", ctk_long[] = "--cache-type";
 static char ub_short[] = "-ub", ctk_short[] = "-ctk";
 
 /* The spelling typed of the option with a value getopt just returned:
- * "-ub" for an argument rewritten to --ubatch-size, else the long name. */
-static const char *typed_option(char **argv, const char *long_name)
+ * "-ub" for an argument rewritten to --ubatch-size, else the option as
+ * given ("--ubat" for a prefix, "--ubatch-size" of "--ubatch-size=0"), in
+ * buf. */
+static const char *typed_option(char **argv, char *buf, size_t size)
 {
     const char *opt = optarg == argv[optind - 1] ? argv[optind - 2] : argv[optind - 1];
-    return opt == ub_long ? ub_short : opt == ctk_long ? ctk_short : long_name;
+    if (opt == ub_long || opt == ctk_long)
+        return opt == ub_long ? ub_short : ctk_short;
+    snprintf(buf, size, "%.*s", (int)strcspn(opt, "="), opt);
+    return buf;
 }
 
 static int run(int argc, char **argv)
@@ -366,6 +371,7 @@ static int run(int argc, char **argv)
     const char *model = NULL, *fmt = "md";
     bool verbose = false;
     long v;
+    char typed[64]; /* an option's spelling for its message */
     int c;
     optind = 1;
     opterr = 0;
@@ -395,12 +401,14 @@ static int run(int argc, char **argv)
             p.n_threads = (int32_t)v;
             break;
         case 'U':
-            if (!wl_cli_parse_long(CMD, typed_option(argv, ub_long), optarg, 1, 1 << 16, &v))
+            if (!wl_cli_parse_long(CMD, typed_option(argv, typed, sizeof typed), optarg, 1, 1 << 16,
+                                   &v))
                 return WL_EXIT_USAGE;
             p.n_ubatch = (int32_t)v;
             break;
         case 'K':
-            if (!wl_cli_parse_cache_type(CMD, typed_option(argv, ctk_long), optarg, &p.kv_type))
+            if (!wl_cli_parse_cache_type(CMD, typed_option(argv, typed, sizeof typed), optarg,
+                                         &p.kv_type))
                 return WL_EXIT_USAGE;
             break;
         case 'o':

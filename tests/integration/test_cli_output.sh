@@ -207,6 +207,14 @@ expect_option_error "bench -ub without value" "option '-ub' needs a value" "$W" 
 expect_option_error "bench -ctk without value" "option '-ctk' needs a value" "$W" bench -m x -ctk
 expect_option_error "bench --ubatch-size without value" "option '--ubatch-size' needs a value" "$W" bench -m x --ubatch-size
 expect_option_error "bench unknown option" "unknown option '--bogus'" "$W" bench -m x --bogus
+# a bad value names the option as typed: a prefix (--ubat) was named by its
+# full name, --ubatch-size
+expect_option_error "bench --ubat 0: as typed" "invalid value '0' for --ubat (" "$W" bench -m x --ubat 0
+expect_option_error "bench --ubat=0: as typed" "invalid value '0' for --ubat (" "$W" bench -m x --ubat=0
+expect_option_error "bench --ubatch-size=0" "invalid value '0' for --ubatch-size (" "$W" bench -m x --ubatch-size=0
+expect_option_error "bench -ub 0" "invalid value '0' for -ub (" "$W" bench -m x -ub 0
+expect_option_error "bench --cache q8: as typed" "--cache must be f16 or f32" "$W" bench -m x --cache q8
+expect_option_error "bench -ctk q8" "-ctk must be f16 or f32" "$W" bench -m x -ctk q8
 expect_option_error "model info --kv-type without value" "option '--kv-type' needs a value" "$W" model info x --kv-type
 expect_option_error "model info --json=1" "takes no value: '--json=1'" "$W" model info x --json=1
 expect_option_error "model synth --dim without value" "option '--dim' needs a value" "$W" model synth --dim
