@@ -19,7 +19,8 @@
  *    reports its total): total, containing everything (WL_CH_CONTAINS).
  *    A meter's channels may include one another (corsair-psu: the total
  *    and its rails), as may two meters, so exactly one channel of them
- *    all is read as the total (add_system_device);
+ *    all is read as the total (add_system_device); a rail is never it:
+ *    a meter whose total cannot be read is skipped (add_device_whole);
  *  - any other device: its scope is unknown (an SFP module's laser power,
  *    a pump, a NIC, a VRM, an INA2xx rail): not the system, and which part
  *    of it is unknown, so none of its channels is summed.
@@ -315,6 +316,12 @@ static size_t base_len(const char *n, const char *prefix, const char *suffix)
     return ln - ls;
 }
 
+/* The channel number of c ("1" of power1, "2" of energy2). */
+static const char *cand_digits(const struct cand *c)
+{
+    return c->base + (c->is_energy ? strlen("energy") : strlen("power"));
+}
+
 /* Which channel of a device read as one whole is read (the lowest rank;
  * in file order among equals): one labelled as the whole device (a label
  * containing "total": corsair-psu's "power total"; or "card": xe's card,
@@ -323,7 +330,7 @@ static size_t base_len(const char *n, const char *prefix, const char *suffix)
  * of the same rank. */
 static int cand_rank(const struct cand *c)
 {
-    const char *digits = c->base + (c->is_energy ? strlen("energy") : strlen("power"));
+    const char *digits = cand_digits(c);
     const bool whole = wl_ascii_contains_ci(c->label, "total") || strcasecmp(c->label, "card") == 0;
     const int rank = whole ? 0 : strcmp(digits, "1") == 0 ? 2 : 4;
     return rank + (c->is_energy ? 0 : 1);
@@ -414,17 +421,49 @@ static int system_dev_rank(const struct hw_dev *d)
     return d->n > 0 && d->c[0].rank < 2 ? 1 : 2;
 }
 
+/* True when c may be read as the whole of a device whose best channel
+ * (cand_rank) is best: one of the same standing (cand_rank / 2: labelled
+ * as the whole, channel 1, other) and, among the others, best's own
+ * channel (its energy or its power). A channel labelled as a part ("power
+ * 12v", xe's "pkg") or numbered after the whole is never the whole: were
+ * it read so, a PSU's 12 V rail would be the machine's total, and the
+ * other rails would be dropped as inside it. */
+static bool cand_may_be_whole(const struct cand *c, const struct cand *best)
+{
+    if (c->rank / 2 != best->rank / 2)
+        return false;
+    return best->rank / 2 < 2 || strcmp(cand_digits(c), cand_digits(best)) == 0;
+}
+
 /* Reads d as one whole: its best channel (d's files sorted by cand_rank)
- * that can be read is added, as domain dom with flags; each one before it
- * that could not be read is listed as not read (add_cand), each one after
- * it as not summed (channels of one device may include each other: xe's
- * "pkg" is inside "card", a PSU's rails inside its total). name: the
- * channel added, "" when none could be. */
+ * that can be read and may stand for the whole (cand_may_be_whole) is
+ * added, as domain dom with flags; each one tried before it that could not
+ * be read is listed as not read (add_cand), the others as not summed
+ * (channels of one device may include each other: xe's "pkg" is inside
+ * "card", a PSU's rails inside its total). When no channel that may stand
+ * for the whole can be read, none is added: the others, parts of it, are
+ * listed as not read (the device is missing from its domain: PARTIAL), and
+ * for a whole-system meter the next meter is tried (add_system_device).
+ * name: the channel added, "" when none could be. */
 static void add_device_whole(struct wl_sensor *s, struct hwmon *h, const struct hw_dev *d,
                              enum wl_domain dom, unsigned flags, char name[WL_SENSOR_NAME_MAX])
 {
     name[0] = '\0';
+    if (d->n == 0)
+        return;
+    unsigned chosen = d->n;
+    for (unsigned i = 0; i < d->n && chosen == d->n; i++)
+        if (cand_may_be_whole(&d->c[i], &d->c[0]) &&
+            add_cand(s, h, d->dir, d->hw, d->dev, &d->c[i], dom, flags)) {
+            chosen = i;
+            chan_name(name, d->hw, d->dev, d->c[i].base);
+        }
+    char best[WL_SENSOR_NAME_MAX];
+    chan_name(best, d->hw, d->dev, d->c[0].base);
     for (unsigned i = 0; i < d->n; i++) {
+        const bool tried = cand_may_be_whole(&d->c[i], &d->c[0]) && i <= chosen;
+        if (tried) /* added, or listed as not read by add_cand */
+            continue;
         char ch[WL_SENSOR_NAME_MAX];
         chan_name(ch, d->hw, d->dev, d->c[i].base);
         if (name[0])
@@ -432,8 +471,11 @@ static void add_device_whole(struct wl_sensor *s, struct hwmon *h, const struct 
                                   "%s: not summed with %s, read as this device's total (channels "
                                   "of one device may include each other)",
                                   ch, name);
-        else if (add_cand(s, h, d->dir, d->hw, d->dev, &d->c[i], dom, flags))
-            memcpy(name, ch, WL_SENSOR_NAME_MAX);
+        else
+            wl__sensor_not_read(s,
+                                "%s: not read: a part of this device, never read as its whole, "
+                                "which cannot be read (%s)",
+                                ch, best);
     }
 }
 
@@ -443,7 +485,8 @@ static void add_device_whole(struct wl_sensor *s, struct hwmon *h, const struct 
  * sampler, which sums the channels of one domain, gets exactly one channel
  * of domain total: the best one (cand_rank) of the first meter
  * (system_dev_rank, then natural order) that can be read
- * (add_device_whole: its other channels are not summed). The other
+ * (add_device_whole: its other channels are not summed; a meter whose
+ * total cannot be read is skipped, its rails never read as it). The other
  * meters' channels are listed as not read (which meter holds the true
  * total is a guess: the total may be PARTIAL). total_name: the chosen
  * channel's name, "" until one is. */

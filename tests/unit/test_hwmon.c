@@ -531,6 +531,106 @@ static void test_whole_system_meters_are_never_summed(void **state)
     tmpdir_free(root);
 }
 
+/* A device's whole that cannot be read is never replaced by one of its
+ * parts: a Corsair PSU whose power1 ("power total") fails (EISDIR here)
+ * had its 12 V rail read as the machine's total, and the headline dropped
+ * everything else as inside it. Now the meter is skipped (its rails listed
+ * as not read: the sensor is PARTIAL) and another meter, when there is
+ * one, is the total; an xe card whose "card" fails is not read from its
+ * "pkg" either. A channel 1 that fails still gives way to its other file
+ * (energy1 to power1: the same channel). */
+static void test_a_part_is_never_read_as_the_whole(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    char path[2048];
+    dev(root, 0, "corsairpsu\n");
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/power1_input", root);
+    assert_int_equal(mkdir(path, 0755), 0); /* EISDIR: not read */
+    put(root, "class/hwmon/hwmon0/power1_label", "power total\n");
+    put(root, "class/hwmon/hwmon0/power2_input", "90000000\n");
+    put(root, "class/hwmon/hwmon0/power2_label", "power 12v\n");
+    put(root, "class/hwmon/hwmon0/power3_input", "10000000\n");
+    put(root, "class/hwmon/hwmon0/power3_label", "power 5v\n");
+    dev(root, 1, "amdgpu\n");
+    put(root, "class/hwmon/hwmon1/power1_input", "45000000\n");
+    wl_sensor *s = open_hwmon(root);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_string_equal(in->ch[0].name, "hwmon1/amdgpu/power1");
+    for (unsigned i = 0; i < in->n_channels; i++)
+        assert_int_not_equal(in->ch[i].domain, WL_DOMAIN_TOTAL);
+    assert_int_equal(in->n_not_read, 3);
+    assert_true(listed(in, "hwmon0/corsairpsu/power1: ", "directory"));
+    for (int i = 2; i <= 3; i++) {
+        char rail[64];
+        snprintf(rail, sizeof rail, "hwmon0/corsairpsu/power%d: not read: a part", i);
+        assert_true(listed(in, rail, "(hwmon0/corsairpsu/power1)"));
+    }
+    assert_int_equal(in->n_not_summed, 0);
+    assert_non_null(strstr(in->source, "PARTIAL"));
+    wl_sensor_close(s);
+
+    /* another meter whose total can be read is the total */
+    dev(root, 2, "corsairpsu\n");
+    put(root, "class/hwmon/hwmon2/power1_input", "300000000\n");
+    put(root, "class/hwmon/hwmon2/power1_label", "power total\n");
+    put(root, "class/hwmon/hwmon2/power2_input", "250000000\n");
+    put(root, "class/hwmon/hwmon2/power2_label", "power 12v\n");
+    s = open_hwmon(root);
+    in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 2);
+    const struct wl_sensor_channel *total = find(in, "hwmon2/corsairpsu/power1");
+    assert_non_null(total);
+    assert_int_equal(total->domain, WL_DOMAIN_TOTAL);
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_float_equal(domain_power_w(in, &r, WL_DOMAIN_TOTAL), 300.0, 1e-9);
+    assert_true(listed(in, "hwmon0/corsairpsu/power2: not read: a part", ""));
+    assert_true(
+        not_summed(in, "hwmon2/corsairpsu/power2: not summed with hwmon2/corsairpsu/power1", ""));
+    wl_sensor_close(s);
+    tmpdir_free(root);
+
+    /* xe: "pkg" is a part of "card" */
+    root = wl_test_tmpdir();
+    dev(root, 0, "xe\n");
+    put(root, "class/hwmon/hwmon0/energy1_input", "60000000\n");
+    put(root, "class/hwmon/hwmon0/energy1_label", "pkg\n");
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/energy2_input", root);
+    assert_int_equal(mkdir(path, 0755), 0);
+    put(root, "class/hwmon/hwmon0/energy2_label", "card\n");
+    dev(root, 1, "amdgpu\n");
+    put(root, "class/hwmon/hwmon1/power1_input", "45000000\n");
+    s = open_hwmon(root);
+    in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_string_equal(in->ch[0].name, "hwmon1/amdgpu/power1");
+    assert_int_equal(in->n_not_read, 2);
+    assert_true(listed(in, "hwmon0/xe/energy2: ", "directory"));
+    assert_true(listed(in, "hwmon0/xe/energy1: not read: a part", "(hwmon0/xe/energy2)"));
+    wl_sensor_close(s);
+    tmpdir_free(root);
+
+    /* a GPU without labels: its energy1 failing gives way to power1 (the
+     * same channel), never to energy2 */
+    root = wl_test_tmpdir();
+    dev(root, 0, "amdgpu\n");
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/energy1_input", root);
+    assert_int_equal(mkdir(path, 0755), 0);
+    put(root, "class/hwmon/hwmon0/power1_input", "30000000\n");
+    put(root, "class/hwmon/hwmon0/energy2_input", "1000000\n");
+    s = open_hwmon(root);
+    in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_string_equal(in->ch[0].name, "hwmon0/amdgpu/power1");
+    assert_int_equal(in->n_not_read, 1);
+    assert_true(listed(in, "hwmon0/amdgpu/energy1: ", "directory"));
+    assert_true(not_summed(in, "hwmon0/amdgpu/energy2: not summed with hwmon0/amdgpu/power1", ""));
+    wl_sensor_close(s);
+    tmpdir_free(root);
+}
+
 static void put_powercap_package(const char *root)
 {
     char path[2048];
@@ -1127,6 +1227,7 @@ int main(void)
         cmocka_unit_test(test_fifos_do_not_hang),
         cmocka_unit_test(test_devices_over_the_limit_are_listed),
         cmocka_unit_test(test_whole_system_meters_are_never_summed),
+        cmocka_unit_test(test_a_part_is_never_read_as_the_whole),
         cmocka_unit_test(test_device_of_unknown_scope_is_not_summed),
         cmocka_unit_test(test_gpu_device_is_read_as_one_whole),
         cmocka_unit_test(test_amdgpu_apu_is_the_socket_not_a_gpu),
