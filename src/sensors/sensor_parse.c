@@ -87,7 +87,8 @@ int wl__proc_parse_stat_cpu(const char *s, uint64_t *busy_ticks)
     uint64_t v[8] = {0};
     unsigned n = 0;
     /* user nice system idle iowait irq softirq steal; later fields (guest,
-     * guest_nice, ...) do not count and are not read */
+     * guest_nice, ...) are not read: the kernel counts a guest's time in
+     * user (and guest_nice's in nice) already */
     while (n < 8 && *p == ' ') {
         while (*p == ' ')
             p++;
@@ -102,7 +103,12 @@ int wl__proc_parse_stat_cpu(const char *s, uint64_t *busy_ticks)
     }
     if (n < 7)
         return WL_EFORMAT;
-    const unsigned busy[] = {0, 1, 2, 5, 6, 7};
+    /* the time this machine's CPUs ran: steal (7) is time a hypervisor ran
+     * another tenant instead of this VM's vCPUs, which /proc/PID/stat's
+     * utime+stime (the tree scope) and the process clock (self) leave out
+     * too; counted, the whole-system estimate rose with the neighbours'
+     * load */
+    const unsigned busy[] = {0, 1, 2, 5, 6};
     uint64_t sum = 0;
     for (size_t i = 0; i < sizeof busy / sizeof busy[0]; i++) {
         if (v[busy[i]] > UINT64_MAX - sum)

@@ -35,8 +35,11 @@ int wl__sensor_parse_watts(const char *s, double *out);
 /* The aggregate line of /proc/stat (NUL-terminated text, the file or its
  * first line): "cpu" and at least one space, then at least seven decimal
  * tick counts (user nice system idle iowait irq softirq [steal ...]).
- * *busy_ticks = user + nice + system + irq + softirq + steal (steal 0 when
- * absent). 0, WL_EFORMAT, or WL_ERANGE when a count or the sum overflows. */
+ * *busy_ticks = user + nice + system + irq + softirq: the time this
+ * machine's CPUs ran (guest time is inside user and nice already; steal,
+ * the time a hypervisor ran another tenant, is not this machine's, and the
+ * process scopes leave it out too). 0, WL_EFORMAT, or WL_ERANGE when a
+ * count or the sum overflows. */
 int wl__proc_parse_stat_cpu(const char *s, uint64_t *busy_ticks);
 
 /* /proc/PID/task/TID/children (NUL-terminated text): process ids, each

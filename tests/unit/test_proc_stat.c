@@ -4,9 +4,12 @@
  * that is not a number or overflows, a malformed field between the CPU
  * times and the start time (which the store's old hand parser read past),
  * and this process's own stat line checked against a plain split of it.
+ * Also /proc/stat's aggregate cpu line (sensors/sensor_parse.h): the busy
+ * time of this machine's CPUs, steal left out.
  */
 #include "test_support.h"
 
+#include "sensors/sensor_parse.h"
 #include "util/proc_stat.h"
 #include "wattlens/error.h"
 
@@ -252,6 +255,32 @@ static void test_own_stat_line_matches_a_plain_split(void **state)
 #endif
 }
 
+/* /proc/stat's aggregate cpu line: the CPU model's whole-system busy time
+ * is the time this machine's CPUs ran, user + nice + system + irq +
+ * softirq. Steal (another tenant's time on the host) is left out, as the
+ * process scopes (/proc/PID/stat utime+stime, the process clock) leave it
+ * out; guest and guest_nice are inside user and nice already, so they are
+ * not added again. */
+static void test_system_cpu_line_counts_this_machines_time(void **state)
+{
+    (void)state;
+    uint64_t busy = 0;
+    /*                              user nice sys idle iowait irq softirq steal guest guest_nice */
+    assert_int_equal(wl__proc_parse_stat_cpu("cpu  1000 200 300 9000 400 50 60 7000 800 90\n"
+                                             "cpu0 1000 200 300 9000 400 50 60 7000 800 90\n",
+                                             &busy),
+                     0);
+    assert_int_equal(busy, 1000 + 200 + 300 + 50 + 60);
+    /* the same without steal and the guest fields (old kernels) */
+    assert_int_equal(wl__proc_parse_stat_cpu("cpu  1000 200 300 9000 400 50 60\n", &busy), 0);
+    assert_int_equal(busy, 1610);
+    /* steal does not change the busy time, however large */
+    assert_int_equal(
+        wl__proc_parse_stat_cpu("cpu  1000 200 300 9000 400 50 60 18446744073709551615\n", &busy),
+        0);
+    assert_int_equal(busy, 1610);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_cpu_ticks_and_ppid_keep_their_rules),
         cmocka_unit_test(test_malformed_fields_before_the_start_time_are_refused),
         cmocka_unit_test(test_own_stat_line_matches_a_plain_split),
+        cmocka_unit_test(test_system_cpu_line_counts_this_machines_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
