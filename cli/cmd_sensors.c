@@ -110,6 +110,10 @@ static json_t *channel_json(const struct wl_sensor_channel *c)
     json_object_set_new(j, "power", json_boolean(c->flags & WL_CH_POWER));
     json_object_set_new(j, "contains_other_domains", json_boolean(c->flags & WL_CH_CONTAINS));
     json_object_set_new(j, "part_of_package", json_boolean(part_of_package(c)));
+    /* WL_CH_PART, of any channel: core/uncore of their package and
+     * powermetrics' cpu/gpu/ane of combined (an Apple soc holds its gpu; an
+     * AMD APU's soc does not hold a discrete one, which is not a part) */
+    json_object_set_new(j, "part_of_another_domain", json_boolean(c->flags & WL_CH_PART));
     if (c->resolution_uj > 0)
         json_object_set_new(j, "resolution_uj", json_real(c->resolution_uj));
     if (c->power_resolution_w > 0)

@@ -102,6 +102,18 @@ measure_show "$tmp/apu2.db" "$bump" >"$tmp/apu2.json"
 python3 -c "$check" "$tmp/apu2.json" gpu+soc '{"package": 3.0}' '{"soc": 25.0, "gpu": 80.0}' &&
   ok "APU + amdgpu dGPU: the socket and the dGPU" ||
   bad "APU + amdgpu dGPU headline (see above)"
+WATTLENS_SYSFS_ROOT="$sys" "$WATTLENS" sensors --json >"$tmp/apu2s.json" 2>/dev/null
+python3 - "$tmp/apu2s.json" <<'PY' && ok "sensors: the APU's dGPU is no part" || bad "sensors --json on APU + dGPU (see above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+ch = [c for x in j["backends"] if x["backend"] == "hwmon" for c in x["channels"]]
+gpu = [c for c in ch if c["domain"] == "gpu"]
+soc = [c for c in ch if c["domain"] == "soc"]
+assert gpu and soc, ch
+# the soc holds the CPU, not this GPU (Apple's gpu is part_of_another_domain)
+assert not any(c["part_of_another_domain"] for c in gpu + soc), ch
+assert all(c["contains_other_domains"] for c in soc), ch
+PY
 
 # ---- Apple silicon: the real powermetrics captures, over and over ----
 if have_data "${WL_TESTDATA:-}/powermetrics/powermetrics-output-m1.xml" "the Apple case"; then
@@ -129,6 +141,10 @@ ch = {c["name"]: c for c in b["powermetrics"]["channels"]}
 # parts of combined, not of the package
 assert not any(c["part_of_package"] for c in ch.values()), ch
 assert ch["combined"]["contains_other_domains"], ch
+# ... which JSON tells: an Apple gpu is inside combined (an APU's dGPU is not)
+assert all(ch[n]["part_of_another_domain"] for n in ("cpu", "gpu", "ane") if n in ch), ch
+assert ch["gpu"]["part_of_another_domain"], ch
+assert not ch["combined"]["part_of_another_domain"], ch
 PY
   python3 -c "$check" "$tmp/mac.json" soc '{}' '{}' &&
     python3 - "$tmp/mac.json" <<'PY' && ok "Apple: combined alone" || bad "Apple headline (see above)"
