@@ -368,7 +368,9 @@ static int pm_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     }
     uint64_t n = pm->n_samples;
     unsigned present = pm->present_union;
-    char err_tail[256], last_err[256];
+    char err_tail[256], last_err[256], hw_model[sizeof pm->hw_model];
+    /* copies: the reader thread writes these under mu for every sample */
+    memcpy(hw_model, pm->hw_model, sizeof hw_model);
     snprintf(err_tail, sizeof err_tail, "%s", pm->stderr_tail);
     snprintf(last_err, sizeof last_err, "%s", pm->last_error);
     pthread_mutex_unlock(&pm->mu);
@@ -404,8 +406,8 @@ static int pm_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     }
     char path_part[180]; /* any bytes (WATTLENS_POWERMETRICS): cut between characters */
     wl_utf8_clip(path_part, sizeof path_part, path);
-    wl__sensor_set_source(s, "%s -i %u -f plist%s%s", path_part, ms, pm->hw_model[0] ? " on " : "",
-                          pm->hw_model);
+    wl__sensor_set_source(s, "%s -i %u -f plist%s%s", path_part, ms, hw_model[0] ? " on " : "",
+                          hw_model);
     /* reported period: the interval powermetrics itself measured */
     pthread_mutex_lock(&pm->mu);
     s->info.update_period_ns = pm->elapsed_sum_ns / pm->n_samples;

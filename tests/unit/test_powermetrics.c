@@ -773,6 +773,37 @@ static void test_lost_samples_are_discontinuities(void **state)
     free(dir);
 }
 
+/* open() names the Mac model in the source from the samples while the
+ * reader thread goes on writing it with every sample: open formats the
+ * source from a copy taken under the lock (it read the shared buffer
+ * unlocked, a data race a TSan build reports here: the fake streams
+ * samples back to back so that one lands while the source is formatted). */
+static void test_source_names_the_model_while_samples_stream(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char *fake = write_script(
+        dir, "powermetrics",
+        "#!/bin/sh\n"
+        "while :; do printf '<?xml version=\"1.0\"?><plist version=\"1.0\"><dict>"
+        "<key>hw_model</key><string>Mac14,2</string>"
+        "<key>elapsed_ns</key><integer>1000000</integer><key>processor</key><dict>"
+        "<key>cpu_energy</key><integer>1</integer></dict></dict></plist>\\0' || exit 0; done\n");
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.powermetrics = fake;
+    for (int i = 0; i < 5; i++) {
+        wl_sensor *s = NULL;
+        struct wl_sensor_status st;
+        assert_int_equal(wl_sensor_open_backend(WL_BACKEND_POWERMETRICS, &p, &s, &st), 0);
+        assert_non_null(strstr(wl_sensor_get_info(s)->source, " -f plist on Mac14,2"));
+        wl_sensor_close(s);
+    }
+    free(fake);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 /* The cpu, gpu, ane and combined totals of s's last read r, in uJ (-1 for
  * a channel s does not have). */
 static double total_uj(const wl_sensor *s, const struct wl_sensor_reading *r, const char *name)
@@ -870,6 +901,7 @@ int main(void)
         cmocka_unit_test(test_missing_keys_are_tolerated),
         cmocka_unit_test(test_shown_text_is_cut_between_characters),
         cmocka_unit_test(test_backend_runs_fake_powermetrics),
+        cmocka_unit_test(test_source_names_the_model_while_samples_stream),
         cmocka_unit_test(test_power_only_samples_are_not_zero),
         cmocka_unit_test(test_long_multibyte_stderr_and_path_are_cut_between_characters),
         cmocka_unit_test(test_survives_a_group_signal_and_close_stops_it),
