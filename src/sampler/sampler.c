@@ -633,8 +633,15 @@ static int read_sensor(wl_sampler *s, unsigned i, bool settle, bool by_thread,
                     /* a total that fell without one: a backend that does not unwrap */
                     f.disc[c->ch] =
                         (uint8_t)(disc && v->disc != WL_DISC_NONE ? v->disc : WL_DISC_FELL);
-                    if (c->raw_t_ns < f.t_prev)
-                        f.t_prev = c->raw_t_ns;
+                    /* the gap runs from the previous read, or from
+                     * before it when the backend says the lost energy
+                     * began earlier (a lost powermetrics sample covers its
+                     * own interval), though not before the sampler began */
+                    uint64_t from = c->raw_t_ns;
+                    if (v->disc == WL_DISC_LOST_SAMPLE && v->lost_from_ns && v->lost_from_ns < from)
+                        from = v->lost_from_ns > s->t0_ns ? v->lost_from_ns : s->t0_ns;
+                    if (from < f.t_prev)
+                        f.t_prev = from;
                     c->raw_fell = true;
                     c->n_falls++;
                 }

@@ -13,9 +13,10 @@
  * not parse, or it is over the size limit) is lost with its interval's
  * energy: it is logged (the first few) and counted as a discontinuity of
  * every channel at the next read, so the sampler records a gap instead of
- * a silently short total. The child is ours: it runs in its own process
- * group (signals meant for the caller's group, a terminal's ^C, do not end
- * it) and close() terminates and reaps it.
+ * a silently short total, one that starts where the lost sample did (the
+ * previous document's arrival), not at the previous read. The child is ours: it runs in its own
+ * process group (signals meant for the caller's group, a terminal's ^C, do not end it) and close()
+ * terminates and reaps it.
  */
 #include "sensors/powermetrics_parse.h"
 #include "sensors/sensor_impl.h"
@@ -59,6 +60,8 @@ struct pm {
     uint64_t n_samples, n_errors, elapsed_sum_ns;
     uint64_t n_lost;      /* samples lost since open (parse errors, oversized) */
     uint64_t n_lost_read; /* n_lost at the last read */
+    uint64_t lost_from_ns; /* when the first sample lost since the last read began: the
+                              arrival of the document before it (0: none lost) */
     uint32_t n_disc;      /* reads that saw a lost sample: every channel's
                              n_discontinuities */
     uint32_t interval_ms; /* requested (-i): a sample's time when it has no elapsed_ns
@@ -75,17 +78,27 @@ struct pm {
     int ch_of[PM_N];
 };
 
-/* A sample that could not be read (why): after open, its interval's energy
- * is lost; counted for the next read (a discontinuity) and logged, the
+/* A sample that could not be read (why), seen at now: after open, its
+ * interval's energy is lost; counted for the next read (a discontinuity
+ * from when the sample began: the previous document's arrival, as they
+ * come one per interval; the sampler's gap starts there, not at its
+ * previous read, which may be well inside the sample) and logged, the
  * first PM_LOST_LOGS times. Called with mu held. */
-static void lost_sample(struct pm *pm, const char *why)
+static void lost_sample(struct pm *pm, const char *why, uint64_t now)
 {
+    const uint64_t from =
+        pm->last_doc_ns ? pm->last_doc_ns : now - (uint64_t)pm->interval_ms * 1000000ull;
+    pm->last_doc_ns = now; /* a lost sample's time is its own, not the next one's */
     if (!pm->opened)
         return; /* before open: no window can hold it (open reports errors) */
     pm->n_lost++;
+    if (!pm->lost_from_ns)
+        pm->lost_from_ns = from;
     if (pm->n_lost <= PM_LOST_LOGS)
         wl_log_warn("powermetrics",
-                    "a sample could not be read (%s); its energy is not counted (a gap)%s", why,
+                    "a sample could not be read (%s); its energy over the %.3f s since the "
+                    "previous sample is not counted (a gap)%s",
+                    why, (double)(now - from) / 1e9,
                     pm->n_lost == PM_LOST_LOGS ? "; further ones are counted, not logged" : "");
 }
 
@@ -100,7 +113,7 @@ static void on_doc(void *ud, const char *doc, size_t len)
     if (rc != 0) {
         pm->n_errors++;
         wl_utf8_clip(pm->last_error, sizeof pm->last_error, em.text);
-        lost_sample(pm, pm->last_error);
+        lost_sample(pm, pm->last_error, now);
     } else {
         /* a sample without elapsed_ns (a release that gives power only):
          * its time is the wall time since the previous document (they
@@ -149,7 +162,7 @@ static void on_doc(void *ud, const char *doc, size_t len)
             memcpy(pm->hw_model, smp.hw_model, sizeof pm->hw_model);
         pm->n_samples++;
     }
-    pm->last_doc_ns = now; /* a lost sample's time is its own, not the next one's */
+    pm->last_doc_ns = now; /* the next sample begins here */
     pthread_cond_broadcast(&pm->cv);
     pthread_mutex_unlock(&pm->mu);
 }
@@ -196,11 +209,12 @@ static void *reader_main(void *arg)
                 out_open = false;
             }
             if (sp.n_oversized != n_oversized) {
+                const uint64_t now = wl_clock_now_ns();
                 pthread_mutex_lock(&pm->mu);
                 for (; n_oversized < sp.n_oversized; n_oversized++) {
                     char why[96];
                     snprintf(why, sizeof why, "a document over the limit of %zu bytes", sp.max_doc);
-                    lost_sample(pm, why);
+                    lost_sample(pm, why, now);
                 }
                 pthread_mutex_unlock(&pm->mu);
             }
@@ -441,7 +455,8 @@ static int pm_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     bool dead = pm->eof;
     /* samples lost since the last read: their energy is missing from the
      * totals, a discontinuity of every channel (the sampler records a gap
-     * from the previous read to this one; the read itself is good) */
+     * from when the first of them began, lost_from_ns, to this read; the
+     * read itself is good) */
     const bool lost = pm->n_lost != pm->n_lost_read;
     if (lost) {
         pm->n_lost_read = pm->n_lost;
@@ -457,8 +472,10 @@ static int pm_read(struct wl_sensor *s, struct wl_sensor_reading *r)
         /* a lost sample: the sampler records a gap whose energy is not
          * counted, as it is not */
         r->v[ci].disc = lost ? WL_DISC_LOST_SAMPLE : WL_DISC_NONE;
+        r->v[ci].lost_from_ns = lost ? pm->lost_from_ns : 0;
         r->v[ci].valid = WL_CH_ENERGY | WL_CH_POWER;
     }
+    pm->lost_from_ns = 0;
     pthread_mutex_unlock(&pm->mu);
     r->n_channels = s->info.n_channels;
     r->t_after_ns = wl_clock_now_ns();

@@ -91,6 +91,12 @@ struct wl_channel_value {
      * discontinuity says what it was: the sampler, the only reader of its
      * sensors, sees every one. */
     enum wl_counter_disc disc;
+    /* With disc WL_DISC_LOST_SAMPLE: when the lost energy began
+     * (CLOCK_MONOTONIC), where the backend knows it and it may be before
+     * the previous read (powermetrics: a lost sample's own interval, from
+     * the arrival of the sample before it); the sampler starts the gap
+     * there. 0: from the previous read. */
+    uint64_t lost_from_ns;
     double power_w;     /* instantaneous or short-average power */
     float util_pct;     /* GPU utilisation (WL_CH_GPU_INFO) */
     float temp_c;       /* GPU temperature (WL_CH_GPU_INFO) */

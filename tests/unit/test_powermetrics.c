@@ -9,6 +9,7 @@
  * that is shown cut is cut between characters. */
 #include "test_support.h"
 
+#include "sampler/sampler.h"
 #include "sensors/powermetrics_parse.h"
 #include "sensors/sensor.h"
 #include "util/clock.h"
@@ -683,6 +684,8 @@ static int read_until_disc(wl_sensor *s, double want_uj, uint32_t want_disc,
             assert_int_equal(r->v[i].n_discontinuities, r->v[0].n_discontinuities);
         if (r->v[0].disc != WL_DISC_NONE) {
             assert_int_equal(r->v[0].disc, WL_DISC_LOST_SAMPLE); /* not "went back" */
+            /* the lost sample began before this read */
+            assert_true(r->v[0].lost_from_ns > 0 && r->v[0].lost_from_ns < r->t_before_ns);
             (*n_disc_reads)++;
         }
         if (((double)r->v[0].energy_uj >= want_uj && r->v[0].n_discontinuities >= want_disc) ||
@@ -804,6 +807,111 @@ static void test_source_names_the_model_while_samples_stream(void **state)
     free(dir);
 }
 
+/* Waits (no time asserted: a stalled host only waits longer) until the
+ * sampler has taken n more samples than it had. */
+static void wait_samples(wl_sampler *s, uint64_t n)
+{
+    struct wl_sampler_stats st;
+    wl_sampler_stats(s, &st);
+    const uint64_t want = st.n_samples + n;
+    for (int i = 0; i < 20000 && st.n_samples < want; i++) {
+        wl_clock_sleep_ns(1000000);
+        wl_sampler_stats(s, &st);
+    }
+    assert_true(st.n_samples >= want);
+}
+
+/* A lost sample loses the energy of its own interval, which began when
+ * the sample before it arrived, not at the sampler's previous read: the
+ * gap must start there (it started at the previous read, so a lost 0.5 s
+ * sample under 10 ms reads was told as a 10 ms gap, and the figures said
+ * low by that). The fake sends a sample, waits until the test has seen
+ * it counted and the sampler has read a few times more, then sends a
+ * garbled one: the gap starts at or before the time the test saw the
+ * good sample, never at a later read. Nothing here is timed. */
+static void test_lost_sample_gap_starts_where_the_sample_did(void **state)
+{
+    (void)state;
+    char *dir = wl_test_tmpdir();
+    char body[4096];
+    snprintf(body, sizeof body,
+             "#!/bin/sh\n"
+             "good='<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>elapsed_ns</key>"
+             "<integer>500000000</integer><key>processor</key><dict><key>cpu_energy</key>"
+             "<integer>200</integer><key>cpu_power</key><real>400</real></dict></dict>"
+             "</plist>'\n"
+             "wait_for() { while ! [ -e \"%s/$1\" ]; do sleep 0.01; done; }\n"
+             "printf '%%s\\0' \"$good\"\n"
+             "wait_for go0\n"
+             "printf '%%s\\0' \"$good\"\n"
+             "wait_for go1\n"
+             "printf '<?xml version=\"1.0\"?><plist version=\"1.0\"><dict>\\0'\n"
+             "printf '%%s\\0' \"$good\"\n"
+             "exec sleep 30\n",
+             dir);
+    char *fake = write_script(dir, "powermetrics", body);
+    struct wl_sensor_params p;
+    wl_sensor_params_default(&p);
+    p.powermetrics = fake;
+    p.powermetrics_interval_ms = 100;
+    p.backends = WL_BACKEND_POWERMETRICS;
+    p.model_use = WL_MODEL_NEVER;
+    wl_test_capture_stderr_begin(); /* the lost sample's warning */
+    wl_sensor_set *set = NULL;
+    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
+    assert_int_equal(wl_sensor_set_count(set), 1);
+    struct wl_sampler_params sp;
+    wl_sampler_params_default(&sp);
+    sp.interval_ns = 10000000;
+    wl_sampler *s = NULL;
+    assert_int_equal(wl_sampler_open(set, &sp, &s), 0);
+    assert_int_equal(wl_sampler_start(s), 0);
+    wait_samples(s, 3);
+    char go[2048];
+    snprintf(go, sizeof go, "%s/go0", dir);
+    assert_int_equal(wl_test_write_file(go, "", 0), 0);
+    /* the second sample is counted: it arrived before t_seen */
+    struct wl_sample now;
+    for (int i = 0; i < 20000; i++) {
+        assert_int_equal(wl_sampler_snapshot(s, &now), 0);
+        if (now.energy_uj[WL_DOMAIN_PACKAGE] >= 200000)
+            break;
+        wl_clock_sleep_ns(1000000);
+    }
+    assert_int_equal(now.energy_uj[WL_DOMAIN_PACKAGE], 200000);
+    const uint64_t t_seen = wl_clock_now_ns();
+    wait_samples(s, 3); /* reads after t_seen, before the loss */
+    snprintf(go, sizeof go, "%s/go1", dir);
+    assert_int_equal(wl_test_write_file(go, "", 0), 0);
+    struct wl_sampler_gap g[2];
+    size_t n_gaps = 0;
+    for (int i = 0; i < 20000 && n_gaps == 0; i++) {
+        n_gaps = wl_sampler_gaps(s, g, 2);
+        if (n_gaps == 0)
+            wl_clock_sleep_ns(1000000);
+    }
+    assert_int_equal(wl_sampler_stop(s), 0);
+    char *text = wl_test_capture_stderr_end();
+    assert_int_equal(n_gaps, 1);
+    assert_true(g[0].counter_fell);
+    assert_true(g[0].causes & (1u << WL_DISC_LOST_SAMPLE));
+    assert_true(g[0].lost_mask & (1u << WL_DOMAIN_PACKAGE));
+    fprintf(stderr, "good sample seen %.1f ms; gap %.1f .. %.1f ms (from the sampler's start)\n",
+            (double)(t_seen - wl_sampler_t0_ns(s)) / 1e6,
+            (double)(g[0].t_start_ns - wl_sampler_t0_ns(s)) / 1e6,
+            (double)(g[0].t_end_ns - wl_sampler_t0_ns(s)) / 1e6);
+    assert_true(g[0].t_start_ns <= t_seen);
+    assert_true(g[0].t_start_ns >= wl_sampler_t0_ns(s));
+    assert_true(g[0].t_end_ns > t_seen);
+    assert_non_null(strstr(text, "since the previous sample is not counted (a gap)"));
+    free(text);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    free(fake);
+    wl_test_rmtree(dir);
+    free(dir);
+}
+
 /* The cpu, gpu, ane and combined totals of s's last read r, in uJ (-1 for
  * a channel s does not have). */
 static double total_uj(const wl_sensor *s, const struct wl_sensor_reading *r, const char *name)
@@ -901,6 +1009,7 @@ int main(void)
         cmocka_unit_test(test_missing_keys_are_tolerated),
         cmocka_unit_test(test_shown_text_is_cut_between_characters),
         cmocka_unit_test(test_backend_runs_fake_powermetrics),
+        cmocka_unit_test(test_lost_sample_gap_starts_where_the_sample_did),
         cmocka_unit_test(test_source_names_the_model_while_samples_stream),
         cmocka_unit_test(test_power_only_samples_are_not_zero),
         cmocka_unit_test(test_long_multibyte_stderr_and_path_are_cut_between_characters),
