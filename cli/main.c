@@ -41,7 +41,8 @@ static void print_help(FILE *out)
             "Global options:\n"
             "  -h, --help           show this help; 'wattlens COMMAND --help' for a command\n"
             "  -V, --version        print the version\n"
-            "  -v, --verbose        more diagnostics on stderr (repeat for debug: -vv)\n"
+            "  -v, --verbose        more diagnostics on stderr (repeat for debug: -vv); never\n"
+            "                       fewer than WATTLENS_LOG asks for\n"
             "  -q, --quiet          only errors on stderr (no summaries, notes or progress);\n"
             "                       wins over -v, a command's -v and WATTLENS_LOG\n"
             "  --                   ends the global options (short ones group: -vv, -qv)\n"
@@ -152,11 +153,12 @@ static int dispatch(int argc, char **argv, const char **name)
     if (quiet) {
         wl_log_set_level(WL_LOG_ERROR);
     } else {
-        (void)wl_log_get_level(); /* reads WATTLENS_LOG now: a bad value is warned about once */
-        if (verbose == 1)
-            wl_log_set_level(WL_LOG_INFO);
-        else if (verbose >= 2)
-            wl_log_set_level(WL_LOG_DEBUG);
+        /* reads WATTLENS_LOG now: a bad value is warned about once */
+        const enum wl_log_level env = wl_log_get_level();
+        /* -v and -vv only ever add diagnostics: WATTLENS_LOG=debug -v stays debug */
+        const enum wl_log_level want = verbose >= 2 ? WL_LOG_DEBUG : WL_LOG_INFO;
+        if (verbose > 0 && want > env)
+            wl_log_set_level(want);
     }
 
     if (i >= argc) {
