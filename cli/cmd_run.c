@@ -53,6 +53,18 @@ static void on_stop_signal(int sig)
 static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
 enum { N_STOP_SIGNALS = sizeof stop_signals / sizeof stop_signals[0] };
 
+/* --tags: at most this many (a run's tag list is a fixed array here) */
+enum { MAX_TAGS = 64 };
+
+/* The tags in --tags' "a,b" (parse refuses empty ones). */
+static size_t count_tags(const char *s)
+{
+    size_t n = 1;
+    for (; *s; s++)
+        n += *s == ',';
+    return n;
+}
+
 struct stop_handlers {
     struct sigaction old[N_STOP_SIGNALS];
     bool set[N_STOP_SIGNALS]; /* installed: old[i] is to be restored */
@@ -150,7 +162,8 @@ static void usage(FILE *out)
         "                          deep\n"
         "      --baseline SEC      idle baseline before the run (default 2; 0 = none)\n"
         "      --settle SEC        wait after model load before the baseline (default 1)\n"
-        "      --tags a,b          tags stored with the run (names, none empty)\n"
+        "      --tags a,b          tags stored with the run (names, none empty; at most\n"
+        "                          %d)\n"
         "      --experiment NAME   experiment name stored with the run (not empty)\n"
         "      --price-kwh P       electricity price per kWh (default %.2f)\n"
         "      --currency C        currency of --price-kwh (default %s, the default\n"
@@ -174,7 +187,7 @@ static void usage(FILE *out)
         "  wattlens run -m model.gguf -p \"Hello\" --baseline 0 --tags q8,laptop --json\n"
         "  wattlens run -m model.gguf --batch 4 -p \"Once\" -p \"The sky\" --depth deep\n"
         "  wattlens show RUN_ID                           # the summary again, from the store\n",
-        WL_MODEL_DEFAULT_IDLE_W, WL_MODEL_DEFAULT_BUSY_CORE_W, WL_CONTEXT_MAX_SEQ,
+        WL_MODEL_DEFAULT_IDLE_W, WL_MODEL_DEFAULT_BUSY_CORE_W, WL_CONTEXT_MAX_SEQ, MAX_TAGS,
         WL_DEFAULT_PRICE_PER_KWH, WL_DEFAULT_CURRENCY, WL_DEFAULT_CO2_G_PER_KWH);
 }
 
@@ -326,6 +339,10 @@ static int parse(int argc, char **argv, struct opts *o)
                                           "--tags '%s' holds an empty tag (give names separated "
                                           "by commas, e.g. --tags q4,laptop)",
                                           optarg);
+            /* refused, not cut: a tag left out would never be found by `runs --tag` */
+            if (count_tags(optarg) > MAX_TAGS)
+                return wl_cli_usage_error(CMD, "--tags: %zu tags, at most %d", count_tags(optarg),
+                                          MAX_TAGS);
             o->tags = optarg;
             break;
         case O_EXP:
@@ -701,12 +718,15 @@ static int run(int argc, char **argv)
         status = rc; /* its message said why; a usage error stays one */
         goto done;
     }
-    const char *tags[64];
+    const char *tags[MAX_TAGS];
     size_t n_tags = 0;
     if (o.tags) {
         tagbuf = strdup(o.tags);
-        if (tagbuf)
-            n_tags = split_tags(tagbuf, tags, 64);
+        if (!tagbuf) { /* not stored without them */
+            wl_cli_fail(CMD, "%s", wl_strerror(WL_ENOMEM));
+            goto done;
+        }
+        n_tags = split_tags(tagbuf, tags, MAX_TAGS); /* parse counted them */
     }
     prompt_all = joined_prompts(&o);
     char sampling[512], cpu[256];
