@@ -550,8 +550,9 @@ static void print_run_json(const struct run_json *in)
     json_t *j = json_object();
     json_object_set_new(j, "run_id", in->id && in->id[0] ? json_string(in->id) : json_null());
     json_object_set_new(j, "status", in->status ? json_string(in->status) : json_null());
-    json_object_set_new(j, "store_error",
-                        in->store_error ? json_string(in->store_error) : json_null());
+    /* always present (--help): the message may quote a --db path that is not UTF-8, which
+     * json_string refuses (the key was then dropped); store_error_hex has its bytes */
+    wl_json_set_text(j, "store_error", in->store_error);
     const struct wl_generate_result *res = in->res;
     /* sequence 0's (the only one without --batch); every one under "sequences" */
     json_object_set_new(j, "stop_reason", json_string(wl_stop_reason_name(res[0].stop)));

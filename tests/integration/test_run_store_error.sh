@@ -22,7 +22,9 @@
 #   stdout); the failed reads are said to be an I/O error, not damage;
 # - the run's row itself cannot be created: nothing is generated, one
 #   error says the run was not started, stdout stays empty with `--json`
-#   too (README), exit 1.
+#   too (README), exit 1;
+# - store_error is there when the message it holds (a --db path) is not
+#   UTF-8, with the exact bytes in store_error_hex.
 set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}" "${WL_BINARY_DIR:?}"
 . "$(dirname "$0")/common.sh"
@@ -98,6 +100,23 @@ import json, sys
 j, st = json.load(open(sys.argv[1])), int(sys.argv[2])
 assert st == 1, st
 assert j["status"] == "incomplete" and "disk I/O error" in j["store_error"], j
+PY
+# The message quotes the --db path: one that is not UTF-8 (a byte 0xFF in a
+# directory's name) keeps store_error, as U+FFFD, with its bytes in
+# store_error_hex. Old: json_string refused the text and the key was
+# dropped, though --help says it is always there.
+mkdir "$tmp/x"$'\xff'"y"
+failing WL_FAIL_WAL_FROM=decode "$tmp/x"$'\xff'"y/gone.db" --settle 0 --json >"$tmp/gone-ff.json" 2>/dev/null
+st=$?
+python3 - "$tmp/gone-ff.json" "$st" <<'PY' && ok "run --json: a --db path that is not UTF-8: store_error kept, its bytes in store_error_hex" || { bad "run --json: store_error with a path that is not UTF-8"; cat "$tmp/gone-ff.json"; }
+import json, sys
+j, st = json.load(open(sys.argv[1])), int(sys.argv[2])
+assert st == 1, st
+assert j["status"] == "incomplete", j
+e = j["store_error"]
+assert "x\ufffdy/gone.db" in e and "disk I/O error" in e, e
+raw = bytes.fromhex(j["store_error_hex"])
+assert b"x\xffy/gone.db" in raw and raw.decode("utf-8", "replace") == e, raw
 PY
 # what readers see once it exited
 "$WATTLENS" runs --db "$db" --json >"$tmp/gone-runs.json" 2>&1
