@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -1324,6 +1325,16 @@ static int wl__sqlite_set_extra(void *run, const char *key, const char *json, st
         if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
             return wl_errmsg_set(err, WL_EINVAL, "extra field key '%s': use [a-z0-9_]", key);
     }
+    /* Checked with the parser the readers use (summary, show): SQLite's
+     * json() takes bytes that are not UTF-8 (and a number out of a
+     * double's range), which jansson refuses, and the whole object would
+     * then read as none, every other key lost with it. */
+    json_error_t je;
+    json_t *parsed = json_loads(json, JSON_DECODE_ANY, &je);
+    if (!parsed)
+        return wl_errmsg_set(err, WL_EINVAL, "extra field '%s': value is not valid JSON: %s", key,
+                             je.text);
+    json_decref(parsed);
     int rc = wl__run_txn(r, err);
     if (rc != 0)
         return rc;
