@@ -27,6 +27,7 @@
 #include "util/clock.h"
 #include "util/json_text.h"
 #include "util/log.h"
+#include "util/utf8.h"
 #include "util/signals.h"
 #include "wattlens/error.h"
 
@@ -55,6 +56,21 @@ enum { N_STOP_SIGNALS = sizeof stop_signals / sizeof stop_signals[0] };
 
 /* --tags: at most this many (a run's tag list is a fixed array here) */
 enum { MAX_TAGS = 64 };
+
+/* --currency: at most this many bytes (the summary keeps 15) */
+enum { MAX_CURRENCY_BYTES = 8 };
+
+/* Whether s can be a currency: 1..MAX_CURRENCY_BYTES bytes of UTF-8 that
+ * print as they are (wl_utf8_escape leaves them alone: no control or
+ * bidirectional character, no backslash) and no quote. A byte that is not
+ * UTF-8 would make the run's extra unreadable to JSON readers (jansson
+ * refuses it), which then lose every key of it (the price too). */
+static bool currency_ok(const char *s)
+{
+    const size_t n = strlen(s);
+    return n >= 1 && n <= MAX_CURRENCY_BYTES && !strchr(s, '"') &&
+           wl_utf8_escape(NULL, 0, s, n) == n;
+}
 
 /* The tags in --tags' "a,b" (parse refuses empty ones). */
 static size_t count_tags(const char *s)
@@ -167,7 +183,8 @@ static void usage(FILE *out)
         "      --experiment NAME   experiment name stored with the run (not empty)\n"
         "      --price-kwh P       electricity price per kWh (default %.2f)\n"
         "      --currency C        currency of --price-kwh (default %s, the default\n"
-        "                          price's; another one needs --price-kwh)\n"
+        "                          price's; another one needs --price-kwh): 1 to %d\n"
+        "                          bytes of printable UTF-8 (EUR, \u20ac)\n"
         "      --co2-g-kwh G       grid carbon intensity, g CO2 per kWh (default "
         "%.0f)\n" WL_CLI_SAMPLING_HELP
         "      --layers N          rows of the layer table (default 48; 0 = all)\n"
@@ -188,7 +205,8 @@ static void usage(FILE *out)
         "  wattlens run -m model.gguf --batch 4 -p \"Once\" -p \"The sky\" --depth deep\n"
         "  wattlens show RUN_ID                           # the summary again, from the store\n",
         WL_MODEL_DEFAULT_IDLE_W, WL_MODEL_DEFAULT_BUSY_CORE_W, WL_CONTEXT_MAX_SEQ, MAX_TAGS,
-        WL_DEFAULT_PRICE_PER_KWH, WL_DEFAULT_CURRENCY, WL_DEFAULT_CO2_G_PER_KWH);
+        WL_DEFAULT_PRICE_PER_KWH, WL_DEFAULT_CURRENCY, MAX_CURRENCY_BYTES,
+        WL_DEFAULT_CO2_G_PER_KWH);
 }
 
 struct progress {
@@ -356,8 +374,12 @@ static int parse(int argc, char **argv, struct opts *o)
             o->price_set = true;
             break;
         case O_CUR:
-            if (strlen(optarg) == 0 || strlen(optarg) > 8 || strpbrk(optarg, "\"\\"))
-                return wl_cli_usage_error(CMD, "--currency: 1 to 8 characters, no quotes");
+            if (!currency_ok(optarg))
+                return wl_cli_usage_error(CMD,
+                                          "--currency: 1 to %d bytes of printable UTF-8 (e.g. "
+                                          "EUR or \u20ac), no quotes, backslashes or control "
+                                          "characters",
+                                          MAX_CURRENCY_BYTES);
             o->currency = optarg;
             o->currency_set = true;
             break;
@@ -464,6 +486,30 @@ static char *batch_texts(const struct wl_generate_result *res, int32_t n)
     return s;
 }
 
+/* Sets the run's extra field key to the JSON text json; a failure is
+ * warned about (the run goes on: the summary shows the field's default, or
+ * none). Returns whether it was set. */
+static bool set_extra(wl_store *st, wl_store_run *srun, const char *key, const char *json)
+{
+    if (json && wl_store_run_set_extra(srun, key, json) == 0)
+        return true;
+    wl_cli_note(CMD, "warning: the run's %s could not be stored: %s", key,
+                json ? wl_store_last_error(st) : wl_strerror(WL_ENOMEM));
+    return false;
+}
+
+/* set_extra with the text s as a JSON string, escaped by jansson (a byte
+ * that is not UTF-8 would be U+FFFD: parse lets none through). */
+static bool set_extra_text(wl_store *st, wl_store_run *srun, const char *key, const char *s)
+{
+    json_t *v = wl_json_text(s, strlen(s), NULL);
+    char *json = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    json_decref(v);
+    const bool ok = set_extra(st, srun, key, json);
+    free(json);
+    return ok;
+}
+
 /* Each sequence's counts, stop reason and attributed energy into
  * runs.extra "sequences" (read back by the summary). After the generation,
  * before wl_recorder_finish. A prefill cancelled between its forward
@@ -471,7 +517,7 @@ static char *batch_texts(const struct wl_generate_result *res, int32_t n)
  * sequence's stored prompt_tokens are its evaluated ones, which its prefill
  * energy covers, and a note says so. Returns false (with a warning) when the
  * recorder cannot attribute (its records do not match the counts). */
-static bool store_sequences(wl_recorder *rec, wl_store_run *srun,
+static bool store_sequences(wl_recorder *rec, wl_store *st, wl_store_run *srun,
                             const struct wl_generate_result *res, int32_t n)
 {
     int32_t n_prompt[WL_CONTEXT_MAX_SEQ], n_gen[WL_CONTEXT_MAX_SEQ], n_eval[WL_CONTEXT_MAX_SEQ];
@@ -509,7 +555,7 @@ static bool store_sequences(wl_recorder *rec, wl_store_run *srun,
     }
     char *text = json_dumps(arr, JSON_COMPACT | WL_JSON_REAL_FLAGS);
     json_decref(arr);
-    bool ok = text && wl_store_run_set_extra(srun, "sequences", text) == 0;
+    const bool ok = set_extra(st, srun, "sequences", text);
     free(text);
     return ok;
 }
@@ -801,19 +847,16 @@ static int run(int argc, char **argv)
     char extra[96];
     if (o.price_set) {
         snprintf(extra, sizeof extra, "%.15g", o.price);
-        wl_store_run_set_extra(srun, "price_per_kwh", extra);
+        set_extra(st, srun, "price_per_kwh", extra);
     }
     if (o.co2_set) {
         snprintf(extra, sizeof extra, "%.15g", o.co2);
-        wl_store_run_set_extra(srun, "co2_g_per_kwh", extra);
+        set_extra(st, srun, "co2_g_per_kwh", extra);
     }
-    if (o.currency_set) {
-        snprintf(extra, sizeof extra, "\"%s\"", o.currency);
-        wl_store_run_set_extra(srun, "currency", extra);
-    }
-    wl_store_run_set_extra(srun, "default_model", default_model ? "true" : "false");
-    snprintf(extra, sizeof extra, "\"%s\"", wl_ttype_name(o.cp.kv_type));
-    wl_store_run_set_extra(srun, "kv_cache_type", extra);
+    if (o.currency_set)
+        set_extra_text(st, srun, "currency", o.currency);
+    set_extra(st, srun, "default_model", default_model ? "true" : "false");
+    set_extra_text(st, srun, "kv_cache_type", wl_ttype_name(o.cp.kv_type));
     (void)wl_store_flush(srun); /* not held through the settle and baseline (store.md) */
 
     if (o.settle_s > 0 || o.baseline_s > 0)
@@ -864,7 +907,7 @@ static int run(int argc, char **argv)
     }
     if (batch && rc == 0) {
         texts = batch_texts(res, n_seq);
-        store_sequences(rec, srun, res, n_seq);
+        store_sequences(rec, st, srun, res, n_seq);
     }
     struct wl_recorder_finish fin = {
         .status = rc != 0    ? WL_RUN_FAILED

@@ -3,6 +3,14 @@
 # - --tags: at most 64; more are refused (exit 2, the limit named) before
 #   anything is stored, where only the first 64 were kept (a later one was
 #   never found by `runs --tag`); exactly 64 are all stored.
+# - --currency: 1 to 8 bytes of printable UTF-8. A byte that is not UTF-8
+#   (0xA3, `£` in Latin-1) was stored into the run's extra, which the
+#   summary's JSON reader then could not read: run and show lost every key
+#   of it (the price: the cost at the default price; the batch's Sequences
+#   table) with exit 0. A control byte was refused by SQLite and the error
+#   ignored (the price shown in USD). Both are now usage errors, before
+#   anything is stored; a currency in UTF-8 (€) is stored and read back
+#   with the price and the Sequences table.
 set -u
 W=${WATTLENS:?}
 : "${WL_TESTDATA:?}"
@@ -38,6 +46,36 @@ if "$W" run --help | tr '\n' ' ' | tr -s ' ' | grep -q -- "--tags a,b tags store
   ok "run --help: the tag limit"
 else
   bad "run --help: the tag limit"
+fi
+
+# --- --currency: printable UTF-8 -------------------------------------------------------------
+for c in $'\xa3' $'A\x01' $'A\t' $'\xc2\x9b' $'\xe2\x80\xae' '' 123456789 'a"b' 'a\b'; do
+  db="$tmp/cur.db"
+  quick --db "$db" --price-kwh 0.3 --currency "$c" --json >"$tmp/out" 2>"$tmp/err"; rc=$?
+  if [ $rc = 2 ] && grep -q "^wattlens run: --currency: 1 to 8 bytes of printable UTF-8" "$tmp/err" \
+    && [ ! -s "$tmp/out" ] && [ ! -e "$db" ]; then
+    ok "run --currency (bytes $(printf %s "$c" | od -An -tx1 | tr -d " \n")): refused, exit 2, nothing stored"
+  else
+    bad "run --currency (bytes $(printf %s "$c" | od -An -tx1 | tr -d " \n")) (rc $rc): $(cat "$tmp/err")"
+  fi
+done
+db="$tmp/euro.db"
+quick --db "$db" -n 4 --batch 2 --price-kwh 0.3 --currency € --json >"$tmp/euro.json" 2>"$tmp/err"; rc=$?
+id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["run_id"])' "$tmp/euro.json" 2>/dev/null)
+"$W" show --db "$db" "$id" >"$tmp/euro.txt" 2>>"$tmp/err"
+if [ $rc = 0 ] && python3 - "$tmp/euro.json" "$tmp/euro.txt" <<'PY'; then
+import json, sys
+s = json.load(open(sys.argv[1]))["summary"]
+c = s["cost"]
+assert c["currency"] == "€" and c["price_per_kwh"] == 0.3, c
+assert len(s["batch"]["sequences"]) == 2, s["batch"]
+t = open(sys.argv[2]).read()
+assert " € (" in t and "at 0.3 €/kWh" in t and "(default price)" not in t, t
+assert "\nSequences (batch of 2;" in t, t
+PY
+  ok "run --currency €: stored, read back with its price and the batch's Sequences table"
+else
+  bad "run --currency € (rc $rc): $(cat "$tmp/err")"
 fi
 
 echo "$pass passed, $fail failed"
