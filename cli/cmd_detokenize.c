@@ -106,11 +106,9 @@ static int run(int argc, char **argv)
             return wl_cli_usage_error(CMD, "unexpected argument '%s' (%s)", argv[i - 1], hint);
         }
     }
-    if (!model || !*model) {
+    if (!model || wl_cli_model_name_empty(CMD, model)) {
         wl_cli_ids_free(&ids);
-        /* an empty name is a command-line mistake, as for model's files and -o */
-        return wl_cli_usage_error(CMD, model ? "-m is empty: give a GGUF file name"
-                                             : "-m FILE.gguf is required");
+        return model ? WL_EXIT_USAGE : wl_cli_usage_error(CMD, "-m FILE.gguf is required");
     }
     if (from_stdin) {
         size_t in_len;

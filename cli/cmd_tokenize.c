@@ -224,9 +224,8 @@ static int run(int argc, char **argv)
         return wl_cli_usage_error(CMD, "-m FILE.gguf is required");
     if (!prompt == !file)
         return wl_cli_usage_error(CMD, "give exactly one of -p TEXT or -f FILE");
-    /* an empty name is a command-line mistake, as for model's files and -o */
-    if (!*model)
-        return wl_cli_usage_error(CMD, "-m is empty: give a GGUF file name");
+    if (wl_cli_model_name_empty(CMD, model))
+        return WL_EXIT_USAGE;
     if (file && !*file)
         return wl_cli_usage_error(CMD, "-f is empty: give a file name ('-' is stdin)");
     if (ids_only && pieces_only)

@@ -287,9 +287,9 @@ expect_option_error "-vx (a group with an unknown letter)" "unknown global optio
 if [ $rc = 0 ] && python3 -m json.tool "$tmp/out" >/dev/null 2>&1; then ok "-- then the command"; else bad "wattlens -v -- sensors (rc $rc): $(cat "$tmp/err")"; fi
 expect_option_error "-- then an option" "unknown command '--version'" "$W" -- --version
 # an empty file name is a command-line mistake (exit 2), as for model and -o
-expect_option_error "tokenize -m ''" "-m is empty: give a GGUF file name" "$W" tokenize -m '' -p hi
+expect_option_error "tokenize -m ''" "wattlens tokenize: -m is empty: give a GGUF file name" "$W" tokenize -m '' -p hi
 expect_option_error "tokenize -f ''" "-f is empty: give a file name ('-' is stdin)" "$W" tokenize -m x -f ''
-expect_option_error "detokenize -m ''" "-m is empty: give a GGUF file name" "$W" detokenize -m '' 1
+expect_option_error "detokenize -m ''" "wattlens detokenize: -m is empty: give a GGUF file name" "$W" detokenize -m '' 1
 # run, generate, bench and model info once opened it: "cannot open : No such
 # file or directory", exit 1 (run after "loading ")
 expect_option_error "run -m ''" "wattlens run: -m is empty: give a GGUF file name" \
