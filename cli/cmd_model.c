@@ -32,6 +32,11 @@
 #include <unistd.h>
 
 #define CMD "model"
+/* Each subcommand's messages name it ("wattlens model synth: ..."), the
+ * helpers below take the name to use. */
+#define CMD_INFO CMD " info"
+#define CMD_SYNTH CMD " synth"
+#define CMD_QUANTIZE CMD " quantize"
 
 static void print_help(FILE *out)
 {
@@ -108,12 +113,12 @@ static void print_help(FILE *out)
             "  wattlens model quantize model-f16.gguf model-q4k.gguf --type q4_k -t 8\n");
 }
 
-static int open_model(const char *path, wl_gguf **g)
+static int open_model(const char *cmd, const char *path, wl_gguf **g)
 {
     struct wl_errmsg err;
     int rc = wl_gguf_open(path, g, &err);
     if (rc)
-        return wl_cli_fail(CMD, "%s", err.text);
+        return wl_cli_fail(cmd, "%s", err.text);
     return WL_EXIT_OK;
 }
 
@@ -123,11 +128,11 @@ static int open_model(const char *path, wl_gguf **g)
  * When the model goes to stdout or stderr ("-", /dev/stdout), what counts
  * is the file open there, not the name: `- 1<>IN` or `- >>IN` would write
  * over the input or append to it. */
-static bool out_is_input(const char *out, const char *in)
+static bool out_is_input(const char *cmd, const char *out, const char *in)
 {
     if (!wl_cli_output_is_file(out, in))
         return false;
-    wl_cli_fail(CMD,
+    wl_cli_fail(cmd,
                 "refusing to write the output to %s: it is the input model %s; "
                 "choose another file",
                 out, in);
@@ -158,12 +163,12 @@ static bool names_terminal(const char *path)
  * sequences). stdout or stderr when OUT names them ("-", /dev/stdout), else
  * any name of a terminal (/dev/tty, /dev/pts/N, a link to one). Checked
  * before any work. */
-static bool out_is_terminal(const char *out)
+static bool out_is_terminal(const char *cmd, const char *out)
 {
     FILE *f = wl_cli_output_std_stream(out);
     if (f ? !isatty(fileno(f)) : !names_terminal(out))
         return false;
-    wl_cli_usage_error(CMD,
+    wl_cli_usage_error(cmd,
                        "refusing to write a binary model to the terminal (%s); redirect it "
                        "(> FILE, | CMD) or give a file name",
                        out);
@@ -207,15 +212,15 @@ static const char *out_name(const char *out)
 
 /* A weight type synth and quantize can write: one they cannot (q2_k, a
  * type the engine only reads) is a command-line mistake like an unknown one. */
-static bool parse_type(const char *opt, const char *s, enum wl_ttype *t)
+static bool parse_type(const char *cmd, const char *opt, const char *s, enum wl_ttype *t)
 {
     if (wl_ttype_parse(s, t) != 0) {
         wl_cli_usage_error(
-            CMD, "unknown tensor type '%s' for %s (f32 f16 bf16 q8_0 q4_0 q4_k q6_k)", s, opt);
+            cmd, "unknown tensor type '%s' for %s (f32 f16 bf16 q8_0 q4_0 q4_k q6_k)", s, opt);
         return false;
     }
     if (wl_requant_file_type(*t) < 0 || !wl_quant_is_supported(*t)) {
-        wl_cli_usage_error(CMD,
+        wl_cli_usage_error(cmd,
                            "cannot write %s weights (%s): use f32 f16 bf16 q8_0 q4_0 q4_k or q6_k",
                            wl_ttype_name(*t), opt);
         return false;
@@ -225,11 +230,11 @@ static bool parse_type(const char *opt, const char *s, enum wl_ttype *t)
 
 /* An empty file name: open() would say only "invalid argument" or "no such
  * file" after the work, and it is never what was meant. */
-static bool name_is_empty(const char *what, const char *name)
+static bool name_is_empty(const char *cmd, const char *what, const char *name)
 {
     if (*name)
         return false;
-    wl_cli_usage_error(CMD, "%s is empty: give a file name", what);
+    wl_cli_usage_error(cmd, "%s is empty: give a file name", what);
     return true;
 }
 
@@ -690,23 +695,23 @@ static int cmd_info(int argc, char **argv)
             metadata = true;
             break;
         case 'k':
-            if (!wl_cli_parse_cache_type(CMD, "--kv-type", optarg, &kv_type))
+            if (!wl_cli_parse_cache_type(CMD_INFO, "--kv-type", optarg, &kv_type))
                 return WL_EXIT_USAGE;
             break;
         case 'h':
             wl_cli_print_help(print_help);
             return WL_EXIT_OK;
         default:
-            return wl_cli_option_error(CMD " info", c, argv, opts);
+            return wl_cli_option_error(CMD_INFO, c, argv, opts);
         }
     }
     if (optind != argc - 1)
-        return wl_cli_usage_error(CMD, "'model info' takes exactly one FILE");
+        return wl_cli_usage_error(CMD_INFO, "give exactly one FILE");
     const char *path = argv[optind];
-    if (name_is_empty("FILE", path))
+    if (name_is_empty(CMD_INFO, "FILE", path))
         return WL_EXIT_USAGE;
     wl_gguf *g = NULL;
-    int ec = open_model(path, &g);
+    int ec = open_model(CMD_INFO, path, &g);
     if (ec)
         return ec;
     struct wl_model_features f;
@@ -714,11 +719,11 @@ static int cmd_info(int argc, char **argv)
     int rc = wl_model_features_from_gguf(g, &f, &err);
     if (rc) {
         wl_gguf_close(g);
-        return wl_cli_fail(CMD, "%s: %s", path, err.text);
+        return wl_cli_fail(CMD_INFO, "%s: %s", path, err.text);
     }
     if (f.warning[0] && !wl_cli_quiet()) {
         char warning[4 * sizeof f.warning]; /* it quotes general.architecture */
-        fprintf(stderr, "wattlens model: warning: %s: %s\n", path,
+        fprintf(stderr, "wattlens " CMD_INFO ": warning: %s: %s\n", path,
                 wl_cli_text(f.warning, warning, sizeof warning));
     }
     if (json) {
@@ -740,7 +745,7 @@ static int cmd_info(int argc, char **argv)
                        wl_gguf_data_offset(g) + t->offset);
             }
         }
-        ec = wl_cli_flush_stdout(CMD);
+        ec = wl_cli_flush_stdout(CMD_INFO);
     }
     wl_gguf_close(g);
     return ec;
@@ -778,10 +783,11 @@ static void print_matrix_types(FILE *f, enum wl_ttype type, const struct wl_requ
 /* The warning when no matrix took the requested type (a small model's rows
  * are shorter than a K-quant's 256-value blocks): the summary line alone is
  * easy to miss, and the file does not hold what was asked for. */
-static void warn_no_matrix_in(enum wl_ttype type, const struct wl_requant_stats *st)
+static void warn_no_matrix_in(const char *cmd, enum wl_ttype type,
+                              const struct wl_requant_stats *st)
 {
     if (st->n_matrices > 0 && st->n_requested == 0)
-        wl_cli_note(CMD,
+        wl_cli_note(cmd,
                     "warning: no weight matrix could be stored as %s: no row length is a "
                     "multiple of its %" PRIu32 "-value blocks; the output holds the fallback "
                     "types instead",
@@ -793,7 +799,7 @@ static void warn_no_matrix_in(enum wl_ttype type, const struct wl_requant_stats 
 static bool parse_u32(const char *opt, const char *s, long min, long max, uint32_t *out)
 {
     long v;
-    if (!wl_cli_parse_long(CMD, opt, s, min, max, &v))
+    if (!wl_cli_parse_long(CMD_SYNTH, opt, s, min, max, &v))
         return false;
     *out = (uint32_t)v;
     return true;
@@ -830,7 +836,8 @@ static int cmd_synth(int argc, char **argv)
         case 'a': {
             enum wl_arch a = wl_arch_from_string(optarg, strlen(optarg));
             if (a == WL_ARCH_UNKNOWN)
-                return wl_cli_usage_error(CMD, "unknown architecture '%s' for --arch", optarg);
+                return wl_cli_usage_error(CMD_SYNTH, "unknown architecture '%s' for --arch",
+                                          optarg);
             p.arch = a;
             break;
         }
@@ -864,11 +871,11 @@ static int cmd_synth(int argc, char **argv)
             vocab_set = true;
             break;
         case 't':
-            if (!parse_type("--type", optarg, &p.type))
+            if (!parse_type(CMD_SYNTH, "--type", optarg, &p.type))
                 return WL_EXIT_USAGE;
             break;
         case 's':
-            if (!wl_cli_parse_long(CMD, "--seed", optarg, 0, INT64_MAX, &v))
+            if (!wl_cli_parse_long(CMD_SYNTH, "--seed", optarg, 0, INT64_MAX, &v))
                 return WL_EXIT_USAGE;
             p.seed = (uint64_t)v;
             break;
@@ -883,30 +890,30 @@ static int cmd_synth(int argc, char **argv)
             wl_cli_print_help(print_help);
             return WL_EXIT_OK;
         default:
-            return wl_cli_option_error(CMD " synth", c, argv, opts);
+            return wl_cli_option_error(CMD_SYNTH, c, argv, opts);
         }
     }
     if (optind != argc)
-        return wl_cli_usage_error(CMD " synth", "unexpected argument '%s' (%s)", argv[optind],
+        return wl_cli_usage_error(CMD_SYNTH, "unexpected argument '%s' (%s)", argv[optind],
                                   wl_cli_stray_argument_hint(argv[optind], WL_CLI_ARGS_SHAPE));
     if (!out)
-        return wl_cli_usage_error(CMD, "'model synth' needs -o OUT.gguf");
-    if (name_is_empty("-o OUT.gguf", out) ||
-        (vocab_from && name_is_empty("--vocab-from", vocab_from)))
+        return wl_cli_usage_error(CMD_SYNTH, "-o OUT.gguf is required");
+    if (name_is_empty(CMD_SYNTH, "-o OUT.gguf", out) ||
+        (vocab_from && name_is_empty(CMD_SYNTH, "--vocab-from", vocab_from)))
         return WL_EXIT_USAGE;
     if (vocab_from && vocab_set)
-        return wl_cli_usage_error(CMD, "give either --vocab-from or --vocab, not both");
+        return wl_cli_usage_error(CMD_SYNTH, "give either --vocab-from or --vocab, not both");
     if (!kv_set)
         p.n_kv_heads = p.n_heads;
     struct wl_errmsg err;
     if (wl_synth_check(&p, &err) != 0) /* a shape the options cannot make */
-        return wl_cli_usage_error(CMD, "synth: %s", err.text);
-    if (out_is_terminal(out) || wl_cli_output_is_database(CMD, out, NULL) ||
-        (vocab_from && out_is_input(out, vocab_from)))
+        return wl_cli_usage_error(CMD_SYNTH, "%s", err.text);
+    if (out_is_terminal(CMD_SYNTH, out) || wl_cli_output_is_database(CMD_SYNTH, out, NULL) ||
+        (vocab_from && out_is_input(CMD_SYNTH, out, vocab_from)))
         return WL_EXIT_USAGE;
     wl_gguf *vg = NULL;
     if (vocab_from) {
-        int ec = open_model(vocab_from, &vg);
+        int ec = open_model(CMD_SYNTH, vocab_from, &vg);
         if (ec)
             return ec;
         p.vocab_from = vg;
@@ -924,9 +931,9 @@ static int cmd_synth(int argc, char **argv)
     int ec = WL_EXIT_OK;
     FILE *sf = rc ? NULL : summary_stream(out);
     if (werr)
-        ec = wl_cli_output_error(CMD, werr);
+        ec = wl_cli_output_error(CMD_SYNTH, werr);
     else if (rc)
-        ec = wl_cli_fail(CMD, "synth: %s", err.text);
+        ec = wl_cli_fail(CMD_SYNTH, "%s", err.text);
     else if (sf) {
         fprintf(sf,
                 "wrote %s: %s, %" PRIu32 " layer%s, dim %" PRIu32 ", ffn %" PRIu32 ", %" PRIu32
@@ -939,7 +946,7 @@ static int cmd_synth(int argc, char **argv)
         fputc('\n', sf);
     }
     if (rc == 0 && !werr)
-        warn_no_matrix_in(p.type, &st);
+        warn_no_matrix_in(CMD_SYNTH, p.type, &st);
     wl_gguf_writer_free(w);
     wl_gguf_close(vg);
     return ec;
@@ -990,33 +997,34 @@ static int cmd_quantize(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":ht:", opts, NULL)) != -1) {
         switch (c) {
         case 'T':
-            if (!parse_type("--type", optarg, &type))
+            if (!parse_type(CMD_QUANTIZE, "--type", optarg, &type))
                 return WL_EXIT_USAGE;
             break;
         case 't':
-            if (!wl_cli_parse_long(CMD, "-t", optarg, 1, 256, &threads))
+            if (!wl_cli_parse_long(CMD_QUANTIZE, "-t", optarg, 1, 256, &threads))
                 return WL_EXIT_USAGE;
             break;
         case 'h':
             wl_cli_print_help(print_help);
             return WL_EXIT_OK;
         default:
-            return wl_cli_option_error(CMD " quantize", c, argv, opts);
+            return wl_cli_option_error(CMD_QUANTIZE, c, argv, opts);
         }
     }
     if (optind != argc - 2)
-        return wl_cli_usage_error(CMD, "'model quantize' takes IN and OUT");
+        return wl_cli_usage_error(CMD_QUANTIZE, "give IN and OUT");
     if (type == WL_TTYPE_COUNT)
-        return wl_cli_usage_error(CMD, "'model quantize' needs --type");
+        return wl_cli_usage_error(CMD_QUANTIZE, "--type is required");
     if (threads == 0)
         threads = wl_threadpool_default_threads();
     const char *in = argv[optind], *out = argv[optind + 1];
-    if (name_is_empty("IN", in) || name_is_empty("OUT", out))
+    if (name_is_empty(CMD_QUANTIZE, "IN", in) || name_is_empty(CMD_QUANTIZE, "OUT", out))
         return WL_EXIT_USAGE;
-    if (out_is_terminal(out) || wl_cli_output_is_database(CMD, out, NULL) || out_is_input(out, in))
+    if (out_is_terminal(CMD_QUANTIZE, out) || wl_cli_output_is_database(CMD_QUANTIZE, out, NULL) ||
+        out_is_input(CMD_QUANTIZE, out, in))
         return WL_EXIT_USAGE;
     wl_gguf *g = NULL;
-    int ec = open_model(in, &g);
+    int ec = open_model(CMD_QUANTIZE, in, &g);
     if (ec)
         return ec;
     wl_gguf_writer *w = NULL;
@@ -1045,13 +1053,13 @@ static int cmd_quantize(int argc, char **argv)
     wl_log_progress_end();
     FILE *sf = rc ? NULL : summary_stream(out);
     if (werr)
-        ec = wl_cli_output_error(CMD, werr);
+        ec = wl_cli_output_error(CMD_QUANTIZE, werr);
     else if (rc)
-        ec = wl_cli_fail(CMD, "quantize %s: %s", in, err.text);
+        ec = wl_cli_fail(CMD_QUANTIZE, "%s: %s", in, err.text);
     else if (sf)
         print_quantize_summary(sf, out_name(out), type, &st);
     if (rc == 0 && !werr)
-        warn_no_matrix_in(type, &st);
+        warn_no_matrix_in(CMD_QUANTIZE, type, &st);
     wl_gguf_writer_free(w);
     wl_threadpool_destroy(pool);
     wl_gguf_close(g);

@@ -297,7 +297,7 @@ expect_option_error "run -m ''" "wattlens run: -m is empty: give a GGUF file nam
 expect_option_error "generate -m ''" "wattlens generate: -m is empty: give a GGUF file name" \
   "$W" generate -m '' -p hi
 expect_option_error "bench -m ''" "wattlens bench: -m is empty: give a GGUF file name" "$W" bench -m ''
-expect_option_error "model info ''" "wattlens model: FILE is empty: give a file name" "$W" model info ''
+expect_option_error "model info ''" "wattlens model info: FILE is empty: give a file name" "$W" model info ''
 
 # the general help's exit statuses: measure's own, and 128+N for run and measure
 "$W" --help >"$tmp/out"
@@ -326,7 +326,7 @@ if [ -f "$M" ]; then
     # was printed at the end of "quantize: 9/48 tensors, ...")
     script -qec "trap '' XFSZ; ulimit -f 200; '$W' model quantize '$M' '$tmp/q2.gguf' --type q8_0 -t 1" \
       /dev/null >"$tmp/tty" 2>&1
-    if grep -q "quantize: 1/" "$tmp/tty" && grep -q "^wattlens model: quantize .*File too large" "$tmp/tty"; then
+    if grep -q "quantize: 1/" "$tmp/tty" && grep -q "^wattlens model quantize: .*File too large" "$tmp/tty"; then
       ok "quantize failing part way: the message on a line of its own"
     else bad "quantize failing part way: $(cat -v "$tmp/tty")"; fi
   else

@@ -119,6 +119,34 @@ expect_grep synth-shape "$tmp/e3" "not a multiple of 7 heads"
 "$W" model quantize "$tmp/s1.gguf" "$tmp/y.gguf" --type q5_k > /dev/null 2> "$tmp/e4"; rc=$?
 [ $rc = 2 ] && ok || bad "quantize to q5_k exit $rc"
 expect_grep quant-type "$tmp/e4" "cannot write Q5_K weights"
+# every error of a subcommand names it, as its option errors do (these said
+# "wattlens model: 'model synth' needs -o OUT.gguf")
+# expect_sub_usage NAME WANT-FIRST-LINE ARGS...: exit 2, stderr's first line WANT,
+# then "Try 'wattlens model SUB --help'."
+expect_sub_usage() {
+  local name=$1 want=$2 sub=$4
+  shift 2
+  "$W" "$@" > /dev/null 2> "$tmp/eu"; rc=$?
+  if [ $rc = 2 ] && [ "$(sed -n 1p "$tmp/eu")" = "$want" ] &&
+    [ "$(sed -n 2p "$tmp/eu")" = "Try 'wattlens model $sub --help'." ]; then ok
+  else bad "$name (rc $rc): $(cat "$tmp/eu")"; fi
+}
+expect_sub_usage "info without FILE" "wattlens model info: give exactly one FILE" model info
+expect_sub_usage "info with two FILEs" "wattlens model info: give exactly one FILE" \
+  model info "$tmp/s1.gguf" "$tmp/s2.gguf"
+expect_sub_usage "synth without -o" "wattlens model synth: -o OUT.gguf is required" model synth
+expect_sub_usage "synth bad shape" \
+  "wattlens model synth: dim 64 is not a multiple of 7 heads" model synth --heads 7 -o "$tmp/x.gguf"
+expect_sub_usage "quantize without OUT" "wattlens model quantize: give IN and OUT" \
+  model quantize "$tmp/s1.gguf" --type q8_0
+expect_sub_usage "quantize without --type" "wattlens model quantize: --type is required" \
+  model quantize "$tmp/s1.gguf" "$tmp/y.gguf"
+expect_sub_usage "quantize --type q5_k" \
+  "wattlens model quantize: cannot write Q5_K weights (--type): use f32 f16 bf16 q8_0 q4_0 q4_k or q6_k" \
+  model quantize "$tmp/s1.gguf" "$tmp/y.gguf" --type q5_k
+"$W" model quantize "$tmp/missing.gguf" "$tmp/y.gguf" --type q8_0 > /dev/null 2> "$tmp/e5"; rc=$?
+[ $rc = 1 ] && grep -q "^wattlens model quantize: .*missing.gguf" "$tmp/e5" && ok \
+  || bad "quantize a missing file (rc $rc): $(cat "$tmp/e5")"
 "$W" model --help > "$tmp/h.txt"; rc=$?
 [ $rc = 0 ] && ok || bad "help exit $rc"
 expect_grep help "$tmp/h.txt" "Examples:"

@@ -566,6 +566,8 @@ static void test_info_kv_type_is_a_cache_type(void **state)
         if (!strstr(errs, want))
             fprintf(stderr, "%s: %s\n", bad[i], errs);
         assert_non_null(strstr(errs, want));
+        /* named by its subcommand, as info's other errors are */
+        assert_non_null(strstr(errs, "wattlens model info: --kv-type"));
         assert_null(strstr(errs, "weights"));
         assert_string_equal(out, "");
         free(out);
