@@ -288,8 +288,13 @@ int wl_store_add_layer_metric(wl_store_run *r, const struct wl_store_layer_metri
 int wl_store_add_component_metric(wl_store_run *r, const struct wl_store_component_metric *v);
 int wl_store_add_op_metric(wl_store_run *r, const struct wl_store_op_metric *v);
 int wl_store_run_set_domain(wl_store_run *r, const struct wl_store_domain *d);
-/* Sets runs.extra.$key to json_value (valid JSON text): room for figures
- * that have no column yet (cost, CO2, ...). */
+/* Sets runs.extra.$key to json_value: room for figures that have no column
+ * yet (cost, CO2, ...). key is [a-z0-9_]+. json_value is any JSON value
+ * (not only an object), parsed first with jansson, the parser the readers
+ * (summary, show) use: text it refuses (bytes that are not UTF-8, a number
+ * out of a double's range, which SQLite's json() takes) is WL_EINVAL with
+ * the parser's message, and nothing is stored, so one bad value never
+ * makes the whole of runs.extra unreadable. */
 int wl_store_run_set_extra(wl_store_run *r, const char *key, const char *json_value);
 
 /* Commits the open batch now. */
