@@ -258,6 +258,11 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
                "do not.\n",
                (long long)s->samples_lost, s->samples_lost == 1 ? " was" : "s were",
                s->samples_lost == 1 ? "it was" : "they were", s->samples_lost == 1 ? "it" : "them");
+    if (s->extra_unreadable)
+        printf("  NOTE: the run's stored extra fields (runs.extra) are not a readable JSON "
+               "object: what they hold is not used, so the cost and CO2 are at the default "
+               "price and intensity, and a batch's sequences, the sensor gaps, a measured "
+               "command's exit and the energies a failed read left unknown are not shown.\n");
 }
 
 static void print_phases(const struct wl_summary *s)

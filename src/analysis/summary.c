@@ -744,14 +744,30 @@ static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *
     json_decref(prov);
 }
 
-static void wl__cost(const struct wl_store_aggregates *a, struct wl_summary *s)
+/* runs.extra parsed into s->extra (NULL: none stored); extra_unreadable
+ * when something was stored but is not a JSON object (a hand edit,
+ * another writer: set_extra refuses what jansson cannot read). */
+static void wl__extra(const struct wl_store_aggregates *a, struct wl_summary *s)
+{
+    if (!a->run.extra_json)
+        return;
+    json_t *x = json_loads(a->run.extra_json, 0, NULL);
+    if (json_is_object(x)) {
+        s->extra = x;
+        return;
+    }
+    json_decref(x);
+    s->extra_unreadable = true;
+}
+
+static void wl__cost(struct wl_summary *s)
 {
     struct wl_summary_cost *c = &s->cost;
     c->price_per_kwh = WL_DEFAULT_PRICE_PER_KWH;
     c->co2_g_per_kwh = WL_DEFAULT_CO2_G_PER_KWH;
     snprintf(c->currency, sizeof c->currency, "%s", WL_DEFAULT_CURRENCY);
-    json_t *x = a->run.extra_json ? json_loads(a->run.extra_json, 0, NULL) : NULL;
-    if (json_is_object(x)) {
+    const json_t *x = s->extra;
+    if (x) {
         json_t *v = json_object_get(x, "price_per_kwh");
         if (json_is_number(v)) {
             c->price_per_kwh = json_number_value(v);
@@ -769,7 +785,6 @@ static void wl__cost(const struct wl_store_aggregates *a, struct wl_summary *s)
         if (json_is_string(v) && c->price_from_run)
             snprintf(c->currency, sizeof c->currency, "%s", json_string_value(v));
     }
-    json_decref(x);
     c->energy_kwh = s->energy_j / 3.6e6;
     c->cost = c->energy_kwh * c->price_per_kwh;
     c->co2_g = c->energy_kwh * c->co2_g_per_kwh;
@@ -838,15 +853,12 @@ static int wl__batch(const struct wl_store_aggregates *a, struct wl_summary *s)
     b->n_rounds = a->tokens.n_output;
     const struct wl_agg_token *r0 = a->n_output_tokens > 0 ? &a->output_tokens[0] : NULL;
     const double round0_share_j = r0 ? r0->energy_j / (r0->n_seq > 0 ? r0->n_seq : 1) : NA;
-    json_t *x = a->run.extra_json ? json_loads(a->run.extra_json, 0, NULL) : NULL;
-    json_t *arr = json_is_object(x) ? json_object_get(x, "sequences") : NULL;
+    json_t *arr = json_object_get(s->extra, "sequences");
     const size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
     if (n > 0) {
         b->seqs = calloc(n, sizeof *b->seqs);
-        if (!b->seqs) {
-            json_decref(x);
+        if (!b->seqs)
             return WL_ENOMEM;
-        }
     }
     for (size_t i = 0; i < n; i++) {
         json_t *o = json_array_get(arr, i);
@@ -873,7 +885,6 @@ static int wl__batch(const struct wl_store_aggregates *a, struct wl_summary *s)
                 : NA;
         q->decode_rounds_no_energy = -1;
     }
-    json_decref(x);
     const bool rounds = wl__rounds_match(a, b);
     for (size_t i = 0; i < b->n_seqs; i++) {
         struct wl_summary_sequence *q = &b->seqs[i];
@@ -889,10 +900,10 @@ static int wl__batch(const struct wl_store_aggregates *a, struct wl_summary *s)
 /* runs.extra "exit_status" (an integer, or null when the command never
  * started or "status_unknown" is true), "signal" and "stop_signal"
  * (integers or null). */
-static void wl__command(const struct wl_store_aggregates *a, struct wl_summary *s)
+static void wl__command(struct wl_summary *s)
 {
     struct wl_summary_command *c = &s->command;
-    json_t *x = a->run.extra_json ? json_loads(a->run.extra_json, 0, NULL) : NULL;
+    const json_t *x = s->extra;
     json_t *st = json_is_object(x) ? json_object_get(x, "exit_status") : NULL;
     c->known = json_is_integer(st) || json_is_null(st);
     c->status_unknown = json_is_object(x) && json_is_true(json_object_get(x, "status_unknown"));
@@ -902,7 +913,6 @@ static void wl__command(const struct wl_store_aggregates *a, struct wl_summary *
     c->signal = json_is_integer(v) ? (int)json_integer_value(v) : 0;
     v = json_is_object(x) ? json_object_get(x, "stop_signal") : NULL;
     c->stop_signal = json_is_integer(v) ? (int)json_integer_value(v) : 0;
-    json_decref(x);
 }
 
 /* runs.extra "energy_unknown": {"start": [domains], "end": [domains],
@@ -990,14 +1000,13 @@ int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s
     wl__components(a, s);
     wl__efficiency(a, s);
     wl__domains(a, s);
-    wl__cost(a, s);
-    wl__command(a, s);
+    wl__extra(a, s);
+    wl__cost(s);
+    wl__command(s);
     /* the run's window: from its first phase, as long as it lasted */
-    json_t *x = a->run.extra_json ? json_loads(a->run.extra_json, 0, NULL) : NULL;
     const double start_ms = wl__run_start_ms(a);
-    wl_summary_gaps_from_extra(x, start_ms, start_ms + s->duration_ms, &s->gaps);
-    wl__energy_unknown(a, x, s);
-    json_decref(x);
+    wl_summary_gaps_from_extra(s->extra, start_ms, start_ms + s->duration_ms, &s->gaps);
+    wl__energy_unknown(a, s->extra, s);
     if (wl__batch(a, s) != 0) {
         wl_summary_free(s);
         return WL_ENOMEM;
@@ -1013,6 +1022,8 @@ void wl_summary_free(struct wl_summary *s)
     free(s->layers);
     free(s->components);
     free(s->batch.seqs);
+    json_decref(s->extra);
+    s->extra = NULL;
     s->batch.seqs = NULL;
     s->batch.n_seqs = 0;
     s->phases = NULL;
@@ -1094,8 +1105,9 @@ static void wl__command_json(json_t *run, const struct wl_summary_command *c)
 
 /* sensor_gaps: null when the run stored none (runs stored before); else
  * the counts, the line `show` prints and the stored list. */
-static json_t *wl__gaps_json(const struct wl_store_aggregates *a, const struct wl_summary_gaps *g)
+static json_t *wl__gaps_json(const struct wl_summary *s)
 {
+    const struct wl_summary_gaps *g = &s->gaps;
     if (!g->known)
         return json_null();
     json_t *o = json_object();
@@ -1110,10 +1122,8 @@ static json_t *wl__gaps_json(const struct wl_store_aggregates *a, const struct w
     char text[512];
     wl_summary_gaps_text(g, text, sizeof text);
     json_object_set_new(o, "text", text[0] ? json_string(text) : json_null());
-    json_t *x = json_loads(a->run.extra_json, 0, NULL);
-    json_t *arr = json_is_object(x) ? json_object_get(x, "gaps") : NULL;
-    json_object_set_new(o, "gaps", json_is_array(arr) ? json_incref(arr) : json_array());
-    json_decref(x);
+    json_t *arr = json_object_get(s->extra, "gaps");
+    json_object_set_new(o, "gaps", json_is_array(arr) ? json_deep_copy(arr) : json_array());
     return o;
 }
 
@@ -1152,6 +1162,8 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
     json_object_set_new(tot, "nothing_recorded", json_boolean(s->nothing_recorded));
     json_object_set_new(tot, "energy_unknown", wl__energy_unknown_json(&s->energy_unknown));
     json_object_set_new(tot, "samples_lost", json_integer(s->samples_lost));
+    /* the run's extra did not parse: the figures from it are defaults */
+    json_object_set_new(tot, "extra_unreadable", json_boolean(s->extra_unreadable));
     json_object_set_new(tot, "kv_cache_bytes",
                         r->kv_cache_bytes >= 0 ? json_integer(r->kv_cache_bytes) : json_null());
     json_object_set_new(tot, "peak_power_w", wl_json_real_or_null(s->peak_power_w));
@@ -1179,7 +1191,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
 
     wl_run_json_set_json(j, "provenance", r->sensor_provenance_json,
                          r->sensor_provenance_json ? strlen(r->sensor_provenance_json) : 0);
-    json_object_set_new(j, "sensor_gaps", wl__gaps_json(a, &s->gaps));
+    json_object_set_new(j, "sensor_gaps", wl__gaps_json(s));
 
     json_t *ph = json_array();
     for (size_t i = 0; i < s->n_phases; i++) {

@@ -375,6 +375,14 @@ struct wl_summary {
      * none): the samples table, and the peak taken from them, miss them;
      * the energies (counters read at marks) do not */
     int64_t samples_lost;
+    /* runs.extra, parsed once for every figure above that reads it (cost,
+     * command, batch, gaps, energy unknown, samples lost) and for the JSON;
+     * owned, freed by wl_summary_free. NULL when the run stored none, or
+     * when what it stored does not parse as a JSON object: extra_unreadable
+     * then, and those figures are their defaults (the default price and
+     * intensity, no sequences, gaps not known), which `show` says */
+    json_t *extra;
+    bool extra_unreadable;
 };
 
 /* Computes the summary of a run from its aggregates. Returns 0 or WL_ENOMEM. */

@@ -5,8 +5,9 @@
 # sensor read left unknown (the figures use only rows with energy; a run
 # that never finished has no energy then, in `show` as in `runs`), a domain
 # method this build cannot read, a currency stored without its price
-# (and `run` refusing one), and the user's own price and intensity, which
-# read as given.
+# (and `run` refusing one), the user's own price and intensity, which
+# read as given, and a stored extra that does not parse (a NOTE, not
+# silently the default price).
 set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}"
 . "$(dirname "$0")/common.sh"
@@ -201,6 +202,36 @@ import json, sys
 c = json.load(sys.stdin)["cost"]
 assert c["price_per_kwh"] == 0.28751 and c["co2_g_per_kwh"] == 12345.678, c
 ' && ok "show --json gives the same rates" || bad "show --json rates"
+
+# --- a stored extra that does not parse: show says so ---------------------------------------
+# written before set_extra checked its values with jansson (a --currency byte 0xA3, which
+# SQLite's json() took), or by another writer: every figure from it falls back to its
+# default. show said nothing: the cost at the default price read as the run's own.
+copy "$tmp/rate.db" "$tmp/bad-extra.db"
+python3 - "$tmp/bad-extra.db" "$rid" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+bad = b'{"price_per_kwh": 0.28751, "currency": "\xa3", "co2_g_per_kwh": 12345.678}'
+c.execute("update runs set extra = cast(? as text) where uuid = ?", (bad, sys.argv[2]))
+assert c.execute("select count(*) from runs where json_valid(extra)").fetchone()[0] == 1
+c.commit()
+PY
+"$W" show "$rid" --db "$tmp/bad-extra.db" >"$tmp/bad-extra.txt" 2>"$tmp/err" || bad "show bad-extra.db: $(cat "$tmp/err")"
+grep -q "^  NOTE: the run's stored extra fields (runs.extra) are not a readable JSON object: .*the cost and CO2 are at the default price and intensity" "$tmp/bad-extra.txt" \
+  && grep -qE "^  cost  .* at 0\.15 USD/kWh \(default price\)$" "$tmp/bad-extra.txt" \
+  && ok "show: an extra that does not parse is named in a NOTE, the cost at the default price" \
+  || bad "unreadable extra, no note: $(grep -E 'NOTE|^  cost' "$tmp/bad-extra.txt")"
+"$W" show "$rid" --db "$tmp/bad-extra.db" --json | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["totals"]["extra_unreadable"] is True, j["totals"]
+assert j["cost"]["defaults_used"] is True and j["cost"]["price_per_kwh"] == 0.15, j["cost"]
+' && ok "show --json: totals.extra_unreadable" || bad "show --json: no extra_unreadable"
+"$W" show "$rid" --db "$tmp/rate.db" --json | python3 -c '
+import json, sys
+assert json.load(sys.stdin)["totals"]["extra_unreadable"] is False
+' && ! grep -q "runs.extra" "$tmp/rate-show.txt" \
+  && ok "a readable extra: no note, extra_unreadable false" || bad "a readable extra flagged"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

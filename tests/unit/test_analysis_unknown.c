@@ -519,6 +519,56 @@ static void test_a_currency_without_a_price_keeps_the_default_currency(void **st
     wl_summary_free(&s);
 }
 
+/* ---- an extra that does not parse ---------------------------------------- */
+
+/* A runs.extra jansson cannot read (bytes that are not UTF-8, stored before
+ * set_extra checked them; a hand edit) or that is no object: every figure
+ * from it is its default, and the summary says the extra was unreadable
+ * (show printed the default price as if the run had stored none). None
+ * stored, or an object, is not unreadable. */
+static void test_an_extra_that_does_not_parse_is_flagged(void **state)
+{
+    (void)state;
+    static char *const bad[] = {
+        "{\"price_per_kwh\":30,\"currency\":\"\xa3\"}",
+        "{\"price_per_kwh\":30",
+        "[1,2]",
+        "",
+    };
+    struct wl_store_aggregates a;
+    struct wl_agg_phase ph;
+    struct wl_summary s;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        plain_run(&a, &ph);
+        a.run.extra_json = bad[i];
+        assert_int_equal(wl_summary_compute(&a, &s), 0);
+        assert_true(s.extra_unreadable);
+        assert_null(s.extra);
+        assert_false(s.cost.price_from_run);
+        assert_float_equal(s.cost.price_per_kwh, WL_DEFAULT_PRICE_PER_KWH, EPS);
+        json_t *j = wl_summary_to_json(&a, &s);
+        assert_non_null(j);
+        assert_true(
+            json_is_true(json_object_get(json_object_get(j, "totals"), "extra_unreadable")));
+        json_decref(j);
+        wl_summary_free(&s);
+    }
+    static char *const good[] = {NULL, "{}", "{\"price_per_kwh\":30}"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        plain_run(&a, &ph);
+        a.run.extra_json = good[i];
+        assert_int_equal(wl_summary_compute(&a, &s), 0);
+        assert_false(s.extra_unreadable);
+        assert_int_equal(s.cost.price_from_run, i == 2);
+        json_t *j = wl_summary_to_json(&a, &s);
+        assert_non_null(j);
+        assert_true(
+            json_is_false(json_object_get(json_object_get(j, "totals"), "extra_unreadable")));
+        json_decref(j);
+        wl_summary_free(&s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_an_infinite_energy_is_unknown),
         cmocka_unit_test(test_a_method_that_cannot_be_read_is_not_known),
         cmocka_unit_test(test_a_currency_without_a_price_keeps_the_default_currency),
+        cmocka_unit_test(test_an_extra_that_does_not_parse_is_flagged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
