@@ -453,9 +453,11 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
      * sysfs root when none is given (never the host's for another tree) */
     char dev[512];
     const bool have_dev = wl__sensor_dev_root(p, dev, sizeof dev, NULL) == 0;
-    unit_finder_fill(&uf, wl__sensor_sysfs_root(p), have_dev ? dev : NULL, uid.vendor);
     uf.rule = uid.vendor == WL__CPU_AMD ? WL__RAPL_UNITS_CORE : wl__rapl_intel_units(&uid);
     uf.tpmi_model = wl__rapl_tpmi_model(&uid);
+    /* no ESU is read on a TPMI model: no zone's unit is 0x606's */
+    unit_finder_fill(&uf, wl__sensor_sysfs_root(p), have_dev && !uf.tpmi_model ? dev : NULL,
+                     uid.vendor);
     if (n_mmio)
         wl_log_debug("rapl",
                      "skipping %u intel-rapl-mmio zone(s): they duplicate the package "

@@ -6,6 +6,7 @@
 #include "wattlens/error.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,13 +192,15 @@ int wl__sysfs_cpu_number(const char *name)
     return atoi(name + 3);
 }
 
-int wl__rapl_read_esu(const char *dev_root, int cpu, enum wl__cpu_vendor vendor)
+/* wl__rapl_read_esu; *err the open's errno (wl__attr_open), 0 when it opened */
+static int read_esu(const char *dev_root, int cpu, enum wl__cpu_vendor vendor, int *err)
 {
+    *err = 0;
     if (vendor != WL__CPU_INTEL && vendor != WL__CPU_AMD)
         return -1;
     char path[600];
     snprintf(path, sizeof path, "%s/cpu/%d/msr", dev_root, cpu);
-    const int fd = wl__attr_open(path, true, NULL);
+    const int fd = wl__attr_open(path, true, err);
     if (fd < 0)
         return -1;
     uint64_t unit;
@@ -206,13 +209,27 @@ int wl__rapl_read_esu(const char *dev_root, int cpu, enum wl__cpu_vendor vendor)
     return n == (ssize_t)sizeof unit ? (int)((unit >> 8) & 0x1f) : -1;
 }
 
+int wl__rapl_read_esu(const char *dev_root, int cpu, enum wl__cpu_vendor vendor)
+{
+    int err;
+    return read_esu(dev_root, cpu, vendor, &err);
+}
+
 int wl__rapl_unit_esu(const char *sysfs_root, const char *dev_root, const struct wl__rapl_unit *u,
                       bool by_die, enum wl__cpu_vendor vendor)
 {
-    int esu = wl__rapl_read_esu(dev_root, u->cpu, vendor);
+    int err;
+    int esu = read_esu(dev_root, u->cpu, vendor, &err);
     if (esu >= 0 || (vendor != WL__CPU_INTEL && vendor != WL__CPU_AMD))
         return esu;
+    /* a failure no other CPU's device gets past: not root, or without
+     * CAP_SYS_RAWIO (EACCES, EPERM), or no MSR device at all (no <dev>/cpu:
+     * no msr driver). Every other CPU's open would fail alike, after a
+     * scan of every CPU's topology, once per package at each open. */
     char dir[600];
+    snprintf(dir, sizeof dir, "%s/cpu", dev_root);
+    if (err == EACCES || err == EPERM || access(dir, F_OK) != 0)
+        return -1;
     snprintf(dir, sizeof dir, "%s/devices/system/cpu", sysfs_root);
     struct dirent **list = NULL;
     const int n_list = scandir(dir, &list, NULL, cmp_dirent);

@@ -247,8 +247,10 @@ unsigned wl__rapl_package_units(const char *sysfs, bool by_die, struct wl__rapl_
 /* The ESU of unit u's unit register (wl__rapl_read_esu): through u->cpu,
  * else, when that CPU's MSR device cannot be read (no cpu/N/msr node for
  * it, a read that fails), through each other online CPU of the same
- * package (and with by_die the same die) in number order until one reads.
- * -1 when none can be read, or the vendor's registers are not known. */
+ * package (and with by_die the same die) in number order until one reads;
+ * not when no other can (u->cpu's open failed with EACCES or EPERM, or
+ * <dev_root>/cpu is missing: no msr driver). -1 when none can be read, or
+ * the vendor's registers are not known. */
 int wl__rapl_unit_esu(const char *sysfs_root, const char *dev_root, const struct wl__rapl_unit *u,
                       bool by_die, enum wl__cpu_vendor vendor);
 /* Whether units u[0..n) are named by die: when one is a die other than 0
