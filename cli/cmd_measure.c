@@ -206,6 +206,16 @@ static unsigned method_mask(const struct wl_measure_result *r)
     return mask;
 }
 
+/* Seconds from the command's start to t_ns (negative: before it), the
+ * base of the peaks' and the gaps' times; NaN when the command never
+ * started (no start to count from). */
+static double since_start_s(const struct wl_measure_result *r, uint64_t t_ns)
+{
+    if (!r->started || r->window.begin.t_ns == 0)
+        return NAN;
+    return (double)(int64_t)(t_ns - r->window.begin.t_ns) / 1e9;
+}
+
 static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
 {
     const struct wl_domain_info *di = &r->domains[d];
@@ -228,8 +238,7 @@ static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
     const struct wl_peak *pk = &r->run_peak[d];
     if (r->stats.n_samples > 0 && pk->t_ns) {
         json_object_set_new(j, "peak_power_w", json_real(pk->power_w));
-        json_object_set_new(j, "peak_at_s",
-                            json_real((double)(pk->t_ns - r->window.begin.t_ns) / 1e9));
+        json_object_set_new(j, "peak_at_s", json_real(since_start_s(r, pk->t_ns)));
         json_object_set_new(j, "peak_phase", json_string(wl_measure_phase_name(pk->phase)));
     } else {
         json_object_set_new(j, "peak_power_w", json_null());
@@ -243,16 +252,6 @@ static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
                             json_real(wl_energy_window_dynamic_j(&r->window, &r->baseline, d)));
     }
     return j;
-}
-
-/* Seconds from the command's start to t_ns (negative: before it), the
- * base of the peaks' and the gaps' times; NaN when the command never
- * started (no start to count from). */
-static double since_start_s(const struct wl_measure_result *r, uint64_t t_ns)
-{
-    if (!r->started || r->window.begin.t_ns == 0)
-        return NAN;
-    return (double)(int64_t)(t_ns - r->window.begin.t_ns) / 1e9;
 }
 
 /* What a gap whose energy is lost (lost_mask) does to the figures, by
@@ -493,8 +492,7 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
         }
         const struct wl_peak *p = &r->run_peak[d];
         if (p->t_ns)
-            snprintf(pk, sizeof pk, "%.3f @ %.2f", p->power_w,
-                     (double)((int64_t)p->t_ns - (int64_t)r->window.begin.t_ns) / 1e9);
+            snprintf(pk, sizeof pk, "%.3f @ %.2f", p->power_w, since_start_s(r, p->t_ns));
         fprintf(f, "  %-8s %12s %10s %18s %13s %12s  %s\n", wl_domain_name(dom), e, a, pk, b, dy,
                 wl_method_label(di->method));
     }
