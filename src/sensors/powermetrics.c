@@ -86,8 +86,8 @@ struct pm {
  * first PM_LOST_LOGS times. Called with mu held. */
 static void lost_sample(struct pm *pm, const char *why, uint64_t now)
 {
-    const uint64_t from =
-        pm->last_doc_ns ? pm->last_doc_ns : now - (uint64_t)pm->interval_ms * 1000000ull;
+    /* opened only after a sample arrived (pm_open): last_doc_ns is set by then */
+    const uint64_t from = pm->last_doc_ns;
     pm->last_doc_ns = now; /* a lost sample's time is its own, not the next one's */
     if (!pm->opened)
         return; /* before open: no window can hold it (open reports errors) */
@@ -161,8 +161,8 @@ static void on_doc(void *ud, const char *doc, size_t len)
         if (smp.hw_model[0])
             memcpy(pm->hw_model, smp.hw_model, sizeof pm->hw_model);
         pm->n_samples++;
+        pm->last_doc_ns = now; /* the next sample begins here */
     }
-    pm->last_doc_ns = now; /* the next sample begins here */
     pthread_cond_broadcast(&pm->cv);
     pthread_mutex_unlock(&pm->mu);
 }
