@@ -68,12 +68,20 @@ rm -rf "${e%/*}" # the hwmon meter alone
   echo 20000000 >'$h/power1_input'; sleep 0.4" >"$tmp/c.txt" 2>&1
 "$W" measure --no-store --json -b 1 -i 10 -- sh -c "sleep 0.4; echo garbage >'$h/power1_input'; \
   sleep 0.3; echo 20000000 >'$h/power1_input'; sleep 0.4" >"$tmp/c.json" 2>/dev/null
-# the meter fails for 0.3 s in a 2 s baseline (started once measure reads it:
-# no time asserted; where the gap fell is read back from the report)
-(sleep 0.6; echo garbage >"$h/power1_input"; sleep 0.3; echo 20000000 >"$h/power1_input") &
-"$W" measure --no-store -b 2 -i 10 -- sleep 0.3 >"$tmp/b.txt" 2>&1
-wait
-if python3 - "$tmp/c.txt" "$tmp/c.json" "$tmp/b.txt" <<'PY'
+# the meter fails for 0.3 s in a 2 s baseline: from 0.5 s after measure's
+# sampler thread starts (its second thread; the baseline follows at once),
+# not after a sleep from the writer's own start, which a slow start-up
+# (sensor probes) put before the baseline. No time asserted: where the gap
+# fell is read back from the report.
+"$W" measure --no-store -b 2 -i 10 -- sleep 0.3 >"$tmp/b.txt" 2>&1 &
+mp=$!
+n=0
+while [ "$(ls "/proc/$mp/task" 2>/dev/null | wc -l)" -lt 2 ] && [ $n -lt 1000 ]; do
+  sleep 0.01; n=$((n + 1))
+done
+sleep 0.5; echo garbage >"$h/power1_input"; sleep 0.3; echo 20000000 >"$h/power1_input"
+wait $mp
+if python3 - "$tmp/c.txt" "$tmp/c.json" "$tmp/b.txt" >"$tmp/py.txt" <<'PY'
 import json, re, sys
 line = re.compile(r"^  sensor gap +(-?[0-9.]+) s \.\. (-?[0-9.]+) s \(([^\n]*(?:\n {18}[^\n]*)*)", re.M)
 # in the command: inside [0, duration], worded as low figures
@@ -100,10 +108,14 @@ assert "before the command" in text and "figures are low" not in text, text
 if -1.95 < a and b < -0.05:
     assert "in the idle baseline" in text and "baseline power is low by it" in text, text
 else:
-    print("note: the baseline gap fell at %.3f .. %.3f s; its baseline wording not checked" % (a, b))
+    print("SKIP: the baseline gap fell at %.3f .. %.3f s, not inside (-1.95, -0.05) s "
+          "(a stalled host): its \"in the idle baseline\" wording not checked" % (a, b))
 PY
 then ok "gap times from the command's start, each gap worded by where it lies"
-else bad "gap times or wording: $(cat "$tmp/c.txt" "$tmp/b.txt")"; fi
+else bad "gap times or wording: $(cat "$tmp/py.txt" "$tmp/c.txt" "$tmp/b.txt")"; fi
+cat "$tmp/py.txt"
+skipped=0
+grep -q "^SKIP: " "$tmp/py.txt" && skipped=1
 
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skipped skipped"
 [ $fail = 0 ]
