@@ -11,6 +11,9 @@
 #define _GNU_SOURCE /* CPU affinity */
 #include "test_support.h"
 
+#include "sampler_wait.h"
+#include "sysfs_text.h"
+
 #include "fake_powercap.h"
 #include "sampler/sampler.h"
 #include "sensors/sensor.h"
@@ -92,32 +95,13 @@ static void assert_near(double got, double want, double tol, const char *what)
     }
 }
 
-/* Waits until the sampler thread has taken n samples since its start:
- * polls the count (a condition, not a time: a loaded host delays the
- * thread, and a fixed sleep then held fewer samples than a test needs);
- * fails should the thread not get there within about a minute. */
-static void wait_for_samples(wl_sampler *s, uint64_t n)
-{
-    struct wl_sampler_stats st;
-    wl_sampler_stats(s, &st);
-    for (int i = 0; i < 12000 && st.n_samples < n; i++) {
-        wl_clock_sleep_ns(5000000);
-        wl_sampler_stats(s, &st);
-    }
-    if (st.n_samples < n) {
-        fprintf(stderr, "the sampler thread took %llu samples, waited for %llu\n",
-                (unsigned long long)st.n_samples, (unsigned long long)n);
-        fail();
-    }
-}
-
 static void test_ring_is_bounded_and_overflow_counted(void **state)
 {
     (void)state;
     struct rig r;
     rig_open(&r, 10.0, 1000000, 64); /* 1 kHz into 64 slots */
     assert_int_equal(wl_sampler_start(r.s), 0);
-    wait_for_samples(r.s, 256); /* counted, not slept for (a loaded host took fewer) */
+    wl_test_wait_for_samples(r.s, 256); /* counted, not slept for (a loaded host took fewer) */
     assert_int_equal(wl_sampler_stop(r.s), 0);
     struct wl_sampler_stats st;
     wl_sampler_stats(r.s, &st);
@@ -148,12 +132,12 @@ static void test_phase_tag_is_stamped_on_samples(void **state)
     /* 40 ms at 2 ms in each phase, counted, not slept for (a loaded host
      * took fewer than 10 in a fixed 80 ms); one sample under way at the
      * switch may still be tagged 7 */
-    wait_for_samples(r.s, 20);
+    wl_test_wait_for_samples(r.s, 20);
     wl_sampler_set_phase(r.s, 9);
     assert_int_equal(wl_sampler_get_phase(r.s), 9);
     struct wl_sampler_stats st;
     wl_sampler_stats(r.s, &st);
-    wait_for_samples(r.s, st.n_samples + 20);
+    wl_test_wait_for_samples(r.s, st.n_samples + 20);
     wl_sampler_stop(r.s);
     struct wl_sample buf[1024];
     size_t n = wl_sampler_drain(r.s, buf, 1024);
@@ -241,7 +225,7 @@ static void test_power_unknown_until_first_window(void **state)
     assert_int_equal(wl_sampler_domain(r.s, WL_DOMAIN_PACKAGE)->power_window_ns, 10000000);
     wl_fake_powercap_reset_gap(r.fp);
     assert_int_equal(wl_sampler_start(r.s), 0);
-    wait_for_samples(r.s, 50); /* 100 ms at 2 ms, counted, not slept for */
+    wl_test_wait_for_samples(r.s, 50); /* 100 ms at 2 ms, counted, not slept for */
     assert_int_equal(wl_sampler_stop(r.s), 0);
     const uint64_t gap_ns = wl_fake_powercap_max_gap_ns(r.fp);
     struct wl_sample buf[1024];
@@ -567,19 +551,6 @@ static void test_sensor_failing_mid_run_leaves_a_gap(void **state)
     rig_close(&r);
 }
 
-/* Writes text over the start of the file in one write() without truncating
- * it first (the sensor keeps the file open, so it cannot be replaced, and a
- * truncation can be read as an empty file: a gap). Callers keep the width
- * fixed ("07000000\n"), so nothing of the old text is left behind. */
-static void write_text(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CREAT, 0644);
-    assert_true(fd >= 0);
-    const size_t n = strlen(text);
-    assert_int_equal(pwrite(fd, text, n, 0), (ssize_t)n);
-    assert_int_equal(close(fd), 0);
-}
-
 /* An hwmon power meter (power only, domain total) under root/class/hwmon
  * reading uw_text (microwatts); its power file's path goes to path. */
 static void make_power_meter(const char *root, const char *uw_text, char *path, size_t size)
@@ -591,9 +562,9 @@ static void make_power_meter(const char *root, const char *uw_text, char *path, 
     snprintf(path, size, "%s/class/hwmon/hwmon0", root);
     mkdir(path, 0755);
     snprintf(path, size, "%s/class/hwmon/hwmon0/name", root);
-    write_text(path, "power_meter\n");
+    wl_test_put_text(path, "power_meter\n");
     snprintf(path, size, "%s/class/hwmon/hwmon0/power1_input", root);
-    write_text(path, uw_text);
+    wl_test_put_text(path, uw_text);
 }
 
 /* A sampler over the hwmon meters of the tree at root (no CPU model),
@@ -637,7 +608,7 @@ static void test_power_only_domain_is_integrated(void **state)
     wl_sampler_window_begin(s, &w);
     wl_clock_sleep_ns(300000000);
     uint64_t t_step = wl_clock_now_ns();
-    write_text(p1, "14000000\n");
+    wl_test_put_text(p1, "14000000\n");
     wl_clock_sleep_ns(300000000);
     wl_sampler_window_end(s, &w);
     double a = (double)(t_step - w.begin.t_ns) / 1e9, b = (double)(w.end.t_ns - t_step) / 1e9;
@@ -678,9 +649,9 @@ static void test_sources_are_cut_between_characters(void **state)
         snprintf(path, sizeof path, "%s/class/hwmon/hwmon%d%s", root, k, euros);
         assert_int_equal(mkdir(path, 0755), 0);
         snprintf(path, sizeof path, "%s/class/hwmon/hwmon%d%s/name", root, k, euros);
-        write_text(path, "amdgpu\n");
+        wl_test_put_text(path, "amdgpu\n");
         snprintf(path, sizeof path, "%s/class/hwmon/hwmon%d%s/power100000_input", root, k, euros);
-        write_text(path, "5000000\n");
+        wl_test_put_text(path, "5000000\n");
     }
     wl_sensor_set *set = NULL;
     wl_sampler *s = open_meter_sampler(root, 0, &set);
@@ -719,7 +690,7 @@ static void test_power_only_energy_never_goes_back(void **state)
     wl_clock_sleep_ns(150000000);
     struct wl_energy_mark m1, m2;
     assert_int_equal(wl_sampler_mark(s, &m1), 0);
-    write_text(p1, "000000000\n");
+    wl_test_put_text(p1, "000000000\n");
     wl_clock_sleep_ns(100000000);
     assert_int_equal(wl_sampler_mark(s, &m2), 0);
     assert_int_equal(wl_sampler_stop(s), 0);
@@ -767,7 +738,7 @@ static void test_power_only_floor_is_per_domain(void **state)
     snprintf(p2, sizeof p2, "%s/class/hwmon/hwmon1/name", root);
     assert_int_equal(wl_test_write_file(p2, "amdgpu\n", 7), 0);
     snprintf(p2, sizeof p2, "%s/class/hwmon/hwmon1/power1_input", root);
-    write_text(p2, "000000000\n");
+    wl_test_put_text(p2, "000000000\n");
     wl_sensor_set *set = NULL;
     wl_sampler *s = open_meter_sampler(root, 200000000, &set);
     assert_int_equal(wl_sampler_domain(s, WL_DOMAIN_GPU)->n_channels, 2);
@@ -775,8 +746,8 @@ static void test_power_only_floor_is_per_domain(void **state)
     wl_clock_sleep_ns(150000000);
     struct wl_energy_mark m1, m2;
     assert_int_equal(wl_sampler_mark(s, &m1), 0);
-    write_text(p1, "000000000\n");
-    write_text(p2, "100000000\n");
+    wl_test_put_text(p1, "000000000\n");
+    wl_test_put_text(p2, "100000000\n");
     wl_clock_sleep_ns(500000000);
     assert_int_equal(wl_sampler_mark(s, &m2), 0);
     assert_int_equal(wl_sampler_stop(s), 0);
@@ -904,9 +875,9 @@ static void test_gpus_of_two_sensors_are_summed(void **state)
         mkdir(path, 0755);
     }
     snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/name", root);
-    write_text(path, "amdgpu\n");
+    wl_test_put_text(path, "amdgpu\n");
     snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/power1_input", root);
-    write_text(path, "120000000\n");
+    wl_test_put_text(path, "120000000\n");
     setenv("FAKE_NVML_GPUS", "1", 1);
     struct wl_sensor_params p;
     wl_sensor_params_default(&p);

@@ -18,6 +18,8 @@
 #include "test_support.h"
 
 #include "fake_powercap.h"
+#include "sampler_wait.h"
+#include "sysfs_text.h"
 #include "sampler/sampler.h"
 #include "sensors/sensor.h"
 #include "sensors/sensor_impl.h" /* a static counter's update period, as if measured */
@@ -52,41 +54,11 @@ static wl_sampler *open_sampler(wl_sensor_set *set, uint64_t interval_ns)
     return s;
 }
 
-/* Waits until the sampler thread has taken n samples since its start:
- * polls the count (a condition, not a time: a loaded host delays the
- * thread, and a fixed sleep then held fewer samples than a test needs);
- * fails should the thread not get there within about a minute. */
-static void wait_for_samples(wl_sampler *s, uint64_t n)
-{
-    struct wl_sampler_stats st;
-    wl_sampler_stats(s, &st);
-    for (int i = 0; i < 12000 && st.n_samples < n; i++) {
-        wl_clock_sleep_ns(5000000);
-        wl_sampler_stats(s, &st);
-    }
-    if (st.n_samples < n) {
-        fprintf(stderr, "the sampler thread took %llu samples, waited for %llu\n",
-                (unsigned long long)st.n_samples, (unsigned long long)n);
-        fail();
-    }
-}
-
-/* Writes text over the start of path in one write, without truncating (the
- * sensor keeps the file open); callers keep the width fixed. */
-static void put_text(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CREAT, 0644);
-    assert_true(fd >= 0);
-    const size_t n = strlen(text);
-    assert_int_equal(pwrite(fd, text, n, 0), (ssize_t)n);
-    assert_int_equal(close(fd), 0);
-}
-
 static void put_uj(const char *path, uint64_t uj)
 {
     char text[32];
     snprintf(text, sizeof text, "%020llu\n", (unsigned long long)uj);
-    put_text(path, text);
+    wl_test_put_text(path, text);
 }
 
 /* A static powercap zone under root: name, max_energy_range_uj, energy_uj
@@ -95,18 +67,10 @@ static void put_zone(const char *root, const char *dir, const char *name, uint64
                      uint64_t energy)
 {
     char path[2048], text[64];
-    snprintf(path, sizeof path, "%s/class", root);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/class/powercap", root);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/class/powercap/%s", root, dir);
-    assert_int_equal(mkdir(path, 0755), 0);
-    snprintf(path, sizeof path, "%s/class/powercap/%s/name", root, dir);
-    snprintf(text, sizeof text, "%s\n", name);
-    put_text(path, text);
+    wl_test_make_class_device(root, "powercap", dir, name);
     snprintf(path, sizeof path, "%s/class/powercap/%s/max_energy_range_uj", root, dir);
     snprintf(text, sizeof text, "%llu\n", (unsigned long long)max);
-    put_text(path, text);
+    wl_test_put_text(path, text);
     snprintf(path, sizeof path, "%s/class/powercap/%s/energy_uj", root, dir);
     put_uj(path, energy);
 }
@@ -152,9 +116,9 @@ static void make_energy_meter(const char *root, uint64_t uj, char *path, size_t 
         mkdir(path, 0755);
     }
     snprintf(path, size, "%s/class/hwmon/hwmon0/name", root);
-    put_text(path, "amd_energy\n");
+    wl_test_put_text(path, "amd_energy\n");
     snprintf(path, size, "%s/class/hwmon/hwmon0/energy1_label", root);
-    put_text(path, "Esocket0\n");
+    wl_test_put_text(path, "Esocket0\n");
     snprintf(path, size, "%s/class/hwmon/hwmon0/energy1_input", root);
     put_uj(path, uj);
 }
@@ -167,9 +131,9 @@ static void make_power_meter(const char *root, char *path, size_t size)
     snprintf(path, size, "%s/class/hwmon/hwmon1", root);
     mkdir(path, 0755);
     snprintf(path, size, "%s/class/hwmon/hwmon1/name", root);
-    put_text(path, "power_meter\n");
+    wl_test_put_text(path, "power_meter\n");
     snprintf(path, size, "%s/class/hwmon/hwmon1/power1_input", root);
-    put_text(path, "080000000\n");
+    wl_test_put_text(path, "080000000\n");
 }
 
 /* Waits (no time asserted: a stalled host only waits longer) until the
@@ -264,7 +228,7 @@ static void test_power_after_a_read_gap(void **state)
     /* the thread's reads are counted, not slept for: on a loaded host the
      * old fixed sleeps (100, 200, 150 ms) saw no failed read in the break,
      * or fewer than five windows after it */
-    wait_for_samples(s, 20); /* 100 ms at 5 ms */
+    wl_test_wait_for_samples(s, 20); /* 100 ms at 5 ms */
     wl_fake_powercap_set_broken(fp, 1);
     /* broken for 200 ms at least (a gap twenty windows long: the old code's
      * first window after it held ~400 W), and until the thread read it so */
@@ -277,7 +241,7 @@ static void test_power_after_a_read_gap(void **state)
     wait_for_the_gap_to_end(s, g);
     struct wl_sampler_stats st;
     wl_sampler_stats(s, &st);
-    wait_for_samples(s, st.n_samples + 30); /* 150 ms at 5 ms */
+    wl_test_wait_for_samples(s, st.n_samples + 30); /* 150 ms at 5 ms */
     assert_int_equal(wl_sampler_stop(s), 0);
     const uint64_t gap_ns = wl_fake_powercap_max_gap_ns(fp);
 
@@ -490,9 +454,9 @@ static void test_constant_power_peaks_at_its_average(void **state)
         mkdir(path, 0755);
     }
     snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/name", root);
-    put_text(path, "power_meter\n");
+    wl_test_put_text(path, "power_meter\n");
     snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/power1_input", root);
-    put_text(path, "80000000\n"); /* uW */
+    wl_test_put_text(path, "80000000\n"); /* uW */
     wl_sensor_set *set = open_hwmon(root, WL_BACKEND_CPU_MODEL);
     assert_int_equal(wl_sensor_set_count(set), 2);
     wl_sampler *s = open_sampler(set, 20000000);
@@ -566,7 +530,7 @@ static void test_fall_on_channel_33_leaves_channel_1_alone(void **state)
      * second sample). A fixed 100 ms sleep held fewer on a loaded host:
      * the first sample after the fall was then left unchecked, and the
      * one checked in its place already had dram's next window. */
-    wait_for_samples(s, 2);
+    wl_test_wait_for_samples(s, 2);
     char path[2048];
     snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0:32/energy_uj", root);
     put_uj(path, 1000); /* channel 33: a reset */
@@ -574,7 +538,7 @@ static void test_fall_on_channel_33_leaves_channel_1_alone(void **state)
     assert_int_equal(wl_sampler_mark(s, &m), 0); /* the fall is read by now */
     struct wl_sampler_stats st;
     wl_sampler_stats(s, &st);
-    wait_for_samples(s, st.n_samples + 3); /* three after the mark */
+    wl_test_wait_for_samples(s, st.n_samples + 3); /* three after the mark */
     assert_int_equal(wl_sampler_stop(s), 0);
 
     struct wl_sampler_gap g[4];
@@ -625,7 +589,7 @@ static void test_counter_above_its_range_is_one_gap(void **state)
     assert_int_equal(wl_sampler_start(s), 0);
     /* counted in the thread's samples, not slept for: fixed sleeps held
      * fewer than 20 reads above the range on a loaded host */
-    wait_for_samples(s, 2);
+    wl_test_wait_for_samples(s, 2);
     struct wl_energy_mark m[3];
     assert_int_equal(wl_sampler_mark(s, &m[0]), 0);
     char path[2048];
@@ -633,11 +597,11 @@ static void test_counter_above_its_range_is_one_gap(void **state)
     put_uj(path, 3000000);
     struct wl_sampler_stats st;
     wl_sampler_stats(s, &st);
-    wait_for_samples(s, st.n_samples + 20);
+    wl_test_wait_for_samples(s, st.n_samples + 20);
     assert_int_equal(wl_sampler_mark(s, &m[1]), 0);
     put_uj(path, 3500000);
     wl_sampler_stats(s, &st);
-    wait_for_samples(s, st.n_samples + 3);
+    wl_test_wait_for_samples(s, st.n_samples + 3);
     assert_int_equal(wl_sampler_mark(s, &m[2]), 0);
     assert_int_equal(wl_sampler_stop(s), 0);
     char *err = capture_end();
@@ -732,8 +696,8 @@ static void test_failed_read_gap_loses_only_read_powers(void **state)
     assert_true(wl_sampler_domain(s, WL_DOMAIN_PACKAGE)->counter);
     assert_false(wl_sampler_domain(s, WL_DOMAIN_TOTAL)->counter);
     assert_int_equal(wl_sampler_start(s), 0);
-    put_text(tm.power, "garbage!!\n"); /* the sensor's reads fail: every device's */
-    put_text(tm.energy, "garbage!!\n");
+    wl_test_put_text(tm.power, "garbage!!\n"); /* the sensor's reads fail: every device's */
+    wl_test_put_text(tm.energy, "garbage!!\n");
     /* until the thread has seen both fail (no time is asserted: a stalled
      * host only waits longer). A read between the two writes above opens
      * the gap with total alone; the package joins it at a later read, so
@@ -745,7 +709,7 @@ static void test_failed_read_gap_loses_only_read_powers(void **state)
             break;
         wl_clock_sleep_ns(5000000);
     }
-    put_text(tm.power, "080000000\n");
+    wl_test_put_text(tm.power, "080000000\n");
     put_uj(tm.energy, 100001000);
     wait_for_the_gap_to_end(s, g);
     stop_with_one_failed_read_gap(s, g, both, 1u << WL_DOMAIN_TOTAL);
@@ -766,7 +730,7 @@ static void test_one_failed_device_is_a_gap_of_its_domain_alone(void **state)
     wl_sensor_set *set = open_two_meters(&tm);
     wl_sampler *s = open_sampler(set, 10000000);
     assert_int_equal(wl_sampler_start(s), 0);
-    put_text(tm.power, "garbage!!\n"); /* the power meter fails, amd_energy is read */
+    wl_test_put_text(tm.power, "garbage!!\n"); /* the power meter fails, amd_energy is read */
     struct wl_sampler_stats st;
     for (int i = 0; i < 6000; i++) {
         wl_sampler_stats(s, &st);
@@ -778,7 +742,7 @@ static void test_one_failed_device_is_a_gap_of_its_domain_alone(void **state)
     assert_int_equal(wl_sampler_mark(s, &m), 0);
     assert_true(m.valid_mask & (1u << WL_DOMAIN_PACKAGE));
     assert_false(m.valid_mask & (1u << WL_DOMAIN_TOTAL));
-    put_text(tm.power, "080000000\n");
+    wl_test_put_text(tm.power, "080000000\n");
     struct wl_sampler_gap g[4];
     wait_for_the_gap_to_end(s, g);
     stop_with_one_failed_read_gap(s, g, 1u << WL_DOMAIN_TOTAL, 1u << WL_DOMAIN_TOTAL);
@@ -808,7 +772,7 @@ static void test_counter_not_read_at_the_origin_starts_at_its_first_read(void **
     (void)state;
     struct two_meters tm;
     wl_sensor_set *set = open_two_meters(&tm);
-    put_text(tm.energy, "garbage!!\n"); /* amd_energy fails at the origin read */
+    wl_test_put_text(tm.energy, "garbage!!\n"); /* amd_energy fails at the origin read */
     wl_sampler *s = open_sampler(set, 10000000);
     struct wl_sampler_gap g[4];
     assert_int_equal(wl_sampler_gaps(s, g, 4), 1); /* from the origin */

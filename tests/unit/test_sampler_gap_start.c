@@ -11,6 +11,8 @@
  * hwmon files written by the test. */
 #include "test_support.h"
 
+#include "sysfs_text.h"
+
 #include "sampler/sampler.h"
 #include "sensors/sensor.h"
 #include "util/clock.h"
@@ -26,32 +28,6 @@
 
 #define METER_W 80.0
 
-/* Writes text over the start of path in one write, without truncating (the
- * sensor keeps the file open); callers keep the width fixed. */
-static void put_text(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CREAT, 0644);
-    assert_true(fd >= 0);
-    const size_t n = strlen(text);
-    assert_int_equal(pwrite(fd, text, n, 0), (ssize_t)n);
-    assert_int_equal(close(fd), 0);
-}
-
-/* hwmon device dir under root (class/hwmon/<dir>) named name. */
-static void make_device(const char *root, const char *dir, const char *name)
-{
-    char path[2048], text[64];
-    snprintf(path, sizeof path, "%s/class", root);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/class/hwmon", root);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/class/hwmon/%s", root, dir);
-    assert_int_equal(mkdir(path, 0755), 0);
-    snprintf(path, sizeof path, "%s/class/hwmon/%s/name", root, dir);
-    snprintf(text, sizeof text, "%s\n", name);
-    put_text(path, text);
-}
-
 /* A tree under a new root (heap) with a power meter (domain total, 80 W,
  * power only) and, with_counter, an amd_energy counter (domain package)
  * on the same hwmon sensor; the meter's power file's path goes to power. */
@@ -61,15 +37,15 @@ static char *make_tree(bool with_counter, char *power, size_t size)
     assert_non_null(root);
     char path[2048];
     if (with_counter) {
-        make_device(root, "hwmon0", "amd_energy");
+        wl_test_make_class_device(root, "hwmon", "hwmon0", "amd_energy");
         snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/energy1_label", root);
-        put_text(path, "Esocket0\n");
+        wl_test_put_text(path, "Esocket0\n");
         snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/energy1_input", root);
-        put_text(path, "00000000000100000000\n");
+        wl_test_put_text(path, "00000000000100000000\n");
     }
-    make_device(root, "hwmon1", "power_meter");
+    wl_test_make_class_device(root, "hwmon", "hwmon1", "power_meter");
     snprintf(power, size, "%s/class/hwmon/hwmon1/power1_input", root);
-    put_text(power, "080000000\n"); /* uW, fixed width */
+    wl_test_put_text(power, "080000000\n"); /* uW, fixed width */
     return root;
 }
 
@@ -128,10 +104,10 @@ static void check_gap_starts_at_the_last_good_read(bool with_counter)
     assert_int_equal(wl_sampler_open(set, &sp, &s), 0);
     assert_int_equal(wl_sampler_start(s), 0);
     wait_samples(s, 5);
-    put_text(power, "garbage!!\n");
+    wl_test_put_text(power, "garbage!!\n");
     wait_gap(s, false);
     wait_samples(s, 3); /* a gap of several samples */
-    put_text(power, "080000000\n");
+    wl_test_put_text(power, "080000000\n");
     wait_gap(s, true);
     wait_samples(s, 5);
     assert_int_equal(wl_sampler_stop(s), 0);
