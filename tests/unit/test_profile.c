@@ -13,6 +13,8 @@
  */
 #include "test_support.h"
 
+#include "recorder_rig.h"
+
 #include "analysis/summary.h"
 #include "engine/context.h"
 #include "engine/generate.h"
@@ -273,12 +275,8 @@ static void test_token_energy_matches_driven_counter(void **state)
     assert_int_equal(wl_store_run_begin(st, &info, &run, id), 0);
 
     struct wl_sensor_params sp;
-    wl_sensor_params_default(&sp);
-    sp.sysfs_root = root;
-    sp.backends = WL_BACKEND_RAPL_POWERCAP;
-    sp.model_use = WL_MODEL_NEVER;
     struct wl_recorder_params rp;
-    wl_recorder_default_params(&rp);
+    wl_test_recorder_powercap_params(&sp, &rp, root, run);
     rp.depth = WL_PROFILE_DEEP;
     rp.activations = true;
     rp.n_layer = m->config.n_layer;
@@ -286,8 +284,6 @@ static void test_token_energy_matches_driven_counter(void **state)
     rp.max_input_tokens = cp.n_ctx;
     rp.max_output_tokens = N_PREDICT;
     rp.n_ubatch = cp.n_ubatch;
-    rp.sensors = &sp;
-    rp.run = run;
     rp.interval_ms = 10;
     wl_recorder *rec = NULL;
     assert_int_equal(wl_recorder_create(&rp, &rec, &err), 0);

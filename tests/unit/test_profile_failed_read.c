@@ -11,6 +11,7 @@
 
 #include "analysis/summary.h"
 #include "fake_powercap.h"
+#include "recorder_rig.h"
 #include "profile/recorder.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -25,12 +26,7 @@
 #define TRUE_W 20.0
 
 struct fixture {
-    char *dir;
-    char db[1024];
-    struct wl_fake_powercap *fp;
-    wl_store *st;
-    wl_store_run *run;
-    char id[40];
+    struct wl_test_recorder_rig rig; /* the fake package, the store and its run */
     wl_recorder *rec;
     struct wl_hooks h;
     struct wl_recorder_totals totals; /* after the stop */
@@ -40,38 +36,15 @@ struct fixture {
  * idle baseline of 50 ms taken. */
 static struct fixture *open_fixture(void)
 {
-    static const struct wl_fake_zone z[] = {{"intel-rapl:0", "package-0", TRUE_W, 1ull << 40}};
     struct fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->dir = wl_test_tmpdir();
-    assert_non_null(f->dir);
-    f->fp = wl_fake_powercap_start(f->dir, z, 1, 1000000);
-    assert_non_null(f->fp);
-    snprintf(f->db, sizeof f->db, "%s/runs.db", f->dir);
-    struct wl_store_params stp;
-    wl_store_default_params(&stp);
-    stp.path = f->db;
-    struct wl_errmsg err = {{0}};
-    assert_int_equal(wl_store_open(&stp, &f->st, &err), 0);
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .depth = "off"};
-    assert_int_equal(wl_store_run_begin(f->st, &info, &f->run, f->id), 0);
-
-    struct wl_sensor_params sp;
-    wl_sensor_params_default(&sp);
-    sp.sysfs_root = f->dir;
-    sp.backends = WL_BACKEND_RAPL_POWERCAP;
-    sp.model_use = WL_MODEL_NEVER;
-    struct wl_recorder_params rp;
-    wl_recorder_default_params(&rp);
-    rp.depth = WL_PROFILE_OFF;
-    rp.n_layer = 1;
-    rp.n_head = 1;
+    wl_test_recorder_rig_open(&f->rig, TRUE_W, 1000000);
+    struct wl_recorder_params rp = f->rig.rp;
     rp.max_input_tokens = 16;
     rp.max_output_tokens = 16;
-    rp.sensors = &sp;
-    rp.run = f->run;
     rp.interval_ms = 10;
     rp.sample_interval_ns = 5000000;
+    struct wl_errmsg err = {{0}};
     if (wl_recorder_create(&rp, &f->rec, &err) != 0)
         fail_msg("recorder: %s", err.text);
     f->h = wl_recorder_hooks(f->rec);
@@ -82,11 +55,11 @@ static struct fixture *open_fixture(void)
 
 static void close_fixture(struct fixture *f)
 {
-    wl_store_close(f->st);
+    wl_store_close(f->rig.st);
     wl_recorder_free(f->rec);
-    wl_fake_powercap_stop(f->fp);
-    wl_test_rmtree(f->dir);
-    free(f->dir);
+    wl_fake_powercap_stop(f->rig.fp);
+    wl_test_rmtree(f->rig.dir);
+    free(f->rig.dir);
     free(f);
 }
 
@@ -95,9 +68,9 @@ static void close_fixture(struct fixture *f)
  * only keeps a broken fake from hanging the test. */
 static void set_broken(struct fixture *f, bool broken)
 {
-    wl_fake_powercap_set_broken(f->fp, broken);
+    wl_fake_powercap_set_broken(f->rig.fp, broken);
     char path[2048];
-    snprintf(path, sizeof path, "%s", wl_fake_powercap_energy_path(f->fp, 0));
+    snprintf(path, sizeof path, "%s", wl_fake_powercap_energy_path(f->rig.fp, 0));
     for (int i = 0; i < 20000; i++) {
         char *text = wl_test_read_file(path, NULL);
         const bool garbage = text && strstr(text, "garbage") != NULL;
@@ -238,22 +211,22 @@ static void test_a_failed_read_mid_run_leaves_its_sections_unknown(void **state)
     snprintf(sql, sizeof sql,
              "SELECT group_concat(seq) FROM (SELECT seq FROM sections WHERE energy_j IS NULL "
              "ORDER BY seq)");
-    const char *unknown = query_text(f->db, sql);
+    const char *unknown = query_text(f->rig.db, sql);
     /* sections: tokenize (0); tokens 0, 1 (1..4); token 2's sampling and detokenize (5, 6) */
-    const double first = query_real(f->db, "SELECT min(seq) FROM sections");
+    const double first = query_real(f->rig.db, "SELECT min(seq) FROM sections");
     char want[32];
     snprintf(want, sizeof want, "%d,%d", (int)first + 5, (int)first + 6);
     if (strcmp(unknown, want) != 0)
         fail_msg("sections without energy: '%s', want '%s' (token 2's sampling and detokenize)",
                  unknown, want);
     /* tokenize, tokens 0, 1 and 3 (two each), cleanup */
-    assert_true(query_real(f->db, "SELECT count(*) FROM sections WHERE energy_j IS NOT NULL") ==
+    assert_true(query_real(f->rig.db, "SELECT count(*) FROM sections WHERE energy_j IS NOT NULL") ==
                 8.0);
-    assert_true(query_real(f->db, "SELECT count(*) FROM tokens WHERE energy_j IS NULL") == 0.0);
-    assert_false(isnan(query_real(f->db, "SELECT energy_j FROM runs")));
-    assert_false(isnan(query_real(f->db, "SELECT energy_j FROM run_domains")));
+    assert_true(query_real(f->rig.db, "SELECT count(*) FROM tokens WHERE energy_j IS NULL") == 0.0);
+    assert_false(isnan(query_real(f->rig.db, "SELECT energy_j FROM runs")));
+    assert_false(isnan(query_real(f->rig.db, "SELECT energy_j FROM run_domains")));
     assert_string_equal(
-        query_text(f->db, "SELECT json_extract(extra, '$.energy_unknown') FROM runs"),
+        query_text(f->rig.db, "SELECT json_extract(extra, '$.energy_unknown') FROM runs"),
         "{\"start\":[],\"end\":[],\"sections\":2,\"token_rows\":0}");
     /* the totals: the sums leave the unknown out and count them */
     assert_int_equal(f->totals.n_sections_unknown, 2);
@@ -269,7 +242,7 @@ static void test_a_failed_read_mid_run_leaves_its_sections_unknown(void **state)
 static void wait_for_samples(struct fixture *f, int n)
 {
     for (int i = 0; i < 30000; i++) {
-        if (query_real(f->db, "SELECT count(*) FROM power_samples WHERE phase = 'decode'") >= n)
+        if (query_real(f->rig.db, "SELECT count(*) FROM power_samples WHERE phase = 'decode'") >= n)
             return;
         wl_clock_sleep_ns(1000000);
     }
@@ -301,35 +274,36 @@ static void test_a_failed_read_at_the_end_leaves_the_run_energy_unknown(void **s
     end_generation(f);
 
     assert_true(isnan(f->totals.energy_j));
-    assert_true(isnan(query_real(f->db, "SELECT energy_j FROM runs")));
-    assert_true(query_real(f->db, "SELECT count(*) FROM run_domains WHERE domain = 'package'") ==
-                1.0);
-    assert_true(isnan(query_real(f->db, "SELECT energy_j FROM run_domains")));
-    assert_true(isnan(query_real(f->db, "SELECT avg_power_w FROM run_domains")));
-    const double base = query_real(f->db, "SELECT baseline_power_w FROM run_domains");
-    const double peak = query_real(f->db, "SELECT peak_power_w FROM run_domains");
+    assert_true(isnan(query_real(f->rig.db, "SELECT energy_j FROM runs")));
+    assert_true(
+        query_real(f->rig.db, "SELECT count(*) FROM run_domains WHERE domain = 'package'") == 1.0);
+    assert_true(isnan(query_real(f->rig.db, "SELECT energy_j FROM run_domains")));
+    assert_true(isnan(query_real(f->rig.db, "SELECT avg_power_w FROM run_domains")));
+    const double base = query_real(f->rig.db, "SELECT baseline_power_w FROM run_domains");
+    const double peak = query_real(f->rig.db, "SELECT peak_power_w FROM run_domains");
     if (!(base > 0) || !(peak > 0))
         fail_msg("package baseline %.3f W, peak %.3f W: both should be kept", base, peak);
     /* both of the fake's constant TRUE_W: a peak over spans of about one
      * 5 ms sample is off by the writer's longest gap G / 5 ms (1.3 x allows
      * G = 1.5 ms), the 50 ms baseline by G / 50 ms (1.1 x allows 5 ms) */
-    const uint64_t gap_ns = wl_fake_powercap_max_gap_ns(f->fp);
+    const uint64_t gap_ns = wl_fake_powercap_max_gap_ns(f->rig.fp);
     struct wl_fake_verdict v = {0};
     wl_fake_check_range(&v, "package peak (W)", peak, TRUE_W * 0.9, TRUE_W * 1.3, TRUE_W, gap_ns,
                         1500000);
     wl_fake_check_range(&v, "package baseline (W)", base, TRUE_W * 0.9, TRUE_W * 1.1, TRUE_W,
                         gap_ns, 5000000);
     /* token 3 (sampling, detokenize) and post_inference's cleanup */
-    assert_true(query_real(f->db, "SELECT count(*) FROM sections WHERE energy_j IS NULL") == 3.0);
-    assert_true(query_real(f->db, "SELECT count(*) FROM tokens WHERE energy_j IS NULL") == 1.0);
-    assert_true(isnan(query_real(f->db, "SELECT energy_j FROM tokens WHERE idx = 3")));
+    assert_true(query_real(f->rig.db, "SELECT count(*) FROM sections WHERE energy_j IS NULL") ==
+                3.0);
+    assert_true(query_real(f->rig.db, "SELECT count(*) FROM tokens WHERE energy_j IS NULL") == 1.0);
+    assert_true(isnan(query_real(f->rig.db, "SELECT energy_j FROM tokens WHERE idx = 3")));
     assert_string_equal(
-        query_text(f->db, "SELECT json_extract(extra, '$.energy_unknown') FROM runs"),
+        query_text(f->rig.db, "SELECT json_extract(extra, '$.energy_unknown') FROM runs"),
         "{\"start\":[],\"end\":[\"package\"],\"sections\":3,\"token_rows\":1}");
 
     struct wl_store_aggregates a;
     struct wl_summary s;
-    assert_int_equal(wl_store_summary(f->st, f->id, &a), 0);
+    assert_int_equal(wl_store_summary(f->rig.st, f->rig.id, &a), 0);
     assert_int_equal(wl_summary_compute(&a, &s), 0);
     assert_true(isnan(s.energy_j));
     assert_int_equal(s.baseline, WL_SUMMARY_BASELINE_STORED);
@@ -340,7 +314,7 @@ static void test_a_failed_read_at_the_end_leaves_the_run_energy_unknown(void **s
     wl_store_aggregates_free(&a);
 
     char args[2048], *out = NULL, *err = NULL;
-    snprintf(args, sizeof args, "show %s --db '%s'", f->id, f->db);
+    snprintf(args, sizeof args, "show %s --db '%s'", f->rig.id, f->rig.db);
     assert_int_equal(wl_test_run_cli(args, &out, &err), 0);
     if (!strstr(out, "a sensor read failed at the generation's end (package)") ||
         !strstr(out, "3 sections and 1 token row have no energy") ||

@@ -9,6 +9,7 @@
 #include "test_support.h"
 
 #include "fake_powercap.h"
+#include "recorder_rig.h"
 #include "profile/recorder.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -63,47 +64,17 @@ static double power_window_ms(wl_recorder *rec)
 static void test_peak_spans_a_slow_counters_learned_window(void **state)
 {
     (void)state;
-    static const struct wl_fake_zone z[] = {{"intel-rapl:0", "package-0", TRUE_W, 1ull << 40}};
-    char *dir = wl_test_tmpdir();
-    assert_non_null(dir);
-    struct wl_fake_powercap *fp = wl_fake_powercap_start(dir, z, 1, 100000000);
-    assert_non_null(fp);
-
-    char path[1024];
-    snprintf(path, sizeof path, "%s/runs.db", dir);
-    struct wl_store_params stp;
-    wl_store_default_params(&stp);
-    stp.path = path;
+    struct wl_test_recorder_rig r;
+    wl_test_recorder_rig_open(&r, TRUE_W, 100000000);
+    r.rp.sample_interval_ns = 10000000;
     struct wl_errmsg err = {{0}};
-    wl_store *st = NULL;
-    assert_int_equal(wl_store_open(&stp, &st, &err), 0);
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .depth = "off"};
-    wl_store_run *run = NULL;
-    char id[40];
-    assert_int_equal(wl_store_run_begin(st, &info, &run, id), 0);
-
-    struct wl_sensor_params sp;
-    wl_sensor_params_default(&sp);
-    sp.sysfs_root = dir;
-    sp.backends = WL_BACKEND_RAPL_POWERCAP;
-    sp.model_use = WL_MODEL_NEVER;
-    struct wl_recorder_params rp;
-    wl_recorder_default_params(&rp);
-    rp.depth = WL_PROFILE_OFF;
-    rp.n_layer = 1;
-    rp.n_head = 1;
-    rp.max_input_tokens = 4;
-    rp.max_output_tokens = 4;
-    rp.sensors = &sp;
-    rp.run = run;
-    rp.sample_interval_ns = 10000000;
     wl_recorder *rec = NULL;
-    assert_int_equal(wl_recorder_create(&rp, &rec, &err), 0);
+    assert_int_equal(wl_recorder_create(&r.rp, &rec, &err), 0);
     const struct wl_hooks h = wl_recorder_hooks(rec);
 
     /* a settle long enough to see several of the counter's changes */
     assert_int_equal(wl_recorder_baseline(rec, 700000000, 0, NULL), 0);
-    wl_fake_powercap_reset_gap(fp);
+    wl_fake_powercap_reset_gap(r.fp);
     const uint64_t t_start = wl_clock_now_ns();
     assert_int_equal(wl_recorder_start(rec, NULL), 0);
     const double window_ms = power_window_ms(rec); /* the peak's spans, from now on */
@@ -115,12 +86,12 @@ static void test_peak_spans_a_slow_counters_learned_window(void **state)
     emit(&h, WL_HOOK_SECTION, false, WL_PHASE_DECODE, WL_SECTION_SAMPLING);
     emit(&h, WL_HOOK_PHASE, false, WL_PHASE_DECODE, 0);
     wl_recorder_stop(rec);
-    const uint64_t gap_ns = wl_fake_powercap_max_gap_ns(fp);
+    const uint64_t gap_ns = wl_fake_powercap_max_gap_ns(r.fp);
     const double gen_ms = (double)(wl_clock_now_ns() - t_start) / 1e6;
     struct wl_recorder_finish fin = {.status = WL_RUN_COMPLETE, .response = ""};
     assert_int_equal(wl_recorder_finish(rec, &fin), 0);
     wl_recorder_free(rec);
-    wl_store_close(st);
+    wl_store_close(r.st);
 
     /* spans of ~1 s (10 updates) are within ~11 % of the truth, and a
      * late writer adds a little: never the ~500 W of 10 ms spans. The peak
@@ -134,10 +105,10 @@ static void test_peak_spans_a_slow_counters_learned_window(void **state)
      * correct sampler makes of this counter, not the one in the recorder's
      * provenance: spans that shrink to one interval must fail, not shrink
      * the allowance with them. */
-    const double peak = stored_peak_w(path);
-    wl_fake_powercap_stop(fp);
-    wl_test_rmtree(dir);
-    free(dir);
+    const double peak = stored_peak_w(r.db);
+    wl_fake_powercap_stop(r.fp);
+    wl_test_rmtree(r.dir);
+    free(r.dir);
     const double allow_ms = peak < TRUE_W ? 0.3 * gen_ms : 0.5 * 810.0;
     fprintf(stderr, "peak %.3f W; power window at the start %.1f ms, generation %.1f ms\n", peak,
             window_ms, gen_ms);

@@ -12,6 +12,9 @@
  */
 #include "test_support.h"
 
+#include "recorder_rig.h"
+#include "sysfs_text.h"
+
 #include "analysis/summary.h"
 #include "profile/measure_store.h"
 #include "profile/recorder.h"
@@ -31,21 +34,12 @@
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-static void put_text(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CREAT, 0644);
-    assert_true(fd >= 0);
-    const size_t n = strlen(text);
-    assert_int_equal(pwrite(fd, text, n, 0), (ssize_t)n);
-    assert_int_equal(close(fd), 0);
-}
-
 /* energy_uj rewritten in place, fixed width (the sensor keeps it open) */
 static void put_uj(const char *path, uint64_t uj)
 {
     char text[32];
     snprintf(text, sizeof text, "%020llu\n", (unsigned long long)uj);
-    put_text(path, text);
+    wl_test_put_text(path, text);
 }
 
 /* A static powercap package zone under root; its energy_uj path to path. */
@@ -57,9 +51,9 @@ static void make_zone(const char *root, uint64_t uj, char *path, size_t size)
         mkdir(path, 0755);
     }
     snprintf(path, size, "%s/class/powercap/intel-rapl:0/name", root);
-    put_text(path, "package-0\n");
+    wl_test_put_text(path, "package-0\n");
     snprintf(path, size, "%s/class/powercap/intel-rapl:0/max_energy_range_uj", root);
-    put_text(path, "262143328850\n");
+    wl_test_put_text(path, "262143328850\n");
     snprintf(path, size, "%s/class/powercap/intel-rapl:0/energy_uj", root);
     put_uj(path, uj);
 }
@@ -140,20 +134,11 @@ static void test_run_stores_a_counter_reset_as_a_gap(void **state)
     assert_int_equal(wl_store_run_begin(st, &info, &run, id), 0);
 
     struct wl_sensor_params sp;
-    wl_sensor_params_default(&sp);
-    sp.sysfs_root = dir;
-    sp.backends = WL_BACKEND_RAPL_POWERCAP;
-    sp.model_use = WL_MODEL_NEVER;
-    sp.period_probe_ns = 0;
     struct wl_recorder_params rp;
-    wl_recorder_default_params(&rp);
-    rp.depth = WL_PROFILE_OFF;
-    rp.n_layer = 1;
-    rp.n_head = 1;
+    wl_test_recorder_powercap_params(&sp, &rp, dir, run);
+    sp.period_probe_ns = 0;
     rp.max_input_tokens = 16;
     rp.max_output_tokens = 16;
-    rp.sensors = &sp;
-    rp.run = run;
     rp.interval_ms = 10;
     rp.sample_interval_ns = 10 * MS_NS;
     struct wl_errmsg err = {{0}};

@@ -12,6 +12,7 @@
 #include "test_support.h"
 
 #include "fake_powercap.h"
+#include "recorder_rig.h"
 #include "profile/recorder.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -84,43 +85,14 @@ static int token_row(void *ud, size_t n, const char *const *names, const struct 
 static void test_token_power_is_averaged_inside_the_token(void **state)
 {
     (void)state;
-    static const struct wl_fake_zone z[] = {{"intel-rapl:0", "package-0", LOW_W, 1ull << 40}};
-    char *dir = wl_test_tmpdir();
-    assert_non_null(dir);
-    struct wl_fake_powercap *fp = wl_fake_powercap_start(dir, z, 1, 1000000);
-    assert_non_null(fp);
-
-    char path[1024];
-    snprintf(path, sizeof path, "%s/runs.db", dir);
-    struct wl_store_params stp;
-    wl_store_default_params(&stp);
-    stp.path = path;
+    struct wl_test_recorder_rig r;
+    wl_test_recorder_rig_open(&r, LOW_W, 1000000);
+    r.rp.max_output_tokens = N_SHORT + 1;
+    r.rp.interval_ms = 10;
+    r.rp.sample_interval_ns = 1000000; /* samples inside even the short tokens */
     struct wl_errmsg err = {{0}};
-    wl_store *st = NULL;
-    assert_int_equal(wl_store_open(&stp, &st, &err), 0);
-    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .depth = "off"};
-    wl_store_run *run = NULL;
-    char id[40];
-    assert_int_equal(wl_store_run_begin(st, &info, &run, id), 0);
-
-    struct wl_sensor_params sp;
-    wl_sensor_params_default(&sp);
-    sp.sysfs_root = dir;
-    sp.backends = WL_BACKEND_RAPL_POWERCAP;
-    sp.model_use = WL_MODEL_NEVER;
-    struct wl_recorder_params rp;
-    wl_recorder_default_params(&rp);
-    rp.depth = WL_PROFILE_OFF;
-    rp.n_layer = 1;
-    rp.n_head = 1;
-    rp.max_input_tokens = 4;
-    rp.max_output_tokens = N_SHORT + 1;
-    rp.sensors = &sp;
-    rp.run = run;
-    rp.interval_ms = 10;
-    rp.sample_interval_ns = 1000000; /* samples inside even the short tokens */
     wl_recorder *rec = NULL;
-    assert_int_equal(wl_recorder_create(&rp, &rec, &err), 0);
+    assert_int_equal(wl_recorder_create(&r.rp, &rec, &err), 0);
     const struct wl_hooks h = wl_recorder_hooks(rec);
 
     /* idle samples at LOW_W, long enough for a learned window too */
@@ -129,24 +101,24 @@ static void test_token_power_is_averaged_inside_the_token(void **state)
     emit(&h, WL_HOOK_PHASE, true, WL_PHASE_PRE_INFERENCE, 0);
     emit(&h, WL_HOOK_PHASE, false, WL_PHASE_PRE_INFERENCE, 0);
     emit(&h, WL_HOOK_PHASE, true, WL_PHASE_DECODE, 0);
-    wl_fake_powercap_reset_gap(fp);
-    wl_fake_powercap_set_power(fp, 0, HIGH_W); /* before the first token begins */
+    wl_fake_powercap_reset_gap(r.fp);
+    wl_fake_powercap_set_power(r.fp, 0, HIGH_W); /* before the first token begins */
     for (int32_t i = 0; i < N_SHORT; i++)
         token(&h, i, SHORT_MS);
     token(&h, N_SHORT, LONG_MS);
     emit(&h, WL_HOOK_PHASE, false, WL_PHASE_DECODE, 0);
     wl_recorder_stop(rec);
-    const uint64_t gap_ns = wl_fake_powercap_max_gap_ns(fp);
+    const uint64_t gap_ns = wl_fake_powercap_max_gap_ns(r.fp);
     struct wl_recorder_finish fin = {.status = WL_RUN_COMPLETE, .response = ""};
     assert_int_equal(wl_recorder_finish(rec, &fin), 0);
     wl_recorder_free(rec);
 
     struct tokens t = {0};
-    assert_int_equal(wl_store_foreach(st, id, WL_TABLE_TOKENS, -1, -1, token_row, &t), 0);
-    wl_store_close(st);
-    wl_fake_powercap_stop(fp);
-    wl_test_rmtree(dir);
-    free(dir);
+    assert_int_equal(wl_store_foreach(r.st, r.id, WL_TABLE_TOKENS, -1, -1, token_row, &t), 0);
+    wl_store_close(r.st);
+    wl_fake_powercap_stop(r.fp);
+    wl_test_rmtree(r.dir);
+    free(r.dir);
 
     assert_int_equal(t.n, N_SHORT + 1);
     /* a stored power is averaged >= 90 % inside its token, all at HIGH_W:
