@@ -14,6 +14,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Skips the calling test where system-wide software events cannot count
+ * here (why: the backend's reason), removing its tree root and freeing it
+ * first. */
+static void skip_without_perf(char *root, const char *why)
+{
+    fprintf(stderr, "SKIP: software perf events cannot count here: %s\n", why);
+    wl_test_rmtree(root);
+    free(root);
+    skip();
+}
+
+/* wl_sensor_open_backend(rapl-perf, p); skip_without_perf(root, its why)
+ * where it does not open. */
+static wl_sensor *open_perf_or_skip(const struct wl_sensor_params *p, char *root)
+{
+    wl_sensor *s = NULL;
+    struct wl_sensor_status st;
+    if (wl_sensor_open_backend(WL_BACKEND_RAPL_PERF, p, &s, &st) != 0)
+        skip_without_perf(root, st.why);
+    return s;
+}
+
 static void put(const char *dir, const char *name, const char *text)
 {
     char path[2048];
@@ -211,15 +233,7 @@ static void test_events_over_the_limit_are_listed(void **state)
     struct wl_sensor_params p;
     wl_sensor_params_default(&p);
     p.sysfs_root = root;
-    wl_sensor *s = NULL;
-    struct wl_sensor_status st;
-    int rc = wl_sensor_open_backend(WL_BACKEND_RAPL_PERF, &p, &s, &st);
-    if (rc != 0) {
-        fprintf(stderr, "SKIP: software perf events cannot count here: %s\n", st.why);
-        wl_test_rmtree(root);
-        free(root);
-        skip();
-    }
+    wl_sensor *s = open_perf_or_skip(&p, root);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, WL_SENSOR_MAX_CHANNELS);
     assert_int_equal(in->n_not_read, 30 * 4 - WL_SENSOR_MAX_CHANNELS);
@@ -350,12 +364,8 @@ static void test_psys_flat_or_far_below_the_package_is_dropped(void **state)
         wl_sensor *s = open_counting(root, cases[k].event, cases[k].scale,
                                      cases[k].default_budget ? def.period_probe_ns : 20000000000ull,
                                      why, sizeof why);
-        if (!s) {
-            fprintf(stderr, "SKIP: software perf events cannot count here: %s\n", why);
-            wl_test_rmtree(root);
-            free(root);
-            skip();
-        }
+        if (!s)
+            skip_without_perf(root, why);
         const struct wl_sensor_info *in = wl_sensor_get_info(s);
         assert_string_equal(in->ch[0].name, "package-0");
         if (cases[k].why) {
@@ -443,12 +453,8 @@ static void test_resolution_is_the_register_unit_never_the_scale(void **state)
             put_unit_msr(root, cases[k].vendor[0] == 'G' ? 0x606 : 0xC0010299,
                          (unsigned)cases[k].esu);
         wl_sensor *s = open_perf(root, 0, why, sizeof why);
-        if (!s) {
-            fprintf(stderr, "SKIP: software perf events cannot count here: %s\n", why);
-            wl_test_rmtree(root);
-            free(root);
-            skip();
-        }
+        if (!s)
+            skip_without_perf(root, why);
         const struct wl_sensor_info *in = wl_sensor_get_info(s);
         const int pk = channel_of(in, WL_DOMAIN_PACKAGE), dr = channel_of(in, WL_DOMAIN_DRAM),
                   ps = channel_of(in, WL_DOMAIN_PSYS);
@@ -473,7 +479,7 @@ static void test_sysfs_tree_without_dev_root_reads_the_dev_beside_it(void **stat
 {
     (void)state;
     char *root = wl_test_tmpdir();
-    char sys[2048], proc[2048], dev[2048], why[512];
+    char sys[2048], proc[2048], dev[2048];
     snprintf(sys, sizeof sys, "%s/sys", root);
     snprintf(proc, sizeof proc, "%s/proc", root);
     snprintf(dev, sizeof dev, "%s/dev", root);
@@ -490,15 +496,7 @@ static void test_sysfs_tree_without_dev_root_reads_the_dev_beside_it(void **stat
     for (int beside = 1; beside >= 0; beside--) {
         if (!beside)
             wl_test_rmtree(dev);
-        wl_sensor *s = NULL;
-        struct wl_sensor_status st;
-        if (wl_sensor_open_backend(WL_BACKEND_RAPL_PERF, &p, &s, &st) != 0) {
-            snprintf(why, sizeof why, "%s", st.why);
-            fprintf(stderr, "SKIP: software perf events cannot count here: %s\n", why);
-            wl_test_rmtree(root);
-            free(root);
-            skip();
-        }
+        wl_sensor *s = open_perf_or_skip(&p, root);
         const struct wl_sensor_info *in = wl_sensor_get_info(s);
         const int pk = channel_of(in, WL_DOMAIN_PACKAGE);
         assert_true(pk >= 0);
@@ -569,12 +567,8 @@ static void test_units_are_named_from_the_listed_cpus_topology(void **state)
         put_topology(root, 0, 0, cases[k].die0);
         put_topology(root, 1, cases[k].pkg1, cases[k].die1);
         wl_sensor *s = open_perf(root, 0, why, sizeof why);
-        if (!s) {
-            fprintf(stderr, "SKIP: software perf events cannot count here: %s\n", why);
-            wl_test_rmtree(root);
-            free(root);
-            skip();
-        }
+        if (!s)
+            skip_without_perf(root, why);
         const struct wl_sensor_info *in = wl_sensor_get_info(s);
         char want[8][64];
         snprintf(want[0], sizeof want[0], "%s", cases[k].unit0);
@@ -611,7 +605,7 @@ static void test_unit_read_through_another_cpu_of_the_package(void **state)
 {
     (void)state;
     char *root = wl_test_tmpdir();
-    char sys[2048], why[512];
+    char sys[2048];
     snprintf(sys, sizeof sys, "%s/sys", root);
     mkdir(sys, 0755);
     make_counting(sys, "0\n", "event=0x9", "2.3283064365386962890625e-10\n");
@@ -636,15 +630,7 @@ static void test_unit_read_through_another_cpu_of_the_package(void **state)
         p.proc_root = proc;
         p.dev_root = dev;
         p.period_probe_ns = 0;
-        wl_sensor *s = NULL;
-        struct wl_sensor_status st;
-        if (wl_sensor_open_backend(WL_BACKEND_RAPL_PERF, &p, &s, &st) != 0) {
-            snprintf(why, sizeof why, "%s", st.why);
-            fprintf(stderr, "SKIP: software perf events cannot count here: %s\n", why);
-            wl_test_rmtree(root);
-            free(root);
-            skip();
-        }
+        wl_sensor *s = open_perf_or_skip(&p, root);
         const struct wl_sensor_info *in = wl_sensor_get_info(s);
         const int pk = channel_of(in, WL_DOMAIN_PACKAGE);
         assert_true(pk >= 0);
@@ -672,14 +658,7 @@ static void test_sysfs_tree_without_proc_root_uses_its_own_cpu(void **state)
     wl_sensor_params_default(&p);
     p.sysfs_root = root;
     p.period_probe_ns = 0;
-    wl_sensor *s = NULL;
-    struct wl_sensor_status st;
-    if (wl_sensor_open_backend(WL_BACKEND_RAPL_PERF, &p, &s, &st) != 0) {
-        fprintf(stderr, "SKIP: software perf events cannot count here: %s\n", st.why);
-        wl_test_rmtree(root);
-        free(root);
-        skip();
-    }
+    wl_sensor *s = open_perf_or_skip(&p, root);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     const int ps = channel_of(in, WL_DOMAIN_PSYS);
     assert_true(ps >= 0);

@@ -478,6 +478,18 @@ static void put_msr_esu(const char *dev, int cpu, uint32_t reg, unsigned esu)
     wl_test_put_msr(dev, cpu, reg, (uint64_t)esu << 8 | 0x3);
 }
 
+/* A machine's tree under root: its folders sys, proc and dev made, their
+ * paths to sys, proc and dev (size bytes each). */
+static void make_machine_dirs(const char *root, char *sys, char *proc, char *dev, size_t size)
+{
+    snprintf(sys, size, "%s/sys", root);
+    snprintf(proc, size, "%s/proc", root);
+    snprintf(dev, size, "%s/dev", root);
+    mkdir(sys, 0755);
+    mkdir(proc, 0755);
+    mkdir(dev, 0755);
+}
+
 /* A zone's resolution is its register's energy unit, never the 1 uJ of
  * energy_uj (the sysfs unit: a package counts in 61 uJ on most Intel
  * parts, 15.3 uJ on AMD): from the unit register when the package's MSR
@@ -492,12 +504,7 @@ static void test_resolution_is_the_register_unit_never_the_sysfs_uj(void **state
     (void)state;
     char *root = wl_test_tmpdir();
     char sys[1100], proc[1100], dev[1100];
-    snprintf(sys, sizeof sys, "%s/sys", root);
-    snprintf(proc, sizeof proc, "%s/proc", root);
-    snprintf(dev, sizeof dev, "%s/dev", root);
-    mkdir(sys, 0755);
-    mkdir(proc, 0755);
-    mkdir(dev, 0755);
+    make_machine_dirs(root, sys, proc, dev, sizeof sys);
     put_zone(sys, "intel-rapl:0", "package-0", 1000);
     put_zone(sys, "intel-rapl:0:0", "core", 1000);
     put_zone(sys, "intel-rapl:0:1", "dram", 1000);
@@ -627,12 +634,7 @@ static void test_resolution_read_through_another_cpu_of_the_package(void **state
     (void)state;
     char *root = wl_test_tmpdir();
     char sys[1100], proc[1100], dev[1100];
-    snprintf(sys, sizeof sys, "%s/sys", root);
-    snprintf(proc, sizeof proc, "%s/proc", root);
-    snprintf(dev, sizeof dev, "%s/dev", root);
-    mkdir(sys, 0755);
-    mkdir(proc, 0755);
-    mkdir(dev, 0755);
+    make_machine_dirs(root, sys, proc, dev, sizeof sys);
     put_zone(sys, "intel-rapl:0", "package-0", 1000);
     put_zone(sys, "intel-rapl:1", "package-1", 1000);
     for (int c = 0; c < 4; c++) { /* cpu0, 1 on package 0; cpu2, 3 on package 1 */
@@ -671,12 +673,7 @@ static void test_sysfs_tree_without_dev_root_reads_the_dev_beside_it(void **stat
     (void)state;
     char *root = wl_test_tmpdir();
     char sys[1100], proc[1100], dev[1100];
-    snprintf(sys, sizeof sys, "%s/sys", root);
-    snprintf(proc, sizeof proc, "%s/proc", root);
-    snprintf(dev, sizeof dev, "%s/dev", root);
-    mkdir(sys, 0755);
-    mkdir(proc, 0755);
-    mkdir(dev, 0755);
+    make_machine_dirs(root, sys, proc, dev, sizeof sys);
     put_zone(sys, "intel-rapl:0", "package-0", 1000);
     put_file(sys, "devices/system/cpu/cpu0/topology/physical_package_id", "0\n");
     put_file(proc, "cpuinfo",
