@@ -12,6 +12,7 @@
 #include "test_support.h"
 
 #include "sampler_wait.h"
+#include "sensor_open.h"
 #include "sysfs_text.h"
 
 #include "fake_powercap.h"
@@ -571,14 +572,7 @@ static void make_power_meter(const char *root, const char *uw_text, char *path, 
  * sampling every interval_ns (0: the default). */
 static wl_sampler *open_meter_sampler(const char *root, uint64_t interval_ns, wl_sensor_set **set)
 {
-    struct wl_sensor_params p;
-    wl_sensor_params_default(&p);
-    p.sysfs_root = root;
-    p.backends = WL_BACKEND_HWMON;
-    p.model_use = WL_MODEL_NEVER;
-    p.period_probe_ns = 0;
-    assert_int_equal(wl_sensor_set_open(&p, set), 0);
-    assert_int_equal(wl_sensor_set_count(*set), 1);
+    *set = wl_test_open_sensor_set(root, WL_BACKEND_HWMON);
     struct wl_sampler_params sp;
     wl_sampler_params_default(&sp);
     if (interval_ns)

@@ -19,6 +19,7 @@
 
 #include "fake_powercap.h"
 #include "sampler_wait.h"
+#include "sensor_open.h"
 #include "sysfs_text.h"
 #include "sampler/sampler.h"
 #include "sensors/sensor.h"
@@ -77,16 +78,7 @@ static void put_zone(const char *root, const char *dir, const char *name, uint64
 
 static wl_sensor_set *open_powercap(const char *root)
 {
-    struct wl_sensor_params p;
-    wl_sensor_params_default(&p);
-    p.sysfs_root = root;
-    p.backends = WL_BACKEND_RAPL_POWERCAP;
-    p.model_use = WL_MODEL_NEVER;
-    p.period_probe_ns = 0;
-    wl_sensor_set *set = NULL;
-    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
-    assert_int_equal(wl_sensor_set_count(set), 1);
-    return set;
+    return wl_test_open_sensor_set(root, WL_BACKEND_RAPL_POWERCAP);
 }
 
 /* Ends a capture of stderr (wl_test_capture_stderr_begin), echoes what was

@@ -11,6 +11,7 @@
  * hwmon files written by the test. */
 #include "test_support.h"
 
+#include "sensor_open.h"
 #include "sysfs_text.h"
 
 #include "sampler/sampler.h"
@@ -51,16 +52,7 @@ static char *make_tree(bool with_counter, char *power, size_t size)
 
 static wl_sensor_set *open_hwmon(const char *root)
 {
-    struct wl_sensor_params p;
-    wl_sensor_params_default(&p);
-    p.sysfs_root = root;
-    p.backends = WL_BACKEND_HWMON;
-    p.model_use = WL_MODEL_NEVER;
-    p.period_probe_ns = 0;
-    wl_sensor_set *set = NULL;
-    assert_int_equal(wl_sensor_set_open(&p, &set), 0);
-    assert_int_equal(wl_sensor_set_count(set), 1); /* one sensor: sample time = its read's */
-    return set;
+    return wl_test_open_sensor_set(root, WL_BACKEND_HWMON); /* sample time = its read's */
 }
 
 /* Waits (no time asserted: a stalled host only waits longer) until the
