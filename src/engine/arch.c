@@ -428,7 +428,7 @@ static void wl__note_refused(struct wl_model_features *f, const char *key, int r
  * A check whose values the loader cannot read is left to that key's note. */
 static void wl__note_shape(struct wl_model_features *f, const int64_t *cfg, const int *cfg_rc)
 {
-    char why[160];
+    char why[WL__METADATA_WHY_SIZE];
     if (cfg_rc[WL__CONFIG_EMBEDDING_LENGTH] != 0 || cfg_rc[WL__CONFIG_HEAD_COUNT] != 0)
         return;
     const int64_t dim = cfg[WL__CONFIG_EMBEDDING_LENGTH], n_head = cfg[WL__CONFIG_HEAD_COUNT];
@@ -509,7 +509,7 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
      * is as good as none: the tensor names tell the family, and no key can
      * be under it (keys hold no NUL) */
     struct wl_gguf_str as;
-    char unusable[96];
+    char unusable[WL__METADATA_WHY_SIZE];
     const int arch_rc =
         wl__metadata_name(g, "general.architecture", &as, unusable, sizeof unusable);
     const bool have_arch = arch_rc == 0;
@@ -563,7 +563,7 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
      * is named, with what is wrong with it. (Other architectures' files,
      * which the loader does not read, may hold per-layer arrays, whose
      * first element the features show.) */
-    char key[256], why[96];
+    char key[256], why[WL__METADATA_WHY_SIZE];
     int64_t cfg[WL__CONFIG_INT_COUNT]; /* as the loader reads them, where cfg_rc is 0 */
     int cfg_rc[WL__CONFIG_INT_COUNT];
     for (size_t i = 0; engine_reads && i < WL__CONFIG_INT_COUNT; i++) {

@@ -127,6 +127,11 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
  * the features read the same key. */
 const char *wl__arch_norm_eps_key(enum wl_arch a);
 
+/* The size of a why buffer that holds every message of the wl__metadata_*
+ * functions below (the longest: wl__metadata_rope_fits' with two 2^30
+ * dimensions); the loader and the features pass buffers of this size. */
+#define WL__METADATA_WHY_SIZE 160
+
 /* The metadata value under key as the model loader reads it, and, when it
  * cannot, why, as the words after the key's name in a message, into why
  * (size bytes): the loader's errors ("metadata 'K' <why>") and the
@@ -166,7 +171,7 @@ int wl__metadata_name(const wl_gguf *g, const char *key, struct wl_gguf_str *out
  *   the head dimension) is even, as RoPE turns pairs of values, and at most
  *   the head dimension, the values of a head it turns: "rope dimension 7
  *   does not fit head dimension 8 (it must be even and at most the head
- *   dimension)": its why needs 160 bytes (the others' 96).
+ *   dimension)".
  * Return 0, WL_ENOENT (the readers: key absent, why "") or WL_EFORMAT. */
 int wl__metadata_count_check(int64_t v, char *why, size_t size);
 int wl__metadata_count(const wl_gguf *g, const char *key, int64_t *out, char *why, size_t size);

@@ -212,7 +212,7 @@ static int get_i32(const wl_gguf *g, const char *arch, const char *suffix, bool 
     char key[128];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
     int64_t v = 0;
-    char why[96];
+    char why[WL__METADATA_WHY_SIZE];
     int rc = wl__metadata_count(g, key, &v, why, sizeof why);
     if (rc == WL_ENOENT && optional) {
         *out = def;
@@ -237,7 +237,7 @@ static int get_f32(const wl_gguf *g, const char *arch, const char *suffix, metad
     char key[128];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
     double v = 0;
-    char why[96];
+    char why[WL__METADATA_WHY_SIZE];
     int rc = read(g, key, &v, why, sizeof why);
     if (rc == WL_ENOENT && optional) {
         *out = def;
@@ -322,7 +322,7 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
     /* the keys are wl__config_int_keys' (arch.c), which the features check
      * in the same words */
     const char *const *keys = wl__config_int_keys;
-    char why[160]; /* the longest: wl__metadata_rope_fits' */
+    char why[WL__METADATA_WHY_SIZE];
     if ((rc = get_i32(g, a, keys[WL__CONFIG_BLOCK_COUNT], false, 0, &c->n_layer, err)) != 0 ||
         (rc = get_i32(g, a, keys[WL__CONFIG_EMBEDDING_LENGTH], false, 0, &c->dim, err)) != 0 ||
         (rc = get_i32(g, a, keys[WL__CONFIG_FEED_FORWARD_LENGTH], false, 0, &c->ffn_dim, err)) !=
@@ -528,7 +528,7 @@ int wl_model_load_gguf(wl_gguf *g, wl_model **out, struct wl_errmsg *err)
     m->gguf = g;
     int rc;
     struct wl_gguf_str arch;
-    char why[96];
+    char why[WL__METADATA_WHY_SIZE];
     /* a NUL byte is refused, not read as the name before it ("llama\0x"
      * would run as llama while `model info` calls it unknown) */
     rc = wl__metadata_name(g, "general.architecture", &arch, why, sizeof why);

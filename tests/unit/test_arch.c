@@ -363,7 +363,7 @@ static wl_gguf *open_writer(wl_gguf_writer *w, void **buf)
 static void test_metadata_value_rules(void **state)
 {
     (void)state;
-    char why[160];
+    char why[WL__METADATA_WHY_SIZE];
     assert_int_equal(wl__metadata_count_check(1, why, sizeof why), 0);
     assert_string_equal(why, "");
     assert_int_equal(wl__metadata_count_check(1 << 30, why, sizeof why), 0);
@@ -399,7 +399,7 @@ static void test_metadata_value_rules(void **state)
                              "and at most the head dimension)");
     assert_int_equal(wl__metadata_rope_fits(18, 16, why, sizeof why), WL_EFORMAT);
     assert_int_equal(wl__metadata_rope_fits(7, 7, why, sizeof why), WL_EFORMAT);
-    /* the longest message fits the callers' buffers (160 bytes) */
+    /* the longest message fits the callers' buffers (WL__METADATA_WHY_SIZE) */
     assert_int_equal(wl__metadata_rope_fits(1 << 30, (1 << 30) - 1, why, sizeof why), WL_EFORMAT);
     assert_true(strlen(why) < sizeof why - 1);
 
