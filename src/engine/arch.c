@@ -422,29 +422,29 @@ static void wl__note_refused(struct wl_model_features *f, const char *key, int r
 /* ---- features -------------------------------------------------------------------- */
 
 /* The loader's checks of the head shape (read_config in model.c), on the
- * integer keys as it reads them (cfg where cfg_rc is 0; WL_ENOENT: absent,
- * the optional ones defaulted as the loader does): the embedding length
- * splits over the heads, and the RoPE dimension fits the head dimension.
- * A check whose values the loader cannot read is left to that key's note. */
-static void wl__note_shape(struct wl_model_features *f, const int64_t *cfg, const int *cfg_rc)
+ * features' head shape, which is derived as the loader derives it (the head
+ * dimension: attention.key_length, else hidden_size / n_heads; the RoPE
+ * dimension: rope.dimension_count, else the head dimension). A check runs
+ * only where the loader reads its keys (cfg_rc 0; WL_ENOENT for the
+ * defaulted ones): a key it refuses is left to that key's note, so nothing
+ * is warned about twice. */
+static void wl__note_shape(struct wl_model_features *f, const int *cfg_rc)
 {
     char why[WL__METADATA_WHY_SIZE];
     if (cfg_rc[WL__CONFIG_EMBEDDING_LENGTH] != 0 || cfg_rc[WL__CONFIG_HEAD_COUNT] != 0)
         return;
-    const int64_t dim = cfg[WL__CONFIG_EMBEDDING_LENGTH], n_head = cfg[WL__CONFIG_HEAD_COUNT];
-    const bool divides = wl__metadata_heads_divide(dim, n_head, why, sizeof why) == 0;
+    const bool divides =
+        wl__metadata_heads_divide(f->hidden_size, f->n_heads, why, sizeof why) == 0;
     if (!divides)
         wl__warn(f, "the engine refuses this model: %s", why);
-    /* the head dimension: attention.key_length, else dim / n_head (not a
-     * head dimension when the heads do not divide dim: refused above) */
+    /* a defaulted head dimension is none when the heads do not divide the
+     * embedding length (refused above) */
     const int key_rc = cfg_rc[WL__CONFIG_KEY_LENGTH],
               rope_rc = cfg_rc[WL__CONFIG_ROPE_DIMENSION_COUNT];
-    if ((key_rc != 0 && (key_rc != WL_ENOENT || !divides)) ||
-        (rope_rc != 0 && rope_rc != WL_ENOENT))
-        return;
-    const int64_t head_dim = key_rc == 0 ? cfg[WL__CONFIG_KEY_LENGTH] : dim / n_head;
-    const int64_t rope_dim = rope_rc == 0 ? cfg[WL__CONFIG_ROPE_DIMENSION_COUNT] : head_dim;
-    if (wl__metadata_rope_fits(rope_dim, head_dim, why, sizeof why) != 0)
+    const bool head_dim_read = key_rc == 0 || (key_rc == WL_ENOENT && divides);
+    const bool rope_dim_read = rope_rc == 0 || rope_rc == WL_ENOENT;
+    if (head_dim_read && rope_dim_read &&
+        wl__metadata_rope_fits(f->rope_dim, f->head_dim, why, sizeof why) != 0)
         wl__warn(f, "the engine refuses this model: %s", why);
 }
 
@@ -564,15 +564,13 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
      * which the loader does not read, may hold per-layer arrays, whose
      * first element the features show.) */
     char key[256], why[WL__METADATA_WHY_SIZE];
-    int64_t cfg[WL__CONFIG_INT_COUNT]; /* as the loader reads them, where cfg_rc is 0 */
-    int cfg_rc[WL__CONFIG_INT_COUNT];
+    int cfg_rc[WL__CONFIG_INT_COUNT]; /* 0: the loader reads the key as the features do */
     for (size_t i = 0; engine_reads && i < WL__CONFIG_INT_COUNT; i++) {
         snprintf(key, sizeof key, "%s.%s", prefix, wl__config_int_keys[i]);
-        cfg_rc[i] = wl__metadata_count(g, key, &cfg[i], why, sizeof why);
+        int64_t v;
+        cfg_rc[i] = wl__metadata_count(g, key, &v, why, sizeof why);
         wl__note_refused(f, key, cfg_rc[i], why);
     }
-    if (engine_reads)
-        wl__note_shape(f, cfg, cfg_rc);
     const int layers_rc = wl__get_u32(g, prefix, "block_count", &f->n_layers);
     if (layers_rc != 0) {
         f->n_layers = tensor_layers;
@@ -651,6 +649,8 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
                  prefix);
     if (wl__get_u32(g, prefix, "rope.dimension_count", &f->rope_dim) != 0)
         f->rope_dim = f->head_dim; /* as the engine (model.c) and llama.cpp default it */
+    if (engine_reads)
+        wl__note_shape(f, cfg_rc);
     if (wl__get_f64(g, prefix, "rope.freq_base", &f->rope_freq_base) != 0)
         f->rope_freq_base = 10000.0;
     if (engine_reads) {
