@@ -14,6 +14,7 @@
 #include "bench_support.h"
 #include "engine/bench.h"
 #include "engine/model.h"
+#include "engine/threadpool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +68,7 @@ int main(int argc, char **argv)
         (args = wl_bench_env_int("bench_batch", usage, "WL_BENCH_REPS", 2, 1, WL_BENCH_MAX_REPS,
                                  &reps)) >= 0 ||
         (args = wl_bench_env_int("bench_batch", usage, "WL_BENCH_THREADS", 2, 1,
-                                 WL_BENCH_MAX_THREADS, &threads)) >= 0)
+                                 WL_THREADPOOL_MAX_THREADS, &threads)) >= 0)
         return args;
 
     char path[1200];

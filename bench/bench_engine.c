@@ -535,7 +535,7 @@ int main(int argc, char **argv)
         (args = wl_bench_env_int("bench_engine", usage, "WL_BENCH_ROUNDS", 5, 1, MAX_ROUNDS,
                                  &rounds)) >= 0 ||
         (args = wl_bench_env_int("bench_engine", usage, "WL_BENCH_THREADS", 2, 1,
-                                 WL_BENCH_MAX_THREADS, &threads)) >= 0)
+                                 WL_THREADPOOL_MAX_THREADS, &threads)) >= 0)
         return args;
     const int n_prompt = 512, n_gen = 128;
     if (types_env && (args = wl_bench_check_list("bench_engine", usage, "WL_BENCH_TYPES", types_env,

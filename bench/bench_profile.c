@@ -34,6 +34,7 @@
 #include "engine/context.h"
 #include "engine/generate.h"
 #include "engine/model.h"
+#include "engine/threadpool.h"
 #include "engine/tokenizer.h"
 #include "profile/recorder.h"
 #include "store/store.h"
@@ -404,7 +405,7 @@ int main(int argc, char **argv)
     bool big, small, wall;
     if ((args = wl_bench_env_int("bench_profile", usage, "WL_BENCH_REPS", 3, 1, 100, &reps)) >= 0 ||
         (args = wl_bench_env_int("bench_profile", usage, "WL_BENCH_THREADS", 2, 1,
-                                 WL_BENCH_MAX_THREADS, &threads)) >= 0 ||
+                                 WL_THREADPOOL_MAX_THREADS, &threads)) >= 0 ||
         (args = wl_bench_env_switch("bench_profile", usage, "WL_BENCH_BIG", true, &big)) >= 0 ||
         (args = wl_bench_env_switch("bench_profile", usage, "WL_BENCH_SMALL", true, &small)) >= 0 ||
         (args = wl_bench_env_switch("bench_profile", usage, "WL_BENCH_WALL", true, &wall)) >= 0)

@@ -121,9 +121,6 @@ int wl_bench_check_list(const char *who, const char *usage, const char *what, co
  * set (def when the variable is unset or empty), else 2 after
  * wl_bench_usage_error naming the variable and the values it takes. */
 
-/* The most engine threads a context takes (wl_context_create refuses more). */
-#define WL_BENCH_MAX_THREADS 256
-
 /* An integer in lo..hi (decimal, nothing after it). */
 int wl_bench_env_int(const char *who, const char *usage, const char *name, int def, int lo, int hi,
                      int *out);

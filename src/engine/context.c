@@ -94,8 +94,9 @@ int wl_context_create(const wl_model *m, const struct wl_context_params *params,
         p.n_ubatch = p.n_ctx * p.n_seq;
     if (p.n_threads == 0)
         p.n_threads = wl_threadpool_default_threads();
-    if (p.n_threads > 256)
-        return wl_errmsg_set(err, WL_EINVAL, "%d threads is more than 256", p.n_threads);
+    if (p.n_threads > WL_THREADPOOL_MAX_THREADS)
+        return wl_errmsg_set(err, WL_EINVAL, "%d threads is more than %d", p.n_threads,
+                             WL_THREADPOOL_MAX_THREADS);
 
     wl_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx)

@@ -44,7 +44,7 @@
  * pause instruction (~tens of microseconds, enough to bridge the gap between
  * two kernels of one token), the rest with sched_yield (cheap when the core
  * is otherwise idle, fair when it is not); then the condition variable. */
-enum { WL_POOL_SPIN = 1 << 12, WL_POOL_YIELD_AFTER = 1 << 10, WL_POOL_MAX_THREADS = 256 };
+enum { WL_POOL_SPIN = 1 << 12, WL_POOL_YIELD_AFTER = 1 << 10 };
 
 #define CLAIM_NEXT_BITS 20
 #define CLAIM_N_BITS 20
@@ -251,7 +251,7 @@ static void stop_workers(struct wl_threadpool *p)
 
 int wl_threadpool_create(int n_threads, struct wl_threadpool **out)
 {
-    if (!out || n_threads < 1 || n_threads > WL_POOL_MAX_THREADS)
+    if (!out || n_threads < 1 || n_threads > WL_THREADPOOL_MAX_THREADS)
         return WL_EINVAL;
     *out = NULL;
     int rc = WL_ENOMEM;
@@ -327,7 +327,7 @@ int wl_threadpool_default_threads(void)
     if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) >= 1)
         n = CPU_COUNT(&set);
 #endif
-    return n < 1 ? 1 : n > WL_POOL_MAX_THREADS ? WL_POOL_MAX_THREADS : (int)n;
+    return n < 1 ? 1 : n > WL_THREADPOOL_MAX_THREADS ? WL_THREADPOOL_MAX_THREADS : (int)n;
 }
 
 int wl_threadpool_n_threads(const struct wl_threadpool *p)

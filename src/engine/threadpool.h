@@ -28,9 +28,13 @@ typedef void (*wl_threadpool_chunk_fn)(void *arg, int64_t chunk);
 /* Largest n_chunks of one wl_threadpool_run_chunks call. */
 #define WL_THREADPOOL_MAX_CHUNKS ((int64_t)(1 << 20) - 1)
 
-/* Starts n_threads - 1 workers (n_threads in 1..256). 0, WL_EINVAL, WL_ENOMEM,
- * or the error of a failed pthread_create (already-started workers are
- * joined before returning). */
+/* Most threads of a pool, and so of an engine context (wl_context_create
+ * refuses more) and of the benches' WL_BENCH_THREADS. */
+#define WL_THREADPOOL_MAX_THREADS 256
+
+/* Starts n_threads - 1 workers (n_threads in 1..WL_THREADPOOL_MAX_THREADS).
+ * 0, WL_EINVAL, WL_ENOMEM, or the error of a failed pthread_create
+ * (already-started workers are joined before returning). */
 int wl_threadpool_create(int n_threads, struct wl_threadpool **out);
 
 /* Stops and joins the workers; NULL is accepted. */
@@ -39,7 +43,7 @@ void wl_threadpool_destroy(struct wl_threadpool *pool);
 /* The thread count a pool gets when the user asks for none in particular:
  * the CPUs the process may run on (its affinity mask on Linux, which
  * taskset, numactl and cpusets narrow), else the online CPUs; at least 1 and
- * at most 256 (wl_threadpool_create's limit). */
+ * at most WL_THREADPOOL_MAX_THREADS. */
 int wl_threadpool_default_threads(void);
 
 /* Pool size (1 for NULL). */
