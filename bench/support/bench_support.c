@@ -5,6 +5,7 @@
 #include "engine/model.h"
 #include "util/errmsg.h"
 #include "util/mkdir_p.h"
+#include "util/parse_num.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -296,11 +297,11 @@ int wl_bench_env_int(const char *who, const char *usage, const char *name, int d
     *out = def;
     if (!v || !*v)
         return -1;
-    char *end = NULL;
-    errno = 0;
-    const long n = strtol(v, &end, 10);
-    const bool digits = (v[0] >= '0' && v[0] <= '9') || v[0] == '-'; /* no spaces, no + */
-    if (!digits || errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
+    /* the one number format a user gives (util/parse_num.h): digits only */
+    const char *p = v;
+    uint64_t n;
+    if (wl_parse_u64_digits(&p, NULL, &n) != 0 || *p != '\0' || n < (uint64_t)lo ||
+        n > (uint64_t)hi)
         return wl_bench_usage_error(who, usage, "%s: '%s' is not an integer in %d..%d", name, v, lo,
                                     hi);
     *out = (int)n;

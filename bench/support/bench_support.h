@@ -121,7 +121,8 @@ int wl_bench_check_list(const char *who, const char *usage, const char *what, co
  * set (def when the variable is unset or empty), else 2 after
  * wl_bench_usage_error naming the variable and the values it takes. */
 
-/* An integer in lo..hi (decimal, nothing after it). */
+/* An integer in lo..hi, 0 <= lo <= hi: decimal digits only (no sign, no
+ * blanks, nothing after them; util/parse_num.h's wl_parse_u64_digits). */
 int wl_bench_env_int(const char *who, const char *usage, const char *name, int def, int lo, int hi,
                      int *out);
 
