@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static const char usage[] =
     "usage: bench_batch [-h | --help]\n"
@@ -53,16 +52,11 @@ int main(int argc, char **argv)
     if (args >= 0)
         return args;
     static const char *const types[] = {"q4_k", "q8_0"};
-    const char *type_env = getenv("WL_BENCH_TYPE"), *type = NULL;
-    if (!type_env || !*type_env)
-        type = types[0];
-    for (size_t i = 0; !type && i < sizeof types / sizeof types[0]; i++)
-        if (strcasecmp(type_env, types[i]) == 0)
-            type = types[i];
-    if (!type)
-        return wl_bench_usage_error("bench_batch", usage,
-                                    "WL_BENCH_TYPE: '%s' is not one of %s, %s", type_env, types[0],
-                                    types[1]);
+    size_t type_index;
+    if ((args = wl_bench_env_choice("bench_batch", usage, "WL_BENCH_TYPE", types,
+                                    sizeof types / sizeof types[0], 0, &type_index)) >= 0)
+        return args;
+    const char *const type = types[type_index];
     int n_gen, reps, threads;
     if ((args = wl_bench_env_int("bench_batch", usage, "WL_BENCH_GEN", 8, 1, 4096, &n_gen)) >= 0 ||
         (args = wl_bench_env_int("bench_batch", usage, "WL_BENCH_REPS", 2, 1, WL_BENCH_MAX_REPS,

@@ -268,6 +268,14 @@ bool wl_bench_list_has(const char *list, const char *item)
     }
 }
 
+/* The n names as "A, B, C" into all (size bytes, cut when longer). */
+static void join_names(const char *const *names, size_t n, char *all, size_t size)
+{
+    all[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        snprintf(all + strlen(all), size - strlen(all), "%s%s", i ? ", " : "", names[i]);
+}
+
 int wl_bench_check_list(const char *who, const char *usage, const char *what, const char *list,
                         const char *const *names, size_t n)
 {
@@ -277,10 +285,8 @@ int wl_bench_check_list(const char *who, const char *usage, const char *what, co
         for (size_t i = 0; i < n && !known; i++)
             known = strlen(names[i]) == len && strncasecmp(p, names[i], len) == 0;
         if (!known) {
-            char all[256] = "";
-            for (size_t i = 0; i < n; i++)
-                snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", i ? ", " : "",
-                         names[i]);
+            char all[256];
+            join_names(names, n, all, sizeof all);
             return wl_bench_usage_error(who, usage, "%s: '%.*s' is not one of %s (in '%s')", what,
                                         (int)len, p, all, list);
         }
@@ -308,23 +314,32 @@ int wl_bench_env_int(const char *who, const char *usage, const char *name, int d
     return -1;
 }
 
-int wl_bench_env_switch(const char *who, const char *usage, const char *name, bool def, bool *out)
+int wl_bench_env_choice(const char *who, const char *usage, const char *name,
+                        const char *const *names, size_t n, size_t def, size_t *out)
 {
-    static const char *const on[] = {"1", "yes", "true"}, *const off[] = {"0", "no", "false"};
     const char *v = getenv(name);
     *out = def;
     if (!v || !*v)
         return -1;
-    for (size_t i = 0; i < sizeof on / sizeof on[0]; i++) {
-        if (strcasecmp(v, on[i]) == 0) {
-            *out = true;
-            return -1;
-        }
-        if (strcasecmp(v, off[i]) == 0) {
-            *out = false;
+    for (size_t i = 0; i < n; i++) {
+        if (strcasecmp(v, names[i]) == 0) {
+            *out = i;
             return -1;
         }
     }
-    return wl_bench_usage_error(who, usage, "%s: '%s' is not one of 1, yes, true, 0, no, false",
-                                name, v);
+    char all[256];
+    join_names(names, n, all, sizeof all);
+    return wl_bench_usage_error(who, usage, "%s: '%s' is not one of %s", name, v, all);
+}
+
+int wl_bench_env_switch(const char *who, const char *usage, const char *name, bool def, bool *out)
+{
+    /* the first N_ON names are on */
+    static const char *const names[] = {"1", "yes", "true", "0", "no", "false"};
+    enum { N_ON = 3 };
+    size_t i;
+    const int rc = wl_bench_env_choice(who, usage, name, names, sizeof names / sizeof names[0],
+                                       def ? 0 : N_ON, &i);
+    *out = i < N_ON;
+    return rc;
 }

@@ -117,7 +117,7 @@ int wl_bench_check_list(const char *who, const char *usage, const char *what, co
 /* The WL_BENCH_* variables a bench reads are checked before any work, as
  * its arguments are: a value it does not take is an error (exit 2), never
  * silently replaced by a default or clamped (a typo must not start a run of
- * minutes, or measure something else than asked). Both return -1 with *out
+ * minutes, or measure something else than asked). Each returns -1 with *out
  * set (def when the variable is unset or empty), else 2 after
  * wl_bench_usage_error naming the variable and the values it takes. */
 
@@ -125,6 +125,11 @@ int wl_bench_check_list(const char *who, const char *usage, const char *what, co
  * blanks, nothing after them; util/parse_num.h's wl_parse_u64_digits). */
 int wl_bench_env_int(const char *who, const char *usage, const char *name, int def, int lo, int hi,
                      int *out);
+
+/* One of the n names (any case): *out its index; the error says
+ * "NAME: 'VALUE' is not one of A, B". */
+int wl_bench_env_choice(const char *who, const char *usage, const char *name,
+                        const char *const *names, size_t n, size_t def, size_t *out);
 
 /* A switch: 1, yes or true; 0, no or false (any case). */
 int wl_bench_env_switch(const char *who, const char *usage, const char *name, bool def, bool *out);
