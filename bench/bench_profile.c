@@ -91,6 +91,14 @@ static void empty_hook(void *user_data, const struct wl_hook_event *ev)
     (void)ev;
 }
 
+/* Says on stderr that step (of a generation of n_gen tokens with config c)
+ * failed, and why: "bench_profile: LABEL: CONFIG, N tokens: STEP: WHY". */
+static void fail_step(const char *label, const struct config *c, int n_gen, const char *step,
+                      const char *why)
+{
+    fprintf(stderr, "bench_profile: %s: %s, %d tokens: %s: %s\n", label, c->name, n_gen, step, why);
+}
+
 /* One generation; fills *f (decode/prefill tokens/s, CPU per token).
  * 0, or -1 after saying on stderr, prefixed "LABEL: ", which step failed
  * (store open, run begin, recorder create, generate) and why. */
@@ -110,15 +118,16 @@ static int one(wl_model *m, wl_tokenizer *tok, wl_context *ctx, const struct con
         struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE,
                                    .depth = wl_profile_depth_name(c->depth)};
         if (wl_store_open(&sp, &st, &err) != 0) {
-            fprintf(stderr, "bench_profile: %s: %s, %d tokens: opening the store %s: %s\n", label,
-                    c->name, n_gen, path, err.text);
+            char step[sizeof path + 32];
+            snprintf(step, sizeof step, "opening the store %s", path);
+            fail_step(label, c, n_gen, step, err.text);
             return -1;
         }
         int brc = wl_store_run_begin(st, &info, &run, id);
         if (brc != 0) {
             const char *why = wl_store_last_error(st);
-            fprintf(stderr, "bench_profile: %s: %s, %d tokens: beginning a run in the store: %s\n",
-                    label, c->name, n_gen, why && *why ? why : wl_strerror(brc));
+            fail_step(label, c, n_gen, "beginning a run in the store",
+                      why && *why ? why : wl_strerror(brc));
             wl_store_close(st);
             return -1;
         }
@@ -132,8 +141,7 @@ static int one(wl_model *m, wl_tokenizer *tok, wl_context *ctx, const struct con
         rp.max_output_tokens = n_gen;
         rp.run = run;
         if (wl_recorder_create(&rp, &rec, &err) != 0) {
-            fprintf(stderr, "bench_profile: %s: %s, %d tokens: creating the recorder: %s\n", label,
-                    c->name, n_gen, err.text);
+            fail_step(label, c, n_gen, "creating the recorder", err.text);
             wl_store_close(st);
             return -1;
         }
@@ -164,8 +172,7 @@ static int one(wl_model *m, wl_tokenizer *tok, wl_context *ctx, const struct con
     wl_recorder_free(rec);
     wl_store_close(st);
     if (rc != 0) {
-        fprintf(stderr, "bench_profile: %s: %s, %d tokens: generating: %s\n", label, c->name, n_gen,
-                err.text);
+        fail_step(label, c, n_gen, "generating", err.text);
         return -1;
     }
     f->prefill_tps = res.t_prefill_ns ? res.n_prompt / ((double)res.t_prefill_ns / 1e9) : 0;
