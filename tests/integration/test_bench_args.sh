@@ -147,7 +147,9 @@ good_env() {
 }
 good_env bench_batch WL_BENCH_TYPE "q8_0" WL_BENCH_TYPE=Q8_0
 good_env bench_profile WL_BENCH_BIG "nothing measured" WL_BENCH_BIG=no WL_BENCH_SMALL=FALSE
-good_env bench_profile WL_BENCH_BIG "1.1B-shaped model: none to measure" WL_BENCH_BIG=Yes WL_BENCH_WALL=false
+# (this one only shows that "Yes" is not refused: the code before the
+# switches were checked took anything but "0" as on, and took it too)
+good_env bench_profile WL_BENCH_BIG "1.1B-shaped model: none to measure" WL_BENCH_BIG=Yes
 # a model cache path too long to hold is refused, not cut to another
 # directory's name (which was then made and used)
 if [ -x "$B/bench_batch" ]; then
