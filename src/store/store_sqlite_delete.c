@@ -34,9 +34,7 @@ static int wl__delete_pk(struct wl__db *d, int64_t pk, struct wl_errmsg *err)
 
 /* Run pk as every reader sees it (its status through WL__STATUS_OF_R), and
  * while it is being recorded, its writer for a message: kind, process and
- * host (the stored bytes, escaped). With a uuid, a row under pk with
- * another uuid does not exist: a key is given again to the next run made
- * once its run is removed. */
+ * host (the stored bytes, escaped). */
 struct wl__run_state {
     bool exists, running;
     char kind[32];
@@ -44,20 +42,18 @@ struct wl__run_state {
     char writer_host[256];
 };
 
-static int wl__run_state(struct wl__db *d, int64_t pk, const char *uuid, struct wl__run_state *out,
+static int wl__run_state(struct wl__db *d, int64_t pk, struct wl__run_state *out,
                          struct wl_errmsg *err, const char *what)
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = NULL;
     int rc = wl__prepare(d,
                          "SELECT " WL__STATUS_OF_R ", r.kind, r.writer_pid, r.writer_host "
-                         "FROM runs r WHERE r.id = ?1 AND (?2 IS NULL OR r.uuid = ?2)",
+                         "FROM runs r WHERE r.id = ?",
                          &st, err);
     if (rc != 0)
         return rc;
     sqlite3_bind_int64(st, 1, pk);
-    if (uuid)
-        sqlite3_bind_text(st, 2, uuid, -1, SQLITE_STATIC);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) {
         const char *status = (const char *)sqlite3_column_text(st, 0);
@@ -82,7 +78,7 @@ static int wl__run_state(struct wl__db *d, int64_t pk, const char *uuid, struct 
 static int wl__refuse_running(struct wl__db *d, int64_t pk, const char *id, struct wl_errmsg *err)
 {
     struct wl__run_state rs;
-    int rc = wl__run_state(d, pk, NULL, &rs, err, "looking up a run");
+    int rc = wl__run_state(d, pk, &rs, err, "looking up a run");
     if (rc != 0 || !rs.running)
         return rc;
     return wl_errmsg_set(err, WL_ESTATE,
@@ -132,19 +128,24 @@ int wl__sqlite_delete_run(void *db, const char *id, bool even_running, struct wl
 #define WL__GC_HOLD_MS 500
 #define WL__GC_PAUSE_MS 150
 
-/* Deletes run pk (with that uuid) in its own transaction unless it is gone
- * (another rm or gc; its key may be another run's by now) or being recorded
- * after all (a writer on another host that stalled past WL__STALE_MS and
- * came back). *deleted tells which. */
-static int wl__gc_delete(struct wl__db *d, int64_t pk, const char *uuid, bool *deleted,
-                         struct wl_errmsg *err)
+/* Deletes run uuid in its own transaction unless it is gone (another rm or
+ * gc) or being recorded after all (a writer on another host that stalled
+ * past WL__STALE_MS and came back). *deleted tells which. Its key is looked
+ * up here, under the write lock, not kept from the list: a key is given
+ * again to the next run made once its run is removed. */
+static int wl__gc_delete(struct wl__db *d, const char *uuid, bool *deleted, struct wl_errmsg *err)
 {
     *deleted = false;
     int rc = wl__exec(d, "BEGIN IMMEDIATE", err, "removing old runs");
     if (rc != 0)
         return rc;
-    struct wl__run_state rs;
-    rc = wl__run_state(d, pk, uuid, &rs, err, "removing old runs");
+    int64_t pk = 0;
+    struct wl__run_state rs = {0};
+    rc = wl__run_pk(d, uuid, &pk, err);
+    if (rc == WL_ENOENT)
+        rc = 0; /* gone already: rs.exists stays false */
+    else if (rc == 0)
+        rc = wl__run_state(d, pk, &rs, err, "removing old runs");
     const bool go = rs.exists && !rs.running;
     if (rc == 0 && go)
         rc = wl__delete_pk(d, pk, err);
@@ -224,7 +225,6 @@ int wl__sqlite_gc(void *db, const struct wl_gc_params *p, struct wl_gc_result *o
     int64_t cutoff = !by_age || cutoff_d <= (double)INT64_MIN ? INT64_MIN : (int64_t)cutoff_d;
     sqlite3_stmt *st = NULL;
     size_t cap = 0;
-    int64_t *pks = NULL;
     /* the list is read in a read transaction, which a run being recorded
      * into the same database does not block; the runs then go one per
      * transaction (wl__gc_delete) */
@@ -232,7 +232,7 @@ int wl__sqlite_gc(void *db, const struct wl_gc_params *p, struct wl_gc_result *o
     if (rc != 0)
         return rc;
     rc = wl__prepare(d,
-                     "SELECT " WL__ROW_COLS ", r.id FROM runs r "
+                     "SELECT " WL__ROW_COLS " FROM runs r "
                      "ORDER BY r.created_at_ms DESC, r.id DESC",
                      &st, err);
     if (rc != 0)
@@ -247,20 +247,11 @@ int wl__sqlite_gc(void *db, const struct wl_gc_params *p, struct wl_gc_result *o
         rank++;
         if (!(too_many || too_old) || (status && strcmp((const char *)status, "running") == 0))
             continue;
-        size_t before = cap;
         rc = wl__list_push(&out->removed, &cap, st);
-        if (rc == 0 && cap != before) {
-            int64_t *np = realloc(pks, cap * sizeof *np);
-            if (!np)
-                rc = WL_ENOMEM;
-            else
-                pks = np;
-        }
         if (rc != 0) {
             wl_errmsg_set(err, rc, "out of memory");
             goto fail;
         }
-        pks[out->removed.n - 1] = sqlite3_column_int64(st, WL__ROW_NCOLS);
     }
     if (s != SQLITE_DONE) {
         rc = wl__fail(d, s, err, "collecting old runs");
@@ -272,7 +263,6 @@ int wl__sqlite_gc(void *db, const struct wl_gc_params *p, struct wl_gc_result *o
     if (p->dry_run) {
         out->removed.total = (int64_t)out->removed.n;
         out->bytes_after = out->bytes_before;
-        free(pks);
         return 0;
     }
     /* out->removed keeps the runs deleted, in order: row k moves to n_done */
@@ -282,7 +272,7 @@ int wl__sqlite_gc(void *db, const struct wl_gc_params *p, struct wl_gc_result *o
     for (; k < n_listed; k++) {
         bool deleted = false;
         const uint64_t t0 = wl_clock_now_ns();
-        rc = wl__gc_delete(d, pks[k], out->removed.rows[k].id, &deleted, err);
+        rc = wl__gc_delete(d, out->removed.rows[k].id, &deleted, err);
         if (rc != 0) {
             struct wl_errmsg why = *err;
             rc = wl_errmsg_set(err, rc, "run %s: %s", out->removed.rows[k].id, why.text);
@@ -303,7 +293,6 @@ int wl__sqlite_gc(void *db, const struct wl_gc_params *p, struct wl_gc_result *o
         wl__run_row_clear(&out->removed.rows[i]);
     out->removed.n = n_done;
     out->removed.total = (int64_t)n_done;
-    free(pks);
     /* a store from which nothing went is left as it is: VACUUM rewrites
      * the whole file and holds the write lock while it does */
     if (rc == 0 && n_done > 0)
@@ -312,7 +301,6 @@ int wl__sqlite_gc(void *db, const struct wl_gc_params *p, struct wl_gc_result *o
     return rc;
 fail: /* collecting failed: nothing was removed */
     sqlite3_finalize(st);
-    free(pks);
     sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
     wl_run_list_free(&out->removed);
     return rc;
