@@ -54,9 +54,6 @@ static void on_stop_signal(int sig)
 static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
 enum { N_STOP_SIGNALS = sizeof stop_signals / sizeof stop_signals[0] };
 
-/* --tags: at most this many (a run's tag list is a fixed array here) */
-enum { MAX_TAGS = 64 };
-
 /* --currency: at most this many bytes (the summary keeps 15) */
 enum { MAX_CURRENCY_BYTES = 8 };
 
@@ -72,7 +69,8 @@ static bool currency_ok(const char *s)
            wl_utf8_escape(NULL, 0, s, n) == n;
 }
 
-/* The tags in --tags' "a,b" (parse refuses empty ones). */
+/* The tags in --tags' "a,b" (parse refuses empty ones): the size of the
+ * run's tag list. */
 static size_t count_tags(const char *s)
 {
     size_t n = 1;
@@ -178,8 +176,7 @@ static void usage(FILE *out)
         "                          deep\n"
         "      --baseline SEC      idle baseline before the run (default 2; 0 = none)\n"
         "      --settle SEC        wait after model load before the baseline (default 1)\n"
-        "      --tags a,b          tags stored with the run (names, none empty; at most\n"
-        "                          %d)\n"
+        "      --tags a,b          tags stored with the run (names, none empty)\n"
         "      --experiment NAME   experiment name stored with the run (not empty)\n"
         "      --price-kwh P       electricity price per kWh (default %.2f)\n"
         "      --currency C        currency of --price-kwh (default %s, the default\n"
@@ -204,7 +201,7 @@ static void usage(FILE *out)
         "  wattlens run -m model.gguf -p \"Hello\" --baseline 0 --tags q8,laptop --json\n"
         "  wattlens run -m model.gguf --batch 4 -p \"Once\" -p \"The sky\" --depth deep\n"
         "  wattlens show RUN_ID                           # the summary again, from the store\n",
-        WL_MODEL_DEFAULT_IDLE_W, WL_MODEL_DEFAULT_BUSY_CORE_W, WL_CONTEXT_MAX_SEQ, MAX_TAGS,
+        WL_MODEL_DEFAULT_IDLE_W, WL_MODEL_DEFAULT_BUSY_CORE_W, WL_CONTEXT_MAX_SEQ,
         WL_DEFAULT_PRICE_PER_KWH, WL_DEFAULT_CURRENCY, MAX_CURRENCY_BYTES,
         WL_DEFAULT_CO2_G_PER_KWH);
 }
@@ -357,10 +354,6 @@ static int parse(int argc, char **argv, struct opts *o)
                                           "--tags '%s' holds an empty tag (give names separated "
                                           "by commas, e.g. --tags q4,laptop)",
                                           optarg);
-            /* refused, not cut: a tag left out would never be found by `runs --tag` */
-            if (count_tags(optarg) > MAX_TAGS)
-                return wl_cli_usage_error(CMD, "--tags: %zu tags, at most %d", count_tags(optarg),
-                                          MAX_TAGS);
             o->tags = optarg;
             break;
         case O_EXP:
@@ -431,11 +424,12 @@ static int parse(int argc, char **argv, struct opts *o)
     return WL_EXIT_OK;
 }
 
-/* Splits "a,b" into the run info's tag list (pointers into buf). */
-static size_t split_tags(char *buf, const char **out, size_t max)
+/* Splits "a,b" into the run info's tag list (pointers into buf; out has
+ * count_tags(buf) entries). */
+static size_t split_tags(char *buf, const char **out)
 {
     size_t n = 0;
-    for (char *t = strtok(buf, ","); t && n < max; t = strtok(NULL, ","))
+    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ","))
         if (*t)
             out[n++] = t;
     return n;
@@ -717,6 +711,7 @@ static int run(int argc, char **argv)
     wl_store_run *srun = NULL;
     wl_recorder *rec = NULL;
     char *prov = NULL, *tagbuf = NULL, *prompt_all = NULL, *texts = NULL;
+    const char **tags = NULL; /* into tagbuf */
     /* res[i]: sequence i (res[0] alone without --batch) */
     struct wl_generate_result *res = calloc((size_t)n_seq, sizeof *res);
     const char **seq_prompts = calloc((size_t)n_seq, sizeof *seq_prompts);
@@ -765,15 +760,15 @@ static int run(int argc, char **argv)
         status = rc; /* its message said why; a usage error stays one */
         goto done;
     }
-    const char *tags[MAX_TAGS];
     size_t n_tags = 0;
     if (o.tags) {
         tagbuf = strdup(o.tags);
-        if (!tagbuf) { /* not stored without them */
+        tags = calloc(count_tags(o.tags), sizeof *tags);
+        if (!tagbuf || !tags) { /* not stored without them */
             wl_cli_fail(CMD, "%s", wl_strerror(WL_ENOMEM));
             goto done;
         }
-        n_tags = split_tags(tagbuf, tags, MAX_TAGS); /* parse counted them */
+        n_tags = split_tags(tagbuf, tags);
     }
     prompt_all = joined_prompts(&o);
     char sampling[512], cpu[256];
@@ -1034,6 +1029,7 @@ done:
     wl_tok_free(tok);
     wl_model_free(m);
     free(prov);
+    free(tags);
     free(tagbuf);
     free(prompt_all);
     free(texts);
