@@ -67,12 +67,8 @@ int wl_cli_store_open(const char *cmd, const char *db_path, enum wl_cli_store_mo
         char def[WL_STORE_PATH_MAX];
         const char *path = db_path;
         struct stat st;
-        if (!path) {
-            if (wl_store_default_path(def, sizeof def) !=
-                0) /* no HOME, XDG_DATA_HOME or WATTLENS_DB */
-                return wl_cli_fail(cmd, "cannot open the run database: %s", e.text);
+        if (!path && wl_store_default_path(def, sizeof def) == 0)
             path = def;
-        }
         if (path && stat(path, &st) == 0) /* there, but empty: the store says which way */
             return wl_cli_fail(cmd, "%s; `wattlens run` and `wattlens measure` create one there",
                                e.text);
@@ -80,7 +76,7 @@ int wl_cli_store_open(const char *cmd, const char *db_path, enum wl_cli_store_mo
                            "no run database at %s (nothing was recorded there yet: `wattlens "
                            "run` and `wattlens measure` create it; --db or WATTLENS_DB choose "
                            "another)",
-                           path);
+                           path ? path : "the default path");
     }
     if (rc != 0)
         return wl_cli_fail(cmd, "cannot open the run database: %s",

@@ -152,9 +152,11 @@ int wl_store_open(const struct wl_store_params *p, wl_store **out, struct wl_err
     } else {
         rc = wl_store_default_path(s->path, sizeof s->path);
         if (rc != 0) {
-            wl_errmsg_set(err, rc,
-                          "cannot find a default database path (set WATTLENS_DB, "
-                          "XDG_DATA_HOME or HOME, or pass --db)");
+            /* WL_EINVAL, not the WL_ENOENT of no HOME: "no path to open"
+             * is told from "no file at the path" by its code */
+            rc = wl_errmsg_set(err, rc == WL_ENOENT ? WL_EINVAL : rc,
+                               "cannot find a default database path (set WATTLENS_DB, "
+                               "XDG_DATA_HOME or HOME, or pass --db)");
             goto fail;
         }
     }

@@ -108,7 +108,9 @@ int wl_store_default_path(char *buf, size_t size);
  * writing it. Errors, with a message in err naming the
  * file: WL_EFORMAT (not a wattlens/SQLite database), WL_EVERSION (written by a
  * newer wattlens; the file is not touched), WL_EACCES, WL_EBUSY (locked past
- * the busy timeout), WL_ENOENT, WL_EDB. */
+ * the busy timeout), WL_ENOENT (no file, with no_create), WL_EDB; with no
+ * path, WL_EINVAL when there is no default one either (wl_store_default_path:
+ * none of WATTLENS_DB, XDG_DATA_HOME and HOME is set). */
 int wl_store_open(const struct wl_store_params *p, wl_store **out, struct wl_errmsg *err);
 
 /* Closes; finishes nothing. Finish or abandon its run writers first (a run

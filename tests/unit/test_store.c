@@ -238,6 +238,17 @@ static void test_default_path_order(void **state)
     assert_int_equal(wl_store_default_path(buf, sizeof buf), WL_ENOENT);
     unsetenv("HOME");
     assert_int_equal(wl_store_default_path(buf, sizeof buf), WL_ENOENT);
+    /* an open without a path then fails with its own code, not the
+     * WL_ENOENT of a missing file (which the CLI explains as "nothing
+     * was recorded there yet") */
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.no_create = true;
+    wl_store *s = NULL;
+    struct wl_errmsg e = {{0}};
+    assert_int_equal(wl_store_open(&p, &s, &e), WL_EINVAL);
+    assert_null(s);
+    assert_non_null(strstr(e.text, "cannot find a default database path"));
     if (old_db)
         setenv("WATTLENS_DB", old_db, 1);
     if (old_xdg)
