@@ -482,26 +482,24 @@ static char *batch_texts(const struct wl_generate_result *res, int32_t n)
 
 /* Sets the run's extra field key to the JSON text json; a failure is
  * warned about (the run goes on: the summary shows the field's default, or
- * none). Returns whether it was set. */
-static bool set_extra(wl_store *st, wl_store_run *srun, const char *key, const char *json)
+ * none). */
+static void set_extra(wl_store *st, wl_store_run *srun, const char *key, const char *json)
 {
     if (json && wl_store_run_set_extra(srun, key, json) == 0)
-        return true;
+        return;
     wl_cli_note(CMD, "warning: the run's %s could not be stored: %s", key,
                 json ? wl_store_last_error(st) : wl_strerror(WL_ENOMEM));
-    return false;
 }
 
 /* set_extra with the text s as a JSON string, escaped by jansson (a byte
  * that is not UTF-8 would be U+FFFD: parse lets none through). */
-static bool set_extra_text(wl_store *st, wl_store_run *srun, const char *key, const char *s)
+static void set_extra_text(wl_store *st, wl_store_run *srun, const char *key, const char *s)
 {
     json_t *v = wl_json_text(s, strlen(s), NULL);
     char *json = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
     json_decref(v);
-    const bool ok = set_extra(st, srun, key, json);
+    set_extra(st, srun, key, json);
     free(json);
-    return ok;
 }
 
 /* Each sequence's counts, stop reason and attributed energy into
@@ -509,9 +507,9 @@ static bool set_extra_text(wl_store *st, wl_store_run *srun, const char *key, co
  * before wl_recorder_finish. A prefill cancelled between its forward
  * batches evaluated only the first prompt tokens (in sequence order): a
  * sequence's stored prompt_tokens are its evaluated ones, which its prefill
- * energy covers, and a note says so. Returns false (with a warning) when the
- * recorder cannot attribute (its records do not match the counts). */
-static bool store_sequences(wl_recorder *rec, wl_store *st, wl_store_run *srun,
+ * energy covers, and a note says so. Nothing is stored (a warning says so)
+ * when the recorder cannot attribute (its records do not match the counts). */
+static void store_sequences(wl_recorder *rec, wl_store *st, wl_store_run *srun,
                             const struct wl_generate_result *res, int32_t n)
 {
     int32_t n_prompt[WL_CONTEXT_MAX_SEQ], n_gen[WL_CONTEXT_MAX_SEQ], n_eval[WL_CONTEXT_MAX_SEQ];
@@ -526,7 +524,7 @@ static bool store_sequences(wl_recorder *rec, wl_store *st, wl_store_run *srun,
     if (wl_recorder_sequence_energy(rec, n, n_prompt, n_gen, pre, dec, n_eval) != 0) {
         wl_cli_note(CMD, "warning: the recorded rounds do not match the sequences' "
                          "token counts; no per-sequence energy is stored");
-        return false;
+        return;
     }
     int64_t n_evaluated = 0;
     for (int32_t i = 0; i < n; i++)
@@ -549,9 +547,8 @@ static bool store_sequences(wl_recorder *rec, wl_store *st, wl_store_run *srun,
     }
     char *text = json_dumps(arr, JSON_COMPACT | WL_JSON_REAL_FLAGS);
     json_decref(arr);
-    const bool ok = set_extra(st, srun, "sequences", text);
+    set_extra(st, srun, "sequences", text);
     free(text);
-    return ok;
 }
 
 /* What `run --json` prints: the run's id and stored status (NULL: not
