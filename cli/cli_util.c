@@ -380,15 +380,20 @@ static const char *model_command_hint(const char *arg, size_t n, bool regular,
     }
 }
 
+/* Whether arg (n bytes; regular: a regular file) looks like the store's
+ * file: a .db name or SQLite's 16-byte header, which is read for it (only
+ * the commands that take --db ask). */
+static bool looks_like_database(const char *arg, size_t n, bool regular)
+{
+    return has_suffix(arg, n, ".db") || (regular && file_starts_with(arg, "SQLite format 3", 16));
+}
+
 const char *wl_cli_stray_argument_hint(const char *arg, enum wl_cli_args args)
 {
     static const char db[] = "give the run database with --db FILE";
     const size_t n = strlen(arg);
     struct stat st;
     const bool regular = stat(arg, &st) == 0 && S_ISREG(st.st_mode);
-    /* the store's file: a .db name or SQLite's 16-byte header */
-    const bool is_db =
-        has_suffix(arg, n, ".db") || (regular && file_starts_with(arg, "SQLite format 3", 16));
     switch (args) {
     case WL_CLI_ARGS_PROMPT:
     case WL_CLI_ARGS_TEXT:
@@ -402,14 +407,14 @@ const char *wl_cli_stray_argument_hint(const char *arg, enum wl_cli_args args)
             return "a value goes right after its option: --layers 4, --dim 256";
         return "model synth takes options only: --arch A, --layers N, ..., -o OUT.gguf";
     case WL_CLI_ARGS_LIMITS:
-        if (is_db)
+        if (looks_like_database(arg, n, regular))
             return db;
         if (is_number(arg))
             return "a number goes after its option: --keep N keeps the N newest runs, "
                    "--max-age DAYS removes older ones";
         return "gc takes options only: --keep N and/or --max-age DAYS";
     case WL_CLI_ARGS_FILTERS:
-        if (is_db)
+        if (looks_like_database(arg, n, regular))
             return db;
         if (has_suffix(arg, n, ".gguf"))
             return "filter by model with --model M";
