@@ -59,14 +59,15 @@ enum { MAX_CURRENCY_BYTES = 8 };
 
 /* Whether s can be a currency: 1..MAX_CURRENCY_BYTES bytes of UTF-8 that
  * print as they are (wl_utf8_escape leaves them alone: no control or
- * bidirectional character, no backslash) and no quote. A byte that is not
- * UTF-8 would make the run's extra unreadable to JSON readers (jansson
- * refuses it), which then lose every key of it (the price too). */
+ * bidirectional character, no backslash). A byte that is not UTF-8 would
+ * make the run's extra unreadable to JSON readers (jansson refuses it),
+ * which then lose every key of it (the price too). A quote is fine: the
+ * extra is encoded by jansson (set_extra_text), the text output prints it
+ * as it is. */
 static bool currency_ok(const char *s)
 {
     const size_t n = strlen(s);
-    return n >= 1 && n <= MAX_CURRENCY_BYTES && !strchr(s, '"') &&
-           wl_utf8_escape(NULL, 0, s, n) == n;
+    return n >= 1 && n <= MAX_CURRENCY_BYTES && wl_utf8_escape(NULL, 0, s, n) == n;
 }
 
 /* The tags in --tags' "a,b" (parse refuses empty ones): the size of the
@@ -370,8 +371,7 @@ static int parse(int argc, char **argv, struct opts *o)
             if (!currency_ok(optarg))
                 return wl_cli_usage_error(CMD,
                                           "--currency: 1 to %d bytes of printable UTF-8 (e.g. "
-                                          "EUR or \u20ac), no quotes, backslashes or control "
-                                          "characters",
+                                          "EUR or \u20ac), no backslashes or control characters",
                                           MAX_CURRENCY_BYTES);
             o->currency = optarg;
             o->currency_set = true;

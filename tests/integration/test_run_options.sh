@@ -2,7 +2,7 @@
 # `wattlens run` options whose values are stored with the run:
 # - --tags: all are stored (100 here), where only the first 64 were kept
 #   (a later one was never found by `runs --tag`).
-# - --currency: 1 to 8 bytes of printable UTF-8. A byte that is not UTF-8
+# - --currency: 1 to 8 bytes of printable UTF-8 (a quote included). A byte that is not UTF-8
 #   (0xA3, `£` in Latin-1) was stored into the run's extra, which the
 #   summary's JSON reader then could not read: run and show lost every key
 #   of it (the price: the cost at the default price; the batch's Sequences
@@ -35,7 +35,7 @@ else
 fi
 
 # --- --currency: printable UTF-8 -------------------------------------------------------------
-for c in $'\xa3' $'A\x01' $'A\t' $'\xc2\x9b' $'\xe2\x80\xae' '' 123456789 'a"b' 'a\b'; do
+for c in $'\xa3' $'A\x01' $'A\t' $'\xc2\x9b' $'\xe2\x80\xae' '' 123456789 'a\b'; do
   db="$tmp/cur.db"
   quick --db "$db" --price-kwh 0.3 --currency "$c" --json >"$tmp/out" 2>"$tmp/err"; rc=$?
   if [ $rc = 2 ] && grep -q "^wattlens run: --currency: 1 to 8 bytes of printable UTF-8" "$tmp/err" \
@@ -62,6 +62,23 @@ PY
   ok "run --currency €: stored, read back with its price and the batch's Sequences table"
 else
   bad "run --currency € (rc $rc): $(cat "$tmp/err")"
+fi
+# a quote is stored and read back as it is (the run's extra is encoded by jansson)
+db="$tmp/quote.db"
+quick --db "$db" --price-kwh 0.3 --currency 'a"b' --json >"$tmp/quote.json" 2>"$tmp/err"; rc=$?
+id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["run_id"])' "$tmp/quote.json" 2>/dev/null)
+"$W" show --db "$db" "$id" >"$tmp/quote.txt" 2>>"$tmp/err"
+"$W" show --db "$db" "$id" --json >"$tmp/quote.show.json" 2>>"$tmp/err"
+if [ $rc = 0 ] && python3 - "$tmp/quote.json" "$tmp/quote.txt" "$tmp/quote.show.json" <<'PY'; then
+import json, sys
+for c in (json.load(open(sys.argv[1]))["summary"]["cost"], json.load(open(sys.argv[3]))["cost"]):
+    assert c["currency"] == 'a"b' and c["price_per_kwh"] == 0.3, c
+t = open(sys.argv[2]).read()
+assert 'at 0.3 a"b/kWh' in t and "(default price)" not in t, t
+PY
+  ok "run --currency 'a\"b': stored, read back with its price by run and show"
+else
+  bad "run --currency 'a\"b' (rc $rc): $(cat "$tmp/err")"
 fi
 
 echo "$pass passed, $fail failed"
