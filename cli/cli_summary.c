@@ -339,6 +339,17 @@ static const char *fmt_fig(enum fig_kind k, double v, int dec, const char *unit,
     }
 }
 
+/* A token count into buf, "n/a" for -1: a count the run did not keep
+ * (JSON null), not -1. */
+static const char *fmt_count(int64_t n, char *buf, size_t size)
+{
+    if (n < 0)
+        snprintf(buf, size, "n/a");
+    else
+        snprintf(buf, size, "%lld", (long long)n);
+    return buf;
+}
+
 /* What the decode figures count: token 0 (round 0) has no forward pass. */
 static void print_decode_steps(const struct wl_summary *s, bool span)
 {
@@ -386,12 +397,10 @@ static void print_efficiency(const struct wl_summary *s)
         {"EDP prefill", e->prefill_edp_js, FIG_SIG, 0, "J*s", false},
         {"EDP decode", e->decode_edp_js, FIG_SIG, 0, "J*s", false},
     };
-    char n_in[24], n_out[24]; /* a count the run did not keep is n/a, not -1 */
-    snprintf(n_in, sizeof n_in, e->input_tokens >= 0 ? "%lld" : "n/a", (long long)e->input_tokens);
-    snprintf(n_out, sizeof n_out, e->output_tokens >= 0 ? "%lld" : "n/a",
-             (long long)e->output_tokens);
-    printf("\nEfficiency (%s input, %s output token%s", n_in, n_out,
-           e->output_tokens == 1 ? "" : "s");
+    char n_in[24], n_out[24];
+    printf("\nEfficiency (%s input, %s output token%s",
+           fmt_count(e->input_tokens, n_in, sizeof n_in),
+           fmt_count(e->output_tokens, n_out, sizeof n_out), e->output_tokens == 1 ? "" : "s");
     if (s->batch.n_seq > 1)
         printf(" of %lld sequences; whole batch", (long long)s->batch.n_seq);
     printf(")\n");
@@ -693,17 +702,6 @@ static void print_extras(const struct wl_store_aggregates *a, const struct wl_su
            currency, c->price_from_run ? "" : " (default price)");
     printf("  %-27s %s%s at %.15g g/kWh%s\n", "CO2", amount[1], per[1], c->co2_g_per_kwh,
            c->co2_from_run ? "" : " (default intensity)");
-}
-
-/* A token count into buf, "n/a" for -1: the run's extra has none (JSON
- * null), as print_efficiency says it. */
-static const char *fmt_count(int64_t n, char *buf, size_t size)
-{
-    if (n < 0)
-        snprintf(buf, size, "n/a");
-    else
-        snprintf(buf, size, "%lld", (long long)n);
-    return buf;
 }
 
 /* Batched runs: each sequence's tokens, stop reason and attributed energy. */
