@@ -790,23 +790,53 @@ static int backend_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     return rc;
 }
 
+/* Whether the read that saw change c came soon enough after the read
+ * before it for an interval of d_ns ending or starting at c: within a
+ * quarter of it (sensor_impl.h, wl__period_estimate_ns). */
+static bool period_change_sharp(const struct wl__period_change *c, uint64_t d_ns)
+{
+    return c->t_ns >= c->since_ns && (c->t_ns - c->since_ns) <= d_ns / 4;
+}
+
+uint64_t wl__period_estimate_ns(const struct wl__period_change *c, int n)
+{
+    uint64_t d[WL__PERIOD_PROBE_CHANGES];
+    int m = 0;
+    for (int k = 1; k < n && m < WL__PERIOD_PROBE_CHANGES; k++) {
+        if (c[k].t_ns <= c[k - 1].t_ns)
+            continue;
+        const uint64_t dk = c[k].t_ns - c[k - 1].t_ns;
+        if (period_change_sharp(&c[k - 1], dk) && period_change_sharp(&c[k], dk)) {
+            int i = m++;
+            for (; i > 0 && d[i - 1] > dk; i--) /* insertion sort: at most 11 */
+                d[i] = d[i - 1];
+            d[i] = dk;
+        }
+    }
+    if (m == 0)
+        return 0;
+    return m % 2 ? d[m / 2] : d[m / 2 - 1] / 2 + d[m / 2] / 2;
+}
+
 /* Generic update-period measurement (wl__sensor_measure_period, sensor_impl.h):
- * read until the first channel's value has
- * changed several times (or the budget runs out) and average the intervals
- * between changes. For a counter that value is its energy alone: the period
- * is the counter's granularity (the sampler's power windows and peak spans
- * are ten of it), and a power read next to it (NVML's instant power) that
- * changes more often made a 100 ms counter look like a fast one. Sleeps
- * 100 us between reads, so it costs little CPU. A counter slower than the
- * budget allows is not measured here; the sampler learns its period. */
+ * read until the first channel's value has changed several times (or the
+ * budget runs out) and estimate the period from the intervals between
+ * changes (wl__period_estimate_ns). For a counter that value is its energy
+ * alone: the period is the counter's granularity (the sampler's power
+ * windows and peak spans are ten of it), and a power read next to it
+ * (NVML's instant power) that changes more often made a 100 ms counter look
+ * like a fast one. Sleeps 100 us between reads, so it costs little CPU. A
+ * counter slower than the budget allows is not measured here; the sampler
+ * learns its period. */
 int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p)
 {
     struct wl_sensor_reading r;
+    struct wl__period_change seen[WL__PERIOD_PROBE_CHANGES];
     uint64_t budget = p->period_probe_ns;
     if (budget == 0 || s->info.n_channels == 0)
         return 0;
     uint64_t t_end = wl_clock_now_ns() + budget;
-    uint64_t last_e = 0, t_first = 0, t_last = 0;
+    uint64_t last_e = 0, last_before = 0;
     double last_p = 0;
     int have = 0, changes = 0;
     const bool energy_only = (s->info.ch[0].flags & WL_CH_ENERGY) != 0;
@@ -820,18 +850,20 @@ int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params
             continue;
         }
         if (have && (v->energy_uj != last_e || (!energy_only && v->power_w != last_p))) {
-            if (changes == 0)
-                t_first = r.t_after_ns;
-            t_last = r.t_after_ns;
+            /* it changed after the last read of it began and before this one ended */
+            seen[changes].since_ns = last_before;
+            seen[changes].t_ns = r.t_after_ns;
             changes++;
         }
         last_e = v->energy_uj;
         last_p = v->power_w;
+        last_before = r.t_before_ns;
         have = 1;
         wl_clock_sleep_ns(100000);
     }
-    if (changes >= 2) {
-        s->info.update_period_ns = (t_last - t_first) / (uint64_t)(changes - 1);
+    const uint64_t period_ns = wl__period_estimate_ns(seen, changes);
+    if (period_ns > 0) {
+        s->info.update_period_ns = period_ns;
         s->info.period_measured = true;
     }
     return changes;

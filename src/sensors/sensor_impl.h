@@ -296,11 +296,30 @@ void wl__sensor_drop_channel(struct wl_sensor *s, unsigned ci);
  * it read): reads s (s->ops->read, without the lock: open time only) for
  * at most p->period_probe_ns until channel 0 has changed
  * WL__PERIOD_PROBE_CHANGES times, and sets s->info.update_period_ns and
- * period_measured from the intervals between changes (two at least).
- * A read where no channel was read ends it. Returns how many times channel 0 changed (0 when not
- * probed). */
+ * period_measured from the changes it saw (wl__period_estimate_ns; left
+ * as they were when that is 0). A read where no channel was read ends it.
+ * Returns how many times channel 0 changed (0 when not probed). */
 #define WL__PERIOD_PROBE_CHANGES 12
 int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p);
+
+/* One change of channel 0 seen by the probe: it happened after since_ns
+ * (the start of the last read that still had the old value) and by t_ns
+ * (the end of the read that saw the new one); CLOCK_MONOTONIC. */
+struct wl__period_change {
+    uint64_t t_ns, since_ns;
+};
+/* The update period from n changes in the order seen (at most
+ * WL__PERIOD_PROBE_CHANGES are used): the median of the intervals between
+ * consecutive changes, counting an interval of d only when each of its two
+ * changes was seen within d/4 of the read before it (t_ns - since_ns <=
+ * d/4). A late read makes the interval before it long (and may merge
+ * several updates into one change) and the one after it short; both have
+ * that read's long gap at one end and are left out, so one late read
+ * anywhere moves nothing; for a steady period P an interval that is
+ * counted lies within 0.8 P..1.33 P and its end is a single update. 0 (not
+ * measured) when no interval counts: the reads were too far apart to tell
+ * the period from the read timing. Pure; for the probe and its tests. */
+uint64_t wl__period_estimate_ns(const struct wl__period_change *c, int n);
 
 /* The update-period probe of a RAPL reader with psys channels (rapl-msr,
  * rapl-perf: their measure_period calls it): wl__sensor_measure_period,

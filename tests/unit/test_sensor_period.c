@@ -1,0 +1,198 @@
+/* The open-time update-period probe (wl__sensor_measure_period and its
+ * estimator wl__period_estimate_ns, sensor_impl.h), driven by a fake
+ * backend whose reads take their times from a script, not the clock: a
+ * counter that steps every 1 ms, read every 102 us, with one read late by
+ * 8.5 ms at the start, in the middle or at the end of the probe. The mean
+ * over the whole span (the old probe) took that late read's merged updates
+ * for one interval and said about 1.7 ms; the median of the intervals
+ * whose two changes were seen promptly says 1 ms. Reads that are all far
+ * apart, or a change seen late with too few others, leave the period not
+ * measured (the sampler learns it) instead of a wrong one. */
+#include "test_support.h"
+
+#include "sensors/sensor_impl.h"
+#include "wattlens/error.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define US 1000ull
+#define MS 1000000ull
+#define PERIOD_NS MS        /* the fake counter's update period */
+#define PHASE_NS (370 * US) /* its updates are at 0.63 ms, 1.63 ms, ... */
+#define T0_NS 1000000000ull /* the script's first read */
+
+/* The script: a read takes 2 us and the next begins step_ns after it ends
+ * (the probe's 100 us sleep), except that the first read due at or after
+ * late_at_ns (from T0) begins late_ns later. */
+static struct script {
+    uint64_t step_ns, late_at_ns, late_ns;
+    uint64_t next_ns; /* when the next read begins */
+    bool late_done;
+    unsigned n_reads;
+    uint64_t last_value;                  /* the counter's update count at the last read */
+    unsigned n_seen;                      /* reads that saw it change (at most the probe's 12) */
+    uint64_t first_seen_ns, last_seen_ns; /* the first and last such read's end */
+} sc;
+
+static uint64_t updates_by(uint64_t t_ns)
+{
+    return (t_ns - T0_NS + PHASE_NS) / PERIOD_NS;
+}
+
+static int script_read(struct wl_sensor *s, struct wl_sensor_reading *r)
+{
+    (void)s;
+    if (++sc.n_reads > 5000) /* a script that never gives 12 changes ends the probe */
+        return WL_ESENSOR;
+    if (!sc.late_done && sc.next_ns - T0_NS >= sc.late_at_ns) {
+        sc.next_ns += sc.late_ns;
+        sc.late_done = true;
+    }
+    r->t_before_ns = sc.next_ns;
+    r->t_after_ns = sc.next_ns + 2 * US;
+    const uint64_t k = updates_by(sc.next_ns + 1 * US);
+    r->n_channels = 1;
+    r->v[0].valid = WL_CH_ENERGY;
+    /* a step that is not steady (the energy of an update varies with power) */
+    r->v[0].energy_uj = 5000000 + k * 1000 + (k % 3) * 150;
+    if (sc.n_reads > 1 && k != sc.last_value && sc.n_seen < WL__PERIOD_PROBE_CHANGES) {
+        if (sc.n_seen++ == 0)
+            sc.first_seen_ns = r->t_after_ns;
+        sc.last_seen_ns = r->t_after_ns;
+    }
+    sc.last_value = k;
+    sc.next_ns = r->t_after_ns + sc.step_ns;
+    return 0;
+}
+
+static const struct wl_sensor_ops script_ops = {
+    .name = "fake", .what = "a scripted counter", .read = script_read};
+
+/* Probes a one-channel counter read through the script; returns the
+ * period it set (0: not measured). *old_ns: what the old probe's mean
+ * over the span, (last - first) / (changes - 1), made of the same reads. */
+static uint64_t probe(uint64_t step_ns, uint64_t late_at_ns, uint64_t late_ns, uint64_t *old_ns)
+{
+    memset(&sc, 0, sizeof sc);
+    sc.step_ns = step_ns;
+    sc.late_at_ns = late_at_ns;
+    sc.late_ns = late_ns;
+    sc.next_ns = T0_NS;
+    wl_sensor *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    s->ops = &script_ops;
+    s->info.n_channels = 1;
+    s->info.ch[0].flags = WL_CH_ENERGY;
+    s->info.ch[0].domain = WL_DOMAIN_PACKAGE;
+    struct wl_sensor_params p;
+    memset(&p, 0, sizeof p);
+    p.period_probe_ns = 60ull * 1000 * MS; /* the script's 12 changes end it, not the clock */
+    assert_int_equal(wl__sensor_measure_period(s, &p), WL__PERIOD_PROBE_CHANGES);
+    assert_int_equal(sc.n_seen, WL__PERIOD_PROBE_CHANGES);
+    *old_ns = (sc.last_seen_ns - sc.first_seen_ns) / (WL__PERIOD_PROBE_CHANGES - 1);
+    const uint64_t got = s->info.period_measured ? s->info.update_period_ns : 0;
+    assert_true(s->info.period_measured == (got != 0));
+    free(s);
+    return got;
+}
+
+static void assert_within_10_pct(uint64_t got_ns, uint64_t want_ns)
+{
+    if (got_ns < want_ns / 10 * 9 || got_ns > want_ns / 10 * 11) {
+        fprintf(stderr, "period %.3f ms, want %.3f ms +- 10 %%\n", (double)got_ns / 1e6,
+                (double)want_ns / 1e6);
+        fail();
+    }
+}
+
+static void test_prompt_reads_measure_the_period(void **state)
+{
+    (void)state;
+    uint64_t old_ns;
+    assert_within_10_pct(probe(100 * US, UINT64_MAX, 0, &old_ns), PERIOD_NS);
+    assert_within_10_pct(old_ns, PERIOD_NS);
+}
+
+/* The read after the first change is 8.5 ms late: the second change holds
+ * nine updates. */
+static void test_a_late_read_at_the_start_moves_nothing(void **state)
+{
+    (void)state;
+    uint64_t old_ns;
+    const uint64_t got = probe(100 * US, 750 * US, 8500 * US, &old_ns);
+    assert_true(old_ns > PERIOD_NS * 3 / 2); /* the old probe: about 1.7 ms */
+    assert_within_10_pct(got, PERIOD_NS);
+}
+
+/* Late after the sixth change. */
+static void test_a_late_read_in_the_middle_moves_nothing(void **state)
+{
+    (void)state;
+    uint64_t old_ns;
+    const uint64_t got = probe(100 * US, 5750 * US, 8500 * US, &old_ns);
+    assert_true(old_ns > PERIOD_NS * 3 / 2);
+    assert_within_10_pct(got, PERIOD_NS);
+}
+
+/* Late after the eleventh change: the last one holds nine updates. */
+static void test_a_late_read_at_the_end_moves_nothing(void **state)
+{
+    (void)state;
+    uint64_t old_ns;
+    const uint64_t got = probe(100 * US, 10750 * US, 8500 * US, &old_ns);
+    assert_true(old_ns > PERIOD_NS * 3 / 2);
+    assert_within_10_pct(got, PERIOD_NS);
+}
+
+/* Every read 3 ms after the one before (a loaded host): each sees about
+ * three updates, so the intervals are the reads' and say nothing of the
+ * counter's. Not measured (the sampler learns it), not 3 ms. */
+static void test_reads_far_apart_leave_it_not_measured(void **state)
+{
+    (void)state;
+    uint64_t old_ns;
+    assert_int_equal(probe(3 * MS, UINT64_MAX, 0, &old_ns), 0);
+    assert_true(old_ns > 2 * PERIOD_NS);
+}
+
+/* Two changes 1 ms apart, the first seen 0.8 ms late (0.9 ms after the read
+ * before it): the interval between them, 0.2 ms, is the read's delay. */
+static void test_one_late_interval_alone_is_not_a_period(void **state)
+{
+    (void)state;
+    const struct wl__period_change c[2] = {{.since_ns = 100 * US, .t_ns = 1000 * US},
+                                           {.since_ns = 1100 * US, .t_ns = 1200 * US}};
+    assert_int_equal(wl__period_estimate_ns(c, 2), 0);
+    assert_int_equal(wl__period_estimate_ns(c, 1), 0);
+    assert_int_equal(wl__period_estimate_ns(c, 0), 0);
+}
+
+/* Counted intervals of 1.0 and 1.2 ms (the 0.1 ms gaps are within a quarter
+ * of each) and one of 3 ms whose end was seen 2 ms late: the median of the
+ * two counted, 1.1 ms. */
+static void test_the_median_of_the_counted_intervals(void **state)
+{
+    (void)state;
+    const struct wl__period_change c[4] = {{.since_ns = 0, .t_ns = 100 * US},
+                                           {.since_ns = 1000 * US, .t_ns = 1100 * US},
+                                           {.since_ns = 2200 * US, .t_ns = 2300 * US},
+                                           {.since_ns = 3300 * US, .t_ns = 5300 * US}};
+    assert_int_equal(wl__period_estimate_ns(c, 4), 1100 * US);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prompt_reads_measure_the_period),
+        cmocka_unit_test(test_a_late_read_at_the_start_moves_nothing),
+        cmocka_unit_test(test_a_late_read_in_the_middle_moves_nothing),
+        cmocka_unit_test(test_a_late_read_at_the_end_moves_nothing),
+        cmocka_unit_test(test_reads_far_apart_leave_it_not_measured),
+        cmocka_unit_test(test_one_late_interval_alone_is_not_a_period),
+        cmocka_unit_test(test_the_median_of_the_counted_intervals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
