@@ -568,7 +568,9 @@ static void record_fall(wl_sampler *s, unsigned i, struct falls *f)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* Logs f->log (no lock held). */
+/* Logs f->log (no lock held). The span said is the gap's, f->t_prev to
+ * f->t: from the previous read, or from a lost powermetrics sample's own
+ * start (read_sensor), so not always "since the previous read". */
 static void log_falls(wl_sampler *s, unsigned i, const struct falls *f)
 {
     const struct wl_sensor_info *in = wl_sensor_get_info(s->sensors[i]);
@@ -577,8 +579,8 @@ static void log_falls(wl_sampler *s, unsigned i, const struct falls *f)
         if (!(f->log & bit))
             continue;
         wl_log_warn("sampler",
-                    "%s %s: %s; its energy over the %.3f s since the previous read is unknown "
-                    "and not counted (a gap)%s",
+                    "%s %s: %s; its energy over the %.3f s this gap spans is unknown and not "
+                    "counted%s",
                     in->backend, in->ch[c].name, disc_text((enum wl_counter_disc)f->disc[c]),
                     (double)(f->t - f->t_prev) / 1e9,
                     (f->log_last & bit) ? "; further ones are counted in the gaps, not logged"

@@ -904,6 +904,22 @@ static void test_lost_sample_gap_starts_where_the_sample_did(void **state)
     assert_true(g[0].t_start_ns >= wl_sampler_t0_ns(s));
     assert_true(g[0].t_end_ns > t_seen);
     assert_non_null(strstr(text, "since the previous sample is not counted (a gap)"));
+    /* the sampler's warning gives the gap's span, which begins at the lost
+     * sample's own start: it said "since the previous read" (10 ms before) */
+    const char *w = strstr(text, "[sampler] powermetrics");
+    assert_non_null(w);
+    w = strstr(w, "could not be read; its energy over the ");
+    assert_non_null(w);
+    double span_s = -1;
+    char tail[64] = "";
+    assert_int_equal(
+        sscanf(w, "could not be read; its energy over the %lf s %63[a-z ]", &span_s, tail), 2);
+    assert_string_equal(tail, "this gap spans is unknown and not counted");
+    const double gap_s = (double)(g[0].t_end_ns - g[0].t_start_ns) / 1e9;
+    if (span_s < gap_s - 0.0006 || span_s > gap_s + 0.0006) {
+        fprintf(stderr, "warned of %.3f s, the gap spans %.4f s\n", span_s, gap_s);
+        fail();
+    }
     free(text);
     wl_sampler_close(s);
     wl_sensor_set_close(set);
