@@ -273,6 +273,10 @@ for want in "cannot be read" "over the limit of" "powercap zone of an unknown na
   grep -qF -- "$want" "$tmp/sensors.help" || miss="$miss [$want]"
 done
 if [ -z "$miss" ]; then ok "sensors --help names every not-read and not-summed reason"; else bad "sensors --help lacks:$miss"; fi
+# ... and that a sysfs root given alone brings the dev/ beside it, not /dev
+grep -qF -- "WATTLENS_DEV_ROOT instead of /dev (MSR device files); unset while WATTLENS_SYSFS_ROOT is set: the dev/ beside that root (<dir>/dev for <dir>/sys), never /dev" "$tmp/sensors.help" \
+  && ok "sensors --help: WATTLENS_SYSFS_ROOT=<dir>/sys brings <dir>/dev" \
+  || bad "sensors --help: WATTLENS_DEV_ROOT does not say a sysfs root brings its dev/"
 
 # --- sensors: a root and hwmon names with ESC and CSI reach no terminal as they are ---------
 # no_controls FILE: FILE is UTF-8 without a control character (C0 but a newline, DEL, C1)
