@@ -798,21 +798,36 @@ static bool period_change_sharp(const struct wl__period_change *c, uint64_t d_ns
     return c->t_ns >= c->since_ns && (c->t_ns - c->since_ns) <= d_ns / 4;
 }
 
+/* Inserts v into the sorted d[0..*m). */
+static void period_insert(uint64_t *d, int *m, uint64_t v)
+{
+    int i = (*m)++;
+    for (; i > 0 && d[i - 1] > v; i--) /* insertion sort: at most 11 */
+        d[i] = d[i - 1];
+    d[i] = v;
+}
+
 uint64_t wl__period_estimate_ns(const struct wl__period_change *c, int n)
 {
     uint64_t d[WL__PERIOD_PROBE_CHANGES];
     int m = 0;
-    for (int k = 1; k < n && m < WL__PERIOD_PROBE_CHANGES; k++) {
+    if (n > WL__PERIOD_PROBE_CHANGES)
+        n = WL__PERIOD_PROBE_CHANGES;
+    bool every_read = n >= 4; /* it changed at every read (below) */
+    for (int k = 1; k < n; k++) {
         if (c[k].t_ns <= c[k - 1].t_ns)
-            continue;
+            return 0; /* not in time order: nothing to tell */
+        every_read = every_read && c[k].since_ns == c[k - 1].read_ns;
         const uint64_t dk = c[k].t_ns - c[k - 1].t_ns;
-        if (period_change_sharp(&c[k - 1], dk) && period_change_sharp(&c[k], dk)) {
-            int i = m++;
-            for (; i > 0 && d[i - 1] > dk; i--) /* insertion sort: at most 11 */
-                d[i] = d[i - 1];
-            d[i] = dk;
-        }
+        if (period_change_sharp(&c[k - 1], dk) && period_change_sharp(&c[k], dk))
+            period_insert(d, &m, dk);
     }
+    /* none counted: a counter that changed at every one of at least four
+     * reads is as fast as the reads or faster, and the reads' spacing is
+     * its period's upper bound (windows of ten of it are safely long) */
+    if (m == 0 && every_read)
+        for (int k = 1; k < n; k++)
+            period_insert(d, &m, c[k].t_ns - c[k - 1].t_ns);
     if (m == 0)
         return 0;
     return m % 2 ? d[m / 2] : d[m / 2 - 1] / 2 + d[m / 2] / 2;
@@ -852,6 +867,7 @@ int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params
         if (have && (v->energy_uj != last_e || (!energy_only && v->power_w != last_p))) {
             /* it changed after the last read of it began and before this one ended */
             seen[changes].since_ns = last_before;
+            seen[changes].read_ns = r.t_before_ns;
             seen[changes].t_ns = r.t_after_ns;
             changes++;
         }

@@ -5,9 +5,10 @@
  * 8.5 ms at the start, in the middle or at the end of the probe. The mean
  * over the whole span (the old probe) took that late read's merged updates
  * for one interval and said about 1.7 ms; the median of the intervals
- * whose two changes were seen promptly says 1 ms. Reads that are all far
- * apart, or a change seen late with too few others, leave the period not
- * measured (the sampler learns it) instead of a wrong one. */
+ * whose two changes were seen promptly says 1 ms. A counter that changes at
+ * every read is given the reads' spacing, its period's upper bound; a
+ * change seen late with too few others leaves the period not measured (the
+ * sampler learns it) instead of a wrong one. */
 #include "test_support.h"
 
 #include "sensors/sensor_impl.h"
@@ -20,7 +21,7 @@
 
 #define US 1000ull
 #define MS 1000000ull
-#define PERIOD_NS MS        /* the fake counter's update period */
+#define PERIOD_NS MS        /* the fake counter's update period (but in one test) */
 #define PHASE_NS (370 * US) /* its updates are at 0.63 ms, 1.63 ms, ... */
 #define T0_NS 1000000000ull /* the script's first read */
 
@@ -28,6 +29,7 @@
  * (the probe's 100 us sleep), except that the first read due at or after
  * late_at_ns (from T0) begins late_ns later. */
 static struct script {
+    uint64_t period_ns; /* the counter's */
     uint64_t step_ns, late_at_ns, late_ns;
     uint64_t next_ns; /* when the next read begins */
     bool late_done;
@@ -39,7 +41,7 @@ static struct script {
 
 static uint64_t updates_by(uint64_t t_ns)
 {
-    return (t_ns - T0_NS + PHASE_NS) / PERIOD_NS;
+    return (t_ns - T0_NS + PHASE_NS) / sc.period_ns;
 }
 
 static int script_read(struct wl_sensor *s, struct wl_sensor_reading *r)
@@ -74,9 +76,11 @@ static const struct wl_sensor_ops script_ops = {
 /* Probes a one-channel counter read through the script; returns the
  * period it set (0: not measured). *old_ns: what the old probe's mean
  * over the span, (last - first) / (changes - 1), made of the same reads. */
-static uint64_t probe(uint64_t step_ns, uint64_t late_at_ns, uint64_t late_ns, uint64_t *old_ns)
+static uint64_t probe_counter(uint64_t period_ns, uint64_t step_ns, uint64_t late_at_ns,
+                              uint64_t late_ns, uint64_t *old_ns)
 {
     memset(&sc, 0, sizeof sc);
+    sc.period_ns = period_ns;
     sc.step_ns = step_ns;
     sc.late_at_ns = late_at_ns;
     sc.late_ns = late_ns;
@@ -97,6 +101,11 @@ static uint64_t probe(uint64_t step_ns, uint64_t late_at_ns, uint64_t late_ns, u
     assert_true(s->info.period_measured == (got != 0));
     free(s);
     return got;
+}
+
+static uint64_t probe(uint64_t step_ns, uint64_t late_at_ns, uint64_t late_ns, uint64_t *old_ns)
+{
+    return probe_counter(PERIOD_NS, step_ns, late_at_ns, late_ns, old_ns);
 }
 
 static void assert_within_10_pct(uint64_t got_ns, uint64_t want_ns)
@@ -147,15 +156,31 @@ static void test_a_late_read_at_the_end_moves_nothing(void **state)
     assert_within_10_pct(got, PERIOD_NS);
 }
 
-/* Every read 3 ms after the one before (a loaded host): each sees about
- * three updates, so the intervals are the reads' and say nothing of the
- * counter's. Not measured (the sampler learns it), not 3 ms. */
-static void test_reads_far_apart_leave_it_not_measured(void **state)
+/* A counter that changes at every read, here every 20 us read every
+ * 102 us (NVML's 1 mJ at 50 W): no interval is the counter's, and the
+ * reads' spacing is its period's upper bound, as the old probe said. So
+ * are reads 3 ms apart on the 1 ms counter (a loaded host): each sees
+ * about three updates. Windows of ten of it are long enough. */
+static void test_a_counter_that_changes_at_every_read_is_the_reads_spacing(void **state)
 {
     (void)state;
     uint64_t old_ns;
-    assert_int_equal(probe(3 * MS, UINT64_MAX, 0, &old_ns), 0);
-    assert_true(old_ns > 2 * PERIOD_NS);
+    assert_within_10_pct(probe_counter(20 * US, 100 * US, UINT64_MAX, 0, &old_ns), 102 * US);
+    assert_within_10_pct(probe(3 * MS, UINT64_MAX, 0, &old_ns), 3 * MS);
+}
+
+/* Changes at every read, but only three (two intervals): a late read and
+ * the next could look like that, so it is not measured. */
+static void test_three_changes_at_consecutive_reads_are_not_enough(void **state)
+{
+    (void)state;
+    const struct wl__period_change c[4] = {
+        {.since_ns = 100 * US, .read_ns = 990 * US, .t_ns = 1000 * US},
+        {.since_ns = 990 * US, .read_ns = 1190 * US, .t_ns = 1200 * US},
+        {.since_ns = 1190 * US, .read_ns = 1390 * US, .t_ns = 1400 * US},
+        {.since_ns = 1390 * US, .read_ns = 1590 * US, .t_ns = 1600 * US}};
+    assert_int_equal(wl__period_estimate_ns(c, 3), 0);
+    assert_int_equal(wl__period_estimate_ns(c, 4), 200 * US); /* four: the reads' spacing */
 }
 
 /* Two changes 1 ms apart, the first seen 0.8 ms late (0.9 ms after the read
@@ -190,7 +215,8 @@ int main(void)
         cmocka_unit_test(test_a_late_read_at_the_start_moves_nothing),
         cmocka_unit_test(test_a_late_read_in_the_middle_moves_nothing),
         cmocka_unit_test(test_a_late_read_at_the_end_moves_nothing),
-        cmocka_unit_test(test_reads_far_apart_leave_it_not_measured),
+        cmocka_unit_test(test_a_counter_that_changes_at_every_read_is_the_reads_spacing),
+        cmocka_unit_test(test_three_changes_at_consecutive_reads_are_not_enough),
         cmocka_unit_test(test_one_late_interval_alone_is_not_a_period),
         cmocka_unit_test(test_the_median_of_the_counted_intervals),
     };
