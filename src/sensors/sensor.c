@@ -813,19 +813,18 @@ uint64_t wl__period_estimate_ns(const struct wl__period_change *c, int n)
     int m = 0;
     if (n > WL__PERIOD_PROBE_CHANGES)
         n = WL__PERIOD_PROBE_CHANGES;
-    bool every_read = n >= 4; /* it changed at every read (below) */
     for (int k = 1; k < n; k++) {
         if (c[k].t_ns <= c[k - 1].t_ns)
             return 0; /* not in time order: nothing to tell */
-        every_read = every_read && c[k].since_ns == c[k - 1].read_ns;
         const uint64_t dk = c[k].t_ns - c[k - 1].t_ns;
         if (period_change_sharp(&c[k - 1], dk) && period_change_sharp(&c[k], dk))
             period_insert(d, &m, dk);
     }
-    /* none counted: a counter that changed at every one of at least four
-     * reads is as fast as the reads or faster, and the reads' spacing is
-     * its period's upper bound (windows of ten of it are safely long) */
-    if (m == 0 && every_read)
+    /* none counted (a counter about as fast as the reads or faster, or
+     * reads far apart): the median of them all, when one late read cannot
+     * be it (three intervals at least); an upper bound when every read saw
+     * a change */
+    if (m == 0 && n >= 4)
         for (int k = 1; k < n; k++)
             period_insert(d, &m, c[k].t_ns - c[k - 1].t_ns);
     if (m == 0)
@@ -867,7 +866,6 @@ int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params
         if (have && (v->energy_uj != last_e || (!energy_only && v->power_w != last_p))) {
             /* it changed after the last read of it began and before this one ended */
             seen[changes].since_ns = last_before;
-            seen[changes].read_ns = r.t_before_ns;
             seen[changes].t_ns = r.t_after_ns;
             changes++;
         }

@@ -304,10 +304,9 @@ int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params
 
 /* One change of channel 0 seen by the probe: it happened after since_ns
  * (the start of the last read that still had the old value) and by t_ns
- * (the end of the read that saw the new one, which began at read_ns);
- * CLOCK_MONOTONIC. */
+ * (the end of the read that saw the new one); CLOCK_MONOTONIC. */
 struct wl__period_change {
-    uint64_t t_ns, since_ns, read_ns;
+    uint64_t t_ns, since_ns;
 };
 /* The update period from n changes in the order seen (at most
  * WL__PERIOD_PROBE_CHANGES are used): the median of the intervals between
@@ -317,14 +316,14 @@ struct wl__period_change {
  * several updates into one change) and the one after it short; both have
  * that read's long gap at one end and are left out, so one late read
  * anywhere moves nothing; for a steady period P an interval that is
- * counted lies within 0.8 P..1.33 P and its end is a single update. 0 (not
- * measured) when no interval counts, unless the counter changed at every
- * read (since_ns of each change the read_ns of the one before, four
- * changes at least): it is as fast as the reads or faster, and the median
- * of the intervals, the reads' spacing, is its period's upper bound (the
- * sampler's windows of ten of it are then safely long). Else the reads
- * were too irregular to tell the period from their timing (the sampler
- * learns it). Pure; for the probe and its tests. */
+ * counted lies within 0.8 P..1.33 P and its end is a single update. When
+ * none is (a counter about as fast as the reads or faster: each read sees
+ * a change, so every interval is the reads' own; or reads far apart), the
+ * median of all the intervals, three at least, so that one late read is
+ * not it: for a counter that changed at every read, the reads' spacing,
+ * an upper bound on its period (the sampler's windows of ten of it are
+ * then long enough). Else 0 (not measured: the sampler learns it). Pure;
+ * for the probe and its tests. */
 uint64_t wl__period_estimate_ns(const struct wl__period_change *c, int n);
 
 /* The update-period probe of a RAPL reader with psys channels (rapl-msr,

@@ -169,18 +169,18 @@ static void test_a_counter_that_changes_at_every_read_is_the_reads_spacing(void 
     assert_within_10_pct(probe(3 * MS, UINT64_MAX, 0, &old_ns), 3 * MS);
 }
 
-/* Changes at every read, but only three (two intervals): a late read and
- * the next could look like that, so it is not measured. */
-static void test_three_changes_at_consecutive_reads_are_not_enough(void **state)
+/* Changes 0.2 ms apart each seen 0.1 ms after the read before it (none
+ * prompt): three changes, two intervals, are not enough (a late read and
+ * the next could make them); four are, and give their median. */
+static void test_three_changes_none_prompt_are_not_enough(void **state)
 {
     (void)state;
-    const struct wl__period_change c[4] = {
-        {.since_ns = 100 * US, .read_ns = 990 * US, .t_ns = 1000 * US},
-        {.since_ns = 990 * US, .read_ns = 1190 * US, .t_ns = 1200 * US},
-        {.since_ns = 1190 * US, .read_ns = 1390 * US, .t_ns = 1400 * US},
-        {.since_ns = 1390 * US, .read_ns = 1590 * US, .t_ns = 1600 * US}};
+    const struct wl__period_change c[4] = {{.since_ns = 900 * US, .t_ns = 1000 * US},
+                                           {.since_ns = 1100 * US, .t_ns = 1200 * US},
+                                           {.since_ns = 1300 * US, .t_ns = 1400 * US},
+                                           {.since_ns = 1500 * US, .t_ns = 1600 * US}};
     assert_int_equal(wl__period_estimate_ns(c, 3), 0);
-    assert_int_equal(wl__period_estimate_ns(c, 4), 200 * US); /* four: the reads' spacing */
+    assert_int_equal(wl__period_estimate_ns(c, 4), 200 * US);
 }
 
 /* Two changes 1 ms apart, the first seen 0.8 ms late (0.9 ms after the read
@@ -216,7 +216,7 @@ int main(void)
         cmocka_unit_test(test_a_late_read_in_the_middle_moves_nothing),
         cmocka_unit_test(test_a_late_read_at_the_end_moves_nothing),
         cmocka_unit_test(test_a_counter_that_changes_at_every_read_is_the_reads_spacing),
-        cmocka_unit_test(test_three_changes_at_consecutive_reads_are_not_enough),
+        cmocka_unit_test(test_three_changes_none_prompt_are_not_enough),
         cmocka_unit_test(test_one_late_interval_alone_is_not_a_period),
         cmocka_unit_test(test_the_median_of_the_counted_intervals),
     };
