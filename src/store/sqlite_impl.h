@@ -206,4 +206,24 @@ int wl__sqlite_gc(void *db, const struct wl_gc_params *p, struct wl_gc_result *o
                   struct wl_errmsg *err);
 int wl__sqlite_stats(void *db, struct wl_store_stats *out, struct wl_errmsg *err);
 
+/* sqlite_file.c: checks of the database file and its directory by path,
+ * before SQLite opens it. */
+/* The directory of path into dir: "." for a bare name, "/" for "/x.db". */
+void wl__parent_dir(const char *path, char *dir, size_t size);
+/* mkdir -p of path's directory, naming the directory that could not be
+ * made (and a dangling symbolic link on the way). */
+int wl__make_parent_dirs(const char *path, struct wl_errmsg *err);
+/* Why creating path failed when its directory is not writable (WL_EACCES);
+ * else 0. */
+int wl__explain_create_failure(const char *path, struct wl_errmsg *err);
+/* The first n bytes of path through SQLite's default VFS: 0, 1 when the
+ * file is shorter, -1 when it cannot be opened or read. */
+int wl__read_head(const char *path, void *buf, int n);
+/* Refuses a file that is not an SQLite database (or a directory) before
+ * SQLite touches it; *exists says whether path exists. */
+int wl__check_header(const char *path, bool must_exist, bool *exists, struct wl_errmsg *err);
+/* WL_EACCES naming what a writer cannot write (the file, its -wal or -shm,
+ * the directory); else 0. */
+int wl__check_writable(const char *path, struct wl_errmsg *err);
+
 #endif
