@@ -277,6 +277,11 @@ if [ -z "$miss" ]; then ok "sensors --help names every not-read and not-summed r
 grep -qF -- "WATTLENS_DEV_ROOT instead of /dev (MSR device files); unset while WATTLENS_SYSFS_ROOT is set: the dev/ beside that root (<dir>/dev for <dir>/sys), never /dev" "$tmp/sensors.help" \
   && ok "sensors --help: WATTLENS_SYSFS_ROOT=<dir>/sys brings <dir>/dev" \
   || bad "sensors --help: WATTLENS_DEV_ROOT does not say a sysfs root brings its dev/"
+# ... and what the /proc root is read for (not only "instead of /proc"), and
+# that a sysfs root alone brings its proc/ for the CPU and kernel, not the rest
+grep -qF -- "WATTLENS_PROC_ROOT instead of /proc: CPU time (the CPU model), the CPU (cpuinfo), the kernel version (hwmon's fix), a run writer's liveness (the store); unset while WATTLENS_SYSFS_ROOT is set: the CPU and kernel from the proc/ beside that root, the rest /proc" "$tmp/sensors.help" \
+  && ok "sensors --help: what WATTLENS_PROC_ROOT is read for, and a sysfs root's proc/" \
+  || bad "sensors --help: WATTLENS_PROC_ROOT does not say what it is read for"
 
 # --- sensors: a root and hwmon names with ESC and CSI reach no terminal as they are ---------
 # no_controls FILE: FILE is UTF-8 without a control character (C0 but a newline, DEL, C1)
