@@ -321,7 +321,8 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
     json_object_set_new(j, "domains", doms);
     if (r->baseline.valid) {
         json_t *b = json_object();
-        json_object_set_new(b, "duration_s", json_real((double)r->baseline.dur_ns / 1e9));
+        json_object_set_new(b, "duration_s",
+                            json_real((double)wl_baseline_dur_ns(&r->baseline) / 1e9));
         json_object_set_new(j, "baseline", b);
     } else {
         json_object_set_new(j, "baseline", json_null());

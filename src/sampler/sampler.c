@@ -1275,6 +1275,11 @@ size_t wl_sampler_drain(wl_sampler *s, struct wl_sample *out, size_t max)
     return n;
 }
 
+uint64_t wl_baseline_dur_ns(const struct wl_baseline *b)
+{
+    return b->t_end_ns > b->t_begin_ns ? b->t_end_ns - b->t_begin_ns : 0;
+}
+
 int wl_sampler_baseline(wl_sampler *s, uint64_t dur_ns, const volatile sig_atomic_t *cancel,
                         struct wl_baseline *out)
 {
@@ -1311,7 +1316,6 @@ int wl_sampler_baseline_each(wl_sampler *s, uint64_t dur_ns, const volatile sig_
             *out = b;
         return WL_ECANCELED;
     }
-    b.dur_ns = wl_energy_window_dur_ns(&w);
     b.t_begin_ns = w.begin.t_ns;
     b.t_end_ns = w.end.t_ns;
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
@@ -1320,7 +1324,7 @@ int wl_sampler_baseline_each(wl_sampler *s, uint64_t dur_ns, const volatile sig_
             b.power_w[d] = wl_energy_window_avg_w(&w, (enum wl_domain)d);
         }
     }
-    b.valid = b.dur_ns > 0 && b.valid_mask != 0;
+    b.valid = wl_baseline_dur_ns(&b) > 0 && b.valid_mask != 0;
     pthread_mutex_lock(&s->mu);
     s->baseline = b;
     pthread_mutex_unlock(&s->mu);

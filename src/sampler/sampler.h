@@ -127,8 +127,8 @@ struct wl_peak {
 
 struct wl_baseline {
     bool valid;
-    uint64_t dur_ns;
-    uint64_t t_begin_ns, t_end_ns; /* its window's marks (monotonic; dur_ns apart) */
+    uint64_t t_begin_ns, t_end_ns; /* its window's marks (monotonic); its length:
+                                      wl_baseline_dur_ns */
     uint16_t valid_mask;
     double power_w[WL_DOMAIN_COUNT]; /* average power over the baseline window */
 };
@@ -318,6 +318,9 @@ double wl_energy_window_dynamic_j(const struct wl_energy_window *w, const struct
 int wl_sampler_snapshot(wl_sampler *s, struct wl_sample *out);
 /* Moves up to max samples, oldest first, out of the ring; returns the count. */
 size_t wl_sampler_drain(wl_sampler *s, struct wl_sample *out, size_t max);
+
+/* A baseline's length: its window's marks apart (0 when none was kept). */
+uint64_t wl_baseline_dur_ns(const struct wl_baseline *b);
 
 /* Idle baseline: blocks for dur_ns measuring every domain's average power
  * (a window; needs the thread running for power-only domains) and keeps it.
