@@ -56,11 +56,15 @@
 struct hwmon_ch {
     int fd;
     bool is_energy;
+    bool sleep_is_zero;     /* a discrete GPU's: asleep (device_asleep) reads as 0 W */
+    bool started;           /* energy: ctr holds a first value (false while asleep since open) */
     struct wl__counter ctr; /* energy: uJ, never wraps */
+    char status[1500];      /* its device's power/runtime_status (device_asleep) */
 };
 
 struct hwmon {
     unsigned n;
+    unsigned n_asleep; /* channels asleep at open (read as 0 W) */
     struct hwmon_ch c[WL_SENSOR_MAX_CHANNELS];
 };
 
@@ -251,11 +255,39 @@ static void chan_name(char name[WL_SENSOR_NAME_MAX], const char *hw, const char 
     snprintf(name, WL_SENSOR_NAME_MAX, "%s/%s/%s", hw_part, dev_part, base_part);
 }
 
+/* True when a read failed with err because the device is asleep: amdgpu
+ * refuses its power files with EPERM while the GPU is runtime-suspended
+ * (amdgpu_pm_get_access_if_active: pm_runtime_get_if_active is 0 when the
+ * device is not RPM_ACTIVE) and also in a GPU reset or a system suspend;
+ * its runtime_status (status: <device>/power/runtime_status) tells them
+ * apart: "suspended" or "suspending" is asleep, "active" (a reset) is not. */
+static bool device_asleep(int err, const char *status)
+{
+    char text[32];
+    if (err != EPERM || wl__read_text(status, text, sizeof text) < 0)
+        return false;
+    return strcmp(text, "suspended") == 0 || strcmp(text, "suspending") == 0;
+}
+
+/* Why c's file could not be read, for a not_read line: EPERM is the
+ * driver refusing (amdgpu in a GPU reset or a system suspend, or asleep),
+ * not a file permission: running as root does not change it. */
+static const char *read_strerror(int err)
+{
+    if (err == EPERM)
+        return "refused by the driver (EPERM: a GPU in a reset or a system suspend; not a file "
+               "permission, root does not help)";
+    return wl__attr_strerror(err);
+}
+
 /* Opens and reads c's file and adds it as a channel of domain d; an
- * unreadable one, or one over the limit, is listed in not_read. Returns
- * true when the channel was added. */
+ * unreadable one, or one over the limit, is listed in not_read. With
+ * sleep_is_zero (a discrete GPU), a file refused because the device is
+ * asleep (device_asleep) is added: it reads as 0 W while the GPU sleeps.
+ * Returns true when the channel was added. */
 static bool add_cand(struct wl_sensor *s, struct hwmon *h, const char *dir, const char *hw,
-                     const char *dev, const struct cand *c, enum wl_domain d, unsigned flags)
+                     const char *dev, const struct cand *c, enum wl_domain d, unsigned flags,
+                     bool sleep_is_zero)
 {
     char name[WL_SENSOR_NAME_MAX];
     chan_name(name, hw, dev, c->base);
@@ -266,14 +298,24 @@ static bool add_cand(struct wl_sensor *s, struct hwmon *h, const char *dir, cons
     }
     char path[1700];
     snprintf(path, sizeof path, "%s/%s%s", dir, c->base, c->is_average ? "_average" : "_input");
+    /* the device's runtime PM state: hwmonN/device/power, or, for a legacy
+     * device whose files are in hwmonN/device, its own power/ */
+    char status[sizeof h->c[0].status];
+    const size_t ld = strlen(dir);
+    const bool legacy = ld >= 7 && strcmp(dir + ld - 7, "/device") == 0;
+    snprintf(status, sizeof status, "%s%s/power/runtime_status", dir, legacy ? "" : "/device");
     int err = 0;
     int fd = wl__attr_open(path, false, &err);
-    uint64_t v;
+    uint64_t v = 0;
+    bool asleep = false;
     if (fd < 0 || wl__pread_u64_err(fd, &v, &err) != 0) {
-        if (fd >= 0)
-            close(fd);
-        wl__sensor_not_read(s, "%s: %s", name, wl__attr_strerror(err));
-        return false;
+        asleep = fd >= 0 && sleep_is_zero && device_asleep(err, status);
+        if (!asleep) {
+            if (fd >= 0)
+                close(fd);
+            wl__sensor_not_read(s, "%s: %s", name, read_strerror(err));
+            return false;
+        }
     }
     const uint64_t t_ns = wl_clock_now_ns();
     const bool is_energy = c->is_energy;
@@ -290,7 +332,17 @@ static bool add_cand(struct wl_sensor *s, struct hwmon *h, const char *dir, cons
     struct hwmon_ch *hc = &h->c[h->n++];
     hc->fd = fd;
     hc->is_energy = is_energy;
-    if (is_energy)
+    hc->sleep_is_zero = sleep_is_zero;
+    memcpy(hc->status, status, sizeof status);
+    if (asleep) {
+        h->n_asleep++;
+        wl_log_info("hwmon",
+                    "%s: the GPU is asleep (runtime-suspended; its driver refuses the file "
+                    "until it wakes): read as 0 W while it sleeps",
+                    name);
+    }
+    hc->started = is_energy && !asleep;
+    if (hc->started)
         wl__counter_init(&hc->ctr, "hwmon", s->info.ch[ci].name, UINT64_MAX, 1.0, v, t_ns);
     return true;
 }
@@ -454,7 +506,7 @@ static void add_device_whole(struct wl_sensor *s, struct hwmon *h, const struct 
     unsigned chosen = d->n;
     for (unsigned i = 0; i < d->n && chosen == d->n; i++)
         if (cand_may_be_whole(&d->c[i], &d->c[0]) &&
-            add_cand(s, h, d->dir, d->hw, d->dev, &d->c[i], dom, flags)) {
+            add_cand(s, h, d->dir, d->hw, d->dev, &d->c[i], dom, flags, d->cls == DEV_GPU)) {
             chosen = i;
             chan_name(name, d->hw, d->dev, d->c[i].base);
         }
@@ -620,7 +672,7 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             break;
         case DEV_CPU: /* one channel per socket: all summed */
             for (unsigned k = 0; k < d.n; k++)
-                add_cand(s, h, d.dir, hw, d.dev, &d.c[k], dom, flags);
+                add_cand(s, h, d.dir, hw, d.dev, &d.c[k], dom, flags, false);
             break;
         case DEV_GPU_PART:
         case DEV_UNKNOWN:
@@ -667,7 +719,11 @@ static int hwmon_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     /* the root is any bytes (WATTLENS_SYSFS_ROOT): cut between characters */
     char root_part[201];
     wl_utf8_clip(root_part, sizeof root_part, root);
-    wl__sensor_set_source(s, "%s (%u channel(s))", root_part, h->n);
+    if (h->n_asleep)
+        wl__sensor_set_source(s, "%s (%u channel(s); %u of a GPU asleep, runtime-suspended: 0 W)",
+                              root_part, h->n, h->n_asleep);
+    else
+        wl__sensor_set_source(s, "%s (%u channel(s))", root_part, h->n);
     return 0;
 }
 
@@ -678,12 +734,28 @@ static int hwmon_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     r->n_channels = h->n;
     for (unsigned i = 0; i < h->n; i++) {
         uint64_t v;
-        /* a device that fails (amdgpu during a reset: -EPERM) is not read
-         * this time (valid 0): the others are, and the sampler records a
-         * gap for its domain alone */
-        if (wl__pread_u64(h->c[i].fd, &v) != 0) {
+        int err = 0;
+        struct hwmon_ch *hc = &h->c[i];
+        if (wl__pread_u64_err(hc->fd, &v, &err) != 0) {
             memset(&r->v[i], 0, sizeof r->v[i]);
+            /* a discrete GPU asleep (runtime-suspended) draws about 0 W:
+             * a value, not a lost sample (its counter adds nothing) */
+            if (hc->sleep_is_zero && device_asleep(err, hc->status)) {
+                r->v[i].valid = hc->is_energy ? WL_CH_ENERGY : WL_CH_POWER;
+                if (hc->started) {
+                    r->v[i].energy_uj = wl__counter_total_uj(&hc->ctr);
+                    r->v[i].n_discontinuities = hc->ctr.n_discontinuities;
+                }
+            }
+            /* else a device that fails (amdgpu during a reset: -EPERM) is
+             * not read this time (valid 0): the others are, and the sampler
+             * records a gap for its domain alone */
             continue;
+        }
+        if (hc->is_energy && !hc->started) { /* first value since it woke */
+            wl__counter_init(&hc->ctr, "hwmon", s->info.ch[i].name, UINT64_MAX, 1.0, v,
+                             wl_clock_now_ns());
+            hc->started = true;
         }
         if (h->c[i].is_energy) {
             /* a decrease (a driver reloaded) is a discontinuity, not a

@@ -209,6 +209,97 @@ static void test_one_failing_device_leaves_the_others_read(void **state)
     tmpdir_free(root);
 }
 
+/* mkdir -p root/rel */
+static void mkdirs(const char *root, const char *rel)
+{
+    char path[2048];
+    int n = snprintf(path, sizeof path, "%s/%s", root, rel);
+    for (int i = (int)strlen(root) + 1; i <= n; i++) {
+        if (path[i] == '/' || path[i] == '\0') {
+            const char c = path[i];
+            path[i] = '\0';
+            mkdir(path, 0755);
+            path[i] = c;
+        }
+    }
+}
+
+/* A discrete GPU that is runtime-suspended (asleep when idle): amdgpu
+ * refuses its power files with EPERM then (amdgpu_pm_get_access_if_active)
+ * and its device's power/runtime_status says "suspended". Its power is
+ * about 0 W: a value, not a lost sample, at open and mid-run; the source
+ * says it is asleep. EPERM with the device "active" (a GPU reset) is still
+ * not read (a gap), and at open its not_read line says the driver refused,
+ * not a file permission. Before, an asleep GPU at open was not read
+ * ("Operation not permitted", which reads as "run as root"), and one that
+ * fell asleep mid-run was a gap in the gpu domain for as long as it slept.
+ * An energy counter asleep at open starts when the GPU wakes. */
+static void test_runtime_suspended_gpu_reads_zero_watts(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    dev(root, 0, "amdgpu\n");
+    put(root, "class/hwmon/hwmon0/power1_input", "EPERM\n");
+    mkdirs(root, "class/hwmon/hwmon0/device/power");
+    put(root, "class/hwmon/hwmon0/device/power/runtime_status", "suspended\n");
+    dev(root, 1, "xe\n");
+    put(root, "class/hwmon/hwmon1/energy1_input", "EPERM\n");
+    mkdirs(root, "class/hwmon/hwmon1/device/power");
+    put(root, "class/hwmon/hwmon1/device/power/runtime_status", "suspended\n");
+    wl_sensor *s = open_hwmon(root);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 2);
+    assert_int_equal(in->n_not_read, 0);
+    assert_non_null(strstr(in->source, "2 of a GPU asleep, runtime-suspended: 0 W"));
+    const unsigned gi = (unsigned)(find(in, "hwmon0/amdgpu/power1") - in->ch);
+    const unsigned ei = (unsigned)(find(in, "hwmon1/xe/energy1") - in->ch);
+    assert_int_equal(in->ch[gi].domain, WL_DOMAIN_GPU);
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[gi].valid, WL_CH_POWER);
+    assert_float_equal(r.v[gi].power_w, 0.0, 1e-12);
+    assert_int_equal(r.v[ei].valid, WL_CH_ENERGY);
+    assert_int_equal(r.v[ei].energy_uj, 0);
+    /* they wake: read as they are; the counter starts at its first value */
+    put(root, "class/hwmon/hwmon0/power1_input", "45000000\n");
+    put(root, "class/hwmon/hwmon0/device/power/runtime_status", "active\n");
+    put(root, "class/hwmon/hwmon1/energy1_input", "7000000\n");
+    put(root, "class/hwmon/hwmon1/device/power/runtime_status", "active\n");
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_float_equal(r.v[gi].power_w, 45.0, 1e-9);
+    assert_int_equal(r.v[ei].energy_uj, 0);
+    put(root, "class/hwmon/hwmon1/energy1_input", "8000000\n");
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[ei].energy_uj, 1000000);
+    /* asleep again mid-run: 0 W, the counter adds nothing */
+    put(root, "class/hwmon/hwmon0/power1_input", "EPERM\n");
+    put(root, "class/hwmon/hwmon0/device/power/runtime_status", "suspended\n");
+    put(root, "class/hwmon/hwmon1/energy1_input", "EPERM\n");
+    put(root, "class/hwmon/hwmon1/device/power/runtime_status", "suspending\n");
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[gi].valid, WL_CH_POWER);
+    assert_float_equal(r.v[gi].power_w, 0.0, 1e-12);
+    assert_int_equal(r.v[ei].valid, WL_CH_ENERGY);
+    assert_int_equal(r.v[ei].energy_uj, 1000000);
+    /* EPERM while active (a GPU reset): not read, a gap */
+    put(root, "class/hwmon/hwmon0/device/power/runtime_status", "active\n");
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[gi].valid, 0);
+    wl_sensor_close(s);
+    /* at open, EPERM while active: not read, and not a file permission */
+    put(root, "class/hwmon/hwmon1/device/power/runtime_status", "active\n");
+    put(root, "class/hwmon/hwmon1/energy1_input", "9000000\n");
+    s = open_hwmon(root);
+    in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_int_equal(in->n_not_read, 1);
+    assert_non_null(strstr(in->not_read[0], "hwmon0/amdgpu/power1: refused by the driver"));
+    assert_non_null(strstr(in->not_read[0], "not a file permission"));
+    assert_null(strstr(in->source, "asleep"));
+    wl_sensor_close(s);
+    tmpdir_free(root);
+}
+
 /* prefix, n copies of the 2-byte "é" and suffix, into buf */
 static const char *e_acute(char *buf, size_t size, const char *prefix, unsigned n,
                            const char *suffix)
@@ -1236,6 +1327,7 @@ int main(void)
         cmocka_unit_test(test_amdgpu_unreadable_vddnb_is_read_twice),
         cmocka_unit_test(test_power_meter_and_averages_are_read),
         cmocka_unit_test(test_one_failing_device_leaves_the_others_read),
+        cmocka_unit_test(test_runtime_suspended_gpu_reads_zero_watts),
         cmocka_unit_test(test_amd_cpu_fix_follows_the_kernel_version),
         cmocka_unit_test(test_energy_resolution_is_not_the_sysfs_unit),
     };
