@@ -448,11 +448,11 @@ static void print_domains(const struct wl_store_aggregates *a, const struct wl_s
             snprintf(peak, sizeof peak, "%s (%s)",
                      wl_cli_fmt(d->peak_power_w, 1, "W", b[0], sizeof b[0]),
                      wl_cli_fmt_duration(d->peak_t_ms, b[1], sizeof b[1]));
+        /* a method this build cannot read: n/a, as every unknown cell
+         * (JSON: null; the export keeps the stored text) */
+        const char *method = wl_method_key_or_null(d->method);
         printf("  %-8s %-16s %12s %8s %10s %18s %10s %12s\n", wl_domain_name(d->domain),
-               /* a method this build cannot read: n/a, as every unknown cell
-                * (JSON: null; the export keeps the stored text) */
-               (unsigned)d->method < WL_METHOD_COUNT ? wl_method_key(d->method) : "n/a",
-               wl_cli_fmt_energy(d->energy_j, b[2], sizeof b[2]),
+               method ? method : "n/a", wl_cli_fmt_energy(d->energy_j, b[2], sizeof b[2]),
                wl_cli_fmt(d->pct, 1, "", b[3], sizeof b[3]),
                wl_cli_fmt(d->avg_power_w, 2, "W", b[4], sizeof b[4]), peak,
                wl_cli_fmt(d->baseline_power_w, 2, "W", b[5], sizeof b[5]),

@@ -57,6 +57,11 @@ unsigned wl_headline_domains(unsigned present, unsigned parts);
 /* Machine key written to the store and JSON: "counter", "sampled",
  * "vendor_estimate", "model_estimate", "attributed". */
 const char *wl_method_key(enum wl_method m);
+/* wl_method_key, or NULL for a value this build cannot read (another
+ * writer's, a newer build's: the store gives WL_METHOD_COUNT): an unknown
+ * method, which every output shows as unknown (null in JSON, "n/a" in
+ * text), never as wl_method_key's "?" and never as measured. */
+const char *wl_method_key_or_null(enum wl_method m);
 /* Label for people: "measured (energy counter)", "measured (sampled power)",
  * "vendor estimate", "estimated (model)", "attributed (share)" (a time share
  * of a forward pass for layers, components and ops, an equal share of a

@@ -560,7 +560,7 @@ static void wl__domain_methods(const struct wl_store_aggregates *a, const json_t
     s->method_known = 0;
     for (size_t i = 0; i < a->run.n_domains; i++) {
         const struct wl_store_domain *d = &a->run.domains[i];
-        if ((unsigned)d->domain < WL_DOMAIN_COUNT && (unsigned)d->method < WL_METHOD_COUNT &&
+        if ((unsigned)d->domain < WL_DOMAIN_COUNT && wl_method_key_or_null(d->method) &&
             !(s->method_known & wl__bit(d->domain))) {
             s->domain_method[d->domain] = d->method;
             s->method_known |= wl__bit(d->domain);
@@ -1343,13 +1343,9 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         const struct wl_summary_domain *d = &s->domains[i];
         json_t *o = json_object();
         json_object_set_new(o, "domain", json_string(wl_domain_name(d->domain)));
-        /* a method this build cannot read (another writer's, a newer
-         * build's) is unknown: null, as store.md's JSON rules say, not
-         * wl_method_key's "?" */
-        json_object_set_new(o, "method",
-                            (unsigned)d->method < WL_METHOD_COUNT
-                                ? json_string(wl_method_key(d->method))
-                                : json_null());
+        /* a method this build cannot read is unknown: null, as store.md's
+         * JSON rules say */
+        wl_json_set_text(o, "method", wl_method_key_or_null(d->method));
         wl_json_set_text(o, "source", r->domain_source[i][0] ? r->domain_source[i] : NULL);
         json_object_set_new(o, "energy_j", wl_json_real_or_null(d->energy_j));
         json_object_set_new(o, "pct_of_total", wl_json_real_or_null(d->pct));

@@ -38,6 +38,11 @@ const char *wl_method_key(enum wl_method m)
     return ((unsigned)m < WL_METHOD_COUNT) ? wl_method_keys[m] : "?";
 }
 
+const char *wl_method_key_or_null(enum wl_method m)
+{
+    return ((unsigned)m < WL_METHOD_COUNT) ? wl_method_keys[m] : NULL;
+}
+
 const char *wl_method_label(enum wl_method m)
 {
     return ((unsigned)m < WL_METHOD_COUNT) ? wl_method_labels[m] : "?";

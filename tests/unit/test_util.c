@@ -1180,7 +1180,13 @@ static void test_method_keys_and_labels(void **state)
         assert_string_not_equal(wl_method_label((enum wl_method)m), "?");
         assert_int_equal(wl_method_parse(wl_method_key((enum wl_method)m), &back), 0);
         assert_int_equal(back, m);
+        assert_string_equal(wl_method_key_or_null((enum wl_method)m),
+                            wl_method_key((enum wl_method)m));
     }
+    /* a value this build cannot read (the store's WL_METHOD_COUNT) is
+     * unknown, for every output to show as null or n/a, not as "?" */
+    assert_null(wl_method_key_or_null(WL_METHOD_COUNT));
+    assert_null(wl_method_key_or_null((enum wl_method) - 1));
     assert_string_equal(wl_method_label(WL_METHOD_ATTRIBUTED), "attributed (share)");
     assert_null(strstr(wl_method_label(WL_METHOD_ATTRIBUTED), "time"));
     assert_string_equal(wl_method_label(WL_METHOD_COUNT), "?");
