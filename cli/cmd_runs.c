@@ -56,6 +56,9 @@ static void usage(FILE *out)
             "marked '~' (\"energy_method\" in JSON; 'show ID' names each domain's method).\n"
             "A run that recorded nothing (stopped during its set-up or idle\n"
             "baseline) shows n/a and sorts with the runs without figures.\n"
+            "A run whose stored extra fields (runs.extra: price, currency, ...) are not\n"
+            "readable JSON is named in a NOTE (\"extra_unreadable\": true in JSON), as\n"
+            "'show ID' does: its cost and CO2 there are at the default price and intensity.\n"
             "\n"
             "Examples:\n"
             "  wattlens runs\n"
@@ -91,6 +94,8 @@ static json_t *row_json(const struct wl_run_row *r)
         json_object_set_new(span, "energy_j", wl_json_real_or_null(r->span_energy_j));
     }
     json_object_set_new(o, "per_token_span", span);
+    /* as show --json's totals.extra_unreadable */
+    json_object_set_new(o, "extra_unreadable", json_boolean(r->extra_unreadable));
     return o;
 }
 
@@ -127,6 +132,30 @@ static void print_estimate_note(uint32_t methods)
             printf("~ estimated, not measured (%s): ENERGY and J/TOKEN %s.\n",
                    wl_method_key((enum wl_method)m), what[m] ? what[m] : "are not measured");
     }
+}
+
+/* The NOTE naming the listed runs whose stored extra fields do not parse,
+ * as show's: a figure show takes from them (cost, CO2) falls back to its
+ * default there; no figure of this list comes from them. */
+static void print_extra_note(const struct wl_run_list *l)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        n += l->rows[i].extra_unreadable;
+    if (n == 0)
+        return;
+    printf("\nNOTE: the stored extra fields (runs.extra) of run%s ", n == 1 ? "" : "s");
+    size_t k = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (!l->rows[i].extra_unreadable)
+            continue;
+        char id8[9], id[64];
+        snprintf(id8, sizeof id8, "%.8s", l->rows[i].id); /* from the database: escaped */
+        printf("%s%s", k++ ? ", " : "", wl_cli_text(id8, id, sizeof id));
+    }
+    printf(
+        " are not a\n  readable JSON object: what they hold is not used ('wattlens show ID' gives "
+        "the\n  cost and CO2 at the default price and intensity).\n");
 }
 
 /* Whether f selects anything. */
@@ -222,6 +251,7 @@ static void print_table(const struct wl_run_list *l, int64_t offset, int64_t n_a
     if (any_no_energy)
         printf("  n/a*: the run saved sections without energy (a sensor read failed at their "
                "start or\n  end), and the sum of the others would be low.\n");
+    print_extra_note(l);
     /* "1 of 1 run", "run 6 of 12", "runs 1-5 of 12" */
     const long long first = (long long)offset + 1, last = (long long)offset + (long long)l->n;
     const long long total = (long long)l->total;

@@ -746,18 +746,12 @@ static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *
 
 /* runs.extra parsed into s->extra (NULL: none stored); extra_unreadable
  * when something was stored but is not a JSON object (a hand edit,
- * another writer: set_extra refuses what jansson cannot read). */
+ * another writer: set_extra refuses what jansson cannot read), by the
+ * rule the run list's extra_unreadable follows (wl_json_load_object). */
 static void wl__extra(const struct wl_store_aggregates *a, struct wl_summary *s)
 {
-    if (!a->run.extra_json)
-        return;
-    json_t *x = json_loads(a->run.extra_json, 0, NULL);
-    if (json_is_object(x)) {
-        s->extra = x;
-        return;
-    }
-    json_decref(x);
-    s->extra_unreadable = true;
+    s->extra = wl_json_load_object(a->run.extra_json);
+    s->extra_unreadable = a->run.extra_json && !s->extra;
 }
 
 static void wl__cost(struct wl_summary *s)

@@ -378,6 +378,12 @@ struct wl_run_row {
      * span_energy_j that adds one of them, are then unknown (UNSET), never
      * the sum of the others. 0 in other rows. */
     int64_t sections_no_energy;
+    /* The run's extra fields (runs.extra) are stored but are not a JSON
+     * object jansson reads (wl_json_load_object's rule, the summary's
+     * extra_unreadable): what they hold (price, currency, sequences, gaps,
+     * ...) falls back to its defaults wherever it is read. Set in listed
+     * rows and in wl_store_summary's row; false in gc's and rm's. */
+    bool extra_unreadable;
 };
 
 struct wl_run_list {

@@ -4,6 +4,7 @@
 #include "store/sqlite_impl.h"
 
 #include "util/clock.h"
+#include "util/json_text.h"
 #include "util/utf8.h"
 #include "wattlens/energy.h"
 #include "wattlens/error.h"
@@ -142,12 +143,23 @@ static const char wl__list_run_cols[] =
     " THEN " WL__SPAN_K("r.id") " END AS span_k, "
                                 "CASE WHEN " WL__UNFINISHED
                                 " THEN " WL__SECTIONS_NO_ENERGY("r.id") " END AS "
-                                                                        "sections_no_energy";
+                                                                        "sections_no_energy, "
+                                                                        "r.extra";
+
+/* Whether stored extra fields (runs.extra text, NULL: none) are unreadable:
+ * the row's extra_unreadable (store.h). */
+static bool wl__extra_unreadable(const char *extra)
+{
+    json_t *x = wl_json_load_object(extra);
+    json_decref(x);
+    return extra && !x;
+}
 
 /* Reads the list's extra columns (partial, section methods, the span, the
- * sections without energy) at column c. */
+ * sections without energy, runs.extra) at column c. */
 static void wl__read_partial(sqlite3_stmt *st, int c, struct wl_run_row *row)
 {
+    row->extra_unreadable = wl__extra_unreadable((const char *)sqlite3_column_text(st, c + 6));
     row->partial = sqlite3_column_int(st, c) != 0;
     row->span_last_token = wl__col_int(st, c + 2, -1);
     row->span_output_tokens = row->span_last_token >= 0 ? wl__col_int(st, c + 3, 0) : 0;
@@ -261,7 +273,7 @@ static int wl__list_runs(struct wl__db *d, const struct wl_store_filter *f, enum
     int n = snprintf(
         sql, sizeof sql,
         "SELECT " WL__ROW_COLS_LISTED ", r.partial, r.section_methods, r.span_last_token, "
-        "r.span_output_tokens, r.span_energy_j, r.sections_no_energy FROM (SELECT c.*, "
+        "r.span_output_tokens, r.span_energy_j, r.sections_no_energy, r.extra FROM (SELECT c.*, "
         "coalesce(c.stored_j_per_token, CASE WHEN c.partial THEN CASE WHEN c.parted "
         "THEN 1.0 * c.span_energy_j / c.span_output_tokens "
         "ELSE 1.0 * c.energy_j / c.output_tokens END END) AS j_per_token FROM ("
@@ -664,6 +676,7 @@ static int wl__read_detail(struct wl__db *d, int64_t pk, struct wl_store_run_det
     o->batch_size = wl__col_int(st, c++, -1);
     o->sample_rate_hz = wl__col_double(st, c++);
     o->extra_json = wl__col_strdup(st, c++);
+    o->row.extra_unreadable = wl__extra_unreadable(o->extra_json);
     o->sensor_provenance_json = wl__col_strdup(st, c++);
     o->n_seq = wl__col_int(st, c++, 1);
     sqlite3_finalize(st);

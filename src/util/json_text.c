@@ -13,6 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+json_t *wl_json_load_object(const char *text)
+{
+    if (!text)
+        return NULL;
+    json_t *x = json_loads(text, 0, NULL);
+    if (json_is_object(x))
+        return x;
+    json_decref(x);
+    return NULL;
+}
+
 json_t *wl_json_real_or_null(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();

@@ -53,6 +53,13 @@ uint32_t wl_json_domain_mask(const json_t *arr);
  * replaced by U+FFFD; *lossy (may be NULL) is set to true when one was. */
 json_t *wl_json_text(const char *s, size_t n, bool *lossy);
 
+/* A run's extra fields (runs.extra) as the object they must be: a new
+ * reference, or NULL when text is NULL or is not a JSON object jansson
+ * reads (a byte that is not UTF-8, a hand edit, another writer). The one
+ * rule of "unreadable extra": text not NULL and the result NULL
+ * (the summary's extra_unreadable, the run list's). */
+json_t *wl_json_load_object(const char *text);
+
 /* The n bytes at s in lowercase hex, as a JSON string ("" for none). */
 json_t *wl_json_hex(const char *s, size_t n);
 

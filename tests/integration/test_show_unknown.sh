@@ -227,6 +227,21 @@ j = json.load(sys.stdin)
 assert j["totals"]["extra_unreadable"] is True, j["totals"]
 assert j["cost"]["defaults_used"] is True and j["cost"]["price_per_kwh"] == 0.15, j["cost"]
 ' && ok "show --json: totals.extra_unreadable" || bad "show --json: no extra_unreadable"
+# runs says it too (it said nothing), in its text and per row in its JSON
+"$W" runs --db "$tmp/bad-extra.db" >"$tmp/bad-extra-runs.txt" 2>"$tmp/err" || bad "runs bad-extra.db: $(cat "$tmp/err")"
+grep -q "^NOTE: the stored extra fields (runs.extra) of run ${rid:0:8} are not a$" "$tmp/bad-extra-runs.txt" \
+  && ok "runs: an extra that does not parse is named in a NOTE" \
+  || bad "runs: no note of the unreadable extra: $(cat "$tmp/bad-extra-runs.txt")"
+"$W" runs --db "$tmp/bad-extra.db" --json | python3 -c '
+import json, sys
+r = [r for r in json.load(sys.stdin)["runs"] if r["id"] == sys.argv[1]]
+assert len(r) == 1 and r[0]["extra_unreadable"] is True, r
+' "$rid" && ok "runs --json: extra_unreadable" || bad "runs --json: no extra_unreadable"
+"$W" runs --db "$tmp/rate.db" --json | python3 -c '
+import json, sys
+assert all(r["extra_unreadable"] is False for r in json.load(sys.stdin)["runs"])
+' && ! "$W" runs --db "$tmp/rate.db" | grep -q "runs.extra" \
+  && ok "runs: a readable extra, no note" || bad "runs: a readable extra flagged"
 "$W" show "$rid" --db "$tmp/rate.db" --json | python3 -c '
 import json, sys
 assert json.load(sys.stdin)["totals"]["extra_unreadable"] is False

@@ -412,6 +412,50 @@ static void test_runs_footnote_of_an_attributed_energy(void **state)
     free(err);
 }
 
+/* A run whose stored extra fields do not parse (written before set_extra
+ * checked them with jansson: a --currency byte 0xA3, which SQLite's json()
+ * took; a hand edit) is named in a NOTE and flagged extra_unreadable in
+ * JSON, as show does; the other runs are not (old: runs said nothing). */
+static void test_runs_names_an_unreadable_extra(void **state)
+{
+    struct wl_test_cli_fixture *f = *state;
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "UPDATE runs SET extra = CAST(X'7B2263757272656E6379223A22A3227D' AS TEXT) "
+             "WHERE uuid = '%s'",
+             f->ids[1]);
+    wl_test_store_raw_exec(f->db, sql);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(wl_test_cli_db(f, "runs", "", &out, &err), 0);
+    char note[200];
+    snprintf(note, sizeof note,
+             "\nNOTE: the stored extra fields (runs.extra) of run %.8s are not a\n  readable JSON "
+             "object: what they hold is not used ('wattlens show ID' gives the\n",
+             f->ids[1]);
+    if (!strstr(out, note))
+        fail_msg("no note of the unreadable extra:\n%s", out);
+    free(out);
+    free(err);
+    json_t *j = wl_test_cli_db_json(f, "runs", "--json");
+    json_t *runs = json_object_get(j, "runs");
+    assert_true(json_array_size(runs) > 1);
+    for (size_t i = 0; i < json_array_size(runs); i++) {
+        json_t *r = json_array_get(runs, i);
+        const bool bad = strcmp(json_string_value(json_object_get(r, "id")), f->ids[1]) == 0;
+        assert_true(json_is_boolean(json_object_get(r, "extra_unreadable")));
+        assert_int_equal(json_is_true(json_object_get(r, "extra_unreadable")), bad);
+    }
+    json_decref(j);
+    /* a readable extra everywhere: no note */
+    snprintf(sql, sizeof sql, "UPDATE runs SET extra = '{\"currency\":\"EUR\"}' WHERE uuid = '%s'",
+             f->ids[1]);
+    wl_test_store_raw_exec(f->db, sql);
+    assert_int_equal(wl_test_cli_db(f, "runs", "", &out, &err), 0);
+    assert_null(strstr(out, "runs.extra"));
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -429,6 +473,8 @@ int main(void)
                                         wl_test_cli_setup, wl_test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_runs_does_not_mark_an_infinite_figure,
                                         wl_test_cli_setup, wl_test_cli_teardown),
+        cmocka_unit_test_setup_teardown(test_runs_names_an_unreadable_extra, wl_test_cli_setup,
+                                        wl_test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_runs_footnote_of_an_attributed_energy,
                                         wl_test_cli_setup, wl_test_cli_teardown),
     };
