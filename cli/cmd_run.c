@@ -177,7 +177,8 @@ static void usage(FILE *out)
         "                          deep\n"
         "      --baseline SEC      idle baseline before the run (default 2; 0 = none)\n"
         "      --settle SEC        wait after model load before the baseline (default 1)\n"
-        "      --tags a,b          tags stored with the run (names, none empty)\n"
+        "      --tags a,b          tags stored with the run (names, none empty; one given\n"
+        "                          twice is stored once)\n"
         "      --experiment NAME   experiment name stored with the run (not empty)\n"
         "      --price-kwh P       electricity price per kWh (default %.2f)\n"
         "      --currency C        currency of --price-kwh (default %s, the default\n"
@@ -425,13 +426,27 @@ static int parse(int argc, char **argv, struct opts *o)
 }
 
 /* Splits "a,b" into the run info's tag list (pointers into buf; out has
- * count_tags(buf) entries). */
+ * count_tags(buf) entries), each tag once, in the order of its first
+ * occurrence: a run carries a tag or not (the store keeps one row per tag,
+ * `runs --tag` matches it once), so "a,a" is the tag a, and a note says the
+ * second was dropped. */
 static size_t split_tags(char *buf, const char **out)
 {
     size_t n = 0;
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ","))
-        if (*t)
+    bool noted = false;
+    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+        if (!*t)
+            continue;
+        bool seen = false;
+        for (size_t i = 0; i < n && !seen; i++)
+            seen = strcmp(out[i], t) == 0;
+        if (!seen)
             out[n++] = t;
+        else if (!noted) { /* one note, not one per repeat */
+            wl_cli_note(CMD, "--tags names '%s' more than once; the run carries each tag once", t);
+            noted = true;
+        }
+    }
     return n;
 }
 

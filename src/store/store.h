@@ -146,7 +146,7 @@ struct wl_run_info {
     const char *model_arch;          /* e.g. "llama" */
     const char *model_features_json; /* architecture features, JSON object */
     const char *prompt;
-    const char *const *tags; /* n_tags strings */
+    const char *const *tags; /* n_tags strings; one given twice is stored once */
     size_t n_tags;
     const char *experiment;
     const char *depth;         /* "off", "module", "deep" */

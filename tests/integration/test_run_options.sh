@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `wattlens run` options whose values are stored with the run:
 # - --tags: all are stored (100 here), where only the first 64 were kept
-#   (a later one was never found by `runs --tag`).
+#   (a later one was never found by `runs --tag`); one given twice is stored once, with a
+#   note (run said nothing).
 # - --currency: 1 to 8 bytes of printable UTF-8 (a quote included). A byte that is not UTF-8
 #   (0xA3, `£` in Latin-1) was stored into the run's extra, which the
 #   summary's JSON reader then could not read: run and show lost every key
@@ -33,6 +34,28 @@ assert sorted(t) == sorted("t%d" % i for i in range(100)), t' "$tmp/out" \
 else
   bad "run --tags with 100 tags (rc $rc): $(cat "$tmp/err")"
 fi
+
+# --- --tags: a tag given twice is carried once, with a note (none under -q) -----------------
+# the store keeps one row per tag, so "b,a,b" is stored as b and a; run said nothing about the
+# repeat, which reads as a typo passed over (a tag meant and mistyped)
+db="$tmp/tags-twice.db"
+quick --db "$db" --tags b,a,b,a --json >"$tmp/out" 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && [ "$(grep -c "more than once" "$tmp/err")" = 1 ] \
+  && grep -q "^wattlens run: --tags names 'b' more than once; the run carries each tag once$" "$tmp/err" \
+  && python3 -c '
+import json, sys
+assert json.load(open(sys.argv[1]))["summary"]["run"]["tags"] == ["a", "b"]' "$tmp/out" \
+  && "$W" runs --db "$db" --tag b --json | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["runs"]
+assert len(r) == 1 and r[0]["tags"] == ["a", "b"], r'; then
+  ok "run --tags b,a,b,a: each tag stored once, one note"
+else
+  bad "run --tags b,a,b,a (rc $rc): $(cat "$tmp/err")"
+fi
+"$W" -q run -m "$M" -t 1 -n 2 --baseline 0 --settle 0 --db "$db" --tags a,a >/dev/null 2>"$tmp/err" \
+  && ! grep -q "more than once" "$tmp/err" && ok "run -q --tags a,a: no note" \
+  || bad "run -q --tags a,a: $(cat "$tmp/err")"
 
 # --- --currency: printable UTF-8 -------------------------------------------------------------
 for c in $'\xa3' $'A\x01' $'A\t' $'\xc2\x9b' $'\xe2\x80\xae' '' 123456789 'a\b'; do
