@@ -34,6 +34,22 @@ int wl_test_have_data(void)
     return 0;
 }
 
+void wl__test_skip_other_user(const char *file, int line, const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    const char *req = getenv("WL_REQUIRE_OTHER_USER");
+    if (req && *req) {
+        fprintf(stderr, "FAIL: %s (WL_REQUIRE_OTHER_USER is set)\n", why);
+        _fail(file, line);
+    }
+    fprintf(stderr, "skipped: %s\n", why);
+    _skip(file, line);
+}
+
 static int capture_saved = -1;  /* the real stderr while capturing */
 static char capture_path[4096]; /* the file it goes to */
 

@@ -38,6 +38,16 @@ const char *wl_test_data_path(const char *rel);
  * calling test is skipped. Use: if (!wl_test_have_data()) { skip(); } */
 int wl_test_have_data(void);
 
+/* Ends the calling test, which cannot act as another user here (root
+ * cannot become uid 65534 or give it a file, or this is not root): prints
+ * why (a printf format) and skips it, or, when WL_REQUIRE_OTHER_USER is set
+ * and not empty (.ci/run as root, once it found other users can reach the
+ * checkout), fails it, as tests/integration/common.sh's skip_other_user
+ * does. Free what the test holds first: this does not return. */
+#define wl_test_skip_other_user(...) wl__test_skip_other_user(__FILE__, __LINE__, __VA_ARGS__)
+void wl__test_skip_other_user(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Creates a fresh temporary directory (mkdtemp) and returns its path (heap,
  * caller frees with wl_test_rmtree + free). */
 char *wl_test_tmpdir(void);

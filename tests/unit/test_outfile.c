@@ -468,9 +468,8 @@ static void test_owner_kept_as_root_and_group_bits_dropped_otherwise(void **stat
 {
     (void)state;
     struct passwd *pw = getpwnam("nobody");
-    if (geteuid() != 0 || !pw) {
-        skip();
-    }
+    if (geteuid() != 0 || !pw)
+        wl_test_skip_other_user("not root, or no user nobody: cannot write as another user");
     uid_t uid = pw->pw_uid;
     gid_t gid = pw->pw_gid;
     char *dir = wl_test_tmpdir();
@@ -478,7 +477,7 @@ static void test_owner_kept_as_root_and_group_bits_dropped_otherwise(void **stat
     if (!can_act_as(dir, uid, gid, (gid_t)-1)) {
         wl_test_rmtree(dir);
         free(dir);
-        skip();
+        wl_test_skip_other_user("cannot act as nobody here (above)");
     }
     const char *p = at(dir, "theirs.txt");
     assert_int_equal(wl_test_write_file(p, "old\n", 4), 0);
@@ -548,16 +547,14 @@ static int write_as(uid_t uid, gid_t gid, gid_t group, const char *path, const c
 static void test_a_group_member_keeps_the_group(void **state)
 {
     (void)state;
-    if (geteuid() != 0) {
-        print_message("not root: cannot write as another user; skipped\n");
-        skip();
-    }
+    if (geteuid() != 0)
+        wl_test_skip_other_user("not root: cannot write as another user");
     char *dir = wl_test_tmpdir();
     assert_non_null(dir);
     if (!can_act_as(dir, 1000, 1000, 2000) || !can_act_as(dir, 1001, 1001, 2000)) {
         wl_test_rmtree(dir);
         free(dir);
-        skip();
+        wl_test_skip_other_user("cannot act as uids 1000 and 1001 here (above)");
     }
     assert_int_equal(chmod(dir, 0777), 0);
     const char *p = at(dir, "group.txt");
@@ -593,16 +590,14 @@ static void test_a_group_member_keeps_the_group(void **state)
 static void test_another_users_file_in_a_sticky_directory_is_written_in_place(void **state)
 {
     (void)state;
-    if (geteuid() != 0) {
-        print_message("not root: cannot write as another user; skipped\n");
-        skip();
-    }
+    if (geteuid() != 0)
+        wl_test_skip_other_user("not root: cannot write as another user");
     char *dir = wl_test_tmpdir();
     assert_non_null(dir);
     if (!can_act_as(dir, 1000, 1000, (gid_t)-1) || !can_act_as(dir, 1001, 1001, (gid_t)-1)) {
         wl_test_rmtree(dir);
         free(dir);
-        skip();
+        wl_test_skip_other_user("cannot act as uids 1000 and 1001 here (above)");
     }
     assert_int_equal(chmod(dir, 01777), 0);
     const char *p = at(dir, "theirs.txt");
