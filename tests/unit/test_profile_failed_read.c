@@ -1,3 +1,4 @@
+/* ctest-labels: timing (its checks allow the fake writer a 1.5 ms gap: run alone, one at a time) */
 /* profile/recorder when a sensor read fails at a mark: a fake powercap
  * package (20 W, files rewritten every millisecond) turns to garbage at a
  * point the test chooses, between the events it sends the recorder's hook by
