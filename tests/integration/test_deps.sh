@@ -398,37 +398,75 @@ else bad "sudo -n, lists lock (rc $rc): $(cat "$tmp/sudo-log" "$tmp/err")"; fi
 
 # --- .ci/run: make fuzz comes last, after about an hour of checks; what it
 # needs (clang, its libFuzzer runtime) is checked right after deps.sh, which
-# only notes an optional package it could not install. A copy of .ci/run in
-# a tree of stand-ins: deps.sh and make log their calls; clang is absent, or
-# cannot link a libFuzzer target (no libclang-rt-dev), or can.
-mkdir -p "$tmp/ci/.ci" "$tmp/ci/scripts" "$tmp/cibin"
+# only notes an optional package it could not install, and so is strace
+# (without it make check's fsync checks skip). A copy of .ci/run in a tree
+# of stand-ins: deps.sh and make log their calls; strace is absent or
+# works; clang is absent, or cannot link a libFuzzer target (no
+# libclang-rt-dev), or can. Its probe's scratch directory (under TMPDIR)
+# is removed on every exit.
+mkdir -p "$tmp/ci/.ci" "$tmp/ci/scripts" "$tmp/cibin" "$tmp/citmp"
 cp "$WL_SOURCE_DIR/.ci/run" "$tmp/ci/.ci/run"
 printf '#!/bin/sh\necho "deps.sh $*" >>"$STUB/ci-log"\n' >"$tmp/ci/scripts/deps.sh"
-printf '#!/bin/sh\necho "make $*" >>"$STUB/ci-log"\n' >"$tmp/cibin/make"
+printf '#!/bin/sh\necho "make $*" >>"$STUB/ci-log"\necho "${WL_REQUIRE_OTHER_USER:-}" >"$STUB/ci-require"\n' >"$tmp/cibin/make"
 chmod +x "$tmp/ci/.ci/run" "$tmp/ci/scripts/deps.sh" "$tmp/cibin/make"
 for t in bash cat dirname grep head id mktemp rm sed sort tr; do ln -sf "$(command -v $t)" "$tmp/cibin/$t"; done
-for how in no-clang no-runtime clang-works; do
-  rm -f "$tmp/cibin/clang"
+for how in no-strace no-clang no-runtime clang-works; do
+  rm -f "$tmp/cibin/clang" "$tmp/cibin/strace"
   case $how in
+  no-strace) printf '#!/bin/sh\nexit 0\n' >"$tmp/cibin/clang" ;;
   no-runtime) printf '#!/bin/sh\necho "/usr/bin/ld: cannot find libclang_rt.fuzzer-x86_64.a" >&2\nexit 1\n' >"$tmp/cibin/clang" ;;
   clang-works) printf '#!/bin/sh\nwhile [ "$1" != -o ]; do shift; done\n: >"$2"\n' >"$tmp/cibin/clang" ;;
   esac
   [ -e "$tmp/cibin/clang" ] && chmod +x "$tmp/cibin/clang"
+  [ $how = no-strace ] || { printf '#!/bin/sh\nexit 0\n' >"$tmp/cibin/strace" && chmod +x "$tmp/cibin/strace"; }
   : >"$tmp/ci-log"
-  env PATH="$tmp/cibin" "$tmp/ci/.ci/run" >/dev/null 2>"$tmp/err"; rc=$?
+  env PATH="$tmp/cibin" TMPDIR="$tmp/citmp" "$tmp/ci/.ci/run" >/dev/null 2>"$tmp/err"; rc=$?
   case $how in
+  no-strace) want="ci: strace is missing (package strace" ;;
   no-clang) want="ci: clang is missing" ;;
   no-runtime) want="ci: clang cannot link a libFuzzer target (package libclang-rt-dev" ;;
   esac
+  if [ -n "$(ls -A "$tmp/citmp")" ]; then
+    bad ".ci/run, $how: left its scratch behind: $(ls -A "$tmp/citmp")"
+    rm -rf "${tmp:?}/citmp/"*
+  fi
   if [ $how = clang-works ]; then
     if [ $rc = 0 ] && [ "$(tr '\n' ' ' <"$tmp/ci-log")" = "deps.sh --retry-optional make check make check-asan make check-tsan make fuzz " ]; then
-      ok ".ci/run with clang and libFuzzer: deps.sh --retry-optional, then every check"
+      ok ".ci/run with strace, clang and libFuzzer: deps.sh --retry-optional, then every check"
     else bad ".ci/run, clang works (rc $rc): $(cat "$tmp/ci-log" "$tmp/err")"; fi
-  elif [ $rc = 1 ] && grep -qF "$want" "$tmp/err" && grep -q "make fuzz cannot run" "$tmp/err" &&
+  elif [ $rc = 1 ] && grep -qF "$want" "$tmp/err" &&
+    { [ $how = no-strace ] && grep -q "fsync checks cannot run" "$tmp/err" || grep -q "make fuzz cannot run" "$tmp/err"; } &&
     [ "$(cat "$tmp/ci-log")" = "deps.sh --retry-optional" ]; then
     ok ".ci/run, $how: stops before any check, says why"
   else bad ".ci/run, $how (rc $rc): $(cat "$tmp/ci-log" "$tmp/err")"; fi
 done
+
+# .ci/run as root requires the checks run as user nobody
+# (WL_REQUIRE_OTHER_USER=1) only where nobody can reach the checkout and
+# write TMPDIR; else a WARNING says why and they may skip. The copy's
+# checkout is made unreachable (mode 0700 on a parent), then reachable.
+if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null 2>&1 && id -u nobody >/dev/null 2>&1; then
+  for t in runuser test; do ln -sf "$(type -P $t)" "$tmp/cibin/$t"; done
+  mkdir -p "$tmp/closed" && chmod 700 "$tmp/closed" && cp -a "$tmp/ci" "$tmp/closed/ci"
+  rm -f "$tmp/ci-require"
+  env PATH="$tmp/cibin" TMPDIR="$tmp/citmp" "$tmp/closed/ci/.ci/run" >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && [ "$(cat "$tmp/ci-require")" = "" ] &&
+    grep -q "^WARNING: user nobody cannot reach the checkout $tmp/closed/ci .*SKIPPED, not required" "$tmp/err"; then
+    ok ".ci/run as root, checkout closed to nobody: a WARNING, the other-user checks not required"
+  else bad ".ci/run, closed checkout (rc $rc, require '$(cat "$tmp/ci-require" 2>/dev/null)'): $(cat "$tmp/err")"; fi
+  chmod 1777 "$tmp/citmp"
+  chmod 755 "$tmp" "$tmp/ci"
+  if runuser -u nobody -- test -x "$tmp/ci"; then
+    rm -f "$tmp/ci-require"
+    env PATH="$tmp/cibin" TMPDIR="$tmp/citmp" "$tmp/ci/.ci/run" >/dev/null 2>"$tmp/err"; rc=$?
+    if [ $rc = 0 ] && [ "$(cat "$tmp/ci-require")" = 1 ] && ! grep -q "another user" "$tmp/err"; then
+      ok ".ci/run as root, checkout open to nobody: WL_REQUIRE_OTHER_USER=1"
+    else bad ".ci/run, open checkout (rc $rc, require '$(cat "$tmp/ci-require" 2>/dev/null)'): $(cat "$tmp/err")"; fi
+  else
+    echo "SKIP: nobody cannot reach $tmp's parent: the open-checkout case of .ci/run is not checked"
+  fi
+  chmod 700 "$tmp"
+fi
 
 # no dpkg/apt-get at all (macOS, Fedora): a note, exit 0
 env -u WL_DEPS_SKIP PATH="$tmp/empty" "$BASH_BIN" "$DEPS" "$B" 2>"$tmp/err"; rc=$?
