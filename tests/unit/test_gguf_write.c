@@ -209,19 +209,42 @@ static long cached_pages(const char *path, long *total)
     return n;
 }
 
-/* The writer drops what it wrote from the page cache (gguf_write.h: a
- * cache filled by writing is small pages; the first load should read the
- * file in through its huge-page mapping). tmpfs keeps its pages by design,
- * so the check needs a disk-backed TMPDIR. */
-static void test_written_file_leaves_the_page_cache(void **state)
+/* A new directory (heap; the caller removes and frees it) on a file system
+ * that drops pages from its cache: TMPDIR's, else, where that is a tmpfs
+ * (Debian 13's /tmp), one in the build tree; NULL when both are tmpfs. */
+static char *disk_backed_tmpdir(void)
 {
-    (void)state;
     char *dir = wl_test_tmpdir();
     assert_non_null(dir);
     struct statfs fs;
-    if (statfs(dir, &fs) != 0 || fs.f_type == TMPFS_MAGIC) {
-        wl_test_rmtree(dir);
-        free(dir);
+    assert_int_equal(statfs(dir, &fs), 0);
+    if (fs.f_type != TMPFS_MAGIC)
+        return dir;
+    wl_test_rmtree(dir);
+    free(dir);
+    char tmpl[] = WL_BINARY_DIR "/test_gguf_write.XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    assert_int_equal(statfs(tmpl, &fs), 0);
+    if (fs.f_type == TMPFS_MAGIC) {
+        wl_test_rmtree(tmpl);
+        return NULL;
+    }
+    dir = strdup(tmpl);
+    assert_non_null(dir);
+    return dir;
+}
+
+/* The writer drops what it wrote from the page cache (gguf_write.h: a
+ * cache filled by writing is small pages; the first load should read the
+ * file in through its huge-page mapping). tmpfs keeps its pages by design,
+ * so the check needs a disk-backed directory: TMPDIR's, or the build
+ * tree's. */
+static void test_written_file_leaves_the_page_cache(void **state)
+{
+    (void)state;
+    char *dir = disk_backed_tmpdir();
+    if (!dir) {
+        print_message("TMPDIR and the build tree are tmpfs: the page cache is not checked\n");
         skip();
     }
     wl_gguf_writer *w = NULL;
