@@ -170,10 +170,27 @@ int wl_test_run_cli(const char *args, char **out, char **err)
     char *dir = wl_test_tmpdir();
     if (!dir)
         return -1;
-    char outp[4200], errp[4200], cmd[16384];
+    char outp[4200], errp[4200], sys[4200], dev[4200], cmd[32768];
     snprintf(outp, sizeof outp, "%s/stdout", dir);
     snprintf(errp, sizeof errp, "%s/stderr", dir);
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s' </dev/null", WL_CLI_PATH, args, outp, errp);
+    snprintf(sys, sizeof sys, "%s/sys", dir);
+    snprintf(dev, sizeof dev, "%s/dev", dir);
+    if (mkdir(sys, 0755) != 0 || mkdir(dev, 0755) != 0) {
+        wl_test_rmtree(dir);
+        free(dir);
+        return -1;
+    }
+    /* the sensors of nothing, as tests/integration/common.sh gives the
+     * scripts, unless the test set its own: the host's RAPL, hwmon or NVIDIA
+     * GPU must not change what a run prints (empty is unset, for the CLI and
+     * for ${:-}) */
+    snprintf(cmd, sizeof cmd,
+             "WATTLENS_SYSFS_ROOT=\"${WATTLENS_SYSFS_ROOT:-%s}\" "
+             "WATTLENS_DEV_ROOT=\"${WATTLENS_DEV_ROOT:-%s}\" "
+             "WATTLENS_NVML_LIB=\"${WATTLENS_NVML_LIB:-%s/no-libnvidia-ml.so.1}\" "
+             "WATTLENS_POWERMETRICS=\"${WATTLENS_POWERMETRICS:-%s/no-powermetrics}\" "
+             "'%s' %s >'%s' 2>'%s' </dev/null",
+             sys, dev, dir, dir, WL_CLI_PATH, args, outp, errp);
     int st = system(cmd);
     if (out)
         *out = wl_test_read_file(outp, NULL);

@@ -78,7 +78,10 @@ char *wl_test_capture_stderr_end(void);
 /* Runs the wattlens CLI through /bin/sh with the given argument string
  * (shell-quoted by the caller), capturing stdout into *out (heap, NUL-terminated,
  * may be NULL) and returning the exit status (or -1). stderr is captured into
- * *err when err is not NULL. */
+ * *err when err is not NULL. It sees no sensor of the host's: WATTLENS_SYSFS_ROOT
+ * and WATTLENS_DEV_ROOT are empty directories, WATTLENS_NVML_LIB and
+ * WATTLENS_POWERMETRICS paths that do not exist, as tests/integration/common.sh
+ * sets them, unless the test set one (not empty) itself. */
 int wl_test_run_cli(const char *args, char **out, char **err);
 
 /* Loads a model from a GGUF image in memory (buf must outlive the model):
