@@ -153,7 +153,7 @@ static int hex4(const char *s)
 
 static void check_modalias(const uint8_t *data, size_t len)
 {
-    char sysfs[128];
+    char sysfs[4200];
     snprintf(sysfs, sizeof sysfs, "%s/sys", root());
     wl_fuzz_scratch_write("sys/devices/system/cpu/modalias", data, len);
     struct wl__cpu_ident got;

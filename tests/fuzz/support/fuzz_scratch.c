@@ -16,7 +16,7 @@
 
 /* The directory, and what was made in it (files and directories, relative
  * paths, in the order made): removed in reverse at exit. */
-static char dir[96];
+static char dir[4096];
 static char made[32][96];
 static bool made_is_dir[32];
 static size_t n_made;
@@ -24,7 +24,7 @@ static size_t n_made;
 static void remove_scratch(void)
 {
     for (size_t i = n_made; i-- > 0;) {
-        char p[256];
+        char p[sizeof dir + 128];
         wl_fuzz_scratch_path(p, sizeof p, made[i]);
         if (made_is_dir[i])
             rmdir(p);
@@ -37,8 +37,14 @@ static void remove_scratch(void)
 const char *wl_fuzz_scratch_dir(const char *prefix)
 {
     if (!dir[0]) {
+        /* under TMPDIR, as every other test helper; named after the target
+         * and the pid, as libFuzzer's crash, timeout and -max_total_time
+         * exits (_Exit) skip the atexit removal: a leftover is
+         * TMPDIR/wl-fuzz-scratch.<prefix>.<pid>.*, that of a pid gone */
+        const char *tmp = getenv("TMPDIR");
         char tmpl[sizeof dir];
-        const int n = snprintf(tmpl, sizeof tmpl, "/tmp/%s.XXXXXX", prefix);
+        const int n = snprintf(tmpl, sizeof tmpl, "%s/wl-fuzz-scratch.%s.%ld.XXXXXX",
+                               tmp && *tmp ? tmp : "/tmp", prefix, (long)getpid());
         CHECK(n > 0 && (size_t)n < sizeof tmpl && mkdtemp(tmpl) != NULL);
         memcpy(dir, tmpl, sizeof dir);
         atexit(remove_scratch);
@@ -66,7 +72,7 @@ static void note_made(const char *rel, bool is_dir)
 
 void wl_fuzz_scratch_write(const char *rel, const void *data, size_t len)
 {
-    char p[256];
+    char p[sizeof dir + 128];
     wl_fuzz_scratch_path(p, sizeof p, rel);
     /* the parents, outermost first */
     for (const char *s = strchr(rel, '/'); s; s = strchr(s + 1, '/')) {
@@ -74,7 +80,7 @@ void wl_fuzz_scratch_write(const char *rel, const void *data, size_t len)
         CHECK((size_t)(s - rel) < sizeof parent);
         memcpy(parent, rel, (size_t)(s - rel));
         parent[s - rel] = '\0';
-        char pp[256];
+        char pp[sizeof dir + 128];
         wl_fuzz_scratch_path(pp, sizeof pp, parent);
         struct stat st;
         if (stat(pp, &st) != 0) {

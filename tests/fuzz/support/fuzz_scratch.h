@@ -1,6 +1,6 @@
 /* A scratch directory for the targets whose code under test reads files
  * (fuzz_cpuinfo, fuzz_cpu_ident, fuzz_rapl_perf): made once per process
- * under /tmp, and removed at its exit with every file and directory
+ * under TMPDIR (else /tmp), and removed at its exit with every file and directory
  * written in it. Process-wide state, one directory per process; not
  * thread-safe. A failure traps, as a harness check does. Test-only code.
  */
@@ -9,8 +9,11 @@
 
 #include <stddef.h>
 
-/* The scratch directory's path, "/tmp/<prefix>.XXXXXX", made on the first
- * call (later calls return it, whatever their prefix). Valid until exit. */
+/* The scratch directory's path, "$TMPDIR/wl-fuzz-scratch.<prefix>.<pid>.XXXXXX"
+ * (TMPDIR unset or empty: /tmp), made on the first call (later calls
+ * return it, whatever their prefix). Valid until exit. An exit that skips
+ * atexit (libFuzzer's crash, timeout and -max_total_time ends: _Exit)
+ * leaves it: the pid in its name says whose it was. */
 const char *wl_fuzz_scratch_dir(const char *prefix);
 
 /* rel (a path under the scratch directory, made by wl_fuzz_scratch_dir
