@@ -3,6 +3,7 @@
  * writes the files and raises the longest gap; the test thread reads it,
  * resets it to 0 and asks for pauses, all through atomics. */
 #include "fake_powercap.h"
+#include "test_support.h"
 
 #include "util/clock.h"
 
@@ -318,5 +319,5 @@ void wl__fake_verdict_end(const struct wl_fake_verdict *v, const char *file, int
         return;
     fprintf(stderr, "skipped: %u check(s) inconclusive (the fake writer's longest gap)\n",
             v->n_inconclusive);
-    _skip(file, line);
+    wl__test_skip_inconclusive(file, line);
 }

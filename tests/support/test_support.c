@@ -47,6 +47,14 @@ void wl__test_skip_other_user(const char *file, int line, const char *fmt, ...)
         _fail(file, line);
     }
     fprintf(stderr, "skipped: %s\n", why);
+    wl__test_skip_inconclusive(file, line);
+}
+
+unsigned long wl__test_n_inconclusive;
+
+void wl__test_skip_inconclusive(const char *file, int line)
+{
+    wl__test_n_inconclusive++;
     _skip(file, line);
 }
 

@@ -38,6 +38,16 @@ const char *wl_test_data_path(const char *rel);
  * calling test is skipped. Use: if (!wl_test_have_data()) { skip(); } */
 int wl_test_have_data(void);
 
+/* Ends the calling test as inconclusive: a check this machine could not
+ * judge now (a timing verdict a stalled thread explains). Unlike a plain
+ * skip() (no AVX-512 here, no test data), it makes the test binary's ctest
+ * status Skipped, not Passed (tests/support/skip_status.c counts them in
+ * wl__test_n_inconclusive). Free what the test holds first: this does not
+ * return. */
+#define wl_test_skip_inconclusive() wl__test_skip_inconclusive(__FILE__, __LINE__)
+void wl__test_skip_inconclusive(const char *file, int line);
+extern unsigned long wl__test_n_inconclusive;
+
 /* Ends the calling test, which cannot act as another user here (root
  * cannot become uid 65534 or give it a file, or this is not root): prints
  * why (a printf format) and skips it, or, when WL_REQUIRE_OTHER_USER is set
