@@ -183,6 +183,10 @@ static void test_channels_psys_contains_mmio_skipped(void **state)
     assert_non_null(fp);
     struct wl_sensor_params p;
     params_for(&p, root);
+    /* the probe ends at its 12th change (about 12 ms at the fake's 1 ms):
+     * a budget of 1 s costs nothing here and absorbs a reader (this thread)
+     * descheduled for most of it, which the 25 ms default did not */
+    p.period_probe_ns = 1000000000ull;
     wl_sensor *s = NULL;
     struct wl_sensor_status st;
     wl_fake_powercap_reset_gap(fp);
@@ -211,12 +215,13 @@ static void test_channels_psys_contains_mmio_skipped(void **state)
     assert_int_equal(n_psys, 1);
     assert_non_null(strstr(in->source, "intel-rapl-mmio duplicates skipped"));
     /* the writer updates every 1 ms; the measured period says so
-     * (generous bound: loaded CI). The probe (25 ms) needs two changes
-     * after its first read: a writer whose longest gap G is at most 12 ms
-     * gives them, so only G > 12 ms explains a period not measured (a
-     * condition with no size). Measured, their mean interval lies between
-     * the fake's period (less the probe's 100 us step) and G, under the
-     * probe's 25 ms: 0.3..30 ms holds whatever the writer does. */
+     * (generous bound: loaded CI). The probe (1 s, above) needs two changes
+     * after its first read, or four: a writer whose longest gap G is at
+     * most 12 ms gives 12 in well under 1 s, so only G > 12 ms explains a
+     * period not measured (a condition with no size); a reader stalled for
+     * under about 0.9 s does not. Measured, the interval lies between the
+     * fake's period (less the probe's 100 us step) and G: 0.3..30 ms holds
+     * whatever the writer does. */
     const bool measured = in->period_measured;
     const double period_ms = (double)in->update_period_ns / 1e6;
     wl_sensor_close(s);
@@ -224,7 +229,7 @@ static void test_channels_psys_contains_mmio_skipped(void **state)
     wl_test_rmtree(root);
     free(root);
     struct wl_fake_verdict v = {0};
-    wl_fake_check_cond(&v, "update period measured by the 25 ms probe", measured, gap_ns, 12000000);
+    wl_fake_check_cond(&v, "update period measured by the 1 s probe", measured, gap_ns, 12000000);
     if (measured && (period_ms < 0.3 || period_ms > 30.0)) {
         fprintf(stderr, "measured update period %.3f ms, want 0.3..30 ms\n", period_ms);
         fail();
