@@ -10,6 +10,7 @@
  * the order they were read); never rd_mu while holding mu.
  */
 #include "sampler/sampler.h"
+#include "sampler/sampler_impl.h"
 
 #include "util/clock.h"
 #include "util/log.h"
@@ -910,17 +911,23 @@ int wl_sampler_start(wl_sampler *s)
     return 0;
 }
 
+void wl__sampler_judge_rate(uint64_t n, uint64_t t_first_ns, uint64_t t_last_ns,
+                            double requested_hz, double *achieved_hz, bool *judged, bool *ok)
+{
+    if (n >= 2 && t_last_ns > t_first_ns)
+        *achieved_hz = (double)(n - 1) / ((double)(t_last_ns - t_first_ns) / 1e9);
+    else
+        *achieved_hz = 0;
+    const double ratio = requested_hz > 0 ? *achieved_hz / requested_hz : 0;
+    *judged = n >= 5;
+    *ok = !*judged || (ratio >= 0.8 && ratio <= 1.2);
+}
+
 static void finish_rate(wl_sampler *s)
 {
     struct wl_sampler_stats *st = &s->st;
-    if (st->n_samples >= 2 && st->t_last_ns > st->t_first_ns)
-        st->achieved_hz =
-            (double)(st->n_samples - 1) / ((double)(st->t_last_ns - st->t_first_ns) / 1e9);
-    else
-        st->achieved_hz = 0;
-    double ratio = st->requested_hz > 0 ? st->achieved_hz / st->requested_hz : 0;
-    st->rate_judged = st->n_samples >= 5;
-    st->rate_ok = !st->rate_judged || (ratio >= 0.8 && ratio <= 1.2);
+    wl__sampler_judge_rate(st->n_samples, st->t_first_ns, st->t_last_ns, st->requested_hz,
+                           &st->achieved_hz, &st->rate_judged, &st->rate_ok);
 }
 
 int wl_sampler_stop(wl_sampler *s)

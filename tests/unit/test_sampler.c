@@ -463,22 +463,32 @@ static void test_baseline_and_dynamic_energy(void **state)
     rig_close(&r);
 }
 
+/* The live sampler publishes its rate and the judgement of it: the thread's
+ * real rate is the scheduler's (a loaded host skips ticks), so only that the
+ * stats agree with their own numbers is asserted here; the judgement's
+ * bounds are test_sampler_rate.c's, with scripted numbers. */
 static void test_achieved_rate_is_checked(void **state)
 {
     (void)state;
     struct rig r;
-    rig_open(&r, 10.0, 10000000, 1024); /* 100 Hz: reachable even under sanitizers */
+    rig_open(&r, 10.0, 10000000, 1024); /* 100 Hz */
     assert_int_equal(wl_sampler_start(r.s), 0);
-    wl_clock_sleep_ns(500000000);
+    wl_test_wait_for_samples(r.s, 20); /* counted, not slept for */
     wl_sampler_stop(r.s);
     struct wl_sampler_stats st;
     wl_sampler_stats(r.s, &st);
     assert_near(st.requested_hz, 100.0, 1e-9, "requested rate");
+    assert_true(st.n_samples >= 20);
     assert_true(st.rate_judged);
-    assert_true(st.rate_ok);
-    assert_near(st.achieved_hz, 100.0, 20.0, "achieved rate");
-    /* missed ticks are skipped, not bunched: never faster than requested */
-    assert_true(st.achieved_hz <= 100.0 * 1.05);
+    assert_true(st.t_last_ns > st.t_first_ns);
+    const double hz = (double)(st.n_samples - 1) / ((double)(st.t_last_ns - st.t_first_ns) / 1e9);
+    assert_near(st.achieved_hz, hz, hz * 1e-12, "achieved rate, from its samples and span");
+    const double ratio = st.achieved_hz / st.requested_hz;
+    if (st.rate_ok != (ratio >= 0.8 && ratio <= 1.2)) {
+        fprintf(stderr, "achieved %.4g Hz of %.4g: rate_ok %d\n", st.achieved_hz, st.requested_hz,
+                st.rate_ok);
+        fail();
+    }
     assert_true(st.thread_cpu_ns > 0);
     assert_int_equal(wl_sampler_start(r.s), 0); /* restartable */
     assert_int_equal(wl_sampler_start(r.s), WL_ESTATE);
