@@ -110,6 +110,7 @@ struct wl_sampler {
 
     _Atomic uint32_t phase;
     _Atomic uint64_t phase_since_ns; /* when phase last changed (wl_clock_now_ns) */
+    _Atomic uint64_t max_read_ns;    /* wl_sampler_stats' max_read_ns (a maximum; any thread) */
 
     pthread_t thread;
     bool running; /* controlling thread only */
@@ -610,6 +611,12 @@ static int read_sensor(wl_sampler *s, unsigned i, bool settle, bool by_thread,
         settle ? wl_sensor_read_settled(s->sensors[i], r) : wl_sensor_read(s->sensors[i], r);
     if (rc == 0) {
         f.t = read_mid_ns(r);
+        const uint64_t dur = r->t_after_ns > r->t_before_ns ? r->t_after_ns - r->t_before_ns : 0;
+        uint64_t was = atomic_load_explicit(&s->max_read_ns, memory_order_relaxed);
+        while (dur > was &&
+               !atomic_compare_exchange_weak_explicit(&s->max_read_ns, &was, dur,
+                                                      memory_order_relaxed, memory_order_relaxed))
+            ; /* was is reloaded by a failed exchange */
         for (unsigned k = 0; k < s->n_chans; k++) {
             struct chan *c = &s->chans[k];
             if (c->sensor != i || !c->counter)
@@ -1352,6 +1359,7 @@ void wl_sampler_stats(wl_sampler *s, struct wl_sampler_stats *out)
     pthread_mutex_lock(&s->mu);
     finish_rate(s); /* from the samples so far (final after stop) */
     *out = s->st;
+    out->max_read_ns = atomic_load_explicit(&s->max_read_ns, memory_order_relaxed);
     pthread_mutex_unlock(&s->mu);
 }
 

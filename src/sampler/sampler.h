@@ -183,6 +183,11 @@ struct wl_sampler_stats {
     bool rate_judged;       /* enough samples (>= 5) to judge the rate */
     bool rate_ok;           /* achieved rate within 20 % of the request (true when not judged) */
     uint64_t thread_cpu_ns; /* CPU time used by the sampling thread (final after stop) */
+    /* the longest successful sensor read since open, by the thread or a mark
+     * (its t_after_ns - t_before_ns): a value read at any instant inside it is
+     * stamped with its middle, so a span's time is off by up to this much
+     * (a read preempted on a busy machine); tests bound their errors by it */
+    uint64_t max_read_ns;
     struct wl_peak peak[WL_DOMAIN_COUNT];
 };
 
