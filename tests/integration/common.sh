@@ -161,34 +161,60 @@ fake_zone() {
     && printf '%020d\n' "$3" >"$z/energy_uj" && echo "$z/energy_uj"
 }
 
-# Output-token rows of runs still marked running in the store DB (0 when the
-# store cannot be read yet). The recorder flushes while it runs.
-running_output_tokens() {
-  python3 - "$1" <<'PY' 2>/dev/null || echo 0
+# running_rows DB TABLE [WHERE]: rows of TABLE (one with a run_id) that
+# belong to runs still marked running in the store DB, with WHERE (an SQL
+# condition on TABLE's columns as t.COL) if given; 0 when the store cannot be
+# read yet. The recorder flushes while it runs. Read-only.
+running_rows() {
+  python3 - "$1" "$2" "${3:-1}" <<'PY' 2>/dev/null || echo 0
 import sqlite3, sys
 try:
     c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True, timeout=1)
-    q = ("select count(*) from tokens t join runs r on r.id = t.run_id "
-         "where r.status = 'running' and t.is_input = 0")
+    q = ("select count(*) from %s t join runs r on r.id = t.run_id "
+         "where r.status = 'running' and (%s)" % (sys.argv[2], sys.argv[3]))
     print(c.execute(q).fetchone()[0])
 except Exception:
     print(0)
 PY
 }
 
+# Output-token rows of runs still marked running in the store DB (0 when the
+# store cannot be read yet).
+running_output_tokens() {
+  running_rows "$1" tokens "t.is_input = 0"
+}
+
+# wait_running_rows DB N TABLE [WHERE]: waits (up to ~60 s) until DB holds
+# N rows at least of TABLE [WHERE] of a running run (running_rows); returns
+# 1 when they never came.
+wait_running_rows() {
+  local n
+  for _ in $(seq 1 600); do
+    n=$(running_rows "$1" "$3" "${4:-1}")
+    [ "${n:-0}" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # wait_mid_decode ERRFILE DB N: waits (up to ~30 s, then ~60 s) until the run
 # writing ERRFILE printed its progress line and DB holds N output tokens of a
-# running run, so that a signal sent next lands mid-decode however slow the build.
+# running run, so that a signal sent next lands mid-decode however slow the
+# build. Returns 1 when either never came: the caller fails with that (a
+# slow start is said as one, not as a confusing failure further on).
 wait_mid_decode() {
+  local n
   for _ in $(seq 1 300); do
     grep -q "prefill and decode" "$1" 2>/dev/null && break
     sleep 0.1
   done
+  grep -q "prefill and decode" "$1" 2>/dev/null || return 1
   for _ in $(seq 1 600); do
     n=$(running_output_tokens "$2")
-    [ "${n:-0}" -ge "$3" ] && break
+    [ "${n:-0}" -ge "$3" ] && return 0
     sleep 0.1
   done
+  return 1
 }
 
 # wait_catches PID SIGNUM: waits (up to ~60 s) until process PID has a

@@ -9,13 +9,14 @@ set -u
 : "${WATTLENS:?}" "${WL_TESTDATA:?}"
 . "$(dirname "$0")/common.sh"
 M="$WL_TESTDATA/models/stories260K.gguf"
+skip_no_data "$M"
 db="$tmp/runs.db"
 long=(-m "$M" -n 30000 -c 30000 -t 1 --temp 0 --baseline 0 --settle 0 --db "$db")
 
 # --- SIGTERM mid-decode -------------------------------------------------------------------
 "$WATTLENS" run "${long[@]}" >/dev/null 2>"$tmp/term.err" &
 pid=$!
-wait_mid_decode "$tmp/term.err" "$db" 2
+wait_mid_decode "$tmp/term.err" "$db" 2 || { bad "SIGTERM: the run never reached mid-decode"; cat "$tmp/term.err"; }
 kill -TERM $pid
 wait $pid; rc=$?
 [ $rc = 143 ] && ok "SIGTERM: exit 143" || { bad "SIGTERM exit $rc"; cat "$tmp/term.err"; }
@@ -33,8 +34,12 @@ for phase in "--baseline 60 --settle 0" "--baseline 0 --settle 60"; do
   env --default-signal=INT "$WATTLENS" run -m "$M" -n 4 -t 1 $phase --db "$db" >/dev/null 2>"$tmp/b.err" &
   pid=$!
   for _ in $(seq 1 300); do grep -q "settling" "$tmp/b.err" 2>/dev/null && break; sleep 0.1; done
-  # into the baseline by a few samples (the summary's reason checks below)
-  case $phase in --baseline\ 60*) sleep 0.5 ;; esac
+  # into the baseline by one stored sample at least (the summary's "cut
+  # short" needs one; they are stored once a second): polled, not slept for
+  case $phase in --baseline\ 60*)
+    wait_running_rows "$db" 1 power_samples "t.phase = 'baseline'" \
+      || { bad "SIGINT during ($phase): no baseline sample was stored within 60 s"; cat "$tmp/b.err"; } ;;
+  esac
   kill -INT $pid
   # a baseline that ignored the signal would run its 60 s; 20 s is plenty for a
   # loaded machine to end at once
@@ -90,8 +95,9 @@ PY
 # --- SIGKILL: the flushed part is shown, labelled an estimate -------------------------------
 "$WATTLENS" run "${long[@]}" >/dev/null 2>"$tmp/kill.err" &
 pid=$!
-wait_mid_decode "$tmp/kill.err" "$db" 2
-sleep 1.5 # past one flush interval (1 s) with sections stored
+wait_mid_decode "$tmp/kill.err" "$db" 2 || { bad "SIGKILL: the run never reached mid-decode"; cat "$tmp/kill.err"; }
+# a flush with sections stored (the token rows alone do not say one was)
+wait_running_rows "$db" 1 sections || bad "SIGKILL: no section was stored within 60 s"
 kill -KILL $pid
 wait $pid 2>/dev/null
 kid=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])')
@@ -134,8 +140,8 @@ grep -Fq "Its J/TOKEN counts only the" "$tmp/k-runs.txt" \
 "$WATTLENS" run -m "$M" -n 30000 -c 30000 -t 1 --temp 0 --baseline 0.3 --settle 0 --db "$db" \
   >/dev/null 2>"$tmp/kb.err" &
 pid=$!
-wait_mid_decode "$tmp/kb.err" "$db" 2
-sleep 1.5 # past one flush interval
+wait_mid_decode "$tmp/kb.err" "$db" 2 || { bad "SIGKILL after a baseline: the run never reached mid-decode"; cat "$tmp/kb.err"; }
+wait_running_rows "$db" 1 sections || bad "SIGKILL after a baseline: no section was stored within 60 s"
 kill -KILL $pid
 wait $pid 2>/dev/null
 kbid=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])')

@@ -71,7 +71,8 @@ stop_run "$pid" baseline
 "$WATTLENS" run --db "$db" -m "$M" -n 100000 -c 100000 -t 1 --settle 0 --baseline 0 --depth off \
   >/dev/null 2>"$tmp/run.err" &
 pid=$!
-wait_mid_decode "$tmp/run.err" "$db" 1 # its rows are being committed
+# its rows are being committed
+wait_mid_decode "$tmp/run.err" "$db" 1 || { bad "generation: the run never reached mid-decode"; cat "$tmp/run.err"; }
 try_writers generation "$pid"
 stop_run "$pid" generation
 
