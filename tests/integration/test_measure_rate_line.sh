@@ -16,5 +16,18 @@ else ok "no 0.0/s"; fi
 if grep -Eq "^  samples         [0-9]+ at [0-9.]+/s \(requested 1000/s\)" "$tmp/fast.txt"; then
   ok "-i 1: requested 1000/s"
 else bad "-i 1: $(grep samples "$tmp/fast.txt" || cat "$tmp/fast.txt")"; fi
+# --json: one sample has no rate and an unjudged rate is neither ok nor not
+# (old: "achieved_hz": 0.0 and "rate_ok": true, while the stored run had null)
+"$W" measure --no-store --json -i 60000 -- true >"$tmp/slow.json" 2>/dev/null
+if python3 - "$tmp/slow.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))["sampling"]
+assert s["samples"] < 2, s
+assert s["achieved_hz"] is None, s
+assert s["rate_judged"] is False, s
+assert s["rate_ok"] is None, s
+PY
+then ok "--json: achieved_hz and rate_ok null for an unjudged rate"
+else bad "--json: $(cat "$tmp/slow.json")"; fi
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
