@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +43,8 @@ static void print_help(FILE *out)
 {
     fprintf(out,
             "Usage: wattlens model info FILE [--metadata] [--tensors] [--json] [--kv-type TYPE]\n"
-            "       wattlens model synth [options] -o OUT.gguf\n"
-            "       wattlens model quantize IN.gguf OUT.gguf --type TYPE [-t THREADS]\n"
+            "       wattlens model synth [options] -o OUT.gguf [--json]\n"
+            "       wattlens model quantize IN.gguf OUT.gguf --type TYPE [-t THREADS] [--json]\n"
             "\n"
             "Inspect, synthesize and quantize GGUF models (versions 2 and 3).\n"
             "\n"
@@ -86,6 +87,12 @@ static void print_help(FILE *out)
             "  --seed S           random seed (default 1)\n"
             "  --context N        context length (default 2048)\n"
             "  -o, --output FILE  output path (required)\n"
+            "  --json             the 'wrote' line as JSON on stdout (synth and quantize):\n"
+            "                     output, type, weight_matrices, matrices_by_type,\n"
+            "                     fallback (null or row_min, row_max, block_values,\n"
+            "                     reason), architecture, bytes_in (null for synth),\n"
+            "                     bytes_out; synth adds its shape and seed, quantize\n"
+            "                     input and other_tensors. Not with OUT on stdout ('-')\n"
             "\n"
             "synth -o and quantize's OUT: a regular file is replaced only once the model\n"
             "is complete (its mode kept; a new one gets 0666 less the umask); a symlink's\n"
@@ -208,6 +215,17 @@ static const char *out_name(const char *out)
 {
     FILE *f = wl_cli_output_std_stream(out);
     return f == stdout ? "stdout" : f == stderr ? "stderr" : out;
+}
+
+/* True, after the usage error, when --json was given and the model itself
+ * goes to stdout (-o -): the JSON would join it. */
+static bool json_on_model(const char *cmd, bool json, const char *out)
+{
+    if (!json || wl_cli_output_std_stream(out) != stdout)
+        return false;
+    wl_cli_usage_error(cmd, "--json prints to stdout, where the model goes (%s); give OUT a file",
+                       out);
+    return true;
 }
 
 /* A weight type synth and quantize can write: one they cannot (q2_k, a
@@ -662,8 +680,11 @@ static void print_features(const wl_gguf *g, const char *path, const struct wl_m
     char prec[64];
     precision_str(f, prec, sizeof prec);
     printf("precision         %s\n", prec);
-    printf("tensor data       %" PRIu64 " bytes in %" PRIu64 " tensors, %.2f bits per weight\n",
-           f->tensor_bytes, f->n_tensors, f->bits_per_weight);
+    char bpw[32] = "n/a";
+    if (!isnan(f->bits_per_weight))
+        snprintf(bpw, sizeof bpw, "%.2f", f->bits_per_weight);
+    printf("tensor data       %" PRIu64 " bytes in %" PRIu64 " tensors, %s bits per weight\n",
+           f->tensor_bytes, f->n_tensors, bpw);
     uint64_t kv;
     if (wl_model_kv_bytes_per_token(f, kv_type, &kv) == 0)
         printf("KV cache          %" PRIu64 " bytes per token (%s)\n", kv, wl_ttype_name(kv_type));
@@ -753,6 +774,22 @@ static int cmd_info(int argc, char **argv)
 
 /* ---- what a written model holds (synth, quantize) ------------------------------------ */
 
+/* "their rows (172 values) are not a multiple of Q4_K's 256-value blocks":
+ * why some matrices of a written model are in a fallback type. Returns buf. */
+static const char *fallback_reason(enum wl_ttype type, const struct wl_requant_stats *st, char *buf,
+                                   size_t cap)
+{
+    char rows[64];
+    if (st->fallback_row_min == st->fallback_row_max)
+        snprintf(rows, sizeof rows, "%" PRIu64, st->fallback_row_min);
+    else
+        snprintf(rows, sizeof rows, "%" PRIu64 " to %" PRIu64, st->fallback_row_min,
+                 st->fallback_row_max);
+    snprintf(buf, cap, "their rows (%s values) are not a multiple of %s's %" PRIu32 "-value blocks",
+             rows, wl_ttype_name(type), (uint32_t)wl_ttype_block_elems(type));
+    return buf;
+}
+
 /* "30 of 37 weight matrices in Q4_K, 7 in the fallback Q8_0 because their
  * rows (172 values) are not a multiple of Q4_K's 256-value blocks": what
  * the matrices of a written model became (quantize and synth). */
@@ -771,13 +808,40 @@ static void print_matrix_types(FILE *f, enum wl_ttype type, const struct wl_requ
                 sep[0] == ',' ? "the fallback " : "", wl_ttype_name((enum wl_ttype)t));
         sep = " and ";
     }
-    if (st->fallback_row_min == st->fallback_row_max)
-        fprintf(f, " because their rows (%" PRIu64 " values)", st->fallback_row_min);
-    else
-        fprintf(f, " because their rows (%" PRIu64 " to %" PRIu64 " values)", st->fallback_row_min,
-                st->fallback_row_max);
-    fprintf(f, " are not a multiple of %s's %" PRIu32 "-value blocks", wl_ttype_name(type),
-            (uint32_t)wl_ttype_block_elems(type));
+    char why[160];
+    fprintf(f, " because %s", fallback_reason(type, st, why, sizeof why));
+}
+
+/* What a written model holds, as JSON (synth and quantize --json): OUT, the
+ * type asked for, the weight matrices in all and by the type each became
+ * (the requested one first, then every fallback type), and why some fell
+ * back (null when none did). The caller adds what is its own. */
+static json_t *written_json(const char *out, enum wl_ttype type, const struct wl_requant_stats *st)
+{
+    json_t *j = json_object();
+    wl_json_set_text(j, "output", out); /* a path need not be UTF-8: then also output_hex */
+    json_object_set_new(j, "type", json_string(wl_ttype_name(type)));
+    json_object_set_new(j, "weight_matrices", json_integer((json_int_t)st->n_matrices));
+    json_t *by = json_object();
+    json_object_set_new(by, wl_ttype_name(type), json_integer((json_int_t)st->n_requested));
+    for (int t = 0; t < WL_TTYPE_COUNT; t++) {
+        if (st->n_fallback_to[t])
+            json_object_set_new(by, wl_ttype_name((enum wl_ttype)t),
+                                json_integer((json_int_t)st->n_fallback_to[t]));
+    }
+    json_object_set_new(j, "matrices_by_type", by);
+    json_t *fb = json_null();
+    if (st->n_matrices > st->n_requested) {
+        char why[160];
+        fb = json_object();
+        json_object_set_new(fb, "row_min", json_integer((json_int_t)st->fallback_row_min));
+        json_object_set_new(fb, "row_max", json_integer((json_int_t)st->fallback_row_max));
+        json_object_set_new(fb, "block_values",
+                            json_integer((json_int_t)wl_ttype_block_elems(type)));
+        json_object_set_new(fb, "reason", json_string(fallback_reason(type, st, why, sizeof why)));
+    }
+    json_object_set_new(j, "fallback", fb);
+    return j;
 }
 
 /* The warning when no matrix took the requested type (a small model's rows
@@ -820,13 +884,14 @@ static int cmd_synth(int argc, char **argv)
         {"seed", required_argument, NULL, 's'},
         {"context", required_argument, NULL, 'c'},
         {"output", required_argument, NULL, 'o'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct wl_synth_params p;
     wl_synth_default_params(&p);
     const char *out = NULL, *vocab_from = NULL;
-    bool kv_set = false, vocab_set = false;
+    bool kv_set = false, vocab_set = false, json = false;
     int c;
     long v;
     optind = 1;
@@ -886,6 +951,9 @@ static int cmd_synth(int argc, char **argv)
         case 'o':
             out = optarg;
             break;
+        case 'j':
+            json = true;
+            break;
         case 'h':
             wl_cli_print_help(print_help);
             return WL_EXIT_OK;
@@ -908,7 +976,8 @@ static int cmd_synth(int argc, char **argv)
     struct wl_errmsg err;
     if (wl_synth_check(&p, &err) != 0) /* a shape the options cannot make */
         return wl_cli_usage_error(CMD_SYNTH, "%s", err.text);
-    if (out_is_terminal(CMD_SYNTH, out) || wl_cli_output_is_database(CMD_SYNTH, out, NULL) ||
+    if (json_on_model(CMD_SYNTH, json, out) || out_is_terminal(CMD_SYNTH, out) ||
+        wl_cli_output_is_database(CMD_SYNTH, out, NULL) ||
         (vocab_from && out_is_input(CMD_SYNTH, out, vocab_from)))
         return WL_EXIT_USAGE;
     wl_gguf *vg = NULL;
@@ -929,12 +998,25 @@ static int cmd_synth(int argc, char **argv)
     if (rc == 0)
         rc = write_model(w, out, &err, &werr);
     int ec = WL_EXIT_OK;
-    FILE *sf = rc ? NULL : summary_stream(out);
+    FILE *sf = rc || json ? NULL : summary_stream(out);
     if (werr)
         ec = wl_cli_output_error(CMD_SYNTH, werr);
     else if (rc)
         ec = wl_cli_fail(CMD_SYNTH, "%s", err.text);
-    else if (sf) {
+    else if (json) {
+        json_t *j = written_json(out_name(out), p.type, &st);
+        json_object_set_new(j, "architecture", json_string(wl_arch_name(p.arch)));
+        json_object_set_new(j, "layers", json_integer(p.n_layers));
+        json_object_set_new(j, "dim", json_integer(p.dim));
+        json_object_set_new(j, "ffn", json_integer(p.ffn));
+        json_object_set_new(j, "heads", json_integer(p.n_heads));
+        json_object_set_new(j, "kv_heads", json_integer(p.n_kv_heads));
+        json_object_set_new(j, "seed", json_integer((json_int_t)p.seed));
+        /* no input model: nothing was read */
+        json_object_set_new(j, "bytes_in", json_null());
+        json_object_set_new(j, "bytes_out", json_integer((json_int_t)st.bytes_out));
+        ec = wl_cli_print_json(j);
+    } else if (sf) {
         fprintf(sf,
                 "wrote %s: %s, %" PRIu32 " layer%s, dim %" PRIu32 ", ffn %" PRIu32 ", %" PRIu32
                 " head%s, %" PRIu32 " KV head%s, seed %" PRIu64 "; ",
@@ -981,16 +1063,38 @@ static void print_quantize_summary(FILE *f, const char *name, enum wl_ttype type
             n_other, n_other == 1 ? "" : "s", st->bytes_in, st->bytes_out);
 }
 
+/* quantize --json: written_json, with IN, its general.architecture (null
+ * when it has none), the tensors kept as they were and the tensor data's
+ * bytes before and after. */
+static json_t *quantize_json(const wl_gguf *g, const char *in, const char *out, enum wl_ttype type,
+                             const struct wl_requant_stats *st)
+{
+    json_t *j = written_json(out, type, st);
+    wl_json_set_text(j, "input", in);
+    struct wl_gguf_str sv;
+    if (wl_gguf_get_str(g, "general.architecture", &sv) == 0)
+        wl_json_set_textn(j, "architecture", sv.data, (size_t)sv.len);
+    else
+        json_object_set_new(j, "architecture", json_null());
+    const uint64_t n_other = st->n_converted + st->n_copied - st->n_matrices;
+    json_object_set_new(j, "other_tensors", json_integer((json_int_t)n_other));
+    json_object_set_new(j, "bytes_in", json_integer((json_int_t)st->bytes_in));
+    json_object_set_new(j, "bytes_out", json_integer((json_int_t)st->bytes_out));
+    return j;
+}
+
 static int cmd_quantize(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"type", required_argument, NULL, 'T'},
         {"threads", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     enum wl_ttype type = WL_TTYPE_COUNT;
     long threads = 0;
+    bool json = false;
     int c;
     optind = 1;
     opterr = 0;
@@ -1003,6 +1107,9 @@ static int cmd_quantize(int argc, char **argv)
         case 't':
             if (!wl_cli_parse_long(CMD_QUANTIZE, "-t", optarg, 1, 256, &threads))
                 return WL_EXIT_USAGE;
+            break;
+        case 'j':
+            json = true;
             break;
         case 'h':
             wl_cli_print_help(print_help);
@@ -1020,8 +1127,8 @@ static int cmd_quantize(int argc, char **argv)
     const char *in = argv[optind], *out = argv[optind + 1];
     if (name_is_empty(CMD_QUANTIZE, "IN", in) || name_is_empty(CMD_QUANTIZE, "OUT", out))
         return WL_EXIT_USAGE;
-    if (out_is_terminal(CMD_QUANTIZE, out) || wl_cli_output_is_database(CMD_QUANTIZE, out, NULL) ||
-        out_is_input(CMD_QUANTIZE, out, in))
+    if (json_on_model(CMD_QUANTIZE, json, out) || out_is_terminal(CMD_QUANTIZE, out) ||
+        wl_cli_output_is_database(CMD_QUANTIZE, out, NULL) || out_is_input(CMD_QUANTIZE, out, in))
         return WL_EXIT_USAGE;
     wl_gguf *g = NULL;
     int ec = open_model(CMD_QUANTIZE, in, &g);
@@ -1051,11 +1158,13 @@ static int cmd_quantize(int argc, char **argv)
         rc = write_model(w, out, &err, &werr); /* the tensors are converted while written */
     /* a failure part way left the progress line open */
     wl_log_progress_end();
-    FILE *sf = rc ? NULL : summary_stream(out);
+    FILE *sf = rc || json ? NULL : summary_stream(out);
     if (werr)
         ec = wl_cli_output_error(CMD_QUANTIZE, werr);
     else if (rc)
         ec = wl_cli_fail(CMD_QUANTIZE, "%s: %s", in, err.text);
+    else if (json)
+        ec = wl_cli_print_json(quantize_json(g, in, out_name(out), type, &st));
     else if (sf)
         print_quantize_summary(sf, out_name(out), type, &st);
     if (rc == 0 && !werr)

@@ -69,6 +69,14 @@ static const struct wl_cli_command *find_command(const char *name)
     return NULL;
 }
 
+/* A command whose first argument is a subcommand (model info|synth|quantize):
+ * `help COMMAND SUB` is `COMMAND SUB --help`, as `help COMMAND` is
+ * `COMMAND --help`; the command itself refuses a SUB it does not know. */
+static bool has_subcommands(const struct wl_cli_command *c)
+{
+    return c == &wl_cli_cmd_model;
+}
+
 /* "wattlens: unknown command 'NAME'" (escaped: it is the user's text) and
  * where to look; WL_EXIT_USAGE. */
 static int unknown_command(const char *name)
@@ -179,16 +187,21 @@ static int dispatch(int argc, char **argv, const char **name)
         const struct wl_cli_command *c = self ? NULL : find_command(what);
         if (!self && !c)
             return unknown_command(what);
-        if (i + 2 < argc) {
-            return wl_cli_usage_error(NULL, "help takes one command: unexpected argument '%s'",
-                                      argv[i + 2]);
+        const bool sub = c && has_subcommands(c) && i + 2 < argc;
+        if (i + 2 + sub < argc) {
+            return wl_cli_usage_error(NULL, "help takes one command%s: unexpected argument '%s'",
+                                      sub ? " and its subcommand" : "", argv[i + 2 + sub]);
         }
         if (self) {
             wl_cli_print_help(print_help);
             return WL_EXIT_OK;
         }
-        char *hargv[] = {argv[i + 1], "--help", NULL};
         *name = c->name;
+        if (sub) {
+            char *hargv[] = {argv[i + 1], argv[i + 2], "--help", NULL};
+            return c->run(3, hargv);
+        }
+        char *hargv[] = {argv[i + 1], "--help", NULL};
         return c->run(2, hargv);
     }
     const struct wl_cli_command *cmd = find_command(argv[i]);

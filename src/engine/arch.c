@@ -684,8 +684,9 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
     if (f->n_experts && f->n_experts_used && f->n_experts_used < f->n_experts)
         f->n_params_active =
             f->n_params - expert_params + expert_params / f->n_experts * f->n_experts_used;
-    if (f->n_params)
-        f->bits_per_weight = 8.0 * (double)f->tensor_bytes / (double)f->n_params;
+    /* no weights (a vocabulary-only file): 0/0, not known */
+    f->bits_per_weight =
+        f->n_params ? 8.0 * (double)f->tensor_bytes / (double)f->n_params : (double)NAN;
     return 0;
 }
 

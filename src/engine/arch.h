@@ -108,7 +108,7 @@ struct wl_model_features {
     uint64_t n_tensors;
     uint64_t tensor_bytes; /* sum of tensor data sizes */
     uint64_t file_size;
-    double bits_per_weight;                /* 8 * tensor_bytes / n_params */
+    double bits_per_weight;                /* 8 * tensor_bytes / n_params; NAN without params */
     uint64_t type_tensors[WL_TTYPE_COUNT]; /* histogram: tensors per type */
     uint64_t type_params[WL_TTYPE_COUNT];  /* parameters per type */
     uint64_t type_bytes[WL_TTYPE_COUNT];   /* bytes per type */
