@@ -177,7 +177,13 @@ int wl_cli_option_error_typed(const char *cmd, int c, char *const argv[], const 
 /* wattlens's own options, taken only before the command (main.c parses
  * them; wl_cli_option_error says where they go when given after it): the
  * letter ("-v", grouped as getopt groups them: -vq) of a's long name
- * ("--verbose") or of a's one letter ("-v"); 0 when a is neither. */
+ * ("--verbose"), of a prefix that names only it ("--verb", as getopt_long
+ * takes a command's options) or of a's one letter ("-v"); 0 when a is
+ * none of them, '?' when a is a prefix of several ("--ver"). names (NULL:
+ * not wanted) is set to the long names a is a prefix of, ", " between them
+ * (cap bytes, truncated). */
+char wl_cli_global_option_match(const char *a, char *names, size_t cap);
+/* wl_cli_global_option_match without the names; 0 for an ambiguous prefix too. */
 char wl_cli_global_option(const char *a);
 
 /* What a command takes besides its options, for the hint on an argument

@@ -262,15 +262,36 @@ static const struct {
     {'q', "--quiet"},
 };
 
+char wl_cli_global_option_match(const char *a, char *names, size_t cap)
+{
+    const size_t n_opts = sizeof wl__global_options / sizeof wl__global_options[0];
+    const size_t len = strlen(a);
+    char found = 0;
+    int n_found = 0;
+    if (names && cap)
+        names[0] = '\0';
+    for (size_t i = 0; i < n_opts; i++) {
+        const char l = wl__global_options[i].letter;
+        const char *name = wl__global_options[i].name;
+        if (strcmp(a, name) == 0 || (a[0] == '-' && a[1] == l && a[2] == '\0'))
+            return l;
+        /* a prefix of the long name: "--" and at least one letter of it */
+        if (len > 2 && a[1] == '-' && strncmp(a, name, len) == 0) {
+            if (names && cap) {
+                const size_t used = strlen(names);
+                snprintf(names + used, cap - used, "%s%s", n_found ? ", " : "", name);
+            }
+            found = l;
+            n_found++;
+        }
+    }
+    return n_found > 1 ? '?' : found;
+}
+
 char wl_cli_global_option(const char *a)
 {
-    for (size_t i = 0; i < sizeof wl__global_options / sizeof wl__global_options[0]; i++) {
-        const char l = wl__global_options[i].letter;
-        if (strcmp(a, wl__global_options[i].name) == 0 ||
-            (a[0] == '-' && a[1] == l && a[2] == '\0'))
-            return l;
-    }
-    return 0;
+    const char g = wl_cli_global_option_match(a, NULL, 0);
+    return g == '?' ? 0 : g;
 }
 
 int wl_cli_option_error(const char *cmd, int c, char *const argv[], const struct option *opts)

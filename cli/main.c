@@ -130,7 +130,10 @@ static int dispatch(int argc, char **argv, const char **name)
          * as getopt takes them: -vvv, -qv */
         char letters[2] = {0};
         if (a[1] == '-') {
-            letters[0] = wl_cli_global_option(a);
+            char names[64];
+            letters[0] = wl_cli_global_option_match(a, names, sizeof names);
+            if (letters[0] == '?')
+                return wl_cli_usage_error(NULL, "ambiguous global option '%s' (%s)", a, names);
             a = letters[0] ? letters : "";
         } else if (a[1] != '\0') {
             a++;

@@ -282,6 +282,18 @@ for g in -qv -vq -qvv; do
   if [ $rc = 0 ] && [ ! -s "$tmp/err" ]; then ok "$g: quiet"; else bad "$g (rc $rc): $(head -3 "$tmp/err")"; fi
 done
 expect_option_error "-vx (a group with an unknown letter)" "unknown global option '-vx'" "$W" -vx sensors
+# a long global option may be shortened to a prefix that names only it, as a
+# command's may (--verb, --qui, --hel were unknown global options)
+"$W" --verb --verb sensors 2>"$tmp/err" >/dev/null; rc=$?
+if [ $rc = 0 ] && grep -q ": debug: " "$tmp/err"; then ok "--verb --verb: -vv"; else bad "--verb --verb (rc $rc): $(head -3 "$tmp/err")"; fi
+"$W" --qui -v sensors 2>"$tmp/err" >/dev/null; rc=$?
+if [ $rc = 0 ] && [ ! -s "$tmp/err" ]; then ok "--qui: quiet"; else bad "--qui (rc $rc): $(head -3 "$tmp/err")"; fi
+"$W" --hel >"$tmp/out" 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && grep -q "^Commands:" "$tmp/out"; then ok "--hel: the general help"; else bad "--hel (rc $rc): $(cat "$tmp/err")"; fi
+"$W" --vers >"$tmp/out" 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] && grep -q "^wattlens [0-9]" "$tmp/out"; then ok "--vers: the version"; else bad "--vers (rc $rc): $(cat "$tmp/err")"; fi
+expect_option_error "--ver (ambiguous)" "ambiguous global option '--ver' (--version, --verbose)" "$W" --ver sensors
+expect_option_error "--verbosex" "unknown global option '--verbosex'" "$W" --verbosex sensors
 # -- ends the global options: what follows is the command
 "$W" -v -- sensors --json >"$tmp/out" 2>"$tmp/err"; rc=$?
 if [ $rc = 0 ] && python3 -m json.tool "$tmp/out" >/dev/null 2>&1; then ok "-- then the command"; else bad "wattlens -v -- sensors (rc $rc): $(cat "$tmp/err")"; fi
