@@ -41,6 +41,44 @@ bool wl_cli_store_option(struct wl_cli_store_opts *o, int c, char *const argv[])
     }
 }
 
+/* After a run or measure made the directories of a database path the user
+ * named (--db, WATTLENS_DB): a note naming each one, from the highest made
+ * down to the file's own, since a typo in the path would otherwise send the
+ * runs to a new database no later `runs` finds. The default path's
+ * directories (~/.local/share/wattlens) are made without a word. */
+static void wl__note_made_dirs(const char *cmd, const char *db_path, const wl_store *s)
+{
+    const char *made = wl_store_made_dir(s);
+    const char *env = getenv("WATTLENS_DB");
+    if (!made[0] || (!db_path && !(env && *env)))
+        return;
+    const char *path = wl_store_path(s);
+    const size_t n_made = strlen(made);
+    /* the file's directory: path up to its last '/' ("/" for "/x.db") */
+    const char *slash = strrchr(path, '/');
+    size_t n_dir = slash ? (size_t)(slash - path) : 0;
+    if (n_dir == 0 && slash)
+        n_dir = 1;
+    char list[3 * WL_STORE_PATH_MAX];
+    size_t used = 0;
+    int n = 0;
+    /* made, then each longer prefix of the directory that ends at a '/' or its end */
+    for (size_t i = n_made; i <= n_dir && used < sizeof list; i++) {
+        if (i != n_dir && path[i] != '/')
+            continue;
+        if (i > n_made && path[i - 1] == '/') /* "a//b": one directory */
+            continue;
+        const int w =
+            snprintf(list + used, sizeof list - used, "%s%.*s", n ? ", " : "", (int)i, path);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+        n++;
+    }
+    wl_cli_note(cmd, "note: made the director%s %s for the run database %s (%s named it)",
+                n == 1 ? "y" : "ies", list, path, db_path ? "--db" : "WATTLENS_DB");
+}
+
 int wl_cli_store_open(const char *cmd, const char *db_path, enum wl_cli_store_mode mode,
                       wl_store **out)
 {
@@ -81,6 +119,7 @@ int wl_cli_store_open(const char *cmd, const char *db_path, enum wl_cli_store_mo
     if (rc != 0)
         return wl_cli_fail(cmd, "cannot open the run database: %s",
                            e.text[0] ? e.text : wl_strerror(rc));
+    wl__note_made_dirs(cmd, db_path, *out);
     return WL_EXIT_OK;
 }
 

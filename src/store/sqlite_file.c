@@ -32,11 +32,11 @@ void wl__parent_dir(const char *path, char *dir, size_t size)
  * could not be made. A symbolic link to nothing there or just above (mkdir
  * finds the link, stat and mkdir below it do not) is named as one: "No
  * such file or directory" alone reads as a typo. */
-int wl__make_parent_dirs(const char *path, struct wl_errmsg *err)
+int wl__make_parent_dirs(const char *path, char *made, size_t made_size, struct wl_errmsg *err)
 {
     char dir[WL_STORE_PATH_MAX], failed[WL_STORE_PATH_MAX], link[WL_STORE_PATH_MAX] = "";
     wl__parent_dir(path, dir, sizeof dir);
-    if (wl_mkdir_p_where(dir, failed, sizeof failed) == 0)
+    if (wl_mkdir_p_made(dir, made, made_size, failed, sizeof failed) == 0)
         return 0;
     const int e = errno;
     struct stat st;

@@ -211,8 +211,9 @@ int wl__sqlite_stats(void *db, struct wl_store_stats *out, struct wl_errmsg *err
 /* The directory of path into dir: "." for a bare name, "/" for "/x.db". */
 void wl__parent_dir(const char *path, char *dir, size_t size);
 /* mkdir -p of path's directory, naming the directory that could not be
- * made (and a dangling symbolic link on the way). */
-int wl__make_parent_dirs(const char *path, struct wl_errmsg *err);
+ * made (and a dangling symbolic link on the way); the highest directory it
+ * made into made (made_size bytes; "" when none: wl_mkdir_p_made). */
+int wl__make_parent_dirs(const char *path, char *made, size_t made_size, struct wl_errmsg *err);
 /* Why creating path failed when its directory is not writable (WL_EACCES);
  * else 0. */
 int wl__explain_create_failure(const char *path, struct wl_errmsg *err);

@@ -19,6 +19,7 @@ struct wl_store {
     const struct wl_store_ops *ops;
     void *db;
     char path[WL_STORE_PATH_MAX];
+    char made_dir[WL_STORE_PATH_MAX]; /* wl_store_made_dir */
     struct wl_errmsg err;
 };
 
@@ -166,7 +167,7 @@ int wl_store_open(const struct wl_store_params *p, wl_store **out, struct wl_err
         goto fail;
     }
     s->ops = &wl__store_sqlite_ops;
-    rc = s->ops->open(p, s->path, &s->db, err);
+    rc = s->ops->open(p, s->path, &s->db, s->made_dir, err);
     if (rc != 0)
         goto fail;
     *out = s;
@@ -192,6 +193,11 @@ void wl_store_set_cancel(wl_store *s, const volatile sig_atomic_t *flag)
 const char *wl_store_path(const wl_store *s)
 {
     return s->path;
+}
+
+const char *wl_store_made_dir(const wl_store *s)
+{
+    return s->made_dir;
 }
 
 const char *wl_store_last_error(const wl_store *s)

@@ -128,6 +128,13 @@ void wl_store_set_cancel(wl_store *s, const volatile sig_atomic_t *flag);
 /* The path the store was opened with (valid until close). */
 const char *wl_store_path(const wl_store *s);
 
+/* The highest directory wl_store_open made for a new database file, as
+ * mkdir -p makes the missing ones from the top down: every directory from
+ * it down to the file's was made. "" when it made none. The store prints
+ * nothing; a caller that wants it said (the CLI, for a path the user
+ * named) says it. Valid until close. */
+const char *wl_store_made_dir(const wl_store *s);
+
 /* Message for the last failed call on s (or on one of its runs). */
 const char *wl_store_last_error(const wl_store *s);
 

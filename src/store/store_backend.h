@@ -15,7 +15,9 @@
 
 struct wl_store_ops {
     const char *name;
-    int (*open)(const struct wl_store_params *p, const char *path, void **db,
+    /* made (WL_STORE_PATH_MAX bytes): the highest directory the open made
+     * for the file ("" when none), wl_store_made_dir */
+    int (*open)(const struct wl_store_params *p, const char *path, void **db, char *made,
                 struct wl_errmsg *err);
     void (*close)(void *db);
     /* While *flag is non-zero, waits for a lock give up (WL_ECANCELED). */

@@ -319,7 +319,7 @@ static void wl__sqlite_close(void *db)
 }
 
 static int wl__sqlite_open(const struct wl_store_params *p, const char *path, void **out,
-                           struct wl_errmsg *err)
+                           char *made, struct wl_errmsg *err)
 {
     *out = NULL;
     struct wl__db *d = calloc(1, sizeof *d);
@@ -336,7 +336,7 @@ static int wl__sqlite_open(const struct wl_store_params *p, const char *path, vo
     if (rc != 0)
         goto fail;
     if (!exists) {
-        rc = wl__make_parent_dirs(path, err);
+        rc = wl__make_parent_dirs(path, made, WL_STORE_PATH_MAX, err);
         if (rc != 0)
             goto fail;
     }

@@ -22,8 +22,15 @@ static int wl__failed_at(const char *path, char *where, size_t size)
 
 int wl_mkdir_p_where(const char *dir, char *where, size_t size)
 {
+    return wl_mkdir_p_made(dir, NULL, 0, where, size);
+}
+
+int wl_mkdir_p_made(const char *dir, char *made, size_t made_size, char *where, size_t size)
+{
     if (where && size > 0)
         where[0] = '\0';
+    if (made && made_size > 0)
+        made[0] = '\0';
     char buf[4096];
     const int n = snprintf(buf, sizeof buf, "%s", dir);
     if (n < 0 || (size_t)n >= sizeof buf) {
@@ -39,8 +46,12 @@ int wl_mkdir_p_where(const char *dir, char *where, size_t size)
             continue;
         const char keep = *c;
         *c = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        if (mkdir(buf, 0755) == 0) {
+            if (made && made_size > 0 && !made[0])
+                snprintf(made, made_size, "%s", buf);
+        } else if (errno != EEXIST) {
             return wl__failed_at(buf, where, size);
+        }
         *c = keep;
         if (!keep)
             break;

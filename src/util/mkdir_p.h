@@ -16,4 +16,11 @@ int wl_mkdir_p(const char *dir);
  * long or empty). */
 int wl_mkdir_p_where(const char *dir, char *where, size_t size);
 
+/* wl_mkdir_p_where, and the first directory it made into made (made_size
+ * bytes, cut to fit; "" when every one existed): the highest one made, as
+ * dir's missing parents are made from the top down; every directory from it
+ * down to dir was made too (unless another process made one meanwhile).
+ * made is set on failure too (what was made before it). */
+int wl_mkdir_p_made(const char *dir, char *made, size_t made_size, char *where, size_t size);
+
 #endif

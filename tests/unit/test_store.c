@@ -1337,7 +1337,8 @@ static void test_gc_gives_back_the_connection_settings(void **state)
     wl_store_default_params(&sp);
     struct wl_errmsg err;
     void *db = NULL;
-    assert_int_equal(wl__store_sqlite_ops.open(&sp, f->path, &db, &err), 0);
+    char made[WL_STORE_PATH_MAX];
+    assert_int_equal(wl__store_sqlite_ops.open(&sp, f->path, &db, made, &err), 0);
     sqlite3 *conn = ((struct wl__db *)db)->db;
     assert_int_equal(
         sqlite3_exec(conn, "PRAGMA temp_store = FILE; PRAGMA cache_size = -4000", NULL, NULL, NULL),

@@ -263,6 +263,29 @@ static void test_a_directory_that_cannot_be_made_is_named(void **state)
     assert_true(S_ISDIR(st.st_mode));
 }
 
+/* The store says which directories it made (the highest one; all below it
+ * were made too) and none when they were there: the CLI names them for a
+ * path the user gave, where a typo would otherwise go unnoticed. */
+static void test_the_directories_made_are_reported(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char path[4300], want[4300];
+    snprintf(path, sizeof path, "%s/a/b/w.db", f->dir);
+    struct wl_store_params p;
+    wl_store_default_params(&p);
+    p.path = path;
+    wl_store *s = NULL;
+    struct wl_errmsg e = {{0}};
+    assert_int_equal(wl_store_open(&p, &s, &e), 0);
+    snprintf(want, sizeof want, "%s/a", f->dir);
+    assert_string_equal(wl_store_made_dir(s), want);
+    wl_store_close(s);
+    /* there now: none made */
+    assert_int_equal(wl_store_open(&p, &s, &e), 0);
+    assert_string_equal(wl_store_made_dir(s), "");
+    wl_store_close(s);
+}
+
 static void test_refuses_a_file_that_is_not_a_database(void **state)
 {
     struct wl_test_store_fixture *f = *state;
@@ -1392,6 +1415,8 @@ int main(void)
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_a_directory_that_cannot_be_made_is_named,
                                         wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_the_directories_made_are_reported, wl_test_store_setup,
+                                        wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_refuses_a_file_that_is_not_a_database,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_refuses_an_sqlite_file_with_only_a_user_version,
