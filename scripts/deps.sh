@@ -65,8 +65,28 @@ fi
 # whole Status is "WANT ok STATE", and a package kept with `apt-mark hold`
 # is "hold ok installed"; one half-installed, unpacked or with only its
 # config files left is missing.
+# A package named only as a virtual one, provided by another (a library
+# whose -dev package a newer release renames and has provide the old name),
+# counts as installed when an installed package provides it: apt-get install
+# of the name installs the provider, and the name itself never has a state,
+# so every make would run apt again.
 installed() {
-  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ] || provided "$1"
+}
+
+# provided PKG: an installed package lists PKG in its Provides ("name",
+# "name (= version)", comma-separated). dpkg-query without a package name
+# lists every package dpkg knows.
+provided() {
+  local state provides item items
+  while read -r state provides; do
+    [ "$state" = installed ] && [ -n "$provides" ] || continue
+    IFS=, read -ra items <<<"${provides// /}"
+    for item in "${items[@]}"; do
+      [ "${item%%(*}" = "$1" ] && return 0
+    done
+  done < <(dpkg-query -W -f='${db:Status-Status} ${Provides}\n' 2>/dev/null)
+  return 1
 }
 
 # candidate PKG: true when apt's current lists have a version of PKG to

@@ -21,9 +21,12 @@ mkdir -p "$tmp/bin" "$tmp/empty"
 # is a line of $tmp/installed, "hold ok installed" (apt-mark hold) when one
 # of $tmp/held, "install ok half-installed" when one of $tmp/half; FORMAT
 # ${Status} or ${db:Status-Status} (the last word, dpkg's state)
+# Without a package name (the last argument an option): every package's
+# line, "STATE PROVIDES", from $tmp/provides.
 cat >"$tmp/bin/dpkg-query" <<'SH'
 #!/bin/sh
 for p; do :; done
+case $p in -*) cat "$STUB/provides" 2>/dev/null; exit 0 ;; esac
 if grep -qx "$p" "$STUB/installed" 2>/dev/null; then s="install ok installed"
 elif grep -qx "$p" "$STUB/held" 2>/dev/null; then s="hold ok installed"
 elif grep -qx "$p" "$STUB/half" 2>/dev/null; then s="install ok half-installed"
@@ -111,6 +114,7 @@ fresh() {
   : >"$tmp/unknown"
   : >"$tmp/held"
   : >"$tmp/half"
+  : >"$tmp/provides"
   rm -f "$STAMP" "$tmp/update-fails" "$tmp/lists-locked" "$tmp/sudo-nopasswd" "$tmp/sudo-tty"
   echo 0 >"$tmp/uid"
 }
@@ -136,6 +140,22 @@ printf '%s\n' $all >"$tmp/installed"
 deps; rc=$?
 if [ $rc = 0 ] && [ ! -s "$tmp/log" ] && [ ! -s "$tmp/err" ]; then ok "all installed: nothing done"
 else bad "all installed (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
+
+# a required package that is only a name another installed package
+# provides (libplist-dev, if a release has only libplist-2.0-dev provide
+# it): installed, apt not touched (was: apt-get install on every make)
+fresh
+installed_but libplist-dev
+printf '%s\n' "installed libplist-2.0-dev-doc" "installed libfoo (= 1), libplist-dev (= 2.6.0-1), libbar" >"$tmp/provides"
+deps; rc=$?
+if [ $rc = 0 ] && [ ! -s "$tmp/log" ] && [ ! -s "$tmp/err" ]; then ok "a provided package counts as installed"
+else bad "a provided package (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
+# ... but not when its provider is not installed (only its config files
+# left), nor for a name that merely starts the same
+printf '%s\n' "config-files libplist-dev" "installed libplist-dev-extra (= 1)" >"$tmp/provides"
+deps; rc=$?
+if [ $rc = 0 ] && grep -q "install.* libplist-dev$" "$tmp/log"; then ok "a provider not installed: installed"
+else bad "a provider not installed (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
 
 # nothing installed, and this distribution has no libclang-rt-dev
 fresh
