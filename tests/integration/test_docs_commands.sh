@@ -35,5 +35,20 @@ for path in sys.argv[2:]:
 sys.exit(1 if bad else 0)
 PY
 
+# The set-up starts with `make`, which a minimal Debian/Ubuntu (a container,
+# a cloud image) does not have: the Set-up section says how to get it
+# (scripts/deps.sh, which runs without make, or apt-get install make); it
+# said only "the build installs any missing Debian packages itself"
+python3 - "$src/README.md" <<'PY' && ok "the set-up says how to get make" || bad "README's Set-up does not say how to get make"
+import re, sys
+text = open(sys.argv[1]).read()
+m = re.search(r"^## Set-up\n(.*?)^## ", text, re.S | re.M)
+assert m, "no Set-up section"
+setup = m.group(1)
+assert "make: command not found" in setup, setup[:300]
+assert re.search(r"`scripts/deps\.sh` first", setup) or "apt-get install -y make" in setup, setup[:300]
+PY
+[ -x "$src/scripts/deps.sh" ] && ok "scripts/deps.sh runs as written" || bad "scripts/deps.sh is not executable"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
