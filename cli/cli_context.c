@@ -30,6 +30,11 @@ int wl_cli_context_create(const char *cmd, const wl_model *m, const wl_tokenizer
          * change with -n */
         cp->n_ctx_rope = n_train;
     } else {
+        /* a prompt longer than -c is a mistake of the command line: said
+         * before anything is created or recorded (run stored a failed run) */
+        if (wl_generate_check_prompts_fit(tok, gp, prompts, n_prompts, (int32_t)n_ctx_opt, &err) !=
+            0)
+            return wl_cli_fail(cmd, "%s", err.text);
         cp->n_ctx = (int32_t)n_ctx_opt;
         cp->n_ctx_rope = 0;
         if (n_ctx_opt > n_train) /* llama.cpp warns the same way */

@@ -88,6 +88,31 @@ int wl_generate_default_n_ctx(const wl_model *m, const wl_tokenizer *tok,
     return 0;
 }
 
+int wl_generate_check_prompts_fit(const wl_tokenizer *tok, const struct wl_generate_params *p,
+                                  const char *const *prompts, int32_t n, int32_t n_ctx,
+                                  struct wl_errmsg *err)
+{
+    if (n < 1 || !prompts)
+        return wl_errmsg_set(err, WL_EINVAL, "no prompt to check");
+    const unsigned flags = WL_TOK_ADD_BOS | (p->parse_special ? WL_TOK_PARSE_SPECIAL : 0);
+    for (int32_t i = 0; i < n; i++) {
+        const char *text = prompts[i] ? prompts[i] : "";
+        int32_t *ids = NULL;
+        size_t n_tok = 0;
+        int rc = wl_tok_tokenize_alloc(tok, text, strlen(text), flags, &ids, &n_tok, NULL);
+        free(ids);
+        if (rc != 0)
+            return n > 1
+                       ? wl_errmsg_set(err, rc, "cannot tokenize prompt %d: %s", (int)i,
+                                       wl_strerror(rc))
+                       : wl_errmsg_set(err, rc, "cannot tokenize the prompt: %s", wl_strerror(rc));
+        /* as wl_generate: a prompt that fills the context still gives one token */
+        if ((int64_t)n_tok > n_ctx)
+            return wl__generate_prompt_too_long(n > 1 ? i : -1, n_tok, n_ctx, err);
+    }
+    return 0;
+}
+
 static bool cancelled(const struct wl_generate_params *p)
 {
     return p->cancel && *p->cancel;

@@ -108,6 +108,17 @@ int wl_generate_default_n_ctx(const wl_model *m, const wl_tokenizer *tok,
                               int32_t n, int32_t *n_ctx, int32_t *n_prompt_max,
                               struct wl_errmsg *err);
 
+/* Whether each of the n prompts (NULL entries: empty) fits in a context of
+ * n_ctx positions a sequence, tokenized as wl_generate will: 0, or WL_EFULL
+ * with the message wl_generate (n == 1) or wl_generate_batch (n > 1: "prompt
+ * I ...") would give for the first one that does not, so that a caller can
+ * refuse it before it records anything. A tokenizer error is returned as
+ * wl_generate would; other prompt errors (one that gives no token) are left
+ * to the generation. */
+int wl_generate_check_prompts_fit(const wl_tokenizer *tok, const struct wl_generate_params *p,
+                                  const char *const *prompts, int32_t n, int32_t n_ctx,
+                                  struct wl_errmsg *err);
+
 /* ---- batched generation (engine/generate_batch.c) ---------------------------
  * n_seq prompts generated together in one context created with n_seq >= n
  * (wl_context_params.n_seq): all prompts in one prefill, then one decode

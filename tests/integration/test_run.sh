@@ -13,7 +13,8 @@
 # - SIGINT during decode stops generation; the run is stored as cancelled
 #   with the tokens so far; exit status 130;
 # - a run whose generation fails is stored as failed, with stop reason
-#   "error" (not that of a generation that ran);
+#   "error" (not that of a generation that ran); a prompt longer than -c is
+#   refused before anything is stored;
 # - bad options are usage errors (an empty --experiment or tag too).
 set -u
 W=${WATTLENS:?}
@@ -177,8 +178,19 @@ PY
 fi
 
 # --- a run whose generation fails says so, not a stop reason of one that ran -------
+# (a copy of the model whose output norm is NaN: a non-finite logit at the
+# first step, once the run is stored)
 if [ -f "$model" ]; then
-  "$W" run -m "$model" -c 2 -n 4 --baseline 0 --settle 0 --json --db "$db" >"$tmp/fail.json" 2>"$tmp/fail.err"; rc=$?
+  "$W" model info "$model" --tensors --json | python3 -c '
+import json, shutil, struct, sys
+t = [t for t in json.load(sys.stdin)["tensors"] if t["name"] == "output_norm.weight"][0]
+assert t["type"] == "F32", t
+shutil.copy(sys.argv[1], sys.argv[2])
+with open(sys.argv[2], "r+b") as f:
+    f.seek(t["offset"])
+    f.write(struct.pack("<f", float("nan")) * t["n_params"])
+' "$model" "$tmp/nan.gguf"
+  "$W" run -m "$tmp/nan.gguf" -n 4 --baseline 0 --settle 0 --json --db "$db" >"$tmp/fail.json" 2>"$tmp/fail.err"; rc=$?
   python3 - "$tmp/fail.json" <<'PY' && [ $rc = 1 ] && ok "failed run: status failed, stop_reason error" || { bad "failed run (rc $rc)"; cat "$tmp/fail.err"; }
 import json, sys
 j = json.load(open(sys.argv[1]))
@@ -186,6 +198,16 @@ assert j["status"] == "failed", j["status"]
 assert j["stop_reason"] == "error", j["stop_reason"]
 assert all(q["stop_reason"] == "error" for q in j["sequences"]), j["sequences"]
 PY
+  # a prompt longer than -c is a command-line mistake said before anything is
+  # stored, as generate says it (it stored a failed run and printed its profile)
+  for args in "-c 2" "-c 2 --batch 2 -p a -p Once_upon_a_time"; do
+    "$W" run -m "$model" $args -n 4 --baseline 0 --settle 0 --db "$tmp/c2.db" >"$tmp/c2.out" 2>"$tmp/c2.err"; rc=$?
+    case $args in *batch*) want="prompt 1 (11 tokens) does not fit in the context (2 positions): use -c 11 or more" ;;
+    *) want="the prompt (5 tokens) does not fit in the context (2 positions): use -c 5 or more" ;; esac
+    if [ $rc = 1 ] && [ ! -e "$tmp/c2.db" ] && [ ! -s "$tmp/c2.out" ] && grep -qxF "wattlens run: $want" "$tmp/c2.err"; then
+      ok "run $args, a longer prompt: refused, nothing stored"
+    else bad "run $args, a longer prompt (rc $rc): $(cat "$tmp/c2.err"; ls "$tmp/c2.db" 2>/dev/null)"; fi
+  done
 fi
 
 # --- built-in model + SIGINT ------------------------------------------------------------
