@@ -527,9 +527,28 @@ static void test_global_options_are_one_table(void **state)
         assert_int_equal(wl_cli_global_option(both[i][0]), both[i][0][1]);
         assert_int_equal(wl_cli_global_option(both[i][1]), both[i][0][1]);
     }
-    const char *const others[] = {"-x", "--verb", "-vq", "--", "-", "", "verbose", "--json"};
+    const char *const others[] = {"-x",      "-vq",    "--",         "-",   "",
+                                  "verbose", "--json", "--verbosex", "---", "--verbose=1"};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
         assert_int_equal(wl_cli_global_option(others[i]), 0);
+}
+
+/* A long global option may be shortened to a prefix that names only it, as
+ * getopt_long lets a command's be (--verb was unknown); a prefix of several
+ * is '?' with their names, and no option for wl_cli_global_option. */
+static void test_global_options_take_a_unique_prefix(void **state)
+{
+    (void)state;
+    char names[64];
+    assert_int_equal(wl_cli_global_option("--verb"), 'v');
+    assert_int_equal(wl_cli_global_option("--vers"), 'V');
+    assert_int_equal(wl_cli_global_option("--q"), 'q');
+    assert_int_equal(wl_cli_global_option("--h"), 'h');
+    assert_int_equal(wl_cli_global_option_match("--ver", names, sizeof names), '?');
+    assert_string_equal(names, "--version, --verbose");
+    assert_int_equal(wl_cli_global_option_match("--v", names, sizeof names), '?');
+    assert_int_equal(wl_cli_global_option("--ver"), 0);
+    assert_int_equal(wl_cli_global_option_match("--quiet", names, sizeof names), 'q');
 }
 
 /* An option a command rewrote before getopt saw it is named as typed,
@@ -702,6 +721,7 @@ int main(void)
         cmocka_unit_test(test_option_error_ambiguous_prefix),
         cmocka_unit_test(test_option_error_global_option_hint),
         cmocka_unit_test(test_global_options_are_one_table),
+        cmocka_unit_test(test_global_options_take_a_unique_prefix),
         cmocka_unit_test(test_option_error_typed_names_the_option_as_typed),
         cmocka_unit_test(test_host_cpu_follows_the_sensor_roots),
         cmocka_unit_test(test_stray_argument_hint),
