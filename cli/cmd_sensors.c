@@ -230,6 +230,9 @@ static int print_json(const wl_sensor_set *set)
             notes_json(b, "not_read", in->n_not_read, in->not_read);
             /* found and readable but added to no domain: not partial */
             notes_json(b, "not_summed", in->n_not_summed, in->not_summed);
+            /* how to read what is not read (a root-only zone), when known */
+            if (st->fix[0])
+                wl_json_set_text(b, "fix", st->fix);
         }
         json_array_append_new(arr, b);
     }
@@ -329,6 +332,8 @@ static void print_text(const wl_sensor_set *set)
             }
             notes_print("      not read: ", in->n_not_read, in->not_read);
             notes_print("      not summed: ", in->n_not_summed, in->not_summed);
+            if (st->fix[0]) /* how to read what is not read */
+                text_line("      fix: ", st->fix);
         } else if (st->skipped) {
             printf("  %-14s ", st->backend);
             text_line("not used: ", st->why);

@@ -18,8 +18,11 @@
  * a wrap can explain is a discontinuity (wl__counter_update, counted in
  * n_discontinuities: the sampler records a gap). The energy_uj files stay
  * open for the sensor's lifetime; reads are pread(). A zone that cannot be
- * read is skipped and listed in not_read (the others are kept); a
- * root-only energy_uj fails the backend with the fix. Zones are sorted by
+ * read is skipped and listed in not_read (the others are kept), also a
+ * root-only energy_uj (its note points at the fix, which the status keeps:
+ * wl__sensor_keep_fix); only when no package zone can be read and one was
+ * root-only does the backend fail with WL_EACCES and the fix (rapl-perf
+ * and rapl-msr are then tried). Zones are sorted by
  * number before any limit, which keeps packages before sub-zones. A
  * sub-zone is named after its parent zone's name (package-0/dram), never
  * its directory's number: the kernel numbers zones in the order it
@@ -62,6 +65,7 @@ struct zone_probe {
     bool tpmi; /* an intel-rapl-tpmi zone */
     int pkg, sub;
     bool named; /* name and range usable (probe_zone_name): its counter may be opened */
+    bool denied; /* its energy_uj is root-only (EACCES/EPERM): listed in not_read */
     int fd;     /* energy_uj, -1 until probed or when not usable */
     uint64_t max_range, raw, t_ns;
     enum wl_domain dom;
@@ -144,7 +148,8 @@ static void fix_for_permission(char *buf, size_t size, const char *dir, bool tpm
     if (tpmi)
         snprintf(tpmi_part, sizeof tpmi_part, " %s/intel-rapl-tpmi:*/energy_uj", dir_part);
     snprintf(buf, size,
-             "energy_uj is readable by root only (Linux >= 5.10, CVE-2020-8694). Either run "
+             "energy_uj is readable by root only (since the CVE-2020-8694 fix: Linux 5.10, and "
+             "backported to stable and distribution kernels). Either run "
              "wattlens as root; or until reboot: sudo chmod a+r %s/intel-rapl:*/energy_uj "
              "%s/intel-rapl:*:*/energy_uj%s; or permanently with a udev rule in "
              "/etc/udev/rules.d/99-wattlens-rapl.rules: SUBSYSTEM==\"powercap\", "
@@ -319,11 +324,9 @@ static int probe_zone_name(struct wl_sensor *s, const char *dir, struct zone_pro
 
 /* Opens and reads the counter of a zone probe_zone_name found usable into z
  * (fd left open), or says in s's not_read why it cannot be used. Returns 0
- * (usable), 1 (skipped: unreadable), or WL_EACCES with why and fix in st (a
- * root-only energy_uj: the whole backend fails, the fix covers every
- * zone). */
-static int probe_zone_counter(struct wl_sensor *s, struct wl_sensor_status *st, const char *dir,
-                              struct zone_probe *z)
+ * (usable) or 1 (skipped: unreadable; z->denied for a root-only energy_uj,
+ * whose fix powercap_open gives once for every zone). */
+static int probe_zone_counter(struct wl_sensor *s, const char *dir, struct zone_probe *z)
 {
     char path[1400];
     int err = 0, rc;
@@ -338,14 +341,15 @@ static int probe_zone_counter(struct wl_sensor *s, struct wl_sensor_status *st, 
     if (rc != 0 && (err == EACCES || err == EPERM)) {
         if (fd >= 0)
             close(fd);
-        /* the zone's part of the path is short (wl__powercap_parse_zone_id), the
-         * root's any length: cut that, so the why still names the file */
-        char dir_part[301];
-        wl_utf8_clip(dir_part, sizeof dir_part, dir);
-        rc = wl__sensor_fail(st, WL_EACCES, NULL, "%s/%s/energy_uj: permission denied", dir_part,
-                             z->dir);
-        fix_for_permission(st->fix, sizeof st->fix, dir, z->tpmi);
-        return rc;
+        /* one zone's permission fails that zone alone: a partial chmod (of
+         * intel-rapl:0 only) or a udev rule for top-level zones leaves its
+         * package readable, which is measured, not estimated */
+        z->denied = true;
+        wl__sensor_not_read(s,
+                            "%s (%s)/energy_uj: permission denied (root-only since the "
+                            "CVE-2020-8694 fix; the fix: wattlens sensors)",
+                            z->dir, z->zname);
+        return 1;
     }
     if (rc != 0) {
         if (fd >= 0)
@@ -464,7 +468,9 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                      "counter",
                      n_mmio);
 
-    size_t n_ok = 0, n_top = 0, n_tpmi = 0;
+    size_t n_ok = 0, n_top = 0, n_tpmi = 0, n_pkg_ok = 0, n_denied = 0;
+    int first_denied = -1; /* the first zone whose energy_uj is root-only */
+    bool denied_tpmi = false;
     for (size_t i = 0; i < n_zs; i++)
         probe_zone_name(s, dir, &zs[i], id.vendor == WL__CPU_AMD);
     /* A TPMI zone whose channel an intel-rapl zone already is (both drivers
@@ -493,16 +499,31 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                                   z->dir, z->zname);
             continue;
         }
-        const int pr = probe_zone_counter(s, st, dir, z);
-        if (pr < 0) {
-            rc = pr;
-            goto out;
-        }
-        if (pr > 0)
+        if (probe_zone_counter(s, dir, z) != 0) {
+            if (z->denied && first_denied < 0)
+                first_denied = (int)i;
+            n_denied += z->denied;
+            denied_tpmi |= z->denied && z->tpmi;
             continue;
+        }
+        n_pkg_ok += z->dom == WL_DOMAIN_PACKAGE;
         n_ok++;
         n_top += z->sub < 0;
         n_tpmi += z->tpmi;
+    }
+    if (n_denied && n_pkg_ok == 0) {
+        /* no package is measured here: fail with the fix, so that rapl-perf
+         * and rapl-msr get their chance before the CPU-time model. The
+         * zone's part of the path is short (wl__powercap_parse_zone_id), the
+         * root's any length: cut that, so the why still names the file */
+        char dir_part[301];
+        wl_utf8_clip(dir_part, sizeof dir_part, dir);
+        rc = wl__sensor_fail(st, WL_EACCES, NULL,
+                             "%s/%s/energy_uj: permission denied (%zu zone(s) root-only, no "
+                             "package zone readable)",
+                             dir_part, zs[first_denied].dir, n_denied);
+        fix_for_permission(st->fix, sizeof st->fix, dir, denied_tpmi);
+        goto out;
     }
     /* Over the limit: every package (and psys) first, then sub-zones in
      * package order, so the package total is never the one cut short. */
@@ -570,6 +591,10 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     wl_utf8_clip(dir_part, sizeof dir_part, dir);
     wl__sensor_set_source(s, "%s (%u zone(s)%s%s%s)", dir_part, pc->n, n_tpmi ? ", TPMI" : "",
                           psys_part, n_mmio ? ", intel-rapl-mmio duplicates skipped" : "");
+    if (n_denied) { /* read what can be, and say how to read the rest */
+        fix_for_permission(st->fix, sizeof st->fix, dir, denied_tpmi);
+        wl__sensor_keep_fix(s);
+    }
     if (n_psys > 1)
         wl_log_info("rapl",
                     "rapl-powercap: %u psys zones, taken as %u platforms and summed (the kernel "

@@ -1064,6 +1064,11 @@ uint64_t wl__sensor_probe_psys(struct wl_sensor *s, const struct wl_sensor_param
 
 /* Ends the backend's open: logs the notes it made (ok: it opened) or
  * drops them (it failed), and frees them. */
+void wl__sensor_keep_fix(struct wl_sensor *s)
+{
+    s->keep_fix = true;
+}
+
 static void end_open(struct wl_sensor *s, bool ok)
 {
     s->opening = false;
@@ -1114,7 +1119,9 @@ static int open_one(const struct wl_sensor_ops *ops, const struct wl_sensor_para
         wl__sensor_measure_period(s, p);
     st->code = 0;
     st->available = true;
-    st->why[0] = st->fix[0] = '\0';
+    st->why[0] = '\0';
+    if (!s->keep_fix)
+        st->fix[0] = '\0';
     *out = s;
     return 0;
 }

@@ -148,7 +148,10 @@ struct wl_sensor_status {
     bool available;      /* true when open (used) */
     bool skipped;        /* not tried because another backend reads the same hardware */
     char why[384];       /* when not used: why (empty when used) */
-    char fix[1024];      /* when not used: how to make it work ("" when nothing can be done) */
+    /* when not used: how to make it work ("" when nothing can be done); when
+     * used: how to read what it lists as not read (rapl-powercap's root-only
+     * zones), else "" */
+    char fix[1024];
 };
 
 /* Which process the CPU-time model follows. */

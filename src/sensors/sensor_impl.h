@@ -60,6 +60,9 @@ struct wl_sensor {
      * nothing, so a warning that its measurement is partial would be
      * false (its why says what it found) */
     bool opening;
+    /* the fix the backend left in the status is kept once it has opened
+     * (wl__sensor_keep_fix): how to read what it lists as not read */
+    bool keep_fix;
     struct wl__sensor_note *pending;
     unsigned n_pending, cap_pending;
     pthread_mutex_t lock; /* serialises read() */
@@ -285,6 +288,12 @@ void wl__sensor_not_read(struct wl_sensor *s, const char *fmt, ...)
  * many. */
 void wl__sensor_not_summed(struct wl_sensor *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Keeps the fix the backend wrote into its status (st->fix) once it has
+ * opened: how to read what it found and lists as not read (a root-only
+ * zone), which `wattlens sensors` prints under the sensor IN USE. Without
+ * it, an open sensor's status has no fix. */
+void wl__sensor_keep_fix(struct wl_sensor *s);
 
 /* Removes channel ci from s->info.ch (open time only: nobody has read the
  * sensor yet), the channels after it moving down one; the backend moves
