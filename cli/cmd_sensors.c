@@ -309,10 +309,15 @@ static void print_text(const wl_sensor_set *set)
             for (unsigned c = 0; c < in->n_channels; c++) {
                 const struct wl_sensor_channel *ch = &in->ch[c];
                 char res[48] = "-";
-                if (ch->resolution_uj >= 1000)
+                /* J from 1 J (SPR's psys): never "1e+03 mJ" */
+                if (ch->resolution_uj >= 999500)
+                    snprintf(res, sizeof res, "%.3g J", ch->resolution_uj / 1e6);
+                else if (ch->resolution_uj >= 999.5)
                     snprintf(res, sizeof res, "%.3g mJ", ch->resolution_uj / 1000);
                 else if (ch->resolution_uj > 0)
                     snprintf(res, sizeof res, "%.3g uJ", ch->resolution_uj);
+                else if (ch->power_resolution_w >= 0.9995)
+                    snprintf(res, sizeof res, "%.3g W", ch->power_resolution_w);
                 else if (ch->power_resolution_w > 0)
                     snprintf(res, sizeof res, "%.3g mW", ch->power_resolution_w * 1000);
                 printf("      %s %-8s %-27s %s",
