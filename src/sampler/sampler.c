@@ -1182,6 +1182,11 @@ static void span_state_end(const struct wl_span_peak *sp, const struct wl_span_s
     }
     if (t1 <= t0)
         return;
+    /* a counter whose window is not known that did not move at all (a
+     * frozen or dead counter, or one slower than the window): its power is
+     * unknown, not the 0 W its average would say; a read power still counts */
+    if (sp->whole && e1 == sp->e0_uj && !s->pk.t_ns)
+        return;
     *pk = s->pk;
     /* whole (no span length known): add closed no span and min_ns is 0, so
      * the open span [t0, t1] is the one span, in the second branch */

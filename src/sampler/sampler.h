@@ -260,7 +260,8 @@ void wl_peak_update(struct wl_peak *pk, const struct wl_sample *s, enum wl_domai
  * (pk->too_short: the one place that rule is kept), or its begin, or its
  * end and every sample in it, have no value for d. span_ns WL_PEAK_SPAN_UNKNOWN (a
  * counter whose window is not known): w is the one span, so the peak is
- * w's average, or a higher sample power inside it. */
+ * w's average, or a higher sample power inside it; none when the counter
+ * did not move over w (its power is unknown, not 0 W). */
 void wl_window_peak(const struct wl_sample *samples, size_t n, const struct wl_energy_window *w,
                     enum wl_domain d, uint64_t span_ns, struct wl_peak *pk);
 
