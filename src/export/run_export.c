@@ -223,7 +223,8 @@ struct wl__cover {
     int64_t *with_layers; /* indices of the tokens that have layer rows, ascending */
     size_t n, cap;
     size_t cursor;       /* state of the walk over the tokens in order */
-    int64_t batch_start; /* first input token of the open prompt batch; -1: none */
+    int64_t batch_start; /* first input token of the open prompt batch, when in_batch */
+    bool in_batch;       /* (a flag: stored indices may be below zero) */
 };
 
 static int wl__cover_layer_row(void *user, size_t n, const char *const *names,
@@ -248,7 +249,6 @@ static int wl__cover_layer_row(void *user, size_t n, const char *const *names,
 static int wl__cover_load(wl_store *s, const char *id, struct wl__cover *c)
 {
     memset(c, 0, sizeof *c);
-    c->batch_start = -1;
     return wl_store_foreach(s, id, WL_TABLE_LAYERS, -1, -1, wl__cover_layer_row, c);
 }
 
@@ -260,16 +260,18 @@ static bool wl__cover_next(struct wl__cover *c, int64_t idx, bool is_input, int6
     while (c->cursor < c->n && c->with_layers[c->cursor] < idx)
         c->cursor++;
     const bool has = c->cursor < c->n && c->with_layers[c->cursor] == idx;
-    if (is_input && c->batch_start < 0)
+    if (is_input && !c->in_batch) {
         c->batch_start = idx;
+        c->in_batch = true;
+    }
     if (!has) {
         if (!is_input)
-            c->batch_start = -1;
+            c->in_batch = false;
         return false;
     }
     *first = is_input ? c->batch_start : idx;
     *last = idx;
-    c->batch_start = -1;
+    c->in_batch = false;
     return true;
 }
 
@@ -466,13 +468,13 @@ static int wl__json_tokens(wl_store *s, const char *id, const struct wl__jout *o
         struct wl__nest nl = {&toks, &layers, 1, "layers", 0};
         struct wl__nest nc = {&layers, &comps, 2, "components", 0};
         struct wl__nest no = {&comps, NULL, 3, "ops", 0};
-        rc = wl_store_foreach(s, id, WL_TABLE_TOKENS, lo, hi, wl__token_row, &tk);
+        rc = wl_store_foreach_range(s, id, WL_TABLE_TOKENS, lo, hi, wl__token_row, &tk);
         if (rc == 0)
-            rc = wl_store_foreach(s, id, WL_TABLE_LAYERS, lo, hi, wl__nest_row, &nl);
+            rc = wl_store_foreach_range(s, id, WL_TABLE_LAYERS, lo, hi, wl__nest_row, &nl);
         if (rc == 0)
-            rc = wl_store_foreach(s, id, WL_TABLE_COMPONENTS, lo, hi, wl__nest_row, &nc);
+            rc = wl_store_foreach_range(s, id, WL_TABLE_COMPONENTS, lo, hi, wl__nest_row, &nc);
         if (rc == 0)
-            rc = wl_store_foreach(s, id, WL_TABLE_OPS, lo, hi, wl__nest_row, &no);
+            rc = wl_store_foreach_range(s, id, WL_TABLE_OPS, lo, hi, wl__nest_row, &no);
         if (rc != 0)
             rc = wl__store_err(s, rc, err);
         for (size_t k = 0; rc == 0 && k < json_array_size(arr); k++) {

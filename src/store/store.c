@@ -434,12 +434,19 @@ void wl_store_read_end(wl_store *s)
         s->ops->read_end(s->db);
 }
 
-int wl_store_foreach(wl_store *s, const char *id, enum wl_store_table t, int64_t token_lo,
-                     int64_t token_hi, wl_store_row_fn fn, void *user_data)
+int wl_store_foreach_range(wl_store *s, const char *id, enum wl_store_table t, int64_t token_lo,
+                           int64_t token_hi, wl_store_row_fn fn, void *user_data)
 {
     if (!id || (unsigned)t >= WL_TABLE_COUNT || !fn)
         return wl_errmsg_set(&s->err, WL_EINVAL, "invalid arguments");
     return s->ops->foreach (s->db, id, t, token_lo, token_hi, fn, user_data, &s->err);
+}
+
+int wl_store_foreach(wl_store *s, const char *id, enum wl_store_table t, int64_t token_lo,
+                     int64_t token_hi, wl_store_row_fn fn, void *user_data)
+{
+    return wl_store_foreach_range(s, id, t, token_lo >= 0 ? token_lo : INT64_MIN,
+                                  token_hi >= 0 ? token_hi : INT64_MAX, fn, user_data);
 }
 
 int wl_store_recorded_nothing(wl_store *s, const char *id, bool *out)

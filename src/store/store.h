@@ -471,10 +471,18 @@ typedef int (*wl_store_row_fn)(void *user_data, size_t n_cols, const char *const
 
 /* Calls fn for each row of table t belonging to run id, in hierarchy order
  * (time for samples and sections; token, layer, component, op for the
- * rest). token_lo/token_hi (inclusive) restrict token-keyed tables; pass -1,
- * -1 for all. Column names are stable (they are the export's field names). */
+ * rest). token_lo/token_hi (inclusive) restrict token-keyed tables; a
+ * negative bound is no bound (pass -1, -1 for all). Column names are
+ * stable (they are the export's field names). */
 int wl_store_foreach(wl_store *s, const char *id, enum wl_store_table t, int64_t token_lo,
                      int64_t token_hi, wl_store_row_fn fn, void *user_data);
+
+/* wl_store_foreach with exact bounds: token_lo..token_hi (inclusive) is
+ * taken as it is, so a range of stored indices below zero (another writer
+ * may store them; the schema allows it) reads just those rows.
+ * INT64_MIN/INT64_MAX are no bound. */
+int wl_store_foreach_range(wl_store *s, const char *id, enum wl_store_table t, int64_t token_lo,
+                           int64_t token_hi, wl_store_row_fn fn, void *user_data);
 
 /* The column names wl_store_foreach gives table t's rows, for a table that
  * may have none (an export still writes its header): calls fn once with

@@ -50,6 +50,7 @@ struct wl_store_ops {
     /* One read snapshot until read_end (wl_store_read_begin). */
     int (*read_begin)(void *db, struct wl_errmsg *err);
     void (*read_end)(void *db);
+    /* token_lo..token_hi inclusive, as given (INT64_MIN/INT64_MAX: no bound). */
     int (*foreach)(void *db, const char *id, enum wl_store_table t, int64_t token_lo,
                    int64_t token_hi, wl_store_row_fn fn, void *user_data, struct wl_errmsg *err);
     int (*columns)(void *db, enum wl_store_table t, wl_store_columns_fn fn, void *user_data,

@@ -581,8 +581,8 @@ int wl__sqlite_foreach(void *db, const char *id, enum wl_store_table t, int64_t 
     if (rc != 0)
         return rc;
     sqlite3_bind_int64(st, 1, pk);
-    sqlite3_bind_int64(st, 2, token_lo >= 0 ? token_lo : INT64_MIN);
-    sqlite3_bind_int64(st, 3, token_hi >= 0 ? token_hi : INT64_MAX);
+    sqlite3_bind_int64(st, 2, token_lo);
+    sqlite3_bind_int64(st, 3, token_hi);
     if (sqlite3_bind_parameter_count(st) >= 4) {
         const char *base = NULL;
         rc = wl__base_method(d, pk, &base, err);

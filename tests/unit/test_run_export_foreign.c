@@ -1,0 +1,101 @@
+/* The run exports (src/export/run_export.c) of rows that wattlens never
+ * writes but the schema allows, as another program or a hand edit leaves
+ * them: token indices below zero are exported once each, with their layer
+ * rows and batch ranges.
+ */
+#include "store_fixture.h"
+#include "test_support.h"
+
+#include "export/run_export.h"
+#include "wattlens/error.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The export of run id into a heap string (JSON, or CSV). */
+static char *export_text(wl_store *s, const char *id, bool csv)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    assert_non_null(f);
+    struct wl_errmsg e = {{0}};
+    int rc = csv ? wl_export_run_csv(s, id, 0, f, &e) : wl_export_run_json(s, id, 0, f, &e);
+    if (rc != 0)
+        fail_msg("export: %s (%s)", wl_strerror(rc), e.text);
+    assert_int_equal(fclose(f), 0);
+    return buf;
+}
+
+static json_t *export_json(wl_store *s, const char *id)
+{
+    char *text = export_text(s, id, false);
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+    if (!j)
+        fail_msg("export is no JSON (%s): %.200s", je.text, text);
+    free(text);
+    return j;
+}
+
+/* ---- token indices below zero ------------------------------------------------ *
+ * The JSON export reads the tokens in chunks of 32 stored indices, each
+ * chunk by its first and last index. Old: the store read a negative bound
+ * as "no bound", so a chunk of indices below zero got every token from its
+ * first to the end of the run, and the next chunks repeated them (a run of
+ * 155 tokens exported 775). */
+static void test_token_indices_below_zero_are_exported_once(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    enum { N_IN = 40, N_OUT = 30, SHIFT = 1000 };
+    struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "m"};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    wl_test_store_add_tokens(r, 0, N_IN + N_OUT, N_IN, 0.5, WL_METHOD_COUNTER);
+    /* the prompt batch's layer rows under its last input token, a decode
+     * step's under its output token */
+    struct wl_store_layer_metric lm[] = {
+        {N_IN - 1, 0, 5, 0.25}, {N_IN - 1, 1, 5, 0.25}, {N_IN + 5, 0, 1, 0.1}};
+    for (size_t i = 0; i < sizeof lm / sizeof *lm; i++)
+        assert_int_equal(wl_store_add_layer_metric(r, &lm[i]), 0);
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 700, 35, WL_METHOD_COUNTER);
+    tot.input_tokens = N_IN;
+    tot.output_tokens = N_OUT;
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    wl_test_store_raw_exec(f->path, "UPDATE tokens SET idx = idx - 1000; "
+                                    "UPDATE layer_metrics SET token_idx = token_idx - 1000;");
+
+    json_t *doc = export_json(f->s, id);
+    json_t *toks = json_object_get(json_object_get(doc, "run"), "tokens");
+    assert_int_equal(json_array_size(toks), N_IN + N_OUT);
+    for (size_t i = 0; i < json_array_size(toks); i++) {
+        json_t *t = json_array_get(toks, i);
+        assert_int_equal(json_integer_value(json_object_get(t, "token_index")),
+                         (json_int_t)i - SHIFT);
+        size_t want_layers = i == N_IN - 1 ? 2 : i == N_IN + 5 ? 1 : 0;
+        assert_int_equal(json_array_size(json_object_get(t, "layers")), want_layers);
+        json_t *first = json_object_get(t, "layers_first_token");
+        if (want_layers == 0) {
+            assert_true(json_is_null(first));
+            continue;
+        }
+        /* the batch's input tokens from its first, a decode step itself */
+        json_int_t want_first = i == N_IN - 1 ? -SHIFT : (json_int_t)i - SHIFT;
+        assert_int_equal(json_integer_value(first), want_first);
+        assert_int_equal(json_integer_value(json_object_get(t, "layers_last_token")),
+                         (json_int_t)i - SHIFT);
+    }
+    json_decref(doc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_token_indices_below_zero_are_exported_once,
+                                        wl_test_store_setup, wl_test_store_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
