@@ -71,12 +71,19 @@ static int wl__read_row(sqlite3_stmt *st, int c, struct wl_run_row *row)
  * others would pass for the run's, as SQL's sum() skips NULLs. WL__KNOWN_SUM
  * is such a sum of column col (s.energy_j) over the rows s of a scan. */
 #define WL__KNOWN_SUM(col) "CASE WHEN count(" col ") = count(*) THEN sum(" col ") END"
+/* A section's energy_j when finite, else NULL: an infinite one (SQLite
+ * keeps no NaN), which only another writer or a hand edit stores, is no
+ * figure, as everywhere else (old: its phase's sum was infinite, and every
+ * phase's share of the sum n/a). */
+#define WL__FINITE_ENERGY(col) "CASE WHEN abs(" col ") < 9e999 THEN " col " END"
 #define WL__SECTIONS_ENERGY(id)                                                                    \
-    "(SELECT " WL__KNOWN_SUM("s.energy_j") " FROM sections s WHERE s.run_id = " id ")"
+    "(SELECT " WL__KNOWN_SUM(                                                                      \
+        WL__FINITE_ENERGY("s.energy_j")) " FROM sections s WHERE s.run_id = " id ")"
 /* The sections of run `id` saved without energy: why an unfinished run's
  * energy is unknown (the list's sections_no_energy). */
 #define WL__SECTIONS_NO_ENERGY(id)                                                                 \
-    "(SELECT count(*) - count(s.energy_j) FROM sections s WHERE s.run_id = " id ")"
+    "(SELECT count(*) - count(" WL__FINITE_ENERGY("s.energy_j") ") FROM sections s WHERE "         \
+                                                                "s.run_id = " id ")"
 #define WL__LIST_ENERGY                                                                            \
     "CASE WHEN " WL__RECORDED_NOTHING                                                              \
     " THEN NULL ELSE coalesce(r.energy_j, CASE WHEN " WL__UNFINISHED                               \
@@ -1055,21 +1062,22 @@ static int wl__summary_queries(struct wl__db *d, const char *id, struct wl_store
     rc = wl__read_detail(d, pk, &out->run, err);
     if (rc != 0)
         return rc;
-    /* wl_agg_phase: the sections without energy counted and timed apart,
-     * each domain's energy where the phase's is known, and the phase's
-     * energy where that domain's is not */
+    /* wl_agg_phase: the sections without energy (NULL or not finite: e)
+     * counted and timed apart, each domain's energy where the phase's is
+     * known, and the phase's energy where that domain's is not */
     char sql[4096];
     int n = snprintf(sql, sizeof sql,
                      "SELECT phase, count(*), min(start_ms), max(end_ms), sum(dur_ms), "
-                     "sum(energy_j), count(*) - count(energy_j), "
-                     "sum(CASE WHEN energy_j IS NULL THEN dur_ms END)");
+                     "sum(e), count(*) - count(e), sum(CASE WHEN e IS NULL THEN dur_ms END)");
     for (int i = 0; i < WL_DOMAIN_COUNT; i++)
         n += snprintf(sql + n, sizeof sql - (size_t)n,
-                      ", sum(CASE WHEN energy_j IS NOT NULL THEN %s_j END), "
-                      "sum(CASE WHEN %s_j IS NULL THEN energy_j END)",
+                      ", sum(CASE WHEN e IS NOT NULL THEN %s_j END), "
+                      "sum(CASE WHEN %s_j IS NULL THEN e END)",
                       wl_domain_name(i), wl_domain_name(i));
     snprintf(sql + n, sizeof sql - (size_t)n,
-             " FROM sections WHERE run_id = ? GROUP BY phase ORDER BY min(start_ms), phase");
+             " FROM (SELECT *, " WL__FINITE_ENERGY(
+                 "energy_j") " AS e FROM sections "
+                             "WHERE run_id = ?) GROUP BY phase ORDER BY min(start_ms), phase");
     rc = wl__query(d, sql, pk, wl__phase_row, out, err);
     if (rc == 0) /* the list's expression (WL__LIST_ENERGY) */
         rc = wl__query(d, wl__sections_energy_sql, pk, wl__sections_energy_row, out, err);

@@ -461,6 +461,54 @@ static void test_an_infinite_energy_is_unknown(void **state)
     wl_summary_free(&s);
 }
 
+/* A section's energy stored as 9e999 (inf; another writer or a hand edit)
+ * is a section without energy: counted in its phase's n_no_energy and left
+ * out of the sums, so every phase keeps its share of the run's energy. Old:
+ * the decode phase's sum was inf, and every phase's ENERGY % n/a; an
+ * unfinished run was listed with an infinite energy. */
+static void test_an_infinite_section_energy_is_a_section_without_energy(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char id[37];
+    write_run(f->s, true, id);
+    wl_test_store_raw_exec(f->path, "UPDATE sections SET energy_j = 9e999 WHERE token_index = 4");
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    struct wl_summary s;
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_int_equal(s.sections_no_energy, 1);
+    const struct wl_summary_phase *dec = phase_named(&s, "decode");
+    assert_int_equal(dec->n_no_energy, 1);
+    assert_float_equal(dec->energy_j, 4.01, EPS);
+    assert_float_equal(dec->energy_pct, 100 * 4.01 / 7.01, EPS);
+    assert_float_equal(phase_named(&s, "prefill")->energy_pct, 100 * 1.0 / 7.01, EPS);
+    wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
+
+    /* an unfinished run: no total from its sections, as with a NULL one */
+    char open_id[37];
+    write_run(f->s, false, open_id);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "UPDATE sections SET energy_j = 9e999 WHERE token_index = 4 AND run_id = "
+             "(SELECT id FROM runs WHERE uuid = '%s')",
+             open_id);
+    wl_test_store_raw_exec(f->path, sql);
+    struct wl_run_list list = {0};
+    struct wl_store_filter flt = {0};
+    assert_int_equal(wl_store_list_runs(f->s, &flt, WL_SORT_DATE, 10, 0, &list), 0);
+    bool seen = false;
+    for (size_t i = 0; i < list.n; i++) {
+        if (strcmp(list.rows[i].id, open_id) != 0)
+            continue;
+        seen = true;
+        assert_true(isnan(list.rows[i].energy_j));
+        assert_int_equal(list.rows[i].sections_no_energy, 1);
+    }
+    assert_true(seen);
+    wl_run_list_free(&list);
+}
+
 /* ---- a method this build cannot read ------------------------------------ */
 
 /* A model-estimated package next to a dram whose stored method this build
@@ -586,6 +634,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_the_span_of_an_unfinished_run_adds_only_known_sections,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test(test_an_infinite_energy_is_unknown),
+        cmocka_unit_test_setup_teardown(test_an_infinite_section_energy_is_a_section_without_energy,
+                                        wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test(test_a_method_that_cannot_be_read_is_not_known),
         cmocka_unit_test(test_a_currency_without_a_price_keeps_the_default_currency),
         cmocka_unit_test(test_an_extra_that_does_not_parse_is_flagged),
