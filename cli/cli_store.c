@@ -1,6 +1,7 @@
 /* CLI helpers for the commands that use the run store; see cli_store.h. */
 #include "cli_store.h"
 
+#include "analysis/run_json.h"
 #include "cli.h"
 #include "util/clock.h"
 #include "wattlens/error.h"
@@ -280,10 +281,17 @@ bool wl_cli_parse_time(const char *cmd, const char *opt, const char *s, int64_t 
 
 const char *wl_cli_format_date(int64_t unix_ms, char *buf, size_t size)
 {
-    time_t t = (time_t)(unix_ms / 1000);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M", &tm) == 0)
+    /* the JSON's formatter cut to the minute, so the table and the JSON
+     * agree: a time before 1970 rounded down (old: toward zero, so -1 ms
+     * read 1970-01-01 00:00), "?" where the JSON has null (old: the table
+     * wrote a year 10000 with five digits) */
+    char iso[32];
+    if (!wl_run_json_format_time(unix_ms, iso, sizeof iso) || strlen(iso) < 16) {
         snprintf(buf, size, "?");
+        return buf;
+    }
+    iso[10] = ' ';
+    snprintf(buf, size, "%.16s", iso);
     return buf;
 }
 

@@ -129,7 +129,8 @@ bool wl_cli_parse_time(const char *cmd, const char *opt, const char *s, int64_t 
  * an age reaches before the year 0000 (*unix_ms untouched on error). */
 int wl_cli_time_parse(const char *s, int64_t now_ms, int64_t *unix_ms);
 
-/* "2026-11-21 08:12" (UTC) into buf. */
+/* "2026-11-21 08:12" (UTC, wl_run_json_format_time cut to the minute) into
+ * buf; "?" for a time outside the years 0000-9999, where the JSON has null. */
 const char *wl_cli_format_date(int64_t unix_ms, char *buf, size_t size);
 
 /* A number with unit, or "n/a" when v is NaN: "%.*f unit". A value that

@@ -23,8 +23,8 @@
  * (the store keeps created_at_ms, so this is the exact instant), into buf
  * (25 bytes are enough). Returns buf ("?" when it is too small), or NULL
  * for a time outside the years 0000-9999, which ISO 8601's four digits
- * cannot write (SQLite's strftime, behind the export's created_at, gives
- * NULL there too). */
+ * cannot write. The one formatter of created_at: runs, show and the export
+ * (JSON and CSV) write it with this. */
 const char *wl_run_json_format_time(int64_t unix_ms, char *buf, size_t size);
 
 /* Sets o["tags"] to the tags as the store lists them (wl_run_row.tags:

@@ -108,6 +108,28 @@ static json_t *wl__row_json(size_t n, const char *const *names, const struct wl_
     return o;
 }
 
+/* The run row's created_at, from its created_at_ms by the formatter that
+ * `runs --json` and `show --json` use (analysis/run_json.h), so that a time
+ * outside the years 0000-9999 is null in every output (old: SQLite's
+ * strftime, which writes a year before 0000 as "-001"). buf holds the
+ * text; NULL value when the time is unknown or cannot be written. */
+static struct wl_store_value wl__created_at(size_t n, const char *const *names,
+                                            const struct wl_store_value *v, char *buf, size_t size)
+{
+    struct wl_store_value at = {.type = WL_VALUE_NULL};
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], "created_at_ms") != 0 || v[i].type != WL_VALUE_INT)
+            continue;
+        const char *text = wl_run_json_format_time(v[i].i, buf, size);
+        if (text) {
+            at.type = WL_VALUE_TEXT;
+            at.s = text;
+            at.n = strlen(text);
+        }
+    }
+    return at;
+}
+
 /* The run row into run, null_cols null. Its columns that hold JSON text
  * become JSON values and its comma-separated tags an array, the shapes
  * `runs --json` and `show --json` use (analysis/run_json.h); the CSV keeps
@@ -130,7 +152,12 @@ static int wl__run_row(void *user, size_t n, const char *const *names,
             is_json |= strcmp(names[i], json_fields[k]) == 0;
         const bool text = v[i].type == WL_VALUE_TEXT;
         int rc;
-        if (strcmp(names[i], "tags") == 0)
+        char at_buf[32];
+        struct wl_store_value at;
+        if (strcmp(names[i], "created_at") == 0) {
+            at = wl__created_at(n, names, v, at_buf, sizeof at_buf);
+            rc = wl__set_value(run, names[i], &at, w->null_cols);
+        } else if (strcmp(names[i], "tags") == 0)
             rc = wl_run_json_set_tags(run, text ? v[i].s : NULL) == 0 ? 0 : WL_ENOMEM;
         else if (is_json && text)
             rc = wl_run_json_set_json(run, names[i], v[i].s, v[i].n) == 0 ? 0 : WL_ENOMEM;
@@ -637,10 +664,20 @@ static int wl__csv_header(void *user, size_t n, const char *const *names)
     return wl__csv_io(c);
 }
 
-static void wl__csv_cell(const struct wl__csv *c, const char *name, const struct wl_store_value *v)
+/* Column i of a row (the run's created_at as wl__created_at gives it). */
+static void wl__csv_cell(const struct wl__csv *c, size_t n, const char *const *names,
+                         const struct wl_store_value *v, size_t i)
 {
-    if (!wl__listed(name, c->null_cols))
-        wl__csv_value(c->out, v, c->escape);
+    if (wl__listed(names[i], c->null_cols))
+        return;
+    char at_buf[32];
+    struct wl_store_value at;
+    if (strcmp(names[i], "created_at") == 0) {
+        at = wl__created_at(n, names, v, at_buf, sizeof at_buf);
+        v = &at;
+        i = 0;
+    }
+    wl__csv_value(c->out, &v[i], c->escape);
 }
 
 static int wl__csv_row(void *user, size_t n, const char *const *names,
@@ -652,7 +689,7 @@ static int wl__csv_row(void *user, size_t n, const char *const *names,
         for (size_t i = 0; i < n; i++) {
             wl__csv_text(c->out, names[i], strlen(names[i]), false);
             fputc(',', c->out);
-            wl__csv_cell(c, names[i], &v[i]);
+            wl__csv_cell(c, n, names, v, i);
             fputc('\n', c->out);
         }
     } else {
@@ -661,7 +698,7 @@ static int wl__csv_row(void *user, size_t n, const char *const *names,
         for (size_t i = 0; i < n; i++) {
             if (i)
                 fputc(',', c->out);
-            wl__csv_cell(c, names[i], &v[i]);
+            wl__csv_cell(c, n, names, v, i);
         }
         int64_t first, last;
         if (c->cover &&

@@ -439,7 +439,8 @@ int wl_store_read_begin(wl_store *s);
 void wl_store_read_end(wl_store *s);
 
 enum wl_store_table {
-    WL_TABLE_RUN = 0, /* the run row itself (one row) */
+    WL_TABLE_RUN = 0, /* the run row itself (one row); its created_at is NULL, for the
+                       * reader to write from created_at_ms (analysis/run_json.h) */
     WL_TABLE_DOMAINS,
     WL_TABLE_SAMPLES,
     WL_TABLE_SECTIONS,

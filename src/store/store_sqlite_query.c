@@ -395,8 +395,9 @@ static int wl__foreach_sql(enum wl_store_table t, char *sql, size_t size)
     case WL_TABLE_RUN:
         snprintf(sql, size,
                  "SELECT uuid AS id, created_at_ms, "
-                 "strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', created_at_ms / 1000.0, 'unixepoch') AS "
-                 "created_at, " WL__STATUS_OF_R " AS status, kind, command, model_name, "
+                 /* the export writes created_at from created_at_ms with
+                  * wl_run_json_format_time, as runs and show do */
+                 "NULL AS created_at, " WL__STATUS_OF_R " AS status, kind, command, model_name, "
                  "model_path, model_sha256, "
                  "model_arch, model_features, prompt, response, "
                  "(SELECT group_concat(tag, ',') FROM (SELECT tag FROM run_tags t "

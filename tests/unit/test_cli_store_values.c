@@ -414,36 +414,62 @@ static void test_json_on_a_terminal_escapes_c1_and_bidi_controls(void **state)
 }
 
 /* created_at outside the years ISO 8601 writes with four digits: null in
- * runs --json as in the export (SQLite's strftime), and year 0 as 0000. */
+ * runs --json, show --json and the export (JSON and CSV), "?" in the runs
+ * table, and year 0 as 0000; a time before 1970 rounded down everywhere.
+ * Old: the export's SQLite strftime wrote one ms before year 0 as
+ * "-001-12-31T23:59:59.999Z" where runs had null, and the table wrote
+ * -1 ms as 1970-01-01 00:00 (division toward zero) and year 10000. */
 static void test_created_at_agrees_at_the_ends_of_the_calendar(void **state)
 {
     struct wl_test_store_fixture *f = *state;
-    char id[2][37];
-    const int64_t at[2] = {253402300800000LL, -62167219200000LL}; /* 10000-01-01, 0000-01-01 */
-    const char *want[2] = {NULL, "0000-01-01T00:00:00.000Z"};
-    for (int i = 0; i < 2; i++) {
+    enum { N = 4 };
+    char id[N][37];
+    const int64_t at[N] = {253402300800000LL, -62167219200000LL, -62167219200001LL, -1};
+    const char *want[N] = {NULL, "0000-01-01T00:00:00.000Z", NULL, "1969-12-31T23:59:59.999Z"};
+    const char *want_table[N] = {"?", "0000-01-01 00:00", "?", "1969-12-31 23:59"};
+    for (int i = 0; i < N; i++) {
         struct wl_test_run_spec sp = {.created_at_ms = 1, .duration_ms = 1, .energy_j = 1};
         wl_test_store_make_run(f->s, &sp, id[i]);
-        char sql[128];
+        char sql[256];
         snprintf(sql, sizeof sql, "UPDATE runs SET created_at_ms = %lld WHERE uuid = '%s'",
                  (long long)at[i], id[i]);
         wl_test_store_raw_exec(f->path, sql);
     }
     json_t *list = cli_json(f->path, "runs", "--json");
-    for (int i = 0; i < 2; i++) {
-        char args[128];
+    char *table = cli_text(f->path, "runs", "");
+    for (int i = 0; i < N; i++) {
+        char args[256];
         snprintf(args, sizeof args, "%s -f json", id[i]);
         json_t *exp = cli_json(f->path, "export", args);
-        json_t *shown[2] = {json_object_get(listed(list, id[i]), "created_at"),
-                            json_object_get(json_object_get(exp, "run"), "created_at")};
-        for (int k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, "%s --json", id[i]);
+        json_t *shown_json = cli_json(f->path, "show", args);
+        json_t *shown[3] = {json_object_get(listed(list, id[i]), "created_at"),
+                            json_object_get(json_object_get(exp, "run"), "created_at"),
+                            json_object_get(json_object_get(shown_json, "run"), "created_at")};
+        for (int k = 0; k < 3; k++) {
             if (!want[i])
                 assert_true(json_is_null(shown[k]));
             else
                 assert_string_equal(json_string_value(shown[k]), want[i]);
         }
         json_decref(exp);
+        json_decref(shown_json);
+
+        snprintf(args, sizeof args, "%s -f csv", id[i]);
+        char *csv = cli_text(f->path, "export", args);
+        char cell[64];
+        snprintf(cell, sizeof cell, "\ncreated_at,%s\n", want[i] ? want[i] : "");
+        if (!strstr(csv, cell))
+            fail_msg("no '%s' in the CSV: %.400s", cell, csv);
+        free(csv);
+
+        /* the table's row of the run: its short id, then the date */
+        char row[256];
+        snprintf(row, sizeof row, "%.8s  %s", id[i], want_table[i]);
+        if (!strstr(table, row))
+            fail_msg("no '%s' in the table:\n%s", row, table);
     }
+    free(table);
     json_decref(list);
 }
 
