@@ -173,7 +173,7 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
     printf("  created    %s UTC", wl_cli_format_date(r->row.created_at_ms, b1, sizeof b1));
     if (r->row.tags) {
         fputs("   tags: ", stdout);
-        wl_cli_put_text(stdout, r->row.tags);
+        wl_cli_put_textn(stdout, r->row.tags, r->row.tags_len);
     }
     if (r->row.experiment) {
         fputs("   experiment: ", stdout);

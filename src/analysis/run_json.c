@@ -29,36 +29,39 @@ const char *wl_run_json_format_time(int64_t unix_ms, char *buf, size_t size)
     return buf;
 }
 
-/* Splits tags (comma separated) into *v and *len; the pointers point into
- * tags. Returns the count, or -1 when out of memory. */
-static long wl__split_tags(const char *tags, const char ***v, size_t **len)
+/* Splits tags (n bytes, comma separated) into *v and *len; the pointers
+ * point into tags. A tag may hold a NUL byte (another writer's), so the
+ * bytes are counted, not read to a NUL. Returns the count, or -1 when out
+ * of memory. */
+static long wl__split_tags(const char *tags, size_t n, const char ***v, size_t **len)
 {
     size_t cap = 1;
-    for (const char *p = tags; p && *p; p++)
-        cap += *p == ',';
+    for (size_t i = 0; tags && i < n; i++)
+        cap += tags[i] == ',';
     *v = malloc(cap * sizeof **v);
     *len = malloc(cap * sizeof **len);
     if (!*v || !*len)
         return -1;
-    long n = 0;
-    for (const char *p = tags; p && *p;) {
-        const char *end = strchr(p, ',');
-        size_t l = end ? (size_t)(end - p) : strlen(p);
+    long count = 0;
+    const char *end = tags ? tags + n : NULL;
+    for (const char *p = tags; p && p < end;) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        size_t l = comma ? (size_t)(comma - p) : (size_t)(end - p);
         if (l > 0) {
-            (*v)[n] = p;
-            (*len)[n++] = l;
+            (*v)[count] = p;
+            (*len)[count++] = l;
         }
-        p = end ? end + 1 : p + l;
+        p += l + 1;
     }
-    return n;
+    return count;
 }
 
-int wl_run_json_set_tags(json_t *o, const char *tags)
+int wl_run_json_set_tags(json_t *o, const char *tags, size_t n)
 {
     const char **v = NULL;
     size_t *len = NULL;
-    long n = wl__split_tags(tags, &v, &len);
-    int rc = n < 0 ? -1 : wl_json_set_texts(o, "tags", v, len, (size_t)n);
+    long count = wl__split_tags(tags, n, &v, &len);
+    int rc = count < 0 ? -1 : wl_json_set_texts(o, "tags", v, len, (size_t)count);
     free(v);
     free(len);
     return rc;
@@ -108,7 +111,7 @@ json_t *wl_run_json_identity(const struct wl_run_row *r)
     rc |= wl_json_set_text(o, "model", r->model_name);
     rc |= wl_json_set_text(o, "prompt", r->prompt);
     rc |= wl_json_set_text(o, "experiment", r->experiment);
-    rc |= wl_run_json_set_tags(o, r->tags);
+    rc |= wl_run_json_set_tags(o, r->tags, r->tags_len);
     if (rc != 0) {
         json_decref(o);
         return NULL;

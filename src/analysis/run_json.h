@@ -27,11 +27,12 @@
  * (JSON and CSV) write it with this. */
 const char *wl_run_json_format_time(int64_t unix_ms, char *buf, size_t size);
 
-/* Sets o["tags"] to the tags as the store lists them (wl_run_row.tags:
- * comma separated, sorted; NULL = none) as an array of strings, and
- * o["tags_hex"] when one is not valid UTF-8 (util/json_text.h). Returns 0
- * or -1 (out of memory). */
-int wl_run_json_set_tags(json_t *o, const char *tags);
+/* Sets o["tags"] to the tags as the store lists them (wl_run_row.tags: n
+ * bytes, comma separated, sorted; NULL = none) as an array of strings, and
+ * o["tags_hex"] when one is not valid UTF-8 (util/json_text.h). A NUL byte
+ * in a tag is kept ("\u0000"), as in any other text. Returns 0 or -1 (out
+ * of memory). */
+int wl_run_json_set_tags(json_t *o, const char *tags, size_t n);
 
 /* A field stored as JSON text (n bytes) as its JSON value. Text that is not
  * valid JSON (older writers, hand edits) stays a string, so nothing stored is

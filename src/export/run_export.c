@@ -158,7 +158,9 @@ static int wl__run_row(void *user, size_t n, const char *const *names,
             at = wl__created_at(n, names, v, at_buf, sizeof at_buf);
             rc = wl__set_value(run, names[i], &at, w->null_cols);
         } else if (strcmp(names[i], "tags") == 0)
-            rc = wl_run_json_set_tags(run, text ? v[i].s : NULL) == 0 ? 0 : WL_ENOMEM;
+            rc = wl_run_json_set_tags(run, text ? v[i].s : NULL, text ? v[i].n : 0) == 0
+                     ? 0
+                     : WL_ENOMEM;
         else if (is_json && text)
             rc = wl_run_json_set_json(run, names[i], v[i].s, v[i].n) == 0 ? 0 : WL_ENOMEM;
         else

@@ -102,6 +102,9 @@ void wl__bind_int_or_null(sqlite3_stmt *st, int i, int64_t v, int64_t null_below
 double wl__col_double(sqlite3_stmt *st, int i);
 int64_t wl__col_int(sqlite3_stmt *st, int i, int64_t if_null);
 char *wl__col_strdup(sqlite3_stmt *st, int i);
+/* Column i's text, all of its *n bytes (a NUL byte inside too), NUL
+ * terminated; NULL (*n 0) for NULL or out of memory. Caller frees. */
+char *wl__col_dup(sqlite3_stmt *st, int i, size_t *n);
 /* Copies column i's text into buf ("" for NULL), cut between characters
  * when it does not fit (wl_utf8_copy). */
 void wl__col_copy(sqlite3_stmt *st, int i, char *buf, size_t size);

@@ -215,6 +215,20 @@ char *wl__col_strdup(sqlite3_stmt *st, int i)
     return s ? strdup((const char *)s) : NULL;
 }
 
+char *wl__col_dup(sqlite3_stmt *st, int i, size_t *n)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    *n = s ? (size_t)sqlite3_column_bytes(st, i) : 0;
+    char *d = s ? malloc(*n + 1) : NULL;
+    if (!d) {
+        *n = 0;
+        return NULL;
+    }
+    memcpy(d, s, *n);
+    d[*n] = '\0';
+    return d;
+}
+
 void wl__col_copy(sqlite3_stmt *st, int i, char *buf, size_t size)
 {
     const unsigned char *s = sqlite3_column_text(st, i);

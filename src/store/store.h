@@ -360,6 +360,7 @@ struct wl_run_row {
     enum wl_run_kind kind;
     char *command, *model_name, *prompt, *experiment;
     char *tags;                   /* comma separated, sorted */
+    size_t tags_len;              /* its bytes (a tag may hold a NUL byte) */
     double duration_ms, energy_j; /* UNSET when unknown */
     enum wl_method energy_method;
     bool has_energy_method;

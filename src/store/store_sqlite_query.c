@@ -28,7 +28,7 @@ static int wl__read_row(sqlite3_stmt *st, int c, struct wl_run_row *row)
     row->model_name = wl__col_strdup(st, c + 5);
     row->prompt = wl__col_strdup(st, c + 6);
     row->experiment = wl__col_strdup(st, c + 7);
-    row->tags = wl__col_strdup(st, c + 8);
+    row->tags = wl__col_dup(st, c + 8, &row->tags_len);
     row->duration_ms = wl__col_double(st, c + 9);
     row->energy_j = wl__col_double(st, c + 10);
     row->has_energy_method =

@@ -38,16 +38,16 @@ static void test_run_json_shapes(void **state)
     assert_null(wl_run_json_format_time(-62167219200001LL, b, sizeof b));
 
     json_t *o = json_object();
-    assert_int_equal(wl_run_json_set_tags(o, "cpu,q4"), 0);
+    assert_int_equal(wl_run_json_set_tags(o, "cpu,q4", 6), 0);
     json_t *t = json_object_get(o, "tags");
     assert_int_equal(json_array_size(t), 2);
     assert_string_equal(json_string_value(json_array_get(t, 1)), "q4");
     assert_null(json_object_get(o, "tags_hex"));
-    assert_int_equal(wl_run_json_set_tags(o, NULL), 0);
+    assert_int_equal(wl_run_json_set_tags(o, NULL, 0), 0);
     t = json_object_get(o, "tags");
     assert_true(json_is_array(t) && json_array_size(t) == 0);
     /* a tag that is not UTF-8: shown with U+FFFD, every tag's bytes in tags_hex */
-    assert_int_equal(wl_run_json_set_tags(o, "a\xFF,ok"), 0);
+    assert_int_equal(wl_run_json_set_tags(o, "a\xFF,ok", 5), 0);
     assert_string_equal(json_string_value(json_array_get(json_object_get(o, "tags"), 0)),
                         "a\xEF\xBF\xBD");
     json_t *th = json_object_get(o, "tags_hex");

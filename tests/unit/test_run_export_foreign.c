@@ -1,11 +1,12 @@
 /* The run exports (src/export/run_export.c) of rows that wattlens never
  * writes but the schema allows, as another program or a hand edit leaves
  * them: token indices below zero are exported once each, with their layer
- * rows and batch ranges.
+ * rows and batch ranges; a tag holding a NUL byte keeps all its bytes.
  */
 #include "store_fixture.h"
 #include "test_support.h"
 
+#include "analysis/run_json.h"
 #include "export/run_export.h"
 #include "wattlens/error.h"
 
@@ -33,7 +34,7 @@ static json_t *export_json(wl_store *s, const char *id)
 {
     char *text = export_text(s, id, false);
     json_error_t je;
-    json_t *j = json_loads(text, 0, &je);
+    json_t *j = json_loads(text, JSON_ALLOW_NUL, &je);
     if (!j)
         fail_msg("export is no JSON (%s): %.200s", je.text, text);
     free(text);
@@ -91,10 +92,51 @@ static void test_token_indices_below_zero_are_exported_once(void **state)
     json_decref(doc);
 }
 
+/* ---- a tag holding a NUL byte ---------------------------------------------- *
+ * Old: the tags passed through a C string, so "t\0u" was "t" in the JSON of
+ * the export, show and runs, with no tags_hex; the CSV kept every byte. */
+static void check_tags(json_t *o)
+{
+    json_t *tags = json_object_get(o, "tags");
+    assert_int_equal(json_array_size(tags), 2);
+    json_t *t = json_array_get(tags, 1);
+    assert_int_equal(json_string_length(t), 3);
+    assert_memory_equal(json_string_value(t), "t\0u", 3);
+    assert_string_equal(json_string_value(json_array_get(tags, 0)), "a");
+    assert_null(json_object_get(o, "tags_hex")); /* NUL is valid UTF-8 */
+}
+
+static void test_a_tag_with_a_nul_byte_keeps_its_bytes(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    struct wl_test_run_spec sp = {
+        .created_at_ms = WL_TEST_T0_MS, .tags = {"a", "t"}, .duration_ms = 1, .energy_j = 1};
+    char id[37];
+    wl_test_store_make_run(f->s, &sp, id);
+    wl_test_store_raw_exec(f->path, "UPDATE run_tags SET tag = 't' || char(0) || 'u' "
+                                    "WHERE tag = 't'");
+
+    json_t *doc = export_json(f->s, id);
+    check_tags(json_object_get(doc, "run"));
+    json_decref(doc);
+
+    /* runs --json and show --json: the listed row's identity */
+    struct wl_run_list list = {0};
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 10, 0, &list), 0);
+    assert_int_equal(list.n, 1);
+    assert_int_equal(list.rows[0].tags_len, 5);
+    json_t *ident = wl_run_json_identity(&list.rows[0]);
+    check_tags(ident);
+    json_decref(ident);
+    wl_run_list_free(&list);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_token_indices_below_zero_are_exported_once,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_a_tag_with_a_nul_byte_keeps_its_bytes,
                                         wl_test_store_setup, wl_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
