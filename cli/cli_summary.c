@@ -166,9 +166,13 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
     }
     print_command_end(&s->command);
     if (r->row.prompt) {
-        /* one line, cut at a character after 200 columns */
-        char cell[4 * 200 + 1];
-        printf("  prompt     %s\n", wl_utf8_cell(r->row.prompt, 200, false, cell, sizeof cell));
+        /* escaped as the rest of the header (a line feed is \x0a, so it
+         * stays one line), cut between two pieces within 200 columns; old:
+         * a one-line cell, controls as spaces and invalid bytes as U+FFFD,
+         * which could not be read back */
+        char cell[4 * 200 + 4];
+        printf("  prompt     %s\n",
+               wl_cli_textn_cols(r->row.prompt, strlen(r->row.prompt), 200, cell, sizeof cell));
     }
     printf("  created    %s UTC", wl_cli_format_date(r->row.created_at_ms, b1, sizeof b1));
     if (r->row.tags) {

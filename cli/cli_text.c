@@ -57,6 +57,20 @@ const char *wl_cli_textn(const char *s, size_t n, char *buf, size_t size)
     return buf;
 }
 
+const char *wl_cli_textn_cols(const char *s, size_t n, size_t width, char *buf, size_t size)
+{
+    /* every column takes at least one byte, so each round drops at least
+     * the excess columns' bytes and the cut ends within width */
+    size_t room = size;
+    for (;;) {
+        wl_cli_textn(s, n, buf, room);
+        size_t w = wl_utf8_width(buf, strlen(buf));
+        if (w <= width || room <= 4)
+            return buf;
+        room = w - width < room - 4 ? room - (w - width) : 4;
+    }
+}
+
 const char *wl_cli_text(const char *s, char *buf, size_t size)
 {
     return wl_cli_textn(s ? s : "", s ? strlen(s) : 0, buf, size);

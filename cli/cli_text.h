@@ -31,6 +31,11 @@ void wl_cli_put_text_padded(FILE *f, const char *s, size_t width);
  * (never inside a character or an escape) and ending "...". Returns buf. */
 const char *wl_cli_textn(const char *s, size_t n, char *buf, size_t size);
 
+/* wl_cli_textn cut to at most width display columns (width >= 4), "..."
+ * included, again between two pieces; buf holds any such text when
+ * size >= 4 * width + 4. Returns buf. */
+const char *wl_cli_textn_cols(const char *s, size_t n, size_t width, char *buf, size_t size);
+
 /* wl_cli_textn of the NUL-terminated s; NULL gives "". */
 const char *wl_cli_text(const char *s, char *buf, size_t size);
 

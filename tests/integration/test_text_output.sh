@@ -109,7 +109,7 @@ for r in rows:
     assert m and width(r[:m.end()]) == want, (r, width(r[:m.end()]), want)
 PY
 
-# --- show's prompt line: one line, cut at a character ----------------------------------------
+# --- show's prompt line: escaped (a line feed is \x0a), one line, cut at a character ----------
 long=$(python3 -c 'print("\u00e9" * 150 + "\nsecond line " + "x" * 100, end="")')
 "$W" run -m "$M" -p "$long" -n 2 -t 1 --baseline 0 --settle 0 --db "$db" --json >"$tmp/long.json" 2>"$tmp/err"
 lid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$tmp/long.json" 2>/dev/null)
@@ -121,7 +121,8 @@ text = raw.decode("utf-8")          # fails when a character was cut in two
 lines = [l for l in text.splitlines() if l.startswith("  prompt ")]
 assert len(lines) == 1, lines
 p = lines[0][len("  prompt     "):]
-assert p.startswith("\u00e9" * 150 + " second line") and p.endswith("..."), p
+assert p.startswith("\u00e9" * 150 + "\\x0asecond line") and p.endswith("..."), p
+assert len(p) <= 200, len(p)        # one column per character here
 assert "second line" not in text.replace(lines[0], ""), "the prompt's second line leaked out"
 PY
 

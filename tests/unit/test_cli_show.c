@@ -407,6 +407,49 @@ static void test_show_names_what_was_estimated_in_an_unfinished_run(void **state
     free(out);
 }
 
+/* show's prompt line is escaped as the rest of its header (and `model
+ * info`), so its bytes can be read back, then cut between two pieces within
+ * 200 columns. Old: a one-line cell, ESC, CR, LF and U+009B as spaces and
+ * each invalid byte as U+FFFD, while the tags beside it wrote \xff. */
+static void test_show_escapes_the_prompt(void **state)
+{
+    struct wl_test_cli_fixture *f = *state;
+    wl_store *s = wl_test_store_open(f->db);
+    char id[2][37];
+    struct wl_test_run_spec sp = {.created_at_ms = WL_TEST_T0_MS,
+                                  .prompt = "bad\xff\xfe,\"x\"\r\n\x1b[31mred\xc2\x9b\\",
+                                  .tags = {"t\xff"},
+                                  .duration_ms = 1,
+                                  .energy_j = 1};
+    wl_test_store_make_run(s, &sp, id[0]);
+    /* 300 CJK characters (600 columns) after a line feed */
+    char long_prompt[2 + 300 * 3 + 1] = "a\n";
+    for (int i = 0; i < 300; i++)
+        memcpy(long_prompt + 2 + 3 * i, "\xe6\xa8\xa1", 3); /* 模 */
+    long_prompt[sizeof long_prompt - 1] = '\0';
+    sp.prompt = long_prompt;
+    sp.created_at_ms++;
+    wl_test_store_make_run(s, &sp, id[1]);
+    wl_store_close(s);
+
+    char *out = wl_test_show_text(f->db, id[0]);
+    if (!strstr(out, "  prompt     bad\\xff\\xfe,\"x\"\\x0d\\x0a\\x1b[31mred\\u009b\\\\\n"))
+        fail_msg("prompt not escaped:\n%s", out);
+    assert_non_null(strstr(out, "tags: t\\xff"));
+    free(out);
+
+    out = wl_test_show_text(f->db, id[1]);
+    const char *p = strstr(out, "  prompt     a\\x0a\xe6\xa8\xa1");
+    assert_non_null(p);
+    p += strlen("  prompt     ");
+    const char *end = strchr(p, '\n');
+    assert_non_null(end);
+    /* "a\x0a" (5 columns), then 2 columns a character, then "..." */
+    assert_int_equal(end - p, 5 + 96 * 3 + 3);
+    assert_memory_equal(end - 3, "...", 3);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +471,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_show_says_the_sensors_were_partial, wl_test_cli_setup,
                                         wl_test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_show_names_what_was_estimated, wl_test_cli_setup,
+                                        wl_test_cli_teardown),
+        cmocka_unit_test_setup_teardown(test_show_escapes_the_prompt, wl_test_cli_setup,
                                         wl_test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_show_names_what_was_estimated_in_an_unfinished_run,
                                         wl_test_cli_setup, wl_test_cli_teardown),
