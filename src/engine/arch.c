@@ -8,6 +8,7 @@
 #include "util/utf8.h"
 #include "wattlens/error.h"
 
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -358,6 +359,94 @@ int wl__rope_scaling_read(const wl_gguf *g, const char *prefix, struct wl_rope_s
     return 0;
 }
 
+/* key's number into *out (def when absent), refused unless lo < v (lo <= v
+ * when lo_closed) and v <= hi as the float the loader keeps; range: the
+ * words after "must be " in the refusal, the interval and why. */
+static int wl__family_f32(const wl_gguf *g, const char *key, float def, double lo, bool lo_closed,
+                          double hi, const char *range, float *out, struct wl_errmsg *err)
+{
+    char why[WL__METADATA_WHY_SIZE];
+    double v;
+    const int rc = wl__metadata_num(g, key, &v, why, sizeof why);
+    *out = def;
+    if (rc == WL_ENOENT)
+        return 0;
+    if (rc != 0)
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' %s", key, why);
+    const double f = (double)(float)v; /* inf past float's range */
+    if (!(lo_closed ? f >= lo : f > lo) || !(f <= hi))
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' = %g must be %s", key, v, range);
+    *out = (float)f;
+    return 0;
+}
+
+/* key's count (wl__metadata_count) into *out, def when absent. */
+static int wl__family_count(const wl_gguf *g, const char *key, int32_t def, int32_t *out,
+                            struct wl_errmsg *err)
+{
+    char why[WL__METADATA_WHY_SIZE];
+    int64_t v;
+    const int rc = wl__metadata_count(g, key, &v, why, sizeof why);
+    *out = def;
+    if (rc == WL_ENOENT)
+        return 0;
+    if (rc != 0)
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' %s", key, why);
+    *out = (int32_t)v;
+    return 0;
+}
+
+int wl__family_meta_read(const wl_gguf *g, enum wl_arch a, const char *prefix, int32_t n_ctx_train,
+                         struct wl__family_meta *m, struct wl_errmsg *err)
+{
+    *m = (struct wl__family_meta){.attn_softcap = 50.0f,
+                                  .final_softcap = 30.0f,
+                                  .sliding_window = 4096,
+                                  .rope_attn_factor = 1.0f,
+                                  .rope_n_ctx_orig = n_ctx_train};
+    char key[256];
+    int rc;
+    if (a == WL_ARCH_GEMMA2) {
+        /* cap * tanh(x / cap): a negative cap flips the scores' order, an
+         * infinite one gives inf * 0 */
+        static const char softcap_range[] = "a finite float >= 0 (0 turns the soft-cap off)";
+        snprintf(key, sizeof key, "%s.attn_logit_softcapping", prefix);
+        if ((rc = wl__family_f32(g, key, 50.0f, 0.0, true, FLT_MAX, softcap_range, &m->attn_softcap,
+                                 err)) != 0)
+            return rc;
+        snprintf(key, sizeof key, "%s.final_logit_softcapping", prefix);
+        if ((rc = wl__family_f32(g, key, 30.0f, 0.0, true, FLT_MAX, softcap_range,
+                                 &m->final_softcap, err)) != 0)
+            return rc;
+        snprintf(key, sizeof key, "%s.attention.sliding_window", prefix);
+        return wl__family_count(g, key, 4096, &m->sliding_window, err);
+    }
+    if (a != WL_ARCH_PHI3)
+        return 0;
+    snprintf(key, sizeof key, "%s.rope.scaling.attn_factor", prefix);
+    char range[160];
+    snprintf(range, sizeof range,
+             "in (0, %g] (it multiplies cos and sin, so each attention score by its square; "
+             "LongRoPE's is about 1.0-1.2)",
+             WL__ROPE_ATTN_FACTOR_MAX);
+    if ((rc = wl__family_f32(g, key, 1.0f, 0.0, false, WL__ROPE_ATTN_FACTOR_MAX, range,
+                             &m->rope_attn_factor, err)) != 0)
+        return rc;
+    /* absent: the training context, as llama.cpp defaults n_ctx_orig_yarn */
+    snprintf(key, sizeof key, "%s.rope.scaling.original_context_length", prefix);
+    if ((rc = wl__family_count(g, key, n_ctx_train, &m->rope_n_ctx_orig, err)) != 0)
+        return rc;
+    const bool has_long = wl__has(g, "rope_factors_long.weight"),
+               has_short = wl__has(g, "rope_factors_short.weight");
+    if (has_long != has_short)
+        return wl_errmsg_set(err, WL_EFORMAT,
+                             "tensor '%s' is missing: phi3's LongRoPE factors come in pairs, and "
+                             "the file has '%s'",
+                             has_long ? "rope_factors_short.weight" : "rope_factors_long.weight",
+                             has_long ? "rope_factors_long.weight" : "rope_factors_short.weight");
+    return 0;
+}
+
 const char *wl__arch_norm_eps_key(enum wl_arch a)
 {
     return a == WL_ARCH_STABLELM ? "attention.layer_norm_epsilon"
@@ -663,6 +752,11 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
     if (wl__rope_scaling_read(g, prefix, &rs, &rope_err) != 0)
         wl__warn(f, "the engine refuses this model: %s", rope_err.text);
     f->rope_scaling = rs;
+    struct wl__family_meta fm;
+    struct wl_errmsg fam_err;
+    if (engine_reads &&
+        wl__family_meta_read(g, f->arch, prefix, (int32_t)f->context_length, &fm, &fam_err) != 0)
+        wl__warn(f, "the engine refuses this model: %s", fam_err.text);
     if (engine_reads) {
         /* the family's key, which the engine requires */
         snprintf(key, sizeof key, "%s.%s", prefix, wl__arch_norm_eps_key(f->arch));

@@ -202,6 +202,35 @@ extern const char *const wl__config_int_keys[WL__CONFIG_INT_COUNT];
 int wl__rope_scaling_read(const wl_gguf *g, const char *prefix, struct wl_rope_scaling *r,
                           struct wl_errmsg *err);
 
+/* The family keys and tensors the gemma2 and phi3 loaders read
+ * (forward_gemma.c, forward_phi3.c), by the loader's rules: the loader and
+ * the features (model info's warning) refuse the same files in the same
+ * words. Absent keys take their defaults (llama.cpp's). */
+struct wl__family_meta {
+    float attn_softcap;     /* gemma2.attn_logit_softcapping: >= 0 (0: off); 50 */
+    float final_softcap;    /* gemma2.final_logit_softcapping: >= 0 (0: off); 30 */
+    int32_t sliding_window; /* gemma2.attention.sliding_window: a count; 4096 */
+    float rope_attn_factor; /* phi3.rope.scaling.attn_factor: in (0, WL__ROPE_ATTN_FACTOR_MAX]; 1 */
+    int32_t rope_n_ctx_orig; /* phi3.rope.scaling.original_context_length: a count;
+                              * n_ctx_train */
+};
+
+/* The largest phi3 LongRoPE attention factor the engine takes. The factor
+ * multiplies cos and sin, so every q.k score by its square and every K in
+ * the (F16) cache by itself; LongRoPE's sqrt(1 + ln(s) / ln(L)) is 1.19 for
+ * a 32-fold context (Phi-3 128k) and reaches 2 only at s = L^3. A factor
+ * past this bound is no LongRoPE factor, and a huge one overflows the
+ * scores (NaN logits). */
+#define WL__ROPE_ATTN_FACTOR_MAX 4.0
+
+/* Fills m for family a (prefix: the keys' "<arch>"; n_ctx_train: the
+ * default original context) and returns 0, or WL_EFORMAT with the
+ * loader's message in err: "metadata 'K' <why>" for a key, a sentence for
+ * phi3's LongRoPE factor tensors, which come in pairs. Other families: the
+ * defaults, 0. */
+int wl__family_meta_read(const wl_gguf *g, enum wl_arch a, const char *prefix, int32_t n_ctx_train,
+                         struct wl__family_meta *m, struct wl_errmsg *err);
+
 /* Bytes of K and V cache per token of context for cache_type (F32, F16, BF16,
  * Q8_0, Q4_0, ...): 2 * n_layers * n_kv_heads * head_dim elements. WL_EINVAL
  * when the features lack the dimensions or the row does not fit the block

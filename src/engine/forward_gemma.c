@@ -13,6 +13,7 @@
  * scales by 1/sqrt(dim / n_head) as the reference does.
  * Stateless; see forward.h for how families plug in.
  */
+#include "engine/arch.h"
 #include "engine/forward.h"
 
 #include "wattlens/error.h"
@@ -69,13 +70,14 @@ static int gemma2_load(wl_model *m, struct wl_errmsg *err)
     int rc;
     c->rope_neox = true;
     c->embd_scale = sqrtf((float)c->dim);
-    if ((rc = wl__model_get_f32(m, "attn_logit_softcapping", 50.0f, &c->attn_softcap, err)) ||
-        (rc = wl__model_get_f32(m, "final_logit_softcapping", 30.0f, &c->final_softcap, err)) ||
-        (rc =
-             wl__model_get_i32(m, "attention.sliding_window", true, 4096, &c->sliding_window, err)))
+    /* read and checked by the rule model info's warning uses (arch.c) */
+    struct wl__family_meta fm;
+    if ((rc = wl__family_meta_read(m->gguf, WL_ARCH_GEMMA2, c->arch, c->n_ctx_train, &fm, err)) !=
+        0)
         return rc;
-    if (c->attn_softcap < 0.0f || c->final_softcap < 0.0f)
-        return wl_errmsg_set(err, WL_EFORMAT, "gemma2 soft-capping values must be >= 0");
+    c->attn_softcap = fm.attn_softcap;
+    c->final_softcap = fm.final_softcap;
+    c->sliding_window = fm.sliding_window;
     c->swa_period = 2;
     if (c->n_layer == 46)
         c->attn_scale = 1.0f / sqrtf((float)(c->dim / c->n_head));

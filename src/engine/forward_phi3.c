@@ -9,6 +9,7 @@
  * "phi3.rope.scaling.attn_factor", which multiplies cos and sin.
  * Stateless; see forward.h for how families plug in.
  */
+#include "engine/arch.h"
 #include "engine/forward.h"
 
 #include "wattlens/error.h"
@@ -21,21 +22,17 @@ static int phi3_load(wl_model *m, struct wl_errmsg *err)
     const int64_t half = c->rope_dim / 2;
     int rc;
     c->rope_neox = true;
-    if ((rc = wl__model_get_f32(m, "rope.scaling.attn_factor", 1.0f, &c->rope_attn_factor, err)) ||
-        /* absent: the training context, as llama.cpp defaults n_ctx_orig_yarn */
-        (rc = wl__model_get_i32(m, "rope.scaling.original_context_length", true, c->n_ctx_train,
-                                &c->rope_n_ctx_orig, err)) ||
+    /* the keys, and that the factor tensors come in pairs, by the rule
+     * model info's warning uses (arch.c) */
+    struct wl__family_meta fm;
+    if ((rc = wl__family_meta_read(m->gguf, WL_ARCH_PHI3, c->arch, c->n_ctx_train, &fm, err)) ||
         (rc = wl__model_bind_vector(m, "rope_factors_long.weight", half, true,
                                     &m->weights.rope_factors_long, err)) ||
         (rc = wl__model_bind_vector(m, "rope_factors_short.weight", half, true,
                                     &m->weights.rope_factors_short, err)))
         return rc;
-    if (!m->weights.rope_factors_long != !m->weights.rope_factors_short)
-        return wl_errmsg_set(err, WL_EFORMAT,
-                             "phi3: rope_factors_long and rope_factors_short come in pairs; one is "
-                             "missing");
-    if (!(c->rope_attn_factor > 0.0f))
-        return wl_errmsg_set(err, WL_EFORMAT, "phi3.rope.scaling.attn_factor must be > 0");
+    c->rope_attn_factor = fm.rope_attn_factor;
+    c->rope_n_ctx_orig = fm.rope_n_ctx_orig;
     for (int32_t il = 0; il < c->n_layer; il++) {
         struct wl_layer_weights *l = &m->weights.layers[il];
         if ((rc = wl__model_bind_layer_vector(m, il, "attn_norm.weight", c->dim, false,

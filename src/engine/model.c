@@ -301,18 +301,6 @@ static void add_eog_by_text(wl_model *m, const wl_gguf *g)
     }
 }
 
-int wl__model_get_i32(const wl_model *m, const char *suffix, bool optional, int32_t def,
-                      int32_t *out, struct wl_errmsg *err)
-{
-    return get_i32(m->gguf, m->config.arch, suffix, optional, def, out, err);
-}
-
-int wl__model_get_f32(const wl_model *m, const char *suffix, float def, float *out,
-                      struct wl_errmsg *err)
-{
-    return get_f32(m->gguf, m->config.arch, suffix, wl__metadata_num, true, def, out, err);
-}
-
 static int read_config(wl_model *m, struct wl_errmsg *err)
 {
     const wl_gguf *g = m->gguf;

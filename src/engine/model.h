@@ -198,12 +198,4 @@ int wl__model_bind_layer_matrix(wl_model *m, int32_t il, const char *suffix, int
 int wl__model_bind_layer_vector(wl_model *m, int32_t il, const char *suffix, int64_t n,
                                 bool optional, const float **out, struct wl_errmsg *err);
 
-/* "<arch>.<suffix>" metadata for families: an integer in 1..2^30 (missing:
- * def when optional, else an error naming the key), or a finite float
- * (missing: def). */
-int wl__model_get_i32(const wl_model *m, const char *suffix, bool optional, int32_t def,
-                      int32_t *out, struct wl_errmsg *err);
-int wl__model_get_f32(const wl_model *m, const char *suffix, float def, float *out,
-                      struct wl_errmsg *err);
-
 #endif
