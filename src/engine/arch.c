@@ -319,9 +319,13 @@ int wl__rope_scaling_read(const wl_gguf *g, const char *prefix, struct wl_rope_s
 {
     char key[256];
     *r = (struct wl_rope_scaling){.scale = 1.0, .factor = 1.0};
-    snprintf(key, sizeof key, "%s.rope.scaling.type", prefix);
+    char type_key[256], why[WL__METADATA_WHY_SIZE], type_why[WL__METADATA_WHY_SIZE];
+    snprintf(type_key, sizeof type_key, "%s.rope.scaling.type", prefix);
     struct wl_gguf_str type;
-    const bool have_type = wl_gguf_get_str(g, key, &type) == 0;
+    /* a type of another type (or with a NUL byte) is refused, as llama.cpp
+     * refuses it: read as absent, the factor would apply as linear */
+    const int type_rc = wl__metadata_name(g, type_key, &type, type_why, sizeof type_why);
+    const bool have_type = type_rc == 0;
     r->type_none = have_type && type.len == 4 && memcmp(type.data, "none", 4) == 0;
     snprintf(key, sizeof key, "%s.rope.scaling.factor", prefix);
     int rc = wl_gguf_get_f64(g, key, &r->factor);
@@ -332,10 +336,17 @@ int wl__rope_scaling_read(const wl_gguf *g, const char *prefix, struct wl_rope_s
     r->in_file = rc == 0;
     if (!r->in_file)
         r->factor = 1.0;
-    if ((rc != 0 && rc != WL_ENOENT) || (r->in_file && !isfinite(r->factor))) {
+    double factor;
+    if (rc != WL_ENOENT && wl__metadata_num(g, key, &factor, why, sizeof why) != 0) {
+        /* another type, or not finite: in wl__metadata_num's words */
         r->refused = true;
         r->scale = NAN;
-        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is not a finite number", key);
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' %s", key, why);
+    }
+    if (type_rc != 0 && type_rc != WL_ENOENT) {
+        r->refused = true;
+        r->scale = NAN;
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' %s", type_key, type_why);
     }
     if (have_type && !r->type_none && !(type.len == 6 && memcmp(type.data, "linear", 6) == 0)) {
         r->refused = true;

@@ -197,7 +197,9 @@ enum wl__config_int {
 extern const char *const wl__config_int_keys[WL__CONFIG_INT_COUNT];
 
 /* Fills r (always) and returns 0, or, when r->refused, WL_EFORMAT (the
- * factor is not a finite number) or WL_ENOTSUP (the scaling type) with the
+ * factor is not a finite number or not a number, the type not a string:
+ * "metadata 'K' <why>" in wl__metadata_num's and wl__metadata_name's words)
+ * or WL_ENOTSUP (a scaling type other than none and linear) with the
  * message the loader gives in err (which may be NULL). */
 int wl__rope_scaling_read(const wl_gguf *g, const char *prefix, struct wl_rope_scaling *r,
                           struct wl_errmsg *err);

@@ -353,8 +353,9 @@ static wl_gguf *open_writer(wl_gguf_writer *w, void **buf)
 /* The RoPE scaling rule the loader applies and the features report: the
  * factor (rope.scaling.factor, else its old name rope.scale_linear, as
  * llama.cpp reads them) counts when > 0 and the type is linear or absent; a factor that is
- * not a finite number (or not a number) or a type other than none/linear is
- * refused, with the loader's message, and the features say so. */
+ * not a finite number (or not a number), a type that is not a string, or a
+ * type other than none/linear is refused, with the loader's message, and
+ * the features say so. */
 /* The loader's value rules (model.c) and the features' warnings (arch.c)
  * both come from these: a count is 1..2^30, a positive number is > 0 as a
  * float, the block count fits the tensor count, heads group evenly, the
@@ -464,14 +465,18 @@ static void test_rope_scaling_rule(void **state)
         {1, -3.0f, NULL, 1.0, 0, ""},
         /* a float subnormal is > 0, but 1/factor is infinite: every angle NaN */
         {1, 1e-40f, NULL, NAN, WL_EFORMAT, "is too small: 1/factor is not a finite float"},
-        {1, NAN, NULL, NAN, WL_EFORMAT, "'llama.rope.scaling.factor' is not a finite number"},
-        {1, INFINITY, "none", NAN, WL_EFORMAT, "is not a finite number"},
-        {2, 0, NULL, NAN, WL_EFORMAT, "'llama.rope.scaling.factor' is not a finite number"},
+        {1, NAN, NULL, NAN, WL_EFORMAT, "'llama.rope.scaling.factor' = nan is not a finite number"},
+        {1, INFINITY, "none", NAN, WL_EFORMAT, "= inf is not a finite number"},
+        /* another type: said so (it read "is not a finite number") */
+        {2, 0, NULL, NAN, WL_EFORMAT, "'llama.rope.scaling.factor' has type STRING, not a number"},
+        /* a type that is not a string is refused, as llama.cpp refuses it
+         * (it read as absent, and the factor applied as linear) */
+        {1, 4.0f, "", NAN, WL_EFORMAT, "'llama.rope.scaling.type' has type UINT32, not a string"},
         {1, 4.0f, "yarn", NAN, WL_ENOTSUP, "RoPE scaling type 'yarn' is not supported"},
         /* the old key counts when rope.scaling.factor is absent, as in llama.cpp */
         {3, 4.0f, NULL, 4.0, 0, ""},
         {3, 4.0f, "none", 1.0, 0, ""},
-        {3, NAN, NULL, NAN, WL_EFORMAT, "'llama.rope.scale_linear' is not a finite number"},
+        {3, NAN, NULL, NAN, WL_EFORMAT, "'llama.rope.scale_linear' = nan is not a finite number"},
         {4, 2.0f, NULL, 2.0, 0, ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -497,7 +502,9 @@ static void test_rope_scaling_rule(void **state)
             assert_int_equal(
                 wl_gguf_writer_set_f32(w, "llama.rope.scale_linear", 2 * cases[i].factor), 0);
         }
-        if (cases[i].type)
+        if (cases[i].type && !cases[i].type[0]) /* "": the UINT32 2 */
+            assert_int_equal(wl_gguf_writer_set_u32(w, "llama.rope.scaling.type", 2), 0);
+        else if (cases[i].type)
             assert_int_equal(wl_gguf_writer_set_str(w, "llama.rope.scaling.type", cases[i].type),
                              0);
         void *buf = NULL;
