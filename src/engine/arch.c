@@ -277,6 +277,17 @@ int wl__metadata_grouping(int64_t n_head, int64_t n_head_kv, char *why, size_t s
     return WL_EFORMAT;
 }
 
+int wl__metadata_embd_fits(const wl_gguf *g, int64_t dim, char *why, size_t size)
+{
+    why[0] = '\0';
+    const struct wl_gguf_tensor *t = wl_gguf_find_tensor(g, "token_embd.weight");
+    if (!t || t->ne[0] == (uint64_t)dim)
+        return 0;
+    snprintf(why, size, "= %lld but tensor 'token_embd.weight' has rows of %llu values",
+             (long long)dim, (unsigned long long)t->ne[0]);
+    return WL_EFORMAT;
+}
+
 int wl__metadata_heads_divide(int64_t dim, int64_t n_head, char *why, size_t size)
 {
     why[0] = '\0';
@@ -528,14 +539,22 @@ static void wl__note_refused(struct wl_model_features *f, const char *key, int r
  * only where the loader reads its keys (cfg_rc 0; WL_ENOENT for the
  * defaulted ones): a key it refuses is left to that key's note, so nothing
  * is warned about twice. */
-static void wl__note_shape(struct wl_model_features *f, const int *cfg_rc)
+static void wl__note_shape(const wl_gguf *g, const char *prefix, struct wl_model_features *f,
+                           const int *cfg_rc)
 {
     char why[WL__METADATA_WHY_SIZE];
     if (cfg_rc[WL__CONFIG_EMBEDDING_LENGTH] != 0 || cfg_rc[WL__CONFIG_HEAD_COUNT] != 0)
         return;
+    /* an embedding length the embeddings contradict is named first: the
+     * head dimension derived from it would not be the model's, and the
+     * checks on it would blame correct keys */
+    const bool embd_fits = wl__metadata_embd_fits(g, f->hidden_size, why, sizeof why) == 0;
+    if (!embd_fits)
+        wl__warn(f, "the engine refuses this model: metadata '%s.%s' %s", prefix,
+                 wl__config_int_keys[WL__CONFIG_EMBEDDING_LENGTH], why);
     const bool divides =
-        wl__metadata_heads_divide(f->hidden_size, f->n_heads, why, sizeof why) == 0;
-    if (!divides)
+        embd_fits && wl__metadata_heads_divide(f->hidden_size, f->n_heads, why, sizeof why) == 0;
+    if (embd_fits && !divides)
         wl__warn(f, "the engine refuses this model: %s", why);
     /* a defaulted head dimension is none when the heads do not divide the
      * embedding length (refused above) */
@@ -750,7 +769,7 @@ int wl_model_features_from_gguf(const wl_gguf *g, struct wl_model_features *f,
     if (wl__get_u32(g, prefix, "rope.dimension_count", &f->rope_dim) != 0)
         f->rope_dim = f->head_dim; /* as the engine (model.c) and llama.cpp default it */
     if (engine_reads)
-        wl__note_shape(f, cfg_rc);
+        wl__note_shape(g, prefix, f, cfg_rc);
     if (wl__get_f64(g, prefix, "rope.freq_base", &f->rope_freq_base) != 0)
         f->rope_freq_base = 10000.0;
     if (engine_reads) {

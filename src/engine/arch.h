@@ -165,6 +165,10 @@ int wl__metadata_name(const wl_gguf *g, const char *key, struct wl_gguf_str *out
  *   "= 9 but the file has only 8 tensors (every layer needs several)";
  * - wl__metadata_grouping: n_head (> 0) query heads share n_head_kv (> 0)
  *   KV heads evenly: "7 heads cannot be grouped over 2 KV heads";
+ * - wl__metadata_embd_fits: the embedding length is the width of
+ *   'token_embd.weight' (when the file has it), checked before the head
+ *   shape derived from it: "= 32 but tensor 'token_embd.weight' has rows of
+ *   64 values";
  * - wl__metadata_heads_divide: the embedding length (> 0) splits evenly over
  *   n_head (> 0) heads: "embedding length 10 is not a multiple of 3 heads";
  * - wl__metadata_rope_fits: the RoPE dimension (rope.dimension_count, else
@@ -178,6 +182,7 @@ int wl__metadata_count(const wl_gguf *g, const char *key, int64_t *out, char *wh
 int wl__metadata_positive(const wl_gguf *g, const char *key, double *out, char *why, size_t size);
 int wl__metadata_layers_fit(int64_t n_layer, uint64_t n_tensors, char *why, size_t size);
 int wl__metadata_grouping(int64_t n_head, int64_t n_head_kv, char *why, size_t size);
+int wl__metadata_embd_fits(const wl_gguf *g, int64_t dim, char *why, size_t size);
 int wl__metadata_heads_divide(int64_t dim, int64_t n_head, char *why, size_t size);
 int wl__metadata_rope_fits(int64_t rope_dim, int64_t head_dim, char *why, size_t size);
 

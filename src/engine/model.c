@@ -329,6 +329,12 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
     if (wl__metadata_layers_fit(c->n_layer, wl_gguf_n_tensors(g), why, sizeof why) != 0)
         return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s.%s' %s", a,
                              keys[WL__CONFIG_BLOCK_COUNT], why);
+    /* the embedding length against the embeddings first: the head shape
+     * is derived from it, and a wrong one would be reported as a RoPE
+     * dimension that does not fit, naming a correct key */
+    if (wl__metadata_embd_fits(g, c->dim, why, sizeof why) != 0)
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s.%s' %s", a,
+                             keys[WL__CONFIG_EMBEDDING_LENGTH], why);
     if (wl__metadata_heads_divide(c->dim, c->n_head, why, sizeof why) != 0)
         return wl_errmsg_set(err, WL_EFORMAT, "%s", why);
     /* llama.cpp runs "<arch>.expert_count" > 0 (Mixtral's router and stacked

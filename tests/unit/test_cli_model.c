@@ -490,7 +490,8 @@ static void test_info_warns_of_values_the_loader_refuses(void **state)
         {"llama.attention.layer_norm_rms_epsilon", F32, 0, NULL},
         {"llama.attention.layer_norm_rms_epsilon", F32, -1e-5, NULL},
         /* the synthetic model's 64 values over 8 heads of 8 */
-        {"llama.embedding_length", U32, 66, "embedding length 66 is not a multiple of 8 heads"},
+        {"llama.embedding_length", U32, 66,
+         "'llama.embedding_length' = 66 but tensor 'token_embd.weight' has rows of 64 values"},
         {"llama.rope.dimension_count", U32, 7, "rope dimension 7 does not fit head dimension 8"},
         {"llama.rope.dimension_count", U32, 10, "rope dimension 10 does not fit head dimension 8"},
     };

@@ -34,6 +34,7 @@ struct opts {
     bool no_block_count;
     uint32_t block_count; /* 0: NL */
     uint32_t n_head_kv;
+    uint32_t n_head;     /* <arch>.attention.head_count (0: NH; the tensors keep NH) */
     uint32_t dim;        /* <arch>.embedding_length (0: DIM; the tensors keep DIM) */
     uint32_t key_length; /* <arch>.attention.key_length (0: absent) */
     uint32_t rope_dim;   /* <arch>.rope.dimension_count (0: absent) */
@@ -93,7 +94,7 @@ static void build(const struct opts *o, void **buf, size_t *size)
         U32("rope.dimension_count", o->rope_dim);
     }
     U32("feed_forward_length", FFN);
-    U32("attention.head_count", NH);
+    U32("attention.head_count", o->n_head ? o->n_head : NH);
     U32("attention.head_count_kv", o->n_head_kv ? o->n_head_kv : NKV);
     U32("context_length", 128);
 #undef U32
@@ -325,19 +326,37 @@ static void test_kv_heads_that_do_not_group_are_not_gqa(void **state)
     }
 }
 
-/* Heads that do not split the embedding length, and a RoPE dimension that
- * is odd or larger than the head dimension (rope.dimension_count, or the
- * head dimension itself when the key is absent), are refused by the loader
- * (RoPE turns pairs of a head's values: one left over, or those of the next
- * head) and the features (`model info`) say so in its words; a partial
- * RoPE (an even dimension below the head's) loads, without a warning. */
+/* An embedding length the embeddings contradict, heads that do not split
+ * the embedding length, and a RoPE dimension that is odd or larger than the
+ * head dimension (rope.dimension_count, or the head dimension itself when
+ * the key is absent), are refused by the loader (RoPE turns pairs of a
+ * head's values: one left over, or those of the next head) and the
+ * features (`model info`) say so in its words; a partial RoPE (an even
+ * dimension below the head's) loads, without a warning. */
 static void test_head_shape_the_engine_cannot_run_is_refused(void **state)
 {
     (void)state;
-    struct opts dim = {.dim = DIM + 2};
+    struct opts heads = {.n_head = 3};
     char msg[160];
-    snprintf(msg, sizeof msg, "embedding length %d is not a multiple of %d heads", DIM + 2, NH);
-    expect_refused(&dim, msg);
+    snprintf(msg, sizeof msg, "embedding length %d is not a multiple of 3 heads", DIM);
+    expect_refused(&heads, msg);
+    /* a wrong embedding length is named as such, before the head shape
+     * derived from it: with a correct rope.dimension_count it read "rope
+     * dimension 16 does not fit head dimension 8", blaming the RoPE key
+     * (until session 36) */
+    const uint32_t dims[] = {DIM / 2, DIM + 2};
+    for (size_t i = 0; i < 2; i++) {
+        struct opts dim = {.dim = dims[i], .rope_dim = DIM / NH};
+        snprintf(msg, sizeof msg,
+                 "metadata 'llama.embedding_length' = %u but tensor 'token_embd.weight' has rows "
+                 "of %d values",
+                 dims[i], DIM);
+        expect_refused(&dim, msg);
+        struct wl_model_features f;
+        features_of(&dim, &f);
+        if (strstr(f.warning, "rope dimension") || strstr(f.warning, "not a multiple"))
+            fail_msg("dim %u: the warning blames the head shape: %s", dims[i], f.warning);
+    }
     const char *const must = "(it must be even and at most the head dimension)";
     const struct {
         uint32_t rope_dim, key_length, want_rope, want_head;
