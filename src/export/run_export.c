@@ -361,15 +361,23 @@ struct wl__jout {
     FILE *out;
     bool escape;
     struct wl_errmsg *err;
+    int *werr; /* the failed write's errno, taken when it failed */
 };
+
+/* A write to o failed: its errno, taken at once (the store's clean-up of
+ * the read that was streaming it may change errno before the caller
+ * looks), and WL_EIO with the message. */
+static int wl__write_failed(const struct wl__jout *o)
+{
+    *o->werr = errno ? errno : EIO;
+    return wl_errmsg_set(o->err, WL_EIO, "writing the export: %s", strerror(*o->werr));
+}
 
 /* Writes JSON text s (a piece of the document) to o. */
 static int wl__write(const struct wl__jout *o, const char *s)
 {
     const int rc = o->escape ? wl_utf8_put_terminal_json(o->out, s, strlen(s)) : fputs(s, o->out);
-    if (rc < 0)
-        return wl_errmsg_set(o->err, WL_EIO, "writing the export: %s", strerror(errno));
-    return 0;
+    return rc < 0 ? wl__write_failed(o) : 0;
 }
 
 /* One row or one chunk of tokens at a time: a small string when escaped. */
@@ -378,9 +386,7 @@ static int wl__dump(const struct wl__jout *o, json_t *j)
     const int rc = wl_json_put(o->out, j, WL__JSON_FLAGS, o->escape);
     if (rc == WL_ENOMEM)
         return wl_errmsg_set(o->err, WL_ENOMEM, "out of memory");
-    if (rc != 0)
-        return wl_errmsg_set(o->err, WL_EIO, "writing the export: %s", strerror(errno));
-    return 0;
+    return rc != 0 ? wl__write_failed(o) : 0;
 }
 
 static int wl__store_err(wl_store *s, int rc, struct wl_errmsg *err)
@@ -578,7 +584,8 @@ static int wl__json_document(wl_store *s, const char *id, const struct wl__jout 
 int wl_export_run_json(wl_store *s, const char *id, unsigned flags, FILE *out,
                        struct wl_errmsg *err)
 {
-    const struct wl__jout o = {out, (flags & WL_EXPORT_JSON_ESCAPE_CONTROLS) != 0, err};
+    int werr = 0;
+    const struct wl__jout o = {out, (flags & WL_EXPORT_JSON_ESCAPE_CONTROLS) != 0, err, &werr};
     /* one snapshot for every table: a run being recorded keeps committing,
      * and its summary, sections and tokens must describe one state of it */
     int rc = wl_store_read_begin(s);
@@ -586,6 +593,8 @@ int wl_export_run_json(wl_store *s, const char *id, unsigned flags, FILE *out,
         return wl__store_err(s, rc, err);
     rc = wl__json_document(s, id, &o);
     wl_store_read_end(s);
+    if (rc == WL_EIO && werr)
+        errno = werr; /* as the header says */
     return rc;
 }
 
@@ -715,7 +724,7 @@ static int wl__csv_row(void *user, size_t n, const char *const *names,
 
 /* The tables one after another; called inside the export's read snapshot. */
 static int wl__csv_tables(wl_store *s, const char *id, unsigned flags, FILE *out,
-                          struct wl_errmsg *err)
+                          struct wl_errmsg *err, int *werr)
 {
     static const struct {
         enum wl_store_table t;
@@ -754,14 +763,17 @@ static int wl__csv_tables(wl_store *s, const char *id, unsigned flags, FILE *out
             rc = wl_store_columns(s, tables[i].t, wl__csv_header, &c);
         if (rc == WL_EIO && c.io_error) {
             free(cover.with_layers);
+            *werr = c.io_error;
             return wl_errmsg_set(err, WL_EIO, "writing the export: %s", strerror(c.io_error));
         }
     }
     free(cover.with_layers);
     if (rc != 0)
         return wl__store_err(s, rc, err);
-    if (fflush(out) != 0 || ferror(out))
-        return wl_errmsg_set(err, WL_EIO, "writing the export: %s", strerror(errno));
+    if (fflush(out) != 0 || ferror(out)) {
+        *werr = errno ? errno : EIO;
+        return wl_errmsg_set(err, WL_EIO, "writing the export: %s", strerror(*werr));
+    }
     return 0;
 }
 
@@ -770,7 +782,10 @@ int wl_export_run_csv(wl_store *s, const char *id, unsigned flags, FILE *out, st
     int rc = wl_store_read_begin(s); /* one snapshot, as the JSON's */
     if (rc != 0)
         return wl__store_err(s, rc, err);
-    rc = wl__csv_tables(s, id, flags, out, err);
+    int werr = 0;
+    rc = wl__csv_tables(s, id, flags, out, err, &werr);
     wl_store_read_end(s);
+    if (rc == WL_EIO && werr)
+        errno = werr; /* as the header says */
     return rc;
 }

@@ -45,7 +45,8 @@ enum {
  * in one read snapshot of s (wl_store_read_begin), so a run being recorded
  * is written as it was at one moment; s must have no transaction open.
  * Returns 0, a store error, or WL_EIO when writing to out fails; err says
- * what. */
+ * what, and on WL_EIO errno is the failed write's (taken when it failed:
+ * closing the read it was streaming may change errno). */
 int wl_export_run_json(wl_store *s, const char *id, unsigned flags, FILE *out,
                        struct wl_errmsg *err);
 int wl_export_run_csv(wl_store *s, const char *id, unsigned flags, FILE *out,

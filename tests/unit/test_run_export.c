@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -743,6 +744,70 @@ static void test_json_controls_are_escaped_on_request(void **state)
     free(esc);
 }
 
+#if defined(__GLIBC__)
+/* An output that takes limit bytes, then fails each write as a full file
+ * system or a file size limit does (EFBIG). */
+struct full_out {
+    size_t limit, written;
+};
+
+static ssize_t full_write(void *cookie, const char *buf, size_t n)
+{
+    (void)buf;
+    struct full_out *f = cookie;
+    if (f->written >= f->limit) {
+        errno = EFBIG;
+        return -1;
+    }
+    const size_t take = n < f->limit - f->written ? n : f->limit - f->written;
+    f->written += take;
+    return (ssize_t)take;
+}
+#endif
+
+/* A write that fails anywhere in the export (in the run's head, inside a
+ * streamed table, in a token chunk, at the end) returns WL_EIO with errno
+ * set, the cause its message names, which the CLI prints ("File too
+ * large"): the store's clean-up of the read that was streaming the rows
+ * ran between the write and the caller and could leave errno 0 (CI's
+ * `export -o` under `ulimit -f` once said "writing the output failed"). */
+static void test_a_failed_write_leaves_its_errno(void **state)
+{
+#if !defined(__GLIBC__)
+    (void)state;
+    skip();
+#else
+    struct wl_test_store_fixture *fx = *state;
+    wl_store *s = fx->s;
+    char id[37];
+    write_measure_run(s, 300, 40, id);
+    for (int csv = 0; csv < 2; csv++) {
+        char *full = export_text(s, id, csv, 0);
+        const size_t size = strlen(full);
+        free(full);
+        for (size_t limit = 0; limit < size; limit += size / 97 + 1) {
+            struct full_out fo = {limit, 0};
+            cookie_io_functions_t io = {.write = full_write};
+            FILE *f = fopencookie(&fo, "w", io);
+            assert_non_null(f);
+            setvbuf(f, NULL, _IONBF, 0);
+            struct wl_errmsg e = {{0}};
+            errno = 0;
+            const int rc =
+                csv ? wl_export_run_csv(s, id, 0, f, &e) : wl_export_run_json(s, id, 0, f, &e);
+            const int err = errno;
+            fclose(f);
+            /* stdio may report a write's failure later than the write (a
+             * partial write; jansson's json_dumpf returns 0 after one), so
+             * the cause the message names is the one errno keeps */
+            if (rc != WL_EIO || err == 0 || !strstr(e.text, strerror(err)))
+                fail_msg("%s, failing after %zu of %zu bytes: rc %d, errno %d (%s), '%s'",
+                         csv ? "csv" : "json", limit, size, rc, err, strerror(err), e.text);
+        }
+    }
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -764,6 +829,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_csv_unknown_values_are_empty_cells,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_csv_text_is_escaped_on_request, wl_test_store_setup,
+                                        wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_a_failed_write_leaves_its_errno, wl_test_store_setup,
                                         wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_json_controls_are_escaped_on_request,
                                         wl_test_store_setup, wl_test_store_teardown),
