@@ -76,16 +76,22 @@ installed() {
 
 # provided PKG: an installed package lists PKG in its Provides ("name",
 # "name (= version)", comma-separated). dpkg-query without a package name
-# lists every package dpkg knows.
+# lists every package dpkg knows: once, on the first call (a few tenths of
+# a second), kept in provides_list until an install sets provides_listed=0.
+provides_listed=0 provides_list=
 provided() {
   local state provides item items
+  if [ $provides_listed = 0 ]; then
+    provides_list=$(dpkg-query -W -f='${db:Status-Status} ${Provides}\n' 2>/dev/null)
+    provides_listed=1
+  fi
   while read -r state provides; do
     [ "$state" = installed ] && [ -n "$provides" ] || continue
     IFS=, read -ra items <<<"${provides// /}"
     for item in "${items[@]}"; do
       [ "${item%%(*}" = "$1" ] && return 0
     done
-  done < <(dpkg-query -W -f='${db:Status-Status} ${Provides}\n' 2>/dev/null)
+  done <<<"$provides_list"
   return 1
 }
 
@@ -227,6 +233,7 @@ if [ ${#available[@]} -ne 0 ] &&
   failed=("${available[@]}")
 fi
 left=()
+provides_listed=0 # what the installs brought may provide a name
 for p in "${optional[@]}"; do installed "$p" || left+=("$p"); done
 if [ ${#left[@]} -eq 0 ]; then
   rm -f "$stamp"

@@ -22,11 +22,12 @@ mkdir -p "$tmp/bin" "$tmp/empty"
 # of $tmp/held, "install ok half-installed" when one of $tmp/half; FORMAT
 # ${Status} or ${db:Status-Status} (the last word, dpkg's state)
 # Without a package name (the last argument an option): every package's
-# line, "STATE PROVIDES", from $tmp/provides.
+# line, "STATE PROVIDES", from $tmp/provides; each such listing adds a
+# line to $tmp/listings.
 cat >"$tmp/bin/dpkg-query" <<'SH'
 #!/bin/sh
 for p; do :; done
-case $p in -*) cat "$STUB/provides" 2>/dev/null; exit 0 ;; esac
+case $p in -*) echo listed >>"$STUB/listings"; cat "$STUB/provides" 2>/dev/null; exit 0 ;; esac
 if grep -qx "$p" "$STUB/installed" 2>/dev/null; then s="install ok installed"
 elif grep -qx "$p" "$STUB/held" 2>/dev/null; then s="hold ok installed"
 elif grep -qx "$p" "$STUB/half" 2>/dev/null; then s="install ok half-installed"
@@ -115,6 +116,7 @@ fresh() {
   : >"$tmp/held"
   : >"$tmp/half"
   : >"$tmp/provides"
+  : >"$tmp/listings"
   rm -f "$STAMP" "$tmp/update-fails" "$tmp/lists-locked" "$tmp/sudo-nopasswd" "$tmp/sudo-tty"
   echo 0 >"$tmp/uid"
 }
@@ -156,6 +158,15 @@ printf '%s\n' "config-files libplist-dev" "installed libplist-dev-extra (= 1)" >
 deps; rc=$?
 if [ $rc = 0 ] && grep -q "install.* libplist-dev$" "$tmp/log"; then ok "a provider not installed: installed"
 else bad "a provider not installed (rc $rc)"; cat "$tmp/log" "$tmp/err"; fi
+# several names not installed: every package is listed once, not once a name
+fresh
+installed_but libplist-dev libjansson-dev clang-format strace
+printf '%s\n' "installed libplist-2.0-dev (= 2.6.0-1), libplist-dev (= 2.6.0-1)" >"$tmp/provides"
+deps; rc=$?
+if [ $rc = 0 ] && [ "$(wc -l <"$tmp/listings")" = 1 ] && ! grep -q "install.* libplist-dev" "$tmp/log" &&
+  grep -q "install.* libjansson-dev" "$tmp/log"; then
+  ok "four names not installed: dpkg's packages listed once"
+else bad "four names not installed (rc $rc, $(wc -l <"$tmp/listings") listings)"; cat "$tmp/log" "$tmp/err"; fi
 
 # nothing installed, and this distribution has no libclang-rt-dev
 fresh
