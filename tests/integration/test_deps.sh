@@ -437,6 +437,7 @@ else bad "sudo -n, lists lock (rc $rc): $(cat "$tmp/sudo-log" "$tmp/err")"; fi
 # is removed on every exit.
 mkdir -p "$tmp/ci/.ci" "$tmp/ci/scripts" "$tmp/cibin" "$tmp/citmp"
 cp "$WL_SOURCE_DIR/.ci/run" "$tmp/ci/.ci/run"
+cp "$WL_SOURCE_DIR/Makefile" "$tmp/ci/Makefile"
 printf '#!/bin/sh\necho "deps.sh $*" >>"$STUB/ci-log"\n' >"$tmp/ci/scripts/deps.sh"
 printf '#!/bin/sh\necho "make $*" >>"$STUB/ci-log"\necho "${WL_REQUIRE_OTHER_USER:-}" >"$STUB/ci-require"\n' >"$tmp/cibin/make"
 chmod +x "$tmp/ci/.ci/run" "$tmp/ci/scripts/deps.sh" "$tmp/cibin/make"
@@ -474,10 +475,15 @@ done
 
 # .ci/run as root requires the checks run as user nobody
 # (WL_REQUIRE_OTHER_USER=1) only where nobody can reach the checkout and
-# write TMPDIR; else a WARNING says why and they may skip. The copy's
-# checkout is made unreachable (mode 0700 on a parent), then reachable.
+# the Makefile's test directories, the umask lets others into what CI
+# makes, and nobody can write TMPDIR; else a WARNING says why and they may
+# skip. The copy's checkout is made unreachable (mode 0700 on a parent),
+# then reachable: under umask 022 (whatever the caller's), with a closed
+# test directory (one the Makefile names, and one renamed there), and
+# under umask 077.
 if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null 2>&1 && id -u nobody >/dev/null 2>&1; then
   for t in runuser test; do ln -sf "$(type -P $t)" "$tmp/cibin/$t"; done
+  chmod 755 "$tmp/cibin" # nobody runs test from it (made under the caller's umask)
   mkdir -p "$tmp/closed" && chmod 700 "$tmp/closed" && cp -a "$tmp/ci" "$tmp/closed/ci"
   rm -f "$tmp/ci-require"
   env PATH="$tmp/cibin" TMPDIR="$tmp/citmp" "$tmp/closed/ci/.ci/run" >/dev/null 2>"$tmp/err"; rc=$?
@@ -488,11 +494,32 @@ if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null 2>&1 && id -u nobody >/de
   chmod 1777 "$tmp/citmp"
   chmod 755 "$tmp" "$tmp/ci"
   if runuser -u nobody -- test -x "$tmp/ci"; then
-    rm -f "$tmp/ci-require"
-    env PATH="$tmp/cibin" TMPDIR="$tmp/citmp" "$tmp/ci/.ci/run" >/dev/null 2>"$tmp/err"; rc=$?
-    if [ $rc = 0 ] && [ "$(cat "$tmp/ci-require")" = 1 ] && ! grep -q "another user" "$tmp/err"; then
+    # ci_as_root MASK: runs the copy under umask MASK; rc, require, err
+    ci_as_root() {
+      rm -f "$tmp/ci-require"
+      (umask "$1" && exec env PATH="$tmp/cibin" TMPDIR="$tmp/citmp" "$tmp/ci/.ci/run") >/dev/null 2>"$tmp/err"
+      rc=$?
+      require=$(cat "$tmp/ci-require" 2>/dev/null)
+    }
+    ci_as_root 022
+    if [ $rc = 0 ] && [ "$require" = 1 ] && ! grep -q "another user" "$tmp/err"; then
       ok ".ci/run as root, checkout open to nobody: WL_REQUIRE_OTHER_USER=1"
-    else bad ".ci/run, open checkout (rc $rc, require '$(cat "$tmp/ci-require" 2>/dev/null)'): $(cat "$tmp/err")"; fi
+    else bad ".ci/run, open checkout (rc $rc, require '$require'): $(cat "$tmp/err")"; fi
+    ci_as_root 077
+    if [ $rc = 0 ] && [ "$require" = "" ] &&
+      grep -q "^WARNING: the umask 0077 keeps other users out of the build directories .*SKIPPED, not required" "$tmp/err"; then
+      ok ".ci/run as root, umask 077: a WARNING, the other-user checks not required"
+    else bad ".ci/run, umask 077 (rc $rc, require '$require'): $(cat "$tmp/err")"; fi
+    sed -i 's/^\tcd build-tsan &&/\tcd build-t2 \&\&/' "$tmp/ci/Makefile"
+    for d in build-asan build-t2; do
+      mkdir -m 700 "$tmp/ci/$d"
+      ci_as_root 022
+      if [ $rc = 0 ] && [ "$require" = "" ] &&
+        grep -q "^WARNING: user nobody cannot reach the build directory $tmp/ci/$d: .*SKIPPED, not required" "$tmp/err"; then
+        ok ".ci/run as root, the Makefile's test directory $d closed to nobody: a WARNING"
+      else bad ".ci/run, $d closed (rc $rc, require '$require'): $(cat "$tmp/err")"; fi
+      rmdir "$tmp/ci/$d"
+    done
   else
     echo "SKIP: nobody cannot reach $tmp's parent: the open-checkout case of .ci/run is not checked"
   fi
