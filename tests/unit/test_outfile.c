@@ -428,9 +428,11 @@ static void test_a_device_is_written_in_place(void **state)
  * need: give a file in dir to uid and (group, else gid), and become uid,
  * gid and the supplementary group (none when (gid_t)-1) in a child. In a
  * user namespace that maps root alone (a rootless container) chown and
- * setuid fail with EINVAL (an id not mapped) or EPERM: the caller then
- * skips, as this says why, rather than failing. Any other error fails. */
-static bool can_act_as(const char *dir, uid_t uid, gid_t gid, gid_t group)
+ * setuid fail with EINVAL (an id not mapped) or EPERM: this writes why
+ * into why[why_size], and the caller skips with it rather than failing.
+ * Any other error fails. */
+static bool can_act_as(const char *dir, uid_t uid, gid_t gid, gid_t group, char *why,
+                       size_t why_size)
 {
     const char *probe = at(dir, "act-as-probe");
     assert_int_equal(wl_test_write_file(probe, "", 0), 0);
@@ -439,7 +441,7 @@ static bool can_act_as(const char *dir, uid_t uid, gid_t gid, gid_t group)
     assert_int_equal(unlink(probe), 0);
     if (rc != 0) {
         assert_true(err == EPERM || err == EINVAL);
-        print_message("cannot give a file to uid %d here (%s): skipped\n", (int)uid, strerror(err));
+        snprintf(why, why_size, "cannot give a file to uid %d here (%s)", (int)uid, strerror(err));
         return false;
     }
     pid_t pid = fork();
@@ -455,7 +457,7 @@ static bool can_act_as(const char *dir, uid_t uid, gid_t gid, gid_t group)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) <= 1);
     if (WEXITSTATUS(status) == 1) {
-        print_message("cannot become uid %d here: skipped\n", (int)uid);
+        snprintf(why, why_size, "cannot become uid %d here", (int)uid);
         return false;
     }
     return true;
@@ -474,10 +476,11 @@ static void test_owner_kept_as_root_and_group_bits_dropped_otherwise(void **stat
     gid_t gid = pw->pw_gid;
     char *dir = wl_test_tmpdir();
     assert_non_null(dir);
-    if (!can_act_as(dir, uid, gid, (gid_t)-1)) {
+    char why[128];
+    if (!can_act_as(dir, uid, gid, (gid_t)-1, why, sizeof why)) {
         wl_test_rmtree(dir);
         free(dir);
-        wl_test_skip_other_user("cannot act as nobody here (above)");
+        wl_test_skip_other_user("%s", why);
     }
     const char *p = at(dir, "theirs.txt");
     assert_int_equal(wl_test_write_file(p, "old\n", 4), 0);
@@ -551,10 +554,12 @@ static void test_a_group_member_keeps_the_group(void **state)
         wl_test_skip_other_user("not root: cannot write as another user");
     char *dir = wl_test_tmpdir();
     assert_non_null(dir);
-    if (!can_act_as(dir, 1000, 1000, 2000) || !can_act_as(dir, 1001, 1001, 2000)) {
+    char why[128];
+    if (!can_act_as(dir, 1000, 1000, 2000, why, sizeof why) ||
+        !can_act_as(dir, 1001, 1001, 2000, why, sizeof why)) {
         wl_test_rmtree(dir);
         free(dir);
-        wl_test_skip_other_user("cannot act as uids 1000 and 1001 here (above)");
+        wl_test_skip_other_user("%s", why);
     }
     assert_int_equal(chmod(dir, 0777), 0);
     const char *p = at(dir, "group.txt");
@@ -594,10 +599,12 @@ static void test_another_users_file_in_a_sticky_directory_is_written_in_place(vo
         wl_test_skip_other_user("not root: cannot write as another user");
     char *dir = wl_test_tmpdir();
     assert_non_null(dir);
-    if (!can_act_as(dir, 1000, 1000, (gid_t)-1) || !can_act_as(dir, 1001, 1001, (gid_t)-1)) {
+    char why[128];
+    if (!can_act_as(dir, 1000, 1000, (gid_t)-1, why, sizeof why) ||
+        !can_act_as(dir, 1001, 1001, (gid_t)-1, why, sizeof why)) {
         wl_test_rmtree(dir);
         free(dir);
-        wl_test_skip_other_user("cannot act as uids 1000 and 1001 here (above)");
+        wl_test_skip_other_user("%s", why);
     }
     assert_int_equal(chmod(dir, 01777), 0);
     const char *p = at(dir, "theirs.txt");
