@@ -223,12 +223,14 @@ static bool under(const char *path, const char *root)
 /* True when path's directory, symlinks resolved, is /dev or /proc or below:
  * device nodes and the kernel's descriptor links (/dev/stdout ->
  * /proc/self/fd/1 -> whatever fd 1 is, even "pipe:[123]"), which are opened
- * as they are and never renamed over. */
+ * as they are and never renamed over. /dev/shm is not: a tmpfs of ordinary
+ * files (a scratch TMPDIR, a model kept in memory), replaced whole as
+ * anywhere else. */
 static bool in_system_dir(const char *path)
 {
     char *dir = dir_of(path);
     char *real = dir ? realpath(dir, NULL) : NULL;
-    bool sys = real && (under(real, "/dev") || under(real, "/proc"));
+    bool sys = real && ((under(real, "/dev") && !under(real, "/dev/shm")) || under(real, "/proc"));
     free(real);
     free(dir);
     return sys;

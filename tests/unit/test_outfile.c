@@ -163,6 +163,34 @@ static void test_a_failed_write_leaves_the_old_file(void **state)
     free(dir);
 }
 
+/* /dev/shm is a tmpfs of ordinary files, not a device directory: a file
+ * there is replaced whole, and a failed write keeps the old one (it was
+ * written in place, truncated at open, as /dev's devices are). */
+static void test_a_file_in_dev_shm_is_replaced_whole(void **state)
+{
+    (void)state;
+    char tmpl[] = "/dev/shm/wattlens-test-outfile-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    if (!dir) {
+        fprintf(stderr, "no /dev/shm here (%s): skipped\n", strerror(errno));
+        skip();
+    }
+    const char *p = at(dir, "old.txt");
+    assert_int_equal(wl_test_write_file(p, "old\n", 4), 0);
+    struct wl_outfile o;
+    assert_int_equal(wl_outfile_open(&o, p, 0), 0);
+    assert_int_equal(o.kind, WL_OUTFILE_REPLACE);
+    FILE *f = wl_outfile_stream(&o);
+    assert_non_null(f);
+    close(fileno(f)); /* every write from now on fails: EBADF */
+    fputs("lost", f);
+    fflush(f);
+    assert_int_equal(wl_outfile_close(&o, true), WL_EIO);
+    assert_true(has_text(p, "old\n"));
+    assert_true(no_temp_in(dir));
+    wl_test_rmtree(dir);
+}
+
 /* Links are followed one at a time (relative to their own directory,
  * dangling ones too) and kept; a loop is ELOOP before anything is written. */
 static void test_symlinks_are_followed_and_kept(void **state)
@@ -665,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_a_fifo_is_written_in_place),
         cmocka_unit_test(test_a_proc_name_is_written_in_place),
         cmocka_unit_test(test_a_device_is_written_in_place),
+        cmocka_unit_test(test_a_file_in_dev_shm_is_replaced_whole),
         cmocka_unit_test(test_owner_kept_as_root_and_group_bits_dropped_otherwise),
         cmocka_unit_test(test_a_group_member_keeps_the_group),
         cmocka_unit_test(test_another_users_file_in_a_sticky_directory_is_written_in_place),
