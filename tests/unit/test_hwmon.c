@@ -13,6 +13,7 @@
 #include "test_support.h"
 
 #include "sensors/sensor.h"
+#include "util/mkdir_p.h"
 #include "util/utf8.h"
 #include "wattlens/wattlens.h"
 
@@ -213,15 +214,8 @@ static void test_one_failing_device_leaves_the_others_read(void **state)
 static void mkdirs(const char *root, const char *rel)
 {
     char path[2048];
-    int n = snprintf(path, sizeof path, "%s/%s", root, rel);
-    for (int i = (int)strlen(root) + 1; i <= n; i++) {
-        if (path[i] == '/' || path[i] == '\0') {
-            const char c = path[i];
-            path[i] = '\0';
-            mkdir(path, 0755);
-            path[i] = c;
-        }
-    }
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    assert_int_equal(wl_mkdir_p(path), 0);
 }
 
 /* A discrete GPU that is runtime-suspended (asleep when idle): amdgpu
