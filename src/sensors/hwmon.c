@@ -56,10 +56,12 @@
 struct hwmon_ch {
     int fd;
     bool is_energy;
-    bool sleep_is_zero;     /* a discrete GPU's: asleep (device_asleep) reads as 0 W */
     bool started;           /* energy: ctr holds a first value (false while asleep since open) */
     struct wl__counter ctr; /* energy: uJ, never wraps */
-    char status[1500];      /* its device's power/runtime_status (device_asleep) */
+    /* a discrete GPU's: its device's power/runtime_status, open for
+     * device_asleep (asleep reads as 0 W); -1 for any other device, or a
+     * GPU without one (never asleep) */
+    int status_fd;
 };
 
 struct hwmon {
@@ -73,8 +75,11 @@ static void hwmon_close(struct wl_sensor *s)
     struct hwmon *h = s->impl;
     if (!h)
         return;
-    for (unsigned i = 0; i < h->n; i++)
+    for (unsigned i = 0; i < h->n; i++) {
         close(h->c[i].fd);
+        if (h->c[i].status_fd >= 0)
+            close(h->c[i].status_fd);
+    }
     free(h);
     s->impl = NULL;
 }
@@ -259,24 +264,35 @@ static void chan_name(char name[WL_SENSOR_NAME_MAX], const char *hw, const char 
  * refuses its power files with EPERM while the GPU is runtime-suspended
  * (amdgpu_pm_get_access_if_active: pm_runtime_get_if_active is 0 when the
  * device is not RPM_ACTIVE) and also in a GPU reset or a system suspend;
- * its runtime_status (status: <device>/power/runtime_status) tells them
- * apart: "suspended" or "suspending" is asleep, "active" (a reset) is not. */
-static bool device_asleep(int err, const char *status)
+ * its runtime_status (status_fd: <device>/power/runtime_status, kept open,
+ * read with pread as the power files are: a sleeping GPU is read on every
+ * sample, under the sensor lock) tells them apart: "suspended" or
+ * "suspending" is asleep, "active" (a reset) is not. No status (-1): never
+ * asleep. */
+static bool device_asleep(int err, int status_fd)
 {
     char text[32];
-    if (err != EPERM || wl__read_text(status, text, sizeof text) < 0)
+    if (err != EPERM || status_fd < 0)
         return false;
+    const ssize_t n = pread(status_fd, text, sizeof text - 1, 0);
+    if (n <= 0)
+        return false;
+    text[n] = '\0';
+    text[strcspn(text, "\n")] = '\0';
     return strcmp(text, "suspended") == 0 || strcmp(text, "suspending") == 0;
 }
 
 /* Why c's file could not be read, for a not_read line: EPERM is the
- * driver refusing (amdgpu in a GPU reset or a system suspend, or asleep),
- * not a file permission: running as root does not change it. */
-static const char *read_strerror(int err)
+ * driver refusing, not a file permission: running as root does not change
+ * it. Only for a GPU (gpu) is the driver's reason known: amdgpu in a GPU
+ * reset or a system suspend (asleep is read as 0 W, device_asleep). */
+static const char *read_strerror(int err, bool gpu)
 {
-    if (err == EPERM)
+    if (err == EPERM && gpu)
         return "refused by the driver (EPERM: a GPU in a reset or a system suspend; not a file "
                "permission, root does not help)";
+    if (err == EPERM)
+        return "refused by the driver (EPERM; not a file permission, root does not help)";
     return wl__attr_strerror(err);
 }
 
@@ -298,22 +314,30 @@ static bool add_cand(struct wl_sensor *s, struct hwmon *h, const char *dir, cons
     }
     char path[1700];
     snprintf(path, sizeof path, "%s/%s%s", dir, c->base, c->is_average ? "_average" : "_input");
-    /* the device's runtime PM state: hwmonN/device/power, or, for a legacy
-     * device whose files are in hwmonN/device, its own power/ */
-    char status[sizeof h->c[0].status];
-    const size_t ld = strlen(dir);
-    const bool legacy = ld >= 7 && strcmp(dir + ld - 7, "/device") == 0;
-    snprintf(status, sizeof status, "%s%s/power/runtime_status", dir, legacy ? "" : "/device");
     int err = 0;
     int fd = wl__attr_open(path, false, &err);
+    int status_fd = -1;
+    if (fd >= 0 && sleep_is_zero) {
+        /* the device's runtime PM state: hwmonN/device/power, or, for a
+         * legacy device whose files are in hwmonN/device, its own power/ */
+        char status[1700];
+        const size_t ld = strlen(dir);
+        const bool legacy = ld >= 7 && strcmp(dir + ld - 7, "/device") == 0;
+        snprintf(status, sizeof status, "%s%s/power/runtime_status", dir, legacy ? "" : "/device");
+        status_fd = wl__attr_open(status, false, NULL);
+        if (status_fd < 0)
+            status_fd = -1;
+    }
     uint64_t v = 0;
     bool asleep = false;
     if (fd < 0 || wl__pread_u64_err(fd, &v, &err) != 0) {
-        asleep = fd >= 0 && sleep_is_zero && device_asleep(err, status);
+        asleep = fd >= 0 && device_asleep(err, status_fd);
         if (!asleep) {
             if (fd >= 0)
                 close(fd);
-            wl__sensor_not_read(s, "%s: %s", name, read_strerror(err));
+            if (status_fd >= 0)
+                close(status_fd);
+            wl__sensor_not_read(s, "%s: %s", name, read_strerror(err, sleep_is_zero));
             return false;
         }
     }
@@ -332,8 +356,7 @@ static bool add_cand(struct wl_sensor *s, struct hwmon *h, const char *dir, cons
     struct hwmon_ch *hc = &h->c[h->n++];
     hc->fd = fd;
     hc->is_energy = is_energy;
-    hc->sleep_is_zero = sleep_is_zero;
-    memcpy(hc->status, status, sizeof status);
+    hc->status_fd = status_fd;
     if (asleep) {
         h->n_asleep++;
         wl_log_info("hwmon",
@@ -740,7 +763,7 @@ static int hwmon_read(struct wl_sensor *s, struct wl_sensor_reading *r)
             memset(&r->v[i], 0, sizeof r->v[i]);
             /* a discrete GPU asleep (runtime-suspended) draws about 0 W:
              * a value, not a lost sample (its counter adds nothing) */
-            if (hc->sleep_is_zero && device_asleep(err, hc->status)) {
+            if (device_asleep(err, hc->status_fd)) {
                 r->v[i].valid = hc->is_energy ? WL_CH_ENERGY : WL_CH_POWER;
                 if (hc->started) {
                     r->v[i].energy_uj = wl__counter_total_uj(&hc->ctr);

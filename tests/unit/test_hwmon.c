@@ -294,6 +294,73 @@ static void test_runtime_suspended_gpu_reads_zero_watts(void **state)
     tmpdir_free(root);
 }
 
+/* A sleeping GPU is checked on every sample, under the sensor lock: its
+ * runtime_status is opened once, at open, and read from that fd, not
+ * reopened by path each time. Here the file is unlinked after open (the fd
+ * still reads it; a reopen by path would fail): the GPU still reads as
+ * asleep, 0 W. Before, each read opened the path again, and found none: a
+ * gap. */
+static void test_sleeping_gpu_status_is_opened_once(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    dev(root, 0, "amdgpu\n");
+    put(root, "class/hwmon/hwmon0/power1_input", "EPERM\n");
+    mkdirs(root, "class/hwmon/hwmon0/device/power");
+    put(root, "class/hwmon/hwmon0/device/power/runtime_status", "suspended\n");
+    wl_sensor *s = open_hwmon(root);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/device/power/runtime_status", root);
+    assert_int_equal(unlink(path), 0);
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    assert_int_equal(r.v[0].valid, WL_CH_POWER);
+    assert_float_equal(r.v[0].power_w, 0.0, 1e-12);
+    wl_sensor_close(s);
+    tmpdir_free(root);
+}
+
+/* EPERM at open from a device that is not a GPU (a CPU's amd_energy, an
+ * ACPI power meter) is the driver refusing, not a file permission, but its
+ * cause is not known: the not_read line names no GPU. Before, every
+ * device's EPERM said "a GPU in a reset or a system suspend". A GPU's
+ * still does. */
+static void test_eperm_names_a_gpu_only_for_a_gpu(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    dev(root, 0, "amd_energy\n");
+    put(root, "class/hwmon/hwmon0/energy1_input", "EPERM\n");
+    put(root, "class/hwmon/hwmon0/energy1_label", "Esocket0\n");
+    dev(root, 1, "power_meter\n");
+    put(root, "class/hwmon/hwmon1/power1_average", "EPERM\n");
+    dev(root, 2, "amdgpu\n");
+    put(root, "class/hwmon/hwmon2/power1_input", "EPERM\n");
+    dev(root, 3, "amd_energy\n");
+    put(root, "class/hwmon/hwmon3/energy1_input", "5000000\n");
+    wl_sensor *s = open_hwmon(root);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    assert_int_equal(in->n_channels, 1);
+    assert_int_equal(in->n_not_read, 3);
+    unsigned n_gpu = 0;
+    for (unsigned i = 0; i < in->n_not_read; i++) {
+        const char *line = in->not_read[i];
+        assert_non_null(strstr(line, "refused by the driver (EPERM"));
+        assert_non_null(strstr(line, "not a file permission"));
+        if (strstr(line, "hwmon2/amdgpu/power1")) {
+            assert_non_null(strstr(line, "a GPU in a reset"));
+            n_gpu++;
+        } else {
+            assert_null(strstr(line, "GPU"));
+        }
+    }
+    assert_int_equal(n_gpu, 1);
+    wl_sensor_close(s);
+    tmpdir_free(root);
+}
+
 /* prefix, n copies of the 2-byte "é" and suffix, into buf */
 static const char *e_acute(char *buf, size_t size, const char *prefix, unsigned n,
                            const char *suffix)
@@ -1322,6 +1389,8 @@ int main(void)
         cmocka_unit_test(test_power_meter_and_averages_are_read),
         cmocka_unit_test(test_one_failing_device_leaves_the_others_read),
         cmocka_unit_test(test_runtime_suspended_gpu_reads_zero_watts),
+        cmocka_unit_test(test_sleeping_gpu_status_is_opened_once),
+        cmocka_unit_test(test_eperm_names_a_gpu_only_for_a_gpu),
         cmocka_unit_test(test_amd_cpu_fix_follows_the_kernel_version),
         cmocka_unit_test(test_energy_resolution_is_not_the_sysfs_unit),
     };
