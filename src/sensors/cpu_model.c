@@ -547,8 +547,8 @@ static void model_measure_period(struct wl_sensor *s, const struct wl_sensor_par
     while (wl_clock_now_ns() < t_end && changes < 5) {
         pid_t ppid;
         uint64_t t;
-        if (m->mp.scope == WL_MODEL_SCOPE_SELF ? self_cpu_ns(&t) != 0
-                                               : read_pid_stat(m->proc, getpid(), &ppid, &t) != 0)
+        /* scope SELF returned above: this is /proc's tick-granular count */
+        if (read_pid_stat(m->proc, getpid(), &ppid, &t) != 0)
             return;
         if (have && t != last) {
             uint64_t now = wl_clock_now_ns();
