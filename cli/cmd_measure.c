@@ -331,11 +331,11 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
     json_object_set_new(s, "samples", json_integer((json_int_t)r->stats.n_samples));
     json_object_set_new(s, "interval_ms", json_real((double)r->stats.interval_ns / 1e6));
     json_object_set_new(s, "requested_hz", json_real(r->stats.requested_hz));
-    /* a rate needs two samples, and rate_ok means nothing unless the rate
-     * was judged: null for both then, as the stored run's sample_rate_hz */
+    /* a rate needs two samples at two times (else the sampler leaves 0),
+     * and rate_ok means nothing unless the rate was judged: null for both
+     * then; achieved_hz by the stored run's sample_rate_hz rule (> 0) */
     json_object_set_new(s, "achieved_hz",
-                        r->stats.n_samples >= 2 ? wl_json_real_or_null(r->stats.achieved_hz)
-                                                : json_null());
+                        r->stats.achieved_hz > 0 ? json_real(r->stats.achieved_hz) : json_null());
     json_object_set_new(s, "rate_judged", json_boolean(r->stats.rate_judged));
     json_object_set_new(s, "rate_ok",
                         r->stats.rate_judged ? json_boolean(r->stats.rate_ok) : json_null());
