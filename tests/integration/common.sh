@@ -184,37 +184,96 @@ running_output_tokens() {
   running_rows "$1" tokens "t.is_input = 0"
 }
 
-# wait_running_rows DB N TABLE [WHERE]: waits (up to ~60 s) until DB holds
-# N rows at least of TABLE [WHERE] of a running run (running_rows); returns
-# 1 when they never came.
-wait_running_rows() {
-  local n
-  for _ in $(seq 1 600); do
-    n=$(running_rows "$1" "$3" "${4:-1}")
-    [ "${n:-0}" -ge "$2" ] && return 0
-    sleep 0.1
-  done
-  return 1
+# _wait_db PID ERRFILE TEXT_S DB N TABLE WHERE ROWS_S: one python3 process
+# that polls every 0.1 s: first (ERRFILE not empty) up to TEXT_S seconds
+# for the progress line "prefill and decode" in ERRFILE, then up to ROWS_S
+# seconds for N rows at least of TABLE [WHERE] of a running run in DB (as
+# running_rows). With PID (the run's; may be empty) it gives up as soon as
+# that process has ended (exited, or a zombie not yet waited for), after a
+# last look. Returns 1 on giving up, saying why on stderr.
+_wait_db() {
+  python3 - "$@" <<'PY'
+import os, sqlite3, sys, time
+pid, errfile, text_s, db, n, table, where, rows_s = sys.argv[1:9]
+
+def alive():
+    if not pid:
+        return True
+    if os.path.isdir("/proc/self"):
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except OSError:
+            return False
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except OSError:
+        return False
+
+def said():
+    try:
+        with open(errfile, "rb") as f:
+            return b"prefill and decode" in f.read()
+    except OSError:
+        return False
+
+def rows():
+    if not os.path.exists(db):
+        return False
+    try:
+        c = sqlite3.connect("file:" + db + "?mode=ro", uri=True, timeout=1)
+        try:
+            q = ("select count(*) from %s t join runs r on r.id = t.run_id "
+                 "where r.status = 'running' and (%s)" % (table, where))
+            return c.execute(q).fetchone()[0] >= int(n)
+        finally:
+            c.close()
+    except sqlite3.Error:
+        return False
+
+def wait(what, secs, probe):
+    end = time.monotonic() + secs
+    while True:
+        if probe():
+            return True
+        run = "the run (pid %s)" % pid if pid else "the run"
+        if not alive():
+            if probe():
+                return True
+            why = "%s ended while waiting for %s" % (run, what)
+            break
+        if time.monotonic() >= end:
+            why = "gave up after %g s waiting for %s (%s is still running)" % (secs, what, run)
+            break
+        time.sleep(0.1)
+    state = "exists" if os.path.exists(db) else "does not exist"
+    sys.stderr.write("wait: %s; the store %s %s\n" % (why, db, state))
+    return False
+
+ok = not errfile or wait("its progress line in " + errfile, float(text_s), said)
+ok = ok and wait("%s row(s) of %s where %s of a running run" % (n, table, where), float(rows_s),
+                 rows)
+sys.exit(0 if ok else 1)
+PY
 }
 
-# wait_mid_decode ERRFILE DB N: waits (up to ~30 s, then ~60 s) until the run
-# writing ERRFILE printed its progress line and DB holds N output tokens of a
-# running run, so that a signal sent next lands mid-decode however slow the
-# build. Returns 1 when either never came: the caller fails with that (a
-# slow start is said as one, not as a confusing failure further on).
+# wait_running_rows DB N TABLE [WHERE [PID]]: waits (up to 60 s) until DB
+# holds N rows at least of TABLE [WHERE] of a running run (running_rows);
+# returns 1, saying why, when they never came or the run PID ended first.
+wait_running_rows() {
+  _wait_db "${5:-}" "" 0 "$1" "$2" "$3" "${4:-1}" 60
+}
+
+# wait_mid_decode ERRFILE DB N [PID]: waits (up to 30 s, then 60 s) until the
+# run writing ERRFILE printed its progress line and DB holds N output tokens
+# of a running run, so that a signal sent next lands mid-decode however slow
+# the build. Returns 1, saying why, when either never came or the run PID
+# ended first (at once, not after the caps): the caller fails with that (a
+# slow start or a dead run is said as one, not as a confusing failure
+# further on).
 wait_mid_decode() {
-  local n
-  for _ in $(seq 1 300); do
-    grep -q "prefill and decode" "$1" 2>/dev/null && break
-    sleep 0.1
-  done
-  grep -q "prefill and decode" "$1" 2>/dev/null || return 1
-  for _ in $(seq 1 600); do
-    n=$(running_output_tokens "$2")
-    [ "${n:-0}" -ge "$3" ] && return 0
-    sleep 0.1
-  done
-  return 1
+  _wait_db "${4:-}" "$1" 30 "$2" "$3" tokens "t.is_input = 0" 60
 }
 
 # wait_catches PID SIGNUM: waits (up to ~60 s) until process PID has a

@@ -215,7 +215,7 @@ fi
 env --default-signal=INT "$W" run -n 2000 -c 2100 --temp 0 --baseline 0 --settle 0 --db "$db" >"$tmp/int.txt" 2>"$tmp/int.err" &
 pid=$!
 # interrupt once decode is under way (progress line, output tokens stored)
-wait_mid_decode "$tmp/int.err" "$db" 2 || { bad "SIGINT: the run never reached mid-decode"; cat "$tmp/int.err"; }
+wait_mid_decode "$tmp/int.err" "$db" 2 "$pid" || { bad "SIGINT: the run never reached mid-decode"; cat "$tmp/int.err"; }
 kill -INT $pid
 wait $pid; rc=$?
 if [ $rc = 130 ]; then ok "SIGINT: exit status 130"; else bad "SIGINT exit status $rc"; cat "$tmp/int.err"; fi

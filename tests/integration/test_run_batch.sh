@@ -192,7 +192,7 @@ PY
 # (a background job of a script starts with SIGINT ignored, which run leaves ignored)
 env --default-signal=INT "$W" run --batch 2 -n 2000 -c 2100 --temp 0 --baseline 0 --settle 0 --db "$db" >"$tmp/int.txt" 2>"$tmp/int.err" &
 pid=$!
-wait_mid_decode "$tmp/int.err" "$db" 2 || { bad "SIGINT during --batch 2: the run never reached mid-decode"; cat "$tmp/int.err"; }
+wait_mid_decode "$tmp/int.err" "$db" 2 "$pid" || { bad "SIGINT during --batch 2: the run never reached mid-decode"; cat "$tmp/int.err"; }
 kill -INT $pid
 wait $pid; rc=$?
 if [ $rc = 130 ]; then ok "SIGINT during --batch 2: exit status 130"; else bad "SIGINT exit status $rc"; cat "$tmp/int.err"; fi

@@ -16,7 +16,7 @@ long=(-m "$M" -n 30000 -c 30000 -t 1 --temp 0 --baseline 0 --settle 0 --db "$db"
 # --- SIGTERM mid-decode -------------------------------------------------------------------
 "$WATTLENS" run "${long[@]}" >/dev/null 2>"$tmp/term.err" &
 pid=$!
-wait_mid_decode "$tmp/term.err" "$db" 2 || { bad "SIGTERM: the run never reached mid-decode"; cat "$tmp/term.err"; }
+wait_mid_decode "$tmp/term.err" "$db" 2 "$pid" || { bad "SIGTERM: the run never reached mid-decode"; cat "$tmp/term.err"; }
 kill -TERM $pid
 wait $pid; rc=$?
 [ $rc = 143 ] && ok "SIGTERM: exit 143" || { bad "SIGTERM exit $rc"; cat "$tmp/term.err"; }
@@ -37,8 +37,8 @@ for phase in "--baseline 60 --settle 0" "--baseline 0 --settle 60"; do
   # into the baseline by one stored sample at least (the summary's "cut
   # short" needs one; they are stored once a second): polled, not slept for
   case $phase in --baseline\ 60*)
-    wait_running_rows "$db" 1 power_samples "t.phase = 'baseline'" \
-      || { bad "SIGINT during ($phase): no baseline sample was stored within 60 s"; cat "$tmp/b.err"; } ;;
+    wait_running_rows "$db" 1 power_samples "t.phase = 'baseline'" "$pid" \
+      || { bad "SIGINT during ($phase): no baseline sample was stored (see the wait line above)"; cat "$tmp/b.err"; } ;;
   esac
   kill -INT $pid
   # a baseline that ignored the signal would run its 60 s; 20 s is plenty for a
@@ -95,9 +95,9 @@ PY
 # --- SIGKILL: the flushed part is shown, labelled an estimate -------------------------------
 "$WATTLENS" run "${long[@]}" >/dev/null 2>"$tmp/kill.err" &
 pid=$!
-wait_mid_decode "$tmp/kill.err" "$db" 2 || { bad "SIGKILL: the run never reached mid-decode"; cat "$tmp/kill.err"; }
+wait_mid_decode "$tmp/kill.err" "$db" 2 "$pid" || { bad "SIGKILL: the run never reached mid-decode"; cat "$tmp/kill.err"; }
 # a flush with sections stored (the token rows alone do not say one was)
-wait_running_rows "$db" 1 sections || bad "SIGKILL: no section was stored within 60 s"
+wait_running_rows "$db" 1 sections 1 "$pid" || bad "SIGKILL: no section was stored (see the wait line above)"
 kill -KILL $pid
 wait $pid 2>/dev/null
 kid=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])')
@@ -140,8 +140,8 @@ grep -Fq "Its J/TOKEN counts only the" "$tmp/k-runs.txt" \
 "$WATTLENS" run -m "$M" -n 30000 -c 30000 -t 1 --temp 0 --baseline 0.3 --settle 0 --db "$db" \
   >/dev/null 2>"$tmp/kb.err" &
 pid=$!
-wait_mid_decode "$tmp/kb.err" "$db" 2 || { bad "SIGKILL after a baseline: the run never reached mid-decode"; cat "$tmp/kb.err"; }
-wait_running_rows "$db" 1 sections || bad "SIGKILL after a baseline: no section was stored within 60 s"
+wait_mid_decode "$tmp/kb.err" "$db" 2 "$pid" || { bad "SIGKILL after a baseline: the run never reached mid-decode"; cat "$tmp/kb.err"; }
+wait_running_rows "$db" 1 sections 1 "$pid" || bad "SIGKILL after a baseline: no section was stored (see the wait line above)"
 kill -KILL $pid
 wait $pid 2>/dev/null
 kbid=$("$WATTLENS" runs --db "$db" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["id"])')

@@ -72,7 +72,7 @@ stop_run "$pid" baseline
   >/dev/null 2>"$tmp/run.err" &
 pid=$!
 # its rows are being committed
-wait_mid_decode "$tmp/run.err" "$db" 1 || { bad "generation: the run never reached mid-decode"; cat "$tmp/run.err"; }
+wait_mid_decode "$tmp/run.err" "$db" 1 "$pid" || { bad "generation: the run never reached mid-decode"; cat "$tmp/run.err"; }
 try_writers generation "$pid"
 stop_run "$pid" generation
 
