@@ -5,6 +5,7 @@
  * without a word. intel-rapl-tpmi zones are read where they add a channel,
  * never twice. On AMD the core zone (one core) is not summed. A sub-zone is
  * named after its parent zone's name, not its directory's number. */
+#include "fake_machine.h"
 #include "fake_msr.h"
 #include "sensor_open.h"
 #include "test_support.h"
@@ -20,29 +21,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#define RANGE_UJ 262143328850ull
-
-/* Under root/class/powercap: zone dir with its name, range and energy. */
-static void put_zone(const char *root, const char *dir, const char *name, uint64_t energy)
-{
-    char path[2048], text[64];
-    snprintf(path, sizeof path, "%s/class", root);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/class/powercap", root);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/class/powercap/%s", root, dir);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/class/powercap/%s/name", root, dir);
-    snprintf(text, sizeof text, "%s\n", name);
-    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
-    snprintf(path, sizeof path, "%s/class/powercap/%s/max_energy_range_uj", root, dir);
-    snprintf(text, sizeof text, "%llu\n", RANGE_UJ);
-    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
-    snprintf(path, sizeof path, "%s/class/powercap/%s/energy_uj", root, dir);
-    snprintf(text, sizeof text, "%llu\n", (unsigned long long)energy);
-    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
-}
 
 static void params_for(struct wl_sensor_params *p, const char *sysfs, const char *proc)
 {
@@ -78,10 +56,10 @@ static void test_second_socket_psys_is_a_psys_channel(void **state)
 {
     (void)state;
     char *root = wl_test_tmpdir();
-    put_zone(root, "intel-rapl:0", "package-0", 1000);
-    put_zone(root, "intel-rapl:1", "package-1", 1000);
-    put_zone(root, "intel-rapl:2", "psys", 1000);
-    put_zone(root, "intel-rapl:3", "psys-1", 1000);
+    wl_test_put_zone(root, "intel-rapl:0", "package-0", 1000);
+    wl_test_put_zone(root, "intel-rapl:1", "package-1", 1000);
+    wl_test_put_zone(root, "intel-rapl:2", "psys", 1000);
+    wl_test_put_zone(root, "intel-rapl:3", "psys-1", 1000);
     struct wl_sensor_params p;
     params_for(&p, root, root);
     wl_sensor *s = NULL;
@@ -110,10 +88,10 @@ static void test_unknown_zone_name_is_not_read(void **state)
 {
     (void)state;
     char *root = wl_test_tmpdir();
-    put_zone(root, "intel-rapl:0", "package-0", 1000);
-    put_zone(root, "intel-rapl:0:0", "mystery", 1000);
-    put_zone(root, "intel-rapl:1", "psys-", 1000);
-    put_zone(root, "intel-rapl:2", "psys-1x", 1000);
+    wl_test_put_zone(root, "intel-rapl:0", "package-0", 1000);
+    wl_test_put_zone(root, "intel-rapl:0:0", "mystery", 1000);
+    wl_test_put_zone(root, "intel-rapl:1", "psys-", 1000);
+    wl_test_put_zone(root, "intel-rapl:2", "psys-1x", 1000);
     struct wl_sensor_params p;
     params_for(&p, root, root);
     wl_sensor *s = NULL;
@@ -139,9 +117,9 @@ static void test_tpmi_zones_are_read(void **state)
 {
     (void)state;
     char *root = wl_test_tmpdir();
-    put_zone(root, "intel-rapl-tpmi:0", "package-0", 1000);
-    put_zone(root, "intel-rapl-tpmi:0:0", "dram", 1000);
-    put_zone(root, "intel-rapl-tpmi:1", "package-1", 1000);
+    wl_test_put_zone(root, "intel-rapl-tpmi:0", "package-0", 1000);
+    wl_test_put_zone(root, "intel-rapl-tpmi:0:0", "dram", 1000);
+    wl_test_put_zone(root, "intel-rapl-tpmi:1", "package-1", 1000);
     struct wl_sensor_params p;
     params_for(&p, root, root);
     wl_sensor *s = wl_test_open_backend(WL_BACKEND_RAPL_POWERCAP, &p);
@@ -166,9 +144,9 @@ static void test_tpmi_next_to_intel_rapl_adds_but_never_doubles(void **state)
 {
     (void)state;
     char *root = wl_test_tmpdir();
-    put_zone(root, "intel-rapl:0", "psys", 1000);
-    put_zone(root, "intel-rapl-tpmi:0", "package-0", 1000);
-    put_zone(root, "intel-rapl-tpmi:0:0", "dram", 1000);
+    wl_test_put_zone(root, "intel-rapl:0", "psys", 1000);
+    wl_test_put_zone(root, "intel-rapl-tpmi:0", "package-0", 1000);
+    wl_test_put_zone(root, "intel-rapl-tpmi:0:0", "dram", 1000);
     struct wl_sensor_params p;
     params_for(&p, root, root);
     wl_sensor *s = NULL;
@@ -184,11 +162,11 @@ static void test_tpmi_next_to_intel_rapl_adds_but_never_doubles(void **state)
     free(root);
 
     root = wl_test_tmpdir();
-    put_zone(root, "intel-rapl:0", "package-0", 1000);
-    put_zone(root, "intel-rapl:0:0", "dram", 1000);
-    put_zone(root, "intel-rapl-tpmi:0", "package-0", 1000);
-    put_zone(root, "intel-rapl-tpmi:0:0", "dram", 1000);
-    put_zone(root, "intel-rapl-tpmi:0:1", "core", 1000);
+    wl_test_put_zone(root, "intel-rapl:0", "package-0", 1000);
+    wl_test_put_zone(root, "intel-rapl:0:0", "dram", 1000);
+    wl_test_put_zone(root, "intel-rapl-tpmi:0", "package-0", 1000);
+    wl_test_put_zone(root, "intel-rapl-tpmi:0:0", "dram", 1000);
+    wl_test_put_zone(root, "intel-rapl-tpmi:0:1", "core", 1000);
     params_for(&p, root, root);
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
     in = wl_sensor_get_info(s);
@@ -279,13 +257,13 @@ static void test_tpmi_duplicate_counter_is_never_opened(void **state)
     (void)state;
     char *root = wl_test_tmpdir();
     assert_int_equal(chmod(root, 0755), 0);
-    put_zone(root, "intel-rapl:0", "package-0", 1000);
-    put_zone(root, "intel-rapl-tpmi:0", "package-0", 1000);
-    put_zone(root, "intel-rapl-tpmi:1", "package-1", 1000);
+    wl_test_put_zone(root, "intel-rapl:0", "package-0", 1000);
+    wl_test_put_zone(root, "intel-rapl-tpmi:0", "package-0", 1000);
+    wl_test_put_zone(root, "intel-rapl-tpmi:1", "package-1", 1000);
     char path[2048];
     snprintf(path, sizeof path, "%s/class/powercap/intel-rapl-tpmi:1/energy_uj", root);
     assert_int_equal(unlink(path), 0);
-    put_zone(root, "intel-rapl:1", "package-1", 1000);
+    wl_test_put_zone(root, "intel-rapl:1", "package-1", 1000);
     snprintf(path, sizeof path, "%s/class/powercap/intel-rapl-tpmi:0/energy_uj", root);
     assert_int_equal(chmod(path, 0), 0);
     struct denied_seen seen;
@@ -314,10 +292,10 @@ static void test_root_only_sub_zone_leaves_the_package_read(void **state)
     (void)state;
     char *root = wl_test_tmpdir();
     assert_int_equal(chmod(root, 0755), 0);
-    put_zone(root, "intel-rapl:0", "package-0", 1000);
-    put_zone(root, "intel-rapl:0:0", "core", 1000);
-    put_zone(root, "intel-rapl:0:1", "dram", 1000);
-    put_zone(root, "intel-rapl:1", "psys", 1000);
+    wl_test_put_zone(root, "intel-rapl:0", "package-0", 1000);
+    wl_test_put_zone(root, "intel-rapl:0:0", "core", 1000);
+    wl_test_put_zone(root, "intel-rapl:0:1", "dram", 1000);
+    wl_test_put_zone(root, "intel-rapl:1", "psys", 1000);
     char path[2048];
     snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0:1/energy_uj", root);
     assert_int_equal(chmod(path, 0), 0);
@@ -358,14 +336,14 @@ static void test_sub_zones_are_named_after_their_parent_zone(void **state)
 {
     (void)state;
     char *root = wl_test_tmpdir();
-    put_zone(root, "intel-rapl:0", "psys", 1000);
-    put_zone(root, "intel-rapl:1", "package-0", 1000);
-    put_zone(root, "intel-rapl:1:0", "dram", 1000);
-    put_zone(root, "intel-rapl:1:1", "core", 1000);
-    put_zone(root, "intel-rapl:2", "package-1", 1000);
-    put_zone(root, "intel-rapl:2:0", "dram", 1000);
-    put_zone(root, "intel-rapl:3", "package-2", 1000);
-    put_zone(root, "intel-rapl:3:0", "dram", 1000);
+    wl_test_put_zone(root, "intel-rapl:0", "psys", 1000);
+    wl_test_put_zone(root, "intel-rapl:1", "package-0", 1000);
+    wl_test_put_zone(root, "intel-rapl:1:0", "dram", 1000);
+    wl_test_put_zone(root, "intel-rapl:1:1", "core", 1000);
+    wl_test_put_zone(root, "intel-rapl:2", "package-1", 1000);
+    wl_test_put_zone(root, "intel-rapl:2:0", "dram", 1000);
+    wl_test_put_zone(root, "intel-rapl:3", "package-2", 1000);
+    wl_test_put_zone(root, "intel-rapl:3:0", "dram", 1000);
     char path[2048];
     snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:3/name", root);
     assert_int_equal(unlink(path), 0);
@@ -426,8 +404,8 @@ static void test_amd_core_zone_is_one_core_not_summed(void **state)
 {
     (void)state;
     char *root = wl_test_tmpdir();
-    put_zone(root, "intel-rapl:0", "package-0", 1000);
-    put_zone(root, "intel-rapl:0:0", "core", 1000);
+    wl_test_put_zone(root, "intel-rapl:0", "package-0", 1000);
+    wl_test_put_zone(root, "intel-rapl:0:0", "core", 1000);
     char path[2048];
     snprintf(path, sizeof path, "%s/devices", root);
     mkdir(path, 0755);
@@ -480,8 +458,8 @@ static void test_one_failing_zone_leaves_the_others_read(void **state)
 {
     (void)state;
     char *root = wl_test_tmpdir();
-    put_zone(root, "intel-rapl:0", "package-0", 1000);
-    put_zone(root, "intel-rapl:1", "package-1", 1000);
+    wl_test_put_zone(root, "intel-rapl:0", "package-0", 1000);
+    wl_test_put_zone(root, "intel-rapl:1", "package-1", 1000);
     struct wl_sensor_params p;
     params_for(&p, root, NULL);
     p.backends = WL_BACKEND_RAPL_POWERCAP;
@@ -491,20 +469,20 @@ static void test_one_failing_zone_leaves_the_others_read(void **state)
     const int p0 = find_channel(in, "package-0"), p1 = find_channel(in, "package-1");
     assert_true(p0 >= 0 && p1 >= 0);
     struct wl_sensor_reading r;
-    put_zone(root, "intel-rapl:0", "package-0", 3000);
-    put_zone(root, "intel-rapl:1", "package-1", 2000);
+    wl_test_put_zone(root, "intel-rapl:0", "package-0", 3000);
+    wl_test_put_zone(root, "intel-rapl:1", "package-1", 2000);
     assert_int_equal(wl_sensor_read(s, &r), 0);
     char path[2048];
     snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:1/energy_uj", root);
     assert_int_equal(wl_test_write_file(path, "garbage\n", 8), 0);
-    put_zone(root, "intel-rapl:0", "package-0", 5000);
+    wl_test_put_zone(root, "intel-rapl:0", "package-0", 5000);
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.n_channels, 2);
     assert_int_equal(r.v[p0].valid, WL_CH_ENERGY);
     assert_int_equal(r.v[p0].energy_uj, 4000);
     assert_int_equal(r.v[p1].valid, 0);
     assert_int_equal(r.v[p1].energy_uj, 0); /* not read: its values 0 */
-    put_zone(root, "intel-rapl:1", "package-1", 2500);
+    wl_test_put_zone(root, "intel-rapl:1", "package-1", 2500);
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.v[p1].valid, WL_CH_ENERGY);
     assert_int_equal(r.v[p1].energy_uj, 1500);
@@ -518,38 +496,11 @@ static void test_one_failing_zone_leaves_the_others_read(void **state)
     free(root);
 }
 
-/* root/rel, its parents made */
-static void put_file(const char *root, const char *rel, const char *text)
-{
-    char path[2048];
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    for (char *c = path + strlen(root) + 1; *c; c++) {
-        if (*c == '/') {
-            *c = '\0';
-            mkdir(path, 0755);
-            *c = '/';
-        }
-    }
-    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
-}
-
 /* A fake MSR device of cpu under dev: the unit register reg holding an
  * ESU (bits 12:8). */
 static void put_msr_esu(const char *dev, int cpu, uint32_t reg, unsigned esu)
 {
     wl_test_put_msr(dev, cpu, reg, (uint64_t)esu << 8 | 0x3);
-}
-
-/* A machine's tree under root: its folders sys, proc and dev made, their
- * paths to sys, proc and dev (size bytes each). */
-static void make_machine_dirs(const char *root, char *sys, char *proc, char *dev, size_t size)
-{
-    snprintf(sys, size, "%s/sys", root);
-    snprintf(proc, size, "%s/proc", root);
-    snprintf(dev, size, "%s/dev", root);
-    mkdir(sys, 0755);
-    mkdir(proc, 0755);
-    mkdir(dev, 0755);
 }
 
 /* A zone's resolution is its register's energy unit, never the 1 uJ of
@@ -566,17 +517,13 @@ static void test_resolution_is_the_register_unit_never_the_sysfs_uj(void **state
     (void)state;
     char *root = wl_test_tmpdir();
     char sys[1100], proc[1100], dev[1100];
-    make_machine_dirs(root, sys, proc, dev, sizeof sys);
-    put_zone(sys, "intel-rapl:0", "package-0", 1000);
-    put_zone(sys, "intel-rapl:0:0", "core", 1000);
-    put_zone(sys, "intel-rapl:0:1", "dram", 1000);
-    put_zone(sys, "intel-rapl:1", "package-1", 1000);
-    put_zone(sys, "intel-rapl:2", "psys", 1000);
-    for (int c = 0; c < 4; c++) { /* cpu0, 1 on package 0; cpu2, 3 on package 1 */
-        char rel[128];
-        snprintf(rel, sizeof rel, "devices/system/cpu/cpu%d/topology/physical_package_id", c);
-        put_file(sys, rel, c < 2 ? "0\n" : "1\n");
-    }
+    wl_test_machine_dirs(root, sys, proc, dev, sizeof sys);
+    wl_test_put_zone(sys, "intel-rapl:0", "package-0", 1000);
+    wl_test_put_zone(sys, "intel-rapl:0:0", "core", 1000);
+    wl_test_put_zone(sys, "intel-rapl:0:1", "dram", 1000);
+    wl_test_put_zone(sys, "intel-rapl:1", "package-1", 1000);
+    wl_test_put_zone(sys, "intel-rapl:2", "psys", 1000);
+    wl_test_put_two_packages(sys); /* cpu0, 1 on package 0; cpu2, 3 on package 1 */
     struct wl_sensor_params p;
     params_for(&p, sys, proc);
     p.dev_root = dev;
@@ -601,7 +548,7 @@ static void test_resolution_is_the_register_unit_never_the_sysfs_uj(void **state
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         char text[256];
         snprintf(text, sizeof text, "%s%s\n", intel, cases[k].model);
-        put_file(proc, "cpuinfo", text);
+        wl_test_put_file(proc, "cpuinfo", text);
         wl_test_rmtree(dev);
         mkdir(dev, 0755);
         if (cases[k].esu0 >= 0)
@@ -626,7 +573,8 @@ static void test_resolution_is_the_register_unit_never_the_sysfs_uj(void **state
         wl_sensor_close(s);
     }
     /* AMD: 0xC0010299's ESU, 15.3 uJ at 16 */
-    put_file(proc, "cpuinfo", "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n\n");
+    wl_test_put_file(proc, "cpuinfo",
+                     "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n\n");
     wl_test_rmtree(dev);
     mkdir(dev, 0755);
     put_msr_esu(dev, 0, 0xC0010299, 16);
@@ -655,11 +603,9 @@ static void test_resolution_is_the_register_unit_never_the_sysfs_uj(void **state
     wl_sensor_close(s);
     /* TPMI: unknown, whatever 0x606 says */
     char *root2 = wl_test_tmpdir();
-    put_zone(root2, "intel-rapl-tpmi:0", "package-0", 1000);
-    put_file(root2, "devices/system/cpu/cpu0/topology/physical_package_id", "0\n");
-    put_file(proc, "cpuinfo",
-             "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n"
-             "model\t\t: 173\n\n");
+    wl_test_put_zone(root2, "intel-rapl-tpmi:0", "package-0", 1000);
+    wl_test_put_file(root2, "devices/system/cpu/cpu0/topology/physical_package_id", "0\n");
+    wl_test_put_intel_cpuinfo(proc, 173);
     put_msr_esu(dev, 0, 0x606, 14);
     params_for(&p, root2, proc);
     p.dev_root = dev;
@@ -673,7 +619,7 @@ static void test_resolution_is_the_register_unit_never_the_sysfs_uj(void **state
     char zdir[1200];
     snprintf(zdir, sizeof zdir, "%s/class/powercap/intel-rapl-tpmi:0", root2);
     wl_test_rmtree(zdir);
-    put_zone(root2, "intel-rapl:0", "package-0", 1000);
+    wl_test_put_zone(root2, "intel-rapl:0", "package-0", 1000);
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
     in = wl_sensor_get_info(s);
     assert_int_equal(in->n_channels, 1);
@@ -696,16 +642,11 @@ static void test_resolution_read_through_another_cpu_of_the_package(void **state
     (void)state;
     char *root = wl_test_tmpdir();
     char sys[1100], proc[1100], dev[1100];
-    make_machine_dirs(root, sys, proc, dev, sizeof sys);
-    put_zone(sys, "intel-rapl:0", "package-0", 1000);
-    put_zone(sys, "intel-rapl:1", "package-1", 1000);
-    for (int c = 0; c < 4; c++) { /* cpu0, 1 on package 0; cpu2, 3 on package 1 */
-        char rel[128];
-        snprintf(rel, sizeof rel, "devices/system/cpu/cpu%d/topology/physical_package_id", c);
-        put_file(sys, rel, c < 2 ? "0\n" : "1\n");
-    }
-    put_file(proc, "cpuinfo",
-             "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n\n");
+    wl_test_machine_dirs(root, sys, proc, dev, sizeof sys);
+    wl_test_put_zone(sys, "intel-rapl:0", "package-0", 1000);
+    wl_test_put_zone(sys, "intel-rapl:1", "package-1", 1000);
+    wl_test_put_two_packages(sys); /* cpu0, 1 on package 0; cpu2, 3 on package 1 */
+    wl_test_put_intel_cpuinfo(proc, 85);
     put_msr_esu(dev, 1, 0x606, 14); /* package 0: not cpu0, cpu1 */
     put_msr_esu(dev, 3, 0x606, 16); /* package 1: its second CPU; never package 0's */
     struct wl_sensor_params p;
@@ -735,11 +676,10 @@ static void test_sysfs_tree_without_dev_root_reads_the_dev_beside_it(void **stat
     (void)state;
     char *root = wl_test_tmpdir();
     char sys[1100], proc[1100], dev[1100];
-    make_machine_dirs(root, sys, proc, dev, sizeof sys);
-    put_zone(sys, "intel-rapl:0", "package-0", 1000);
-    put_file(sys, "devices/system/cpu/cpu0/topology/physical_package_id", "0\n");
-    put_file(proc, "cpuinfo",
-             "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 158\n\n");
+    wl_test_machine_dirs(root, sys, proc, dev, sizeof sys);
+    wl_test_put_zone(sys, "intel-rapl:0", "package-0", 1000);
+    wl_test_put_file(sys, "devices/system/cpu/cpu0/topology/physical_package_id", "0\n");
+    wl_test_put_intel_cpuinfo(proc, 158);
     put_msr_esu(dev, 0, 0x606, 14);
     unsetenv("WATTLENS_DEV_ROOT");
     struct wl_sensor_params p;

@@ -9,6 +9,7 @@
  * (libwattlens is static), which forwards to the C library's.
  * ctest-labels: no-asan no-tsan (interposes scandir, which the sanitizers' runtimes intercept) */
 #define _GNU_SOURCE
+#include "fake_machine.h"
 #include "fake_msr.h"
 #include "test_support.h"
 
@@ -41,35 +42,11 @@ int scandir(const char *restrict dir, struct dirent ***restrict list,
     return real(dir, list, filter, cmp);
 }
 
-/* root/rel, its parents made */
-static void put_file(const char *root, const char *rel, const char *text)
-{
-    char path[2048];
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    for (char *c = path + strlen(root) + 1; *c; c++) {
-        if (*c == '/') {
-            *c = '\0';
-            mkdir(path, 0755);
-            *c = '/';
-        }
-    }
-    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
-}
-
 /* sys/, proc/, dev/ under root; cpu0, 1 on package 0, cpu2, 3 on package 1 */
 static void make_tree(const char *root, char *sys, char *proc, char *dev, size_t size)
 {
-    snprintf(sys, size, "%s/sys", root);
-    snprintf(proc, size, "%s/proc", root);
-    snprintf(dev, size, "%s/dev", root);
-    mkdir(sys, 0755);
-    mkdir(proc, 0755);
-    mkdir(dev, 0755);
-    for (int c = 0; c < 4; c++) {
-        char rel[128];
-        snprintf(rel, sizeof rel, "devices/system/cpu/cpu%d/topology/physical_package_id", c);
-        put_file(sys, rel, c < 2 ? "0\n" : "1\n");
-    }
+    wl_test_machine_dirs(root, sys, proc, dev, size);
+    wl_test_put_two_packages(sys);
 }
 
 /* No <dev>/cpu (no msr driver): no CPU of the package can be read, and
@@ -101,14 +78,9 @@ static void test_powercap_lists_cpus_once_without_msr_devices(void **state)
     char *root = wl_test_tmpdir();
     char sys[1100], proc[1100], dev[1100];
     make_tree(root, sys, proc, dev, sizeof sys);
-    put_file(sys, "class/powercap/intel-rapl:0/name", "package-0\n");
-    put_file(sys, "class/powercap/intel-rapl:0/energy_uj", "1000\n");
-    put_file(sys, "class/powercap/intel-rapl:0/max_energy_range_uj", "262143328850\n");
-    put_file(sys, "class/powercap/intel-rapl:1/name", "package-1\n");
-    put_file(sys, "class/powercap/intel-rapl:1/energy_uj", "1000\n");
-    put_file(sys, "class/powercap/intel-rapl:1/max_energy_range_uj", "262143328850\n");
-    put_file(proc, "cpuinfo",
-             "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n\n");
+    wl_test_put_zone(sys, "intel-rapl:0", "package-0", 1000);
+    wl_test_put_zone(sys, "intel-rapl:1", "package-1", 1000);
+    wl_test_put_intel_cpuinfo(proc, 85);
     struct wl_sensor_params p;
     wl_sensor_params_default(&p);
     p.sysfs_root = sys;
@@ -124,8 +96,7 @@ static void test_powercap_lists_cpus_once_without_msr_devices(void **state)
     wl_sensor_close(s);
     /* a TPMI model (Granite Rapids, 173): no zone's unit is 0x606's; the
      * CPUs are not listed, although cpu0's device holds an ESU */
-    put_file(proc, "cpuinfo",
-             "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 173\n\n");
+    wl_test_put_intel_cpuinfo(proc, 173);
     wl_test_put_msr(dev, 0, 0x606, 14u << 8 | 0x3);
     n_cpu_scans = 0;
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_POWERCAP, &p, &s, NULL), 0);
