@@ -37,6 +37,8 @@ struct wl_fake_powercap {
     _Atomic uint64_t max_gap_ns;  /* the writer raises it, a reset stores 0 */
     _Atomic uint64_t t_values_ns; /* written by the writer only: its last write's values' time */
     _Atomic uint64_t pause_ns;    /* asked by wl_fake_powercap_pause, taken by the writer */
+    _Atomic uint64_t min_sep_ns;  /* the writer lowers it, a reset stores UINT64_MAX */
+    uint64_t done_ns;             /* writer thread only: when its last write had ended */
 };
 
 static int write_text(const char *path, const char *text)
@@ -60,6 +62,15 @@ static void write_value(int fd, uint64_t v)
 static void write_all(struct wl_fake_powercap *fp, uint64_t t)
 {
     const uint64_t t_last = atomic_load_explicit(&fp->t_values_ns, memory_order_relaxed);
+    /* This write's values land after t, the last write's before done_ns:
+     * the files change at least t - done_ns after the last change. A pair
+     * across a reset may count: it only lowers the minimum. */
+    if (fp->done_ns) {
+        const uint64_t sep = t > fp->done_ns ? t - fp->done_ns : 0;
+        uint64_t was = atomic_load(&fp->min_sep_ns);
+        while (sep < was && !atomic_compare_exchange_weak(&fp->min_sep_ns, &was, sep)) {
+        }
+    }
     int broken = atomic_load(&fp->broken);
     for (size_t i = 0; i < fp->n; i++) {
         fp->cum_uj[i] += atomic_load(&fp->power_w[i]) * (double)(t - t_last) / 1e3;
@@ -77,6 +88,7 @@ static void write_all(struct wl_fake_powercap *fp, uint64_t t)
      * the reset counts in full; a gap the loop leaves out ended before the
      * load, so before any reset that could have dropped it. */
     const uint64_t done = wl_clock_now_ns();
+    fp->done_ns = done;
     const uint64_t gap = done > t_last ? done - t_last : 0;
     uint64_t cur = atomic_load(&fp->max_gap_ns);
     while (gap > cur && !atomic_compare_exchange_weak(&fp->max_gap_ns, &cur, gap)) {
@@ -100,6 +112,12 @@ uint64_t wl_fake_powercap_max_gap_ns(const struct wl_fake_powercap *fp)
 void wl_fake_powercap_reset_gap(struct wl_fake_powercap *fp)
 {
     atomic_store(&fp->max_gap_ns, 0);
+    atomic_store(&fp->min_sep_ns, UINT64_MAX);
+}
+
+uint64_t wl_fake_powercap_min_sep_ns(const struct wl_fake_powercap *fp)
+{
+    return atomic_load(&fp->min_sep_ns);
 }
 
 void wl_fake_powercap_pause(struct wl_fake_powercap *fp, uint64_t ns)
@@ -151,6 +169,7 @@ struct wl_fake_powercap *wl_fake_powercap_start(const char *root, const struct w
     snprintf(fp->root, sizeof fp->root, "%s", root);
     fp->n = n;
     fp->period_ns = period_ns;
+    atomic_store(&fp->min_sep_ns, UINT64_MAX);
     char path[2048];
     snprintf(path, sizeof path, "%s/class", root);
     mkdir(path, 0755);

@@ -55,10 +55,15 @@ const char *wl_fake_powercap_energy_path(const struct wl_fake_powercap *fp, size
  * (one atomic maximum that the writer raises). */
 uint64_t wl_fake_powercap_max_gap_ns(const struct wl_fake_powercap *fp);
 /* Starts a new interval for wl_fake_powercap_max_gap_ns() (sets the
- * maximum to 0): the gap under way at the reset counts in full (a file read
- * just after it may be stale since the last write). Call it where a
+ * maximum to 0, and wl_fake_powercap_min_sep_ns()'s to UINT64_MAX): the gap under way at the reset
+ * counts in full (a file read just after it may be stale since the last write). Call it where a
  * measured interval starts. Any thread. */
 void wl_fake_powercap_reset_gap(struct wl_fake_powercap *fp);
+/* The shortest time between two of the writer's writes since its start or
+ * the last reset (from the end of one to the start of the next: the files
+ * changed at least this far apart); UINT64_MAX before a second write. At
+ * least its period less a write's length. Any thread. */
+uint64_t wl_fake_powercap_min_sep_ns(const struct wl_fake_powercap *fp);
 /* Holds the writer for ns before its next write (as a stalled host would);
  * that write then holds the energy of the whole pause, as after any stall.
  * Returns at once. For tests of the fake and of the checks below. */

@@ -13,6 +13,7 @@
 #include "test_support.h"
 
 #include "fake_powercap.h"
+#include "learned_window.h"
 #include "util/clock.h"
 
 #include <fcntl.h>
@@ -333,6 +334,85 @@ static void test_pause_shows_in_the_longest_gap(void **state)
     free(root);
 }
 
+/* ---- a learned window (learned_window.h), on given numbers ------------------ */
+
+/* The fake's 100 ms counter, read every 10 ms: a window of ten times the
+ * time between the changes seen passes; one the measured stalls cannot
+ * explain fails however the fixed range reads; one inside the fixed range's
+ * outside that a late sampler explains is inconclusive. */
+static void test_learned_window_judgement(void **state)
+{
+    (void)state;
+    const struct wl_learn_measured quiet = {99 * MS_NS, 101 * MS_NS, 11 * MS_NS, MS_NS / 10,
+                                            10 * MS_NS};
+    double lo, hi;
+    wl_test_learned_window_explained(&quiet, &lo, &hi);
+    assert_true(fabs(lo - 10.0 * (99 - 11.2)) < 1e-3 && fabs(hi - 10.0 * (101 + 11.2)) < 1e-3);
+    assert_int_equal(wl_test_judge_learned_window(1000.0, 500, 2000, &quiet), WL_FAKE_PASS);
+    /* a mis-learned window: one period, one interval, none */
+    assert_int_equal(wl_test_judge_learned_window(100.0, 500, 2000, &quiet), WL_FAKE_FAIL);
+    assert_int_equal(wl_test_judge_learned_window(10.0, 500, 2000, &quiet), WL_FAKE_FAIL);
+    assert_int_equal(wl_test_judge_learned_window(0.0, 500, 2000, &quiet), WL_FAKE_FAIL);
+    assert_int_equal(wl_test_judge_learned_window(NAN, 500, 2000, &quiet), WL_FAKE_FAIL);
+    /* inside the fixed range but more than the stalls explain */
+    assert_int_equal(wl_test_judge_learned_window(1500.0, 500, 2000, &quiet), WL_FAKE_FAIL);
+    /* the loaded run: a writer gap of 100 ms, a change seen 76 ms late by a
+     * stalled sampler thread gave 240 ms; the writer-gap verdict failed it */
+    assert_int_equal(wl_fake_judge(240.0, 500.0, 2000.0, 100.0, 100 * MS_NS, 190 * MS_NS),
+                     WL_FAKE_FAIL);
+    const struct wl_learn_measured late = {99 * MS_NS, 100 * MS_NS, 86 * MS_NS, MS_NS / 10,
+                                           10 * MS_NS};
+    assert_int_equal(wl_test_judge_learned_window(240.0, 500, 2000, &late), WL_FAKE_INCONCLUSIVE);
+    assert_int_equal(wl_test_judge_learned_window(100.0, 500, 2000, &late), WL_FAKE_FAIL);
+    assert_int_equal(wl_test_judge_learned_window(1000.0, 500, 2000, &late), WL_FAKE_PASS);
+    /* a long writer gap explains a long window, not a short one */
+    const struct wl_learn_measured gap = {99 * MS_NS, 250 * MS_NS, 11 * MS_NS, MS_NS / 10,
+                                          10 * MS_NS};
+    assert_int_equal(wl_test_judge_learned_window(2100.0, 500, 2000, &gap), WL_FAKE_INCONCLUSIVE);
+    assert_int_equal(wl_test_judge_learned_window(300.0, 500, 2000, &gap), WL_FAKE_FAIL);
+    /* a window never under the interval: a stall that big explains it */
+    const struct wl_learn_measured huge = {99 * MS_NS, 100 * MS_NS, 200 * MS_NS, 0, 10 * MS_NS};
+    wl_test_learned_window_explained(&huge, &lo, &hi);
+    assert_true(lo == 10.0);
+    assert_int_equal(wl_test_judge_learned_window(10.0, 500, 2000, &huge), WL_FAKE_INCONCLUSIVE);
+}
+
+/* R: the longest time from the origin read through the samples. */
+static void test_read_gap(void **state)
+{
+    (void)state;
+    struct wl_sample b[4];
+    memset(b, 0, sizeof b);
+    const uint64_t t[4] = {1010, 1020, 1200, 1210};
+    for (int i = 0; i < 4; i++)
+        b[i].t_ns = t[i];
+    assert_int_equal(wl_test_read_gap_ns(1000, b, 4), 180);
+    assert_int_equal(wl_test_read_gap_ns(500, b, 4), 510);
+    assert_int_equal(wl_test_read_gap_ns(500, b, 0), 0);
+}
+
+/* The writer's shortest time between writes: set once it wrote twice,
+ * never over its longest gap (each separation lies inside a gap). */
+static void test_min_sep(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    struct wl_fake_powercap *fp = wl_fake_powercap_start(root, zone, 1, 5 * MS_NS);
+    assert_non_null(fp);
+    wl_fake_powercap_reset_gap(fp);
+    for (int i = 0; i < 2000 && wl_fake_powercap_min_sep_ns(fp) == UINT64_MAX; i++)
+        wl_clock_sleep_ns(5 * MS_NS);
+    const uint64_t sep = wl_fake_powercap_min_sep_ns(fp);
+    const uint64_t gap = wl_fake_powercap_max_gap_ns(fp); /* after: only longer */
+    fprintf(stderr, "writes every 5 ms: %.3f ms apart at least, %.3f ms at most\n",
+            (double)sep / 1e6, (double)gap / 1e6);
+    assert_true(sep != UINT64_MAX);
+    assert_true(sep <= gap);
+    wl_fake_powercap_stop(fp);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +426,9 @@ int main(void)
         cmocka_unit_test(test_reports_skip_or_fail),
         cmocka_unit_test(test_over_the_writer),
         cmocka_unit_test(test_pause_shows_in_the_longest_gap),
+        cmocka_unit_test(test_learned_window_judgement),
+        cmocka_unit_test(test_read_gap),
+        cmocka_unit_test(test_min_sep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
