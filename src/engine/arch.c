@@ -256,6 +256,51 @@ int wl__metadata_positive(const wl_gguf *g, const char *key, double *out, char *
     return WL_EFORMAT;
 }
 
+int wl__metadata_get_i32(const wl_gguf *g, const char *prefix, const char *suffix, bool optional,
+                         int32_t def, int32_t *out, struct wl_errmsg *err)
+{
+    char key[256];
+    snprintf(key, sizeof key, "%s.%s", prefix, suffix);
+    int64_t v = 0;
+    char why[WL__METADATA_WHY_SIZE];
+    const int rc = wl__metadata_count(g, key, &v, why, sizeof why);
+    if (rc == WL_ENOENT && optional) {
+        *out = def;
+        return 0;
+    }
+    if (rc == WL_ENOENT)
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is missing", key);
+    if (rc != 0) /* another type, a value no int64 holds, or not a count: say which */
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' %s", key, why);
+    *out = (int32_t)v;
+    return 0;
+}
+
+int wl__metadata_get_f32(const wl_gguf *g, const char *prefix, const char *suffix,
+                         wl__metadata_num_fn read, bool optional, float def,
+                         const struct wl__metadata_range *range, float *out, struct wl_errmsg *err)
+{
+    char key[256];
+    snprintf(key, sizeof key, "%s.%s", prefix, suffix);
+    double v = 0;
+    char why[WL__METADATA_WHY_SIZE];
+    const int rc = read(g, key, &v, why, sizeof why);
+    if (rc == WL_ENOENT && optional) {
+        *out = def;
+        return 0;
+    }
+    if (rc == WL_ENOENT)
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is missing", key);
+    if (rc != 0)
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' %s", key, why);
+    const double f = (double)(float)v; /* inf past float's range */
+    if (range && (!(range->lo_closed ? f >= range->lo : f > range->lo) || !(f <= range->hi)))
+        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' = %g must be %s", key, v,
+                             range->words);
+    *out = (float)f;
+    return 0;
+}
+
 int wl__metadata_layers_fit(int64_t n_layer, uint64_t n_tensors, char *why, size_t size)
 {
     why[0] = '\0';
@@ -381,43 +426,6 @@ int wl__rope_scaling_read(const wl_gguf *g, const char *prefix, struct wl_rope_s
     return 0;
 }
 
-/* key's number into *out (def when absent), refused unless lo < v (lo <= v
- * when lo_closed) and v <= hi as the float the loader keeps; range: the
- * words after "must be " in the refusal, the interval and why. */
-static int wl__family_f32(const wl_gguf *g, const char *key, float def, double lo, bool lo_closed,
-                          double hi, const char *range, float *out, struct wl_errmsg *err)
-{
-    char why[WL__METADATA_WHY_SIZE];
-    double v;
-    const int rc = wl__metadata_num(g, key, &v, why, sizeof why);
-    *out = def;
-    if (rc == WL_ENOENT)
-        return 0;
-    if (rc != 0)
-        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' %s", key, why);
-    const double f = (double)(float)v; /* inf past float's range */
-    if (!(lo_closed ? f >= lo : f > lo) || !(f <= hi))
-        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' = %g must be %s", key, v, range);
-    *out = (float)f;
-    return 0;
-}
-
-/* key's count (wl__metadata_count) into *out, def when absent. */
-static int wl__family_count(const wl_gguf *g, const char *key, int32_t def, int32_t *out,
-                            struct wl_errmsg *err)
-{
-    char why[WL__METADATA_WHY_SIZE];
-    int64_t v;
-    const int rc = wl__metadata_count(g, key, &v, why, sizeof why);
-    *out = def;
-    if (rc == WL_ENOENT)
-        return 0;
-    if (rc != 0)
-        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' %s", key, why);
-    *out = (int32_t)v;
-    return 0;
-}
-
 int wl__family_meta_read(const wl_gguf *g, enum wl_arch a, const char *prefix, int32_t n_ctx_train,
                          struct wl__family_meta *m, struct wl_errmsg *err)
 {
@@ -426,37 +434,33 @@ int wl__family_meta_read(const wl_gguf *g, enum wl_arch a, const char *prefix, i
                                   .sliding_window = 4096,
                                   .rope_attn_factor = 1.0f,
                                   .rope_n_ctx_orig = n_ctx_train};
-    char key[256];
     int rc;
     if (a == WL_ARCH_GEMMA2) {
         /* cap * tanh(x / cap): a negative cap flips the scores' order, an
          * infinite one gives inf * 0 */
-        static const char softcap_range[] = "a finite float >= 0 (0 turns the soft-cap off)";
-        snprintf(key, sizeof key, "%s.attn_logit_softcapping", prefix);
-        if ((rc = wl__family_f32(g, key, 50.0f, 0.0, true, FLT_MAX, softcap_range, &m->attn_softcap,
-                                 err)) != 0)
+        static const struct wl__metadata_range softcap = {
+            0.0, true, FLT_MAX, "a finite float >= 0 (0 turns the soft-cap off)"};
+        if ((rc = wl__metadata_get_f32(g, prefix, "attn_logit_softcapping", wl__metadata_num, true,
+                                       50.0f, &softcap, &m->attn_softcap, err)) != 0 ||
+            (rc = wl__metadata_get_f32(g, prefix, "final_logit_softcapping", wl__metadata_num, true,
+                                       30.0f, &softcap, &m->final_softcap, err)) != 0)
             return rc;
-        snprintf(key, sizeof key, "%s.final_logit_softcapping", prefix);
-        if ((rc = wl__family_f32(g, key, 30.0f, 0.0, true, FLT_MAX, softcap_range,
-                                 &m->final_softcap, err)) != 0)
-            return rc;
-        snprintf(key, sizeof key, "%s.attention.sliding_window", prefix);
-        return wl__family_count(g, key, 4096, &m->sliding_window, err);
+        return wl__metadata_get_i32(g, prefix, "attention.sliding_window", true, 4096,
+                                    &m->sliding_window, err);
     }
     if (a != WL_ARCH_PHI3)
         return 0;
-    snprintf(key, sizeof key, "%s.rope.scaling.attn_factor", prefix);
-    char range[160];
-    snprintf(range, sizeof range,
+    char words[160];
+    snprintf(words, sizeof words,
              "in (0, %g] (it multiplies cos and sin, so each attention score by its square; "
              "LongRoPE's is about 1.0-1.2)",
              WL__ROPE_ATTN_FACTOR_MAX);
-    if ((rc = wl__family_f32(g, key, 1.0f, 0.0, false, WL__ROPE_ATTN_FACTOR_MAX, range,
-                             &m->rope_attn_factor, err)) != 0)
-        return rc;
-    /* absent: the training context, as llama.cpp defaults n_ctx_orig_yarn */
-    snprintf(key, sizeof key, "%s.rope.scaling.original_context_length", prefix);
-    if ((rc = wl__family_count(g, key, n_ctx_train, &m->rope_n_ctx_orig, err)) != 0)
+    const struct wl__metadata_range attn_factor = {0.0, false, WL__ROPE_ATTN_FACTOR_MAX, words};
+    if ((rc = wl__metadata_get_f32(g, prefix, "rope.scaling.attn_factor", wl__metadata_num, true,
+                                   1.0f, &attn_factor, &m->rope_attn_factor, err)) != 0 ||
+        /* absent: the training context, as llama.cpp defaults n_ctx_orig_yarn */
+        (rc = wl__metadata_get_i32(g, prefix, "rope.scaling.original_context_length", true,
+                                   n_ctx_train, &m->rope_n_ctx_orig, err)) != 0)
         return rc;
     const bool has_long = wl__has(g, "rope_factors_long.weight"),
                has_short = wl__has(g, "rope_factors_short.weight");

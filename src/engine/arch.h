@@ -186,6 +186,32 @@ int wl__metadata_embd_fits(const wl_gguf *g, int64_t dim, char *why, size_t size
 int wl__metadata_heads_divide(int64_t dim, int64_t n_head, char *why, size_t size);
 int wl__metadata_rope_fits(int64_t rope_dim, int64_t head_dim, char *why, size_t size);
 
+/* A float rule of the shape above (wl__metadata_num, wl__metadata_positive). */
+typedef int (*wl__metadata_num_fn)(const wl_gguf *g, const char *key, double *out, char *why,
+                                   size_t size);
+
+/* The range a float key must be in beyond its rule: lo < v (lo <= v when
+ * lo_closed) and v <= hi, as the float the loader keeps (hi = FLT_MAX
+ * refuses a value past float's range); words: what follows "must be " in
+ * the refusal, the interval and why. */
+struct wl__metadata_range {
+    double lo;
+    bool lo_closed;
+    double hi;
+    const char *words;
+};
+
+/* The loader's getters: "<prefix>.<suffix>" as a count (wl__metadata_count)
+ * or by rule read as a float, refused outside range (NULL: any), into *out
+ * (def when absent and optional). Return 0 or WL_EFORMAT with "metadata 'K'
+ * is missing", "metadata 'K' <why>" or "metadata 'K' = V must be <words>"
+ * in err; *out is left alone on an error. */
+int wl__metadata_get_i32(const wl_gguf *g, const char *prefix, const char *suffix, bool optional,
+                         int32_t def, int32_t *out, struct wl_errmsg *err);
+int wl__metadata_get_f32(const wl_gguf *g, const char *prefix, const char *suffix,
+                         wl__metadata_num_fn read, bool optional, float def,
+                         const struct wl__metadata_range *range, float *out, struct wl_errmsg *err);
+
 /* The integer keys the loader reads (after "<arch>."; read_config in
  * model.c reads each by its index, the features check every one). */
 enum wl__config_int {

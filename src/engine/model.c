@@ -206,51 +206,6 @@ int wl__model_bind_layer_vector(wl_model *m, int32_t il, const char *suffix, int
 
 /* ---- metadata helpers ------------------------------------------------------ */
 
-static int get_i32(const wl_gguf *g, const char *arch, const char *suffix, bool optional,
-                   int32_t def, int32_t *out, struct wl_errmsg *err)
-{
-    char key[128];
-    snprintf(key, sizeof key, "%s.%s", arch, suffix);
-    int64_t v = 0;
-    char why[WL__METADATA_WHY_SIZE];
-    int rc = wl__metadata_count(g, key, &v, why, sizeof why);
-    if (rc == WL_ENOENT && optional) {
-        *out = def;
-        return 0;
-    }
-    if (rc == WL_ENOENT)
-        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is missing", key);
-    if (rc != 0) /* another type, a value no int64 holds, or not a count: say which */
-        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' %s", key, why);
-    *out = (int32_t)v;
-    return 0;
-}
-
-/* read is the rule the value must meet (wl__metadata_num, or
- * wl__metadata_positive), whose words the error gives. */
-typedef int (*metadata_num_fn)(const wl_gguf *g, const char *key, double *out, char *why,
-                               size_t size);
-
-static int get_f32(const wl_gguf *g, const char *arch, const char *suffix, metadata_num_fn read,
-                   bool optional, float def, float *out, struct wl_errmsg *err)
-{
-    char key[128];
-    snprintf(key, sizeof key, "%s.%s", arch, suffix);
-    double v = 0;
-    char why[WL__METADATA_WHY_SIZE];
-    int rc = read(g, key, &v, why, sizeof why);
-    if (rc == WL_ENOENT && optional) {
-        *out = def;
-        return 0;
-    }
-    if (rc == WL_ENOENT)
-        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' is missing", key);
-    if (rc != 0)
-        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' %s", key, why);
-    *out = (float)v;
-    return 0;
-}
-
 static void add_eog(wl_model *m, const wl_gguf *g, const char *key)
 {
     int64_t v = 0;
@@ -311,17 +266,21 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
      * in the same words */
     const char *const *keys = wl__config_int_keys;
     char why[WL__METADATA_WHY_SIZE];
-    if ((rc = get_i32(g, a, keys[WL__CONFIG_BLOCK_COUNT], false, 0, &c->n_layer, err)) != 0 ||
-        (rc = get_i32(g, a, keys[WL__CONFIG_EMBEDDING_LENGTH], false, 0, &c->dim, err)) != 0 ||
-        (rc = get_i32(g, a, keys[WL__CONFIG_FEED_FORWARD_LENGTH], false, 0, &c->ffn_dim, err)) !=
+    if ((rc = wl__metadata_get_i32(g, a, keys[WL__CONFIG_BLOCK_COUNT], false, 0, &c->n_layer,
+                                   err)) != 0 ||
+        (rc = wl__metadata_get_i32(g, a, keys[WL__CONFIG_EMBEDDING_LENGTH], false, 0, &c->dim,
+                                   err)) != 0 ||
+        (rc = wl__metadata_get_i32(g, a, keys[WL__CONFIG_FEED_FORWARD_LENGTH], false, 0,
+                                   &c->ffn_dim, err)) != 0 ||
+        (rc = wl__metadata_get_i32(g, a, keys[WL__CONFIG_HEAD_COUNT], false, 0, &c->n_head, err)) !=
             0 ||
-        (rc = get_i32(g, a, keys[WL__CONFIG_HEAD_COUNT], false, 0, &c->n_head, err)) != 0 ||
-        (rc = get_i32(g, a, keys[WL__CONFIG_HEAD_COUNT_KV], true, c->n_head, &c->n_head_kv, err)) !=
-            0 ||
+        (rc = wl__metadata_get_i32(g, a, keys[WL__CONFIG_HEAD_COUNT_KV], true, c->n_head,
+                                   &c->n_head_kv, err)) != 0 ||
         /* the training context is required as llama.cpp requires it: it caps
          * the default context and picks phi3's LongRoPE factors, so a guess
          * would run (and report) another model */
-        (rc = get_i32(g, a, keys[WL__CONFIG_CONTEXT_LENGTH], false, 0, &c->n_ctx_train, err)) != 0)
+        (rc = wl__metadata_get_i32(g, a, keys[WL__CONFIG_CONTEXT_LENGTH], false, 0, &c->n_ctx_train,
+                                   err)) != 0)
         return rc;
     /* every layer has several tensors: a block count past the file's tensor
      * count is refused before the per-layer tables are allocated (a count
@@ -347,13 +306,13 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
                              "mixture-of-experts models (%lld experts, metadata '%s') are not "
                              "supported by the engine",
                              (long long)n_expert, key);
-    if ((rc = get_i32(g, a, keys[WL__CONFIG_KEY_LENGTH], true, c->dim / c->n_head, &c->head_dim,
-                      err)) != 0)
+    if ((rc = wl__metadata_get_i32(g, a, keys[WL__CONFIG_KEY_LENGTH], true, c->dim / c->n_head,
+                                   &c->head_dim, err)) != 0)
         return rc;
     if (wl__metadata_grouping(c->n_head, c->n_head_kv, why, sizeof why) != 0)
         return wl_errmsg_set(err, WL_EFORMAT, "%s", why);
-    if ((rc = get_i32(g, a, keys[WL__CONFIG_ROPE_DIMENSION_COUNT], true, c->head_dim, &c->rope_dim,
-                      err)) != 0)
+    if ((rc = wl__metadata_get_i32(g, a, keys[WL__CONFIG_ROPE_DIMENSION_COUNT], true, c->head_dim,
+                                   &c->rope_dim, err)) != 0)
         return rc;
     if (wl__metadata_rope_fits(c->rope_dim, c->head_dim, why, sizeof why) != 0)
         return wl_errmsg_set(err, WL_EFORMAT, "%s", why);
@@ -362,13 +321,14 @@ static int read_config(wl_model *m, struct wl_errmsg *err)
     const char *eps_key = wl__arch_norm_eps_key(wl_arch_from_string(a, strlen(a)));
     /* > 0: RMSNorm and LayerNorm divide by sqrt(mean + eps): a zero row
      * with eps <= 0 (or one below float's range) would divide by zero */
-    if ((rc = get_f32(g, a, eps_key, wl__metadata_positive, false, 0.0f, &c->norm_eps, err)) != 0)
+    if ((rc = wl__metadata_get_f32(g, a, eps_key, wl__metadata_positive, false, 0.0f, NULL,
+                                   &c->norm_eps, err)) != 0)
         return rc;
     /* > 0: the frequencies are base^(-2i/rope_dim): a base of 0 makes them
      * infinite (NaN angles at position 0), a negative one NaN (a fractional
      * power), and every logit NaN */
-    if ((rc = get_f32(g, a, "rope.freq_base", wl__metadata_positive, true, 10000.0f,
-                      &c->rope_freq_base, err)) != 0)
+    if ((rc = wl__metadata_get_f32(g, a, "rope.freq_base", wl__metadata_positive, true, 10000.0f,
+                                   NULL, &c->rope_freq_base, err)) != 0)
         return rc;
     struct wl_rope_scaling rs;
     if ((rc = wl__rope_scaling_read(g, a, &rs, err)) != 0)
