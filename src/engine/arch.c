@@ -370,6 +370,14 @@ const char *const wl__config_int_keys[WL__CONFIG_INT_COUNT] = {
     [WL__CONFIG_CONTEXT_LENGTH] = "context_length",
 };
 
+/* r refused: the engine cannot run it (scale NaN); returns rc. */
+static int wl__rope_refuse(struct wl_rope_scaling *r, int rc)
+{
+    r->refused = true;
+    r->scale = NAN;
+    return rc;
+}
+
 int wl__rope_scaling_read(const wl_gguf *g, const char *prefix, struct wl_rope_scaling *r,
                           struct wl_errmsg *err)
 {
@@ -384,42 +392,31 @@ int wl__rope_scaling_read(const wl_gguf *g, const char *prefix, struct wl_rope_s
     const bool have_type = type_rc == 0;
     r->type_none = have_type && type.len == 4 && memcmp(type.data, "none", 4) == 0;
     snprintf(key, sizeof key, "%s.rope.scaling.factor", prefix);
-    int rc = wl_gguf_get_f64(g, key, &r->factor);
+    int rc = wl__metadata_num(g, key, &r->factor, why, sizeof why);
     if (rc == WL_ENOENT) { /* the key's old name, which llama.cpp still reads */
         snprintf(key, sizeof key, "%s.rope.scale_linear", prefix);
-        rc = wl_gguf_get_f64(g, key, &r->factor);
+        rc = wl__metadata_num(g, key, &r->factor, why, sizeof why);
     }
-    r->in_file = rc == 0;
-    if (!r->in_file)
-        r->factor = 1.0;
-    double factor;
-    if (rc != WL_ENOENT && wl__metadata_num(g, key, &factor, why, sizeof why) != 0) {
-        /* another type, or not finite: in wl__metadata_num's words */
-        r->refused = true;
-        r->scale = NAN;
-        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' %s", key, why);
-    }
-    if (type_rc != 0 && type_rc != WL_ENOENT) {
-        r->refused = true;
-        r->scale = NAN;
-        return wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' %s", type_key, type_why);
-    }
-    if (have_type && !r->type_none && !(type.len == 6 && memcmp(type.data, "linear", 6) == 0)) {
-        r->refused = true;
-        r->scale = NAN;
-        return wl_errmsg_set(err, WL_ENOTSUP, "RoPE scaling type '%.*s' is not supported",
-                             (int)type.len, type.data);
-    }
+    /* a number that is not finite is in the file (and refused below); one
+     * of another type is not, and leaves r->factor at 1 */
+    r->in_file = rc == 0 || !isfinite(r->factor);
+    if (rc != 0 && rc != WL_ENOENT) /* another type, or not finite: in wl__metadata_num's words */
+        return wl__rope_refuse(r, wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' %s", key, why));
+    if (type_rc != 0 && type_rc != WL_ENOENT)
+        return wl__rope_refuse(
+            r, wl_errmsg_set(err, WL_EFORMAT, "metadata '%s' %s", type_key, type_why));
+    if (have_type && !r->type_none && !(type.len == 6 && memcmp(type.data, "linear", 6) == 0))
+        return wl__rope_refuse(r, wl_errmsg_set(err, WL_ENOTSUP,
+                                                "RoPE scaling type '%.*s' is not supported",
+                                                (int)type.len, type.data));
     /* the engine uses 1 / factor as a float: a factor so small that this is
      * infinite (a subnormal) would make every RoPE angle NaN */
     if (r->in_file && !r->type_none && (float)r->factor > 0.0f &&
-        !isfinite(1.0f / (float)r->factor)) {
-        r->refused = true;
-        r->scale = NAN;
-        return wl_errmsg_set(err, WL_EFORMAT,
+        !isfinite(1.0f / (float)r->factor))
+        return wl__rope_refuse(
+            r, wl_errmsg_set(err, WL_EFORMAT,
                              "metadata '%s' (%g) is too small: 1/factor is not a finite float", key,
-                             r->factor);
-    }
+                             r->factor));
     /* > 0 as the engine's float: a factor that underflows it counts as 0 */
     if (r->in_file && (float)r->factor > 0.0f && !r->type_none)
         r->scale = r->factor;

@@ -140,7 +140,8 @@ const char *wl__arch_norm_eps_key(enum wl_arch a);
  *   that fits in an int64: "has type STRING, not an integer",
  *   "= 18446744073709551615 is out of range", "= 2.5 is not a whole number";
  * - wl__metadata_num: any number type, finite: "has type STRING, not a
- *   number", "= inf is not a finite number";
+ *   number", "= inf is not a finite number" (*out holds the inf; it is
+ *   left alone when key is absent or of another type);
  * - wl__metadata_name: a string without a NUL byte (whose C copy would
  *   read as a shorter name: "llama\0x" as "llama"): "has type UINT32, not
  *   a string", "holds a NUL byte (at offset 5 of its 7 bytes)".
