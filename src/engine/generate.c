@@ -50,6 +50,39 @@ void wl_generate_result_free(struct wl_generate_result *res)
     res->text_len = 0;
 }
 
+/* Tokenizes the n prompts (NULL: empty) in order, each once, as wl_generate
+ * will, until one has more than limit tokens, as wl_generate_batch meets
+ * them: *longest the most tokens of those tokenized (so the count of that
+ * one, when there is one), *first_over its index (-1: none). A tokenizer
+ * error is returned in the words of wl_generate (n == 1) or
+ * wl_generate_batch ("prompt I"). */
+static int wl__prompts_scan(const wl_tokenizer *tok, const struct wl_generate_params *p,
+                            const char *const *prompts, int32_t n, int64_t limit, size_t *longest,
+                            int32_t *first_over, struct wl_errmsg *err)
+{
+    const unsigned flags = WL_TOK_ADD_BOS | (p->parse_special ? WL_TOK_PARSE_SPECIAL : 0);
+    *longest = 0;
+    *first_over = -1;
+    for (int32_t i = 0; i < n; i++) {
+        const char *text = prompts[i] ? prompts[i] : "";
+        int32_t *ids = NULL;
+        size_t n_tok = 0;
+        const int rc = wl_tok_tokenize_alloc(tok, text, strlen(text), flags, &ids, &n_tok, NULL);
+        free(ids);
+        if (rc != 0)
+            return n > 1
+                       ? wl_errmsg_set(err, rc, "cannot tokenize prompt %d: %s", (int)i,
+                                       wl_strerror(rc))
+                       : wl_errmsg_set(err, rc, "cannot tokenize the prompt: %s", wl_strerror(rc));
+        *longest = n_tok > *longest ? n_tok : *longest;
+        if ((int64_t)n_tok > limit) {
+            *first_over = i;
+            break;
+        }
+    }
+    return 0;
+}
+
 int wl_generate_default_n_ctx(const wl_model *m, const wl_tokenizer *tok,
                               const struct wl_generate_params *p, const char *const *prompts,
                               int32_t n, int32_t *n_ctx, int32_t *n_prompt_max,
@@ -59,19 +92,13 @@ int wl_generate_default_n_ctx(const wl_model *m, const wl_tokenizer *tok,
         return wl_errmsg_set(err, WL_EINVAL, "n_predict must be positive");
     if (n < 1 || !prompts)
         return wl_errmsg_set(err, WL_EINVAL, "no prompt to size the context for");
-    const unsigned flags = WL_TOK_ADD_BOS | (p->parse_special ? WL_TOK_PARSE_SPECIAL : 0);
     const int64_t n_train = m->config.n_ctx_train;
-    size_t longest = 0;
-    for (int32_t i = 0; i < n; i++) {
-        const char *text = prompts[i] ? prompts[i] : "";
-        int32_t *ids = NULL;
-        size_t n_tok = 0;
-        int rc = wl_tok_tokenize_alloc(tok, text, strlen(text), flags, &ids, &n_tok, NULL);
-        free(ids);
-        if (rc != 0)
-            return wl_errmsg_set(err, rc, "cannot tokenize the prompt: %s", wl_strerror(rc));
-        longest = n_tok > longest ? n_tok : longest;
-    }
+    size_t longest;
+    int32_t first_over;
+    /* every prompt, for the longest (the one the message names) */
+    const int rc = wl__prompts_scan(tok, p, prompts, n, INT64_MAX, &longest, &first_over, err);
+    if (rc != 0)
+        return rc;
     /* the prompt may fill the training context exactly: it still gives one token */
     if ((int64_t)longest > n_train)
         return wl_errmsg_set(err, WL_EFULL,
@@ -94,23 +121,13 @@ int wl_generate_check_prompts_fit(const wl_tokenizer *tok, const struct wl_gener
 {
     if (n < 1 || !prompts)
         return wl_errmsg_set(err, WL_EINVAL, "no prompt to check");
-    const unsigned flags = WL_TOK_ADD_BOS | (p->parse_special ? WL_TOK_PARSE_SPECIAL : 0);
-    for (int32_t i = 0; i < n; i++) {
-        const char *text = prompts[i] ? prompts[i] : "";
-        int32_t *ids = NULL;
-        size_t n_tok = 0;
-        int rc = wl_tok_tokenize_alloc(tok, text, strlen(text), flags, &ids, &n_tok, NULL);
-        free(ids);
-        if (rc != 0)
-            return n > 1
-                       ? wl_errmsg_set(err, rc, "cannot tokenize prompt %d: %s", (int)i,
-                                       wl_strerror(rc))
-                       : wl_errmsg_set(err, rc, "cannot tokenize the prompt: %s", wl_strerror(rc));
-        /* as wl_generate: a prompt that fills the context still gives one token */
-        if ((int64_t)n_tok > n_ctx)
-            return wl__generate_prompt_too_long(n > 1 ? i : -1, n_tok, n_ctx, err);
-    }
-    return 0;
+    size_t longest;
+    int32_t first_over;
+    /* as wl_generate: a prompt that fills the context still gives one token */
+    const int rc = wl__prompts_scan(tok, p, prompts, n, n_ctx, &longest, &first_over, err);
+    if (rc != 0 || first_over < 0)
+        return rc;
+    return wl__generate_prompt_too_long(n > 1 ? first_over : -1, longest, n_ctx, err);
 }
 
 static bool cancelled(const struct wl_generate_params *p)

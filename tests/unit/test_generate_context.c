@@ -8,7 +8,8 @@
  * context costs memory for the context's tokens only (alone and in a batch);
  * keys too large for an F16 KV cache give a non-finite logit error that
  * names the cache type and the remedy; an empty prompt on a vocabulary that
- * adds no BOS is refused with the reason and the remedy.
+ * adds no BOS is refused with the reason and the remedy; a tokenizer error
+ * names the prompt as the generation does.
  */
 #include "synth_fixture.h"
 #include "test_support.h"
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -426,6 +428,51 @@ static void test_empty_prompt_without_bos_is_named(void **state)
     wl_test_synth_free(&s);
 }
 
+/* A tokenizer error names the prompt as wl_generate and wl_generate_batch
+ * do: "the prompt" alone, "prompt I" of several, in
+ * wl_generate_default_n_ctx as in wl_generate_check_prompts_fit (the
+ * former said "the prompt" of any of several). The prompt the tokenizer
+ * refuses is longer than WL_TOK_MAX_TEXT_BYTES: one MiB of 'a' (a file) mapped
+ * 1025 times, then a zero page (its NUL), so it costs a MiB of memory. */
+static void test_tokenizer_error_names_the_prompt(void **state)
+{
+    (void)state;
+    const size_t mib = (size_t)1 << 20, n_maps = (WL_TOK_MAX_TEXT_BYTES >> 20) + 1;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    const int fd = fileno(f);
+    assert_int_equal(ftruncate(fd, (off_t)mib), 0);
+    char *one = mmap(NULL, mib, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    assert_true(one != MAP_FAILED);
+    memset(one, 'a', mib);
+    char *huge = mmap(NULL, (n_maps + 1) * mib, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(huge != MAP_FAILED);
+    for (size_t i = 0; i < n_maps; i++)
+        assert_true(mmap(huge + i * mib, mib, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) !=
+                    MAP_FAILED);
+    struct wl_test_synth s = {0};
+    synth_load(&s, WL_ARCH_LLAMA, 2048);
+    struct wl_errmsg err = {{0}};
+    const char *prompts[] = {"Hi", huge};
+    struct wl_generate_params p = greedy(prompts[0], 10);
+    int32_t n_ctx = 0;
+    assert_int_equal(wl_generate_default_n_ctx(s.m, s.tok, &p, prompts, 2, &n_ctx, NULL, &err),
+                     WL_ERANGE);
+    assert_non_null(strstr(err.text, "cannot tokenize prompt 1: "));
+    assert_int_equal(wl_generate_check_prompts_fit(s.tok, &p, prompts, 2, 2048, &err), WL_ERANGE);
+    assert_non_null(strstr(err.text, "cannot tokenize prompt 1: "));
+    assert_int_equal(wl_generate_default_n_ctx(s.m, s.tok, &p, prompts + 1, 1, &n_ctx, NULL, &err),
+                     WL_ERANGE);
+    assert_non_null(strstr(err.text, "cannot tokenize the prompt: "));
+    assert_int_equal(wl_generate_check_prompts_fit(s.tok, &p, prompts + 1, 1, 2048, &err),
+                     WL_ERANGE);
+    assert_non_null(strstr(err.text, "cannot tokenize the prompt: "));
+    wl_test_synth_free(&s);
+    munmap(huge, (n_maps + 1) * mib);
+    munmap(one, mib);
+    fclose(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_huge_n_predict_costs_the_context_only),
         cmocka_unit_test(test_f16_cache_overflow_is_named),
         cmocka_unit_test(test_empty_prompt_without_bos_is_named),
+        cmocka_unit_test(test_tokenizer_error_names_the_prompt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
