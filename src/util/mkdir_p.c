@@ -7,7 +7,7 @@
 
 int wl_mkdir_p(const char *dir)
 {
-    return wl_mkdir_p_where(dir, NULL, 0);
+    return wl_mkdir_p_made(dir, NULL, 0, NULL, 0);
 }
 
 /* The directory of a failure into where (errno kept). */
@@ -18,11 +18,6 @@ static int wl__failed_at(const char *path, char *where, size_t size)
         snprintf(where, size, "%s", path);
     errno = e;
     return -1;
-}
-
-int wl_mkdir_p_where(const char *dir, char *where, size_t size)
-{
-    return wl_mkdir_p_made(dir, NULL, 0, where, size);
 }
 
 int wl_mkdir_p_made(const char *dir, char *made, size_t made_size, char *where, size_t size)

@@ -13,10 +13,7 @@ int wl_mkdir_p(const char *dir);
 /* wl_mkdir_p, and on failure the directory that could not be made, or
  * that is not a directory (dir or one of its parents), into where (size
  * bytes, cut to fit; "" when the failure is not one directory's: dir too
- * long or empty). */
-int wl_mkdir_p_where(const char *dir, char *where, size_t size);
-
-/* wl_mkdir_p_where, and the first directory it made into made (made_size
+ * long or empty); and the first directory it made into made (made_size
  * bytes, cut to fit; "" when every one existed): the highest one made, as
  * dir's missing parents are made from the top down; every directory from it
  * down to dir was made too (unless another process made one meanwhile).
