@@ -58,6 +58,14 @@ struct chan {
     bool raw_fell;     /* that read saw a discontinuity (a fall) */
     uint32_t n_falls;  /* falls seen by any read (the thread's or a mark's) */
     uint32_t falls_at_thread_read; /* n_falls as of the thread's latest read */
+    /* a stuck counter (under rd_mu; judge_stuck): its nominal update period
+     * (0: not known, never judged), its first good read, and whether any
+     * read since saw it change */
+    uint64_t nominal_ns;
+    uint64_t first_raw_t_ns;
+    bool moved;
+    int stuck_gap; /* under mu: its WL_DISC_STUCK gap, -1 while none (or not kept) */
+    bool stuck;    /* judged stuck (warned once) */
     /* falls recorded (under mu, taken inside rd_mu) */
     int fall_gap;         /* index into gaps[] of its latest fall's gap, -1 if not kept */
     uint32_t n_fall_logs; /* its falls logged so far (FALL_LOGS_PER_CHAN) */
@@ -384,6 +392,8 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
             }
             struct chan *k = &s->chans[s->n_chans++];
             k->fall_gap = -1;
+            k->stuck_gap = -1;
+            k->nominal_ns = ch->nominal_period_ns;
             k->sensor = i;
             k->ch = c;
             k->d = ch->domain;
@@ -455,6 +465,7 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
         c->raw_uj = r->v[c->ch].energy_uj;
         c->raw_disc = r->v[c->ch].n_discontinuities;
         c->raw_t_ns = t;
+        c->first_raw_t_ns = t;
         c->ref_t_ns = t;
         c->ref_e_uj = 0;
         if (!c->counter && (r->v[c->ch].valid & WL_CH_POWER)) {
@@ -630,6 +641,7 @@ static int read_sensor(wl_sampler *s, unsigned i, bool settle, bool by_thread,
                     /* its first read since open: the start, nothing
                      * counted (the energy before it is in its gap, lost) */
                     c->raw_known = true;
+                    c->first_raw_t_ns = f.t;
                 } else if (v->energy_uj >= c->raw_uj && !disc) {
                     c->cum_uj += v->energy_uj - c->raw_uj;
                     c->raw_fell = false;
@@ -655,6 +667,8 @@ static int read_sensor(wl_sampler *s, unsigned i, bool settle, bool by_thread,
                     c->raw_fell = true;
                     c->n_falls++;
                 }
+                if (v->energy_uj != c->raw_uj || disc)
+                    c->moved = true;
                 c->raw_uj = v->energy_uj;
                 c->raw_disc = v->n_discontinuities;
                 c->raw_t_ns = f.t;
@@ -930,6 +944,67 @@ void wl__sampler_judge_rate(uint64_t n, uint64_t t_first_ns, uint64_t t_last_ns,
     *ok = !*judged || (ratio >= 0.8 && ratio <= 1.2);
 }
 
+uint64_t wl__sampler_stuck_after_ns(uint64_t nominal_ns)
+{
+    if (nominal_ns == 0)
+        return 0;
+    const uint64_t ten = nominal_ns > UINT64_MAX / 10 ? UINT64_MAX : nominal_ns * 10;
+    return ten > 100000000 ? ten : 100000000;
+}
+
+/* Judges every counter with a nominal update period that has not changed
+ * once since its first good read: over wl__sampler_stuck_after_ns of reads
+ * it is not measuring (frozen, virtualised, dead), so its domain's figure is
+ * no measurement of 0 J. Records it once as a gap of its domain whose energy
+ * is not counted (WL_DISC_STUCK, from its first read to its latest; a later
+ * call extends it while it stays flat) and warns once, naming the channel.
+ * Called where the gaps are handed out (wl_sampler_gaps, wl_sampler_stop). */
+static void judge_stuck(wl_sampler *s)
+{
+    for (unsigned k = 0; k < s->n_chans; k++) {
+        struct chan *c = &s->chans[k];
+        if (!c->counter || !c->nominal_ns)
+            continue;
+        pthread_mutex_lock(&s->rd_mu[c->sensor]);
+        const bool flat = c->raw_known && !c->moved;
+        const uint64_t t0 = c->first_raw_t_ns, t1 = c->raw_t_ns;
+        pthread_mutex_unlock(&s->rd_mu[c->sensor]);
+        const uint64_t after = wl__sampler_stuck_after_ns(c->nominal_ns);
+        if (!flat || t1 < t0 || t1 - t0 < after)
+            continue;
+        pthread_mutex_lock(&s->mu);
+        const bool first = !c->stuck;
+        if (first) {
+            c->stuck = true;
+            s->st.n_gaps++;
+            if (s->n_gaps_kept < WL_SAMPLER_MAX_GAPS) {
+                c->stuck_gap = (int)s->n_gaps_kept++;
+                struct wl_sampler_gap *g = &s->gaps[c->stuck_gap];
+                memset(g, 0, sizeof *g);
+                g->sensor = c->sensor;
+                g->error = WL_ERANGE;
+                g->counter_fell = true;
+                g->causes = 1u << WL_DISC_STUCK;
+                g->backend = wl_sensor_get_info(s->sensors[c->sensor])->backend;
+                g->domain_mask = g->lost_mask = (uint16_t)(1u << c->d);
+                g->t_start_ns = t0;
+            }
+        }
+        if (c->stuck_gap >= 0)
+            s->gaps[c->stuck_gap].t_end_ns = t1;
+        pthread_mutex_unlock(&s->mu);
+        if (first) {
+            const struct wl_sensor_info *in = wl_sensor_get_info(s->sensors[c->sensor]);
+            wl_log_warn("sampler",
+                        "%s %s: its energy counter did not change once in %.3f s of reads "
+                        "(it updates about every %.3g ms): it is not measuring here, and "
+                        "%s's 0 J over that time is no measurement",
+                        in->backend, in->ch[c->ch].name, (double)(t1 - t0) / 1e9,
+                        (double)c->nominal_ns / 1e6, wl_domain_name(c->d));
+        }
+    }
+}
+
 static void finish_rate(wl_sampler *s)
 {
     struct wl_sampler_stats *st = &s->st;
@@ -947,6 +1022,7 @@ int wl_sampler_stop(wl_sampler *s)
     pthread_mutex_unlock(&s->wake_mu);
     pthread_join(s->thread, NULL);
     s->running = false;
+    judge_stuck(s);
     pthread_mutex_lock(&s->mu);
     for (int d = 0; d < WL_DOMAIN_COUNT; d++)
         if (s->dom[d].present)
@@ -1392,11 +1468,15 @@ const char *wl_sampler_gap_why(const struct wl_sampler_gap *g)
         return "an energy counter went back, further than a wrap can explain";
     if (g->causes == 1u << WL_DISC_LOST_SAMPLE)
         return "a sample from the source could not be read";
+    if (g->causes == 1u << WL_DISC_STUCK)
+        return "an energy counter did not change once (it updates about every millisecond): it "
+               "is not measuring, and its 0 J is no measurement";
     return "an energy counter went back";
 }
 
 size_t wl_sampler_gaps(wl_sampler *s, struct wl_sampler_gap *out, size_t max)
 {
+    judge_stuck(s);
     pthread_mutex_lock(&s->mu);
     size_t n = s->n_gaps_kept < max ? s->n_gaps_kept : max;
     memcpy(out, s->gaps, n * sizeof *out);

@@ -17,4 +17,9 @@
 void wl__sampler_judge_rate(uint64_t n, uint64_t t_first_ns, uint64_t t_last_ns,
                             double requested_hz, double *achieved_hz, bool *judged, bool *ok);
 
+/* How long a counter of nominal update period nominal_ns
+ * (wl_sensor_channel.nominal_period_ns) must read unchanged before the
+ * sampler calls it stuck: max(100 ms, 10 x nominal_ns); 0 (never) for 0. */
+uint64_t wl__sampler_stuck_after_ns(uint64_t nominal_ns);
+
 #endif

@@ -253,6 +253,7 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             int ci =
                 wl__sensor_add_channel(s, name, d, WL_METHOD_COUNTER, WL_CH_ENERGY | flags, index);
             s->info.ch[ci].resolution_uj = unit_uj;
+            s->info.ch[ci].nominal_period_ns = wl__rapl_nominal_period_ns(d);
             struct msr_ch *c = &m->c[m->n++];
             c->fd = fd;
             c->reg = reg;

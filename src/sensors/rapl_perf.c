@@ -403,6 +403,7 @@ static int perf_open(struct wl_sensor *s, const struct wl_sensor_params *p,
              * Rapids): `sensors` shows it and the psys probe takes it as
              * its smallest tick. Not known: 0, never .scale. */
             s->info.ch[ci].resolution_uj = wl__rapl_resolution_uj(unit_rule, ev->domain, esu);
+            s->info.ch[ci].nominal_period_ns = wl__rapl_nominal_period_ns(ev->domain);
             struct perf_ch *pc = &rp->c[rp->n++];
             pc->fd = (int)fd;
             pc->scale_j = ev->scale_j;

@@ -560,6 +560,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             continue;
         }
         s->info.ch[ci].resolution_uj = zone_resolution_uj(&uf, zs, i);
+        s->info.ch[ci].nominal_period_ns = wl__rapl_nominal_period_ns(z->dom);
         struct powercap_zone *pz = &pc->z[pc->n++];
         pz->fd = z->fd;
         z->fd = -1; /* owned by pc now */

@@ -246,6 +246,11 @@ int wl__rapl_unit_esu(const char *sysfs_root, const char *dev_root, const struct
     return esu;
 }
 
+uint64_t wl__rapl_nominal_period_ns(enum wl_domain d)
+{
+    return d == WL_DOMAIN_PACKAGE || d == WL_DOMAIN_CORE || d == WL_DOMAIN_DRAM ? 1000000 : 0;
+}
+
 double wl__rapl_resolution_uj(enum wl__rapl_units rule, enum wl_domain d, int esu)
 {
     const char *why;

@@ -55,6 +55,13 @@ struct wl_sensor_channel {
     int index;                 /* package / GPU number, -1 when not applicable */
     double resolution_uj;      /* smallest energy step, 0 when unknown */
     double power_resolution_w; /* smallest power step, 0 when unknown */
+    /* How often the hardware updates this channel's counter, by its
+     * documentation (RAPL's package, core and dram: about 1 ms); 0 when
+     * not known (hwmon, a psys or uncore that may rest). Unlike
+     * wl_sensor_info.update_period_ns it is not measured: a counter with
+     * one that did not change once over max(100 ms, 10 x it) is not
+     * measuring, and the sampler says so (WL_DISC_STUCK). */
+    uint64_t nominal_period_ns;
 };
 
 /* What a cumulative counter did that no wrap explains: a discontinuity
@@ -75,6 +82,10 @@ enum wl_counter_disc {
     WL_DISC_AMBIGUOUS,   /* changed after a read gap longer than the counter takes
                             to wrap at 1 kW (WL__COUNTER_WRAP_W): how many times
                             it wrapped is unknown (a stopped or starved reader) */
+    WL_DISC_STUCK,       /* the sampler's judgement, never a backend's: a counter
+                            with a nominal update period did not change once over
+                            max(100 ms, 10 periods) of reads (frozen, virtualised
+                            or dead): not measuring, its 0 J is no figure */
 };
 
 struct wl_channel_value {

@@ -223,6 +223,12 @@ int wl__rapl_read_esu(const char *dev_root, int cpu, enum wl__cpu_vendor vendor)
  * states: by rule from esu when it is known (>= 0), else only what the rule
  * fixes whatever the ESU (wl__rapl_fixed_unit_uj); 0 when unknown. */
 double wl__rapl_resolution_uj(enum wl__rapl_units rule, enum wl_domain d, int esu);
+/* The nominal update period of a RAPL counter of domain d
+ * (wl_sensor_channel.nominal_period_ns): 1 ms for package, core and dram,
+ * which update about every millisecond while powered; 0 for uncore (an idle
+ * integrated GPU's counter may rest) and psys (checked at open, and a 1 J
+ * unit can rest for seconds). */
+uint64_t wl__rapl_nominal_period_ns(enum wl_domain d);
 
 /* One set of RAPL registers: a package, or on Intel a die of one (the
  * package MSRs of multi-die parts such as Cascade Lake-AP are per die: the
