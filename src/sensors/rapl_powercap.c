@@ -4,7 +4,10 @@
  * Zones are matched by their `name` file (package-N, core, uncore, dram,
  * psys, psys-N: a second socket's platform domain), never by their number;
  * a zone of another name is listed in not_read, never dropped silently.
- * intel-rapl-mmio:* zones duplicate the package counter and are skipped.
+ * intel-rapl-mmio:* zones (processor_thermal's MMIO view of the package
+ * counter) duplicate an intel-rapl package and are then skipped; one whose
+ * channel no intel-rapl or TPMI zone gives (intel_rapl_msr not loaded) is
+ * read, being the same counter.
  * Zones of the TPMI driver's own control type (intel-rapl-tpmi:N[:M]: Xeon
  * 6 and later, on kernels that do not register them as intel-rapl) are
  * read where no intel-rapl zone is the same channel; a duplicate is listed
@@ -63,6 +66,7 @@ struct powercap {
 struct zone_probe {
     char *dir; /* "intel-rapl:N[:M]" or "intel-rapl-tpmi:N[:M]" (heap) */
     bool tpmi; /* an intel-rapl-tpmi zone */
+    bool mmio; /* an intel-rapl-mmio zone (read only where it adds a channel) */
     int pkg, sub;
     bool named; /* name and range usable (probe_zone_name): its counter may be opened */
     bool denied; /* its energy_uj is root-only (EACCES/EPERM): listed in not_read */
@@ -79,11 +83,16 @@ struct zone_probe {
  * second only where they add a channel), then by package number, each
  * package's sub-zones after it (numbers, not strings: intel-rapl:10 after
  * intel-rapl:2). */
+static int zone_rank(const struct zone_probe *z)
+{
+    return z->mmio ? 2 : z->tpmi ? 1 : 0;
+}
+
 static int cmp_zone(const void *a, const void *b)
 {
     const struct zone_probe *x = a, *y = b;
-    if (x->tpmi != y->tpmi)
-        return x->tpmi ? 1 : -1;
+    if (zone_rank(x) != zone_rank(y))
+        return zone_rank(x) < zone_rank(y) ? -1 : 1;
     if (x->pkg != y->pkg)
         return x->pkg < y->pkg ? -1 : 1;
     return x->sub < y->sub ? -1 : x->sub > y->sub;
@@ -125,17 +134,19 @@ static int domain_of(const char *zname, enum wl_domain *d, unsigned *flags, int 
  * driver's "intel-rapl-tpmi:N[:M]" (*tpmi true; kernels that register TPMI
  * RAPL under a control type of its own), numbers as
  * wl__powercap_parse_zone_id takes them. 0 or WL_EFORMAT. */
-static int parse_zone_dir(const char *name, bool *tpmi, int *pkg, int *sub)
+static int parse_zone_dir(const char *name, bool *tpmi, bool *mmio, int *pkg, int *sub)
 {
-    static const char tpmi_prefix[] = "intel-rapl-tpmi:";
+    static const char tpmi_prefix[] = "intel-rapl-tpmi:", mmio_prefix[] = "intel-rapl-mmio:";
     *tpmi = strncmp(name, tpmi_prefix, sizeof tpmi_prefix - 1) == 0;
-    if (!*tpmi)
+    *mmio = strncmp(name, mmio_prefix, sizeof mmio_prefix - 1) == 0;
+    if (!*tpmi && !*mmio)
         return strncmp(name, "intel-rapl:", 11) == 0 ? wl__powercap_parse_zone_id(name, pkg, sub)
                                                      : WL_EFORMAT;
-    char as_msr[64]; /* the same numbers under the intel-rapl prefix */
-    if (strlen(name + sizeof tpmi_prefix - 1) > 40)
+    const char *num = strchr(name + 11, ':') + 1; /* after either prefix */
+    char as_msr[64];                              /* the same numbers under the intel-rapl prefix */
+    if (strlen(num) > 40)
         return WL_EFORMAT;
-    snprintf(as_msr, sizeof as_msr, "intel-rapl:%s", name + sizeof tpmi_prefix - 1);
+    snprintf(as_msr, sizeof as_msr, "intel-rapl:%s", num);
     return wl__powercap_parse_zone_id(as_msr, pkg, sub);
 }
 
@@ -169,7 +180,8 @@ static void link_parents(struct zone_probe *zs, size_t n)
             top = (int)i;
             zs[i].parent = -1;
         } else {
-            const bool same = top >= 0 && zs[top].tpmi == zs[i].tpmi && zs[top].pkg == zs[i].pkg;
+            const bool same =
+                top >= 0 && zone_rank(&zs[top]) == zone_rank(&zs[i]) && zs[top].pkg == zs[i].pkg;
             zs[i].parent = same ? top : -1;
         }
     }
@@ -192,7 +204,11 @@ static void zone_channel_name(const struct zone_probe *zs, size_t i, char *buf, 
     if (z->parent >= 0 && zs[z->parent].zname[0])
         wl_utf8_copy(ppart, sizeof ppart, zs[z->parent].zname);
     else
-        snprintf(ppart, sizeof ppart, "%s:%d", z->tpmi ? "intel-rapl-tpmi" : "intel-rapl", z->pkg);
+        snprintf(ppart, sizeof ppart, "%s:%d",
+                 z->mmio   ? "intel-rapl-mmio"
+                 : z->tpmi ? "intel-rapl-tpmi"
+                           : "intel-rapl",
+                 z->pkg);
     snprintf(buf, size, "%s/%s", ppart, zpart);
 }
 
@@ -397,13 +413,9 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     /* every zone, however many: sorted before any limit is applied */
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, "intel-rapl-mmio:", 16) == 0) {
-            n_mmio++;
-            continue;
-        }
         int pkg, sub;
-        bool tpmi;
-        if (parse_zone_dir(e->d_name, &tpmi, &pkg, &sub) != 0)
+        bool tpmi, mmio;
+        if (parse_zone_dir(e->d_name, &tpmi, &mmio, &pkg, &sub) != 0)
             continue;
         if (n_zs == cap_zs) {
             size_t nc = cap_zs ? cap_zs * 2 : 16;
@@ -419,6 +431,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         memset(z, 0, sizeof *z);
         z->fd = -1;
         z->tpmi = tpmi;
+        z->mmio = mmio;
         z->pkg = pkg;
         z->sub = sub;
         z->dir = strdup(e->d_name);
@@ -432,13 +445,14 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     if (rc != 0)
         goto out;
     if (n_zs == 0) {
-        rc = wl__sensor_fail(st, WL_ENOTSUP,
-                             "On an Intel CPU, or AMD Zen with Linux 5.11 or later: sudo modprobe "
-                             "intel_rapl_msr; on Xeon 6 (Granite Rapids, Sierra Forest) and "
-                             "later, whose RAPL is TPMI: sudo modprobe intel_rapl_tpmi (check "
-                             "with: ls /sys/class/powercap). Virtual machines and other CPUs "
-                             "have no RAPL.",
-                             "no intel-rapl or intel-rapl-tpmi zone under %s", dir);
+        rc =
+            wl__sensor_fail(st, WL_ENOTSUP,
+                            "On an Intel CPU, or AMD Zen with Linux 5.11 or later: sudo modprobe "
+                            "intel_rapl_msr; on Xeon 6 (Granite Rapids, Sierra Forest) and "
+                            "later, whose RAPL is TPMI: sudo modprobe intel_rapl_tpmi (check "
+                            "with: ls /sys/class/powercap). Virtual machines and other CPUs "
+                            "have no RAPL.",
+                            "no intel-rapl, intel-rapl-tpmi or intel-rapl-mmio zone under %s", dir);
         goto out;
     }
     qsort(zs, n_zs, sizeof zs[0], cmp_zone);
@@ -462,13 +476,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
     /* no ESU is read on a TPMI model: no zone's unit is 0x606's */
     unit_finder_fill(&uf, wl__sensor_sysfs_root(p), have_dev && !uf.tpmi_model ? dev : NULL,
                      uid.vendor);
-    if (n_mmio)
-        wl_log_debug("rapl",
-                     "skipping %u intel-rapl-mmio zone(s): they duplicate the package "
-                     "counter",
-                     n_mmio);
-
-    size_t n_ok = 0, n_top = 0, n_tpmi = 0, n_pkg_ok = 0, n_denied = 0;
+    size_t n_ok = 0, n_top = 0, n_tpmi = 0, n_mmio_read = 0, n_pkg_ok = 0, n_denied = 0;
     int first_denied = -1; /* the first zone whose energy_uj is root-only */
     bool denied_tpmi = false;
     for (size_t i = 0; i < n_zs; i++)
@@ -488,10 +496,15 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         char name[WL_SENSOR_NAME_MAX];
         zone_channel_name(zs, i, name, sizeof name);
         bool dup = false;
-        for (size_t k = 0; z->tpmi && k < i && !dup; k++) {
+        for (size_t k = 0; zone_rank(z) > 0 && k < i && !dup; k++) {
             char other[WL_SENSOR_NAME_MAX];
             zone_channel_name(zs, k, other, sizeof other);
-            dup = !zs[k].tpmi && zs[k].fd >= 0 && strcmp(name, other) == 0;
+            dup = zone_rank(&zs[k]) < zone_rank(z) && zs[k].fd >= 0 && strcmp(name, other) == 0;
+        }
+        if (dup && z->mmio) {
+            /* the usual case (both drivers loaded): said in the source */
+            n_mmio++;
+            continue;
         }
         if (dup) {
             wl__sensor_not_summed(s,
@@ -510,6 +523,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         n_ok++;
         n_top += z->sub < 0;
         n_tpmi += z->tpmi;
+        n_mmio_read += z->mmio;
     }
     if (n_denied && n_pkg_ok == 0) {
         /* no package is measured here: fail with the fix, so that rapl-perf
@@ -590,7 +604,8 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         snprintf(psys_part, sizeof psys_part, ", psys summed over %u zones", n_psys);
     char dir_part[181]; /* cut between characters */
     wl_utf8_clip(dir_part, sizeof dir_part, dir);
-    wl__sensor_set_source(s, "%s (%u zone(s)%s%s%s)", dir_part, pc->n, n_tpmi ? ", TPMI" : "",
+    wl__sensor_set_source(s, "%s (%u zone(s)%s%s%s%s)", dir_part, pc->n, n_tpmi ? ", TPMI" : "",
+                          n_mmio_read ? ", intel-rapl-mmio (no intel-rapl zone for it)" : "",
                           psys_part, n_mmio ? ", intel-rapl-mmio duplicates skipped" : "");
     if (n_denied) { /* read what can be, and say how to read the rest */
         fix_for_permission(st->fix, sizeof st->fix, dir, denied_tpmi);
