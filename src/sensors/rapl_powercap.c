@@ -20,7 +20,10 @@
  * 500 W: 262 kJ); a counter above its range or one that falls by more than
  * a wrap can explain is a discontinuity (wl__counter_update, counted in
  * n_discontinuities: the sampler records a gap). The energy_uj files stay
- * open for the sensor's lifetime; reads are pread(). A zone that cannot be
+ * open for the sensor's lifetime; reads are pread(). A read that fails
+ * with ENODEV (the zone was removed: kernfs fails the old file for good)
+ * reopens the file by path when the zone's name there is still its own
+ * (registered again), the counter's continuity rules kept. A zone that cannot be
  * read is skipped and listed in not_read (the others are kept), also a
  * root-only energy_uj (its note points at the fix, which the status keeps:
  * wl__sensor_keep_fix); only when no package zone can be read and one was
@@ -55,6 +58,9 @@
 struct powercap_zone {
     int fd;
     struct wl__counter ctr; /* unit 1 uJ, top_raw = max_energy_range_uj (its largest value) */
+    /* to reopen it (powercap_reopen): its directory's path (heap) and name */
+    char *dir;
+    char zname[64];
 };
 
 struct powercap {
@@ -289,6 +295,7 @@ static void powercap_close(struct wl_sensor *s)
     for (unsigned i = 0; i < pc->n; i++) {
         if (pc->z[i].fd >= 0)
             close(pc->z[i].fd);
+        free(pc->z[i].dir);
     }
     free(pc);
     s->impl = NULL;
@@ -575,7 +582,16 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         }
         s->info.ch[ci].resolution_uj = zone_resolution_uj(&uf, zs, i);
         s->info.ch[ci].nominal_period_ns = wl__rapl_nominal_period_ns(z->dom);
-        struct powercap_zone *pz = &pc->z[pc->n++];
+        struct powercap_zone *pz = &pc->z[pc->n];
+        char zdir[1400];
+        snprintf(zdir, sizeof zdir, "%s/%s", dir, z->dir);
+        pz->dir = strdup(zdir);
+        if (!pz->dir) {
+            rc = WL_ENOMEM;
+            goto out;
+        }
+        pc->n++;
+        snprintf(pz->zname, sizeof pz->zname, "%s", z->zname);
         pz->fd = z->fd;
         z->fd = -1; /* owned by pc now */
         wl__counter_init(&pz->ctr, "rapl-powercap", s->info.ch[ci].name, z->max_range, 1.0, z->raw,
@@ -630,6 +646,31 @@ out:
     return rc;
 }
 
+/* Reopens zone z's energy_uj after a read failed with ENODEV: kernfs
+ * answers so, for good, on a file whose zone was removed (its package's
+ * last CPU went offline, intel_rapl_msr reloaded); a zone registered again
+ * is a new file at the same path. Taken only when the directory's name is
+ * still the zone's (else another zone took the number: not this counter).
+ * The hardware counter kept counting, so the read after is one more value
+ * of it (wl__counter_update's rules: a change after longer than a wrap
+ * takes at 1 kW is ambiguous). 0, or -1 (z left as it was). */
+static int powercap_reopen(struct powercap_zone *z)
+{
+    char path[1500], name[64];
+    snprintf(path, sizeof path, "%s/name", z->dir);
+    if (wl__read_name_err(path, name, sizeof name, NULL) <= 0 || strcmp(name, z->zname) != 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/energy_uj", z->dir);
+    const int fd = wl__attr_open(path, false, NULL);
+    if (fd < 0)
+        return -1;
+    close(z->fd);
+    z->fd = fd;
+    wl_log_info("rapl", "rapl-powercap %s: %s was registered again; reopened", z->ctr.channel,
+                z->dir);
+    return 0;
+}
+
 static int powercap_read(struct wl_sensor *s, struct wl_sensor_reading *r)
 {
     struct powercap *pc = s->impl;
@@ -638,9 +679,13 @@ static int powercap_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     for (unsigned i = 0; i < pc->n; i++) {
         struct powercap_zone *z = &pc->z[i];
         uint64_t raw;
+        int err = 0;
+        int rc = wl__pread_u64_err(z->fd, &raw, &err);
+        if (rc != 0 && err == ENODEV && powercap_reopen(z) == 0)
+            rc = wl__pread_u64(z->fd, &raw);
         /* a zone that fails is not read this time (valid 0): the others
          * are, and the sampler records a gap for its domain alone */
-        if (wl__pread_u64(z->fd, &raw) != 0) {
+        if (rc != 0) {
             memset(&r->v[i], 0, sizeof r->v[i]);
             continue;
         }
