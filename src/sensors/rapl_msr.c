@@ -13,8 +13,11 @@
  * psys included (as the kernel's rapl_check_domain: psys reads 0 on a
  * package other than its platform's master); a psys that stays flat or far
  * below its package over the period probe is dropped (msr_measure_period). Device and cpuinfo files
- * are opened with wl__attr_open (a FIFO cannot hang the open). Not every register counts in 0x606's
- * unit: the kernel's per-model rules (DRAM 15.3 uJ on Haswell-X .. Ice Lake-X, psys 1 J on
+ * are opened with wl__attr_open (a FIFO cannot hang the open). A read that
+ * fails with ENXIO or EIO (its CPU went offline) moves the unit to another
+ * online CPU of the same package (and die) when one reads (msr_move), the
+ * counters' continuity kept; at most once a second while none can. Not every register counts in
+ * 0x606's unit: the kernel's per-model rules (DRAM 15.3 uJ on Haswell-X .. Ice Lake-X, psys 1 J on
  * Sapphire/Emerald Rapids, 2^ESU uJ on Silvermont Atoms) are applied from the CPU's family and
  * model (wl__sensor_cpu_ident: cpuinfo, or a sysfs tree's own CPU), and on a model not in that
  * table DRAM and psys are listed in not_read rather than guessed (docs/internals/sensors.md,
@@ -43,21 +46,38 @@ struct msr_ch {
     int fd; /* shared per package; owned by pkg_fd[] */
     uint32_t reg;
     unsigned unit;          /* the unit (package or die) it is read through */
+    unsigned slot;          /* its unit's index in pkg_fd[] and units[] */
     struct wl__counter ctr; /* raw units of unit_uj, 32-bit: top_raw 0xffffffff */
 };
 
 struct rapl_msr {
     unsigned n_pkg; /* units (packages, or dies) open */
     int pkg_fd[MSR_MAX_PKG];
+    /* to move a unit to another CPU (msr_move): the CPU each is read
+     * through, the roots (heap), whether units are dies, the unit register,
+     * and when a move last found none */
+    struct wl__rapl_unit units[MSR_MAX_PKG];
+    char *sysfs, *dev;
+    bool by_die;
+    uint32_t unit_reg;
+    uint64_t move_tried_ns[MSR_MAX_PKG];
     unsigned n;
     struct msr_ch c[WL_SENSOR_MAX_CHANNELS];
     uint64_t psys_contains[WL_SENSOR_MAX_CHANNELS]; /* for the probe (wl__rapl_psys_contains) */
 };
 
-static int msr_read(int fd, uint32_t reg, uint64_t *out)
+/* err: the errno of a failed pread (0 for a short read); may be NULL */
+static int msr_read_err(int fd, uint32_t reg, uint64_t *out, int *err)
 {
     ssize_t n = pread(fd, out, sizeof *out, (off_t)reg);
+    if (err)
+        *err = n < 0 ? errno : 0;
     return n == (ssize_t)sizeof *out ? 0 : WL_ESENSOR;
+}
+
+static int msr_read(int fd, uint32_t reg, uint64_t *out)
+{
+    return msr_read_err(fd, reg, out, NULL);
 }
 
 static void msr_close(struct wl_sensor *s)
@@ -67,6 +87,8 @@ static void msr_close(struct wl_sensor *s)
         return;
     for (unsigned i = 0; i < m->n_pkg; i++)
         close(m->pkg_fd[i]);
+    free(m->sysfs);
+    free(m->dev);
     free(m);
     s->impl = NULL;
 }
@@ -201,6 +223,7 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             continue;
         }
         opened[m->n_pkg] = groups[k];
+        m->units[m->n_pkg] = groups[k];
         m->pkg_fd[m->n_pkg++] = fd;
         const unsigned esu = (unsigned)((unit >> 8) & 0x1f);
         size_t nd = vendor == 0 ? sizeof intel / sizeof intel[0] : 1;
@@ -258,12 +281,21 @@ static int msr_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             c->fd = fd;
             c->reg = reg;
             c->unit = k;
+            c->slot = m->n_pkg - 1;
             wl__counter_init(&c->ctr, "rapl-msr", s->info.ch[ci].name, 0xffffffffull, unit_uj,
                              v & 0xffffffffu, wl_clock_now_ns());
         }
     }
     if (m->n_pkg == 0)
         goto fail; /* none could be read: the first one's why (rc) */
+    m->sysfs = strdup(wl__sensor_sysfs_root(p));
+    m->dev = strdup(dev);
+    if (!m->sysfs || !m->dev) {
+        rc = WL_ENOMEM;
+        goto fail;
+    }
+    m->by_die = vendor == 0;
+    m->unit_reg = unit_reg;
     rc = 0;
     for (unsigned b = 0; b < n_bad; b++) { /* the others are read: these are listed */
         char unit_name[32], path[600];
@@ -307,6 +339,64 @@ fail:
     return rc;
 }
 
+/* Moves unit slot, whose CPU's device failed with ENXIO or EIO (the CPU
+ * went offline), to another online CPU of the same package (and die) whose
+ * device reads the unit register, in number order: the package's
+ * registers are the same through any of its CPUs, so its counters read on
+ * (wl__counter_update's rules). An offline CPU has no topology directory
+ * (wl__rapl_unit_read fails), and one whose online file reads 0 is skipped
+ * too. Tried at most once a second while none is found (a scan of every
+ * CPU). 0 when moved, -1 otherwise. */
+static int msr_move(struct rapl_msr *m, unsigned slot, uint64_t now)
+{
+    if (m->move_tried_ns[slot] && now - m->move_tried_ns[slot] < 1000000000ull)
+        return -1;
+    m->move_tried_ns[slot] = now;
+    const struct wl__rapl_unit *u = &m->units[slot];
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/devices/system/cpu", m->sysfs);
+    struct dirent **list = NULL;
+    const int n_list = scandir(dir, &list, NULL, alphasort);
+    int fd = -1, to = -1;
+    for (int i = 0; i < n_list; i++) {
+        const int cpu = wl__sysfs_cpu_number(list[i]->d_name);
+        free(list[i]);
+        struct wl__rapl_unit v;
+        if (fd >= 0 || cpu < 0 || cpu == u->cpu ||
+            wl__rapl_unit_read(m->sysfs, cpu, m->by_die, &v) != 0 || v.pkg != u->pkg ||
+            v.die != u->die)
+            continue;
+        char path[700];
+        uint64_t online = 1, unit;
+        snprintf(path, sizeof path, "%s/cpu%d/online", dir, cpu);
+        if (wl__read_u64(path, &online) == 0 && online == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/cpu/%d/msr", m->dev, cpu);
+        fd = wl__attr_open(path, true, NULL);
+        if (fd >= 0 && msr_read(fd, m->unit_reg, &unit) != 0) {
+            close(fd);
+            fd = -1;
+        }
+        to = fd >= 0 ? cpu : -1;
+    }
+    free(list);
+    if (fd < 0)
+        return -1;
+    wl_log_info("rapl",
+                "rapl-msr: CPU %d of package %d is not readable (offline?); reading "
+                "through CPU %d",
+                u->cpu, u->pkg, to);
+    const int old = m->pkg_fd[slot];
+    for (unsigned i = 0; i < m->n; i++)
+        if (m->c[i].slot == slot)
+            m->c[i].fd = fd;
+    m->pkg_fd[slot] = fd;
+    m->units[slot].cpu = to;
+    m->move_tried_ns[slot] = 0;
+    close(old);
+    return 0;
+}
+
 static int msr_read_all(struct wl_sensor *s, struct wl_sensor_reading *r)
 {
     struct rapl_msr *m = s->impl;
@@ -315,9 +405,14 @@ static int msr_read_all(struct wl_sensor *s, struct wl_sensor_reading *r)
     for (unsigned i = 0; i < m->n; i++) {
         struct msr_ch *c = &m->c[i];
         uint64_t v;
-        /* a register that fails (its CPU went offline) is not read this
-         * time (valid 0, its values 0): the others are */
-        if (msr_read(c->fd, c->reg, &v) != 0) {
+        int err = 0;
+        int rc = msr_read_err(c->fd, c->reg, &v, &err);
+        if (rc != 0 && (err == ENXIO || err == EIO) && msr_move(m, c->slot, wl_clock_now_ns()) == 0)
+            rc = msr_read(c->fd, c->reg, &v);
+        /* a register that fails (its CPU went offline, and no other CPU
+         * of its package can be read) is not read this time (valid 0, its
+         * values 0): the others are */
+        if (rc != 0) {
             memset(&r->v[i], 0, sizeof r->v[i]);
             continue;
         }
