@@ -151,7 +151,8 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
            wl_run_status_name(r->row.status), wl_run_kind_name(r->row.kind));
     if (r->row.model_name || r->model_path) {
         fputs("  model      ", stdout);
-        wl_cli_put_text(stdout, r->row.model_name);
+        if (r->row.model_name)
+            wl_cli_put_textn(stdout, r->row.model_name, r->row.model_name_len);
         if (r->model_path) {
             fputs("  (", stdout);
             wl_cli_put_text(stdout, r->model_path);
@@ -161,7 +162,7 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
     }
     if (r->row.command) {
         fputs("  command    ", stdout);
-        wl_cli_put_text(stdout, r->row.command);
+        wl_cli_put_textn(stdout, r->row.command, r->row.command_len);
         putchar('\n');
     }
     print_command_end(&s->command);
@@ -172,7 +173,7 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
          * which could not be read back */
         char cell[4 * 200 + 4];
         printf("  prompt     %s\n",
-               wl_cli_textn_cols(r->row.prompt, strlen(r->row.prompt), 200, cell, sizeof cell));
+               wl_cli_textn_cols(r->row.prompt, r->row.prompt_len, 200, cell, sizeof cell));
     }
     printf("  created    %s UTC", wl_cli_format_date(r->row.created_at_ms, b1, sizeof b1));
     if (r->row.tags) {
@@ -181,7 +182,7 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
     }
     if (r->row.experiment) {
         fputs("   experiment: ", stdout);
-        wl_cli_put_text(stdout, r->row.experiment);
+        wl_cli_put_textn(stdout, r->row.experiment, r->row.experiment_len);
     }
     if (r->depth) {
         fputs("   depth: ", stdout);

@@ -147,7 +147,10 @@ static int run(int argc, char **argv)
             printf("%s %s  %s UTC  ", p.dry_run ? "would remove" : "removed",
                    wl_cli_text(r->id, id, sizeof id),
                    wl_cli_format_date(r->created_at_ms, date, sizeof date));
-            wl_cli_put_text(stdout, r->model_name ? r->model_name : r->command);
+            if (r->model_name)
+                wl_cli_put_textn(stdout, r->model_name, r->model_name_len);
+            else if (r->command)
+                wl_cli_put_textn(stdout, r->command, r->command_len);
             putchar('\n');
         }
         printf("%s%zu run%s%s", p.dry_run ? "dry run: " : "", res.removed.n,

@@ -95,6 +95,13 @@ int wl_run_json_set_json(json_t *o, const char *key, const char *text, size_t n)
     return lossy ? wl_json_set_hex(o, key, text, n) : 0;
 }
 
+/* o[key] = the n bytes at s (a NUL byte inside kept: "\u0000"), null for
+ * NULL s; 0 or -1 */
+static int wl__set_stored_text(json_t *o, const char *key, const char *s, size_t n)
+{
+    return s ? wl_json_set_textn(o, key, s, n) : json_object_set_new(o, key, json_null());
+}
+
 json_t *wl_run_json_identity(const struct wl_run_row *r)
 {
     char when[32];
@@ -107,10 +114,10 @@ json_t *wl_run_json_identity(const struct wl_run_row *r)
     rc |= json_object_set_new(o, "created_at", at ? json_string(at) : json_null());
     rc |= json_object_set_new(o, "status", json_string(wl_run_status_name(r->status)));
     rc |= json_object_set_new(o, "kind", json_string(wl_run_kind_name(r->kind)));
-    rc |= wl_json_set_text(o, "command", r->command);
-    rc |= wl_json_set_text(o, "model", r->model_name);
-    rc |= wl_json_set_text(o, "prompt", r->prompt);
-    rc |= wl_json_set_text(o, "experiment", r->experiment);
+    rc |= wl__set_stored_text(o, "command", r->command, r->command_len);
+    rc |= wl__set_stored_text(o, "model", r->model_name, r->model_name_len);
+    rc |= wl__set_stored_text(o, "prompt", r->prompt, r->prompt_len);
+    rc |= wl__set_stored_text(o, "experiment", r->experiment, r->experiment_len);
     rc |= wl_run_json_set_tags(o, r->tags, r->tags_len);
     if (rc != 0) {
         json_decref(o);

@@ -46,8 +46,9 @@ int wl_run_json_set_json(json_t *o, const char *key, const char *text, size_t n)
 
 /* A run's identity as an object: id, created_at_ms, created_at, status,
  * kind, command, model, prompt, experiment, tags (null for unknown
- * strings; "<field>_hex" beside a text that is not valid UTF-8). Callers
- * add their own figures. */
+ * strings; "<field>_hex" beside a text that is not valid UTF-8). Each text
+ * keeps all its stored bytes (the row's lengths), a NUL byte too
+ * ("\u0000"). Callers add their own figures. */
 json_t *wl_run_json_identity(const struct wl_run_row *r);
 
 #endif

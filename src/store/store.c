@@ -384,7 +384,7 @@ void wl__run_row_clear(struct wl_run_row *r)
     free(r->experiment);
     free(r->tags);
     r->command = r->model_name = r->prompt = r->experiment = r->tags = NULL;
-    r->tags_len = 0;
+    r->command_len = r->model_name_len = r->prompt_len = r->experiment_len = r->tags_len = 0;
 }
 
 void wl_run_list_free(struct wl_run_list *l)

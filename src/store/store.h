@@ -359,6 +359,9 @@ struct wl_run_row {
     enum wl_run_status status;
     enum wl_run_kind kind;
     char *command, *model_name, *prompt, *experiment;
+    /* their bytes: text from another writer may hold a NUL byte, where the
+     * C string (each is NUL terminated too) would end it */
+    size_t command_len, model_name_len, prompt_len, experiment_len;
     char *tags;                   /* comma separated, sorted */
     size_t tags_len;              /* its bytes (a tag may hold a NUL byte) */
     double duration_ms, energy_j; /* UNSET when unknown */

@@ -24,10 +24,10 @@ static int wl__read_row(sqlite3_stmt *st, int c, struct wl_run_row *row)
     row->created_at_ms = sqlite3_column_int64(st, c + 1);
     wl_run_status_parse((const char *)sqlite3_column_text(st, c + 2), &row->status);
     wl_run_kind_parse((const char *)sqlite3_column_text(st, c + 3), &row->kind);
-    row->command = wl__col_strdup(st, c + 4);
-    row->model_name = wl__col_strdup(st, c + 5);
-    row->prompt = wl__col_strdup(st, c + 6);
-    row->experiment = wl__col_strdup(st, c + 7);
+    row->command = wl__col_dup(st, c + 4, &row->command_len);
+    row->model_name = wl__col_dup(st, c + 5, &row->model_name_len);
+    row->prompt = wl__col_dup(st, c + 6, &row->prompt_len);
+    row->experiment = wl__col_dup(st, c + 7, &row->experiment_len);
     row->tags = wl__col_dup(st, c + 8, &row->tags_len);
     row->duration_ms = wl__col_double(st, c + 9);
     row->energy_j = wl__col_double(st, c + 10);

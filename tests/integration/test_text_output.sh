@@ -384,5 +384,40 @@ no_controls "$tmp/cruns.txt" && grep -qF 'abcd\x1b000  ' "$tmp/cruns.txt" \
 no_controls "$tmp/crm.txt" && grep -qxF 'removed abcd\x1b0000-1111\x9b' "$tmp/crm.txt" \
   && ok "rm escapes the id it removed" || bad "rm: $(cat "$tmp/err" "$tmp/crm.txt")"
 
+# --- stored text holding a NUL byte (another writer's): every byte in JSON, \x00 in text ----
+# Old: the command, model, prompt and experiment went through C strings, so
+# show --json and runs --json cut them at the NUL and the text outputs ended
+# there.
+ndb=$tmp/nul.db
+"$W" measure --db "$ndb" -- true >/dev/null 2>"$tmp/err" || bad "measure into $ndb: $(cat "$tmp/err")"
+python3 - "$ndb" <<'PY' || bad "could not edit $ndb"
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("update runs set command = cast(? as text), model_name = cast(? as text),"
+          " prompt = cast(? as text), experiment = cast(? as text)",
+          (b"c\0d", b"m\0n\x1b", b"p\0q\xff", b"e\0f"))
+c.execute("insert into run_tags(run_id, tag) select id, cast(? as text) from runs", (b"t\0u\xfe\x1b",))
+c.commit()
+PY
+nid=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select uuid from runs").fetchone()[0])' "$ndb")
+"$W" show --db "$ndb" --json "$nid" >"$tmp/nshow.json" 2>"$tmp/err"
+"$W" runs --db "$ndb" --json >"$tmp/nruns.json" 2>>"$tmp/err"
+python3 - "$tmp/nshow.json" "$tmp/nruns.json" <<'PY' && ok "show --json and runs --json keep a NUL byte in every text" \
+  || bad "NUL in JSON (see above): $(cat "$tmp/err")"
+import json, sys
+for r in (json.load(open(sys.argv[1]))["run"], json.load(open(sys.argv[2]))["runs"][0]):
+    assert r["command"] == "c\0d" and r["model"] == "m\0n\x1b" and r["experiment"] == "e\0f", r
+    assert r["prompt"] == "p\0q\ufffd" and r["prompt_hex"] == "700071ff", r
+    assert r["tags_hex"] == ["740075fe1b"], r
+PY
+"$W" show --db "$ndb" "$nid" >"$tmp/nshow.txt" 2>"$tmp/err"
+no_controls "$tmp/nshow.txt" && grep -qxF '  model      m\x00n\x1b' "$tmp/nshow.txt" \
+  && grep -qxF '  command    c\x00d' "$tmp/nshow.txt" && grep -qxF '  prompt     p\x00q\xff' "$tmp/nshow.txt" \
+  && grep -qF 'tags: t\x00u\xfe\x1b   experiment: e\x00f' "$tmp/nshow.txt" \
+  && ok "show escapes a NUL byte in the run's text" || bad "show with NUL: $(cat "$tmp/err" "$tmp/nshow.txt")"
+"$W" gc --db "$ndb" --keep 0 --dry-run >"$tmp/ngc.txt" 2>"$tmp/err"
+grep -qF 'UTC  m\x00n\x1b' "$tmp/ngc.txt" && ok "gc --dry-run escapes a NUL byte in the model" \
+  || bad "gc with NUL: $(cat "$tmp/err" "$tmp/ngc.txt")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -1,7 +1,8 @@
 /* The run exports (src/export/run_export.c) of rows that wattlens never
  * writes but the schema allows, as another program or a hand edit leaves
  * them: token indices below zero are exported once each, with their layer
- * rows and batch ranges; a tag holding a NUL byte keeps all its bytes.
+ * rows and batch ranges; a tag, a prompt, a command, a model name or an
+ * experiment holding a NUL byte keeps all its bytes.
  */
 #include "store_fixture.h"
 #include "test_support.h"
@@ -131,12 +132,69 @@ static void test_a_tag_with_a_nul_byte_keeps_its_bytes(void **state)
     wl_run_list_free(&list);
 }
 
+/* ---- the run's other texts holding a NUL byte --------------------------------- *
+ * Old: the command, model, prompt and experiment of the run row passed
+ * through C strings, so show --json and runs --json cut them at the NUL
+ * ("c" for "c\0d"); only the export kept every byte. */
+static void check_text(json_t *o, const char *key, const char *want, size_t n)
+{
+    json_t *t = json_object_get(o, key);
+    if (!json_is_string(t) || json_string_length(t) != n ||
+        memcmp(json_string_value(t), want, n) != 0)
+        fail_msg("%s: %zu bytes, want %zu", key, json_string_length(t), n);
+}
+
+/* model_key: the export's "model_name", the identity's "model" */
+static void check_texts(json_t *o, const char *model_key)
+{
+    check_text(o, "command", "c\0d", 3);
+    check_text(o, model_key, "m\0n", 3);
+    check_text(o, "prompt", "p\0q", 3);
+    check_text(o, "experiment", "e\0f", 3);
+}
+
+static void test_the_run_texts_with_a_nul_byte_keep_their_bytes(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    struct wl_test_run_spec sp = {.created_at_ms = WL_TEST_T0_MS, .duration_ms = 1, .energy_j = 1};
+    char id[37];
+    wl_test_store_make_run(f->s, &sp, id);
+    wl_test_store_raw_exec(f->path, "UPDATE runs SET command = 'c' || char(0) || 'd', "
+                                    "model_name = 'm' || char(0) || 'n', "
+                                    "prompt = 'p' || char(0) || 'q', "
+                                    "experiment = 'e' || char(0) || 'f'");
+
+    json_t *doc = export_json(f->s, id);
+    check_texts(json_object_get(doc, "run"), "model_name");
+    json_decref(doc);
+
+    /* runs --json: the listed row's identity */
+    struct wl_run_list list = {0};
+    assert_int_equal(wl_store_list_runs(f->s, NULL, WL_SORT_DATE, 10, 0, &list), 0);
+    assert_int_equal(list.n, 1);
+    assert_int_equal(list.rows[0].prompt_len, 3);
+    json_t *ident = wl_run_json_identity(&list.rows[0]);
+    check_texts(ident, "model");
+    json_decref(ident);
+    wl_run_list_free(&list);
+
+    /* show --json: the summary's row */
+    struct wl_store_aggregates a;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    ident = wl_run_json_identity(&a.run.row);
+    check_texts(ident, "model");
+    json_decref(ident);
+    wl_store_aggregates_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_token_indices_below_zero_are_exported_once,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_a_tag_with_a_nul_byte_keeps_its_bytes,
+                                        wl_test_store_setup, wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_the_run_texts_with_a_nul_byte_keep_their_bytes,
                                         wl_test_store_setup, wl_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
