@@ -71,6 +71,17 @@ const char *wl_cli_textn_cols(const char *s, size_t n, size_t width, char *buf, 
     }
 }
 
+const char *wl_cli_textn_cell(const char *s, size_t n, size_t width, bool pad, char *buf,
+                              size_t size)
+{
+    wl_cli_textn_cols(s ? s : "", s ? n : 0, width, buf, size);
+    size_t k = strlen(buf);
+    for (size_t w = wl_utf8_width(buf, k); pad && w < width && k + 1 < size; w++)
+        buf[k++] = ' ';
+    buf[k] = '\0';
+    return buf;
+}
+
 const char *wl_cli_text(const char *s, char *buf, size_t size)
 {
     return wl_cli_textn(s ? s : "", s ? strlen(s) : 0, buf, size);

@@ -12,6 +12,7 @@
 #define WL_CLI_TEXT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -35,6 +36,14 @@ const char *wl_cli_textn(const char *s, size_t n, char *buf, size_t size);
  * included, again between two pieces; buf holds any such text when
  * size >= 4 * width + 4. Returns buf. */
 const char *wl_cli_textn_cols(const char *s, size_t n, size_t width, char *buf, size_t size);
+
+/* A table cell of stored text: the n bytes at s as wl_cli_textn_cols cuts
+ * them to width columns (width >= 4), then with pad spaces up to width
+ * while buf has room, to print with "%s". Old cells (wl_utf8_cell) showed a
+ * control as a space and an invalid byte as U+FFFD and ended at a NUL
+ * byte; these read back as the rest of the text outputs. Returns buf. */
+const char *wl_cli_textn_cell(const char *s, size_t n, size_t width, bool pad, char *buf,
+                              size_t size);
 
 /* wl_cli_textn of the NUL-terminated s; NULL gives "". */
 const char *wl_cli_text(const char *s, char *buf, size_t size);

@@ -7,7 +7,6 @@
 
 #include "analysis/run_json.h"
 #include "util/json_text.h"
-#include "util/utf8.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -203,9 +202,12 @@ static void print_table(const struct wl_run_list *l, int64_t offset, int64_t n_a
         const struct wl_run_row *r = &l->rows[i];
         /* cells of text are measured in display columns, not bytes: a model
          * name in CJK or with accents must not push the columns after it
-         * (256 bytes: room for a cell's characters and combining marks) */
+         * (256 bytes: room for a cell's characters and combining marks).
+         * Stored text is escaped as show escapes it (\x1b, \xNN, \x00),
+         * every byte by its stored length, then cut with "..." */
         char date[32], what[256], dur[32], en[32], jpt[32], tok[48], tags[256], id8[9], id[64];
         const char *name = r->model_name ? r->model_name : r->command;
+        const size_t name_len = r->model_name ? r->model_name_len : r->command_len;
         bool has_tokens = r->input_tokens >= 0 || r->output_tokens >= 0;
         if (has_tokens)
             snprintf(tok, sizeof tok, "%lld/%lld",
@@ -238,8 +240,8 @@ static void print_table(const struct wl_run_list *l, int64_t offset, int64_t n_a
                wl_cli_text_pad(id8, 8, id, sizeof id),
                wl_cli_format_date(r->created_at_ms, date, sizeof date),
                wl_run_status_name(r->status), wl_run_kind_name(r->kind),
-               wl_utf8_cell(name, 24, true, what, sizeof what), dur, en, jpt, tok,
-               wl_utf8_cell(r->tags ? r->tags : "", 30, false, tags, sizeof tags));
+               wl_cli_textn_cell(name, name_len, 24, true, what, sizeof what), dur, en, jpt, tok,
+               wl_cli_textn_cell(r->tags, r->tags_len, 30, false, tags, sizeof tags));
     }
     print_estimate_note(estimated);
     if (any_partial)

@@ -387,7 +387,8 @@ no_controls "$tmp/crm.txt" && grep -qxF 'removed abcd\x1b0000-1111\x9b' "$tmp/cr
 # --- stored text holding a NUL byte (another writer's): every byte in JSON, \x00 in text ----
 # Old: the command, model, prompt and experiment went through C strings, so
 # show --json and runs --json cut them at the NUL and the text outputs ended
-# there.
+# there; the runs table's MODEL and TAGS cells showed controls as spaces and
+# invalid bytes as U+FFFD, where show escapes them.
 ndb=$tmp/nul.db
 "$W" measure --db "$ndb" -- true >/dev/null 2>"$tmp/err" || bad "measure into $ndb: $(cat "$tmp/err")"
 python3 - "$ndb" <<'PY' || bad "could not edit $ndb"
@@ -418,6 +419,11 @@ no_controls "$tmp/nshow.txt" && grep -qxF '  model      m\x00n\x1b' "$tmp/nshow.
 "$W" gc --db "$ndb" --keep 0 --dry-run >"$tmp/ngc.txt" 2>"$tmp/err"
 grep -qF 'UTC  m\x00n\x1b' "$tmp/ngc.txt" && ok "gc --dry-run escapes a NUL byte in the model" \
   || bad "gc with NUL: $(cat "$tmp/err" "$tmp/ngc.txt")"
+# the runs table's text cells escape as show does (old: "m n " and "t u\ufffd ")
+"$W" runs --db "$ndb" >"$tmp/nruns.txt" 2>"$tmp/err"
+no_controls "$tmp/nruns.txt" && grep -qF '  m\x00n\x1b  ' "$tmp/nruns.txt" \
+  && grep -qE '  t\\x00u\\xfe\\x1b$' "$tmp/nruns.txt" \
+  && ok "runs escapes its MODEL and TAGS cells as show does" || bad "runs with NUL: $(cat "$tmp/err" "$tmp/nruns.txt")"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
