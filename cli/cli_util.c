@@ -294,6 +294,34 @@ char wl_cli_global_option(const char *a)
     return g == '?' ? 0 : g;
 }
 
+/* options of the commands that a user is likely to put before the command */
+static const struct {
+    const char *name, *letter, *value; /* letter: "-m" or NULL; value: " FILE" or "" */
+} wl__command_options[] = {
+    {"--db", NULL, " FILE"},
+    {"--json", NULL, ""},
+    {"--model", "-m", " MODEL"},
+};
+
+bool wl_cli_command_option_hint(const char *a, char *hint, size_t size)
+{
+    const size_t n = strcspn(a, "="); /* --db=FILE names --db */
+    const size_t n_opts = sizeof wl__command_options / sizeof wl__command_options[0];
+    for (size_t i = 0; i < n_opts; i++) {
+        const char *name = wl__command_options[i].name, *letter = wl__command_options[i].letter;
+        const bool is_name = strlen(name) == n && strncmp(a, name, n) == 0;
+        /* -m, or -mFILE as getopt takes it */
+        const bool is_letter = letter && a[0] == '-' && a[1] == letter[1] && a[1] != '\0';
+        if (!is_name && !is_letter)
+            continue;
+        const char *shown = is_name ? name : letter;
+        snprintf(hint, size, "%s is an option of the command: wattlens COMMAND %s%s", shown, shown,
+                 wl__command_options[i].value);
+        return true;
+    }
+    return false;
+}
+
 int wl_cli_option_error(const char *cmd, int c, char *const argv[], const struct option *opts)
 {
     return wl_cli_option_error_typed(cmd, c, argv, opts, NULL);

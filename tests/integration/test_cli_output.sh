@@ -294,6 +294,20 @@ if [ $rc = 0 ] && grep -q "^Commands:" "$tmp/out"; then ok "--hel: the general h
 if [ $rc = 0 ] && grep -q "^wattlens [0-9]" "$tmp/out"; then ok "--vers: the version"; else bad "--vers (rc $rc): $(cat "$tmp/err")"; fi
 expect_option_error "--ver (ambiguous)" "ambiguous global option '--ver' (--version, --verbose)" "$W" --ver sensors
 expect_option_error "--verbosex" "unknown global option '--verbosex'" "$W" --verbosex sensors
+# a command's option before the command says where it goes (old: only "unknown global option")
+expect_option_error "--db before the command" \
+  "unknown global option '--db' (--db is an option of the command: wattlens COMMAND --db FILE)" \
+  "$W" --db "$tmp/x.db" runs
+expect_option_error "--db=FILE before the command" "(--db is an option of the command: wattlens COMMAND --db FILE)" \
+  "$W" --db="$tmp/x.db" runs
+expect_option_error "--json before the command" "(--json is an option of the command: wattlens COMMAND --json)" \
+  "$W" --json runs
+expect_option_error "-m before the command" "(-m is an option of the command: wattlens COMMAND -m MODEL)" \
+  "$W" -m x.gguf run
+expect_option_error "--model before the command" \
+  "(--model is an option of the command: wattlens COMMAND --model MODEL)" "$W" --model x.gguf run
+"$W" --dbx runs >/dev/null 2>"$tmp/err"
+if grep -qxF "wattlens: unknown global option '--dbx'" "$tmp/err"; then ok "--dbx: no hint"; else bad "--dbx: $(cat "$tmp/err")"; fi
 # -- ends the global options: what follows is the command
 "$W" -v -- sensors --json >"$tmp/out" 2>"$tmp/err"; rc=$?
 if [ $rc = 0 ] && python3 -m json.tool "$tmp/out" >/dev/null 2>&1; then ok "-- then the command"; else bad "wattlens -v -- sensors (rc $rc): $(cat "$tmp/err")"; fi
