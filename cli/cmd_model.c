@@ -39,6 +39,8 @@
 #define CMD_SYNTH CMD " synth"
 #define CMD_QUANTIZE CMD " quantize"
 
+/* Each subcommand has its own page (`model SUB --help`, `help model SUB`);
+ * `model --help` lists them. Old: one page for all four. */
 static void print_help(FILE *out)
 {
     fprintf(out,
@@ -47,6 +49,28 @@ static void print_help(FILE *out)
             "       wattlens model quantize IN.gguf OUT.gguf --type TYPE [-t THREADS] [--json]\n"
             "\n"
             "Inspect, synthesize and quantize GGUF models (versions 2 and 3).\n"
+            "\n"
+            "Subcommands ('wattlens model SUB --help' or 'wattlens help model SUB' for\n"
+            "each one's options):\n"
+            "  info               architecture, features, sizes and tensor types of a file\n"
+            "  synth              write a model with deterministic pseudo-random weights\n"
+            "  quantize           convert every weight matrix of a model to another type\n"
+            "\n"
+            "Examples:\n"
+            "  wattlens model info ../shared/testdata/models/stories260K.gguf\n"
+            "  wattlens model info model.gguf --tensors --json\n"
+            "  wattlens model synth --layers 4 --dim 256 --ffn 688 --heads 8 --kv-heads 2 \\\n"
+            "      --vocab 1024 --type q4_k --seed 7 -o /tmp/synth.gguf\n"
+            "  wattlens model synth --arch gemma2 --context 256 -o /tmp/gemma2.gguf\n"
+            "  wattlens model quantize model-f32.gguf model-q8.gguf --type q8_0\n"
+            "  wattlens model quantize model-f16.gguf model-q4k.gguf --type q4_k -t 8\n"
+            "  wattlens model synth --help\n");
+}
+
+static void print_help_info(FILE *out)
+{
+    fprintf(out,
+            "Usage: wattlens model info FILE [--metadata] [--tensors] [--json] [--kv-type TYPE]\n"
             "\n"
             "info: architecture and features of a model file: layers, hidden and FFN\n"
             "sizes, heads and KV heads, attention (MHA/GQA/MQA), MoE experts, vocabulary,\n"
@@ -64,6 +88,16 @@ static void print_help(FILE *out)
             "                     NaN or inf is null there, so every key and item stays)\n"
             "  --kv-type TYPE     KV cache type for the bytes per token: f16 (default) or\n"
             "                     f32, as generate's --cache-type\n"
+            "\n"
+            "Examples:\n"
+            "  wattlens model info ../shared/testdata/models/stories260K.gguf\n"
+            "  wattlens model info model.gguf --tensors --json\n");
+}
+
+static void print_help_synth(FILE *out)
+{
+    fprintf(out,
+            "Usage: wattlens model synth [options] -o OUT.gguf [--json]\n"
             "\n"
             "synth: write a model with deterministic pseudo-random weights (finite forward\n"
             "passes) in the layout real files of the family use.\n"
@@ -87,18 +121,28 @@ static void print_help(FILE *out)
             "  --seed S           random seed (default 1)\n"
             "  --context N        context length (default 2048)\n"
             "  -o, --output FILE  output path (required)\n"
-            "  --json             the 'wrote' line as JSON on stdout (synth and quantize):\n"
-            "                     output, type, weight_matrices, matrices_by_type,\n"
-            "                     fallback (null or row_min, row_max, block_values,\n"
-            "                     reason), architecture, bytes_in (null for synth),\n"
-            "                     bytes_out; synth adds its shape and seed, quantize\n"
-            "                     input and other_tensors. Not with OUT on stdout ('-')\n"
+            "  --json             the 'wrote' line as JSON on stdout: output, type,\n"
+            "                     weight_matrices, matrices_by_type, fallback (null or\n"
+            "                     row_min, row_max, block_values, reason), architecture,\n"
+            "                     bytes_in (null), bytes_out, the shape and seed. Not\n"
+            "                     with OUT on stdout ('-')\n"
             "\n"
-            "synth -o and quantize's OUT: a regular file is replaced only once the model\n"
+            "-o OUT: a regular file is replaced only once the model\n"
             "is complete (its mode kept; a new one gets 0666 less the umask); a symlink's\n"
             "target is written; a FIFO or a device is written in place; '-' (or\n"
             "/dev/stdout) is stdout itself, for a pipe. A terminal is refused (exit 2)\n"
             "before any work: stdout when it is one, or a name of one (/dev/tty).\n"
+            "\n"
+            "Examples:\n"
+            "  wattlens model synth --layers 4 --dim 256 --ffn 688 --heads 8 --kv-heads 2 \\\n"
+            "      --vocab 1024 --type q4_k --seed 7 -o /tmp/synth.gguf\n"
+            "  wattlens model synth --arch gemma2 --context 256 -o /tmp/gemma2.gguf\n");
+}
+
+static void print_help_quantize(FILE *out)
+{
+    fprintf(out,
+            "Usage: wattlens model quantize IN.gguf OUT.gguf --type TYPE [-t THREADS] [--json]\n"
             "\n"
             "quantize: convert every weight matrix of IN to TYPE (f32 f16 bf16 q8_0 q4_0\n"
             "q4_k q6_k); norms (2-D ones too), biases, MoE routers (ffn_gate_inp) and\n"
@@ -109,13 +153,19 @@ static void print_help(FILE *out)
             "IN when OUT is '-').\n"
             "  --type T           target type (required)\n"
             "  -t, --threads N    threads that convert rows (default: the CPUs it may run on)\n"
+            "  --json             the 'wrote' line as JSON on stdout: output, type,\n"
+            "                     weight_matrices, matrices_by_type, fallback (null or\n"
+            "                     row_min, row_max, block_values, reason), architecture,\n"
+            "                     input, bytes_in, bytes_out, other_tensors. Not with OUT\n"
+            "                     on stdout ('-')\n"
+            "\n"
+            "OUT: a regular file is replaced only once the model\n"
+            "is complete (its mode kept; a new one gets 0666 less the umask); a symlink's\n"
+            "target is written; a FIFO or a device is written in place; '-' (or\n"
+            "/dev/stdout) is stdout itself, for a pipe. A terminal is refused (exit 2)\n"
+            "before any work: stdout when it is one, or a name of one (/dev/tty).\n"
             "\n"
             "Examples:\n"
-            "  wattlens model info ../shared/testdata/models/stories260K.gguf\n"
-            "  wattlens model info model.gguf --tensors --json\n"
-            "  wattlens model synth --layers 4 --dim 256 --ffn 688 --heads 8 --kv-heads 2 \\\n"
-            "      --vocab 1024 --type q4_k --seed 7 -o /tmp/synth.gguf\n"
-            "  wattlens model synth --arch gemma2 --context 256 -o /tmp/gemma2.gguf\n"
             "  wattlens model quantize model-f32.gguf model-q8.gguf --type q8_0\n"
             "  wattlens model quantize model-f16.gguf model-q4k.gguf --type q4_k -t 8\n");
 }
@@ -720,7 +770,7 @@ static int cmd_info(int argc, char **argv)
                 return WL_EXIT_USAGE;
             break;
         case 'h':
-            wl_cli_print_help(print_help);
+            wl_cli_print_help(print_help_info);
             return WL_EXIT_OK;
         default:
             return wl_cli_option_error(CMD_INFO, c, argv, opts);
@@ -955,7 +1005,7 @@ static int cmd_synth(int argc, char **argv)
             json = true;
             break;
         case 'h':
-            wl_cli_print_help(print_help);
+            wl_cli_print_help(print_help_synth);
             return WL_EXIT_OK;
         default:
             return wl_cli_option_error(CMD_SYNTH, c, argv, opts);
@@ -1112,7 +1162,7 @@ static int cmd_quantize(int argc, char **argv)
             json = true;
             break;
         case 'h':
-            wl_cli_print_help(print_help);
+            wl_cli_print_help(print_help_quantize);
             return WL_EXIT_OK;
         default:
             return wl_cli_option_error(CMD_QUANTIZE, c, argv, opts);

@@ -222,8 +222,8 @@ if [ $rc = 0 ] && grep -q "seed 1; 16 of 16 weight matrices in Q4_K$" "$tmp/out"
   ok "synth --type q4_k with rows that fit: all matrices, no warning"
 else bad "synth q4_k 256 summary (rc $rc): $(cat "$tmp/out" "$tmp/err")"; fi
 "$W" model synth --arch mistral -o "$tmp/mis.gguf" >"$tmp/out" 2>&1; rc=$?
-if [ $rc = 0 ] && grep -q "wrote .*: llama, " "$tmp/out" && "$W" model --help | grep -q "mistral is accepted as llama"; then
-  ok "synth --arch mistral: a llama file, as model --help says"
+if [ $rc = 0 ] && grep -q "wrote .*: llama, " "$tmp/out" && "$W" model synth --help | grep -q "mistral is accepted as llama"; then
+  ok "synth --arch mistral: a llama file, as model synth --help says"
 else bad "synth --arch mistral (rc $rc): $(cat "$tmp/out")"; fi
 
 # --- special tokens in a prompt: documented, and tokenize --special gives generate's ids ----

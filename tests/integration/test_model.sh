@@ -150,6 +150,24 @@ expect_sub_usage "quantize --type q5_k" \
 "$W" model --help > "$tmp/h.txt"; rc=$?
 [ $rc = 0 ] && ok || bad "help exit $rc"
 expect_grep help "$tmp/h.txt" "Examples:"
+# each subcommand has its own page, which help model SUB shows too (old: all
+# four were one page); model --help lists the subcommands
+for sub in info synth quantize; do
+  "$W" model $sub --help > "$tmp/h_$sub.txt"; rc=$?
+  "$W" help model $sub > "$tmp/hh_$sub.txt" 2>&1
+  if [ $rc = 0 ] && grep -q "^Usage: wattlens model $sub " "$tmp/h_$sub.txt" \
+     && [ "$(grep -c '^Usage:\|^       wattlens' "$tmp/h_$sub.txt")" = 1 ] \
+     && grep -q "^Examples:" "$tmp/h_$sub.txt" && cmp -s "$tmp/h_$sub.txt" "$tmp/hh_$sub.txt" \
+     && ! cmp -s "$tmp/h_$sub.txt" "$tmp/h.txt"; then ok
+  else bad "model $sub --help (rc $rc): $(head -3 "$tmp/h_$sub.txt")"; fi
+  examples=$(grep '^  wattlens model ' "$tmp/h_$sub.txt" | grep -vc "^  wattlens model $sub ")
+  [ "$examples" = 0 ] && ok || bad "model $sub --help shows another subcommand's example"
+  grep -q "^  $sub  " "$tmp/h.txt" && ok || bad "model --help does not list $sub"
+done
+grep -q -- "--metadata" "$tmp/h_info.txt" && ! grep -q -- "--metadata" "$tmp/h_synth.txt" \
+  && grep -q -- "--arch A" "$tmp/h_synth.txt" && ! grep -q -- "--arch" "$tmp/h_quantize.txt" \
+  && grep -q -- "--threads" "$tmp/h_quantize.txt" && ! grep -q -- "--threads" "$tmp/h_info.txt" \
+  && ok || bad "the subcommands' pages hold other subcommands' options"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
