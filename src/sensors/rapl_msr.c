@@ -14,7 +14,8 @@
  * package other than its platform's master); a psys that stays flat or far
  * below its package over the period probe is dropped (msr_measure_period). Device and cpuinfo files
  * are opened with wl__attr_open (a FIFO cannot hang the open). A read that
- * fails with ENXIO or EIO (its CPU went offline) moves the unit to another
+ * fails with ENXIO (its CPU went offline; EIO is the register faulting on an
+ * online CPU, which another CPU would not change) moves the unit to another
  * online CPU of the same package (and die) when one reads (msr_move), the
  * counters' continuity kept; at most once a second while none can. Not every register counts in
  * 0x606's unit: the kernel's per-model rules (DRAM 15.3 uJ on Haswell-X .. Ice Lake-X, psys 1 J on
@@ -339,8 +340,8 @@ fail:
     return rc;
 }
 
-/* Moves unit slot, whose CPU's device failed with ENXIO or EIO (the CPU
- * went offline), to another online CPU of the same package (and die) whose
+/* Moves unit slot, whose CPU's device failed with ENXIO (the CPU went
+ * offline), to another online CPU of the same package (and die) whose
  * device reads the unit register, in number order: the package's
  * registers are the same through any of its CPUs, so its counters read on
  * (wl__counter_update's rules). An offline CPU has no topology directory
@@ -407,7 +408,10 @@ static int msr_read_all(struct wl_sensor *s, struct wl_sensor_reading *r)
         uint64_t v;
         int err = 0;
         int rc = msr_read_err(c->fd, c->reg, &v, &err);
-        if (rc != 0 && (err == ENXIO || err == EIO) && msr_move(m, c->slot, wl_clock_now_ns()) == 0)
+        /* ENXIO only: the msr driver's EIO is the register faulting on an
+         * online CPU, and a move (which tests the unit register alone)
+         * would succeed and be tried again at every read */
+        if (rc != 0 && err == ENXIO && msr_move(m, c->slot, wl_clock_now_ns()) == 0)
             rc = msr_read(c->fd, c->reg, &v);
         /* a register that fails (its CPU went offline, and no other CPU
          * of its package can be read) is not read this time (valid 0, its

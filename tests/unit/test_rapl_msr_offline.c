@@ -23,8 +23,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Every pread of the process: ENXIO for a removed file, as the msr driver
- * for an offline CPU; else the real one. */
+/* What a read of a removed file fails with: ENXIO, as the msr driver for
+ * an offline CPU; EIO, as for a register that faults on an online one. */
+static int deleted_errno = ENXIO;
+
+/* Every pread of the process: deleted_errno for a removed file; else the
+ * real one. */
 ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
     static ssize_t (*real)(int, void *, size_t, off_t);
@@ -36,7 +40,7 @@ ssize_t pread(int fd, void *buf, size_t n, off_t off)
     if (len > 10) {
         path[len] = '\0';
         if (strcmp(path + len - 10, " (deleted)") == 0) {
-            errno = ENXIO;
+            errno = deleted_errno;
             return -1;
         }
     }
@@ -156,11 +160,37 @@ static void test_offline_cpu_without_another_is_not_read(void **state)
     free(root);
 }
 
+/* EIO is a register faulting on an online CPU (the msr driver's
+ * rdmsr_safe_on_cpu), not an offline CPU: the package is not moved (a
+ * move tests the unit register alone, so it would succeed and be tried
+ * again at every read), the channel is not read. */
+static void test_eio_is_not_a_move(void **state)
+{
+    (void)state;
+    char *root = make_machine(2, 1000);
+    char bufs[3][1024];
+    wl_sensor *s = open_msr(root, bufs);
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/dev/cpu/0/msr", root);
+    assert_int_equal(unlink(path), 0);
+    set_msr(root, 1, 0x611, 1000 + 16384);
+    deleted_errno = EIO;
+    const int rc = wl_sensor_read(s, &r);
+    deleted_errno = ENXIO;
+    assert_int_not_equal(rc, 0); /* not read through CPU 1 */
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offline_cpu_moves_the_package_to_another),
         cmocka_unit_test(test_offline_cpu_without_another_is_not_read),
+        cmocka_unit_test(test_eio_is_not_a_move),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
