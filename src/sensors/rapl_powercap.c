@@ -58,9 +58,12 @@
 struct powercap_zone {
     int fd;
     struct wl__counter ctr; /* unit 1 uJ, top_raw = max_energy_range_uj (its largest value) */
-    /* to reopen it (powercap_reopen): its directory's path (heap) and name */
-    char *dir;
-    char zname[64];
+    /* to reopen it (powercap_reopen): its directory's path (heap) and name,
+     * its parent zone's directory (heap; NULL for a top zone) and name, and
+     * when it last tried (at most once a second while the zone is gone) */
+    char *dir, *pdir;
+    char zname[64], pname[64];
+    uint64_t reopen_tried_ns;
 };
 
 struct powercap {
@@ -296,6 +299,7 @@ static void powercap_close(struct wl_sensor *s)
         if (pc->z[i].fd >= 0)
             close(pc->z[i].fd);
         free(pc->z[i].dir);
+        free(pc->z[i].pdir);
     }
     free(pc);
     s->impl = NULL;
@@ -592,6 +596,14 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
         }
         pc->n++;
         snprintf(pz->zname, sizeof pz->zname, "%s", z->zname);
+        if (z->parent >= 0) { /* a sub-zone: "dram" alone names no package */
+            snprintf(zdir, sizeof zdir, "%s/%s", dir, zs[z->parent].dir);
+            snprintf(pz->pname, sizeof pz->pname, "%s", zs[z->parent].zname);
+            if (!(pz->pdir = strdup(zdir))) {
+                rc = WL_ENOMEM;
+                goto out;
+            }
+        }
         pz->fd = z->fd;
         z->fd = -1; /* owned by pc now */
         wl__counter_init(&pz->ctr, "rapl-powercap", s->info.ch[ci].name, z->max_range, 1.0, z->raw,
@@ -646,26 +658,39 @@ out:
     return rc;
 }
 
+/* True when directory dir's name file still says name. */
+static bool zone_named(const char *dir, const char *name)
+{
+    char path[1500], now[64];
+    snprintf(path, sizeof path, "%s/name", dir);
+    return wl__read_name_err(path, now, sizeof now, NULL) > 0 && strcmp(now, name) == 0;
+}
+
 /* Reopens zone z's energy_uj after a read failed with ENODEV: kernfs
  * answers so, for good, on a file whose zone was removed (its package's
  * last CPU went offline, intel_rapl_msr reloaded); a zone registered again
  * is a new file at the same path. Taken only when the directory's name is
- * still the zone's (else another zone took the number: not this counter).
- * The hardware counter kept counting, so the read after is one more value
- * of it (wl__counter_update's rules: a change after longer than a wrap
- * takes at 1 kW is ambiguous). 0, or -1 (z left as it was). */
-static int powercap_reopen(struct powercap_zone *z)
+ * still the zone's, and a sub-zone's parent's name its parent's (else
+ * another zone took the number: "dram" under another package is not this
+ * counter). Tried at most once a second while it is gone. The hardware
+ * counter kept counting, so the read after is one more value of it
+ * (wl__counter_update's rules: a change after longer than a wrap takes at
+ * 1 kW is ambiguous). 0, or -1 (z left as it was). */
+static int powercap_reopen(struct powercap_zone *z, uint64_t now_ns)
 {
-    char path[1500], name[64];
-    snprintf(path, sizeof path, "%s/name", z->dir);
-    if (wl__read_name_err(path, name, sizeof name, NULL) <= 0 || strcmp(name, z->zname) != 0)
+    if (z->reopen_tried_ns && now_ns - z->reopen_tried_ns < 1000000000ull)
         return -1;
+    z->reopen_tried_ns = now_ns;
+    if (!zone_named(z->dir, z->zname) || (z->pdir && !zone_named(z->pdir, z->pname)))
+        return -1;
+    char path[1500];
     snprintf(path, sizeof path, "%s/energy_uj", z->dir);
     const int fd = wl__attr_open(path, false, NULL);
     if (fd < 0)
         return -1;
     close(z->fd);
     z->fd = fd;
+    z->reopen_tried_ns = 0;
     wl_log_info("rapl", "rapl-powercap %s: %s was registered again; reopened", z->ctr.channel,
                 z->dir);
     return 0;
@@ -681,7 +706,7 @@ static int powercap_read(struct wl_sensor *s, struct wl_sensor_reading *r)
         uint64_t raw;
         int err = 0;
         int rc = wl__pread_u64_err(z->fd, &raw, &err);
-        if (rc != 0 && err == ENODEV && powercap_reopen(z) == 0)
+        if (rc != 0 && err == ENODEV && powercap_reopen(z, wl_clock_now_ns()) == 0)
             rc = wl__pread_u64(z->fd, &raw);
         /* a zone that fails is not read this time (valid 0): the others
          * are, and the sampler records a gap for its domain alone */

@@ -132,11 +132,43 @@ static void test_other_zone_at_the_number_is_not_taken(void **state)
     free(root);
 }
 
+/* A sub-zone's own name says only "dram": when the packages come back in
+ * the other order, intel-rapl:0:0 is package-1's dram, which is not this
+ * counter; its parent's name tells them apart. */
+static void test_sub_zone_under_another_package_is_not_taken(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "package-0", "5000000\n");
+    put_zone(root, "intel-rapl:0:0", "dram", "1000000\n");
+    put_zone(root, "intel-rapl:1", "package-1", "9000000\n");
+    put_zone(root, "intel-rapl:1:0", "dram", "3000000\n");
+    wl_sensor *s = open_powercap(root);
+    const struct wl_sensor_info *in = wl_sensor_get_info(s);
+    unsigned dram0 = in->n_channels;
+    for (unsigned i = 0; i < in->n_channels; i++)
+        if (in->ch[i].domain == WL_DOMAIN_DRAM && dram0 == in->n_channels)
+            dram0 = i;
+    if (dram0 == in->n_channels)
+        fail_msg("no dram channel");
+    struct wl_sensor_reading r;
+    assert_int_equal(wl_sensor_read(s, &r), 0);
+    replace_file(root, "intel-rapl:0", "name", "package-1\n");
+    replace_file(root, "intel-rapl:1", "name", "package-0\n");
+    replace_file(root, "intel-rapl:0:0", "energy_uj", "3100000\n");
+    (void)wl_sensor_read(s, &r);
+    assert_false(r.v[dram0].valid & WL_CH_ENERGY);
+    wl_sensor_close(s);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zone_registered_again_is_reopened),
         cmocka_unit_test(test_other_zone_at_the_number_is_not_taken),
+        cmocka_unit_test(test_sub_zone_under_another_package_is_not_taken),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
