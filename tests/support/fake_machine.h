@@ -7,6 +7,7 @@
 #ifndef WL_TEST_FAKE_MACHINE_H
 #define WL_TEST_FAKE_MACHINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,10 @@
 /* Writes text as root/rel, making rel's parent folders under root. */
 void wl_test_put_file(const char *root, const char *rel, const char *text);
 
+/* Makes the folder root/rel and its parents under root (root must exist);
+ * those already there are left as they are. */
+void wl_test_mkdirs(const char *root, const char *rel);
+
 /* Makes root/sys, root/proc and root/dev; their paths in sys, proc and dev
  * (size bytes each). */
 void wl_test_machine_dirs(const char *root, char *sys, char *proc, char *dev, size_t size);
@@ -23,6 +28,16 @@ void wl_test_machine_dirs(const char *root, char *sys, char *proc, char *dev, si
 /* Under sysfs/class/powercap: zone dir with its name, the range above and
  * energy in its energy_uj. */
 void wl_test_put_zone(const char *sysfs, const char *dir, const char *name, uint64_t energy);
+/* Writes text as the file of zone dir: sysfs/class/powercap/<dir>/<file>. */
+void wl_test_put_zone_file(const char *sysfs, const char *dir, const char *file, const char *text);
+/* wl_test_put_zone without the energy_uj file (its name and range only). */
+void wl_test_put_zone_meta(const char *sysfs, const char *dir, const char *name);
+
+/* Whether fd's file was removed or replaced since it was opened (its
+ * /proc/self/fd link ends in " (deleted)"): for a test's own interposed
+ * pread that fails such reads as a driver does (the interposer stays in the
+ * test, so that it is linked into that test alone). */
+bool wl_test_fd_is_deleted(int fd);
 
 /* sysfs/devices/system/cpu: cpu0 and cpu1 on package 0, cpu2 and cpu3 on
  * package 1 (their topology/physical_package_id). */

@@ -22,3 +22,10 @@ void wl_test_put_msr(const char *dev_root, int cpu, uint32_t reg, uint64_t v)
     assert_int_equal(pwrite(fd, &v, sizeof v, (off_t)reg), (ssize_t)sizeof v);
     close(fd);
 }
+
+void wl_test_put_machine_msr(const char *root, int cpu, uint32_t reg, uint64_t v)
+{
+    char dev[2048];
+    snprintf(dev, sizeof dev, "%s/dev", root);
+    wl_test_put_msr(dev, cpu, reg, v);
+}

@@ -11,5 +11,7 @@
  * the cpu/ and cpu/<cpu>/ folders (dev_root must exist) and the file as
  * needed; the file's other registers stay as they were. Asserts it wrote. */
 void wl_test_put_msr(const char *dev_root, int cpu, uint32_t reg, uint64_t v);
+/* The same in a fake machine's dev/ folder: root/dev/cpu/<cpu>/msr. */
+void wl_test_put_machine_msr(const char *root, int cpu, uint32_t reg, uint64_t v);
 
 #endif

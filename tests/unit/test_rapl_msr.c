@@ -10,6 +10,7 @@
  * /dev root is cut between characters in the source; a sysfs tree given
  * without a /dev root is read through the dev/ beside it, never the
  * host's /dev. */
+#include "fake_machine.h"
 #include "fake_msr.h"
 #include "sensor_open.h"
 #include "test_support.h"
@@ -31,53 +32,25 @@
  * ends the test process (a failure) instead of a hang for ever. */
 #define WATCHDOG_S 20
 
-static void mkdirs(const char *root, const char *rel)
-{
-    char path[2048], *p;
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    for (p = path + strlen(root) + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(path, 0755);
-            *p = '/';
-        }
-    }
-    mkdir(path, 0755);
-}
-
-static void put(const char *root, const char *rel, const char *text)
-{
-    char path[2048];
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
-}
-
-static void set_msr(const char *root, int cpu, uint32_t reg, uint64_t v)
-{
-    char dev[2048];
-    snprintf(dev, sizeof dev, "%s/dev", root);
-    wl_test_put_msr(dev, cpu, reg, v);
-}
-
 /* cpu0, cpu1 on package 0; cpu2 on package 1; under root (which exists) */
 static void make_machine_at(const char *root, const char *vendor)
 {
-    mkdirs(root, "proc");
+    wl_test_mkdirs(root, "proc");
     char text[256];
     /* a client model whose every unit is 0x606's (Kaby Lake, 158 = 0x9E) */
     snprintf(text, sizeof text,
              "processor\t: 0\nvendor_id\t: %s\ncpu family\t: 6\nmodel\t\t: 158\n"
              "model name\t: Test CPU 4242\n\nprocessor\t: 1\nmodel\t\t: 85\n",
              vendor);
-    put(root, "proc/cpuinfo", text);
+    wl_test_put_file(root, "proc/cpuinfo", text);
     for (int c = 0; c < 3; c++) {
         char rel[128];
         snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology", c);
-        mkdirs(root, rel);
+        wl_test_mkdirs(root, rel);
         snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
-        put(root, rel, c < 2 ? "0\n" : "1\n");
+        wl_test_put_file(root, rel, c < 2 ? "0\n" : "1\n");
         snprintf(rel, sizeof rel, "dev/cpu/%d", c);
-        mkdirs(root, rel);
+        wl_test_mkdirs(root, rel);
     }
 }
 
@@ -106,12 +79,12 @@ static void test_intel_registers_units_and_wrap(void **state)
     (void)state;
     char *root = make_machine("GenuineIntel");
     for (int cpu = 0; cpu <= 2; cpu += 2) {
-        set_msr(root, cpu, 0x606, 0xA0E03); /* ESU = 14: 61.035 uJ */
-        set_msr(root, cpu, 0x611, 0xFFFFFF00ull);
-        set_msr(root, cpu, 0x639, 1000);
-        set_msr(root, cpu, 0x641, 0); /* exists, never counts: no uncore channel */
-        set_msr(root, cpu, 0x619, 5000);
-        set_msr(root, cpu, 0x64D, 7000);
+        wl_test_put_machine_msr(root, cpu, 0x606, 0xA0E03); /* ESU = 14: 61.035 uJ */
+        wl_test_put_machine_msr(root, cpu, 0x611, 0xFFFFFF00ull);
+        wl_test_put_machine_msr(root, cpu, 0x639, 1000);
+        wl_test_put_machine_msr(root, cpu, 0x641, 0); /* exists, never counts: no uncore channel */
+        wl_test_put_machine_msr(root, cpu, 0x619, 5000);
+        wl_test_put_machine_msr(root, cpu, 0x64D, 7000);
     }
     char bufs[3 * 1024];
     struct wl_sensor_params p;
@@ -136,8 +109,8 @@ static void test_intel_registers_units_and_wrap(void **state)
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.v[0].energy_uj, 0);
     /* package 0 wraps: 0xFFFFFF00 -> 0x100 is 0x200 units */
-    set_msr(root, 0, 0x611, 0x100);
-    set_msr(root, 0, 0x639, 1000 + 16384); /* exactly 1 J */
+    wl_test_put_machine_msr(root, 0, 0x611, 0x100);
+    wl_test_put_machine_msr(root, 0, 0x639, 1000 + 16384); /* exactly 1 J */
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.v[0].energy_uj, (uint64_t)(0x200 * 1e6 / 16384.0));
     assert_int_equal(r.v[1].energy_uj, 1000000);
@@ -159,8 +132,8 @@ static void test_long_multibyte_dev_root_is_cut_between_characters(void **state)
         assert_non_null(root);
         make_machine_at(root, "GenuineIntel");
         for (int cpu = 0; cpu <= 2; cpu += 2) {
-            set_msr(root, cpu, 0x606, 0xA0E03);
-            set_msr(root, cpu, 0x611, 1);
+            wl_test_put_machine_msr(root, cpu, 0x606, 0xA0E03);
+            wl_test_put_machine_msr(root, cpu, 0x611, 1);
         }
         char bufs[3 * 1024];
         struct wl_sensor_params p;
@@ -188,8 +161,8 @@ static void test_sysfs_tree_without_dev_root_reads_the_dev_beside_it(void **stat
     (void)state;
     char *root = make_machine("GenuineIntel");
     for (int cpu = 0; cpu <= 2; cpu += 2) {
-        set_msr(root, cpu, 0x606, 0xA0E03);
-        set_msr(root, cpu, 0x611, 1);
+        wl_test_put_machine_msr(root, cpu, 0x606, 0xA0E03);
+        wl_test_put_machine_msr(root, cpu, 0x611, 1);
     }
     unsetenv("WATTLENS_DEV_ROOT");
     char bufs[3 * 1024], want[1200];
@@ -223,8 +196,8 @@ static void test_amd_package_registers(void **state)
     (void)state;
     char *root = make_machine("AuthenticAMD");
     for (int cpu = 0; cpu <= 2; cpu += 2) {
-        set_msr(root, cpu, 0xC0010299, 0x100 * 16); /* ESU = 16: 15.26 uJ */
-        set_msr(root, cpu, 0xC001029B, 123);
+        wl_test_put_machine_msr(root, cpu, 0xC0010299, 0x100 * 16); /* ESU = 16: 15.26 uJ */
+        wl_test_put_machine_msr(root, cpu, 0xC001029B, 123);
     }
     char bufs[3 * 1024];
     struct wl_sensor_params p;
@@ -235,7 +208,7 @@ static void test_amd_package_registers(void **state)
     assert_int_equal(in->n_channels, 2);
     assert_int_equal(in->ch[0].domain, WL_DOMAIN_PACKAGE);
     assert_float_equal(in->ch[0].resolution_uj, 1e6 / 65536.0, 1e-9);
-    set_msr(root, 2, 0xC001029B, 123 + 65536);
+    wl_test_put_machine_msr(root, 2, 0xC001029B, 123 + 65536);
     struct wl_sensor_reading r;
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.v[1].energy_uj, 1000000);
@@ -256,7 +229,7 @@ static void test_missing_driver_and_unknown_vendor(void **state)
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st), WL_ENOTSUP);
     assert_non_null(strstr(st.why, "the msr driver is not loaded"));
     assert_non_null(strstr(st.fix, "sudo modprobe msr"));
-    put(root, "proc/cpuinfo", "processor\t: 0\nvendor_id\t: CentaurHauls\n");
+    wl_test_put_file(root, "proc/cpuinfo", "processor\t: 0\nvendor_id\t: CentaurHauls\n");
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st), WL_ENOTSUP);
     assert_non_null(strstr(st.why, "neither Intel nor AMD"));
     wl_test_rmtree(root);
@@ -273,8 +246,8 @@ static void test_counter_reset_is_a_gap_not_a_wrap(void **state)
     (void)state;
     char *root = make_machine("GenuineIntel");
     for (int cpu = 0; cpu <= 2; cpu += 2) {
-        set_msr(root, cpu, 0x606, 0xA0E03); /* 61.035 uJ */
-        set_msr(root, cpu, 0x611, 0x80000000ull);
+        wl_test_put_machine_msr(root, cpu, 0x606, 0xA0E03); /* 61.035 uJ */
+        wl_test_put_machine_msr(root, cpu, 0x611, 0x80000000ull);
     }
     char bufs[3 * 1024];
     struct wl_sensor_params p;
@@ -282,33 +255,34 @@ static void test_counter_reset_is_a_gap_not_a_wrap(void **state)
     wl_sensor *s = NULL;
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, NULL), 0);
     struct wl_sensor_reading r;
-    set_msr(root, 0, 0x611, 0x80000000ull + 16384); /* +1 J */
+    wl_test_put_machine_msr(root, 0, 0x611, 0x80000000ull + 16384); /* +1 J */
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.v[0].energy_uj, 1000000);
-    set_msr(root, 0, 0x611, 0x100); /* reset */
+    wl_test_put_machine_msr(root, 0, 0x611, 0x100); /* reset */
     assert_int_equal(wl_sensor_read(s, &r), 0); /* good from here on */
     assert_int_equal(r.v[0].n_discontinuities, 1);
     assert_int_equal(r.v[0].disc, WL_DISC_BAD_WRAP);
-    set_msr(root, 0, 0x611, 0x100 + 16384);
+    wl_test_put_machine_msr(root, 0, 0x611, 0x100 + 16384);
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.v[0].energy_uj, 2000000);
     assert_int_equal(r.v[0].n_discontinuities, 1);
     /* wraps: 0xffffc000 -> 0xffffffff is 16383 units, -> 0 one more: 1 J */
-    set_msr(root, 0, 0x611, 0xffffc000ull);
+    wl_test_put_machine_msr(root, 0, 0x611, 0xffffc000ull);
     assert_int_equal(wl_sensor_read(s, &r), 0);
     /* getting there at once is a jump no draw explains: a gap, not energy */
     assert_int_equal(r.v[0].disc, WL_DISC_BAD_RISE);
     assert_int_equal(r.v[0].energy_uj, 2000000);
     const uint64_t before = r.v[0].energy_uj;
-    set_msr(root, 0, 0x611, 0xffffffffull);
+    wl_test_put_machine_msr(root, 0, 0x611, 0xffffffffull);
     assert_int_equal(wl_sensor_read(s, &r), 0);
-    set_msr(root, 0, 0x611, 0);
+    wl_test_put_machine_msr(root, 0, 0x611, 0);
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.v[0].energy_uj - before, 1000000);
-    set_msr(root, 0, 0x611, 0xfffff000ull); /* a jump again, then a wrap of 0x4000 units */
+    wl_test_put_machine_msr(root, 0, 0x611,
+                            0xfffff000ull); /* a jump again, then a wrap of 0x4000 units */
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.v[0].disc, WL_DISC_BAD_RISE);
-    set_msr(root, 0, 0x611, 0x3000);
+    wl_test_put_machine_msr(root, 0, 0x611, 0x3000);
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.v[0].n_discontinuities, 3); /* the reset and the two jumps */
     assert_int_equal(r.v[0].disc, WL_DISC_NONE);
@@ -358,14 +332,14 @@ static void test_offline_cpu_does_not_hide_later_packages(void **state)
     char path[2048];
     snprintf(path, sizeof path, "%s/sys/devices/system/cpu/cpu1/topology", root);
     wl_test_rmtree(path); /* cpu1 offline */
-    mkdirs(root, "sys/devices/system/cpu/cpu10/topology");
-    put(root, "sys/devices/system/cpu/cpu10/topology/physical_package_id", "2\n");
-    mkdirs(root, "sys/devices/system/cpu/cpufreq");
-    put(root, "sys/devices/system/cpu/online", "0,2,10\n");
-    mkdirs(root, "dev/cpu/10");
+    wl_test_mkdirs(root, "sys/devices/system/cpu/cpu10/topology");
+    wl_test_put_file(root, "sys/devices/system/cpu/cpu10/topology/physical_package_id", "2\n");
+    wl_test_mkdirs(root, "sys/devices/system/cpu/cpufreq");
+    wl_test_put_file(root, "sys/devices/system/cpu/online", "0,2,10\n");
+    wl_test_mkdirs(root, "dev/cpu/10");
     for (int cpu = 0; cpu <= 10; cpu += cpu == 0 ? 2 : 8) {
-        set_msr(root, cpu, 0x606, 0xA0E03);
-        set_msr(root, cpu, 0x611, 1000);
+        wl_test_put_machine_msr(root, cpu, 0x606, 0xA0E03);
+        wl_test_put_machine_msr(root, cpu, 0x611, 1000);
     }
     char bufs[3 * 1024];
     struct wl_sensor_params p;
@@ -391,10 +365,10 @@ static void test_psys_reading_0_is_not_a_channel(void **state)
     (void)state;
     char *root = make_machine("GenuineIntel");
     for (int cpu = 0; cpu <= 2; cpu += 2) {
-        set_msr(root, cpu, 0x606, 0xA0E03);
-        set_msr(root, cpu, 0x611, 100000);
-        set_msr(root, cpu, 0x639, 50000);
-        set_msr(root, cpu, 0x64D, 0); /* exists, not valid */
+        wl_test_put_machine_msr(root, cpu, 0x606, 0xA0E03);
+        wl_test_put_machine_msr(root, cpu, 0x611, 100000);
+        wl_test_put_machine_msr(root, cpu, 0x639, 50000);
+        wl_test_put_machine_msr(root, cpu, 0x64D, 0); /* exists, not valid */
     }
     char bufs[3 * 1024];
     struct wl_sensor_params p;
@@ -452,9 +426,9 @@ static wl_sensor *open_counting_packages(const char *root, const uint64_t pkg_st
                                          uint64_t probe_ns, unsigned period_us)
 {
     for (int k = 0; k < 2; k++) {
-        set_msr(root, 2 * k, 0x606, 0xA0E03); /* 61 uJ */
-        set_msr(root, 2 * k, 0x611, 100000);
-        set_msr(root, 2 * k, 0x64D, psys0[k]);
+        wl_test_put_machine_msr(root, 2 * k, 0x606, 0xA0E03); /* 61 uJ */
+        wl_test_put_machine_msr(root, 2 * k, 0x611, 100000);
+        wl_test_put_machine_msr(root, 2 * k, 0x64D, psys0[k]);
     }
     static char bufs[3 * 1024];
     struct wl_sensor_params p;
@@ -678,7 +652,7 @@ static void set_model(const char *root, int family, int model)
              "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: %s\ncpu family\t: %d\n"
              "model\t\t: %d\nmodel name\t: Test CPU\n\n",
              flags, family, model);
-    put(root, "proc/cpuinfo", text);
+    wl_test_put_file(root, "proc/cpuinfo", text);
 }
 
 /* Every register of both packages counts from 1000 (unit register ESU 14:
@@ -687,11 +661,11 @@ static wl_sensor *open_model(const char *root, int family, int model, unsigned e
 {
     set_model(root, family, model);
     for (int cpu = 0; cpu <= 2; cpu += 2) {
-        set_msr(root, cpu, 0x606, 0xA0003 | (uint64_t)esu << 8);
-        set_msr(root, cpu, 0x611, 1000);
-        set_msr(root, cpu, 0x639, 1000);
-        set_msr(root, cpu, 0x619, 1000);
-        set_msr(root, cpu, 0x64D, 1000);
+        wl_test_put_machine_msr(root, cpu, 0x606, 0xA0003 | (uint64_t)esu << 8);
+        wl_test_put_machine_msr(root, cpu, 0x611, 1000);
+        wl_test_put_machine_msr(root, cpu, 0x639, 1000);
+        wl_test_put_machine_msr(root, cpu, 0x619, 1000);
+        wl_test_put_machine_msr(root, cpu, 0x64D, 1000);
     }
     static char bufs[3 * 1024];
     struct wl_sensor_params p;
@@ -715,7 +689,7 @@ static uint64_t energy_after(const char *root, wl_sensor *s, const char *name, u
                                           : reg == 0x639 ? 0x619
                                           : reg == 0x619 ? 0x64D
                                                          : 0)
-        set_msr(root, 0, reg, 1000 + n);
+        wl_test_put_machine_msr(root, 0, reg, 1000 + n);
     struct wl_sensor_reading r;
     assert_int_equal(wl_sensor_read(s, &r), 0);
     const int i = channel(wl_sensor_get_info(s), name);
@@ -821,16 +795,16 @@ static void test_silvermont_atoms_count_in_2_to_the_esu_uj(void **state)
 static char *make_multi_die(const char *vendor)
 {
     char *root = make_machine(vendor);
-    mkdirs(root, "sys/devices/system/cpu/cpu3/topology");
-    mkdirs(root, "dev/cpu/3");
+    wl_test_mkdirs(root, "sys/devices/system/cpu/cpu3/topology");
+    wl_test_mkdirs(root, "dev/cpu/3");
     for (int c = 0; c < 4; c++) {
         char rel[128], v[8];
         snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
         snprintf(v, sizeof v, "%d\n", c / 2);
-        put(root, rel, v);
+        wl_test_put_file(root, rel, v);
         snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/die_id", c);
         snprintf(v, sizeof v, "%d\n", c % 2);
-        put(root, rel, v);
+        wl_test_put_file(root, rel, v);
     }
     return root;
 }
@@ -844,9 +818,9 @@ static void test_intel_dies_are_read_each(void **state)
     (void)state;
     char *root = make_multi_die("GenuineIntel");
     for (int cpu = 0; cpu < 4; cpu++) {
-        set_msr(root, cpu, 0x606, 0xA0E03);
-        set_msr(root, cpu, 0x611, 1000);
-        set_msr(root, cpu, 0x619, 1000);
+        wl_test_put_machine_msr(root, cpu, 0x606, 0xA0E03);
+        wl_test_put_machine_msr(root, cpu, 0x611, 1000);
+        wl_test_put_machine_msr(root, cpu, 0x619, 1000);
     }
     char bufs[3 * 1024];
     struct wl_sensor_params p;
@@ -861,7 +835,7 @@ static void test_intel_dies_are_read_each(void **state)
     for (unsigned i = 0; i < 8; i++)
         assert_string_equal(in->ch[i].name, names[i]);
     assert_non_null(strstr(in->source, "Intel, 2 package(s), 4 dies"));
-    set_msr(root, 1, 0x611, 1000 + 16384); /* die 1 of package 0: 1 J */
+    wl_test_put_machine_msr(root, 1, 0x611, 1000 + 16384); /* die 1 of package 0: 1 J */
     struct wl_sensor_reading r;
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.v[0].energy_uj, 0);
@@ -879,8 +853,8 @@ static void test_amd_reads_per_package_not_per_die(void **state)
     (void)state;
     char *root = make_multi_die("AuthenticAMD");
     for (int cpu = 0; cpu < 4; cpu++) {
-        set_msr(root, cpu, 0xC0010299, 0x1000);
-        set_msr(root, cpu, 0xC001029B, 1000);
+        wl_test_put_machine_msr(root, cpu, 0xC0010299, 0x1000);
+        wl_test_put_machine_msr(root, cpu, 0xC001029B, 1000);
     }
     char bufs[3 * 1024];
     struct wl_sensor_params p;
@@ -914,15 +888,15 @@ static void test_one_unreadable_package_leaves_the_others_read(void **state)
                  {"reading the RAPL unit register 0x606 failed"}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         char *root = make_machine("GenuineIntel");
-        set_msr(root, 0, 0x606, 0xA0E03);
-        set_msr(root, 0, 0x611, 1000);
-        set_msr(root, 0, 0x64D, 1000);
+        wl_test_put_machine_msr(root, 0, 0x606, 0xA0E03);
+        wl_test_put_machine_msr(root, 0, 0x611, 1000);
+        wl_test_put_machine_msr(root, 0, 0x64D, 1000);
         char path[2048];
         snprintf(path, sizeof path, "%s/dev/cpu/2/msr", root);
         if (k == 1)
             assert_int_equal(mkfifo(path, 0644), 0);
         else if (k == 2)
-            put(root, "dev/cpu/2/msr", "short");
+            wl_test_put_file(root, "dev/cpu/2/msr", "short");
         char bufs[3 * 1024];
         struct wl_sensor_params p;
         params_for(&p, root, bufs, 1024);
@@ -938,7 +912,7 @@ static void test_one_unreadable_package_leaves_the_others_read(void **state)
         assert_non_null(strstr(in->not_read[0], cases[k].why));
         assert_non_null(
             strstr(in->source, "(Intel, 1 package(s)) - PARTIAL: 1 found but not read"));
-        set_msr(root, 0, 0x611, 1000 + 16384);
+        wl_test_put_machine_msr(root, 0, 0x611, 1000 + 16384);
         struct wl_sensor_reading r;
         assert_int_equal(wl_sensor_read(s, &r), 0);
         assert_int_equal(r.v[0].energy_uj, 1000000);
@@ -966,8 +940,8 @@ static void test_one_failing_package_read_leaves_the_others_read(void **state)
     (void)state;
     char *root = make_machine("GenuineIntel");
     for (int cpu = 0; cpu <= 2; cpu += 2) {
-        set_msr(root, cpu, 0x606, 0xA0E03);
-        set_msr(root, cpu, 0x611, 1000);
+        wl_test_put_machine_msr(root, cpu, 0x606, 0xA0E03);
+        wl_test_put_machine_msr(root, cpu, 0x611, 1000);
     }
     char bufs[3 * 1024];
     struct wl_sensor_params p;
@@ -978,7 +952,7 @@ static void test_one_failing_package_read_leaves_the_others_read(void **state)
     char path[2048];
     snprintf(path, sizeof path, "%s/dev/cpu/2/msr", root);
     assert_int_equal(truncate(path, 0), 0); /* package 1's reads get nothing */
-    set_msr(root, 0, 0x611, 1000 + 16384);
+    wl_test_put_machine_msr(root, 0, 0x611, 1000 + 16384);
     struct wl_sensor_reading r;
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.v[0].valid, WL_CH_ENERGY);
@@ -1005,11 +979,11 @@ static void test_sysfs_tree_without_proc_root_is_not_judged_by_the_host(void **s
     (void)state;
     char *root = make_machine("AuthenticAMD"); /* ROOT/proc/cpuinfo: AMD */
     for (int cpu = 0; cpu <= 2; cpu += 2) {
-        set_msr(root, cpu, 0x606, 0xA0E03);
-        set_msr(root, cpu, 0x611, 1000);
-        set_msr(root, cpu, 0x64D, 1000);
-        set_msr(root, cpu, 0xC0010299, 0x1000);
-        set_msr(root, cpu, 0xC001029B, 1000);
+        wl_test_put_machine_msr(root, cpu, 0x606, 0xA0E03);
+        wl_test_put_machine_msr(root, cpu, 0x611, 1000);
+        wl_test_put_machine_msr(root, cpu, 0x64D, 1000);
+        wl_test_put_machine_msr(root, cpu, 0xC0010299, 0x1000);
+        wl_test_put_machine_msr(root, cpu, 0xC001029B, 1000);
     }
     char bufs[3 * 1024];
     struct wl_sensor_params p;
@@ -1023,8 +997,8 @@ static void test_sysfs_tree_without_proc_root_is_not_judged_by_the_host(void **s
     assert_non_null(strstr(wl_sensor_get_info(s)->source, "(AMD, 2 package(s))"));
     wl_sensor_close(s);
     /* the tree's own modalias first: Sapphire Rapids, psys in joules */
-    put(root, "sys/devices/system/cpu/modalias",
-        "cpu:type:x86,ven0000fam0006mod008F:feature:,0000,0001\n");
+    wl_test_put_file(root, "sys/devices/system/cpu/modalias",
+                     "cpu:type:x86,ven0000fam0006mod008F:feature:,0000,0001\n");
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st), 0);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     assert_non_null(strstr(in->source, "(Intel, 2 package(s))"));
@@ -1043,8 +1017,8 @@ static void test_sysfs_tree_without_proc_root_is_not_judged_by_the_host(void **s
     assert_non_null(strstr(st.why, "CPU vendor not known (unknown: the sysfs root"));
     assert_non_null(strstr(st.fix, "WATTLENS_PROC_ROOT"));
     /* a /proc root given is read, whatever the sysfs root */
-    mkdirs(root, "proc");
-    put(root, "proc/cpuinfo", "processor\t: 0\nvendor_id\t: AuthenticAMD\n\n");
+    wl_test_mkdirs(root, "proc");
+    wl_test_put_file(root, "proc/cpuinfo", "processor\t: 0\nvendor_id\t: AuthenticAMD\n\n");
     p.proc_root = bufs + 2 * 1024;
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st), 0);
     assert_non_null(strstr(wl_sensor_get_info(s)->source, "(AMD, 2 package(s))"));
@@ -1062,19 +1036,20 @@ static void test_over_the_limit_note_is_logged_only_when_the_backend_opens(void 
 {
     (void)state;
     char *root = wl_test_tmpdir();
-    mkdirs(root, "proc");
-    put(root, "proc/cpuinfo",
+    wl_test_mkdirs(root, "proc");
+    wl_test_put_file(
+        root, "proc/cpuinfo",
         "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 158\n\n");
     enum { N_PKG = 18 }; /* 2 over the limit */
     for (int c = 0; c < N_PKG; c++) {
         char rel[128], id[16];
         snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology", c);
-        mkdirs(root, rel);
+        wl_test_mkdirs(root, rel);
         snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
         snprintf(id, sizeof id, "%d\n", c);
-        put(root, rel, id);
+        wl_test_put_file(root, rel, id);
         snprintf(rel, sizeof rel, "dev/cpu/%d", c);
-        mkdirs(root, rel);
+        wl_test_mkdirs(root, rel);
     }
     char bufs[3 * 1024];
     struct wl_sensor_params p;
@@ -1094,8 +1069,8 @@ static void test_over_the_limit_note_is_logged_only_when_the_backend_opens(void 
     free(err);
     /* every device readable: it opens, and the note is logged once */
     for (int c = 0; c < N_PKG; c++) {
-        set_msr(root, c, 0x606, 0xA0E03);
-        set_msr(root, c, 0x611, 1000);
+        wl_test_put_machine_msr(root, c, 0x606, 0xA0E03);
+        wl_test_put_machine_msr(root, c, 0x611, 1000);
     }
     wl_test_capture_stderr_begin();
     assert_int_equal(wl_sensor_open_backend(WL_BACKEND_RAPL_MSR, &p, &s, &st), 0);

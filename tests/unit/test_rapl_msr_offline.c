@@ -8,6 +8,7 @@
  * that was removed (its /proc/self/fd link says "(deleted)") fails with
  * ENXIO. */
 #define _GNU_SOURCE
+#include "fake_machine.h"
 #include "fake_msr.h"
 #include "sensor_open.h"
 #include "test_support.h"
@@ -34,45 +35,11 @@ ssize_t pread(int fd, void *buf, size_t n, off_t off)
     static ssize_t (*real)(int, void *, size_t, off_t);
     if (!real)
         *(void **)&real = dlsym(RTLD_NEXT, "pread");
-    char link[64], path[4096];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    const ssize_t len = readlink(link, path, sizeof path - 1);
-    if (len > 10) {
-        path[len] = '\0';
-        if (strcmp(path + len - 10, " (deleted)") == 0) {
-            errno = deleted_errno;
-            return -1;
-        }
+    if (wl_test_fd_is_deleted(fd)) {
+        errno = deleted_errno;
+        return -1;
     }
     return real(fd, buf, n, off);
-}
-
-static void mkdirs(const char *root, const char *rel)
-{
-    char path[2048], *p;
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    for (p = path + strlen(root) + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(path, 0755);
-            *p = '/';
-        }
-    }
-    mkdir(path, 0755);
-}
-
-static void put(const char *root, const char *rel, const char *text)
-{
-    char path[2048];
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
-}
-
-static void set_msr(const char *root, int cpu, uint32_t reg, uint64_t v)
-{
-    char dev[2048];
-    snprintf(dev, sizeof dev, "%s/dev", root);
-    wl_test_put_msr(dev, cpu, reg, v);
 }
 
 /* An Intel client (Kaby Lake) of n_cpus CPUs on package 0, each with its
@@ -80,20 +47,20 @@ static void set_msr(const char *root, int cpu, uint32_t reg, uint64_t v)
 static char *make_machine(int n_cpus, uint64_t pkg)
 {
     char *root = wl_test_tmpdir();
-    mkdirs(root, "proc");
-    put(root, "proc/cpuinfo",
-        "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 158\n"
-        "model name\t: Test CPU 4242\n\n");
+    wl_test_mkdirs(root, "proc");
+    wl_test_put_file(root, "proc/cpuinfo",
+                     "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 158\n"
+                     "model name\t: Test CPU 4242\n\n");
     for (int c = 0; c < n_cpus; c++) {
         char rel[128];
         snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology", c);
-        mkdirs(root, rel);
+        wl_test_mkdirs(root, rel);
         snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
-        put(root, rel, "0\n");
+        wl_test_put_file(root, rel, "0\n");
         snprintf(rel, sizeof rel, "dev/cpu/%d", c);
-        mkdirs(root, rel);
-        set_msr(root, c, 0x606, 0xA0E03); /* ESU 14: 61.035 uJ */
-        set_msr(root, c, 0x611, pkg);
+        wl_test_mkdirs(root, rel);
+        wl_test_put_machine_msr(root, c, 0x606, 0xA0E03); /* ESU 14: 61.035 uJ */
+        wl_test_put_machine_msr(root, c, 0x611, pkg);
     }
     return root;
 }
@@ -131,8 +98,8 @@ static void test_offline_cpu_moves_the_package_to_another(void **state)
     assert_int_equal(unlink(path), 0);
     snprintf(path, sizeof path, "%s/sys/devices/system/cpu/cpu0/topology", root);
     wl_test_rmtree(path);
-    put(root, "sys/devices/system/cpu/cpu0/online", "0\n");
-    set_msr(root, 1, 0x611, 1000 + 16384);
+    wl_test_put_file(root, "sys/devices/system/cpu/cpu0/online", "0\n");
+    wl_test_put_machine_msr(root, 1, 0x611, 1000 + 16384);
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_true(r.v[0].valid & WL_CH_ENERGY);
     assert_int_equal(r.v[0].energy_uj, 1000000);

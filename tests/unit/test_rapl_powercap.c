@@ -6,6 +6,7 @@
  * gives the exact fix; a missing tree says why and how to fix it; a long
  * multibyte root or zone name is cut between characters wherever it is
  * shown. */
+#include "fake_machine.h"
 #include "sensor_open.h"
 #include "test_support.h"
 
@@ -523,12 +524,8 @@ static void put_zone(const char *root, const char *dir, const char *name, uint64
                      uint64_t energy)
 {
     char path[2048], text[64];
-    snprintf(path, sizeof path, "%s/class", root);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/class/powercap", root);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/class/powercap/%s", root, dir);
-    mkdir(path, 0755);
+    snprintf(path, sizeof path, "class/powercap/%s", dir);
+    wl_test_mkdirs(root, path);
     if (name) {
         snprintf(path, sizeof path, "%s/class/powercap/%s/name", root, dir);
         snprintf(text, sizeof text, "%s\n", name);

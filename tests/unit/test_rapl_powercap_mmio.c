@@ -5,6 +5,7 @@
  * loaded) it is read as that package. A tree of mmio zones that cannot be
  * read says so in the why, where it said "no intel-rapl or
  * intel-rapl-tpmi zone" without a word about them. */
+#include "fake_machine.h"
 #include "sensor_open.h"
 #include "test_support.h"
 
@@ -16,29 +17,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static void put_file(const char *root, const char *dir, const char *file, const char *text)
-{
-    char path[2048];
-    snprintf(path, sizeof path, "%s/class/powercap/%s/%s", root, dir, file);
-    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
-}
-
 /* Under root/class/powercap: zone dir with its name and range, and
  * energy_uj unless energy is NULL. */
 static void put_zone(const char *root, const char *dir, const char *name, const char *energy)
 {
-    char path[2048], text[64];
-    snprintf(path, sizeof path, "%s/class", root);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/class/powercap", root);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/class/powercap/%s", root, dir);
-    mkdir(path, 0755);
-    snprintf(text, sizeof text, "%s\n", name);
-    put_file(root, dir, "name", text);
-    put_file(root, dir, "max_energy_range_uj", "262143328850\n");
+    wl_test_put_zone_meta(root, dir, name);
     if (energy)
-        put_file(root, dir, "energy_uj", energy);
+        wl_test_put_zone_file(root, dir, "energy_uj", energy);
 }
 
 static int open_powercap(const char *root, wl_sensor **s, struct wl_sensor_status *st)

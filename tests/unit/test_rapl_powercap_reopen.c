@@ -9,6 +9,7 @@
  * of a file that was replaced (its /proc/self/fd link says "(deleted)")
  * fails with ENODEV. */
 #define _GNU_SOURCE
+#include "fake_machine.h"
 #include "sensor_open.h"
 #include "test_support.h"
 
@@ -30,24 +31,11 @@ ssize_t pread(int fd, void *buf, size_t n, off_t off)
     static ssize_t (*real)(int, void *, size_t, off_t);
     if (!real)
         *(void **)&real = dlsym(RTLD_NEXT, "pread");
-    char link[64], path[4096];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    const ssize_t len = readlink(link, path, sizeof path - 1);
-    if (len > 10) {
-        path[len] = '\0';
-        if (strcmp(path + len - 10, " (deleted)") == 0) {
-            errno = ENODEV;
-            return -1;
-        }
+    if (wl_test_fd_is_deleted(fd)) {
+        errno = ENODEV;
+        return -1;
     }
     return real(fd, buf, n, off);
-}
-
-static void put_file(const char *root, const char *dir, const char *file, const char *text)
-{
-    char path[2048];
-    snprintf(path, sizeof path, "%s/class/powercap/%s/%s", root, dir, file);
-    assert_int_equal(wl_test_write_file(path, text, strlen(text)), 0);
 }
 
 /* Writes the file anew (a new inode: the old one, open in the sensor, is
@@ -57,22 +45,13 @@ static void replace_file(const char *root, const char *dir, const char *file, co
     char path[2048];
     snprintf(path, sizeof path, "%s/class/powercap/%s/%s", root, dir, file);
     assert_int_equal(unlink(path), 0);
-    put_file(root, dir, file, text);
+    wl_test_put_zone_file(root, dir, file, text);
 }
 
 static void put_zone(const char *root, const char *dir, const char *name, const char *energy)
 {
-    char path[2048], text[64];
-    snprintf(path, sizeof path, "%s/class", root);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/class/powercap", root);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/class/powercap/%s", root, dir);
-    mkdir(path, 0755);
-    snprintf(text, sizeof text, "%s\n", name);
-    put_file(root, dir, "name", text);
-    put_file(root, dir, "max_energy_range_uj", "262143328850\n");
-    put_file(root, dir, "energy_uj", energy);
+    wl_test_put_zone_meta(root, dir, name);
+    wl_test_put_zone_file(root, dir, "energy_uj", energy);
 }
 
 static wl_sensor *open_powercap(const char *root)
@@ -103,7 +82,7 @@ static void test_zone_registered_again_is_reopened(void **state)
     assert_int_equal(r.v[0].n_discontinuities, 0);
     assert_true(r.v[1].valid & WL_CH_ENERGY);
     /* and reads on from the new file */
-    put_file(root, "intel-rapl:0", "energy_uj", "7500000\n");
+    wl_test_put_zone_file(root, "intel-rapl:0", "energy_uj", "7500000\n");
     assert_int_equal(wl_sensor_read(s, &r), 0);
     assert_int_equal(r.v[0].energy_uj, 2500000);
     wl_sensor_close(s);
