@@ -33,3 +33,19 @@ void wl_test_make_class_device(const char *root, const char *cls, const char *di
     snprintf(text, sizeof text, "%s\n", name);
     wl_test_put_text(path, text);
 }
+
+void wl_test_put_uj(const char *path, uint64_t uj)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%020llu\n", (unsigned long long)uj);
+    wl_test_put_text(path, text);
+}
+
+void wl_test_make_energy_meter(const char *root, uint64_t uj, char *path, size_t size)
+{
+    wl_test_make_class_device(root, "hwmon", "hwmon0", "amd_energy");
+    snprintf(path, size, "%s/class/hwmon/hwmon0/energy1_label", root);
+    wl_test_put_text(path, "Esocket0\n");
+    snprintf(path, size, "%s/class/hwmon/hwmon0/energy1_input", root);
+    wl_test_put_uj(path, uj);
+}

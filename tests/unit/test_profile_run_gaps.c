@@ -35,13 +35,6 @@
 /* ---- helpers ------------------------------------------------------------------------ */
 
 /* energy_uj rewritten in place, fixed width (the sensor keeps it open) */
-static void put_uj(const char *path, uint64_t uj)
-{
-    char text[32];
-    snprintf(text, sizeof text, "%020llu\n", (unsigned long long)uj);
-    wl_test_put_text(path, text);
-}
-
 /* A static powercap package zone under root; its energy_uj path to path. */
 static void make_zone(const char *root, uint64_t uj, char *path, size_t size)
 {
@@ -55,7 +48,7 @@ static void make_zone(const char *root, uint64_t uj, char *path, size_t size)
     snprintf(path, size, "%s/class/powercap/intel-rapl:0/max_energy_range_uj", root);
     wl_test_put_text(path, "262143328850\n");
     snprintf(path, size, "%s/class/powercap/intel-rapl:0/energy_uj", root);
-    put_uj(path, uj);
+    wl_test_put_uj(path, uj);
 }
 
 static wl_store *open_store(const char *dir)
@@ -151,11 +144,11 @@ static void test_run_stores_a_counter_reset_as_a_gap(void **state)
     section(&h, WL_PHASE_PRE_INFERENCE, WL_SECTION_TOKENIZE);
     event(&h, WL_HOOK_PHASE, false, WL_PHASE_PRE_INFERENCE, 0);
     event(&h, WL_HOOK_PHASE, true, WL_PHASE_DECODE, 0);
-    put_uj(zone, 6000000);
+    wl_test_put_uj(zone, 6000000);
     section(&h, WL_PHASE_DECODE, WL_SECTION_SAMPLING);
-    put_uj(zone, 1000000); /* the reset: read by the next mark at the latest */
+    wl_test_put_uj(zone, 1000000); /* the reset: read by the next mark at the latest */
     section(&h, WL_PHASE_DECODE, WL_SECTION_SAMPLING);
-    put_uj(zone, 2000000);
+    wl_test_put_uj(zone, 2000000);
     section(&h, WL_PHASE_DECODE, WL_SECTION_DETOKENIZE);
     event(&h, WL_HOOK_PHASE, false, WL_PHASE_DECODE, 0);
     event(&h, WL_HOOK_PHASE, true, WL_PHASE_POST_INFERENCE, 0);

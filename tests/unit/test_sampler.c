@@ -876,13 +876,7 @@ static void test_gpus_of_two_sensors_are_summed(void **state)
     (void)state;
     char *root = wl_test_tmpdir();
     char path[2048];
-    static const char *const dirs[] = {"class", "class/hwmon", "class/hwmon/hwmon0"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", root, dirs[i]);
-        mkdir(path, 0755);
-    }
-    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/name", root);
-    wl_test_put_text(path, "amdgpu\n");
+    wl_test_make_class_device(root, "hwmon", "hwmon0", "amdgpu");
     snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/power1_input", root);
     wl_test_put_text(path, "120000000\n");
     setenv("FAKE_NVML_GPUS", "1", 1);

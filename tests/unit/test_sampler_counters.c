@@ -55,13 +55,6 @@ static wl_sampler *open_sampler(wl_sensor_set *set, uint64_t interval_ns)
     return s;
 }
 
-static void put_uj(const char *path, uint64_t uj)
-{
-    char text[32];
-    snprintf(text, sizeof text, "%020llu\n", (unsigned long long)uj);
-    wl_test_put_text(path, text);
-}
-
 /* A static powercap zone under root: name, max_energy_range_uj, energy_uj
  * (fixed width: put_uj rewrites it in place). */
 static void put_zone(const char *root, const char *dir, const char *name, uint64_t max,
@@ -73,7 +66,7 @@ static void put_zone(const char *root, const char *dir, const char *name, uint64
     snprintf(text, sizeof text, "%llu\n", (unsigned long long)max);
     wl_test_put_text(path, text);
     snprintf(path, sizeof path, "%s/class/powercap/%s/energy_uj", root, dir);
-    put_uj(path, energy);
+    wl_test_put_uj(path, energy);
 }
 
 static wl_sensor_set *open_powercap(const char *root)
@@ -96,23 +89,6 @@ static unsigned count_of(const char *text, const char *needle)
     for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
         n++;
     return n;
-}
-
-/* An hwmon amd_energy device (domain package) under root with one socket
- * counter reading uj; its energy file's path goes to path. */
-static void make_energy_meter(const char *root, uint64_t uj, char *path, size_t size)
-{
-    static const char *const dirs[] = {"class", "class/hwmon", "class/hwmon/hwmon0"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, size, "%s/%s", root, dirs[i]);
-        mkdir(path, 0755);
-    }
-    snprintf(path, size, "%s/class/hwmon/hwmon0/name", root);
-    wl_test_put_text(path, "amd_energy\n");
-    snprintf(path, size, "%s/class/hwmon/hwmon0/energy1_label", root);
-    wl_test_put_text(path, "Esocket0\n");
-    snprintf(path, size, "%s/class/hwmon/hwmon0/energy1_input", root);
-    put_uj(path, uj);
 }
 
 /* A second hwmon device under root (hwmon1): a power meter (domain total)
@@ -165,7 +141,7 @@ struct two_meters {
 static wl_sensor_set *open_two_meters(struct two_meters *tm)
 {
     tm->root = wl_test_tmpdir();
-    make_energy_meter(tm->root, 100000000, tm->energy, sizeof tm->energy);
+    wl_test_make_energy_meter(tm->root, 100000000, tm->energy, sizeof tm->energy);
     make_power_meter(tm->root, tm->power, sizeof tm->power);
     wl_sensor_set *set = open_hwmon(tm->root, 0);
     assert_int_equal(wl_sensor_set_count(set), 1);
@@ -292,7 +268,7 @@ static uint64_t ramp_20w(wl_sampler *s, const char *path, uint64_t base_uj, uint
     for (uint64_t t = t0, i = 0; t - t0 < dur_ns || st.n_samples < want;
          t = wl_clock_now_ns(), i++) {
         v = base_uj + (uint64_t)(20.0 * (double)(t - t0) / 1e3);
-        put_uj(path, v);
+        wl_test_put_uj(path, v);
         const uint64_t t_put = wl_clock_now_ns();
         if (i > 0 && t_put - t_prev > *max_gap_ns)
             *max_gap_ns = t_put - t_prev;
@@ -319,20 +295,20 @@ static void test_counter_falling_between_marks(void **state)
     (void)state;
     char *root = wl_test_tmpdir();
     char path[2048];
-    make_energy_meter(root, 100000000, path, sizeof path);
+    wl_test_make_energy_meter(root, 100000000, path, sizeof path);
     wl_sensor_set *set = open_hwmon(root, 0);
     wl_sampler *s = open_sampler(set, 0);
     const enum wl_domain d = WL_DOMAIN_PACKAGE;
     assert_true(wl_sampler_domain(s, d)->counter);
     struct wl_energy_mark m[5];
     assert_int_equal(wl_sampler_mark(s, &m[0]), 0);
-    put_uj(path, 102000000);
+    wl_test_put_uj(path, 102000000);
     assert_int_equal(wl_sampler_mark(s, &m[1]), 0);
-    put_uj(path, 100500000); /* reset: less than before */
+    wl_test_put_uj(path, 100500000); /* reset: less than before */
     assert_int_equal(wl_sampler_mark(s, &m[2]), 0);
-    put_uj(path, 101500000);
+    wl_test_put_uj(path, 101500000);
     assert_int_equal(wl_sampler_mark(s, &m[3]), 0);
-    put_uj(path, 50000000); /* below the first value: hwmon reads 0 */
+    wl_test_put_uj(path, 50000000); /* below the first value: hwmon reads 0 */
     assert_int_equal(wl_sampler_mark(s, &m[4]), 0);
     static const uint64_t want_uj[] = {0, 2000000, 2000000, 3000000, 3000000};
     for (int i = 0; i < 5; i++) {
@@ -376,7 +352,7 @@ static void test_counter_falling_mid_run(void **state)
     (void)state;
     char *root = wl_test_tmpdir();
     char path[2048];
-    make_energy_meter(root, 100000000, path, sizeof path);
+    wl_test_make_energy_meter(root, 100000000, path, sizeof path);
     wl_sensor_set *set = open_hwmon(root, 0);
     wl_sampler *s = open_sampler(set, 5000000);
     const enum wl_domain d = WL_DOMAIN_PACKAGE;
@@ -390,7 +366,7 @@ static void test_counter_falling_mid_run(void **state)
     const uint64_t top1 = ramp_20w(s, path, 100000000, 150000000, 15, &put_gap_ns);
     /* the fall, stamped around its write */
     const uint64_t t_fall0 = wl_clock_now_ns();
-    put_uj(path, 100500000); /* reset from ~103 J */
+    wl_test_put_uj(path, 100500000); /* reset from ~103 J */
     const uint64_t t_fall1 = wl_clock_now_ns();
     const uint64_t top2 = ramp_20w(s, path, 100500000, 150000000, 15, &put_gap_ns);
     wl_sampler_window_end(s, &w);
@@ -469,13 +445,7 @@ static void test_constant_power_peaks_at_its_average(void **state)
     (void)state;
     char *root = wl_test_tmpdir();
     char path[2048];
-    static const char *const dirs[] = {"class", "class/hwmon", "class/hwmon/hwmon0"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", root, dirs[i]);
-        mkdir(path, 0755);
-    }
-    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/name", root);
-    wl_test_put_text(path, "power_meter\n");
+    wl_test_make_class_device(root, "hwmon", "hwmon0", "power_meter");
     snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/power1_input", root);
     wl_test_put_text(path, "80000000\n"); /* uW */
     wl_sensor_set *set = open_hwmon(root, WL_BACKEND_CPU_MODEL);
@@ -558,7 +528,7 @@ static void test_fall_on_channel_33_leaves_channel_1_alone(void **state)
     wl_test_wait_for_samples(s, 2);
     char path[2048];
     snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0:32/energy_uj", root);
-    put_uj(path, 1000); /* channel 33: a reset */
+    wl_test_put_uj(path, 1000); /* channel 33: a reset */
     struct wl_energy_mark m;
     assert_int_equal(wl_sampler_mark(s, &m), 0); /* the fall is read by now */
     struct wl_sampler_stats st;
@@ -619,12 +589,12 @@ static void test_counter_above_its_range_is_one_gap(void **state)
     assert_int_equal(wl_sampler_mark(s, &m[0]), 0);
     char path[2048];
     snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0/energy_uj", root);
-    put_uj(path, 3000000);
+    wl_test_put_uj(path, 3000000);
     struct wl_sampler_stats st;
     wl_sampler_stats(s, &st);
     wl_test_wait_for_samples(s, st.n_samples + 20);
     assert_int_equal(wl_sampler_mark(s, &m[1]), 0);
-    put_uj(path, 3500000);
+    wl_test_put_uj(path, 3500000);
     wl_sampler_stats(s, &st);
     wl_test_wait_for_samples(s, st.n_samples + 3);
     assert_int_equal(wl_sampler_mark(s, &m[2]), 0);
@@ -667,7 +637,7 @@ static void test_consecutive_falls_are_one_gap_and_warnings_are_limited(void **s
     (void)state;
     char *root = wl_test_tmpdir();
     char path[2048];
-    make_energy_meter(root, 100000000, path, sizeof path);
+    wl_test_make_energy_meter(root, 100000000, path, sizeof path);
     wl_sensor_set *set = open_hwmon(root, 0);
     wl_test_capture_stderr_begin();
     wl_sampler *s = open_sampler(set, 0);
@@ -678,7 +648,7 @@ static void test_consecutive_falls_are_one_gap_and_warnings_are_limited(void **s
     enum { N = sizeof at_j / sizeof at_j[0] };
     struct wl_energy_mark m[N];
     for (int i = 0; i < N; i++) {
-        put_uj(path, at_j[i] * 1000000);
+        wl_test_put_uj(path, at_j[i] * 1000000);
         assert_int_equal(wl_sampler_mark(s, &m[i]), 0);
         assert_true(m[i].valid_mask & (1u << d));
     }
@@ -735,7 +705,7 @@ static void test_failed_read_gap_loses_only_read_powers(void **state)
         wl_clock_sleep_ns(5000000);
     }
     wl_test_put_text(tm.power, "080000000\n");
-    put_uj(tm.energy, 100001000);
+    wl_test_put_uj(tm.energy, 100001000);
     wait_for_the_gap_to_end(s, g);
     stop_with_one_failed_read_gap(s, g, both, 1u << WL_DOMAIN_TOTAL);
     wl_sampler_close(s);
@@ -804,10 +774,10 @@ static void test_counter_not_read_at_the_origin_starts_at_its_first_read(void **
     assert_int_equal(g[0].domain_mask, 1u << WL_DOMAIN_PACKAGE);
     assert_int_equal(g[0].lost_mask, 1u << WL_DOMAIN_PACKAGE);
     assert_int_equal(g[0].t_start_ns, wl_sampler_t0_ns(s));
-    put_uj(tm.energy, 150000000); /* 50 J since the sensor's open: when, is unknown */
+    wl_test_put_uj(tm.energy, 150000000); /* 50 J since the sensor's open: when, is unknown */
     assert_int_equal(wl_sampler_start(s), 0);
     wait_for_the_gap_to_end(s, g);
-    put_uj(tm.energy, 150001000); /* +1 mJ after its start: counted */
+    wl_test_put_uj(tm.energy, 150001000); /* +1 mJ after its start: counted */
     struct wl_energy_mark m;
     for (int i = 0; i < 6000; i++) {
         assert_int_equal(wl_sampler_mark(s, &m), 0);
@@ -840,7 +810,7 @@ static void test_counter_read_after_its_wrap_time_is_an_ambiguous_gap(void **sta
     assert_int_equal(wl_sampler_mark(s, &m[0]), 0);
     char path[2048];
     snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0/energy_uj", root);
-    put_uj(path, 1500000);
+    wl_test_put_uj(path, 1500000);
     wl_clock_sleep_ns(1200000000); /* at least: a slow host only makes it longer */
     assert_int_equal(wl_sampler_mark(s, &m[1]), 0);
     char *err = capture_end();

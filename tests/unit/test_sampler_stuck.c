@@ -21,13 +21,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static void put_uj(const char *path, uint64_t uj)
-{
-    char text[32];
-    snprintf(text, sizeof text, "%020llu\n", (unsigned long long)uj);
-    wl_test_put_text(path, text);
-}
-
 static void put_zone(const char *root, const char *dir, const char *name, uint64_t energy)
 {
     char path[2048];
@@ -35,7 +28,7 @@ static void put_zone(const char *root, const char *dir, const char *name, uint64
     snprintf(path, sizeof path, "%s/class/powercap/%s/max_energy_range_uj", root, dir);
     wl_test_put_text(path, "262143328850\n");
     snprintf(path, sizeof path, "%s/class/powercap/%s/energy_uj", root, dir);
-    put_uj(path, energy);
+    wl_test_put_uj(path, energy);
 }
 
 static wl_sampler *open_marks_only(wl_sensor_set *set)
@@ -117,7 +110,7 @@ static void test_flat_package_counter_is_a_gap_and_a_warning(void **state)
     wl_sampler *s = open_marks_only(set);
     char dram[2048];
     snprintf(dram, sizeof dram, "%s/class/powercap/intel-rapl:0:2/energy_uj", root);
-    put_uj(dram, 1000500);
+    wl_test_put_uj(dram, 1000500);
     struct wl_energy_mark m;
     mark_past_120ms(s, &m);
     struct wl_sampler_gap g[4];
@@ -158,7 +151,7 @@ static void test_counter_that_moved_once_is_not_stuck(void **state)
     wl_sampler *s = open_marks_only(set);
     char path[2048];
     snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0/energy_uj", root);
-    put_uj(path, 5000061);
+    wl_test_put_uj(path, 5000061);
     struct wl_energy_mark m;
     assert_int_equal(wl_sampler_mark(s, &m), 0);
     mark_past_120ms(s, &m);
@@ -177,17 +170,7 @@ static void test_flat_hwmon_counter_is_not_judged(void **state)
     (void)state;
     char *root = wl_test_tmpdir();
     char path[2048];
-    static const char *const dirs[] = {"class", "class/hwmon", "class/hwmon/hwmon0"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", root, dirs[i]);
-        mkdir(path, 0755);
-    }
-    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/name", root);
-    wl_test_put_text(path, "amd_energy\n");
-    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/energy1_label", root);
-    wl_test_put_text(path, "Esocket0\n");
-    snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/energy1_input", root);
-    put_uj(path, 100000000);
+    wl_test_make_energy_meter(root, 100000000, path, sizeof path);
     wl_sensor_set *set = wl_test_open_sensor_set(root, WL_BACKEND_HWMON);
     const struct wl_sensor_info *in = wl_sensor_get_info(wl_sensor_set_get(set, 0));
     assert_int_equal(in->ch[0].nominal_period_ns, 0);
