@@ -70,6 +70,17 @@ static void dev(const char *root, int n, const char *name)
     put(root, rel, name);
 }
 
+/* hwmonN: an amd_energy device whose one counter, Esocket0, reads energy. */
+static void amd_energy_socket(const char *root, int n, const char *energy)
+{
+    char rel[128];
+    dev(root, n, "amd_energy\n");
+    snprintf(rel, sizeof rel, "class/hwmon/hwmon%d/energy1_input", n);
+    put(root, rel, energy);
+    snprintf(rel, sizeof rel, "class/hwmon/hwmon%d/energy1_label", n);
+    put(root, rel, "Esocket0\n");
+}
+
 /* The hwmon backend opened on the fake tree at root (no period probe):
  * wl_sensor_open_backend's result, *s and *st as it sets them. */
 static int open_hwmon_rc(const char *root, wl_sensor **s, struct wl_sensor_status *st)
@@ -178,9 +189,7 @@ static void test_one_failing_device_leaves_the_others_read(void **state)
     char *root = wl_test_tmpdir();
     dev(root, 0, "amdgpu\n");
     put(root, "class/hwmon/hwmon0/power1_input", "45000000\n");
-    dev(root, 1, "amd_energy\n");
-    put(root, "class/hwmon/hwmon1/energy1_input", "5000000\n");
-    put(root, "class/hwmon/hwmon1/energy1_label", "Esocket0\n");
+    amd_energy_socket(root, 1, "5000000\n");
     wl_sensor *s = open_hwmon(root);
     const struct wl_sensor_info *in = wl_sensor_get_info(s);
     const unsigned gi = (unsigned)(find(in, "hwmon0/amdgpu/power1") - in->ch);
@@ -331,9 +340,7 @@ static void test_eperm_names_a_gpu_only_for_a_gpu(void **state)
 {
     (void)state;
     char *root = wl_test_tmpdir();
-    dev(root, 0, "amd_energy\n");
-    put(root, "class/hwmon/hwmon0/energy1_input", "EPERM\n");
-    put(root, "class/hwmon/hwmon0/energy1_label", "Esocket0\n");
+    amd_energy_socket(root, 0, "EPERM\n");
     dev(root, 1, "power_meter\n");
     put(root, "class/hwmon/hwmon1/power1_average", "EPERM\n");
     dev(root, 2, "amdgpu\n");
@@ -445,9 +452,7 @@ static void test_energy_counter_going_down_is_a_gap(void **state)
 {
     (void)state;
     char *root = wl_test_tmpdir();
-    dev(root, 0, "amd_energy\n");
-    put(root, "class/hwmon/hwmon0/energy1_input", "9000000\n");
-    put(root, "class/hwmon/hwmon0/energy1_label", "Esocket0\n");
+    amd_energy_socket(root, 0, "9000000\n");
     wl_sensor *s = open_hwmon(root);
     struct wl_sensor_reading r;
     put(root, "class/hwmon/hwmon0/energy1_input", "10000000\n");
@@ -1338,9 +1343,7 @@ static void test_energy_resolution_is_not_the_sysfs_unit(void **state)
 {
     (void)state;
     char *root = wl_test_tmpdir();
-    dev(root, 0, "amd_energy\n");
-    put(root, "class/hwmon/hwmon0/energy1_input", "5000000\n");
-    put(root, "class/hwmon/hwmon0/energy1_label", "Esocket0\n");
+    amd_energy_socket(root, 0, "5000000\n");
     dev(root, 1, "xe\n");
     put(root, "class/hwmon/hwmon1/energy1_input", "7000000\n");
     put(root, "class/hwmon/hwmon1/energy1_label", "card\n");
