@@ -142,7 +142,7 @@ static void test_eio_is_not_a_move(void **state)
     char path[2048];
     snprintf(path, sizeof path, "%s/dev/cpu/0/msr", root);
     assert_int_equal(unlink(path), 0);
-    set_msr(root, 1, 0x611, 1000 + 16384);
+    wl_test_put_machine_msr(root, 1, 0x611, 1000 + 16384);
     deleted_errno = EIO;
     const int rc = wl_sensor_read(s, &r);
     deleted_errno = ENXIO;
