@@ -220,6 +220,9 @@ struct wl_summary_gaps {
     double dur_s;          /* the time in the listed gaps that ended (the length of their
                               union: time in two overlapping gaps counts once) */
     double not_counted_s;  /* ... in those of them in n_not_counted */
+    uint32_t lost_domains; /* bit d: domain d's energy is lost in one of n_not_counted
+                              (its "lost_domains", else a discontinuity's "domains"): whose figures
+                              are low; 0 when no gap names one */
 };
 
 /* The gaps in one line, "" when none (or not known): "sensor gaps: N (X.XXX s

@@ -3,6 +3,9 @@
  * counted, and the line show, run and measure print; see summary.h. */
 #include "analysis/summary.h"
 
+#include "util/json_text.h"
+#include "wattlens/energy.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -115,6 +118,12 @@ void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double
             g->n_outside++;
         } else {
             g->n_not_counted++;
+            /* runs stored before "lost_domains": a discontinuity's domains
+             * are those it lost (a failed read's may be more) */
+            json_t *ld = json_object_get(o, "lost_domains");
+            if (!ld && json_is_true(json_object_get(o, "counter_fell")))
+                ld = json_object_get(o, "domains");
+            g->lost_domains |= wl_json_domain_mask(ld);
             if (ended && lost_v)
                 lost_v[n_lost++] = (struct wl__span){t0, t1 < t0 ? t0 : t1, o};
             else if (ended)
@@ -162,14 +171,24 @@ const char *wl_summary_gaps_text(const struct wl_summary_gaps *g, char *buf, siz
         }                                                                                          \
     } while (0)
     const long long n = g->n, listed = g->n_listed;
+    /* whose figures are low: "the core figures", "the package, dram
+     * figures"; "the figures" when no gap names a domain */
+    char low[128] = "the";
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if (g->lost_domains & (1u << d)) {
+            const size_t l = strlen(low);
+            snprintf(low + l, sizeof low - l, "%s %s", strcmp(low, "the") ? "," : "",
+                     wl_domain_name((enum wl_domain)d));
+        }
+    }
     WL__PUT("sensor gaps: %lld (%.3f s in all", n, g->dur_s);
     if (listed > 0 && g->n_not_counted == listed) {
-        WL__PUT("; the energy in them is NOT counted, the figures are low by it");
+        WL__PUT("; the energy in them is NOT counted, %s figures are low by it", low);
     } else {
         if (g->n_not_counted > 0)
-            WL__PUT("; the energy in %lld of them, %.3f s, is NOT counted, the figures are low by "
-                    "it",
-                    (long long)g->n_not_counted, g->not_counted_s);
+            WL__PUT("; the energy in %lld of them, %.3f s, is NOT counted, %s figures are low "
+                    "by it",
+                    (long long)g->n_not_counted, g->not_counted_s, low);
         if (g->n_outside > 0)
             WL__PUT("; %lld outside the run (settle, idle baseline): not in its energy, but an "
                     "idle baseline across one is low by it",

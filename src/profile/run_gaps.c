@@ -24,6 +24,9 @@ static json_t *gap_json(const struct wl_sampler_gap *g, uint64_t origin_ns)
     json_object_set_new(o, "energy_counted", json_boolean(g->lost_mask == 0));
     json_object_set_new(o, "sensor", g->backend ? json_string(g->backend) : json_null());
     json_object_set_new(o, "domains", wl_json_domain_names(g->domain_mask));
+    /* those whose energy over it is not counted (lost_mask): the figures
+     * low by it */
+    json_object_set_new(o, "lost_domains", wl_json_domain_names(g->lost_mask));
     return o;
 }
 

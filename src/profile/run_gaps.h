@@ -9,7 +9,8 @@
  * the gaps were taken), "why", "error" (WL_E* name), "counter_fell",
  * "energy_counted" (false: the energy of some of its domains over the gap
  * is not counted, every figure across it is low by it), "sensor" (its
- * backend), "domains" (names)}; times in ms from origin_ns, the run's time
+ * backend), "domains" (names: domain_mask), "lost_domains" (names: lost_mask, whose
+ * figures are low by it)}; times in ms from origin_ns, the run's time
  * base (the stored samples' and sections'). Single-threaded, like the
  * store; the store run is borrowed.
  */

@@ -17,7 +17,7 @@ D=${WL_TESTDATA:?}
 export WATTLENS_DB="$tmp/runs.db"
 # one fake package counter (common.sh points every other backend at nothing)
 e=$(fake_zone intel-rapl:0 package-0 5000000) || { echo "FAIL: no fake powercap zone"; exit 1; }
-line_re='sensor gaps: 1 ([0-9.]* s in all; the energy in them is NOT counted, the figures are low by it)'
+line_re='sensor gaps: 1 ([0-9.]* s in all; the energy in them is NOT counted, the package figures are low by it)'
 
 # --- measure ------------------------------------------------------------------------
 # rewritten in place (1<>), same width: a read never sees an empty file
