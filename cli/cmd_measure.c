@@ -216,6 +216,44 @@ static double since_start_s(const struct wl_measure_result *r, uint64_t t_ns)
     return (double)(int64_t)(t_ns - r->window.begin.t_ns) / 1e9;
 }
 
+/* The names of the domains in mask ("core", "package, dram"), "" for none.
+ * Returns buf. */
+static const char *domain_list(unsigned mask, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < WL_DOMAIN_COUNT && len < size; d++) {
+        if (!(mask & (1u << d)))
+            continue;
+        const int k = snprintf(buf + len, size - len, "%s%s", len ? ", " : "",
+                               wl_domain_name((enum wl_domain)d));
+        len = k < 0 ? size : len + (size_t)k;
+    }
+    return buf;
+}
+
+/* Seconds for a gap's line: a time that rounds to 0 ms is 0.000, not the
+ * "-0.000" of a gap from the sampler's first read just before the start. */
+static double gap_time_s(double t)
+{
+    return fabs(t) < 0.0005 ? 0.0 : t;
+}
+
+/* Whether domain d's energy is lost over the whole command: a gap whose
+ * energy is not counted (lost_mask) spans the window (a counter stuck the
+ * whole run, WL_DISC_STUCK): its window delta is no measurement, so its
+ * energy, power and peak are unknown. */
+static bool domain_lost(const struct wl_measure_result *r, enum wl_domain d)
+{
+    for (size_t i = 0; i < r->n_gaps; i++) {
+        const struct wl_sampler_gap *g = &r->gaps[i];
+        if ((g->lost_mask & (1u << d)) && g->t_start_ns <= r->window.begin.t_ns &&
+            (g->t_end_ns == 0 || g->t_end_ns >= r->window.end.t_ns))
+            return true;
+    }
+    return false;
+}
+
 static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
 {
     const struct wl_domain_info *di = &r->domains[d];
@@ -230,13 +268,16 @@ static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
     json_object_set_new(j, "exact_counter_window",
                         di->method == WL_METHOD_COUNTER ? json_boolean(di->counter) : json_null());
     wl_json_set_text(j, "sources", di->sources);
-    bool has = wl_energy_window_has(&r->window, d);
+    /* a domain whose energy is lost over the whole command: no figures */
+    const bool lost = domain_lost(r, d);
+    json_object_set_new(j, "energy_lost", json_boolean(lost));
+    bool has = wl_energy_window_has(&r->window, d) && !lost;
     json_object_set_new(j, "energy_j",
                         has ? json_real(wl_energy_window_j(&r->window, d)) : json_null());
     json_object_set_new(j, "avg_power_w",
                         has ? json_real(wl_energy_window_avg_w(&r->window, d)) : json_null());
     const struct wl_peak *pk = &r->run_peak[d];
-    if (r->stats.n_samples > 0 && pk->t_ns) {
+    if (r->stats.n_samples > 0 && pk->t_ns && !lost) {
         json_object_set_new(j, "peak_power_w", json_real(pk->power_w));
         json_object_set_new(j, "peak_at_s", json_real(since_start_s(r, pk->t_ns)));
         json_object_set_new(j, "peak_phase", json_string(wl_measure_phase_name(pk->phase)));
@@ -261,15 +302,21 @@ static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
  * else (set-up, after the command) nothing the report shows. The text
  * follows "(why:" in a gap's line. */
 static const char *lost_gap_effect(const struct wl_measure_result *r,
-                                   const struct wl_sampler_gap *g)
+                                   const struct wl_sampler_gap *g, char *buf, size_t size)
 {
     const double t0 = since_start_s(r, g->t_start_ns);
     const double t1 = g->t_end_ns ? since_start_s(r, g->t_end_ns) : NAN;
     const double dur = (double)wl_energy_window_dur_ns(&r->window) / 1e9;
     const int place = wl_summary_gap_place(t0, t1, 0.0, dur);
-    if (place == 0)
-        return " its energy\n"
-               "                  in between is NOT counted; the figures are low by it";
+    if (place == 0) {
+        /* only the lost domains' figures are low: the others are whole */
+        char names[96];
+        snprintf(buf, size,
+                 " its energy\n"
+                 "                  in between is NOT counted; the %s figures are low by it",
+                 domain_list(g->lost_mask, names, sizeof names));
+        return buf;
+    }
     if (place > 0)
         return "\n                  after the command: not in its figures";
     if (r->baseline.valid && wl_summary_gap_place(t0, t1, since_start_s(r, r->baseline.t_begin_ns),
@@ -360,6 +407,10 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
         json_object_set_new(g, "why", json_string(wl_sampler_gap_why(&r->gaps[i])));
         /* false: some of its energy is not counted (run_gaps.h) */
         json_object_set_new(g, "energy_counted", json_boolean(r->gaps[i].lost_mask == 0));
+        /* the domains it touches, and those whose energy it loses (the
+         * figures low by it), as the text lines name them */
+        json_object_set_new(g, "domains", wl_json_domain_names(r->gaps[i].domain_mask));
+        json_object_set_new(g, "lost_domains", wl_json_domain_names(r->gaps[i].lost_mask));
         json_array_append_new(gaps, g);
     }
     json_object_set_new(s, "gaps", gaps);
@@ -440,19 +491,23 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
         const struct wl_sampler_gap *g = &r->gaps[i];
         /* times from the command's start, as the peaks' (negative: before
          * it, in the set-up or the idle baseline) */
-        char from[32], till[32] = "end";
-        snprintf(from, sizeof from, "%.3f s", since_start_s(r, g->t_start_ns));
+        char from[32], till[32] = "end", names[96], who[100] = "", eff[256];
+        snprintf(from, sizeof from, "%.3f s", gap_time_s(since_start_s(r, g->t_start_ns)));
         if (g->t_end_ns)
-            snprintf(till, sizeof till, "%.3f s", since_start_s(r, g->t_end_ns));
+            snprintf(till, sizeof till, "%.3f s", gap_time_s(since_start_s(r, g->t_end_ns)));
+        /* the domains it touches: those whose energy it loses, else those
+         * of the channels it failed to read */
+        if (*domain_list(g->lost_mask ? g->lost_mask : g->domain_mask, names, sizeof names))
+            snprintf(who, sizeof who, "%s: ", names);
         if (g->lost_mask)
             /* "NOT counted" as the summary line below decides it (lost_mask:
              * a discontinuity, or a failed read of a power-only channel),
              * and which figures are low by it from where it lies */
-            fprintf(f, "  sensor gap      %s .. %s (%s:%s)\n", from, till, wl_sampler_gap_why(g),
-                    lost_gap_effect(r, g));
+            fprintf(f, "  sensor gap      %s .. %s (%s%s:%s)\n", from, till, who,
+                    wl_sampler_gap_why(g), lost_gap_effect(r, g, eff, sizeof eff));
         else
-            fprintf(f, "  sensor gap      %s .. %s (%s%s)\n", from, till, wl_strerror(g->error),
-                    g->t_end_ns ? "; recovered" : "");
+            fprintf(f, "  sensor gap      %s .. %s (%s%s%s)\n", from, till, who,
+                    wl_strerror(g->error), g->t_end_ns ? "; recovered" : "");
     }
     /* the line `show` prints for the stored run: from the same extra */
     json_t *gx = wl_run_gaps_json(r->gaps, r->n_gaps, r->stats.n_gaps, r->t0_ns);
@@ -487,7 +542,10 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
         char e[32] = "n/a", a[32] = "n/a", pk[48] = "-", b[32] = "-", dy[32] = "-";
         if (r->run_peak[d].too_short && di->peak_span_ns > short_window_ns)
             short_window_ns = di->peak_span_ns;
-        if (wl_energy_window_has(&r->window, dom)) {
+        /* a domain whose energy is lost over the whole command (a counter
+         * stuck the whole run) has no figures: n/a, as a failed sensor's */
+        const bool lost = domain_lost(r, dom);
+        if (wl_energy_window_has(&r->window, dom) && !lost) {
             snprintf(e, sizeof e, "%.3f", wl_energy_window_j(&r->window, dom));
             snprintf(a, sizeof a, "%.3f", wl_energy_window_avg_w(&r->window, dom));
             if (r->baseline.valid && (r->baseline.valid_mask & (1u << d))) {
@@ -497,7 +555,9 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
             }
         }
         const struct wl_peak *p = &r->run_peak[d];
-        if (p->t_ns)
+        if (lost)
+            snprintf(pk, sizeof pk, "n/a");
+        else if (p->t_ns)
             snprintf(pk, sizeof pk, "%.3f @ %.2f", p->power_w, since_start_s(r, p->t_ns));
         fprintf(f, "  %-8s %12s %10s %18s %13s %12s  %s\n", wl_domain_name(dom), e, a, pk, b, dy,
                 wl_method_label(di->method));
