@@ -393,7 +393,8 @@ struct wl_run_row {
      * object jansson reads (wl_json_load_object's rule, the summary's
      * extra_unreadable): what they hold (price, currency, sequences, gaps,
      * ...) falls back to its defaults wherever it is read. Set in listed
-     * rows and in wl_store_summary's row; false in gc's and rm's. */
+     * rows; false elsewhere (the summary, which parses runs.extra itself,
+     * gives its own: wl_summary's extra_unreadable). */
     bool extra_unreadable;
 };
 

@@ -684,7 +684,6 @@ static int wl__read_detail(struct wl__db *d, int64_t pk, struct wl_store_run_det
     o->batch_size = wl__col_int(st, c++, -1);
     o->sample_rate_hz = wl__col_double(st, c++);
     o->extra_json = wl__col_strdup(st, c++);
-    o->row.extra_unreadable = wl__extra_unreadable(o->extra_json);
     o->sensor_provenance_json = wl__col_strdup(st, c++);
     o->n_seq = wl__col_int(st, c++, 1);
     sqlite3_finalize(st);
