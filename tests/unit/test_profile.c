@@ -3,14 +3,21 @@
  * attached, against a fake powercap tree whose package counter this test
  * drives from the hook itself: on every engine event, before the recorder
  * sees it, the counter is advanced to the exact integral of a known power
- * schedule (a different power per output token). So the truth of any
- * window the recorder measures is power x time, up to microseconds.
- * Checks: per-token energies within 1 % of the truth; the sums of token and
- * section energies equal the phase and run totals within 0.1 %; every level
- * of the hierarchy lands in the store; depth and names parse. And a short
- * generation whose edges draw more than its middle has a peak, never below
- * its average.
+ * schedule (a different power per output token), and the driver keeps what
+ * it wrote at each event where the recorder takes a mark (a section's end)
+ * with clock stamps around that event. Checks, all from those records, none
+ * from a guess of how late a loaded machine runs a thread: per output
+ * token, the energy is the counter's delta between the marks that bound it
+ * (the one before its begin event and the one before its end event), its
+ * duration lies between the stamps around those marks, so its energy is
+ * its power x its duration up to that slack; the sums of token and section
+ * energies equal the phase and run totals within 0.1 %; samples tagged
+ * with a phase lie between the stamps that bound the generation; every
+ * level of the hierarchy lands in the store; depth and names parse. And a
+ * short generation whose edges draw more than its middle has a peak, never
+ * below its average.
  */
+#undef _FORTIFY_SOURCE /* pread is defined here (an inline of its own would clash) */
 #include "test_support.h"
 
 #include "recorder_rig.h"
@@ -29,22 +36,81 @@
 
 #include <fcntl.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define N_PREDICT 12
 
+/* ---- the sampler thread's reads ------------------------------------------------ */
+
+/* The library's pread, here so that the test can wait for the sampler
+ * thread to read the counter instead of sleeping for a time a loaded
+ * machine may not give it: a read of the counter file (its inode, once
+ * set) by a thread other than the test's is counted when it returns. */
+static _Atomic uint64_t counter_ino;
+static _Atomic long test_tid;
+static _Atomic uint64_t n_counter_reads;
+
+ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+    ssize_t r = syscall(SYS_pread64, fd, buf, n, off);
+    const uint64_t ino = atomic_load(&counter_ino);
+    struct stat st;
+    if (ino && syscall(SYS_gettid) != atomic_load(&test_tid) && fstat(fd, &st) == 0 &&
+        (uint64_t)st.st_ino == ino)
+        atomic_fetch_add(&n_counter_reads, 1);
+    return r;
+}
+
+static void count_counter_reads(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    atomic_store(&test_tid, (long)syscall(SYS_gettid));
+    atomic_store(&counter_ino, (uint64_t)st.st_ino);
+}
+
+/* Waits until the sampler thread has read the counter 4 more times than
+ * when called: 3 of those reads start after the call (the thread reads
+ * one at a time, the counter once a sample), so a whole sample (its phase
+ * loads and its read) falls after it, and before this returns. Fails
+ * after about a minute. */
+static void wait_for_sampler_reads(void)
+{
+    const uint64_t from = atomic_load(&n_counter_reads);
+    for (int i = 0; i < 60000 && atomic_load(&n_counter_reads) < from + 4; i++)
+        wl_clock_sleep_ns(1000000);
+    assert_true(atomic_load(&n_counter_reads) >= from + 4);
+}
+
 /* ---- the driven counter ------------------------------------------------------- */
+
+/* What the driver wrote at one event and when: t_drive_ns is the time the
+ * counter was advanced to (before the write), t_after_ns the time the
+ * recorder's hook returned. A mark the recorder takes at that event reads
+ * uj and is stamped in between. */
+struct drive_rec {
+    uint64_t t_drive_ns, t_after_ns;
+    uint64_t uj;
+};
 
 struct driver {
     int fd;              /* energy_uj */
     double cum_uj;
     uint64_t t_last_ns;
+    uint64_t written_uj; /* the value last written */
     double power_w;      /* current */
     int32_t cur_tok;     /* output token being generated, -1 between tokens */
+    struct drive_rec last_mark;                                /* at the latest section end */
+    struct drive_rec tok_begin[N_PREDICT], tok_end[N_PREDICT]; /* marks bounding each token */
+    int32_t n_tok_end;                                         /* tokens whose end event came */
+    struct drive_rec done;         /* post_inference's end: t_after_ns ends the phases */
+    struct drive_rec gen_end_mark; /* the last mark before it */
     struct wl_hooks inner;
 };
 
@@ -58,35 +124,55 @@ static void drive(struct driver *d)
     const uint64_t now = wl_clock_now_ns();
     d->cum_uj += d->power_w * (double)(now - d->t_last_ns) / 1e3;
     d->t_last_ns = now;
+    d->written_uj = (uint64_t)d->cum_uj;
     char buf[32];
-    int n = snprintf(buf, sizeof buf, "%020llu\n", (unsigned long long)d->cum_uj);
+    int n = snprintf(buf, sizeof buf, "%020llu\n", (unsigned long long)d->written_uj);
     assert_int_equal(pwrite(d->fd, buf, (size_t)n, 0), n);
 }
 
 static void driver_hook(void *ud, const struct wl_hook_event *ev)
 {
     struct driver *d = ud;
-    /* make each token last ~10 ms so that the time between this drive and
-     * the recorder's read of the counter (microseconds; tens of them under
-     * TSan on a loaded machine, where 3 ms tokens failed the 1 % now and
-     * then) stays far below 1 % of a token */
+    /* tokens of ~10 ms: the slack the checks allow (the time from a drive
+     * to its hook's return, microseconds unless the machine preempts the
+     * thread there) stays a small part of a token */
     if (ev->kind == WL_HOOK_SECTION && ev->begin && ev->section == WL_SECTION_SAMPLING)
         wl_clock_sleep_ns(10000000);
     drive(d);
+    struct drive_rec rec = {.t_drive_ns = d->t_last_ns, .uj = d->written_uj};
     d->inner.fn(d->inner.user_data, ev);
-    /* a token's window ends with the mark of its last section (detokenize)
-     * and the next one starts there: switch the power right after the
-     * recorder has taken that mark, so the boundary of the power schedule is
-     * the boundary of the windows (switching at the token's end event would
-     * leave the gap between the two events, long when the machine preempts
-     * the thread there, at the old power inside the next token's window) */
-    if (ev->kind == WL_HOOK_TOKEN)
+    rec.t_after_ns = wl_clock_now_ns();
+    if (ev->kind == WL_HOOK_SECTION && !ev->begin)
+        d->last_mark = rec;
+    /* a token's window runs from the last mark before its begin event to
+     * the last mark before its end event (its detokenize's end) */
+    if (ev->kind == WL_HOOK_TOKEN) {
         d->cur_tok = ev->begin ? ev->token_index : -1;
+        if (ev->token_index >= 0 && ev->token_index < N_PREDICT) {
+            if (ev->begin) {
+                d->tok_begin[ev->token_index] = d->last_mark;
+            } else {
+                d->tok_end[ev->token_index] = d->last_mark;
+                d->n_tok_end = ev->token_index + 1;
+            }
+        }
+    }
+    /* the power switches right after the mark that opens a token's window
+     * (its drive wrote the old power's integral up to t_drive_ns; the next
+     * drive integrates from there at the new one), so the counter's delta
+     * over token k's window is exactly token_power_w(k) x the time between
+     * the drives of its two marks: token 0's from the prefill's start (its
+     * window opens at the prefill's last mark), token k+1's from token k's
+     * detokenize end */
     if (ev->kind == WL_HOOK_SECTION && !ev->begin && ev->section == WL_SECTION_DETOKENIZE &&
         d->cur_tok >= 0)
         d->power_w = token_power_w(d->cur_tok + 1);
-    if (ev->kind == WL_HOOK_PHASE && !ev->begin && ev->phase == WL_PHASE_PREFILL)
+    if (ev->kind == WL_HOOK_PHASE && ev->begin && ev->phase == WL_PHASE_PREFILL)
         d->power_w = token_power_w(0);
+    if (ev->kind == WL_HOOK_PHASE && !ev->begin && ev->phase == WL_PHASE_POST_INFERENCE) {
+        d->done = rec;
+        d->gen_end_mark = d->last_mark;
+    }
 }
 
 static char *make_tree(void)
@@ -147,6 +233,11 @@ static int count_row(void *ud, size_t n, const char *const *names, const struct 
  * last section end), by their phase tag. */
 struct sample_check {
     double gen_start_ms, gen_end_ms; /* from the sections */
+    /* how far before the start mark the phase may turn from setup (the
+     * time wl_recorder_start took: the tag turns in it, before its mark)
+     * and after the last mark it turns to done (from the drive before that
+     * mark to the return of post_inference's end hook, which turns it) */
+    double start_slack_ms, end_slack_ms;
     int64_t n, n_setup, n_done, n_phase, n_phase_outside, n_setup_after, n_before_origin;
     bool first_energy_set;
 };
@@ -192,17 +283,76 @@ static int sample_row(void *ud, size_t n, const char *const *names, const struct
         c->n_done++;
     } else {
         c->n_phase++;
-        /* a sample's time is the middle of its reads: 1 ms of slack */
-        c->n_phase_outside += t < c->gen_start_ms - 1.0 || t > c->gen_end_ms + 1.0;
+        /* (a sample's time is the middle of its reads; the sampler tags it
+         * with the phase at that time, so within the phase's stamps) */
+        const double eps_ms = 1e-6;
+        const bool outside = t < c->gen_start_ms - c->start_slack_ms - eps_ms ||
+                             t > c->gen_end_ms + c->end_slack_ms + eps_ms;
+        if (outside)
+            fprintf(stderr,
+                    "sample at %.6f ms tagged %s, the generation %.6f..%.6f ms "
+                    "(slack %.6f, %.6f ms)\n",
+                    t, phase, c->gen_start_ms, c->gen_end_ms, c->start_slack_ms, c->end_slack_ms);
+        c->n_phase_outside += outside;
     }
     return 0;
 }
 
 struct tok_check {
+    const struct driver *d;
     int64_t n_out, n_bad;
-    double worst_pct;
+    double worst_pct, worst_slack_ms;
     double sum_out, sum_in;
 };
+
+/* Output token k (the k-th output row: they come in order) against the
+ * driver's records of the marks that bound it: its energy is the counter's
+ * delta between them (whole uJ both: exact up to the double's rounding);
+ * its duration lies between the stamps around them; so its energy is its
+ * power x its duration up to the power x that slack (and the 1 uJ of the
+ * written counter's truncation). */
+static void check_token(struct tok_check *t, int64_t idx, double start_ms, double end_ms, double e)
+{
+    const int64_t k = t->n_out++;
+    if (k >= t->d->n_tok_end) {
+        fprintf(stderr, "token %lld: output token %lld has no end event\n", (long long)idx,
+                (long long)k);
+        t->n_bad++;
+        return;
+    }
+    const struct drive_rec *b = &t->d->tok_begin[k], *en = &t->d->tok_end[k];
+    const double delta_j = ((double)en->uj - (double)b->uj) / 1e6;
+    const double dur_ms = end_ms - start_ms;
+    const double lo_ms = ((double)en->t_drive_ns - (double)b->t_after_ns) / 1e6;
+    const double hi_ms = ((double)en->t_after_ns - (double)b->t_drive_ns) / 1e6;
+    const double slack_ms = hi_ms - lo_ms;
+    const double p_w = token_power_w((int32_t)k);
+    const double truth = p_w * dur_ms / 1000.0;
+    const double pct = fabs(e - truth) / truth * 100.0;
+    if (pct > t->worst_pct)
+        t->worst_pct = pct;
+    if (slack_ms > t->worst_slack_ms)
+        t->worst_slack_ms = slack_ms;
+    const double eps_ms = 1e-6; /* the ms of a double subtraction */
+    bool bad = false;
+    if (!(fabs(e - delta_j) <= 1e-9)) {
+        fprintf(stderr, "token %lld: %.6f J, the counter's delta over its marks %.6f J\n",
+                (long long)idx, e, delta_j);
+        bad = true;
+    }
+    if (!(dur_ms >= lo_ms - eps_ms && dur_ms <= hi_ms + eps_ms)) {
+        fprintf(stderr, "token %lld: %.6f ms, its marks' stamps allow %.6f..%.6f ms\n",
+                (long long)idx, dur_ms, lo_ms, hi_ms);
+        bad = true;
+    }
+    if (!(fabs(e - truth) <= p_w * (slack_ms + eps_ms) / 1000.0 + 1.01e-6)) {
+        fprintf(stderr,
+                "token %lld: %.6f J, %.1f W x %.6f ms = %.6f J (%.3f %% off, slack %.6f ms)\n",
+                (long long)idx, e, p_w, dur_ms, truth, pct, slack_ms);
+        bad = true;
+    }
+    t->n_bad += bad;
+}
 
 static int token_row(void *ud, size_t n, const char *const *names, const struct wl_store_value *v)
 {
@@ -227,17 +377,7 @@ static int token_row(void *ud, size_t n, const char *const *names, const struct 
         return 0;
     }
     t->sum_out += e;
-    /* output tokens come in order: the k-th row is output token k */
-    const double truth = token_power_w((int32_t)t->n_out) * (end - start) / 1000.0;
-    const double pct = fabs(e - truth) / truth * 100.0;
-    if (pct > t->worst_pct)
-        t->worst_pct = pct;
-    if (pct > 1.0) {
-        fprintf(stderr, "token %lld: %.6f J, truth %.6f J (%.3f %% off)\n", (long long)idx, e,
-                truth, pct);
-        t->n_bad++;
-    }
-    t->n_out++;
+    check_token(t, idx, start, end, e);
     return 0;
 }
 
@@ -246,8 +386,9 @@ static void test_token_energy_matches_driven_counter(void **state)
     (void)state;
     char *root = make_tree();
     char p[1024];
-    snprintf(p, sizeof p, "%s/class/powercap/intel-rapl:0/energy_uj", root);
-    struct driver d = {.fd = open(p, O_WRONLY), .power_w = 5.0};
+    char p_counter[1024];
+    snprintf(p_counter, sizeof p_counter, "%s/class/powercap/intel-rapl:0/energy_uj", root);
+    struct driver d = {.fd = open(p_counter, O_WRONLY), .power_w = 5.0};
     assert_true(d.fd >= 0);
     d.t_last_ns = wl_clock_now_ns();
     d.cur_tok = -1;
@@ -307,11 +448,17 @@ static void test_token_energy_matches_driven_counter(void **state)
     gp.sampling.temperature = 0;
     struct wl_generate_result res;
     drive(&d);
-    wl_clock_sleep_ns(60000000); /* samples before the generation: tagged setup */
+    /* samples before the generation, tagged setup: one taken whole before
+     * the start (which turns the tag) */
+    count_counter_reads(p_counter);
+    wait_for_sampler_reads();
+    const uint64_t t_start0 = wl_clock_now_ns();
     assert_int_equal(wl_recorder_start(rec, NULL), 0);
+    const uint64_t t_start1 = wl_clock_now_ns();
     assert_int_equal(wl_generate(ctx, tok, &gp, &res, &err), 0);
-    wl_clock_sleep_ns(60000000); /* and after it: tagged done */
+    wait_for_sampler_reads(); /* and after it (its end hook turned the tag): done */
     wl_recorder_stop(rec);
+    atomic_store(&counter_ino, 0);
 
     struct wl_recorder_totals t;
     wl_recorder_get_totals(rec, &t);
@@ -331,10 +478,12 @@ static void test_token_energy_matches_driven_counter(void **state)
     assert_int_equal(wl_recorder_finish(rec, &fin), 0);
 
     /* from the store: per token against the truth, and every level present */
-    struct tok_check tc = {0};
+    struct tok_check tc = {.d = &d};
     assert_int_equal(wl_store_foreach(st, id, WL_TABLE_TOKENS, -1, -1, token_row, &tc), 0);
     assert_int_equal(tc.n_out, res.n_generated);
-    fprintf(stderr, "worst token error %.4f %%\n", tc.worst_pct);
+    assert_int_equal(d.n_tok_end, res.n_generated);
+    fprintf(stderr, "worst token error against power x duration %.4f %% (worst slack %.3f ms)\n",
+            tc.worst_pct, tc.worst_slack_ms);
     assert_int_equal(tc.n_bad, 0);
     assert_true(fabs(tc.sum_out - t.decode_energy_j) <= 0.001 * t.decode_energy_j);
     assert_true(fabs(tc.sum_in - t.prefill_energy_j) <= 0.001 * t.prefill_energy_j);
@@ -342,10 +491,16 @@ static void test_token_energy_matches_driven_counter(void **state)
     assert_int_equal(wl_store_foreach(st, id, WL_TABLE_SECTIONS, -1, -1, count_row, &sec), 0);
     assert_true(fabs(sec.energy - t.energy_j) <= 0.001 * t.energy_j);
     /* samples: only those inside the generation carry its phases */
-    struct sample_check sc = {.gen_start_ms = NAN, .gen_end_ms = NAN};
+    assert_true(d.done.t_after_ns > 0);
+    struct sample_check sc = {
+        .gen_start_ms = NAN,
+        .gen_end_ms = NAN,
+        .start_slack_ms = (double)(t_start1 - t_start0) / 1e6,
+        .end_slack_ms = (double)(d.done.t_after_ns - d.gen_end_mark.t_drive_ns) / 1e6,
+    };
     assert_int_equal(wl_store_foreach(st, id, WL_TABLE_SECTIONS, -1, -1, section_span_row, &sc), 0);
     assert_int_equal(wl_store_foreach(st, id, WL_TABLE_SAMPLES, -1, -1, sample_row, &sc), 0);
-    assert_true(sc.n_setup >= 1 && sc.n_done >= 1); /* 60 ms: several, unless ticks are missed */
+    assert_true(sc.n_setup >= 1 && sc.n_done >= 1); /* waited for above */
     assert_int_equal(sc.n_setup_after, 0);
     assert_int_equal(sc.n_phase_outside, 0);
     assert_int_equal(sc.n_before_origin, 0); /* no negative time or cumulative energy */
