@@ -34,6 +34,7 @@
 #include "util/clock.h"
 #include "wattlens/error.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -59,11 +60,13 @@ static _Atomic uint64_t n_counter_reads;
 ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
     ssize_t r = syscall(SYS_pread64, fd, buf, n, off);
+    const int saved = errno; /* the caller reads the read's errno, not fstat's */
     const uint64_t ino = atomic_load(&counter_ino);
     struct stat st;
     if (ino && syscall(SYS_gettid) != atomic_load(&test_tid) && fstat(fd, &st) == 0 &&
         (uint64_t)st.st_ino == ino)
         atomic_fetch_add(&n_counter_reads, 1);
+    errno = saved;
     return r;
 }
 
