@@ -172,10 +172,10 @@ int wl__register_casefold(struct wl__db *d, struct wl_errmsg *err);
 /* ---- queries (store_sqlite_query.c) -------------------------------------- */
 /* Columns of a run row, in wl__read_row order, with the status as readers
  * show it (WL__LIVE_STATUS: a run whose writer is gone reads incomplete)
- * when r is the runs table (WL__ROW_COLS), or as given (WL__ROW_COLS_AS). */
+ * when r is the runs table (WL__ROW_COLS), or as given (WL__ROW_COLS_AS:
+ * the list's outer query, whose r is its page). */
 #define WL__STATUS_OF_R WL__LIVE_STATUS("r")
 #define WL__ROW_COLS WL__ROW_COLS_AS(WL__STATUS_OF_R)
-#define WL__ROW_COLS_LISTED WL__ROW_COLS_AS("r.status") /* the list's outer query */
 #define WL__ROW_COLS_AS(status)                                                                    \
     "r.uuid, r.created_at_ms, " status ", r.kind, r.command, r.model_name, r.prompt, "             \
     "r.experiment, (SELECT group_concat(tag, ',') FROM (SELECT tag FROM run_tags t "               \

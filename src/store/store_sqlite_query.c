@@ -141,7 +141,7 @@ static int wl__read_row(sqlite3_stmt *st, int c, struct wl_run_row *row)
 /* clang-format on */
 
 static const char wl__list_run_cols[] =
-    "r.id, r.uuid, r.created_at_ms, " WL__STATUS_OF_R " AS status, r.kind, r.command, "
+    "r.id, r.uuid, r.created_at_ms, r.kind, r.command, "
     "r.model_name, r.prompt, r.experiment, r.energy_method, r.j_per_token AS "
     "stored_j_per_token, " WL__UNFINISHED " AS partial, " WL__LIST_DURATION
     " AS duration_ms, " WL__LIST_ENERGY " AS energy_j, " WL__LIST_METHODS
@@ -150,8 +150,7 @@ static const char wl__list_run_cols[] =
     " THEN " WL__SPAN_K("r.id") " END AS span_k, "
                                 "CASE WHEN " WL__UNFINISHED
                                 " THEN " WL__SECTIONS_NO_ENERGY("r.id") " END AS "
-                                                                        "sections_no_energy, "
-                                                                        "r.extra";
+                                                                        "sections_no_energy";
 
 /* Whether stored extra fields (runs.extra text, NULL: none) are unreadable:
  * the row's extra_unreadable (store.h). */
@@ -272,15 +271,23 @@ static int wl__list_runs(struct wl__db *d, const struct wl_store_filter *f, enum
     /* innermost (e): the filter, each run's figures and span_k; then (d)
      * span_t from span_k and whether the tables part; then (c) the span's
      * energy and output tokens when they do; then J/token: over the span,
-     * else the run's energy over its output tokens; outer: the row
-     * columns, so order[] sorts by the derived figures. Each level fenced
-     * (OFFSET 0) so that the span's values are computed once per run, not
-     * inside the scans that use them */
+     * else the run's energy over its output tokens; (p) the page: order[]
+     * sorts by the derived figures and cuts; outer: the page's rows joined
+     * to their runs rows (x) for what only the page needs, in the page's
+     * order. Each level fenced (OFFSET 0) so that the span's values are
+     * computed once per run, not inside the scans that use them. The page's
+     * rows alone get their runs.extra (any size: a batch run's sequences),
+     * their status (wl_run_status reads writer_start, a column stored after
+     * extra, so reading it walks through a long extra's overflow pages) and
+     * their tags; old: all three were read for every matching run, and
+     * extra went through every level and the sort, so `runs` read the extra
+     * of the whole store for a page of 20 */
     /* clang-format off */
     int n = snprintf(
         sql, sizeof sql,
-        "SELECT " WL__ROW_COLS_LISTED ", r.partial, r.section_methods, r.span_last_token, "
-        "r.span_output_tokens, r.span_energy_j, r.sections_no_energy, r.extra FROM (SELECT c.*, "
+        "SELECT " WL__ROW_COLS_AS(WL__LIVE_STATUS("x")) ", r.partial, r.section_methods, "
+        "r.span_last_token, r.span_output_tokens, r.span_energy_j, r.sections_no_energy, "
+        "x.extra FROM (SELECT r.* FROM (SELECT c.*, "
         "coalesce(c.stored_j_per_token, CASE WHEN c.partial THEN CASE WHEN c.parted "
         "THEN 1.0 * c.span_energy_j / c.span_output_tokens "
         "ELSE 1.0 * c.energy_j / c.output_tokens END END) AS j_per_token FROM ("
@@ -291,8 +298,8 @@ static int wl__list_runs(struct wl__db *d, const struct wl_store_filter *f, enum
         "SELECT e.*, CASE WHEN e.span_k IS NOT NULL THEN " WL__SPAN_END("e.id", "e.span_k")
         " END AS span_t, " WL__LIST_PARTED " AS parted FROM ("
         "SELECT %s FROM runs r%s LIMIT -1 OFFSET 0) e LIMIT -1 OFFSET 0) d LIMIT -1 OFFSET 0) c) r "
-        "ORDER BY %s LIMIT ?7 OFFSET ?8",
-        wl__list_run_cols, wl__filter_sql, order[sort]);
+        "ORDER BY %s LIMIT ?7 OFFSET ?8) r JOIN runs x ON x.id = r.id ORDER BY %s",
+        wl__list_run_cols, wl__filter_sql, order[sort], order[sort]);
     /* clang-format on */
     if (n < 0 || (size_t)n >= sizeof sql) /* a programming error: the query outgrew sql */
         return wl_errmsg_set(err, WL_ERANGE, "listing runs: query too long");
