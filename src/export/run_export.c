@@ -108,26 +108,49 @@ static json_t *wl__row_json(size_t n, const char *const *names, const struct wl_
     return o;
 }
 
-/* The run row's created_at, from its created_at_ms by the formatter that
- * `runs --json` and `show --json` use (analysis/run_json.h), so that a time
- * outside the years 0000-9999 is null in every output (old: SQLite's
- * strftime, which writes a year before 0000 as "-001"). buf holds the
- * text; NULL value when the time is unknown or cannot be written. */
-static struct wl_store_value wl__created_at(size_t n, const char *const *names,
-                                            const struct wl_store_value *v, char *buf, size_t size)
+/* ---- the run row ------------------------------------------------------------ *
+ * Every exporter reads the run row through wl__foreach_run, which fills in
+ * its created_at (NULL from the store: store.h) from its created_at_ms by
+ * the one formatter of created_at that `runs --json` and `show --json` use
+ * (wl_run_json_format_time, analysis/run_json.h): a time outside the years
+ * 0000-9999 is null (an empty CSV cell) in every output (old: SQLite's
+ * strftime, which writes a year before 0000 as "-001"). So no exporter
+ * knows the rule (old: each patched the column in its own row callback). */
+struct wl__run_read {
+    wl_store_row_fn fn;
+    void *user;
+};
+
+static int wl__run_with_created_at(void *user, size_t n, const char *const *names,
+                                   const struct wl_store_value *v)
 {
-    struct wl_store_value at = {.type = WL_VALUE_NULL};
+    const struct wl__run_read *r = user;
+    struct wl_store_value *row = malloc((n ? n : 1) * sizeof *row);
+    if (!row)
+        return WL_ENOMEM;
+    memcpy(row, v, n * sizeof *row);
+    char buf[32];
+    const char *at = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(names[i], "created_at_ms") != 0 || v[i].type != WL_VALUE_INT)
-            continue;
-        const char *text = wl_run_json_format_time(v[i].i, buf, size);
-        if (text) {
-            at.type = WL_VALUE_TEXT;
-            at.s = text;
-            at.n = strlen(text);
-        }
+        if (strcmp(names[i], "created_at_ms") == 0 && v[i].type == WL_VALUE_INT)
+            at = wl_run_json_format_time(v[i].i, buf, sizeof buf);
     }
-    return at;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], "created_at") == 0)
+            row[i] = at ? (struct wl_store_value){.type = WL_VALUE_TEXT, .s = at, .n = strlen(at)}
+                        : (struct wl_store_value){.type = WL_VALUE_NULL};
+    }
+    const int rc = r->fn(r->user, n, names, row);
+    free(row);
+    return rc;
+}
+
+/* wl_store_foreach of the run row (WL_TABLE_RUN) with its created_at
+ * written: fn's value, WL_ENOMEM, or a store error. */
+static int wl__foreach_run(wl_store *s, const char *id, wl_store_row_fn fn, void *user)
+{
+    struct wl__run_read r = {fn, user};
+    return wl_store_foreach(s, id, WL_TABLE_RUN, -1, -1, wl__run_with_created_at, &r);
 }
 
 /* The run row into run, null_cols null. Its columns that hold JSON text
@@ -152,12 +175,7 @@ static int wl__run_row(void *user, size_t n, const char *const *names,
             is_json |= strcmp(names[i], json_fields[k]) == 0;
         const bool text = v[i].type == WL_VALUE_TEXT;
         int rc;
-        char at_buf[32];
-        struct wl_store_value at;
-        if (strcmp(names[i], "created_at") == 0) {
-            at = wl__created_at(n, names, v, at_buf, sizeof at_buf);
-            rc = wl__set_value(run, names[i], &at, w->null_cols);
-        } else if (strcmp(names[i], "tags") == 0)
+        if (strcmp(names[i], "tags") == 0)
             rc = wl_run_json_set_tags(run, text ? v[i].s : NULL, text ? v[i].n : 0) == 0
                      ? 0
                      : WL_ENOMEM;
@@ -546,8 +564,8 @@ static int wl__json_document(wl_store *s, const char *id, const struct wl__jout 
         return wl_errmsg_set(err, WL_ENOMEM, "out of memory");
     }
     struct wl__run_out ro = {run, nothing ? wl__unrecorded_run_cols : NULL};
-    rc = wl_store_foreach(s, id, WL_TABLE_RUN, -1, -1, wl__run_row, &ro);
-    if (rc != 0) /* WL_ENOMEM from wl__run_row, or the store's */
+    rc = wl__foreach_run(s, id, wl__run_row, &ro);
+    if (rc != 0) /* WL_ENOMEM from wl__foreach_run or wl__run_row, or the store's */
         rc = wl__store_err(s, rc, err);
     char *head = rc == 0 ? json_dumps(run, WL__JSON_FLAGS) : NULL;
     json_decref(run);
@@ -675,20 +693,12 @@ static int wl__csv_header(void *user, size_t n, const char *const *names)
     return wl__csv_io(c);
 }
 
-/* Column i of a row (the run's created_at as wl__created_at gives it). */
-static void wl__csv_cell(const struct wl__csv *c, size_t n, const char *const *names,
+/* Column i of a row, empty when it is one of null_cols. */
+static void wl__csv_cell(const struct wl__csv *c, const char *const *names,
                          const struct wl_store_value *v, size_t i)
 {
-    if (wl__listed(names[i], c->null_cols))
-        return;
-    char at_buf[32];
-    struct wl_store_value at;
-    if (strcmp(names[i], "created_at") == 0) {
-        at = wl__created_at(n, names, v, at_buf, sizeof at_buf);
-        v = &at;
-        i = 0;
-    }
-    wl__csv_value(c->out, &v[i], c->escape);
+    if (!wl__listed(names[i], c->null_cols))
+        wl__csv_value(c->out, &v[i], c->escape);
 }
 
 static int wl__csv_row(void *user, size_t n, const char *const *names,
@@ -700,7 +710,7 @@ static int wl__csv_row(void *user, size_t n, const char *const *names,
         for (size_t i = 0; i < n; i++) {
             wl__csv_text(c->out, names[i], strlen(names[i]), false);
             fputc(',', c->out);
-            wl__csv_cell(c, n, names, v, i);
+            wl__csv_cell(c, names, v, i);
             fputc('\n', c->out);
         }
     } else {
@@ -709,7 +719,7 @@ static int wl__csv_row(void *user, size_t n, const char *const *names,
         for (size_t i = 0; i < n; i++) {
             if (i)
                 fputc(',', c->out);
-            wl__csv_cell(c, n, names, v, i);
+            wl__csv_cell(c, names, v, i);
         }
         int64_t first, last;
         if (c->cover &&
@@ -757,7 +767,9 @@ static int wl__csv_tables(wl_store *s, const char *id, unsigned flags, FILE *out
                             null_cols,
                             tables[i].t == WL_TABLE_TOKENS ? &cover : NULL,
                             0};
-        rc = wl_store_foreach(s, id, tables[i].t, -1, -1, wl__csv_row, &c);
+        rc = tables[i].t == WL_TABLE_RUN
+                 ? wl__foreach_run(s, id, wl__csv_row, &c)
+                 : wl_store_foreach(s, id, tables[i].t, -1, -1, wl__csv_row, &c);
         /* every table has its header line, rows or not */
         if (rc == 0 && !c.header_done && !c.transpose)
             rc = wl_store_columns(s, tables[i].t, wl__csv_header, &c);
