@@ -185,11 +185,14 @@ int wl_cli_option_error_typed(const char *cmd, int c, char *const argv[], const 
 char wl_cli_global_option_match(const char *a, char *names, size_t cap);
 /* wl_cli_global_option_match without the names; 0 for an ambiguous prefix too. */
 char wl_cli_global_option(const char *a);
-/* When a (given before the command, where it is no global option) is an
- * option many commands take (--db, --json, -m/--model; "--db=FILE" too),
- * writes "--db is an option of the command: wattlens COMMAND --db FILE"
- * into hint (size bytes) and returns true; else false. */
-bool wl_cli_command_option_hint(const char *a, char *hint, size_t size);
+/* When argv[i] (given before the command, where it is no global option)
+ * is an option many commands take (--db, --json, -m/--model; "--db=FILE"
+ * too), writes where it goes into hint (size bytes) and returns true; else
+ * false. The hint names the command typed after it and the option as
+ * typed, with its value: `wattlens --db x.db runs` gives "--db is an option
+ * of the command: wattlens runs --db x.db"; COMMAND when no command
+ * follows, FILE (MODEL) when no value does. */
+bool wl_cli_command_option_hint(int argc, char *const argv[], int i, char *hint, size_t size);
 
 /* What a command takes besides its options, for the hint on an argument
  * left over (wl_cli_stray_argument_hint). */

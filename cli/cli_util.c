@@ -303,7 +303,9 @@ static const struct {
     {"--model", "-m", " MODEL"},
 };
 
-bool wl_cli_command_option_hint(const char *a, char *hint, size_t size)
+/* The command option argv[i] is (an index into wl__command_options), or
+ * -1; *attached: its value is in the word (--db=FILE, -mFILE). */
+static int command_option(const char *a, bool *attached)
 {
     const size_t n = strcspn(a, "="); /* --db=FILE names --db */
     const size_t n_opts = sizeof wl__command_options / sizeof wl__command_options[0];
@@ -312,14 +314,81 @@ bool wl_cli_command_option_hint(const char *a, char *hint, size_t size)
         const bool is_name = strlen(name) == n && strncmp(a, name, n) == 0;
         /* -m, or -mFILE as getopt takes it */
         const bool is_letter = letter && a[0] == '-' && a[1] == letter[1] && a[1] != '\0';
-        if (!is_name && !is_letter)
-            continue;
-        const char *shown = is_name ? name : letter;
-        snprintf(hint, size, "%s is an option of the command: wattlens COMMAND %s%s", shown, shown,
-                 wl__command_options[i].value);
-        return true;
+        if (is_name || is_letter) {
+            *attached = is_name ? a[n] == '=' : a[2] != '\0';
+            return (int)i;
+        }
     }
-    return false;
+    return -1;
+}
+
+/* The first word from argv[j] on that is no option (the command the user
+ * typed after the misplaced options), skipping the value of each command
+ * option that takes one as its next word; NULL when there is none. */
+static const char *typed_command(int argc, char *const argv[], int j)
+{
+    while (j < argc) {
+        const char *a = argv[j];
+        if (strcmp(a, "--") == 0) /* the end of the global options */
+            return j + 1 < argc ? argv[j + 1] : NULL;
+        if (a[0] != '-' || a[1] == '\0')
+            return a;
+        bool attached = false;
+        const int o = command_option(a, &attached);
+        j += o >= 0 && *wl__command_options[o].value && !attached ? 2 : 1;
+    }
+    return NULL;
+}
+
+/* w as one shell word into buf (size bytes, at least 3; a longer word is
+ * cut, its quotes still closed): as it is when every byte is plain, else in
+ * single quotes (a quote as '"'"': no backslash, which the message's
+ * escaping would double), so the hint can be typed back: "a b.db" is
+ * 'a b.db'. */
+static const char *shell_word(const char *w, char *buf, size_t size)
+{
+    static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                "0123456789_-./:=@%+,";
+    if (*w && w[strspn(w, plain)] == '\0')
+        return w;
+    size_t n = 0;
+    buf[n++] = '\'';
+    for (const char *p = w; *p; p++) {
+        const size_t len = *p == '\'' ? 5 : 1;
+        if (n + len + 2 > size) /* room for the closing quote and the NUL */
+            break;
+        memcpy(buf + n, *p == '\'' ? "'\"'\"'" : p, len);
+        n += len;
+    }
+    buf[n++] = '\'';
+    buf[n] = '\0';
+    return buf;
+}
+
+bool wl_cli_command_option_hint(int argc, char *const argv[], int i, char *hint, size_t size)
+{
+    const char *a = argv[i];
+    bool attached = false;
+    const int o = command_option(a, &attached);
+    if (o < 0)
+        return false;
+    const bool is_name = a[1] == '-';
+    const char *shown = is_name ? wl__command_options[o].name : wl__command_options[o].letter;
+    /* the option as typed, with its value: the word after it when the value
+     * is not in the word; the placeholder (" FILE") when there is none */
+    const char *placeholder = wl__command_options[o].value, *value = "";
+    int next = i + 1;
+    if (*placeholder && !attached && i + 1 < argc) {
+        value = argv[i + 1];
+        next = i + 2;
+    }
+    const char *cmd = typed_command(argc, argv, next);
+    char cmd_q[256], a_q[1024], value_q[4096];
+    snprintf(hint, size, "%s is an option of the command: wattlens %s %s%s%s", shown,
+             cmd ? shell_word(cmd, cmd_q, sizeof cmd_q) : "COMMAND", shell_word(a, a_q, sizeof a_q),
+             *value ? " " : (attached ? "" : placeholder),
+             *value ? shell_word(value, value_q, sizeof value_q) : "");
+    return true;
 }
 
 int wl_cli_option_error(const char *cmd, int c, char *const argv[], const struct option *opts)

@@ -143,8 +143,8 @@ static int dispatch(int argc, char **argv, const char **name)
         bool known = *a != '\0';
         for (const char *l = a; *l; l++)
             known = known && wl_cli_global_option((char[]){'-', *l, '\0'}) != 0;
-        char hint[128];
-        if (!known && wl_cli_command_option_hint(argv[i], hint, sizeof hint))
+        char hint[4096];
+        if (!known && wl_cli_command_option_hint(argc, argv, i, hint, sizeof hint))
             return wl_cli_usage_error(NULL, "unknown global option '%s' (%s)", argv[i], hint);
         if (!known)
             return wl_cli_usage_error(NULL, "unknown global option '%s'", argv[i]);

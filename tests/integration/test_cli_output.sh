@@ -294,18 +294,35 @@ if [ $rc = 0 ] && grep -q "^Commands:" "$tmp/out"; then ok "--hel: the general h
 if [ $rc = 0 ] && grep -q "^wattlens [0-9]" "$tmp/out"; then ok "--vers: the version"; else bad "--vers (rc $rc): $(cat "$tmp/err")"; fi
 expect_option_error "--ver (ambiguous)" "ambiguous global option '--ver' (--version, --verbose)" "$W" --ver sensors
 expect_option_error "--verbosex" "unknown global option '--verbosex'" "$W" --verbosex sensors
-# a command's option before the command says where it goes (old: only "unknown global option")
+# a command's option before the command says where it goes (old: only "unknown global option"),
+# naming the command typed and the option with its value as typed (old: "wattlens COMMAND --db FILE")
 expect_option_error "--db before the command" \
-  "unknown global option '--db' (--db is an option of the command: wattlens COMMAND --db FILE)" \
+  "unknown global option '--db' (--db is an option of the command: wattlens runs --db $tmp/x.db)" \
   "$W" --db "$tmp/x.db" runs
-expect_option_error "--db=FILE before the command" "(--db is an option of the command: wattlens COMMAND --db FILE)" \
+expect_option_error "--db=FILE before the command" "(--db is an option of the command: wattlens runs --db=$tmp/x.db)" \
   "$W" --db="$tmp/x.db" runs
-expect_option_error "--json before the command" "(--json is an option of the command: wattlens COMMAND --json)" \
+expect_option_error "--json before the command" "(--json is an option of the command: wattlens runs --json)" \
   "$W" --json runs
-expect_option_error "-m before the command" "(-m is an option of the command: wattlens COMMAND -m MODEL)" \
+expect_option_error "-m before the command" "(-m is an option of the command: wattlens run -m x.gguf)" \
   "$W" -m x.gguf run
+expect_option_error "-mFILE before the command" "(-m is an option of the command: wattlens run -mx.gguf)" \
+  "$W" -mx.gguf run -p hi
 expect_option_error "--model before the command" \
-  "(--model is an option of the command: wattlens COMMAND --model MODEL)" "$W" --model x.gguf run
+  "(--model is an option of the command: wattlens run --model x.gguf)" "$W" --model x.gguf run
+# the command after other misplaced options (each value skipped), after --, or none typed
+expect_option_error "--db, then --json, before the command" \
+  "(--db is an option of the command: wattlens show --db a.db)" "$W" --db a.db --json -m b show
+expect_option_error "--json, then -m, before the command" \
+  "(--json is an option of the command: wattlens show --json)" "$W" --json -m b.gguf show
+expect_option_error "--db before -- and the command" \
+  "(--db is an option of the command: wattlens gc --db a.db)" "$W" --db a.db -v -- gc
+expect_option_error "--db and no command" "(--db is an option of the command: wattlens COMMAND --db a.db)" \
+  "$W" --db a.db
+# a word the shell would split or expand is quoted, so the hint can be typed back
+expect_option_error "--db with a space in its value" \
+  "(--db is an option of the command: wattlens runs --db 'a b'\"'\"'c.db')" "$W" --db "a b'c.db" runs
+expect_option_error "--db without its value" "(--db is an option of the command: wattlens COMMAND --db FILE)" \
+  "$W" --db
 "$W" --dbx runs >/dev/null 2>"$tmp/err"
 if grep -qxF "wattlens: unknown global option '--dbx'" "$tmp/err"; then ok "--dbx: no hint"; else bad "--dbx: $(cat "$tmp/err")"; fi
 # -- ends the global options: what follows is the command
