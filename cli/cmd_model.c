@@ -8,6 +8,7 @@
  */
 #include "cli.h"
 #include "cli_output.h"
+#include "cli_store.h"
 #include "cli_text.h"
 
 #include "engine/arch.h"
@@ -730,9 +731,8 @@ static void print_features(const wl_gguf *g, const char *path, const struct wl_m
     char prec[64];
     precision_str(f, prec, sizeof prec);
     printf("precision         %s\n", prec);
-    char bpw[32] = "n/a";
-    if (!isnan(f->bits_per_weight))
-        snprintf(bpw, sizeof bpw, "%.2f", f->bits_per_weight);
+    char bpw[32];
+    wl_cli_fmt(f->bits_per_weight, 2, NULL, bpw, sizeof bpw);
     printf("tensor data       %" PRIu64 " bytes in %" PRIu64 " tensors, %s bits per weight\n",
            f->tensor_bytes, f->n_tensors, bpw);
     uint64_t kv;
@@ -1100,13 +1100,12 @@ static void on_quantize_progress(void *arg, uint64_t done, uint64_t n, uint64_t 
 }
 
 /* "wrote OUT: <print_matrix_types>; 11 other tensors kept in their source type;
- * tensor data A -> B bytes". */
+ * tensor data A -> B bytes"; n_other: the other tensors (cmd_quantize). */
 static void print_quantize_summary(FILE *f, const char *name, enum wl_ttype type,
-                                   const struct wl_requant_stats *st)
+                                   const struct wl_requant_stats *st, uint64_t n_other)
 {
     fprintf(f, "wrote %s: ", name);
     print_matrix_types(f, type, st);
-    const uint64_t n_other = st->n_converted + st->n_copied - st->n_matrices;
     fprintf(f,
             "; %" PRIu64 " other tensor%s kept in their source type; tensor data %" PRIu64
             " -> %" PRIu64 " bytes\n",
@@ -1114,10 +1113,10 @@ static void print_quantize_summary(FILE *f, const char *name, enum wl_ttype type
 }
 
 /* quantize --json: written_json, with IN, its general.architecture (null
- * when it has none), the tensors kept as they were and the tensor data's
- * bytes before and after. */
+ * when it has none), the tensors kept as they were (n_other, as
+ * print_quantize_summary's) and the tensor data's bytes before and after. */
 static json_t *quantize_json(const wl_gguf *g, const char *in, const char *out, enum wl_ttype type,
-                             const struct wl_requant_stats *st)
+                             const struct wl_requant_stats *st, uint64_t n_other)
 {
     json_t *j = written_json(out, type, st);
     wl_json_set_text(j, "input", in);
@@ -1126,7 +1125,6 @@ static json_t *quantize_json(const wl_gguf *g, const char *in, const char *out, 
         wl_json_set_textn(j, "architecture", sv.data, (size_t)sv.len);
     else
         json_object_set_new(j, "architecture", json_null());
-    const uint64_t n_other = st->n_converted + st->n_copied - st->n_matrices;
     json_object_set_new(j, "other_tensors", json_integer((json_int_t)n_other));
     json_object_set_new(j, "bytes_in", json_integer((json_int_t)st->bytes_in));
     json_object_set_new(j, "bytes_out", json_integer((json_int_t)st->bytes_out));
@@ -1209,14 +1207,18 @@ static int cmd_quantize(int argc, char **argv)
     /* a failure part way left the progress line open */
     wl_log_progress_end();
     FILE *sf = rc || json ? NULL : summary_stream(out);
+    /* the tensors kept in their source type that are no weight matrix
+     * (norms, biases, ...): every tensor written, converted or copied, less
+     * the matrices; for the summary line and --json alike */
+    const uint64_t n_other = rc ? 0 : st.n_converted + st.n_copied - st.n_matrices;
     if (werr)
         ec = wl_cli_output_error(CMD_QUANTIZE, werr);
     else if (rc)
         ec = wl_cli_fail(CMD_QUANTIZE, "%s: %s", in, err.text);
     else if (json)
-        ec = wl_cli_print_json(quantize_json(g, in, out_name(out), type, &st));
+        ec = wl_cli_print_json(quantize_json(g, in, out_name(out), type, &st, n_other));
     else if (sf)
-        print_quantize_summary(sf, out_name(out), type, &st);
+        print_quantize_summary(sf, out_name(out), type, &st, n_other);
     if (rc == 0 && !werr)
         warn_no_matrix_in(CMD_QUANTIZE, type, &st);
     wl_gguf_writer_free(w);
