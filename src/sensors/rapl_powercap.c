@@ -26,7 +26,8 @@
  * (registered again), the counter's continuity rules kept. A zone that cannot be
  * read is skipped and listed in not_read (the others are kept), also a
  * root-only energy_uj (its note points at the fix, which the status keeps:
- * wl__sensor_keep_fix); only when no package zone can be read and one was
+ * wl__sensor_keep_fix; its chmod names a glob per control type denied:
+ * fix_for_permission); only when no package zone can be read and one was
  * root-only does the backend fail with WL_EACCES and the fix (rapl-perf
  * and rapl-msr are then tried). Zones are sorted by
  * number before any limit, which keeps packages before sub-zones. A
@@ -159,23 +160,80 @@ static int parse_zone_dir(const char *name, bool *tpmi, bool *mmio, int *pkg, in
     return wl__powercap_parse_zone_id(as_msr, pkg, sub);
 }
 
-/* The fix for a root-only energy_uj into buf; dir (any bytes) is shown cut
- * between characters to 100 bytes; tpmi adds the intel-rapl-tpmi zones. */
-static void fix_for_permission(char *buf, size_t size, const char *dir, bool tpmi)
+/* Which control types have a root-only zone (fix_for_permission's
+ * kinds): each is a glob of its own in the chmod the fix prints. */
+enum {
+    DENIED_RAPL = 1u << 0, /* intel-rapl:N[:M] */
+    DENIED_TPMI = 1u << 1, /* intel-rapl-tpmi:N[:M] */
+    DENIED_MMIO = 1u << 2, /* intel-rapl-mmio:N[:M] (read where no intel-rapl zone is) */
+};
+
+static unsigned denied_kind(const struct zone_probe *z)
 {
-    char dir_part[101], tpmi_part[160] = "";
-    wl_utf8_clip(dir_part, sizeof dir_part, dir);
-    if (tpmi)
-        snprintf(tpmi_part, sizeof tpmi_part, " %s/intel-rapl-tpmi:*/energy_uj", dir_part);
-    snprintf(buf, size,
+    return z->mmio ? DENIED_MMIO : z->tpmi ? DENIED_TPMI : DENIED_RAPL;
+}
+
+/* s as one shell word into buf (4 x strlen(s) + 3 bytes hold any): as it
+ * is when every byte is one a shell takes literally, else in single quotes
+ * ('\'' for a quote), so that a glob after it still expands. */
+static void shell_word(char *buf, size_t size, const char *s)
+{
+    if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:@%+,-") ==
+        strlen(s)) {
+        wl_utf8_copy(buf, size, s);
+        return;
+    }
+    size_t o = 0;
+    buf[o++] = '\'';
+    for (const char *c = s; *c && o + 6 < size; c++) { /* never cut with the size above */
+        if (*c == '\'') {
+            memcpy(buf + o, "'\\''", 4);
+            o += 4;
+        } else {
+            buf[o++] = *c;
+        }
+    }
+    buf[o++] = '\'';
+    buf[o] = '\0';
+}
+
+/* The fix for root-only energy_uj files into buf; dir (any bytes) is shown
+ * cut between characters to 100 bytes, one shell word. kinds (DENIED_*):
+ * the control types whose zones were denied, each one glob of the chmod:
+ * <dir>/intel-rapl:* also matches the sub-zones (intel-rapl:0:0), which
+ * class/powercap lists beside their parents; a glob for a type with no
+ * zone there would reach chmod unexpanded and fail it, so only the types
+ * denied are named. */
+static void fix_for_permission(char *buf, size_t size, const char *dir, unsigned kinds)
+{
+    static const struct {
+        unsigned kind;
+        const char *prefix;
+    } types[] = {{DENIED_RAPL, "intel-rapl"},
+                 {DENIED_MMIO, "intel-rapl-mmio"},
+                 {DENIED_TPMI, "intel-rapl-tpmi"}};
+    char dir_clip[101], dir_part[4 * 100 + 3], globs[3 * (sizeof dir_part + 32)] = "";
+    char text[sizeof globs + 640];
+    wl_utf8_clip(dir_clip, sizeof dir_clip, dir);
+    shell_word(dir_part, sizeof dir_part, dir_clip);
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        if (!(kinds & types[i].kind) && !(kinds == 0 && types[i].kind == DENIED_RAPL))
+            continue;
+        int n = snprintf(globs + len, sizeof globs - len, "%s%s/%s:*/energy_uj", len ? " " : "",
+                         dir_part, types[i].prefix);
+        if (n > 0 && (size_t)n < sizeof globs - len)
+            len += (size_t)n;
+    }
+    snprintf(text, sizeof text,
              "energy_uj is readable by root only (since the CVE-2020-8694 fix: Linux 5.10, and "
              "backported to stable and distribution kernels). Either run "
-             "wattlens as root; or until reboot: sudo chmod a+r %s/intel-rapl:*/energy_uj "
-             "%s/intel-rapl:*:*/energy_uj%s; or permanently with a udev rule in "
-             "/etc/udev/rules.d/99-wattlens-rapl.rules: SUBSYSTEM==\"powercap\", "
+             "wattlens as root; or until reboot: sudo chmod a+r %s; or permanently with a udev "
+             "rule in /etc/udev/rules.d/99-wattlens-rapl.rules: SUBSYSTEM==\"powercap\", "
              "ACTION==\"add\", RUN+=\"/bin/chmod a+r /sys%%p/energy_uj\"; or give the binary "
              "the capability: sudo setcap cap_dac_read_search+ep $(command -v wattlens)",
-             dir_part, dir_part, tpmi_part);
+             globs);
+    wl_utf8_clip(buf, size, text); /* fits, but for a root of many quotes */
 }
 
 /* Sets each sub-zone's parent in zs (sorted by cmp_zone: a parent comes
@@ -489,7 +547,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                      uid.vendor);
     size_t n_ok = 0, n_top = 0, n_tpmi = 0, n_mmio_read = 0, n_pkg_ok = 0, n_denied = 0;
     int first_denied = -1; /* the first zone whose energy_uj is root-only */
-    bool denied_tpmi = false;
+    unsigned denied_kinds = 0; /* DENIED_*: the control types of those zones */
     for (size_t i = 0; i < n_zs; i++)
         probe_zone_name(s, dir, &zs[i], id.vendor == WL__CPU_AMD);
     /* A TPMI zone whose channel an intel-rapl zone already is (both drivers
@@ -527,7 +585,8 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
             if (z->denied && first_denied < 0)
                 first_denied = (int)i;
             n_denied += z->denied;
-            denied_tpmi |= z->denied && z->tpmi;
+            if (z->denied)
+                denied_kinds |= denied_kind(z);
             continue;
         }
         n_pkg_ok += z->dom == WL_DOMAIN_PACKAGE;
@@ -547,7 +606,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                              "%s/%s/energy_uj: permission denied (%zu zone(s) root-only, no "
                              "package zone readable)",
                              dir_part, zs[first_denied].dir, n_denied);
-        fix_for_permission(st->fix, sizeof st->fix, dir, denied_tpmi);
+        fix_for_permission(st->fix, sizeof st->fix, dir, denied_kinds);
         goto out;
     }
     /* Over the limit: every package (and psys) first, then sub-zones in
@@ -636,7 +695,7 @@ static int powercap_open(struct wl_sensor *s, const struct wl_sensor_params *p,
                           n_mmio_read ? ", intel-rapl-mmio (no intel-rapl zone for it)" : "",
                           psys_part, n_mmio ? ", intel-rapl-mmio duplicates skipped" : "");
     if (n_denied) { /* read what can be, and say how to read the rest */
-        fix_for_permission(st->fix, sizeof st->fix, dir, denied_tpmi);
+        fix_for_permission(st->fix, sizeof st->fix, dir, denied_kinds);
         wl__sensor_keep_fix(s);
     }
     if (n_psys > 1)

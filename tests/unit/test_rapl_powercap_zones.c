@@ -326,6 +326,78 @@ static void test_root_only_sub_zone_leaves_the_package_read(void **state)
     free(root);
 }
 
+/* The fix printed for root-only counters named intel-rapl:* and
+ * intel-rapl:*:* (and intel-rapl-tpmi:* when a TPMI zone was denied), never
+ * intel-rapl-mmio:*, which the backend reads where no intel-rapl zone gives
+ * its channel: run as printed, it left that package root-only. It also
+ * pasted the sysfs root unquoted. Now it names a glob per control type
+ * whose zones were denied (a glob of no match would reach chmod as it is
+ * and fail it), with the root as one shell word; run here, as root, it
+ * makes every zone readable. */
+static void test_permission_fix_covers_every_denied_zone_type(void **state)
+{
+    (void)state;
+    char *top = wl_test_tmpdir();
+    assert_int_equal(chmod(top, 0755), 0);
+    char root[1024];
+    snprintf(root, sizeof root, "%s/it's a tree", top);
+    assert_int_equal(mkdir(root, 0755), 0);
+    wl_test_put_zone(root, "intel-rapl:0", "package-0", 1000);
+    wl_test_put_zone(root, "intel-rapl:0:0", "dram", 1000);
+    wl_test_put_zone(root, "intel-rapl-mmio:0", "package-0", 1000); /* intel-rapl:0's */
+    wl_test_put_zone(root, "intel-rapl-mmio:1", "package-1", 1000); /* no intel-rapl:1 */
+    wl_test_put_zone(root, "intel-rapl-tpmi:2", "package-2", 1000);
+    static const char *const zones[] = {"intel-rapl:0", "intel-rapl:0:0", "intel-rapl-mmio:0",
+                                        "intel-rapl-mmio:1", "intel-rapl-tpmi:2"};
+    char path[2048];
+    for (size_t i = 0; i < sizeof zones / sizeof zones[0]; i++) {
+        snprintf(path, sizeof path, "%s/class/powercap/%s/energy_uj", root, zones[i]);
+        assert_int_equal(chmod(path, 0), 0);
+    }
+    struct denied_seen seen;
+    if (!open_without_root(root, &seen)) {
+        wl_test_rmtree(top);
+        free(top);
+        wl_test_skip_other_user("cannot become uid 65534 here");
+    }
+    assert_int_equal(seen.o.rc, WL_EACCES);
+    const char *from = strstr(seen.fix, "until reboot: sudo ");
+    assert_non_null(from);
+    from += strlen("until reboot: sudo ");
+    const char *to = strstr(from, "; or permanently");
+    assert_non_null(to);
+    assert_non_null(strstr(from, "intel-rapl-mmio:*/energy_uj"));
+    assert_null(strstr(from, "intel-rapl:*:*")); /* intel-rapl:* matches the sub-zones */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%.*s", (int)(to - from), from);
+    assert_int_equal(system(cmd), 0);
+    assert_true(open_without_root(root, &seen));
+    assert_int_equal(seen.o.rc, 0);
+    assert_int_equal(seen.o.n_not_read, 0);
+    assert_int_equal(seen.o.n_channels, 4); /* package-0, its dram, package-1 and -2 */
+    assert_string_equal(seen.fix, "");
+
+    /* only the sub-zone denied: one glob, intel-rapl's, and it runs */
+    snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0:0/energy_uj", root);
+    assert_int_equal(chmod(path, 0), 0);
+    assert_true(open_without_root(root, &seen));
+    assert_int_equal(seen.o.rc, 0);
+    assert_int_equal(seen.o.n_not_read, 1);
+    from = strstr(seen.fix, "until reboot: sudo ");
+    assert_non_null(from);
+    from += strlen("until reboot: sudo ");
+    to = strstr(from, "; or permanently");
+    assert_non_null(to);
+    snprintf(cmd, sizeof cmd, "%.*s", (int)(to - from), from);
+    assert_null(strstr(cmd, "mmio"));
+    assert_null(strstr(cmd, "tpmi"));
+    assert_int_equal(system(cmd), 0);
+    assert_true(open_without_root(root, &seen));
+    assert_int_equal(seen.o.n_not_read, 0);
+    wl_test_rmtree(top);
+    free(top);
+}
+
 /* The kernel numbers zones in the order it registers them: with psys as
  * intel-rapl:0, package-0 is intel-rapl:1 and package-1 intel-rapl:2. Their
  * sub-zones are package-0/dram and package-1/dram, after the parent's name,
@@ -709,6 +781,7 @@ int main(void)
         cmocka_unit_test(test_tpmi_next_to_intel_rapl_adds_but_never_doubles),
         cmocka_unit_test(test_tpmi_duplicate_counter_is_never_opened),
         cmocka_unit_test(test_root_only_sub_zone_leaves_the_package_read),
+        cmocka_unit_test(test_permission_fix_covers_every_denied_zone_type),
         cmocka_unit_test(test_no_zone_why_and_fix_name_tpmi),
         cmocka_unit_test(test_amd_core_zone_is_one_core_not_summed),
         cmocka_unit_test(test_sub_zones_are_named_after_their_parent_zone),
