@@ -142,6 +142,42 @@ static bool amdgpu_pci_is_apu_without_vddnb(const char *dir)
     return false;
 }
 
+/* True when a read failed with err because the device is asleep: amdgpu
+ * refuses its power files with EPERM while the GPU is runtime-suspended
+ * (amdgpu_pm_get_access_if_active: pm_runtime_get_if_active is 0 when the
+ * device is not RPM_ACTIVE) and also in a GPU reset or a system suspend;
+ * its runtime_status (status_fd: <device>/power/runtime_status, kept open,
+ * read with pread as the power files are: a sleeping GPU is read on every
+ * sample, under the sensor lock) tells them apart: "suspended" or
+ * "suspending" is asleep, "active" (a reset) is not. No status (-1): never
+ * asleep. */
+static bool device_asleep(int err, int status_fd)
+{
+    char text[32];
+    if (err != EPERM || status_fd < 0)
+        return false;
+    const ssize_t n = pread(status_fd, text, sizeof text - 1, 0);
+    if (n <= 0)
+        return false;
+    text[n] = '\0';
+    text[strcspn(text, "\n")] = '\0';
+    return strcmp(text, "suspended") == 0 || strcmp(text, "suspending") == 0;
+}
+
+/* The runtime PM state file of the device whose hwmon folder is dir
+ * (hwmonN/device/power/runtime_status; for a legacy device, whose files
+ * are in hwmonN/device, its own power/), opened for device_asleep; -1 when
+ * there is none (a device without runtime PM: never asleep). */
+static int status_open(const char *dir)
+{
+    char status[1700];
+    const size_t ld = strlen(dir);
+    const bool legacy = ld >= 7 && strcmp(dir + ld - 7, "/device") == 0;
+    snprintf(status, sizeof status, "%s%s/power/runtime_status", dir, legacy ? "" : "/device");
+    const int fd = wl__attr_open(status, false, NULL);
+    return fd >= 0 ? fd : -1;
+}
+
 /* True when an amdgpu device is an APU's GPU, from what amdgpu_pm.c
  * creates only there: in1 (vddnb, the northbridge voltage: "only APUs have
  * vddnb", hwmon_attributes_visible), which must read as a number (an old
@@ -150,10 +186,14 @@ static bool amdgpu_pci_is_apu_without_vddnb(const char *dir)
  * power channel labelled "fastPPT" (Van Gogh's slow/fast PPT pair); or a
  * PCI id of an APU whose in1 is hidden (amdgpu_pci_is_apu_without_vddnb).
  * An in1 that exists and fails with EINVAL is a card at once (no wait, no
- * warning: it cost 50 ms per card on every open). One that fails otherwise
- * is read again once after 50 ms: the driver fails it during a GPU reset
- * or suspend (-EPERM, checked before the APU test), and an APU taken for a
- * card is added to the CPU package it holds. An APU's power1 is the
+ * warning: it cost 50 ms per card on every open), and so is one refused
+ * (EPERM) while the device is runtime-suspended (device_asleep, the rule
+ * the power files follow): amdgpu refuses every power file of a sleeping
+ * GPU, so that EPERM tells nothing about in1, and only discrete boards are
+ * runtime-suspended (BOCO, BACO); no wait, no warning. One that fails
+ * otherwise is read again once after 50 ms: the driver fails it during a
+ * GPU reset or a system suspend (-EPERM with the device "active"), and an
+ * APU taken for a card is added to the CPU package it holds. An APU's power1 is the
  * socket's power, the CPU's included (the driver's hwmon docs: "On APUs
  * this includes the CPU"). dir: the device's folder; c, n: its files;
  * hw: its hwmon name, for the log. */
@@ -172,6 +212,17 @@ static bool amdgpu_is_apu(const char *dir, const struct cand *c, unsigned n, con
         return true;
     if (err == ENOENT || err == ENOTDIR || err == EINVAL)
         return false; /* no in1, or the card's "only APUs have vddnb": a card */
+    if (err == EPERM) {
+        /* runtime-suspended: the driver refuses every power file then, in1
+         * as well, so its EPERM says nothing about in1; and amdgpu
+         * suspends discrete boards only (BOCO, BACO): a card, at once */
+        const int status_fd = status_open(dir);
+        const bool asleep = device_asleep(err, status_fd);
+        if (status_fd >= 0)
+            close(status_fd);
+        if (asleep)
+            return false;
+    }
     wl_clock_sleep_ns(50000000ull);
     if (wl__read_u64(path, &mv) == 0)
         return true;
@@ -260,28 +311,6 @@ static void chan_name(char name[WL_SENSOR_NAME_MAX], const char *hw, const char 
     snprintf(name, WL_SENSOR_NAME_MAX, "%s/%s/%s", hw_part, dev_part, base_part);
 }
 
-/* True when a read failed with err because the device is asleep: amdgpu
- * refuses its power files with EPERM while the GPU is runtime-suspended
- * (amdgpu_pm_get_access_if_active: pm_runtime_get_if_active is 0 when the
- * device is not RPM_ACTIVE) and also in a GPU reset or a system suspend;
- * its runtime_status (status_fd: <device>/power/runtime_status, kept open,
- * read with pread as the power files are: a sleeping GPU is read on every
- * sample, under the sensor lock) tells them apart: "suspended" or
- * "suspending" is asleep, "active" (a reset) is not. No status (-1): never
- * asleep. */
-static bool device_asleep(int err, int status_fd)
-{
-    char text[32];
-    if (err != EPERM || status_fd < 0)
-        return false;
-    const ssize_t n = pread(status_fd, text, sizeof text - 1, 0);
-    if (n <= 0)
-        return false;
-    text[n] = '\0';
-    text[strcspn(text, "\n")] = '\0';
-    return strcmp(text, "suspended") == 0 || strcmp(text, "suspending") == 0;
-}
-
 /* Why c's file could not be read, for a not_read line: EPERM is the
  * driver refusing, not a file permission: running as root does not change
  * it. Only for a GPU (gpu) is the driver's reason known: amdgpu in a GPU
@@ -317,17 +346,8 @@ static bool add_cand(struct wl_sensor *s, struct hwmon *h, const char *dir, cons
     int err = 0;
     int fd = wl__attr_open(path, false, &err);
     int status_fd = -1;
-    if (fd >= 0 && sleep_is_zero) {
-        /* the device's runtime PM state: hwmonN/device/power, or, for a
-         * legacy device whose files are in hwmonN/device, its own power/ */
-        char status[1700];
-        const size_t ld = strlen(dir);
-        const bool legacy = ld >= 7 && strcmp(dir + ld - 7, "/device") == 0;
-        snprintf(status, sizeof status, "%s%s/power/runtime_status", dir, legacy ? "" : "/device");
-        status_fd = wl__attr_open(status, false, NULL);
-        if (status_fd < 0)
-            status_fd = -1;
-    }
+    if (fd >= 0 && sleep_is_zero)
+        status_fd = status_open(dir);
     uint64_t v = 0;
     bool asleep = false;
     if (fd < 0 || wl__pread_u64_err(fd, &v, &err) != 0) {

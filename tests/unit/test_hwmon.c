@@ -1121,15 +1121,21 @@ static unsigned in1_opens(int ino)
     return n_open;
 }
 
-/* An amdgpu device of 25 W whose in1 (vddnb) reads as in1 says: opened,
- * its first channel checked to be a GPU, and how many times in1 was opened
+/* An amdgpu device of 25 W whose in1 (vddnb) reads as in1 says, and whose
+ * device's power/runtime_status holds status (NULL: none): opened, its
+ * first channel checked to be a GPU, and how many times in1 was opened
  * (inotify counts the opens: no timing) and what stderr said (freed by the
  * caller) returned. */
-static unsigned open_amdgpu_count_in1(char *root, const char *in1, char **err)
+static unsigned open_amdgpu_status_count_in1(char *root, const char *in1, const char *status,
+                                             char **err)
 {
     dev(root, 0, "amdgpu\n");
     put(root, "class/hwmon/hwmon0/power1_input", "25000000\n");
     put(root, "class/hwmon/hwmon0/in1_input", in1);
+    if (status) {
+        mkdirs(root, "class/hwmon/hwmon0/device/power");
+        put(root, "class/hwmon/hwmon0/device/power/runtime_status", status);
+    }
     char dir[2048];
     snprintf(dir, sizeof dir, "%s/class/hwmon/hwmon0", root);
     int ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -1142,6 +1148,39 @@ static unsigned open_amdgpu_count_in1(char *root, const char *in1, char **err)
     assert_int_equal(wl_sensor_get_info(s)->ch[0].domain, WL_DOMAIN_GPU);
     wl_sensor_close(s);
     return in1_opens(ino);
+}
+
+static unsigned open_amdgpu_count_in1(char *root, const char *in1, char **err)
+{
+    return open_amdgpu_status_count_in1(root, in1, NULL, err);
+}
+
+/* A discrete GPU that is runtime-suspended refuses every power file with
+ * EPERM (amdgpu_pm_get_access_if_active), in1 too: that says nothing of
+ * in1, and amdgpu runtime-suspends discrete boards only. Its in1 was read
+ * twice, 50 ms apart, with the warning about an APU in a reset, on every
+ * open while the card slept; now the device's runtime_status is checked
+ * first (as for its power files): a card at once, in1 read once, no
+ * warning. EPERM while "active" (a GPU reset) is still read twice. */
+static void test_amdgpu_suspended_vddnb_eperm_is_a_card_at_once(void **state)
+{
+    (void)state;
+    static const char *const asleep[] = {"suspended\n", "suspending\n"};
+    for (int i = 0; i < 2; i++) {
+        char *root = wl_test_tmpdir();
+        char *err = NULL;
+        assert_int_equal(open_amdgpu_status_count_in1(root, "EPERM\n", asleep[i], &err), 1);
+        assert_true(!err || !strstr(err, "in1 (vddnb)"));
+        free(err);
+        tmpdir_free(root);
+    }
+    char *root = wl_test_tmpdir();
+    char *err = NULL;
+    assert_int_equal(open_amdgpu_status_count_in1(root, "EPERM\n", "active\n", &err), 2);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "in1 (vddnb) exists but cannot be read (twice)"));
+    free(err);
+    tmpdir_free(root);
 }
 
 /* An in1 (vddnb) that exists but fails to read is what an old kernel
@@ -1388,6 +1427,7 @@ int main(void)
         cmocka_unit_test(test_amdgpu_apu_is_the_socket_not_a_gpu),
         cmocka_unit_test(test_amdgpu_apu_without_vddnb_by_pci_id),
         cmocka_unit_test(test_amdgpu_vddnb_einval_is_a_card_at_once),
+        cmocka_unit_test(test_amdgpu_suspended_vddnb_eperm_is_a_card_at_once),
         cmocka_unit_test(test_amdgpu_unreadable_vddnb_is_read_twice),
         cmocka_unit_test(test_power_meter_and_averages_are_read),
         cmocka_unit_test(test_one_failing_device_leaves_the_others_read),
