@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/vfs.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -214,19 +217,63 @@ static char *join(const char *dir, const char *name)
     return p;
 }
 
+#ifdef __linux__
+/* True when path's directory (its links followed by statfs) is on a file
+ * system whose names are the kernel's objects, not stored files: procfs
+ * (its descriptor links, /dev/stdout -> /proc/self/fd/1 -> whatever fd 1
+ * is, even "pipe:[123]"; its attributes), sysfs, cgroup, debugfs and the
+ * like, devpts, mqueue. Those are opened as they are and never renamed
+ * over: a name there is written in place, as the shell's `>` writes it.
+ * Any other file system holds ordinary files, /dev's own (devtmpfs) and
+ * those mounted under it (/dev/shm's tmpfs, /dev/hugepages's hugetlbfs)
+ * included: a regular file there is replaced whole, and the devices,
+ * FIFOs and sockets in it are written in place by their type
+ * (wl_outfile_open). Decided by the file system, not by path: a mount
+ * under /dev is whatever it is. */
+static bool on_kernel_fs(const char *path)
+{
+    /* statfs(2) f_type values (linux/magic.h) */
+    static const unsigned long kernel_fs[] = {
+        0x9fa0,     /* proc */
+        0x62656572, /* sysfs */
+        0x27e0eb,   /* cgroup */
+        0x63677270, /* cgroup2 */
+        0x64626720, /* debugfs */
+        0x74726163, /* tracefs */
+        0x73636673, /* securityfs */
+        0x62656570, /* configfs */
+        0x1cd1,     /* devpts */
+        0x19800202, /* mqueue */
+        0xcafe4a11, /* bpf */
+        0xde5e81e4, /* efivarfs */
+        0x6165676c, /* pstore */
+        0xf97cff8c, /* selinuxfs */
+        0x65735543, /* fusectl */
+        0x42494e4d, /* binfmt_misc */
+    };
+    char *dir = dir_of(path);
+    struct statfs fs;
+    bool sys = dir && statfs(dir, &fs) == 0;
+    free(dir);
+    if (!sys)
+        return false; /* a missing directory: found when the file is made */
+    for (size_t i = 0; i < sizeof kernel_fs / sizeof kernel_fs[0]; i++)
+        if ((unsigned long)fs.f_type == kernel_fs[i])
+            return true;
+    return false;
+}
+#else
 static bool under(const char *path, const char *root)
 {
     size_t n = strlen(root);
     return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-/* True when path's directory, symlinks resolved, is /dev or /proc or below:
- * device nodes and the kernel's descriptor links (/dev/stdout ->
- * /proc/self/fd/1 -> whatever fd 1 is, even "pipe:[123]"), which are opened
- * as they are and never renamed over. /dev/shm is not: a tmpfs of ordinary
- * files (a scratch TMPDIR, a model kept in memory), replaced whole as
- * anywhere else. */
-static bool in_system_dir(const char *path)
+/* Elsewhere (macOS: devfs and fdesc in /dev, no f_type to tell them by):
+ * true when path's directory, symlinks resolved, is /dev or /proc or
+ * below, /dev/shm excepted: device nodes and the descriptor links, opened
+ * as they are and never renamed over. */
+static bool on_kernel_fs(const char *path)
 {
     char *dir = dir_of(path);
     char *real = dir ? realpath(dir, NULL) : NULL;
@@ -235,12 +282,13 @@ static bool in_system_dir(const char *path)
     free(dir);
     return sys;
 }
+#endif
 
 /* What path names once its symlinks are followed (a dangling one too,
  * unlike realpath, since writing through it creates its target).
  * *target (heap): the last name reached; *exists and *st: its lstat; *sys:
- * a name on the way lies in /dev or /proc (the walk stops there, and *st
- * is stat's). Returns 0 or an errno value. */
+ * a name on the way lies on a kernel file system (on_kernel_fs: the walk
+ * stops there, and *st is stat's). Returns 0 or an errno value. */
 static int follow_links(const char *path, char **target, struct stat *st, bool *exists, bool *sys)
 {
     *exists = false;
@@ -248,7 +296,7 @@ static int follow_links(const char *path, char **target, struct stat *st, bool *
     int e = 0;
     char *cur = strdup(path);
     for (int hops = 0; cur; hops++) {
-        if (in_system_dir(cur)) {
+        if (on_kernel_fs(cur)) {
             *sys = true;
             *exists = stat(cur, st) == 0;
             break;

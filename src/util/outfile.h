@@ -4,8 +4,9 @@
  * regular file, new or existing, is replaced atomically (a new temporary file
  * next to the target, its mode and owner taken from the old file, synced,
  * renamed over it; discarded on failure, leaving the old file as it was); a
- * FIFO, a device, or anything in /dev or /proc is opened in place as the
- * shell's `>` opens it, and never renamed over; so is another user's file
+ * FIFO, a device, or any name on a kernel file system (/proc, /sys: Linux
+ * by statfs type; elsewhere /dev and /proc by path) is opened in place as
+ * the shell's `>` opens it, and never renamed over; so is another user's file
  * in a sticky directory that is not ours (a rename over it would fail). Writes are sequential (a
  * stdio stream), so non-seekable outputs work. stdout and "-" are the
  * caller's business. docs/internals/outfile.md has the rules and trade-offs.
@@ -25,7 +26,7 @@
 
 enum wl_outfile_kind {
     WL_OUTFILE_NONE,    /* closed, or never opened */
-    WL_OUTFILE_DIRECT,  /* written in place: FIFO, device, anything in /dev or /proc, or
+    WL_OUTFILE_DIRECT,  /* written in place: FIFO, device, a kernel file system's name, or
                          * another user's file in a sticky directory (in_place) */
     WL_OUTFILE_REPLACE, /* a regular file (or none yet), replaced by renaming a temp over it */
 };
@@ -68,7 +69,7 @@ struct wl_outfile {
 
 /* Resolves path (non-empty) as an output and checks it before any work:
  * a symlink chain is followed (more than 40 links: ELOOP); a directory is
- * refused (EISDIR); a FIFO, a device or anything in /dev or /proc is opened
+ * refused (EISDIR); a FIFO, a device or a kernel file system's name is opened
  * now (a FIFO waits here for its reader); for a regular file, an existing
  * one must be writable (access W_OK: what the shell's `>` could not write is
  * not replaced either; another user's in a sticky directory not ours is

@@ -2,8 +2,9 @@
  * points and stays what it was. A regular file is replaced whole (its mode
  * and owner kept, a new one's mode from the umask), a failed or abandoned
  * write leaves the old file and no temporary file; symlinks are followed to
- * their target and kept; FIFOs, devices and /proc names are written in
- * place, never replaced; loops, directories and missing directories fail
+ * their target and kept; FIFOs, devices and names on kernel file systems
+ * (/proc) are written in place, never replaced, a regular file on /dev's
+ * own file system is not; loops, directories and missing directories fail
  * before anything is written. Special files are made in the test's own
  * directory (mkfifo, mknod), never taken from /dev.
  */
@@ -189,6 +190,73 @@ static void test_a_file_in_dev_shm_is_replaced_whole(void **state)
     assert_true(has_text(p, "old\n"));
     assert_true(no_temp_in(dir));
     wl_test_rmtree(dir);
+}
+
+/* A regular file on /dev's own file system (devtmpfs here; hugetlbfs at
+ * /dev/hugepages, or any ordinary file system mounted under /dev, is the
+ * same case) is replaced whole: only /dev/shm was excepted from "anything
+ * in /dev is written in place", so it was truncated at open and a failed
+ * write destroyed it. What is written in place is decided by file type and
+ * file system now, not by path. Root only (a file made in /dev). */
+static void test_a_regular_file_on_a_dev_file_system_is_replaced_whole(void **state)
+{
+    (void)state;
+    char p[] = "/dev/wattlens-test-outfile-XXXXXX";
+    int fd = mkstemp(p);
+    if (fd < 0) {
+        fprintf(stderr, "cannot make a file in /dev (%s): skipped\n", strerror(errno));
+        skip();
+    }
+    assert_int_equal(write(fd, "old\n", 4), 4);
+    close(fd);
+    /* checked once the file is gone: nothing is left in /dev */
+    struct wl_outfile o;
+    const int rc_open = wl_outfile_open(&o, p, 0);
+    const enum wl_outfile_kind kind = o.kind;
+    int rc_close = -1, rc_again = -1;
+    if (rc_open == 0) {
+        FILE *f = wl_outfile_stream(&o);
+        if (f) {
+            close(fileno(f)); /* every write from now on fails: EBADF */
+            fputs("lost", f);
+            fflush(f);
+        }
+        rc_close = wl_outfile_close(&o, true);
+    }
+    const bool kept = has_text(p, "old\n");
+    if (rc_open == 0)
+        rc_again = write_through(p, "new\n");
+    const bool replaced = has_text(p, "new\n");
+    unlink(p);
+    assert_int_equal(rc_open, 0);
+    assert_int_equal(kind, WL_OUTFILE_REPLACE);
+    assert_int_equal(rc_close, WL_EIO);
+    assert_true(kept);
+    assert_int_equal(rc_again, 0);
+    assert_true(replaced);
+}
+
+/* A regular file of procfs (a kernel attribute: /proc/self/comm) is
+ * written in place, never renamed over, by its file system: what was the
+ * /proc path rule. */
+static void test_a_proc_attribute_is_written_in_place(void **state)
+{
+    (void)state;
+    char old[64] = {0};
+    FILE *c = fopen("/proc/self/comm", "r");
+    if (!c || !fgets(old, sizeof old, c)) {
+        if (c)
+            fclose(c);
+        skip(); /* no /proc */
+    }
+    fclose(c);
+    struct wl_outfile o;
+    assert_int_equal(wl_outfile_open(&o, "/proc/self/comm", 0), 0);
+    assert_int_equal(o.kind, WL_OUTFILE_DIRECT);
+    fputs("wl-outfile", wl_outfile_stream(&o));
+    assert_int_equal(wl_outfile_close(&o, true), 0);
+    assert_true(has_text("/proc/self/comm", "wl-outfile\n"));
+    assert_int_equal(write_through("/proc/self/comm", old), 0);
 }
 
 /* Links are followed one at a time (relative to their own directory,
@@ -694,6 +762,8 @@ int main(void)
         cmocka_unit_test(test_a_proc_name_is_written_in_place),
         cmocka_unit_test(test_a_device_is_written_in_place),
         cmocka_unit_test(test_a_file_in_dev_shm_is_replaced_whole),
+        cmocka_unit_test(test_a_regular_file_on_a_dev_file_system_is_replaced_whole),
+        cmocka_unit_test(test_a_proc_attribute_is_written_in_place),
         cmocka_unit_test(test_owner_kept_as_root_and_group_bits_dropped_otherwise),
         cmocka_unit_test(test_a_group_member_keeps_the_group),
         cmocka_unit_test(test_another_users_file_in_a_sticky_directory_is_written_in_place),
