@@ -5,7 +5,8 @@
  * hardware counters, so at most one is used), NVML, powermetrics and hwmon are
  * added when present, and the CPU-time model is added when no CPU energy source
  * works (or when asked). Every backend not used gets a status with why and fix.
- * After a backend opens, its update period is measured (bounded time).
+ * After a backend opens, each channel's update period is measured (bounded
+ * time), and the sensor's is the one they share.
  */
 #include "sensors/sensor_impl.h"
 #include "sensors/sensor_parse.h"
@@ -832,55 +833,96 @@ uint64_t wl__period_estimate_ns(const struct wl__period_change *c, int n)
     return m % 2 ? d[m / 2] : d[m / 2 - 1] / 2 + d[m / 2] / 2;
 }
 
+/* The sensor's one period from its channels' (after the probe measured
+ * each): the period they share, within a factor of 2, the longest of them
+ * (a window long enough for each); 0, not measured, when two differ by
+ * more (a consumer that takes one period for every channel learns each
+ * instead). Only the counters count where there are any: a power-only
+ * channel's period windows nothing. A channel not measured (a counter
+ * slower than the probe, a uncore or psys at rest) tells nothing; with
+ * none measured the sensor's period is left as it was. */
+static void sensor_period_from_channels(struct wl_sensor *s)
+{
+    unsigned any_counter = 0;
+    for (unsigned i = 0; i < s->info.n_channels; i++)
+        any_counter |= s->info.ch[i].flags & WL_CH_ENERGY;
+    uint64_t lo = 0, hi = 0;
+    for (unsigned i = 0; i < s->info.n_channels; i++) {
+        const uint64_t t = s->info.ch[i].update_period_ns;
+        if (t == 0 || (any_counter && !(s->info.ch[i].flags & WL_CH_ENERGY)))
+            continue;
+        lo = lo == 0 || t < lo ? t : lo;
+        hi = t > hi ? t : hi;
+    }
+    if (hi == 0)
+        return;
+    const bool shared = hi <= 2 * lo;
+    s->info.update_period_ns = shared ? hi : 0;
+    s->info.period_measured = shared;
+}
+
 /* Generic update-period measurement (wl__sensor_measure_period, sensor_impl.h):
- * read until the first channel's value has changed several times (or the
- * budget runs out) and estimate the period from the intervals between
- * changes (wl__period_estimate_ns). For a counter that value is its energy
- * alone: the period is the counter's granularity (the sampler's power
- * windows and peak spans are ten of it), and a power read next to it
- * (NVML's instant power) that changes more often made a 100 ms counter look
- * like a fast one. Sleeps 100 us between reads, so it costs little CPU. A
- * counter slower than the budget allows is not measured here; the sampler
- * learns its period. */
+ * read until every channel's value has changed several times (or the
+ * budget runs out) and estimate each channel's period from the intervals
+ * between its changes (wl__period_estimate_ns). For a counter that value
+ * is its energy alone: the period is the counter's granularity (the
+ * sampler's power windows and peak spans are ten of it), and a power read
+ * next to it (NVML's instant power) that changes more often made a 100 ms
+ * counter look like a fast one. Each channel has its own: one sensor's
+ * channels may update at different rates (two hwmon devices, two GPUs of
+ * different generations, a psys next to its packages), and the period of
+ * channel 0 given to all made a slower counter's windows too short (its
+ * power jumping between too little and too much). Sleeps 100 us between reads, so it costs little
+ * CPU. A counter slower than the budget allows is not measured here; the
+ * sampler learns its period. */
 int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p)
 {
-    struct wl_sensor_reading r;
-    struct wl__period_change seen[WL__PERIOD_PROBE_CHANGES];
+    const unsigned n = s->info.n_channels;
     uint64_t budget = p->period_probe_ns;
-    if (budget == 0 || s->info.n_channels == 0)
+    if (budget == 0 || n == 0)
         return 0;
+    struct probe_ch {
+        struct wl__period_change seen[WL__PERIOD_PROBE_CHANGES];
+        uint64_t last_e, last_before;
+        double last_p;
+        int have, changes;
+    } *pc = calloc(n, sizeof *pc);
+    if (!pc)
+        return 0;
+    struct wl_sensor_reading r;
     uint64_t t_end = wl_clock_now_ns() + budget;
-    uint64_t last_e = 0, last_before = 0;
-    double last_p = 0;
-    int have = 0, changes = 0;
-    const bool energy_only = (s->info.ch[0].flags & WL_CH_ENERGY) != 0;
+    unsigned n_done = 0; /* channels with all their changes seen */
     memset(&r, 0, sizeof r);
-    while (wl_clock_now_ns() < t_end && changes < WL__PERIOD_PROBE_CHANGES) {
+    while (wl_clock_now_ns() < t_end && n_done < n) {
         if (backend_read(s, &r) != 0)
-            return changes;
-        const struct wl_channel_value *v = &r.v[0];
-        if (!(v->valid & (WL_CH_ENERGY | WL_CH_POWER))) { /* not read this time */
-            wl_clock_sleep_ns(100000);
-            continue;
+            break;
+        for (unsigned i = 0; i < n; i++) {
+            struct probe_ch *c = &pc[i];
+            const struct wl_channel_value *v = &r.v[i];
+            const bool energy_only = (s->info.ch[i].flags & WL_CH_ENERGY) != 0;
+            if (c->changes >= WL__PERIOD_PROBE_CHANGES ||
+                !(v->valid & (WL_CH_ENERGY | WL_CH_POWER))) /* done, or not read this time */
+                continue;
+            if (c->have &&
+                (v->energy_uj != c->last_e || (!energy_only && v->power_w != c->last_p))) {
+                /* it changed after the last read of it began and before this one ended */
+                c->seen[c->changes].since_ns = c->last_before;
+                c->seen[c->changes].t_ns = r.t_after_ns;
+                n_done += ++c->changes == WL__PERIOD_PROBE_CHANGES;
+            }
+            c->last_e = v->energy_uj;
+            c->last_p = v->power_w;
+            c->last_before = r.t_before_ns;
+            c->have = 1;
         }
-        if (have && (v->energy_uj != last_e || (!energy_only && v->power_w != last_p))) {
-            /* it changed after the last read of it began and before this one ended */
-            seen[changes].since_ns = last_before;
-            seen[changes].t_ns = r.t_after_ns;
-            changes++;
-        }
-        last_e = v->energy_uj;
-        last_p = v->power_w;
-        last_before = r.t_before_ns;
-        have = 1;
         wl_clock_sleep_ns(100000);
     }
-    const uint64_t period_ns = wl__period_estimate_ns(seen, changes);
-    if (period_ns > 0) {
-        s->info.update_period_ns = period_ns;
-        s->info.period_measured = true;
-    }
-    return changes;
+    for (unsigned i = 0; i < n; i++)
+        s->info.ch[i].update_period_ns = wl__period_estimate_ns(pc[i].seen, pc[i].changes);
+    const int changes0 = pc[0].changes;
+    free(pc);
+    sensor_period_from_channels(s);
+    return changes0;
 }
 
 /* The two rules and their thresholds: sensor_impl.h. The rise of each
@@ -1117,6 +1159,13 @@ static int open_one(const struct wl_sensor_ops *ops, const struct wl_sensor_para
         ops->measure_period(s, p);
     else
         wl__sensor_measure_period(s, p);
+    /* a backend whose one sample stream gives every channel (powermetrics,
+     * the CPU model) sets the sensor's period alone: it is each channel's */
+    bool per_channel = false;
+    for (unsigned i = 0; i < s->info.n_channels; i++)
+        per_channel |= s->info.ch[i].update_period_ns != 0;
+    for (unsigned i = 0; !per_channel && i < s->info.n_channels; i++)
+        s->info.ch[i].update_period_ns = s->info.update_period_ns;
     st->code = 0;
     st->available = true;
     st->why[0] = '\0';

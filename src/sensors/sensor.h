@@ -62,6 +62,13 @@ struct wl_sensor_channel {
      * one that did not change once over max(100 ms, 10 x it) is not
      * measuring, and the sampler says so (WL_DISC_STUCK). */
     uint64_t nominal_period_ns;
+    /* How often this channel's value changed at open, measured by the
+     * period probe (wl__sensor_measure_period: each channel its own, since
+     * one sensor's channels may update at different rates); 0 when it was
+     * not measured (a counter slower than the probe, or one at rest: the
+     * sampler learns it). A backend that gives every channel from one
+     * sample stream (powermetrics, cpu-model) gives each its period. */
+    uint64_t update_period_ns;
 };
 
 /* What a cumulative counter did that no wrap explains: a discontinuity
@@ -128,7 +135,11 @@ struct wl_sensor_reading {
 struct wl_sensor_info {
     const char *backend;       /* "rapl-powercap", "nvml", "cpu-model", ... */
     char source[256];          /* where it reads from: a path, a library, a model description */
-    uint64_t update_period_ns; /* measured at open (0 when it could not be measured) */
+    /* measured at open: the period the channels share (within a factor
+     * of 2: the longest; counters only where there are any); 0 when it
+     * could not be measured or two channels differ by more (each has its
+     * own: ch[].update_period_ns) */
+    uint64_t update_period_ns;
     bool period_measured;      /* false: update_period_ns is the requested/nominal period */
     unsigned n_channels;
     struct wl_sensor_channel ch[WL_SENSOR_MAX_CHANNELS];

@@ -309,11 +309,14 @@ void wl__sensor_drop_channel(struct wl_sensor *s, unsigned ci);
 /* The generic update-period probe (what open uses when ops->measure_period
  * is NULL; a backend's own measure_period may call it and then check what
  * it read): reads s (s->ops->read, without the lock: open time only) for
- * at most p->period_probe_ns until channel 0 has changed
- * WL__PERIOD_PROBE_CHANGES times, and sets s->info.update_period_ns and
- * period_measured from the changes it saw (wl__period_estimate_ns; left
- * as they were when that is 0). A read where no channel was read ends it.
- * Returns how many times channel 0 changed (0 when not probed). */
+ * at most p->period_probe_ns until every channel has changed
+ * WL__PERIOD_PROBE_CHANGES times, sets each channel's update_period_ns
+ * from the changes it saw (wl__period_estimate_ns; 0 when not measured),
+ * and s->info.update_period_ns and period_measured from theirs (the
+ * period they share, within a factor of 2; 0 when two differ by more;
+ * left as they were when none was measured). A read where no channel was
+ * read ends it. Returns how many times channel 0 changed (0 when not
+ * probed). */
 #define WL__PERIOD_PROBE_CHANGES 12
 int wl__sensor_measure_period(struct wl_sensor *s, const struct wl_sensor_params *p);
 

@@ -29,7 +29,8 @@
  * (the probe's 100 us sleep), except that the first read due at or after
  * late_at_ns (from T0) begins late_ns later. */
 static struct script {
-    uint64_t period_ns; /* the counter's */
+    uint64_t period_ns;  /* the counter's */
+    uint64_t period1_ns; /* a second channel's (0: none; UINT64_MAX: never changes) */
     uint64_t step_ns, late_at_ns, late_ns;
     uint64_t next_ns; /* when the next read begins */
     bool late_done;
@@ -56,7 +57,13 @@ static int script_read(struct wl_sensor *s, struct wl_sensor_reading *r)
     r->t_before_ns = sc.next_ns;
     r->t_after_ns = sc.next_ns + 2 * US;
     const uint64_t k = updates_by(sc.next_ns + 1 * US);
-    r->n_channels = 1;
+    r->n_channels = sc.period1_ns ? 2 : 1;
+    if (sc.period1_ns) {
+        const uint64_t k1 =
+            sc.period1_ns == UINT64_MAX ? 0 : (sc.next_ns + 1 * US - T0_NS) / sc.period1_ns;
+        r->v[1].valid = WL_CH_ENERGY;
+        r->v[1].energy_uj = 7000000 + k1 * 4000;
+    }
     r->v[0].valid = WL_CH_ENERGY;
     /* a step that is not steady (the energy of an update varies with power) */
     r->v[0].energy_uj = 5000000 + k * 1000 + (k % 3) * 150;
@@ -169,6 +176,64 @@ static void test_a_counter_that_changes_at_every_read_is_the_reads_spacing(void 
     assert_within_10_pct(probe(3 * MS, UINT64_MAX, 0, &old_ns), 3 * MS);
 }
 
+/* A sensor of two counters, channel 0 updated every 1 ms and channel 1
+ * every period1_ns, probed as open probes it: each channel's period, and
+ * the sensor's (0: none) in *sensor_ns. */
+static void probe_two(uint64_t period1_ns, uint64_t ch_ns[2], uint64_t *sensor_ns)
+{
+    memset(&sc, 0, sizeof sc);
+    sc.period_ns = PERIOD_NS;
+    sc.period1_ns = period1_ns;
+    sc.step_ns = 100 * US;
+    sc.late_at_ns = UINT64_MAX;
+    sc.next_ns = T0_NS;
+    wl_sensor *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    s->ops = &script_ops;
+    s->info.n_channels = 2;
+    for (int i = 0; i < 2; i++) {
+        s->info.ch[i].flags = WL_CH_ENERGY;
+        s->info.ch[i].domain = i ? WL_DOMAIN_DRAM : WL_DOMAIN_PACKAGE;
+    }
+    struct wl_sensor_params p;
+    memset(&p, 0, sizeof p);
+    p.period_probe_ns = 60ull * 1000 * MS; /* the script ends it, not the clock */
+    assert_int_equal(wl__sensor_measure_period(s, &p), WL__PERIOD_PROBE_CHANGES);
+    ch_ns[0] = s->info.ch[0].update_period_ns;
+    ch_ns[1] = s->info.ch[1].update_period_ns;
+    *sensor_ns = s->info.period_measured ? s->info.update_period_ns : 0;
+    assert_true(s->info.period_measured == (s->info.update_period_ns != 0));
+    free(s);
+}
+
+/* One sensor's channels may update at different rates (two hwmon devices,
+ * two GPUs, a psys beside its packages). The probe measured channel 0
+ * alone and gave its period to the sensor, whose every counter the
+ * sampler then windowed by it: a counter updated every 8 ms read over
+ * 10 ms windows gave 0.8 and 1.6 times its power in turn. Now each channel
+ * has its own period; the sensor's is the one they share (within a factor
+ * of 2, the longest), else none (0: the sampler learns each channel's). A
+ * channel that never changed is not measured and decides nothing. */
+static void test_each_channel_has_its_own_period(void **state)
+{
+    (void)state;
+    uint64_t ch[2], sensor;
+    probe_two(8 * MS, ch, &sensor);
+    assert_within_10_pct(ch[0], PERIOD_NS);
+    assert_within_10_pct(ch[1], 8 * MS);
+    assert_int_equal(sensor, 0);
+
+    probe_two(1500 * US, ch, &sensor);
+    assert_within_10_pct(ch[0], PERIOD_NS);
+    assert_within_10_pct(ch[1], 1500 * US);
+    assert_within_10_pct(sensor, 1500 * US);
+
+    probe_two(UINT64_MAX, ch, &sensor);
+    assert_within_10_pct(ch[0], PERIOD_NS);
+    assert_int_equal(ch[1], 0);
+    assert_within_10_pct(sensor, PERIOD_NS);
+}
+
 /* Changes 0.2 ms apart each seen 0.1 ms after the read before it (none
  * prompt): three changes, two intervals, are not enough (a late read and
  * the next could make them); four are, and give their median. */
@@ -216,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_a_late_read_in_the_middle_moves_nothing),
         cmocka_unit_test(test_a_late_read_at_the_end_moves_nothing),
         cmocka_unit_test(test_a_counter_that_changes_at_every_read_is_the_reads_spacing),
+        cmocka_unit_test(test_each_channel_has_its_own_period),
         cmocka_unit_test(test_three_changes_none_prompt_are_not_enough),
         cmocka_unit_test(test_one_late_interval_alone_is_not_a_period),
         cmocka_unit_test(test_the_median_of_the_counted_intervals),

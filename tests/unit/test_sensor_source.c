@@ -142,13 +142,16 @@ static void test_the_probes_stop_at_a_read_with_no_channel_read(void **state)
     probe_reads = 0;
     assert_int_equal(wl__sensor_probe_psys(s, &p, "a test", 1e6, contains), 0);
     assert_int_equal(probe_reads, 2);
-    /* reads fail after the period probe: a start (1), the period probe's
-     * 12 changes (13), the read after it (14), then the watch's next (15)
-     * reads nothing and the still undecided flat psys is kept */
+    /* reads fail during the period probe: a start (1), the period probe's
+     * first read and the package's 12 changes (2..14), one more read
+     * waiting for the flat psys to change too (every channel's period is
+     * measured: 15), then a read of nothing (16) ends the period probe,
+     * and the read after it (17) reads nothing too: the still undecided
+     * flat psys is kept */
     probe_reads = 0;
     probe_good = 1 + (WL__PERIOD_PROBE_CHANGES + 1) + 1;
     assert_int_equal(wl__sensor_probe_psys(s, &p, "a test", 1e6, contains), 0);
-    assert_int_equal(probe_reads, probe_good + 1);
+    assert_int_equal(probe_reads, probe_good + 2);
     free(s);
 }
 
