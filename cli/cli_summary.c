@@ -270,6 +270,32 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
                "command's exit and the energies a failed read left unknown are not shown.\n");
 }
 
+/* A figure below its counter's resolution (wl_summary_below_resolution)
+ * is written with this mark after it, and a note under its table says
+ * what it means: never a bare "0.000 J" where the counter did not move. */
+#define RESOL_MARK "~"
+
+/* The note under a table with marked figures: the counter (the headline's
+ * coarsest), its update period and one step. */
+static void print_resolution_note(const struct wl_summary *s, const char *what)
+{
+    const struct wl_summary_resolution *r = &s->resolution;
+    char b[2][48];
+    printf("  %s %s shorter than %d update periods of the %s counter (%s):\n"
+           "    whole counter steps, each +- one step (about %s at the run's power)\n",
+           RESOL_MARK, what, WL_RESOLUTION_PERIODS,
+           wl_domain_name((enum wl_domain)r->headline_domain),
+           wl_cli_fmt_duration(r->headline_period_ms, b[0], sizeof b[0]),
+           wl_cli_fmt_energy(r->headline_step_j, b[1], sizeof b[1]));
+}
+
+/* v formatted by fmt into b with RESOL_MARK after it when below. */
+static const char *resol_cell(const char *v, bool below, char *b, size_t n)
+{
+    snprintf(b, n, "%s%s", v, below ? RESOL_MARK : "");
+    return b;
+}
+
 static void print_phases(const struct wl_summary *s)
 {
     if (s->n_phases == 0)
@@ -280,15 +306,19 @@ static void print_phases(const struct wl_summary *s)
            "ENERGY", "ENERGY %", "AVG POWER");
     for (size_t i = 0; i < s->n_phases; i++) {
         const struct wl_summary_phase *p = &s->phases[i];
-        char name[NAME_CELL];
+        char name[NAME_CELL], m[2][56];
         printf("  %s %8lld %12s %7s %12s %8s %11s\n",
                wl_cli_text_pad(p->name, 16, name, sizeof name), (long long)p->n_sections,
                wl_cli_fmt_duration(p->dur_ms, b[0], sizeof b[0]),
                wl_cli_fmt(p->dur_pct, 1, "", b[1], sizeof b[1]),
-               wl_cli_fmt_energy(p->energy_j, b[2], sizeof b[2]),
+               resol_cell(wl_cli_fmt_energy(p->energy_j, b[2], sizeof b[2]),
+                          p->below_resolution && !isnan(p->energy_j), m[0], sizeof m[0]),
                wl_cli_fmt(p->energy_pct, 1, "", b[3], sizeof b[3]),
-               wl_cli_fmt(p->avg_power_w, 2, "W", b[4], sizeof b[4]));
+               resol_cell(wl_cli_fmt(p->avg_power_w, 2, "W", b[4], sizeof b[4]),
+                          p->below_resolution && !isnan(p->avg_power_w), m[1], sizeof m[1]));
     }
+    if (s->resolution.n_phases_below > 0)
+        print_resolution_note(s, "energy and power of a phase");
     if (!isnan(s->covered_energy_pct))
         printf("  (the phases' sections account for %s %% of the run's energy)\n",
                wl_cli_fmt(s->covered_energy_pct, 1, "", b[5], sizeof b[5]));
@@ -372,6 +402,7 @@ static void print_decode_steps(const struct wl_summary *s, bool span)
 static void print_efficiency(const struct wl_summary *s)
 {
     const struct wl_summary_efficiency *e = &s->eff;
+    const struct wl_summary_resolution *rs = &s->resolution;
     if (e->input_tokens <= 0 && e->output_tokens <= 0) {
         char b[48];
         printf("\nEfficiency\n  EDP (energy x delay)       %s\n",
@@ -385,22 +416,26 @@ static void print_efficiency(const struct wl_summary *s)
         int dec; /* FIG_FIXED */
         const char *unit;
         bool span; /* over the partial span when there is one (summary.h) */
+        bool below; /* its window is below the counter's resolution */
     } rows[] = {
-        {"J/token (output)", e->j_per_token, FIG_ENERGY, 0, NULL, true},
-        {"prefill J/input token", e->prefill_j_per_in_token, FIG_ENERGY, 0, NULL, false},
-        {"decode J/output token", e->decode_j_per_out_token, FIG_ENERGY, 0, NULL, true},
-        {"output/input energy ratio", e->out_in_energy_ratio, FIG_FIXED, 2, "x", true},
-        {"tokens per joule", e->tokens_per_j, FIG_FIXED, 3, "tok/J", true},
-        {"decode tokens/s", e->tokens_per_s, FIG_FIXED, 2, "tok/s", true},
-        {"prefill tokens/s", e->prefill_tokens_per_s, FIG_FIXED, 2, "tok/s", false},
-        {"time to first token", e->ttft_ms, FIG_DURATION, 0, NULL, false},
-        {"mean inter-token latency", e->mean_itl_ms, FIG_DURATION, 0, NULL, false},
-        {"p50 inter-token latency", e->p50_itl_ms, FIG_DURATION, 0, NULL, false},
-        {"p90 inter-token latency", e->p90_itl_ms, FIG_DURATION, 0, NULL, false},
-        {"EDP total", e->edp_js, FIG_SIG, 0, "J*s", false},
-        {"EDP per output token", e->edp_per_token_js, FIG_SIG, 0, "J*s", false},
-        {"EDP prefill", e->prefill_edp_js, FIG_SIG, 0, "J*s", false},
-        {"EDP decode", e->decode_edp_js, FIG_SIG, 0, "J*s", false},
+        {"J/token (output)", e->j_per_token, FIG_ENERGY, 0, NULL, true, rs->run_below},
+        {"prefill J/input token", e->prefill_j_per_in_token, FIG_ENERGY, 0, NULL, false,
+         rs->prefill_below},
+        {"decode J/output token", e->decode_j_per_out_token, FIG_ENERGY, 0, NULL, true,
+         rs->decode_below},
+        {"output/input energy ratio", e->out_in_energy_ratio, FIG_FIXED, 2, "x", true,
+         rs->prefill_below || rs->decode_below},
+        {"tokens per joule", e->tokens_per_j, FIG_FIXED, 3, "tok/J", true, rs->run_below},
+        {"decode tokens/s", e->tokens_per_s, FIG_FIXED, 2, "tok/s", true, false},
+        {"prefill tokens/s", e->prefill_tokens_per_s, FIG_FIXED, 2, "tok/s", false, false},
+        {"time to first token", e->ttft_ms, FIG_DURATION, 0, NULL, false, false},
+        {"mean inter-token latency", e->mean_itl_ms, FIG_DURATION, 0, NULL, false, false},
+        {"p50 inter-token latency", e->p50_itl_ms, FIG_DURATION, 0, NULL, false, false},
+        {"p90 inter-token latency", e->p90_itl_ms, FIG_DURATION, 0, NULL, false, false},
+        {"EDP total", e->edp_js, FIG_SIG, 0, "J*s", false, rs->run_below},
+        {"EDP per output token", e->edp_per_token_js, FIG_SIG, 0, "J*s", false, false},
+        {"EDP prefill", e->prefill_edp_js, FIG_SIG, 0, "J*s", false, rs->prefill_below},
+        {"EDP decode", e->decode_edp_js, FIG_SIG, 0, "J*s", false, rs->decode_below},
     };
     char n_in[24], n_out[24];
     printf("\nEfficiency (%s input, %s output token%s",
@@ -410,14 +445,19 @@ static void print_efficiency(const struct wl_summary *s)
         printf(" of %lld sequences; whole batch", (long long)s->batch.n_seq);
     printf(")\n");
     const bool span = e->span_last_token >= 0;
+    bool any_below = false;
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         char b[48];
-        printf("  %-27s %s%s\n", rows[i].label,
+        const bool below = rows[i].below && !isnan(rows[i].v);
+        any_below |= below;
+        printf("  %-27s %s%s%s\n", rows[i].label,
                fmt_fig(rows[i].kind, rows[i].v, rows[i].dec, rows[i].unit, b, sizeof b),
-               span && rows[i].span && !isnan(rows[i].v) ? "*" : "");
+               span && rows[i].span && !isnan(rows[i].v) ? "*" : "", below ? RESOL_MARK : "");
         if (i == 1) /* before the decode figures */
             print_decode_steps(s, span);
     }
+    if (any_below)
+        print_resolution_note(s, "figures over a phase");
     if (span) {
         char b[2][48];
         const bool secs = e->span_sections_beyond > 0; /* else token rows went further */
@@ -444,6 +484,7 @@ static void print_domains(const struct wl_store_aggregates *a, const struct wl_s
            "psys)\n");
     printf("  %-8s %-16s %12s %8s %10s %18s %10s %12s\n", "DOMAIN", "METHOD", "ENERGY", "% TOTAL",
            "AVG POWER", "PEAK (AT)", "BASELINE", "DYNAMIC");
+    bool run_below = false;
     for (size_t i = 0; i < s->n_domains; i++) {
         const struct wl_summary_domain *d = &s->domains[i];
         char peak[64];
@@ -456,13 +497,26 @@ static void print_domains(const struct wl_store_aggregates *a, const struct wl_s
         /* a method this build cannot read: n/a, as every unknown cell
          * (JSON: null; the export keeps the stored text) */
         const char *method = wl_method_key_or_null(d->method);
-        printf("  %-8s %-16s %12s %8s %10s %18s %10s %12s\n", wl_domain_name(d->domain),
-               method ? method : "n/a", wl_cli_fmt_energy(d->energy_j, b[2], sizeof b[2]),
-               wl_cli_fmt(d->pct, 1, "", b[3], sizeof b[3]),
-               wl_cli_fmt(d->avg_power_w, 2, "W", b[4], sizeof b[4]), peak,
-               wl_cli_fmt(d->baseline_power_w, 2, "W", b[5], sizeof b[5]),
-               wl_cli_fmt_energy(d->dynamic_energy_j, b[6], sizeof b[6]));
+        /* a run shorter than its counter's resolution: whole steps */
+        const bool below =
+            (unsigned)d->domain < WL_DOMAIN_COUNT && !isnan(d->energy_j) &&
+            wl_summary_below_resolution(s->duration_ms, s->resolution.update_period_ms[d->domain]);
+        run_below |= below;
+        char m[2][56];
+        printf(
+            "  %-8s %-16s %12s %8s %10s %18s %10s %12s\n", wl_domain_name(d->domain),
+            method ? method : "n/a",
+            resol_cell(wl_cli_fmt_energy(d->energy_j, b[2], sizeof b[2]), below, m[0], sizeof m[0]),
+            wl_cli_fmt(d->pct, 1, "", b[3], sizeof b[3]),
+            resol_cell(wl_cli_fmt(d->avg_power_w, 2, "W", b[4], sizeof b[4]), below, m[1],
+                       sizeof m[1]),
+            peak, wl_cli_fmt(d->baseline_power_w, 2, "W", b[5], sizeof b[5]),
+            wl_cli_fmt_energy(d->dynamic_energy_j, b[6], sizeof b[6]));
     }
+    if (run_below)
+        printf("  %s the run is shorter than %d update periods of that domain's counter: its "
+               "energy\n    is whole counter steps, +- one step\n",
+               RESOL_MARK, WL_RESOLUTION_PERIODS);
     if (!isnan(s->dynamic_energy_j))
         printf("  run: baseline %s, dynamic energy above baseline %s\n",
                wl_cli_fmt(s->baseline_power_w, 2, "W", b[0], sizeof b[0]),
@@ -479,14 +533,36 @@ static void print_domains(const struct wl_store_aggregates *a, const struct wl_s
             printf(" %9s", wl_domain_name((enum wl_domain)d));
     }
     printf("\n");
+    bool any_below = false;
     for (size_t i = 0; i < s->n_phases; i++) {
         char name[NAME_CELL];
         printf("  %s", wl_cli_text_pad(s->phases[i].name, 16, name, sizeof name));
         for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
-            if ((mask >> d) & 1u)
-                printf(" %9s", wl_cli_fmt(s->phases[i].domain_pct[d], 1, "", b[0], sizeof b[0]));
+            if ((mask >> d) & 1u) {
+                const bool below =
+                    ((s->phases[i].domain_below >> d) & 1u) && !isnan(s->phases[i].domain_pct[d]);
+                any_below |= below;
+                printf(" %9s",
+                       resol_cell(wl_cli_fmt(s->phases[i].domain_pct[d], 1, "", b[0], sizeof b[0]),
+                                  below, b[1], sizeof b[1]));
+            }
         }
         printf("\n");
+    }
+    if (any_below) {
+        /* each domain's own counter: core and package may differ */
+        printf("  %s a phase shorter than %d update periods of that domain's counter\n    (",
+               RESOL_MARK, WL_RESOLUTION_PERIODS);
+        const char *sep = "";
+        for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+            if (!((mask >> d) & 1u) || isnan(s->resolution.update_period_ms[d]))
+                continue;
+            printf("%s%s %s", sep, wl_domain_name((enum wl_domain)d),
+                   wl_cli_fmt_duration(s->resolution.update_period_ms[d], b[0], sizeof b[0]));
+            sep = ", ";
+        }
+        printf("): its share is whole counter steps\n    (a part, core, can read above what "
+               "holds it)\n");
     }
     (void)a;
 }
@@ -745,7 +821,7 @@ static void print_sequences(const struct wl_summary *s)
  * from the aggregates: the summary's own snapshot, so that its row count is
  * the efficiency table's (a second read of a run being recorded could see
  * more rows than the summary did). */
-static void print_tokens(const struct wl_store_aggregates *a)
+static void print_tokens(const struct wl_store_aggregates *a, const struct wl_summary *s)
 {
     const size_t n = a->n_output_tokens;
     if (n == 0)
@@ -809,6 +885,19 @@ static void print_tokens(const struct wl_store_aggregates *a)
     else
         printf("\n  (first token left; token 0 is sampled from the prefill's logits, so it holds "
                "sampling only)\n");
+    const struct wl_summary_resolution *r = &s->resolution;
+    if (r->n_tokens_below > 0) {
+        const long long nb = (long long)r->n_tokens_below, nt = (long long)r->n_tokens_timed;
+        const char *unit = rounds ? "round" : "token";
+        printf("  %s %lld of %lld %s%s %s shorter than %d update periods of the %s counter (%s):\n"
+               "    %s energies are whole counter steps (+- one step, about %s; 0 J where it did "
+               "not\n    move), so single %ss' figures are coarse; the mean over many is not\n",
+               RESOL_MARK, nb, nt, unit, nt == 1 ? "" : "s", nb == 1 ? "is" : "are",
+               WL_RESOLUTION_PERIODS, wl_domain_name((enum wl_domain)r->headline_domain),
+               wl_cli_fmt_duration(r->headline_period_ms, b[0], sizeof b[0]),
+               nb == 1 ? "its" : "their", wl_cli_fmt_energy(r->headline_step_j, b[1], sizeof b[1]),
+               unit);
+    }
 }
 
 /* The sensor gaps in one line (the one `measure` prints); none without gaps. */
@@ -825,7 +914,7 @@ void wl_cli_print_summary(const struct wl_store_aggregates *a, const struct wl_s
     print_header(a, s);
     print_gaps(s);
     print_phases(s);
-    print_tokens(a);
+    print_tokens(a, s);
     print_efficiency(s);
     print_sequences(s);
     print_extras(a, s);

@@ -741,6 +741,10 @@ static void wl__domains(const struct wl_store_aggregates *a, struct wl_summary *
     s->sensors_not_read = wl__sensors_not_read(prov);
     wl__sensors_text(prov, s->sensors, sizeof s->sensors);
     wl__peak(a, prov, start, s);
+    double win[WL_DOMAIN_COUNT];
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        win[d] = wl__power_window_ms(prov, (enum wl_domain)d);
+    wl__summary_resolution(a, win, s); /* summary_resol.c */
     json_decref(prov);
 }
 
@@ -1168,6 +1172,7 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
                             ? json_string(wl_domain_name((enum wl_domain)s->peak_domain))
                             : json_null());
     json_object_set_new(tot, "power_window_ms", wl_json_real_or_null(s->power_window_ms));
+    json_object_set_new(tot, "resolution", wl__summary_resolution_json(s));
     json_object_set_new(j, "totals", tot);
 
     const struct wl_summary_cost *c = &s->cost;
@@ -1209,6 +1214,12 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
             json_object_set_new(dm, wl_domain_name((enum wl_domain)d), x);
         }
         json_object_set_new(o, "domains", dm);
+        /* shorter than WL_RESOLUTION_PERIODS update periods (null: the
+         * period is not known) */
+        const bool res_known = s->resolution.headline_domain >= 0;
+        json_object_set_new(o, "below_resolution",
+                            res_known ? json_boolean(p->below_resolution) : json_null());
+        json_object_set_new(o, "domains_below_resolution", wl_json_domain_names(p->domain_below));
         json_array_append_new(ph, o);
     }
     json_object_set_new(j, "phases", ph);
@@ -1261,6 +1272,12 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         json_object_set_new(o, "energy_j", wl_json_real_or_null(t->energy_j));
         /* tokens the round produced: one per running sequence (batch) */
         json_object_set_new(o, "n_seq", json_integer(t->n_seq > 0 ? t->n_seq : 1));
+        /* its energy is a few whole counter steps (null: not known) */
+        json_object_set_new(o, "below_resolution",
+                            s->resolution.headline_domain >= 0 && isfinite(t->dur_ms)
+                                ? json_boolean(wl_summary_below_resolution(
+                                      t->dur_ms, s->resolution.headline_period_ms))
+                                : json_null());
         json_array_append_new(toks, o);
     }
     json_object_set_new(j, "output_tokens", toks);
@@ -1349,6 +1366,12 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         json_object_set_new(o, "baseline_power_w", wl_json_real_or_null(d->baseline_power_w));
         json_object_set_new(o, "baseline_energy_j", wl_json_real_or_null(d->baseline_energy_j));
         json_object_set_new(o, "dynamic_energy_j", wl_json_real_or_null(d->dynamic_energy_j));
+        const bool dk = (unsigned)d->domain < WL_DOMAIN_COUNT;
+        json_object_set_new(
+            o, "update_period_ms",
+            wl_json_real_or_null(dk ? s->resolution.update_period_ms[d->domain] : NA));
+        json_object_set_new(o, "energy_step_j",
+                            wl_json_real_or_null(dk ? s->resolution.step_j[d->domain] : NA));
         json_array_append_new(dms, o);
     }
     json_object_set_new(j, "domains", dms);

@@ -32,6 +32,12 @@ struct wl_summary_phase {
     uint32_t domain_mask;
     double domain_energy_j[WL_DOMAIN_COUNT];
     double domain_pct[WL_DOMAIN_COUNT]; /* of the phase's energy */
+    /* shorter than WL_RESOLUTION_PERIODS update periods of the counter
+     * (wl_summary_below_resolution): of the headline's coarsest (energy_j,
+     * avg_power_w), of each domain's own (domain_below, bit d); false when
+     * the period is not known (resolution_known) */
+    bool below_resolution;
+    uint32_t domain_below;
 };
 
 /* Layer and component rows are stored per forward pass: a decode step's
@@ -245,6 +251,54 @@ void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double
  * each gap's line by it. */
 int wl_summary_gap_place(double t0, double t1, double start, double end);
 
+/* ---- counter resolution (summary_resol.c) ----------------------------------
+ * An energy counter moves in steps: RAPL about every 1 ms, hwmon energy
+ * counters every 0.5-1 s, NVML every 20-100 ms. A figure over a window is a
+ * counter delta, right to within one step (the counter's value at each end
+ * is up to one step old), so a window shorter than a few update periods
+ * holds 0, 1 or 2 whole steps: 0 J while the hardware drew 15 W, or twice
+ * the truth. WL_RESOLUTION_PERIODS periods keep that error within 10 %, the
+ * bound the sampler's power window keeps (sampler.md). */
+#define WL_RESOLUTION_PERIODS 10
+
+/* The one rule: whether a window of window_ms over a counter updated every
+ * update_period_ms is below its resolution (shorter than
+ * WL_RESOLUTION_PERIODS periods). False when either is unknown (NaN) or
+ * the period is not positive: the caller says "not known" itself.
+ * `measure` and the summary decide every mark by it. */
+bool wl_summary_below_resolution(double window_ms, double update_period_ms);
+
+/* A counter's update period from its power window (the sampler's
+ * power_window_ns, the provenance's power_window_ms): the window is
+ * WL_RESOLUTION_PERIODS periods, at least one sampling interval, so this
+ * is the period, or a tenth of the interval when that is longer (an upper
+ * bound: a figure is then marked sooner, never later). NaN for an unknown
+ * (NaN, <= 0) window. */
+double wl_summary_update_period_ms(double power_window_ms);
+
+/* The run's counters' resolution. Periods come from the provenance's
+ * power_window_ms (an unfinished run's provenance, written before any
+ * period was learned, has none: not known, nothing marked). */
+struct wl_summary_resolution {
+    double update_period_ms[WL_DOMAIN_COUNT]; /* by domain; NaN: not known */
+    double step_j[WL_DOMAIN_COUNT]; /* one step at the domain's average power over the run */
+    /* the headline's domains: the longest period among them (its figures,
+     * sums of them, are marked by it), the domain that has it (-1: no
+     * period known), and one step of each added (the error bound of a
+     * headline delta) */
+    double headline_period_ms;
+    int headline_domain;
+    double headline_step_j;
+    /* output rows with energy and a time, and those of them below the
+     * headline's resolution (their energies are whole steps) */
+    int64_t n_tokens_timed, n_tokens_below;
+    int64_t n_phases_below; /* phases whose headline figures are below it */
+    /* the efficiency figures' windows below it: the prefill phase
+     * (prefill J/input token), the decode phase (decode J/output token),
+     * the whole run (J/token) */
+    bool prefill_below, decode_below, run_below;
+};
+
 /* Energies that a failed sensor read left unknown (runs.extra
  * "energy_unknown", written by the inference recorder; recorder.h): the
  * domains (bit d) without a reading at the generation's start or end mark
@@ -372,6 +426,7 @@ struct wl_summary {
     struct wl_summary_batch batch;
     struct wl_summary_command command;
     struct wl_summary_gaps gaps;
+    struct wl_summary_resolution resolution;
     struct wl_summary_energy_unknown energy_unknown;
     /* power samples the sampler overwrote before they were stored
      * (runs.extra "samples_lost", written by the inference recorder; 0:
@@ -387,6 +442,14 @@ struct wl_summary {
     json_t *extra;
     bool extra_unreadable;
 };
+
+/* Internal to summary.c: fills s->resolution and the phases' marks from
+ * the domains' power windows (power_window_ms[d], NaN when unknown), once
+ * the phases, efficiency and domains are computed. */
+void wl__summary_resolution(const struct wl_store_aggregates *a,
+                            const double power_window_ms[WL_DOMAIN_COUNT], struct wl_summary *s);
+/* The resolution as JSON (totals.resolution; new reference). */
+json_t *wl__summary_resolution_json(const struct wl_summary *s);
 
 /* Computes the summary of a run from its aggregates. Returns 0 or WL_ENOMEM. */
 int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *out);
