@@ -134,6 +134,10 @@ static void usage(FILE *out)
             "update periods of an energy counter, learned while sampling when it is slow;\n"
             "at least one sampling interval) that together cover CMD, so it is never\n"
             "below the average; a CMD shorter than one window has none.\n"
+            "An energy counter moves in steps (RAPL about every 1 ms, hwmon every 0.5-1 s,\n"
+            "NVML every 20-100 ms): a counter domain whose CMD spans fewer than 10 update\n"
+            "periods is listed under \"below resolution\" with its period and step (its\n"
+            "energy is whole steps, +- one; --json below_resolution, energy_step_j).\n"
             "wattlens exits with CMD's exit status (128+N if a signal N killed it, 127 if it\n"
             "could not be found, 126 if it could not be executed); when CMD succeeded but\n"
             "the run could not be saved, it exits 1 after printing the report; so it does\n"
@@ -254,6 +258,36 @@ static bool domain_lost(const struct wl_measure_result *r, enum wl_domain d)
     return false;
 }
 
+/* Domain d's counter resolution over the command's window, by the rule the
+ * summary marks its figures with (wl_summary_below_resolution): its
+ * update period (NaN: not known), one step at its average power over the
+ * command, and whether the command spans fewer than WL_RESOLUTION_PERIODS
+ * periods. A counter whose period was never learned (it changed fewer than
+ * twice while sampled) is below it too: its energy is one or two steps at
+ * most. Only counter domains have steps: sampled and estimated ones not. */
+struct resol {
+    bool counter;
+    double period_ms, step_j;
+    bool below;
+};
+
+static struct resol domain_resol(const struct wl_measure_result *r, enum wl_domain d)
+{
+    const struct wl_domain_info *di = &r->domains[d];
+    struct resol x = {di->method == WL_METHOD_COUNTER, NAN, NAN, false};
+    if (!x.counter)
+        return x;
+    x.period_ms = wl_summary_update_period_ms((double)di->power_window_ns / 1e6);
+    const double dur_ms = (double)wl_energy_window_dur_ns(&r->window) / 1e6;
+    /* a counter that did not move has no step to show at its power: NaN */
+    const double w =
+        wl_energy_window_has(&r->window, d) ? wl_energy_window_avg_w(&r->window, d) : NAN;
+    if (w > 0)
+        x.step_j = x.period_ms / 1000.0 * w;
+    x.below = isnan(x.period_ms) || wl_summary_below_resolution(dur_ms, x.period_ms);
+    return x;
+}
+
 static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
 {
     const struct wl_domain_info *di = &r->domains[d];
@@ -263,10 +297,16 @@ static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
     json_object_set_new(j, "method_label", json_string(wl_method_label(di->method)));
     json_object_set_new(j, "measured", json_boolean(wl_method_is_measured(di->method)));
     /* for a counter domain, whether its window energy is the exact delta of
-     * its counters; a sampled or estimated domain (the CPU-time model keeps
-     * a counter of its own) has none to speak of: null */
+     * its counters over a window of at least WL_RESOLUTION_PERIODS update
+     * periods (within 10 %); a sampled or estimated domain (the CPU-time
+     * model keeps a counter of its own) has none to speak of: null. Below
+     * that the delta is a few whole steps: energy_step_j says how coarse */
+    const struct resol rs = domain_resol(r, d);
     json_object_set_new(j, "exact_counter_window",
-                        di->method == WL_METHOD_COUNTER ? json_boolean(di->counter) : json_null());
+                        rs.counter ? json_boolean(di->counter && !rs.below) : json_null());
+    json_object_set_new(j, "below_resolution", rs.counter ? json_boolean(rs.below) : json_null());
+    json_object_set_new(j, "update_period_ms", wl_json_real_or_null(rs.period_ms));
+    json_object_set_new(j, "energy_step_j", wl_json_real_or_null(rs.step_j));
     wl_json_set_text(j, "sources", di->sources);
     /* a domain whose energy is lost over the whole command: no figures */
     const bool lost = domain_lost(r, d);
@@ -429,6 +469,42 @@ static const char *rate_text(double hz, char *buf, size_t size)
     return buf;
 }
 
+/* Under the table: the counter domains whose energy is below their
+ * resolution (domain_resol), each with the step it is coarse by. */
+static void resolution_notes(FILE *f, const struct wl_measure_result *r)
+{
+    const double dur_ms = (double)wl_energy_window_dur_ns(&r->window) / 1e6;
+    bool head = false;
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        const enum wl_domain dom = (enum wl_domain)d;
+        if (!r->domains[d].present || !wl_energy_window_has(&r->window, dom) || domain_lost(r, dom))
+            continue;
+        const struct resol x = domain_resol(r, dom);
+        if (!x.below)
+            continue;
+        if (!head)
+            fprintf(f,
+                    "\n  below resolution: the command (%.3f s) spans fewer than %d update "
+                    "periods of\n  these counters: their energies are whole counter steps, "
+                    "each +- one step\n",
+                    dur_ms / 1e3, WL_RESOLUTION_PERIODS);
+        head = true;
+        if (isnan(x.period_ms))
+            fprintf(f,
+                    "    %-8s update period not known (it changed too seldom while sampled "
+                    "to learn it)\n",
+                    wl_domain_name(dom));
+        else if (!(x.step_j > 0))
+            fprintf(f,
+                    "    %-8s updated every %.3f ms: it did not move over the command, so its "
+                    "energy\n             is below one step (not known to be 0)\n",
+                    wl_domain_name(dom), x.period_ms);
+        else
+            fprintf(f, "    %-8s updated every %.3f ms: one step is about %.3f J at its power\n",
+                    wl_domain_name(dom), x.period_ms, x.step_j);
+    }
+}
+
 static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
 {
     double dur = (double)wl_energy_window_dur_ns(&r->window) / 1e9;
@@ -567,6 +643,7 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
                 "\n  peak '-': the command was shorter than one power window (%.0f ms: peaks\n"
                 "  average over that long), so it has no peak\n",
                 (double)short_window_ns / 1e6);
+    resolution_notes(f, r);
     fputs("\n  sources: ", f);
     wl_cli_put_text(f, r->sensors_desc); /* paths and names from sysfs: escaped */
     fputc('\n', f);
