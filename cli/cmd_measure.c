@@ -264,9 +264,11 @@ static bool domain_lost(const struct wl_measure_result *r, enum wl_domain d)
  * command, and whether the command spans fewer than WL_RESOLUTION_PERIODS
  * periods. A counter whose period was never learned (it changed fewer than
  * twice while sampled) is below it too: its energy is one or two steps at
- * most. Only counter domains have steps: sampled and estimated ones not. */
+ * most. Only counter domains have steps: sampled and estimated ones not;
+ * and only a window energy can be judged: not one a failed sensor left
+ * unknown, or a gap lost (domain_lost): judged false then. */
 struct resol {
-    bool counter;
+    bool judged;
     double period_ms, step_j;
     bool below;
 };
@@ -274,14 +276,15 @@ struct resol {
 static struct resol domain_resol(const struct wl_measure_result *r, enum wl_domain d)
 {
     const struct wl_domain_info *di = &r->domains[d];
-    struct resol x = {di->method == WL_METHOD_COUNTER, NAN, NAN, false};
-    if (!x.counter)
+    struct resol x = {di->method == WL_METHOD_COUNTER && wl_energy_window_has(&r->window, d) &&
+                          !domain_lost(r, d),
+                      NAN, NAN, false};
+    if (!x.judged)
         return x;
     x.period_ms = wl_summary_update_period_ms((double)di->power_window_ns / 1e6);
     const double dur_ms = (double)wl_energy_window_dur_ns(&r->window) / 1e6;
     /* a counter that did not move has no step to show at its power: NaN */
-    const double w =
-        wl_energy_window_has(&r->window, d) ? wl_energy_window_avg_w(&r->window, d) : NAN;
+    const double w = wl_energy_window_avg_w(&r->window, d);
     if (w > 0)
         x.step_j = x.period_ms / 1000.0 * w;
     x.below = isnan(x.period_ms) || wl_summary_below_resolution(dur_ms, x.period_ms);
@@ -303,8 +306,9 @@ static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
      * that the delta is a few whole steps: energy_step_j says how coarse */
     const struct resol rs = domain_resol(r, d);
     json_object_set_new(j, "exact_counter_window",
-                        rs.counter ? json_boolean(di->counter && !rs.below) : json_null());
-    json_object_set_new(j, "below_resolution", rs.counter ? json_boolean(rs.below) : json_null());
+                        di->method == WL_METHOD_COUNTER ? json_boolean(di->counter && !rs.below)
+                                                        : json_null());
+    json_object_set_new(j, "below_resolution", rs.judged ? json_boolean(rs.below) : json_null());
     json_object_set_new(j, "update_period_ms", wl_json_real_or_null(rs.period_ms));
     json_object_set_new(j, "energy_step_j", wl_json_real_or_null(rs.step_j));
     wl_json_set_text(j, "sources", di->sources);
@@ -477,7 +481,7 @@ static void resolution_notes(FILE *f, const struct wl_measure_result *r)
     bool head = false;
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
         const enum wl_domain dom = (enum wl_domain)d;
-        if (!r->domains[d].present || !wl_energy_window_has(&r->window, dom) || domain_lost(r, dom))
+        if (!r->domains[d].present)
             continue;
         const struct resol x = domain_resol(r, dom);
         if (!x.below)
