@@ -622,6 +622,17 @@ static void print_average_counts(const struct wl_summary *s)
     }
     if (s->batch.n_seq > 1)
         printf("  (a step of a batched run decodes one token of each running sequence)\n");
+    /* their energies are time shares of sections as short as the tokens
+     * (or the prefill): whole counter steps each (summary.h) */
+    const struct wl_summary_resolution *r = &s->resolution;
+    if (r->n_tokens_below > 0 || r->prefill_below) {
+        char b[48];
+        printf("  (the energies are time shares of forward passes shorter than %d update periods\n"
+               "  of the %s counter (%s): each pass's energy is whole counter steps, so an\n"
+               "  average over few passes is coarse)\n",
+               WL_RESOLUTION_PERIODS, wl_domain_name((enum wl_domain)r->headline_domain),
+               wl_cli_fmt_duration(r->headline_period_ms, b, sizeof b));
+    }
 }
 
 static void print_layers(const struct wl_summary *s, long max_layers)

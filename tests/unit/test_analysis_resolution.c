@@ -47,8 +47,8 @@ static void test_the_rule(void **state)
 /* A finished inference run over a package counter updated once a second
  * (power window 10 s, as the provenance stores it; prov NULL: none, as an
  * older run): a prefill of 300 ms that read 0 J, 10 output tokens of 1.5 s
- * each reading 0 or 30 J (whole steps of about 10 J... at 10 W), a decode of
- * 15 s. */
+ * each reading 0 or 30 J (whole steps of about 10 J at 10 W) with a layer
+ * row for each decode step, a decode of 15 s. */
 static void write_coarse_run(wl_store *s, const char *prov, char *id)
 {
     struct wl_run_info info = {.kind = WL_RUN_KIND_INFERENCE, .model_name = "coarse"};
@@ -84,6 +84,10 @@ static void write_coarse_run(wl_store *s, const char *prov, char *id)
                                      .energy_j = e,
                                      .method = WL_METHOD_COUNTER};
         assert_int_equal(wl_store_add_section(r, &d), 0);
+        if (k > 0) { /* a decode step's layer row (token 0 is sampled only) */
+            struct wl_store_layer_metric lm = {t, 0, 1400, e};
+            assert_int_equal(wl_store_add_layer_metric(r, &lm), 0);
+        }
     }
     struct wl_store_domain dom =
         wl_test_domain_row(WL_DOMAIN_PACKAGE, WL_METHOD_COUNTER, "hwmon", 150, 150 / 15.3);
@@ -158,6 +162,8 @@ static void test_a_coarse_counter_marks_short_windows(void **state)
     assert_non_null(strstr(out, "10 of 10 tokens are shorter than 10 update periods"));
     char b[128];
     assert_string_equal(wl_test_line_value(out, "prefill J/input token", b, sizeof b), "0.000 J~");
+    /* the layers' energies are shares of those short passes */
+    assert_non_null(strstr(out, "time shares of forward passes shorter than 10 update periods"));
     free(out);
 }
 
