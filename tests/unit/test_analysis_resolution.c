@@ -198,6 +198,54 @@ static void test_unknown_periods_mark_nothing(void **state)
     free(out);
 }
 
+/* A measured command of 1 s on that counter: the whole run is below its
+ * resolution, so the domain table marks its energy and power, and the run's
+ * J figures are flagged in JSON. */
+static void test_a_short_run_marks_its_domains(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "work"};
+    wl_store_run *r = NULL;
+    char id[37];
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct wl_store_section sec = {.phase = "measure",
+                                   .name = "command",
+                                   .token_index = -1,
+                                   .start_ms = 0,
+                                   .end_ms = 1000,
+                                   .energy_j = 20,
+                                   .method = WL_METHOD_COUNTER};
+    assert_int_equal(wl_store_add_section(r, &sec), 0);
+    struct wl_store_domain dom =
+        wl_test_domain_row(WL_DOMAIN_PACKAGE, WL_METHOD_COUNTER, "hwmon", 20, 20);
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 1000, 20, WL_METHOD_COUNTER);
+    tot.energy_scope = "package";
+    tot.sensor_provenance_json = PROV_1S;
+    tot.domains = &dom;
+    tot.n_domains = 1;
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+    struct wl_store_aggregates a;
+    struct wl_summary s;
+    assert_int_equal(wl_store_summary(f->s, id, &a), 0);
+    assert_int_equal(wl_summary_compute(&a, &s), 0);
+    assert_true(s.resolution.run_below);
+    assert_float_equal(s.resolution.step_j[WL_DOMAIN_PACKAGE], 20, EPS); /* 1 s at 20 W */
+    json_t *j = wl_summary_to_json(&a, &s);
+    json_t *res = json_object_get(json_object_get(j, "totals"), "resolution");
+    assert_true(json_is_true(json_object_get(res, "run_below_resolution")));
+    json_t *d0 = json_array_get(json_object_get(j, "domains"), 0);
+    assert_float_equal(json_number_value(json_object_get(d0, "energy_step_j")), 20, EPS);
+    json_decref(j);
+    wl_summary_free(&s);
+    wl_store_aggregates_free(&a);
+    wl_store_close(f->s);
+    f->s = NULL;
+    char *out = wl_test_show_text(f->path, id);
+    assert_non_null(strstr(out, "20.000 J~"));
+    assert_non_null(strstr(out, "the run is shorter than 10 update periods of that domain's"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +253,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_coarse_counter_marks_short_windows,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_periods_mark_nothing, wl_test_store_setup,
+                                        wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_a_short_run_marks_its_domains, wl_test_store_setup,
                                         wl_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
