@@ -8,6 +8,7 @@
 #include "wattlens/energy.h"
 #include "wattlens/error.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,10 +141,41 @@ int wl_json_set_texts(json_t *obj, const char *key, const char *const *v, const 
     return wl__set_hex_field(obj, key, h);
 }
 
+/* Where a plain dump goes: the stream and its first failed write's errno. */
+struct wl__put {
+    FILE *f;
+    int err; /* 0 until a write failed */
+};
+
+/* jansson's dump callback for wl_json_put. jansson does not check every
+ * callback's result (an object key's write is not), and a stream whose
+ * buffer failed to flush takes the next writes again: so the failure is
+ * kept here, with the errno of the write that failed, and nothing more is
+ * written. */
+static int wl__put_cb(const char *buf, size_t size, void *data)
+{
+    struct wl__put *p = data;
+    if (p->err)
+        return -1;
+    if (size && fwrite(buf, size, 1, p->f) != 1) {
+        p->err = errno ? errno : EIO;
+        return -1;
+    }
+    return 0;
+}
+
 int wl_json_put(FILE *f, const json_t *j, size_t flags, bool terminal)
 {
-    if (!terminal)
-        return json_dumpf(j, f, flags) == 0 ? 0 : WL_EIO;
+    if (!terminal) {
+        struct wl__put p = {f, 0};
+        errno = 0;
+        const int rc = json_dump_callback(j, wl__put_cb, &p, flags);
+        if (p.err) {
+            errno = p.err;
+            return WL_EIO;
+        }
+        return rc == 0 ? 0 : WL_EIO;
+    }
     char *text = json_dumps(j, flags);
     if (!text)
         return WL_ENOMEM;

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void test_every_code_has_a_distinct_name_and_message(void **state)
 {
@@ -793,6 +794,50 @@ static void test_json_put_escapes_only_for_a_terminal(void **state)
     json_decref(v);
 }
 
+/* wl_json_put to a full device (ENOSPC at every write) fails with that
+ * errno whatever the stream's buffer size: json_dumpf returned 0 for many
+ * sizes of 128 bytes and more, though a write had failed (glibc empties the
+ * buffer after a failed flush and takes the next writes), so export -o to a
+ * full device said "writing the output failed", with no cause. */
+static void test_json_put_fails_whichever_write_fails(void **state)
+{
+    (void)state;
+    if (access("/dev/full", W_OK) != 0)
+        skip();
+    /* over 128 bytes: glibc writes a buffer of 128 or more another way */
+    json_t *v = json_pack("{s:i,s:i,s:i,s:f,s:n,s:[],s:{s:s,s:n,s:[i,i]},s:s}", "n_gaps", 0,
+                          "n_listed", 0, "n_energy_not_counted", 0, "total_s", 0.5, "text", "gaps",
+                          "nested", "alpha", "text value", "beta_key", "gamma", 2, 3,
+                          "sensors_not_read", "a last string value");
+    assert_non_null(v);
+    char *text = json_dumps(v, JSON_COMPACT);
+    assert_non_null(text);
+    const size_t len = strlen(text);
+    free(text);
+    /* every buffer size up to the dump's: the failing flushes fall on keys,
+     * punctuation and values */
+    unsigned n_failed = 0;
+    for (size_t b = 1; b < len; b++) {
+        FILE *f = fopen("/dev/full", "w");
+        assert_non_null(f);
+        char buf[512]; /* glibc takes no size without a buffer */
+        assert_true(len <= sizeof buf);
+        assert_int_equal(setvbuf(f, buf, _IOFBF, b), 0);
+        errno = 0;
+        const int rc = wl_json_put(f, v, JSON_COMPACT, false);
+        const int err = errno;
+        /* a dump whose every byte is still in the buffer has not failed yet */
+        const bool wrote = ferror(f) != 0;
+        fclose(f);
+        n_failed += wrote;
+        if (wrote ? rc != WL_EIO || err != ENOSPC : rc != 0)
+            fail_msg("buffer of %zu bytes (a write %s): rc %d, errno %d (%s)", b,
+                     wrote ? "failed" : "did not fail", rc, err, strerror(err));
+    }
+    assert_true(n_failed > 0);
+    json_decref(v);
+}
+
 /* A dst too small is cut between two pieces, never inside a character or
  * an escape; the return is the whole length, as with snprintf. */
 static void test_utf8_escape_cuts_between_pieces(void **state)
@@ -1297,6 +1342,7 @@ int main(void)
         cmocka_unit_test(test_utf8_escape_cuts_between_pieces),
         cmocka_unit_test(test_terminal_json_escapes_what_jansson_writes_raw),
         cmocka_unit_test(test_json_put_escapes_only_for_a_terminal),
+        cmocka_unit_test(test_json_put_fails_whichever_write_fails),
         cmocka_unit_test(test_utf8_escape_output_never_controls),
         cmocka_unit_test(test_read_stream_whole_or_error),
         cmocka_unit_test(test_read_stream_stops_after_max),
