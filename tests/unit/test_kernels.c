@@ -10,6 +10,11 @@
  *    most amax_block/254, amax over its 32- or 256-value block, so
  *    |y - ref| <= 1.01 * sum_c |w_c| amax_block(c)/254 + 8 n u S'
  *    where S' uses the quantized activations (float scale products and sums).
+ *  - Quantized weights, every path (scalar included) against refq, computed
+ *    in double from the dequantized weights and the dequantized (quantized,
+ *    then dequantized) activations: only float order differs, 8 n u S'. This
+ *    is the tight check: a 10 % error in a Q4_K min term or the Q6_K -32
+ *    offset stays inside the loose bound above.
  *  - SIMD vs scalar: the quantized activations are byte-identical on every
  *    path (checked), so the paths differ only in float order: 8 n u S'.
  */
@@ -64,8 +69,11 @@ static int64_t act_block(uint32_t t)
 
 /* Activation mixes: gaussian; scaled by 1e30 or 1e-30 (float range ends);
  * every other activation block all zero; one large outlier per 256 values
- * (most values far below the block's amax). */
-enum xmode { X_NORMAL, X_HUGE, X_TINY, X_ZERO_BLOCKS, X_OUTLIERS };
+ * (most values far below the block's amax); gaussian plus 1 (a non-zero
+ * mean: the per-16 activation sums that multiply the Q4_K mins and the Q6_K
+ * -32 offset are large, so errors in those terms show; with zero-mean
+ * activations those sums are small and such errors hide). */
+enum xmode { X_NORMAL, X_HUGE, X_TINY, X_ZERO_BLOCKS, X_OUTLIERS, X_MEAN };
 
 /* A test problem: weights of one type, their dequantized copy, activations. */
 struct problem {
@@ -114,6 +122,8 @@ static void problem_init_x(struct problem *p, uint32_t type, int64_t rows, int64
             v = 0.0f;
         else if (xm == X_OUTLIERS)
             v = i % 256 == 77 ? 500.0f * v : 0.01f * v;
+        else if (xm == X_MEAN)
+            v += 1.0f;
         p->x[i] = v;
     }
     p->scratch_bytes = wl_kernel_scratch_bytes(type, cols, n_x);
@@ -272,6 +282,17 @@ static void check_problem_x(uint32_t type, int64_t rows, int64_t cols, int64_t n
                     fail_msg("%s %s %ldx%ld n_x=%ld: y[%ld][%ld] = %.9g, ref %.9g, tol %.3g",
                              wl_kpath_name(k.path), wl_ttype_name(type), (long)rows, (long)cols,
                              (long)n_x, (long)t, (long)r, got, ref, tol_ref);
+                if (is_quant(type)) {
+                    /* tight: the same quantized activations the kernel used */
+                    double refq = 0;
+                    for (int64_t c = 0; c < cols; c++)
+                        refq += (double)p.wdeq[r * cols + c] * p.xdeq[t * cols + c];
+                    if (!(fabs(got - refq) <= tol_paths))
+                        fail_msg("%s %s %ldx%ld n_x=%ld: y[%ld][%ld] = %.9g, ref from quantized "
+                                 "x %.9g, tol %.3g",
+                                 wl_kpath_name(k.path), wl_ttype_name(type), (long)rows, (long)cols,
+                                 (long)n_x, (long)t, (long)r, got, refq, tol_paths);
+                }
                 double ys = y_scalar[t * rows + r];
                 if (!(fabs(got - ys) <= tol_paths))
                     fail_msg("%s vs scalar %s: y[%ld][%ld] = %.9g vs %.9g, tol %.3g",
@@ -412,8 +433,9 @@ static void test_odd_shapes(void **state)
 
 /* K-quant weights with Q8K activations: one super-block exactly, many
  * super-blocks (odd and even counts), 1..9 activation rows, padded strides,
- * all-zero activation blocks, values near both ends of the float range and
- * blocks whose amax is an outlier far above the other values. */
+ * all-zero activation blocks, values near both ends of the float range,
+ * blocks whose amax is an outlier far above the other values and
+ * activations with a non-zero mean. */
 static void test_kquant_q8k_edges(void **state)
 {
     struct pools *ps = *state;
@@ -428,12 +450,14 @@ static void test_kquant_q8k_edges(void **state)
         check_problem_x(kt[i], 9, 1280, 2, 0, ps->p, 1, X_HUGE);
         check_problem_x(kt[i], 9, 1280, 2, 0, ps->p, 1, X_TINY);
         check_problem_x(kt[i], 9, 1536, 5, 0, ps->p, 1, X_OUTLIERS);
+        check_problem_x(kt[i], 29, 1024, 2, 0, ps->p, 1, X_MEAN);
     }
     /* the Q8A types see the same mixes */
     for (size_t i = 3; i < 5; i++) {
         check_problem_x(all_types[i], 9, 1024, 3, 0, ps->p, 1, X_ZERO_BLOCKS);
         check_problem_x(all_types[i], 9, 1280, 2, 0, ps->p, 1, X_HUGE);
         check_problem_x(all_types[i], 9, 1536, 5, 0, ps->p, 1, X_OUTLIERS);
+        check_problem_x(all_types[i], 29, 1056, 2, 0, ps->p, 1, X_MEAN);
     }
 }
 
