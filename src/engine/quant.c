@@ -143,6 +143,17 @@ static int clamp_int(int v, int lo, int hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* True when the inverse scale nmax/range is not finite: range = 0, or a
+ * block so small (range below nmax/FLT_MAX, e.g. ~2.4e-38 for Q4_0) that it
+ * overflows. The weight quantizers store such a block as an all-zero block:
+ * x * inf is +-inf (NaN for x = 0), and converting that to int is undefined
+ * (C11 6.3.1.4). Its stored fp16 scale would be 0 anyway (the smallest fp16
+ * is 6e-8). The activation quantizers have the same rule (wl_q8_inv_scale). */
+static bool inv_scale_overflows(float nmax, float range)
+{
+    return !(nmax / range <= FLT_MAX);
+}
+
 /* ---- Q8_0 ---------------------------------------------------------------- */
 
 void wl_quantize_row_q8_0(const float *x, struct wl_block_q8_0 *y, int64_t k)
@@ -152,6 +163,8 @@ void wl_quantize_row_q8_0(const float *x, struct wl_block_q8_0 *y, int64_t k)
         float amax = 0.0f;
         for (int i = 0; i < WL_QK8_0; i++)
             amax = fmaxf(amax, fabsf(x[i]));
+        if (inv_scale_overflows(1.0f, amax / 127.0f))
+            amax = 0.0f; /* the all-zero block */
         float d = amax / 127.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = wl_fp32_to_fp16(d);
@@ -185,6 +198,8 @@ void wl_quantize_row_q4_0(const float *x, struct wl_block_q4_0 *y, int64_t k)
                 vmax = x[i];
             }
         }
+        if (inv_scale_overflows(1.0f, fabsf(vmax / -8.0f)))
+            vmax = 0.0f; /* the all-zero block */
         float d = vmax / -8.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = wl_fp32_to_fp16(d);
@@ -339,7 +354,9 @@ void wl__q4_k_fit_scale_min(int n, const float *x, int nmax, float *s_out, float
     }
     if (lo > 0.0f)
         lo = 0.0f;
-    if (hi <= lo) {
+    /* all values equal; or a range so small that the largest inverse scale
+     * tried below, (nmax + NSTEP/8)/(hi - lo), overflows: no scale fits */
+    if (hi <= lo || inv_scale_overflows((float)nmax + 0.125f * NSTEP, hi - lo)) {
         *s_out = 0.0f;
         *m_out = -lo;
         return;
@@ -482,7 +499,9 @@ static float fit_scale_sym(int n, const float *x)
             vmax = x[i];
         }
     }
-    if (amax == 0.0f)
+    /* all zero, or so small that the largest inverse scale tried below,
+     * (32 + NSTEP/8)/amax, overflows */
+    if (inv_scale_overflows(32.0f + 0.125f * NSTEP, amax))
         return 0.0f;
     float best_s = vmax / -32.0f;
     double best_err = DBL_MAX;

@@ -10,14 +10,19 @@
  *   it the portable bytes differed (here Q6_K's; on other data Q4_K's too).
  * The data is made with exact integer arithmetic (no libm), so it is the
  * same on every platform.
+ * Also on both builds: blocks of tiny values (subnormals, |x| <= 2e-38, where
+ * an inverse scale overflows) are written as all-zero blocks.
  */
 #include "test_support.h"
 
 #include "engine/quant.h"
 #include "engine/tensor_type.h"
 
+#include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { N_VALUES = 256 * 4096 };
 
@@ -85,10 +90,89 @@ static void test_quantizers_write_pinned_bytes(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* A block whose largest magnitude is below ~2.4e-38 makes 1/d (Q8_0,
+ * Q4_0) or the fits' inverse scales (Q4_K, Q6_K) overflow to inf; x * inf
+ * then went to int as +-inf or NaN, undefined behaviour (on x86 it gave
+ * INT_MIN, which Q4_0 clamped to nibble 0 instead of 8). Such blocks must be
+ * written as the all-zero block: bytes equal to an all-zero row's (scale
+ * fields up to the sign of 0), dequantizing to exactly 0. Row A is all tiny;
+ * in row B every other 32-value block is tiny and the others are O(1), so the
+ * K-quant super-blocks mix tiny and normal sub-blocks. Built with
+ * -fsanitize=float-cast-overflow the old code stopped here. */
+static void test_tiny_blocks_quantize_as_zero_blocks(void **state)
+{
+    (void)state;
+    enum { N = 1024 };
+    static const enum wl_ttype types[] = {WL_TTYPE_Q8_0, WL_TTYPE_Q4_0, WL_TTYPE_Q4_K,
+                                          WL_TTYPE_Q6_K};
+    float tiny[N], mixed[N], zero[N] = {0}, y[N];
+    for (int i = 0; i < N; i++) {
+        /* subnormals 1e-39..4e-39 of both signs, zeros, and the normal 2e-38 */
+        float v = i % 3 == 0 ? 0.0f : (float)(1 + i % 4) * 1e-39f * (i % 2 ? -1.0f : 1.0f);
+        if (i % 11 == 5)
+            v = i % 2 ? -2e-38f : 2e-38f;
+        tiny[i] = v;
+        mixed[i] = (i / 32) % 2 ? (float)(i % 13 - 6) * 0.25f : v;
+    }
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        const enum wl_ttype t = types[k];
+        const size_t bytes = wl_quant_row_bytes(t, N);
+        unsigned char *qz = malloc(bytes), *qt = malloc(bytes);
+        assert_true(qz && qt);
+        assert_int_equal(wl_quantize_row(t, zero, qz, N), 0);
+        assert_int_equal(wl_quantize_row(t, tiny, qt, N), 0);
+        /* fp16 scale fields: d (and dmin) may differ from the zero row's in
+         * the sign bit only */
+        const size_t bb = bytes / (N / wl_ttype_block_elems(t));
+        for (size_t off = 0; off < bytes; off += bb) {
+            size_t nh = 0, h[2]; /* offsets of the fp16 scale fields in a block */
+            if (t == WL_TTYPE_Q8_0)
+                h[nh++] = offsetof(struct wl_block_q8_0, d);
+            if (t == WL_TTYPE_Q4_0)
+                h[nh++] = offsetof(struct wl_block_q4_0, d);
+            if (t == WL_TTYPE_Q4_K) {
+                h[nh++] = offsetof(struct wl_block_q4_k, d);
+                h[nh++] = offsetof(struct wl_block_q4_k, dmin);
+            }
+            if (t == WL_TTYPE_Q6_K)
+                h[nh++] = offsetof(struct wl_block_q6_k, d);
+            for (size_t j = 0; j < nh; j++)
+                for (int r = 0; r < 2; r++) {
+                    unsigned char *f = (r ? qz : qt) + off + h[j];
+                    uint16_t v;
+                    memcpy(&v, f, sizeof v);
+                    v &= 0x7fff;
+                    memcpy(f, &v, sizeof v);
+                }
+        }
+        if (memcmp(qt, qz, bytes) != 0)
+            fail_msg("%s: a row of tiny values is not written as all-zero blocks",
+                     wl_ttype_name(t));
+        assert_int_equal(wl_dequantize_row(t, qt, y, N), 0);
+        for (int i = 0; i < N; i++)
+            if (y[i] != 0.0f)
+                fail_msg("%s: tiny row y[%d] = %g, want 0", wl_ttype_name(t), i, y[i]);
+        assert_int_equal(wl_quantize_row(t, mixed, qt, N), 0);
+        assert_int_equal(wl_dequantize_row(t, qt, y, N), 0);
+        for (int i = 0; i < N; i++) {
+            if (!isfinite(y[i]))
+                fail_msg("%s: mixed row y[%d] = %g", wl_ttype_name(t), i, y[i]);
+            if ((i / 32) % 2 == 0 && y[i] != 0.0f)
+                fail_msg("%s: mixed row, tiny block, y[%d] = %g, want 0", wl_ttype_name(t), i,
+                         y[i]);
+            if ((i / 32) % 2 == 1 && !(fabsf(y[i] - mixed[i]) <= 0.2f))
+                fail_msg("%s: mixed row y[%d] = %g, want ~%g", wl_ttype_name(t), i, y[i], mixed[i]);
+        }
+        free(qz);
+        free(qt);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantizers_write_pinned_bytes),
+        cmocka_unit_test(test_tiny_blocks_quantize_as_zero_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
