@@ -541,7 +541,10 @@ void wl_quantize_row_q6_k(const float *x, struct wl_block_q6_k *y, int64_t k)
         uint8_t L[WL_QK_K];
         for (int j = 0; j < 16; j++) {
             float sj = dq * (float)sc[j];
-            float isj = sj != 0.0f ? 1.0f / sj : 0.0f;
+            /* sj is NaN or inf when d overflowed fp16 (values beyond ~2.7e8;
+             * requant's read-back refuses the row): q = 0 then, not x * NaN
+             * converted to int (undefined) */
+            float isj = sj != 0.0f && fabsf(sj) <= FLT_MAX ? 1.0f / sj : 0.0f;
             for (int i = 0; i < 16; i++) {
                 float q = round_away(x[16 * j + i] * isj);
                 q = q < -32.0f ? -32.0f : (q > 31.0f ? 31.0f : q);
