@@ -6,6 +6,36 @@
 
 #include "wattlens/error.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+/* Warns when a prompt is not tokenized as given (invalid UTF-8 bytes the
+ * vocabulary cannot spell become U+FFFD, bytes without a token are dropped):
+ * the model then runs on another text than the user's. Tokenizes as
+ * wl_generate does. */
+static void warn_prompt_bytes(const char *cmd, const wl_tokenizer *tok,
+                              const struct wl_generate_params *gp, const char *const *prompts,
+                              int32_t n_prompts)
+{
+    const unsigned flags = WL_TOK_ADD_BOS | (gp->parse_special ? WL_TOK_PARSE_SPECIAL : 0);
+    for (int32_t i = 0; i < n_prompts; i++) {
+        const char *text = prompts && prompts[i] ? prompts[i] : "";
+        struct wl_tok_stats st = {0};
+        int32_t *ids = NULL;
+        size_t n = 0;
+        char msg[256];
+        /* a failure is reported where the prompt is tokenized for the run */
+        if (wl_tok_tokenize_alloc(tok, text, strlen(text), flags, &ids, &n, &st) == 0 &&
+            wl_tok_stats_input_changed(&st, msg, sizeof msg)) {
+            if (n_prompts > 1)
+                wl_cli_note(cmd, "warning: prompt %d: %s", (int)i, msg);
+            else
+                wl_cli_note(cmd, "warning: prompt: %s", msg);
+        }
+        free(ids);
+    }
+}
+
 int wl_cli_context_create(const char *cmd, const wl_model *m, const wl_tokenizer *tok,
                           const struct wl_generate_params *gp, const char *const *prompts,
                           int32_t n_prompts, long n_ctx_opt, struct wl_context_params *cp,
@@ -14,6 +44,8 @@ int wl_cli_context_create(const char *cmd, const wl_model *m, const wl_tokenizer
     struct wl_errmsg err = {{0}};
     const int32_t n_train = m->config.n_ctx_train;
     *out = NULL;
+    if (!wl_cli_quiet())
+        warn_prompt_bytes(cmd, tok, gp, prompts, n_prompts);
     if (n_ctx_opt == 0) {
         int32_t n_ctx = 0;
         int rc = wl_generate_default_n_ctx(m, tok, gp, prompts, n_prompts, &n_ctx, NULL, &err);

@@ -52,7 +52,9 @@ static void usage(FILE *out)
             "                     tokenizer.add_bos / add_eos: whether BOS / EOS are\n"
             "                     added); text that is not UTF-8 (the model path, a\n"
             "                     piece that is part of a character) shows U+FFFD, its\n"
-            "                     bytes in <field>_hex\n"
+            "                     bytes in <field>_hex; stats.bytes_replaced and\n"
+            "                     stats.bytes_dropped count the input bytes not\n"
+            "                     tokenized as given (also a warning on stderr)\n"
             "  -h, --help         show this help\n"
             "\n"
             "Default output: one line per token, 'ID<TAB>\"piece\"', pieces escaped like C\n"
@@ -113,7 +115,7 @@ static void print_escaped(FILE *out, const char *p, size_t n)
 static json_t *stats_json(const struct wl_tok_stats *s)
 {
     return json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
         " s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
         "calls", (json_int_t)s->n_calls, "bytes", (json_int_t)s->n_bytes, "tokens",
         (json_int_t)s->n_tokens, "special_tokens", (json_int_t)s->n_special, "fragments",
@@ -122,7 +124,8 @@ static json_t *stats_json(const struct wl_tok_stats *s)
         (json_int_t)s->n_rank_lookups, "merge_candidates", (json_int_t)s->n_candidates, "merges",
         (json_int_t)s->n_merges, "stale_candidates", (json_int_t)s->n_stale, "byte_fallback",
         (json_int_t)s->n_byte_fallback, "bytes_dropped", (json_int_t)s->n_bytes_dropped,
-        "cache_hits", (json_int_t)s->n_cache_hits, "cache_misses", (json_int_t)s->n_cache_misses,
+        "bytes_replaced", (json_int_t)s->n_bytes_replaced, "cache_hits",
+        (json_int_t)s->n_cache_hits, "cache_misses", (json_int_t)s->n_cache_misses,
         "cache_hit_rate", wl_tok_stats_cache_hit_rate(s), "total_ms", s->t_total_ns / 1e6, "cpu_ms",
         s->t_cpu_ns / 1e6, "special_ms", s->t_special_ns / 1e6, "pretokenize_ms",
         s->t_pretok_ns / 1e6, "merge_ms", s->t_merge_ns / 1e6, "tokens_per_s",
@@ -151,8 +154,9 @@ static void stats_print(FILE *out, const struct wl_tok_info *inf, const struct w
             (unsigned long long)s->n_lookups, (unsigned long long)s->n_rank_lookups,
             (unsigned long long)s->n_candidates, (unsigned long long)s->n_merges,
             (unsigned long long)s->n_stale);
-    fprintf(out, "byte fallback: %llu tokens, %llu bytes dropped\n",
-            (unsigned long long)s->n_byte_fallback, (unsigned long long)s->n_bytes_dropped);
+    fprintf(out, "byte fallback: %llu tokens, %llu bytes dropped, %llu replaced by U+FFFD\n",
+            (unsigned long long)s->n_byte_fallback, (unsigned long long)s->n_bytes_dropped,
+            (unsigned long long)s->n_bytes_replaced);
     if (s->n_cache_hits + s->n_cache_misses)
         fprintf(out, "word cache: %llu hits, %llu misses (%.1f%% hit rate)\n",
                 (unsigned long long)s->n_cache_hits, (unsigned long long)s->n_cache_misses,
@@ -274,6 +278,11 @@ static int run(int argc, char **argv)
         free(text);
         return wl_cli_fail(CMD, "tokenizing failed: %s", wl_strerror(rc));
     }
+
+    /* the ids are not those of the text as given: said whatever the output */
+    char changed[256];
+    if (wl_tok_stats_input_changed(&st, changed, sizeof changed))
+        wl_cli_note(CMD, "warning: %s", changed);
 
     int status = WL_EXIT_OK;
     if (json) {

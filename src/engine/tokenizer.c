@@ -15,6 +15,7 @@
 #include "util/clock.h"
 #include "wattlens/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -373,4 +374,24 @@ double wl_tok_stats_cache_hit_rate(const struct wl_tok_stats *s)
 {
     uint64_t n = s->n_cache_hits + s->n_cache_misses;
     return n ? (double)s->n_cache_hits / (double)n : 0.0;
+}
+
+bool wl_tok_stats_input_changed(const struct wl_tok_stats *s, char *buf, size_t cap)
+{
+    const unsigned long long rep = s->n_bytes_replaced, drop = s->n_bytes_dropped;
+    if (cap)
+        buf[0] = '\0';
+    if (rep == 0 && drop == 0)
+        return false;
+    int k = 0;
+    if (rep)
+        k = snprintf(buf, cap,
+                     "%llu input byte%s not valid UTF-8 and %s no token in this vocabulary: "
+                     "tokenized as U+FFFD, as llama.cpp does",
+                     rep, rep == 1 ? " is" : "s are", rep == 1 ? "has" : "have");
+    if (drop && k >= 0 && (size_t)k < cap)
+        snprintf(buf + k, cap - (size_t)k,
+                 "%s%llu input byte%s no token in this vocabulary and %s dropped", rep ? "; " : "",
+                 drop, drop == 1 ? " has" : "s have", drop == 1 ? "was" : "were");
+    return true;
 }

@@ -153,7 +153,8 @@ struct wl_tok_stats {
     uint64_t n_merges;        /* merges applied */
     uint64_t n_stale;         /* queued candidates discarded as outdated */
     uint64_t n_byte_fallback; /* tokens emitted by byte fallback */
-    uint64_t n_bytes_dropped; /* BPE bytes with no token (as llama.cpp: dropped) */
+    uint64_t n_bytes_dropped; /* bytes with no token (as llama.cpp: dropped) */
+    uint64_t n_bytes_replaced; /* BPE: invalid UTF-8 bytes tokenized as U+FFFD */
     uint64_t n_cache_hits;    /* BPE word cache (per call) */
     uint64_t n_cache_misses;
     uint64_t t_total_ns;   /* wall time (monotonic clock) */
@@ -183,6 +184,13 @@ double wl_tok_stats_tokens_per_s(const struct wl_tok_stats *s);
 double wl_tok_stats_mb_per_s(const struct wl_tok_stats *s);
 double wl_tok_stats_mb_per_cpu_s(const struct wl_tok_stats *s);
 double wl_tok_stats_cache_hit_rate(const struct wl_tok_stats *s);
+
+/* True when the tokenizer did not take every input byte as it is: invalid
+ * UTF-8 bytes the vocabulary cannot spell were tokenized as U+FFFD
+ * (n_bytes_replaced) or bytes without any token were dropped
+ * (n_bytes_dropped). buf then says so with the counts, in one line without
+ * a trailing period, for the commands to print as a warning; "" otherwise. */
+bool wl_tok_stats_input_changed(const struct wl_tok_stats *s, char *buf, size_t cap);
 
 /* ---- detokenize ------------------------------------------------------------- */
 

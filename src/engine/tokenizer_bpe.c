@@ -5,6 +5,10 @@
  * leftmost). The vocabulary and merges were decoded back to raw bytes at load
  * time, so words are merged on the input bytes directly.
  *
+ * An invalid UTF-8 unit whose byte has no byte-level token of its own (the
+ * bytes C0, C1, F5-FF in starcoder and deepseek-llm) is merged as U+FFFD, as
+ * llama.cpp merges every invalid byte; other invalid bytes are kept (lossless).
+ *
  * A per-call word cache (word bytes -> ids) skips repeated words; its hit rate
  * is reported in wl_tok_stats. Scratch belongs to the call; thread-safe.
  */
@@ -85,6 +89,57 @@ static int merge_word(const wl_tokenizer *t, const char *w, size_t n, struct wl_
     return rc;
 }
 
+/* The word to merge: w itself, or a copy in s->buf where each invalid UTF-8
+ * unit whose byte the vocabulary cannot spell (bpe_lost) is U+FFFD (EF BF BD),
+ * which is what llama.cpp merges there (the pre-tokenizer already classes
+ * such a byte as U+FFFD, so the word is llama.cpp's word). Counted in
+ * n_bytes_replaced. */
+static int replace_lost(const wl_tokenizer *t, struct wl__tok_scratch *s, const char **w, size_t *n,
+                        struct wl_tok_stats *st)
+{
+    const unsigned char *p = (const unsigned char *)*w;
+    size_t len = *n, n_rep = 0, i = 0;
+    while (i < len && !t->bpe_lost[p[i]])
+        i++;
+    if (i == len) /* the common case: every byte has a token */
+        return 0;
+    for (size_t j = 0; j < len;) {
+        uint32_t cp;
+        size_t l = wl__utf8_decode(p + j, len - j, &cp);
+        n_rep += l == 0 && t->bpe_lost[p[j]];
+        j += l ? l : 1;
+    }
+    if (n_rep == 0)
+        return 0;
+    const size_t need = len + 2 * n_rep;
+    if (need > s->buf_cap) {
+        char *nb = realloc(s->buf, need);
+        if (!nb)
+            return WL_ENOMEM;
+        s->buf = nb;
+        s->buf_cap = need;
+    }
+    size_t o = 0;
+    for (size_t j = 0; j < len;) {
+        uint32_t cp;
+        size_t l = wl__utf8_decode(p + j, len - j, &cp);
+        if (l == 0 && t->bpe_lost[p[j]]) {
+            memcpy(s->buf + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            j++;
+            continue;
+        }
+        l = l ? l : 1;
+        memcpy(s->buf + o, p + j, l);
+        o += l;
+        j += l;
+    }
+    st->n_bytes_replaced += n_rep;
+    *w = s->buf;
+    *n = o;
+    return 0;
+}
+
 int wl__tok_bpe_fragment(const wl_tokenizer *t, const char *text, size_t len,
                          struct wl__tok_scratch *s, struct wl__tok_ivec *out,
                          struct wl_tok_stats *st)
@@ -100,8 +155,12 @@ int wl__tok_bpe_fragment(const wl_tokenizer *t, const char *text, size_t len,
         size_t n = s->ends.v[i] - prev;
         prev = s->ends.v[i];
         st->n_words++;
+        const char *mw = w; /* the word as merged */
+        size_t mn = n;
         if (n > WL__TOK_CACHE_MAX_WORD) {
-            rc = merge_word(t, w, n, s, out, st);
+            rc = replace_lost(t, s, &mw, &mn, st);
+            if (rc == 0)
+                rc = merge_word(t, mw, mn, s, out, st);
             continue;
         }
         uint64_t h = wl__tok_hash(t->hash_key, w, n, 0);
@@ -112,8 +171,12 @@ int wl__tok_bpe_fragment(const wl_tokenizer *t, const char *text, size_t len,
         st->n_cache_misses++;
         size_t first = out->n;
         uint64_t dropped = st->n_bytes_dropped, fallback = st->n_byte_fallback;
-        rc = merge_word(t, w, n, s, out, st);
-        if (rc == 0 && st->n_bytes_dropped == dropped) /* keep drops counted per word */
+        uint64_t replaced = st->n_bytes_replaced;
+        rc = replace_lost(t, s, &mw, &mn, st);
+        if (rc == 0)
+            rc = merge_word(t, mw, mn, s, out, st);
+        /* words that dropped or replaced bytes are not cached: counts stay per word */
+        if (rc == 0 && st->n_bytes_dropped == dropped && st->n_bytes_replaced == replaced)
             rc = wl__tok_cache_put(s, w, n, h, out->v + first, out->n - first,
                                    st->n_byte_fallback - fallback);
     }

@@ -116,6 +116,10 @@ struct wl_tokenizer {
     size_t spm_pairs_mask;
     int32_t spm_byte[256];  /* SPM byte fallback token per byte (WL_TOK_NULL: none) */
     int32_t bpe_fb[256][2]; /* BPE last-resort single-byte lookups per raw byte */
+    /* BPE: raw bytes without a byte-level token of their own (none, or only a
+     * special token's look-alike, e.g. deepseek-llm's user-defined "ø" for
+     * F8). As an invalid UTF-8 unit such a byte is tokenized as U+FFFD. */
+    bool bpe_lost[256];
     int32_t *eog;           /* sorted end-of-generation ids */
     size_t n_eog;
     size_t max_piece_len;
@@ -205,7 +209,7 @@ struct wl__tok_scratch {
     struct wl__tok_sym *sym;
     size_t sym_cap;
     struct wl__tok_heap heap;
-    char *buf; /* SPM: escaped text */
+    char *buf; /* SPM: escaped text; BPE: a word with U+FFFD replacements */
     size_t buf_cap;
     struct wl__tok_uvec ends;
     struct wl__tok_wc_slot *wc;

@@ -528,6 +528,11 @@ static int build_bpe_tables(wl_tokenizer *t, struct pool *pl, const struct wl_to
         t->bpe_fb[b][0] = t->bpe_fb[b][1] = WL_TOK_NULL;
         for (size_t j = 0; j < l && j < 2; j++)
             t->bpe_fb[b][j] = wl__tok_map_get(&t->text_map, pl->p, enc + j, 1, 0);
+        const char raw = (char)b;
+        const int32_t id = wl__tok_map_get(&t->bpe_map, pl->p, &raw, 1, 0);
+        t->bpe_lost[b] = id == WL_TOK_NULL ||
+                         (t->tok[id].attr &
+                          (WL_TOK_ATTR_CONTROL | WL_TOK_ATTR_USER_DEFINED | WL_TOK_ATTR_UNKNOWN));
     }
     return rc;
 }

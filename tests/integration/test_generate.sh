@@ -169,6 +169,29 @@ else
   echo "SKIP: gpt-2 vocabulary or 'wattlens model synth' absent (empty-prompt check skipped)"
 fi
 
+# --- prompt bytes the vocabulary cannot spell (starcoder: C0, C1, F5-FF) ---------------
+# they are tokenized as U+FFFD (as llama.cpp does) and generate and run say so, with
+# the count, before generating (they used to be dropped without a word)
+sc=$D/vocab/ggml-vocab-starcoder.gguf
+if [ -f "$sc" ] && "$W" -q model synth --arch qwen2 --layers 1 --vocab-from "$sc" -o "$tmp/sc.gguf" >/dev/null 2>"$tmp/serr"; then
+  bytes=$(printf 'a\xff\xfe\xc0b')
+  warn="warning: prompt: 3 input bytes are not valid UTF-8 and have no token in this vocabulary: tokenized as U+FFFD, as llama.cpp does"
+  "$W" generate -m "$tmp/sc.gguf" -t 1 -n 1 --temp 0 -p "$bytes" >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && grep -qF "wattlens generate: $warn" "$tmp/err"; then ok "generate warns about replaced prompt bytes"
+  else bad "generate, invalid prompt bytes (rc $rc)"; cat "$tmp/err"; fi
+  "$W" generate -m "$tmp/sc.gguf" -t 1 -n 1 --temp 0 --batch 2 -p ok -p "$bytes" >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && grep -qF "wattlens generate: warning: prompt 1: 3 input bytes" "$tmp/err" \
+    && ! grep -q "prompt 0:" "$tmp/err"; then ok "generate --batch names the prompt"
+  else bad "generate --batch, invalid prompt bytes (rc $rc)"; cat "$tmp/err"; fi
+  "$W" run -m "$tmp/sc.gguf" -t 1 -n 1 --temp 0 --baseline 0 --settle 0 --db "$tmp/sc.db" -p "$bytes" >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && grep -qF "wattlens run: $warn" "$tmp/err"; then ok "run warns about replaced prompt bytes"
+  else bad "run, invalid prompt bytes (rc $rc)"; cat "$tmp/err"; fi
+  "$W" generate -m "$tmp/sc.gguf" -t 1 -n 1 --temp 0 -p "ab" >/dev/null 2>"$tmp/err"
+  if ! grep -q "warning" "$tmp/err"; then ok "valid prompt: no warning"; else bad "valid prompt warned"; cat "$tmp/err"; fi
+else
+  echo "SKIP: starcoder vocabulary or 'wattlens model synth' absent (prompt-bytes check skipped)"
+fi
+
 # --- bench formats ---------------------------------------------------------------------
 if [ -f "$model" ]; then
   "$W" bench -m "$model" -p 16 -n 8 -r 2 -t 1 >"$tmp/b.md" 2>/dev/null

@@ -75,6 +75,22 @@ if [ "$(grep -c '^word cache: not used (no words to merge)$' "$tmp/e")" = 2 ]; t
 "$W" tokenize -m "$GPT2" -p "$(printf 'a%.0s' $(seq 300))" --stats 2>"$tmp/e" >/dev/null
 if grep -q '^word cache: not used (every word is too long to cache)$' "$tmp/e"; then ok; else bad "--stats long word: $(grep 'word cache' "$tmp/e")"; fi
 
+# bytes starcoder cannot spell (never valid UTF-8: C0, C1, F5-FF) are U+FFFD
+# (8448) as in llama.cpp, and a warning on stderr says so with the count, in
+# every output form (they used to vanish with exit status 0 and no word)
+SC=$V/ggml-vocab-starcoder.gguf
+printf 'a\xffb' | "$W" tokenize -m "$SC" -f - --ids > "$tmp/o" 2> "$tmp/e"; st=$?
+check "starcoder invalid byte ids" "102 8448 103" "$(cat "$tmp/o")"
+check "starcoder invalid byte status" 0 "$st"
+check "starcoder invalid byte warning" "wattlens tokenize: warning: 1 input byte is not valid UTF-8 and has no token in this vocabulary: tokenized as U+FFFD, as llama.cpp does" "$(cat "$tmp/e")"
+printf 'a\xff\xfe\xc0b' | "$W" tokenize -m "$SC" -f - --json > "$tmp/o" 2> "$tmp/e"
+grep -q '"bytes_replaced": 3,' "$tmp/o" && ok || bad "--json bytes_replaced: $(grep bytes_ "$tmp/o")"
+grep -q 'warning: 3 input bytes are not valid UTF-8' "$tmp/e" && ok || bad "--json warning: $(cat "$tmp/e")"
+"$W" -q tokenize -m "$SC" -p "$(printf 'a\xffb')" --ids > /dev/null 2> "$tmp/e"
+check "-q keeps the warning quiet" "" "$(cat "$tmp/e")"
+"$W" tokenize -m "$SC" -p 'a b' --ids > /dev/null 2> "$tmp/e"
+check "valid text: no warning" "" "$(cat "$tmp/e")"
+
 # --json is valid JSON with tokens and stats
 "$W" tokenize -m "$SPM" -p 'Hello world' --json > "$tmp/j"
 if command -v python3 > /dev/null; then

@@ -1073,8 +1073,8 @@ static void test_edge_cases_real_vocabs(void **state)
             round_trip(t, invalid, sizeof(invalid) - 1, &st);
         } else {
             /* starcoder and deepseek-llm have no token for bytes that never occur in
-             * UTF-8 (C0, C1, F5-FF; deepseek has "\xc3\xbf"-like user-defined tokens
-             * instead): not lossless there, but it must not fail */
+             * UTF-8 (C0, C1, F5-FF), which become U+FFFD
+             * (test_bpe_lost_bytes_become_fffd): not lossless there, but no failure */
             int32_t *ids = NULL;
             size_t ni = 0;
             assert_int_equal(
@@ -1099,6 +1099,99 @@ static void test_edge_cases_real_vocabs(void **state)
     free(big);
     free(spaces);
     free(digits);
+}
+
+static void assert_same_ids(const wl_tokenizer *t, const char *a, size_t na, const char *b,
+                            size_t nb, struct wl_tok_stats *st)
+{
+    int32_t *ia = NULL, *ib = NULL;
+    size_t ka = 0, kb = 0;
+    assert_int_equal(wl_tok_tokenize_alloc(t, a, na, 0, &ia, &ka, st), 0);
+    assert_int_equal(wl_tok_tokenize_alloc(t, b, nb, 0, &ib, &kb, NULL), 0);
+    assert_int_equal(ka, kb);
+    assert_true(ka > 0);
+    assert_memory_equal(ia, ib, ka * sizeof(*ia));
+    free(ia);
+    free(ib);
+}
+
+/* starcoder and deepseek-llm have no byte-level token for C0, C1, F5-FF (deepseek
+ * only user-defined look-alikes such as "\xc3\xb8" for F8): such a byte, never
+ * valid UTF-8, is tokenized as U+FFFD, as llama.cpp tokenizes every invalid byte,
+ * and counted; it used to be dropped (starcoder) or become the look-alike. */
+static void test_bpe_lost_bytes_become_fffd(void **state)
+{
+    (void)state;
+    if (!wl_test_have_data()) {
+        skip();
+        return;
+    }
+    static const struct {
+        const char *in, *as;
+        uint64_t n_rep;
+    } cases[] = {
+        {"a\xff"
+         "b",
+         "a\xef\xbf\xbd"
+         "b",
+         1},
+        {"!\xff?\xc0 \xf8x", "!\xef\xbf\xbd?\xef\xbf\xbd \xef\xbf\xbdx", 3},
+        {"\xf5\xf6 \xc1", "\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd", 3},
+        /* the same word four times: a replaced word is not cached, each counts */
+        {"\xfe \xfe \xfe \xfe", "\xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd", 4},
+        /* valid text and invalid bytes that have a token are kept as they are */
+        {"\xe4\xb8\xad \x80\xbf", "\xe4\xb8\xad \x80\xbf", 0},
+    };
+    const char *names[] = {"starcoder", "deepseek-llm"};
+    for (size_t v = 0; v < 2; v++) {
+        wl_tokenizer *t = load_vocab(names[v]);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            struct wl_tok_stats st = {0};
+            assert_same_ids(t, cases[i].in, strlen(cases[i].in), cases[i].as, strlen(cases[i].as),
+                            &st);
+            assert_int_equal(st.n_bytes_replaced, cases[i].n_rep);
+            assert_int_equal(st.n_bytes_dropped, 0);
+            char msg[256];
+            assert_int_equal(wl_tok_stats_input_changed(&st, msg, sizeof msg), cases[i].n_rep > 0);
+            if (cases[i].n_rep == 0)
+                assert_string_equal(msg, "");
+        }
+        wl_tok_free(t);
+    }
+    /* the reviewer's example, as llama.cpp gives it: U+FFFD is starcoder's 8448 */
+    wl_tokenizer *t = load_vocab("starcoder");
+    int32_t ids[8];
+    size_t n = 0;
+    struct wl_tok_stats st = {0};
+    assert_int_equal(wl_tok_tokenize(t,
+                                     "a\xff"
+                                     "b",
+                                     3, 0, ids, 8, &n, &st),
+                     0);
+    assert_int_equal(n, 3);
+    assert_int_equal(ids[0], 102);
+    assert_int_equal(ids[1], 8448);
+    assert_int_equal(ids[2], 103);
+    char msg[256];
+    assert_true(wl_tok_stats_input_changed(&st, msg, sizeof msg));
+    assert_string_equal(msg, "1 input byte is not valid UTF-8 and has no token in this "
+                             "vocabulary: tokenized as U+FFFD, as llama.cpp does");
+    st = (struct wl_tok_stats){.n_bytes_replaced = 2, .n_bytes_dropped = 1};
+    assert_true(wl_tok_stats_input_changed(&st, msg, sizeof msg));
+    assert_string_equal(msg, "2 input bytes are not valid UTF-8 and have no token in this "
+                             "vocabulary: tokenized as U+FFFD, as llama.cpp does; 1 input byte "
+                             "has no token in this vocabulary and was dropped");
+    wl_tok_free(t);
+    /* gpt-2 spells every byte: invalid bytes stay lossless (a documented deviation) */
+    t = load_vocab("gpt-2");
+    st = (struct wl_tok_stats){0};
+    round_trip(t,
+               "a\xff"
+               "b\xc0",
+               4, &st);
+    assert_int_equal(st.n_bytes_replaced, 0);
+    assert_false(wl_tok_stats_input_changed(&st, msg, sizeof msg));
+    wl_tok_free(t);
 }
 
 static void test_special_tokens_real_vocabs(void **state)
@@ -1351,6 +1444,7 @@ int main(void)
         cmocka_unit_test(test_gguf_tokenizer_general_name_is_a_hint),
         cmocka_unit_test(test_gguf_tokenizer_long_pre_name_cut_between_characters),
         cmocka_unit_test(test_edge_cases_real_vocabs),
+        cmocka_unit_test(test_bpe_lost_bytes_become_fffd),
         cmocka_unit_test(test_special_tokens_real_vocabs),
         cmocka_unit_test(test_spm_segmentation_is_exact),
         cmocka_unit_test(test_concurrent_tokenize),
