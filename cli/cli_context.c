@@ -17,9 +17,21 @@ static void warn_prompt_bytes(const char *cmd, const wl_tokenizer *tok,
                               const struct wl_generate_params *gp, const char *const *prompts,
                               int32_t n_prompts)
 {
+    if (!prompts)
+        return;
     const unsigned flags = WL_TOK_ADD_BOS | (gp->parse_special ? WL_TOK_PARSE_SPECIAL : 0);
+    /* run repeats the user's prompts over the batch's sequences: each once,
+     * and named only when there are several */
+    bool several = false;
+    for (int32_t i = 1; i < n_prompts && !several; i++)
+        several = prompts[i] != prompts[0];
     for (int32_t i = 0; i < n_prompts; i++) {
-        const char *text = prompts && prompts[i] ? prompts[i] : "";
+        bool seen = false;
+        for (int32_t j = 0; j < i && !seen; j++)
+            seen = prompts[j] == prompts[i];
+        if (seen)
+            continue;
+        const char *text = prompts[i] ? prompts[i] : "";
         struct wl_tok_stats st = {0};
         int32_t *ids = NULL;
         size_t n = 0;
@@ -27,7 +39,7 @@ static void warn_prompt_bytes(const char *cmd, const wl_tokenizer *tok,
         /* a failure is reported where the prompt is tokenized for the run */
         if (wl_tok_tokenize_alloc(tok, text, strlen(text), flags, &ids, &n, &st) == 0 &&
             wl_tok_stats_input_changed(&st, msg, sizeof msg)) {
-            if (n_prompts > 1)
+            if (several)
                 wl_cli_note(cmd, "warning: prompt %d: %s", (int)i, msg);
             else
                 wl_cli_note(cmd, "warning: prompt: %s", msg);

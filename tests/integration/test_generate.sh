@@ -186,6 +186,10 @@ if [ -f "$sc" ] && "$W" -q model synth --arch qwen2 --layers 1 --vocab-from "$sc
   "$W" run -m "$tmp/sc.gguf" -t 1 -n 1 --temp 0 --baseline 0 --settle 0 --db "$tmp/sc.db" -p "$bytes" >/dev/null 2>"$tmp/err"; rc=$?
   if [ $rc = 0 ] && grep -qF "wattlens run: $warn" "$tmp/err"; then ok "run warns about replaced prompt bytes"
   else bad "run, invalid prompt bytes (rc $rc)"; cat "$tmp/err"; fi
+  # run repeats one prompt over the batch: one warning, naming no index
+  "$W" run -m "$tmp/sc.gguf" -t 1 -n 1 --temp 0 --baseline 0 --settle 0 --db "$tmp/sc.db" --batch 3 -p "$bytes" >/dev/null 2>"$tmp/err"; rc=$?
+  if [ $rc = 0 ] && [ "$(grep -c "warning: prompt" "$tmp/err")" = 1 ] && grep -qF "wattlens run: $warn" "$tmp/err"; then ok "run --batch: one warning for one prompt"
+  else bad "run --batch, invalid prompt bytes (rc $rc)"; cat "$tmp/err"; fi
   "$W" generate -m "$tmp/sc.gguf" -t 1 -n 1 --temp 0 -p "ab" >/dev/null 2>"$tmp/err"
   if ! grep -q "warning" "$tmp/err"; then ok "valid prompt: no warning"; else bad "valid prompt warned"; cat "$tmp/err"; fi
 else
