@@ -18,7 +18,8 @@ static json_t *gap_json(const struct wl_sampler_gap *g, uint64_t origin_ns)
     json_object_set_new(o, "end_ms",
                         g->t_end_ns ? json_real(((double)g->t_end_ns - (double)origin_ns) / 1e6)
                                     : json_null());
-    json_object_set_new(o, "why", json_string(wl_sampler_gap_why(g)));
+    char why[160];
+    json_object_set_new(o, "why", json_string(wl_sampler_gap_text(g, why, sizeof why)));
     json_object_set_new(o, "error", json_string(wl_strerror_name(g->error)));
     json_object_set_new(o, "counter_fell", json_boolean(g->counter_fell));
     json_object_set_new(o, "energy_counted", json_boolean(g->lost_mask == 0));

@@ -60,13 +60,15 @@ struct chan {
     uint32_t n_falls;  /* falls seen by any read (the thread's or a mark's) */
     uint32_t falls_at_thread_read; /* n_falls as of the thread's latest read */
     /* a stuck counter (under rd_mu; judge_stuck): its nominal update period
-     * (0: not known, never judged), its first good read, and whether any
-     * read since saw it change */
+     * (0: not known, never judged), and the read since which it has not
+     * changed (its first good read, or the latest read that saw it change):
+     * its flat run runs from there to raw_t_ns */
     uint64_t nominal_ns;
-    uint64_t first_raw_t_ns;
-    bool moved;
-    int stuck_gap; /* under mu: its WL_DISC_STUCK gap, -1 while none (or not kept) */
-    bool stuck;    /* judged stuck (warned once) */
+    uint64_t flat_from_ns;
+    int stuck_gap;     /* under rd_mu and mu: its open WL_DISC_STUCK gap, -1 while none (or not
+                          kept) */
+    bool stuck;        /* under rd_mu and mu: its current flat run is judged stuck */
+    bool stuck_warned; /* under mu: the one warning was logged */
     /* falls recorded (under mu, taken inside rd_mu) */
     int fall_gap;         /* index into gaps[] of its latest fall's gap, -1 if not kept */
     uint32_t n_fall_logs; /* its falls logged so far (FALL_LOGS_PER_CHAN) */
@@ -466,7 +468,7 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
         c->raw_uj = r->v[c->ch].energy_uj;
         c->raw_disc = r->v[c->ch].n_discontinuities;
         c->raw_t_ns = t;
-        c->first_raw_t_ns = t;
+        c->flat_from_ns = t;
         c->ref_t_ns = t;
         c->ref_e_uj = 0;
         if (!c->counter && (r->v[c->ch].valid & WL_CH_POWER)) {
@@ -602,6 +604,69 @@ static void log_falls(wl_sampler *s, unsigned i, const struct falls *f)
     }
 }
 
+/* Under mu and c's sensor's rd_mu: c's flat run [t0, t1] is stuck. Records
+ * its gap when the run is new (counted in n_gaps; kept while the list has
+ * room), else extends it to t1. Returns true when the channel's one
+ * warning (warn_stuck) is still to be logged. */
+static bool note_stuck(wl_sampler *s, struct chan *c, uint64_t t0, uint64_t t1)
+{
+    if (!c->stuck) {
+        c->stuck = true;
+        c->stuck_gap = -1;
+        s->st.n_gaps++;
+        if (s->n_gaps_kept < WL_SAMPLER_MAX_GAPS) {
+            c->stuck_gap = (int)s->n_gaps_kept++;
+            struct wl_sampler_gap *g = &s->gaps[c->stuck_gap];
+            memset(g, 0, sizeof *g);
+            g->sensor = c->sensor;
+            g->error = WL_ERANGE;
+            g->counter_fell = true;
+            g->causes = 1u << WL_DISC_STUCK;
+            g->backend = wl_sensor_get_info(s->sensors[c->sensor])->backend;
+            g->domain_mask = g->lost_mask = (uint16_t)(1u << c->d);
+            g->nominal_period_ns = c->nominal_ns;
+            g->t_start_ns = t0;
+        }
+    }
+    if (c->stuck_gap >= 0)
+        s->gaps[c->stuck_gap].t_end_ns = t1;
+    const bool warn = !c->stuck_warned;
+    c->stuck_warned = true;
+    return warn;
+}
+
+/* The one warning for a stuck channel (no lock held but maybe its rd_mu). */
+static void warn_stuck(wl_sampler *s, const struct chan *c, uint64_t t0, uint64_t t1)
+{
+    const struct wl_sensor_info *in = wl_sensor_get_info(s->sensors[c->sensor]);
+    wl_log_warn("sampler",
+                "%s %s: its energy counter did not change once in %.3f s of reads "
+                "(it updates about every %.3g ms): it is not measuring here, and "
+                "%s's 0 J over that time is no measurement",
+                in->backend, in->ch[c->ch].name, (double)(t1 - t0) / 1e9,
+                (double)c->nominal_ns / 1e6, wl_domain_name(c->d));
+}
+
+/* Under c's sensor's rd_mu, at a read that saw counter c change: its flat
+ * run (flat_from_ns up to the previous read) is over. A run judged stuck
+ * keeps its gap, ending at the last flat read; one long enough that no
+ * judge_stuck saw (nobody asked for the gaps meanwhile) is recorded now.
+ * Takes mu only then (lock order rd_mu, mu). */
+static void end_flat_run(wl_sampler *s, struct chan *c)
+{
+    const uint64_t t0 = c->flat_from_ns, t1 = c->raw_t_ns;
+    const uint64_t after = wl__sampler_stuck_after_ns(c->nominal_ns);
+    if (!after || (!c->stuck && (t1 < t0 || t1 - t0 < after)))
+        return;
+    pthread_mutex_lock(&s->mu);
+    const bool warn = note_stuck(s, c, t0, t1);
+    c->stuck = false;
+    c->stuck_gap = -1;
+    pthread_mutex_unlock(&s->mu);
+    if (warn)
+        warn_stuck(s, c, t0, t1);
+}
+
 /* Reads sensor i (settled or not) and carries its counter channels forward:
  * on success each one's energy_uj in r becomes its energy since open as
  * counted, which never falls. Backends hand out cumulative values, but one
@@ -638,11 +703,12 @@ static int read_sensor(wl_sampler *s, unsigned i, bool settle, bool by_thread,
                 /* a discontinuity the backend saw (a reset: its total
                  * left the step out) is a fall too */
                 const bool disc = v->n_discontinuities != c->raw_disc;
+                const bool started = c->raw_known;
                 if (!c->raw_known) {
                     /* its first read since open: the start, nothing
                      * counted (the energy before it is in its gap, lost) */
                     c->raw_known = true;
-                    c->first_raw_t_ns = f.t;
+                    c->flat_from_ns = f.t;
                 } else if (v->energy_uj >= c->raw_uj && !disc) {
                     c->cum_uj += v->energy_uj - c->raw_uj;
                     c->raw_fell = false;
@@ -668,8 +734,12 @@ static int read_sensor(wl_sampler *s, unsigned i, bool settle, bool by_thread,
                     c->raw_fell = true;
                     c->n_falls++;
                 }
-                if (v->energy_uj != c->raw_uj || disc)
-                    c->moved = true;
+                /* a change ends its flat run (not the first good read:
+                 * raw_uj held the failed origin read's nothing) */
+                if (started && (v->energy_uj != c->raw_uj || disc)) {
+                    end_flat_run(s, c);
+                    c->flat_from_ns = f.t;
+                }
                 c->raw_uj = v->energy_uj;
                 c->raw_disc = v->n_discontinuities;
                 c->raw_t_ns = f.t;
@@ -953,57 +1023,73 @@ uint64_t wl__sampler_stuck_after_ns(uint64_t nominal_ns)
     return ten > 100000000 ? ten : 100000000;
 }
 
-/* Judges every counter with a nominal update period that has not changed
- * once since its first good read: over wl__sampler_stuck_after_ns of reads
- * it is not measuring (frozen, virtualised, dead), so its domain's figure is
- * no measurement of 0 J. Records it once as a gap of its domain whose energy
- * is not counted (WL_DISC_STUCK, from its first read to its latest; a later
- * call extends it while it stays flat) and warns once, naming the channel.
- * Called where the gaps are handed out (wl_sampler_gaps, wl_sampler_stop). */
+/* Judges every counter with a nominal update period whose current flat run
+ * (no change since its first good read, or since the latest read that saw
+ * it change) spans wl__sampler_stuck_after_ns of reads: it is not measuring
+ * (frozen, virtualised, dead), so its domain's 0 J over that time is no
+ * measurement. Records the run as a gap of its domain whose energy is not
+ * counted (WL_DISC_STUCK, from the run's first read to its latest; a later
+ * call extends it while it stays flat; a change closes it, end_flat_run)
+ * and warns once per channel. Called where the gaps and the stuck
+ * domains are handed out (wl_sampler_gaps, wl_sampler_stuck_over,
+ * wl_sampler_stop). Only counters with a nominal period are judged: uncore
+ * (pp1, a client part's integrated GPU) has none on purpose, as its
+ * counter legitimately rests while that GPU is idle (on many parts it
+ * never moves on a headless run), so flat is no sign it is broken; nor do
+ * psys (checked at open by its backend) or hwmon's ~1 s counters. */
 static void judge_stuck(wl_sampler *s)
 {
     for (unsigned k = 0; k < s->n_chans; k++) {
         struct chan *c = &s->chans[k];
         if (!c->counter || !c->nominal_ns)
             continue;
-        pthread_mutex_lock(&s->rd_mu[c->sensor]);
-        const bool flat = c->raw_known && !c->moved;
-        const uint64_t t0 = c->first_raw_t_ns, t1 = c->raw_t_ns;
-        pthread_mutex_unlock(&s->rd_mu[c->sensor]);
         const uint64_t after = wl__sampler_stuck_after_ns(c->nominal_ns);
-        if (!flat || t1 < t0 || t1 - t0 < after)
-            continue;
-        pthread_mutex_lock(&s->mu);
-        const bool first = !c->stuck;
-        if (first) {
-            c->stuck = true;
-            s->st.n_gaps++;
-            if (s->n_gaps_kept < WL_SAMPLER_MAX_GAPS) {
-                c->stuck_gap = (int)s->n_gaps_kept++;
-                struct wl_sampler_gap *g = &s->gaps[c->stuck_gap];
-                memset(g, 0, sizeof *g);
-                g->sensor = c->sensor;
-                g->error = WL_ERANGE;
-                g->counter_fell = true;
-                g->causes = 1u << WL_DISC_STUCK;
-                g->backend = wl_sensor_get_info(s->sensors[c->sensor])->backend;
-                g->domain_mask = g->lost_mask = (uint16_t)(1u << c->d);
-                g->t_start_ns = t0;
-            }
+        bool warn = false;
+        pthread_mutex_lock(&s->rd_mu[c->sensor]);
+        const uint64_t t0 = c->flat_from_ns, t1 = c->raw_t_ns;
+        if (c->raw_known && t1 >= t0 && t1 - t0 >= after) {
+            pthread_mutex_lock(&s->mu);
+            warn = note_stuck(s, c, t0, t1);
+            pthread_mutex_unlock(&s->mu);
         }
-        if (c->stuck_gap >= 0)
-            s->gaps[c->stuck_gap].t_end_ns = t1;
-        pthread_mutex_unlock(&s->mu);
-        if (first) {
-            const struct wl_sensor_info *in = wl_sensor_get_info(s->sensors[c->sensor]);
-            wl_log_warn("sampler",
-                        "%s %s: its energy counter did not change once in %.3f s of reads "
-                        "(it updates about every %.3g ms): it is not measuring here, and "
-                        "%s's 0 J over that time is no measurement",
-                        in->backend, in->ch[c->ch].name, (double)(t1 - t0) / 1e9,
-                        (double)c->nominal_ns / 1e6, wl_domain_name(c->d));
-        }
+        pthread_mutex_unlock(&s->rd_mu[c->sensor]);
+        if (warn)
+            warn_stuck(s, c, t0, t1);
     }
+}
+
+uint16_t wl_sampler_stuck_over(wl_sampler *s, uint64_t t0_ns, uint64_t t1_ns, uint16_t *pending)
+{
+    judge_stuck(s);
+    uint16_t stuck = 0, pend = 0;
+    for (unsigned k = 0; k < s->n_chans; k++) {
+        struct chan *c = &s->chans[k];
+        if (!c->counter || !c->nominal_ns)
+            continue;
+        const uint16_t bit = (uint16_t)(1u << c->d);
+        pthread_mutex_lock(&s->rd_mu[c->sensor]);
+        pthread_mutex_lock(&s->mu);
+        /* its current flat run began by t0: it has not changed since */
+        if (c->raw_known && c->flat_from_ns <= t0_ns) {
+            if (c->stuck)
+                stuck |= bit;
+            else
+                pend |= bit;
+        }
+        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->rd_mu[c->sensor]);
+    }
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->n_gaps_kept; i++) {
+        const struct wl_sampler_gap *g = &s->gaps[i];
+        if (g->counter_fell && g->causes == 1u << WL_DISC_STUCK && g->t_start_ns <= t0_ns &&
+            g->t_end_ns >= t1_ns)
+            stuck |= g->lost_mask;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (pending)
+        *pending = (uint16_t)(pend & ~stuck);
+    return stuck;
 }
 
 static void finish_rate(wl_sampler *s)
@@ -1270,9 +1356,20 @@ const char *wl_sampler_gap_why(const struct wl_sampler_gap *g)
     if (g->causes == 1u << WL_DISC_LOST_SAMPLE)
         return "a sample from the source could not be read";
     if (g->causes == 1u << WL_DISC_STUCK)
-        return "an energy counter did not change once (it updates about every millisecond): it "
-               "is not measuring, and its 0 J is no measurement";
+        return "an energy counter did not change once over ten of its update periods or more: "
+               "it is not measuring, and its 0 J is no measurement";
     return "an energy counter went back";
+}
+
+const char *wl_sampler_gap_text(const struct wl_sampler_gap *g, char *buf, size_t size)
+{
+    if (!(g->counter_fell && g->causes == 1u << WL_DISC_STUCK && g->nominal_period_ns))
+        return wl_sampler_gap_why(g);
+    snprintf(buf, size,
+             "an energy counter did not change once (it updates about every %.3g ms): it is not "
+             "measuring, and its 0 J is no measurement",
+             (double)g->nominal_period_ns / 1e6);
+    return buf;
 }
 
 size_t wl_sampler_gaps(wl_sampler *s, struct wl_sampler_gap *out, size_t max)

@@ -161,6 +161,8 @@ struct wl_sampler_gap {
                              read, or when it loses a power-only channel's energy that
                              channel's last good read (its energy is lost from there) */
     uint64_t t_end_ns;    /* 0 while the sensor is still failing */
+    uint64_t nominal_period_ns; /* a WL_DISC_STUCK gap: its counter's nominal update period
+                                   (wl_sensor_channel.nominal_period_ns); 0 otherwise */
 };
 
 /* What the gap was, for people (static): for a counter discontinuity "an
@@ -169,6 +171,10 @@ struct wl_sampler_gap {
  * for longer than it takes to wrap at 1 kW, so how many times it wrapped
  * is unknown" (WL_DISC_AMBIGUOUS); for a failed read wl_strerror(error). */
 const char *wl_sampler_gap_why(const struct wl_sampler_gap *g);
+/* wl_sampler_gap_why, with a stuck counter's own nominal update period
+ * ("... (it updates about every 1 ms) ..."), formatted into buf (size
+ * bytes) when it needs to be; returns buf or wl_sampler_gap_why's text. */
+const char *wl_sampler_gap_text(const struct wl_sampler_gap *g, char *buf, size_t size);
 
 struct wl_sampler_stats {
     uint64_t interval_ns;
@@ -347,6 +353,16 @@ void wl_sampler_get_baseline(wl_sampler *s, struct wl_baseline *out);
 void wl_sampler_stats(wl_sampler *s, struct wl_sampler_stats *out);
 /* Copies up to max recorded gaps; returns the count copied. */
 size_t wl_sampler_gaps(wl_sampler *s, struct wl_sampler_gap *out, size_t max);
+/* The domains a stuck counter leaves unmeasured over the whole of
+ * [t0_ns, t1_ns] (two marks' times): bit d when a counter of d was
+ * judged not measuring (WL_DISC_STUCK) over a flat run that covers it, so
+ * d's 0 J there is no measurement and its figures over it are unknown.
+ * *pending (may be NULL): the domains with a counter flat since t0_ns or
+ * before whose flat run is not yet long enough to judge (it may still be
+ * judged stuck: ask again later for a final answer). Judges first, as
+ * wl_sampler_gaps. Any thread; exact with one counter sensor (a mark's
+ * time is the middle of its counter sensors' reads). */
+uint16_t wl_sampler_stuck_over(wl_sampler *s, uint64_t t0_ns, uint64_t t1_ns, uint16_t *pending);
 /* What the sampler knows about domain d: as at open while the thread runs
  * (a pointer, read without a lock), with the windows learned while sampling
  * after wl_sampler_stop(). NULL for a bad d. */

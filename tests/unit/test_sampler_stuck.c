@@ -4,7 +4,8 @@
  * it as a gap of its domain whose energy is not counted (WL_DISC_STUCK) and
  * warns once, naming the channel, so its 0 J is never called a measurement.
  * A counter without a nominal period (uncore, psys, hwmon's ~1 s counters)
- * is never judged, and one that moves is not either.
+ * is never judged, and one that keeps moving is not either; one that moved
+ * and then froze is, from its last change.
  * Sensors are fake sysfs trees rewritten by the test between marks. */
 #include "test_support.h"
 
@@ -97,7 +98,7 @@ static void test_powercap_channels_have_their_nominal_periods(void **state)
 
 /* package-0 flat for 120 ms and more: one gap of package whose energy is
  * not counted, that says why, and one warning naming package-0; dram,
- * which moved, and uncore, flat but without a nominal period, have none. */
+ * which keeps moving, and uncore, flat but without a nominal period, have none. */
 static void test_flat_package_counter_is_a_gap_and_a_warning(void **state)
 {
     (void)state;
@@ -110,9 +111,14 @@ static void test_flat_package_counter_is_a_gap_and_a_warning(void **state)
     wl_sampler *s = open_marks_only(set);
     char dram[2048];
     snprintf(dram, sizeof dram, "%s/class/powercap/intel-rapl:0:2/energy_uj", root);
-    wl_test_put_uj(dram, 1000500);
     struct wl_energy_mark m;
-    mark_past_120ms(s, &m);
+    for (uint64_t e = 1000500;; e += 500) { /* dram keeps moving */
+        wl_test_put_uj(dram, e);
+        assert_int_equal(wl_sampler_mark(s, &m), 0);
+        if (m.t_ns - wl_sampler_t0_ns(s) >= 120000000)
+            break;
+        wl_clock_sleep_ns(10000000);
+    }
     struct wl_sampler_gap g[4];
     const size_t n = wl_sampler_gaps(s, g, 4);
     assert_int_equal(wl_sampler_gaps(s, g, 4), n); /* judged once */
@@ -141,8 +147,78 @@ static void test_flat_package_counter_is_a_gap_and_a_warning(void **state)
     free(root);
 }
 
-/* A counter that moved once is measuring: no gap however long it then rests. */
-static void test_counter_that_moved_once_is_not_stuck(void **state)
+/* The gap's text gives the counter's own nominal period (the gap carries
+ * it), not a hard-coded "about every millisecond". */
+static void test_stuck_gap_text_gives_its_nominal_period(void **state)
+{
+    (void)state;
+    struct wl_sampler_gap g;
+    memset(&g, 0, sizeof g);
+    g.counter_fell = true;
+    g.causes = 1u << WL_DISC_STUCK;
+    g.nominal_period_ns = 50000000;
+    char buf[160];
+    const char *t = wl_sampler_gap_text(&g, buf, sizeof buf);
+    assert_non_null(strstr(t, "did not change once (it updates about every 50 ms)"));
+    assert_null(strstr(wl_sampler_gap_why(&g), "millisecond"));
+    g.causes = 1u << WL_DISC_FELL;
+    assert_string_equal(wl_sampler_gap_text(&g, buf, sizeof buf), wl_sampler_gap_why(&g));
+}
+
+/* A counter that moved and then froze is not measuring from its last
+ * change: a gap from the read that saw that change, package's energy over
+ * the frozen time unknown (wl_sampler_stuck_over), and the gap closed at
+ * the last flat read when it moves again; a window after that is measured.
+ * Before, a counter that moved once was never judged again. */
+static void test_counter_that_froze_after_moving_is_stuck_until_it_moves(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "package-0", 5000000);
+    wl_sensor_set *set = wl_test_open_sensor_set(root, WL_BACKEND_RAPL_POWERCAP);
+    wl_test_capture_stderr_begin();
+    wl_sampler *s = open_marks_only(set);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0/energy_uj", root);
+    wl_test_put_uj(path, 5000061);
+    struct wl_energy_mark moved, m, later;
+    assert_int_equal(wl_sampler_mark(s, &moved), 0); /* sees the change */
+    struct wl_energy_mark m0 = moved;
+    for (;;) { /* flat for 120 ms and more after the change */
+        assert_int_equal(wl_sampler_mark(s, &m), 0);
+        if (m.t_ns - moved.t_ns >= 120000000)
+            break;
+        wl_clock_sleep_ns(20000000);
+    }
+    struct wl_sampler_gap g[4];
+    assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
+    assert_int_equal(g[0].causes, 1u << WL_DISC_STUCK);
+    assert_int_equal(g[0].lost_mask, 1u << WL_DOMAIN_PACKAGE);
+    assert_int_equal(g[0].nominal_period_ns, 1000000);
+    assert_true(g[0].t_start_ns == moved.t_ns); /* from the read that saw it change */
+    assert_true(g[0].t_end_ns >= m.t_ns);
+    assert_int_equal(wl_sampler_stuck_over(s, m0.t_ns, m.t_ns, NULL), 1u << WL_DOMAIN_PACKAGE);
+    /* it moves again: the gap ends at its last flat read, before the move */
+    wl_test_put_uj(path, 5000200);
+    assert_int_equal(wl_sampler_mark(s, &later), 0);
+    assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
+    assert_true(g[0].t_end_ns >= m.t_ns && g[0].t_end_ns < later.t_ns);
+    assert_int_equal(wl_sampler_stuck_over(s, m0.t_ns, m.t_ns, NULL), 1u << WL_DOMAIN_PACKAGE);
+    uint16_t pending = 0xffff;
+    assert_int_equal(wl_sampler_stuck_over(s, m0.t_ns, later.t_ns, &pending), 0);
+    assert_int_equal(pending, 0); /* a window across the move was measuring at its end */
+    char *err = wl_test_capture_stderr_end();
+    fputs(err, stderr);
+    assert_int_equal(count_of(err, "package-0: its energy counter did not change once"), 1);
+    free(err);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* A counter that keeps moving is never judged. */
+static void test_counter_that_keeps_moving_is_not_stuck(void **state)
 {
     (void)state;
     char *root = wl_test_tmpdir();
@@ -151,12 +227,94 @@ static void test_counter_that_moved_once_is_not_stuck(void **state)
     wl_sampler *s = open_marks_only(set);
     char path[2048];
     snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0/energy_uj", root);
-    wl_test_put_uj(path, 5000061);
-    struct wl_energy_mark m;
-    assert_int_equal(wl_sampler_mark(s, &m), 0);
-    mark_past_120ms(s, &m);
+    struct wl_energy_mark m0, m;
+    assert_int_equal(wl_sampler_mark(s, &m0), 0);
+    for (uint64_t e = 5000100;; e += 100) {
+        wl_test_put_uj(path, e);
+        assert_int_equal(wl_sampler_mark(s, &m), 0);
+        if (m.t_ns - m0.t_ns >= 150000000)
+            break;
+        wl_clock_sleep_ns(10000000); /* no 100 ms without a change */
+    }
     struct wl_sampler_gap g[4];
     assert_int_equal(wl_sampler_gaps(s, g, 4), 0);
+    assert_int_equal(wl_sampler_stuck_over(s, m0.t_ns, m.t_ns, NULL), 0);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* A counter whose read failed at the sampler's open starts its flat run at
+ * its first good read, and is judged stuck when it stays flat from there.
+ * Before, that first read compared its value with the failed read's and
+ * called the counter moving, so it was never judged. */
+static void test_counter_first_read_at_open_failed_is_judged_from_its_first_good_read(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "package-0", 5000000);
+    put_zone(root, "intel-rapl:0:2", "dram", 1000000);
+    char dram[2048], pkg[2048];
+    snprintf(dram, sizeof dram, "%s/class/powercap/intel-rapl:0:2/energy_uj", root);
+    snprintf(pkg, sizeof pkg, "%s/class/powercap/intel-rapl:0/energy_uj", root);
+    wl_sensor_set *set = wl_test_open_sensor_set(root, WL_BACKEND_RAPL_POWERCAP);
+    wl_test_put_text(dram, "garbage!!\n"); /* dram fails at the origin read */
+    wl_sampler *s = open_marks_only(set);
+    /* not the value the sensor saw at its own open: no read in between */
+    wl_test_put_uj(dram, 2000000);
+    struct wl_energy_mark first, m;
+    uint64_t e = 5000000;
+    wl_test_put_uj(pkg, e += 100);
+    assert_int_equal(wl_sampler_mark(s, &first), 0); /* dram's first good read */
+    assert_true(first.valid_mask & (1u << WL_DOMAIN_DRAM));
+    for (;;) { /* package moves, dram stays put from its first good read */
+        wl_test_put_uj(pkg, e += 100);
+        assert_int_equal(wl_sampler_mark(s, &m), 0);
+        if (m.t_ns - first.t_ns >= 120000000)
+            break;
+        wl_clock_sleep_ns(10000000);
+    }
+    struct wl_sampler_gap g[4];
+    const size_t n = wl_sampler_gaps(s, g, 4);
+    const struct wl_sampler_gap *stuck = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (g[i].causes == 1u << WL_DISC_STUCK)
+            stuck = &g[i];
+    assert_non_null(stuck);
+    assert_int_equal(stuck->lost_mask, 1u << WL_DOMAIN_DRAM);
+    assert_true(stuck->t_start_ns == first.t_ns); /* its first good read, not the open */
+    assert_int_equal(wl_sampler_stuck_over(s, first.t_ns, m.t_ns, NULL), 1u << WL_DOMAIN_DRAM);
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* wl_sampler_stuck_over: a counter flat since the window's start is
+ * pending while its flat run is too short to judge, and stuck once it is
+ * long enough; a window that began before the run is neither. */
+static void test_stuck_over_is_pending_then_stuck(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "package-0", 5000000);
+    wl_sensor_set *set = wl_test_open_sensor_set(root, WL_BACKEND_RAPL_POWERCAP);
+    wl_sampler *s = open_marks_only(set);
+    struct wl_energy_mark m0, m1;
+    assert_int_equal(wl_sampler_mark(s, &m0), 0);
+    uint16_t pending = 0;
+    const uint16_t early = wl_sampler_stuck_over(s, m0.t_ns, m0.t_ns, &pending);
+    assert_int_equal(early | pending, 1u << WL_DOMAIN_PACKAGE); /* one or the other */
+    if (wl_clock_now_ns() - wl_sampler_t0_ns(s) < 50000000) {   /* not a slow host */
+        assert_int_equal(early, 0);
+        assert_int_equal(pending, 1u << WL_DOMAIN_PACKAGE);
+    }
+    mark_past_120ms(s, &m1);
+    assert_int_equal(wl_sampler_stuck_over(s, m0.t_ns, m1.t_ns, &pending), 1u << WL_DOMAIN_PACKAGE);
+    assert_int_equal(pending, 0);
+    /* before the sampler's first read: not covered */
+    assert_int_equal(wl_sampler_stuck_over(s, wl_sampler_t0_ns(s) - 1, m1.t_ns, &pending), 0);
     wl_sampler_close(s);
     wl_sensor_set_close(set);
     wl_test_rmtree(root);
@@ -191,7 +349,11 @@ int main(void)
         cmocka_unit_test(test_stuck_after_is_100ms_or_ten_periods),
         cmocka_unit_test(test_powercap_channels_have_their_nominal_periods),
         cmocka_unit_test(test_flat_package_counter_is_a_gap_and_a_warning),
-        cmocka_unit_test(test_counter_that_moved_once_is_not_stuck),
+        cmocka_unit_test(test_stuck_gap_text_gives_its_nominal_period),
+        cmocka_unit_test(test_counter_that_froze_after_moving_is_stuck_until_it_moves),
+        cmocka_unit_test(test_counter_that_keeps_moving_is_not_stuck),
+        cmocka_unit_test(test_counter_first_read_at_open_failed_is_judged_from_its_first_good_read),
+        cmocka_unit_test(test_stuck_over_is_pending_then_stuck),
         cmocka_unit_test(test_flat_hwmon_counter_is_not_judged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
