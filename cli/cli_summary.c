@@ -68,6 +68,25 @@ static void print_energy_unknown_note(const struct wl_summary *s)
     if (!u->known)
         return;
     char names[128];
+    if (u->not_measuring | u->not_measuring_rows) {
+        /* a stuck counter (recorder.h): its 0 J is no measurement */
+        size_t k = 0;
+        names[0] = '\0';
+        for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+            if (((u->not_measuring | u->not_measuring_rows) & (1u << d)) && k < sizeof names)
+                k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", k ? ", " : "",
+                                      wl_domain_name((enum wl_domain)d));
+        printf("  NOTE: the energy counter of %s was not measuring (it did not change once: "
+               "see the sensor gaps): %s; %lld section%s and %lld token row%s have no energy "
+               "for it.\n",
+               names,
+               u->not_measuring ? "its energy, power, peak and baseline over the run are n/a, "
+                                  "not 0 J"
+                                : "what it reads over those rows is n/a, not 0 J",
+               (long long)u->n_sections_not_measuring, u->n_sections_not_measuring == 1 ? "" : "s",
+               (long long)u->n_token_rows_not_measuring,
+               u->n_token_rows_not_measuring == 1 ? "" : "s");
+    }
     const char *at = unread_at(u, ~s->headline_mask, names, sizeof names);
     if (at)
         printf("  NOTE: a sensor read failed at the generation's %s (%s): that energy is "
@@ -205,6 +224,8 @@ static void print_header(const struct wl_store_aggregates *a, const struct wl_su
         printf("  (run total missing, and %lld of its sections %s saved without energy: the "
                "sum of its phases is unknown)",
                (long long)s->sections_no_energy, s->sections_no_energy == 1 ? "was" : "were");
+    else if (isnan(s->energy_j) && (s->energy_unknown.not_measuring & s->headline_mask))
+        printf("  (unknown: an energy counter was not measuring: see the sensor gaps)");
     else if (isnan(s->energy_j) && unread_where)
         printf("  (unknown: a sensor read failed at the generation's %s (%s))", unread_where,
                unread);
@@ -502,6 +523,9 @@ static void print_domains(const struct wl_store_aggregates *a, const struct wl_s
             (unsigned)d->domain < WL_DOMAIN_COUNT && !isnan(d->energy_j) &&
             wl_summary_below_resolution(s->duration_ms, s->resolution.update_period_ms[d->domain]);
         run_below |= below;
+        /* a counter not measuring the whole run (stuck): no figure, no method */
+        if (s->energy_unknown.not_measuring & (1u << d->domain))
+            method = "none (stuck)";
         char m[2][56];
         printf(
             "  %-8s %-16s %12s %8s %10s %18s %10s %12s\n", wl_domain_name(d->domain),

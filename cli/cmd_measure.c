@@ -249,13 +249,7 @@ static double gap_time_s(double t)
  * energy, power and peak are unknown. */
 static bool domain_lost(const struct wl_measure_result *r, enum wl_domain d)
 {
-    for (size_t i = 0; i < r->n_gaps; i++) {
-        const struct wl_sampler_gap *g = &r->gaps[i];
-        if ((g->lost_mask & (1u << d)) && g->t_start_ns <= r->window.begin.t_ns &&
-            (g->t_end_ns == 0 || g->t_end_ns >= r->window.end.t_ns))
-            return true;
-    }
-    return false;
+    return wl_measure_lost_domains(r) & (1u << d);
 }
 
 /* Domain d's counter resolution over the command's window, by the rule the
@@ -291,14 +285,21 @@ static struct resol domain_resol(const struct wl_measure_result *r, enum wl_doma
     return x;
 }
 
+/* The method column of a domain whose energy is lost over the whole
+ * command: it has no figure, so no method of one (never "measured"). */
+#define LOST_METHOD_LABEL "none: not measured (sensor gap)"
+
 static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
 {
     const struct wl_domain_info *di = &r->domains[d];
+    /* a domain whose energy is lost over the whole command: no figures */
+    const bool lost = domain_lost(r, d);
     json_t *j = json_object();
     json_object_set_new(j, "domain", json_string(wl_domain_name(d)));
-    json_object_set_new(j, "method", json_string(wl_method_key(di->method)));
-    json_object_set_new(j, "method_label", json_string(wl_method_label(di->method)));
-    json_object_set_new(j, "measured", json_boolean(wl_method_is_measured(di->method)));
+    json_object_set_new(j, "method", lost ? json_null() : json_string(wl_method_key(di->method)));
+    json_object_set_new(j, "method_label",
+                        json_string(lost ? LOST_METHOD_LABEL : wl_method_label(di->method)));
+    json_object_set_new(j, "measured", json_boolean(!lost && wl_method_is_measured(di->method)));
     /* for a counter domain, whether its window energy is the exact delta of
      * its counters over a window of at least WL_RESOLUTION_PERIODS update
      * periods (within 10 %); a sampled or estimated domain (the CPU-time
@@ -312,8 +313,6 @@ static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
     json_object_set_new(j, "update_period_ms", wl_json_real_or_null(rs.period_ms));
     json_object_set_new(j, "energy_step_j", wl_json_real_or_null(rs.step_j));
     wl_json_set_text(j, "sources", di->sources);
-    /* a domain whose energy is lost over the whole command: no figures */
-    const bool lost = domain_lost(r, d);
     json_object_set_new(j, "energy_lost", json_boolean(lost));
     bool has = wl_energy_window_has(&r->window, d) && !lost;
     json_object_set_new(j, "energy_j",
@@ -437,6 +436,7 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
     json_object_set_new(s, "not_kept", json_integer((json_int_t)r->n_samples_dropped));
     json_object_set_new(s, "missed_ticks", json_integer((json_int_t)r->stats.n_missed_ticks));
     json_t *gaps = json_array();
+    char why[160];
     for (size_t i = 0; i < r->n_gaps; i++) {
         json_t *g = json_object();
         /* from the command's start, as peak_at_s (negative: before it);
@@ -448,7 +448,8 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
         json_object_set_new(g, "error", json_string(wl_strerror_name(r->gaps[i].error)));
         /* a counter discontinuity: the energy over the gap is not counted */
         json_object_set_new(g, "counter_fell", json_boolean(r->gaps[i].counter_fell));
-        json_object_set_new(g, "why", json_string(wl_sampler_gap_why(&r->gaps[i])));
+        json_object_set_new(g, "why",
+                            json_string(wl_sampler_gap_text(&r->gaps[i], why, sizeof why)));
         /* false: some of its energy is not counted (run_gaps.h) */
         json_object_set_new(g, "energy_counted", json_boolean(r->gaps[i].lost_mask == 0));
         /* the domains it touches, and those whose energy it loses (the
@@ -571,7 +572,7 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
         const struct wl_sampler_gap *g = &r->gaps[i];
         /* times from the command's start, as the peaks' (negative: before
          * it, in the set-up or the idle baseline) */
-        char from[32], till[32] = "end", names[96], who[100] = "", eff[256];
+        char from[32], till[32] = "end", names[96], who[100] = "", eff[256], why[160];
         snprintf(from, sizeof from, "%.3f s", gap_time_s(since_start_s(r, g->t_start_ns)));
         if (g->t_end_ns)
             snprintf(till, sizeof till, "%.3f s", gap_time_s(since_start_s(r, g->t_end_ns)));
@@ -584,7 +585,8 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
              * a discontinuity, or a failed read of a power-only channel),
              * and which figures are low by it from where it lies */
             fprintf(f, "  sensor gap      %s .. %s (%s%s:%s)\n", from, till, who,
-                    wl_sampler_gap_why(g), lost_gap_effect(r, g, eff, sizeof eff));
+                    wl_sampler_gap_text(g, why, sizeof why),
+                    lost_gap_effect(r, g, eff, sizeof eff));
         else
             fprintf(f, "  sensor gap      %s .. %s (%s%s%s)\n", from, till, who,
                     wl_strerror(g->error), g->t_end_ns ? "; recovered" : "");
@@ -640,7 +642,7 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
         else if (p->t_ns)
             snprintf(pk, sizeof pk, "%.3f @ %.2f", p->power_w, since_start_s(r, p->t_ns));
         fprintf(f, "  %-8s %12s %10s %18s %13s %12s  %s\n", wl_domain_name(dom), e, a, pk, b, dy,
-                wl_method_label(di->method));
+                lost ? LOST_METHOD_LABEL : wl_method_label(di->method));
     }
     if (short_window_ns)
         fprintf(f,

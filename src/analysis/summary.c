@@ -932,6 +932,12 @@ static void wl__energy_unknown(const struct wl_store_aggregates *a, const json_t
         u->n_sections = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
         v = json_object_get(o, "token_rows");
         u->n_token_rows = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+        u->not_measuring = wl_json_domain_mask(json_object_get(o, "not_measuring"));
+        u->not_measuring_rows = wl_json_domain_mask(json_object_get(o, "not_measuring_rows"));
+        v = json_object_get(o, "not_measuring_sections");
+        u->n_sections_not_measuring = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+        v = json_object_get(o, "not_measuring_token_rows");
+        u->n_token_rows_not_measuring = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
         return;
     }
     const int64_t n_rows = a->tokens.n_input_no_energy + a->tokens.n_output_no_energy;
@@ -955,6 +961,10 @@ static json_t *wl__energy_unknown_json(const struct wl_summary_energy_unknown *u
     json_object_set_new(o, "sections", json_integer(u->n_sections));
     json_object_set_new(o, "token_rows", json_integer(u->n_token_rows));
     json_object_set_new(o, "counted_from_rows", json_boolean(u->from_rows));
+    json_object_set_new(o, "not_measuring", wl_json_domain_names(u->not_measuring));
+    json_object_set_new(o, "not_measuring_rows", wl_json_domain_names(u->not_measuring_rows));
+    json_object_set_new(o, "not_measuring_sections", json_integer(u->n_sections_not_measuring));
+    json_object_set_new(o, "not_measuring_token_rows", json_integer(u->n_token_rows_not_measuring));
     return o;
 }
 
@@ -1355,8 +1365,11 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         json_t *o = json_object();
         json_object_set_new(o, "domain", json_string(wl_domain_name(d->domain)));
         /* a method this build cannot read is unknown: null, as store.md's
-         * JSON rules say */
-        wl_json_set_text(o, "method", wl_method_key_or_null(d->method));
+         * JSON rules say; so is that of a domain whose counter was not
+         * measuring the whole run (stuck): it has no figure to have one */
+        const bool stuck = s->energy_unknown.not_measuring & (1u << d->domain);
+        wl_json_set_text(o, "method", stuck ? NULL : wl_method_key_or_null(d->method));
+        json_object_set_new(o, "not_measuring", json_boolean(stuck));
         wl_json_set_text(o, "source", r->domain_source[i][0] ? r->domain_source[i] : NULL);
         json_object_set_new(o, "energy_j", wl_json_real_or_null(d->energy_j));
         json_object_set_new(o, "pct_of_total", wl_json_real_or_null(d->pct));

@@ -314,6 +314,13 @@ struct wl_summary_energy_unknown {
     bool from_rows;
     uint32_t unread_start, unread_end;
     int64_t n_sections, n_token_rows;
+    /* a counter that was not measuring (stuck; its sensor gap is stored):
+     * the domains stuck over the whole run (no energy, power, peak or
+     * baseline: none of their figures is measured, so no method is theirs),
+     * those stuck over some row, and the rows without energy for it
+     * (runs.extra energy_unknown "not_measuring*", recorder.h) */
+    uint32_t not_measuring, not_measuring_rows;
+    int64_t n_sections_not_measuring, n_token_rows_not_measuring;
 };
 
 /* Where the run's idle baseline comes from, or why it has none (dynamic

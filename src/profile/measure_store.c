@@ -213,6 +213,29 @@ void wl_measure_heartbeat_tick(struct wl_measure_heartbeat *hb, uint64_t now_ns)
     }
 }
 
+/* runs.extra "energy_unknown" as the recorder writes it (recorder.h) for
+ * the domains whose energy a gap loses over the whole command (a stuck
+ * counter): they have no figures, and show names them instead of a
+ * method; the command's one section has no energy when the headline is
+ * among them. */
+static int set_not_measuring(wl_store_run *run, uint16_t lost, bool section_lost)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "start", json_array());
+    json_object_set_new(j, "end", json_array());
+    json_object_set_new(j, "sections", json_integer(0));
+    json_object_set_new(j, "token_rows", json_integer(0));
+    json_object_set_new(j, "not_measuring", wl_json_domain_names(lost));
+    json_object_set_new(j, "not_measuring_rows", wl_json_domain_names(lost));
+    json_object_set_new(j, "not_measuring_sections", json_integer(section_lost ? 1 : 0));
+    json_object_set_new(j, "not_measuring_token_rows", json_integer(0));
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    const int rc = text ? wl_store_run_set_extra(run, "energy_unknown", text) : WL_ENOMEM;
+    free(text);
+    return rc;
+}
+
 int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measure_save *p,
                           struct wl_errmsg *err)
 {
@@ -283,10 +306,15 @@ int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measu
     };
     struct wl_store_domain doms[WL_DOMAIN_COUNT];
     size_t nd = 0;
+    /* a domain whose energy a gap loses over the whole command (a counter
+     * stuck the whole run) has no figures, as measure prints it: never a
+     * stored 0 J measured */
+    const uint16_t lost = wl_measure_lost_domains(r);
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
         const struct wl_domain_info *di = &r->domains[d];
         const enum wl_domain dom = (enum wl_domain)d;
-        const bool has = di->present && wl_energy_window_has(w, dom);
+        const bool is_lost = lost & (1u << d);
+        const bool has = di->present && wl_energy_window_has(w, dom) && !is_lost;
         if (mask & (1u << d)) {
             if (has)
                 total_j += wl_energy_window_j(w, dom);
@@ -302,11 +330,12 @@ int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measu
         o->source = di->sources;
         o->energy_j = has ? wl_energy_window_j(w, dom) : WL_STORE_UNSET;
         o->avg_power_w = has ? wl_energy_window_avg_w(w, dom) : WL_STORE_UNSET;
-        o->baseline_power_w = r->baseline.valid && (r->baseline.valid_mask & (1u << d))
+        o->baseline_power_w = r->baseline.valid && (r->baseline.valid_mask & (1u << d)) && !is_lost
                                   ? r->baseline.power_w[d]
                                   : WL_STORE_UNSET;
-        o->peak_power_w = r->run_peak[d].t_ns ? r->run_peak[d].power_w : WL_STORE_UNSET;
-        o->peak_t_ms = r->run_peak[d].t_ns ? rel_ms(r, r->run_peak[d].t_ns) : WL_STORE_UNSET;
+        const bool peak = r->run_peak[d].t_ns && !is_lost;
+        o->peak_power_w = peak ? r->run_peak[d].power_w : WL_STORE_UNSET;
+        o->peak_t_ms = peak ? rel_ms(r, r->run_peak[d].t_ns) : WL_STORE_UNSET;
         if (has) {
             sec.domain_mask |= 1u << d;
             sec.domain_energy_j[d] = o->energy_j;
@@ -318,6 +347,8 @@ int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measu
         goto fail_run;
     }
     rc = set_exit_extras(run, r);
+    if (rc == 0 && lost)
+        rc = set_not_measuring(run, lost, (lost & mask) != 0);
     if (rc == 0) {
         /* rusage comes with the status: none when it could not be read */
         snprintf(extra, sizeof extra, "%.6f", (double)r->cpu_ns / 1e9);

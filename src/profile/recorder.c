@@ -161,6 +161,11 @@ struct wl_recorder {
     double sum_sections_j, sum_in_j, sum_out_j, prefill_j, decode_j;
     int64_t n_in_rows, n_out_rows, n_out_tokens, n_failed_steps;
     int64_t n_secs_unknown, n_rows_unknown;
+    /* rows without energy because a headline domain's counter was not
+     * measuring over them (stuck: wl_sampler_stuck_over), and the domains
+     * any row or the run lost so (writer thread, read after join) */
+    int64_t n_secs_stuck, n_rows_stuck;
+    uint16_t stuck_mask;
 };
 
 /* ---- names --------------------------------------------------------------------- */
@@ -262,6 +267,34 @@ static double headline_j(const struct wl_recorder *r, const struct wl_energy_mar
             e += mark_delta_j(a, b, (enum wl_domain)d);
     }
     return e;
+}
+
+/* The marks a and b as figures may use them, into *a2 and *b2: a domain
+ * whose counter was stuck over the whole window (wl_sampler_stuck_over)
+ * has no reading there, so its energy is unknown (NaN, stored NULL), never
+ * a measured 0 J. Returns those domains. */
+static uint16_t usable_marks(struct wl_recorder *r, const struct wl_energy_mark *a,
+                             const struct wl_energy_mark *b, struct wl_energy_mark *a2,
+                             struct wl_energy_mark *b2)
+{
+    *a2 = *a;
+    *b2 = *b;
+    const uint16_t stuck = wl_sampler_stuck_over(r->smp, a->t_ns, b->t_ns, NULL);
+    a2->valid_mask &= (uint16_t)~stuck;
+    b2->valid_mask &= (uint16_t)~stuck;
+    return stuck;
+}
+
+/* Whether a window's figures must wait (the writer's passes): a counter of
+ * a present domain has been flat since its start, too short a time yet to
+ * tell a counter that is not measuring from a quiet one. The last pass (at
+ * stop) waits for nothing: a run flat so briefly counts as measured. */
+static bool window_undecided(struct wl_recorder *r, const struct wl_energy_mark *a,
+                             const struct wl_energy_mark *b)
+{
+    uint16_t pending = 0;
+    (void)wl_sampler_stuck_over(r->smp, a->t_ns, b->t_ns, &pending);
+    return pending != 0;
 }
 
 static double rel_ms(const struct wl_recorder *r, uint64_t t_ns)
@@ -837,10 +870,15 @@ static void write_samples(struct wl_recorder *r, uint64_t end_ns)
     }
 }
 
-static void write_section(struct wl_recorder *r, const struct sec_rec *s)
+static void write_section(struct wl_recorder *r, const struct sec_rec *sr)
 {
+    struct sec_rec sc = *sr, *s = &sc;
+    const uint16_t stuck = usable_marks(r, &sr->begin, &sr->end, &sc.begin, &sc.end);
+    r->stuck_mask |= stuck;
     const double e = headline_j(r, &s->begin, &s->end);
-    if (isnan(e)) {
+    if (isnan(e) && (stuck & r->headline_mask)) {
+        r->n_secs_stuck++;
+    } else if (isnan(e)) {
         r->n_secs_unknown++;
     } else {
         r->sum_sections_j += e;
@@ -878,8 +916,11 @@ static void write_metrics(struct wl_recorder *r, const struct slot *s, size_t si
     const uint64_t dur = s->layers.end.t_ns > s->layers.begin.t_ns
                              ? s->layers.end.t_ns - s->layers.begin.t_ns
                              : 0;
-    /* NaN when the window lacks a headline domain: every row's energy is unknown then */
-    const double e_layers = headline_j(r, &s->layers.begin, &s->layers.end);
+    /* NaN when the window lacks a headline domain (or its counter was stuck
+     * over it): every row's energy is unknown then */
+    struct wl_energy_window lw;
+    usable_marks(r, &s->layers.begin, &s->layers.end, &lw.begin, &lw.end);
+    const double e_layers = headline_j(r, &lw.begin, &lw.end);
     const double p_w = isnan(e_layers) ? NAN : dur ? e_layers / ((double)dur / 1e9) : 0;
     const size_t nl = (size_t)r->p.n_layer;
     for (size_t l = 0; l < nl; l++) {
@@ -957,12 +998,17 @@ static void write_slot(struct wl_recorder *r, const struct slot *s, size_t si)
         r->n_failed_steps++;
         return;
     }
-    const double e = headline_j(r, &s->begin, &s->end); /* NaN: unknown */
+    struct wl_energy_mark b0, b1;
+    const uint16_t stuck_mask = usable_marks(r, &s->begin, &s->end, &b0, &b1);
+    r->stuck_mask |= stuck_mask;
+    const bool stuck = stuck_mask & r->headline_mask;
+    const double e = headline_j(r, &b0, &b1); /* NaN: unknown */
+    int64_t *n_unknown = stuck ? &r->n_rows_stuck : &r->n_rows_unknown;
     if (s->kind == SLOT_PREFILL) {
         /* a batch's tokens share its energy equally: attributed, not measured */
         for (int32_t t = 0; t < s->n_tok; t++) {
             if (isnan(e))
-                r->n_rows_unknown++;
+                (*n_unknown)++;
             else
                 r->sum_in_j += e / s->n_tok;
             r->n_in_rows++;
@@ -979,17 +1025,23 @@ static void write_slot(struct wl_recorder *r, const struct slot *s, size_t si)
         /* one row per decode round: its measured energy and time, and how
          * many sequences produced a token in it */
         if (isnan(e))
-            r->n_rows_unknown++;
+            (*n_unknown)++;
         else
             r->sum_out_j += e;
         r->n_out_rows++;
         r->n_out_tokens += s->n_tok;
         if (r->run) {
-            struct wl_store_token tk = {.index = s->token_index, .text = s->text,
-                                        .is_input = false, .start_ms = rel_ms(r, s->begin.t_ns),
-                                        .end_ms = rel_ms(r, s->end.t_ns), .energy_j = e,
+            struct wl_store_token tk = {.index = s->token_index,
+                                        .text = s->text,
+                                        .is_input = false,
+                                        .start_ms = rel_ms(r, s->begin.t_ns),
+                                        .end_ms = rel_ms(r, s->end.t_ns),
+                                        .energy_j = e,
                                         .method = r->headline_method,
-                                        .power_w = s->has_power ? s->power_w : WL_STORE_UNSET,
+                                        /* a stuck counter's sample power is no
+                                           measurement of 0 W either */
+                                        .power_w =
+                                            s->has_power && !stuck ? s->power_w : WL_STORE_UNSET,
                                         .n_seq = s->n_tok};
             store_fail(r, wl_store_add_token(r->run, &tk), "an output token");
         }
@@ -1000,14 +1052,25 @@ static void write_slot(struct wl_recorder *r, const struct slot *s, size_t si)
 
 /* Writes everything published so far. Writer thread (or the controller
  * after the join). */
-static void write_published(struct wl_recorder *r)
+static void write_published(struct wl_recorder *r, bool last)
 {
+    /* a window over which a counter has been flat too briefly to judge
+     * waits for a later pass (wl_sampler_stuck_over: ~100 ms at most),
+     * and so do those after it (rows go in order) */
     const size_t ns = atomic_load_explicit(&r->pub_secs, memory_order_acquire);
-    for (; r->w_secs < ns; r->w_secs++)
-        write_section(r, &r->secs[r->w_secs]);
+    for (; r->w_secs < ns; r->w_secs++) {
+        const struct sec_rec *sr = &r->secs[r->w_secs];
+        if (!last && window_undecided(r, &sr->begin, &sr->end))
+            break;
+        write_section(r, sr);
+    }
     const size_t nsl = atomic_load_explicit(&r->pub_slots, memory_order_acquire);
-    for (; r->w_slots < nsl; r->w_slots++)
-        write_slot(r, &r->slots[r->w_slots], r->w_slots);
+    for (; r->w_slots < nsl; r->w_slots++) {
+        const struct slot *sl = &r->slots[r->w_slots];
+        if (!last && !sl->failed && window_undecided(r, &sl->begin, &sl->end))
+            break;
+        write_slot(r, sl, r->w_slots);
+    }
     /* a published section's end mark is one of the generation's (r->last
      * is the engine's, not ours to read) */
     write_samples(r, ns ? r->secs[ns - 1].end.t_ns : r->start.t_ns);
@@ -1037,7 +1100,7 @@ static void *writer_main(void *arg)
     while (!atomic_load(&r->stop)) {
         wl_clock_sleep_until_ns(next);
         next += period;
-        write_published(r);
+        write_published(r, false);
     }
     return NULL;
 }
@@ -1132,7 +1195,7 @@ void wl_recorder_stop(wl_recorder *r)
     pthread_join(r->thread, NULL);
     r->thread_running = false;
     r->started = false;
-    write_published(r);
+    write_published(r, true);
     /* the generation's window is known now: what is held before its end
      * counts, the rest came after it */
     held_add_before(r, r->last.t_ns);
@@ -1147,14 +1210,17 @@ void wl_recorder_get_totals(wl_recorder *r, struct wl_recorder_totals *out)
 {
     memset(out, 0, sizeof *out);
     out->duration_ms = ((double)r->last.t_ns - (double)r->start.t_ns) / 1e6;
-    out->energy_j = headline_j(r, &r->start, &r->last);
+    /* a domain whose counter was stuck over the whole run has no total */
+    struct wl_energy_mark start, last;
+    out->stuck_mask = usable_marks(r, &r->start, &r->last, &start, &last);
+    out->energy_j = headline_j(r, &start, &last);
     out->method = r->headline_method;
     snprintf(out->energy_scope, sizeof out->energy_scope, "%s", r->scope);
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
         const uint16_t bit = (uint16_t)(1u << d);
-        if ((r->start.valid_mask & bit) && (r->last.valid_mask & bit)) {
+        if ((start.valid_mask & bit) && (last.valid_mask & bit)) {
             out->domain_mask |= bit;
-            out->domain_energy_j[d] = mark_delta_j(&r->start, &r->last, (enum wl_domain)d);
+            out->domain_energy_j[d] = mark_delta_j(&start, &last, (enum wl_domain)d);
         }
         if (r->dom[d].present) {
             out->unread_start |= (uint16_t)(r->start.valid_mask & bit ? 0 : bit);
@@ -1168,6 +1234,9 @@ void wl_recorder_get_totals(wl_recorder *r, struct wl_recorder_totals *out)
     out->decode_energy_j = r->decode_j;
     out->n_sections_unknown = r->n_secs_unknown;
     out->n_token_rows_unknown = r->n_rows_unknown;
+    out->n_sections_stuck = r->n_secs_stuck;
+    out->n_token_rows_stuck = r->n_rows_stuck;
+    out->rows_stuck_mask = r->stuck_mask;
     out->n_input_tokens = r->n_in_rows;
     out->n_output_tokens = r->n_out_tokens;
     out->n_rounds = r->n_out_rows;
@@ -1207,7 +1276,9 @@ int wl_recorder_sequence_energy(wl_recorder *r, int32_t n_seq, const int32_t *n_
         const struct slot *s = &r->slots[k];
         if (s->failed)
             continue; /* no token: no sequence's round */
-        const double e = headline_j(r, &s->begin, &s->end);
+        struct wl_energy_mark b0, b1;
+        usable_marks(r, &s->begin, &s->end, &b0, &b1);
+        const double e = headline_j(r, &b0, &b1);
         if (s->kind == SLOT_PREFILL) {
             for (int64_t t = s->pos; t < (int64_t)s->pos + s->n_tok; t++) {
                 while (t >= seq_end && seq + 1 < n_seq)
@@ -1312,13 +1383,23 @@ static uint64_t samples_lost(wl_recorder *r)
  * because a sensor read failed at a mark; nothing otherwise. */
 static void store_energy_unknown(struct wl_recorder *r, const struct wl_recorder_totals *t)
 {
-    if (!t->unread_start && !t->unread_end && !t->n_sections_unknown && !t->n_token_rows_unknown)
+    const uint16_t stuck = t->stuck_mask | t->rows_stuck_mask;
+    if (!t->unread_start && !t->unread_end && !t->n_sections_unknown && !t->n_token_rows_unknown &&
+        !stuck)
         return;
     json_t *j = json_object();
     json_object_set_new(j, "start", wl_json_domain_names(t->unread_start));
     json_object_set_new(j, "end", wl_json_domain_names(t->unread_end));
     json_object_set_new(j, "sections", json_integer(t->n_sections_unknown));
     json_object_set_new(j, "token_rows", json_integer(t->n_token_rows_unknown));
+    if (stuck) {
+        /* a counter not measuring (its gap says so): the run's and the
+         * rows' figures of these domains are unknown, not 0 J */
+        json_object_set_new(j, "not_measuring", wl_json_domain_names(t->stuck_mask));
+        json_object_set_new(j, "not_measuring_rows", wl_json_domain_names(t->rows_stuck_mask));
+        json_object_set_new(j, "not_measuring_sections", json_integer(t->n_sections_stuck));
+        json_object_set_new(j, "not_measuring_token_rows", json_integer(t->n_token_rows_stuck));
+    }
     char *text = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     store_fail(r, text ? wl_store_run_set_extra(r->run, "energy_unknown", text) : WL_ENOMEM,
@@ -1364,10 +1445,15 @@ int wl_recorder_finish(wl_recorder *r, const struct wl_recorder_finish *f)
         const struct wl_energy_window gen = {r->start, r->last};
         o->avg_power_w =
             known && t.duration_ms > 0 ? wl_energy_window_avg_w(&gen, o->domain) : WL_STORE_UNSET;
-        o->baseline_power_w = b.valid && (b.valid_mask & (1u << d)) ? b.power_w[d]
-                                                                     : WL_STORE_UNSET;
-        o->peak_power_w = r->peak[d].t_ns ? r->peak[d].power_w : WL_STORE_UNSET;
-        o->peak_t_ms = r->peak[d].t_ns ? rel_ms(r, r->peak[d].t_ns) : WL_STORE_UNSET;
+        /* a counter stuck over the whole baseline gives no baseline (its 0 W) */
+        const bool base =
+            b.valid && (b.valid_mask & (1u << d)) &&
+            !(wl_sampler_stuck_over(r->smp, b.t_begin_ns, b.t_end_ns, NULL) & (1u << d));
+        o->baseline_power_w = base ? b.power_w[d] : WL_STORE_UNSET;
+        /* a counter stuck the whole run has no peak either (its 0 W) */
+        const bool peak = r->peak[d].t_ns && !(t.stuck_mask & (1u << d));
+        o->peak_power_w = peak ? r->peak[d].power_w : WL_STORE_UNSET;
+        o->peak_t_ms = peak ? rel_ms(r, r->peak[d].t_ns) : WL_STORE_UNSET;
     }
     struct wl_sampler_stats st;
     wl_sampler_stats(r->smp, &st);

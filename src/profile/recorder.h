@@ -138,7 +138,14 @@ struct wl_recorder_totals {
     double output_tokens_energy_j; /* sum over output tokens (= decode) */
     double prefill_energy_j, decode_energy_j;
     int64_t n_sections_unknown;   /* sections stored without energy */
-    int64_t n_token_rows_unknown; /* token rows (input and output) stored without energy */
+    int64_t n_token_rows_unknown; /* token rows (input and output) stored without energy
+                                     because a sensor read failed at a mark */
+    /* domains whose counter was stuck over the whole run (not measuring:
+     * wl_sampler_stuck_over; not in domain_mask, energy_j NaN when one is
+     * the headline's), those stuck over any row, and the rows stored
+     * without energy for it */
+    uint16_t stuck_mask, rows_stuck_mask;
+    int64_t n_sections_stuck, n_token_rows_stuck;
     int64_t n_input_tokens;  /* prompt tokens of all sequences */
     int64_t n_output_tokens; /* generated tokens of all sequences (sum over rounds) */
     int64_t n_rounds;        /* output rows: decode rounds (= n_output_tokens for one sequence) */
@@ -194,7 +201,12 @@ struct wl_recorder_finish {
  * sample that read it. When an energy is unknown, runs.extra
  * "energy_unknown" says why: {"start": [domains], "end": [domains],
  * "sections": n, "token_rows": n} (the domains without a reading at those
- * marks; the rows stored without energy). Samples the sampler overwrote
+ * marks; the rows stored without energy), and when a counter was not
+ * measuring (stuck: its gap is stored too) "not_measuring": [domains stuck
+ * the whole run, which have no energy, average or peak],
+ * "not_measuring_rows": [domains stuck over some row],
+ * "not_measuring_sections": n, "not_measuring_token_rows": n (rows
+ * without energy for it). Samples the sampler overwrote
  * before they were stored are counted in runs.extra "samples_lost" (only
  * when there are some). A recorder never started (or whose start failed)
  * recorded nothing: its run is stored as failed, with f->error or the

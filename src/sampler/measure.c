@@ -494,3 +494,15 @@ void wl_measure_result_free(struct wl_measure_result *r)
     r->samples = NULL;
     r->n_samples = 0;
 }
+
+uint16_t wl_measure_lost_domains(const struct wl_measure_result *r)
+{
+    uint16_t lost = 0;
+    for (size_t i = 0; i < r->n_gaps; i++) {
+        const struct wl_sampler_gap *g = &r->gaps[i];
+        if (g->lost_mask && g->t_start_ns <= r->window.begin.t_ns &&
+            (g->t_end_ns == 0 || g->t_end_ns >= r->window.end.t_ns))
+            lost |= g->lost_mask;
+    }
+    return lost;
+}

@@ -122,6 +122,12 @@ struct wl_measure_result {
     uint32_t sample_stride; /* every this many drained samples one is kept (1, 2, 4, ...) */
 };
 
+/* The domains whose energy a gap loses over the whole command (a gap with
+ * lost_mask that spans r->window; a counter stuck the whole run,
+ * WL_DISC_STUCK): their window delta is no measurement, so their energy,
+ * power and peak are unknown (n/a), and no method is theirs. */
+uint16_t wl_measure_lost_domains(const struct wl_measure_result *r);
+
 /* Runs the command. Returns 0 when the command ran (whatever its status; see
  * out->exit_code) or when exec failed (out->exec_errno set); a negative WL_E*
  * with a message in err when measuring could not start (the command is then
