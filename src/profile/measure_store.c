@@ -213,11 +213,24 @@ void wl_measure_heartbeat_tick(struct wl_measure_heartbeat *hb, uint64_t now_ns)
     }
 }
 
+/* The domains a stuck counter (WL_DISC_STUCK) leaves unmeasured over the
+ * whole command: those of wl_measure_lost_domains that a stuck gap loses. */
+static uint16_t stuck_domains(const struct wl_measure_result *r, uint16_t lost)
+{
+    uint16_t stuck = 0;
+    for (size_t i = 0; i < r->n_gaps; i++) {
+        const struct wl_sampler_gap *g = &r->gaps[i];
+        if (g->counter_fell && g->causes == 1u << WL_DISC_STUCK &&
+            g->t_start_ns <= r->window.begin.t_ns && g->t_end_ns >= r->window.end.t_ns)
+            stuck |= g->lost_mask;
+    }
+    return stuck & lost;
+}
+
 /* runs.extra "energy_unknown" as the recorder writes it (recorder.h) for
- * the domains whose energy a gap loses over the whole command (a stuck
- * counter): they have no figures, and show names them instead of a
- * method; the command's one section has no energy when the headline is
- * among them. */
+ * the domains a stuck counter leaves unmeasured over the whole command:
+ * they have no figures, and show names them instead of a method; the
+ * command's one section has no energy when the headline is among them. */
 static int set_not_measuring(wl_store_run *run, uint16_t lost, bool section_lost)
 {
     json_t *j = json_object();
@@ -347,8 +360,9 @@ int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measu
         goto fail_run;
     }
     rc = set_exit_extras(run, r);
-    if (rc == 0 && lost)
-        rc = set_not_measuring(run, lost, (lost & mask) != 0);
+    const uint16_t stuck = stuck_domains(r, lost);
+    if (rc == 0 && stuck)
+        rc = set_not_measuring(run, stuck, (stuck & mask) != 0);
     if (rc == 0) {
         /* rusage comes with the status: none when it could not be read */
         snprintf(extra, sizeof extra, "%.6f", (double)r->cpu_ns / 1e9);

@@ -31,8 +31,13 @@ else ok "no plain recovered line"; fi
 # summed the two (4.0 s of gaps in a 2.8 s command).
 e=$(fake_zone intel-rapl:0 package-0 5000000) || { echo "FAIL: no fake powercap zone"; exit 1; }
 echo 1000000000 >"${e%/*}/max_energy_range_uj"
-"$W" measure --no-store -i 10 -- sh -c "sleep 0.3; echo garbage >'$e'; sleep 2; \
-  printf '%020d\n' 9000000 >'$e'; sleep 0.5" >"$tmp/w.txt" 2>&1
+# The counter moves (every ~5 ms) while it reads: a counter flat for 100 ms
+# is not measuring, a gap of its own (sampler.md), which this is not about.
+"$W" measure --no-store -i 10 -- sh -c "i=0; while [ \$i -lt 60 ]; do \
+  printf '%020d\n' \$((5000000 + i * 500)) 1<>'$e'; i=\$((i + 1)); sleep 0.005; done; \
+  echo garbage >'$e'; sleep 2; i=0; while [ \$i -lt 100 ]; do \
+  printf '%020d\n' \$((9000000 + i * 500)) 1<>'$e'; i=\$((i + 1)); sleep 0.005; done" \
+  >"$tmp/w.txt" 2>&1
 if python3 - "$tmp/w.txt" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()

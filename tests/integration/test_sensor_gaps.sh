@@ -20,9 +20,12 @@ e=$(fake_zone intel-rapl:0 package-0 5000000) || { echo "FAIL: no fake powercap 
 line_re='sensor gaps: 1 ([0-9.]* s in all; the energy in them is NOT counted, the package figures are low by it)'
 
 # --- measure ------------------------------------------------------------------------
-# rewritten in place (1<>), same width: a read never sees an empty file
-"$W" measure -i 10 -- sh -c "sleep 0.3; printf '%020d\n' 1000000 1<>'$e'; sleep 0.3" \
-  >"$tmp/m.txt" 2>"$tmp/m.err"; rc=$?
+# rewritten in place (1<>), same width: a read never sees an empty file.
+# The counter moves every ~5 ms, as a real one does (one flat for 100 ms is
+# not measuring: a gap of its own, sampler.md), and goes back once.
+"$W" measure -i 10 -- sh -c "i=0; v=5000000; while [ \$i -lt 120 ]; do \
+  [ \$i = 60 ] && v=1000000; printf '%020d\n' \$v 1<>'$e'; v=\$((v + 500)); i=\$((i + 1)); \
+  sleep 0.005; done" >"$tmp/m.txt" 2>"$tmp/m.err"; rc=$?
 id=$(sed -n 's/.*saved as run \([0-9a-f-]*\).*/\1/p' "$tmp/m.err")
 if [ $rc = 0 ] && [ ${#id} = 36 ]; then ok "measure stored $id"; else bad "measure (rc $rc)"; cat "$tmp/m.err"; fi
 live=$(grep -o "$line_re" "$tmp/m.txt")
@@ -56,7 +59,13 @@ then ok "export carries the gap in extra"; else bad "export: $(head -c 400 "$tmp
 # --- run ----------------------------------------------------------------------------
 model=$D/models/stories260K.gguf
 if have_data "$model" "run part"; then
-  printf '%020d\n' 5000000 1<>"$e"
+  # the counter moves every ~5 ms through the run (mover), as a real one
+  mover() {
+    local v=$1
+    while :; do printf '%020d\n' "$v" 1<>"$e"; v=$((v + 500)); sleep 0.005; done
+  }
+  mover 5000000 &
+  mpid=$!
   "$W" run -m "$model" -n 8 -t 1 --temp 0 --depth off --baseline 3 --settle 0 \
     >"$tmp/r.txt" 2>"$tmp/r.err" &
   pid=$!
@@ -68,13 +77,16 @@ if have_data "$model" "run part"; then
   # half a second into the 3 s baseline: the sampler thread has read the
   # counter at its old value even on a slow start
   sleep 0.5
-  printf '%020d\n' 1000000 1<>"$e"
+  kill $mpid; wait $mpid 2>/dev/null
+  mover 1000000 &
+  mpid=$!
   # inconclusive only when the write came after the baseline (a host stalled
   # through the whole 3 s baseline): decided from the run's progress, never
   # from what the sampler under test says about the counter
   late=0
   grep -q "prefill and decode" "$tmp/r.err" && late=1
   wait $pid; rc=$?
+  kill $mpid; wait $mpid 2>/dev/null
   rid=$(sed -n 's/^Run \([0-9a-f-]\{36\}\)  (.*/\1/p' "$tmp/r.txt" | head -1)
   if [ $rc = 0 ] && [ -n "$rid" ]; then ok "run stored $rid"; else bad "run (rc $rc)"; cat "$tmp/r.err"; fi
   if [ $late = 1 ]; then
