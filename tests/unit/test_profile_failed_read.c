@@ -7,6 +7,8 @@
  * no reading of the headline domain is unknown (stored NULL): it was
  * stored as 0 J "measured" (sections, tokens, the run's total), and the run
  * lost its domain row (baseline and peak) when its last mark failed.
+ * A counter that freezes mid-run (the fake at 0 W) is no reading either
+ * over the rows wholly inside its flat run (sampler.md, Gaps).
  */
 #include "test_support.h"
 
@@ -327,11 +329,95 @@ static void test_a_failed_read_at_the_end_leaves_the_run_energy_unknown(void **s
     wl_fake_verdict_end(&v);
 }
 
+/* ---- a counter that freezes mid-run ---------------------------------------------------- */
+
+/* Returns once the file at path reads the same over 20 ms (a frozen
+ * counter: the fake writer has written its last change). A condition; the
+ * bound only keeps a broken fake from hanging the test. */
+static void wait_file_settles(const char *path)
+{
+    char *was = wl_test_read_file(path, NULL);
+    for (int i = 0; i < 1000; i++) {
+        wl_clock_sleep_ns(20000000);
+        char *now = wl_test_read_file(path, NULL);
+        const bool same = was && now && strcmp(was, now) == 0;
+        free(was);
+        was = now;
+        if (same) {
+            free(was);
+            return;
+        }
+    }
+    free(was);
+    fail_msg("the fake counter %s never stopped changing", path);
+}
+
+/* The package counter stops changing (the fake at 0 W: its file rewritten
+ * with the same value, as a VM's frozen counter) late in token 1, through
+ * token 2 (150 ms) and early in token 3, then moves again. Token 2 and its
+ * sections lie wholly in that flat run, which the sampler judges not measuring: they have no energy
+ * (NULL), not a measured 0 J (old: 0 J, method counter). The tokens around it and the run's total,
+ * whose window the flat run only partly covers, keep the counter's delta, and the stored gap says
+ * package's figures are low by it; runs.extra names package among the rows it left unmeasured. */
+static void test_a_counter_frozen_mid_run_leaves_its_rows_unknown(void **state)
+{
+    (void)state;
+    struct fixture *f = open_fixture();
+    begin_generation(f);
+    token_edge(f, 0, true); /* the counter moves through token 0 */
+    section(f, WL_PHASE_DECODE, WL_SECTION_SAMPLING);
+    wl_clock_sleep_ns(20000000);
+    section(f, WL_PHASE_DECODE, WL_SECTION_DETOKENIZE);
+    token_edge(f, 0, false);
+    /* token 1: it moves, then freezes (rows tile: token 2 starts where
+     * token 1 ends, so the freeze comes before that end) */
+    token_edge(f, 1, true);
+    section(f, WL_PHASE_DECODE, WL_SECTION_SAMPLING);
+    wl_clock_sleep_ns(20000000);
+    wl_fake_powercap_set_power(f->rig.fp, 0, 0.0);
+    wait_file_settles(wl_fake_powercap_energy_path(f->rig.fp, 0));
+    section(f, WL_PHASE_DECODE, WL_SECTION_DETOKENIZE);
+    token_edge(f, 1, false);
+    token_edge(f, 2, true); /* wholly frozen */
+    section(f, WL_PHASE_DECODE, WL_SECTION_SAMPLING);
+    wl_clock_sleep_ns(150000000); /* flat for longer than 100 ms: not measuring */
+    section(f, WL_PHASE_DECODE, WL_SECTION_DETOKENIZE);
+    token_edge(f, 2, false);
+    token_edge(f, 3, true); /* frozen, then it moves again */
+    section(f, WL_PHASE_DECODE, WL_SECTION_SAMPLING);
+    wl_fake_powercap_set_power(f->rig.fp, 0, TRUE_W);
+    wl_clock_sleep_ns(20000000);
+    section(f, WL_PHASE_DECODE, WL_SECTION_DETOKENIZE);
+    token_edge(f, 3, false);
+    end_generation(f);
+    assert_true(isnan(query_real(f->rig.db, "SELECT energy_j FROM tokens WHERE idx = 2")));
+    assert_true(query_real(f->rig.db, "SELECT count(*) FROM tokens WHERE energy_j IS NULL") == 1.0);
+    assert_true(query_real(f->rig.db, "SELECT count(*) FROM sections WHERE token_index = 2 AND "
+                                      "energy_j IS NOT NULL") == 0.0);
+    for (int i = 0; i < 4; i += i == 1 ? 2 : 1) { /* 0, 1, 3: measured (partly flat: low) */
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT energy_j FROM tokens WHERE idx = %d", i);
+        assert_true(query_real(f->rig.db, sql) > 0);
+    }
+    assert_true(query_real(f->rig.db, "SELECT energy_j FROM runs") > 0);
+    assert_string_equal(query_text(f->rig.db, "SELECT json_extract(extra, "
+                                              "'$.energy_unknown.not_measuring_rows') FROM runs"),
+                        "[\"package\"]");
+    assert_string_equal(query_text(f->rig.db, "SELECT json_extract(extra, "
+                                              "'$.energy_unknown.not_measuring') FROM runs"),
+                        "[]");
+    assert_true(query_real(f->rig.db, "SELECT count(*) FROM runs, json_each(runs.extra, '$.gaps') "
+                                      "g WHERE json_extract(g.value, '$.why') LIKE "
+                                      "'%did not change once%'") >= 1.0);
+    close_fixture(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_failed_read_mid_run_leaves_its_sections_unknown),
         cmocka_unit_test(test_a_failed_read_at_the_end_leaves_the_run_energy_unknown),
+        cmocka_unit_test(test_a_counter_frozen_mid_run_leaves_its_rows_unknown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
