@@ -11,12 +11,15 @@ if(WL_BUILD_TESTS)
     ${CMAKE_SOURCE_DIR}/src/engine/kernels/kernels_avx2.c
     ${CMAKE_SOURCE_DIR}/src/engine/kernels/kernels_avx512.c
     ${CMAKE_SOURCE_DIR}/src/engine/kernels/membw.c)
-  add_executable(test_kernels_portable ${CMAKE_SOURCE_DIR}/tests/unit/test_kernels.c
-    ${WL_PORTABLE_KERNEL_SOURCES})
-  target_compile_definitions(test_kernels_portable PRIVATE WL_NO_X86_KERNELS)
-  target_include_directories(test_kernels_portable PRIVATE ${CMAKE_SOURCE_DIR}/src)
-  target_link_libraries(test_kernels_portable PRIVATE wl_test_support)
-  add_test(NAME test_kernels_portable COMMAND test_kernels_portable
-    WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
-  set_tests_properties(test_kernels_portable PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77)
+  # test_kernels_vec_portable: the vector helpers' checks (test_kernels_vec.c)
+  foreach(name test_kernels test_kernels_vec)
+    add_executable(${name}_portable ${CMAKE_SOURCE_DIR}/tests/unit/${name}.c
+      ${WL_PORTABLE_KERNEL_SOURCES})
+    target_compile_definitions(${name}_portable PRIVATE WL_NO_X86_KERNELS)
+    target_include_directories(${name}_portable PRIVATE ${CMAKE_SOURCE_DIR}/src)
+    target_link_libraries(${name}_portable PRIVATE wl_test_support)
+    add_test(NAME ${name}_portable COMMAND ${name}_portable
+      WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+    set_tests_properties(${name}_portable PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77)
+  endforeach()
 endif()
