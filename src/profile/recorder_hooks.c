@@ -5,7 +5,8 @@
  * add up to the run's total exactly. Layers, components and ops only read
  * the monotonic clock into the preallocated slots; a complete slot's index
  * is published with a release store for the writer (recorder_writer.c).
- * Allocates nothing, takes no lock, never touches SQLite.
+ * Allocates nothing and never touches SQLite (a section end reads an energy
+ * mark from the sampler, which takes its lock briefly).
  */
 #include "profile/recorder_impl.h"
 
