@@ -355,8 +355,12 @@ void wl__q4_k_fit_scale_min(int n, const float *x, int nmax, float *s_out, float
     if (lo > 0.0f)
         lo = 0.0f;
     /* all values equal; or a range so small that the largest inverse scale
-     * tried below, (nmax + NSTEP/8)/(hi - lo), overflows: no scale fits */
-    if (hi <= lo || inv_scale_overflows((float)nmax + 0.125f * NSTEP, hi - lo)) {
+     * tried below, (nmax + NSTEP/8)/(hi - lo), overflows; or so large (values
+     * of both signs near FLT_MAX) that hi - lo is inf, every inverse scale 0
+     * and (x - lo) * 0 NaN, which the portable loop converted to int
+     * (undefined): no scale fits */
+    if (hi <= lo || !(hi - lo <= FLT_MAX) ||
+        inv_scale_overflows((float)nmax + 0.125f * NSTEP, hi - lo)) {
         *s_out = 0.0f;
         *m_out = -lo;
         return;

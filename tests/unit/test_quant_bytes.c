@@ -11,13 +11,15 @@
  * The data is made with exact integer arithmetic (no libm), so it is the
  * same on every platform.
  * Also on both builds: blocks of tiny values (subnormals, |x| <= 2e-38, where
- * an inverse scale overflows) are written as all-zero blocks.
+ * an inverse scale overflows) are written as all-zero blocks, and Q4_K
+ * sub-blocks whose range overflows (values near +-FLT_MAX) get no scale.
  */
 #include "test_support.h"
 
 #include "engine/quant.h"
 #include "engine/tensor_type.h"
 
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -168,11 +170,57 @@ static void test_tiny_blocks_quantize_as_zero_blocks(void **state)
     }
 }
 
+/* A Q4_K sub-block holding values of both signs near FLT_MAX has a range
+ * (hi - lo) above FLT_MAX: inf, so every inverse scale the fit tries is 0
+ * and (x - lo) * 0 is NaN, which the portable loop converted to int,
+ * undefined behaviour (built with -fsanitize=float-cast-overflow the old
+ * code stopped here; the SSE2 loop's conversion is defined, but the fit it
+ * scored stored d = inf). Like a tiny sub-block, no scale fits it: its
+ * scale is 0 and its q are 0. Every weight format quantizes such a row without error. */
+static void test_huge_range_blocks_get_no_scale(void **state)
+{
+    (void)state;
+    enum { N = 512 };
+    static const enum wl_ttype types[] = {WL_TTYPE_Q8_0, WL_TTYPE_Q4_0, WL_TTYPE_Q4_K,
+                                          WL_TTYPE_Q6_K};
+    float x[N];
+    for (int i = 0; i < N; i++) {
+        /* +-FLT_MAX and +-(FLT_MAX - a few ulp) alternating: every 32-value
+         * sub-block's range overflows */
+        const float v = i % 4 < 2 ? FLT_MAX : nextafterf(nextafterf(FLT_MAX, 0.0f), 0.0f);
+        x[i] = i % 2 ? -v : v;
+    }
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        const enum wl_ttype t = types[k];
+        unsigned char *q = malloc(wl_quant_row_bytes(t, N));
+        assert_non_null(q);
+        assert_int_equal(wl_quantize_row(t, x, q, N), 0);
+        if (t == WL_TTYPE_Q4_K) {
+            const struct wl_block_q4_k *b = (const struct wl_block_q4_k *)q;
+            for (int j = 0; j < N / WL_QK_K; j++) {
+                if ((b[j].d & 0x7fff) != 0)
+                    fail_msg("Q4_K block %d: d = 0x%04x, want 0 (no scale fits)", j, b[j].d);
+                for (int s = 0; s < 8; s++) {
+                    uint8_t sc, m;
+                    wl_q4_k_get_scale_min(b[j].scales, s, &sc, &m);
+                    if (sc != 0)
+                        fail_msg("Q4_K block %d sub-block %d: scale %d, want 0", j, s, sc);
+                }
+                for (size_t i = 0; i < sizeof b[j].qs; i++)
+                    if (b[j].qs[i] != 0)
+                        fail_msg("Q4_K block %d: qs[%zu] = 0x%02x, want 0", j, i, b[j].qs[i]);
+            }
+        }
+        free(q);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantizers_write_pinned_bytes),
         cmocka_unit_test(test_tiny_blocks_quantize_as_zero_blocks),
+        cmocka_unit_test(test_huge_range_blocks_get_no_scale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
