@@ -524,7 +524,7 @@ static void print_domains(const struct wl_store_aggregates *a, const struct wl_s
             wl_summary_below_resolution(s->duration_ms, s->resolution.update_period_ms[d->domain]);
         run_below |= below;
         /* a counter not measuring the whole run (stuck): no figure, no method */
-        if (s->energy_unknown.not_measuring & (1u << d->domain))
+        if (wl_summary_domain_not_measuring(s->energy_unknown.not_measuring, (int)d->domain))
             method = "none (stuck)";
         char m[2][56];
         printf(

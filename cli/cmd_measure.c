@@ -352,12 +352,14 @@ static const char *lost_gap_effect(const struct wl_measure_result *r,
     const double dur = (double)wl_energy_window_dur_ns(&r->window) / 1e9;
     const int place = wl_summary_gap_place(t0, t1, 0.0, dur);
     if (place == 0) {
-        /* only the lost domains' figures are low: the others are whole */
-        char names[96];
-        snprintf(buf, size,
-                 " its energy\n"
-                 "                  in between is NOT counted; the %s figures are low by it",
-                 domain_list(g->lost_mask, names, sizeof names));
+        /* only the lost domains' figures are low: the others are whole;
+         * one lost over the whole command has none (n/a) */
+        char eff[192];
+        snprintf(
+            buf, size,
+            " its energy\n"
+            "                  in between is NOT counted; %s",
+            wl_summary_gaps_lost_effect(g->lost_mask, wl_measure_lost_domains(r), eff, sizeof eff));
         return buf;
     }
     if (place > 0)
@@ -597,6 +599,7 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
     const struct wl_energy_window *w = &r->window;
     wl_summary_gaps_from_extra(gx, ((double)w->begin.t_ns - (double)r->t0_ns) / 1e6,
                                ((double)w->end.t_ns - (double)r->t0_ns) / 1e6, &gs);
+    gs.na_domains = wl_measure_lost_domains(r); /* their rows are n/a */
     json_decref(gx);
     char gl[512];
     if (*wl_summary_gaps_text(&gs, gl, sizeof gl))

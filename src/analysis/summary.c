@@ -913,6 +913,17 @@ static void wl__command(struct wl_summary *s)
     c->stop_signal = json_is_integer(v) ? (int)json_integer_value(v) : 0;
 }
 
+uint32_t wl_summary_not_measuring(const json_t *extra)
+{
+    const json_t *o = json_is_object(extra) ? json_object_get(extra, "energy_unknown") : NULL;
+    return json_is_object(o) ? wl_json_domain_mask(json_object_get(o, "not_measuring")) : 0;
+}
+
+bool wl_summary_domain_not_measuring(uint32_t not_measuring, int d)
+{
+    return d >= 0 && d < WL_DOMAIN_COUNT && (not_measuring & (1u << d));
+}
+
 /* runs.extra "energy_unknown": {"start": [domains], "end": [domains],
  * "sections": n, "token_rows": n}, and "samples_lost". The recorder writes
  * the first when the run finishes: without it (a run that never finished,
@@ -932,7 +943,7 @@ static void wl__energy_unknown(const struct wl_store_aggregates *a, const json_t
         u->n_sections = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
         v = json_object_get(o, "token_rows");
         u->n_token_rows = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-        u->not_measuring = wl_json_domain_mask(json_object_get(o, "not_measuring"));
+        u->not_measuring = wl_summary_not_measuring(x);
         u->not_measuring_rows = wl_json_domain_mask(json_object_get(o, "not_measuring_rows"));
         v = json_object_get(o, "not_measuring_sections");
         u->n_sections_not_measuring = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
@@ -1015,6 +1026,8 @@ int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s
     const double start_ms = wl__run_start_ms(a);
     wl_summary_gaps_from_extra(s->extra, start_ms, start_ms + s->duration_ms, &s->gaps);
     wl__energy_unknown(a, s->extra, s);
+    /* a domain stuck over the whole run has no figures to be low by a gap */
+    s->gaps.na_domains = s->energy_unknown.not_measuring;
     if (wl__batch(a, s) != 0) {
         wl_summary_free(s);
         return WL_ENOMEM;
@@ -1367,7 +1380,8 @@ json_t *wl_summary_to_json(const struct wl_store_aggregates *a, const struct wl_
         /* a method this build cannot read is unknown: null, as store.md's
          * JSON rules say; so is that of a domain whose counter was not
          * measuring the whole run (stuck): it has no figure to have one */
-        const bool stuck = s->energy_unknown.not_measuring & (1u << d->domain);
+        const bool stuck =
+            wl_summary_domain_not_measuring(s->energy_unknown.not_measuring, (int)d->domain);
         wl_json_set_text(o, "method", stuck ? NULL : wl_method_key_or_null(d->method));
         json_object_set_new(o, "not_measuring", json_boolean(stuck));
         wl_json_set_text(o, "source", r->domain_source[i][0] ? r->domain_source[i] : NULL);

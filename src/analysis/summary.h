@@ -229,6 +229,9 @@ struct wl_summary_gaps {
     uint32_t lost_domains; /* bit d: domain d's energy is lost in one of n_not_counted
                               (its "lost_domains", else a discontinuity's "domains"): whose figures
                               are low; 0 when no gap names one */
+    uint32_t na_domains;   /* set by the caller after wl_summary_gaps_from_extra: the domains
+                              not measured over the whole run (a counter stuck throughout:
+                              energy_unknown.not_measuring), whose figures are n/a, not low */
 };
 
 /* The gaps in one line, "" when none (or not known): "sensor gaps: N (X.XXX s
@@ -237,6 +240,20 @@ struct wl_summary_gaps {
  * counting, still failing at the end, not all listed). `show`, `run` and
  * `measure` print it as is; JSON sensor_gaps.text. Returns buf. */
 const char *wl_summary_gaps_text(const struct wl_summary_gaps *g, char *buf, size_t size);
+/* The domains whose counter was not measuring over the whole run (stuck
+ * throughout): runs.extra energy_unknown "not_measuring" (0 when extra is
+ * NULL or has none). Their figures are n/a and they have no method: the
+ * one rule by which `show` ("none (stuck)"), `show --json` and the export
+ * (method null, not_measuring true) write a domain's method. */
+uint32_t wl_summary_not_measuring(const json_t *extra);
+/* Whether domain d (an enum wl_domain; any other value: no) is in the
+ * mask wl_summary_not_measuring returns: its method is none. */
+bool wl_summary_domain_not_measuring(uint32_t not_measuring, int d);
+/* What a lost gap does to the figures of the domains it lost (lost):
+ * "the core figures are low by it"; a domain in na (not measured over the
+ * whole run) "... are n/a (not measured)"; "the figures are low by it" when
+ * lost is 0. Returns buf. */
+const char *wl_summary_gaps_lost_effect(uint32_t lost, uint32_t na, char *buf, size_t size);
 /* *g from a run's extra object (NULL or without "n_gaps": not known); the
  * run's window is [run_start_ms, run_end_ms] in the stored times (NaN end:
  * open-ended). */

@@ -155,6 +155,36 @@ void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double
         g->n = g->n_listed;
 }
 
+/* "the A, B figures" for the domains in mask ("the figures" when none). */
+static void wl__names(uint32_t mask, char *buf, size_t size)
+{
+    snprintf(buf, size, "the");
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if (mask & (1u << d)) {
+            const size_t l = strlen(buf);
+            snprintf(buf + l, size - l, "%s %s", strcmp(buf, "the") ? "," : "",
+                     wl_domain_name((enum wl_domain)d));
+        }
+    }
+    const size_t l = strlen(buf);
+    snprintf(buf + l, size - l, " figures");
+}
+
+const char *wl_summary_gaps_lost_effect(uint32_t lost, uint32_t na, char *buf, size_t size)
+{
+    char a[96], b[96];
+    const uint32_t low = lost & ~na, none = lost & na;
+    wl__names(low, a, sizeof a);
+    wl__names(none, b, sizeof b);
+    if (none && low)
+        snprintf(buf, size, "%s are low by it, %s n/a (not measured)", a, b);
+    else if (none)
+        snprintf(buf, size, "%s are n/a (not measured)", b);
+    else
+        snprintf(buf, size, "%s are low by it", a);
+    return buf;
+}
+
 const char *wl_summary_gaps_text(const struct wl_summary_gaps *g, char *buf, size_t size)
 {
     if (size == 0)
@@ -171,23 +201,18 @@ const char *wl_summary_gaps_text(const struct wl_summary_gaps *g, char *buf, siz
         }                                                                                          \
     } while (0)
     const long long n = g->n, listed = g->n_listed;
-    /* whose figures are low: "the core figures", "the package, dram
-     * figures"; "the figures" when no gap names a domain */
-    char low[128] = "the";
-    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
-        if (g->lost_domains & (1u << d)) {
-            const size_t l = strlen(low);
-            snprintf(low + l, sizeof low - l, "%s %s", strcmp(low, "the") ? "," : "",
-                     wl_domain_name((enum wl_domain)d));
-        }
-    }
+    /* whose figures are low: "the core figures are low by it", "the
+     * package, dram figures ..."; "the figures ..." when no gap names a
+     * domain; a domain not measured over the whole run has no figures to be
+     * low: "the core figures are n/a (not measured)" */
+    char low[192];
+    wl_summary_gaps_lost_effect(g->lost_domains, g->na_domains, low, sizeof low);
     WL__PUT("sensor gaps: %lld (%.3f s in all", n, g->dur_s);
     if (listed > 0 && g->n_not_counted == listed) {
-        WL__PUT("; the energy in them is NOT counted, %s figures are low by it", low);
+        WL__PUT("; the energy in them is NOT counted, %s", low);
     } else {
         if (g->n_not_counted > 0)
-            WL__PUT("; the energy in %lld of them, %.3f s, is NOT counted, %s figures are low "
-                    "by it",
+            WL__PUT("; the energy in %lld of them, %.3f s, is NOT counted, %s",
                     (long long)g->n_not_counted, g->not_counted_s, low);
         if (g->n_outside > 0)
             WL__PUT("; %lld outside the run (settle, idle baseline): not in its energy, but an "

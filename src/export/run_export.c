@@ -423,6 +423,66 @@ static const char *const wl__unrecorded_run_cols[] = {"duration_ms", "energy_j",
                                                       NULL};
 static const char *const wl__unrecorded_domain_cols[] = {"energy_j", NULL};
 
+/* ---- a domain not measuring over the whole run ------------------------------ *
+ * A counter stuck over the whole run (runs.extra energy_unknown
+ * "not_measuring") has no figures and no method: its stored run_domains row
+ * keeps the method it was read by ("counter"), which the export writes null
+ * (an empty CSV cell), and the JSON row says "not_measuring": true, by the
+ * rule `show` and `show --json` follow (wl_summary_not_measuring). */
+static const char *const wl__stuck_domain_cols[] = {"method", NULL};
+static const char *const wl__stuck_unrecorded_domain_cols[] = {"energy_j", "method", NULL};
+
+static int wl__run_not_measuring(void *user, size_t n, const char *const *names,
+                                 const struct wl_store_value *v)
+{
+    uint32_t *mask = user;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], "extra") == 0 && v[i].type == WL_VALUE_TEXT) {
+            char *text = malloc(v[i].n + 1);
+            if (!text)
+                return WL_ENOMEM;
+            memcpy(text, v[i].s, v[i].n);
+            text[v[i].n] = '\0';
+            json_t *x = wl_json_load_object(text);
+            free(text);
+            *mask = wl_summary_not_measuring(x);
+            json_decref(x);
+        }
+    }
+    return 0;
+}
+
+/* *mask: the run's domains not measuring over the whole run. */
+static int wl__not_measuring_load(wl_store *s, const char *id, uint32_t *mask)
+{
+    *mask = 0;
+    return wl_store_foreach(s, id, WL_TABLE_RUN, -1, -1, wl__run_not_measuring, mask);
+}
+
+/* Whether a run_domains row is of a domain in not_measuring. */
+static bool wl__row_not_measuring(size_t n, const char *const *names,
+                                  const struct wl_store_value *v, uint32_t not_measuring)
+{
+    for (size_t i = 0; not_measuring && i < n; i++) {
+        if (strcmp(names[i], "domain") == 0 && v[i].type == WL_VALUE_TEXT) {
+            char name[32];
+            enum wl_domain d;
+            snprintf(name, sizeof name, "%.*s", (int)v[i].n, v[i].s);
+            return wl_domain_parse(name, &d) == 0 &&
+                   wl_summary_domain_not_measuring(not_measuring, (int)d);
+        }
+    }
+    return false;
+}
+
+/* The columns a domains row writes null: base, and its method when stuck. */
+static const char *const *wl__domain_null_cols(const char *const *base, bool stuck)
+{
+    if (!stuck)
+        return base;
+    return base ? wl__stuck_unrecorded_domain_cols : wl__stuck_domain_cols;
+}
+
 /* The run's summary (computed by the store within the caller's snapshot)
  * into *json as JSON (without its run identity, which the export has in
  * full), and *nothing: whether the run recorded nothing. */
@@ -457,14 +517,21 @@ struct wl__rows_out {
     const struct wl__jout *o;
     const char *const *null_cols; /* columns written null (a run that recorded nothing) */
     bool first;
-    bool failed; /* err says why (a write, or out of memory) */
+    bool failed;            /* err says why (a write, or out of memory) */
+    bool domains;           /* run_domains rows: each says whether it was measuring */
+    uint32_t not_measuring; /* ... and the run's domains that were not (stuck) */
 };
 
 static int wl__stream_row(void *user, size_t n, const char *const *names,
                           const struct wl_store_value *v)
 {
     struct wl__rows_out *w = user;
-    json_t *o = wl__row_json(n, names, v, 0, w->null_cols);
+    const bool stuck = w->domains && wl__row_not_measuring(n, names, v, w->not_measuring);
+    json_t *o = wl__row_json(n, names, v, 0, wl__domain_null_cols(w->null_cols, stuck));
+    if (o && w->domains && json_object_set_new(o, "not_measuring", json_boolean(stuck)) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
     int rc = o ? 0 : wl_errmsg_set(w->o->err, WL_ENOMEM, "out of memory");
     if (rc == 0 && !w->first)
         rc = wl__write(w->o, ",");
@@ -485,7 +552,12 @@ static int wl__json_rows(wl_store *s, const char *id, enum wl_store_table t, con
     int rc = wl__write(o, head);
     if (rc != 0)
         return rc;
-    struct wl__rows_out w = {o, null_cols, true, false};
+    struct wl__rows_out w = {o, null_cols, true, false, t == WL_TABLE_DOMAINS, 0};
+    if (w.domains) {
+        rc = wl__not_measuring_load(s, id, &w.not_measuring);
+        if (rc != 0)
+            return wl__store_err(s, rc, o->err);
+    }
     rc = wl_store_foreach(s, id, t, -1, -1, wl__stream_row, &w);
     if (rc != 0)
         return w.failed ? rc : wl__store_err(s, rc, o->err);
@@ -626,6 +698,7 @@ struct wl__csv {
     const char *const *null_cols; /* columns written empty (a run that recorded nothing) */
     struct wl__cover *cover;      /* tokens: their layers_first_token, layers_last_token */
     int io_error;
+    uint32_t not_measuring; /* domains: the run's domains not measuring (method empty) */
 };
 
 /* One text cell (wl_csv_put): quoted when it holds a comma, a quote or a
@@ -716,11 +789,15 @@ static int wl__csv_row(void *user, size_t n, const char *const *names,
     } else {
         if (!c->header_done && wl__csv_header(c, n, names) != 0)
             return WL_EIO;
+        const char *const *base = c->null_cols;
+        c->null_cols =
+            wl__domain_null_cols(base, wl__row_not_measuring(n, names, v, c->not_measuring));
         for (size_t i = 0; i < n; i++) {
             if (i)
                 fputc(',', c->out);
             wl__csv_cell(c, names, v, i);
         }
+        c->null_cols = base;
         int64_t first, last;
         if (c->cover &&
             wl__cover_next(c->cover, v[0].i, wl__row_is_input(n, names, v), &first, &last))
@@ -766,7 +843,12 @@ static int wl__csv_tables(wl_store *s, const char *id, unsigned flags, FILE *out
                             (flags & WL_EXPORT_CSV_ESCAPE_TEXT) != 0,
                             null_cols,
                             tables[i].t == WL_TABLE_TOKENS ? &cover : NULL,
+                            0,
                             0};
+        if (tables[i].t == WL_TABLE_DOMAINS)
+            rc = wl__not_measuring_load(s, id, &c.not_measuring);
+        if (rc != 0)
+            break;
         rc = tables[i].t == WL_TABLE_RUN
                  ? wl__foreach_run(s, id, wl__csv_row, &c)
                  : wl_store_foreach(s, id, tables[i].t, -1, -1, wl__csv_row, &c);

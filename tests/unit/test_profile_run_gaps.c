@@ -418,6 +418,16 @@ static void test_gaps_line_names_the_lost_domains(void **state)
     assert_string_equal(wl_summary_gaps_text(&g, line, sizeof line),
                         "sensor gaps: 1 (1.000 s in all; the energy in them is NOT counted, the "
                         "core figures are low by it)");
+    /* core stuck over the whole run (energy_unknown.not_measuring): its
+     * figures are n/a, not low (old: "low by it" next to an n/a row) */
+    g.na_domains = 1u << WL_DOMAIN_CORE;
+    assert_string_equal(wl_summary_gaps_text(&g, line, sizeof line),
+                        "sensor gaps: 1 (1.000 s in all; the energy in them is NOT counted, the "
+                        "core figures are n/a (not measured))");
+    g.lost_domains |= 1u << WL_DOMAIN_DRAM;
+    assert_string_equal(wl_summary_gaps_text(&g, line, sizeof line),
+                        "sensor gaps: 1 (1.000 s in all; the energy in them is NOT counted, the "
+                        "dram figures are low by it, the core figures n/a (not measured))");
 }
 
 int main(void)

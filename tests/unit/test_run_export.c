@@ -808,6 +808,57 @@ static void test_a_failed_write_leaves_its_errno(void **state)
 #endif
 }
 
+/* ---- a domain stuck over the whole run --------------------------------------- *
+ * Its counter never moved (runs.extra energy_unknown "not_measuring"): its
+ * stored run_domains row keeps the method it was read by ("counter") with
+ * a null energy. The export writes its method null (an empty CSV cell) and
+ * "not_measuring": true, as show --json does; the domain that measured
+ * keeps its method. Old: "counter" next to the null energy. */
+static void test_a_stuck_domain_has_no_method(void **state)
+{
+    struct wl_test_store_fixture *f = *state;
+    char id[37];
+    struct wl_run_info info = {.kind = WL_RUN_KIND_MEASURE, .command = "true"};
+    wl_store_run *r = NULL;
+    assert_int_equal(wl_store_run_begin(f->s, &info, &r, id), 0);
+    struct wl_store_domain pk = {
+        WL_DOMAIN_PACKAGE, WL_METHOD_COUNTER, "rapl", 2, 20, NAN, NAN, NAN};
+    struct wl_store_domain core = {
+        WL_DOMAIN_CORE, WL_METHOD_COUNTER, "rapl", NAN, NAN, NAN, NAN, NAN};
+    assert_int_equal(wl_store_run_set_domain(r, &pk), 0);
+    assert_int_equal(wl_store_run_set_domain(r, &core), 0);
+    assert_int_equal(wl_store_run_set_extra(r, "energy_unknown",
+                                            "{\"start\":[],\"end\":[],\"sections\":0,"
+                                            "\"token_rows\":0,\"not_measuring\":[\"core\"]}"),
+                     0);
+    struct wl_run_totals tot = wl_test_totals(WL_RUN_COMPLETE, 100, 2, WL_METHOD_COUNTER);
+    assert_int_equal(wl_store_run_finish(r, &tot), 0);
+
+    json_t *doc = export_json(f->s, id);
+    json_t *doms = json_object_get(json_object_get(doc, "run"), "domains");
+    int seen = 0;
+    for (size_t i = 0; i < json_array_size(doms); i++) {
+        json_t *d = json_array_get(doms, i);
+        const char *name = json_string_value(json_object_get(d, "domain"));
+        if (strcmp(name, "core") == 0) {
+            assert_true(json_is_null(json_object_get(d, "method")));
+            assert_true(json_is_true(json_object_get(d, "not_measuring")));
+            seen++;
+        } else if (strcmp(name, "package") == 0) {
+            assert_string_equal(json_string_value(json_object_get(d, "method")), "counter");
+            assert_true(json_is_false(json_object_get(d, "not_measuring")));
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 2);
+    json_decref(doc);
+
+    char *csv = export_text(f->s, id, true, 0);
+    assert_non_null(strstr(csv, "\ncore,,rapl,"));
+    assert_non_null(strstr(csv, "\npackage,counter,rapl,"));
+    free(csv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -829,6 +880,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_csv_unknown_values_are_empty_cells,
                                         wl_test_store_setup, wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_csv_text_is_escaped_on_request, wl_test_store_setup,
+                                        wl_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_a_stuck_domain_has_no_method, wl_test_store_setup,
                                         wl_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_a_failed_write_leaves_its_errno, wl_test_store_setup,
                                         wl_test_store_teardown),
