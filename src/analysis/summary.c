@@ -1136,6 +1136,8 @@ static json_t *wl__gaps_json(const struct wl_summary *s)
     json_object_set_new(o, "n_listed", json_integer(g->n_listed));
     json_object_set_new(o, "n_energy_not_counted", json_integer(g->n_not_counted));
     json_object_set_new(o, "n_outside_run", json_integer(g->n_outside));
+    json_object_set_new(o, "n_before_run", json_integer(g->n_before));
+    json_object_set_new(o, "n_after_run", json_integer(g->n_after));
     json_object_set_new(o, "n_energy_counted", json_integer(g->n_counted));
     json_object_set_new(o, "n_still_failing", json_integer(g->n_open));
     json_object_set_new(o, "total_s", json_real(g->dur_s));

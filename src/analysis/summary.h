@@ -219,12 +219,16 @@ struct wl_summary_gaps {
     int64_t n;             /* every gap, those not listed too */
     int64_t n_listed;      /* in the stored list (the first 64) */
     int64_t n_not_counted; /* energy not counted, in the run's window: its figures are low */
-    int64_t n_outside;     /* energy not counted, but wholly before or after the run's window
-                              (settle, idle baseline): an idle baseline across one is low */
+    int64_t n_outside;     /* wholly before or after the run's window, counted or not: in
+                              none of its figures nor in dur_s (n_before + n_after) */
+    int64_t n_before;      /* ... before its start (settle, idle baseline) */
+    int64_t n_before_lost; /* ... of them, those whose energy is lost: an idle baseline across
+                              one is low */
+    int64_t n_after;       /* ... after its end (the sampler runs on while rows are stored) */
     int64_t n_counted;     /* failed reads of energy counters, which kept counting */
     int64_t n_open;        /* listed gaps still failing when the gaps were stored (no end) */
-    double dur_s;          /* the time in the listed gaps that ended (the length of their
-                              union: time in two overlapping gaps counts once) */
+    double dur_s;          /* the time in the listed gaps that ended, outside ones not (the
+                              length of their union: time in two overlapping gaps counts once) */
     double not_counted_s;  /* ... in those of them in n_not_counted */
     uint32_t lost_domains; /* bit d: domain d's energy is lost in one of n_not_counted
                               (its "lost_domains", else a discontinuity's "domains"): whose figures
@@ -263,8 +267,8 @@ void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double
  * and base (t1 NaN: still failing at the end; end NaN: open-ended): wholly
  * before the window (< 0; a gap that ends where it starts is before it),
  * wholly after it (> 0; one that starts where it ends is after it) or
- * across some of it (0). wl_summary_gaps_from_extra counts a gap whose
- * energy is lost as outside the run by it (n_outside); `measure` words
+ * across some of it (0). wl_summary_gaps_from_extra places every gap by
+ * it first (n_before, n_after); `measure` words
  * each gap's line by it. */
 int wl_summary_gap_place(double t0, double t1, double start, double end);
 

@@ -98,24 +98,34 @@ void wl_summary_gaps_from_extra(const json_t *extra, double run_start_ms, double
         const double t1 = json_is_number(en) ? json_number_value(en) : NA; /* NaN: open */
         const bool ended = !isnan(t0) && !isnan(t1);
         g->n_open += !ended;
-        if (ended && all)
-            all[n_all++] = (struct wl__span){t0, t1 < t0 ? t0 : t1, o};
-        else if (ended) /* no memory for the union: the plain sum */
-            g->dur_s += (t1 - t0) / 1000.0;
         json_t *counted = json_object_get(o, "energy_counted");
         /* a counter discontinuity's energy is never counted */
         const bool lost = json_is_boolean(counted)
                               ? json_is_false(counted)
                               : json_is_true(json_object_get(o, "counter_fell"));
-        /* wholly before the run's start or after its end (an open gap
-         * reaches to the end) */
-        const bool outside = wl_summary_gap_place(t0, t1, run_start_ms, run_end_ms) != 0;
+        /* first where it lies: wholly before the run's start (settle, idle
+         * baseline) or after its end (the sampler runs on while rows are
+         * stored), counted or lost, it is in none of the run's figures nor
+         * in its time; an open gap reaches to the end */
+        const int place = wl_summary_gap_place(t0, t1, run_start_ms, run_end_ms);
+        if (place != 0) {
+            g->n_outside++;
+            if (place < 0) {
+                g->n_before++;
+                g->n_before_lost += lost;
+            } else {
+                g->n_after++;
+            }
+            continue;
+        }
+        if (ended && all)
+            all[n_all++] = (struct wl__span){t0, t1 < t0 ? t0 : t1, o};
+        else if (ended) /* no memory for the union: the plain sum */
+            g->dur_s += (t1 - t0) / 1000.0;
         if (!lost) {
             g->n_counted++;
-            if (ended && kept_v && !outside)
+            if (ended && kept_v)
                 kept_v[n_kept++] = (struct wl__span){t0, t1 < t0 ? t0 : t1, o};
-        } else if (outside) {
-            g->n_outside++;
         } else {
             g->n_not_counted++;
             /* runs stored before "lost_domains": a discontinuity's domains
@@ -214,10 +224,17 @@ const char *wl_summary_gaps_text(const struct wl_summary_gaps *g, char *buf, siz
         if (g->n_not_counted > 0)
             WL__PUT("; the energy in %lld of them, %.3f s, is NOT counted, %s",
                     (long long)g->n_not_counted, g->not_counted_s, low);
-        if (g->n_outside > 0)
-            WL__PUT("; %lld outside the run (settle, idle baseline): not in its energy, but an "
-                    "idle baseline across one is low by it",
-                    (long long)g->n_outside);
+        if (g->n_before > 0 && g->n_before_lost > 0)
+            WL__PUT("; %lld before the run (settle, idle baseline): not in its figures, but "
+                    "the energy in %s%lld is NOT counted, an idle baseline across one is low "
+                    "by it",
+                    (long long)g->n_before, g->n_before_lost == g->n_before ? "all " : "",
+                    (long long)g->n_before_lost);
+        else if (g->n_before > 0)
+            WL__PUT("; %lld before the run (settle, idle baseline): not in its figures",
+                    (long long)g->n_before);
+        if (g->n_after > 0)
+            WL__PUT("; %lld after the run's end: not in any of its figures", (long long)g->n_after);
         if (g->n_counted > 0)
             WL__PUT("; %lld failed read%s of energy counters, which kept counting",
                     (long long)g->n_counted, g->n_counted == 1 ? "" : "s");
