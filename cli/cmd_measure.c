@@ -372,6 +372,19 @@ static const char *lost_gap_effect(const struct wl_measure_result *r,
     return "\n                  before the command: not in its figures";
 }
 
+/* When domain d's sensor stopped for good: the start of the earliest gap
+ * of d still open at the end (0: none). */
+static uint64_t sensor_stopped_ns(const struct wl_measure_result *r, enum wl_domain d)
+{
+    uint64_t t = 0;
+    for (size_t i = 0; i < r->n_gaps && i < WL_SAMPLER_MAX_GAPS; i++) {
+        const struct wl_sampler_gap *g = &r->gaps[i];
+        if (!g->t_end_ns && (g->domain_mask & (1u << d)) && (!t || g->t_start_ns < t))
+            t = g->t_start_ns;
+    }
+    return t;
+}
+
 static json_t *report_json(char **argv, const struct wl_measure_result *r, const char *run_id)
 {
     json_t *j = json_object();
@@ -619,14 +632,22 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
      * domain without a value (its sensor failed) has no peak for that
      * reason */
     uint64_t short_window_ns = 0;
+    const double dur_ns = (double)wl_energy_window_dur_ns(&r->window);
+    /* a domain whose sensor stopped early (a gap still open at the end) has
+     * too little data for a peak, though the command lasted long enough */
+    uint64_t stopped_ns[WL_DOMAIN_COUNT] = {0};
     for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
         const struct wl_domain_info *di = &r->domains[d];
         if (!di->present)
             continue;
         enum wl_domain dom = (enum wl_domain)d;
         char e[32] = "n/a", a[32] = "n/a", pk[48] = "-", b[32] = "-", dy[32] = "-";
-        if (r->run_peak[d].too_short && di->peak_span_ns > short_window_ns)
-            short_window_ns = di->peak_span_ns;
+        if (r->run_peak[d].too_short && dur_ns < 0.9 * (double)di->peak_span_ns) {
+            if (di->peak_span_ns > short_window_ns)
+                short_window_ns = di->peak_span_ns;
+        } else if (r->run_peak[d].too_short) {
+            stopped_ns[d] = sensor_stopped_ns(r, dom);
+        }
         /* a domain whose energy is lost over the whole command (a counter
          * stuck the whole run) has no figures: n/a, as a failed sensor's */
         const bool lost = domain_lost(r, dom);
@@ -652,6 +673,33 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
                 "\n  peak '-': the command was shorter than one power window (%.0f ms: peaks\n"
                 "  average over that long), so it has no peak\n",
                 (double)short_window_ns / 1e6);
+    /* the domains without a peak for another reason than a short command,
+     * in one note for each stop time and window they share */
+    unsigned noted = 0;
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        const struct wl_domain_info *di = &r->domains[d];
+        if (!di->present || !r->run_peak[d].too_short || (noted & (1u << d)) ||
+            dur_ns < 0.9 * (double)di->peak_span_ns)
+            continue;
+        unsigned same = 0;
+        for (int e = d; e < WL_DOMAIN_COUNT; e++)
+            if (r->domains[e].present && r->run_peak[e].too_short &&
+                stopped_ns[e] == stopped_ns[d] && r->domains[e].peak_span_ns == di->peak_span_ns)
+                same |= 1u << e;
+        noted |= same;
+        char names[96];
+        domain_list(same, names, sizeof names);
+        if (stopped_ns[d])
+            fprintf(f,
+                    "\n  peak '-' (%s): the sensor stopped at %.2f s (its reads failed to the\n"
+                    "  end): too little data for a peak over its %.0f ms power window\n",
+                    names, gap_time_s(since_start_s(r, stopped_ns[d])),
+                    (double)di->peak_span_ns / 1e6);
+        else
+            fprintf(f,
+                    "\n  peak '-' (%s): too little data for a peak over its %.0f ms power window\n",
+                    names, (double)di->peak_span_ns / 1e6);
+    }
     resolution_notes(f, r);
     fputs("\n  sources: ", f);
     wl_cli_put_text(f, r->sensors_desc); /* paths and names from sysfs: escaped */
