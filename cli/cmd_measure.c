@@ -424,6 +424,16 @@ static json_t *report_json(char **argv, const struct wl_measure_result *r, const
             json_array_append_new(doms, domain_json(r, (enum wl_domain)d));
     }
     json_object_set_new(j, "domains", doms);
+    /* the headline total the stored run has (`runs`, `show`): its scope
+     * and method; energy_j null when a domain in it has no figure */
+    uint16_t hmask = 0;
+    enum wl_method hmethod = WL_METHOD_COUNTER;
+    char scope[64] = "";
+    const double total_j = wl_measure_headline(r, &hmask, &hmethod, scope, sizeof scope);
+    json_object_set_new(j, "energy_j", wl_json_real_or_null(total_j));
+    json_object_set_new(j, "energy_scope", hmask ? json_string(scope) : json_null());
+    json_object_set_new(j, "energy_method",
+                        hmask ? json_string(wl_method_key(hmethod)) : json_null());
     if (r->baseline.valid) {
         json_t *b = json_object();
         json_object_set_new(b, "duration_s",
@@ -625,6 +635,19 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
                 wl_provenance_summary(method_mask(r)));
     else
         fprintf(f, "  energy source   %s\n", wl_provenance_summary(method_mask(r)));
+    {
+        /* the headline total, as the stored run has it (`runs`, `show`):
+         * one figure over the widest domains that do not overlap */
+        uint16_t hmask = 0;
+        enum wl_method hmethod = WL_METHOD_COUNTER;
+        char scope[64] = "";
+        const double total_j = wl_measure_headline(r, &hmask, &hmethod, scope, sizeof scope);
+        if (hmask && !isnan(total_j))
+            fprintf(f, "  total energy    %.3f J (%s), %s\n", total_j, scope,
+                    wl_method_label(hmethod));
+        else if (hmask)
+            fprintf(f, "  total energy    n/a (%s: a domain in it has no figure)\n", scope);
+    }
     fprintf(f, "\n  %-8s %12s %10s %18s %13s %12s  %s\n", "domain", "energy (J)", "avg (W)",
             "peak (W) @ s", "baseline (W)", "dynamic (J)", "method");
     /* the longest peak span of a domain left without a peak because the

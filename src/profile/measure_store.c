@@ -249,6 +249,23 @@ static int set_not_measuring(wl_store_run *run, uint16_t lost, bool section_lost
     return rc;
 }
 
+double wl_measure_headline(const struct wl_measure_result *r, uint16_t *mask,
+                           enum wl_method *method, char *scope, size_t scope_size)
+{
+    wl_headline_choose(r->domains, mask, method, scope, scope_size);
+    const uint16_t lost = wl_measure_lost_domains(r);
+    double total_j = 0;
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++) {
+        if (!(*mask & (1u << d)))
+            continue;
+        const enum wl_domain dom = (enum wl_domain)d;
+        if (!r->domains[d].present || !wl_energy_window_has(&r->window, dom) || (lost & (1u << d)))
+            return WL_STORE_UNSET; /* never a partial total */
+        total_j += wl_energy_window_j(&r->window, dom);
+    }
+    return *mask ? total_j : WL_STORE_UNSET;
+}
+
 int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measure_save *p,
                           struct wl_errmsg *err)
 {
@@ -258,8 +275,9 @@ int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measu
     uint16_t mask = 0;
     enum wl_method method = WL_METHOD_COUNTER;
     int rc;
+    double total_j = WL_STORE_UNSET;
     if (r) {
-        wl_headline_choose(r->domains, &mask, &method, scope, sizeof scope);
+        total_j = wl_measure_headline(r, &mask, &method, scope, sizeof scope);
         prov = provenance_json(r, scope, method, mask);
     }
     if (!r) {
@@ -307,8 +325,6 @@ int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measu
 
     const struct wl_energy_window *w = &r->window;
     const double dur_ms = (double)wl_energy_window_dur_ns(w) / 1e6;
-    double total_j = 0;
-    bool total_ok = mask != 0;
     struct wl_store_section sec = {
         .phase = "measure",
         .name = "command",
@@ -328,12 +344,6 @@ int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measu
         const enum wl_domain dom = (enum wl_domain)d;
         const bool is_lost = lost & (1u << d);
         const bool has = di->present && wl_energy_window_has(w, dom) && !is_lost;
-        if (mask & (1u << d)) {
-            if (has)
-                total_j += wl_energy_window_j(w, dom);
-            else
-                total_ok = false; /* never a partial total */
-        }
         if (!di->present)
             continue;
         struct wl_store_domain *o = &doms[nd++];
@@ -354,7 +364,7 @@ int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measu
             sec.domain_energy_j[d] = o->energy_j;
         }
     }
-    sec.energy_j = total_ok ? total_j : WL_STORE_UNSET;
+    sec.energy_j = total_j;
     if ((rc = wl_store_add_section(run, &sec)) != 0 || (rc = write_samples(run, r)) != 0) {
         wl_errmsg_set(err, rc, "cannot store the run: %s", wl_store_last_error(st));
         goto fail_run;

@@ -79,6 +79,16 @@ void wl_measure_heartbeat_tick(struct wl_measure_heartbeat *hb, uint64_t now_ns)
  * `running` (read as incomplete once this process is gone) after WL_EBUSY
  * (no lock in run_wait_ms), WL_ECANCELED (the wait was stopped) or
  * WL_ENOENT (the row was removed while the command ran). */
+/* The headline total of a measured command, as its stored run has it
+ * (runs.energy_j, energy_method, energy_scope): the domains
+ * wl_headline_choose picks (*mask, *method, scope: "package+dram"), and
+ * their window energies summed into the return value; NaN (WL_STORE_UNSET)
+ * when the mask is empty or a domain in it has no figure (its sensor
+ * failed, or a gap lost it over the whole command): never a partial
+ * total. `measure` prints and stores this one figure. */
+double wl_measure_headline(const struct wl_measure_result *r, uint16_t *mask,
+                           enum wl_method *method, char *scope, size_t scope_size);
+
 int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measure_save *p,
                           struct wl_errmsg *err);
 
