@@ -402,13 +402,18 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
             k->d = ch->domain;
             k->counter = (ch->flags & WL_CH_ENERGY) != 0;
             k->has_power = (ch->flags & WL_CH_POWER) != 0;
-            /* counter power is averaged over ~10 (>= 9) update periods so that
-             * +-1 update quantisation of the counter stays within ~11 %; a
-             * period not measured at open (a counter slower than the probe)
-             * is learned while sampling: a window of one interval over a
-             * counter updated every 100 ms gave 0 W and 500 W for 50 W */
-            k->learn = k->counter && in->update_period_ns == 0;
-            k->period_ns = in->update_period_ns * 10;
+            /* counter power is averaged over ~10 (>= 9) update periods of
+             * its own counter so that +-1 update quantisation stays within
+             * ~11 %; a period not measured at open (a counter slower than
+             * the probe, or at rest) is learned while sampling: a window of
+             * one interval over a counter updated every 100 ms gave 0 W and
+             * 500 W for 50 W. Each channel's own period, not the sensor's:
+             * one sensor's counters may update at different rates (an 8 ms
+             * counter windowed by its 1 ms neighbour's 10 ms swung between
+             * 0.8 and 1.6 x its power), and a counter not measured next to
+             * measured ones is learned, not given theirs */
+            k->learn = k->counter && ch->update_period_ns == 0;
+            k->period_ns = ch->update_period_ns * 10;
             /* a sensor's channels are all taken here: its first of a domain
              * starts a new backend's part of the source text */
             const bool first = !(mine & (1u << ch->domain));

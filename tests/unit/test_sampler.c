@@ -219,6 +219,8 @@ static void test_power_unknown_until_first_window(void **state)
     struct wl_sensor *sen = wl_sensor_set_get(r.set, 0);
     sen->info.update_period_ns = 1000000;
     sen->info.period_measured = true;
+    for (unsigned c = 0; c < sen->info.n_channels; c++)
+        sen->info.ch[c].update_period_ns = 1000000; /* the sampler windows each by its own */
     struct wl_sampler_params sp;
     wl_sampler_params_default(&sp);
     sp.interval_ns = 2000000;

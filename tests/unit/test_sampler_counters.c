@@ -514,6 +514,8 @@ static void test_fall_on_channel_33_leaves_channel_1_alone(void **state)
     struct wl_sensor *sen = wl_sensor_set_get(set, 0);
     sen->info.update_period_ns = 1000000;
     sen->info.period_measured = true;
+    for (unsigned c = 0; c < sen->info.n_channels; c++)
+        sen->info.ch[c].update_period_ns = 1000000; /* the sampler windows each by its own */
     /* and as counters that are not judged stuck (sampler.md, Gaps): on a
      * loaded host the run can outlast the 100 ms a flat RAPL counter gets */
     for (unsigned c = 0; c < sen->info.n_channels; c++)
@@ -864,11 +866,68 @@ static void test_gap_why_names_each_cause(void **state)
     assert_string_equal(wl_sampler_gap_why(&g), wl_strerror(WL_ESENSOR));
 }
 
+/* Each counter's power window is ten of its own channel's update periods
+ * (wl_sensor_channel.update_period_ns), at least one interval, and a
+ * counter whose own period was not measured is learned (window 0 until
+ * then). The old sampler gave every counter of a sensor the sensor's one
+ * period: with channels that disagree (sensor period 0) every counter was
+ * learned, and a counter not measured next to measured ones got theirs. */
+static void open_with_periods(const char *root, const uint64_t period_ns[3], uint64_t sensor_ns,
+                              uint64_t want_window_ns[3])
+{
+    static const enum wl_domain doms[3] = {WL_DOMAIN_PACKAGE, WL_DOMAIN_CORE, WL_DOMAIN_DRAM};
+    wl_sensor_set *set = open_powercap(root);
+    struct wl_sensor *sen = wl_sensor_set_get(set, 0);
+    assert_int_equal(sen->info.n_channels, 3);
+    for (unsigned c = 0; c < 3; c++)
+        for (unsigned j = 0; j < 3; j++)
+            if (sen->info.ch[c].domain == doms[j])
+                sen->info.ch[c].update_period_ns = period_ns[j];
+    sen->info.update_period_ns = sensor_ns; /* as the sensor layer makes it from its channels */
+    sen->info.period_measured = sensor_ns != 0;
+    wl_sampler *s = open_sampler(set, 2000000);
+    for (unsigned j = 0; j < 3; j++) {
+        const struct wl_domain_info *di = wl_sampler_domain(s, doms[j]);
+        if (di->power_window_ns != want_window_ns[j])
+            fprintf(stderr, "%s: power window %llu ns, want %llu\n", wl_domain_name(doms[j]),
+                    (unsigned long long)di->power_window_ns, (unsigned long long)want_window_ns[j]);
+        assert_int_equal(di->power_window_ns, want_window_ns[j]);
+    }
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+}
+
+static void test_each_counter_is_windowed_by_its_own_period(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    const uint64_t max = 262143328850ull, e0 = 5000000000ull;
+    put_zone(root, "intel-rapl:0", "package-0", max, e0);
+    put_zone(root, "intel-rapl:0:0", "core", max, e0);
+    put_zone(root, "intel-rapl:0:1", "dram", max, e0);
+    /* package 1 ms, core 1 ms, dram 8 ms: they disagree, the sensor has none */
+    const uint64_t apart[3] = {1000000, 1000000, 8000000};
+    uint64_t want_apart[3] = {10000000, 10000000, 80000000};
+    open_with_periods(root, apart, 0, want_apart);
+    /* package 1 ms, core 1.5 ms (the sensor's: 1.5 ms), dram not measured:
+     * dram is learned, not given 15 ms */
+    const uint64_t one_unknown[3] = {1000000, 1500000, 0};
+    uint64_t want_one_unknown[3] = {10000000, 15000000, 0};
+    open_with_periods(root, one_unknown, 1500000, want_one_unknown);
+    /* a period under an interval's tenth: the window is one interval */
+    const uint64_t fast[3] = {100000, 100000, 100000};
+    uint64_t want_fast[3] = {2000000, 2000000, 2000000};
+    open_with_periods(root, fast, 100000, want_fast);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_power_after_a_read_gap),
         cmocka_unit_test(test_gap_why_names_each_cause),
+        cmocka_unit_test(test_each_counter_is_windowed_by_its_own_period),
         cmocka_unit_test(test_counter_falling_between_marks),
         cmocka_unit_test(test_failed_read_gap_loses_only_read_powers),
         cmocka_unit_test(test_one_failed_device_is_a_gap_of_its_domain_alone),
