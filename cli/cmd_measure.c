@@ -254,7 +254,8 @@ static bool domain_lost(const struct wl_measure_result *r, enum wl_domain d)
 
 /* Domain d's counter resolution over the command's window, by the rule the
  * summary marks its figures with (wl_summary_below_resolution): its
- * update period (NaN: not known), one step at its average power over the
+ * update period (the sampler's, wl_domain_info.update_period_ns; NaN: not
+ * known), one step at its average power over the
  * command, and whether the command spans fewer than WL_RESOLUTION_PERIODS
  * periods. A counter whose period was never learned (it changed fewer than
  * twice while sampled) is below it too: its energy is one or two steps at
@@ -275,7 +276,12 @@ static struct resol domain_resol(const struct wl_measure_result *r, enum wl_doma
                       NAN, NAN, false};
     if (!x.judged)
         return x;
-    x.period_ms = wl_summary_update_period_ms((double)di->power_window_ns / 1e6);
+    /* the sampler's own period (measured at open or learned); else what
+     * the power window bounds it by (a window raised to one sampling
+     * interval gives a longer period: marked sooner, never later) */
+    x.period_ms = di->update_period_ns
+                      ? (double)di->update_period_ns / 1e6
+                      : wl_summary_update_period_ms((double)di->power_window_ns / 1e6);
     const double dur_ms = (double)wl_energy_window_dur_ns(&r->window) / 1e6;
     /* a counter that did not move has no step to show at its power: NaN */
     const double w = wl_energy_window_avg_w(&r->window, d);

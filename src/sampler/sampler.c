@@ -42,6 +42,8 @@ struct chan {
     bool has_power;       /* the sensor reads power for this channel */
     uint64_t period_ns;   /* span over which counter power is derived (under mu: a learned
                              one changes; 0 while it is not known) */
+    uint64_t upd_ns;      /* its counter's update period: measured at open, or as learned
+                             (under mu); 0 while not known */
     bool learn;           /* a counter whose update period was not measured at open: learned
                              from the changes the thread's reads see (under mu) */
     uint64_t chg_t_ns;    /* learn: the thread's read that last saw a change (0: none since
@@ -203,7 +205,7 @@ static bool domain_adds_across_sensors(enum wl_domain d)
     return d == WL_DOMAIN_GPU;
 }
 
-/* Domain d's power window and peak span from its counters' windows (under
+/* Domain d's power window, update period and peak span from its counters' (under
  * mu, or with the thread stopped: learned windows change). Every counter
  * counts, also one that reads power: a span's power is its energy delta,
  * which moves in the counter's steps whatever the sample powers are (NVML's
@@ -211,7 +213,7 @@ static bool domain_adds_across_sensors(enum wl_domain d)
  * A window not known yet is 0: no window, not a made-up one. */
 static void fill_windows(const wl_sampler *s, struct wl_domain_info *di, enum wl_domain d)
 {
-    uint64_t w = 0;
+    uint64_t w = 0, u = 0;
     bool unknown = false;
     for (unsigned k = 0; k < s->n_chans; k++) {
         const struct chan *c = &s->chans[k];
@@ -219,10 +221,13 @@ static void fill_windows(const wl_sampler *s, struct wl_domain_info *di, enum wl
             continue;
         if (c->period_ns == 0)
             unknown = true;
-        else if (c->period_ns > w)
+        if (c->period_ns > w)
             w = c->period_ns;
+        if (c->upd_ns > u)
+            u = c->upd_ns;
     }
     di->power_window_ns = unknown ? 0 : w;
+    di->update_period_ns = unknown ? 0 : u;
     di->peak_span_ns = unknown ? WL_PEAK_SPAN_UNKNOWN : w > s->interval_ns ? w : s->interval_ns;
 }
 
@@ -414,6 +419,7 @@ int wl_sampler_open(wl_sensor_set *set, const struct wl_sampler_params *p_in, wl
              * measured ones is learned, not given theirs */
             k->learn = k->counter && ch->update_period_ns == 0;
             k->period_ns = ch->update_period_ns * 10;
+            k->upd_ns = k->counter ? ch->update_period_ns : 0;
             /* a sensor's channels are all taken here: its first of a domain
              * starts a new backend's part of the source text */
             const bool first = !(mine & (1u << ch->domain));
@@ -775,7 +781,8 @@ static void learn_period(struct chan *c, bool changed, uint64_t t, uint64_t inte
     if (c->chg_t_ns && t > c->chg_t_ns) {
         c->chg_sum_ns += t - c->chg_t_ns;
         c->n_chg++;
-        const uint64_t w = c->chg_sum_ns / c->n_chg * 10;
+        c->upd_ns = c->chg_sum_ns / c->n_chg;
+        const uint64_t w = c->upd_ns * 10;
         c->period_ns = w > interval_ns ? w : interval_ns;
     }
     c->chg_t_ns = t;

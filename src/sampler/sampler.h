@@ -91,6 +91,12 @@ struct wl_domain_info {
      * writes at its create then has no power_window_ms). Take peak_span_ns
      * for peaks. */
     uint64_t power_window_ns;
+    /* The update period of its counters (the longest among them), as
+     * measured at open or learned while sampling, whichever gave
+     * power_window_ns; unlike power_window_ns / 10, not raised to a
+     * sampling interval. 0 when power_window_ns is 0 (not known, or no
+     * counter). */
+    uint64_t update_period_ns;
     /* The span_ns for wl_window_peak() / wl_span_peak_begin(): the power
      * window, and never shorter than one sampling interval (read powers
      * too: the trapezoid's energy between a mark and a sample microseconds

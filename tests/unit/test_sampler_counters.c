@@ -869,7 +869,8 @@ static void test_gap_why_names_each_cause(void **state)
 /* Each counter's power window is ten of its own channel's update periods
  * (wl_sensor_channel.update_period_ns), at least one interval, and a
  * counter whose own period was not measured is learned (window 0 until
- * then). The old sampler gave every counter of a sensor the sensor's one
+ * then); the domain's update period is published (not raised to an
+ * interval as its window is). The old sampler gave every counter of a sensor the sensor's one
  * period: with channels that disagree (sensor period 0) every counter was
  * learned, and a counter not measured next to measured ones got theirs. */
 static void open_with_periods(const char *root, const uint64_t period_ns[3], uint64_t sensor_ns,
@@ -892,6 +893,9 @@ static void open_with_periods(const char *root, const uint64_t period_ns[3], uin
             fprintf(stderr, "%s: power window %llu ns, want %llu\n", wl_domain_name(doms[j]),
                     (unsigned long long)di->power_window_ns, (unsigned long long)want_window_ns[j]);
         assert_int_equal(di->power_window_ns, want_window_ns[j]);
+        /* and its update period, published as is (measure's resolution
+         * judgement took power_window_ns / 10: 0.2 ms for the fast one) */
+        assert_int_equal(di->update_period_ns, want_window_ns[j] ? period_ns[j] : 0);
     }
     wl_sampler_close(s);
     wl_sensor_set_close(set);
