@@ -42,6 +42,8 @@ struct chan {
     bool has_power;       /* the sensor reads power for this channel */
     uint64_t period_ns;   /* span over which counter power is derived (under mu: a learned
                              one changes; 0 while it is not known) */
+    uint64_t fail_t_ns;   /* the thread's read that began its current run of failed reads
+                             (under mu; with sensor_state.failing) */
     uint64_t upd_ns;      /* its counter's update period: measured at open, or as learned
                              (under mu); 0 while not known */
     bool learn;           /* a counter whose update period was not measured at open: learned
@@ -303,6 +305,8 @@ static void track_failed_reads(wl_sampler *s, unsigned i, int rc, uint64_t fail,
             lost |= (uint16_t)(1u << c->d);
         if (!c->counter && c->have_last && c->last_t_ns < lost_from)
             lost_from = c->last_t_ns;
+        if (!(ss->failing & bit))
+            s->chans[k].fail_t_ns = t;
         if (first < 0 && !(ss->failing & bit))
             first = (int)c->ch;
     }
@@ -1111,6 +1115,33 @@ static void finish_rate(wl_sampler *s)
                            &st->achieved_hz, &st->rate_judged, &st->rate_ok);
 }
 
+/* At the stop (thread joined; takes rd_mu then mu, their order): a
+ * counter still failing takes its gap in at no later read, so its energy
+ * from the gap's start to the end is not counted (the marks and samples
+ * since leave it out): its domain joins its open gap's lost_mask. A
+ * counter that a mark read after it began failing has that read's energy
+ * counted: not lost. */
+static void lose_open_gaps(wl_sampler *s)
+{
+    for (unsigned i = 0; i < s->n_sensors; i++) {
+        pthread_mutex_lock(&s->rd_mu[i]);
+        pthread_mutex_lock(&s->mu);
+        const struct sensor_state *ss = &s->sst[i];
+        if (ss->failing && ss->gap_index >= 0 && s->gaps[ss->gap_index].t_end_ns == 0) {
+            uint16_t lost = 0;
+            for (unsigned k = 0; k < s->n_chans; k++) {
+                const struct chan *c = &s->chans[k];
+                if (c->sensor == i && c->counter && (ss->failing & (UINT64_C(1) << c->ch)) &&
+                    (!c->raw_known || c->raw_t_ns < c->fail_t_ns))
+                    lost |= (uint16_t)(1u << c->d);
+            }
+            s->gaps[ss->gap_index].lost_mask |= lost;
+        }
+        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->rd_mu[i]);
+    }
+}
+
 int wl_sampler_stop(wl_sampler *s)
 {
     if (!s->running)
@@ -1122,6 +1153,7 @@ int wl_sampler_stop(wl_sampler *s)
     pthread_join(s->thread, NULL);
     s->running = false;
     judge_stuck(s);
+    lose_open_gaps(s);
     pthread_mutex_lock(&s->mu);
     for (int d = 0; d < WL_DOMAIN_COUNT; d++)
         if (s->dom[d].present)

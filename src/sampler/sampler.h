@@ -162,7 +162,9 @@ struct wl_sampler_gap {
                              read, those of its power-only channels and of its counters
                              not read since open (a counter keeps counting across a
                              failed read: its next good read takes in the gap, unless the
-                             gap outlasts a wrap) */
+                             gap outlasts a wrap), and, from wl_sampler_stop() on, those
+                             of its counters still failing then: no later read takes
+                             their gap in */
     uint64_t t_start_ns;  /* a fall: the previous read; a failed read: the first failed
                              read, or when it loses a power-only channel's energy that
                              channel's last good read (its energy is lost from there) */

@@ -926,11 +926,43 @@ static void test_each_counter_is_windowed_by_its_own_period(void **state)
     free(root);
 }
 
+/* A counter whose reads fail until the stop (a zone gone for good, a
+ * sensor that exited) takes its gap in at no later read: its energy from
+ * the gap's start to the end is not counted, so the gap still open at the
+ * stop names its domain lost. The old sampler left lost_mask 0 ("kept
+ * counting"), while the domain's figures were n/a. */
+static void test_counter_failing_until_the_stop_is_lost(void **state)
+{
+    (void)state;
+    struct two_meters tm;
+    wl_sensor_set *set = open_two_meters(&tm);
+    wl_sampler *s = open_sampler(set, 10000000);
+    assert_int_equal(wl_sampler_start(s), 0);
+    wl_test_put_text(tm.energy, "garbage!!\n"); /* amd_energy fails; the meter is read */
+    struct wl_sampler_gap g[4];
+    for (int i = 0; i < 6000; i++) { /* no time asserted: a slow host only waits longer */
+        if (wl_sampler_gaps(s, g, 4) >= 1)
+            break;
+        wl_clock_sleep_ns(5000000);
+    }
+    assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
+    assert_int_equal(g[0].lost_mask, 0); /* while running: its next good read may take it in */
+    assert_int_equal(wl_sampler_stop(s), 0);
+    assert_int_equal(wl_sampler_gaps(s, g, 4), 1);
+    assert_false(g[0].counter_fell);
+    assert_int_equal(g[0].t_end_ns, 0); /* still failing at the end */
+    assert_int_equal(g[0].domain_mask, 1u << WL_DOMAIN_PACKAGE);
+    assert_int_equal(g[0].lost_mask, 1u << WL_DOMAIN_PACKAGE);
+    wl_sampler_close(s);
+    close_two_meters(&tm, set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_power_after_a_read_gap),
         cmocka_unit_test(test_gap_why_names_each_cause),
+        cmocka_unit_test(test_counter_failing_until_the_stop_is_lost),
         cmocka_unit_test(test_each_counter_is_windowed_by_its_own_period),
         cmocka_unit_test(test_counter_falling_between_marks),
         cmocka_unit_test(test_failed_read_gap_loses_only_read_powers),
