@@ -1115,28 +1115,38 @@ static void finish_rate(wl_sampler *s)
                            &st->achieved_hz, &st->rate_judged, &st->rate_ok);
 }
 
-/* At the stop (thread joined; takes rd_mu then mu, their order): a
- * counter still failing takes its gap in at no later read, so its energy
- * from the gap's start to the end is not counted (the marks and samples
- * since leave it out): its domain joins its open gap's lost_mask. A
- * counter that a mark read after it began failing has that read's energy
- * counted: not lost. */
+/* The domains of sensor i's counters that its open gap of failed reads
+ * has lost so far (under rd_mu[i] and mu): those still failing, and not
+ * read since by a mark (whose read counted their energy). A counter takes
+ * a gap in at its next good read, but none has come: its energy from the
+ * gap's start is not in any mark or sample yet, and with the sensor never
+ * read again (a zone gone for good, powermetrics that exited) never will
+ * be. 0 when the sensor has no open failed-read gap kept. */
+static uint16_t open_gap_lost(const wl_sampler *s, unsigned i)
+{
+    const struct sensor_state *ss = &s->sst[i];
+    if (!ss->failing || ss->gap_index < 0 || s->gaps[ss->gap_index].t_end_ns)
+        return 0;
+    uint16_t lost = 0;
+    for (unsigned k = 0; k < s->n_chans; k++) {
+        const struct chan *c = &s->chans[k];
+        if (c->sensor == i && c->counter && (ss->failing & (UINT64_C(1) << c->ch)) &&
+            (!c->raw_known || c->raw_t_ns < c->fail_t_ns))
+            lost |= (uint16_t)(1u << c->d);
+    }
+    return lost;
+}
+
+/* At the stop (thread joined; takes rd_mu then mu, their order): no later
+ * read takes an open gap in, so what it lost is final: its lost_mask. */
 static void lose_open_gaps(wl_sampler *s)
 {
     for (unsigned i = 0; i < s->n_sensors; i++) {
         pthread_mutex_lock(&s->rd_mu[i]);
         pthread_mutex_lock(&s->mu);
-        const struct sensor_state *ss = &s->sst[i];
-        if (ss->failing && ss->gap_index >= 0 && s->gaps[ss->gap_index].t_end_ns == 0) {
-            uint16_t lost = 0;
-            for (unsigned k = 0; k < s->n_chans; k++) {
-                const struct chan *c = &s->chans[k];
-                if (c->sensor == i && c->counter && (ss->failing & (UINT64_C(1) << c->ch)) &&
-                    (!c->raw_known || c->raw_t_ns < c->fail_t_ns))
-                    lost |= (uint16_t)(1u << c->d);
-            }
-            s->gaps[ss->gap_index].lost_mask |= lost;
-        }
+        const uint16_t lost = open_gap_lost(s, i);
+        if (lost)
+            s->gaps[s->sst[i].gap_index].lost_mask |= lost;
         pthread_mutex_unlock(&s->mu);
         pthread_mutex_unlock(&s->rd_mu[i]);
     }
@@ -1419,10 +1429,21 @@ const char *wl_sampler_gap_text(const struct wl_sampler_gap *g, char *buf, size_
 size_t wl_sampler_gaps(wl_sampler *s, struct wl_sampler_gap *out, size_t max)
 {
     judge_stuck(s);
+    /* every sensor's rd_mu (in index order), then mu: an open gap's
+     * counters and the gap itself from one moment */
+    for (unsigned i = 0; i < s->n_sensors; i++)
+        pthread_mutex_lock(&s->rd_mu[i]);
     pthread_mutex_lock(&s->mu);
     size_t n = s->n_gaps_kept < max ? s->n_gaps_kept : max;
     memcpy(out, s->gaps, n * sizeof *out);
+    /* a gap still open has lost its failing counters' energy so far (all
+     * of it if no good read comes: at the stop this is kept) */
+    for (unsigned i = 0; i < s->n_sensors; i++)
+        if (s->sst[i].gap_index >= 0 && (size_t)s->sst[i].gap_index < n)
+            out[s->sst[i].gap_index].lost_mask |= open_gap_lost(s, i);
     pthread_mutex_unlock(&s->mu);
+    for (unsigned i = s->n_sensors; i-- > 0;)
+        pthread_mutex_unlock(&s->rd_mu[i]);
     return n;
 }
 

@@ -162,9 +162,9 @@ struct wl_sampler_gap {
                              read, those of its power-only channels and of its counters
                              not read since open (a counter keeps counting across a
                              failed read: its next good read takes in the gap, unless the
-                             gap outlasts a wrap), and, from wl_sampler_stop() on, those
-                             of its counters still failing then: no later read takes
-                             their gap in */
+                             gap outlasts a wrap), and, while the gap is open, those
+                             of its counters still failing (wl_sampler_gaps; kept from
+                             wl_sampler_stop() on: no later read takes their gap in) */
     uint64_t t_start_ns;  /* a fall: the previous read; a failed read: the first failed
                              read, or when it loses a power-only channel's energy that
                              channel's last good read (its energy is lost from there) */
@@ -359,7 +359,10 @@ int wl_sampler_baseline_each(wl_sampler *s, uint64_t dur_ns, const volatile sig_
 void wl_sampler_get_baseline(wl_sampler *s, struct wl_baseline *out);
 
 void wl_sampler_stats(wl_sampler *s, struct wl_sampler_stats *out);
-/* Copies up to max recorded gaps; returns the count copied. */
+/* Copies up to max recorded gaps; returns the count copied. A failed-read
+ * gap still open has in its copy's lost_mask the domains of its counters
+ * not read since it began: their energy is not counted so far (from
+ * wl_sampler_stop() on, for good). */
 size_t wl_sampler_gaps(wl_sampler *s, struct wl_sampler_gap *out, size_t max);
 /* The domains a stuck counter leaves unmeasured over the whole of
  * [t0_ns, t1_ns] (two marks' times): bit d when a counter of d was
