@@ -387,7 +387,7 @@ bool wl_tok_stats_input_changed(const struct wl_tok_stats *s, char *buf, size_t 
     if (rep)
         k = snprintf(buf, cap,
                      "%llu input byte%s not valid UTF-8 and %s no token in this vocabulary: "
-                     "tokenized as U+FFFD, as llama.cpp does",
+                     "tokenized as U+FFFD",
                      rep, rep == 1 ? " is" : "s are", rep == 1 ? "has" : "have");
     if (drop && k >= 0 && (size_t)k < cap)
         snprintf(buf + k, cap - (size_t)k,

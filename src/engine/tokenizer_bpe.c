@@ -7,7 +7,8 @@
  *
  * An invalid UTF-8 unit whose byte has no byte-level token of its own (the
  * bytes C0, C1, F5-FF in starcoder and deepseek-llm) is merged as U+FFFD, as
- * llama.cpp merges every invalid byte; other invalid bytes are kept (lossless).
+ * llama.cpp merges every byte its decoder rejects (not an overlong C0/C1
+ * pair, which it decodes: tokenizer.md); other invalid bytes are kept.
  *
  * A per-call word cache (word bytes -> ids) skips repeated words; its hit rate
  * is reported in wl_tok_stats. Scratch belongs to the call; thread-safe.

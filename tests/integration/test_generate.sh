@@ -170,12 +170,12 @@ else
 fi
 
 # --- prompt bytes the vocabulary cannot spell (starcoder: C0, C1, F5-FF) ---------------
-# they are tokenized as U+FFFD (as llama.cpp does) and generate and run say so, with
+# they are tokenized as U+FFFD (as llama.cpp does for a lone such byte) and generate and run say so, with
 # the count, before generating (they used to be dropped without a word)
 sc=$D/vocab/ggml-vocab-starcoder.gguf
 if [ -f "$sc" ] && "$W" -q model synth --arch qwen2 --layers 1 --vocab-from "$sc" -o "$tmp/sc.gguf" >/dev/null 2>"$tmp/serr"; then
   bytes=$(printf 'a\xff\xfe\xc0b')
-  warn="warning: prompt: 3 input bytes are not valid UTF-8 and have no token in this vocabulary: tokenized as U+FFFD, as llama.cpp does"
+  warn="warning: prompt: 3 input bytes are not valid UTF-8 and have no token in this vocabulary: tokenized as U+FFFD"
   "$W" generate -m "$tmp/sc.gguf" -t 1 -n 1 --temp 0 -p "$bytes" >/dev/null 2>"$tmp/err"; rc=$?
   if [ $rc = 0 ] && grep -qF "wattlens generate: $warn" "$tmp/err"; then ok "generate warns about replaced prompt bytes"
   else bad "generate, invalid prompt bytes (rc $rc)"; cat "$tmp/err"; fi

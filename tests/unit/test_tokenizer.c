@@ -1175,11 +1175,11 @@ static void test_bpe_lost_bytes_become_fffd(void **state)
     char msg[256];
     assert_true(wl_tok_stats_input_changed(&st, msg, sizeof msg));
     assert_string_equal(msg, "1 input byte is not valid UTF-8 and has no token in this "
-                             "vocabulary: tokenized as U+FFFD, as llama.cpp does");
+                             "vocabulary: tokenized as U+FFFD");
     st = (struct wl_tok_stats){.n_bytes_replaced = 2, .n_bytes_dropped = 1};
     assert_true(wl_tok_stats_input_changed(&st, msg, sizeof msg));
     assert_string_equal(msg, "2 input bytes are not valid UTF-8 and have no token in this "
-                             "vocabulary: tokenized as U+FFFD, as llama.cpp does; 1 input byte "
+                             "vocabulary: tokenized as U+FFFD; 1 input byte "
                              "has no token in this vocabulary and was dropped");
     wl_tok_free(t);
     /* gpt-2 spells every byte: invalid bytes stay lossless (a documented deviation) */
