@@ -213,20 +213,6 @@ void wl_measure_heartbeat_tick(struct wl_measure_heartbeat *hb, uint64_t now_ns)
     }
 }
 
-/* The domains a stuck counter (WL_DISC_STUCK) leaves unmeasured over the
- * whole command: those of wl_measure_lost_domains that a stuck gap loses. */
-static uint16_t stuck_domains(const struct wl_measure_result *r, uint16_t lost)
-{
-    uint16_t stuck = 0;
-    for (size_t i = 0; i < r->n_gaps; i++) {
-        const struct wl_sampler_gap *g = &r->gaps[i];
-        if (g->counter_fell && g->causes == 1u << WL_DISC_STUCK &&
-            g->t_start_ns <= r->window.begin.t_ns && g->t_end_ns >= r->window.end.t_ns)
-            stuck |= g->lost_mask;
-    }
-    return stuck & lost;
-}
-
 /* runs.extra "energy_unknown" as the recorder writes it (recorder.h) for
  * the domains a stuck counter leaves unmeasured over the whole command:
  * they have no figures, and show names them instead of a method; the
@@ -370,7 +356,7 @@ int wl_measure_finish_run(wl_store *st, wl_store_run *run, const struct wl_measu
         goto fail_run;
     }
     rc = set_exit_extras(run, r);
-    const uint16_t stuck = stuck_domains(r, lost);
+    const uint16_t stuck = r->stuck_mask & lost; /* the sampler's judgement */
     if (rc == 0 && stuck)
         rc = set_not_measuring(run, stuck, (stuck & mask) != 0);
     if (rc == 0) {

@@ -423,6 +423,13 @@ int wl_measure_run(const struct wl_measure_params *p, struct wl_measure_result *
         wl_sampler_window_end(s, &out->window);
     }
     wl_sampler_stop(s);
+    /* after the stop: no read follows, so the answer is final. The stuck
+     * gap's end is the stuck sensor's own read, while a mark's time is the
+     * middle of every counter sensor's reads: the sampler decides, as it
+     * does for run's windows (never a comparison of those times here) */
+    if (out->started)
+        out->stuck_mask =
+            wl_sampler_stuck_over(s, out->window.begin.t_ns, out->window.end.t_ns, NULL);
 
     struct rusage ru;
     int status = 0, wrc;
@@ -497,9 +504,11 @@ void wl_measure_result_free(struct wl_measure_result *r)
 
 uint16_t wl_measure_lost_domains(const struct wl_measure_result *r)
 {
-    uint16_t lost = 0;
+    uint16_t lost = r->stuck_mask;
     for (size_t i = 0; i < r->n_gaps; i++) {
         const struct wl_sampler_gap *g = &r->gaps[i];
+        if (g->counter_fell && g->causes == 1u << WL_DISC_STUCK)
+            continue; /* stuck: r->stuck_mask decides */
         if (g->lost_mask && g->t_start_ns <= r->window.begin.t_ns &&
             (g->t_end_ns == 0 || g->t_end_ns >= r->window.end.t_ns))
             lost |= g->lost_mask;

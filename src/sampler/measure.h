@@ -106,6 +106,9 @@ struct wl_measure_result {
     struct wl_domain_info domains[WL_DOMAIN_COUNT];
     size_t n_gaps;
     struct wl_sampler_gap gaps[WL_SAMPLER_MAX_GAPS];
+    uint16_t stuck_mask;       /* the domains a stuck counter leaves unmeasured over the whole
+                                  window: wl_sampler_stuck_over(window) asked at the stop, the
+                                  rule the recorder uses for run's windows */
     bool model_only;           /* every figure is a model estimate */
     uint64_t cpu_ns;           /* CPU time of the command and its reaped descendants (rusage) */
     char sensors_desc[WL_SENSOR_SET_DESCRIBE_SIZE]; /* "cpu-model (model: 10.00 W idle + ...)" */
@@ -123,8 +126,9 @@ struct wl_measure_result {
 };
 
 /* The domains whose energy a gap loses over the whole command (a gap with
- * lost_mask that spans r->window; a counter stuck the whole run,
- * WL_DISC_STUCK): their window delta is no measurement, so their energy,
+ * lost_mask that spans r->window; a counter stuck the whole run:
+ * r->stuck_mask, the sampler's own judgement, not a comparison of the
+ * stuck gap's times with the window's): their window delta is no measurement, so their energy,
  * power and peak are unknown (n/a), and no method is theirs. */
 uint16_t wl_measure_lost_domains(const struct wl_measure_result *r);
 
