@@ -69,6 +69,8 @@ struct chan {
      * its flat run runs from there to raw_t_ns */
     uint64_t nominal_ns;
     uint64_t flat_from_ns;
+    bool read_failed;  /* its latest read (the thread's or a mark's) gave no value: its
+                          flat run cannot grow, so it is never pending meanwhile */
     int stuck_gap;     /* under rd_mu and mu: its open WL_DISC_STUCK gap, -1 while none (or not
                           kept) */
     bool stuck;        /* under rd_mu and mu: its current flat run is judged stuck */
@@ -759,12 +761,17 @@ static int read_sensor(wl_sampler *s, unsigned i, bool settle, bool by_thread,
                 c->raw_disc = v->n_discontinuities;
                 c->raw_t_ns = f.t;
             }
+            c->read_failed = !(v->valid & WL_CH_ENERGY);
             v->energy_uj = c->cum_uj; /* an invalid read leaves the total as it was */
             if (by_thread)
                 c->falls_at_thread_read = c->n_falls;
         }
         if (f.mask)
             record_fall(s, i, &f);
+    } else {
+        for (unsigned k = 0; k < s->n_chans; k++)
+            if (s->chans[k].sensor == i)
+                s->chans[k].read_failed = true;
     }
     pthread_mutex_unlock(&s->rd_mu[i]);
     if (f.log)
@@ -1085,11 +1092,14 @@ uint16_t wl_sampler_stuck_over(wl_sampler *s, uint64_t t0_ns, uint64_t t1_ns, ui
         const uint16_t bit = (uint16_t)(1u << c->d);
         pthread_mutex_lock(&s->rd_mu[c->sensor]);
         pthread_mutex_lock(&s->mu);
-        /* its current flat run began by t0: it has not changed since */
+        /* its current flat run began by t0: it has not changed since. Not
+         * pending while its reads fail: its flat run cannot grow then (a
+         * failed read is no read), so it would be pending until the stop,
+         * and the marks lack its domain anyway */
         if (c->raw_known && c->flat_from_ns <= t0_ns) {
             if (c->stuck)
                 stuck |= bit;
-            else
+            else if (!c->read_failed)
                 pend |= bit;
         }
         pthread_mutex_unlock(&s->mu);

@@ -370,7 +370,9 @@ size_t wl_sampler_gaps(wl_sampler *s, struct wl_sampler_gap *out, size_t max);
  * d's 0 J there is no measurement and its figures over it are unknown.
  * *pending (may be NULL): the domains with a counter flat since t0_ns or
  * before whose flat run is not yet long enough to judge (it may still be
- * judged stuck: ask again later for a final answer). Judges first, as
+ * judged stuck: ask again later for a final answer); never a counter whose
+ * latest read failed (its flat run cannot grow: it would be pending until
+ * the stop). Judges first, as
  * wl_sampler_gaps. Any thread; exact with one counter sensor (a mark's
  * time is the middle of its counter sensors' reads). */
 uint16_t wl_sampler_stuck_over(wl_sampler *s, uint64_t t0_ns, uint64_t t1_ns, uint16_t *pending);

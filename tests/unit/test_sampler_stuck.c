@@ -321,6 +321,45 @@ static void test_stuck_over_is_pending_then_stuck(void **state)
     free(root);
 }
 
+/* A counter whose reads keep failing is not pending: a failed read does
+ * not lengthen its flat run, so it could never be judged, and a writer
+ * that waits for pending domains held every row until the stop. The
+ * marks lack its domain anyway (its figure is unknown, not 0 J). Once it
+ * reads again it is judged as before. Old: pending stayed set. */
+static void test_failing_counter_is_not_pending(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "package-0", 5000000);
+    wl_sensor_set *set = wl_test_open_sensor_set(root, WL_BACKEND_RAPL_POWERCAP);
+    wl_sampler *s = open_marks_only(set);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0/energy_uj", root);
+    struct wl_energy_mark a, b;
+    uint64_t v = 5000000;
+    for (int i = 0; i < 5; i++) {
+        v += 100;
+        wl_test_put_uj(path, v);
+        assert_int_equal(wl_sampler_mark(s, &a), 0);
+    }
+    wl_test_put_text(path, "garbage\n");
+    assert_int_equal(wl_sampler_mark(s, &a), 0);
+    assert_int_equal(wl_sampler_mark(s, &b), 0);
+    assert_false(a.valid_mask & (1u << WL_DOMAIN_PACKAGE));
+    uint16_t pending = 0xffff;
+    assert_int_equal(wl_sampler_stuck_over(s, a.t_ns, b.t_ns, &pending), 0);
+    assert_int_equal(pending, 0);
+    /* it reads again, unchanged: flat since before a, too briefly to judge */
+    wl_test_put_uj(path, v);
+    assert_int_equal(wl_sampler_mark(s, &b), 0);
+    const uint16_t st = wl_sampler_stuck_over(s, a.t_ns, b.t_ns, &pending);
+    assert_int_equal(st | pending, 1u << WL_DOMAIN_PACKAGE); /* one or the other */
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
 /* hwmon's counters (amd_energy: ~1 s) have no nominal period: a flat one
  * over a short run is no gap. */
 static void test_flat_hwmon_counter_is_not_judged(void **state)
@@ -354,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_counter_that_keeps_moving_is_not_stuck),
         cmocka_unit_test(test_counter_first_read_at_open_failed_is_judged_from_its_first_good_read),
         cmocka_unit_test(test_stuck_over_is_pending_then_stuck),
+        cmocka_unit_test(test_failing_counter_is_not_pending),
         cmocka_unit_test(test_flat_hwmon_counter_is_not_judged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
