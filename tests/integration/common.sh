@@ -161,6 +161,20 @@ fake_zone() {
     && printf '%020d\n' "$3" >"$z/energy_uj" && echo "$z/energy_uj"
 }
 
+# fake_counter FILE START [STEP...]: a fake energy counter that moves every
+# ~5 ms in one background process (tests/integration/fake_counter.py: the
+# steps), started and writing before this returns (python's start can take
+# longer than the 100 ms after which a flat counter is stuck); its pid is
+# in $fc_pid. Kill it when done.
+fake_counter() {
+  local ready="$tmp/fake_counter.$$.$RANDOM"
+  python3 "$(dirname "${BASH_SOURCE[0]}")/fake_counter.py" "$1" "$2" move:1 "touch:$ready" \
+    "${@:3}" &
+  fc_pid=$!
+  for _ in $(seq 1 1000); do [ -e "$ready" ] && return 0; sleep 0.01; done
+  echo "FAIL: the fake counter did not start"; return 1
+}
+
 # running_rows DB TABLE [WHERE]: rows of TABLE (one with a run_id) that
 # belong to runs still marked running in the store DB, with WHERE (an SQL
 # condition on TABLE's columns as t.COL) if given; 0 when the store cannot be

@@ -33,11 +33,16 @@ e=$(fake_zone intel-rapl:0 package-0 5000000) || { echo "FAIL: no fake powercap 
 echo 1000000000 >"${e%/*}/max_energy_range_uj"
 # The counter moves (every ~5 ms) while it reads: a counter flat for 100 ms
 # is not measuring, a gap of its own (sampler.md), which this is not about.
-"$W" measure --no-store -i 10 -- sh -c "i=0; while [ \$i -lt 60 ]; do \
-  printf '%020d\n' \$((5000000 + i * 500)) 1<>'$e'; i=\$((i + 1)); sleep 0.005; done; \
-  echo garbage >'$e'; sleep 2; i=0; while [ \$i -lt 100 ]; do \
-  printf '%020d\n' \$((9000000 + i * 500)) 1<>'$e'; i=\$((i + 1)); sleep 0.005; done" \
+# One driver process moves it from before the sampler opens (no fork per
+# step: a loaded host does not stall it that long); the command only tells
+# it to begin the failed reads and waits for it to be done.
+fake_counter "$e" 5000000 "wait:$tmp/go" move:60 garbage:2 set:9000000 move:100 \
+  "touch:$tmp/done" || exit 1
+fpid=$fc_pid
+"$W" measure --no-store -i 10 -- sh -c "touch '$tmp/go'; \
+  while [ ! -e '$tmp/done' ]; do sleep 0.01; done" \
   >"$tmp/w.txt" 2>&1
+kill $fpid; wait $fpid 2>/dev/null
 if python3 - "$tmp/w.txt" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()

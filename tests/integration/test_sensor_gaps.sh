@@ -20,12 +20,16 @@ e=$(fake_zone intel-rapl:0 package-0 5000000) || { echo "FAIL: no fake powercap 
 line_re='sensor gaps: 1 ([0-9.]* s in all; the energy in them is NOT counted, the package figures are low by it)'
 
 # --- measure ------------------------------------------------------------------------
-# rewritten in place (1<>), same width: a read never sees an empty file.
 # The counter moves every ~5 ms, as a real one does (one flat for 100 ms is
-# not measuring: a gap of its own, sampler.md), and goes back once.
-"$W" measure -i 10 -- sh -c "i=0; v=5000000; while [ \$i -lt 120 ]; do \
-  [ \$i = 60 ] && v=1000000; printf '%020d\n' \$v 1<>'$e'; v=\$((v + 500)); i=\$((i + 1)); \
-  sleep 0.005; done" >"$tmp/m.txt" 2>"$tmp/m.err"; rc=$?
+# not measuring: a gap of its own, sampler.md), and goes back once. One
+# driver process moves it from before the sampler opens, rewriting it in
+# place (no fork per step: a loaded host does not stall it that long); the
+# command tells it when to move back and waits for it to be done.
+fake_counter "$e" 5000000 "wait:$tmp/go" move:60 set:1000000 move:60 "touch:$tmp/done" || exit 1
+fpid=$fc_pid
+"$W" measure -i 10 -- sh -c "touch '$tmp/go'; while [ ! -e '$tmp/done' ]; do sleep 0.01; done" \
+  >"$tmp/m.txt" 2>"$tmp/m.err"; rc=$?
+kill $fpid; wait $fpid 2>/dev/null
 id=$(sed -n 's/.*saved as run \([0-9a-f-]*\).*/\1/p' "$tmp/m.err")
 if [ $rc = 0 ] && [ ${#id} = 36 ]; then ok "measure stored $id"; else bad "measure (rc $rc)"; cat "$tmp/m.err"; fi
 live=$(grep -o "$line_re" "$tmp/m.txt")
@@ -59,13 +63,10 @@ then ok "export carries the gap in extra"; else bad "export: $(head -c 400 "$tmp
 # --- run ----------------------------------------------------------------------------
 model=$D/models/stories260K.gguf
 if have_data "$model" "run part"; then
-  # the counter moves every ~5 ms through the run (mover), as a real one
-  mover() {
-    local v=$1
-    while :; do printf '%020d\n' "$v" 1<>"$e"; v=$((v + 500)); sleep 0.005; done
-  }
-  mover 5000000 &
-  mpid=$!
+  # the counter moves every ~5 ms through the run (one driver process), as
+  # a real one, and goes back when told ($tmp/back)
+  fake_counter "$e" 5000000 "wait:$tmp/back" set:1000000 || exit 1
+  mpid=$fc_pid
   "$W" run -m "$model" -n 8 -t 1 --temp 0 --depth off --baseline 3 --settle 0 \
     >"$tmp/r.txt" 2>"$tmp/r.err" &
   pid=$!
@@ -77,9 +78,7 @@ if have_data "$model" "run part"; then
   # half a second into the 3 s baseline: the sampler thread has read the
   # counter at its old value even on a slow start
   sleep 0.5
-  kill $mpid; wait $mpid 2>/dev/null
-  mover 1000000 &
-  mpid=$!
+  touch "$tmp/back"
   # inconclusive only when the write came after the baseline (a host stalled
   # through the whole 3 s baseline): decided from the run's progress, never
   # from what the sampler under test says about the counter
