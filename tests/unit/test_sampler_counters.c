@@ -605,9 +605,21 @@ static void test_counter_above_its_range_is_one_gap(void **state)
 
     wl_sampler_stats(s, &st);
     assert_true(st.n_samples >= 20);
-    struct wl_sampler_gap g[WL_SAMPLER_MAX_GAPS];
-    assert_int_equal(wl_sampler_gaps(s, g, WL_SAMPLER_MAX_GAPS), 1);
-    assert_int_equal(st.n_gaps, 1);
+    struct wl_sampler_gap all[WL_SAMPLER_MAX_GAPS], g[WL_SAMPLER_MAX_GAPS];
+    /* the counter is flat for ~20 reads 5 ms apart: on a loaded host that
+     * passes 100 ms, and the sampler rightly adds a stuck gap (and its
+     * warning); that one is not this test's, the others are counted */
+    const size_t n_all = wl_sampler_gaps(s, all, WL_SAMPLER_MAX_GAPS);
+    size_t n = 0, n_stuck = 0;
+    for (size_t i = 0; i < n_all; i++) {
+        if (all[i].causes == 1u << WL_DISC_STUCK)
+            n_stuck++;
+        else
+            g[n++] = all[i];
+    }
+    assert_true(n_stuck <= 1);
+    assert_int_equal(n, 1);
+    assert_int_equal(st.n_gaps, 1 + n_stuck);
     assert_true(g[0].counter_fell);
     assert_int_equal(g[0].causes, 1u << WL_DISC_ABOVE_RANGE);
     assert_string_equal(wl_sampler_gap_why(&g[0]),
@@ -618,7 +630,9 @@ static void test_counter_above_its_range_is_one_gap(void **state)
     assert_int_equal(m[1].energy_uj[d] - m[0].energy_uj[d], 0); /* the step into it: unknown */
     assert_int_equal(m[2].energy_uj[d] - m[1].energy_uj[d], 500000);
     /* (a rate warning at stop on a busy machine is another matter) */
-    assert_int_equal(count_of(err, "[sampler] rapl-powercap package-0:"), 1);
+    assert_int_equal(count_of(err, "[sampler] rapl-powercap package-0:"),
+                     1 + count_of(err, "did not change once"));
+    assert_true((size_t)count_of(err, "did not change once") == n_stuck);
     assert_int_equal(count_of(err, "read above its advertised range"), 1);
     assert_int_equal(count_of(err, "went back"), 0);
     free(err);
