@@ -752,8 +752,13 @@ static int read_sensor(wl_sampler *s, unsigned i, bool settle, bool by_thread,
                     c->n_falls++;
                 }
                 /* a change ends its flat run (not the first good read:
-                 * raw_uj held the failed origin read's nothing) */
-                if (started && (v->energy_uj != c->raw_uj || disc)) {
+                 * raw_uj held the failed origin read's nothing), and so do
+                 * failed reads: a flat run is not judged across them. A
+                 * window its marks read flat before the failures was given
+                 * its verdict while they lasted (not pending: read_failed,
+                 * wl_sampler_stuck_over), which a flat run carried on past
+                 * them would have turned into stuck afterwards */
+                if (started && (v->energy_uj != c->raw_uj || disc || c->read_failed)) {
                     end_flat_run(s, c);
                     c->flat_from_ns = f.t;
                 }

@@ -13,11 +13,16 @@ export WATTLENS_DB="$tmp/runs.db"
 pk=$(fake_zone intel-rapl:0 package-0 5000000) || { echo "FAIL: no fake powercap zone"; exit 1; }
 dr=$(fake_zone intel-rapl:0:0 dram 5000000) || { echo "FAIL: no fake dram zone"; exit 1; }
 # both move every ~5 ms as real counters do (a flat one is a stuck gap of
-# its own); dram's file is emptied after ~0.3 s and stays empty
-"$W" measure -i 10 -- sh -c "i=0; v=5000000; while [ \$i -lt 120 ]; do \
-  printf '%020d\n' \$v 1<>'$pk'; [ \$i -lt 60 ] && printf '%020d\n' \$v 1<>'$dr'; \
-  [ \$i = 60 ] && : >'$dr'; v=\$((v + 500)); i=\$((i + 1)); sleep 0.005; done" \
-  >"$tmp/m.txt" 2>"$tmp/m.err"
+# its own), each from one process (fake_counter: no fork per step that a
+# loaded host could stall past 100 ms); dram's file reads "garbage" after
+# ~0.3 s and for the rest of the command
+fake_counter "$pk" 5000000 || exit 1
+pk_pid=$fc_pid
+fake_counter "$dr" 5000000 move:60 garbage:60 || { kill "$pk_pid"; exit 1; }
+dr_pid=$fc_pid
+"$W" measure -i 10 -- sleep 0.7 >"$tmp/m.txt" 2>"$tmp/m.err"
+kill "$pk_pid" "$dr_pid" 2>/dev/null
+wait "$pk_pid" "$dr_pid" 2>/dev/null
 id=$(sed -n 's/.*saved as run \([0-9a-f-]*\).*/\1/p' "$tmp/m.err")
 if [ ${#id} = 36 ]; then ok "measure stored $id"; else bad "measure: $(cat "$tmp/m.err")"; fi
 if grep -q "sensor gaps: 1 (.*NOT counted.*dram" "$tmp/m.txt" && ! grep -q "kept counting" "$tmp/m.txt"

@@ -349,11 +349,62 @@ static void test_failing_counter_is_not_pending(void **state)
     uint16_t pending = 0xffff;
     assert_int_equal(wl_sampler_stuck_over(s, a.t_ns, b.t_ns, &pending), 0);
     assert_int_equal(pending, 0);
-    /* it reads again, unchanged: flat since before a, too briefly to judge */
+    /* it reads again, unchanged: its flat run starts there, not across the
+     * failed reads; it is judged as before from there on */
     wl_test_put_uj(path, v);
-    assert_int_equal(wl_sampler_mark(s, &b), 0);
-    const uint16_t st = wl_sampler_stuck_over(s, a.t_ns, b.t_ns, &pending);
+    struct wl_energy_mark c;
+    assert_int_equal(wl_sampler_mark(s, &c), 0);
+    assert_int_equal(wl_sampler_stuck_over(s, a.t_ns, c.t_ns, &pending), 0);
+    assert_int_equal(pending, 0);
+    const uint16_t st = wl_sampler_stuck_over(s, c.t_ns, c.t_ns, &pending);
     assert_int_equal(st | pending, 1u << WL_DOMAIN_PACKAGE); /* one or the other */
+    wl_sampler_close(s);
+    wl_sensor_set_close(set);
+    wl_test_rmtree(root);
+    free(root);
+}
+
+/* A window its marks read flat, given its verdict while later reads
+ * failed (not pending, not stuck: written as measured), keeps it: once the
+ * counter reads again, still flat, for over 100 ms, it is stuck from its
+ * recovery on, not over that earlier window. Old: the flat run went on
+ * across the failed reads, and the earlier window turned stuck after the
+ * writer had stored it measured. */
+static void test_verdict_given_during_failed_reads_stays(void **state)
+{
+    (void)state;
+    char *root = wl_test_tmpdir();
+    put_zone(root, "intel-rapl:0", "package-0", 5000000);
+    wl_sensor_set *set = wl_test_open_sensor_set(root, WL_BACKEND_RAPL_POWERCAP);
+    wl_sampler *s = open_marks_only(set);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/class/powercap/intel-rapl:0/energy_uj", root);
+    struct wl_energy_mark m0, m1, f, r0, r1;
+    assert_int_equal(wl_sampler_mark(s, &m0), 0);
+    assert_int_equal(wl_sampler_mark(s, &m1), 0);
+    assert_true(m1.valid_mask & (1u << WL_DOMAIN_PACKAGE));
+    wl_test_put_text(path, "garbage\n");
+    assert_int_equal(wl_sampler_mark(s, &f), 0);
+    assert_false(f.valid_mask & (1u << WL_DOMAIN_PACKAGE));
+    uint16_t pending = 0xffff;
+    uint16_t st = wl_sampler_stuck_over(s, m0.t_ns, m1.t_ns, &pending);
+    if (st) { /* a slow host: judged stuck before the failure already */
+        wl_sampler_close(s);
+        wl_sensor_set_close(set);
+        wl_test_rmtree(root);
+        free(root);
+        skip();
+    }
+    assert_int_equal(pending, 0);
+    wl_test_put_uj(path, 5000000); /* the same value again */
+    assert_int_equal(wl_sampler_mark(s, &r0), 0);
+    do {
+        wl_clock_sleep_ns(20000000);
+        assert_int_equal(wl_sampler_mark(s, &r1), 0);
+    } while (r1.t_ns - r0.t_ns < 120000000);
+    assert_int_equal(wl_sampler_stuck_over(s, r0.t_ns, r1.t_ns, &pending), 1u << WL_DOMAIN_PACKAGE);
+    assert_int_equal(wl_sampler_stuck_over(s, m0.t_ns, m1.t_ns, &pending), 0);
+    assert_int_equal(pending, 0);
     wl_sampler_close(s);
     wl_sensor_set_close(set);
     wl_test_rmtree(root);
@@ -394,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_counter_first_read_at_open_failed_is_judged_from_its_first_good_read),
         cmocka_unit_test(test_stuck_over_is_pending_then_stuck),
         cmocka_unit_test(test_failing_counter_is_not_pending),
+        cmocka_unit_test(test_verdict_given_during_failed_reads_stays),
         cmocka_unit_test(test_flat_hwmon_counter_is_not_judged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
