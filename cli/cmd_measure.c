@@ -295,17 +295,36 @@ static struct resol domain_resol(const struct wl_measure_result *r, enum wl_doma
  * command: it has no figure, so no method of one (never "measured"). */
 #define LOST_METHOD_LABEL "none: not measured (sensor gap)"
 
+/* Whether domain d has figures over the command: a window energy that no
+ * gap lost. A domain without (a sensor that failed, a counter stuck) reads
+ * n/a with no method, and its gap line says n/a, not "low by it". */
+static bool domain_has_figure(const struct wl_measure_result *r, enum wl_domain d)
+{
+    return wl_energy_window_has(&r->window, d) && !domain_lost(r, d);
+}
+
+/* The present domains without figures (domain_has_figure). */
+static uint32_t na_domains(const struct wl_measure_result *r)
+{
+    uint32_t m = 0;
+    for (int d = 0; d < WL_DOMAIN_COUNT; d++)
+        if (r->domains[d].present && !domain_has_figure(r, (enum wl_domain)d))
+            m |= 1u << d;
+    return m;
+}
+
 static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
 {
     const struct wl_domain_info *di = &r->domains[d];
     /* a domain whose energy is lost over the whole command: no figures */
     const bool lost = domain_lost(r, d);
+    const bool has = domain_has_figure(r, d);
     json_t *j = json_object();
     json_object_set_new(j, "domain", json_string(wl_domain_name(d)));
-    json_object_set_new(j, "method", lost ? json_null() : json_string(wl_method_key(di->method)));
+    json_object_set_new(j, "method", has ? json_string(wl_method_key(di->method)) : json_null());
     json_object_set_new(j, "method_label",
-                        json_string(lost ? LOST_METHOD_LABEL : wl_method_label(di->method)));
-    json_object_set_new(j, "measured", json_boolean(!lost && wl_method_is_measured(di->method)));
+                        json_string(has ? wl_method_label(di->method) : LOST_METHOD_LABEL));
+    json_object_set_new(j, "measured", json_boolean(has && wl_method_is_measured(di->method)));
     /* for a counter domain, whether its window energy is the exact delta of
      * its counters over a window of at least WL_RESOLUTION_PERIODS update
      * periods (within 10 %); a sampled or estimated domain (the CPU-time
@@ -320,7 +339,6 @@ static json_t *domain_json(const struct wl_measure_result *r, enum wl_domain d)
     json_object_set_new(j, "energy_step_j", wl_json_real_or_null(rs.step_j));
     wl_json_set_text(j, "sources", di->sources);
     json_object_set_new(j, "energy_lost", json_boolean(lost));
-    bool has = wl_energy_window_has(&r->window, d) && !lost;
     json_object_set_new(j, "energy_j",
                         has ? json_real(wl_energy_window_j(&r->window, d)) : json_null());
     json_object_set_new(j, "avg_power_w",
@@ -361,11 +379,10 @@ static const char *lost_gap_effect(const struct wl_measure_result *r,
         /* only the lost domains' figures are low: the others are whole;
          * one lost over the whole command has none (n/a) */
         char eff[192];
-        snprintf(
-            buf, size,
-            " its energy\n"
-            "                  in between is NOT counted; %s",
-            wl_summary_gaps_lost_effect(g->lost_mask, wl_measure_lost_domains(r), eff, sizeof eff));
+        snprintf(buf, size,
+                 " its energy\n"
+                 "                  in between is NOT counted; %s",
+                 wl_summary_gaps_lost_effect(g->lost_mask, na_domains(r), eff, sizeof eff));
         return buf;
     }
     if (place > 0)
@@ -628,7 +645,7 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
     const struct wl_energy_window *w = &r->window;
     wl_summary_gaps_from_extra(gx, ((double)w->begin.t_ns - (double)r->t0_ns) / 1e6,
                                ((double)w->end.t_ns - (double)r->t0_ns) / 1e6, &gs);
-    gs.na_domains = wl_measure_lost_domains(r); /* their rows are n/a */
+    gs.na_domains = na_domains(r); /* their rows are n/a */
     json_decref(gx);
     char gl[512];
     if (*wl_summary_gaps_text(&gs, gl, sizeof gl))
@@ -680,7 +697,8 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
         /* a domain whose energy is lost over the whole command (a counter
          * stuck the whole run) has no figures: n/a, as a failed sensor's */
         const bool lost = domain_lost(r, dom);
-        if (wl_energy_window_has(&r->window, dom) && !lost) {
+        const bool has = domain_has_figure(r, dom);
+        if (has) {
             snprintf(e, sizeof e, "%.3f", wl_energy_window_j(&r->window, dom));
             snprintf(a, sizeof a, "%.3f", wl_energy_window_avg_w(&r->window, dom));
             if (r->baseline.valid && (r->baseline.valid_mask & (1u << d))) {
@@ -695,7 +713,7 @@ static void report_text(FILE *f, char **argv, const struct wl_measure_result *r)
         else if (p->t_ns)
             snprintf(pk, sizeof pk, "%.3f @ %.2f", p->power_w, since_start_s(r, p->t_ns));
         fprintf(f, "  %-8s %12s %10s %18s %13s %12s  %s\n", wl_domain_name(dom), e, a, pk, b, dy,
-                lost ? LOST_METHOD_LABEL : wl_method_label(di->method));
+                has ? wl_method_label(di->method) : LOST_METHOD_LABEL);
     }
     if (short_window_ns)
         fprintf(f,

@@ -1026,8 +1026,13 @@ int wl_summary_compute(const struct wl_store_aggregates *a, struct wl_summary *s
     const double start_ms = wl__run_start_ms(a);
     wl_summary_gaps_from_extra(s->extra, start_ms, start_ms + s->duration_ms, &s->gaps);
     wl__energy_unknown(a, s->extra, s);
-    /* a domain stuck over the whole run has no figures to be low by a gap */
+    /* a domain without a figure (stuck over the whole run, a sensor that
+     * failed) has none to be low by a gap: its rows are n/a, and so is the
+     * gap line's word for it, as measure's */
     s->gaps.na_domains = s->energy_unknown.not_measuring;
+    for (size_t i = 0; i < s->n_domains; i++)
+        if ((unsigned)s->domains[i].domain < WL_DOMAIN_COUNT && isnan(s->domains[i].energy_j))
+            s->gaps.na_domains |= 1u << s->domains[i].domain;
     if (wl__batch(a, s) != 0) {
         wl_summary_free(s);
         return WL_ENOMEM;

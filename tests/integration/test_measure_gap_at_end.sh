@@ -32,6 +32,19 @@ else bad "measure's gap line: $(grep -i 'gap' "$tmp/m.txt")"; fi
 if grep -q "sensor gaps: 1 (.*NOT counted.*dram" "$tmp/s.txt" && ! grep -q "kept counting" "$tmp/s.txt"
 then ok "show's gap line: NOT counted"
 else bad "show's gap line: $(grep -i 'gap' "$tmp/s.txt")"; fi
+# the dram row is n/a in both (its energy is unknown from the gap on), so the
+# gap line calls its figures n/a, not "low by it", and its method is none
+# (old: "the dram figures are low by it" beside the n/a row, measure's
+# method "measured (energy counter)")
+for f in m s; do
+  if tr '\n' ' ' <"$tmp/$f.txt" | grep -q "dram figures are n/a" \
+    && ! tr '\n' ' ' <"$tmp/$f.txt" | grep -q "dram figures are low"
+  then ok "$f: the dram figures are n/a"
+  else bad "$f: $(grep -i "gap" "$tmp/$f.txt")"; fi
+done
+if grep -E "^  dram +n/a" "$tmp/m.txt" | grep -q "none: not measured"
+then ok "measure's dram row: n/a, no method"
+else bad "measure's dram row: $(grep -E '^  dram' "$tmp/m.txt")"; fi
 "$W" show "$id" --json >"$tmp/s.json" 2>/dev/null
 if python3 - "$tmp/s.json" >"$tmp/py.txt" 2>&1 <<'PY'
 import json, sys
