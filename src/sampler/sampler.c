@@ -1152,21 +1152,6 @@ static uint16_t open_gap_lost(const wl_sampler *s, unsigned i)
     return lost;
 }
 
-/* At the stop (thread joined; takes rd_mu then mu, their order): no later
- * read takes an open gap in, so what it lost is final: its lost_mask. */
-static void lose_open_gaps(wl_sampler *s)
-{
-    for (unsigned i = 0; i < s->n_sensors; i++) {
-        pthread_mutex_lock(&s->rd_mu[i]);
-        pthread_mutex_lock(&s->mu);
-        const uint16_t lost = open_gap_lost(s, i);
-        if (lost)
-            s->gaps[s->sst[i].gap_index].lost_mask |= lost;
-        pthread_mutex_unlock(&s->mu);
-        pthread_mutex_unlock(&s->rd_mu[i]);
-    }
-}
-
 int wl_sampler_stop(wl_sampler *s)
 {
     if (!s->running)
@@ -1178,7 +1163,6 @@ int wl_sampler_stop(wl_sampler *s)
     pthread_join(s->thread, NULL);
     s->running = false;
     judge_stuck(s);
-    lose_open_gaps(s);
     pthread_mutex_lock(&s->mu);
     for (int d = 0; d < WL_DOMAIN_COUNT; d++)
         if (s->dom[d].present)
@@ -1452,7 +1436,8 @@ size_t wl_sampler_gaps(wl_sampler *s, struct wl_sampler_gap *out, size_t max)
     size_t n = s->n_gaps_kept < max ? s->n_gaps_kept : max;
     memcpy(out, s->gaps, n * sizeof *out);
     /* a gap still open has lost its failing counters' energy so far (all
-     * of it if no good read comes: at the stop this is kept) */
+     * of it if no good read comes: after the stop, that is final; the
+     * stored gap keeps 0, as a later read would take it in) */
     for (unsigned i = 0; i < s->n_sensors; i++)
         if (s->sst[i].gap_index >= 0 && (size_t)s->sst[i].gap_index < n)
             out[s->sst[i].gap_index].lost_mask |= open_gap_lost(s, i);
